@@ -1,0 +1,28 @@
+// @swc/jest compiles TypeScript (and the ESM-only NestJS / client-node packages) to
+// CommonJS: ts-jest cannot load NestJS 12 on Node 20 (see shared/notes/machine-facts.md).
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+    },
+    module: { type: 'commonjs' },
+  },
+];
+
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  rootDir: '.',
+  roots: ['<rootDir>/src', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.test.ts'],
+  transform: { '^.+\\.(t|j|mj)s$': swc },
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@nestjs|cookie|file-type|strtok3|token-types|@tokenizer|uint8array-extras|load-esm|@kubernetes|openid-client|oauth4webapi|jose|hpagent|@fastify|fastify|jsonpath-plus|@jsep-plugin|jsep|rfc4648|yaml|isomorphic-ws|ws|stream-buffers|tar-fs)/)',
+  ],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

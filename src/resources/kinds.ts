@@ -1,0 +1,133 @@
+/** Spec and status shapes of the vnet.dev/v1alpha1 kinds. schemas/*.schema.json is the source of truth; these types mirror it. */
+import type { KubeObject, ObjectStatusBase } from './object';
+
+export const GROUP = 'vnet.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export type Encapsulation = 'vxlan' | 'geneve';
+
+export interface IpRange {
+  start: string;
+  end: string;
+}
+
+export interface Subnet {
+  cidr: string;
+  /** Defaults to the first usable address of the CIDR; always reserved. */
+  gateway?: string;
+  excludeRanges?: IpRange[];
+}
+
+export interface VirtualNetworkSpec {
+  subnets: Subnet[];
+  /** Allocated when absent (1..16777215). */
+  vni?: number;
+  encapsulation?: Encapsulation;
+  mtu?: number;
+}
+
+export interface SubnetUsage {
+  cidr: string;
+  allocated: number;
+  free: string; // decimal string: an IPv6 /64 does not fit a JSON number
+}
+
+export interface VirtualNetworkStatus extends ObjectStatusBase {
+  vni?: number;
+  subnets?: SubnetUsage[];
+}
+
+export interface AllowedAddressPair {
+  ip: string;
+  mac?: string;
+}
+
+export interface VirtualPortSpec {
+  network: string;
+  /** Allocated when absent: unicast, locally administered. */
+  mac?: string;
+  /** Allocated when absent: one address per subnet family of the network. */
+  ips?: string[];
+  /** The hypervisor (Node name) the NIC lives on. */
+  node?: string;
+  /** What the hypervisor sets as external_ids:iface-id on the OVS Interface; defaults to the port's uid. */
+  interfaceId?: string;
+  portSecurity?: boolean;
+  allowedAddressPairs?: AllowedAddressPair[];
+}
+
+export interface VirtualPortStatus extends ObjectStatusBase {
+  mac?: string;
+  ips?: string[];
+  node?: string;
+  ofport?: number;
+  realized?: boolean;
+}
+
+export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+export interface Listener {
+  protocol: L4Protocol;
+  port: number;
+  targetPort?: number;
+}
+
+export interface Backend {
+  /** A VirtualPort name in the same namespace ... */
+  port?: string;
+  /** ... or an IP address inside the network. */
+  ip?: string;
+  weight?: number;
+}
+
+export interface HealthCheck {
+  protocol?: 'TCP' | 'HTTP';
+  path?: string;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  unhealthyThreshold?: number;
+  healthyThreshold?: number;
+}
+
+export interface LoadBalancerSpec {
+  network: string;
+  /** Allocated from the network when absent. */
+  vip?: string;
+  listeners: Listener[];
+  backends?: Backend[];
+  algorithm?: 'maglev';
+  sessionAffinity?: 'None' | 'ClientIP';
+  healthCheck?: HealthCheck;
+}
+
+export interface BackendStatus {
+  name: string;
+  ip?: string;
+  healthy: boolean;
+}
+
+export interface LoadBalancerStatus extends ObjectStatusBase {
+  vip?: string;
+  backends?: BackendStatus[];
+}
+
+export interface NodeSpec {
+  tunnelIP: string;
+  ovsdb?: string;
+  datapath?: 'netdev' | 'system';
+  fastPathInterfaces?: string[];
+}
+
+export interface NodeStatus extends ObjectStatusBase {
+  connected?: boolean;
+  ovsVersion?: string;
+  datapathTypes?: string[];
+  boundPorts?: number;
+  flows?: number;
+}
+
+export type VirtualNetwork = KubeObject<VirtualNetworkSpec, VirtualNetworkStatus>;
+export type VirtualPort = KubeObject<VirtualPortSpec, VirtualPortStatus>;
+export type LoadBalancer = KubeObject<LoadBalancerSpec, LoadBalancerStatus>;
+export type HypervisorNode = KubeObject<NodeSpec, NodeStatus>;
