@@ -25,6 +25,7 @@ export interface ObjectMeta {
   ownerReferences?: OwnerReference[];
   generateName?: string;
   managedFields?: unknown[];
+  selfLink?: string;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

@@ -1,0 +1,52 @@
+/**
+ * Admission: what happens to an object between a valid request body and the store.
+ * Validation beyond the schema (addresses, references), defaulting, and allocation of
+ * addresses/VNIs/MACs. The claims it returns commit in the same transaction as the object.
+ */
+import type { AllocationRegistry } from '../ipam/allocation-registry';
+import type { KubeObject } from '../resources/object';
+import type { StatusCause } from '../resources/status';
+import type { ObjectStore } from '../store/object-store';
+import type { TxnOp } from '../store/store';
+
+export interface AdmissionContext {
+  objects: ObjectStore;
+  allocations: AllocationRegistry;
+}
+
+export interface Admitted<T> {
+  object: T;
+  /** Store writes that must commit with the object (allocation claims and releases). */
+  ops: TxnOp[];
+}
+
+export interface KindAdmission<T extends KubeObject = KubeObject> {
+  /** Finalizers the object gets on create (removed by its reconciler). */
+  readonly finalizers: string[];
+  create(obj: T, ctx: AdmissionContext): Promise<Admitted<T>>;
+  update(old: T, next: T, ctx: AdmissionContext): Promise<Admitted<T>>;
+}
+
+/** Thrown by admission with Kubernetes field causes; the API turns it into 422 Invalid. */
+export class AdmissionError extends Error {
+  constructor(readonly causes: StatusCause[]) {
+    super(causes.map((c) => `${c.field}: ${c.message}`).join(', '));
+    this.name = 'AdmissionError';
+  }
+}
+
+/** Thrown when a referenced object (e.g. spec.network) cannot be used. */
+export class AdmissionForbiddenError extends Error {}
+
+export function fail(field: string, message: string, reason: StatusCause['reason'] = 'FieldValueInvalid'): never {
+  throw new AdmissionError([{ field, message, reason }]);
+}
+
+/** Fields whose value may be defaulted once and never changed (like a Service's clusterIP). */
+export function immutable(causes: StatusCause[], field: string, oldValue: unknown, newValue: unknown): void {
+  if (newValue !== undefined && JSON.stringify(oldValue) !== JSON.stringify(newValue)) {
+    causes.push({ field, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(newValue)}: field is immutable` });
+  }
+}
+
+export const IPAM_FINALIZER = 'vnet.dev/ipam';

@@ -1,0 +1,100 @@
+import { canonicalIp, tryParseIp } from '../ipam';
+import { AllocationRegistry, ipKey } from '../ipam/allocation-registry';
+import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../resources/kinds';
+import type { StatusCause } from '../resources/status';
+import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
+import { PORTS, referencedNetwork } from './network-lookup';
+
+async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[]): Promise<void> {
+  const spec = lb.spec!;
+  const listeners = new Map<string, number>();
+  spec.listeners.forEach((l, i) => {
+    l.protocol ??= 'TCP';
+    l.targetPort ??= l.port;
+    const k = `${l.protocol}/${l.port}`;
+    if (listeners.has(k)) {
+      causes.push({ field: `spec.listeners[${i}]`, reason: 'FieldValueDuplicate', message: `Duplicate value: ${l.port}/${l.protocol} is also spec.listeners[${listeners.get(k)}]` });
+    }
+    listeners.set(k, i);
+  });
+  const allocators = allocatorsOf(net);
+  const seen = new Map<string, number>();
+  for (const [i, b] of (spec.backends ?? []).entries()) {
+    const field = `spec.backends[${i}]`;
+    if ((b.port === undefined) === (b.ip === undefined)) {
+      causes.push({ field, reason: 'FieldValueInvalid', message: 'Invalid value: exactly one of port or ip must be set' });
+      continue;
+    }
+    b.weight ??= 1;
+    let id: string;
+    if (b.ip !== undefined) {
+      if (!tryParseIp(b.ip)) {
+        causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": must be a valid IP address` });
+        continue;
+      }
+      b.ip = canonicalIp(b.ip);
+      const inside = allocators.some((a) => {
+        const why = a.check(b.ip!);
+        return why === undefined || why.includes('excluded range');
+      });
+      if (!inside) {
+        causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": not a host address in VirtualNetwork "${net.metadata.name}" (${allocators.map((a) => a.cidr).join(', ')})` });
+      }
+      id = `ip:${b.ip}`;
+    } else {
+      const port = await ctx.objects.get<VirtualPort>(PORTS, lb.metadata.namespace, b.port!);
+      if (port && port.spec?.network !== net.metadata.name) {
+        causes.push({ field: `${field}.port`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.port}": VirtualPort is on network "${port.spec?.network}", not "${net.metadata.name}"` });
+      }
+      id = `port:${b.port}`;
+    }
+    if (seen.has(id)) {
+      causes.push({ field, reason: 'FieldValueDuplicate', message: `Duplicate value: ${id.replace(':', ' ')} is also spec.backends[${seen.get(id)}]` });
+    }
+    seen.set(id, i);
+  }
+}
+
+export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
+  readonly finalizers = [IPAM_FINALIZER];
+
+  async create(lb: LoadBalancer, ctx: AdmissionContext): Promise<Admitted<LoadBalancer>> {
+    const ns = lb.metadata.namespace!;
+    const spec = lb.spec!;
+    const net = await referencedNetwork(ctx.objects, ns, spec.network);
+    const causes: StatusCause[] = [];
+    await validateListenersAndBackends(lb, net, ctx, causes);
+    const allocators = allocatorsOf(net);
+    const taken = await ctx.allocations.ips(ns, spec.network);
+    if (spec.vip !== undefined) {
+      const res = checkRequestedIp(spec.vip, net, allocators, taken);
+      if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
+      else spec.vip = res.ip;
+    } else {
+      const vip = pickIp(allocators, familiesOf(allocators)[0]!, new Set(taken.keys()));
+      if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP` });
+      else spec.vip = vip;
+    }
+    if (causes.length > 0) throw new AdmissionError(causes);
+    spec.algorithm ??= 'maglev';
+    spec.sessionAffinity ??= 'None';
+    const owner = { kind: 'LoadBalancer', namespace: ns, name: lb.metadata.name, uid: lb.metadata.uid! };
+    return { object: lb, ops: [AllocationRegistry.claim(ipKey(ns, spec.network, spec.vip!), owner)] };
+  }
+
+  async update(old: LoadBalancer, next: LoadBalancer, ctx: AdmissionContext): Promise<Admitted<LoadBalancer>> {
+    const causes: StatusCause[] = [];
+    const spec = next.spec!;
+    immutable(causes, 'spec.network', old.spec!.network, spec.network);
+    immutable(causes, 'spec.vip', old.spec!.vip, spec.vip && tryParseIp(spec.vip) ? canonicalIp(spec.vip) : spec.vip);
+    if (causes.length > 0) throw new AdmissionError(causes);
+    spec.vip = old.spec!.vip;
+    const net = await referencedNetwork(ctx.objects, next.metadata.namespace!, spec.network).catch(() => undefined);
+    if (net) await validateListenersAndBackends(next, net, ctx, causes);
+    if (causes.length > 0) throw new AdmissionError(causes);
+    spec.algorithm ??= 'maglev';
+    spec.sessionAffinity ??= 'None';
+    return { object: next, ops: [] };
+  }
+}

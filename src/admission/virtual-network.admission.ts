@@ -1,0 +1,107 @@
+import { IpAllocator, VniAllocator, cryptoRng, findOverlap, parseCidr, validateSubnet, type Cidr } from '../ipam';
+import { AllocationRegistry, vniKey } from '../ipam/allocation-registry';
+import type { VirtualNetwork } from '../resources/kinds';
+import type { StatusCause } from '../resources/status';
+import type { TxnOp } from '../store/store';
+import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+
+const vnis = new VniAllocator();
+
+function validateSubnets(net: VirtualNetwork, causes: StatusCause[]): void {
+  const subnets = net.spec!.subnets;
+  const parsed: (Cidr | undefined)[] = [];
+  subnets.forEach((s, i) => {
+    const issues = validateSubnet(s);
+    for (const issue of issues) {
+      causes.push({ field: `spec.subnets[${i}].${issue.field ?? 'cidr'}`, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(fieldValue(s, issue.field))}: ${issue.message}` });
+    }
+    parsed.push(issues.length === 0 ? parseCidr(s.cidr) : undefined);
+  });
+  const valid = parsed.filter((c): c is Cidr => c !== undefined);
+  const overlap = findOverlap(valid);
+  if (overlap) {
+    const [a, b] = overlap.map((k) => parsed.indexOf(valid[k]!));
+    causes.push({
+      field: `spec.subnets[${b}].cidr`,
+      reason: 'FieldValueInvalid',
+      message: `Invalid value: "${subnets[b!]!.cidr}": overlaps spec.subnets[${a}].cidr ${subnets[a!]!.cidr}`,
+    });
+  }
+}
+
+function fieldValue(obj: object, path: string | undefined): unknown {
+  if (!path) return undefined;
+  let cur: unknown = obj;
+  for (const part of path.replace(/\[(\d+)\]/g, '.$1').split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** Canonical CIDR text and explicit gateways, so what is stored is what the dataplane uses. */
+function normalise(net: VirtualNetwork): void {
+  const spec = net.spec!;
+  spec.encapsulation ??= 'vxlan';
+  spec.mtu ??= 1450;
+  for (const s of spec.subnets) {
+    const alloc = new IpAllocator(s);
+    s.cidr = alloc.cidr;
+    s.gateway = alloc.gateway;
+  }
+}
+
+export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
+  readonly finalizers = [IPAM_FINALIZER];
+
+  async create(net: VirtualNetwork, ctx: AdmissionContext): Promise<Admitted<VirtualNetwork>> {
+    const causes: StatusCause[] = [];
+    validateSubnets(net, causes);
+    if (causes.length > 0) throw new AdmissionError(causes);
+    normalise(net);
+    const spec = net.spec!;
+    const taken = await ctx.allocations.vnis();
+    if (spec.vni !== undefined) {
+      const why = vnis.check(spec.vni);
+      if (why) throw new AdmissionError([{ field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: ${why}` }]);
+      const holder = taken.get(spec.vni);
+      if (holder) {
+        throw new AdmissionError([
+          { field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: VNI is already allocated` },
+        ]);
+      }
+    } else {
+      const vni = vnis.pickFree(new Set(taken.keys()), { rng: cryptoRng });
+      if (vni === undefined) throw new AdmissionError([{ field: 'spec.vni', reason: 'FieldValueInvalid', message: 'no free VNI left' }]);
+      spec.vni = vni;
+    }
+    const owner = { kind: 'VirtualNetwork', namespace: net.metadata.namespace, name: net.metadata.name, uid: net.metadata.uid! };
+    return { object: net, ops: [AllocationRegistry.claim(vniKey(spec.vni), owner)] };
+  }
+
+  async update(old: VirtualNetwork, next: VirtualNetwork, ctx: AdmissionContext): Promise<Admitted<VirtualNetwork>> {
+    const causes: StatusCause[] = [];
+    const spec = next.spec!;
+    immutable(causes, 'spec.vni', old.spec?.vni, spec.vni);
+    spec.vni = old.spec?.vni;
+    validateSubnets(next, causes);
+    if (causes.length > 0) throw new AdmissionError(causes);
+    normalise(next);
+    // A subnet may change or go only while no address allocated in it is stranded.
+    const allocators = spec.subnets.map((s) => new IpAllocator(s));
+    const allocated = await ctx.allocations.ips(next.metadata.namespace!, next.metadata.name);
+    for (const [ip, a] of allocated) {
+      const home = allocators.find((al) => al.check(ip) === undefined || al.check(ip)!.includes('excluded range'));
+      if (!home) {
+        causes.push({
+          field: 'spec.subnets',
+          reason: 'FieldValueForbidden',
+          message: `Forbidden: ${ip} is allocated to ${a.owner.kind} "${a.owner.name}" and would be outside every subnet (or be a gateway)`,
+        });
+      }
+    }
+    if (causes.length > 0) throw new AdmissionError(causes);
+    const ops: TxnOp[] = [];
+    return { object: next, ops };
+  }
+}

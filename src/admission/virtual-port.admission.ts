@@ -1,0 +1,124 @@
+import { MacAllocator, canonicalIp, parseMac, tryParseIp, parseCidr } from '../ipam';
+import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
+import type { VirtualPort } from '../resources/kinds';
+import type { StatusCause } from '../resources/status';
+import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
+import { referencedNetwork } from './network-lookup';
+
+const macs = new MacAllocator({ prefix: '0a:58' });
+
+function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
+  (port.spec!.allowedAddressPairs ?? []).forEach((p, i) => {
+    const ok = p.ip.includes('/') ? safe(() => parseCidr(p.ip)) : tryParseIp(p.ip);
+    if (!ok) causes.push({ field: `spec.allowedAddressPairs[${i}].ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${p.ip}": must be an IP address or a CIDR` });
+    if (p.mac !== undefined) {
+      try {
+        p.mac = parseMac(p.mac);
+      } catch (err) {
+        causes.push({ field: `spec.allowedAddressPairs[${i}].mac`, reason: 'FieldValueInvalid', message: `Invalid value: "${p.mac}": ${(err as Error).message}` });
+      }
+    }
+  });
+}
+
+function safe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
+  readonly finalizers = [IPAM_FINALIZER];
+
+  async create(port: VirtualPort, ctx: AdmissionContext): Promise<Admitted<VirtualPort>> {
+    const ns = port.metadata.namespace!;
+    const spec = port.spec!;
+    const causes: StatusCause[] = [];
+    validatePairs(port, causes);
+    if (causes.length > 0) throw new AdmissionError(causes);
+    const net = await referencedNetwork(ctx.objects, ns, spec.network);
+    const allocators = allocatorsOf(net);
+    const [takenIps, takenMacs] = await Promise.all([
+      ctx.allocations.ips(ns, spec.network),
+      ctx.allocations.macs(ns, spec.network),
+    ]);
+
+    if (spec.mac !== undefined) {
+      try {
+        spec.mac = parseMac(spec.mac);
+      } catch (err) {
+        causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": ${(err as Error).message}` });
+      }
+      const holder = spec.mac && takenMacs.get(spec.mac);
+      if (holder) {
+        causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${spec.network}"` });
+      }
+    } else {
+      do spec.mac = macs.random();
+      while (takenMacs.has(spec.mac));
+    }
+
+    if (spec.ips !== undefined && spec.ips.length > 0) {
+      const seen = new Set<string>();
+      spec.ips = spec.ips.map((ip, i) => {
+        const res = checkRequestedIp(ip, net, allocators, takenIps);
+        if ('error' in res) {
+          causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": ${res.error}` });
+          return ip;
+        }
+        if (seen.has(res.ip)) causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueDuplicate', message: `Duplicate value: "${ip}"` });
+        seen.add(res.ip);
+        return res.ip;
+      });
+    } else {
+      const ips: string[] = [];
+      for (const family of familiesOf(allocators)) {
+        const ip = pickIp(allocators, family, new Set(takenIps.keys()));
+        if (!ip) {
+          causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}"` });
+        } else ips.push(ip);
+      }
+      spec.ips = ips;
+    }
+    if (causes.length > 0) throw new AdmissionError(causes);
+
+    spec.interfaceId ??= port.metadata.uid;
+    spec.portSecurity ??= true;
+    const owner = { kind: 'VirtualPort', namespace: ns, name: port.metadata.name, uid: port.metadata.uid! };
+    return {
+      object: port,
+      ops: [
+        AllocationRegistry.claim(macKey(ns, spec.network, spec.mac!), owner),
+        ...spec.ips.map((ip) => AllocationRegistry.claim(ipKey(ns, spec.network, ip), owner)),
+      ],
+    };
+  }
+
+  async update(old: VirtualPort, next: VirtualPort, _ctx: AdmissionContext): Promise<Admitted<VirtualPort>> {
+    const causes: StatusCause[] = [];
+    const spec = next.spec!;
+    const was = old.spec!;
+    immutable(causes, 'spec.network', was.network, spec.network);
+    if (spec.mac !== undefined) {
+      try {
+        spec.mac = parseMac(spec.mac);
+      } catch {
+        /* reported as immutable below when it differs */
+      }
+    }
+    immutable(causes, 'spec.mac', was.mac, spec.mac);
+    const ips = spec.ips?.map((ip) => (tryParseIp(ip) ? canonicalIp(ip) : ip));
+    immutable(causes, 'spec.ips', was.ips, ips && ips.length > 0 ? ips : undefined);
+    validatePairs(next, causes);
+    if (causes.length > 0) throw new AdmissionError(causes);
+    // Omitted allocated fields keep their values, as a Service's clusterIP does.
+    spec.mac = was.mac;
+    spec.ips = was.ips;
+    spec.interfaceId ??= was.interfaceId;
+    spec.portSecurity ??= true;
+    return { object: next, ops: [] };
+  }
+}

@@ -1,0 +1,56 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { ResourceCatalog } from '../resources/catalog';
+import { ObjectStore } from '../store/object-store';
+import { TokenAuthenticator } from './auth/authenticator';
+import { AuthGuard } from './auth.guard';
+import { DiscoveryController } from './discovery.controller';
+import { HealthController } from './health.controller';
+import { MetricsService } from './metrics.service';
+import { ResourceService } from './resource.service';
+import { ResourcesController } from './resources.controller';
+import { StatusFilter } from './status.filter';
+import { WatchService } from './watch.service';
+
+/** What the HTTP layer needs from the rest of vnetd, built once by the composition root. */
+export interface ApiDependencies {
+  logger: Logger;
+  catalog: ResourceCatalog;
+  objects: ObjectStore;
+  resources: ResourceService;
+  watches: WatchService;
+  metrics: MetricsService;
+  authenticator: TokenAuthenticator;
+}
+
+@Module({})
+export class ApiModule {
+  static forRoot(deps: ApiDependencies): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            logger: deps.logger,
+            // One line per request; successes at debug so the info log stays about events.
+            customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+            serializers: { req: (r: { method: string; url: string }) => ({ method: r.method, url: r.url }), res: (r: { statusCode: number }) => ({ statusCode: r.statusCode }) },
+          },
+        }),
+      ],
+      controllers: [DiscoveryController, HealthController, ResourcesController],
+      providers: [
+        { provide: ResourceCatalog, useValue: deps.catalog },
+        { provide: ObjectStore, useValue: deps.objects },
+        { provide: ResourceService, useValue: deps.resources },
+        { provide: WatchService, useValue: deps.watches },
+        { provide: MetricsService, useValue: deps.metrics },
+        { provide: TokenAuthenticator, useValue: deps.authenticator },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useFactory: () => new StatusFilter(deps.logger) },
+      ],
+    };
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Prometheus metrics of the API server and the store. One Registry per process
+ * instance (no prom-client global), so tests can run several servers side by side.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ResourceCatalog } from '../resources/catalog';
+import type { ObjectStore } from '../store/object-store';
+
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'verb' | 'resource' | 'code'>;
+  private readonly latency: Histogram<'verb' | 'resource' | 'code'>;
+
+  constructor(catalog: ResourceCatalog, objects: ObjectStore) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'vnetd_' });
+    this.requests = new Counter({
+      name: 'vnetd_apiserver_requests_total',
+      help: 'API requests by verb, resource and HTTP code.',
+      labelNames: ['verb', 'resource', 'code'],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: 'vnetd_apiserver_request_duration_seconds',
+      help: 'API request latency (watches: until the stream ends).',
+      labelNames: ['verb', 'resource', 'code'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'vnetd_store_revision',
+      help: 'Latest committed revision of the store.',
+      registers: [this.registry],
+      async collect() {
+        this.set(await objects.kv.currentRevision());
+      },
+    });
+    new Gauge({
+      name: 'vnetd_objects',
+      help: 'Stored objects per kind.',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      async collect() {
+        for (const t of catalog.types) this.set({ kind: t.kind }, await objects.count(t));
+      },
+    });
+  }
+
+  observe(verb: string, resource: string, code: number, seconds: number): void {
+    const labels = { verb, resource, code: String(code) };
+    this.requests.inc(labels);
+    this.latency.observe(labels, seconds);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,90 @@
+/** Query parameters of the Kubernetes API, parsed once per request. */
+import { ApiErrors } from '../resources/status';
+import type { FieldValidation } from '../resources/schema-validator';
+import { parseFieldSelector, parseLabelSelector, SelectorSyntaxError, type ObjectFilter } from './selectors';
+
+export type Query = Record<string, string | string[] | undefined>;
+
+function one(q: Query, name: string): string | undefined {
+  const v = q[name];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+export interface ListQuery {
+  filter: ObjectFilter;
+  limit: number;
+  continueToken?: string;
+  resourceVersion?: string;
+  watch: boolean;
+  allowWatchBookmarks: boolean;
+  timeoutSeconds?: number;
+}
+
+export interface WriteQuery {
+  dryRun: boolean;
+  fieldValidation: FieldValidation;
+  fieldManager?: string;
+  force: boolean;
+}
+
+function bool(v: string | undefined): boolean {
+  return v === 'true' || v === '1';
+}
+
+export function parseListQuery(q: Query): ListQuery {
+  let filter: ObjectFilter;
+  try {
+    filter = { labels: parseLabelSelector(one(q, 'labelSelector')), fields: parseFieldSelector(one(q, 'fieldSelector')) };
+  } catch (err) {
+    if (err instanceof SelectorSyntaxError) throw ApiErrors.badRequest(err.message);
+    throw err;
+  }
+  const limitText = one(q, 'limit');
+  const limit = limitText ? Number(limitText) : 0;
+  if (!Number.isInteger(limit) || limit < 0) throw ApiErrors.badRequest(`limit must be a non-negative integer, got "${limitText}"`);
+  const timeoutText = one(q, 'timeoutSeconds');
+  const timeoutSeconds = timeoutText ? Number(timeoutText) : undefined;
+  if (timeoutSeconds !== undefined && (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0)) {
+    throw ApiErrors.badRequest(`timeoutSeconds must be a non-negative number`);
+  }
+  return {
+    filter,
+    limit,
+    continueToken: one(q, 'continue') || undefined,
+    resourceVersion: one(q, 'resourceVersion'),
+    watch: bool(one(q, 'watch')),
+    allowWatchBookmarks: bool(one(q, 'allowWatchBookmarks')),
+    timeoutSeconds,
+  };
+}
+
+export function parseWriteQuery(q: Query): WriteQuery {
+  const dry = q.dryRun;
+  const dryRun = Array.isArray(dry) ? dry.includes('All') : dry === 'All';
+  if (dry !== undefined && !dryRun) throw ApiErrors.badRequest(`unsupported dryRun value: only "All" is supported`);
+  const fv = one(q, 'fieldValidation') ?? 'Warn';
+  if (fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
+    throw ApiErrors.badRequest(`fieldValidation must be one of Strict, Warn, Ignore; got "${fv}"`);
+  }
+  return { dryRun, fieldValidation: fv, fieldManager: one(q, 'fieldManager'), force: bool(one(q, 'force')) };
+}
+
+/** Continue tokens carry the snapshot revision and the last key, like the apiserver's. */
+export interface ContinueToken {
+  rv: number;
+  start: string;
+}
+
+export function encodeContinue(t: ContinueToken): string {
+  return Buffer.from(JSON.stringify({ v: 'vnet.dev/v1', rv: t.rv, start: t.start })).toString('base64url');
+}
+
+export function decodeContinue(s: string): ContinueToken {
+  try {
+    const o = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as { v?: string; rv?: number; start?: string };
+    if (o.v !== 'vnet.dev/v1' || typeof o.rv !== 'number' || typeof o.start !== 'string') throw new Error('bad');
+    return { rv: o.rv, start: o.start };
+  } catch {
+    throw ApiErrors.badRequest('invalid continue token: it must be the value returned by a previous list');
+  }
+}

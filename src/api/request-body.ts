@@ -1,0 +1,89 @@
+/**
+ * Request bodies arrive as raw buffers (every content type is registered as a buffer
+ * parser) and are decoded here, so that malformed input becomes a Status, not a
+ * framework error page.
+ */
+import { parse as parseYaml } from 'yaml';
+import { ApiErrors } from '../resources/status';
+import { decodeNamespace, isKubernetesProtobuf } from './protobuf-namespace';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export type PatchType = 'merge' | 'json' | 'apply' | 'strategic';
+
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export function patchTypeOf(contentType: string | undefined): PatchType {
+  switch (mediaType(contentType)) {
+    case 'application/merge-patch+json':
+      return 'merge';
+    case 'application/json-patch+json':
+      return 'json';
+    case 'application/apply-patch+yaml':
+    case 'application/apply-patch+cbor':
+      return 'apply';
+    case 'application/strategic-merge-patch+json':
+      return 'strategic';
+    default:
+      throw ApiErrors.unsupportedMediaType(contentType ?? '');
+  }
+}
+
+function asBuffer(body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body);
+  return Buffer.from(JSON.stringify(body));
+}
+
+/** Decodes a create/update body (JSON, YAML, or protobuf for namespaces). */
+export function decodeObjectBody(body: unknown, contentType: string | undefined): unknown {
+  const buf = asBuffer(body);
+  if (buf.length === 0) throw ApiErrors.badRequest('the request body is empty: an object is required');
+  const type = mediaType(contentType);
+  if (type === 'application/vnd.kubernetes.protobuf' || isKubernetesProtobuf(buf)) {
+    try {
+      return decodeNamespace(buf);
+    } catch (err) {
+      throw ApiErrors.badRequest(`unable to decode protobuf body: ${(err as Error).message}`);
+    }
+  }
+  if (type === 'application/yaml' || type === 'application/apply-patch+yaml') return decodeYaml(buf);
+  if (type !== '' && type !== 'application/json' && !type.endsWith('+json')) throw ApiErrors.unsupportedMediaType(type);
+  return decodeJson(buf);
+}
+
+export function decodeJson(buf: Buffer): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw ApiErrors.badRequest(`the body of the request is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function decodeYaml(buf: Buffer): unknown {
+  try {
+    return parseYaml(buf.toString('utf8'));
+  } catch (err) {
+    throw ApiErrors.badRequest(`the body of the request is not valid YAML: ${(err as Error).message}`);
+  }
+}
+
+/** Decodes a PATCH body according to its patch type. */
+export function decodePatchBody(body: unknown, contentType: string | undefined): { type: PatchType; patch: unknown } {
+  const type = patchTypeOf(contentType);
+  if (type === 'strategic') {
+    throw ApiErrors.unsupportedMediaType(
+      'application/strategic-merge-patch+json (vnet.dev kinds are custom resources: use application/merge-patch+json)',
+    );
+  }
+  const buf = asBuffer(body);
+  if (buf.length === 0) throw ApiErrors.badRequest('the patch body is empty');
+  return { type, patch: type === 'apply' ? decodeYaml(buf) : decodeJson(buf) };
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

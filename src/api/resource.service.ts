@@ -1,0 +1,393 @@
+/**
+ * The generic verbs of the Kubernetes API over every served kind: authorization,
+ * decoding, schema validation, admission, and the store. Controllers only translate HTTP
+ * to calls of this class; reconcilers never go through it (they use ObjectStore).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { AdmissionError, type AdmissionContext, type KindAdmission } from '../admission/admission';
+import type { AccessToken } from '../admission/access-token.admission';
+import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from '../admission/names';
+import { NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
+import type { KubeObject } from '../resources/object';
+import type { SchemaValidator } from '../resources/schema-validator';
+import { ApiError, ApiErrors, type StatusCause } from '../resources/status';
+import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
+import { objectKey } from '../store/keys';
+import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError } from '../store/store';
+import { canUseNamespace, type Principal } from './auth/principal';
+import { formatToken, hashSecret, mintSecret } from './auth/token';
+import { applyPatchOfType } from './patch';
+import { decodeContinue, encodeContinue, type ListQuery, type WriteQuery } from './query';
+import { isPlainObject, type PatchType } from './request-body';
+import { matches } from './selectors';
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
+
+export interface Scope {
+  principal: Principal;
+  type: ResourceType;
+  /** The namespace in the URL (namespaced kinds); undefined = all namespaces / cluster scope. */
+  namespace?: string;
+}
+
+export interface ListResponse<T> {
+  items: T[];
+  resourceVersion: string;
+  continue?: string;
+}
+
+export interface WriteResponse<T> {
+  object: T;
+  /** HTTP code: 201 for a create, 200 otherwise, 200 otherwise (a delete waiting on finalizers returns the object with its deletionTimestamp). */
+  code: number;
+  warnings: string[];
+}
+
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: string[];
+  propagationPolicy?: string;
+}
+
+const MAX_ALLOCATION_RETRIES = 8;
+
+function rid(type: ResourceType, name?: string) {
+  return { group: type.group, kind: type.plural, name };
+}
+
+export class ResourceService {
+  constructor(
+    private readonly catalog: ResourceCatalog,
+    private readonly objects: ObjectStore,
+    private readonly validator: SchemaValidator,
+    private readonly admissions: ReadonlyMap<string, KindAdmission>,
+    private readonly admissionContext: AdmissionContext,
+    private readonly log: Logger,
+  ) {}
+
+  resolveType(plural: string, namespaced: boolean | undefined): ResourceType {
+    const type = plural === 'namespaces' && namespaced === undefined ? NAMESPACE_TYPE : this.catalog.byPluralName(plural);
+    if (!type || (namespaced === true && !type.namespaced)) throw ApiErrors.notFoundPath(plural);
+    return type;
+  }
+
+  // ---- authorization -------------------------------------------------------------
+
+  authorize(scope: Scope, verb: Verb, name?: string): void {
+    const { principal: p, type, namespace } = scope;
+    if (p.admin) return;
+    const deny = (why: string) => {
+      throw ApiErrors.forbidden(rid(type, name), `User "${p.name}" cannot ${verb} resource "${type.plural}"${type.group ? ` in API group "${type.group}"` : ''}${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}: ${why}`);
+    };
+    if (type === NAMESPACE_TYPE) {
+      if (verb === 'list' || verb === 'watch') return; // filtered to the tenant's own
+      if (verb === 'get' && name && p.namespaces.has(name)) return;
+      deny(verb === 'get' ? 'not one of your namespaces' : 'namespaces are managed by an admin');
+    }
+    if (!type.namespaced || type.adminOnly) deny(`${type.kind} objects are admin-only`);
+    if (namespace === undefined) {
+      if (verb === 'list' || verb === 'watch') return; // filtered
+      deny('a namespace is required');
+    }
+    if (!canUseNamespace(p, namespace!)) deny('not one of your namespaces');
+  }
+
+  /** For all-namespace lists and watches: what a tenant may see. */
+  visible(principal: Principal, type: ResourceType, obj: KubeObject): boolean {
+    if (principal.admin) return true;
+    if (type === NAMESPACE_TYPE) return principal.namespaces.has(obj.metadata.name);
+    return obj.metadata.namespace !== undefined && principal.namespaces.has(obj.metadata.namespace);
+  }
+
+  // ---- reads ---------------------------------------------------------------------
+
+  async get<T extends KubeObject>(scope: Scope, name: string): Promise<T> {
+    this.authorize(scope, 'get', name);
+    const obj = await this.objects.get<T>(scope.type, scope.namespace, name);
+    if (!obj) throw ApiErrors.notFound(rid(scope.type, name));
+    return obj;
+  }
+
+  async list<T extends KubeObject>(scope: Scope, q: ListQuery): Promise<ListResponse<T>> {
+    this.authorize(scope, 'list');
+    let revision: number | undefined;
+    let startAfter: string | undefined;
+    if (q.continueToken) {
+      const c = decodeContinue(q.continueToken);
+      revision = c.rv;
+      startAfter = c.start;
+    }
+    const items: T[] = [];
+    let rv = '';
+    let next: string | undefined;
+    // Filters apply after reading, so keep reading pages until the limit is met.
+    for (;;) {
+      let page;
+      try {
+        page = await this.objects.list<T>(scope.type, scope.namespace, {
+          limit: q.limit > 0 ? Math.max(q.limit - items.length, 50) : undefined,
+          startAfter,
+          revision,
+        });
+      } catch (err) {
+        if (err instanceof GoneError) {
+          throw ApiErrors.gone(`The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.`);
+        }
+        throw err;
+      }
+      rv = page.resourceVersion;
+      revision = Number(page.resourceVersion);
+      let consumedAll = true;
+      for (const [i, o] of page.items.entries()) {
+        if (!this.visible(scope.principal, scope.type, o) || !matches(q.filter, o)) continue;
+        items.push(o);
+        if (q.limit > 0 && items.length >= q.limit) {
+          const lastKey = objectKey(scope.type, o.metadata.namespace, o.metadata.name);
+          if (i < page.items.length - 1 || page.nextStartAfter) next = lastKey;
+          consumedAll = false;
+          break;
+        }
+      }
+      if (!consumedAll || !page.nextStartAfter) break;
+      startAfter = page.nextStartAfter;
+    }
+    return { items, resourceVersion: rv, continue: next ? encodeContinue({ rv: Number(rv), start: next }) : undefined };
+  }
+
+  // ---- writes --------------------------------------------------------------------
+
+  private checkEnvelope(type: ResourceType, body: unknown, namespace: string | undefined): asserts body is KubeObject {
+    if (!isPlainObject(body)) throw ApiErrors.badRequest('the request body must be a JSON object');
+    const b = body as Record<string, unknown>;
+    if (b.apiVersion !== undefined && b.apiVersion !== type.apiVersion) {
+      throw ApiErrors.badRequest(`the API version in the data (${String(b.apiVersion)}) does not match the expected API version (${type.apiVersion})`);
+    }
+    if (b.kind !== undefined && b.kind !== type.kind) {
+      throw ApiErrors.badRequest(`the kind in the data (${String(b.kind)}) does not match the expected kind (${type.kind})`);
+    }
+    if (b.metadata !== undefined && !isPlainObject(b.metadata)) throw ApiErrors.badRequest('metadata must be an object');
+    b.apiVersion = type.apiVersion;
+    b.kind = type.kind;
+    b.metadata ??= {};
+    const meta = b.metadata as Record<string, unknown>;
+    if (type.namespaced) {
+      if (meta.namespace !== undefined && meta.namespace !== namespace) {
+        throw ApiErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = namespace;
+    } else if (meta.namespace !== undefined && meta.namespace !== '') {
+      throw ApiErrors.badRequest(`${type.kind} is cluster-scoped: metadata.namespace must be empty`);
+    } else delete meta.namespace;
+  }
+
+  private validate(type: ResourceType, obj: KubeObject, q: WriteQuery, warnings: string[]): void {
+    const causes: StatusCause[] = [];
+    if (type !== NAMESPACE_TYPE) {
+      const res = this.validator.validate(type, obj, q.fieldValidation);
+      causes.push(...res.causes);
+      if (q.fieldValidation === 'Warn') warnings.push(...res.pruned.map((f) => `unknown field "${f}"`));
+    }
+    const name = obj.metadata.name;
+    if (typeof name === 'string') {
+      const why = type.namespaced || type === NAMESPACE_TYPE ? dns1123LabelError(name) : dns1123SubdomainError(name);
+      if (why) causes.push({ field: 'metadata.name', reason: 'FieldValueInvalid', message: `Invalid value: "${name}": ${why}` });
+    }
+    for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) {
+      const kw = labelKeyError(k);
+      if (kw) causes.push({ field: 'metadata.labels', reason: 'FieldValueInvalid', message: `Invalid value: "${k}": ${kw}` });
+      const vw = typeof v === 'string' ? labelValueError(v) : 'must be a string';
+      if (vw) causes.push({ field: `metadata.labels`, reason: 'FieldValueInvalid', message: `Invalid value: "${String(v)}": ${vw}` });
+    }
+    if (causes.length > 0) throw this.invalid(type, name, causes);
+  }
+
+  private invalid(type: ResourceType, name: string | undefined, causes: StatusCause[]): ApiError {
+    return ApiErrors.invalid({ group: type.group, kind: type.plural, kindName: type.kind, name }, causes);
+  }
+
+  private async requireNamespace(type: ResourceType, namespace: string | undefined): Promise<void> {
+    if (!type.namespaced) return;
+    const ns = await this.objects.get(NAMESPACE_TYPE, undefined, namespace!);
+    if (!ns) throw ApiErrors.notFound({ group: '', kind: 'namespaces', name: namespace });
+    if (ns.metadata.deletionTimestamp) {
+      throw ApiErrors.forbidden(rid(type), `unable to create new content in namespace ${namespace} because it is being terminated`);
+    }
+  }
+
+  private admissionFor(type: ResourceType): KindAdmission {
+    const a = this.admissions.get(type.plural);
+    if (!a) throw ApiErrors.internal(`no admission for ${type.plural}`);
+    return a;
+  }
+
+  private translateAdmission(type: ResourceType, name: string, err: unknown): never {
+    if (err instanceof AdmissionError) throw this.invalid(type, name, err.causes);
+    throw err;
+  }
+
+  async create<T extends KubeObject>(scope: Scope, body: unknown, q: WriteQuery): Promise<WriteResponse<T>> {
+    const { type, namespace } = scope;
+    this.checkEnvelope(type, body, namespace);
+    const meta = body.metadata;
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomBytes(4).toString('hex').slice(0, 5)}`;
+    if (!meta.name) throw this.invalid(type, undefined, [{ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' }]);
+    this.authorize(scope, 'create', meta.name);
+    const warnings: string[] = [];
+    this.validate(type, body, q, warnings);
+    await this.requireNamespace(type, namespace);
+    const admission = this.admissionFor(type);
+    // Server-owned fields are never taken from the request.
+    for (const k of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'managedFields'] as const) {
+      delete meta[k];
+    }
+    delete body.status;
+    meta.finalizers = [...new Set([...(meta.finalizers ?? []), ...admission.finalizers])];
+    if (meta.finalizers.length === 0) delete meta.finalizers;
+    const pristine = structuredClone(body);
+
+    let secret: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const candidate = structuredClone(pristine) as T;
+      candidate.metadata.uid = randomUUID();
+      let admitted;
+      try {
+        admitted = await admission.create(candidate, this.admissionContext);
+      } catch (err) {
+        this.translateAdmission(type, meta.name, err);
+      }
+      const obj = admitted.object as T;
+      if (type.kind === 'AccessToken') {
+        secret = mintSecret();
+        (obj as unknown as AccessToken).status = { tokenHash: hashSecret(secret) };
+      }
+      if (q.dryRun) return { object: obj, code: 201, warnings };
+      try {
+        const created = await this.objects.create(type, obj, admitted.ops);
+        if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
+        this.log.info({ event: 'object.created', kind: type.kind, namespace, name: created.metadata.name, rv: created.metadata.resourceVersion });
+        return { object: created, code: 201, warnings };
+      } catch (err) {
+        if (err instanceof KeyExistsError) {
+          if (err.key === objectKey(type, namespace, meta.name)) throw ApiErrors.alreadyExists(rid(type, meta.name));
+          // Another request claimed the same address/MAC/VNI between our read and write: choose again.
+          if (attempt + 1 < MAX_ALLOCATION_RETRIES) continue;
+          throw ApiErrors.conflict(rid(type, meta.name), 'allocation kept racing with concurrent requests; try again');
+        }
+        throw err;
+      }
+    }
+  }
+
+  async update<T extends KubeObject>(scope: Scope, name: string, body: unknown, q: WriteQuery, subresource: Subresource = 'main'): Promise<WriteResponse<T>> {
+    const { type, namespace } = scope;
+    this.checkEnvelope(type, body, namespace);
+    if (body.metadata.name === undefined) body.metadata.name = name;
+    if (body.metadata.name !== name) throw ApiErrors.badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
+    this.authorize(scope, 'update', name);
+    if (!body.metadata.resourceVersion) {
+      throw this.invalid(type, name, [{ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' }]);
+    }
+    return this.replace<T>(scope, name, body as T, q, subresource);
+  }
+
+  /** Shared by PUT and PATCH: validate, admit, write with the object's resourceVersion as precondition. */
+  private async replace<T extends KubeObject>(scope: Scope, name: string, next: T, q: WriteQuery, subresource: Subresource): Promise<WriteResponse<T>> {
+    const { type, namespace } = scope;
+    const warnings: string[] = [];
+    const current = await this.objects.get<T>(type, namespace, name);
+    if (!current) throw ApiErrors.notFound(rid(type, name));
+    if (subresource === 'status') {
+      // Only status changes through /status: take everything else from the stored object.
+      const merged = structuredClone(current);
+      merged.status = next.status;
+      merged.metadata.resourceVersion = next.metadata.resourceVersion;
+      next = merged;
+    }
+    this.validate(type, next, q, warnings);
+    let admittedOps: import('../store/store').TxnOp[] = [];
+    if (subresource === 'main') {
+      const added = (next.metadata.finalizers ?? []).filter((f) => !(current.metadata.finalizers ?? []).includes(f));
+      if (current.metadata.deletionTimestamp && added.length > 0) {
+        throw this.invalid(type, name, [{ field: 'metadata.finalizers', reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted' }]);
+      }
+      try {
+        const admitted = await this.admissionFor(type).update(current, next, this.admissionContext);
+        next = admitted.object as T;
+        admittedOps = admitted.ops;
+      } catch (err) {
+        this.translateAdmission(type, name, err);
+      }
+    }
+    if (q.dryRun) return { object: next, code: 200, warnings };
+    try {
+      const res = await this.objects.update(type, next, { subresource, extraOps: admittedOps });
+      this.log.info({ event: res.deleted ? 'object.deleted' : 'object.updated', kind: type.kind, namespace, name, rv: res.object.metadata.resourceVersion, subresource });
+      return { object: res.object, code: 200, warnings };
+    } catch (err) {
+      throw this.storeError(type, name, err);
+    }
+  }
+
+  async patch<T extends KubeObject>(scope: Scope, name: string, patchType: PatchType, patch: unknown, q: WriteQuery, subresource: Subresource = 'main'): Promise<WriteResponse<T>> {
+    const { type, namespace } = scope;
+    this.authorize(scope, 'patch', name);
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.objects.get<T>(type, namespace, name);
+      if (!current) {
+        if (patchType === 'apply' && subresource === 'main') {
+          // Server-side apply creates what does not exist yet.
+          const body = structuredClone(patch) as Record<string, unknown>;
+          if (isPlainObject(body)) {
+            body.metadata = { ...(isPlainObject(body.metadata) ? body.metadata : {}), name };
+          }
+          return this.create<T>(scope, body, q);
+        }
+        throw ApiErrors.notFound(rid(type, name));
+      }
+      const patched = applyPatchOfType(patchType, current, patch);
+      this.checkEnvelope(type, patched, namespace);
+      if (patched.metadata.name !== name) throw ApiErrors.badRequest('the patch must not change metadata.name');
+      const explicitRv = isPlainObject(patch) && isPlainObject(patch.metadata) && typeof patch.metadata.resourceVersion === 'string';
+      if (!explicitRv) patched.metadata.resourceVersion = current.metadata.resourceVersion;
+      try {
+        return await this.replace<T>(scope, name, patched as T, q, subresource);
+      } catch (err) {
+        // A patch without its own resourceVersion is retried against the newer object.
+        const retriable = err instanceof ApiError && err.reason === 'Conflict' && !explicitRv && attempt < 5;
+        if (!retriable) throw err;
+      }
+    }
+  }
+
+  async delete<T extends KubeObject>(scope: Scope, name: string, options: DeleteOptions): Promise<WriteResponse<T>> {
+    const { type, namespace } = scope;
+    this.authorize(scope, 'delete', name);
+    const dryRun = (options.dryRun ?? []).includes('All');
+    if (dryRun) {
+      const obj = await this.objects.get<T>(type, namespace, name);
+      if (!obj) throw ApiErrors.notFound(rid(type, name));
+      return { object: obj, code: 200, warnings: [] };
+    }
+    try {
+      const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions });
+      this.log.info({ event: res.deleted ? 'object.deleted' : 'object.terminating', kind: type.kind, namespace, name });
+      return { object: res.object, code: 200, warnings: [] };
+    } catch (err) {
+      throw this.storeError(type, name, err);
+    }
+  }
+
+  private storeError(type: ResourceType, name: string, err: unknown): unknown {
+    if (err instanceof ConflictError) {
+      return ApiErrors.conflict(rid(type, name), 'the object has been modified; please apply your changes to the latest version and try again');
+    }
+    if (err instanceof UidPreconditionError) return ApiErrors.conflict(rid(type, name), err.message);
+    if (err instanceof KeyNotFoundError) return ApiErrors.notFound(rid(type, name));
+    if (err instanceof InvalidResourceVersionError) {
+      return this.invalid(type, name, [{ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: `Invalid value: "${err.resourceVersion}": must be a resourceVersion returned by the server` }]);
+    }
+    if (err instanceof KeyExistsError) return ApiErrors.conflict(rid(type, name), 'an address or identifier this change needs is already allocated');
+    return err;
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The Kubernetes REST surface for vnet.dev/v1alpha1 kinds and core/v1 namespaces.
+ * Handlers only translate HTTP into ResourceService/WatchService calls.
+ */
+import { Controller, Delete, Get, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ResourceType } from '../resources/catalog';
+import type { KubeObject } from '../resources/object';
+import type { Subresource } from '../store/object-store';
+import type { AuthedRequest } from './auth.guard';
+import { parseListQuery, parseWriteQuery, type Query } from './query';
+import { decodeObjectBody, decodePatchBody, decodeJson, isPlainObject } from './request-body';
+import { ResourceService, type DeleteOptions, type Scope } from './resource.service';
+import { includeObjectOf, send, sendList, sendObject, wantsTable } from './respond';
+import { toTable } from './table';
+import { WatchService, type WatchEventType } from './watch.service';
+
+const GV = 'apis/vnet.dev/v1alpha1';
+
+@Controller()
+export class ResourcesController {
+  constructor(
+    private readonly resources: ResourceService,
+    private readonly watches: WatchService,
+  ) {}
+
+  private scope(req: AuthedRequest, plural: string, namespace?: string, core = false): Scope {
+    const type = core ? this.resources.resolveType('namespaces', undefined) : this.resources.resolveType(plural, namespace !== undefined ? true : undefined);
+    return { principal: req.principal!, type, namespace: type.namespaced ? namespace : undefined };
+  }
+
+  // ---- collections ----
+
+  @Get('api/v1/namespaces')
+  listNamespaces(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.listOrWatch(req, reply, this.scope(req, 'namespaces', undefined, true));
+  }
+
+  @Get(`${GV}/:plural`)
+  listAll(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string) {
+    return this.listOrWatch(req, reply, this.scope(req, plural));
+  }
+
+  @Get(`${GV}/namespaces/:ns/:plural`)
+  list(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string) {
+    return this.listOrWatch(req, reply, this.scope(req, plural, ns));
+  }
+
+  @Post('api/v1/namespaces')
+  createNamespace(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.create(req, reply, this.scope(req, 'namespaces', undefined, true));
+  }
+
+  @Post(`${GV}/:plural`)
+  createCluster(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string) {
+    return this.create(req, reply, this.scope(req, plural));
+  }
+
+  @Post(`${GV}/namespaces/:ns/:plural`)
+  createNamespaced(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string) {
+    return this.create(req, reply, this.scope(req, plural, ns));
+  }
+
+  // ---- items: namespaces ----
+
+  @Get('api/v1/namespaces/:name')
+  getNamespace(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
+    return this.get(req, reply, this.scope(req, 'namespaces', undefined, true), name);
+  }
+
+  @Put('api/v1/namespaces/:name')
+  putNamespace(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
+    return this.put(req, reply, this.scope(req, 'namespaces', undefined, true), name, 'main');
+  }
+
+  @Patch('api/v1/namespaces/:name')
+  patchNamespace(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
+    return this.patch(req, reply, this.scope(req, 'namespaces', undefined, true), name, 'main');
+  }
+
+  @Delete('api/v1/namespaces/:name')
+  deleteNamespace(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
+    return this.remove(req, reply, this.scope(req, 'namespaces', undefined, true), name);
+  }
+
+  // ---- items: cluster-scoped kinds ----
+
+  @Get(`${GV}/:plural/:name`)
+  getCluster(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.get(req, reply, this.scope(req, plural), name);
+  }
+
+  @Get(`${GV}/:plural/:name/status`)
+  getClusterStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.get(req, reply, this.scope(req, plural), name);
+  }
+
+  @Put(`${GV}/:plural/:name`)
+  putCluster(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.put(req, reply, this.scope(req, plural), name, 'main');
+  }
+
+  @Put(`${GV}/:plural/:name/status`)
+  putClusterStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.put(req, reply, this.scope(req, plural), name, 'status');
+  }
+
+  @Patch(`${GV}/:plural/:name`)
+  patchCluster(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.patch(req, reply, this.scope(req, plural), name, 'main');
+  }
+
+  @Patch(`${GV}/:plural/:name/status`)
+  patchClusterStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.patch(req, reply, this.scope(req, plural), name, 'status');
+  }
+
+  @Delete(`${GV}/:plural/:name`)
+  deleteCluster(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.remove(req, reply, this.scope(req, plural), name);
+  }
+
+  // ---- items: namespaced kinds ----
+
+  @Get(`${GV}/namespaces/:ns/:plural/:name`)
+  getNamespaced(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.get(req, reply, this.scope(req, plural, ns), name);
+  }
+
+  @Get(`${GV}/namespaces/:ns/:plural/:name/status`)
+  getNamespacedStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.get(req, reply, this.scope(req, plural, ns), name);
+  }
+
+  @Put(`${GV}/namespaces/:ns/:plural/:name`)
+  putNamespaced(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.put(req, reply, this.scope(req, plural, ns), name, 'main');
+  }
+
+  @Put(`${GV}/namespaces/:ns/:plural/:name/status`)
+  putNamespacedStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.put(req, reply, this.scope(req, plural, ns), name, 'status');
+  }
+
+  @Patch(`${GV}/namespaces/:ns/:plural/:name`)
+  patchNamespaced(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.patch(req, reply, this.scope(req, plural, ns), name, 'main');
+  }
+
+  @Patch(`${GV}/namespaces/:ns/:plural/:name/status`)
+  patchNamespacedStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.patch(req, reply, this.scope(req, plural, ns), name, 'status');
+  }
+
+  @Delete(`${GV}/namespaces/:ns/:plural/:name`)
+  deleteNamespaced(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
+    return this.remove(req, reply, this.scope(req, plural, ns), name);
+  }
+
+  // ---- verbs ----
+
+  private async listOrWatch(req: AuthedRequest, reply: FastifyReply, scope: Scope): Promise<void> {
+    const q = parseListQuery(req.query as Query);
+    if (!q.watch) {
+      sendList(req, reply, scope.type, await this.resources.list(scope, q));
+      return;
+    }
+    const render = this.renderer(req, scope.type);
+    const start = await this.watches.prepare(scope, q, render);
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
+    raw.flushHeaders();
+    start({
+      send: (type: WatchEventType, object: unknown) => {
+        if (!raw.writableEnded) raw.write(`${JSON.stringify({ type, object })}\n`);
+      },
+      end: () => {
+        if (!raw.writableEnded) raw.end();
+      },
+      // The request's 'close' fires once its body is read; the response's fires on disconnect.
+      onClose: (cb) => raw.on('close', cb),
+    });
+  }
+
+  private renderer(req: FastifyRequest, type: ResourceType): (obj: KubeObject) => unknown {
+    if (!wantsTable(req)) return (o) => o;
+    const include = includeObjectOf(req);
+    let first = true;
+    return (o) => {
+      const t = toTable(type, [o], { resourceVersion: o.metadata.resourceVersion }, include, first);
+      first = false;
+      return t;
+    };
+  }
+
+  private async get(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string): Promise<void> {
+    sendObject(req, reply, scope.type, 200, await this.resources.get(scope, name));
+  }
+
+  private async create(req: AuthedRequest, reply: FastifyReply, scope: Scope): Promise<void> {
+    const body = decodeObjectBody(req.body, req.headers['content-type']);
+    const res = await this.resources.create(scope, body, parseWriteQuery(req.query as Query));
+    sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
+  }
+
+  private async put(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
+    const body = decodeObjectBody(req.body, req.headers['content-type']);
+    const res = await this.resources.update(scope, name, body, parseWriteQuery(req.query as Query), sub);
+    sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
+  }
+
+  private async patch(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
+    const { type, patch } = decodePatchBody(req.body, req.headers['content-type']);
+    const res = await this.resources.patch(scope, name, type, patch, parseWriteQuery(req.query as Query), sub);
+    sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
+  }
+
+  private async remove(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string): Promise<void> {
+    const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
+    const opts = raw && raw.length > 0 ? decodeJson(raw) : {};
+    const q = req.query as Query;
+    const options: DeleteOptions = isPlainObject(opts) ? (opts as DeleteOptions) : {};
+    if (q.dryRun === 'All') options.dryRun = ['All'];
+    const res = await this.resources.delete(scope, name, options);
+    send(req, reply, res.code, res.object);
+  }
+}

@@ -1,0 +1,40 @@
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { ApiError, ApiErrors } from '../resources/status';
+import { BODY_LIMIT } from './request-body';
+
+/** Maps anything thrown to a Kubernetes Status (also used as Fastify's own error handler). */
+export function toApiError(err: unknown, log: Logger): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (e?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e?.statusCode === 413) return ApiErrors.tooLarge(BODY_LIMIT);
+  if (e?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e?.statusCode === 415) return ApiErrors.unsupportedMediaType(e.message ?? '');
+  if (err instanceof HttpException) {
+    const code = err.getStatus();
+    if (code === 413) return ApiErrors.tooLarge(BODY_LIMIT);
+    if (code === 404) return ApiErrors.notFoundPath(String((err.getResponse() as { message?: string }).message ?? ''));
+    if (code === 401) return ApiErrors.unauthorized();
+    if (code < 500) return new ApiError(code, 'BadRequest', err.message);
+  }
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ApiError(e.statusCode, 'BadRequest', e.message ?? 'bad request');
+  }
+  log.error({ event: 'api.internal_error', err }, 'unhandled error');
+  return ApiErrors.internal(e?.message ?? String(err));
+}
+
+@Catch()
+export class StatusFilter implements ExceptionFilter {
+  constructor(private readonly log: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const err = toApiError(exception, this.log);
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.end();
+      return;
+    }
+    void reply.code(err.code).header('content-type', 'application/json').send(err.toStatus());
+  }
+}

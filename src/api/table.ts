@@ -1,0 +1,89 @@
+/**
+ * Server-side printing (meta.k8s.io/v1 Table), which `kubectl get` asks for: the
+ * printer columns declared in schemas/ plus Name and Age.
+ */
+import type { ResourceType } from '../resources/catalog';
+import type { KubeObject } from '../resources/object';
+import { evaluate } from './jsonpath';
+
+export interface TableColumn {
+  name: string;
+  type: string;
+  format: string;
+  description: string;
+  priority: number;
+}
+
+export interface Table {
+  kind: 'Table';
+  apiVersion: 'meta.k8s.io/v1';
+  metadata: { resourceVersion?: string; continue?: string };
+  columnDefinitions: TableColumn[];
+  rows: { cells: unknown[]; object: unknown }[];
+}
+
+/** Kubernetes' duration.HumanDuration: 45s, 5m, 3h, 2d, ... */
+export function humanAge(from: string | undefined, now: Date = new Date()): string {
+  if (!from) return '<unknown>';
+  const s = Math.max(0, Math.floor((now.getTime() - Date.parse(from)) / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return `${m}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 8) return `${h}h${m % 60 ? `${m % 60}m` : ''}`;
+  if (h < 48) return `${h}h`;
+  const d = Math.floor(h / 24);
+  if (d < 8) return `${d}d${h % 24 ? `${h % 24}h` : ''}`;
+  if (d < 365 * 2) return `${d}d`;
+  return `${Math.floor(d / 365)}y`;
+}
+
+function cell(type: string, values: unknown[]): unknown {
+  if (values.length === 0) return type === 'integer' || type === 'number' || type === 'boolean' ? null : '<none>';
+  if (values.length === 1 && typeof values[0] !== 'object') return values[0];
+  return values.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(',');
+}
+
+export function columnsOf(type: ResourceType): TableColumn[] {
+  return [
+    { name: 'Name', type: 'string', format: 'name', description: 'Name of the object.', priority: 0 },
+    ...type.printerColumns.map((c, i) => ({
+      name: c.name,
+      type: c.type,
+      format: '',
+      description: c.description ?? '',
+      // The first columns show by default, the rest with -o wide.
+      priority: i < 4 ? 0 : 1,
+    })),
+    { name: 'Age', type: 'string', format: '', description: 'Time since creation.', priority: 0 },
+  ];
+}
+
+export function toTable(
+  type: ResourceType,
+  objects: KubeObject[],
+  meta: { resourceVersion?: string; continue?: string },
+  includeObject: 'None' | 'Metadata' | 'Object',
+  withColumns = true,
+): Table {
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: meta,
+    columnDefinitions: withColumns ? columnsOf(type) : [],
+    rows: objects.map((o) => ({
+      cells: [
+        o.metadata.name,
+        ...type.printerColumns.map((c) => cell(c.type, evaluate(c.jsonPath, o))),
+        humanAge(o.metadata.creationTimestamp),
+      ],
+      object:
+        includeObject === 'Object'
+          ? o
+          : includeObject === 'None'
+            ? null
+            : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
+    })),
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Watch streams (`?watch=true`): newline-delimited JSON events, Kubernetes style.
+ *   - no resourceVersion (or "0"): synthetic ADDED for the current objects, then changes;
+ *   - a resourceVersion: every change after it, or 410 Expired if it was compacted;
+ *   - selectors are applied to both sides of a change, so an object leaving the
+ *     selection is DELETED and one entering it is ADDED;
+ *   - BOOKMARK events carry the latest revision when allowWatchBookmarks is set.
+ */
+import type { ResourceType } from '../resources/catalog';
+import type { KubeObject } from '../resources/object';
+import { ApiErrors } from '../resources/status';
+import type { ObjectEvent, ObjectStore } from '../store/object-store';
+import { GoneError, type Watch } from '../store/store';
+import type { ListQuery } from './query';
+import type { ResourceService, Scope } from './resource.service';
+import { matches } from './selectors';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export interface WatchSink {
+  send(type: WatchEventType, object: unknown): void;
+  end(): void;
+  onClose(cb: () => void): void;
+}
+
+export interface WatchSettings {
+  bookmarkIntervalMs: number;
+  /** Upper bound on a watch's life when the client gives no timeoutSeconds (client-go asks 5-10 min). */
+  maxTimeoutSeconds: number;
+}
+
+export class WatchService {
+  constructor(
+    private readonly resources: ResourceService,
+    private readonly objects: ObjectStore,
+    private readonly settings: WatchSettings = { bookmarkIntervalMs: 10_000, maxTimeoutSeconds: 1800 },
+  ) {}
+
+  /**
+   * Validates the request and returns a function that starts streaming into a sink;
+   * errors before the stream starts (authorization, 410) are thrown as ApiErrors.
+   */
+  async prepare(scope: Scope, q: ListQuery, render: (obj: KubeObject) => unknown): Promise<(sink: WatchSink) => void> {
+    this.resources.authorize(scope, 'watch');
+    const rvText = q.resourceVersion;
+    let initial: KubeObject[] = [];
+    let after: number;
+    if (!rvText || rvText === '0') {
+      const listed = await this.resources.list(scope, { ...q, limit: 0, continueToken: undefined });
+      initial = listed.items;
+      after = Number(listed.resourceVersion);
+    } else {
+      after = Number(rvText);
+      if (!Number.isSafeInteger(after) || after < 0) throw ApiErrors.badRequest(`invalid resourceVersion "${rvText}"`);
+      const current = await this.objects.kv.currentRevision();
+      if (after > current) throw ApiErrors.badRequest(`resourceVersion ${after} is newer than the server's (${current})`);
+    }
+    const compacted = await this.objects.kv.compactedRevision();
+    if (after < compacted) throw ApiErrors.gone(`too old resource version: ${after} (${compacted + 1})`);
+
+    return (sink) => this.stream(scope, q, after, initial, render, sink);
+  }
+
+  private stream(scope: Scope, q: ListQuery, after: number, initial: KubeObject[], render: (obj: KubeObject) => unknown, sink: WatchSink): void {
+    const type: ResourceType = scope.type;
+    let lastRevision = after;
+    let closed = false;
+    let watch: Watch | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      watch?.stop();
+      for (const t of timers) clearTimeout(t);
+      sink.end();
+    };
+    sink.onClose(close);
+
+    for (const obj of initial) sink.send('ADDED', render(obj));
+
+    const selected = (o: KubeObject | undefined) => !!o && this.resources.visible(scope.principal, type, o) && matches(q.filter, o);
+    try {
+      watch = this.objects.watch(type, scope.namespace, after, (ev: ObjectEvent<KubeObject>) => {
+        if (closed) return;
+        lastRevision = ev.revision;
+        const now = selected(ev.object);
+        const before = ev.type === 'MODIFIED' ? selected(ev.old) : ev.type === 'DELETED' ? now : false;
+        if (ev.type === 'ADDED' && now) sink.send('ADDED', render(ev.object));
+        else if (ev.type === 'DELETED' && now) sink.send('DELETED', render(ev.object));
+        else if (ev.type === 'MODIFIED') {
+          if (now && before) sink.send('MODIFIED', render(ev.object));
+          else if (now) sink.send('ADDED', render(ev.object));
+          else if (before) sink.send('DELETED', render(ev.object));
+        }
+      });
+    } catch (err) {
+      if (err instanceof GoneError) {
+        sink.send('ERROR', ApiErrors.gone(`too old resource version: ${after} (${err.compactedRevision + 1})`).toStatus());
+        close();
+        return;
+      }
+      throw err;
+    }
+
+    if (q.allowWatchBookmarks) {
+      const bookmark = () => {
+        if (closed) return;
+        sink.send('BOOKMARK', { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(lastRevision) } });
+        timers.push(setTimeout(bookmark, this.settings.bookmarkIntervalMs).unref());
+      };
+      timers.push(setTimeout(bookmark, this.settings.bookmarkIntervalMs).unref());
+    }
+    const timeout = Math.min(q.timeoutSeconds ?? this.settings.maxTimeoutSeconds, this.settings.maxTimeoutSeconds);
+    timers.push(setTimeout(close, timeout * 1000).unref());
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The composition root: opens the store, builds the layers bottom-up (store -> admission
+ * -> API; store -> reconcilers), and serves HTTPS. main.ts and the tests both use it.
+ */
+import 'reflect-metadata';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import pino, { type Logger } from 'pino';
+import type { KindAdmission } from '../admission/admission';
+import { AccessTokenAdmission } from '../admission/access-token.admission';
+import { LoadBalancerAdmission } from '../admission/load-balancer.admission';
+import { NamespaceAdmission } from '../admission/namespace.admission';
+import { NodeAdmission } from '../admission/node.admission';
+import { VirtualNetworkAdmission } from '../admission/virtual-network.admission';
+import { VirtualPortAdmission } from '../admission/virtual-port.admission';
+import { ApiModule } from '../api/api.module';
+import { TokenAuthenticator } from '../api/auth/authenticator';
+import { MetricsService } from '../api/metrics.service';
+import { requestInfo } from '../api/request-info';
+import { BODY_LIMIT } from '../api/request-body';
+import { ResourceService } from '../api/resource.service';
+import { toApiError } from '../api/status.filter';
+import { WatchService } from '../api/watch.service';
+import { AllocationRegistry } from '../ipam/allocation-registry';
+import { ensureTlsMaterial } from '../pki/certificates';
+import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
+import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
+import { ResourceCatalog } from '../resources/catalog';
+import { SchemaValidator } from '../resources/schema-validator';
+import { Compactor } from '../store/compactor';
+import { ObjectStore } from '../store/object-store';
+import { SqliteStore } from '../store/sqlite-store';
+import { ensureAdminToken, ensureDefaultNamespace } from './bootstrap-state';
+import type { VnetdConfig } from './config';
+import { writeKubeconfig } from './kubeconfig';
+
+export interface RunningVnetd {
+  url: string;
+  port: number;
+  kubeconfigPath: string;
+  adminToken: string;
+  caCertPem: string;
+  logger: Logger;
+  objects: ObjectStore;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Watch bookmark period (tests shorten it). */
+  bookmarkIntervalMs?: number;
+}
+
+export async function startVnetd(config: VnetdConfig, options: StartOptions = {}): Promise<RunningVnetd> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'vnetd' } });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const kv = SqliteStore.open(join(config.dataDir, 'store.db'), { logger });
+  const compactor = new Compactor(kv, { logger });
+  const objects = new ObjectStore(kv);
+  const catalog = ResourceCatalog.load();
+  const allocations = new AllocationRegistry(kv);
+  const admissions = new Map<string, KindAdmission>([
+    ['namespaces', new NamespaceAdmission() as KindAdmission],
+    ['virtualnetworks', new VirtualNetworkAdmission() as KindAdmission],
+    ['virtualports', new VirtualPortAdmission() as KindAdmission],
+    ['loadbalancers', new LoadBalancerAdmission() as KindAdmission],
+    ['nodes', new NodeAdmission() as KindAdmission],
+    ['accesstokens', new AccessTokenAdmission() as KindAdmission],
+  ]);
+  const resources = new ResourceService(catalog, objects, new SchemaValidator(catalog), admissions, { objects, allocations }, logger);
+  const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800 });
+  const metrics = new MetricsService(catalog, objects);
+
+  await ensureDefaultNamespace(objects);
+  const kubeconfigPath = join(config.dataDir, 'admin.kubeconfig');
+  const adminToken = await ensureAdminToken(objects, kubeconfigPath);
+
+  const ipam = new IpamReconciler({ objects, logger, workers: config.workers });
+  const namespaces = new NamespaceReconciler(objects, catalog, logger.child({ component: 'namespace-reconciler' }));
+  await ipam.start();
+  await namespaces.start();
+  compactor.start();
+
+  const tls = ensureTlsMaterial(join(config.dataDir, 'pki'), [config.host]);
+  const adapter = new FastifyAdapter({ https: { key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT });
+  const fastify = adapter.getInstance();
+  // Bodies stay raw buffers: the API decodes them itself, so that malformed JSON,
+  // YAML, protobuf and patches all come back as Kubernetes Status objects.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  fastify.setErrorHandler((err, _req, reply) => {
+    const e = toApiError(err, logger);
+    void reply.code(e.code).header('content-type', 'application/json').send(e.toStatus());
+  });
+  const started = new WeakMap<object, bigint>();
+  fastify.addHook('onRequest', async (req) => {
+    started.set(req, process.hrtime.bigint());
+  });
+  fastify.addHook('onResponse', async (req, reply) => {
+    const t0 = started.get(req);
+    if (t0 === undefined) return;
+    const info = requestInfo(req.method, req.url);
+    metrics.observe(info.verb, info.resource, reply.statusCode, Number(process.hrtime.bigint() - t0) / 1e9);
+  });
+
+  const app = await NestFactory.create<NestFastifyApplication>(
+    ApiModule.forRoot({ logger, catalog, objects, resources, watches, metrics, authenticator: new TokenAuthenticator(objects) }),
+    adapter,
+    { bufferLogs: true, abortOnError: false },
+  );
+  app.useLogger(app.get(PinoNestLogger));
+  app.enableShutdownHooks();
+  await app.listen(config.port, config.host);
+  const address = fastify.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `https://${host}:${port}`;
+  writeKubeconfig(kubeconfigPath, url, tls.caCertPem, adminToken);
+  logger.info(
+    { event: 'vnetd.ready', url, kubeconfig: kubeconfigPath },
+    `vnetd is serving ${url}; admin kubeconfig: ${kubeconfigPath} (try: kubectl --kubeconfig ${kubeconfigPath} get vnets -A)`,
+  );
+
+  let closed = false;
+  return {
+    url,
+    port,
+    kubeconfigPath,
+    adminToken,
+    caCertPem: tls.caCertPem,
+    logger,
+    objects,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await namespaces.stop();
+      await ipam.stop();
+      compactor.stop();
+      await kv.close();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { AddressInfo, createServer, Server, Socket } from 'node:net';
+import { createConnection } from './connection';
+import { OpenFlowConnectionError } from './connection-errors';
+import { MessageFramer } from './framing';
+import { OfMessage, decodeMessage, encodeMessage } from './message';
+
+/**
+ * In-process fake switch: answers HELLO/FEATURES and lets each test script
+ * the rest, to exercise what a real OVS will not do on demand (wrong version,
+ * going silent, splitting multipart replies).
+ */
+async function fakeSwitch(onMessage: (m: OfMessage, send: (m: OfMessage) => void, s: Socket) => void, helloVersions = [4]): Promise<Server> {
+  const server = createServer((s) => {
+    const framer = new MessageFramer();
+    const send = (m: OfMessage): void => void s.write(encodeMessage(m));
+    send({ type: 'hello', xid: 1, versions: helloVersions });
+    s.on('data', (d) => {
+      for (const f of framer.push(d)) {
+        const m = decodeMessage(f);
+        if (m.type === 'features_request') {
+          send({ type: 'features_reply', xid: m.xid, datapathId: 42n, nBuffers: 0, nTables: 254, auxiliaryId: 0, capabilities: 0 });
+        } else if (m.type !== 'hello') {
+          onMessage(m, send, s);
+        }
+      }
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+const target = (s: Server): string => `tcp:127.0.0.1:${(s.address() as AddressInfo).port}`;
+
+describe('OpenFlow connection (fake switch)', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  });
+
+  it('assembles multipart replies flagged MORE and answers echo', async () => {
+    const sw = await fakeSwitch((m, send) => {
+      if (m.type === 'multipart_request') {
+        for (let i = 0; i < 3; i++) {
+          send({ type: 'multipart_reply', xid: m.xid, flags: i < 2 ? 1 : 0, body: { kind: 'table', tables: [{ tableId: i, activeCount: i, lookupCount: 0n, matchedCount: 0n }] } });
+        }
+      }
+    });
+    servers.push(sw);
+    const c = createConnection(target(sw), { reconnect: false });
+    expect((await c.ready()).datapathId).toBe(42n);
+    const body = await c.multipart({ kind: 'table' });
+    expect(body.kind === 'table' && body.tables.map((t) => t.tableId)).toEqual([0, 1, 2]);
+    await c.close();
+  });
+
+  it('refuses a peer without OpenFlow 1.3', async () => {
+    const sw = await fakeSwitch(() => undefined, [1]);
+    servers.push(sw);
+    const c = createConnection(target(sw), { reconnect: false });
+    await expect(c.ready()).rejects.toThrow(/does not speak OpenFlow 1.3/);
+    await c.close();
+  });
+
+  it('detects a dead peer through echo and reconnects', async () => {
+    let connections = 0;
+    const sw = await fakeSwitch(() => undefined /* never answers echo */);
+    sw.on('connection', () => connections++);
+    servers.push(sw);
+    const c = createConnection(target(sw), { echoIntervalMs: 100, deadAfterMs: 300, reconnect: { initialDelayMs: 10 } });
+    await c.ready();
+    const down = await new Promise<Error | undefined>((r) => c.once('disconnected', r));
+    expect(down).toBeInstanceOf(OpenFlowConnectionError);
+    expect(down?.message).toMatch(/silent/);
+    await new Promise((r) => c.once('connected', r));
+    expect(connections).toBe(2);
+    await c.close();
+  });
+
+  it('rejects pending requests when the connection drops', async () => {
+    const sw = await fakeSwitch((_m, _send, s) => s.destroy());
+    servers.push(sw);
+    const c = createConnection(target(sw), { reconnect: false });
+    await c.ready();
+    await expect(c.barrier()).rejects.toBeInstanceOf(OpenFlowConnectionError);
+    await c.close();
+  });
+});

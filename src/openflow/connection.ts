@@ -1,0 +1,541 @@
+import { EventEmitter } from 'node:events';
+import { Server, Socket } from 'node:net';
+import { OFP13_VERSION, OFPMPF_MORE } from './constants';
+import {
+  BundleFailure,
+  OpenFlowBundleError,
+  OpenFlowConnectionError,
+  OpenFlowRequestError,
+  OpenFlowTimeoutError,
+} from './connection-errors';
+import { OpenFlowDecodeError } from './errors';
+import { MessageFramer } from './framing';
+import { BundleFlags } from './messages/bundle';
+import { ErrorMessage, errorFromName } from './messages/error';
+import { FlowStats, MultipartReplyBody, MultipartReplyMessage } from './messages/multipart-reply';
+import { FlowStatsSelector, MultipartRequestBody } from './messages/multipart-request';
+import { FeaturesReply } from './messages/simple';
+import { OfMessage, decodeMessage, encodeMessage } from './message';
+import { Target, describe, listenOn, openSocket, parseTarget } from './transport';
+import { WriteQueue } from './write-queue';
+
+/** The subset of pino's API we use, so any pino logger (or none) fits. */
+export interface OpenFlowLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface ConnectionOptions {
+  logger?: OpenFlowLogger;
+  /** Send ECHO_REQUEST after this long without traffic from the peer. Default 5 s. */
+  echoIntervalMs?: number;
+  /** Declare the peer dead after this long without traffic. Default 3 x echoIntervalMs. */
+  deadAfterMs?: number;
+  /** Reply deadline for requests. Default 30 s. */
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Active connections only: reconnect with exponential backoff. Default on. */
+  reconnect?: false | { initialDelayMs?: number; maxDelayMs?: number };
+}
+
+/** A message without an xid yet (or xid 0): the connection assigns one. */
+export type Outgoing = OfMessage extends infer M ? (M extends { xid: number } ? Omit<M, 'xid'> & { xid?: number } : never) : never;
+
+type Events = {
+  /** Asynchronous messages: packet_in, port_status, flow_removed, unmatched errors. */
+  message: [OfMessage];
+  connected: [FeaturesReply];
+  disconnected: [Error | undefined];
+};
+
+export interface OpenFlowConnection {
+  readonly connected: boolean;
+  readonly datapathId: bigint | undefined;
+  /** Resolves once HELLO and FEATURES have been exchanged (again after a reconnect). */
+  ready(): Promise<FeaturesReply>;
+  /** Sends without expecting a reply; resolves when handed to the socket. */
+  send(msg: Outgoing): Promise<number>;
+  /** Sends and resolves with the reply (multipart replies assembled into one). */
+  request<R extends OfMessage = OfMessage>(msg: Outgoing): Promise<R>;
+  /**
+   * Sends messages that have no reply (flow_mod, group_mod...) followed by a
+   * barrier; rejects with OpenFlowRequestError if the switch refused any of them.
+   */
+  transact(msgs: readonly Outgoing[]): Promise<void>;
+  barrier(): Promise<void>;
+  multipart(body: MultipartRequestBody): Promise<MultipartReplyBody>;
+  dumpFlows(selector?: Partial<FlowStatsSelector>): Promise<FlowStats[]>;
+  /** All-or-nothing: open, add, commit; rejects with OpenFlowBundleError. */
+  bundle(msgs: readonly Outgoing[], opts?: { flags?: number }): Promise<void>;
+  close(): Promise<void>;
+  on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+  once<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+}
+
+interface Pending {
+  request: OfMessage;
+  /** False for messages that have no reply: they only collect errors. */
+  expectsReply: boolean;
+  resolve: (m: OfMessage) => void;
+  reject: (e: Error) => void;
+  timer?: NodeJS.Timeout;
+  parts: MultipartReplyMessage[];
+  errors: ErrorMessage[];
+}
+
+const noopLogger: OpenFlowLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
+
+class Connection extends EventEmitter implements OpenFlowConnection {
+  private socket: Socket | undefined;
+  private writer: WriteQueue | undefined;
+  private framer = new MessageFramer();
+  private pending = new Map<number, Pending>();
+  private nextXid = (Math.random() * 0x7fffffff) >>> 0;
+  private nextBundleId = 1;
+  private features: FeaturesReply | undefined;
+  private readyWaiters: { resolve: (f: FeaturesReply) => void; reject: (e: Error) => void }[] = [];
+  private helloSeen = false;
+  private lastRx = Date.now();
+  private keepalive: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private closed = false;
+  private readonly log: OpenFlowLogger;
+  private readonly echoIntervalMs: number;
+  private readonly deadAfterMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(
+    private readonly target: Target | undefined,
+    private readonly opts: ConnectionOptions,
+  ) {
+    super();
+    this.log = opts.logger ?? noopLogger;
+    this.echoIntervalMs = opts.echoIntervalMs ?? 5000;
+    this.deadAfterMs = opts.deadAfterMs ?? this.echoIntervalMs * 3;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+  }
+
+  get connected(): boolean {
+    return this.features !== undefined;
+  }
+
+  get datapathId(): bigint | undefined {
+    return this.features?.datapathId;
+  }
+
+  /** Active side: connect now, and again after failures if reconnect is on. */
+  async start(): Promise<void> {
+    if (!this.target) throw new OpenFlowConnectionError('no target to connect to');
+    try {
+      const s = await openSocket(this.target, this.opts.connectTimeoutMs ?? 10_000);
+      this.attach(s);
+    } catch (e) {
+      this.scheduleReconnect(e as Error);
+    }
+  }
+
+  attach(s: Socket): void {
+    if (this.closed) {
+      s.destroy();
+      return;
+    }
+    this.socket = s;
+    this.writer = new WriteQueue(s);
+    this.framer = new MessageFramer();
+    this.helloSeen = false;
+    this.lastRx = Date.now();
+    s.on('data', (chunk: Buffer) => this.onData(chunk));
+    s.on('error', (e) => this.log.warn({ err: e.message }, 'openflow socket error'));
+    s.on('close', () => this.onClose(s));
+    this.keepalive = setInterval(() => this.tick(), Math.max(50, Math.floor(this.echoIntervalMs / 2)));
+    this.keepalive.unref();
+    void this.writeRaw({ type: 'hello', xid: this.allocXid(), versions: [OFP13_VERSION] });
+  }
+
+  ready(): Promise<FeaturesReply> {
+    if (this.features) return Promise.resolve(this.features);
+    if (this.closed) return Promise.reject(new OpenFlowConnectionError('connection closed'));
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  private allocXid(): number {
+    this.nextXid = (this.nextXid + 1) >>> 0 || 1;
+    return this.nextXid;
+  }
+
+  /** xid 0 or absent means "assign one" (the allocator never hands out 0). */
+  private withXid(msg: Outgoing): OfMessage {
+    const xid = msg.xid || this.allocXid();
+    const m = { ...msg, xid } as OfMessage;
+    // A bundled message must carry the outer xid (OVS checks it).
+    if (m.type === 'bundle_add') m.message = { ...m.message, xid } as OfMessage;
+    return m;
+  }
+
+  private async writeRaw(m: OfMessage): Promise<void> {
+    if (!this.writer) throw new OpenFlowConnectionError('not connected');
+    this.log.debug({ type: m.type, xid: m.xid }, 'openflow send');
+    await this.writer.send(encodeMessage(m));
+  }
+
+  private requireConnected(): void {
+    if (!this.features || !this.writer) throw new OpenFlowConnectionError('OpenFlow connection is not established');
+  }
+
+  async send(msg: Outgoing): Promise<number> {
+    this.requireConnected();
+    const m = this.withXid(msg);
+    await this.writeRaw(m);
+    return m.xid;
+  }
+
+  private track(m: OfMessage, expectsReply: boolean): Promise<OfMessage> {
+    return new Promise<OfMessage>((resolve, reject) => {
+      const p: Pending = { request: m, expectsReply, resolve, reject, parts: [], errors: [] };
+      if (expectsReply) {
+        p.timer = setTimeout(() => {
+          this.pending.delete(m.xid);
+          reject(new OpenFlowTimeoutError(m, this.requestTimeoutMs));
+        }, this.requestTimeoutMs);
+      }
+      this.pending.set(m.xid, p);
+    });
+  }
+
+  async request<R extends OfMessage = OfMessage>(msg: Outgoing): Promise<R> {
+    this.requireConnected();
+    const m = this.withXid(msg);
+    const reply = this.track(m, true);
+    await this.writeRaw(m);
+    return (await reply) as R;
+  }
+
+  async transact(msgs: readonly Outgoing[]): Promise<void> {
+    this.requireConnected();
+    const sent: OfMessage[] = [];
+    for (const msg of msgs) {
+      const m = this.withXid(msg);
+      void this.track(m, false).catch(() => undefined);
+      sent.push(m);
+      await this.writeRaw(m);
+    }
+    try {
+      await this.request({ type: 'barrier_request' });
+    } finally {
+      this.throwCollected(sent);
+    }
+  }
+
+  /** Removes the silent trackers and throws the first error one of them collected. */
+  private throwCollected(sent: readonly OfMessage[]): void {
+    let first: OpenFlowRequestError | undefined;
+    for (const m of sent) {
+      const p = this.pending.get(m.xid);
+      this.pending.delete(m.xid);
+      const e = p?.errors[0];
+      if (e && !first) first = new OpenFlowRequestError(e, m, this.decodeFailed(e));
+    }
+    if (first) throw first;
+  }
+
+  async barrier(): Promise<void> {
+    await this.request({ type: 'barrier_request' });
+  }
+
+  async multipart(body: MultipartRequestBody): Promise<MultipartReplyBody> {
+    const r = await this.request<MultipartReplyMessage>({ type: 'multipart_request', flags: 0, body });
+    return r.body;
+  }
+
+  async dumpFlows(selector: Partial<FlowStatsSelector> = {}): Promise<FlowStats[]> {
+    const body = await this.multipart({
+      kind: 'flow',
+      tableId: 0xff,
+      outPort: 0xffffffff,
+      outGroup: 0xffffffff,
+      cookie: 0n,
+      cookieMask: 0n,
+      match: [],
+      ...selector,
+    });
+    return body.kind === 'flow' ? body.flows : [];
+  }
+
+  async bundle(msgs: readonly Outgoing[], opts: { flags?: number } = {}): Promise<void> {
+    this.requireConnected();
+    const bundleId = this.nextBundleId++;
+    const flags = opts.flags ?? BundleFlags.ATOMIC;
+    const control = (controlType: 'open_request' | 'commit_request' | 'discard_request'): Outgoing => ({
+      type: 'bundle_control',
+      bundleId,
+      controlType,
+      flags,
+      properties: Buffer.alloc(0),
+    });
+    await this.request(control('open_request'));
+    const adds: OfMessage[] = [];
+    let commitError: OpenFlowRequestError | undefined;
+    try {
+      for (const inner of msgs) {
+        const m = this.withXid({ type: 'bundle_add', bundleId, flags, properties: Buffer.alloc(0), message: { ...inner, xid: 0 } as OfMessage });
+        void this.track(m, false).catch(() => undefined);
+        adds.push(m);
+        await this.writeRaw(m);
+      }
+      await this.request(control('commit_request'));
+    } catch (e) {
+      if (!(e instanceof OpenFlowRequestError)) {
+        for (const m of adds) this.pending.delete(m.xid);
+        throw e;
+      }
+      commitError = e;
+    }
+    // OVS reports each failed inner message (with its bundle_add xid) before the commit's answer.
+    const failures: BundleFailure[] = [];
+    for (const m of adds) {
+      const p = this.pending.get(m.xid);
+      this.pending.delete(m.xid);
+      for (const error of p?.errors ?? []) failures.push({ error, request: m.type === 'bundle_add' ? m.message : m });
+    }
+    if (commitError) {
+      // A failed commit already discarded the bundle; a failed add did not.
+      if (commitError.request?.type !== 'bundle_control' || commitError.request.controlType !== 'commit_request') {
+        await this.request(control('discard_request')).catch(() => undefined);
+      }
+      throw new OpenFlowBundleError(bundleId, commitError.error, commitError.request, failures);
+    }
+    const first = failures[0];
+    if (first) throw new OpenFlowBundleError(bundleId, first.error, first.request, failures);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const s = this.socket;
+    if (!s || s.destroyed) {
+      this.teardown(new OpenFlowConnectionError('connection closed'));
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      s.once('close', () => resolve());
+      s.end();
+      setTimeout(() => s.destroy(), 1000).unref();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastRx = Date.now();
+    let frames: Buffer[];
+    try {
+      frames = this.framer.push(chunk);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'openflow stream corrupt, dropping connection');
+      this.socket?.destroy();
+      return;
+    }
+    for (const f of frames) {
+      let m: OfMessage;
+      try {
+        m = decodeMessage(f);
+      } catch (e) {
+        // One undecodable message (e.g. a type we do not model) must not kill the session.
+        if (e instanceof OpenFlowDecodeError) {
+          this.log.warn({ err: e.message, bytes: f.length }, 'openflow: dropping undecodable message');
+          continue;
+        }
+        throw e;
+      }
+      this.dispatch(m);
+    }
+  }
+
+  private dispatch(m: OfMessage): void {
+    this.log.debug({ type: m.type, xid: m.xid }, 'openflow recv');
+    if (!this.helloSeen) {
+      if (m.type !== 'hello') return this.fail(new OpenFlowConnectionError(`expected HELLO, got ${m.type}`));
+      this.helloSeen = true;
+      // The peer must support 1.3: by bitmap if it sent one (OVS does).
+      if (m.versions.length > 0 && !m.versions.includes(OFP13_VERSION)) {
+        void this.writeRaw(errorFromName('OFPHFC_INCOMPATIBLE', m.xid)).catch(() => undefined);
+        return this.fail(new OpenFlowConnectionError(`peer does not speak OpenFlow 1.3 (offers ${m.versions.join(',')})`));
+      }
+      void this.handshake();
+      return;
+    }
+    if (m.type === 'echo_request') {
+      void this.writeRaw({ type: 'echo_reply', xid: m.xid, data: m.data }).catch(() => undefined);
+      return;
+    }
+    const p = this.pending.get(m.xid);
+    if (!p) {
+      if (m.type !== 'echo_reply') this.emit('message', m);
+      return;
+    }
+    if (m.type === 'error') {
+      if (!p.expectsReply) {
+        p.errors.push(m);
+        return;
+      }
+      this.settle(m.xid, p);
+      p.reject(new OpenFlowRequestError(m, p.request, this.decodeFailed(m)));
+      return;
+    }
+    if (m.type === 'multipart_reply' && m.flags & OFPMPF_MORE) {
+      p.parts.push(m);
+      return;
+    }
+    if (!p.expectsReply) return;
+    this.settle(m.xid, p);
+    p.resolve(m.type === 'multipart_reply' ? mergeMultipart([...p.parts, m]) : m);
+  }
+
+  private settle(xid: number, p: Pending): void {
+    if (p.timer) clearTimeout(p.timer);
+    this.pending.delete(xid);
+  }
+
+  private decodeFailed(e: ErrorMessage): OfMessage | undefined {
+    try {
+      return e.data.length >= 8 ? decodeMessage(e.data) : undefined;
+    } catch {
+      return undefined; // OVS may truncate the echoed request.
+    }
+  }
+
+  private async handshake(): Promise<void> {
+    try {
+      const xid = this.allocXid();
+      const reply = this.track({ type: 'features_request', xid }, true);
+      await this.writeRaw({ type: 'features_request', xid });
+      const f = (await reply) as FeaturesReply;
+      this.features = f;
+      this.attempt = 0;
+      this.log.info({ dpid: f.datapathId.toString(16) }, 'openflow connected');
+      for (const w of this.readyWaiters.splice(0)) w.resolve(f);
+      this.emit('connected', f);
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  private tick(): void {
+    const idle = Date.now() - this.lastRx;
+    if (idle >= this.deadAfterMs) {
+      this.log.warn({ idleMs: idle }, 'openflow peer is not answering, dropping connection');
+      this.fail(new OpenFlowConnectionError(`peer silent for ${idle} ms`));
+    } else if (idle >= this.echoIntervalMs && this.helloSeen) {
+      void this.writeRaw({ type: 'echo_request', xid: this.allocXid(), data: Buffer.alloc(0) }).catch(() => undefined);
+    }
+  }
+
+  private fail(e: Error): void {
+    this.lastError = e;
+    this.socket?.destroy();
+  }
+
+  private lastError: Error | undefined;
+
+  private onClose(s: Socket): void {
+    if (s !== this.socket) return;
+    const err = this.lastError ?? new OpenFlowConnectionError('connection closed by peer');
+    this.lastError = undefined;
+    this.teardown(err);
+    this.emit('disconnected', this.closed ? undefined : err);
+    if (!this.closed) this.scheduleReconnect(err);
+  }
+
+  private teardown(err: Error): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = undefined;
+    this.writer?.fail(err);
+    this.writer = undefined;
+    this.socket = undefined;
+    this.features = undefined;
+    for (const [xid, p] of this.pending) {
+      this.settle(xid, p);
+      p.reject(err);
+    }
+    if (this.closed || !this.target || this.opts.reconnect === false) {
+      for (const w of this.readyWaiters.splice(0)) w.reject(err);
+    }
+  }
+
+  private scheduleReconnect(err: Error): void {
+    if (this.closed || !this.target || this.opts.reconnect === false) {
+      for (const w of this.readyWaiters.splice(0)) w.reject(err);
+      return;
+    }
+    const cfg = this.opts.reconnect ?? {};
+    const base = Math.min(cfg.maxDelayMs ?? 8000, (cfg.initialDelayMs ?? 100) * 2 ** this.attempt++);
+    // Jitter spreads reconnect storms when many switches restart together.
+    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.log.info({ target: describe(this.target), delayMs: delay, err: err.message }, 'openflow reconnecting');
+    this.reconnectTimer = setTimeout(() => void this.start(), delay);
+  }
+}
+
+/** Concatenates the records of a multi-message multipart reply. */
+function mergeMultipart(parts: MultipartReplyMessage[]): MultipartReplyMessage {
+  const last = parts[parts.length - 1] as MultipartReplyMessage;
+  const body = last.body;
+  const concat = <K extends string>(key: K): MultipartReplyBody =>
+    ({ ...body, [key]: parts.flatMap((p) => (p.body as unknown as Record<K, unknown[]>)[key] ?? []) }) as MultipartReplyBody;
+  switch (body.kind) {
+    case 'flow':
+      return { ...last, flags: 0, body: concat('flows') };
+    case 'table':
+      return { ...last, flags: 0, body: concat('tables') };
+    case 'port_stats':
+    case 'port_desc':
+      return { ...last, flags: 0, body: concat('ports') };
+    case 'group':
+    case 'group_desc':
+      return { ...last, flags: 0, body: concat('groups') };
+    case 'meter':
+    case 'meter_config':
+      return { ...last, flags: 0, body: concat('meters') };
+    default:
+      return last;
+  }
+}
+
+/** Connects actively to a switch ("unix:/run/openvswitch/br0.mgmt", "tcp:10.0.0.1:6653"). */
+export function createConnection(target: string, opts: ConnectionOptions = {}): OpenFlowConnection {
+  const c = new Connection(parseTarget(target), opts);
+  void c.start();
+  return c;
+}
+
+export interface OpenFlowListener {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** Passive side: switches connect to us (ovs-vsctl set-controller br0 tcp:...). */
+export async function listen(
+  target: string,
+  onConnection: (c: OpenFlowConnection) => void,
+  opts: Omit<ConnectionOptions, 'reconnect'> = {},
+): Promise<OpenFlowListener> {
+  const t = parseTarget(target);
+  const conns = new Set<Connection>();
+  const server: Server = await listenOn(t, (s) => {
+    const c = new Connection(undefined, { ...opts, reconnect: false });
+    conns.add(c);
+    c.once('disconnected', () => conns.delete(c));
+    c.attach(s);
+    onConnection(c);
+  });
+  const addr = server.address();
+  const address = typeof addr === 'string' ? `unix:${addr}` : addr ? `tcp:${addr.address}:${addr.port}` : target;
+  return {
+    address,
+    close: async () => {
+      await Promise.all([...conns].map((c) => c.close()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

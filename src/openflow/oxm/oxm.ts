@@ -1,0 +1,73 @@
+import { OpenFlowEncodeError } from '../errors';
+import { Reader } from '../wire/reader';
+import { Writer } from '../wire/writer';
+import { FIELDS, FieldDef, KIND_BYTES, OXM_CLASS, Oxm, fieldByHeader } from './fields';
+import { valueFromBytes, valueToBytes } from './value';
+
+/**
+ * One OXM TLV: class(16) field(7) hasmask(1) length(8), then for class 0xffff a
+ * 32-bit experimenter id (counted in length), then value and optional mask.
+ */
+export function encodeOxm(w: Writer, f: Oxm): void {
+  if (f.field === 'unknown') {
+    const exp = f.oxmClass === OXM_CLASS.EXPERIMENTER ? 4 : 0;
+    const len = exp + f.value.length + (f.mask?.length ?? 0);
+    writeHeader(w, f.oxmClass, f.oxmField, f.mask !== undefined, len);
+    if (exp) w.u32(f.experimenter ?? 0);
+    w.bytes(f.value);
+    if (f.mask) w.bytes(f.mask);
+    return;
+  }
+  const def: FieldDef = FIELDS[f.field];
+  const value = valueToBytes(def.kind, f.value, f.field);
+  const mask = f.mask === undefined ? undefined : valueToBytes(def.kind, f.mask, `${f.field} mask`);
+  if (mask && !def.maskable) throw new OpenFlowEncodeError(`field ${f.field} cannot be masked`);
+  const exp = def.experimenter === undefined ? 0 : 4;
+  writeHeader(w, def.oxmClass, def.oxmField, mask !== undefined, exp + value.length * (mask ? 2 : 1));
+  if (def.experimenter !== undefined) w.u32(def.experimenter);
+  w.bytes(value);
+  if (mask) w.bytes(mask);
+}
+
+function writeHeader(w: Writer, cls: number, field: number, hasMask: boolean, len: number): void {
+  if (len > 255) throw new OpenFlowEncodeError(`OXM payload too long: ${len}`);
+  w.u16(cls).u8(((field & 0x7f) << 1) | (hasMask ? 1 : 0)).u8(len);
+}
+
+export function decodeOxm(r: Reader): Oxm {
+  const cls = r.u16('oxm class');
+  const fh = r.u8('oxm field');
+  const len = r.u8('oxm length');
+  const body = r.sub(len, 'oxm payload');
+  const oxmField = fh >> 1;
+  const hasMask = (fh & 1) === 1;
+  let experimenter: number | undefined;
+  if (cls === OXM_CLASS.EXPERIMENTER) experimenter = body.u32('oxm experimenter');
+  const payload = body.remaining;
+  if (hasMask && payload % 2 !== 0) body.fail(`odd masked OXM payload length ${payload}`);
+  const name = fieldByHeader(cls, oxmField, experimenter);
+  const n = hasMask ? payload / 2 : payload;
+  if (name === undefined || KIND_BYTES[FIELDS[name].kind] !== n) {
+    const value = body.bytes(n, 'oxm value');
+    const out: Oxm = { field: 'unknown', oxmClass: cls, oxmField, value };
+    if (experimenter !== undefined) out.experimenter = experimenter;
+    if (hasMask) out.mask = body.bytes(n, 'oxm mask');
+    return out;
+  }
+  const kind = FIELDS[name].kind;
+  const value = valueFromBytes(kind, body.bytes(n, 'oxm value'));
+  if (!hasMask) return { field: name, value } as Oxm;
+  return { field: name, value, mask: valueFromBytes(kind, body.bytes(n, 'oxm mask')) } as Oxm;
+}
+
+/**
+ * The 32-bit NXM/OXM header alone (no experimenter id), as used inside
+ * reg_load / reg_move / ct zone_src. Experimenter fields need 64-bit headers
+ * there, which those actions do not support in this library.
+ */
+export function fieldHeader32(def: FieldDef, name: string): number {
+  if (def.experimenter !== undefined) {
+    throw new OpenFlowEncodeError(`field ${name} has an experimenter header and cannot be used here`);
+  }
+  return ((def.oxmClass << 16) | (def.oxmField << 9) | KIND_BYTES[def.kind]) >>> 0;
+}

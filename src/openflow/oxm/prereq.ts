@@ -1,0 +1,95 @@
+import { MatchPrerequisiteError, OpenFlowEncodeError } from '../errors';
+import { FIELDS, KnownOxm, Oxm, Prereq } from './fields';
+import { valueToBytes } from './value';
+
+export const ETH_TYPE = { IPV4: 0x0800, ARP: 0x0806, RARP: 0x8035, IPV6: 0x86dd } as const;
+export const IP_PROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132 } as const;
+/** OFPVID_PRESENT: set in vlan_vid when the packet has an 802.1Q header. */
+export const OFPVID_PRESENT = 0x1000;
+
+/**
+ * Checks a match the way a switch would (OFPBMC_BAD_PREREQ, OFPBMC_DUP_FIELD,
+ * OFPBMC_BAD_WILDCARDS) so the error surfaces at the call site with the field's
+ * name instead of as an asynchronous ERROR from the switch.
+ */
+export function checkMatch(fields: readonly Oxm[]): void {
+  const exact = new Map<string, number | bigint | string>();
+  const seen = new Set<string>();
+  for (const f of fields) {
+    const key = f.field === 'unknown' ? `u:${f.oxmClass}:${f.oxmField}:${f.experimenter ?? ''}` : f.field;
+    if (seen.has(key)) throw new OpenFlowEncodeError(`match field ${key} appears twice`);
+    seen.add(key);
+    if (f.field === 'unknown') continue;
+    if (f.mask === undefined) exact.set(f.field, f.value);
+    else checkMaskedValue(f as KnownOxm & { mask: NonNullable<KnownOxm['mask']> });
+  }
+  const vlan = fields.find((f) => f.field === 'vlan_vid');
+  for (const f of fields) {
+    if (f.field === 'unknown') continue;
+    const missing = missingPrereq(FIELDS[f.field].prereq, exact, vlan);
+    if (missing) throw new MatchPrerequisiteError(f.field, missing);
+  }
+}
+
+function missingPrereq(
+  p: Prereq,
+  exact: Map<string, number | bigint | string>,
+  vlan: Oxm | undefined,
+): string | undefined {
+  const eth = exact.get('eth_type');
+  const proto = exact.get('ip_proto');
+  const isIp = eth === ETH_TYPE.IPV4 || eth === ETH_TYPE.IPV6;
+  const l4 = (n: number, name: string): string | undefined =>
+    !isIp ? 'eth_type=0x0800 or eth_type=0x86dd' : proto !== n ? `ip_proto=${n} (${name})` : undefined;
+  switch (p) {
+    case 'none':
+      return undefined;
+    case 'vlan': {
+      const present =
+        vlan !== undefined &&
+        vlan.field === 'vlan_vid' &&
+        (vlan.value & OFPVID_PRESENT) !== 0 &&
+        (vlan.mask === undefined || (vlan.mask & OFPVID_PRESENT) !== 0);
+      return present ? undefined : 'vlan_vid with OFPVID_PRESENT (0x1000)';
+    }
+    case 'ip':
+      return isIp ? undefined : 'eth_type=0x0800 or eth_type=0x86dd';
+    case 'ipv4':
+      return eth === ETH_TYPE.IPV4 ? undefined : 'eth_type=0x0800';
+    case 'ipv6':
+      return eth === ETH_TYPE.IPV6 ? undefined : 'eth_type=0x86dd';
+    case 'arp':
+      return eth === ETH_TYPE.ARP || eth === ETH_TYPE.RARP ? undefined : 'eth_type=0x0806';
+    case 'tcp':
+      return l4(IP_PROTO.TCP, 'tcp');
+    case 'udp':
+      return l4(IP_PROTO.UDP, 'udp');
+    case 'sctp':
+      return l4(IP_PROTO.SCTP, 'sctp');
+    case 'icmpv4':
+      return eth !== ETH_TYPE.IPV4 ? 'eth_type=0x0800' : proto !== IP_PROTO.ICMP ? 'ip_proto=1 (icmp)' : undefined;
+    case 'icmpv6':
+      return eth !== ETH_TYPE.IPV6 ? 'eth_type=0x86dd' : proto !== IP_PROTO.ICMPV6 ? 'ip_proto=58 (icmpv6)' : undefined;
+    case 'nd':
+    case 'nd_solicit':
+    case 'nd_advert': {
+      const base = missingPrereq('icmpv6', exact, vlan);
+      if (base) return base;
+      const t = exact.get('icmpv6_type');
+      const ok = p === 'nd' ? t === 135 || t === 136 : p === 'nd_solicit' ? t === 135 : t === 136;
+      return ok ? undefined : p === 'nd' ? 'icmpv6_type=135 or 136' : `icmpv6_type=${p === 'nd_solicit' ? 135 : 136}`;
+    }
+  }
+}
+
+/** A value bit outside its mask is rejected by OVS (OFPBMC_BAD_WILDCARDS). */
+function checkMaskedValue(f: KnownOxm & { mask: NonNullable<KnownOxm['mask']> }): void {
+  const kind = FIELDS[f.field].kind;
+  const v = valueToBytes(kind, f.value, f.field);
+  const m = valueToBytes(kind, f.mask, `${f.field} mask`);
+  for (let i = 0; i < v.length; i++) {
+    if (((v[i] as number) & ~(m[i] as number)) !== 0) {
+      throw new OpenFlowEncodeError(`match field ${f.field}: value has bits outside its mask`);
+    }
+  }
+}

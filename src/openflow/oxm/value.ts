@@ -1,0 +1,64 @@
+import { OpenFlowEncodeError } from '../errors';
+import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, macFromBytes, macToBytes } from '../wire/addr';
+import { FieldKind, KIND_BYTES, KindValues } from './fields';
+
+/** Converts a field value between its typed form and its fixed-width wire bytes. */
+export function valueToBytes(kind: FieldKind, v: KindValues[FieldKind], what: string): Buffer {
+  const n = KIND_BYTES[kind];
+  switch (kind) {
+    case 'mac':
+      return macToBytes(asString(v, what));
+    case 'ipv4':
+      return ipv4ToBytes(asString(v, what));
+    case 'ipv6':
+      return ipv6ToBytes(asString(v, what));
+    case 'u64':
+    case 'u128': {
+      if (typeof v !== 'bigint' || v < 0n || v >= 1n << BigInt(n * 8)) {
+        throw new OpenFlowEncodeError(`${what}: expected a ${n * 8}-bit bigint, got ${String(v)}`);
+      }
+      const b = Buffer.alloc(n);
+      let x = v;
+      for (let i = n - 1; i >= 0; i--) {
+        b[i] = Number(x & 0xffn);
+        x >>= 8n;
+      }
+      return b;
+    }
+    default: {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** (n * 8)) {
+        throw new OpenFlowEncodeError(`${what}: expected a ${n * 8}-bit integer, got ${String(v)}`);
+      }
+      const b = Buffer.alloc(n);
+      b.writeUIntBE(v, 0, n);
+      return b;
+    }
+  }
+}
+
+export function valueFromBytes(kind: FieldKind, b: Buffer): KindValues[FieldKind] {
+  switch (kind) {
+    case 'mac':
+      return macFromBytes(b);
+    case 'ipv4':
+      return ipv4FromBytes(b);
+    case 'ipv6':
+      return ipv6FromBytes(b);
+    case 'u64':
+    case 'u128':
+      return bytesToBigint(b);
+    default:
+      return b.readUIntBE(0, b.length);
+  }
+}
+
+export function bytesToBigint(b: Buffer): bigint {
+  let x = 0n;
+  for (const byte of b) x = (x << 8n) | BigInt(byte);
+  return x;
+}
+
+function asString(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new OpenFlowEncodeError(`${what}: expected a string, got ${String(v)}`);
+  return v;
+}

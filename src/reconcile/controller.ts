@@ -1,0 +1,117 @@
+/**
+ * Runs a reconciler over a work queue with N workers, client-go style. A reconciler is
+ * level-triggered: it gets a key, reads current state itself and converges; it is never
+ * told what changed. So a failed key can simply be retried later with backoff, and
+ * several events for one key collapse into one call.
+ */
+import type { Logger } from 'pino';
+import type { Informer } from './informer';
+import { WorkQueue, type WorkQueueOptions } from './work-queue';
+
+export interface ReconcileResult {
+  /** Reconcile this key again after this many ms even if nothing changes (polling, TTLs). */
+  requeueAfterMs?: number;
+}
+
+export type Reconciler = (key: string) => Promise<ReconcileResult | void>;
+
+export interface ControllerOptions extends WorkQueueOptions {
+  /** Appears in logs. */
+  name: string;
+  reconcile: Reconciler;
+  /** Concurrent reconciles (of distinct keys); default 1. */
+  workers?: number;
+  /** Supply a queue to share or inspect it; default a new one with the backoff options. */
+  queue?: WorkQueue;
+  logger?: Logger;
+}
+
+export class Controller {
+  readonly name: string;
+  readonly queue: WorkQueue;
+  private readonly reconcile: Reconciler;
+  private readonly workerCount: number;
+  private readonly logger?: Logger;
+  private workers: Promise<void>[] = [];
+  private state: 'new' | 'running' | 'stopped' = 'new';
+
+  constructor(options: ControllerOptions) {
+    this.name = options.name;
+    this.reconcile = options.reconcile;
+    this.workerCount = options.workers ?? 1;
+    if (!Number.isInteger(this.workerCount) || this.workerCount < 1) {
+      throw new RangeError(`controller ${this.name}: workers must be a positive integer`);
+    }
+    this.queue = options.queue ?? new WorkQueue(options);
+    this.logger = options.logger?.child({ controller: this.name });
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+  }
+
+  /**
+   * Enqueues keys when informer objects change. By default the object's own store key;
+   * map lets a change to one kind trigger another (a port change enqueues its network).
+   */
+  watch<T>(informer: Informer<T>, map?: (obj: T, key: string) => readonly string[]): () => void {
+    const enqueue = (obj: T, key: string) => {
+      for (const k of map ? map(obj, key) : [key]) this.queue.add(k);
+    };
+    return informer.addEventHandler({
+      onAdd: enqueue,
+      onUpdate: (oldObj, newObj, key) => {
+        // Both: a port moved to another network must reconcile the old network too.
+        if (map) enqueue(oldObj, key);
+        enqueue(newObj, key);
+      },
+      onDelete: enqueue,
+    });
+  }
+
+  start(): void {
+    if (this.state !== 'new') throw new Error(`controller ${this.name} cannot start: it is ${this.state}`);
+    this.state = 'running';
+    for (let i = 0; i < this.workerCount; i++) this.workers.push(this.worker());
+  }
+
+  /** Stops taking keys and resolves when in-flight reconciles have finished. Keys still queued are dropped. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.queue.shutDown();
+    await Promise.all(this.workers);
+    this.workers = [];
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      if (this.state !== 'running') {
+        this.queue.done(key);
+        return;
+      }
+      await this.process(key);
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    try {
+      const result = await this.reconcile(key);
+      this.queue.forget(key);
+      const after = result?.requeueAfterMs;
+      if (after !== undefined && after >= 0) this.queue.addAfter(key, after);
+    } catch (err) {
+      const attempt = this.queue.numRequeues(key) + 1;
+      this.logger?.warn({ key, err, attempt }, 'reconcile failed, will retry with backoff');
+      this.queue.addRateLimited(key);
+    } finally {
+      this.queue.done(key);
+    }
+  }
+}

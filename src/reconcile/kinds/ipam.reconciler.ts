@@ -1,0 +1,247 @@
+/**
+ * The IPAM reconciler. Addresses, MACs and VNIs are claimed at admission, in the same
+ * transaction as the object; this reconciler owns the rest of their life:
+ *   - status: what was allocated, and the AddressesAllocated / Ready conditions
+ *     (with observedGeneration);
+ *   - release: on deletion it frees the object's claims and drops the vnet.dev/ipam
+ *     finalizer in one transaction, so an address is never both free and in use;
+ *     a network waits until no port or load balancer uses it;
+ *   - repair: a periodic sweep frees claims whose owner is gone (e.g. a finalizer
+ *     removed by hand), like the apiserver's IP repair controller.
+ */
+import type { Logger } from 'pino';
+import { IPAM_FINALIZER } from '../../admission/admission';
+import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../admission/network-lookup';
+import { IpAllocator } from '../../ipam';
+import { AllocationRegistry, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
+import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import type { Condition, KubeObject } from '../../resources/object';
+import { typePrefix, type StoredType } from '../../store/keys';
+import type { ObjectStore } from '../../store/object-store';
+import type { TxnOp } from '../../store/store';
+import { setCondition } from '../conditions';
+import { Controller } from '../controller';
+import { removeFinalizer, hasFinalizer } from '../finalizers';
+import { Informer } from '../informer';
+import { parseObjectKey } from './object-keys';
+
+type Claimant = VirtualPort | LoadBalancer;
+
+function claimKeys(type: StoredType, obj: KubeObject): string[] {
+  const ns = obj.metadata.namespace!;
+  if (type === NETWORKS) {
+    const vni = (obj as VirtualNetwork).spec?.vni;
+    return vni ? [vniKey(vni)] : [];
+  }
+  if (type === PORTS) {
+    const s = (obj as VirtualPort).spec!;
+    return [...(s.mac ? [macKey(ns, s.network, s.mac)] : []), ...(s.ips ?? []).map((ip) => ipKey(ns, s.network, ip))];
+  }
+  const s = (obj as LoadBalancer).spec!;
+  return s.vip ? [ipKey(ns, s.network, s.vip)] : [];
+}
+
+function conditionsWith(obj: KubeObject<unknown, { conditions?: Condition[] }>, ready: boolean, reason: string, message: string): Condition[] {
+  const gen = obj.metadata.generation;
+  let c = setCondition(obj.status?.conditions, { type: 'AddressesAllocated', status: ready ? 'True' : 'False', reason, message, observedGeneration: gen });
+  c = setCondition(c, { type: 'Ready', status: ready ? 'True' : 'False', reason, message, observedGeneration: gen });
+  return c;
+}
+
+export interface IpamReconcilerOptions {
+  objects: ObjectStore;
+  logger: Logger;
+  workers?: number;
+  repairIntervalMs?: number;
+}
+
+export class IpamReconciler {
+  private readonly informers: Informer<KubeObject>[] = [];
+  private readonly controllers: Controller[] = [];
+  private readonly allocations: AllocationRegistry;
+  private repairTimer?: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: IpamReconcilerOptions) {
+    this.allocations = new AllocationRegistry(opts.objects.kv);
+    this.log = opts.logger.child({ component: 'ipam-reconciler' });
+    const portInformer = this.informer(PORTS);
+    const lbInformer = this.informer(LOAD_BALANCERS);
+    const netInformer = this.informer(NETWORKS);
+    const networkKeyOf = (obj: KubeObject) => [`${typePrefix(NETWORKS)}${obj.metadata.namespace}/${(obj as Claimant).spec?.network}`];
+    for (const [type, informer] of [[PORTS, portInformer], [LOAD_BALANCERS, lbInformer], [NETWORKS, netInformer]] as const) {
+      const c = new Controller({
+        name: `ipam-${type.plural}`,
+        workers: opts.workers ?? 2,
+        logger: this.log,
+        reconcile: (key) => this.reconcile(type, key),
+      });
+      c.watch(informer);
+      this.controllers.push(c);
+    }
+    // Network status counts its ports and VIPs, and its deletion waits for them.
+    const netController = this.controllers[2]!;
+    netController.watch(portInformer, networkKeyOf);
+    netController.watch(lbInformer, networkKeyOf);
+  }
+
+  private informer(type: StoredType): Informer<KubeObject> {
+    const inf = new Informer<KubeObject>({
+      store: this.opts.objects.kv,
+      prefix: typePrefix(type),
+      decode: (kv) => kv.value as KubeObject,
+      logger: this.log,
+    });
+    this.informers.push(inf);
+    return inf;
+  }
+
+  async start(): Promise<void> {
+    for (const i of this.informers) i.start();
+    await Promise.all(this.informers.map((i) => i.waitForSync()));
+    for (const c of this.controllers) c.start();
+    await this.repair().catch((err: unknown) => this.log.error({ err }, 'ipam repair failed'));
+    const every = this.opts.repairIntervalMs ?? 5 * 60_000;
+    const tick = () => {
+      void this.repair()
+        .catch((err: unknown) => this.log.error({ err }, 'ipam repair failed'))
+        .finally(() => {
+          if (this.repairTimer) this.repairTimer = setTimeout(tick, every).unref();
+        });
+    };
+    this.repairTimer = setTimeout(tick, every).unref();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.repairTimer);
+    this.repairTimer = undefined;
+    for (const i of this.informers) i.stop();
+    await Promise.all(this.controllers.map((c) => c.stop()));
+  }
+
+  private async reconcile(type: StoredType, key: string): Promise<void> {
+    const id = parseObjectKey(type, key);
+    if (!id) return;
+    const obj = await this.opts.objects.get<KubeObject>(type, id.namespace, id.name);
+    if (!obj) return;
+    if (obj.metadata.deletionTimestamp) return this.finalize(type, obj);
+    if (type === NETWORKS) return this.networkStatus(obj as VirtualNetwork);
+    return this.claimantStatus(type, obj as Claimant);
+  }
+
+  /** Releases the object's claims and removes our finalizer, atomically. */
+  private async finalize(type: StoredType, obj: KubeObject): Promise<void> {
+    if (!hasFinalizer(obj, IPAM_FINALIZER)) return;
+    const ns = obj.metadata.namespace!;
+    if (type === NETWORKS) {
+      const users = await this.usersOf(ns, obj.metadata.name);
+      if (users > 0) {
+        await this.writeStatus(type, obj, (o) => {
+          o.status = { ...(o.status as object), conditions: setCondition((o.status as { conditions?: Condition[] })?.conditions, { type: 'Ready', status: 'False', reason: 'Terminating', message: `waiting for ${users} ports/load balancers on this network to be deleted`, observedGeneration: o.metadata.generation }) };
+        });
+        return;
+      }
+    }
+    const releases: TxnOp[] = [];
+    for (const k of claimKeys(type, obj)) {
+      const kv = await this.opts.objects.kv.get<Allocation>(k);
+      if (kv && kv.value.owner.uid === obj.metadata.uid) releases.push({ type: 'delete', key: k, expectedModRevision: kv.modRevision });
+    }
+    await this.opts.objects.modify(type, ns, obj.metadata.name, (cur) => (cur.metadata.uid === obj.metadata.uid ? removeFinalizer(cur, IPAM_FINALIZER) : undefined), {
+      extraOps: () => releases,
+    });
+    this.log.info({ event: 'ipam.released', kind: type.plural, namespace: ns, name: obj.metadata.name, released: releases.length });
+  }
+
+  private async usersOf(ns: string, network: string): Promise<number> {
+    let n = 0;
+    for (const t of [PORTS, LOAD_BALANCERS]) {
+      const list = await this.opts.objects.list<Claimant>(t, ns);
+      n += list.items.filter((o) => o.spec?.network === network).length;
+    }
+    return n;
+  }
+
+  private async claimantStatus(type: StoredType, obj: Claimant): Promise<void> {
+    // Every claim must be held by this very object; anything else is a conflict to report.
+    const missing: string[] = [];
+    for (const k of claimKeys(type, obj)) {
+      const a = await this.allocations.get(k);
+      if (!a || a.owner.uid !== obj.metadata.uid) missing.push(k.split('/').pop()!);
+    }
+    const ok = missing.length === 0;
+    const message = ok ? 'addresses allocated' : `not held by this object: ${missing.join(', ')}`;
+    await this.writeStatus(type, obj, (o) => {
+      const c = o as Claimant;
+      const status = { ...(c.status ?? {}) } as Record<string, unknown>;
+      if (type === PORTS) {
+        const p = c as VirtualPort;
+        status.mac = p.spec!.mac;
+        status.ips = p.spec!.ips;
+      } else {
+        status.vip = (c as LoadBalancer).spec!.vip;
+      }
+      status.observedGeneration = o.metadata.generation;
+      status.conditions = conditionsWith(c, ok, ok ? 'Allocated' : 'AddressConflict', message);
+      c.status = status;
+    });
+  }
+
+  private async networkStatus(net: VirtualNetwork): Promise<void> {
+    const ns = net.metadata.namespace!;
+    const ips = await this.allocations.ips(ns, net.metadata.name);
+    const vniHolder = net.spec?.vni ? await this.allocations.get(vniKey(net.spec.vni)) : undefined;
+    const ok = !!vniHolder && vniHolder.owner.uid === net.metadata.uid;
+    const subnets = (net.spec?.subnets ?? []).map((s) => {
+      const a = new IpAllocator(s);
+      const allocated = [...ips.keys()].filter((ip) => a.check(ip) === undefined).length;
+      return { cidr: a.cidr, allocated, free: String(a.capacity - BigInt(allocated)) };
+    });
+    await this.writeStatus(NETWORKS, net, (o) => {
+      const n = o as VirtualNetwork;
+      n.status = {
+        ...(n.status ?? {}),
+        vni: n.spec?.vni,
+        subnets,
+        observedGeneration: o.metadata.generation,
+        conditions: conditionsWith(n, ok, ok ? 'Allocated' : 'VNIConflict', ok ? `VNI ${n.spec?.vni} allocated` : `VNI ${n.spec?.vni} is not held by this network`),
+      };
+    });
+  }
+
+  private async writeStatus(type: StoredType, obj: KubeObject, mutate: (o: KubeObject) => void): Promise<void> {
+    await this.opts.objects.modify(
+      type,
+      obj.metadata.namespace,
+      obj.metadata.name,
+      (cur) => {
+        if (cur.metadata.uid !== obj.metadata.uid) return undefined;
+        const next = structuredClone(cur);
+        mutate(next);
+        return JSON.stringify(next.status) === JSON.stringify(cur.status) ? undefined : next;
+      },
+      { subresource: 'status' },
+    );
+  }
+
+  /** Frees claims whose owner no longer exists (or is a different object of the same name). */
+  async repair(): Promise<number> {
+    let freed = 0;
+    const types: Record<string, StoredType> = { VirtualNetwork: NETWORKS, VirtualPort: PORTS, LoadBalancer: LOAD_BALANCERS };
+    for (const kv of await this.allocations.all()) {
+      const owner = kv.value.owner;
+      const type = types[owner.kind];
+      if (!type) continue;
+      const obj = await this.opts.objects.get(type, owner.namespace, owner.name);
+      if (obj && obj.metadata.uid === owner.uid) continue;
+      try {
+        await this.opts.objects.kv.txn([{ type: 'delete', key: kv.key, expectedModRevision: kv.modRevision }]);
+        freed++;
+        this.log.warn({ event: 'ipam.repaired', key: kv.key, owner }, 'freed an allocation whose owner is gone');
+      } catch {
+        /* re-claimed or already gone meanwhile: nothing to repair */
+      }
+    }
+    return freed;
+  }
+}

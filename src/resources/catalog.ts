@@ -1,0 +1,154 @@
+/**
+ * The catalog of served kinds, read from the JSON Schemas in schemas/ (the one source of
+ * truth): names, scope, printer columns, and the validated object schema of each kind.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GROUP, VERSION } from './kinds';
+import type { JsonSchema } from './json-schema';
+import { objectMetaSchema } from './object-meta.schema';
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  jsonPath: string;
+  description?: string;
+}
+
+/** Everything the API, the store and the generators need to know about one kind. */
+export interface ResourceType {
+  group: string;
+  version: string;
+  /** `group/version`, or `v1` for the core group. */
+  apiVersion: string;
+  kind: string;
+  listKind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  namespaced: boolean;
+  categories: string[];
+  printerColumns: PrinterColumn[];
+  /** Only admin tokens may touch it. */
+  adminOnly: boolean;
+  description: string;
+  /** Schema of spec and status with every $ref inlined (structural, CRD-compatible). */
+  specSchema?: JsonSchema;
+  statusSchema?: JsonSchema;
+}
+
+interface ResourceAnnotation {
+  kind: string;
+  listKind: string;
+  plural: string;
+  singular: string;
+  shortNames?: string[];
+  scope: 'Namespaced' | 'Cluster';
+  categories?: string[];
+  printerColumns?: PrinterColumn[];
+  adminOnly?: boolean;
+}
+
+/** Where schemas/ lives: two levels up from both src/resources and dist/resources. */
+export const SCHEMAS_DIR = resolve(__dirname, '..', '..', 'schemas');
+
+/** Namespaces are core/v1 and carry no spec of ours; they are served beside our group. */
+export const NAMESPACE_TYPE: ResourceType = {
+  group: '',
+  version: 'v1',
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  listKind: 'NamespaceList',
+  plural: 'namespaces',
+  singular: 'namespace',
+  shortNames: ['ns'],
+  namespaced: false,
+  categories: [],
+  printerColumns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }],
+  adminOnly: false,
+  description: 'A tenant: every VirtualNetwork, VirtualPort and LoadBalancer lives in one.',
+};
+
+function inlineRefs(node: unknown, defs: Record<string, JsonSchema>): unknown {
+  if (Array.isArray(node)) return node.map((n) => inlineRefs(n, defs));
+  if (node === null || typeof node !== 'object') return node;
+  const obj = node as Record<string, unknown>;
+  if (typeof obj.$ref === 'string') {
+    const name = obj.$ref.replace(/^.*#\/\$defs\//, '');
+    const target = defs[name];
+    if (!target) throw new Error(`schema reference ${obj.$ref} does not resolve`);
+    return inlineRefs(target, defs);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === '$defs' || k === '$id' || k === 'x-vnet-resource') continue;
+    out[k] = inlineRefs(v, defs);
+  }
+  return out;
+}
+
+export class ResourceCatalog {
+  private readonly byPlural = new Map<string, ResourceType>();
+
+  constructor(readonly types: ResourceType[]) {
+    for (const t of types) this.byPlural.set(t.plural, t);
+  }
+
+  static load(dir: string = SCHEMAS_DIR): ResourceCatalog {
+    const files = readdirSync(dir).filter((f) => f.endsWith('.schema.json')).sort();
+    const docs = files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as JsonSchema);
+    const defs: Record<string, JsonSchema> = {};
+    for (const d of docs) Object.assign(defs, (d.$defs as Record<string, JsonSchema> | undefined) ?? {});
+    const types: ResourceType[] = [];
+    for (const doc of docs) {
+      const ann = doc['x-vnet-resource'] as ResourceAnnotation | undefined;
+      if (!ann) continue;
+      const inlined = inlineRefs(doc, defs) as JsonSchema;
+      const props = (inlined.properties ?? {}) as Record<string, JsonSchema>;
+      types.push({
+        group: GROUP,
+        version: VERSION,
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: ann.kind,
+        listKind: ann.listKind,
+        plural: ann.plural,
+        singular: ann.singular,
+        shortNames: ann.shortNames ?? [],
+        namespaced: ann.scope === 'Namespaced',
+        categories: ann.categories ?? [],
+        printerColumns: ann.printerColumns ?? [],
+        adminOnly: ann.adminOnly ?? false,
+        description: typeof doc.description === 'string' ? doc.description : '',
+        specSchema: props.spec,
+        statusSchema: props.status,
+      });
+    }
+    return new ResourceCatalog(types);
+  }
+
+  byPluralName(plural: string): ResourceType | undefined {
+    return this.byPlural.get(plural);
+  }
+
+  mustGet(plural: string): ResourceType {
+    const t = this.byPlural.get(plural);
+    if (!t) throw new Error(`unknown resource ${plural}`);
+    return t;
+  }
+
+  /** The full object schema (envelope + spec + status) a request body is validated against. */
+  objectSchema(type: ResourceType): JsonSchema {
+    return {
+      type: 'object',
+      description: type.description,
+      additionalProperties: false,
+      properties: {
+        apiVersion: { type: 'string', description: 'APIVersion of this representation of the object.' },
+        kind: { type: 'string', description: 'Kind of the object.' },
+        metadata: objectMetaSchema,
+        ...(type.specSchema ? { spec: type.specSchema } : {}),
+        ...(type.statusSchema ? { status: type.statusSchema } : {}),
+      },
+    };
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Errors as Kubernetes Status objects: every failure the API returns is one of these,
+ * so kubectl and client libraries print them well (reason, field causes).
+ */
+
+export type StatusReason =
+  | 'BadRequest'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'Conflict'
+  | 'Gone'
+  | 'Expired'
+  | 'Invalid'
+  | 'MethodNotAllowed'
+  | 'NotAcceptable'
+  | 'UnsupportedMediaType'
+  | 'RequestEntityTooLarge'
+  | 'TooManyRequests'
+  | 'InternalError'
+  | 'ServiceUnavailable'
+  | 'Timeout';
+
+export interface StatusCause {
+  reason: string;
+  message: string;
+  field?: string;
+}
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  uid?: string;
+  causes?: StatusCause[];
+  retryAfterSeconds?: number;
+}
+
+export interface Status {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Failure' | 'Success';
+  message: string;
+  reason?: StatusReason;
+  details?: StatusDetails;
+  code: number;
+}
+
+export interface ResourceId {
+  group: string;
+  /** The plural resource name, as Kubernetes puts it in details.kind. */
+  kind: string;
+  name?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: StatusReason,
+    message: string,
+    readonly details?: StatusDetails,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toStatus(): Status {
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      ...(this.details ? { details: this.details } : {}),
+      code: this.code,
+    };
+  }
+}
+
+function qualified(r: ResourceId): string {
+  return r.group ? `${r.kind}.${r.group}` : r.kind;
+}
+
+function detailsOf(r: ResourceId, extra: Partial<StatusDetails> = {}): StatusDetails {
+  return { ...(r.name !== undefined ? { name: r.name } : {}), group: r.group, kind: r.kind, ...extra };
+}
+
+export const ApiErrors = {
+  badRequest: (message: string) => new ApiError(400, 'BadRequest', message),
+  unauthorized: (message = 'Unauthorized') => new ApiError(401, 'Unauthorized', message),
+  forbidden: (r: ResourceId, message: string) =>
+    new ApiError(403, 'Forbidden', `${qualified(r)}${r.name ? ` "${r.name}"` : ''} is forbidden: ${message}`, detailsOf(r)),
+  notFound: (r: ResourceId) =>
+    new ApiError(404, 'NotFound', `${qualified(r)} "${r.name ?? ''}" not found`, detailsOf(r)),
+  notFoundPath: (path: string) => new ApiError(404, 'NotFound', `the server could not find the requested resource (${path})`, {}),
+  alreadyExists: (r: ResourceId) =>
+    new ApiError(409, 'AlreadyExists', `${qualified(r)} "${r.name ?? ''}" already exists`, detailsOf(r)),
+  conflict: (r: ResourceId, why: string) =>
+    new ApiError(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${qualified(r)} "${r.name ?? ''}": ${why}`,
+      detailsOf(r),
+    ),
+  gone: (message: string) => new ApiError(410, 'Expired', message),
+  invalid: (r: ResourceId & { kindName: string }, causes: StatusCause[]) =>
+    new ApiError(
+      422,
+      'Invalid',
+      `${r.kindName}${r.name !== undefined ? ` "${r.name}"` : ''} is invalid: ${causes
+        .map((c) => (c.field ? `${c.field}: ${c.message}` : c.message))
+        .join(', ')}`,
+      detailsOf({ group: r.group, kind: r.kindName, name: r.name }, { causes }),
+    ),
+  methodNotAllowed: (message: string) => new ApiError(405, 'MethodNotAllowed', message),
+  notAcceptable: (message: string) => new ApiError(406, 'NotAcceptable', message),
+  unsupportedMediaType: (contentType: string) =>
+    new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/apply-patch+yaml (got ${contentType || 'none'})`),
+  tooLarge: (limit: number) =>
+    new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit} bytes`),
+  internal: (message: string) => new ApiError(500, 'InternalError', `Internal error occurred: ${message}`),
+};
+
+/** A field cause in Kubernetes' style: reason FieldValueInvalid etc. */
+export function cause(
+  field: string,
+  message: string,
+  reason: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueDuplicate' | 'FieldValueNotSupported' | 'FieldValueForbidden' | 'FieldValueNotFound' | 'FieldValueTooLong' | 'FieldValueTypeInvalid' = 'FieldValueInvalid',
+): StatusCause {
+  return { reason, message, field };
+}

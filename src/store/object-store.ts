@@ -1,0 +1,308 @@
+/**
+ * Kubernetes object semantics on top of the key/value Store: uid, generation,
+ * creationTimestamp, resourceVersion (= modRevision), optimistic concurrency, the
+ * status subresource, and graceful deletion through finalizers. The API and the
+ * reconcilers both write through this class, so the rules hold for every writer.
+ */
+import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { KubeObject } from '../resources/object';
+import { objectKey, namespacePrefix, typePrefix, type StoredType } from './keys';
+import {
+  ConflictError,
+  KeyNotFoundError,
+  type KeyValue,
+  type Store,
+  type TxnOp,
+  type Watch,
+} from './store';
+
+export type Subresource = 'main' | 'status';
+
+export interface ObjectListResult<T> {
+  items: T[];
+  resourceVersion: string;
+  /** Key to pass as startAfter for the next page, when more follow. */
+  nextStartAfter?: string;
+}
+
+export interface WriteResult<T> {
+  object: T;
+  /** True when the write removed the object from the store (last finalizer gone, or plain delete). */
+  deleted: boolean;
+}
+
+export type ObjectEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface ObjectEvent<T> {
+  type: ObjectEventType;
+  object: T;
+  /** The store revision of the event (also the object's resourceVersion, for DELETED the deletion revision). */
+  revision: number;
+  /** The object before the change (MODIFIED, DELETED). */
+  old?: T;
+}
+
+/** Extra key/value writes that must commit atomically with an object write (e.g. IP allocations). */
+export type ExtraOps = TxnOp[];
+
+/** A precondition on the stored object; mismatch is a ConflictError. */
+export interface Preconditions {
+  resourceVersion?: string;
+  uid?: string;
+}
+
+export class UidPreconditionError extends Error {
+  constructor(readonly key: string, readonly expected: string, readonly actual: string) {
+    super(`precondition failed: uid in precondition: ${expected}, uid in object meta: ${actual}`);
+  }
+}
+
+function withRevision<T extends KubeObject>(kv: KeyValue<T>): T {
+  const obj = structuredClone(kv.value);
+  obj.metadata.resourceVersion = String(kv.modRevision);
+  return obj;
+}
+
+/** What is persisted: resourceVersion is derived from the store's modRevision, never stored. */
+function toStored<T extends KubeObject>(obj: T): T {
+  const copy = structuredClone(obj);
+  delete copy.metadata.resourceVersion;
+  return copy;
+}
+
+/** Equality as stored: values are persisted as JSON, where an undefined property does not exist. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
+}
+
+function parseRv(rv: string | undefined): number | undefined {
+  if (rv === undefined || rv === '' || rv === '0') return undefined;
+  const n = Number(rv);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidResourceVersionError(rv);
+  return n;
+}
+
+export class InvalidResourceVersionError extends Error {
+  constructor(readonly resourceVersion: string) {
+    super(`invalid resourceVersion "${resourceVersion}"`);
+  }
+}
+
+export class ObjectStore {
+  constructor(
+    readonly kv: Store,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  key(type: StoredType, namespace: string | undefined, name: string): string {
+    return objectKey(type, namespace, name);
+  }
+
+  async get<T extends KubeObject>(type: StoredType, namespace: string | undefined, name: string): Promise<T | undefined> {
+    const kv = await this.kv.get<T>(objectKey(type, namespace, name));
+    return kv ? withRevision(kv) : undefined;
+  }
+
+  async list<T extends KubeObject>(
+    type: StoredType,
+    namespace: string | undefined,
+    options: { limit?: number; startAfter?: string; revision?: number } = {},
+  ): Promise<ObjectListResult<T>> {
+    const prefix = type.namespaced && namespace ? namespacePrefix(type, namespace) : typePrefix(type);
+    const res = await this.kv.list<T>(prefix, options);
+    const items = res.items.map((kv) => withRevision(kv));
+    const last = res.items[res.items.length - 1];
+    return {
+      items,
+      resourceVersion: String(res.revision),
+      nextStartAfter: res.more && last ? last.key : undefined,
+    };
+  }
+
+  async count(type: StoredType): Promise<number> {
+    return this.kv.count(typePrefix(type));
+  }
+
+  /** Stores a new object; the caller has validated it. Server-owned metadata is set here. */
+  async create<T extends KubeObject>(type: StoredType, obj: T, extraOps: ExtraOps = []): Promise<T> {
+    const stored = toStored(obj);
+    const meta = stored.metadata;
+    meta.uid ??= randomUUID();
+    meta.generation = 1;
+    meta.creationTimestamp = this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    const key = objectKey(type, meta.namespace, meta.name);
+    const res = await this.kv.txn<T>([{ type: 'create', key, value: stored }, ...(extraOps as TxnOp<T>[])]);
+    return withRevision(res.results[0]!);
+  }
+
+  /**
+   * Replaces an object (PUT semantics). For the main resource, status is kept from the
+   * stored object and generation advances when spec changes; for the status
+   * subresource, only status is taken from `obj`. Removing the last finalizer of an
+   * object being deleted deletes it.
+   */
+  async update<T extends KubeObject>(
+    type: StoredType,
+    obj: T,
+    options: { subresource?: Subresource; extraOps?: ExtraOps; requireResourceVersion?: boolean } = {},
+  ): Promise<WriteResult<T>> {
+    const subresource = options.subresource ?? 'main';
+    const key = objectKey(type, obj.metadata.namespace, obj.metadata.name);
+    const current = await this.kv.get<T>(key);
+    if (!current) throw new KeyNotFoundError(key);
+    const expected = parseRv(obj.metadata.resourceVersion);
+    if (expected !== undefined && expected !== current.modRevision) {
+      throw new ConflictError(key, expected, current.modRevision);
+    }
+    if (obj.metadata.uid && obj.metadata.uid !== current.value.metadata.uid) {
+      throw new UidPreconditionError(key, obj.metadata.uid, current.value.metadata.uid ?? '');
+    }
+    const next = this.merge(current.value, toStored(obj), subresource);
+    if (sameJson(next, current.value)) {
+      return { object: withRevision(current), deleted: false };
+    }
+    const finalizersGone = !next.metadata.finalizers || next.metadata.finalizers.length === 0;
+    const extra = (options.extraOps ?? []) as TxnOp<T>[];
+    if (next.metadata.deletionTimestamp && finalizersGone) {
+      const res = await this.kv.txn<T>([{ type: 'delete', key, expectedModRevision: current.modRevision }, ...extra]);
+      const gone = withRevision({ ...res.results[0]!, value: next, modRevision: res.revision });
+      return { object: gone, deleted: true };
+    }
+    const res = await this.kv.txn<T>([
+      { type: 'update', key, value: next, expectedModRevision: current.modRevision },
+      ...extra,
+    ]);
+    return { object: withRevision(res.results[0]!), deleted: false };
+  }
+
+  /**
+   * Deletes gracefully: with finalizers the object only gains a deletionTimestamp (and a
+   * generation bump, as Kubernetes does); without, it is removed at once.
+   */
+  async delete<T extends KubeObject>(
+    type: StoredType,
+    namespace: string | undefined,
+    name: string,
+    options: { preconditions?: Preconditions; extraOps?: ExtraOps } = {},
+  ): Promise<WriteResult<T>> {
+    const key = objectKey(type, namespace, name);
+    const current = await this.kv.get<T>(key);
+    if (!current) throw new KeyNotFoundError(key);
+    const pre = options.preconditions ?? {};
+    const expected = parseRv(pre.resourceVersion);
+    if (expected !== undefined && expected !== current.modRevision) {
+      throw new ConflictError(key, expected, current.modRevision);
+    }
+    if (pre.uid && pre.uid !== current.value.metadata.uid) {
+      throw new UidPreconditionError(key, pre.uid, current.value.metadata.uid ?? '');
+    }
+    const extra = (options.extraOps ?? []) as TxnOp<T>[];
+    const finalizers = current.value.metadata.finalizers ?? [];
+    if (finalizers.length > 0) {
+      if (current.value.metadata.deletionTimestamp && extra.length === 0) {
+        return { object: withRevision(current), deleted: false };
+      }
+      const next = structuredClone(current.value);
+      next.metadata.deletionTimestamp ??= this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      next.metadata.deletionGracePeriodSeconds ??= 0;
+      next.metadata.generation = (next.metadata.generation ?? 1) + 1;
+      const res = await this.kv.txn<T>([
+        { type: 'update', key, value: next, expectedModRevision: current.modRevision },
+        ...extra,
+      ]);
+      return { object: withRevision(res.results[0]!), deleted: false };
+    }
+    const res = await this.kv.txn<T>([{ type: 'delete', key, expectedModRevision: current.modRevision }, ...extra]);
+    return { object: withRevision({ ...current, modRevision: res.revision }), deleted: true };
+  }
+
+  /**
+   * Read-modify-write with retries on conflict: the way reconcilers write. `mutate`
+   * returns the new object, or undefined to leave it alone.
+   */
+  async modify<T extends KubeObject>(
+    type: StoredType,
+    namespace: string | undefined,
+    name: string,
+    mutate: (current: T) => T | undefined | Promise<T | undefined>,
+    options: { subresource?: Subresource; extraOps?: (current: T) => ExtraOps; attempts?: number } = {},
+  ): Promise<WriteResult<T> | undefined> {
+    const attempts = options.attempts ?? 10;
+    for (let i = 0; ; i++) {
+      const current = await this.get<T>(type, namespace, name);
+      if (!current) return undefined;
+      const next = await mutate(structuredClone(current));
+      if (!next) return { object: current, deleted: false };
+      next.metadata.resourceVersion = current.metadata.resourceVersion;
+      try {
+        return await this.update(type, next, {
+          subresource: options.subresource,
+          extraOps: options.extraOps?.(current),
+        });
+      } catch (err) {
+        if (err instanceof ConflictError && err.key === this.key(type, namespace, name) && i + 1 < attempts) continue;
+        if (err instanceof KeyNotFoundError && err.key === this.key(type, namespace, name)) return undefined;
+        throw err;
+      }
+    }
+  }
+
+  /** Watches one type (optionally one namespace) from a resourceVersion; see Store.watch. */
+  watch<T extends KubeObject>(
+    type: StoredType,
+    namespace: string | undefined,
+    afterRevision: number | undefined,
+    handler: (event: ObjectEvent<T>) => void,
+  ): Watch {
+    const prefix = type.namespaced && namespace ? namespacePrefix(type, namespace) : typePrefix(type);
+    return this.kv.watch<T>(
+      prefix,
+      (ev) => {
+        if (ev.type === 'delete') {
+          const last = withRevision({ ...ev.kv, value: (ev.prevKv ?? ev.kv).value });
+          last.metadata.resourceVersion = String(ev.kv.modRevision);
+          handler({ type: 'DELETED', object: last, revision: ev.kv.modRevision, old: last });
+          return;
+        }
+        handler({
+          type: ev.created ? 'ADDED' : 'MODIFIED',
+          object: withRevision(ev.kv),
+          revision: ev.kv.modRevision,
+          old: ev.prevKv ? withRevision(ev.prevKv) : undefined,
+        });
+      },
+      { afterRevision },
+    );
+  }
+
+  private merge<T extends KubeObject>(current: T, incoming: T, subresource: Subresource): T {
+    const next = structuredClone(current);
+    if (subresource === 'status') {
+      next.status = incoming.status;
+      return next;
+    }
+    // Server-owned metadata stays; user-owned metadata and spec come from the request.
+    next.metadata = {
+      ...incoming.metadata,
+      name: current.metadata.name,
+      namespace: current.metadata.namespace,
+      uid: current.metadata.uid,
+      generation: current.metadata.generation,
+      creationTimestamp: current.metadata.creationTimestamp,
+      deletionTimestamp: current.metadata.deletionTimestamp,
+      deletionGracePeriodSeconds: current.metadata.deletionGracePeriodSeconds,
+    };
+    for (const k of Object.keys(next.metadata) as (keyof typeof next.metadata)[]) {
+      if (next.metadata[k] === undefined) delete next.metadata[k];
+    }
+    next.spec = incoming.spec;
+    if (next.spec === undefined) delete next.spec;
+    if (!sameJson(current.spec, next.spec)) {
+      next.metadata.generation = (current.metadata.generation ?? 1) + 1;
+    }
+    return next;
+  }
+}

@@ -1,0 +1,587 @@
+/**
+ * Embedded Store on one SQLite file, kine-style MVCC:
+ *
+ * - `log` keeps history: one row per key written by a transaction (rev, seq = op index),
+ *   deletions are tombstone rows carrying the last value. A snapshot at revision R is the
+ *   latest row per key with rev <= R that is not a tombstone.
+ * - `current` mirrors the latest live row per key so that get/list/count at the latest
+ *   revision never scan history.
+ * - `meta` holds the global revision and the compacted revision.
+ *
+ * better-sqlite3 is synchronous: a txn() commits and then publishes its events before any
+ * other JavaScript runs, which is what makes watch replay -> live hand-over exact.
+ * Durability: WAL with synchronous=FULL, so a resolved txn() survives kill -9 and, as far
+ * as the disk honours fsync, power loss.
+ */
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import {
+  ConflictError,
+  GoneError,
+  KeyExistsError,
+  KeyNotFoundError,
+  StoreClosedError,
+  StoreError,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  type Store,
+  type TxnOp,
+  type TxnResult,
+  type Watch,
+  type WatchEvent,
+  type WatchHandler,
+  type WatchOptions,
+} from './store';
+
+export interface SqliteStoreOptions {
+  logger?: pino.Logger;
+  /**
+   * How long open() waits for another process to let go of the file (e.g. a previous
+   * instance still shutting down). Default 5000 ms.
+   */
+  busyTimeoutMs?: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0);
+
+CREATE TABLE IF NOT EXISTS log (
+  rev        INTEGER NOT NULL,
+  seq        INTEGER NOT NULL,
+  key        TEXT    NOT NULL,
+  value      TEXT    NOT NULL,
+  deleted    INTEGER NOT NULL,
+  create_rev INTEGER NOT NULL,
+  prev_rev   INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS log_rev ON log (rev, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS log_key_rev ON log (key, rev);
+
+CREATE TABLE IF NOT EXISTS current (
+  key        TEXT PRIMARY KEY,
+  value      TEXT    NOT NULL,
+  create_rev INTEGER NOT NULL,
+  mod_rev    INTEGER NOT NULL
+);
+`;
+
+interface CurrentRow {
+  key: string;
+  value: string;
+  create_rev: number;
+  mod_rev: number;
+}
+
+interface LogRow {
+  rev: number;
+  key: string;
+  value: string;
+  deleted: number;
+  create_rev: number;
+  prev_rev: number;
+  prev_value: string | null;
+}
+
+/** Bounds of a key range in SQL; `hi` absent means unbounded. */
+interface Range {
+  lo: string;
+  loStrict: boolean;
+  hi?: string;
+}
+
+type RangeParams = { lo: string; hi?: string };
+
+/**
+ * The smallest string greater than every string starting with prefix, in UTF-8 byte order
+ * (which is code point order, and SQLite's BINARY collation). Undefined when unbounded.
+ * Exact: a key k satisfies prefix <= k < prefixEnd(prefix) iff k starts with prefix.
+ */
+export function prefixEnd(prefix: string): string | undefined {
+  const cps = Array.from(prefix);
+  while (cps.length > 0) {
+    const last = cps.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      // Surrogate code points do not exist in UTF-8: skip over them.
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+      return cps.join('') + String.fromCodePoint(next);
+    }
+  }
+  return undefined;
+}
+
+function byteCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function keyRange(prefix: string, startAfter?: string): Range {
+  const hi = prefixEnd(prefix);
+  if (startAfter !== undefined && byteCompare(startAfter, prefix) >= 0) {
+    return { lo: startAfter, loStrict: true, hi };
+  }
+  return { lo: prefix, loStrict: false, hi };
+}
+
+function rangeSql(column: string, range: Range): string {
+  const lower = `${column} ${range.loStrict ? '>' : '>='} @lo`;
+  return range.hi === undefined ? lower : `${lower} AND ${column} < @hi`;
+}
+
+function rangeParams(range: Range): RangeParams {
+  return range.hi === undefined ? { lo: range.lo } : { lo: range.lo, hi: range.hi };
+}
+
+function serialize(key: string, value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new StoreError(`value of ${key} is not JSON-serialisable`);
+  return json;
+}
+
+function checkRevision(what: string, revision: number): void {
+  if (!Number.isSafeInteger(revision) || revision < 0) {
+    throw new StoreError(`${what} must be a non-negative integer, got ${revision}`);
+  }
+}
+
+/** A committed transaction's events, published to watchers after the commit. */
+interface Batch {
+  revision: number;
+  events: WatchEvent[];
+}
+
+/**
+ * One watch. Events are queued and drained in order; the queue makes delivery safe when a
+ * handler itself writes (re-entrant txn) and lets the history replay run after watch()
+ * has returned its handle.
+ */
+class Watcher {
+  private queue: WatchEvent[] = [];
+  private head = 0;
+  private draining = false;
+  private replayPending = false;
+  private stopped = false;
+
+  constructor(
+    readonly prefix: string,
+    private readonly handler: WatchHandler,
+    /** Highest revision already queued: later batches at or below it are not re-queued. */
+    private lastRevision: number,
+    private readonly logger: pino.Logger,
+    private readonly onStop: (w: Watcher) => void,
+  ) {}
+
+  /** Queue the replayed history; delivery starts in a microtask, after watch() returns. */
+  startReplay(events: WatchEvent[]): void {
+    this.queue.push(...events);
+    this.replayPending = true;
+    queueMicrotask(() => {
+      this.replayPending = false;
+      this.drain();
+    });
+  }
+
+  offer(batch: Batch): void {
+    if (this.stopped || batch.revision <= this.lastRevision) return;
+    this.lastRevision = batch.revision;
+    for (const event of batch.events) {
+      if (event.kv.key.startsWith(this.prefix)) this.queue.push(event);
+    }
+    this.drain();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.queue = [];
+    this.head = 0;
+    this.onStop(this);
+  }
+
+  private drain(): void {
+    if (this.draining || this.replayPending) return;
+    this.draining = true;
+    try {
+      while (!this.stopped && this.head < this.queue.length) {
+        const event = this.queue[this.head++]!;
+        try {
+          this.handler(event);
+        } catch (err) {
+          this.logger.error({ err, prefix: this.prefix, key: event.kv.key, revision: event.kv.modRevision }, 'watch handler threw');
+        }
+      }
+      this.queue = [];
+      this.head = 0;
+    } finally {
+      this.draining = false;
+    }
+  }
+}
+
+/** Fans committed batches out to watchers, strictly one batch after the other. */
+class WatchHub {
+  private readonly watchers = new Set<Watcher>();
+  private readonly pending: Batch[] = [];
+  private dispatching = false;
+
+  get size(): number {
+    return this.watchers.size;
+  }
+
+  add(w: Watcher): void {
+    this.watchers.add(w);
+  }
+
+  remove(w: Watcher): void {
+    this.watchers.delete(w);
+  }
+
+  publish(batch: Batch): void {
+    this.pending.push(batch);
+    // A handler that commits a txn lands here re-entrantly: its batch waits until the
+    // current one reached every watcher, so nobody sees revisions out of order.
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      for (let b = this.pending.shift(); b; b = this.pending.shift()) {
+        for (const w of [...this.watchers]) w.offer(b);
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  stopAll(): void {
+    for (const w of [...this.watchers]) w.stop();
+  }
+}
+
+type Planned =
+  | { type: 'create'; key: string; json: string }
+  | { type: 'update'; key: string; json: string; cur: CurrentRow }
+  | { type: 'delete'; key: string; cur: CurrentRow };
+
+function prepareStatements(db: Database.Database) {
+  return {
+    getMeta: db.prepare<[string], number>('SELECT value FROM meta WHERE name = ?').pluck(),
+    setMeta: db.prepare<[number, string]>('UPDATE meta SET value = ? WHERE name = ?'),
+    getCurrent: db.prepare<[string], CurrentRow>('SELECT key, value, create_rev, mod_rev FROM current WHERE key = ?'),
+    insertCurrent: db.prepare<[string, string, number, number]>(
+      'INSERT INTO current (key, value, create_rev, mod_rev) VALUES (?, ?, ?, ?)',
+    ),
+    updateCurrent: db.prepare<[string, number, string]>('UPDATE current SET value = ?, mod_rev = ? WHERE key = ?'),
+    deleteCurrent: db.prepare<[string]>('DELETE FROM current WHERE key = ?'),
+    insertLog: db.prepare<[number, number, string, string, number, number, number]>(
+      'INSERT INTO log (rev, seq, key, value, deleted, create_rev, prev_rev) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    // A row is superseded when the same key has a newer row at or below the target;
+    // the latest row of each key at the target stays, so a snapshot at it is intact.
+    compactSuperseded: db.prepare<[{ r: number }]>(
+      `DELETE FROM log WHERE rev <= @r AND EXISTS
+         (SELECT 1 FROM log AS n WHERE n.key = log.key AND n.rev > log.rev AND n.rev <= @r)`,
+    ),
+    compactTombstones: db.prepare<[{ r: number }]>('DELETE FROM log WHERE rev <= @r AND deleted = 1'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+export class SqliteStore implements Store {
+  private readonly hub = new WatchHub();
+  private closed = false;
+  private revision: number;
+  private compacted: number;
+  private readonly rangeStatements = new Map<string, Database.Statement<[RangeParams & Record<string, unknown>], unknown>>();
+
+  private readonly stmt: Statements;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly logger: pino.Logger,
+  ) {
+    this.stmt = prepareStatements(db);
+    this.revision = this.stmt.getMeta.get('revision') ?? 0;
+    this.compacted = this.stmt.getMeta.get('compacted') ?? 0;
+  }
+
+  /** Opens (creating if needed) the store at path; ':memory:' gives a private in-memory store. */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const logger = options.logger ?? pino({ level: 'silent' });
+    const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+    try {
+      db.pragma('journal_mode = WAL');
+      // FULL: the WAL is fsynced at every commit, so acknowledged writes survive power loss.
+      db.pragma('synchronous = FULL');
+      // Watches and the cached revision live in this process: a second process writing the
+      // same file would break both, so hold the file exclusively (released on exit/kill).
+      db.pragma('locking_mode = EXCLUSIVE');
+      const version = db.pragma('user_version', { simple: true });
+      if (typeof version === 'number' && version > SCHEMA_VERSION) {
+        throw new StoreError(`store ${path} has schema version ${version}, newer than ${SCHEMA_VERSION}`);
+      }
+      db.transaction(() => {
+        db.exec(SCHEMA);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+      const store = new SqliteStore(db, logger);
+      logger.debug({ path, revision: store.revision, compacted: store.compacted }, 'sqlite store opened');
+      return store;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  async get<V = unknown>(key: string): Promise<KeyValue<V> | undefined> {
+    this.assertOpen();
+    const row = this.stmt.getCurrent.get(key);
+    return row && toKeyValue<V>(row.key, row.value, row.create_rev, row.mod_rev);
+  }
+
+  async list<V = unknown>(prefix: string, options: ListOptions = {}): Promise<ListResult<V>> {
+    this.assertOpen();
+    const limit = options.limit ?? 0;
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new StoreError(`limit must be a non-negative integer, got ${limit}`);
+    const revision = options.revision ?? this.revision;
+    checkRevision('list revision', revision);
+    if (revision < this.compacted) throw new GoneError(revision, this.compacted);
+    if (revision > this.revision) {
+      throw new StoreError(`list revision ${revision} is newer than the current revision ${this.revision}`);
+    }
+
+    const range = keyRange(prefix, options.startAfter);
+    // One extra row tells whether more follow; -1 is SQLite's "no limit".
+    const sqlLimit = limit === 0 ? -1 : limit + 1;
+    const atLatest = revision === this.revision;
+    const sql = atLatest
+      ? `SELECT key, value, create_rev, mod_rev FROM current WHERE ${rangeSql('key', range)} ORDER BY key LIMIT @limit`
+      : // The bare columns come from the row holding MAX(rev) (SQLite's documented min/max rule).
+        `SELECT key, value, create_rev, rev AS mod_rev FROM (
+           SELECT key, MAX(rev) AS rev, value, deleted, create_rev FROM log
+           WHERE ${rangeSql('key', range)} AND rev <= @revision GROUP BY key
+         ) WHERE deleted = 0 ORDER BY key LIMIT @limit`;
+    const params = atLatest
+      ? { ...rangeParams(range), limit: sqlLimit }
+      : { ...rangeParams(range), limit: sqlLimit, revision };
+    const rows = this.prepareCached(sql).all(params) as CurrentRow[];
+    const more = limit > 0 && rows.length > limit;
+    if (more) rows.length = limit;
+    return {
+      items: rows.map((r) => toKeyValue<V>(r.key, r.value, r.create_rev, r.mod_rev)),
+      revision,
+      more,
+    };
+  }
+
+  async count(prefix: string): Promise<number> {
+    this.assertOpen();
+    const range = keyRange(prefix);
+    return this.prepareCached(`SELECT COUNT(*) AS n FROM current WHERE ${rangeSql('key', range)}`).pluck().get(rangeParams(range)) as number;
+  }
+
+  async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+    this.assertOpen();
+    const revision = this.revision + 1;
+    // check() throws before apply() writes anything; the throw also rolls the txn back.
+    const planned = this.db
+      .transaction(() => {
+        const p = this.check(ops);
+        this.apply(p, revision);
+        return p;
+      })
+      .immediate();
+    // Only after the commit succeeded: a failed commit leaves the cache and watchers untouched.
+    this.revision = revision;
+    if (this.hub.size > 0) this.hub.publish({ revision, events: planned.map((p) => toEvent(p, revision)) });
+    return { revision, results: planned.map((p) => toResult<V>(p, revision)) };
+  }
+
+  watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: WatchOptions = {}): Watch {
+    this.assertOpen();
+    const after = options.afterRevision;
+    if (after !== undefined) {
+      checkRevision('watch afterRevision', after);
+      if (after < this.compacted) throw new GoneError(after, this.compacted);
+    }
+    const watcher = new Watcher(
+      prefix,
+      handler as WatchHandler,
+      Math.max(after ?? this.revision, this.revision),
+      this.logger,
+      (w) => this.hub.remove(w),
+    );
+    // Reading history and registering happen in the same synchronous step, so no commit
+    // can fall between them: replayed events end at this.revision, live ones start after.
+    if (after !== undefined && after < this.revision) watcher.startReplay(this.history(prefix, after));
+    this.hub.add(watcher);
+    return { stop: () => watcher.stop() };
+  }
+
+  async currentRevision(): Promise<number> {
+    this.assertOpen();
+    return this.revision;
+  }
+
+  async compactedRevision(): Promise<number> {
+    this.assertOpen();
+    return this.compacted;
+  }
+
+  async compact(revision: number): Promise<void> {
+    this.assertOpen();
+    checkRevision('compact revision', revision);
+    if (revision > this.revision) {
+      throw new StoreError(`cannot compact to ${revision}, newer than the current revision ${this.revision}`);
+    }
+    // Idempotent (etcd says ErrCompacted): periodic compactors may race a manual compaction.
+    if (revision <= this.compacted) return;
+    const started = Date.now();
+    const removed = this.db
+      .transaction(() => {
+        const n = this.stmt.compactSuperseded.run({ r: revision }).changes + this.stmt.compactTombstones.run({ r: revision }).changes;
+        this.stmt.setMeta.run(revision, 'compacted');
+        return n;
+      })
+      .immediate();
+    this.compacted = revision;
+    this.logger.debug({ revision, removed, ms: Date.now() - started }, 'store compacted');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.stopAll();
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+
+  private prepareCached(sql: string): Database.Statement<[RangeParams & Record<string, unknown>], unknown> {
+    let stmt = this.rangeStatements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare<[RangeParams & Record<string, unknown>], unknown>(sql);
+      this.rangeStatements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /**
+   * Checks every precondition against the state before the transaction, like etcd's
+   * compares, and throws before anything is written.
+   */
+  private check<V>(ops: TxnOp<V>[]): Planned[] {
+    if (!Array.isArray(ops) || ops.length === 0) throw new StoreError('a transaction needs at least one op');
+    const seen = new Set<string>();
+    return ops.map((op): Planned => {
+      if (typeof op.key !== 'string' || op.key === '') throw new StoreError('keys must be non-empty strings');
+      // etcd rejects a key twice in one txn; forbidding it here keeps both backends alike.
+      if (seen.has(op.key)) throw new StoreError(`key ${op.key} appears twice in one transaction`);
+      seen.add(op.key);
+      const cur = this.stmt.getCurrent.get(op.key);
+      switch (op.type) {
+        case 'create':
+          if (cur) throw new KeyExistsError(op.key);
+          return { type: 'create', key: op.key, json: serialize(op.key, op.value) };
+        case 'update':
+        case 'delete': {
+          if (!cur) throw new KeyNotFoundError(op.key);
+          if (op.expectedModRevision !== undefined && op.expectedModRevision !== cur.mod_rev) {
+            throw new ConflictError(op.key, op.expectedModRevision, cur.mod_rev);
+          }
+          return op.type === 'update'
+            ? { type: 'update', key: op.key, json: serialize(op.key, op.value), cur }
+            : { type: 'delete', key: op.key, cur };
+        }
+        default:
+          throw new StoreError(`unknown op type ${(op as { type: unknown }).type}`);
+      }
+    });
+  }
+
+  private apply(planned: Planned[], rev: number): void {
+    planned.forEach((p, seq) => {
+      switch (p.type) {
+        case 'create':
+          this.stmt.insertCurrent.run(p.key, p.json, rev, rev);
+          this.stmt.insertLog.run(rev, seq, p.key, p.json, 0, rev, 0);
+          break;
+        case 'update':
+          this.stmt.updateCurrent.run(p.json, rev, p.key);
+          this.stmt.insertLog.run(rev, seq, p.key, p.json, 0, p.cur.create_rev, p.cur.mod_rev);
+          break;
+        case 'delete':
+          this.stmt.deleteCurrent.run(p.key);
+          // The tombstone keeps the last value: a delete event carries it (etcd does too).
+          this.stmt.insertLog.run(rev, seq, p.key, p.cur.value, 1, p.cur.create_rev, p.cur.mod_rev);
+          break;
+      }
+    });
+    this.stmt.setMeta.run(rev, 'revision');
+  }
+
+  /** Events under prefix with revision > after, in commit order. */
+  private history(prefix: string, after: number): WatchEvent[] {
+    const range = keyRange(prefix);
+    // The previous row of a retained event is never compacted away: it is the key's
+    // latest row at or below the compacted revision (tombstones have no successor with prev_rev).
+    const rows = this.prepareCached(
+      `SELECT l.rev, l.key, l.value, l.deleted, l.create_rev, l.prev_rev, p.value AS prev_value
+         FROM log AS l LEFT JOIN log AS p ON p.key = l.key AND p.rev = l.prev_rev
+        WHERE l.rev > @after AND ${rangeSql('l.key', range)}
+        ORDER BY l.rev, l.seq`,
+    ).all({ ...rangeParams(range), after }) as LogRow[];
+    return rows.map(rowToEvent);
+  }
+}
+
+function toKeyValue<V>(key: string, json: string, createRevision: number, modRevision: number): KeyValue<V> {
+  return { key, value: JSON.parse(json) as V, createRevision, modRevision };
+}
+
+function toResult<V>(p: Planned, rev: number): KeyValue<V> {
+  switch (p.type) {
+    case 'create':
+      return toKeyValue<V>(p.key, p.json, rev, rev);
+    case 'update':
+      return toKeyValue<V>(p.key, p.json, p.cur.create_rev, rev);
+    case 'delete':
+      return toKeyValue<V>(p.key, p.cur.value, p.cur.create_rev, p.cur.mod_rev);
+  }
+}
+
+/** Live event for a just-committed op. Values are parsed once and shared by all watchers. */
+function toEvent(p: Planned, rev: number): WatchEvent {
+  switch (p.type) {
+    case 'create':
+      return { type: 'put', kv: toKeyValue(p.key, p.json, rev, rev), created: true };
+    case 'update':
+      return {
+        type: 'put',
+        kv: toKeyValue(p.key, p.json, p.cur.create_rev, rev),
+        prevKv: toKeyValue(p.key, p.cur.value, p.cur.create_rev, p.cur.mod_rev),
+        created: false,
+      };
+    case 'delete': {
+      const prevKv = toKeyValue(p.key, p.cur.value, p.cur.create_rev, p.cur.mod_rev);
+      return { type: 'delete', kv: { ...prevKv, modRevision: rev }, prevKv, created: false };
+    }
+  }
+}
+
+function rowToEvent(r: LogRow): WatchEvent {
+  if (r.deleted) {
+    const prevKv = toKeyValue(r.key, r.value, r.create_rev, r.prev_rev);
+    return { type: 'delete', kv: { ...prevKv, modRevision: r.rev }, prevKv, created: false };
+  }
+  const kv = toKeyValue(r.key, r.value, r.create_rev, r.rev);
+  const created = r.create_rev === r.rev;
+  if (created || r.prev_value === null) return { type: 'put', kv, created };
+  return { type: 'put', kv, prevKv: toKeyValue(r.key, r.prev_value, r.create_rev, r.prev_rev), created };
+}

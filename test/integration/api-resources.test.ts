@@ -1,0 +1,299 @@
+/** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
+import { startTestVnetd, eventually, type TestVnetd } from '../support/vnetd';
+
+const G = '/apis/vnet.dev/v1alpha1';
+let v: TestVnetd;
+
+const net = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name }, spec });
+
+beforeAll(async () => {
+  v = await startTestVnetd();
+  for (const ns of ['t1', 't2']) expect((await v.call('POST', '/api/v1/namespaces', { metadata: { name: ns } })).status).toBe(201);
+});
+afterAll(async () => v.stop());
+
+async function revision(): Promise<number> {
+  return v.objects.kv.currentRevision();
+}
+
+/** Asserts a request is rejected with a Status and changes nothing in the store. */
+async function rejected(method: string, path: string, body: unknown, code: number, reason: string, opts = {}) {
+  const before = await revision();
+  const res = await v.call(method, path, body, opts);
+  expect(res.json).toMatchObject({ kind: 'Status', status: 'Failure', code, reason });
+  expect(res.status).toBe(code);
+  expect(await revision()).toBe(before);
+  return res.json;
+}
+
+describe('VirtualNetwork', () => {
+  it('creates with defaults and an allocated VNI, then becomes Ready', async () => {
+    const res = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('blue', { subnets: [{ cidr: '10.0.0.0/24' }, { cidr: 'FD00::/64' }] }));
+    expect(res.status).toBe(201);
+    const o = res.json;
+    expect(o.metadata).toMatchObject({ name: 'blue', namespace: 't1', generation: 1, finalizers: ['vnet.dev/ipam'] });
+    expect(o.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(o.spec).toMatchObject({ encapsulation: 'vxlan', mtu: 1450, subnets: [{ cidr: '10.0.0.0/24', gateway: '10.0.0.1' }, { cidr: 'fd00::/64', gateway: 'fd00::1' }] });
+    expect(o.spec.vni).toBeGreaterThanOrEqual(1);
+    const ready = await eventually(async () => {
+      const g = await v.call('GET', `${G}/namespaces/t1/virtualnetworks/blue`);
+      const c = g.json.status?.conditions?.find((x: { type: string }) => x.type === 'Ready');
+      return c?.status === 'True' ? g.json : undefined;
+    });
+    expect(ready.status).toMatchObject({ vni: o.spec.vni, observedGeneration: 1, subnets: [{ cidr: '10.0.0.0/24', allocated: 0, free: '253' }, { cidr: 'fd00::/64', allocated: 0 }] });
+  });
+
+  it.each([
+    ['an invalid CIDR', { subnets: [{ cidr: '10.0.0.300/24' }] }, 'spec.subnets[0].cidr'],
+    ['host bits set', { subnets: [{ cidr: '10.0.0.1/24' }] }, 'spec.subnets[0].cidr'],
+    ['overlapping subnets', { subnets: [{ cidr: '10.1.0.0/16' }, { cidr: '10.1.2.0/24' }] }, 'spec.subnets[1].cidr'],
+    ['a gateway outside its subnet', { subnets: [{ cidr: '10.2.0.0/24', gateway: '10.3.0.1' }] }, 'spec.subnets[0].gateway'],
+    ['VNI 0', { subnets: [{ cidr: '10.4.0.0/24' }], vni: 0 }, 'spec.vni'],
+    ['VNI above 24 bits', { subnets: [{ cidr: '10.4.0.0/24' }], vni: 16777216 }, 'spec.vni'],
+    ['an unknown encapsulation', { subnets: [{ cidr: '10.4.0.0/24' }], encapsulation: 'gre' }, 'spec.encapsulation'],
+    ['no subnets', { subnets: [] }, 'spec.subnets'],
+  ])('rejects %s with 422 and the field', async (_what, spec, field) => {
+    const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('bad', spec), 422, 'Invalid');
+    expect(s.details.causes.map((c: { field: string }) => c.field)).toContain(field);
+  });
+
+  it('rejects a taken VNI and keeps the first owner', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('vni-a', { subnets: [{ cidr: '10.9.0.0/24' }], vni: 4242 }));
+    const s = await rejected('POST', `${G}/namespaces/t2/virtualnetworks`, net('vni-b', { subnets: [{ cidr: '10.9.0.0/24' }], vni: 4242 }), 422, 'Invalid');
+    expect(s.details.causes[0]).toMatchObject({ field: 'spec.vni', reason: 'FieldValueInvalid' });
+  });
+
+  it('rejects names that are not DNS-1123 labels, malformed JSON, wrong apiVersion and kind', async () => {
+    const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('Bad_Name', { subnets: [{ cidr: '10.5.0.0/24' }] }), 422, 'Invalid');
+    expect(s.details.causes[0].field).toBe('metadata.name');
+    await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, undefined, 400, 'BadRequest', { raw: '{"metadata": {' });
+    await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, { ...net('x', { subnets: [{ cidr: '10.5.0.0/24' }] }), apiVersion: 'vnet.dev/v2' }, 400, 'BadRequest');
+    await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, { ...net('x', { subnets: [{ cidr: '10.5.0.0/24' }] }), kind: 'VirtualPort' }, 400, 'BadRequest');
+  });
+
+  it('rejects unknown fields under fieldValidation=Strict and prunes them with a warning otherwise', async () => {
+    const body = net('strict', { subnets: [{ cidr: '10.6.0.0/24' }], colour: 'red' });
+    const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks?fieldValidation=Strict`, body, 422, 'Invalid');
+    expect(s.details.causes[0]).toMatchObject({ field: 'spec.colour', message: 'unknown field "spec.colour"' });
+    const ok = await v.call('POST', `${G}/namespaces/t1/virtualnetworks?fieldValidation=Warn`, body);
+    expect(ok.status).toBe(201);
+    expect(ok.json.spec.colour).toBeUndefined();
+    expect(String(ok.headers.warning)).toBe('299 - "unknown field \\"spec.colour\\""');
+  });
+
+  it('answers 413 to a body over 1 MiB', async () => {
+    const big = net('big', { subnets: [{ cidr: '10.7.0.0/24' }] }) as Record<string, unknown>;
+    (big.metadata as Record<string, unknown>).annotations = { a: 'x'.repeat(1024 * 1024 + 10) };
+    await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, big, 413, 'RequestEntityTooLarge');
+  });
+
+  it('answers 404 in a namespace that does not exist, 409 on a duplicate name', async () => {
+    await rejected('POST', `${G}/namespaces/nope/virtualnetworks`, net('n', { subnets: [{ cidr: '10.8.0.0/24' }] }), 404, 'NotFound');
+    await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('blue', { subnets: [{ cidr: '10.8.0.0/24' }] }), 409, 'AlreadyExists');
+    await rejected('GET', `${G}/namespaces/t1/virtualnetworks/missing`, undefined, 404, 'NotFound');
+  });
+});
+
+describe('update, patch, status, finalizers', () => {
+  it('PUT with a stale resourceVersion is a 409 Conflict; generation moves only with spec', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('upd', { subnets: [{ cidr: '10.10.0.0/24' }] }));
+    // The IPAM reconciler writes status right after create; read after it settled.
+    const o = await eventually(async () => {
+      const g = await v.call('GET', `${G}/namespaces/t1/virtualnetworks/upd`);
+      return g.json.status?.conditions ? g.json : undefined;
+    });
+    const changed = { ...o, spec: { ...o.spec, mtu: 1400 } };
+    const r1 = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/upd`, changed);
+    expect(r1.status).toBe(200);
+    expect(r1.json.metadata.generation).toBe(2);
+    await rejected('PUT', `${G}/namespaces/t1/virtualnetworks/upd`, changed, 409, 'Conflict');
+    const labels = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, { metadata: { labels: { team: 'a' } } }, { contentType: 'application/merge-patch+json' });
+    expect(labels.json.metadata).toMatchObject({ generation: 2, labels: { team: 'a' } });
+    const jp = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, [{ op: 'replace', path: '/spec/mtu', value: 1300 }], { contentType: 'application/json-patch+json' });
+    expect(jp.json.spec.mtu).toBe(1300);
+    await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, [{ op: 'test', path: '/spec/mtu', value: 1 }], 422, 'Invalid', { contentType: 'application/json-patch+json' });
+    await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, { spec: { vni: 77 } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+    await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, {}, 415, 'UnsupportedMediaType', { contentType: 'application/strategic-merge-patch+json' });
+  });
+
+  it('the status subresource changes only status; the main resource never changes status', async () => {
+    const o = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/upd`)).json;
+    const r = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/upd/status`, { status: { vni: 1 }, spec: { mtu: 999 } }, { contentType: 'application/merge-patch+json' });
+    expect(r.status).toBe(200);
+    expect(r.json.spec.mtu).toBe(o.spec.mtu);
+    const r2 = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, { status: { vni: 2 } }, { contentType: 'application/merge-patch+json' });
+    expect(r2.json.status.vni).not.toBe(2);
+  });
+
+  it('delete waits for finalizers: deletionTimestamp first, gone once the finalizer is removed', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, { ...net('fin', { subnets: [{ cidr: '10.11.0.0/24' }] }), metadata: { name: 'fin', finalizers: ['example.com/hold'] } });
+    const d = await v.call('DELETE', `${G}/namespaces/t1/virtualnetworks/fin`);
+    expect(d.status).toBe(200);
+    expect(d.json.metadata.deletionTimestamp).toBeDefined();
+    expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`)).status).toBe(200);
+    await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/fin`, { metadata: { finalizers: ['example.com/hold', 'example.com/more'] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+    // Our IPAM finalizer goes by itself; the foreign one is removed here.
+    await eventually(async () => {
+      const g = await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`);
+      return g.json.metadata.finalizers?.length === 1;
+    });
+    const cur = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`)).json;
+    const r = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/fin`, { ...cur, metadata: { ...cur.metadata, finalizers: [] } });
+    expect(r.status).toBe(200);
+    expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`)).status).toBe(404);
+  });
+});
+
+describe('lists', () => {
+  it('filters by label and field selectors and pages with limit/continue at one revision', async () => {
+    for (let i = 0; i < 5; i++) {
+      await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, { ...net(`page-${i}`, { subnets: [{ cidr: `10.20.${i}.0/24` }] }), metadata: { name: `page-${i}`, labels: { tier: i % 2 ? 'odd' : 'even' } } });
+    }
+    const sel = await v.call('GET', `${G}/namespaces/t2/virtualnetworks?labelSelector=tier%3Deven`);
+    expect(sel.json.items.map((o: { metadata: { name: string } }) => o.metadata.name)).toEqual(['page-0', 'page-2', 'page-4']);
+    const notin = await v.call('GET', `${G}/virtualnetworks?labelSelector=tier%20notin%20(even),tier`);
+    expect(notin.json.items.map((o: { metadata: { name: string } }) => o.metadata.name)).toEqual(['page-1', 'page-3']);
+    const byName = await v.call('GET', `${G}/virtualnetworks?fieldSelector=metadata.name%3Dpage-3`);
+    expect(byName.json.items).toHaveLength(1);
+    const p1 = await v.call('GET', `${G}/namespaces/t2/virtualnetworks?limit=2`);
+    expect(p1.json.items).toHaveLength(2);
+    // A write between pages does not show in the rest of the snapshot.
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('page-9', { subnets: [{ cidr: '10.29.0.0/24' }] }));
+    const names: string[] = p1.json.items.map((o: { metadata: { name: string } }) => o.metadata.name);
+    let cont = p1.json.metadata.continue;
+    while (cont) {
+      const p = await v.call('GET', `${G}/namespaces/t2/virtualnetworks?limit=2&continue=${cont}`);
+      expect(p.json.metadata.resourceVersion).toBe(p1.json.metadata.resourceVersion);
+      names.push(...p.json.items.map((o: { metadata: { name: string } }) => o.metadata.name));
+      cont = p.json.metadata.continue;
+    }
+    expect(names).toEqual(['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+    await rejected('GET', `${G}/namespaces/t2/virtualnetworks?labelSelector=a%20in%20b`, undefined, 400, 'BadRequest');
+    await rejected('GET', `${G}/namespaces/t2/virtualnetworks?continue=garbage`, undefined, 400, 'BadRequest');
+  });
+
+  it('serves a Table with printer columns for kubectl', async () => {
+    const t = await v.call('GET', `${G}/namespaces/t1/virtualnetworks`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' });
+    expect(t.json.kind).toBe('Table');
+    expect(t.json.columnDefinitions.map((c: { name: string }) => c.name)).toEqual(['Name', 'VNI', 'Encap', 'Subnets', 'Ready', 'Age']);
+    const row = t.json.rows.find((r: { cells: unknown[] }) => r.cells[0] === 'blue');
+    expect(row.cells[3]).toBe('10.0.0.0/24,fd00::/64');
+    expect(row.cells[5]).toMatch(/^\d+s$/);
+  });
+});
+
+describe('VirtualPort and LoadBalancer addressing', () => {
+  beforeAll(async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('small', { subnets: [{ cidr: '192.168.50.0/29', excludeRanges: [{ start: '192.168.50.2', end: '192.168.50.3' }] }] }));
+  });
+
+  const port = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name }, spec: { network: 'small', ...spec } });
+
+  it('allocates MAC and IP, skipping gateway and excluded ranges; explicit ones are checked', async () => {
+    const a = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('a', {}));
+    expect(a.status).toBe(201);
+    expect(a.json.spec.ips).toEqual(['192.168.50.4']);
+    expect(a.json.spec.mac).toMatch(/^0a:58(:[0-9a-f]{2}){4}$/);
+    expect(a.json.spec.interfaceId).toBe(a.json.metadata.uid);
+    const bad = async (spec: Record<string, unknown>, field: string) => {
+      const s = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('x', spec), 422, 'Invalid');
+      expect(s.details.causes.map((c: { field: string }) => c.field)).toContain(field);
+      return s;
+    };
+    expect((await bad({ ips: ['10.0.0.5'] }, 'spec.ips[0]')).message).toContain('outside');
+    expect((await bad({ ips: ['192.168.50.4'] }, 'spec.ips[0]')).message).toContain('already allocated to VirtualPort "a"');
+    await bad({ ips: ['192.168.50.1'] }, 'spec.ips[0]');
+    await bad({ mac: 'ff:ff:ff:ff:ff:ff' }, 'spec.mac');
+    await bad({ mac: a.json.spec.mac }, 'spec.mac');
+    await bad({ network: 'nope' }, 'spec.network');
+    const explicit = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('b', { ips: ['192.168.50.3'], mac: '0A-00-00-00-00-0B' }));
+    expect(explicit.json.spec).toMatchObject({ ips: ['192.168.50.3'], mac: '0a:00:00:00:00:0b' });
+  });
+
+  it('keeps allocated fields immutable and answers with the field', async () => {
+    await rejected('PATCH', `${G}/namespaces/t1/virtualports/a`, { spec: { ips: ['192.168.50.5'] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+    const keep = await v.call('PATCH', `${G}/namespaces/t1/virtualports/a`, { spec: { node: 'hv1' } }, { contentType: 'application/merge-patch+json' });
+    expect(keep.json.spec).toMatchObject({ node: 'hv1', ips: ['192.168.50.4'] });
+  });
+
+  it('runs out of addresses with a clear error, and frees them when ports are deleted', async () => {
+    // /29: hosts .1-.6, gateway .1, excluded .2-.3 -> .4 .5 .6 allocatable; a has .4, b has explicit .3.
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('c', {}))).json.spec.ips).toEqual(['192.168.50.5']);
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('d', {}))).json.spec.ips).toEqual(['192.168.50.6']);
+    const full = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('e', {}), 422, 'Invalid');
+    expect(full.message).toContain('no free IPv4 address');
+    expect((await v.call('DELETE', `${G}/namespaces/t1/virtualports/c`)).status).toBe(200);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualports/c`)).status === 404);
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('e', {}))).json.spec.ips).toEqual(['192.168.50.5']);
+  });
+
+  it('LoadBalancer: VIP allocated in the network, backends validated', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('lbnet', { subnets: [{ cidr: '172.16.0.0/24' }] }));
+    const lb = (spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'web' }, spec: { network: 'lbnet', listeners: [{ port: 80, targetPort: 8080 }], ...spec } });
+    const bad = async (spec: Record<string, unknown>, field: string) => {
+      const s = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb(spec), 422, 'Invalid');
+      expect(s.details.causes.map((c: { field: string }) => c.field)).toContain(field);
+    };
+    await bad({ vip: '10.1.1.1' }, 'spec.vip');
+    await bad({ backends: [{ ip: '172.16.0.10' }, { ip: '172.16.0.10' }] }, 'spec.backends[1]');
+    await bad({ backends: [{ ip: '172.17.0.10' }] }, 'spec.backends[0].ip');
+    await bad({ backends: [{ port: 'a' }] }, 'spec.backends[0].port');
+    await bad({ listeners: [{ port: 80 }, { port: 80, protocol: 'TCP' }] }, 'spec.listeners[1]');
+    const ok = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb({ backends: [{ ip: '172.16.0.10', weight: 2 }, { ip: '172.16.0.11' }] }));
+    expect(ok.status).toBe(201);
+    expect(ok.json.spec).toMatchObject({ vip: '172.16.0.2', algorithm: 'maglev', sessionAffinity: 'None', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }] });
+    const ready = await eventually(async () => {
+      const g = await v.call('GET', `${G}/namespaces/t1/loadbalancers/web`);
+      return g.json.status?.vip ? g.json : undefined;
+    });
+    expect(ready.status.conditions.find((c: { type: string }) => c.type === 'Ready').status).toBe('True');
+  });
+});
+
+describe('concurrency', () => {
+  it('200 concurrent port creations get 200 distinct addresses and MACs', async () => {
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('busy', { subnets: [{ cidr: '10.50.0.0/24' }] }));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        v.call('POST', `${G}/namespaces/t2/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: `p${i}` }, spec: { network: 'busy' } }),
+      ),
+    );
+    expect(results.map((r) => r.status).filter((s) => s !== 201)).toEqual([]);
+    const ips = new Set(results.map((r) => r.json.spec.ips[0]));
+    const macs = new Set(results.map((r) => r.json.spec.mac));
+    expect(ips.size).toBe(200);
+    expect(macs.size).toBe(200);
+    const status = await eventually(async () => {
+      const g = await v.call('GET', `${G}/namespaces/t2/virtualnetworks/busy`);
+      return g.json.status?.subnets?.[0]?.allocated === 200 ? g.json.status : undefined;
+    }, 10000);
+    expect(status.subnets[0].free).toBe('53');
+  });
+});
+
+describe('namespaces', () => {
+  it('deleting a namespace deletes its objects and releases their addresses', async () => {
+    await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'gone' } });
+    await v.call('POST', `${G}/namespaces/gone/virtualnetworks`, net('n', { subnets: [{ cidr: '10.60.0.0/24' }], vni: 6060 }));
+    await v.call('POST', `${G}/namespaces/gone/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'p' }, spec: { network: 'n' } });
+    const d = await v.call('DELETE', '/api/v1/namespaces/gone');
+    expect(d.status).toBe(200);
+    await rejected('POST', `${G}/namespaces/gone/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'q' }, spec: { network: 'n' } }, 403, 'Forbidden');
+    await eventually(async () => (await v.call('GET', '/api/v1/namespaces/gone')).status === 404, 10000);
+    expect((await v.objects.kv.list('/ipam/ips/gone/')).items).toHaveLength(0);
+    // The VNI is free again.
+    expect((await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('reuse', { subnets: [{ cidr: '10.61.0.0/24' }], vni: 6060 }))).status).toBe(201);
+  });
+});
+
+describe('health and metrics', () => {
+  it('serves health without a token and metrics with one', async () => {
+    for (const p of ['/healthz', '/livez', '/readyz', '/version']) expect((await v.call('GET', p, undefined, { token: null })).status).toBe(200);
+    expect((await v.call('GET', '/metrics', undefined, { token: null })).status).toBe(401);
+    const m = await v.call('GET', '/metrics');
+    expect(m.text).toMatch(/vnetd_apiserver_requests_total\{verb="create",resource="virtualnetworks",code="201"\} \d+/);
+    expect(m.text).toMatch(/vnetd_apiserver_request_duration_seconds_bucket\{le="0.005",verb="get",resource="virtualnetworks",code="200"\}/);
+    expect(m.text).toMatch(/vnetd_store_revision \d+/);
+    expect(m.text).toMatch(/vnetd_objects\{kind="VirtualPort"\} \d+/);
+  });
+});

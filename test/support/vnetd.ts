@@ -1,0 +1,92 @@
+/** Starts an in-process vnetd on a free port with a private data dir, for API tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
+
+export interface TestVnetd extends RunningVnetd {
+  dataDir: string;
+  call(method: string, path: string, body?: unknown, opts?: CallOptions): Promise<ApiResponse>;
+  /** Creates a tenant token bound to namespaces; returns the bearer token. */
+  tenantToken(name: string, namespaces: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface CallOptions {
+  token?: string | null;
+  contentType?: string;
+  accept?: string;
+  raw?: Buffer | string;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  // Tests inspect arbitrary JSON shapes.
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export function httpsCall(base: string, ca: string, method: string, path: string, body: unknown, opts: CallOptions & { defaultToken: string }): Promise<ApiResponse> {
+  const url = new URL(path, base);
+  const payload = opts.raw ?? (body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+  const headers: Record<string, string> = {};
+  const token = opts.token === undefined ? opts.defaultToken : opts.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (payload !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+  if (opts.accept) headers.accept = opts.accept;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+export async function startTestVnetd(options: { bookmarkIntervalMs?: number; dataDir?: string } = {}): Promise<TestVnetd> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'vnetd-test-'));
+  const logger = pino({ level: process.env.VNETD_TEST_LOG ?? 'silent' });
+  const running = await startVnetd({ dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2 }, { logger, bookmarkIntervalMs: options.bookmarkIntervalMs });
+  const call = (method: string, path: string, body?: unknown, opts: CallOptions = {}) =>
+    httpsCall(running.url, running.caCertPem, method, path, body, { ...opts, defaultToken: running.adminToken });
+  return {
+    ...running,
+    dataDir,
+    call,
+    async tenantToken(name: string, namespaces: string[]) {
+      const res = await call('POST', '/apis/vnet.dev/v1alpha1/accesstokens', { metadata: { name }, spec: { namespaces } });
+      if (res.status !== 201) throw new Error(`token create failed: ${res.text}`);
+      return res.json.status.token as string;
+    },
+    async stop() {
+      await running.close();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until fn returns a truthy value or the deadline passes. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 5000, stepMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
