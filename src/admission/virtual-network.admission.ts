@@ -13,7 +13,7 @@ function validateSubnets(net: VirtualNetwork, causes: StatusCause[]): void {
   subnets.forEach((s, i) => {
     const issues = validateSubnet(s);
     for (const issue of issues) {
-      causes.push({ field: `spec.subnets[${i}].${issue.field ?? 'cidr'}`, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(fieldValue(s, issue.field))}: ${issue.message}` });
+      causes.push({ field: `spec.subnets[${i}].${issue.field ?? 'cidr'}`, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(fieldValue(s, issue.field))}: ${withoutValue(issue.message, fieldValue(s, issue.field))}` });
     }
     parsed.push(issues.length === 0 ? parseCidr(s.cidr) : undefined);
   });
@@ -27,6 +27,12 @@ function validateSubnets(net: VirtualNetwork, causes: StatusCause[]): void {
       message: `Invalid value: "${subnets[b!]!.cidr}": overlaps spec.subnets[${a}].cidr ${subnets[a!]!.cidr}`,
     });
   }
+}
+
+/** ipam messages often start with the offending value, which the cause already shows. */
+function withoutValue(message: string, value: unknown): string {
+  const prefix = `${JSON.stringify(value)}: `;
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }
 
 function fieldValue(obj: object, path: string | undefined): unknown {

@@ -39,7 +39,9 @@ export function humanAge(from: string | undefined, now: Date = new Date()): stri
   return `${Math.floor(d / 365)}y`;
 }
 
-function cell(type: string, values: unknown[]): unknown {
+function cell(type: string, found: unknown[]): unknown {
+  // A column over an array of scalars (e.g. .spec.ips) reads best as a comma list.
+  const values = found.flatMap((v) => (Array.isArray(v) && v.every((e) => typeof e !== 'object') ? v : [v]));
   if (values.length === 0) return type === 'integer' || type === 'number' || type === 'boolean' ? null : '<none>';
   if (values.length === 1 && typeof values[0] !== 'object') return values[0];
   return values.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(',');
@@ -48,13 +50,13 @@ function cell(type: string, values: unknown[]): unknown {
 export function columnsOf(type: ResourceType): TableColumn[] {
   return [
     { name: 'Name', type: 'string', format: 'name', description: 'Name of the object.', priority: 0 },
-    ...type.printerColumns.map((c, i) => ({
+    ...type.printerColumns.map((c) => ({
       name: c.name,
       type: c.type,
       format: '',
       description: c.description ?? '',
-      // The first columns show by default, the rest with -o wide.
-      priority: i < 4 ? 0 : 1,
+      // Columns marked priority 1 in the schema show only with -o wide.
+      priority: c.priority ?? 0,
     })),
     { name: 'Age', type: 'string', format: '', description: 'Time since creation.', priority: 0 },
   ];

@@ -22,7 +22,6 @@ import { MetricsService } from '../api/metrics.service';
 import { requestInfo } from '../api/request-info';
 import { BODY_LIMIT } from '../api/request-body';
 import { ResourceService } from '../api/resource.service';
-import { toApiError } from '../api/status.filter';
 import { WatchService } from '../api/watch.service';
 import { AllocationRegistry } from '../ipam/allocation-registry';
 import { ensureTlsMaterial } from '../pki/certificates';
@@ -92,10 +91,6 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // YAML, protobuf and patches all come back as Kubernetes Status objects.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
-  fastify.setErrorHandler((err, _req, reply) => {
-    const e = toApiError(err, logger);
-    void reply.code(e.code).header('content-type', 'application/json').send(e.toStatus());
-  });
   const started = new WeakMap<object, bigint>();
   fastify.addHook('onRequest', async (req) => {
     started.set(req, process.hrtime.bigint());

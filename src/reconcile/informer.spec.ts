@@ -235,6 +235,22 @@ describe('Informer fault handling (MemoryStore)', () => {
     inf.stop();
   });
 
+  it('relist() cuts a retry pause short', async () => {
+    const store = new FlakyStore();
+    await store.txn([put('a', 1)]);
+    store.failures.push(() => new Error('down'));
+    const { inf, events } = harness(store, { retryDelayMs: 60_000, logger: pino({ level: 'silent' }) });
+    inf.start();
+    await until(() => store.listCalls === 1);
+    await settle();
+    await inf.relist();
+    expect(inf.hasSynced()).toBe(true);
+    expect(events).toEqual(['add a=1']);
+    await settle();
+    expect(store.listCalls).toBe(2); // the abandoned loop did not list again
+    inf.stop();
+  });
+
   it('stop() before sync resolves waitForSync(false) and leaves no watch behind', async () => {
     const store = new FlakyStore();
     store.failures.push(() => new Error('down'));

@@ -47,7 +47,6 @@ export class Informer<T> {
   private readonly indexes = new Map<string, Map<string, Set<string>>>();
   private readonly syncWaiters: Array<(synced: boolean) => void> = [];
   private watch?: Watch;
-  private retryTimer?: NodeJS.Timeout;
   private retryWake?: () => void;
   /** Bumped by start/stop/relist so callbacks of an abandoned list or watch do nothing. */
   private epoch = 0;
@@ -145,7 +144,6 @@ export class Informer<T> {
     this.epoch++;
     this.watch?.stop();
     this.watch = undefined;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryWake?.();
     if (!this.synced) this.syncWaiters.splice(0).forEach((r) => r(false));
   }
@@ -159,29 +157,34 @@ export class Informer<T> {
     const epoch = ++this.epoch;
     this.watch?.stop();
     this.watch = undefined;
+    this.retryWake?.();
     return this.listAndWatch(epoch);
   }
 
   private async listAndWatch(epoch: number): Promise<void> {
     let delay = this.options.retryDelayMs ?? 100;
     const maxDelay = this.options.maxRetryDelayMs ?? 30_000;
+    // Gone is normally cured by listing again at once; a few in a row means something is
+    // compacting faster than we can list, so back off like any other failure.
+    let gone = 0;
     while (epoch === this.epoch) {
       try {
         const { items, revision } = await this.listAll();
         if (epoch !== this.epoch) return;
         this.replace(items, revision);
         if (this.tryWatch(epoch, revision)) return;
-        // Compacted between list and watch: list again at once.
-        continue;
+        // Compacted between list and watch.
+        if (++gone <= 3) continue;
       } catch (err) {
         if (epoch !== this.epoch) return;
         // A page below the compacted revision: the next attempt lists at the latest one.
-        if (err instanceof GoneError) {
+        if (err instanceof GoneError && ++gone <= 3) {
           this.options.logger?.debug({ prefix: this.options.prefix, err }, 'list was compacted, listing again');
           continue;
         }
         this.options.logger?.warn({ prefix: this.options.prefix, err, retryInMs: delay }, 'list failed, will retry');
       }
+      gone = 0;
       await this.sleep(delay);
       delay = Math.min(delay * 2, maxDelay);
     }
@@ -315,16 +318,17 @@ export class Informer<T> {
     }
   }
 
+  /** A retry pause that stop() and relist() can cut short. */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.retryWake = () => {
-        if (this.retryTimer) clearTimeout(this.retryTimer);
-        this.retryTimer = undefined;
-        this.retryWake = undefined;
+      const wake = () => {
+        clearTimeout(timer);
+        if (this.retryWake === wake) this.retryWake = undefined;
         resolve();
       };
-      this.retryTimer = setTimeout(() => this.retryWake?.(), ms);
-      this.retryTimer.unref();
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      this.retryWake = wake;
     });
   }
 }

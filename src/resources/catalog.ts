@@ -13,6 +13,8 @@ export interface PrinterColumn {
   type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   jsonPath: string;
   description?: string;
+  /** 0: shown by default; 1: only with -o wide. */
+  priority?: number;
 }
 
 /** Everything the API, the store and the generators need to know about one kind. */

@@ -1,0 +1,190 @@
+/**
+ * The real kubectl 1.32 (installed on these machines) against vnetd with the admin
+ * kubeconfig vnetd writes: discovery, OpenAPI, apply, get, watch, wait, explain, delete.
+ */
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { renderKubeconfig } from '../../src/app/kubeconfig';
+import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+
+const run = promisify(execFile);
+const kubectlPresent = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+if (!kubectlPresent) process.stdout.write('SKIP kubectl e2e: kubectl is not installed on this machine\n');
+const describeIf = kubectlPresent ? describe : describe.skip;
+
+let v: TestVnetd;
+let dir: string;
+
+async function kubectl(args: string[], kubeconfig?: string): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const { stdout, stderr } = await run('kubectl', ['--kubeconfig', kubeconfig ?? v.kubeconfigPath, '--cache-dir', join(dir, 'cache'), ...args], {
+      env: { ...process.env, HOME: dir },
+      timeout: 60_000,
+    });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, out: err.stdout ?? '', err: err.stderr ?? '' };
+  }
+}
+
+function manifest(name: string, body: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, body);
+  return p;
+}
+
+describeIf('kubectl against vnetd', () => {
+  beforeAll(async () => {
+    v = await startTestVnetd({ bookmarkIntervalMs: 500 });
+    dir = mkdtempSync(join(tmpdir(), 'vnetd-kubectl-'));
+  });
+  afterAll(async () => {
+    await v?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates a namespace (protobuf body) and lists namespaces', async () => {
+    const r = await kubectl(['create', 'namespace', 'demo']);
+    expect(r.err).toBe('');
+    expect(r.out.trim()).toBe('namespace/demo created');
+    const g = await kubectl(['get', 'ns']);
+    expect(g.out).toMatch(/^NAME\s+STATUS\s+AGE\n/);
+    expect(g.out).toMatch(/\ndemo\s+Active\s+\d+s\n/);
+  });
+
+  it('applies a manifest, then applies a change to it', async () => {
+    const file = manifest('net.yaml', `apiVersion: vnet.dev/v1alpha1
+kind: VirtualNetwork
+metadata:
+  name: net1
+  namespace: demo
+spec:
+  subnets:
+  - cidr: 10.0.0.0/24
+  encapsulation: geneve
+---
+apiVersion: vnet.dev/v1alpha1
+kind: VirtualPort
+metadata:
+  name: vm1
+  namespace: demo
+spec:
+  network: net1
+  node: hv1
+`);
+    const created = await kubectl(['apply', '-f', file]);
+    expect(created.err).toBe('');
+    expect(created.out).toContain('virtualnetwork.vnet.dev/net1 created');
+    expect(created.out).toContain('virtualport.vnet.dev/vm1 created');
+    writeFileSync(file, require('node:fs').readFileSync(file, 'utf8').replace('encapsulation: geneve', 'encapsulation: geneve\n  mtu: 1400'));
+    const changed = await kubectl(['apply', '-f', file]);
+    expect(changed.out).toContain('virtualnetwork.vnet.dev/net1 configured');
+    expect(changed.out).toContain('virtualport.vnet.dev/vm1 unchanged');
+    const yaml = await kubectl(['get', 'vnets', '-n', 'demo', '-o', 'yaml']);
+    expect(yaml.out).toContain('kind: List');
+    expect(yaml.out).toContain('mtu: 1400');
+    expect(yaml.out).toMatch(/vni: \d+/);
+  });
+
+  it('uses short names and server-side tables', async () => {
+    const g = await kubectl(['get', 'vport', '-n', 'demo']);
+    expect(g.out).toMatch(/^NAME\s+NETWORK\s+MAC\s+IPS\s+NODE\s+READY\s+AGE\n/);
+    expect(g.out).toMatch(/\nvm1\s+net1\s+0a:58(:[0-9a-f]{2}){4}\s+10\.0\.0\.2\s+hv1\s+(True|False)\s+\d+s\n/);
+    const one = await kubectl(['get', 'vnet', 'net1', '-n', 'demo', '-o', 'jsonpath={.spec.encapsulation}']);
+    expect(one.out).toBe('geneve');
+    expect((await kubectl(['get', 'vlb', '-A'])).err).toContain('No resources found');
+  });
+
+  it('waits for a condition', async () => {
+    const w = await kubectl(['wait', '--for=condition=Ready', 'vnet/net1', '-n', 'demo', '--timeout=30s']);
+    expect(w.out.trim()).toBe('virtualnetwork.vnet.dev/net1 condition met');
+  });
+
+  it('explains a field from the OpenAPI document', async () => {
+    const e = await kubectl(['explain', 'virtualnetwork.spec']);
+    expect(e.out).toContain('GROUP:      vnet.dev');
+    expect(e.out).toContain('subnets');
+    expect(e.out).toContain('encapsulation');
+  });
+
+  it('watches changes with get -w', async () => {
+    const child = spawn('kubectl', ['--kubeconfig', v.kubeconfigPath, '--cache-dir', join(dir, 'cache'), 'get', 'vnets', '-n', 'demo', '-w', '--output-watch-events'], { env: { ...process.env, HOME: dir } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const until = async (re: RegExp) => {
+        const deadline = Date.now() + 20_000;
+        while (!re.test(out)) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} in:\n${out}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await until(/ADDED\s+net1/);
+      await v.call('POST', '/apis/vnet.dev/v1alpha1/namespaces/demo/virtualnetworks', { metadata: { name: 'net2' }, spec: { subnets: [{ cidr: '10.1.0.0/24' }] } });
+      await until(/ADDED\s+net2/);
+      await v.call('PATCH', '/apis/vnet.dev/v1alpha1/namespaces/demo/virtualnetworks/net2', { metadata: { labels: { a: 'b' } } }, { contentType: 'application/merge-patch+json' });
+      await until(/MODIFIED\s+net2/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('prints API errors with their causes', async () => {
+    const bad = manifest('bad.yaml', `apiVersion: vnet.dev/v1alpha1
+kind: VirtualNetwork
+metadata:
+  name: bad
+  namespace: demo
+spec:
+  subnets:
+  - cidr: 10.0.0.0/33
+`);
+    const r = await kubectl(['apply', '-f', bad]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain('The VirtualNetwork "bad" is invalid: spec.subnets[0].cidr: Invalid value: "10.0.0.0/33": prefix length must be an integer from 0 to 32');
+    expect(r.err).toContain('spec.subnets[0].cidr');
+    const unknown = manifest('unknown.yaml', `apiVersion: vnet.dev/v1alpha1
+kind: VirtualNetwork
+metadata:
+  name: unk
+  namespace: demo
+spec:
+  subnets:
+  - cidr: 10.3.0.0/24
+  colour: red
+`);
+    const s = await kubectl(['apply', '-f', unknown]);
+    expect(s.code).not.toBe(0);
+    expect(s.err).toContain('unknown field "spec.colour"');
+  });
+
+  it('keeps tenants to their namespaces', async () => {
+    await kubectl(['create', 'namespace', 'other']);
+    const token = await v.tenantToken('alice', ['demo']);
+    const cfg = join(dir, 'alice.kubeconfig');
+    writeFileSync(cfg, renderKubeconfig(v.url, v.caCertPem, token, 'alice'));
+    expect((await kubectl(['get', 'vnets', '-n', 'demo'], cfg)).out).toContain('net1');
+    const denied = await kubectl(['get', 'vnets', '-n', 'other'], cfg);
+    expect(denied.code).not.toBe(0);
+    expect(denied.err).toContain('forbidden');
+    const all = await kubectl(['get', 'vnets', '-A', '-o', 'name'], cfg);
+    expect(all.out.trim().split('\n').sort()).toEqual(['virtualnetwork.vnet.dev/net1', 'virtualnetwork.vnet.dev/net2']);
+    const anon = join(dir, 'anon.kubeconfig');
+    writeFileSync(anon, renderKubeconfig(v.url, v.caCertPem, 'admin.wrong', 'anon'));
+    const r = await kubectl(['get', 'vnets', '-n', 'demo'], anon);
+    expect(r.err).toContain('You must be logged in to the server');
+  });
+
+  it('deletes and waits for the object to be gone', async () => {
+    const d = await kubectl(['delete', 'vport', 'vm1', '-n', 'demo']);
+    expect(d.out.trim()).toBe('virtualport.vnet.dev "vm1" deleted');
+    expect((await kubectl(['get', 'vport', 'vm1', '-n', 'demo'])).err).toContain('NotFound');
+    const ns = await kubectl(['delete', 'namespace', 'demo', '--timeout=30s']);
+    expect(ns.out.trim()).toBe('namespace "demo" deleted');
+    expect((await kubectl(['get', 'vnets', '-A', '-o', 'name'])).out).not.toContain('net1');
+  });
+});

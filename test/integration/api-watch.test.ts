@@ -1,0 +1,126 @@
+/** Watch semantics: initial state, resume from a resourceVersion, selectors, bookmarks, 410 Gone. */
+import { request } from 'node:https';
+import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+
+const G = '/apis/vnet.dev/v1alpha1';
+let v: TestVnetd;
+
+interface Event {
+  type: string;
+  object: { metadata: { name: string; resourceVersion: string }; code?: number; reason?: string };
+}
+
+/** Opens a watch and collects events until `until` is satisfied or the stream ends. */
+function watch(path: string, until: (evs: Event[]) => boolean, token?: string): Promise<{ status: number; events: Event[] }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, v.url), { ca: v.caCertPem, headers: { authorization: `Bearer ${token ?? v.adminToken}` } }, (res) => {
+      const events: Event[] = [];
+      let buf = '';
+      const finish = () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, events });
+      };
+      const timer = setTimeout(finish, 8000);
+      res.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.trim()) events.push(JSON.parse(line) as Event);
+        }
+        if (until(events)) {
+          clearTimeout(timer);
+          finish();
+        }
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        if (buf.trim()) {
+          try {
+            events.push(JSON.parse(buf) as Event);
+          } catch {
+            /* not JSON: e.g. a Status answer */
+          }
+        }
+        resolve({ status: res.statusCode ?? 0, events });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const names = (evs: Event[]) => evs.map((e) => `${e.type} ${e.object.metadata?.name ?? ''}`.trim());
+const create = (name: string, labels?: Record<string, string>) =>
+  v.call('POST', `${G}/namespaces/w/virtualnetworks`, { metadata: { name, labels }, spec: { subnets: [{ cidr: '10.0.0.0/24' }] } });
+
+beforeAll(async () => {
+  v = await startTestVnetd({ bookmarkIntervalMs: 200 });
+  await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'w' } });
+});
+afterAll(async () => v.stop());
+
+it('without a resourceVersion starts with ADDED for what exists, then follows changes', async () => {
+  await create('first');
+  const p = watch(`${G}/namespaces/w/virtualnetworks?watch=true`, (e) => e.some((x) => x.type === 'DELETED'));
+  await new Promise((r) => setTimeout(r, 200));
+  await create('second');
+  await v.call('DELETE', `${G}/namespaces/w/virtualnetworks/second`);
+  const { events } = await p;
+  const seen = names(events);
+  expect(seen[0]).toBe('ADDED first');
+  expect(seen).toContain('ADDED second');
+  expect(seen[seen.length - 1]).toBe('DELETED second');
+  // The IPAM reconciler's status writes show up as MODIFIED in between, in order.
+  const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
+  expect([...rvs].sort((a, b) => a - b)).toEqual(rvs);
+});
+
+it('resumes from a resourceVersion with exactly the later changes', async () => {
+  const list = await v.call('GET', `${G}/namespaces/w/virtualnetworks`);
+  const rv = list.json.metadata.resourceVersion;
+  await create('third');
+  await v.call('PATCH', `${G}/namespaces/w/virtualnetworks/third`, { metadata: { labels: { x: 'y' } } }, { contentType: 'application/merge-patch+json' });
+  const { events } = await watch(`${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=${rv}`, (e) => e.some((x) => x.type === 'MODIFIED' && x.object.metadata.name === 'third' && JSON.stringify(x.object).includes('"x":"y"')));
+  expect(names(events)[0]).toBe('ADDED third');
+  expect(events.every((e) => Number(e.object.metadata.resourceVersion) > Number(rv))).toBe(true);
+});
+
+it('applies label selectors to both sides of a change', async () => {
+  const rv = (await v.call('GET', `${G}/namespaces/w/virtualnetworks`)).json.metadata.resourceVersion;
+  await create('sel', { app: 'web' });
+  await v.call('PATCH', `${G}/namespaces/w/virtualnetworks/sel`, { metadata: { labels: { app: 'db' } } }, { contentType: 'application/merge-patch+json' });
+  const { events } = await watch(`${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=${rv}&labelSelector=app%3Dweb`, (e) => e.some((x) => x.type === 'DELETED'));
+  const seen = names(events).filter((s) => s.endsWith(' sel'));
+  expect(seen[0]).toBe('ADDED sel');
+  expect(seen[seen.length - 1]).toBe('DELETED sel');
+});
+
+it('sends BOOKMARK events when asked', async () => {
+  const { events } = await watch(`${G}/namespaces/w/virtualnetworks?watch=true&allowWatchBookmarks=true&resourceVersion=1`, (e) => e.some((x) => x.type === 'BOOKMARK'));
+  const bm = events.find((e) => e.type === 'BOOKMARK')!;
+  expect(Number(bm.object.metadata.resourceVersion)).toBeGreaterThan(1);
+});
+
+it('answers 410 Gone for a resourceVersion older than the retained history', async () => {
+  await create('before-compaction');
+  const old = (await v.call('GET', `${G}/namespaces/w/virtualnetworks`)).json.metadata.resourceVersion;
+  await create('after-compaction');
+  await v.objects.kv.compact(await v.objects.kv.currentRevision());
+  const r = await v.call('GET', `${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=${old}`);
+  expect(r.status).toBe(410);
+  expect(r.json).toMatchObject({ kind: 'Status', code: 410, reason: 'Expired' });
+  const list = await v.call('GET', `${G}/namespaces/w/virtualnetworks?limit=1`);
+  const page = await v.call('GET', `${G}/namespaces/w/virtualnetworks?limit=1&continue=${list.json.metadata.continue}`);
+  expect(page.status).toBe(200);
+  await create('later');
+  await v.objects.kv.compact(await v.objects.kv.currentRevision());
+  const stale = await v.call('GET', `${G}/namespaces/w/virtualnetworks?limit=1&continue=${list.json.metadata.continue}`);
+  expect(stale.status).toBe(410);
+});
+
+it('rejects a resourceVersion from the future and a malformed one', async () => {
+  expect((await v.call('GET', `${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=999999`)).status).toBe(400);
+  expect((await v.call('GET', `${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=abc`)).status).toBe(400);
+});
