@@ -1,4 +1,4 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { ApiErrors } from '../resources/status';
@@ -12,8 +12,8 @@ export type AuthedRequest = FastifyRequest & { principal?: Principal };
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
-    private readonly reflector: Reflector,
-    private readonly authenticator: TokenAuthenticator,
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(TokenAuthenticator) private readonly authenticator: TokenAuthenticator,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {

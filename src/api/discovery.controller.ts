@@ -1,5 +1,5 @@
 /** Discovery and OpenAPI: what kubectl reads before any other request. */
-import { Controller, Get, Req } from '@nestjs/common';
+import { Controller, Get, Inject, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { NAMESPACE_TYPE, ResourceCatalog, type ResourceType } from '../resources/catalog';
 import { GROUP, VERSION } from '../resources/kinds';
@@ -42,7 +42,7 @@ export class DiscoveryController {
   private readonly groupDoc: unknown;
   private readonly coreDoc: unknown;
 
-  constructor(private readonly catalog: ResourceCatalog) {
+  constructor(@Inject(ResourceCatalog) private readonly catalog: ResourceCatalog) {
     this.groupDoc = groupDocument(catalog);
     this.coreDoc = coreDocument();
   }

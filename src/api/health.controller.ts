@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ObjectStore } from '../store/object-store';
 import { MetricsService } from './metrics.service';
@@ -8,8 +8,8 @@ import { Public } from './public.decorator';
 @Controller()
 export class HealthController {
   constructor(
-    private readonly objects: ObjectStore,
-    private readonly metrics: MetricsService,
+    @Inject(ObjectStore) private readonly objects: ObjectStore,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
   ) {}
 
   @Public()

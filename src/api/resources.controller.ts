@@ -2,7 +2,7 @@
  * The Kubernetes REST surface for vnet.dev/v1alpha1 kinds and core/v1 namespaces.
  * Handlers only translate HTTP into ResourceService/WatchService calls.
  */
-import { Controller, Delete, Get, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
@@ -20,8 +20,8 @@ const GV = 'apis/vnet.dev/v1alpha1';
 @Controller()
 export class ResourcesController {
   constructor(
-    private readonly resources: ResourceService,
-    private readonly watches: WatchService,
+    @Inject(ResourceService) private readonly resources: ResourceService,
+    @Inject(WatchService) private readonly watches: WatchService,
   ) {}
 
   private scope(req: AuthedRequest, plural: string, namespace?: string, core = false): Scope {
