@@ -30,6 +30,9 @@ export interface WatchSettings {
 }
 
 export class WatchService {
+  /** Open streams, ended on shutdown: an HTTP server does not close while they run. */
+  private readonly open = new Set<() => void>();
+
   constructor(
     private readonly resources: ResourceService,
     private readonly objects: ObjectStore,
@@ -61,6 +64,12 @@ export class WatchService {
     return (sink) => this.stream(scope, q, after, initial, render, sink);
   }
 
+  /** Ends every open watch (clients re-watch from their last resourceVersion elsewhere). */
+  closeAll(): void {
+    for (const close of [...this.open]) close();
+    this.open.clear();
+  }
+
   private stream(scope: Scope, q: ListQuery, after: number, initial: KubeObject[], render: (obj: KubeObject) => unknown, sink: WatchSink): void {
     const type: ResourceType = scope.type;
     let lastRevision = after;
@@ -75,6 +84,8 @@ export class WatchService {
       sink.end();
     };
     sink.onClose(close);
+    this.open.add(close);
+    sink.onClose(() => this.open.delete(close));
 
     for (const obj of initial) sink.send('ADDED', render(obj));
 

@@ -8,6 +8,17 @@ export interface VnetdConfig {
   logLevel: string;
   /** Reconciler workers per kind. */
   workers: number;
+  /** Manage hypervisors (Node objects) over OVSDB; default on. */
+  chassis?: boolean;
+  /** Run a private OVS under dataDir/ovs and register it as Node "local" (VNETD_LOCAL_OVS, default on). */
+  localOvs?: boolean;
+  /** Tunnel (VTEP) address of Node "local" (VNETD_LOCAL_TUNNEL_IP, default 127.0.0.1). */
+  localTunnelIP?: string;
+}
+
+function flag(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  return !/^(0|false|off|no)$/i.test(value.trim());
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -26,5 +37,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VnetdConfig {
     port,
     logLevel: env.VNETD_LOG_LEVEL ?? 'info',
     workers: Number(env.VNETD_WORKERS ?? 2),
+    chassis: flag(env.VNETD_CHASSIS, true),
+    localOvs: flag(env.VNETD_LOCAL_OVS, true),
+    localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP ?? '127.0.0.1',
   };
 }

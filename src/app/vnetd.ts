@@ -23,6 +23,8 @@ import { requestInfo } from '../api/request-info';
 import { BODY_LIMIT } from '../api/request-body';
 import { ResourceService } from '../api/resource.service';
 import { WatchService } from '../api/watch.service';
+import { ChassisManager } from '../chassis/chassis-manager';
+import { registerLocalNode, startLocalOvs, type LocalOvs } from '../chassis/local-ovs';
 import { AllocationRegistry } from '../ipam/allocation-registry';
 import { ensureTlsMaterial } from '../pki/certificates';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
@@ -44,6 +46,10 @@ export interface RunningVnetd {
   caCertPem: string;
   logger: Logger;
   objects: ObjectStore;
+  /** The Node reconciler (absent when config.chassis is false). */
+  chassis?: ChassisManager;
+  /** The embedded OVS (when config.localOvs is on and it started). */
+  localOvs?: LocalOvs;
   close(): Promise<void>;
 }
 
@@ -51,6 +57,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Watch bookmark period (tests shorten it). */
   bookmarkIntervalMs?: number;
+  /** Run the local OVS's ovs-vswitchd in this netns (tests keep its br-int off the host). */
+  localOvsNetns?: string;
 }
 
 export async function startVnetd(config: VnetdConfig, options: StartOptions = {}): Promise<RunningVnetd> {
@@ -84,6 +92,19 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   await namespaces.start();
   compactor.start();
 
+  // Hypervisors: the embedded OVS (optional; the API works without it) and the Node reconciler.
+  let localOvs: LocalOvs | undefined;
+  if (config.localOvs) {
+    try {
+      localOvs = await startLocalOvs({ dataDir: config.dataDir, logger, netns: options.localOvsNetns });
+      await registerLocalNode(objects, localOvs.endpoint, config.localTunnelIP);
+    } catch (err) {
+      logger.warn({ err, event: 'local-ovs.unavailable' }, 'local Open vSwitch not started; register Nodes pointing at existing OVS instead');
+    }
+  }
+  const chassis = config.chassis === false ? undefined : new ChassisManager({ objects, logger, workers: config.workers });
+  await chassis?.start();
+
   const tls = ensureTlsMaterial(join(config.dataDir, 'pki'), [config.host]);
   const adapter = new FastifyAdapter({ https: { key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT });
   const fastify = adapter.getInstance();
@@ -108,7 +129,6 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     { bufferLogs: true, abortOnError: false },
   );
   app.useLogger(app.get(PinoNestLogger));
-  app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -129,10 +149,15 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     caCertPem: tls.caCertPem,
     logger,
     objects,
+    chassis,
+    localOvs,
     async close() {
       if (closed) return;
       closed = true;
+      watches.closeAll();
       await app.close();
+      await chassis?.stop();
+      await localOvs?.stop();
       await namespaces.stop();
       await ipam.stop();
       compactor.stop();

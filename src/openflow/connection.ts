@@ -15,7 +15,8 @@ import { ErrorMessage, errorFromName } from './messages/error';
 import { FlowStats, MultipartReplyBody, MultipartReplyMessage } from './messages/multipart-reply';
 import { FlowStatsSelector, MultipartRequestBody } from './messages/multipart-request';
 import { FeaturesReply } from './messages/simple';
-import { OfMessage, decodeMessage, encodeMessage } from './message';
+import { OfMessage, decodeMessage, encodeMessage, encodeMessageInto } from './message';
+import { Writer } from './wire/writer';
 import { Target, describe, listenOn, openSocket, parseTarget } from './transport';
 import { WriteQueue } from './write-queue';
 
@@ -85,6 +86,16 @@ interface Pending {
   errors: ErrorMessage[];
 }
 
+interface XidRange {
+  first: number;
+  count: number;
+  errors: { index: number; error: ErrorMessage }[];
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Bytes of bundle_adds encoded before handing them to the socket in one write. */
+const BUNDLE_CHUNK = 256 * 1024;
+
 const noopLogger: OpenFlowLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 
 class Connection extends EventEmitter implements OpenFlowConnection {
@@ -92,6 +103,8 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   private writer: WriteQueue | undefined;
   private framer = new MessageFramer();
   private pending = new Map<number, Pending>();
+  /** xid blocks of bundles in flight, collecting the errors of their adds. */
+  private readonly ranges = new Set<XidRange>();
   private nextXid = (Math.random() * 0x7fffffff) >>> 0;
   private nextBundleId = 1;
   private features: FeaturesReply | undefined;
@@ -159,6 +172,14 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     if (this.features) return Promise.resolve(this.features);
     if (this.closed) return Promise.reject(new OpenFlowConnectionError('connection closed'));
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** n consecutive xids, none of them 0; returns the first. */
+  private allocXidBlock(n: number): number {
+    if (this.nextXid + n >= 0xffffffff) this.nextXid = 0;
+    const first = this.nextXid + 1;
+    this.nextXid += n;
+    return first;
   }
 
   private allocXid(): number {
@@ -273,33 +294,36 @@ class Connection extends EventEmitter implements OpenFlowConnection {
       bundleId,
       controlType,
       flags,
-      properties: Buffer.alloc(0),
+      properties: EMPTY,
     });
     await this.request(control('open_request'));
-    const adds: OfMessage[] = [];
+    // The adds take one block of xids and are tracked as a range, not one
+    // pending promise each: a bundle may hold 100,000 messages.
+    const range: XidRange = { first: this.allocXidBlock(msgs.length), count: msgs.length, errors: [] };
+    this.ranges.add(range);
     let commitError: OpenFlowRequestError | undefined;
     try {
-      for (const inner of msgs) {
-        const m = this.withXid({ type: 'bundle_add', bundleId, flags, properties: Buffer.alloc(0), message: { ...inner, xid: 0 } as OfMessage });
-        void this.track(m, false).catch(() => undefined);
-        adds.push(m);
-        await this.writeRaw(m);
-      }
-      await this.request(control('commit_request'));
+      await this.streamBundleAdds(msgs, bundleId, flags, range.first);
+      // OVS refuses some messages already when they are added (a bad table id)
+      // and would then commit the rest. The barrier's reply comes after every
+      // add's error, so a bundle with a refused add is discarded, never committed.
+      await this.request({ type: 'barrier_request' });
+      if (range.errors.length === 0) await this.request(control('commit_request'));
     } catch (e) {
       if (!(e instanceof OpenFlowRequestError)) {
-        for (const m of adds) this.pending.delete(m.xid);
+        this.ranges.delete(range);
+        // Nothing was committed; do not leave an open bundle behind on the switch.
+        if (this.connected) await this.request(control('discard_request')).catch(() => undefined);
         throw e;
       }
       commitError = e;
     }
+    this.ranges.delete(range);
     // OVS reports each failed inner message (with its bundle_add xid) before the commit's answer.
-    const failures: BundleFailure[] = [];
-    for (const m of adds) {
-      const p = this.pending.get(m.xid);
-      this.pending.delete(m.xid);
-      for (const error of p?.errors ?? []) failures.push({ error, request: m.type === 'bundle_add' ? m.message : m });
-    }
+    const failures: BundleFailure[] = range.errors.map(({ index, error }) => ({
+      error,
+      request: { ...msgs[index], xid: (range.first + index) >>> 0 } as OfMessage,
+    }));
     if (commitError) {
       // A failed commit already discarded the bundle; a failed add did not.
       if (commitError.request?.type !== 'bundle_control' || commitError.request.controlType !== 'commit_request') {
@@ -308,7 +332,30 @@ class Connection extends EventEmitter implements OpenFlowConnection {
       throw new OpenFlowBundleError(bundleId, commitError.error, commitError.request, failures);
     }
     const first = failures[0];
-    if (first) throw new OpenFlowBundleError(bundleId, first.error, first.request, failures);
+    if (first) {
+      await this.request(control('discard_request')).catch(() => undefined);
+      throw new OpenFlowBundleError(bundleId, first.error, first.request, failures);
+    }
+  }
+
+  /**
+   * Encodes the bundle_adds back to back into large buffers and writes those,
+   * waiting for the socket to drain between chunks: no per-message allocation,
+   * promise or syscall, and memory stays bounded for any bundle size.
+   */
+  private async streamBundleAdds(msgs: readonly Outgoing[], bundleId: number, flags: number, firstXid: number): Promise<void> {
+    const w = new Writer(BUNDLE_CHUNK + 4096);
+    for (let i = 0; i < msgs.length; i++) {
+      const message = msgs[i] as OfMessage;
+      encodeMessageInto(w, { type: 'bundle_add', xid: (firstXid + i) >>> 0, bundleId, flags, properties: EMPTY, message });
+      if (w.length >= BUNDLE_CHUNK) await this.writeChunk(w.detach());
+    }
+    if (w.length > 0) await this.writeChunk(w.detach());
+  }
+
+  private async writeChunk(buf: Buffer): Promise<void> {
+    if (!this.writer) throw new OpenFlowConnectionError('not connected');
+    await this.writer.send(buf);
   }
 
   async close(): Promise<void> {
@@ -371,6 +418,7 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     }
     const p = this.pending.get(m.xid);
     if (!p) {
+      if (m.type === 'error' && this.collectRangeError(m)) return;
       if (m.type !== 'echo_reply') this.emit('message', m);
       return;
     }
@@ -390,6 +438,17 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     if (!p.expectsReply) return;
     this.settle(m.xid, p);
     p.resolve(m.type === 'multipart_reply' ? mergeMultipart([...p.parts, m]) : m);
+  }
+
+  private collectRangeError(e: ErrorMessage): boolean {
+    for (const r of this.ranges) {
+      const index = (e.xid - r.first) >>> 0;
+      if (index < r.count) {
+        r.errors.push({ index, error: e });
+        return true;
+      }
+    }
+    return false;
   }
 
   private settle(xid: number, p: Pending): void {

@@ -76,8 +76,8 @@ const EMPTY: Record<EmptyMessage['type'], number> = {
   get_async_request: OFPT.GET_ASYNC_REQUEST,
 };
 
-/** Writes the body and returns the ofp_type. */
-function encodeBody(w: Writer, m: OfMessage): number {
+/** Writes the body and returns the ofp_type; `start` is where the message's header begins. */
+function encodeBody(w: Writer, m: OfMessage, start: number): number {
   switch (m.type) {
     case 'hello':
       encodeHello(w, m);
@@ -147,8 +147,9 @@ function encodeBody(w: Writer, m: OfMessage): number {
       if (m.message.type === 'bundle_add' || m.message.type === 'bundle_control') {
         throw new OpenFlowEncodeError('bundles cannot nest');
       }
-      // OVS insists the inner xid equals the outer one (OFPBFC_MSG_BAD_XID otherwise).
-      encodeBundleAdd(w, m, (inner, xid) => encodeMessage({ ...inner, xid }));
+      // OVS insists the inner xid equals the outer one (OFPBFC_MSG_BAD_XID otherwise);
+      // the inner message is written in place, not encoded apart and copied.
+      encodeBundleAdd(w, m, start, (inner, xid) => encodeMessageInto(w, inner, xid));
       return OFPT.EXPERIMENTER;
     default:
       throw new OpenFlowEncodeError(`cannot encode message type ${(m as { type: string }).type}`);
@@ -157,14 +158,33 @@ function encodeBody(w: Writer, m: OfMessage): number {
 
 /** Encodes one complete message (header included) for OpenFlow 1.3. */
 export function encodeMessage(m: OfMessage): Buffer {
-  const w = new Writer();
-  w.u8(OFP13_VERSION).u8(0).u16(0).u32(m.xid >>> 0, 'xid');
-  const type = encodeBody(w, m);
-  const buf = w.finish();
-  if (buf.length > 0xffff) throw new OpenFlowEncodeError(`message too long: ${buf.length} bytes (max 65535)`);
-  buf[1] = type;
-  buf.writeUInt16BE(buf.length, 2);
-  return buf;
+  // One scratch writer for all calls (encoding is synchronous and never nests
+  // through here); finish() copies the bytes out, so callers own their Buffer.
+  scratch.reset();
+  encodeMessageInto(scratch, m);
+  return scratch.finish();
+}
+
+const scratch = new Writer(64 * 1024);
+
+/**
+ * Appends one complete message to `w`, so a batch of messages can share one
+ * buffer. `xid` overrides the message's own. On an encode error the writer is
+ * left as it was before the call.
+ */
+export function encodeMessageInto(w: Writer, m: OfMessage, xid = m.xid): void {
+  const start = w.length;
+  try {
+    w.u8(OFP13_VERSION).u8(0).u16(0).u32(xid >>> 0, 'xid');
+    const type = encodeBody(w, m, start);
+    const len = w.length - start;
+    if (len > 0xffff) throw new OpenFlowEncodeError(`message too long: ${len} bytes (max 65535)`);
+    w.patchU8(start + 1, type);
+    w.patchU16(start + 2, len);
+  } catch (e) {
+    w.truncate(start);
+    throw e;
+  }
 }
 
 /**

@@ -12,12 +12,16 @@
  * --remote=punix, ovs-vsctl --no-wait init, ovs-vswitchd with OVS_RUNDIR (inside
  * `ip netns exec NS` when a netns is given, so netdev internal ports land there).
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+// Process and binary helpers are shared with the embedded local OVS (src/chassis).
+import { findBinary, initArgs, pidAlive as alive, readPidfile as readPid, runCommand as run, waitGone } from '../../src/chassis/ovs-daemons';
+
+export { findBinary };
 
 export interface OvsInstance {
   name: string;
@@ -39,17 +43,6 @@ export interface OvsInstance {
 
 export const DEFAULT_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 const BINARIES = ['ovsdb-server', 'ovsdb-tool', 'ovsdb-client', 'ovs-vsctl', 'ovs-vswitchd', 'ovs-ofctl', 'ovs-appctl', 'ip'];
-const EXTRA_PATH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
-
-/** Absolute path of a binary, looking in PATH and the sbin dirs PATH may lack. */
-export function findBinary(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), ...EXTRA_PATH].filter(Boolean);
-  for (const d of dirs) {
-    const p = join(d, name);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
 
 function bin(name: string): string {
   const p = findBinary(name);
@@ -75,50 +68,6 @@ export function runPrefix(): string {
     prefix = 'v' + n.toString(36).padStart(5, '0');
   }
   return prefix;
-}
-
-function run(file: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-function alive(pid: number): boolean {
-  // A killed detached daemon stays a zombie until init reaps it; that counts as gone.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
-  } catch {
-    /* no /proc entry: fall through to kill(0) */
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return !alive(pid);
-}
-
-async function readPid(pidfile: string): Promise<number | undefined> {
-  try {
-    const n = Number((await readFile(pidfile, 'utf8')).trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Instances still running in this process, for exit-time cleanup. */
@@ -352,7 +301,7 @@ export async function startOvs(opts: {
       await run(bin('ovsdb-tool'), ['create', inst.dbPath, schemaPath], inst.env);
     }
     await inst.startOvsdbServer();
-    if (isOvs) await inst.vsctl(['init']); // vswitchd not up yet, so vsctl adds --no-wait
+    if (isOvs) await inst.vsctl(await initArgs()); // vswitchd not up yet, so vsctl adds --no-wait
     if (inst.withVswitchd) await inst.startVswitchd();
   } catch (e) {
     await inst.stop().catch(() => undefined);

@@ -14,7 +14,7 @@ import {
   type FlowStats,
   type OpenFlowConnection,
 } from '../../src/openflow';
-import { ovsAvailability, startOvs, type OvsInstance } from '../harness/ovs';
+import { ovsAvailability, runPrefix, startOvs, type OvsInstance } from '../harness/ovs';
 
 const avail = ovsAvailability();
 if (!avail.ok) {
@@ -65,7 +65,8 @@ describeOvs('OpenFlow connection against ovs-vswitchd', () => {
   let conn: OpenFlowConnection;
 
   beforeAll(async () => {
-    ovs = await startOvs({ name: 'of-conn' });
+    // Its own netns: the netdev datapath's ovs-netdev tap is per network namespace.
+    ovs = await startOvs({ name: 'of-conn', netns: `${runPrefix()}-ofc` });
     await ovs.vsctl(['add-br', 'br0', '--', 'set', 'bridge', 'br0', 'datapath_type=netdev', 'protocols=OpenFlow13', 'fail_mode=secure']);
     for (const p of ['p1', 'p2']) {
       await ovs.vsctl(['add-port', 'br0', p, '--', 'set', 'interface', p, 'type=internal', `ofport_request=${p.slice(1)}`]);

@@ -58,10 +58,23 @@ export function httpsCall(base: string, ca: string, method: string, path: string
   });
 }
 
-export async function startTestVnetd(options: { bookmarkIntervalMs?: number; dataDir?: string } = {}): Promise<TestVnetd> {
+export interface TestVnetdOptions {
+  bookmarkIntervalMs?: number;
+  dataDir?: string;
+  /** Run the Node reconciler (default off: API tests create Nodes with made-up endpoints). */
+  chassis?: boolean;
+  /** Start the embedded local OVS (default off), its ovs-vswitchd in localOvsNetns if given. */
+  localOvs?: boolean;
+  localOvsNetns?: string;
+}
+
+export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<TestVnetd> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'vnetd-test-'));
   const logger = pino({ level: process.env.VNETD_TEST_LOG ?? 'silent' });
-  const running = await startVnetd({ dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2 }, { logger, bookmarkIntervalMs: options.bookmarkIntervalMs });
+  const running = await startVnetd(
+    { dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2, chassis: options.chassis ?? false, localOvs: options.localOvs ?? false },
+    { logger, bookmarkIntervalMs: options.bookmarkIntervalMs, localOvsNetns: options.localOvsNetns },
+  );
   const call = (method: string, path: string, body?: unknown, opts: CallOptions = {}) =>
     httpsCall(running.url, running.caCertPem, method, path, body, { ...opts, defaultToken: running.adminToken });
   return {

@@ -40,16 +40,19 @@ export function decodeActions(r: Reader): Action[] {
   return out;
 }
 
+function raw(type: number, body: Reader): Action {
+  return { type: 'unknown', actionType: type, data: body.bytesAt0() };
+}
+
 export function decodeAction(r: Reader): Action {
   const type = r.u16('action type');
   const len = r.u16('action length');
   if (len < 8 || len % 8 !== 0) r.fail(`bad action length ${len}`);
   const body = r.sub(len - 4, 'action body');
-  const raw = (): Action => ({ type: 'unknown', actionType: type, data: body.bytesAt0() });
   if (type === OFPAT.EXPERIMENTER) {
     const vendor = body.u32('action experimenter');
-    if (vendor !== NX_VENDOR_ID) return raw();
-    return decodeNicira(body, decodeActions) ?? raw();
+    if (vendor !== NX_VENDOR_ID) return raw(type, body);
+    return decodeNicira(body, decodeActions) ?? raw(type, body);
   }
-  return decodeStandard(type, body) ?? raw();
+  return decodeStandard(type, body) ?? raw(type, body);
 }

@@ -62,12 +62,12 @@ export function encodeBundleControl(w: Writer, m: BundleControlMessage): void {
   w.u16(m.flags, 'bundle flags').bytes(m.properties);
 }
 
-export function encodeBundleAdd<M>(w: Writer, m: BundleAddMessage<M>, encodeInner: (inner: M, xid: number) => Buffer): void {
+/** `encodeInner` appends the complete inner message (with the outer xid) to the same writer. */
+export function encodeBundleAdd<M>(w: Writer, m: BundleAddMessage<M>, messageStart: number, encodeInner: (inner: M, xid: number) => void): void {
   w.u32(ONF_VENDOR_ID).u32(ONFT_BUNDLE_ADD_MESSAGE);
   w.u32(m.bundleId, 'bundle id').u16(0).u16(m.flags, 'bundle flags');
-  w.bytes(encodeInner(m.message, m.xid));
-  // The writer holds exactly this message, so offset 0 is the message start.
-  if (m.properties.length > 0) w.pad8(0).bytes(m.properties);
+  encodeInner(m.message, m.xid);
+  if (m.properties.length > 0) w.pad8(messageStart).bytes(m.properties);
 }
 
 /** Decodes the body after the 8-byte experimenter/exp_type words. */

@@ -2,7 +2,7 @@ import { OpenFlowEncodeError } from '../errors';
 import { Reader } from '../wire/reader';
 import { Writer } from '../wire/writer';
 import { FIELDS, FieldDef, KIND_BYTES, OXM_CLASS, Oxm, fieldByHeader } from './fields';
-import { valueFromBytes, valueToBytes } from './value';
+import { valueFromBytes, writeValue } from './value';
 
 /**
  * One OXM TLV: class(16) field(7) hasmask(1) length(8), then for class 0xffff a
@@ -19,14 +19,13 @@ export function encodeOxm(w: Writer, f: Oxm): void {
     return;
   }
   const def: FieldDef = FIELDS[f.field];
-  const value = valueToBytes(def.kind, f.value, f.field);
-  const mask = f.mask === undefined ? undefined : valueToBytes(def.kind, f.mask, `${f.field} mask`);
-  if (mask && !def.maskable) throw new OpenFlowEncodeError(`field ${f.field} cannot be masked`);
+  const masked = f.mask !== undefined;
+  if (masked && !def.maskable) throw new OpenFlowEncodeError(`field ${f.field} cannot be masked`);
   const exp = def.experimenter === undefined ? 0 : 4;
-  writeHeader(w, def.oxmClass, def.oxmField, mask !== undefined, exp + value.length * (mask ? 2 : 1));
+  writeHeader(w, def.oxmClass, def.oxmField, masked, exp + KIND_BYTES[def.kind] * (masked ? 2 : 1));
   if (def.experimenter !== undefined) w.u32(def.experimenter);
-  w.bytes(value);
-  if (mask) w.bytes(mask);
+  writeValue(w, def.kind, f.value, f.field);
+  if (masked) writeValue(w, def.kind, f.mask as NonNullable<typeof f.mask>, `${f.field} mask`);
 }
 
 function writeHeader(w: Writer, cls: number, field: number, hasMask: boolean, len: number): void {

@@ -13,22 +13,42 @@ export const OFPVID_PRESENT = 0x1000;
  * name instead of as an asynchronous ERROR from the switch.
  */
 export function checkMatch(fields: readonly Oxm[]): void {
+  // Runs for every flow_mod encoded: plain loops over a handful of fields
+  // instead of Sets and Maps. Only exact (unmasked) values satisfy prerequisites.
   const exact = new Map<string, number | bigint | string>();
-  const seen = new Set<string>();
-  for (const f of fields) {
-    const key = f.field === 'unknown' ? `u:${f.oxmClass}:${f.oxmField}:${f.experimenter ?? ''}` : f.field;
-    if (seen.has(key)) throw new OpenFlowEncodeError(`match field ${key} appears twice`);
-    seen.add(key);
+  let vlan: Oxm | undefined;
+  let anyPrereq = false;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] as Oxm;
+    for (let j = 0; j < i; j++) {
+      if (sameField(f, fields[j] as Oxm)) throw new OpenFlowEncodeError(`match field ${fieldLabel(f)} appears twice`);
+    }
     if (f.field === 'unknown') continue;
-    if (f.mask === undefined) exact.set(f.field, f.value);
-    else checkMaskedValue(f as KnownOxm & { mask: NonNullable<KnownOxm['mask']> });
+    if (f.mask === undefined) {
+      if (f.field === 'eth_type' || f.field === 'ip_proto' || f.field === 'icmpv6_type') exact.set(f.field, f.value);
+    } else {
+      checkMaskedValue(f as KnownOxm & { mask: NonNullable<KnownOxm['mask']> });
+    }
+    if (f.field === 'vlan_vid') vlan = f;
+    if (FIELDS[f.field].prereq !== 'none') anyPrereq = true;
   }
-  const vlan = fields.find((f) => f.field === 'vlan_vid');
+  if (!anyPrereq) return;
   for (const f of fields) {
     if (f.field === 'unknown') continue;
-    const missing = missingPrereq(FIELDS[f.field].prereq, exact, vlan);
+    const p = FIELDS[f.field].prereq;
+    if (p === 'none') continue;
+    const missing = missingPrereq(p, exact, vlan);
     if (missing) throw new MatchPrerequisiteError(f.field, missing);
   }
+}
+
+function fieldLabel(f: Oxm): string {
+  return f.field === 'unknown' ? `u:${f.oxmClass}:${f.oxmField}:${f.experimenter ?? ''}` : f.field;
+}
+
+function sameField(a: Oxm, b: Oxm): boolean {
+  if (a.field !== 'unknown' || b.field !== 'unknown') return a.field === b.field;
+  return a.oxmClass === b.oxmClass && a.oxmField === b.oxmField && a.experimenter === b.experimenter;
 }
 
 function missingPrereq(
@@ -39,8 +59,6 @@ function missingPrereq(
   const eth = exact.get('eth_type');
   const proto = exact.get('ip_proto');
   const isIp = eth === ETH_TYPE.IPV4 || eth === ETH_TYPE.IPV6;
-  const l4 = (n: number, name: string): string | undefined =>
-    !isIp ? 'eth_type=0x0800 or eth_type=0x86dd' : proto !== n ? `ip_proto=${n} (${name})` : undefined;
   switch (p) {
     case 'none':
       return undefined;
@@ -61,11 +79,11 @@ function missingPrereq(
     case 'arp':
       return eth === ETH_TYPE.ARP || eth === ETH_TYPE.RARP ? undefined : 'eth_type=0x0806';
     case 'tcp':
-      return l4(IP_PROTO.TCP, 'tcp');
+      return l4(isIp, proto, IP_PROTO.TCP, 'tcp');
     case 'udp':
-      return l4(IP_PROTO.UDP, 'udp');
+      return l4(isIp, proto, IP_PROTO.UDP, 'udp');
     case 'sctp':
-      return l4(IP_PROTO.SCTP, 'sctp');
+      return l4(isIp, proto, IP_PROTO.SCTP, 'sctp');
     case 'icmpv4':
       return eth !== ETH_TYPE.IPV4 ? 'eth_type=0x0800' : proto !== IP_PROTO.ICMP ? 'ip_proto=1 (icmp)' : undefined;
     case 'icmpv6':
@@ -80,6 +98,11 @@ function missingPrereq(
       return ok ? undefined : p === 'nd' ? 'icmpv6_type=135 or 136' : `icmpv6_type=${p === 'nd_solicit' ? 135 : 136}`;
     }
   }
+}
+
+// A plain function, not a closure inside missingPrereq: this runs per flow_mod.
+function l4(isIp: boolean, proto: unknown, n: number, name: string): string | undefined {
+  return !isIp ? 'eth_type=0x0800 or eth_type=0x86dd' : proto !== n ? `ip_proto=${n} (${name})` : undefined;
 }
 
 /** A value bit outside its mask is rejected by OVS (OFPBMC_BAD_WILDCARDS). */

@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { OpenFlowEncodeError } from '../errors';
 
 /**
@@ -6,12 +6,56 @@ import { OpenFlowEncodeError } from '../errors';
  * IPv6) so decoded objects are readable and deep-equal comparable.
  */
 
-export function macToBytes(mac: string): Buffer {
-  const parts = mac.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
-    throw new OpenFlowEncodeError(`invalid MAC address: ${mac}`);
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48; // 0-9
+  const l = c | 0x20; // fold to lower case
+  return l >= 97 && l <= 102 ? l - 87 : -1; // a-f
+}
+
+/**
+ * Writes "aa:bb:cc:dd:ee:ff" as 6 bytes into `out` at `at` without allocating
+ * (this runs for every MAC of every flow_mod); throws on anything else.
+ */
+export function writeMac(mac: string, out: Uint8Array, at: number): void {
+  if (mac.length !== 17) throw new OpenFlowEncodeError(`invalid MAC address: ${mac}`);
+  for (let i = 0; i < 6; i++) {
+    const hi = hexDigit(mac.charCodeAt(i * 3));
+    const lo = hexDigit(mac.charCodeAt(i * 3 + 1));
+    if (hi < 0 || lo < 0 || (i < 5 && mac.charCodeAt(i * 3 + 2) !== 58)) throw new OpenFlowEncodeError(`invalid MAC address: ${mac}`);
+    out[at + i] = (hi << 4) | lo;
   }
-  return Buffer.from(parts.map((p) => parseInt(p, 16)));
+}
+
+export function macToBytes(mac: string): Buffer {
+  const b = Buffer.alloc(6);
+  writeMac(mac, b, 0);
+  return b;
+}
+
+/** Dotted quad to a 32-bit number, strictly (no leading zeros, 0..255 each), without allocating. */
+export function parseIpv4(ip: string): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || part > 255) throw new OpenFlowEncodeError(`invalid IPv4 address: ${ip}`);
+      value = value * 256 + part;
+      if (i < ip.length) dots++;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) throw new OpenFlowEncodeError(`invalid IPv4 address: ${ip}`);
+      part = part * 10 + (c - 48);
+      digits++;
+    } else {
+      throw new OpenFlowEncodeError(`invalid IPv4 address: ${ip}`);
+    }
+  }
+  if (dots !== 3) throw new OpenFlowEncodeError(`invalid IPv4 address: ${ip}`);
+  return value;
 }
 
 export function macFromBytes(b: Buffer): string {
@@ -19,8 +63,9 @@ export function macFromBytes(b: Buffer): string {
 }
 
 export function ipv4ToBytes(ip: string): Buffer {
-  if (!isIPv4(ip)) throw new OpenFlowEncodeError(`invalid IPv4 address: ${ip}`);
-  return Buffer.from(ip.split('.').map((p) => Number(p)));
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(parseIpv4(ip), 0);
+  return b;
 }
 
 export function ipv4FromBytes(b: Buffer): string {

@@ -1,0 +1,55 @@
+import type { VirtualPort } from '../resources/kinds';
+import { bindingStatus } from './binding';
+
+const now = new Date('2026-01-01T00:00:00Z');
+const port = (spec: Partial<VirtualPort['spec']> = {}, status?: VirtualPort['status']): VirtualPort => ({
+  apiVersion: 'vnet.dev/v1alpha1',
+  kind: 'VirtualPort',
+  metadata: { name: 'p', namespace: 't', uid: 'uid-1', generation: 3 },
+  spec: { network: 'n', interfaceId: 'vm1-eth0', node: 'hv1', ...spec },
+  status,
+});
+const bound = (c: ReturnType<typeof bindingStatus>) => c.conditions?.find((x) => x.type === 'Bound');
+
+describe('bindingStatus', () => {
+  it('binds to the interface with an ofport on the port\'s node', () => {
+    const s = bindingStatus(port({}, { mac: 'm' }), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null }] }], now);
+    expect(s).toMatchObject({ mac: 'm', node: 'hv1', ofport: 7 });
+    expect(bound(s)).toMatchObject({ status: 'True', reason: 'InterfaceFound', observedGeneration: 3 });
+  });
+
+  it('unbinds when the interface is gone, clearing node and ofport', () => {
+    const prev = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null }] }], now);
+    const s = bindingStatus(port({}, prev), [{ node: 'hv1', connected: true, interfaces: [] }], now);
+    expect(s.node).toBeUndefined();
+    expect(s.ofport).toBeUndefined();
+    expect(bound(s)).toMatchObject({ status: 'False', reason: 'InterfaceNotFound' });
+    expect(bound(s)!.message).toContain('iface-id=vm1-eth0');
+  });
+
+  it('reports a pending or failed interface without an ofport', () => {
+    expect(bound(bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 't', ofport: null, error: null }] }], now))).toMatchObject({ status: 'False', reason: 'InterfacePending' });
+    const failed = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 't', ofport: -1, error: 'could not open network device t' }] }], now);
+    expect(bound(failed)).toMatchObject({ status: 'False', reason: 'InterfaceError' });
+    expect(bound(failed)!.message).toContain('could not open');
+  });
+
+  it('keeps the last binding while the node is disconnected (Unknown)', () => {
+    const prev = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null }] }], now);
+    const s = bindingStatus(port({}, prev), [{ node: 'hv1', connected: false, interfaces: [] }], now);
+    expect(s).toMatchObject({ node: 'hv1', ofport: 7 });
+    expect(bound(s)).toMatchObject({ status: 'Unknown', reason: 'NodeDisconnected' });
+  });
+
+  it('without spec.node, binds wherever the interface appears', () => {
+    const s = bindingStatus(port({ node: undefined }), [
+      { node: 'hv2', connected: true, interfaces: [{ name: 'tap9', ofport: 3, error: null }] },
+      { node: 'hv1', connected: true, interfaces: [] },
+    ], now);
+    expect(s).toMatchObject({ node: 'hv2', ofport: 3 });
+  });
+
+  it('says when the named node does not exist', () => {
+    expect(bound(bindingStatus(port({ node: 'nope' }), [], now))).toMatchObject({ status: 'False', reason: 'NodeNotFound' });
+  });
+});

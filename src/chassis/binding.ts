@@ -1,0 +1,69 @@
+/**
+ * VM NIC binding, the libvirt/Xen convention: a VirtualPort is bound where an OVS
+ * Interface carries external_ids:iface-id equal to its interfaceId. This file decides
+ * the port's binding status from what the node sessions see. Pure.
+ */
+import { setCondition } from '../reconcile/conditions';
+import type { VirtualPort, VirtualPortStatus } from '../resources/kinds';
+
+export const BOUND = 'Bound';
+export const IFACE_ID = 'iface-id';
+
+/** The interface id hypervisors set for the port; admission defaults it to the uid. */
+export function interfaceIdOf(port: VirtualPort): string | undefined {
+  return port.spec?.interfaceId ?? port.metadata.uid;
+}
+
+/** What one node knows about the port's interface. */
+export interface NodeView {
+  node: string;
+  /** False while the node's OVSDB session is down: its interfaces are unknown. */
+  connected: boolean;
+  /** Interfaces on that node with the port's iface-id. */
+  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null }>;
+}
+
+/**
+ * The port's next status. `views` are the nodes it may bind on: its spec.node only,
+ * or every node when spec.node is unset (the NIC is bound wherever it shows up).
+ */
+export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now?: Date): VirtualPortStatus {
+  const prev = port.status ?? {};
+  const gen = port.metadata.generation;
+  const next: VirtualPortStatus = { ...prev };
+  const cond = (status: 'True' | 'False' | 'Unknown', reason: string, message: string) => {
+    next.conditions = setCondition(prev.conditions, { type: BOUND, status, reason, message, observedGeneration: gen }, now);
+  };
+  const wanted = port.spec?.node;
+  const found = views.flatMap((v) => v.interfaces.map((i) => ({ node: v.node, ...i })));
+  const ready = found.filter((i) => i.ofport !== null && i.ofport > 0).sort((a, b) => a.node.localeCompare(b.node));
+  const hit = ready[0];
+  if (hit) {
+    next.node = hit.node;
+    next.ofport = hit.ofport!;
+    const more = ready.length > 1 ? ` (also present on ${ready.slice(1).map((i) => `${i.node}/${i.name}`).join(', ')})` : '';
+    cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${hit.node}${more}`);
+    return next;
+  }
+  const pending = found[0];
+  const unknown = views.filter((v) => !v.connected).map((v) => v.node);
+  delete next.ofport;
+  if (pending) {
+    next.node = pending.node;
+    if (pending.ofport === -1 || pending.error) cond('False', 'InterfaceError', `interface ${pending.name} on node ${pending.node} failed: ${pending.error ?? 'ofport -1'}`);
+    else cond('False', 'InterfacePending', `interface ${pending.name} on node ${pending.node} has no OpenFlow port yet`);
+    return next;
+  }
+  if (unknown.length && (wanted || views.every((v) => !v.connected))) {
+    // Cannot tell while the session is down; keep the last known binding.
+    next.node = prev.node;
+    if (prev.ofport !== undefined) next.ofport = prev.ofport;
+    cond('Unknown', 'NodeDisconnected', `node ${unknown.join(', ')} is not connected; binding unknown`);
+    return next;
+  }
+  delete next.node;
+  const where = wanted ? `node ${wanted}` : views.length ? 'any node' : 'any node (no nodes are known)';
+  if (wanted && !views.length) cond('False', 'NodeNotFound', `node ${wanted} does not exist`);
+  else cond('False', 'InterfaceNotFound', `no interface with external_ids:iface-id=${interfaceIdOf(port)} on ${where}`);
+  return next;
+}

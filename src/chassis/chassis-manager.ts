@@ -1,0 +1,223 @@
+/**
+ * The Node reconciler and VM NIC binder. One NodeSession per Node object with an
+ * OVSDB endpoint; Node status reports the session and layout; VirtualPort status
+ * reports where its NIC is bound. Level-triggered like every reconciler here: OVSDB
+ * row changes and store events only enqueue keys, the reconcile functions re-read.
+ *
+ * Deleting a Node closes its session but leaves the hypervisor's bridges in place, so
+ * forwarding keeps working while the node is re-registered or handed to another vnetd.
+ */
+import type { Logger } from 'pino';
+import type { RowChange } from '../ovsdb';
+import type { Interface } from '../ovsdb/models/open_vswitch';
+import { Controller } from '../reconcile/controller';
+import { isTrue } from '../reconcile/conditions';
+import { Informer } from '../reconcile/informer';
+import type { HypervisorNode, VirtualPort } from '../resources/kinds';
+import { objectKey, typePrefix } from '../store/keys';
+import type { ObjectStore } from '../store/object-store';
+import { BOUND, IFACE_ID, bindingStatus, interfaceIdOf, type NodeView } from './binding';
+import { NodeSession, type SessionChange } from './node-session';
+import { nodeStatus, type LayoutOutcome } from './node-status';
+import { DEFAULT_OWNER } from './owner';
+import { NODES, VIRTUAL_PORTS } from './types';
+
+export interface ChassisManagerOptions {
+  objects: ObjectStore;
+  logger: Logger;
+  /** external_ids:vnetd-owner value marking what this vnetd creates. */
+  owner?: string;
+  workers?: number;
+  connectTimeoutMs?: number;
+}
+
+const IX_IFACE = 'interfaceId';
+const IX_NODE = 'node';
+const IX_BOUND = 'boundNode';
+/** Index value for ports without spec.node (they may bind on any node). */
+const ANY_NODE = '';
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+function ifaceIdsOf(change: RowChange): string[] {
+  const ids = [change.old, change.new].map((r) => (r as Interface | undefined)?.external_ids?.[IFACE_ID]);
+  return [...new Set(ids.filter((x): x is string => !!x))];
+}
+
+export class ChassisManager {
+  private readonly log: Logger;
+  private readonly owner: string;
+  private readonly nodes: Informer<HypervisorNode>;
+  private readonly ports: Informer<VirtualPort>;
+  private readonly nodeController: Controller;
+  private readonly portController: Controller;
+  private readonly sessions = new Map<string, NodeSession>();
+  private stopped = false;
+
+  constructor(private readonly opts: ChassisManagerOptions) {
+    this.log = opts.logger.child({ component: 'chassis' });
+    this.owner = opts.owner ?? DEFAULT_OWNER;
+    const store = opts.objects.kv;
+    this.nodes = new Informer<HypervisorNode>({ store, prefix: typePrefix(NODES), decode: (kv) => kv.value as HypervisorNode, logger: this.log });
+    this.ports = new Informer<VirtualPort>({ store, prefix: typePrefix(VIRTUAL_PORTS), decode: (kv) => kv.value as VirtualPort, logger: this.log });
+    this.ports.addIndex(IX_IFACE, (p) => {
+      const id = interfaceIdOf(p);
+      return id ? [id] : [];
+    });
+    this.ports.addIndex(IX_NODE, (p) => [p.spec?.node ?? ANY_NODE]);
+    this.ports.addIndex(IX_BOUND, (p) => (p.status?.node && isTrue(p.status.conditions, BOUND) ? [p.status.node] : []));
+
+    this.nodeController = new Controller({ name: 'chassis-nodes', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
+    this.portController = new Controller({ name: 'chassis-ports', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcilePort(k) });
+    this.nodeController.watch(this.nodes);
+    // Spec changes rebind; status.node changes move the boundPorts count between nodes.
+    this.portController.watch(this.ports);
+    this.nodeController.watch(this.ports, (p) => (p.status?.node ? [objectKey(NODES, undefined, p.status.node)] : []));
+    // A node appearing or going changes where its ports can bind.
+    this.portController.watch(this.nodes, (n) => this.portKeysOfNode(n.metadata.name));
+  }
+
+  async start(): Promise<void> {
+    this.nodes.start();
+    this.ports.start();
+    await Promise.all([this.nodes.waitForSync(), this.ports.waitForSync()]);
+    this.nodeController.start();
+    this.portController.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.nodes.stop();
+    this.ports.stop();
+    await Promise.all([this.nodeController.stop(), this.portController.stop()]);
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+    this.sessions.clear();
+  }
+
+  /** The live session of a node (for the pipeline layers above, and tests). */
+  session(node: string): NodeSession | undefined {
+    return this.sessions.get(node);
+  }
+
+  private portKeysOfNode(node: string): string[] {
+    return [...this.ports.indexKeys(IX_NODE, node), ...this.ports.indexKeys(IX_NODE, ANY_NODE)];
+  }
+
+  private onSessionChange(node: string, change: SessionChange): void {
+    if (this.stopped) return;
+    this.nodeController.enqueue(objectKey(NODES, undefined, node));
+    if (change.kind === 'state') {
+      for (const k of this.portKeysOfNode(node)) this.portController.enqueue(k);
+      return;
+    }
+    for (const c of change.changes) {
+      if (c.table !== 'Interface') continue;
+      for (const id of ifaceIdsOf(c)) for (const k of this.ports.indexKeys(IX_IFACE, id)) this.portController.enqueue(k);
+    }
+  }
+
+  private ensureSession(node: HypervisorNode, endpoint: string): NodeSession {
+    const name = node.metadata.name;
+    const cur = this.sessions.get(name);
+    if (cur?.endpoint === endpoint) return cur;
+    if (cur) void cur.close();
+    const s = new NodeSession({
+      node: name,
+      endpoint,
+      owner: this.owner,
+      logger: this.log,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      onChange: (c) => this.onSessionChange(name, c),
+    });
+    this.sessions.set(name, s);
+    s.start();
+    return s;
+  }
+
+  private async dropSession(name: string): Promise<void> {
+    const s = this.sessions.get(name);
+    if (!s) return;
+    this.sessions.delete(name);
+    await s.close();
+    for (const k of this.portKeysOfNode(name)) this.portController.enqueue(k);
+  }
+
+  private async reconcileNode(key: string): Promise<void> {
+    const name = key.slice(typePrefix(NODES).length);
+    const node = await this.opts.objects.get<HypervisorNode>(NODES, undefined, name);
+    if (!node || node.metadata.deletionTimestamp) return this.dropSession(name);
+    const endpoint = node.spec?.ovsdb;
+    if (!endpoint) {
+      await this.dropSession(name);
+      const view = { connected: false, reason: 'NoEndpoint', message: 'spec.ovsdb is not set: vnetd has no OVSDB endpoint for this node' };
+      return this.writeNodeStatus(node, view, undefined);
+    }
+    const session = this.ensureSession(node, endpoint);
+    let layout: LayoutOutcome | undefined;
+    let failure: unknown;
+    if (session.ready) {
+      try {
+        layout = await session.ensureLayout(node.spec!);
+      } catch (err) {
+        failure = err;
+        layout = { ready: false, reason: 'LayoutFailed', message: `could not apply the OVS layout: ${(err as Error).message}` };
+      }
+    }
+    await this.writeNodeStatus(node, session.view(), layout);
+    if (failure) throw failure; // retry with backoff
+  }
+
+  private async writeNodeStatus(node: HypervisorNode, view: ReturnType<NodeSession['view']>, layout: LayoutOutcome | undefined): Promise<void> {
+    const bound = this.ports.byIndex(IX_BOUND, node.metadata.name).length;
+    await this.opts.objects.modify<HypervisorNode>(
+      NODES,
+      undefined,
+      node.metadata.name,
+      (cur) => {
+        if (cur.metadata.uid !== node.metadata.uid) return undefined;
+        const status = nodeStatus(cur, view, layout, bound);
+        if (sameJson(status, cur.status)) return undefined;
+        return { ...cur, status };
+      },
+      { subresource: 'status' },
+    );
+  }
+
+  private viewOf(node: string, interfaceId: string): NodeView {
+    const s = this.sessions.get(node);
+    const interfaces = (s?.interfacesWithIfaceId(interfaceId) ?? []).map((i) => ({ name: i.name, ofport: i.ofport, error: i.error }));
+    return { node, connected: !!s?.ready, interfaces };
+  }
+
+  private async reconcilePort(key: string): Promise<void> {
+    const [ns, name] = key.slice(typePrefix(VIRTUAL_PORTS).length).split('/');
+    if (!ns || !name) return;
+    const port = await this.opts.objects.get<VirtualPort>(VIRTUAL_PORTS, ns, name);
+    if (!port || port.metadata.deletionTimestamp) return;
+    const views = (cur: VirtualPort): NodeView[] => {
+      const id = interfaceIdOf(cur);
+      if (!id) return [];
+      const wanted = cur.spec?.node;
+      const names = wanted ? [wanted].filter((n) => this.nodes.get(objectKey(NODES, undefined, n))) : this.nodes.list().map((n) => n.metadata.name);
+      return names.map((n) => this.viewOf(n, id));
+    };
+    const res = await this.opts.objects.modify<VirtualPort>(
+      VIRTUAL_PORTS,
+      ns,
+      name,
+      (cur) => {
+        if (cur.metadata.uid !== port.metadata.uid) return undefined;
+        const status = bindingStatus(cur, views(cur));
+        if (sameJson(status, cur.status)) return undefined;
+        return { ...cur, status };
+      },
+      { subresource: 'status' },
+    );
+    const now = res?.object.status;
+    if (now && !sameJson(now.node, port.status?.node)) {
+      this.log.info({ event: 'chassis.binding', port: `${ns}/${name}`, node: now.node ?? null, ofport: now.ofport ?? null }, 'port binding changed');
+    }
+  }
+}

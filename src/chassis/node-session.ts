@@ -1,0 +1,289 @@
+/**
+ * One OVSDB session per hypervisor: connects (retrying with backoff until it first
+ * succeeds; afterwards the client reconnects and resumes its monitor by itself), keeps
+ * a replica of Open_vSwitch, Bridge, Port, Interface and Controller, and converges the
+ * vnetd layout (layout.ts) through transactions. Callers learn about changes through
+ * onChange and re-read state; nothing here touches the object store.
+ */
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { createOvsdbClient, parseEndpoint, type OvsdbClient, type RowChange } from '../ovsdb';
+import type { Bridge, Controller, Interface, OpenVSwitch, OpenVSwitchModel, Port } from '../ovsdb/models/open_vswitch';
+import type { NodeSpec } from '../resources/kinds';
+import { IFACE_ID } from './binding';
+import { INTEGRATION_BRIDGE, desiredLayout } from './layout';
+import { layoutOperations } from './layout-ops';
+import { planLayout, type OvsSnapshot } from './layout-plan';
+import type { LayoutOutcome, SessionView } from './node-status';
+import { isOwned } from './owner';
+
+export type SessionChange = { kind: 'state' } | { kind: 'rows'; changes: RowChange[] };
+
+export interface NodeSessionOptions {
+  node: string;
+  endpoint: string;
+  owner: string;
+  logger: Logger;
+  onChange: (change: SessionChange) => void;
+  connectTimeoutMs?: number;
+  /** Retry delays while the first connect keeps failing. */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+/**
+ * The OpenFlow target set on br-int, and where vnetd dials it. A passive target is
+ * used so vnetd never needs a listening socket the hypervisor can reach: for a unix
+ * endpoint, `punix:RUNDIR/br-int.vnetd` next to db.sock (ovs-vswitchd only accepts
+ * unix controller paths of the form RUNDIR/BRIDGE.*, and the db socket lives in
+ * RUNDIR in every OVS layout); for tcp/ssl endpoints, ptcp/pssl port 6653.
+ */
+export function controllerTargetFor(endpoint: string): { target: string; dial: string } {
+  const ep = parseEndpoint(endpoint);
+  if (ep.kind === 'unix') {
+    const path = `${dirname(ep.path)}/${INTEGRATION_BRIDGE}.vnetd`;
+    return { target: `punix:${path}`, dial: `unix:${path}` };
+  }
+  const passive = ep.kind === 'ssl' ? 'pssl' : 'ptcp';
+  return { target: `${passive}:6653`, dial: `${ep.kind}:${ep.host}:6653` };
+}
+
+const MONITORED = {
+  Open_vSwitch: ['bridges', 'ovs_version', 'datapath_types', 'iface_types', 'cur_cfg', 'next_cfg', 'external_ids', 'db_version'],
+  Bridge: ['name', 'datapath_type', 'datapath_version', 'fail_mode', 'controller', 'ports', 'other_config', 'external_ids'],
+  Port: ['name', 'interfaces', 'external_ids'],
+  Interface: ['name', 'type', 'options', 'external_ids', 'ofport', 'error'],
+  Controller: ['target', 'connection_mode', 'external_ids', 'is_connected'],
+} as const;
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class NodeSession {
+  readonly client: OvsdbClient<OpenVSwitchModel>;
+  readonly controller: { target: string; dial: string };
+  private readonly log: Logger;
+  private closed = false;
+  /** Monitor in place and the replica filled at least once. */
+  private synced = false;
+  private lastError: string | undefined;
+  private everConnected = false;
+  private wake: (() => void) | undefined;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(private readonly opts: NodeSessionOptions) {
+    this.log = opts.logger.child({ node: opts.node, ovsdb: opts.endpoint });
+    this.client = createOvsdbClient<OpenVSwitchModel>({
+      endpoints: opts.endpoint,
+      logger: this.log,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 3000,
+      reconnect: { initialDelayMs: 100, maxDelayMs: 3000 },
+    });
+    this.controller = controllerTargetFor(opts.endpoint);
+  }
+
+  get node(): string {
+    return this.opts.node;
+  }
+  get endpoint(): string {
+    return this.opts.endpoint;
+  }
+  /** Connected with a live, synced replica. */
+  get ready(): boolean {
+    return this.synced && this.client.connected;
+  }
+
+  start(): void {
+    void this.run();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+    for (const u of this.unsubscribe.splice(0)) u();
+    await this.client.close();
+  }
+
+  view(): SessionView {
+    const ovs = this.synced ? this.openVSwitch() : undefined;
+    const versions = ovs ? { ovsVersion: ovs.ovs_version ?? undefined, datapathTypes: [...ovs.datapath_types].sort() } : {};
+    if (this.ready) return { connected: true, reason: 'Connected', message: `connected to ${this.opts.endpoint}`, ...versions };
+    const err = this.lastError ? `: ${this.lastError}` : '';
+    if (this.everConnected) return { connected: false, reason: 'Disconnected', message: `lost the OVSDB connection to ${this.opts.endpoint}${err}; reconnecting`, ...versions };
+    if (this.lastError) return { connected: false, reason: 'ConnectFailed', message: `cannot connect to OVSDB at ${this.opts.endpoint}${err}; retrying` };
+    return { connected: false, reason: 'Connecting', message: `connecting to OVSDB at ${this.opts.endpoint}` };
+  }
+
+  openVSwitch(): OpenVSwitch | undefined {
+    return this.client.cache.table('Open_vSwitch').rows()[0];
+  }
+
+  snapshot(): OvsSnapshot {
+    const c = this.client.cache;
+    const byId = <R extends { _uuid: string }>(rows: R[]) => new Map(rows.map((r) => [r._uuid, r]));
+    return {
+      ovs: this.openVSwitch(),
+      bridges: c.table('Bridge').rows() as Bridge[],
+      ports: byId(c.table('Port').rows() as Port[]),
+      interfaces: byId(c.table('Interface').rows() as Interface[]),
+      controllers: byId(c.table('Controller').rows() as Controller[]),
+    };
+  }
+
+  /** Interfaces whose external_ids:iface-id is id (empty until synced). */
+  interfacesWithIfaceId(id: string): Interface[] {
+    if (!this.synced) return [];
+    return this.client.cache.table('Interface').lookup(IFACE_ID, id) as Interface[];
+  }
+
+  /**
+   * Converges the layout for spec and says whether the node is ready. Throws on
+   * transaction failures (the caller retries with backoff).
+   */
+  async ensureLayout(spec: NodeSpec): Promise<LayoutOutcome> {
+    const ovs = this.openVSwitch();
+    if (!ovs) return { ready: false, reason: 'NoOpenVSwitchRow', message: 'the database has no Open_vSwitch row (run ovs-vsctl --no-wait init)' };
+    const layout = desiredLayout({
+      nodeName: this.opts.node,
+      spec,
+      datapathTypes: ovs.datapath_types,
+      ifaceTypes: ovs.iface_types,
+      controllerTarget: this.controller.target,
+    });
+    if (!layout.ok) return { ready: false, reason: layout.reason, message: layout.message };
+    const plan = () => planLayout(layout.layout, this.snapshot(), this.opts.owner);
+    let p = plan();
+    for (let attempt = 0; p.actions.length; attempt++) {
+      if (attempt === 3) throw new Error(`OVS layout did not converge: ${p.actions.map((a) => a.kind).join(', ')}`);
+      const ops = layoutOperations(this.client.ops, ovs._uuid, p.actions, this.opts.owner, `vnetd: layout of node ${this.opts.node}`);
+      this.log.info({ event: 'chassis.layout', actions: p.actions.map((a) => a.kind) }, 'applying OVS layout');
+      await this.client.transact(...ops);
+      // ovsdb-server answers the transaction before it sends the monitor update.
+      await this.waitForCache(() => plan().actions.length === 0, 3000);
+      p = plan();
+    }
+    return this.readiness(p.conflicts, layout.layout.notes, layout.layout.datapathType);
+  }
+
+  private readiness(conflicts: string[], notes: string[], datapath: string): LayoutOutcome {
+    if (conflicts.length) return { ready: false, reason: 'LayoutConflict', message: conflicts.join('; ') };
+    const s = this.snapshot();
+    const broken = [...s.interfaces.values()].filter((i) => isOwned(i, this.opts.owner) && (i.error || i.ofport === -1));
+    if (broken.length) {
+      return { ready: false, reason: 'PortError', message: broken.map((i) => `${i.name}: ${i.error ?? 'no OpenFlow port'}`).join('; ') };
+    }
+    const ovs = s.ovs!;
+    if (ovs.cur_cfg < ovs.next_cfg) {
+      return {
+        ready: false,
+        reason: 'Applying',
+        message: `waiting for ovs-vswitchd to apply the configuration (cur_cfg ${ovs.cur_cfg} < next_cfg ${ovs.next_cfg}); is ovs-vswitchd running?`,
+      };
+    }
+    const tail = notes.length ? `; ${notes.join('; ')}` : '';
+    return { ready: true, reason: 'LayoutReady', message: `${INTEGRATION_BRIDGE} is in place (datapath ${datapath})${tail}` };
+  }
+
+  private waitForCache(pred: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (pred()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        off();
+        resolve(v);
+      };
+      const off = this.client.cache.on(() => {
+        if (pred()) done(true);
+      });
+      const timer = setTimeout(() => done(false), timeoutMs);
+    });
+  }
+
+  private async run(): Promise<void> {
+    let delay = this.opts.retryInitialMs ?? 200;
+    const max = this.opts.retryMaxMs ?? 5000;
+    while (!this.closed) {
+      try {
+        await this.client.connect();
+        break;
+      } catch (e) {
+        this.fail(e);
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, max);
+      }
+    }
+    if (this.closed) return;
+    this.subscribe();
+    while (!this.closed) {
+      try {
+        await this.client.monitor({ tables: this.monitorTables() });
+        break;
+      } catch (e) {
+        // The connection dropped between connect and monitor; the client is reconnecting.
+        this.fail(e);
+        await this.sleep(delay);
+      }
+    }
+    if (this.closed) return;
+    this.synced = true;
+    this.everConnected = true;
+    this.lastError = undefined;
+    this.log.info({ event: 'chassis.connected' }, 'node OVSDB session up');
+    this.opts.onChange({ kind: 'state' });
+  }
+
+  private monitorTables() {
+    const t: { [K in keyof typeof MONITORED]: { columns: Array<(typeof MONITORED)[K][number]> } } = {
+      Open_vSwitch: { columns: [...MONITORED.Open_vSwitch] },
+      Bridge: { columns: [...MONITORED.Bridge] },
+      Port: { columns: [...MONITORED.Port] },
+      Interface: { columns: [...MONITORED.Interface] },
+      Controller: { columns: [...MONITORED.Controller] },
+    };
+    return t;
+  }
+
+  private subscribe(): void {
+    const cache = this.client.cache;
+    cache.table('Interface').addIndex(IFACE_ID, (r) => r.external_ids?.[IFACE_ID]);
+    // Batch the changes of one update message: listeners get them in one call.
+    let pending: RowChange[] = [];
+    this.unsubscribe.push(
+      cache.on((c) => {
+        if (!pending.length) queueMicrotask(() => this.opts.onChange({ kind: 'rows', changes: pending.splice(0) }));
+        pending.push(c);
+      }),
+      this.client.on('connected', () => {
+        if (!this.synced) return;
+        this.lastError = undefined;
+        this.opts.onChange({ kind: 'state' });
+      }),
+      this.client.on('disconnected', (e) => {
+        this.lastError = e.error ? describe(e.error) : 'connection closed';
+        this.opts.onChange({ kind: 'state' });
+      }),
+    );
+  }
+
+  private fail(e: unknown): void {
+    const msg = describe(e);
+    if (msg !== this.lastError) this.log.warn({ err: e }, 'node OVSDB session: connect failed');
+    this.lastError = msg;
+    this.opts.onChange({ kind: 'state' });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}

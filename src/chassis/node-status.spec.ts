@@ -1,0 +1,27 @@
+import type { HypervisorNode } from '../resources/kinds';
+import { nodeStatus } from './node-status';
+
+const node: HypervisorNode = { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1', generation: 2 }, spec: { tunnelIP: '192.0.2.1' } };
+const cond = (s: ReturnType<typeof nodeStatus>, t: string) => s.conditions?.find((c) => c.type === t);
+
+describe('nodeStatus', () => {
+  it('is Connected and Ready with version and datapath types when the layout is in place', () => {
+    const s = nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok', ovsVersion: '3.1.0', datapathTypes: ['netdev', 'system'] }, { ready: true, reason: 'LayoutReady', message: 'm' }, 4);
+    expect(s).toMatchObject({ connected: true, ovsVersion: '3.1.0', datapathTypes: ['netdev', 'system'], boundPorts: 4, observedGeneration: 2 });
+    expect(cond(s, 'Connected')).toMatchObject({ status: 'True', observedGeneration: 2 });
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'LayoutReady' });
+  });
+
+  it('is not Ready while disconnected and keeps the last known host facts', () => {
+    const prev = nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok', ovsVersion: '3.1.0', datapathTypes: ['netdev'] }, undefined, 0);
+    const s = nodeStatus({ ...node, status: prev }, { connected: false, reason: 'ConnectFailed', message: 'cannot connect to OVSDB at unix:/x: ENOENT' }, undefined, 0);
+    expect(s).toMatchObject({ connected: false, ovsVersion: '3.1.0' });
+    expect(cond(s, 'Connected')).toMatchObject({ status: 'False', reason: 'ConnectFailed' });
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'NotConnected', message: expect.stringContaining('ENOENT') });
+  });
+
+  it('keeps unrelated status fields (flows)', () => {
+    const s = nodeStatus({ ...node, status: { flows: 12 } }, { connected: true, reason: 'Connected', message: 'ok' }, undefined, 0);
+    expect(s.flows).toBe(12);
+  });
+});

@@ -1,0 +1,44 @@
+/** Composes a Node's status from its session and layout outcome. Pure. */
+import { setCondition } from '../reconcile/conditions';
+import type { HypervisorNode, NodeStatus } from '../resources/kinds';
+
+export const CONNECTED = 'Connected';
+export const READY = 'Ready';
+
+export interface LayoutOutcome {
+  ready: boolean;
+  reason: string;
+  message: string;
+}
+
+export interface SessionView {
+  connected: boolean;
+  /** Why it is not connected (last error), in words. */
+  reason: string;
+  message: string;
+  ovsVersion?: string;
+  datapathTypes?: string[];
+}
+
+export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, now?: Date): NodeStatus {
+  const prev = node.status ?? {};
+  const gen = node.metadata.generation;
+  let conditions = setCondition(
+    prev.conditions,
+    { type: CONNECTED, status: session.connected ? 'True' : 'False', reason: session.reason, message: session.message, observedGeneration: gen },
+    now,
+  );
+  const ready: LayoutOutcome = !session.connected
+    ? { ready: false, reason: 'NotConnected', message: session.message }
+    : (layout ?? { ready: false, reason: 'Pending', message: 'layout not checked yet' });
+  conditions = setCondition(
+    conditions,
+    { type: READY, status: ready.ready ? 'True' : 'False', reason: ready.reason, message: ready.message, observedGeneration: gen },
+    now,
+  );
+  const next: NodeStatus = { ...prev, observedGeneration: gen, connected: session.connected, boundPorts, conditions };
+  // Version and datapath types describe the host; keep the last known ones while disconnected.
+  if (session.ovsVersion !== undefined) next.ovsVersion = session.ovsVersion;
+  if (session.datapathTypes !== undefined) next.datapathTypes = session.datapathTypes;
+  return next;
+}

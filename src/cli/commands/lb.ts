@@ -1,0 +1,166 @@
+/** vnetctl lb create|add-backend|remove-backend|status|list|get|delete */
+import { Command } from 'commander';
+import type { Backend, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
+import { attempt } from '../attempt';
+import { ApiStatusError, CliError } from '../errors';
+import { parseBackend, sameBackend } from '../flags/backend';
+import { parseListen } from '../flags/listen';
+import { backendLabel, kindByPlural, qualifiedName } from '../kinds';
+import { createObject, getObject, JSON_PATCH, listObjects, patchObject, type JsonPatchOp } from '../ops';
+import { renderObjects } from '../output/printer';
+import type { Runtime } from '../runtime';
+import { renderLbStatus } from './lb-status';
+import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
+
+const LBS = kindByPlural('loadbalancers');
+const PORTS = kindByPlural('virtualports');
+const FLAGS = [
+  ['metadata.name', 'NAME'],
+  ['spec.network', '--network'],
+  ['spec.vip', '--vip'],
+  ['spec.listeners', '--listen'],
+  ['spec.backends', '--backend'],
+] as const;
+const MAX_TRIES = 5;
+
+/** A json-patch test on resourceVersion that failed means someone else wrote first: re-read and retry. */
+function lostRace(err: unknown): boolean {
+  return err instanceof ApiStatusError && (err.httpStatus === 409 || (err.httpStatus === 422 && /test operation failed/i.test(err.status.message)));
+}
+
+/**
+ * Read-modify-write of spec.backends through a JSON patch guarded by a test on
+ * metadata.resourceVersion, retried when another writer got there first.
+ */
+async function editBackends(rt: Runtime, name: string, verb: string, edit: (lb: LoadBalancer, current: Backend[]) => JsonPatchOp[]): Promise<LoadBalancer> {
+  const ns = rt.namespace();
+  return attempt(rt, { verb, kind: LBS, name, flags: FLAGS }, async () => {
+    for (let i = 1; ; i++) {
+      const lb = await getObject<LoadBalancer>(rt, LBS, ns, name);
+      const ops = edit(lb, lb.spec?.backends ?? []);
+      try {
+        return await patchObject<LoadBalancer>(rt, LBS, ns, name, JSON_PATCH, [{ op: 'test', path: '/metadata/resourceVersion', value: lb.metadata.resourceVersion }, ...ops]);
+      } catch (err) {
+        if (!lostRace(err) || i >= MAX_TRIES) throw err;
+      }
+    }
+  });
+}
+
+/** Addresses of the port backends, for the status view; best effort (a tenant may not list ports). */
+async function portAddresses(rt: Runtime, lb: LoadBalancer): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (!(lb.spec?.backends ?? []).some((b) => b.port !== undefined)) return out;
+  try {
+    const ports = await listObjects<VirtualPort>(rt, PORTS, rt.namespace());
+    for (const p of ports.items) out.set(p.metadata.name, p.spec?.ips ?? []);
+  } catch {
+    /* the table shows "-" instead */
+  }
+  return out;
+}
+
+function printBackends(rt: Runtime, lb: LoadBalancer, what: string): void {
+  if (rt.output === 'table' || rt.output === 'wide') {
+    const list = (lb.spec?.backends ?? []).map(backendLabel);
+    rt.io.out(`${qualifiedName(LBS, lb.metadata.name)} ${what}; backends now: ${list.length ? list.join(', ') : '<none>'}\n`);
+  } else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
+}
+
+export function lbCommand(runtimeOf: RuntimeOf): Command {
+  const group = new Command('lb').description('load balancers (LoadBalancer): a VIP with L4 listeners balanced over backends (Maglev)');
+  examples(
+    group
+      .command('create')
+      .description('create a load balancer on a network')
+      .argument('<name>', 'load balancer name (DNS label)')
+      .requiredOption('--network <net>', 'the VirtualNetwork that carries the VIP')
+      .option('--vip <ip>', 'the virtual IP (allocated from the network when omitted)')
+      .requiredOption('--listen <port[:target][/proto]>', 'a listener, e.g. 80:8080/tcp (repeatable)', repeatable(parseListen))
+      .option('--backend <port|ip[=weight]>', 'a backend VirtualPort name or IP, optional weight 1-100 (repeatable)', repeatable(parseBackend))
+      .option('--session-affinity <mode>', 'None or ClientIP', parser((t) => {
+        if (t !== 'None' && t !== 'ClientIP') throw new Error(`"${t}" is not None or ClientIP`);
+        return t;
+      }))
+      .action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP' }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        const body: LoadBalancer = {
+          apiVersion: LBS.apiVersion,
+          kind: LBS.kind,
+          metadata: { name },
+          spec: {
+            network: o.network,
+            listeners: o.listen,
+            ...(o.vip ? { vip: o.vip } : {}),
+            ...(o.backend ? { backends: o.backend } : {}),
+            ...(o.sessionAffinity ? { sessionAffinity: o.sessionAffinity } : {}),
+          },
+        };
+        const created = await attempt(rt, { verb: 'create', kind: LBS, name, flags: FLAGS }, () => createObject<LoadBalancer>(rt, LBS, rt.namespace(), body));
+        printWritten(rt, LBS, created, 'created');
+      }),
+    [
+      'vnetctl lb create web --network blue --listen 80:8080/tcp --backend vm1-eth0 --backend vm2-eth0',
+      'vnetctl lb create dns --network blue --vip 10.0.0.53 --listen 53/udp --listen 53/tcp --backend 10.0.0.11=2 --backend 10.0.0.12',
+    ],
+  );
+  examples(
+    group
+      .command('add-backend')
+      .description('add backends to a load balancer')
+      .argument('<name>', 'load balancer name')
+      .requiredOption('--backend <port|ip[=weight]>', 'backend to add (repeatable)', repeatable(parseBackend))
+      .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        const lb = await editBackends(rt, name, 'add a backend to', (cur, backends) => {
+          for (const [i, b] of o.backend.entries()) {
+            const dup = [...backends, ...o.backend.slice(0, i)].find((x) => sameBackend(x, b));
+            if (dup) throw new CliError(`cannot add backend ${backendLabel(b)} to loadbalancer "${cur.metadata.name}": it is already a backend (${backendLabel(dup)}); to change its weight, remove it and add it again`);
+          }
+          return backends.length === 0 && cur.spec?.backends === undefined
+            ? [{ op: 'add', path: '/spec/backends', value: o.backend }]
+            : o.backend.map((b) => ({ op: 'add' as const, path: '/spec/backends/-', value: b }));
+        });
+        printBackends(rt, lb, `added ${o.backend.map(backendLabel).join(', ')}`);
+      }),
+    ['vnetctl lb add-backend web --backend vm3-eth0', 'vnetctl lb add-backend web --backend 10.0.0.40=3 --backend vm4-eth0'],
+  );
+  examples(
+    group
+      .command('remove-backend')
+      .description('remove backends from a load balancer')
+      .argument('<name>', 'load balancer name')
+      .requiredOption('--backend <port|ip>', 'backend to remove (repeatable; a weight is ignored)', repeatable(parseBackend))
+      .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        const lb = await editBackends(rt, name, 'remove a backend from', (cur, backends) => {
+          const indexes = o.backend.map((b) => {
+            const i = backends.findIndex((x) => sameBackend(x, b));
+            if (i < 0) {
+              throw new CliError(`cannot remove backend ${b.port ?? b.ip} from loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})`);
+            }
+            return i;
+          });
+          // Highest index first, so earlier removals do not shift later ones.
+          return [...new Set(indexes)].sort((a, b) => b - a).map((i) => ({ op: 'remove' as const, path: `/spec/backends/${i}` }));
+        });
+        printBackends(rt, lb, `removed ${o.backend.map((b) => b.port ?? b.ip).join(', ')}`);
+      }),
+    ['vnetctl lb remove-backend web --backend vm3-eth0'],
+  );
+  examples(
+    group
+      .command('status')
+      .description('show a load balancer: VIP, listeners, backends and their health, conditions')
+      .argument('<name>', 'load balancer name')
+      .action(async (name: string, _o: unknown, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        const lb = await attempt(rt, { verb: 'get', kind: LBS, name }, () => getObject<LoadBalancer>(rt, LBS, rt.namespace(), name));
+        if (rt.output === 'table' || rt.output === 'wide') rt.io.out(renderLbStatus(lb, rt.term, await portAddresses(rt, lb)));
+        else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
+      }),
+    ['vnetctl lb status web', 'vnetctl lb status web -o json'],
+  );
+  addReadDelete(group, LBS, runtimeOf, { delete: true });
+  return group;
+}

@@ -1,0 +1,187 @@
+/**
+ * kubectl-style generic verbs: `get|apply|delete -f FILE` over manifests, and
+ * `get KIND [NAME...]` / `delete KIND NAME...` by kind name. Manifest errors do not stop
+ * the batch: every object is tried, each failure is one line, and the exit code is 1.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import type { KubeObject } from '../../resources/object';
+import { attempt } from '../attempt';
+import { ApiStatusError, CliError, UsageError } from '../errors';
+import { findKind, KINDS, qualifiedName, type KindInfo } from '../kinds';
+import { readManifests, type Manifest } from '../manifests';
+import { createObject, deleteObject, getObject, listObjects, MERGE_PATCH, patchObject } from '../ops';
+import { renderObjects } from '../output/printer';
+import type { Runtime } from '../runtime';
+import { parseDuration } from '../flags/duration';
+import { deleteNamed, examples, parser, waitAllDeleted, type RuntimeOf } from './shared';
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+function namespaceOf(rt: Runtime, m: Manifest): string | undefined {
+  if (!m.kind.namespaced) return undefined;
+  const own = m.object.metadata.namespace;
+  if (own && rt.opts.namespace && own !== rt.opts.namespace) {
+    throw new CliError(`cannot use ${m.source}: its namespace "${own}" differs from -n ${rt.opts.namespace}; drop one of them`);
+  }
+  return own ?? rt.namespace();
+}
+
+/** Runs fn for every manifest; collects failures into one exit code. */
+async function eachManifest(rt: Runtime, manifests: Manifest[], fn: (m: Manifest, ns: string | undefined) => Promise<void>): Promise<void> {
+  let failed = 0;
+  for (const m of manifests) {
+    try {
+      await fn(m, namespaceOf(rt, m));
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      rt.io.err(`error: ${err.message}\n`);
+      failed++;
+    }
+  }
+  if (failed > 0) throw new CliError(`${failed} of ${manifests.length} object(s) failed`);
+}
+
+function stdin(): string {
+  return readFileSync(0, 'utf8');
+}
+
+/** What apply sends as a merge patch: the manifest minus what the server owns. */
+function applyPatch(obj: KubeObject): Record<string, unknown> {
+  const { status: _status, ...rest } = obj;
+  const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, generation: _g, managedFields: _mf, ...metadata } = obj.metadata;
+  return { ...rest, metadata };
+}
+
+async function apply(rt: Runtime, m: Manifest, ns: string | undefined): Promise<void> {
+  const name = m.object.metadata.name;
+  const spec = { kind: m.kind, name, verb: 'apply' };
+  const existing = await attempt(rt, spec, async () => {
+    try {
+      return await getObject(rt, m.kind, ns, name);
+    } catch (err) {
+      if (err instanceof ApiStatusError && err.httpStatus === 404 && err.reason === 'NotFound') return undefined;
+      throw err;
+    }
+  });
+  let result: KubeObject;
+  let verb: string;
+  if (!existing) {
+    result = await attempt(rt, spec, () => createObject(rt, m.kind, ns, m.object));
+    verb = 'created';
+  } else {
+    result = await attempt(rt, spec, () => patchObject(rt, m.kind, ns, name, MERGE_PATCH, applyPatch(m.object)));
+    verb = result.metadata.resourceVersion === existing.metadata.resourceVersion ? 'unchanged' : 'configured';
+  }
+  if (rt.output === 'table' || rt.output === 'wide') rt.io.out(`${qualifiedName(m.kind, name)} ${verb}\n`);
+  else rt.io.out(renderObjects(m.kind, [result], rt.output, rt.term, { single: true }));
+}
+
+function groupByKind(objs: { kind: KindInfo; object: KubeObject }[]): Map<KindInfo, KubeObject[]> {
+  const by = new Map<KindInfo, KubeObject[]>();
+  for (const o of objs) by.set(o.kind, [...(by.get(o.kind) ?? []), o.object]);
+  return by;
+}
+
+/** Prints objects of several kinds: one table per kind (with a blank line between), or one List. */
+function printMixed(rt: Runtime, objs: { kind: KindInfo; object: KubeObject }[], withNamespace: boolean): void {
+  if (rt.output === 'json' || rt.output === 'yaml') {
+    const single = objs.length === 1;
+    rt.io.out(renderObjects(objs[0]!.kind, objs.map((o) => o.object), rt.output, rt.term, { single }));
+    return;
+  }
+  const parts = [...groupByKind(objs)].map(([kind, list]) => renderObjects(kind, list, rt.output, rt.term, { withNamespace }));
+  rt.io.out(parts.join(rt.output === 'name' ? '' : '\n'));
+}
+
+function kindArg(text: string): KindInfo {
+  const k = findKind(text);
+  if (!k) throw new UsageError(`unknown kind "${text}": use one of ${KINDS.map((x) => x.shortNames[0] ?? x.plural).join(', ')} (or their full names)`);
+  return k;
+}
+
+export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
+  const get = examples(
+    new Command('get')
+      .description('show objects from manifest files (-f) or by kind and name')
+      .argument('[kind]', 'kind: vnet, vport, vlb, vnode, ns, vtoken (or full names)')
+      .argument('[names...]', 'object names (all when omitted)')
+      .option('-f, --filename <file>', 'manifest file, directory or - for stdin (repeatable)', collect)
+      .option('-A, --all-namespaces', 'with a KIND: list across namespaces')
+      .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; allNamespaces?: boolean }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        if (o.filename) {
+          if (kindText) throw new UsageError('cannot combine -f with a KIND argument; use one or the other');
+          const found: { kind: KindInfo; object: KubeObject }[] = [];
+          await eachManifest(rt, readManifests(o.filename, stdin), async (m, ns) => {
+            found.push({ kind: m.kind, object: await attempt(rt, { verb: 'get', kind: m.kind, name: m.object.metadata.name }, () => getObject(rt, m.kind, ns, m.object.metadata.name)) });
+          }).finally(() => {
+            if (found.length > 0) printMixed(rt, found, false);
+          });
+          return;
+        }
+        if (!kindText) throw new UsageError('say what to get: vnetctl get KIND [NAME] or vnetctl get -f FILE');
+        const kind = kindArg(kindText);
+        const all = kind.namespaced && o.allNamespaces === true;
+        const ns = kind.namespaced && !all ? rt.namespace() : undefined;
+        if (names.length === 0) {
+          const res = await attempt(rt, { verb: 'list', kind }, () => listObjects(rt, kind, ns));
+          if (res.items.length === 0 && (rt.output === 'table' || rt.output === 'wide')) rt.io.err(`No ${kind.plural} found${ns ? ` in namespace "${ns}"` : ''}.\n`);
+          else rt.io.out(renderObjects(kind, res.items, rt.output, rt.term, { withNamespace: all }));
+          return;
+        }
+        const objs: KubeObject[] = [];
+        for (const n of names) objs.push(await attempt(rt, { verb: 'get', kind, name: n }, () => getObject(rt, kind, ns, n)));
+        rt.io.out(renderObjects(kind, objs, rt.output, rt.term, { single: names.length === 1 }));
+      }),
+    ['vnetctl get -f network.yaml', 'vnetctl get vnet', 'vnetctl get vport vm1-eth0 -o yaml', 'vnetctl get vlb -A -o wide'],
+  );
+  const applyCmd = examples(
+    new Command('apply')
+      .description('create objects from manifests, or update them (JSON merge patch) when they exist')
+      .requiredOption('-f, --filename <file>', 'manifest file, directory or - for stdin (repeatable)', collect)
+      .action(async (o: { filename: string[] }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        await eachManifest(rt, readManifests(o.filename, stdin), (m, ns) => apply(rt, m, ns));
+      }),
+    ['vnetctl apply -f tenant-a/', 'vnetctl apply -f lb.yaml -n tenant-a', 'cat net.json | vnetctl apply -f -'],
+  );
+  const del = examples(
+    new Command('delete')
+      .description('delete objects named in manifests (-f) or by kind and name')
+      .argument('[kind]', 'kind (vnet, vport, vlb, vnode, ns, vtoken)')
+      .argument('[names...]', 'object names')
+      .option('-f, --filename <file>', 'manifest file, directory or - for stdin (repeatable)', collect)
+      .option('--ignore-not-found', 'treat objects that do not exist as deleted')
+      .option('--wait', 'wait until the objects are gone')
+      .option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)', parser(parseDuration), 60_000)
+      .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; ignoreNotFound?: boolean; wait?: boolean; timeout: number }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        if (o.filename) {
+          if (kindText) throw new UsageError('cannot combine -f with a KIND argument; use one or the other');
+          const deleted: { kind: KindInfo; ns: string | undefined; name: string }[] = [];
+          try {
+            await eachManifest(rt, readManifests(o.filename, stdin), async (m, ns) => {
+              const name = m.object.metadata.name;
+              await attempt(rt, { verb: 'delete', kind: m.kind, name }, () =>
+                deleteObject(rt, m.kind, ns, name).catch((err: unknown) => {
+                  if (o.ignoreNotFound && err instanceof ApiStatusError && err.httpStatus === 404) return undefined;
+                  throw err;
+                }),
+              );
+              deleted.push({ kind: m.kind, ns, name });
+            });
+          } finally {
+            // Wait only after every delete was sent: a network's finalizer waits for its ports and LBs.
+            if (o.wait) await waitAllDeleted(rt, deleted, o.timeout);
+            for (const d of deleted) rt.io.out(rt.output === 'name' ? `${qualifiedName(d.kind, d.name)}\n` : `${qualifiedName(d.kind, d.name)} deleted\n`);
+          }
+          return;
+        }
+        if (!kindText || names.length === 0) throw new UsageError('say what to delete: vnetctl delete KIND NAME... or vnetctl delete -f FILE');
+        await deleteNamed(rt, kindArg(kindText), names, o.wait === true, o.timeout);
+      }),
+    ['vnetctl delete -f tenant-a/', 'vnetctl delete vlb web', 'vnetctl delete -f lb.yaml --ignore-not-found'],
+  );
+  return [get, applyCmd, del];
+}

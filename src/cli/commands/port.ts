@@ -1,0 +1,89 @@
+/** vnetctl port create|list|get|delete|libvirt */
+import { isIP } from 'node:net';
+import { Command } from 'commander';
+import type { VirtualPort } from '../../resources/kinds';
+import { attempt } from '../attempt';
+import { CliError } from '../errors';
+import { kindByPlural } from '../kinds';
+import { libvirtInterfaceXml } from '../libvirt';
+import { createObject, getObject } from '../ops';
+import type { Runtime } from '../runtime';
+import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
+
+const PORTS = kindByPlural('virtualports');
+const FLAGS = [
+  ['metadata.name', 'NAME'],
+  ['spec.network', '--network'],
+  ['spec.ips', '--ip'],
+  ['spec.mac', '--mac'],
+  ['spec.node', '--node'],
+  ['spec.interfaceId', '--interface-id'],
+] as const;
+
+function parseIp(text: string): string {
+  if (!isIP(text)) throw new Error(`"${text}" is not an IPv4 or IPv6 address`);
+  return text;
+}
+
+function parseMac(text: string): string {
+  if (!/^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i.test(text)) throw new Error(`"${text}" is not a MAC address like 0a:58:0a:00:00:05`);
+  return text.toLowerCase().replace(/-/g, ':');
+}
+
+function snippet(port: VirtualPort): string {
+  const mac = port.spec?.mac ?? port.status?.mac;
+  const id = port.spec?.interfaceId ?? port.metadata.uid;
+  if (!mac || !id) throw new CliError(`cannot render the libvirt <interface> for port "${port.metadata.name}": the server returned no MAC or interfaceId`);
+  return libvirtInterfaceXml(id, mac);
+}
+
+function printSnippet(rt: Runtime, port: VirtualPort): void {
+  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${port.spec?.node ?? '<node>'}:\n${snippet(port)}\n`);
+}
+
+export function portCommand(runtimeOf: RuntimeOf): Command {
+  const group = new Command('port').description('virtual ports (VirtualPort): VM NICs attached to a network on a node');
+  examples(
+    group
+      .command('create')
+      .description("create a port and print the libvirt <interface> that binds a VM's NIC to it")
+      .argument('<name>', 'port name (DNS label)')
+      .requiredOption('--network <net>', 'the VirtualNetwork (same namespace)')
+      .requiredOption('--node <node>', 'the hypervisor (Node) the VM runs on')
+      .option('--ip <ip>', 'fixed address (repeat for IPv4 + IPv6; allocated when omitted)', repeatable(parseIp))
+      .option('--mac <mac>', 'fixed MAC (allocated when omitted)', parser(parseMac))
+      .option('--interface-id <id>', "OVS iface-id / libvirt interfaceid (defaults to the port's uid)")
+      .action(async (name: string, o: { network: string; node: string; ip?: string[]; mac?: string; interfaceId?: string }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        const body: VirtualPort = {
+          apiVersion: PORTS.apiVersion,
+          kind: PORTS.kind,
+          metadata: { name },
+          spec: { network: o.network, node: o.node, ...(o.ip ? { ips: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.interfaceId ? { interfaceId: o.interfaceId } : {}) },
+        };
+        const created = await attempt(rt, { verb: 'create', kind: PORTS, name, flags: FLAGS }, () => createObject<VirtualPort>(rt, PORTS, rt.namespace(), body));
+        printWritten(rt, PORTS, created, 'created');
+        // json/yaml/name stay machine-readable; the snippet is for people (and `port libvirt`).
+        if (rt.output === 'table' || rt.output === 'wide') printSnippet(rt, created);
+      }),
+    [
+      'vnetctl port create vm1-eth0 --network blue --node hv1',
+      'vnetctl port create vm2-eth0 --network blue --node hv1 --ip 10.0.0.20 --mac 0a:58:0a:00:00:14',
+      'vnetctl port create vm3-eth0 --network blue --node hv2 --interface-id 6f1c0c7e-vm3-nic0',
+    ],
+  );
+  addReadDelete(group, PORTS, runtimeOf, { delete: true });
+  examples(
+    group
+      .command('libvirt')
+      .description('print the libvirt <interface> XML for an existing port')
+      .argument('<name>', 'port name')
+      .action(async (name: string, _o: unknown, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        const port = await attempt(rt, { verb: 'get', kind: PORTS, name }, () => getObject<VirtualPort>(rt, PORTS, rt.namespace(), name));
+        rt.io.out(`${snippet(port)}\n`);
+      }),
+    ['vnetctl port libvirt vm1-eth0 > vm1-nic.xml && virsh attach-device vm1 vm1-nic.xml --config'],
+  );
+  return group;
+}

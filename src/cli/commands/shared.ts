@@ -1,0 +1,117 @@
+/** Pieces every command module uses: runtime lookup, examples in --help, and common subcommands. */
+import { Command, InvalidArgumentError } from 'commander';
+import type { KubeObject } from '../../resources/object';
+import { attempt } from '../attempt';
+import { qualifiedName, type KindInfo } from '../kinds';
+import { deleteObject, getObject, listObjects } from '../ops';
+import { renderObjects } from '../output/printer';
+import type { Runtime } from '../runtime';
+import { parseDuration } from '../flags/duration';
+import { waitFor } from '../wait';
+
+export type RuntimeOf = (cmd: Command) => Runtime;
+
+export function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+}
+
+/** Adapts a throwing parser to commander's argParser (its errors are usage errors, exit 2). */
+export function parser<T>(fn: (text: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return fn(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+/** For repeatable flags: --subnet A --subnet B. */
+export function repeatable<T>(fn: (text: string) => T): (value: string, previous: T[] | undefined) => T[] {
+  const one = parser(fn);
+  return (value, previous) => [...(previous ?? []), one(value)];
+}
+
+export function integer(min: number, max: number): (text: string) => number {
+  return (text) => {
+    if (!/^\d+$/.test(text)) throw new Error(`"${text}" is not a whole number`);
+    const n = Number(text);
+    if (n < min || n > max) throw new Error(`${n} is outside ${min}-${max}`);
+    return n;
+  };
+}
+
+/** Prints what a create/apply returned: a "created" line and the row in table formats, the object otherwise. */
+export function printWritten(rt: Runtime, kind: KindInfo, obj: KubeObject, verb: string): void {
+  const format = rt.output;
+  if (format === 'table' || format === 'wide') {
+    rt.io.out(`${qualifiedName(kind, obj.metadata.name)} ${verb}\n`);
+    rt.io.out(renderObjects(kind, [obj], format, rt.term));
+  } else rt.io.out(renderObjects(kind, [obj], format, rt.term, { single: true }));
+}
+
+/** Adds `list`, `get NAME...` and `delete NAME...` for a kind under a command group. */
+export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: RuntimeOf, opts: { delete: boolean }): void {
+  const noun = kind.kind;
+  const listCmd = group
+    .command('list')
+    .alias('ls')
+    .description(`list ${noun}s${kind.namespaced ? ' in the namespace' : ''}`)
+    .option('-l, --selector <labels>', 'label selector, e.g. tier=web');
+  if (kind.namespaced) listCmd.option('-A, --all-namespaces', 'list across all namespaces you can see');
+  examples(
+    listCmd.action(async (o: { selector?: string; allNamespaces?: boolean }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        const all = kind.namespaced && o.allNamespaces === true;
+        const res = await attempt(rt, { verb: 'list', kind }, () => listObjects(rt, kind, kind.namespaced && !all ? rt.namespace() : undefined, { labelSelector: o.selector }));
+        if (res.items.length === 0 && (rt.output === 'table' || rt.output === 'wide')) {
+          rt.io.err(`No ${kind.plural} found${kind.namespaced && !all ? ` in namespace "${rt.namespace()}"` : ''}.\n`);
+          return;
+        }
+        rt.io.out(renderObjects(kind, res.items, rt.output, rt.term, { withNamespace: all }));
+      }),
+    [`vnetctl ${kind.command} list`, ...(kind.namespaced ? [`vnetctl ${kind.command} list -A -o wide`] : []), `vnetctl ${kind.command} list -o name`],
+  );
+  examples(
+    group
+      .command('get')
+      .description(`show ${noun}s by name`)
+      .argument('<name...>', `${noun} name(s)`)
+      .action(async (names: string[], _o: unknown, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        const ns = kind.namespaced ? rt.namespace() : undefined;
+        const objs: KubeObject[] = [];
+        for (const name of names) objs.push(await attempt(rt, { verb: 'get', kind, name }, () => getObject(rt, kind, ns, name)));
+        rt.io.out(renderObjects(kind, objs, rt.output, rt.term, { single: names.length === 1 }));
+      }),
+    [`vnetctl ${kind.command} get NAME`, `vnetctl ${kind.command} get NAME -o yaml`],
+  );
+  if (!opts.delete) return;
+  examples(
+    group
+      .command('delete')
+      .alias('rm')
+      .description(`delete ${noun}s`)
+      .argument('<name...>', `${noun} name(s)`)
+      .option('--wait', 'wait until the objects are gone (finalizers done)')
+      .option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)', parser(parseDuration), 60_000)
+      .action(async (names: string[], o: { wait?: boolean; timeout: number }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        await deleteNamed(rt, kind, names, o.wait === true, o.timeout);
+      }),
+    [`vnetctl ${kind.command} delete NAME`, `vnetctl ${kind.command} delete NAME --wait`],
+  );
+}
+
+export async function deleteNamed(rt: Runtime, kind: KindInfo, names: string[], wait: boolean, timeout: number): Promise<void> {
+  const ns = kind.namespaced ? rt.namespace() : undefined;
+  for (const name of names) await attempt(rt, { verb: 'delete', kind, name }, () => deleteObject(rt, kind, ns, name));
+  // Wait only after every delete was sent: objects may hold each other (a network waits for its ports).
+  if (wait) await waitAllDeleted(rt, names.map((name) => ({ kind, ns, name })), timeout);
+  for (const name of names) rt.io.out(rt.output === 'name' ? `${qualifiedName(kind, name)}\n` : `${qualifiedName(kind, name)} deleted\n`);
+}
+
+/** Waits (concurrently, one deadline) until all the objects are gone. */
+export async function waitAllDeleted(rt: Runtime, objs: { kind: KindInfo; ns: string | undefined; name: string }[], timeout: number): Promise<void> {
+  await Promise.all(objs.map((o) => waitFor(rt, o.kind, o.ns, o.name, { kind: 'delete' }, timeout)));
+}

@@ -1,0 +1,92 @@
+/**
+ * Turns any failure into the one line the user sees: "<what failed>: <why>; <what to do>".
+ * The why comes from the Status (message, or its field causes); the what-to-do is a hint
+ * chosen from the reason, so people are told a command to run instead of a status code.
+ */
+import { ApiStatusError, CliError, TransportError } from './errors';
+
+export interface ErrorContext {
+  /** e.g. `create virtualnetwork "blue" in namespace "t1"`. */
+  action?: string;
+  /** Maps spec field paths to the flag that sets them, e.g. spec.vip -> --vip. */
+  flagFor?: (field: string) => string | undefined;
+  /** Where the credentials came from, named in 401 hints. */
+  kubeconfig?: string;
+  namespace?: string;
+  /** A command that lists the kind, e.g. `vnetctl network list`. */
+  listCommand?: string;
+}
+
+function causesText(err: ApiStatusError, ctx: ErrorContext): string | undefined {
+  const causes = err.status.details?.causes ?? [];
+  if (causes.length === 0) return undefined;
+  return causes
+    .map((c) => {
+      const flag = c.field ? ctx.flagFor?.(c.field) : undefined;
+      const where = c.field ? (flag ? `${c.field} (${flag})` : c.field) : '';
+      return where ? `${where}: ${c.message}` : c.message;
+    })
+    .join('; ');
+}
+
+function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
+  const ns = ctx.namespace ? ` -n ${ctx.namespace}` : '';
+  switch (err.reason) {
+    case 'Unauthorized':
+      return `the token${ctx.kubeconfig ? ` in ${ctx.kubeconfig}` : ''} is wrong, expired or was deleted: ask an admin for a new one, or use vnetd's admin kubeconfig ($VNETD_DATA_DIR/admin.kubeconfig)`;
+    case 'Forbidden':
+      return `use a token that is allowed there (or another namespace with -n)`;
+    case 'NotFound':
+      return ctx.listCommand ? `see what exists with: ${ctx.listCommand}${ns}` : 'check the name and namespace (-n)';
+    case 'AlreadyExists':
+      return 'pick another name, or delete the existing object first';
+    case 'Conflict':
+      return 'it changed meanwhile: run the command again';
+    case 'Invalid': {
+      const missing = (err.status.details?.causes ?? []).find((c) => c.reason === 'FieldValueNotFound' && c.field === 'spec.network');
+      if (missing) return `create the network first, or pick one from: vnetctl network list${ns}`;
+      return 'fix the values and run the command again';
+    }
+    case 'Expired':
+    case 'Gone':
+      return 'run the command again';
+    case 'InternalError':
+    case 'ServiceUnavailable':
+      return "this is vnetd's fault: check its log";
+    default:
+      return 'check the command and run it again';
+  }
+}
+
+function transportHint(err: TransportError): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `is vnetd running? start it with "npm start", or point --kubeconfig/--context at the right server`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'check the server address in the kubeconfig';
+    case 'ETIMEDOUT':
+      return 'the server did not answer in time: check the network path and that vnetd is healthy';
+    default:
+      if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/.test(err.code)) {
+        return "the server's certificate is not signed by the kubeconfig's certificate-authority-data: refresh the kubeconfig from vnetd's data dir";
+      }
+      return 'check that the server in the kubeconfig is a running vnetd';
+  }
+}
+
+/** The single line printed for `err` (without the trailing newline). */
+export function describeError(err: unknown, ctx: ErrorContext = {}): string {
+  const what = ctx.action ? `cannot ${ctx.action}` : 'error';
+  if (err instanceof ApiStatusError) {
+    const why = causesText(err, ctx) ?? err.status.message;
+    return `${what}: ${why}; ${hintFor(err, ctx)}`;
+  }
+  if (err instanceof TransportError) {
+    return `${what}: cannot reach vnetd at ${err.server} (${err.message}); ${transportHint(err)}`;
+  }
+  // CliErrors are written as complete lines where they are raised.
+  if (err instanceof CliError) return err.message;
+  const e = err as { message?: string };
+  return `${what}: ${e?.message ?? String(err)}`;
+}

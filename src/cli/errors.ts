@@ -1,0 +1,55 @@
+/**
+ * The CLI's failures. Every error ends as ONE line on stderr (what failed, why, what to
+ * do) and an exit code: 1 for a failed operation, 2 for a usage mistake (kubectl's rule).
+ */
+import type { Status } from '../resources/status';
+
+export const EXIT_OK = 0;
+export const EXIT_ERROR = 1;
+export const EXIT_USAGE = 2;
+
+/** An operation failed; the message is already the whole user-facing line. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_ERROR,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** The command line itself is wrong (bad flag value, missing argument): exit 2. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+    this.name = 'UsageError';
+  }
+}
+
+/** The server answered with a Kubernetes Status (4xx/5xx). */
+export class ApiStatusError extends Error {
+  constructor(
+    readonly httpStatus: number,
+    readonly status: Status,
+  ) {
+    super(status.message);
+    this.name = 'ApiStatusError';
+  }
+
+  get reason(): string {
+    return this.status.reason ?? '';
+  }
+}
+
+/** vnetd could not be reached or spoken to (refused, DNS, TLS, timeout). */
+export class TransportError extends Error {
+  constructor(
+    readonly server: string,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * --backend PORT|IP[=WEIGHT]: a VirtualPort name or an address in the network, with an
+ * optional Maglev weight (1-100). Anything that parses as an IP address is an address;
+ * port names are DNS labels, which never do.
+ */
+import { isIP } from 'node:net';
+import type { Backend } from '../../resources/kinds';
+
+export function parseBackend(spec: string): Backend {
+  const text = spec.trim();
+  const eq = text.lastIndexOf('=');
+  const id = eq >= 0 ? text.slice(0, eq) : text;
+  const weightText = eq >= 0 ? text.slice(eq + 1) : undefined;
+  if (!id) throw new Error(`"${spec}" names no backend: use a port name or an IP, e.g. web-1 or 10.0.0.7=2`);
+  let weight: number | undefined;
+  if (weightText !== undefined) {
+    if (!/^\d{1,3}$/.test(weightText) || Number(weightText) < 1 || Number(weightText) > 100) {
+      throw new Error(`"${spec}": weight "${weightText}" must be a whole number from 1 to 100`);
+    }
+    weight = Number(weightText);
+  }
+  const backend: Backend = isIP(id) ? { ip: id } : { port: id };
+  if (!backend.ip && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(id)) {
+    throw new Error(`"${spec}": "${id}" is neither an IP address nor a port name (lower-case letters, digits and '-')`);
+  }
+  if (weight !== undefined) backend.weight = weight;
+  return backend;
+}
+
+/** Whether two backends name the same target (weights aside). */
+export function sameBackend(a: Backend, b: Backend): boolean {
+  if (a.port !== undefined || b.port !== undefined) return a.port === b.port;
+  return a.ip !== undefined && b.ip !== undefined && normalizeIp(a.ip) === normalizeIp(b.ip);
+}
+
+/** Enough canonicalisation to compare addresses a user typed with the server's canonical ones. */
+function normalizeIp(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  // Expand "::" and strip leading zeros, then compare lower-case groups.
+  const [head, tail] = ip.toLowerCase().split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return groups.map((g) => g.replace(/^0+(?=.)/, '')).join(':');
+}

@@ -1,0 +1,194 @@
+/**
+ * A small Kubernetes-style REST client over node:https: JSON in, JSON out, Status
+ * objects become ApiStatusError, socket failures become TransportError. Watches are
+ * newline-delimited JSON streams read event by event.
+ */
+import { request, type RequestOptions } from 'node:https';
+import { request as requestHttp } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Status } from '../../resources/status';
+import { ApiStatusError, TransportError } from '../errors';
+import type { Connection } from '../kubeconfig';
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+const USER_AGENT = 'vnetctl/0.1.0';
+
+function isStatus(v: unknown): v is Status {
+  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'Status' && typeof (v as { message?: unknown }).message === 'string';
+}
+
+/** A Status for responses that did not carry one (a proxy's HTML page, an empty 503). */
+function syntheticStatus(code: number, text: string): Status {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code, message: `HTTP ${code}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}` };
+}
+
+export class ApiClient {
+  constructor(
+    private readonly conn: Connection,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  get server(): string {
+    return this.conn.server;
+  }
+
+  private url(path: string, query: Query = {}): URL {
+    const url = new URL(this.conn.server + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  private open(spec: RequestSpec, timeoutMs: number | undefined, onResponse: (res: IncomingMessage) => void, onError: (err: Error) => void): () => void {
+    const url = this.url(spec.path, spec.query);
+    const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
+    if (this.conn.token) headers.authorization = `Bearer ${this.conn.token}`;
+    if (payload) {
+      headers['content-type'] = spec.contentType ?? 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    const options: RequestOptions = {
+      method: spec.method,
+      headers,
+      ca: this.conn.ca,
+      cert: this.conn.cert,
+      key: this.conn.key,
+      rejectUnauthorized: !this.conn.insecure,
+      servername: this.conn.servername,
+    };
+    const req = (url.protocol === 'http:' ? requestHttp : request)(url, options, onResponse);
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+      onError(new TransportError(this.conn.server, code, err.message || code));
+    };
+    req.on('error', fail);
+    if (timeoutMs !== undefined) {
+      req.setTimeout(timeoutMs, () => {
+        const e = Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' });
+        fail(e);
+        req.destroy();
+      });
+    }
+    if (payload) req.write(payload);
+    req.end();
+    return () => req.destroy();
+  }
+
+  /** One request; resolves with the decoded JSON body of a 2xx answer. */
+  call<T>(spec: RequestSpec): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.open(
+        spec,
+        this.timeoutMs,
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown;
+            try {
+              json = text ? JSON.parse(text) : undefined;
+            } catch {
+              json = undefined;
+            }
+            const code = res.statusCode ?? 0;
+            if (code >= 200 && code < 300) resolve(json as T);
+            else reject(new ApiStatusError(code, isStatus(json) ? json : syntheticStatus(code, text)));
+          });
+        },
+        reject,
+      );
+    });
+  }
+
+  /**
+   * Streams a watch until the server ends it, `stop()` is called, or onEvent returns
+   * true (done). Resolves with how it ended.
+   */
+  watch<T>(path: string, query: Query, onEvent: (ev: WatchEvent<T>) => boolean | void): { done: Promise<'ended' | 'stopped' | 'satisfied'>; stop: () => void } {
+    let cancel: () => void = () => undefined;
+    let settle: (how: 'ended' | 'stopped' | 'satisfied') => void = () => undefined;
+    const done = new Promise<'ended' | 'stopped' | 'satisfied'>((resolve, reject) => {
+      let finished = false;
+      settle = (how) => {
+        if (finished) return;
+        finished = true;
+        cancel();
+        resolve(how);
+      };
+      const fail = (err: unknown) => {
+        if (finished) return;
+        finished = true;
+        cancel();
+        reject(err);
+      };
+      cancel = this.open(
+        { method: 'GET', path, query: { ...query, watch: true } },
+        undefined,
+        (res) => {
+          const code = res.statusCode ?? 0;
+          if (code < 200 || code >= 300) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              let json: unknown;
+              try {
+                json = JSON.parse(text);
+              } catch {
+                json = undefined;
+              }
+              fail(new ApiStatusError(code, isStatus(json) ? json : syntheticStatus(code, text)));
+            });
+            return;
+          }
+          let buffered = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffered += chunk;
+            let nl: number;
+            while ((nl = buffered.indexOf('\n')) >= 0 && !finished) {
+              const line = buffered.slice(0, nl).trim();
+              buffered = buffered.slice(nl + 1);
+              if (!line) continue;
+              let ev: WatchEvent<T>;
+              try {
+                ev = JSON.parse(line) as WatchEvent<T>;
+              } catch {
+                fail(new TransportError(this.conn.server, 'EPROTO', `the watch stream sent a line that is not JSON: ${line.slice(0, 80)}`));
+                return;
+              }
+              try {
+                if (onEvent(ev) === true) settle('satisfied');
+              } catch (err) {
+                fail(err);
+              }
+            }
+          });
+          res.on('end', () => settle('ended'));
+          res.on('error', (err) => fail(new TransportError(this.conn.server, 'ECONNRESET', err.message)));
+        },
+        fail,
+      );
+    });
+    return { done, stop: () => settle('stopped') };
+  }
+}

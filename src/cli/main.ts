@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * vnetctl's entry point: runs the command and maps every outcome to an exit code
+ * (0 ok, 1 the operation failed, 2 the command line was wrong), printing any error as
+ * one line on stderr.
+ */
+import { CommanderError } from 'commander';
+import { describeError } from './describe-error';
+import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './errors';
+import { paint } from './output/table';
+import { detectTerminal } from './output/terminal';
+import { buildProgram } from './program';
+
+/** The command path the user typed (`lb add-backend`), for the --help hint after a usage error. */
+function commandPath(argv: string[], root: import('commander').Command): string {
+  const path: string[] = [];
+  let cmd = root;
+  for (const arg of argv) {
+    if (arg.startsWith('-')) continue;
+    const next = cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!next) break;
+    path.push(next.name());
+    cmd = next;
+  }
+  return ['vnetctl', ...path].join(' ');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const term = detectTerminal();
+  const io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) };
+  const errLine = (msg: string) => io.err(`${paint('error:', 'red', term.stderrIsTTY && !process.env.NO_COLOR)} ${msg}\n`);
+  let usage: string | undefined;
+  const program = buildProgram({ term, io, onUsageError: (m) => (usage = m) });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT_OK; // --help, --version
+      const msg = (usage ?? err.message).replace(/^error:\s*/, '');
+      // Help shown because a group was run without a subcommand: it is already printed.
+      if (err.code !== 'commander.help') errLine(`${msg} (see "${commandPath(argv, program)} --help")`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof CliError) {
+      errLine(err.message.replace(/^error:\s*/, ''));
+      return err.exitCode;
+    }
+    errLine(describeError(err));
+    return EXIT_ERROR;
+  }
+}
+
+if (require.main === module) {
+  void run(process.argv.slice(2)).then((code) => {
+    // Flush stdout before exiting: watch sockets and keep-alive agents would otherwise hold the process open.
+    process.stdout.write('', () => process.exit(code));
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * Waiting for an object to reach a condition (or disappear), watch-based: one GET, then
+ * a watch from that object's resourceVersion, so no change between the two is missed and
+ * nothing is polled. A spinner on stderr shows progress only when stderr is a terminal.
+ */
+import type { KubeObject } from '../resources/object';
+import { attempt } from './attempt';
+import { ApiStatusError, CliError } from './errors';
+import { conditionMet, conditionSummary, type WaitFor } from './flags/condition';
+import { formatDuration } from './flags/duration';
+import { qualifiedName, resourcePath, type KindInfo } from './kinds';
+import { getObject } from './ops';
+import type { Runtime } from './runtime';
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+function spinner(rt: Runtime, label: string): () => void {
+  if (!rt.term.stderrIsTTY) return () => undefined;
+  const t0 = Date.now();
+  let i = 0;
+  const timer = setInterval(() => {
+    rt.io.err(`\r${FRAMES[i++ % FRAMES.length]} waiting for ${label} (${formatDuration(Math.floor((Date.now() - t0) / 1000) * 1000)})\x1b[K`);
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    rt.io.err('\r\x1b[K');
+  };
+}
+
+function met(obj: KubeObject | undefined, want: WaitFor): boolean {
+  if (want.kind === 'delete') return obj === undefined;
+  return obj !== undefined && !obj.metadata.deletionTimestamp && conditionMet(obj, want);
+}
+
+async function current(rt: Runtime, kind: KindInfo, ns: string | undefined, name: string, want: WaitFor): Promise<KubeObject | undefined> {
+  try {
+    return await getObject(rt, kind, ns, name);
+  } catch (err) {
+    if (err instanceof ApiStatusError && err.httpStatus === 404 && want.kind === 'delete') return undefined;
+    throw err;
+  }
+}
+
+/** Resolves when the object meets `want`; throws a CliError on timeout or if it is deleted while waiting for a condition. */
+export async function waitFor(rt: Runtime, kind: KindInfo, ns: string | undefined, name: string, want: WaitFor, timeoutMs: number): Promise<KubeObject | undefined> {
+  const label = `${qualifiedName(kind, name)} ${want.kind === 'delete' ? 'to be deleted' : `condition ${want.type}=${want.status}`}`;
+  const deadline = Date.now() + timeoutMs;
+  const stop = spinner(rt, label);
+  let last: KubeObject | undefined;
+  try {
+    return await attempt(rt, { verb: 'wait for', kind, name }, async () => {
+      for (;;) {
+        last = await current(rt, kind, ns, name, want);
+        if (met(last, want)) return last;
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        let deletedWhileWaiting = false;
+        const w = rt.client().watch<KubeObject>(
+          resourcePath(kind, ns),
+          { fieldSelector: `metadata.name=${name}`, resourceVersion: last?.metadata.resourceVersion, timeoutSeconds: Math.ceil(left / 1000) },
+          (ev) => {
+            if (ev.type === 'BOOKMARK') return false;
+            if (ev.type === 'ERROR') return true; // e.g. 410 Expired: GET again and re-watch
+            last = ev.type === 'DELETED' ? undefined : ev.object;
+            if (ev.type === 'DELETED' && want.kind === 'condition') deletedWhileWaiting = true;
+            return deletedWhileWaiting || met(last, want);
+          },
+        );
+        const timer = setTimeout(() => w.stop(), left);
+        let how: string;
+        try {
+          how = await w.done;
+        } finally {
+          clearTimeout(timer);
+        }
+        if (deletedWhileWaiting) throw new CliError(`cannot wait for ${label}: it was deleted while waiting; create it again and re-run`);
+        if (how === 'satisfied' && met(last, want)) return last;
+        if (how === 'stopped' || Date.now() >= deadline) break;
+      }
+      const now = want.kind === 'delete' ? 'it still exists' + (last?.metadata.finalizers?.length ? ` (finalizers: ${last.metadata.finalizers.join(', ')})` : '') : conditionSummary(last, want.type);
+      throw new CliError(`timed out after ${formatDuration(timeoutMs)} waiting for ${label}: ${now}; check the object (vnetctl get ${kind.plural} ${name} -o yaml) or wait longer with --timeout`);
+    });
+  } finally {
+    stop();
+  }
+}

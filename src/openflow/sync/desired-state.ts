@@ -1,0 +1,172 @@
+import { OFPG } from '../constants';
+import { checkMatch } from '../oxm/prereq';
+import { FlowOwner, formatOwner, ownerFromKey, ownerKey } from './cookie';
+import { DesiredStateConflictError, InvalidDesiredStateError } from './errors';
+import { flowKey, flowSignature, groupSignature } from './flow-key';
+import { DesiredFlow, DesiredGroup, OwnerChange } from './types';
+
+/** A desired flow with its identity computed once. */
+export interface FlowEntry {
+  key: string;
+  owner: number;
+  flow: DesiredFlow;
+  /** flowSignature(), computed on first use: most flows are never compared. */
+  sig?: string;
+}
+
+export function entrySignature(e: FlowEntry): string {
+  if (e.sig === undefined) {
+    const f = e.flow;
+    e.sig = flowSignature({ idleTimeout: f.idleTimeout ?? 0, hardTimeout: f.hardTimeout ?? 0, flags: f.flags ?? 0, instructions: f.instructions });
+  }
+  return e.sig;
+}
+
+export interface GroupEntry {
+  owner: number;
+  group: DesiredGroup;
+  sig: string;
+}
+
+/** One owner's state before and after a change, validated but not yet committed. */
+export interface PreparedOwner {
+  owner: number;
+  oldFlows: ReadonlyMap<string, FlowEntry>;
+  newFlows: Map<string, FlowEntry>;
+  oldGroups: ReadonlyMap<number, GroupEntry>;
+  newGroups: Map<number, GroupEntry>;
+}
+
+interface OwnerState {
+  flows: Map<string, FlowEntry>;
+  groups: Map<number, GroupEntry>;
+}
+
+const EMPTY_FLOWS: ReadonlyMap<string, FlowEntry> = new Map();
+const EMPTY_GROUPS: ReadonlyMap<number, GroupEntry> = new Map();
+
+/**
+ * Everything the owners want, indexed by flow key and group id. Changes are
+ * validated in prepare() (prerequisites, duplicates, conflicts between owners)
+ * and only applied by commit(), after the switch has accepted them: a refused
+ * bundle leaves this state exactly as it was.
+ */
+export class DesiredState {
+  private readonly owners = new Map<number, OwnerState>();
+  private readonly flowOwner = new Map<string, number>();
+  private readonly groupOwner = new Map<number, number>();
+  /** Bumped by every commit, so a prepared change can tell whether it is still current. */
+  private versionValue = 0;
+
+  constructor(private readonly groupRange: { min: number; max: number }) {}
+
+  get version(): number {
+    return this.versionValue;
+  }
+
+  get flowCount(): number {
+    return this.flowOwner.size;
+  }
+
+  get groupCount(): number {
+    return this.groupOwner.size;
+  }
+
+  *flows(): IterableIterator<FlowEntry> {
+    for (const o of this.owners.values()) yield* o.flows.values();
+  }
+
+  *groups(): IterableIterator<GroupEntry> {
+    for (const o of this.owners.values()) yield* o.groups.values();
+  }
+
+  ownsGroupId(id: number): boolean {
+    return id >= this.groupRange.min && id <= this.groupRange.max;
+  }
+
+  prepare(changes: readonly OwnerChange[]): PreparedOwner[] {
+    const out: PreparedOwner[] = [];
+    const touched = new Set<number>();
+    for (const c of changes) {
+      const owner = ownerKey(c.owner);
+      if (touched.has(owner)) throw new InvalidDesiredStateError(c.owner, 'appears twice in one update');
+      touched.add(owner);
+      const prev = this.owners.get(owner);
+      out.push({
+        owner,
+        oldFlows: prev?.flows ?? EMPTY_FLOWS,
+        newFlows: this.prepareFlows(c.owner, c.flows),
+        oldGroups: prev?.groups ?? EMPTY_GROUPS,
+        newGroups: this.prepareGroups(c.owner, c.groups ?? []),
+      });
+    }
+    // A key may move between owners within one update: check against the
+    // owners this update leaves untouched, and among the touched ones.
+    const claimedFlows = new Map<string, number>();
+    const claimedGroups = new Map<number, number>();
+    for (const p of out) {
+      for (const key of p.newFlows.keys()) {
+        const holder = claimedFlows.get(key) ?? this.flowOwner.get(key);
+        if (holder !== undefined && holder !== p.owner && (claimedFlows.has(key) || !touched.has(holder))) {
+          throw new DesiredStateConflictError(ownerFromKey(p.owner), ownerFromKey(holder), `flow ${key}`);
+        }
+        claimedFlows.set(key, p.owner);
+      }
+      for (const id of p.newGroups.keys()) {
+        const holder = claimedGroups.get(id) ?? this.groupOwner.get(id);
+        if (holder !== undefined && holder !== p.owner && (claimedGroups.has(id) || !touched.has(holder))) {
+          throw new DesiredStateConflictError(ownerFromKey(p.owner), ownerFromKey(holder), `group ${id}`);
+        }
+        claimedGroups.set(id, p.owner);
+      }
+    }
+    return out;
+  }
+
+  commit(prepared: readonly PreparedOwner[]): void {
+    this.versionValue++;
+    // Drop every touched owner's old entries first so moved keys end up with their new owner.
+    for (const p of prepared) {
+      for (const key of p.oldFlows.keys()) if (this.flowOwner.get(key) === p.owner) this.flowOwner.delete(key);
+      for (const id of p.oldGroups.keys()) if (this.groupOwner.get(id) === p.owner) this.groupOwner.delete(id);
+    }
+    for (const p of prepared) {
+      for (const key of p.newFlows.keys()) this.flowOwner.set(key, p.owner);
+      for (const id of p.newGroups.keys()) this.groupOwner.set(id, p.owner);
+      if (p.newFlows.size === 0 && p.newGroups.size === 0) this.owners.delete(p.owner);
+      else this.owners.set(p.owner, { flows: p.newFlows, groups: p.newGroups });
+    }
+  }
+
+  private prepareFlows(owner: FlowOwner, flows: readonly DesiredFlow[]): Map<string, FlowEntry> {
+    const out = new Map<string, FlowEntry>();
+    const o = ownerKey(owner);
+    for (const flow of flows) {
+      try {
+        checkMatch(flow.match);
+      } catch (e) {
+        throw new InvalidDesiredStateError(owner, `flow in table ${flow.tableId} priority ${flow.priority}: ${(e as Error).message}`, e as Error);
+      }
+      const key = flowKey(flow.tableId, flow.priority, flow.match);
+      if (out.has(key)) throw new InvalidDesiredStateError(owner, `flow ${key} listed twice`);
+      out.set(key, { key, owner: o, flow });
+    }
+    return out;
+  }
+
+  private prepareGroups(owner: FlowOwner, groups: readonly DesiredGroup[]): Map<number, GroupEntry> {
+    const out = new Map<number, GroupEntry>();
+    const o = ownerKey(owner);
+    for (const group of groups) {
+      if (!this.ownsGroupId(group.groupId) || group.groupId > OFPG.MAX) {
+        throw new InvalidDesiredStateError(
+          owner,
+          `group id ${group.groupId} is outside the managed range ${this.groupRange.min}..${this.groupRange.max} (owner ${formatOwner(owner)})`,
+        );
+      }
+      if (out.has(group.groupId)) throw new InvalidDesiredStateError(owner, `group ${group.groupId} listed twice`);
+      out.set(group.groupId, { owner: o, group, sig: groupSignature(group) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,108 @@
+import { GroupDesc, FlowStats } from '../messages/multipart-reply';
+import { decodeCookie } from './cookie';
+import { FlowEntry, GroupEntry, PreparedOwner, entrySignature } from './desired-state';
+import { flowKey, flowSignature, groupSignature } from './flow-key';
+import { SyncPlan, addFlow, deleteFlow, deleteRound, emptyPlan, groupMod, modifyFlow, ownerCookie } from './plan';
+
+export interface CookieContext {
+  round: number;
+  app: number;
+}
+
+/** Rounds of ours present in a dump (already filtered to our app byte). */
+export function roundsIn(dump: readonly FlowStats[]): Set<number> {
+  const rounds = new Set<number>();
+  for (const f of dump) {
+    const r = decodeCookie(f.cookie).round;
+    if (r !== 0) rounds.add(r);
+  }
+  return rounds;
+}
+
+/**
+ * Full reconciliation: the switch's flows of our app (dumped with an app cookie
+ * filter, so foreign flows are not even seen) and its groups in our id range,
+ * against everything desired.
+ */
+export function planFullSync(
+  desiredFlows: Iterable<FlowEntry>,
+  desiredGroups: Iterable<GroupEntry>,
+  dump: readonly FlowStats[],
+  groups: readonly GroupDesc[],
+  ownsGroup: (id: number) => boolean,
+  ctx: CookieContext,
+): { plan: SyncPlan; unchanged: number } {
+  const plan = emptyPlan();
+  const onSwitch = new Map<string, FlowStats>();
+  const staleRounds = new Set<number>();
+  for (const f of dump) {
+    const round = decodeCookie(f.cookie).round;
+    if (round === 0) continue; // not ours: round 0 is never used
+    if (round !== ctx.round) staleRounds.add(round);
+    onSwitch.set(flowKey(f.tableId, f.priority, f.match), f);
+  }
+
+  let unchanged = 0;
+  const cookies = new Map<number, bigint>();
+  for (const e of desiredFlows) {
+    let cookie = cookies.get(e.owner);
+    if (cookie === undefined) cookies.set(e.owner, (cookie = ownerCookie(e.owner, ctx.round, ctx.app)));
+    const have = onSwitch.get(e.key);
+    if (have) onSwitch.delete(e.key);
+    if (!have || have.cookie !== cookie) plan.flowAdds.push(addFlow(e, cookie));
+    else if (flowSignature(have) !== entrySignature(e)) plan.flowModifies.push(modifyFlow(e, cookie));
+    else unchanged++;
+  }
+  // What is left on the switch is ours but no longer wanted. Flows of this
+  // round go one by one; previous rounds go with one masked delete each.
+  for (const f of onSwitch.values()) {
+    if (decodeCookie(f.cookie).round === ctx.round) plan.flowDeletes.push(deleteFlow({ flow: f }, f.cookie));
+  }
+  for (const r of [...staleRounds].sort((a, b) => a - b)) plan.staleRoundDeletes.push(deleteRound(r, ctx.app));
+
+  const groupsOnSwitch = new Map<number, GroupDesc>();
+  for (const g of groups) if (ownsGroup(g.groupId)) groupsOnSwitch.set(g.groupId, g);
+  for (const e of desiredGroups) {
+    const have = groupsOnSwitch.get(e.group.groupId);
+    groupsOnSwitch.delete(e.group.groupId);
+    if (!have) plan.groupAdds.push(groupMod('add', e.group));
+    else if (groupSignature(have) !== e.sig) plan.groupModifies.push(groupMod('modify', e.group));
+  }
+  for (const g of groupsOnSwitch.values()) plan.groupDeletes.push(groupMod('delete', g));
+  return { plan, unchanged };
+}
+
+/**
+ * An incremental update: only the touched owners' old and new desired state
+ * are compared. The switch is assumed to hold the old state, which is true
+ * after a full sync on this connection and every accepted update since.
+ */
+export function planIncremental(prepared: readonly PreparedOwner[], ctx: CookieContext): SyncPlan {
+  const plan = emptyPlan();
+  for (const p of prepared) {
+    const cookie = ownerCookie(p.owner, ctx.round, ctx.app);
+    for (const [key, e] of p.newFlows) {
+      const old = p.oldFlows.get(key);
+      if (!old) plan.flowAdds.push(addFlow(e, cookie));
+      else if (entrySignature(old) !== entrySignature(e)) plan.flowModifies.push(modifyFlow(e, cookie));
+    }
+    // A strict delete with the full cookie mask cannot remove a flow another
+    // owner just added under the same key: its cookie differs.
+    for (const [key, old] of p.oldFlows) if (!p.newFlows.has(key)) plan.flowDeletes.push(deleteFlow(old, cookie));
+    for (const [id, g] of p.newGroups) {
+      const old = p.oldGroups.get(id);
+      if (!old) plan.groupAdds.push(groupMod('add', g.group));
+      else if (old.sig !== g.sig) plan.groupModifies.push(groupMod('modify', g.group));
+    }
+    for (const [id, old] of p.oldGroups) if (!p.newGroups.has(id)) plan.groupDeletes.push(groupMod('delete', old.group));
+  }
+  // A group id moving from one owner to another exists on the switch already: modify it, keep it.
+  const deleted = new Set(plan.groupDeletes.map((g) => g.groupId));
+  if (deleted.size > 0) {
+    const moved = new Set(plan.groupAdds.filter((g) => deleted.has(g.groupId)).map((g) => g.groupId));
+    plan.groupModifies.push(...plan.groupAdds.filter((g) => moved.has(g.groupId)).map((g) => ({ ...g, command: 'modify' as const })));
+    plan.groupAdds = plan.groupAdds.filter((g) => !moved.has(g.groupId));
+    plan.groupDeletes = plan.groupDeletes.filter((g) => !moved.has(g.groupId));
+  }
+  return plan;
+}

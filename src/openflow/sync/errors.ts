@@ -1,0 +1,62 @@
+import { OpenFlowBundleError } from '../connection-errors';
+import { formatFlow } from '../format/flow';
+import { OfMessage } from '../message';
+import { FlowOwner, decodeCookie, formatOwner } from './cookie';
+
+/** A desired flow or group was refused before anything was sent. */
+export class InvalidDesiredStateError extends Error {
+  override readonly name = 'InvalidDesiredStateError';
+  constructor(
+    readonly owner: FlowOwner,
+    readonly detail: string,
+    override readonly cause?: Error,
+  ) {
+    super(`owner ${formatOwner(owner)}: ${detail}`);
+  }
+}
+
+/** Two owners want the same flow (table, priority, match) or the same group id. */
+export class DesiredStateConflictError extends InvalidDesiredStateError {
+  constructor(
+    owner: FlowOwner,
+    readonly holder: FlowOwner,
+    what: string,
+  ) {
+    super(owner, `${what} is already owned by ${formatOwner(holder)}`);
+  }
+}
+
+/** One message the switch refused, described for humans. */
+export interface RejectedMessage {
+  error: string;
+  /** ovs-ofctl-style text of the flow or group. */
+  text: string;
+  owner?: FlowOwner;
+}
+
+function describeMessage(m: OfMessage | undefined): { text: string; owner?: FlowOwner } {
+  if (m?.type === 'flow_mod') {
+    const c = decodeCookie(m.cookie);
+    return { text: `${m.command} ${formatFlow(m)}`, owner: { category: c.category, objectId: c.objectId } };
+  }
+  if (m?.type === 'group_mod') return { text: `group ${m.command} group_id=${m.groupId},type=${m.groupType}` };
+  return { text: m?.type ?? 'unknown message' };
+}
+
+/**
+ * The switch rejected a sync bundle. Bundles are atomic, so the switch kept
+ * its previous table and the manager kept its previous desired state.
+ */
+export class FlowSyncError extends Error {
+  override readonly name = 'FlowSyncError';
+  readonly rejected: RejectedMessage[];
+  constructor(
+    readonly phase: 'full' | 'incremental',
+    override readonly cause: OpenFlowBundleError,
+  ) {
+    const rejected = cause.failures.map((f) => ({ error: f.error.name, ...describeMessage(f.request) }));
+    const lines = rejected.map((r) => `${r.error}: ${r.text}${r.owner ? ` (owner ${formatOwner(r.owner)})` : ''}`);
+    super(`${phase} flow sync rejected by the switch (${cause.error.name}), nothing applied${lines.length ? `: ${lines.join('; ')}` : ''}`);
+    this.rejected = rejected;
+  }
+}

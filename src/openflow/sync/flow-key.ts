@@ -1,0 +1,110 @@
+import { encodeActions } from '../actions/codec';
+import { FlowModFlags } from '../constants';
+import { Instruction, encodeInstructions } from '../instructions';
+import { FIELDS, Oxm } from '../oxm/fields';
+import { encodeOxm } from '../oxm/oxm';
+import { valueFromBytes, valueToBytes } from '../oxm/value';
+import { Bucket } from '../messages/group';
+import { Writer } from '../wire/writer';
+
+/**
+ * Canonical forms used to compare what we want with what a switch dump
+ * returns. OVS reorders match fields, drops all-zero masks and turns all-ones
+ * masks into exact matches, and emits instructions in the spec's order; two
+ * flows that differ only in those ways must compare equal, or every resync
+ * would rewrite flows that are already right.
+ */
+
+/** Spec order of instructions (OpenFlow 1.3, 5.9), which is how OVS dumps them. */
+const INSTRUCTION_RANK: Record<Instruction['type'], number> = {
+  meter: 0,
+  apply_actions: 1,
+  clear_actions: 2,
+  write_actions: 3,
+  write_metadata: 4,
+  goto_table: 5,
+  unknown: 6,
+};
+
+const keyScratch = new Writer(256);
+
+/**
+ * One field as a string: its wire TLV (latin1) when unmasked, which costs no
+ * allocation but the string; masked fields are normalised the way OVS
+ * normalises them first.
+ */
+function fieldToken(f: Oxm): string | undefined {
+  if (f.field === 'unknown' || f.mask === undefined) {
+    keyScratch.reset();
+    encodeOxm(keyScratch, f);
+    return keyScratch.toLatin1();
+  }
+  const kind = FIELDS[f.field].kind;
+  const value = valueToBytes(kind, f.value, f.field);
+  const mask = valueToBytes(kind, f.mask, f.field);
+  let allOnes = true;
+  let allZero = true;
+  for (let i = 0; i < mask.length; i++) {
+    const m = mask[i] as number;
+    if (m !== 0xff) allOnes = false;
+    if (m !== 0) allZero = false;
+    value[i] = (value[i] as number) & m;
+  }
+  if (allZero) return undefined; // a fully wildcarded field is no match at all
+  if (allOnes) return fieldToken({ field: f.field, value: f.value } as Oxm);
+  keyScratch.reset();
+  encodeOxm(keyScratch, { field: f.field, value: valueFromBytes(kind, value), mask: f.mask } as Oxm);
+  return keyScratch.toLatin1();
+}
+
+/** The match as an order-independent string. */
+export function matchKey(match: readonly Oxm[]): string {
+  if (match.length === 0) return '';
+  if (match.length === 1) return fieldToken(match[0] as Oxm) ?? '';
+  const tokens: string[] = [];
+  for (const f of match) {
+    const t = fieldToken(f);
+    if (t !== undefined) tokens.push(t);
+  }
+  return tokens.sort().join('');
+}
+
+/** OpenFlow identifies a flow by table, priority and match: so do we. */
+export function flowKey(tableId: number, priority: number, match: readonly Oxm[]): string {
+  return `${tableId}/${priority}/${matchKey(match)}`;
+}
+
+/** Only these flags are kept by OVS and reported back in flow stats. */
+export const REPORTED_FLOW_FLAGS = FlowModFlags.SEND_FLOW_REM | FlowModFlags.NO_PKT_COUNTS | FlowModFlags.NO_BYT_COUNTS;
+
+// One writer reused for every signature: the bytes are copied out as a string.
+const scratch = new Writer(1024);
+
+/**
+ * Everything about a flow that a modify can change, as a compact string:
+ * timeouts, reported flags and the instructions in spec order, encoded as wire
+ * bytes so that equal actions spelled differently in JavaScript compare equal.
+ */
+export function flowSignature(f: { idleTimeout: number; hardTimeout: number; flags: number; instructions: readonly Instruction[] }): string {
+  const list = f.instructions.length > 1 ? [...f.instructions].sort((a, b) => INSTRUCTION_RANK[a.type] - INSTRUCTION_RANK[b.type]) : f.instructions;
+  scratch.reset();
+  encodeInstructions(scratch, list);
+  return `${f.idleTimeout}/${f.hardTimeout}/${f.flags & REPORTED_FLOW_FLAGS}/${scratch.toLatin1()}`;
+}
+
+/**
+ * A group's type and buckets as a compact string. OVS reports weight 1 for
+ * buckets of non-select groups whatever was sent, and watch port/group only
+ * matter to fast-failover groups, so those are left out where meaningless.
+ */
+export function groupSignature(g: { groupType: string; buckets: readonly Bucket[] }): string {
+  scratch.reset();
+  for (const b of g.buckets) {
+    const start = scratch.length;
+    scratch.u16(0).u16(g.groupType === 'select' ? b.weight : 0);
+    if (g.groupType === 'ff') scratch.u32(b.watchPort).u32(b.watchGroup);
+    encodeActions(scratch, b.actions);
+    scratch.patchLength(start, start);
+  }
+  return `${g.groupType}/${scratch.toLatin1()}`;
+}

@@ -1,0 +1,12 @@
+/**
+ * Flow-table sync: keeps a switch's flows and groups equal to what owners
+ * desire, sending only differences in atomic bundles, with Antrea-style
+ * cookies (owner + restart round) so that nothing is ever flushed.
+ */
+export * from './cookie';
+export { createFlowTableManager } from './manager';
+export type { FlowTableManager, FlowTableManagerOptions } from './manager';
+export type { DesiredFlow, DesiredGroup, OwnerChange, SyncCounters, SyncResult } from './types';
+export { FlowSyncError, InvalidDesiredStateError, DesiredStateConflictError } from './errors';
+export type { RejectedMessage } from './errors';
+export { flowKey, matchKey, flowSignature, groupSignature } from './flow-key';

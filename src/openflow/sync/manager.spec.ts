@@ -1,0 +1,242 @@
+import { createConnection, type OpenFlowConnection } from '../connection';
+import { FlowModMessage } from '../messages/flow-mod';
+import { OfMessage } from '../message';
+import { startFakeSwitch, type FakeSwitch } from '../testing/fake-switch';
+import { FlowOwner, decodeCookie, encodeCookie } from './cookie';
+import { flowKey } from './flow-key';
+import { DesiredStateConflictError, FlowSyncError, InvalidDesiredStateError } from './errors';
+import { createFlowTableManager, type FlowTableManager } from './manager';
+import { DesiredFlow, DesiredGroup } from './types';
+
+const PORT = 1;
+const NET = 2;
+const owner = (category: number, objectId: number): FlowOwner => ({ category, objectId });
+
+function flow(tableId: number, reg0: number, out = 1): DesiredFlow {
+  return {
+    tableId,
+    priority: 100,
+    match: [{ field: 'reg0', value: reg0 }],
+    instructions: [{ type: 'apply_actions', actions: [{ type: 'output', port: out, maxLen: 0 }] }],
+  };
+}
+
+const group = (groupId: number, port: number): DesiredGroup => ({
+  groupId,
+  groupType: 'select',
+  buckets: [{ weight: 1, watchPort: 0xffffffff, watchGroup: 0xffffffff, actions: [{ type: 'output', port, maxLen: 0 }] }],
+});
+
+/** "add t0 reg0=1" style summary of a bundle's messages. */
+function summary(msgs: readonly OfMessage[]): string[] {
+  return msgs.map((m) => {
+    if (m.type === 'group_mod') return `group ${m.command} ${m.groupId}`;
+    if (m.type !== 'flow_mod') return m.type;
+    const reg0 = m.match.find((f) => f.field === 'reg0');
+    const c = decodeCookie(m.cookie);
+    const what = m.command === 'delete' ? `round=${c.round}` : `t${m.tableId} reg0=${reg0?.value}`;
+    return `${m.command} ${what}`;
+  });
+}
+
+const key = (tableId: number, reg0: number): string => flowKey(tableId, 100, [{ field: 'reg0', value: reg0 }]);
+const lastBundle = (sw: FakeSwitch): string[] => summary(sw.committed[sw.committed.length - 1] ?? []);
+
+describe('FlowTableManager (fake switch)', () => {
+  let sw: FakeSwitch;
+  const conns: OpenFlowConnection[] = [];
+  const managers: FlowTableManager[] = [];
+
+  beforeEach(async () => {
+    sw = await startFakeSwitch();
+  });
+  afterEach(async () => {
+    managers.splice(0).forEach((m) => m.stop());
+    await Promise.all(conns.splice(0).map((c) => c.close()));
+    await sw.close();
+  });
+
+  async function connect(opts: Parameters<typeof createFlowTableManager>[1] = { round: 1 }): Promise<FlowTableManager> {
+    const c = createConnection(sw.target, { reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+    conns.push(c);
+    await c.ready();
+    const m = createFlowTableManager(c, opts);
+    managers.push(m);
+    await m.start();
+    return m;
+  }
+
+  it('installs desired state in one bundle and sends nothing when already in sync', async () => {
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1), flow(1, 1)], [group(10, 1)]);
+    await m.setDesired(owner(PORT, 2), [flow(0, 2)]);
+    expect(sw.flows.size).toBe(3);
+    expect([...sw.flows.values()].map((f) => decodeCookie(f.cookie))).toContainEqual({ round: 1, category: PORT, app: 0x56, objectId: 2 });
+    expect(sw.committed).toHaveLength(2);
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=2']);
+
+    const r = await m.resync();
+    expect(r).toMatchObject({ sent: true, flowMods: 0, groupMods: 0 });
+    expect(sw.committed).toHaveLength(2); // an empty plan sends no bundle at all
+    expect(m.counters()).toMatchObject({ flowModsSent: 3, groupModsSent: 1, bundlesCommitted: 2, fullSyncs: 2, lastSyncUnchangedFlows: 3, desiredFlows: 3, desiredGroups: 1 });
+  });
+
+  it("sends only the changed owner's delta: add, modify_strict, delete_strict", async () => {
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 2), flow(0, 3)]);
+    await m.setDesired(owner(PORT, 2), [flow(0, 9)]);
+    const r = await m.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 2, 7), flow(0, 4)]);
+    expect(r).toMatchObject({ sent: true, flowMods: 3 });
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=4', 'modify_strict t0 reg0=2', 'delete_strict t0 reg0=3']);
+    // Modify and delete only hit the flow if it still carries this owner's cookie.
+    const mods = sw.committed[sw.committed.length - 1] as FlowModMessage[];
+    expect(mods.slice(1).every((x) => x.cookie === encodeCookie({ round: 1, category: PORT, app: 0x56, objectId: 1 }) && x.cookieMask === 0xffffffffffffffffn)).toBe(true);
+
+    await m.removeOwner(owner(PORT, 1));
+    expect(lastBundle(sw)).toEqual(['delete_strict t0 reg0=1', 'delete_strict t0 reg0=2', 'delete_strict t0 reg0=4']);
+    expect([...sw.flows.keys()]).toEqual([key(0, 9)]);
+  });
+
+  it('never touches flows it does not own, whatever the sync', async () => {
+    sw.install({ tableId: 0, priority: 5, match: [], instructions: [] }); // cookie 0, as ovs-ofctl adds
+    const otherApp = encodeCookie({ round: 1, category: PORT, app: 0x41, objectId: 1 });
+    sw.install({ tableId: 0, priority: 6, match: [], instructions: [], cookie: otherApp });
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    await m.removeOwner(owner(PORT, 1));
+    await m.resync();
+    const m2 = await connect({ round: 2 });
+    await m2.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    await m2.resync();
+    expect([...sw.flows.values()].map((f) => f.cookie).sort()).toEqual([0n, otherApp, encodeCookie({ round: 2, category: PORT, app: 0x56, objectId: 1 })].sort());
+  });
+
+  it('a new round installs its flows first, then deletes the old round with one masked delete', async () => {
+    const m1 = await connect({ round: 7 });
+    await m1.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 2)]);
+    await m1.setDesired(owner(NET, 1), [flow(3, 50)]);
+    m1.stop();
+
+    const m2 = createFlowTableManager(conns[0] as OpenFlowConnection, { round: 8 });
+    managers.push(m2);
+    // Desired before the first sync: recorded, not sent.
+    expect(await m2.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 3)])).toMatchObject({ sent: false });
+    await m2.start();
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=1', 'add t0 reg0=3', 'delete round=7']);
+    const del = sw.committed[sw.committed.length - 1]?.at(-1) as FlowModMessage;
+    expect(del).toMatchObject({ command: 'delete', tableId: 255, cookie: 0x0007_00_56_00000000n, cookieMask: 0xffff_00_ff_00000000n, match: [] });
+    expect([...sw.flows.keys()].sort()).toEqual([key(0, 1), key(0, 3)]);
+    expect([...sw.flows.values()].every((f) => decodeCookie(f.cookie).round === 8)).toBe(true);
+  });
+
+  it('picks the round after the highest one on the switch when none is given', async () => {
+    sw.install({ ...flow(0, 1), cookie: encodeCookie({ round: 41, category: PORT, app: 0x56, objectId: 1 }) });
+    const m = await connect({});
+    expect(m.round).toBe(42);
+    expect(sw.flows.size).toBe(0); // nobody desires the old flow
+  });
+
+  it('resyncs after a switch restart, sending only what is missing', async () => {
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 2), flow(0, 3)], [group(10, 1)]);
+    const before = m.counters().flowModsSent;
+
+    // Restart that kept the tables but lost one flow (e.g. flows restored by ovs-save).
+    const synced = new Promise((r) => m.once('synced', r));
+    sw.flows.delete(key(0, 2));
+    sw.restart();
+    await synced;
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=2']);
+    expect(m.counters().flowModsSent - before).toBe(1);
+
+    // Restart that lost everything: all of it goes back, groups first.
+    const again = new Promise((r) => m.once('synced', r));
+    sw.restart({ wipe: true });
+    await again;
+    expect(lastBundle(sw)).toEqual(['group add 10', 'add t0 reg0=1', 'add t0 reg0=2', 'add t0 reg0=3']);
+  });
+
+  it('refuses a flow with a missing prerequisite before sending anything', async () => {
+    const m = await connect();
+    const bad: DesiredFlow = { tableId: 0, priority: 1, match: [{ field: 'tcp_dst', value: 80 }], instructions: [] };
+    await expect(m.setDesired(owner(PORT, 1), [flow(0, 1), bad])).rejects.toThrow(InvalidDesiredStateError);
+    await expect(m.setDesired(owner(PORT, 1), [bad])).rejects.toThrow(/tcp_dst requires eth_type=0x0800 or eth_type=0x86dd/);
+    expect(sw.committed).toHaveLength(0);
+    expect(m.counters().desiredFlows).toBe(0);
+  });
+
+  it('a rejected bundle changes neither the switch nor the desired state', async () => {
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    const usesMissingGroup: DesiredFlow = {
+      tableId: 0,
+      priority: 9,
+      match: [],
+      instructions: [{ type: 'apply_actions', actions: [{ type: 'group', groupId: 99 }] }],
+    };
+    const err = await m.setDesired(owner(PORT, 1), [flow(0, 1, 5), flow(0, 2), usesMissingGroup]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FlowSyncError);
+    expect((err as FlowSyncError).message).toMatch(/incremental flow sync rejected by the switch \(OFPBFC_MSG_FAILED\), nothing applied: OFPBAC_BAD_OUT_GROUP: add table=0, priority=9, cookie=0x1015600000001 actions=group:99 \(owner 1\/1\)/);
+    expect((err as FlowSyncError).rejected).toEqual([expect.objectContaining({ error: 'OFPBAC_BAD_OUT_GROUP', owner: owner(PORT, 1) })]);
+    expect([...sw.flows.keys()]).toEqual([key(0, 1)]);
+    expect(m.counters()).toMatchObject({ bundlesFailed: 1, desiredFlows: 1 });
+    // The old desired state is still the reference: a resync finds nothing to do.
+    expect(await m.resync()).toMatchObject({ flowMods: 0 });
+  });
+
+  it('programs groups: add before flows, modify in place, delete after flows', async () => {
+    const m = await connect({ round: 1, groupIdRange: { min: 10, max: 19 } });
+    sw.groups.set(50, { groupId: 50, groupType: 'all', buckets: [] }); // outside our range: foreign
+    const lb = owner(3, 1);
+    const viaGroup: DesiredFlow = { ...flow(0, 1), instructions: [{ type: 'apply_actions', actions: [{ type: 'group', groupId: 10 }] }] };
+    await m.setDesired(lb, [viaGroup], [group(10, 1)]);
+    expect(lastBundle(sw)).toEqual(['group add 10', 'add t0 reg0=1']);
+    await m.setDesired(lb, [viaGroup], [group(10, 2)]);
+    expect(lastBundle(sw)).toEqual(['group modify 10']);
+    await m.removeOwner(lb);
+    expect(lastBundle(sw)).toEqual(['delete_strict t0 reg0=1', 'group delete 10']);
+    sw.groups.set(11, { groupId: 11, groupType: 'all', buckets: [] }); // ours by range, desired by nobody
+    await m.resync();
+    expect([...sw.groups.keys()]).toEqual([50]);
+    await expect(m.setDesired(lb, [], [group(20, 1)])).rejects.toThrow(/outside the managed range 10..19/);
+  });
+
+  it('moves a group between owners in one update without deleting it', async () => {
+    const m = await connect();
+    await m.setDesired(owner(3, 1), [], [group(10, 1)]);
+    await m.apply([
+      { owner: owner(3, 1), flows: [] },
+      { owner: owner(3, 2), flows: [], groups: [group(10, 2)] },
+    ]);
+    expect(lastBundle(sw)).toEqual(['group modify 10']);
+    expect(sw.groups.has(10)).toBe(true);
+  });
+
+  it('refuses two owners wanting the same flow, but lets a flow move in one update', async () => {
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    await expect(m.setDesired(owner(PORT, 2), [flow(0, 1)])).rejects.toThrow(DesiredStateConflictError);
+    await m.apply([
+      { owner: owner(PORT, 1), flows: [] },
+      { owner: owner(PORT, 2), flows: [flow(0, 1)] },
+    ]);
+    // The add replaces the flow with the new owner's cookie; the strict delete with the old cookie is then a no-op.
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=1', 'delete_strict t0 reg0=1']);
+    expect(decodeCookie([...sw.flows.values()][0]?.cookie ?? 0n).objectId).toBe(2);
+  });
+
+  it('records changes while disconnected and installs them on reconnect', async () => {
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    const down = new Promise((r) => conns[0]?.once('disconnected', r));
+    sw.restart({ wipe: true });
+    await down;
+    const synced = new Promise((r) => m.once('synced', r));
+    const r = await m.setDesired(owner(PORT, 2), [flow(0, 2)]);
+    await synced;
+    // Either queued before the reconnect (not sent) or after it (sent incrementally): both end in sync.
+    expect(typeof r.sent).toBe('boolean');
+    await m.resync();
+    expect([...sw.flows.keys()].sort()).toEqual([key(0, 1), key(0, 2)]);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Hypervisor management against real OVS: a Node object makes vnetd connect and build
+ * its layout; foreign rows survive; iface-id binding; ovsdb-server kill -9 and restart;
+ * an unreachable endpoint. ovs-vswitchd runs in a per-run netns so br-int's tap device
+ * never lands on the host.
+ */
+import { existsSync } from 'node:fs';
+import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
+import { NODES, VIRTUAL_PORTS } from '../../src/chassis/types';
+import { runPrefix, startOvs, type OvsInstance } from '../harness/ovs';
+import { startTestVnetd, eventually, type TestVnetd } from '../support/vnetd';
+import { describeOvs } from './ovsdb-helpers';
+
+const G = '/apis/vnet.dev/v1alpha1';
+const cond = (o: { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } } | undefined, t: string) =>
+  o?.status?.conditions?.find((c) => c.type === t);
+
+describeOvs('chassis: Node reconciler against real OVS', () => {
+  let v: TestVnetd;
+  let ovs: OvsInstance;
+  const getNode = (name: string) => v.objects.get<HypervisorNode>(NODES, undefined, name);
+  const getPort = (name: string) => v.objects.get<VirtualPort>(VIRTUAL_PORTS, 'default', name);
+  const vsctl = async (...args: string[]) => (await ovs.vsctl(args)).trim();
+  const ready = (name: string, timeoutMs = 15_000) =>
+    eventually(async () => {
+      const n = await getNode(name);
+      return cond(n, 'Ready')?.status === 'True' ? n : undefined;
+    }, timeoutMs);
+
+  beforeAll(async () => {
+    [v, ovs] = await Promise.all([startTestVnetd({ chassis: true }), startOvs({ name: 'chassis', netns: `${runPrefix()}-cn` })]);
+    // Foreign rows vnetd must never touch: a whole bridge, and later a port on br-int.
+    await vsctl('add-br', 'br-ext', '--', 'set', 'Bridge', 'br-ext', 'datapath_type=netdev', 'fail_mode=standalone', 'external_ids:owner=admin',
+      '--', 'add-port', 'br-ext', 'ext0', '--', 'set', 'Interface', 'ext0', 'type=internal', 'external_ids:owner=admin');
+  }, 60_000);
+  afterAll(async () => {
+    await v?.stop();
+    await ovs?.stop();
+  });
+
+  it('connects, builds br-int/br-phy with controller and tunnel ports, and reports status', async () => {
+    const foreignBefore = await vsctl('--columns=name,fail_mode,ports,external_ids,controller,datapath_type', 'list', 'Bridge', 'br-ext');
+    const res = await v.call('POST', `${G}/nodes`, { metadata: { name: 'hv1' }, spec: { tunnelIP: '192.168.250.1', ovsdb: `unix:${ovs.dbSocket}` } });
+    expect(res.status).toBe(201);
+    const node = await ready('hv1');
+    expect(node.status).toMatchObject({ connected: true, boundPorts: 0, observedGeneration: 1 });
+    expect(node.status!.ovsVersion).toMatch(/^\d+\.\d+/);
+    expect(node.status!.datapathTypes).toContain('netdev');
+    expect(cond(node, 'Connected')).toMatchObject({ status: 'True', observedGeneration: 1 });
+
+    // Cross-check with ovs-vsctl.
+    expect(await vsctl('get', 'Bridge', 'br-int', 'fail_mode')).toBe('secure');
+    expect(await vsctl('get', 'Bridge', 'br-int', 'datapath_type')).toBe('netdev');
+    expect(await vsctl('get', 'Bridge', 'br-int', 'external_ids:vnetd-owner')).toMatch(/^"?vnetd"?$/);
+    expect(await vsctl('get', 'Bridge', 'br-int', 'other_config:disable-in-band')).toMatch(/^"?true"?$/);
+    expect(await vsctl('get-controller', 'br-int')).toBe(`punix:${ovs.runDir}/br-int.vnetd`);
+    expect(await vsctl('--bare', '--columns=connection_mode', 'find', 'Controller', `target="punix:${ovs.runDir}/br-int.vnetd"`)).toBe('out-of-band');
+    expect((await vsctl('list-ports', 'br-int')).split('\n').sort()).toEqual(['genev0', 'vxlan0']);
+    expect(await vsctl('get', 'Interface', 'vxlan0', 'type')).toBe('vxlan');
+    expect(await vsctl('get', 'Interface', 'genev0', 'type')).toBe('geneve');
+    const opts = await vsctl('get', 'Interface', 'vxlan0', 'options');
+    expect(opts).toContain('remote_ip=flow');
+    expect(opts).toContain('key=flow');
+    expect(opts).toContain('local_ip="192.168.250.1"');
+    expect(await vsctl('get', 'Bridge', 'br-phy', 'datapath_type')).toBe('netdev');
+    // ovs-vswitchd applied it: the controller's passive socket exists and no flows are installed (secure).
+    expect(existsSync(`${ovs.runDir}/br-int.vnetd`)).toBe(true);
+    const flows = await ovs.ofctl(['dump-flows', `unix:${ovs.bridgeMgmtSocket('br-int')}`]);
+    expect(flows.split('\n').filter((l) => l.includes('actions=')).length).toBe(0);
+
+    // The foreign bridge is exactly as it was.
+    expect(await vsctl('--columns=name,fail_mode,ports,external_ids,controller,datapath_type', 'list', 'Bridge', 'br-ext')).toBe(foreignBefore);
+    expect(await vsctl('list-ports', 'br-ext')).toBe('ext0');
+  });
+
+  it('binds a VirtualPort when an Interface with its iface-id appears, and unbinds when it goes', async () => {
+    expect((await v.call('POST', `${G}/namespaces/default/virtualnetworks`, { metadata: { name: 'net1' }, spec: { subnets: [{ cidr: '10.9.0.0/24' }] } })).status).toBe(201);
+    const created = await v.call('POST', `${G}/namespaces/default/virtualports`, { metadata: { name: 'vm-a' }, spec: { network: 'net1', node: 'hv1', interfaceId: 'iface-vm-a' } });
+    expect(created.status).toBe(201);
+    // A hypervisor-created NIC (foreign: no vnetd-owner) on vnetd's bridge.
+    await vsctl('add-port', 'br-int', 'tapa', '--', 'set', 'Interface', 'tapa', 'type=internal', 'external_ids:iface-id=iface-vm-a');
+    const ofport = Number(await vsctl('get', 'Interface', 'tapa', 'ofport'));
+    const bound = await eventually(async () => {
+      const p = await getPort('vm-a');
+      return cond(p, 'Bound')?.status === 'True' ? p : undefined;
+    }, 10_000);
+    expect(bound.status).toMatchObject({ node: 'hv1', ofport });
+    expect(ofport).toBeGreaterThan(0);
+    await eventually(async () => (await getNode('hv1'))?.status?.boundPorts === 1, 10_000);
+
+    await vsctl('del-port', 'br-int', 'tapa');
+    const unbound = await eventually(async () => {
+      const p = await getPort('vm-a');
+      return cond(p, 'Bound')?.status === 'False' ? p : undefined;
+    }, 10_000);
+    expect(unbound.status?.node).toBeUndefined();
+    expect(unbound.status?.ofport).toBeUndefined();
+    expect(cond(unbound, 'Bound')!.reason).toBe('InterfaceNotFound');
+    await eventually(async () => (await getNode('hv1'))?.status?.boundPorts === 0, 10_000);
+  });
+
+  it('leaves a foreign port on br-int alone across re-reconciles', async () => {
+    await vsctl('add-port', 'br-int', 'admin0', '--', 'set', 'Interface', 'admin0', 'type=internal', 'external_ids:owner=admin');
+    // A flow standing in for vnetd's pipeline: repairs must never flush the table.
+    const mgmt = `unix:${ovs.bridgeMgmtSocket('br-int')}`;
+    await ovs.ofctl(['add-flow', mgmt, 'cookie=0x7,priority=5,actions=drop']);
+    // Drift vnetd must repair: its own tunnel port removed behind its back, a spec change.
+    await vsctl('del-port', 'br-int', 'genev0');
+    await v.objects.modify<HypervisorNode>(NODES, undefined, 'hv1', (n) => ({ ...n, spec: { ...n.spec!, tunnelIP: '192.168.250.2' } }));
+    await eventually(async () => (await vsctl('get', 'Interface', 'vxlan0', 'options:local_ip')).includes('192.168.250.2'), 10_000);
+    await eventually(async () => (await vsctl('list-ports', 'br-int')).includes('genev0'), 10_000);
+    expect((await vsctl('list-ports', 'br-int')).split('\n').sort()).toEqual(['admin0', 'genev0', 'vxlan0']);
+    expect(await vsctl('get', 'Interface', 'admin0', 'external_ids')).toBe('{owner=admin}');
+    expect(await ovs.ofctl(['dump-flows', mgmt])).toContain('cookie=0x7');
+    const node = await ready('hv1');
+    expect(node.status?.observedGeneration).toBe(2);
+    expect(node.status?.conditions?.every((c) => c.observedGeneration === 2)).toBe(true);
+    await vsctl('del-port', 'br-int', 'admin0');
+  });
+
+  it('reconnects after ovsdb-server is killed with -9 and restarted, and status recovers', async () => {
+    await ovs.killOvsdbServer('SIGKILL');
+    const down = await eventually(async () => {
+      const n = await getNode('hv1');
+      return n?.status?.connected === false ? n : undefined;
+    }, 10_000);
+    expect(cond(down, 'Connected')).toMatchObject({ status: 'False', reason: 'Disconnected' });
+    expect(cond(down, 'Ready')?.status).toBe('False');
+    await ovs.restartOvsdbServer();
+    const up = await ready('hv1', 20_000);
+    expect(up.status?.connected).toBe(true);
+    // The replica is live again: binding still follows the database.
+    await vsctl('add-port', 'br-int', 'tapb', '--', 'set', 'Interface', 'tapb', 'type=internal', 'external_ids:iface-id=iface-vm-a');
+    await eventually(async () => cond(await getPort('vm-a'), 'Bound')?.status === 'True', 10_000);
+    await vsctl('del-port', 'br-int', 'tapb');
+  }, 60_000);
+
+  it('reports Connected=False with a clear message for an unreachable endpoint', async () => {
+    const missing = `${ovs.dir}/nonexistent/db.sock`;
+    expect((await v.call('POST', `${G}/nodes`, { metadata: { name: 'hv-gone' }, spec: { tunnelIP: '192.168.250.9', ovsdb: `unix:${missing}` } })).status).toBe(201);
+    const n = await eventually(async () => {
+      const x = await getNode('hv-gone');
+      return cond(x, 'Connected')?.reason === 'ConnectFailed' ? x : undefined;
+    }, 10_000);
+    expect(n.status?.connected).toBe(false);
+    expect(cond(n, 'Connected')!.message).toContain(`cannot connect to OVSDB at unix:${missing}`);
+    expect(cond(n, 'Connected')!.message).toMatch(/ENOENT/);
+    expect(cond(n, 'Ready')).toMatchObject({ status: 'False', reason: 'NotConnected' });
+    expect((await v.call('DELETE', `${G}/nodes/hv-gone`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,216 @@
+/** vnetctl get/apply/delete -f, wait, watch, kubeconfig and credential errors, completion, pending commands. */
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { cliRunner, type CliRunner } from './cli-support';
+
+const FIXTURES = resolve(__dirname, '..', 'fixtures', 'cli');
+let v: TestVnetd;
+let cli: CliRunner;
+let tmp: string;
+
+beforeAll(async () => {
+  v = await startTestVnetd();
+  expect((await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'm1' } })).status).toBe(201);
+  cli = await cliRunner({ KUBECONFIG: v.kubeconfigPath });
+  tmp = mkdtempSync(join(tmpdir(), 'vnetctl-test-'));
+});
+afterAll(async () => v.stop());
+
+const ok = async (args: string[], opts: Parameters<CliRunner['run']>[1] = {}) => {
+  const r = await cli.run(args, opts);
+  if (r.code !== 0) throw new Error(`vnetctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+};
+
+describe('manifests', () => {
+  it('applies (create, then unchanged/configured), gets and deletes multi-document files', async () => {
+    const file = join(FIXTURES, 'tenant.yaml');
+    expect(await ok(['apply', '-f', file, '-n', 'm1'])).toBe(
+      'virtualnetwork.vnet.dev/shop created\nvirtualport.vnet.dev/shop-web-1 created\nloadbalancer.vnet.dev/shop-web created\nnode.vnet.dev/hv-m1 created\n',
+    );
+    expect(await ok(['apply', '-f', file, '-n', 'm1'])).toMatch(/^virtualnetwork\.vnet\.dev\/shop unchanged\n/);
+    // An edited manifest is merged into the object.
+    const edited = readFileSync(file, 'utf8').replace('targetPort: 8080', 'targetPort: 8081');
+    const editedPath = join(tmp, 'edited.yaml');
+    writeFileSync(editedPath, edited);
+    expect(await ok(['apply', '-f', editedPath, '-n', 'm1'])).toContain('loadbalancer.vnet.dev/shop-web configured');
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/m1/loadbalancers/shop-web')).json.spec.listeners[0].targetPort).toBe(8081);
+
+    const [table, json, yaml, name, byKind, stdin] = await Promise.all([
+      ok(['get', '-f', file, '-n', 'm1']),
+      ok(['get', '-f', join(FIXTURES, 'network.json'), '-n', 'm1', '-o', 'json']),
+      ok(['get', '-f', file, '-n', 'm1', '-o', 'yaml']),
+      ok(['get', '-f', file, '-n', 'm1', '-o', 'name']),
+      ok(['get', 'vport', '-n', 'm1', '-o', 'wide']),
+      ok(['apply', '-f', '-', '-n', 'm1', '-o', 'name'], { stdin: readFileSync(join(FIXTURES, 'network.json'), 'utf8') }),
+    ]);
+    expect(table).toMatch(/^NAME +VNI +ENCAP +SUBNETS +READY +AGE\nshop +/);
+    expect(table).toMatch(/\n\nNAME +NETWORK +MAC +IPS +NODE +READY +AGE\nshop-web-1 +shop /);
+    expect(JSON.parse(json)).toMatchObject({ kind: 'VirtualNetwork', metadata: { name: 'shop' } });
+    expect(parseYaml(yaml).items).toHaveLength(4);
+    expect(name).toBe('virtualnetwork.vnet.dev/shop\nvirtualport.vnet.dev/shop-web-1\nloadbalancer.vnet.dev/shop-web\nnode.vnet.dev/hv-m1\n');
+    expect(byKind).toMatch(/^NAME +NETWORK +MAC +IPS +NODE +INTERFACE-ID/);
+    expect(stdin).toBe('virtualnetwork.vnet.dev/shop\n');
+
+    // Deleting everything in one go: the network waits for its port and LB (finalizers), so wait.
+    expect(await ok(['delete', '-f', file, '-n', 'm1', '--wait', '--timeout', '20s'])).toBe(
+      'virtualnetwork.vnet.dev/shop deleted\nvirtualport.vnet.dev/shop-web-1 deleted\nloadbalancer.vnet.dev/shop-web deleted\nnode.vnet.dev/hv-m1 deleted\n',
+    );
+    const again = await cli.run(['delete', '-f', file, '-n', 'm1']);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^error: cannot delete virtualnetwork "shop" in namespace "m1": .*not found/),
+      expect.stringMatching(/^error: cannot delete virtualport "shop-web-1"/),
+      expect.stringMatching(/^error: cannot delete loadbalancer "shop-web"/),
+      expect.stringMatching(/^error: cannot delete node "hv-m1"/),
+      'error: 4 of 4 object(s) failed',
+    ]);
+    expect((await cli.run(['delete', '-f', file, '-n', 'm1', '--ignore-not-found'])).code).toBe(0);
+  });
+
+  it('reports unreadable and unknown manifests and keeps going past a bad object', async () => {
+    const bad = join(tmp, 'bad.yaml');
+    writeFileSync(bad, 'apiVersion: vnet.dev/v1alpha1\nkind: Router\nmetadata: {name: r}\n');
+    const r1 = await cli.run(['apply', '-f', bad]);
+    expect(r1).toMatchObject({ code: 1, stdout: '' });
+    expect(r1.stderr).toMatch(/^error: cannot read .*bad\.yaml: vnetd does not serve apiVersion "vnet.dev\/v1alpha1" kind "Router"/);
+    const r2 = await cli.run(['apply', '-f', join(tmp, 'missing.yaml')]);
+    expect(r2.stderr).toMatch(/no such file or directory; check the -f path\n$/);
+    const mixed = join(tmp, 'mixed.yaml');
+    writeFileSync(mixed, 'apiVersion: vnet.dev/v1alpha1\nkind: VirtualNetwork\nmetadata: {name: bad}\nspec: {subnets: [{cidr: 10.0.0.1/24}]}\n---\napiVersion: vnet.dev/v1alpha1\nkind: VirtualNetwork\nmetadata: {name: good}\nspec: {subnets: [{cidr: 10.8.0.0/24}], colour: red}\n---\napiVersion: vnet.dev/v1alpha1\nkind: VirtualNetwork\nmetadata: {name: fine}\nspec: {subnets: [{cidr: 10.8.1.0/24}]}\n');
+    const r3 = await cli.run(['apply', '-f', mixed, '-n', 'm1']);
+    expect(r3.code).toBe(1);
+    expect(r3.stdout).toBe('virtualnetwork.vnet.dev/fine created\n');
+    expect(r3.stderr).toMatch(/cannot apply virtualnetwork "bad" in namespace "m1": spec\.subnets\[0\]\.cidr: /);
+    expect(r3.stderr).toMatch(/cannot apply virtualnetwork "good" in namespace "m1": spec\.colour: unknown field/);
+    const r4 = await cli.run(['get', 'routers']);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toMatch(/^error: unknown kind "routers"/);
+  });
+});
+
+describe('wait and watch', () => {
+  it('waits for Ready, times out with the current state, and waits for deletion', async () => {
+    await ok(['network', 'create', 'w', '--subnet', '10.20.0.0/24', '-n', 'm1']);
+    expect(await ok(['wait', 'vnet', 'w', '-n', 'm1', '--for', 'condition=Ready', '--timeout', '10s'])).toBe('virtualnetwork.vnet.dev/w condition met (Ready=True)\n');
+    const t0 = Date.now();
+    const late = await cli.run(['wait', 'vnet', 'w', '-n', 'm1', '--for', 'condition=Ready=False', '--timeout', '700ms']);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(/^error: timed out after 700ms waiting for virtualnetwork\.vnet\.dev\/w condition Ready=False: Ready is True \(/);
+    expect(late.stderr).not.toContain('\x1b['); // no spinner off a terminal
+    const missing = await cli.run(['wait', 'vnet', 'nope', '-n', 'm1']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot wait for virtualnetwork "nope" in namespace "m1": .*not found/);
+    const gone = cli.run(['wait', 'vnet', 'w', '-n', 'm1', '--for', 'delete', '--timeout', '10s', '-o', 'name']);
+    await new Promise((r) => setTimeout(r, 400));
+    await ok(['network', 'delete', 'w', '-n', 'm1']);
+    expect(await gone).toMatchObject({ code: 0, stdout: 'virtualnetwork.vnet.dev/w\n' });
+    expect((await cli.run(['wait', 'vnet', 'w', '--for', 'condition=Maybe=Perhaps'])).code).toBe(2);
+  });
+
+  it('streams events as a table, JSON lines, YAML and names, and stops on Ctrl-C or --timeout', async () => {
+    const table = cli.start(['watch', 'vnet', '-n', 'm1']);
+    const json = cli.start(['watch', 'vnet', '-n', 'm1', '-o', 'json', '--no-initial']);
+    const names = cli.start(['watch', 'virtualnetworks', 'ev', '-n', 'm1', '-o', 'name']);
+    const yaml = cli.start(['watch', 'vnet', '-n', 'm1', '-o', 'yaml', '--no-initial']);
+    // The initial ADDED events (or none, with --no-initial) show the watches are up.
+    await table.until(/^EVENT /);
+    await new Promise((r) => setTimeout(r, 500));
+    await ok(['network', 'create', 'ev', '--subnet', '10.21.0.0/24', '-n', 'm1']);
+    await ok(['network', 'delete', 'ev', '-n', 'm1']);
+    await Promise.all([table.until(/\nDELETED +ev /), json.until(/"DELETED"/), names.until(/DELETED/), yaml.until(/type: DELETED/)]);
+    const [t, j, n, y] = await Promise.all([table.interrupt(), json.interrupt(), names.interrupt(), yaml.interrupt()]);
+    for (const r of [t, j, n, y]) expect(r.code).toBe(0);
+    expect(t.stdout).toMatch(/^EVENT +NAME +VNI +ENCAP +SUBNETS +READY +AGE\n/);
+    expect(t.stdout).toMatch(/\nADDED +ev +/);
+    const events = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+    expect(events[0]).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'ev' } } });
+    expect(n.stdout.split('\n')[0]).toBe('ADDED virtualnetwork.vnet.dev/ev');
+    expect(n.stdout).toMatch(/\nDELETED virtualnetwork\.vnet\.dev\/ev\n$/);
+    expect(y.stdout.startsWith('---\ntype: ADDED\nobject:\n')).toBe(true);
+    expect(await cli.run(['watch', 'vnode', '--timeout', '300ms', '--no-initial'])).toMatchObject({ code: 0, stdout: '' });
+  });
+});
+
+describe('connection and credentials', () => {
+  it('finds the kubeconfig through --kubeconfig, VNETD_DATA_DIR and ./.vnetd, and honours --context', async () => {
+    const noKc = { KUBECONFIG: undefined };
+    expect(await ok(['get', 'ns', '-o', 'name', '--kubeconfig', v.kubeconfigPath], { env: noKc })).toContain('namespace/m1');
+    expect(await ok(['get', 'ns', '-o', 'name'], { env: { ...noKc, VNETD_DATA_DIR: v.dataDir } })).toContain('namespace/m1');
+    const cwd = mkdtempSync(join(tmpdir(), 'vnetctl-cwd-'));
+    require('node:fs').mkdirSync(join(cwd, '.vnetd'));
+    copyFileSync(v.kubeconfigPath, join(cwd, '.vnetd', 'admin.kubeconfig'));
+    expect(await ok(['get', 'ns', '-o', 'name'], { env: noKc, cwd })).toContain('namespace/m1');
+    const none = await cli.run(['network', 'list'], { env: noKc, cwd: tmp });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^error: cannot find a kubeconfig \(looked for .*\.vnetd\/admin\.kubeconfig.*\); start vnetd/);
+    // A second context whose namespace is m1 becomes the default namespace.
+    const kc = parseYaml(readFileSync(v.kubeconfigPath, 'utf8'));
+    kc.contexts.push({ name: 'tenant', context: { cluster: 'vnetd', user: 'admin', namespace: 'm1' } });
+    const multi = join(tmp, 'multi.kubeconfig');
+    writeFileSync(multi, JSON.stringify(kc));
+    await ok(['network', 'create', 'ctx', '--subnet', '10.30.0.0/24', '--kubeconfig', multi, '--context', 'tenant']);
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/m1/virtualnetworks/ctx')).status).toBe(200);
+    const badCtx = await cli.run(['network', 'list', '--kubeconfig', multi, '--context', 'nope']);
+    expect(badCtx).toMatchObject({ code: 1 });
+    expect(badCtx.stderr).toMatch(/cannot use context "nope": it is not in .*; pick one of: admin@vnetd, tenant/);
+  });
+
+  it('explains an unreachable server, a wrong token, a deleted token and a forbidden namespace', async () => {
+    const kc = readFileSync(v.kubeconfigPath, 'utf8');
+    const unreachable = join(tmp, 'unreachable.kubeconfig');
+    writeFileSync(unreachable, kc.replace(v.url, 'https://127.0.0.1:1'));
+    const wrong = join(tmp, 'wrong.kubeconfig');
+    writeFileSync(wrong, kc.replace(v.adminToken, 'admin.not-the-secret'));
+    const tenantToken = await v.tenantToken('cli-tenant', ['m1']);
+    const tenant = join(tmp, 'tenant.kubeconfig');
+    writeFileSync(tenant, kc.replace(v.adminToken, tenantToken));
+    const [down, bad, ok1, forbidden] = await Promise.all([
+      cli.run(['network', 'list', '--kubeconfig', unreachable]),
+      cli.run(['network', 'list', '--kubeconfig', wrong]),
+      cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', tenant, '-o', 'name']),
+      cli.run(['network', 'list', '-n', 'default', '--kubeconfig', tenant]),
+    ]);
+    expect(down).toMatchObject({ code: 1, stdout: '' });
+    expect(down.stderr).toMatch(/^error: cannot list virtualnetworks in namespace "default": cannot reach vnetd at https:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED.*\); is vnetd running\?/);
+    expect(bad.stderr).toMatch(/^error: cannot list virtualnetworks .*: Unauthorized; the token in .*wrong\.kubeconfig is wrong, expired or was deleted/);
+    expect(bad.code).toBe(1);
+    expect(ok1.code).toBe(0);
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stderr).toMatch(/is forbidden: .*not one of your namespaces; use a token that is allowed there/);
+    expect((await v.call('DELETE', '/apis/vnet.dev/v1alpha1/accesstokens/cli-tenant')).status).toBe(200);
+    const revoked = await cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', tenant]);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toMatch(/Unauthorized; the token in .*tenant\.kubeconfig is wrong, expired or was deleted/);
+  });
+});
+
+describe('help, completion and pending commands', () => {
+  it('shows examples in --help, generates completion scripts, and says what is not available yet', async () => {
+    const [help, lbHelp, bash, zsh, badShell, trace, demo] = await Promise.all([
+      cli.run(['network', 'create', '--help']),
+      cli.run(['lb', '--help']),
+      cli.run(['completion', 'bash']),
+      cli.run(['completion', 'zsh']),
+      cli.run(['completion', 'fish']),
+      cli.run(['trace', '--from', 'vm1', '--to', '10.0.0.5:80']),
+      cli.run(['demo', 'up']),
+    ]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Examples:\n +vnetctl network create blue --subnet 10\.0\.0\.0\/24/);
+    expect(help.stdout).toMatch(/Global Options:[\s\S]*-o, --output/);
+    expect(lbHelp.stdout).toMatch(/add-backend[\s\S]*remove-backend[\s\S]*status/);
+    expect(bash.code).toBe(0);
+    expect(bash.stdout).toContain('complete -F _vnetctl vnetctl');
+    expect(bash.stdout).toContain('"lb") subs="create add-backend remove-backend status list ls get delete rm"');
+    expect(zsh.stdout).toMatch(/^#compdef vnetctl\n[\s\S]*bashcompinit/);
+    expect(badShell.code).toBe(2);
+    expect(trace).toMatchObject({ code: 1, stdout: '', stderr: 'error: cannot run "vnetctl trace": not available yet: needs the pipeline (issue 5)\n' });
+    expect(demo.code).toBe(1);
+    expect(demo.stderr).toContain('needs the pipeline (issue 5)');
+  });
+});

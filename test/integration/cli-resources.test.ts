@@ -1,0 +1,197 @@
+/** vnetctl network/port/lb/node against a real vnetd, as a subprocess: every output format and the error paths. */
+import { parse as parseYaml } from 'yaml';
+import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { cliRunner, type CliRunner } from './cli-support';
+
+let v: TestVnetd;
+let cli: CliRunner;
+
+beforeAll(async () => {
+  v = await startTestVnetd();
+  expect((await v.call('POST', '/api/v1/namespaces', { metadata: { name: 't1' } })).status).toBe(201);
+  cli = await cliRunner({ KUBECONFIG: v.kubeconfigPath });
+});
+afterAll(async () => v.stop());
+
+const ok = async (...args: string[]) => {
+  const r = await cli.run(args);
+  if (r.code !== 0) throw new Error(`vnetctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+};
+
+/** One line on stderr, the exit code, nothing on stdout. */
+async function fails(code: number, ...args: string[]) {
+  const r = await cli.run(args);
+  expect({ code: r.code, stdout: r.stdout }).toEqual({ code, stdout: '' });
+  expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(/^error: /);
+  return r.stderr;
+}
+
+describe('network', () => {
+  it('creates (table, json, yaml, name), lists, gets and deletes', async () => {
+    const [table, json, yaml, name] = await Promise.all([
+      ok('network', 'create', 'blue', '--subnet', '10.0.0.0/24', '--subnet', 'fd00::/64', '-n', 't1'),
+      ok('network', 'create', 'green', '--subnet', '10.1.0.0/24', '--vni', '7001', '--encap', 'geneve', '--mtu', '1400', '-n', 't1', '-o', 'json'),
+      ok('network', 'create', 'red', '--subnet', '10.2.0.0/24,gateway=10.2.0.254', '-n', 't1', '-o', 'yaml'),
+      ok('network', 'create', 'gone', '--subnet', '10.3.0.0/24', '-n', 't1', '-o', 'name'),
+    ]);
+    expect(table).toMatch(/^virtualnetwork\.vnet\.dev\/blue created\nNAME +VNI +ENCAP +SUBNETS +READY +AGE\nblue +\d+ +vxlan +10\.0\.0\.0\/24,fd00::\/64 /);
+    expect(JSON.parse(json)).toMatchObject({ kind: 'VirtualNetwork', metadata: { name: 'green', namespace: 't1' }, spec: { vni: 7001, encapsulation: 'geneve', mtu: 1400 } });
+    expect(parseYaml(yaml)).toMatchObject({ spec: { subnets: [{ cidr: '10.2.0.0/24', gateway: '10.2.0.254' }] } });
+    expect(name).toBe('virtualnetwork.vnet.dev/gone\n');
+
+    const [list, wide, listJson, listName, get, getYaml, all] = await Promise.all([
+      ok('network', 'list', '-n', 't1'),
+      ok('network', 'list', '-n', 't1', '-o', 'wide'),
+      ok('network', 'list', '-n', 't1', '-o', 'json'),
+      ok('net', 'ls', '-n', 't1', '-o', 'name'),
+      ok('network', 'get', 'green', '-n', 't1'),
+      ok('network', 'get', 'green', '-n', 't1', '-o', 'yaml'),
+      ok('network', 'list', '-A'),
+    ]);
+    expect(list.split('\n')[0]).toMatch(/^NAME +VNI +ENCAP +SUBNETS +READY +AGE$/);
+    expect(list).toMatch(/\ngreen +7001 +geneve +10\.1\.0\.0\/24 /);
+    expect(wide.split('\n')[0]).toMatch(/^NAME +VNI +ENCAP +SUBNETS +MTU +ADDRESSES +READY +AGE$/);
+    expect(wide).toMatch(/green .* 1400 /);
+    expect(JSON.parse(listJson)).toMatchObject({ kind: 'List', items: expect.arrayContaining([expect.objectContaining({ kind: 'VirtualNetwork' })]) });
+    expect(listName.trim().split('\n').sort()).toEqual(['blue', 'gone', 'green', 'red'].map((n) => `virtualnetwork.vnet.dev/${n}`));
+    expect(get.split('\n')).toHaveLength(3);
+    expect(parseYaml(getYaml)).toMatchObject({ kind: 'VirtualNetwork', metadata: { name: 'green' } });
+    expect(all.split('\n')[0]).toMatch(/^NAMESPACE +NAME +VNI/);
+
+    expect(await ok('network', 'delete', 'gone', '-n', 't1', '--wait', '--timeout', '10s')).toBe('virtualnetwork.vnet.dev/gone deleted\n');
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualnetworks/gone')).status).toBe(404);
+  });
+
+  it('fits tables to the terminal width and colours only on a TTY', async () => {
+    const r = await cli.run(['network', 'list', '-n', 't1', '-o', 'wide'], { env: { COLUMNS: '80' } });
+    expect(r.code).toBe(0);
+    for (const line of r.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    expect(r.stdout).toContain('…');
+    expect(r.stdout).not.toContain('\x1b[');
+  });
+
+  it('reports invalid values with their fields and flags, unknown names, and duplicates', async () => {
+    expect(await fails(1, 'network', 'create', 'bad', '--subnet', '10.0.0.300/24', '-n', 't1')).toMatch(/cannot create virtualnetwork "bad" in namespace "t1": spec\.subnets\[0\]\.cidr \(--subnet\): .*; fix the values/);
+    expect(await fails(1, 'network', 'create', 'blue', '--subnet', '10.9.0.0/24', '-n', 't1')).toMatch(/already exists; pick another name/);
+    expect(await fails(1, 'network', 'get', 'nope', '-n', 't1')).toMatch(/cannot get virtualnetwork "nope" in namespace "t1": .*not found; see what exists with: vnetctl network list -n t1/);
+    expect(await fails(2, 'network', 'create', 'x', '--subnet', '10.0.0.0/24', '--vni', 'abc')).toMatch(/--vni.*"abc" is not a whole number \(see "vnetctl network create --help"\)/);
+    expect(await fails(2, 'network', 'create', 'x', '--subnet', '10.0.0.0/24', '--encap', 'gre')).toMatch(/--encap/);
+    expect(await fails(2, 'network', 'create', 'x')).toMatch(/required option '--subnet/);
+    expect(await fails(2, 'network', 'list', '--bogus')).toMatch(/unknown option '--bogus'/);
+    expect(await fails(2, 'network', 'list', '-o', 'xml')).toMatch(/-o, --output/);
+    expect(await fails(2, 'bogus')).toMatch(/unknown command 'bogus'/);
+  });
+});
+
+describe('port', () => {
+  it('creates a port and prints the libvirt snippet with the allocated MAC and interfaceId', async () => {
+    const out = await ok('port', 'create', 'vm1', '--network', 'blue', '--node', 'hv1', '-n', 't1');
+    const stored = (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualports/vm1')).json;
+    expect(out).toContain('virtualport.vnet.dev/vm1 created');
+    expect(out).toContain(
+      `<interface type='bridge'>\n  <source bridge='br-int'/>\n  <virtualport type='openvswitch'>\n    <parameters interfaceid='${stored.spec.interfaceId}'/>\n  </virtualport>\n  <mac address='${stored.spec.mac}'/>\n</interface>`,
+    );
+    expect(stored.spec.interfaceId).toBe(stored.metadata.uid);
+    const [json, fixed, libvirt] = await Promise.all([
+      ok('port', 'create', 'vm2', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0.20', '--mac', '0A:58:0A:00:00:14', '--interface-id', 'vm2-nic0', '-n', 't1', '-o', 'json'),
+      ok('port', 'create', 'vm3', '--network', 'blue', '--node', 'hv2', '--ip', '10.0.0.30', '-n', 't1', '-o', 'name'),
+      ok('port', 'libvirt', 'vm1', '-n', 't1'),
+    ]);
+    const [list, wide] = await Promise.all([ok('port', 'list', '-n', 't1'), ok('port', 'list', '-n', 't1', '-o', 'wide')]);
+    const vm2 = JSON.parse(json);
+    expect(vm2.spec).toMatchObject({ ips: ['10.0.0.20'], mac: '0a:58:0a:00:00:14', interfaceId: 'vm2-nic0', node: 'hv1' });
+    expect(json).not.toContain('<interface');
+    expect(fixed).toBe('virtualport.vnet.dev/vm3\n');
+    expect(libvirt).toMatch(/^<interface type='bridge'>[\s\S]*<\/interface>\n$/);
+    expect(list).toMatch(/\nvm2 +blue +0a:58:0a:00:00:14 +10\.0\.0\.20 +hv1 /);
+    expect(wide).toMatch(/INTERFACE-ID/);
+    expect(wide).toContain('vm2-nic0');
+  });
+
+  it('rejects an unknown network, a taken address and bad flags', async () => {
+    expect(await fails(1, 'port', 'create', 'p1', '--network', 'nope', '--node', 'hv1', '-n', 't1')).toMatch(/spec\.network \(--network\): Not found: "nope".*create the network first, or pick one from: vnetctl network list -n t1/);
+    expect(await fails(1, 'port', 'create', 'p2', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0.20', '-n', 't1')).toMatch(/spec\.ips\[0\] \(--ip\): .*already allocated to VirtualPort "vm2"/);
+    expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0')).toMatch(/not an IPv4 or IPv6 address/);
+    expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue', '--node', 'hv1', '--mac', 'zz')).toMatch(/not a MAC address/);
+    expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue')).toMatch(/required option '--node/);
+  });
+});
+
+describe('lb', () => {
+  it('creates, adds and removes backends, shows status, deletes', async () => {
+    const created = await ok('lb', 'create', 'web', '--network', 'blue', '--listen', '80:8080/tcp', '--listen', '53/udp', '--backend', 'vm1', '--backend', '10.0.0.50=3', '-n', 't1');
+    expect(created).toMatch(/loadbalancer\.vnet\.dev\/web created\nNAME +NETWORK +VIP +LISTENERS +BACKENDS +READY +AGE\nweb +blue +10\.0\.0\.\d+ +80:8080\/tcp,53\/udp +2 /);
+    const [added, json] = await Promise.all([
+      ok('lb', 'add-backend', 'web', '--backend', 'vm2', '-n', 't1'),
+      ok('lb', 'add-backend', 'web', '--backend', '10.0.0.51', '-n', 't1', '-o', 'json'),
+    ]);
+    // The two concurrent edits both land: the second one retried after the resourceVersion test failed.
+    expect(added).toMatch(/^loadbalancer\.vnet\.dev\/web added vm2; backends now: /);
+    expect(JSON.parse(json).kind).toBe('LoadBalancer');
+    const spec = (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/web')).json.spec;
+    expect(spec.backends).toHaveLength(4);
+    expect(spec.backends).toEqual(expect.arrayContaining([{ port: 'vm1', weight: 1 }, { ip: '10.0.0.50', weight: 3 }, { port: 'vm2', weight: 1 }, { ip: '10.0.0.51', weight: 1 }]));
+
+    expect(await ok('lb', 'remove-backend', 'web', '--backend', '10.0.0.50', '--backend', 'vm2', '-n', 't1')).toMatch(/removed 10\.0\.0\.50, vm2; backends now: (vm1, 10\.0\.0\.51|10\.0\.0\.51, vm1)\n$/);
+
+    const [status, statusJson, statusYaml, wide, name] = await Promise.all([
+      ok('lb', 'status', 'web', '-n', 't1'),
+      ok('lb', 'status', 'web', '-n', 't1', '-o', 'json'),
+      ok('lb', 'status', 'web', '-n', 't1', '-o', 'yaml'),
+      ok('lb', 'list', '-n', 't1', '-o', 'wide'),
+      ok('lb', 'list', '-n', 't1', '-o', 'name'),
+    ]);
+    expect(status).toMatch(/^Name: +web\nNamespace: +t1\nNetwork: +blue\nVIP: +10\.0\.0\.\d+\n/);
+    expect(status).toMatch(/Listeners:\n +PROTOCOL +PORT +TARGET-PORT\n +TCP +80 +8080\n +UDP +53 +53\n/);
+    expect(status).toMatch(/Backends:\n +BACKEND +ADDRESS +WEIGHT +HEALTH\n/);
+    expect(status).toMatch(/port\/vm1 +10\.0\.0\.\d+,fd00:[0-9a-f:]+ +1 +unknown/);
+    expect(status).toMatch(/ip\/10\.0\.0\.51 +10\.0\.0\.51 +1 +unknown/);
+    expect(status).toMatch(/Conditions:\n +TYPE +STATUS +REASON +AGE +MESSAGE\n/);
+    expect(JSON.parse(statusJson).spec.backends).toHaveLength(2);
+    expect(parseYaml(statusYaml).kind).toBe('LoadBalancer');
+    expect(wide).toMatch(/BACKEND-LIST/);
+    expect(name).toBe('loadbalancer.vnet.dev/web\n');
+
+    expect(await ok('lb', 'delete', 'web', '-n', 't1')).toBe('loadbalancer.vnet.dev/web deleted\n');
+  });
+
+  it('rejects a VIP outside the subnet, duplicate backends, unknown backends and bad listeners', async () => {
+    expect(await fails(1, 'lb', 'create', 'w1', '--network', 'blue', '--vip', '10.9.9.9', '--listen', '80', '-n', 't1')).toMatch(/spec\.vip \(--vip\): Invalid value: "10\.9\.9\.9": .*outside the network's subnets \(10\.0\.0\.0\/24\)/);
+    expect(await fails(1, 'lb', 'create', 'w2', '--network', 'blue', '--listen', '80', '--backend', 'vm1', '--backend', 'vm1', '-n', 't1')).toMatch(/spec\.backends\[1\] \(--backend\): Duplicate value: port vm1/);
+    expect(await fails(1, 'lb', 'create', 'w3', '--network', 'nope', '--listen', '80', '-n', 't1')).toMatch(/spec\.network \(--network\): Not found/);
+    await ok('lb', 'create', 'w4', '--network', 'blue', '--listen', '80', '--backend', 'vm1', '-n', 't1');
+    expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add backend vm1 to loadbalancer "w4": it is already a backend/);
+    expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', '10.7.0.1', '-n', 't1')).toMatch(/spec\.backends\[1\]\.ip \(--backend\): .*not a host address/);
+    expect(await fails(1, 'lb', 'remove-backend', 'w4', '--backend', 'vm9', '-n', 't1')).toMatch(/it is not one of its backends \(vm1\)/);
+    expect(await fails(1, 'lb', 'add-backend', 'nope', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add a backend to loadbalancer "nope" in namespace "t1": .*not found; see what exists with: vnetctl lb list -n t1/);
+    expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80:99999/tcp')).toMatch(/target port 99999 is outside 1-65535/);
+    expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80/icmp')).toMatch(/protocol "icmp"/);
+    expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80', '--backend', 'vm1=0')).toMatch(/weight "0"/);
+    expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue')).toMatch(/required option '--listen/);
+  });
+});
+
+describe('node', () => {
+  it('lists and gets nodes in every format', async () => {
+    await v.call('POST', '/apis/vnet.dev/v1alpha1/nodes', { metadata: { name: 'hv1' }, spec: { tunnelIP: '192.0.2.11', ovsdb: 'tcp:192.0.2.11:6640' } });
+    const [list, wide, json, yaml, name, get] = await Promise.all([
+      ok('node', 'list'),
+      ok('node', 'list', '-o', 'wide'),
+      ok('node', 'get', 'hv1', '-o', 'json'),
+      ok('node', 'list', '-o', 'yaml'),
+      ok('node', 'list', '-o', 'name'),
+      ok('node', 'get', 'hv1'),
+    ]);
+    expect(list).toMatch(/^NAME +TUNNEL-IP +CONNECTED +PORTS +READY +AGE\n/);
+    expect(list).toMatch(/\nhv1 +192\.0\.2\.11 /);
+    expect(wide).toMatch(/OVSDB/);
+    expect(wide).toContain('tcp:192.0.2.11:6640');
+    expect(JSON.parse(json)).toMatchObject({ kind: 'Node', spec: { tunnelIP: '192.0.2.11' } });
+    expect(parseYaml(yaml)).toMatchObject({ kind: 'List' });
+    expect(name).toContain('node.vnet.dev/hv1\n');
+    expect(get).toMatch(/^NAME .*\nhv1 /);
+    expect(await fails(1, 'node', 'get', 'hv9')).toMatch(/cannot get node "hv9": .*not found; see what exists with: vnetctl node list/);
+  });
+});

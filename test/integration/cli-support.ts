@@ -1,0 +1,87 @@
+/**
+ * Runs vnetctl as a subprocess, the way users run it. The CLI is bundled once per test
+ * file with esbuild (a node start of the bundle takes ~0.25 s against ~0.8 s through
+ * tsx); set VNETCTL_BIN=dist/cli/main.js to test the tsc build instead.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..', '..');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A long-running command (watch, wait): read its output as it comes, then interrupt it like Ctrl-C. */
+export interface RunningCli {
+  /** Resolves once stdout matches (rejects after timeoutMs). */
+  until(re: RegExp, timeoutMs?: number): Promise<void>;
+  /** Sends SIGINT and resolves with the result. */
+  interrupt(): Promise<CliResult>;
+}
+
+export interface CliRunner {
+  start(args: string[]): RunningCli;
+  run(args: string[], opts?: { env?: Record<string, string | undefined>; stdin?: string; cwd?: string }): Promise<CliResult>;
+}
+
+async function bundle(): Promise<string[]> {
+  if (process.env.VNETCTL_BIN) return [resolve(ROOT, process.env.VNETCTL_BIN)];
+  const out = join(mkdtempSync(join(tmpdir(), 'vnetctl-bin-')), 'vnetctl.js');
+  try {
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    await esbuild.build({ entryPoints: [join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', target: 'node20', outfile: out, logLevel: 'warning' });
+    return [out];
+  } catch {
+    return ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+  }
+}
+
+export async function cliRunner(baseEnv: Record<string, string | undefined>): Promise<CliRunner> {
+  const entry = await bundle();
+  const envOf = (extra: Record<string, string | undefined> = {}) => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ PATH: process.env.PATH, HOME: '/nonexistent-home', ...baseEnv, ...extra })) if (v !== undefined) env[k] = v;
+    return env;
+  };
+  return {
+    start(args) {
+      const child = spawn(process.execPath, [...entry, ...args], { cwd: ROOT, env: envOf(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const closed = new Promise<CliResult>((r) => child.on('close', (code) => r({ code: code ?? -1, stdout, stderr })));
+      return {
+        async until(re, timeoutMs = 15_000) {
+          const deadline = Date.now() + timeoutMs;
+          while (!re.test(stdout)) {
+            if (Date.now() > deadline) throw new Error(`vnetctl ${args.join(' ')}: stdout never matched ${re}: ${JSON.stringify(stdout)} ${stderr}`);
+            await new Promise((r) => setTimeout(r, 25));
+          }
+        },
+        interrupt() {
+          child.kill('SIGINT');
+          return closed;
+        },
+      };
+    },
+    run(args, opts = {}) {
+      return new Promise((resolvePromise) => {
+        const env: Record<string, string> = {};
+        for (const [k, v] of Object.entries({ PATH: process.env.PATH, HOME: '/nonexistent-home', ...baseEnv, ...opts.env })) if (v !== undefined) env[k] = v;
+        const child = spawn(process.execPath, [...entry, ...args], { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+        child.stdin.end(opts.stdin ?? '');
+      });
+    },
+  };
+}
