@@ -128,7 +128,7 @@ export const KINDS: readonly KindInfo[] = [
     listKind: 'NodeList',
     plural: 'nodes',
     singular: 'node',
-    shortNames: ['vnode'],
+    shortNames: ['vnode', 'vnodes'],
     ...VNET_API,
     namespaced: false,
     command: 'node',

@@ -58,8 +58,12 @@ export class UidPreconditionError extends Error {
   }
 }
 
-function withRevision<T extends KubeObject>(kv: KeyValue<T>): T {
-  const obj = structuredClone(kv.value);
+/**
+ * The object as clients see it. get/list/txn results are fresh copies from the store, so
+ * they are used as they are; watch events share one value among watchers and are cloned.
+ */
+function withRevision<T extends KubeObject>(kv: KeyValue<T>, clone = false): T {
+  const obj = clone ? structuredClone(kv.value) : kv.value;
   obj.metadata.resourceVersion = String(kv.modRevision);
   return obj;
 }
@@ -262,16 +266,16 @@ export class ObjectStore {
       prefix,
       (ev) => {
         if (ev.type === 'delete') {
-          const last = withRevision({ ...ev.kv, value: (ev.prevKv ?? ev.kv).value });
+          const last = withRevision({ ...ev.kv, value: (ev.prevKv ?? ev.kv).value }, true);
           last.metadata.resourceVersion = String(ev.kv.modRevision);
           handler({ type: 'DELETED', object: last, revision: ev.kv.modRevision, old: last });
           return;
         }
         handler({
           type: ev.created ? 'ADDED' : 'MODIFIED',
-          object: withRevision(ev.kv),
+          object: withRevision(ev.kv, true),
           revision: ev.kv.modRevision,
-          old: ev.prevKv ? withRevision(ev.prevKv) : undefined,
+          old: ev.prevKv ? withRevision(ev.prevKv, true) : undefined,
         });
       },
       { afterRevision },
