@@ -7,7 +7,7 @@
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../resources/kinds';
 import { API_VERSION, GROUP } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
-import { humanAge } from './output/age';
+import { humanAge } from '../resources/age';
 
 export interface Column {
   header: string;

@@ -4,7 +4,7 @@
  */
 import type { Backend, BackendStatus, LoadBalancer } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
-import { humanAge } from '../output/age';
+import { humanAge } from '../../resources/age';
 import { renderTable, paint, statusColor, type Cell } from '../output/table';
 import type { Terminal } from '../output/terminal';
 
