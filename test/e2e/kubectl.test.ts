@@ -99,6 +99,29 @@ spec:
     expect((await kubectl(['get', 'vlb', '-A'])).err).toContain('No resources found');
   });
 
+  it('server-side apply creates then updates; patch and label work', async () => {
+    const file = manifest('ssa.yaml', `apiVersion: vnet.dev/v1alpha1
+kind: VirtualNetwork
+metadata:
+  name: ssa
+  namespace: demo
+spec:
+  subnets:
+  - cidr: 10.7.0.0/24
+`);
+    const created = await kubectl(['apply', '--server-side', '-f', file]);
+    expect(created.err).toBe('');
+    expect(created.out.trim()).toBe('virtualnetwork.vnet.dev/ssa serverside-applied');
+    writeFileSync(file, require('node:fs').readFileSync(file, 'utf8') + '  mtu: 1300\n');
+    expect((await kubectl(['apply', '--server-side', '-f', file])).out.trim()).toBe('virtualnetwork.vnet.dev/ssa serverside-applied');
+    expect((await kubectl(['get', 'vnet', 'ssa', '-n', 'demo', '-o', 'jsonpath={.spec.mtu}'])).out).toBe('1300');
+    const p = await kubectl(['patch', 'vnet', 'ssa', '-n', 'demo', '--type=merge', '-p', '{"spec":{"mtu":1280}}']);
+    expect(p.out.trim()).toBe('virtualnetwork.vnet.dev/ssa patched');
+    expect((await kubectl(['label', 'vnet', 'ssa', '-n', 'demo', 'tier=web'])).out.trim()).toBe('virtualnetwork.vnet.dev/ssa labeled');
+    expect((await kubectl(['get', 'vnet', '-n', 'demo', '-l', 'tier=web', '-o', 'name'])).out.trim()).toBe('virtualnetwork.vnet.dev/ssa');
+    expect((await kubectl(['delete', '-f', file])).out.trim()).toBe('virtualnetwork.vnet.dev "ssa" deleted');
+  });
+
   it('waits for a condition', async () => {
     const w = await kubectl(['wait', '--for=condition=Ready', 'vnet/net1', '-n', 'demo', '--timeout=30s']);
     expect(w.out.trim()).toBe('virtualnetwork.vnet.dev/net1 condition met');
