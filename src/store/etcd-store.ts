@@ -1,0 +1,290 @@
+/**
+ * Store on etcd v3 (npm etcd3), with the SQLite store's semantics.
+ *
+ * - Revisions are etcd's, shifted by one (see etcd-codec.ts): an empty etcd reads 0.
+ * - txn() is one etcd Txn: compares (version == 0 for create, version > 0 for update/delete,
+ *   mod_revision == expected for preconditions), puts/deletes with prev_kv on success, and
+ *   on failure a range of every key, read atomically with the failed compares, from which
+ *   the first failing op (in op order) is named with a typed error.
+ * - Reads are linearizable (etcd's default): a controller replica must see every write
+ *   acknowledged to another replica. Lists at an explicit revision too: a serializable read
+ *   at a revision a lagging member has not applied yet would fail as "future revision".
+ * - Compaction is cluster-wide in etcd, and may be done by etcd itself (auto-compaction)
+ *   or another client. The store tracks the highest compacted revision it has learned of;
+ *   watch() throws GoneError synchronously below it. A watch that etcd later cancels for
+ *   compaction is stopped and reported via EtcdWatchOptions.onError, else the store's
+ *   onWatchError option, else logged: after it no events follow (relist, like a 410).
+ * - keyPrefix puts the store's keys under a prefix, so several stores share one etcd.
+ */
+import { Etcd3, type IOptions, type IRangeRequest, type IRangeResponse } from 'etcd3';
+import pino from 'pino';
+import {
+  checkRevision,
+  isCompactedError,
+  isFutureRevisionError,
+  KeyCodec,
+  toEtcdRevision,
+  toKeyValue,
+  toStoreRevision,
+} from './etcd-codec';
+import { runTxn } from './etcd-txn';
+import { EtcdWatch } from './etcd-watch';
+import {
+  GoneError,
+  StoreClosedError,
+  StoreError,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  type Store,
+  type TxnOp,
+  type TxnResult,
+  type WatchHandler,
+  type WatchOptions,
+} from './store';
+
+/** Any key works to read the header revision; etcd refuses an empty one. */
+const PROBE_KEY = Buffer.from([0]);
+
+export interface EtcdStoreOptions {
+  /** etcd client URLs, e.g. ['http://127.0.0.1:2379']. */
+  endpoints: string[];
+  /** Prefix of every key this store writes; '' for the whole keyspace. */
+  keyPrefix?: string;
+  logger?: pino.Logger;
+  /** Where failures of watches without their own onError go (default: logged). */
+  onWatchError?: (err: StoreError) => void;
+  /**
+   * How long txn() waits for this process's matching watches to deliver its revision
+   * (default 2000 ms); see txn().
+   */
+  watchDeliveryWaitMs?: number;
+  /** Passed through to the etcd3 client (TLS, auth, timeouts). */
+  client?: Omit<IOptions, 'hosts'>;
+}
+
+export interface EtcdWatchOptions extends WatchOptions {
+  /**
+   * Called at most once if etcd ends this watch (GoneError when history it needs was
+   * compacted after watch() returned, StoreError otherwise). No events follow it.
+   */
+  onError?: (err: StoreError) => void;
+}
+
+export class EtcdStore implements Store {
+  private closed = false;
+  /** Highest store revision seen in any etcd response: where live-only watches start. */
+  private known = 0;
+  /** Highest compacted store revision learned of (own compact(), probes, errors). */
+  private compacted = 0;
+  private readonly watches = new Set<EtcdWatch>();
+  private readonly keys: KeyCodec;
+
+  private constructor(
+    private readonly client: Etcd3,
+    private readonly options: EtcdStoreOptions,
+    private readonly logger: pino.Logger,
+  ) {
+    this.keys = new KeyCodec(options.keyPrefix ?? '');
+  }
+
+  /** Connects and reads the current and compacted revisions (so watch() can check synchronously). */
+  static async open(options: EtcdStoreOptions): Promise<EtcdStore> {
+    const logger = options.logger ?? pino({ level: 'silent' });
+    const client = new Etcd3({ ...options.client, hosts: options.endpoints });
+    const store = new EtcdStore(client, options, logger);
+    try {
+      await store.compactedRevision();
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return store;
+  }
+
+  async get<V = unknown>(key: string): Promise<KeyValue<V> | undefined> {
+    this.assertOpen();
+    const res = await this.range({ key: this.keys.encode(key) });
+    const kv = res.kvs[0];
+    return kv && toKeyValue<V>(this.keys, kv);
+  }
+
+  async list<V = unknown>(prefix: string, options: ListOptions = {}): Promise<ListResult<V>> {
+    this.assertOpen();
+    const limit = options.limit ?? 0;
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new StoreError(`limit must be a non-negative integer, got ${limit}`);
+    if (options.revision !== undefined) {
+      checkRevision('list revision', options.revision);
+      if (options.revision < this.compacted) throw new GoneError(options.revision, this.compacted);
+    }
+    const { key, rangeEnd } = this.keys.prefixRange(prefix);
+    let start = key;
+    if (options.startAfter !== undefined && Buffer.compare(Buffer.from(options.startAfter), Buffer.from(prefix)) >= 0) {
+      // The immediate byte-order successor of startAfter: startAfter + 0x00.
+      start = Buffer.concat([this.keys.encode(options.startAfter), Buffer.from([0])]);
+    }
+    const unbounded = rangeEnd.length === 1 && rangeEnd[0] === 0;
+    const empty = !unbounded && Buffer.compare(start, rangeEnd) >= 0;
+    const res = await this.range({
+      key: start,
+      range_end: rangeEnd,
+      limit,
+      count_only: empty,
+      ...(options.revision !== undefined ? { revision: toEtcdRevision(options.revision) } : {}),
+    });
+    return {
+      items: empty ? [] : res.kvs.map((kv) => toKeyValue<V>(this.keys, kv)),
+      revision: options.revision ?? toStoreRevision(res.header.revision),
+      more: !empty && limit > 0 && res.more,
+    };
+  }
+
+  async count(prefix: string): Promise<number> {
+    this.assertOpen();
+    const { key, rangeEnd } = this.keys.prefixRange(prefix);
+    return Number((await this.range({ key, range_end: rangeEnd, count_only: true })).count);
+  }
+
+  async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+    this.assertOpen();
+    const result = await runTxn(this.client, this.keys, ops);
+    this.observe(result.revision);
+    // Like SQLite (which publishes before txn() returns): when a write resolves, this
+    // process's watchers of its keys have received it. Bounded, so a stuck watch only slows writes.
+    const waits = [...this.watches]
+      .filter((w) => ops.some((op) => op.key.startsWith(w.prefix)))
+      .map((w) => w.waitDelivered(result.revision, this.options.watchDeliveryWaitMs ?? 2000));
+    if (waits.length > 0) await Promise.all(waits);
+    return result;
+  }
+
+  watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: EtcdWatchOptions = {}): EtcdWatch {
+    this.assertOpen();
+    const after = options.afterRevision;
+    if (after !== undefined) {
+      checkRevision('watch afterRevision', after);
+      if (after < this.compacted) throw new GoneError(after, this.compacted);
+    }
+    // Live-only: start after the newest revision this client has seen. etcd cannot tell us
+    // "now" synchronously; this never misses a write made after watch() returns, and may
+    // replay writes of *other* clients committed shortly before it (harmless for informers,
+    // which dedupe by revision; documented in the report).
+    const from = Math.max(after ?? this.known, 0);
+    const { key, rangeEnd } = this.keys.prefixRange(prefix);
+    const watcher = this.client
+      .watch()
+      .inRange({ start: key, end: rangeEnd })
+      .withPreviousKV()
+      .startRevision(String(toEtcdRevision(from + 1)))
+      .watcher();
+    const w = new EtcdWatch(watcher, prefix, this.keys, handler as WatchHandler, from, this.logger, {
+      onStop: (x) => this.watches.delete(x),
+      onFailure: (err, afterRevision) => void this.reportWatchFailure(err, afterRevision, options.onError),
+    });
+    this.watches.add(w);
+    return w;
+  }
+
+  async currentRevision(): Promise<number> {
+    this.assertOpen();
+    const res = await this.range({ key: PROBE_KEY, count_only: true });
+    return toStoreRevision(res.header.revision);
+  }
+
+  /**
+   * etcd has no "what is the compacted revision" read, so we probe: a read at the last
+   * known compacted revision succeeds in the common case (one round trip); otherwise a
+   * binary search over [known, current] finds the oldest readable revision.
+   */
+  async compactedRevision(): Promise<number> {
+    this.assertOpen();
+    const current = await this.currentRevision();
+    let lo = this.compacted;
+    let hi = current;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (await this.readable(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    this.learnCompacted(lo);
+    return this.compacted;
+  }
+
+  async compact(revision: number): Promise<void> {
+    this.assertOpen();
+    checkRevision('compact revision', revision);
+    const current = await this.currentRevision();
+    if (revision > current) throw new StoreError(`cannot compact to ${revision}, newer than the current revision ${current}`);
+    if (revision <= this.compacted) return;
+    try {
+      // physical: resolve only once the history is gone, so a read below it is Gone at once.
+      await this.client.kv.compact({ revision: toEtcdRevision(revision), physical: true });
+    } catch (err) {
+      // Someone (etcd's auto-compactor, another replica) compacted further: idempotent.
+      if (!isCompactedError(err)) throw this.wrap(err);
+    }
+    this.learnCompacted(revision);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of [...this.watches]) w.stop();
+    this.client.close();
+  }
+
+  private async readable(revision: number): Promise<boolean> {
+    try {
+      await this.client.kv.range({ key: PROBE_KEY, count_only: true, revision: toEtcdRevision(revision) });
+      return true;
+    } catch (err) {
+      if (isCompactedError(err)) return false;
+      throw this.wrap(err);
+    }
+  }
+
+  private async range(req: IRangeRequest): Promise<IRangeResponse> {
+    try {
+      const res = await this.client.kv.range(req);
+      this.observe(toStoreRevision(res.header.revision));
+      return res;
+    } catch (err) {
+      const revision = req.revision === undefined ? 0 : toStoreRevision(req.revision);
+      if (isCompactedError(err)) throw new GoneError(revision, await this.compactedRevision());
+      if (isFutureRevisionError(err)) throw new StoreError(`revision ${revision} is newer than the current revision`);
+      throw this.wrap(err);
+    }
+  }
+
+  private async reportWatchFailure(err: unknown, afterRevision: number, onError?: (err: StoreError) => void): Promise<void> {
+    let failure: StoreError;
+    try {
+      const compacted = this.closed ? this.compacted : await this.compactedRevision();
+      failure = afterRevision < compacted ? new GoneError(afterRevision, compacted) : this.wrap(err);
+    } catch (probeErr) {
+      failure = this.wrap(probeErr);
+    }
+    const sink = onError ?? this.options.onWatchError;
+    if (sink) sink(failure);
+    else this.logger.error({ err: failure }, 'etcd watch ended');
+  }
+
+  private observe(revision: number): void {
+    if (revision > this.known) this.known = revision;
+  }
+
+  private learnCompacted(revision: number): void {
+    if (revision > this.compacted) this.compacted = revision;
+  }
+
+  private wrap(err: unknown): StoreError {
+    if (err instanceof StoreError) return err;
+    const e = new StoreError(`etcd: ${err instanceof Error ? err.message : String(err)}`);
+    e.cause = err;
+    return e;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Store txn() as one etcd Txn. etcd only says "some compare failed"; to raise the typed
+ * error the Store contract wants, the failure branch reads every key of the txn, so the
+ * state we diagnose is exactly the state the compares were evaluated against.
+ */
+import type { Etcd3, ICompare, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3';
+import { decodeValue, KeyCodec, serialize, toEtcdRevision, toKeyValue, toStoreRevision } from './etcd-codec';
+import {
+  ConflictError,
+  KeyExistsError,
+  KeyNotFoundError,
+  StoreError,
+  type KeyValue,
+  type TxnOp,
+  type TxnResult,
+} from './store';
+
+interface Encoded {
+  op: TxnOp;
+  key: Buffer;
+  value?: Buffer;
+}
+
+function validate<V>(ops: TxnOp<V>[]): void {
+  if (!Array.isArray(ops) || ops.length === 0) throw new StoreError('a transaction needs at least one op');
+  const seen = new Set<string>();
+  for (const op of ops) {
+    if (typeof op.key !== 'string' || op.key === '') throw new StoreError('keys must be non-empty strings');
+    // etcd rejects it too ("duplicate key given in txn request"); say so in our terms.
+    if (seen.has(op.key)) throw new StoreError(`key ${op.key} appears twice in one transaction`);
+    seen.add(op.key);
+    if (op.type !== 'create' && op.type !== 'update' && op.type !== 'delete') {
+      throw new StoreError(`unknown op type ${(op as { type: unknown }).type}`);
+    }
+  }
+}
+
+function compares(e: Encoded): ICompare[] {
+  if (e.op.type === 'create') return [{ key: e.key, target: 'Version', result: 'Equal', version: 0 }];
+  const out: ICompare[] = [{ key: e.key, target: 'Version', result: 'Greater', version: 0 }];
+  if (e.op.expectedModRevision !== undefined) {
+    out.push({ key: e.key, target: 'Mod', result: 'Equal', mod_revision: toEtcdRevision(e.op.expectedModRevision) });
+  }
+  return out;
+}
+
+function request(e: Encoded): IRequestOp {
+  return e.op.type === 'delete'
+    ? { request_delete_range: { key: e.key, prev_kv: true } }
+    : { request_put: { key: e.key, value: e.value, prev_kv: true } };
+}
+
+/** The first op (in op order) whose precondition the read state violates. */
+function diagnose(keys: KeyCodec, encoded: Encoded[], res: ITxnResponse): StoreError {
+  for (const [i, e] of encoded.entries()) {
+    const cur: IKeyValue | undefined = res.responses[i]?.response_range.kvs[0];
+    const { op } = e;
+    if (op.type === 'create') {
+      if (cur) return new KeyExistsError(op.key);
+      continue;
+    }
+    if (!cur) return new KeyNotFoundError(op.key);
+    const actual = toKeyValue(keys, cur).modRevision;
+    if (op.expectedModRevision !== undefined && op.expectedModRevision !== actual) {
+      return new ConflictError(op.key, op.expectedModRevision, actual);
+    }
+  }
+  return new StoreError('etcd transaction failed but no precondition is violated');
+}
+
+function result<V>(keys: KeyCodec, e: Encoded, res: ITxnResponse, i: number, revision: number): KeyValue<V> {
+  const r = res.responses[i];
+  if (e.op.type === 'delete') {
+    const prev = r?.response_delete_range.prev_kvs[0];
+    if (!prev) throw new StoreError(`etcd did not return the deleted value of ${e.op.key}`);
+    return toKeyValue<V>(keys, prev);
+  }
+  const prev = r?.response_put.prev_kv;
+  return {
+    key: e.op.key,
+    value: decodeValue<V>(e.value!),
+    createRevision: prev ? toStoreRevision(prev.create_revision) : revision,
+    modRevision: revision,
+  };
+}
+
+export async function runTxn<V>(client: Etcd3, keys: KeyCodec, ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+  validate(ops);
+  const encoded: Encoded[] = ops.map((op) => ({
+    op: op as TxnOp,
+    key: keys.encode(op.key),
+    ...(op.type === 'delete' ? {} : { value: serialize(op.key, op.value) }),
+  }));
+  let res: ITxnResponse;
+  try {
+    res = await client.kv.txn({
+      compare: encoded.flatMap(compares),
+      success: encoded.map(request),
+      failure: encoded.map((e) => ({ request_range: { key: e.key } })),
+    });
+  } catch (err) {
+    const e = new StoreError(`etcd: ${err instanceof Error ? err.message : String(err)}`);
+    e.cause = err;
+    throw e;
+  }
+  if (!res.succeeded) throw diagnose(keys, encoded, res);
+  const revision = toStoreRevision(res.header.revision);
+  return { revision, results: encoded.map((e, i) => result<V>(keys, e, res, i, revision)) };
+}

@@ -1,0 +1,222 @@
+/**
+ * A private etcd for tests and benchmarks: the Debian `etcd` binary (package etcd-server)
+ * on loopback, random free client/peer ports, a temp data dir. Stopped by PID; the data
+ * dir is removed on stop, and an exit handler kills what is still running if a test run
+ * dies before its afterAll hook.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const CANDIDATES = ['/usr/bin/etcd', '/usr/local/bin/etcd'];
+
+export interface EtcdOptions {
+  /** Extra etcd flags, e.g. ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1s']. */
+  extraArgs?: string[];
+  /** How long to wait for /health. Default 20 s (a cold 2-core CI machine). */
+  startTimeoutMs?: number;
+}
+
+export interface EtcdInstance {
+  readonly endpoint: string;
+  readonly pid: number;
+  readonly dataDir: string;
+  /** Last lines etcd wrote, for failure messages. */
+  logTail(): string;
+  /** Kills etcd and starts it again on the same ports and data dir. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function etcdBinary(): string | undefined {
+  return CANDIDATES.find((p) => fs.existsSync(p));
+}
+
+/** Undefined when etcd can run here; otherwise why not (for a printed skip reason). */
+export function etcdAvailability(): string | undefined {
+  if (process.env.VNETD_SKIP_ETCD === '1') return 'VNETD_SKIP_ETCD=1';
+  if (!etcdBinary()) return `no etcd binary (${CANDIDATES.join(', ')}); install Debian etcd-server (deploy/dev/setup.sh does)`;
+  return undefined;
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function killAll(): void {
+  for (const child of running) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Synchronous on purpose: 'exit' handlers cannot await. Data dirs live under os.tmpdir().
+  process.on('exit', killAll);
+  // 'exit' does not run on a fatal signal: kill our etcds, then die of the same signal
+  // (the handler is gone after `once`, so the re-raised signal takes the default action).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+/** A port free right now. The bind/close race is handled by retrying the whole start. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function healthy(endpoint: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${endpoint}/health`, { timeout: 1000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(res.statusCode === 200 && body.includes('"health":"true"')));
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+  });
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+class EtcdProcess implements EtcdInstance {
+  private child!: ChildProcess;
+  private log = '';
+
+  constructor(
+    private readonly binary: string,
+    private readonly args: string[],
+    readonly endpoint: string,
+    readonly dataDir: string,
+    private readonly startTimeoutMs: number,
+  ) {}
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  logTail(): string {
+    return this.log;
+  }
+
+  /** Spawns etcd and waits for /health; kills it (keeping the data dir) if it never gets there. */
+  async spawn(): Promise<void> {
+    installExitHook();
+    const child = spawn(this.binary, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    running.add(child);
+    const keep = (c: Buffer) => {
+      this.log = (this.log + c.toString()).slice(-4000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const deadline = Date.now() + this.startTimeoutMs;
+    while (Date.now() < deadline && child.exitCode === null && child.pid !== undefined) {
+      if (await healthy(this.endpoint)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.kill();
+    throw new Error(`etcd did not become healthy on ${this.endpoint} (exit ${child.exitCode}):\n${this.log}`);
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s), by its PID only. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGTERM');
+      if (!(await waitExit(child, 5000))) {
+        process.kill(child.pid, 'SIGKILL');
+        await waitExit(child, 5000);
+      }
+    }
+    running.delete(child);
+  }
+
+  /** Same ports, same data: what clients see as a brief outage of the cluster. */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.spawn();
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function startOnce(binary: string, options: EtcdOptions): Promise<EtcdInstance> {
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vnetd-etcd-'));
+  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const name = `vnetd-test-${process.pid}`;
+  const args = [
+    `--name=${name}`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${endpoint}`,
+    `--advertise-client-urls=${endpoint}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=${name}=${peer}`,
+    '--initial-cluster-state=new',
+    '--log-level=warn',
+    '--logger=zap',
+    ...(options.extraArgs ?? []),
+  ];
+  const etcd = new EtcdProcess(binary, args, endpoint, dataDir, options.startTimeoutMs ?? 20000);
+  try {
+    await etcd.spawn();
+  } catch (err) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return etcd;
+}
+
+/** Starts a private single-member etcd; retries on a lost port race. */
+export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdInstance> {
+  const binary = etcdBinary();
+  if (!binary) throw new Error(etcdAvailability());
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(binary, options);
+    } catch (err) {
+      lastErr = err;
+    }
+  }
+  throw lastErr;
+}
