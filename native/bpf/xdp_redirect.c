@@ -1,0 +1,88 @@
+/*
+ * XDP program for vnetd's fast path, one per interface (the libxdp dispatcher does not
+ * load on our machines). Frames that are ours go to the AF_XDP socket bound to the rx
+ * queue they arrived on; everything else, and everything when no socket is bound,
+ * continues up the stack (XDP_PASS) so vnetd never black-holes traffic it does not own.
+ *
+ * vfp_cfg[0].mode: 0 = pass everything (fast path off on this interface),
+ *                  1 = VM-facing: every frame is ours,
+ *                  2 = underlay: only UDP to a port listed in vfp_ours (VXLAN, GENEVE).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+struct vfp_cfg {
+	__u32 mode;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} vfp_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vfp_cfg);
+} vfp_cfg SEC(".maps");
+
+/* UDP destination ports (network order) that are ours on the underlay. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, __u16);
+	__type(value, __u8);
+} vfp_ours SEC(".maps");
+
+static __always_inline int underlay_is_ours(void *data, void *end)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	struct udphdr *udp;
+
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP || ip->ihl < 5)
+		return 0;
+	/* Fragments are left to the stack: their later parts carry no UDP header. */
+	if (ip->frag_off & bpf_htons(0x3fff))
+		return 0;
+	udp = (void *)ip + ip->ihl * 4;
+	if ((void *)(udp + 1) > end)
+		return 0;
+	return bpf_map_lookup_elem(&vfp_ours, &udp->dest) != NULL;
+}
+
+SEC("xdp")
+int vfp_xdp_redirect(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0;
+	struct vfp_cfg *cfg = bpf_map_lookup_elem(&vfp_cfg, &zero);
+
+	if (!cfg || cfg->mode == 0)
+		return XDP_PASS;
+	if (cfg->mode == 2 && !underlay_is_ours(data, end))
+		return XDP_PASS;
+	/* XDP_PASS as the flags' fallback action: no socket on this queue, no loss. */
+	return bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS);
+}
+
+/* An XDP_PASS program for veth peers: redirect into a veth needs one on the peer. */
+SEC("xdp")
+int vfp_xdp_pass(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";

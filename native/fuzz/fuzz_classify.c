@@ -1,0 +1,92 @@
+/*
+ * libFuzzer target: parser, classifier (VM-facing and underlay ports, VIPs with the
+ * LRU on), decap and encap over arbitrary bytes. The first input byte picks the
+ * ingress port; the rest is the frame. Sanitizers catch any out-of-bounds read.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../include/vfp.h"
+#include "../src/parse.h"
+
+static struct vfp_dp *dp;
+static struct vfp_ctx *ctx;
+
+static void setup(void)
+{
+	static const uint8_t mac_a[6] = { 2, 0, 0, 0, 0, 1 }, mac_b[6] = { 2, 0, 0, 0, 0, 2 };
+	static const uint8_t nh[6] = { 2, 0, 0, 0, 0, 0xfe };
+	uint8_t vip[16] = { 0 }, be[16] = { 0 };
+	struct vfp_builder *b = vfp_builder_new();
+	int v, i;
+
+	vfp_builder_set_local_vtep(b, 0x0a000001, nh);
+	vfp_builder_add_port(b, 1, 100, 0);
+	vfp_builder_add_port(b, 2, 100, 0);
+	vfp_builder_add_port(b, 3, 0, VFP_PORT_UNDERLAY);
+	vfp_builder_add_vni(b, 5000, 100);
+	vfp_builder_add_vtep(b, 7, 0x0a000002, nh, VFP_ENCAP_VXLAN);
+	vfp_builder_add_vtep(b, 8, 0x0a000003, nh, VFP_ENCAP_GENEVE);
+	vfp_builder_add_mac_local(b, 100, mac_a, 1);
+	vfp_builder_add_mac_remote(b, 100, mac_b, 7, 5000);
+	vip[10] = vip[11] = 0xff;
+	vip[12] = 10; vip[13] = 96; vip[14] = 0; vip[15] = 1;
+	memcpy(be, vip, 16);
+	for (int proto = 6; proto <= 17; proto += 11) {
+		v = vfp_builder_add_vip(b, (uint8_t)proto, vip, 80);
+		for (i = 0; i < 4; i++) {
+			be[15] = (uint8_t)(10 + i);
+			vfp_builder_add_backend(b, (uint32_t)v, (uint32_t)i, be, 8080, (uint16_t)(i + 1));
+		}
+	}
+	vfp_dp_commit(dp, b);
+	vfp_builder_free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vfp_verdict v;
+	struct vfp_pkt p;
+	uint32_t len, off, vni, in_port;
+	const uint8_t *frame;
+	uint8_t *copy, out[256];
+
+	if (!dp) {
+		dp = vfp_dp_new();
+		ctx = vfp_ctx_new(dp, 1024);
+		setup();
+	}
+	if (size < 1)
+		return 0;
+	in_port = data[0] % 4;
+	len = (uint32_t)(size - 1);
+	/* An exact-size heap copy so ASan sees any read past the frame. */
+	copy = malloc(len ? len : 1);
+	memcpy(copy, data + 1, len);
+	frame = copy;
+	vfp_parse(frame, len, &p);
+	vfp_classify_batch(ctx, in_port, &frame, &len, 1, &v);
+	if (v.kind == VFP_V_LOCAL && v.inner_off >= len)
+		abort(); /* a decap verdict must point inside the frame */
+	if (vfp_decap(frame, len, &off, &vni) >= 0 && off + 14 > len)
+		abort();
+	vfp_flow_hash(frame, len);
+	/* forward acts in place: a 2 KiB chunk with 256 bytes of headroom, as in a UMEM.
+	 * The chunk is exactly sized so ASan flags writes outside it. */
+	if (len <= 2048 - 256) {
+		uint8_t *chunk = malloc(2048);
+		uint32_t o = 256, l = len;
+		memcpy(chunk + o, frame, len);
+		if (vfp_forward_umem(ctx, in_port, chunk, 2048, &o, &l, 1, &v) && (o + l > 2048 || o < 206))
+			abort(); /* a forwarded frame must stay inside its chunk */
+		free(chunk);
+	}
+	if (len <= sizeof(out) - 50) {
+		struct vfp_encap_params ep = { .type = VFP_ENCAP_GENEVE, .ttl = 64, .vni = 5000 };
+		if (vfp_encap(&ep, frame, len, out, sizeof(out)) != (int)len + 50)
+			abort();
+	}
+	free(copy);
+	return 0;
+}

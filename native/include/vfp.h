@@ -1,0 +1,190 @@
+/*
+ * vnetd fast path (libvnetfp): the public C API that src/fastpath binds with koffi.
+ *
+ * Only fixed-size structs and plain integers cross this boundary so the TypeScript
+ * side can describe them with koffi without any glue code. IPv4 addresses are host
+ * order uint32 (what JS produces naturally); 16-byte addresses are network order,
+ * with IPv4 written IPv4-mapped (::ffff:a.b.c.d) so one key type covers both families.
+ */
+#ifndef VFP_H
+#define VFP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VFP_MAGLEV_M 65537u /* prime ring size: every skip visits every slot */
+#define VFP_MAX_IFACES 1024u /* per-interface counters exist for ports below this */
+#define VFP_MAX_READERS 64u  /* classify contexts per datapath (RCU reader slots) */
+
+/* Verdict kinds. */
+enum vfp_kind {
+	VFP_V_SLOW = 0,  /* hand to the slow path (OVS) unchanged */
+	VFP_V_LOCAL = 1, /* deliver to local port `port` (after decap when inner_off > 0) */
+	VFP_V_ENCAP = 2, /* encapsulate toward VTEP `port` (ip in addr), VNI `vni` */
+	VFP_V_VIP = 3,   /* rewrite destination to backend `port` (addr, l4port) */
+};
+
+/* Why a frame went to the slow path (verdict.reason when kind == VFP_V_SLOW). */
+enum vfp_reason {
+	VFP_R_NONE = 0,
+	VFP_R_MALFORMED = 1,
+	VFP_R_PORT_MISS = 2,
+	VFP_R_MAC_MISS = 3,
+	VFP_R_ARP = 4,
+	VFP_R_BCAST = 5, /* broadcast or multicast destination */
+	VFP_R_VNI_MISS = 6,
+	VFP_R_VIP_FRAG = 7, /* a fragment toward a VIP: no ports to hash */
+	VFP_R_VIP_EMPTY = 8, /* VIP without usable backends */
+	VFP_R_UNDERLAY = 9, /* underlay frame that is not our tunnel traffic */
+	VFP_R_NO_HEADROOM = 10, /* forward: no room to encapsulate (counted as a drop) */
+};
+
+enum vfp_encap { VFP_ENCAP_VXLAN = 0, VFP_ENCAP_GENEVE = 1 };
+
+/* Port flags. */
+#define VFP_PORT_UNDERLAY 1u /* frames arriving here are decapsulated */
+
+/* 36 bytes; layout mirrored in src/fastpath/fastpath.ts (FrameBatch.verdict). */
+struct vfp_verdict {
+	uint8_t kind;      /* enum vfp_kind */
+	uint8_t reason;    /* enum vfp_reason, or parse error in `err` */
+	uint8_t encap;     /* enum vfp_encap for ENCAP */
+	uint8_t err;       /* enum vfp_parse_err when reason == MALFORMED */
+	uint16_t inner_off; /* decap: where the inner frame starts */
+	uint16_t l4port;   /* VIP: backend port */
+	uint32_t port;     /* LOCAL: port; ENCAP: vtep id; VIP: backend id */
+	uint32_t network;  /* network the frame was classified in */
+	uint32_t vni;      /* ENCAP: VNI; decap: VNI it came with */
+	uint8_t addr[16];  /* ENCAP: VTEP (mapped IPv4); VIP: backend address */
+};
+
+/* Table counters (per context). */
+enum vfp_counter {
+	VFP_C_PORT_HIT, VFP_C_PORT_MISS,
+	VFP_C_MAC_HIT, VFP_C_MAC_MISS,
+	VFP_C_VNI_HIT, VFP_C_VNI_MISS,
+	VFP_C_VIP_HIT, VFP_C_VIP_MISS,
+	VFP_C_LRU_HIT, VFP_C_LRU_MISS,
+	VFP_C_PARSE_ERR, VFP_C_BATCHES, VFP_C_PACKETS,
+	VFP_C_COUNT
+};
+
+/* Interface counters (per context, per in_port < VFP_MAX_IFACES). */
+enum vfp_if_counter {
+	VFP_IC_RX, VFP_IC_RX_BYTES, VFP_IC_FAST, VFP_IC_SLOW, VFP_IC_DROPS, VFP_IC_ERRORS,
+	VFP_IC_COUNT
+};
+
+struct vfp_dp;      /* a datapath: the current table snapshot and its readers */
+struct vfp_ctx;     /* one classifying thread's state (LRU, counters, reader slot) */
+struct vfp_builder; /* tables being assembled by the control plane */
+
+/* ABI check for the binding: bump when a struct above changes. */
+uint32_t vfp_abi_version(void);
+#define VFP_ABI_VERSION 3
+
+struct vfp_dp *vfp_dp_new(void);
+void vfp_dp_free(struct vfp_dp *dp);
+/* Build a snapshot from b, publish it, wait for a grace period, free the old one.
+ * Returns the new generation (> 0) or a negative errno. b stays owned by the caller. */
+int64_t vfp_dp_commit(struct vfp_dp *dp, const struct vfp_builder *b);
+uint64_t vfp_dp_generation(const struct vfp_dp *dp);
+
+/* lru_slots: connection-affinity LRU capacity (rounded up to a power of two; 0 = off). */
+struct vfp_ctx *vfp_ctx_new(struct vfp_dp *dp, uint32_t lru_slots);
+void vfp_ctx_free(struct vfp_ctx *ctx);
+
+struct vfp_builder *vfp_builder_new(void);
+void vfp_builder_free(struct vfp_builder *b);
+void vfp_builder_clear(struct vfp_builder *b);
+int vfp_builder_add_port(struct vfp_builder *b, uint32_t port, uint32_t network, uint32_t flags);
+int vfp_builder_add_vni(struct vfp_builder *b, uint32_t vni, uint32_t network);
+int vfp_builder_add_vtep(struct vfp_builder *b, uint32_t vtep_id, uint32_t ip, const uint8_t nh_mac[6],
+			 uint32_t encap);
+int vfp_builder_add_mac_local(struct vfp_builder *b, uint32_t network, const uint8_t mac[6], uint32_t port);
+int vfp_builder_add_mac_remote(struct vfp_builder *b, uint32_t network, const uint8_t mac[6],
+			       uint32_t vtep_id, uint32_t vni);
+/* Returns the VIP's index for vfp_builder_add_backend, or a negative errno. */
+int vfp_builder_add_vip(struct vfp_builder *b, uint8_t proto, const uint8_t addr[16], uint16_t port);
+int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t backend_id,
+			    const uint8_t addr[16], uint16_t port, uint16_t weight);
+
+/* Source of encapsulated frames: the local VTEP address and the underlay MAC. */
+int vfp_builder_set_local_vtep(struct vfp_builder *b, uint32_t ip, const uint8_t mac[6]);
+
+/* Classify n frames that arrived on in_port. */
+void vfp_classify_batch(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *const frames[],
+			const uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[]);
+/* Same, frames addressed as offsets into one buffer (a UMEM): one pointer crosses koffi. */
+void vfp_classify_umem(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, const uint32_t offs[],
+		       const uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[]);
+
+/* Classify, then act in place (UMEM style). Frames live in chunks of chunk_size bytes
+ * and the bytes of a frame's chunk before it are its headroom (0 = no headroom).
+ * ENCAP prepends the outer headers into the headroom (offs[i] -= 50; with less than
+ * 50 bytes the frame goes SLOW with reason VFP_R_NO_HEADROOM and counts as a drop),
+ * decap moves offs[i]/lens[i] to the inner frame, VIP rewrites the destination
+ * address and port with incremental checksum updates.
+ * Returns the number of frames for the fast path (not SLOW). */
+uint32_t vfp_forward_umem(struct vfp_ctx *ctx, uint32_t in_port, uint8_t *base, uint32_t chunk_size, uint32_t offs[],
+			  uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[]);
+
+/* Counter reads: copy into out, return the number written. */
+uint32_t vfp_ctx_counters(const struct vfp_ctx *ctx, uint64_t *out, uint32_t n);
+uint32_t vfp_ctx_iface_counters(const struct vfp_ctx *ctx, uint32_t port, uint64_t *out, uint32_t n);
+
+/* Maglev ring for weighted backends, exposed for reference tests (see maglev.h). */
+int vfp_maglev_build(const uint32_t ids[], const uint8_t addrs[][16], const uint16_t ports[],
+		     const uint16_t weights[], uint32_t n, uint16_t *ring /* VFP_MAGLEV_M */);
+
+/* Encapsulation parameters. */
+struct vfp_encap_params {
+	uint8_t type;  /* enum vfp_encap */
+	uint8_t ttl;
+	uint16_t src_port; /* outer UDP source port (flow entropy) */
+	uint32_t vni;
+	uint32_t src_ip, dst_ip; /* host order */
+	uint8_t src_mac[6], dst_mac[6];
+	uint16_t ip_id;
+	uint16_t pad;
+};
+/* Write outer headers + inner frame to out; returns bytes written or negative errno. */
+int vfp_encap(const struct vfp_encap_params *p, const uint8_t *inner, uint32_t inner_len, uint8_t *out,
+	      uint32_t out_cap);
+/* Parse an outer frame; on success *inner_off and *vni are set and type is returned (>= 0). */
+int vfp_decap(const uint8_t *frame, uint32_t len, uint32_t *inner_off, uint32_t *vni);
+/* 32-bit flow hash of a frame (entropy for the outer UDP source port). */
+uint32_t vfp_flow_hash(const uint8_t *frame, uint32_t len);
+
+/* AF_XDP ports (xsk.c). open loads obj_path's vfp_xdp_redirect on ifname (mode 1: all
+ * frames ours, 2: only VXLAN/GENEVE), creates a UMEM and a copy-mode socket on queue.
+ * On failure returns NULL with the reason in err. */
+struct vfp_xsk;
+struct vfp_xsk *vfp_xsk_open(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
+			     uint32_t skb_mode, char *err, uint32_t errlen);
+void vfp_xsk_close(struct vfp_xsk *x);
+int vfp_xsk_fd(const struct vfp_xsk *x);
+/* Receive up to budget frames, forward them (vfp_forward_umem) and queue each on
+ * outs[port] (LOCAL), outs[underlay_port] (ENCAP) or outs[slow_port] (SLOW); frames
+ * with no output are dropped and counted. Returns frames received. */
+uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_port, struct vfp_xsk *const outs[],
+			    uint32_t n_outs, uint32_t underlay_port, uint32_t slow_port, uint32_t budget);
+/* {rx, tx, tx_full, fast, slow, drops} */
+uint32_t vfp_xsk_stats(const struct vfp_xsk *x, uint64_t *out, uint32_t n);
+
+/* Test support (stress.c): a C thread classifying while the control plane swaps tables. */
+struct vfp_stress;
+struct vfp_stress *vfp_stress_start(struct vfp_dp *dp, uint32_t in_port, const uint8_t *base,
+				    const uint32_t offs[], const uint32_t lens[], uint32_t n,
+				    const struct vfp_verdict exp_a[], const struct vfp_verdict exp_b[]);
+/* Stops the thread; out = {batches, frames, mismatches, mixed_batches, a_batches, b_batches}. */
+int vfp_stress_stop(struct vfp_stress *s, uint64_t out[6]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,273 @@
+/*
+ * The batch classifier. Per batch: enter the RCU read side once, load the snapshot
+ * once, so every verdict of a batch comes from one table generation; then parse and
+ * look up each frame. Counters are summed locally and added once per batch.
+ */
+#include <string.h>
+
+#include "datapath.h"
+#include "encap.h"
+#include "forward.h"
+#include "parse.h"
+
+struct tally {
+	uint64_t c[VFP_C_COUNT];
+	uint64_t fast, slow, errors, bytes;
+};
+
+static inline void slow(struct vfp_verdict *v, uint8_t reason) { v->kind = VFP_V_SLOW; v->reason = reason; }
+
+static void map_ipv4(uint8_t a[16], uint32_t ip)
+{
+	memset(a, 0, 10);
+	a[10] = a[11] = 0xff;
+	vfp_wr32(a + 12, ip);
+}
+
+/* L2 decision inside a network: local port or remote VTEP. */
+static void by_mac(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
+		   struct tally *ty)
+{
+	const struct vfp_mac_ent *m = vfp_mac_lookup(t, network, vfp_mac48(dmac));
+	const struct vfp_vtep_ent *vt;
+
+	if (!m) {
+		ty->c[VFP_C_MAC_MISS]++;
+		slow(v, VFP_R_MAC_MISS);
+		return;
+	}
+	ty->c[VFP_C_MAC_HIT]++;
+	if (!m->remote) {
+		v->kind = VFP_V_LOCAL;
+		v->port = m->target;
+		return;
+	}
+	vt = vfp_vtep_lookup(t, m->target);
+	if (!vt) { /* a MAC pointing at an unknown VTEP: let the slow path decide */
+		slow(v, VFP_R_MAC_MISS);
+		return;
+	}
+	v->kind = VFP_V_ENCAP;
+	v->port = vt->id;
+	v->vni = m->vni;
+	v->encap = vt->encap;
+	map_ipv4(v->addr, vt->ip);
+}
+
+static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct vfp_pkt *p, struct vfp_verdict *v,
+		   struct tally *ty)
+{
+	uint64_t h;
+	int idx = -1;
+	struct vfp_lru_ent *e = NULL, *slot = NULL;
+	const struct vfp_backend *be;
+
+	if (p->flags & VFP_PF_FRAG) {
+		slow(v, VFP_R_VIP_FRAG);
+		return;
+	}
+	if (!vip->ring) {
+		slow(v, VFP_R_VIP_EMPTY);
+		return;
+	}
+	h = vfp_tuple_hash(p);
+	if (ctx->lru.ents) {
+		e = vfp_lru_find(&ctx->lru, h, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
+		if (e) {
+			idx = vfp_vip_backend_index(vip, e->backend_id);
+			/* A backend that left the VIP (or lost its weight) loses its connections. */
+			if (idx >= 0 && vip->backends[idx].weight == 0)
+				idx = -1;
+			ty->c[idx >= 0 ? VFP_C_LRU_HIT : VFP_C_LRU_MISS]++;
+		} else {
+			ty->c[VFP_C_LRU_MISS]++;
+		}
+	}
+	if (idx < 0) {
+		idx = vip->ring[h % VFP_MAGLEV_M];
+		if (!e)
+			e = slot;
+		if (e) {
+			memcpy(e->src, p->src, 16);
+			memcpy(e->vip, p->dst, 16);
+			e->sport = p->sport;
+			e->vport = p->dport;
+			e->proto = p->proto;
+			e->used = 1;
+			e->stamp = ctx->lru.clock;
+			e->backend_id = vip->backends[idx].id;
+		}
+	}
+	be = &vip->backends[idx];
+	v->kind = VFP_V_VIP;
+	v->port = be->id;
+	v->l4port = be->port;
+	memcpy(v->addr, be->addr, 16);
+}
+
+static void from_underlay(const struct vfp_tables *t, const uint8_t *f, uint32_t len, const struct vfp_pkt *outer,
+			  struct vfp_verdict *v, struct tally *ty)
+{
+	uint32_t inner_off, vni;
+	const struct vfp_vni_ent *ve;
+	struct vfp_pkt in;
+	int err;
+
+	if (vfp_decap_parsed(f, len, outer, &inner_off, &vni) < 0) {
+		slow(v, VFP_R_UNDERLAY);
+		return;
+	}
+	v->vni = vni;
+	v->inner_off = (uint16_t)inner_off;
+	ve = vfp_vni_lookup(t, vni);
+	if (!ve) {
+		ty->c[VFP_C_VNI_MISS]++;
+		slow(v, VFP_R_VNI_MISS);
+		return;
+	}
+	ty->c[VFP_C_VNI_HIT]++;
+	v->network = ve->network;
+	/* The inner frame is parsed too: malformed inner traffic must not reach a VM. */
+	err = vfp_parse(f + inner_off, (uint32_t)outer->l3_off + outer->ip_len - inner_off, &in);
+	if (err) {
+		ty->c[VFP_C_PARSE_ERR]++;
+		ty->errors++;
+		slow(v, VFP_R_MALFORMED);
+		v->err = (uint8_t)err;
+		return;
+	}
+	if (f[inner_off] & 1) {
+		slow(v, VFP_R_BCAST);
+		return;
+	}
+	if (in.l3 == VFP_L3_ARP) {
+		slow(v, VFP_R_ARP);
+		return;
+	}
+	by_mac(t, ve->network, f + inner_off, v, ty);
+	/* Decapsulated traffic is only ever delivered locally, never re-encapsulated. */
+	if (v->kind == VFP_V_ENCAP) {
+		v->kind = VFP_V_SLOW;
+		v->reason = VFP_R_MAC_MISS;
+	}
+}
+
+static void classify_one(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_port_ent *pe,
+			 const uint8_t *f, uint32_t len, struct vfp_verdict *v, struct tally *ty, struct vfp_pkt *pp)
+{
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	ty->bytes += len;
+	err = vfp_parse(f, len, pp);
+	if (err) {
+		ty->c[VFP_C_PARSE_ERR]++;
+		ty->errors++;
+		slow(v, VFP_R_MALFORMED);
+		v->err = (uint8_t)err;
+		return;
+	}
+	if (!pe) {
+		ty->c[VFP_C_PORT_MISS]++;
+		slow(v, VFP_R_PORT_MISS);
+		return;
+	}
+	ty->c[VFP_C_PORT_HIT]++;
+	if (pe->flags & VFP_PORT_UNDERLAY) {
+		from_underlay(t, f, len, pp, v, ty);
+		return;
+	}
+	v->network = pe->network;
+	if (f[0] & 1) { /* group bit: broadcast and multicast are flooded by the slow path */
+		slow(v, VFP_R_BCAST);
+		return;
+	}
+	if (pp->l3 == VFP_L3_ARP) {
+		slow(v, VFP_R_ARP);
+		return;
+	}
+	if (t->n_vips && (pp->proto == 6 || pp->proto == 17) && (pp->l3 == VFP_L3_IPV4 || pp->l3 == VFP_L3_IPV6)) {
+		/* Later fragments carry no ports: they are matched on the address alone by
+		 * the VIP lookup failing below, and go by MAC like any other frame. The
+		 * first fragment has ports and is sent to the slow path by by_vip. */
+		const struct vfp_vip *vip = (pp->flags & VFP_PF_HAS_L4) ? vfp_vip_lookup(t, pp->proto, pp->dst, pp->dport) : NULL;
+		if (vip) {
+			ty->c[VFP_C_VIP_HIT]++;
+			by_vip(ctx, vip, pp, v, ty);
+			v->network = pe->network;
+			return;
+		}
+		ty->c[VFP_C_VIP_MISS]++;
+	}
+	by_mac(t, pe->network, f, v, ty);
+}
+
+static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, const uint8_t *const frames[],
+		    uint32_t chunk, uint32_t offs[], uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[], int act)
+{
+	struct vfp_pkt p;
+	uint64_t drops = 0;
+	struct vfp_dp *dp = ctx->dp;
+	const struct vfp_tables *t;
+	const struct vfp_port_ent *pe = NULL;
+	struct tally ty;
+	uint32_t i;
+
+	memset(&ty, 0, sizeof(ty));
+	vfp_rcu_enter(&dp->rcu, ctx->slot);
+	t = __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST);
+	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
+		pe = &t->ports[in_port];
+	for (i = 0; i < n; i++) {
+		const uint8_t *f = base ? base + offs[i] : frames[i];
+		classify_one(ctx, t, pe, f, lens[i], &verdicts[i], &ty, &p);
+		if (act && verdicts[i].kind != VFP_V_SLOW) {
+			/* base is writable whenever act is set (vfp_forward_umem's contract). */
+			int r = vfp_apply(t, &p, &verdicts[i], (uint8_t *)(uintptr_t)base, chunk, &offs[i], &lens[i]);
+			if (r) {
+				verdicts[i].kind = VFP_V_SLOW;
+				verdicts[i].reason = (uint8_t)r;
+				drops += r == VFP_R_NO_HEADROOM;
+			}
+		}
+		if (verdicts[i].kind == VFP_V_SLOW)
+			ty.slow++;
+		else
+			ty.fast++;
+	}
+	vfp_rcu_exit(&dp->rcu, ctx->slot);
+
+	ty.c[VFP_C_BATCHES] = 1;
+	ty.c[VFP_C_PACKETS] = n;
+	for (i = 0; i < VFP_C_COUNT; i++)
+		if (ty.c[i])
+			__atomic_store_n(&ctx->c[i], ctx->c[i] + ty.c[i], __ATOMIC_RELAXED);
+	if (in_port < VFP_MAX_IFACES) {
+		uint64_t *ic = ctx->ic[in_port];
+		__atomic_store_n(&ic[VFP_IC_RX], ic[VFP_IC_RX] + n, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_RX_BYTES], ic[VFP_IC_RX_BYTES] + ty.bytes, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_FAST], ic[VFP_IC_FAST] + ty.fast, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_SLOW], ic[VFP_IC_SLOW] + ty.slow, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_ERRORS], ic[VFP_IC_ERRORS] + ty.errors, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_DROPS], ic[VFP_IC_DROPS] + drops, __ATOMIC_RELAXED);
+	}
+	return (uint32_t)ty.fast;
+}
+
+void vfp_classify_batch(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *const frames[],
+			const uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[])
+{
+	run(ctx, in_port, NULL, frames, 0, NULL, (uint32_t *)(uintptr_t)lens, n, verdicts, 0);
+}
+
+void vfp_classify_umem(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, const uint32_t offs[],
+		       const uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[])
+{
+	run(ctx, in_port, base, NULL, 0, (uint32_t *)(uintptr_t)offs, (uint32_t *)(uintptr_t)lens, n, verdicts, 0);
+}
+
+uint32_t vfp_forward_umem(struct vfp_ctx *ctx, uint32_t in_port, uint8_t *base, uint32_t chunk_size, uint32_t offs[],
+			  uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[])
+{
+	return run(ctx, in_port, base, NULL, chunk_size, offs, lens, n, verdicts, 1);
+}

@@ -1,0 +1,30 @@
+/* The datapath object (current snapshot + RCU domain) and a classify context. */
+#ifndef VFP_DATAPATH_H
+#define VFP_DATAPATH_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../include/vfp.h"
+#include "lru.h"
+#include "rcu.h"
+#include "tables.h"
+
+struct vfp_dp {
+	struct vfp_tables *tables; /* read with acquire by classify, swapped by commit */
+	struct vfp_rcu rcu;
+	pthread_mutex_t commit_lock; /* control plane only: commits are serialised */
+	uint64_t generation;
+};
+
+struct vfp_ctx {
+	struct vfp_dp *dp;
+	int slot;
+	struct vfp_lru lru;
+	/* Plain counters: one writer (this context's thread), 64-bit aligned loads are
+	 * atomic on the platforms we build for, so readers see whole values. */
+	uint64_t c[VFP_C_COUNT];
+	uint64_t ic[VFP_MAX_IFACES][VFP_IC_COUNT];
+};
+
+#endif

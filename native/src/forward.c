@@ -1,0 +1,106 @@
+/* In-place actions; see forward.h. */
+#include "forward.h"
+
+#include <string.h>
+
+#include "encap.h"
+#include "hash.h"
+
+uint16_t vfp_entropy_port(const uint8_t *f, uint32_t len, const struct vfp_pkt *p)
+{
+	uint32_t h = (p->flags & VFP_PF_HAS_L4) ? (uint32_t)vfp_tuple_hash(p)
+						 : vfp_fnv1a(VFP_FNV_SEED1, f, len < 14 ? len : 14);
+	return (uint16_t)(0xc000u | (h & 0x3fffu));
+}
+
+/* RFC 1624 incremental update: HC' = ~(~HC + ~m + m') over 16-bit words. */
+static void csum_replace(uint8_t *field, const uint8_t *old, const uint8_t *new, uint32_t len, int udp)
+{
+	uint32_t sum = (uint16_t)~vfp_rd16(field), i;
+	uint16_t r;
+	for (i = 0; i < len; i += 2) {
+		sum += (uint16_t)~vfp_rd16(old + i);
+		sum += vfp_rd16(new + i);
+	}
+	r = vfp_csum_fold(sum);
+	if (udp && r == 0)
+		r = 0xffff; /* 0 means "no checksum" in UDP */
+	vfp_wr16(field, r);
+}
+
+static int rewrite_vip(const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *f)
+{
+	static const uint8_t v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	int backend_v4 = !memcmp(v->addr, v4map, 12);
+	uint8_t *l4 = f + p->l4_off, *csum = NULL, *daddr, port[2];
+	uint32_t alen;
+
+	if (backend_v4 != (p->l3 == VFP_L3_IPV4))
+		return VFP_R_VIP_EMPTY; /* no NAT46/64 here: the slow path decides */
+	if (p->proto == 6)
+		csum = l4 + 16;
+	else if (p->proto == 17 && vfp_rd16(l4 + 6) != 0)
+		csum = l4 + 6;
+	if (p->l3 == VFP_L3_IPV4) {
+		daddr = f + p->l3_off + 16;
+		alen = 4;
+		csum_replace(f + p->l3_off + 10, daddr, v->addr + 12, 4, 0);
+		if (csum)
+			csum_replace(csum, daddr, v->addr + 12, 4, p->proto == 17);
+		memcpy(daddr, v->addr + 12, 4);
+	} else {
+		daddr = f + p->l3_off + 24;
+		alen = 16;
+		if (csum)
+			csum_replace(csum, daddr, v->addr, 16, p->proto == 17);
+		memcpy(daddr, v->addr, 16);
+	}
+	(void)alen;
+	vfp_wr16(port, v->l4port);
+	if (csum)
+		csum_replace(csum, l4 + 2, port, 2, p->proto == 17);
+	memcpy(l4 + 2, port, 2);
+	return 0;
+}
+
+int vfp_apply(const struct vfp_tables *t, const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *base,
+	      uint32_t chunk_size, uint32_t *off, uint32_t *len)
+{
+	uint8_t *f = base + *off;
+
+	switch (v->kind) {
+	case VFP_V_LOCAL:
+		if (v->inner_off) { /* decap: deliver just the inner frame */
+			uint32_t end = (uint32_t)p->l3_off + p->ip_len;
+			*off += v->inner_off;
+			*len = end - v->inner_off;
+		}
+		return 0;
+	case VFP_V_ENCAP: {
+		const struct vfp_vtep_ent *vt = vfp_vtep_lookup(t, v->port);
+		struct vfp_encap_params ep;
+		if (!vt)
+			return VFP_R_MAC_MISS;
+		/* Only the frame's own chunk may be written: never a neighbour's frame. */
+		if (!chunk_size || *off % chunk_size < VFP_ENCAP_OVERHEAD || *len + VFP_ENCAP_OVERHEAD - 14 > 0xffffu)
+			return VFP_R_NO_HEADROOM;
+		memset(&ep, 0, sizeof(ep));
+		ep.type = v->encap;
+		ep.ttl = 64;
+		ep.src_port = vfp_entropy_port(f, *len, p);
+		ep.vni = v->vni;
+		ep.src_ip = t->local_ip;
+		ep.dst_ip = vt->ip;
+		memcpy(ep.src_mac, t->local_mac, 6);
+		memcpy(ep.dst_mac, vt->nh_mac, 6);
+		vfp_write_outer(&ep, f - VFP_ENCAP_OVERHEAD, *len);
+		*off -= VFP_ENCAP_OVERHEAD;
+		*len += VFP_ENCAP_OVERHEAD;
+		return 0;
+	}
+	case VFP_V_VIP:
+		return rewrite_vip(p, v, f);
+	default:
+		return 0;
+	}
+}

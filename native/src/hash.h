@@ -1,0 +1,39 @@
+/* Hashes shared by tables, Maglev and the LRU. FNV-1a is used where the TypeScript
+ * reference must reproduce the value (Maglev permutations); the mixers are for speed. */
+#ifndef VFP_HASH_H
+#define VFP_HASH_H
+
+#include <stdint.h>
+
+#define VFP_FNV_SEED1 0x811c9dc5u
+#define VFP_FNV_SEED2 0x050c5d1fu
+
+static inline uint32_t vfp_fnv1a(uint32_t h, const uint8_t *d, uint32_t n)
+{
+	uint32_t i;
+	for (i = 0; i < n; i++) {
+		h ^= d[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* 64-bit finaliser (murmur3 fmix64): cheap and well-spread for table indexes. */
+static inline uint64_t vfp_mix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+static inline uint64_t vfp_load64(const uint8_t *p)
+{
+	uint64_t v;
+	__builtin_memcpy(&v, p, 8);
+	return v;
+}
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * Packet parser: Ethernet, up to two 802.1Q/802.1ad tags, ARP, IPv4 (header checksum
+ * verified), IPv6 (common extension headers skipped), UDP, TCP, ICMP/ICMPv6.
+ * Every read is bounds-checked against len; the parser never reads past the frame.
+ */
+#ifndef VFP_PARSE_H
+#define VFP_PARSE_H
+
+#include <stdint.h>
+
+enum vfp_parse_err {
+	VFP_P_OK = 0,
+	VFP_P_TRUNC_ETH = 1,
+	VFP_P_TRUNC_VLAN = 2,
+	VFP_P_TRUNC_ARP = 3,
+	VFP_P_TRUNC_IPV4 = 4,
+	VFP_P_BAD_IPV4 = 5,       /* version, IHL or total length wrong */
+	VFP_P_BAD_IPV4_CSUM = 6,
+	VFP_P_TRUNC_IPV6 = 7,
+	VFP_P_BAD_IPV6 = 8,
+	VFP_P_TRUNC_L4 = 9,
+	VFP_P_BAD_L4 = 10,        /* UDP length or TCP data offset wrong */
+	VFP_P_TOO_MANY_VLANS = 11,
+};
+
+enum vfp_l3 { VFP_L3_OTHER = 0, VFP_L3_ARP = 1, VFP_L3_IPV4 = 2, VFP_L3_IPV6 = 3 };
+
+#define VFP_PF_FRAG 1u       /* IPv4/IPv6 fragment */
+#define VFP_PF_LATER_FRAG 2u /* not the first fragment: no L4 header */
+#define VFP_PF_HAS_L4 4u     /* sport/dport (or ICMP type/code) are valid */
+
+struct vfp_pkt {
+	uint16_t ethertype; /* after VLAN tags */
+	uint16_t vlan_tci[2];
+	uint8_t n_vlans;
+	uint8_t l3;         /* enum vfp_l3 */
+	uint8_t proto;      /* IP protocol / IPv6 next header of the L4 */
+	uint8_t flags;      /* VFP_PF_* */
+	uint16_t l3_off, l4_off, payload_off;
+	uint16_t sport, dport; /* host order; ICMP: type << 8 | code in sport */
+	uint16_t ip_len;    /* L3 length from the IP header (bytes from l3_off) */
+	uint8_t tcp_flags;
+	uint8_t ttl;
+	uint8_t src[16], dst[16]; /* IPv4 mapped as ::ffff:a.b.c.d */
+};
+
+/* Returns VFP_P_OK and fills p, or an error code; p is partly filled on error. */
+int vfp_parse(const uint8_t *f, uint32_t len, struct vfp_pkt *p);
+
+/* One's-complement sum helper shared with encap.c. */
+uint32_t vfp_csum_add(uint32_t sum, const uint8_t *d, uint32_t len);
+uint16_t vfp_csum_fold(uint32_t sum);
+
+static inline uint16_t vfp_rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint32_t vfp_rd32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline void vfp_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void vfp_wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+#endif

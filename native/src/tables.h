@@ -1,0 +1,111 @@
+/*
+ * Classifier tables. A vfp_tables is an immutable snapshot: built once from a builder,
+ * read by any number of classify threads, never written after publication (rcu.h
+ * swaps and frees whole snapshots). Hash tables are open addressing with linear
+ * probing at load <= 1/2 over power-of-two arrays: one cache line per typical lookup.
+ */
+#ifndef VFP_TABLES_H
+#define VFP_TABLES_H
+
+#include <stdint.h>
+
+#include "maglev.h"
+
+struct vfp_port_ent {
+	uint32_t network;
+	uint32_t flags; /* VFP_PORT_* | PRESENT */
+};
+#define VFP_PORT_PRESENT 0x80000000u
+
+/* (network, MAC) -> local port or remote VTEP. Networks are 32 bit, so the key is the
+ * pair (48-bit MAC, network) compared field by field. */
+struct vfp_mac_ent {
+	uint64_t mac;      /* 48-bit MAC; empty slots have used == 0 */
+	uint32_t network;
+	uint8_t used;
+	uint8_t remote;    /* 0 local, 1 remote */
+	uint16_t pad;
+	uint32_t target;   /* port or vtep id */
+	uint32_t vni;
+};
+
+struct vfp_vni_ent {
+	uint32_t vni;
+	uint32_t network;
+	uint32_t used;
+};
+
+struct vfp_vtep_ent {
+	uint32_t id;
+	uint32_t ip;
+	uint8_t nh_mac[6];
+	uint8_t encap;
+	uint8_t used;
+};
+
+/* A Maglev ring, shared between consecutive snapshots while the VIP's backends do not
+ * change: rebuilding 1,000 rings costs seconds, reusing them nothing. refs is only
+ * touched by the control plane (under the commit lock), never on the packet path. */
+struct vfp_ring {
+	uint32_t refs;
+	uint16_t slot[];
+};
+
+struct vfp_vip {
+	uint8_t addr[16];
+	uint16_t port;
+	uint8_t proto;
+	uint8_t used;
+	uint32_t index;      /* position in the builder, stable across commits of it */
+	uint32_t n_backends;
+	struct vfp_backend *backends; /* sorted by id */
+	const uint16_t *ring; /* ringobj->slot: VFP_MAGLEV_M entries, NULL when no usable backend */
+	struct vfp_ring *ringobj;
+	uint32_t *id_slots;  /* id -> backend index + 1 (0 empty), id_mask + 1 entries */
+	uint32_t *id_keys;
+	uint32_t id_mask;
+};
+
+struct vfp_tables {
+	uint64_t generation;
+	uint32_t local_ip;     /* outer source of encapsulated frames (host order) */
+	uint8_t local_mac[6];
+	struct vfp_port_ent *ports; /* direct index by port number */
+	uint32_t n_ports;
+	struct vfp_mac_ent *macs;
+	uint32_t mac_mask;
+	struct vfp_vni_ent *vnis;
+	uint32_t vni_mask;
+	struct vfp_vtep_ent *vteps;
+	uint32_t vtep_mask;
+	/* VIPs: a dense array, found through a compact index of (fingerprint, position)
+	 * pairs at load <= 1/4, so a miss (most packets: they are not for a VIP) reads
+	 * one or two 8-byte slots instead of probing 80-byte VIP records. */
+	struct vfp_vip *vips;
+	uint32_t n_vips;
+	struct vfp_vip_slot { uint32_t fp; uint32_t pos; } *vip_idx;
+	uint32_t vip_mask;
+};
+
+struct vfp_builder; /* defined in tables.c */
+
+/* Build a snapshot (NULL on allocation failure); rings are reused from prev (may be
+ * NULL) for VIPs whose sorted backend list is unchanged. */
+struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t generation, const struct vfp_tables *prev);
+void vfp_tables_free(struct vfp_tables *t);
+
+static inline uint64_t vfp_mac48(const uint8_t *m)
+{
+	return ((uint64_t)m[0] << 40) | ((uint64_t)m[1] << 32) | ((uint64_t)m[2] << 24) |
+	       ((uint64_t)m[3] << 16) | ((uint64_t)m[4] << 8) | m[5];
+}
+
+const struct vfp_mac_ent *vfp_mac_lookup(const struct vfp_tables *t, uint32_t network, uint64_t mac);
+const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vni);
+const struct vfp_vtep_ent *vfp_vtep_lookup(const struct vfp_tables *t, uint32_t id);
+const struct vfp_vip *vfp_vip_lookup(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
+				     uint16_t port);
+/* Backend index for id in vip, or -1. */
+int vfp_vip_backend_index(const struct vfp_vip *v, uint32_t id);
+
+#endif

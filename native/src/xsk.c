@@ -1,0 +1,281 @@
+/*
+ * AF_XDP ports: one XDP program + one socket + one UMEM per (interface, queue).
+ *
+ * Copy mode only (zero-copy bind fails on our veths), so frames are copied between
+ * UMEMs when they leave by another interface: the kernel copies in copy mode anyway,
+ * and one UMEM per socket keeps each port independent. The loop per call is
+ * rx batch -> vfp_forward_umem (classify + act in place, using the chunk headroom for
+ * encapsulation) -> copy each frame into its output port's UMEM and queue it on that
+ * port's TX ring -> recycle rx chunks to the fill ring -> reap completions.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <xdp/xsk.h>
+
+#include "../include/vfp.h"
+
+#define NUM_FRAMES 4096u
+#define FRAME_SIZE 2048u /* XSK_UMEM__DEFAULT_FRAME_SIZE: one page holds two */
+#define RING_SIZE 2048u
+#define BATCH 64u
+
+enum { ST_RX, ST_TX, ST_TX_FULL, ST_FAST, ST_SLOW, ST_DROP, ST_COUNT };
+
+struct vfp_xsk {
+	int ifindex;
+	uint32_t queue, xdp_flags;
+	struct bpf_object *obj;
+	int attached;
+	uint8_t *area;
+	struct xsk_umem *umem;
+	struct xsk_ring_prod fill, tx;
+	struct xsk_ring_cons comp, rx;
+	struct xsk_socket *xsk;
+	/* TX chunks: the upper half of the UMEM, handed out from this stack. */
+	uint64_t free_tx[NUM_FRAMES / 2];
+	uint32_t n_free_tx;
+	uint64_t st[ST_COUNT];
+};
+
+static void errf(char *err, uint32_t len, const char *what, int e)
+{
+	if (err && len)
+		snprintf(err, len, "%s: %s", what, strerror(e < 0 ? -e : e));
+}
+
+static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, char *err, uint32_t errlen)
+{
+	struct bpf_program *prog;
+	int rc, map, zero = 0;
+	uint32_t cfg = mode;
+
+	x->obj = bpf_object__open_file(obj_path, NULL);
+	if (!x->obj) {
+		errf(err, errlen, "open xdp object", errno);
+		return -errno;
+	}
+	rc = bpf_object__load(x->obj);
+	if (rc) {
+		errf(err, errlen, "load xdp object", rc);
+		return rc;
+	}
+	prog = bpf_object__find_program_by_name(x->obj, "vfp_xdp_redirect");
+	if (!prog) {
+		errf(err, errlen, "find vfp_xdp_redirect", ENOENT);
+		return -ENOENT;
+	}
+	map = bpf_object__find_map_fd_by_name(x->obj, "vfp_cfg");
+	if (map < 0 || bpf_map_update_elem(map, &zero, &cfg, 0)) {
+		errf(err, errlen, "configure vfp_cfg", errno);
+		return -errno;
+	}
+	if (mode == 2) { /* underlay: VXLAN and GENEVE are ours */
+		uint16_t ports[2] = { htons(4789), htons(6081) };
+		uint8_t one = 1;
+		int i;
+		map = bpf_object__find_map_fd_by_name(x->obj, "vfp_ours");
+		for (i = 0; i < 2; i++)
+			if (map < 0 || bpf_map_update_elem(map, &ports[i], &one, 0)) {
+				errf(err, errlen, "configure vfp_ours", errno);
+				return -errno;
+			}
+	}
+	rc = bpf_xdp_attach(x->ifindex, bpf_program__fd(prog), x->xdp_flags, NULL);
+	if (rc) {
+		errf(err, errlen, "attach xdp program", rc);
+		return rc;
+	}
+	x->attached = 1;
+	return 0;
+}
+
+void vfp_xsk_close(struct vfp_xsk *x)
+{
+	if (!x)
+		return;
+	if (x->xsk)
+		xsk_socket__delete(x->xsk);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->attached)
+		bpf_xdp_detach(x->ifindex, x->xdp_flags, NULL);
+	if (x->obj)
+		bpf_object__close(x->obj);
+	if (x->area)
+		munmap(x->area, (size_t)NUM_FRAMES * FRAME_SIZE);
+	free(x);
+}
+
+struct vfp_xsk *vfp_xsk_open(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
+			     uint32_t skb_mode, char *err, uint32_t errlen)
+{
+	struct vfp_xsk *x = calloc(1, sizeof(*x));
+	struct xsk_umem_config ucfg = { .fill_size = RING_SIZE, .comp_size = RING_SIZE, .frame_size = FRAME_SIZE,
+					.frame_headroom = 0, .flags = 0 };
+	struct xsk_socket_config scfg;
+	int rc, map;
+	uint32_t i, idx;
+
+	if (!x) {
+		errf(err, errlen, "alloc", ENOMEM);
+		return NULL;
+	}
+	x->queue = queue;
+	x->xdp_flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	x->ifindex = (int)if_nametoindex(ifname);
+	if (!x->ifindex) {
+		errf(err, errlen, "if_nametoindex", errno);
+		goto fail;
+	}
+	if (load_prog(x, obj_path, mode, err, errlen))
+		goto fail;
+	x->area = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (x->area == MAP_FAILED) {
+		x->area = NULL;
+		errf(err, errlen, "mmap umem", errno);
+		goto fail;
+	}
+	rc = xsk_umem__create(&x->umem, x->area, (uint64_t)NUM_FRAMES * FRAME_SIZE, &x->fill, &x->comp, &ucfg);
+	if (rc) {
+		errf(err, errlen, "xsk_umem__create", rc);
+		goto fail;
+	}
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.rx_size = RING_SIZE;
+	scfg.tx_size = RING_SIZE;
+	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; /* our own program, not libxdp's */
+	scfg.xdp_flags = x->xdp_flags;
+	scfg.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP;
+	rc = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
+	if (rc) {
+		errf(err, errlen, "xsk_socket__create", rc);
+		goto fail;
+	}
+	map = bpf_object__find_map_fd_by_name(x->obj, "vfp_xsks");
+	rc = map < 0 ? map : xsk_socket__update_xskmap(x->xsk, map);
+	if (rc) {
+		errf(err, errlen, "update vfp_xsks", rc);
+		goto fail;
+	}
+	/* Lower half of the UMEM feeds the fill ring (rx), upper half is for tx. */
+	if (xsk_ring_prod__reserve(&x->fill, NUM_FRAMES / 2, &idx) != NUM_FRAMES / 2) {
+		errf(err, errlen, "fill ring", ENOSPC);
+		goto fail;
+	}
+	for (i = 0; i < NUM_FRAMES / 2; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, idx++) = (uint64_t)i * FRAME_SIZE;
+	xsk_ring_prod__submit(&x->fill, NUM_FRAMES / 2);
+	for (i = 0; i < NUM_FRAMES / 2; i++)
+		x->free_tx[x->n_free_tx++] = (uint64_t)(NUM_FRAMES / 2 + i) * FRAME_SIZE;
+	return x;
+fail:
+	vfp_xsk_close(x);
+	return NULL;
+}
+
+int vfp_xsk_fd(const struct vfp_xsk *x) { return xsk_socket__fd(x->xsk); }
+
+static void reap(struct vfp_xsk *x)
+{
+	uint32_t idx, n = xsk_ring_cons__peek(&x->comp, RING_SIZE, &idx), i;
+	for (i = 0; i < n; i++)
+		x->free_tx[x->n_free_tx++] = *xsk_ring_cons__comp_addr(&x->comp, idx++);
+	if (n)
+		xsk_ring_cons__release(&x->comp, n);
+}
+
+/* Queue a copy of a frame on out's TX ring; 0 on success. */
+static int send_copy(struct vfp_xsk *out, const uint8_t *frame, uint32_t len)
+{
+	uint32_t idx;
+	struct xdp_desc *d;
+	uint64_t addr;
+
+	if (len > FRAME_SIZE)
+		return -EMSGSIZE;
+	reap(out);
+	if (!out->n_free_tx || xsk_ring_prod__reserve(&out->tx, 1, &idx) != 1) {
+		out->st[ST_TX_FULL]++;
+		return -ENOBUFS;
+	}
+	addr = out->free_tx[--out->n_free_tx];
+	memcpy(out->area + addr, frame, len);
+	d = xsk_ring_prod__tx_desc(&out->tx, idx);
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	xsk_ring_prod__submit(&out->tx, 1);
+	out->st[ST_TX]++;
+	return 0;
+}
+
+static void kick(struct vfp_xsk *x)
+{
+	/* Copy mode transmits from sendto(); it also moves completions along. */
+	sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+}
+
+uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_port, struct vfp_xsk *const outs[],
+			    uint32_t n_outs, uint32_t underlay_port, uint32_t slow_port, uint32_t budget)
+{
+	uint32_t offs[BATCH], lens[BATCH], done = 0;
+	uint64_t chunks[BATCH];
+	struct vfp_verdict v[BATCH];
+
+	while (done < budget) {
+		uint32_t idx, n, i, fidx, want = budget - done < BATCH ? budget - done : BATCH;
+		n = xsk_ring_cons__peek(&x->rx, want, &idx);
+		if (!n)
+			break;
+		for (i = 0; i < n; i++) {
+			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+			offs[i] = (uint32_t)d->addr;
+			lens[i] = d->len;
+			chunks[i] = d->addr - d->addr % FRAME_SIZE;
+		}
+		xsk_ring_cons__release(&x->rx, n);
+		vfp_forward_umem(ctx, in_port, x->area, FRAME_SIZE, offs, lens, n, v);
+		for (i = 0; i < n; i++) {
+			uint32_t port = v[i].kind == VFP_V_LOCAL ? v[i].port
+					: v[i].kind == VFP_V_ENCAP ? underlay_port
+					: v[i].kind == VFP_V_SLOW ? slow_port : UINT32_MAX;
+			x->st[v[i].kind == VFP_V_SLOW ? ST_SLOW : ST_FAST]++;
+			if (port < n_outs && outs[port] && send_copy(outs[port], x->area + offs[i], lens[i]) == 0)
+				continue;
+			x->st[ST_DROP]++;
+		}
+		x->st[ST_RX] += n;
+		done += n;
+		/* Every rx chunk goes straight back to the fill ring: frames were copied out. */
+		while (xsk_ring_prod__reserve(&x->fill, n, &fidx) != n)
+			; /* cannot fail: we return exactly what we took */
+		for (i = 0; i < n; i++)
+			*xsk_ring_prod__fill_addr(&x->fill, fidx + i) = chunks[i];
+		xsk_ring_prod__submit(&x->fill, n);
+	}
+	for (uint32_t o = 0; o < n_outs; o++)
+		if (outs[o] && (o == 0 || outs[o] != outs[o - 1]))
+			kick(outs[o]);
+	return done;
+}
+
+uint32_t vfp_xsk_stats(const struct vfp_xsk *x, uint64_t *out, uint32_t n)
+{
+	uint32_t i;
+	if (n > ST_COUNT)
+		n = ST_COUNT;
+	for (i = 0; i < n; i++)
+		out[i] = x->st[i];
+	return n;
+}

@@ -1,0 +1,256 @@
+/**
+ * The fast path's TypeScript API: fill tables, classify batches, read counters.
+ * openFastPath() never throws for environmental reasons: when the library cannot load
+ * it returns an unavailable status with the reason (once per process in the log) and
+ * callers carry on without a fast path.
+ */
+import { findLibrary, loadNative, VERDICT_SIZE, ENCAP_PARAMS_SIZE, type Handle, type NativeLib } from './native';
+import {
+  IFACE_COUNTERS, TABLE_COUNTERS, type BackendSpec, type EncapParams, type FastPathStatus, type IfaceCounters,
+  type TableCounters, type Verdict, type VipSpec, type VtepSpec,
+} from './types';
+
+export class FastPathError extends Error {
+  constructor(readonly op: string, readonly code: number) {
+    super(`fastpath: ${op} failed (${code})`);
+  }
+}
+
+function check(op: string, rc: number): number {
+  if (rc < 0) throw new FastPathError(op, rc);
+  return rc;
+}
+
+/** Tables being assembled; commit() publishes them atomically (RCU in C). */
+export class TableBuilder {
+  constructor(private readonly lib: NativeLib, readonly handle: Handle) {}
+  /** Outer source of encapsulated frames: this host's VTEP address and underlay MAC. */
+  localVtep(ip: number, mac: Uint8Array): this {
+    check('set_local_vtep', this.lib.setLocalVtep(this.handle, ip >>> 0, mac));
+    return this;
+  }
+  port(port: number, network: number, flags = 0): this {
+    check('add_port', this.lib.addPort(this.handle, port, network, flags));
+    return this;
+  }
+  vni(vni: number, network: number): this {
+    check('add_vni', this.lib.addVni(this.handle, vni, network));
+    return this;
+  }
+  vtep(v: VtepSpec): this {
+    check('add_vtep', this.lib.addVtep(this.handle, v.id, v.ip >>> 0, v.nextHopMac, v.encap));
+    return this;
+  }
+  localMac(network: number, mac: Uint8Array, port: number): this {
+    check('add_mac_local', this.lib.addMacLocal(this.handle, network, mac, port));
+    return this;
+  }
+  remoteMac(network: number, mac: Uint8Array, vtepId: number, vni: number): this {
+    check('add_mac_remote', this.lib.addMacRemote(this.handle, network, mac, vtepId, vni));
+    return this;
+  }
+  vip(v: VipSpec): this {
+    const idx = check('add_vip', this.lib.addVip(this.handle, v.proto, v.addr, v.port));
+    for (const b of v.backends) this.backend(idx, b);
+    return this;
+  }
+  private backend(vip: number, b: BackendSpec): void {
+    check('add_backend', this.lib.addBackend(this.handle, vip, b.id, b.addr, b.port, b.weight));
+  }
+  clear(): this {
+    this.lib.builderClear(this.handle);
+    return this;
+  }
+  free(): void {
+    this.lib.builderFree(this.handle);
+  }
+}
+
+/** A batch of frames laid out in one buffer (as in a UMEM): one pointer crosses into C. */
+export class FrameBatch {
+  readonly offs: Uint32Array;
+  readonly lens: Uint32Array;
+  readonly verdictBuf: Buffer;
+  private readonly view: DataView;
+  count = 0;
+  /** chunkSize: frames sit in chunks of this size, headroom before each (0: none, packed). */
+  constructor(readonly buf: Buffer, readonly capacity: number, readonly chunkSize = 0) {
+    this.offs = new Uint32Array(capacity);
+    this.lens = new Uint32Array(capacity);
+    this.verdictBuf = Buffer.alloc(capacity * VERDICT_SIZE);
+    this.view = new DataView(this.verdictBuf.buffer, this.verdictBuf.byteOffset, this.verdictBuf.byteLength);
+  }
+  /** Packs frames back to back into buf (copying them once, as an rx ring would). */
+  static of(frames: readonly Uint8Array[]): FrameBatch {
+    const total = frames.reduce((s, f) => s + f.length, 0);
+    const b = new FrameBatch(Buffer.alloc(Math.max(total, 1)), Math.max(frames.length, 1));
+    let at = 0;
+    frames.forEach((f, i) => {
+      b.buf.set(f, at);
+      b.offs[i] = at;
+      b.lens[i] = f.length;
+      at += f.length;
+    });
+    b.count = frames.length;
+    return b;
+  }
+  /**
+   * Frames in fixed-size slots with headroom in front of each, as in an AF_XDP UMEM
+   * (XDP_PACKET_HEADROOM is 256): room to prepend tunnel headers in place.
+   */
+  static withHeadroom(frames: readonly Uint8Array[], headroom = 256, stride = 2048): FrameBatch {
+    const b = new FrameBatch(Buffer.alloc(Math.max(frames.length, 1) * stride), Math.max(frames.length, 1), stride);
+    frames.forEach((f, i) => {
+      if (headroom + f.length > stride) throw new RangeError(`frame ${i} too long for stride ${stride}`);
+      b.buf.set(f, i * stride + headroom);
+      b.offs[i] = i * stride + headroom;
+      b.lens[i] = f.length;
+    });
+    b.count = frames.length;
+    return b;
+  }
+  /** Frame i as it is now (after forward(), the frame to transmit). A view, no copy. */
+  frame(i: number): Buffer {
+    return this.buf.subarray(this.offs[i], this.offs[i] + this.lens[i]);
+  }
+  kind(i: number): number {
+    return this.view.getUint8(i * VERDICT_SIZE);
+  }
+  port(i: number): number {
+    return this.view.getUint32(i * VERDICT_SIZE + 8, true);
+  }
+  verdict(i: number): Verdict {
+    const o = i * VERDICT_SIZE, v = this.view;
+    return {
+      kind: v.getUint8(o), reason: v.getUint8(o + 1), encap: v.getUint8(o + 2), err: v.getUint8(o + 3),
+      innerOff: v.getUint16(o + 4, true), l4port: v.getUint16(o + 6, true), port: v.getUint32(o + 8, true),
+      network: v.getUint32(o + 12, true), vni: v.getUint32(o + 16, true),
+      addr: Uint8Array.from(this.verdictBuf.subarray(o + 20, o + 36)),
+    };
+  }
+  verdicts(): Verdict[] {
+    return Array.from({ length: this.count }, (_, i) => this.verdict(i));
+  }
+}
+
+/** One classifying context (per thread in C): its own LRU and counters. */
+export class Classifier {
+  private readonly ctr = new BigUint64Array(TABLE_COUNTERS.length);
+  private readonly ictr = new BigUint64Array(IFACE_COUNTERS.length);
+  constructor(private readonly lib: NativeLib, readonly handle: Handle) {}
+  /** Hot path: one native call for the whole batch, no copies. */
+  classify(inPort: number, batch: FrameBatch, n = batch.count): void {
+    this.lib.classifyUmem(this.handle, inPort, batch.buf, batch.offs, batch.lens, n, batch.verdictBuf);
+  }
+  /**
+   * Classify and act in place: encapsulate into the headroom, decapsulate, rewrite
+   * toward VIP backends; offs/lens then describe the frames to transmit. Returns how
+   * many frames took the fast path.
+   */
+  forward(inPort: number, batch: FrameBatch, n = batch.count): number {
+    return this.lib.forwardUmem(this.handle, inPort, batch.buf, batch.chunkSize, batch.offs, batch.lens, n, batch.verdictBuf);
+  }
+  counters(): TableCounters {
+    this.lib.ctxCounters(this.handle, this.ctr, this.ctr.length);
+    return Object.fromEntries(TABLE_COUNTERS.map((k, i) => [k, this.ctr[i]])) as TableCounters;
+  }
+  ifaceCounters(port: number): IfaceCounters {
+    this.ictr.fill(0n);
+    this.lib.ctxIfaceCounters(this.handle, port, this.ictr, this.ictr.length);
+    return Object.fromEntries(IFACE_COUNTERS.map((k, i) => [k, this.ictr[i]])) as IfaceCounters;
+  }
+  free(): void {
+    this.lib.ctxFree(this.handle);
+  }
+}
+
+export class FastPath {
+  private readonly dp: Handle;
+  constructor(readonly lib: NativeLib) {
+    const dp = lib.dpNew();
+    if (!dp) throw new FastPathError('dp_new', -12);
+    this.dp = dp;
+  }
+  get handle(): Handle {
+    return this.dp;
+  }
+  builder(): TableBuilder {
+    const b = this.lib.builderNew();
+    if (!b) throw new FastPathError('builder_new', -12);
+    return new TableBuilder(this.lib, b);
+  }
+  /** Publishes b; returns the new generation. Classification never blocks on this. */
+  commit(b: TableBuilder): bigint {
+    const g = this.lib.dpCommit(this.dp, b.handle);
+    if (g < 0n) throw new FastPathError('commit', Number(g));
+    return g;
+  }
+  classifier(lruSlots = 65536): Classifier {
+    const c = this.lib.ctxNew(this.dp, lruSlots);
+    if (!c) throw new FastPathError('ctx_new', -28);
+    return new Classifier(this.lib, c);
+  }
+  /** Frees the datapath; every classifier of it must be freed first. */
+  close(): void {
+    this.lib.dpFree(this.dp);
+  }
+}
+
+export function encapsulate(lib: NativeLib, p: EncapParams, inner: Uint8Array): Buffer {
+  const params = Buffer.alloc(ENCAP_PARAMS_SIZE);
+  params.writeUInt8(p.type, 0);
+  params.writeUInt8(p.ttl, 1);
+  params.writeUInt16LE(p.srcPort, 2);
+  params.writeUInt32LE(p.vni >>> 0, 4);
+  params.writeUInt32LE(p.srcIp >>> 0, 8);
+  params.writeUInt32LE(p.dstIp >>> 0, 12);
+  params.set(p.srcMac, 16);
+  params.set(p.dstMac, 22);
+  params.writeUInt16LE(p.ipId, 28);
+  const out = Buffer.alloc(inner.length + 50);
+  const n = check('encap', lib.encap(params, inner, inner.length, out, out.length));
+  return out.subarray(0, n);
+}
+
+export function decapsulate(lib: NativeLib, frame: Uint8Array): { type: number; innerOff: number; vni: number } | null {
+  const off = new Uint32Array(1), vni = new Uint32Array(1);
+  const t = lib.decap(frame, frame.length, off, vni);
+  return t < 0 ? null : { type: t, innerOff: off[0], vni: vni[0] };
+}
+
+/** Maglev ring from the C implementation: indexes into backends sorted by id. */
+export function maglevRing(lib: NativeLib, backends: readonly BackendSpec[]): Uint16Array {
+  const n = backends.length;
+  const ids = Uint32Array.from(backends.map((b) => b.id));
+  const addrs = Buffer.alloc(Math.max(n, 1) * 16);
+  backends.forEach((b, i) => addrs.set(b.addr, i * 16));
+  const ring = new Uint16Array(65537);
+  check('maglev_build', lib.maglevBuild(ids, addrs, Uint16Array.from(backends.map((b) => b.port)),
+    Uint16Array.from(backends.map((b) => b.weight)), n, ring));
+  return ring;
+}
+
+let reported: FastPathStatus | null = null;
+
+/**
+ * Opens the fast path or explains why not. `log` is called at most once per process
+ * with the reason when unavailable.
+ */
+export function openFastPath(log?: (msg: string) => void): { status: FastPathStatus; fastPath: FastPath | null } {
+  let status: FastPathStatus;
+  let fp: FastPath | null = null;
+  const path = findLibrary();
+  if (!path) {
+    status = { available: false, component: 'library', reason: 'native/build/libvnetfp.so not found (run make -C native)' };
+  } else {
+    try {
+      fp = new FastPath(loadNative(path));
+      status = { available: true, library: path };
+    } catch (e) {
+      status = { available: false, component: 'library', reason: e instanceof Error ? e.message : String(e) };
+    }
+  }
+  if (!status.available && reported === null && log) log(`fast path unavailable (${status.component}): ${status.reason}`);
+  if (reported === null) reported = status;
+  return { status, fastPath: fp };
+}

@@ -1,0 +1,162 @@
+/**
+ * Raw koffi binding to native/build/libvnetfp.so. Everything pointer-shaped crosses as
+ * `void *` and is passed as a Buffer or typed array: koffi hands C the memory itself,
+ * no copy, and verdicts are decoded from the Buffer with a DataView (see verdict.ts).
+ * Only this file knows koffi; the rest of src/fastpath sees the NativeLib interface.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import koffi, { type TypeObject } from 'koffi';
+
+/** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
+export type Handle = { readonly __handle: 'vfp' };
+
+export const ABI_VERSION = 3;
+export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
+export const ENCAP_PARAMS_SIZE = 32;
+
+type Bytes = Buffer | Uint8Array;
+
+export interface NativeLib {
+  readonly path: string;
+  abiVersion(): number;
+  dpNew(): Handle | null;
+  dpFree(dp: Handle): void;
+  dpCommit(dp: Handle, b: Handle): bigint;
+  dpGeneration(dp: Handle): bigint;
+  ctxNew(dp: Handle, lruSlots: number): Handle | null;
+  ctxFree(ctx: Handle): void;
+  builderNew(): Handle | null;
+  builderFree(b: Handle): void;
+  builderClear(b: Handle): void;
+  addPort(b: Handle, port: number, network: number, flags: number): number;
+  addVni(b: Handle, vni: number, network: number): number;
+  addVtep(b: Handle, id: number, ip: number, nhMac: Bytes, encap: number): number;
+  addMacLocal(b: Handle, network: number, mac: Bytes, port: number): number;
+  addMacRemote(b: Handle, network: number, mac: Bytes, vtepId: number, vni: number): number;
+  addVip(b: Handle, proto: number, addr: Bytes, port: number): number;
+  addBackend(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number): number;
+  setLocalVtep(b: Handle, ip: number, mac: Bytes): number;
+  forwardUmem(ctx: Handle, inPort: number, base: Bytes, chunk: number, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): number;
+  classifyUmem(ctx: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): void;
+  ctxCounters(ctx: Handle, out: BigUint64Array, n: number): number;
+  ctxIfaceCounters(ctx: Handle, port: number, out: BigUint64Array, n: number): number;
+  maglevBuild(ids: Uint32Array, addrs: Bytes, ports: Uint16Array, weights: Uint16Array, n: number, ring: Uint16Array): number;
+  encap(params: Bytes, inner: Bytes, innerLen: number, out: Bytes, outCap: number): number;
+  decap(frame: Bytes, len: number, innerOff: Uint32Array, vni: Uint32Array): number;
+  flowHash(frame: Bytes, len: number): number;
+  xskOpen(ifname: string, queue: number, objPath: string, mode: number, skbMode: number, err: Buffer): Handle | null;
+  xskClose(x: Handle): void;
+  xskRxForward(x: Handle, ctx: Handle, inPort: number, outs: (Handle | null)[], underlayPort: number, slowPort: number, budget: number): number;
+  xskStats(x: Handle, out: BigUint64Array, n: number): number;
+  stressStart(dp: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, expA: Bytes, expB: Bytes): Handle | null;
+  stressStop(s: Handle, out: BigUint64Array): number;
+}
+
+/** Where the library is: $VNETD_FASTPATH_LIB, else native/build above this file (src or dist). */
+export function findLibrary(): string | null {
+  const env = process.env.VNETD_FASTPATH_LIB;
+  if (env) return existsSync(env) ? resolve(env) : null;
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const p = join(dir, 'native', 'build', 'libvnetfp.so');
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  return null;
+}
+
+let loaded: NativeLib | null = null;
+
+/** Loads the library once per process; throws with the loader's message on failure. */
+export function loadNative(path: string): NativeLib {
+  if (loaded && loaded.path === path) return loaded;
+  const lib = koffi.load(path);
+  // Distinct opaque types keep koffi from accepting a ctx where a dp is expected. They
+  // are anonymous: koffi's type names are process-wide, and Jest (or a second loader)
+  // may evaluate this module again in the same process.
+  const dp = koffi.pointer(koffi.opaque());
+  const ctx = koffi.pointer(koffi.opaque());
+  const bld = koffi.pointer(koffi.opaque());
+  const st = koffi.pointer(koffi.opaque());
+  const xsk = koffi.pointer(koffi.opaque());
+  const f = (name: string, ret: string | TypeObject, args: (string | TypeObject)[]) => lib.func(name, ret, args);
+  const fns = {
+    abi: f('vfp_abi_version', 'uint32_t', []),
+    dpNew: f('vfp_dp_new', dp, []),
+    dpFree: f('vfp_dp_free', 'void', [dp]),
+    dpCommit: f('vfp_dp_commit', 'int64_t', [dp, bld]),
+    dpGen: f('vfp_dp_generation', 'uint64_t', [dp]),
+    ctxNew: f('vfp_ctx_new', ctx, [dp, 'uint32_t']),
+    ctxFree: f('vfp_ctx_free', 'void', [ctx]),
+    bNew: f('vfp_builder_new', bld, []),
+    bFree: f('vfp_builder_free', 'void', [bld]),
+    bClear: f('vfp_builder_clear', 'void', [bld]),
+    port: f('vfp_builder_add_port', 'int', [bld, 'uint32_t', 'uint32_t', 'uint32_t']),
+    vni: f('vfp_builder_add_vni', 'int', [bld, 'uint32_t', 'uint32_t']),
+    vtep: f('vfp_builder_add_vtep', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
+    macL: f('vfp_builder_add_mac_local', 'int', [bld, 'uint32_t', 'void *', 'uint32_t']),
+    macR: f('vfp_builder_add_mac_remote', 'int', [bld, 'uint32_t', 'void *', 'uint32_t', 'uint32_t']),
+    vip: f('vfp_builder_add_vip', 'int', [bld, 'uint8_t', 'void *', 'uint16_t']),
+    be: f('vfp_builder_add_backend', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t']),
+    local: f('vfp_builder_set_local_vtep', 'int', [bld, 'uint32_t', 'void *']),
+    forward: f('vfp_forward_umem', 'uint32_t', [ctx, 'uint32_t', 'void *', 'uint32_t', 'void *', 'void *', 'uint32_t', 'void *']),
+    classify: f('vfp_classify_umem', 'void', [ctx, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *']),
+    ctrs: f('vfp_ctx_counters', 'uint32_t', [ctx, 'void *', 'uint32_t']),
+    ictrs: f('vfp_ctx_iface_counters', 'uint32_t', [ctx, 'uint32_t', 'void *', 'uint32_t']),
+    maglev: f('vfp_maglev_build', 'int', ['void *', 'void *', 'void *', 'void *', 'uint32_t', 'void *']),
+    encap: f('vfp_encap', 'int', ['void *', 'void *', 'uint32_t', 'void *', 'uint32_t']),
+    decap: f('vfp_decap', 'int', ['void *', 'uint32_t', 'void *', 'void *']),
+    hash: f('vfp_flow_hash', 'uint32_t', ['void *', 'uint32_t']),
+    xOpen: f('vfp_xsk_open', xsk, ['const char *', 'uint32_t', 'const char *', 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
+    xClose: f('vfp_xsk_close', 'void', [xsk]),
+    xRun: f('vfp_xsk_rx_forward', 'uint32_t', [xsk, ctx, 'uint32_t', koffi.pointer(xsk), 'uint32_t', 'uint32_t', 'uint32_t', 'uint32_t']),
+    xStats: f('vfp_xsk_stats', 'uint32_t', [xsk, 'void *', 'uint32_t']),
+    sStart: f('vfp_stress_start', st, [dp, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *', 'void *']),
+    sStop: f('vfp_stress_stop', 'int', [st, 'void *']),
+  };
+  const h = (v: unknown): Handle | null => (v === null || v === undefined ? null : (v as Handle));
+  const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as number));
+  const n = (v: unknown): number => v as number;
+  loaded = {
+    path,
+    abiVersion: () => n(fns.abi()),
+    dpNew: () => h(fns.dpNew()),
+    dpFree: (d) => void fns.dpFree(d),
+    dpCommit: (d, b) => big(fns.dpCommit(d, b)),
+    dpGeneration: (d) => big(fns.dpGen(d)),
+    ctxNew: (d, slots) => h(fns.ctxNew(d, slots)),
+    ctxFree: (c) => void fns.ctxFree(c),
+    builderNew: () => h(fns.bNew()),
+    builderFree: (b) => void fns.bFree(b),
+    builderClear: (b) => void fns.bClear(b),
+    addPort: (b, p, net, fl) => n(fns.port(b, p, net, fl)),
+    addVni: (b, v, net) => n(fns.vni(b, v, net)),
+    addVtep: (b, id, ip, mac, e) => n(fns.vtep(b, id, ip, mac, e)),
+    addMacLocal: (b, net, mac, p) => n(fns.macL(b, net, mac, p)),
+    addMacRemote: (b, net, mac, vt, vni) => n(fns.macR(b, net, mac, vt, vni)),
+    addVip: (b, pr, a, p) => n(fns.vip(b, pr, a, p)),
+    addBackend: (b, v, id, a, p, w) => n(fns.be(b, v, id, a, p, w)),
+    setLocalVtep: (b, ip, mac) => n(fns.local(b, ip, mac)),
+    forwardUmem: (c, ip, base, chunk, offs, lens, cnt, out) => n(fns.forward(c, ip, base, chunk, offs, lens, cnt, out)),
+    classifyUmem: (c, ip, base, offs, lens, cnt, out) => void fns.classify(c, ip, base, offs, lens, cnt, out),
+    ctxCounters: (c, out, cnt) => n(fns.ctrs(c, out, cnt)),
+    ctxIfaceCounters: (c, p, out, cnt) => n(fns.ictrs(c, p, out, cnt)),
+    maglevBuild: (ids, addrs, ports, w, cnt, ring) => n(fns.maglev(ids, addrs, ports, w, cnt, ring)),
+    encap: (p, inner, len, out, cap) => n(fns.encap(p, inner, len, out, cap)),
+    decap: (fr, len, off, vni) => n(fns.decap(fr, len, off, vni)),
+    flowHash: (fr, len) => n(fns.hash(fr, len)),
+    xskOpen: (ifn, q, obj, mode, skb, err) => h(fns.xOpen(ifn, q, obj, mode, skb, err, err.length)),
+    xskClose: (x) => void fns.xClose(x),
+    xskRxForward: (x, c, ip, outs, up, sp, budget) => n(fns.xRun(x, c, ip, outs, outs.length, up, sp, budget)),
+    xskStats: (x, out, cnt) => n(fns.xStats(x, out, cnt)),
+    stressStart: (d, ip, base, offs, lens, cnt, a, b) => h(fns.sStart(d, ip, base, offs, lens, cnt, a, b)),
+    stressStop: (s, out) => n(fns.sStop(s, out)),
+  };
+  if (loaded.abiVersion() !== ABI_VERSION) {
+    const got = loaded.abiVersion();
+    loaded = null;
+    throw new Error(`libvnetfp ABI ${got}, binding expects ${ABI_VERSION}: rebuild native/ (make -C native)`);
+  }
+  return loaded;
+}

@@ -1,0 +1,50 @@
+/** Typed views of the C API's enums and verdicts (mirrors native/include/vfp.h). */
+
+export enum VerdictKind { Slow = 0, Local = 1, Encap = 2, Vip = 3 }
+export enum SlowReason {
+  None = 0, Malformed = 1, PortMiss = 2, MacMiss = 3, Arp = 4, Broadcast = 5,
+  VniMiss = 6, VipFragment = 7, VipEmpty = 8, Underlay = 9, NoHeadroom = 10,
+}
+export enum Encap { Vxlan = 0, Geneve = 1 }
+export enum ParseError {
+  Ok = 0, TruncEth = 1, TruncVlan = 2, TruncArp = 3, TruncIpv4 = 4, BadIpv4 = 5, BadIpv4Checksum = 6,
+  TruncIpv6 = 7, BadIpv6 = 8, TruncL4 = 9, BadL4 = 10, TooManyVlans = 11,
+}
+export const PORT_UNDERLAY = 1;
+
+export interface Verdict {
+  kind: VerdictKind;
+  reason: SlowReason;
+  encap: Encap;
+  err: ParseError;
+  innerOff: number;
+  l4port: number;
+  /** Local port, VTEP id or backend id, by kind. */
+  port: number;
+  network: number;
+  vni: number;
+  /** 16 bytes, network order; IPv4 is ::ffff:a.b.c.d. */
+  addr: Uint8Array;
+}
+
+export const TABLE_COUNTERS = [
+  'portHit', 'portMiss', 'macHit', 'macMiss', 'vniHit', 'vniMiss', 'vipHit', 'vipMiss',
+  'lruHit', 'lruMiss', 'parseErrors', 'batches', 'packets',
+] as const;
+export type TableCounters = Record<(typeof TABLE_COUNTERS)[number], bigint>;
+export const IFACE_COUNTERS = ['rx', 'rxBytes', 'fast', 'slow', 'drops', 'errors'] as const;
+export type IfaceCounters = Record<(typeof IFACE_COUNTERS)[number], bigint>;
+
+/** Why the fast path is off; it is reported once and vnetd runs without it. */
+export type FastPathStatus =
+  | { available: true; library: string }
+  | { available: false; component: 'library' | 'afxdp'; reason: string };
+
+export interface VtepSpec { id: number; ip: number; nextHopMac: Uint8Array; encap: Encap }
+export interface BackendSpec { id: number; addr: Uint8Array; port: number; weight: number }
+export interface VipSpec { proto: number; addr: Uint8Array; port: number; backends: BackendSpec[] }
+
+export interface EncapParams {
+  type: Encap; ttl: number; srcPort: number; vni: number;
+  srcIp: number; dstIp: number; srcMac: Uint8Array; dstMac: Uint8Array; ipId: number;
+}
