@@ -29,6 +29,7 @@ import { AllocationRegistry } from '../ipam/allocation-registry';
 import { ensureTlsMaterial } from '../pki/certificates';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
+import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { ResourceCatalog } from '../resources/catalog';
 import { SchemaValidator } from '../resources/schema-validator';
 import { Compactor } from '../store/compactor';
@@ -48,6 +49,8 @@ export interface RunningVnetd {
   objects: ObjectStore;
   /** The Node reconciler (absent when config.chassis is false). */
   chassis?: ChassisManager;
+  /** Compiles and installs flows; owns Ready of ports and networks. */
+  pipeline: PipelineReconciler;
   /** The embedded OVS (when config.localOvs is on and it started). */
   localOvs?: LocalOvs;
   close(): Promise<void>;
@@ -104,6 +107,9 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   }
   const chassis = config.chassis === false ? undefined : new ChassisManager({ objects, logger, workers: config.workers });
   await chassis?.start();
+  // Flows on every connected node, and the Ready condition of ports and networks.
+  const pipeline = new PipelineReconciler({ objects, logger, chassis, workers: config.workers });
+  await pipeline.start();
 
   const tls = ensureTlsMaterial(join(config.dataDir, 'pki'), [config.host]);
   const adapter = new FastifyAdapter({ https: { key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT });
@@ -150,12 +156,14 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     logger,
     objects,
     chassis,
+    pipeline,
     localOvs,
     async close() {
       if (closed) return;
       closed = true;
       watches.closeAll();
       await app.close();
+      await pipeline.stop();
       await chassis?.stop();
       await localOvs?.stop();
       await namespaces.stop();

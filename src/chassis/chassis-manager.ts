@@ -54,6 +54,7 @@ export class ChassisManager {
   private readonly nodeController: Controller;
   private readonly portController: Controller;
   private readonly sessions = new Map<string, NodeSession>();
+  private readonly nodeListeners = new Set<(node: string) => void>();
   private stopped = false;
 
   constructor(private readonly opts: ChassisManagerOptions) {
@@ -101,6 +102,26 @@ export class ChassisManager {
     return this.sessions.get(node);
   }
 
+  /**
+   * Tells a layer above (the pipeline) that something about a node's session changed:
+   * it connected or disconnected, or OVS rows (interfaces, ofports) changed. Returns
+   * the unsubscribe function. Read the details through session(node).
+   */
+  onNodeChange(listener: (node: string) => void): () => void {
+    this.nodeListeners.add(listener);
+    return () => this.nodeListeners.delete(listener);
+  }
+
+  private notifyNode(node: string): void {
+    for (const l of this.nodeListeners) {
+      try {
+        l(node);
+      } catch (err) {
+        this.log.error({ err, node }, 'node change listener failed');
+      }
+    }
+  }
+
   private portKeysOfNode(node: string): string[] {
     return [...this.ports.indexKeys(IX_NODE, node), ...this.ports.indexKeys(IX_NODE, ANY_NODE)];
   }
@@ -108,6 +129,7 @@ export class ChassisManager {
   private onSessionChange(node: string, change: SessionChange): void {
     if (this.stopped) return;
     this.nodeController.enqueue(objectKey(NODES, undefined, node));
+    this.notifyNode(node);
     if (change.kind === 'state') {
       for (const k of this.portKeysOfNode(node)) this.portController.enqueue(k);
       return;
@@ -133,6 +155,7 @@ export class ChassisManager {
     });
     this.sessions.set(name, s);
     s.start();
+    this.notifyNode(name);
     return s;
   }
 
@@ -141,6 +164,7 @@ export class ChassisManager {
     if (!s) return;
     this.sessions.delete(name);
     await s.close();
+    this.notifyNode(name);
     for (const k of this.portKeysOfNode(name)) this.portController.enqueue(k);
   }
 

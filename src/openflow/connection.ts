@@ -165,7 +165,8 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     s.on('close', () => this.onClose(s));
     this.keepalive = setInterval(() => this.tick(), Math.max(50, Math.floor(this.echoIntervalMs / 2)));
     this.keepalive.unref();
-    void this.writeRaw({ type: 'hello', xid: this.allocXid(), versions: [OFP13_VERSION] });
+    // A socket closed right after connecting rejects this write; onClose handles the rest.
+    void this.writeRaw({ type: 'hello', xid: this.allocXid(), versions: [OFP13_VERSION] }).catch(() => undefined);
   }
 
   ready(): Promise<FeaturesReply> {

@@ -203,6 +203,35 @@ for (const [name, def] of Object.entries(FIELDS) as [FieldName, FieldDef][]) {
 // Accept the NXM spellings OVS may use for fields that also have OXM forms.
 byHeader.set(headerKey(OXM_CLASS.NXM_1, 16), 'tunnel_id'); // NXM_NX_TUN_ID
 byHeader.set(headerKey(OXM_CLASS.NXM_1, 35), 'dp_hash'); // NXM_NX_DP_HASH
+// OVS names the fields of move/load actions in their oldest form (NXM_OF_*, NXM_NX_*)
+// when it reports flows back, even if the controller wrote their OXM form.
+const NXM_ALIASES: ReadonlyArray<[number, number, FieldName]> = [
+  [OXM_CLASS.NXM_0, 1, 'eth_dst'],
+  [OXM_CLASS.NXM_0, 2, 'eth_src'],
+  [OXM_CLASS.NXM_0, 3, 'eth_type'],
+  [OXM_CLASS.NXM_0, 6, 'ip_proto'],
+  [OXM_CLASS.NXM_0, 7, 'ipv4_src'],
+  [OXM_CLASS.NXM_0, 8, 'ipv4_dst'],
+  [OXM_CLASS.NXM_0, 9, 'tcp_src'],
+  [OXM_CLASS.NXM_0, 10, 'tcp_dst'],
+  [OXM_CLASS.NXM_0, 11, 'udp_src'],
+  [OXM_CLASS.NXM_0, 12, 'udp_dst'],
+  [OXM_CLASS.NXM_0, 13, 'icmpv4_type'],
+  [OXM_CLASS.NXM_0, 14, 'icmpv4_code'],
+  [OXM_CLASS.NXM_0, 15, 'arp_op'],
+  [OXM_CLASS.NXM_0, 16, 'arp_spa'],
+  [OXM_CLASS.NXM_0, 17, 'arp_tpa'],
+  [OXM_CLASS.NXM_1, 17, 'arp_sha'],
+  [OXM_CLASS.NXM_1, 18, 'arp_tha'],
+  [OXM_CLASS.NXM_1, 19, 'ipv6_src'],
+  [OXM_CLASS.NXM_1, 20, 'ipv6_dst'],
+  [OXM_CLASS.NXM_1, 21, 'icmpv6_type'],
+  [OXM_CLASS.NXM_1, 22, 'icmpv6_code'],
+  [OXM_CLASS.NXM_1, 23, 'ipv6_nd_target'],
+  [OXM_CLASS.NXM_1, 24, 'ipv6_nd_sll'],
+  [OXM_CLASS.NXM_1, 25, 'ipv6_nd_tll'],
+];
+for (const [cls, field, name] of NXM_ALIASES) if (!byHeader.has(headerKey(cls, field))) byHeader.set(headerKey(cls, field), name);
 
 function headerKey(cls: number, field: number, experimenter?: number): string {
   return `${cls}:${field}:${experimenter ?? ''}`;

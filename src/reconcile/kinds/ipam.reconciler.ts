@@ -1,8 +1,8 @@
 /**
  * The IPAM reconciler. Addresses, MACs and VNIs are claimed at admission, in the same
  * transaction as the object; this reconciler owns the rest of their life:
- *   - status: what was allocated, and the AddressesAllocated / Ready conditions
- *     (with observedGeneration);
+ *   - status: what was allocated, and the AddressesAllocated condition (with
+ *     observedGeneration; Ready of ports and networks is the pipeline reconciler's);
  *   - release: on deletion it frees the object's claims and drops the vnet.dev/ipam
  *     finalizer in one transaction, so an address is never both free and in use;
  *     a network waits until no port or load balancer uses it;
@@ -41,10 +41,15 @@ function claimKeys(type: StoredType, obj: KubeObject): string[] {
   return s.vip ? [ipKey(ns, s.network, s.vip)] : [];
 }
 
-function conditionsWith(obj: KubeObject<unknown, { conditions?: Condition[] }>, ready: boolean, reason: string, message: string): Condition[] {
+/**
+ * AddressesAllocated only: Ready of ports and networks belongs to the pipeline
+ * reconciler (flows installed on every node that needs them). Load balancers have no
+ * flows yet, so for them this reconciler still sets Ready (= addresses allocated).
+ */
+function conditionsWith(obj: KubeObject<unknown, { conditions?: Condition[] }>, ready: boolean, reason: string, message: string, alsoReady = false): Condition[] {
   const gen = obj.metadata.generation;
   let c = setCondition(obj.status?.conditions, { type: 'AddressesAllocated', status: ready ? 'True' : 'False', reason, message, observedGeneration: gen });
-  c = setCondition(c, { type: 'Ready', status: ready ? 'True' : 'False', reason, message, observedGeneration: gen });
+  if (alsoReady) c = setCondition(c, { type: 'Ready', status: ready ? 'True' : 'False', reason, message, observedGeneration: gen });
   return c;
 }
 
@@ -182,7 +187,7 @@ export class IpamReconciler {
         status.vip = (c as LoadBalancer).spec!.vip;
       }
       status.observedGeneration = o.metadata.generation;
-      status.conditions = conditionsWith(c, ok, ok ? 'Allocated' : 'AddressConflict', message);
+      status.conditions = conditionsWith(c, ok, ok ? 'Allocated' : 'AddressConflict', message, type === LOAD_BALANCERS);
       c.status = status;
     });
   }

@@ -1,0 +1,215 @@
+/**
+ * Compiles the logical model into one node's desired br-int flows, grouped by owner.
+ * Pure and deterministic: the same model gives the same flows, in the same order.
+ *
+ * Per node, a network is "present" when it has at least one port bound there; only
+ * present networks get flows (remote ports of other networks are none of this node's
+ * business). Per local port with port security and one IP: 6 flows (classifier, 2 spoof
+ * guard, ARP answer + self-ARP pass, L2 entry); per remote port of a present network:
+ * 2 flows (ARP answer, L2 entry to the tunnel); per present network: 1 tunnel
+ * classifier + 2 flood flows. Nothing depends on the number of other ports except the
+ * network's flood flows, which list its local ports and VTEPs.
+ */
+import { ETH_TYPE, OFPP, type Action, type KnownOxm } from '../openflow';
+import type { DesiredFlow } from '../openflow/sync';
+import { ownerKey, type FlowOwner } from '../openflow/sync';
+import { FromLocalMark, FromTunnelMark, NetworkField, loadField, loadMark, matchField, matchMark } from './fields';
+import type { LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
+import { OwnerIds, PIPELINE_OWNER, networkOwner } from './owners';
+import { TABLES, type Table } from './tables';
+
+/** Priorities, named: more specific beats less specific inside a table. */
+export const Priority = {
+  Miss: 0,
+  Normal: 100,
+  Specific: 110,
+} as const;
+
+const ARP_OP_REQUEST = 1;
+const ARP_OP_REPLY = 2;
+
+export interface OwnerFlows {
+  owner: FlowOwner;
+  /** What the owner is, for logs and dumps: "pipeline", "network ns/name", "port ns/name". */
+  label: string;
+  flows: DesiredFlow[];
+}
+
+export interface NodeCompilation {
+  node: string;
+  /** By ownerKey(owner). */
+  owners: Map<number, OwnerFlows>;
+  /** Objects this node realizes once these flows are installed: uid -> version. */
+  realizes: Map<string, string>;
+}
+
+function flow(table: Table, priority: number, match: KnownOxm[], actions: Action[], next?: Table): DesiredFlow {
+  const instructions: DesiredFlow['instructions'] = [];
+  if (actions.length) instructions.push({ type: 'apply_actions', actions });
+  if (next) instructions.push({ type: 'goto_table', tableId: next.id });
+  return { tableId: table.id, priority, match, instructions };
+}
+
+const out = (port: number): Action => ({ type: 'output', port, maxLen: 0 });
+const ethType = (t: number): KnownOxm => ({ field: 'eth_type', value: t });
+
+function tunnelActions(net: NetworkModel, remote: NodeModel, tunnelPort: number): Action[] {
+  return [
+    { type: 'set_field', field: 'tun_ipv4_dst', value: remote.tunnelIP },
+    { type: 'set_field', field: 'tunnel_id', value: BigInt(net.vni) },
+    out(tunnelPort),
+  ];
+}
+
+/** OVN's ARP responder: turn the request into a reply from (ip, mac) and send it back in. */
+export function arpReplyActions(ip: string, mac: string): Action[] {
+  return [
+    { type: 'reg_move', src: { field: 'eth_src', ofs: 0, nbits: 48 }, dst: { field: 'eth_dst', ofs: 0, nbits: 48 } },
+    { type: 'set_field', field: 'eth_src', value: mac },
+    { type: 'set_field', field: 'arp_op', value: ARP_OP_REPLY },
+    { type: 'reg_move', src: { field: 'arp_sha', ofs: 0, nbits: 48 }, dst: { field: 'arp_tha', ofs: 0, nbits: 48 } },
+    { type: 'set_field', field: 'arp_sha', value: mac },
+    { type: 'reg_move', src: { field: 'arp_spa', ofs: 0, nbits: 32 }, dst: { field: 'arp_tpa', ofs: 0, nbits: 32 } },
+    { type: 'set_field', field: 'arp_spa', value: ip },
+    out(OFPP.IN_PORT),
+  ];
+}
+
+const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
+
+/** The addresses a port answers to and may send from: its own IPs plus allowed pairs. */
+function addressesOf(port: PortModel): Array<{ ip: string; mac: string }> {
+  return [...port.ips.map((ip) => ({ ip, mac: port.mac })), ...port.allowedAddressPairs].filter((a) => isIPv4(a.ip));
+}
+
+function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): DesiredFlow[] {
+  const inPort: KnownOxm = { field: 'in_port', value: ofport };
+  const flows: DesiredFlow[] = [flow(TABLES.Classifier, Priority.Normal, [inPort], [loadField(NetworkField, net.vni), loadMark(FromLocalMark)], TABLES.SpoofGuard)];
+  if (port.portSecurity) {
+    for (const a of addressesOf(port)) {
+      flows.push(
+        flow(TABLES.SpoofGuard, Priority.Normal, [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.IPV4), { field: 'ipv4_src', value: a.ip }], [], TABLES.ArpResponder),
+        flow(
+          TABLES.SpoofGuard,
+          Priority.Normal,
+          [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.ARP), { field: 'arp_spa', value: a.ip }, { field: 'arp_sha', value: a.mac }],
+          [],
+          TABLES.ArpResponder,
+        ),
+      );
+    }
+  } else {
+    flows.push(flow(TABLES.SpoofGuard, Priority.Normal, [inPort], [], TABLES.ArpResponder));
+  }
+  // A port asking for its own address (duplicate address detection) must not get an answer.
+  for (const ip of port.ips.filter(isIPv4)) {
+    flows.push(flow(TABLES.ArpResponder, Priority.Specific, [matchField(NetworkField, net.vni), inPort, ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: ip }], [], TABLES.L2Lookup));
+  }
+  flows.push(...arpAnswers(port, net));
+  flows.push(flow(TABLES.L2Lookup, Priority.Normal, [matchField(NetworkField, net.vni), { field: 'eth_dst', value: port.mac }], [out(ofport)]));
+  return flows;
+}
+
+function arpAnswers(port: PortModel, net: NetworkModel): DesiredFlow[] {
+  return port.ips.filter(isIPv4).map((ip) =>
+    flow(TABLES.ArpResponder, Priority.Normal, [matchField(NetworkField, net.vni), ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: ip }], arpReplyActions(ip, port.mac)),
+  );
+}
+
+function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, tunnelPort: number): DesiredFlow[] {
+  return [
+    ...arpAnswers(port, net),
+    // Only for traffic of local ports: what comes in on a tunnel is never sent back out on one.
+    flow(TABLES.L2Lookup, Priority.Normal, [matchField(NetworkField, net.vni), matchMark(FromLocalMark), { field: 'eth_dst', value: port.mac }], tunnelActions(net, remote, tunnelPort)),
+  ];
+}
+
+export function pipelineFlows(): DesiredFlow[] {
+  return [
+    // Table misses drop, except that an unknown destination is flooded in its network.
+    flow(TABLES.ArpResponder, Priority.Miss, [], [], TABLES.L2Lookup),
+    flow(TABLES.L2Lookup, Priority.Miss, [], [], TABLES.Flood),
+  ];
+}
+
+function networkFlows(net: NetworkModel, local: Array<{ ofport: number }>, remotes: NodeModel[], tunnelPort: number | undefined): DesiredFlow[] {
+  const flows: DesiredFlow[] = [];
+  const localOut = [...new Set(local.map((p) => p.ofport))].sort((a, b) => a - b).map(out);
+  if (tunnelPort !== undefined) {
+    flows.push(
+      flow(
+        TABLES.Classifier,
+        Priority.Normal,
+        [{ field: 'in_port', value: tunnelPort }, { field: 'tunnel_id', value: BigInt(net.vni) }],
+        [loadField(NetworkField, net.vni), loadMark(FromTunnelMark)],
+        TABLES.L2Lookup,
+      ),
+    );
+  }
+  // From a tunnel: local ports only (the sender's node already flooded to every VTEP).
+  flows.push(flow(TABLES.Flood, Priority.Specific, [matchField(NetworkField, net.vni), matchMark(FromTunnelMark)], localOut));
+  const toRemotes = tunnelPort === undefined ? [] : remotes.flatMap((r) => tunnelActions(net, r, tunnelPort));
+  flows.push(flow(TABLES.Flood, Priority.Normal, [matchField(NetworkField, net.vni)], [...localOut, ...toRemotes]));
+  return flows;
+}
+
+/** Index of the model used by every node's compile (build once per model change). */
+export interface ModelIndex {
+  portsByNetwork: Map<string, PortModel[]>;
+}
+
+export function indexModel(model: LogicalModel): ModelIndex {
+  const portsByNetwork = new Map<string, PortModel[]>();
+  for (const p of [...model.ports.values()].sort((a, b) => a.key.localeCompare(b.key))) {
+    if (!model.networks.has(p.network)) continue;
+    let list = portsByNetwork.get(p.network);
+    if (!list) portsByNetwork.set(p.network, (list = []));
+    list.push(p);
+  }
+  return { portsByNetwork };
+}
+
+export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds, index: ModelIndex = indexModel(model)): NodeCompilation {
+  const owners = new Map<number, OwnerFlows>();
+  const realizes = new Map<string, string>();
+  const add = (owner: FlowOwner, label: string, flows: DesiredFlow[]) => {
+    const k = ownerKey(owner);
+    const cur = owners.get(k);
+    if (cur) cur.flows.push(...flows);
+    else owners.set(k, { owner, label, flows });
+  };
+  const self = model.nodes.get(nodeName);
+  add(PIPELINE_OWNER, 'pipeline', pipelineFlows());
+  const nets = [...model.networks.values()].sort((a, b) => a.vni - b.vni);
+  for (const net of nets) {
+    const ports = index.portsByNetwork.get(net.uid) ?? [];
+    const local = ports.filter((p) => p.binding?.node === nodeName);
+    if (!local.length) continue;
+    const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
+    const remoteNodes = new Map<string, NodeModel>();
+    for (const p of ports) {
+      const b = p.binding;
+      if (b?.node === nodeName) {
+        add(ids.portOwner(p.uid), `port ${p.key}`, localPortFlows(p, net, b.ofport));
+        realizes.set(p.uid, p.version);
+        continue;
+      }
+      const remote = b ? model.nodes.get(b.node) : undefined;
+      if (!remote || tunnelPort === undefined) continue;
+      remoteNodes.set(remote.name, remote);
+      add(ids.portOwner(p.uid), `port ${p.key}`, remotePortFlows(p, net, remote, tunnelPort));
+      realizes.set(p.uid, p.version);
+    }
+    const remotes = [...remoteNodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+    add(networkOwner(net.vni), `network ${net.key}`, networkFlows(net, local.map((p) => p.binding!), remotes, tunnelPort));
+    realizes.set(net.uid, net.version);
+  }
+  return { node: nodeName, owners, realizes };
+}
+
+/** Nodes that must install flows for a network: those with a port of it bound. */
+export function nodesOfNetwork(index: ModelIndex, networkUid: string): Set<string> {
+  const out = new Set<string>();
+  for (const p of index.portsByNetwork.get(networkUid) ?? []) if (p.binding) out.add(p.binding.node);
+  return out;
+}

@@ -1,0 +1,54 @@
+/**
+ * Register fields and marks of the pipeline, named once (Antrea's fields file).
+ * Flow code uses these helpers; no raw register number appears anywhere else.
+ */
+import type { Action, KnownOxm, Subfield } from '../openflow';
+
+export interface RegField {
+  readonly name: string;
+  readonly sub: Subfield;
+}
+
+export interface RegMark {
+  readonly name: string;
+  readonly field: RegField;
+  readonly value: number;
+}
+
+function regField(name: string, reg: 'reg0' | 'reg1', ofs: number, nbits: number): RegField {
+  return Object.freeze({ name, sub: Object.freeze({ field: reg, ofs, nbits }) });
+}
+
+/** The packet's network: its VNI (24 bits, unique across tenants). */
+export const NetworkField = regField('Network', 'reg0', 0, 24);
+/** Flags register; bit 0 = the packet came in on a tunnel port. */
+export const FromTunnelField = regField('FromTunnel', 'reg1', 0, 1);
+export const FromTunnelMark: RegMark = Object.freeze({ name: 'FromTunnel', field: FromTunnelField, value: 1 });
+export const FromLocalMark: RegMark = Object.freeze({ name: 'FromLocal', field: FromTunnelField, value: 0 });
+
+function mask(f: RegField): number {
+  return f.sub.nbits >= 32 ? 0xffffffff : ((1 << f.sub.nbits) - 1) * 2 ** f.sub.ofs;
+}
+
+/** A match on a register field (masked when the field is narrower than its register). */
+export function matchField(f: RegField, value: number): KnownOxm {
+  const m = mask(f);
+  const v = value * 2 ** f.sub.ofs;
+  if (m === 0xffffffff) return { field: f.sub.field, value: v } as KnownOxm;
+  return { field: f.sub.field, value: v, mask: m } as KnownOxm;
+}
+
+export function matchMark(m: RegMark): KnownOxm {
+  return matchField(m.field, m.value);
+}
+
+export function loadField(f: RegField, value: number): Action {
+  return { type: 'reg_load', dst: f.sub, value: BigInt(value) };
+}
+
+export function loadMark(m: RegMark): Action {
+  return loadField(m.field, m.value);
+}
+
+/** Register names for readable dumps: "NXM_NX_REG0[0..23]" -> "Network". */
+export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField];

@@ -1,0 +1,38 @@
+/**
+ * Flows as readable golden strings: ovs-ofctl text with table names instead of numbers
+ * and register fields by their pipeline names ("Network=0x64", "load:0x64->Network").
+ */
+import { formatFlow, type KnownOxm, type Oxm } from '../openflow';
+import type { DesiredFlow } from '../openflow/sync';
+import { FIELD_NAMES } from './fields';
+import { tableName } from './tables';
+
+function regName(m: KnownOxm): string | undefined {
+  for (const f of FIELD_NAMES) {
+    if (m.field !== f.sub.field) continue;
+    const full = f.sub.nbits >= 32 ? 0xffffffff : ((1 << f.sub.nbits) - 1) * 2 ** f.sub.ofs;
+    const mask = 'mask' in m && m.mask !== undefined ? Number(m.mask) : 0xffffffff;
+    if (mask !== full) continue;
+    return `${f.name}=${Math.floor(Number(m.value) / 2 ** f.sub.ofs)}`;
+  }
+  return undefined;
+}
+
+export function formatPipelineFlow(f: DesiredFlow): string {
+  const named: string[] = [];
+  const rest: Oxm[] = [];
+  for (const m of f.match) {
+    const n = m.field === 'unknown' ? undefined : regName(m);
+    if (n) named.push(n);
+    else rest.push(m);
+  }
+  let text = formatFlow({ ...f, match: rest, cookie: undefined });
+  text = text.replace(/^table=(\d+)/, (_, id: string) => tableName(Number(id)));
+  text = text.replace(/goto_table:(\d+)/g, (_, id: string) => `goto_table:${tableName(Number(id))}`);
+  for (const fld of FIELD_NAMES) {
+    const nxm = `NXM_NX_REG${fld.sub.field.slice(3)}[${fld.sub.nbits === 1 ? fld.sub.ofs : `${fld.sub.ofs}..${fld.sub.ofs + fld.sub.nbits - 1}`}]`;
+    text = text.split(nxm).join(fld.name);
+  }
+  if (named.length) text = text.replace(/^([^,]+, priority=\d+)/, `$1, ${named.join(',')}`);
+  return text;
+}

@@ -1,0 +1,7 @@
+/** The logical pipeline: compiles networks, ports and nodes into each node's br-int flows. */
+export * from './tables';
+export * from './fields';
+export * from './model';
+export * from './owners';
+export * from './compiler';
+export { formatPipelineFlow } from './format';

@@ -1,0 +1,49 @@
+/**
+ * The compiler's input: a plain, store-free view of the logical model (what the
+ * reconciler extracts from VirtualNetwork, VirtualPort and Node objects).
+ */
+import type { Encapsulation } from '../resources/kinds';
+
+export interface NetworkModel {
+  /** Stable identity (metadata.uid). */
+  uid: string;
+  /** namespace/name, for messages. */
+  key: string;
+  /** Changes whenever the object's realization must be redone (e.g. its generation). */
+  version: string;
+  vni: number;
+  encapsulation: Encapsulation;
+}
+
+export interface AddressPair {
+  ip: string;
+  mac: string;
+}
+
+export interface PortModel {
+  uid: string;
+  key: string;
+  version: string;
+  /** uid of its network. */
+  network: string;
+  mac: string;
+  ips: readonly string[];
+  portSecurity: boolean;
+  /** Extra (IP, MAC) pairs port security lets through; mac defaults to the port's. */
+  allowedAddressPairs: readonly AddressPair[];
+  /** Where the port is bound (status.node/ofport with Bound=True); absent: not bound. */
+  binding?: { node: string; ofport: number };
+}
+
+export interface NodeModel {
+  name: string;
+  tunnelIP: string;
+  /** OpenFlow port numbers of br-int's tunnel ports (only known for connected nodes). */
+  tunnelPorts?: Partial<Record<Encapsulation, number>>;
+}
+
+export interface LogicalModel {
+  networks: ReadonlyMap<string, NetworkModel>;
+  ports: ReadonlyMap<string, PortModel>;
+  nodes: ReadonlyMap<string, NodeModel>;
+}

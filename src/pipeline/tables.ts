@@ -1,0 +1,40 @@
+/**
+ * The br-int pipeline's tables, declared by name in the order packets traverse them
+ * (Antrea's habit): ids are assigned from the position here, so flow code only ever
+ * says `TABLES.L2Lookup.id`, never a number.
+ *
+ *   Classifier   in_port of a bound VM port, or tunnel port + tun_id (VNI) -> network register
+ *   SpoofGuard   port security: source MAC/IP (IPv4, ARP) of the port and its allowed pairs
+ *   ArpResponder ARP requests for addresses known in the network answered on this node
+ *   L2Lookup     destination MAC of a local port -> output; of a remote port -> tunnel
+ *   Flood        broadcast / unknown unicast -> the network's local ports and VTEPs
+ *
+ * A table miss drops (br-int has fail_mode=secure and OpenFlow 1.3 drops on a miss);
+ * the one exception, L2Lookup -> Flood, is an explicit pipeline flow.
+ */
+export interface Table {
+  readonly name: TableName;
+  readonly id: number;
+  /** What the table does, for dumps and docs. */
+  readonly description: string;
+}
+
+const DECLARED = [
+  ['Classifier', 'in_port / tunnel+VNI to network and port registers'],
+  ['SpoofGuard', 'source MAC/IP and ARP spoof guard (port security)'],
+  ['ArpResponder', 'answers ARP requests for known addresses locally'],
+  ['L2Lookup', 'destination MAC to local port or remote VTEP'],
+  ['Flood', 'broadcast and unknown unicast to the network\u2019s ports and VTEPs'],
+] as const;
+
+export type TableName = (typeof DECLARED)[number][0];
+
+export const TABLES: Readonly<Record<TableName, Table>> = Object.freeze(
+  Object.fromEntries(DECLARED.map(([name, description], id) => [name, Object.freeze({ name, id, description })])) as Record<TableName, Table>,
+);
+
+export const TABLE_ORDER: readonly Table[] = DECLARED.map(([name]) => TABLES[name]);
+
+export function tableName(id: number): string {
+  return TABLE_ORDER[id]?.name ?? String(id);
+}

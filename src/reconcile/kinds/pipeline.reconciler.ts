@@ -1,0 +1,383 @@
+/**
+ * The pipeline reconciler: keeps every connected node's br-int flows equal to what the
+ * logical model compiles to, and owns the Ready condition of VirtualPorts and
+ * VirtualNetworks (realization).
+ *
+ *   informers (networks, ports, nodes) + chassis node changes
+ *        -> node queue: compile the node (full recompute, cheap), diff per owner
+ *           against what was last handed to the node's FlowTableManager, apply only
+ *           changed owners (one bundle); remember what the node now realizes
+ *        -> status queue: Ready=True (observedGeneration) once every node that needs
+ *           the object has installed its current version; otherwise which nodes lag.
+ *
+ * One OpenFlow connection and FlowTableManager per node, dialled at the chassis
+ * session's controller target (br-int's passive punix:...br-int.vnetd). The manager
+ * resyncs by itself after reconnects; a new process run uses a new cookie round and
+ * deletes the old round only after installing its own flows.
+ */
+import type { Logger } from 'pino';
+import type { OvsSnapshot } from '../../chassis/layout-plan';
+import { TUNNEL_PORTS } from '../../chassis/layout';
+import { BOUND } from '../../chassis/binding';
+import { createConnection, type OpenFlowConnection } from '../../openflow';
+import { createFlowTableManager, ownerFromKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
+import { OwnerIds, compileNode, formatPipelineFlow, indexModel, nodesOfNetwork, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel } from '../../pipeline';
+import { GROUP, type Encapsulation, type HypervisorNode, type VirtualNetwork, type VirtualPort } from '../../resources/kinds';
+import type { Condition } from '../../resources/object';
+import { objectKey, typePrefix, type StoredType } from '../../store/keys';
+import type { ObjectStore } from '../../store/object-store';
+import { getCondition, setCondition } from '../conditions';
+import { Controller } from '../controller';
+import { Informer } from '../informer';
+import { parseObjectKey } from './object-keys';
+
+const NETWORKS: StoredType = { group: GROUP, plural: 'virtualnetworks', namespaced: true };
+const PORTS: StoredType = { group: GROUP, plural: 'virtualports', namespaced: true };
+const NODES: StoredType = { group: GROUP, plural: 'nodes', namespaced: false };
+
+export const READY = 'Ready';
+const ALLOCATED = 'AddressesAllocated';
+
+/** What the pipeline needs from the chassis layer (ChassisManager implements it). */
+export interface ChassisAccess {
+  session(node: string): { readonly ready: boolean; readonly controller: { dial: string }; snapshot(): OvsSnapshot } | undefined;
+  onNodeChange(listener: (node: string) => void): () => void;
+}
+
+export interface PipelineReconcilerOptions {
+  objects: ObjectStore;
+  logger: Logger;
+  chassis?: ChassisAccess;
+  workers?: number;
+  /** OpenFlow connection options (tests shorten timers). */
+  echoIntervalMs?: number;
+}
+
+/** One node's OpenFlow side. */
+interface NodeAgent {
+  dial: string;
+  conn: OpenFlowConnection;
+  manager: FlowTableManager;
+  /** Owner signatures last handed to the manager. */
+  applied: Map<number, string>;
+  /** manager.start() called: only after the first complete desired state is loaded. */
+  started: boolean;
+  /** A full sync has succeeded on the current connection. */
+  inSync: boolean;
+  /** What the switch has installed: uid -> version. */
+  realized: Map<string, string>;
+  /** What the last compile wanted (realized once in sync). */
+  wanted: Map<string, string>;
+}
+
+/**
+ * Where a port is bound: Bound=True, or Unknown (its node's session is down and the
+ * chassis layer kept the last known binding). Treating Unknown as unbound would make
+ * a restarted vnetd install a table without the port before the session is back.
+ */
+function bindingOf(p: VirtualPort): { node: string; ofport: number } | undefined {
+  const bound = getCondition(p.status?.conditions, BOUND);
+  if (!bound || bound.status === 'False' || !p.status?.node || !p.status.ofport) return undefined;
+  return { node: p.status.node, ofport: p.status.ofport };
+}
+
+function versionOfPort(p: VirtualPort): string {
+  return `${p.metadata.generation ?? 0}/${p.status?.node ?? ''}/${p.status?.ofport ?? ''}`;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+export class PipelineReconciler {
+  private readonly log: Logger;
+  private readonly networks: Informer<VirtualNetwork>;
+  private readonly ports: Informer<VirtualPort>;
+  private readonly nodes: Informer<HypervisorNode>;
+  private readonly nodeController: Controller;
+  private readonly statusController: Controller;
+  private readonly agents = new Map<string, NodeAgent>();
+  private readonly ids = new OwnerIds();
+  /** Pipeline-relevant signature per store key: status-only churn does not recompile nodes. */
+  private readonly seen = new Map<string, string>();
+  private readonly unsubscribe: Array<() => void> = [];
+  private cached?: { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> };
+  private stopped = false;
+
+  constructor(private readonly opts: PipelineReconcilerOptions) {
+    this.log = opts.logger.child({ component: 'pipeline' });
+    const store = opts.objects.kv;
+    const inf = <T>(type: StoredType) => new Informer<T>({ store, prefix: typePrefix(type), decode: (kv) => kv.value as T, logger: this.log });
+    this.networks = inf<VirtualNetwork>(NETWORKS);
+    this.ports = inf<VirtualPort>(PORTS);
+    this.nodes = inf<HypervisorNode>(NODES);
+    this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 1, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
+    this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
+    this.statusController.watch(this.networks);
+    this.statusController.watch(this.ports);
+    // A port's status depends on its network's nodes; a network's on its ports.
+    this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
+    for (const [informer, sig] of [
+      [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp])],
+      [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network])],
+      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP])],
+    ] as const) {
+      const changed = (obj: unknown, key: string, deleted = false) => {
+        const s = deleted ? undefined : (sig as (o: unknown) => string)(obj);
+        if (s === this.seen.get(key)) return;
+        if (s === undefined) this.seen.delete(key);
+        else this.seen.set(key, s);
+        this.cached = undefined;
+        this.enqueueAllNodes();
+      };
+      (informer as Informer<unknown>).addEventHandler({
+        onAdd: (o, k) => changed(o, k),
+        onUpdate: (_o, n, k) => changed(n, k),
+        onDelete: (o, k) => changed(o, k, true),
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    for (const i of [this.networks, this.ports, this.nodes]) (i as Informer<unknown>).start();
+    await Promise.all([this.networks.waitForSync(), this.ports.waitForSync(), this.nodes.waitForSync()]);
+    if (this.opts.chassis) {
+      this.unsubscribe.push(
+        this.opts.chassis.onNodeChange((node) => {
+          if (!this.stopped) this.nodeController.enqueue(node);
+        }),
+      );
+    }
+    this.nodeController.start();
+    this.statusController.start();
+    this.enqueueAllNodes();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const i of [this.networks, this.ports, this.nodes]) (i as Informer<unknown>).stop();
+    await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
+    await Promise.all([...this.agents.keys()].map((n) => this.dropAgent(n)));
+  }
+
+  /** Flow-table counters of a node's manager (tests, metrics). */
+  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; inSync: boolean } | undefined {
+    return this.agents.get(node);
+  }
+
+  private enqueueAllNodes(): void {
+    if (this.stopped) return;
+    for (const n of this.nodes.list()) this.nodeController.enqueue(n.metadata.name);
+    for (const n of this.agents.keys()) this.nodeController.enqueue(n);
+  }
+
+  // ---- the logical model ----
+
+  private snapshot(): { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> } {
+    if (this.cached) return this.cached;
+    const keyOfUid = new Map<string, string>();
+    const networks = new Map<string, NetworkModel>();
+    const byName = new Map<string, NetworkModel>();
+    for (const n of this.networks.list()) {
+      if (!n.spec?.vni || n.metadata.deletionTimestamp) continue;
+      const key = `${n.metadata.namespace}/${n.metadata.name}`;
+      const m: NetworkModel = { uid: n.metadata.uid!, key, version: String(n.metadata.generation ?? 0), vni: n.spec.vni, encapsulation: n.spec.encapsulation ?? 'vxlan' };
+      networks.set(m.uid, m);
+      byName.set(key, m);
+      keyOfUid.set(m.uid, objectKey(NETWORKS, n.metadata.namespace, n.metadata.name));
+    }
+    const ports = new Map<string, PortModel>();
+    for (const p of this.ports.list()) {
+      const net = byName.get(`${p.metadata.namespace}/${p.spec?.network}`);
+      if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) continue;
+      const m: PortModel = {
+        uid: p.metadata.uid!,
+        key: `${p.metadata.namespace}/${p.metadata.name}`,
+        version: versionOfPort(p),
+        network: net.uid,
+        mac: p.spec.mac,
+        ips: p.spec.ips ?? [],
+        portSecurity: p.spec.portSecurity ?? true,
+        allowedAddressPairs: (p.spec.allowedAddressPairs ?? []).map((a) => ({ ip: a.ip, mac: a.mac ?? p.spec!.mac! })),
+        binding: bindingOf(p),
+      };
+      ports.set(m.uid, m);
+      keyOfUid.set(m.uid, objectKey(PORTS, p.metadata.namespace, p.metadata.name));
+    }
+    const nodes = new Map<string, NodeModel>();
+    for (const n of this.nodes.list()) {
+      if (!n.spec?.tunnelIP) continue;
+      nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
+    }
+    const model = { networks, ports, nodes };
+    this.cached = { model, index: indexModel(model), keyOfUid };
+    return this.cached;
+  }
+
+  private tunnelPorts(node: string): Partial<Record<Encapsulation, number>> | undefined {
+    const s = this.opts.chassis?.session(node);
+    if (!s?.ready) return undefined;
+    const out: Partial<Record<Encapsulation, number>> = {};
+    const byName = new Map([...s.snapshot().interfaces.values()].map((i) => [i.name, i.ofport]));
+    for (const t of TUNNEL_PORTS) {
+      const ofport = byName.get(t.name);
+      if (typeof ofport === 'number' && ofport > 0) out[t.type] = ofport;
+    }
+    return out;
+  }
+
+  // ---- nodes ----
+
+  private async reconcileNode(name: string): Promise<void> {
+    const node = this.nodes.get(objectKey(NODES, undefined, name));
+    const session = this.opts.chassis?.session(name);
+    if (!node || node.metadata.deletionTimestamp || !session) {
+      await this.dropAgent(name);
+      return;
+    }
+    // Until the OVSDB session is up, tunnel ports (and bindings) are unknown: compiling
+    // now would install an incomplete table. Keep what the switch has; wait.
+    if (!session.ready) {
+      this.log.debug({ node: name }, 'pipeline: node session not ready; waiting');
+      return;
+    }
+    // Tunnel ofports come from the session: recompute the model when it changes.
+    this.cached = undefined;
+    const agent = this.ensureAgent(name, session.controller.dial);
+    const { model, index, keyOfUid } = this.snapshot();
+    const compiled = compileNode(model, name, this.ids, index);
+    const changes: OwnerChange[] = [];
+    const next = new Map<number, string>();
+    for (const [k, o] of compiled.owners) {
+      const sig = o.flows.map(formatPipelineFlow).join('\n');
+      next.set(k, sig);
+      if (agent.applied.get(k) !== sig) changes.push({ owner: o.owner, flows: o.flows, groups: [] });
+    }
+    for (const [k] of agent.applied) {
+      if (!next.has(k)) changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
+    }
+    let sent = true;
+    if (changes.length) {
+      const t0 = performance.now();
+      const r = await agent.manager.apply(changes);
+      agent.applied = next;
+      sent = r.sent;
+      this.log.debug({ node: name, owners: changes.length, flowMods: r.flowMods, sent: r.sent, ms: Math.round(performance.now() - t0) }, 'pipeline: applied');
+    }
+    this.log.debug({ node: name, owners: compiled.owners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
+    if (!agent.started) {
+      // The first full sync (new cookie round) installs everything, then deletes the
+      // previous run's round: traffic never sees an empty table.
+      agent.started = true;
+      void agent.manager.start().catch((err: unknown) => this.log.warn({ node: name, err }, 'pipeline: initial sync failed'));
+    }
+    agent.wanted = compiled.realizes;
+    const before = agent.realized;
+    if (sent && agent.inSync && agent.conn.connected) agent.realized = compiled.realizes;
+    this.enqueueStatusDelta(before, agent.realized, keyOfUid);
+  }
+
+  private enqueueStatusDelta(before: Map<string, string>, after: Map<string, string>, keyOfUid: Map<string, string>): void {
+    for (const [uid, v] of after) if (before.get(uid) !== v) this.enqueueUid(uid, keyOfUid);
+    for (const uid of before.keys()) if (!after.has(uid)) this.enqueueUid(uid, keyOfUid);
+  }
+
+  private enqueueUid(uid: string, keyOfUid: Map<string, string>): void {
+    const k = keyOfUid.get(uid);
+    if (k) this.statusController.enqueue(k);
+  }
+
+  private ensureAgent(name: string, dial: string): NodeAgent {
+    const cur = this.agents.get(name);
+    if (cur && cur.dial === dial) return cur;
+    if (cur) void this.dropAgent(name);
+    const conn = createConnection(dial, { logger: this.log.child({ node: name }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
+    const manager = createFlowTableManager(conn, { logger: this.log.child({ node: name }) });
+    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map() };
+    conn.on('disconnected', () => {
+      agent.inSync = false;
+    });
+    manager.on('synced', (r) => {
+      agent.inSync = r.sent;
+      if (!this.stopped) this.nodeController.enqueue(name);
+      this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
+    });
+    manager.on('syncError', (err) => {
+      this.log.warn({ node: name, err }, 'pipeline: full sync failed; retrying');
+      setTimeout(() => {
+        if (!this.stopped && this.agents.get(name) === agent) void manager.resync().catch(() => undefined);
+      }, 1000).unref();
+    });
+    this.agents.set(name, agent);
+    return agent;
+  }
+
+  private async dropAgent(name: string): Promise<void> {
+    const a = this.agents.get(name);
+    if (!a) return;
+    this.agents.delete(name);
+    a.manager.stop();
+    await a.conn.close().catch(() => undefined);
+    // Whatever it realized no longer counts.
+    if (this.cached || !this.stopped) this.enqueueStatusDelta(a.realized, new Map(), this.snapshot().keyOfUid);
+  }
+
+  // ---- status ----
+
+  /** Nodes that need an object and have not installed its current version. */
+  private lagging(uid: string, version: string, needed: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const n of needed) if (this.agents.get(n)?.realized.get(uid) !== version) out.push(n);
+    return out.sort();
+  }
+
+  private async reconcileStatus(key: string): Promise<void> {
+    const isPort = key.startsWith(typePrefix(PORTS));
+    const type = isPort ? PORTS : NETWORKS;
+    const id = parseObjectKey(type, key);
+    if (!id) return;
+    const obj = await this.opts.objects.get<VirtualPort | VirtualNetwork>(type, id.namespace, id.name);
+    if (!obj || obj.metadata.deletionTimestamp) return;
+    const { model, index } = this.snapshot();
+    const uid = obj.metadata.uid!;
+    let ready: { status: 'True' | 'False'; reason: string; message: string };
+    const allocated = getCondition(obj.status?.conditions, ALLOCATED);
+    if (allocated?.status !== 'True') {
+      ready = { status: 'False', reason: allocated ? allocated.reason : 'Allocating', message: allocated ? `addresses: ${allocated.message}` : 'waiting for address allocation' };
+    } else if (isPort) {
+      const pm = model.ports.get(uid);
+      const bound = getCondition(obj.status?.conditions, BOUND);
+      if (!pm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as VirtualPort).spec?.network} is not known to the pipeline yet` };
+      else if (!pm.binding) ready = { status: 'False', reason: 'NotBound', message: bound ? `not bound: ${bound.message}` : 'not bound to a hypervisor interface yet' };
+      else ready = this.realization(uid, pm.version, nodesOfNetwork(index, pm.network));
+    } else {
+      const nm = model.networks.get(uid);
+      if (!nm) ready = { status: 'False', reason: 'Pending', message: 'no VNI yet' };
+      else ready = this.realization(uid, nm.version, nodesOfNetwork(index, uid));
+    }
+    await this.opts.objects.modify<VirtualPort | VirtualNetwork>(
+      type,
+      id.namespace,
+      id.name,
+      (cur) => {
+        if (cur.metadata.uid !== uid) return undefined;
+        const conditions: Condition[] = setCondition(cur.status?.conditions, { type: READY, ...ready, observedGeneration: cur.metadata.generation });
+        const status: Record<string, unknown> = { ...(cur.status ?? {}), conditions };
+        if (isPort) status.realized = ready.status === 'True';
+        if (sameJson(status, cur.status)) return undefined;
+        return { ...cur, status } as VirtualPort | VirtualNetwork;
+      },
+      { subresource: 'status' },
+    );
+  }
+
+  private realization(uid: string, version: string, needed: Set<string>): { status: 'True' | 'False'; reason: string; message: string } {
+    const lag = this.lagging(uid, version, needed);
+    const nodes = [...needed].sort();
+    if (lag.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lag.join(', ')} (of ${nodes.join(', ')})` };
+    if (!nodes.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
+    return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${nodes.join(', ')}` };
+  }
+}
+
