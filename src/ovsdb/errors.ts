@@ -18,6 +18,28 @@ export class OvsdbError extends Error {
 
 /** The transport closed (or was closed) while a request was outstanding. */
 export class ConnectionClosedError extends OvsdbError {}
+/**
+ * An ssl: connection failed in TLS. `reason` says which side's certificate was the
+ * problem, since the fixes differ: 'server-certificate' - the server's certificate did
+ * not verify against our `tls.ca` (or its name did not match); 'client-certificate' -
+ * the server refused ours (OVS's SSL is mutual: ovsdb-server checks the client's
+ * certificate against its --ca-cert, and with TLS 1.3 says so only after the handshake,
+ * so this can surface on the first request); 'handshake' - any other TLS failure.
+ * A subclass of ConnectionClosedError so existing handling of lost connections applies.
+ */
+export class TlsError extends ConnectionClosedError {
+  constructor(
+    message: string,
+    readonly reason: 'server-certificate' | 'client-certificate' | 'handshake',
+    /** Node/OpenSSL error code, e.g. SELF_SIGNED_CERT_IN_CHAIN or ERR_SSL_TLSV1_ALERT_UNKNOWN_CA. */
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+/** leaderOnly: the server is not (or is no longer) the cluster leader for the database. */
+export class NotLeaderError extends OvsdbError {}
 /** A request was made while no connection is established. */
 export class NotConnectedError extends OvsdbError {}
 /** The peer sent a message larger than maxMessageSize; the connection was closed. */

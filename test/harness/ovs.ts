@@ -38,6 +38,10 @@ export interface OvsInstance {
   restartVswitchd(): Promise<void>;
   killOvsdbServer(signal?: NodeJS.Signals): Promise<void>;
   restartOvsdbServer(): Promise<void>;
+  /** PID of the running ovsdb-server (undefined while it is stopped). */
+  readonly ovsdbServerPid: number | undefined;
+  /** Path of ovsdb-server's log file (e.g. to read the port a "p...:0" remote bound). */
+  readonly ovsdbServerLog: string;
   stop(): Promise<void>;
 }
 
@@ -144,6 +148,9 @@ class Instance implements OvsInstance {
     readonly dbName: string,
     readonly netns: string | undefined,
     readonly withVswitchd: boolean,
+    /** Extra --remote targets (e.g. "pssl:0:127.0.0.1") and other ovsdb-server arguments. */
+    readonly extraRemotes: readonly string[] = [],
+    readonly extraServerArgs: readonly string[] = [],
   ) {
     this.runDir = dir;
     this.dbSocket = join(dir, 'db.sock');
@@ -171,12 +178,19 @@ class Instance implements OvsInstance {
   bridgeMgmtSocket(bridge: string): string {
     return join(this.runDir, `${bridge}.mgmt`);
   }
+  get ovsdbServerPid(): number | undefined {
+    return this.pids['ovsdb-server'];
+  }
+  get ovsdbServerLog(): string {
+    return join(this.dir, 'ovsdb-server.log');
+  }
 
   async startOvsdbServer(): Promise<void> {
     // A kill -9 leaves the socket behind; remove it so clients cannot hit a dead path.
     await unlink(this.dbSocket).catch(() => undefined);
     const remotes = [`--remote=punix:${this.dbSocket}`];
     if (this.dbName === 'Open_vSwitch') remotes.push('--remote=db:Open_vSwitch,Open_vSwitch,manager_options');
+    for (const r of this.extraRemotes) remotes.push(`--remote=${r}`);
     await run(
       bin('ovsdb-server'),
       [
@@ -185,6 +199,7 @@ class Instance implements OvsInstance {
         `--pidfile=${this.pidfile('ovsdb-server')}`,
         `--unixctl=${this.ctl('ovsdb-server')}`,
         `--log-file=${join(this.dir, 'ovsdb-server.log')}`,
+        ...this.extraServerArgs,
         '--detach',
       ],
       this.env,
@@ -278,6 +293,10 @@ export async function startOvs(opts: {
   vswitchd?: boolean;
   schema?: string;
   clustered?: boolean;
+  /** Extra --remote targets, e.g. "pssl:0:127.0.0.1" (read the bound port with listeningPort()). */
+  remotes?: string[];
+  /** Extra ovsdb-server arguments, e.g. --private-key=... --certificate=... --ca-cert=... */
+  serverArgs?: string[];
 }): Promise<OvsInstance> {
   const avail = ovsAvailability();
   if (!avail.ok) throw new Error(avail.reason);
@@ -286,7 +305,7 @@ export async function startOvs(opts: {
   const safeName = opts.name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 20);
   const dir = await mkdtemp(join(tmpdir(), `ovs-${safeName}-`));
   const isOvs = dbName === 'Open_vSwitch';
-  const inst = new Instance(opts.name, dir, schemaPath, dbName, opts.netns, isOvs && opts.vswitchd !== false);
+  const inst = new Instance(opts.name, dir, schemaPath, dbName, opts.netns, isOvs && opts.vswitchd !== false, opts.remotes, opts.serverArgs);
   live.add(inst);
   registerCleanup(dir);
   try {
@@ -308,4 +327,78 @@ export async function startOvs(opts: {
     throw e;
   }
   return inst;
+}
+
+/**
+ * The TCP port ovsdb-server bound for a passive remote given as port 0 ("ptcp:0:IP",
+ * "pssl:0:IP"): OVS logs "listening on port N" (its own test suite reads it the same
+ * way), which avoids the race of picking a "free" port in advance.
+ */
+export async function listeningPort(inst: OvsInstance, timeoutMs = 10_000): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const log = existsSync(inst.ovsdbServerLog) ? readFileSync(inst.ovsdbServerLog, 'utf8') : '';
+    const m = /listening on port (\d+)/.exec(log);
+    if (m) return Number(m[1]);
+    if (Date.now() > end) throw new Error(`ovsdb-server of ${inst.name} logged no listening port:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface OvsCluster {
+  /** Database name (from the schema). */
+  database: string;
+  /** One ovsdb-server per member, each in its own directory with its own db socket. */
+  members: OvsInstance[];
+  /** `unix:` endpoints of all members, in member order. */
+  endpoints: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A RAFT-clustered database of `size` members (ovsdb(7) "Clustered database"):
+ * ovsdb-tool create-cluster for the first, join-cluster for the others, all talking
+ * RAFT over unix sockets in their own directories; resolves once every member reports
+ * the database connected to the cluster. Members are ordinary harness instances, so
+ * killOvsdbServer('SIGKILL') kills exactly that member's PID.
+ */
+export async function startOvsCluster(opts: { name: string; schema: string; size?: number }): Promise<OvsCluster> {
+  const avail = ovsAvailability();
+  if (!avail.ok) throw new Error(avail.reason);
+  const size = opts.size ?? 3;
+  const dbName = (JSON.parse(readFileSync(opts.schema, 'utf8')) as { name: string }).name;
+  const safeName = opts.name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 16);
+  const members: Instance[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(members.map((m) => m.stop().catch(() => m.stopSync())));
+  };
+  try {
+    for (let i = 0; i < size; i++) {
+      const dir = await mkdtemp(join(tmpdir(), `ovs-${safeName}${i + 1}-`));
+      const inst = new Instance(`${opts.name}-${i + 1}`, dir, opts.schema, dbName, undefined, false);
+      live.add(inst);
+      registerCleanup(dir);
+      members.push(inst);
+    }
+    const raft = (m: Instance): string => `unix:${join(m.dir, 'raft.sock')}`;
+    const first = members[0]!;
+    await run(bin('ovsdb-tool'), ['create-cluster', first.dbPath, opts.schema, raft(first)], first.env);
+    for (const m of members.slice(1)) {
+      await run(bin('ovsdb-tool'), ['join-cluster', m.dbPath, dbName, raft(m), raft(first)], m.env);
+    }
+    await Promise.all(members.map((m) => m.startOvsdbServer()));
+    // Joining takes a few RAFT round trips; "connected" means the member is in the cluster.
+    await Promise.all(
+      members.map((m) => run(bin('ovsdb-client'), ['--timeout=30', 'wait', `unix:${m.dbSocket}`, dbName, 'connected'], m.env, 35_000)),
+    );
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  return {
+    database: dbName,
+    members,
+    endpoints: members.map((m) => `unix:${m.dbSocket}`),
+    stop: stopAll,
+  };
 }

@@ -63,12 +63,20 @@ export class RowCache<R extends Row = Row> {
     return this.lookup(index, key)[0];
   }
 
-  /** @internal Used by TableCache; returns the previous row. */
-  set(row: R): R | undefined {
-    const old = this.rowsById.get(row._uuid);
-    if (old) for (const ix of this.indexes.values()) this.unindexRow(ix, old);
+  /**
+   * @internal Used by TableCache; returns the previous row. `known` is the current row
+   * when the caller already looked it up (saves a second map lookup per row); null
+   * means the caller knows there is none.
+   */
+  set(row: R, known?: R | null): R | undefined {
+    const old = known === null ? undefined : (known ?? this.rowsById.get(row._uuid));
     this.rowsById.set(row._uuid, row);
-    for (const ix of this.indexes.values()) this.indexRow(ix, row);
+    if (this.indexes.size) {
+      for (const ix of this.indexes.values()) {
+        if (old) this.unindexRow(ix, old);
+        this.indexRow(ix, row);
+      }
+    }
     return old;
   }
   /** @internal */

@@ -109,6 +109,14 @@ describe('TableCache', () => {
     expect(events).toHaveLength(1);
   });
 
+  it('applies a modify carrying the implicit _version column (clustered ovsdb-server sends it)', () => {
+    const { cache, events } = setup();
+    cache.applyUpdates({ Switch: { [A]: { insert: { name: 'a' } } } });
+    cache.applyUpdates({ Switch: { [A]: { modify: { weight: 3, _version: ['uuid', C] } } } });
+    expect(cache.table('Switch').row(A)).toMatchObject({ weight: 3, _version: C });
+    expect(events.map((e) => e.kind)).toEqual(['insert', 'update']);
+  });
+
   it('fills defaults only for the monitored columns', () => {
     const { cache } = setup();
     cache.table('Switch').columns = ['name'];

@@ -9,7 +9,7 @@
  */
 import type { Json } from '../wire/json';
 import type { RowUpdate2, TableUpdates2 } from '../wire/rpc';
-import { applyRowDiff, changedColumns, rowFromWire, type Row } from '../schema/row';
+import { applyRowDiffChanged, rowFromWire, rowsDiffer, type Row } from '../schema/row';
 import { tableSchema, type DatabaseSchema } from '../schema/schema';
 import type { AnyModel, ModelMap, TableName } from '../ops/operations';
 import { silentLogger, type OvsdbLogger } from '../logger';
@@ -67,10 +67,13 @@ export class TableCache<M extends ModelMap = AnyModel> {
   /** Applies update2/update3 contents (or the reply to a monitor request). */
   applyUpdates(updates: TableUpdates2): RowChange[] {
     const changes: RowChange[] = [];
-    for (const [tname, rows] of Object.entries(updates)) {
+    // for..in rather than Object.entries: a 10,000-row update would otherwise allocate
+    // 10,000 [key, value] pairs just to be thrown away.
+    for (const tname in updates) {
+      const rows = updates[tname]!;
       const t = this.rawTable(tname);
-      for (const [uuid, ru] of Object.entries(rows)) {
-        const c = this.applyRow(t, tname, uuid, ru);
+      for (const uuid in rows) {
+        const c = this.applyRow(t, tname, uuid, rows[uuid]!);
         if (c) changes.push(c);
       }
     }
@@ -107,8 +110,8 @@ export class TableCache<M extends ModelMap = AnyModel> {
     if (full) {
       const row = rowFromWire(t.schema, uuid, full as { [c: string]: Json }, t.columns);
       const old = t.row(uuid);
-      if (old && changedColumns(t.schema, old, row, t.columns).length === 0) return undefined;
-      t.set(row);
+      if (old && !rowsDiffer(t.schema, old, row, t.columns)) return undefined;
+      t.set(row, old ?? null);
       return old ? { table, kind: 'update', uuid, old, new: row } : { table, kind: 'insert', uuid, new: row };
     }
     if (ru.modify) {
@@ -118,9 +121,9 @@ export class TableCache<M extends ModelMap = AnyModel> {
         this.log.warn({ table, uuid }, 'ovsdb cache: modify for unknown row ignored');
         return undefined;
       }
-      const row = applyRowDiff(t.schema, old, ru.modify);
-      if (changedColumns(t.schema, old, row, t.columns).length === 0) return undefined;
-      t.set(row);
+      const { row, changed } = applyRowDiffChanged(t.schema, old, ru.modify);
+      if (!changed) return undefined;
+      t.set(row, old);
       return { table, kind: 'update', uuid, old, new: row };
     }
     if ('delete' in ru) {
@@ -131,8 +134,12 @@ export class TableCache<M extends ModelMap = AnyModel> {
   }
 
   private emit(changes: RowChange[]): void {
+    if (!changes.length || !this.listeners.size) return;
+    // A snapshot, so a listener that unsubscribes (or subscribes) mid-batch does not
+    // change who hears the rest of this batch.
+    const listeners = [...this.listeners];
     for (const c of changes) {
-      for (const l of this.listeners) {
+      for (const l of listeners) {
         try {
           l(c);
         } catch (e) {

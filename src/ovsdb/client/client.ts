@@ -5,7 +5,7 @@
  * last transaction id when the server still has it) - so callers see a cache that
  * stays consistent across failures. Only the factory and the interface are exported.
  */
-import { ConnectionClosedError, NotConnectedError, OvsdbError } from '../errors';
+import { ConnectionClosedError, NotConnectedError, NotLeaderError, OvsdbError } from '../errors';
 import { TableCache } from '../cache/table-cache';
 import { JsonRpcConnection } from '../jsonrpc/connection';
 import { dial, parseEndpoint } from '../jsonrpc/transport';
@@ -29,6 +29,9 @@ import type {
   ServerDatabase,
 } from './options';
 import { startProbe } from './probe';
+
+/** Monitor id of the leaderOnly watch on _Server.Database (not a user monitor). */
+const LEADER_WATCH = 'vnetd-leader-watch';
 
 class Client<M extends ModelMap> implements OvsdbClient<M> {
   readonly database: string;
@@ -249,6 +252,7 @@ class Client<M extends ModelMap> implements OvsdbClient<M> {
     conn.onNotification((method, params) => this.onNotification(conn, method, params));
     this.conn = conn;
     try {
+      if (this.opts.leaderOnly) await this.watchLeadership(conn, endpoint);
       const schema = parseSchema(await conn.request('get_schema', [this.database]));
       this.adoptSchema(schema);
       // Lets the server tell us when a database is converted or removed (monitor_canceled).
@@ -272,6 +276,42 @@ class Client<M extends ModelMap> implements OvsdbClient<M> {
     this.ready = true;
     this.log.info({ endpoint, database: this.database }, 'ovsdb connected');
     this.events.emit('connected', { endpoint });
+  }
+
+  /**
+   * leaderOnly: monitors our database's _Server.Database row on this connection, and
+   * fails (so connectOnce tries the next endpoint) unless this member is the connected
+   * leader. Later changes of that row arrive as update2 for LEADER_WATCH (onNotification).
+   * One monitor_cond round trip both checks and subscribes, so there is no window in
+   * which leadership could move unnoticed between the check and the watch.
+   */
+  private async watchLeadership(conn: JsonRpcConnection, endpoint: string): Promise<void> {
+    const where = [['name', '==', this.database]];
+    const columns = ['name', 'model', 'connected', 'leader'];
+    const reply = await conn.request('monitor_cond', ['_Server', LEADER_WATCH, { Database: [{ where, columns }] }]);
+    const rows = isJsonObject(reply) && isJsonObject(reply.Database) ? Object.values(reply.Database) : [];
+    const initial = rows.map((r) => (isJsonObject(r) ? r.initial : undefined)).find(isJsonObject);
+    if (!initial) throw new NotLeaderError(`${endpoint} does not serve database ${this.database}`);
+    // update2 "initial" omits columns at their default (false, ""), hence the === true.
+    if (initial.model === 'clustered' && !(initial.connected === true && initial.leader === true)) {
+      throw new NotLeaderError(`${endpoint} is not the cluster leader for ${this.database}`);
+    }
+  }
+
+  /** leaderOnly: a change of the watched _Server.Database row on the live connection. */
+  private onLeadershipUpdate(conn: JsonRpcConnection, updates: Json): void {
+    const rows = isJsonObject(updates) && isJsonObject(updates.Database) ? Object.values(updates.Database) : [];
+    for (const r of rows) {
+      if (!isJsonObject(r)) continue;
+      const diff = isJsonObject(r.modify) ? r.modify : undefined;
+      // modify carries only changed columns; booleans flip, so a false is a loss.
+      const lost = 'delete' in r || diff?.leader === false || diff?.connected === false;
+      if (lost) {
+        this.log.info({ database: this.database }, 'ovsdb: server lost cluster leadership, looking for the new leader');
+        conn.close(new NotLeaderError(`server is no longer the cluster leader for ${this.database}`));
+        return;
+      }
+    }
   }
 
   private adoptSchema(schema: DatabaseSchema): void {
@@ -317,6 +357,10 @@ class Client<M extends ModelMap> implements OvsdbClient<M> {
     switch (method) {
       case 'update2':
       case 'update3': {
+        if (params[0] === LEADER_WATCH) {
+          this.onLeadershipUpdate(conn, params[1] ?? null);
+          return;
+        }
         const m = typeof params[0] === 'string' ? this.monitors.get(params[0]) : undefined;
         if (!m || m.cancelled) return;
         const updates = method === 'update2' ? params[1] : params[2];

@@ -22,7 +22,23 @@ export interface OvsdbClientOptions {
   maxMessageSize?: number;
   /** Reconnect after a lost connection (default true) with these backoff settings. */
   reconnect?: boolean | BackoffOptions;
+  /**
+   * For ssl: endpoints: PEM contents of the CA that signed the server's certificate, and
+   * of our certificate and key (ovsdb-server's SSL is mutual, so all three are needed).
+   * Failures surface as TlsError, whose `reason` says whose certificate was refused.
+   * Set checkServerName: false for ovs-pki certificates (no subjectAltName), as OVS's
+   * own clients do not check names either. See TlsOptions.
+   */
   tls?: TlsOptions;
+  /**
+   * Clustered databases: only settle on the member that is the RAFT leader for
+   * `database` (its _Server.Database row says connected and leader), trying the
+   * endpoints in turn; drop the connection and look again when that member loses
+   * leadership or leaves the cluster. Writes then never pay a follower's forwarding
+   * hop and reads are never stale (like libovsdb's WithLeaderOnly). Non-clustered
+   * (standalone, relay) databases are always accepted. Default false.
+   */
+  leaderOnly?: boolean;
   /** Per-request reply timeout (default none: the probe detects dead peers). */
   requestTimeoutMs?: number;
   /** Per-attempt connect timeout (default 5000). */

@@ -17,6 +17,7 @@ import { isJsonObject, type Json, type JsonObject } from '../wire/json';
 import type { RpcId } from '../wire/rpc';
 import { silentLogger, type OvsdbLogger } from '../logger';
 import { DEFAULT_MAX_MESSAGE_SIZE, JsonStreamSplitter, encodeMessage } from './framing';
+import { classifyTransportError } from './transport';
 
 export interface JsonRpcConnectionOptions {
   maxMessageSize?: number;
@@ -58,7 +59,9 @@ export class JsonRpcConnection {
     this.splitter = new JsonStreamSplitter(opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
     this.log = opts.logger ?? silentLogger;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', (err: Error) => this.close(err));
+    // TLS failures can arrive after the handshake (TLS 1.3 servers reject a client
+    // certificate that way): keep them typed rather than a bare socket error.
+    stream.on('error', (err: Error) => this.close(classifyTransportError(err)));
     stream.on('close', () => this.close(this.closedWith ?? new ConnectionClosedError('connection closed by peer')));
     stream.on('end', () => this.close(new ConnectionClosedError('connection closed by peer')));
   }

@@ -31,6 +31,27 @@ describe('JsonStreamSplitter', () => {
     }
   });
 
+  it('tracks escapes across every split point: runs of backslashes before quotes and brackets', () => {
+    // The scanner jumps between quotes and counts the backslashes before each one, so
+    // odd and even runs, escaped quotes and brackets next to them must all survive any cut.
+    const tricky = [
+      { s: '\\', t: '\\"', u: '"\\\\"}', v: ['\\\\\\', '"]"', '\\{'] },
+      { id: null, method: 'x', params: ['\\"\\"', '}}}', '\\\\'] },
+    ];
+    const bytes = Buffer.from(tricky.map((m) => JSON.stringify(m)).join(''));
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const s = new JsonStreamSplitter();
+      const out = [...s.push(bytes.subarray(0, cut)), ...s.push(bytes.subarray(cut))];
+      expect(out).toEqual(tricky);
+    }
+    for (const size of [1, 2, 3]) {
+      const s = new JsonStreamSplitter();
+      const out = [];
+      for (let i = 0; i < bytes.length; i += size) out.push(...s.push(bytes.subarray(i, i + size)));
+      expect(out).toEqual(tricky);
+    }
+  });
+
   it('skips whitespace between messages', () => {
     expect(new JsonStreamSplitter().push(Buffer.from(' {"a":1}\n\r\t {"b":2} '))).toEqual([{ a: 1 }, { b: 2 }]);
   });

@@ -23,6 +23,13 @@ function isWhitespace(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
+/** Length of the run of backslashes ending just before `end`, not looking before `from`. */
+function backslashesBefore(chunk: Buffer, end: number, from: number): number {
+  let k = 0;
+  for (let j = end - 1; j >= from && chunk[j] === BACKSLASH; j--) k++;
+  return k;
+}
+
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 
 export class JsonStreamSplitter {
@@ -42,26 +49,43 @@ export class JsonStreamSplitter {
    */
   push(chunk: Buffer): Json[] {
     const out: Json[] = [];
+    const n = chunk.length;
     let start = 0;
-    for (let i = 0; i < chunk.length; i++) {
+    let i = 0;
+    while (i < n) {
+      if (this.inString) {
+        // Most of an OVSDB message is string bytes (uuids, names), so jump to the next
+        // quote with the native indexOf instead of visiting each byte in JavaScript;
+        // the quote ends the string unless an odd run of backslashes precedes it.
+        if (this.escaped) {
+          this.escaped = false;
+          i++;
+          continue;
+        }
+        const q = chunk.indexOf(QUOTE, i);
+        if (q === -1) {
+          // The string goes on in the next chunk; carry a trailing unfinished escape.
+          this.escaped = (backslashesBefore(chunk, n, i) & 1) === 1;
+          i = n;
+          break;
+        }
+        // Bytes before i were scanned already with no escape pending, so count from i.
+        if ((backslashesBefore(chunk, q, i) & 1) === 0) this.inString = false;
+        i = q + 1;
+        continue;
+      }
       const b = chunk[i]!;
       if (this.depth === 0) {
         // Between messages: only whitespace or the start of an object/array is legal.
         if (isWhitespace(b)) {
-          start = i + 1;
+          start = ++i;
           continue;
         }
         if (b !== OPEN_BRACE && b !== OPEN_BRACKET) {
           throw new ProtocolError(`unexpected byte 0x${b.toString(16)} between JSON-RPC messages`);
         }
-        start = i;
+        start = i++;
         this.depth = 1;
-        continue;
-      }
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (b === BACKSLASH) this.escaped = true;
-        else if (b === QUOTE) this.inString = false;
         continue;
       }
       if (b === QUOTE) this.inString = true;
@@ -74,10 +98,11 @@ export class JsonStreamSplitter {
           start = i + 1;
         }
       }
+      i++;
     }
-    if (this.depth > 0 && start < chunk.length) {
+    if (this.depth > 0 && start < n) {
       this.chunks.push(chunk.subarray(start));
-      this.buffered += chunk.length - start;
+      this.buffered += n - start;
       this.checkSize(this.buffered);
     }
     return out;
