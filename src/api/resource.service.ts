@@ -14,7 +14,7 @@ import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, type StatusCause } from '../resources/status';
 import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
 import { objectKey } from '../store/keys';
-import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError } from '../store/store';
+import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { canUseNamespace, type Principal } from './auth/principal';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
 import { applyPatchOfType } from './patch';
@@ -305,7 +305,7 @@ export class ResourceService {
       next = merged;
     }
     this.validate(type, next, q, warnings);
-    let admittedOps: import('../store/store').TxnOp[] = [];
+    let admittedOps: TxnOp[] = [];
     if (subresource === 'main') {
       const added = (next.metadata.finalizers ?? []).filter((f) => !(current.metadata.finalizers ?? []).includes(f));
       if (current.metadata.deletionTimestamp && added.length > 0) {
