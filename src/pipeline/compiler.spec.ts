@@ -1,9 +1,9 @@
 import { checkMatch } from '../openflow';
 import { flowKey, ownerKey } from '../openflow/sync';
 import { compileNode, indexModel, type NodeCompilation } from './compiler';
-import { formatPipelineFlow } from './format';
-import type { LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
-import { OwnerIds, networkOwner } from './owners';
+import { formatPipelineActions, formatPipelineFlow } from './format';
+import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
+import { OwnerIds, lbMac, networkOwner } from './owners';
 import { TABLE_ORDER } from './tables';
 
 const net = (uid: string, vni: number, encapsulation: 'vxlan' | 'geneve' = 'vxlan'): NetworkModel => ({ uid, key: `t/${uid}`, version: '1', vni, encapsulation });
@@ -25,8 +25,8 @@ const nodes = (): Map<string, NodeModel> =>
     ['hv2', { name: 'hv2', tunnelIP: '198.18.0.2', tunnelPorts: { vxlan: 1, geneve: 2 } }],
   ]);
 
-function model(networks: NetworkModel[], ports: PortModel[]): LogicalModel {
-  return { networks: new Map(networks.map((n) => [n.uid, n])), ports: new Map(ports.map((p) => [p.uid, p])), nodes: nodes() };
+function model(networks: NetworkModel[], ports: PortModel[], lbs: LoadBalancerModel[] = []): LogicalModel {
+  return { networks: new Map(networks.map((n) => [n.uid, n])), ports: new Map(ports.map((p) => [p.uid, p])), nodes: nodes(), loadBalancers: new Map(lbs.map((l) => [l.uid, l])) };
 }
 
 function text(c: NodeCompilation): string[] {
@@ -35,7 +35,7 @@ function text(c: NodeCompilation): string[] {
 
 describe('pipeline tables', () => {
   it('are declared by name, in order', () => {
-    expect(TABLE_ORDER.map((t) => `${t.id}:${t.name}`)).toEqual(['0:Classifier', '1:SpoofGuard', '2:ArpResponder', '3:L2Lookup', '4:Flood']);
+    expect(TABLE_ORDER.map((t) => `${t.id}:${t.name}`)).toEqual(['0:Classifier', '1:SpoofGuard', '2:ArpResponder', '3:LbVip', '4:LbNat', '5:L2Lookup', '6:Flood']);
   });
 });
 
@@ -53,7 +53,9 @@ describe('compileNode', () => {
   it('compiles a small topology into golden flows', () => {
     const c = compileNode(small(), 'hv1', new OwnerIds());
     expect(text(c)).toEqual([
-      'ArpResponder, priority=0 actions=goto_table:L2Lookup',
+      'ArpResponder, priority=0 actions=goto_table:LbVip',
+      'LbVip, priority=0 actions=goto_table:L2Lookup',
+      'LbNat, priority=0 actions=goto_table:L2Lookup',
       'L2Lookup, priority=0 actions=goto_table:Flood',
       // port a (local, ofport 5)
       'Classifier, priority=100, in_port=5 actions=load:0x64->Network,load:0->FromTunnel,goto_table:SpoofGuard',
@@ -102,7 +104,7 @@ describe('compileNode', () => {
       expect(new Set(counts.filter((_, i) => i % 2 === 0))).toEqual(new Set([6]));
       expect(new Set(counts.filter((_, i) => i % 2 === 1))).toEqual(new Set([2]));
       const total = [...c.owners.values()].reduce((s, o) => s + o.flows.length, 0);
-      expect(total).toBe(2 + 3 + (n / 2) * 6 + (n / 2) * 2);
+      expect(total).toBe(4 + 3 + (n / 2) * 6 + (n / 2) * 2);
     }
   });
 
@@ -128,6 +130,78 @@ describe('compileNode', () => {
     expect([...c.owners.values()].map((o) => o.label)).toEqual(['pipeline']);
     expect(c.realizes.size).toBe(0);
     expect(compileNode(m, 'hv1', new OwnerIds(), indexModel(m)).owners.size).toBe(1);
+  });
+});
+
+describe('load balancers', () => {
+  const lb = (backends: number[], extra: Partial<LoadBalancerModel> = {}): LoadBalancerModel => ({
+    uid: 'lb1',
+    key: 't/lb1',
+    version: '1',
+    network: 'blue',
+    vip: '10.0.0.100',
+    mac: lbMac('lb1'),
+    listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }],
+    backends: backends.map((n) => ({ ip: `10.0.0.${n}`, mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`, weight: 1 })),
+    ...extra,
+  });
+  const ports = () => [port('a', 'blue', 5, 'hv1'), port('b', 'blue', 6, 'hv2'), port('c', 'blue', 7, 'hv2')];
+
+  it('compiles a VIP with backends into golden flows and a select group', () => {
+    const ids = new OwnerIds();
+    const c = compileNode(model([net('blue', 100)], ports(), [lb([5, 6, 7])]), 'hv1', ids);
+    const o = c.owners.get(ownerKey(ids.lbOwner('lb1')))!;
+    expect(o.label).toBe('loadbalancer t/lb1');
+    const m = lbMac('lb1');
+    expect(m).toMatch(/^02:4c:42:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/);
+    const g = ids.groupId('lb1', 'TCP/80');
+    expect(o.flows.map(formatPipelineFlow)).toEqual([
+      `ArpResponder, priority=100, Network=100, arp,arp_op=1,arp_tpa=10.0.0.100 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:${m}->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],set_field:${m}->arp_sha,move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:10.0.0.100->arp_spa,IN_PORT`,
+      `LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=group:${g}`,
+      `LbNat, priority=100, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_dst=10.0.0.5 actions=set_field:02:00:00:00:00:05->eth_dst,goto_table:L2Lookup`,
+      `LbNat, priority=100, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_dst=10.0.0.6 actions=set_field:02:00:00:00:00:06->eth_dst,goto_table:L2Lookup`,
+      `LbNat, priority=100, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_dst=10.0.0.7 actions=set_field:02:00:00:00:00:07->eth_dst,goto_table:L2Lookup`,
+      `LbNat, priority=90, Network=100, dl_dst=${m} actions=drop`,
+    ]);
+    expect(o.groups).toHaveLength(1);
+    expect(o.groups![0]).toMatchObject({ groupId: g, groupType: 'select' });
+    expect(o.groups![0].buckets.map((b) => [b.weight, formatPipelineActions(b.actions)])).toEqual([5, 6, 7].map((n) => [1, `ct(commit,table=LbNat,zone=101,nat(dst=10.0.0.${n}:8080))`]));
+    // The network sends its IP through conntrack, tunnel traffic included.
+    const netFlows = c.owners.get(ownerKey(networkOwner(100)))!.flows.map(formatPipelineFlow);
+    expect(netFlows).toContain('Classifier, priority=100, in_port=1,tun_id=0x64 actions=load:0x64->Network,load:0x1->FromTunnel,goto_table:LbVip');
+    expect(netFlows).toContain('LbVip, priority=100, Network=100, ip actions=ct(table=LbNat,zone=101,nat)');
+    expect(c.realizes.get('lb1')).toBe('1');
+    for (const f of o.flows) expect(() => checkMatch(f.match)).not.toThrow();
+  });
+
+  it('is installed only where its network is present; flow count is 3 + listeners + backends', () => {
+    const ids = new OwnerIds();
+    const m = model([net('blue', 100), net('red', 200)], [port('a', 'blue', 5, 'hv1'), port('r', 'red', 6, 'hv2')], [lb([5, 6, 7])]);
+    expect(compileNode(m, 'hv2', ids).realizes.has('lb1')).toBe(false);
+    const c = compileNode(m, 'hv1', ids);
+    expect(c.owners.get(ownerKey(ids.lbOwner('lb1')))!.flows).toHaveLength(1 + 1 + 3 + 1);
+  });
+
+  it('removing a backend changes only the LB owner (one bucket and one flow fewer)', () => {
+    const ids = new OwnerIds();
+    const before = compileNode(model([net('blue', 100)], ports(), [lb([5, 6, 7])]), 'hv1', ids);
+    const after = compileNode(model([net('blue', 100)], ports(), [lb([5, 7], { version: '2' })]), 'hv1', ids);
+    const d = flowDelta(before, after);
+    expect(d.changedOwners).toEqual([ownerKey(ids.lbOwner('lb1'))]);
+    expect(d).toMatchObject({ added: 0, removed: 1 });
+    expect(after.owners.get(ownerKey(ids.lbOwner('lb1')))!.groups![0].buckets).toHaveLength(2);
+  });
+
+  it('without backends drops new connections to the VIP and has no group', () => {
+    const ids = new OwnerIds();
+    const o = compileNode(model([net('blue', 100)], ports(), [lb([])]), 'hv1', ids).owners.get(ownerKey(ids.lbOwner('lb1')))!;
+    expect(o.groups).toEqual([]);
+    expect(o.flows.map(formatPipelineFlow)).toContain('LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=drop');
+  });
+
+  it('networks without a load balancer keep tunnel traffic off conntrack', () => {
+    const t = text(compileNode(model([net('blue', 100)], ports()), 'hv1', new OwnerIds()));
+    expect(t.filter((l) => l.startsWith('LbVip') || l.startsWith('LbNat'))).toEqual(['LbVip, priority=0 actions=goto_table:L2Lookup', 'LbNat, priority=0 actions=goto_table:L2Lookup']);
   });
 });
 

@@ -7,15 +7,16 @@
  * business). Per local port with port security and one IP: 6 flows (classifier, 2 spoof
  * guard, ARP answer + self-ARP pass, L2 entry); per remote port of a present network:
  * 2 flows (ARP answer, L2 entry to the tunnel); per present network: 1 tunnel
- * classifier + 2 flood flows. Nothing depends on the number of other ports except the
+ * classifier + 2 flood flows (+1 conntrack flow when it has load balancers); per load
+ * balancer: see lbFlows. Nothing depends on the number of other ports except the
  * network's flood flows, which list its local ports and VTEPs.
  */
-import { ETH_TYPE, OFPP, type Action, type KnownOxm } from '../openflow';
-import type { DesiredFlow } from '../openflow/sync';
+import { CtState, ETH_TYPE, IP_PROTO, OFPP, bucket, type Action, type KnownOxm } from '../openflow';
+import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
 import { ownerKey, type FlowOwner } from '../openflow/sync';
 import { FromLocalMark, FromTunnelMark, NetworkField, loadField, loadMark, matchField, matchMark } from './fields';
-import type { LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
-import { OwnerIds, PIPELINE_OWNER, networkOwner } from './owners';
+import type { LbListenerModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
+import { OwnerIds, PIPELINE_OWNER, ctZone, networkOwner } from './owners';
 import { TABLES, type Table } from './tables';
 
 /** Priorities, named: more specific beats less specific inside a table. */
@@ -23,6 +24,7 @@ export const Priority = {
   Miss: 0,
   Normal: 100,
   Specific: 110,
+  Low: 90,
 } as const;
 
 const ARP_OP_REQUEST = 1;
@@ -33,6 +35,8 @@ export interface OwnerFlows {
   /** What the owner is, for logs and dumps: "pipeline", "network ns/name", "port ns/name". */
   label: string;
   flows: DesiredFlow[];
+  /** Select groups (load balancers); absent or empty for other owners. */
+  groups?: DesiredGroup[];
 }
 
 export interface NodeCompilation {
@@ -126,13 +130,16 @@ function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, 
 
 export function pipelineFlows(): DesiredFlow[] {
   return [
-    // Table misses drop, except that an unknown destination is flooded in its network.
-    flow(TABLES.ArpResponder, Priority.Miss, [], [], TABLES.L2Lookup),
+    // Table misses drop, except that an unknown destination is flooded in its network
+    // and the load-balancing tables pass what is not theirs on to L2.
+    flow(TABLES.ArpResponder, Priority.Miss, [], [], TABLES.LbVip),
+    flow(TABLES.LbVip, Priority.Miss, [], [], TABLES.L2Lookup),
+    flow(TABLES.LbNat, Priority.Miss, [], [], TABLES.L2Lookup),
     flow(TABLES.L2Lookup, Priority.Miss, [], [], TABLES.Flood),
   ];
 }
 
-function networkFlows(net: NetworkModel, local: Array<{ ofport: number }>, remotes: NodeModel[], tunnelPort: number | undefined): DesiredFlow[] {
+function networkFlows(net: NetworkModel, local: Array<{ ofport: number }>, remotes: NodeModel[], tunnelPort: number | undefined, hasLb: boolean): DesiredFlow[] {
   const flows: DesiredFlow[] = [];
   const localOut = [...new Set(local.map((p) => p.ofport))].sort((a, b) => a - b).map(out);
   if (tunnelPort !== undefined) {
@@ -142,9 +149,17 @@ function networkFlows(net: NetworkModel, local: Array<{ ofport: number }>, remot
         Priority.Normal,
         [{ field: 'in_port', value: tunnelPort }, { field: 'tunnel_id', value: BigInt(net.vni) }],
         [loadField(NetworkField, net.vni), loadMark(FromTunnelMark)],
-        TABLES.L2Lookup,
+        // With a load balancer, replies arriving from a backend's node must meet the
+        // conntrack entry committed here (un-DNAT to the VIP) before local delivery.
+        hasLb ? TABLES.LbVip : TABLES.L2Lookup,
       ),
     );
+  }
+  if (hasLb) {
+    // All IP of the network through conntrack (OVN's pre-LB stage): new packets are just
+    // tracked (nothing committed unless LbNat picks a backend); packets of a connection
+    // committed on this node get its NAT (DNAT forward, un-DNAT on replies).
+    flows.push(flow(TABLES.LbVip, Priority.Normal, [matchField(NetworkField, net.vni), ethType(ETH_TYPE.IPV4)], [{ type: 'ct', zone: ctZone(net.vni), table: TABLES.LbNat.id, actions: [{ type: 'nat' }] }]));
   }
   // From a tunnel: local ports only (the sender's node already flooded to every VTEP).
   flows.push(flow(TABLES.Flood, Priority.Specific, [matchField(NetworkField, net.vni), matchMark(FromTunnelMark)], localOut));
@@ -153,9 +168,74 @@ function networkFlows(net: NetworkModel, local: Array<{ ofport: number }>, remot
   return flows;
 }
 
+const L4: Record<LbListenerModel['protocol'], { proto: number; dst: 'tcp_dst' | 'udp_dst' | 'sctp_dst' }> = {
+  TCP: { proto: IP_PROTO.TCP, dst: 'tcp_dst' },
+  UDP: { proto: IP_PROTO.UDP, dst: 'udp_dst' },
+  SCTP: { proto: IP_PROTO.SCTP, dst: 'sctp_dst' },
+};
+
+/**
+ * One load balancer on a node where its network is present: 1 ARP answer, 1 flow per
+ * listener (+ its select group), 1 flow per distinct backend, 1 drop. Independent of
+ * the number of ports or other load balancers.
+ */
+export function lbFlows(lb: LoadBalancerModel, net: NetworkModel, ids: OwnerIds): { flows: DesiredFlow[]; groups: DesiredGroup[] } {
+  const inNet = matchField(NetworkField, net.vni);
+  const zone = ctZone(net.vni);
+  const flows: DesiredFlow[] = [
+    flow(TABLES.ArpResponder, Priority.Normal, [inNet, ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: lb.vip }], arpReplyActions(lb.vip, lb.mac)),
+  ];
+  const groups: DesiredGroup[] = [];
+  const trackedNew: KnownOxm = { field: 'ct_state', value: CtState.NEW | CtState.TRK, mask: CtState.NEW | CtState.TRK } as KnownOxm;
+  for (const l of lb.listeners) {
+    const { proto, dst } = L4[l.protocol];
+    const match: KnownOxm[] = [inNet, trackedNew, ethType(ETH_TYPE.IPV4), { field: 'ip_proto', value: proto }, { field: 'ipv4_dst', value: lb.vip }, { field: dst, value: l.port } as KnownOxm];
+    const backends = lb.backends.filter((b) => b.weight > 0);
+    if (!backends.length) {
+      // No backend: drop new connections (no group with zero buckets to keep in sync).
+      flows.push(flow(TABLES.LbNat, Priority.Specific, match, []));
+      continue;
+    }
+    const groupId = ids.groupId(lb.uid, `${l.protocol}/${l.port}`);
+    groups.push({
+      groupId,
+      groupType: 'select',
+      // OpenFlow 1.3 select groups without a selection method hash the 5-tuple (OVS: dp_hash
+      // or highest-random-weight), so one connection always lands on one bucket; commit
+      // records the DNAT for the rest of the connection and its replies, then LbNat sets
+      // the backend's MAC.
+      buckets: backends.map((b) =>
+        bucket([{ type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: l.targetPort, portMax: l.targetPort }] }], { weight: b.weight }),
+      ),
+    });
+    flows.push(flow(TABLES.LbNat, Priority.Specific, match, [{ type: 'group', groupId }]));
+  }
+  // A packet still addressed to the LB's MAC but now to a backend IP (after the DNAT of
+  // its connection): deliver to the backend's MAC through L2.
+  const seen = new Set<string>();
+  for (const b of lb.backends) {
+    if (seen.has(b.ip)) continue;
+    seen.add(b.ip);
+    flows.push(
+      flow(
+        TABLES.LbNat,
+        Priority.Normal,
+        [inNet, { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK } as KnownOxm, { field: 'eth_dst', value: lb.mac }, ethType(ETH_TYPE.IPV4), { field: 'ipv4_dst', value: b.ip }],
+        [{ type: 'set_field', field: 'eth_dst', value: b.mac }],
+        TABLES.L2Lookup,
+      ),
+    );
+  }
+  // Anything else sent to the LB's MAC (other ports, non-IP) has nowhere to go: drop it
+  // rather than flood it as an unknown destination.
+  flows.push(flow(TABLES.LbNat, Priority.Low, [inNet, { field: 'eth_dst', value: lb.mac }], []));
+  return { flows, groups };
+}
+
 /** Index of the model used by every node's compile (build once per model change). */
 export interface ModelIndex {
   portsByNetwork: Map<string, PortModel[]>;
+  lbsByNetwork: Map<string, LoadBalancerModel[]>;
 }
 
 export function indexModel(model: LogicalModel): ModelIndex {
@@ -166,17 +246,24 @@ export function indexModel(model: LogicalModel): ModelIndex {
     if (!list) portsByNetwork.set(p.network, (list = []));
     list.push(p);
   }
-  return { portsByNetwork };
+  const lbsByNetwork = new Map<string, LoadBalancerModel[]>();
+  for (const lb of [...(model.loadBalancers?.values() ?? [])].sort((a, b) => a.key.localeCompare(b.key))) {
+    if (!model.networks.has(lb.network)) continue;
+    let list = lbsByNetwork.get(lb.network);
+    if (!list) lbsByNetwork.set(lb.network, (list = []));
+    list.push(lb);
+  }
+  return { portsByNetwork, lbsByNetwork };
 }
 
 export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds, index: ModelIndex = indexModel(model)): NodeCompilation {
   const owners = new Map<number, OwnerFlows>();
   const realizes = new Map<string, string>();
-  const add = (owner: FlowOwner, label: string, flows: DesiredFlow[]) => {
+  const add = (owner: FlowOwner, label: string, flows: DesiredFlow[], groups?: DesiredGroup[]) => {
     const k = ownerKey(owner);
     const cur = owners.get(k);
     if (cur) cur.flows.push(...flows);
-    else owners.set(k, { owner, label, flows });
+    else owners.set(k, groups ? { owner, label, flows, groups } : { owner, label, flows });
   };
   const self = model.nodes.get(nodeName);
   add(PIPELINE_OWNER, 'pipeline', pipelineFlows());
@@ -201,13 +288,19 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
       realizes.set(p.uid, p.version);
     }
     const remotes = [...remoteNodes.values()].sort((a, b) => a.name.localeCompare(b.name));
-    add(networkOwner(net.vni), `network ${net.key}`, networkFlows(net, local.map((p) => p.binding!), remotes, tunnelPort));
+    const lbs = index.lbsByNetwork.get(net.uid) ?? [];
+    add(networkOwner(net.vni), `network ${net.key}`, networkFlows(net, local.map((p) => p.binding!), remotes, tunnelPort, lbs.length > 0));
     realizes.set(net.uid, net.version);
+    for (const lb of lbs) {
+      const { flows, groups } = lbFlows(lb, net, ids);
+      add(ids.lbOwner(lb.uid), `loadbalancer ${lb.key}`, flows, groups);
+      realizes.set(lb.uid, lb.version);
+    }
   }
   return { node: nodeName, owners, realizes };
 }
 
-/** Nodes that must install flows for a network: those with a port of it bound. */
+/** Nodes that must install flows for a network (and its load balancers): those with a port of it bound. */
 export function nodesOfNetwork(index: ModelIndex, networkUid: string): Set<string> {
   const out = new Set<string>();
   for (const p of index.portsByNetwork.get(networkUid) ?? []) if (p.binding) out.add(p.binding.node);

@@ -2,7 +2,8 @@
  * Flows as readable golden strings: ovs-ofctl text with table names instead of numbers
  * and register fields by their pipeline names ("Network=0x64", "load:0x64->Network").
  */
-import { formatFlow, type KnownOxm, type Oxm } from '../openflow';
+import { formatFlow, type Action, type KnownOxm, type Oxm } from '../openflow';
+import { formatActions } from '../openflow/format/actions';
 import type { DesiredFlow } from '../openflow/sync';
 import { FIELD_NAMES } from './fields';
 import { tableName } from './tables';
@@ -18,6 +19,16 @@ function regName(m: KnownOxm): string | undefined {
   return undefined;
 }
 
+/** goto_table:N and ct(...,table=N,...) by table name. */
+function namedTables(text: string): string {
+  return text.replace(/goto_table:(\d+)/g, (_, id: string) => `goto_table:${tableName(Number(id))}`).replace(/(ct\([^)]*?)table=(\d+)/g, (_, pre: string, id: string) => `${pre}table=${tableName(Number(id))}`);
+}
+
+/** A bucket's (or any) action list with table names. */
+export function formatPipelineActions(actions: readonly Action[]): string {
+  return namedTables(formatActions(actions));
+}
+
 export function formatPipelineFlow(f: DesiredFlow): string {
   const named: string[] = [];
   const rest: Oxm[] = [];
@@ -28,7 +39,7 @@ export function formatPipelineFlow(f: DesiredFlow): string {
   }
   let text = formatFlow({ ...f, match: rest, cookie: undefined });
   text = text.replace(/^table=(\d+)/, (_, id: string) => tableName(Number(id)));
-  text = text.replace(/goto_table:(\d+)/g, (_, id: string) => `goto_table:${tableName(Number(id))}`);
+  text = namedTables(text);
   for (const fld of FIELD_NAMES) {
     const nxm = `NXM_NX_REG${fld.sub.field.slice(3)}[${fld.sub.nbits === 1 ? fld.sub.ofs : `${fld.sub.ofs}..${fld.sub.ofs + fld.sub.nbits - 1}`}]`;
     text = text.split(nxm).join(fld.name);

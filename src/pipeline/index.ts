@@ -4,4 +4,4 @@ export * from './fields';
 export * from './model';
 export * from './owners';
 export * from './compiler';
-export { formatPipelineFlow } from './format';
+export { formatPipelineFlow, formatPipelineActions } from './format';

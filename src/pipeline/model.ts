@@ -42,8 +42,36 @@ export interface NodeModel {
   tunnelPorts?: Partial<Record<Encapsulation, number>>;
 }
 
+export interface LbListenerModel {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  port: number;
+  targetPort: number;
+}
+
+/** A backend resolved to an address in the network (a VirtualPort's IP and MAC). */
+export interface LbBackendModel {
+  ip: string;
+  mac: string;
+  weight: number;
+}
+
+export interface LoadBalancerModel {
+  uid: string;
+  key: string;
+  version: string;
+  /** uid of its network. */
+  network: string;
+  vip: string;
+  /** The locally administered MAC the VIP is answered with (lbMac(uid)). */
+  mac: string;
+  listeners: readonly LbListenerModel[];
+  backends: readonly LbBackendModel[];
+}
+
 export interface LogicalModel {
   networks: ReadonlyMap<string, NetworkModel>;
   ports: ReadonlyMap<string, PortModel>;
   nodes: ReadonlyMap<string, NodeModel>;
+  /** Absent: no load balancers. */
+  loadBalancers?: ReadonlyMap<string, LoadBalancerModel>;
 }

@@ -11,6 +11,8 @@ export const OwnerCategory = {
   Network: 2,
   /** A VirtualPort: classification, port security, ARP answers, L2 entry. */
   Port: 3,
+  /** A LoadBalancer: VIP ARP answer, NAT flows and its select groups. */
+  LoadBalancer: 4,
 } as const;
 
 export const PIPELINE_OWNER: FlowOwner = Object.freeze({ category: OwnerCategory.Pipeline, objectId: 0 });
@@ -48,6 +50,56 @@ export class OwnerIds {
   portOwner(uid: string): FlowOwner {
     return { category: OwnerCategory.Port, objectId: this.id(uid) };
   }
+
+  lbOwner(uid: string): FlowOwner {
+    return { category: OwnerCategory.LoadBalancer, objectId: this.id(uid) };
+  }
+
+  private readonly groups = new Map<string, number>();
+  private readonly groupTaken = new Set<number>();
+
+  /**
+   * Group id of a load balancer's listener: hashed from (uid, listener port), stable across
+   * restarts like owner ids (a restarted vnetd finds its groups under the same ids).
+   * Kept below 0x7fffffff, inside the manager's regular group range.
+   */
+  groupId(uid: string, listener: string): number {
+    const k = `${uid}/${listener}`;
+    const have = this.groups.get(k);
+    if (have !== undefined) return have;
+    let id = (fnv1a(k) & 0x7fffffff) || 1;
+    while (this.groupTaken.has(id)) id = ((id + 1) & 0x7fffffff) || 1;
+    this.groups.set(k, id);
+    this.groupTaken.add(id);
+    return id;
+  }
+
+  releaseGroups(uid: string): void {
+    for (const [k, id] of this.groups) {
+      if (!k.startsWith(`${uid}/`)) continue;
+      this.groups.delete(k);
+      this.groupTaken.delete(id);
+    }
+  }
+}
+
+/**
+ * The MAC a load balancer's VIP is answered with: locally administered (02:...), derived
+ * from the uid so every node and every restart answer with the same address.
+ */
+export function lbMac(uid: string): string {
+  const h = fnv1a(`lb/${uid}`);
+  const b = [0x02, 0x4c, 0x42, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff];
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * Conntrack zone of a network (16 bits, 1..65535; zone 0 is the default zone). VNIs
+ * are 24 bits, so two networks whose VNIs are equal modulo 65535 would share a zone;
+ * that only matters if both have load balancers and overlapping addresses.
+ */
+export function ctZone(vni: number): number {
+  return (vni % 0xffff) + 1;
 }
 
 function fnv1a(s: string): number {

@@ -6,6 +6,11 @@
  *   Classifier   in_port of a bound VM port, or tunnel port + tun_id (VNI) -> network register
  *   SpoofGuard   port security: source MAC/IP (IPv4, ARP) of the port and its allowed pairs
  *   ArpResponder ARP requests for addresses known in the network answered on this node
+ *                (ports' IPs and load balancer VIPs)
+ *   LbVip        IP traffic of a network with load balancers -> ct(zone, nat, table=LbNat):
+ *                established flows get their recorded NAT (replies come from the VIP)
+ *   LbNat        +new to VIP:port -> select group whose buckets ct(commit, nat(dst=backend));
+ *                packets to the LB's MAC now addressed to a backend IP -> backend MAC
  *   L2Lookup     destination MAC of a local port -> output; of a remote port -> tunnel
  *   Flood        broadcast / unknown unicast -> the network's local ports and VTEPs
  *
@@ -23,6 +28,8 @@ const DECLARED = [
   ['Classifier', 'in_port / tunnel+VNI to network and port registers'],
   ['SpoofGuard', 'source MAC/IP and ARP spoof guard (port security)'],
   ['ArpResponder', 'answers ARP requests for known addresses locally'],
+  ['LbVip', 'IP of networks with load balancers through conntrack (un-NATs replies)'],
+  ['LbNat', 'new connections to a VIP:port -> select group (DNAT); NATed packets -> backend MAC'],
   ['L2Lookup', 'destination MAC to local port or remote VTEP'],
   ['Flood', 'broadcast and unknown unicast to the network\u2019s ports and VTEPs'],
 ] as const;

@@ -6,6 +6,7 @@
  * Each test prints what it measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { TABLES } from '../../src/pipeline/tables';
 import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
@@ -109,7 +110,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
   };
   /** Packets hv's ARP responder answered for ip (the priority-100 answer flow). */
   const responderHits = async (vm: Vm, ip: string): Promise<number> => {
-    const out = await vm.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${vm.hypervisor.ovs.bridgeMgmtSocket('br-int')}`, 'table=2']);
+    const out = await vm.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${vm.hypervisor.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.ArpResponder.id}`]);
     const line = out.split('\n').find((l) => l.includes(`arp_tpa=${ip},`) && l.includes('priority=100,') && l.includes('IN_PORT'));
     return Number(/n_packets=(\d+)/.exec(line ?? '')?.[1] ?? -1);
   };
@@ -153,7 +154,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
       // The traffic really came in on this encapsulation's tunnel port, with the network's VNI.
       const tunnel = encapsulation === 'vxlan' ? 'vxlan0' : 'genev0';
       const ofport = Number((await bed.hv('hv2').ovs.vsctl(['get', 'Interface', tunnel, 'ofport'])).trim());
-      expect(await flowPackets(b.vm, `table=0,in_port=${ofport},tun_id=0x${(net.spec.vni as number).toString(16)}`)).toBeGreaterThan(0);
+      expect(await flowPackets(b.vm, `table=${TABLES.Classifier.id},in_port=${ofport},tun_id=0x${(net.spec.vni as number).toString(16)}`)).toBeGreaterThan(0);
       log(`${encapsulation}: port Ready in ${a.readyMs.toFixed(0)}/${b.readyMs.toFixed(0)} ms, first ping after ${first.toFixed(0)} ms, rtt avg ${avg} ms, TCP ok (${reply})`);
     }, 60_000);
   }
@@ -197,7 +198,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(spoofedIp).toEqual([]);
     const spoofedIpSeen = spoofedIp.length;
     expect(spoofedIpSeen).toBe(0);
-    const dropped = await flowPackets(s.vm, 'table=1');
+    const dropped = await flowPackets(s.vm, `table=${TABLES.SpoofGuard.id}`);
 
     // The allowed pair passes.
     await s.vm.exec(['ip', 'addr', 'add', '10.20.0.200/24', 'dev', s.vm.iface]);
@@ -226,7 +227,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     await pingUntil(a.vm, '10.30.0.20');
     await a.vm.exec(['ip', 'neigh', 'flush', 'dev', a.vm.iface]);
     const answered0 = await responderHits(a.vm, '10.30.0.20');
-    const flooded0 = (await flowPackets(a.vm, 'table=4')) + (await flowPackets(b.vm, 'table=4'));
+    const flooded0 = (await flowPackets(a.vm, `table=${TABLES.Flood.id}`)) + (await flowPackets(b.vm, `table=${TABLES.Flood.id}`));
     const capB = await capture(b.vm, 'arp');
     const t0 = performance.now();
     expect(await ping(a.vm, '10.30.0.20')).toBe(true);
@@ -234,7 +235,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(await a.vm.exec(['ip', 'neigh', 'show', '10.30.0.20'])).toContain(b.vm.mac);
     // Flow statistics reach OpenFlow with the revalidator's delay (up to ~1 s).
     const answered = (await eventually(async () => (await responderHits(a.vm, '10.30.0.20')) - answered0 || undefined, 5_000, 100)) as number;
-    const flooded = (await flowPackets(a.vm, 'table=4')) + (await flowPackets(b.vm, 'table=4')) - flooded0;
+    const flooded = (await flowPackets(a.vm, `table=${TABLES.Flood.id}`)) + (await flowPackets(b.vm, `table=${TABLES.Flood.id}`)) - flooded0;
     // b never sees a's question: it was answered on hv1 and crossed no tunnel.
     const arpAtB = (await capB.stop()).filter((l) => l.includes('who-has 10.30.0.20'));
     expect(arpAtB).toEqual([]);

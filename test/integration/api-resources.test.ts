@@ -244,9 +244,10 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     expect(ok.json.spec).toMatchObject({ vip: '172.16.0.2', algorithm: 'maglev', sessionAffinity: 'None', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }] });
     const ready = await eventually(async () => {
       const g = await v.call('GET', `${G}/namespaces/t1/loadbalancers/web`);
-      return g.json.status?.vip ? g.json : undefined;
+      // Ready is the pipeline's (realized on every node of the network; none here), set after IPAM's status.
+      return g.json.status?.vip && g.json.status.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True') ? g.json : undefined;
     });
-    expect(ready.status.conditions.find((c: { type: string }) => c.type === 'Ready').status).toBe('True');
+    expect(ready.status.conditions.find((c: { type: string }) => c.type === 'AddressesAllocated').status).toBe('True');
   });
 });
 

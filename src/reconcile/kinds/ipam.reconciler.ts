@@ -2,7 +2,8 @@
  * The IPAM reconciler. Addresses, MACs and VNIs are claimed at admission, in the same
  * transaction as the object; this reconciler owns the rest of their life:
  *   - status: what was allocated, and the AddressesAllocated condition (with
- *     observedGeneration; Ready of ports and networks is the pipeline reconciler's);
+ *     observedGeneration; Ready of ports, networks and load balancers is the pipeline
+ *     reconciler's);
  *   - release: on deletion it frees the object's claims and drops the vnet.dev/ipam
  *     finalizer in one transaction, so an address is never both free and in use;
  *     a network waits until no port or load balancer uses it;
@@ -42,15 +43,11 @@ function claimKeys(type: StoredType, obj: KubeObject): string[] {
 }
 
 /**
- * AddressesAllocated only: Ready of ports and networks belongs to the pipeline
- * reconciler (flows installed on every node that needs them). Load balancers have no
- * flows yet, so for them this reconciler still sets Ready (= addresses allocated).
+ * AddressesAllocated only: Ready of ports, networks and load balancers belongs to the
+ * pipeline reconciler (flows installed on every node that needs them).
  */
-function conditionsWith(obj: KubeObject<unknown, { conditions?: Condition[] }>, ready: boolean, reason: string, message: string, alsoReady = false): Condition[] {
-  const gen = obj.metadata.generation;
-  let c = setCondition(obj.status?.conditions, { type: 'AddressesAllocated', status: ready ? 'True' : 'False', reason, message, observedGeneration: gen });
-  if (alsoReady) c = setCondition(c, { type: 'Ready', status: ready ? 'True' : 'False', reason, message, observedGeneration: gen });
-  return c;
+function conditionsWith(obj: KubeObject<unknown, { conditions?: Condition[] }>, ready: boolean, reason: string, message: string): Condition[] {
+  return setCondition(obj.status?.conditions, { type: 'AddressesAllocated', status: ready ? 'True' : 'False', reason, message, observedGeneration: obj.metadata.generation });
 }
 
 export interface IpamReconcilerOptions {
@@ -187,7 +184,7 @@ export class IpamReconciler {
         status.vip = (c as LoadBalancer).spec!.vip;
       }
       status.observedGeneration = o.metadata.generation;
-      status.conditions = conditionsWith(c, ok, ok ? 'Allocated' : 'AddressConflict', message, type === LOAD_BALANCERS);
+      status.conditions = conditionsWith(c, ok, ok ? 'Allocated' : 'AddressConflict', message);
       c.status = status;
     });
   }

@@ -1,9 +1,9 @@
 /**
  * The pipeline reconciler: keeps every connected node's br-int flows equal to what the
- * logical model compiles to, and owns the Ready condition of VirtualPorts and
- * VirtualNetworks (realization).
+ * logical model compiles to, and owns the Ready condition of VirtualPorts,
+ * VirtualNetworks and LoadBalancers (realization).
  *
- *   informers (networks, ports, nodes) + chassis node changes
+ *   informers (networks, ports, load balancers, nodes) + chassis node changes
  *        -> node queue: compile the node (full recompute, cheap), diff per owner
  *           against what was last handed to the node's FlowTableManager, apply only
  *           changed owners (one bundle); remember what the node now realizes
@@ -21,8 +21,24 @@ import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { createFlowTableManager, ownerFromKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
-import { OwnerIds, compileNode, formatPipelineFlow, indexModel, nodesOfNetwork, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel } from '../../pipeline';
-import { GROUP, type Encapsulation, type HypervisorNode, type VirtualNetwork, type VirtualPort } from '../../resources/kinds';
+import {
+  OwnerIds,
+  compileNode,
+  formatPipelineActions,
+  formatPipelineFlow,
+  indexModel,
+  lbMac,
+  nodesOfNetwork,
+  type LbBackendModel,
+  type LoadBalancerModel,
+  type LogicalModel,
+  type ModelIndex,
+  type NetworkModel,
+  type NodeModel,
+  type PortModel,
+} from '../../pipeline';
+import type { DesiredGroup } from '../../openflow/sync';
+import { GROUP, type Encapsulation, type HypervisorNode, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { objectKey, typePrefix, type StoredType } from '../../store/keys';
 import type { ObjectStore } from '../../store/object-store';
@@ -34,6 +50,7 @@ import { parseObjectKey } from './object-keys';
 const NETWORKS: StoredType = { group: GROUP, plural: 'virtualnetworks', namespaced: true };
 const PORTS: StoredType = { group: GROUP, plural: 'virtualports', namespaced: true };
 const NODES: StoredType = { group: GROUP, plural: 'nodes', namespaced: false };
+const LOAD_BALANCERS: StoredType = { group: GROUP, plural: 'loadbalancers', namespaced: true };
 
 export const READY = 'Ready';
 const ALLOCATED = 'AddressesAllocated';
@@ -85,6 +102,11 @@ function versionOfPort(p: VirtualPort): string {
   return `${p.metadata.generation ?? 0}/${p.status?.node ?? ''}/${p.status?.ofport ?? ''}`;
 }
 
+/** Groups in the owner signature too: a backend change alters only a bucket. */
+function groupsSignature(groups: readonly DesiredGroup[] | undefined): string {
+  return (groups ?? []).map((g) => `group ${g.groupId} ${g.groupType} ${g.buckets.map((b) => `${b.weight}:${formatPipelineActions(b.actions)}`).join(' | ')}`).join('\n');
+}
+
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
@@ -94,6 +116,7 @@ export class PipelineReconciler {
   private readonly networks: Informer<VirtualNetwork>;
   private readonly ports: Informer<VirtualPort>;
   private readonly nodes: Informer<HypervisorNode>;
+  private readonly lbs: Informer<LoadBalancer>;
   private readonly nodeController: Controller;
   private readonly statusController: Controller;
   private readonly agents = new Map<string, NodeAgent>();
@@ -111,16 +134,19 @@ export class PipelineReconciler {
     this.networks = inf<VirtualNetwork>(NETWORKS);
     this.ports = inf<VirtualPort>(PORTS);
     this.nodes = inf<HypervisorNode>(NODES);
+    this.lbs = inf<LoadBalancer>(LOAD_BALANCERS);
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 1, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
     this.statusController.watch(this.networks);
     this.statusController.watch(this.ports);
+    this.statusController.watch(this.lbs);
     // A port's status depends on its network's nodes; a network's on its ports.
     this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
     for (const [informer, sig] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp])],
       [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network])],
       [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP])],
+      [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp])],
     ] as const) {
       const changed = (obj: unknown, key: string, deleted = false) => {
         const s = deleted ? undefined : (sig as (o: unknown) => string)(obj);
@@ -139,8 +165,8 @@ export class PipelineReconciler {
   }
 
   async start(): Promise<void> {
-    for (const i of [this.networks, this.ports, this.nodes]) (i as Informer<unknown>).start();
-    await Promise.all([this.networks.waitForSync(), this.ports.waitForSync(), this.nodes.waitForSync()]);
+    for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).start();
+    await Promise.all([this.networks.waitForSync(), this.ports.waitForSync(), this.nodes.waitForSync(), this.lbs.waitForSync()]);
     if (this.opts.chassis) {
       this.unsubscribe.push(
         this.opts.chassis.onNodeChange((node) => {
@@ -156,7 +182,7 @@ export class PipelineReconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
-    for (const i of [this.networks, this.ports, this.nodes]) (i as Informer<unknown>).stop();
+    for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).stop();
     await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
     await Promise.all([...this.agents.keys()].map((n) => this.dropAgent(n)));
   }
@@ -210,7 +236,24 @@ export class PipelineReconciler {
       if (!n.spec?.tunnelIP) continue;
       nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
     }
-    const model = { networks, ports, nodes };
+    const loadBalancers = new Map<string, LoadBalancerModel>();
+    for (const lb of this.lbs.list()) {
+      const net = byName.get(`${lb.metadata.namespace}/${lb.spec?.network}`);
+      if (!net || !lb.spec?.vip || lb.metadata.deletionTimestamp) continue;
+      const m: LoadBalancerModel = {
+        uid: lb.metadata.uid!,
+        key: `${lb.metadata.namespace}/${lb.metadata.name}`,
+        version: String(lb.metadata.generation ?? 0),
+        network: net.uid,
+        vip: lb.spec.vip,
+        mac: lbMac(lb.metadata.uid!),
+        listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
+        backends: resolveBackends(lb, net, ports),
+      };
+      loadBalancers.set(m.uid, m);
+      keyOfUid.set(m.uid, objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name));
+    }
+    const model = { networks, ports, nodes, loadBalancers };
     this.cached = { model, index: indexModel(model), keyOfUid };
     return this.cached;
   }
@@ -250,9 +293,9 @@ export class PipelineReconciler {
     const changes: OwnerChange[] = [];
     const next = new Map<number, string>();
     for (const [k, o] of compiled.owners) {
-      const sig = o.flows.map(formatPipelineFlow).join('\n');
+      const sig = `${o.flows.map(formatPipelineFlow).join('\n')}\n${groupsSignature(o.groups)}`;
       next.set(k, sig);
-      if (agent.applied.get(k) !== sig) changes.push({ owner: o.owner, flows: o.flows, groups: [] });
+      if (agent.applied.get(k) !== sig) changes.push({ owner: o.owner, flows: o.flows, groups: o.groups ?? [] });
     }
     for (const [k] of agent.applied) {
       if (!next.has(k)) changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
@@ -334,10 +377,11 @@ export class PipelineReconciler {
 
   private async reconcileStatus(key: string): Promise<void> {
     const isPort = key.startsWith(typePrefix(PORTS));
-    const type = isPort ? PORTS : NETWORKS;
+    const isLb = key.startsWith(typePrefix(LOAD_BALANCERS));
+    const type = isPort ? PORTS : isLb ? LOAD_BALANCERS : NETWORKS;
     const id = parseObjectKey(type, key);
     if (!id) return;
-    const obj = await this.opts.objects.get<VirtualPort | VirtualNetwork>(type, id.namespace, id.name);
+    const obj = await this.opts.objects.get<VirtualPort | VirtualNetwork | LoadBalancer>(type, id.namespace, id.name);
     if (!obj || obj.metadata.deletionTimestamp) return;
     const { model, index } = this.snapshot();
     const uid = obj.metadata.uid!;
@@ -351,12 +395,16 @@ export class PipelineReconciler {
       if (!pm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as VirtualPort).spec?.network} is not known to the pipeline yet` };
       else if (!pm.binding) ready = { status: 'False', reason: 'NotBound', message: bound ? `not bound: ${bound.message}` : 'not bound to a hypervisor interface yet' };
       else ready = this.realization(uid, pm.version, nodesOfNetwork(index, pm.network));
+    } else if (isLb) {
+      const lm = model.loadBalancers?.get(uid);
+      if (!lm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as LoadBalancer).spec?.network} is not known to the pipeline yet` };
+      else ready = this.realization(uid, lm.version, nodesOfNetwork(index, lm.network));
     } else {
       const nm = model.networks.get(uid);
       if (!nm) ready = { status: 'False', reason: 'Pending', message: 'no VNI yet' };
       else ready = this.realization(uid, nm.version, nodesOfNetwork(index, uid));
     }
-    await this.opts.objects.modify<VirtualPort | VirtualNetwork>(
+    await this.opts.objects.modify<VirtualPort | VirtualNetwork | LoadBalancer>(
       type,
       id.namespace,
       id.name,
@@ -366,7 +414,7 @@ export class PipelineReconciler {
         const status: Record<string, unknown> = { ...(cur.status ?? {}), conditions };
         if (isPort) status.realized = ready.status === 'True';
         if (sameJson(status, cur.status)) return undefined;
-        return { ...cur, status } as VirtualPort | VirtualNetwork;
+        return { ...cur, status } as VirtualPort | VirtualNetwork | LoadBalancer;
       },
       { subresource: 'status' },
     );
@@ -381,3 +429,30 @@ export class PipelineReconciler {
   }
 }
 
+
+/**
+ * A load balancer's backends as addresses in its network: a VirtualPort name gives the
+ * port's IPv4 addresses and MAC; an IP gives the port that owns it (own IP or allowed
+ * pair). Backends that resolve to nothing (port not there yet) are left out until they do.
+ */
+function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>): LbBackendModel[] {
+  const ns = lb.metadata.namespace;
+  const inNet = [...ports.values()].filter((p) => p.network === net.uid);
+  const byName = new Map(inNet.map((p) => [p.key, p]));
+  const out: LbBackendModel[] = [];
+  const v4 = (ip: string) => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
+  for (const b of lb.spec?.backends ?? []) {
+    const weight = b.weight ?? 1;
+    if (b.port !== undefined) {
+      const p = byName.get(`${ns}/${b.port}`);
+      const ip = p?.ips.find(v4);
+      if (p && ip) out.push({ ip, mac: p.mac, weight });
+    } else if (b.ip !== undefined && v4(b.ip)) {
+      const own = inNet.find((p) => p.ips.includes(b.ip!));
+      const pair = own ? undefined : inNet.flatMap((p) => p.allowedAddressPairs).find((a) => a.ip === b.ip);
+      const mac = own?.mac ?? pair?.mac;
+      if (mac) out.push({ ip: b.ip, mac, weight });
+    }
+  }
+  return out;
+}
