@@ -49,4 +49,4 @@ export function immutable(causes: StatusCause[], field: string, oldValue: unknow
   }
 }
 
-export const IPAM_FINALIZER = 'vnet.dev/ipam';
+export { IPAM_FINALIZER } from '../resources/finalizers';

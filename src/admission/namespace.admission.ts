@@ -1,7 +1,9 @@
 import type { KubeObject } from '../resources/object';
 import { type Admitted, type KindAdmission } from './admission';
 
-export const NAMESPACE_FINALIZER = 'vnet.dev/namespace';
+import { NAMESPACE_FINALIZER } from '../resources/finalizers';
+
+export { NAMESPACE_FINALIZER };
 
 export type Namespace = KubeObject<{ finalizers?: string[] }, { phase?: 'Active' | 'Terminating' }>;
 

@@ -1,11 +1,10 @@
-import { GROUP, type VirtualNetwork } from '../resources/kinds';
+import type { VirtualNetwork } from '../resources/kinds';
 import type { ObjectStore } from '../store/object-store';
-import type { StoredType } from '../store/keys';
 import { AdmissionError } from './admission';
 
-export const NETWORKS: StoredType = { group: GROUP, plural: 'virtualnetworks', namespaced: true };
-export const PORTS: StoredType = { group: GROUP, plural: 'virtualports', namespaced: true };
-export const LOAD_BALANCERS: StoredType = { group: GROUP, plural: 'loadbalancers', namespaced: true };
+import { NETWORKS } from '../store/kinds';
+
+export { LOAD_BALANCERS, NETWORKS, PORTS } from '../store/kinds';
 
 /** The network an object refers to by spec.network, or a 422 saying why it cannot be used. */
 export async function referencedNetwork(objects: ObjectStore, namespace: string, name: string): Promise<VirtualNetwork> {

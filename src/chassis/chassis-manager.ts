@@ -20,7 +20,7 @@ import { BOUND, IFACE_ID, bindingStatus, interfaceIdOf, type NodeView } from './
 import { NodeSession, type SessionChange } from './node-session';
 import { nodeStatus, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
-import { NODES, VIRTUAL_PORTS } from './types';
+import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 
 export interface ChassisManagerOptions {
   objects: ObjectStore;

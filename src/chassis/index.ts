@@ -8,4 +8,4 @@ export { bindingStatus, interfaceIdOf, BOUND, IFACE_ID, type NodeView } from './
 export { nodeStatus, CONNECTED, READY, type LayoutOutcome, type SessionView } from './node-status';
 export { OWNER_KEY, DEFAULT_OWNER, isOwned } from './owner';
 export { startLocalOvs, registerLocalNode, localOvsUnavailable, LOCAL_NODE, type LocalOvs, type LocalOvsOptions } from './local-ovs';
-export { NODES, VIRTUAL_PORTS } from './types';
+export { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';

@@ -26,7 +26,7 @@ import {
   stopPid,
   type OvsDaemon,
 } from './ovs-daemons';
-import { NODES } from './types';
+import { NODES } from '../store/kinds';
 
 export const LOCAL_NODE = 'local';
 export const LOCAL_OVS_ANNOTATION = 'vnet.dev/local-ovs';

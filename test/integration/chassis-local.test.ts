@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { pidAlive } from '../../src/chassis/ovs-daemons';
-import { NODES } from '../../src/chassis/types';
+import { NODES } from '../../src/store/kinds';
 import type { HypervisorNode } from '../../src/resources/kinds';
 import { runPrefix } from '../harness/ovs';
 import { startTestVnetd, eventually, type TestVnetd } from '../support/vnetd';

@@ -7,7 +7,7 @@
 import { TABLE_ORDER } from '../../src/pipeline/tables';
 import { existsSync } from 'node:fs';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
-import { NODES, VIRTUAL_PORTS } from '../../src/chassis/types';
+import { NODES, PORTS as VIRTUAL_PORTS } from '../../src/store/kinds';
 import { runPrefix, startOvs, type OvsInstance } from '../harness/ovs';
 import { startTestVnetd, eventually, type TestVnetd } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';

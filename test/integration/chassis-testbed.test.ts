@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { NODES, VIRTUAL_PORTS } from '../../src/chassis/types';
+import { NODES, PORTS as VIRTUAL_PORTS } from '../../src/store/kinds';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed } from '../harness/testbed';
 import { startTestVnetd, eventually, type TestVnetd } from '../support/vnetd';

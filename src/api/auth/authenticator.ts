@@ -1,10 +1,11 @@
 import type { AccessToken } from '../../admission/access-token.admission';
 import type { ObjectStore } from '../../store/object-store';
-import type { StoredType } from '../../store/keys';
 import type { Principal } from './principal';
 import { parseToken, secretMatches } from './token';
 
-export const ACCESS_TOKENS: StoredType = { group: 'vnet.dev', plural: 'accesstokens', namespaced: false };
+import { ACCESS_TOKENS } from '../../store/kinds';
+
+export { ACCESS_TOKENS };
 
 /** Resolves an Authorization header to a Principal, or undefined (-> 401). */
 export class TokenAuthenticator {

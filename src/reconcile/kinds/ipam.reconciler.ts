@@ -11,13 +11,13 @@
  *     removed by hand), like the apiserver's IP repair controller.
  */
 import type { Logger } from 'pino';
-import { IPAM_FINALIZER } from '../../admission/admission';
-import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../admission/network-lookup';
 import { IpAllocator } from '../../ipam';
 import { AllocationRegistry, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
+import { IPAM_FINALIZER } from '../../resources/finalizers';
 import { typePrefix, type StoredType } from '../../store/keys';
+import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import type { TxnOp } from '../../store/store';
 import { setCondition } from '../conditions';

@@ -4,13 +4,16 @@
  * and the namespace goes when it is empty.
  */
 import type { Logger } from 'pino';
-import { NAMESPACE_FINALIZER, type Namespace } from '../../admission/namespace.admission';
+import { NAMESPACE_FINALIZER } from '../../resources/finalizers';
+import type { KubeObject } from '../../resources/object';
 import { NAMESPACE_TYPE, type ResourceCatalog } from '../../resources/catalog';
 import { typePrefix } from '../../store/keys';
 import type { ObjectStore } from '../../store/object-store';
 import { KeyNotFoundError } from '../../store/store';
 import { Controller } from '../controller';
 import { removeFinalizer } from '../finalizers';
+
+type Namespace = KubeObject<unknown, { phase?: 'Active' | 'Terminating' }>;
 import { Informer } from '../informer';
 import { parseObjectKey } from './object-keys';
 

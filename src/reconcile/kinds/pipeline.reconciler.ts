@@ -38,19 +38,16 @@ import {
   type PortModel,
 } from '../../pipeline';
 import type { DesiredGroup } from '../../openflow/sync';
-import { GROUP, type Encapsulation, type HypervisorNode, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../../resources/kinds';
+import { type Encapsulation, type HypervisorNode, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { objectKey, typePrefix, type StoredType } from '../../store/keys';
+import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
 import { parseObjectKey } from './object-keys';
 
-const NETWORKS: StoredType = { group: GROUP, plural: 'virtualnetworks', namespaced: true };
-const PORTS: StoredType = { group: GROUP, plural: 'virtualports', namespaced: true };
-const NODES: StoredType = { group: GROUP, plural: 'nodes', namespaced: false };
-const LOAD_BALANCERS: StoredType = { group: GROUP, plural: 'loadbalancers', namespaced: true };
 
 export const READY = 'Ready';
 const ALLOCATED = 'AddressesAllocated';

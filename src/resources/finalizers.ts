@@ -1,0 +1,7 @@
+/** Finalizers vnetd's own reconcilers own. */
+
+/** Held by networks, ports and load balancers until their address/MAC/VNI claims are released. */
+export const IPAM_FINALIZER = 'vnet.dev/ipam';
+
+/** Held by namespaces until everything in them is deleted. */
+export const NAMESPACE_FINALIZER = 'vnet.dev/namespace';

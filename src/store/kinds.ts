@@ -1,0 +1,11 @@
+/** Where each kind lives in the store: one definition for every layer that reads or writes it. */
+import type { StoredType } from './keys';
+
+const GROUP = 'vnet.dev';
+
+export const NAMESPACES: StoredType = { group: '', plural: 'namespaces', namespaced: false };
+export const NETWORKS: StoredType = { group: GROUP, plural: 'virtualnetworks', namespaced: true };
+export const PORTS: StoredType = { group: GROUP, plural: 'virtualports', namespaced: true };
+export const LOAD_BALANCERS: StoredType = { group: GROUP, plural: 'loadbalancers', namespaced: true };
+export const NODES: StoredType = { group: GROUP, plural: 'nodes', namespaced: false };
+export const ACCESS_TOKENS: StoredType = { group: GROUP, plural: 'accesstokens', namespaced: false };
