@@ -12,7 +12,7 @@ log() { echo "[setup] $*" >&2; }
 APT_PACKAGES=(
   openvswitch-switch openvswitch-common ovn-central ovn-host
   clang llvm libbpf-dev libxdp-dev xdp-tools
-  ethtool iproute2 iputils-ping iperf3 socat openssl
+  ethtool iproute2 iputils-ping iperf3 socat openssl tcpdump netcat-openbsd procps coreutils
   etcd-server python3 make g++
 )
 
