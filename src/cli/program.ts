@@ -9,7 +9,8 @@ import { networkCommand } from './commands/network';
 import { nodeCommand } from './commands/node';
 import { portCommand } from './commands/port';
 import { examples, parser } from './commands/shared';
-import { unavailableCommands } from './commands/unavailable';
+import { demoCommand } from './commands/demo';
+import { traceCommand } from './commands/trace';
 import { waitCommand } from './commands/wait';
 import { watchCommand } from './commands/watch';
 import { parseDuration } from './flags/duration';
@@ -61,7 +62,8 @@ export function buildProgram(hooks: ProgramHooks): Command {
     waitCommand(runtimeOf),
     watchCommand(runtimeOf),
     completionCommand(() => program),
-    ...unavailableCommands(),
+    traceCommand(runtimeOf),
+    demoCommand(runtimeOf),
   ]) {
     program.addCommand(c);
   }

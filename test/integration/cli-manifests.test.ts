@@ -189,8 +189,8 @@ describe('connection and credentials', () => {
   });
 });
 
-describe('help, completion and pending commands', () => {
-  it('shows examples in --help, generates completion scripts, and says what is not available yet', async () => {
+describe('help, completion, trace and demo errors', () => {
+  it('shows examples in --help, generates completion scripts, and trace/demo fail with one line', async () => {
     const [help, lbHelp, bash, zsh, badShell, trace, demo] = await Promise.all([
       cli.run(['network', 'create', '--help']),
       cli.run(['lb', '--help']),
@@ -209,8 +209,11 @@ describe('help, completion and pending commands', () => {
     expect(bash.stdout).toContain('"lb") subs="create add-backend remove-backend status list ls get delete rm"');
     expect(zsh.stdout).toMatch(/^#compdef vnetctl\n[\s\S]*bashcompinit/);
     expect(badShell.code).toBe(2);
-    expect(trace).toMatchObject({ code: 1, stdout: '', stderr: 'error: cannot run "vnetctl trace": not available yet: needs the pipeline (issue 5)\n' });
+    // No port vm1 in namespace default; no Node "local" (or not root) for the demo.
+    expect(trace).toMatchObject({ code: 1, stdout: '' });
+    expect(trace.stderr.trim().split('\n')).toHaveLength(1);
+    expect(trace.stderr).toMatch(/vm1/);
     expect(demo.code).toBe(1);
-    expect(demo.stderr).toContain('needs the pipeline (issue 5)');
+    expect(demo.stderr).toMatch(/^error: cannot run "vnetctl demo up": (it needs root|vnetd has no Node "local")/);
   });
 });

@@ -1,0 +1,63 @@
+/**
+ * The OVS of a Node as seen from the machine the CLI runs on: its run directory (from
+ * spec.ovsdb "unix:DIR/db.sock"), the ovs-vswitchd control socket and PID, and helpers
+ * to run commands next to it (in ovs-vswitchd's network namespace).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { HypervisorNode } from '../../resources/kinds';
+
+export interface NodeOvs {
+  dir: string;
+  dbSocket: string;
+  /** ovs-appctl target. */
+  ctl: string;
+  vswitchdPid: number;
+}
+
+/** The node's OVS when it runs on this machine, else why not. */
+export function localOvsOf(node: HypervisorNode): NodeOvs | string {
+  const ep = node.spec?.ovsdb ?? '';
+  if (!ep.startsWith('unix:')) return `node "${node.metadata.name}" has OVSDB endpoint "${ep || '<none>'}", not a local unix socket`;
+  const dbSocket = ep.slice('unix:'.length);
+  const dir = dirname(dbSocket);
+  if (!existsSync(dbSocket)) return `${dbSocket} does not exist on this machine`;
+  let pid = NaN;
+  try {
+    pid = Number(readFileSync(join(dir, 'ovs-vswitchd.pid'), 'utf8').trim());
+  } catch {
+    /* below */
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !existsSync(`/proc/${pid}`)) return `ovs-vswitchd of ${dir} is not running (no live PID in ovs-vswitchd.pid)`;
+  const named = join(dir, `ovs-vswitchd.${pid}.ctl`);
+  const ctl = existsSync(join(dir, 'ovs-vswitchd.ctl')) ? join(dir, 'ovs-vswitchd.ctl') : named;
+  if (!existsSync(ctl)) return `no ovs-vswitchd control socket in ${dir}`;
+  return { dir, dbSocket, ctl, vswitchdPid: pid };
+}
+
+export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env: env ?? process.env, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${(stderr || err.message).trim().split('\n')[0]}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+export function ovsEnv(ovs: NodeOvs): NodeJS.ProcessEnv {
+  return { ...process.env, OVS_RUNDIR: ovs.dir, OVS_LOGDIR: ovs.dir, OVS_DBDIR: ovs.dir };
+}
+
+export function vsctl(ovs: NodeOvs, args: string[]): Promise<string> {
+  return run('ovs-vsctl', [`--db=unix:${ovs.dbSocket}`, '--timeout=20', ...args], ovsEnv(ovs));
+}
+
+export function appctl(ovs: NodeOvs, args: string[]): Promise<string> {
+  return run('ovs-appctl', ['-t', ovs.ctl, ...args], ovsEnv(ovs));
+}
+
+/** Runs a command in ovs-vswitchd's network namespace (where br-int's ports live). */
+export function inOvsNetns(ovs: NodeOvs, args: string[]): Promise<string> {
+  return run('nsenter', [`--net=/proc/${ovs.vswitchdPid}/ns/net`, '--', ...args]);
+}
