@@ -19,6 +19,9 @@ async function main(): Promise<void> {
         process.exit(1);
       });
   };
+  // A southbound connection dropping mid-request must not take the API down with it: log
+  // the stray rejection (with its stack) and keep serving; the reconcilers retry.
+  process.on('unhandledRejection', (err) => vnetd.logger.error({ event: 'vnetd.unhandled_rejection', err }, 'unhandled promise rejection'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
