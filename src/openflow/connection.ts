@@ -215,7 +215,7 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   }
 
   private track(m: OfMessage, expectsReply: boolean): Promise<OfMessage> {
-    return new Promise<OfMessage>((resolve, reject) => {
+    const tracked = new Promise<OfMessage>((resolve, reject) => {
       const p: Pending = { request: m, expectsReply, resolve, reject, parts: [], errors: [] };
       if (expectsReply) {
         p.timer = setTimeout(() => {
@@ -225,6 +225,11 @@ class Connection extends EventEmitter implements OpenFlowConnection {
       }
       this.pending.set(m.xid, p);
     });
+    // Teardown rejects every pending reply, including ones whose caller already left
+    // (its write failed first): mark those handled so a dropped switch never surfaces as an
+    // unhandled rejection. Callers awaiting the promise still get the error.
+    tracked.catch(() => undefined);
+    return tracked;
   }
 
   async request<R extends OfMessage = OfMessage>(msg: Outgoing): Promise<R> {
