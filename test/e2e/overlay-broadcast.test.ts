@@ -10,13 +10,14 @@
  *    and releases the addresses, MACs, VNI and VIP (re-creating them all succeeds).
  * Each test prints what it measured.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { decodeCookie } from '../../src/openflow/sync/cookie';
 import { OwnerCategory, OwnerIds } from '../../src/pipeline/owners';
 import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Hypervisor, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { joinBed, startCapture } from './overlay-support';
 
 const G = '/apis/vnet.dev/v1alpha1';
 type Obj = { status?: { conditions?: Array<{ type: string; status: string; observedGeneration?: number }> }; metadata: { generation?: number; uid?: string } };
@@ -59,33 +60,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
       () => false,
     );
   /** tcpdump on a VM's interface; stop() returns the frames seen. */
-  const capture = async (vm: Vm, filter = 'not ip6'): Promise<{ stop(): Promise<string[]> }> => {
-    const child = spawn('ip', ['netns', 'exec', vm.netns, 'tcpdump', '-l', '-n', '-e', '-i', vm.iface, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    child.on('exit', () => children.delete(child));
-    let text = '';
-    child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 2000);
-      child.stderr!.on('data', (c: Buffer) => {
-        if (c.toString().includes('listening')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    return {
-      async stop() {
-        // Frames crossing the tunnel may still be in flight.
-        await new Promise((r) => setTimeout(r, 300));
-        const exited = new Promise((r) => child.once('exit', r));
-        if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-        await exited;
-        children.delete(child);
-        return text.split('\n').filter(Boolean);
-      },
-    };
-  };
+  const capture = (vm: Vm, filter = 'not ip6') => startCapture(vm, children, filter);
   const sock = (hv: Hypervisor) => `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`;
   const flows = async (hv: Hypervisor) =>
     (await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', sock(hv)]))
@@ -104,14 +79,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
   beforeAll(async () => {
     v = await startTestVnetd({ chassis: true });
     bed = await startTestbed({ hypervisors: 2 });
-    for (const hv of bed.hypervisors) await call('POST', `${G}/nodes`, { metadata: { name: hv.name }, spec: hv.nodeSpec() });
-    await bed.underlayReady();
-    const macs = await Promise.all(bed.hypervisors.map(async (h) => (await h.exec(['cat', '/sys/class/net/br-phy/address'])).trim()));
-    for (const h of bed.hypervisors) {
-      for (const [i, other] of bed.hypervisors.entries()) {
-        if (other !== h) await h.ovs.appctl('ovs-vswitchd', ['tnl/neigh/set', 'br-phy', other.tunnelIP, macs[i]!]);
-      }
-    }
+    await joinBed(bed, call);
   }, 60_000);
 
   afterAll(async () => {

@@ -12,6 +12,7 @@ import type { LoadBalancer, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { joinBed } from './overlay-support';
 
 const G = '/apis/vnet.dev/v1alpha1';
 type Obj = { status?: { conditions?: Array<{ type: string; status: string; observedGeneration?: number }> }; metadata: { generation?: number } };
@@ -92,14 +93,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
   beforeAll(async () => {
     v = await startTestVnetd({ chassis: true });
     bed = await startTestbed({ hypervisors: 2 });
-    for (const hv of bed.hypervisors) await call('POST', `${G}/nodes`, { metadata: { name: hv.name }, spec: hv.nodeSpec() });
-    await bed.underlayReady();
-    const macs = await Promise.all(bed.hypervisors.map(async (h) => (await h.exec(['cat', '/sys/class/net/br-phy/address'])).trim()));
-    for (const h of bed.hypervisors) {
-      for (const [i, other] of bed.hypervisors.entries()) {
-        if (other !== h) await h.ovs.appctl('ovs-vswitchd', ['tnl/neigh/set', 'br-phy', other.tunnelIP, macs[i]!]);
-      }
-    }
+    await joinBed(bed, call);
   }, 60_000);
 
   afterAll(async () => {

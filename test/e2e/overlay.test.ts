@@ -11,6 +11,7 @@ import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { joinBed, startCapture } from './overlay-support';
 
 const G = '/apis/vnet.dev/v1alpha1';
 type Obj = { status?: { conditions?: Array<{ type: string; status: string; observedGeneration?: number }> }; metadata: { generation?: number } };
@@ -82,32 +83,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     }
   };
   /** tcpdump on a VM's interface (IPv4 and ARP only); stop() returns the frames seen. */
-  const capture = async (vm: Vm, filter = 'not ip6'): Promise<{ stop(): Promise<string[]> }> => {
-    const child = spawn('ip', ['netns', 'exec', vm.netns, 'tcpdump', '-l', '-n', '-e', '-i', vm.iface, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
-    servers.add(child);
-    let text = '';
-    child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
-    // Listening once tcpdump says so on stderr.
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 2000);
-      child.stderr!.on('data', (c: Buffer) => {
-        if (c.toString().includes('listening')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    return {
-      async stop() {
-        await new Promise((r) => setTimeout(r, 200));
-        const exited = new Promise((r) => child.once('exit', r));
-        if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-        await exited;
-        servers.delete(child);
-        return text.split('\n').filter(Boolean);
-      },
-    };
-  };
+  const capture = (vm: Vm, filter = 'not ip6') => startCapture(vm, servers, filter);
   /** Packets hv's ARP responder answered for ip (the priority-100 answer flow). */
   const responderHits = async (vm: Vm, ip: string): Promise<number> => {
     const out = await vm.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${vm.hypervisor.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.ArpResponder.id}`]);
@@ -122,15 +98,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
   beforeAll(async () => {
     v = await startTestVnetd({ chassis: true });
     bed = await startTestbed({ hypervisors: 2 });
-    for (const hv of bed.hypervisors) await call('POST', `${G}/nodes`, { metadata: { name: hv.name }, spec: hv.nodeSpec() });
-    await bed.underlayReady();
-    // Pin the underlay neighbours so the first overlay packet does not wait for ARP.
-    const macs = await Promise.all(bed.hypervisors.map(async (h) => (await h.exec(['cat', '/sys/class/net/br-phy/address'])).trim()));
-    for (const h of bed.hypervisors) {
-      for (const [i, other] of bed.hypervisors.entries()) {
-        if (other !== h) await h.ovs.appctl('ovs-vswitchd', ['tnl/neigh/set', 'br-phy', other.tunnelIP, macs[i]!]);
-      }
-    }
+    await joinBed(bed, call);
   }, 60_000);
 
   afterAll(async () => {
