@@ -12,11 +12,8 @@ import type { LoadBalancer, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { joinBed } from './overlay-support';
+import { joinBed, G, overlayApi } from './overlay-support';
 
-const G = '/apis/vnet.dev/v1alpha1';
-type Obj = { status?: { conditions?: Array<{ type: string; status: string; observedGeneration?: number }> }; metadata: { generation?: number } };
-const readyNow = (o: Obj | undefined) => o?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === o.metadata.generation) ?? false;
 
 function log(line: string): void {
   process.stdout.write(`[overlay-lb] ${line}\n`);
@@ -50,16 +47,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
   let bed: Testbed;
   const children = new Set<ChildProcess>();
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await v.call(method, path, body);
-    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-    return r.json;
-  };
-  const waitReady = async (ns: string, plural: string, name: string, timeoutMs = 15_000) =>
-    eventually(async () => {
-      const o = (await v.call('GET', `${G}/namespaces/${ns}/${plural}/${name}`)).json as Obj;
-      return readyNow(o) ? o : undefined;
-    }, timeoutMs);
+  const { call, waitReady } = overlayApi(() => v);
   const vmFor = async (ns: string, net: string, name: string, hv: string): Promise<{ vm: Vm; port: VirtualPort }> => {
     const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv } })) as VirtualPort;
     const vm = await bed.addVm(hv, { name: `lb${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });

@@ -1,8 +1,39 @@
 /** Shared by the overlay e2e files: joining a test bed to vnetd, and packet captures in VMs. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Testbed, Vm } from '../harness/testbed';
+import { eventually, type TestVnetd } from '../support/vnetd';
 
 type Call = (method: string, path: string, body?: unknown) => Promise<unknown>;
+
+export const G = '/apis/vnet.dev/v1alpha1';
+
+export type Obj = { status?: { conditions?: Array<{ type: string; status: string; observedGeneration?: number }> }; metadata: { generation?: number; uid?: string } };
+
+/** Ready=True for the object's current generation. */
+export const readyNow = (o: Obj | undefined): boolean =>
+  o?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === o.metadata.generation) ?? false;
+
+/**
+ * API helpers over the file's vnetd (a getter: it is started in beforeAll): `call` throws on
+ * any non-2xx answer, `network` creates its namespace first, `waitReady` polls for readyNow.
+ */
+export function overlayApi(vnetd: () => TestVnetd) {
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await vnetd().call(method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+    return r.json;
+  };
+  const network = async (ns: string, name: string, spec: Record<string, unknown>) => {
+    await vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    return call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name }, spec });
+  };
+  const waitReady = async (ns: string, plural: string, name: string, timeoutMs = 15_000) =>
+    eventually(async () => {
+      const o = (await vnetd().call('GET', `${G}/namespaces/${ns}/${plural}/${name}`)).json as Obj;
+      return readyNow(o) ? o : undefined;
+    }, timeoutMs);
+  return { call, network, waitReady };
+}
 
 /**
  * Registers every hypervisor as a Node, waits for the underlay, and pins the underlay

@@ -11,11 +11,8 @@ import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { joinBed, startCapture } from './overlay-support';
+import { joinBed, startCapture, G, overlayApi } from './overlay-support';
 
-const G = '/apis/vnet.dev/v1alpha1';
-type Obj = { status?: { conditions?: Array<{ type: string; status: string; observedGeneration?: number }> }; metadata: { generation?: number } };
-const readyNow = (o: Obj | undefined) => o?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === o.metadata.generation) ?? false;
 
 function log(line: string): void {
   process.stdout.write(`[overlay] ${line}\n`);
@@ -26,20 +23,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
   let bed: Testbed;
   const servers = new Set<ChildProcess>();
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await v.call(method, path, body);
-    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-    return r.json;
-  };
-  const network = async (ns: string, name: string, spec: Record<string, unknown>) => {
-    await v.call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
-    return call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name }, spec });
-  };
-  const waitReady = async (ns: string, plural: string, name: string, timeoutMs = 15_000) =>
-    eventually(async () => {
-      const o = (await v.call('GET', `${G}/namespaces/${ns}/${plural}/${name}`)).json as Obj;
-      return readyNow(o) ? o : undefined;
-    }, timeoutMs);
+  const { call, waitReady, network } = overlayApi(() => v);
 
   /** Creates a VirtualPort, plugs a VM for it into hv's br-int, waits until Ready. */
   const vmFor = async (ns: string, net: string, name: string, hv: string, spec: Record<string, unknown> = {}): Promise<{ vm: Vm; port: VirtualPort; readyMs: number }> => {

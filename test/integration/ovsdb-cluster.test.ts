@@ -17,25 +17,9 @@ import {
 } from '../../src/ovsdb';
 import type { LabModel } from '../../src/ovsdb/testing/lab-schema';
 import { startOvsCluster, type OvsCluster } from '../harness/ovs';
-import { describeOvs, dumpTable, labSchemaFile, uuidOf, waitFor } from './ovsdb-helpers';
+import { describeOvs, dumpTable, labSchemaFile, replay, uuidOf, waitFor } from './ovsdb-helpers';
 
 const schemaFile = labSchemaFile();
-
-/** Replays change events into a map, failing on a duplicate insert or an update/delete whose old row is not the last one reported. */
-function replay(events: RowChange[]): Map<string, Row> {
-  const rows = new Map<string, Row>();
-  for (const e of events) {
-    if (e.kind === 'insert') {
-      if (rows.has(e.uuid)) throw new Error(`duplicate insert of ${e.uuid}`);
-      rows.set(e.uuid, e.new!);
-    } else {
-      expect(rows.get(e.uuid)).toEqual(e.old);
-      if (e.kind === 'update') rows.set(e.uuid, e.new!);
-      else rows.delete(e.uuid);
-    }
-  }
-  return rows;
-}
 
 describeOvs('ovsdb clustered database: leader following', () => {
   let cluster: OvsCluster | undefined;

@@ -3,6 +3,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
+import type { Row, RowChange } from '../../src/ovsdb';
 import { LAB_SCHEMA } from '../../src/ovsdb/testing/lab-schema';
 import { ovsAvailability, findBinary } from '../harness/ovs';
 
@@ -62,4 +63,24 @@ export async function dumpTable(socket: string, db: string, table: string): Prom
 
 export function uuidOf(wire: unknown): string {
   return (wire as [string, string])[1];
+}
+
+/**
+ * Replays change events into a map, failing on anything inconsistent: an insert of a
+ * row already present (duplicate), an update/delete whose `old` is not the row last
+ * reported (a lost event). Returns the replayed rows.
+ */
+export function replay(events: RowChange[]): Map<string, Row> {
+  const rows = new Map<string, Row>();
+  for (const e of events) {
+    if (e.kind === 'insert') {
+      if (rows.has(e.uuid)) throw new Error(`duplicate insert of ${e.uuid}`);
+      rows.set(e.uuid, e.new!);
+    } else {
+      expect(rows.get(e.uuid)).toEqual(e.old);
+      if (e.kind === 'update') rows.set(e.uuid, e.new!);
+      else rows.delete(e.uuid);
+    }
+  }
+  return rows;
 }

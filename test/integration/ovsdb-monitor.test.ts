@@ -16,7 +16,7 @@ import {
 } from '../../src/ovsdb';
 import type { LabModel } from '../../src/ovsdb/testing/lab-schema';
 import { startOvs, type OvsInstance } from '../harness/ovs';
-import { describeOvs, dumpTable, labSchemaFile, uuidOf, waitFor } from './ovsdb-helpers';
+import { describeOvs, dumpTable, labSchemaFile, replay, uuidOf, waitFor } from './ovsdb-helpers';
 
 const schemaFile = labSchemaFile();
 
@@ -27,26 +27,6 @@ function labClient(inst: OvsInstance, extra: Partial<Parameters<typeof createOvs
     reconnect: { initialDelayMs: 50, maxDelayMs: 300 },
     ...extra,
   });
-}
-
-/**
- * Replays change events into a map, failing on anything inconsistent: an insert of a
- * row already present (duplicate), an update/delete whose `old` is not the row last
- * reported (a lost event). Returns the replayed rows.
- */
-function replay(events: RowChange[]): Map<string, Row> {
-  const rows = new Map<string, Row>();
-  for (const e of events) {
-    if (e.kind === 'insert') {
-      if (rows.has(e.uuid)) throw new Error(`duplicate insert of ${e.uuid}`);
-      rows.set(e.uuid, e.new!);
-    } else {
-      expect(rows.get(e.uuid)).toEqual(e.old);
-      if (e.kind === 'update') rows.set(e.uuid, e.new!);
-      else rows.delete(e.uuid);
-    }
-  }
-  return rows;
 }
 
 async function serverSwitches(inst: OvsInstance): Promise<Map<string, { name: unknown; weight: unknown }>> {
