@@ -17,6 +17,7 @@ import { ownerKey, type FlowOwner } from '../openflow/sync';
 import { FromLocalMark, FromTunnelMark, NetworkField, loadField, loadMark, matchField, matchMark } from './fields';
 import type { LbListenerModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, PIPELINE_OWNER, ctZone, networkOwner } from './owners';
+import { ipv6SpoofGuardFlows } from './port-security-v6';
 import { TABLES, type Table } from './tables';
 
 /** Priorities, named: more specific beats less specific inside a table. */
@@ -102,6 +103,7 @@ function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): Des
         ),
       );
     }
+    flows.push(...ipv6SpoofGuardFlows(port, ofport));
   } else {
     flows.push(flow(TABLES.SpoofGuard, Priority.Normal, [inPort], [], TABLES.ArpResponder));
   }

@@ -4,7 +4,7 @@
  * says `TABLES.L2Lookup.id`, never a number.
  *
  *   Classifier   in_port of a bound VM port, or tunnel port + tun_id (VNI) -> network register
- *   SpoofGuard   port security: source MAC/IP (IPv4, ARP) of the port and its allowed pairs
+ *   SpoofGuard   port security: source MAC/IP (IPv4, ARP; IPv6 and ND in port-security-v6.ts) of the port and its allowed pairs
  *   ArpResponder ARP requests for addresses known in the network answered on this node
  *                (ports' IPs and load balancer VIPs)
  *   LbVip        IP traffic of a network with load balancers -> ct(zone, nat, table=LbNat):
