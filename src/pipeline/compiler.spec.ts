@@ -57,6 +57,9 @@ describe('compileNode', () => {
       'LbVip, priority=0 actions=goto_table:L2Lookup',
       'LbNat, priority=0 actions=goto_table:L2Lookup',
       'L2Lookup, priority=0 actions=goto_table:Flood',
+      'ArpResponder, priority=110, icmp6,icmp_type=135,ipv6_src=:: actions=goto_table:LbVip',
+      'ArpResponder, priority=110, icmp6,icmp_type=135,nd_sll=00:00:00:00:00:00 actions=goto_table:LbVip',
+      'ArpResponder, priority=120, NdReply=1, icmp6,icmp_type=136 actions=move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT',
       // port a (local, ofport 5)
       'Classifier, priority=100, in_port=5 actions=load:0x64->Network,load:0->FromTunnel,goto_table:SpoofGuard',
       'SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,ip,nw_src=10.0.0.5 actions=goto_table:ArpResponder',
@@ -104,7 +107,7 @@ describe('compileNode', () => {
       expect(new Set(counts.filter((_, i) => i % 2 === 0))).toEqual(new Set([6]));
       expect(new Set(counts.filter((_, i) => i % 2 === 1))).toEqual(new Set([2]));
       const total = [...c.owners.values()].reduce((s, o) => s + o.flows.length, 0);
-      expect(total).toBe(4 + 3 + (n / 2) * 6 + (n / 2) * 2);
+      expect(total).toBe(7 + 3 + (n / 2) * 6 + (n / 2) * 2);
     }
   });
 

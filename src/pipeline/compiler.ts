@@ -17,7 +17,8 @@ import { ownerKey, type FlowOwner } from '../openflow/sync';
 import { FromLocalMark, FromTunnelMark, NetworkField, loadField, loadMark, matchField, matchMark } from './fields';
 import type { LbListenerModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, PIPELINE_OWNER, ctZone, networkOwner } from './owners';
-import { ipv6SpoofGuardFlows } from './port-security-v6';
+import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
+import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
 import { TABLES, type Table } from './tables';
 
 /** Priorities, named: more specific beats less specific inside a table. */
@@ -111,15 +112,19 @@ function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): Des
   for (const ip of port.ips.filter(isIPv4)) {
     flows.push(flow(TABLES.ArpResponder, Priority.Specific, [matchField(NetworkField, net.vni), inPort, ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: ip }], [], TABLES.L2Lookup));
   }
+  for (const ip of port.ips.filter(isIPv6)) flows.push(ndSelfPassFlow(net.vni, ofport, ip));
   flows.push(...arpAnswers(port, net));
   flows.push(flow(TABLES.L2Lookup, Priority.Normal, [matchField(NetworkField, net.vni), { field: 'eth_dst', value: port.mac }], [out(ofport)]));
   return flows;
 }
 
 function arpAnswers(port: PortModel, net: NetworkModel): DesiredFlow[] {
-  return port.ips.filter(isIPv4).map((ip) =>
-    flow(TABLES.ArpResponder, Priority.Normal, [matchField(NetworkField, net.vni), ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: ip }], arpReplyActions(ip, port.mac)),
-  );
+  return [
+    ...port.ips.filter(isIPv4).map((ip) =>
+      flow(TABLES.ArpResponder, Priority.Normal, [matchField(NetworkField, net.vni), ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: ip }], arpReplyActions(ip, port.mac)),
+    ),
+    ...port.ips.filter(isIPv6).map((ip) => ndAnswerFlow(net.vni, ip, port.mac)),
+  ];
 }
 
 function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, tunnelPort: number): DesiredFlow[] {
@@ -138,6 +143,7 @@ export function pipelineFlows(): DesiredFlow[] {
     flow(TABLES.LbVip, Priority.Miss, [], [], TABLES.L2Lookup),
     flow(TABLES.LbNat, Priority.Miss, [], [], TABLES.L2Lookup),
     flow(TABLES.L2Lookup, Priority.Miss, [], [], TABLES.Flood),
+    ...ndPassFlows(),
   ];
 }
 

@@ -25,6 +25,9 @@ export const NetworkField = regField('Network', 'reg0', 0, 24);
 export const FromTunnelField = regField('FromTunnel', 'reg1', 0, 1);
 export const FromTunnelMark: RegMark = Object.freeze({ name: 'FromTunnel', field: FromTunnelField, value: 1 });
 export const FromLocalMark: RegMark = Object.freeze({ name: 'FromLocal', field: FromTunnelField, value: 0 });
+/** Flags register; bit 1 = this packet is an ND solicitation being turned into its answer. */
+export const NdReplyField = regField('NdReply', 'reg1', 1, 1);
+export const NdReplyMark: RegMark = Object.freeze({ name: 'NdReply', field: NdReplyField, value: 1 });
 
 function mask(f: RegField): number {
   return f.sub.nbits >= 32 ? 0xffffffff : ((1 << f.sub.nbits) - 1) * 2 ** f.sub.ofs;
@@ -51,4 +54,4 @@ export function loadMark(m: RegMark): Action {
 }
 
 /** Register names for readable dumps: "NXM_NX_REG0[0..23]" -> "Network". */
-export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField];
+export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField];

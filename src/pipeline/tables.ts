@@ -27,7 +27,7 @@ export interface Table {
 const DECLARED = [
   ['Classifier', 'in_port / tunnel+VNI to network and port registers'],
   ['SpoofGuard', 'source MAC/IP and ARP spoof guard (port security)'],
-  ['ArpResponder', 'answers ARP requests for known addresses locally'],
+  ['ArpResponder', 'answers ARP requests and IPv6 neighbor solicitations for known addresses locally'],
   ['LbVip', 'IP of networks with load balancers through conntrack (un-NATs replies)'],
   ['LbNat', 'new connections to a VIP:port -> select group (DNAT); NATed packets -> backend MAC'],
   ['L2Lookup', 'destination MAC to local port or remote VTEP'],

@@ -1,6 +1,7 @@
 /**
  * IPv6 across the overlay, with port security: a dual-stack network over two simulated
- * hypervisors. Neighbor Discovery resolves across the tunnel, ping and TCP work over
+ * hypervisors. Neighbor Discovery for known addresses is answered on the asking VM's
+ * hypervisor (the tunnel carries none of it), ping and TCP work over
  * IPv6 (global and link-local), a spoofed IPv6 source is dropped, an IPv6
  * allowedAddressPair passes, and a forged Neighbor Advertisement claiming another VM's
  * address never leaves the sender's hypervisor (while a genuine one does).
@@ -70,6 +71,12 @@ describeOvs('overlay: IPv6 with port security', () => {
     const lines = out.split('\n').filter((l) => l.includes('priority=115,'));
     return lines.reduce((s, l) => s + Number(/n_packets=(\d+)/.exec(l)?.[1] ?? 0), 0);
   };
+  /** Solicitations for ip answered by the ND responder on vm's hypervisor. */
+  const ndAnswers = async (vm: Vm, ip: string): Promise<number> => {
+    const out = await vm.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${vm.hypervisor.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.ArpResponder.id},icmp6,icmp_type=135,nd_target=${ip}`]);
+    const line = out.split('\n').find((l) => l.includes('priority=100,') && l.includes('resubmit'));
+    return Number(/n_packets=(\d+)/.exec(line ?? '')?.[1] ?? -1);
+  };
   const sendNa = (vm: Vm, src: string, target: string) => vm.exec(['python3', '-c', SEND_NA, vm.iface, vm.mac, src, target]);
 
   beforeAll(async () => {
@@ -99,6 +106,20 @@ describeOvs('overlay: IPv6 with port security', () => {
     const bLinkLocal = (await b.vm.exec(['ip', '-6', '-o', 'addr', 'show', 'dev', b.vm.iface, 'scope', 'link'])).match(/inet6 (fe80::[0-9a-f:]+)/)?.[1];
     expect(bLinkLocal).toBeDefined();
     await eventually(() => ping6(a.vm, `${bLinkLocal}%${a.vm.iface}`), 10_000, 100);
+
+    // Neighbor Discovery for a known address is answered on a's own hypervisor: after a
+    // flush, a resolves b again and b sees no solicitation for its global address.
+    await a.vm.exec(['ip', '-6', 'neigh', 'flush', 'dev', a.vm.iface]);
+    const answered0 = await ndAnswers(a.vm, b.ip6);
+    const nsCap = await startCapture(b.vm, children, 'icmp6 and ip6[40] == 135');
+    const t1 = performance.now();
+    expect(await ping6(a.vm, b.ip6)).toBe(true);
+    const resolvedMs = performance.now() - t1;
+    const nsAtB = (await nsCap.stop()).filter((l) => l.includes(`who has ${b.ip6}`));
+    expect(nsAtB).toEqual([]);
+    expect(await a.vm.exec(['ip', '-6', 'neigh', 'show', b.ip6])).toContain(b.vm.mac);
+    const answered = (await eventually(async () => (await ndAnswers(a.vm, b.ip6)) - answered0 || undefined, 5_000, 100)) as number;
+    expect(answered).toBeGreaterThanOrEqual(1);
 
     // TCP over IPv6.
     const server = spawn('ip', ['netns', 'exec', b.vm.netns, 'socat', '-T5', 'TCP6-LISTEN:7006,reuseaddr', 'SYSTEM:echo pong6'], { stdio: 'ignore' });
@@ -138,7 +159,7 @@ describeOvs('overlay: IPv6 with port security', () => {
     // b still resolves and reaches a's real address.
     expect(await ping6(b.vm, a.ip6)).toBe(true);
     log(
-      `first IPv6 ping (ND across the tunnel) after ${firstMs.toFixed(0)} ms; link-local ping ok; TCP6 ${reply}; spoofed-source frames at b: ${spoofed.length}; ` +
+      `first IPv6 ping after ${firstMs.toFixed(0)} ms; ND for ${b.ip6} answered on hv1 in ${resolvedMs.toFixed(1)} ms (${answered} answered locally, ${nsAtB.length} solicitations reached b); link-local ping ok; TCP6 ${reply}; spoofed-source frames at b: ${spoofed.length}; ` +
         `genuine NA seen at b: ${genuine.length}, forged NA seen at b: ${forged.length} (${dropped} dropped by a's spoof guard); allowed pair fd00:60::77 passes`,
     );
   }, 90_000);

@@ -69,6 +69,8 @@ export function nxmName(f: FieldName): string {
     ipv6_src: 'NXM_NX_IPV6_SRC',
     ipv6_dst: 'NXM_NX_IPV6_DST',
     ipv6_nd_target: 'NXM_NX_ND_TARGET',
+    ipv6_nd_sll: 'NXM_NX_ND_SLL',
+    ipv6_nd_tll: 'NXM_NX_ND_TLL',
     vlan_vid: 'OXM_OF_VLAN_VID',
     ip_proto: 'NXM_OF_IP_PROTO',
     tcp_src: 'NXM_OF_TCP_SRC',

@@ -3,13 +3,16 @@
  * them in OpenFlow 1.3 (meta-flow.h: a field's OXM form when it has one "since
  * OF1.3" or earlier, otherwise its NXM form). Classes:
  *   0x0000 NXM_OF, 0x0001 NXM_NX (Nicira), 0x8000 OPENFLOW_BASIC,
- *   0x8001 OXM_OF_PKT_REGS (xreg), 0xffff experimenter (followed by a 32-bit id).
+ *   0x8001 OXM_OF_PKT_REGS (xreg), 0x1000 ERICOXM_OF (ND extensions),
+ *   0xffff experimenter (followed by a 32-bit id).
  */
 export const OXM_CLASS = {
   NXM_0: 0x0000,
   NXM_1: 0x0001,
   OPENFLOW_BASIC: 0x8000,
   PKT_REGS: 0x8001,
+  /** OVS's ND extension fields (meta-flow.h ERICOXM_OF_*, OVS 2.11+). */
+  ERICOXM_OF: 0x1000,
   EXPERIMENTER: 0xffff,
 } as const;
 
@@ -85,6 +88,7 @@ const nx = <K extends FieldKind>(oxmField: number, kind: K, maskable: boolean): 
   maskable,
   prereq: 'none',
 });
+const eric = <K extends FieldKind>(oxmField: number, kind: K): Def<K> => ({ oxmClass: OXM_CLASS.ERICOXM_OF, oxmField, kind, maskable: false, prereq: 'nd' });
 const reg = (n: number): Def<'u32'> => nx(n, 'u32', true);
 const xreg = (n: number): Def<'u64'> => ({
   oxmClass: OXM_CLASS.PKT_REGS,
@@ -128,6 +132,9 @@ export const FIELDS = {
   ipv6_nd_target: basic(31, 'ipv6', true, 'nd'),
   ipv6_nd_sll: basic(32, 'mac', true, 'nd_solicit'),
   ipv6_nd_tll: basic(33, 'mac', true, 'nd_advert'),
+  // Rewritable in actions so flows can turn a solicitation into an advertisement.
+  nd_reserved: eric(1, 'u32'),
+  nd_options_type: eric(2, 'u8'),
   tunnel_id: basic(38, 'u64', true),
   reg0: reg(0),
   reg1: reg(1),
