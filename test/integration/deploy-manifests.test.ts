@@ -389,6 +389,22 @@ describeKube('deploy/ on Kubernetes (kubectl kustomize deploy/)', () => {
     const c = container(find(built, 'Deployment', 'vnetd-controller'), 'controller');
     expect(find(built, 'ConfigMap', envOf(c, 'VNETD_STORE')!.valueFrom.configMapKeyRef.name).data.VNETD_STORE).toBe('etcd://10.0.0.11:2379,10.0.0.12:2379');
   });
+
+  it("the README's overlay builds and does what it says", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const snippet = /cat > my-vnetd\/kustomization\.yaml <<'YAML'\n([\s\S]*?)\nYAML\n/.exec(readme)?.[1];
+    expect(snippet).toBeDefined();
+    const dir = join(scratch, 'overlays', 'readme');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'kustomization.yaml'), snippet!.replaceAll('../deploy', relative(dir, DEPLOY)));
+    const built = kustomize(dir);
+    const d = find(built, 'Deployment', 'vnetd-controller');
+    const c = container(d, 'controller');
+    expect(find(built, 'ConfigMap', envOf(c, 'VNETD_STORE')!.valueFrom.configMapKeyRef.name).data.VNETD_STORE).toMatch(STORE_CONTRACT);
+    expect(envOf(c, 'VNETD_ETCD_CA')).toBeDefined();
+    const images = built.filter((o) => o.spec?.template).flatMap((o) => [...(podSpec(o).initContainers ?? []), ...podSpec(o).containers].map((x: Obj) => x.image));
+    expect(new Set(images)).toEqual(new Set(['registry.example.com/vnetd:0.1.0']));
+  });
 });
 
 (kubectlPresent && opensslPresent ? describe : describe.skip)('deploy/kubernetes scripts against a real vnetd', () => {
