@@ -161,7 +161,7 @@ function apiTypeProblems(objs: Obj[]): string[] {
   return out;
 }
 
-/** Rules that apply to ServiceAccount ns/name in `namespace` (undefined: cluster-wide only). */
+/** Rules that apply to ServiceAccount vnetd-system/`sa` in `namespace` (undefined: cluster-wide only). */
 function rulesOf(objs: Obj[], sa: string, namespace: string | undefined): Rule[] {
   const bound = (b: Obj) => (b.subjects ?? []).some((s: Obj) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === NAMESPACE);
   const roleRules = (ref: Obj, ns?: string): Rule[] =>
