@@ -50,9 +50,15 @@ export interface LbListenerModel {
 
 /** A backend resolved to an address in the network (a VirtualPort's IP and MAC). */
 export interface LbBackendModel {
+  /** The VirtualPort's name, or the IP for an address backend (status.backends[].name). */
+  name: string;
   ip: string;
   mac: string;
   weight: number;
+  /** Gets new connections; an unhealthy backend keeps only the ones it has. */
+  healthy: boolean;
+  /** Node its port is bound to, when bound. */
+  node?: string;
 }
 
 export interface LoadBalancerModel {
@@ -66,6 +72,8 @@ export interface LoadBalancerModel {
   mac: string;
   listeners: readonly LbListenerModel[];
   backends: readonly LbBackendModel[];
+  /** ClientIP: every connection of one client to one backend (hash on the client IP only). */
+  sessionAffinity?: 'None' | 'ClientIP';
 }
 
 export interface LogicalModel {

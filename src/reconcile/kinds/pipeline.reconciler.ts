@@ -29,7 +29,6 @@ import {
   indexModel,
   lbMac,
   nodesOfNetwork,
-  type LbBackendModel,
   type LoadBalancerModel,
   type LogicalModel,
   type ModelIndex,
@@ -46,6 +45,7 @@ import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
+import { resolveBackends } from './lb-backends';
 import { parseObjectKey } from './object-keys';
 
 
@@ -246,6 +246,7 @@ export class PipelineReconciler {
         mac: lbMac(lb.metadata.uid!),
         listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
         backends: resolveBackends(lb, net, ports),
+        sessionAffinity: lb.spec.sessionAffinity ?? 'None',
       };
       loadBalancers.set(m.uid, m);
       keyOfUid.set(m.uid, objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name));
@@ -424,32 +425,4 @@ export class PipelineReconciler {
     if (!nodes.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
     return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${nodes.join(', ')}` };
   }
-}
-
-
-/**
- * A load balancer's backends as addresses in its network: a VirtualPort name gives the
- * port's IPv4 addresses and MAC; an IP gives the port that owns it (own IP or allowed
- * pair). Backends that resolve to nothing (port not there yet) are left out until they do.
- */
-function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>): LbBackendModel[] {
-  const ns = lb.metadata.namespace;
-  const inNet = [...ports.values()].filter((p) => p.network === net.uid);
-  const byName = new Map(inNet.map((p) => [p.key, p]));
-  const out: LbBackendModel[] = [];
-  const v4 = (ip: string) => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
-  for (const b of lb.spec?.backends ?? []) {
-    const weight = b.weight ?? 1;
-    if (b.port !== undefined) {
-      const p = byName.get(`${ns}/${b.port}`);
-      const ip = p?.ips.find(v4);
-      if (p && ip) out.push({ ip, mac: p.mac, weight });
-    } else if (b.ip !== undefined && v4(b.ip)) {
-      const own = inNet.find((p) => p.ips.includes(b.ip!));
-      const pair = own ? undefined : inNet.flatMap((p) => p.allowedAddressPairs).find((a) => a.ip === b.ip);
-      const mac = own?.mac ?? pair?.mac;
-      if (mac) out.push({ ip: b.ip, mac, weight });
-    }
-  }
-  return out;
 }
