@@ -46,6 +46,7 @@ import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
 import { resolveBackends } from './lb-backends';
+import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
 
 
@@ -65,6 +66,8 @@ export interface PipelineReconcilerOptions {
   workers?: number;
   /** OpenFlow connection options (tests shorten timers). */
   echoIntervalMs?: number;
+  /** How often LoadBalancer status.backends (health, connection counts) is refreshed; default 5 s. */
+  lbStatusIntervalMs?: number;
 }
 
 /** One node's OpenFlow side. */
@@ -123,6 +126,7 @@ export class PipelineReconciler {
   private readonly unsubscribe: Array<() => void> = [];
   private cached?: { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> };
   private stopped = false;
+  private readonly lbStatus: LbStatusReporter;
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -137,6 +141,14 @@ export class PipelineReconciler {
     this.statusController.watch(this.networks);
     this.statusController.watch(this.ports);
     this.statusController.watch(this.lbs);
+    this.lbStatus = new LbStatusReporter({
+      objects: opts.objects,
+      logger: this.log,
+      intervalMs: opts.lbStatusIntervalMs,
+      loadBalancers: () => this.lbs.list(),
+      model: () => this.snapshot().model,
+      connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
+    });
     // A port's status depends on its network's nodes; a network's on its ports.
     this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
     for (const [informer, sig] of [
@@ -173,11 +185,13 @@ export class PipelineReconciler {
     }
     this.nodeController.start();
     this.statusController.start();
+    this.lbStatus.start();
     this.enqueueAllNodes();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.lbStatus.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).stop();
     await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
