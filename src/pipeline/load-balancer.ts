@@ -23,8 +23,10 @@
  * conntrack NAT of LbVip already rewrote them), so an LbDnat flow's packet counter is the
  * number of connections dispatched on that node to that backend through that listener.
  */
-import { CtState, ETH_TYPE, IP_PROTO, parseIpv4, type Action, type KnownOxm, type MultipathFields } from '../openflow';
+import { CtState, ETH_TYPE, IP_PROTO, OFPP, parseIpv4, type Action, type KnownOxm, type MultipathFields } from '../openflow';
 import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
+// compiler.ts imports lbFlows from here: use these only inside functions (never at module
+// load), so the cycle is harmless under CommonJS as well.
 import { Priority, arpReplyActions, ethType, flow } from './compiler';
 import { LbBackendField, LbSlotField, NetworkField, loadField, matchField } from './fields';
 import type { LbBackendModel, LbListenerModel, LoadBalancerModel, NetworkModel } from './model';
@@ -160,6 +162,17 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
         [{ type: 'set_field', field: 'eth_dst', value: b.mac }],
         TABLES.L2Lookup,
       ),
+    );
+  }
+  // Health checks (lb-health.ts): a backend's answer to a probe sent from the VIP comes
+  // back to the VIP and the LB's MAC from the checked port; only probes do that (clients
+  // never use the VIP as their address), so it goes to the controller.
+  for (const port of lb.healthCheckPorts ?? []) {
+    flows.push(
+      // Above the VIP's +new flows, whose destination port a probe's source port could equal.
+      flow(TABLES.LbNat, Priority.Specific + 10, [inNet, { field: 'eth_dst', value: lb.mac }, ipv4, { field: 'ip_proto', value: IP_PROTO.TCP }, vip, { field: 'tcp_src', value: port }], [
+        { type: 'output', port: OFPP.CONTROLLER, maxLen: 128 },
+      ]),
     );
   }
   // Anything else sent to the LB's MAC (other ports, non-IP) has nowhere to go: drop it

@@ -57,8 +57,9 @@ export interface LbBackendModel {
   weight: number;
   /** Gets new connections; an unhealthy backend keeps only the ones it has. */
   healthy: boolean;
-  /** Node its port is bound to, when bound. */
+  /** Node its port is bound to and the port's OpenFlow number there, when bound. */
   node?: string;
+  ofport?: number;
 }
 
 export interface LoadBalancerModel {
@@ -74,6 +75,8 @@ export interface LoadBalancerModel {
   backends: readonly LbBackendModel[];
   /** ClientIP: every connection of one client to one backend (hash on the client IP only). */
   sessionAffinity?: 'None' | 'ClientIP';
+  /** TCP ports its backends are health-checked on: their answers go to the controller. */
+  healthCheckPorts?: readonly number[];
 }
 
 export interface LogicalModel {

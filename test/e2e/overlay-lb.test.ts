@@ -8,7 +8,9 @@
  * from source ports that were on a survivor keep their backend), that status.backends
  * counts the connections each backend got, that a backend whose port is unbound gets no
  * new connections until it is bound again, and that ClientIP affinity sends every
- * connection of one client to one backend. Prints the distribution it measured.
+ * connection of one client to one backend, and that active TCP health checks take a
+ * backend whose server stopped out of the slot table and bring it back. Prints the
+ * distribution it measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { BackendStatus, LoadBalancer, VirtualPort } from '../../src/resources/kinds';
@@ -65,7 +67,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     c.on('exit', () => children.delete(c));
     return c;
   };
-  const startServer = async (vm: Vm, name: string): Promise<void> => {
+  const startServer = async (vm: Vm, name: string): Promise<ChildProcess> => {
     const c = nodeIn(vm, ['-e', SERVER, name]);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`server ${name} did not start`)), 10_000);
@@ -76,9 +78,10 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
         }
       });
     });
+    return c;
   };
-  const connections = async (client: Vm, vip: string, count: number, base: number): Promise<Array<{ lp: number; name: string; peer: string }>> =>
-    JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, '80', String(count), String(base), '10'])) as Array<{ lp: number; name: string; peer: string }>;
+  const connections = async (client: Vm, vip: string, count: number, base: number, port = 80): Promise<Array<{ lp: number; name: string; peer: string }>> =>
+    JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, String(port), String(count), String(base), '10'])) as Array<{ lp: number; name: string; peer: string }>;
   const tally = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});
 
   beforeAll(async () => {
@@ -93,13 +96,13 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     await v?.stop();
   }, 60_000);
 
-  it('VIP with three backends: 300 connections all succeed, reach every backend, replies from the VIP, counted in status; removing a backend moves only its connections; an unbound backend is skipped until bound again; ClientIP affinity', async () => {
+  it('VIP with three backends: 300 connections all succeed, reach every backend, replies from the VIP, counted in status; removing a backend moves only its connections; an unbound backend is skipped until bound again; ClientIP affinity; active TCP health checks', async () => {
     const ns = 'e-lb';
     await v.call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.40.0.0/24' }] } });
     const client = await vmFor(ns, 'net', 'client', 'hv1');
     const backends = [await vmFor(ns, 'net', 'b1', 'hv1'), await vmFor(ns, 'net', 'b2', 'hv2'), await vmFor(ns, 'net', 'b3', 'hv2')];
-    await Promise.all(backends.map((b) => startServer(b.vm, b.port.metadata.name)));
+    const servers = await Promise.all(backends.map((b) => startServer(b.vm, b.port.metadata.name)));
     const t0 = performance.now();
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
       metadata: { name: 'web' },
@@ -181,11 +184,12 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     // it; bound again -> back, with the same source ports on it as before.
     const sick = backends[2]!;
     const sickIp = sick.port.spec!.ips![0]!;
-    const dnatTo = async (ip: string): Promise<number> => {
+    /** DNAT flows to `ip` on both nodes (of the listener on `listenerPort` only, when given). */
+    const dnatTo = async (ip: string, listenerPort?: number): Promise<number> => {
       let n = 0;
       for (const hv of bed.hypervisors) {
         const flows = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
-        n += flows.split('\n').filter((l) => l.includes(`nat(dst=${ip}:`)).length;
+        n += flows.split('\n').filter((l) => l.includes(`nat(dst=${ip}:`) && (listenerPort === undefined || l.includes(`tp_dst=${listenerPort} `))).length;
       }
       return n;
     };
@@ -224,6 +228,40 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     expect(sticky.filter((c) => !c.name)).toEqual([]);
     expect(Object.keys(distSticky)).toHaveLength(1);
 
+    // Active TCP health checks (second LB, b1 + b3): b3's server stopped -> its port
+    // still bound but answering RST -> out after 2 failed checks; server back -> in again.
+    const hc = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'checked' },
+      spec: {
+        network: 'net',
+        listeners: [{ protocol: 'TCP', port: 81, targetPort: 8080 }],
+        backends: [{ port: 'b1' }, { port: 'b3' }],
+        healthCheck: { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 2, healthyThreshold: 1 },
+      },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'checked');
+    const hcVip = hc.spec!.vip!;
+    const hcStatus = async (): Promise<BackendStatus[]> => ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/checked`)) as LoadBalancer).status?.backends ?? [];
+    const bothUp = tally((await connections(client.vm, hcVip, 60, 44000, 81)).map((c) => c.name));
+    expect(Object.keys(bothUp).sort()).toEqual(['b1', 'b3']);
+    const b3server = servers[2]!;
+    const t6 = performance.now();
+    process.kill(b3server.pid!, 'SIGTERM');
+    await eventually(async () => (await dnatTo(sickIp, 81)) === 0, 20_000, 100);
+    const downMs = performance.now() - t6;
+    const whileDown = await connections(client.vm, hcVip, 60, 44000, 81);
+    expect(whileDown.filter((c) => c.name !== 'b1')).toEqual([]);
+    await eventually(async () => (await hcStatus()).find((b) => b.name === 'b3')?.healthy === false, 20_000, 250);
+    await startServer(sick.vm, 'b3');
+    const t7 = performance.now();
+    await eventually(async () => (await dnatTo(sickIp, 81)) > 0, 20_000, 100);
+    const upMs = performance.now() - t7;
+    const afterUp = tally((await connections(client.vm, hcVip, 60, 44000, 81)).map((c) => c.name));
+    log(`health checks (1 s interval, 2 failures / 1 success): b3's server stopped -> out of the slot table after ${downMs.toFixed(0)} ms, 60 connections ${JSON.stringify(tally(whileDown.map((c) => c.name)))}; server back -> in again after ${upMs.toFixed(0)} ms, 60 connections ${JSON.stringify(afterUp)}`);
+    expect(Object.keys(afterUp).sort()).toEqual(['b1', 'b3']);
+    await eventually(async () => (await hcStatus()).find((b) => b.name === 'b3')?.healthy === true, 20_000, 250);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/checked`);
+
     // Deleting the load balancer takes its flows and groups off both nodes.
     const lbMacNow = /lladdr (\S+)/.exec(await client.vm.exec(['ip', 'neigh', 'show', vip]))?.[1] ?? '';
     const t3 = performance.now();
@@ -234,7 +272,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
         const sock = `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`;
         const flows = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', sock]);
         const groups = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-groups', sock]);
-        out.push(...flows.split('\n').filter((l) => l.includes(vip) || (lbMacNow && l.includes(lbMacNow))), ...groups.split('\n').filter((l) => l.includes('group_id=')));
+        out.push(...flows.split('\n').filter((l) => l.includes(vip) || l.includes(hcVip) || (lbMacNow && l.includes(lbMacNow))), ...groups.split('\n').filter((l) => l.includes('group_id=')));
       }
       return out;
     };

@@ -36,6 +36,9 @@ export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: Read
 
 function backend(name: string, ip: string, mac: string, weight: number, port: PortModel): LbBackendModel {
   const m: LbBackendModel = { name, ip, mac, weight, healthy: !!port.binding };
-  if (port.binding) m.node = port.binding.node;
+  if (port.binding) {
+    m.node = port.binding.node;
+    m.ofport = port.binding.ofport;
+  }
   return m;
 }

@@ -46,6 +46,7 @@ import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
 import { resolveBackends } from './lb-backends';
+import { LbHealthMonitor, checkedPorts, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
 
@@ -127,6 +128,7 @@ export class PipelineReconciler {
   private cached?: { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> };
   private stopped = false;
   private readonly lbStatus: LbStatusReporter;
+  private readonly lbHealth: LbHealthMonitor;
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -148,6 +150,15 @@ export class PipelineReconciler {
       loadBalancers: () => this.lbs.list(),
       model: () => this.snapshot().model,
       connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
+    });
+    this.lbHealth = new LbHealthMonitor({
+      logger: this.log,
+      targets: () => healthTargets(this.lbs.list(), this.snapshot().model),
+      connection: (node) => this.agents.get(node)?.conn,
+      onChange: () => {
+        this.cached = undefined;
+        this.enqueueAllNodes();
+      },
     });
     // A port's status depends on its network's nodes; a network's on its ports.
     this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
@@ -186,11 +197,13 @@ export class PipelineReconciler {
     this.nodeController.start();
     this.statusController.start();
     this.lbStatus.start();
+    this.lbHealth.start();
     this.enqueueAllNodes();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.lbHealth.stop();
     await this.lbStatus.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).stop();
@@ -259,8 +272,9 @@ export class PipelineReconciler {
         vip: lb.spec.vip,
         mac: lbMac(lb.metadata.uid!),
         listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
-        backends: resolveBackends(lb, net, ports),
+        backends: resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b)),
         sessionAffinity: lb.spec.sessionAffinity ?? 'None',
+        healthCheckPorts: checkedPorts(lb),
       };
       loadBalancers.set(m.uid, m);
       keyOfUid.set(m.uid, objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name));
