@@ -108,7 +108,7 @@ export interface BackendStatus {
   ip: string;
   /** Node its port is bound to ("" when not bound). */
   node: string;
-  /** Gets new connections (its port is bound). */
+  /** Gets new connections: its port is bound and, with spec.healthCheck, it passes the TCP checks. */
   healthy: boolean;
   /** Connections dispatched to it (first packets through its DNAT flows, all nodes). */
   connections: number;
