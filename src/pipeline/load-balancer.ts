@@ -30,7 +30,7 @@ import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
 import { Priority, arpReplyActions, ethType, flow } from './compiler';
 import { LbBackendField, LbSlotField, NetworkField, loadField, matchField } from './fields';
 import type { LbBackendModel, LbListenerModel, LoadBalancerModel, NetworkModel } from './model';
-import { ctZone } from './owners';
+import { ctZone, fnv1a } from './owners';
 import { TABLES } from './tables';
 
 /**
@@ -54,15 +54,6 @@ function mix32(h: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
   return h >>> 0;
 }
 

@@ -82,8 +82,12 @@ export class LbStatusReporter {
 
   /** One refresh: dump counters, compute every load balancer's backends, write what changed. */
   async refresh(): Promise<void> {
+    const conns = [...this.src.connections()];
+    // A node vnetd no longer manages at all (deleted) stops counting.
+    const managed = new Set(conns.map(([node]) => node));
+    for (const node of this.perNode.keys()) if (!managed.has(node)) this.perNode.delete(node);
     await Promise.all(
-      [...this.src.connections()].map(async ([node, conn]) => {
+      conns.map(async ([node, conn]) => {
         if (!conn.connected) return;
         try {
           this.perNode.set(node, countDispatched(await conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) })));
