@@ -229,14 +229,14 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     expect(Object.keys(distSticky)).toHaveLength(1);
 
     // Active TCP health checks (second LB, b1 + b3): b3's server stopped -> its port
-    // still bound but answering RST -> out after 2 failed checks; server back -> in again.
+    // still bound but answering RST -> out after 3 failed checks; server back -> in again.
     const hc = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
       metadata: { name: 'checked' },
       spec: {
         network: 'net',
         listeners: [{ protocol: 'TCP', port: 81, targetPort: 8080 }],
         backends: [{ port: 'b1' }, { port: 'b3' }],
-        healthCheck: { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 2, healthyThreshold: 1 },
+        healthCheck: { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 },
       },
     })) as LoadBalancer;
     await waitReady(ns, 'loadbalancers', 'checked');
@@ -257,7 +257,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     await eventually(async () => (await dnatTo(sickIp, 81)) > 0, 20_000, 100);
     const upMs = performance.now() - t7;
     const afterUp = tally((await connections(client.vm, hcVip, 60, 44000, 81)).map((c) => c.name));
-    log(`health checks (1 s interval, 2 failures / 1 success): b3's server stopped -> out of the slot table after ${downMs.toFixed(0)} ms, 60 connections ${JSON.stringify(tally(whileDown.map((c) => c.name)))}; server back -> in again after ${upMs.toFixed(0)} ms, 60 connections ${JSON.stringify(afterUp)}`);
+    log(`health checks (1 s interval, 3 failures / 1 success): b3's server stopped -> out of the slot table after ${downMs.toFixed(0)} ms, 60 connections ${JSON.stringify(tally(whileDown.map((c) => c.name)))}; server back -> in again after ${upMs.toFixed(0)} ms, 60 connections ${JSON.stringify(afterUp)}`);
     expect(Object.keys(afterUp).sort()).toEqual(['b1', 'b3']);
     await eventually(async () => (await hcStatus()).find((b) => b.name === 'b3')?.healthy === true, 20_000, 250);
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/checked`);

@@ -81,6 +81,16 @@ describe('LbHealthMonitor', () => {
     expect(changes()).toBe(2);
   });
 
+  it('does not count a probe lost with the connection to the node', () => {
+    const { conn, mon } = setup();
+    mon.tick(0);
+    conn.connected = false;
+    mon.tick(1000);
+    mon.tick(2000);
+    mon.tick(3000);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+  });
+
   it('ignores answers that do not match the pending probe', () => {
     const { conn, mon } = setup();
     mon.tick(0);

@@ -136,7 +136,8 @@ export class LbHealthMonitor {
       p.target = t;
       if (p.pending && now >= p.pending.deadline) {
         p.pending = undefined;
-        changed = this.record(p, false, 'no answer') || changed;
+        // Lost with vnetd's own connection to the node: says nothing about the backend.
+        if (this.opts.connection(t.node)?.connected) changed = this.record(p, false, 'no answer') || changed;
       }
       if (!p.pending && now >= p.nextAt) {
         p.nextAt = now + t.timing.intervalMs;
