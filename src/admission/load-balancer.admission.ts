@@ -18,6 +18,20 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
     }
     listeners.set(k, i);
   });
+  const hc = spec.healthCheck;
+  if (hc) {
+    // Checks are TCP connects from the VIP (lb-health.ts); HTTP is not implemented.
+    if (hc.protocol !== undefined && hc.protocol !== 'TCP') {
+      causes.push({ field: 'spec.healthCheck.protocol', reason: 'FieldValueNotSupported', message: `Unsupported value: "${hc.protocol}": supported values: "TCP"` });
+    }
+    if (hc.path !== undefined) causes.push({ field: 'spec.healthCheck.path', reason: 'FieldValueForbidden', message: 'Forbidden: path only applies to HTTP checks' });
+    if (hc.timeoutSeconds !== undefined && hc.timeoutSeconds > (hc.intervalSeconds ?? 5)) {
+      causes.push({ field: 'spec.healthCheck.timeoutSeconds', reason: 'FieldValueInvalid', message: `Invalid value: ${hc.timeoutSeconds}: must not exceed intervalSeconds (${hc.intervalSeconds ?? 5})` });
+    }
+    if (!spec.listeners.some((l) => (l.protocol ?? 'TCP') === 'TCP')) {
+      causes.push({ field: 'spec.healthCheck', reason: 'FieldValueInvalid', message: 'Invalid value: TCP health checks need at least one TCP listener' });
+    }
+  }
   const allocators = allocatorsOf(net);
   const seen = new Map<string, number>();
   for (const [i, b] of (spec.backends ?? []).entries()) {

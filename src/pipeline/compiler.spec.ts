@@ -1,6 +1,7 @@
 import { checkMatch } from '../openflow';
 import { flowKey, ownerKey } from '../openflow/sync';
 import { compileNode, indexModel, type NodeCompilation } from './compiler';
+import { LB_SLOTS, dealSlots } from './load-balancer';
 import { formatPipelineActions, formatPipelineFlow } from './format';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, lbMac, networkOwner } from './owners';
@@ -35,7 +36,7 @@ function text(c: NodeCompilation): string[] {
 
 describe('pipeline tables', () => {
   it('are declared by name, in order', () => {
-    expect(TABLE_ORDER.map((t) => `${t.id}:${t.name}`)).toEqual(['0:Classifier', '1:SpoofGuard', '2:ArpResponder', '3:LbVip', '4:LbNat', '5:L2Lookup', '6:Flood']);
+    expect(TABLE_ORDER.map((t) => `${t.id}:${t.name}`)).toEqual(['0:Classifier', '1:SpoofGuard', '2:ArpResponder', '3:LbVip', '4:LbNat', '5:L2Lookup', '6:Flood', '7:LbSlot', '8:LbDnat']);
   });
 });
 
@@ -145,54 +146,99 @@ describe('load balancers', () => {
     vip: '10.0.0.100',
     mac: lbMac('lb1'),
     listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }],
-    backends: backends.map((n) => ({ ip: `10.0.0.${n}`, mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`, weight: 1 })),
+    backends: backends.map((n) => ({ name: `p${n}`, ip: `10.0.0.${n}`, mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`, weight: 1, healthy: true })),
     ...extra,
   });
   const ports = () => [port('a', 'blue', 5, 'hv1'), port('b', 'blue', 6, 'hv2'), port('c', 'blue', 7, 'hv2')];
+  const lbText = (c: NodeCompilation, ids: OwnerIds): string[] => c.owners.get(ownerKey(ids.lbOwner('lb1')))!.flows.map(formatPipelineFlow);
+  /** slot -> backend IP, from the LbSlot flows. */
+  const slotsOf = (flows: string[]): Map<number, string> => {
+    const out = new Map<number, string>();
+    for (const f of flows) {
+      const m = /^LbSlot, .*LbSlot=(\d+).* actions=load:(0x[0-9a-f]+)->LbBackend/.exec(f);
+      if (m) {
+        const n = Number(m[2]);
+        out.set(Number(m[1]), [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
+      }
+    }
+    return out;
+  };
 
-  it('compiles a VIP with backends into golden flows and a select group', () => {
+  it('compiles a VIP with backends into golden flows: slot hash, slot table, DNAT per backend; no groups', () => {
     const ids = new OwnerIds();
     const c = compileNode(model([net('blue', 100)], ports(), [lb([5, 6, 7])]), 'hv1', ids);
     const o = c.owners.get(ownerKey(ids.lbOwner('lb1')))!;
     expect(o.label).toBe('loadbalancer t/lb1');
     const m = lbMac('lb1');
     expect(m).toMatch(/^02:4c:42:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/);
-    const g = ids.groupId('lb1', 'TCP/80');
-    expect(o.flows.map(formatPipelineFlow)).toEqual([
+    const t = o.flows.map(formatPipelineFlow);
+    expect(t.filter((l) => !l.startsWith('LbSlot'))).toEqual([
       `ArpResponder, priority=100, Network=100, arp,arp_op=1,arp_tpa=10.0.0.100 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:${m}->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],set_field:${m}->arp_sha,move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:10.0.0.100->arp_spa,IN_PORT`,
-      `LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=group:${g}`,
-      `LbNat, priority=100, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_dst=10.0.0.5 actions=set_field:02:00:00:00:00:05->eth_dst,goto_table:L2Lookup`,
-      `LbNat, priority=100, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_dst=10.0.0.6 actions=set_field:02:00:00:00:00:06->eth_dst,goto_table:L2Lookup`,
-      `LbNat, priority=100, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_dst=10.0.0.7 actions=set_field:02:00:00:00:00:07->eth_dst,goto_table:L2Lookup`,
+      `LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,LbSlot),goto_table:LbSlot`,
+      ...[5, 6, 7].map((n) => `LbDnat, priority=100, Network=100,LbBackend=${167772160 + n}, tcp,nw_dst=10.0.0.100,tp_dst=80 actions=ct(commit,table=LbNat,zone=101,nat(dst=10.0.0.${n}:8080))`),
+      ...[5, 6, 7].map((n) => `LbNat, priority=100, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_dst=10.0.0.${n} actions=set_field:02:00:00:00:00:0${n}->eth_dst,goto_table:L2Lookup`),
       `LbNat, priority=90, Network=100, dl_dst=${m} actions=drop`,
     ]);
-    expect(o.groups).toHaveLength(1);
-    expect(o.groups![0]).toMatchObject({ groupId: g, groupType: 'select' });
-    expect(o.groups![0].buckets.map((b) => [b.weight, formatPipelineActions(b.actions)])).toEqual([5, 6, 7].map((n) => [1, `ct(commit,table=LbNat,zone=101,nat(dst=10.0.0.${n}:8080))`]));
+    const slots = t.filter((l) => l.startsWith('LbSlot'));
+    expect(slots).toHaveLength(LB_SLOTS);
+    expect(slots[0]).toMatch(/^LbSlot, priority=100, Network=100,LbSlot=0, ip,nw_dst=10.0.0.100 actions=load:0xa00000[567]->LbBackend,goto_table:LbDnat$/);
+    // Every backend gets a fair share of the slots.
+    const share = new Map<string, number>();
+    for (const ip of slotsOf(t).values()) share.set(ip, (share.get(ip) ?? 0) + 1);
+    expect([...share.keys()].sort()).toEqual(['10.0.0.5', '10.0.0.6', '10.0.0.7']);
+    for (const n of share.values()) expect(n).toBeGreaterThan(LB_SLOTS / 3 - 25);
+    expect(o.groups).toEqual([]);
     // The network sends its IP through conntrack, tunnel traffic included.
     const netFlows = c.owners.get(ownerKey(networkOwner(100)))!.flows.map(formatPipelineFlow);
     expect(netFlows).toContain('Classifier, priority=100, in_port=1,tun_id=0x64 actions=load:0x64->Network,load:0x1->FromTunnel,goto_table:LbVip');
     expect(netFlows).toContain('LbVip, priority=100, Network=100, ip actions=ct(table=LbNat,zone=101,nat)');
     expect(c.realizes.get('lb1')).toBe('1');
     for (const f of o.flows) expect(() => checkMatch(f.match)).not.toThrow();
+    // goto_table only ever goes forward (OpenFlow refuses a backward goto).
+    for (const f of o.flows) for (const i of f.instructions) if (i.type === 'goto_table') expect(i.tableId).toBeGreaterThan(f.tableId);
   });
 
-  it('is installed only where its network is present; flow count is 3 + listeners + backends', () => {
+  it('is installed only where its network is present; flow count is 2 + listeners x (1 + backends) + slots + backends', () => {
     const ids = new OwnerIds();
     const m = model([net('blue', 100), net('red', 200)], [port('a', 'blue', 5, 'hv1'), port('r', 'red', 6, 'hv2')], [lb([5, 6, 7])]);
     expect(compileNode(m, 'hv2', ids).realizes.has('lb1')).toBe(false);
     const c = compileNode(m, 'hv1', ids);
-    expect(c.owners.get(ownerKey(ids.lbOwner('lb1')))!.flows).toHaveLength(1 + 1 + 3 + 1);
+    expect(c.owners.get(ownerKey(ids.lbOwner('lb1')))!.flows).toHaveLength(2 + 1 * (1 + 3) + LB_SLOTS + 3);
   });
 
-  it('removing a backend changes only the LB owner (one bucket and one flow fewer)', () => {
+  it('removing a backend changes only the LB owner and moves only the slots it had', () => {
     const ids = new OwnerIds();
     const before = compileNode(model([net('blue', 100)], ports(), [lb([5, 6, 7])]), 'hv1', ids);
     const after = compileNode(model([net('blue', 100)], ports(), [lb([5, 7], { version: '2' })]), 'hv1', ids);
     const d = flowDelta(before, after);
     expect(d.changedOwners).toEqual([ownerKey(ids.lbOwner('lb1'))]);
-    expect(d).toMatchObject({ added: 0, removed: 1 });
-    expect(after.owners.get(ownerKey(ids.lbOwner('lb1')))!.groups![0].buckets).toHaveLength(2);
+    const a = slotsOf(lbText(before, ids));
+    const b = slotsOf(lbText(after, ids));
+    const moved = [...a].filter(([s, ip]) => b.get(s) !== ip);
+    expect(moved.length).toBeGreaterThan(0);
+    // Only 10.0.0.6's slots changed hands; everyone else's stayed put.
+    expect(moved.every(([, ip]) => ip === '10.0.0.6')).toBe(true);
+    expect([...b.values()]).not.toContain('10.0.0.6');
+    // One DNAT flow, one MAC flow fewer, and one rewritten slot flow per moved slot.
+    expect(d).toMatchObject({ added: moved.length, removed: moved.length + 2 });
+  });
+
+  it('unhealthy backends get no new connections but keep their MAC flow; none healthy drops new connections', () => {
+    const ids = new OwnerIds();
+    const sick = lb([5, 6, 7]);
+    const t = lbText(compileNode(model([net('blue', 100)], ports(), [{ ...sick, backends: sick.backends.map((b) => (b.ip === '10.0.0.6' ? { ...b, healthy: false } : b)) }]), 'hv1', ids), ids);
+    expect(new Set(slotsOf(t).values())).toEqual(new Set(['10.0.0.5', '10.0.0.7']));
+    expect(t.filter((l) => l.startsWith('LbDnat') && l.includes('nat(dst=10.0.0.6'))).toEqual([]);
+    expect(t.some((l) => l.includes('nw_dst=10.0.0.6 actions=set_field:02:00:00:00:00:06->eth_dst'))).toBe(true);
+    const none = lbText(compileNode(model([net('blue', 100)], ports(), [{ ...sick, backends: sick.backends.map((b) => ({ ...b, healthy: false })) }]), 'hv1', ids), ids);
+    expect(none).toContain('LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=drop');
+    expect(none.filter((l) => l.startsWith('LbSlot') || l.startsWith('LbDnat'))).toEqual([]);
+  });
+
+  it('session affinity ClientIP hashes the client address only', () => {
+    const ids = new OwnerIds();
+    const t = lbText(compileNode(model([net('blue', 100)], ports(), [lb([5, 6], { sessionAffinity: 'ClientIP' })]), 'hv1', ids), ids);
+    expect(t).toContain('LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=multipath(nw_src,0,modulo_n,256,0,LbSlot),goto_table:LbSlot');
   });
 
   it('without backends drops new connections to the VIP and has no group', () => {
@@ -205,6 +251,43 @@ describe('load balancers', () => {
   it('networks without a load balancer keep tunnel traffic off conntrack', () => {
     const t = text(compileNode(model([net('blue', 100)], ports()), 'hv1', new OwnerIds()));
     expect(t.filter((l) => l.startsWith('LbVip') || l.startsWith('LbNat'))).toEqual(['LbVip, priority=0 actions=goto_table:L2Lookup', 'LbNat, priority=0 actions=goto_table:L2Lookup']);
+  });
+});
+
+describe('dealSlots (rendezvous hashing)', () => {
+  const bs = (n: number, weight = 1) => Array.from({ length: n }, (_, i) => ({ key: `10.1.0.${i + 1}`, weight }));
+
+  it('does not depend on the order of the backends', () => {
+    const a = bs(5);
+    const keys = (list: typeof a) => dealSlots(list).map((i) => list[i]!.key);
+    expect(keys([...a].reverse())).toEqual(keys(a));
+  });
+
+  it('removing one of n moves only its slots; adding one takes about 1/(n+1) from each', () => {
+    const a = bs(4);
+    const before = dealSlots(a).map((i) => a[i]!.key);
+    const fewer = a.filter((b) => b.key !== '10.1.0.2');
+    const after = dealSlots(fewer).map((i) => fewer[i]!.key);
+    before.forEach((k, s) => {
+      if (k !== '10.1.0.2') expect(after[s]).toBe(k);
+      else expect(after[s]).not.toBe(k);
+    });
+    const more = [...a, { key: '10.1.0.99', weight: 1 }];
+    const grown = dealSlots(more).map((i) => more[i]!.key);
+    grown.forEach((k, s) => expect(k === before[s] || k === '10.1.0.99').toBe(true));
+    const taken = grown.filter((k) => k === '10.1.0.99').length;
+    expect(taken).toBeGreaterThan(LB_SLOTS / 5 - 25);
+    expect(taken).toBeLessThan(LB_SLOTS / 5 + 25);
+  });
+
+  it('follows the weights and skips weight 0', () => {
+    const list = [{ key: 'a', weight: 3 }, { key: 'b', weight: 1 }, { key: 'z', weight: 0 }];
+    const d = dealSlots(list);
+    const a = d.filter((i) => i === 0).length;
+    expect(d).not.toContain(2);
+    expect(a / LB_SLOTS).toBeGreaterThan(0.65);
+    expect(a / LB_SLOTS).toBeLessThan(0.85);
+    expect(dealSlots([])).toEqual(new Array(LB_SLOTS).fill(-1));
   });
 });
 

@@ -11,11 +11,12 @@
  * balancer: see lbFlows. Nothing depends on the number of other ports except the
  * network's flood flows, which list its local ports and VTEPs.
  */
-import { CtState, ETH_TYPE, IP_PROTO, OFPP, bucket, type Action, type KnownOxm } from '../openflow';
+import { ETH_TYPE, OFPP, type Action, type KnownOxm } from '../openflow';
 import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
 import { ownerKey, type FlowOwner } from '../openflow/sync';
 import { FromLocalMark, FromTunnelMark, NetworkField, loadField, loadMark, matchField, matchMark } from './fields';
-import type { LbListenerModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
+import { lbFlows } from './load-balancer';
+import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, PIPELINE_OWNER, ctZone, networkOwner } from './owners';
 import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
 import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
@@ -49,7 +50,7 @@ export interface NodeCompilation {
   realizes: Map<string, string>;
 }
 
-function flow(table: Table, priority: number, match: KnownOxm[], actions: Action[], next?: Table): DesiredFlow {
+export function flow(table: Table, priority: number, match: KnownOxm[], actions: Action[], next?: Table): DesiredFlow {
   const instructions: DesiredFlow['instructions'] = [];
   if (actions.length) instructions.push({ type: 'apply_actions', actions });
   if (next) instructions.push({ type: 'goto_table', tableId: next.id });
@@ -57,7 +58,7 @@ function flow(table: Table, priority: number, match: KnownOxm[], actions: Action
 }
 
 const out = (port: number): Action => ({ type: 'output', port, maxLen: 0 });
-const ethType = (t: number): KnownOxm => ({ field: 'eth_type', value: t });
+export const ethType = (t: number): KnownOxm => ({ field: 'eth_type', value: t });
 
 function tunnelActions(net: NetworkModel, remote: NodeModel, tunnelPort: number): Action[] {
   return [
@@ -176,70 +177,6 @@ function networkFlows(net: NetworkModel, local: Array<{ ofport: number }>, remot
   return flows;
 }
 
-const L4: Record<LbListenerModel['protocol'], { proto: number; dst: 'tcp_dst' | 'udp_dst' | 'sctp_dst' }> = {
-  TCP: { proto: IP_PROTO.TCP, dst: 'tcp_dst' },
-  UDP: { proto: IP_PROTO.UDP, dst: 'udp_dst' },
-  SCTP: { proto: IP_PROTO.SCTP, dst: 'sctp_dst' },
-};
-
-/**
- * One load balancer on a node where its network is present: 1 ARP answer, 1 flow per
- * listener (+ its select group), 1 flow per distinct backend, 1 drop. Independent of
- * the number of ports or other load balancers.
- */
-export function lbFlows(lb: LoadBalancerModel, net: NetworkModel, ids: OwnerIds): { flows: DesiredFlow[]; groups: DesiredGroup[] } {
-  const inNet = matchField(NetworkField, net.vni);
-  const zone = ctZone(net.vni);
-  const flows: DesiredFlow[] = [
-    flow(TABLES.ArpResponder, Priority.Normal, [inNet, ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: lb.vip }], arpReplyActions(lb.vip, lb.mac)),
-  ];
-  const groups: DesiredGroup[] = [];
-  const trackedNew: KnownOxm = { field: 'ct_state', value: CtState.NEW | CtState.TRK, mask: CtState.NEW | CtState.TRK } as KnownOxm;
-  for (const l of lb.listeners) {
-    const { proto, dst } = L4[l.protocol];
-    const match: KnownOxm[] = [inNet, trackedNew, ethType(ETH_TYPE.IPV4), { field: 'ip_proto', value: proto }, { field: 'ipv4_dst', value: lb.vip }, { field: dst, value: l.port } as KnownOxm];
-    const backends = lb.backends.filter((b) => b.weight > 0);
-    if (!backends.length) {
-      // No backend: drop new connections (no group with zero buckets to keep in sync).
-      flows.push(flow(TABLES.LbNat, Priority.Specific, match, []));
-      continue;
-    }
-    const groupId = ids.groupId(lb.uid, `${l.protocol}/${l.port}`);
-    groups.push({
-      groupId,
-      groupType: 'select',
-      // OpenFlow 1.3 select groups without a selection method hash the 5-tuple (OVS: dp_hash
-      // or highest-random-weight), so one connection always lands on one bucket; commit
-      // records the DNAT for the rest of the connection and its replies, then LbNat sets
-      // the backend's MAC.
-      buckets: backends.map((b) =>
-        bucket([{ type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: l.targetPort, portMax: l.targetPort }] }], { weight: b.weight }),
-      ),
-    });
-    flows.push(flow(TABLES.LbNat, Priority.Specific, match, [{ type: 'group', groupId }]));
-  }
-  // A packet still addressed to the LB's MAC but now to a backend IP (after the DNAT of
-  // its connection): deliver to the backend's MAC through L2.
-  const seen = new Set<string>();
-  for (const b of lb.backends) {
-    if (seen.has(b.ip)) continue;
-    seen.add(b.ip);
-    flows.push(
-      flow(
-        TABLES.LbNat,
-        Priority.Normal,
-        [inNet, { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK } as KnownOxm, { field: 'eth_dst', value: lb.mac }, ethType(ETH_TYPE.IPV4), { field: 'ipv4_dst', value: b.ip }],
-        [{ type: 'set_field', field: 'eth_dst', value: b.mac }],
-        TABLES.L2Lookup,
-      ),
-    );
-  }
-  // Anything else sent to the LB's MAC (other ports, non-IP) has nowhere to go: drop it
-  // rather than flood it as an unknown destination.
-  flows.push(flow(TABLES.LbNat, Priority.Low, [inNet, { field: 'eth_dst', value: lb.mac }], []));
-  return { flows, groups };
-}
-
 /** Index of the model used by every node's compile (build once per model change). */
 export interface ModelIndex {
   portsByNetwork: Map<string, PortModel[]>;
@@ -300,7 +237,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
     add(networkOwner(net.vni), `network ${net.key}`, networkFlows(net, local.map((p) => p.binding!), remotes, tunnelPort, lbs.length > 0));
     realizes.set(net.uid, net.version);
     for (const lb of lbs) {
-      const { flows, groups } = lbFlows(lb, net, ids);
+      const { flows, groups } = lbFlows(lb, net);
       add(ids.lbOwner(lb.uid), `loadbalancer ${lb.key}`, flows, groups);
       realizes.set(lb.uid, lb.version);
     }

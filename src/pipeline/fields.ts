@@ -15,7 +15,7 @@ export interface RegMark {
   readonly value: number;
 }
 
-function regField(name: string, reg: 'reg0' | 'reg1', ofs: number, nbits: number): RegField {
+function regField(name: string, reg: 'reg0' | 'reg1' | 'reg2' | 'reg3', ofs: number, nbits: number): RegField {
   return Object.freeze({ name, sub: Object.freeze({ field: reg, ofs, nbits }) });
 }
 
@@ -53,5 +53,10 @@ export function loadMark(m: RegMark): Action {
   return loadField(m.field, m.value);
 }
 
+/** A new connection's load balancer slot (multipath's result; LB_SLOTS = 256 fits 8 bits). */
+export const LbSlotField = regField('LbSlot', 'reg2', 0, 8);
+/** The backend its slot chose, as an IPv4 address (stable across backend list changes). */
+export const LbBackendField = regField('LbBackend', 'reg3', 0, 32);
+
 /** Register names for readable dumps: "NXM_NX_REG0[0..23]" -> "Network". */
-export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField];
+export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField, LbSlotField, LbBackendField];

@@ -41,7 +41,8 @@ export function formatPipelineFlow(f: DesiredFlow): string {
   text = text.replace(/^table=(\d+)/, (_, id: string) => tableName(Number(id)));
   text = namedTables(text);
   for (const fld of FIELD_NAMES) {
-    const nxm = `NXM_NX_REG${fld.sub.field.slice(3)}[${fld.sub.nbits === 1 ? fld.sub.ofs : `${fld.sub.ofs}..${fld.sub.ofs + fld.sub.nbits - 1}`}]`;
+    const bits = fld.sub.nbits >= 32 ? '' : fld.sub.nbits === 1 ? fld.sub.ofs : `${fld.sub.ofs}..${fld.sub.ofs + fld.sub.nbits - 1}`;
+    const nxm = `NXM_NX_REG${fld.sub.field.slice(3)}[${bits}]`;
     text = text.split(nxm).join(fld.name);
   }
   if (named.length) text = text.replace(/^([^,]+, priority=\d+)/, `$1, ${named.join(',')}`);

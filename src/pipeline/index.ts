@@ -4,4 +4,5 @@ export * from './fields';
 export * from './model';
 export * from './owners';
 export * from './compiler';
+export * from './load-balancer';
 export { formatPipelineFlow, formatPipelineActions } from './format';

@@ -50,9 +50,16 @@ export interface LbListenerModel {
 
 /** A backend resolved to an address in the network (a VirtualPort's IP and MAC). */
 export interface LbBackendModel {
+  /** The VirtualPort's name, or the IP for an address backend (status.backends[].name). */
+  name: string;
   ip: string;
   mac: string;
   weight: number;
+  /** Gets new connections; an unhealthy backend keeps only the ones it has. */
+  healthy: boolean;
+  /** Node its port is bound to and the port's OpenFlow number there, when bound. */
+  node?: string;
+  ofport?: number;
 }
 
 export interface LoadBalancerModel {
@@ -66,6 +73,10 @@ export interface LoadBalancerModel {
   mac: string;
   listeners: readonly LbListenerModel[];
   backends: readonly LbBackendModel[];
+  /** ClientIP: every connection of one client to one backend (hash on the client IP only). */
+  sessionAffinity?: 'None' | 'ClientIP';
+  /** TCP ports its backends are health-checked on: their answers go to the controller. */
+  healthCheckPorts?: readonly number[];
 }
 
 export interface LogicalModel {

@@ -11,7 +11,7 @@ export const OwnerCategory = {
   Network: 2,
   /** A VirtualPort: classification, port security, ARP answers, L2 entry. */
   Port: 3,
-  /** A LoadBalancer: VIP ARP answer, NAT flows and its select groups. */
+  /** A LoadBalancer: VIP ARP answer, slot table and DNAT flows (load-balancer.ts). */
   LoadBalancer: 4,
 } as const;
 
@@ -54,33 +54,6 @@ export class OwnerIds {
   lbOwner(uid: string): FlowOwner {
     return { category: OwnerCategory.LoadBalancer, objectId: this.id(uid) };
   }
-
-  private readonly groups = new Map<string, number>();
-  private readonly groupTaken = new Set<number>();
-
-  /**
-   * Group id of a load balancer's listener: hashed from (uid, listener port), stable across
-   * restarts like owner ids (a restarted vnetd finds its groups under the same ids).
-   * Kept below 0x7fffffff, inside the manager's regular group range.
-   */
-  groupId(uid: string, listener: string): number {
-    const k = `${uid}/${listener}`;
-    const have = this.groups.get(k);
-    if (have !== undefined) return have;
-    let id = (fnv1a(k) & 0x7fffffff) || 1;
-    while (this.groupTaken.has(id)) id = ((id + 1) & 0x7fffffff) || 1;
-    this.groups.set(k, id);
-    this.groupTaken.add(id);
-    return id;
-  }
-
-  releaseGroups(uid: string): void {
-    for (const [k, id] of this.groups) {
-      if (!k.startsWith(`${uid}/`)) continue;
-      this.groups.delete(k);
-      this.groupTaken.delete(id);
-    }
-  }
 }
 
 /**
@@ -102,7 +75,8 @@ export function ctZone(vni: number): number {
   return (vni % 0xffff) + 1;
 }
 
-function fnv1a(s: string): number {
+/** 32-bit FNV-1a of a string: stable ids and hashes derived from names. */
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

@@ -9,10 +9,15 @@
  *                (ports' IPs and load balancer VIPs)
  *   LbVip        IP traffic of a network with load balancers -> ct(zone, nat, table=LbNat):
  *                established flows get their recorded NAT (replies come from the VIP)
- *   LbNat        +new to VIP:port -> select group whose buckets ct(commit, nat(dst=backend));
+ *   LbNat        +new to VIP:port -> hash into a slot (multipath), LbSlot;
  *                packets to the LB's MAC now addressed to a backend IP -> backend MAC
  *   L2Lookup     destination MAC of a local port -> output; of a remote port -> tunnel
  *   Flood        broadcast / unknown unicast -> the network's local ports and VTEPs
+ *   LbSlot       VIP + slot -> the slot's backend (load-balancer.ts)
+ *   LbDnat       VIP:port + backend -> ct(commit, nat(dst=backend:targetPort)), back to LbNat
+ *
+ * LbSlot and LbDnat come last although LbNat leads to them: goto_table only needs a
+ * higher id, and appending keeps every other table's id (and existing dumps) unchanged.
  *
  * A table miss drops (br-int has fail_mode=secure and OpenFlow 1.3 drops on a miss);
  * the one exception, L2Lookup -> Flood, is an explicit pipeline flow.
@@ -29,9 +34,11 @@ const DECLARED = [
   ['SpoofGuard', 'source MAC/IP and ARP spoof guard (port security)'],
   ['ArpResponder', 'answers ARP requests and IPv6 neighbor solicitations for known addresses locally'],
   ['LbVip', 'IP of networks with load balancers through conntrack (un-NATs replies)'],
-  ['LbNat', 'new connections to a VIP:port -> select group (DNAT); NATed packets -> backend MAC'],
+  ['LbNat', 'new connections to a VIP:port -> slot hash; NATed packets -> backend MAC'],
   ['L2Lookup', 'destination MAC to local port or remote VTEP'],
   ['Flood', 'broadcast and unknown unicast to the network\u2019s ports and VTEPs'],
+  ['LbSlot', 'a new connection\u2019s load balancer slot -> its backend'],
+  ['LbDnat', 'VIP:port + backend -> conntrack commit with DNAT'],
 ] as const;
 
 export type TableName = (typeof DECLARED)[number][0];

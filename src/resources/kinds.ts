@@ -102,9 +102,16 @@ export interface LoadBalancerSpec {
 }
 
 export interface BackendStatus {
+  /** VirtualPort name, or the IP of an address backend. */
   name: string;
-  ip?: string;
+  /** Resolved address ("" while it does not resolve). */
+  ip: string;
+  /** Node its port is bound to ("" when not bound). */
+  node: string;
+  /** Gets new connections: its port is bound and, with spec.healthCheck, it passes the TCP checks. */
   healthy: boolean;
+  /** Connections dispatched to it (first packets through its DNAT flows, all nodes). */
+  connections: number;
 }
 
 export interface LoadBalancerStatus extends ObjectStatusBase {

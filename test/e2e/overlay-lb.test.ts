@@ -2,13 +2,18 @@
  * Load balancing end to end (issue 5, test 5): a VIP with three backends on both
  * hypervisors, TCP clients in a VM of the same network. Proves on real packets that the
  * VIP answers ARP, that 300 connections all succeed and reach every backend, that the
- * replies come from the VIP (conntrack un-DNATs them on the client's node), and that
- * removing a backend moves only its connections: established connections to the other
- * backends keep working and new connections never reach the removed one.
- * Prints the distribution it measured.
+ * replies come from the VIP (conntrack un-DNATs them on the client's node), that
+ * removing a backend moves only its connections (established connections to the other
+ * backends keep working, new connections never reach the removed one, and new connections
+ * from source ports that were on a survivor keep their backend), that status.backends
+ * counts the connections each backend got, that a backend whose port is unbound gets no
+ * new connections until it is bound again, and that ClientIP affinity sends every
+ * connection of one client to one backend, and that active TCP health checks take a
+ * backend whose server stopped out of the slot table and bring it back. Prints the
+ * distribution it measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { LoadBalancer, VirtualPort } from '../../src/resources/kinds';
+import type { BackendStatus, LoadBalancer, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -62,7 +67,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     c.on('exit', () => children.delete(c));
     return c;
   };
-  const startServer = async (vm: Vm, name: string): Promise<void> => {
+  const startServer = async (vm: Vm, name: string): Promise<ChildProcess> => {
     const c = nodeIn(vm, ['-e', SERVER, name]);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`server ${name} did not start`)), 10_000);
@@ -73,9 +78,10 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
         }
       });
     });
+    return c;
   };
-  const connections = async (client: Vm, vip: string, count: number, base: number): Promise<Array<{ lp: number; name: string; peer: string }>> =>
-    JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, '80', String(count), String(base), '10'])) as Array<{ lp: number; name: string; peer: string }>;
+  const connections = async (client: Vm, vip: string, count: number, base: number, port = 80): Promise<Array<{ lp: number; name: string; peer: string }>> =>
+    JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, String(port), String(count), String(base), '10'])) as Array<{ lp: number; name: string; peer: string }>;
   const tally = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});
 
   beforeAll(async () => {
@@ -90,13 +96,13 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     await v?.stop();
   }, 60_000);
 
-  it('VIP with three backends: 300 connections all succeed, reach every backend, replies from the VIP; removing a backend keeps the others’ connections and sends it no new ones', async () => {
+  it('VIP with three backends: 300 connections all succeed, reach every backend, replies from the VIP, counted in status; removing a backend moves only its connections; an unbound backend is skipped until bound again; ClientIP affinity; active TCP health checks', async () => {
     const ns = 'e-lb';
     await v.call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.40.0.0/24' }] } });
     const client = await vmFor(ns, 'net', 'client', 'hv1');
     const backends = [await vmFor(ns, 'net', 'b1', 'hv1'), await vmFor(ns, 'net', 'b2', 'hv2'), await vmFor(ns, 'net', 'b3', 'hv2')];
-    await Promise.all(backends.map((b) => startServer(b.vm, b.port.metadata.name)));
+    const servers = await Promise.all(backends.map((b) => startServer(b.vm, b.port.metadata.name)));
     const t0 = performance.now();
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
       metadata: { name: 'web' },
@@ -117,6 +123,15 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     // The client talks to the VIP only: every peer address is the VIP, never a backend's.
     expect(new Set(first.map((c) => c.peer))).toEqual(new Set([vip]));
     expect(await client.vm.exec(['ip', 'neigh', 'show', vip])).toMatch(/lladdr 02:4c:42:/);
+
+    // status.backends counts exactly the connections each backend got (refreshed every 5 s).
+    const statusBackends = async (): Promise<BackendStatus[]> => ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer).status?.backends ?? [];
+    const counted = await eventually(async () => {
+      const s = await statusBackends();
+      return s.length === 3 && s.every((b) => b.connections === (dist[b.name] ?? 0)) ? s : undefined;
+    }, 20_000, 250).catch(async () => expect(await statusBackends()).toEqual('connections per backend equal to ' + JSON.stringify(dist)));
+    expect(counted).toEqual(backends.map((b) => ({ name: b.port.metadata.name, ip: b.port.spec!.ips![0], node: b.vm.hypervisor.name, healthy: true, connections: dist[b.port.metadata.name] })));
+    log(`status.backends after 300 connections: ${JSON.stringify(counted)}`);
 
     // Long-lived connections across the backend removal.
     const persistent = nodeIn(client.vm, ['-e', PERSISTENT, vip, '80', '30', '43000']);
@@ -156,12 +171,96 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     const moved = survivors.filter((c) => before.get(c.lp) !== c.name).length;
     log(
       `removed ${removed}: Ready again in ${removeMs.toFixed(0)} ms; ${kept.length} established connections to the others all still answered by the same backend; ` +
-        `new connections per backend: ${JSON.stringify(dist2)}; of ${survivors.length} source ports not on ${removed} before, ${moved} now land on another backend (select-group hashing)`,
+        `new connections per backend: ${JSON.stringify(dist2)}; of ${survivors.length} source ports not on ${removed} before, ${moved} now land on another backend`,
     );
+    // Minimal disruption: only the removed backend's share moved.
+    expect(moved).toBe(0);
     expect(second.filter((c) => !c.name)).toEqual([]);
     expect(dist2[removed]).toBeUndefined();
     for (const b of backends.filter((x) => x.port.metadata.name !== removed)) expect(dist2[b.port.metadata.name] ?? 0).toBeGreaterThan(60);
     expect(new Set(second.map((c) => c.peer))).toEqual(new Set([vip]));
+
+    // Passive health: b3's port unbound (its OVS port deleted) -> no new connections for
+    // it; bound again -> back, with the same source ports on it as before.
+    const sick = backends[2]!;
+    const sickIp = sick.port.spec!.ips![0]!;
+    /** DNAT flows to `ip` on both nodes (of the listener on `listenerPort` only, when given). */
+    const dnatTo = async (ip: string, listenerPort?: number): Promise<number> => {
+      let n = 0;
+      for (const hv of bed.hypervisors) {
+        const flows = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
+        n += flows.split('\n').filter((l) => l.includes(`nat(dst=${ip}:`) && (listenerPort === undefined || l.includes(`tp_dst=${listenerPort} `))).length;
+      }
+      return n;
+    };
+    const t4 = performance.now();
+    await sick.vm.hypervisor.ovs.vsctl(['del-port', 'br-int', sick.vm.tap]);
+    await eventually(async () => (await dnatTo(sickIp)) === 0, 15_000, 100);
+    const excludeMs = performance.now() - t4;
+    const third = await connections(client.vm, vip, 100, 41000);
+    expect(third.filter((c) => !c.name)).toEqual([]);
+    expect(third.filter((c) => c.name === sick.port.metadata.name)).toEqual([]);
+    await eventually(async () => (await statusBackends()).find((b) => b.name === sick.port.metadata.name)?.healthy === false, 20_000, 250);
+    await sick.vm.hypervisor.ovs.vsctl([
+      'add-port', 'br-int', sick.vm.tap, '--', 'set', 'Interface', sick.vm.tap,
+      `external_ids:iface-id=${sick.vm.ifaceId}`, `external_ids:attached-mac="${sick.vm.mac}"`, `external_ids:vm-uuid=${sick.vm.name}`, 'external_ids:iface-status=active',
+    ]);
+    const t5 = performance.now();
+    await eventually(async () => (await dnatTo(sickIp)) > 0, 15_000, 100);
+    // Its MAC is reachable again once the port's L2 flow is in: wait until a connection to it works.
+    await waitReady(ns, 'virtualports', sick.port.metadata.name);
+    const includeMs = performance.now() - t5;
+    const fourth = await connections(client.vm, vip, 300, 41000);
+    const back = new Map(second.map((c) => [c.lp, c.name]));
+    const changed = fourth.filter((c) => back.get(c.lp) !== c.name).length;
+    log(`unbound ${sick.port.metadata.name}: out of the VIP in ${excludeMs.toFixed(0)} ms, 100 new connections ${JSON.stringify(tally(third.map((c) => c.name)))}; bound again: back in ${includeMs.toFixed(0)} ms, 300 connections ${JSON.stringify(tally(fourth.map((c) => c.name)))}, ${changed} source ports on another backend than before the unbind`);
+    expect(fourth.filter((c) => !c.name)).toEqual([]);
+    expect(changed).toBe(0);
+    await eventually(async () => (await statusBackends()).find((b) => b.name === sick.port.metadata.name)?.healthy === true, 20_000, 250);
+
+    // Session affinity ClientIP: every connection of the client to one backend.
+    const cur2 = (await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer;
+    await call('PUT', `${G}/namespaces/${ns}/loadbalancers/web`, { ...cur2, spec: { ...cur2.spec, sessionAffinity: 'ClientIP' } });
+    await waitReady(ns, 'loadbalancers', 'web');
+    const sticky = await connections(client.vm, vip, 100, 42000);
+    const distSticky = tally(sticky.map((c) => c.name));
+    log(`sessionAffinity ClientIP: 100 connections from one client: ${JSON.stringify(distSticky)}`);
+    expect(sticky.filter((c) => !c.name)).toEqual([]);
+    expect(Object.keys(distSticky)).toHaveLength(1);
+
+    // Active TCP health checks (second LB, b1 + b3): b3's server stopped -> its port
+    // still bound but answering RST -> out after 3 failed checks; server back -> in again.
+    const hc = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'checked' },
+      spec: {
+        network: 'net',
+        listeners: [{ protocol: 'TCP', port: 81, targetPort: 8080 }],
+        backends: [{ port: 'b1' }, { port: 'b3' }],
+        healthCheck: { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 },
+      },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'checked');
+    const hcVip = hc.spec!.vip!;
+    const hcStatus = async (): Promise<BackendStatus[]> => ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/checked`)) as LoadBalancer).status?.backends ?? [];
+    const bothUp = tally((await connections(client.vm, hcVip, 60, 44000, 81)).map((c) => c.name));
+    expect(Object.keys(bothUp).sort()).toEqual(['b1', 'b3']);
+    const b3server = servers[2]!;
+    const t6 = performance.now();
+    process.kill(b3server.pid!, 'SIGTERM');
+    await eventually(async () => (await dnatTo(sickIp, 81)) === 0, 20_000, 100);
+    const downMs = performance.now() - t6;
+    const whileDown = await connections(client.vm, hcVip, 60, 44000, 81);
+    expect(whileDown.filter((c) => c.name !== 'b1')).toEqual([]);
+    await eventually(async () => (await hcStatus()).find((b) => b.name === 'b3')?.healthy === false, 20_000, 250);
+    await startServer(sick.vm, 'b3');
+    const t7 = performance.now();
+    await eventually(async () => (await dnatTo(sickIp, 81)) > 0, 20_000, 100);
+    const upMs = performance.now() - t7;
+    const afterUp = tally((await connections(client.vm, hcVip, 60, 44000, 81)).map((c) => c.name));
+    log(`health checks (1 s interval, 3 failures / 1 success): b3's server stopped -> out of the slot table after ${downMs.toFixed(0)} ms, 60 connections ${JSON.stringify(tally(whileDown.map((c) => c.name)))}; server back -> in again after ${upMs.toFixed(0)} ms, 60 connections ${JSON.stringify(afterUp)}`);
+    expect(Object.keys(afterUp).sort()).toEqual(['b1', 'b3']);
+    await eventually(async () => (await hcStatus()).find((b) => b.name === 'b3')?.healthy === true, 20_000, 250);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/checked`);
 
     // Deleting the load balancer takes its flows and groups off both nodes.
     const lbMacNow = /lladdr (\S+)/.exec(await client.vm.exec(['ip', 'neigh', 'show', vip]))?.[1] ?? '';
@@ -173,11 +272,11 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
         const sock = `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`;
         const flows = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', sock]);
         const groups = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-groups', sock]);
-        out.push(...flows.split('\n').filter((l) => l.includes(vip) || (lbMacNow && l.includes(lbMacNow))), ...groups.split('\n').filter((l) => l.includes('group_id=')));
+        out.push(...flows.split('\n').filter((l) => l.includes(vip) || l.includes(hcVip) || (lbMacNow && l.includes(lbMacNow))), ...groups.split('\n').filter((l) => l.includes('group_id=')));
       }
       return out;
     };
     await eventually(async () => ((await leftover()).length === 0 ? true : undefined), 10_000, 50).catch(async () => expect(await leftover()).toEqual([]));
-    log(`deleted: VIP flows and select groups gone from both nodes ${(performance.now() - t3).toFixed(0)} ms after DELETE`);
-  }, 120_000);
+    log(`deleted: VIP flows and groups gone from both nodes ${(performance.now() - t3).toFixed(0)} ms after DELETE`);
+  }, 240_000);
 });

@@ -239,6 +239,9 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await bad({ backends: [{ ip: '172.17.0.10' }] }, 'spec.backends[0].ip');
     await bad({ backends: [{ port: 'a' }] }, 'spec.backends[0].port');
     await bad({ listeners: [{ port: 80 }, { port: 80, protocol: 'TCP' }] }, 'spec.listeners[1]');
+    await bad({ healthCheck: { protocol: 'HTTP', path: '/' } }, 'spec.healthCheck.protocol');
+    await bad({ healthCheck: { intervalSeconds: 2, timeoutSeconds: 5 } }, 'spec.healthCheck.timeoutSeconds');
+    await bad({ listeners: [{ port: 53, protocol: 'UDP' }], healthCheck: { protocol: 'TCP' } }, 'spec.healthCheck');
     const ok = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb({ backends: [{ ip: '172.16.0.10', weight: 2 }, { ip: '172.16.0.11' }] }));
     expect(ok.status).toBe(201);
     expect(ok.json.spec).toMatchObject({ vip: '172.16.0.2', algorithm: 'maglev', sessionAffinity: 'None', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }] });

@@ -4,13 +4,14 @@ import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes } from '../wire/
 import { Reader } from '../wire/reader';
 import { Writer } from '../wire/writer';
 import { checkSubfield, decodeSubfield, encodeOfsNbits, subfieldHeader } from './subfield';
-import { Action, CtAction, NatAction } from './types';
+import { Action, CtAction, MULTIPATH_ALGORITHMS, MULTIPATH_FIELDS, MultipathAction, NatAction } from './types';
 
 /** NXAST_* subtypes (nicira-ext.h / ofp-actions.c raw action table). */
 export const NXAST = {
   REG_MOVE: 6,
   REG_LOAD: 7,
   NOTE: 8,
+  MULTIPATH: 10,
   RESUBMIT_TABLE: 14,
   CONTROLLER: 20,
   CONJUNCTION: 34,
@@ -24,10 +25,10 @@ const NX_NAT_RANGE = { IPV4_MIN: 1, IPV4_MAX: 2, IPV6_MIN: 4, IPV6_MAX: 8, PROTO
 
 export type NiciraAction = Extract<
   Action,
-  { type: 'resubmit' | 'reg_load' | 'reg_move' | 'conjunction' | 'ct' | 'nat' | 'controller' | 'note' }
+  { type: 'resubmit' | 'reg_load' | 'reg_move' | 'conjunction' | 'ct' | 'nat' | 'controller' | 'note' | 'multipath' }
 >;
 
-const NICIRA_TYPES = new Set<string>(['resubmit', 'reg_load', 'reg_move', 'conjunction', 'ct', 'nat', 'controller', 'note']);
+const NICIRA_TYPES = new Set<string>(['resubmit', 'reg_load', 'reg_move', 'conjunction', 'ct', 'nat', 'controller', 'note', 'multipath']);
 export function isNicira(a: Action): a is NiciraAction {
   return NICIRA_TYPES.has(a.type);
 }
@@ -82,7 +83,42 @@ export function encodeNicira(w: Writer, a: NiciraAction, encodeList: ListEncoder
       // The fixed struct has room for 6 note bytes: never emit less than 16.
       if (a.data.length < 6) w.zeros(6 - a.data.length);
       return;
+    case 'multipath':
+      encodeMultipath(w, a);
+      return;
   }
+}
+
+/** struct nx_action_multipath (32 bytes): fields, basis, pad, algorithm, max_link, arg, pad, ofs_nbits, dst. */
+function encodeMultipath(w: Writer, a: MultipathAction): void {
+  const fields = MULTIPATH_FIELDS.indexOf(a.fields);
+  const algorithm = MULTIPATH_ALGORITHMS.indexOf(a.algorithm);
+  if (fields < 0) throw new OpenFlowEncodeError(`multipath: unknown fields ${String(a.fields)}`);
+  if (algorithm < 0) throw new OpenFlowEncodeError(`multipath: unknown algorithm ${String(a.algorithm)}`);
+  if (!Number.isInteger(a.nLinks) || a.nLinks < 1 || a.nLinks > 0x10000) throw new OpenFlowEncodeError(`multipath: nLinks ${a.nLinks} not in 1..65536`);
+  // OVS refuses a destination too narrow for the highest link number.
+  if (a.dst.nbits < Math.ceil(Math.log2(a.nLinks))) throw new OpenFlowEncodeError(`multipath: ${a.dst.nbits} bits cannot hold ${a.nLinks} links`);
+  const ofsNbits = encodeOfsNbits(a.dst, 'multipath');
+  w.u16(NXAST.MULTIPATH).u16(fields).u16(a.basis, 'multipath basis').zeros(2);
+  w.u16(algorithm).u16(a.nLinks - 1).u32(a.arg, 'multipath arg').zeros(2);
+  w.u16(ofsNbits).u32(subfieldHeader(a.dst));
+}
+
+function decodeMultipath(r: Reader): MultipathAction {
+  const f = r.u16('multipath fields');
+  const basis = r.u16('multipath basis');
+  r.skip(2);
+  const alg = r.u16('multipath algorithm');
+  const nLinks = r.u16('multipath max_link') + 1;
+  const arg = r.u32('multipath arg');
+  r.skip(2);
+  const ofsNbits = r.u16('multipath ofs_nbits');
+  const dst = decodeSubfield(r, r.u32('multipath dst'), ofsNbits >> 6, (ofsNbits & 0x3f) + 1, 'multipath');
+  const fields = MULTIPATH_FIELDS[f];
+  const algorithm = MULTIPATH_ALGORITHMS[alg];
+  if (fields === undefined) r.fail(`multipath: unknown fields ${f}`);
+  if (algorithm === undefined) r.fail(`multipath: unknown algorithm ${alg}`);
+  return { type: 'multipath', fields, basis, algorithm, nLinks, arg, dst };
 }
 
 function encodeCt(w: Writer, a: CtAction, encodeList: ListEncoder): void {
@@ -171,6 +207,8 @@ export function decodeNicira(r: Reader, decodeList: ListDecoder): NiciraAction |
     }
     case NXAST.NOTE:
       return { type: 'note', data: r.rest() };
+    case NXAST.MULTIPATH:
+      return decodeMultipath(r);
     default:
       return undefined;
   }

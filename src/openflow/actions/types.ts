@@ -40,6 +40,29 @@ export interface CtAction {
   actions: Action[];
 }
 
+/** NX_HASH_FIELDS_* (nicira-ext.h), by the names ovs-ofctl uses. */
+export const MULTIPATH_FIELDS = ['eth_src', 'symmetric_l4', 'symmetric_l3l4', 'symmetric_l3l4+udp', 'nw_src', 'nw_dst', 'symmetric_l3'] as const;
+export type MultipathFields = (typeof MULTIPATH_FIELDS)[number];
+/** NX_MP_ALG_* (nicira-ext.h). */
+export const MULTIPATH_ALGORITHMS = ['modulo_n', 'hash_threshold', 'hrw', 'iter_hash'] as const;
+export type MultipathAlgorithm = (typeof MULTIPATH_ALGORITHMS)[number];
+
+/**
+ * NXAST_MULTIPATH: hashes `fields` (with `basis`), picks a link in 0..nLinks-1 with
+ * `algorithm` and writes it to `dst` (at least ceil(log2(nLinks)) bits wide).
+ */
+export interface MultipathAction {
+  type: 'multipath';
+  fields: MultipathFields;
+  basis: number;
+  algorithm: MultipathAlgorithm;
+  /** 1..65536. */
+  nLinks: number;
+  /** Algorithm argument (iter_hash: max iterations); 0 for the others. */
+  arg: number;
+  dst: Subfield;
+}
+
 export type Action =
   | { type: 'output'; port: number; maxLen: number }
   | { type: 'group'; groupId: number }
@@ -56,6 +79,7 @@ export type Action =
   | { type: 'conjunction'; id: number; clause: number; nClauses: number }
   | CtAction
   | NatAction
+  | MultipathAction
   /** NXAST_CONTROLLER: packet-in with a reason and controller id. */
   | { type: 'controller'; maxLen: number; controllerId: number; reason: number }
   /** NXAST_NOTE: opaque bytes; decoded notes include the zero padding. */

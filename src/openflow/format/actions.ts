@@ -89,6 +89,8 @@ export function formatAction(a: Action): string {
     }
     case 'note':
       return `note:${[...a.data].map((b) => b.toString(16).padStart(2, '0')).join('.')}`;
+    case 'multipath':
+      return `multipath(${a.fields},${a.basis},${a.algorithm},${a.nLinks},${a.arg},${formatSubfield(a.dst)})`;
     case 'unknown':
       return `unknown_action(type=${a.actionType},${a.data.toString('hex')})`;
   }

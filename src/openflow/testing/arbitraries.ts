@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Action, Subfield } from '../actions/types';
+import { Action, MULTIPATH_ALGORITHMS, MULTIPATH_FIELDS, Subfield } from '../actions/types';
 import { FIELDS, FieldName, KnownOxm } from '../oxm/fields';
 import { Instruction } from '../instructions';
 import { FlowModMessage } from '../messages/flow-mod';
@@ -98,6 +98,16 @@ const simpleActionArb: fc.Arbitrary<Action> = fc.oneof(
     .integer({ min: 2, max: 64 })
     .chain((n) => fc.record({ type: fc.constant('conjunction' as const), id: u32, clause: fc.integer({ min: 1, max: n }), nClauses: fc.constant(n) })),
   fc.record({ type: fc.constant('controller' as const), maxLen: u16, controllerId: u16, reason: u8 }),
+  fc
+    .record({
+      fields: fc.constantFrom(...MULTIPATH_FIELDS),
+      basis: u16,
+      algorithm: fc.constantFrom(...MULTIPATH_ALGORITHMS),
+      nLinks: fc.integer({ min: 1, max: 256 }),
+      arg: u32,
+      dst: subfieldArb.filter((d) => d.nbits >= 8),
+    })
+    .map((r) => ({ type: 'multipath', ...r }) as Action),
   // Lengths of 6 + 8k keep the note unpadded, so decode returns exactly the input.
   fc.integer({ min: 0, max: 3 }).chain((k) => bytes(6 + 8 * k).map((data) => ({ type: 'note', data }) as Action)),
   fc.record({ type: fc.constant('unknown' as const), actionType: fc.integer({ min: 1, max: 16 }), data: bytes(4) }),

@@ -634,4 +634,27 @@ export const GOLDEN_CASES: GoldenCase[] = [
     expected:
       "ONFT_BUNDLE_ADD_MESSAGE (OF1.3) (xid=0x13f):\n bundle_id=0x1 flags=atomic\nOFPT_FLOW_MOD (OF1.3) (xid=0x13f): ADD table:1 priority=1,reg0=0x1 actions=goto_table:2",
   },
+  {
+    // The load balancer's slot hash: one per listener, stable across backend changes.
+    name: 'flow mod multipath',
+    message: flowMod({
+      command: 'add',
+      xid: next(),
+      tableId: 4,
+      priority: 110,
+      match: [{ field: 'eth_type', value: 0x0800 }, { field: 'ip_proto', value: 6 }, { field: 'ipv4_dst', value: '10.0.0.9' }, { field: 'tcp_dst', value: 80 }],
+      instructions: [
+        {
+          type: 'apply_actions',
+          actions: [
+            { type: 'multipath', fields: 'symmetric_l3l4+udp', basis: 0, algorithm: 'modulo_n', nLinks: 256, arg: 0, dst: { field: 'reg2', ofs: 0, nbits: 8 } },
+            { type: 'multipath', fields: 'nw_src', basis: 7, algorithm: 'hrw', nLinks: 3, arg: 0, dst: { field: 'reg3', ofs: 4, nbits: 4 } },
+          ],
+        },
+        { type: 'goto_table', tableId: 7 },
+      ],
+    }),
+    expected:
+      'OFPT_FLOW_MOD (OF1.3) (xid=0x140): ADD table:4 priority=110,tcp,nw_dst=10.0.0.9,tp_dst=80 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,NXM_NX_REG2[0..7]),multipath(nw_src,7,hrw,3,0,NXM_NX_REG3[4..7]),goto_table:7',
+  },
 ];

@@ -29,7 +29,6 @@ import {
   indexModel,
   lbMac,
   nodesOfNetwork,
-  type LbBackendModel,
   type LoadBalancerModel,
   type LogicalModel,
   type ModelIndex,
@@ -46,6 +45,9 @@ import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
+import { resolveBackends } from './lb-backends';
+import { LbHealthMonitor, checkedPorts, healthTargets } from './lb-health';
+import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
 
 
@@ -65,6 +67,8 @@ export interface PipelineReconcilerOptions {
   workers?: number;
   /** OpenFlow connection options (tests shorten timers). */
   echoIntervalMs?: number;
+  /** How often LoadBalancer status.backends (health, connection counts) is refreshed; default 5 s. */
+  lbStatusIntervalMs?: number;
 }
 
 /** One node's OpenFlow side. */
@@ -123,6 +127,8 @@ export class PipelineReconciler {
   private readonly unsubscribe: Array<() => void> = [];
   private cached?: { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> };
   private stopped = false;
+  private readonly lbStatus: LbStatusReporter;
+  private readonly lbHealth: LbHealthMonitor;
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -137,6 +143,23 @@ export class PipelineReconciler {
     this.statusController.watch(this.networks);
     this.statusController.watch(this.ports);
     this.statusController.watch(this.lbs);
+    this.lbStatus = new LbStatusReporter({
+      objects: opts.objects,
+      logger: this.log,
+      intervalMs: opts.lbStatusIntervalMs,
+      loadBalancers: () => this.lbs.list(),
+      model: () => this.snapshot().model,
+      connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
+    });
+    this.lbHealth = new LbHealthMonitor({
+      logger: this.log,
+      targets: () => healthTargets(this.lbs.list(), this.snapshot().model),
+      connection: (node) => this.agents.get(node)?.conn,
+      onChange: () => {
+        this.cached = undefined;
+        this.enqueueAllNodes();
+      },
+    });
     // A port's status depends on its network's nodes; a network's on its ports.
     this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
     for (const [informer, sig] of [
@@ -173,11 +196,15 @@ export class PipelineReconciler {
     }
     this.nodeController.start();
     this.statusController.start();
+    this.lbStatus.start();
+    this.lbHealth.start();
     this.enqueueAllNodes();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.lbHealth.stop();
+    await this.lbStatus.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).stop();
     await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
@@ -245,7 +272,9 @@ export class PipelineReconciler {
         vip: lb.spec.vip,
         mac: lbMac(lb.metadata.uid!),
         listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
-        backends: resolveBackends(lb, net, ports),
+        backends: resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b)),
+        sessionAffinity: lb.spec.sessionAffinity ?? 'None',
+        healthCheckPorts: checkedPorts(lb),
       };
       loadBalancers.set(m.uid, m);
       keyOfUid.set(m.uid, objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name));
@@ -424,32 +453,4 @@ export class PipelineReconciler {
     if (!nodes.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
     return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${nodes.join(', ')}` };
   }
-}
-
-
-/**
- * A load balancer's backends as addresses in its network: a VirtualPort name gives the
- * port's IPv4 addresses and MAC; an IP gives the port that owns it (own IP or allowed
- * pair). Backends that resolve to nothing (port not there yet) are left out until they do.
- */
-function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>): LbBackendModel[] {
-  const ns = lb.metadata.namespace;
-  const inNet = [...ports.values()].filter((p) => p.network === net.uid);
-  const byName = new Map(inNet.map((p) => [p.key, p]));
-  const out: LbBackendModel[] = [];
-  const v4 = (ip: string) => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
-  for (const b of lb.spec?.backends ?? []) {
-    const weight = b.weight ?? 1;
-    if (b.port !== undefined) {
-      const p = byName.get(`${ns}/${b.port}`);
-      const ip = p?.ips.find(v4);
-      if (p && ip) out.push({ ip, mac: p.mac, weight });
-    } else if (b.ip !== undefined && v4(b.ip)) {
-      const own = inNet.find((p) => p.ips.includes(b.ip!));
-      const pair = own ? undefined : inNet.flatMap((p) => p.allowedAddressPairs).find((a) => a.ip === b.ip);
-      const mac = own?.mac ?? pair?.mac;
-      if (mac) out.push({ ip: b.ip, mac, weight });
-    }
-  }
-  return out;
 }

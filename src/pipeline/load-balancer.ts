@@ -1,0 +1,173 @@
+/**
+ * Load balancer flows: a Maglev-style lookup table whose slots are dealt by rendezvous
+ * (highest random weight) hashing, so a backend change moves only the connections it
+ * must.
+ *
+ *   LbNat   +new to VIP:port -> multipath(hash, modulo_n, SLOTS) -> LbSlot register; LbSlot
+ *   LbSlot  VIP + slot       -> backend IP into the LbBackend register; LbDnat
+ *   LbDnat  VIP:port + backend -> ct(commit, nat(dst=backend:targetPort)), back to LbNat
+ *
+ * Why not a select group: OVS only lets a controller choose a group's selection method
+ * (selection_method=hash, fields(...), stable bucket ids) in OpenFlow 1.5 group_mods; an
+ * OpenFlow 1.3 select group uses dp_hash, whose buckets are re-dealt on every change
+ * (about half the connections of the surviving backends moved). Here the hash of a
+ * connection picks a fixed slot (multipath, which OVS computes in the datapath for each
+ * new connection), and the slot's backend is chosen in vnetd: for every slot, the backend
+ * with the highest hash(slot, backend) among the healthy ones. Removing a backend re-deals
+ * only its own slots; adding one takes slots only from others, about 1/n of each.
+ *
+ * Session affinity ClientIP hashes the client address only (multipath nw_src), so every
+ * connection of one client lands on one backend while the backend set is unchanged.
+ *
+ * Only the first packet of a connection reaches LbDnat (later ones are +est, and the
+ * conntrack NAT of LbVip already rewrote them), so an LbDnat flow's packet counter is the
+ * number of connections dispatched on that node to that backend through that listener.
+ */
+import { CtState, ETH_TYPE, IP_PROTO, OFPP, parseIpv4, type Action, type KnownOxm, type MultipathFields } from '../openflow';
+import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
+// compiler.ts imports lbFlows from here: use these only inside functions (never at module
+// load), so the cycle is harmless under CommonJS as well.
+import { Priority, arpReplyActions, ethType, flow } from './compiler';
+import { LbBackendField, LbSlotField, NetworkField, loadField, matchField } from './fields';
+import type { LbBackendModel, LbListenerModel, LoadBalancerModel, NetworkModel } from './model';
+import { ctZone, fnv1a } from './owners';
+import { TABLES } from './tables';
+
+/**
+ * Slots per load balancer: one LbSlot flow each. 256 keeps every backend's share within a
+ * few percent of its weight for up to a few dozen backends, at a fixed cost per VIP.
+ */
+export const LB_SLOTS = 256;
+
+const ARP_OP_REQUEST = 1;
+
+const L4: Record<LbListenerModel['protocol'], { proto: number; dst: 'tcp_dst' | 'udp_dst' | 'sctp_dst' }> = {
+  TCP: { proto: IP_PROTO.TCP, dst: 'tcp_dst' },
+  UDP: { proto: IP_PROTO.UDP, dst: 'udp_dst' },
+  SCTP: { proto: IP_PROTO.SCTP, dst: 'sctp_dst' },
+};
+
+/** murmur3's 32-bit finalizer: spreads a 32-bit value over all bits. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The backend of every slot (index into `backends`, or -1 when there is none): weighted
+ * rendezvous hashing, score = -weight / ln(u) with u uniform in (0, 1) from hash(slot, key).
+ * A slot's winner depends only on the backends present, never on their order, so
+ * removing one re-deals exactly the slots it held.
+ */
+export function dealSlots(backends: ReadonlyArray<{ key: string; weight: number }>, slots = LB_SLOTS): number[] {
+  const seeds = backends.map((b) => fnv1a(b.key));
+  const out: number[] = [];
+  for (let s = 0; s < slots; s++) {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let i = 0; i < backends.length; i++) {
+      const w = backends[i]!.weight;
+      if (!(w > 0)) continue;
+      const h = mix32(seeds[i]! ^ mix32(s + 0x9e3779b9));
+      const u = (h + 0.5) / 0x100000000;
+      const score = -w / Math.log(u);
+      // Ties (practically impossible) go to the smaller key, so order never matters.
+      if (score > bestScore || (score === bestScore && best >= 0 && backends[i]!.key < backends[best]!.key)) {
+        best = i;
+        bestScore = score;
+      }
+    }
+    out.push(best);
+  }
+  return out;
+}
+
+/** Backends that get new connections: healthy, weighted, one per address. */
+export function activeBackends(lb: LoadBalancerModel): LbBackendModel[] {
+  const seen = new Set<string>();
+  return lb.backends.filter((b) => b.healthy && b.weight > 0 && !seen.has(b.ip) && !!seen.add(b.ip));
+}
+
+function hashFields(lb: LoadBalancerModel): MultipathFields {
+  return lb.sessionAffinity === 'ClientIP' ? 'nw_src' : 'symmetric_l3l4+udp';
+}
+
+/**
+ * One load balancer on a node where its network is present: 1 ARP answer, per listener
+ * 1 LbNat flow and 1 LbDnat flow per healthy backend, LB_SLOTS LbSlot flows, 1 MAC flow
+ * per distinct backend, 1 drop. Independent of the number of ports or other load
+ * balancers. No groups.
+ */
+export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: DesiredFlow[]; groups: DesiredGroup[] } {
+  const inNet = matchField(NetworkField, net.vni);
+  const zone = ctZone(net.vni);
+  const ipv4 = ethType(ETH_TYPE.IPV4);
+  const vip: KnownOxm = { field: 'ipv4_dst', value: lb.vip };
+  const flows: DesiredFlow[] = [
+    flow(TABLES.ArpResponder, Priority.Normal, [inNet, ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: lb.vip }], arpReplyActions(lb.vip, lb.mac)),
+  ];
+  const trackedNew: KnownOxm = { field: 'ct_state', value: CtState.NEW | CtState.TRK, mask: CtState.NEW | CtState.TRK } as KnownOxm;
+  const active = activeBackends(lb);
+  for (const l of lb.listeners) {
+    const { proto, dst } = L4[l.protocol];
+    const listener: KnownOxm[] = [ipv4, { field: 'ip_proto', value: proto }, vip, { field: dst, value: l.port } as KnownOxm];
+    if (!active.length) {
+      // No healthy backend: new connections are dropped (the client sees a timeout).
+      flows.push(flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], []));
+      continue;
+    }
+    const pick: Action = { type: 'multipath', fields: hashFields(lb), basis: 0, algorithm: 'modulo_n', nLinks: LB_SLOTS, arg: 0, dst: LbSlotField.sub };
+    flows.push(flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], [pick], TABLES.LbSlot));
+    // Commit records the DNAT for the rest of the connection and its replies; back in
+    // LbNat the packet (now to the backend IP) gets the backend's MAC.
+    for (const b of active) {
+      flows.push(
+        flow(TABLES.LbDnat, Priority.Normal, [inNet, ...listener, matchField(LbBackendField, parseIpv4(b.ip))], [
+          { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: l.targetPort, portMax: l.targetPort }] },
+        ]),
+      );
+    }
+  }
+  if (active.length) {
+    const slots = dealSlots(active.map((b) => ({ key: b.ip, weight: b.weight })));
+    slots.forEach((i, s) => {
+      flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ipv4, vip, matchField(LbSlotField, s)], [loadField(LbBackendField, parseIpv4(active[i]!.ip))], TABLES.LbDnat));
+    });
+  }
+  // A packet still addressed to the LB's MAC but now to a backend IP (after the DNAT of
+  // its connection): deliver to the backend's MAC through L2. Unhealthy backends keep
+  // theirs, so connections they still have are not cut.
+  const seen = new Set<string>();
+  for (const b of lb.backends) {
+    if (seen.has(b.ip)) continue;
+    seen.add(b.ip);
+    flows.push(
+      flow(
+        TABLES.LbNat,
+        Priority.Normal,
+        [inNet, { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK } as KnownOxm, { field: 'eth_dst', value: lb.mac }, ipv4, { field: 'ipv4_dst', value: b.ip }],
+        [{ type: 'set_field', field: 'eth_dst', value: b.mac }],
+        TABLES.L2Lookup,
+      ),
+    );
+  }
+  // Health checks (lb-health.ts): a backend's answer to a probe sent from the VIP comes
+  // back to the VIP and the LB's MAC from the checked port; only probes do that (clients
+  // never use the VIP as their address), so it goes to the controller.
+  for (const port of lb.healthCheckPorts ?? []) {
+    flows.push(
+      // Above the VIP's +new flows, whose destination port a probe's source port could equal.
+      flow(TABLES.LbNat, Priority.Specific + 10, [inNet, { field: 'eth_dst', value: lb.mac }, ipv4, { field: 'ip_proto', value: IP_PROTO.TCP }, vip, { field: 'tcp_src', value: port }], [
+        { type: 'output', port: OFPP.CONTROLLER, maxLen: 128 },
+      ]),
+    );
+  }
+  // Anything else sent to the LB's MAC (other ports, non-IP) has nowhere to go: drop it
+  // rather than flood it as an unknown destination.
+  flows.push(flow(TABLES.LbNat, Priority.Low, [inNet, { field: 'eth_dst', value: lb.mac }], []));
+  return { flows, groups: [] };
+}

@@ -1,0 +1,81 @@
+/**
+ * The frames of an active TCP health check (OVN's service monitor): a SYN from the VIP
+ * (and the load balancer's MAC) to a backend, the backend's SYN-ACK or RST, and the RST
+ * that closes the half-open connection afterwards.
+ */
+import { parseIpv4 } from '../../openflow';
+
+export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
+
+export interface TcpSegment {
+  srcMac: string;
+  dstMac: string;
+  srcIp: string;
+  dstIp: string;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+}
+
+function checksum(b: Buffer): number {
+  let s = 0;
+  for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
+  if (b.length & 1) s += b[b.length - 1]! << 8;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+const macBytes = (m: string): Buffer => Buffer.from(m.split(':').map((h) => parseInt(h, 16)));
+const macText = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+const ipText = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+
+/** An Ethernet/IPv4/TCP frame without options or payload, checksums filled in. */
+export function buildTcpFrame(s: TcpSegment): Buffer {
+  const tcp = Buffer.alloc(20);
+  tcp.writeUInt16BE(s.srcPort, 0);
+  tcp.writeUInt16BE(s.dstPort, 2);
+  tcp.writeUInt32BE(s.seq >>> 0, 4);
+  tcp.writeUInt32BE(s.ack >>> 0, 8);
+  tcp[12] = 5 << 4;
+  tcp[13] = s.flags;
+  tcp.writeUInt16BE(s.flags & TCP_FLAGS.RST ? 0 : 64240, 14);
+  const src = parseIpv4(s.srcIp);
+  const dst = parseIpv4(s.dstIp);
+  const pseudo = Buffer.alloc(12);
+  pseudo.writeUInt32BE(src, 0);
+  pseudo.writeUInt32BE(dst, 4);
+  pseudo[9] = 6;
+  pseudo.writeUInt16BE(tcp.length, 10);
+  tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp])), 16);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + tcp.length, 2);
+  ip.writeUInt16BE(0x4000, 6); // don't fragment
+  ip[8] = 64;
+  ip[9] = 6;
+  ip.writeUInt32BE(src, 12);
+  ip.writeUInt32BE(dst, 16);
+  ip.writeUInt16BE(checksum(ip), 10);
+  return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x08, 0x00]), ip, tcp]);
+}
+
+/** The TCP header of an untagged Ethernet/IPv4 frame; undefined for anything else. */
+export function parseTcpFrame(f: Buffer): TcpSegment | undefined {
+  if (f.length < 14 + 20 + 20 || f.readUInt16BE(12) !== 0x0800) return undefined;
+  const ihl = (f[14]! & 0x0f) * 4;
+  if (f[14]! >> 4 !== 4 || ihl < 20 || f[23] !== 6 || f.length < 14 + ihl + 20) return undefined;
+  const t = 14 + ihl;
+  return {
+    dstMac: macText(f.subarray(0, 6)),
+    srcMac: macText(f.subarray(6, 12)),
+    srcIp: ipText(f.readUInt32BE(26)),
+    dstIp: ipText(f.readUInt32BE(30)),
+    srcPort: f.readUInt16BE(t),
+    dstPort: f.readUInt16BE(t + 2),
+    seq: f.readUInt32BE(t + 4),
+    ack: f.readUInt32BE(t + 8),
+    flags: f[t + 13]!,
+  };
+}

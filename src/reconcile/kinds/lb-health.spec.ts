@@ -1,0 +1,103 @@
+import { EventEmitter } from 'node:events';
+import pino from 'pino';
+import type { OfMessage, OpenFlowConnection } from '../../openflow';
+import { LbHealthMonitor, type HealthTarget } from './lb-health';
+import { TCP_FLAGS, buildTcpFrame, parseTcpFrame } from './lb-health-packets';
+
+/** A switch stand-in: records what vnetd sends; the test plays the backend. */
+class FakeConn extends EventEmitter {
+  connected = true;
+  sent: OfMessage[] = [];
+  send(m: OfMessage): Promise<number> {
+    this.sent.push(m);
+    return Promise.resolve(0);
+  }
+  lastSyn() {
+    const outs = this.sent.filter((m) => m.type === 'packet_out');
+    const m = outs[outs.length - 1];
+    return m?.type === 'packet_out' ? parseTcpFrame(m.data) : undefined;
+  }
+  /** The backend answers the last probe (SYN-ACK or RST), as the LbNat health flow would deliver it. */
+  answer(flags: number) {
+    const syn = this.lastSyn()!;
+    const data = buildTcpFrame({ srcMac: syn.dstMac, dstMac: syn.srcMac, srcIp: syn.dstIp, dstIp: syn.srcIp, srcPort: syn.dstPort, dstPort: syn.srcPort, seq: 77, ack: (syn.seq + 1) >>> 0, flags });
+    this.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: 4, cookie: 0n, match: [], data });
+  }
+}
+
+const target: HealthTarget = {
+  lbUid: 'lb1',
+  vip: '10.0.0.100',
+  lbMac: '02:4c:42:00:00:01',
+  ip: '10.0.0.5',
+  mac: '02:00:00:00:00:05',
+  port: 8080,
+  node: 'hv1',
+  ofport: 7,
+  timing: { intervalMs: 1000, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 2 },
+};
+
+function setup() {
+  const conn = new FakeConn();
+  let changes = 0;
+  const mon = new LbHealthMonitor({
+    logger: pino({ level: 'silent' }),
+    targets: () => [target],
+    connection: () => conn as unknown as OpenFlowConnection,
+    onChange: () => changes++,
+  });
+  return { conn, mon, changes: () => changes };
+}
+
+describe('LbHealthMonitor', () => {
+  it('probes with a SYN from the VIP to the backend port, straight out of its OpenFlow port, after asking for packet-ins', () => {
+    const { conn, mon } = setup();
+    mon.tick(0);
+    expect(conn.sent[0]).toMatchObject({ type: 'set_config', missSendLen: 128 });
+    const out = conn.sent[1]!;
+    expect(out).toMatchObject({ type: 'packet_out', actions: [{ type: 'output', port: 7 }] });
+    expect(conn.lastSyn()).toMatchObject({ srcIp: '10.0.0.100', srcMac: '02:4c:42:00:00:01', dstIp: '10.0.0.5', dstMac: '02:00:00:00:00:05', dstPort: 8080, flags: TCP_FLAGS.SYN });
+  });
+
+  it('goes unhealthy after unhealthyThreshold failures (RST or timeout) and back after healthyThreshold SYN-ACKs, resetting each accepted probe', () => {
+    const { conn, mon, changes } = setup();
+    mon.tick(0);
+    conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    mon.tick(1000);
+    mon.tick(1600); // no answer within 500 ms: second failure
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
+    expect(changes()).toBe(1);
+    mon.tick(2000);
+    const syn = conn.lastSyn()!;
+    conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    const rst = conn.lastSyn()!;
+    // The half-open connection on the backend is reset with the sequence number it expects.
+    expect(rst).toMatchObject({ flags: TCP_FLAGS.RST, seq: (syn.seq + 1) >>> 0, srcPort: syn.srcPort, dstPort: 8080 });
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
+    mon.tick(3000);
+    conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    expect(changes()).toBe(2);
+  });
+
+  it('does not count a probe lost with the connection to the node', () => {
+    const { conn, mon } = setup();
+    mon.tick(0);
+    conn.connected = false;
+    mon.tick(1000);
+    mon.tick(2000);
+    mon.tick(3000);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+  });
+
+  it('ignores answers that do not match the pending probe', () => {
+    const { conn, mon } = setup();
+    mon.tick(0);
+    const syn = conn.lastSyn()!;
+    const data = buildTcpFrame({ srcMac: syn.dstMac, dstMac: syn.srcMac, srcIp: syn.dstIp, dstIp: syn.srcIp, srcPort: syn.dstPort, dstPort: (syn.srcPort + 1) & 0xffff, seq: 1, ack: 0, flags: TCP_FLAGS.RST });
+    conn.emit('message', { type: 'packet_in', xid: 0, bufferId: 0, totalLen: 0, reason: 1, tableId: 4, cookie: 0n, match: [], data });
+    mon.tick(1000); // the real probe timed out: one failure only
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+  });
+});

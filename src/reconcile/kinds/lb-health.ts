@@ -1,0 +1,219 @@
+/**
+ * Active TCP health checks of load balancer backends, the way OVN's service monitors do
+ * them: from the backend's own node, vnetd injects a TCP SYN (packet-out straight to the
+ * backend's OpenFlow port) from the VIP and the load balancer's MAC to the backend's
+ * target port. The backend answers to the VIP; a pipeline flow (LbNat, see
+ * load-balancer.ts) sends that answer to the controller. SYN-ACK = success (vnetd then
+ * resets the half-open connection), RST or no answer within the timeout = failure.
+ * `unhealthyThreshold` failures in a row take a backend out of the slot table,
+ * `healthyThreshold` successes in a row bring it back. A backend starts healthy.
+ *
+ * HTTP checks are refused at admission; every listener's TCP targetPort is checked and a
+ * backend is healthy only while all of them answer.
+ */
+import type { Logger } from 'pino';
+import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import type { LogicalModel } from '../../pipeline';
+import type { HealthCheck, LoadBalancer } from '../../resources/kinds';
+import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
+
+export interface HealthCheckTiming {
+  intervalMs: number;
+  timeoutMs: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+}
+
+/** One (load balancer, backend, port) to probe. */
+export interface HealthTarget {
+  lbUid: string;
+  vip: string;
+  lbMac: string;
+  ip: string;
+  mac: string;
+  port: number;
+  node: string;
+  ofport: number;
+  timing: HealthCheckTiming;
+}
+
+/** Defaults close to OVN's service monitor (interval 5 s); timeout at most the interval. */
+export function timingOf(hc: HealthCheck): HealthCheckTiming {
+  const intervalMs = (hc.intervalSeconds ?? 5) * 1000;
+  return {
+    intervalMs,
+    timeoutMs: Math.min((hc.timeoutSeconds ?? 2) * 1000, intervalMs),
+    healthyThreshold: hc.healthyThreshold ?? 2,
+    unhealthyThreshold: hc.unhealthyThreshold ?? 3,
+  };
+}
+
+/** TCP target ports a load balancer's backends are checked on (none without healthCheck). */
+export function checkedPorts(lb: LoadBalancer): number[] {
+  if (!lb.spec?.healthCheck) return [];
+  return [...new Set(lb.spec.listeners.filter((l) => (l.protocol ?? 'TCP') === 'TCP').map((l) => l.targetPort ?? l.port))].sort((a, b) => a - b);
+}
+
+/** Every bound backend of every load balancer with a health check, once per checked port. */
+export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel): HealthTarget[] {
+  const out: HealthTarget[] = [];
+  for (const lb of lbs) {
+    const m = lb.spec?.healthCheck ? model.loadBalancers?.get(lb.metadata.uid!) : undefined;
+    if (!m) continue;
+    const timing = timingOf(lb.spec!.healthCheck!);
+    for (const b of m.backends) {
+      if (!b.node || !b.ofport) continue;
+      for (const port of checkedPorts(lb)) out.push({ lbUid: m.uid, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, node: b.node, ofport: b.ofport, timing });
+    }
+  }
+  return out;
+}
+
+interface Probe {
+  target: HealthTarget;
+  healthy: boolean;
+  successes: number;
+  failures: number;
+  nextAt: number;
+  pending?: { srcPort: number; seq: number; deadline: number };
+}
+
+export interface LbHealthMonitorOptions {
+  logger: Logger;
+  targets(): HealthTarget[];
+  connection(node: string): OpenFlowConnection | undefined;
+  /** Some backend's health changed: recompile. */
+  onChange(): void;
+  tickMs?: number;
+}
+
+/** Enough for Ethernet + IPv4 + TCP headers with options. */
+const PACKET_IN_BYTES = 128;
+
+const keyOf = (t: HealthTarget): string => `${t.lbUid}/${t.ip}/${t.port}`;
+
+export class LbHealthMonitor {
+  private readonly probes = new Map<string, Probe>();
+  private readonly attached = new WeakSet<OpenFlowConnection>();
+  private timer?: NodeJS.Timeout;
+  private readonly log: Logger;
+  private readonly onMessage = (m: OfMessage): void => {
+    if (m.type === 'packet_in') this.answer(m.data);
+  };
+
+  constructor(private readonly opts: LbHealthMonitorOptions) {
+    this.log = opts.logger.child({ component: 'lb-health' });
+  }
+
+  /** False only once the backend failed its checks (on any checked port). */
+  healthy(lbUid: string, ip: string): boolean {
+    for (const p of this.probes.values()) if (!p.healthy && p.target.lbUid === lbUid && p.target.ip === ip) return false;
+    return true;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 200);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Sends due probes, fails timed-out ones, forgets targets that are gone. */
+  tick(now = Date.now()): void {
+    let changed = false;
+    const wanted = new Map(this.opts.targets().map((t) => [keyOf(t), t]));
+    for (const [k, p] of this.probes) {
+      if (wanted.has(k)) continue;
+      this.probes.delete(k);
+      if (!p.healthy) changed = true;
+    }
+    for (const [k, t] of wanted) {
+      let p = this.probes.get(k);
+      if (!p) this.probes.set(k, (p = { target: t, healthy: true, successes: 0, failures: 0, nextAt: now }));
+      p.target = t;
+      if (p.pending && now >= p.pending.deadline) {
+        p.pending = undefined;
+        // Lost with vnetd's own connection to the node: says nothing about the backend.
+        if (this.opts.connection(t.node)?.connected) changed = this.record(p, false, 'no answer') || changed;
+      }
+      if (!p.pending && now >= p.nextAt) {
+        p.nextAt = now + t.timing.intervalMs;
+        this.probe(p, now);
+      }
+    }
+    if (changed) this.opts.onChange();
+  }
+
+  private probe(p: Probe, now: number): void {
+    const t = p.target;
+    const conn = this.opts.connection(t.node);
+    if (!conn?.connected) return; // no result either way while the node is away
+    if (!this.attached.has(conn)) {
+      this.attached.add(conn);
+      conn.on('message', this.onMessage);
+      conn.on('connected', () => this.receivePacketIns(conn));
+      this.receivePacketIns(conn);
+    }
+    const srcPort = 32768 + Math.floor(Math.random() * 28000);
+    const seq = Math.floor(Math.random() * 0xffffffff) >>> 0;
+    p.pending = { srcPort, seq, deadline: now + t.timing.timeoutMs };
+    const syn: TcpSegment = { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN };
+    this.log.debug({ node: t.node, backend: t.ip, port: t.port, srcPort }, 'health probe');
+    this.inject(conn, t, syn);
+  }
+
+  /**
+   * vnetd's controller target is a passive (punix) one, which OVS treats as a service
+   * controller: it gets no packet-ins until it sets a nonzero miss_send_len.
+   */
+  private receivePacketIns(conn: OpenFlowConnection): void {
+    void conn.send({ type: 'set_config', flags: 0, missSendLen: PACKET_IN_BYTES }).catch((err: unknown) => this.log.debug({ err }, 'set_config not sent'));
+  }
+
+  private inject(conn: OpenFlowConnection, t: HealthTarget, seg: TcpSegment): void {
+    void conn
+      .send({ type: 'packet_out', bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions: [{ type: 'output', port: t.ofport, maxLen: 0 }], data: buildTcpFrame(seg) })
+      .catch((err: unknown) => this.log.debug({ node: t.node, backend: t.ip, err }, 'health probe not sent'));
+  }
+
+  /** A backend's answer to a probe (packet-in from the LbNat health flow). */
+  private answer(frame: Buffer): void {
+    const seg = parseTcpFrame(frame);
+    if (!seg) return;
+    for (const p of this.probes.values()) {
+      const t = p.target;
+      if (!p.pending || t.ip !== seg.srcIp || t.vip !== seg.dstIp || t.port !== seg.srcPort || p.pending.srcPort !== seg.dstPort) continue;
+      const synAck = (seg.flags & (TCP_FLAGS.SYN | TCP_FLAGS.ACK)) === (TCP_FLAGS.SYN | TCP_FLAGS.ACK) && seg.ack === ((p.pending.seq + 1) >>> 0);
+      const reset = (seg.flags & TCP_FLAGS.RST) !== 0;
+      if (!synAck && !reset) return;
+      p.pending = undefined;
+      if (synAck) {
+        // Close the half-open connection on the backend.
+        const conn = this.opts.connection(t.node);
+        if (conn?.connected) this.inject(conn, t, { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort: seg.dstPort, dstPort: t.port, seq: seg.ack, ack: 0, flags: TCP_FLAGS.RST });
+      }
+      if (this.record(p, synAck, synAck ? 'SYN-ACK' : 'RST')) this.opts.onChange();
+      return;
+    }
+  }
+
+  /** Counts one result; true when the backend's health flipped. */
+  private record(p: Probe, ok: boolean, why: string): boolean {
+    const t = p.target;
+    if (ok) {
+      p.successes++;
+      p.failures = 0;
+    } else {
+      p.failures++;
+      p.successes = 0;
+    }
+    const flip = ok ? !p.healthy && p.successes >= t.timing.healthyThreshold : p.healthy && p.failures >= t.timing.unhealthyThreshold;
+    if (!flip) return false;
+    p.healthy = ok;
+    this.log.info({ lb: t.lbUid, backend: t.ip, port: t.port, node: t.node, healthy: ok, why }, ok ? 'backend healthy again' : 'backend unhealthy');
+    return true;
+  }
+}

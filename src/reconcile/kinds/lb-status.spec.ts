@@ -1,0 +1,53 @@
+import type { FlowStats } from '../../openflow';
+import { LB_SLOTS, TABLES, lbFlows, lbMac, type LoadBalancerModel, type NetworkModel } from '../../pipeline';
+import { countDispatched } from './lb-status';
+
+const net: NetworkModel = { uid: 'n', key: 't/n', version: '1', vni: 0x123456, encapsulation: 'vxlan' };
+const lb: LoadBalancerModel = {
+  uid: 'lb1',
+  key: 't/lb1',
+  version: '1',
+  network: 'n',
+  vip: '10.0.0.100',
+  mac: lbMac('lb1'),
+  listeners: [
+    { protocol: 'TCP', port: 80, targetPort: 8080 },
+    { protocol: 'UDP', port: 53, targetPort: 53 },
+  ],
+  backends: [5, 6].map((n) => ({ name: `p${n}`, ip: `10.0.0.${n}`, mac: `02:00:00:00:00:0${n}`, weight: 1, healthy: true })),
+};
+
+/** The switch's view of the compiled flows, each with a packet count. */
+function dumped(count: (tableId: number, i: number) => number): FlowStats[] {
+  return lbFlows(lb, net).flows.map((f, i) => ({
+    tableId: f.tableId,
+    durationSec: 1,
+    durationNsec: 0,
+    priority: f.priority,
+    idleTimeout: 0,
+    hardTimeout: 0,
+    flags: 0,
+    cookie: 0n,
+    packetCount: BigInt(count(f.tableId, i)),
+    byteCount: 0n,
+    match: f.match,
+    instructions: f.instructions,
+  }));
+}
+
+describe('countDispatched', () => {
+  it('sums the LbDnat counters of every listener per (network, VIP, backend)', () => {
+    const flows = dumped((t, i) => (t === TABLES.LbDnat.id ? 10 + i : 1000)).filter((f) => f.tableId === TABLES.LbDnat.id);
+    expect(flows).toHaveLength(4);
+    const counts = countDispatched(flows);
+    const total = flows.reduce((n, f) => n + Number(f.packetCount), 0);
+    expect([...counts.keys()].sort()).toEqual([`${0x123456}/10.0.0.100/10.0.0.5`, `${0x123456}/10.0.0.100/10.0.0.6`]);
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(total);
+  });
+
+  it('ignores flows that are not DNAT flows (slot table, MAC rewrites)', () => {
+    const others = dumped(() => 7).filter((f) => f.tableId !== TABLES.LbDnat.id && f.tableId !== TABLES.LbSlot.id);
+    expect(countDispatched(others).size).toBe(0);
+    expect(dumped(() => 1).filter((f) => f.tableId === TABLES.LbSlot.id)).toHaveLength(LB_SLOTS);
+  });
+});

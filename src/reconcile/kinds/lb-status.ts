@@ -1,0 +1,137 @@
+/**
+ * LoadBalancer status.backends: every declared backend with its address, node, health
+ * and how many connections were dispatched to it.
+ *
+ * connections = the packet counters of the backend's LbDnat flows (one per listener),
+ * summed over every node. Only the first packet of a new connection reaches LbDnat, so
+ * this counts connections the load balancer sent to the backend while those flows were
+ * installed; it starts again from 0 when the flows go away (backend unhealthy or
+ * removed) and come back. A node that is not connected contributes its last known count.
+ *
+ * Refreshed every intervalMs (one flow dump of the LbDnat table per connected node);
+ * status is written only when it changed.
+ */
+import type { Logger } from 'pino';
+import type { FlowStats, OpenFlowConnection } from '../../openflow';
+import { DEFAULT_COOKIE_APP, appSelector } from '../../openflow/sync';
+import { LbBackendField, NetworkField, TABLES, type LogicalModel } from '../../pipeline';
+import type { BackendStatus, LoadBalancer } from '../../resources/kinds';
+import { LOAD_BALANCERS } from '../../store/kinds';
+import type { ObjectStore } from '../../store/object-store';
+
+/** One entry of status.backends (the CLI's `vnetctl lb status` reads these names). */
+export type LbBackendStatus = BackendStatus;
+
+export interface LbStatusSources {
+  objects: ObjectStore;
+  logger: Logger;
+  loadBalancers(): LoadBalancer[];
+  model(): LogicalModel;
+  /** Connected OpenFlow sessions by node. */
+  connections(): Iterable<[string, OpenFlowConnection]>;
+  intervalMs?: number;
+}
+
+function ipv4FromNumber(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/** "vni/vip/backend" -> connections, from one node's LbDnat flows. */
+export function countDispatched(flows: readonly FlowStats[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const f of flows) {
+    let vni: number | undefined;
+    let vip: string | undefined;
+    let backend: string | undefined;
+    for (const m of f.match) {
+      if (m.field === NetworkField.sub.field) vni = Number(m.value) & 0xffffff;
+      else if (m.field === LbBackendField.sub.field) backend = ipv4FromNumber(Number(m.value));
+      else if (m.field === 'ipv4_dst') vip = String(m.value);
+    }
+    if (vni === undefined || !vip || !backend) continue;
+    const k = `${vni}/${vip}/${backend}`;
+    out.set(k, (out.get(k) ?? 0) + Number(f.packetCount));
+  }
+  return out;
+}
+
+export class LbStatusReporter {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  /** Last counts seen per node, kept while a node is away. */
+  private readonly perNode = new Map<string, Map<string, number>>();
+  private readonly log: Logger;
+
+  constructor(private readonly src: LbStatusSources) {
+    this.log = src.logger.child({ component: 'lb-status' });
+  }
+
+  start(): void {
+    const every = this.src.intervalMs ?? 5000;
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.refresh().catch((err: unknown) => this.log.warn({ err }, 'lb status refresh failed')).finally(() => (this.running = undefined));
+    }, every);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One refresh: dump counters, compute every load balancer's backends, write what changed. */
+  async refresh(): Promise<void> {
+    const conns = [...this.src.connections()];
+    // A node vnetd no longer manages at all (deleted) stops counting.
+    const managed = new Set(conns.map(([node]) => node));
+    for (const node of this.perNode.keys()) if (!managed.has(node)) this.perNode.delete(node);
+    await Promise.all(
+      conns.map(async ([node, conn]) => {
+        if (!conn.connected) return;
+        try {
+          this.perNode.set(node, countDispatched(await conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) })));
+        } catch (err) {
+          this.log.debug({ node, err }, 'lb status: flow dump failed; keeping last counts');
+        }
+      }),
+    );
+    const totals = new Map<string, number>();
+    for (const counts of this.perNode.values()) for (const [k, n] of counts) totals.set(k, (totals.get(k) ?? 0) + n);
+
+    const model = this.src.model();
+    for (const lb of this.src.loadBalancers()) {
+      if (lb.metadata.deletionTimestamp) continue;
+      const backends = this.backendsOf(lb, model, totals);
+      if (sameBackends(lb.status?.backends, backends)) continue;
+      await this.src.objects
+        .modify<LoadBalancer>(
+          LOAD_BALANCERS,
+          lb.metadata.namespace,
+          lb.metadata.name,
+          (cur) => {
+            if (cur.metadata.uid !== lb.metadata.uid || sameBackends(cur.status?.backends, backends)) return undefined;
+            return { ...cur, status: { ...(cur.status ?? {}), backends } };
+          },
+          { subresource: 'status' },
+        )
+        .catch((err: unknown) => this.log.warn({ lb: `${lb.metadata.namespace}/${lb.metadata.name}`, err }, 'lb status write failed'));
+    }
+  }
+
+  private backendsOf(lb: LoadBalancer, model: LogicalModel, totals: Map<string, number>): LbBackendStatus[] {
+    const m = model.loadBalancers?.get(lb.metadata.uid!);
+    const vni = m ? model.networks.get(m.network)?.vni : undefined;
+    const resolved = new Map((m?.backends ?? []).map((b) => [b.name, b]));
+    return (lb.spec?.backends ?? []).map((spec) => {
+      const name = spec.port ?? spec.ip ?? '';
+      const b = resolved.get(name);
+      if (!b) return { name, ip: spec.ip ?? '', node: '', healthy: false, connections: 0 };
+      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, connections: totals.get(`${vni}/${m!.vip}/${b.ip}`) ?? 0 };
+    });
+  }
+}
+
+function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b);
+}
