@@ -1,4 +1,5 @@
 /** vnetctl get/apply/delete -f, wait, watch, kubeconfig and credential errors, completion, pending commands. */
+import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -89,6 +90,80 @@ describe('manifests', () => {
     const r4 = await cli.run(['get', 'routers']);
     expect(r4.code).toBe(2);
     expect(r4.stderr).toMatch(/^error: unknown kind "routers"/);
+  });
+});
+
+describe('apply is kubectl\'s three-way merge', () => {
+  const kubectlPresent = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  const lbPath = (name: string) => `/apis/vnet.dev/v1alpha1/namespaces/m1/loadbalancers/${name}`;
+  const manifest = (file: string, backends: string[], affinity?: string) => {
+    const p = join(tmp, file);
+    writeFileSync(
+      p,
+      [
+        'apiVersion: vnet.dev/v1alpha1\nkind: VirtualNetwork\nmetadata: {name: tw}\nspec: {subnets: [{cidr: 10.61.0.0/24}]}',
+        `apiVersion: vnet.dev/v1alpha1\nkind: LoadBalancer\nmetadata: {name: tw-web}\nspec:\n  network: tw\n  listeners: [{port: 80, targetPort: 8080}]\n  backends: [${backends.map((ip) => `{ip: ${ip}}`).join(', ')}]\n${affinity ? `  sessionAffinity: ${affinity}\n` : ''}`,
+      ].join('\n---\n'),
+    );
+    return p;
+  };
+
+  it('removes what the manifest dropped, keeps what others set, and takes turns with kubectl', async () => {
+    const v1 = manifest('tw1.yaml', ['10.61.0.11', '10.61.0.12'], 'ClientIP');
+    const v2 = manifest('tw2.yaml', ['10.61.0.11']);
+    expect(await ok(['apply', '-f', v1, '-n', 'm1'])).toBe('virtualnetwork.vnet.dev/tw created\nloadbalancer.vnet.dev/tw-web created\n');
+    const created = (await v.call('GET', lbPath('tw-web'))).json;
+    expect(JSON.parse(created.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'])).toEqual({
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { annotations: {}, name: 'tw-web', namespace: 'm1' },
+      spec: { network: 'tw', listeners: [{ port: 80, targetPort: 8080 }], backends: [{ ip: '10.61.0.11' }, { ip: '10.61.0.12' }], sessionAffinity: 'ClientIP' },
+    });
+    // Someone else labels the object through the API.
+    expect((await v.call('PATCH', lbPath('tw-web'), { metadata: { labels: { team: 'blue' } } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+
+    expect(await ok(['apply', '-f', v2, '-n', 'm1'])).toBe('virtualnetwork.vnet.dev/tw unchanged\nloadbalancer.vnet.dev/tw-web configured\n');
+    const after = (await v.call('GET', lbPath('tw-web'))).json;
+    expect(after.spec.backends).toEqual([{ ip: '10.61.0.11', weight: 1 }]);
+    expect(after.spec.sessionAffinity ?? 'None').toBe('None');
+    expect(after.metadata.labels).toEqual({ team: 'blue' });
+    expect(after.spec.vip).toBe(created.spec.vip); // allocated by the server: not the manifest's, kept
+    expect(await ok(['apply', '-f', v2, '-n', 'm1'])).toBe('virtualnetwork.vnet.dev/tw unchanged\nloadbalancer.vnet.dev/tw-web unchanged\n');
+
+    if (!kubectlPresent) {
+      process.stdout.write('SKIP kubectl half of the apply interop test: kubectl is not installed on this machine\n');
+      return;
+    }
+    const home = mkdtempSync(join(tmpdir(), 'vnetctl-kubectl-'));
+    // Asynchronous: vnetd runs in this process and must keep answering while kubectl runs.
+    const kubectl = (args: string[]) =>
+      new Promise<{ stdout: string; stderr: string }>((resolvePromise) =>
+        execFile('kubectl', ['--kubeconfig', v.kubeconfigPath, '--cache-dir', join(home, 'cache'), ...args], { env: { ...process.env, HOME: home }, timeout: 60_000 }, (_err, stdout, stderr) => resolvePromise({ stdout, stderr })),
+      );
+    // kubectl reads vnetctl's annotation and writes the same one: the same manifest changes nothing
+    // (kubectl still says "configured": it re-sends lists the server completed with defaults).
+    const before = (await v.call('GET', lbPath('tw-web'))).json;
+    const same = await kubectl(['apply', '-f', v2, '-n', 'm1']);
+    expect(same.stderr).toBe('');
+    const unchanged = (await v.call('GET', lbPath('tw-web'))).json;
+    expect(unchanged.metadata.annotations).toEqual(before.metadata.annotations);
+    expect(unchanged.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    // kubectl applies v1 again (backend and affinity back); vnetctl applying v2 removes them again.
+    expect((await kubectl(['apply', '-f', v1, '-n', 'm1'])).stdout).toMatch(/loadbalancer\.vnet\.dev\/tw-web configured/);
+    expect((await v.call('GET', lbPath('tw-web'))).json.spec.backends).toHaveLength(2);
+    expect(await ok(['apply', '-f', v2, '-n', 'm1'])).toContain('loadbalancer.vnet.dev/tw-web configured');
+    const back = (await v.call('GET', lbPath('tw-web'))).json;
+    expect(back.spec.backends).toEqual([{ ip: '10.61.0.11', weight: 1 }]);
+    expect(back.spec.sessionAffinity ?? 'None').toBe('None');
+    expect(back.metadata.labels).toEqual({ team: 'blue' });
+  }, 60_000);
+
+  it('refuses an object whose last-applied annotation is not JSON, with the fix', async () => {
+    const v2 = manifest('tw3.yaml', ['10.61.0.11']);
+    expect((await v.call('PATCH', lbPath('tw-web'), { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{broken' } } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    const r = await cli.run(['apply', '-f', v2, '-n', 'm1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: cannot apply loadbalancer "tw-web" in namespace "m1": its kubectl\.kubernetes\.io\/last-applied-configuration annotation is not JSON; remove it \(kubectl annotate loadbalancers tw-web kubectl\.kubernetes\.io\/last-applied-configuration-\)/);
   });
 });
 
