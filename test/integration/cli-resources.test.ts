@@ -145,9 +145,11 @@ describe('lb', () => {
     ]);
     expect(status).toMatch(/^Name: +web\nNamespace: +t1\nNetwork: +blue\nVIP: +10\.0\.0\.\d+\n/);
     expect(status).toMatch(/Listeners:\n +PROTOCOL +PORT +TARGET-PORT\n +TCP +80 +8080\n +UDP +53 +53\n/);
-    expect(status).toMatch(/Backends:\n +BACKEND +ADDRESS +WEIGHT +HEALTH\n/);
-    expect(status).toMatch(/port\/vm1 +10\.0\.0\.\d+,fd00:[0-9a-f:]+ +1 +unknown/);
-    expect(status).toMatch(/ip\/10\.0\.0\.51 +10\.0\.0\.51 +1 +unknown/);
+    expect(status).toMatch(/\nNodes realized: +/);
+    expect(status).toMatch(/Backends:\n +BACKEND +ADDRESS +NODE +WEIGHT +HEALTH +CONNECTIONS\n/);
+    // No dataplane in this test: health and connections are not reported; the port's node comes from the port.
+    expect(status).toMatch(/port\/vm1 +10\.0\.0\.\d+,fd00:[0-9a-f:]+ +hv1 +1 +- +-\n/);
+    expect(status).toMatch(/ip\/10\.0\.0\.51 +10\.0\.0\.51 +- +1 +- +-\n/);
     expect(status).toMatch(/Conditions:\n +TYPE +STATUS +REASON +AGE +MESSAGE\n/);
     expect(JSON.parse(statusJson).spec.backends).toHaveLength(2);
     expect(parseYaml(statusYaml).kind).toBe('LoadBalancer');
