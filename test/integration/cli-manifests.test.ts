@@ -1,6 +1,6 @@
 /** vnetctl get/apply/delete -f, wait, watch, kubeconfig and credential errors, completion, pending commands. */
 import { execFile, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -261,6 +261,27 @@ describe('connection and credentials', () => {
     const revoked = await cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', tenant]);
     expect(revoked.code).toBe(1);
     expect(revoked.stderr).toMatch(/Unauthorized; the token in .*tenant\.kubeconfig is wrong, expired or was deleted/);
+  });
+});
+
+describe('demo as an unprivileged user', () => {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) process.stdout.write('SKIP demo-as-nobody test: it needs root to start the CLI as another user\n');
+  (isRoot ? it : it.skip)('demo up and down say in one line that they need root, exit 1 and touch nothing', async () => {
+    // A kubeconfig the user can read, so the only thing missing is root.
+    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-nobody-'));
+    chmodSync(dir, 0o755);
+    const kc = join(dir, 'admin.kubeconfig');
+    copyFileSync(v.kubeconfigPath, kc);
+    chmodSync(kc, 0o644);
+    const nobody = { uid: 65534, gid: 65534, cwd: dir, env: { KUBECONFIG: kc } };
+    const canRead = await cli.run(['get', 'ns', '-o', 'name'], nobody);
+    expect(canRead).toMatchObject({ code: 0, stderr: '' });
+    for (const verb of ['up', 'down']) {
+      const r = await cli.run(['demo', verb], nobody);
+      expect(r).toEqual({ code: 1, stdout: '', stderr: `error: cannot run "vnetctl demo ${verb}": it needs root (it creates network namespaces and OVS ports): run it with sudo\n` });
+    }
+    expect((await v.call('GET', '/api/v1/namespaces/demo')).status).toBe(404);
   });
 });
 
