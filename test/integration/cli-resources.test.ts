@@ -1,4 +1,8 @@
 /** vnetctl network/port/lb/node against a real vnetd, as a subprocess: every output format and the error paths. */
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
@@ -195,5 +199,61 @@ describe('node', () => {
     expect(name).toContain('node.vnet.dev/hv1\n');
     expect(get).toMatch(/^NAME .*\nhv1 /);
     expect(await fails(1, 'node', 'get', 'hv9')).toMatch(/cannot get node "hv9": .*not found; see what exists with: vnetctl node list/);
+  });
+});
+
+describe('terminal and shell', () => {
+  /** A `vnetctl` on PATH that runs the bundle under test with this vnetd's kubeconfig. */
+  function wrapperDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-path-'));
+    const quoted = cli.argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    writeFileSync(join(dir, 'vnetctl'), `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+    return dir;
+  }
+  /** Runs a shell command asynchronously (vnetd answers from this process meanwhile). */
+  const sh = (cmd: string, file: string, args: string[], env: Record<string, string>) =>
+    new Promise<{ code: number; stdout: string }>((resolvePromise) =>
+      execFile(cmd, [...args], { env: { PATH: `${file}:${process.env.PATH}`, HOME: '/nonexistent-home', KUBECONFIG: v.kubeconfigPath, ...env }, timeout: 60_000 }, (err, stdout) =>
+        resolvePromise({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      ),
+    );
+  const scriptPresent = spawnSync('script', ['--version']).status === 0;
+  if (!scriptPresent) process.stdout.write('SKIP colour-on-a-terminal test: util-linux script (to get a pty) is not installed\n');
+
+  (scriptPresent ? it : it.skip)('colours tables on a terminal, never with NO_COLOR or off a terminal', async () => {
+    const dir = wrapperDir();
+    // script(1) gives vnetctl a pseudo-terminal as stdout.
+    const onTty = await sh('script', dir, ['-qefc', 'vnetctl network list -n t1', '/dev/null'], { COLUMNS: '120' });
+    expect(onTty.code).toBe(0);
+    expect(onTty.stdout).toContain('\x1b[1mNAME\x1b[22m');
+    const noColor = await sh('script', dir, ['-qefc', 'vnetctl network list -n t1', '/dev/null'], { COLUMNS: '120', NO_COLOR: '1' });
+    expect(noColor.stdout).toMatch(/NAME +VNI/);
+    expect(noColor.stdout).not.toContain('\x1b[');
+    const piped = await sh('sh', dir, ['-c', 'vnetctl network list -n t1 | cat'], {});
+    expect(piped.stdout).toMatch(/^NAME +VNI/);
+    expect(piped.stdout).not.toContain('\x1b[');
+  });
+
+  it('bash completion completes subcommands, flags, formats and object names from the server', async () => {
+    const dir = wrapperDir();
+    const complete = async (words: string[]) => {
+      const line = `source <(vnetctl completion bash); COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _vnetctl; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const r = await sh('bash', dir, ['-c', line], {});
+      expect(r.code).toBe(0);
+      return r.stdout.trim().split('\n');
+    };
+    const [groups, lbSubs, flags, formats, names] = await Promise.all([
+      complete(['vnetctl', '']),
+      complete(['vnetctl', 'lb', '']),
+      complete(['vnetctl', 'lb', 'create', 'x', '--']),
+      complete(['vnetctl', 'network', 'list', '-o', '']),
+      complete(['vnetctl', '-n', 't1', 'lb', 'status', '']),
+    ]);
+    expect(groups).toEqual(expect.arrayContaining(['network', 'port', 'lb', 'node', 'get', 'apply', 'delete', 'wait', 'watch', 'trace', 'demo', 'completion']));
+    expect(lbSubs).toEqual(expect.arrayContaining(['create', 'add-backend', 'remove-backend', 'status', 'list', 'get', 'delete']));
+    expect(flags).toEqual(expect.arrayContaining(['--network', '--vip', '--listen', '--backend', '--help']));
+    expect(formats.sort()).toEqual(['json', 'name', 'table', 'wide', 'yaml']);
+    // Names of load balancers in the namespace typed on the line (w4 from the lb tests).
+    expect(names).toContain('w4');
   });
 });

@@ -25,6 +25,8 @@ export interface RunningCli {
 }
 
 export interface CliRunner {
+  /** The argv that runs vnetctl (node and the bundle), for a wrapper script or a shell. */
+  argv: string[];
   start(args: string[]): RunningCli;
   /** uid/gid: run as that user (the test runs as root), e.g. 65534 for an unprivileged user. */
   run(args: string[], opts?: { env?: Record<string, string | undefined>; stdin?: string; cwd?: string; uid?: number; gid?: number }): Promise<CliResult>;
@@ -53,6 +55,7 @@ export async function cliRunner(baseEnv: Record<string, string | undefined>): Pr
     return env;
   };
   return {
+    argv: [process.execPath, ...entry],
     start(args) {
       const child = spawn(process.execPath, [...entry, ...args], { cwd: ROOT, env: envOf(), stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';

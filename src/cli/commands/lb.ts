@@ -162,5 +162,5 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
     ['vnetctl lb status web', 'vnetctl lb status web -o json'],
   );
   addReadDelete(group, LBS, runtimeOf, { delete: true });
-  return group;
+  return examples(group, ['vnetctl lb create web --network blue --listen 80:8080/tcp --backend vm1-eth0 --backend vm2-eth0', 'vnetctl lb add-backend web --backend vm3-eth0', 'vnetctl lb status web']);
 }
