@@ -3,7 +3,10 @@ import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { renderKubeconfig } from '../../src/app/kubeconfig';
+import { ensureTlsMaterial } from '../../src/pki/certificates';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
 
@@ -261,6 +264,35 @@ describe('connection and credentials', () => {
     const revoked = await cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', tenant]);
     expect(revoked.code).toBe(1);
     expect(revoked.stderr).toMatch(/Unauthorized; the token in .*tenant\.kubeconfig is wrong, expired or was deleted/);
+  });
+});
+
+describe('server trust and timeouts', () => {
+  it('explains a server certificate the kubeconfig does not trust, and a server that never answers', async () => {
+    // Another CA than vnetd's: the TLS handshake must fail with a hint about the kubeconfig's CA.
+    const otherCa = ensureTlsMaterial(mkdtempSync(join(tmpdir(), 'vnetctl-ca-')), ['127.0.0.1']).caCertPem;
+    const wrongCa = join(tmp, 'wrong-ca.kubeconfig');
+    writeFileSync(wrongCa, renderKubeconfig(v.url, otherCa, v.adminToken));
+    // A listener that accepts connections and never says a word.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const mute = join(tmp, 'mute.kubeconfig');
+    writeFileSync(mute, renderKubeconfig(`https://127.0.0.1:${(silent.address() as AddressInfo).port}`, v.caCertPem, v.adminToken));
+    try {
+      const [untrusted, slow] = await Promise.all([
+        cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', wrongCa]),
+        cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', mute, '--request-timeout', '1s']),
+      ]);
+      expect(untrusted).toMatchObject({ code: 1, stdout: '' });
+      expect(untrusted.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(untrusted.stderr).toMatch(/^error: cannot list virtualnetworks in namespace "m1": cannot reach vnetd at https:\/\/127\.0\.0\.1:\d+ \(.*\); the server's certificate is not signed by the kubeconfig's certificate-authority-data/);
+      expect(slow).toMatchObject({ code: 1, stdout: '' });
+      expect(slow.stderr).toMatch(/^error: cannot list virtualnetworks in namespace "m1": cannot reach vnetd at .* \(no answer within 1s\); the server did not answer in time/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 });
 
