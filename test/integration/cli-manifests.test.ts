@@ -1,6 +1,6 @@
 /** vnetctl get/apply/delete -f, wait, watch, kubeconfig and credential errors, completion, pending commands. */
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -315,6 +315,23 @@ describe('demo as an unprivileged user', () => {
     }
     expect((await v.call('GET', '/api/v1/namespaces/demo')).status).toBe(404);
   });
+});
+
+describe('the installed bin', () => {
+  const built = existsSync(resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js'));
+  if (!built) process.stdout.write('SKIP npx vnetctl test: dist/ is not built (npm test builds it first; or run npm run build)\n');
+  (built ? it : it.skip)('runs as `npx vnetctl` from the package (package.json bin -> dist/cli/main.js)', async () => {
+    const npx = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolvePromise) =>
+        execFile('npx', ['--no-install', 'vnetctl', ...args], { cwd: resolve(__dirname, '..', '..'), env: { ...process.env, KUBECONFIG: v.kubeconfigPath }, timeout: 60_000 }, (err, stdout, stderr) =>
+          resolvePromise({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const [version, list] = await Promise.all([npx(['--version']), npx(['get', 'ns', '-o', 'name'])]);
+    expect(version).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'package.json'), 'utf8')).version}\n` });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('namespace/m1\n');
+  }, 60_000);
 });
 
 describe('help, completion, trace and demo errors', () => {
