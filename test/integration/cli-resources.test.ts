@@ -229,6 +229,11 @@ describe('terminal and shell', () => {
     const noColor = await sh('script', dir, ['-qefc', 'vnetctl network list -n t1', '/dev/null'], { COLUMNS: '120', NO_COLOR: '1' });
     expect(noColor.stdout).toMatch(/NAME +VNI/);
     expect(noColor.stdout).not.toContain('\x1b[');
+    // wait shows a progress line on a terminal (the timeout ends it with exit 1).
+    const waiting = await sh('script', dir, ['-qefc', 'vnetctl wait vnet blue -n t1 --for condition=Degraded --timeout 1500ms', '/dev/null'], {});
+    expect(waiting.code).toBe(1);
+    expect(waiting.stdout).toMatch(/\r. waiting for virtualnetwork\.vnet\.dev\/blue .*\(\d+s\)\x1b\[K/);
+    expect(waiting.stdout).toMatch(/timed out after 1\.5s waiting for virtualnetwork\.vnet\.dev\/blue/);
     const piped = await sh('sh', dir, ['-c', 'vnetctl network list -n t1 | cat'], {});
     expect(piped.stdout).toMatch(/^NAME +VNI/);
     expect(piped.stdout).not.toContain('\x1b[');
