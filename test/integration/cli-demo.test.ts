@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { runPrefix } from '../harness/ovs';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
@@ -97,6 +98,20 @@ const alive = (pid: number) => {
 
     const bad = await cli.run(['trace', '--from', 'x', '--to', '10.0.0.300']);
     expect(bad.code).toBe(2);
+    // The same report for scripts; -o name has no meaning for a report.
+    const [asJson, asYaml, asName] = await Promise.all([
+      cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`, '-o', 'json']),
+      cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', c2, '-o', 'yaml']),
+      cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', c2, '-o', 'name']),
+    ]);
+    expect(asJson).toMatchObject({ code: 0, stderr: '' });
+    const report = JSON.parse(asJson.stdout);
+    expect(report).toMatchObject({ packet: { from: 'vdemo-c1', to: `${vip}:80`, proto: 'tcp' }, logical: { verdict: 'deliver' }, ovs: { node: 'local', verdict: 'deliver' }, disagreements: [], agrees: true });
+    expect(report.logical.loadBalancer.choices.map((c: { backend: string }) => c.backend)).toEqual(['vdemo-b1', 'vdemo-b2']);
+    expect(report.ovs.group.buckets.map((b: { backend: string; agrees: boolean }) => [b.backend, b.agrees]).sort()).toEqual([['vdemo-b1', true], ['vdemo-b2', true]]);
+    expect(parseYaml(asYaml.stdout)).toMatchObject({ logical: { verdict: 'deliver' }, ovs: { verdict: 'deliver' }, agrees: true });
+    expect(asName).toMatchObject({ code: 2, stdout: '' });
+    expect(asName.stderr).toMatch(/^error: trace prints a report, not objects: use -o table \(the default\), json or yaml\n$/);
 
     // Break OVS behind vnetd's back (nothing resyncs until the next change): the flow that
     // hands b2's DNATed packets to L2 is gone, so b2's bucket drops; trace must say so.
