@@ -112,6 +112,16 @@ describe('port', () => {
     expect(list).toMatch(/\nvm2 +blue +0a:58:0a:00:00:14 +10\.0\.0\.20 +hv1 /);
     expect(wide).toMatch(/INTERFACE-ID/);
     expect(wide).toContain('vm2-nic0');
+
+    const [get, getYaml, getName] = await Promise.all([ok('port', 'get', 'vm2', '-n', 't1'), ok('port', 'get', 'vm2', 'vm3', '-n', 't1', '-o', 'yaml'), ok('port', 'get', 'vm2', '-n', 't1', '-o', 'name')]);
+    expect(get).toMatch(/^NAME +NETWORK +MAC +IPS +NODE +READY +AGE\nvm2 +blue +0a:58:0a:00:00:14 +10\.0\.0\.20 +hv1 /);
+    expect(parseYaml(getYaml)).toMatchObject({ kind: 'List', items: [{ metadata: { name: 'vm2' } }, { metadata: { name: 'vm3' } }] });
+    expect(getName).toBe('virtualport.vnet.dev/vm2\n');
+    expect(await ok('port', 'rm', 'vm3', '-n', 't1', '--wait', '--timeout', '10s')).toBe('virtualport.vnet.dev/vm3 deleted\n');
+    await ok('port', 'create', 'vm4', '--network', 'blue', '--node', 'hv1', '-n', 't1', '-o', 'name');
+    expect(await ok('delete', 'vport', 'vm4', '-n', 't1', '-o', 'name')).toBe('virtualport.vnet.dev/vm4\n');
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualports/vm3')).status).toBe(404);
+    expect(await fails(1, 'port', 'delete', 'vm3', '-n', 't1')).toMatch(/cannot delete virtualport "vm3" in namespace "t1": .*not found; see what exists with: vnetctl port list -n t1/);
   });
 
   it('rejects an unknown network, a taken address and bad flags', async () => {
@@ -160,6 +170,9 @@ describe('lb', () => {
     expect(wide).toMatch(/BACKEND-LIST/);
     expect(name).toBe('loadbalancer.vnet.dev/web\n');
 
+    const [lbGet, lbJson] = await Promise.all([ok('lb', 'get', 'web', '-n', 't1'), ok('get', 'vlb', 'web', '-n', 't1', '-o', 'json')]);
+    expect(lbGet).toMatch(/^NAME +NETWORK +VIP +LISTENERS +BACKENDS +READY +AGE\nweb +blue /);
+    expect(JSON.parse(lbJson)).toMatchObject({ kind: 'LoadBalancer', metadata: { name: 'web' } });
     expect(await ok('lb', 'delete', 'web', '-n', 't1')).toBe('loadbalancer.vnet.dev/web deleted\n');
   });
 
