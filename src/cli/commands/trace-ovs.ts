@@ -29,20 +29,43 @@ export interface OvsSummary {
   groups: number[];
 }
 
-/** The tables traversed (named), outputs and the last "Datapath actions:" of an ofproto/trace output. */
+/**
+ * The tables traversed (named), outputs, tunnel destinations and groups of the traced
+ * bridge (the first one in the output: br-int; a tunnel output continues into the
+ * underlay bridge, whose tables are not the pipeline's), and the last "Datapath actions:".
+ */
 export function summarizeOvsTrace(text: string): OvsSummary {
   const tables: string[] = [];
-  for (const m of text.matchAll(/^\s*(\d+)\. /gm)) {
-    const n = tableName(Number(m[1]));
-    if (tables[tables.length - 1] !== n) tables.push(n);
+  const outputs: number[] = [];
+  const tunnelDsts: string[] = [];
+  const groups: number[] = [];
+  let traced: string | undefined;
+  let inTraced = true;
+  for (const line of text.split('\n')) {
+    const bridge = /^\s*bridge\("([^"]+)"\)/.exec(line);
+    if (bridge) {
+      traced ??= bridge[1];
+      inTraced = bridge[1] === traced;
+      continue;
+    }
+    if (!inTraced) continue;
+    const table = /^\s*(\d+)\. /.exec(line);
+    if (table) {
+      const n = tableName(Number(table[1]));
+      if (tables[tables.length - 1] !== n) tables.push(n);
+      continue;
+    }
+    const out = /^\s+output:(\d+)\s*$/.exec(line);
+    if (out) outputs.push(Number(out[1]));
+    const tun = /^\s+set_field:([0-9.]+)->tun_dst\s*$/.exec(line);
+    if (tun) tunnelDsts.push(tun[1]!);
+    const group = /^\s+group:(\d+)\s*$/.exec(line);
+    if (group) groups.push(Number(group[1]));
   }
   const acts = [...text.matchAll(/^Datapath actions: (.*)$/gm)].map((m) => m[1]!.trim());
   const actions = acts[acts.length - 1] ?? '<none>';
   const outputsDp = /(^|,)\d+($|,)|output|set\(tunnel|tnl_push/.test(actions);
   const deliver = outputsDp ? true : /recirc\(/.test(actions) ? undefined : false;
-  const outputs = [...text.matchAll(/^\s+output:(\d+)\s*$/gm)].map((m) => Number(m[1]));
-  const tunnelDsts = [...text.matchAll(/^\s+set_field:([0-9.]+)->tun_dst\s*$/gm)].map((m) => m[1]!);
-  const groups = [...text.matchAll(/^\s+group:(\d+)\s*$/gm)].map((m) => Number(m[1]));
   return { tables, actions, deliver, outputs, tunnelDsts, groups };
 }
 

@@ -113,5 +113,8 @@ describe('trace: through a VIP', () => {
   it('reads OpenFlow outputs, tunnel destinations and groups from a trace', () => {
     const text = ' 4. ct_state=+new+trk, priority 110\n    group:7\n     -> no live bucket\n 5. dl_dst=0a:58:00:00:00:05, priority 100\n    set_field:192.168.1.2->tun_dst\n    set_field:0x4d->tun_id\n    output:1\nDatapath actions: set(tunnel(dst=192.168.1.2)),2\n';
     expect(summarizeOvsTrace(text)).toMatchObject({ outputs: [1], tunnelDsts: ['192.168.1.2'], groups: [7], deliver: true });
+    // After a tunnel output the trace continues into the underlay bridge: not the pipeline's tables.
+    const tunnel = 'bridge("br-int")\n 5. dl_dst=0a:58:00:00:00:05, priority 100\n    set_field:198.18.0.2->tun_dst\n    output:2\n     -> output to native tunnel\n\n        bridge("br-phy")\n        ----------------\n         0. priority 0\n            output:1\nDatapath actions: tnl_push(...),3\n';
+    expect(summarizeOvsTrace(tunnel)).toMatchObject({ tables: ['L2Lookup'], outputs: [2], tunnelDsts: ['198.18.0.2'], deliver: true });
   });
 });
