@@ -96,6 +96,15 @@ const alive = (pid: number) => {
     expect(outside.stdout).toMatch(/outside network vdemo-net's subnets[\s\S]*OVS: not traced here \(no destination MAC/);
     expect(noListener.stdout).toContain('OVS agrees with the logical path (drop).');
 
+    // lb status on a realized LB: the node that installed its flows, each backend's node.
+    const status = await cli.run(['-n', 'demo', 'lb', 'status', 'vdemo-web']);
+    expect(status).toMatchObject({ code: 0, stderr: '' });
+    expect(status.stdout).toMatch(new RegExp(`\\nVIP: +${vip}\\n`));
+    expect(status.stdout).toMatch(/\nNodes realized: +local\n/);
+    // Health and connections are "-" until the dataplane reports them.
+    expect(status.stdout).toMatch(new RegExp(`\\n +port/vdemo-b1 +${b1} +local +1 +(healthy|-) +(\\d+|-)\\n`));
+    expect(status.stdout).toMatch(new RegExp(`\\n +port/vdemo-b2 +${b2} +local +1 +(healthy|-) +(\\d+|-)\\n`));
+
     const bad = await cli.run(['trace', '--from', 'x', '--to', '10.0.0.300']);
     expect(bad.code).toBe(2);
     // The same report for scripts; -o name has no meaning for a report.
