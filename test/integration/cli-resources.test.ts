@@ -260,13 +260,17 @@ describe('terminal and shell', () => {
       expect(r.code).toBe(0);
       return r.stdout.trim().split('\n');
     };
-    const [groups, lbSubs, flags, formats, names] = await Promise.all([
+    const [groups, lbSubs, flags, formats, names, fromPorts, protos] = await Promise.all([
       complete(['vnetctl', '']),
       complete(['vnetctl', 'lb', '']),
       complete(['vnetctl', 'lb', 'create', 'x', '--']),
       complete(['vnetctl', 'network', 'list', '-o', '']),
       complete(['vnetctl', '-n', 't1', 'lb', 'status', '']),
+      complete(['vnetctl', '-n', 't1', 'trace', '--from', '']),
+      complete(['vnetctl', 'trace', '--from', 'vm1', '--proto', '']),
     ]);
+    expect(fromPorts).toEqual(expect.arrayContaining(['vm1', 'vm2']));
+    expect(protos).toEqual(['tcp', 'udp', 'icmp']);
     expect(groups).toEqual(expect.arrayContaining(['network', 'port', 'lb', 'node', 'get', 'apply', 'delete', 'wait', 'watch', 'trace', 'demo', 'completion']));
     expect(lbSubs).toEqual(expect.arrayContaining(['create', 'add-backend', 'remove-backend', 'status', 'list', 'get', 'delete']));
     expect(flags).toEqual(expect.arrayContaining(['--network', '--vip', '--listen', '--backend', '--help']));

@@ -64,6 +64,8 @@ _vnetctl() {
     --encap) COMPREPLY=($(compgen -W "vxlan geneve" -- "$cur")); return ;;
     --for) COMPREPLY=($(compgen -W "condition=Ready delete" -- "$cur")); return ;;
     --session-affinity) COMPREPLY=($(compgen -W "None ClientIP" -- "$cur")); return ;;
+    --proto) COMPREPLY=($(compgen -W "tcp udp icmp" -- "$cur")); return ;;
+    --from) COMPREPLY=($(compgen -W "$(_vnetctl_names port list)" -- "$cur")); return ;;
     -f|--filename|--kubeconfig) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     -n|--namespace) COMPREPLY=($(compgen -W "$(_vnetctl_names get ns)" -- "$cur")); return ;;
     --network) COMPREPLY=($(compgen -W "$(_vnetctl_names network list)" -- "$cur")); return ;;
