@@ -161,6 +161,20 @@ describe('apply is kubectl\'s three-way merge', () => {
     expect(back.metadata.labels).toEqual({ team: 'blue' });
   }, 60_000);
 
+  it('works on cluster-scoped kinds too (a Namespace\'s labels)', async () => {
+    const ns = (labels: string) => {
+      const p = join(tmp, `ns-${labels.length}.yaml`);
+      writeFileSync(p, `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tw-ns\n  labels: {${labels}}\n`);
+      return p;
+    };
+    expect(await ok(['apply', '-f', ns('team: blue, tier: web')])).toBe('namespace/tw-ns created\n');
+    expect(await ok(['apply', '-f', ns('team: blue')])).toBe('namespace/tw-ns configured\n');
+    const live = (await v.call('GET', '/api/v1/namespaces/tw-ns')).json;
+    expect(live.metadata.labels).toMatchObject({ team: 'blue' });
+    expect(live.metadata.labels.tier).toBeUndefined();
+    expect(JSON.parse(live.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).metadata).toEqual({ annotations: {}, labels: { team: 'blue' }, name: 'tw-ns' });
+  });
+
   it('refuses an object whose last-applied annotation is not JSON, with the fix', async () => {
     const v2 = manifest('tw3.yaml', ['10.61.0.11']);
     expect((await v.call('PATCH', lbPath('tw-web'), { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{broken' } } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
