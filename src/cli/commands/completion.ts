@@ -7,7 +7,7 @@
 import { UsageError } from '../errors';
 import { KINDS } from '../kinds';
 import { OUTPUT_FORMATS } from '../output/printer';
-import { examples } from './shared';
+import { examples, type RuntimeOf } from './shared';
 import { Command } from 'commander';
 
 interface Node {
@@ -98,14 +98,15 @@ autoload -U +X bashcompinit && bashcompinit
 ${bashScript(program).split('\n').slice(2).join('\n')}`;
 }
 
-export function completionCommand(root: () => Command): Command {
+export function completionCommand(root: () => Command, runtimeOf: RuntimeOf): Command {
   return examples(
     new Command('completion')
       .description('print a shell completion script (bash or zsh)')
       .argument('<shell>', 'bash or zsh')
-      .action((shell: string) => {
-        if (shell === 'bash') process.stdout.write(bashScript(root()));
-        else if (shell === 'zsh') process.stdout.write(zshScript(root()));
+      .action((shell: string, _o: unknown, cmd: Command) => {
+        const out = runtimeOf(cmd).io;
+        if (shell === 'bash') out.out(bashScript(root()));
+        else if (shell === 'zsh') out.out(zshScript(root()));
         else throw new UsageError(`cannot generate completion for "${shell}": supported shells are bash and zsh`);
       }),
     ['source <(vnetctl completion bash)', 'vnetctl completion zsh > "${fpath[1]}/_vnetctl"'],
