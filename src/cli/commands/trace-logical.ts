@@ -51,6 +51,8 @@ export interface LogicalLb {
   choices: LbChoice[];
   /** Backends left out because the status reports them unhealthy. */
   unhealthy: string[];
+  /** Their IPv4 addresses (what OVS's buckets would DNAT to). */
+  unhealthyIps: string[];
   /** Backends left out because no port of the network has them (yet). */
   unresolved: string[];
 }
@@ -125,15 +127,18 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   const target = lis.targetPort ?? lis.port;
   const choices: LbChoice[] = [];
   const unresolved: string[] = [];
-  for (const b of backends.filter((x) => !isUnhealthy(x))) {
+  const unhealthyIps: string[] = [];
+  for (const b of backends) {
     // As the pipeline resolves them: a port by name (its IPv4), an IP by the port that owns it.
     const p = b.port !== undefined ? input.ports.find((x) => x.metadata.name === b.port) : input.ports.find((x) => x.spec?.network === lb.spec?.network && ipsOf(x).includes(b.ip ?? ''));
     const ip = b.ip ?? (p ? ipsOf(p).find((a) => tryParseIp(a)?.family === 4) : undefined);
-    if (!p || !ip) unresolved.push(b.port ?? b.ip ?? '?');
+    if (isUnhealthy(b)) {
+      if (ip) unhealthyIps.push(ip);
+    } else if (!p || !ip) unresolved.push(b.port ?? b.ip ?? '?');
     else choices.push({ backend: b.port ?? ip, ip, targetPort: target, weight: b.weight ?? 1, delivery: deliveryTo(input, p) });
   }
   const unhealthy = backends.filter(isUnhealthy).map((b) => b.port ?? b.ip ?? '?');
-  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unresolved };
+  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved };
   const skipped = [unhealthy.length ? `left out as unhealthy: ${unhealthy.join(', ')}` : '', unresolved.length ? `left out until a port of the network has them: ${unresolved.join(', ')}` : '']
     .filter(Boolean)
     .map((t) => ` (${t})`)

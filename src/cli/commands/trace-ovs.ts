@@ -129,7 +129,7 @@ export function matchBuckets(lb: LogicalLb, buckets: GroupBucket[]): { checks: B
     const mismatches: string[] = [];
     if (!bucket.natIp) mismatches.push(`bucket ${bucket.index} does no DNAT (${bucket.actions})`);
     else if (!choice) {
-      const why = lb.unhealthy.some((u) => u === bucket.natIp) ? ' (the status reports it unhealthy)' : '';
+      const why = lb.unhealthyIps.includes(bucket.natIp) ? ' (the status reports it unhealthy)' : '';
       mismatches.push(`OVS can send new connections to ${bucket.natIp}, which is not a backend the logical model uses${why}`);
     } else {
       if (bucket.natPort !== undefined && bucket.natPort !== choice.targetPort) mismatches.push(`OVS DNATs to port ${bucket.natPort}, the listener's target port is ${choice.targetPort}`);

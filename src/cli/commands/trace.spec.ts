@@ -27,6 +27,9 @@ describe('trace: logical path', () => {
     expect(p.deliver).toBe(true);
     expect(p.lines.join('\n')).toMatch(/DNAT to b1 10\.0\.0\.4:8080, its only healthy backend \(left out as unhealthy: b2\)/);
     expect(p.lb?.choices).toEqual([{ backend: 'b1', ip: '10.0.0.4', targetPort: 8080, weight: 1, delivery: { kind: 'local', port: 'b1', ofport: 5 } }]);
+    // A bucket OVS still has for the unhealthy backend is named as such.
+    const stale = matchBuckets(p.lb!, [{ index: 1, weight: 1, actions: 'ct(nat(dst=10.0.0.5:8080))', natIp: '10.0.0.5', natPort: 8080 }]);
+    expect(stale.checks[0]!.mismatches).toEqual(['OVS can send new connections to 10.0.0.5, which is not a backend the logical model uses (the status reports it unhealthy)']);
     expect(p.lines.join('\n')).toMatch(/local port b1 on node hv1 \(ofport 5\)/);
     expect(logicalPath(input('10.0.0.100:81', 'tcp')).deliver).toBe(false);
     expect(logicalPath(input('10.0.0.100:80', 'udp')).deliver).toBe(false);
