@@ -61,7 +61,7 @@ export function buildProgram(hooks: ProgramHooks): Command {
     ...manifestCommands(runtimeOf),
     waitCommand(runtimeOf),
     watchCommand(runtimeOf),
-    completionCommand(() => program),
+    completionCommand(() => program, runtimeOf),
     traceCommand(runtimeOf),
     demoCommand(runtimeOf),
   ]) {

@@ -1,8 +1,12 @@
 /** vnetctl get/apply/delete -f, wait, watch, kubeconfig and credential errors, completion, pending commands. */
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { renderKubeconfig } from '../../src/app/kubeconfig';
+import { ensureTlsMaterial } from '../../src/pki/certificates';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
 
@@ -89,6 +93,94 @@ describe('manifests', () => {
     const r4 = await cli.run(['get', 'routers']);
     expect(r4.code).toBe(2);
     expect(r4.stderr).toMatch(/^error: unknown kind "routers"/);
+  });
+});
+
+describe('apply is kubectl\'s three-way merge', () => {
+  const kubectlPresent = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  const lbPath = (name: string) => `/apis/vnet.dev/v1alpha1/namespaces/m1/loadbalancers/${name}`;
+  const manifest = (file: string, backends: string[], affinity?: string) => {
+    const p = join(tmp, file);
+    writeFileSync(
+      p,
+      [
+        'apiVersion: vnet.dev/v1alpha1\nkind: VirtualNetwork\nmetadata: {name: tw}\nspec: {subnets: [{cidr: 10.61.0.0/24}]}',
+        `apiVersion: vnet.dev/v1alpha1\nkind: LoadBalancer\nmetadata: {name: tw-web}\nspec:\n  network: tw\n  listeners: [{port: 80, targetPort: 8080}]\n  backends: [${backends.map((ip) => `{ip: ${ip}}`).join(', ')}]\n${affinity ? `  sessionAffinity: ${affinity}\n` : ''}`,
+      ].join('\n---\n'),
+    );
+    return p;
+  };
+
+  it('removes what the manifest dropped, keeps what others set, and takes turns with kubectl', async () => {
+    const v1 = manifest('tw1.yaml', ['10.61.0.11', '10.61.0.12'], 'ClientIP');
+    const v2 = manifest('tw2.yaml', ['10.61.0.11']);
+    expect(await ok(['apply', '-f', v1, '-n', 'm1'])).toBe('virtualnetwork.vnet.dev/tw created\nloadbalancer.vnet.dev/tw-web created\n');
+    const created = (await v.call('GET', lbPath('tw-web'))).json;
+    expect(JSON.parse(created.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'])).toEqual({
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { annotations: {}, name: 'tw-web', namespace: 'm1' },
+      spec: { network: 'tw', listeners: [{ port: 80, targetPort: 8080 }], backends: [{ ip: '10.61.0.11' }, { ip: '10.61.0.12' }], sessionAffinity: 'ClientIP' },
+    });
+    // Someone else labels the object through the API.
+    expect((await v.call('PATCH', lbPath('tw-web'), { metadata: { labels: { team: 'blue' } } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+
+    expect(await ok(['apply', '-f', v2, '-n', 'm1'])).toBe('virtualnetwork.vnet.dev/tw unchanged\nloadbalancer.vnet.dev/tw-web configured\n');
+    const after = (await v.call('GET', lbPath('tw-web'))).json;
+    expect(after.spec.backends).toEqual([{ ip: '10.61.0.11', weight: 1 }]);
+    expect(after.spec.sessionAffinity ?? 'None').toBe('None');
+    expect(after.metadata.labels).toEqual({ team: 'blue' });
+    expect(after.spec.vip).toBe(created.spec.vip); // allocated by the server: not the manifest's, kept
+    expect(await ok(['apply', '-f', v2, '-n', 'm1'])).toBe('virtualnetwork.vnet.dev/tw unchanged\nloadbalancer.vnet.dev/tw-web unchanged\n');
+
+    if (!kubectlPresent) {
+      process.stdout.write('SKIP kubectl half of the apply interop test: kubectl is not installed on this machine\n');
+      return;
+    }
+    const home = mkdtempSync(join(tmpdir(), 'vnetctl-kubectl-'));
+    // Asynchronous: vnetd runs in this process and must keep answering while kubectl runs.
+    const kubectl = (args: string[]) =>
+      new Promise<{ stdout: string; stderr: string }>((resolvePromise) =>
+        execFile('kubectl', ['--kubeconfig', v.kubeconfigPath, '--cache-dir', join(home, 'cache'), ...args], { env: { ...process.env, HOME: home }, timeout: 60_000 }, (_err, stdout, stderr) => resolvePromise({ stdout, stderr })),
+      );
+    // kubectl reads vnetctl's annotation and writes the same one: the same manifest changes nothing
+    // (kubectl still says "configured": it re-sends lists the server completed with defaults).
+    const before = (await v.call('GET', lbPath('tw-web'))).json;
+    const same = await kubectl(['apply', '-f', v2, '-n', 'm1']);
+    expect(same.stderr).toBe('');
+    const unchanged = (await v.call('GET', lbPath('tw-web'))).json;
+    expect(unchanged.metadata.annotations).toEqual(before.metadata.annotations);
+    expect(unchanged.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    // kubectl applies v1 again (backend and affinity back); vnetctl applying v2 removes them again.
+    expect((await kubectl(['apply', '-f', v1, '-n', 'm1'])).stdout).toMatch(/loadbalancer\.vnet\.dev\/tw-web configured/);
+    expect((await v.call('GET', lbPath('tw-web'))).json.spec.backends).toHaveLength(2);
+    expect(await ok(['apply', '-f', v2, '-n', 'm1'])).toContain('loadbalancer.vnet.dev/tw-web configured');
+    const back = (await v.call('GET', lbPath('tw-web'))).json;
+    expect(back.spec.backends).toEqual([{ ip: '10.61.0.11', weight: 1 }]);
+    expect(back.spec.sessionAffinity ?? 'None').toBe('None');
+    expect(back.metadata.labels).toEqual({ team: 'blue' });
+  }, 60_000);
+
+  it('works on cluster-scoped kinds too (a Namespace\'s labels)', async () => {
+    const ns = (labels: string) => {
+      const p = join(tmp, `ns-${labels.length}.yaml`);
+      writeFileSync(p, `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tw-ns\n  labels: {${labels}}\n`);
+      return p;
+    };
+    expect(await ok(['apply', '-f', ns('team: blue, tier: web')])).toBe('namespace/tw-ns created\n');
+    expect(await ok(['apply', '-f', ns('team: blue')])).toBe('namespace/tw-ns configured\n');
+    const live = (await v.call('GET', '/api/v1/namespaces/tw-ns')).json;
+    expect(live.metadata.labels).toMatchObject({ team: 'blue' });
+    expect(live.metadata.labels.tier).toBeUndefined();
+    expect(JSON.parse(live.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).metadata).toEqual({ annotations: {}, labels: { team: 'blue' }, name: 'tw-ns' });
+  });
+
+  it('refuses an object whose last-applied annotation is not JSON, with the fix', async () => {
+    const v2 = manifest('tw3.yaml', ['10.61.0.11']);
+    expect((await v.call('PATCH', lbPath('tw-web'), { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{broken' } } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    const r = await cli.run(['apply', '-f', v2, '-n', 'm1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: cannot apply loadbalancer "tw-web" in namespace "m1": its kubectl\.kubernetes\.io\/last-applied-configuration annotation is not JSON; remove it \(kubectl annotate loadbalancers tw-web kubectl\.kubernetes\.io\/last-applied-configuration-\)/);
   });
 });
 
@@ -187,6 +279,73 @@ describe('connection and credentials', () => {
     expect(revoked.code).toBe(1);
     expect(revoked.stderr).toMatch(/Unauthorized; the token in .*tenant\.kubeconfig is wrong, expired or was deleted/);
   });
+});
+
+describe('server trust and timeouts', () => {
+  it('explains a server certificate the kubeconfig does not trust, and a server that never answers', async () => {
+    // Another CA than vnetd's: the TLS handshake must fail with a hint about the kubeconfig's CA.
+    const otherCa = ensureTlsMaterial(mkdtempSync(join(tmpdir(), 'vnetctl-ca-')), ['127.0.0.1']).caCertPem;
+    const wrongCa = join(tmp, 'wrong-ca.kubeconfig');
+    writeFileSync(wrongCa, renderKubeconfig(v.url, otherCa, v.adminToken));
+    // A listener that accepts connections and never says a word.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const mute = join(tmp, 'mute.kubeconfig');
+    writeFileSync(mute, renderKubeconfig(`https://127.0.0.1:${(silent.address() as AddressInfo).port}`, v.caCertPem, v.adminToken));
+    try {
+      const [untrusted, slow] = await Promise.all([
+        cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', wrongCa]),
+        cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', mute, '--request-timeout', '1s']),
+      ]);
+      expect(untrusted).toMatchObject({ code: 1, stdout: '' });
+      expect(untrusted.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(untrusted.stderr).toMatch(/^error: cannot list virtualnetworks in namespace "m1": cannot reach vnetd at https:\/\/127\.0\.0\.1:\d+ \(.*\); the server's certificate is not signed by the kubeconfig's certificate-authority-data/);
+      expect(slow).toMatchObject({ code: 1, stdout: '' });
+      expect(slow.stderr).toMatch(/^error: cannot list virtualnetworks in namespace "m1": cannot reach vnetd at .* \(no answer within 1s\); the server did not answer in time/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+});
+
+describe('demo as an unprivileged user', () => {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) process.stdout.write('SKIP demo-as-nobody test: it needs root to start the CLI as another user\n');
+  (isRoot ? it : it.skip)('demo up and down say in one line that they need root, exit 1 and touch nothing', async () => {
+    // A kubeconfig the user can read, so the only thing missing is root.
+    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-nobody-'));
+    chmodSync(dir, 0o755);
+    const kc = join(dir, 'admin.kubeconfig');
+    copyFileSync(v.kubeconfigPath, kc);
+    chmodSync(kc, 0o644);
+    const nobody = { uid: 65534, gid: 65534, cwd: dir, env: { KUBECONFIG: kc } };
+    const canRead = await cli.run(['get', 'ns', '-o', 'name'], nobody);
+    expect(canRead).toMatchObject({ code: 0, stderr: '' });
+    for (const verb of ['up', 'down']) {
+      const r = await cli.run(['demo', verb], nobody);
+      expect(r).toEqual({ code: 1, stdout: '', stderr: `error: cannot run "vnetctl demo ${verb}": it needs root (it creates network namespaces and OVS ports): run it with sudo\n` });
+    }
+    expect((await v.call('GET', '/api/v1/namespaces/demo')).status).toBe(404);
+  });
+});
+
+describe('the installed bin', () => {
+  const built = existsSync(resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js'));
+  if (!built) process.stdout.write('SKIP npx vnetctl test: dist/ is not built (npm test builds it first; or run npm run build)\n');
+  (built ? it : it.skip)('runs as `npx vnetctl` from the package (package.json bin -> dist/cli/main.js)', async () => {
+    const npx = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolvePromise) =>
+        execFile('npx', ['--no-install', 'vnetctl', ...args], { cwd: resolve(__dirname, '..', '..'), env: { ...process.env, KUBECONFIG: v.kubeconfigPath }, timeout: 60_000 }, (err, stdout, stderr) =>
+          resolvePromise({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const [version, list] = await Promise.all([npx(['--version']), npx(['get', 'ns', '-o', 'name'])]);
+    expect(version).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'package.json'), 'utf8')).version}\n` });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('namespace/m1\n');
+  }, 60_000);
 });
 
 describe('help, completion, trace and demo errors', () => {

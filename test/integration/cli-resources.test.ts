@@ -1,4 +1,8 @@
 /** vnetctl network/port/lb/node against a real vnetd, as a subprocess: every output format and the error paths. */
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
@@ -108,6 +112,16 @@ describe('port', () => {
     expect(list).toMatch(/\nvm2 +blue +0a:58:0a:00:00:14 +10\.0\.0\.20 +hv1 /);
     expect(wide).toMatch(/INTERFACE-ID/);
     expect(wide).toContain('vm2-nic0');
+
+    const [get, getYaml, getName] = await Promise.all([ok('port', 'get', 'vm2', '-n', 't1'), ok('port', 'get', 'vm2', 'vm3', '-n', 't1', '-o', 'yaml'), ok('port', 'get', 'vm2', '-n', 't1', '-o', 'name')]);
+    expect(get).toMatch(/^NAME +NETWORK +MAC +IPS +NODE +READY +AGE\nvm2 +blue +0a:58:0a:00:00:14 +10\.0\.0\.20 +hv1 /);
+    expect(parseYaml(getYaml)).toMatchObject({ kind: 'List', items: [{ metadata: { name: 'vm2' } }, { metadata: { name: 'vm3' } }] });
+    expect(getName).toBe('virtualport.vnet.dev/vm2\n');
+    expect(await ok('port', 'rm', 'vm3', '-n', 't1', '--wait', '--timeout', '10s')).toBe('virtualport.vnet.dev/vm3 deleted\n');
+    await ok('port', 'create', 'vm4', '--network', 'blue', '--node', 'hv1', '-n', 't1', '-o', 'name');
+    expect(await ok('delete', 'vport', 'vm4', '-n', 't1', '-o', 'name')).toBe('virtualport.vnet.dev/vm4\n');
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualports/vm3')).status).toBe(404);
+    expect(await fails(1, 'port', 'delete', 'vm3', '-n', 't1')).toMatch(/cannot delete virtualport "vm3" in namespace "t1": .*not found; see what exists with: vnetctl port list -n t1/);
   });
 
   it('rejects an unknown network, a taken address and bad flags', async () => {
@@ -145,15 +159,20 @@ describe('lb', () => {
     ]);
     expect(status).toMatch(/^Name: +web\nNamespace: +t1\nNetwork: +blue\nVIP: +10\.0\.0\.\d+\n/);
     expect(status).toMatch(/Listeners:\n +PROTOCOL +PORT +TARGET-PORT\n +TCP +80 +8080\n +UDP +53 +53\n/);
-    expect(status).toMatch(/Backends:\n +BACKEND +ADDRESS +WEIGHT +HEALTH\n/);
-    expect(status).toMatch(/port\/vm1 +10\.0\.0\.\d+,fd00:[0-9a-f:]+ +1 +unknown/);
-    expect(status).toMatch(/ip\/10\.0\.0\.51 +10\.0\.0\.51 +1 +unknown/);
+    expect(status).toMatch(/\nNodes realized: +/);
+    expect(status).toMatch(/Backends:\n +BACKEND +ADDRESS +NODE +WEIGHT +HEALTH +CONNECTIONS\n/);
+    // No dataplane in this test: health and connections are not reported; the port's node comes from the port.
+    expect(status).toMatch(/port\/vm1 +10\.0\.0\.\d+,fd00:[0-9a-f:]+ +hv1 +1 +- +-\n/);
+    expect(status).toMatch(/ip\/10\.0\.0\.51 +10\.0\.0\.51 +- +1 +- +-\n/);
     expect(status).toMatch(/Conditions:\n +TYPE +STATUS +REASON +AGE +MESSAGE\n/);
     expect(JSON.parse(statusJson).spec.backends).toHaveLength(2);
     expect(parseYaml(statusYaml).kind).toBe('LoadBalancer');
     expect(wide).toMatch(/BACKEND-LIST/);
     expect(name).toBe('loadbalancer.vnet.dev/web\n');
 
+    const [lbGet, lbJson] = await Promise.all([ok('lb', 'get', 'web', '-n', 't1'), ok('get', 'vlb', 'web', '-n', 't1', '-o', 'json')]);
+    expect(lbGet).toMatch(/^NAME +NETWORK +VIP +LISTENERS +BACKENDS +READY +AGE\nweb +blue /);
+    expect(JSON.parse(lbJson)).toMatchObject({ kind: 'LoadBalancer', metadata: { name: 'web' } });
     expect(await ok('lb', 'delete', 'web', '-n', 't1')).toBe('loadbalancer.vnet.dev/web deleted\n');
   });
 
@@ -193,5 +212,70 @@ describe('node', () => {
     expect(name).toContain('node.vnet.dev/hv1\n');
     expect(get).toMatch(/^NAME .*\nhv1 /);
     expect(await fails(1, 'node', 'get', 'hv9')).toMatch(/cannot get node "hv9": .*not found; see what exists with: vnetctl node list/);
+  });
+});
+
+describe('terminal and shell', () => {
+  /** A `vnetctl` on PATH that runs the bundle under test with this vnetd's kubeconfig. */
+  function wrapperDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-path-'));
+    const quoted = cli.argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    writeFileSync(join(dir, 'vnetctl'), `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+    return dir;
+  }
+  /** Runs a shell command asynchronously (vnetd answers from this process meanwhile). */
+  const sh = (cmd: string, file: string, args: string[], env: Record<string, string>) =>
+    new Promise<{ code: number; stdout: string }>((resolvePromise) =>
+      execFile(cmd, [...args], { env: { PATH: `${file}:${process.env.PATH}`, HOME: '/nonexistent-home', KUBECONFIG: v.kubeconfigPath, ...env }, timeout: 60_000 }, (err, stdout) =>
+        resolvePromise({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      ),
+    );
+  const scriptPresent = spawnSync('script', ['--version']).status === 0;
+  if (!scriptPresent) process.stdout.write('SKIP colour-on-a-terminal test: util-linux script (to get a pty) is not installed\n');
+
+  (scriptPresent ? it : it.skip)('colours tables on a terminal, never with NO_COLOR or off a terminal', async () => {
+    const dir = wrapperDir();
+    // script(1) gives vnetctl a pseudo-terminal as stdout.
+    const onTty = await sh('script', dir, ['-qefc', 'vnetctl network list -n t1', '/dev/null'], { COLUMNS: '120' });
+    expect(onTty.code).toBe(0);
+    expect(onTty.stdout).toContain('\x1b[1mNAME\x1b[22m');
+    const noColor = await sh('script', dir, ['-qefc', 'vnetctl network list -n t1', '/dev/null'], { COLUMNS: '120', NO_COLOR: '1' });
+    expect(noColor.stdout).toMatch(/NAME +VNI/);
+    expect(noColor.stdout).not.toContain('\x1b[');
+    // wait shows a progress line on a terminal (the timeout ends it with exit 1).
+    const waiting = await sh('script', dir, ['-qefc', 'vnetctl wait vnet blue -n t1 --for condition=Degraded --timeout 1500ms', '/dev/null'], {});
+    expect(waiting.code).toBe(1);
+    expect(waiting.stdout).toMatch(/\r. waiting for virtualnetwork\.vnet\.dev\/blue .*\(\d+s\)\x1b\[K/);
+    expect(waiting.stdout).toMatch(/timed out after 1\.5s waiting for virtualnetwork\.vnet\.dev\/blue/);
+    const piped = await sh('sh', dir, ['-c', 'vnetctl network list -n t1 | cat'], {});
+    expect(piped.stdout).toMatch(/^NAME +VNI/);
+    expect(piped.stdout).not.toContain('\x1b[');
+  });
+
+  it('bash completion completes subcommands, flags, formats and object names from the server', async () => {
+    const dir = wrapperDir();
+    const complete = async (words: string[]) => {
+      const line = `source <(vnetctl completion bash); COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _vnetctl; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const r = await sh('bash', dir, ['-c', line], {});
+      expect(r.code).toBe(0);
+      return r.stdout.trim().split('\n');
+    };
+    const [groups, lbSubs, flags, formats, names, fromPorts, protos] = await Promise.all([
+      complete(['vnetctl', '']),
+      complete(['vnetctl', 'lb', '']),
+      complete(['vnetctl', 'lb', 'create', 'x', '--']),
+      complete(['vnetctl', 'network', 'list', '-o', '']),
+      complete(['vnetctl', '-n', 't1', 'lb', 'status', '']),
+      complete(['vnetctl', '-n', 't1', 'trace', '--from', '']),
+      complete(['vnetctl', 'trace', '--from', 'vm1', '--proto', '']),
+    ]);
+    expect(fromPorts).toEqual(expect.arrayContaining(['vm1', 'vm2']));
+    expect(protos).toEqual(['tcp', 'udp', 'icmp']);
+    expect(groups).toEqual(expect.arrayContaining(['network', 'port', 'lb', 'node', 'get', 'apply', 'delete', 'wait', 'watch', 'trace', 'demo', 'completion']));
+    expect(lbSubs).toEqual(expect.arrayContaining(['create', 'add-backend', 'remove-backend', 'status', 'list', 'get', 'delete']));
+    expect(flags).toEqual(expect.arrayContaining(['--network', '--vip', '--listen', '--backend', '--help']));
+    expect(formats.sort()).toEqual(['json', 'name', 'table', 'wide', 'yaml']);
+    // Names of load balancers in the namespace typed on the line (w4 from the lb tests).
+    expect(names).toContain('w4');
   });
 });

@@ -4,7 +4,7 @@
  * tsx); set VNETCTL_BIN=dist/cli/main.js to test the tsc build instead.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -25,13 +25,19 @@ export interface RunningCli {
 }
 
 export interface CliRunner {
+  /** The argv that runs vnetctl (node and the bundle), for a wrapper script or a shell. */
+  argv: string[];
   start(args: string[]): RunningCli;
-  run(args: string[], opts?: { env?: Record<string, string | undefined>; stdin?: string; cwd?: string }): Promise<CliResult>;
+  /** uid/gid: run as that user (the test runs as root), e.g. 65534 for an unprivileged user. */
+  run(args: string[], opts?: { env?: Record<string, string | undefined>; stdin?: string; cwd?: string; uid?: number; gid?: number }): Promise<CliResult>;
 }
 
 async function bundle(): Promise<string[]> {
   if (process.env.VNETCTL_BIN) return [resolve(ROOT, process.env.VNETCTL_BIN)];
-  const out = join(mkdtempSync(join(tmpdir(), 'vnetctl-bin-')), 'vnetctl.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vnetctl-bin-'));
+  // Readable by every user: tests also run the CLI as an unprivileged user.
+  chmodSync(dir, 0o755);
+  const out = join(dir, 'vnetctl.js');
   try {
     const esbuild = require('esbuild') as typeof import('esbuild');
     await esbuild.build({ entryPoints: [join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', target: 'node20', outfile: out, logLevel: 'warning' });
@@ -49,6 +55,7 @@ export async function cliRunner(baseEnv: Record<string, string | undefined>): Pr
     return env;
   };
   return {
+    argv: [process.execPath, ...entry],
     start(args) {
       const child = spawn(process.execPath, [...entry, ...args], { cwd: ROOT, env: envOf(), stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -74,7 +81,9 @@ export async function cliRunner(baseEnv: Record<string, string | undefined>): Pr
       return new Promise((resolvePromise) => {
         const env: Record<string, string> = {};
         for (const [k, v] of Object.entries({ PATH: process.env.PATH, HOME: '/nonexistent-home', ...baseEnv, ...opts.env })) if (v !== undefined) env[k] = v;
-        const child = spawn(process.execPath, [...entry, ...args], { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        // libuv drops the supplementary groups when it changes uid/gid (setgroups(0, NULL)).
+        const ids = opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {};
+        const child = spawn(process.execPath, [...entry, ...args], { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], ...ids });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -255,5 +255,5 @@ export function demoCommand(runtimeOf: RuntimeOf): Command {
   const demo = new Command('demo').description('a local demo on this node: four VMs (network namespaces), a network and an HTTP load balancer (needs root)');
   examples(demo.command('up').description('create the demo (idempotent) and show a ping and requests through the VIP').action(async (_o: unknown, cmd: Command) => demoUp(runtimeOf(cmd))), ['sudo vnetctl demo up']);
   examples(demo.command('down').description('remove everything the demo created (idempotent)').action(async (_o: unknown, cmd: Command) => demoDown(runtimeOf(cmd))), ['sudo vnetctl demo down']);
-  return demo;
+  return examples(demo, ['sudo vnetctl demo up', 'sudo vnetctl -n demo trace --from vdemo-c1 --to VIP:80', 'sudo vnetctl demo down']);
 }

@@ -1,6 +1,8 @@
 /**
  * `vnetctl lb status`: one load balancer, described for people: VIP, listeners, each
- * backend with its health as the status reports it, and the conditions.
+ * backend with its address, node, health and connections as the status reports them, the
+ * nodes that realized it, and the conditions. Fields the status does not carry (yet) show
+ * as "-".
  */
 import type { Backend, BackendStatus, LoadBalancer } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
@@ -8,8 +10,17 @@ import { humanAge } from '../../resources/age';
 import { renderTable, paint, statusColor, type Cell } from '../output/table';
 import type { Terminal } from '../output/terminal';
 
+/** A backend as the dataplane reports it; node and connections are newer fields, absent on older servers. */
+export type BackendReport = BackendStatus & { node?: string; connections?: number };
+
+/** What the CLI knows about a port backend from the port itself (its addresses and node). */
+export interface PortFacts {
+  ips: string[];
+  node?: string;
+}
+
 /** The status entry for a spec backend: by port name, else by address. */
-function healthOf(b: Backend, status: BackendStatus[] | undefined): BackendStatus | undefined {
+function reportOf(b: Backend, status: BackendReport[] | undefined): BackendReport | undefined {
   return status?.find((s) => (b.port !== undefined ? s.name === b.port : s.ip === b.ip || s.name === b.ip));
 }
 
@@ -17,9 +28,38 @@ function section(title: string, lines: string[], color: boolean): string[] {
   return [paint(`${title}:`, 'bold', color), ...lines.map((l) => `  ${l}`)];
 }
 
-export function renderLbStatus(lb: LoadBalancer, term: Terminal, portIps: ReadonlyMap<string, string[]> = new Map(), now = new Date()): string {
+/**
+ * The nodes that installed the load balancer's flows, from the Ready condition the
+ * pipeline sets ("flows installed on node(s) a, b" / "flows not yet installed on node(s)
+ * b (of a, b)"); undefined when it says neither.
+ */
+export function realizedNodes(conds: Condition[]): { done: string[]; pending: string[] } | undefined {
+  const ready = conds.find((c) => c.type === 'Ready');
+  if (!ready) return undefined;
+  const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+  const done = /flows installed on node\(s\) (.+)$/.exec(ready.message);
+  if (done) return { done: list(done[1]!), pending: [] };
+  const lag = /flows not yet installed on node\(s\) (.+?) \(of (.+)\)$/.exec(ready.message);
+  if (lag) {
+    const pending = list(lag[1]!);
+    return { done: list(lag[2]!).filter((n) => !pending.includes(n)), pending };
+  }
+  if (/no node needs flows/.test(ready.message)) return { done: [], pending: [] };
+  return undefined;
+}
+
+function nodesLine(conds: Condition[]): string {
+  const r = realizedNodes(conds);
+  if (!r) return conds.find((c) => c.type === 'Ready')?.message || 'not reported yet';
+  if (r.done.length === 0 && r.pending.length === 0) return 'none needed yet (no bound ports on its network)';
+  return `${r.done.length ? r.done.join(', ') : 'none yet'}${r.pending.length ? `; pending: ${r.pending.join(', ')}` : ''}`;
+}
+
+export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: ReadonlyMap<string, PortFacts> = new Map(), now = new Date()): string {
   const spec = lb.spec!;
   const st = lb.status ?? {};
+  const reports = st.backends as BackendReport[] | undefined;
+  const conds: Condition[] = (st as { conditions?: Condition[] }).conditions ?? [];
   const width = term.columns !== undefined ? term.columns - 2 : undefined;
   const field = (k: string, v: string) => `${paint(`${k}:`, 'bold', term.color)}${' '.repeat(Math.max(1, 18 - k.length))}${v}`;
   const out: string[] = [
@@ -29,6 +69,7 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, portIps: Readon
     field('VIP', st.vip ?? spec.vip ?? '<pending>'),
     field('Algorithm', spec.algorithm ?? 'maglev'),
     field('Session affinity', spec.sessionAffinity ?? 'None'),
+    field('Nodes realized', nodesLine(conds)),
   ];
   const listeners: Cell[][] = spec.listeners.map((l) => [{ text: l.protocol ?? 'TCP' }, { text: String(l.port) }, { text: String(l.targetPort ?? l.port) }]);
   out.push(...section('Listeners', renderTable(['PROTOCOL', 'PORT', 'TARGET-PORT'], listeners, { maxWidth: width, color: term.color }), term.color));
@@ -36,16 +77,25 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, portIps: Readon
   if (backends.length === 0) out.push(...section('Backends', ['<none>: add some with vnetctl lb add-backend'], term.color));
   else {
     const rows: Cell[][] = backends.map((b) => {
-      const h = healthOf(b, st.backends);
-      const health = h === undefined ? 'unknown' : h.healthy ? 'healthy' : 'unhealthy';
-      return [{ text: b.port !== undefined ? `port/${b.port}` : `ip/${b.ip}` }, { text: h?.ip ?? b.ip ?? (b.port !== undefined ? portIps.get(b.port)?.join(',') : undefined) ?? '-' }, { text: String(b.weight ?? 1) }, { text: health, color: statusColor(health) }];
+      const r = reportOf(b, reports);
+      const port = b.port !== undefined ? ports.get(b.port) : undefined;
+      const health = r?.healthy === undefined ? '-' : r.healthy ? 'healthy' : 'unhealthy';
+      return [
+        { text: b.port !== undefined ? `port/${b.port}` : `ip/${b.ip}` },
+        { text: r?.ip ?? b.ip ?? (port?.ips.length ? port.ips.join(',') : undefined) ?? '-' },
+        { text: r?.node ?? port?.node ?? '-' },
+        { text: String(b.weight ?? 1) },
+        { text: health, color: statusColor(health) },
+        { text: typeof r?.connections === 'number' ? String(r.connections) : '-' },
+      ];
     });
-    out.push(...section('Backends', renderTable(['BACKEND', 'ADDRESS', 'WEIGHT', 'HEALTH'], rows, { maxWidth: width, color: term.color }), term.color));
-    const healthy = backends.filter((b) => healthOf(b, st.backends)?.healthy === true).length;
-    const known = backends.filter((b) => healthOf(b, st.backends) !== undefined).length;
-    out.push(`  ${known === 0 ? 'health not reported yet (the dataplane reports it once a node programs this VIP)' : `${healthy}/${backends.length} healthy`}`);
+    out.push(...section('Backends', renderTable(['BACKEND', 'ADDRESS', 'NODE', 'WEIGHT', 'HEALTH', 'CONNECTIONS'], rows, { maxWidth: width, color: term.color }), term.color));
+    const known = backends.map((b) => reportOf(b, reports)).filter((r) => r?.healthy !== undefined);
+    const healthy = known.filter((r) => r!.healthy).length;
+    const conns = backends.map((b) => reportOf(b, reports)?.connections).filter((c): c is number => typeof c === 'number');
+    const total = conns.length ? `; ${conns.reduce((a, c) => a + c, 0)} connection(s) dispatched` : '';
+    out.push(`  ${known.length === 0 ? 'health: not reported yet (nodes report it once they program the VIP)' : `${healthy}/${backends.length} healthy${total}`}`);
   }
-  const conds: Condition[] = (st as { conditions?: Condition[] }).conditions ?? [];
   const condRows: Cell[][] = conds.map((c) => [
     { text: c.type },
     { text: c.status, color: statusColor(c.status) },

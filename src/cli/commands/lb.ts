@@ -9,7 +9,7 @@ import { backendLabel, kindByPlural, qualifiedName } from '../kinds';
 import { createObject, getObject, JSON_PATCH, listObjects, patchObject, type JsonPatchOp } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
-import { renderLbStatus } from './lb-status';
+import { renderLbStatus, type PortFacts } from './lb-status';
 import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
 
 const LBS = kindByPlural('loadbalancers');
@@ -47,13 +47,13 @@ async function editBackends(rt: Runtime, name: string, verb: string, edit: (lb: 
   });
 }
 
-/** Addresses of the port backends, for the status view; best effort (a tenant may not list ports). */
-async function portAddresses(rt: Runtime, lb: LoadBalancer): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
+/** Addresses and nodes of the port backends, for the status view; best effort (a tenant may not list ports). */
+async function portFacts(rt: Runtime, lb: LoadBalancer): Promise<Map<string, PortFacts>> {
+  const out = new Map<string, PortFacts>();
   if (!(lb.spec?.backends ?? []).some((b) => b.port !== undefined)) return out;
   try {
     const ports = await listObjects<VirtualPort>(rt, PORTS, rt.namespace());
-    for (const p of ports.items) out.set(p.metadata.name, p.spec?.ips ?? []);
+    for (const p of ports.items) out.set(p.metadata.name, { ips: p.status?.ips ?? p.spec?.ips ?? [], node: p.status?.node ?? p.spec?.node });
   } catch {
     /* the table shows "-" instead */
   }
@@ -151,16 +151,16 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
   examples(
     group
       .command('status')
-      .description('show a load balancer: VIP, listeners, backends and their health, conditions')
+      .description('show a load balancer: VIP, listeners, backends with node, health and connections, the nodes that realized it, conditions')
       .argument('<name>', 'load balancer name')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         const rt = runtimeOf(cmd);
         const lb = await attempt(rt, { verb: 'get', kind: LBS, name }, () => getObject<LoadBalancer>(rt, LBS, rt.namespace(), name));
-        if (rt.output === 'table' || rt.output === 'wide') rt.io.out(renderLbStatus(lb, rt.term, await portAddresses(rt, lb)));
+        if (rt.output === 'table' || rt.output === 'wide') rt.io.out(renderLbStatus(lb, rt.term, await portFacts(rt, lb)));
         else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
       }),
     ['vnetctl lb status web', 'vnetctl lb status web -o json'],
   );
   addReadDelete(group, LBS, runtimeOf, { delete: true });
-  return group;
+  return examples(group, ['vnetctl lb create web --network blue --listen 80:8080/tcp --backend vm1-eth0 --backend vm2-eth0', 'vnetctl lb add-backend web --backend vm3-eth0', 'vnetctl lb status web']);
 }

@@ -8,7 +8,8 @@ import { Command } from 'commander';
 import type { KubeObject } from '../../resources/object';
 import { attempt } from '../attempt';
 import { ApiStatusError, CliError, UsageError } from '../errors';
-import { findKind, KINDS, qualifiedName, type KindInfo } from '../kinds';
+import { appliedConfiguration, LAST_APPLIED, lastAppliedOf, threeWayMergePatch, type JsonObject } from '../apply-patch';
+import { describeObject, findKind, KINDS, qualifiedName, type KindInfo } from '../kinds';
 import { readManifests, type Manifest } from '../manifests';
 import { createObject, deleteObject, getObject, listObjects, MERGE_PATCH, patchObject } from '../ops';
 import { renderObjects } from '../output/printer';
@@ -46,33 +47,49 @@ function stdin(): string {
   return readFileSync(0, 'utf8');
 }
 
-/** What apply sends as a merge patch: the manifest minus what the server owns. */
-function applyPatch(obj: KubeObject): Record<string, unknown> {
-  const { status: _status, ...rest } = obj;
-  const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, generation: _g, managedFields: _mf, ...metadata } = obj.metadata;
-  return { ...rest, metadata };
+const APPLY_TRIES = 5;
+
+/** 404 NotFound as undefined. */
+async function getIfExists(rt: Runtime, m: Manifest, ns: string | undefined): Promise<KubeObject | undefined> {
+  try {
+    return await getObject(rt, m.kind, ns, m.object.metadata.name);
+  } catch (err) {
+    if (err instanceof ApiStatusError && err.httpStatus === 404 && err.reason === 'NotFound') return undefined;
+    throw err;
+  }
 }
 
+/**
+ * kubectl's client-side apply: create with the last-applied annotation, or send the
+ * three-way merge patch (see apply-patch.ts) guarded by the live resourceVersion,
+ * recomputed when another writer got there first.
+ */
 async function apply(rt: Runtime, m: Manifest, ns: string | undefined): Promise<void> {
   const name = m.object.metadata.name;
   const spec = { kind: m.kind, name, verb: 'apply' };
-  const existing = await attempt(rt, spec, async () => {
-    try {
-      return await getObject(rt, m.kind, ns, name);
-    } catch (err) {
-      if (err instanceof ApiStatusError && err.httpStatus === 404 && err.reason === 'NotFound') return undefined;
-      throw err;
+  const { modified } = appliedConfiguration(m.object, ns);
+  const { result, verb } = await attempt(rt, spec, async () => {
+    for (let i = 1; ; i++) {
+      const live = await getIfExists(rt, m, ns);
+      if (!live) return { result: await createObject(rt, m.kind, ns, modified as unknown as KubeObject), verb: 'created' };
+      let original: JsonObject | undefined;
+      try {
+        original = lastAppliedOf(live);
+      } catch (err) {
+        throw new CliError(`cannot apply ${describeObject(m.kind, name, ns)}: ${(err as Error).message}; remove it (kubectl annotate ${m.kind.plural} ${name} ${LAST_APPLIED}-) and apply again`);
+      }
+      const patch = threeWayMergePatch(original, modified, live as unknown as JsonObject);
+      if (Object.keys(patch).length === 0) return { result: live, verb: 'unchanged' };
+      const guarded = { ...patch, metadata: { ...((patch.metadata as JsonObject | undefined) ?? {}), resourceVersion: live.metadata.resourceVersion ?? null } };
+      try {
+        const result = await patchObject(rt, m.kind, ns, name, MERGE_PATCH, guarded);
+        // A patch can be a no-op for the server (a list re-sent with the values it defaulted): say so.
+        return { result, verb: result.metadata.resourceVersion === live.metadata.resourceVersion ? 'unchanged' : 'configured' };
+      } catch (err) {
+        if (!(err instanceof ApiStatusError && err.httpStatus === 409 && err.reason === 'Conflict') || i >= APPLY_TRIES) throw err;
+      }
     }
   });
-  let result: KubeObject;
-  let verb: string;
-  if (!existing) {
-    result = await attempt(rt, spec, () => createObject(rt, m.kind, ns, m.object));
-    verb = 'created';
-  } else {
-    result = await attempt(rt, spec, () => patchObject(rt, m.kind, ns, name, MERGE_PATCH, applyPatch(m.object)));
-    verb = result.metadata.resourceVersion === existing.metadata.resourceVersion ? 'unchanged' : 'configured';
-  }
   if (rt.output === 'table' || rt.output === 'wide') rt.io.out(`${qualifiedName(m.kind, name)} ${verb}\n`);
   else rt.io.out(renderObjects(m.kind, [result], rt.output, rt.term, { single: true }));
 }
@@ -138,7 +155,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
   );
   const applyCmd = examples(
     new Command('apply')
-      .description('create objects from manifests, or update them (JSON merge patch) when they exist')
+      .description('create objects from manifests, or update them as kubectl apply does (three-way merge with the last-applied-configuration annotation: fields removed from the manifest are removed, fields set by others are kept)')
       .requiredOption('-f, --filename <file>', 'manifest file, directory or - for stdin (repeatable)', collect)
       .action(async (o: { filename: string[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);

@@ -57,5 +57,5 @@ export function networkCommand(runtimeOf: RuntimeOf): Command {
     ],
   );
   addReadDelete(group, NETWORKS, runtimeOf, { delete: true });
-  return group;
+  return examples(group, ['vnetctl network create blue --subnet 10.0.0.0/24 --subnet fd00::/64', 'vnetctl network list -o wide', 'vnetctl network delete blue --wait']);
 }

@@ -61,3 +61,8 @@ export function appctl(ovs: NodeOvs, args: string[]): Promise<string> {
 export function inOvsNetns(ovs: NodeOvs, args: string[]): Promise<string> {
   return run('nsenter', [`--net=/proc/${ovs.vswitchdPid}/ns/net`, '--', ...args]);
 }
+
+/** ovs-ofctl against a bridge's management socket (OpenFlow 1.3), next to the node's OVS. */
+export function ofctl(ovs: NodeOvs, command: string, bridge: string, args: string[] = []): Promise<string> {
+  return run('ovs-ofctl', ['-O', 'OpenFlow13', command, `unix:${join(ovs.dir, `${bridge}.mgmt`)}`, ...args], ovsEnv(ovs));
+}

@@ -85,5 +85,5 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
       }),
     ['vnetctl port libvirt vm1-eth0 > vm1-nic.xml && virsh attach-device vm1 vm1-nic.xml --config'],
   );
-  return group;
+  return examples(group, ['vnetctl port create vm1-eth0 --network blue --node hv1', 'vnetctl port libvirt vm1-eth0 >> vm1-nic.xml', 'vnetctl port list -o wide']);
 }

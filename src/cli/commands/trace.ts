@@ -1,159 +1,184 @@
 /**
  * `vnetctl trace --from PORT --to IP[:PORT]`: a packet's logical path worked out from
- * the API objects (network, port security, ARP/L2, load balancer, local port or tunnel),
- * then, when the source port's node runs its OVS on this machine, what
- * `ovs-appctl ofproto/trace` says about the same packet; disagreements are named.
+ * the API objects (trace-logical.ts), then, when the source port's node runs its OVS on
+ * this machine, what `ovs-appctl ofproto/trace` says about the same packet
+ * (trace-ovs.ts). Through a load balancer's VIP, OVS hands new connections to a select
+ * group whose bucket the datapath picks by hash, which ofproto/trace cannot follow: every
+ * bucket is then traced with the packet as its DNAT leaves it. Every place where OVS and
+ * the logical model disagree is named. The result is a report: text for people, or the
+ * same facts as JSON/YAML for scripts.
  */
 import { Command, Option } from 'commander';
-import { tryParseIp } from '../../ipam/address';
-import { cidrContains, tryParseCidr } from '../../ipam/subnet';
-import { lbMac } from '../../pipeline/owners';
-import { tableName } from '../../pipeline/tables';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
 import { UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
 import { getObject, listObjects } from '../ops';
+import { toJson, toYaml } from '../output/printer';
 import type { Runtime } from '../runtime';
-import { appctl, localOvsOf } from './node-ovs';
+import { appctl, localOvsOf, ofctl, type NodeOvs } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
+import { ipsOf, logicalPath, nodeOf, parseTarget, type LogicalLb, type LogicalPath, type Proto, type Target } from './trace-logical';
+import { afterDnat, deliveryMismatch, matchBuckets, ovsFlow, parseGroupBuckets, summarizeOvsTrace, type OvsSummary } from './trace-ovs';
 
 const NETWORKS = kindByPlural('virtualnetworks');
 const PORTS = kindByPlural('virtualports');
 const LBS = kindByPlural('loadbalancers');
 const NODES = kindByPlural('nodes');
 
-export type Proto = 'tcp' | 'udp' | 'icmp';
-
-export interface Target {
-  ip: string;
-  port?: number;
-}
-
-export function parseTarget(text: string): Target {
-  const m = /^([0-9.]+)(?::(\d+))?$/.exec(text);
-  const ip = m?.[1];
-  if (!m || !ip || tryParseIp(ip)?.family !== 4) throw new UsageError(`--to "${text}": expected an IPv4 address, optionally with :PORT (e.g. 10.0.0.5:80)`);
-  if (m[2] === undefined) return { ip };
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new UsageError(`--to "${text}": port ${port} is outside 1-65535`);
-  return { ip, port };
-}
-
-/** What the logical model says; `deliver` is false for a drop. */
-export interface LogicalPath {
-  lines: string[];
-  deliver: boolean;
-  /** For the OVS trace: destination MAC the VM would use and the port's ofport/node. */
-  dstMac?: string;
-}
-
-export interface TraceInput {
-  from: VirtualPort;
-  network?: VirtualNetwork;
-  ports: VirtualPort[];
-  lbs: LoadBalancer[];
-  nodes: HypervisorNode[];
-  to: Target;
-  proto: Proto;
-}
-
-const ipsOf = (p: VirtualPort) => p.status?.ips ?? p.spec?.ips ?? [];
-const macOf = (p: VirtualPort) => p.status?.mac ?? p.spec?.mac;
-const nodeOf = (p: VirtualPort) => p.status?.node ?? p.spec?.node;
-const vipOf = (lb: LoadBalancer) => lb.status?.vip ?? lb.spec?.vip;
-
-function inNetwork(net: VirtualNetwork | undefined, ip: string): boolean {
-  const a = tryParseIp(ip);
-  return !!a && (net?.spec?.subnets ?? []).some((s) => {
-    const c = tryParseCidr(s.cidr);
-    return !!c && c.family === a.family && cidrContains(c, a);
-  });
-}
-
-/** The delivery step to a port: local output or tunnel to its node's VTEP. */
-function deliverTo(input: TraceInput, dst: VirtualPort, what: string): string {
-  const here = nodeOf(input.from);
-  const there = nodeOf(dst);
-  if (!there) return `${what}: port ${dst.metadata.name} is not bound to a node: no delivery (drop)`;
-  if (there === here) return `${what}: local port ${dst.metadata.name} on node ${there}${dst.status?.ofport ? ` (ofport ${dst.status.ofport})` : ''}: output (table L2Lookup)`;
-  const node = input.nodes.find((n) => n.metadata.name === there);
-  const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
-  return `${what}: port ${dst.metadata.name} on node ${there}: tunnel (${input.network?.spec?.encapsulation ?? 'vxlan'}${vni !== undefined ? `, VNI ${vni}` : ''}) to VTEP ${node?.spec?.tunnelIP ?? '<unknown node>'} (table L2Lookup)`;
-}
-
-export function logicalPath(input: TraceInput): LogicalPath {
-  const { from, network, to, proto } = input;
-  const netName = from.spec?.network ?? '?';
-  const lines: string[] = [];
-  const srcIp = ipsOf(from)[0];
-  lines.push(`from:     port ${from.metadata.name} (${macOf(from) ?? '?'} ${srcIp ?? '?'}) on node ${nodeOf(from) ?? '<unbound>'}, network ${netName}`);
-  if (!network) return { lines: [...lines, `network:  ${netName} does not exist: drop`], deliver: false };
-  if (!nodeOf(from) || !from.status?.ofport) lines.push(`binding:  port ${from.metadata.name} is not realized on a node yet (no ofport): OVS has no flows for it`);
-  const ps = from.spec?.portSecurity !== false;
-  lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp ?? '?'} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
-  const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) === to.ip);
-  if (lb) {
-    const mac = lb.metadata.uid ? lbMac(lb.metadata.uid) : undefined;
-    lines.push(`arp:      ${to.ip} is the VIP of load balancer ${lb.metadata.name}: ARP answered on this node with ${mac ?? 'its MAC'} (table ArpResponder)`);
-    if (proto === 'icmp' || to.port === undefined) return { lines: [...lines, `lb:       ${proto}${to.port ? '' : ' without a port'} to a VIP matches no listener: drop (table LbNat)`], deliver: false, dstMac: mac };
-    const lis = lb.spec!.listeners.find((l) => l.port === to.port && (l.protocol ?? 'TCP').toLowerCase() === proto);
-    if (!lis) return { lines: [...lines, `lb:       ${lb.metadata.name} has no ${proto.toUpperCase()} listener on port ${to.port} (listeners: ${lb.spec!.listeners.map((l) => `${l.port}/${l.protocol ?? 'TCP'}`).join(', ')}): drop (table LbNat)`], deliver: false, dstMac: mac };
-    const backends = lb.spec?.backends ?? [];
-    const health = lb.status?.backends ?? [];
-    const usable = backends.filter((b) => health.find((h) => h.name === (b.port ?? b.ip))?.healthy !== false);
-    if (usable.length === 0) return { lines: [...lines, `lb:       ${lb.metadata.name} listener ${to.port}/${proto} has no healthy backend: drop (table LbNat)`], deliver: false, dstMac: mac };
-    const target = lis.targetPort ?? lis.port;
-    const label = (b: (typeof backends)[number]) => {
-      const p = b.port !== undefined ? input.ports.find((x) => x.metadata.name === b.port) : undefined;
-      return `${b.port ?? b.ip}${p ? ` ${ipsOf(p)[0] ?? '?'}` : ''}:${target}${b.weight ? ` w${b.weight}` : ''}`;
-    };
-    lines.push(`lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to one of ${usable.length} backend(s) by Maglev hash of the 5-tuple (conntrack; tables LbVip, LbNat): ${usable.map(label).join(', ')}`);
-    for (const b of usable) {
-      const p = b.port !== undefined ? input.ports.find((x) => x.metadata.name === b.port) : input.ports.find((x) => ipsOf(x).includes(b.ip ?? ''));
-      lines.push(p ? `          ${deliverTo(input, p, `-> ${b.port ?? b.ip}`)}` : `          -> ${b.ip}: no port of the network has this address: flooded (table Flood)`);
-    }
-    return { lines, deliver: true, dstMac: mac };
-  }
-  if (!inNetwork(network, to.ip)) return { lines: [...lines, `route:    ${to.ip} is outside network ${netName}'s subnets (${network.spec!.subnets.map((s) => s.cidr).join(', ')}) and networks have no router: drop`], deliver: false };
-  const dst = input.ports.find((p) => p.spec?.network === netName && ipsOf(p).includes(to.ip));
-  if (!dst) return { lines: [...lines, `arp:      no port of ${netName} has ${to.ip}: ARP request flooded to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false };
-  if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false };
-  lines.push(`arp:      ${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ARP answered on this node (table ArpResponder)`);
-  lines.push(`l2:       ${deliverTo(input, dst, `dst MAC ${macOf(dst) ?? '?'}`)}`);
-  return { lines, deliver: !!nodeOf(dst), dstMac: macOf(dst) };
-}
-
-/** ofproto/trace's flow for the packet. */
-export function ovsFlow(ofport: number, from: VirtualPort, dstMac: string, to: Target, proto: Proto): string {
-  const f = [`in_port=${ofport}`, proto, `dl_src=${macOf(from)}`, `dl_dst=${dstMac}`, `nw_src=${ipsOf(from)[0]}`, `nw_dst=${to.ip}`, 'nw_ttl=64'];
-  if (proto === 'icmp') f.push('icmp_type=8', 'icmp_code=0');
-  else f.push('tp_src=40000', `tp_dst=${to.port ?? 80}`);
-  return f.join(',');
-}
-
-export interface OvsSummary {
+export interface BucketReport {
+  index: number;
+  weight: number;
+  dnat?: string;
+  /** The logical backend with the bucket's address, if any. */
+  backend?: string;
   tables: string[];
-  actions: string;
-  /** undefined: the trace ends in a recirculation ofproto/trace does not follow (dp_hash for a select group). */
-  deliver: boolean | undefined;
+  /** Where OVS ends the packet after this bucket's DNAT. */
+  end: string;
+  deliver?: boolean;
+  agrees: boolean;
 }
 
-/** The tables traversed (named) and the last "Datapath actions:" of an ofproto/trace output. */
-export function summarizeOvsTrace(text: string): OvsSummary {
-  const tables: string[] = [];
-  for (const m of text.matchAll(/^\s*(\d+)\. /gm)) {
-    const n = tableName(Number(m[1]));
-    if (tables[tables.length - 1] !== n) tables.push(n);
+export interface TraceReport {
+  packet: { from: string; src?: string; to: string; proto: Proto };
+  logical: { steps: string[]; verdict: 'deliver' | 'drop'; loadBalancer?: LogicalLb };
+  ovs: {
+    node?: string;
+    /** Why OVS was not traced here, when it was not. */
+    skipped?: string;
+    flow?: string;
+    tables?: string[];
+    datapathActions?: string;
+    end?: string;
+    group?: { id: number; buckets: BucketReport[] };
+    verdict?: 'deliver' | 'drop' | 'undetermined';
+  };
+  disagreements: string[];
+  /** undefined when OVS was not traced (or could not be followed to the end). */
+  agrees?: boolean;
+}
+
+type PortAt = (ofport: number) => string | undefined;
+
+/** "output to ofport 5 (vdemo-b1)" / "drop (...)": where OVS ends the packet, ports named. */
+function whereOvs(s: OvsSummary, portAt: PortAt): string {
+  if (s.deliver !== true || s.outputs.length === 0) return `drop (datapath actions: ${s.actions})`;
+  const outs = s.outputs.map((o) => `${o}${portAt(o) ? ` (${portAt(o)})` : ''}`).join(', ');
+  return `output to ofport ${outs}${s.tunnelDsts.length ? `, tunnel destination ${s.tunnelDsts.join(', ')}` : ''}`;
+}
+
+/** Traces each bucket of the select group the VIP's listener uses, into the report. */
+async function traceBuckets(ovs: NodeOvs, report: TraceReport, lb: LogicalLb, groupId: number, flow: string, portAt: PortAt): Promise<void> {
+  let dump: string;
+  try {
+    dump = await ofctl(ovs, 'dump-groups', 'br-int');
+  } catch (e) {
+    report.ovs.skipped = `cannot read select group ${groupId}: ${(e as Error).message}`;
+    return;
   }
-  const acts = [...text.matchAll(/^Datapath actions: (.*)$/gm)].map((m) => m[1]!.trim());
-  const actions = acts[acts.length - 1] ?? '<none>';
-  const outputs = /(^|,)\d+($|,)|output|set\(tunnel|tnl_push/.test(actions);
-  const deliver = outputs ? true : /recirc\(/.test(actions) ? undefined : false;
-  return { tables, actions, deliver };
+  const buckets = parseGroupBuckets(dump, groupId);
+  if (!buckets) {
+    report.disagreements.push(`LbNat sends the packet to group ${groupId}, which br-int does not have`);
+    return;
+  }
+  const group = { id: groupId, buckets: [] as BucketReport[] };
+  report.ovs.group = group;
+  const { checks, missing } = matchBuckets(lb, buckets);
+  for (const c of checks) {
+    const b = c.bucket;
+    const mismatches = c.mismatches.map((m) => `bucket ${b.index}: ${m}`);
+    const entry: BucketReport = { index: b.index, weight: b.weight, dnat: b.natIp ? `${b.natIp}${b.natPort !== undefined ? `:${b.natPort}` : ''}` : undefined, backend: c.backend, tables: [], end: `not traced (${b.actions})`, agrees: false };
+    group.buckets.push(entry);
+    if (b.natIp) {
+      try {
+        const s = summarizeOvsTrace(await appctl(ovs, ['ofproto/trace', '--ct-next', 'trk,new,dnat', 'br-int', afterDnat(flow, b.natIp, b.natPort)]));
+        const choice = lb.choices.find((x) => x.backend === c.backend);
+        const mismatch = choice ? deliveryMismatch(choice.delivery, s) : undefined;
+        if (mismatch) mismatches.push(`bucket ${b.index} (${choice!.backend}): ${mismatch}`);
+        const from = s.tables.indexOf('LbNat');
+        Object.assign(entry, { tables: from >= 0 ? s.tables.slice(from) : s.tables, end: whereOvs(s, portAt), deliver: s.deliver === true });
+      } catch (e) {
+        entry.end = `ofproto/trace failed: ${(e as Error).message}`;
+      }
+    }
+    entry.agrees = mismatches.length === 0 && entry.deliver !== undefined;
+    report.disagreements.push(...mismatches);
+  }
+  for (const m of missing) report.disagreements.push(`backend ${m} has no bucket in OVS's group: OVS never sends it a connection`);
 }
 
-async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto }): Promise<void> {
+async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: HypervisorNode[]; ports: VirtualPort[]; to: Target; proto: Proto }): Promise<void> {
+  const { from, logical } = input;
+  const node = input.nodes.find((n) => n.metadata.name === nodeOf(from));
+  const ofport = from.status?.ofport;
+  const ovs = node ? localOvsOf(node) : `port ${from.metadata.name} is not bound to a known node`;
+  if (typeof ovs === 'string' || !ofport || !logical.dstMac) {
+    report.ovs.skipped = typeof ovs === 'string' ? ovs : !ofport ? `port ${from.metadata.name} has no ofport yet` : 'no destination MAC: the VM would not send this packet';
+    return;
+  }
+  const here = node!.metadata.name;
+  const flow = ovsFlow(ofport, from, logical.dstMac, input.to, input.proto);
+  report.ovs.node = here;
+  report.ovs.flow = flow;
+  let s: OvsSummary;
+  try {
+    s = summarizeOvsTrace(await appctl(ovs, ['ofproto/trace', 'br-int', flow]));
+  } catch (e) {
+    report.ovs.skipped = `ofproto/trace failed: ${(e as Error).message}`;
+    return;
+  }
+  const portAt: PortAt = (o) => input.ports.find((p) => p.status?.ofport === o && nodeOf(p) === here)?.metadata.name;
+  Object.assign(report.ovs, { tables: s.tables, datapathActions: s.actions });
+  let deliver = s.deliver;
+  const groupId = s.groups[s.groups.length - 1];
+  if (logical.lb && groupId !== undefined) {
+    await traceBuckets(ovs, report, logical.lb, groupId, flow, portAt);
+    const buckets = report.ovs.group?.buckets ?? [];
+    if (report.ovs.skipped) deliver = undefined;
+    else deliver = buckets.some((b) => b.deliver === true);
+  } else if (s.deliver !== undefined) {
+    report.ovs.end = whereOvs(s, portAt);
+    const mismatch = logical.delivery ? deliveryMismatch(logical.delivery, s) : undefined;
+    if (mismatch) report.disagreements.push(mismatch);
+  }
+  report.ovs.verdict = deliver === undefined ? 'undetermined' : deliver ? 'deliver' : 'drop';
+  if (deliver !== undefined && deliver !== logical.deliver) report.disagreements.unshift(`the logical model says ${logical.deliver ? 'deliver' : 'drop'} but OVS says ${deliver ? 'deliver' : 'drop'} (${s.actions})`);
+  report.agrees = deliver === undefined ? undefined : report.disagreements.length === 0;
+}
+
+/** The report as text for people. */
+export function renderTraceText(r: TraceReport): string {
+  const out: string[] = [`Logical path (${r.packet.proto} ${r.packet.src ?? '?'} -> ${r.packet.to}):`, ...r.logical.steps.map((l) => `  ${l}`), `  verdict:  ${r.logical.verdict}`];
+  const o = r.ovs;
+  if (o.flow === undefined) out.push(`OVS: not traced here (${o.skipped ?? 'unknown reason'})`);
+  else if (o.tables === undefined) out.push(`OVS: ${o.skipped ?? 'not traced'}`);
+  else {
+    out.push(`OVS ofproto/trace on node ${o.node} (br-int ${o.flow}):`, `  tables:   ${o.tables.join(' -> ') || '<none>'}`, `  datapath actions: ${o.datapathActions}`);
+    if (o.group) {
+      const n = o.group.buckets.length;
+      out.push(`  group:    LbNat sends new connections to select group ${o.group.id} (${n} bucket${n === 1 ? '' : 's'}); the datapath picks the bucket by a hash of the 5-tuple (dp_hash), which ofproto/trace does not follow, so each bucket is traced with the packet as its DNAT leaves it:`);
+      for (const b of o.group.buckets) {
+        const path = b.tables.length ? `${b.tables.join(' -> ')}: ` : '';
+        const judged = b.backend === undefined || b.deliver === undefined ? '' : b.agrees ? ': as the logical model says' : ': DISAGREES';
+        out.push(`  bucket ${b.index}: DNAT to ${b.dnat ?? '?'} (${b.backend ?? 'no logical backend'}, weight ${b.weight}): ${path}${b.end}${judged}`);
+      }
+    } else if (o.skipped) out.push(`  group:    ${o.skipped}`);
+    if (o.end) out.push(`  end:      ${o.end}`);
+    if (o.verdict === 'undetermined') {
+      out.push('  verdict:  undetermined: the datapath recirculates and ofproto/trace does not follow it');
+      out.push(`OVS reaches ${o.tables[o.tables.length - 1] ?? 'no table'} and recirculates; no drop seen, consistent with the logical path (${r.logical.verdict}) so far.`);
+    } else {
+      const buckets = o.group?.buckets.filter((b) => b.deliver !== undefined) ?? [];
+      const detail = o.group ? ` (${buckets.filter((b) => b.deliver).length} of ${buckets.length} traced bucket${buckets.length === 1 ? '' : 's'} deliver)` : '';
+      out.push(`  verdict:  ${o.verdict}${detail}`);
+    }
+  }
+  for (const d of r.disagreements) out.push(`DISAGREEMENT: ${d}`);
+  if (r.agrees) out.push(`OVS agrees with the logical path (${r.logical.verdict}).${o.group ? ' Every bucket is a logical backend and ends where the logical model says.' : ''}`);
+  return `${out.join('\n')}\n`;
+}
+
+async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto }): Promise<TraceReport> {
   const ns = rt.namespace();
   const from = await attempt(rt, { verb: 'get', kind: PORTS, name: o.from }, () => getObject<VirtualPort>(rt, PORTS, ns, o.from));
   const netName = from.spec?.network ?? '';
@@ -162,52 +187,31 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto })
   const lbs = (await attempt(rt, { verb: 'list', kind: LBS }, () => listObjects<LoadBalancer>(rt, LBS, ns))).items;
   const nodes = (await listObjects<HypervisorNode>(rt, NODES, undefined).catch(() => ({ items: [] as HypervisorNode[] }))).items;
   const logical = logicalPath({ from, network, ports, lbs, nodes, to: o.to, proto: o.proto });
-  const say = (s: string) => rt.io.out(`${s}\n`);
-  say(`Logical path (${o.proto} ${ipsOf(from)[0] ?? '?'} -> ${o.to.ip}${o.to.port ? `:${o.to.port}` : ''}):`);
-  for (const l of logical.lines) say(`  ${l}`);
-  say(`  verdict:  ${logical.deliver ? 'deliver' : 'drop'}`);
-
-  const node = nodes.find((n) => n.metadata.name === nodeOf(from));
-  const ofport = from.status?.ofport;
-  const ovs = node ? localOvsOf(node) : `port ${from.metadata.name} is not bound to a known node`;
-  if (typeof ovs === 'string' || !ofport || !logical.dstMac) {
-    say(`OVS: not traced here (${typeof ovs === 'string' ? ovs : !ofport ? `port ${from.metadata.name} has no ofport yet` : 'no destination MAC: the VM would not send this packet'})`);
-    return;
-  }
-  const flow = ovsFlow(ofport, from, logical.dstMac, o.to, o.proto);
-  let text: string;
-  try {
-    text = await appctl(ovs, ['ofproto/trace', 'br-int', flow]);
-  } catch (e) {
-    say(`OVS: ofproto/trace failed: ${(e as Error).message}`);
-    return;
-  }
-  const s = summarizeOvsTrace(text);
-  say(`OVS ofproto/trace on node ${node!.metadata.name} (br-int ${flow}):`);
-  say(`  tables:   ${s.tables.join(' -> ') || '<none>'}`);
-  say(`  datapath actions: ${s.actions}`);
-  if (s.deliver === undefined) {
-    say('  verdict:  undetermined: the datapath recirculates (select group dp_hash) and ofproto/trace does not follow it');
-    say(`OVS reaches ${s.tables[s.tables.length - 1] ?? 'no table'} and recirculates; no drop seen, consistent with the logical path (${logical.deliver ? 'deliver' : 'drop'}) so far.`);
-    return;
-  }
-  say(`  verdict:  ${s.deliver ? 'deliver' : 'drop'}`);
-  if (s.deliver !== logical.deliver) say(`DISAGREEMENT: the logical model says ${logical.deliver ? 'deliver' : 'drop'} but OVS says ${s.deliver ? 'deliver' : 'drop'} (${s.actions})`);
-  else say(`OVS agrees with the logical path (${logical.deliver ? 'deliver' : 'drop'}).`);
+  const report: TraceReport = {
+    packet: { from: o.from, src: ipsOf(from)[0], to: `${o.to.ip}${o.to.port ? `:${o.to.port}` : ''}`, proto: o.proto },
+    logical: { steps: logical.lines, verdict: logical.deliver ? 'deliver' : 'drop', ...(logical.lb ? { loadBalancer: logical.lb } : {}) },
+    ovs: {},
+    disagreements: [],
+  };
+  await traceOvs(report, { from, logical, nodes, ports, to: o.to, proto: o.proto });
+  return report;
 }
 
 export function traceCommand(runtimeOf: RuntimeOf): Command {
   return examples(
     new Command('trace')
-      .description("explain a packet's path: the logical decisions from the API objects and, on the node, OVS's ofproto/trace")
+      .description("explain a packet's path: the logical decisions from the API objects and, on the node, OVS's ofproto/trace (through a VIP: every bucket of its select group); disagreements are named; -o json|yaml give the same report for scripts")
       .requiredOption('--from <port>', 'source VirtualPort')
       .requiredOption('--to <ip[:port]>', 'destination IPv4 address, optionally :PORT', parser(parseTarget))
-      .addOption(new Option('--proto <proto>', 'protocol').choices(['tcp', 'udp', 'icmp']))
+      .addOption(new Option('--proto <proto>', 'protocol (default: tcp with a port, icmp without)').choices(['tcp', 'udp', 'icmp']))
       .action(async (o: { from: string; to: Target; proto?: Proto }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        if (rt.output === 'name') throw new UsageError('trace prints a report, not objects: use -o table (the default), json or yaml');
         const proto = o.proto ?? (o.to.port === undefined ? 'icmp' : 'tcp');
         if (proto === 'icmp' && o.to.port !== undefined) throw new UsageError(`--to ${o.to.ip}:${o.to.port}: a port makes no sense with --proto icmp`);
-        await trace(runtimeOf(cmd), { from: o.from, to: o.to, proto });
+        const report = await trace(rt, { from: o.from, to: o.to, proto });
+        rt.io.out(rt.output === 'json' ? toJson(report) : rt.output === 'yaml' ? toYaml(report) : renderTraceText(report));
       }),
-    ['vnetctl trace --from vm1-eth0 --to 10.0.0.6', 'vnetctl -n demo trace --from vdemo-c1 --to 10.99.0.10:80 --proto tcp'],
+    ['vnetctl trace --from vm1-eth0 --to 10.0.0.6', 'vnetctl -n demo trace --from vdemo-c1 --to 10.99.0.10:80 --proto tcp', 'vnetctl trace --from vm1-eth0 --to 10.0.0.7:53 --proto udp -o json'],
   );
 }

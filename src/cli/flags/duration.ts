@@ -17,7 +17,10 @@ export function parseDuration(text: string): number {
 }
 
 export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
   if (ms < 1000) return `${ms}ms`;
+  // 1.5s stays 1.5s (a timeout is reported as given), tenths at most.
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
 }

@@ -1,6 +1,6 @@
 import { parseBackend, sameBackend } from './backend';
 import { conditionMet, parseWaitFor } from './condition';
-import { parseDuration } from './duration';
+import { formatDuration, parseDuration } from './duration';
 import { parseListen } from './listen';
 
 describe('--listen', () => {
@@ -40,6 +40,8 @@ describe('--timeout and --for', () => {
     expect(parseDuration('2')).toBe(2000);
     expect(() => parseDuration('10 minutes')).toThrow();
     expect(() => parseDuration('')).toThrow();
+    // Printed back as given: 1500ms is 1.5s, not 2s; no elapsed time is 0s.
+    expect([0, 700, 1500, 2000, 90_000].map(formatDuration)).toEqual(['0s', '700ms', '1.5s', '2s', '1m30s']);
   });
 
   it('parses conditions and ignores ones observed for an older generation', () => {

@@ -1,0 +1,65 @@
+import type { LoadBalancer } from '../../resources/kinds';
+import type { Condition } from '../../resources/object';
+import { realizedNodes, renderLbStatus } from './lb-status';
+
+const now = new Date('2026-11-28T08:00:00Z');
+const cond = (message: string, reason = 'Realized'): Condition => ({ type: 'Ready', status: 'True', reason, message, lastTransitionTime: '2026-11-28T07:59:00Z' });
+const lb = (status: Record<string, unknown>): LoadBalancer =>
+  ({
+    apiVersion: 'vnet.dev/v1alpha1',
+    kind: 'LoadBalancer',
+    metadata: { name: 'web', namespace: 't1' },
+    spec: { network: 'blue', vip: '10.0.0.100', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'b1' }, { port: 'b2', weight: 3 }, { ip: '10.0.0.50' }] },
+    status,
+  }) as unknown as LoadBalancer;
+const plain = { isTTY: false, stderrIsTTY: false, color: false };
+
+describe('lb status rendering', () => {
+  it('shows node, health and connections of each backend when the status has them, and the total', () => {
+    const text = renderLbStatus(
+      lb({
+        vip: '10.0.0.100',
+        backends: [
+          { name: 'b1', ip: '10.0.0.4', node: 'hv1', healthy: true, connections: 12 },
+          { name: 'b2', ip: '10.0.0.5', node: 'hv2', healthy: false, connections: 0 },
+          { name: '10.0.0.50', ip: '10.0.0.50', node: 'hv1', healthy: true, connections: 3 },
+        ],
+        conditions: [cond('flows installed on node(s) hv1, hv2')],
+      }),
+      plain,
+      new Map(),
+      now,
+    );
+    expect(text).toMatch(/\nNodes realized: +hv1, hv2\n/);
+    expect(text).toMatch(/Backends:\n +BACKEND +ADDRESS +NODE +WEIGHT +HEALTH +CONNECTIONS\n/);
+    expect(text).toMatch(/\n +port\/b1 +10\.0\.0\.4 +hv1 +1 +healthy +12\n/);
+    expect(text).toMatch(/\n +port\/b2 +10\.0\.0\.5 +hv2 +3 +unhealthy +0\n/);
+    expect(text).toMatch(/\n +ip\/10\.0\.0\.50 +10\.0\.0\.50 +hv1 +1 +healthy +3\n/);
+    expect(text).toContain('  2/3 healthy; 15 connection(s) dispatched\n');
+    expect(text).toMatch(/Conditions:\n +TYPE +STATUS +REASON +AGE +MESSAGE\n +Ready +True +Realized +60s +flows installed/);
+  });
+
+  it('shows "-" for what an older status lacks, filling address and node from the ports', () => {
+    const text = renderLbStatus(lb({ vip: '10.0.0.100', backends: [{ name: 'b1', healthy: true }] }), plain, new Map([['b2', { ips: ['10.0.0.5'], node: 'hv2' }]]), now);
+    expect(text).toMatch(/\n +port\/b1 +- +- +1 +healthy +-\n/);
+    expect(text).toMatch(/\n +port\/b2 +10\.0\.0\.5 +hv2 +3 +- +-\n/);
+    expect(text).toMatch(/\n +ip\/10\.0\.0\.50 +10\.0\.0\.50 +- +1 +- +-\n/);
+    expect(text).toContain('  1/3 healthy\n');
+    expect(text).toMatch(/\nNodes realized: +not reported yet\n/);
+  });
+
+  it('fits the terminal and colours only when asked', () => {
+    const status = { backends: [{ name: 'b1', ip: '10.0.0.4', node: 'a-very-long-hypervisor-name.example.internal', healthy: true, connections: 1 }], conditions: [cond('flows installed on node(s) a-very-long-hypervisor-name.example.internal')] };
+    const narrow = renderLbStatus(lb(status), { ...plain, columns: 60 }, new Map(), now);
+    for (const line of narrow.trimEnd().split('\n').filter((l) => l.startsWith('  '))) expect(line.length).toBeLessThanOrEqual(60);
+    expect(narrow).not.toContain('\x1b[');
+    expect(renderLbStatus(lb(status), { ...plain, isTTY: true, color: true }, new Map(), now)).toContain('\x1b[32mhealthy\x1b[39m');
+  });
+
+  it('reads realized and pending nodes from the Ready condition', () => {
+    expect(realizedNodes([cond('flows installed on node(s) hv1, hv2')])).toEqual({ done: ['hv1', 'hv2'], pending: [] });
+    expect(realizedNodes([cond('flows not yet installed on node(s) hv2 (of hv1, hv2)', 'Realizing')])).toEqual({ done: ['hv1'], pending: ['hv2'] });
+    expect(realizedNodes([cond('no node needs flows for it yet (no bound ports)')])).toEqual({ done: [], pending: [] });
+    expect(realizedNodes([])).toBeUndefined();
+  });
+});

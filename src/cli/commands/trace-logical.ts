@@ -1,0 +1,176 @@
+/**
+ * The logical half of `vnetctl trace`: a packet's path worked out from the API objects
+ * alone (network, port security, ARP/L2, load balancer, local port or tunnel), with, for
+ * every place the packet can end, what OVS should do there, so the OVS half can compare.
+ */
+import { tryParseIp } from '../../ipam/address';
+import { cidrContains, tryParseCidr } from '../../ipam/subnet';
+import { lbMac } from '../../pipeline/owners';
+import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import { UsageError } from '../errors';
+
+export type Proto = 'tcp' | 'udp' | 'icmp';
+
+export interface Target {
+  ip: string;
+  port?: number;
+}
+
+export function parseTarget(text: string): Target {
+  const m = /^([0-9.]+)(?::(\d+))?$/.exec(text);
+  const ip = m?.[1];
+  if (!m || !ip || tryParseIp(ip)?.family !== 4) throw new UsageError(`--to "${text}": expected an IPv4 address, optionally with :PORT (e.g. 10.0.0.5:80)`);
+  if (m[2] === undefined) return { ip };
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new UsageError(`--to "${text}": port ${port} is outside 1-65535`);
+  return { ip, port };
+}
+
+/** Where the logical model says a packet ends on the source node's br-int. */
+export type Delivery =
+  | { kind: 'local'; port: string; ofport?: number }
+  | { kind: 'tunnel'; port: string; node: string; vtep?: string }
+  | { kind: 'drop'; why: string };
+
+/** One backend the VIP can send a new connection to. */
+export interface LbChoice {
+  /** The backend as the spec names it (port name or IP). */
+  backend: string;
+  ip?: string;
+  targetPort: number;
+  weight: number;
+  delivery: Delivery;
+}
+
+export interface LogicalLb {
+  name: string;
+  vip: string;
+  port: number;
+  proto: Proto;
+  /** Healthy backends, in spec order. */
+  choices: LbChoice[];
+  /** Backends left out because the status reports them unhealthy. */
+  unhealthy: string[];
+  /** Their IPv4 addresses (what OVS's buckets would DNAT to). */
+  unhealthyIps: string[];
+  /** Backends left out because no port of the network has them (yet). */
+  unresolved: string[];
+}
+
+/** What the logical model says; `deliver` is false for a drop. */
+export interface LogicalPath {
+  lines: string[];
+  deliver: boolean;
+  /** For the OVS trace: destination MAC the VM would use. */
+  dstMac?: string;
+  /** The end of a plain (non-VIP) path, to compare with OVS's output. */
+  delivery?: Delivery;
+  /** Set when the packet goes to a load balancer's VIP and a listener takes it. */
+  lb?: LogicalLb;
+}
+
+export interface TraceInput {
+  from: VirtualPort;
+  network?: VirtualNetwork;
+  ports: VirtualPort[];
+  lbs: LoadBalancer[];
+  nodes: HypervisorNode[];
+  to: Target;
+  proto: Proto;
+}
+
+export const ipsOf = (p: VirtualPort): string[] => p.status?.ips ?? p.spec?.ips ?? [];
+export const macOf = (p: VirtualPort): string | undefined => p.status?.mac ?? p.spec?.mac;
+export const nodeOf = (p: VirtualPort): string | undefined => p.status?.node ?? p.spec?.node;
+const vipOf = (lb: LoadBalancer) => lb.status?.vip ?? lb.spec?.vip;
+
+function inNetwork(net: VirtualNetwork | undefined, ip: string): boolean {
+  const a = tryParseIp(ip);
+  return !!a && (net?.spec?.subnets ?? []).some((s) => {
+    const c = tryParseCidr(s.cidr);
+    return !!c && c.family === a.family && cidrContains(c, a);
+  });
+}
+
+/** Delivery to a port: local output or a tunnel to its node's VTEP. */
+function deliveryTo(input: TraceInput, dst: VirtualPort): Delivery {
+  const here = nodeOf(input.from);
+  const there = nodeOf(dst);
+  if (!there) return { kind: 'drop', why: `port ${dst.metadata.name} is not bound to a node` };
+  if (there === here) return { kind: 'local', port: dst.metadata.name, ofport: dst.status?.ofport };
+  return { kind: 'tunnel', port: dst.metadata.name, node: there, vtep: input.nodes.find((n) => n.metadata.name === there)?.spec?.tunnelIP };
+}
+
+export function describeDelivery(input: TraceInput, d: Delivery): string {
+  switch (d.kind) {
+    case 'local':
+      return `local port ${d.port} on node ${nodeOf(input.from)}${d.ofport ? ` (ofport ${d.ofport})` : ''}: output (table L2Lookup)`;
+    case 'tunnel': {
+      const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
+      return `port ${d.port} on node ${d.node}: tunnel (${input.network?.spec?.encapsulation ?? 'vxlan'}${vni !== undefined ? `, VNI ${vni}` : ''}) to VTEP ${d.vtep ?? '<unknown node>'} (table L2Lookup)`;
+    }
+    case 'drop':
+      return `${d.why}: no delivery (drop)`;
+  }
+}
+
+function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPath {
+  const { to, proto } = input;
+  const mac = lb.metadata.uid ? lbMac(lb.metadata.uid) : undefined;
+  lines.push(`arp:      ${to.ip} is the VIP of load balancer ${lb.metadata.name}: ARP answered on this node with ${mac ?? 'its MAC'} (table ArpResponder)`);
+  if (proto === 'icmp' || to.port === undefined) return { lines: [...lines, `lb:       ${proto}${to.port ? '' : ' without a port'} to a VIP matches no listener: drop (table LbNat)`], deliver: false, dstMac: mac };
+  const lis = lb.spec!.listeners.find((l) => l.port === to.port && (l.protocol ?? 'TCP').toLowerCase() === proto);
+  if (!lis) return { lines: [...lines, `lb:       ${lb.metadata.name} has no ${proto.toUpperCase()} listener on port ${to.port} (listeners: ${lb.spec!.listeners.map((l) => `${l.port}/${l.protocol ?? 'TCP'}`).join(', ')}): drop (table LbNat)`], deliver: false, dstMac: mac };
+  const backends = lb.spec?.backends ?? [];
+  const health = lb.status?.backends ?? [];
+  const isUnhealthy = (b: (typeof backends)[number]) => health.find((h) => h.name === (b.port ?? b.ip))?.healthy === false;
+  const target = lis.targetPort ?? lis.port;
+  const choices: LbChoice[] = [];
+  const unresolved: string[] = [];
+  const unhealthyIps: string[] = [];
+  for (const b of backends) {
+    // As the pipeline resolves them: a port by name (its IPv4), an IP by the port that owns it.
+    const p = b.port !== undefined ? input.ports.find((x) => x.metadata.name === b.port) : input.ports.find((x) => x.spec?.network === lb.spec?.network && ipsOf(x).includes(b.ip ?? ''));
+    const ip = b.ip ?? (p ? ipsOf(p).find((a) => tryParseIp(a)?.family === 4) : undefined);
+    if (isUnhealthy(b)) {
+      if (ip) unhealthyIps.push(ip);
+    } else if (!p || !ip) unresolved.push(b.port ?? b.ip ?? '?');
+    else choices.push({ backend: b.port ?? ip, ip, targetPort: target, weight: b.weight ?? 1, delivery: deliveryTo(input, p) });
+  }
+  const unhealthy = backends.filter(isUnhealthy).map((b) => b.port ?? b.ip ?? '?');
+  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved };
+  const skipped = [unhealthy.length ? `left out as unhealthy: ${unhealthy.join(', ')}` : '', unresolved.length ? `left out until a port of the network has them: ${unresolved.join(', ')}` : '']
+    .filter(Boolean)
+    .map((t) => ` (${t})`)
+    .join('');
+  const label = (c: LbChoice) => `${c.backend}${c.ip && c.ip !== c.backend ? ` ${c.ip}` : ''}:${c.targetPort}${c.weight !== 1 ? ` w${c.weight}` : ''}`;
+  lines.push(
+    choices.length === 1
+      ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only healthy backend${skipped} (conntrack; tables LbVip, LbNat)`
+      : `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on the hash of the 5-tuple (select group, weighted), not on anything the logical model knows${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat)`,
+  );
+  for (const c of choices) lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}`);
+  return { lines, deliver: choices.some((c) => c.delivery.kind !== 'drop'), dstMac: mac, lb: logicalLb };
+}
+
+export function logicalPath(input: TraceInput): LogicalPath {
+  const { from, network, to } = input;
+  const netName = from.spec?.network ?? '?';
+  const lines: string[] = [];
+  const srcIp = ipsOf(from)[0];
+  lines.push(`from:     port ${from.metadata.name} (${macOf(from) ?? '?'} ${srcIp ?? '?'}) on node ${nodeOf(from) ?? '<unbound>'}, network ${netName}`);
+  if (!network) return { lines: [...lines, `network:  ${netName} does not exist: drop`], deliver: false };
+  if (!nodeOf(from) || !from.status?.ofport) lines.push(`binding:  port ${from.metadata.name} is not realized on a node yet (no ofport): OVS has no flows for it`);
+  const ps = from.spec?.portSecurity !== false;
+  lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp ?? '?'} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
+  const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) === to.ip);
+  if (lb) return lbPath(input, lb, lines);
+  if (!inNetwork(network, to.ip)) return { lines: [...lines, `route:    ${to.ip} is outside network ${netName}'s subnets (${network.spec!.subnets.map((s) => s.cidr).join(', ')}) and networks have no router: drop`], deliver: false };
+  const dst = input.ports.find((p) => p.spec?.network === netName && ipsOf(p).includes(to.ip));
+  if (!dst) return { lines: [...lines, `arp:      no port of ${netName} has ${to.ip}: ARP request flooded to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false };
+  if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false };
+  lines.push(`arp:      ${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ARP answered on this node (table ArpResponder)`);
+  const delivery = deliveryTo(input, dst);
+  lines.push(`l2:       dst MAC ${macOf(dst) ?? '?'}: ${describeDelivery(input, delivery)}`);
+  return { lines, deliver: delivery.kind !== 'drop', dstMac: macOf(dst), delivery };
+}
