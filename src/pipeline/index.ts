@@ -5,3 +5,4 @@ export * from './model';
 export * from './owners';
 export * from './compiler';
 export { formatPipelineFlow, formatPipelineActions } from './format';
+export * from './fastpath-plan';
