@@ -129,14 +129,15 @@ describe('planFastPath', () => {
     expect(p.macs.find((e) => e.mac === mac(22))!.to).toEqual({ kind: 'remote', vtep: 1, node: 'hv2', ip: '198.18.0.2', vni: 200, encap: 'geneve' });
     expect(p.macs.some((e) => e.mac === mac(15) || e.mac === mac(31))).toBe(false);
     // TCP listener only (SCTP is not classified), weight-0 backend left out, targetPort used.
+    expect(p.conntrackNetworks).toEqual([100]);
     expect(p.vips).toEqual([{ network: 100, proto: 'TCP', vip: '10.0.0.200', port: 80, backends: [{ ip: '10.0.0.13', port: 8080, weight: 2, mac: mac(13) }] }]);
   });
 
   it('is empty for a node with no bound port, and for a node the model does not know', () => {
     const m = sample();
     const none = planFastPath(model([net('blue', 100)], [port('x', 'blue', 5, 'hv2')]), 'hv1');
-    expect(none).toEqual({ node: 'hv1', localVtep: '198.18.0.1', ports: [], vnis: [], vteps: [], macs: [], vips: [] });
-    expect(planFastPath(m, 'nowhere')).toEqual({ node: 'nowhere', ports: [], vnis: [], vteps: [], macs: [], vips: [] });
+    expect(none).toEqual({ node: 'hv1', localVtep: '198.18.0.1', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] });
+    expect(planFastPath(m, 'nowhere')).toEqual({ node: 'nowhere', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] });
   });
 
   it('is deterministic and takes a prebuilt index', () => {

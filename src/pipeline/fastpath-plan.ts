@@ -72,6 +72,12 @@ export interface FastPathPlan {
   vteps: FastPathVtep[];
   macs: FastPathMacEntry[];
   vips: FastPathVip[];
+  /**
+   * Networks with load balancers: OVS sends all their IP through conntrack (DNAT toward
+   * backends, un-DNAT of replies), which the fast path does not do, so a runner must leave
+   * their traffic to OVS. Their VIPs are still listed (tables stay complete).
+   */
+  conntrackNetworks: number[];
 }
 
 const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
@@ -82,7 +88,7 @@ function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
 
 export function planFastPath(model: LogicalModel, nodeName: string, index: ModelIndex = indexModel(model)): FastPathPlan {
   const self = model.nodes.get(nodeName);
-  const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [] };
+  const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] };
   if (self) plan.localVtep = self.tunnelIP;
   const vteps = new Map<string, FastPathVtep>();
   const remoteEntries: Array<{ net: NetworkModel; port: PortModel; remote: NodeModel }> = [];
@@ -104,7 +110,9 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
       vteps.set(`${remote.name}/${net.encapsulation}`, { id: 0, node: remote.name, ip: remote.tunnelIP, encap: net.encapsulation });
       remoteEntries.push({ net, port: p, remote });
     }
-    for (const lb of index.lbsByNetwork.get(net.uid) ?? []) {
+    const lbs = index.lbsByNetwork.get(net.uid) ?? [];
+    if (lbs.length) plan.conntrackNetworks.push(net.vni);
+    for (const lb of lbs) {
       for (const l of lb.listeners) {
         if (l.protocol === 'SCTP') continue; // the classifier hashes TCP and UDP only
         plan.vips.push({

@@ -47,6 +47,7 @@ import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
 import { parseObjectKey } from './object-keys';
+import type { FastPathHook } from './fastpath.nodes';
 
 
 export const READY = 'Ready';
@@ -65,6 +66,8 @@ export interface PipelineReconcilerOptions {
   workers?: number;
   /** OpenFlow connection options (tests shorten timers). */
   echoIntervalMs?: number;
+  /** Fills each node's fast-path tables from the same model (fastpath.nodes.ts). */
+  fastPath?: FastPathHook;
 }
 
 /** One node's OpenFlow side. */
@@ -142,7 +145,7 @@ export class PipelineReconciler {
     for (const [informer, sig] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp])],
       [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network])],
-      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP])],
+      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP, n.spec?.fastPath])],
       [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp])],
     ] as const) {
       const changed = (obj: unknown, key: string, deleted = false) => {
@@ -287,6 +290,7 @@ export class PipelineReconciler {
     const agent = this.ensureAgent(name, session.controller.dial);
     const { model, index, keyOfUid } = this.snapshot();
     const compiled = compileNode(model, name, this.ids, index);
+    this.opts.fastPath?.nodeCompiled(node, model, index, session.snapshot());
     const changes: OwnerChange[] = [];
     const next = new Map<number, string>();
     for (const [k, o] of compiled.owners) {
@@ -354,6 +358,7 @@ export class PipelineReconciler {
   }
 
   private async dropAgent(name: string): Promise<void> {
+    this.opts.fastPath?.nodeGone(name);
     const a = this.agents.get(name);
     if (!a) return;
     this.agents.delete(name);
