@@ -66,6 +66,7 @@ export class NodeRunner {
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
   private readonly xst = new BigUint64Array(XSK_STATS.length);
 
+  /** fp: a datapath of this node's own (its tables are this node's); close() frees it. */
   constructor(
     private readonly fp: FastPath,
     private readonly opts: NodeRunnerOptions = {},
@@ -130,6 +131,7 @@ export class NodeRunner {
     this.stopRunner();
     this.ctx.free();
     this.builder.free();
+    this.fp.close();
   }
 
   private startRunner(ifs: RunnerIf[]): string | null {

@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE } from '../../chassis/layout';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
-import { openFastPath, type FastPath } from '../../fastpath/fastpath';
+import { FastPath, openFastPath } from '../../fastpath/fastpath';
 import { NodeRunner, type NodeCounters, type RunnerState } from '../../fastpath/node-runner';
 import type { NodeTables } from '../../fastpath/node-tables';
 import { localMacOf, nextHopMac } from '../../fastpath/underlay';
@@ -132,12 +132,14 @@ export class FastPathNodes implements FastPathHook {
     const fp = this.library();
     if (!fp) return this.report(name, st, { state: 'Unavailable', reason: this.libraryReason });
     const netns = node.spec?.fastPath?.netns;
-    st.runner ??= new NodeRunner(fp, { netns });
+    // Each node has a datapath (table snapshot) of its own.
+    st.runner ??= new NodeRunner(new FastPath(fp.lib), { netns });
     const tables = await this.resolve(node, st, plan, ovs);
     if (typeof tables === 'string') {
       const state = st.runner.apply({ localVtep: { ip: '0.0.0.0', mac: '00:00:00:00:00:00' }, underlay: { ifname: '' }, ports: [], vnis: [], vteps: [], macs: [], vips: [] });
       return this.report(name, st, { state: state.state === 'Running' ? 'Idle' : state.state, reason: tables });
     }
+    this.log.debug({ node: name, tables }, 'fastpath: applying tables');
     const state = st.runner.apply(tables);
     await this.report(name, st, state.state === 'Running' ? { state: 'Running', interfaces: state.interfaces } : { state: state.state, reason: state.reason });
   }
