@@ -116,6 +116,10 @@ static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
 
 	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1))
 		return 0;
+	/* IP only: ARP (and anything else) is answered or switched by OVS; a frame handed
+	 * to the socket that the classifier then sends to the slow path has no way back. */
+	if (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return 0;
 	__builtin_memcpy(&dst, eth->h_dest, 6);
 	if (!bpf_map_lookup_elem(&vfp_dst, &dst))
 		return 0;
@@ -152,7 +156,10 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 		__u32 opt = (hdr[0] & 0x3f) * 4;
 		inner = hdr + 8 + opt;
 	}
-	if ((void *)(inner + 6) > end || (inner[0] & 1))
+	if ((void *)(inner + 14) > end || (inner[0] & 1))
+		return 0;
+	/* Inner IP only (ARP stays with OVS, as on the VM side). */
+	if (!((inner[12] == 0x08 && inner[13] == 0x00) || (inner[12] == 0x86 && inner[13] == 0xdd)))
 		return 0;
 	k.vni = ((__u32)hdr[4] << 16) | ((__u32)hdr[5] << 8) | hdr[6];
 	__builtin_memcpy(k.mac, inner, 6);
