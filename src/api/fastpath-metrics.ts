@@ -5,10 +5,11 @@
  * gauges.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { NodeCounters, RunnerState } from '../fastpath/node-runner';
+import type { NodeCounters } from '../fastpath/node-runner';
+import type { NodeFastPathStatus } from '../resources/kinds';
 
 export interface FastPathCounterSource {
-  counters(): Array<{ node: string; state: RunnerState['state']; counters?: NodeCounters }>;
+  counters(): Array<{ node: string; state: NodeFastPathStatus['state']; counters?: NodeCounters }>;
 }
 
 /** Table counters as (table, result) pairs. */
@@ -20,7 +21,7 @@ const LOOKUPS: Array<[string, 'hit' | 'miss', string]> = [
   ['lru', 'hit', 'lruHit'], ['lru', 'miss', 'lruMiss'],
 ];
 const IFACE_KINDS = ['rx', 'fast', 'slow', 'drops', 'errors'] as const;
-const STATES: RunnerState['state'][] = ['Running', 'Idle', 'Unavailable'];
+const STATES: NodeFastPathStatus['state'][] = ['Running', 'Idle', 'Unavailable'];
 
 export function registerFastPathMetrics(registry: Registry, source: FastPathCounterSource): void {
   const registers = [registry];

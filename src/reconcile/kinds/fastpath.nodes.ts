@@ -10,11 +10,12 @@
  * rights) the reason is logged once per node and reason, shown in status, and vnetd
  * works on with OVS alone.
  */
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE } from '../../chassis/layout';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { FastPath, openFastPath } from '../../fastpath/fastpath';
-import { NodeRunner, type NodeCounters, type RunnerState } from '../../fastpath/node-runner';
+import { NodeRunner, type NodeCounters } from '../../fastpath/node-runner';
 import type { NodeTables } from '../../fastpath/node-tables';
 import { localMacOf, nextHopMac } from '../../fastpath/underlay';
 import { planFastPath, type FastPathPlan } from '../../pipeline/fastpath-plan';
@@ -100,8 +101,8 @@ export class FastPathNodes implements FastPathHook {
   }
 
   /** Counters of every node with a runner (for /metrics). */
-  counters(): Array<{ node: string; state: RunnerState['state']; counters?: NodeCounters }> {
-    return [...this.nodes.entries()].map(([node, st]) => ({ node, state: st.runner?.state.state ?? 'Unavailable', counters: st.runner?.counters() }));
+  counters(): Array<{ node: string; state: NodeFastPathStatus['state']; counters?: NodeCounters }> {
+    return [...this.nodes.entries()].map(([node, st]) => ({ node, state: st.status?.state ?? 'Idle', counters: st.runner?.counters() }));
   }
 
   async stop(): Promise<void> {
@@ -132,6 +133,11 @@ export class FastPathNodes implements FastPathHook {
     const fp = this.library();
     if (!fp) return this.report(name, st, { state: 'Unavailable', reason: this.libraryReason });
     const netns = node.spec?.fastPath?.netns;
+    if (netns && !existsSync(`/run/netns/${netns}`)) {
+      st.runner?.close();
+      st.runner = undefined;
+      return this.report(name, st, { state: 'Unavailable', reason: `network namespace ${netns} not found` });
+    }
     // Each node has a datapath (table snapshot) of its own.
     st.runner ??= new NodeRunner(new FastPath(fp.lib), { netns });
     const tables = await this.resolve(node, st, plan, ovs);
