@@ -158,7 +158,9 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	memcpy(r->ifs, ifs, n * sizeof(*ifs));
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	if (pthread_create(&r->thread, NULL, run, r)) {
+	if (pthread_create(&r->thread, NULL, run, r) == 0) {
+		pthread_setname_np(r->thread, "vfp-runner");
+	} else {
 		snprintf(err, errlen, "runner: pthread_create: %s", strerror(errno));
 		free(r->outs);
 		free(r);
