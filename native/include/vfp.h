@@ -173,6 +173,8 @@ int vfp_xsk_fd(const struct vfp_xsk *x);
  * with no output are dropped and counted. Returns frames received. */
 uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_port, struct vfp_xsk *const outs[],
 			    uint32_t n_outs, uint32_t underlay_port, uint32_t slow_port, uint32_t budget);
+/* Push frames queued on x's TX ring to the kernel (copy mode sends from sendto). */
+void vfp_xsk_flush(struct vfp_xsk *x);
 /* {rx, tx, tx_full, fast, slow, drops} */
 uint32_t vfp_xsk_stats(const struct vfp_xsk *x, uint64_t *out, uint32_t n);
 

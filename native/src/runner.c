@@ -115,6 +115,8 @@ static void *run(void *arg)
 		for (uint32_t i = 0; i < r->n; i++)
 			got += vfp_xsk_rx_forward(r->x[i], r->ctx, r->ifs[i].port, r->outs, r->n_outs, r->underlay_port,
 						  UINT32_MAX, BUDGET);
+		for (uint32_t i = 0; i < r->n; i++)
+			vfp_xsk_flush(r->x[i]); /* what an earlier pass could not hand over */
 		atomic_fetch_add(&r->loops, 1);
 		if (!got)
 			poll(pfd, r->n, 20); /* idle: sleep until a frame arrives (or re-check stop) */

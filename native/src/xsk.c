@@ -45,7 +45,6 @@ struct vfp_xsk {
 	/* TX chunks: the upper half of the UMEM, handed out from this stack. */
 	uint64_t free_tx[NUM_FRAMES / 2];
 	uint32_t n_free_tx;
-	uint32_t pending; /* queued on TX since the last kick */
 	uint64_t st[ST_COUNT];
 };
 
@@ -229,20 +228,31 @@ static int send_copy(struct vfp_xsk *out, const uint8_t *frame, uint32_t len)
 	d->options = 0;
 	xsk_ring_prod__submit(&out->tx, 1);
 	out->st[ST_TX]++;
-	out->pending++;
 	return 0;
 }
 
-static void kick(struct vfp_xsk *x)
+/* Frames queued on TX that the kernel has not completed yet. */
+static uint32_t outstanding(struct vfp_xsk *x)
 {
-	/* Copy mode transmits from sendto(), at most 32 frames per call (the kernel's
-	 * TX_BATCH_SIZE): call it until what was queued has been offered, or the kernel
-	 * pushes back (EAGAIN/EBUSY: the rest goes with the next kick). */
-	uint32_t calls = x->pending / 32 + 1;
-	x->pending = 0;
-	while (calls--)
+	reap(x);
+	return NUM_FRAMES / 2 - x->n_free_tx;
+}
+
+/* Copy mode transmits from sendto(), at most 32 frames per call (the kernel's
+ * TX_BATCH_SIZE), completing them synchronously: call it until nothing is outstanding
+ * or the kernel pushes back (the rest goes with the next flush). */
+void vfp_xsk_flush(struct vfp_xsk *x)
+{
+	uint32_t left = outstanding(x), calls = 0;
+
+	while (left && calls++ < NUM_FRAMES / 32) {
 		if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != ENOBUFS)
 			break;
+		uint32_t now = outstanding(x);
+		if (now >= left)
+			break; /* no progress: the device is busy */
+		left = now;
+	}
 }
 
 uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_port, struct vfp_xsk *const outs[],
@@ -285,7 +295,7 @@ uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_
 	}
 	for (uint32_t o = 0; o < n_outs; o++)
 		if (outs[o] && (o == 0 || outs[o] != outs[o - 1]))
-			kick(outs[o]);
+			vfp_xsk_flush(outs[o]);
 	return done;
 }
 
