@@ -51,7 +51,7 @@ interface RunnerIf {
 export interface NodeRunnerOptions {
   /** Network namespace name (/run/netns/NAME) the node's interfaces live in; absent: vnetd's own. */
   netns?: string;
-  /** Generic (SKB) XDP; default true (what veth and every driver supports). */
+  /** true: generic (SKB) XDP only; false: native only; default: native, then generic. */
   skbMode?: boolean;
 }
 
@@ -148,9 +148,17 @@ export class NodeRunner {
       buf.writeUInt32LE(f.mode, o + 20);
       buf.writeUInt32LE(f.flags, o + 24);
     });
-    const err = Buffer.alloc(512);
-    const h = this.fp.lib.runnerStart(this.ctx.handle, netns, buf, ifs.length, obj, this.opts.skbMode === false ? 0 : 1, UNDERLAY_PORT, err);
-    if (!h) return err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || 'AF_XDP runner did not start';
+    // Native (driver) XDP first, where the driver has it (veth does); generic (SKB) XDP otherwise.
+    const modes = this.opts.skbMode === undefined ? [0, 1] : [this.opts.skbMode ? 1 : 0];
+    const errors: string[] = [];
+    let h: Handle | null = null;
+    for (const skb of modes) {
+      const err = Buffer.alloc(512);
+      h = this.fp.lib.runnerStart(this.ctx.handle, netns, buf, ifs.length, obj, skb, UNDERLAY_PORT, err);
+      if (h) break;
+      errors.push(`${skb ? 'generic' : 'native'} XDP: ${err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || 'AF_XDP runner did not start'}`);
+    }
+    if (!h) return errors.join('; ');
     this.runner = h;
     this.ifs = ifs;
     this.filters = new Map();

@@ -26,7 +26,8 @@ export async function localMacOf(netns: string | undefined, ip: string): Promise
   return links?.find((l) => l.addr_info?.some((a) => a.local === ip))?.address;
 }
 
-async function neighbour(netns: string | undefined, ip: string): Promise<string | undefined> {
+/** The kernel's current next-hop MAC toward ip (no resolution attempt). */
+export async function knownNextHopMac(netns: string | undefined, ip: string): Promise<string | undefined> {
   const route = await ipJson<Array<{ gateway?: string; dev?: string }>>(netns, ['route', 'get', ip]);
   const hop = route?.[0]?.gateway ?? ip;
   const dev = route?.[0]?.dev;
@@ -37,9 +38,9 @@ async function neighbour(netns: string | undefined, ip: string): Promise<string 
 
 /** Next-hop MAC toward a remote VTEP; asks the kernel to resolve it once when unknown. */
 export async function nextHopMac(netns: string | undefined, ip: string): Promise<string | undefined> {
-  const known = await neighbour(netns, ip);
+  const known = await knownNextHopMac(netns, ip);
   if (known) return known;
   const ping = netns ? ['ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '1', ip]] : ['ping', ['-c', '1', '-W', '1', ip]];
   await run(ping[0] as string, ping[1] as string[], { timeout: 3000 }).catch(() => undefined);
-  return neighbour(netns, ip);
+  return knownNextHopMac(netns, ip);
 }

@@ -17,7 +17,7 @@ import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { FastPath, openFastPath } from '../../fastpath/fastpath';
 import { NodeRunner, type NodeCounters } from '../../fastpath/node-runner';
 import type { NodeTables } from '../../fastpath/node-tables';
-import { localMacOf, nextHopMac } from '../../fastpath/underlay';
+import { knownNextHopMac, localMacOf, nextHopMac } from '../../fastpath/underlay';
 import { planFastPath, type FastPathPlan } from '../../pipeline/fastpath-plan';
 import type { LogicalModel } from '../../pipeline/model';
 import type { ModelIndex } from '../../pipeline/compiler';
@@ -159,10 +159,10 @@ export class FastPathNodes implements FastPathHook {
     if (!underlay) return `no underlay NIC: set spec.fastPath.underlay or plug the uplink into ${UNDERLAY_BRIDGE}`;
     const localMac = await localMacOf(netns, plan.localVtep);
     if (!localMac) return `no interface holds the tunnel IP ${plan.localVtep}`;
-    for (const v of plan.vteps) {
-      if (st.neighbours.has(v.ip)) continue;
-      const mac = await nextHopMac(netns, v.ip);
-      if (mac) st.neighbours.set(v.ip, mac);
+    // Re-read known neighbours on every apply (a VTEP's MAC may change); resolve new ones.
+    for (const v of new Set(plan.vteps.map((x) => x.ip))) {
+      const mac = st.neighbours.has(v) ? await knownNextHopMac(netns, v) : await nextHopMac(netns, v);
+      if (mac) st.neighbours.set(v, mac);
     }
     const ifOf = bridgeInterfaces(ovs, INTEGRATION_BRIDGE).byOfport;
     const ports = plan.ports.filter((p) => ifOf.has(p.ofport));
