@@ -82,9 +82,9 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     await bed?.stop();
   }, 60_000);
 
-  it('ping and TCP between hypervisors take the fast path; OVS flow counters for that traffic stay still', async () => {
-    const ns = 'fp-vx';
-    const net = await network(ns, 'net', { subnets: [{ cidr: '10.70.0.0/24' }], encapsulation: 'vxlan' });
+  for (const [i, encapsulation] of (['vxlan', 'geneve'] as const).entries()) it(`ping and TCP between hypervisors over ${encapsulation.toUpperCase()} take the fast path; OVS flow counters for that traffic stay still`, async () => {
+    const ns = `${encapsulation.slice(0, 2)}-fp`;
+    const net = await network(ns, 'net', { subnets: [{ cidr: `10.7${i}.0.0/24` }], encapsulation });
     const a = await vmFor(ns, 'net', 'a', 'hv1');
     const b = await vmFor(ns, 'net', 'b', 'hv2');
     const bIp = b.port.spec!.ips![0]!;
@@ -109,7 +109,7 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     // OpenFlow statistics reach dump-flows with the revalidator's delay (up to ~1 s).
     await new Promise((r) => setTimeout(r, 1500));
     const vni = `0x${(net.spec.vni as number).toString(16)}`;
-    const tunnelOfport = Number((await bed.hv('hv2').ovs.vsctl(['get', 'Interface', 'vxlan0', 'ofport'])).trim());
+    const tunnelOfport = Number((await bed.hv('hv2').ovs.vsctl(['get', 'Interface', encapsulation === 'vxlan' ? 'vxlan0' : 'genev0', 'ofport'])).trim());
     const ovsL2 = () => flowPackets(a.vm, `table=${TABLES.L2Lookup.id},dl_dst=${b.vm.mac}`);
     const ovsTunnelIn = () => flowPackets(b.vm, `table=${TABLES.Classifier.id},in_port=${tunnelOfport},tun_id=${vni}`);
     const fpA = () => fastCounter('hv1', a.vm.tap, 'fast');
@@ -121,13 +121,13 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     const out = await ping(a.vm, bIp, ['-c', String(N), '-i', '0.05']);
     expect(out).toContain(`${N} received`);
     const rttAvg = /rtt [^=]+= ([\d.]+)\/([\d.]+)/.exec(out)?.[2] ?? '?';
-    const reply = await tcp(b.vm, a.vm, bIp, 7100);
+    const reply = await tcp(b.vm, a.vm, bIp, 7100 + i);
     expect(reply).toMatch(/^pong-\d+$/);
     await new Promise((r) => setTimeout(r, 1500));
     const after = { l2: await ovsL2(), tun: await ovsTunnelIn(), a: await fpA(), b: await fpB(), ul2: await fpUl2() };
     const d = { l2: after.l2 - before.l2, tun: after.tun - before.tun, a: after.a - before.a, b: after.b - before.b, ul2: after.ul2 - before.ul2 };
     log(
-      `${N} pings (rtt avg ${rttAvg} ms) + 1 TCP exchange a(hv1) -> b(hv2): fast path took ${d.a} frames on a's NIC, ${d.b} on b's NIC, ` +
+      `${encapsulation}: ${N} pings (rtt avg ${rttAvg} ms) + 1 TCP exchange a(hv1) -> b(hv2): fast path took ${d.a} frames on a's NIC, ${d.b} on b's NIC, ` +
         `${d.ul2} tunnel frames on hv2's underlay; OVS counted ${d.l2} on hv1's L2 flow to b and ${d.tun} on hv2's tunnel classifier`,
     );
     // Requests a -> b, replies b -> a, and each TCP segment: at least N each way.
@@ -139,5 +139,35 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     // Node status carries the counters too (copied periodically).
     const st = (await node('hv1')).status?.fastpath;
     expect(st?.counters?.tables).toBeDefined();
+  }, 90_000);
+
+  it('port security holds on the fast path: a spoofed source IP is not carried (OVS drops it), an allowed pair is', async () => {
+    const ns = 'fp-sec';
+    await network(ns, 'net', { subnets: [{ cidr: '10.72.0.0/24' }] });
+    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 's' }, spec: { network: 'net', node: 'hv1', ips: ['10.72.0.10'], allowedAddressPairs: [{ ip: '10.72.0.200' }] } })) as VirtualPort;
+    const s = await bed.addVm('hv1', { name: 'fpsecs', ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: '10.72.0.10/24' });
+    await s.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+    await waitReady(ns, 'virtualports', 's');
+    const d = await vmFor(ns, 'net', 'd', 'hv2');
+    const dIp = d.port.spec!.ips![0]!;
+    await eventually(async () => ((await node('hv1')).status?.fastpath?.interfaces ?? 0) >= 3, 20_000, 100);
+    await eventually(async () => (await ping(s, dIp)).includes('1 received'), 15_000, 100);
+    // Spoofed source IP: the XDP filter does not hand it to the fast path; OVS's guard drops it.
+    await s.exec(['ip', 'addr', 'add', '10.72.0.77/24', 'dev', s.iface]);
+    const fast0 = await fastCounter('hv1', s.tap, 'fast');
+    const rx0 = (JSON.parse(await d.vm.exec(['ip', '-s', '-j', 'link', 'show', d.vm.iface])) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
+    expect(await ping(s, dIp, ['-c', '3', '-i', '0.2', '-I', '10.72.0.77'])).not.toContain(' 0% packet loss');
+    const rx1 = (JSON.parse(await d.vm.exec(['ip', '-s', '-j', 'link', 'show', d.vm.iface])) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
+    const spoofedFast = (await fastCounter('hv1', s.tap, 'fast')) - fast0;
+    expect(spoofedFast).toBe(0);
+    expect(rx1 - rx0).toBe(0);
+    // The allowed pair passes, on the fast path (its ARP goes through OVS, its IP does not).
+    await s.exec(['ip', 'addr', 'add', '10.72.0.200/24', 'dev', s.iface]);
+    await eventually(async () => (await ping(s, dIp, ['-c', '1', '-I', '10.72.0.200'])).includes('1 received'), 10_000, 100);
+    const fast2 = await fastCounter('hv1', s.tap, 'fast');
+    expect(await ping(s, dIp, ['-c', '5', '-i', '0.1', '-I', '10.72.0.200'])).toContain('5 received');
+    const pairFast = (await fastCounter('hv1', s.tap, 'fast')) - fast2;
+    expect(pairFast).toBeGreaterThanOrEqual(5);
+    log(`port security: spoofed source IP: ${spoofedFast} frames on the fast path, ${rx1 - rx0} received; allowed pair: 5 pings, ${pairFast} frames on the fast path`);
   }, 90_000);
 });
