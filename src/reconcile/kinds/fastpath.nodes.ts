@@ -43,6 +43,8 @@ export interface FastPathHook {
 interface NodeFastPath {
   runner?: NodeRunner;
   chain: Promise<void>;
+  /** The latest compile not applied yet: applies coalesce (only the newest model matters). */
+  next?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
   status?: NodeFastPathStatus;
   logged: string;
   /** Next-hop MACs resolved so far (VTEP IP -> MAC). */
@@ -86,11 +88,19 @@ export class FastPathNodes implements FastPathHook {
     const enabled = node.spec?.fastPath?.enabled ?? this.opts.enabledByDefault ?? false;
     const cur = this.nodes.get(name);
     if (!enabled && !cur) return;
-    const st = cur ?? { chain: Promise.resolve(), logged: '', neighbours: new Map() };
+    const st: NodeFastPath = cur ?? { chain: Promise.resolve(), logged: '', neighbours: new Map() };
     this.nodes.set(name, st);
-    // One apply at a time per node; a later compile simply follows the current one.
-    const plan = enabled ? planFastPath(model, name, index) : undefined;
-    st.chain = st.chain.then(() => this.applyNode(name, node, st, plan, ovs)).catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: apply failed'));
+    // One apply at a time per node; compiles that arrive meanwhile coalesce into the newest.
+    const queued = st.next !== undefined;
+    st.next = { node, plan: enabled ? planFastPath(model, name, index) : undefined, ovs };
+    if (queued) return;
+    st.chain = st.chain
+      .then(() => {
+        const n = st.next;
+        st.next = undefined;
+        return n && this.applyNode(name, n.node, st, n.plan, n.ovs);
+      })
+      .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: apply failed'));
   }
 
   nodeGone(name: string): void {
