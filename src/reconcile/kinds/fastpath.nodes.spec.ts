@@ -14,6 +14,8 @@ import type { LogicalModel } from '../../pipeline/model';
 import type { HypervisorNode } from '../../resources/kinds';
 import { NODES } from '../../store/kinds';
 import { ObjectStore } from '../../store/object-store';
+import { ResourceCatalog } from '../../resources/catalog';
+import { SchemaValidator } from '../../resources/schema-validator';
 import { MemoryStore } from '../testing/memory-store';
 import { FastPathNodes } from './fastpath.nodes';
 
@@ -74,5 +76,25 @@ describe('FastPathNodes', () => {
     } finally {
       await fp.stop();
     }
+  });
+});
+
+describe('Node spec.fastPath validation', () => {
+  const catalog = ResourceCatalog.load();
+  const validator = new SchemaValidator(catalog);
+  const nodes = catalog.byPluralName('nodes')!;
+  const check = (fastPath: unknown) =>
+    validator.validate(nodes, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '198.18.0.1', fastPath } }, 'Strict').causes;
+
+  it('accepts enabled, a netns name and an underlay NIC', () => {
+    expect(check({ enabled: true, netns: 'hv1-ns', underlay: 'eth0' })).toEqual([]);
+  });
+
+  it('refuses a netns that is a path, a non-boolean enabled, a long NIC name and unknown fields, naming each field', () => {
+    const fields = (c: ReturnType<typeof check>) => c.map((x) => x.field).sort();
+    expect(fields(check({ netns: '../../proc/1/ns/net' }))).toEqual(['spec.fastPath.netns']);
+    expect(fields(check({ enabled: 'yes' }))).toEqual(['spec.fastPath.enabled']);
+    expect(fields(check({ underlay: 'an-interface-name-too-long' }))).toEqual(['spec.fastPath.underlay']);
+    expect(check({ turbo: true }).length).toBe(1);
   });
 });
