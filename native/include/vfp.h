@@ -204,11 +204,16 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 				    const char *obj_path, uint32_t skb_mode, uint32_t underlay_port, char *err,
 				    uint32_t errlen);
 void vfp_runner_stop(struct vfp_runner *r);
-/* Filter maps of interface i: map 0 = vfp_dst (key 8 bytes), 1 = vfp_src (8), 2 = vfp_inner (12).
- * add != 0 inserts, else deletes (a missing key is not an error). 0 or negative errno. */
-int vfp_runner_filter(struct vfp_runner *r, uint32_t i, uint32_t map, const uint8_t *key, uint32_t add);
-/* xsk stats of interface i ({rx, tx, tx_full, fast, slow, drops}); loop iterations in out[6] when n > 6. */
-uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t i, uint64_t *out, uint32_t n);
+/* Add or remove one interface while running (the runner thread opens/closes it inside its
+ * netns; the caller waits, ~one poll interval). 0 or negative errno (reason in err). */
+int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen);
+int vfp_runner_remove(struct vfp_runner *r, uint32_t port);
+/* Filter maps of the interface with fast-path port id `port`: map 0 = vfp_dst (key 8 bytes),
+ * 1 = vfp_src (12), 2 = vfp_inner (12). add != 0 inserts, else deletes (a missing key is
+ * not an error). 0 or negative errno. */
+int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add);
+/* xsk stats of that interface ({rx, tx, tx_full, fast, slow, drops}); loop iterations in out[6] when n > 6. */
+uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n);
 
 /* Test support (stress.c): a C thread classifying while the control plane swaps tables. */
 struct vfp_stress;

@@ -39,8 +39,10 @@ struct vfp_runner {
 	uint32_t skb_mode, underlay_port, n;
 	struct vfp_runner_if ifs[MAX_RUNNER_IFS];
 	struct vfp_xsk *x[MAX_RUNNER_IFS];
-	struct vfp_xsk **outs; /* by port id */
-	uint32_t n_outs;
+	struct vfp_xsk **outs; /* by port id, VFP_MAX_IFACES entries */
+	uint32_t n_outs;        /* highest port id in use + 1 */
+	struct runner_cmd *cmd; /* an add/remove for the thread (the caller waits) */
+	atomic_int cmd_pending;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -48,6 +50,13 @@ struct vfp_runner {
 	char err[512];
 	atomic_int stop;
 	_Atomic uint64_t loops;
+};
+
+struct runner_cmd {
+	int op; /* 1 add, 2 remove */
+	struct vfp_runner_if ifc;
+	int rc;
+	int done;
 };
 
 static void fail(struct vfp_runner *r, const char *fmt, const char *a, int e)
@@ -92,6 +101,94 @@ static int open_all(struct vfp_runner *r)
 	return 0;
 }
 
+static void set_n_outs(struct vfp_runner *r)
+{
+	uint32_t m = r->underlay_port;
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->ifs[i].port > m)
+			m = r->ifs[i].port;
+	r->n_outs = m + 1;
+}
+
+/* Runs on the runner thread (inside the netns): interfaces come and go without a restart. */
+static void do_cmd(struct vfp_runner *r)
+{
+	struct runner_cmd *c = r->cmd;
+	uint32_t port = c->ifc.port, i;
+
+	c->rc = 0;
+	if (c->op == 1) {
+		char e[256] = "";
+		if (r->n >= MAX_RUNNER_IFS || port >= VFP_MAX_IFACES || r->outs[port]) {
+			snprintf(r->err, sizeof(r->err), "%s: port %u in use or too many interfaces", c->ifc.name, port);
+			c->rc = -EEXIST;
+		} else if (!(r->x[r->n] = vfp_xsk_open_flags(c->ifc.name, 0, r->obj, c->ifc.mode, c->ifc.flags, r->skb_mode,
+							    e, sizeof(e)))) {
+			snprintf(r->err, sizeof(r->err), "%s: %s", c->ifc.name, e);
+			c->rc = -EIO;
+		} else {
+			r->ifs[r->n] = c->ifc;
+			r->outs[port] = r->x[r->n];
+			r->n++;
+		}
+	} else {
+		for (i = 0; i < r->n && r->ifs[i].port != port; i++)
+			;
+		if (i == r->n) {
+			c->rc = -ENOENT;
+		} else {
+			r->outs[port] = NULL;
+			vfp_xsk_close(r->x[i]);
+			r->n--;
+			r->ifs[i] = r->ifs[r->n];
+			r->x[i] = r->x[r->n];
+			r->x[r->n] = NULL;
+		}
+	}
+	set_n_outs(r);
+	pthread_mutex_lock(&r->mu);
+	c->done = 1;
+	atomic_store(&r->cmd_pending, 0);
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int command(struct vfp_runner *r, int op, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+{
+	struct runner_cmd c = { .op = op, .ifc = *ifc };
+
+	if (!memchr(ifc->name, 0, sizeof(ifc->name)))
+		return -EINVAL;
+	pthread_mutex_lock(&r->mu);
+	r->cmd = &c;
+	atomic_store(&r->cmd_pending, 1);
+	while (!c.done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	if (c.rc && err && errlen)
+		snprintf(err, errlen, "%s", r->err);
+	return c.rc;
+}
+
+int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+{
+	return command(r, 1, ifc, err, errlen);
+}
+
+int vfp_runner_remove(struct vfp_runner *r, uint32_t port)
+{
+	struct vfp_runner_if ifc = { .port = port };
+	return command(r, 2, &ifc, NULL, 0);
+}
+
+static int index_of(const struct vfp_runner *r, uint32_t port)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->ifs[i].port == port)
+			return (int)i;
+	return -1;
+}
+
 static void *run(void *arg)
 {
 	struct vfp_runner *r = arg;
@@ -112,6 +209,13 @@ static void *run(void *arg)
 	}
 	while (!atomic_load(&r->stop)) {
 		uint32_t got = 0;
+		if (atomic_load(&r->cmd_pending)) {
+			do_cmd(r);
+			for (uint32_t i = 0; i < r->n; i++) {
+				pfd[i].fd = vfp_xsk_fd(r->x[i]);
+				pfd[i].events = POLLIN;
+			}
+		}
 		for (uint32_t i = 0; i < r->n; i++)
 			got += vfp_xsk_rx_forward(r->x[i], r->ctx, r->ifs[i].port, r->outs, r->n_outs, r->underlay_port,
 						  UINT32_MAX, BUDGET);
@@ -145,7 +249,7 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 			max_port = ifs[i].port;
 	}
 	r = calloc(1, sizeof(*r));
-	if (!r || !(r->outs = calloc(max_port + 1, sizeof(*r->outs)))) {
+	if (!r || !(r->outs = calloc(VFP_MAX_IFACES, sizeof(*r->outs)))) {
 		free(r);
 		snprintf(err, errlen, "runner: out of memory");
 		return NULL;
@@ -196,12 +300,12 @@ void vfp_runner_stop(struct vfp_runner *r)
 
 static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner" };
 
-int vfp_runner_filter(struct vfp_runner *r, uint32_t i, uint32_t map, const uint8_t *key, uint32_t add)
+int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add)
 {
 	uint8_t one = 1;
-	int fd;
+	int fd, i = index_of(r, port);
 
-	if (i >= r->n || map > 2)
+	if (i < 0 || map > 2)
 		return -EINVAL;
 	fd = vfp_xsk_map_fd(r->x[i], MAPS[map]);
 	if (fd < 0)
@@ -213,10 +317,11 @@ int vfp_runner_filter(struct vfp_runner *r, uint32_t i, uint32_t map, const uint
 	return 0;
 }
 
-uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t i, uint64_t *out, uint32_t n)
+uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n)
 {
 	uint32_t k;
-	if (i >= r->n)
+	int i = index_of(r, port);
+	if (i < 0)
 		return 0;
 	k = vfp_xsk_stats(r->x[i], out, n < 6 ? n : 6);
 	if (n > 6)

@@ -53,8 +53,11 @@ export interface NativeLib {
   /** ifs: packed struct vfp_runner_if[] (RUNNER_IF_SIZE bytes each). */
   runnerStart(ctx: Handle, netns: string, ifs: Buffer, n: number, objPath: string, skbMode: number, underlayPort: number, err: Buffer): Handle | null;
   runnerStop(r: Handle): void;
-  runnerFilter(r: Handle, iface: number, map: number, key: Bytes, add: number): number;
-  runnerStats(r: Handle, iface: number, out: BigUint64Array, n: number): number;
+  /** ifc: one packed struct vfp_runner_if. */
+  runnerAdd(r: Handle, ifc: Buffer, err: Buffer): number;
+  runnerRemove(r: Handle, port: number): number;
+  runnerFilter(r: Handle, port: number, map: number, key: Bytes, add: number): number;
+  runnerStats(r: Handle, port: number, out: BigUint64Array, n: number): number;
   stressStart(dp: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, expA: Bytes, expB: Bytes): Handle | null;
   stressStop(s: Handle, out: BigUint64Array): number;
 }
@@ -121,6 +124,8 @@ export function loadNative(path: string): NativeLib {
     xStats: f('vfp_xsk_stats', 'uint32_t', [xsk, 'void *', 'uint32_t']),
     rStart: f('vfp_runner_start', runner, [ctx, 'const char *', 'void *', 'uint32_t', 'const char *', 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
     rStop: f('vfp_runner_stop', 'void', [runner]),
+    rAdd: f('vfp_runner_add', 'int', [runner, 'void *', 'void *', 'uint32_t']),
+    rRemove: f('vfp_runner_remove', 'int', [runner, 'uint32_t']),
     rFilter: f('vfp_runner_filter', 'int', [runner, 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
     rStats: f('vfp_runner_stats', 'uint32_t', [runner, 'uint32_t', 'void *', 'uint32_t']),
     sStart: f('vfp_stress_start', st, [dp, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *', 'void *']),
@@ -163,6 +168,8 @@ export function loadNative(path: string): NativeLib {
     xskStats: (x, out, cnt) => n(fns.xStats(x, out, cnt)),
     runnerStart: (c, netns, ifs, cnt, obj, skb, up, err) => h(fns.rStart(c, netns, ifs, cnt, obj, skb, up, err, err.length)),
     runnerStop: (r) => void fns.rStop(r),
+    runnerAdd: (r, ifc, err) => n(fns.rAdd(r, ifc, err, err.length)),
+    runnerRemove: (r, port) => n(fns.rRemove(r, port)),
     runnerFilter: (r, i, m, key, add) => n(fns.rFilter(r, i, m, key, add)),
     runnerStats: (r, i, out, cnt) => n(fns.rStats(r, i, out, cnt)),
     stressStart: (d, ip, base, offs, lens, cnt, a, b) => h(fns.sStart(d, ip, base, offs, lens, cnt, a, b)),

@@ -12,7 +12,7 @@ import type { NodeTables } from './node-tables';
 
 const id = `${process.pid % 100000}`;
 const HV = `vfrh${id}`, VM = `vfrv${id}`, WIRE = `vfrw${id}`;
-const TAP = `vfrt${id}`, VIF = `vfri${id}`, UL = `vfru${id}`, WIF = `vfrx${id}`;
+const TAP = `vfrt${id}`, VIF = `vfri${id}`, UL = `vfru${id}`, WIF = `vfrx${id}`, TAP2 = `vfrs${id}`, VIF2 = `vfrj${id}`;
 
 function unavailable(): string | null {
   if (process.getuid?.() !== 0) return 'not root';
@@ -36,6 +36,8 @@ maybe('NodeRunner in a network namespace', () => {
     for (const ns of [HV, VM, WIRE]) ip('netns', 'add', ns);
     ip('link', 'add', TAP, 'netns', HV, 'type', 'veth', 'peer', 'name', VIF, 'netns', VM);
     ip('link', 'add', UL, 'netns', HV, 'type', 'veth', 'peer', 'name', WIF, 'netns', WIRE);
+    ip('link', 'add', TAP2, 'netns', HV, 'type', 'veth', 'peer', 'name', VIF2, 'netns', VM);
+    ip('-n', HV, 'link', 'set', TAP2, 'up');
     for (const [ns, dev] of [[HV, TAP], [HV, UL], [WIRE, WIF]] as const) ip('-n', ns, 'link', 'set', dev, 'up');
     ip('-n', HV, 'addr', 'add', '198.18.9.1/24', 'dev', UL);
     ip('-n', VM, 'link', 'set', VIF, 'address', VM_MAC, 'up');
@@ -76,6 +78,21 @@ maybe('NodeRunner in a network namespace', () => {
       expect(rx(WIRE, WIF) - before).toBeGreaterThanOrEqual(5);
       // Same tables again: nothing to do, still running.
       expect(runner.apply(t)).toEqual({ state: 'Running', interfaces: 2 });
+      // A second VM NIC joins: added to the running thread, the first NIC's socket stays
+      // (its counters continue; a restart would have reset them). Then it leaves again.
+      const t2: NodeTables = { ...t, ports: [...t.ports, { id: 7, ifname: TAP2, network: 100, mac: '02:00:00:00:01:07', portSecurity: false, sources: [] }] };
+      expect(runner.apply(t2)).toEqual({ state: 'Running', interfaces: 3 });
+      const kept = runner.counters().interfaces.find((i) => i.ifname === TAP)!;
+      expect(kept.xsk!.rx).toBeGreaterThanOrEqual(5n);
+      expect(runner.counters().interfaces.map((i) => i.ifname).sort()).toEqual([TAP, TAP2, UL].sort());
+      // And it still forwards (its filter keys were not lost on the way).
+      const mid = rx(WIRE, WIF);
+      spawnSync('ip', ['netns', 'exec', VM, 'ping', '-c', '3', '-i', '0.05', '-W', '1', '10.9.0.2'], { timeout: 10_000 });
+      const until2 = Date.now() + 3000;
+      while (rx(WIRE, WIF) - mid < 3 && Date.now() < until2) spawnSync('sleep', ['0.05']);
+      expect(rx(WIRE, WIF) - mid).toBeGreaterThanOrEqual(3);
+      expect(runner.apply(t)).toEqual({ state: 'Running', interfaces: 2 });
+      expect(runner.counters().interfaces.find((i) => i.ifname === TAP)!.xsk!.rx).toBeGreaterThanOrEqual(5n);
       // A VM NIC that does not exist: the runner says why and stops.
       const bad = runner.apply({ ...t, ports: [{ ...t.ports[0]!, ifname: 'nosuchif0' }] });
       expect(bad.state).toBe('Unavailable');

@@ -5,7 +5,8 @@
  *
  * Applying is incremental: the tables are committed (one RCU swap) only when their
  * content changed; the XDP filter maps get only the keys that were added or removed;
- * the runner is restarted only when the set of interfaces changes. Keys are removed
+ * interfaces are added to and removed from the running thread one by one (the others
+ * keep forwarding). Keys are removed
  * before the tables change and added after, so a frame the XDP program hands over
  * always finds its entry (the filter only ever narrows traffic toward OVS, which is
  * always correct). When the runner cannot start (no rights, no AF_XDP, no XDP object,
@@ -55,6 +56,19 @@ export interface NodeRunnerOptions {
   skbMode?: boolean;
 }
 
+function packIfs(ifs: RunnerIf[]): Buffer {
+  const buf = Buffer.alloc(ifs.length * RUNNER_IF_SIZE);
+  ifs.forEach((f, i) => {
+    const o = i * RUNNER_IF_SIZE;
+    if (Buffer.byteLength(f.name) > 15) throw new RangeError(`interface name ${f.name} longer than 15 bytes`);
+    buf.write(f.name, o, 'utf8');
+    buf.writeUInt32LE(f.port, o + 16);
+    buf.writeUInt32LE(f.mode, o + 20);
+    buf.writeUInt32LE(f.flags, o + 24);
+  });
+  return buf;
+}
+
 export class NodeRunner {
   private readonly ctx: Classifier;
   private readonly builder: TableBuilder;
@@ -87,7 +101,7 @@ export class NodeRunner {
     ].sort((a, b) => a.port - b.port);
     const wantSig = JSON.stringify(wantIfs);
     const want = new Map(interfaceFilters(t).map((f) => [f.ifname, f.keys]));
-    if (this.runner && wantSig === this.ifSig) this.updateFilters(want, 'remove');
+    if (this.runner) this.updateFilters(want, 'remove');
     const sig = tablesSignature(t);
     if (sig !== this.tablesSig) {
       this.builder.clear();
@@ -100,8 +114,18 @@ export class NodeRunner {
       this.st = { state: 'Idle', reason: 'no VM port bound on this node' };
       return this.st;
     }
-    if (wantSig !== this.ifSig || !this.runner) {
-      this.stopRunner();
+    if (this.runner && wantSig !== this.ifSig) {
+      // Interfaces come and go one by one; the others keep forwarding.
+      const why = this.changeInterfaces(wantIfs);
+      if (why) {
+        this.stopRunner();
+        this.ifSig = wantSig;
+        this.st = { state: 'Unavailable', reason: why };
+        return this.st;
+      }
+      this.ifSig = wantSig;
+    }
+    if (!this.runner) {
       const why = this.startRunner(wantIfs);
       this.ifSig = wantSig;
       if (why) {
@@ -115,11 +139,11 @@ export class NodeRunner {
   }
 
   counters(): NodeCounters {
-    const interfaces: InterfaceCounters[] = this.ifs.map((f, i) => {
+    const interfaces: InterfaceCounters[] = this.ifs.map((f) => {
       const c: InterfaceCounters = { ifname: f.name, port: f.port, counters: this.ctx.ifaceCounters(f.port) };
       if (this.runner) {
         this.xst.fill(0n);
-        this.fp.lib.runnerStats(this.runner, i, this.xst, this.xst.length);
+        this.fp.lib.runnerStats(this.runner, f.port, this.xst, this.xst.length);
         c.xsk = Object.fromEntries(XSK_STATS.map((k, j) => [k, this.xst[j]])) as XskStats;
       }
       return c;
@@ -139,15 +163,7 @@ export class NodeRunner {
     if (!obj) return 'xdp_redirect.o not built (make -C native)';
     const netns = this.opts.netns ? `/run/netns/${this.opts.netns}` : '';
     if (netns && !existsSync(netns)) return `network namespace ${this.opts.netns} not found`;
-    const buf = Buffer.alloc(ifs.length * RUNNER_IF_SIZE);
-    ifs.forEach((f, i) => {
-      const o = i * RUNNER_IF_SIZE;
-      if (Buffer.byteLength(f.name) > 15) throw new RangeError(`interface name ${f.name} longer than 15 bytes`);
-      buf.write(f.name, o, 'utf8');
-      buf.writeUInt32LE(f.port, o + 16);
-      buf.writeUInt32LE(f.mode, o + 20);
-      buf.writeUInt32LE(f.flags, o + 24);
-    });
+    const buf = packIfs(ifs);
     // Native (driver) XDP first, where the driver has it (veth does); generic (SKB) XDP otherwise.
     const modes = this.opts.skbMode === undefined ? [0, 1] : [this.opts.skbMode ? 1 : 0];
     const errors: string[] = [];
@@ -165,6 +181,25 @@ export class NodeRunner {
     return null;
   }
 
+  /** Removes interfaces that are no longer wanted (or changed), then adds the new ones. */
+  private changeInterfaces(want: RunnerIf[]): string | null {
+    const key = (f: RunnerIf) => JSON.stringify(f);
+    const wanted = new Set(want.map(key));
+    const have = new Set(this.ifs.map(key));
+    for (const f of this.ifs.filter((x) => !wanted.has(key(x)))) {
+      this.fp.lib.runnerRemove(this.runner!, f.port);
+      this.filters.delete(f.name);
+    }
+    this.ifs = this.ifs.filter((x) => wanted.has(key(x)));
+    for (const f of want.filter((x) => !have.has(key(x)))) {
+      const err = Buffer.alloc(512);
+      if (this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err) < 0) return err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || `${f.name}: could not be added`;
+      this.ifs.push(f);
+    }
+    this.ifs.sort((a, b) => a.port - b.port);
+    return null;
+  }
+
   private stopRunner(): void {
     if (this.runner) this.fp.lib.runnerStop(this.runner);
     this.runner = null;
@@ -175,7 +210,7 @@ export class NodeRunner {
 
   private updateFilters(want: Map<string, Map<FilterMap, Set<string>>>, op: 'add' | 'remove'): void {
     if (!this.runner) return;
-    this.ifs.forEach((f, i) => {
+    this.ifs.forEach((f) => {
       const cur = this.filters.get(f.name) ?? new Map<FilterMap, Set<string>>();
       this.filters.set(f.name, cur);
       const next = want.get(f.name) ?? new Map<FilterMap, Set<string>>();
@@ -184,9 +219,9 @@ export class NodeRunner {
         cur.set(map, have);
         const target = next.get(map) ?? new Set<string>();
         if (op === 'remove') {
-          for (const k of have) if (!target.has(k) && this.fp.lib.runnerFilter(this.runner!, i, map, keyBytes(k), 0) === 0) have.delete(k);
+          for (const k of have) if (!target.has(k) && this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 0) === 0) have.delete(k);
         } else {
-          for (const k of target) if (!have.has(k) && this.fp.lib.runnerFilter(this.runner!, i, map, keyBytes(k), 1) === 0) have.add(k);
+          for (const k of target) if (!have.has(k) && this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 1) === 0) have.add(k);
         }
       }
     });
