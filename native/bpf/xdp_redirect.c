@@ -6,7 +6,15 @@
  *
  * vfp_cfg[0].mode: 0 = pass everything (fast path off on this interface),
  *                  1 = VM-facing: every frame is ours,
- *                  2 = underlay: only UDP to a port listed in vfp_ours (VXLAN, GENEVE).
+ *                  2 = underlay: only UDP to a port listed in vfp_ours (VXLAN, GENEVE),
+ *                  3 = VM-facing, filtered: unicast to a MAC in vfp_dst, and with
+ *                      VFP_CFG_PORT_SECURITY only IPv4 whose (source MAC, source IP)
+ *                      is in vfp_src,
+ *                  4 = underlay, filtered: VXLAN/GENEVE whose (VNI, inner destination
+ *                      MAC) is in vfp_inner.
+ * The filtered modes are how vnetd runs beside OVS: a frame the fast path would not
+ * decide (ARP, broadcast, unknown or spoofed addresses) never reaches the AF_XDP
+ * socket, it continues to OVS's own port (XDP_PASS) with its ingress port intact.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -16,9 +24,46 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#define VFP_CFG_PORT_SECURITY 1u
+
 struct vfp_cfg {
 	__u32 mode;
+	__u32 flags;
 };
+
+/* Keys of the filter maps (layouts mirrored in native/src/xsk.c and src/fastpath). */
+struct vfp_src_key {
+	__u8 mac[6];
+	__u16 pad;
+	__u32 ip; /* network order */
+};
+
+struct vfp_inner_key {
+	__u32 vni;
+	__u8 mac[6];
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* destination MAC in the low 6 bytes (memory order) */
+	__type(value, __u8);
+} vfp_dst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vfp_src_key);
+	__type(value, __u8);
+} vfp_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vfp_inner_key);
+	__type(value, __u8);
+} vfp_inner SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -62,6 +107,65 @@ static __always_inline int underlay_is_ours(void *data, void *end)
 	return bpf_map_lookup_elem(&vfp_ours, &udp->dest) != NULL;
 }
 
+static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	struct vfp_src_key sk = {};
+	__u64 dst = 0;
+
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1))
+		return 0;
+	/* IP only: ARP (and anything else) is answered or switched by OVS; a frame handed
+	 * to the socket that the classifier then sends to the slow path has no way back. */
+	if (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return 0;
+	__builtin_memcpy(&dst, eth->h_dest, 6);
+	if (!bpf_map_lookup_elem(&vfp_dst, &dst))
+		return 0;
+	if (!(flags & VFP_CFG_PORT_SECURITY))
+		return 1;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end)
+		return 0;
+	__builtin_memcpy(sk.mac, eth->h_source, 6);
+	sk.ip = ip->saddr;
+	return bpf_map_lookup_elem(&vfp_src, &sk) != NULL;
+}
+
+static __always_inline int tunnel_frame_is_ours(void *data, void *end)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	struct udphdr *udp;
+	struct vfp_inner_key k = {};
+	__u8 *hdr, *inner;
+
+	if (!underlay_is_ours(data, end))
+		return 0;
+	ip = (void *)(eth + 1);
+	udp = (void *)ip + ip->ihl * 4;
+	hdr = (void *)(udp + 1);
+	if ((void *)(hdr + 8) > end)
+		return 0;
+	if (udp->dest == bpf_htons(4789)) {
+		inner = hdr + 8;
+	} else {
+		__u32 opt = (hdr[0] & 0x3f) * 4;
+		inner = hdr + 8 + opt;
+	}
+	if ((void *)(inner + 14) > end || (inner[0] & 1))
+		return 0;
+	/* Inner IP only (ARP stays with OVS, as on the VM side). */
+	if (!((inner[12] == 0x08 && inner[13] == 0x00) || (inner[12] == 0x86 && inner[13] == 0xdd)))
+		return 0;
+	k.vni = ((__u32)hdr[4] << 16) | ((__u32)hdr[5] << 8) | hdr[6];
+	__builtin_memcpy(k.mac, inner, 6);
+	return bpf_map_lookup_elem(&vfp_inner, &k) != NULL;
+}
+
 SEC("xdp")
 int vfp_xdp_redirect(struct xdp_md *ctx)
 {
@@ -72,6 +176,10 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 	if (!cfg || cfg->mode == 0)
 		return XDP_PASS;
 	if (cfg->mode == 2 && !underlay_is_ours(data, end))
+		return XDP_PASS;
+	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg->flags))
+		return XDP_PASS;
+	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end))
 		return XDP_PASS;
 	/* XDP_PASS as the flags' fallback action: no socket on this queue, no loss. */
 	return bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS);

@@ -173,8 +173,47 @@ int vfp_xsk_fd(const struct vfp_xsk *x);
  * with no output are dropped and counted. Returns frames received. */
 uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_port, struct vfp_xsk *const outs[],
 			    uint32_t n_outs, uint32_t underlay_port, uint32_t slow_port, uint32_t budget);
+/* Push frames queued on x's TX ring to the kernel (copy mode sends from sendto). */
+void vfp_xsk_flush(struct vfp_xsk *x);
 /* {rx, tx, tx_full, fast, slow, drops} */
 uint32_t vfp_xsk_stats(const struct vfp_xsk *x, uint64_t *out, uint32_t n);
+
+/* Filtered XDP modes (see bpf/xdp_redirect.c): only frames the fast path decides reach
+ * the socket; the rest continue to the stack and OVS (XDP_PASS). */
+#define VFP_XDP_VM_FILTERED 3u
+#define VFP_XDP_UNDERLAY_FILTERED 4u
+#define VFP_XDP_PORT_SECURITY 1u /* flags: VM-facing, IPv4 (source MAC, source IP) must be listed */
+struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
+				   uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen);
+/* fd of the XDP object's map `name` (vfp_dst, vfp_src, vfp_inner), or negative. */
+int vfp_xsk_map_fd(const struct vfp_xsk *x, const char *name);
+
+/* A node's fast-path runner (runner.c): one C thread that enters a network namespace
+ * (setns on itself only), opens an AF_XDP port per interface there, and forwards
+ * between them until stopped, classifying with ctx against dp's current tables. */
+struct vfp_runner_if {
+	char name[16];  /* interface name inside the namespace */
+	uint32_t port;  /* fast-path port id (ofport of a VM NIC, or the underlay's id) */
+	uint32_t mode;  /* VFP_XDP_VM_FILTERED or VFP_XDP_UNDERLAY_FILTERED */
+	uint32_t flags; /* VFP_XDP_PORT_SECURITY */
+}; /* 28 bytes */
+struct vfp_runner;
+/* netns: path of a network namespace file (/run/netns/NAME) or "" for the caller's.
+ * Blocks until every port is open; on failure returns NULL with the reason in err. */
+struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, const struct vfp_runner_if ifs[], uint32_t n,
+				    const char *obj_path, uint32_t skb_mode, uint32_t underlay_port, char *err,
+				    uint32_t errlen);
+void vfp_runner_stop(struct vfp_runner *r);
+/* Add or remove one interface while running (the runner thread opens/closes it inside its
+ * netns; the caller waits, ~one poll interval). 0 or negative errno (reason in err). */
+int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen);
+int vfp_runner_remove(struct vfp_runner *r, uint32_t port);
+/* Filter maps of the interface with fast-path port id `port`: map 0 = vfp_dst (key 8 bytes),
+ * 1 = vfp_src (12), 2 = vfp_inner (12). add != 0 inserts, else deletes (a missing key is
+ * not an error). 0 or negative errno. */
+int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add);
+/* xsk stats of that interface ({rx, tx, tx_full, fast, slow, drops}); loop iterations in out[6] when n > 6. */
+uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n);
 
 /* Test support (stress.c): a C thread classifying while the control plane swaps tables. */
 struct vfp_stress;

@@ -54,11 +54,11 @@ static void errf(char *err, uint32_t len, const char *what, int e)
 		snprintf(err, len, "%s: %s", what, strerror(e < 0 ? -e : e));
 }
 
-static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, char *err, uint32_t errlen)
+static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uint32_t flags, char *err, uint32_t errlen)
 {
 	struct bpf_program *prog;
 	int rc, map, zero = 0;
-	uint32_t cfg = mode;
+	uint32_t cfg[2] = { mode, flags }; /* struct vfp_cfg in bpf/xdp_redirect.c */
 
 	x->obj = bpf_object__open_file(obj_path, NULL);
 	if (!x->obj) {
@@ -76,11 +76,11 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, cha
 		return -ENOENT;
 	}
 	map = bpf_object__find_map_fd_by_name(x->obj, "vfp_cfg");
-	if (map < 0 || bpf_map_update_elem(map, &zero, &cfg, 0)) {
+	if (map < 0 || bpf_map_update_elem(map, &zero, cfg, 0)) {
 		errf(err, errlen, "configure vfp_cfg", errno);
 		return -errno;
 	}
-	if (mode == 2) { /* underlay: VXLAN and GENEVE are ours */
+	if (mode == 2 || mode == 4) { /* underlay: VXLAN and GENEVE are ours */
 		uint16_t ports[2] = { htons(4789), htons(6081) };
 		uint8_t one = 1;
 		int i;
@@ -117,8 +117,19 @@ void vfp_xsk_close(struct vfp_xsk *x)
 	free(x);
 }
 
+int vfp_xsk_map_fd(const struct vfp_xsk *x, const char *name)
+{
+	return bpf_object__find_map_fd_by_name(x->obj, name);
+}
+
 struct vfp_xsk *vfp_xsk_open(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
 			     uint32_t skb_mode, char *err, uint32_t errlen)
+{
+	return vfp_xsk_open_flags(ifname, queue, obj_path, mode, 0, skb_mode, err, errlen);
+}
+
+struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
+				   uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen)
 {
 	struct vfp_xsk *x = calloc(1, sizeof(*x));
 	struct xsk_umem_config ucfg = { .fill_size = RING_SIZE, .comp_size = RING_SIZE, .frame_size = FRAME_SIZE,
@@ -138,7 +149,7 @@ struct vfp_xsk *vfp_xsk_open(const char *ifname, uint32_t queue, const char *obj
 		errf(err, errlen, "if_nametoindex", errno);
 		goto fail;
 	}
-	if (load_prog(x, obj_path, mode, err, errlen))
+	if (load_prog(x, obj_path, mode, flags, err, errlen))
 		goto fail;
 	x->area = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->area == MAP_FAILED) {
@@ -220,10 +231,28 @@ static int send_copy(struct vfp_xsk *out, const uint8_t *frame, uint32_t len)
 	return 0;
 }
 
-static void kick(struct vfp_xsk *x)
+/* Frames queued on TX that the kernel has not completed yet. */
+static uint32_t outstanding(struct vfp_xsk *x)
 {
-	/* Copy mode transmits from sendto(); it also moves completions along. */
-	sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+	reap(x);
+	return NUM_FRAMES / 2 - x->n_free_tx;
+}
+
+/* Copy mode transmits from sendto(), at most 32 frames per call (the kernel's
+ * TX_BATCH_SIZE), completing them synchronously: call it until nothing is outstanding
+ * or the kernel pushes back (the rest goes with the next flush). */
+void vfp_xsk_flush(struct vfp_xsk *x)
+{
+	uint32_t left = outstanding(x), calls = 0;
+
+	while (left && calls++ < NUM_FRAMES / 32) {
+		if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != ENOBUFS)
+			break;
+		uint32_t now = outstanding(x);
+		if (now >= left)
+			break; /* no progress: the device is busy */
+		left = now;
+	}
 }
 
 uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_port, struct vfp_xsk *const outs[],
@@ -266,7 +295,7 @@ uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_
 	}
 	for (uint32_t o = 0; o < n_outs; o++)
 		if (outs[o] && (o == 0 || outs[o] != outs[o - 1]))
-			kick(outs[o]);
+			vfp_xsk_flush(outs[o]);
 	return done;
 }
 

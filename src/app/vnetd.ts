@@ -30,6 +30,8 @@ import { ensureTlsMaterial } from '../pki/certificates';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
 import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
+import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
+import { registerFastPathMetrics } from '../api/fastpath-metrics';
 import { ResourceCatalog } from '../resources/catalog';
 import { SchemaValidator } from '../resources/schema-validator';
 import { Compactor } from '../store/compactor';
@@ -108,7 +110,9 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const chassis = config.chassis === false ? undefined : new ChassisManager({ objects, logger, workers: config.workers });
   await chassis?.start();
   // Flows on every connected node, and the Ready condition of ports and networks.
-  const pipeline = new PipelineReconciler({ objects, logger, chassis, workers: config.workers });
+  const fastPath = new FastPathNodes({ objects, logger, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
+  registerFastPathMetrics(metrics.registry, fastPath);
+  const pipeline = new PipelineReconciler({ objects, logger, chassis, workers: config.workers, fastPath });
   await pipeline.start();
 
   const tls = ensureTlsMaterial(join(config.dataDir, 'pki'), [config.host]);
@@ -164,6 +168,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       watches.closeAll();
       await app.close();
       await pipeline.stop();
+      await fastPath.stop();
       await chassis?.stop();
       await localOvs?.stop();
       await namespaces.stop();

@@ -14,6 +14,7 @@ export type Handle = { readonly __handle: 'vfp' };
 export const ABI_VERSION = 3;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
+export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
 
 type Bytes = Buffer | Uint8Array;
 
@@ -49,6 +50,14 @@ export interface NativeLib {
   xskClose(x: Handle): void;
   xskRxForward(x: Handle, ctx: Handle, inPort: number, outs: (Handle | null)[], underlayPort: number, slowPort: number, budget: number): number;
   xskStats(x: Handle, out: BigUint64Array, n: number): number;
+  /** ifs: packed struct vfp_runner_if[] (RUNNER_IF_SIZE bytes each). */
+  runnerStart(ctx: Handle, netns: string, ifs: Buffer, n: number, objPath: string, skbMode: number, underlayPort: number, err: Buffer): Handle | null;
+  runnerStop(r: Handle): void;
+  /** ifc: one packed struct vfp_runner_if. */
+  runnerAdd(r: Handle, ifc: Buffer, err: Buffer): number;
+  runnerRemove(r: Handle, port: number): number;
+  runnerFilter(r: Handle, port: number, map: number, key: Bytes, add: number): number;
+  runnerStats(r: Handle, port: number, out: BigUint64Array, n: number): number;
   stressStart(dp: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, expA: Bytes, expB: Bytes): Handle | null;
   stressStop(s: Handle, out: BigUint64Array): number;
 }
@@ -80,6 +89,7 @@ export function loadNative(path: string): NativeLib {
   const bld = koffi.pointer(koffi.opaque());
   const st = koffi.pointer(koffi.opaque());
   const xsk = koffi.pointer(koffi.opaque());
+  const runner = koffi.pointer(koffi.opaque());
   const f = (name: string, ret: string | TypeObject, args: (string | TypeObject)[]) => lib.func(name, ret, args);
   const fns = {
     abi: f('vfp_abi_version', 'uint32_t', []),
@@ -112,6 +122,12 @@ export function loadNative(path: string): NativeLib {
     xClose: f('vfp_xsk_close', 'void', [xsk]),
     xRun: f('vfp_xsk_rx_forward', 'uint32_t', [xsk, ctx, 'uint32_t', koffi.pointer(xsk), 'uint32_t', 'uint32_t', 'uint32_t', 'uint32_t']),
     xStats: f('vfp_xsk_stats', 'uint32_t', [xsk, 'void *', 'uint32_t']),
+    rStart: f('vfp_runner_start', runner, [ctx, 'const char *', 'void *', 'uint32_t', 'const char *', 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
+    rStop: f('vfp_runner_stop', 'void', [runner]),
+    rAdd: f('vfp_runner_add', 'int', [runner, 'void *', 'void *', 'uint32_t']),
+    rRemove: f('vfp_runner_remove', 'int', [runner, 'uint32_t']),
+    rFilter: f('vfp_runner_filter', 'int', [runner, 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
+    rStats: f('vfp_runner_stats', 'uint32_t', [runner, 'uint32_t', 'void *', 'uint32_t']),
     sStart: f('vfp_stress_start', st, [dp, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *', 'void *']),
     sStop: f('vfp_stress_stop', 'int', [st, 'void *']),
   };
@@ -150,6 +166,12 @@ export function loadNative(path: string): NativeLib {
     xskClose: (x) => void fns.xClose(x),
     xskRxForward: (x, c, ip, outs, up, sp, budget) => n(fns.xRun(x, c, ip, outs, outs.length, up, sp, budget)),
     xskStats: (x, out, cnt) => n(fns.xStats(x, out, cnt)),
+    runnerStart: (c, netns, ifs, cnt, obj, skb, up, err) => h(fns.rStart(c, netns, ifs, cnt, obj, skb, up, err, err.length)),
+    runnerStop: (r) => void fns.rStop(r),
+    runnerAdd: (r, ifc, err) => n(fns.rAdd(r, ifc, err, err.length)),
+    runnerRemove: (r, port) => n(fns.rRemove(r, port)),
+    runnerFilter: (r, i, m, key, add) => n(fns.rFilter(r, i, m, key, add)),
+    runnerStats: (r, i, out, cnt) => n(fns.rStats(r, i, out, cnt)),
     stressStart: (d, ip, base, offs, lens, cnt, a, b) => h(fns.sStart(d, ip, base, offs, lens, cnt, a, b)),
     stressStop: (s, out) => n(fns.sStop(s, out)),
   };

@@ -6,3 +6,4 @@ export * from './owners';
 export * from './compiler';
 export * from './load-balancer';
 export { formatPipelineFlow, formatPipelineActions } from './format';
+export * from './fastpath-plan';

@@ -124,9 +124,33 @@ export interface NodeSpec {
   ovsdb?: string;
   datapath?: 'netdev' | 'system';
   fastPathInterfaces?: string[];
+  fastPath?: NodeFastPathSpec;
+}
+
+export interface NodeFastPathSpec {
+  /** Run the AF_XDP fast path on this node (default: VNETD_FASTPATH=1). */
+  enabled?: boolean;
+  /** Network namespace (name under /run/netns) holding the node's interfaces; absent: vnetd's own. */
+  netns?: string;
+  /** The underlay NIC; absent: the NIC plugged into br-phy. */
+  underlay?: string;
+}
+
+export interface NodeFastPathStatus {
+  state: 'Running' | 'Idle' | 'Unavailable' | 'Disabled';
+  reason?: string;
+  /** AF_XDP ports open (VM NICs + underlay). */
+  interfaces?: number;
+  counters?: {
+    /** Lookups per table (portHit, portMiss, macHit, ...), parse errors, packets, batches. */
+    tables: Record<string, number>;
+    /** Per interface: rx, rxBytes, fast, slow, drops, errors (classifier) and tx, txFull, xskDrops (socket). */
+    interfaces: Array<{ name: string; port: number; [counter: string]: number | string }>;
+  };
 }
 
 export interface NodeStatus extends ObjectStatusBase {
+  fastpath?: NodeFastPathStatus;
   connected?: boolean;
   ovsVersion?: string;
   datapathTypes?: string[];

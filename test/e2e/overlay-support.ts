@@ -35,12 +35,16 @@ export function overlayApi(vnetd: () => TestVnetd) {
   return { call, network, waitReady };
 }
 
+/** With VNETD_FASTPATH=1 the suites run with the fast path on: tell vnetd where each hypervisor's interfaces are. */
+const fastPathFromEnv = (hv: Testbed['hypervisors'][number]): Record<string, unknown> => (process.env.VNETD_FASTPATH === '1' ? { fastPath: { netns: hv.netns } } : {});
+
 /**
  * Registers every hypervisor as a Node, waits for the underlay, and pins the underlay
- * neighbours so the first overlay packet does not wait for ARP on br-phy.
+ * neighbours so the first overlay packet does not wait for ARP on br-phy. extraSpec adds
+ * fields to each Node's spec (e.g. fastPath).
  */
-export async function joinBed(bed: Testbed, call: Call): Promise<void> {
-  for (const hv of bed.hypervisors) await call('POST', '/apis/vnet.dev/v1alpha1/nodes', { metadata: { name: hv.name }, spec: hv.nodeSpec() });
+export async function joinBed(bed: Testbed, call: Call, extraSpec: (hv: Testbed['hypervisors'][number]) => Record<string, unknown> = fastPathFromEnv): Promise<void> {
+  for (const hv of bed.hypervisors) await call('POST', '/apis/vnet.dev/v1alpha1/nodes', { metadata: { name: hv.name }, spec: { ...hv.nodeSpec(), ...extraSpec(hv) } });
   await bed.underlayReady();
   const macs = await Promise.all(bed.hypervisors.map(async (h) => (await h.exec(['cat', '/sys/class/net/br-phy/address'])).trim()));
   for (const h of bed.hypervisors) {

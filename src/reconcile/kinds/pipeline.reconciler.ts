@@ -49,6 +49,7 @@ import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, checkedPorts, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
+import type { FastPathHook } from './fastpath.nodes';
 
 
 export const READY = 'Ready';
@@ -69,6 +70,8 @@ export interface PipelineReconcilerOptions {
   echoIntervalMs?: number;
   /** How often LoadBalancer status.backends (health, connection counts) is refreshed; default 5 s. */
   lbStatusIntervalMs?: number;
+  /** Fills each node's fast-path tables from the same model (fastpath.nodes.ts). */
+  fastPath?: FastPathHook;
 }
 
 /** One node's OpenFlow side. */
@@ -165,7 +168,7 @@ export class PipelineReconciler {
     for (const [informer, sig] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp])],
       [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network])],
-      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP])],
+      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP, n.spec?.fastPath])],
       [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp])],
     ] as const) {
       const changed = (obj: unknown, key: string, deleted = false) => {
@@ -316,6 +319,7 @@ export class PipelineReconciler {
     const agent = this.ensureAgent(name, session.controller.dial);
     const { model, index, keyOfUid } = this.snapshot();
     const compiled = compileNode(model, name, this.ids, index);
+    this.opts.fastPath?.nodeCompiled(node, model, index, session.snapshot());
     const changes: OwnerChange[] = [];
     const next = new Map<number, string>();
     for (const [k, o] of compiled.owners) {
@@ -383,6 +387,7 @@ export class PipelineReconciler {
   }
 
   private async dropAgent(name: string): Promise<void> {
+    this.opts.fastPath?.nodeGone(name);
     const a = this.agents.get(name);
     if (!a) return;
     this.agents.delete(name);

@@ -1,0 +1,330 @@
+/*
+ * A node's fast-path runner: one C thread per node that setns()s into the node's network
+ * namespace, opens the AF_XDP ports there and runs the rx -> classify -> tx loop.
+ *
+ * Why a thread and not a child process: setns() changes only the calling thread, and
+ * everything AF_XDP needs (if_nametoindex, the XDP attach over netlink, the AF_XDP
+ * socket's bind) resolves interfaces in the netns of the thread that calls it; after
+ * that the sockets, UMEMs and BPF map fds work from any thread. So the thread that
+ * opens the ports in the namespace is the one that polls them, while the control
+ * plane in Node's main thread keeps publishing tables into the same in-process RCU
+ * datapath (no IPC, no serialised copy of the tables, one set of counters to read) and
+ * updates the XDP filter maps through their fds. A child per node (`ip netns exec`)
+ * would need its own copy of the tables kept in sync over a pipe, a second Node or C
+ * program to ship, and would hide bpffs (ip netns exec remounts /sys).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "../include/vfp.h"
+
+#define MAX_RUNNER_IFS 256u
+#define BUDGET 256u
+
+struct vfp_runner {
+	struct vfp_ctx *ctx;
+	char netns[256];
+	char obj[1024];
+	uint32_t skb_mode, underlay_port, n;
+	struct vfp_runner_if ifs[MAX_RUNNER_IFS];
+	struct vfp_xsk *x[MAX_RUNNER_IFS];
+	struct vfp_xsk **outs; /* by port id, VFP_MAX_IFACES entries */
+	uint32_t n_outs;        /* highest port id in use + 1 */
+	struct runner_cmd *cmd; /* an add/remove for the thread (the caller waits) */
+	atomic_int cmd_pending;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int state; /* 0 starting, 1 running, -1 failed */
+	char err[512];
+	atomic_int stop;
+	_Atomic uint64_t loops;
+};
+
+struct runner_cmd {
+	int op; /* 1 add, 2 remove */
+	struct vfp_runner_if ifc;
+	int rc;
+	int done;
+};
+
+static void fail(struct vfp_runner *r, const char *fmt, const char *a, int e)
+{
+	snprintf(r->err, sizeof(r->err), fmt, a, strerror(e));
+}
+
+static void close_all(struct vfp_runner *r)
+{
+	for (uint32_t i = 0; i < r->n; i++) {
+		vfp_xsk_close(r->x[i]);
+		r->x[i] = NULL;
+	}
+}
+
+static int open_all(struct vfp_runner *r)
+{
+	if (r->netns[0]) {
+		int fd = open(r->netns, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fail(r, "open netns %s: %s", r->netns, errno);
+			return -1;
+		}
+		if (setns(fd, CLONE_NEWNET)) {
+			int e = errno;
+			close(fd);
+			fail(r, "setns %s: %s", r->netns, e);
+			return -1;
+		}
+		close(fd);
+	}
+	for (uint32_t i = 0; i < r->n; i++) {
+		char e[256] = "";
+		r->x[i] = vfp_xsk_open_flags(r->ifs[i].name, 0, r->obj, r->ifs[i].mode, r->ifs[i].flags, r->skb_mode, e,
+					     sizeof(e));
+		if (!r->x[i]) {
+			snprintf(r->err, sizeof(r->err), "%s: %s", r->ifs[i].name, e);
+			return -1;
+		}
+		r->outs[r->ifs[i].port] = r->x[i];
+	}
+	return 0;
+}
+
+static void set_n_outs(struct vfp_runner *r)
+{
+	uint32_t m = r->underlay_port;
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->ifs[i].port > m)
+			m = r->ifs[i].port;
+	r->n_outs = m + 1;
+}
+
+/* Runs on the runner thread (inside the netns): interfaces come and go without a restart. */
+static void do_cmd(struct vfp_runner *r)
+{
+	struct runner_cmd *c = r->cmd;
+	uint32_t port = c->ifc.port, i;
+
+	c->rc = 0;
+	if (c->op == 1) {
+		char e[256] = "";
+		if (r->n >= MAX_RUNNER_IFS || port >= VFP_MAX_IFACES || r->outs[port]) {
+			snprintf(r->err, sizeof(r->err), "%s: port %u in use or too many interfaces", c->ifc.name, port);
+			c->rc = -EEXIST;
+		} else if (!(r->x[r->n] = vfp_xsk_open_flags(c->ifc.name, 0, r->obj, c->ifc.mode, c->ifc.flags, r->skb_mode,
+							    e, sizeof(e)))) {
+			snprintf(r->err, sizeof(r->err), "%s: %s", c->ifc.name, e);
+			c->rc = -EIO;
+		} else {
+			r->ifs[r->n] = c->ifc;
+			r->outs[port] = r->x[r->n];
+			r->n++;
+		}
+	} else {
+		for (i = 0; i < r->n && r->ifs[i].port != port; i++)
+			;
+		if (i == r->n) {
+			c->rc = -ENOENT;
+		} else {
+			r->outs[port] = NULL;
+			vfp_xsk_close(r->x[i]);
+			r->n--;
+			r->ifs[i] = r->ifs[r->n];
+			r->x[i] = r->x[r->n];
+			r->x[r->n] = NULL;
+		}
+	}
+	set_n_outs(r);
+	pthread_mutex_lock(&r->mu);
+	c->done = 1;
+	atomic_store(&r->cmd_pending, 0);
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int command(struct vfp_runner *r, int op, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+{
+	struct runner_cmd c = { .op = op, .ifc = *ifc };
+
+	if (!memchr(ifc->name, 0, sizeof(ifc->name)))
+		return -EINVAL;
+	pthread_mutex_lock(&r->mu);
+	r->cmd = &c;
+	atomic_store(&r->cmd_pending, 1);
+	while (!c.done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	if (c.rc && err && errlen)
+		snprintf(err, errlen, "%s", r->err);
+	return c.rc;
+}
+
+int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+{
+	return command(r, 1, ifc, err, errlen);
+}
+
+int vfp_runner_remove(struct vfp_runner *r, uint32_t port)
+{
+	struct vfp_runner_if ifc = { .port = port };
+	return command(r, 2, &ifc, NULL, 0);
+}
+
+static int index_of(const struct vfp_runner *r, uint32_t port)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->ifs[i].port == port)
+			return (int)i;
+	return -1;
+}
+
+static void *run(void *arg)
+{
+	struct vfp_runner *r = arg;
+	struct pollfd pfd[MAX_RUNNER_IFS];
+	int ok = open_all(r) == 0;
+
+	pthread_mutex_lock(&r->mu);
+	r->state = ok ? 1 : -1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	if (!ok) {
+		close_all(r);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < r->n; i++) {
+		pfd[i].fd = vfp_xsk_fd(r->x[i]);
+		pfd[i].events = POLLIN;
+	}
+	while (!atomic_load(&r->stop)) {
+		uint32_t got = 0;
+		if (atomic_load(&r->cmd_pending)) {
+			do_cmd(r);
+			for (uint32_t i = 0; i < r->n; i++) {
+				pfd[i].fd = vfp_xsk_fd(r->x[i]);
+				pfd[i].events = POLLIN;
+			}
+		}
+		for (uint32_t i = 0; i < r->n; i++)
+			got += vfp_xsk_rx_forward(r->x[i], r->ctx, r->ifs[i].port, r->outs, r->n_outs, r->underlay_port,
+						  UINT32_MAX, BUDGET);
+		for (uint32_t i = 0; i < r->n; i++)
+			vfp_xsk_flush(r->x[i]); /* what an earlier pass could not hand over */
+		atomic_fetch_add(&r->loops, 1);
+		if (!got)
+			poll(pfd, r->n, 20); /* idle: sleep until a frame arrives (or re-check stop) */
+	}
+	close_all(r);
+	return NULL;
+}
+
+struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, const struct vfp_runner_if ifs[], uint32_t n,
+				    const char *obj_path, uint32_t skb_mode, uint32_t underlay_port, char *err,
+				    uint32_t errlen)
+{
+	struct vfp_runner *r;
+	uint32_t max_port = underlay_port;
+
+	if (!n || n > MAX_RUNNER_IFS || strlen(netns) >= sizeof(r->netns) || strlen(obj_path) >= sizeof(r->obj)) {
+		snprintf(err, errlen, "runner: bad arguments (%u interfaces)", n);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (ifs[i].port >= VFP_MAX_IFACES || !memchr(ifs[i].name, 0, sizeof(ifs[i].name))) {
+			snprintf(err, errlen, "runner: interface %u: port id >= %u or name not terminated", i, VFP_MAX_IFACES);
+			return NULL;
+		}
+		if (ifs[i].port > max_port)
+			max_port = ifs[i].port;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->outs = calloc(VFP_MAX_IFACES, sizeof(*r->outs)))) {
+		free(r);
+		snprintf(err, errlen, "runner: out of memory");
+		return NULL;
+	}
+	r->n_outs = max_port + 1;
+	r->ctx = ctx;
+	strcpy(r->netns, netns);
+	strcpy(r->obj, obj_path);
+	r->skb_mode = skb_mode;
+	r->underlay_port = underlay_port;
+	r->n = n;
+	memcpy(r->ifs, ifs, n * sizeof(*ifs));
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if (pthread_create(&r->thread, NULL, run, r) == 0) {
+		pthread_setname_np(r->thread, "vfp-runner");
+	} else {
+		snprintf(err, errlen, "runner: pthread_create: %s", strerror(errno));
+		free(r->outs);
+		free(r);
+		return NULL;
+	}
+	pthread_mutex_lock(&r->mu);
+	while (!r->state)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	if (r->state < 0) {
+		pthread_join(r->thread, NULL);
+		snprintf(err, errlen, "%s", r->err);
+		free(r->outs);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void vfp_runner_stop(struct vfp_runner *r)
+{
+	if (!r)
+		return;
+	atomic_store(&r->stop, 1);
+	pthread_join(r->thread, NULL);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r->outs);
+	free(r);
+}
+
+static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner" };
+
+int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add)
+{
+	uint8_t one = 1;
+	int fd, i = index_of(r, port);
+
+	if (i < 0 || map > 2)
+		return -EINVAL;
+	fd = vfp_xsk_map_fd(r->x[i], MAPS[map]);
+	if (fd < 0)
+		return fd;
+	if (add)
+		return bpf_map_update_elem(fd, key, &one, BPF_ANY) ? -errno : 0;
+	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n)
+{
+	uint32_t k;
+	int i = index_of(r, port);
+	if (i < 0)
+		return 0;
+	k = vfp_xsk_stats(r->x[i], out, n < 6 ? n : 6);
+	if (n > 6)
+		out[k++] = atomic_load(&((struct vfp_runner *)r)->loops);
+	return k;
+}

@@ -1,0 +1,104 @@
+/**
+ * NodeRunner on real interfaces: a "hypervisor" netns with a VM NIC (veth to a VM netns)
+ * and an underlay NIC (veth to a "wire" netns). The runner's C thread enters the
+ * hypervisor netns, attaches the filtered XDP programs and AF_XDP sockets; a ping from
+ * the VM to a remote MAC must leave the underlay VXLAN-encapsulated, while ARP (not
+ * ours) must not reach the fast path. Needs root and iproute2; skips, saying why, without.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { FastPath, openFastPath } from './fastpath';
+import { NodeRunner } from './node-runner';
+import type { NodeTables } from './node-tables';
+
+const id = `${process.pid % 100000}`;
+const HV = `vfrh${id}`, VM = `vfrv${id}`, WIRE = `vfrw${id}`;
+const TAP = `vfrt${id}`, VIF = `vfri${id}`, UL = `vfru${id}`, WIF = `vfrx${id}`, TAP2 = `vfrs${id}`, VIF2 = `vfrj${id}`;
+
+function unavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'not root';
+  if (spawnSync('sh', ['-c', 'command -v ip && command -v ping']).status !== 0) return 'iproute2 or ping not installed';
+  return null;
+}
+const why = unavailable();
+if (why) console.warn(`skipping NodeRunner test: ${why}`);
+const maybe = why ? describe.skip : describe;
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+
+function rx(ns: string, dev: string): number {
+  const out = execFileSync('ip', ['-n', ns, '-s', '-j', 'link', 'show', dev], { encoding: 'utf8' });
+  return (JSON.parse(out) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
+}
+
+const VM_MAC = '02:00:00:00:01:01', REMOTE_MAC = '02:00:00:00:01:02';
+
+maybe('NodeRunner in a network namespace', () => {
+  beforeAll(() => {
+    for (const ns of [HV, VM, WIRE]) ip('netns', 'add', ns);
+    ip('link', 'add', TAP, 'netns', HV, 'type', 'veth', 'peer', 'name', VIF, 'netns', VM);
+    ip('link', 'add', UL, 'netns', HV, 'type', 'veth', 'peer', 'name', WIF, 'netns', WIRE);
+    ip('link', 'add', TAP2, 'netns', HV, 'type', 'veth', 'peer', 'name', VIF2, 'netns', VM);
+    ip('-n', HV, 'link', 'set', TAP2, 'up');
+    for (const [ns, dev] of [[HV, TAP], [HV, UL], [WIRE, WIF]] as const) ip('-n', ns, 'link', 'set', dev, 'up');
+    ip('-n', HV, 'addr', 'add', '198.18.9.1/24', 'dev', UL);
+    ip('-n', VM, 'link', 'set', VIF, 'address', VM_MAC, 'up');
+    ip('-n', VM, 'addr', 'add', '10.9.0.1/24', 'dev', VIF);
+    ip('-n', VM, 'neigh', 'add', '10.9.0.2', 'lladdr', REMOTE_MAC, 'dev', VIF);
+  });
+  afterAll(() => {
+    for (const ns of [HV, VM, WIRE]) spawnSync('ip', ['netns', 'del', ns]);
+  });
+
+  it('encapsulates VM frames toward the remote VTEP on the underlay; reports Unavailable for a missing interface', () => {
+    const { fastPath: fp } = openFastPath();
+    expect(fp).not.toBeNull();
+    const runner = new NodeRunner(new FastPath(fp!.lib), { netns: HV });
+    const t: NodeTables = {
+      localVtep: { ip: '198.18.9.1', mac: '02:ff:00:00:09:01' },
+      underlay: { ifname: UL },
+      ports: [{ id: 3, ifname: TAP, network: 100, mac: VM_MAC, portSecurity: true, sources: [{ mac: VM_MAC, ip: '10.9.0.1' }] }],
+      vnis: [{ vni: 100, network: 100 }],
+      vteps: [{ id: 1, ip: '198.18.9.2', mac: '02:ff:00:00:09:02', encap: 'vxlan' }],
+      macs: [
+        { network: 100, mac: VM_MAC, to: { kind: 'local', port: 3 } },
+        { network: 100, mac: REMOTE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } },
+      ],
+      vips: [],
+    };
+    try {
+      expect(runner.apply(t)).toEqual({ state: 'Running', interfaces: 2 });
+      const before = rx(WIRE, WIF);
+      spawnSync('ip', ['netns', 'exec', VM, 'ping', '-c', '5', '-i', '0.05', '-W', '1', '10.9.0.2'], { timeout: 10_000 });
+      const deadline = Date.now() + 3000;
+      while (rx(WIRE, WIF) - before < 5 && Date.now() < deadline) spawnSync('sleep', ['0.05']);
+      const c = runner.counters();
+      const tap = c.interfaces.find((i) => i.ifname === TAP)!, ul = c.interfaces.find((i) => i.ifname === UL)!;
+      console.log(`NodeRunner: tap ${JSON.stringify(tap, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))} underlay ${JSON.stringify(ul.xsk, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}`);
+      expect(tap.counters.fast).toBeGreaterThanOrEqual(5n);
+      expect(ul.xsk!.tx).toBeGreaterThanOrEqual(5n);
+      expect(rx(WIRE, WIF) - before).toBeGreaterThanOrEqual(5);
+      // Same tables again: nothing to do, still running.
+      expect(runner.apply(t)).toEqual({ state: 'Running', interfaces: 2 });
+      // A second VM NIC joins: added to the running thread, the first NIC's socket stays
+      // (its counters continue; a restart would have reset them). Then it leaves again.
+      const t2: NodeTables = { ...t, ports: [...t.ports, { id: 7, ifname: TAP2, network: 100, mac: '02:00:00:00:01:07', portSecurity: false, sources: [] }] };
+      expect(runner.apply(t2)).toEqual({ state: 'Running', interfaces: 3 });
+      const kept = runner.counters().interfaces.find((i) => i.ifname === TAP)!;
+      expect(kept.xsk!.rx).toBeGreaterThanOrEqual(5n);
+      expect(runner.counters().interfaces.map((i) => i.ifname).sort()).toEqual([TAP, TAP2, UL].sort());
+      // And it still forwards (its filter keys were not lost on the way).
+      const mid = rx(WIRE, WIF);
+      spawnSync('ip', ['netns', 'exec', VM, 'ping', '-c', '3', '-i', '0.05', '-W', '1', '10.9.0.2'], { timeout: 10_000 });
+      const until2 = Date.now() + 3000;
+      while (rx(WIRE, WIF) - mid < 3 && Date.now() < until2) spawnSync('sleep', ['0.05']);
+      expect(rx(WIRE, WIF) - mid).toBeGreaterThanOrEqual(3);
+      expect(runner.apply(t)).toEqual({ state: 'Running', interfaces: 2 });
+      expect(runner.counters().interfaces.find((i) => i.ifname === TAP)!.xsk!.rx).toBeGreaterThanOrEqual(5n);
+      // A VM NIC that does not exist: the runner says why and stops.
+      const bad = runner.apply({ ...t, ports: [{ ...t.ports[0]!, ifname: 'nosuchif0' }] });
+      expect(bad.state).toBe('Unavailable');
+      expect(bad.state === 'Unavailable' && bad.reason).toMatch(/nosuchif0/);
+    } finally {
+      runner.close();
+    }
+  }, 30_000);
+});

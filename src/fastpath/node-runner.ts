@@ -1,0 +1,231 @@
+/**
+ * One node's fast path: applies NodeTables to the native datapath and keeps an AF_XDP
+ * runner (native/src/runner.c: a C thread inside the node's network namespace) on the
+ * node's VM NICs and underlay NIC.
+ *
+ * Applying is incremental: the tables are committed (one RCU swap) only when their
+ * content changed; the XDP filter maps get only the keys that were added or removed;
+ * interfaces are added to and removed from the running thread one by one (the others
+ * keep forwarding). Keys are removed
+ * before the tables change and added after, so a frame the XDP program hands over
+ * always finds its entry (the filter only ever narrows traffic toward OVS, which is
+ * always correct). When the runner cannot start (no rights, no AF_XDP, no XDP object,
+ * interface gone) the state says why and every frame keeps going to OVS.
+ */
+import { existsSync } from 'node:fs';
+import type { Classifier, FastPath, TableBuilder } from './fastpath';
+import { RUNNER_IF_SIZE, type Handle } from './native';
+import { FilterMap, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tablesSignature, type NodeTables } from './node-tables';
+import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
+import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
+
+const XDP_VM_FILTERED = 3;
+const XDP_UNDERLAY_FILTERED = 4;
+const XDP_PORT_SECURITY = 1;
+
+export type RunnerState =
+  | { state: 'Running'; interfaces: number }
+  | { state: 'Idle'; reason: string }
+  | { state: 'Unavailable'; reason: string };
+
+export interface InterfaceCounters {
+  ifname: string;
+  port: number;
+  /** The classifier's view (cumulative over runner restarts). */
+  counters: IfaceCounters;
+  /** The AF_XDP socket's view (since the runner last started). */
+  xsk?: XskStats;
+}
+
+export interface NodeCounters {
+  tables: TableCounters;
+  interfaces: InterfaceCounters[];
+}
+
+interface RunnerIf {
+  name: string;
+  port: number;
+  mode: number;
+  flags: number;
+}
+
+export interface NodeRunnerOptions {
+  /** Network namespace name (/run/netns/NAME) the node's interfaces live in; absent: vnetd's own. */
+  netns?: string;
+  /** true: generic (SKB) XDP only; false: native only; default: native, then generic. */
+  skbMode?: boolean;
+}
+
+function packIfs(ifs: RunnerIf[]): Buffer {
+  const buf = Buffer.alloc(ifs.length * RUNNER_IF_SIZE);
+  ifs.forEach((f, i) => {
+    const o = i * RUNNER_IF_SIZE;
+    if (Buffer.byteLength(f.name) > 15) throw new RangeError(`interface name ${f.name} longer than 15 bytes`);
+    buf.write(f.name, o, 'utf8');
+    buf.writeUInt32LE(f.port, o + 16);
+    buf.writeUInt32LE(f.mode, o + 20);
+    buf.writeUInt32LE(f.flags, o + 24);
+  });
+  return buf;
+}
+
+export class NodeRunner {
+  private readonly ctx: Classifier;
+  private readonly builder: TableBuilder;
+  private runner: Handle | null = null;
+  private ifs: RunnerIf[] = [];
+  private ifSig = '';
+  private tablesSig = '';
+  private filters = new Map<string, Map<FilterMap, Set<string>>>();
+  private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
+  private readonly xst = new BigUint64Array(XSK_STATS.length);
+
+  /** fp: a datapath of this node's own (its tables are this node's); close() frees it. */
+  constructor(
+    private readonly fp: FastPath,
+    private readonly opts: NodeRunnerOptions = {},
+  ) {
+    this.ctx = fp.classifier();
+    this.builder = fp.builder();
+  }
+
+  get state(): RunnerState {
+    return this.st;
+  }
+
+  /** Brings the native tables, the runner and the XDP filters to t. Never throws for environmental reasons. */
+  apply(t: NodeTables): RunnerState {
+    const wantIfs: RunnerIf[] = [
+      ...t.ports.map((p) => ({ name: p.ifname, port: p.id, mode: XDP_VM_FILTERED, flags: p.portSecurity ? XDP_PORT_SECURITY : 0 })),
+      { name: t.underlay.ifname, port: UNDERLAY_PORT, mode: XDP_UNDERLAY_FILTERED, flags: 0 },
+    ].sort((a, b) => a.port - b.port);
+    const wantSig = JSON.stringify(wantIfs);
+    const want = new Map(interfaceFilters(t).map((f) => [f.ifname, f.keys]));
+    if (this.runner) this.updateFilters(want, 'remove');
+    const sig = tablesSignature(t);
+    if (sig !== this.tablesSig) {
+      this.builder.clear();
+      fillBuilder(this.builder, t, PORT_UNDERLAY);
+      this.fp.commit(this.builder);
+      this.tablesSig = sig;
+    }
+    if (!t.ports.length) {
+      this.stopRunner();
+      this.st = { state: 'Idle', reason: 'no VM port bound on this node' };
+      return this.st;
+    }
+    if (this.runner && wantSig !== this.ifSig) {
+      // Interfaces come and go one by one; the others keep forwarding.
+      const why = this.changeInterfaces(wantIfs);
+      if (why) {
+        this.stopRunner();
+        this.ifSig = wantSig;
+        this.st = { state: 'Unavailable', reason: why };
+        return this.st;
+      }
+      this.ifSig = wantSig;
+    }
+    if (!this.runner) {
+      const why = this.startRunner(wantIfs);
+      this.ifSig = wantSig;
+      if (why) {
+        this.st = { state: 'Unavailable', reason: why };
+        return this.st;
+      }
+    }
+    this.updateFilters(want, 'add');
+    this.st = { state: 'Running', interfaces: this.ifs.length };
+    return this.st;
+  }
+
+  counters(): NodeCounters {
+    const interfaces: InterfaceCounters[] = this.ifs.map((f) => {
+      const c: InterfaceCounters = { ifname: f.name, port: f.port, counters: this.ctx.ifaceCounters(f.port) };
+      if (this.runner) {
+        this.xst.fill(0n);
+        this.fp.lib.runnerStats(this.runner, f.port, this.xst, this.xst.length);
+        c.xsk = Object.fromEntries(XSK_STATS.map((k, j) => [k, this.xst[j]])) as XskStats;
+      }
+      return c;
+    });
+    return { tables: this.ctx.counters(), interfaces };
+  }
+
+  close(): void {
+    this.stopRunner();
+    this.ctx.free();
+    this.builder.free();
+    this.fp.close();
+  }
+
+  private startRunner(ifs: RunnerIf[]): string | null {
+    const obj = xdpObjectPath(this.fp.lib.path);
+    if (!obj) return 'xdp_redirect.o not built (make -C native)';
+    const netns = this.opts.netns ? `/run/netns/${this.opts.netns}` : '';
+    if (netns && !existsSync(netns)) return `network namespace ${this.opts.netns} not found`;
+    const buf = packIfs(ifs);
+    // Native (driver) XDP first, where the driver has it (veth does); generic (SKB) XDP otherwise.
+    const modes = this.opts.skbMode === undefined ? [0, 1] : [this.opts.skbMode ? 1 : 0];
+    const errors: string[] = [];
+    let h: Handle | null = null;
+    for (const skb of modes) {
+      const err = Buffer.alloc(512);
+      h = this.fp.lib.runnerStart(this.ctx.handle, netns, buf, ifs.length, obj, skb, UNDERLAY_PORT, err);
+      if (h) break;
+      errors.push(`${skb ? 'generic' : 'native'} XDP: ${err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || 'AF_XDP runner did not start'}`);
+    }
+    if (!h) return errors.join('; ');
+    this.runner = h;
+    this.ifs = ifs;
+    this.filters = new Map();
+    return null;
+  }
+
+  /** Removes interfaces that are no longer wanted (or changed), then adds the new ones. */
+  private changeInterfaces(want: RunnerIf[]): string | null {
+    const key = (f: RunnerIf) => JSON.stringify(f);
+    const wanted = new Set(want.map(key));
+    const have = new Set(this.ifs.map(key));
+    for (const f of this.ifs.filter((x) => !wanted.has(key(x)))) {
+      this.fp.lib.runnerRemove(this.runner!, f.port);
+      this.filters.delete(f.name);
+    }
+    this.ifs = this.ifs.filter((x) => wanted.has(key(x)));
+    for (const f of want.filter((x) => !have.has(key(x)))) {
+      const err = Buffer.alloc(512);
+      if (this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err) < 0) return err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || `${f.name}: could not be added`;
+      this.ifs.push(f);
+    }
+    this.ifs.sort((a, b) => a.port - b.port);
+    return null;
+  }
+
+  private stopRunner(): void {
+    if (this.runner) this.fp.lib.runnerStop(this.runner);
+    this.runner = null;
+    this.ifs = [];
+    this.ifSig = '';
+    this.filters = new Map();
+  }
+
+  private updateFilters(want: Map<string, Map<FilterMap, Set<string>>>, op: 'add' | 'remove'): void {
+    if (!this.runner) return;
+    this.ifs.forEach((f) => {
+      const cur = this.filters.get(f.name) ?? new Map<FilterMap, Set<string>>();
+      this.filters.set(f.name, cur);
+      const next = want.get(f.name) ?? new Map<FilterMap, Set<string>>();
+      for (const map of [FilterMap.Dst, FilterMap.Src, FilterMap.Inner]) {
+        const have = cur.get(map) ?? new Set<string>();
+        cur.set(map, have);
+        const target = next.get(map) ?? new Set<string>();
+        if (op === 'remove') {
+          for (const k of have) if (!target.has(k) && this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 0) === 0) have.delete(k);
+        } else {
+          for (const k of target) if (!have.has(k) && this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 1) === 0) have.add(k);
+        }
+      }
+    });
+  }
+}
+
+export { IFACE_COUNTERS, TABLE_COUNTERS };

@@ -1,0 +1,90 @@
+/**
+ * NodeTables -> native tables and XDP filter keys: frames classified against what
+ * fillBuilder commits go where the plan says (local port, VTEP with VNI, decap to the
+ * local port), and each interface's filter lists exactly the frames the tables decide.
+ */
+import { FastPath, FrameBatch, openFastPath } from './fastpath';
+import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, srcKey, UNDERLAY_PORT, type NodeTables } from './node-tables';
+import { eth, icmpEcho, ipv4, ipv4Packet, mac } from './reference';
+import { Encap, PORT_UNDERLAY, VerdictKind } from './types';
+
+const opened = openFastPath();
+if (!opened.fastPath) throw new Error(`libvnetfp must build for the tests: ${JSON.stringify(opened.status)}`);
+const fp = opened.fastPath;
+
+const A = '02:00:00:00:00:0a', B = '02:00:00:00:00:0b', C = '02:00:00:00:00:0c', LB = '02:4c:42:00:00:01';
+const tables = (): NodeTables => ({
+  localVtep: { ip: '198.18.0.1', mac: '02:ff:00:00:00:01' },
+  underlay: { ifname: 'eth0' },
+  ports: [
+    { id: 3, ifname: 'tap3', network: 100, mac: A, portSecurity: true, sources: [{ mac: A, ip: '10.0.0.10' }] },
+    { id: 4, ifname: 'tap4', network: 100, mac: C, portSecurity: false, sources: [] },
+    { id: 5, ifname: 'tap5', network: 200, mac: '02:00:00:00:00:0d', portSecurity: true, sources: [], slowOnly: true },
+  ],
+  vnis: [{ vni: 100, network: 100 }, { vni: 200, network: 200 }],
+  vteps: [{ id: 1, ip: '198.18.0.2', mac: '02:ff:00:00:00:02', encap: 'vxlan' }],
+  macs: [
+    { network: 100, mac: A, to: { kind: 'local', port: 3 } },
+    { network: 100, mac: B, to: { kind: 'remote', vtep: 1, vni: 100 } },
+    { network: 100, mac: C, to: { kind: 'local', port: 4 } },
+    { network: 200, mac: '02:00:00:00:00:0d', to: { kind: 'local', port: 5 } },
+  ],
+  vips: [{ proto: 'TCP', vip: '10.0.0.200', port: 80, backends: [{ ip: '10.0.0.11', port: 8080, weight: 1 }] }],
+});
+
+const ping = (dst: string, src: string) => eth(mac(dst), mac(src), 0x0800, ipv4Packet(ipv4('10.0.0.10'), ipv4('10.0.0.11'), 1, icmpEcho()));
+
+describe('NodeTables', () => {
+  const c = fp.classifier(0);
+  const b = fp.builder();
+  fillBuilder(b, tables(), PORT_UNDERLAY);
+  fp.commit(b);
+  afterAll(() => {
+    c.free();
+    b.free();
+  });
+
+  it('sends a VM frame to a remote MAC toward its VTEP and to a local MAC to its port', () => {
+    const batch = FrameBatch.of([ping(B, A), ping(C, A)]);
+    c.classify(3, batch);
+    const [toB, toC] = batch.verdicts();
+    expect([toB!.kind, toB!.port, toB!.vni, toB!.encap]).toEqual([VerdictKind.Encap, 1, 100, Encap.Vxlan]);
+    expect([toC!.kind, toC!.port]).toEqual([VerdictKind.Local, 4]);
+  });
+
+  it('decapsulates tunnel frames on the underlay port to the local port', () => {
+    // Encapsulate a frame for C as the peer node would, then decapsulate it on our underlay.
+    const peer = fp.builder();
+    peer.localVtep(ipv4('198.18.0.2'), mac('02:ff:00:00:00:02')).port(9, 100).vtep({ id: 2, ip: ipv4('198.18.0.1'), nextHopMac: mac('02:ff:00:00:00:01'), encap: Encap.Vxlan }).remoteMac(100, mac(C), 2, 100);
+    const pdp = new FastPath(fp.lib);
+    pdp.commit(peer);
+    const pc = pdp.classifier(0);
+    const wire = FrameBatch.withHeadroom([ping(C, B)]);
+    expect(pc.forward(9, wire)).toBe(1);
+    const rx = FrameBatch.withHeadroom([Buffer.from(wire.frame(0))]);
+    expect(c.forward(UNDERLAY_PORT, rx)).toBe(1);
+    expect([rx.verdict(0).kind, rx.verdict(0).port]).toEqual([VerdictKind.Local, 4]);
+    pc.free();
+    peer.free();
+    pdp.close();
+  });
+
+  it('filters: VM NICs take unicast to other known MACs of their network, with port security from their pairs; the underlay takes local MACs', () => {
+    const f = new Map(interfaceFilters(tables()).map((x) => [x.ifname, x.keys]));
+    expect(f.get('tap3')!.get(FilterMap.Dst)).toEqual(new Set([dstKey(B), dstKey(C)]));
+    expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10')]));
+    expect(f.get('tap4')!.get(FilterMap.Dst)).toEqual(new Set([dstKey(A), dstKey(B)]));
+    expect(f.get('tap4')!.get(FilterMap.Src)).toEqual(new Set());
+    // A network with load balancers stays with OVS (conntrack): nothing taken for it.
+    expect(f.get('tap5')!.get(FilterMap.Dst)).toEqual(new Set());
+    expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C)]));
+    expect([...f.get('tap3')!.get(FilterMap.Dst)!].some((k) => k.startsWith(LB.replace(/:/g, '')))).toBe(false);
+  });
+
+  it('encodes filter keys as the XDP program reads them', () => {
+    expect(dstKey(B)).toBe('02000000000b0000');
+    expect(srcKey(A, '10.0.0.10')).toBe('02000000000a00000a00000a');
+    expect(innerKey(0x123456, A)).toBe('5634120002000000000a0000');
+    expect(() => dstKey('zz')).toThrow(/bad MAC/);
+  });
+});

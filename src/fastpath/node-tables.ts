@@ -1,0 +1,147 @@
+/**
+ * What a node's fast path must hold, resolved to this host: interface names, the
+ * next-hop MAC of every remote VTEP, the local VTEP's MAC. Plain data, built by the
+ * layer above from the pipeline's plan (src/pipeline/fastpath-plan.ts) and the OVS
+ * session; NodeRunner applies it. Also the pure parts of applying: the native table
+ * contents and the XDP filter keys each interface needs.
+ */
+import { Encap } from './types';
+
+export interface NodeTablesPort {
+  /** Fast-path port id (the ofport of the VM NIC on br-int). */
+  id: number;
+  ifname: string;
+  network: number;
+  mac: string;
+  portSecurity: boolean;
+  sources: ReadonlyArray<{ mac: string; ip: string }>;
+  /** Its network's IP traffic must cross OVS's conntrack (load balancers): no frame of it is taken. */
+  slowOnly?: boolean;
+}
+
+export type NodeTablesDestination = { kind: 'local'; port: number } | { kind: 'remote'; vtep: number; vni: number };
+
+export interface NodeTables {
+  localVtep: { ip: string; mac: string };
+  /** The underlay NIC frames to and from remote VTEPs cross. */
+  underlay: { ifname: string };
+  ports: NodeTablesPort[];
+  vnis: Array<{ vni: number; network: number }>;
+  vteps: Array<{ id: number; ip: string; mac: string; encap: 'vxlan' | 'geneve' }>;
+  macs: Array<{ network: number; mac: string; to: NodeTablesDestination }>;
+  vips: Array<{ proto: 'TCP' | 'UDP'; vip: string; port: number; backends: Array<{ ip: string; port: number; weight: number }> }>;
+}
+
+/** The underlay's fast-path port id: OVS never numbers a port 0. */
+export const UNDERLAY_PORT = 0;
+
+export enum FilterMap { Dst = 0, Src = 1, Inner = 2 }
+
+export function macBytes(mac: string): Uint8Array {
+  const parts = mac.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new RangeError(`bad MAC ${mac}`);
+  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
+}
+
+export function ipv4Number(ip: string): number {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new RangeError(`bad IPv4 address ${ip}`);
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+}
+
+/** IPv4 as the 16-byte IPv4-mapped form the native VIP table keys on. */
+export function mappedIPv4(ip: string): Uint8Array {
+  const out = new Uint8Array(16);
+  out[10] = 0xff;
+  out[11] = 0xff;
+  const n = ipv4Number(ip);
+  out.set([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff], 12);
+  return out;
+}
+
+/** Filter keys as hex strings (for diffing); keyBytes turns them back into map keys. */
+export const dstKey = (mac: string): string => Buffer.concat([Buffer.from(macBytes(mac)), Buffer.alloc(2)]).toString('hex');
+export function srcKey(mac: string, ip: string): string {
+  const b = Buffer.alloc(12);
+  b.set(macBytes(mac), 0);
+  b.writeUInt32BE(ipv4Number(ip), 8);
+  return b.toString('hex');
+}
+export function innerKey(vni: number, mac: string): string {
+  const b = Buffer.alloc(12);
+  b.writeUInt32LE(vni >>> 0, 0); // struct vfp_inner_key.vni: host order, as the XDP program builds it
+  b.set(macBytes(mac), 4);
+  return b.toString('hex');
+}
+export const keyBytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
+
+export interface InterfaceFilters {
+  ifname: string;
+  /** map -> keys */
+  keys: Map<FilterMap, Set<string>>;
+}
+
+/**
+ * The frames each interface's XDP program hands to the fast path. A VM NIC: unicast to
+ * another MAC of its network that the tables deliver (local port or resolved VTEP),
+ * and with port security only from its (MAC, IPv4) pairs. The underlay: tunnel frames
+ * whose (VNI, inner destination MAC) is a local port. Everything else goes on to OVS.
+ */
+export function interfaceFilters(t: NodeTables): InterfaceFilters[] {
+  const out: InterfaceFilters[] = [];
+  const byNetwork = new Map<number, string[]>();
+  for (const m of t.macs) {
+    let l = byNetwork.get(m.network);
+    if (!l) byNetwork.set(m.network, (l = []));
+    l.push(m.mac.toLowerCase());
+  }
+  for (const p of t.ports) {
+    const own = p.mac.toLowerCase();
+    const dst = new Set(p.slowOnly ? [] : (byNetwork.get(p.network) ?? []).filter((m) => m !== own).map(dstKey));
+    const src = new Set(p.portSecurity && !p.slowOnly ? p.sources.map((s) => srcKey(s.mac, s.ip)) : []);
+    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src]]) });
+  }
+  const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));
+  const slowNets = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.network));
+  const inner = new Set<string>();
+  for (const m of t.macs) {
+    const vni = vniOf.get(m.network);
+    if (m.to.kind === 'local' && vni !== undefined && !slowNets.has(m.network)) inner.add(innerKey(vni, m.mac));
+  }
+  out.push({ ifname: t.underlay.ifname, keys: new Map([[FilterMap.Inner, inner]]) });
+  return out;
+}
+
+export const encapOf = (e: 'vxlan' | 'geneve'): Encap => (e === 'geneve' ? Encap.Geneve : Encap.Vxlan);
+const PROTO = { TCP: 6, UDP: 17 } as const;
+
+/** Stable text of what the native tables hold: equal text, no commit needed. */
+export function tablesSignature(t: NodeTables): string {
+  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network]), t.vnis, t.vteps, t.macs, t.vips]);
+}
+
+/** The native builder calls for t, in one place (the runner and tests share it). */
+export interface BuilderLike {
+  localVtep(ip: number, mac: Uint8Array): unknown;
+  port(port: number, network: number, flags?: number): unknown;
+  vni(vni: number, network: number): unknown;
+  vtep(v: { id: number; ip: number; nextHopMac: Uint8Array; encap: Encap }): unknown;
+  localMac(network: number, mac: Uint8Array, port: number): unknown;
+  remoteMac(network: number, mac: Uint8Array, vtepId: number, vni: number): unknown;
+  vip(v: { proto: number; addr: Uint8Array; port: number; backends: Array<{ id: number; addr: Uint8Array; port: number; weight: number }> }): unknown;
+}
+
+export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number): void {
+  b.localVtep(ipv4Number(t.localVtep.ip), macBytes(t.localVtep.mac));
+  b.port(UNDERLAY_PORT, 0, underlayFlag);
+  for (const p of t.ports) b.port(p.id, p.network);
+  for (const v of t.vnis) b.vni(v.vni, v.network);
+  for (const v of t.vteps) b.vtep({ id: v.id, ip: ipv4Number(v.ip), nextHopMac: macBytes(v.mac), encap: encapOf(v.encap) });
+  for (const m of t.macs) {
+    if (m.to.kind === 'local') b.localMac(m.network, macBytes(m.mac), m.to.port);
+    else b.remoteMac(m.network, macBytes(m.mac), m.to.vtep, m.to.vni);
+  }
+  for (const v of t.vips) {
+    b.vip({ proto: PROTO[v.proto], addr: mappedIPv4(v.vip), port: v.port, backends: v.backends.map((x, i) => ({ id: i, addr: mappedIPv4(x.ip), port: x.port, weight: x.weight })) });
+  }
+}

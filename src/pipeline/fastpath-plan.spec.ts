@@ -1,0 +1,147 @@
+import { compileNode, indexModel } from './compiler';
+import { planFastPath, type FastPathPlan } from './fastpath-plan';
+import { NetworkField } from './fields';
+import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
+import { OwnerIds } from './owners';
+import { TABLES } from './tables';
+
+const net = (uid: string, vni: number, encapsulation: 'vxlan' | 'geneve' = 'vxlan'): NetworkModel => ({ uid, key: `t/${uid}`, version: '1', vni, encapsulation });
+const mac = (n: number) => `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`;
+const port = (uid: string, network: string, n: number, node: string | undefined, extra: Partial<PortModel> = {}): PortModel => ({
+  uid,
+  key: `t/${uid}`,
+  version: '1',
+  network,
+  mac: mac(n),
+  ips: [`10.0.0.${n}`],
+  portSecurity: true,
+  allowedAddressPairs: [],
+  binding: node ? { node, ofport: n } : undefined,
+  ...extra,
+});
+
+function model(networks: NetworkModel[], ports: PortModel[], lbs: LoadBalancerModel[] = [], nodes?: NodeModel[]): LogicalModel {
+  const ns = nodes ?? [
+    { name: 'hv1', tunnelIP: '198.18.0.1', tunnelPorts: { vxlan: 1, geneve: 2 } },
+    { name: 'hv2', tunnelIP: '198.18.0.2', tunnelPorts: { vxlan: 1, geneve: 2 } },
+    { name: 'hv3', tunnelIP: '198.18.0.3', tunnelPorts: { vxlan: 1, geneve: 2 } },
+  ];
+  return {
+    networks: new Map(networks.map((n) => [n.uid, n])),
+    ports: new Map(ports.map((p) => [p.uid, p])),
+    nodes: new Map(ns.map((n) => [n.name, n])),
+    loadBalancers: new Map(lbs.map((l) => [l.uid, l])),
+  };
+}
+
+/** A three-node, three-network topology with VXLAN and GENEVE, unbound ports and a load balancer. */
+function sample(): LogicalModel {
+  return model(
+    [net('blue', 100), net('red', 200, 'geneve'), net('green', 300)],
+    [
+      port('b1', 'blue', 11, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.99', mac: mac(11) }] }),
+      port('b2', 'blue', 12, 'hv1'),
+      port('b3', 'blue', 13, 'hv2'),
+      port('b4', 'blue', 14, 'hv3'),
+      port('b5', 'blue', 15, undefined), // unbound: nowhere
+      port('r1', 'red', 21, 'hv1', { portSecurity: false }),
+      port('r2', 'red', 22, 'hv2'),
+      port('g1', 'green', 31, 'hv2'), // green is not present on hv1
+      port('g2', 'green', 32, 'hv3'),
+    ],
+    [
+      {
+        uid: 'lb1', key: 't/lb1', version: '1', network: 'blue', vip: '10.0.0.200', mac: '02:4c:42:00:00:01',
+        listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'SCTP', port: 9, targetPort: 9 }],
+        backends: [{ ip: '10.0.0.13', mac: mac(13), weight: 2 }, { ip: '10.0.0.14', mac: mac(14), weight: 0 }],
+      },
+    ],
+  );
+}
+
+type Where = string; // "local:5" or "remote:198.18.0.2/vni 100/port 1"
+
+/** Where br-int's L2Lookup table sends (network, MAC) for traffic of local ports. */
+function ovsDeliveries(m: LogicalModel, node: string): Map<string, Where> {
+  const c = compileNode(m, node, new OwnerIds());
+  const out = new Map<string, Where>();
+  for (const o of c.owners.values()) {
+    for (const f of o.flows) {
+      if (f.tableId !== TABLES.L2Lookup.id || !f.priority) continue;
+      const reg = f.match.find((x) => x.field === NetworkField.sub.field && (x as { mask?: number }).mask !== undefined) as { value: number } | undefined;
+      const dst = f.match.find((x) => x.field === 'eth_dst') as { value: string } | undefined;
+      if (!reg || !dst) continue;
+      const actions = f.instructions.flatMap((i) => (i.type === 'apply_actions' ? i.actions : []));
+      const output = actions.find((a) => a.type === 'output') as { port: number } | undefined;
+      const tunDst = actions.find((a) => a.type === 'set_field' && a.field === 'tun_ipv4_dst') as { value: string } | undefined;
+      const tunId = actions.find((a) => a.type === 'set_field' && a.field === 'tunnel_id') as { value: bigint } | undefined;
+      const where = tunDst ? `remote:${tunDst.value}/vni ${tunId?.value}/port ${output?.port}` : `local:${output?.port}`;
+      out.set(`${reg.value}/${dst.value}`, where);
+    }
+  }
+  return out;
+}
+
+function planDeliveries(p: FastPathPlan, m: LogicalModel): Map<string, Where> {
+  const out = new Map<string, Where>();
+  const tunnelPort = (encap: 'vxlan' | 'geneve') => m.nodes.get(p.node)?.tunnelPorts?.[encap];
+  for (const e of p.macs) {
+    const where = e.to.kind === 'local' ? `local:${e.to.ofport}` : `remote:${e.to.ip}/vni ${e.to.vni}/port ${tunnelPort(e.to.encap)}`;
+    out.set(`${e.network}/${e.mac}`, where);
+  }
+  return out;
+}
+
+describe('planFastPath', () => {
+  it('delivers every (network, MAC) where the OVS flows deliver it, on every node', () => {
+    const m = sample();
+    for (const node of ['hv1', 'hv2', 'hv3']) {
+      const ovs = ovsDeliveries(m, node);
+      const fp = planDeliveries(planFastPath(m, node), m);
+      expect(ovs.size).toBeGreaterThan(0);
+      expect([...fp.entries()].sort()).toEqual([...ovs.entries()].sort());
+    }
+  });
+
+  it('agrees with OVS while a node has no tunnel port yet (no remote entries on either side)', () => {
+    const base = sample();
+    const m = { ...base, nodes: new Map([...base.nodes].map(([k, n]) => [k, k === 'hv1' ? { ...n, tunnelPorts: undefined } : n])) };
+    const fp = planFastPath(m, 'hv1');
+    expect(fp.macs.every((e) => e.to.kind === 'local')).toBe(true);
+    expect([...planDeliveries(fp, m).entries()].sort()).toEqual([...ovsDeliveries(m, 'hv1').entries()].sort());
+  });
+
+  it('lists local ports, present VNIs, VTEPs per (node, encapsulation) and VIPs for hv1', () => {
+    const p = planFastPath(sample(), 'hv1');
+    expect(p.localVtep).toBe('198.18.0.1');
+    expect(p.ports.map((x) => [x.ofport, x.network, x.mac, x.portSecurity])).toEqual([
+      [11, 100, mac(11), true],
+      [12, 100, mac(12), true],
+      [21, 200, mac(21), false],
+    ]);
+    expect(p.ports[0]!.sources).toEqual([{ mac: mac(11), ip: '10.0.0.11' }, { mac: mac(11), ip: '10.0.0.99' }]);
+    expect(p.vnis).toEqual([{ vni: 100, network: 100 }, { vni: 200, network: 200 }]); // green (300) is not present
+    expect(p.vteps).toEqual([
+      { id: 1, node: 'hv2', ip: '198.18.0.2', encap: 'geneve' },
+      { id: 2, node: 'hv2', ip: '198.18.0.2', encap: 'vxlan' },
+      { id: 3, node: 'hv3', ip: '198.18.0.3', encap: 'vxlan' },
+    ]);
+    expect(p.macs.find((e) => e.mac === mac(22))!.to).toEqual({ kind: 'remote', vtep: 1, node: 'hv2', ip: '198.18.0.2', vni: 200, encap: 'geneve' });
+    expect(p.macs.some((e) => e.mac === mac(15) || e.mac === mac(31))).toBe(false);
+    // TCP listener only (SCTP is not classified), weight-0 backend left out, targetPort used.
+    expect(p.conntrackNetworks).toEqual([100]);
+    expect(p.vips).toEqual([{ network: 100, proto: 'TCP', vip: '10.0.0.200', port: 80, backends: [{ ip: '10.0.0.13', port: 8080, weight: 2, mac: mac(13) }] }]);
+  });
+
+  it('is empty for a node with no bound port, and for a node the model does not know', () => {
+    const m = sample();
+    const none = planFastPath(model([net('blue', 100)], [port('x', 'blue', 5, 'hv2')]), 'hv1');
+    expect(none).toEqual({ node: 'hv1', localVtep: '198.18.0.1', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] });
+    expect(planFastPath(m, 'nowhere')).toEqual({ node: 'nowhere', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] });
+  });
+
+  it('is deterministic and takes a prebuilt index', () => {
+    const m = sample();
+    expect(planFastPath(m, 'hv2', indexModel(m))).toEqual(planFastPath(m, 'hv2'));
+  });
+});

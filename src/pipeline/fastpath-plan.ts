@@ -1,0 +1,136 @@
+/**
+ * The fast path's tables for one node, computed from the same logical model and by the
+ * same rules as compileNode's OpenFlow flows, so the two cannot disagree about where a
+ * frame goes: a network is present on a node when one of its ports is bound there; a
+ * (network, MAC) of a local port is delivered to that port's ofport; a (network, MAC) of
+ * a port bound on another node goes to that node's VTEP with the network's VNI and
+ * encapsulation, only when the node has the tunnel port OVS would use (no tunnel port,
+ * no L2 flow, no fast-path entry). Pure and deterministic.
+ *
+ * Identifiers: the fast path's port id is the OVS ofport of a VM port (so per-interface
+ * counters line up with OVS's ports) and its network id is the VNI (what the OpenFlow
+ * pipeline loads into its Network register). VTEP ids are per (remote node, encapsulation),
+ * numbered from 1 in sorted order.
+ */
+import type { Encapsulation } from '../resources/kinds';
+import { indexModel, type ModelIndex } from './compiler';
+import type { LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
+
+export interface FastPathLocalPort {
+  /** OVS ofport of the VM NIC, also its fast-path port id. */
+  ofport: number;
+  /** Network id = VNI. */
+  network: number;
+  mac: string;
+  /** namespace/name of the VirtualPort, for logs. */
+  key: string;
+  portSecurity: boolean;
+  /** IPv4 (MAC, IP) source pairs port security lets through: own IPs and allowed pairs. */
+  sources: ReadonlyArray<{ mac: string; ip: string }>;
+}
+
+export interface FastPathVtep {
+  id: number;
+  node: string;
+  ip: string;
+  encap: Encapsulation;
+}
+
+export type FastPathDestination =
+  | { kind: 'local'; ofport: number }
+  | { kind: 'remote'; vtep: number; node: string; ip: string; vni: number; encap: Encapsulation };
+
+export interface FastPathMacEntry {
+  network: number;
+  mac: string;
+  to: FastPathDestination;
+}
+
+export interface FastPathBackend {
+  ip: string;
+  port: number;
+  weight: number;
+  mac: string;
+}
+
+export interface FastPathVip {
+  network: number;
+  proto: 'TCP' | 'UDP';
+  vip: string;
+  port: number;
+  /** Backends with weight > 0 (Maglev ignores the others). */
+  backends: FastPathBackend[];
+}
+
+export interface FastPathPlan {
+  node: string;
+  /** This node's VTEP address (source of encapsulated frames); absent when the node is unknown. */
+  localVtep?: string;
+  ports: FastPathLocalPort[];
+  /** VNI -> network for decapsulation: the present networks. */
+  vnis: Array<{ vni: number; network: number }>;
+  vteps: FastPathVtep[];
+  macs: FastPathMacEntry[];
+  vips: FastPathVip[];
+  /**
+   * Networks with load balancers: OVS sends all their IP through conntrack (DNAT toward
+   * backends, un-DNAT of replies), which the fast path does not do, so a runner must leave
+   * their traffic to OVS. Their VIPs are still listed (tables stay complete).
+   */
+  conntrackNetworks: number[];
+}
+
+const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
+
+function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
+  return [...p.ips.map((ip) => ({ mac: p.mac, ip })), ...p.allowedAddressPairs].filter((a) => isIPv4(a.ip));
+}
+
+export function planFastPath(model: LogicalModel, nodeName: string, index: ModelIndex = indexModel(model)): FastPathPlan {
+  const self = model.nodes.get(nodeName);
+  const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] };
+  if (self) plan.localVtep = self.tunnelIP;
+  const vteps = new Map<string, FastPathVtep>();
+  const remoteEntries: Array<{ net: NetworkModel; port: PortModel; remote: NodeModel }> = [];
+  const nets = [...model.networks.values()].sort((a, b) => a.vni - b.vni);
+  for (const net of nets) {
+    const ports = index.portsByNetwork.get(net.uid) ?? [];
+    if (!ports.some((p) => p.binding?.node === nodeName)) continue;
+    plan.vnis.push({ vni: net.vni, network: net.vni });
+    const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
+    for (const p of ports) {
+      const b = p.binding;
+      if (b?.node === nodeName) {
+        plan.ports.push({ ofport: b.ofport, network: net.vni, mac: p.mac, key: p.key, portSecurity: p.portSecurity, sources: sourcesOf(p) });
+        plan.macs.push({ network: net.vni, mac: p.mac, to: { kind: 'local', ofport: b.ofport } });
+        continue;
+      }
+      const remote = b ? model.nodes.get(b.node) : undefined;
+      if (!remote || tunnelPort === undefined) continue;
+      vteps.set(`${remote.name}/${net.encapsulation}`, { id: 0, node: remote.name, ip: remote.tunnelIP, encap: net.encapsulation });
+      remoteEntries.push({ net, port: p, remote });
+    }
+    const lbs = index.lbsByNetwork.get(net.uid) ?? [];
+    if (lbs.length) plan.conntrackNetworks.push(net.vni);
+    for (const lb of lbs) {
+      for (const l of lb.listeners) {
+        if (l.protocol === 'SCTP') continue; // the classifier hashes TCP and UDP only
+        plan.vips.push({
+          network: net.vni,
+          proto: l.protocol,
+          vip: lb.vip,
+          port: l.port,
+          backends: lb.backends.filter((x) => x.weight > 0).map((x) => ({ ip: x.ip, port: l.targetPort, weight: x.weight, mac: x.mac })),
+        });
+      }
+    }
+  }
+  plan.vteps = [...vteps.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, v], i) => ({ ...v, id: i + 1 }));
+  const vtepId = new Map(plan.vteps.map((v) => [`${v.node}/${v.encap}`, v.id]));
+  for (const { net, port, remote } of remoteEntries) {
+    const vtep = vtepId.get(`${remote.name}/${net.encapsulation}`)!;
+    plan.macs.push({ network: net.vni, mac: port.mac, to: { kind: 'remote', vtep, node: remote.name, ip: remote.tunnelIP, vni: net.vni, encap: net.encapsulation } });
+  }
+  plan.macs.sort((a, b) => a.network - b.network || a.mac.localeCompare(b.mac));
+  return plan;
+}

@@ -1,0 +1,245 @@
+/**
+ * The fast path per node: after the pipeline compiles a node's flows it hands the same
+ * logical model here (nodeCompiled); this plans the node's fast-path tables by the same
+ * rules (planFastPath), resolves them to the host (VM NIC names from the OVS session,
+ * the underlay NIC, VTEP next-hop MACs) and applies them with a NodeRunner. Its state
+ * and counters go to Node status.fastpath and to /metrics.
+ *
+ * Opt-in: Node spec.fastPath.enabled, or VNETD_FASTPATH=1 for every node without an
+ * explicit setting. Where the fast path cannot run (library missing, no AF_XDP, no
+ * rights) the reason is logged once per node and reason, shown in status, and vnetd
+ * works on with OVS alone.
+ */
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE } from '../../chassis/layout';
+import type { OvsSnapshot } from '../../chassis/layout-plan';
+import { FastPath, openFastPath } from '../../fastpath/fastpath';
+import { NodeRunner, type NodeCounters } from '../../fastpath/node-runner';
+import type { NodeTables } from '../../fastpath/node-tables';
+import { knownNextHopMac, localMacOf, nextHopMac } from '../../fastpath/underlay';
+import { planFastPath, type FastPathPlan } from '../../pipeline/fastpath-plan';
+import type { LogicalModel } from '../../pipeline/model';
+import type { ModelIndex } from '../../pipeline/compiler';
+import type { HypervisorNode, NodeFastPathStatus } from '../../resources/kinds';
+import { NODES } from '../../store/kinds';
+import type { ObjectStore } from '../../store/object-store';
+
+export interface FastPathNodesOptions {
+  objects: ObjectStore;
+  logger: Logger;
+  /** Default for nodes without spec.fastPath.enabled (VNETD_FASTPATH=1). */
+  enabledByDefault?: boolean;
+  /** How often counters are copied into Node status (default 10 s). */
+  statusIntervalMs?: number;
+}
+
+/** What the pipeline reconciler calls (kept to two methods so its hook stays small). */
+export interface FastPathHook {
+  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex, ovs: OvsSnapshot): void;
+  nodeGone(node: string): void;
+}
+
+interface NodeFastPath {
+  runner?: NodeRunner;
+  chain: Promise<void>;
+  /** The latest compile not applied yet: applies coalesce (only the newest model matters). */
+  next?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
+  status?: NodeFastPathStatus;
+  logged: string;
+  /** Next-hop MACs resolved so far (VTEP IP -> MAC). */
+  neighbours: Map<string, string>;
+}
+
+/** Interfaces of a bridge by ofport, and its NICs (not internal, tunnel or patch ports). */
+function bridgeInterfaces(s: OvsSnapshot, bridge: string): { byOfport: Map<number, string>; nics: string[] } {
+  const byOfport = new Map<number, string>();
+  const nics: string[] = [];
+  const b = s.bridges.find((x) => x.name === bridge);
+  for (const pu of b?.ports ?? []) {
+    for (const iu of s.ports.get(pu)?.interfaces ?? []) {
+      const i = s.interfaces.get(iu);
+      if (!i) continue;
+      if (typeof i.ofport === 'number' && i.ofport > 0) byOfport.set(i.ofport, i.name);
+      if (i.type === '' || i.type === 'system' || i.type === 'afxdp') nics.push(i.name);
+    }
+  }
+  return { byOfport, nics: nics.sort() };
+}
+
+const num = (o: Record<string, bigint>): Record<string, number> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
+
+export class FastPathNodes implements FastPathHook {
+  private readonly log: Logger;
+  private readonly nodes = new Map<string, NodeFastPath>();
+  private fp: FastPath | null | undefined;
+  private libraryReason = '';
+  private readonly timer: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(private readonly opts: FastPathNodesOptions) {
+    this.log = opts.logger.child({ component: 'fastpath' });
+    this.timer = setInterval(() => this.refreshCounters(), opts.statusIntervalMs ?? 10_000);
+    this.timer.unref();
+  }
+
+  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex, ovs: OvsSnapshot): void {
+    const name = node.metadata.name;
+    const enabled = node.spec?.fastPath?.enabled ?? this.opts.enabledByDefault ?? false;
+    const cur = this.nodes.get(name);
+    if (!enabled && !cur) return;
+    const st: NodeFastPath = cur ?? { chain: Promise.resolve(), logged: '', neighbours: new Map() };
+    this.nodes.set(name, st);
+    // One apply at a time per node; compiles that arrive meanwhile coalesce into the newest.
+    const queued = st.next !== undefined;
+    st.next = { node, plan: enabled ? planFastPath(model, name, index) : undefined, ovs };
+    if (queued) return;
+    st.chain = st.chain
+      .then(() => {
+        const n = st.next;
+        st.next = undefined;
+        return n && this.applyNode(name, n.node, st, n.plan, n.ovs);
+      })
+      .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: apply failed'));
+  }
+
+  nodeGone(name: string): void {
+    const st = this.nodes.get(name);
+    if (!st) return;
+    this.nodes.delete(name);
+    st.chain = st.chain.then(() => st.runner?.close());
+  }
+
+  /** Counters of every node with a runner (for /metrics). */
+  counters(): Array<{ node: string; state: NodeFastPathStatus['state']; counters?: NodeCounters }> {
+    return [...this.nodes.entries()].map(([node, st]) => ({ node, state: st.status?.state ?? 'Idle', counters: st.runner?.counters() }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.all([...this.nodes.values()].map((st) => st.chain.then(() => st.runner?.close())));
+    this.nodes.clear();
+  }
+
+  private library(): FastPath | null {
+    if (this.fp === undefined) {
+      const { status, fastPath } = openFastPath();
+      this.fp = fastPath;
+      if (!status.available) this.libraryReason = `${status.component}: ${status.reason}`;
+    }
+    return this.fp;
+  }
+
+  private async applyNode(name: string, node: HypervisorNode, st: NodeFastPath, plan: FastPathPlan | undefined, ovs: OvsSnapshot): Promise<void> {
+    if (this.stopped) return;
+    if (!plan) {
+      st.runner?.close();
+      st.runner = undefined;
+      await this.report(name, st, { state: 'Disabled' });
+      this.nodes.delete(name);
+      return;
+    }
+    const fp = this.library();
+    if (!fp) return this.report(name, st, { state: 'Unavailable', reason: this.libraryReason });
+    const netns = node.spec?.fastPath?.netns;
+    if (netns && !existsSync(`/run/netns/${netns}`)) {
+      st.runner?.close();
+      st.runner = undefined;
+      return this.report(name, st, { state: 'Unavailable', reason: `network namespace ${netns} not found` });
+    }
+    // Each node has a datapath (table snapshot) of its own.
+    st.runner ??= new NodeRunner(new FastPath(fp.lib), { netns });
+    const tables = await this.resolve(node, st, plan, ovs);
+    if (typeof tables === 'string') {
+      const state = st.runner.apply({ localVtep: { ip: '0.0.0.0', mac: '00:00:00:00:00:00' }, underlay: { ifname: '' }, ports: [], vnis: [], vteps: [], macs: [], vips: [] });
+      return this.report(name, st, { state: state.state === 'Running' ? 'Idle' : state.state, reason: tables });
+    }
+    this.log.debug({ node: name, tables }, 'fastpath: applying tables');
+    const state = st.runner.apply(tables);
+    await this.report(name, st, state.state === 'Running' ? { state: 'Running', interfaces: state.interfaces } : { state: state.state, reason: state.reason });
+  }
+
+  /** The plan on this host, or why it cannot be applied yet. */
+  private async resolve(node: HypervisorNode, st: NodeFastPath, plan: FastPathPlan, ovs: OvsSnapshot): Promise<NodeTables | string> {
+    const netns = node.spec?.fastPath?.netns;
+    if (!plan.localVtep) return 'node has no tunnel IP';
+    if (!plan.ports.length) return 'no VM port bound on this node';
+    const underlay = node.spec?.fastPath?.underlay ?? bridgeInterfaces(ovs, UNDERLAY_BRIDGE).nics[0];
+    if (!underlay) return `no underlay NIC: set spec.fastPath.underlay or plug the uplink into ${UNDERLAY_BRIDGE}`;
+    const localMac = await localMacOf(netns, plan.localVtep);
+    if (!localMac) return `no interface holds the tunnel IP ${plan.localVtep}`;
+    // Re-read known neighbours on every apply (a VTEP's MAC may change); resolve new ones.
+    for (const v of new Set(plan.vteps.map((x) => x.ip))) {
+      const mac = st.neighbours.has(v) ? await knownNextHopMac(netns, v) : await nextHopMac(netns, v);
+      if (mac) st.neighbours.set(v, mac);
+    }
+    const ifOf = bridgeInterfaces(ovs, INTEGRATION_BRIDGE).byOfport;
+    const ports = plan.ports.filter((p) => ifOf.has(p.ofport));
+    const portIds = new Set(ports.map((p) => p.ofport));
+    const vteps = plan.vteps.filter((v) => st.neighbours.has(v.ip));
+    const vtepIds = new Set(vteps.map((v) => v.id));
+    const slow = new Set(plan.conntrackNetworks);
+    return {
+      localVtep: { ip: plan.localVtep, mac: localMac },
+      underlay: { ifname: underlay },
+      ports: ports.map((p) => ({ id: p.ofport, ifname: ifOf.get(p.ofport)!, network: p.network, mac: p.mac, portSecurity: p.portSecurity, sources: p.sources, slowOnly: slow.has(p.network) })),
+      vnis: plan.vnis,
+      vteps: vteps.map((v) => ({ id: v.id, ip: v.ip, mac: st.neighbours.get(v.ip)!, encap: v.encap })),
+      // Entries toward a port without a NIC here, or a VTEP not resolved yet, stay with OVS.
+      macs: plan.macs.flatMap((m): NodeTables['macs'] => {
+        if (m.to.kind === 'local') return portIds.has(m.to.ofport) ? [{ network: m.network, mac: m.mac, to: { kind: 'local' as const, port: m.to.ofport } }] : [];
+        return vtepIds.has(m.to.vtep) ? [{ network: m.network, mac: m.mac, to: { kind: 'remote' as const, vtep: m.to.vtep, vni: m.to.vni } }] : [];
+      }),
+      vips: plan.vips.map((v) => ({ proto: v.proto, vip: v.vip, port: v.port, backends: v.backends.map((b) => ({ ip: b.ip, port: b.port, weight: b.weight })) })),
+    };
+  }
+
+  private statusCounters(st: NodeFastPath): NodeFastPathStatus['counters'] {
+    const c = st.runner?.counters();
+    if (!c) return undefined;
+    return {
+      tables: num(c.tables),
+      interfaces: c.interfaces.map((i) => ({ name: i.ifname, port: i.port, ...num(i.counters), ...(i.xsk ? { tx: Number(i.xsk.tx), txFull: Number(i.xsk.txFull), xskDrops: Number(i.xsk.drops) } : {}) })),
+    };
+  }
+
+  private async report(name: string, st: NodeFastPath, s: { state: NodeFastPathStatus['state']; reason?: string; interfaces?: number }): Promise<void> {
+    const key = `${s.state}|${s.reason ?? ''}`;
+    if (key !== st.logged) {
+      st.logged = key;
+      const fields = { event: 'fastpath.state', node: name, state: s.state, reason: s.reason, interfaces: s.interfaces };
+      if (s.state === 'Unavailable') this.log.warn(fields, `fast path unavailable on ${name}: ${s.reason}; OVS carries all traffic`);
+      else this.log.info(fields, `fast path ${s.state.toLowerCase()} on ${name}`);
+    }
+    const status: NodeFastPathStatus = { state: s.state, ...(s.reason ? { reason: s.reason } : {}), ...(s.interfaces !== undefined ? { interfaces: s.interfaces } : {}) };
+    const counters = this.statusCounters(st);
+    if (counters) status.counters = counters;
+    st.status = status;
+    await this.writeStatus(name, status);
+  }
+
+  private refreshCounters(): void {
+    for (const [name, st] of this.nodes) {
+      if (!st.status || !st.runner) continue;
+      const counters = this.statusCounters(st);
+      if (JSON.stringify(counters) === JSON.stringify(st.status.counters)) continue;
+      st.status = { ...st.status, counters };
+      st.chain = st.chain.then(() => this.writeStatus(name, st.status!)).catch((err: unknown) => this.log.warn({ err, node: name }, 'fastpath: status write failed'));
+    }
+  }
+
+  private async writeStatus(name: string, fastpath: NodeFastPathStatus): Promise<void> {
+    if (this.stopped) return;
+    await this.opts.objects.modify<HypervisorNode>(
+      NODES,
+      undefined,
+      name,
+      (cur) => {
+        if (JSON.stringify(cur.status?.fastpath ?? null) === JSON.stringify(fastpath)) return undefined;
+        return { ...cur, status: { ...(cur.status ?? {}), fastpath } };
+      },
+      { subresource: 'status' },
+    );
+  }
+}
