@@ -53,7 +53,7 @@ function sample(): LogicalModel {
       {
         uid: 'lb1', key: 't/lb1', version: '1', network: 'blue', vip: '10.0.0.200', mac: '02:4c:42:00:00:01',
         listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'SCTP', port: 9, targetPort: 9 }],
-        backends: [{ ip: '10.0.0.13', mac: mac(13), weight: 2 }, { ip: '10.0.0.14', mac: mac(14), weight: 0 }],
+        backends: [{ name: 'b13', ip: '10.0.0.13', mac: mac(13), weight: 2, healthy: true }, { name: 'b14', ip: '10.0.0.14', mac: mac(14), weight: 0, healthy: true }],
       },
     ],
   );

@@ -120,7 +120,7 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
           proto: l.protocol,
           vip: lb.vip,
           port: l.port,
-          backends: lb.backends.filter((x) => x.weight > 0).map((x) => ({ ip: x.ip, port: l.targetPort, weight: x.weight, mac: x.mac })),
+          backends: lb.backends.filter((x) => x.healthy && x.weight > 0).map((x) => ({ ip: x.ip, port: l.targetPort, weight: x.weight, mac: x.mac })),
         });
       }
     }
