@@ -29,6 +29,8 @@ export interface LeaderWorkOptions {
   workers: number;
   /** Program hypervisors from this process (ChassisManager + pipeline over OVSDB/OpenFlow). */
   chassis: boolean;
+  /** Hypervisors are programmed by `vnetd agent`s, which report realization in Node status. */
+  agents?: boolean;
 }
 
 export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork> {
@@ -51,8 +53,9 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
       await chassis.start();
       stops.push(() => chassis.stop());
     }
-    // Flows on every connected node, and the Ready condition of ports and networks.
-    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers });
+    // Flows on every connected node, and the Ready condition of ports and networks; without
+    // chassis, agents program the nodes and Ready comes from what they report.
+    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: o.agents ? 'node-status' : 'local' });
     await pipeline.start();
     stops.push(() => pipeline.stop());
     return { chassis, pipeline, stop: stopAll };

@@ -114,7 +114,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
 
   // The reconcilers: at once (all-in-one, SQLite controller), or when elected (etcd controller).
   let work: LeaderWork | undefined;
-  const workOptions = { objects, catalog, logger, workers: config.workers, chassis: config.chassis !== false };
+  const chassis = config.chassis !== false;
+  const workOptions = { objects, catalog, logger, workers: config.workers, chassis, agents: role === 'controller' && !chassis };
   const startWork = async () => {
     work ??= await startLeaderWork(workOptions);
   };

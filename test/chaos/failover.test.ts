@@ -1,14 +1,17 @@
 /**
  * Chaos on a real deployment on this machine: a three-member etcd cluster on loopback, two
- * `vnetd controller` replicas sharing it, two hypervisors of the test bed. Under a steady
- * load of port creations and a 10 ms ping between VMs on the two hypervisors:
- *   (b) kill -9 the leading controller: the standby takes over within 5 s and reprograms
- *       the switches under a new cookie round without losing a ping;
+ * `vnetd controller` replicas sharing it, two hypervisors of the test bed each programmed
+ * by its own `vnetd agent`. Under a steady load of port creations and a 10 ms ping between
+ * VMs on the two hypervisors:
+ *   (b) kill -9 the leading controller: the standby takes over within 5 s and, as leader,
+ *       makes a port created after the takeover Ready; no ping lost;
  *   (a) kill -9 the etcd raft leader: etcd elects another within 5 s, vnetd keeps (or
- *       re-establishes) a controller leader within 5 s, and the ping loses nothing.
+ *       re-establishes) a controller leader within 5 s, and the ping loses nothing;
+ *   (c) kill -9 and restart an agent: its switch keeps forwarding (no ping lost) and the
+ *       new agent replaces the old cookie round with its own.
  * After each: every acknowledged write is stored with the address it was acknowledged
  * with, nothing unattempted exists, no address is given twice. Each test prints what it
- * measured. The hypervisors are programmed by the leader (VNETD_CHASSIS=1).
+ * measured.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -33,6 +36,8 @@ import {
   type Controller,
   type ControllerSpec,
   type Credentials,
+  type Proc,
+  spawnVnetd,
 } from './chaos-support';
 
 const etcdMissing = etcdAvailability();
@@ -47,6 +52,7 @@ describeChaos('chaos: controller and etcd failover', () => {
   let bed: Testbed | undefined;
   const specs: ControllerSpec[] = [];
   const ctrls: Controller[] = [];
+  const agents = new Map<string, Proc>();
   const track = new Set<ChildProcess>();
   const monitor = new RoleMonitor(() => ctrls);
   let creds: Credentials;
@@ -74,6 +80,10 @@ describeChaos('chaos: controller and etcd failover', () => {
       const roles = await Promise.all(ctrls.map((c) => (c.alive() ? c.role() : undefined)));
       return ctrls.find((_, i) => roles[i] === true);
     }, 15_000, 50);
+  const startAgent = (node: string) => {
+    const hv = bed!.hv(node);
+    agents.set(node, spawnVnetd(`agent-${node}`, ['agent', '--node', node, '--kubeconfig', join(dataDir!, 'admin.kubeconfig')], { VNETD_OVSDB: `unix:${hv.ovs.dbSocket}` }, dataDir!));
+  };
   const restart = async (i: number) => {
     ctrls[i] = startController(specs[i]!);
     await eventually(async () => (await ctrls[i]!.role()) !== undefined, 60_000, 100);
@@ -84,7 +94,7 @@ describeChaos('chaos: controller and etcd failover', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vnetd-chaos-'));
     dataDir = dir;
     for (const name of ['ctrl-a', 'ctrl-b']) {
-      specs.push({ name, port: await freePort(), dataDir: dir, etcd: cluster.endpoints, env: { VNETD_CHASSIS: '1' } });
+      specs.push({ name, port: await freePort(), dataDir: dir, etcd: cluster.endpoints });
     }
     // The first replica writes the shared PKI and admin kubeconfig; the second reuses them.
     ctrls[0] = startController(specs[0]!);
@@ -94,6 +104,7 @@ describeChaos('chaos: controller and etcd failover', () => {
     monitor.start();
 
     bed = await startTestbed({ hypervisors: 2 });
+    for (const hv of bed.hypervisors) startAgent(hv.name);
     await joinBed(bed, must);
     await must('POST', '/api/v1/namespaces', { metadata: { name: 'chaos' } });
     await must('POST', `${G}/namespaces/chaos/virtualnetworks`, { metadata: { name: 'pnet' }, spec: { subnets: [{ cidr: '10.50.0.0/24' }] } });
@@ -114,7 +125,7 @@ describeChaos('chaos: controller and etcd failover', () => {
   afterAll(async () => {
     monitor.stop();
     for (const c of track) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
-    await Promise.all(ctrls.map((c) => c.kill('SIGKILL')));
+    await Promise.all([...ctrls, ...agents.values()].map((c) => c.kill('SIGKILL')));
     await bed?.stop();
     await cluster?.stop();
     if (!dataDir) return;
@@ -126,7 +137,6 @@ describeChaos('chaos: controller and etcd failover', () => {
 
   it('(b) kill -9 of the leading controller: standby leads within 5 s, no write lost, no duplicate address, no ping lost', async () => {
     const victim = await leaderNow();
-    const before = await Promise.all(bed!.hypervisors.map(flowRounds));
     const load = new WriteLoad(() => ctrls, creds, 'chaos', 'lnet', 'b');
     load.start(2);
     const ping = startPing(vms[0], vms[1], 800, track);
@@ -135,13 +145,17 @@ describeChaos('chaos: controller and etcd failover', () => {
     await victim.kill('SIGKILL');
     const next = await monitor.leaderAfter(t0, victim.name, 15_000);
     const takeoverMs = next.at - t0;
-    // The new leader reprograms every switch: a new cookie round replaces the old one.
-    let rounds: Set<number>[] = [];
+    // The new leader reconciles: a port created now on hv1 becomes Ready (bound and
+    // programmed by the agent, Ready aggregated by the leader from the agents' reports).
+    const late = await must('POST', `${G}/namespaces/chaos/virtualports`, { metadata: { name: 'late-b' }, spec: { network: 'pnet', node: 'hv1' } });
+    await bed!.addVm('hv1', { name: 'clate', ifaceId: late.spec.interfaceId, mac: late.spec.mac, ip: `${late.spec.ips[0]}/24` });
+    let lastStatus: unknown;
     await eventually(async () => {
-      rounds = await Promise.all(bed!.hypervisors.map(flowRounds));
-      return rounds.every((r, i) => r.size === 1 && !before[i]!.has([...r][0]!));
+      const p = (await call('GET', `${G}/namespaces/chaos/virtualports/late-b`)).json as Obj;
+      lastStatus = p.status;
+      return readyNow(p);
     }, 30_000, 100).catch((e: Error) => {
-      throw new Error(`switches not reprogrammed by the new leader: rounds before ${JSON.stringify(before.map((r) => [...r]))}, now ${JSON.stringify(rounds.map((r) => [...r]))} (${e.message})`);
+      throw new Error(`port created after the takeover not Ready: ${JSON.stringify(lastStatus)} (${e.message})`);
     });
     const reprogramMs = performance.now() - t0;
     await restart(ctrls.indexOf(victim));
@@ -149,7 +163,7 @@ describeChaos('chaos: controller and etcd failover', () => {
     await load.stop();
     const w = await load.check(call);
     process.stdout.write(
-      `[chaos b] kill -9 leader ${victim.name}: ${next.name} leader after ${takeoverMs.toFixed(0)} ms, switches on its cookie round after ${reprogramMs.toFixed(0)} ms; ` +
+      `[chaos b] kill -9 leader ${victim.name}: ${next.name} leader after ${takeoverMs.toFixed(0)} ms, a port created then Ready ${reprogramMs.toFixed(0)} ms after the kill; ` +
         `writes: ${w.acked} acknowledged all stored, ${w.extra} unacknowledged stored, ${load.failures} failed; ` +
         `ping every 10 ms: ${r.sent} sent, ${r.sent - r.received} lost${r.missing.length ? ` (icmp_seq ${r.missing.slice(0, 20).join(',')})` : ''}; two leaders at once in ${monitor.splitBrain(t0)} polls\n`,
     );
@@ -199,5 +213,39 @@ describeChaos('chaos: controller and etcd failover', () => {
     expect(r.sent).toBe(600);
     expect(r.sent - r.received).toBe(0);
     expect(monitor.splitBrain(t0)).toBe(0);
+  }, 120_000);
+
+  it('(c) kill -9 and restart of an agent: no ping lost, its switch moves to the new agent\'s cookie round, no write lost', async () => {
+    const hv = bed!.hv('hv2');
+    const before = await flowRounds(hv);
+    const ctrlBefore = await leaderNow();
+    const load = new WriteLoad(() => ctrls, creds, 'chaos', 'lnet', 'c');
+    load.start(2);
+    const ping = startPing(vms[0], vms[1], 600, track);
+    await sleep(1000);
+    const t0 = performance.now();
+    await agents.get('hv2')!.kill('SIGKILL');
+    startAgent('hv2');
+    let rounds = before;
+    await eventually(async () => {
+      rounds = await flowRounds(hv);
+      return rounds.size === 1 && !before.has([...rounds][0]!);
+    }, 30_000, 100).catch((e: Error) => {
+      throw new Error(`hv2 not reprogrammed by the new agent: rounds before ${JSON.stringify([...before])}, now ${JSON.stringify([...rounds])} (${e.message})`);
+    });
+    const reprogramMs = performance.now() - t0;
+    const r = await ping.done;
+    await load.stop();
+    const w = await load.check(call);
+    const ctrlAfter = await leaderNow();
+    process.stdout.write(
+      `[chaos c] kill -9 + restart agent hv2: its new cookie round alone on br-int ${reprogramMs.toFixed(0)} ms after the kill; controller leader ${ctrlBefore.name} -> ${ctrlAfter.name}; ` +
+        `writes: ${w.acked} acknowledged all stored, ${w.extra} unacknowledged stored, ${load.failures} failed; ` +
+        `ping every 10 ms: ${r.sent} sent, ${r.sent - r.received} lost${r.missing.length ? ` (icmp_seq ${r.missing.slice(0, 20).join(',')})` : ''}\n`,
+    );
+    expect(ctrlAfter.name).toBe(ctrlBefore.name);
+    expect(w.acked).toBeGreaterThan(0);
+    expect(r.sent).toBe(600);
+    expect(r.sent - r.received).toBe(0);
   }, 120_000);
 });

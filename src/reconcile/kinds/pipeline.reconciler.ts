@@ -14,6 +14,11 @@
  * session's controller target (br-int's passive punix:...br-int.vnetd). The manager
  * resyncs by itself after reconnects; a new process run uses a new cookie round and
  * deletes the old round only after installing its own flows.
+ *
+ * Split across processes (`vnetd agent` + `vnetd controller`): each agent runs this with
+ * `node` (program only its own node), `readiness: 'off'` and `onRealized` (it publishes
+ * what its node installed in the Node's status.realized); the controller's leader runs it
+ * without chassis and with `readiness: 'node-status'`, deriving Ready from those reports.
  */
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
@@ -65,6 +70,15 @@ export interface PipelineReconcilerOptions {
   workers?: number;
   /** OpenFlow connection options (tests shorten timers). */
   echoIntervalMs?: number;
+  /** Program only this node (an agent); default every node the chassis layer has. */
+  node?: string;
+  /**
+   * Where Ready comes from: 'local' (default) what this process installed; 'node-status'
+   * what agents report in Node status.realized; 'off' this process writes no Ready.
+   */
+  readiness?: 'local' | 'node-status' | 'off';
+  /** Called with what a node has installed (uid -> version) each time that is known anew. */
+  onRealized?: (node: string, realized: ReadonlyMap<string, string>) => void;
 }
 
 /** One node's OpenFlow side. */
@@ -134,11 +148,23 @@ export class PipelineReconciler {
     this.lbs = inf<LoadBalancer>(LOAD_BALANCERS);
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 1, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
-    this.statusController.watch(this.networks);
-    this.statusController.watch(this.ports);
-    this.statusController.watch(this.lbs);
-    // A port's status depends on its network's nodes; a network's on its ports.
-    this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
+    if (opts.readiness !== 'off') {
+      this.statusController.watch(this.networks);
+      this.statusController.watch(this.ports);
+      this.statusController.watch(this.lbs);
+      // A port's status depends on its network's nodes; a network's on its ports.
+      this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
+    }
+    if (opts.readiness === 'node-status') {
+      const reported = (n: HypervisorNode | undefined) => this.reportedBy(n) ?? new Map<string, string>();
+      this.nodes.addEventHandler({
+        onAdd: (n) => this.enqueueStatusDelta(new Map(), reported(n), this.snapshot().keyOfUid),
+        onUpdate: (o, n) => {
+          if (o.status?.realized !== n.status?.realized) this.enqueueStatusDelta(reported(o), reported(n), this.snapshot().keyOfUid);
+        },
+        onDelete: (o) => this.enqueueStatusDelta(reported(o), new Map(), this.snapshot().keyOfUid),
+      });
+    }
     for (const [informer, sig] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp])],
       [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network])],
@@ -191,6 +217,10 @@ export class PipelineReconciler {
 
   private enqueueAllNodes(): void {
     if (this.stopped) return;
+    if (this.opts.node) {
+      this.nodeController.enqueue(this.opts.node);
+      return;
+    }
     for (const n of this.nodes.list()) this.nodeController.enqueue(n.metadata.name);
     for (const n of this.agents.keys()) this.nodeController.enqueue(n);
   }
@@ -270,6 +300,7 @@ export class PipelineReconciler {
   // ---- nodes ----
 
   private async reconcileNode(name: string): Promise<void> {
+    if (this.opts.node && name !== this.opts.node) return;
     const node = this.nodes.get(objectKey(NODES, undefined, name));
     const session = this.opts.chassis?.session(name);
     if (!node || node.metadata.deletionTimestamp || !session) {
@@ -314,16 +345,20 @@ export class PipelineReconciler {
     }
     agent.wanted = compiled.realizes;
     const before = agent.realized;
-    if (sent && agent.inSync && agent.conn.connected) agent.realized = compiled.realizes;
+    if (sent && agent.inSync && agent.conn.connected) {
+      agent.realized = compiled.realizes;
+      this.opts.onRealized?.(name, agent.realized);
+    }
     this.enqueueStatusDelta(before, agent.realized, keyOfUid);
   }
 
-  private enqueueStatusDelta(before: Map<string, string>, after: Map<string, string>, keyOfUid: Map<string, string>): void {
+  private enqueueStatusDelta(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, keyOfUid: Map<string, string>): void {
     for (const [uid, v] of after) if (before.get(uid) !== v) this.enqueueUid(uid, keyOfUid);
     for (const uid of before.keys()) if (!after.has(uid)) this.enqueueUid(uid, keyOfUid);
   }
 
   private enqueueUid(uid: string, keyOfUid: Map<string, string>): void {
+    if (this.opts.readiness === 'off') return;
     const k = keyOfUid.get(uid);
     if (k) this.statusController.enqueue(k);
   }
@@ -368,8 +403,23 @@ export class PipelineReconciler {
   /** Nodes that need an object and have not installed its current version. */
   private lagging(uid: string, version: string, needed: Iterable<string>): string[] {
     const out: string[] = [];
-    for (const n of needed) if (this.agents.get(n)?.realized.get(uid) !== version) out.push(n);
+    for (const n of needed) if (this.realizedOn(n)?.get(uid) !== version) out.push(n);
     return out.sort();
+  }
+
+  private realizedOn(node: string): ReadonlyMap<string, string> | undefined {
+    if (this.opts.readiness === 'node-status') return this.reportedBy(this.nodes.get(objectKey(NODES, undefined, node)));
+    return this.agents.get(node)?.realized;
+  }
+
+  /** A Node's status.realized as a map, built once per stored object. */
+  private readonly reports = new WeakMap<object, Map<string, string>>();
+  private reportedBy(node: HypervisorNode | undefined): ReadonlyMap<string, string> | undefined {
+    const r = node?.status?.realized;
+    if (!r) return undefined;
+    let m = this.reports.get(r);
+    if (!m) this.reports.set(r, (m = new Map(Object.entries(r))));
+    return m;
   }
 
   private async reconcileStatus(key: string): Promise<void> {
