@@ -12,19 +12,17 @@
  *   the controller's leader aggregates Ready of ports, networks and load balancers from
  *   every needed node's status.realized.
  *
- * Every kind the compiler reads is watched whole, and the compiler keeps only what this
- * node needs (its ports, their networks, those networks' ports elsewhere and load
- * balancers). Narrowing the watches on the server side is the next step for very large
- * deployments.
+ * It watches only what its node needs (node-scope.ts): its ports, their networks, those
+ * networks' ports on other nodes and load balancers, and the Node objects.
  */
 import pino, { type Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
 import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
-import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../store/kinds';
 import { ObjectStore } from '../store/object-store';
 import type { AgentCommand } from '../app/command-line';
 import { ApiClient } from './api-client';
 import { ApiStore } from './api-store';
+import { NODE_SCOPED_KINDS, NodeScopedStore } from './node-scope';
 import { RealizationReporter } from './realization-reporter';
 
 export interface RunningAgent {
@@ -37,7 +35,7 @@ export interface RunningAgent {
 export async function startAgent(o: AgentCommand, logger?: Logger): Promise<RunningAgent> {
   const log = logger ?? pino({ level: o.logLevel, base: { service: 'vnetd-agent', node: o.node } });
   const client = ApiClient.fromKubeconfig(o.kubeconfig);
-  const kv = new ApiStore(client, [NODES, PORTS, NETWORKS, LOAD_BALANCERS], log);
+  const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log);
   const objects = new ObjectStore(kv);
   const reporter = new RealizationReporter(objects, o.node, log);
   const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, only: { node: o.node, ovsdb: o.ovsdb } });

@@ -38,8 +38,9 @@ function basePath(type: StoredType): string {
   return type.group === '' ? '/api/v1' : `/apis/${type.group}/${VERSION}`;
 }
 
-function listPath(type: StoredType): string {
-  return `${basePath(type)}/${type.plural}`;
+/** The list (and watch) path of a kind, cluster-wide or in one namespace. */
+export function listPath(type: StoredType, namespace?: string): string {
+  return namespace && type.namespaced ? `${basePath(type)}/namespaces/${encodeURIComponent(namespace)}/${type.plural}` : `${basePath(type)}/${type.plural}`;
 }
 
 function objectPath(type: StoredType, namespace: string | undefined, name: string): string {
@@ -98,8 +99,8 @@ export class ApiStore implements Store {
     return toKv(type, r.body as unknown as KubeObject) as unknown as KeyValue<V>;
   }
 
-  async listAll(type: StoredType): Promise<{ revision: number; items: KeyValue<KubeObject>[] }> {
-    const r = await this.client.call('GET', listPath(type));
+  async listAll(type: StoredType, scope: WatchScope = {}): Promise<{ revision: number; items: KeyValue<KubeObject>[] }> {
+    const r = await this.client.call('GET', `${listPath(type, scope.namespace)}${scope.fieldSelector ? `?fieldSelector=${encodeURIComponent(scope.fieldSelector)}` : ''}`);
     if (r.status !== 200 || !r.body) this.fail(`list ${type.plural}`, r.status, r.text);
     const items = ((r.body.items as KubeObject[] | undefined) ?? []).map((o) => toKv(type, o));
     items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -136,7 +137,16 @@ export class ApiStore implements Store {
     const type = this.typeOfPrefix(prefix);
     const listed = this.lastList.get(prefix);
     const known = listed && listed.revision === options.afterRevision ? listed.items : [];
-    const w = new ApiWatch(this, this.client, type, handler as WatchHandler<KubeObject>, options.afterRevision, known, this.logger);
+    return this.watchScope(type, {}, handler as WatchHandler<KubeObject>, options.afterRevision, known);
+  }
+
+  /**
+   * A watch of part of a kind (one namespace, a field selector), resumed across
+   * disconnects and 410s; without afterRevision it lists first (emitting every object as
+   * a put) and calls onSynced once that first list is delivered.
+   */
+  watchScope(type: StoredType, scope: WatchScope, handler: WatchHandler<KubeObject>, afterRevision?: number, known: KeyValue<KubeObject>[] = [], onSynced?: () => void): ApiWatch {
+    const w = new ApiWatch(this, this.client, type, scope, handler, afterRevision, known, this.logger, onSynced);
     this.watches.add(w);
     w.onStop = () => this.watches.delete(w);
     w.start();
@@ -153,7 +163,7 @@ export class ApiStore implements Store {
     return 0;
   }
 
-  async compact(): Promise<void> {
+  async compact(_revision?: number): Promise<void> {
     throw new StoreError('an agent does not compact the controller\'s store');
   }
 
@@ -165,8 +175,13 @@ export class ApiStore implements Store {
   }
 }
 
+export interface WatchScope {
+  namespace?: string;
+  fieldSelector?: string;
+}
+
 /** One kind's watch through the API, resumed across disconnects and 410s. */
-class ApiWatch implements Watch {
+export class ApiWatch implements Watch {
   onStop?: () => void;
   private readonly held = new Map<string, KeyValue<KubeObject>>();
   private stream?: WatchStream;
@@ -179,10 +194,12 @@ class ApiWatch implements Watch {
     private readonly store: ApiStore,
     private readonly client: ApiClient,
     private readonly type: StoredType,
+    private readonly scope: WatchScope,
     private readonly handler: WatchHandler<KubeObject>,
     afterRevision: number | undefined,
     known: KeyValue<KubeObject>[],
     private readonly log: Logger,
+    private onSynced?: () => void,
   ) {
     this.rv = afterRevision ?? 0;
     for (const kv of known) this.held.set(kv.key, kv);
@@ -191,6 +208,11 @@ class ApiWatch implements Watch {
   start(): void {
     if (this.rv === 0) void this.resync();
     else this.open();
+  }
+
+  /** What this watch currently holds (its scope's objects as last seen). */
+  heldKeys(): string[] {
+    return [...this.held.keys()];
   }
 
   stop(): void {
@@ -202,7 +224,8 @@ class ApiWatch implements Watch {
 
   private open(): void {
     if (this.stopped) return;
-    const path = `${listPath(this.type)}?watch=true&allowWatchBookmarks=true&resourceVersion=${this.rv}&timeoutSeconds=300`;
+    const selector = this.scope.fieldSelector ? `&fieldSelector=${encodeURIComponent(this.scope.fieldSelector)}` : '';
+    const path = `${listPath(this.type, this.scope.namespace)}?watch=true&allowWatchBookmarks=true&resourceVersion=${this.rv}&timeoutSeconds=300${selector}`;
     this.stream = this.client.watch(
       path,
       (ev) => this.onEvent(ev),
@@ -257,7 +280,7 @@ class ApiWatch implements Watch {
   private async resync(): Promise<void> {
     if (this.stopped) return;
     try {
-      const { revision, items } = await this.store.listAll(this.type);
+      const { revision, items } = await this.store.listAll(this.type, this.scope);
       if (this.stopped) return;
       const seen = new Set<string>();
       for (const kv of items) {
@@ -274,6 +297,9 @@ class ApiWatch implements Watch {
       }
       this.rv = revision;
       this.retryMs = 100;
+      const synced = this.onSynced;
+      this.onSynced = undefined;
+      synced?.();
       this.open();
     } catch (err) {
       this.log.warn({ kind: this.type.plural, err: (err as Error).message, retryInMs: this.retryMs }, 'agent relist failed; retrying');

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { ApiClient } from '../../src/agent/api-client';
 import { ApiStore } from '../../src/agent/api-store';
+import { NODE_SCOPED_KINDS, NodeScopedStore } from '../../src/agent/node-scope';
 import { Informer } from '../../src/reconcile/informer';
 import type { HypervisorNode } from '../../src/resources/kinds';
 import { typePrefix } from '../../src/store/keys';
-import { NODES } from '../../src/store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../src/store/kinds';
 import { ObjectStore } from '../../src/store/object-store';
 import { ConflictError, type WatchEvent } from '../../src/store/store';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -84,4 +85,65 @@ it('names what is wrong with a kubeconfig it cannot use', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('an agent watches only what its node needs', () => {
+  const names = async (scoped: NodeScopedStore, type: typeof PORTS) => (await scoped.list(typePrefix(type))).items.map((kv) => kv.key.slice(typePrefix(type).length)).sort();
+  const must = async (method: string, path: string, body?: unknown) => {
+    const r = await v.call(method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+    return r.json;
+  };
+
+  it('selects ports by spec.node and spec.network on the server; other fields are refused', async () => {
+    await must('POST', '/api/v1/namespaces', { metadata: { name: 'sel' } });
+    await must('POST', `${G}/namespaces/sel/virtualnetworks`, { metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.9.0.0/24' }] } });
+    await must('POST', `${G}/namespaces/sel/virtualports`, { metadata: { name: 'p1' }, spec: { network: 'n', node: 'hv1' } });
+    await must('POST', `${G}/namespaces/sel/virtualports`, { metadata: { name: 'p0' }, spec: { network: 'n' } });
+    const pinned = await must('GET', `${G}/virtualports?fieldSelector=spec.node%3Dhv1`);
+    expect(pinned.items.map((p: { metadata: { name: string } }) => p.metadata.name)).toEqual(['p1']);
+    const unpinned = await must('GET', `${G}/namespaces/sel/virtualports?fieldSelector=spec.node%3D`);
+    expect(unpinned.items.map((p: { metadata: { name: string } }) => p.metadata.name)).toEqual(['p0']);
+    expect((await v.call('GET', `${G}/virtualports?fieldSelector=spec.mac%3Dx`)).status).toBe(400);
+  });
+
+  it('ports of its node, their networks with their ports elsewhere and load balancers; networks come and go with its ports', async () => {
+    await must('POST', '/api/v1/namespaces', { metadata: { name: 'scope' } });
+    for (const [n, cidr] of [['a', '10.1.0.0/24'], ['b', '10.2.0.0/24']]) {
+      await must('POST', `${G}/namespaces/scope/virtualnetworks`, { metadata: { name: n }, spec: { subnets: [{ cidr }] } });
+    }
+    await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'a-here' }, spec: { network: 'a', node: 'hv1' } });
+    await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'a-there' }, spec: { network: 'a', node: 'hv2' } });
+    await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'b-there' }, spec: { network: 'b', node: 'hv2' } });
+    await must('POST', `${G}/namespaces/scope/loadbalancers`, { metadata: { name: 'lb-a' }, spec: { network: 'a', listeners: [{ port: 80 }], backends: [{ port: 'a-there' }] } });
+    await must('POST', `${G}/namespaces/scope/loadbalancers`, { metadata: { name: 'lb-b' }, spec: { network: 'b', listeners: [{ port: 80 }], backends: [{ port: 'b-there' }] } });
+
+    const scoped = new NodeScopedStore(new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), NODE_SCOPED_KINDS, log), 'hv1', log);
+    try {
+      const ports = (await names(scoped, PORTS)).filter((n) => n.startsWith('scope/'));
+      // Unpinned ports (sel/p0) are seen by every agent: they bind where their NIC appears.
+      expect(ports).toEqual(['scope/a-here', 'scope/a-there']);
+      // (sel/n is there for sel/p1, pinned to hv1 by the test before.)
+      expect(await names(scoped, NETWORKS)).toEqual(['scope/a', 'sel/n']);
+      expect(await names(scoped, LOAD_BALANCERS)).toEqual(['scope/lb-a']);
+      expect((await names(scoped, PORTS)).filter((n) => n.startsWith('sel/'))).toEqual(['sel/p0', 'sel/p1']);
+
+      const informer = new Informer<{ metadata: { name: string } }>({ store: scoped, prefix: typePrefix(PORTS), decode: (kv) => kv.value as { metadata: { name: string } }, logger: log });
+      informer.start();
+      await informer.waitForSync();
+      // A port of network b arrives on hv1: b and its ports and load balancers come into view ...
+      await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'b-here' }, spec: { network: 'b', node: 'hv1' } });
+      await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-there`) !== undefined);
+      expect(scoped.networks()).toEqual(['scope/a', 'scope/b', 'sel/n']);
+      expect(await names(scoped, LOAD_BALANCERS)).toEqual(['scope/lb-a', 'scope/lb-b']);
+      // ... and leave with it.
+      await must('DELETE', `${G}/namespaces/scope/virtualports/b-here`);
+      await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-there`) === undefined);
+      expect(scoped.networks()).toEqual(['scope/a', 'sel/n']);
+      expect(await names(scoped, NETWORKS)).toEqual(['scope/a', 'sel/n']);
+      informer.stop();
+    } finally {
+      await scoped.close();
+    }
+  });
 });
