@@ -21,5 +21,9 @@ export function etcdClientOptions(store: Extract<StoreConfig, { kind: 'etcd' }>)
 export async function openStore(config: StoreConfig, dataDir: string, logger: Logger): Promise<Store> {
   if (config.kind === 'sqlite') return SqliteStore.open(join(dataDir, 'store.db'), { logger });
   const { hosts, credentials } = etcdClientOptions(config);
-  return EtcdStore.open({ endpoints: hosts, keyPrefix: ETCD_KEY_PREFIX, logger, client: { credentials } });
+  try {
+    return await EtcdStore.open({ endpoints: hosts, keyPrefix: ETCD_KEY_PREFIX, logger, client: { credentials } });
+  } catch (err) {
+    throw new Error(`cannot open the etcd store at ${hosts.join(', ')}: ${(err as Error).message}`);
+  }
 }
