@@ -33,6 +33,12 @@ import {
 import type { ApiClient, WatchStream } from './api-client';
 
 const VERSION = 'v1alpha1';
+/**
+ * A watch that hears nothing (not even a bookmark, which the API sends every 10 s) for
+ * this long is presumed dead (a controller that vanished without closing the
+ * connection) and is reopened from its last revision.
+ */
+const WATCH_IDLE_MS = 45_000;
 
 function basePath(type: StoredType): string {
   return type.group === '' ? '/api/v1' : `/apis/${type.group}/${VERSION}`;
@@ -188,6 +194,7 @@ export class ApiWatch implements Watch {
   private stopped = false;
   private retryMs = 100;
   private timer?: NodeJS.Timeout;
+  private idle?: NodeJS.Timeout;
   private rv: number;
 
   constructor(
@@ -218,6 +225,7 @@ export class ApiWatch implements Watch {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.idle);
     this.stream?.stop();
     this.onStop?.();
   }
@@ -226,10 +234,14 @@ export class ApiWatch implements Watch {
     if (this.stopped) return;
     const selector = this.scope.fieldSelector ? `&fieldSelector=${encodeURIComponent(this.scope.fieldSelector)}` : '';
     const path = `${listPath(this.type, this.scope.namespace)}?watch=true&allowWatchBookmarks=true&resourceVersion=${this.rv}&timeoutSeconds=300${selector}`;
-    this.stream = this.client.watch(
+    const stream = this.client.watch(
       path,
-      (ev) => this.onEvent(ev),
+      (ev) => {
+        this.heard(stream);
+        this.onEvent(ev);
+      },
       (why) => {
+        clearTimeout(this.idle);
         if (this.stopped) return;
         if (why.status === 410) return void this.resync();
         if (why.status !== undefined || why.error) {
@@ -241,6 +253,20 @@ export class ApiWatch implements Watch {
         this.retry(); // server-side timeout or a clean close: resume from the last revision
       },
     );
+    this.stream = stream;
+    this.heard(stream);
+  }
+
+  /** (Re)arms the idle watchdog of the current stream. */
+  private heard(stream: WatchStream): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.stopped || this.stream !== stream) return;
+      this.log.warn({ kind: this.type.plural, idleMs: WATCH_IDLE_MS }, 'agent watch silent too long; reopening');
+      stream.stop();
+      this.retry();
+    }, WATCH_IDLE_MS);
+    this.idle.unref();
   }
 
   private retry(): void {
