@@ -37,7 +37,7 @@ import type { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler'
 import { ResourceCatalog } from '../resources/catalog';
 import { SchemaValidator } from '../resources/schema-validator';
 import { ObjectStore } from '../store/object-store';
-import { ensureAdminToken, ensureDefaultNamespace } from './bootstrap-state';
+import { ensureAdminToken, ensureDefaultNamespace, tokenInKubeconfig } from './bootstrap-state';
 import type { VnetdConfig } from './config';
 import { writeKubeconfig } from './kubeconfig';
 import { candidateIdentity, EtcdLeaderElection, SoleLeader, type Leadership } from './leader-election';
@@ -171,7 +171,10 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `https://${host}:${port}`;
-  writeKubeconfig(kubeconfigPath, url, tls.caCertPem, adminToken);
+  // Controller replicas share one admin kubeconfig (a shared volume or a mounted Secret):
+  // the first writes it, the others leave a valid one alone (it may be read-only, and its
+  // server is the address clients should use, not this replica's).
+  if (role === 'all-in-one' || tokenInKubeconfig(kubeconfigPath) !== adminToken) writeKubeconfig(kubeconfigPath, url, tls.caCertPem, adminToken);
   // Campaign only once the API serves: a leader is always also a working API replica.
   election?.start();
   logger.info(
