@@ -7,7 +7,7 @@ import { ObjectStore } from '../store/object-store';
 import { TokenAuthenticator } from './auth/authenticator';
 import { AuthGuard } from './auth.guard';
 import { DiscoveryController } from './discovery.controller';
-import { HealthController } from './health.controller';
+import { HealthController, ROLE_INFO, type RoleInfo } from './health.controller';
 import { MetricsService } from './metrics.service';
 import { ResourceService } from './resource.service';
 import { ResourcesController } from './resources.controller';
@@ -23,6 +23,8 @@ export interface ApiDependencies {
   watches: WatchService;
   metrics: MetricsService;
   authenticator: TokenAuthenticator;
+  /** Whether this replica runs the reconcilers (shown by /readyz); absent: always. */
+  leadership?: () => RoleInfo;
 }
 
 @Module({})
@@ -48,6 +50,7 @@ export class ApiModule {
         { provide: WatchService, useValue: deps.watches },
         { provide: MetricsService, useValue: deps.metrics },
         { provide: TokenAuthenticator, useValue: deps.authenticator },
+        { provide: ROLE_INFO, useValue: deps.leadership ?? (() => ({ isLeader: true })) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useFactory: () => new StatusFilter(deps.logger) },
       ],

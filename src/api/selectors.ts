@@ -58,8 +58,16 @@ export function matchesLabels(reqs: Requirement[], labels: Record<string, string
   });
 }
 
+/**
+ * Field labels beyond name and namespace, as Kubernetes offers spec.nodeName for pods:
+ * what a per-node agent selects on (ports of its node, objects of one network). A field
+ * an object lacks reads as "" (so `spec.node=` selects unpinned ports).
+ */
+const SPEC_FIELDS = ['spec.node', 'spec.network'] as const;
+type SpecField = (typeof SPEC_FIELDS)[number];
+
 export interface FieldRequirement {
-  field: 'metadata.name' | 'metadata.namespace';
+  field: 'metadata.name' | 'metadata.namespace' | SpecField;
   equals: boolean;
   value: string;
 }
@@ -70,16 +78,22 @@ export function parseFieldSelector(s: string | undefined): FieldRequirement[] {
     const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
     if (!m) throw new SelectorSyntaxError(`invalid field selector: "${term}"`);
     const field = m[1]!;
-    if (field !== 'metadata.name' && field !== 'metadata.namespace') {
+    if (field !== 'metadata.name' && field !== 'metadata.namespace' && !(SPEC_FIELDS as readonly string[]).includes(field)) {
       throw new SelectorSyntaxError(`field label not supported: ${field}`);
     }
-    return { field, equals: m[2] !== '!=', value: m[3]!.trim() };
+    return { field: field as FieldRequirement['field'], equals: m[2] !== '!=', value: m[3]!.trim() };
   });
 }
 
 export function matchesFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
   return reqs.every((r) => {
-    const v = r.field === 'metadata.name' ? obj.metadata.name : (obj.metadata.namespace ?? '');
+    const spec = (obj as { spec?: Record<string, unknown> }).spec;
+    const v =
+      r.field === 'metadata.name'
+        ? obj.metadata.name
+        : r.field === 'metadata.namespace'
+          ? (obj.metadata.namespace ?? '')
+          : String(spec?.[r.field.slice('spec.'.length)] ?? '');
     return (v === r.value) === r.equals;
   });
 }

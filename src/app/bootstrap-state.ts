@@ -29,7 +29,7 @@ export async function ensureDefaultNamespace(objects: ObjectStore): Promise<void
   }
 }
 
-function tokenInKubeconfig(path: string): string | undefined {
+export function tokenInKubeconfig(path: string): string | undefined {
   if (!existsSync(path)) return undefined;
   try {
     const cfg = parse(readFileSync(path, 'utf8')) as { users?: { user?: { token?: string } }[] };

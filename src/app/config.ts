@@ -1,5 +1,11 @@
 /** vnetd's settings, from the environment with embedded defaults. */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+
+/** Where the controller keeps its objects: the embedded SQLite file, or a shared etcd cluster. */
+export type StoreConfig =
+  | { kind: 'sqlite' }
+  | { kind: 'etcd'; endpoints: string[]; tls?: { ca: Buffer; cert?: Buffer; key?: Buffer } };
 
 export interface VnetdConfig {
   dataDir: string;
@@ -14,6 +20,8 @@ export interface VnetdConfig {
   localOvs?: boolean;
   /** Tunnel (VTEP) address of Node "local" (VNETD_LOCAL_TUNNEL_IP, default 127.0.0.1). */
   localTunnelIP?: string;
+  /** VNETD_STORE; default sqlite (dataDir/store.db). */
+  store?: StoreConfig;
 }
 
 function flag(value: string | undefined, fallback: boolean): boolean {
@@ -29,7 +37,44 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): VnetdConfig {
+/**
+ * VNETD_STORE: `sqlite` (default) or `etcd://host:port[,host:port...]`; with
+ * VNETD_ETCD_CA / VNETD_ETCD_CERT / VNETD_ETCD_KEY (PEM file paths) the client speaks TLS.
+ */
+export function parseStore(env: NodeJS.ProcessEnv): StoreConfig {
+  const raw = (env.VNETD_STORE ?? 'sqlite').trim();
+  if (raw === '' || raw === 'sqlite') return { kind: 'sqlite' };
+  const m = /^etcd:\/\/(.+)$/.exec(raw);
+  if (!m) throw new Error(`VNETD_STORE must be "sqlite" or "etcd://host:port[,host:port...]", got "${raw}"`);
+  const hosts = m[1]!.split(',').map((h) => h.trim());
+  for (const h of hosts) {
+    const ok = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(h);
+    if (!ok || Number(ok[1]) > 65535) throw new Error(`VNETD_STORE: "${h}" is not host:port (in "${raw}")`);
+  }
+  const file = (name: string): Buffer | undefined => {
+    const path = env[name];
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`${name}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  const ca = file('VNETD_ETCD_CA');
+  const cert = file('VNETD_ETCD_CERT');
+  const key = file('VNETD_ETCD_KEY');
+  if (!!cert !== !!key) throw new Error('VNETD_ETCD_CERT and VNETD_ETCD_KEY go together (client certificate and its key)');
+  if (cert && !ca) throw new Error('VNETD_ETCD_CERT needs VNETD_ETCD_CA (the CA that signed the etcd servers\' certificates)');
+  const tls = ca ? { ca, cert, key } : undefined;
+  const scheme = tls ? 'https' : 'http';
+  return { kind: 'etcd', endpoints: hosts.map((h) => `${scheme}://${h}`), tls };
+}
+
+/**
+ * `role` changes one default: a controller programs hypervisors itself only with
+ * VNETD_CHASSIS=1 (agents do it otherwise); all-in-one does unless VNETD_CHASSIS=0.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: 'all-in-one' | 'controller' = 'all-in-one'): VnetdConfig {
   const { host, port } = parseListen(env.VNETD_LISTEN ?? '127.0.0.1:8443');
   return {
     dataDir: resolve(env.VNETD_DATA_DIR ?? '.vnetd'),
@@ -37,8 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VnetdConfig {
     port,
     logLevel: env.VNETD_LOG_LEVEL ?? 'info',
     workers: Number(env.VNETD_WORKERS ?? 2),
-    chassis: flag(env.VNETD_CHASSIS, true),
+    chassis: flag(env.VNETD_CHASSIS, role === 'all-in-one'),
     localOvs: flag(env.VNETD_LOCAL_OVS, true),
     localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP ?? '127.0.0.1',
+    store: parseStore(env),
   };
 }

@@ -1,6 +1,12 @@
 /**
  * The composition root: opens the store, builds the layers bottom-up (store -> admission
  * -> API; store -> reconcilers), and serves HTTPS. main.ts and the tests both use it.
+ *
+ * Two roles share it. All-in-one (`vnetd`): SQLite, the embedded OVS, and the reconcilers
+ * from the start. Controller (`vnetd controller`): the store VNETD_STORE names, no local
+ * OVS, the API on every replica and the reconcilers only on the elected leader (see
+ * leader-election.ts and leader-work.ts); hypervisors are programmed by agents, or by the
+ * leader itself with VNETD_CHASSIS=1.
  */
 import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
@@ -23,23 +29,22 @@ import { requestInfo } from '../api/request-info';
 import { BODY_LIMIT } from '../api/request-body';
 import { ResourceService } from '../api/resource.service';
 import { WatchService } from '../api/watch.service';
-import { ChassisManager } from '../chassis/chassis-manager';
+import type { ChassisManager } from '../chassis/chassis-manager';
 import { registerLocalNode, startLocalOvs, type LocalOvs } from '../chassis/local-ovs';
 import { AllocationRegistry } from '../ipam/allocation-registry';
 import { ensureTlsMaterial } from '../pki/certificates';
-import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
-import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
-import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
+import type { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { registerFastPathMetrics } from '../api/fastpath-metrics';
 import { ResourceCatalog } from '../resources/catalog';
 import { SchemaValidator } from '../resources/schema-validator';
-import { Compactor } from '../store/compactor';
 import { ObjectStore } from '../store/object-store';
-import { SqliteStore } from '../store/sqlite-store';
-import { ensureAdminToken, ensureDefaultNamespace } from './bootstrap-state';
+import { ensureAdminToken, ensureDefaultNamespace, tokenInKubeconfig } from './bootstrap-state';
 import type { VnetdConfig } from './config';
 import { writeKubeconfig } from './kubeconfig';
+import { candidateIdentity, EtcdLeaderElection, SoleLeader, type Leadership } from './leader-election';
+import { startLeaderWork, type LeaderWork } from './leader-work';
+import { etcdClientOptions, openStore } from './open-store';
 
 export interface RunningVnetd {
   url: string;
@@ -49,10 +54,12 @@ export interface RunningVnetd {
   caCertPem: string;
   logger: Logger;
   objects: ObjectStore;
-  /** The Node reconciler (absent when config.chassis is false). */
+  /** The Node reconciler (absent when config.chassis is false, or on a standby controller). */
   chassis?: ChassisManager;
-  /** Compiles and installs flows; owns Ready of ports and networks. */
+  /** Compiles and installs flows; owns Ready of ports and networks (throws on a standby controller). */
   pipeline: PipelineReconciler;
+  /** Whether this process runs the reconcilers. */
+  leadership: Leadership;
   /** The embedded OVS (when config.localOvs is on and it started). */
   localOvs?: LocalOvs;
   close(): Promise<void>;
@@ -64,14 +71,19 @@ export interface StartOptions {
   bookmarkIntervalMs?: number;
   /** Run the local OVS's ovs-vswitchd in this netns (tests keep its br-int off the host). */
   localOvsNetns?: string;
+  /** 'controller': leader election, no local OVS (see the top of this file). Default all-in-one. */
+  role?: 'all-in-one' | 'controller';
+  /** Leader lease TTL in seconds (controller on etcd). */
+  leaseTtlSeconds?: number;
 }
 
 export async function startVnetd(config: VnetdConfig, options: StartOptions = {}): Promise<RunningVnetd> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'vnetd' } });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
-  const kv = SqliteStore.open(join(config.dataDir, 'store.db'), { logger });
-  const compactor = new Compactor(kv, { logger });
+  const role = options.role ?? 'all-in-one';
+  const storeConfig = role === 'controller' ? (config.store ?? { kind: 'sqlite' }) : { kind: 'sqlite' as const };
+  const kv = await openStore(storeConfig, config.dataDir, logger);
   const objects = new ObjectStore(kv);
   const catalog = ResourceCatalog.load();
   const allocations = new AllocationRegistry(kv);
@@ -91,15 +103,9 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const kubeconfigPath = join(config.dataDir, 'admin.kubeconfig');
   const adminToken = await ensureAdminToken(objects, kubeconfigPath);
 
-  const ipam = new IpamReconciler({ objects, logger, workers: config.workers });
-  const namespaces = new NamespaceReconciler(objects, catalog, logger.child({ component: 'namespace-reconciler' }));
-  await ipam.start();
-  await namespaces.start();
-  compactor.start();
-
-  // Hypervisors: the embedded OVS (optional; the API works without it) and the Node reconciler.
+  // Hypervisors: the embedded OVS (all-in-one only, optional; the API works without it).
   let localOvs: LocalOvs | undefined;
-  if (config.localOvs) {
+  if (role === 'all-in-one' && config.localOvs) {
     try {
       localOvs = await startLocalOvs({ dataDir: config.dataDir, logger, netns: options.localOvsNetns });
       await registerLocalNode(objects, localOvs.endpoint, config.localTunnelIP);
@@ -107,13 +113,40 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       logger.warn({ err, event: 'local-ovs.unavailable' }, 'local Open vSwitch not started; register Nodes pointing at existing OVS instead');
     }
   }
-  const chassis = config.chassis === false ? undefined : new ChassisManager({ objects, logger, workers: config.workers });
-  await chassis?.start();
-  // Flows on every connected node, and the Ready condition of ports and networks.
+
+  // The reconcilers: at once (all-in-one, SQLite controller), or when elected (etcd controller).
+  let work: LeaderWork | undefined;
+  const chassis = config.chassis !== false;
+  // The fast path outlives leadership changes: its runners keep forwarding on the tables
+  // they have while another replica takes over.
   const fastPath = new FastPathNodes({ objects, logger, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
   registerFastPathMetrics(metrics.registry, fastPath);
-  const pipeline = new PipelineReconciler({ objects, logger, chassis, workers: config.workers, fastPath });
-  await pipeline.start();
+  const workOptions = { objects, catalog, logger, workers: config.workers, chassis, agents: role === 'controller' && !chassis, fastPath };
+  const startWork = async () => {
+    work ??= await startLeaderWork(workOptions);
+  };
+  const stopWork = async () => {
+    const w = work;
+    work = undefined;
+    await w?.stop();
+  };
+  let election: EtcdLeaderElection | undefined;
+  let leadership: Leadership;
+  const identity = () => candidateIdentity(`https://${config.host}:${config.port}`);
+  if (storeConfig.kind === 'etcd') {
+    election = new EtcdLeaderElection({
+      client: etcdClientOptions(storeConfig),
+      identity: identity(),
+      logger,
+      ttlSeconds: options.leaseTtlSeconds,
+      onElected: startWork,
+      onDeposed: stopWork,
+    });
+    leadership = election;
+  } else {
+    await startWork();
+    leadership = new SoleLeader(identity());
+  }
 
   const tls = ensureTlsMaterial(join(config.dataDir, 'pki'), [config.host]);
   const adapter = new FastifyAdapter({ https: { key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT });
@@ -134,7 +167,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   });
 
   const app = await NestFactory.create<NestFastifyApplication>(
-    ApiModule.forRoot({ logger, catalog, objects, resources, watches, metrics, authenticator: new TokenAuthenticator(objects) }),
+    ApiModule.forRoot({ logger, catalog, objects, resources, watches, metrics, authenticator: new TokenAuthenticator(objects), leadership: () => leadership }),
     adapter,
     { bufferLogs: true, abortOnError: false },
   );
@@ -144,9 +177,14 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `https://${host}:${port}`;
-  writeKubeconfig(kubeconfigPath, url, tls.caCertPem, adminToken);
+  // Controller replicas share one admin kubeconfig (a shared volume or a mounted Secret):
+  // the first writes it, the others leave a valid one alone (it may be read-only, and its
+  // server is the address clients should use, not this replica's).
+  if (role === 'all-in-one' || tokenInKubeconfig(kubeconfigPath) !== adminToken) writeKubeconfig(kubeconfigPath, url, tls.caCertPem, adminToken);
+  // Campaign only once the API serves: a leader is always also a working API replica.
+  election?.start();
   logger.info(
-    { event: 'vnetd.ready', url, kubeconfig: kubeconfigPath },
+    { event: 'vnetd.ready', url, kubeconfig: kubeconfigPath, role, store: storeConfig.kind },
     `vnetd is serving ${url}; admin kubeconfig: ${kubeconfigPath} (try: kubectl --kubeconfig ${kubeconfigPath} get vnets -A)`,
   );
 
@@ -159,21 +197,24 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     caCertPem: tls.caCertPem,
     logger,
     objects,
-    chassis,
-    pipeline,
+    get chassis() {
+      return work?.chassis;
+    },
+    get pipeline(): PipelineReconciler {
+      if (!work) throw new Error('this vnetd is a standby controller: the leader runs the pipeline');
+      return work.pipeline;
+    },
+    leadership,
     localOvs,
     async close() {
       if (closed) return;
       closed = true;
       watches.closeAll();
       await app.close();
-      await pipeline.stop();
+      if (election) await election.stop();
+      else await stopWork();
       await fastPath.stop();
-      await chassis?.stop();
       await localOvs?.stop();
-      await namespaces.stop();
-      await ipam.stop();
-      compactor.stop();
       await kv.close();
     },
   };

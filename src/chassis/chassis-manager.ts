@@ -6,6 +6,10 @@
  *
  * Deleting a Node closes its session but leaves the hypervisor's bridges in place, so
  * forwarding keeps working while the node is re-registered or handed to another vnetd.
+ *
+ * In `vnetd agent` it manages one node only (options.only): that Node's session over the
+ * local OVSDB endpoint, and the binding of the ports that are pinned to it or whose
+ * interface shows up on it; other nodes and their ports belong to their own agents.
  */
 import type { Logger } from 'pino';
 import type { RowChange } from '../ovsdb';
@@ -29,6 +33,8 @@ export interface ChassisManagerOptions {
   owner?: string;
   workers?: number;
   connectTimeoutMs?: number;
+  /** Agent mode: manage only this node, over this OVSDB endpoint (not the Node's spec.ovsdb). */
+  only?: { node: string; ovsdb: string };
 }
 
 const IX_IFACE = 'interfaceId';
@@ -170,9 +176,10 @@ export class ChassisManager {
 
   private async reconcileNode(key: string): Promise<void> {
     const name = key.slice(typePrefix(NODES).length);
+    if (this.opts.only && name !== this.opts.only.node) return;
     const node = await this.opts.objects.get<HypervisorNode>(NODES, undefined, name);
     if (!node || node.metadata.deletionTimestamp) return this.dropSession(name);
-    const endpoint = node.spec?.ovsdb;
+    const endpoint = this.opts.only ? this.opts.only.ovsdb : node.spec?.ovsdb;
     if (!endpoint) {
       await this.dropSession(name);
       const view = { connected: false, reason: 'NoEndpoint', message: 'spec.ovsdb is not set: vnetd has no OVSDB endpoint for this node' };
@@ -215,16 +222,33 @@ export class ChassisManager {
     return { node, connected: !!s?.ready, interfaces };
   }
 
+  /**
+   * Agent mode: a port is this agent's to bind when it is pinned here, or unpinned and
+   * either its interface is here or it was last bound here (to unbind it).
+   */
+  private mine(port: VirtualPort, node: string): boolean {
+    if (port.spec?.node) return port.spec.node === node;
+    const id = interfaceIdOf(port);
+    if (id && this.sessions.get(node)?.interfacesWithIfaceId(id).length) return true;
+    return port.status?.node === node;
+  }
+
   private async reconcilePort(key: string): Promise<void> {
     const [ns, name] = key.slice(typePrefix(VIRTUAL_PORTS).length).split('/');
     if (!ns || !name) return;
     const port = await this.opts.objects.get<VirtualPort>(VIRTUAL_PORTS, ns, name);
     if (!port || port.metadata.deletionTimestamp) return;
+    if (this.opts.only && !this.mine(port, this.opts.only.node)) return;
     const views = (cur: VirtualPort): NodeView[] => {
       const id = interfaceIdOf(cur);
       if (!id) return [];
       const wanted = cur.spec?.node;
-      const names = wanted ? [wanted].filter((n) => this.nodes.get(objectKey(NODES, undefined, n))) : this.nodes.list().map((n) => n.metadata.name);
+      const known = (n: string) => !!this.nodes.get(objectKey(NODES, undefined, n));
+      const names = this.opts.only
+        ? [this.opts.only.node].filter(known)
+        : wanted
+          ? [wanted].filter(known)
+          : this.nodes.list().map((n) => n.metadata.name);
       return names.map((n) => this.viewOf(n, id));
     };
     const res = await this.opts.objects.modify<VirtualPort>(

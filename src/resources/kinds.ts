@@ -156,6 +156,11 @@ export interface NodeStatus extends ObjectStatusBase {
   datapathTypes?: string[];
   boundPorts?: number;
   flows?: number;
+  /**
+   * What the node's agent has installed: object uid -> the version the pipeline compiled
+   * (written by `vnetd agent`; the controller's pipeline derives Ready from it).
+   */
+  realized?: Record<string, string>;
 }
 
 export type VirtualNetwork = KubeObject<VirtualNetworkSpec, VirtualNetworkStatus>;

@@ -28,6 +28,8 @@ export interface EtcdInstance {
   logTail(): string;
   /** Kills etcd and starts it again on the same ports and data dir. */
   restart(): Promise<void>;
+  /** kill -9 (by PID), keeping the data dir: restart() brings it back. */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -165,6 +167,15 @@ class EtcdProcess implements EtcdInstance {
     running.delete(child);
   }
 
+  async crash(): Promise<void> {
+    const child = this.child;
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGKILL');
+      await waitExit(child, 5000);
+    }
+    running.delete(child);
+  }
+
   /** Same ports, same data: what clients see as a brief outage of the cluster. */
   async restart(): Promise<void> {
     await this.kill();
@@ -204,6 +215,101 @@ async function startOnce(binary: string, options: EtcdOptions): Promise<EtcdInst
     throw err;
   }
   return etcd;
+}
+
+export interface EtcdCluster {
+  readonly members: EtcdInstance[];
+  /** Client URLs of every member (what a client is given). */
+  readonly endpoints: string[];
+  /** Index of the member that is raft leader now, asking the live members (undefined: none). */
+  leader(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+interface MemberStatus {
+  header?: { member_id?: string };
+  leader?: string;
+}
+
+function postJson<T>(url: string, body: unknown, timeoutMs = 3000): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const payload = JSON.stringify(body);
+    const req = http.request(url, { method: 'POST', timeout: timeoutMs, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 ? (JSON.parse(text) as T) : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(undefined);
+    });
+    req.end(payload);
+  });
+}
+
+/**
+ * A private N-member etcd cluster on loopback (for chaos tests): every member on its own
+ * free client and peer ports and data dir, started together (a member is healthy only
+ * once a quorum is up). Members restart on their own ports and data, rejoining the cluster.
+ */
+export async function startEtcdCluster(size = 3, options: EtcdOptions = {}): Promise<EtcdCluster> {
+  const binary = etcdBinary();
+  if (!binary) throw new Error(etcdAvailability());
+  const ports: Array<{ client: number; peer: number }> = [];
+  for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
+  const names = ports.map((_, i) => `vnetd-chaos-${process.pid}-${i}`);
+  const initial = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
+  const members = ports.map((p, i) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vnetd-etcd-'));
+    const endpoint = `http://127.0.0.1:${p.client}`;
+    const peer = `http://127.0.0.1:${p.peer}`;
+    const args = [
+      `--name=${names[i]}`,
+      `--data-dir=${dataDir}`,
+      `--listen-client-urls=${endpoint}`,
+      `--advertise-client-urls=${endpoint}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=${initial}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=vnetd-chaos-${process.pid}-${ports[0]!.peer}`,
+      '--log-level=warn',
+      '--logger=zap',
+      ...(options.extraArgs ?? []),
+    ];
+    return new EtcdProcess(binary, args, endpoint, dataDir, options.startTimeoutMs ?? 30000);
+  });
+  const stop = async () => {
+    await Promise.all(members.map((m) => m.stop()));
+  };
+  try {
+    await Promise.all(members.map((m) => m.spawn()));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    members,
+    endpoints: members.map((m) => m.endpoint),
+    async leader() {
+      const statuses = await Promise.all(members.map((m) => postJson<MemberStatus>(`${m.endpoint}/v3/maintenance/status`, {})));
+      const ids = statuses.map((s) => s?.header?.member_id);
+      for (const s of statuses) {
+        if (!s?.leader || s.leader === '0') continue;
+        const i = ids.indexOf(s.leader);
+        if (i >= 0) return i;
+      }
+      return undefined;
+    },
+    stop,
+  };
 }
 
 /** Starts a private single-member etcd; retries on a lost port race. */

@@ -14,6 +14,11 @@
  * session's controller target (br-int's passive punix:...br-int.vnetd). The manager
  * resyncs by itself after reconnects; a new process run uses a new cookie round and
  * deletes the old round only after installing its own flows.
+ *
+ * Split across processes (`vnetd agent` + `vnetd controller`): each agent runs this with
+ * `node` (program only its own node), `readiness: 'off'` and `onRealized` (it publishes
+ * what its node installed in the Node's status.realized); the controller's leader runs it
+ * without chassis and with `readiness: 'node-status'`, deriving Ready from those reports.
  */
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
@@ -72,6 +77,15 @@ export interface PipelineReconcilerOptions {
   lbStatusIntervalMs?: number;
   /** Fills each node's fast-path tables from the same model (fastpath.nodes.ts). */
   fastPath?: FastPathHook;
+  /** Program only this node (an agent); default every node the chassis layer has. */
+  node?: string;
+  /**
+   * Where Ready comes from: 'local' (default) what this process installed; 'node-status'
+   * what agents report in Node status.realized; 'off' this process writes no Ready.
+   */
+  readiness?: 'local' | 'node-status' | 'off';
+  /** Called with what a node has installed (uid -> version) each time that is known anew. */
+  onRealized?: (node: string, realized: ReadonlyMap<string, string>) => void;
 }
 
 /** One node's OpenFlow side. */
@@ -130,8 +144,13 @@ export class PipelineReconciler {
   private readonly unsubscribe: Array<() => void> = [];
   private cached?: { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> };
   private stopped = false;
-  private readonly lbStatus: LbStatusReporter;
-  private readonly lbHealth: LbHealthMonitor;
+  /**
+   * Only where this process programs every node that needs an LB (readiness 'local'):
+   * counters are summed over nodes and probes leave from the backend's own node, so an
+   * agent (one node) or a controller without OpenFlow connections would report a part.
+   */
+  private readonly lbStatus?: LbStatusReporter;
+  private readonly lbHealth?: LbHealthMonitor;
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -143,28 +162,42 @@ export class PipelineReconciler {
     this.lbs = inf<LoadBalancer>(LOAD_BALANCERS);
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 1, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
-    this.statusController.watch(this.networks);
-    this.statusController.watch(this.ports);
-    this.statusController.watch(this.lbs);
-    this.lbStatus = new LbStatusReporter({
-      objects: opts.objects,
-      logger: this.log,
-      intervalMs: opts.lbStatusIntervalMs,
-      loadBalancers: () => this.lbs.list(),
-      model: () => this.snapshot().model,
-      connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
-    });
-    this.lbHealth = new LbHealthMonitor({
-      logger: this.log,
-      targets: () => healthTargets(this.lbs.list(), this.snapshot().model),
-      connection: (node) => this.agents.get(node)?.conn,
-      onChange: () => {
-        this.cached = undefined;
-        this.enqueueAllNodes();
-      },
-    });
-    // A port's status depends on its network's nodes; a network's on its ports.
-    this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
+    if (opts.readiness !== 'off') {
+      this.statusController.watch(this.networks);
+      this.statusController.watch(this.ports);
+      this.statusController.watch(this.lbs);
+      // A port's status depends on its network's nodes; a network's on its ports.
+      this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
+    }
+    if ((opts.readiness ?? 'local') === 'local') {
+      this.lbStatus = new LbStatusReporter({
+        objects: opts.objects,
+        logger: this.log,
+        intervalMs: opts.lbStatusIntervalMs,
+        loadBalancers: () => this.lbs.list(),
+        model: () => this.snapshot().model,
+        connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
+      });
+      this.lbHealth = new LbHealthMonitor({
+        logger: this.log,
+        targets: () => healthTargets(this.lbs.list(), this.snapshot().model),
+        connection: (node) => this.agents.get(node)?.conn,
+        onChange: () => {
+          this.cached = undefined;
+          this.enqueueAllNodes();
+        },
+      });
+    }
+    if (opts.readiness === 'node-status') {
+      const reported = (n: HypervisorNode | undefined) => this.reportedBy(n) ?? new Map<string, string>();
+      this.nodes.addEventHandler({
+        onAdd: (n) => this.enqueueStatusDelta(new Map(), reported(n), this.snapshot().keyOfUid),
+        onUpdate: (o, n) => {
+          if (o.status?.realized !== n.status?.realized) this.enqueueStatusDelta(reported(o), reported(n), this.snapshot().keyOfUid);
+        },
+        onDelete: (o) => this.enqueueStatusDelta(reported(o), new Map(), this.snapshot().keyOfUid),
+      });
+    }
     for (const [informer, sig] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp])],
       [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network])],
@@ -199,15 +232,15 @@ export class PipelineReconciler {
     }
     this.nodeController.start();
     this.statusController.start();
-    this.lbStatus.start();
-    this.lbHealth.start();
+    this.lbStatus?.start();
+    this.lbHealth?.start();
     this.enqueueAllNodes();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.lbHealth.stop();
-    await this.lbStatus.stop();
+    this.lbHealth?.stop();
+    await this.lbStatus?.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).stop();
     await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
@@ -221,6 +254,10 @@ export class PipelineReconciler {
 
   private enqueueAllNodes(): void {
     if (this.stopped) return;
+    if (this.opts.node) {
+      this.nodeController.enqueue(this.opts.node);
+      return;
+    }
     for (const n of this.nodes.list()) this.nodeController.enqueue(n.metadata.name);
     for (const n of this.agents.keys()) this.nodeController.enqueue(n);
   }
@@ -275,7 +312,7 @@ export class PipelineReconciler {
         vip: lb.spec.vip,
         mac: lbMac(lb.metadata.uid!),
         listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
-        backends: resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b)),
+        backends: resolveBackends(lb, net, ports).map((b) => (b.healthy && this.lbHealth && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b)),
         sessionAffinity: lb.spec.sessionAffinity ?? 'None',
         healthCheckPorts: checkedPorts(lb),
       };
@@ -302,6 +339,7 @@ export class PipelineReconciler {
   // ---- nodes ----
 
   private async reconcileNode(name: string): Promise<void> {
+    if (this.opts.node && name !== this.opts.node) return;
     const node = this.nodes.get(objectKey(NODES, undefined, name));
     const session = this.opts.chassis?.session(name);
     if (!node || node.metadata.deletionTimestamp || !session) {
@@ -347,16 +385,20 @@ export class PipelineReconciler {
     }
     agent.wanted = compiled.realizes;
     const before = agent.realized;
-    if (sent && agent.inSync && agent.conn.connected) agent.realized = compiled.realizes;
+    if (sent && agent.inSync && agent.conn.connected) {
+      agent.realized = compiled.realizes;
+      this.opts.onRealized?.(name, agent.realized);
+    }
     this.enqueueStatusDelta(before, agent.realized, keyOfUid);
   }
 
-  private enqueueStatusDelta(before: Map<string, string>, after: Map<string, string>, keyOfUid: Map<string, string>): void {
+  private enqueueStatusDelta(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, keyOfUid: Map<string, string>): void {
     for (const [uid, v] of after) if (before.get(uid) !== v) this.enqueueUid(uid, keyOfUid);
     for (const uid of before.keys()) if (!after.has(uid)) this.enqueueUid(uid, keyOfUid);
   }
 
   private enqueueUid(uid: string, keyOfUid: Map<string, string>): void {
+    if (this.opts.readiness === 'off') return;
     const k = keyOfUid.get(uid);
     if (k) this.statusController.enqueue(k);
   }
@@ -402,8 +444,23 @@ export class PipelineReconciler {
   /** Nodes that need an object and have not installed its current version. */
   private lagging(uid: string, version: string, needed: Iterable<string>): string[] {
     const out: string[] = [];
-    for (const n of needed) if (this.agents.get(n)?.realized.get(uid) !== version) out.push(n);
+    for (const n of needed) if (this.realizedOn(n)?.get(uid) !== version) out.push(n);
     return out.sort();
+  }
+
+  private realizedOn(node: string): ReadonlyMap<string, string> | undefined {
+    if (this.opts.readiness === 'node-status') return this.reportedBy(this.nodes.get(objectKey(NODES, undefined, node)));
+    return this.agents.get(node)?.realized;
+  }
+
+  /** A Node's status.realized as a map, built once per stored object. */
+  private readonly reports = new WeakMap<object, Map<string, string>>();
+  private reportedBy(node: HypervisorNode | undefined): ReadonlyMap<string, string> | undefined {
+    const r = node?.status?.realized;
+    if (!r) return undefined;
+    let m = this.reports.get(r);
+    if (!m) this.reports.set(r, (m = new Map(Object.entries(r))));
+    return m;
   }
 
   private async reconcileStatus(key: string): Promise<void> {

@@ -1,0 +1,68 @@
+/**
+ * `vnetd agent --node NAME`: programs one hypervisor, talking only to its local OVS and
+ * to the controller's API (never to the store, never to other hypervisors).
+ *
+ *   controller API --(ApiStore: list/watch, PUT status)--> informers
+ *        ChassisManager (only: this node, over VNETD_OVSDB): br-int/br-phy layout, the
+ *            Node's status, the binding (Bound, node, ofport) of this node's ports
+ *        PipelineReconciler (node: this node, readiness off): compiles and installs this
+ *            node's flows (new cookie round per run, old round deleted after: a restart
+ *            never empties the table) and reports what is installed (uid -> version)
+ *        RealizationReporter: that report into the Node's status.realized
+ *   the controller's leader aggregates Ready of ports, networks and load balancers from
+ *   every needed node's status.realized.
+ *
+ * It watches only what its node needs (node-scope.ts): its ports, their networks, those
+ * networks' ports on other nodes and load balancers, and the Node objects.
+ */
+import pino, { type Logger } from 'pino';
+import { ChassisManager } from '../chassis/chassis-manager';
+import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
+import { ObjectStore } from '../store/object-store';
+import type { AgentCommand } from '../app/command-line';
+import { ApiClient } from './api-client';
+import { ApiStore } from './api-store';
+import { NODE_SCOPED_KINDS, NodeScopedStore } from './node-scope';
+import { RealizationReporter } from './realization-reporter';
+
+export interface RunningAgent {
+  logger: Logger;
+  chassis: ChassisManager;
+  pipeline: PipelineReconciler;
+  close(): Promise<void>;
+}
+
+export async function startAgent(o: AgentCommand, logger?: Logger): Promise<RunningAgent> {
+  const log = logger ?? pino({ level: o.logLevel, base: { service: 'vnetd-agent', node: o.node } });
+  const client = ApiClient.fromKubeconfig(o.kubeconfig);
+  const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log);
+  const objects = new ObjectStore(kv);
+  const reporter = new RealizationReporter(objects, o.node, log);
+  const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, only: { node: o.node, ovsdb: o.ovsdb } });
+  await chassis.start();
+  const pipeline = new PipelineReconciler({
+    objects,
+    logger: log,
+    chassis,
+    workers: o.workers,
+    node: o.node,
+    readiness: 'off',
+    onRealized: (_node, realized) => reporter.report(realized),
+  });
+  await pipeline.start();
+  log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
+  let closed = false;
+  return {
+    logger: log,
+    chassis,
+    pipeline,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pipeline.stop();
+      await chassis.stop();
+      await reporter.stop();
+      await kv.close();
+    },
+  };
+}

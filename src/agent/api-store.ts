@@ -1,0 +1,336 @@
+/**
+ * The Store interface over the controller's Kubernetes-style API, so that the reconcilers
+ * written against the store (ChassisManager, PipelineReconciler, informers) run unchanged
+ * in `vnetd agent`, reading, watching and writing status through HTTPS instead of opening
+ * the store themselves:
+ *
+ *   get/list   -> GET the object / the cluster-wide list; resourceVersion is modRevision
+ *   watch      -> ?watch=true&resourceVersion=R&allowWatchBookmarks=true, reconnecting from
+ *                 the last revision seen; on 410 Gone it lists again and emits the
+ *                 differences itself (puts for changed keys, deletes for vanished ones), so
+ *                 an informer above never needs to know
+ *   txn        -> only a single update, sent as PUT .../status with the expected
+ *                 resourceVersion (409 -> ConflictError): an agent writes status and
+ *                 nothing else
+ */
+import type { Logger } from 'pino';
+import type { KubeObject } from '../resources/object';
+import { typePrefix, type StoredType } from '../store/keys';
+import {
+  ConflictError,
+  KeyNotFoundError,
+  StoreError,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  type Store,
+  type TxnOp,
+  type TxnResult,
+  type Watch,
+  type WatchHandler,
+  type WatchOptions,
+} from '../store/store';
+import type { ApiClient, WatchStream } from './api-client';
+
+const VERSION = 'v1alpha1';
+/**
+ * A watch that hears nothing (not even a bookmark, which the API sends every 10 s) for
+ * this long is presumed dead (a controller that vanished without closing the
+ * connection) and is reopened from its last revision.
+ */
+const WATCH_IDLE_MS = 45_000;
+
+function basePath(type: StoredType): string {
+  return type.group === '' ? '/api/v1' : `/apis/${type.group}/${VERSION}`;
+}
+
+/** The list (and watch) path of a kind, cluster-wide or in one namespace. */
+export function listPath(type: StoredType, namespace?: string): string {
+  return namespace && type.namespaced ? `${basePath(type)}/namespaces/${encodeURIComponent(namespace)}/${type.plural}` : `${basePath(type)}/${type.plural}`;
+}
+
+function objectPath(type: StoredType, namespace: string | undefined, name: string): string {
+  const ns = type.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? '')}` : '';
+  return `${basePath(type)}${ns}/${type.plural}/${encodeURIComponent(name)}`;
+}
+
+function rvOf(obj: Record<string, unknown> | undefined): number {
+  const meta = obj?.metadata as { resourceVersion?: string } | undefined;
+  return Number(meta?.resourceVersion ?? 0);
+}
+
+/** The stored form: resourceVersion is the kv's modRevision, not part of the value. */
+function toKv(type: StoredType, obj: KubeObject): KeyValue<KubeObject> {
+  const value = structuredClone(obj);
+  const modRevision = Number(value.metadata.resourceVersion ?? 0);
+  delete value.metadata.resourceVersion;
+  const key = `${typePrefix(type)}${type.namespaced ? `${value.metadata.namespace}/` : ''}${value.metadata.name}`;
+  return { key, value, modRevision, createRevision: 0 };
+}
+
+export class ApiStore implements Store {
+  private readonly watches = new Set<ApiWatch>();
+  /** The last full list per prefix: a watch started at its revision knows what the caller holds. */
+  private readonly lastList = new Map<string, { revision: number; items: KeyValue<KubeObject>[] }>();
+  private closed = false;
+
+  constructor(
+    private readonly client: ApiClient,
+    private readonly types: readonly StoredType[],
+    private readonly logger: Logger,
+  ) {}
+
+  private typeOfPrefix(prefix: string): StoredType {
+    const t = this.types.find((x) => typePrefix(x) === prefix);
+    if (!t) throw new StoreError(`the agent's API store serves whole kinds only (${this.types.map(typePrefix).join(', ')}), not ${prefix}`);
+    return t;
+  }
+
+  private parseKey(key: string): { type: StoredType; namespace?: string; name: string } {
+    const type = this.types.find((x) => key.startsWith(typePrefix(x)));
+    if (!type) throw new StoreError(`no kind for key ${key}`);
+    const rest = key.slice(typePrefix(type).length).split('/');
+    return type.namespaced ? { type, namespace: rest[0], name: rest[1] ?? '' } : { type, name: rest[0] ?? '' };
+  }
+
+  private fail(what: string, status: number, text: string): never {
+    throw new StoreError(`${what}: HTTP ${status} ${text.slice(0, 300)}`);
+  }
+
+  async get<V = unknown>(key: string): Promise<KeyValue<V> | undefined> {
+    const { type, namespace, name } = this.parseKey(key);
+    const r = await this.client.call('GET', objectPath(type, namespace, name));
+    if (r.status === 404) return undefined;
+    if (r.status !== 200 || !r.body) this.fail(`GET ${key}`, r.status, r.text);
+    return toKv(type, r.body as unknown as KubeObject) as unknown as KeyValue<V>;
+  }
+
+  async listAll(type: StoredType, scope: WatchScope = {}): Promise<{ revision: number; items: KeyValue<KubeObject>[] }> {
+    const r = await this.client.call('GET', `${listPath(type, scope.namespace)}${scope.fieldSelector ? `?fieldSelector=${encodeURIComponent(scope.fieldSelector)}` : ''}`);
+    if (r.status !== 200 || !r.body) this.fail(`list ${type.plural}`, r.status, r.text);
+    const items = ((r.body.items as KubeObject[] | undefined) ?? []).map((o) => toKv(type, o));
+    items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { revision: rvOf(r.body), items };
+  }
+
+  /** Always the whole kind at the latest revision (no pages: `more` is false). */
+  async list<V = unknown>(prefix: string, _options: ListOptions = {}): Promise<ListResult<V>> {
+    const type = this.typeOfPrefix(prefix);
+    const res = await this.listAll(type);
+    this.lastList.set(prefix, res);
+    return { items: res.items as unknown as KeyValue<V>[], revision: res.revision, more: false };
+  }
+
+  async count(prefix: string): Promise<number> {
+    return (await this.listAll(this.typeOfPrefix(prefix))).items.length;
+  }
+
+  async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+    const op = ops[0];
+    if (ops.length !== 1 || op?.type !== 'update') throw new StoreError('an agent writes through the API one status update at a time');
+    const { type, namespace, name } = this.parseKey(op.key);
+    const value = structuredClone(op.value) as unknown as KubeObject;
+    if (op.expectedModRevision !== undefined) value.metadata.resourceVersion = String(op.expectedModRevision);
+    const r = await this.client.call('PUT', `${objectPath(type, namespace, name)}/status`, value);
+    if (r.status === 409) throw new ConflictError(op.key, op.expectedModRevision ?? 0, 0);
+    if (r.status === 404) throw new KeyNotFoundError(op.key);
+    if (r.status !== 200 || !r.body) this.fail(`PUT ${op.key}/status`, r.status, r.text);
+    const kv = toKv(type, r.body as unknown as KubeObject);
+    return { revision: kv.modRevision, results: [kv as unknown as KeyValue<V>] };
+  }
+
+  watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: WatchOptions = {}): Watch {
+    const type = this.typeOfPrefix(prefix);
+    const listed = this.lastList.get(prefix);
+    const known = listed && listed.revision === options.afterRevision ? listed.items : [];
+    return this.watchScope(type, {}, handler as WatchHandler<KubeObject>, options.afterRevision, known);
+  }
+
+  /**
+   * A watch of part of a kind (one namespace, a field selector), resumed across
+   * disconnects and 410s; without afterRevision it lists first (emitting every object as
+   * a put) and calls onSynced once that first list is delivered.
+   */
+  watchScope(type: StoredType, scope: WatchScope, handler: WatchHandler<KubeObject>, afterRevision?: number, known: KeyValue<KubeObject>[] = [], onSynced?: () => void): ApiWatch {
+    const w = new ApiWatch(this, this.client, type, scope, handler, afterRevision, known, this.logger, onSynced);
+    this.watches.add(w);
+    w.onStop = () => this.watches.delete(w);
+    w.start();
+    return w;
+  }
+
+  async currentRevision(): Promise<number> {
+    const r = await this.client.call('GET', `${listPath(this.types[0]!)}?limit=1`);
+    if (r.status !== 200) this.fail('current revision', r.status, r.text);
+    return rvOf(r.body);
+  }
+
+  async compactedRevision(): Promise<number> {
+    return 0;
+  }
+
+  async compact(_revision?: number): Promise<void> {
+    throw new StoreError('an agent does not compact the controller\'s store');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of [...this.watches]) w.stop();
+    this.client.close();
+  }
+}
+
+export interface WatchScope {
+  namespace?: string;
+  fieldSelector?: string;
+}
+
+/** One kind's watch through the API, resumed across disconnects and 410s. */
+export class ApiWatch implements Watch {
+  onStop?: () => void;
+  private readonly held = new Map<string, KeyValue<KubeObject>>();
+  private stream?: WatchStream;
+  private stopped = false;
+  private retryMs = 100;
+  private timer?: NodeJS.Timeout;
+  private idle?: NodeJS.Timeout;
+  private rv: number;
+
+  constructor(
+    private readonly store: ApiStore,
+    private readonly client: ApiClient,
+    private readonly type: StoredType,
+    private readonly scope: WatchScope,
+    private readonly handler: WatchHandler<KubeObject>,
+    afterRevision: number | undefined,
+    known: KeyValue<KubeObject>[],
+    private readonly log: Logger,
+    private onSynced?: () => void,
+  ) {
+    this.rv = afterRevision ?? 0;
+    for (const kv of known) this.held.set(kv.key, kv);
+  }
+
+  start(): void {
+    if (this.rv === 0) void this.resync();
+    else this.open();
+  }
+
+  /** What this watch currently holds (its scope's objects as last seen). */
+  heldKeys(): string[] {
+    return [...this.held.keys()];
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.idle);
+    this.stream?.stop();
+    this.onStop?.();
+  }
+
+  private open(): void {
+    if (this.stopped) return;
+    const selector = this.scope.fieldSelector ? `&fieldSelector=${encodeURIComponent(this.scope.fieldSelector)}` : '';
+    const path = `${listPath(this.type, this.scope.namespace)}?watch=true&allowWatchBookmarks=true&resourceVersion=${this.rv}&timeoutSeconds=300${selector}`;
+    const stream = this.client.watch(
+      path,
+      (ev) => {
+        this.heard(stream);
+        this.onEvent(ev);
+      },
+      (why) => {
+        clearTimeout(this.idle);
+        if (this.stopped) return;
+        if (why.status === 410) return void this.resync();
+        if (why.status !== undefined || why.error) {
+          this.log.warn({ kind: this.type.plural, status: why.status, err: why.error?.message, text: why.text?.slice(0, 200), retryInMs: this.retryMs }, 'agent watch failed; retrying');
+          this.retry();
+          return;
+        }
+        this.retryMs = 100;
+        this.retry(); // server-side timeout or a clean close: resume from the last revision
+      },
+    );
+    this.stream = stream;
+    this.heard(stream);
+  }
+
+  /** (Re)arms the idle watchdog of the current stream. */
+  private heard(stream: WatchStream): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.stopped || this.stream !== stream) return;
+      this.log.warn({ kind: this.type.plural, idleMs: WATCH_IDLE_MS }, 'agent watch silent too long; reopening');
+      stream.stop();
+      this.retry();
+    }, WATCH_IDLE_MS);
+    this.idle.unref();
+  }
+
+  private retry(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => (this.rv === 0 ? void this.resync() : this.open()), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 2000);
+  }
+
+  private onEvent(ev: { type: string; object: Record<string, unknown> }): void {
+    if (this.stopped) return;
+    if (ev.type === 'BOOKMARK') {
+      this.rv = Math.max(this.rv, rvOf(ev.object));
+      return;
+    }
+    if (ev.type === 'ERROR') {
+      this.stream?.stop();
+      if ((ev.object as { code?: number }).code === 410) void this.resync();
+      else {
+        this.log.warn({ kind: this.type.plural, status: ev.object }, 'agent watch error event; retrying');
+        this.retry();
+      }
+      return;
+    }
+    const kv = toKv(this.type, ev.object as unknown as KubeObject);
+    this.rv = Math.max(this.rv, kv.modRevision);
+    const prev = this.held.get(kv.key);
+    if (ev.type === 'DELETED') {
+      this.held.delete(kv.key);
+      this.handler({ type: 'delete', kv, prevKv: prev ?? kv, created: false });
+      return;
+    }
+    this.held.set(kv.key, kv);
+    this.handler({ type: 'put', kv, prevKv: prev, created: ev.type === 'ADDED' || !prev });
+  }
+
+  /** Lists again and emits what changed since what the caller holds, then watches on. */
+  private async resync(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const { revision, items } = await this.store.listAll(this.type, this.scope);
+      if (this.stopped) return;
+      const seen = new Set<string>();
+      for (const kv of items) {
+        seen.add(kv.key);
+        const prev = this.held.get(kv.key);
+        if (prev && prev.modRevision === kv.modRevision) continue;
+        this.held.set(kv.key, kv);
+        this.handler({ type: 'put', kv, prevKv: prev, created: !prev });
+      }
+      for (const [key, prev] of [...this.held]) {
+        if (seen.has(key)) continue;
+        this.held.delete(key);
+        this.handler({ type: 'delete', kv: { ...prev, modRevision: revision }, prevKv: prev, created: false });
+      }
+      this.rv = revision;
+      this.retryMs = 100;
+      const synced = this.onSynced;
+      this.onSynced = undefined;
+      synced?.();
+      this.open();
+    } catch (err) {
+      this.log.warn({ kind: this.type.plural, err: (err as Error).message, retryInMs: this.retryMs }, 'agent relist failed; retrying');
+      this.rv = 0;
+      this.retry();
+    }
+  }
+}

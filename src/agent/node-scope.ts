@@ -1,0 +1,246 @@
+/**
+ * What one node's agent watches through the API, and no more:
+ *
+ *   ports       spec.node=NODE (pinned here) and spec.node= (unpinned: they bind wherever
+ *               their interface appears, so every agent must see them)
+ *   networks    of those ports that are pinned or bound here: for each such network N,
+ *               N itself, N's ports (spec.network=N, on any node: the tunnels to them) and
+ *               N's load balancers (spec.network=N)
+ *   nodes       all (small; remote ports need their node's tunnel IP)
+ *
+ * The set of networks follows the ports: a port of a new network arriving here opens
+ * that network's watches; the last one leaving closes them and its objects leave the
+ * view. Each kind is presented to the informers above as one Store prefix: list returns
+ * the union of what the scope's watches hold (once they have all listed, so the first
+ * compile is complete and a restarted agent never installs a partial table), watch
+ * replays the union's changes after that list, in arrival order. An object held by two
+ * watches (a pinned port is also its network's port) is one entry; it leaves the view
+ * when the last watch holding it lets go.
+ */
+import type { Logger } from 'pino';
+import type { KubeObject } from '../resources/object';
+import type { VirtualPort } from '../resources/kinds';
+import { typePrefix, type StoredType } from '../store/keys';
+import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../store/kinds';
+import {
+  GoneError,
+  type KeyValue,
+  type ListOptions,
+  type ListResult,
+  type Store,
+  type TxnOp,
+  type TxnResult,
+  type Watch,
+  type WatchEvent,
+  type WatchHandler,
+  type WatchOptions,
+} from '../store/store';
+import type { ApiStore, ApiWatch } from './api-store';
+
+const SCOPED: readonly StoredType[] = [PORTS, NETWORKS, LOAD_BALANCERS];
+/** Changes a view remembers for watches that start after a list. */
+const LOG_LIMIT = 20_000;
+
+interface Entry {
+  kv: KeyValue<KubeObject>;
+  sources: Set<string>;
+}
+
+/** One kind as the informers see it. */
+class View {
+  readonly entries = new Map<string, Entry>();
+  readonly log: Array<{ seq: number; ev: WatchEvent<KubeObject> }> = [];
+  readonly listeners = new Set<WatchHandler<KubeObject>>();
+  seq = 0;
+
+  emit(ev: WatchEvent<KubeObject>): void {
+    this.seq++;
+    this.log.push({ seq: this.seq, ev });
+    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+    for (const l of [...this.listeners]) l(ev);
+  }
+
+  put(source: string, kv: KeyValue<KubeObject>): void {
+    const cur = this.entries.get(kv.key);
+    if (!cur) {
+      this.entries.set(kv.key, { kv, sources: new Set([source]) });
+      this.emit({ type: 'put', kv, created: true });
+      return;
+    }
+    cur.sources.add(source);
+    if (kv.modRevision <= cur.kv.modRevision) return;
+    const prev = cur.kv;
+    cur.kv = kv;
+    this.emit({ type: 'put', kv, prevKv: prev, created: false });
+  }
+
+  drop(source: string, key: string, deletedAt?: number): void {
+    const cur = this.entries.get(key);
+    if (!cur || !cur.sources.delete(source) || cur.sources.size) return;
+    this.entries.delete(key);
+    const at = Math.max(deletedAt ?? 0, cur.kv.modRevision + 1);
+    this.emit({ type: 'delete', kv: { ...cur.kv, modRevision: at }, prevKv: cur.kv, created: false });
+  }
+}
+
+export class NodeScopedStore implements Store {
+  private readonly views = new Map<string, View>(SCOPED.map((t) => [typePrefix(t), new View()]));
+  private readonly watches = new Map<string, ApiWatch>();
+  private readonly ready: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    private readonly api: ApiStore,
+    private readonly node: string,
+    private readonly log: Logger,
+  ) {
+    this.ready = Promise.all([
+      this.open('ports:pinned', PORTS, { fieldSelector: `spec.node=${node}` }),
+      this.open('ports:unpinned', PORTS, { fieldSelector: 'spec.node=' }),
+    ]).then(() => this.refreshNetworks());
+  }
+
+  private view(type: StoredType): View {
+    return this.views.get(typePrefix(type))!;
+  }
+
+  /** Opens a watch as a source of the view of `type`; resolves once its first list is in. */
+  private open(source: string, type: StoredType, scope: { namespace?: string; fieldSelector?: string }): Promise<void> {
+    return new Promise((resolve) => {
+      const w = this.api.watchScope(
+        type,
+        scope,
+        (ev) => {
+          if (this.stopped || this.watches.get(source) !== w) return;
+          if (ev.type === 'put') this.view(type).put(source, ev.kv);
+          else this.view(type).drop(source, ev.kv.key, ev.kv.modRevision);
+          if (type === PORTS && source.startsWith('ports:')) void this.refreshNetworks();
+        },
+        undefined,
+        [],
+        resolve,
+      );
+      this.watches.set(source, w);
+    });
+  }
+
+  private closeSource(source: string, type: StoredType): void {
+    const w = this.watches.get(source);
+    if (!w) return;
+    this.watches.delete(source);
+    w.stop();
+    const view = this.view(type);
+    for (const [key, e] of [...view.entries]) if (e.sources.has(source)) view.drop(source, key);
+  }
+
+  /** Networks this node needs: of ports pinned here or bound here. */
+  private wantedNetworks(): Set<string> {
+    const out = new Set<string>();
+    for (const e of this.view(PORTS).entries.values()) {
+      if (!e.sources.has('ports:pinned') && !e.sources.has('ports:unpinned')) continue;
+      const p = e.kv.value as VirtualPort;
+      const here = p.spec?.node === this.node || p.status?.node === this.node;
+      if (here && p.spec?.network && p.metadata.namespace) out.add(`${p.metadata.namespace}/${p.spec.network}`);
+    }
+    return out;
+  }
+
+  private refreshing?: Promise<void>;
+  private refreshAgain = false;
+
+  /** Opens the watches of networks that became needed, closes those no longer needed. */
+  private refreshNetworks(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        const wanted = this.wantedNetworks();
+        const opened: Promise<void>[] = [];
+        for (const key of wanted) {
+          if (this.watches.has(`net:${key}`)) continue;
+          const [namespace, name] = key.split('/') as [string, string];
+          this.log.info({ event: 'agent.scope.add', network: key }, 'watching a network this node now needs');
+          opened.push(this.open(`net:${key}`, NETWORKS, { namespace, fieldSelector: `metadata.name=${name}` }));
+          opened.push(this.open(`netports:${key}`, PORTS, { namespace, fieldSelector: `spec.network=${name}` }));
+          opened.push(this.open(`netlbs:${key}`, LOAD_BALANCERS, { namespace, fieldSelector: `spec.network=${name}` }));
+        }
+        for (const source of [...this.watches.keys()]) {
+          if (!source.startsWith('net:')) continue;
+          const key = source.slice('net:'.length);
+          if (wanted.has(key)) continue;
+          this.log.info({ event: 'agent.scope.remove', network: key }, 'no longer watching a network this node does not need');
+          this.closeSource(`net:${key}`, NETWORKS);
+          this.closeSource(`netports:${key}`, PORTS);
+          this.closeSource(`netlbs:${key}`, LOAD_BALANCERS);
+        }
+        await Promise.all(opened);
+      } while (this.refreshAgain && !this.stopped);
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  /** The networks whose watches are open (tests, logs). */
+  networks(): string[] {
+    return [...this.watches.keys()].filter((s) => s.startsWith('net:')).map((s) => s.slice(4)).sort();
+  }
+
+  async get<V = unknown>(key: string): Promise<KeyValue<V> | undefined> {
+    return this.api.get<V>(key);
+  }
+
+  async list<V = unknown>(prefix: string, options: ListOptions = {}): Promise<ListResult<V>> {
+    const view = this.views.get(prefix);
+    if (!view) return this.api.list<V>(prefix, options);
+    await this.ready;
+    await this.refreshing;
+    const items = [...view.entries.values()].map((e) => e.kv).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { items: items as unknown as KeyValue<V>[], revision: view.seq, more: false };
+  }
+
+  async count(prefix: string): Promise<number> {
+    return (await this.list(prefix)).items.length;
+  }
+
+  txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+    return this.api.txn(ops);
+  }
+
+  watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: WatchOptions = {}): Watch {
+    const view = this.views.get(prefix);
+    if (!view) return this.api.watch(prefix, handler, options);
+    const after = options.afterRevision ?? view.seq;
+    const first = view.log[0]?.seq ?? view.seq + 1;
+    if (after < first - 1) throw new GoneError(after, first - 1);
+    const h = handler as unknown as WatchHandler<KubeObject>;
+    for (const { seq, ev } of view.log) if (seq > after) h(ev);
+    view.listeners.add(h);
+    return { stop: () => view.listeners.delete(h) };
+  }
+
+  currentRevision(): Promise<number> {
+    return this.api.currentRevision();
+  }
+
+  compactedRevision(): Promise<number> {
+    return this.api.compactedRevision();
+  }
+
+  compact(revision: number): Promise<void> {
+    return this.api.compact(revision);
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.watches.values()) w.stop();
+    this.watches.clear();
+    for (const v of this.views.values()) v.listeners.clear();
+    await this.api.close();
+  }
+}
+
+export const NODE_SCOPED_KINDS = [NODES, ...SCOPED];

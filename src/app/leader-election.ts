@@ -1,0 +1,138 @@
+/**
+ * Which controller replica runs the reconcilers. Every replica serves the API; exactly one,
+ * the leader, reconciles. With etcd the replicas campaign through etcd3's Election under
+ * /vnetd/leader/ with a short lease: the leader's lease is kept alive every TTL/3, so a
+ * leader that dies (kill -9) lets its key expire after at most TTL seconds and the next
+ * candidate in line is elected at once. A leader that loses its lease (etcd unreachable
+ * for longer than the TTL) is told through the campaign's error: it stops reconciling
+ * before campaigning again. With the embedded SQLite store there is one process and it
+ * is always the leader.
+ *
+ * Transitions run one at a time in order (start the work, stop the work), so a quick
+ * lose-and-win never has two sets of reconcilers alive in one process.
+ */
+import { hostname } from 'node:os';
+import { Etcd3, type Campaign } from 'etcd3';
+import type { Logger } from 'pino';
+
+/** What the API and logs ask: is this process the one reconciling? */
+export interface Leadership {
+  readonly isLeader: boolean;
+  /** This process's candidate value (host/pid/url). */
+  readonly identity: string;
+}
+
+export interface LeaderCallbacks {
+  /** Start the leader-only work; a rejection resigns and campaigns again. */
+  onElected(): Promise<void>;
+  /** Stop it (idempotent). */
+  onDeposed(): Promise<void>;
+}
+
+export const LEADER_KEY_PREFIX = '/vnetd/leader/';
+export const DEFAULT_LEASE_TTL_SECONDS = 2;
+
+export function candidateIdentity(url: string): string {
+  return `${hostname()}/${process.pid}/${url}`;
+}
+
+/** The SQLite controller (and all-in-one): always the leader, from the start. */
+export class SoleLeader implements Leadership {
+  readonly isLeader = true;
+  constructor(readonly identity: string) {}
+}
+
+export interface EtcdLeaderElectionOptions extends LeaderCallbacks {
+  client: ConstructorParameters<typeof Etcd3>[0];
+  identity: string;
+  logger: Logger;
+  ttlSeconds?: number;
+  /** Pause before campaigning again after a failed campaign. */
+  retryMs?: number;
+}
+
+export class EtcdLeaderElection implements Leadership {
+  private readonly client: Etcd3;
+  private readonly log: Logger;
+  private campaign?: Campaign;
+  private leader = false;
+  private stopped = false;
+  private transitions: Promise<void> = Promise.resolve();
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(private readonly opts: EtcdLeaderElectionOptions) {
+    this.client = new Etcd3(opts.client);
+    this.log = opts.logger.child({ component: 'leader-election' });
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  get identity(): string {
+    return this.opts.identity;
+  }
+
+  start(): void {
+    this.run();
+  }
+
+  /** Resigns (so a standby takes over at once, not after the TTL) and stops the work. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const c = this.campaign;
+    this.campaign = undefined;
+    await this.depose('stopping');
+    await c?.resign().catch(() => undefined);
+    this.client.close();
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    const election = this.client.namespace(LEADER_KEY_PREFIX).election('controller', this.opts.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS);
+    const c = election.campaign(this.opts.identity);
+    this.campaign = c;
+    c.on('elected', () => {
+      if (this.campaign !== c || this.stopped) return;
+      this.leader = true;
+      this.log.info({ event: 'leader.elected', identity: this.opts.identity }, 'became leader: starting the reconcilers');
+      this.enqueue(async () => {
+        if (!this.leader || this.campaign !== c) return;
+        try {
+          await this.opts.onElected();
+        } catch (err) {
+          this.log.error({ event: 'leader.start_failed', err }, 'could not start the reconcilers as leader; resigning');
+          this.fail(c, 'start failed');
+        }
+      });
+    });
+    c.on('error', (err: Error) => {
+      if (this.campaign !== c) return;
+      this.log.warn({ event: 'leader.campaign_error', err: err.message }, 'leader campaign failed');
+      this.fail(c, err.message);
+    });
+  }
+
+  /** Ends campaign c: stop the work if it was ours, resign, campaign again shortly. */
+  private fail(c: Campaign, reason: string): void {
+    if (this.campaign !== c) return;
+    this.campaign = undefined;
+    void this.depose(reason);
+    void c.resign().catch(() => undefined);
+    this.retryTimer = setTimeout(() => this.run(), this.opts.retryMs ?? 250);
+  }
+
+  private depose(reason: string): Promise<void> {
+    if (this.leader) {
+      this.leader = false;
+      this.log.warn({ event: 'leader.lost', identity: this.opts.identity, reason }, 'lost leadership: stopping the reconcilers');
+    }
+    return this.enqueue(() => this.opts.onDeposed());
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    this.transitions = this.transitions.then(step).catch((err: unknown) => this.log.error({ err }, 'leader transition failed'));
+    return this.transitions;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The reconcilers only one process may run at a time: IPAM (frees addresses of deleted
+ * objects), namespaces, compaction, and (when this process programs hypervisors itself)
+ * the chassis manager and the flow pipeline. All-in-one vnetd starts them once; a
+ * controller replica starts them on becoming leader and stops them on losing it. Every
+ * one of them is level-triggered and reads the store at start, so a new leader resumes
+ * where the old one stopped; the pipeline installs a new cookie round before deleting the
+ * old one, so a takeover never empties a switch's table.
+ */
+import type { Logger } from 'pino';
+import { ChassisManager } from '../chassis/chassis-manager';
+import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
+import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
+import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
+import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
+import type { ResourceCatalog } from '../resources/catalog';
+import { Compactor } from '../store/compactor';
+import type { ObjectStore } from '../store/object-store';
+
+export interface LeaderWork {
+  chassis?: ChassisManager;
+  pipeline: PipelineReconciler;
+  stop(): Promise<void>;
+}
+
+export interface LeaderWorkOptions {
+  objects: ObjectStore;
+  catalog: ResourceCatalog;
+  logger: Logger;
+  workers: number;
+  /** Program hypervisors from this process (ChassisManager + pipeline over OVSDB/OpenFlow). */
+  chassis: boolean;
+  /** Hypervisors are programmed by `vnetd agent`s, which report realization in Node status. */
+  agents?: boolean;
+  /** Fills each programmed node's fast-path tables from the pipeline's model. */
+  fastPath?: FastPathHook;
+}
+
+export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork> {
+  const stops: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const s of stops.splice(0).reverse()) await s();
+  };
+  try {
+    const compactor = new Compactor(o.objects.kv, { logger: o.logger });
+    const ipam = new IpamReconciler({ objects: o.objects, logger: o.logger, workers: o.workers });
+    const namespaces = new NamespaceReconciler(o.objects, o.catalog, o.logger.child({ component: 'namespace-reconciler' }));
+    await ipam.start();
+    stops.push(() => ipam.stop());
+    await namespaces.start();
+    stops.push(() => namespaces.stop());
+    compactor.start();
+    stops.push(() => compactor.stop());
+    const chassis = o.chassis ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers }) : undefined;
+    if (chassis) {
+      await chassis.start();
+      stops.push(() => chassis.stop());
+    }
+    // Flows on every connected node, and the Ready condition of ports and networks; without
+    // chassis, agents program the nodes and Ready comes from what they report.
+    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: o.agents ? 'node-status' : 'local', fastPath: o.fastPath });
+    await pipeline.start();
+    stops.push(() => pipeline.stop());
+    return { chassis, pipeline, stop: stopAll };
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,29 @@
+/** Opens the Store the configuration names: the embedded SQLite file or a shared etcd. */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { EtcdStore } from '../store/etcd-store';
+import { SqliteStore } from '../store/sqlite-store';
+import type { Store } from '../store/store';
+import type { StoreConfig } from './config';
+
+/** Every vnetd key in a shared etcd lives under this prefix (the leader election beside it). */
+export const ETCD_KEY_PREFIX = '/vnetd';
+
+/** The etcd3 client options for a StoreConfig of kind etcd (store and election share them). */
+export function etcdClientOptions(store: Extract<StoreConfig, { kind: 'etcd' }>): { hosts: string[]; credentials?: { rootCertificate: Buffer; certChain?: Buffer; privateKey?: Buffer } } {
+  const tls = store.tls;
+  return {
+    hosts: store.endpoints,
+    credentials: tls ? { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key } : undefined,
+  };
+}
+
+export async function openStore(config: StoreConfig, dataDir: string, logger: Logger): Promise<Store> {
+  if (config.kind === 'sqlite') return SqliteStore.open(join(dataDir, 'store.db'), { logger });
+  const { hosts, credentials } = etcdClientOptions(config);
+  try {
+    return await EtcdStore.open({ endpoints: hosts, keyPrefix: ETCD_KEY_PREFIX, logger, client: { credentials } });
+  } catch (err) {
+    throw new Error(`cannot open the etcd store at ${hosts.join(', ')}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The agent's Store over the controller's API (src/agent/api-store.ts) against a real
+ * in-process vnetd: informers see the API's objects, status writes go through with
+ * optimistic concurrency, and a watch whose revision was compacted (410) lists again and
+ * emits exactly the differences, deletes included.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ApiClient } from '../../src/agent/api-client';
+import { ApiStore } from '../../src/agent/api-store';
+import { NODE_SCOPED_KINDS, NodeScopedStore } from '../../src/agent/node-scope';
+import { Informer } from '../../src/reconcile/informer';
+import type { HypervisorNode } from '../../src/resources/kinds';
+import { typePrefix } from '../../src/store/keys';
+import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../src/store/kinds';
+import { ObjectStore } from '../../src/store/object-store';
+import { ConflictError, type WatchEvent } from '../../src/store/store';
+import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+
+const G = '/apis/vnet.dev/v1alpha1';
+const log = pino({ level: 'silent' });
+let v: TestVnetd;
+let store: ApiStore;
+
+beforeAll(async () => {
+  v = await startTestVnetd({ bookmarkIntervalMs: 200 });
+  store = new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), [NODES], log);
+});
+afterAll(async () => {
+  await store.close();
+  await v.stop();
+});
+
+const node = (name: string, tunnelIP = '192.0.2.1') => v.call('POST', `${G}/nodes`, { metadata: { name }, spec: { tunnelIP } });
+
+it('an informer over the API mirrors adds, updates and deletes; status writes are checked against the resourceVersion', async () => {
+  expect((await node('n1')).status).toBe(201);
+  const informer = new Informer<HypervisorNode>({ store, prefix: typePrefix(NODES), decode: (kv) => kv.value as HypervisorNode, logger: log });
+  informer.start();
+  await informer.waitForSync();
+  expect(informer.list().map((n) => n.metadata.name)).toEqual(['n1']);
+
+  expect((await node('n2', '192.0.2.2')).status).toBe(201);
+  await eventually(async () => informer.size === 2);
+  const objects = new ObjectStore(store);
+  await objects.modify<HypervisorNode>(NODES, undefined, 'n2', (cur) => ({ ...cur, status: { ...cur.status, realized: { u1: '1/hv/3' } } }), { subresource: 'status' });
+  expect((await v.call('GET', `${G}/nodes/n2`)).json.status.realized).toEqual({ u1: '1/hv/3' });
+  await eventually(async () => informer.get(`${typePrefix(NODES)}n2`)?.status?.realized?.u1 === '1/hv/3');
+
+  const stale = await store.get<HypervisorNode>(`${typePrefix(NODES)}n2`);
+  await objects.modify<HypervisorNode>(NODES, undefined, 'n2', (cur) => ({ ...cur, status: { ...cur.status, boundPorts: 1 } }), { subresource: 'status' });
+  await expect(store.txn([{ type: 'update', key: stale!.key, value: stale!.value, expectedModRevision: stale!.modRevision }])).rejects.toBeInstanceOf(ConflictError);
+  await expect(store.txn([{ type: 'delete', key: stale!.key }])).rejects.toThrow(/one status update at a time/);
+
+  expect((await v.call('DELETE', `${G}/nodes/n1`)).status).toBe(200);
+  await eventually(async () => informer.size === 1);
+  informer.stop();
+});
+
+it('after 410 Gone a watch lists again and emits only what changed, deletes included', async () => {
+  const listed = await store.list(typePrefix(NODES));
+  expect(listed.items.map((kv) => kv.key)).toEqual([`${typePrefix(NODES)}n2`]);
+  expect((await node('n3', '192.0.2.3')).status).toBe(201);
+  expect((await v.call('DELETE', `${G}/nodes/n2`)).status).toBe(200);
+  await v.objects.kv.compact(await v.objects.kv.currentRevision());
+
+  const events: WatchEvent[] = [];
+  const w = store.watch(typePrefix(NODES), (ev) => events.push(ev), { afterRevision: listed.revision });
+  await eventually(async () => events.length >= 2);
+  w.stop();
+  const seen = events.map((e) => `${e.type} ${e.kv.key.slice(typePrefix(NODES).length)}${e.created ? ' created' : ''}`).sort();
+  expect(seen).toEqual(['delete n2', 'put n3 created']);
+});
+
+it('names what is wrong with a kubeconfig it cannot use', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vnetd-agent-kc-'));
+  try {
+    expect(() => ApiClient.fromKubeconfig(join(dir, 'missing'))).toThrow(/cannot read kubeconfig/);
+    writeFileSync(join(dir, 'empty'), 'apiVersion: v1\nkind: Config\n');
+    expect(() => ApiClient.fromKubeconfig(join(dir, 'empty'))).toThrow(/has no server or token/);
+    writeFileSync(join(dir, 'noca'), 'clusters: [{cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{user: {token: t}}]\n');
+    expect(() => ApiClient.fromKubeconfig(join(dir, 'noca'))).toThrow(/names no certificate authority/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe('an agent watches only what its node needs', () => {
+  const names = async (scoped: NodeScopedStore, type: typeof PORTS) => (await scoped.list(typePrefix(type))).items.map((kv) => kv.key.slice(typePrefix(type).length)).sort();
+  const must = async (method: string, path: string, body?: unknown) => {
+    const r = await v.call(method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+    return r.json;
+  };
+
+  it('selects ports by spec.node and spec.network on the server; other fields are refused', async () => {
+    await must('POST', '/api/v1/namespaces', { metadata: { name: 'sel' } });
+    await must('POST', `${G}/namespaces/sel/virtualnetworks`, { metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.9.0.0/24' }] } });
+    await must('POST', `${G}/namespaces/sel/virtualports`, { metadata: { name: 'p1' }, spec: { network: 'n', node: 'hv1' } });
+    await must('POST', `${G}/namespaces/sel/virtualports`, { metadata: { name: 'p0' }, spec: { network: 'n' } });
+    const pinned = await must('GET', `${G}/virtualports?fieldSelector=spec.node%3Dhv1`);
+    expect(pinned.items.map((p: { metadata: { name: string } }) => p.metadata.name)).toEqual(['p1']);
+    const unpinned = await must('GET', `${G}/namespaces/sel/virtualports?fieldSelector=spec.node%3D`);
+    expect(unpinned.items.map((p: { metadata: { name: string } }) => p.metadata.name)).toEqual(['p0']);
+    expect((await v.call('GET', `${G}/virtualports?fieldSelector=spec.mac%3Dx`)).status).toBe(400);
+  });
+
+  it('ports of its node, their networks with their ports elsewhere and load balancers; networks come and go with its ports', async () => {
+    await must('POST', '/api/v1/namespaces', { metadata: { name: 'scope' } });
+    for (const [n, cidr] of [['a', '10.1.0.0/24'], ['b', '10.2.0.0/24']]) {
+      await must('POST', `${G}/namespaces/scope/virtualnetworks`, { metadata: { name: n }, spec: { subnets: [{ cidr }] } });
+    }
+    await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'a-here' }, spec: { network: 'a', node: 'hv1' } });
+    await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'a-there' }, spec: { network: 'a', node: 'hv2' } });
+    await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'b-there' }, spec: { network: 'b', node: 'hv2' } });
+    await must('POST', `${G}/namespaces/scope/loadbalancers`, { metadata: { name: 'lb-a' }, spec: { network: 'a', listeners: [{ port: 80 }], backends: [{ port: 'a-there' }] } });
+    await must('POST', `${G}/namespaces/scope/loadbalancers`, { metadata: { name: 'lb-b' }, spec: { network: 'b', listeners: [{ port: 80 }], backends: [{ port: 'b-there' }] } });
+
+    const scoped = new NodeScopedStore(new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), NODE_SCOPED_KINDS, log), 'hv1', log);
+    try {
+      const ports = (await names(scoped, PORTS)).filter((n) => n.startsWith('scope/'));
+      // Unpinned ports (sel/p0) are seen by every agent: they bind where their NIC appears.
+      expect(ports).toEqual(['scope/a-here', 'scope/a-there']);
+      // (sel/n is there for sel/p1, pinned to hv1 by the test before.)
+      expect(await names(scoped, NETWORKS)).toEqual(['scope/a', 'sel/n']);
+      expect(await names(scoped, LOAD_BALANCERS)).toEqual(['scope/lb-a']);
+      expect((await names(scoped, PORTS)).filter((n) => n.startsWith('sel/'))).toEqual(['sel/p0', 'sel/p1']);
+
+      const informer = new Informer<{ metadata: { name: string } }>({ store: scoped, prefix: typePrefix(PORTS), decode: (kv) => kv.value as { metadata: { name: string } }, logger: log });
+      informer.start();
+      await informer.waitForSync();
+      // A port of network b arrives on hv1: b and its ports and load balancers come into view ...
+      await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'b-here' }, spec: { network: 'b', node: 'hv1' } });
+      await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-there`) !== undefined);
+      expect(scoped.networks()).toEqual(['scope/a', 'scope/b', 'sel/n']);
+      expect(await names(scoped, LOAD_BALANCERS)).toEqual(['scope/lb-a', 'scope/lb-b']);
+      // ... and leave with it.
+      await must('DELETE', `${G}/namespaces/scope/virtualports/b-here`);
+      await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-there`) === undefined);
+      expect(scoped.networks()).toEqual(['scope/a', 'sel/n']);
+      expect(await names(scoped, NETWORKS)).toEqual(['scope/a', 'sel/n']);
+      informer.stop();
+    } finally {
+      await scoped.close();
+    }
+  });
+});

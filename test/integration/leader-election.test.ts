@@ -1,0 +1,117 @@
+/**
+ * Controller leader election on a real etcd: of two candidates exactly one leads and runs
+ * its work; stopping it resigns, so the other starts its work at once (not after the
+ * lease TTL); each transition is one log line.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { EtcdLeaderElection } from '../../src/app/leader-election';
+import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
+import type { StoreConfig } from '../../src/app/config';
+import { httpsCall } from '../support/vnetd';
+import { etcdAvailability, startEtcd, type EtcdInstance } from '../harness/etcd';
+import { eventually } from '../support/vnetd';
+
+const missing = etcdAvailability();
+if (missing) process.stdout.write(`[leader-election] skipping: ${missing}\n`);
+const describeEtcd = missing ? describe.skip : describe;
+
+describeEtcd('controller leader election', () => {
+  let etcd: EtcdInstance;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(async () => {
+    await etcd.stop();
+  });
+
+  it('one leader at a time; a stopping leader hands over at once; transitions are logged', async () => {
+    const lines: Array<{ event?: string; identity?: string }> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as { event?: string });
+        done();
+      },
+    });
+    const logger = pino({ level: 'info' }, sink);
+    const running = new Set<string>();
+    const candidate = (id: string) =>
+      new EtcdLeaderElection({
+        client: { hosts: [etcd.endpoint] },
+        identity: id,
+        logger,
+        ttlSeconds: 2,
+        onElected: async () => void running.add(id),
+        onDeposed: async () => void running.delete(id),
+      });
+    const a = candidate('a');
+    const b = candidate('b');
+    a.start();
+    await eventually(async () => a.isLeader, 10_000);
+    b.start();
+    await new Promise((r) => setTimeout(r, 500));
+    expect([a.isLeader, b.isLeader]).toEqual([true, false]);
+    expect([...running]).toEqual(['a']);
+
+    const t0 = performance.now();
+    await a.stop();
+    await eventually(async () => b.isLeader && running.has('b'), 10_000, 10);
+    const handoverMs = performance.now() - t0;
+    process.stdout.write(`[leader-election] resign of the leader -> standby leading after ${handoverMs.toFixed(0)} ms\n`);
+    expect(handoverMs).toBeLessThan(1500); // well under the 2 s lease: resign, not expiry
+    expect([...running]).toEqual(['b']);
+    await b.stop();
+    expect(running.size).toBe(0);
+    const events = lines.filter((l) => l.event?.startsWith('leader.')).map((l) => `${l.event} ${l.identity}`);
+    expect(events).toEqual(['leader.elected a', 'leader.lost a', 'leader.elected b', 'leader.lost b']);
+  }, 60_000);
+});
+
+describe('vnetd controller replicas: /readyz', () => {
+  const started: Array<{ v: RunningVnetd; dir: string }> = [];
+  const controller = async (store: StoreConfig) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vnetd-ctrl-'));
+    const v = await startVnetd({ dataDir: dir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 1, chassis: false, store }, { logger: pino({ level: 'silent' }), role: 'controller' });
+    started.push({ v, dir });
+    return v;
+  };
+  const readyz = (v: RunningVnetd) => httpsCall(v.url, v.caCertPem, 'GET', '/readyz', undefined, { defaultToken: v.adminToken, token: null });
+  afterEach(async () => {
+    for (const { v, dir } of started.splice(0).reverse()) {
+      await v.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on SQLite the one controller is the leader', async () => {
+    const v = await controller({ kind: 'sqlite' });
+    const r = await readyz(v);
+    expect([r.status, r.headers['x-vnetd-leader'], r.text]).toEqual([200, 'true', 'ok']);
+    expect(v.localOvs).toBeUndefined();
+  });
+
+  (missing ? it.skip : it)('on etcd a standby is ready, says so, and leads once the leader is gone', async () => {
+    const etcd = await startEtcd();
+    try {
+      const store: StoreConfig = { kind: 'etcd', endpoints: [etcd.endpoint] };
+      const a = await controller(store);
+      await eventually(async () => (await readyz(a)).headers['x-vnetd-leader'] === 'true', 10_000);
+      const b = await controller(store);
+      await new Promise((r) => setTimeout(r, 300));
+      const standby = await readyz(b);
+      expect([standby.status, standby.headers['x-vnetd-leader']]).toEqual([200, 'false']);
+      expect(standby.text).toMatch(/standby/);
+      expect(() => b.pipeline).toThrow(/standby/);
+      // The API works on the standby.
+      expect((await httpsCall(b.url, b.caCertPem, 'POST', '/api/v1/namespaces', { metadata: { name: 'via-standby' } }, { defaultToken: b.adminToken })).status).toBe(201);
+      await a.close();
+      await eventually(async () => (await readyz(b)).headers['x-vnetd-leader'] === 'true', 5_000);
+    } finally {
+      for (const { v } of started) await v.close();
+      await etcd.stop();
+    }
+  }, 60_000);
+});
