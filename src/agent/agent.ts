@@ -17,6 +17,7 @@
  */
 import pino, { type Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
+import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { ObjectStore } from '../store/object-store';
 import type { AgentCommand } from '../app/command-line';
@@ -40,12 +41,16 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const reporter = new RealizationReporter(objects, o.node, log);
   const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, only: { node: o.node, ovsdb: o.ovsdb } });
   await chassis.start();
+  // The fast path runs where the node's interfaces are: on the agent, in its own netns
+  // (Node spec.fastPath, or VNETD_FASTPATH=1 for every node).
+  const fastPath = new FastPathNodes({ objects, logger: log, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
   const pipeline = new PipelineReconciler({
     objects,
     logger: log,
     chassis,
     workers: o.workers,
     node: o.node,
+    fastPath,
     readiness: 'off',
     onRealized: (_node, realized) => reporter.report(realized),
   });
@@ -60,6 +65,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       if (closed) return;
       closed = true;
       await pipeline.stop();
+      await fastPath.stop();
       await chassis.stop();
       await reporter.stop();
       await kv.close();
