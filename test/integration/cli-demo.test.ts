@@ -121,8 +121,15 @@ const ipToNumber = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toStr
     expect(status.stdout).toMatch(new RegExp(`\\n +port/vdemo-b1 +${b1} +local +1 +(healthy|-) +(\\d+|-)\\n`));
     expect(status.stdout).toMatch(new RegExp(`\\n +port/vdemo-b2 +${b2} +local +1 +(healthy|-) +(\\d+|-)\\n`));
 
-    const bad = await cli.run(['trace', '--from', 'x', '--to', '10.0.0.300']);
+    const [bad, icmpPort, zeroPort] = await Promise.all([
+      cli.run(['trace', '--from', 'x', '--to', '10.0.0.300']),
+      cli.run(['trace', '--from', 'x', '--to', '10.0.0.3', '--src-port', '41000']),
+      cli.run(['trace', '--from', 'x', '--to', '10.0.0.3:80', '--src-port', '0']),
+    ]);
     expect(bad.code).toBe(2);
+    expect(icmpPort).toMatchObject({ code: 2, stdout: '', stderr: 'error: --src-port 41000: ICMP has no ports\n' });
+    expect(zeroPort).toMatchObject({ code: 2, stdout: '' });
+    expect(zeroPort.stderr).toMatch(/--src-port "0": expected a port number from 1 to 65535/);
     // The same report for scripts; -o name has no meaning for a report.
     const [asJson, asYaml, asName] = await Promise.all([
       cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`, '-o', 'json']),

@@ -54,7 +54,7 @@ function lbLines(r: TraceReport, lb: LbOvsReport): string[] {
   if (p) {
     const slot = p.slot !== undefined ? `: multipath hashes it to slot ${p.slot}${p.dealtTo ? ` (vnetd deals slot ${p.slot} to ${p.dealtTo})` : ''}` : '';
     out.push(`  pick:     OVS picks ${p.backend ?? `${p.dnat} (no logical backend)`} (DNAT to ${p.dnat}) for this 5-tuple${slot}`);
-  } else out.push('  pick:     ofproto/trace did not reach a DNAT in LbDnat: each backend is traced with the packet as its DNAT leaves it');
+  } else out.push(`  pick:     ofproto/trace did not reach a DNAT in LbDnat${lb.backends.length ? ': each backend is traced with the packet as its DNAT leaves it' : ''}`);
   for (const b of lb.backends) out.push(backendLine(b));
   return out;
 }
