@@ -3,9 +3,10 @@
  * (ovs-vswitchd in a private netns, so br-int stays off the host; the demo finds that
  * netns from ovs-vswitchd's PID). Runs the bundled CLI as a subprocess.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { TABLES } from '../../src/pipeline/tables';
 import { runPrefix } from '../harness/ovs';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
@@ -21,6 +22,16 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+/** A new TCP connection from a demo VM to VIP:80 with the given source port; the server's answer. */
+function connectFrom(vm: string, vip: string, localPort: number): Promise<string> {
+  const js = `require('http').get({host:'${vip}',port:80,localPort:${localPort},agent:false,timeout:3000},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>console.log(b.trim()))}).on('error',e=>console.log('error: '+e.message))`;
+  return new Promise((resolve, reject) =>
+    execFile('ip', ['netns', 'exec', `vdemo-${vm.replace(/^vdemo-/, '')}`, process.execPath, '-e', js], { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out.trim()))),
+  );
+}
+
+const ipToNumber = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('')}`;
 
 (isRoot ? describeOvs : describe.skip)('vnetctl demo and trace on the local node', () => {
   const netns = `${runPrefix()}-dm`;
@@ -83,12 +94,17 @@ const alive = (pid: number) => {
     expect(toVip.stdout).toMatch(/lb: +vdemo-web .*one of 2 backends, which one depends on the hash of the 5-tuple.*vdemo-b1.*vdemo-b2/);
     expect(toVip.stdout).toMatch(/OVS ofproto\/trace on node local/);
     expect(toVip.stdout).toMatch(/tables: +Classifier -> SpoofGuard/);
-    // Each bucket of the VIP's select group, traced after its DNAT, ends at its backend's port.
+    // ofproto/trace follows OVS's slot hash to the backend it picks for this 5-tuple; every
+    // other backend is traced after its DNAT; each holds slots and a DNAT flow.
     const [b1, b2] = ['vdemo-b1', 'vdemo-b2'].map((n) => new RegExp(`VM vdemo-${n.slice(6)}: port ${n} (\\S+)`).exec(up.stdout)![1]!);
-    expect(toVip.stdout).toMatch(/group: +LbNat sends new connections to select group \d+ \(2 buckets\)/);
-    expect(toVip.stdout).toMatch(new RegExp(`bucket \\d: DNAT to ${b1}:8080 \\(vdemo-b1, weight 1\\): LbNat -> L2Lookup: output to ofport \\d+ \\(vdemo-b1\\): as the logical model says`));
-    expect(toVip.stdout).toMatch(new RegExp(`bucket \\d: DNAT to ${b2}:8080 \\(vdemo-b2, weight 1\\): LbNat -> L2Lookup: output to ofport \\d+ \\(vdemo-b2\\): as the logical model says`));
-    expect(toVip.stdout).toMatch(/verdict: +deliver \(2 of 2 traced buckets deliver\)\nOVS agrees with the logical path \(deliver\)\. Every bucket is a logical backend/);
+    expect(toVip.stdout).toMatch(new RegExp(`\\n  lb: +256 of 256 slots in LbSlot for ${vip}, 2 LbDnat flow\\(s\\) for ${vip}:80/tcp\\n`));
+    expect(toVip.stdout).toMatch(/\n  pick: +OVS picks (vdemo-b[12]) \(DNAT to [0-9.]+:8080\) for this 5-tuple: multipath hashes it to slot (\d+) \(vnetd deals slot \2 to \1\)\n/);
+    const picked = /OVS picks (vdemo-b[12])/.exec(toVip.stdout)![1]!;
+    for (const [name, ip] of [['vdemo-b1', b1], ['vdemo-b2', b2]] as const) {
+      const path = name === picked ? "OVS's pick: LbNat -> LbSlot -> LbDnat -> LbNat -> L2Lookup" : 'after its DNAT: LbNat -> L2Lookup';
+      expect(toVip.stdout).toMatch(new RegExp(`\\n  backend ${name} ${ip}: \\d+ slots \\([0-9.]+%\\), weight 1, DNAT to ${ip}:8080: ${path}: output to ofport \\d+ \\(${name}\\): as the logical model says\\n`));
+    }
+    expect(toVip.stdout).toMatch(new RegExp(`verdict: +deliver \\(for this 5-tuple: OVS picks ${picked}\\)\\nOVS agrees with the logical path \\(deliver\\)\\. Every backend holds slots and a DNAT flow`));
     expect(toVip.stdout).not.toContain('DISAGREEMENT');
     expect(toPort.stdout).toMatch(/local port vdemo-c2 on node local/);
     expect(toPort.stdout).toContain('OVS agrees with the logical path (deliver).');
@@ -105,8 +121,15 @@ const alive = (pid: number) => {
     expect(status.stdout).toMatch(new RegExp(`\\n +port/vdemo-b1 +${b1} +local +1 +(healthy|-) +(\\d+|-)\\n`));
     expect(status.stdout).toMatch(new RegExp(`\\n +port/vdemo-b2 +${b2} +local +1 +(healthy|-) +(\\d+|-)\\n`));
 
-    const bad = await cli.run(['trace', '--from', 'x', '--to', '10.0.0.300']);
+    const [bad, icmpPort, zeroPort] = await Promise.all([
+      cli.run(['trace', '--from', 'x', '--to', '10.0.0.300']),
+      cli.run(['trace', '--from', 'x', '--to', '10.0.0.3', '--src-port', '41000']),
+      cli.run(['trace', '--from', 'x', '--to', '10.0.0.3:80', '--src-port', '0']),
+    ]);
     expect(bad.code).toBe(2);
+    expect(icmpPort).toMatchObject({ code: 2, stdout: '', stderr: 'error: --src-port 41000: ICMP has no ports\n' });
+    expect(zeroPort).toMatchObject({ code: 2, stdout: '' });
+    expect(zeroPort.stderr).toMatch(/--src-port "0": expected a port number from 1 to 65535/);
     // The same report for scripts; -o name has no meaning for a report.
     const [asJson, asYaml, asName] = await Promise.all([
       cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`, '-o', 'json']),
@@ -117,20 +140,57 @@ const alive = (pid: number) => {
     const report = JSON.parse(asJson.stdout);
     expect(report).toMatchObject({ packet: { from: 'vdemo-c1', to: `${vip}:80`, proto: 'tcp' }, logical: { verdict: 'deliver' }, ovs: { node: 'local', verdict: 'deliver' }, disagreements: [], agrees: true });
     expect(report.logical.loadBalancer.choices.map((c: { backend: string }) => c.backend)).toEqual(['vdemo-b1', 'vdemo-b2']);
-    expect(report.ovs.group.buckets.map((b: { backend: string; agrees: boolean }) => [b.backend, b.agrees]).sort()).toEqual([['vdemo-b1', true], ['vdemo-b2', true]]);
+    const lbReport = report.ovs.loadBalancer as { slots: number; pick: { backend: string }; backends: { backend: string; agrees: boolean; slots: number; dealt: number }[] };
+    expect(lbReport.backends.map((b) => [b.backend, b.agrees]).sort()).toEqual([['vdemo-b1', true], ['vdemo-b2', true]]);
+    expect(lbReport.slots).toBe(256);
+    for (const b of lbReport.backends) expect(b.slots).toBe(b.dealt);
+    expect(lbReport.pick.backend).toBe(picked);
     expect(parseYaml(asYaml.stdout)).toMatchObject({ logical: { verdict: 'deliver' }, ovs: { verdict: 'deliver' }, agrees: true });
     expect(asName).toMatchObject({ code: 2, stdout: '' });
     expect(asName.stderr).toMatch(/^error: trace prints a report, not objects: use -o table \(the default\), json or yaml\n$/);
 
+    // OVS's pick is what the datapath does: a real connection from vdemo-c1 with the same
+    // source port reaches the backend trace names (the servers answer "hello from bN").
+    const sports = [41001, 41002, 41003, 41004, 41005, 41006, 41007, 41008];
+    const picks = new Map<number, string>();
+    for (const batch of [sports.slice(0, 4), sports.slice(4)]) {
+      const runs = await Promise.all(batch.map((p) => cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`, '--src-port', String(p), '-o', 'json'])));
+      runs.forEach((r, i) => {
+        expect(r).toMatchObject({ code: 0, stderr: '' });
+        const j = JSON.parse(r.stdout);
+        expect(j).toMatchObject({ packet: { srcPort: batch[i] }, agrees: true });
+        picks.set(batch[i]!, j.ovs.loadBalancer.pick.backend);
+      });
+    }
+    const answers = new Map<number, string>();
+    for (const p of sports) answers.set(p, `vdemo-${(await connectFrom('vdemo-c1', vip, p)).replace(/^hello from /, '')}`);
+    expect(Object.fromEntries(answers)).toEqual(Object.fromEntries(picks));
+    expect(new Set(picks.values()).size).toBe(2);
+    const pickingB1 = sports.find((p) => picks.get(p) === 'vdemo-b1')!;
+    const pickingB2 = sports.find((p) => picks.get(p) === 'vdemo-b2')!;
+
     // Break OVS behind vnetd's back (nothing resyncs until the next change): the flow that
-    // hands b2's DNATed packets to L2 is gone, so b2's bucket drops; trace must say so.
-    execFileSync('ovs-ofctl', ['-O', 'OpenFlow13', 'del-flows', `unix:${v!.dataDir}/ovs/br-int.mgmt`, `table=4,ip,nw_dst=${b2}`]);
-    const broken = await cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`]);
-    expect(broken).toMatchObject({ code: 0, stderr: '' });
-    expect(broken.stdout).toMatch(new RegExp(`bucket \\d: DNAT to ${b2}:8080 \\(vdemo-b2, weight 1\\): LbNat: drop .*: DISAGREES`));
-    expect(broken.stdout).toMatch(/verdict: +deliver \(1 of 2 traced buckets deliver\)/);
-    expect(broken.stdout).toMatch(/\nDISAGREEMENT: bucket \d \(vdemo-b2\): the logical model delivers it to local port vdemo-b2 but OVS drops it/);
-    expect(broken.stdout).not.toContain('OVS agrees');
+    // hands b2's DNATed packets to L2 is gone, so b2's connections drop; trace must say so,
+    // also for a 5-tuple OVS sends to b1.
+    const mgmt = `unix:${v!.dataDir}/ovs/br-int.mgmt`;
+    execFileSync('ovs-ofctl', ['-O', 'OpenFlow13', 'del-flows', mgmt, `table=${TABLES.LbNat.id},ip,nw_dst=${b2}`]);
+    const [toB1, toB2] = await Promise.all(
+      [pickingB1, pickingB2].map((p) => cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`, '--src-port', String(p)])),
+    );
+    for (const broken of [toB1, toB2]) {
+      expect(broken).toMatchObject({ code: 0, stderr: '' });
+      expect(broken.stdout).toMatch(new RegExp(`\\n  backend vdemo-b2 ${b2}: .*: drop \\(datapath actions: drop\\): DISAGREES\\n`));
+      expect(broken.stdout).toMatch(/\nDISAGREEMENT: backend vdemo-b2( \(OVS's pick for this 5-tuple\))?: the logical model delivers it to local port vdemo-b2 but OVS drops it/);
+      expect(broken.stdout).not.toContain('OVS agrees');
+    }
+    expect(toB1.stdout).toMatch(/verdict: +deliver \(for this 5-tuple: OVS picks vdemo-b1\)/);
+    expect(toB2.stdout).toMatch(/verdict: +drop \(for this 5-tuple: OVS picks vdemo-b2\)\nDISAGREEMENT: the logical model says deliver but OVS says drop/);
+    // b1's DNAT flow gone: the connections its slots get are dropped.
+    execFileSync('ovs-ofctl', ['-O', 'OpenFlow13', 'del-flows', mgmt, `table=${TABLES.LbDnat.id},tcp,nw_dst=${vip},reg3=${ipToNumber(b1)}`]);
+    const noDnat = await cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`, '--src-port', String(pickingB1)]);
+    expect(noDnat.stdout).toMatch(/\nDISAGREEMENT: backend vdemo-b1 has no LbDnat flow for [0-9.]+:80\/tcp: new connections hashed to its \d+ slots are dropped\n/);
+    expect(noDnat.stdout).toMatch(/pick: +ofproto\/trace did not reach a DNAT in LbDnat/);
+    expect(noDnat.stdout).toMatch(/verdict: +drop/);
 
     const t2 = Date.now();
     const down = await cli.run(['demo', 'down']);

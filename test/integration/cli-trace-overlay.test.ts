@@ -1,9 +1,10 @@
 /**
  * `vnetctl trace` across two hypervisors (a test bed of namespaced OVS instances joined to
- * vnetd): through a VIP whose backends sit on both nodes, every bucket of the select group
- * is traced after its DNAT, the remote backend's bucket ends in the tunnel to the other
- * node's VTEP, and trace says so beside the logical model. No traffic is sent: trace only
- * reads the API and asks OVS.
+ * vnetd): through a VIP whose backends sit on both nodes, trace follows OVS's slot hash to
+ * the backend it picks for the 5-tuple and traces the other one after its DNAT; the remote
+ * backend's path ends in the tunnel to the other node's VTEP, its share of the slots
+ * follows its weight, and trace says so beside the logical model. No traffic is sent:
+ * trace only reads the API and asks OVS.
  */
 import type { LoadBalancer, VirtualPort } from '../../src/resources/kinds';
 import { G, joinBed, overlayApi } from '../e2e/overlay-support';
@@ -37,7 +38,7 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     return port;
   };
 
-  it('through a VIP: the local bucket ends at the local port, the remote one in the tunnel to its node; plain traces name the tunnel too', async () => {
+  it('through a VIP: OVS picks a backend for the 5-tuple; the local backend ends at the local port, the remote one in the tunnel to its node; plain traces name the tunnel too', async () => {
     await network('tr', 'net', { subnets: [{ cidr: '10.41.0.0/24' }] });
     await portOn('client', 'hv1');
     const b1 = await portOn('b1', 'hv1');
@@ -59,13 +60,22 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     if (process.env.VNETD_TEST_LOG) process.stdout.write(`${toVip.stdout}\n${toB2.stdout}\n`);
     for (const r of [toVip, toB2, json]) expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(toVip.stdout).toMatch(new RegExp(`-> b2: port b2 on node hv2: tunnel \\(vxlan, VNI \\d+\\) to VTEP ${hv2}`));
-    expect(toVip.stdout).toMatch(new RegExp(`bucket \\d: DNAT to ${ip1}:8080 \\(b1, weight 1\\): LbNat -> L2Lookup: output to ofport \\d+ \\(b1\\): as the logical model says`));
-    expect(toVip.stdout).toMatch(new RegExp(`bucket \\d: DNAT to ${ip2}:8080 \\(b2, weight 2\\): LbNat -> L2Lookup: output to ofport \\d+, tunnel destination ${hv2}: as the logical model says`));
-    expect(toVip.stdout).toContain('OVS agrees with the logical path (deliver). Every bucket is a logical backend');
+    const picked = /pick: +OVS picks (b[12]) \(DNAT to [0-9.]+:8080\) for this 5-tuple: multipath hashes it to slot \d+/.exec(toVip.stdout)?.[1];
+    expect(picked).toBeDefined();
+    const path = (b: string) => (b === picked ? "OVS's pick: LbNat -> LbSlot -> LbDnat -> LbNat -> L2Lookup" : 'after its DNAT: LbNat -> L2Lookup');
+    expect(toVip.stdout).toMatch(new RegExp(`backend b1 ${ip1}: \\d+ slots \\([0-9.]+%\\), weight 1, DNAT to ${ip1}:8080: ${path('b1')}: output to ofport \\d+ \\(b1\\): as the logical model says`));
+    expect(toVip.stdout).toMatch(new RegExp(`backend b2 ${ip2}: \\d+ slots \\([0-9.]+%\\), weight 2, DNAT to ${ip2}:8080: ${path('b2')}: output to ofport \\d+, tunnel destination ${hv2}: as the logical model says`));
+    expect(toVip.stdout).toContain('OVS agrees with the logical path (deliver). Every backend holds slots and a DNAT flow');
     expect(toB2.stdout).toMatch(new RegExp(`end: +output to ofport \\d+, tunnel destination ${hv2}\\nverdict|end: +output to ofport \\d+, tunnel destination ${hv2}\\n +verdict: +deliver`));
     expect(toB2.stdout).toContain('OVS agrees with the logical path (deliver).');
     const report = JSON.parse(json.stdout);
     expect(report.agrees).toBe(true);
-    expect(report.ovs.group.buckets.map((b: { backend: string; weight: number }) => `${b.backend}/${b.weight}`).sort()).toEqual(['b1/1', 'b2/2']);
+    const backends = report.ovs.loadBalancer.backends as { backend: string; weight: number; slots: number; dealt: number }[];
+    expect(backends.map((b) => `${b.backend}/${b.weight}`).sort()).toEqual(['b1/1', 'b2/2']);
+    // Shares follow the weights (loosely: weight 2 holds more slots than weight 1), exactly as vnetd deals them.
+    const [s1, s2] = ['b1', 'b2'].map((n) => backends.find((b) => b.backend === n)!);
+    expect(s1!.slots + s2!.slots).toBe(256);
+    expect(s2!.slots).toBeGreaterThan(s1!.slots);
+    for (const b of backends) expect(b.slots).toBe(b.dealt);
   }, 90_000);
 });

@@ -48,6 +48,17 @@ describe('lb status rendering', () => {
     expect(text).toMatch(/\nNodes realized: +not reported yet\n/);
   });
 
+  it('shows "-" (or what the port says) where the controller reports an empty address or node', () => {
+    const text = renderLbStatus(
+      lb({ vip: '10.0.0.100', backends: [{ name: 'b1', ip: '', node: '', healthy: false, connections: 0 }, { name: 'b2', ip: '10.0.0.5', node: '', healthy: false, connections: 0 }] }),
+      plain,
+      new Map([['b2', { ips: ['10.0.0.5'], node: 'hv2' }]]),
+      now,
+    );
+    expect(text).toMatch(/\n +port\/b1 +- +- +1 +unhealthy +0\n/);
+    expect(text).toMatch(/\n +port\/b2 +10\.0\.0\.5 +hv2 +3 +unhealthy +0\n/);
+  });
+
   it('fits the terminal and colours only when asked', () => {
     const status = { backends: [{ name: 'b1', ip: '10.0.0.4', node: 'a-very-long-hypervisor-name.example.internal', healthy: true, connections: 1 }], conditions: [cond('flows installed on node(s) a-very-long-hypervisor-name.example.internal')] };
     const narrow = renderLbStatus(lb(status), { ...plain, columns: 60 }, new Map(), now);

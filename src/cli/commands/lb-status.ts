@@ -82,8 +82,9 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
       const health = r?.healthy === undefined ? '-' : r.healthy ? 'healthy' : 'unhealthy';
       return [
         { text: b.port !== undefined ? `port/${b.port}` : `ip/${b.ip}` },
-        { text: r?.ip ?? b.ip ?? (port?.ips.length ? port.ips.join(',') : undefined) ?? '-' },
-        { text: r?.node ?? port?.node ?? '-' },
+        // The controller writes "" for an address that does not resolve and a port not bound.
+        { text: r?.ip || b.ip || (port?.ips.length ? port.ips.join(',') : undefined) || '-' },
+        { text: r?.node || port?.node || '-' },
         { text: String(b.weight ?? 1) },
         { text: health, color: statusColor(health) },
         { text: typeof r?.connections === 'number' ? String(r.connections) : '-' },

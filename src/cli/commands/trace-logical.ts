@@ -5,6 +5,7 @@
  */
 import { tryParseIp } from '../../ipam/address';
 import { cidrContains, tryParseCidr } from '../../ipam/subnet';
+import { LB_SLOTS } from '../../pipeline/load-balancer';
 import { lbMac } from '../../pipeline/owners';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { UsageError } from '../errors';
@@ -24,6 +25,13 @@ export function parseTarget(text: string): Target {
   const port = Number(m[2]);
   if (port < 1 || port > 65535) throw new UsageError(`--to "${text}": port ${port} is outside 1-65535`);
   return { ip, port };
+}
+
+/** --src-port: the TCP/UDP source port of the traced packet (with the rest, its 5-tuple). */
+export function parseSrcPort(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new UsageError(`--src-port "${text}": expected a port number from 1 to 65535`);
+  return port;
 }
 
 /** Where the logical model says a packet ends on the source node's br-int. */
@@ -47,14 +55,20 @@ export interface LogicalLb {
   vip: string;
   port: number;
   proto: Proto;
-  /** Healthy backends, in spec order. */
+  /** Backends that get new connections (healthy, weight > 0, one per address), in spec order. */
   choices: LbChoice[];
   /** Backends left out because the status reports them unhealthy. */
   unhealthy: string[];
-  /** Their IPv4 addresses (what OVS's buckets would DNAT to). */
+  /** Their IPv4 addresses (what OVS's LbDnat flows would DNAT to). */
   unhealthyIps: string[];
   /** Backends left out because no port of the network has them (yet). */
   unresolved: string[];
+  /** Backends left out because their weight is 0 (they get no new connections). */
+  weightZero: string[];
+  /** What picks the backend: the connection's 5-tuple, or the client address (sessionAffinity ClientIP). */
+  hashOf: '5-tuple' | 'client address';
+  /** The network's VNI (OVS's flows of this VIP match it). */
+  vni?: number;
 }
 
 /** What the logical model says; `deliver` is false for a drop. */
@@ -128,26 +142,41 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   const choices: LbChoice[] = [];
   const unresolved: string[] = [];
   const unhealthyIps: string[] = [];
+  const weightZero: string[] = [];
   for (const b of backends) {
     // As the pipeline resolves them: a port by name (its IPv4), an IP by the port that owns it.
     const p = b.port !== undefined ? input.ports.find((x) => x.metadata.name === b.port) : input.ports.find((x) => x.spec?.network === lb.spec?.network && ipsOf(x).includes(b.ip ?? ''));
     const ip = b.ip ?? (p ? ipsOf(p).find((a) => tryParseIp(a)?.family === 4) : undefined);
+    const weight = b.weight ?? 1;
     if (isUnhealthy(b)) {
       if (ip) unhealthyIps.push(ip);
     } else if (!p || !ip) unresolved.push(b.port ?? b.ip ?? '?');
-    else choices.push({ backend: b.port ?? ip, ip, targetPort: target, weight: b.weight ?? 1, delivery: deliveryTo(input, p) });
+    else if (!(weight > 0)) weightZero.push(b.port ?? ip);
+    // One backend per address, the first one (activeBackends in the pipeline).
+    else if (!choices.some((c) => c.ip === ip)) choices.push({ backend: b.port ?? ip, ip, targetPort: target, weight, delivery: deliveryTo(input, p) });
   }
   const unhealthy = backends.filter(isUnhealthy).map((b) => b.port ?? b.ip ?? '?');
-  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved };
-  const skipped = [unhealthy.length ? `left out as unhealthy: ${unhealthy.join(', ')}` : '', unresolved.length ? `left out until a port of the network has them: ${unresolved.join(', ')}` : '']
+  const affinity = lb.spec?.sessionAffinity === 'ClientIP';
+  const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
+  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved, weightZero, hashOf: affinity ? 'client address' : '5-tuple', ...(vni !== undefined ? { vni } : {}) };
+  const skipped = [
+    unhealthy.length ? `left out as unhealthy: ${unhealthy.join(', ')}` : '',
+    unresolved.length ? `left out until a port of the network has them: ${unresolved.join(', ')}` : '',
+    weightZero.length ? `left out with weight 0: ${weightZero.join(', ')}` : '',
+  ]
     .filter(Boolean)
     .map((t) => ` (${t})`)
     .join('');
   const label = (c: LbChoice) => `${c.backend}${c.ip && c.ip !== c.backend ? ` ${c.ip}` : ''}:${c.targetPort}${c.weight !== 1 ? ` w${c.weight}` : ''}`;
+  const hash = affinity
+    ? `the hash of the client address ${ipsOf(input.from)[0] ?? '?'} (sessionAffinity ClientIP: all its connections go to one backend while the backends stay the same)`
+    : 'the hash of the 5-tuple';
   lines.push(
-    choices.length === 1
-      ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only healthy backend${skipped} (conntrack; tables LbVip, LbNat)`
-      : `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on the hash of the 5-tuple (select group, weighted), not on anything the logical model knows${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat)`,
+    choices.length === 0
+      ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: no usable backend${skipped}: new connections are dropped (table LbNat)`
+      : choices.length === 1
+        ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only usable backend${skipped} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`
+        : `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${LB_SLOTS} slots, dealt to the backends by weight (rendezvous hashing); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
   );
   for (const c of choices) lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}`);
   return { lines, deliver: choices.some((c) => c.delivery.kind !== 'drop'), dstMac: mac, lb: logicalLb };

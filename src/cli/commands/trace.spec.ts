@@ -1,6 +1,15 @@
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
-import { logicalPath, parseTarget, type TraceInput } from './trace-logical';
-import { afterDnat, deliveryMismatch, matchBuckets, parseGroupBuckets, summarizeOvsTrace } from './trace-ovs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LB_SLOTS } from '../../pipeline/load-balancer';
+import { parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
+import { checkLbFlows, pickReport } from './trace-lb-match';
+import { logicalPath, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
+import { renderTraceText, type TraceReport } from './trace-report';
+import { afterDnat, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
+
+/** Captured on the demo (vnetctl demo up, OVS 3.1): VIP 10.99.0.6:80 -> b1 10.99.0.4, b2 10.99.0.5 :8080, VNI 0x4547f0. */
+const captured = (name: string) => readFileSync(join(__dirname, 'testdata', name), 'utf8');
 
 const port = (name: string, ip: string, node: string, ofport?: number): VirtualPort =>
   ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name }, spec: { network: 'blue', node, mac: `0a:58:00:00:00:${ip.split('.')[3]!.padStart(2, '0')}`, ips: [ip] }, status: { ofport, node } }) as VirtualPort;
@@ -25,11 +34,9 @@ describe('trace: logical path', () => {
   it('load balancer: lists only healthy backends; no listener or icmp to the VIP drops', () => {
     const p = logicalPath(input('10.0.0.100:80', 'tcp'));
     expect(p.deliver).toBe(true);
-    expect(p.lines.join('\n')).toMatch(/DNAT to b1 10\.0\.0\.4:8080, its only healthy backend \(left out as unhealthy: b2\)/);
+    expect(p.lines.join('\n')).toMatch(/DNAT to b1 10\.0\.0\.4:8080, its only usable backend \(left out as unhealthy: b2\)/);
     expect(p.lb?.choices).toEqual([{ backend: 'b1', ip: '10.0.0.4', targetPort: 8080, weight: 1, delivery: { kind: 'local', port: 'b1', ofport: 5 } }]);
-    // A bucket OVS still has for the unhealthy backend is named as such.
-    const stale = matchBuckets(p.lb!, [{ index: 1, weight: 1, actions: 'ct(nat(dst=10.0.0.5:8080))', natIp: '10.0.0.5', natPort: 8080 }]);
-    expect(stale.checks[0]!.mismatches).toEqual(['OVS can send new connections to 10.0.0.5, which is not a backend the logical model uses (the status reports it unhealthy)']);
+    expect(p.lb).toMatchObject({ unhealthy: ['b2'], unhealthyIps: ['10.0.0.5'], hashOf: '5-tuple', vni: 77 });
     expect(p.lines.join('\n')).toMatch(/local port b1 on node hv1 \(ofport 5\)/);
     expect(logicalPath(input('10.0.0.100:81', 'tcp')).deliver).toBe(false);
     expect(logicalPath(input('10.0.0.100:80', 'udp')).deliver).toBe(false);
@@ -52,7 +59,7 @@ describe('trace: logical path', () => {
 describe('trace: ofproto/trace summary', () => {
   it('names the tables and reads the final datapath actions', () => {
     const text = ' 0. in_port=3, priority 100\n    goto_table:1\n 1. reg0=0x1, priority 100\n    goto_table:5\n 5. dl_dst=0a:58:00:00:00:03\n    output:4\n\nFinal flow: unchanged\nDatapath actions: 4\n';
-    expect(summarizeOvsTrace(text)).toEqual({ tables: ['Classifier', 'SpoofGuard', 'L2Lookup'], actions: '4', deliver: true, outputs: [4], tunnelDsts: [], groups: [] });
+    expect(summarizeOvsTrace(text)).toEqual({ tables: ['Classifier', 'SpoofGuard', 'L2Lookup'], actions: '4', deliver: true, outputs: [4], tunnelDsts: [] });
     expect(summarizeOvsTrace(' 0. in_port=3\n    drop\nDatapath actions: drop\n').deliver).toBe(false);
     expect(summarizeOvsTrace(' 4. priority 1\nDatapath actions: hash(sym_l4(0)),recirc(0x6)\n').deliver).toBeUndefined();
     expect(summarizeOvsTrace('Datapath actions: ct(zone=1),recirc(0x1)\n\nDatapath actions: set(tunnel(dst=1.2.3.4)),2\n').deliver).toBe(true);
@@ -65,7 +72,7 @@ describe('trace: through a VIP', () => {
 
   it('says the backend depends on the hash and where each one ends', () => {
     const p = logicalPath(vipInput());
-    expect(p.lines.join('\n')).toMatch(/one of 2 backends, which one depends on the hash of the 5-tuple/);
+    expect(p.lines.join('\n')).toMatch(/one of 2 backends, which one depends on the hash of the 5-tuple: it picks one of 256 slots, dealt to the backends by weight/);
     expect(p.lb?.choices.map((c) => c.delivery)).toEqual([
       { kind: 'local', port: 'b1', ofport: 5 },
       { kind: 'tunnel', port: 'b2', node: 'hv2', vtep: '192.168.1.2' },
@@ -79,28 +86,8 @@ describe('trace: through a VIP', () => {
     expect(p.lb?.unresolved).toEqual(['10.0.0.77']);
   });
 
-  const dump =
-    'OFPST_GROUP_DESC reply (OF1.3) (xid=0x2):\n group_id=7,type=select,bucket=actions=ct(commit,table=4,zone=64994,nat(dst=10.0.0.4:8080)),bucket=weight:3,actions=ct(commit,table=4,zone=64994,nat(dst=10.0.0.9:8080))\n group_id=8,type=select,bucket=actions=drop\n';
-
-  it('reads a select group\'s buckets from dump-groups', () => {
-    expect(parseGroupBuckets(dump, 7)).toEqual([
-      { index: 0, weight: 1, actions: 'ct(commit,table=4,zone=64994,nat(dst=10.0.0.4:8080))', natIp: '10.0.0.4', natPort: 8080 },
-      { index: 1, weight: 3, actions: 'ct(commit,table=4,zone=64994,nat(dst=10.0.0.9:8080))', natIp: '10.0.0.9', natPort: 8080 },
-    ]);
-    expect(parseGroupBuckets(dump, 8)).toEqual([{ index: 0, weight: 1, actions: 'drop', natIp: undefined, natPort: undefined }]);
-    expect(parseGroupBuckets(dump, 9)).toBeUndefined();
-  });
-
-  it('names buckets the logical model does not have and backends without a bucket', () => {
-    const p = logicalPath(vipInput());
-    const { checks, missing } = matchBuckets(p.lb!, parseGroupBuckets(dump, 7)!);
-    expect(checks[0]).toMatchObject({ backend: 'b1', mismatches: [] });
-    expect(checks[1]!.mismatches).toEqual(['OVS can send new connections to 10.0.0.9, which is not a backend the logical model uses']);
-    expect(missing).toEqual(['b2']);
-  });
-
-  it('compares where OVS ends a bucket\'s packet with the logical delivery', () => {
-    const out = (outputs: number[], tunnelDsts: string[] = []) => ({ tables: [], actions: outputs.length ? '3' : 'drop', deliver: outputs.length > 0, outputs, tunnelDsts, groups: [] });
+  it('compares where OVS ends a backend\'s packet with the logical delivery', () => {
+    const out = (outputs: number[], tunnelDsts: string[] = []) => ({ tables: [], actions: outputs.length ? '3' : 'drop', deliver: outputs.length > 0, outputs, tunnelDsts });
     expect(deliveryMismatch({ kind: 'local', port: 'b1', ofport: 5 }, out([5]))).toBeUndefined();
     expect(deliveryMismatch({ kind: 'local', port: 'b1', ofport: 5 }, out([6]))).toMatch(/to port b1 \(ofport 5\) but OVS sends it to output to ofport 6/);
     expect(deliveryMismatch({ kind: 'local', port: 'b1', ofport: 5 }, out([]))).toMatch(/delivers it to local port b1 but OVS drops it/);
@@ -109,15 +96,148 @@ describe('trace: through a VIP', () => {
     expect(deliveryMismatch({ kind: 'drop', why: 'x' }, out([1]))).toMatch(/drops it \(x\) but OVS delivers it/);
   });
 
-  it('rewrites the destination as a bucket\'s DNAT does', () => {
+  it('rewrites the destination as a backend\'s DNAT does', () => {
     expect(afterDnat('in_port=3,tcp,nw_src=10.0.0.2,nw_dst=10.0.0.100,nw_ttl=64,tp_src=40000,tp_dst=80', '10.0.0.4', 8080)).toBe('in_port=3,tcp,nw_src=10.0.0.2,nw_dst=10.0.0.4,nw_ttl=64,tp_src=40000,tp_dst=8080');
   });
 
-  it('reads OpenFlow outputs, tunnel destinations and groups from a trace', () => {
-    const text = ' 4. ct_state=+new+trk, priority 110\n    group:7\n     -> no live bucket\n 5. dl_dst=0a:58:00:00:00:05, priority 100\n    set_field:192.168.1.2->tun_dst\n    set_field:0x4d->tun_id\n    output:1\nDatapath actions: set(tunnel(dst=192.168.1.2)),2\n';
-    expect(summarizeOvsTrace(text)).toMatchObject({ outputs: [1], tunnelDsts: ['192.168.1.2'], groups: [7], deliver: true });
+  it('reads OpenFlow outputs and tunnel destinations from a trace', () => {
+    const text = ' 5. dl_dst=0a:58:00:00:00:05, priority 100\n    set_field:192.168.1.2->tun_dst\n    set_field:0x4d->tun_id\n    output:1\nDatapath actions: set(tunnel(dst=192.168.1.2)),2\n';
+    expect(summarizeOvsTrace(text)).toMatchObject({ outputs: [1], tunnelDsts: ['192.168.1.2'], deliver: true });
     // After a tunnel output the trace continues into the underlay bridge: not the pipeline's tables.
     const tunnel = 'bridge("br-int")\n 5. dl_dst=0a:58:00:00:00:05, priority 100\n    set_field:198.18.0.2->tun_dst\n    output:2\n     -> output to native tunnel\n\n        bridge("br-phy")\n        ----------------\n         0. priority 0\n            output:1\nDatapath actions: tnl_push(...),3\n';
     expect(summarizeOvsTrace(tunnel)).toMatchObject({ tables: ['L2Lookup'], outputs: [2], tunnelDsts: ['198.18.0.2'], deliver: true });
+  });
+});
+
+describe('trace: a VIP\'s slot table and DNAT flows (captured on the demo)', () => {
+  const VNI = 0x4547f0;
+  const demoPort = (name: string, ip: string, ofport: number) => ({ ...port(name, ip, 'local', ofport), spec: { ...port(name, ip, 'local', ofport).spec!, network: 'demo-net' } }) as VirtualPort;
+  const client = demoPort('c1', '10.99.0.2', 3);
+  const demoPorts = [client, demoPort('b1', '10.99.0.4', 5), demoPort('b2', '10.99.0.5', 6)];
+  const demoNet = { ...network, metadata: { name: 'demo-net' }, spec: { subnets: [{ cidr: '10.99.0.0/24' }] }, status: { vni: VNI } } as VirtualNetwork;
+  const demoLb = (extra: Partial<NonNullable<LoadBalancer['spec']>> = {}, status?: LoadBalancer['status']) =>
+    ({ metadata: { name: 'web', uid: 'u2' }, spec: { network: 'demo-net', vip: '10.99.0.6', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'b1' }, { port: 'b2' }], ...extra }, status: status ?? { vip: '10.99.0.6' } }) as LoadBalancer;
+  const logicalLb = (l = demoLb()): LogicalLb => logicalPath({ from: client, network: demoNet, ports: demoPorts, lbs: [l], nodes: [{ metadata: { name: 'local' }, spec: { tunnelIP: '192.168.1.1' } }] as HypervisorNode[], to: parseTarget('10.99.0.6:80'), proto: 'tcp' }).lb!;
+  const slots = () => parseLbSlots(captured('lb-slot-flows.txt'), '10.99.0.6', VNI);
+  const dnats = () => parseLbDnats(captured('lb-dnat-flows.txt'), '10.99.0.6', 'tcp', 80, VNI);
+
+  it('reads slot -> backend from LbSlot and backend -> DNAT from LbDnat, for this VIP and network only', () => {
+    const s = slots();
+    expect(s.size).toBe(LB_SLOTS);
+    expect([s.get(0), s.get(1), s.get(7), s.get(255)]).toEqual(['10.99.0.4', '10.99.0.5', '10.99.0.5', '10.99.0.5']);
+    expect([...s.values()].filter((ip) => ip === '10.99.0.4')).toHaveLength(135);
+    expect(parseLbSlots(captured('lb-slot-flows.txt'), '10.99.0.6', VNI + 1).size).toBe(0);
+    expect(parseLbSlots(captured('lb-slot-flows.txt'), '10.99.0.7').size).toBe(0);
+    expect(dnats()).toEqual([
+      { backend: '10.99.0.4', nat: { ip: '10.99.0.4', port: 8080 }, actions: 'ct(commit,table=4,zone=18486,nat(dst=10.99.0.4:8080))', packets: 4 },
+      { backend: '10.99.0.5', nat: { ip: '10.99.0.5', port: 8080 }, actions: 'ct(commit,table=4,zone=18486,nat(dst=10.99.0.5:8080))', packets: 2 },
+    ]);
+    expect(parseLbDnats(captured('lb-dnat-flows.txt'), '10.99.0.6', 'tcp', 81, VNI)).toEqual([]);
+    expect(parseLbDnats(captured('lb-dnat-flows.txt'), '10.99.0.6', 'udp', 80, VNI)).toEqual([]);
+  });
+
+  it('follows ofproto/trace (--ct-next trk,new twice) through multipath, LbSlot and LbDnat to the backend OVS picks', () => {
+    const text = captured('ofproto-trace-vip.txt');
+    expect(parseLbPick(text)).toEqual({ slot: 7, backend: '10.99.0.5', nat: { ip: '10.99.0.5', port: 8080 } });
+    expect(summarizeOvsTrace(text)).toMatchObject({ tables: ['Classifier', 'SpoofGuard', 'ArpResponder', 'LbVip', 'LbNat', 'LbSlot', 'LbDnat', 'LbNat', 'L2Lookup'], outputs: [6], deliver: true });
+    expect(pickReport(logicalLb(), parseLbPick(text)!)).toEqual({ slot: 7, dnat: '10.99.0.5:8080', backend: 'b2', dealtTo: 'b2' });
+    // A trace that stops before LbDnat (no slot flow for the hash) has no pick.
+    expect(parseLbPick(text.slice(0, text.indexOf(' 8. ')))).toBeUndefined();
+  });
+
+  it('the captured table is exactly vnetd\'s dealing over the logical backends: no disagreement', () => {
+    const { checks, mismatches } = checkLbFlows(logicalLb(), slots(), dnats());
+    expect(mismatches).toEqual([]);
+    expect(checks.map((c) => [c.entry.backend, c.entry.slots, c.entry.dealt, c.entry.share, c.entry.dnat, c.entry.connections, c.mismatches])).toEqual([
+      ['b1', 135, 135, 52.7, '10.99.0.4:8080', 4, []],
+      ['b2', 121, 121, 47.3, '10.99.0.5:8080', 2, []],
+    ]);
+  });
+
+  it('names a backend the status reports unhealthy that OVS still deals slots and a DNAT to, and missing slots', () => {
+    const lb = logicalLb(demoLb({}, { vip: '10.99.0.6', backends: [{ name: 'b1', ip: '10.99.0.4', node: 'local', healthy: true, connections: 0 }, { name: 'b2', ip: '10.99.0.5', node: 'local', healthy: false, connections: 0 }] }));
+    const s = slots();
+    s.delete(3);
+    s.delete(200);
+    const { checks, mismatches } = checkLbFlows(lb, s, dnats());
+    expect(mismatches).toEqual(['OVS has 254 of 256 LbSlot flows for 10.99.0.6: new connections hashed to slots 3, 200 are dropped']);
+    expect(checks[1]!.entry).toMatchObject({ ip: '10.99.0.5', slots: 119 });
+    expect(checks[1]!.entry.backend).toBeUndefined();
+    expect(checks[1]!.mismatches).toEqual([
+      'OVS deals 119 of 256 slots of 10.99.0.6 to 10.99.0.5, which is not a backend the logical model uses (the status reports it unhealthy)',
+      'OVS has an LbDnat flow for 10.99.0.6:80/tcp to 10.99.0.5:8080, which is not a backend the logical model uses (the status reports it unhealthy)',
+    ]);
+  });
+
+  it('names a logical backend without slots or DNAT flow, a wrong target port, a slot table dealt otherwise', () => {
+    const lb = logicalLb();
+    const allB1 = new Map([...slots()].map(([k]) => [k, '10.99.0.4']));
+    const noB2 = checkLbFlows(lb, allB1, dnats().slice(0, 1));
+    expect(noB2.checks[1]!.mismatches).toEqual([
+      "backend b2 (weight 1) holds none of OVS's 256 slots for 10.99.0.6: OVS never sends it a new connection",
+      'backend b2 has no LbDnat flow for 10.99.0.6:80/tcp',
+    ]);
+    const noDnat = checkLbFlows(lb, slots(), dnats().slice(0, 1));
+    expect(noDnat.checks[1]!.mismatches).toEqual(['backend b2 has no LbDnat flow for 10.99.0.6:80/tcp: new connections hashed to its 121 slots are dropped']);
+    const wrongPort = dnats().map((d) => ({ ...d, nat: { ip: d.nat!.ip, port: 8081 } }));
+    expect(checkLbFlows(lb, slots(), wrongPort).checks[0]!.mismatches).toEqual(["OVS DNATs b1's connections to port 8081, the listener's target port is 8080"]);
+    const swapped = slots();
+    swapped.set(0, '10.99.0.5');
+    expect(checkLbFlows(lb, swapped, dnats()).mismatches).toEqual(["OVS's LbSlot table for 10.99.0.6 differs from vnetd's dealing over the same backends in 1 of 256 slots (e.g. slot 0: OVS b2, dealt to b1)"]);
+    const stray = [...dnats(), { backend: '10.99.0.9', nat: { ip: '10.99.0.9', port: 8080 }, actions: 'ct(...)', packets: 0 }];
+    expect(checkLbFlows(lb, slots(), stray).checks[2]!.mismatches).toEqual(['OVS has an LbDnat flow for 10.99.0.6:80/tcp to 10.99.0.9:8080 (no slot leads to it), which is not a backend the logical model uses']);
+  });
+
+  it('logical side: ClientIP affinity hashes the client address; weight 0 and duplicate addresses get no slots', () => {
+    const affinity = logicalPath({ from: client, network: demoNet, ports: demoPorts, lbs: [demoLb({ sessionAffinity: 'ClientIP' })], nodes: [], to: parseTarget('10.99.0.6:80'), proto: 'tcp' });
+    expect(affinity.lines.join('\n')).toMatch(/depends on the hash of the client address 10\.99\.0\.2 \(sessionAffinity ClientIP/);
+    expect(affinity.lb?.hashOf).toBe('client address');
+    const l = logicalLb(demoLb({ backends: [{ port: 'b1', weight: 0 }, { port: 'b2' }, { ip: '10.99.0.5' }] }));
+    expect(l.choices.map((c) => c.backend)).toEqual(['b2']);
+    expect(l.weightZero).toEqual(['b1']);
+    const none = logicalPath({ from: client, network: demoNet, ports: demoPorts, lbs: [demoLb({ backends: [] })], nodes: [], to: parseTarget('10.99.0.6:80'), proto: 'tcp' });
+    expect(none).toMatchObject({ deliver: false });
+    expect(none.lines.join('\n')).toMatch(/no usable backend: new connections are dropped/);
+  });
+
+  it('--src-port is part of the traced flow and must be a port', () => {
+    expect(ovsFlow(3, client, '02:4c:42:5c:99:45', parseTarget('10.99.0.6:80'), 'tcp', 41000)).toMatch(/,tp_src=41000,tp_dst=80$/);
+    expect(ovsFlow(3, client, '02:4c:42:5c:99:45', parseTarget('10.99.0.6:80'), 'tcp')).toMatch(/,tp_src=40000,tp_dst=80$/);
+    expect(parseSrcPort('41000')).toBe(41000);
+    expect(() => parseSrcPort('0')).toThrow(/--src-port "0": expected a port number from 1 to 65535/);
+    expect(() => parseSrcPort('70000')).toThrow(/1 to 65535/);
+    expect(() => parseSrcPort('8o')).toThrow(/1 to 65535/);
+  });
+
+  it('renders the pick and each backend\'s share', () => {
+    const report: TraceReport = {
+      packet: { from: 'c1', src: '10.99.0.2', srcPort: 41000, to: '10.99.0.6:80', proto: 'tcp' },
+      logical: { steps: ['lb: ...'], verdict: 'deliver', loadBalancer: logicalLb() },
+      ovs: {
+        node: 'local',
+        flow: 'in_port=3,tcp',
+        tables: ['LbNat', 'LbSlot', 'LbDnat', 'LbNat', 'L2Lookup'],
+        datapathActions: '8',
+        end: 'output to ofport 6 (b2)',
+        verdict: 'deliver',
+        loadBalancer: {
+          slots: 256,
+          pick: { slot: 7, dnat: '10.99.0.5:8080', backend: 'b2', dealtTo: 'b2' },
+          backends: [
+            { ip: '10.99.0.4', backend: 'b1', weight: 1, slots: 135, share: 52.7, dealt: 135, dnat: '10.99.0.4:8080', picked: false, tables: ['LbNat', 'L2Lookup'], end: 'output to ofport 5 (b1)', deliver: true, agrees: true },
+            { ip: '10.99.0.5', backend: 'b2', weight: 1, slots: 121, share: 47.3, dealt: 121, dnat: '10.99.0.5:8080', picked: true, tables: ['LbNat', 'LbSlot', 'LbDnat', 'LbNat', 'L2Lookup'], end: 'output to ofport 6 (b2)', deliver: true, agrees: true },
+          ],
+        },
+      },
+      disagreements: [],
+      agrees: true,
+    };
+    const text = renderTraceText(report);
+    expect(text).toContain('Logical path (tcp 10.99.0.2:41000 -> 10.99.0.6:80):');
+    expect(text).toContain('  lb:       256 of 256 slots in LbSlot for 10.99.0.6, 2 LbDnat flow(s) for 10.99.0.6:80/tcp\n');
+    expect(text).toContain('  pick:     OVS picks b2 (DNAT to 10.99.0.5:8080) for this 5-tuple: multipath hashes it to slot 7 (vnetd deals slot 7 to b2)\n');
+    expect(text).toContain('  backend b1 10.99.0.4: 135 slots (52.7%), weight 1, DNAT to 10.99.0.4:8080: after its DNAT: LbNat -> L2Lookup: output to ofport 5 (b1): as the logical model says\n');
+    expect(text).toContain("  backend b2 10.99.0.5: 121 slots (47.3%), weight 1, DNAT to 10.99.0.5:8080: OVS's pick: LbNat -> LbSlot -> LbDnat -> LbNat -> L2Lookup: output to ofport 6 (b2): as the logical model says\n");
+    expect(text).toMatch(/verdict: +deliver \(for this 5-tuple: OVS picks b2\)\nOVS agrees with the logical path \(deliver\)\. Every backend holds slots and a DNAT flow/);
   });
 });
