@@ -55,7 +55,11 @@ export interface IpamReconcilerOptions {
   logger: Logger;
   workers?: number;
   repairIntervalMs?: number;
+  /** Port and VIP changes recount their network's status at most once per this period. */
+  networkStatusDelayMs?: number;
 }
+
+export const NETWORK_STATUS_DELAY_MS = 200;
 
 export class IpamReconciler {
   private readonly informers: Informer<KubeObject>[] = [];
@@ -81,10 +85,30 @@ export class IpamReconciler {
       c.watch(informer);
       this.controllers.push(c);
     }
-    // Network status counts its ports and VIPs, and its deletion waits for them.
+    // Network status counts its ports and VIPs, and its deletion waits for them. A recount
+    // reads all of the network's addresses, so port and VIP events recount a network at
+    // most once per delay (the first at once, the rest of a burst together at the end of
+    // the window): N creates cost a few recounts, not N (O(N^2) rows read).
     const netController = this.controllers[2]!;
-    netController.watch(portInformer, networkKeyOf);
-    netController.watch(lbInformer, networkKeyOf);
+    const delay = opts.networkStatusDelayMs ?? NETWORK_STATUS_DELAY_MS;
+    const slot = new Map<string, number>();
+    const throttled = (k: string) => {
+      const now = Date.now();
+      const last = slot.get(k) ?? -Infinity;
+      if (last > now) return netController.queue.addAfter(k, last - now);
+      if (now - last >= delay) {
+        slot.set(k, now);
+        return netController.queue.add(k);
+      }
+      slot.set(k, last + delay);
+      netController.queue.addAfter(k, last + delay - now);
+    };
+    for (const informer of [portInformer, lbInformer]) {
+      const schedule = (obj: KubeObject) => {
+        for (const k of networkKeyOf(obj)) throttled(k);
+      };
+      informer.addEventHandler({ onAdd: schedule, onUpdate: (o, n) => (schedule(o), schedule(n)), onDelete: schedule });
+    }
   }
 
   private informer(type: StoredType): Informer<KubeObject> {
