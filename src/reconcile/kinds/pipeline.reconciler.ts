@@ -4,9 +4,12 @@
  * VirtualNetworks and LoadBalancers (realization).
  *
  *   informers (networks, ports, load balancers, nodes) + chassis node changes
- *        -> node queue: compile the node (full recompute, cheap), diff per owner
- *           against what was last handed to the node's FlowTableManager, apply only
- *           changed owners (one bundle); remember what the node now realizes
+ *        -> node queue: compile the owners of what changed since the node's last
+ *           compile (a port: its own owner, its network's flood owner, that network's
+ *           load balancers; a network or node change, a new connection: the whole
+ *           node), diff per owner against what was last handed to the node's
+ *           FlowTableManager, apply only changed owners (one bundle); remember what
+ *           the node now realizes
  *        -> status queue: Ready=True (observedGeneration) once every node that needs
  *           the object has installed its current version; otherwise which nodes lag.
  *
@@ -20,21 +23,17 @@ import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
-import { createFlowTableManager, ownerFromKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
+import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
 import {
   OwnerIds,
   compileNode,
+  compileScope,
   formatPipelineActions,
   formatPipelineFlow,
-  indexModel,
-  lbMac,
-  nodesOfNetwork,
+  networkOwner,
   type LbBackendModel,
-  type LoadBalancerModel,
-  type LogicalModel,
-  type ModelIndex,
   type NetworkModel,
-  type NodeModel,
+  type OwnerFlows,
   type PortModel,
 } from '../../pipeline';
 import type { DesiredGroup } from '../../openflow/sync';
@@ -47,6 +46,7 @@ import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
 import { parseObjectKey } from './object-keys';
+import { LiveModel, bindingOf, emptyTouched, mergeTouched, versionOfPort, type Touched } from './pipeline-model';
 
 
 export const READY = 'Ready';
@@ -80,23 +80,18 @@ interface NodeAgent {
   inSync: boolean;
   /** What the switch has installed: uid -> version. */
   realized: Map<string, string>;
-  /** What the last compile wanted (realized once in sync). */
+  /** What the compiled flows realize, kept up to date by full and incremental compiles. */
   wanted: Map<string, string>;
+  /** realized equals wanted (so an incremental compile can update both by its delta). */
+  realizedIsWanted: boolean;
+  /** Flow-mods of the last apply (tests: adding one port must send a handful). */
+  lastCompile: { full: boolean; owners: number; changedOwners: number };
 }
 
-/**
- * Where a port is bound: Bound=True, or Unknown (its node's session is down and the
- * chassis layer kept the last known binding). Treating Unknown as unbound would make
- * a restarted vnetd install a table without the port before the session is back.
- */
-function bindingOf(p: VirtualPort): { node: string; ofport: number } | undefined {
-  const bound = getCondition(p.status?.conditions, BOUND);
-  if (!bound || bound.status === 'False' || !p.status?.node || !p.status.ofport) return undefined;
-  return { node: p.status.node, ofport: p.status.ofport };
-}
-
-function versionOfPort(p: VirtualPort): string {
-  return `${p.metadata.generation ?? 0}/${p.status?.node ?? ''}/${p.status?.ofport ?? ''}`;
+/** What a node must recompile: everything, or the owners of the objects touched. */
+interface NodeDirt {
+  all: boolean;
+  touched: Touched;
 }
 
 /** Groups in the owner signature too: a backend change alters only a bucket. */
@@ -121,7 +116,11 @@ export class PipelineReconciler {
   /** Pipeline-relevant signature per store key: status-only churn does not recompile nodes. */
   private readonly seen = new Map<string, string>();
   private readonly unsubscribe: Array<() => void> = [];
-  private cached?: { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> };
+  private readonly live: LiveModel;
+  /** A network or node changed: rebuild the model and recompile every node in full. */
+  private modelStale = true;
+  /** Per node, what changed since its last compile; a node without an entry compiles in full. */
+  private readonly dirt = new Map<string, NodeDirt>();
   private stopped = false;
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
@@ -132,6 +131,7 @@ export class PipelineReconciler {
     this.ports = inf<VirtualPort>(PORTS);
     this.nodes = inf<HypervisorNode>(NODES);
     this.lbs = inf<LoadBalancer>(LOAD_BALANCERS);
+    this.live = new LiveModel(resolveBackends, (node) => this.tunnelPorts(node));
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 1, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
     this.statusController.watch(this.networks);
@@ -139,18 +139,26 @@ export class PipelineReconciler {
     this.statusController.watch(this.lbs);
     // A port's status depends on its network's nodes; a network's on its ports.
     this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
-    for (const [informer, sig] of [
-      [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp])],
-      [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network])],
-      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP])],
-      [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp])],
+    // Ports and load balancers update the model in place and dirty only their owners;
+    // networks and nodes (rare) rebuild it and recompile every node.
+    const incremental = (key: string, obj: unknown, deleted: boolean, kind: 'port' | 'lb'): void => {
+      if (this.modelStale) return;
+      const t = kind === 'port' ? this.live.portChanged(key, deleted ? undefined : (obj as VirtualPort)) : this.live.lbChanged(key, deleted ? undefined : (obj as LoadBalancer));
+      for (const d of this.dirt.values()) mergeTouched(d.touched, t);
+    };
+    for (const [informer, sig, kind] of [
+      [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp]), 'model'],
+      [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network]), 'port'],
+      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP]), 'model'],
+      [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp]), 'lb'],
     ] as const) {
       const changed = (obj: unknown, key: string, deleted = false) => {
         const s = deleted ? undefined : (sig as (o: unknown) => string)(obj);
         if (s === this.seen.get(key)) return;
         if (s === undefined) this.seen.delete(key);
         else this.seen.set(key, s);
-        this.cached = undefined;
+        if (kind === 'model') this.modelStale = true;
+        else incremental(key, obj, deleted, kind);
         this.enqueueAllNodes();
       };
       (informer as Informer<unknown>).addEventHandler({
@@ -185,7 +193,7 @@ export class PipelineReconciler {
   }
 
   /** Flow-table counters of a node's manager (tests, metrics). */
-  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; inSync: boolean } | undefined {
+  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; inSync: boolean; lastCompile: NodeAgent['lastCompile'] } | undefined {
     return this.agents.get(node);
   }
 
@@ -197,62 +205,14 @@ export class PipelineReconciler {
 
   // ---- the logical model ----
 
-  private snapshot(): { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> } {
-    if (this.cached) return this.cached;
-    const keyOfUid = new Map<string, string>();
-    const networks = new Map<string, NetworkModel>();
-    const byName = new Map<string, NetworkModel>();
-    for (const n of this.networks.list()) {
-      if (!n.spec?.vni || n.metadata.deletionTimestamp) continue;
-      const key = `${n.metadata.namespace}/${n.metadata.name}`;
-      const m: NetworkModel = { uid: n.metadata.uid!, key, version: String(n.metadata.generation ?? 0), vni: n.spec.vni, encapsulation: n.spec.encapsulation ?? 'vxlan' };
-      networks.set(m.uid, m);
-      byName.set(key, m);
-      keyOfUid.set(m.uid, objectKey(NETWORKS, n.metadata.namespace, n.metadata.name));
+  /** The model, rebuilt first when a network or node changed (then every node recompiles in full). */
+  private ensureModel(): LiveModel {
+    if (this.modelStale) {
+      this.modelStale = false;
+      this.live.rebuild(this.networks.list(), this.ports.list(), this.nodes.list(), this.lbs.list());
+      this.dirt.clear();
     }
-    const ports = new Map<string, PortModel>();
-    for (const p of this.ports.list()) {
-      const net = byName.get(`${p.metadata.namespace}/${p.spec?.network}`);
-      if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) continue;
-      const m: PortModel = {
-        uid: p.metadata.uid!,
-        key: `${p.metadata.namespace}/${p.metadata.name}`,
-        version: versionOfPort(p),
-        network: net.uid,
-        mac: p.spec.mac,
-        ips: p.spec.ips ?? [],
-        portSecurity: p.spec.portSecurity ?? true,
-        allowedAddressPairs: (p.spec.allowedAddressPairs ?? []).map((a) => ({ ip: a.ip, mac: a.mac ?? p.spec!.mac! })),
-        binding: bindingOf(p),
-      };
-      ports.set(m.uid, m);
-      keyOfUid.set(m.uid, objectKey(PORTS, p.metadata.namespace, p.metadata.name));
-    }
-    const nodes = new Map<string, NodeModel>();
-    for (const n of this.nodes.list()) {
-      if (!n.spec?.tunnelIP) continue;
-      nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
-    }
-    const loadBalancers = new Map<string, LoadBalancerModel>();
-    for (const lb of this.lbs.list()) {
-      const net = byName.get(`${lb.metadata.namespace}/${lb.spec?.network}`);
-      if (!net || !lb.spec?.vip || lb.metadata.deletionTimestamp) continue;
-      const m: LoadBalancerModel = {
-        uid: lb.metadata.uid!,
-        key: `${lb.metadata.namespace}/${lb.metadata.name}`,
-        version: String(lb.metadata.generation ?? 0),
-        network: net.uid,
-        vip: lb.spec.vip,
-        mac: lbMac(lb.metadata.uid!),
-        listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
-        backends: resolveBackends(lb, net, ports),
-      };
-      loadBalancers.set(m.uid, m);
-      keyOfUid.set(m.uid, objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name));
-    }
-    const model = { networks, ports, nodes, loadBalancers };
-    this.cached = { model, index: indexModel(model), keyOfUid };
-    return this.cached;
+    return this.live;
   }
 
   private tunnelPorts(node: string): Partial<Record<Encapsulation, number>> | undefined {
@@ -282,40 +242,94 @@ export class PipelineReconciler {
       this.log.debug({ node: name }, 'pipeline: node session not ready; waiting');
       return;
     }
-    // Tunnel ofports come from the session: recompute the model when it changes.
-    this.cached = undefined;
+    const live = this.ensureModel();
     const agent = this.ensureAgent(name, session.controller.dial);
-    const { model, index, keyOfUid } = this.snapshot();
-    const compiled = compileNode(model, name, this.ids, index);
+    // Tunnel ofports come from the session: when they change, every flow of the node may.
+    if (live.refreshTunnelPorts(name)) this.dirt.delete(name);
+    const dirt = this.dirt.get(name);
+    this.dirt.set(name, { all: false, touched: emptyTouched() });
+    const full = !dirt || dirt.all || !agent.started;
     const changes: OwnerChange[] = [];
-    const next = new Map<number, string>();
-    for (const [k, o] of compiled.owners) {
-      const sig = `${o.flows.map(formatPipelineFlow).join('\n')}\n${groupsSignature(o.groups)}`;
-      next.set(k, sig);
-      if (agent.applied.get(k) !== sig) changes.push({ owner: o.owner, flows: o.flows, groups: o.groups ?? [] });
+    const nextApplied = new Map<number, string>();
+    let compiledOwners: Map<number, OwnerFlows>;
+    let covered: Iterable<number>;
+    let realizes: Map<string, string>;
+    let coveredUids: Iterable<string> | undefined;
+    if (full) {
+      const compiled = compileNode(live.model, name, this.ids, live.index());
+      compiledOwners = compiled.owners;
+      covered = new Set([...compiled.owners.keys(), ...agent.applied.keys()]);
+      realizes = compiled.realizes;
+    } else {
+      const scoped = compileScope(live.model, name, this.ids, live, dirt.touched, (net) => agent.applied.has(ownerKey(networkOwner(net.vni))));
+      compiledOwners = scoped.owners;
+      covered = scoped.coveredOwners;
+      realizes = scoped.realizes;
+      coveredUids = scoped.coveredUids;
     }
-    for (const [k] of agent.applied) {
-      if (!next.has(k)) changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
+    for (const k of covered) {
+      const o = compiledOwners.get(k);
+      if (o) {
+        const sig = `${o.flows.map(formatPipelineFlow).join('\n')}\n${groupsSignature(o.groups)}`;
+        nextApplied.set(k, sig);
+        if (agent.applied.get(k) !== sig) changes.push({ owner: o.owner, flows: o.flows, groups: o.groups ?? [] });
+      } else if (agent.applied.has(k)) {
+        changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
+      }
     }
     let sent = true;
     if (changes.length) {
       const t0 = performance.now();
-      const r = await agent.manager.apply(changes);
-      agent.applied = next;
-      sent = r.sent;
-      this.log.debug({ node: name, owners: changes.length, flowMods: r.flowMods, sent: r.sent, ms: Math.round(performance.now() - t0) }, 'pipeline: applied');
+      try {
+        const r = await agent.manager.apply(changes);
+        sent = r.sent;
+        this.log.debug({ node: name, owners: changes.length, flowMods: r.flowMods, sent: r.sent, ms: Math.round(performance.now() - t0) }, 'pipeline: applied');
+      } catch (err) {
+        // What this compile consumed must be compiled again: in full, to be sure.
+        this.dirt.delete(name);
+        throw err;
+      }
     }
-    this.log.debug({ node: name, owners: compiled.owners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
+    if (full) agent.applied = nextApplied;
+    else for (const k of covered) {
+      const sig = nextApplied.get(k);
+      if (sig === undefined) agent.applied.delete(k);
+      else agent.applied.set(k, sig);
+    }
+    agent.lastCompile = { full, owners: compiledOwners.size, changedOwners: changes.length };
+    this.log.debug({ node: name, full, owners: compiledOwners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
     if (!agent.started) {
       // The first full sync (new cookie round) installs everything, then deletes the
       // previous run's round: traffic never sees an empty table.
       agent.started = true;
       void agent.manager.start().catch((err: unknown) => this.log.warn({ node: name, err }, 'pipeline: initial sync failed'));
     }
-    agent.wanted = compiled.realizes;
-    const before = agent.realized;
-    if (sent && agent.inSync && agent.conn.connected) agent.realized = compiled.realizes;
-    this.enqueueStatusDelta(before, agent.realized, keyOfUid);
+    // What the node realizes once these flows are in: replaced (full) or patched (scope).
+    const delta = new Map<string, string | undefined>();
+    if (full) agent.wanted = realizes;
+    else for (const uid of coveredUids!) {
+      const v = realizes.get(uid);
+      delta.set(uid, v);
+      if (v === undefined) agent.wanted.delete(uid);
+      else agent.wanted.set(uid, v);
+    }
+    if (!(sent && agent.inSync && agent.conn.connected)) {
+      agent.realizedIsWanted = false;
+      return;
+    }
+    if (full || !agent.realizedIsWanted) {
+      const before = agent.realized;
+      agent.realized = new Map(agent.wanted);
+      agent.realizedIsWanted = true;
+      this.enqueueStatusDelta(before, agent.realized, live.keyOfUid);
+      return;
+    }
+    for (const [uid, v] of delta) {
+      if (agent.realized.get(uid) === v) continue;
+      if (v === undefined) agent.realized.delete(uid);
+      else agent.realized.set(uid, v);
+      this.enqueueUid(uid, live.keyOfUid);
+    }
   }
 
   private enqueueStatusDelta(before: Map<string, string>, after: Map<string, string>, keyOfUid: Map<string, string>): void {
@@ -334,7 +348,8 @@ export class PipelineReconciler {
     if (cur) void this.dropAgent(name);
     const conn = createConnection(dial, { logger: this.log.child({ node: name }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const manager = createFlowTableManager(conn, { logger: this.log.child({ node: name }) });
-    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map() };
+    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, lastCompile: { full: true, owners: 0, changedOwners: 0 } };
+    this.dirt.delete(name);
     conn.on('disconnected', () => {
       agent.inSync = false;
     });
@@ -357,10 +372,11 @@ export class PipelineReconciler {
     const a = this.agents.get(name);
     if (!a) return;
     this.agents.delete(name);
+    this.dirt.delete(name);
     a.manager.stop();
     await a.conn.close().catch(() => undefined);
     // Whatever it realized no longer counts.
-    if (this.cached || !this.stopped) this.enqueueStatusDelta(a.realized, new Map(), this.snapshot().keyOfUid);
+    if (!this.stopped) this.enqueueStatusDelta(a.realized, new Map(), this.live.keyOfUid);
   }
 
   // ---- status ----
@@ -380,7 +396,7 @@ export class PipelineReconciler {
     if (!id) return;
     const obj = await this.opts.objects.get<VirtualPort | VirtualNetwork | LoadBalancer>(type, id.namespace, id.name);
     if (!obj || obj.metadata.deletionTimestamp) return;
-    const { model, index } = this.snapshot();
+    const model = this.ensureModel();
     const uid = obj.metadata.uid!;
     let ready: { status: 'True' | 'False'; reason: string; message: string };
     const allocated = getCondition(obj.status?.conditions, ALLOCATED);
@@ -391,15 +407,15 @@ export class PipelineReconciler {
       const bound = getCondition(obj.status?.conditions, BOUND);
       if (!pm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as VirtualPort).spec?.network} is not known to the pipeline yet` };
       else if (!pm.binding) ready = { status: 'False', reason: 'NotBound', message: bound ? `not bound: ${bound.message}` : 'not bound to a hypervisor interface yet' };
-      else ready = this.realization(uid, pm.version, nodesOfNetwork(index, pm.network));
+      else ready = this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
       if (!lm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as LoadBalancer).spec?.network} is not known to the pipeline yet` };
-      else ready = this.realization(uid, lm.version, nodesOfNetwork(index, lm.network));
+      else ready = this.realization(uid, lm.version, model.nodesOf(lm.network));
     } else {
       const nm = model.networks.get(uid);
       if (!nm) ready = { status: 'False', reason: 'Pending', message: 'no VNI yet' };
-      else ready = this.realization(uid, nm.version, nodesOfNetwork(index, uid));
+      else ready = this.realization(uid, nm.version, model.nodesOf(uid));
     }
     await this.opts.objects.modify<VirtualPort | VirtualNetwork | LoadBalancer>(
       type,
