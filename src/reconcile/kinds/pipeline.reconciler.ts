@@ -84,8 +84,17 @@ interface NodeAgent {
   wanted: Map<string, string>;
   /** realized equals wanted (so an incremental compile can update both by its delta). */
   realizedIsWanted: boolean;
-  /** Flow-mods of the last apply (tests: adding one port must send a handful). */
-  lastCompile: { full: boolean; owners: number; changedOwners: number };
+  /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
+  compiles: CompileCounters;
+}
+
+export interface CompileCounters {
+  full: number;
+  incremental: number;
+  /** Owners compiled, over all compiles. */
+  ownersCompiled: number;
+  /** Owners handed to the FlowTableManager because they changed. */
+  ownersChanged: number;
 }
 
 /** What a node must recompile: everything, or the owners of the objects touched. */
@@ -193,7 +202,7 @@ export class PipelineReconciler {
   }
 
   /** Flow-table counters of a node's manager (tests, metrics). */
-  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; inSync: boolean; lastCompile: NodeAgent['lastCompile'] } | undefined {
+  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; inSync: boolean; compiles: CompileCounters } | undefined {
     return this.agents.get(node);
   }
 
@@ -296,7 +305,11 @@ export class PipelineReconciler {
       if (sig === undefined) agent.applied.delete(k);
       else agent.applied.set(k, sig);
     }
-    agent.lastCompile = { full, owners: compiledOwners.size, changedOwners: changes.length };
+    const c = agent.compiles;
+    if (full) c.full++;
+    else c.incremental++;
+    c.ownersCompiled += compiledOwners.size;
+    c.ownersChanged += changes.length;
     this.log.debug({ node: name, full, owners: compiledOwners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
     if (!agent.started) {
       // The first full sync (new cookie round) installs everything, then deletes the
@@ -348,7 +361,7 @@ export class PipelineReconciler {
     if (cur) void this.dropAgent(name);
     const conn = createConnection(dial, { logger: this.log.child({ node: name }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const manager = createFlowTableManager(conn, { logger: this.log.child({ node: name }) });
-    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, lastCompile: { full: true, owners: 0, changedOwners: 0 } };
+    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0 } };
     this.dirt.delete(name);
     conn.on('disconnected', () => {
       agent.inSync = false;
