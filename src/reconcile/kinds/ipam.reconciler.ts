@@ -24,6 +24,7 @@ import { setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { removeFinalizer, hasFinalizer } from '../finalizers';
 import { Informer } from '../informer';
+import { throttledEnqueue } from '../throttle';
 import { parseObjectKey } from './object-keys';
 
 type Claimant = VirtualPort | LoadBalancer;
@@ -91,18 +92,7 @@ export class IpamReconciler {
     // the window): N creates cost a few recounts, not N (O(N^2) rows read).
     const netController = this.controllers[2]!;
     const delay = opts.networkStatusDelayMs ?? NETWORK_STATUS_DELAY_MS;
-    const slot = new Map<string, number>();
-    const throttled = (k: string) => {
-      const now = Date.now();
-      const last = slot.get(k) ?? -Infinity;
-      if (last > now) return netController.queue.addAfter(k, last - now);
-      if (now - last >= delay) {
-        slot.set(k, now);
-        return netController.queue.add(k);
-      }
-      slot.set(k, last + delay);
-      netController.queue.addAfter(k, last + delay - now);
-    };
+    const throttled = throttledEnqueue(netController.queue, delay);
     for (const informer of [portInformer, lbInformer]) {
       const schedule = (obj: KubeObject) => {
         for (const k of networkKeyOf(obj)) throttled(k);
