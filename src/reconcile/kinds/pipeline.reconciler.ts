@@ -141,7 +141,9 @@ export class PipelineReconciler {
     this.nodes = inf<HypervisorNode>(NODES);
     this.lbs = inf<LoadBalancer>(LOAD_BALANCERS);
     this.live = new LiveModel(resolveBackends, (node) => this.tunnelPorts(node));
-    this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 1, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
+    // One worker per node at a time (the queue never hands one key to two workers), and
+    // nodes in parallel: a new port's flows reach both of its nodes in one bundle time.
+    this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 4, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
     this.statusController.watch(this.networks);
     this.statusController.watch(this.ports);
