@@ -82,7 +82,8 @@ export class ChassisManager {
     this.portController.watch(this.ports);
     // Bound-port counts only: a node reconcile also checks the OVS layout (a walk over all
     // of the node's interfaces), so port events queue it at most once per 200 ms.
-    this.nodeSoon = throttledEnqueue(this.nodeController.queue, NODE_STATUS_PERIOD_MS);
+    // Trailing: the walk must not delay the binding and flows of the port that caused it.
+    this.nodeSoon = throttledEnqueue(this.nodeController.queue, NODE_STATUS_PERIOD_MS, { leading: false });
     const boundNode = (p: VirtualPort) => {
       if (p.status?.node) this.nodeSoon(objectKey(NODES, undefined, p.status.node));
     };

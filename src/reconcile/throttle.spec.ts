@@ -12,7 +12,7 @@ describe('throttledEnqueue', () => {
   it('queues the first event of a quiet key at once and folds a burst into one at the end of the period', () => {
     let t = 1000;
     const { q, calls } = fakeQueue();
-    const enqueue = throttledEnqueue(q, 200, () => t);
+    const enqueue = throttledEnqueue(q, 200, { clock: () => t });
     enqueue('n');
     t += 10;
     enqueue('n');
@@ -27,5 +27,17 @@ describe('throttledEnqueue', () => {
     t = 1700;
     enqueue('n');
     expect(calls.at(-1)).toBe('add n');
+  });
+
+  it('trailing: even the first event waits one period', () => {
+    let t = 1000;
+    const { q, calls } = fakeQueue();
+    const enqueue = throttledEnqueue(q, 200, { leading: false, clock: () => t });
+    enqueue('n');
+    t += 50;
+    enqueue('n');
+    t = 1250;
+    enqueue('n');
+    expect(calls).toEqual(['after n 200', 'after n 150', 'after n 150']);
   });
 });

@@ -1,13 +1,16 @@
 /**
  * Rate-limits how often one key is queued: the first request of a quiet key is queued at
- * once, later ones within periodMs are folded into one that runs at the end of the
- * period. For reconciles whose cost grows with the size of what they summarise (a
+ * once (leading, the default) or periodMs later (trailing: keeps the work off the path
+ * of whatever caused it), later ones within periodMs are folded into one that runs at
+ * the end of the period. For reconciles whose cost grows with the size of what they summarise (a
  * network's address count, a node's bound ports): a burst of N events then costs a few
  * of them instead of N.
  */
 import type { WorkQueue } from './work-queue';
 
-export function throttledEnqueue(queue: WorkQueue, periodMs: number, clock: () => number = Date.now): (key: string) => void {
+export function throttledEnqueue(queue: WorkQueue, periodMs: number, opts: { leading?: boolean; clock?: () => number } = {}): (key: string) => void {
+  const clock = opts.clock ?? Date.now;
+  const leading = opts.leading ?? true;
   /** When the key's latest reconcile was (or is scheduled to be) queued. */
   const slot = new Map<string, number>();
   return (key) => {
@@ -18,8 +21,13 @@ export function throttledEnqueue(queue: WorkQueue, periodMs: number, clock: () =
       return;
     }
     if (now - last >= periodMs) {
-      slot.set(key, now);
-      queue.add(key);
+      if (leading) {
+        slot.set(key, now);
+        queue.add(key);
+      } else {
+        slot.set(key, now + periodMs);
+        queue.addAfter(key, periodMs);
+      }
       return;
     }
     slot.set(key, last + periodMs);

@@ -97,7 +97,17 @@ export class IpamReconciler {
       const schedule = (obj: KubeObject) => {
         for (const k of networkKeyOf(obj)) throttled(k);
       };
-      informer.addEventHandler({ onAdd: schedule, onUpdate: (o, n) => (schedule(o), schedule(n)), onDelete: schedule });
+      // Status writes (binding, Ready) change no address: only spec, finalizers and deletion count.
+      const counted = (o: KubeObject) => JSON.stringify([o.spec, o.metadata.deletionTimestamp, o.metadata.finalizers]);
+      informer.addEventHandler({
+        onAdd: schedule,
+        onUpdate: (o, n) => {
+          if (counted(o) === counted(n)) return;
+          schedule(o);
+          schedule(n);
+        },
+        onDelete: schedule,
+      });
     }
   }
 
