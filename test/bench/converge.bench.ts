@@ -570,23 +570,36 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const rows: Array<{ n: number; v?: Result; o?: Result }> = [];
-  for (const n of SIZES) {
-    out(`N=${n}`);
-    const v = SIDES.has('vnetd') ? await benchVnetd(n) : undefined;
-    const o = SIDES.has('ovn') ? await benchOvn(n) : undefined;
-    rows.push({ n, v, o });
-  }
   const r = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : '-');
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
   const sum = (xs: number[] | undefined) => xs?.reduce((s, x) => s + x, 0);
   const loss = (x: RestartLoss | undefined) => (x ? `${x.lost} (${(x.lost * 10).toFixed(0)} ms), converged ${(x.convergeMs / 1000).toFixed(1)} s` : '-');
-  out('');
-  out('| N | realize vnetd (ms) | realize OVN (ms) | ratio vnetd/OVN | flows/hv vnetd | flows/hv OVN | ratio | new port -> first ping vnetd (ms) [after plug] | OVN (ms) [after plug] | ratio | pings lost across restart vnetd | OVN | controller RSS vnetd (MiB) | OVN (MiB) |');
-  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const { n, v, o } of rows) {
-    out(`| ${n} | ${f(v?.realizeMs)} | ${f(o?.realizeMs)} | ${r(v?.realizeMs, o?.realizeMs)} | ${v?.flows.join('/') ?? '-'} | ${o?.flows.join('/') ?? '-'} | ${r(sum(v?.flows), sum(o?.flows))} | ${f(v?.firstPingMs)} [${f(v?.afterPlugMs)}] | ${f(o?.firstPingMs)} [${f(o?.afterPlugMs)}] | ${r(v?.firstPingMs, o?.firstPingMs)} | ${loss(v?.restart)} | ${loss(o?.restart)} | ${v?.rssMB ?? '-'} | ${o?.rssMB ?? '-'} |`);
+  const header = [
+    '| N | realize vnetd (ms) | realize OVN (ms) | ratio vnetd/OVN | flows/hv vnetd | flows/hv OVN | ratio | new port -> first ping vnetd (ms) [after plug] | OVN (ms) [after plug] | ratio | pings lost across restart vnetd | OVN | controller RSS vnetd (MiB) | OVN (MiB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const row = ({ n, v, o }: { n: number; v?: Result; o?: Result }) =>
+    `| ${n} | ${f(v?.realizeMs)} | ${f(o?.realizeMs)} | ${r(v?.realizeMs, o?.realizeMs)} | ${v?.flows.join('/') ?? '-'} | ${o?.flows.join('/') ?? '-'} | ${r(sum(v?.flows), sum(o?.flows))} | ${f(v?.firstPingMs)} [${f(v?.afterPlugMs)}] | ${f(o?.firstPingMs)} [${f(o?.afterPlugMs)}] | ${r(v?.firstPingMs, o?.firstPingMs)} | ${loss(v?.restart)} | ${loss(o?.restart)} | ${v?.rssMB ?? '-'} | ${o?.rssMB ?? '-'} |`;
+  // One side failing at one N (a timeout at N=3000) leaves '-' and the rest of the run.
+  const attempt = async (what: string, fn: () => Promise<Result>): Promise<Result | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      out(`  ${what} failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      return undefined;
+    }
+  };
+  const rows: Array<{ n: number; v?: Result; o?: Result }> = [];
+  for (const n of SIZES) {
+    out(`N=${n}`);
+    const v = SIDES.has('vnetd') ? await attempt(`vnetd N=${n}`, () => benchVnetd(n)) : undefined;
+    const o = SIDES.has('ovn') ? await attempt(`OVN N=${n}`, () => benchOvn(n)) : undefined;
+    rows.push({ n, v, o });
+    // The row at once: a later, bigger N may take long or fail.
+    for (const l of [...header, row({ n, v, o })]) out(`  ${l}`);
   }
+  out('');
+  for (const l of [...header, ...rows.map(row)]) out(l);
   out('');
   out('Pings every 10 ms; restart: vnetd kill -9 + new process; OVN kill -9 of ovn-controller on both hypervisors + new ones.');
 }
