@@ -50,6 +50,17 @@ import { LiveModel, bindingOf, emptyTouched, mergeTouched, versionOfPort, type T
 
 
 export const READY = 'Ready';
+
+/** How long after start a Ready object is trusted on nodes this process has not synced yet. */
+const STARTUP_GRACE_MS = 120_000;
+
+interface Realization {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  /** Realizing: the nodes that lag. */
+  lagging?: string[];
+}
 const ALLOCATED = 'AddressesAllocated';
 
 /** What the pipeline needs from the chassis layer (ChassisManager implements it). */
@@ -84,6 +95,8 @@ interface NodeAgent {
   wanted: Map<string, string>;
   /** realized equals wanted (so an incremental compile can update both by its delta). */
   realizedIsWanted: boolean;
+  /** This process has once known what the node has installed. */
+  everRealized: boolean;
   /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
   compiles: CompileCounters;
 }
@@ -131,6 +144,7 @@ export class PipelineReconciler {
   /** Per node, what changed since its last compile; a node without an entry compiles in full. */
   private readonly dirt = new Map<string, NodeDirt>();
   private stopped = false;
+  private readonly startedAt = Date.now();
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -336,6 +350,7 @@ export class PipelineReconciler {
       const before = agent.realized;
       agent.realized = new Map(agent.wanted);
       agent.realizedIsWanted = true;
+      agent.everRealized = true;
       this.enqueueStatusDelta(before, agent.realized, live.keyOfUid);
       return;
     }
@@ -363,7 +378,7 @@ export class PipelineReconciler {
     if (cur) void this.dropAgent(name);
     const conn = createConnection(dial, { logger: this.log.child({ node: name }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const manager = createFlowTableManager(conn, { logger: this.log.child({ node: name }) });
-    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0 } };
+    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0 } };
     this.dirt.delete(name);
     conn.on('disconnected', () => {
       agent.inSync = false;
@@ -413,7 +428,7 @@ export class PipelineReconciler {
     if (!obj || obj.metadata.deletionTimestamp) return;
     const model = this.ensureModel();
     const uid = obj.metadata.uid!;
-    let ready: { status: 'True' | 'False'; reason: string; message: string };
+    let ready: Realization;
     const allocated = getCondition(obj.status?.conditions, ALLOCATED);
     if (allocated?.status !== 'True') {
       ready = { status: 'False', reason: allocated ? allocated.reason : 'Allocating', message: allocated ? `addresses: ${allocated.message}` : 'waiting for address allocation' };
@@ -432,13 +447,25 @@ export class PipelineReconciler {
       if (!nm) ready = { status: 'False', reason: 'Pending', message: 'no VNI yet' };
       else ready = this.realization(uid, nm.version, model.nodesOf(uid));
     }
+    // A restarted vnetd does not know yet what its nodes have installed: an object that
+    // is Ready must not flip to False (and back, thousands of status writes) only because
+    // this process has not synced a node yet. The node's first sync re-queues it; the
+    // grace period bounds how long a node that never comes back is trusted.
+    if (ready.status === 'False' && ready.reason === 'Realizing' && this.readyNow(obj)) {
+      const graceLeft = STARTUP_GRACE_MS - (Date.now() - this.startedAt);
+      const unknown = (n: string) => !this.agents.get(n)?.everRealized;
+      if (graceLeft > 0 && ready.lagging!.every(unknown)) {
+        this.statusController.queue.addAfter(key, graceLeft);
+        return;
+      }
+    }
     await this.opts.objects.modify<VirtualPort | VirtualNetwork | LoadBalancer>(
       type,
       id.namespace,
       id.name,
       (cur) => {
         if (cur.metadata.uid !== uid) return undefined;
-        const conditions: Condition[] = setCondition(cur.status?.conditions, { type: READY, ...ready, observedGeneration: cur.metadata.generation });
+        const conditions: Condition[] = setCondition(cur.status?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
         const status: Record<string, unknown> = { ...(cur.status ?? {}), conditions };
         if (isPort) status.realized = ready.status === 'True';
         if (sameJson(status, cur.status)) return undefined;
@@ -448,10 +475,15 @@ export class PipelineReconciler {
     );
   }
 
-  private realization(uid: string, version: string, needed: Set<string>): { status: 'True' | 'False'; reason: string; message: string } {
+  private readyNow(obj: VirtualPort | VirtualNetwork | LoadBalancer): boolean {
+    const c = getCondition(obj.status?.conditions, READY);
+    return c?.status === 'True' && c.observedGeneration === obj.metadata.generation;
+  }
+
+  private realization(uid: string, version: string, needed: Set<string>): Realization {
     const lag = this.lagging(uid, version, needed);
     const nodes = [...needed].sort();
-    if (lag.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lag.join(', ')} (of ${nodes.join(', ')})` };
+    if (lag.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lag.join(', ')} (of ${nodes.join(', ')})`, lagging: lag };
     if (!nodes.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
     return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${nodes.join(', ')}` };
   }
