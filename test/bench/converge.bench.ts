@@ -447,7 +447,8 @@ async function benchOvn(n: number): Promise<Result> {
   const env = { ...process.env, OVN_RUNDIR: dir, OVN_LOGDIR: dir, OVN_DBDIR: dir, OVS_RUNDIR: dir, OVS_LOGDIR: dir };
   const nb = `unix:${dir}/nb.sock`;
   const sb = `unix:${dir}/sb.sock`;
-  const nbctl = (args: string[]) => runCommand(findBinary('ovn-nbctl')!, [`--db=${nb}`, '--timeout=900', ...args], env);
+  // runCommand's own default timeout is 30 s: OVN's --wait=hv sync takes longer from N=1000 on.
+  const nbctl = (args: string[]) => runCommand(findBinary('ovn-nbctl')!, [`--db=${nb}`, '--timeout=900', ...args], env, 900_000);
   try {
     for (const [db, schema] of [['nb', '/usr/share/ovn/ovn-nb.ovsschema'], ['sb', '/usr/share/ovn/ovn-sb.ovsschema']] as const) {
       await runCommand(findBinary('ovsdb-tool')!, ['create', `${dir}/${db}.db`, schema], env);
