@@ -3,20 +3,23 @@
  * balancers (their VIP).
  */
 import { IpAllocator, canonicalIp, cryptoRng, tryParseIp } from '../ipam';
-import type { Allocation } from '../ipam/allocation-registry';
+import type { AllocationRegistry } from '../ipam/allocation-registry';
 import type { VirtualNetwork } from '../resources/kinds';
 
 export function allocatorsOf(net: VirtualNetwork): IpAllocator[] {
   return net.spec!.subnets.map((s) => new IpAllocator(s));
 }
 
-/** Why `ip` cannot be claimed in the network (not canonical, outside, reserved, taken), or its canonical form. */
-export function checkRequestedIp(
+/**
+ * Why `ip` cannot be claimed in the network (not canonical, outside, reserved, taken), or
+ * its canonical form. "Taken" is one key lookup: no listing of the network's addresses.
+ */
+export async function checkRequestedIp(
   ip: string,
   net: VirtualNetwork,
   allocators: IpAllocator[],
-  taken: Map<string, Allocation>,
-): { ip: string } | { error: string } {
+  allocations: AllocationRegistry,
+): Promise<{ ip: string } | { error: string }> {
   const parsed = tryParseIp(ip);
   if (!parsed) return { error: `must be a valid IP address` };
   const canonical = canonicalIp(ip);
@@ -32,19 +35,16 @@ export function checkRequestedIp(
       error: inside ?? `${canonical} is outside the network's subnets (${sameFamily.map((a) => a.cidr).join(', ')})`,
     };
   }
-  const holder = taken.get(canonical);
+  const holder = await allocations.ipHolder(net.metadata.namespace!, net.metadata.name, canonical);
   if (holder) return { error: `${canonical} is already allocated to ${holder.owner.kind} "${holder.owner.name}"` };
   return { ip: canonical };
 }
 
 /** A free address of `family` in the network, or undefined when every subnet of that family is full. */
-export function pickIp(allocators: IpAllocator[], family: 4 | 6, taken: ReadonlySet<string>): string | undefined {
-  for (const a of allocators.filter((al) => al.subnet.cidr.family === family)) {
-    // Sequential from the bottom for small IPv4 subnets (readable), random for big ones.
-    const ip = a.pickFree(taken, a.capacity > 65536n ? cryptoRng : undefined);
-    if (ip) return ip;
-  }
-  return undefined;
+export function pickIp(net: VirtualNetwork, allocators: IpAllocator[], family: 4 | 6, allocations: AllocationRegistry): Promise<string | undefined> {
+  const ofFamily = allocators.filter((al) => al.subnet.cidr.family === family);
+  // Sequential for small subnets (readable), random for big ones.
+  return allocations.pickFreeIp(net.metadata.namespace!, net.metadata.name, ofFamily, (a) => (a.capacity > 65536n ? cryptoRng : undefined));
 }
 
 export function familiesOf(allocators: IpAllocator[]): (4 | 6)[] {

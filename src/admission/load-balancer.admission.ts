@@ -80,15 +80,16 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const causes: StatusCause[] = [];
     await validateListenersAndBackends(lb, net, ctx, causes);
     const allocators = allocatorsOf(net);
-    const taken = await ctx.allocations.ips(ns, spec.network);
     if (spec.vip !== undefined) {
-      const res = checkRequestedIp(spec.vip, net, allocators, taken);
+      const res = await checkRequestedIp(spec.vip, net, allocators, ctx.allocations);
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
       else spec.vip = res.ip;
     } else {
-      const vip = pickIp(allocators, familiesOf(allocators)[0]!, new Set(taken.keys()));
+      const vip = await pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
       if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP` });
       else spec.vip = vip;
+      // A rejected request claims nothing: its pick goes back for the next request.
+      if (vip && causes.length > 0) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
     }
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.algorithm ??= 'maglev';

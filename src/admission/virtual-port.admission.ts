@@ -41,10 +41,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     if (causes.length > 0) throw new AdmissionError(causes);
     const net = await referencedNetwork(ctx.objects, ns, spec.network);
     const allocators = allocatorsOf(net);
-    const [takenIps, takenMacs] = await Promise.all([
-      ctx.allocations.ips(ns, spec.network),
-      ctx.allocations.macs(ns, spec.network),
-    ]);
+    const allocations = ctx.allocations;
 
     if (spec.mac !== undefined) {
       try {
@@ -52,19 +49,21 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       } catch (err) {
         causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": ${(err as Error).message}` });
       }
-      const holder = spec.mac && takenMacs.get(spec.mac);
+      const holder = spec.mac ? await allocations.macHolder(ns, spec.network, spec.mac) : undefined;
       if (holder) {
         causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${spec.network}"` });
       }
     } else {
+      // 32 random bits under the prefix: a lookup almost never finds it taken.
       do spec.mac = macs.random();
-      while (takenMacs.has(spec.mac));
+      while (await allocations.macHolder(ns, spec.network, spec.mac));
     }
 
     if (spec.ips !== undefined && spec.ips.length > 0) {
       const seen = new Set<string>();
+      const checked = await Promise.all(spec.ips.map((ip) => checkRequestedIp(ip, net, allocators, allocations)));
       spec.ips = spec.ips.map((ip, i) => {
-        const res = checkRequestedIp(ip, net, allocators, takenIps);
+        const res = checked[i]!;
         if ('error' in res) {
           causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": ${res.error}` });
           return ip;
@@ -76,12 +75,14 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     } else {
       const ips: string[] = [];
       for (const family of familiesOf(allocators)) {
-        const ip = pickIp(allocators, family, new Set(takenIps.keys()));
+        const ip = await pickIp(net, allocators, family, allocations);
         if (!ip) {
           causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}"` });
         } else ips.push(ip);
       }
       spec.ips = ips;
+      // A rejected request claims nothing: its picks go back for the next request.
+      if (causes.length > 0) for (const ip of ips) allocations.unreserveIp(ns, spec.network, allocators, ip);
     }
     if (causes.length > 0) throw new AdmissionError(causes);
 

@@ -17,6 +17,7 @@ import type { Interface } from '../ovsdb/models/open_vswitch';
 import { Controller } from '../reconcile/controller';
 import { isTrue } from '../reconcile/conditions';
 import { Informer } from '../reconcile/informer';
+import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualPort } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
@@ -25,6 +26,9 @@ import { NodeSession, type SessionChange } from './node-session';
 import { nodeStatus, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
+
+/** Port bindings and OVS row changes re-check a node's status and layout at most this often. */
+const NODE_STATUS_PERIOD_MS = 200;
 
 export interface ChassisManagerOptions {
   objects: ObjectStore;
@@ -59,6 +63,7 @@ export class ChassisManager {
   private readonly ports: Informer<VirtualPort>;
   private readonly nodeController: Controller;
   private readonly portController: Controller;
+  private readonly nodeSoon: (key: string) => void;
   private readonly sessions = new Map<string, NodeSession>();
   private readonly nodeListeners = new Set<(node: string) => void>();
   private stopped = false;
@@ -81,9 +86,27 @@ export class ChassisManager {
     this.nodeController.watch(this.nodes);
     // Spec changes rebind; status.node changes move the boundPorts count between nodes.
     this.portController.watch(this.ports);
-    this.nodeController.watch(this.ports, (p) => (p.status?.node ? [objectKey(NODES, undefined, p.status.node)] : []));
-    // A node appearing or going changes where its ports can bind.
-    this.portController.watch(this.nodes, (n) => this.portKeysOfNode(n.metadata.name));
+    // Bound-port counts only: a node reconcile also checks the OVS layout (a walk over all
+    // of the node's interfaces), so port events queue it at most once per 200 ms.
+    // Trailing: the walk must not delay the binding and flows of the port that caused it.
+    this.nodeSoon = throttledEnqueue(this.nodeController.queue, NODE_STATUS_PERIOD_MS, { leading: false });
+    const boundNode = (p: VirtualPort) => {
+      if (p.status?.node) this.nodeSoon(objectKey(NODES, undefined, p.status.node));
+    };
+    this.ports.addEventHandler({ onAdd: boundNode, onUpdate: (o, n) => (boundNode(o), boundNode(n)), onDelete: boundNode });
+    // A node appearing or going changes where its ports can bind; so can its spec. Its
+    // status does not (it is rewritten as ports bind: re-queuing all of the node's ports
+    // on each of those writes made binding N ports cost O(N^2) reconciles).
+    const requeuePorts = (n: HypervisorNode) => {
+      for (const k of this.portKeysOfNode(n.metadata.name)) this.portController.enqueue(k);
+    };
+    this.nodes.addEventHandler({
+      onAdd: requeuePorts,
+      onUpdate: (old, cur) => {
+        if (!sameJson(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
+      },
+      onDelete: requeuePorts,
+    });
   }
 
   async start(): Promise<void> {
@@ -134,7 +157,9 @@ export class ChassisManager {
 
   private onSessionChange(node: string, change: SessionChange): void {
     if (this.stopped) return;
-    this.nodeController.enqueue(objectKey(NODES, undefined, node));
+    // Connection state at once; row changes (VM NICs coming and going) throttled.
+    if (change.kind === 'state') this.nodeController.enqueue(objectKey(NODES, undefined, node));
+    else this.nodeSoon(objectKey(NODES, undefined, node));
     this.notifyNode(node);
     if (change.kind === 'state') {
       for (const k of this.portKeysOfNode(node)) this.portController.enqueue(k);

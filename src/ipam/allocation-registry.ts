@@ -6,6 +6,9 @@
  * the second transaction fails with KeyExistsError and nothing of it is written.
  */
 import type { KeyValue, Store, TxnOp } from '../store/store';
+import type { IpAllocator } from './ip-allocator';
+import { AddressPicker } from './address-picker';
+import type { Rng } from './random';
 
 export interface AllocationOwner {
   kind: string;
@@ -47,6 +50,9 @@ export function isAllocationKey(key: string): boolean {
 }
 
 export class AllocationRegistry {
+  /** Per subnet, where free addresses start and which picks are in flight: hints, never a source of truth. */
+  private readonly picker = new AddressPicker();
+
   constructor(private readonly store: Store) {}
 
   private async keysUnder(prefix: string): Promise<KeyValue<Allocation>[]> {
@@ -76,6 +82,40 @@ export class AllocationRegistry {
   async vnis(): Promise<Map<number, Allocation>> {
     const rows = await this.keysUnder(VNI_PREFIX);
     return new Map(rows.map((r) => [Number(r.key.slice(VNI_PREFIX.length)), r.value]));
+  }
+
+  /** Who holds an IP of a network (one key lookup, whatever the network's size). */
+  ipHolder(namespace: string, network: string, ip: string): Promise<Allocation | undefined> {
+    return this.get(ipKey(namespace, network, ip));
+  }
+
+  macHolder(namespace: string, network: string, mac: string): Promise<Allocation | undefined> {
+    return this.get(macKey(namespace, network, mac));
+  }
+
+  /**
+   * A free address of the network in one of allocators (one family), or undefined when
+   * they are all full. Cost per call: a few key lookups, independent of how many
+   * addresses the network holds (see AddressPicker); free only as of now: the caller's
+   * create-only claim in the object's transaction is what settles a race. A caller that
+   * will not claim it (its request failed) gives it back with unreserveIp.
+   */
+  async pickFreeIp(namespace: string, network: string, allocators: readonly IpAllocator[], rng?: (a: IpAllocator) => Rng | undefined): Promise<string | undefined> {
+    let listed: Set<string> | undefined;
+    const listTaken = async () => (listed ??= new Set((await this.ips(namespace, network)).keys()));
+    for (const a of allocators) {
+      const ip = await this.picker.pick(`${namespace}/${network}/${a.cidr}`, a, {
+        isTaken: async (candidate) => (await this.ipHolder(namespace, network, candidate)) !== undefined,
+        listTaken,
+        rng: rng?.(a),
+      });
+      if (ip) return ip;
+    }
+    return undefined;
+  }
+
+  unreserveIp(namespace: string, network: string, allocators: readonly IpAllocator[], ip: string): void {
+    for (const a of allocators) this.picker.unreserve(`${namespace}/${network}/${a.cidr}`, ip);
   }
 
   async get(key: string): Promise<Allocation | undefined> {

@@ -5,7 +5,7 @@
  * under concurrency is the store's job (a create-only key per address).
  */
 import type { Subnet } from '../resources/kinds';
-import { formatIp, parseIp, type IpAddress } from './address';
+import { formatIp, parseIp, tryParseIp, type IpAddress } from './address';
 import { randomBelow, type Rng } from './random';
 import {
   allocatableRanges,
@@ -87,6 +87,32 @@ export class IpAllocator {
         idx = (idx + 1) % this.ranges.length;
         addr = this.ranges[idx].start;
       }
+    }
+    return undefined;
+  }
+
+  /**
+   * The allocatable address at offset (0 .. capacity-1) in the order pickFree walks:
+   * ranges ascending, addresses ascending inside each. Offsets outside wrap around.
+   */
+  addressAt(offset: bigint): string {
+    let rest = ((offset % this.capacity) + this.capacity) % this.capacity;
+    for (const r of this.ranges) {
+      const size = r.end - r.start + 1n;
+      if (rest < size) return this.format(r.start + rest);
+      rest -= size;
+    }
+    throw new RangeError(`offset ${offset} beyond capacity ${this.capacity}`);
+  }
+
+  /** Offset of an allocatable address (inverse of addressAt), or undefined for any other address. */
+  offsetOf(ip: string): bigint | undefined {
+    const addr = tryParseIp(ip);
+    if (!addr || addr.family !== this.subnet.cidr.family) return undefined;
+    let base = 0n;
+    for (const r of this.ranges) {
+      if (addr.value >= r.start && addr.value <= r.end) return base + (addr.value - r.start);
+      base += r.end - r.start + 1n;
     }
     return undefined;
   }

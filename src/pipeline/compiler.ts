@@ -201,40 +201,64 @@ export function indexModel(model: LogicalModel): ModelIndex {
   return { portsByNetwork, lbsByNetwork };
 }
 
-export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds, index: ModelIndex = indexModel(model)): NodeCompilation {
+/** A port's flows on a node whose network is present there, or undefined when it has none (unbound, unknown remote node, no tunnel port). */
+function portOnNode(p: PortModel, net: NetworkModel, model: LogicalModel, nodeName: string, tunnelPort: number | undefined): DesiredFlow[] | undefined {
+  const b = p.binding;
+  if (b?.node === nodeName) return localPortFlows(p, net, b.ofport);
+  const remote = b ? model.nodes.get(b.node) : undefined;
+  if (!remote || tunnelPort === undefined) return undefined;
+  return remotePortFlows(p, net, remote, tunnelPort);
+}
+
+/** The network's own flows on a node (tunnel classifier, flooding), or undefined when no port of it is bound there. */
+function networkOnNode(net: NetworkModel, ports: Iterable<PortModel>, model: LogicalModel, nodeName: string, tunnelPort: number | undefined, hasLb: boolean): DesiredFlow[] | undefined {
+  const local: Array<{ ofport: number }> = [];
+  const remoteNodes = new Map<string, NodeModel>();
+  for (const p of ports) {
+    const b = p.binding;
+    if (!b) continue;
+    if (b.node === nodeName) {
+      local.push(b);
+      continue;
+    }
+    const remote = model.nodes.get(b.node);
+    if (remote && tunnelPort !== undefined) remoteNodes.set(remote.name, remote);
+  }
+  if (!local.length) return undefined;
+  const remotes = [...remoteNodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return networkFlows(net, local, remotes, tunnelPort, hasLb);
+}
+
+function ownerMap(): { owners: Map<number, OwnerFlows>; add: (owner: FlowOwner, label: string, flows: DesiredFlow[], groups?: DesiredGroup[]) => void } {
   const owners = new Map<number, OwnerFlows>();
-  const realizes = new Map<string, string>();
   const add = (owner: FlowOwner, label: string, flows: DesiredFlow[], groups?: DesiredGroup[]) => {
     const k = ownerKey(owner);
     const cur = owners.get(k);
     if (cur) cur.flows.push(...flows);
     else owners.set(k, groups ? { owner, label, flows, groups } : { owner, label, flows });
   };
+  return { owners, add };
+}
+
+export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds, index: ModelIndex = indexModel(model)): NodeCompilation {
+  const { owners, add } = ownerMap();
+  const realizes = new Map<string, string>();
   const self = model.nodes.get(nodeName);
   add(PIPELINE_OWNER, 'pipeline', pipelineFlows());
   const nets = [...model.networks.values()].sort((a, b) => a.vni - b.vni);
   for (const net of nets) {
     const ports = index.portsByNetwork.get(net.uid) ?? [];
-    const local = ports.filter((p) => p.binding?.node === nodeName);
-    if (!local.length) continue;
     const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
-    const remoteNodes = new Map<string, NodeModel>();
+    const lbs = index.lbsByNetwork.get(net.uid) ?? [];
+    const netFlows = networkOnNode(net, ports, model, nodeName, tunnelPort, lbs.length > 0);
+    if (!netFlows) continue;
     for (const p of ports) {
-      const b = p.binding;
-      if (b?.node === nodeName) {
-        add(ids.portOwner(p.uid), `port ${p.key}`, localPortFlows(p, net, b.ofport));
-        realizes.set(p.uid, p.version);
-        continue;
-      }
-      const remote = b ? model.nodes.get(b.node) : undefined;
-      if (!remote || tunnelPort === undefined) continue;
-      remoteNodes.set(remote.name, remote);
-      add(ids.portOwner(p.uid), `port ${p.key}`, remotePortFlows(p, net, remote, tunnelPort));
+      const flows = portOnNode(p, net, model, nodeName, tunnelPort);
+      if (!flows) continue;
+      add(ids.portOwner(p.uid), `port ${p.key}`, flows);
       realizes.set(p.uid, p.version);
     }
-    const remotes = [...remoteNodes.values()].sort((a, b) => a.name.localeCompare(b.name));
-    const lbs = index.lbsByNetwork.get(net.uid) ?? [];
-    add(networkOwner(net.vni), `network ${net.key}`, networkFlows(net, local.map((p) => p.binding!), remotes, tunnelPort, lbs.length > 0));
+    add(networkOwner(net.vni), `network ${net.key}`, netFlows);
     realizes.set(net.uid, net.version);
     for (const lb of lbs) {
       const { flows, groups } = lbFlows(lb, net);
@@ -243,6 +267,103 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
     }
   }
   return { node: nodeName, owners, realizes };
+}
+
+/** What changed since a node's last compile: the objects whose owners must be recompiled. */
+export interface CompileScope {
+  /** Port uids (also deleted ones: their owners go away). */
+  ports: ReadonlySet<string>;
+  /** Network uids whose network owner (flooding, tunnel classifier) must be recompiled. */
+  networks: ReadonlySet<string>;
+  /** Load balancer uids (also deleted ones). */
+  loadBalancers: ReadonlySet<string>;
+}
+
+/** Live per-network views of the model (kept up to date by the caller instead of re-indexed per compile). */
+export interface ScopeIndex {
+  portsOf(networkUid: string): Iterable<PortModel>;
+  lbsOf(networkUid: string): readonly LoadBalancerModel[];
+}
+
+export interface ScopeCompilation {
+  /** Compiled owners; an owner in coveredOwners but not here has no flows any more. */
+  owners: Map<number, OwnerFlows>;
+  coveredOwners: Set<number>;
+  /** Realized versions of the covered objects; a uid in coveredUids but not here is realized by nothing. */
+  realizes: Map<string, string>;
+  coveredUids: Set<string>;
+}
+
+/**
+ * Compiles only the owners a change touches on one node: each port in scope, and each
+ * network in scope (its flood flows, which list its local ports and VTEPs, and its load
+ * balancers). Gives exactly what compileNode gives for those owners, at a cost
+ * proportional to the scope plus the scoped networks' port counts. When a network
+ * becomes present on the node or stops being present (wasPresent says what it was),
+ * all its owners are in scope, as that changes every one of them.
+ */
+export function compileScope(
+  model: LogicalModel,
+  nodeName: string,
+  ids: OwnerIds,
+  index: ScopeIndex,
+  scope: CompileScope,
+  wasPresent: (net: NetworkModel) => boolean,
+): ScopeCompilation {
+  const { owners, add } = ownerMap();
+  const coveredOwners = new Set<number>();
+  const realizes = new Map<string, string>();
+  const coveredUids = new Set<string>();
+  const self = model.nodes.get(nodeName);
+  const present = new Map<string, boolean>();
+  const ports = new Set(scope.ports);
+  const lbUids = new Set(scope.loadBalancers);
+  for (const uid of scope.networks) {
+    const net = model.networks.get(uid);
+    if (!net) continue;
+    const lbs = index.lbsOf(uid);
+    const netFlows = networkOnNode(net, index.portsOf(uid), model, nodeName, self?.tunnelPorts?.[net.encapsulation], lbs.length > 0);
+    present.set(uid, netFlows !== undefined);
+    coveredOwners.add(ownerKey(networkOwner(net.vni)));
+    coveredUids.add(uid);
+    if (netFlows) {
+      add(networkOwner(net.vni), `network ${net.key}`, netFlows);
+      realizes.set(uid, net.version);
+    }
+    for (const lb of lbs) lbUids.add(lb.uid);
+    if (wasPresent(net) !== (netFlows !== undefined)) for (const p of index.portsOf(uid)) ports.add(p.uid);
+  }
+  const isPresent = (net: NetworkModel): boolean => {
+    let v = present.get(net.uid);
+    if (v === undefined) {
+      v = networkOnNode(net, index.portsOf(net.uid), model, nodeName, undefined, false) !== undefined;
+      present.set(net.uid, v);
+    }
+    return v;
+  };
+  for (const uid of ports) {
+    const owner = ids.portOwner(uid);
+    coveredOwners.add(ownerKey(owner));
+    coveredUids.add(uid);
+    const p = model.ports.get(uid);
+    const net = p ? model.networks.get(p.network) : undefined;
+    if (!p || !net || !isPresent(net)) continue;
+    const flows = portOnNode(p, net, model, nodeName, self?.tunnelPorts?.[net.encapsulation]);
+    if (!flows) continue;
+    add(owner, `port ${p.key}`, flows);
+    realizes.set(uid, p.version);
+  }
+  for (const uid of lbUids) {
+    coveredOwners.add(ownerKey(ids.lbOwner(uid)));
+    coveredUids.add(uid);
+    const lb = model.loadBalancers?.get(uid);
+    const net = lb ? model.networks.get(lb.network) : undefined;
+    if (!lb || !net || !isPresent(net)) continue;
+    const { flows, groups } = lbFlows(lb, net);
+    add(ids.lbOwner(uid), `loadbalancer ${lb.key}`, flows, groups);
+    realizes.set(uid, lb.version);
+  }
+  return { owners, coveredOwners, realizes, coveredUids };
 }
 
 /** Nodes that must install flows for a network (and its load balancers): those with a port of it bound. */

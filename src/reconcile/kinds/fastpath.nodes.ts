@@ -36,7 +36,8 @@ export interface FastPathNodesOptions {
 
 /** What the pipeline reconciler calls (kept to two methods so its hook stays small). */
 export interface FastPathHook {
-  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex, ovs: OvsSnapshot): void;
+  /** `index` may be lazy: building it is O(model), and most nodes run without a fast path. */
+  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): void;
   nodeGone(node: string): void;
 }
 
@@ -83,7 +84,7 @@ export class FastPathNodes implements FastPathHook {
     this.timer.unref();
   }
 
-  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex, ovs: OvsSnapshot): void {
+  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): void {
     const name = node.metadata.name;
     const enabled = node.spec?.fastPath?.enabled ?? this.opts.enabledByDefault ?? false;
     const cur = this.nodes.get(name);
@@ -92,7 +93,7 @@ export class FastPathNodes implements FastPathHook {
     this.nodes.set(name, st);
     // One apply at a time per node; compiles that arrive meanwhile coalesce into the newest.
     const queued = st.next !== undefined;
-    st.next = { node, plan: enabled ? planFastPath(model, name, index) : undefined, ovs };
+    st.next = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
     if (queued) return;
     st.chain = st.chain
       .then(() => {

@@ -24,6 +24,7 @@ import { setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { removeFinalizer, hasFinalizer } from '../finalizers';
 import { Informer } from '../informer';
+import { throttledEnqueue } from '../throttle';
 import { parseObjectKey } from './object-keys';
 
 type Claimant = VirtualPort | LoadBalancer;
@@ -55,7 +56,11 @@ export interface IpamReconcilerOptions {
   logger: Logger;
   workers?: number;
   repairIntervalMs?: number;
+  /** Port and VIP changes recount their network's status at most once per this period. */
+  networkStatusDelayMs?: number;
 }
+
+export const NETWORK_STATUS_DELAY_MS = 200;
 
 export class IpamReconciler {
   private readonly informers: Informer<KubeObject>[] = [];
@@ -81,10 +86,29 @@ export class IpamReconciler {
       c.watch(informer);
       this.controllers.push(c);
     }
-    // Network status counts its ports and VIPs, and its deletion waits for them.
+    // Network status counts its ports and VIPs, and its deletion waits for them. A recount
+    // reads all of the network's addresses, so port and VIP events recount a network at
+    // most once per delay (the first at once, the rest of a burst together at the end of
+    // the window): N creates cost a few recounts, not N (O(N^2) rows read).
     const netController = this.controllers[2]!;
-    netController.watch(portInformer, networkKeyOf);
-    netController.watch(lbInformer, networkKeyOf);
+    const delay = opts.networkStatusDelayMs ?? NETWORK_STATUS_DELAY_MS;
+    const throttled = throttledEnqueue(netController.queue, delay);
+    for (const informer of [portInformer, lbInformer]) {
+      const schedule = (obj: KubeObject) => {
+        for (const k of networkKeyOf(obj)) throttled(k);
+      };
+      // Status writes (binding, Ready) change no address: only spec, finalizers and deletion count.
+      const counted = (o: KubeObject) => JSON.stringify([o.spec, o.metadata.deletionTimestamp, o.metadata.finalizers]);
+      informer.addEventHandler({
+        onAdd: schedule,
+        onUpdate: (o, n) => {
+          if (counted(o) === counted(n)) return;
+          schedule(o);
+          schedule(n);
+        },
+        onDelete: schedule,
+      });
+    }
   }
 
   private informer(type: StoredType): Informer<KubeObject> {

@@ -4,9 +4,12 @@
  * VirtualNetworks and LoadBalancers (realization).
  *
  *   informers (networks, ports, load balancers, nodes) + chassis node changes
- *        -> node queue: compile the node (full recompute, cheap), diff per owner
- *           against what was last handed to the node's FlowTableManager, apply only
- *           changed owners (one bundle); remember what the node now realizes
+ *        -> node queue: compile the owners of what changed since the node's last
+ *           compile (a port: its own owner, its network's flood owner, that network's
+ *           load balancers; a network or node change, a new connection: the whole
+ *           node), diff per owner against what was last handed to the node's
+ *           FlowTableManager, apply only changed owners (one bundle); remember what
+ *           the node now realizes
  *        -> status queue: Ready=True (observedGeneration) once every node that needs
  *           the object has installed its current version; otherwise which nodes lag.
  *
@@ -25,20 +28,18 @@ import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
-import { createFlowTableManager, ownerFromKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
+import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
 import {
   OwnerIds,
   compileNode,
+  compileScope,
   formatPipelineActions,
   formatPipelineFlow,
-  indexModel,
-  lbMac,
-  nodesOfNetwork,
-  type LoadBalancerModel,
-  type LogicalModel,
+  networkOwner,
+  type LbBackendModel,
   type ModelIndex,
   type NetworkModel,
-  type NodeModel,
+  type OwnerFlows,
   type PortModel,
 } from '../../pipeline';
 import type { DesiredGroup } from '../../openflow/sync';
@@ -55,9 +56,21 @@ import { LbHealthMonitor, checkedPorts, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
+import { LiveModel, bindingOf, emptyTouched, mergeTouched, versionOfPort, type Touched } from './pipeline-model';
 
 
 export const READY = 'Ready';
+
+/** How long after start a Ready object is trusted on nodes this process has not synced yet. */
+const STARTUP_GRACE_MS = 120_000;
+
+interface Realization {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  /** Realizing: the nodes that lag. */
+  lagging?: string[];
+}
 const ALLOCATED = 'AddressesAllocated';
 
 /** What the pipeline needs from the chassis layer (ChassisManager implements it). */
@@ -101,23 +114,29 @@ interface NodeAgent {
   inSync: boolean;
   /** What the switch has installed: uid -> version. */
   realized: Map<string, string>;
-  /** What the last compile wanted (realized once in sync). */
+  /** What the compiled flows realize, kept up to date by full and incremental compiles. */
   wanted: Map<string, string>;
+  /** realized equals wanted (so an incremental compile can update both by its delta). */
+  realizedIsWanted: boolean;
+  /** This process has once known what the node has installed. */
+  everRealized: boolean;
+  /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
+  compiles: CompileCounters;
 }
 
-/**
- * Where a port is bound: Bound=True, or Unknown (its node's session is down and the
- * chassis layer kept the last known binding). Treating Unknown as unbound would make
- * a restarted vnetd install a table without the port before the session is back.
- */
-function bindingOf(p: VirtualPort): { node: string; ofport: number } | undefined {
-  const bound = getCondition(p.status?.conditions, BOUND);
-  if (!bound || bound.status === 'False' || !p.status?.node || !p.status.ofport) return undefined;
-  return { node: p.status.node, ofport: p.status.ofport };
+export interface CompileCounters {
+  full: number;
+  incremental: number;
+  /** Owners compiled, over all compiles. */
+  ownersCompiled: number;
+  /** Owners handed to the FlowTableManager because they changed. */
+  ownersChanged: number;
 }
 
-function versionOfPort(p: VirtualPort): string {
-  return `${p.metadata.generation ?? 0}/${p.status?.node ?? ''}/${p.status?.ofport ?? ''}`;
+/** What a node must recompile: everything, or the owners of the objects touched. */
+interface NodeDirt {
+  all: boolean;
+  touched: Touched;
 }
 
 /** Groups in the owner signature too: a backend change alters only a bucket. */
@@ -142,7 +161,11 @@ export class PipelineReconciler {
   /** Pipeline-relevant signature per store key: status-only churn does not recompile nodes. */
   private readonly seen = new Map<string, string>();
   private readonly unsubscribe: Array<() => void> = [];
-  private cached?: { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> };
+  private readonly live: LiveModel;
+  /** A network or node changed: rebuild the model and recompile every node in full. */
+  private modelStale = true;
+  /** Per node, what changed since its last compile; a node without an entry compiles in full. */
+  private readonly dirt = new Map<string, NodeDirt>();
   private stopped = false;
   /**
    * Only where this process programs every node that needs an LB (readiness 'local'):
@@ -151,6 +174,7 @@ export class PipelineReconciler {
    */
   private readonly lbStatus?: LbStatusReporter;
   private readonly lbHealth?: LbHealthMonitor;
+  private readonly startedAt = Date.now();
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -160,7 +184,13 @@ export class PipelineReconciler {
     this.ports = inf<VirtualPort>(PORTS);
     this.nodes = inf<HypervisorNode>(NODES);
     this.lbs = inf<LoadBalancer>(LOAD_BALANCERS);
-    this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 1, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
+    // Backends the health monitor found failing get no new connections (until it says otherwise).
+    const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
+      resolveBackends(lb, net, ports).map((b) => (b.healthy && this.lbHealth && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
+    this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node));
+    // One worker per node at a time (the queue never hands one key to two workers), and
+    // nodes in parallel: a new port's flows reach both of its nodes in one bundle time.
+    this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 4, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
     if (opts.readiness !== 'off') {
       this.statusController.watch(this.networks);
@@ -175,15 +205,16 @@ export class PipelineReconciler {
         logger: this.log,
         intervalMs: opts.lbStatusIntervalMs,
         loadBalancers: () => this.lbs.list(),
-        model: () => this.snapshot().model,
+        model: () => this.ensureModel().model,
         connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
       });
       this.lbHealth = new LbHealthMonitor({
         logger: this.log,
-        targets: () => healthTargets(this.lbs.list(), this.snapshot().model),
+        targets: () => healthTargets(this.lbs.list(), this.ensureModel().model),
         connection: (node) => this.agents.get(node)?.conn,
+        // Health changes a backend set: rare, so the model is rebuilt and every node recompiled.
         onChange: () => {
-          this.cached = undefined;
+          this.modelStale = true;
           this.enqueueAllNodes();
         },
       });
@@ -191,25 +222,33 @@ export class PipelineReconciler {
     if (opts.readiness === 'node-status') {
       const reported = (n: HypervisorNode | undefined) => this.reportedBy(n) ?? new Map<string, string>();
       this.nodes.addEventHandler({
-        onAdd: (n) => this.enqueueStatusDelta(new Map(), reported(n), this.snapshot().keyOfUid),
+        onAdd: (n) => this.enqueueStatusDelta(new Map(), reported(n), this.ensureModel().keyOfUid),
         onUpdate: (o, n) => {
-          if (o.status?.realized !== n.status?.realized) this.enqueueStatusDelta(reported(o), reported(n), this.snapshot().keyOfUid);
+          if (o.status?.realized !== n.status?.realized) this.enqueueStatusDelta(reported(o), reported(n), this.ensureModel().keyOfUid);
         },
-        onDelete: (o) => this.enqueueStatusDelta(reported(o), new Map(), this.snapshot().keyOfUid),
+        onDelete: (o) => this.enqueueStatusDelta(reported(o), new Map(), this.ensureModel().keyOfUid),
       });
     }
-    for (const [informer, sig] of [
-      [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp])],
-      [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network])],
-      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP, n.spec?.fastPath])],
-      [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp])],
+    // Ports and load balancers update the model in place and dirty only their owners;
+    // networks and nodes (rare) rebuild it and recompile every node.
+    const incremental = (key: string, obj: unknown, deleted: boolean, kind: 'port' | 'lb'): void => {
+      if (this.modelStale) return;
+      const t = kind === 'port' ? this.live.portChanged(key, deleted ? undefined : (obj as VirtualPort)) : this.live.lbChanged(key, deleted ? undefined : (obj as LoadBalancer));
+      for (const d of this.dirt.values()) mergeTouched(d.touched, t);
+    };
+    for (const [informer, sig, kind] of [
+      [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp]), 'model'],
+      [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network]), 'port'],
+      [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP, n.spec?.fastPath]), 'model'],
+      [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp]), 'lb'],
     ] as const) {
       const changed = (obj: unknown, key: string, deleted = false) => {
         const s = deleted ? undefined : (sig as (o: unknown) => string)(obj);
         if (s === this.seen.get(key)) return;
         if (s === undefined) this.seen.delete(key);
         else this.seen.set(key, s);
-        this.cached = undefined;
+        if (kind === 'model') this.modelStale = true;
+        else incremental(key, obj, deleted, kind);
         this.enqueueAllNodes();
       };
       (informer as Informer<unknown>).addEventHandler({
@@ -248,7 +287,7 @@ export class PipelineReconciler {
   }
 
   /** Flow-table counters of a node's manager (tests, metrics). */
-  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; inSync: boolean } | undefined {
+  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; inSync: boolean; compiles: CompileCounters } | undefined {
     return this.agents.get(node);
   }
 
@@ -264,64 +303,14 @@ export class PipelineReconciler {
 
   // ---- the logical model ----
 
-  private snapshot(): { model: LogicalModel; index: ModelIndex; keyOfUid: Map<string, string> } {
-    if (this.cached) return this.cached;
-    const keyOfUid = new Map<string, string>();
-    const networks = new Map<string, NetworkModel>();
-    const byName = new Map<string, NetworkModel>();
-    for (const n of this.networks.list()) {
-      if (!n.spec?.vni || n.metadata.deletionTimestamp) continue;
-      const key = `${n.metadata.namespace}/${n.metadata.name}`;
-      const m: NetworkModel = { uid: n.metadata.uid!, key, version: String(n.metadata.generation ?? 0), vni: n.spec.vni, encapsulation: n.spec.encapsulation ?? 'vxlan' };
-      networks.set(m.uid, m);
-      byName.set(key, m);
-      keyOfUid.set(m.uid, objectKey(NETWORKS, n.metadata.namespace, n.metadata.name));
+  /** The model, rebuilt first when a network or node changed (then every node recompiles in full). */
+  private ensureModel(): LiveModel {
+    if (this.modelStale) {
+      this.modelStale = false;
+      this.live.rebuild(this.networks.list(), this.ports.list(), this.nodes.list(), this.lbs.list());
+      this.dirt.clear();
     }
-    const ports = new Map<string, PortModel>();
-    for (const p of this.ports.list()) {
-      const net = byName.get(`${p.metadata.namespace}/${p.spec?.network}`);
-      if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) continue;
-      const m: PortModel = {
-        uid: p.metadata.uid!,
-        key: `${p.metadata.namespace}/${p.metadata.name}`,
-        version: versionOfPort(p),
-        network: net.uid,
-        mac: p.spec.mac,
-        ips: p.spec.ips ?? [],
-        portSecurity: p.spec.portSecurity ?? true,
-        allowedAddressPairs: (p.spec.allowedAddressPairs ?? []).map((a) => ({ ip: a.ip, mac: a.mac ?? p.spec!.mac! })),
-        binding: bindingOf(p),
-      };
-      ports.set(m.uid, m);
-      keyOfUid.set(m.uid, objectKey(PORTS, p.metadata.namespace, p.metadata.name));
-    }
-    const nodes = new Map<string, NodeModel>();
-    for (const n of this.nodes.list()) {
-      if (!n.spec?.tunnelIP) continue;
-      nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
-    }
-    const loadBalancers = new Map<string, LoadBalancerModel>();
-    for (const lb of this.lbs.list()) {
-      const net = byName.get(`${lb.metadata.namespace}/${lb.spec?.network}`);
-      if (!net || !lb.spec?.vip || lb.metadata.deletionTimestamp) continue;
-      const m: LoadBalancerModel = {
-        uid: lb.metadata.uid!,
-        key: `${lb.metadata.namespace}/${lb.metadata.name}`,
-        version: String(lb.metadata.generation ?? 0),
-        network: net.uid,
-        vip: lb.spec.vip,
-        mac: lbMac(lb.metadata.uid!),
-        listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
-        backends: resolveBackends(lb, net, ports).map((b) => (b.healthy && this.lbHealth && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b)),
-        sessionAffinity: lb.spec.sessionAffinity ?? 'None',
-        healthCheckPorts: checkedPorts(lb),
-      };
-      loadBalancers.set(m.uid, m);
-      keyOfUid.set(m.uid, objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name));
-    }
-    const model = { networks, ports, nodes, loadBalancers };
-    this.cached = { model, index: indexModel(model), keyOfUid };
-    return this.cached;
+    return this.live;
   }
 
   private tunnelPorts(node: string): Partial<Record<Encapsulation, number>> | undefined {
@@ -352,44 +341,103 @@ export class PipelineReconciler {
       this.log.debug({ node: name }, 'pipeline: node session not ready; waiting');
       return;
     }
-    // Tunnel ofports come from the session: recompute the model when it changes.
-    this.cached = undefined;
+    const live = this.ensureModel();
     const agent = this.ensureAgent(name, session.controller.dial);
-    const { model, index, keyOfUid } = this.snapshot();
-    const compiled = compileNode(model, name, this.ids, index);
-    this.opts.fastPath?.nodeCompiled(node, model, index, session.snapshot());
+    // Tunnel ofports come from the session: when they change, every flow of the node may.
+    if (live.refreshTunnelPorts(name)) this.dirt.delete(name);
+    const dirt = this.dirt.get(name);
+    this.dirt.set(name, { all: false, touched: emptyTouched() });
+    const full = !dirt || dirt.all || !agent.started;
+    // The fast path plans from the same model (its full index only when it runs there).
+    this.opts.fastPath?.nodeCompiled(node, live.model, () => live.index(), session.snapshot());
     const changes: OwnerChange[] = [];
-    const next = new Map<number, string>();
-    for (const [k, o] of compiled.owners) {
-      const sig = `${o.flows.map(formatPipelineFlow).join('\n')}\n${groupsSignature(o.groups)}`;
-      next.set(k, sig);
-      if (agent.applied.get(k) !== sig) changes.push({ owner: o.owner, flows: o.flows, groups: o.groups ?? [] });
+    const nextApplied = new Map<number, string>();
+    let compiledOwners: Map<number, OwnerFlows>;
+    let covered: Iterable<number>;
+    let realizes: Map<string, string>;
+    let coveredUids: Iterable<string> | undefined;
+    if (full) {
+      const compiled = compileNode(live.model, name, this.ids, live.index());
+      compiledOwners = compiled.owners;
+      covered = new Set([...compiled.owners.keys(), ...agent.applied.keys()]);
+      realizes = compiled.realizes;
+    } else {
+      const scoped = compileScope(live.model, name, this.ids, live, dirt.touched, (net) => agent.applied.has(ownerKey(networkOwner(net.vni))));
+      compiledOwners = scoped.owners;
+      covered = scoped.coveredOwners;
+      realizes = scoped.realizes;
+      coveredUids = scoped.coveredUids;
     }
-    for (const [k] of agent.applied) {
-      if (!next.has(k)) changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
+    for (const k of covered) {
+      const o = compiledOwners.get(k);
+      if (o) {
+        const sig = `${o.flows.map(formatPipelineFlow).join('\n')}\n${groupsSignature(o.groups)}`;
+        nextApplied.set(k, sig);
+        if (agent.applied.get(k) !== sig) changes.push({ owner: o.owner, flows: o.flows, groups: o.groups ?? [] });
+      } else if (agent.applied.has(k)) {
+        changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
+      }
     }
     let sent = true;
     if (changes.length) {
       const t0 = performance.now();
-      const r = await agent.manager.apply(changes);
-      agent.applied = next;
-      sent = r.sent;
-      this.log.debug({ node: name, owners: changes.length, flowMods: r.flowMods, sent: r.sent, ms: Math.round(performance.now() - t0) }, 'pipeline: applied');
+      try {
+        const r = await agent.manager.apply(changes);
+        sent = r.sent;
+        this.log.debug({ node: name, owners: changes.length, flowMods: r.flowMods, sent: r.sent, ms: Math.round(performance.now() - t0) }, 'pipeline: applied');
+      } catch (err) {
+        // What this compile consumed must be compiled again: in full, to be sure.
+        this.dirt.delete(name);
+        throw err;
+      }
     }
-    this.log.debug({ node: name, owners: compiled.owners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
+    if (full) agent.applied = nextApplied;
+    else for (const k of covered) {
+      const sig = nextApplied.get(k);
+      if (sig === undefined) agent.applied.delete(k);
+      else agent.applied.set(k, sig);
+    }
+    const c = agent.compiles;
+    if (full) c.full++;
+    else c.incremental++;
+    c.ownersCompiled += compiledOwners.size;
+    c.ownersChanged += changes.length;
+    this.log.debug({ node: name, full, owners: compiledOwners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
     if (!agent.started) {
       // The first full sync (new cookie round) installs everything, then deletes the
       // previous run's round: traffic never sees an empty table.
       agent.started = true;
       void agent.manager.start().catch((err: unknown) => this.log.warn({ node: name, err }, 'pipeline: initial sync failed'));
     }
-    agent.wanted = compiled.realizes;
-    const before = agent.realized;
-    if (sent && agent.inSync && agent.conn.connected) {
-      agent.realized = compiled.realizes;
-      this.opts.onRealized?.(name, agent.realized);
+    // What the node realizes once these flows are in: replaced (full) or patched (scope).
+    const delta = new Map<string, string | undefined>();
+    if (full) agent.wanted = realizes;
+    else for (const uid of coveredUids!) {
+      const v = realizes.get(uid);
+      delta.set(uid, v);
+      if (v === undefined) agent.wanted.delete(uid);
+      else agent.wanted.set(uid, v);
     }
-    this.enqueueStatusDelta(before, agent.realized, keyOfUid);
+    if (!(sent && agent.inSync && agent.conn.connected)) {
+      agent.realizedIsWanted = false;
+      return;
+    }
+    if (full || !agent.realizedIsWanted) {
+      const before = agent.realized;
+      agent.realized = new Map(agent.wanted);
+      agent.realizedIsWanted = true;
+      agent.everRealized = true;
+      this.opts.onRealized?.(name, agent.realized);
+      this.enqueueStatusDelta(before, agent.realized, live.keyOfUid);
+      return;
+    }
+    for (const [uid, v] of delta) {
+      if (agent.realized.get(uid) === v) continue;
+      if (v === undefined) agent.realized.delete(uid);
+      else agent.realized.set(uid, v);
+      this.enqueueUid(uid, live.keyOfUid);
+    }
+    if (delta.size) this.opts.onRealized?.(name, agent.realized);
   }
 
   private enqueueStatusDelta(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, keyOfUid: Map<string, string>): void {
@@ -409,7 +457,8 @@ export class PipelineReconciler {
     if (cur) void this.dropAgent(name);
     const conn = createConnection(dial, { logger: this.log.child({ node: name }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const manager = createFlowTableManager(conn, { logger: this.log.child({ node: name }) });
-    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map() };
+    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0 } };
+    this.dirt.delete(name);
     conn.on('disconnected', () => {
       agent.inSync = false;
     });
@@ -433,10 +482,11 @@ export class PipelineReconciler {
     const a = this.agents.get(name);
     if (!a) return;
     this.agents.delete(name);
+    this.dirt.delete(name);
     a.manager.stop();
     await a.conn.close().catch(() => undefined);
     // Whatever it realized no longer counts.
-    if (this.cached || !this.stopped) this.enqueueStatusDelta(a.realized, new Map(), this.snapshot().keyOfUid);
+    if (!this.stopped) this.enqueueStatusDelta(a.realized, new Map(), this.live.keyOfUid);
   }
 
   // ---- status ----
@@ -471,9 +521,9 @@ export class PipelineReconciler {
     if (!id) return;
     const obj = await this.opts.objects.get<VirtualPort | VirtualNetwork | LoadBalancer>(type, id.namespace, id.name);
     if (!obj || obj.metadata.deletionTimestamp) return;
-    const { model, index } = this.snapshot();
+    const model = this.ensureModel();
     const uid = obj.metadata.uid!;
-    let ready: { status: 'True' | 'False'; reason: string; message: string };
+    let ready: Realization;
     const allocated = getCondition(obj.status?.conditions, ALLOCATED);
     if (allocated?.status !== 'True') {
       ready = { status: 'False', reason: allocated ? allocated.reason : 'Allocating', message: allocated ? `addresses: ${allocated.message}` : 'waiting for address allocation' };
@@ -482,15 +532,27 @@ export class PipelineReconciler {
       const bound = getCondition(obj.status?.conditions, BOUND);
       if (!pm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as VirtualPort).spec?.network} is not known to the pipeline yet` };
       else if (!pm.binding) ready = { status: 'False', reason: 'NotBound', message: bound ? `not bound: ${bound.message}` : 'not bound to a hypervisor interface yet' };
-      else ready = this.realization(uid, pm.version, nodesOfNetwork(index, pm.network));
+      else ready = this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
       if (!lm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as LoadBalancer).spec?.network} is not known to the pipeline yet` };
-      else ready = this.realization(uid, lm.version, nodesOfNetwork(index, lm.network));
+      else ready = this.realization(uid, lm.version, model.nodesOf(lm.network));
     } else {
       const nm = model.networks.get(uid);
       if (!nm) ready = { status: 'False', reason: 'Pending', message: 'no VNI yet' };
-      else ready = this.realization(uid, nm.version, nodesOfNetwork(index, uid));
+      else ready = this.realization(uid, nm.version, model.nodesOf(uid));
+    }
+    // A restarted vnetd does not know yet what its nodes have installed: an object that
+    // is Ready must not flip to False (and back, thousands of status writes) only because
+    // this process has not synced a node yet. The node's first sync re-queues it; the
+    // grace period bounds how long a node that never comes back is trusted.
+    if (ready.status === 'False' && ready.reason === 'Realizing' && this.readyNow(obj)) {
+      const graceLeft = STARTUP_GRACE_MS - (Date.now() - this.startedAt);
+      const unknown = (n: string) => !this.agents.get(n)?.everRealized;
+      if (graceLeft > 0 && ready.lagging!.every(unknown)) {
+        this.statusController.queue.addAfter(key, graceLeft);
+        return;
+      }
     }
     await this.opts.objects.modify<VirtualPort | VirtualNetwork | LoadBalancer>(
       type,
@@ -498,7 +560,7 @@ export class PipelineReconciler {
       id.name,
       (cur) => {
         if (cur.metadata.uid !== uid) return undefined;
-        const conditions: Condition[] = setCondition(cur.status?.conditions, { type: READY, ...ready, observedGeneration: cur.metadata.generation });
+        const conditions: Condition[] = setCondition(cur.status?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
         const status: Record<string, unknown> = { ...(cur.status ?? {}), conditions };
         if (isPort) status.realized = ready.status === 'True';
         if (sameJson(status, cur.status)) return undefined;
@@ -508,10 +570,15 @@ export class PipelineReconciler {
     );
   }
 
-  private realization(uid: string, version: string, needed: Set<string>): { status: 'True' | 'False'; reason: string; message: string } {
+  private readyNow(obj: VirtualPort | VirtualNetwork | LoadBalancer): boolean {
+    const c = getCondition(obj.status?.conditions, READY);
+    return c?.status === 'True' && c.observedGeneration === obj.metadata.generation;
+  }
+
+  private realization(uid: string, version: string, needed: Set<string>): Realization {
     const lag = this.lagging(uid, version, needed);
     const nodes = [...needed].sort();
-    if (lag.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lag.join(', ')} (of ${nodes.join(', ')})` };
+    if (lag.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lag.join(', ')} (of ${nodes.join(', ')})`, lagging: lag };
     if (!nodes.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
     return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${nodes.join(', ')}` };
   }

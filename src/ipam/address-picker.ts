@@ -1,0 +1,90 @@
+/**
+ * Lowest-free address picking against the store's allocation keys, without reading all
+ * of them. Each subnet keeps a cursor (an offset into its allocatable addresses, see
+ * IpAllocator.addressAt) below which every address was last seen taken: a pick probes
+ * from the cursor with one key lookup per address, moves the cursor past the taken ones
+ * and returns the first free one. Filling a network with N addresses therefore costs
+ * O(N) lookups in all instead of O(N^2) rows read, and the order stays the one
+ * IpAllocator.pickFree gives (lowest free first).
+ *
+ * Concurrent picks in one process must not all probe the same free address (all but one
+ * would lose the create-only claim and retry): a probed address is reserved, in memory,
+ * before its lookup is awaited, until the claim commits (the next probe then finds it
+ * taken), the caller gives it back (the request failed), or RESERVATION_MS pass.
+ *
+ * The cursor and reservations are hints: they start empty in a new process and another
+ * replica sees none of them; the store's create-only key decides. After maxProbes
+ * addresses in a row that are taken or reserved (the first pick after a restart, a
+ * nearly full subnet) a pick lists the network's addresses once and falls back to
+ * IpAllocator.pickFree, which is exact and also says when the subnet is full.
+ */
+import type { IpAllocator } from './ip-allocator';
+import { randomBelow, type Rng } from './random';
+
+export interface PickOptions {
+  isTaken(ip: string): Promise<boolean>;
+  /** Every taken address of the network (canonical): the fallback's input. */
+  listTaken(): Promise<ReadonlySet<string>>;
+  /** Random probing (big subnets: spreads addresses, replicas rarely collide). */
+  rng?: Rng;
+  maxProbes?: number;
+  now?: () => number;
+}
+
+export const DEFAULT_MAX_PROBES = 32;
+export const RESERVATION_MS = 5000;
+
+interface SubnetState {
+  cursor: bigint;
+  /** ip -> until when it is reserved for a pick in flight. */
+  reserved: Map<string, number>;
+}
+
+export class AddressPicker {
+  private readonly subnets = new Map<string, SubnetState>();
+
+  async pick(subnetKey: string, alloc: IpAllocator, opts: PickOptions): Promise<string | undefined> {
+    if (alloc.capacity === 0n) return undefined;
+    const now = opts.now ?? Date.now;
+    const st = this.state(subnetKey);
+    const maxProbes = opts.maxProbes ?? DEFAULT_MAX_PROBES;
+    let offset = opts.rng ? randomBelow(alloc.capacity, opts.rng) : st.cursor;
+    // Lookups are bounded by maxProbes; reserved addresses away from the cursor are
+    // skipped without one (there are as many as picks in flight).
+    for (let seen = 0n, lookups = 0; seen < alloc.capacity && lookups < maxProbes; seen++, offset = (offset + 1n) % alloc.capacity) {
+      const ip = alloc.addressAt(offset);
+      const atCursor = !opts.rng && offset === st.cursor;
+      // At the cursor a reservation is looked up anyway: once its claim has committed the
+      // cursor can move past it.
+      if ((st.reserved.get(ip) ?? 0) > now() && !atCursor) continue;
+      const mine = !st.reserved.has(ip) || (st.reserved.get(ip) ?? 0) <= now();
+      st.reserved.set(ip, now() + RESERVATION_MS);
+      lookups++;
+      if (!(await opts.isTaken(ip))) {
+        if (mine) return ip;
+        continue; // in flight for another pick
+      }
+      st.reserved.delete(ip);
+      if (atCursor && offset === st.cursor) st.cursor = (offset + 1n) % alloc.capacity;
+    }
+    const taken = new Set(await opts.listTaken());
+    for (const [ip, until] of st.reserved) if (until > now()) taken.add(ip);
+    const ip = alloc.pickFree(taken, opts.rng);
+    if (ip === undefined) return undefined;
+    st.reserved.set(ip, now() + RESERVATION_MS);
+    // pickFree without rng gives the lowest free address: everything below was taken.
+    if (!opts.rng) st.cursor = alloc.offsetOf(ip) ?? st.cursor;
+    return ip;
+  }
+
+  /** Gives back a picked address whose claim will not be made (the request failed). */
+  unreserve(subnetKey: string, ip: string): void {
+    this.subnets.get(subnetKey)?.reserved.delete(ip);
+  }
+
+  private state(key: string): SubnetState {
+    let st = this.subnets.get(key);
+    if (!st) this.subnets.set(key, (st = { cursor: 0n, reserved: new Map() }));
+    return st;
+  }
+}

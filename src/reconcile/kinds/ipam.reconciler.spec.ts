@@ -1,0 +1,85 @@
+import pino from 'pino';
+import { AllocationRegistry, ipKey, macKey, vniKey } from '../../ipam/allocation-registry';
+import type { VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import { NETWORKS, PORTS } from '../../store/kinds';
+import { ObjectStore } from '../../store/object-store';
+import { MemoryStore } from '../testing/memory-store';
+import { IpamReconciler } from './ipam.reconciler';
+
+const NS = 't';
+
+async function setup(networkStatusDelayMs: number) {
+  const objects = new ObjectStore(new MemoryStore());
+  const net = await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: NS }, spec: { subnets: [{ cidr: '10.0.0.0/16', gateway: '10.0.0.1' }], vni: 7 } } as VirtualNetwork, [
+    AllocationRegistry.claim(vniKey(7), { kind: 'VirtualNetwork', namespace: NS, name: 'net', uid: 'u-net' }),
+  ]);
+  // The claim above carries a made-up uid: fix it to the network's real one.
+  await objects.kv.txn([{ type: 'update', key: vniKey(7), value: { owner: { kind: 'VirtualNetwork', namespace: NS, name: 'net', uid: net.metadata.uid } } }]);
+  const ipam = new IpamReconciler({ objects, logger: pino({ level: 'silent' }), networkStatusDelayMs, repairIntervalMs: 3_600_000 });
+  return { objects, ipam };
+}
+
+function port(i: number): VirtualPort {
+  return { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: `p${i}`, namespace: NS }, spec: { network: 'net', mac: `0a:58:00:00:00:${i.toString(16).padStart(2, '0')}`, ips: [`10.0.0.${i + 10}`] } } as VirtualPort;
+}
+
+async function createPort(objects: ObjectStore, i: number): Promise<void> {
+  const p = port(i);
+  const uid = `u-p${i}`;
+  p.metadata.uid = uid;
+  const owner = { kind: 'VirtualPort', namespace: NS, name: p.metadata.name, uid };
+  await objects.create(PORTS, p, [AllocationRegistry.claim(macKey(NS, 'net', p.spec!.mac!), owner), AllocationRegistry.claim(ipKey(NS, 'net', p.spec!.ips![0]!), owner)]);
+}
+
+type NetStatus = { subnets?: Array<{ allocated: number }> };
+
+describe('IpamReconciler: network status', () => {
+  let stop: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await stop?.();
+    stop = undefined;
+  });
+
+  it('a burst of port creates recounts the network a few times, not once per port, and ends with the right count', async () => {
+    const { objects, ipam } = await setup(200);
+    await ipam.start();
+    stop = () => ipam.stop();
+    const statusWrites: number[] = [];
+    const w = objects.kv.watch(`/registry/vnet.dev/virtualnetworks/`, (e) => statusWrites.push(e.kv.modRevision));
+    // Spaced out, so that an unthrottled reconciler would recount after each of them.
+    const t0 = Date.now();
+    for (let i = 0; i < 100; i++) {
+      await createPort(objects, i);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    let last: NetStatus | undefined;
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      last = (await objects.get<VirtualNetwork>(NETWORKS, NS, 'net'))?.status as NetStatus | undefined;
+      if (last?.subnets?.[0]?.allocated === 100) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const elapsed = Date.now() - t0;
+    w.stop();
+    expect(last?.subnets?.[0]?.allocated).toBe(100);
+    // Without the throttle: about one recount (and status write) per port. With it: one
+    // per 200 ms period (however slow the machine made the loop), plus the last.
+    expect(statusWrites.length).toBeLessThanOrEqual(Math.ceil(elapsed / 200) + 2);
+    expect(statusWrites.length).toBeLessThan(50);
+  });
+
+  it('the first port event of a quiet network is counted at once', async () => {
+    const { objects, ipam } = await setup(60_000);
+    await ipam.start();
+    stop = () => ipam.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    await createPort(objects, 1);
+    const deadline = Date.now() + 2000;
+    let n: number | undefined;
+    while (Date.now() < deadline && n !== 1) {
+      n = ((await objects.get<VirtualNetwork>(NETWORKS, NS, 'net'))?.status as NetStatus | undefined)?.subnets?.[0]?.allocated;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(n).toBe(1);
+  });
+});

@@ -1,0 +1,246 @@
+/**
+ * The pipeline reconciler's logical model, kept up to date object by object instead of
+ * rebuilt from every informer on each change (which made N port creates cost O(N^2)).
+ *
+ * Port and load balancer changes update the model in place and say which networks,
+ * ports and load balancers they touch (a CompileScope for every node). Network and node
+ * changes are rare and rebuild the whole model (rebuild()); the caller then recompiles
+ * every node in full.
+ *
+ * Per network it also counts bound ports per node, so "which nodes need this network"
+ * (status) is a lookup, not a scan of the network's ports.
+ */
+import { getCondition } from '../conditions';
+import { BOUND } from '../../chassis/binding';
+import { indexModel, lbMac, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
+import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import { objectKey } from '../../store/keys';
+import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
+import { checkedPorts } from './lb-health';
+
+/** Objects a change touches, by uid (deleted ones included). */
+export interface Touched {
+  ports: Set<string>;
+  networks: Set<string>;
+  loadBalancers: Set<string>;
+}
+
+export function emptyTouched(): Touched {
+  return { ports: new Set(), networks: new Set(), loadBalancers: new Set() };
+}
+
+export function mergeTouched(into: Touched, from: Touched): void {
+  for (const k of ['ports', 'networks', 'loadBalancers'] as const) for (const uid of from[k]) into[k].add(uid);
+}
+
+/**
+ * Where a port is bound: Bound=True, or Unknown (its node's session is down and the
+ * chassis layer kept the last known binding). Treating Unknown as unbound would make
+ * a restarted vnetd install a table without the port before the session is back.
+ */
+export function bindingOf(p: VirtualPort): { node: string; ofport: number } | undefined {
+  const bound = getCondition(p.status?.conditions, BOUND);
+  if (!bound || bound.status === 'False' || !p.status?.node || !p.status.ofport) return undefined;
+  return { node: p.status.node, ofport: p.status.ofport };
+}
+
+export function versionOfPort(p: VirtualPort): string {
+  return `${p.metadata.generation ?? 0}/${p.status?.node ?? ''}/${p.status?.ofport ?? ''}`;
+}
+
+/** Resolves a load balancer's backends among its network's ports (see pipeline.reconciler.ts). */
+export type BackendResolver = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) => LbBackendModel[];
+
+export class LiveModel implements ScopeIndex {
+  readonly networks = new Map<string, NetworkModel>();
+  readonly ports = new Map<string, PortModel>();
+  readonly nodes = new Map<string, NodeModel>();
+  readonly loadBalancers = new Map<string, LoadBalancerModel>();
+  /** Store key of every modelled object, by uid (status writes). */
+  readonly keyOfUid = new Map<string, string>();
+  private readonly netByName = new Map<string, NetworkModel>();
+  private readonly portsByNet = new Map<string, Map<string, PortModel>>();
+  private readonly lbsByNet = new Map<string, Map<string, LoadBalancerModel>>();
+  /** Port uid by store key, LB uid by store key: deletes arrive by key. */
+  private readonly portUidByKey = new Map<string, string>();
+  private readonly lbUidByKey = new Map<string, string>();
+  /** networkUid -> node -> number of ports bound there. */
+  private readonly boundCount = new Map<string, Map<string, number>>();
+  /** The raw load balancers, to re-resolve backends when their network's ports change. */
+  private readonly rawLbs = new Map<string, LoadBalancer>();
+
+  constructor(
+    private readonly resolveBackends: BackendResolver,
+    private readonly tunnelPorts: (node: string) => Partial<Record<Encapsulation, number>> | undefined,
+  ) {}
+
+  get model(): LogicalModel {
+    return this;
+  }
+
+  /** A full index (sorted lists) for compileNode. */
+  index(): ModelIndex {
+    return indexModel(this);
+  }
+
+  portsOf(networkUid: string): Iterable<PortModel> {
+    return this.portsByNet.get(networkUid)?.values() ?? [];
+  }
+
+  lbsOf(networkUid: string): readonly LoadBalancerModel[] {
+    const m = this.lbsByNet.get(networkUid);
+    return m ? [...m.values()].sort((a, b) => a.key.localeCompare(b.key)) : [];
+  }
+
+  /** Nodes that must install a network's flows: those with a port of it bound. */
+  nodesOf(networkUid: string): Set<string> {
+    return new Set(this.boundCount.get(networkUid)?.keys() ?? []);
+  }
+
+  rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
+    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.rawLbs]) m.clear();
+    for (const n of networks) {
+      if (!n.spec?.vni || n.metadata.deletionTimestamp) continue;
+      const key = `${n.metadata.namespace}/${n.metadata.name}`;
+      const m: NetworkModel = { uid: n.metadata.uid!, key, version: String(n.metadata.generation ?? 0), vni: n.spec.vni, encapsulation: n.spec.encapsulation ?? 'vxlan' };
+      this.networks.set(m.uid, m);
+      this.netByName.set(key, m);
+      this.keyOfUid.set(m.uid, objectKey(NETWORKS, n.metadata.namespace, n.metadata.name));
+    }
+    for (const n of nodes) {
+      if (!n.spec?.tunnelIP) continue;
+      this.nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
+    }
+    for (const p of ports) this.putPort(objectKey(PORTS, p.metadata.namespace, p.metadata.name), p);
+    for (const lb of lbs) this.putLb(objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name), lb);
+  }
+
+  /** Refreshes a node's tunnel ofports; true when they changed (its flows must be recompiled in full). */
+  refreshTunnelPorts(node: string): boolean {
+    const n = this.nodes.get(node);
+    if (!n) return false;
+    const next = this.tunnelPorts(node);
+    if (JSON.stringify(next ?? null) === JSON.stringify(n.tunnelPorts ?? null)) return false;
+    this.nodes.set(node, { ...n, tunnelPorts: next });
+    return true;
+  }
+
+  /** A port was added, changed (obj) or deleted (undefined). */
+  portChanged(key: string, obj: VirtualPort | undefined): Touched {
+    const t = emptyTouched();
+    const oldUid = this.portUidByKey.get(key);
+    const old = oldUid ? this.ports.get(oldUid) : undefined;
+    if (old) {
+      t.ports.add(old.uid);
+      t.networks.add(old.network);
+      this.dropPort(key, old);
+    }
+    const now = obj ? this.putPort(key, obj) : undefined;
+    if (now) {
+      t.ports.add(now.uid);
+      t.networks.add(now.network);
+    }
+    // Backends resolve to ports: re-resolve the load balancers of the networks touched.
+    for (const net of t.networks) for (const lb of this.lbsByNet.get(net)?.values() ?? []) {
+      const raw = this.rawLbs.get(lb.uid);
+      if (raw) this.putLb(this.keyOfUid.get(lb.uid)!, raw);
+      t.loadBalancers.add(lb.uid);
+    }
+    return t;
+  }
+
+  lbChanged(key: string, obj: LoadBalancer | undefined): Touched {
+    const t = emptyTouched();
+    const oldUid = this.lbUidByKey.get(key);
+    const old = oldUid ? this.loadBalancers.get(oldUid) : undefined;
+    if (old) {
+      t.loadBalancers.add(old.uid);
+      t.networks.add(old.network);
+      this.dropLb(key, old);
+    }
+    const now = obj ? this.putLb(key, obj) : undefined;
+    if (now) {
+      t.loadBalancers.add(now.uid);
+      t.networks.add(now.network);
+    }
+    return t;
+  }
+
+  private putPort(key: string, p: VirtualPort): PortModel | undefined {
+    const net = this.netByName.get(`${p.metadata.namespace}/${p.spec?.network}`);
+    if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) return undefined;
+    const m: PortModel = {
+      uid: p.metadata.uid!,
+      key: `${p.metadata.namespace}/${p.metadata.name}`,
+      version: versionOfPort(p),
+      network: net.uid,
+      mac: p.spec.mac,
+      ips: p.spec.ips ?? [],
+      portSecurity: p.spec.portSecurity ?? true,
+      allowedAddressPairs: (p.spec.allowedAddressPairs ?? []).map((a) => ({ ip: a.ip, mac: a.mac ?? p.spec!.mac! })),
+      binding: bindingOf(p),
+    };
+    this.ports.set(m.uid, m);
+    this.portUidByKey.set(key, m.uid);
+    this.keyOfUid.set(m.uid, key);
+    let inNet = this.portsByNet.get(net.uid);
+    if (!inNet) this.portsByNet.set(net.uid, (inNet = new Map()));
+    inNet.set(m.uid, m);
+    if (m.binding) this.countBinding(net.uid, m.binding.node, +1);
+    return m;
+  }
+
+  private dropPort(key: string, m: PortModel): void {
+    this.ports.delete(m.uid);
+    this.portUidByKey.delete(key);
+    this.keyOfUid.delete(m.uid);
+    const inNet = this.portsByNet.get(m.network);
+    inNet?.delete(m.uid);
+    if (inNet?.size === 0) this.portsByNet.delete(m.network);
+    if (m.binding) this.countBinding(m.network, m.binding.node, -1);
+  }
+
+  private countBinding(net: string, node: string, delta: number): void {
+    let byNode = this.boundCount.get(net);
+    if (!byNode) this.boundCount.set(net, (byNode = new Map()));
+    const n = (byNode.get(node) ?? 0) + delta;
+    if (n > 0) byNode.set(node, n);
+    else byNode.delete(node);
+    if (byNode.size === 0) this.boundCount.delete(net);
+  }
+
+  private putLb(key: string, lb: LoadBalancer): LoadBalancerModel | undefined {
+    const net = this.netByName.get(`${lb.metadata.namespace}/${lb.spec?.network}`);
+    if (!net || !lb.spec?.vip || lb.metadata.deletionTimestamp) return undefined;
+    const m: LoadBalancerModel = {
+      uid: lb.metadata.uid!,
+      key: `${lb.metadata.namespace}/${lb.metadata.name}`,
+      version: String(lb.metadata.generation ?? 0),
+      network: net.uid,
+      vip: lb.spec.vip,
+      mac: lbMac(lb.metadata.uid!),
+      listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
+      backends: this.resolveBackends(lb, net, this.portsByNet.get(net.uid) ?? new Map()),
+      sessionAffinity: lb.spec.sessionAffinity ?? 'None',
+      healthCheckPorts: checkedPorts(lb),
+    };
+    this.loadBalancers.set(m.uid, m);
+    this.lbUidByKey.set(key, m.uid);
+    this.keyOfUid.set(m.uid, key);
+    this.rawLbs.set(m.uid, lb);
+    let inNet = this.lbsByNet.get(net.uid);
+    if (!inNet) this.lbsByNet.set(net.uid, (inNet = new Map()));
+    inNet.set(m.uid, m);
+    return m;
+  }
+
+  private dropLb(key: string, m: LoadBalancerModel): void {
+    this.loadBalancers.delete(m.uid);
+    this.lbUidByKey.delete(key);
+    this.keyOfUid.delete(m.uid);
+    this.rawLbs.delete(m.uid);
+    const inNet = this.lbsByNet.get(m.network);
+    inNet?.delete(m.uid);
+    if (inNet?.size === 0) this.lbsByNet.delete(m.network);
+  }
+}
