@@ -13,6 +13,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipelineFlows } from '../../src/pipeline/compiler';
 import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
 import { G, joinBed, overlayApi, readyNow, type Obj } from '../e2e/overlay-support';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -76,8 +77,10 @@ describeOvs('pipeline at scale: one more port in a network of 1000', () => {
       return items.length === LOCAL + REMOTE && items.every(readyNow);
     }, 240_000, 100);
     const buildMs = performance.now() - t0;
-    // Fixed pipeline flows (4) + the network's tunnel classifier and two flood flows (3).
-    const expected = { [hv1.name]: 7 + 6 * LOCAL + 2 * REMOTE, [hv2.name]: 7 + 6 * REMOTE + 2 * LOCAL };
+    // Fixed pipeline flows (table misses, the ND responder's node-wide ones) + the network's
+    // tunnel classifier and two flood flows (3).
+    const fixed = pipelineFlows().length + 3;
+    const expected = { [hv1.name]: fixed + 6 * LOCAL + 2 * REMOTE, [hv2.name]: fixed + 6 * REMOTE + 2 * LOCAL };
     await eventually(async () => (await flowCount(hv1)) === expected[hv1.name] && (await flowCount(hv2)) === expected[hv2.name], 30_000, 100).catch(async () => {
       throw new Error(`flows hv1=${await flowCount(hv1)} hv2=${await flowCount(hv2)}, expected ${JSON.stringify(expected)}`);
     });
