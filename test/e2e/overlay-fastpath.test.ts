@@ -14,13 +14,13 @@
  * ARP stays with OVS (the ARP responder answers it), so the first resolution is counted
  * there before the measurement starts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { G, joinBed, overlayApi } from './overlay-support';
+import { G, joinBed, overlayApi, tcpExchange } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[overlay-fastpath] ${line}\n`);
@@ -56,19 +56,7 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     const line = text.split('\n').find((l) => l.startsWith('vnetd_fastpath_interface_packets_total{') && l.includes(`node="${nodeName}"`) && l.includes(`interface="${iface}"`) && l.includes(`kind="${kind}"`));
     return Number(line?.split(' ').pop() ?? 0);
   };
-  const tcp = async (server: Vm, client: Vm, ip: string, port: number): Promise<string> => {
-    const child = spawn('ip', ['netns', 'exec', server.netns, 'socat', '-T5', `TCP-LISTEN:${port},reuseaddr`, 'SYSTEM:echo pong-$$'], { stdio: 'ignore' });
-    servers.add(child);
-    child.on('exit', () => servers.delete(child));
-    try {
-      return await eventually(async () => {
-        const out = await client.exec(['sh', '-c', `echo ping | socat -T3 - TCP:${ip}:${port},connect-timeout=2`]).catch(() => '');
-        return out.includes('pong') ? out.trim() : undefined;
-      }, 10_000, 100);
-    } finally {
-      if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-    }
-  };
+  const tcp = (server: Vm, client: Vm, ip: string, port: number) => tcpExchange(server, client, ip, port, servers);
 
   beforeAll(async () => {
     v = await startTestVnetd({ chassis: true });

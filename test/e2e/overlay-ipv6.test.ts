@@ -6,13 +6,13 @@
  * allowedAddressPair passes, and a forged Neighbor Advertisement claiming another VM's
  * address never leaves the sender's hypervisor (while a genuine one does).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
 import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { G, joinBed, overlayApi, startCapture } from './overlay-support';
+import { G, joinBed, overlayApi, startCapture, tcpExchange } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[overlay-ipv6] ${line}\n`);
@@ -122,14 +122,8 @@ describeOvs('overlay: IPv6 with port security', () => {
     expect(answered).toBeGreaterThanOrEqual(1);
 
     // TCP over IPv6.
-    const server = spawn('ip', ['netns', 'exec', b.vm.netns, 'socat', '-T5', 'TCP6-LISTEN:7006,reuseaddr', 'SYSTEM:echo pong6'], { stdio: 'ignore' });
-    children.add(server);
-    const reply = await eventually(async () => {
-      const out = await a.vm.exec(['sh', '-c', `echo ping | socat -T3 - TCP6:[${b.ip6}]:7006,connect-timeout=2`]).catch(() => '');
-      return out.includes('pong6') ? out.trim() : undefined;
-    }, 10_000, 100);
-    if (server.pid && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
-    expect(reply).toBe('pong6');
+    const reply = await tcpExchange(b.vm, a.vm, b.ip6, 7006, children);
+    expect(reply).toMatch(/^pong-\d+$/);
 
     // A spoofed IPv6 source never reaches b.
     await a.vm.exec(['ip', '-6', 'addr', 'add', 'fd00:60::99/64', 'dev', a.vm.iface, 'nodad']);
@@ -161,7 +155,7 @@ describeOvs('overlay: IPv6 with port security', () => {
     // b still resolves and reaches a's real address.
     expect(await ping6(b.vm, a.ip6)).toBe(true);
     log(
-      `first IPv6 ping after ${firstMs.toFixed(0)} ms; ND for ${b.ip6} answered on hv1 in ${resolvedMs.toFixed(1)} ms (${answered} answered locally, ${nsAtB.length} solicitations reached b); link-local ping ok; TCP6 ${reply}; spoofed-source frames at b: ${spoofed.length}; ` +
+      `first IPv6 ping after ${firstMs.toFixed(0)} ms; ND for ${b.ip6} answered on hv1 in ${resolvedMs.toFixed(1)} ms (${answered} answered locally, ${nsAtB.length} solicitations reached b); link-local ping ok; TCP over IPv6 ${reply}; spoofed-source frames at b: ${spoofed.length}; ` +
         `genuine NA seen at b: ${genuine.length}, forged NA seen at b: ${forged.length} (${dropped} dropped by a's spoof guard); allowed pair fd00:60::77 passes`,
     );
   }, 90_000);

@@ -85,3 +85,23 @@ export async function startCapture(vm: Vm, track: Set<ChildProcess>, filter = 'n
     },
   };
 }
+
+/**
+ * One TCP exchange: a socat server in `server` answering "pong-PID", reached from `client`
+ * (retried until it answers within timeoutMs); IPv6 when `ip` is one. The server process is
+ * kept in `track` so the file's afterAll can end it if the test fails first.
+ */
+export async function tcpExchange(server: Vm, client: Vm, ip: string, port: number, track: Set<ChildProcess>, timeoutMs = 20_000): Promise<string> {
+  const v6 = ip.includes(':');
+  const child = spawn('ip', ['netns', 'exec', server.netns, 'socat', '-T5', `${v6 ? 'TCP6' : 'TCP'}-LISTEN:${port},reuseaddr`, 'SYSTEM:echo pong-$$'], { stdio: 'ignore' });
+  track.add(child);
+  child.on('exit', () => track.delete(child));
+  try {
+    return await eventually(async () => {
+      const out = await client.exec(['sh', '-c', `echo ping | socat -T3 - ${v6 ? `TCP6:[${ip}]` : `TCP:${ip}`}:${port},connect-timeout=2`]).catch(() => '');
+      return out.includes('pong') ? out.trim() : undefined;
+    }, timeoutMs, 100);
+  } finally {
+    if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+  }
+}

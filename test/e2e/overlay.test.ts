@@ -5,13 +5,13 @@
  * apart (even with a forged destination MAC), port security, and ARP answered locally.
  * Each test prints what it measured.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
 import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { joinBed, startCapture, G, overlayApi } from './overlay-support';
+import { joinBed, startCapture, G, overlayApi, tcpExchange } from './overlay-support';
 
 
 function log(line: string): void {
@@ -53,19 +53,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(out).toContain('5 received');
     return /rtt [^=]+= ([\d.]+)\/([\d.]+)/.exec(out)?.[2] ?? '?';
   };
-  const tcp = async (server: Vm, client: Vm, ip: string, port: number): Promise<string> => {
-    const child = spawn('ip', ['netns', 'exec', server.netns, 'socat', '-T5', `TCP-LISTEN:${port},reuseaddr`, 'SYSTEM:echo pong-$$'], { stdio: 'ignore' });
-    servers.add(child);
-    child.on('exit', () => servers.delete(child));
-    try {
-      return await eventually(async () => {
-        const out = await client.exec(['sh', '-c', `echo ping | socat -T3 - TCP:${ip}:${port},connect-timeout=2`]).catch(() => '');
-        return out.includes('pong') ? out.trim() : undefined;
-      }, 10_000, 100);
-    } finally {
-      if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-    }
-  };
+  const tcp = (server: Vm, client: Vm, ip: string, port: number) => tcpExchange(server, client, ip, port, servers);
   /** tcpdump on a VM's interface (IPv4 and ARP only); stop() returns the frames seen. */
   const capture = (vm: Vm, filter = 'not ip6') => startCapture(vm, servers, filter);
   /** Packets hv's ARP responder answered for ip (the priority-100 answer flow). */
