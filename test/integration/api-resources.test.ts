@@ -16,9 +16,22 @@ async function revision(): Promise<number> {
   return v.objects.kv.currentRevision();
 }
 
+/**
+ * The store revision once the reconcilers are quiet: they write on their own after earlier
+ * requests (the IPAM reconciler recounts a network at most every 200 ms), which must not
+ * be mistaken for a write by the request under test.
+ */
+async function settledRevision(): Promise<number> {
+  for (;;) {
+    const r = await revision();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    if ((await revision()) === r) return r;
+  }
+}
+
 /** Asserts a request is rejected with a Status and changes nothing in the store. */
 async function rejected(method: string, path: string, body: unknown, code: number, reason: string, opts = {}) {
-  const before = await revision();
+  const before = await settledRevision();
   const res = await v.call(method, path, body, opts);
   expect(res.json).toMatchObject({ kind: 'Status', status: 'Failure', code, reason });
   expect(res.status).toBe(code);
@@ -282,7 +295,11 @@ describe('namespaces', () => {
     await v.call('POST', `${G}/namespaces/gone/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'p' }, spec: { network: 'n' } });
     const d = await v.call('DELETE', '/api/v1/namespaces/gone');
     expect(d.status).toBe(200);
-    await rejected('POST', `${G}/namespaces/gone/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'q' }, spec: { network: 'n' } }, 403, 'Forbidden');
+    // While the namespace terminates (its reconciler deleting objects meanwhile, so the store
+    // revision moves anyway): new objects are refused and none is written.
+    const refused = await v.call('POST', `${G}/namespaces/gone/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'q' }, spec: { network: 'n' } });
+    expect(refused.json).toMatchObject({ kind: 'Status', status: 'Failure', code: 403, reason: 'Forbidden' });
+    expect((await v.objects.kv.list('/ipam/ips/gone/')).items.some((kv) => JSON.stringify(kv).includes('"q"'))).toBe(false);
     await eventually(async () => (await v.call('GET', '/api/v1/namespaces/gone')).status === 404, 10000);
     expect((await v.objects.kv.list('/ipam/ips/gone/')).items).toHaveLength(0);
     // The VNI is free again.

@@ -1,5 +1,5 @@
 /** Tenancy: tokens bound to namespaces; admin-only kinds; 401 without a valid token. */
-import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
 let v: TestVnetd;
@@ -42,7 +42,14 @@ it('a tenant reads and writes its own namespaces', async () => {
 });
 
 it('a tenant gets 403 in other namespaces, for every verb, and nothing changes', async () => {
-  const before = await v.objects.kv.currentRevision();
+  // Once the reconcilers are done with beforeAll's objects (they write on their own).
+  let before = -1;
+  await eventually(async () => {
+    const r = await v.objects.kv.currentRevision();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    before = r;
+    return (await v.objects.kv.currentRevision()) === r;
+  }, 10_000, 0);
   const attempts: [string, string, unknown?][] = [
     ['GET', `${G}/namespaces/b1/virtualnetworks/n`],
     ['GET', `${G}/namespaces/b1/virtualnetworks`],
