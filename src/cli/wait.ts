@@ -41,8 +41,11 @@ async function current(rt: Runtime, kind: KindInfo, ns: string | undefined, name
   }
 }
 
-/** Resolves when the object meets `want`; throws a CliError on timeout or if it is deleted while waiting for a condition. */
-export async function waitFor(rt: Runtime, kind: KindInfo, ns: string | undefined, name: string, want: WaitFor, timeoutMs: number): Promise<KubeObject | undefined> {
+/**
+ * Resolves when the object meets `want`; throws a CliError on timeout or if it is deleted while waiting for a condition.
+ * `givenTimeoutMs` is the --timeout the user gave, for the message (timeoutMs may be what is left of it).
+ */
+export async function waitFor(rt: Runtime, kind: KindInfo, ns: string | undefined, name: string, want: WaitFor, timeoutMs: number, givenTimeoutMs = timeoutMs): Promise<KubeObject | undefined> {
   const label = `${qualifiedName(kind, name)} ${want.kind === 'delete' ? 'to be deleted' : `condition ${want.type}=${want.status}`}`;
   const deadline = Date.now() + timeoutMs;
   const stop = spinner(rt, label);
@@ -78,7 +81,7 @@ export async function waitFor(rt: Runtime, kind: KindInfo, ns: string | undefine
         if (how === 'stopped' || Date.now() >= deadline) break;
       }
       const now = want.kind === 'delete' ? 'it still exists' + (last?.metadata.finalizers?.length ? ` (finalizers: ${last.metadata.finalizers.join(', ')})` : '') : conditionSummary(last, want.type);
-      throw new CliError(`timed out after ${formatDuration(timeoutMs)} waiting for ${label}: ${now}; check the object (vnetctl get ${kind.plural} ${name} -o yaml) or wait longer with --timeout`);
+      throw new CliError(`timed out after ${formatDuration(givenTimeoutMs)} waiting for ${label}: ${now}; check the object (vnetctl get ${kind.plural} ${name} -o yaml) or wait longer with --timeout`);
     });
   } finally {
     stop();

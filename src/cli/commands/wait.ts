@@ -24,7 +24,7 @@ export function waitCommand(runtimeOf: RuntimeOf): Command {
         const deadline = Date.now() + o.timeout;
         for (const name of names) {
           // One deadline for all names, as kubectl wait has.
-          const obj = await waitFor(rt, kind, ns, name, o.for, Math.max(0, deadline - Date.now()));
+          const obj = await waitFor(rt, kind, ns, name, o.for, Math.max(0, deadline - Date.now()), o.timeout);
           if (obj && (rt.output === 'json' || rt.output === 'yaml')) rt.io.out(renderObjects(kind, [obj], rt.output, rt.term, { single: true }));
           else if (rt.output === 'name') rt.io.out(`${qualifiedName(kind, name)}\n`);
           else rt.io.out(`${qualifiedName(kind, name)} ${o.for.kind === 'delete' ? 'deleted' : `condition met (${o.for.type}=${o.for.status})`}\n`);
