@@ -28,7 +28,7 @@ export class ApiClient {
 
   constructor(
     readonly server: string,
-    private readonly caPem: string,
+    caPem: string,
     private readonly token: string,
     private readonly requestTimeoutMs = 15_000,
   ) {

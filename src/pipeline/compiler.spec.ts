@@ -2,7 +2,7 @@ import { checkMatch } from '../openflow';
 import { flowKey, ownerKey } from '../openflow/sync';
 import { compileNode, indexModel, type NodeCompilation } from './compiler';
 import { LB_SLOTS, dealSlots } from './load-balancer';
-import { formatPipelineActions, formatPipelineFlow } from './format';
+import { formatPipelineFlow } from './format';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, lbMac, networkOwner } from './owners';
 import { TABLE_ORDER } from './tables';

@@ -12,7 +12,6 @@ import {
   createOvsdbClient,
   NotLeaderError,
   type OvsdbClient,
-  type Row,
   type RowChange,
 } from '../../src/ovsdb';
 import type { LabModel } from '../../src/ovsdb/testing/lab-schema';

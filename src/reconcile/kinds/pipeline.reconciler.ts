@@ -36,8 +36,6 @@ import {
   formatPipelineActions,
   formatPipelineFlow,
   networkOwner,
-  type LbBackendModel,
-  type ModelIndex,
   type NetworkModel,
   type OwnerFlows,
   type PortModel,
@@ -52,7 +50,7 @@ import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
 import { resolveBackends } from './lb-backends';
-import { LbHealthMonitor, checkedPorts, healthTargets } from './lb-health';
+import { LbHealthMonitor, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
