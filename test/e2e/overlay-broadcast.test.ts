@@ -10,14 +10,13 @@
  *    and releases the addresses, MACs, VNI and VIP (re-creating them all succeeds).
  * Each test prints what it measured.
  */
-import type { ChildProcess } from 'node:child_process';
 import { decodeCookie } from '../../src/openflow/sync/cookie';
 import { OwnerCategory, OwnerIds } from '../../src/pipeline/owners';
 import type { VirtualPort } from '../../src/resources/kinds';
-import { startTestbed, type Hypervisor, type Testbed, type Vm } from '../harness/testbed';
+import type { Hypervisor, Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { joinBed, startCapture, G, overlayApi, type Obj } from './overlay-support';
+import { eventually } from '../support/vnetd';
+import { startCapture, G, overlayApi, type Obj, overlayBed } from './overlay-support';
 
 
 function log(line: string): void {
@@ -25,14 +24,13 @@ function log(line: string): void {
 }
 
 describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () => {
-  let v: TestVnetd;
-  let bed: Testbed;
-  const children = new Set<ChildProcess>();
+  const fixture = overlayBed();
+  const { children } = fixture;
 
-  const { call, waitReady, network } = overlayApi(() => v);
+  const { call, waitReady, network } = overlayApi(fixture.vnetd);
   const vmFor = async (ns: string, net: string, name: string, hv: string, vmName: string, spec: Record<string, unknown> = {}): Promise<{ vm: Vm; port: VirtualPort }> => {
     const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv, ...spec } })) as VirtualPort;
-    const vm = await bed.addVm(hv, { name: vmName, ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
+    const vm = await fixture.bed().addVm(hv, { name: vmName, ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
     await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
     await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
     await waitReady(ns, 'virtualports', name);
@@ -60,17 +58,6 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
       .filter(Boolean)
       .sort();
 
-  beforeAll(async () => {
-    v = await startTestVnetd({ chassis: true });
-    bed = await startTestbed({ hypervisors: 2 });
-    await joinBed(bed, call);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
-    await bed?.stop();
-    await v?.stop();
-  }, 60_000);
 
   it("broadcast reaches exactly the network's VMs: every other VM of the network on both hypervisors, none of another tenant's with the same CIDR", async () => {
     await network('bc-a', 'net', { subnets: [{ cidr: '10.0.0.0/24' }] });
@@ -118,7 +105,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
       p2: { ips: ['10.70.0.20'], mac: '02:00:0a:46:00:14' },
       lb: { network: 'net', vip: '10.70.0.100', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'p1' }, { port: 'p2' }] },
     };
-    const rowsBefore = await Promise.all(bed.hypervisors.map(ownedRows));
+    const rowsBefore = await Promise.all(fixture.bed().hypervisors.map(ownedRows));
     await network(ns, 'net', spec.net);
     const [p1, p2] = await Promise.all([vmFor(ns, 'net', 'p1', 'hv1', 'gcp1', spec.p1), vmFor(ns, 'net', 'p2', 'hv2', 'gcp2', spec.p2)]);
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, { metadata: { name: 'web' }, spec: spec.lb })) as Obj;
@@ -138,7 +125,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
     const owned = async (hv: Hypervisor, os: Owner[]) => (await flows(hv)).filter((f) => os.some((o) => o.category === f.category && o.objectId === f.objectId));
     const leftOn = async (os: Owner[], withGroups = false) => {
       const out: string[] = [];
-      for (const hv of bed.hypervisors) {
+      for (const hv of fixture.bed().hypervisors) {
         out.push(...(await owned(hv, os)).map((f) => `${hv.name}: ${f.line}`));
         if (withGroups) out.push(...(await groups(hv)).map((g) => `${hv.name}: ${g}`));
       }
@@ -155,7 +142,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
     const res = marks.map((m) => new RegExp(`${m.replace(/\./g, '\\.')}(?![0-9a-f])`));
     const mentions = async () => {
       const out: string[] = [];
-      for (const hv of bed.hypervisors) out.push(...(await flows(hv)).filter((f) => res.some((re) => re.test(f.line))).map((f) => `${hv.name}: ${f.line}`));
+      for (const hv of fixture.bed().hypervisors) out.push(...(await flows(hv)).filter((f) => res.some((re) => re.test(f.line))).map((f) => `${hv.name}: ${f.line}`));
       return out;
     };
     const mentionedBefore = (await mentions()).length;
@@ -163,7 +150,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
     // Before: every owner has flows on both nodes (local and remote port flows, network flood,
     // LB slot table on each); the LB uses no group (deleting must still leave none).
     const before: string[] = [];
-    for (const hv of bed.hypervisors) {
+    for (const hv of fixture.bed().hypervisors) {
       const per = Object.entries(owners).map(([k, o]) => [k, 0, o] as [string, number, Owner]);
       for (const f of await owned(hv, Object.values(owners))) per.find((p) => p[2].category === f.category && p[2].objectId === f.objectId)![1]++;
       const g = (await groups(hv)).length;
@@ -172,7 +159,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
       expect(g).toBe(0);
     }
     // The addresses are really held: a second port with p1's IP is refused.
-    const dup = await v.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'dup' }, spec: { network: 'net', ips: spec.p1.ips } });
+    const dup = await fixture.vnetd().call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'dup' }, spec: { network: 'net', ips: spec.p1.ips } });
     expect(dup.status).toBeGreaterThanOrEqual(400);
     expect(dup.text).toContain('10.70.0.10');
 
@@ -194,11 +181,11 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
     for (const x of [p1, p2]) {
       expect((await x.vm.hypervisor.ovs.vsctl(['get', 'Interface', x.vm.tap, 'external_ids:iface-id'])).trim().replace(/"/g, '')).toBe(x.vm.ifaceId);
     }
-    expect(await Promise.all(bed.hypervisors.map(ownedRows))).toEqual(rowsBefore);
+    expect(await Promise.all(fixture.bed().hypervisors.map(ownedRows))).toEqual(rowsBefore);
 
     // Released: the same VNI, IPs, MACs and VIP can be taken again by new objects of the same names.
     const t1 = performance.now();
-    await eventually(async () => (await v.call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: spec.net })).status === 201, 10_000, 50);
+    await eventually(async () => (await fixture.vnetd().call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: spec.net })).status === 201, 10_000, 50);
     await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'p1' }, spec: { network: 'net', node: 'hv1', ...spec.p1 } });
     await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'p2' }, spec: { network: 'net', node: 'hv2', ...spec.p2 } });
     const lb2 = await call('POST', `${G}/namespaces/${ns}/loadbalancers`, { metadata: { name: 'web' }, spec: spec.lb });

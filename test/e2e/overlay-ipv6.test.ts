@@ -6,13 +6,12 @@
  * allowedAddressPair passes, and a forged Neighbor Advertisement claiming another VM's
  * address never leaves the sender's hypervisor (while a genuine one does).
  */
-import type { ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
 import type { VirtualPort } from '../../src/resources/kinds';
-import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { G, joinBed, overlayApi, startCapture, tcpExchange } from './overlay-support';
+import { eventually } from '../support/vnetd';
+import { G, overlayApi, startCapture, tcpExchange, overlayBed } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[overlay-ipv6] ${line}\n`);
@@ -44,17 +43,16 @@ for _ in range(3): sock.send(eth + ip6 + body)
 `;
 
 describeOvs('overlay: IPv6 with port security', () => {
-  let v: TestVnetd;
-  let bed: Testbed;
-  const children = new Set<ChildProcess>();
-  const { call, waitReady, network } = overlayApi(() => v);
+  const fixture = overlayBed();
+  const { children } = fixture;
+  const { call, waitReady, network } = overlayApi(fixture.vnetd);
 
   const vmFor = async (name: string, hv: string, spec: Record<string, unknown>): Promise<{ vm: Vm; port: VirtualPort; ip6: string }> => {
     const port = (await call('POST', `${G}/namespaces/e-v6/virtualports`, { metadata: { name }, spec: { network: 'net', node: hv, ...spec } })) as VirtualPort;
     const ips = port.spec!.ips!;
     const ip4 = ips.find((i) => !i.includes(':'))!;
     const ip6 = ips.find((i) => i.includes(':'))!;
-    const vm = await bed.addVm(hv, { name: `v6${name}`, ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${ip4}/24` });
+    const vm = await fixture.bed().addVm(hv, { name: `v6${name}`, ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${ip4}/24` });
     await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=0']);
     await vm.exec(['ip', '-6', 'addr', 'add', `${ip6}/64`, 'dev', vm.iface, 'nodad']);
     await waitReady('e-v6', 'virtualports', name);
@@ -79,17 +77,6 @@ describeOvs('overlay: IPv6 with port security', () => {
   };
   const sendNa = (vm: Vm, src: string, target: string) => vm.exec(['python3', '-c', SEND_NA, vm.iface, vm.mac, src, target]);
 
-  beforeAll(async () => {
-    v = await startTestVnetd({ chassis: true });
-    bed = await startTestbed({ hypervisors: 2 });
-    await joinBed(bed, call);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
-    await bed?.stop();
-    await v?.stop();
-  }, 60_000);
 
   it('dual-stack VMs on two hypervisors: ND, ping and TCP over IPv6; spoofed sources and forged NAs dropped; an IPv6 allowed pair passes', async () => {
     await network('e-v6', 'net', { subnets: [{ cidr: '10.60.0.0/24' }, { cidr: 'fd00:60::/64' }] });

@@ -14,10 +14,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { BackendStatus, LoadBalancer, VirtualPort } from '../../src/resources/kinds';
-import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { joinBed, G, overlayApi } from './overlay-support';
+import { eventually } from '../support/vnetd';
+import { G, overlayApi, overlayBed } from './overlay-support';
 
 
 function log(line: string): void {
@@ -48,14 +48,13 @@ collect().then(a=>console.log(JSON.stringify(a)));
 require('readline').createInterface({input:process.stdin}).on('line',()=>{for(const s of socks)if(!s.dead)s.write('x\\n');collect().then(a=>console.log(JSON.stringify(a)))})`;
 
 describeOvs('overlay: load balancer VIP across two hypervisors', () => {
-  let v: TestVnetd;
-  let bed: Testbed;
-  const children = new Set<ChildProcess>();
+  const fixture = overlayBed();
+  const { children } = fixture;
 
-  const { call, waitReady } = overlayApi(() => v);
+  const { call, waitReady } = overlayApi(fixture.vnetd);
   const vmFor = async (ns: string, net: string, name: string, hv: string): Promise<{ vm: Vm; port: VirtualPort }> => {
     const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv } })) as VirtualPort;
-    const vm = await bed.addVm(hv, { name: `lb${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
+    const vm = await fixture.bed().addVm(hv, { name: `lb${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
     await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
     await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
     await waitReady(ns, 'virtualports', name);
@@ -84,21 +83,10 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, String(port), String(count), String(base), '10'])) as Array<{ lp: number; name: string; peer: string }>;
   const tally = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});
 
-  beforeAll(async () => {
-    v = await startTestVnetd({ chassis: true });
-    bed = await startTestbed({ hypervisors: 2 });
-    await joinBed(bed, call);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
-    await bed?.stop();
-    await v?.stop();
-  }, 60_000);
 
   it('VIP with three backends: 300 connections all succeed, reach every backend, replies from the VIP, counted in status; removing a backend moves only its connections; an unbound backend is skipped until bound again; ClientIP affinity; active TCP health checks', async () => {
     const ns = 'e-lb';
-    await v.call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.40.0.0/24' }] } });
     const client = await vmFor(ns, 'net', 'client', 'hv1');
     const backends = [await vmFor(ns, 'net', 'b1', 'hv1'), await vmFor(ns, 'net', 'b2', 'hv2'), await vmFor(ns, 'net', 'b3', 'hv2')];
@@ -187,7 +175,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     /** DNAT flows to `ip` on both nodes (of the listener on `listenerPort` only, when given). */
     const dnatTo = async (ip: string, listenerPort?: number): Promise<number> => {
       let n = 0;
-      for (const hv of bed.hypervisors) {
+      for (const hv of fixture.bed().hypervisors) {
         const flows = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
         n += flows.split('\n').filter((l) => l.includes(`nat(dst=${ip}:`) && (listenerPort === undefined || l.includes(`tp_dst=${listenerPort} `))).length;
       }
@@ -268,7 +256,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/web`);
     const leftover = async () => {
       const out: string[] = [];
-      for (const hv of bed.hypervisors) {
+      for (const hv of fixture.bed().hypervisors) {
         const sock = `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`;
         const flows = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', sock]);
         const groups = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-groups', sock]);

@@ -1,7 +1,7 @@
 /** Shared by the overlay e2e files: joining a test bed to vnetd, and packet captures in VMs. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Testbed, Vm } from '../harness/testbed';
-import { eventually, type TestVnetd } from '../support/vnetd';
+import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 type Call = (method: string, path: string, body?: unknown) => Promise<unknown>;
 
@@ -104,4 +104,26 @@ export async function tcpExchange(server: Vm, client: Vm, ip: string, port: numb
   } finally {
     if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
   }
+}
+
+/**
+ * The lifecycle several overlay files share: a vnetd that programs the nodes, a
+ * two-hypervisor test bed joined to it (both made in beforeAll, hence the getters), and a
+ * set for the processes a test starts, ended by PID at teardown even when a test failed.
+ */
+export function overlayBed(): { vnetd: () => TestVnetd; bed: () => Testbed; children: Set<ChildProcess> } {
+  let v: TestVnetd | undefined;
+  let bed: Testbed | undefined;
+  const children = new Set<ChildProcess>();
+  beforeAll(async () => {
+    v = await startTestVnetd({ chassis: true });
+    bed = await startTestbed({ hypervisors: 2 });
+    await joinBed(bed, overlayApi(() => v!).call);
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
+    await bed?.stop();
+    await v?.stop();
+  }, 60_000);
+  return { vnetd: () => v!, bed: () => bed!, children };
 }
