@@ -1,5 +1,5 @@
 import { parseCommandLine, DEFAULT_OVSDB } from './command-line';
-import { parseStore } from './config';
+import { parseLogLevel, parseStore, parseWorkers } from './config';
 
 describe('vnetd command line', () => {
   it('no subcommand is all-in-one; controller takes no arguments', () => {
@@ -45,5 +45,21 @@ describe('VNETD_STORE', () => {
   it('with a CA the endpoints speak TLS', () => {
     const s = parseStore({ VNETD_STORE: 'etcd://a:2379', VNETD_ETCD_CA: __filename });
     expect(s).toMatchObject({ kind: 'etcd', endpoints: ['https://a:2379'] });
+  });
+});
+
+describe('VNETD_LOG_LEVEL and VNETD_WORKERS', () => {
+  it('default to info and 2; accept pino level names in any case', () => {
+    expect(parseLogLevel(undefined)).toBe('info');
+    expect(parseLogLevel(' Debug ')).toBe('debug');
+    expect(parseWorkers(undefined)).toBe(2);
+    expect(parseWorkers('8')).toBe(8);
+  });
+
+  it('reject what pino or the work queues cannot use, naming the variable', () => {
+    // Before: "1" reached pino, which died with "default level:1 must be included in custom levels".
+    expect(() => parseLogLevel('1')).toThrow(/^VNETD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "1"$/);
+    for (const bad of ['0', '-1', '2.5', 'many', '1000']) expect(() => parseWorkers(bad)).toThrow(/^VNETD_WORKERS must be a whole number from 1 to 64/);
+    expect(() => parseCommandLine(['agent', '--node', 'hv1', '--kubeconfig', '/k'], { VNETD_LOG_LEVEL: 'loud' })).toThrow(/VNETD_LOG_LEVEL/);
   });
 });

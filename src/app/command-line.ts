@@ -2,6 +2,7 @@
  * vnetd's command line: the subcommand picks the role, flags and environment its settings.
  * This is the contract deploy/ manifests and systemd units are written against.
  */
+import { parseLogLevel, parseWorkers } from './config';
 export const USAGE = `usage:
   vnetd                       all-in-one: SQLite, embedded OVS, reconcilers (VNETD_* settings, see README)
   vnetd controller            one controller replica: VNETD_STORE=sqlite|etcd://host:port[,host:port...]
@@ -68,8 +69,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
       node,
       kubeconfig: kubeconfig.split(':')[0]!,
       ovsdb: env.VNETD_OVSDB || DEFAULT_OVSDB,
-      logLevel: env.VNETD_LOG_LEVEL ?? 'info',
-      workers: Number(env.VNETD_WORKERS ?? 2),
+      logLevel: parseLogLevel(env.VNETD_LOG_LEVEL),
+      workers: parseWorkers(env.VNETD_WORKERS),
     },
   };
 }

@@ -37,6 +37,24 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** VNETD_LOG_LEVEL: one of pino's level names (default info). */
+export function parseLogLevel(raw: string | undefined): string {
+  const level = (raw ?? '').trim().toLowerCase();
+  if (level === '') return 'info';
+  if (!LOG_LEVELS.includes(level)) throw new Error(`VNETD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return level;
+}
+
+/** VNETD_WORKERS: reconciler workers per kind, a whole number from 1 to 64 (default 2). */
+export function parseWorkers(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 2;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`VNETD_WORKERS must be a whole number from 1 to 64, got "${raw}"`);
+  return n;
+}
+
 /**
  * VNETD_STORE: `sqlite` (default) or `etcd://host:port[,host:port...]`; with
  * VNETD_ETCD_CA / VNETD_ETCD_CERT / VNETD_ETCD_KEY (PEM file paths) the client speaks TLS.
@@ -80,8 +98,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: 'all-in-o
     dataDir: resolve(env.VNETD_DATA_DIR ?? '.vnetd'),
     host,
     port,
-    logLevel: env.VNETD_LOG_LEVEL ?? 'info',
-    workers: Number(env.VNETD_WORKERS ?? 2),
+    logLevel: parseLogLevel(env.VNETD_LOG_LEVEL),
+    workers: parseWorkers(env.VNETD_WORKERS),
     chassis: flag(env.VNETD_CHASSIS, role === 'all-in-one'),
     localOvs: flag(env.VNETD_LOCAL_OVS, true),
     localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP ?? '127.0.0.1',
