@@ -9,7 +9,8 @@ import { NODES } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
 export class RealizationReporter {
-  private pending?: Record<string, string>;
+  /** The pipeline's latest map; read (copied and sorted) only when a write goes out. */
+  private pending?: ReadonlyMap<string, string>;
   private timer?: NodeJS.Timeout;
   private writing?: Promise<void>;
   private stopped = false;
@@ -23,7 +24,9 @@ export class RealizationReporter {
 
   report(realized: ReadonlyMap<string, string>): void {
     if (this.stopped) return;
-    this.pending = Object.fromEntries([...realized].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    // Called after every compile: keeping the reference is O(1); the O(N log N) copy is
+    // paid once per write (at most one per delayMs), not once per compiled object.
+    this.pending = realized;
     this.schedule(this.delayMs);
   }
 
@@ -45,9 +48,10 @@ export class RealizationReporter {
   }
 
   private async flush(): Promise<void> {
-    const realized = this.pending;
-    if (!realized) return;
+    if (!this.pending) return;
+    const latest = this.pending;
     this.pending = undefined;
+    const realized = Object.fromEntries([...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     try {
       await this.objects.modify<HypervisorNode>(
         NODES,
@@ -61,7 +65,7 @@ export class RealizationReporter {
       );
     } catch (err) {
       this.log.warn({ event: 'agent.report_failed', err: (err as Error).message }, 'could not report realized flows; retrying');
-      this.pending ??= realized;
+      this.pending ??= latest;
       await new Promise((r) => setTimeout(r, 500));
     }
   }
