@@ -46,6 +46,11 @@ const fastPathFromEnv = (hv: Testbed['hypervisors'][number]): Record<string, unk
 export async function joinBed(bed: Testbed, call: Call, extraSpec: (hv: Testbed['hypervisors'][number]) => Record<string, unknown> = fastPathFromEnv): Promise<void> {
   for (const hv of bed.hypervisors) await call('POST', '/apis/vnet.dev/v1alpha1/nodes', { metadata: { name: hv.name }, spec: { ...hv.nodeSpec(), ...extraSpec(hv) } });
   await bed.underlayReady();
+  // A suite run with the fast path on proves nothing if AF_XDP could not start: say why and stop.
+  for (const hv of bed.hypervisors.filter((h) => extraSpec(h).fastPath)) {
+    const fp = await eventually(async () => ((await call('GET', `/apis/vnet.dev/v1alpha1/nodes/${hv.name}`)) as { status?: { fastpath?: { state?: string; reason?: string } } }).status?.fastpath, 30_000, 100);
+    if (fp.state === 'Unavailable' || fp.state === 'Disabled') throw new Error(`fast path on ${hv.name} is ${fp.state}: ${fp.reason ?? 'no reason given'}`);
+  }
   const macs = await Promise.all(bed.hypervisors.map(async (h) => (await h.exec(['cat', '/sys/class/net/br-phy/address'])).trim()));
   for (const h of bed.hypervisors) {
     for (const [i, other] of bed.hypervisors.entries()) {
@@ -59,7 +64,7 @@ export async function joinBed(bed: Testbed, call: Call, extraSpec: (hv: Testbed[
  * `settleMs` for frames still crossing a tunnel and returns the lines seen. The process is
  * kept in `track` so the file's afterAll can end it (by PID) if a test fails first.
  */
-export async function startCapture(vm: Vm, track: Set<ChildProcess>, filter = 'not ip6', settleMs = 300): Promise<{ stop(): Promise<string[]> }> {
+export async function startCapture(vm: Pick<Vm, 'netns' | 'iface'>, track: Set<ChildProcess>, filter = 'not ip6', settleMs = 300): Promise<{ stop(): Promise<string[]> }> {
   const child = spawn('ip', ['netns', 'exec', vm.netns, 'tcpdump', '-l', '-n', '-e', '-i', vm.iface, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
   track.add(child);
   child.on('exit', () => track.delete(child));

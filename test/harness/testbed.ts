@@ -93,6 +93,8 @@ export interface Testbed {
   prefix: string;
   hypervisors: Hypervisor[];
   underlayNetns: string;
+  /** The Linux bridge in underlayNetns that every hypervisor's uplink hangs off: the wire. */
+  underlayBridge: string;
   hv(name: string): Hypervisor;
   /** All hypervisors' underlays attached. */
   underlayReady(timeoutMs?: number): Promise<void>;
@@ -139,6 +141,10 @@ class Bed implements Testbed {
 
   private get ulBridge(): string {
     return `${this.prefix}ul`;
+  }
+
+  get underlayBridge(): string {
+    return this.ulBridge;
   }
 
   hv(name: string): Hypervisor {
