@@ -8,6 +8,9 @@
  * before campaigning again. With the embedded SQLite store there is one process and it
  * is always the leader.
  *
+ * Fencing: the leader's writes carry its election key as a precondition (onElected's
+ * fenceKey), so a leader deposed while it stalled cannot overwrite what its successor wrote.
+ *
  * Transitions run one at a time in order (start the work, stop the work), so a quick
  * lose-and-win never has two sets of reconcilers alive in one process.
  */
@@ -23,8 +26,12 @@ export interface Leadership {
 }
 
 export interface LeaderCallbacks {
-  /** Start the leader-only work; a rejection resigns and campaigns again. */
-  onElected(): Promise<void>;
+  /**
+   * Start the leader-only work; a rejection resigns and campaigns again. fenceKey is this
+   * leader's election key: writes that require it to exist (EtcdStore.fenced) are refused
+   * once the lease is lost, even if this process has not noticed yet.
+   */
+  onElected(fenceKey: string): Promise<void>;
   /** Stop it (idempotent). */
   onDeposed(): Promise<void>;
 }
@@ -100,7 +107,7 @@ export class EtcdLeaderElection implements Leadership {
       this.enqueue(async () => {
         if (!this.leader || this.campaign !== c) return;
         try {
-          await this.opts.onElected();
+          await this.opts.onElected(await c.getCampaignKey());
         } catch (err) {
           this.log.error({ event: 'leader.start_failed', err }, 'could not start the reconcilers as leader; resigning');
           this.fail(c, 'start failed');

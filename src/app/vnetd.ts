@@ -45,6 +45,7 @@ import { writeKubeconfig } from './kubeconfig';
 import { candidateIdentity, EtcdLeaderElection, SoleLeader, type Leadership } from './leader-election';
 import { startLeaderWork, type LeaderWork } from './leader-work';
 import { etcdClientOptions, openStore } from './open-store';
+import { EtcdStore } from '../store/etcd-store';
 
 export interface RunningVnetd {
   url: string;
@@ -122,8 +123,10 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const fastPath = new FastPathNodes({ objects, logger, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
   registerFastPathMetrics(metrics.registry, fastPath);
   const workOptions = { objects, catalog, logger, workers: config.workers, chassis, agents: role === 'controller' && !chassis, fastPath };
-  const startWork = async () => {
-    work ??= await startLeaderWork(workOptions);
+  // With etcd the leader writes through a fenced view of the store (see EtcdStore.fenced).
+  const startWork = async (fenceKey?: string) => {
+    const leaderObjects = fenceKey !== undefined && kv instanceof EtcdStore ? new ObjectStore(kv.fenced(fenceKey)) : objects;
+    work ??= await startLeaderWork({ ...workOptions, objects: leaderObjects });
   };
   const stopWork = async () => {
     const w = work;

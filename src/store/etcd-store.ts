@@ -145,9 +145,9 @@ export class EtcdStore implements Store {
     return Number((await this.range({ key, range_end: rangeEnd, count_only: true })).count);
   }
 
-  async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+  async txn<V = unknown>(ops: TxnOp<V>[], fence?: string): Promise<TxnResult<V>> {
     this.assertOpen();
-    const result = await runTxn(this.client, this.keys, ops);
+    const result = await runTxn(this.client, this.keys, ops, fence);
     this.observe(result.revision);
     // Like SQLite (which publishes before txn() returns): when a write resolves, this
     // process's watchers of its keys have received it. Bounded, so a stuck watch only slows writes.
@@ -224,6 +224,25 @@ export class EtcdStore implements Store {
       if (!isCompactedError(err)) throw this.wrap(err);
     }
     this.learnCompacted(revision);
+  }
+
+  /**
+   * This store as the leader writes through it: every txn also requires the raw etcd key
+   * `fenceKey` (the leader's election key) to exist, and fails with FencedOffError once
+   * the lease behind it is gone. Reads and watches are shared; close() leaves this store open.
+   */
+  fenced(fenceKey: string): Store {
+    return {
+      get: (key) => this.get(key),
+      list: (prefix, options) => this.list(prefix, options),
+      count: (prefix) => this.count(prefix),
+      txn: (ops) => this.txn(ops, fenceKey),
+      watch: (prefix, handler, options) => this.watch(prefix, handler, options),
+      currentRevision: () => this.currentRevision(),
+      compactedRevision: () => this.compactedRevision(),
+      compact: (revision) => this.compact(revision),
+      close: async () => undefined,
+    };
   }
 
   async close(): Promise<void> {

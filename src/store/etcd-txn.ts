@@ -7,6 +7,7 @@ import type { Etcd3, ICompare, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3
 import { decodeValue, KeyCodec, serialize, toEtcdRevision, toKeyValue, toStoreRevision } from './etcd-codec';
 import {
   ConflictError,
+  FencedOffError,
   KeyExistsError,
   KeyNotFoundError,
   StoreError,
@@ -50,8 +51,9 @@ function request(e: Encoded): IRequestOp {
     : { request_put: { key: e.key, value: e.value, prev_kv: true } };
 }
 
-/** The first op (in op order) whose precondition the read state violates. */
-function diagnose(keys: KeyCodec, encoded: Encoded[], res: ITxnResponse): StoreError {
+/** The first op (in op order) whose precondition the read state violates; a lost fence first. */
+function diagnose(keys: KeyCodec, encoded: Encoded[], res: ITxnResponse, fence?: string): StoreError {
+  if (fence !== undefined && !res.responses[encoded.length]?.response_range.kvs[0]) return new FencedOffError(fence);
   for (const [i, e] of encoded.entries()) {
     const cur: IKeyValue | undefined = res.responses[i]?.response_range.kvs[0];
     const { op } = e;
@@ -84,7 +86,13 @@ function result<V>(keys: KeyCodec, e: Encoded, res: ITxnResponse, i: number, rev
   };
 }
 
-export async function runTxn<V>(client: Etcd3, keys: KeyCodec, ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+/**
+ * fence: a raw etcd key (outside the store's key space) that must exist for the txn to
+ * apply: a leader's election key, which etcd deletes with its lease. A replica that was
+ * deposed while it stalled (GC, CPU starvation, a partition) then cannot write what it
+ * computed as leader over what the new leader writes.
+ */
+export async function runTxn<V>(client: Etcd3, keys: KeyCodec, ops: TxnOp<V>[], fence?: string): Promise<TxnResult<V>> {
   validate(ops);
   const encoded: Encoded[] = ops.map((op) => ({
     op: op as TxnOp,
@@ -93,17 +101,18 @@ export async function runTxn<V>(client: Etcd3, keys: KeyCodec, ops: TxnOp<V>[]):
   }));
   let res: ITxnResponse;
   try {
+    const fenceKey = fence === undefined ? undefined : Buffer.from(fence);
     res = await client.kv.txn({
-      compare: encoded.flatMap(compares),
+      compare: [...encoded.flatMap(compares), ...(fenceKey ? [{ key: fenceKey, target: 'Version', result: 'Greater', version: 0 } as ICompare] : [])],
       success: encoded.map(request),
-      failure: encoded.map((e) => ({ request_range: { key: e.key } })),
+      failure: [...encoded.map((e) => ({ request_range: { key: e.key } })), ...(fenceKey ? [{ request_range: { key: fenceKey } }] : [])],
     });
   } catch (err) {
     const e = new StoreError(`etcd: ${err instanceof Error ? err.message : String(err)}`);
     e.cause = err;
     throw e;
   }
-  if (!res.succeeded) throw diagnose(keys, encoded, res);
+  if (!res.succeeded) throw diagnose(keys, encoded, res, fence);
   const revision = toStoreRevision(res.header.revision);
   return { revision, results: encoded.map((e, i) => result<V>(keys, e, res, i, revision)) };
 }

@@ -149,6 +149,16 @@ export class GoneError extends StoreError {
   }
 }
 
+/**
+ * A write made on behalf of a leader that is no longer one: its election key (bound to its
+ * lease) is gone, so another replica may be reconciling. Nothing of the write was applied.
+ */
+export class FencedOffError extends StoreError {
+  constructor(readonly fenceKey: string) {
+    super(`not the leader any more (election key ${fenceKey} is gone): write refused`);
+  }
+}
+
 export class StoreClosedError extends StoreError {
   constructor() {
     super('store is closed');

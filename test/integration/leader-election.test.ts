@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { EtcdLeaderElection } from '../../src/app/leader-election';
+import { EtcdStore } from '../../src/store/etcd-store';
 import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
 import type { StoreConfig } from '../../src/app/config';
 import { httpsCall } from '../support/vnetd';
@@ -67,6 +68,46 @@ describeEtcd('controller leader election', () => {
     expect(running.size).toBe(0);
     const events = lines.filter((l) => l.event?.startsWith('leader.')).map((l) => `${l.event} ${l.identity}`);
     expect(events).toEqual(['leader.elected a', 'leader.lost a', 'leader.elected b', 'leader.lost b']);
+  }, 60_000);
+
+  it('fencing: a deposed leader\'s writes are refused and nothing of them is applied; the new leader\'s go through', async () => {
+    const store = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/vnetd-fence-test' });
+    const fences = new Map<string, string>();
+    const candidate = (id: string) =>
+      new EtcdLeaderElection({
+        client: { hosts: [etcd.endpoint] },
+        identity: id,
+        logger: pino({ level: 'silent' }),
+        ttlSeconds: 2,
+        onElected: async (fenceKey) => void fences.set(id, fenceKey),
+        onDeposed: async () => undefined,
+      });
+    const a = candidate('a');
+    const b = candidate('b');
+    try {
+      a.start();
+      await eventually(async () => a.isLeader && fences.has('a'), 10_000);
+      b.start();
+      const asA = store.fenced(fences.get('a')!);
+      const first = await asA.txn([{ type: 'create', key: '/ports/p1', value: { by: 'a' } }]);
+      // a loses its lease (here: it resigns; in life, it stalled past the TTL) and b leads...
+      await a.stop();
+      await eventually(async () => b.isLeader && fences.has('b'), 10_000, 10);
+      // ...while a, not knowing yet, still writes what it computed as leader.
+      await expect(asA.txn([{ type: 'update', key: '/ports/p1', value: { by: 'a, deposed' } }, { type: 'create', key: '/ports/p2', value: { by: 'a, deposed' } }])).rejects.toMatchObject({
+        name: 'FencedOffError',
+        message: expect.stringContaining('not the leader any more'),
+      });
+      expect((await store.get('/ports/p1'))?.modRevision).toBe(first.revision);
+      expect(await store.get('/ports/p2')).toBeUndefined();
+      await store.fenced(fences.get('b')!).txn([{ type: 'update', key: '/ports/p1', value: { by: 'b' } }]);
+      expect((await store.get('/ports/p1'))?.value).toEqual({ by: 'b' });
+      expect(fences.get('a')).not.toBe(fences.get('b'));
+    } finally {
+      await a.stop();
+      await b.stop();
+      await store.close();
+    }
   }, 60_000);
 });
 
