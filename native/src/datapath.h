@@ -21,6 +21,11 @@ struct vfp_ctx {
 	struct vfp_dp *dp;
 	int slot;
 	struct vfp_lru lru;
+	/* Conntrack VIPs: where connection keys are published (the runner's XDP maps), and
+	 * whether any reverse entry was ever made (replies are only looked up then). */
+	vfp_conn_hook conn_hook;
+	void *conn_arg;
+	uint64_t ct_entries;
 	/* Plain counters: one writer (this context's thread), 64-bit aligned loads are
 	 * atomic on the platforms we build for, so readers see whole values. */
 	uint64_t c[VFP_C_COUNT];

@@ -51,11 +51,13 @@ export class TableBuilder {
   }
   vip(v: VipSpec): this {
     const idx = check('add_vip', this.lib.addVip(this.handle, v.proto, v.addr, v.port));
+    if (v.flags) check('set_vip_flags', this.lib.setVipFlags(this.handle, idx, v.flags));
     for (const b of v.backends) this.backend(idx, b);
     return this;
   }
   private backend(vip: number, b: BackendSpec): void {
-    check('add_backend', this.lib.addBackend(this.handle, vip, b.id, b.addr, b.port, b.weight));
+    if (b.mac) check('add_backend_mac', this.lib.addBackendMac(this.handle, vip, b.id, b.addr, b.port, b.weight, b.mac));
+    else check('add_backend', this.lib.addBackend(this.handle, vip, b.id, b.addr, b.port, b.weight));
   }
   clear(): this {
     this.lib.builderClear(this.handle);

@@ -37,6 +37,8 @@ export interface NativeLib {
   addMacRemote(b: Handle, network: number, mac: Bytes, vtepId: number, vni: number): number;
   addVip(b: Handle, proto: number, addr: Bytes, port: number): number;
   addBackend(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number): number;
+  addBackendMac(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number, mac: Bytes): number;
+  setVipFlags(b: Handle, vip: number, flags: number): number;
   setLocalVtep(b: Handle, ip: number, mac: Bytes): number;
   forwardUmem(ctx: Handle, inPort: number, base: Bytes, chunk: number, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): number;
   classifyUmem(ctx: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): void;
@@ -109,6 +111,8 @@ export function loadNative(path: string): NativeLib {
     macR: f('vfp_builder_add_mac_remote', 'int', [bld, 'uint32_t', 'void *', 'uint32_t', 'uint32_t']),
     vip: f('vfp_builder_add_vip', 'int', [bld, 'uint8_t', 'void *', 'uint16_t']),
     be: f('vfp_builder_add_backend', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t']),
+    beMac: f('vfp_builder_add_backend_mac', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t', 'void *']),
+    vipFlags: f('vfp_builder_set_vip_flags', 'int', [bld, 'uint32_t', 'uint32_t']),
     local: f('vfp_builder_set_local_vtep', 'int', [bld, 'uint32_t', 'void *']),
     forward: f('vfp_forward_umem', 'uint32_t', [ctx, 'uint32_t', 'void *', 'uint32_t', 'void *', 'void *', 'uint32_t', 'void *']),
     classify: f('vfp_classify_umem', 'void', [ctx, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *']),
@@ -153,6 +157,8 @@ export function loadNative(path: string): NativeLib {
     addMacRemote: (b, net, mac, vt, vni) => n(fns.macR(b, net, mac, vt, vni)),
     addVip: (b, pr, a, p) => n(fns.vip(b, pr, a, p)),
     addBackend: (b, v, id, a, p, w) => n(fns.be(b, v, id, a, p, w)),
+    addBackendMac: (b, v, id, a, p, w, mac) => n(fns.beMac(b, v, id, a, p, w, mac)),
+    setVipFlags: (b, v, fl) => n(fns.vipFlags(b, v, fl)),
     setLocalVtep: (b, ip, mac) => n(fns.local(b, ip, mac)),
     forwardUmem: (c, ip, base, chunk, offs, lens, cnt, out) => n(fns.forward(c, ip, base, chunk, offs, lens, cnt, out)),
     classifyUmem: (c, ip, base, offs, lens, cnt, out) => void fns.classify(c, ip, base, offs, lens, cnt, out),

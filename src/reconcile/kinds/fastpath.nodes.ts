@@ -192,7 +192,7 @@ export class FastPathNodes implements FastPathHook {
         if (m.to.kind === 'local') return portIds.has(m.to.ofport) ? [{ network: m.network, mac: m.mac, to: { kind: 'local' as const, port: m.to.ofport } }] : [];
         return vtepIds.has(m.to.vtep) ? [{ network: m.network, mac: m.mac, to: { kind: 'remote' as const, vtep: m.to.vtep, vni: m.to.vni } }] : [];
       }),
-      vips: plan.vips.map((v) => ({ proto: v.proto, vip: v.vip, port: v.port, backends: v.backends.map((b) => ({ ip: b.ip, port: b.port, weight: b.weight })) })),
+      vips: plan.vips, // with network, affinity and backend MACs: conntrack VIPs (src/fastpath/node-tables.ts)
     };
   }
 
