@@ -137,7 +137,8 @@ export function interfaceFilters(t: NodeTables): InterfaceFilters[] {
   for (const p of t.ports) {
     const own = p.mac.toLowerCase();
     const dst = new Set(p.slowOnly ? [] : (byNetwork.get(p.network) ?? []).filter((m) => m !== own).map(dstKey));
-    const src = new Set(p.portSecurity && !p.slowOnly ? p.sources.map((s) => srcKey(s.mac, s.ip)) : []);
+    // Source pairs gate whatever the other keys let in (on a slowOnly port: only VIP connections).
+    const src = new Set(p.portSecurity ? p.sources.map((s) => srcKey(s.mac, s.ip)) : []);
     // SYNs to the network's conntrack VIPs (the connections' own keys come from the runner).
     const vips = new Set(ctVips.filter((v) => v.network === p.network).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
     out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Vip, vips]]) });
