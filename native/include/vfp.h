@@ -76,6 +76,7 @@ enum vfp_counter {
 	VFP_C_NAT_FORWARD,  /* frames rewritten toward a backend (DNAT) */
 	VFP_C_NAT_REVERSE,  /* replies rewritten back to the VIP (reverse NAT) */
 	VFP_C_CONN_EVICT,   /* connections dropped from the LRU (their XDP keys withdrawn) */
+	VFP_C_PREV_HIT,     /* misses of the current tables decided by the previous snapshot */
 	VFP_C_COUNT
 };
 

@@ -12,6 +12,10 @@
 
 struct vfp_dp {
 	struct vfp_tables *tables; /* read with acquire by classify, swapped by commit */
+	/* The snapshot before `tables`, kept until the next commit: a frame the XDP filter took
+	 * under it (queued in an rx ring while its key was withdrawn and the tables changed)
+	 * and that the current tables miss is decided by it (classify.c, retry_prev). */
+	struct vfp_tables *prev;
 	struct vfp_rcu rcu;
 	pthread_mutex_t commit_lock; /* control plane only: commits are serialised */
 	uint64_t generation;
