@@ -132,20 +132,18 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 			return;
 		}
 	} else {
-		/* A new connection keeps the backend its 4-tuple had while that one is weighted. */
-		if (idx >= 0 && vip->backends[idx].weight == 0)
-			idx = -1;
-		if (idx < 0) {
-			uint64_t h;
-			if (!vip->ring) {
-				if (e)
-					vfp_conn_evict(ctx, e, c);
-				slow(v, VFP_R_VIP_EMPTY);
-				return;
-			}
-			h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);
-			idx = vip->ring[h % VFP_MAGLEV_M];
+		/* A new connection (also a reused 4-tuple) is dispatched by the ring alone, as OVS
+		 * dispatches by its slot table alone: its backend depends only on its hash and the
+		 * current weighted backends, so a backend that comes back gets its connections back. */
+		uint64_t h;
+		if (!vip->ring) {
+			if (e)
+				vfp_conn_evict(ctx, e, c);
+			slow(v, VFP_R_VIP_EMPTY);
+			return;
 		}
+		h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);
+		idx = vip->ring[h % VFP_MAGLEV_M];
 		if (e && e->backend_id != vip->backends[idx].id) {
 			r = twin(ctx, e); /* the old backend's reverse key goes */
 			if (r && r != e)

@@ -127,10 +127,16 @@ describe('conntrack VIPs', () => {
       const { v, out } = forwardOne(c, CLIENT_PORT, toVip(sport, SYN));
       expect(backendOf(out, v.kind)).not.toBe(1);
     }
-    // A reused 4-tuple whose backend became unhealthy gets a new one on its next SYN.
+    // A reused 4-tuple whose backend became unhealthy gets a new one on its next SYN, and
+    // its old one back when that backend is healthy again (a new connection is dispatched by
+    // the ring alone, as OVS dispatches by its slot table alone).
     const onOne = [...by].find(([, i]) => i === 1)![0];
     const again = forwardOne(c, CLIENT_PORT, toVip(onOne, SYN));
     expect(backendOf(again.out, again.v.kind)).not.toBe(1);
+    commit([backend(0), backend(1), backend(2)]);
+    const back = forwardOne(c, CLIENT_PORT, toVip(onOne, SYN));
+    expect(backendOf(back.out, back.v.kind)).toBe(1);
+    commit([backend(0), backend(1, 0), backend(2)]);
     // Backend 2 removed: its established connections go to OVS (which drops them, as OVS does).
     commit([backend(0), backend(1, 0)]);
     const onTwo = [...by].filter(([, i]) => i === 2).map(([s]) => s);
