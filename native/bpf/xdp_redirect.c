@@ -283,9 +283,10 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 		return XDP_PASS;
 	if (cfg->mode == 2 && !underlay_is_ours(data, end))
 		return XDP_PASS;
-	if (cfg->mode == 3 && !vm_conn_is_ours(data, end, cfg->flags) && !vm_frame_is_ours(data, end, cfg->flags))
+	/* L2 keys first: in a network without load balancers the connection lookups are never paid. */
+	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg->flags) && !vm_conn_is_ours(data, end, cfg->flags))
 		return XDP_PASS;
-	if (cfg->mode == 4 && !tunnel_conn_is_ours(data, end) && !tunnel_frame_is_ours(data, end))
+	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end) && !tunnel_conn_is_ours(data, end))
 		return XDP_PASS;
 	/* XDP_PASS as the flags' fallback action: no socket on this queue, no loss. */
 	return bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS);

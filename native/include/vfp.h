@@ -150,6 +150,19 @@ typedef int (*vfp_conn_hook)(void *arg, uint32_t port, const struct vfp_conn_key
 /* Called on the context's own thread, inside classification, before the frame is sent. */
 void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg);
 
+/* Connections dispatched per (conntrack VIP listener, backend) by a context, for the load
+ * balancer's status (OVS counts its own in the LbDnat flows). At most VFP_CONN_COUNTS pairs. */
+#define VFP_CONN_COUNTS 1024u
+struct vfp_conn_count {
+	uint32_t vip, backend; /* IPv4, host order */
+	uint16_t port;         /* VIP port */
+	uint8_t proto, used;
+	uint32_t pad;
+	uint64_t conns;
+}; /* 24 bytes */
+/* Copies up to n used entries into out; returns how many. */
+uint32_t vfp_ctx_conn_counts(const struct vfp_ctx *ctx, struct vfp_conn_count *out, uint32_t n);
+
 /* Source of encapsulated frames: the local VTEP address and the underlay MAC. */
 int vfp_builder_set_local_vtep(struct vfp_builder *b, uint32_t ip, const uint8_t mac[6]);
 

@@ -7,6 +7,9 @@
 #include "encap.h"
 #include "hash.h"
 
+/* The binding decodes it by offset (src/fastpath/fastpath.ts, Classifier.connCounts). */
+_Static_assert(sizeof(struct vfp_conn_count) == 24, "vfp_conn_count layout changed: bump VFP_ABI_VERSION");
+
 void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg)
 {
 	ctx->conn_arg = arg;
@@ -92,6 +95,40 @@ static void fill(struct vfp_lru_ent *e, const uint8_t *src, const uint8_t *dst, 
 	e->nat_port = nat_port;
 	e->xdp_port = xdp_port;
 	e->stamp = stamp;
+}
+
+static void count_conn(struct vfp_ctx *ctx, const struct vfp_pkt *p, const struct vfp_backend *be)
+{
+	uint32_t vip = vfp_rd32(p->dst + 12), backend = vfp_rd32(be->addr + 12), i, h;
+	h = (uint32_t)vfp_mix64(((uint64_t)vip << 32 | backend) ^ ((uint64_t)p->dport << 8) ^ p->proto) & (VFP_CONN_COUNTS - 1);
+	for (i = 0; i < VFP_CONN_COUNTS; i++, h = (h + 1) & (VFP_CONN_COUNTS - 1)) {
+		struct vfp_conn_count *e = &ctx->conn_counts[h];
+		if (!e->used) {
+			e->vip = vip;
+			e->backend = backend;
+			e->port = p->dport;
+			e->proto = p->proto;
+			__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
+		} else if (e->vip != vip || e->backend != backend || e->port != p->dport || e->proto != p->proto) {
+			continue;
+		}
+		__atomic_store_n(&e->conns, e->conns + 1, __ATOMIC_RELAXED);
+		return;
+	}
+}
+
+uint32_t vfp_ctx_conn_counts(const struct vfp_ctx *ctx, struct vfp_conn_count *out, uint32_t n)
+{
+	uint32_t i, k = 0;
+	for (i = 0; i < VFP_CONN_COUNTS && k < n; i++) {
+		const struct vfp_conn_count *e = &ctx->conn_counts[i];
+		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
+			continue;
+		out[k] = *e;
+		out[k].conns = __atomic_load_n(&e->conns, __ATOMIC_RELAXED);
+		k++;
+	}
+	return k;
 }
 
 static inline void slow(struct vfp_verdict *v, uint8_t reason)
@@ -186,6 +223,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		}
 		ctx->ct_entries++;
 		c[VFP_C_CONN_NEW]++;
+		count_conn(ctx, p, be);
 	}
 	c[VFP_C_NAT_FORWARD]++;
 	v->l4port = be->port;

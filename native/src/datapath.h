@@ -30,6 +30,7 @@ struct vfp_ctx {
 	vfp_conn_hook conn_hook;
 	void *conn_arg;
 	uint64_t ct_entries;
+	struct vfp_conn_count conn_counts[VFP_CONN_COUNTS]; /* open addressing; used set last */
 	/* Plain counters: one writer (this context's thread), 64-bit aligned loads are
 	 * atomic on the platforms we build for, so readers see whole values. */
 	uint64_t c[VFP_C_COUNT];

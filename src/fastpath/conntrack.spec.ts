@@ -96,6 +96,11 @@ describe('conntrack VIPs', () => {
       }
     }
     expect(seen).toEqual(new Set([0, 1, 2]));
+    // Per (listener, backend): what the load balancer's status adds to OVS's LbDnat counts.
+    const per = c.connCounts();
+    expect(per.every((x) => x.vip === '10.40.0.200' && x.port === 80 && x.proto === 6)).toBe(true);
+    expect(per.reduce((a, x) => a + x.connections, 0)).toBe(60);
+    expect(new Set(per.map((x) => x.backend))).toEqual(new Set(['10.40.0.11', '10.40.0.12', '10.40.0.13']));
     const k = c.counters();
     expect(k.connNew).toBe(60n);
     expect(k.natReverse).toBe(60n);

@@ -15,6 +15,8 @@ export const ABI_VERSION = 3;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
+export const CONN_COUNT_SIZE = 24; // sizeof(struct vfp_conn_count), checked by a _Static_assert in C
+export const CONN_COUNTS = 1024; // VFP_CONN_COUNTS
 
 type Bytes = Buffer | Uint8Array;
 
@@ -44,6 +46,8 @@ export interface NativeLib {
   classifyUmem(ctx: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): void;
   ctxCounters(ctx: Handle, out: BigUint64Array, n: number): number;
   ctxIfaceCounters(ctx: Handle, port: number, out: BigUint64Array, n: number): number;
+  /** out: CONN_COUNT_SIZE bytes per entry (struct vfp_conn_count). */
+  ctxConnCounts(ctx: Handle, out: Buffer, n: number): number;
   maglevBuild(ids: Uint32Array, addrs: Bytes, ports: Uint16Array, weights: Uint16Array, n: number, ring: Uint16Array): number;
   encap(params: Bytes, inner: Bytes, innerLen: number, out: Bytes, outCap: number): number;
   decap(frame: Bytes, len: number, innerOff: Uint32Array, vni: Uint32Array): number;
@@ -118,6 +122,7 @@ export function loadNative(path: string): NativeLib {
     classify: f('vfp_classify_umem', 'void', [ctx, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *']),
     ctrs: f('vfp_ctx_counters', 'uint32_t', [ctx, 'void *', 'uint32_t']),
     ictrs: f('vfp_ctx_iface_counters', 'uint32_t', [ctx, 'uint32_t', 'void *', 'uint32_t']),
+    cconns: f('vfp_ctx_conn_counts', 'uint32_t', [ctx, 'void *', 'uint32_t']),
     maglev: f('vfp_maglev_build', 'int', ['void *', 'void *', 'void *', 'void *', 'uint32_t', 'void *']),
     encap: f('vfp_encap', 'int', ['void *', 'void *', 'uint32_t', 'void *', 'uint32_t']),
     decap: f('vfp_decap', 'int', ['void *', 'uint32_t', 'void *', 'void *']),
@@ -164,6 +169,7 @@ export function loadNative(path: string): NativeLib {
     classifyUmem: (c, ip, base, offs, lens, cnt, out) => void fns.classify(c, ip, base, offs, lens, cnt, out),
     ctxCounters: (c, out, cnt) => n(fns.ctrs(c, out, cnt)),
     ctxIfaceCounters: (c, p, out, cnt) => n(fns.ictrs(c, p, out, cnt)),
+    ctxConnCounts: (c, out, cnt) => n(fns.cconns(c, out, cnt)),
     maglevBuild: (ids, addrs, ports, w, cnt, ring) => n(fns.maglev(ids, addrs, ports, w, cnt, ring)),
     encap: (p, inner, len, out, cap) => n(fns.encap(p, inner, len, out, cap)),
     decap: (fr, len, off, vni) => n(fns.decap(fr, len, off, vni)),

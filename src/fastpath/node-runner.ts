@@ -13,7 +13,7 @@
  * interface gone) the state says why and every frame keeps going to OVS.
  */
 import { existsSync } from 'node:fs';
-import type { Classifier, FastPath, TableBuilder } from './fastpath';
+import type { Classifier, FastPath, TableBuilder, VipConnections } from './fastpath';
 import { RUNNER_IF_SIZE, type Handle } from './native';
 import { FilterMap, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tablesSignature, type NodeTables } from './node-tables';
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
@@ -40,6 +40,11 @@ export interface InterfaceCounters {
 export interface NodeCounters {
   tables: TableCounters;
   interfaces: InterfaceCounters[];
+  /**
+   * Connections the fast path dispatched per (VIP listener, backend), cumulative: the
+   * counterpart of OVS's LbDnat flow counters, which never see these connections.
+   */
+  vipConnections: VipConnections[];
 }
 
 interface RunnerIf {
@@ -148,7 +153,7 @@ export class NodeRunner {
       }
       return c;
     });
-    return { tables: this.ctx.counters(), interfaces };
+    return { tables: this.ctx.counters(), interfaces, vipConnections: this.ctx.connCounts() };
   }
 
   close(): void {
