@@ -44,7 +44,7 @@ export interface NodeCounters {
    * Connections the fast path dispatched per (VIP listener, backend), cumulative: the
    * counterpart of OVS's LbDnat flow counters, which never see these connections.
    */
-  vipConnections: VipConnections[];
+  vipConnections: Array<VipConnections & { network?: number }>;
 }
 
 interface RunnerIf {
@@ -83,6 +83,8 @@ export class NodeRunner {
   private tablesSig = '';
   private filters = new Map<string, Map<FilterMap, Set<string>>>();
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
+  /** "vip/port/proto" -> network of the VIPs applied (names the network of a dispatch count). */
+  private vipNetworks = new Map<string, number>();
   private readonly xst = new BigUint64Array(XSK_STATS.length);
 
   /** fp: a datapath of this node's own (its tables are this node's); close() frees it. */
@@ -107,6 +109,7 @@ export class NodeRunner {
     const wantSig = JSON.stringify(wantIfs);
     const want = new Map(interfaceFilters(t).map((f) => [f.ifname, f.keys]));
     if (this.runner) this.updateFilters(want, 'remove');
+    this.vipNetworks = new Map(t.vips.flatMap((v) => (v.network === undefined ? [] : [[`${v.vip}/${v.port}/${v.proto === 'TCP' ? 6 : 17}`, v.network] as [string, number]])));
     const sig = tablesSignature(t);
     if (sig !== this.tablesSig) {
       this.builder.clear();
@@ -153,7 +156,15 @@ export class NodeRunner {
       }
       return c;
     });
-    return { tables: this.ctx.counters(), interfaces, vipConnections: this.ctx.connCounts() };
+    return { tables: this.ctx.counters(), interfaces, vipConnections: this.vipConnections() };
+  }
+
+  /** Connections dispatched per (VIP listener, backend), with the VIP's network when known. */
+  vipConnections(): Array<VipConnections & { network?: number }> {
+    return this.ctx.connCounts().map((c) => {
+      const network = this.vipNetworks.get(`${c.vip}/${c.port}/${c.proto}`);
+      return network === undefined ? c : { ...c, network };
+    });
   }
 
   close(): void {
