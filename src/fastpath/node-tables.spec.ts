@@ -110,6 +110,11 @@ describe('NodeTables', () => {
       expect(batch.verdict(0)).toMatchObject({ kind: VerdictKind.Local, port: 5, l4port: 8080 });
       expect(batch.frame(0).subarray(0, 6).toString('hex')).toBe(D.replace(/:/g, ''));
       expect(batch.verdict(1)).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+      // The VIP whose new connections stay with OVS is still a conntrack VIP in the tables (the
+      // connections the fast path holds would go on): a stray ACK is not rewritten.
+      const stray = FrameBatch.withHeadroom([eth(mac(LB), mac(D), 0x0800, ipv4Packet(ipv4('10.0.1.5'), ipv4('10.0.1.201'), 6, tcp(40002, 80, 0x10)))]);
+      ctx.forward(5, stray);
+      expect(stray.verdict(0)).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
     } finally {
       ctx.free();
       bld.free();

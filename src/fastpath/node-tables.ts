@@ -101,13 +101,16 @@ export const keyBytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
 
 const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
 
+/** A VIP the classifier handles as a conntrack VIP (its connections' packets, once taken). */
+const conntrackCapable = (v: NodeTablesVip): boolean => v.proto === 'TCP' && v.network !== undefined && isIPv4(v.vip);
+
 /**
- * Whether the fast path takes v's connections: IPv4 TCP in a known network, and every
+ * Whether the fast path takes v's new connections (its SYN key is in the VM NICs' filters): IPv4 TCP in a known network, and every
  * backend that gets new connections reachable by the tables (a MAC entry in the network),
  * since a SYN it cannot deliver would be lost (a frame handed over cannot go back to OVS).
  */
 export function isConntrackVip(t: NodeTables, v: NodeTablesVip): boolean {
-  if (v.proto !== 'TCP' || v.network === undefined || !isIPv4(v.vip)) return false;
+  if (!conntrackCapable(v)) return false;
   const known = new Set(t.macs.filter((m) => m.network === v.network).map((m) => m.mac.toLowerCase()));
   const active = v.backends.filter((b) => b.weight > 0);
   return active.length > 0 && active.every((b) => b.mac !== undefined && isIPv4(b.ip) && known.has(b.mac.toLowerCase()));
@@ -183,7 +186,9 @@ export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number)
     else b.remoteMac(m.network, macBytes(m.mac), m.to.vtep, m.to.vni);
   }
   for (const v of t.vips) {
-    const ct = isConntrackVip(t, v);
+    // Conntrack handling does not depend on the SYN key: connections the fast path holds keep
+    // going while new ones are left to OVS (a backend's MAC not in the tables for a moment).
+    const ct = conntrackCapable(v);
     const flags = (ct ? VIP_CONNTRACK : 0) | (v.affinity === 'ClientIP' ? VIP_CLIENT_IP : 0);
     // Backend ids are their addresses: stable across changes of the list, so a connection in
     // the LRU keeps its backend while that backend stays (IPs are unique within a VIP).
