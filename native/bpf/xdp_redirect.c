@@ -79,6 +79,39 @@ struct {
 	__type(value, struct vfp_cfg);
 } vfp_cfg SEC(".maps");
 
+/* Conntrack VIPs (native/src/conn.h): TCP listeners whose connections the fast path takes
+ * from their SYN, and the two directions of each connection it took. The runner publishes
+ * a connection's keys before its SYN leaves and withdraws them when the connection leaves
+ * its LRU, so this program hands over exactly the packets the classifier owns; any other
+ * packet toward a VIP, or from a backend, stays with OVS's conntrack. */
+struct vfp_vip_key {
+	__u32 addr; /* network order */
+	__u16 port; /* network order */
+	__u8 proto;
+	__u8 pad;
+};
+
+struct vfp_conn_key {
+	__u32 saddr, daddr;
+	__u16 sport, dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vfp_vip_key);
+	__type(value, __u8);
+} vfp_vip SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vfp_conn_key);
+	__type(value, __u8);
+} vfp_conn SEC(".maps");
+
 /* UDP destination ports (network order) that are ours on the underlay. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -166,6 +199,79 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 	return bpf_map_lookup_elem(&vfp_inner, &k) != NULL;
 }
 
+/* An IPv4 TCP frame starting at eth that is a SYN to a conntrack VIP (syn_ok) or a packet
+ * of a connection the fast path owns. */
+static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok)
+{
+	struct iphdr *ip = eth + 14;
+	struct vfp_conn_key k = {};
+	struct vfp_vip_key vk = {};
+	__u8 *tcp;
+
+	if ((void *)(ip + 1) > end || ((__u8 *)eth)[12] != 0x08 || ((__u8 *)eth)[13] != 0x00)
+		return 0;
+	if (ip->protocol != IPPROTO_TCP || ip->ihl < 5 || (ip->frag_off & bpf_htons(0x3fff)))
+		return 0;
+	tcp = (void *)ip + ip->ihl * 4;
+	if ((void *)(tcp + 14) > end)
+		return 0;
+	k.saddr = ip->saddr;
+	k.daddr = ip->daddr;
+	__builtin_memcpy(&k.sport, tcp, 2);
+	__builtin_memcpy(&k.dport, tcp + 2, 2);
+	k.proto = IPPROTO_TCP;
+	if (bpf_map_lookup_elem(&vfp_conn, &k))
+		return 1;
+	if (!syn_ok || (tcp[13] & 0x16) != 0x02) /* SYN without ACK or RST */
+		return 0;
+	vk.addr = ip->daddr;
+	vk.port = k.dport;
+	vk.proto = IPPROTO_TCP;
+	return bpf_map_lookup_elem(&vfp_vip, &vk) != NULL;
+}
+
+/* VM-facing: conntrack VIP traffic, with port security's (MAC, IPv4) check when on. */
+static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
+{
+	struct ethhdr *eth = data;
+	struct vfp_src_key sk = {};
+
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1))
+		return 0;
+	if (!(flags & VFP_CFG_PORT_SECURITY))
+		return 1;
+	if ((void *)((__u8 *)data + 34) > end)
+		return 0;
+	__builtin_memcpy(sk.mac, eth->h_source, 6);
+	__builtin_memcpy(&sk.ip, (__u8 *)data + 26, 4);
+	return bpf_map_lookup_elem(&vfp_src, &sk) != NULL;
+}
+
+/* Underlay: a tunnel frame whose inner frame belongs to a connection the fast path owns
+ * (a backend's reply coming back to the client's node). */
+static __always_inline int tunnel_conn_is_ours(void *data, void *end)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	struct udphdr *udp;
+	__u8 *hdr, *inner;
+
+	if (!underlay_is_ours(data, end))
+		return 0;
+	ip = (void *)(eth + 1);
+	udp = (void *)ip + ip->ihl * 4;
+	hdr = (void *)(udp + 1);
+	if ((void *)(hdr + 8) > end)
+		return 0;
+	if (udp->dest == bpf_htons(4789))
+		inner = hdr + 8;
+	else
+		inner = hdr + 8 + (hdr[0] & 0x3f) * 4;
+	if ((void *)(inner + 14) > end || (inner[0] & 1))
+		return 0;
+	return conn_is_ours(inner, end, 0);
+}
+
 SEC("xdp")
 int vfp_xdp_redirect(struct xdp_md *ctx)
 {
@@ -177,9 +283,10 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 		return XDP_PASS;
 	if (cfg->mode == 2 && !underlay_is_ours(data, end))
 		return XDP_PASS;
-	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg->flags))
+	/* L2 keys first: in a network without load balancers the connection lookups are never paid. */
+	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg->flags) && !vm_conn_is_ours(data, end, cfg->flags))
 		return XDP_PASS;
-	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end))
+	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end) && !tunnel_conn_is_ours(data, end))
 		return XDP_PASS;
 	/* XDP_PASS as the flags' fallback action: no socket on this queue, no loss. */
 	return bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS);

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: parser, classifier (VM-facing and underlay ports, VIPs with the
- * LRU on), decap and encap over arbitrary bytes. The first input byte picks the
+ * LRU on, one conntrack VIP), decap and encap over arbitrary bytes. The first input byte picks the
  * ingress port; the rest is the frame. Sanitizers catch any out-of-bounds read.
  */
 #include <stdint.h>
@@ -40,6 +40,15 @@ static void setup(void)
 			vfp_builder_add_backend(b, (uint32_t)v, (uint32_t)i, be, 8080, (uint16_t)(i + 1));
 		}
 	}
+	/* A conntrack VIP (conn.c): SYNs open connections, replies are reverse-NATed; its
+	 * backends are the two known MACs (one local, one remote). */
+	vip[15] = 2;
+	v = vfp_builder_add_vip(b, 6, vip, 443);
+	vfp_builder_set_vip_flags(b, (uint32_t)v, VFP_VIP_CONNTRACK);
+	be[15] = 20;
+	vfp_builder_add_backend_mac(b, (uint32_t)v, 20, be, 8443, 1, mac_a);
+	be[15] = 21;
+	vfp_builder_add_backend_mac(b, (uint32_t)v, 21, be, 8443, 2, mac_b);
 	vfp_dp_commit(dp, b);
 	vfp_builder_free(b);
 }

@@ -41,6 +41,8 @@ enum vfp_reason {
 	VFP_R_VIP_EMPTY = 8, /* VIP without usable backends */
 	VFP_R_UNDERLAY = 9, /* underlay frame that is not our tunnel traffic */
 	VFP_R_NO_HEADROOM = 10, /* forward: no room to encapsulate (counted as a drop) */
+	VFP_R_VIP_NOT_OURS = 11, /* conntrack VIP: a packet of a connection the fast path did not see from its
+				  * first packet (or whose backend left the VIP): OVS's conntrack owns it */
 };
 
 enum vfp_encap { VFP_ENCAP_VXLAN = 0, VFP_ENCAP_GENEVE = 1 };
@@ -70,6 +72,11 @@ enum vfp_counter {
 	VFP_C_VIP_HIT, VFP_C_VIP_MISS,
 	VFP_C_LRU_HIT, VFP_C_LRU_MISS,
 	VFP_C_PARSE_ERR, VFP_C_BATCHES, VFP_C_PACKETS,
+	VFP_C_CONN_NEW,     /* conntrack VIP connections taken from their first packet */
+	VFP_C_NAT_FORWARD,  /* frames rewritten toward a backend (DNAT) */
+	VFP_C_NAT_REVERSE,  /* replies rewritten back to the VIP (reverse NAT) */
+	VFP_C_CONN_EVICT,   /* connections dropped from the LRU (their XDP keys withdrawn) */
+	VFP_C_PREV_HIT,     /* misses of the current tables decided by the previous snapshot */
 	VFP_C_COUNT
 };
 
@@ -112,6 +119,49 @@ int vfp_builder_add_mac_remote(struct vfp_builder *b, uint32_t network, const ui
 int vfp_builder_add_vip(struct vfp_builder *b, uint8_t proto, const uint8_t addr[16], uint16_t port);
 int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t backend_id,
 			    const uint8_t addr[16], uint16_t port, uint16_t weight);
+
+/* VIP flags (vfp_builder_set_vip_flags). */
+#define VFP_VIP_CLIENT_IP 1u /* session affinity ClientIP: Maglev on the client address only */
+/* Conntrack VIP (IPv4 TCP): the fast path takes a connection only from its first packet (SYN
+ * without ACK), keeps it in the context's LRU for its whole life (later packets without an
+ * entry go SLOW with VFP_R_VIP_NOT_OURS), rewrites destination MAC/IP/port toward the
+ * backend and delivers by L2 (LOCAL or ENCAP verdict, l4port = backend port), and rewrites
+ * the backend's replies back to the VIP (reverse NAT). Each connection's two keys are
+ * published through the context's conn hook so the XDP filter hands over exactly those. */
+#define VFP_VIP_CONNTRACK 2u
+int vfp_builder_set_vip_flags(struct vfp_builder *b, uint32_t vip_index, uint32_t flags);
+/* vfp_builder_add_backend plus the backend's MAC (needed by conntrack VIPs for L2 delivery). */
+int vfp_builder_add_backend_mac(struct vfp_builder *b, uint32_t vip_index, uint32_t backend_id, const uint8_t addr[16],
+				uint16_t port, uint16_t weight, const uint8_t mac[6]);
+
+/* Key of the XDP program's vfp_conn map: an IPv4 TCP/UDP 4-tuple as it appears in the frame
+ * (addresses and ports in network order). Mirrored in bpf/xdp_redirect.c. */
+struct vfp_conn_key {
+	uint32_t saddr, daddr;
+	uint16_t sport, dport;
+	uint8_t proto;
+	uint8_t pad[3];
+}; /* 16 bytes */
+/* Where a connection key must be published: port is the fast-path port whose XDP program
+ * sees that direction (VFP_PORT_VIA_UNDERLAY: the underlay). add 1 inserts, 0 withdraws.
+ * Returns 0 or a negative errno (an insert that fails makes the connection go to OVS). */
+#define VFP_PORT_VIA_UNDERLAY 0xffffffffu
+typedef int (*vfp_conn_hook)(void *arg, uint32_t port, const struct vfp_conn_key *key, int add);
+/* Called on the context's own thread, inside classification, before the frame is sent. */
+void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg);
+
+/* Connections dispatched per (conntrack VIP listener, backend) by a context, for the load
+ * balancer's status (OVS counts its own in the LbDnat flows). At most VFP_CONN_COUNTS pairs. */
+#define VFP_CONN_COUNTS 1024u
+struct vfp_conn_count {
+	uint32_t vip, backend; /* IPv4, host order */
+	uint16_t port;         /* VIP port */
+	uint8_t proto, used;
+	uint32_t pad;
+	uint64_t conns;
+}; /* 24 bytes */
+/* Copies up to n used entries into out; returns how many. */
+uint32_t vfp_ctx_conn_counts(const struct vfp_ctx *ctx, struct vfp_conn_count *out, uint32_t n);
 
 /* Source of encapsulated frames: the local VTEP address and the underlay MAC. */
 int vfp_builder_set_local_vtep(struct vfp_builder *b, uint32_t ip, const uint8_t mac[6]);

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "conn.h"
 #include "datapath.h"
 #include "encap.h"
 #include "forward.h"
@@ -25,18 +26,18 @@ static void map_ipv4(uint8_t a[16], uint32_t ip)
 }
 
 /* L2 decision inside a network: local port or remote VTEP. */
-static void by_mac(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
-		   struct tally *ty)
+void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
+		   uint64_t *c)
 {
 	const struct vfp_mac_ent *m = vfp_mac_lookup(t, network, vfp_mac48(dmac));
 	const struct vfp_vtep_ent *vt;
 
 	if (!m) {
-		ty->c[VFP_C_MAC_MISS]++;
+		c[VFP_C_MAC_MISS]++;
 		slow(v, VFP_R_MAC_MISS);
 		return;
 	}
-	ty->c[VFP_C_MAC_HIT]++;
+	c[VFP_C_MAC_HIT]++;
 	if (!m->remote) {
 		v->kind = VFP_V_LOCAL;
 		v->port = m->target;
@@ -52,6 +53,12 @@ static void by_mac(const struct vfp_tables *t, uint32_t network, const uint8_t *
 	v->vni = m->vni;
 	v->encap = vt->encap;
 	map_ipv4(v->addr, vt->ip);
+}
+
+static inline void by_mac(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
+			  struct tally *ty)
+{
+	vfp_l2_lookup(t, network, dmac, v, ty->c);
 }
 
 static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct vfp_pkt *p, struct vfp_verdict *v,
@@ -85,8 +92,11 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 	}
 	if (idx < 0) {
 		idx = vip->ring[h % VFP_MAGLEV_M];
-		if (!e)
+		if (!e) {
 			e = slot;
+			if (e)
+				vfp_conn_evict(ctx, e, ty->c); /* a conntrack entry takes its XDP keys along */
+		}
 		if (e) {
 			memcpy(e->src, p->src, 16);
 			memcpy(e->vip, p->dst, 16);
@@ -94,6 +104,7 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 			e->vport = p->dport;
 			e->proto = p->proto;
 			e->used = 1;
+			e->ct = 0;
 			e->stamp = ctx->lru.clock;
 			e->backend_id = vip->backends[idx].id;
 		}
@@ -105,8 +116,8 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 	memcpy(v->addr, be->addr, 16);
 }
 
-static void from_underlay(const struct vfp_tables *t, const uint8_t *f, uint32_t len, const struct vfp_pkt *outer,
-			  struct vfp_verdict *v, struct tally *ty)
+static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const uint8_t *f, uint32_t len,
+			  const struct vfp_pkt *outer, struct vfp_verdict *v, struct tally *ty, struct vfp_nat *nat)
 {
 	uint32_t inner_off, vni;
 	const struct vfp_vni_ent *ve;
@@ -150,14 +161,19 @@ static void from_underlay(const struct vfp_tables *t, const uint8_t *f, uint32_t
 		v->kind = VFP_V_SLOW;
 		v->reason = VFP_R_MAC_MISS;
 	}
+	/* A backend's reply to a connection this node's fast path dispatched: back to the VIP. */
+	if (v->kind == VFP_V_LOCAL)
+		vfp_conn_reverse(ctx, &in, inner_off, ty->c, nat);
 }
 
-static void classify_one(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_port_ent *pe,
-			 const uint8_t *f, uint32_t len, struct vfp_verdict *v, struct tally *ty, struct vfp_pkt *pp)
+static void classify_one(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_port_ent *pe, uint32_t in_port,
+			 const uint8_t *f, uint32_t len, struct vfp_verdict *v, struct tally *ty, struct vfp_pkt *pp,
+			 struct vfp_nat *nat, int vips)
 {
 	int err;
 
 	memset(v, 0, sizeof(*v));
+	nat->kind = VFP_NAT_NONE;
 	ty->bytes += len;
 	err = vfp_parse(f, len, pp);
 	if (err) {
@@ -174,7 +190,7 @@ static void classify_one(struct vfp_ctx *ctx, const struct vfp_tables *t, const 
 	}
 	ty->c[VFP_C_PORT_HIT]++;
 	if (pe->flags & VFP_PORT_UNDERLAY) {
-		from_underlay(t, f, len, pp, v, ty);
+		from_underlay(ctx, t, f, len, pp, v, ty, nat);
 		return;
 	}
 	v->network = pe->network;
@@ -186,29 +202,69 @@ static void classify_one(struct vfp_ctx *ctx, const struct vfp_tables *t, const 
 		slow(v, VFP_R_ARP);
 		return;
 	}
-	if (t->n_vips && (pp->proto == 6 || pp->proto == 17) && (pp->l3 == VFP_L3_IPV4 || pp->l3 == VFP_L3_IPV6)) {
+	if (vips && t->n_vips && (pp->proto == 6 || pp->proto == 17) && (pp->l3 == VFP_L3_IPV4 || pp->l3 == VFP_L3_IPV6)) {
 		/* Later fragments carry no ports: they are matched on the address alone by
 		 * the VIP lookup failing below, and go by MAC like any other frame. The
 		 * first fragment has ports and is sent to the slow path by by_vip. */
 		const struct vfp_vip *vip = (pp->flags & VFP_PF_HAS_L4) ? vfp_vip_lookup(t, pp->proto, pp->dst, pp->dport) : NULL;
 		if (vip) {
 			ty->c[VFP_C_VIP_HIT]++;
-			by_vip(ctx, vip, pp, v, ty);
+			if (vip->flags & VFP_VIP_CONNTRACK)
+				vfp_conn_forward(ctx, t, vip, pp, in_port, pe->network, v, ty->c, nat);
+			else
+				by_vip(ctx, vip, pp, v, ty);
 			v->network = pe->network;
 			return;
 		}
 		ty->c[VFP_C_VIP_MISS]++;
 	}
 	by_mac(t, pe->network, f, v, ty);
+	/* A local backend's reply to a connection the fast path dispatched: back to the VIP. */
+	if (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP)
+		vfp_conn_reverse(ctx, pp, 0, ty->c, nat);
+}
+
+/*
+ * Misses go back to the slow path, but a frame the runner holds cannot: AF_XDP has no way
+ * to hand it to OVS's port as if it had arrived there. A frame only reaches the runner when
+ * the XDP filter's keys say the tables decide it, and the control plane withdraws keys
+ * before it commits tables that stop deciding them (node-runner.ts); so a table miss here
+ * is a frame taken under the previous snapshot and queued in the rx ring across that
+ * commit. It is decided by that snapshot, as it would have been a moment earlier. Only
+ * lookups that change with the tables are retried (not parse errors, ARP, broadcast).
+ */
+static inline int retry_prev(uint8_t reason)
+{
+	return reason == VFP_R_PORT_MISS || reason == VFP_R_MAC_MISS || reason == VFP_R_VNI_MISS;
+}
+
+static int classify_prev(struct vfp_ctx *ctx, const struct vfp_tables *prev, uint32_t in_port, const uint8_t *f,
+			  uint32_t len, struct vfp_verdict *v, struct tally *ty, struct vfp_pkt *p, struct vfp_nat *nat)
+{
+	struct vfp_verdict again;
+	struct tally scratch; /* the retry's lookups are not counted twice */
+	const struct vfp_port_ent *pe = NULL;
+
+	if (in_port < prev->n_ports && (prev->ports[in_port].flags & VFP_PORT_PRESENT))
+		pe = &prev->ports[in_port];
+	memset(&scratch, 0, sizeof(scratch));
+	/* L2 only: a VIP decision (and its connection state) is never taken from old tables. */
+	classify_one(ctx, prev, pe, in_port, f, len, &again, &scratch, p, nat, 0);
+	if (again.kind == VFP_V_SLOW || nat->kind != VFP_NAT_NONE)
+		return 0;
+	*v = again;
+	ty->c[VFP_C_PREV_HIT]++;
+	return 1;
 }
 
 static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, const uint8_t *const frames[],
 		    uint32_t chunk, uint32_t offs[], uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[], int act)
 {
 	struct vfp_pkt p;
+	struct vfp_nat nat;
 	uint64_t drops = 0;
 	struct vfp_dp *dp = ctx->dp;
-	const struct vfp_tables *t;
+	const struct vfp_tables *t, *prev;
 	const struct vfp_port_ent *pe = NULL;
 	struct tally ty;
 	uint32_t i;
@@ -216,14 +272,21 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 	memset(&ty, 0, sizeof(ty));
 	vfp_rcu_enter(&dp->rcu, ctx->slot);
 	t = __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST);
+	prev = __atomic_load_n(&dp->prev, __ATOMIC_SEQ_CST);
 	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
 		pe = &t->ports[in_port];
 	for (i = 0; i < n; i++) {
 		const uint8_t *f = base ? base + offs[i] : frames[i];
-		classify_one(ctx, t, pe, f, lens[i], &verdicts[i], &ty, &p);
+		const struct vfp_tables *by = t; /* the snapshot that decided this frame */
+		classify_one(ctx, t, pe, in_port, f, lens[i], &verdicts[i], &ty, &p, &nat, 1);
+		if (verdicts[i].kind == VFP_V_SLOW && prev && retry_prev(verdicts[i].reason) &&
+		    classify_prev(ctx, prev, in_port, f, lens[i], &verdicts[i], &ty, &p, &nat))
+			by = prev;
 		if (act && verdicts[i].kind != VFP_V_SLOW) {
+			if (nat.kind != VFP_NAT_NONE)
+				vfp_nat_apply((uint8_t *)(uintptr_t)base + offs[i], &nat);
 			/* base is writable whenever act is set (vfp_forward_umem's contract). */
-			int r = vfp_apply(t, &p, &verdicts[i], (uint8_t *)(uintptr_t)base, chunk, &offs[i], &lens[i]);
+			int r = vfp_apply(by, &p, &verdicts[i], (uint8_t *)(uintptr_t)base, chunk, &offs[i], &lens[i]);
 			if (r) {
 				verdicts[i].kind = VFP_V_SLOW;
 				verdicts[i].reason = (uint8_t)r;

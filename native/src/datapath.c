@@ -35,6 +35,7 @@ void vfp_dp_free(struct vfp_dp *dp)
 	if (!dp)
 		return;
 	vfp_tables_free(dp->tables);
+	vfp_tables_free(dp->prev);
 	pthread_mutex_destroy(&dp->commit_lock);
 	free(dp);
 }
@@ -52,6 +53,7 @@ int64_t vfp_dp_commit(struct vfp_dp *dp, const struct vfp_builder *b)
 		return -ENOMEM;
 	}
 	old = __atomic_exchange_n(&dp->tables, t, __ATOMIC_SEQ_CST);
+	old = __atomic_exchange_n(&dp->prev, old, __ATOMIC_SEQ_CST); /* keep one generation back */
 	dp->generation = gen;
 	vfp_rcu_synchronize(&dp->rcu);
 	vfp_tables_free(old);

@@ -12,6 +12,10 @@
 
 struct vfp_dp {
 	struct vfp_tables *tables; /* read with acquire by classify, swapped by commit */
+	/* The snapshot before `tables`, kept until the next commit: a frame the XDP filter took
+	 * under it (queued in an rx ring while its key was withdrawn and the tables changed)
+	 * and that the current tables miss is decided by it (classify.c, retry_prev). */
+	struct vfp_tables *prev;
 	struct vfp_rcu rcu;
 	pthread_mutex_t commit_lock; /* control plane only: commits are serialised */
 	uint64_t generation;
@@ -21,6 +25,12 @@ struct vfp_ctx {
 	struct vfp_dp *dp;
 	int slot;
 	struct vfp_lru lru;
+	/* Conntrack VIPs: where connection keys are published (the runner's XDP maps), and
+	 * whether any reverse entry was ever made (replies are only looked up then). */
+	vfp_conn_hook conn_hook;
+	void *conn_arg;
+	uint64_t ct_entries;
+	struct vfp_conn_count conn_counts[VFP_CONN_COUNTS]; /* open addressing; used set last */
 	/* Plain counters: one writer (this context's thread), 64-bit aligned loads are
 	 * atomic on the platforms we build for, so readers see whole values. */
 	uint64_t c[VFP_C_COUNT];

@@ -12,14 +12,24 @@
 
 #define VFP_LRU_WAYS 4u
 
+/* Conntrack VIPs keep two entries per connection (vfp_conn in classify.c): the forward one
+ * (client -> VIP, proto as is) and the reverse one (backend -> client, proto | VFP_LRU_REVERSE)
+ * whose nat_* say what the reply's source becomes; the forward one's nat_* name the backend,
+ * so either entry finds its twin. xdp_port is where its XDP key was published. */
+#define VFP_LRU_REVERSE 0x80u
 struct vfp_lru_ent {
 	uint8_t src[16];
-	uint8_t vip[16];
+	uint8_t vip[16]; /* destination of the entry's direction */
 	uint16_t sport, vport;
 	uint8_t proto, used;
-	uint16_t pad;
+	uint8_t ct;      /* a conntrack entry: its XDP key is published at xdp_port */
+	uint8_t pad;
 	uint32_t backend_id;
 	uint32_t stamp;
+	uint8_t nat_addr[16];
+	uint16_t nat_port;
+	uint16_t pad2;
+	uint32_t xdp_port;
 };
 
 struct vfp_lru {

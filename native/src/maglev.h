@@ -21,6 +21,8 @@ struct vfp_backend {
 	uint8_t addr[16];
 	uint16_t port;
 	uint16_t weight;
+	uint8_t mac[6]; /* for conntrack VIPs' L2 delivery (zero when not given) */
+	uint16_t pad;
 };
 
 /* Sorts backends by id: the order the ring's indexes refer to. */

@@ -229,6 +229,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static int conn_publish(void *arg, uint32_t port, const struct vfp_conn_key *key, int add);
+
 struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, const struct vfp_runner_if ifs[], uint32_t n,
 				    const char *obj_path, uint32_t skb_mode, uint32_t underlay_port, char *err,
 				    uint32_t errlen)
@@ -283,6 +285,8 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 		free(r);
 		return NULL;
 	}
+	/* Before any VIP key is in the filters (the control plane adds those after start). */
+	vfp_ctx_set_conn_hook(ctx, conn_publish, r);
 	return r;
 }
 
@@ -292,20 +296,21 @@ void vfp_runner_stop(struct vfp_runner *r)
 		return;
 	atomic_store(&r->stop, 1);
 	pthread_join(r->thread, NULL);
+	vfp_ctx_set_conn_hook(r->ctx, NULL, NULL);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	free(r->outs);
 	free(r);
 }
 
-static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner" };
+static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_conn" };
 
 int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add)
 {
 	uint8_t one = 1;
 	int fd, i = index_of(r, port);
 
-	if (i < 0 || map > 2)
+	if (i < 0 || map >= sizeof(MAPS) / sizeof(MAPS[0]))
 		return -EINVAL;
 	fd = vfp_xsk_map_fd(r->x[i], MAPS[map]);
 	if (fd < 0)
@@ -315,6 +320,14 @@ int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const u
 	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/* Conntrack VIP keys from the classifier (runner thread, before the frame is sent): into
+ * the vfp_conn map of the interface that sees that direction. */
+static int conn_publish(void *arg, uint32_t port, const struct vfp_conn_key *key, int add)
+{
+	struct vfp_runner *r = arg;
+	return vfp_runner_filter(r, port == VFP_PORT_VIA_UNDERLAY ? r->underlay_port : port, 4, (const uint8_t *)key, add);
 }
 
 uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n)

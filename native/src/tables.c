@@ -37,6 +37,7 @@ struct b_vip {
 	uint8_t addr[16];
 	uint16_t port;
 	uint8_t proto;
+	uint32_t flags;
 	struct vec backends; /* struct vfp_backend */
 };
 
@@ -170,6 +171,25 @@ int vfp_builder_add_vip(struct vfp_builder *b, uint8_t proto, const uint8_t addr
 	return (int)(b->vips.n - 1);
 }
 
+int vfp_builder_set_vip_flags(struct vfp_builder *b, uint32_t vip_index, uint32_t flags)
+{
+	if (vip_index >= b->vips.n || (flags & ~(VFP_VIP_CLIENT_IP | VFP_VIP_CONNTRACK)))
+		return -EINVAL;
+	((struct b_vip *)b->vips.d)[vip_index].flags = flags;
+	return 0;
+}
+
+int vfp_builder_add_backend_mac(struct vfp_builder *b, uint32_t vip_index, uint32_t id, const uint8_t addr[16],
+				uint16_t port, uint16_t weight, const uint8_t mac[6])
+{
+	int rc = vfp_builder_add_backend(b, vip_index, id, addr, port, weight);
+	if (rc == 0) {
+		struct b_vip *v = &((struct b_vip *)b->vips.d)[vip_index];
+		memcpy(((struct vfp_backend *)v->backends.d)[v->backends.n - 1].mac, mac, 6);
+	}
+	return rc;
+}
+
 int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t id, const uint8_t addr[16],
 			    uint16_t port, uint16_t weight)
 {
@@ -183,6 +203,7 @@ int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t 
 	be = vec_push(&v->backends);
 	if (!be)
 		return -ENOMEM;
+	memset(be, 0, sizeof(*be)); /* padding too: rings are reused by memcmp of backend lists */
 	be->id = id;
 	memcpy(be->addr, addr, 16);
 	be->port = port;
@@ -265,6 +286,7 @@ static int build_vip(struct vfp_vip *v, const struct b_vip *s, const struct vfp_
 	v->port = s->port;
 	v->proto = s->proto;
 	v->used = 1;
+	v->flags = s->flags;
 	v->n_backends = s->backends.n;
 	if (s->backends.n == 0)
 		return 0;

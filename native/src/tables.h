@@ -57,6 +57,7 @@ struct vfp_vip {
 	uint8_t proto;
 	uint8_t used;
 	uint32_t index;      /* position in the builder, stable across commits of it */
+	uint32_t flags;      /* VFP_VIP_* */
 	uint32_t n_backends;
 	struct vfp_backend *backends; /* sorted by id */
 	const uint16_t *ring; /* ringobj->slot: VFP_MAGLEV_M entries, NULL when no usable backend */

@@ -4,7 +4,7 @@
  * it returns an unavailable status with the reason (once per process in the log) and
  * callers carry on without a fast path.
  */
-import { findLibrary, loadNative, VERDICT_SIZE, ENCAP_PARAMS_SIZE, type Handle, type NativeLib } from './native';
+import { findLibrary, loadNative, CONN_COUNT_SIZE, CONN_COUNTS, VERDICT_SIZE, ENCAP_PARAMS_SIZE, type Handle, type NativeLib } from './native';
 import {
   IFACE_COUNTERS, TABLE_COUNTERS, type BackendSpec, type EncapParams, type FastPathStatus, type IfaceCounters,
   type TableCounters, type Verdict, type VipSpec, type VtepSpec,
@@ -51,11 +51,13 @@ export class TableBuilder {
   }
   vip(v: VipSpec): this {
     const idx = check('add_vip', this.lib.addVip(this.handle, v.proto, v.addr, v.port));
+    if (v.flags) check('set_vip_flags', this.lib.setVipFlags(this.handle, idx, v.flags));
     for (const b of v.backends) this.backend(idx, b);
     return this;
   }
   private backend(vip: number, b: BackendSpec): void {
-    check('add_backend', this.lib.addBackend(this.handle, vip, b.id, b.addr, b.port, b.weight));
+    if (b.mac) check('add_backend_mac', this.lib.addBackendMac(this.handle, vip, b.id, b.addr, b.port, b.weight, b.mac));
+    else check('add_backend', this.lib.addBackend(this.handle, vip, b.id, b.addr, b.port, b.weight));
   }
   clear(): this {
     this.lib.builderClear(this.handle);
@@ -159,9 +161,27 @@ export class Classifier {
     this.lib.ctxIfaceCounters(this.handle, port, this.ictr, this.ictr.length);
     return Object.fromEntries(IFACE_COUNTERS.map((k, i) => [k, this.ictr[i]])) as IfaceCounters;
   }
+  /** Connections this context dispatched per (conntrack VIP listener, backend), cumulative. */
+  connCounts(): VipConnections[] {
+    const buf = Buffer.alloc(CONN_COUNTS * CONN_COUNT_SIZE);
+    const n = this.lib.ctxConnCounts(this.handle, buf, CONN_COUNTS);
+    const ip = (x: number) => [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
+    return Array.from({ length: n }, (_, i) => {
+      const o = i * CONN_COUNT_SIZE;
+      return { vip: ip(buf.readUInt32LE(o)), backend: ip(buf.readUInt32LE(o + 4)), port: buf.readUInt16LE(o + 8), proto: buf.readUInt8(o + 10), connections: Number(buf.readBigUInt64LE(o + 16)) };
+    });
+  }
   free(): void {
     this.lib.ctxFree(this.handle);
   }
+}
+
+export interface VipConnections {
+  vip: string;
+  port: number;
+  proto: number;
+  backend: string;
+  connections: number;
 }
 
 export class FastPath {

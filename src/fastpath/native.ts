@@ -15,6 +15,8 @@ export const ABI_VERSION = 3;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
+export const CONN_COUNT_SIZE = 24; // sizeof(struct vfp_conn_count), checked by a _Static_assert in C
+export const CONN_COUNTS = 1024; // VFP_CONN_COUNTS
 
 type Bytes = Buffer | Uint8Array;
 
@@ -37,11 +39,15 @@ export interface NativeLib {
   addMacRemote(b: Handle, network: number, mac: Bytes, vtepId: number, vni: number): number;
   addVip(b: Handle, proto: number, addr: Bytes, port: number): number;
   addBackend(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number): number;
+  addBackendMac(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number, mac: Bytes): number;
+  setVipFlags(b: Handle, vip: number, flags: number): number;
   setLocalVtep(b: Handle, ip: number, mac: Bytes): number;
   forwardUmem(ctx: Handle, inPort: number, base: Bytes, chunk: number, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): number;
   classifyUmem(ctx: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): void;
   ctxCounters(ctx: Handle, out: BigUint64Array, n: number): number;
   ctxIfaceCounters(ctx: Handle, port: number, out: BigUint64Array, n: number): number;
+  /** out: CONN_COUNT_SIZE bytes per entry (struct vfp_conn_count). */
+  ctxConnCounts(ctx: Handle, out: Buffer, n: number): number;
   maglevBuild(ids: Uint32Array, addrs: Bytes, ports: Uint16Array, weights: Uint16Array, n: number, ring: Uint16Array): number;
   encap(params: Bytes, inner: Bytes, innerLen: number, out: Bytes, outCap: number): number;
   decap(frame: Bytes, len: number, innerOff: Uint32Array, vni: Uint32Array): number;
@@ -109,11 +115,14 @@ export function loadNative(path: string): NativeLib {
     macR: f('vfp_builder_add_mac_remote', 'int', [bld, 'uint32_t', 'void *', 'uint32_t', 'uint32_t']),
     vip: f('vfp_builder_add_vip', 'int', [bld, 'uint8_t', 'void *', 'uint16_t']),
     be: f('vfp_builder_add_backend', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t']),
+    beMac: f('vfp_builder_add_backend_mac', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t', 'void *']),
+    vipFlags: f('vfp_builder_set_vip_flags', 'int', [bld, 'uint32_t', 'uint32_t']),
     local: f('vfp_builder_set_local_vtep', 'int', [bld, 'uint32_t', 'void *']),
     forward: f('vfp_forward_umem', 'uint32_t', [ctx, 'uint32_t', 'void *', 'uint32_t', 'void *', 'void *', 'uint32_t', 'void *']),
     classify: f('vfp_classify_umem', 'void', [ctx, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *']),
     ctrs: f('vfp_ctx_counters', 'uint32_t', [ctx, 'void *', 'uint32_t']),
     ictrs: f('vfp_ctx_iface_counters', 'uint32_t', [ctx, 'uint32_t', 'void *', 'uint32_t']),
+    cconns: f('vfp_ctx_conn_counts', 'uint32_t', [ctx, 'void *', 'uint32_t']),
     maglev: f('vfp_maglev_build', 'int', ['void *', 'void *', 'void *', 'void *', 'uint32_t', 'void *']),
     encap: f('vfp_encap', 'int', ['void *', 'void *', 'uint32_t', 'void *', 'uint32_t']),
     decap: f('vfp_decap', 'int', ['void *', 'uint32_t', 'void *', 'void *']),
@@ -153,11 +162,14 @@ export function loadNative(path: string): NativeLib {
     addMacRemote: (b, net, mac, vt, vni) => n(fns.macR(b, net, mac, vt, vni)),
     addVip: (b, pr, a, p) => n(fns.vip(b, pr, a, p)),
     addBackend: (b, v, id, a, p, w) => n(fns.be(b, v, id, a, p, w)),
+    addBackendMac: (b, v, id, a, p, w, mac) => n(fns.beMac(b, v, id, a, p, w, mac)),
+    setVipFlags: (b, v, fl) => n(fns.vipFlags(b, v, fl)),
     setLocalVtep: (b, ip, mac) => n(fns.local(b, ip, mac)),
     forwardUmem: (c, ip, base, chunk, offs, lens, cnt, out) => n(fns.forward(c, ip, base, chunk, offs, lens, cnt, out)),
     classifyUmem: (c, ip, base, offs, lens, cnt, out) => void fns.classify(c, ip, base, offs, lens, cnt, out),
     ctxCounters: (c, out, cnt) => n(fns.ctrs(c, out, cnt)),
     ctxIfaceCounters: (c, p, out, cnt) => n(fns.ictrs(c, p, out, cnt)),
+    ctxConnCounts: (c, out, cnt) => n(fns.cconns(c, out, cnt)),
     maglevBuild: (ids, addrs, ports, w, cnt, ring) => n(fns.maglev(ids, addrs, ports, w, cnt, ring)),
     encap: (p, inner, len, out, cap) => n(fns.encap(p, inner, len, out, cap)),
     decap: (fr, len, off, vni) => n(fns.decap(fr, len, off, vni)),

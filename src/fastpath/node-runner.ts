@@ -13,7 +13,7 @@
  * interface gone) the state says why and every frame keeps going to OVS.
  */
 import { existsSync } from 'node:fs';
-import type { Classifier, FastPath, TableBuilder } from './fastpath';
+import type { Classifier, FastPath, TableBuilder, VipConnections } from './fastpath';
 import { RUNNER_IF_SIZE, type Handle } from './native';
 import { FilterMap, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tablesSignature, type NodeTables } from './node-tables';
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
@@ -40,6 +40,11 @@ export interface InterfaceCounters {
 export interface NodeCounters {
   tables: TableCounters;
   interfaces: InterfaceCounters[];
+  /**
+   * Connections the fast path dispatched per (VIP listener, backend), cumulative: the
+   * counterpart of OVS's LbDnat flow counters, which never see these connections.
+   */
+  vipConnections: Array<VipConnections & { network?: number }>;
 }
 
 interface RunnerIf {
@@ -78,6 +83,8 @@ export class NodeRunner {
   private tablesSig = '';
   private filters = new Map<string, Map<FilterMap, Set<string>>>();
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
+  /** "vip/port/proto" -> network of the VIPs applied (names the network of a dispatch count). */
+  private vipNetworks = new Map<string, number>();
   private readonly xst = new BigUint64Array(XSK_STATS.length);
 
   /** fp: a datapath of this node's own (its tables are this node's); close() frees it. */
@@ -102,6 +109,7 @@ export class NodeRunner {
     const wantSig = JSON.stringify(wantIfs);
     const want = new Map(interfaceFilters(t).map((f) => [f.ifname, f.keys]));
     if (this.runner) this.updateFilters(want, 'remove');
+    this.vipNetworks = new Map(t.vips.flatMap((v) => (v.network === undefined ? [] : [[`${v.vip}/${v.port}/${v.proto === 'TCP' ? 6 : 17}`, v.network] as [string, number]])));
     const sig = tablesSignature(t);
     if (sig !== this.tablesSig) {
       this.builder.clear();
@@ -148,7 +156,15 @@ export class NodeRunner {
       }
       return c;
     });
-    return { tables: this.ctx.counters(), interfaces };
+    return { tables: this.ctx.counters(), interfaces, vipConnections: this.vipConnections() };
+  }
+
+  /** Connections dispatched per (VIP listener, backend), with the VIP's network when known. */
+  vipConnections(): Array<VipConnections & { network?: number }> {
+    return this.ctx.connCounts().map((c) => {
+      const network = this.vipNetworks.get(`${c.vip}/${c.port}/${c.proto}`);
+      return network === undefined ? c : { ...c, network };
+    });
   }
 
   close(): void {
@@ -214,7 +230,7 @@ export class NodeRunner {
       const cur = this.filters.get(f.name) ?? new Map<FilterMap, Set<string>>();
       this.filters.set(f.name, cur);
       const next = want.get(f.name) ?? new Map<FilterMap, Set<string>>();
-      for (const map of [FilterMap.Dst, FilterMap.Src, FilterMap.Inner]) {
+      for (const map of [FilterMap.Dst, FilterMap.Src, FilterMap.Inner, FilterMap.Vip]) {
         const have = cur.get(map) ?? new Set<string>();
         cur.set(map, have);
         const target = next.get(map) ?? new Set<string>();

@@ -4,9 +4,9 @@
  * local port), and each interface's filter lists exactly the frames the tables decide.
  */
 import { FastPath, FrameBatch, openFastPath } from './fastpath';
-import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, srcKey, UNDERLAY_PORT, type NodeTables } from './node-tables';
-import { eth, icmpEcho, ipv4, ipv4Packet, mac } from './reference';
-import { Encap, PORT_UNDERLAY, VerdictKind } from './types';
+import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, srcKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
+import { eth, icmpEcho, ipv4, ipv4Packet, mac, tcp } from './reference';
+import { Encap, PORT_UNDERLAY, SlowReason, VerdictKind } from './types';
 
 const opened = openFastPath();
 if (!opened.fastPath) throw new Error(`libvnetfp must build for the tests: ${JSON.stringify(opened.status)}`);
@@ -79,6 +79,47 @@ describe('NodeTables', () => {
     expect(f.get('tap5')!.get(FilterMap.Dst)).toEqual(new Set());
     expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C)]));
     expect([...f.get('tap3')!.get(FilterMap.Dst)!].some((k) => k.startsWith(LB.replace(/:/g, '')))).toBe(false);
+  });
+
+  it('conntrack VIPs: SYN keys on the VM NICs of the VIP\'s network, only when every weighted backend is reachable by the tables', () => {
+    const D = '02:00:00:00:00:0d';
+    const t = tables();
+    t.vips = [
+      // Network 200 (load balancers: slowOnly): backend D is local, an unhealthy one at weight 0 without a MAC entry.
+      { network: 200, proto: 'TCP', vip: '10.0.1.200', port: 80, affinity: 'ClientIP', backends: [{ ip: '10.0.1.13', port: 8080, weight: 1, mac: D }, { ip: '10.0.1.14', port: 8080, weight: 0, mac: '02:00:00:00:00:0e' }] },
+      // A weighted backend the tables cannot reach: OVS keeps the VIP.
+      { network: 200, proto: 'TCP', vip: '10.0.1.201', port: 80, backends: [{ ip: '10.0.1.13', port: 8080, weight: 1, mac: D }, { ip: '10.0.1.15', port: 8080, weight: 1, mac: '02:00:00:00:00:0f' }] },
+      { network: 200, proto: 'UDP', vip: '10.0.1.200', port: 53, backends: [{ ip: '10.0.1.13', port: 53, weight: 1, mac: D }] },
+    ];
+    t.ports[2] = { ...t.ports[2]!, sources: [{ mac: D, ip: '10.0.1.13' }] };
+    expect(t.vips.map((v) => isConntrackVip(t, v))).toEqual([true, false, false]);
+    const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
+    expect(f.get('tap5')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6)]));
+    expect(f.get('tap5')!.get(FilterMap.Dst)).toEqual(new Set()); // its other traffic stays with OVS
+    expect(f.get('tap5')!.get(FilterMap.Src)).toEqual(new Set([srcKey(D, '10.0.1.13')])); // port security gates the VIP's SYNs
+    expect(f.get('tap3')!.get(FilterMap.Vip)).toEqual(new Set()); // another network
+    expect(vipKey('10.0.1.200', 80, 6)).toBe('0a0001c800500600');
+    // The committed VIP is a conntrack one: a SYN is delivered to D rewritten, an ACK without SYN is not taken.
+    const dp = new FastPath(fp.lib), bld = dp.builder(), ctx = dp.classifier(1024);
+    try {
+      fillBuilder(bld, t, PORT_UNDERLAY);
+      dp.commit(bld);
+      const syn = eth(mac(LB), mac(D), 0x0800, ipv4Packet(ipv4('10.0.1.5'), ipv4('10.0.1.200'), 6, tcp(40000, 80, 0x02)));
+      const batch = FrameBatch.withHeadroom([syn, eth(mac(LB), mac(D), 0x0800, ipv4Packet(ipv4('10.0.1.5'), ipv4('10.0.1.200'), 6, tcp(40001, 80, 0x10)))]);
+      ctx.forward(5, batch);
+      expect(batch.verdict(0)).toMatchObject({ kind: VerdictKind.Local, port: 5, l4port: 8080 });
+      expect(batch.frame(0).subarray(0, 6).toString('hex')).toBe(D.replace(/:/g, ''));
+      expect(batch.verdict(1)).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+      // The VIP whose new connections stay with OVS is still a conntrack VIP in the tables (the
+      // connections the fast path holds would go on): a stray ACK is not rewritten.
+      const stray = FrameBatch.withHeadroom([eth(mac(LB), mac(D), 0x0800, ipv4Packet(ipv4('10.0.1.5'), ipv4('10.0.1.201'), 6, tcp(40002, 80, 0x10)))]);
+      ctx.forward(5, stray);
+      expect(stray.verdict(0)).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+    } finally {
+      ctx.free();
+      bld.free();
+      dp.close();
+    }
   });
 
   it('encodes filter keys as the XDP program reads them', () => {

@@ -5,7 +5,7 @@
  * session; NodeRunner applies it. Also the pure parts of applying: the native table
  * contents and the XDP filter keys each interface needs.
  */
-import { Encap } from './types';
+import { Encap, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
 
 export interface NodeTablesPort {
   /** Fast-path port id (the ofport of the VM NIC on br-int). */
@@ -29,13 +29,28 @@ export interface NodeTables {
   vnis: Array<{ vni: number; network: number }>;
   vteps: Array<{ id: number; ip: string; mac: string; encap: 'vxlan' | 'geneve' }>;
   macs: Array<{ network: number; mac: string; to: NodeTablesDestination }>;
-  vips: Array<{ proto: 'TCP' | 'UDP'; vip: string; port: number; backends: Array<{ ip: string; port: number; weight: number }> }>;
+  vips: NodeTablesVip[];
+}
+
+/**
+ * A VIP listener. With `network` and every weighted backend's `mac` it is a conntrack VIP
+ * (IPv4 TCP): the fast path takes its connections from their SYN (see native/src/conn.h);
+ * without, it is only in the tables. Weight 0: an unhealthy backend that keeps the
+ * connections it has and gets no new ones (OVS's semantics).
+ */
+export interface NodeTablesVip {
+  network?: number;
+  proto: 'TCP' | 'UDP';
+  vip: string;
+  port: number;
+  affinity?: 'None' | 'ClientIP';
+  backends: Array<{ ip: string; port: number; weight: number; mac?: string }>;
 }
 
 /** The underlay's fast-path port id: OVS never numbers a port 0. */
 export const UNDERLAY_PORT = 0;
 
-export enum FilterMap { Dst = 0, Src = 1, Inner = 2 }
+export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Conn = 4 }
 
 export function macBytes(mac: string): Uint8Array {
   const parts = mac.split(':');
@@ -73,7 +88,33 @@ export function innerKey(vni: number, mac: string): string {
   b.set(macBytes(mac), 4);
   return b.toString('hex');
 }
+/** struct vfp_vip_key of bpf/xdp_redirect.c: IPv4 VIP, port (network order), protocol. */
+export function vipKey(vip: string, port: number, proto: number): string {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(ipv4Number(vip), 0);
+  b.writeUInt16BE(port, 4);
+  b.writeUInt8(proto, 6);
+  return b.toString('hex');
+}
+const PROTO = { TCP: 6, UDP: 17 } as const;
 export const keyBytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
+
+const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
+
+/** A VIP the classifier handles as a conntrack VIP (its connections' packets, once taken). */
+const conntrackCapable = (v: NodeTablesVip): boolean => v.proto === 'TCP' && v.network !== undefined && isIPv4(v.vip);
+
+/**
+ * Whether the fast path takes v's new connections (its SYN key is in the VM NICs' filters): IPv4 TCP in a known network, and every
+ * backend that gets new connections reachable by the tables (a MAC entry in the network),
+ * since a SYN it cannot deliver would be lost (a frame handed over cannot go back to OVS).
+ */
+export function isConntrackVip(t: NodeTables, v: NodeTablesVip): boolean {
+  if (!conntrackCapable(v)) return false;
+  const known = new Set(t.macs.filter((m) => m.network === v.network).map((m) => m.mac.toLowerCase()));
+  const active = v.backends.filter((b) => b.weight > 0);
+  return active.length > 0 && active.every((b) => b.mac !== undefined && isIPv4(b.ip) && known.has(b.mac.toLowerCase()));
+}
 
 export interface InterfaceFilters {
   ifname: string;
@@ -89,6 +130,7 @@ export interface InterfaceFilters {
  */
 export function interfaceFilters(t: NodeTables): InterfaceFilters[] {
   const out: InterfaceFilters[] = [];
+  const ctVips = t.vips.filter((v) => isConntrackVip(t, v));
   const byNetwork = new Map<number, string[]>();
   for (const m of t.macs) {
     let l = byNetwork.get(m.network);
@@ -98,8 +140,11 @@ export function interfaceFilters(t: NodeTables): InterfaceFilters[] {
   for (const p of t.ports) {
     const own = p.mac.toLowerCase();
     const dst = new Set(p.slowOnly ? [] : (byNetwork.get(p.network) ?? []).filter((m) => m !== own).map(dstKey));
-    const src = new Set(p.portSecurity && !p.slowOnly ? p.sources.map((s) => srcKey(s.mac, s.ip)) : []);
-    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src]]) });
+    // Source pairs gate whatever the other keys let in (on a slowOnly port: only VIP connections).
+    const src = new Set(p.portSecurity ? p.sources.map((s) => srcKey(s.mac, s.ip)) : []);
+    // SYNs to the network's conntrack VIPs (the connections' own keys come from the runner).
+    const vips = new Set(ctVips.filter((v) => v.network === p.network).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
+    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Vip, vips]]) });
   }
   const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));
   const slowNets = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.network));
@@ -113,7 +158,6 @@ export function interfaceFilters(t: NodeTables): InterfaceFilters[] {
 }
 
 export const encapOf = (e: 'vxlan' | 'geneve'): Encap => (e === 'geneve' ? Encap.Geneve : Encap.Vxlan);
-const PROTO = { TCP: 6, UDP: 17 } as const;
 
 /** Stable text of what the native tables hold: equal text, no commit needed. */
 export function tablesSignature(t: NodeTables): string {
@@ -128,7 +172,7 @@ export interface BuilderLike {
   vtep(v: { id: number; ip: number; nextHopMac: Uint8Array; encap: Encap }): unknown;
   localMac(network: number, mac: Uint8Array, port: number): unknown;
   remoteMac(network: number, mac: Uint8Array, vtepId: number, vni: number): unknown;
-  vip(v: { proto: number; addr: Uint8Array; port: number; backends: Array<{ id: number; addr: Uint8Array; port: number; weight: number }> }): unknown;
+  vip(v: { proto: number; addr: Uint8Array; port: number; flags?: number; backends: Array<{ id: number; addr: Uint8Array; port: number; weight: number; mac?: Uint8Array }> }): unknown;
 }
 
 export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number): void {
@@ -142,6 +186,13 @@ export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number)
     else b.remoteMac(m.network, macBytes(m.mac), m.to.vtep, m.to.vni);
   }
   for (const v of t.vips) {
-    b.vip({ proto: PROTO[v.proto], addr: mappedIPv4(v.vip), port: v.port, backends: v.backends.map((x, i) => ({ id: i, addr: mappedIPv4(x.ip), port: x.port, weight: x.weight })) });
+    // Conntrack handling does not depend on the SYN key: connections the fast path holds keep
+    // going while new ones are left to OVS (a backend's MAC not in the tables for a moment).
+    const ct = conntrackCapable(v);
+    const flags = (ct ? VIP_CONNTRACK : 0) | (v.affinity === 'ClientIP' ? VIP_CLIENT_IP : 0);
+    // Backend ids are their addresses: stable across changes of the list, so a connection in
+    // the LRU keeps its backend while that backend stays (IPs are unique within a VIP).
+    const backends = v.backends.filter((x) => isIPv4(x.ip)).map((x) => ({ id: ipv4Number(x.ip), addr: mappedIPv4(x.ip), port: x.port, weight: x.weight, ...(ct && x.mac ? { mac: macBytes(x.mac) } : {}) }));
+    b.vip({ proto: PROTO[v.proto], addr: mappedIPv4(v.vip), port: v.port, backends, flags });
   }
 }

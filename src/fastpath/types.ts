@@ -4,6 +4,8 @@ export enum VerdictKind { Slow = 0, Local = 1, Encap = 2, Vip = 3 }
 export enum SlowReason {
   None = 0, Malformed = 1, PortMiss = 2, MacMiss = 3, Arp = 4, Broadcast = 5,
   VniMiss = 6, VipFragment = 7, VipEmpty = 8, Underlay = 9, NoHeadroom = 10,
+  /** A conntrack VIP's packet of a connection the fast path did not see from its SYN: OVS's. */
+  VipNotOurs = 11,
 }
 export enum Encap { Vxlan = 0, Geneve = 1 }
 export enum ParseError {
@@ -30,6 +32,7 @@ export interface Verdict {
 export const TABLE_COUNTERS = [
   'portHit', 'portMiss', 'macHit', 'macMiss', 'vniHit', 'vniMiss', 'vipHit', 'vipMiss',
   'lruHit', 'lruMiss', 'parseErrors', 'batches', 'packets',
+  'connNew', 'natForward', 'natReverse', 'connEvict', 'prevHit',
 ] as const;
 export type TableCounters = Record<(typeof TABLE_COUNTERS)[number], bigint>;
 export const IFACE_COUNTERS = ['rx', 'rxBytes', 'fast', 'slow', 'drops', 'errors'] as const;
@@ -41,8 +44,12 @@ export type FastPathStatus =
   | { available: false; component: 'library' | 'afxdp'; reason: string };
 
 export interface VtepSpec { id: number; ip: number; nextHopMac: Uint8Array; encap: Encap }
-export interface BackendSpec { id: number; addr: Uint8Array; port: number; weight: number }
-export interface VipSpec { proto: number; addr: Uint8Array; port: number; backends: BackendSpec[] }
+/** mac: where a conntrack VIP delivers to the backend (its port's MAC). */
+export interface BackendSpec { id: number; addr: Uint8Array; port: number; weight: number; mac?: Uint8Array }
+/** Flags of a VIP (vfp.h VFP_VIP_*). */
+export const VIP_CLIENT_IP = 1;
+export const VIP_CONNTRACK = 2;
+export interface VipSpec { proto: number; addr: Uint8Array; port: number; backends: BackendSpec[]; flags?: number }
 
 export interface EncapParams {
   type: Encap; ttl: number; srcPort: number; vni: number;

@@ -53,7 +53,13 @@ function sample(): LogicalModel {
       {
         uid: 'lb1', key: 't/lb1', version: '1', network: 'blue', vip: '10.0.0.200', mac: '02:4c:42:00:00:01',
         listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'SCTP', port: 9, targetPort: 9 }],
-        backends: [{ name: 'b13', ip: '10.0.0.13', mac: mac(13), weight: 2, healthy: true }, { name: 'b14', ip: '10.0.0.14', mac: mac(14), weight: 0, healthy: true }],
+        backends: [
+          { name: 'b13', ip: '10.0.0.13', mac: mac(13), weight: 2, healthy: true },
+          { name: 'b14', ip: '10.0.0.14', mac: mac(14), weight: 0, healthy: true },
+          { name: 'b12', ip: '10.0.0.12', mac: mac(12), weight: 3, healthy: false },
+          { name: 'b13again', ip: '10.0.0.13', mac: mac(13), weight: 5, healthy: true },
+        ],
+        sessionAffinity: 'ClientIP',
       },
     ],
   );
@@ -128,9 +134,18 @@ describe('planFastPath', () => {
     ]);
     expect(p.macs.find((e) => e.mac === mac(22))!.to).toEqual({ kind: 'remote', vtep: 1, node: 'hv2', ip: '198.18.0.2', vni: 200, encap: 'geneve' });
     expect(p.macs.some((e) => e.mac === mac(15) || e.mac === mac(31))).toBe(false);
-    // TCP listener only (SCTP is not classified), weight-0 backend left out, targetPort used.
+    // TCP listener only (SCTP is not classified), targetPort used, one backend per address
+    // (the first, as OVS's slot table); weight-0 and unhealthy backends stay at weight 0 (no
+    // new connections, established ones kept, as OVS's conntrack keeps them); affinity carried.
     expect(p.conntrackNetworks).toEqual([100]);
-    expect(p.vips).toEqual([{ network: 100, proto: 'TCP', vip: '10.0.0.200', port: 80, backends: [{ ip: '10.0.0.13', port: 8080, weight: 2, mac: mac(13) }] }]);
+    expect(p.vips).toEqual([{
+      network: 100, proto: 'TCP', vip: '10.0.0.200', port: 80, affinity: 'ClientIP',
+      backends: [
+        { ip: '10.0.0.13', port: 8080, weight: 2, mac: mac(13) },
+        { ip: '10.0.0.14', port: 8080, weight: 0, mac: mac(14) },
+        { ip: '10.0.0.12', port: 8080, weight: 0, mac: mac(12) },
+      ],
+    }]);
   });
 
   it('is empty for a node with no bound port, and for a node the model does not know', () => {

@@ -58,7 +58,13 @@ export interface FastPathVip {
   proto: 'TCP' | 'UDP';
   vip: string;
   port: number;
-  /** Backends with weight > 0 (Maglev ignores the others). */
+  /** ClientIP: every connection of one client to one backend (as OVS's multipath on nw_src). */
+  affinity: 'None' | 'ClientIP';
+  /**
+   * One per backend address, with the listener's target port. Healthy weighted backends
+   * carry their weight (Maglev shares new connections by it); unhealthy ones weight 0:
+   * they get no new connection but keep the ones they have, as under OVS's conntrack.
+   */
   backends: FastPathBackend[];
 }
 
@@ -73,9 +79,11 @@ export interface FastPathPlan {
   macs: FastPathMacEntry[];
   vips: FastPathVip[];
   /**
-   * Networks with load balancers: OVS sends all their IP through conntrack (DNAT toward
-   * backends, un-DNAT of replies), which the fast path does not do, so a runner must leave
-   * their traffic to OVS. Their VIPs are still listed (tables stay complete).
+   * Networks with load balancers: OVS sends all their IP through conntrack (un-DNAT of the
+   * replies of connections it dispatched), so their ordinary traffic stays with OVS (a
+   * backend's reply the fast path switched by MAC would skip that un-DNAT). What the fast
+   * path takes there is only its own VIP connections, from their SYN on, both directions
+   * (native/src/conn.h): the XDP filter knows those exactly.
    */
   conntrackNetworks: number[];
 }
@@ -115,12 +123,18 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
     for (const lb of lbs) {
       for (const l of lb.listeners) {
         if (l.protocol === 'SCTP') continue; // the classifier hashes TCP and UDP only
+        const seen = new Set<string>();
         plan.vips.push({
           network: net.vni,
           proto: l.protocol,
           vip: lb.vip,
           port: l.port,
-          backends: lb.backends.filter((x) => x.healthy && x.weight > 0).map((x) => ({ ip: x.ip, port: l.targetPort, weight: x.weight, mac: x.mac })),
+          affinity: lb.sessionAffinity ?? 'None',
+          // The same backends as OVS's slot table (activeBackends: healthy, weighted, first of
+          // an address), the others kept at weight 0 for their established connections.
+          backends: lb.backends
+            .filter((x) => !seen.has(x.ip) && !!seen.add(x.ip))
+            .map((x) => ({ ip: x.ip, port: l.targetPort, weight: x.healthy && x.weight > 0 ? x.weight : 0, mac: x.mac })),
         });
       }
     }

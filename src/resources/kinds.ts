@@ -134,6 +134,12 @@ export interface NodeFastPathSpec {
   netns?: string;
   /** The underlay NIC; absent: the NIC plugged into br-phy. */
   underlay?: string;
+  /**
+   * Carry load-balancer VIP connections too (default off). The fast path picks a backend on
+   * its Maglev ring, OVS on its slot table: a client whose connections move between the two
+   * datapaths (a VIP entering or leaving the fast path) may land on another backend.
+   */
+  loadBalancers?: boolean;
 }
 
 export interface NodeFastPathStatus {

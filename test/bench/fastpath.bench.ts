@@ -6,13 +6,17 @@
  *    TypeScript (Buffer reads, Map lookups with string keys), same frames, same run,
  * on random traffic over many frames (cache-cold-ish) and on 64 frames repeated (hot),
  * with 1,000 and 100,000 MAC flows and 1,000 VIPs. 64-byte UDP frames; ~10% hit a VIP.
+ * Then Maglev (issue 6 part 3, maglevFigures): connections moved when one of N backends
+ * goes, and the spread of load over backends, as ratios to the ideal; beside it the OVS
+ * pipeline's 256-slot rendezvous table (src/pipeline/load-balancer.ts) as the peer.
  *
  *   npm run bench:fastpath     (or: npx tsx test/bench/fastpath.bench.ts)
  */
 /* eslint-disable no-console */
-import { FrameBatch, openFastPath, type Classifier } from '../../src/fastpath';
+import { FrameBatch, maglevRing, openFastPath, type Classifier, type FastPath } from '../../src/fastpath';
+import { dealSlots } from '../../src/pipeline/load-balancer';
 import { eth, ipv4, ipv4Packet, mac, mapped, NaiveClassifier, naiveMaglev, udp } from '../../src/fastpath/reference';
-import { Encap } from '../../src/fastpath/types';
+import { Encap, type BackendSpec } from '../../src/fastpath/types';
 
 const NET = 1, VIPS = 1000, BACKENDS = 8, BATCH = 64;
 const macOf = (i: number) => Uint8Array.from([2, 0, (i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255]);
@@ -170,6 +174,66 @@ function main(): void {
       `batch vs TS peer ${(res.peerRandom / res.batchRandom).toFixed(1)}x (random), ${(res.peerHot / res.batchHot).toFixed(1)}x (hot)`);
     console.log(`counters: packets ${c.packets} macHit ${c.macHit} vipHit ${c.vipHit} lruHit ${c.lruHit} parseErrors ${c.parseErrors} (sink ${sink})`);
     ctx.free();
+  }
+  maglevFigures(fp);
+}
+
+/**
+ * Maglev figures from the C ring (65537 slots, what the classifier indexes with a
+ * connection's hash): with uniform hashes, a slot's share is a connection's share, so
+ * counting slots is counting connections without sampling noise.
+ *  - moved: share of all slots whose backend changes when backend k is removed, over the
+ *    ideal 1/N (only k's own slots); "others disturbed": share of the survivors' slots
+ *    that changed (ideal 0). Averaged over up to 10 removals.
+ *  - spread: slots per backend over its weight share: max/min (ideal 1) and stddev/mean
+ *    (ideal 0), equal weights and weights 1..4 cycling.
+ * Peer: the OVS pipeline's table (dealSlots: 256 slots dealt by weighted rendezvous).
+ */
+function maglevFigures(fp: FastPath): void {
+  const be = (n: number, weight: (i: number) => number): BackendSpec[] =>
+    Array.from({ length: n }, (_, i) => ({ id: i, addr: mapped(ipv4('10.1.0.0') + 7 * i + 3), port: 8080, weight: weight(i) }));
+  const spread = (owner: ArrayLike<number>, bes: BackendSpec[]) => {
+    const count = new Array<number>(bes.length).fill(0);
+    for (let s = 0; s < owner.length; s++) count[owner[s]!]!++;
+    const wsum = bes.reduce((a, b) => a + b.weight, 0);
+    const norm = count.map((c, i) => c / ((owner.length * bes[i]!.weight) / wsum)); // 1 = exactly its share
+    const mean = norm.reduce((a, b) => a + b, 0) / norm.length;
+    const sd = Math.sqrt(norm.reduce((a, b) => a + (b - mean) ** 2, 0) / norm.length);
+    const min = Math.min(...norm);
+    return { maxMin: min > 0 ? Math.max(...norm) / min : Infinity, cv: sd / mean }; // Infinity: a backend got nothing
+  };
+  /** ring over bes (indexes into bes, which are sorted by id already) -> backend ids. */
+  const maglevIds = (bes: BackendSpec[]) => Array.from(maglevRing(fp.lib, bes), (i) => bes[i]!.id);
+  const ovsIds = (bes: BackendSpec[]) => dealSlots(bes.map((b) => ({ key: String(b.id), weight: b.weight }))).map((i) => bes[i]!.id);
+  const moved = (table: (bes: BackendSpec[]) => number[], bes: BackendSpec[]) => {
+    const before = table(bes);
+    const removals = Math.min(bes.length, 10);
+    let all = 0, others = 0;
+    for (let r = 0; r < removals; r++) {
+      const gone = bes[Math.floor((r * bes.length) / removals)]!.id;
+      const after = table(bes.filter((b) => b.id !== gone));
+      let changed = 0, changedOthers = 0, othersTotal = 0;
+      before.forEach((id, s) => {
+        if (id !== after[s]) changed++;
+        if (id !== gone) {
+          othersTotal++;
+          if (id !== after[s]) changedOthers++;
+        }
+      });
+      all += changed / before.length;
+      others += changedOthers / othersTotal;
+    }
+    return { ratio: all / removals / (1 / bes.length), others: others / removals };
+  };
+  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'inf');
+  console.log('\n== Maglev (C ring, 65537 slots) vs OVS pipeline slot table (256 slots, rendezvous): ratios to the ideal');
+  console.log(`${'N'.padStart(4)} ${'table'.padEnd(8)} ${'moved/(1/N)'.padStart(12)} ${'others moved'.padStart(13)} ${'max/min'.padStart(8)} ${'sd/mean'.padStart(8)} ${'w max/min'.padStart(10)} ${'w sd/mean'.padStart(10)}`);
+  for (const n of [3, 10, 100]) {
+    const equal = be(n, () => 1), weighted = be(n, (i) => 1 + (i % 4));
+    for (const [name, table] of [['maglev', maglevIds], ['ovs-256', ovsIds]] as const) {
+      const m = moved(table, equal), s = spread(table(equal), equal), w = spread(table(weighted), weighted);
+      console.log(`${String(n).padStart(4)} ${name.padEnd(8)} ${m.ratio.toFixed(3).padStart(12)} ${(m.others * 100).toFixed(2).padStart(12)}% ${fmt(s.maxMin).padStart(8)} ${s.cv.toFixed(3).padStart(8)} ${fmt(w.maxMin).padStart(10)} ${w.cv.toFixed(3).padStart(10)}`);
+    }
   }
 }
 

@@ -39,6 +39,8 @@ export interface FastPathHook {
   /** `index` may be lazy: building it is O(model), and most nodes run without a fast path. */
   nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): void;
   nodeGone(node: string): void;
+  /** Connections the fast path dispatched, "vni/vip/backend" -> count over its nodes (lb-status adds them to OVS's LbDnat counts). */
+  dispatched?(): Map<string, number>;
 }
 
 interface NodeFastPath {
@@ -114,6 +116,17 @@ export class FastPathNodes implements FastPathHook {
   /** Counters of every node with a runner (for /metrics). */
   counters(): Array<{ node: string; state: NodeFastPathStatus['state']; counters?: NodeCounters }> {
     return [...this.nodes.entries()].map(([node, st]) => ({ node, state: st.status?.state ?? 'Idle', counters: st.runner?.counters() }));
+  }
+
+  dispatched(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const st of this.nodes.values()) {
+      for (const c of st.runner?.vipConnections() ?? []) {
+        const k = `${c.network}/${c.vip}/${c.backend}`;
+        if (c.network !== undefined) out.set(k, (out.get(k) ?? 0) + c.connections);
+      }
+    }
+    return out;
   }
 
   async stop(): Promise<void> {
@@ -192,7 +205,9 @@ export class FastPathNodes implements FastPathHook {
         if (m.to.kind === 'local') return portIds.has(m.to.ofport) ? [{ network: m.network, mac: m.mac, to: { kind: 'local' as const, port: m.to.ofport } }] : [];
         return vtepIds.has(m.to.vtep) ? [{ network: m.network, mac: m.mac, to: { kind: 'remote' as const, vtep: m.to.vtep, vni: m.to.vni } }] : [];
       }),
-      vips: plan.vips.map((v) => ({ proto: v.proto, vip: v.vip, port: v.port, backends: v.backends.map((b) => ({ ip: b.ip, port: b.port, weight: b.weight })) })),
+      // With network, affinity and backend MACs: conntrack VIPs (src/fastpath/node-tables.ts).
+      // Opt-in per node: without them a load-balanced network stays with OVS as a whole.
+      vips: node.spec?.fastPath?.loadBalancers === true ? plan.vips : [],
     };
   }
 

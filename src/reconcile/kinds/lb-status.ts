@@ -29,6 +29,8 @@ export interface LbStatusSources {
   model(): LogicalModel;
   /** Connected OpenFlow sessions by node. */
   connections(): Iterable<[string, OpenFlowConnection]>;
+  /** Connections the fast path dispatched (never seen by LbDnat), same keys as countDispatched. */
+  fastPathDispatched?(): ReadonlyMap<string, number>;
   intervalMs?: number;
 }
 
@@ -97,7 +99,7 @@ export class LbStatusReporter {
       }),
     );
     const totals = new Map<string, number>();
-    for (const counts of this.perNode.values()) for (const [k, n] of counts) totals.set(k, (totals.get(k) ?? 0) + n);
+    for (const counts of [...this.perNode.values(), this.src.fastPathDispatched?.() ?? new Map<string, number>()]) for (const [k, n] of counts) totals.set(k, (totals.get(k) ?? 0) + n);
 
     const model = this.src.model();
     for (const lb of this.src.loadBalancers()) {

@@ -205,6 +205,7 @@ export class PipelineReconciler {
         loadBalancers: () => this.lbs.list(),
         model: () => this.ensureModel().model,
         connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
+        fastPathDispatched: () => this.opts.fastPath?.dispatched?.() ?? new Map(),
       });
       this.lbHealth = new LbHealthMonitor({
         logger: this.log,

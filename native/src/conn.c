@@ -1,0 +1,297 @@
+/* Conntrack VIPs; see conn.h for why a connection belongs to one datapath for its life. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "encap.h"
+#include "hash.h"
+
+/* The binding decodes it by offset (src/fastpath/fastpath.ts, Classifier.connCounts). */
+_Static_assert(sizeof(struct vfp_conn_count) == 24, "vfp_conn_count layout changed: bump VFP_ABI_VERSION");
+
+void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg)
+{
+	ctx->conn_arg = arg;
+	__atomic_store_n(&ctx->conn_hook, fn, __ATOMIC_RELEASE);
+}
+
+/* Set index of a connection entry: the same for the key built from a frame and from its twin. */
+static uint64_t conn_hash(const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport, uint8_t proto)
+{
+	uint64_t x = vfp_load64(src + 8) ^ (vfp_load64(dst + 8) * 0x9e3779b97f4a7c15ull) ^
+		     ((uint64_t)sport << 40) ^ ((uint64_t)dport << 24) ^ proto;
+	return vfp_mix64(x);
+}
+
+static struct vfp_lru_ent *find(struct vfp_ctx *ctx, const uint8_t *src, const uint8_t *dst, uint16_t sport,
+				uint16_t dport, uint8_t proto, struct vfp_lru_ent **slot)
+{
+	struct vfp_lru_ent *dummy;
+	return vfp_lru_find(&ctx->lru, conn_hash(src, dst, sport, dport, proto), src, dst, sport, dport, proto,
+			    slot ? slot : &dummy);
+}
+
+static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
+{
+	struct vfp_conn_key k;
+	vfp_conn_hook fn = __atomic_load_n(&ctx->conn_hook, __ATOMIC_ACQUIRE);
+	if (!fn)
+		return 0;
+	memset(&k, 0, sizeof(k));
+	memcpy(&k.saddr, e->src + 12, 4);
+	memcpy(&k.daddr, e->vip + 12, 4);
+	k.sport = htons(e->sport);
+	k.dport = htons(e->vport);
+	k.proto = e->proto & (uint8_t)~VFP_LRU_REVERSE;
+	return fn(ctx->conn_arg, e->xdp_port, &k, add);
+}
+
+static struct vfp_lru_ent *twin(struct vfp_ctx *ctx, const struct vfp_lru_ent *e)
+{
+	if (e->proto & VFP_LRU_REVERSE) /* reverse: backend -> client; twin: client -> VIP */
+		return find(ctx, e->vip, e->nat_addr, e->vport, e->nat_port, e->proto & (uint8_t)~VFP_LRU_REVERSE, NULL);
+	return find(ctx, e->nat_addr, e->src, e->nat_port, e->sport, e->proto | VFP_LRU_REVERSE, NULL);
+}
+
+static void drop_one(struct vfp_ctx *ctx, struct vfp_lru_ent *e)
+{
+	if (e->used && e->ct)
+		publish(ctx, e, 0);
+	e->used = 0;
+	e->ct = 0;
+}
+
+/* Frees an LRU way for reuse. A conntrack connection loses both its entries and both its XDP
+ * keys at once, so its later packets consistently go to OVS (which drops them as invalid:
+ * the connection is cut, as when OVS's own conntrack table is full). */
+void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
+{
+	struct vfp_lru_ent *t;
+	if (!e->used || !e->ct) {
+		e->used = 0;
+		return;
+	}
+	t = twin(ctx, e);
+	if (t && t != e && t->ct)
+		drop_one(ctx, t);
+	drop_one(ctx, e);
+	c[VFP_C_CONN_EVICT]++;
+}
+
+static void fill(struct vfp_lru_ent *e, const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport,
+		 uint8_t proto, uint32_t backend_id, const uint8_t *nat_addr, uint16_t nat_port, uint32_t xdp_port,
+		 uint32_t stamp)
+{
+	memcpy(e->src, src, 16);
+	memcpy(e->vip, dst, 16);
+	e->sport = sport;
+	e->vport = dport;
+	e->proto = proto;
+	e->used = 1;
+	e->ct = 1;
+	e->backend_id = backend_id;
+	memcpy(e->nat_addr, nat_addr, 16);
+	e->nat_port = nat_port;
+	e->xdp_port = xdp_port;
+	e->stamp = stamp;
+}
+
+static void count_conn(struct vfp_ctx *ctx, const struct vfp_pkt *p, const struct vfp_backend *be)
+{
+	uint32_t vip = vfp_rd32(p->dst + 12), backend = vfp_rd32(be->addr + 12), i, h;
+	h = (uint32_t)vfp_mix64(((uint64_t)vip << 32 | backend) ^ ((uint64_t)p->dport << 8) ^ p->proto) & (VFP_CONN_COUNTS - 1);
+	for (i = 0; i < VFP_CONN_COUNTS; i++, h = (h + 1) & (VFP_CONN_COUNTS - 1)) {
+		struct vfp_conn_count *e = &ctx->conn_counts[h];
+		if (!e->used) {
+			e->vip = vip;
+			e->backend = backend;
+			e->port = p->dport;
+			e->proto = p->proto;
+			__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
+		} else if (e->vip != vip || e->backend != backend || e->port != p->dport || e->proto != p->proto) {
+			continue;
+		}
+		__atomic_store_n(&e->conns, e->conns + 1, __ATOMIC_RELAXED);
+		return;
+	}
+}
+
+uint32_t vfp_ctx_conn_counts(const struct vfp_ctx *ctx, struct vfp_conn_count *out, uint32_t n)
+{
+	uint32_t i, k = 0;
+	for (i = 0; i < VFP_CONN_COUNTS && k < n; i++) {
+		const struct vfp_conn_count *e = &ctx->conn_counts[i];
+		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
+			continue;
+		out[k] = *e;
+		out[k].conns = __atomic_load_n(&e->conns, __ATOMIC_RELAXED);
+		k++;
+	}
+	return k;
+}
+
+static inline void slow(struct vfp_verdict *v, uint8_t reason)
+{
+	v->kind = VFP_V_SLOW;
+	v->reason = reason;
+}
+
+void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const struct vfp_pkt *p,
+		      uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat)
+{
+	static const uint8_t zero[16];
+	struct vfp_lru_ent *e, *slot = NULL, *r, *rslot = NULL;
+	const struct vfp_backend *be;
+	int idx = -1, syn;
+
+	if (p->flags & VFP_PF_FRAG) {
+		slow(v, VFP_R_VIP_FRAG);
+		return;
+	}
+	if (p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || !ctx->lru.ents) {
+		slow(v, VFP_R_VIP_NOT_OURS); /* IPv4 only (the XDP keys are IPv4), and no LRU, no state */
+		return;
+	}
+	syn = p->proto == 6 && (p->tcp_flags & 0x16) == 0x02; /* SYN without ACK or RST */
+	e = find(ctx, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
+	if (e && !e->ct) { /* an affinity entry from before the VIP was conntracked */
+		slot = e;
+		e = NULL;
+	}
+	if (e)
+		idx = vfp_vip_backend_index(vip, e->backend_id);
+	if (!syn) {
+		/* Not seen from its first packet, or its backend left the VIP (OVS drops those too). */
+		c[e && idx >= 0 ? VFP_C_LRU_HIT : VFP_C_LRU_MISS]++;
+		if (!e || idx < 0) {
+			slow(v, VFP_R_VIP_NOT_OURS);
+			return;
+		}
+	} else {
+		/* A new connection (also a reused 4-tuple) is dispatched by the ring alone, as OVS
+		 * dispatches by its slot table alone: its backend depends only on its hash and the
+		 * current weighted backends, so a backend that comes back gets its connections back. */
+		uint64_t h;
+		if (!vip->ring) {
+			if (e)
+				vfp_conn_evict(ctx, e, c);
+			slow(v, VFP_R_VIP_EMPTY);
+			return;
+		}
+		h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);
+		idx = vip->ring[h % VFP_MAGLEV_M];
+		if (e && e->backend_id != vip->backends[idx].id) {
+			r = twin(ctx, e); /* the old backend's reverse key goes */
+			if (r && r != e)
+				drop_one(ctx, r);
+		}
+		if (!e) {
+			e = slot;
+			vfp_conn_evict(ctx, e, c);
+		}
+		be = &vip->backends[idx];
+		fill(e, p->src, p->dst, p->sport, p->dport, p->proto, be->id, be->addr, be->port, in_port, ctx->lru.clock);
+	}
+	be = &vip->backends[idx];
+	vfp_l2_lookup(t, network, be->mac, v, c);
+	if (v->kind == VFP_V_SLOW) { /* the backend is not reachable by the fast path: OVS takes it */
+		if (syn)
+			vfp_conn_evict(ctx, e, c);
+		return;
+	}
+	if (syn) {
+		uint32_t xport = v->kind == VFP_V_LOCAL ? v->port : VFP_PORT_VIA_UNDERLAY;
+		r = find(ctx, be->addr, p->src, be->port, p->sport, p->proto | VFP_LRU_REVERSE, &rslot);
+		if (!r) {
+			r = rslot;
+			if (r == e) { /* cannot happen with 4 ways (e is the newest); never overwrite it */
+				vfp_conn_evict(ctx, e, c);
+				slow(v, VFP_R_VIP_NOT_OURS);
+				return;
+			}
+			vfp_conn_evict(ctx, r, c);
+		}
+		fill(r, be->addr, p->src, be->port, p->sport, p->proto | VFP_LRU_REVERSE, be->id, p->dst, p->dport, xport,
+		     ctx->lru.clock);
+		/* Keys before the SYN leaves: the SYN-ACK must find its reverse key in the XDP map. */
+		if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
+			vfp_conn_evict(ctx, e, c);
+			memset(v, 0, sizeof(*v));
+			slow(v, VFP_R_VIP_NOT_OURS);
+			return;
+		}
+		ctx->ct_entries++;
+		c[VFP_C_CONN_NEW]++;
+		count_conn(ctx, p, be);
+	}
+	c[VFP_C_NAT_FORWARD]++;
+	v->l4port = be->port;
+	nat->kind = VFP_NAT_DNAT;
+	nat->at = 0;
+	nat->pk = *p;
+	memcpy(nat->addr, be->addr, 16);
+	memcpy(nat->mac, be->mac, 6);
+	nat->port = be->port;
+}
+
+int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, uint64_t *c, struct vfp_nat *nat)
+{
+	struct vfp_lru_ent *e;
+	uint8_t proto;
+
+	if (!ctx->ct_entries || !ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) ||
+	    (p->flags & VFP_PF_FRAG) || (p->proto != 6 && p->proto != 17))
+		return 0;
+	proto = p->proto | VFP_LRU_REVERSE;
+	e = find(ctx, p->src, p->dst, p->sport, p->dport, proto, NULL);
+	if (!e || !e->ct)
+		return 0;
+	c[VFP_C_NAT_REVERSE]++;
+	nat->kind = VFP_NAT_REVERSE;
+	nat->at = at;
+	nat->pk = *p;
+	memcpy(nat->addr, e->nat_addr, 16);
+	nat->port = e->nat_port;
+	return 1;
+}
+
+/* RFC 1624 incremental update: HC' = ~(~HC + ~m + m') over 16-bit words. */
+static void csum_replace(uint8_t *field, const uint8_t *old, const uint8_t *new, uint32_t len, int udp)
+{
+	uint32_t sum = (uint16_t)~vfp_rd16(field), i;
+	uint16_t r;
+	for (i = 0; i < len; i += 2) {
+		sum += (uint16_t)~vfp_rd16(old + i);
+		sum += vfp_rd16(new + i);
+	}
+	r = vfp_csum_fold(sum);
+	if (udp && r == 0)
+		r = 0xffff; /* 0 means "no checksum" in UDP */
+	vfp_wr16(field, r);
+}
+
+void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
+{
+	const struct vfp_pkt *p = &n->pk;
+	uint8_t *f = base + n->at, *ip = f + p->l3_off, *l4 = f + p->l4_off, *csum = NULL, port[2];
+	int dnat = n->kind == VFP_NAT_DNAT, udp = p->proto == 17;
+	uint8_t *addr = ip + (dnat ? 16 : 12), *pp = l4 + (dnat ? 2 : 0);
+
+	if (n->kind == VFP_NAT_NONE || p->l3 != VFP_L3_IPV4)
+		return;
+	if (p->proto == 6)
+		csum = l4 + 16;
+	else if (udp && vfp_rd16(l4 + 6) != 0)
+		csum = l4 + 6;
+	csum_replace(ip + 10, addr, n->addr + 12, 4, 0);
+	if (csum)
+		csum_replace(csum, addr, n->addr + 12, 4, udp);
+	memcpy(addr, n->addr + 12, 4);
+	vfp_wr16(port, n->port);
+	if (csum)
+		csum_replace(csum, pp, port, 2, udp);
+	memcpy(pp, port, 2);
+	if (dnat)
+		memcpy(f, n->mac, 6); /* as OVS's LbNat does: the backend's MAC */
+}

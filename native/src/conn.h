@@ -1,0 +1,55 @@
+/*
+ * Conntrack VIPs (VFP_VIP_CONNTRACK): connections the fast path owns from their first
+ * packet to their last, with DNAT toward the backend and reverse NAT of the replies.
+ *
+ * Why only from the first packet: OVS's pipeline runs every IP packet of a network with
+ * load balancers through its conntrack (ct(nat) in LbVip); a connection it committed must
+ * see all its packets there, or the replies are not un-DNATed and the client talks to a
+ * backend address it never called. Neither datapath can read the other's NAT state, so a
+ * connection belongs to exactly one of them for its whole life: the fast path takes it
+ * only when it sees the SYN (the XDP filter hands over SYNs to a VIP listener and, after
+ * that, only the two directions of connections published through the context's conn
+ * hook); anything else toward a VIP stays with OVS. The replies are un-NATed on the
+ * client's node, as OVS does (the backend's node only switches them by MAC).
+ */
+#ifndef VFP_CONN_H
+#define VFP_CONN_H
+
+#include <stdint.h>
+
+#include "datapath.h"
+#include "parse.h"
+#include "tables.h"
+
+/* A rewrite to apply in place once the verdict is final (forward mode only). */
+struct vfp_nat {
+	uint8_t kind; /* VFP_NAT_* */
+	uint8_t mac[6]; /* DNAT: new destination MAC */
+	uint16_t port;  /* DNAT: new destination port; REVERSE: new source port */
+	uint32_t at;    /* offset of the frame the rewrite applies to (inner frame after decap) */
+	uint8_t addr[16];
+	struct vfp_pkt pk; /* that frame's parse */
+};
+#define VFP_NAT_NONE 0
+#define VFP_NAT_DNAT 1
+#define VFP_NAT_REVERSE 2
+
+/* The L2 decision inside a network (classify.c): LOCAL port or ENCAP toward a VTEP. */
+void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
+		   uint64_t *c);
+
+/* A frame to a conntrack VIP arriving on in_port: v becomes the L2 verdict toward the
+ * chosen backend (or SLOW), nat the DNAT to apply. */
+void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const struct vfp_pkt *p,
+		      uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat);
+
+/* 1 when p (at offset `at`) is a reply of a connection the fast path owns: nat is filled. */
+int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, uint64_t *c, struct vfp_nat *nat);
+
+/* Frees an LRU way for reuse; a conntrack entry takes its twin and both XDP keys with it. */
+void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c);
+
+/* Rewrites the frame at base + nat->at (IPv4 and L4 checksums updated incrementally). */
+void vfp_nat_apply(uint8_t *base, const struct vfp_nat *nat);
+
+#endif

@@ -1,0 +1,174 @@
+/**
+ * Conntrack VIPs in the C classifier (native/src/conn.c): connections taken only from their
+ * SYN, DNAT toward the backend (MAC, IP, port) and L2 delivery, the backend's replies
+ * rewritten back to the VIP (locally and after decapsulation), OVS's semantics for
+ * unhealthy (weight 0) and removed backends, and ClientIP affinity. Frames are checked
+ * byte for byte against frames built independently (reference.ts), checksums included.
+ */
+import { FastPath, FrameBatch, openFastPath, type Classifier } from './fastpath';
+import { eth, ipv4, ipv4Packet, mac, mapped, referenceEncap, tcp, withL4Checksum } from './reference';
+import { Encap, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
+
+const opened = openFastPath();
+if (!opened.fastPath) throw new Error(`libvnetfp must build for the tests: ${JSON.stringify(opened.status)}`);
+const fp: FastPath = opened.fastPath;
+
+const NET = 7, VNI = 7;
+const CLIENT_PORT = 1, LOCAL_BE_PORT = 2, UNDERLAY = 9;
+const cliMac = mac('02:00:00:00:01:01'), lbMac = mac('02:4c:42:00:00:01');
+const beMacs = [mac('02:00:00:00:02:01'), mac('02:00:00:00:02:02'), mac('02:00:00:00:02:03')];
+const CLI = ipv4('10.40.0.5'), VIP = ipv4('10.40.0.200');
+const BE = [ipv4('10.40.0.11'), ipv4('10.40.0.12'), ipv4('10.40.0.13')];
+const LOCAL_IP = ipv4('192.168.0.1'), PEER_IP = ipv4('192.168.0.2'), LOCAL_MAC = mac('0a:00:00:00:00:01'), NH = mac('0a:00:00:00:00:02');
+const SYN = 0x02, ACK = 0x10, SYNACK = 0x12;
+
+const backend = (i: number, weight = 1): BackendSpec => ({ id: BE[i]!, addr: mapped(BE[i]!), port: 8080, weight, mac: beMacs[i]! });
+
+/** Backend 0 on this node (port 2), 1 and 2 behind the peer VTEP. */
+function commit(backends: BackendSpec[], flags = VIP_CONNTRACK): void {
+  const b = fp.builder()
+    .localVtep(LOCAL_IP, LOCAL_MAC)
+    .port(CLIENT_PORT, NET).port(LOCAL_BE_PORT, NET).port(UNDERLAY, 0, PORT_UNDERLAY)
+    .vni(VNI, NET)
+    .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan })
+    .localMac(NET, cliMac, CLIENT_PORT).localMac(NET, beMacs[0]!, LOCAL_BE_PORT)
+    .remoteMac(NET, beMacs[1]!, 1, VNI).remoteMac(NET, beMacs[2]!, 1, VNI)
+    .vip({ proto: 6, addr: mapped(VIP), port: 80, backends, flags });
+  fp.commit(b);
+  b.free();
+}
+
+const seg = (src: number, dst: number, sport: number, dport: number, flags: number) => withL4Checksum(src, dst, 6, tcp(sport, dport, flags));
+/** Client -> VIP:80 from source port sport. */
+const toVip = (sport: number, flags: number, src = CLI) => eth(lbMac, cliMac, 0x0800, ipv4Packet(src, VIP, 6, seg(src, VIP, sport, 80, flags)));
+/** What the backend must receive. */
+const atBackend = (i: number, sport: number, flags: number, src = CLI) => eth(beMacs[i]!, cliMac, 0x0800, ipv4Packet(src, BE[i]!, 6, seg(src, BE[i]!, sport, 8080, flags)));
+/** The backend's reply, and what the client must receive (from the VIP). */
+const fromBackend = (i: number, dport: number, flags: number) => eth(cliMac, beMacs[i]!, 0x0800, ipv4Packet(BE[i]!, CLI, 6, seg(BE[i]!, CLI, 8080, dport, flags)));
+const atClient = (i: number, dport: number, flags: number) => eth(cliMac, beMacs[i]!, 0x0800, ipv4Packet(VIP, CLI, 6, seg(VIP, CLI, 80, dport, flags)));
+
+function forwardOne(c: Classifier, inPort: number, frame: Uint8Array) {
+  const b = FrameBatch.withHeadroom([frame]);
+  c.forward(inPort, b);
+  return { v: b.verdict(0), out: Buffer.from(b.frame(0)) };
+}
+
+/** The inner frame of an ENCAP result (the outer headers are tested in fastpath.spec.ts). */
+const inner = (out: Buffer) => out.subarray(50);
+const backendOf = (out: Buffer, kind: VerdictKind) => BE.indexOf((kind === VerdictKind.Encap ? inner(out) : out).readUInt32BE(30));
+
+describe('conntrack VIPs', () => {
+  let c: Classifier;
+  beforeEach(() => {
+    commit([backend(0), backend(1), backend(2)]);
+    c = fp.classifier(4096);
+  });
+  afterEach(() => c.free());
+
+  it('a SYN is rewritten toward its backend (MAC, IP, port, checksums) and delivered by L2; the connection keeps it; the reply comes back from the VIP', () => {
+    const seen = new Set<number>();
+    for (let sport = 40000; sport < 40060; sport++) {
+      const { v, out } = forwardOne(c, CLIENT_PORT, toVip(sport, SYN));
+      expect([VerdictKind.Local, VerdictKind.Encap]).toContain(v.kind);
+      const i = backendOf(out, v.kind);
+      seen.add(i);
+      expect(v.l4port).toBe(8080);
+      if (i === 0) {
+        expect(v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+        expect(out.toString('hex')).toBe(atBackend(0, sport, SYN).toString('hex'));
+      } else {
+        expect(v).toMatchObject({ kind: VerdictKind.Encap, port: 1, vni: VNI });
+        expect(inner(out).toString('hex')).toBe(atBackend(i, sport, SYN).toString('hex'));
+      }
+      // Later packets of the connection: the same backend.
+      const ack = forwardOne(c, CLIENT_PORT, toVip(sport, ACK));
+      expect(backendOf(ack.out, ack.v.kind)).toBe(i);
+      // The reply, from a local backend (its NIC) or a remote one (decapsulated here).
+      if (i === 0) {
+        const r = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, sport, SYNACK));
+        expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
+        expect(r.out.toString('hex')).toBe(atClient(0, sport, SYNACK).toString('hex'));
+      } else {
+        const wire = referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackend(i, sport, SYNACK));
+        const r = forwardOne(c, UNDERLAY, wire);
+        expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
+        expect(r.out.toString('hex')).toBe(atClient(i, sport, SYNACK).toString('hex'));
+      }
+    }
+    expect(seen).toEqual(new Set([0, 1, 2]));
+    // Per (listener, backend): what the load balancer's status adds to OVS's LbDnat counts.
+    const per = c.connCounts();
+    expect(per.every((x) => x.vip === '10.40.0.200' && x.port === 80 && x.proto === 6)).toBe(true);
+    expect(per.reduce((a, x) => a + x.connections, 0)).toBe(60);
+    expect(new Set(per.map((x) => x.backend))).toEqual(new Set(['10.40.0.11', '10.40.0.12', '10.40.0.13']));
+    const k = c.counters();
+    expect(k.connNew).toBe(60n);
+    expect(k.natReverse).toBe(60n);
+    expect(k.natForward).toBe(120n);
+  });
+
+  it('a connection not seen from its SYN is not taken (OVS owns it); nor is a reply the fast path did not dispatch', () => {
+    expect(forwardOne(c, CLIENT_PORT, toVip(41000, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+    expect(forwardOne(c, CLIENT_PORT, toVip(41000, SYNACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+    // A reply of an OVS-dispatched connection is switched by MAC, untouched (OVS's filter keeps those anyway).
+    forwardOne(c, CLIENT_PORT, toVip(41001, SYN)); // some connection exists, so replies are looked up
+    const r = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 41000, SYNACK));
+    expect(r.out.toString('hex')).toBe(fromBackend(0, 41000, SYNACK).toString('hex'));
+    expect(c.counters().natReverse).toBe(0n);
+  });
+
+  it('unhealthy backends (weight 0) keep their connections and get no new ones; a removed backend\'s connections are not re-dispatched', () => {
+    const by = new Map<number, number>();
+    for (let sport = 42000; sport < 42090; sport++) {
+      const { v, out } = forwardOne(c, CLIENT_PORT, toVip(sport, SYN));
+      by.set(sport, backendOf(out, v.kind));
+    }
+    commit([backend(0), backend(1, 0), backend(2)]);
+    for (const [sport, i] of by) {
+      const ack = forwardOne(c, CLIENT_PORT, toVip(sport, ACK));
+      expect(backendOf(ack.out, ack.v.kind)).toBe(i); // established: kept, also on backend 1
+    }
+    for (let sport = 43000; sport < 43090; sport++) {
+      const { v, out } = forwardOne(c, CLIENT_PORT, toVip(sport, SYN));
+      expect(backendOf(out, v.kind)).not.toBe(1);
+    }
+    // A reused 4-tuple whose backend became unhealthy gets a new one on its next SYN, and
+    // its old one back when that backend is healthy again (a new connection is dispatched by
+    // the ring alone, as OVS dispatches by its slot table alone).
+    const onOne = [...by].find(([, i]) => i === 1)![0];
+    const again = forwardOne(c, CLIENT_PORT, toVip(onOne, SYN));
+    expect(backendOf(again.out, again.v.kind)).not.toBe(1);
+    commit([backend(0), backend(1), backend(2)]);
+    const back = forwardOne(c, CLIENT_PORT, toVip(onOne, SYN));
+    expect(backendOf(back.out, back.v.kind)).toBe(1);
+    commit([backend(0), backend(1, 0), backend(2)]);
+    // Backend 2 removed: its established connections go to OVS (which drops them, as OVS does).
+    commit([backend(0), backend(1, 0)]);
+    const onTwo = [...by].filter(([, i]) => i === 2).map(([s]) => s);
+    expect(onTwo.length).toBeGreaterThan(0);
+    for (const sport of onTwo) expect(forwardOne(c, CLIENT_PORT, toVip(sport, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+  });
+
+  it('ClientIP affinity: every connection of a client to one backend, clients spread', () => {
+    commit([backend(0), backend(1), backend(2)], VIP_CONNTRACK | VIP_CLIENT_IP);
+    const perClient = new Map<number, Set<number>>();
+    for (let k = 0; k < 24; k++) {
+      const src = CLI + k;
+      for (let sport = 44000; sport < 44010; sport++) {
+        const f = eth(lbMac, cliMac, 0x0800, ipv4Packet(src, VIP, 6, seg(src, VIP, sport, 80, SYN)));
+        const { v, out } = forwardOne(c, CLIENT_PORT, f);
+        const s = perClient.get(src) ?? new Set<number>();
+        s.add(backendOf(out, v.kind));
+        perClient.set(src, s);
+      }
+    }
+    for (const s of perClient.values()) expect(s.size).toBe(1);
+    expect(new Set([...perClient.values()].map((s) => [...s][0])).size).toBeGreaterThan(1);
+  });
+
+  it('a backend the tables cannot reach leaves the SYN to the slow path', () => {
+    commit([{ ...backend(0), mac: mac('02:00:00:00:09:09') }]);
+    expect(forwardOne(c, CLIENT_PORT, toVip(45000, SYN)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.MacMiss });
+    expect(forwardOne(c, CLIENT_PORT, toVip(45000, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+  });
+});
