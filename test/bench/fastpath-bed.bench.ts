@@ -16,7 +16,7 @@
  *   BENCH_SECONDS=3 BENCH_ROUNDS=2
  */
 /* eslint-disable no-console */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
@@ -32,11 +32,35 @@ const TICK = 100; // USER_HZ
 
 type Mode = 'ovs-afpacket' | 'ovs-afxdp' | 'vnetd-fastpath';
 
-function cpuTicks(statPath: string): number {
+/** utime and stime (clock ticks) of a process or thread. */
+function cpuTicks(statPath: string): { user: number; sys: number } {
   const s = readFileSync(statPath, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime
+  return { user: Number(f[11]), sys: Number(f[12]) };
 }
+
+const addTicks = (a: { user: number; sys: number }, b: { user: number; sys: number }) => ({ user: a.user + b.user, sys: a.sys + b.sys });
+
+/**
+ * BENCH_PROFILE=DIR: while a datapath is measured, `perf record` samples its threads (or
+ * processes) and `perf stat` counts their syscalls; reports land in DIR/<mode>-<round>.*.
+ */
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+function startProfile(mode: string, round: number, sel: string[]): () => Promise<void> {
+  if (!PROFILE_DIR) return async () => {};
+  const base = join(PROFILE_DIR, `${mode}-${round}`);
+  // System-wide: the kernel work a datapath triggers runs in other threads too (the
+  // sender's softirq, ksoftirqd); `perf report --sort comm,pid` splits it per thread.
+  const rec = spawn('sh', ['-c', `perf record -q -a -e cpu-clock -g -o ${base}.data -- sleep ${SECONDS} 2> ${base}.err`], { stdio: 'ignore' });
+  const events = ['sendto', 'poll', 'ppoll', 'recvfrom', 'sendmsg', 'recvmsg', 'sendmmsg', 'recvmmsg', 'epoll_wait'].map((e) => `syscalls:sys_enter_${e}`).join(',');
+  const stat = spawn('perf', ['stat', '-x', ',', '-e', events, '-o', `${base}.syscalls`, ...sel, '--', 'sleep', String(SECONDS)], { stdio: 'ignore' });
+  const exited = [rec, stat].map((c) => new Promise<void>((r) => c.on('exit', () => r())));
+  return async () => {
+    await Promise.all(exited);
+    spawnSync('sh', ['-c', `perf report -i ${base}.data --stdio --no-children --sort comm,pid --percent-limit 0.5 -g none > ${base}.threads 2>/dev/null`]);
+  };
+}
+
 
 function runnerThreads(): string[] {
   return readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'vfp-runner');
@@ -67,7 +91,8 @@ async function main(): Promise<void> {
     const bIp = b.ip!.split('/')[0]!;
     const pingOk = () => a.exec(['ping', '-c', '1', '-W', '1', bIp]).then((o) => o.includes('1 received'), () => false);
     await eventually(pingOk, 15_000, 100);
-    const vswitchdStat = bed.hypervisors.map((h) => `/proc/${readFileSync(join(h.ovs.dir, 'ovs-vswitchd.pid'), 'utf8').trim()}/stat`);
+    const vswitchdPids = bed.hypervisors.map((h) => readFileSync(join(h.ovs.dir, 'ovs-vswitchd.pid'), 'utf8').trim());
+    const vswitchdStat = vswitchdPids.map((p) => `/proc/${p}/stat`);
     const rxB = async () => (JSON.parse(await b.exec(['ip', '-s', '-j', 'link', 'show', b.iface])) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
 
     const setPortType = async (type: string) => {
@@ -88,26 +113,40 @@ async function main(): Promise<void> {
       await eventually(pingOk, 20_000, 200);
     };
 
-    const measure = async (mode: Mode) => {
+    const measure = async (mode: Mode, round: number) => {
       const threads = runnerThreads();
-      const cpu = () => (mode === 'vnetd-fastpath' ? threads.reduce((s, t) => s + cpuTicks(`/proc/self/task/${t}/stat`), 0) : vswitchdStat.reduce((s, p) => s + cpuTicks(p), 0));
+      const fp = mode === 'vnetd-fastpath';
+      const zero = { user: 0, sys: 0 };
+      const cpu = () => (fp ? threads.reduce((s, t) => addTicks(s, cpuTicks(`/proc/self/task/${t}/stat`)), zero) : vswitchdStat.reduce((s, p) => addTicks(s, cpuTicks(p)), zero));
       const rx0 = await rxB(), c0 = cpu(), t0 = performance.now();
+      const profiled = startProfile(mode, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')]);
       const sent = Number((await a.exec([UDPGEN, bIp, '9', String(SECONDS)])).trim());
       await new Promise((r) => setTimeout(r, 300)); // frames still in flight
       const rx1 = await rxB(), c1 = cpu(), secs = (performance.now() - t0 - 300) / 1000;
+      await profiled();
       const delivered = rx1 - rx0;
-      return { mode, sent, delivered, pps: delivered / secs, cpuNsPerPkt: delivered ? ((c1 - c0) / TICK) * 1e9 / delivered : NaN, threads: mode === 'vnetd-fastpath' ? threads.length : 2 };
+      const nsPer = (ticks: number) => (delivered ? ((ticks / TICK) * 1e9) / delivered : NaN);
+      return {
+        mode,
+        sent,
+        delivered,
+        pps: delivered / secs,
+        cpuNsPerPkt: nsPer(c1.user - c0.user + c1.sys - c0.sys),
+        userNsPerPkt: nsPer(c1.user - c0.user),
+        sysNsPerPkt: nsPer(c1.sys - c0.sys),
+        threads: fp ? threads.length : 2,
+      };
     };
 
     const results: Array<Awaited<ReturnType<typeof measure>>> = [];
     for (let round = 0; round < ROUNDS; round++) {
       await setPortType('system');
-      results.push(await measure('ovs-afpacket'));
+      results.push(await measure('ovs-afpacket', round));
       await setPortType('afxdp');
-      results.push(await measure('ovs-afxdp'));
+      results.push(await measure('ovs-afxdp', round));
       await setPortType('system');
       await setFastPath(true);
-      results.push(await measure('vnetd-fastpath'));
+      results.push(await measure('vnetd-fastpath', round));
       if (process.env.BENCH_VERBOSE) {
         const text = (await vnetd.call('GET', '/metrics')).text;
         console.log(text.split('\n').filter((l) => l.startsWith('vnetd_fastpath_interface') || l.startsWith('vnetd_fastpath_xsk')).join('\n'));
@@ -118,7 +157,7 @@ async function main(): Promise<void> {
       const rs = results.filter((r) => r.mode === m);
       return { pps: Math.max(...rs.map((r) => r.pps)), cpu: Math.min(...rs.map((r) => r.cpuNsPerPkt)) };
     };
-    for (const r of results) console.log(`${r.mode.padEnd(15)} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt over ${r.threads} thread(s)/process(es)`);
+    for (const r of results) console.log(`${r.mode.padEnd(15)} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)`);
     const ax = best('ovs-afxdp'), ap = best('ovs-afpacket'), fp = best('vnetd-fastpath');
     console.log(`\nbest of ${ROUNDS} rounds, ${SECONDS} s each, 64-byte UDP VM a (hv1) -> VM b (hv2) over VXLAN:`);
     console.log('| datapath | delivered kpps | datapath CPU ns/pkt | pps vs afxdp | CPU/pkt vs afxdp |');
