@@ -1,10 +1,12 @@
 /**
  * bench:fastpath part 2: VM to remote VM over the overlay (VXLAN) on the test bed, 64-byte
- * UDP frames, through three datapaths in one run on the same bed:
+ * UDP and TCP frames, through three datapaths in one run on the same bed:
  *   1. OVS (userspace) with AF_PACKET ports (the VM taps and uplinks as system ports),
  *   2. OVS with `afxdp` ports (same ports, type=afxdp),
  *   3. vnetd's fast path (ports back to system type, Node spec.fastPath enabled).
- * The sender is native/build/udpgen (sendmmsg, 64 per call) inside VM a on hv1; on veth
+ * UDP comes from native/build/udpgen (sendmmsg, 64 per call) inside VM a on hv1, TCP from
+ * native/build/tcpgen (pure ACKs of one established connection a -> b, written to a's NIC
+ * with AF_PACKET sendmmsg: b's TCP takes each and answers nothing, see tcpgen.c); on veth
  * the sending core bounds throughput, so each datapath is reported both as packets per
  * second delivered to VM b's interface and as datapath CPU time per delivered packet:
  *   OVS:       utime+stime of both hypervisors' ovs-vswitchd processes (all threads),
@@ -13,11 +15,13 @@
  * runs it on (mostly the sender), identically for the three, and is not in these figures.
  *
  *   npm run bench:fastpath   (part 2 runs after part 1; or npx tsx test/bench/fastpath-bed.bench.ts)
- *   BENCH_SECONDS=3 BENCH_ROUNDS=2
+ *   BENCH_SECONDS=3 BENCH_ROUNDS=2 BENCH_PROTOS=udp,tcp BENCH_VERBOSE=1 (fast-path counters)
+ *   BENCH_PROFILE=DIR (perf record/stat while each datapath runs, see startProfile)
  */
 /* eslint-disable no-console */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { findBinary } from '../../src/chassis/ovs-daemons';
@@ -28,9 +32,13 @@ import { G, joinBed, overlayApi } from '../e2e/overlay-support';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const UDPGEN = join(__dirname, '..', '..', 'native', 'build', 'udpgen');
+const TCPGEN = join(__dirname, '..', '..', 'native', 'build', 'tcpgen');
+const TCP_PORT = '5001';
 const TICK = 100; // USER_HZ
 
 type Mode = 'ovs-afpacket' | 'ovs-afxdp' | 'vnetd-fastpath';
+type Proto = 'udp' | 'tcp';
+const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp').split(',') as Proto[];
 
 /** utime and stime (clock ticks) of a process or thread. */
 function cpuTicks(statPath: string): { user: number; sys: number } {
@@ -69,7 +77,8 @@ function runnerThreads(): string[] {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) return console.log('skipped: not root');
   if (!findBinary('ovs-vswitchd')) return console.log('skipped: Open vSwitch not installed');
-  if (!existsSync(UDPGEN)) execFileSync('make', ['-s', '-C', join(__dirname, '..', '..', 'native'), 'tools']);
+  if (!existsSync(UDPGEN) || !existsSync(TCPGEN)) execFileSync('make', ['-s', '-C', join(__dirname, '..', '..', 'native'), 'tools']);
+  const children = new Set<ChildProcess>();
   let v: TestVnetd | undefined;
   let bed: Testbed | undefined;
   try {
@@ -113,14 +122,35 @@ async function main(): Promise<void> {
       await eventually(pingOk, 20_000, 200);
     };
 
-    const measure = async (mode: Mode, round: number) => {
+    /** TCP: b holds one accepted connection open while a sends segments of that flow (see tcpgen.c). */
+    const tcpListener = async (): Promise<ChildProcess> => {
+      const l = spawn('ip', ['netns', 'exec', b.netns, TCPGEN, 'listen', TCP_PORT, String(SECONDS + 10)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.add(l);
+      l.on('exit', () => children.delete(l));
+      await new Promise<void>((resolve, reject) => {
+        l.stdout!.once('data', () => resolve());
+        l.once('exit', (code) => reject(new Error(`tcpgen listen exited (${code})`)));
+      });
+      return l;
+    };
+    const generate = async (proto: Proto): Promise<number> => {
+      if (proto === 'udp') return Number((await a.exec([UDPGEN, bIp, '9', String(SECONDS)])).trim());
+      const l = await tcpListener();
+      try {
+        return Number((await a.exec([TCPGEN, 'send', a.iface, bIp, TCP_PORT, String(SECONDS)])).trim());
+      } finally {
+        l.kill('SIGKILL');
+      }
+    };
+
+    const measure = async (mode: Mode, proto: Proto, round: number) => {
       const threads = runnerThreads();
       const fp = mode === 'vnetd-fastpath';
       const zero = { user: 0, sys: 0 };
       const cpu = () => (fp ? threads.reduce((s, t) => addTicks(s, cpuTicks(`/proc/self/task/${t}/stat`)), zero) : vswitchdStat.reduce((s, p) => addTicks(s, cpuTicks(p)), zero));
       const rx0 = await rxB(), c0 = cpu(), t0 = performance.now();
-      const profiled = startProfile(mode, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')]);
-      const sent = Number((await a.exec([UDPGEN, bIp, '9', String(SECONDS)])).trim());
+      const profiled = startProfile(`${mode}-${proto}`, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')]);
+      const sent = await generate(proto);
       await new Promise((r) => setTimeout(r, 300)); // frames still in flight
       const rx1 = await rxB(), c1 = cpu(), secs = (performance.now() - t0 - 300) / 1000;
       await profiled();
@@ -128,6 +158,7 @@ async function main(): Promise<void> {
       const nsPer = (ticks: number) => (delivered ? ((ticks / TICK) * 1e9) / delivered : NaN);
       return {
         mode,
+        proto,
         sent,
         delivered,
         pps: delivered / secs,
@@ -135,37 +166,44 @@ async function main(): Promise<void> {
         userNsPerPkt: nsPer(c1.user - c0.user),
         sysNsPerPkt: nsPer(c1.sys - c0.sys),
         threads: fp ? threads.length : 2,
+        round,
       };
     };
 
     const results: Array<Awaited<ReturnType<typeof measure>>> = [];
     for (let round = 0; round < ROUNDS; round++) {
       await setPortType('system');
-      results.push(await measure('ovs-afpacket', round));
+      for (const proto of PROTOS) results.push(await measure('ovs-afpacket', proto, round));
       await setPortType('afxdp');
-      results.push(await measure('ovs-afxdp', round));
+      for (const proto of PROTOS) results.push(await measure('ovs-afxdp', proto, round));
       await setPortType('system');
       await setFastPath(true);
-      results.push(await measure('vnetd-fastpath', round));
+      for (const proto of PROTOS) results.push(await measure('vnetd-fastpath', proto, round));
       if (process.env.BENCH_VERBOSE) {
         const text = (await vnetd.call('GET', '/metrics')).text;
         console.log(text.split('\n').filter((l) => l.startsWith('vnetd_fastpath_interface') || l.startsWith('vnetd_fastpath_xsk')).join('\n'));
       }
       await setFastPath(false);
     }
-    const best = (m: Mode) => {
-      const rs = results.filter((r) => r.mode === m);
-      return { pps: Math.max(...rs.map((r) => r.pps)), cpu: Math.min(...rs.map((r) => r.cpuNsPerPkt)) };
-    };
-    for (const r of results) console.log(`${r.mode.padEnd(15)} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)`);
-    const ax = best('ovs-afxdp'), ap = best('ovs-afpacket'), fp = best('vnetd-fastpath');
-    console.log(`\nbest of ${ROUNDS} rounds, ${SECONDS} s each, 64-byte UDP VM a (hv1) -> VM b (hv2) over VXLAN:`);
-    console.log('| datapath | delivered kpps | datapath CPU ns/pkt | pps vs afxdp | CPU/pkt vs afxdp |');
-    console.log('|---|---|---|---|---|');
-    for (const [name, x] of [['OVS AF_PACKET ports', ap], ['OVS afxdp ports', ax], ['vnetd fast path', fp]] as const) {
-      console.log(`| ${name} | ${(x.pps / 1e3).toFixed(0)} | ${x.cpu.toFixed(0)} | ${(x.pps / ax.pps).toFixed(2)}x | ${(x.cpu / ax.cpu).toFixed(2)}x |`);
+    for (const r of results) {
+      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)`);
+    }
+    // The machine is shared: compare datapaths within a round (they ran back to back), then
+    // summarize the rounds.
+    console.log(`\n${ROUNDS} rounds, ${SECONDS} s each, 64-byte frames VM a (hv1) -> VM b (hv2) over VXLAN; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}:`);
+    console.log('| round | proto | OVS AF_PACKET kpps / ns per pkt | OVS afxdp kpps / ns per pkt | vnetd fast path kpps / ns per pkt | fast path vs afxdp: pps / CPU per pkt |');
+    console.log('|---|---|---|---|---|---|');
+    const cell = (r: (typeof results)[number] | undefined) => (r ? `${(r.pps / 1e3).toFixed(0)} / ${r.cpuNsPerPkt.toFixed(0)}` : '-');
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const proto of PROTOS) {
+        const of = (m: Mode) => results.find((r) => r.round === round && r.proto === proto && r.mode === m);
+        const ap = of('ovs-afpacket'), ax = of('ovs-afxdp'), fp = of('vnetd-fastpath');
+        const ratio = ax && fp ? `${(fp.pps / ax.pps).toFixed(2)}x / ${(fp.cpuNsPerPkt / ax.cpuNsPerPkt).toFixed(2)}x` : '-';
+        console.log(`| ${round + 1} | ${proto.toUpperCase()} | ${cell(ap)} | ${cell(ax)} | ${cell(fp)} | ${ratio} |`);
+      }
     }
   } finally {
+    for (const c of children) c.kill('SIGKILL');
     await v?.stop();
     await bed?.stop();
   }
