@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <linux/if_xdp.h>
+#include <sys/socket.h>
 
 #include "../include/vfp.h"
 #include "xsk.h"
@@ -73,6 +75,14 @@ static void fail(struct vfp_runner *r, const char *fmt, const char *a, int e)
 static void close_all(struct vfp_runner *r)
 {
 	for (uint32_t i = 0; i < r->n; i++) {
+		struct xdp_statistics xs;
+		socklen_t len = sizeof(xs);
+		/* VFP_RUNNER_DEBUG: the kernel's own drop counters of each socket, at stop. */
+		if (getenv("VFP_RUNNER_DEBUG") && !getsockopt(vfp_xsk_fd(r->x[i]), SOL_XDP, XDP_STATISTICS, &xs, &len))
+			fprintf(stderr, "vfp-runner %s: rx_dropped %llu rx_invalid %llu tx_invalid %llu rx_ring_full %llu fill_empty %llu tx_ring_empty %llu\n",
+				r->ifs[i].name, (unsigned long long)xs.rx_dropped, (unsigned long long)xs.rx_invalid_descs,
+				(unsigned long long)xs.tx_invalid_descs, (unsigned long long)xs.rx_ring_full,
+				(unsigned long long)xs.rx_fill_ring_empty_descs, (unsigned long long)xs.tx_ring_empty_descs);
 		vfp_xsk_close(r->x[i]);
 		r->x[i] = NULL;
 	}

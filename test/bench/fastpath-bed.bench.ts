@@ -182,6 +182,8 @@ async function main(): Promise<void> {
       if (process.env.BENCH_VERBOSE) {
         const text = (await vnetd.call('GET', '/metrics')).text;
         console.log(text.split('\n').filter((l) => l.startsWith('vnetd_fastpath_interface') || l.startsWith('vnetd_fastpath_xsk')).join('\n'));
+        // Where frames the fast path never saw were lost: the VM-facing veth's XDP counters.
+        console.log(await bed.hv('hv1').exec(['ethtool', '-S', a.tap]).catch((e: Error) => e.message));
       }
       await setFastPath(false);
     }
