@@ -11,8 +11,13 @@
  * second delivered to VM b's interface and as datapath CPU time per delivered packet:
  *   OVS:       utime+stime of both hypervisors' ovs-vswitchd processes (all threads),
  *   fast path: utime+stime of the two vfp-runner threads (this process).
- * Kernel time spent in the veth/XDP receive path is charged to whichever thread the kernel
- * runs it on (mostly the sender), identically for the three, and is not in these figures.
+ * The kernel charges work to the thread that triggers it, the same way for the three: the
+ * VM-facing veth's XDP program and the copy into an AF_XDP socket run in the sender's
+ * softirq (not in these figures), while a transmit (AF_XDP copy mode: sendto; AF_PACKET:
+ * send) runs the next hop's receive work (underlay bridge, the other hypervisor's veth +
+ * XDP + copy, VM b's IP stack) in softirq on the transmitting thread: the OVS pmd or main
+ * thread, or the vfp-runner. That shared kernel work is in both sides' figures;
+ * BENCH_PROFILE splits it out per packet (CpuBreakdown).
  *
  *   npm run bench:fastpath   (part 2 runs after part 1; or npx tsx test/bench/fastpath-bed.bench.ts)
  *   BENCH_SECONDS=3 BENCH_ROUNDS=2 BENCH_PROTOS=udp,tcp BENCH_VERBOSE=1 (fast-path counters)
@@ -49,26 +54,60 @@ function cpuTicks(statPath: string): { user: number; sys: number } {
 
 const addTicks = (a: { user: number; sys: number }, b: { user: number; sys: number }) => ({ user: a.user + b.user, sys: a.sys + b.sys });
 
+/** Where a datapath's thread CPU went, from perf samples (ns, summed over its threads). */
+interface CpuBreakdown {
+  /** Receive work of the next hop (bridge, veth NAPI + XDP + copy into an AF_XDP socket,
+   * the VM's IP/UDP/TCP stack) that the kernel runs in softirq on the transmitting thread. */
+  downstream: number;
+  /** AF_XDP copy-mode transmit itself: an skb per frame, the copy, veth_xmit. */
+  xmit: number;
+  /** Other syscalls (poll, sched_yield, recvfrom ...) and other kernel work. */
+  kernel: number;
+  /** The datapath's own user-space code. */
+  user: number;
+}
+
+const DOWNSTREAM = new Set(['net_rx_action', 'process_backlog', '__napi_poll']);
+
+/** Sums `perf script` samples of the given threads into CpuBreakdown categories. */
+function breakdown(dataFile: string, tids: Set<string>): CpuBreakdown {
+  const out = spawnSync('perf', ['script', '-i', dataFile, '-F', 'tid,period,ip,sym'], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout ?? '';
+  const b: CpuBreakdown = { downstream: 0, xmit: 0, kernel: 0, user: 0 };
+  for (const sample of out.split('\n\n')) {
+    const lines = sample.split('\n').filter((l) => l.trim());
+    const head = lines[0]?.trim().split(/\s+/);
+    if (!head || !tids.has(head[0]!)) continue;
+    const period = Number(head[1]);
+    const frames = lines.slice(1).map((l) => l.trim().split(/\s+/));
+    const syms = frames.map((f) => f[1] ?? '');
+    if (syms.some((x) => DOWNSTREAM.has(x))) b.downstream += period;
+    else if (syms.includes('__xsk_generic_xmit')) b.xmit += period;
+    else if ((frames[0]?.[0] ?? '').startsWith('ffffffff')) b.kernel += period;
+    else b.user += period;
+  }
+  return b;
+}
+
 /**
- * BENCH_PROFILE=DIR: while a datapath is measured, `perf record` samples its threads (or
- * processes) and `perf stat` counts their syscalls; reports land in DIR/<mode>-<round>.*.
+ * BENCH_PROFILE=DIR: while a datapath is measured, `perf record -a` samples the whole
+ * machine (the work a datapath triggers runs in other threads too: the sender, ksoftirqd)
+ * and `perf stat` counts the datapath's syscalls; files land in DIR/<mode>-<proto>-<round>.*
+ * and the datapath threads' samples are summed into a CpuBreakdown.
  */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
-function startProfile(mode: string, round: number, sel: string[]): () => Promise<void> {
-  if (!PROFILE_DIR) return async () => {};
-  const base = join(PROFILE_DIR, `${mode}-${round}`);
-  // System-wide: the kernel work a datapath triggers runs in other threads too (the
-  // sender's softirq, ksoftirqd); `perf report --sort comm,pid` splits it per thread.
+function startProfile(name: string, round: number, sel: string[], tids: Set<string>): () => Promise<CpuBreakdown | undefined> {
+  if (!PROFILE_DIR) return async () => undefined;
+  const base = join(PROFILE_DIR, `${name}-${round}`);
   const rec = spawn('sh', ['-c', `perf record -q -a -e cpu-clock -g -o ${base}.data -- sleep ${SECONDS} 2> ${base}.err`], { stdio: 'ignore' });
-  const events = ['sendto', 'poll', 'ppoll', 'recvfrom', 'sendmsg', 'recvmsg', 'sendmmsg', 'recvmmsg', 'epoll_wait'].map((e) => `syscalls:sys_enter_${e}`).join(',');
+  const events = ['sendto', 'poll', 'ppoll', 'recvfrom', 'sendmsg', 'recvmsg', 'sendmmsg', 'recvmmsg', 'sched_yield'].map((e) => `syscalls:sys_enter_${e}`).join(',');
   const stat = spawn('perf', ['stat', '-x', ',', '-e', events, '-o', `${base}.syscalls`, ...sel, '--', 'sleep', String(SECONDS)], { stdio: 'ignore' });
   const exited = [rec, stat].map((c) => new Promise<void>((r) => c.on('exit', () => r())));
   return async () => {
     await Promise.all(exited);
     spawnSync('sh', ['-c', `perf report -i ${base}.data --stdio --no-children --sort comm,pid --percent-limit 0.5 -g none > ${base}.threads 2>/dev/null`]);
+    return breakdown(`${base}.data`, tids);
   };
 }
-
 
 function runnerThreads(): string[] {
   return readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'vfp-runner');
@@ -149,11 +188,12 @@ async function main(): Promise<void> {
       const zero = { user: 0, sys: 0 };
       const cpu = () => (fp ? threads.reduce((s, t) => addTicks(s, cpuTicks(`/proc/self/task/${t}/stat`)), zero) : vswitchdStat.reduce((s, p) => addTicks(s, cpuTicks(p)), zero));
       const rx0 = await rxB(), c0 = cpu(), t0 = performance.now();
-      const profiled = startProfile(`${mode}-${proto}`, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')]);
+      const tids = new Set<string>(fp ? threads : vswitchdPids.flatMap((p) => readdirSync(`/proc/${p}/task`)));
+      const profiled = startProfile(`${mode}-${proto}`, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')], tids);
       const sent = await generate(proto);
       await new Promise((r) => setTimeout(r, 300)); // frames still in flight
       const rx1 = await rxB(), c1 = cpu(), secs = (performance.now() - t0 - 300) / 1000;
-      await profiled();
+      const cpuSplit = await profiled();
       const delivered = rx1 - rx0;
       const nsPer = (ticks: number) => (delivered ? ((ticks / TICK) * 1e9) / delivered : NaN);
       return {
@@ -167,6 +207,7 @@ async function main(): Promise<void> {
         sysNsPerPkt: nsPer(c1.sys - c0.sys),
         threads: fp ? threads.length : 2,
         round,
+        cpuSplit,
       };
     };
 
@@ -189,6 +230,11 @@ async function main(): Promise<void> {
     }
     for (const r of results) {
       console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)`);
+      const c = r.cpuSplit;
+      if (c) {
+        const ns = (x: number) => (x / r.delivered).toFixed(0);
+        console.log(`${''.padEnd(19)}perf ns/pkt: downstream receive softirq ${ns(c.downstream)}, AF_XDP copy-mode xmit ${ns(c.xmit)}, other kernel ${ns(c.kernel)}, user ${ns(c.user)}`);
+      }
     }
     // The machine is shared: compare datapaths within a round (they ran back to back), then
     // summarize the rounds.
