@@ -34,6 +34,10 @@
 #define FRAME_SIZE 2048u /* XSK_UMEM__DEFAULT_FRAME_SIZE: one page holds two */
 #define RING_SIZE 4096u
 #define BATCH 64u
+/* Calls in a row a held batch may wait for its output before it is dropped: back-pressure
+ * must not let one output that never drains (an interface set down: sendto answers
+ * ENETDOWN and the TX ring stays full) stall every other destination of this input. */
+#define PEND_MAX_FAILS 1024u
 
 enum { ST_RX, ST_TX, ST_TX_FULL, ST_FAST, ST_SLOW, ST_DROP, ST_COUNT };
 
@@ -55,6 +59,7 @@ struct vfp_xsk {
 	 * from RX (back-pressure: the kernel keeps the rest in our RX ring). */
 	struct { uint64_t chunk; uint32_t off, len, port; } pend[BATCH];
 	uint32_t n_pend;
+	uint32_t pend_fails; /* calls in a row that could not send what is held */
 	uint32_t queued; /* frames put on TX since the last kick */
 	uint64_t st[ST_COUNT];
 };
@@ -319,6 +324,17 @@ static int drain_pending(struct vfp_xsk *x, struct vfp_xsk *const outs[], uint32
 	return kept == 0;
 }
 
+/* Give up on what is held: count it dropped and return its chunks to the fill ring. */
+static void drop_pending(struct vfp_xsk *x)
+{
+	uint64_t chunks[BATCH];
+	for (uint32_t i = 0; i < x->n_pend; i++)
+		chunks[i] = x->pend[i].chunk;
+	recycle(x, chunks, x->n_pend);
+	x->st[ST_DROP] += x->n_pend;
+	x->n_pend = 0;
+}
+
 static void kick_queued(struct vfp_xsk *const outs[], uint32_t n_outs)
 {
 	for (uint32_t o = 0; o < n_outs; o++)
@@ -334,9 +350,13 @@ uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_
 	struct vfp_verdict v[BATCH];
 
 	if (x->n_pend && !drain_pending(x, outs, n_outs)) {
-		kick_queued(outs, n_outs);
-		return 0; /* back-pressure: the output is still full, leave RX where it is */
+		if (++x->pend_fails < PEND_MAX_FAILS) {
+			kick_queued(outs, n_outs);
+			return 0; /* back-pressure: the output is still full, leave RX where it is */
+		}
+		drop_pending(x);
 	}
+	x->pend_fails = 0;
 	while (done < budget && !x->n_pend) {
 		uint32_t idx, n, i, n_free = 0, want = budget - done < BATCH ? budget - done : BATCH;
 		n = xsk_ring_cons__peek(&x->rx, want, &idx);
