@@ -26,11 +26,19 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <linux/if_xdp.h>
+#include <sys/socket.h>
 
 #include "../include/vfp.h"
+#include "xsk.h"
 
 #define MAX_RUNNER_IFS 256u
 #define BUDGET 256u
+/* Empty passes (no frame on any RX ring) before the thread sleeps in poll(): a short
+ * busy wait keeps a steady stream from paying a sleep + wake-up per burst, the bound
+ * keeps an idle runner from burning a core. VFP_RUNNER_SPIN overrides it (0: sleep
+ * at once). */
+#define SPIN_PASSES 64u
 
 struct vfp_runner {
 	struct vfp_ctx *ctx;
@@ -67,6 +75,14 @@ static void fail(struct vfp_runner *r, const char *fmt, const char *a, int e)
 static void close_all(struct vfp_runner *r)
 {
 	for (uint32_t i = 0; i < r->n; i++) {
+		struct xdp_statistics xs;
+		socklen_t len = sizeof(xs);
+		/* VFP_RUNNER_DEBUG: the kernel's own drop counters of each socket, at stop. */
+		if (getenv("VFP_RUNNER_DEBUG") && !getsockopt(vfp_xsk_fd(r->x[i]), SOL_XDP, XDP_STATISTICS, &xs, &len))
+			fprintf(stderr, "vfp-runner %s: rx_dropped %llu rx_invalid %llu tx_invalid %llu rx_ring_full %llu fill_empty %llu tx_ring_empty %llu\n",
+				r->ifs[i].name, (unsigned long long)xs.rx_dropped, (unsigned long long)xs.rx_invalid_descs,
+				(unsigned long long)xs.tx_invalid_descs, (unsigned long long)xs.rx_ring_full,
+				(unsigned long long)xs.rx_fill_ring_empty_descs, (unsigned long long)xs.tx_ring_empty_descs);
 		vfp_xsk_close(r->x[i]);
 		r->x[i] = NULL;
 	}
@@ -194,6 +210,8 @@ static void *run(void *arg)
 	struct vfp_runner *r = arg;
 	struct pollfd pfd[MAX_RUNNER_IFS];
 	int ok = open_all(r) == 0;
+	const char *spin_env = getenv("VFP_RUNNER_SPIN");
+	uint32_t spin = spin_env ? (uint32_t)strtoul(spin_env, NULL, 10) : SPIN_PASSES, idle = 0;
 
 	pthread_mutex_lock(&r->mu);
 	r->state = ok ? 1 : -1;
@@ -208,7 +226,7 @@ static void *run(void *arg)
 		pfd[i].events = POLLIN;
 	}
 	while (!atomic_load(&r->stop)) {
-		uint32_t got = 0;
+		uint32_t got = 0, held = 0;
 		if (atomic_load(&r->cmd_pending)) {
 			do_cmd(r);
 			for (uint32_t i = 0; i < r->n; i++) {
@@ -219,11 +237,19 @@ static void *run(void *arg)
 		for (uint32_t i = 0; i < r->n; i++)
 			got += vfp_xsk_rx_forward(r->x[i], r->ctx, r->ifs[i].port, r->outs, r->n_outs, r->underlay_port,
 						  UINT32_MAX, BUDGET);
-		for (uint32_t i = 0; i < r->n; i++)
-			vfp_xsk_flush(r->x[i]); /* what an earlier pass could not hand over */
-		atomic_fetch_add(&r->loops, 1);
-		if (!got)
+		for (uint32_t i = 0; i < r->n; i++) {
+			vfp_xsk_flush(r->x[i]); /* what an earlier pass could not hand over (no syscall if nothing) */
+			held += vfp_xsk_backlog(r->x[i]);
+		}
+		atomic_fetch_add_explicit(&r->loops, 1, memory_order_relaxed);
+		if (got) {
+			idle = 0;
+		} else if (held) {
+			sched_yield(); /* an output is full: let the kernel's receive side drain it */
+		} else if (++idle > spin) {
+			idle = 0;
 			poll(pfd, r->n, 20); /* idle: sleep until a frame arrives (or re-check stop) */
+		}
 	}
 	close_all(r);
 	return NULL;

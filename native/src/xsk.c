@@ -24,11 +24,20 @@
 #include <xdp/xsk.h>
 
 #include "../include/vfp.h"
+#include "xsk.h"
 
-#define NUM_FRAMES 4096u
+/* Half the frames feed RX (all of them fit in the fill ring), half are TX chunks. A
+ * deep RX side absorbs the runner being scheduled out on a busy machine: with 2048 the
+ * fill ring ran empty (XDP_STATISTICS rx_fill_ring_empty_descs) while the sender kept
+ * going. 16 MiB per port (OVS's afxdp ports take 32). */
+#define NUM_FRAMES 8192u
 #define FRAME_SIZE 2048u /* XSK_UMEM__DEFAULT_FRAME_SIZE: one page holds two */
-#define RING_SIZE 2048u
+#define RING_SIZE 4096u
 #define BATCH 64u
+/* Calls in a row a held batch may wait for its output before it is dropped: back-pressure
+ * must not let one output that never drains (an interface set down: sendto answers
+ * ENETDOWN and the TX ring stays full) stall every other destination of this input. */
+#define PEND_MAX_FAILS 1024u
 
 enum { ST_RX, ST_TX, ST_TX_FULL, ST_FAST, ST_SLOW, ST_DROP, ST_COUNT };
 
@@ -45,6 +54,13 @@ struct vfp_xsk {
 	/* TX chunks: the upper half of the UMEM, handed out from this stack. */
 	uint64_t free_tx[NUM_FRAMES / 2];
 	uint32_t n_free_tx;
+	/* Frames already classified and rewritten whose output port's TX ring was full:
+	 * they go first on the next call, and until they have gone no new frame is taken
+	 * from RX (back-pressure: the kernel keeps the rest in our RX ring). */
+	struct { uint64_t chunk; uint32_t off, len, port; } pend[BATCH];
+	uint32_t n_pend;
+	uint32_t pend_fails; /* calls in a row that could not send what is held */
+	uint32_t queued; /* frames put on TX since the last kick */
 	uint64_t st[ST_COUNT];
 };
 
@@ -206,20 +222,18 @@ static void reap(struct vfp_xsk *x)
 		xsk_ring_cons__release(&x->comp, n);
 }
 
-/* Queue a copy of a frame on out's TX ring; 0 on success. */
+/* Queue a copy of a frame on out's TX ring; 0 on success, -ENOBUFS when the ring or the
+ * TX chunks are exhausted (the caller kicks and retries, or holds the frame). */
 static int send_copy(struct vfp_xsk *out, const uint8_t *frame, uint32_t len)
 {
 	uint32_t idx;
 	struct xdp_desc *d;
 	uint64_t addr;
 
-	if (len > FRAME_SIZE)
-		return -EMSGSIZE;
-	reap(out);
-	if (!out->n_free_tx || xsk_ring_prod__reserve(&out->tx, 1, &idx) != 1) {
-		out->st[ST_TX_FULL]++;
+	if (!out->n_free_tx)
+		reap(out);
+	if (!out->n_free_tx || xsk_ring_prod__reserve(&out->tx, 1, &idx) != 1)
 		return -ENOBUFS;
-	}
 	addr = out->free_tx[--out->n_free_tx];
 	memcpy(out->area + addr, frame, len);
 	d = xsk_ring_prod__tx_desc(&out->tx, idx);
@@ -228,6 +242,7 @@ static int send_copy(struct vfp_xsk *out, const uint8_t *frame, uint32_t len)
 	d->options = 0;
 	xsk_ring_prod__submit(&out->tx, 1);
 	out->st[ST_TX]++;
+	out->queued++;
 	return 0;
 }
 
@@ -238,21 +253,93 @@ static uint32_t outstanding(struct vfp_xsk *x)
 	return NUM_FRAMES / 2 - x->n_free_tx;
 }
 
-/* Copy mode transmits from sendto(), at most 32 frames per call (the kernel's
- * TX_BATCH_SIZE), completing them synchronously: call it until nothing is outstanding
- * or the kernel pushes back (the rest goes with the next flush). */
+/* Copy mode transmits from sendto(), at most 32 frames per call (the kernel's TX
+ * budget; it answers EAGAIN when more are queued), completing them synchronously: call
+ * it until nothing is outstanding or a call makes no progress (the device is busy: the
+ * rest goes with the next flush). Nothing to do, no syscall. */
 void vfp_xsk_flush(struct vfp_xsk *x)
 {
 	uint32_t left = outstanding(x), calls = 0;
 
+	x->queued = 0;
 	while (left && calls++ < NUM_FRAMES / 32) {
-		if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != ENOBUFS)
+		if (xsk_ring_prod__needs_wakeup(&x->tx) &&
+		    sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != ENOBUFS &&
+		    errno != EAGAIN && errno != EBUSY)
 			break;
 		uint32_t now = outstanding(x);
 		if (now >= left)
 			break; /* no progress: the device is busy */
 		left = now;
 	}
+}
+
+/* Send a classified frame, kicking its output once when full; 0 when queued. */
+static int send_or_kick(struct vfp_xsk *out, const uint8_t *frame, uint32_t len)
+{
+	if (send_copy(out, frame, len) == 0)
+		return 0;
+	vfp_xsk_flush(out);
+	if (send_copy(out, frame, len) == 0)
+		return 0;
+	out->st[ST_TX_FULL]++;
+	return -ENOBUFS;
+}
+
+static void recycle(struct vfp_xsk *x, const uint64_t chunks[], uint32_t n)
+{
+	uint32_t i, fidx;
+	if (!n)
+		return;
+	while (xsk_ring_prod__reserve(&x->fill, n, &fidx) != n)
+		; /* cannot fail: we return at most what we took */
+	for (i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, fidx + i) = chunks[i];
+	xsk_ring_prod__submit(&x->fill, n);
+}
+
+/* Send what an earlier call had to hold; 1 when nothing is left held. */
+static int drain_pending(struct vfp_xsk *x, struct vfp_xsk *const outs[], uint32_t n_outs)
+{
+	uint64_t done[BATCH];
+	uint32_t i, n_done = 0, kept = 0;
+
+	for (i = 0; i < x->n_pend; i++) {
+		struct vfp_xsk *out = x->pend[i].port < n_outs ? outs[x->pend[i].port] : NULL;
+		/* A port removed meanwhile (outs[] cleared) drops its frames. */
+		if (out && kept == 0 && send_or_kick(out, x->area + x->pend[i].off, x->pend[i].len) != 0) {
+			x->pend[kept++] = x->pend[i];
+			continue;
+		}
+		if (kept) {
+			x->pend[kept++] = x->pend[i]; /* keep the order behind the first held frame */
+			continue;
+		}
+		if (!out)
+			x->st[ST_DROP]++;
+		done[n_done++] = x->pend[i].chunk;
+	}
+	x->n_pend = kept;
+	recycle(x, done, n_done);
+	return kept == 0;
+}
+
+/* Give up on what is held: count it dropped and return its chunks to the fill ring. */
+static void drop_pending(struct vfp_xsk *x)
+{
+	uint64_t chunks[BATCH];
+	for (uint32_t i = 0; i < x->n_pend; i++)
+		chunks[i] = x->pend[i].chunk;
+	recycle(x, chunks, x->n_pend);
+	x->st[ST_DROP] += x->n_pend;
+	x->n_pend = 0;
+}
+
+static void kick_queued(struct vfp_xsk *const outs[], uint32_t n_outs)
+{
+	for (uint32_t o = 0; o < n_outs; o++)
+		if (outs[o] && outs[o]->queued)
+			vfp_xsk_flush(outs[o]);
 }
 
 uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_port, struct vfp_xsk *const outs[],
@@ -262,8 +349,16 @@ uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_
 	uint64_t chunks[BATCH];
 	struct vfp_verdict v[BATCH];
 
-	while (done < budget) {
-		uint32_t idx, n, i, fidx, want = budget - done < BATCH ? budget - done : BATCH;
+	if (x->n_pend && !drain_pending(x, outs, n_outs)) {
+		if (++x->pend_fails < PEND_MAX_FAILS) {
+			kick_queued(outs, n_outs);
+			return 0; /* back-pressure: the output is still full, leave RX where it is */
+		}
+		drop_pending(x);
+	}
+	x->pend_fails = 0;
+	while (done < budget && !x->n_pend) {
+		uint32_t idx, n, i, n_free = 0, want = budget - done < BATCH ? budget - done : BATCH;
 		n = xsk_ring_cons__peek(&x->rx, want, &idx);
 		if (!n)
 			break;
@@ -280,24 +375,32 @@ uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_
 					: v[i].kind == VFP_V_ENCAP ? underlay_port
 					: v[i].kind == VFP_V_SLOW ? slow_port : UINT32_MAX;
 			x->st[v[i].kind == VFP_V_SLOW ? ST_SLOW : ST_FAST]++;
-			if (port < n_outs && outs[port] && send_copy(outs[port], x->area + offs[i], lens[i]) == 0)
-				continue;
-			x->st[ST_DROP]++;
+			if (port < n_outs && outs[port] && lens[i] <= FRAME_SIZE) {
+				if (x->n_pend || send_or_kick(outs[port], x->area + offs[i], lens[i]) != 0) {
+					/* Output full even after a kick: hold this frame and the rest of the
+					 * batch (in order) for the next call instead of dropping them. */
+					x->pend[x->n_pend].chunk = chunks[i];
+					x->pend[x->n_pend].off = offs[i];
+					x->pend[x->n_pend].len = lens[i];
+					x->pend[x->n_pend].port = port;
+					x->n_pend++;
+					continue;
+				}
+			} else {
+				x->st[ST_DROP]++;
+			}
+			chunks[n_free++] = chunks[i]; /* sent (copied out) or dropped: back to the fill ring */
 		}
 		x->st[ST_RX] += n;
 		done += n;
-		/* Every rx chunk goes straight back to the fill ring: frames were copied out. */
-		while (xsk_ring_prod__reserve(&x->fill, n, &fidx) != n)
-			; /* cannot fail: we return exactly what we took */
-		for (i = 0; i < n; i++)
-			*xsk_ring_prod__fill_addr(&x->fill, fidx + i) = chunks[i];
-		xsk_ring_prod__submit(&x->fill, n);
+		recycle(x, chunks, n_free);
 	}
-	for (uint32_t o = 0; o < n_outs; o++)
-		if (outs[o] && (o == 0 || outs[o] != outs[o - 1]))
-			vfp_xsk_flush(outs[o]);
+	kick_queued(outs, n_outs); /* one kick per output per call, for what this call queued */
 	return done;
 }
+
+/* Frames held for a full output (while any are, the runner must not sleep on RX). */
+uint32_t vfp_xsk_backlog(const struct vfp_xsk *x) { return x->n_pend; }
 
 uint32_t vfp_xsk_stats(const struct vfp_xsk *x, uint64_t *out, uint32_t n)
 {

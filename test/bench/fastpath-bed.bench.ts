@@ -1,23 +1,32 @@
 /**
  * bench:fastpath part 2: VM to remote VM over the overlay (VXLAN) on the test bed, 64-byte
- * UDP frames, through three datapaths in one run on the same bed:
+ * UDP and TCP frames, through three datapaths in one run on the same bed:
  *   1. OVS (userspace) with AF_PACKET ports (the VM taps and uplinks as system ports),
  *   2. OVS with `afxdp` ports (same ports, type=afxdp),
  *   3. vnetd's fast path (ports back to system type, Node spec.fastPath enabled).
- * The sender is native/build/udpgen (sendmmsg, 64 per call) inside VM a on hv1; on veth
+ * UDP comes from native/build/udpgen (sendmmsg, 64 per call) inside VM a on hv1, TCP from
+ * native/build/tcpgen (pure ACKs of one established connection a -> b, written to a's NIC
+ * with AF_PACKET sendmmsg: b's TCP takes each and answers nothing, see tcpgen.c); on veth
  * the sending core bounds throughput, so each datapath is reported both as packets per
  * second delivered to VM b's interface and as datapath CPU time per delivered packet:
  *   OVS:       utime+stime of both hypervisors' ovs-vswitchd processes (all threads),
  *   fast path: utime+stime of the two vfp-runner threads (this process).
- * Kernel time spent in the veth/XDP receive path is charged to whichever thread the kernel
- * runs it on (mostly the sender), identically for the three, and is not in these figures.
+ * The kernel charges work to the thread that triggers it, the same way for the three: the
+ * VM-facing veth's XDP program and the copy into an AF_XDP socket run in the sender's
+ * softirq (not in these figures), while a transmit (AF_XDP copy mode: sendto; AF_PACKET:
+ * send) runs the next hop's receive work (underlay bridge, the other hypervisor's veth +
+ * XDP + copy, VM b's IP stack) in softirq on the transmitting thread: the OVS pmd or main
+ * thread, or the vfp-runner. That shared kernel work is in both sides' figures;
+ * BENCH_PROFILE splits it out per packet (CpuBreakdown).
  *
  *   npm run bench:fastpath   (part 2 runs after part 1; or npx tsx test/bench/fastpath-bed.bench.ts)
- *   BENCH_SECONDS=3 BENCH_ROUNDS=2
+ *   BENCH_SECONDS=3 BENCH_ROUNDS=2 BENCH_PROTOS=udp,tcp BENCH_VERBOSE=1 (fast-path counters)
+ *   BENCH_PROFILE=DIR (perf record/stat while each datapath runs, see startProfile)
  */
 /* eslint-disable no-console */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { findBinary } from '../../src/chassis/ovs-daemons';
@@ -28,14 +37,76 @@ import { G, joinBed, overlayApi } from '../e2e/overlay-support';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const UDPGEN = join(__dirname, '..', '..', 'native', 'build', 'udpgen');
+const TCPGEN = join(__dirname, '..', '..', 'native', 'build', 'tcpgen');
+const TCP_PORT = '5001';
 const TICK = 100; // USER_HZ
 
 type Mode = 'ovs-afpacket' | 'ovs-afxdp' | 'vnetd-fastpath';
+type Proto = 'udp' | 'tcp';
+const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp').split(',') as Proto[];
 
-function cpuTicks(statPath: string): number {
+/** utime and stime (clock ticks) of a process or thread. */
+function cpuTicks(statPath: string): { user: number; sys: number } {
   const s = readFileSync(statPath, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime
+  return { user: Number(f[11]), sys: Number(f[12]) };
+}
+
+const addTicks = (a: { user: number; sys: number }, b: { user: number; sys: number }) => ({ user: a.user + b.user, sys: a.sys + b.sys });
+
+/** Where a datapath's thread CPU went, from perf samples (ns, summed over its threads). */
+interface CpuBreakdown {
+  /** Receive work of the next hop (bridge, veth NAPI + XDP + copy into an AF_XDP socket,
+   * the VM's IP/UDP/TCP stack) that the kernel runs in softirq on the transmitting thread. */
+  downstream: number;
+  /** AF_XDP copy-mode transmit itself: an skb per frame, the copy, veth_xmit. */
+  xmit: number;
+  /** Other syscalls (poll, sched_yield, recvfrom ...) and other kernel work. */
+  kernel: number;
+  /** The datapath's own user-space code. */
+  user: number;
+}
+
+const DOWNSTREAM = new Set(['net_rx_action', 'process_backlog', '__napi_poll']);
+
+/** Sums `perf script` samples of the given threads into CpuBreakdown categories. */
+function breakdown(dataFile: string, tids: Set<string>): CpuBreakdown {
+  const out = spawnSync('perf', ['script', '-i', dataFile, '-F', 'tid,period,ip,sym'], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout ?? '';
+  const b: CpuBreakdown = { downstream: 0, xmit: 0, kernel: 0, user: 0 };
+  for (const sample of out.split('\n\n')) {
+    const lines = sample.split('\n').filter((l) => l.trim());
+    const head = lines[0]?.trim().split(/\s+/);
+    if (!head || !tids.has(head[0]!)) continue;
+    const period = Number(head[1]);
+    const frames = lines.slice(1).map((l) => l.trim().split(/\s+/));
+    const syms = frames.map((f) => f[1] ?? '');
+    if (syms.some((x) => DOWNSTREAM.has(x))) b.downstream += period;
+    else if (syms.includes('__xsk_generic_xmit')) b.xmit += period;
+    else if ((frames[0]?.[0] ?? '').startsWith('ffffffff')) b.kernel += period;
+    else b.user += period;
+  }
+  return b;
+}
+
+/**
+ * BENCH_PROFILE=DIR: while a datapath is measured, `perf record -a` samples the whole
+ * machine (the work a datapath triggers runs in other threads too: the sender, ksoftirqd)
+ * and `perf stat` counts the datapath's syscalls; files land in DIR/<mode>-<proto>-<round>.*
+ * and the datapath threads' samples are summed into a CpuBreakdown.
+ */
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+function startProfile(name: string, round: number, sel: string[], tids: Set<string>): () => Promise<CpuBreakdown | undefined> {
+  if (!PROFILE_DIR) return async () => undefined;
+  const base = join(PROFILE_DIR, `${name}-${round}`);
+  const rec = spawn('sh', ['-c', `perf record -q -a -e cpu-clock -g -o ${base}.data -- sleep ${SECONDS} 2> ${base}.err`], { stdio: 'ignore' });
+  const events = ['sendto', 'poll', 'ppoll', 'recvfrom', 'sendmsg', 'recvmsg', 'sendmmsg', 'recvmmsg', 'sched_yield'].map((e) => `syscalls:sys_enter_${e}`).join(',');
+  const stat = spawn('perf', ['stat', '-x', ',', '-e', events, '-o', `${base}.syscalls`, ...sel, '--', 'sleep', String(SECONDS)], { stdio: 'ignore' });
+  const exited = [rec, stat].map((c) => new Promise<void>((r) => c.on('exit', () => r())));
+  return async () => {
+    await Promise.all(exited);
+    spawnSync('sh', ['-c', `perf report -i ${base}.data --stdio --no-children --sort comm,pid --percent-limit 0.5 -g none > ${base}.threads 2>/dev/null`]);
+    return breakdown(`${base}.data`, tids);
+  };
 }
 
 function runnerThreads(): string[] {
@@ -45,7 +116,8 @@ function runnerThreads(): string[] {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) return console.log('skipped: not root');
   if (!findBinary('ovs-vswitchd')) return console.log('skipped: Open vSwitch not installed');
-  if (!existsSync(UDPGEN)) execFileSync('make', ['-s', '-C', join(__dirname, '..', '..', 'native'), 'tools']);
+  if (!existsSync(UDPGEN) || !existsSync(TCPGEN)) execFileSync('make', ['-s', '-C', join(__dirname, '..', '..', 'native'), 'tools']);
+  const children = new Set<ChildProcess>();
   let v: TestVnetd | undefined;
   let bed: Testbed | undefined;
   try {
@@ -67,7 +139,8 @@ async function main(): Promise<void> {
     const bIp = b.ip!.split('/')[0]!;
     const pingOk = () => a.exec(['ping', '-c', '1', '-W', '1', bIp]).then((o) => o.includes('1 received'), () => false);
     await eventually(pingOk, 15_000, 100);
-    const vswitchdStat = bed.hypervisors.map((h) => `/proc/${readFileSync(join(h.ovs.dir, 'ovs-vswitchd.pid'), 'utf8').trim()}/stat`);
+    const vswitchdPids = bed.hypervisors.map((h) => readFileSync(join(h.ovs.dir, 'ovs-vswitchd.pid'), 'utf8').trim());
+    const vswitchdStat = vswitchdPids.map((p) => `/proc/${p}/stat`);
     const rxB = async () => (JSON.parse(await b.exec(['ip', '-s', '-j', 'link', 'show', b.iface])) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
 
     const setPortType = async (type: string) => {
@@ -88,45 +161,97 @@ async function main(): Promise<void> {
       await eventually(pingOk, 20_000, 200);
     };
 
-    const measure = async (mode: Mode) => {
+    /** TCP: b holds one accepted connection open while a sends segments of that flow (see tcpgen.c). */
+    const tcpListener = async (): Promise<ChildProcess> => {
+      const l = spawn('ip', ['netns', 'exec', b.netns, TCPGEN, 'listen', TCP_PORT, String(SECONDS + 10)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.add(l);
+      l.on('exit', () => children.delete(l));
+      await new Promise<void>((resolve, reject) => {
+        l.stdout!.once('data', () => resolve());
+        l.once('exit', (code) => reject(new Error(`tcpgen listen exited (${code})`)));
+      });
+      return l;
+    };
+    const generate = async (proto: Proto): Promise<number> => {
+      if (proto === 'udp') return Number((await a.exec([UDPGEN, bIp, '9', String(SECONDS)])).trim());
+      const l = await tcpListener();
+      try {
+        return Number((await a.exec([TCPGEN, 'send', a.iface, bIp, TCP_PORT, String(SECONDS)])).trim());
+      } finally {
+        l.kill('SIGKILL');
+      }
+    };
+
+    const measure = async (mode: Mode, proto: Proto, round: number) => {
       const threads = runnerThreads();
-      const cpu = () => (mode === 'vnetd-fastpath' ? threads.reduce((s, t) => s + cpuTicks(`/proc/self/task/${t}/stat`), 0) : vswitchdStat.reduce((s, p) => s + cpuTicks(p), 0));
+      const fp = mode === 'vnetd-fastpath';
+      const zero = { user: 0, sys: 0 };
+      const cpu = () => (fp ? threads.reduce((s, t) => addTicks(s, cpuTicks(`/proc/self/task/${t}/stat`)), zero) : vswitchdStat.reduce((s, p) => addTicks(s, cpuTicks(p)), zero));
       const rx0 = await rxB(), c0 = cpu(), t0 = performance.now();
-      const sent = Number((await a.exec([UDPGEN, bIp, '9', String(SECONDS)])).trim());
+      const tids = new Set<string>(fp ? threads : vswitchdPids.flatMap((p) => readdirSync(`/proc/${p}/task`)));
+      const profiled = startProfile(`${mode}-${proto}`, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')], tids);
+      const sent = await generate(proto);
       await new Promise((r) => setTimeout(r, 300)); // frames still in flight
       const rx1 = await rxB(), c1 = cpu(), secs = (performance.now() - t0 - 300) / 1000;
+      const cpuSplit = await profiled();
       const delivered = rx1 - rx0;
-      return { mode, sent, delivered, pps: delivered / secs, cpuNsPerPkt: delivered ? ((c1 - c0) / TICK) * 1e9 / delivered : NaN, threads: mode === 'vnetd-fastpath' ? threads.length : 2 };
+      const nsPer = (ticks: number) => (delivered ? ((ticks / TICK) * 1e9) / delivered : NaN);
+      return {
+        mode,
+        proto,
+        sent,
+        delivered,
+        pps: delivered / secs,
+        cpuNsPerPkt: nsPer(c1.user - c0.user + c1.sys - c0.sys),
+        userNsPerPkt: nsPer(c1.user - c0.user),
+        sysNsPerPkt: nsPer(c1.sys - c0.sys),
+        threads: fp ? threads.length : 2,
+        round,
+        cpuSplit,
+      };
     };
 
     const results: Array<Awaited<ReturnType<typeof measure>>> = [];
     for (let round = 0; round < ROUNDS; round++) {
       await setPortType('system');
-      results.push(await measure('ovs-afpacket'));
+      for (const proto of PROTOS) results.push(await measure('ovs-afpacket', proto, round));
       await setPortType('afxdp');
-      results.push(await measure('ovs-afxdp'));
+      for (const proto of PROTOS) results.push(await measure('ovs-afxdp', proto, round));
       await setPortType('system');
       await setFastPath(true);
-      results.push(await measure('vnetd-fastpath'));
+      for (const proto of PROTOS) results.push(await measure('vnetd-fastpath', proto, round));
       if (process.env.BENCH_VERBOSE) {
         const text = (await vnetd.call('GET', '/metrics')).text;
         console.log(text.split('\n').filter((l) => l.startsWith('vnetd_fastpath_interface') || l.startsWith('vnetd_fastpath_xsk')).join('\n'));
+        // Where frames the fast path never saw were lost: the VM-facing veth's XDP counters.
+        console.log(await bed.hv('hv1').exec(['ethtool', '-S', a.tap]).catch((e: Error) => e.message));
       }
       await setFastPath(false);
     }
-    const best = (m: Mode) => {
-      const rs = results.filter((r) => r.mode === m);
-      return { pps: Math.max(...rs.map((r) => r.pps)), cpu: Math.min(...rs.map((r) => r.cpuNsPerPkt)) };
-    };
-    for (const r of results) console.log(`${r.mode.padEnd(15)} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt over ${r.threads} thread(s)/process(es)`);
-    const ax = best('ovs-afxdp'), ap = best('ovs-afpacket'), fp = best('vnetd-fastpath');
-    console.log(`\nbest of ${ROUNDS} rounds, ${SECONDS} s each, 64-byte UDP VM a (hv1) -> VM b (hv2) over VXLAN:`);
-    console.log('| datapath | delivered kpps | datapath CPU ns/pkt | pps vs afxdp | CPU/pkt vs afxdp |');
-    console.log('|---|---|---|---|---|');
-    for (const [name, x] of [['OVS AF_PACKET ports', ap], ['OVS afxdp ports', ax], ['vnetd fast path', fp]] as const) {
-      console.log(`| ${name} | ${(x.pps / 1e3).toFixed(0)} | ${x.cpu.toFixed(0)} | ${(x.pps / ax.pps).toFixed(2)}x | ${(x.cpu / ax.cpu).toFixed(2)}x |`);
+    for (const r of results) {
+      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)`);
+      const c = r.cpuSplit;
+      if (c) {
+        const ns = (x: number) => (x / r.delivered).toFixed(0);
+        console.log(`${''.padEnd(19)}perf ns/pkt: downstream receive softirq ${ns(c.downstream)}, AF_XDP copy-mode xmit ${ns(c.xmit)}, other kernel ${ns(c.kernel)}, user ${ns(c.user)}`);
+      }
+    }
+    // The machine is shared: compare datapaths within a round (they ran back to back), then
+    // summarize the rounds.
+    console.log(`\n${ROUNDS} rounds, ${SECONDS} s each, 64-byte frames VM a (hv1) -> VM b (hv2) over VXLAN; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}:`);
+    console.log('| round | proto | OVS AF_PACKET kpps / ns per pkt | OVS afxdp kpps / ns per pkt | vnetd fast path kpps / ns per pkt | fast path vs afxdp: pps / CPU per pkt |');
+    console.log('|---|---|---|---|---|---|');
+    const cell = (r: (typeof results)[number] | undefined) => (r ? `${(r.pps / 1e3).toFixed(0)} / ${r.cpuNsPerPkt.toFixed(0)}` : '-');
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const proto of PROTOS) {
+        const of = (m: Mode) => results.find((r) => r.round === round && r.proto === proto && r.mode === m);
+        const ap = of('ovs-afpacket'), ax = of('ovs-afxdp'), fp = of('vnetd-fastpath');
+        const ratio = ax && fp ? `${(fp.pps / ax.pps).toFixed(2)}x / ${(fp.cpuNsPerPkt / ax.cpuNsPerPkt).toFixed(2)}x` : '-';
+        console.log(`| ${round + 1} | ${proto.toUpperCase()} | ${cell(ap)} | ${cell(ax)} | ${cell(fp)} | ${ratio} |`);
+      }
     }
   } finally {
+    for (const c of children) c.kill('SIGKILL');
     await v?.stop();
     await bed?.stop();
   }
