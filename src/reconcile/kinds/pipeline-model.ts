@@ -49,8 +49,11 @@ export interface PortBinding {
   ofport: number;
 }
 
-/** Where a port is bound, by whatever knows best (the store's status, or the hypervisor's own OVSDB rows). */
-export type BindingSource = (p: VirtualPort) => PortBinding | undefined;
+/**
+ * Where a port is bound, by whatever knows best (the store's status, or the hypervisor's
+ * own OVSDB rows); modelled: the binding the model held for it until now.
+ */
+export type BindingSource = (p: VirtualPort, modelled: PortBinding | undefined) => PortBinding | undefined;
 
 export function versionOfPort(p: VirtualPort): string {
   return `${p.metadata.generation ?? 0}/${p.status?.node ?? ''}/${p.status?.ofport ?? ''}`;
@@ -92,7 +95,7 @@ export class LiveModel implements ScopeIndex {
   constructor(
     private readonly resolveBackends: BackendResolver,
     private readonly tunnelPorts: (node: string) => Partial<Record<Encapsulation, number>> | undefined,
-    private readonly bindingFor: BindingSource = bindingOf,
+    private readonly bindingFor: BindingSource = (p) => bindingOf(p),
   ) {}
 
   /** The binding the model holds for the port at this store key (undefined: unbound or not modelled). */
@@ -130,6 +133,8 @@ export class LiveModel implements ScopeIndex {
   }
 
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
+    // The bindings held so far (some may be ahead of the store): the binding source may keep them.
+    const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
     for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.rawLbs]) m.clear();
     for (const n of networks) {
       if (!n.spec?.vni || n.metadata.deletionTimestamp) continue;
@@ -143,7 +148,10 @@ export class LiveModel implements ScopeIndex {
       if (!n.spec?.tunnelIP) continue;
       this.nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
     }
-    for (const p of ports) this.putPort(objectKey(PORTS, p.metadata.namespace, p.metadata.name), p);
+    for (const p of ports) {
+      const key = objectKey(PORTS, p.metadata.namespace, p.metadata.name);
+      this.putPort(key, p, modelled.get(key));
+    }
     for (const lb of lbs) this.putLb(objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name), lb);
   }
 
@@ -167,7 +175,7 @@ export class LiveModel implements ScopeIndex {
       t.networks.add(old.network);
       this.dropPort(key, old);
     }
-    const now = obj ? this.putPort(key, obj) : undefined;
+    const now = obj ? this.putPort(key, obj, old?.binding) : undefined;
     if (now) {
       t.ports.add(now.uid);
       t.networks.add(now.network);
@@ -198,10 +206,10 @@ export class LiveModel implements ScopeIndex {
     return t;
   }
 
-  private putPort(key: string, p: VirtualPort): PortModel | undefined {
+  private putPort(key: string, p: VirtualPort, modelled?: PortBinding): PortModel | undefined {
     const net = this.netByName.get(`${p.metadata.namespace}/${p.spec?.network}`);
     if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) return undefined;
-    const binding = this.bindingFor(p);
+    const binding = this.bindingFor(p, modelled);
     const m: PortModel = {
       uid: p.metadata.uid!,
       key: `${p.metadata.namespace}/${p.metadata.name}`,

@@ -196,7 +196,7 @@ export class PipelineReconciler {
     // Backends the health monitor found failing get no new connections (until it says otherwise).
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
       resolveBackends(lb, net, ports).map((b) => (b.healthy && this.lbHealth && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
-    this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p) => this.bindingOf(p));
+    this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
     this.ports.addIndex(IX_IFACE, (p) => {
       const id = interfaceIdOf(p);
       return id ? [id] : [];
@@ -337,7 +337,7 @@ export class PipelineReconciler {
    * OVSDB row directly, and an unplugged NIC's flows go with its row, while the store
    * write (status, Ready) happens beside, off the path.
    */
-  private bindingOf(p: VirtualPort): PortBinding | undefined {
+  private bindingOf(p: VirtualPort, modelled: PortBinding | undefined): PortBinding | undefined {
     const stored = bindingOf(p);
     const chassis = this.opts.chassis;
     const id = interfaceIdOf(p);
@@ -350,11 +350,12 @@ export class PipelineReconciler {
       for (const i of s.interfacesWithIfaceId(id)) if (typeof i.ofport === 'number' && i.ofport > 0) hits.push({ node, ofport: i.ofport });
     }
     if (hits.length) return hits.sort((a, b) => a.node.localeCompare(b.node))[0];
-    if (!stored) return undefined;
-    // The stored node is no longer one it may bind on (spec.node moved), or its live
-    // replica shows the NIC gone: unbound. A node without a live session here: trust the store.
-    if (!candidates.includes(stored.node) || chassis.session(stored.node)?.ready) return undefined;
-    return stored;
+    // No live hit. A binding (the store's, or else the one already modelled, which may be
+    // ahead of the store) holds only on a node it may bind on whose session is down here:
+    // as the chassis layer keeps the last known binding then, so do the flows.
+    const known = stored ?? modelled;
+    if (!known || !candidates.includes(known.node) || chassis.session(known.node)?.ready) return undefined;
+    return known;
   }
 
   /** Re-reads the binding of these ports; those that moved update the model and dirty their owners. */
@@ -365,8 +366,9 @@ export class PipelineReconciler {
     for (const key of keys) {
       const p = this.ports.get(key);
       if (!p || !this.live.hasPort(key)) continue;
-      const b = this.bindingOf(p);
-      if (sameBinding(b, this.live.bindingAt(key))) continue;
+      const modelled = this.live.bindingAt(key);
+      const b = this.bindingOf(p, modelled);
+      if (sameBinding(b, modelled)) continue;
       this.log.debug({ event: 'pipeline.live-binding', key, node: b?.node ?? null, ofport: b?.ofport ?? null }, 'pipeline: binding from the hypervisor');
       const t = this.live.portChanged(key, p);
       for (const d of this.dirt.values()) mergeTouched(d.touched, t);
