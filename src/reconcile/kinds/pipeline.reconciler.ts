@@ -78,6 +78,8 @@ export interface ChassisAccess {
         readonly ready: boolean;
         readonly controller: { dial: string };
         snapshot(): OvsSnapshot;
+        /** The ofport of the node's Interface with this name. */
+        interfaceOfport(name: string): number | null | undefined;
         /** The node's OVS Interfaces carrying this external_ids:iface-id (its live OVSDB replica). */
         interfacesWithIfaceId(id: string): ReadonlyArray<{ ofport: number | null }>;
       }
@@ -393,9 +395,8 @@ export class PipelineReconciler {
     const s = this.opts.chassis?.session(node);
     if (!s?.ready) return undefined;
     const out: Partial<Record<Encapsulation, number>> = {};
-    const byName = new Map([...s.snapshot().interfaces.values()].map((i) => [i.name, i.ofport]));
     for (const t of TUNNEL_PORTS) {
-      const ofport = byName.get(t.name);
+      const ofport = s.interfaceOfport(t.name);
       if (typeof ofport === 'number' && ofport > 0) out[t.type] = ofport;
     }
     return out;
