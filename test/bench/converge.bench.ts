@@ -31,7 +31,7 @@
  *    mcast_solicit=30000) instead of Linux's 1 s: with the default, an ARP request sent a
  *    moment before the flows are in is retried only a second later, and that second (not
  *    the controller) is what the figure used to show. Same on both sides. vnetd's steps
- *    (Bound and Ready seen by a 5 ms API poll) are printed beside it; with
+ *    (Bound and Ready, stamped as a watch on port b delivers them) are printed beside it; with
  *    BENCH_VNETD_LOG=debug BENCH_LOG_DIR=DIR, `npx tsx test/bench/newport-trace.ts
  *    DIR/vnetd-N<n>-1.log <plug epoch>` shows where vnetd spent the time;
  *  - packets lost across a controller restart: `ping -i 0.01` from b to a; after 1 s
