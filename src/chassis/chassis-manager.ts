@@ -41,6 +41,13 @@ export interface ChassisManagerOptions {
   only?: { node: string; ovsdb: string };
 }
 
+/**
+ * Told that something about a node's session changed. interfaceIds: only the OVS
+ * Interfaces carrying these iface-ids (and rows without one, such as tunnel ports)
+ * changed; undefined: anything may have (connected, disconnected, session replaced).
+ */
+export type NodeChangeListener = (node: string, interfaceIds?: readonly string[]) => void;
+
 const IX_IFACE = 'interfaceId';
 const IX_NODE = 'node';
 const IX_BOUND = 'boundNode';
@@ -65,7 +72,7 @@ export class ChassisManager {
   private readonly portController: Controller;
   private readonly nodeSoon: (key: string) => void;
   private readonly sessions = new Map<string, NodeSession>();
-  private readonly nodeListeners = new Set<(node: string) => void>();
+  private readonly nodeListeners = new Set<NodeChangeListener>();
   private stopped = false;
 
   constructor(private readonly opts: ChassisManagerOptions) {
@@ -134,17 +141,19 @@ export class ChassisManager {
   /**
    * Tells a layer above (the pipeline) that something about a node's session changed:
    * it connected or disconnected, or OVS rows (interfaces, ofports) changed. Returns
-   * the unsubscribe function. Read the details through session(node).
+   * the unsubscribe function. Read the details through session(node). The pipeline
+   * reacts to interfaceIds at once (a VM NIC's flows follow its OVSDB row, not the
+   * binding written to the store after it).
    */
-  onNodeChange(listener: (node: string) => void): () => void {
+  onNodeChange(listener: NodeChangeListener): () => void {
     this.nodeListeners.add(listener);
     return () => this.nodeListeners.delete(listener);
   }
 
-  private notifyNode(node: string): void {
+  private notifyNode(node: string, interfaceIds?: readonly string[]): void {
     for (const l of this.nodeListeners) {
       try {
-        l(node);
+        l(node, interfaceIds);
       } catch (err) {
         this.log.error({ err, node }, 'node change listener failed');
       }
@@ -160,15 +169,25 @@ export class ChassisManager {
     // Connection state at once; row changes (VM NICs coming and going) throttled.
     if (change.kind === 'state') this.nodeController.enqueue(objectKey(NODES, undefined, node));
     else this.nodeSoon(objectKey(NODES, undefined, node));
-    this.notifyNode(node);
     if (change.kind === 'state') {
+      this.notifyNode(node);
       for (const k of this.portKeysOfNode(node)) this.portController.enqueue(k);
       return;
     }
+    const ids = new Set<string>();
     for (const c of change.changes) {
       if (c.table !== 'Interface') continue;
-      for (const id of ifaceIdsOf(c)) for (const k of this.ports.indexKeys(IX_IFACE, id)) this.portController.enqueue(k);
+      for (const id of ifaceIdsOf(c)) {
+        ids.add(id);
+        if (this.log.isLevelEnabled('debug')) {
+          const cur = c.new as Partial<Interface> | undefined;
+          const row = cur ?? (c.old as Partial<Interface> | undefined);
+          this.log.debug({ event: 'chassis.interface', node, ifaceId: id, name: row?.name, ofport: cur?.ofport ?? null }, 'chassis: interface row changed');
+        }
+      }
     }
+    this.notifyNode(node, [...ids]);
+    for (const id of ids) for (const k of this.ports.indexKeys(IX_IFACE, id)) this.portController.enqueue(k);
   }
 
   private ensureSession(node: HypervisorNode, endpoint: string): NodeSession {
@@ -276,6 +295,7 @@ export class ChassisManager {
           : this.nodes.list().map((n) => n.metadata.name);
       return names.map((n) => this.viewOf(n, id));
     };
+    this.log.debug({ event: 'chassis.bind-start', port: `${ns}/${name}` }, 'chassis: deciding the binding');
     const res = await this.opts.objects.modify<VirtualPort>(
       VIRTUAL_PORTS,
       ns,
@@ -289,6 +309,7 @@ export class ChassisManager {
       { subresource: 'status' },
     );
     const now = res?.object.status;
+    if (now && !sameJson(now, port.status)) this.log.debug({ event: 'chassis.bind-written', port: `${ns}/${name}`, node: now.node ?? null, ofport: now.ofport ?? null }, 'chassis: binding written');
     if (now && !sameJson(now.node, port.status?.node)) {
       this.log.info({ event: 'chassis.binding', port: `${ns}/${name}`, node: now.node ?? null, ofport: now.ofport ?? null }, 'port binding changed');
     }

@@ -56,6 +56,9 @@ const MONITORED = {
   Controller: ['target', 'connection_mode', 'external_ids', 'is_connected'],
 } as const;
 
+/** Cache index of Interfaces by name (tunnel ports). */
+const IFACE_NAME = 'name';
+
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -71,6 +74,8 @@ export class NodeSession {
   private everConnected = false;
   private wake: (() => void) | undefined;
   private readonly unsubscribe: Array<() => void> = [];
+  /** snapshot() until the replica changes. */
+  private snap: OvsSnapshot | undefined;
 
   constructor(private readonly opts: NodeSessionOptions) {
     this.log = opts.logger.child({ node: opts.node, ovsdb: opts.endpoint });
@@ -119,16 +124,42 @@ export class NodeSession {
     return this.client.cache.table('Open_vSwitch').rows()[0];
   }
 
+  /**
+   * The replica as maps. Built once per replica change (callers reconcile on every OVSDB
+   * update, and with thousands of ports building the maps is what costs), and each table
+   * only when read: a caller that needs one table does not pay for the others.
+   */
   snapshot(): OvsSnapshot {
+    if (this.snap) return this.snap;
     const c = this.client.cache;
     const byId = <R extends { _uuid: string }>(rows: R[]) => new Map(rows.map((r) => [r._uuid, r]));
-    return {
+    let bridges: Bridge[] | undefined;
+    let ports: Map<string, Port> | undefined;
+    let interfaces: Map<string, Interface> | undefined;
+    let controllers: Map<string, Controller> | undefined;
+    const snap: OvsSnapshot = {
       ovs: this.openVSwitch(),
-      bridges: c.table('Bridge').rows() as Bridge[],
-      ports: byId(c.table('Port').rows() as Port[]),
-      interfaces: byId(c.table('Interface').rows() as Interface[]),
-      controllers: byId(c.table('Controller').rows() as Controller[]),
+      get bridges() {
+        return (bridges ??= c.table('Bridge').rows() as Bridge[]);
+      },
+      get ports() {
+        return (ports ??= byId(c.table('Port').rows() as Port[]));
+      },
+      get interfaces() {
+        return (interfaces ??= byId(c.table('Interface').rows() as Interface[]));
+      },
+      get controllers() {
+        return (controllers ??= byId(c.table('Controller').rows() as Controller[]));
+      },
     };
+    this.snap = snap;
+    return snap;
+  }
+
+  /** The ofport of the Interface with this name (undefined: no such row, or not synced). */
+  interfaceOfport(name: string): number | null | undefined {
+    if (!this.synced) return undefined;
+    return (this.client.cache.table('Interface').lookup(IFACE_NAME, name)[0] as Interface | undefined)?.ofport;
   }
 
   /** Interfaces whose external_ids:iface-id is id (empty until synced). */
@@ -247,10 +278,12 @@ export class NodeSession {
   private subscribe(): void {
     const cache = this.client.cache;
     cache.table('Interface').addIndex(IFACE_ID, (r) => r.external_ids?.[IFACE_ID]);
+    cache.table('Interface').addIndex(IFACE_NAME, (r) => r.name);
     // Batch the changes of one update message: listeners get them in one call.
     let pending: RowChange[] = [];
     this.unsubscribe.push(
       cache.on((c) => {
+        this.snap = undefined;
         if (!pending.length) queueMicrotask(() => this.opts.onChange({ kind: 'rows', changes: pending.splice(0) }));
         pending.push(c);
       }),

@@ -1,6 +1,8 @@
 import { AddressInfo, createServer, Server, Socket } from 'node:net';
 import { createConnection } from './connection';
-import { OpenFlowConnectionError } from './connection-errors';
+import { OpenFlowBundleError, OpenFlowConnectionError } from './connection-errors';
+import { flowMod } from './messages/flow-mod';
+import { errorFromName } from './messages/error';
 import { MessageFramer } from './framing';
 import { OfMessage, decodeMessage, encodeMessage } from './message';
 
@@ -51,6 +53,47 @@ describe('OpenFlow connection (fake switch)', () => {
     expect((await c.ready()).datapathId).toBe(42n);
     const body = await c.multipart({ kind: 'table' });
     expect(body.kind === 'table' && body.tables.map((t) => t.tableId)).toEqual([0, 1, 2]);
+    await c.close();
+  });
+
+  const oneFlow = flowMod({ command: 'add', tableId: 0, priority: 1, match: [], instructions: [] });
+
+  it('sends a bundle\'s open, adds and barrier together: two round trips, not three', async () => {
+    const seen: string[] = [];
+    let open: OfMessage | undefined;
+    const sw = await fakeSwitch((m, send) => {
+      seen.push(m.type === 'bundle_control' ? m.controlType : m.type);
+      // Answers nothing until the barrier: a client that waited for the open's reply
+      // before sending the adds would wait forever.
+      if (m.type === 'bundle_control' && m.controlType === 'open_request') open = m;
+      if (m.type === 'barrier_request') {
+        if (open?.type === 'bundle_control') send({ ...open, controlType: 'open_reply' });
+        send({ type: 'barrier_reply', xid: m.xid });
+      }
+      if (m.type === 'bundle_control' && m.controlType === 'commit_request') send({ ...m, controlType: 'commit_reply' });
+    });
+    servers.push(sw);
+    const c = createConnection(target(sw), { reconnect: false, requestTimeoutMs: 2000 });
+    await c.ready();
+    await c.bundle([oneFlow, oneFlow]);
+    expect(seen).toEqual(['open_request', 'bundle_add', 'bundle_add', 'barrier_request', 'commit_request']);
+    await c.close();
+  });
+
+  it('never commits a bundle whose open was refused', async () => {
+    const seen: string[] = [];
+    const sw = await fakeSwitch((m, send) => {
+      seen.push(m.type === 'bundle_control' ? m.controlType : m.type);
+      if (m.type === 'bundle_control' && m.controlType === 'open_request') send(errorFromName('OFPBFC_BAD_ID', m.xid));
+      if (m.type === 'bundle_add') send(errorFromName('OFPBFC_BAD_ID', m.xid));
+      if (m.type === 'barrier_request') send({ type: 'barrier_reply', xid: m.xid });
+      if (m.type === 'bundle_control' && m.controlType === 'discard_request') send({ ...m, controlType: 'discard_reply' });
+    });
+    servers.push(sw);
+    const c = createConnection(target(sw), { reconnect: false, requestTimeoutMs: 2000 });
+    await c.ready();
+    await expect(c.bundle([oneFlow])).rejects.toBeInstanceOf(OpenFlowBundleError);
+    expect(seen).not.toContain('commit_request');
     await c.close();
   });
 

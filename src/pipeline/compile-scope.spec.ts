@@ -16,7 +16,20 @@ const nets: NetworkModel[] = [
 
 function port(i: number, network: string, node: string | undefined, version = 1): PortModel {
   const h = (i & 0xff).toString(16).padStart(2, '0');
-  return { uid: `p${i}`, key: `t/p${String(i).padStart(4, '0')}`, version: String(version), network, mac: `02:00:00:00:01:${h}`, ips: [`10.0.1.${i & 0xff}`], portSecurity: i % 5 !== 0, allowedAddressPairs: [], binding: node ? { node, ofport: 100 + i } : undefined };
+  // Unbound ports are declared on some node (spec.node) or on none, by turns (i + version).
+  const declared = node ?? [undefined, 'hv1', 'hv2', 'hv3'][(i + version) % 4];
+  return {
+    uid: `p${i}`,
+    key: `t/p${String(i).padStart(4, '0')}`,
+    version: String(version),
+    network,
+    mac: `02:00:00:00:01:${h}`,
+    ips: [`10.0.1.${i & 0xff}`],
+    portSecurity: i % 5 !== 0,
+    allowedAddressPairs: [],
+    binding: node ? { node, ofport: 100 + i } : undefined,
+    expectedNode: declared,
+  };
 }
 
 function lb(uid: string, network: string, backends: PortModel[]): LoadBalancerModel {

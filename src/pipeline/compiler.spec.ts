@@ -128,6 +128,22 @@ describe('compileNode', () => {
     expect(flowDelta(b2, a2)).toMatchObject({ added: 2, removed: 0 });
   });
 
+  it('routes to a port declared on another node (expectedNode) before it is bound: its 2 remote flows only, nothing on its own node', () => {
+    const declared = port('d', 'blue', 9, undefined, { expectedNode: 'hv2' });
+    const m = model([net('blue', 100)], [port('a', 'blue', 5, 'hv1'), port('b', 'blue', 6, 'hv2'), declared]);
+    const ids = new OwnerIds();
+    const owner = ownerKey(ids.portOwner('d'));
+    expect(compileNode(m, 'hv1', ids).owners.get(owner)?.flows.map(formatPipelineFlow)).toEqual([
+      'ArpResponder, priority=100, Network=100, arp,arp_op=1,arp_tpa=10.0.0.9 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:02:00:00:00:00:09->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],set_field:02:00:00:00:00:09->arp_sha,move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:10.0.0.9->arp_spa,IN_PORT',
+      'L2Lookup, priority=100, Network=100,FromTunnel=0, dl_dst=02:00:00:00:00:09 actions=set_field:198.18.0.2->tun_dst,set_field:0x64->tun_id,output:1',
+    ]);
+    // Bound there later: the remote flows on hv1 are the same (the plug adds flows on hv2 only).
+    const bound = model([net('blue', 100)], [port('a', 'blue', 5, 'hv1'), port('b', 'blue', 6, 'hv2'), { ...declared, binding: { node: 'hv2', ofport: 9 } }]);
+    expect(compileNode(bound, 'hv1', ids).owners.get(owner)?.flows).toEqual(compileNode(m, 'hv1', ids).owners.get(owner)?.flows);
+    expect(compileNode(m, 'hv2', ids).owners.has(owner)).toBe(false);
+    expect(compileNode(bound, 'hv2', ids).owners.get(owner)?.flows).toHaveLength(6);
+  });
+
   it('gives flows to a node only for networks with a port bound there', () => {
     const m = model([net('blue', 100)], [port('b', 'blue', 6, 'hv2')]);
     const c = compileNode(m, 'hv1', new OwnerIds());

@@ -6,7 +6,8 @@
  * present networks get flows (remote ports of other networks are none of this node's
  * business). Per local port with port security and one IP: 6 flows (classifier, 2 spoof
  * guard, ARP answer + self-ARP pass, L2 entry); per remote port of a present network:
- * 2 flows (ARP answer, L2 entry to the tunnel); per present network: 1 tunnel
+ * 2 flows (ARP answer, L2 entry to the tunnel; also for a port declared on another node
+ * (spec.node) whose NIC is not plugged yet); per present network: 1 tunnel
  * classifier + 2 flood flows (+1 conntrack flow when it has load balancers); per load
  * balancer: see lbFlows. Nothing depends on the number of other ports except the
  * network's flood flows, which list its local ports and VTEPs.
@@ -201,11 +202,14 @@ export function indexModel(model: LogicalModel): ModelIndex {
   return { portsByNetwork, lbsByNetwork };
 }
 
-/** A port's flows on a node whose network is present there, or undefined when it has none (unbound, unknown remote node, no tunnel port). */
+/** A port's flows on a node whose network is present there, or undefined when it has none (unbound and undeclared, or declared for this node; unknown remote node; no tunnel port). */
 function portOnNode(p: PortModel, net: NetworkModel, model: LogicalModel, nodeName: string, tunnelPort: number | undefined): DesiredFlow[] | undefined {
   const b = p.binding;
   if (b?.node === nodeName) return localPortFlows(p, net, b.ofport);
-  const remote = b ? model.nodes.get(b.node) : undefined;
+  // Bound elsewhere, or declared for another node and not plugged yet (its remote
+  // entries are the same either way: the plug then only adds flows on its own node).
+  const where = b ? b.node : p.expectedNode !== nodeName ? p.expectedNode : undefined;
+  const remote = where ? model.nodes.get(where) : undefined;
   if (!remote || tunnelPort === undefined) return undefined;
   return remotePortFlows(p, net, remote, tunnelPort);
 }

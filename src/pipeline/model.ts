@@ -33,6 +33,12 @@ export interface PortModel {
   allowedAddressPairs: readonly AddressPair[];
   /** Where the port is bound (status.node/ofport with Bound=True); absent: not bound. */
   binding?: { node: string; ofport: number };
+  /**
+   * The node the port is declared on (spec.node), bound or not. Other nodes install its
+   * remote entries (ARP answer, L2 to that node's VTEP) from creation, so plugging the
+   * NIC only has to add the local flows on its own node.
+   */
+  expectedNode?: string;
 }
 
 export interface NodeModel {

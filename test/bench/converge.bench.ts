@@ -18,17 +18,22 @@
  *  - flows: `ovs-ofctl dump-flows br-int` lines with actions, per hypervisor;
  *  - new port to first ping: a real VM netns "a" on hv1 (existing, already pinging); the
  *    clock starts at the API POST / lsp-add of port "b"; b's VM netns and NIC are made
- *    off the bridge (same cost on both sides) with `ping -D -i 0.01` from b to a already
+ *    off the bridge (same cost on both sides) with `ping -D -i 0.001` from b to a already
  *    running, then the NIC is plugged into br-int on hv2 (ovs-vsctl add-port with the
- *    iface-id, what libvirt does when the VM starts). Reported: POST to first reply, and
- *    [plug to first reply], the controller's part (binding, compile, flow install) plus
- *    the plug itself. The reply time is ping's own stamp (-D), not when this process read
- *    the line; pings go out every 10 ms whatever happened to the previous one. In b, ARP
- *    retries every 10 ms (neigh retrans_time_ms=10, mcast_solicit=1000) instead of
- *    Linux's 1 s: with the default, an ARP request sent a moment before the flows are in
- *    is retried only a second later, and that second (not the controller) is what the
- *    figure used to show. Same on both sides. vnetd's steps (add-port returned, Bound and
- *    Ready seen by a 5 ms API poll) are printed beside it;
+ *    iface-id, what libvirt does when the VM starts). Reported: POST to first reply,
+ *    [plug to first reply], and the controller's part: from the moment the Interface got
+ *    its ofport (stamped by an `ovsdb-client monitor` of the hypervisor's Interface table,
+ *    the update both controllers receive) to the first reply. add-port itself waits for
+ *    ovs-vswitchd to reconfigure (150-600 ms at 1500 ports per bridge, OVS's cost on both
+ *    sides). The reply time is ping's own stamp (-D), not when this process read the
+ *    line; pings go out every 1 ms (-i 0.001, root) whatever happened to the previous
+ *    one. In both VMs ARP retries every 1 ms (neigh retrans_time_ms=1,
+ *    mcast_solicit=30000) instead of Linux's 1 s: with the default, an ARP request sent a
+ *    moment before the flows are in is retried only a second later, and that second (not
+ *    the controller) is what the figure used to show. Same on both sides. vnetd's steps
+ *    (Bound and Ready, stamped as a watch on port b delivers them) are printed beside it; with
+ *    BENCH_VNETD_LOG=debug BENCH_LOG_DIR=DIR, `npx tsx test/bench/newport-trace.ts
+ *    DIR/vnetd-N<n>-1.log <plug epoch>` shows where vnetd spent the time;
  *  - packets lost across a controller restart: `ping -i 0.01` from b to a; after 1 s
  *    vnetd: kill -9 of the vnetd process and a new one on the same data dir, until both
  *    nodes carry only the new cookie round; OVN: kill -9 of ovn-controller on BOTH
@@ -45,6 +50,7 @@
  * prefix) is stopped on success, failure, and SIGINT/SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -72,6 +78,8 @@ interface Result {
   firstPingMs: number;
   /** Part of firstPingMs after the VM's NIC was on br-int (bed.addVm returned). */
   afterPlugMs: number;
+  /** The new port's steps: see newPortLine(). */
+  newPort?: PlugTimes & { posted: number };
   rssMB: string;
   restart?: RestartLoss;
 }
@@ -125,9 +133,9 @@ async function quiet(vm: Vm): Promise<void> {
   await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']).catch(() => undefined);
 }
 
-/** ARP retried every 10 ms (not every second) while the first ping waits for its answer. */
+/** ARP retried every millisecond (not every second) for 30 s while the first ping waits for its answer. */
 async function fastArp(vm: Pick<Vm, 'exec' | 'iface'>): Promise<void> {
-  await vm.exec(['sysctl', '-qw', `net.ipv4.neigh.${vm.iface}.retrans_time_ms=10`, `net.ipv4.neigh.${vm.iface}.mcast_solicit=1000`]);
+  await vm.exec(['sysctl', '-qw', `net.ipv4.neigh.${vm.iface}.retrans_time_ms=1`, `net.ipv4.neigh.${vm.iface}.mcast_solicit=30000`]);
 }
 
 /**
@@ -197,18 +205,81 @@ async function unpluggedVm(bed: Testbed, hv: Hypervisor, o: { name: string; ifac
   return vm;
 }
 
+/** Epoch ms of the plug's steps and of the first reply. */
+interface PlugTimes {
+  plugStart: number;
+  /** add-port's transaction committed: the Interface row appeared in the hypervisor's OVSDB. */
+  inserted: number;
+  /** ovs-vswitchd gave the Interface its ofport: from here on the controller can act. */
+  ofport: number;
+  /** ovs-vsctl add-port returned (it waits for ovs-vswitchd to reconfigure). */
+  plugEnd: number;
+  firstReply: number;
+}
+
 /**
- * Starts `ping -D -i 0.01` from vm to ip (before the NIC is plugged), runs plug(), and
- * returns when the first reply came and when plug() started and returned, as epoch ms
- * (ping -D stamps each reply line with the time it was received).
+ * Watches the hypervisor's Interface table with `ovsdb-client --timestamp monitor` (the
+ * updates both controllers receive) and returns when the row named name appeared and
+ * when it had an ofport, as epoch ms: ovsdb-client's own stamp of each update (this
+ * process may read its output tens of ms later on a loaded machine).
  */
-async function pingAcrossPlug(vm: UnpluggedVm, ip: string, timeoutMs = 30_000): Promise<{ plugStart: number; plugEnd: number; firstReply: number }> {
+function watchInterface(hv: Hypervisor, name: string): { inserted: Promise<number>; ofport: Promise<number>; ready: Promise<void>; stop(): void } {
+  const child = spawn(findBinary('ovsdb-client')!, ['--timestamp', 'monitor', `unix:${hv.ovs.dbSocket}`, 'Open_vSwitch', 'Interface', 'name,ofport', '--format=csv'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, TZ: 'UTC' },
+  });
+  children.add(child);
+  let buf = '';
+  let onReady!: () => void;
+  let onInserted!: (t: number) => void;
+  let onOfport!: (t: number) => void;
+  const ready = new Promise<void>((r) => (onReady = r));
+  const inserted = new Promise<number>((r) => (onInserted = r));
+  const ofport = new Promise<number>((r) => (onOfport = r));
+  let t = Date.now();
+  child.stdout!.on('data', (c: Buffer) => {
+    buf += c.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop()!;
+    for (const l of lines) {
+      // "2026-11-28 09:44:18.995": the update's arrival, UTC (TZ above).
+      const stamp = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})$/.exec(l.trim());
+      if (stamp) t = Date.parse(`${stamp[1]}T${stamp[2]}Z`);
+      // The first update (the initial rows) says the monitor is in place.
+      if (l.startsWith('row,')) onReady();
+      const m = new RegExp(`^[^,]*,(insert|new|initial),${name},(.*)$`).exec(l);
+      if (!m) continue;
+      if (m[1] === 'insert') onInserted(t);
+      if (Number(m[2]) > 0) onOfport(t);
+    }
+  });
+  return {
+    inserted,
+    ofport,
+    ready,
+    stop: () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      children.delete(child);
+    },
+  };
+}
+
+/**
+ * Starts `ping -D -i 0.001` from vm to ip (before the NIC is plugged), runs plug(), and
+ * returns the epoch ms of the plug's steps and of the first reply (ping -D stamps each
+ * reply line with the time it was received). One packet per millisecond: the interval
+ * does not hide a controller that is faster than it.
+ */
+async function pingAcrossPlug(vm: UnpluggedVm, ip: string, timeoutMs = 30_000): Promise<PlugTimes> {
   let out = '';
-  const child = spawn(findBinary('ip')!, ['netns', 'exec', vm.netns, 'ping', '-n', '-D', '-i', '0.01', '-W', '1', '-w', String(Math.ceil(timeoutMs / 1000)), ip], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const watch = watchInterface(vm.hypervisor, vm.tap);
+  await watch.ready;
+  const child = spawn(findBinary('ip')!, ['netns', 'exec', vm.netns, 'ping', '-n', '-D', '-i', '0.001', '-W', '1', '-w', String(Math.ceil(timeoutMs / 1000)), ip], { stdio: ['ignore', 'pipe', 'ignore'] });
   children.add(child);
   const reply = new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
+      // A reply line may arrive in two chunks; unanswered pings print nothing (or "From ...").
+      out = out.slice(-300) + c.toString();
       const m = /\[(\d+\.\d+)\] \d+ bytes from/.exec(out);
       if (m) resolve(Number(m[1]) * 1000);
     });
@@ -221,11 +292,37 @@ async function pingAcrossPlug(vm: UnpluggedVm, ip: string, timeoutMs = 30_000): 
     const plugStart = Date.now();
     await vm.plug();
     const plugEnd = Date.now();
-    return { plugStart, plugEnd, firstReply: await reply };
+    const firstReply = await reply;
+    return { plugStart, inserted: await watch.inserted, ofport: await watch.ofport, plugEnd, firstReply };
   } finally {
+    watch.stop();
     if (child.pid && child.exitCode === null) child.kill('SIGINT');
     children.delete(child);
   }
+}
+
+/** The new port's steps, from the plug (and the controller's part: from the ofport to the first reply). */
+function newPortLine(p: PlugTimes, posted: number): string {
+  const rel = (x: number) => `${(x - p.plugStart).toFixed(0)} ms`;
+  return (
+    `port b, from the plug: row in OVSDB ${rel(p.inserted)}, ofport ${rel(p.ofport)}, add-port returned ${rel(p.plugEnd)}, first reply ${rel(p.firstReply)}; ` +
+    `ofport to first reply ${(p.firstReply - p.ofport).toFixed(0)} ms (POST to plug ${(p.plugStart - posted).toFixed(0)} ms; plug at epoch ${p.plugStart})`
+  );
+}
+
+/** The new-port figures of a run, one row per N: the controller's part (ofport to first reply) first. */
+function newPortTable(rows: Array<{ n: number; v?: Result; o?: Result }>): string[] {
+  const ms = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
+  const part = (r: Result | undefined, from: 'ofport' | 'inserted' | 'plugStart') => (r?.newPort ? r.newPort.firstReply - r.newPort[from] : undefined);
+  return [
+    '| N | ofport to first reply vnetd / OVN (ms) | OVSDB row to first reply vnetd / OVN (ms) | plug to first reply vnetd / OVN (ms) | add-port (ovs-vsctl) vnetd / OVN (ms) |',
+    '|---|---|---|---|---|',
+    ...rows.map(
+      ({ n, v, o }) =>
+        `| ${n} | ${ms(part(v, 'ofport'))} / ${ms(part(o, 'ofport'))} | ${ms(part(v, 'inserted'))} / ${ms(part(o, 'inserted'))} | ${ms(part(v, 'plugStart'))} / ${ms(part(o, 'plugStart'))} | ` +
+        `${ms(v?.newPort && v.newPort.plugEnd - v.newPort.plugStart)} / ${ms(o?.newPort && o.newPort.plugEnd - o.newPort.plugStart)} |`,
+    ),
+  ];
 }
 
 /** Child processes of ours (ping, vnetd), ended by PID on exit. */
@@ -240,6 +337,8 @@ process.on('unhandledRejection', (e) => out(`  unhandled rejection during ${phas
 interface VnetdProcess {
   child: ChildProcess;
   call(method: string, path: string, body?: unknown): Promise<ApiResponse>;
+  /** Streams watch events of path (a ?watch=true URL) to onEvent; returns the stop function. */
+  watch(path: string, onEvent: (ev: { type: string; object: unknown }) => void): () => void;
 }
 
 let vnetdRuns = 0;
@@ -264,7 +363,24 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
   const server = cfg.clusters[0]!.cluster.server;
   const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
   const token = cfg.users[0]!.user.token;
-  return { child, call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }) };
+  return { child, call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }), watch: (path, onEvent) => watchStream(server, ca, token, path, onEvent) };
+}
+
+/** A watch as one HTTPS stream of newline-separated JSON events (no polling load on vnetd while it is measured). */
+function watchStream(server: string, ca: string, token: string, path: string, onEvent: (ev: { type: string; object: unknown }) => void): () => void {
+  let buf = '';
+  const req = httpsRequest(new URL(path, server), { method: 'GET', ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    res.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) if (l.trim()) onEvent(JSON.parse(l) as { type: string; object: unknown });
+    });
+    res.on('error', () => undefined);
+  });
+  req.on('error', () => undefined);
+  req.end();
+  return () => req.destroy();
 }
 
 function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
@@ -349,25 +465,21 @@ async function benchVnetd(n: number): Promise<Result> {
     const bp = await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'b' }, spec: { network: 'net', node: hvs[1]! } });
     const bvm = await unpluggedVm(bed, bed.hv(hvs[1]!), { name: 'b', ifaceId: bp.spec.interfaceId, mac: bp.spec.mac, ip: `${bp.spec.ips[0]}/16` });
     cleanups.push(() => bvm.remove());
-    // Steps of port b as the API shows them (5 ms poll, beside the ping).
+    // Steps of port b as the API shows them: a watch from its creation on (one stream,
+    // events stamped on arrival; a 5 ms poll used to load vnetd's API while it was measured).
     const seen: { bound?: number; ready?: number } = {};
-    let polling = true;
-    const poll = (async () => {
-      while (polling && seen.ready === undefined) {
-        const o = (await v!.call('GET', `${G}/namespaces/${ns}/virtualports/b`)).json as (Obj & { status?: { conditions?: Array<{ type: string; status: string }> } }) | undefined;
-        if (o?.metadata && seen.bound === undefined && o.status?.conditions?.some((c) => c.type === 'Bound' && c.status === 'True')) seen.bound = Date.now();
-        if (o?.metadata && readyNow(o)) seen.ready = Date.now();
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
+    const stopWatch = v.watch(`${G}/namespaces/${ns}/virtualports?watch=true&fieldSelector=metadata.name%3Db&resourceVersion=${bp.metadata.resourceVersion}`, (ev) => {
+      const o = ev.object as Obj & { status?: { conditions?: Array<{ type: string; status: string }> } };
+      if (seen.bound === undefined && o.status?.conditions?.some((c) => c.type === 'Bound' && c.status === 'True')) seen.bound = Date.now();
+      if (seen.ready === undefined && readyNow(o)) seen.ready = Date.now();
+    });
     const p = await pingAcrossPlug(bvm, a.ip);
     const firstPingMs = p.firstReply - t1;
     const afterPlugMs = p.firstReply - p.plugStart;
     await eventually(async () => seen.ready !== undefined, 30_000, 5).catch(() => undefined);
-    polling = false;
-    await poll;
+    stopWatch();
     const rel = (x: number | undefined) => (x === undefined ? '-' : `${(x - p.plugStart).toFixed(0)} ms`);
-    out(`  vnetd N=${n}: port b, from the plug: add-port returned ${rel(p.plugEnd)}, Bound seen ${rel(seen.bound)}, first reply ${rel(p.firstReply)}, Ready seen ${rel(seen.ready)} (POST to plug ${(p.plugStart - t1).toFixed(0)} ms)`);
+    out(`  vnetd N=${n}: ${newPortLine(p, t1)}, Bound seen ${rel(seen.bound)}, Ready seen ${rel(seen.ready)}`);
     const b = { vm: bvm };
     const rss = rssOfPid(v.child.pid!);
 
@@ -384,7 +496,7 @@ async function benchVnetd(n: number): Promise<Result> {
       });
       out(`  vnetd N=${n}: restart (kill -9, new process): ${restart.lost} of ${restart.lost + restart.answered} pings lost, converged ${restart.convergeMs.toFixed(0)} ms after the kill`);
     }
-    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${rss.toFixed(0)}`, restart };
+    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${rss.toFixed(0)}`, restart, newPort: { ...p, posted: t1 } };
   } finally {
     phase = 'vnetd teardown';
     // vnetd first: stopping OVS under a connected vnetd is not what is measured here.
@@ -523,7 +635,7 @@ async function benchOvn(n: number): Promise<Result> {
     const p = await pingAcrossPlug(bvm, a.ip);
     const firstPingMs = p.firstReply - t1;
     const afterPlugMs = p.firstReply - p.plugStart;
-    out(`  OVN   N=${n}: port b, from the plug: add-port returned ${(p.plugEnd - p.plugStart).toFixed(0)} ms, first reply ${afterPlugMs.toFixed(0)} ms (lsp-add to plug ${(p.plugStart - t1).toFixed(0)} ms)`);
+    out(`  OVN   N=${n}: ${newPortLine(p, t1)}`);
     const b = { vm: bvm };
     const central = rssOf(`${dir}/nb.pid`) + rssOf(`${dir}/sb.pid`) + rssOf(`${dir}/northd.pid`);
     const ctl = bed.hypervisors.map((h) => rssOf(`${dir}/ctl-${h.name}.pid`).toFixed(0));
@@ -548,7 +660,7 @@ async function benchOvn(n: number): Promise<Result> {
       });
       out(`  OVN   N=${n}: restart (kill -9 of both ovn-controllers, new ones): ${restart.lost} of ${restart.lost + restart.answered} pings lost, converged ${restart.convergeMs.toFixed(0)} ms after the kill`);
     }
-    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${central.toFixed(0)} central (northd+NB+SB) + ${ctl.join('/')} ovn-controller`, restart };
+    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${central.toFixed(0)} central (northd+NB+SB) + ${ctl.join('/')} ovn-controller`, restart, newPort: { ...p, posted: t1 } };
   } finally {
     killOvn();
     for (const c of cleanups) await c();
@@ -602,7 +714,9 @@ async function main(): Promise<void> {
   out('');
   for (const l of [...header, ...rows.map(row)]) out(l);
   out('');
-  out('Pings every 10 ms; restart: vnetd kill -9 + new process; OVN kill -9 of ovn-controller on both hypervisors + new ones.');
+  for (const l of newPortTable(rows)) out(l);
+  out('');
+  out('New port: pings every 1 ms; restart: pings every 10 ms, vnetd kill -9 + new process; OVN kill -9 of ovn-controller on both hypervisors + new ones.');
 }
 
 main().then(

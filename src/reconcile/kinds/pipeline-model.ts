@@ -38,14 +38,37 @@ export function mergeTouched(into: Touched, from: Touched): void {
  * chassis layer kept the last known binding). Treating Unknown as unbound would make
  * a restarted vnetd install a table without the port before the session is back.
  */
-export function bindingOf(p: VirtualPort): { node: string; ofport: number } | undefined {
+export function bindingOf(p: VirtualPort): PortBinding | undefined {
   const bound = getCondition(p.status?.conditions, BOUND);
   if (!bound || bound.status === 'False' || !p.status?.node || !p.status.ofport) return undefined;
   return { node: p.status.node, ofport: p.status.ofport };
 }
 
+export interface PortBinding {
+  node: string;
+  ofport: number;
+}
+
+/**
+ * Where a port is bound, by whatever knows best (the store's status, or the hypervisor's
+ * own OVSDB rows); modelled: the binding the model held for it until now.
+ */
+export type BindingSource = (p: VirtualPort, modelled: PortBinding | undefined) => PortBinding | undefined;
+
 export function versionOfPort(p: VirtualPort): string {
   return `${p.metadata.generation ?? 0}/${p.status?.node ?? ''}/${p.status?.ofport ?? ''}`;
+}
+
+/**
+ * The version a node realizes for a port: its generation and binding. Equal to
+ * versionOfPort once the binding is in the store (what Ready compares against).
+ */
+export function versionOfBoundPort(p: VirtualPort, b: PortBinding | undefined): string {
+  return `${p.metadata.generation ?? 0}/${b?.node ?? ''}/${b?.ofport ?? ''}`;
+}
+
+export function sameBinding(a: PortBinding | undefined, b: PortBinding | undefined): boolean {
+  return a?.node === b?.node && a?.ofport === b?.ofport;
 }
 
 /** Resolves a load balancer's backends among its network's ports (see pipeline.reconciler.ts). */
@@ -72,7 +95,19 @@ export class LiveModel implements ScopeIndex {
   constructor(
     private readonly resolveBackends: BackendResolver,
     private readonly tunnelPorts: (node: string) => Partial<Record<Encapsulation, number>> | undefined,
+    private readonly bindingFor: BindingSource = (p) => bindingOf(p),
   ) {}
+
+  /** The binding the model holds for the port at this store key (undefined: unbound or not modelled). */
+  bindingAt(key: string): PortBinding | undefined {
+    const uid = this.portUidByKey.get(key);
+    return uid ? this.ports.get(uid)?.binding : undefined;
+  }
+
+  /** The port at this store key is in the model (its network is known, it has a MAC). */
+  hasPort(key: string): boolean {
+    return this.portUidByKey.has(key);
+  }
 
   get model(): LogicalModel {
     return this;
@@ -98,6 +133,8 @@ export class LiveModel implements ScopeIndex {
   }
 
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
+    // The bindings held so far (some may be ahead of the store): the binding source may keep them.
+    const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
     for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.rawLbs]) m.clear();
     for (const n of networks) {
       if (!n.spec?.vni || n.metadata.deletionTimestamp) continue;
@@ -111,7 +148,10 @@ export class LiveModel implements ScopeIndex {
       if (!n.spec?.tunnelIP) continue;
       this.nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
     }
-    for (const p of ports) this.putPort(objectKey(PORTS, p.metadata.namespace, p.metadata.name), p);
+    for (const p of ports) {
+      const key = objectKey(PORTS, p.metadata.namespace, p.metadata.name);
+      this.putPort(key, p, modelled.get(key));
+    }
     for (const lb of lbs) this.putLb(objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name), lb);
   }
 
@@ -135,7 +175,7 @@ export class LiveModel implements ScopeIndex {
       t.networks.add(old.network);
       this.dropPort(key, old);
     }
-    const now = obj ? this.putPort(key, obj) : undefined;
+    const now = obj ? this.putPort(key, obj, old?.binding) : undefined;
     if (now) {
       t.ports.add(now.uid);
       t.networks.add(now.network);
@@ -166,19 +206,22 @@ export class LiveModel implements ScopeIndex {
     return t;
   }
 
-  private putPort(key: string, p: VirtualPort): PortModel | undefined {
+  private putPort(key: string, p: VirtualPort, modelled?: PortBinding): PortModel | undefined {
     const net = this.netByName.get(`${p.metadata.namespace}/${p.spec?.network}`);
     if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) return undefined;
+    const binding = this.bindingFor(p, modelled);
     const m: PortModel = {
       uid: p.metadata.uid!,
       key: `${p.metadata.namespace}/${p.metadata.name}`,
-      version: versionOfPort(p),
+      version: versionOfBoundPort(p, binding),
       network: net.uid,
       mac: p.spec.mac,
       ips: p.spec.ips ?? [],
       portSecurity: p.spec.portSecurity ?? true,
       allowedAddressPairs: (p.spec.allowedAddressPairs ?? []).map((a) => ({ ip: a.ip, mac: a.mac ?? p.spec!.mac! })),
-      binding: bindingOf(p),
+      binding,
+      // Declared node: other nodes can route to it before its NIC is plugged.
+      expectedNode: p.spec.node,
     };
     this.ports.set(m.uid, m);
     this.portUidByKey.set(key, m.uid);

@@ -26,7 +26,7 @@
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { BOUND } from '../../chassis/binding';
+import { BOUND, interfaceIdOf } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
 import {
@@ -54,7 +54,7 @@ import { LbHealthMonitor, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
-import { LiveModel, bindingOf, emptyTouched, mergeTouched, versionOfPort, type Touched } from './pipeline-model';
+import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, versionOfPort, type PortBinding, type Touched } from './pipeline-model';
 
 
 export const READY = 'Ready';
@@ -73,9 +73,22 @@ const ALLOCATED = 'AddressesAllocated';
 
 /** What the pipeline needs from the chassis layer (ChassisManager implements it). */
 export interface ChassisAccess {
-  session(node: string): { readonly ready: boolean; readonly controller: { dial: string }; snapshot(): OvsSnapshot } | undefined;
-  onNodeChange(listener: (node: string) => void): () => void;
+  session(node: string):
+    | {
+        readonly ready: boolean;
+        readonly controller: { dial: string };
+        snapshot(): OvsSnapshot;
+        /** The ofport of the node's Interface with this name. */
+        interfaceOfport(name: string): number | null | undefined;
+        /** The node's OVS Interfaces carrying this external_ids:iface-id (its live OVSDB replica). */
+        interfacesWithIfaceId(id: string): ReadonlyArray<{ ofport: number | null }>;
+      }
+    | undefined;
+  /** interfaceIds: only Interfaces with these iface-ids changed; undefined: anything may have. */
+  onNodeChange(listener: (node: string, interfaceIds?: readonly string[]) => void): () => void;
 }
+
+const IX_IFACE = 'interfaceId';
 
 export interface PipelineReconcilerOptions {
   objects: ObjectStore;
@@ -185,7 +198,11 @@ export class PipelineReconciler {
     // Backends the health monitor found failing get no new connections (until it says otherwise).
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
       resolveBackends(lb, net, ports).map((b) => (b.healthy && this.lbHealth && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
-    this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node));
+    this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
+    this.ports.addIndex(IX_IFACE, (p) => {
+      const id = interfaceIdOf(p);
+      return id ? [id] : [];
+    });
     // One worker per node at a time (the queue never hands one key to two workers), and
     // nodes in parallel: a new port's flows reach both of its nodes in one bundle time.
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 4, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
@@ -244,6 +261,7 @@ export class PipelineReconciler {
       const changed = (obj: unknown, key: string, deleted = false) => {
         const s = deleted ? undefined : (sig as (o: unknown) => string)(obj);
         if (s === this.seen.get(key)) return;
+        this.log.debug({ event: 'pipeline.object-event', key, deleted }, 'pipeline: object changed');
         if (s === undefined) this.seen.delete(key);
         else this.seen.set(key, s);
         if (kind === 'model') this.modelStale = true;
@@ -263,8 +281,12 @@ export class PipelineReconciler {
     await Promise.all([this.networks.waitForSync(), this.ports.waitForSync(), this.nodes.waitForSync(), this.lbs.waitForSync()]);
     if (this.opts.chassis) {
       this.unsubscribe.push(
-        this.opts.chassis.onNodeChange((node) => {
-          if (!this.stopped) this.nodeController.enqueue(node);
+        this.opts.chassis.onNodeChange((node, interfaceIds) => {
+          if (this.stopped) return;
+          // A VM NIC's OVSDB row decides its binding here at once: its flows do not wait
+          // for the chassis layer's binding to make the round trip through the store.
+          this.rebind(interfaceIds ? interfaceIds.flatMap((id) => this.ports.indexKeys(IX_IFACE, id)) : this.ports.keys());
+          this.enqueueNode(node);
         }),
       );
     }
@@ -293,11 +315,69 @@ export class PipelineReconciler {
   private enqueueAllNodes(): void {
     if (this.stopped) return;
     if (this.opts.node) {
-      this.nodeController.enqueue(this.opts.node);
+      this.enqueueNode(this.opts.node);
       return;
     }
-    for (const n of this.nodes.list()) this.nodeController.enqueue(n.metadata.name);
-    for (const n of this.agents.keys()) this.nodeController.enqueue(n);
+    for (const n of this.nodes.list()) this.enqueueNode(n.metadata.name);
+    for (const n of this.agents.keys()) this.enqueueNode(n);
+  }
+
+  /** When each queued node was first queued since its last reconcile began (debug trace of the wait). */
+  private readonly queuedAt = new Map<string, number>();
+
+  private enqueueNode(node: string): void {
+    if (!this.queuedAt.has(node)) this.queuedAt.set(node, performance.now());
+    this.nodeController.enqueue(node);
+  }
+
+  // ---- bindings ----
+
+  /**
+   * Where a port is bound, from the hypervisor's own OVSDB rows when this process has a
+   * live session to the node(s) it may bind on (what the chassis layer is about to write
+   * to the store, decided the same way: an Interface with the port's iface-id and an
+   * ofport), else from the store's status. So the flows of a plugged NIC follow its
+   * OVSDB row directly, and an unplugged NIC's flows go with its row, while the store
+   * write (status, Ready) happens beside, off the path.
+   */
+  private bindingOf(p: VirtualPort, modelled: PortBinding | undefined): PortBinding | undefined {
+    const stored = bindingOf(p);
+    const chassis = this.opts.chassis;
+    const id = interfaceIdOf(p);
+    if (!chassis || !id) return stored;
+    const candidates = p.spec?.node ? [p.spec.node] : this.nodes.list().map((n) => n.metadata.name);
+    const hits: PortBinding[] = [];
+    for (const node of candidates) {
+      const s = chassis.session(node);
+      if (!s?.ready) continue;
+      for (const i of s.interfacesWithIfaceId(id)) if (typeof i.ofport === 'number' && i.ofport > 0) hits.push({ node, ofport: i.ofport });
+    }
+    if (hits.length) return hits.sort((a, b) => a.node.localeCompare(b.node))[0];
+    // No live hit. A binding (the store's, or else the one already modelled, which may be
+    // ahead of the store) holds only on a node it may bind on whose session is down here:
+    // as the chassis layer keeps the last known binding then, so do the flows.
+    const known = stored ?? modelled;
+    if (!known || !candidates.includes(known.node) || chassis.session(known.node)?.ready) return undefined;
+    return known;
+  }
+
+  /** Re-reads the binding of these ports; those that moved update the model and dirty their owners. */
+  private rebind(keys: Iterable<string>): void {
+    // A stale model is rebuilt before the next compile, reading live bindings then.
+    if (this.modelStale) return;
+    let changed = false;
+    for (const key of keys) {
+      const p = this.ports.get(key);
+      if (!p || !this.live.hasPort(key)) continue;
+      const modelled = this.live.bindingAt(key);
+      const b = this.bindingOf(p, modelled);
+      if (sameBinding(b, modelled)) continue;
+      this.log.debug({ event: 'pipeline.live-binding', key, node: b?.node ?? null, ofport: b?.ofport ?? null }, 'pipeline: binding from the hypervisor');
+      const t = this.live.portChanged(key, p);
+      for (const d of this.dirt.values()) mergeTouched(d.touched, t);
+      changed = true;
+    }
+    if (changed) this.enqueueAllNodes();
   }
 
   // ---- the logical model ----
@@ -316,9 +396,8 @@ export class PipelineReconciler {
     const s = this.opts.chassis?.session(node);
     if (!s?.ready) return undefined;
     const out: Partial<Record<Encapsulation, number>> = {};
-    const byName = new Map([...s.snapshot().interfaces.values()].map((i) => [i.name, i.ofport]));
     for (const t of TUNNEL_PORTS) {
-      const ofport = byName.get(t.name);
+      const ofport = s.interfaceOfport(t.name);
       if (typeof ofport === 'number' && ofport > 0) out[t.type] = ofport;
     }
     return out;
@@ -327,6 +406,9 @@ export class PipelineReconciler {
   // ---- nodes ----
 
   private async reconcileNode(name: string): Promise<void> {
+    const queuedAt = this.queuedAt.get(name);
+    this.queuedAt.delete(name);
+    const tStart = performance.now();
     if (this.opts.node && name !== this.opts.node) return;
     const node = this.nodes.get(objectKey(NODES, undefined, name));
     const session = this.opts.chassis?.session(name);
@@ -380,10 +462,14 @@ export class PipelineReconciler {
     let sent = true;
     if (changes.length) {
       const t0 = performance.now();
+      this.log.debug(
+        { event: 'pipeline.compiled', node: name, full, owners: compiledOwners.size, changed: changes.length, queuedMs: queuedAt === undefined ? null : +(tStart - queuedAt).toFixed(1), compileMs: +(t0 - tStart).toFixed(1) },
+        'pipeline: compiled; sending',
+      );
       try {
         const r = await agent.manager.apply(changes);
         sent = r.sent;
-        this.log.debug({ node: name, owners: changes.length, flowMods: r.flowMods, sent: r.sent, ms: Math.round(performance.now() - t0) }, 'pipeline: applied');
+        this.log.debug({ event: 'pipeline.applied', node: name, owners: changes.length, flowMods: r.flowMods, sent: r.sent, ms: Math.round(performance.now() - t0) }, 'pipeline: applied');
       } catch (err) {
         // What this compile consumed must be compiled again: in full, to be sure.
         this.dirt.delete(name);
@@ -531,6 +617,10 @@ export class PipelineReconciler {
       const bound = getCondition(obj.status?.conditions, BOUND);
       if (!pm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as VirtualPort).spec?.network} is not known to the pipeline yet` };
       else if (!pm.binding) ready = { status: 'False', reason: 'NotBound', message: bound ? `not bound: ${bound.message}` : 'not bound to a hypervisor interface yet' };
+      // Flows follow the hypervisor's rows at once; Ready waits until the store's status
+      // shows the same binding too (its event queues this key again), so a client that
+      // waits for Ready finds status.node and ofport set.
+      else if (!sameBinding(pm.binding, bindingOf(obj as VirtualPort))) return;
       else ready = this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
