@@ -12,7 +12,7 @@
  *    (no VM netns: binding only needs the Interface with an ofport), created BEFORE the
  *    clock starts, so both sides only bind and compute;
  *  - realize: vnetd: from the first API request (network + N VirtualPorts, 16 requests
- *    in flight) until every VirtualPort is Ready; OVN: one `ovn-nbctl` invocation
+ *    in flight) until every VirtualPort is Ready (followed on a watch); OVN: one `ovn-nbctl` invocation
  *    (ls-add + lsp-add/lsp-set-addresses/lsp-set-port-security per port, `--`
  *    separated) followed by `ovn-nbctl --wait=hv sync` returning;
  *  - flows: `ovs-ofctl dump-flows br-int` lines with actions, per hypervisor;
@@ -47,6 +47,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { findBinary, runCommand } from '../../src/chassis/ovs-daemons';
@@ -240,6 +241,39 @@ process.on('unhandledRejection', (e) => out(`  unhandled rejection during ${phas
 interface VnetdProcess {
   child: ChildProcess;
   call(method: string, path: string, body?: unknown): Promise<ApiResponse>;
+  /** Streams a watch (newline-delimited JSON events) to onEvent until stop() or onEvent returns true. */
+  watch(path: string, onEvent: (event: { type: string; object: Obj }) => boolean): { done: Promise<void>; stop(): void };
+}
+
+/** A Kubernetes watch stream over HTTPS, as `kubectl wait` follows one. */
+function httpsWatch(server: string, ca: string, token: string, path: string, onEvent: (event: { type: string; object: Obj }) => boolean): { done: Promise<void>; stop(): void } {
+  let req: ReturnType<typeof httpsRequest> | undefined;
+  const done = new Promise<void>((resolveDone, reject) => {
+    req = httpsRequest(new URL(path, server), { method: 'GET', headers: { authorization: `Bearer ${token}` }, ca }, (res) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`watch ${path}: HTTP ${res.statusCode}`));
+        res.resume();
+        return;
+      }
+      let buf = '';
+      res.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.trim() && onEvent(JSON.parse(line) as { type: string; object: Obj })) {
+            resolveDone();
+            req?.destroy();
+            return;
+          }
+        }
+      });
+      res.on('end', () => reject(new Error(`watch ${path} ended`)));
+    });
+    req.on('error', (err) => reject(err));
+    req.end();
+  });
+  return { done, stop: () => req?.destroy() };
 }
 
 let vnetdRuns = 0;
@@ -264,7 +298,11 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
   const server = cfg.clusters[0]!.cluster.server;
   const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
   const token = cfg.users[0]!.user.token;
-  return { child, call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }) };
+  return {
+    child,
+    call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }),
+    watch: (path, onEvent) => httpsWatch(server, ca, token, path, onEvent),
+  };
 }
 
 function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
@@ -313,6 +351,18 @@ async function benchVnetd(n: number): Promise<Result> {
     const hvs = bed.hypervisors.map((h) => h.name);
 
     // Realize N ports.
+    const revisionBefore = ((await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? '0';
+    // Realized = every port Ready, followed on a watch from before the first request (as
+    // `kubectl wait` does): polling a list of N objects every few ms would load vnetd with
+    // O(N) work per poll, more than realizing the ports costs at N=3000.
+    const readyPorts = new Set<string>();
+    const allReady = v.watch(`${G}/namespaces/${ns}/virtualports?watch=true&resourceVersion=${revisionBefore}`, (ev) => {
+      if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
+        if (readyNow(ev.object)) readyPorts.add(ev.object.metadata.name);
+        else readyPorts.delete(ev.object.metadata.name);
+      }
+      return readyPorts.size === n;
+    });
     const t0 = now();
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.100.0.0/16' }] } });
     let next = 0;
@@ -324,12 +374,17 @@ async function benchVnetd(n: number): Promise<Result> {
       }),
     );
     const postedMs = now() - t0;
-    await eventually(async () => {
-      const items = ((await v!.call('GET', `${G}/namespaces/${ns}/virtualports`)).json?.items ?? []) as Obj[];
-      return items.length === n && items.every(readyNow);
-    }, 900_000, 20);
+    const timeout = setTimeout(() => allReady.stop(), 900_000);
+    await allReady.done.finally(() => clearTimeout(timeout));
     const realizeMs = now() - t0;
-    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms`);
+    // Confirmed by one list: N ports, every one Ready.
+    const list = (await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json as { items?: Obj[]; metadata?: { resourceVersion?: string } } | undefined;
+    const items = list?.items ?? [];
+    if (items.length !== n || !items.every(readyNow)) throw new Error(`watch said all ${n} ports Ready, the list has ${items.filter(readyNow).length} Ready of ${items.length}`);
+    const revisionAfter = list?.metadata?.resourceVersion ?? '';
+    // Store revisions spent: how many transactions realizing N ports took (per port: create, status writes).
+    const txns = Number(revisionAfter) - Number(revisionBefore);
+    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port)`);
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
 
     // New port to first ping.
@@ -393,7 +448,9 @@ async function benchVnetd(n: number): Promise<Result> {
     await bed?.stop().catch((e) => out(`  bed stop: ${e}`));
     // BENCH_LOG_DIR keeps vnetd's logs (with BENCH_VNETD_LOG=debug: timestamps of every step).
     if (process.env.BENCH_LOG_DIR) for (let i = 1; i <= vnetdRuns; i++) if (existsSync(join(dataDir, `vnetd-${i}.log`))) copyFileSync(join(dataDir, `vnetd-${i}.log`), join(process.env.BENCH_LOG_DIR, `vnetd-N${n}-${i}.log`));
-    rmSync(dataDir, { recursive: true, force: true });
+    // BENCH_KEEP_DATA=1 keeps the data dir (the store: which writes realizing N ports took).
+    if (process.env.BENCH_KEEP_DATA) out(`  vnetd data dir kept: ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
