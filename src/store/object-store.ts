@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '../resources/object';
 import { objectKey, namespacePrefix, typePrefix, type StoredType } from './keys';
+import { StatusCoalescer, type PendingStatus, type StatusMutation } from './status-coalescer';
 import {
   ConflictError,
   KeyNotFoundError,
@@ -87,13 +88,24 @@ function parseRv(rv: string | undefined): number | undefined {
   return n;
 }
 
+/** Attempts of a write without a resourceVersion precondition before a conflict reaches the caller. */
+const UNCONDITIONAL_ATTEMPTS = 10;
+
 export class InvalidResourceVersionError extends Error {
   constructor(readonly resourceVersion: string) {
     super(`invalid resourceVersion "${resourceVersion}"`);
   }
 }
 
+interface StatusTarget {
+  type: StoredType;
+  namespace: string | undefined;
+  name: string;
+}
+
 export class ObjectStore {
+  private readonly statusWrites = new StatusCoalescer<WriteResult<KubeObject> | undefined, StatusTarget>((p) => this.writeCoalesced(p));
+
   constructor(
     readonly kv: Store,
     private readonly now: () => Date = () => new Date(),
@@ -193,6 +205,22 @@ export class ObjectStore {
     options: { preconditions?: Preconditions; extraOps?: ExtraOps } = {},
   ): Promise<WriteResult<T>> {
     const key = objectKey(type, namespace, name);
+    // Without a resourceVersion precondition the caller asked for no particular version:
+    // a write that landed between our read and our delete (a reconciler's status, queued in
+    // the same group commit) is not a conflict of theirs, so read again and retry, as the
+    // apiserver's GuaranteedUpdate does.
+    const unconditional = parseRv(options.preconditions?.resourceVersion) === undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deleteOnce<T>(key, options);
+      } catch (err) {
+        if (unconditional && err instanceof ConflictError && err.key === key && attempt < UNCONDITIONAL_ATTEMPTS) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps }): Promise<WriteResult<T>> {
     const current = await this.kv.get<T>(key);
     if (!current) throw new KeyNotFoundError(key);
     const pre = options.preconditions ?? {};
@@ -226,6 +254,10 @@ export class ObjectStore {
   /**
    * Read-modify-write with retries on conflict: the way reconcilers write. `mutate`
    * returns the new object, or undefined to leave it alone.
+   *
+   * Status writes (without extraOps) of one object requested in the same event-loop turn
+   * are coalesced (see StatusCoalescer): the mutations run in request order on one read,
+   * one write stores them all, and each caller gets that write's result.
    */
   async modify<T extends KubeObject>(
     type: StoredType,
@@ -235,6 +267,10 @@ export class ObjectStore {
     options: { subresource?: Subresource; extraOps?: (current: T) => ExtraOps; attempts?: number } = {},
   ): Promise<WriteResult<T> | undefined> {
     const attempts = options.attempts ?? 10;
+    if (options.subresource === 'status' && !options.extraOps) {
+      const pending = this.statusWrites.enqueue(objectKey(type, namespace, name), { type, namespace, name }, mutate as StatusMutation<KubeObject>, attempts);
+      return pending as Promise<WriteResult<T> | undefined>;
+    }
     for (let i = 0; ; i++) {
       const current = await this.get<T>(type, namespace, name);
       if (!current) return undefined;
@@ -249,6 +285,53 @@ export class ObjectStore {
       } catch (err) {
         if (err instanceof ConflictError && err.key === this.key(type, namespace, name) && i + 1 < attempts) continue;
         if (err instanceof KeyNotFoundError && err.key === this.key(type, namespace, name)) return undefined;
+        throw err;
+      }
+    }
+  }
+
+  /** One coalesced status write: every waiter's mutation on one read, one update, all settled with its result. */
+  private async writeCoalesced(p: PendingStatus<WriteResult<KubeObject> | undefined, StatusTarget>): Promise<void> {
+    const { type, namespace, name } = p.target;
+    let waiters = p.waiters;
+    for (let i = 0; ; i++) {
+      const current = await this.get<KubeObject>(type, namespace, name);
+      if (!current) {
+        for (const w of waiters) w.resolve(undefined);
+        return;
+      }
+      let next = current;
+      let changed = false;
+      const live: typeof waiters = [];
+      for (const w of waiters) {
+        try {
+          const r = await w.mutate(structuredClone(next));
+          if (r) {
+            next = r;
+            changed = true;
+          }
+          live.push(w);
+        } catch (err) {
+          w.reject(err);
+        }
+      }
+      waiters = live;
+      if (!changed) {
+        for (const w of waiters) w.resolve({ object: current, deleted: false });
+        return;
+      }
+      next.metadata.resourceVersion = current.metadata.resourceVersion;
+      try {
+        const res = await this.update(type, next, { subresource: 'status' });
+        for (const w of waiters) w.resolve(res);
+        return;
+      } catch (err) {
+        const key = this.key(type, namespace, name);
+        if (err instanceof ConflictError && err.key === key && i + 1 < p.attempts) continue;
+        if (err instanceof KeyNotFoundError && err.key === key) {
+          for (const w of waiters) w.resolve(undefined);
+          return;
+        }
         throw err;
       }
     }
