@@ -35,6 +35,8 @@ describe('ObjectStore status writes', () => {
     expect(ra!.object.status).toEqual({ a: 11, b: 2 });
     expect(rb!.object.metadata.resourceVersion).toBe(String(before + 1));
     expect(rn!.object.status).toEqual({ a: 11, b: 2 });
+    // resourceVersion is derived, never stored.
+    expect((await kv.get<Obj>(objects.key(PORTS, 't', 'p')))!.value.metadata).not.toHaveProperty('resourceVersion');
     await new Promise((r) => setImmediate(r));
     expect(events.map((e) => e.status)).toEqual([{ a: 11, b: 2 }]);
     w.stop();

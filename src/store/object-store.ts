@@ -61,17 +61,27 @@ export class UidPreconditionError extends Error {
 
 /**
  * The object as clients see it. get/list/txn results are fresh copies from the store, so
- * they are used as they are; watch events share one value among watchers and are cloned.
+ * they are used as they are (watch events share one value: see sharedWithRevision).
  */
-function withRevision<T extends KubeObject>(kv: KeyValue<T>, clone = false): T {
-  const obj = clone ? structuredClone(kv.value) : kv.value;
+function withRevision<T extends KubeObject>(kv: KeyValue<T>): T {
+  const obj = kv.value;
   obj.metadata.resourceVersion = String(kv.modRevision);
   return obj;
 }
 
+/**
+ * A watch event's object: the store's value is shared by every watcher, so only the top
+ * level and metadata are copied (to set resourceVersion); handlers treat it as read-only.
+ */
+function sharedWithRevision<T extends KubeObject>(value: T, modRevision: number): T {
+  return { ...value, metadata: { ...value.metadata, resourceVersion: String(modRevision) } };
+}
+
 /** What is persisted: resourceVersion is derived from the store's modRevision, never stored. */
 function toStored<T extends KubeObject>(obj: T): T {
-  const copy = structuredClone(obj);
+  // Shallow: the store serialises the value when the txn is issued, and the merged object
+  // is not kept; only metadata is changed here, so only it is copied.
+  const copy = { ...obj, metadata: { ...obj.metadata } };
   delete copy.metadata.resourceVersion;
   return copy;
 }
@@ -165,10 +175,20 @@ export class ObjectStore {
     obj: T,
     options: { subresource?: Subresource; extraOps?: ExtraOps; requireResourceVersion?: boolean } = {},
   ): Promise<WriteResult<T>> {
-    const subresource = options.subresource ?? 'main';
     const key = objectKey(type, obj.metadata.namespace, obj.metadata.name);
     const current = await this.kv.get<T>(key);
     if (!current) throw new KeyNotFoundError(key);
+    return this.updateFrom(key, current, obj, options);
+  }
+
+  /** update() on a state just read (a fresh copy, which this takes over). */
+  private async updateFrom<T extends KubeObject>(
+    key: string,
+    current: KeyValue<T>,
+    obj: T,
+    options: { subresource?: Subresource; extraOps?: ExtraOps },
+  ): Promise<WriteResult<T>> {
+    const subresource = options.subresource ?? 'main';
     const expected = parseRv(obj.metadata.resourceVersion);
     if (expected !== undefined && expected !== current.modRevision) {
       throw new ConflictError(key, expected, current.modRevision);
@@ -177,7 +197,8 @@ export class ObjectStore {
       throw new UidPreconditionError(key, obj.metadata.uid, current.value.metadata.uid ?? '');
     }
     const next = this.merge(current.value, toStored(obj), subresource);
-    if (sameJson(next, current.value)) {
+    // Through /status only status can change: compare just that.
+    if (subresource === 'status' ? sameJson(next.status, current.value.status) : sameJson(next, current.value)) {
       return { object: withRevision(current), deleted: false };
     }
     const finalizersGone = !next.metadata.finalizers || next.metadata.finalizers.length === 0;
@@ -294,12 +315,15 @@ export class ObjectStore {
   private async writeCoalesced(p: PendingStatus<WriteResult<KubeObject> | undefined, StatusTarget>): Promise<void> {
     const { type, namespace, name } = p.target;
     let waiters = p.waiters;
+    const key = this.key(type, namespace, name);
     for (let i = 0; ; i++) {
-      const current = await this.get<KubeObject>(type, namespace, name);
-      if (!current) {
+      const read = await this.kv.get<KubeObject>(key);
+      if (!read) {
         for (const w of waiters) w.resolve(undefined);
         return;
       }
+      // `read` itself stays as stored (no resourceVersion): it is what updateFrom merges into.
+      const current = sharedWithRevision(read.value, read.modRevision);
       let next = current;
       let changed = false;
       const live: typeof waiters = [];
@@ -322,11 +346,11 @@ export class ObjectStore {
       }
       next.metadata.resourceVersion = current.metadata.resourceVersion;
       try {
-        const res = await this.update(type, next, { subresource: 'status' });
+        // The mutations ran on clones: `read` is still the state they started from.
+        const res = await this.updateFrom(key, read, next, { subresource: 'status' });
         for (const w of waiters) w.resolve(res);
         return;
       } catch (err) {
-        const key = this.key(type, namespace, name);
         if (err instanceof ConflictError && err.key === key && i + 1 < p.attempts) continue;
         if (err instanceof KeyNotFoundError && err.key === key) {
           for (const w of waiters) w.resolve(undefined);
@@ -337,7 +361,10 @@ export class ObjectStore {
     }
   }
 
-  /** Watches one type (optionally one namespace) from a resourceVersion; see Store.watch. */
+  /**
+   * Watches one type (optionally one namespace) from a resourceVersion; see Store.watch.
+   * Event objects share their nested fields with every other watcher: read-only.
+   */
   watch<T extends KubeObject>(
     type: StoredType,
     namespace: string | undefined,
@@ -349,24 +376,24 @@ export class ObjectStore {
       prefix,
       (ev) => {
         if (ev.type === 'delete') {
-          const last = withRevision({ ...ev.kv, value: (ev.prevKv ?? ev.kv).value }, true);
-          last.metadata.resourceVersion = String(ev.kv.modRevision);
+          const last = sharedWithRevision((ev.prevKv ?? ev.kv).value, ev.kv.modRevision);
           handler({ type: 'DELETED', object: last, revision: ev.kv.modRevision, old: last });
           return;
         }
         handler({
           type: ev.created ? 'ADDED' : 'MODIFIED',
-          object: withRevision(ev.kv, true),
+          object: sharedWithRevision(ev.kv.value, ev.kv.modRevision),
           revision: ev.kv.modRevision,
-          old: ev.prevKv ? withRevision(ev.prevKv, true) : undefined,
+          old: ev.prevKv ? sharedWithRevision(ev.prevKv.value, ev.prevKv.modRevision) : undefined,
         });
       },
       { afterRevision },
     );
   }
 
+  /** current is a fresh copy owned by the caller; the result shares its unchanged parts. */
   private merge<T extends KubeObject>(current: T, incoming: T, subresource: Subresource): T {
-    const next = structuredClone(current);
+    const next = { ...current };
     if (subresource === 'status') {
       next.status = incoming.status;
       return next;
