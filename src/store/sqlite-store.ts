@@ -656,13 +656,17 @@ function toEvent(p: Planned, rev: number): WatchEvent {
   switch (p.type) {
     case 'create':
       return { type: 'put', kv: toKeyValue(p.key, p.json, rev, rev), created: true };
-    case 'update':
-      return {
-        type: 'put',
-        kv: toKeyValue(p.key, p.json, p.cur.create_rev, rev),
-        prevKv: toKeyValue(p.key, p.cur.value, p.cur.create_rev, p.cur.mod_rev),
-        created: false,
-      };
+    case 'update': {
+      const event: WatchEvent = { type: 'put', kv: toKeyValue(p.key, p.json, p.cur.create_rev, rev), created: false };
+      // Parsed on first read: informers keep their own previous state and never ask.
+      const cur = p.cur;
+      let prevKv: KeyValue | undefined;
+      Object.defineProperty(event, 'prevKv', {
+        enumerable: true,
+        get: () => (prevKv ??= toKeyValue(cur.key, cur.value, cur.create_rev, cur.mod_rev)),
+      });
+      return event;
+    }
     case 'delete': {
       const prevKv = toKeyValue(p.key, p.cur.value, p.cur.create_rev, p.cur.mod_rev);
       return { type: 'delete', kv: { ...prevKv, modRevision: rev }, prevKv, created: false };
