@@ -12,7 +12,7 @@ export interface VnetdConfig {
   host: string;
   port: number;
   logLevel: string;
-  /** Reconciler workers per kind. */
+  /** Reconciler workers per kind (VNETD_WORKERS, default DEFAULT_WORKERS). */
   workers: number;
   /** Manage hypervisors (Node objects) over OVSDB; default on. */
   chassis?: boolean;
@@ -28,6 +28,14 @@ function flag(value: string | undefined, fallback: boolean): boolean {
   if (value === undefined || value === '') return fallback;
   return !/^(0|false|off|no)$/i.test(value.trim());
 }
+
+/**
+ * A reconcile that writes waits for the store's group commit (the end of the event-loop
+ * turn), so each worker finishes about one write per turn: with 2 workers per kind the
+ * reconcilers fell seconds behind 16 concurrent API clients (N=1000: all Ready 8 s after
+ * the last POST; with 16 workers, 1.7 s). Workers take distinct keys only.
+ */
+export const DEFAULT_WORKERS = 16;
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen.trim());
@@ -81,7 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: 'all-in-o
     host,
     port,
     logLevel: env.VNETD_LOG_LEVEL ?? 'info',
-    workers: Number(env.VNETD_WORKERS ?? 2),
+    workers: Number(env.VNETD_WORKERS ?? DEFAULT_WORKERS),
     chassis: flag(env.VNETD_CHASSIS, role === 'all-in-one'),
     localOvs: flag(env.VNETD_LOCAL_OVS, true),
     localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP ?? '127.0.0.1',
