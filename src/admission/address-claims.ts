@@ -6,8 +6,25 @@ import { IpAllocator, canonicalIp, cryptoRng, tryParseIp } from '../ipam';
 import type { AllocationRegistry } from '../ipam/allocation-registry';
 import type { VirtualNetwork } from '../resources/kinds';
 
+/**
+ * Allocators of a network's subnets, kept per network uid and generation (subnets change
+ * only with the spec): building them parses every CIDR and range, which every port create
+ * of a network did again.
+ */
+const allocatorCache = new Map<string, IpAllocator[]>();
+const ALLOCATOR_CACHE_SIZE = 256;
+
 export function allocatorsOf(net: VirtualNetwork): IpAllocator[] {
-  return net.spec!.subnets.map((s) => new IpAllocator(s));
+  const uid = net.metadata.uid;
+  const key = uid ? `${uid}/${net.metadata.generation ?? 0}` : undefined;
+  const cached = key ? allocatorCache.get(key) : undefined;
+  if (cached) return cached;
+  const allocators = net.spec!.subnets.map((s) => new IpAllocator(s));
+  if (key) {
+    if (allocatorCache.size >= ALLOCATOR_CACHE_SIZE) allocatorCache.clear();
+    allocatorCache.set(key, allocators);
+  }
+  return allocators;
 }
 
 /**

@@ -171,9 +171,21 @@ export class ResourcesController {
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
     raw.flushHeaders();
+    // The events of one store commit arrive together: cork the socket for the rest of the
+    // tick so they leave in one write (one TLS flush, one syscall), not one per event.
+    let corked = false;
     start({
       send: (type: WatchEventType, object: unknown) => {
-        if (!raw.writableEnded) raw.write(`${JSON.stringify({ type, object })}\n`);
+        if (raw.writableEnded) return;
+        if (!corked) {
+          corked = true;
+          raw.cork();
+          process.nextTick(() => {
+            corked = false;
+            raw.uncork();
+          });
+        }
+        raw.write(`${JSON.stringify({ type, object })}\n`);
       },
       end: () => {
         if (!raw.writableEnded) raw.end();

@@ -1,5 +1,5 @@
 import { parseCommandLine, DEFAULT_OVSDB } from './command-line';
-import { parseLogLevel, parseStore, parseWorkers } from './config';
+import { DEFAULT_WORKERS, parseLogLevel, parseStore, parseWorkers } from './config';
 
 describe('vnetd command line', () => {
   it('no subcommand is all-in-one; controller takes no arguments', () => {
@@ -49,10 +49,10 @@ describe('VNETD_STORE', () => {
 });
 
 describe('VNETD_LOG_LEVEL and VNETD_WORKERS', () => {
-  it('default to info and 2; accept pino level names in any case', () => {
+  it('default to info and DEFAULT_WORKERS; accept pino level names in any case', () => {
     expect(parseLogLevel(undefined)).toBe('info');
     expect(parseLogLevel(' Debug ')).toBe('debug');
-    expect(parseWorkers(undefined)).toBe(2);
+    expect(parseWorkers(undefined)).toBe(DEFAULT_WORKERS);
     expect(parseWorkers('8')).toBe(8);
   });
 

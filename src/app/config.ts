@@ -12,7 +12,7 @@ export interface VnetdConfig {
   host: string;
   port: number;
   logLevel: string;
-  /** Reconciler workers per kind. */
+  /** Reconciler workers per kind (VNETD_WORKERS, default DEFAULT_WORKERS). */
   workers: number;
   /** Manage hypervisors (Node objects) over OVSDB; default on. */
   chassis?: boolean;
@@ -28,6 +28,14 @@ function flag(value: string | undefined, fallback: boolean): boolean {
   if (value === undefined || value === '') return fallback;
   return !/^(0|false|off|no)$/i.test(value.trim());
 }
+
+/**
+ * A reconcile that writes waits for the store's group commit (the end of the event-loop
+ * turn), so each worker finishes about one write per turn: with 2 workers per kind the
+ * reconcilers fell seconds behind 16 concurrent API clients (N=1000: all Ready 8 s after
+ * the last POST; with 16 workers, 1.7 s). Workers take distinct keys only.
+ */
+export const DEFAULT_WORKERS = 16;
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen.trim());
@@ -47,9 +55,9 @@ export function parseLogLevel(raw: string | undefined): string {
   return level;
 }
 
-/** VNETD_WORKERS: reconciler workers per kind, a whole number from 1 to 64 (default 2). */
+/** VNETD_WORKERS: reconciler workers per kind, a whole number from 1 to 64 (default DEFAULT_WORKERS). */
 export function parseWorkers(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === '') return 2;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_WORKERS;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`VNETD_WORKERS must be a whole number from 1 to 64, got "${raw}"`);
   return n;

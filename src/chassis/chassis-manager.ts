@@ -17,6 +17,7 @@ import type { Interface } from '../ovsdb/models/open_vswitch';
 import { Controller } from '../reconcile/controller';
 import { isTrue } from '../reconcile/conditions';
 import { Informer } from '../reconcile/informer';
+import { onlyStatusChanged } from '../reconcile/predicates';
 import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualPort } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
@@ -90,7 +91,9 @@ export class ChassisManager {
 
     this.nodeController = new Controller({ name: 'chassis-nodes', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.portController = new Controller({ name: 'chassis-ports', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcilePort(k) });
-    this.nodeController.watch(this.nodes);
+    // Not on status-only updates: its own boundPorts writes re-queued the layout walk
+    // (O(interfaces)) after every binding, O(N^2) for N ports.
+    this.nodeController.watch(this.nodes, undefined, { ignoreUpdate: (o, n) => onlyStatusChanged(o, n) });
     // Spec changes rebind; status.node changes move the boundPorts count between nodes.
     this.portController.watch(this.ports);
     // Bound-port counts only: a node reconcile also checks the OVS layout (a walk over all

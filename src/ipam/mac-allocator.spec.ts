@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { isLocallyAdministered, MacAllocator, parseMac, validateMac } from './mac-allocator';
-import type { Rng } from './random';
+import { cryptoRng, type Rng } from './random';
 
 const counter = (): Rng => {
   let i = 0;
@@ -76,5 +76,16 @@ describe('MacAllocator', () => {
     }
     const all = new Set(Array.from({ length: 256 }, (_, i) => `0a:58:0a:00:00:${i.toString(16).padStart(2, '0')}`));
     expect(alloc.pickFree(all, rng, 50)).toBeUndefined();
+  });
+});
+
+describe('cryptoRng', () => {
+  it('stays uniform in [0, 1) across refills of its byte pool', () => {
+    const draws = Array.from({ length: 5000 }, () => cryptoRng());
+    expect(draws.every((v) => v >= 0 && v < 1)).toBe(true);
+    expect(new Set(draws).size).toBe(draws.length);
+    const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
+    expect(mean).toBeGreaterThan(0.4);
+    expect(mean).toBeLessThan(0.6);
   });
 });

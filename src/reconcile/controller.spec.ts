@@ -161,4 +161,24 @@ describe('Controller', () => {
     ports.stop();
     await store.close();
   });
+
+  it('does not queue updates its filter says cannot matter, and still queues the rest', async () => {
+    const store = new MemoryStore();
+    const ports = new Informer<{ spec: string; status?: string }>({ store, prefix: '/ports/', decode: (kv) => kv.value as { spec: string; status?: string } });
+    const reconciled: string[] = [];
+    const c = make({ name: 'spec-only', reconcile: async (k) => void reconciled.push(k) });
+    c.watch(ports, undefined, { ignoreUpdate: (o, n) => o.spec === n.spec });
+    ports.start();
+    await ports.waitForSync();
+    c.start();
+    await store.txn([{ type: 'create', key: '/ports/p1', value: { spec: 'a' } }]);
+    await until(() => reconciled.length === 1);
+    await store.txn([{ type: 'update', key: '/ports/p1', value: { spec: 'a', status: 'x' } }]);
+    await store.txn([{ type: 'update', key: '/ports/p1', value: { spec: 'b', status: 'x' } }]);
+    await until(() => reconciled.length === 2);
+    await settle();
+    expect(reconciled).toEqual(['/ports/p1', '/ports/p1']);
+    ports.stop();
+    await store.close();
+  });
 });

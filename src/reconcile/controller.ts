@@ -26,6 +26,14 @@ export interface ControllerOptions extends WorkQueueOptions {
   logger?: Logger;
 }
 
+export interface WatchFilter<T> {
+  /**
+   * Updates that cannot change what the reconciler does (controller-runtime's predicates,
+   * e.g. a status write by another reconciler when only spec matters): not queued.
+   */
+  ignoreUpdate?(oldObj: T, newObj: T): boolean;
+}
+
 export class Controller {
   readonly name: string;
   readonly queue: WorkQueue;
@@ -54,13 +62,14 @@ export class Controller {
    * Enqueues keys when informer objects change. By default the object's own store key;
    * map lets a change to one kind trigger another (a port change enqueues its network).
    */
-  watch<T>(informer: Informer<T>, map?: (obj: T, key: string) => readonly string[]): () => void {
+  watch<T>(informer: Informer<T>, map?: (obj: T, key: string) => readonly string[], filter: WatchFilter<T> = {}): () => void {
     const enqueue = (obj: T, key: string) => {
       for (const k of map ? map(obj, key) : [key]) this.queue.add(k);
     };
     return informer.addEventHandler({
       onAdd: enqueue,
       onUpdate: (oldObj, newObj, key) => {
+        if (filter.ignoreUpdate?.(oldObj, newObj)) return;
         // Both: a port moved to another network must reconcile the old network too.
         if (map) enqueue(oldObj, key);
         enqueue(newObj, key);

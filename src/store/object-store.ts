@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '../resources/object';
 import { objectKey, namespacePrefix, typePrefix, type StoredType } from './keys';
+import { StatusCoalescer, type PendingStatus, type StatusMutation } from './status-coalescer';
 import {
   ConflictError,
   KeyNotFoundError,
@@ -60,17 +61,27 @@ export class UidPreconditionError extends Error {
 
 /**
  * The object as clients see it. get/list/txn results are fresh copies from the store, so
- * they are used as they are; watch events share one value among watchers and are cloned.
+ * they are used as they are (watch events share one value: see sharedWithRevision).
  */
-function withRevision<T extends KubeObject>(kv: KeyValue<T>, clone = false): T {
-  const obj = clone ? structuredClone(kv.value) : kv.value;
+function withRevision<T extends KubeObject>(kv: KeyValue<T>): T {
+  const obj = kv.value;
   obj.metadata.resourceVersion = String(kv.modRevision);
   return obj;
 }
 
+/**
+ * A watch event's object: the store's value is shared by every watcher, so only the top
+ * level and metadata are copied (to set resourceVersion); handlers treat it as read-only.
+ */
+function sharedWithRevision<T extends KubeObject>(value: T, modRevision: number): T {
+  return { ...value, metadata: { ...value.metadata, resourceVersion: String(modRevision) } };
+}
+
 /** What is persisted: resourceVersion is derived from the store's modRevision, never stored. */
 function toStored<T extends KubeObject>(obj: T): T {
-  const copy = structuredClone(obj);
+  // Shallow: the store serialises the value when the txn is issued, and the merged object
+  // is not kept; only metadata is changed here, so only it is copied.
+  const copy = { ...obj, metadata: { ...obj.metadata } };
   delete copy.metadata.resourceVersion;
   return copy;
 }
@@ -87,13 +98,24 @@ function parseRv(rv: string | undefined): number | undefined {
   return n;
 }
 
+/** Attempts of a write without a resourceVersion precondition before a conflict reaches the caller. */
+const UNCONDITIONAL_ATTEMPTS = 10;
+
 export class InvalidResourceVersionError extends Error {
   constructor(readonly resourceVersion: string) {
     super(`invalid resourceVersion "${resourceVersion}"`);
   }
 }
 
+interface StatusTarget {
+  type: StoredType;
+  namespace: string | undefined;
+  name: string;
+}
+
 export class ObjectStore {
+  private readonly statusWrites = new StatusCoalescer<WriteResult<KubeObject> | undefined, StatusTarget>((p) => this.writeCoalesced(p));
+
   constructor(
     readonly kv: Store,
     private readonly now: () => Date = () => new Date(),
@@ -153,10 +175,20 @@ export class ObjectStore {
     obj: T,
     options: { subresource?: Subresource; extraOps?: ExtraOps; requireResourceVersion?: boolean } = {},
   ): Promise<WriteResult<T>> {
-    const subresource = options.subresource ?? 'main';
     const key = objectKey(type, obj.metadata.namespace, obj.metadata.name);
     const current = await this.kv.get<T>(key);
     if (!current) throw new KeyNotFoundError(key);
+    return this.updateFrom(key, current, obj, options);
+  }
+
+  /** update() on a state just read (a fresh copy, which this takes over). */
+  private async updateFrom<T extends KubeObject>(
+    key: string,
+    current: KeyValue<T>,
+    obj: T,
+    options: { subresource?: Subresource; extraOps?: ExtraOps },
+  ): Promise<WriteResult<T>> {
+    const subresource = options.subresource ?? 'main';
     const expected = parseRv(obj.metadata.resourceVersion);
     if (expected !== undefined && expected !== current.modRevision) {
       throw new ConflictError(key, expected, current.modRevision);
@@ -165,7 +197,8 @@ export class ObjectStore {
       throw new UidPreconditionError(key, obj.metadata.uid, current.value.metadata.uid ?? '');
     }
     const next = this.merge(current.value, toStored(obj), subresource);
-    if (sameJson(next, current.value)) {
+    // Through /status only status can change: compare just that.
+    if (subresource === 'status' ? sameJson(next.status, current.value.status) : sameJson(next, current.value)) {
       return { object: withRevision(current), deleted: false };
     }
     const finalizersGone = !next.metadata.finalizers || next.metadata.finalizers.length === 0;
@@ -193,6 +226,22 @@ export class ObjectStore {
     options: { preconditions?: Preconditions; extraOps?: ExtraOps } = {},
   ): Promise<WriteResult<T>> {
     const key = objectKey(type, namespace, name);
+    // Without a resourceVersion precondition the caller asked for no particular version:
+    // a write that landed between our read and our delete (a reconciler's status, queued in
+    // the same group commit) is not a conflict of theirs, so read again and retry, as the
+    // apiserver's GuaranteedUpdate does.
+    const unconditional = parseRv(options.preconditions?.resourceVersion) === undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deleteOnce<T>(key, options);
+      } catch (err) {
+        if (unconditional && err instanceof ConflictError && err.key === key && attempt < UNCONDITIONAL_ATTEMPTS) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps }): Promise<WriteResult<T>> {
     const current = await this.kv.get<T>(key);
     if (!current) throw new KeyNotFoundError(key);
     const pre = options.preconditions ?? {};
@@ -226,6 +275,10 @@ export class ObjectStore {
   /**
    * Read-modify-write with retries on conflict: the way reconcilers write. `mutate`
    * returns the new object, or undefined to leave it alone.
+   *
+   * Status writes (without extraOps) of one object requested in the same event-loop turn
+   * are coalesced (see StatusCoalescer): the mutations run in request order on one read,
+   * one write stores them all, and each caller gets that write's result.
    */
   async modify<T extends KubeObject>(
     type: StoredType,
@@ -235,6 +288,10 @@ export class ObjectStore {
     options: { subresource?: Subresource; extraOps?: (current: T) => ExtraOps; attempts?: number } = {},
   ): Promise<WriteResult<T> | undefined> {
     const attempts = options.attempts ?? 10;
+    if (options.subresource === 'status' && !options.extraOps) {
+      const pending = this.statusWrites.enqueue(objectKey(type, namespace, name), { type, namespace, name }, mutate as StatusMutation<KubeObject>, attempts);
+      return pending as Promise<WriteResult<T> | undefined>;
+    }
     for (let i = 0; ; i++) {
       const current = await this.get<T>(type, namespace, name);
       if (!current) return undefined;
@@ -254,7 +311,60 @@ export class ObjectStore {
     }
   }
 
-  /** Watches one type (optionally one namespace) from a resourceVersion; see Store.watch. */
+  /** One coalesced status write: every waiter's mutation on one read, one update, all settled with its result. */
+  private async writeCoalesced(p: PendingStatus<WriteResult<KubeObject> | undefined, StatusTarget>): Promise<void> {
+    const { type, namespace, name } = p.target;
+    let waiters = p.waiters;
+    const key = this.key(type, namespace, name);
+    for (let i = 0; ; i++) {
+      const read = await this.kv.get<KubeObject>(key);
+      if (!read) {
+        for (const w of waiters) w.resolve(undefined);
+        return;
+      }
+      // `read` itself stays as stored (no resourceVersion): it is what updateFrom merges into.
+      const current = sharedWithRevision(read.value, read.modRevision);
+      let next = current;
+      let changed = false;
+      const live: typeof waiters = [];
+      for (const w of waiters) {
+        try {
+          const r = await w.mutate(structuredClone(next));
+          if (r) {
+            next = r;
+            changed = true;
+          }
+          live.push(w);
+        } catch (err) {
+          w.reject(err);
+        }
+      }
+      waiters = live;
+      if (!changed) {
+        for (const w of waiters) w.resolve({ object: current, deleted: false });
+        return;
+      }
+      next.metadata.resourceVersion = current.metadata.resourceVersion;
+      try {
+        // The mutations ran on clones: `read` is still the state they started from.
+        const res = await this.updateFrom(key, read, next, { subresource: 'status' });
+        for (const w of waiters) w.resolve(res);
+        return;
+      } catch (err) {
+        if (err instanceof ConflictError && err.key === key && i + 1 < p.attempts) continue;
+        if (err instanceof KeyNotFoundError && err.key === key) {
+          for (const w of waiters) w.resolve(undefined);
+          return;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Watches one type (optionally one namespace) from a resourceVersion; see Store.watch.
+   * Event objects share their nested fields with every other watcher: read-only.
+   */
   watch<T extends KubeObject>(
     type: StoredType,
     namespace: string | undefined,
@@ -266,24 +376,24 @@ export class ObjectStore {
       prefix,
       (ev) => {
         if (ev.type === 'delete') {
-          const last = withRevision({ ...ev.kv, value: (ev.prevKv ?? ev.kv).value }, true);
-          last.metadata.resourceVersion = String(ev.kv.modRevision);
+          const last = sharedWithRevision((ev.prevKv ?? ev.kv).value, ev.kv.modRevision);
           handler({ type: 'DELETED', object: last, revision: ev.kv.modRevision, old: last });
           return;
         }
         handler({
           type: ev.created ? 'ADDED' : 'MODIFIED',
-          object: withRevision(ev.kv, true),
+          object: sharedWithRevision(ev.kv.value, ev.kv.modRevision),
           revision: ev.kv.modRevision,
-          old: ev.prevKv ? withRevision(ev.prevKv, true) : undefined,
+          old: ev.prevKv ? sharedWithRevision(ev.prevKv.value, ev.prevKv.modRevision) : undefined,
         });
       },
       { afterRevision },
     );
   }
 
+  /** current is a fresh copy owned by the caller; the result shares its unchanged parts. */
   private merge<T extends KubeObject>(current: T, incoming: T, subresource: Subresource): T {
-    const next = structuredClone(current);
+    const next = { ...current };
     if (subresource === 'status') {
       next.status = incoming.status;
       return next;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Compactor } from './compactor';
 import { SqliteStore, prefixEnd } from './sqlite-store';
 import { describeStoreConformance } from './store.conformance';
-import { StoreClosedError } from './store';
+import { KeyExistsError, StoreClosedError } from './store';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vnetd-store-'));
 let fileCounter = 0;
@@ -58,6 +58,61 @@ describe('SqliteStore (SQLite-specific)', () => {
     expect(prefixEnd('/a\u{10FFFF}')).toBe('/b');
     expect(prefixEnd('/\uD7FF')).toBe('/\uE000');
     expect(prefixEnd('\u{10FFFF}')).toBeUndefined();
+  });
+});
+
+describe('SqliteStore group commit', () => {
+  it('commits concurrent txns together: fewer SQLite commits than txns, each with its own revision, result and error, in order', async () => {
+    const s = SqliteStore.open(tempPath());
+    try {
+      await s.txn([{ type: 'create', key: '/g/taken', value: { n: 0 } }]);
+      const base = await s.currentRevision();
+      const before = s.commitStats();
+      const events: Array<{ key: string; rev: number }> = [];
+      const w = s.watch('/g/', (e) => events.push({ key: e.kv.key, rev: e.kv.modRevision }));
+      // 20 txns issued in one turn; the 8th fails its precondition and must fail alone.
+      type Outcome = { i: number; revision: number; value: unknown; rv: number } | { i: number; err: unknown };
+      const calls = Array.from({ length: 20 }, (_, i): Promise<Outcome> =>
+        s.txn([{ type: 'create', key: i === 7 ? '/g/taken' : `/g/k${i}`, value: { i } }]).then(
+          (r) => ({ i, revision: r.revision, value: r.results[0]!.value, rv: r.results[0]!.modRevision }),
+          (err: unknown) => ({ i, err }),
+        ),
+      );
+      const outcomes = await Promise.all(calls);
+      const after = s.commitStats();
+      expect(after.txns - before.txns).toBe(19);
+      expect(after.commits - before.commits).toBeLessThan(19);
+      expect(outcomes[7]).toMatchObject({ err: expect.any(KeyExistsError) });
+      const ok = outcomes.filter((o): o is { i: number; revision: number; value: unknown; rv: number } => 'revision' in o);
+      // Arrival order is revision order, one revision per txn, no gap left by the failed one.
+      expect(ok.map((o) => o.revision)).toEqual(Array.from({ length: 19 }, (_, k) => base + 1 + k));
+      for (const o of ok) {
+        expect(o.rv).toBe(o.revision);
+        expect(o.value).toEqual({ i: o.i });
+      }
+      expect(await s.currentRevision()).toBe(base + 19);
+      expect(events.map((e) => e.rev)).toEqual(ok.map((o) => o.revision));
+      expect(events.map((e) => e.key)).toEqual(ok.map((o) => `/g/k${o.i}`));
+      expect((await s.get('/g/taken'))!.value).toEqual({ n: 0 });
+      w.stop();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('acknowledges a txn only once it is on disk, and close() commits what was queued', async () => {
+    const file = tempPath();
+    const s1 = SqliteStore.open(file);
+    const pending = s1.txn([{ type: 'create', key: '/q/a', value: { n: 1 } }]);
+    await s1.close();
+    expect((await pending).revision).toBe(1);
+    await expect(s1.txn([{ type: 'create', key: '/q/b', value: {} }])).rejects.toBeInstanceOf(StoreClosedError);
+    const s2 = SqliteStore.open(file);
+    try {
+      expect(await s2.get('/q/a')).toMatchObject({ value: { n: 1 }, modRevision: 1 });
+    } finally {
+      await s2.close();
+    }
   });
 });
 

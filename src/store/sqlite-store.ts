@@ -8,8 +8,16 @@
  *   revision never scan history.
  * - `meta` holds the global revision and the compacted revision.
  *
- * better-sqlite3 is synchronous: a txn() commits and then publishes its events before any
- * other JavaScript runs, which is what makes watch replay -> live hand-over exact.
+ * Group commit: txn() queues its ops; at the end of the event-loop turn (setImmediate) every
+ * queued txn is applied in arrival order, each in its own savepoint and at its own revision,
+ * inside one SQLite transaction, and that one commit (one fsync) acknowledges them all. A txn
+ * whose preconditions fail rolls back to its savepoint and rejects alone. Nothing changes for
+ * a caller: each txn still gets its own revision, results, errors and watch events, in order.
+ * A burst of concurrent writes (API requests, reconcilers' status writes) pays one commit.
+ *
+ * better-sqlite3 is synchronous: a batch commits and then publishes its events before any
+ * other JavaScript runs, which is what makes watch replay -> live hand-over exact (the
+ * revision advances only at the commit).
  * Durability: WAL with synchronous=FULL, so a resolved txn() survives kill -9 and, as far
  * as the disk honours fsync, power loss.
  */
@@ -291,12 +299,37 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+/** A txn() waiting for the next group commit. */
+interface QueuedTxn {
+  ops: TxnOp[];
+  /** Values serialised when txn() was called: a caller mutating its object later changes nothing. */
+  json: (string | undefined)[];
+  resolve: (result: TxnResult<unknown>) => void;
+  reject: (err: unknown) => void;
+}
+
+type Outcome = { ok: true; revision: number; planned: Planned[] } | { ok: false; error: unknown };
+
+/** Counters of the group commit, for tests and metrics. */
+export interface CommitStats {
+  /** Transactions acknowledged (each has its own revision). */
+  txns: number;
+  /** SQLite commits that carried them. */
+  commits: number;
+}
+
 export class SqliteStore implements Store {
   private readonly hub = new WatchHub();
   private closed = false;
   private revision: number;
   private compacted: number;
   private readonly rangeStatements = new Map<string, Database.Statement<[RangeParams & Record<string, unknown>], unknown>>();
+  private queued: QueuedTxn[] = [];
+  private flushScheduled = false;
+  private readonly counters: CommitStats = { txns: 0, commits: 0 };
+  /** One SQLite transaction around a batch; nested calls of applyOne become savepoints. */
+  private readonly commitBatch: (batch: QueuedTxn[], base: number) => Outcome[];
+  private readonly applyOne: (q: QueuedTxn, revision: number) => Planned[];
 
   private readonly stmt: Statements;
 
@@ -307,6 +340,31 @@ export class SqliteStore implements Store {
     this.stmt = prepareStatements(db);
     this.revision = this.stmt.getMeta.get('revision') ?? 0;
     this.compacted = this.stmt.getMeta.get('compacted') ?? 0;
+    // check() throws before apply() writes anything; the savepoint also undoes a failure inside apply().
+    this.applyOne = db.transaction((q: QueuedTxn, revision: number) => {
+      const p = this.check(q.ops, q.json);
+      this.apply(p, revision);
+      return p;
+    });
+    const batchTxn = db.transaction((batch: QueuedTxn[], base: number) => {
+      let revision = base;
+      const outcomes = batch.map((q): Outcome => {
+        try {
+          const planned = this.applyOne(q, revision + 1);
+          return { ok: true, revision: ++revision, planned };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      });
+      if (revision !== base) this.stmt.setMeta.run(revision, 'revision');
+      return outcomes;
+    });
+    this.commitBatch = (batch, base) => batchTxn.immediate(batch, base);
+  }
+
+  /** How many txns were acknowledged and how many SQLite commits carried them. */
+  commitStats(): CommitStats {
+    return { ...this.counters };
   }
 
   /** Opens (creating if needed) the store at path; ':memory:' gives a private in-memory store. */
@@ -384,21 +442,58 @@ export class SqliteStore implements Store {
     return this.prepareCached(`SELECT COUNT(*) AS n FROM current WHERE ${rangeSql('key', range)}`).pluck().get(rangeParams(range)) as number;
   }
 
-  async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
-    this.assertOpen();
-    const revision = this.revision + 1;
-    // check() throws before apply() writes anything; the throw also rolls the txn back.
-    const planned = this.db
-      .transaction(() => {
-        const p = this.check(ops);
-        this.apply(p, revision);
-        return p;
-      })
-      .immediate();
-    // Only after the commit succeeded: a failed commit leaves the cache and watchers untouched.
-    this.revision = revision;
-    if (this.hub.size > 0) this.hub.publish({ revision, events: planned.map((p) => toEvent(p, revision)) });
-    return { revision, results: planned.map((p) => toResult<V>(p, revision)) };
+  txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+    let json: (string | undefined)[];
+    try {
+      this.assertOpen();
+      if (!Array.isArray(ops) || ops.length === 0) throw new StoreError('a transaction needs at least one op');
+      json = ops.map((op) => (op.type === 'create' || op.type === 'update' ? serialize(op.key, op.value) : undefined));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<TxnResult<V>>((resolve, reject) => {
+      this.queued.push({ ops: ops as TxnOp[], json, resolve: resolve as (r: TxnResult<unknown>) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // After the I/O callbacks of this loop turn: concurrent requests share the commit.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits every queued txn in one SQLite transaction, then publishes and acknowledges in order. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queued;
+    if (batch.length === 0) return;
+    this.queued = [];
+    if (this.closed) {
+      for (const q of batch) q.reject(new StoreClosedError());
+      return;
+    }
+    let outcomes: Outcome[];
+    try {
+      outcomes = this.commitBatch(batch, this.revision);
+    } catch (err) {
+      // The commit itself failed: nothing of the batch is written, revision and watchers untouched.
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    this.counters.commits++;
+    // Reads from here on (also by watch handlers below) see the whole batch, so the revision
+    // is the batch's last; a watch() opened by a handler replays the rest of the batch from
+    // history and the hub skips it then (Watcher.offer drops revisions already queued).
+    for (const o of outcomes) if (o.ok) this.revision = o.revision;
+    batch.forEach((q, i) => {
+      const o = outcomes[i]!;
+      if (!o.ok) {
+        q.reject(o.error);
+        return;
+      }
+      this.counters.txns++;
+      if (this.hub.size > 0) this.hub.publish({ revision: o.revision, events: o.planned.map((p) => toEvent(p, o.revision)) });
+      q.resolve({ revision: o.revision, results: o.planned.map((p) => toResult(p, o.revision)) });
+    });
   }
 
   watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: WatchOptions = {}): Watch {
@@ -454,6 +549,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Txns already accepted are committed, not dropped.
+    this.flush();
     this.closed = true;
     this.hub.stopAll();
     this.db.close();
@@ -476,10 +573,9 @@ export class SqliteStore implements Store {
    * Checks every precondition against the state before the transaction, like etcd's
    * compares, and throws before anything is written.
    */
-  private check<V>(ops: TxnOp<V>[]): Planned[] {
-    if (!Array.isArray(ops) || ops.length === 0) throw new StoreError('a transaction needs at least one op');
+  private check(ops: TxnOp[], json: (string | undefined)[]): Planned[] {
     const seen = new Set<string>();
-    return ops.map((op): Planned => {
+    return ops.map((op, i): Planned => {
       if (typeof op.key !== 'string' || op.key === '') throw new StoreError('keys must be non-empty strings');
       // etcd rejects a key twice in one txn; forbidding it here keeps both backends alike.
       if (seen.has(op.key)) throw new StoreError(`key ${op.key} appears twice in one transaction`);
@@ -488,7 +584,7 @@ export class SqliteStore implements Store {
       switch (op.type) {
         case 'create':
           if (cur) throw new KeyExistsError(op.key);
-          return { type: 'create', key: op.key, json: serialize(op.key, op.value) };
+          return { type: 'create', key: op.key, json: json[i]! };
         case 'update':
         case 'delete': {
           if (!cur) throw new KeyNotFoundError(op.key);
@@ -496,7 +592,7 @@ export class SqliteStore implements Store {
             throw new ConflictError(op.key, op.expectedModRevision, cur.mod_rev);
           }
           return op.type === 'update'
-            ? { type: 'update', key: op.key, json: serialize(op.key, op.value), cur }
+            ? { type: 'update', key: op.key, json: json[i]!, cur }
             : { type: 'delete', key: op.key, cur };
         }
         default:
@@ -523,7 +619,6 @@ export class SqliteStore implements Store {
           break;
       }
     });
-    this.stmt.setMeta.run(rev, 'revision');
   }
 
   /** Events under prefix with revision > after, in commit order. */
@@ -561,13 +656,17 @@ function toEvent(p: Planned, rev: number): WatchEvent {
   switch (p.type) {
     case 'create':
       return { type: 'put', kv: toKeyValue(p.key, p.json, rev, rev), created: true };
-    case 'update':
-      return {
-        type: 'put',
-        kv: toKeyValue(p.key, p.json, p.cur.create_rev, rev),
-        prevKv: toKeyValue(p.key, p.cur.value, p.cur.create_rev, p.cur.mod_rev),
-        created: false,
-      };
+    case 'update': {
+      const event: WatchEvent = { type: 'put', kv: toKeyValue(p.key, p.json, p.cur.create_rev, rev), created: false };
+      // Parsed on first read: informers keep their own previous state and never ask.
+      const cur = p.cur;
+      let prevKv: KeyValue | undefined;
+      Object.defineProperty(event, 'prevKv', {
+        enumerable: true,
+        get: () => (prevKv ??= toKeyValue(cur.key, cur.value, cur.create_rev, cur.mod_rev)),
+      });
+      return event;
+    }
     case 'delete': {
       const prevKv = toKeyValue(p.key, p.cur.value, p.cur.create_rev, p.cur.mod_rev);
       return { type: 'delete', kv: { ...prevKv, modRevision: rev }, prevKv, created: false };

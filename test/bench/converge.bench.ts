@@ -12,7 +12,7 @@
  *    (no VM netns: binding only needs the Interface with an ofport), created BEFORE the
  *    clock starts, so both sides only bind and compute;
  *  - realize: vnetd: from the first API request (network + N VirtualPorts, 16 requests
- *    in flight) until every VirtualPort is Ready; OVN: one `ovn-nbctl` invocation
+ *    in flight) until every VirtualPort is Ready (followed on a watch); OVN: one `ovn-nbctl` invocation
  *    (ls-add + lsp-add/lsp-set-addresses/lsp-set-port-security per port, `--`
  *    separated) followed by `ovn-nbctl --wait=hv sync` returning;
  *  - flows: `ovs-ofctl dump-flows br-int` lines with actions, per hypervisor;
@@ -49,10 +49,10 @@
  * Everything started (beds, vnetd, OVN daemons by pidfile PID, netns with the per-run
  * prefix) is stopped on success, failure, and SIGINT/SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { request as httpsRequest } from 'node:https';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { findBinary, runCommand } from '../../src/chassis/ovs-daemons';
@@ -337,8 +337,39 @@ process.on('unhandledRejection', (e) => out(`  unhandled rejection during ${phas
 interface VnetdProcess {
   child: ChildProcess;
   call(method: string, path: string, body?: unknown): Promise<ApiResponse>;
-  /** Streams watch events of path (a ?watch=true URL) to onEvent; returns the stop function. */
-  watch(path: string, onEvent: (ev: { type: string; object: unknown }) => void): () => void;
+  /** Streams a watch (newline-delimited JSON events) to onEvent until stop() or onEvent returns true. */
+  watch(path: string, onEvent: (event: { type: string; object: Obj }) => boolean): { done: Promise<void>; stop(): void };
+}
+
+/** A Kubernetes watch stream over HTTPS, as `kubectl wait` follows one. */
+function httpsWatch(server: string, ca: string, token: string, path: string, onEvent: (event: { type: string; object: Obj }) => boolean): { done: Promise<void>; stop(): void } {
+  let req: ReturnType<typeof httpsRequest> | undefined;
+  const done = new Promise<void>((resolveDone, reject) => {
+    req = httpsRequest(new URL(path, server), { method: 'GET', headers: { authorization: `Bearer ${token}` }, ca }, (res) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`watch ${path}: HTTP ${res.statusCode}`));
+        res.resume();
+        return;
+      }
+      let buf = '';
+      res.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.trim() && onEvent(JSON.parse(line) as { type: string; object: Obj })) {
+            resolveDone();
+            req?.destroy();
+            return;
+          }
+        }
+      });
+      res.on('end', () => reject(new Error(`watch ${path} ended`)));
+    });
+    req.on('error', (err) => reject(err));
+    req.end();
+  });
+  return { done, stop: () => req?.destroy() };
 }
 
 let vnetdRuns = 0;
@@ -363,25 +394,25 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
   const server = cfg.clusters[0]!.cluster.server;
   const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
   const token = cfg.users[0]!.user.token;
-  return { child, call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }), watch: (path, onEvent) => watchStream(server, ca, token, path, onEvent) };
+  return {
+    child,
+    call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }),
+    watch: (path, onEvent) => httpsWatch(server, ca, token, path, onEvent),
+  };
 }
 
-/** A watch as one HTTPS stream of newline-separated JSON events (no polling load on vnetd while it is measured). */
-function watchStream(server: string, ca: string, token: string, path: string, onEvent: (ev: { type: string; object: unknown }) => void): () => void {
-  let buf = '';
-  const req = httpsRequest(new URL(path, server), { method: 'GET', ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
-    res.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop()!;
-      for (const l of lines) if (l.trim()) onEvent(JSON.parse(l) as { type: string; object: unknown });
-    });
-    res.on('error', () => undefined);
-  });
-  req.on('error', () => undefined);
-  req.end();
-  return () => req.destroy();
+/**
+ * CPU time (user + system, all threads) a process has used, from /proc/PID/stat: what
+ * realizing costs vnetd, which unlike wall time hardly moves with the machine's load.
+ */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 (utime, stime) in clock ticks; after "pid (comm) " they are at 11 and 12.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS;
 }
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -429,6 +460,19 @@ async function benchVnetd(n: number): Promise<Result> {
     const hvs = bed.hypervisors.map((h) => h.name);
 
     // Realize N ports.
+    const revisionBefore = ((await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? '0';
+    // Realized = every port Ready, followed on a watch from before the first request (as
+    // `kubectl wait` does): polling a list of N objects every few ms would load vnetd with
+    // O(N) work per poll, more than realizing the ports costs at N=3000.
+    const readyPorts = new Set<string>();
+    const allReady = v.watch(`${G}/namespaces/${ns}/virtualports?watch=true&resourceVersion=${revisionBefore}`, (ev) => {
+      if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
+        if (readyNow(ev.object)) readyPorts.add(ev.object.metadata.name);
+        else readyPorts.delete(ev.object.metadata.name);
+      }
+      return readyPorts.size === n;
+    });
+    const cpu0 = processCpuMs(v.child.pid!);
     const t0 = now();
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.100.0.0/16' }] } });
     let next = 0;
@@ -440,12 +484,18 @@ async function benchVnetd(n: number): Promise<Result> {
       }),
     );
     const postedMs = now() - t0;
-    await eventually(async () => {
-      const items = ((await v!.call('GET', `${G}/namespaces/${ns}/virtualports`)).json?.items ?? []) as Obj[];
-      return items.length === n && items.every(readyNow);
-    }, 900_000, 20);
+    const timeout = setTimeout(() => allReady.stop(), 900_000);
+    await allReady.done.finally(() => clearTimeout(timeout));
     const realizeMs = now() - t0;
-    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms`);
+    const realizeCpuMs = processCpuMs(v.child.pid!) - cpu0;
+    // Confirmed by one list: N ports, every one Ready.
+    const list = (await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json as { items?: Obj[]; metadata?: { resourceVersion?: string } } | undefined;
+    const items = list?.items ?? [];
+    if (items.length !== n || !items.every(readyNow)) throw new Error(`watch said all ${n} ports Ready, the list has ${items.filter(readyNow).length} Ready of ${items.length}`);
+    const revisionAfter = list?.metadata?.resourceVersion ?? '';
+    // Store revisions spent: how many transactions realizing N ports took (per port: create, status writes).
+    const txns = Number(revisionAfter) - Number(revisionBefore);
+    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port)`);
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
 
     // New port to first ping.
@@ -468,16 +518,18 @@ async function benchVnetd(n: number): Promise<Result> {
     // Steps of port b as the API shows them: a watch from its creation on (one stream,
     // events stamped on arrival; a 5 ms poll used to load vnetd's API while it was measured).
     const seen: { bound?: number; ready?: number } = {};
-    const stopWatch = v.watch(`${G}/namespaces/${ns}/virtualports?watch=true&fieldSelector=metadata.name%3Db&resourceVersion=${bp.metadata.resourceVersion}`, (ev) => {
+    const bWatch = v.watch(`${G}/namespaces/${ns}/virtualports?watch=true&fieldSelector=metadata.name%3Db&resourceVersion=${bp.metadata.resourceVersion}`, (ev) => {
       const o = ev.object as Obj & { status?: { conditions?: Array<{ type: string; status: string }> } };
       if (seen.bound === undefined && o.status?.conditions?.some((c) => c.type === 'Bound' && c.status === 'True')) seen.bound = Date.now();
       if (seen.ready === undefined && readyNow(o)) seen.ready = Date.now();
+      return seen.ready !== undefined;
     });
+    bWatch.done.catch(() => undefined); // ends by stop() below at the latest
     const p = await pingAcrossPlug(bvm, a.ip);
     const firstPingMs = p.firstReply - t1;
     const afterPlugMs = p.firstReply - p.plugStart;
     await eventually(async () => seen.ready !== undefined, 30_000, 5).catch(() => undefined);
-    stopWatch();
+    bWatch.stop();
     const rel = (x: number | undefined) => (x === undefined ? '-' : `${(x - p.plugStart).toFixed(0)} ms`);
     out(`  vnetd N=${n}: ${newPortLine(p, t1)}, Bound seen ${rel(seen.bound)}, Ready seen ${rel(seen.ready)}`);
     const b = { vm: bvm };
@@ -505,7 +557,9 @@ async function benchVnetd(n: number): Promise<Result> {
     await bed?.stop().catch((e) => out(`  bed stop: ${e}`));
     // BENCH_LOG_DIR keeps vnetd's logs (with BENCH_VNETD_LOG=debug: timestamps of every step).
     if (process.env.BENCH_LOG_DIR) for (let i = 1; i <= vnetdRuns; i++) if (existsSync(join(dataDir, `vnetd-${i}.log`))) copyFileSync(join(dataDir, `vnetd-${i}.log`), join(process.env.BENCH_LOG_DIR, `vnetd-N${n}-${i}.log`));
-    rmSync(dataDir, { recursive: true, force: true });
+    // BENCH_KEEP_DATA=1 keeps the data dir (the store: which writes realizing N ports took).
+    if (process.env.BENCH_KEEP_DATA) out(`  vnetd data dir kept: ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

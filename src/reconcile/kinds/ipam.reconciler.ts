@@ -29,6 +29,15 @@ import { parseObjectKey } from './object-keys';
 
 type Claimant = VirtualPort | LoadBalancer;
 
+/** What IPAM reads of an object: a change of anything else (status) needs no reconcile. */
+function sameInputs(o: KubeObject, n: KubeObject): boolean {
+  return (
+    o.metadata.uid === n.metadata.uid &&
+    o.metadata.generation === n.metadata.generation &&
+    JSON.stringify([o.spec, o.metadata.deletionTimestamp, o.metadata.finalizers]) === JSON.stringify([n.spec, n.metadata.deletionTimestamp, n.metadata.finalizers])
+  );
+}
+
 function claimKeys(type: StoredType, obj: KubeObject): string[] {
   const ns = obj.metadata.namespace!;
   if (type === NETWORKS) {
@@ -83,7 +92,10 @@ export class IpamReconciler {
         logger: this.log,
         reconcile: (key) => this.reconcile(type, key),
       });
-      c.watch(informer);
+      // What this reconciler reads of an object is its spec, identity and deletion state: the
+      // status writes of other reconcilers (Bound, Ready) and its own would only queue
+      // reconciles that find nothing to do (and, for a network, another O(N) recount).
+      c.watch(informer, undefined, { ignoreUpdate: (o, n) => sameInputs(o, n) });
       this.controllers.push(c);
     }
     // Network status counts its ports and VIPs, and its deletion waits for them. A recount
@@ -98,11 +110,10 @@ export class IpamReconciler {
         for (const k of networkKeyOf(obj)) throttled(k);
       };
       // Status writes (binding, Ready) change no address: only spec, finalizers and deletion count.
-      const counted = (o: KubeObject) => JSON.stringify([o.spec, o.metadata.deletionTimestamp, o.metadata.finalizers]);
       informer.addEventHandler({
         onAdd: schedule,
         onUpdate: (o, n) => {
-          if (counted(o) === counted(n)) return;
+          if (sameInputs(o, n)) return;
           schedule(o);
           schedule(n);
         },

@@ -1,0 +1,82 @@
+import type { KubeObject } from '../resources/object';
+import { NETWORKS, PORTS } from './kinds';
+import { ObjectStore } from './object-store';
+import { SqliteStore } from './sqlite-store';
+import { ConflictError } from './store';
+
+type Obj = KubeObject<{ network: string }, { a?: number; b?: number; c?: number }>;
+
+describe('ObjectStore status writes', () => {
+  let kv: SqliteStore;
+  let objects: ObjectStore;
+  beforeEach(() => {
+    kv = SqliteStore.open(':memory:');
+    objects = new ObjectStore(kv);
+  });
+  afterEach(() => kv.close());
+
+  const port = (name: string): Obj => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: 't' }, spec: { network: 'n' } });
+
+  it('coalesces the status writes of one object requested in one turn into one write, in request order', async () => {
+    await objects.create(PORTS, port('p'));
+    const before = await kv.currentRevision();
+    const events: Obj[] = [];
+    const w = objects.watch<Obj>(PORTS, 't', before, (e) => events.push(e.object));
+    const setA = objects.modify<Obj>(PORTS, 't', 'p', (cur) => ({ ...cur, status: { ...cur.status, a: 1 } }), { subresource: 'status' });
+    const setB = objects.modify<Obj>(PORTS, 't', 'p', (cur) => ({ ...cur, status: { ...cur.status, b: 2, a: (cur.status?.a ?? 0) + 10 } }), { subresource: 'status' });
+    const noop = objects.modify<Obj>(PORTS, 't', 'p', () => undefined, { subresource: 'status' });
+    const failing = objects.modify<Obj>(PORTS, 't', 'p', () => {
+      throw new Error('mutation failed (expected by the test)');
+    }, { subresource: 'status' });
+    const [ra, rb, rn] = await Promise.all([setA, setB, noop]);
+    await expect(failing).rejects.toThrow('mutation failed');
+    // One write: one revision, one event; B ran on A's result.
+    expect(await kv.currentRevision()).toBe(before + 1);
+    expect(ra!.object.status).toEqual({ a: 11, b: 2 });
+    expect(rb!.object.metadata.resourceVersion).toBe(String(before + 1));
+    expect(rn!.object.status).toEqual({ a: 11, b: 2 });
+    // resourceVersion is derived, never stored.
+    expect((await kv.get<Obj>(objects.key(PORTS, 't', 'p')))!.value.metadata).not.toHaveProperty('resourceVersion');
+    await new Promise((r) => setImmediate(r));
+    expect(events.map((e) => e.status)).toEqual([{ a: 11, b: 2 }]);
+    w.stop();
+  });
+
+  it('writes different objects separately, skips a write that changes nothing, and answers undefined for a missing object', async () => {
+    await objects.create(PORTS, port('p'));
+    await objects.create(PORTS, port('q'));
+    const before = await kv.currentRevision();
+    const [p, q, same, gone] = await Promise.all([
+      objects.modify<Obj>(PORTS, 't', 'p', (cur) => ({ ...cur, status: { c: 1 } }), { subresource: 'status' }),
+      objects.modify<Obj>(PORTS, 't', 'q', (cur) => ({ ...cur, status: { c: 2 } }), { subresource: 'status' }),
+      objects.modify<Obj>(NETWORKS, 't', 'p', (cur) => cur, { subresource: 'status' }),
+      objects.modify<Obj>(PORTS, 't', 'absent', (cur) => ({ ...cur, status: { c: 3 } }), { subresource: 'status' }),
+    ]);
+    expect(same).toBeUndefined(); // no network of that name
+    expect(gone).toBeUndefined();
+    expect(new Set([p!.object.metadata.resourceVersion, q!.object.metadata.resourceVersion]).size).toBe(2);
+    expect(await kv.currentRevision()).toBe(before + 2);
+    const again = await objects.modify<Obj>(PORTS, 't', 'p', (cur) => ({ ...cur, status: { c: 1 } }), { subresource: 'status' });
+    expect(again!.object.metadata.resourceVersion).toBe(p!.object.metadata.resourceVersion);
+    expect(await kv.currentRevision()).toBe(before + 2);
+  });
+
+  it('a delete without a resourceVersion survives a write committed between its read and its write; with one it is a conflict', async () => {
+    await objects.create(PORTS, port('p'));
+    const cur = (await objects.get<Obj>(PORTS, 't', 'p'))!;
+    const key = objects.key(PORTS, 't', 'p');
+    // Queued first, so it commits after the delete has read the object and before its write.
+    const racing = kv.txn([{ type: 'update', key, value: { ...cur, metadata: { ...cur.metadata, resourceVersion: undefined }, status: { a: 1 } } }]);
+    const del = await objects.delete<Obj>(PORTS, 't', 'p');
+    await racing;
+    expect(del.deleted).toBe(true);
+    expect(await objects.get(PORTS, 't', 'p')).toBeUndefined();
+
+    await objects.create(PORTS, port('q'));
+    const q = (await objects.get<Obj>(PORTS, 't', 'q'))!;
+    const qKey = objects.key(PORTS, 't', 'q');
+    const racingQ = kv.txn([{ type: 'update', key: qKey, value: { ...q, metadata: { ...q.metadata, resourceVersion: undefined }, status: { a: 1 } } }]);
+    await expect(objects.delete(PORTS, 't', 'q', { preconditions: { resourceVersion: q.metadata.resourceVersion } })).rejects.toBeInstanceOf(ConflictError);
+    await racingQ;
+  });
+});
