@@ -168,28 +168,38 @@ static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
 	return bpf_map_lookup_elem(&vfp_src, &sk) != NULL;
 }
 
-static __always_inline int tunnel_frame_is_ours(void *data, void *end)
+/* The inner frame of a VXLAN or GENEVE frame the underlay filter accepts (unicast, at least
+ * an Ethernet header long), or NULL; *tun gets the tunnel header (VNI in bytes 4-6). */
+static __always_inline __u8 *tunnel_inner(void *data, void *end, __u8 **tun)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	struct udphdr *udp;
-	struct vfp_inner_key k = {};
 	__u8 *hdr, *inner;
 
 	if (!underlay_is_ours(data, end))
-		return 0;
+		return NULL;
 	ip = (void *)(eth + 1);
 	udp = (void *)ip + ip->ihl * 4;
 	hdr = (void *)(udp + 1);
 	if ((void *)(hdr + 8) > end)
-		return 0;
-	if (udp->dest == bpf_htons(4789)) {
+		return NULL;
+	if (udp->dest == bpf_htons(4789))
 		inner = hdr + 8;
-	} else {
-		__u32 opt = (hdr[0] & 0x3f) * 4;
-		inner = hdr + 8 + opt;
-	}
+	else
+		inner = hdr + 8 + (hdr[0] & 0x3f) * 4;
 	if ((void *)(inner + 14) > end || (inner[0] & 1))
+		return NULL;
+	*tun = hdr;
+	return inner;
+}
+
+static __always_inline int tunnel_frame_is_ours(void *data, void *end)
+{
+	struct vfp_inner_key k = {};
+	__u8 *hdr, *inner = tunnel_inner(data, end, &hdr);
+
+	if (!inner)
 		return 0;
 	/* Inner IP only (ARP stays with OVS, as on the VM side). */
 	if (!((inner[12] == 0x08 && inner[13] == 0x00) || (inner[12] == 0x86 && inner[13] == 0xdd)))
@@ -251,25 +261,9 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
  * (a backend's reply coming back to the client's node). */
 static __always_inline int tunnel_conn_is_ours(void *data, void *end)
 {
-	struct ethhdr *eth = data;
-	struct iphdr *ip;
-	struct udphdr *udp;
-	__u8 *hdr, *inner;
+	__u8 *hdr, *inner = tunnel_inner(data, end, &hdr);
 
-	if (!underlay_is_ours(data, end))
-		return 0;
-	ip = (void *)(eth + 1);
-	udp = (void *)ip + ip->ihl * 4;
-	hdr = (void *)(udp + 1);
-	if ((void *)(hdr + 8) > end)
-		return 0;
-	if (udp->dest == bpf_htons(4789))
-		inner = hdr + 8;
-	else
-		inner = hdr + 8 + (hdr[0] & 0x3f) * 4;
-	if ((void *)(inner + 14) > end || (inner[0] & 1))
-		return 0;
-	return conn_is_ours(inner, end, 0);
+	return inner && conn_is_ours(inner, end, 0);
 }
 
 SEC("xdp")

@@ -256,21 +256,6 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, 
 	return 1;
 }
 
-/* RFC 1624 incremental update: HC' = ~(~HC + ~m + m') over 16-bit words. */
-static void csum_replace(uint8_t *field, const uint8_t *old, const uint8_t *new, uint32_t len, int udp)
-{
-	uint32_t sum = (uint16_t)~vfp_rd16(field), i;
-	uint16_t r;
-	for (i = 0; i < len; i += 2) {
-		sum += (uint16_t)~vfp_rd16(old + i);
-		sum += vfp_rd16(new + i);
-	}
-	r = vfp_csum_fold(sum);
-	if (udp && r == 0)
-		r = 0xffff; /* 0 means "no checksum" in UDP */
-	vfp_wr16(field, r);
-}
-
 void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
 {
 	const struct vfp_pkt *p = &n->pk;
@@ -284,13 +269,13 @@ void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
 		csum = l4 + 16;
 	else if (udp && vfp_rd16(l4 + 6) != 0)
 		csum = l4 + 6;
-	csum_replace(ip + 10, addr, n->addr + 12, 4, 0);
+	vfp_csum_replace(ip + 10, addr, n->addr + 12, 4, 0);
 	if (csum)
-		csum_replace(csum, addr, n->addr + 12, 4, udp);
+		vfp_csum_replace(csum, addr, n->addr + 12, 4, udp);
 	memcpy(addr, n->addr + 12, 4);
 	vfp_wr16(port, n->port);
 	if (csum)
-		csum_replace(csum, pp, port, 2, udp);
+		vfp_csum_replace(csum, pp, port, 2, udp);
 	memcpy(pp, port, 2);
 	if (dnat)
 		memcpy(f, n->mac, 6); /* as OVS's LbNat does: the backend's MAC */

@@ -13,21 +13,6 @@ uint16_t vfp_entropy_port(const uint8_t *f, uint32_t len, const struct vfp_pkt *
 	return (uint16_t)(0xc000u | (h & 0x3fffu));
 }
 
-/* RFC 1624 incremental update: HC' = ~(~HC + ~m + m') over 16-bit words. */
-static void csum_replace(uint8_t *field, const uint8_t *old, const uint8_t *new, uint32_t len, int udp)
-{
-	uint32_t sum = (uint16_t)~vfp_rd16(field), i;
-	uint16_t r;
-	for (i = 0; i < len; i += 2) {
-		sum += (uint16_t)~vfp_rd16(old + i);
-		sum += vfp_rd16(new + i);
-	}
-	r = vfp_csum_fold(sum);
-	if (udp && r == 0)
-		r = 0xffff; /* 0 means "no checksum" in UDP */
-	vfp_wr16(field, r);
-}
-
 static int rewrite_vip(const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *f)
 {
 	static const uint8_t v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -44,21 +29,21 @@ static int rewrite_vip(const struct vfp_pkt *p, const struct vfp_verdict *v, uin
 	if (p->l3 == VFP_L3_IPV4) {
 		daddr = f + p->l3_off + 16;
 		alen = 4;
-		csum_replace(f + p->l3_off + 10, daddr, v->addr + 12, 4, 0);
+		vfp_csum_replace(f + p->l3_off + 10, daddr, v->addr + 12, 4, 0);
 		if (csum)
-			csum_replace(csum, daddr, v->addr + 12, 4, p->proto == 17);
+			vfp_csum_replace(csum, daddr, v->addr + 12, 4, p->proto == 17);
 		memcpy(daddr, v->addr + 12, 4);
 	} else {
 		daddr = f + p->l3_off + 24;
 		alen = 16;
 		if (csum)
-			csum_replace(csum, daddr, v->addr, 16, p->proto == 17);
+			vfp_csum_replace(csum, daddr, v->addr, 16, p->proto == 17);
 		memcpy(daddr, v->addr, 16);
 	}
 	(void)alen;
 	vfp_wr16(port, v->l4port);
 	if (csum)
-		csum_replace(csum, l4 + 2, port, 2, p->proto == 17);
+		vfp_csum_replace(csum, l4 + 2, port, 2, p->proto == 17);
 	memcpy(l4 + 2, port, 2);
 	return 0;
 }

@@ -50,6 +50,9 @@ int vfp_parse(const uint8_t *f, uint32_t len, struct vfp_pkt *p);
 /* One's-complement sum helper shared with encap.c. */
 uint32_t vfp_csum_add(uint32_t sum, const uint8_t *d, uint32_t len);
 uint16_t vfp_csum_fold(uint32_t sum);
+/* RFC 1624 incremental update of the checksum at field after len bytes (even) changed from
+ * old to new; udp: a result of 0 is sent as 0xffff (0 means "no checksum" in UDP). */
+void vfp_csum_replace(uint8_t *field, const uint8_t *old, const uint8_t *new, uint32_t len, int udp);
 
 static inline uint16_t vfp_rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 static inline uint32_t vfp_rd32(const uint8_t *p)
