@@ -12,7 +12,6 @@
  */
 import { decodeCookie } from '../../src/openflow/sync/cookie';
 import { OwnerCategory, OwnerIds } from '../../src/pipeline/owners';
-import type { VirtualPort } from '../../src/resources/kinds';
 import type { Hypervisor, Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
@@ -27,15 +26,9 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
   const fixture = overlayBed();
   const { children } = fixture;
 
-  const { call, waitReady, network } = overlayApi(fixture.vnetd);
-  const vmFor = async (ns: string, net: string, name: string, hv: string, vmName: string, spec: Record<string, unknown> = {}): Promise<{ vm: Vm; port: VirtualPort }> => {
-    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv, ...spec } })) as VirtualPort;
-    const vm = await fixture.bed().addVm(hv, { name: vmName, ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
-    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
-    await waitReady(ns, 'virtualports', name);
-    return { vm, port };
-  };
+  const api = overlayApi(fixture.vnetd);
+  const { call, waitReady, network } = api;
+  const vmFor = (ns: string, net: string, name: string, hv: string, vmName: string, spec: Record<string, unknown> = {}) => api.vmFor(fixture.bed(), ns, net, name, hv, { vmName, spec });
   const ping = (from: Vm, ip: string, extra: string[] = []) =>
     from.exec(['ping', '-c', '1', '-W', '1', ...extra, ip]).then(
       (o) => /1 received/.test(o),

@@ -12,13 +12,12 @@
  *  - the LoadBalancer's status.backends still counts them (the fast path's per-backend
  *    dispatch counts are added to OVS's).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
-import type { HypervisorNode, LoadBalancer, VirtualPort } from '../../src/resources/kinds';
+import type { HypervisorNode, LoadBalancer } from '../../src/resources/kinds';
 import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
-import { G, overlayApi, overlayBed } from './overlay-support';
+import { G, overlayApi, overlayBed, startNamedServer } from './overlay-support';
 
 // Node status counters every 300 ms (read at module load, before the fixture starts vnetd).
 process.env.VNETD_FASTPATH_STATUS_MS = '300';
@@ -28,7 +27,6 @@ function log(line: string): void {
 }
 
 /** Backend server: answers every connection with its name. */
-const SERVER = `const n=process.argv[1];require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data',()=>s.write(n+'\\n'))}).listen(8080,()=>console.log('listening'))`;
 
 /** Client: count connections to vip:port, `par` at a time; prints [{name, peer}] ("" on failure). */
 const CLIENT = `const [vip,port,count,par]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const net=require('net');const out=[];let next=0;
@@ -38,31 +36,11 @@ async function worker(){while(next<count){next++;await one()}}Promise.all(Array.
 describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
   const fixture = overlayBed();
   const { children } = fixture;
-  const { call, waitReady } = overlayApi(fixture.vnetd);
+  const api = overlayApi(fixture.vnetd);
+  const { call, waitReady } = api;
 
-  const vmFor = async (ns: string, net: string, name: string, hv: string): Promise<{ vm: Vm; port: VirtualPort }> => {
-    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv } })) as VirtualPort;
-    const vm = await fixture.bed().addVm(hv, { name: `fl${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
-    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
-    await waitReady(ns, 'virtualports', name);
-    return { vm, port };
-  };
-  const startServer = async (vm: Vm, name: string): Promise<ChildProcess> => {
-    const c = spawn('ip', ['netns', 'exec', vm.netns, process.execPath, '-e', SERVER, name], { stdio: ['ignore', 'pipe', 'ignore'] });
-    children.add(c);
-    c.on('exit', () => children.delete(c));
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`server ${name} did not start`)), 10_000);
-      c.stdout!.on('data', (d: Buffer) => {
-        if (d.toString().includes('listening')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    return c;
-  };
+  const vmFor = (ns: string, net: string, name: string, hv: string) => api.vmFor(fixture.bed(), ns, net, name, hv, { vmName: `fl${name}`.slice(0, 8) });
+  const startServer = (vm: Vm, name: string) => startNamedServer(vm, name, children);
   const connections = async (client: Vm, vip: string, count: number): Promise<Array<{ name: string; peer: string }>> =>
     JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, '80', String(count), '5'])) as Array<{ name: string; peer: string }>;
   const node = async (name: string) => (await call('GET', `${G}/nodes/${name}`)) as HypervisorNode;

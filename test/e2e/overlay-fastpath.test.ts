@@ -30,16 +30,10 @@ describeOvs('overlay with the AF_XDP fast path', () => {
   let v: TestVnetd;
   let bed: Testbed;
   const servers = new Set<ChildProcess>();
-  const { call, waitReady, network } = overlayApi(() => v);
+  const api = overlayApi(() => v);
+  const { call, waitReady, network } = api;
 
-  const vmFor = async (ns: string, net: string, name: string, hv: string): Promise<{ vm: Vm; port: VirtualPort }> => {
-    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv } })) as VirtualPort;
-    const vm = await bed.addVm(hv, { name: `${ns.slice(0, 3)}${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
-    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
-    await waitReady(ns, 'virtualports', name);
-    return { vm, port };
-  };
+  const vmFor = (ns: string, net: string, name: string, hv: string) => api.vmFor(bed, ns, net, name, hv);
   const ping = (from: Vm, ip: string, extra: string[] = ['-c', '1']) =>
     from.exec(['ping', '-W', '1', ...extra, ip]).then(
       (o) => o,

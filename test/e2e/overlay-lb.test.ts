@@ -13,11 +13,11 @@
  * distribution it measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { BackendStatus, LoadBalancer, VirtualPort } from '../../src/resources/kinds';
+import type { BackendStatus, LoadBalancer } from '../../src/resources/kinds';
 import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
-import { G, overlayApi, overlayBed } from './overlay-support';
+import { G, overlayApi, overlayBed, startNamedServer } from './overlay-support';
 
 
 function log(line: string): void {
@@ -25,7 +25,6 @@ function log(line: string): void {
 }
 
 /** Backend server: answers every connection (and every line it gets) with its name. */
-const SERVER = `const n=process.argv[1];require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data',()=>s.write(n+'\\n'))}).listen(8080,()=>console.log('listening'))`;
 
 /**
  * Client: count connections to vip:port from fixed source ports (base+i), `par` at a
@@ -51,34 +50,16 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
   const fixture = overlayBed();
   const { children } = fixture;
 
-  const { call, waitReady } = overlayApi(fixture.vnetd);
-  const vmFor = async (ns: string, net: string, name: string, hv: string): Promise<{ vm: Vm; port: VirtualPort }> => {
-    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv } })) as VirtualPort;
-    const vm = await fixture.bed().addVm(hv, { name: `lb${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
-    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
-    await waitReady(ns, 'virtualports', name);
-    return { vm, port };
-  };
+  const api = overlayApi(fixture.vnetd);
+  const { call, waitReady } = api;
+  const vmFor = (ns: string, net: string, name: string, hv: string) => api.vmFor(fixture.bed(), ns, net, name, hv, { vmName: `lb${name}`.slice(0, 8) });
   const nodeIn = (vm: Vm, args: string[], stdio: 'pipe' | 'ignore' = 'pipe'): ChildProcess => {
     const c = spawn('ip', ['netns', 'exec', vm.netns, process.execPath, ...args], { stdio: stdio === 'pipe' ? ['pipe', 'pipe', 'pipe'] : 'ignore' });
     children.add(c);
     c.on('exit', () => children.delete(c));
     return c;
   };
-  const startServer = async (vm: Vm, name: string): Promise<ChildProcess> => {
-    const c = nodeIn(vm, ['-e', SERVER, name]);
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`server ${name} did not start`)), 10_000);
-      c.stdout!.on('data', (d: Buffer) => {
-        if (d.toString().includes('listening')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-    return c;
-  };
+  const startServer = (vm: Vm, name: string) => startNamedServer(vm, name, children);
   const connections = async (client: Vm, vip: string, count: number, base: number, port = 80): Promise<Array<{ lp: number; name: string; peer: string }>> =>
     JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, String(port), String(count), String(base), '10'])) as Array<{ lp: number; name: string; peer: string }>;
   const tally = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});

@@ -1,5 +1,6 @@
 /** Shared by the overlay e2e files: joining a test bed to vnetd, and packet captures in VMs. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
@@ -15,7 +16,8 @@ export const readyNow = (o: Obj | undefined): boolean =>
 
 /**
  * API helpers over the file's vnetd (a getter: it is started in beforeAll): `call` throws on
- * any non-2xx answer, `network` creates its namespace first, `waitReady` polls for readyNow.
+ * any non-2xx answer, `network` creates its namespace first, `waitReady` polls for readyNow,
+ * `vmFor` creates a port and the quiet VM (no IPv6 chatter) that plugs it, then waits for Ready.
  */
 export function overlayApi(vnetd: () => TestVnetd) {
   const call = async (method: string, path: string, body?: unknown) => {
@@ -32,7 +34,16 @@ export function overlayApi(vnetd: () => TestVnetd) {
       const o = (await vnetd().call('GET', `${G}/namespaces/${ns}/${plural}/${name}`)).json as Obj;
       return readyNow(o) ? o : undefined;
     }, timeoutMs);
-  return { call, network, waitReady };
+  const vmFor = async (bed: Testbed, ns: string, net: string, name: string, hv: string, o: { vmName?: string; spec?: Record<string, unknown> } = {}): Promise<{ vm: Vm; port: VirtualPort; readyMs: number }> => {
+    const t0 = performance.now();
+    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv, ...o.spec } })) as VirtualPort;
+    const vm = await bed.addVm(hv, { name: o.vmName ?? `${ns.slice(0, 3)}${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
+    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+    await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
+    await waitReady(ns, 'virtualports', name);
+    return { vm, port, readyMs: performance.now() - t0 };
+  };
+  return { call, network, waitReady, vmFor };
 }
 
 /** With VNETD_FASTPATH=1 the suites run with the fast path on: tell vnetd where each hypervisor's interfaces are. */
@@ -89,6 +100,26 @@ export async function startCapture(vm: Pick<Vm, 'netns' | 'iface'>, track: Set<C
       return text.split('\n').filter(Boolean);
     },
   };
+}
+
+/** A backend for the load-balancer tests: answers every connection and every line with its name, on port 8080. */
+export const NAMED_TCP_SERVER = `const n=process.argv[1];require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data',()=>s.write(n+'\\n'))}).listen(8080,()=>console.log('listening'))`;
+
+/** NAMED_TCP_SERVER in vm's netns, kept in `track` (ended by the file's afterAll), once it listens. */
+export async function startNamedServer(vm: Vm, name: string, track: Set<ChildProcess>, timeoutMs = 10_000): Promise<ChildProcess> {
+  const c = spawn('ip', ['netns', 'exec', vm.netns, process.execPath, '-e', NAMED_TCP_SERVER, name], { stdio: ['ignore', 'pipe', 'ignore'] });
+  track.add(c);
+  c.on('exit', () => track.delete(c));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server ${name} did not start`)), timeoutMs);
+    c.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  return c;
 }
 
 /**

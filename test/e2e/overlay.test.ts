@@ -7,7 +7,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
-import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -23,19 +22,10 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
   let bed: Testbed;
   const servers = new Set<ChildProcess>();
 
-  const { call, waitReady, network } = overlayApi(() => v);
+  const api = overlayApi(() => v);
+  const { call, waitReady, network } = api;
 
-  /** Creates a VirtualPort, plugs a VM for it into hv's br-int, waits until Ready. */
-  const vmFor = async (ns: string, net: string, name: string, hv: string, spec: Record<string, unknown> = {}): Promise<{ vm: Vm; port: VirtualPort; readyMs: number }> => {
-    const t0 = performance.now();
-    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: net, node: hv, ...spec } })) as VirtualPort;
-    const vm = await bed.addVm(hv, { name: `${ns.slice(0, 3)}${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
-    // Quiet VMs and taps: no IPv6 router solicitations / MLD reports.
-    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
-    await waitReady(ns, 'virtualports', name);
-    return { vm, port, readyMs: performance.now() - t0 };
-  };
+  const vmFor = (ns: string, net: string, name: string, hv: string, spec: Record<string, unknown> = {}) => api.vmFor(bed, ns, net, name, hv, { spec });
 
   const ping = (from: Vm, ip: string, extra: string[] = []) =>
     from.exec(['ping', '-c', '1', '-W', '1', ...extra, ip]).then(
