@@ -1,5 +1,5 @@
 /** The admin kubeconfig vnetd writes next to its data, ready for kubectl and vnetctl. */
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 
 export function renderKubeconfig(server: string, caCertPem: string, token: string, user = 'admin'): string {
@@ -14,6 +14,13 @@ export function renderKubeconfig(server: string, caCertPem: string, token: strin
   });
 }
 
+/**
+ * Written whole or not at all (a temporary file renamed over it): kubectl, vnetctl and
+ * scripts poll for this file and read it as soon as it exists, and a half-written one
+ * parsed as an empty YAML document.
+ */
 export function writeKubeconfig(path: string, server: string, caCertPem: string, token: string): void {
-  writeFileSync(path, renderKubeconfig(server, caCertPem, token), { mode: 0o600 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, renderKubeconfig(server, caCertPem, token), { mode: 0o600 });
+  renameSync(tmp, path);
 }

@@ -66,6 +66,19 @@ describe('FastPathNodes', () => {
     }
   });
 
+  it('nodeCompiled resolves once that compile is applied (the pipeline programs OVS after it), coalesced compiles included', async () => {
+    const { objects, fp, node } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: 'vnetd-no-such-netns' } });
+    try {
+      const applied = [fp.nodeCompiled(node, model, indexModel(model), ovs), fp.nodeCompiled(node, model, indexModel(model), ovs)];
+      await Promise.all(applied);
+      // No polling: the state is there as soon as the promise says so.
+      expect((await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!.status?.fastpath?.state).toBe('Unavailable');
+      await expect(fp.nodeCompiled({ ...node, spec: { tunnelIP: '127.0.0.1' } }, model, indexModel(model), ovs)).resolves.toBeUndefined();
+    } finally {
+      await fp.stop();
+    }
+  });
+
   it('leaves nodes without spec.fastPath.enabled alone (no runner, no status)', async () => {
     const { objects, fp, node } = await setup({ tunnelIP: '127.0.0.1' });
     try {
@@ -86,14 +99,15 @@ describe('Node spec.fastPath validation', () => {
   const check = (fastPath: unknown) =>
     validator.validate(nodes, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '198.18.0.1', fastPath } }, 'Strict').causes;
 
-  it('accepts enabled, a netns name and an underlay NIC', () => {
-    expect(check({ enabled: true, netns: 'hv1-ns', underlay: 'eth0' })).toEqual([]);
+  it('accepts enabled, a netns name, an underlay NIC and loadBalancers', () => {
+    expect(check({ enabled: true, netns: 'hv1-ns', underlay: 'eth0', loadBalancers: true })).toEqual([]);
   });
 
   it('refuses a netns that is a path, a non-boolean enabled, a long NIC name and unknown fields, naming each field', () => {
     const fields = (c: ReturnType<typeof check>) => c.map((x) => x.field).sort();
     expect(fields(check({ netns: '../../proc/1/ns/net' }))).toEqual(['spec.fastPath.netns']);
     expect(fields(check({ enabled: 'yes' }))).toEqual(['spec.fastPath.enabled']);
+    expect(fields(check({ loadBalancers: 'on' }))).toEqual(['spec.fastPath.loadBalancers']);
     expect(fields(check({ underlay: 'an-interface-name-too-long' }))).toEqual(['spec.fastPath.underlay']);
     expect(check({ turbo: true }).length).toBe(1);
   });

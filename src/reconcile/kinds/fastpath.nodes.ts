@@ -37,7 +37,11 @@ export interface FastPathNodesOptions {
 /** What the pipeline reconciler calls (kept to two methods so its hook stays small). */
 export interface FastPathHook {
   /** `index` may be lazy: building it is O(model), and most nodes run without a fast path. */
-  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): void;
+  /**
+   * Resolves once the node's fast path has the tables of this compile (or a newer one), or
+   * at once where the fast path does not run; never rejects.
+   */
+  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): Promise<void>;
   nodeGone(node: string): void;
   /** Connections the fast path dispatched, "vni/vip/backend" -> count over its nodes (lb-status adds them to OVS's LbDnat counts). */
   dispatched?(): Map<string, number>;
@@ -86,17 +90,18 @@ export class FastPathNodes implements FastPathHook {
     this.timer.unref();
   }
 
-  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): void {
+  nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): Promise<void> {
     const name = node.metadata.name;
     const enabled = node.spec?.fastPath?.enabled ?? this.opts.enabledByDefault ?? false;
     const cur = this.nodes.get(name);
-    if (!enabled && !cur) return;
+    if (!enabled && !cur) return Promise.resolve();
     const st: NodeFastPath = cur ?? { chain: Promise.resolve(), logged: '', neighbours: new Map() };
     this.nodes.set(name, st);
     // One apply at a time per node; compiles that arrive meanwhile coalesce into the newest.
     const queued = st.next !== undefined;
     st.next = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
-    if (queued) return;
+    // A queued apply reads st.next when it runs: the chain then carries this compile too.
+    if (queued) return st.chain;
     st.chain = st.chain
       .then(() => {
         const n = st.next;
@@ -104,6 +109,7 @@ export class FastPathNodes implements FastPathHook {
         return n && this.applyNode(name, n.node, st, n.plan, n.ovs);
       })
       .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: apply failed'));
+    return st.chain;
   }
 
   nodeGone(name: string): void {

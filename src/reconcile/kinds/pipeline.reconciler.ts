@@ -59,6 +59,9 @@ import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, versionO
 
 export const READY = 'Ready';
 
+/** How long a node's OVS programming waits for its fast path to take the same compile. */
+const FAST_PATH_APPLY_WAIT_MS = 2000;
+
 /** How long after start a Ready object is trusted on nodes this process has not synced yet. */
 const STARTUP_GRACE_MS = 120_000;
 
@@ -405,6 +408,13 @@ export class PipelineReconciler {
 
   // ---- nodes ----
 
+  private async boundedWait(p: Promise<void>, ms: number, node: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([p.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
+    clearTimeout(timer);
+    if (late) this.log.warn({ event: 'fastpath.apply_slow', node, waitedMs: ms }, 'fast path tables not applied in time; programming OVS anyway');
+  }
+
   private async reconcileNode(name: string): Promise<void> {
     const queuedAt = this.queuedAt.get(name);
     this.queuedAt.delete(name);
@@ -430,7 +440,7 @@ export class PipelineReconciler {
     this.dirt.set(name, { all: false, touched: emptyTouched() });
     const full = !dirt || dirt.all || !agent.started;
     // The fast path plans from the same model (its full index only when it runs there).
-    this.opts.fastPath?.nodeCompiled(node, live.model, () => live.index(), session.snapshot());
+    const fastPathApplied = this.opts.fastPath?.nodeCompiled(node, live.model, () => live.index(), session.snapshot());
     const changes: OwnerChange[] = [];
     const nextApplied = new Map<number, string>();
     let compiledOwners: Map<number, OwnerFlows>;
@@ -459,6 +469,10 @@ export class PipelineReconciler {
         changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
       }
     }
+    // The fast path first: a deleted port or network must stop being forwarded there no
+    // later than its OVS flows go (the fast path does not consult OVS), and Ready covers
+    // both datapaths. Bounded, so a stuck fast path cannot hold OVS programming back.
+    if (fastPathApplied) await this.boundedWait(fastPathApplied, FAST_PATH_APPLY_WAIT_MS, name);
     let sent = true;
     if (changes.length) {
       const t0 = performance.now();
