@@ -408,11 +408,19 @@ export class PipelineReconciler {
 
   // ---- nodes ----
 
+  /** Nodes whose fast path has not finished an apply this process stopped waiting for. */
+  private readonly fastPathLagging = new Set<string>();
+
   private async boundedWait(p: Promise<void>, ms: number, node: string): Promise<void> {
+    // Once a node's fast path is late, later compiles do not each wait for it again.
+    if (this.fastPathLagging.has(node)) return;
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([p.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
     clearTimeout(timer);
-    if (late) this.log.warn({ event: 'fastpath.apply_slow', node, waitedMs: ms }, 'fast path tables not applied in time; programming OVS anyway');
+    if (!late) return;
+    this.fastPathLagging.add(node);
+    void p.finally(() => this.fastPathLagging.delete(node));
+    this.log.warn({ event: 'fastpath.apply_slow', node, waitedMs: ms }, 'fast path tables not applied in time; programming OVS anyway');
   }
 
   private async reconcileNode(name: string): Promise<void> {
