@@ -52,10 +52,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { findBinary, runCommand } from '../../src/chassis/ovs-daemons';
+import { ApiClient, type Query } from '../../src/cli/http/client';
 import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
 import { eventually, httpsCall, type ApiResponse } from '../support/vnetd';
@@ -337,39 +337,11 @@ process.on('unhandledRejection', (e) => out(`  unhandled rejection during ${phas
 interface VnetdProcess {
   child: ChildProcess;
   call(method: string, path: string, body?: unknown): Promise<ApiResponse>;
-  /** Streams a watch (newline-delimited JSON events) to onEvent until stop() or onEvent returns true. */
-  watch(path: string, onEvent: (event: { type: string; object: Obj }) => boolean): { done: Promise<void>; stop(): void };
-}
-
-/** A Kubernetes watch stream over HTTPS, as `kubectl wait` follows one. */
-function httpsWatch(server: string, ca: string, token: string, path: string, onEvent: (event: { type: string; object: Obj }) => boolean): { done: Promise<void>; stop(): void } {
-  let req: ReturnType<typeof httpsRequest> | undefined;
-  const done = new Promise<void>((resolveDone, reject) => {
-    req = httpsRequest(new URL(path, server), { method: 'GET', headers: { authorization: `Bearer ${token}` }, ca }, (res) => {
-      if (res.statusCode !== 200) {
-        reject(new Error(`watch ${path}: HTTP ${res.statusCode}`));
-        res.resume();
-        return;
-      }
-      let buf = '';
-      res.on('data', (d: Buffer) => {
-        buf += d.toString();
-        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line.trim() && onEvent(JSON.parse(line) as { type: string; object: Obj })) {
-            resolveDone();
-            req?.destroy();
-            return;
-          }
-        }
-      });
-      res.on('end', () => reject(new Error(`watch ${path} ended`)));
-    });
-    req.on('error', (err) => reject(err));
-    req.end();
-  });
-  return { done, stop: () => req?.destroy() };
+  /**
+   * Streams a watch (as `kubectl wait` follows one) to onEvent; done resolves when onEvent
+   * returns true, and rejects if the stream ends or stop() is called before that.
+   */
+  watch(path: string, query: Query, onEvent: (event: { type: string; object: Obj }) => boolean): { done: Promise<void>; stop(): void };
 }
 
 let vnetdRuns = 0;
@@ -394,10 +366,17 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
   const server = cfg.clusters[0]!.cluster.server;
   const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
   const token = cfg.users[0]!.user.token;
+  const api = new ApiClient({ server, ca, token, insecure: false, contextName: 'bench', source: kubeconfig });
   return {
     child,
     call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }),
-    watch: (path, onEvent) => httpsWatch(server, ca, token, path, onEvent),
+    watch: (path, query, onEvent) => {
+      const w = api.watch<Obj>(path, query, onEvent);
+      const done = w.done.then((how) => {
+        if (how !== 'satisfied') throw new Error(`watch ${path}: ${how} before its condition held`);
+      });
+      return { done, stop: w.stop };
+    },
   };
 }
 
@@ -465,7 +444,7 @@ async function benchVnetd(n: number): Promise<Result> {
     // `kubectl wait` does): polling a list of N objects every few ms would load vnetd with
     // O(N) work per poll, more than realizing the ports costs at N=3000.
     const readyPorts = new Set<string>();
-    const allReady = v.watch(`${G}/namespaces/${ns}/virtualports?watch=true&resourceVersion=${revisionBefore}`, (ev) => {
+    const allReady = v.watch(`${G}/namespaces/${ns}/virtualports`, { resourceVersion: revisionBefore }, (ev) => {
       if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
         if (readyNow(ev.object)) readyPorts.add(ev.object.metadata.name);
         else readyPorts.delete(ev.object.metadata.name);
@@ -518,7 +497,7 @@ async function benchVnetd(n: number): Promise<Result> {
     // Steps of port b as the API shows them: a watch from its creation on (one stream,
     // events stamped on arrival; a 5 ms poll used to load vnetd's API while it was measured).
     const seen: { bound?: number; ready?: number } = {};
-    const bWatch = v.watch(`${G}/namespaces/${ns}/virtualports?watch=true&fieldSelector=metadata.name%3Db&resourceVersion=${bp.metadata.resourceVersion}`, (ev) => {
+    const bWatch = v.watch(`${G}/namespaces/${ns}/virtualports`, { fieldSelector: 'metadata.name=b', resourceVersion: bp.metadata.resourceVersion }, (ev) => {
       const o = ev.object as Obj & { status?: { conditions?: Array<{ type: string; status: string }> } };
       if (seen.bound === undefined && o.status?.conditions?.some((c) => c.type === 'Bound' && c.status === 'True')) seen.bound = Date.now();
       if (seen.ready === undefined && readyNow(o)) seen.ready = Date.now();
