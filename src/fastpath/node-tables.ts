@@ -6,6 +6,7 @@
  * contents and the XDP filter keys each interface needs.
  */
 import { Encap, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
+import { isIPv4 } from 'node:net';
 
 export interface NodeTablesPort {
   /** Fast-path port id (the ofport of the VM NIC on br-int). */
@@ -99,7 +100,6 @@ export function vipKey(vip: string, port: number, proto: number): string {
 const PROTO = { TCP: 6, UDP: 17 } as const;
 export const keyBytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
 
-const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
 
 /** A VIP the classifier handles as a conntrack VIP (its connections' packets, once taken). */
 const conntrackCapable = (v: NodeTablesVip): boolean => v.proto === 'TCP' && v.network !== undefined && isIPv4(v.vip);

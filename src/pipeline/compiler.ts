@@ -22,6 +22,7 @@ import { OwnerIds, PIPELINE_OWNER, ctZone, networkOwner } from './owners';
 import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
 import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
 import { TABLES, type Table } from './tables';
+import { isIPv4 } from 'node:net';
 
 /** Priorities, named: more specific beats less specific inside a table. */
 export const Priority = {
@@ -83,7 +84,6 @@ export function arpReplyActions(ip: string, mac: string): Action[] {
   ];
 }
 
-const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
 
 /** The addresses a port answers to and may send from: its own IPs plus allowed pairs. */
 function addressesOf(port: PortModel): Array<{ ip: string; mac: string }> {

@@ -15,6 +15,7 @@
 import type { Encapsulation } from '../resources/kinds';
 import { indexModel, type ModelIndex } from './compiler';
 import type { LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
+import { isIPv4 } from 'node:net';
 
 export interface FastPathLocalPort {
   /** OVS ofport of the VM NIC, also its fast-path port id. */
@@ -88,7 +89,6 @@ export interface FastPathPlan {
   conntrackNetworks: number[];
 }
 
-const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
 
 function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
   return [...p.ips.map((ip) => ({ mac: p.mac, ip })), ...p.allowedAddressPairs].filter((a) => isIPv4(a.ip));

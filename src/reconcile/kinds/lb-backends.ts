@@ -5,8 +5,8 @@
  */
 import type { LbBackendModel, NetworkModel, PortModel } from '../../pipeline';
 import type { LoadBalancer } from '../../resources/kinds';
+import { isIPv4 } from 'node:net';
 
-const isIPv4 = (ip: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(ip);
 
 /**
  * A VirtualPort name gives the port's IPv4 address and MAC; an IP gives the port that owns
