@@ -24,6 +24,17 @@ export interface NodeView {
 }
 
 /**
+ * The interfaces a port can be bound to (an OpenFlow port assigned), in the order that
+ * decides between them: the first, by node name, is the binding.
+ */
+export function readyInterfaces<I extends { ofport: number | null }>(views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>): Array<I & { node: string; ofport: number }> {
+  return views
+    .flatMap((v) => v.interfaces.map((i) => ({ ...i, node: v.node })))
+    .filter((i): i is I & { node: string; ofport: number } => i.ofport !== null && i.ofport > 0)
+    .sort((a, b) => a.node.localeCompare(b.node));
+}
+
+/**
  * The port's next status. `views` are the nodes it may bind on: its spec.node only,
  * or every node when spec.node is unset (the NIC is bound wherever it shows up).
  */
@@ -36,11 +47,11 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
   };
   const wanted = port.spec?.node;
   const found = views.flatMap((v) => v.interfaces.map((i) => ({ node: v.node, ...i })));
-  const ready = found.filter((i) => i.ofport !== null && i.ofport > 0).sort((a, b) => a.node.localeCompare(b.node));
+  const ready = readyInterfaces(views);
   const hit = ready[0];
   if (hit) {
     next.node = hit.node;
-    next.ofport = hit.ofport!;
+    next.ofport = hit.ofport;
     const more = ready.length > 1 ? ` (also present on ${ready.slice(1).map((i) => `${i.node}/${i.name}`).join(', ')})` : '';
     cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${hit.node}${more}`);
     return next;

@@ -26,7 +26,7 @@
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { BOUND, interfaceIdOf } from '../../chassis/binding';
+import { BOUND, interfaceIdOf, readyInterfaces } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
 import {
@@ -349,13 +349,12 @@ export class PipelineReconciler {
     const id = interfaceIdOf(p);
     if (!chassis || !id) return stored;
     const candidates = p.spec?.node ? [p.spec.node] : this.nodes.list().map((n) => n.metadata.name);
-    const hits: PortBinding[] = [];
-    for (const node of candidates) {
+    const views = candidates.flatMap((node) => {
       const s = chassis.session(node);
-      if (!s?.ready) continue;
-      for (const i of s.interfacesWithIfaceId(id)) if (typeof i.ofport === 'number' && i.ofport > 0) hits.push({ node, ofport: i.ofport });
-    }
-    if (hits.length) return hits.sort((a, b) => a.node.localeCompare(b.node))[0];
+      return s?.ready ? [{ node, interfaces: s.interfacesWithIfaceId(id) }] : [];
+    });
+    const hit = readyInterfaces(views)[0];
+    if (hit) return { node: hit.node, ofport: hit.ofport };
     // No live hit. A binding (the store's, or else the one already modelled, which may be
     // ahead of the store) holds only on a node it may bind on whose session is down here:
     // as the chassis layer keeps the last known binding then, so do the flows.
