@@ -1,6 +1,6 @@
 /** vnetctl get/apply/delete -f, wait, watch, kubeconfig and credential errors, completion, pending commands. */
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -335,16 +335,31 @@ describe('the installed bin', () => {
   const built = existsSync(resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js'));
   if (!built) process.stdout.write('SKIP npx vnetctl test: dist/ is not built (npm test builds it first; or run npm run build)\n');
   (built ? it : it.skip)('runs as `npx vnetctl` from the package (package.json bin -> dist/cli/main.js)', async () => {
+    // npx runs a package's own bin by installing the package into its npx cache first. A private,
+    // empty cache makes every run do that first install, as on a fresh machine. The calls run one
+    // after the other: two npx processes that both find the cache empty both install, and the
+    // second re-links the bin while the first is running it (exit 127 in CI on a fresh machine).
+    const npmCache = mkdtempSync(join(tmpdir(), 'vnetctl-npx-cache-'));
     const npx = (args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolvePromise) =>
-        execFile('npx', ['--no-install', 'vnetctl', ...args], { cwd: resolve(__dirname, '..', '..'), env: { ...process.env, KUBECONFIG: v.kubeconfigPath }, timeout: 60_000 }, (err, stdout, stderr) =>
-          resolvePromise({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      new Promise<{ code: number | string; stdout: string; stderr: string }>((resolvePromise) =>
+        execFile(
+          'npx',
+          ['--no-install', 'vnetctl', ...args],
+          { cwd: resolve(__dirname, '..', '..'), env: { ...process.env, KUBECONFIG: v.kubeconfigPath, npm_config_cache: npmCache }, timeout: 60_000 },
+          (err, stdout, stderr) => resolvePromise({ code: err ? ((err as { code?: number | string }).code ?? 1) : 0, stdout, stderr }),
         ),
       );
-    const [version, list] = await Promise.all([npx(['--version']), npx(['get', 'ns', '-o', 'name'])]);
-    expect(version).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'package.json'), 'utf8')).version}\n` });
-    expect(list.code).toBe(0);
-    expect(list.stdout).toContain('namespace/m1\n');
+    try {
+      // stderr shows in the diff only when a call fails (npm may warn on a successful one).
+      const shown = (r: { code: number | string; stdout: string; stderr: string }) => ({ ...r, stderr: r.code === 0 ? '' : r.stderr });
+      const version = shown(await npx(['--version']));
+      expect(version).toEqual({ code: 0, stdout: `${JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'package.json'), 'utf8')).version}\n`, stderr: '' });
+      const list = shown(await npx(['get', 'ns', '-o', 'name']));
+      expect(list).toMatchObject({ code: 0, stderr: '' });
+      expect(list.stdout).toContain('namespace/m1\n');
+    } finally {
+      rmSync(npmCache, { recursive: true, force: true });
+    }
   }, 60_000);
 });
 
