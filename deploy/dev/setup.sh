@@ -40,7 +40,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# Native fast path (native/Makefile builds only what changed).
+# Native fast path (native/Makefile builds only what changed), and the 64-byte UDP/TCP
+# generators the fast-path back-pressure test and bench:fastpath send with.
 if [ -f native/Makefile ]; then
-  make -s -C native
+  make -s -C native all tools
 fi
