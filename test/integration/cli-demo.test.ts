@@ -36,6 +36,8 @@ const ipToNumber = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toStr
 (isRoot ? describeOvs : describe.skip)('vnetctl demo and trace on the local node', () => {
   const netns = `${runPrefix()}-dm`;
   let v: TestVnetd | undefined;
+  // Kept so afterAll can stop a vnetd (and its OVS) that finishes starting after beforeAll timed out.
+  let starting: Promise<TestVnetd> | undefined;
   let cli: CliRunner;
   let downDone = false;
 
@@ -43,7 +45,8 @@ const ipToNumber = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toStr
     const t = Date.now();
     if (demoNetnsLeft().length) throw new Error(`vdemo-* network namespaces already exist on this machine (a demo is up?): ${demoNetnsLeft().join(', ')}`);
     execFileSync('ip', ['netns', 'add', netns]);
-    v = await startTestVnetd({ chassis: true, localOvs: true, localOvsNetns: netns });
+    starting = startTestVnetd({ chassis: true, localOvs: true, localOvsNetns: netns });
+    v = await starting;
     cli = await cliRunner({ KUBECONFIG: v.kubeconfigPath });
     await eventually(async () => {
       const r = await v!.call('GET', '/apis/vnet.dev/v1alpha1/nodes/local');
@@ -54,7 +57,8 @@ const ipToNumber = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toStr
 
   afterAll(async () => {
     // Clean up after a failure half-way; the test itself ends with demo down.
-    if (cli && v && !downDone) await cli.run(['demo', 'down']).catch(() => undefined);
+    v ??= await starting?.catch(() => undefined);
+    if (v && !downDone) await (cli ?? (await cliRunner({ KUBECONFIG: v.kubeconfigPath }))).run(['demo', 'down']).catch(() => undefined);
     await v?.stop();
     try {
       execFileSync('ip', ['netns', 'del', netns]);

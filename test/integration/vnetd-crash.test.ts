@@ -27,7 +27,11 @@ async function startServer(dataDir: string): Promise<Server> {
     env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: 'warn', VNETD_LOCAL_OVS: '0' },
     stdio: 'ignore',
   });
-  await eventually(async () => existsSync(kubeconfig), 30000, 50);
+  // Start-up under tsx takes seconds on a quiet machine and can take half a minute on a loaded one.
+  await eventually(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`vnetd exited while starting (code ${child.exitCode}, signal ${child.signalCode})`);
+    return existsSync(kubeconfig);
+  }, 45000, 50);
   const cfg = parse(readFileSync(kubeconfig, 'utf8')) as {
     clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
     users: { user: { token: string } }[];
