@@ -17,7 +17,7 @@ import { ObjectStore } from '../../store/object-store';
 import { ResourceCatalog } from '../../resources/catalog';
 import { SchemaValidator } from '../../resources/schema-validator';
 import { MemoryStore } from '../testing/memory-store';
-import { FastPathNodes } from './fastpath.nodes';
+import { FastPathNodes, type UnderlayFacts } from './fastpath.nodes';
 
 const model: LogicalModel = {
   networks: new Map([['n', { uid: 'n', key: 't/n', version: '1', vni: 100, encapsulation: 'vxlan' }]]),
@@ -34,12 +34,12 @@ const ovs: OvsSnapshot = {
   controllers: new Map(),
 };
 
-async function setup(spec: HypervisorNode['spec']) {
+async function setup(spec: HypervisorNode['spec'], extra: { underlay?: UnderlayFacts; level?: string } = {}) {
   const objects = new ObjectStore(new MemoryStore());
   await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec } as HypervisorNode);
   const lines: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
-  const fp = new FastPathNodes({ objects, logger });
+  const logger = pino({ level: extra.level ?? 'info' }, { write: (l: string) => void lines.push(l) });
+  const fp = new FastPathNodes({ objects, logger, underlay: extra.underlay, underlayRefreshMs: 3_600_000 });
   const node = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!;
   return { objects, lines, fp, node };
 }
@@ -86,6 +86,66 @@ describe('FastPathNodes', () => {
       await new Promise((r) => setTimeout(r, 100));
       expect((await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!.status?.fastpath).toBeUndefined();
       expect(fp.counters()).toEqual([]);
+    } finally {
+      await fp.stop();
+    }
+  });
+});
+
+describe('FastPathNodes underlay facts', () => {
+  // hv1 holds the fast path; a port on hv2 makes hv2's VTEP one of hv1's next hops.
+  const twoNodes: LogicalModel = {
+    ...model,
+    ports: new Map([...model.ports, ['q', { uid: 'q', key: 't/q', version: '1', network: 'n', mac: '02:00:00:00:00:06', ips: ['10.0.0.6'], portSecurity: true, allowedAddressPairs: [], binding: { node: 'hv2', ofport: 7 } }]]),
+    nodes: new Map([...model.nodes, ['hv2', { name: 'hv2', tunnelIP: '192.0.2.2', tunnelPorts: { vxlan: 1 } }]]),
+  };
+  const fakeUnderlay = () => {
+    const reads = { localMac: 0, known: 0, resolve: 0 };
+    const macs = new Map<string, string>([['192.0.2.2', '02:aa:00:00:00:02']]);
+    const facts: UnderlayFacts = {
+      localMacOf: async () => (reads.localMac++, '02:bb:00:00:00:01'),
+      knownNextHopMac: async (_ns, ip) => (reads.known++, macs.get(ip)),
+      nextHopMac: async (_ns, ip) => (reads.resolve++, macs.get(ip)),
+    };
+    return { reads, macs, facts };
+  };
+  const vtepMacsApplied = (lines: string[]) =>
+    lines.filter((l) => l.includes('fastpath: applying tables')).map((l) => (JSON.parse(l) as { tables: { vteps: Array<{ mac: string }> } }).tables.vteps.map((v) => v.mac).join(','));
+
+  it('an apply reads the kernel only for facts it has never read: none on later compiles', async () => {
+    const { reads, facts } = fakeUnderlay();
+    const { fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true } }, { underlay: facts, level: 'debug' });
+    try {
+      for (let i = 0; i < 5; i++) await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      expect(vtepMacsApplied(lines)).toEqual(Array(5).fill('02:aa:00:00:00:02'));
+      // Before: an `ip addr show` and, per VTEP, an `ip route get` + `ip neigh show` on every apply.
+      expect(reads).toEqual({ localMac: 1, known: 0, resolve: 1 });
+    } finally {
+      await fp.stop();
+    }
+  });
+
+  it('the refresh re-reads them and applies the newest compile again only when one changed; an unresolved VTEP is retried there', async () => {
+    const { reads, macs, facts } = fakeUnderlay();
+    macs.delete('192.0.2.2');
+    const { fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true } }, { underlay: facts, level: 'debug' });
+    try {
+      await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      // Not resolvable yet: its MACs stay with OVS, and it is not asked again on each apply.
+      expect(vtepMacsApplied(lines)).toEqual(['', '']);
+      expect(reads.resolve).toBe(1);
+      await fp.refreshUnderlay();
+      expect(vtepMacsApplied(lines)).toHaveLength(2);
+      macs.set('192.0.2.2', '02:aa:00:00:00:02');
+      await fp.refreshUnderlay();
+      expect(vtepMacsApplied(lines)).toEqual(['', '', '02:aa:00:00:00:02']);
+      macs.set('192.0.2.2', '02:aa:00:00:00:99');
+      await fp.refreshUnderlay();
+      expect(vtepMacsApplied(lines)).toEqual(['', '', '02:aa:00:00:00:02', '02:aa:00:00:00:99']);
+      await fp.refreshUnderlay();
+      expect(vtepMacsApplied(lines)).toHaveLength(4);
+      expect(lines.filter((l) => l.includes('"fastpath.underlay_changed"'))).toHaveLength(2);
     } finally {
       await fp.stop();
     }

@@ -17,7 +17,7 @@ import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { FastPath, openFastPath } from '../../fastpath/fastpath';
 import { NodeRunner, type NodeCounters } from '../../fastpath/node-runner';
 import type { NodeTables } from '../../fastpath/node-tables';
-import { knownNextHopMac, localMacOf, nextHopMac } from '../../fastpath/underlay';
+import * as underlayFacts from '../../fastpath/underlay';
 import { planFastPath, type FastPathPlan } from '../../pipeline/fastpath-plan';
 import type { LogicalModel } from '../../pipeline/model';
 import type { ModelIndex } from '../../pipeline/compiler';
@@ -32,7 +32,16 @@ export interface FastPathNodesOptions {
   enabledByDefault?: boolean;
   /** How often counters are copied into Node status (default 10 s). */
   statusIntervalMs?: number;
+  /**
+   * How often the underlay facts of running nodes (local MAC, next-hop MACs of the VTEPs)
+   * are read again from the kernel (default 5 s); a change re-applies the node's tables.
+   */
+  underlayRefreshMs?: number;
+  /** Where underlay facts come from (default: iproute2 in the node's netns); tests count the reads. */
+  underlay?: UnderlayFacts;
 }
+
+export type UnderlayFacts = Pick<typeof underlayFacts, 'localMacOf' | 'knownNextHopMac' | 'nextHopMac'>;
 
 /** What the pipeline reconciler calls (kept to two methods so its hook stays small). */
 export interface FastPathHook {
@@ -54,8 +63,18 @@ interface NodeFastPath {
   next?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
   status?: NodeFastPathStatus;
   logged: string;
+  /** The newest compile handed over: what a change of underlay facts re-applies. */
+  last?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
+  /**
+   * Underlay facts read from the kernel, cached: each read spawns iproute2, and an apply
+   * sits on the path of the node's OVS bundle (which waits for it), so applies read only
+   * what they have never read; the refresh timer re-reads the rest.
+   */
+  localMac?: { ip: string; mac: string | undefined };
   /** Next-hop MACs resolved so far (VTEP IP -> MAC). */
   neighbours: Map<string, string>;
+  /** VTEPs tried once and not resolved: retried by the refresh timer, not by every apply. */
+  unresolved: Set<string>;
 }
 
 /** Interfaces of a bridge by ofport, and its NICs (not internal, tunnel or patch ports). */
@@ -82,12 +101,17 @@ export class FastPathNodes implements FastPathHook {
   private fp: FastPath | null | undefined;
   private libraryReason = '';
   private readonly timer: NodeJS.Timeout;
+  private readonly underlayTimer: NodeJS.Timeout;
+  private readonly underlay: UnderlayFacts;
   private stopped = false;
 
   constructor(private readonly opts: FastPathNodesOptions) {
     this.log = opts.logger.child({ component: 'fastpath' });
+    this.underlay = opts.underlay ?? underlayFacts;
     this.timer = setInterval(() => this.refreshCounters(), opts.statusIntervalMs ?? 10_000);
     this.timer.unref();
+    this.underlayTimer = setInterval(() => void this.refreshUnderlay(), opts.underlayRefreshMs ?? 5_000);
+    this.underlayTimer.unref();
   }
 
   nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): Promise<void> {
@@ -95,11 +119,16 @@ export class FastPathNodes implements FastPathHook {
     const enabled = node.spec?.fastPath?.enabled ?? this.opts.enabledByDefault ?? false;
     const cur = this.nodes.get(name);
     if (!enabled && !cur) return Promise.resolve();
-    const st: NodeFastPath = cur ?? { chain: Promise.resolve(), logged: '', neighbours: new Map() };
+    const st: NodeFastPath = cur ?? { chain: Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set() };
     this.nodes.set(name, st);
-    // One apply at a time per node; compiles that arrive meanwhile coalesce into the newest.
+    st.last = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
+    return this.enqueueApply(name, st);
+  }
+
+  /** One apply at a time per node; compiles that arrive meanwhile coalesce into the newest. */
+  private enqueueApply(name: string, st: NodeFastPath): Promise<void> {
     const queued = st.next !== undefined;
-    st.next = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
+    st.next = st.last;
     // A queued apply reads st.next when it runs: the chain then carries this compile too.
     if (queued) return st.chain;
     st.chain = st.chain
@@ -138,6 +167,7 @@ export class FastPathNodes implements FastPathHook {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.underlayTimer);
     await Promise.all([...this.nodes.values()].map((st) => st.chain.then(() => st.runner?.close())));
     this.nodes.clear();
   }
@@ -187,12 +217,22 @@ export class FastPathNodes implements FastPathHook {
     if (!plan.ports.length) return 'no VM port bound on this node';
     const underlay = node.spec?.fastPath?.underlay ?? bridgeInterfaces(ovs, UNDERLAY_BRIDGE).nics[0];
     if (!underlay) return `no underlay NIC: set spec.fastPath.underlay or plug the uplink into ${UNDERLAY_BRIDGE}`;
-    const localMac = await localMacOf(netns, plan.localVtep);
+    if (st.localMac?.ip !== plan.localVtep) st.localMac = { ip: plan.localVtep, mac: await this.underlay.localMacOf(netns, plan.localVtep) };
+    const localMac = st.localMac.mac;
     if (!localMac) return `no interface holds the tunnel IP ${plan.localVtep}`;
-    // Re-read known neighbours on every apply (a VTEP's MAC may change); resolve new ones.
-    for (const v of new Set(plan.vteps.map((x) => x.ip))) {
-      const mac = st.neighbours.has(v) ? await knownNextHopMac(netns, v) : await nextHopMac(netns, v);
+    // A VTEP never seen is resolved now (the kernel is asked once); known ones come from the
+    // cache, which the refresh timer keeps current.
+    const wanted = new Set(plan.vteps.map((x) => x.ip));
+    for (const v of [...st.neighbours.keys(), ...st.unresolved]) {
+      if (wanted.has(v)) continue;
+      st.neighbours.delete(v);
+      st.unresolved.delete(v);
+    }
+    for (const v of wanted) {
+      if (st.neighbours.has(v) || st.unresolved.has(v)) continue;
+      const mac = await this.underlay.nextHopMac(netns, v);
       if (mac) st.neighbours.set(v, mac);
+      else st.unresolved.add(v);
     }
     const ifOf = bridgeInterfaces(ovs, INTEGRATION_BRIDGE).byOfport;
     const ports = plan.ports.filter((p) => ifOf.has(p.ofport));
@@ -215,6 +255,45 @@ export class FastPathNodes implements FastPathHook {
       // Opt-in per node: without them a load-balanced network stays with OVS as a whole.
       vips: node.spec?.fastPath?.loadBalancers === true ? plan.vips : [],
     };
+  }
+
+  /**
+   * Reads the underlay facts of every node with a plan again; where one changed (a VTEP's
+   * next hop got a new MAC, an unresolved one answered, the tunnel IP moved to another
+   * device), the node's newest compile is applied again with them.
+   */
+  async refreshUnderlay(): Promise<void> {
+    await Promise.all(
+      [...this.nodes].map(async ([name, st]) => {
+        const plan = st.last?.plan;
+        if (this.stopped || !plan?.localVtep || !st.runner) return;
+        const netns = st.last!.node.spec?.fastPath?.netns;
+        let changed = false;
+        const localMac = await this.underlay.localMacOf(netns, plan.localVtep);
+        if (st.localMac?.ip === plan.localVtep && st.localMac.mac !== localMac) {
+          st.localMac = { ip: plan.localVtep, mac: localMac };
+          changed = true;
+        }
+        for (const v of new Set(plan.vteps.map((x) => x.ip))) {
+          const retry = st.unresolved.has(v);
+          if (!retry && !st.neighbours.has(v)) continue;
+          const mac = retry ? await this.underlay.nextHopMac(netns, v) : await this.underlay.knownNextHopMac(netns, v);
+          if (mac === st.neighbours.get(v)) continue;
+          if (mac) {
+            st.neighbours.set(v, mac);
+            st.unresolved.delete(v);
+          } else {
+            st.neighbours.delete(v);
+            st.unresolved.add(v);
+          }
+          changed = true;
+        }
+        if (changed && !this.stopped && this.nodes.get(name) === st) {
+          this.log.info({ event: 'fastpath.underlay_changed', node: name }, 'fastpath: underlay neighbours changed; applying the tables again');
+          await this.enqueueApply(name, st);
+        }
+      }),
+    );
   }
 
   private statusCounters(st: NodeFastPath): NodeFastPathStatus['counters'] {
