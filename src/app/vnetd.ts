@@ -96,7 +96,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     ['nodes', new NodeAdmission() as KindAdmission],
     ['accesstokens', new AccessTokenAdmission() as KindAdmission],
   ]);
-  const resources = new ResourceService(catalog, objects, new SchemaValidator(catalog), admissions, { objects, allocations }, logger);
+  const schemas = new SchemaValidator(catalog);
+  const resources = new ResourceService(catalog, objects, schemas, admissions, { objects, allocations }, logger);
   const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800 });
   const metrics = new MetricsService(catalog, objects);
 
@@ -186,6 +187,9 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   if (role === 'all-in-one' || tokenInKubeconfig(kubeconfigPath) !== adminToken) writeKubeconfig(kubeconfigPath, url, tls.caCertPem, adminToken);
   // Campaign only once the API serves: a leader is always also a working API replica.
   election?.start();
+  // The kinds' validators compile after start-up, between requests (the first request of a
+  // kind not compiled yet compiles it itself).
+  void schemas.warmUp();
   logger.info(
     { event: 'vnetd.ready', url, kubeconfig: kubeconfigPath, role, store: storeConfig.kind },
     `vnetd is serving ${url}; admin kubeconfig: ${kubeconfigPath} (try: kubectl --kubeconfig ${kubeconfigPath} get vnets -A)`,

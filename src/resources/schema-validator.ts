@@ -68,46 +68,66 @@ function describe(e: ErrorObject): StatusCause {
   }
 }
 
-export class SchemaValidator {
-  private readonly strict = new Map<string, ValidateFunction>();
-  private readonly lenient = new Map<string, ValidateFunction>();
-  private readonly known = new Map<string, ValidateFunction>();
+/** The three compiled validators of one kind (see validate). */
+interface KindValidators {
+  strict: ValidateFunction;
+  lenient: ValidateFunction;
+  known: ValidateFunction;
+}
 
-  constructor(catalog: ResourceCatalog) {
-    const make = (removeAdditional: boolean) => {
-      const ajv = new Ajv({ allErrors: true, strict: false, removeAdditional, useDefaults: false });
-      addFormats(ajv);
-      // Address formats are declared for documentation and CRDs; the kind validators
-      // check them with precise messages (e.g. "host bits set; did you mean 10.0.0.0/24").
-      for (const f of ['cidr', 'mac', 'ip']) ajv.addFormat(f, true);
-      return ajv;
-    };
-    const strictAjv = make(false);
-    const lenientAjv = make(true);
-    for (const t of catalog.types) {
-      const schema = catalog.objectSchema(t);
-      this.strict.set(t.plural, strictAjv.compile(schema));
-      this.lenient.set(t.plural, lenientAjv.compile(schema));
-      this.known.set(t.plural, strictAjv.compile(stripRequired(schema)));
+/**
+ * Compiling a kind's schemas with ajv costs 0.1-0.5 s of CPU (three validators per kind):
+ * done at construction it was a third of vnetd's start-up. A kind is compiled on its first
+ * validation, or earlier by warmUp, which vnetd runs once it is serving.
+ */
+export class SchemaValidator {
+  private readonly compiled = new Map<string, KindValidators>();
+  private ajvs?: { strict: Ajv; lenient: Ajv };
+
+  constructor(private readonly catalog: ResourceCatalog) {}
+
+  private validators(type: ResourceType): KindValidators {
+    let v = this.compiled.get(type.plural);
+    if (!v) {
+      const { strict, lenient } = (this.ajvs ??= { strict: newAjv(false), lenient: newAjv(true) });
+      const schema = this.catalog.objectSchema(type);
+      v = { strict: strict.compile(schema), lenient: lenient.compile(schema), known: strict.compile(stripRequired(schema)) };
+      this.compiled.set(type.plural, v);
+    }
+    return v;
+  }
+
+  /** Compiles every kind not compiled yet, one per event-loop turn (requests go in between). */
+  async warmUp(): Promise<void> {
+    for (const t of this.catalog.types) {
+      await new Promise((r) => setImmediate(r));
+      this.validators(t);
     }
   }
 
   /** Validates `body` in place (pruning mutates it outside Strict mode). */
   validate(type: ResourceType, body: unknown, mode: FieldValidation): SchemaCheck {
-    const strictFn = this.strict.get(type.plural)!;
+    const { strict: strictFn, known: knownFn, lenient: lenientFn } = this.validators(type);
     if (mode === 'Strict') {
       return { causes: strictFn(body) ? [] : dedupe((strictFn.errors ?? []).map(describe)), pruned: [] };
     }
     // Find unknown fields first (to report them as warnings), then prune and validate.
-    const knownFn = this.known.get(type.plural)!;
     const pruned = knownFn(body)
       ? []
       : (knownFn.errors ?? [])
           .filter((e) => e.keyword === 'additionalProperties')
           .map((e) => toFieldPath(e.instancePath, (e.params as { additionalProperty: string }).additionalProperty));
-    const lenientFn = this.lenient.get(type.plural)!;
     return { causes: lenientFn(body) ? [] : dedupe((lenientFn.errors ?? []).map(describe)), pruned };
   }
+}
+
+function newAjv(removeAdditional: boolean): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false, removeAdditional, useDefaults: false });
+  addFormats(ajv);
+  // Address formats are declared for documentation and CRDs; the kind validators
+  // check them with precise messages (e.g. "host bits set; did you mean 10.0.0.0/24").
+  for (const f of ['cidr', 'mac', 'ip']) ajv.addFormat(f, true);
+  return ajv;
 }
 
 function stripRequired(schema: JsonSchema): JsonSchema {
