@@ -88,6 +88,36 @@ static int parse_l4(const uint8_t *f, uint32_t end, struct vfp_pkt *p)
 	return VFP_P_OK;
 }
 
+/* The one's-complement sum of an IPv4 header (ihl a multiple of 4) is 0xffff when its
+ * checksum is right. Summed as 32-bit words in host order: the one's-complement sum does
+ * not depend on byte order, and 0xffff is its own byte swap. */
+static inline int ipv4_csum_ok(const uint8_t *h, uint32_t ihl)
+{
+	uint64_t s = 0;
+	uint32_t i, w;
+	for (i = 0; i < ihl; i += 4) {
+		memcpy(&w, h + i, 4);
+		s += w;
+	}
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	return s == 0xffffu;
+}
+
+/* ::ffff:a.b.c.d written as two 8-byte stores: the lookups read addresses as 8-byte words,
+ * and a load that spans several narrower stores cannot be forwarded from them (a stall of
+ * a dozen cycles per packet, measured). */
+static inline void map4(uint8_t a[16], const uint8_t *ip)
+{
+	uint8_t hi[8] = { 0, 0, 0xff, 0xff, ip[0], ip[1], ip[2], ip[3] };
+	uint64_t lo = 0, w;
+	memcpy(&w, hi, 8);
+	memcpy(a, &lo, 8);
+	memcpy(a + 8, &w, 8);
+}
+
 static int parse_ipv4(const uint8_t *f, uint32_t len, struct vfp_pkt *p)
 {
 	uint32_t off = p->l3_off, ihl, tot, frag;
@@ -108,17 +138,13 @@ static int parse_ipv4(const uint8_t *f, uint32_t len, struct vfp_pkt *p)
 	if (tot > len - off) /* Ethernet padding may follow, but never less than tot */
 		return VFP_P_TRUNC_IPV4;
 	/* A correct header sums (with its checksum) to 0xffff: fold gives 0. */
-	if (vfp_csum_fold(vfp_csum_add(0, h, ihl)) != 0)
+	if (!ipv4_csum_ok(h, ihl))
 		return VFP_P_BAD_IPV4_CSUM;
 	p->ip_len = (uint16_t)tot;
 	p->ttl = h[8];
 	p->proto = h[9];
-	memset(p->src, 0, 10);
-	p->src[10] = p->src[11] = 0xff;
-	memcpy(p->src + 12, h + 12, 4);
-	memset(p->dst, 0, 10);
-	p->dst[10] = p->dst[11] = 0xff;
-	memcpy(p->dst + 12, h + 16, 4);
+	map4(p->src, h + 12);
+	map4(p->dst, h + 16);
 	p->l4_off = (uint16_t)(off + ihl);
 	frag = vfp_rd16(h + 6);
 	if (frag & 0x3fffu) { /* MF set or a non-zero offset */

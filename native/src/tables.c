@@ -221,28 +221,7 @@ static uint32_t pow2_slots(uint32_t n)
 	return s;
 }
 
-/* Lookup hashes sit on every packet's critical path: a fold and one multiply (a few
- * cycles of latency) instead of a full finaliser. A product's bit k depends only on
- * input bits <= k, so the key's upper half is first folded onto its lower half, and
- * the index is taken from the product's bits 32 and up, which all 32 folded bits reach. */
-static inline uint32_t mac_hash(uint32_t network, uint64_t mac)
-{
-	uint64_t x = (mac << 16) ^ network;
-	x ^= x >> 32;
-	return (uint32_t)((x * 0x9e3779b97f4a7c15ull) >> 32);
-}
-
 static inline uint32_t u32_hash(uint32_t k) { return (uint32_t)vfp_mix64(k); }
-
-/* Index in the low 32 bits of the result, fingerprint in the high 32 (see mac_hash for
- * why the index comes from the product's upper half). */
-static inline uint64_t vip_hash(uint8_t proto, const uint8_t *a, uint16_t port)
-{
-	uint64_t x = vfp_load64(a) ^ vfp_load64(a + 8) ^ ((uint64_t)port << 8) ^ proto, h;
-	x ^= x >> 32;
-	h = x * 0x9e3779b97f4a7c15ull;
-	return (h >> 32) | (h << 32);
-}
 
 /* Fingerprint from the hash bits the index does not use; never 0 (0 = empty slot). */
 static inline uint32_t vip_fp(uint64_t h) { return (uint32_t)(h >> 32) | 1u; }
@@ -343,7 +322,9 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	t->n_ports = max_port;
 	t->ports = calloc(max_port ? max_port : 1, sizeof(*t->ports));
 	t->mac_mask = pow2_slots(b->macs.n) - 1;
-	t->macs = calloc(t->mac_mask + 1, sizeof(*t->macs));
+	t->macs = aligned_alloc(64, (t->mac_mask + 1) * sizeof(*t->macs));
+	if (t->macs)
+		memset(t->macs, 0, (t->mac_mask + 1) * sizeof(*t->macs));
 	t->vni_mask = pow2_slots(b->vnis.n) - 1;
 	t->vnis = calloc(t->vni_mask + 1, sizeof(*t->vnis));
 	t->vtep_mask = pow2_slots(b->vteps.n) - 1;
@@ -363,7 +344,7 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	for (i = 0; i < b->macs.n; i++) {
 		const struct b_mac *m = &((const struct b_mac *)b->macs.d)[i];
 		uint64_t mac = vfp_mac48(m->mac);
-		uint32_t h = mac_hash(m->network, mac) & t->mac_mask;
+		uint32_t h = vfp_mac_hash(m->network, mac) & t->mac_mask;
 		while (t->macs[h].used && !(t->macs[h].mac == mac && t->macs[h].network == m->network))
 			h = (h + 1) & t->mac_mask;
 		t->macs[h] = (struct vfp_mac_ent){ .mac = mac, .network = m->network, .used = 1,
@@ -385,7 +366,7 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	}
 	for (i = 0; i < b->vips.n; i++) {
 		const struct b_vip *s = &((const struct b_vip *)b->vips.d)[i];
-		uint64_t hv = vip_hash(s->proto, s->addr, s->port);
+		uint64_t hv = vfp_vip_hash(s->proto, s->addr, s->port);
 		uint32_t h = (uint32_t)hv & t->vip_mask, fp = vip_fp(hv);
 		struct vfp_vip *v;
 		while (t->vip_idx[h].fp) {
@@ -414,15 +395,7 @@ fail:
 
 const struct vfp_mac_ent *vfp_mac_lookup(const struct vfp_tables *t, uint32_t network, uint64_t mac)
 {
-	uint32_t h = mac_hash(network, mac) & t->mac_mask;
-	for (;;) {
-		const struct vfp_mac_ent *e = &t->macs[h];
-		if (!e->used)
-			return NULL;
-		if (e->mac == mac && e->network == network)
-			return e;
-		h = (h + 1) & t->mac_mask;
-	}
+	return vfp_mac_lookup_h(t, network, mac, vfp_mac_hash(network, mac));
 }
 
 const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vni)
@@ -454,13 +427,15 @@ const struct vfp_vtep_ent *vfp_vtep_lookup(const struct vfp_tables *t, uint32_t 
 const struct vfp_vip *vfp_vip_lookup(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
 				     uint16_t port)
 {
-	uint64_t hv;
-	uint32_t h, fp;
 	if (!t->n_vips)
 		return NULL;
-	hv = vip_hash(proto, addr, port);
-	h = (uint32_t)hv & t->vip_mask;
-	fp = vip_fp(hv);
+	return vfp_vip_lookup_h(t, proto, addr, port, vfp_vip_hash(proto, addr, port));
+}
+
+const struct vfp_vip *vfp_vip_lookup_h(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
+				       uint16_t port, uint64_t hv)
+{
+	uint32_t h = (uint32_t)hv & t->vip_mask, fp = vip_fp(hv);
 	for (;;) {
 		const struct vfp_vip_slot *sl = &t->vip_idx[h];
 		if (!sl->fp)
