@@ -27,6 +27,7 @@ struct hint {
 	uint8_t vip_known;   /* vip is the VIP lookup's result (NULL: no VIP) */
 	uint8_t tuple_known; /* tuple_h = vfp_tuple_hash(frame) */
 	uint32_t mac_h;
+	uint64_t mac;        /* destination MAC (when mac_known) */
 	uint64_t vip_h, tuple_h;
 	const struct vfp_vip *vip;
 };
@@ -38,19 +39,14 @@ struct tally {
 
 static inline void slow(struct vfp_verdict *v, uint8_t reason) { v->kind = VFP_V_SLOW; v->reason = reason; }
 
-static void map_ipv4(uint8_t a[16], uint32_t ip)
-{
-	memset(a, 0, 10);
-	a[10] = a[11] = 0xff;
-	vfp_wr32(a + 12, ip);
-}
-
-/* L2 decision inside a network: local port or remote VTEP; h = vfp_mac_hash(network, mac). */
-static void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h, struct vfp_verdict *v,
-			uint64_t *c)
+/* L2 decision inside a network: local port or remote VTEP; h = vfp_mac_hash(network, mac).
+ * The entry carries the verdict (tables.h). v's encap and addr are still zero (every caller
+ * starts from a zeroed verdict); its vni may hold the VNI a decapsulated frame came with,
+ * which a LOCAL verdict keeps. */
+static inline void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
+			       struct vfp_verdict *v, uint64_t *c)
 {
 	const struct vfp_mac_ent *m = vfp_mac_lookup_h(t, network, mac, h);
-	const struct vfp_vtep_ent *vt;
 
 	if (!m) {
 		c[VFP_C_MAC_MISS]++;
@@ -58,21 +54,15 @@ static void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t m
 		return;
 	}
 	c[VFP_C_MAC_HIT]++;
-	if (!m->remote) {
-		v->kind = VFP_V_LOCAL;
-		v->port = m->target;
-		return;
-	}
-	vt = vfp_vtep_lookup(t, m->target);
-	if (!vt) { /* a MAC pointing at an unknown VTEP: let the slow path decide */
+	if (__builtin_expect(m->kind == VFP_V_SLOW, 0)) {
 		slow(v, VFP_R_MAC_MISS);
 		return;
 	}
-	v->kind = VFP_V_ENCAP;
-	v->port = vt->id;
-	v->vni = m->vni;
-	v->encap = vt->encap;
-	map_ipv4(v->addr, vt->ip);
+	v->kind = m->kind;
+	v->port = m->port;
+	v->vni = m->kind == VFP_V_ENCAP ? m->vni : v->vni;
+	v->encap = m->encap;
+	memcpy(v->addr + 8, &m->addr_hi, 8);
 }
 
 void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
@@ -86,7 +76,7 @@ static inline void by_mac(const struct vfp_tables *t, uint32_t network, const ui
 			  struct tally *ty, const struct hint *hn)
 {
 	if (hn && hn->mac_known)
-		l2_lookup_h(t, network, vfp_mac48(dmac), hn->mac_h, v, ty->c);
+		l2_lookup_h(t, network, hn->mac, hn->mac_h, v, ty->c);
 	else
 		vfp_l2_lookup(t, network, dmac, v, ty->c);
 }
@@ -196,8 +186,9 @@ static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const
 		vfp_conn_reverse(ctx, &in, inner_off, ty->c, nat);
 }
 
-/* Decides a parsed frame (err: vfp_parse's result); hn: lookups the batch did ahead, or NULL. */
-static void decide(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_port_ent *pe, uint32_t in_port,
+/* Decides a parsed frame (err: vfp_parse's result); hn: lookups the batch did ahead, or NULL.
+ * Inlined into the batch loop: it is most of the per-frame work and has many arguments. */
+static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_port_ent *pe, uint32_t in_port,
 		   const uint8_t *f, uint32_t len, struct vfp_verdict *v, struct tally *ty, struct vfp_pkt *pp,
 		   struct vfp_nat *nat, int vips, int err, const struct hint *hn)
 {
@@ -230,12 +221,15 @@ static void decide(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct
 		slow(v, VFP_R_ARP);
 		return;
 	}
-	if (vips && t->n_vips && (pp->proto == 6 || pp->proto == 17) && (pp->l3 == VFP_L3_IPV4 || pp->l3 == VFP_L3_IPV6)) {
+	/* With hints, stage_parse already decided whether the frame may be for a VIP. */
+	if (hn && hn->mac_known ? hn->vip_known
+				: vips && t->n_vips && (pp->proto == 6 || pp->proto == 17) &&
+					  (pp->l3 == VFP_L3_IPV4 || pp->l3 == VFP_L3_IPV6)) {
 		/* Later fragments carry no ports: they are matched on the address alone by
 		 * the VIP lookup failing below, and go by MAC like any other frame. The
 		 * first fragment has ports and is sent to the slow path by by_vip. */
 		const struct vfp_vip *vip;
-		if (hn && hn->vip_known)
+		if (hn && hn->mac_known)
 			vip = hn->vip;
 		else
 			vip = (pp->flags & VFP_PF_HAS_L4) ? vfp_vip_lookup(t, pp->proto, pp->dst, pp->dport) : NULL;
@@ -252,7 +246,7 @@ static void decide(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct
 	}
 	by_mac(t, pe->network, f, v, ty, hn);
 	/* A local backend's reply to a connection the fast path dispatched: back to the VIP. */
-	if (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP)
+	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP))
 		vfp_conn_reverse(ctx, pp, 0, ty->c, nat);
 }
 
@@ -321,7 +315,8 @@ static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_
 	hn->vip = NULL;
 	if (err || !pe || (pe->flags & VFP_PORT_UNDERLAY) || (f[0] & 1) || p->l3 == VFP_L3_ARP)
 		return err;
-	hn->mac_h = vfp_mac_hash(pe->network, vfp_mac48(f));
+	hn->mac = vfp_frame_mac48(f);
+	hn->mac_h = vfp_mac_hash(pe->network, hn->mac);
 	hn->mac_known = 1;
 	__builtin_prefetch(&t->macs[hn->mac_h & t->mac_mask], 0, 3);
 	if (t->n_vips && (p->proto == 6 || p->proto == 17) && (p->l3 == VFP_L3_IPV4 || p->l3 == VFP_L3_IPV6)) {

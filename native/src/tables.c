@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../include/vfp.h"
 #include "hash.h"
@@ -213,6 +214,20 @@ int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t 
 
 /* ---- snapshot ---- */
 
+void *vfp_table_alloc(size_t bytes)
+{
+	const size_t huge = (size_t)2 << 20;
+	size_t align = bytes >= huge ? huge : 64, size = (bytes + align - 1) / align * align;
+	void *p = aligned_alloc(align, size ? size : align);
+
+	if (!p)
+		return NULL;
+	if (align == huge)
+		madvise(p, size, MADV_HUGEPAGE); /* a hint: without THP the table still works */
+	memset(p, 0, size);
+	return p;
+}
+
 static uint32_t pow2_slots(uint32_t n)
 {
 	uint32_t s = 16;
@@ -322,9 +337,7 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	t->n_ports = max_port;
 	t->ports = calloc(max_port ? max_port : 1, sizeof(*t->ports));
 	t->mac_mask = pow2_slots(b->macs.n) - 1;
-	t->macs = aligned_alloc(64, (t->mac_mask + 1) * sizeof(*t->macs));
-	if (t->macs)
-		memset(t->macs, 0, (t->mac_mask + 1) * sizeof(*t->macs));
+	t->macs = vfp_table_alloc((size_t)(t->mac_mask + 1) * sizeof(*t->macs));
 	t->vni_mask = pow2_slots(b->vnis.n) - 1;
 	t->vnis = calloc(t->vni_mask + 1, sizeof(*t->vnis));
 	t->vtep_mask = pow2_slots(b->vteps.n) - 1;
@@ -340,15 +353,38 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 		t->ports[e[0]].network = e[1];
 		t->ports[e[0]].flags = e[2] | VFP_PORT_PRESENT;
 	}
-	/* Later entries replace earlier ones with the same key: the builder is a log. */
+	for (i = 0; i < b->vteps.n; i++) {
+		const struct vfp_vtep_ent *e = &((const struct vfp_vtep_ent *)b->vteps.d)[i];
+		uint32_t h = u32_hash(e->id) & t->vtep_mask;
+		while (t->vteps[h].used && t->vteps[h].id != e->id)
+			h = (h + 1) & t->vtep_mask;
+		t->vteps[h] = *e;
+	}
+	/* Later entries replace earlier ones with the same key: the builder is a log. A remote
+	 * MAC's VTEP is resolved here, once, instead of a hash lookup per packet. */
 	for (i = 0; i < b->macs.n; i++) {
 		const struct b_mac *m = &((const struct b_mac *)b->macs.d)[i];
 		uint64_t mac = vfp_mac48(m->mac);
 		uint32_t h = vfp_mac_hash(m->network, mac) & t->mac_mask;
+		const struct vfp_vtep_ent *vt = m->remote ? vfp_vtep_lookup(t, m->target) : NULL;
+		struct vfp_mac_ent e = { .mac = mac, .network = m->network, .used = 1 };
 		while (t->macs[h].used && !(t->macs[h].mac == mac && t->macs[h].network == m->network))
 			h = (h + 1) & t->mac_mask;
-		t->macs[h] = (struct vfp_mac_ent){ .mac = mac, .network = m->network, .used = 1,
-						   .remote = m->remote, .target = m->target, .vni = m->vni };
+		if (!m->remote) {
+			e.kind = VFP_V_LOCAL;
+			e.port = m->target;
+		} else if (vt) {
+			uint8_t hi[8] = { 0, 0, 0xff, 0xff, (uint8_t)(vt->ip >> 24), (uint8_t)(vt->ip >> 16),
+					  (uint8_t)(vt->ip >> 8), (uint8_t)vt->ip };
+			e.kind = VFP_V_ENCAP;
+			e.port = vt->id;
+			e.vni = m->vni;
+			e.encap = vt->encap;
+			memcpy(&e.addr_hi, hi, 8);
+		} else {
+			e.kind = VFP_V_SLOW; /* a MAC pointing at an unknown VTEP: the slow path decides */
+		}
+		t->macs[h] = e;
 	}
 	for (i = 0; i < b->vnis.n; i++) {
 		const uint32_t *e = (const uint32_t *)b->vnis.d + 2 * i;
@@ -356,13 +392,6 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 		while (t->vnis[h].used && t->vnis[h].vni != e[0])
 			h = (h + 1) & t->vni_mask;
 		t->vnis[h] = (struct vfp_vni_ent){ .vni = e[0], .network = e[1], .used = 1 };
-	}
-	for (i = 0; i < b->vteps.n; i++) {
-		const struct vfp_vtep_ent *e = &((const struct vfp_vtep_ent *)b->vteps.d)[i];
-		uint32_t h = u32_hash(e->id) & t->vtep_mask;
-		while (t->vteps[h].used && t->vteps[h].id != e->id)
-			h = (h + 1) & t->vtep_mask;
-		t->vteps[h] = *e;
 	}
 	for (i = 0; i < b->vips.n; i++) {
 		const struct b_vip *s = &((const struct b_vip *)b->vips.d)[i];

@@ -19,19 +19,23 @@ struct vfp_port_ent {
 #define VFP_PORT_PRESENT 0x80000000u
 
 /* (network, MAC) -> local port or remote VTEP. Networks are 32 bit, so the key is the
- * pair (48-bit MAC, network) compared field by field. 32 bytes in a 64-byte aligned
- * array: an entry never straddles two cache lines, so the one line the batch prefetches
- * for a frame holds its home slot and, half the time, the next probe too. */
+ * pair (48-bit MAC, network) compared field by field. The entry holds its verdict ready
+ * made (a remote MAC's VTEP is resolved when the snapshot is built), so a hit is copied
+ * into the verdict without a second lookup or a branch on local/remote. 32 bytes in a
+ * 64-byte aligned array: an entry never straddles two cache lines, so the one line the
+ * batch prefetches for a frame holds its home slot and, half the time, the next probe. */
 struct vfp_mac_ent {
 	uint64_t mac;      /* 48-bit MAC; empty slots have used == 0 */
 	uint32_t network;
 	uint8_t used;
-	uint8_t remote;    /* 0 local, 1 remote */
-	uint16_t pad;
-	uint32_t target;   /* port or vtep id */
-	uint32_t vni;
-	uint64_t pad2;
+	uint8_t kind;      /* VFP_V_LOCAL, VFP_V_ENCAP, or VFP_V_SLOW: a remote MAC whose VTEP is unknown */
+	uint8_t encap;     /* ENCAP: the VTEP's enum vfp_encap */
+	uint8_t pad;
+	uint32_t port;     /* LOCAL: the port; ENCAP: the VTEP id */
+	uint32_t vni;      /* ENCAP */
+	uint64_t addr_hi;  /* verdict.addr[8..15]: ENCAP: ::ffff:VTEP-IP's low half; LOCAL: 0 */
 };
+_Static_assert(sizeof(struct vfp_mac_ent) == 32, "MAC entries are half a cache line");
 _Static_assert(sizeof(struct vfp_mac_ent) == 32, "MAC entries are half a cache line");
 
 struct vfp_vni_ent {
@@ -95,10 +99,25 @@ struct vfp_tables {
 
 struct vfp_builder; /* defined in tables.c */
 
+/* Zeroed, 64-byte aligned memory for a table that random lookups walk (free() frees it).
+ * From 2 MiB up it is 2 MiB aligned and marked for transparent huge pages: at 100,000
+ * flows the MAC table and the LRU span thousands of 4 KiB pages, and with random flows
+ * nearly every lookup would add a TLB miss (a page walk) to its cache miss. */
+void *vfp_table_alloc(size_t bytes);
+
 /* Build a snapshot (NULL on allocation failure); rings are reused from prev (may be
  * NULL) for VIPs whose sorted backend list is unchanged. */
 struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t generation, const struct vfp_tables *prev);
 void vfp_tables_free(struct vfp_tables *t);
+
+/* Destination MAC of a frame (at least 14 bytes long, so 8 bytes can be read): one load
+ * and a byte swap instead of six loads and shifts. */
+static inline uint64_t vfp_frame_mac48(const uint8_t *f)
+{
+	uint64_t w;
+	__builtin_memcpy(&w, f, 8);
+	return __builtin_bswap64(w) >> 16;
+}
 
 static inline uint64_t vfp_mac48(const uint8_t *m)
 {
