@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "../include/vfp.h"
+#include "forward.h"
 #include "hash.h"
 
 /* A growable array: the builder only appends, the snapshot is built in one pass. */
@@ -267,6 +268,7 @@ void vfp_tables_free(struct vfp_tables *t)
 	free(t->macs);
 	free(t->vnis);
 	free(t->vteps);
+	free(t->vtep_tmpl);
 	free(t->vips);
 	free(t->vip_idx);
 	free(t);
@@ -319,6 +321,28 @@ static int build_vip(struct vfp_vip *v, const struct b_vip *s, const struct vfp_
 	return 0;
 }
 
+static void vtep_template(const struct vfp_tables *t, const struct vfp_vtep_ent *vt, struct vfp_vtep_tmpl *tm)
+{
+	struct vfp_encap_params ep;
+	uint8_t *ip = tm->hdr + 14;
+	uint32_t k;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.type = vt->encap;
+	ep.ttl = 64;
+	ep.src_ip = t->local_ip;
+	ep.dst_ip = vt->ip;
+	memcpy(ep.src_mac, t->local_mac, 6);
+	memcpy(ep.dst_mac, vt->nh_mac, 6);
+	vfp_write_outer(&ep, tm->hdr, 0);
+	memset(ip + 2, 0, 2);  /* total length */
+	memset(ip + 10, 0, 2); /* checksum */
+	memset(tm->hdr + 38, 0, 2); /* UDP length */
+	tm->ip_sum = 0;
+	for (k = 0; k < 20; k += 2)
+		tm->ip_sum += (uint32_t)(ip[k] << 8 | ip[k + 1]);
+}
+
 struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t generation, const struct vfp_tables *prev)
 {
 	struct vfp_tables *t = calloc(1, sizeof(*t));
@@ -342,10 +366,11 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	t->vnis = calloc(t->vni_mask + 1, sizeof(*t->vnis));
 	t->vtep_mask = pow2_slots(b->vteps.n) - 1;
 	t->vteps = calloc(t->vtep_mask + 1, sizeof(*t->vteps));
+	t->vtep_tmpl = calloc(t->vtep_mask + 1, sizeof(*t->vtep_tmpl));
 	t->vip_mask = pow2_slots(2 * b->vips.n) - 1;
 	t->vip_idx = calloc(t->vip_mask + 1, sizeof(*t->vip_idx));
 	t->vips = calloc(b->vips.n ? b->vips.n : 1, sizeof(*t->vips));
-	if (!t->ports || !t->macs || !t->vnis || !t->vteps || !t->vips || !t->vip_idx)
+	if (!t->ports || !t->macs || !t->vnis || !t->vteps || !t->vtep_tmpl || !t->vips || !t->vip_idx)
 		goto fail;
 
 	for (i = 0; i < b->ports.n; i++) {
@@ -360,6 +385,9 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 			h = (h + 1) & t->vtep_mask;
 		t->vteps[h] = *e;
 	}
+	for (i = 0; i <= t->vtep_mask; i++)
+		if (t->vteps[i].used)
+			vtep_template(t, &t->vteps[i], &t->vtep_tmpl[i]);
 	/* Later entries replace earlier ones with the same key: the builder is a log. A remote
 	 * MAC's VTEP is resolved here, once, instead of a hash lookup per packet. */
 	for (i = 0; i < b->macs.n; i++) {

@@ -52,6 +52,15 @@ struct vfp_vtep_ent {
 	uint8_t used;
 };
 
+/* Ethernet/IPv4/UDP/VXLAN|GENEVE toward one VTEP with the lengths, UDP source port and
+ * VNI zero; ip_sum is the one's-complement sum of the IPv4 header without its total length
+ * and checksum (unfolded), so a frame's checksum is ~fold(ip_sum + total length). */
+struct vfp_vtep_tmpl {
+	uint8_t hdr[50];
+	uint16_t pad;
+	uint32_t ip_sum;
+};
+
 /* A Maglev ring, shared between consecutive snapshots while the VIP's backends do not
  * change: rebuilding 1,000 rings costs seconds, reusing them nothing. refs is only
  * touched by the control plane (under the commit lock), never on the packet path. */
@@ -88,6 +97,9 @@ struct vfp_tables {
 	uint32_t vni_mask;
 	struct vfp_vtep_ent *vteps;
 	uint32_t vtep_mask;
+	/* Outer headers toward each VTEP (same slot as vteps[]), made when the snapshot is
+	 * built: encapsulating copies them and patches the per-frame fields (forward.c). */
+	struct vfp_vtep_tmpl *vtep_tmpl;
 	/* VIPs: a dense array, found through a compact index of (fingerprint, position)
 	 * pairs at load <= 1/4, so a miss (most packets: they are not for a VIP) reads
 	 * one or two 8-byte slots instead of probing 80-byte VIP records. */
