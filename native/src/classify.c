@@ -318,7 +318,10 @@ static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_
 	hn->mac = vfp_frame_mac48(f);
 	hn->mac_h = vfp_mac_hash(pe->network, hn->mac);
 	hn->mac_known = 1;
+	/* The home slot and the next (in the same line or the next one): a linear probe
+	 * past the home slot then finds its line on the way too. */
 	__builtin_prefetch(&t->macs[hn->mac_h & t->mac_mask], 0, 3);
+	__builtin_prefetch(&t->macs[(hn->mac_h + 1) & t->mac_mask], 0, 3);
 	if (t->n_vips && (p->proto == 6 || p->proto == 17) && (p->l3 == VFP_L3_IPV4 || p->l3 == VFP_L3_IPV6)) {
 		hn->vip_known = 1; /* resolved by the next stages; no L4 ports, no VIP (as decide) */
 		if (p->flags & VFP_PF_HAS_L4) {
@@ -335,6 +338,7 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 {
 	struct vfp_pkt pk[VFP_STAGE];
 	struct hint hn[VFP_STAGE];
+	const uint8_t *fp[VFP_STAGE];
 	int errs[VFP_STAGE];
 	struct vfp_nat nat;
 	uint64_t drops = 0;
@@ -355,17 +359,28 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 		/* 1: parse, hash, prefetch the MAC and VIP index slots. */
 		for (j = 0; j < m; j++) {
 			i = s0 + j;
-			errs[j] = stage_parse(t, pe, base ? base + offs[i] : frames[i], lens[i], &pk[j], &hn[j]);
+			fp[j] = base ? base + offs[i] : frames[i];
+			if (act) /* the headroom the outer headers go to: written soon */
+				__builtin_prefetch(fp[j] - 64, 1, 3);
+			errs[j] = stage_parse(t, pe, fp[j], lens[i], &pk[j], &hn[j]);
 		}
-		/* 2: VIP index probes (slots now in cache): prefetch the candidate VIP records. */
+		/* 2: VIP index probes (slots now in cache): prefetch the candidate VIP records, and
+		 * (the tuple hash needs no record) the context's LRU set the frame will look at. */
 		for (j = 0; j < m; j++)
 			if (hn[j].vip) {
 				hn[j].vip = vfp_vip_candidate(t, hn[j].vip_h);
-				if (hn[j].vip)
-					prefetch_range(hn[j].vip, sizeof(struct vfp_vip));
+				if (!hn[j].vip)
+					continue;
+				prefetch_range(hn[j].vip, sizeof(struct vfp_vip));
+				hn[j].tuple_h = vfp_tuple_hash(&pk[j]);
+				hn[j].tuple_known = 1;
+				if (ctx->lru.ents)
+					prefetch_range(&ctx->lru.ents[(size_t)(hn[j].tuple_h & ctx->lru.set_mask) * VFP_LRU_WAYS],
+						       VFP_LRU_WAYS * sizeof(struct vfp_lru_ent));
 			}
-		/* 3: confirm the VIPs (records now in cache); for a hit prefetch what by_vip reads:
-		 * the context's LRU set, the backend-id index, the backends, the ring slot. */
+		/* 3: confirm the VIPs (records now in cache); for a hit prefetch what by_vip reads
+		 * after the LRU: the backend-id index and the backends. (The ring is only read for
+		 * a new connection: its slot is not worth a miss on every packet.) */
 		for (j = 0; j < m; j++) {
 			const struct vfp_vip *vip = hn[j].vip;
 			const struct vfp_pkt *p = &pk[j];
@@ -374,21 +389,14 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 			vip = hn[j].vip = vfp_vip_lookup_h(t, p->proto, p->dst, p->dport, hn[j].vip_h);
 			if (!vip || (vip->flags & VFP_VIP_CONNTRACK) || (p->flags & VFP_PF_FRAG) || !vip->ring)
 				continue;
-			hn[j].tuple_h = vfp_tuple_hash(p);
-			hn[j].tuple_known = 1;
-			if (ctx->lru.ents)
-				prefetch_range(&ctx->lru.ents[(size_t)(hn[j].tuple_h & ctx->lru.set_mask) * VFP_LRU_WAYS],
-					       VFP_LRU_WAYS * sizeof(struct vfp_lru_ent));
 			prefetch_range(vip->id_slots, (vip->id_mask + 1) * 2 * sizeof(uint32_t));
 			prefetch_range(vip->backends, vip->n_backends * sizeof(struct vfp_backend));
-			__builtin_prefetch(&vip->ring[hn[j].tuple_h % VFP_MAGLEV_M], 0, 3);
 		}
 		/* 4: decide and act, in frame order. */
 		for (j = 0; j < m; j++) {
-			const uint8_t *f;
+			const uint8_t *f = fp[j];
 			const struct vfp_tables *by = t; /* the snapshot that decided this frame */
 			i = s0 + j;
-			f = base ? base + offs[i] : frames[i];
 			decide(ctx, t, pe, in_port, f, lens[i], &verdicts[i], &ty, &pk[j], &nat, 1, errs[j], &hn[j]);
 			if (verdicts[i].kind == VFP_V_SLOW && prev && retry_prev(verdicts[i].reason) &&
 			    classify_prev(ctx, prev, in_port, f, lens[i], &verdicts[i], &ty, &pk[j], &nat))
