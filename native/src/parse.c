@@ -107,12 +107,19 @@ static inline int ipv4_csum_ok(const uint8_t *h, uint32_t ihl)
 }
 
 /* ipv4_csum_ok for a header without options, unrolled. */
+static inline uint32_t ld32(const uint8_t *p)
+{
+	uint32_t w;
+	memcpy(&w, p, 4);
+	return w;
+}
+
+/* Five loads straight from the frame: copying the header to a local array first made the
+ * compiler store it with a 16-byte vector and reload 4-byte words from that store, which
+ * the CPU cannot forward (measured: a fifth of the parser's time). */
 static inline int ipv4_csum_ok20(const uint8_t *h)
 {
-	uint32_t w[5];
-	uint64_t s;
-	memcpy(w, h, 20);
-	s = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	uint64_t s = (uint64_t)ld32(h) + ld32(h + 4) + ld32(h + 8) + ld32(h + 12) + ld32(h + 16);
 	s = (s & 0xffffffffu) + (s >> 32);
 	s = (s & 0xffffu) + (s >> 16);
 	s = (s & 0xffffu) + (s >> 16);
