@@ -301,6 +301,20 @@ static inline void prefetch_range(const void *p, uint32_t bytes)
 		__builtin_prefetch(a, 0, 3);
 }
 
+/* The headers of frames [from, from + k): what stage 1 parses (the first 64 bytes, which
+ * may straddle two lines). Frames just received are usually in the cache; these make sure. */
+static inline void prefetch_frames(const uint8_t *base, const uint8_t *const frames[], const uint32_t offs[],
+				   const uint32_t lens[], uint32_t from, uint32_t k)
+{
+	uint32_t i;
+	for (i = from; i < from + k; i++) {
+		const uint8_t *f = base ? base + offs[i] : frames[i];
+		__builtin_prefetch(f, 0, 3);
+		if (lens[i] > 14)
+			__builtin_prefetch(f + (lens[i] < 64 ? lens[i] : 64) - 1, 0, 3);
+	}
+}
+
 /*
  * Stage 1 for one frame: parse it and, when it will be decided by the tables of its VM
  * port (the common case: unicast, not ARP), hash its MAC and VIP keys and prefetch the
@@ -354,8 +368,12 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 	prev = __atomic_load_n(&dp->prev, __ATOMIC_SEQ_CST);
 	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
 		pe = &t->ports[in_port];
+	prefetch_frames(base, frames, offs, lens, 0, n < VFP_STAGE ? n : VFP_STAGE);
 	for (s0 = 0; s0 < n; s0 += m) {
 		m = n - s0 < VFP_STAGE ? n - s0 : VFP_STAGE;
+		/* The next stage's frames, while this one is worked on. */
+		if (s0 + m < n)
+			prefetch_frames(base, frames, offs, lens, s0 + m, n - s0 - m < VFP_STAGE ? n - s0 - m : VFP_STAGE);
 		/* 1: parse, hash, prefetch the MAC and VIP index slots. */
 		for (j = 0; j < m; j++) {
 			i = s0 + j;
