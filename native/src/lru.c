@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tables.h"
+
 int vfp_lru_init(struct vfp_lru *l, uint32_t slots)
 {
 	uint32_t sets = 1;
@@ -13,7 +15,7 @@ int vfp_lru_init(struct vfp_lru *l, uint32_t slots)
 		return 0;
 	while (sets * VFP_LRU_WAYS < slots)
 		sets <<= 1;
-	l->ents = calloc((size_t)sets * VFP_LRU_WAYS, sizeof(*l->ents));
+	l->ents = vfp_table_alloc((size_t)sets * VFP_LRU_WAYS * sizeof(*l->ents));
 	if (!l->ents)
 		return -ENOMEM;
 	l->set_mask = sets - 1;

@@ -46,6 +46,8 @@ struct vfp_pkt {
 
 /* Returns VFP_P_OK and fills p, or an error code; p is partly filled on error. */
 int vfp_parse(const uint8_t *f, uint32_t len, struct vfp_pkt *p);
+/* The same without the shortcut for the common frame (the fuzz target's reference). */
+int vfp_parse_general(const uint8_t *f, uint32_t len, struct vfp_pkt *p);
 
 /* One's-complement sum helper shared with encap.c. */
 uint32_t vfp_csum_add(uint32_t sum, const uint8_t *d, uint32_t len);

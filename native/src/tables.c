@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../include/vfp.h"
+#include "forward.h"
 #include "hash.h"
 
 /* A growable array: the builder only appends, the snapshot is built in one pass. */
@@ -213,6 +215,20 @@ int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t 
 
 /* ---- snapshot ---- */
 
+void *vfp_table_alloc(size_t bytes)
+{
+	const size_t huge = (size_t)2 << 20;
+	size_t align = bytes >= huge ? huge : 64, size = (bytes + align - 1) / align * align;
+	void *p = aligned_alloc(align, size ? size : align);
+
+	if (!p)
+		return NULL;
+	if (align == huge)
+		madvise(p, size, MADV_HUGEPAGE); /* a hint: without THP the table still works */
+	memset(p, 0, size);
+	return p;
+}
+
 static uint32_t pow2_slots(uint32_t n)
 {
 	uint32_t s = 16;
@@ -221,28 +237,7 @@ static uint32_t pow2_slots(uint32_t n)
 	return s;
 }
 
-/* Lookup hashes sit on every packet's critical path: a fold and one multiply (a few
- * cycles of latency) instead of a full finaliser. A product's bit k depends only on
- * input bits <= k, so the key's upper half is first folded onto its lower half, and
- * the index is taken from the product's bits 32 and up, which all 32 folded bits reach. */
-static inline uint32_t mac_hash(uint32_t network, uint64_t mac)
-{
-	uint64_t x = (mac << 16) ^ network;
-	x ^= x >> 32;
-	return (uint32_t)((x * 0x9e3779b97f4a7c15ull) >> 32);
-}
-
 static inline uint32_t u32_hash(uint32_t k) { return (uint32_t)vfp_mix64(k); }
-
-/* Index in the low 32 bits of the result, fingerprint in the high 32 (see mac_hash for
- * why the index comes from the product's upper half). */
-static inline uint64_t vip_hash(uint8_t proto, const uint8_t *a, uint16_t port)
-{
-	uint64_t x = vfp_load64(a) ^ vfp_load64(a + 8) ^ ((uint64_t)port << 8) ^ proto, h;
-	x ^= x >> 32;
-	h = x * 0x9e3779b97f4a7c15ull;
-	return (h >> 32) | (h << 32);
-}
 
 /* Fingerprint from the hash bits the index does not use; never 0 (0 = empty slot). */
 static inline uint32_t vip_fp(uint64_t h) { return (uint32_t)(h >> 32) | 1u; }
@@ -273,6 +268,7 @@ void vfp_tables_free(struct vfp_tables *t)
 	free(t->macs);
 	free(t->vnis);
 	free(t->vteps);
+	free(t->vtep_tmpl);
 	free(t->vips);
 	free(t->vip_idx);
 	free(t);
@@ -325,6 +321,28 @@ static int build_vip(struct vfp_vip *v, const struct b_vip *s, const struct vfp_
 	return 0;
 }
 
+static void vtep_template(const struct vfp_tables *t, const struct vfp_vtep_ent *vt, struct vfp_vtep_tmpl *tm)
+{
+	struct vfp_encap_params ep;
+	uint8_t *ip = tm->hdr + 14;
+	uint32_t k;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.type = vt->encap;
+	ep.ttl = 64;
+	ep.src_ip = t->local_ip;
+	ep.dst_ip = vt->ip;
+	memcpy(ep.src_mac, t->local_mac, 6);
+	memcpy(ep.dst_mac, vt->nh_mac, 6);
+	vfp_write_outer(&ep, tm->hdr, 0);
+	memset(ip + 2, 0, 2);  /* total length */
+	memset(ip + 10, 0, 2); /* checksum */
+	memset(tm->hdr + 38, 0, 2); /* UDP length */
+	tm->ip_sum = 0;
+	for (k = 0; k < 20; k += 2)
+		tm->ip_sum += (uint32_t)(ip[k] << 8 | ip[k + 1]);
+}
+
 struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t generation, const struct vfp_tables *prev)
 {
 	struct vfp_tables *t = calloc(1, sizeof(*t));
@@ -343,38 +361,22 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	t->n_ports = max_port;
 	t->ports = calloc(max_port ? max_port : 1, sizeof(*t->ports));
 	t->mac_mask = pow2_slots(b->macs.n) - 1;
-	t->macs = calloc(t->mac_mask + 1, sizeof(*t->macs));
+	t->macs = vfp_table_alloc((size_t)(t->mac_mask + 1) * sizeof(*t->macs));
 	t->vni_mask = pow2_slots(b->vnis.n) - 1;
 	t->vnis = calloc(t->vni_mask + 1, sizeof(*t->vnis));
 	t->vtep_mask = pow2_slots(b->vteps.n) - 1;
 	t->vteps = calloc(t->vtep_mask + 1, sizeof(*t->vteps));
+	t->vtep_tmpl = calloc(t->vtep_mask + 1, sizeof(*t->vtep_tmpl));
 	t->vip_mask = pow2_slots(2 * b->vips.n) - 1;
 	t->vip_idx = calloc(t->vip_mask + 1, sizeof(*t->vip_idx));
 	t->vips = calloc(b->vips.n ? b->vips.n : 1, sizeof(*t->vips));
-	if (!t->ports || !t->macs || !t->vnis || !t->vteps || !t->vips || !t->vip_idx)
+	if (!t->ports || !t->macs || !t->vnis || !t->vteps || !t->vtep_tmpl || !t->vips || !t->vip_idx)
 		goto fail;
 
 	for (i = 0; i < b->ports.n; i++) {
 		const uint32_t *e = (const uint32_t *)b->ports.d + 3 * i;
 		t->ports[e[0]].network = e[1];
 		t->ports[e[0]].flags = e[2] | VFP_PORT_PRESENT;
-	}
-	/* Later entries replace earlier ones with the same key: the builder is a log. */
-	for (i = 0; i < b->macs.n; i++) {
-		const struct b_mac *m = &((const struct b_mac *)b->macs.d)[i];
-		uint64_t mac = vfp_mac48(m->mac);
-		uint32_t h = mac_hash(m->network, mac) & t->mac_mask;
-		while (t->macs[h].used && !(t->macs[h].mac == mac && t->macs[h].network == m->network))
-			h = (h + 1) & t->mac_mask;
-		t->macs[h] = (struct vfp_mac_ent){ .mac = mac, .network = m->network, .used = 1,
-						   .remote = m->remote, .target = m->target, .vni = m->vni };
-	}
-	for (i = 0; i < b->vnis.n; i++) {
-		const uint32_t *e = (const uint32_t *)b->vnis.d + 2 * i;
-		uint32_t h = u32_hash(e[0]) & t->vni_mask;
-		while (t->vnis[h].used && t->vnis[h].vni != e[0])
-			h = (h + 1) & t->vni_mask;
-		t->vnis[h] = (struct vfp_vni_ent){ .vni = e[0], .network = e[1], .used = 1 };
 	}
 	for (i = 0; i < b->vteps.n; i++) {
 		const struct vfp_vtep_ent *e = &((const struct vfp_vtep_ent *)b->vteps.d)[i];
@@ -383,9 +385,45 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 			h = (h + 1) & t->vtep_mask;
 		t->vteps[h] = *e;
 	}
+	for (i = 0; i <= t->vtep_mask; i++)
+		if (t->vteps[i].used)
+			vtep_template(t, &t->vteps[i], &t->vtep_tmpl[i]);
+	/* Later entries replace earlier ones with the same key: the builder is a log. A remote
+	 * MAC's VTEP is resolved here, once, instead of a hash lookup per packet. */
+	for (i = 0; i < b->macs.n; i++) {
+		const struct b_mac *m = &((const struct b_mac *)b->macs.d)[i];
+		uint64_t mac = vfp_mac48(m->mac);
+		uint32_t h = vfp_mac_hash(m->network, mac) & t->mac_mask;
+		const struct vfp_vtep_ent *vt = m->remote ? vfp_vtep_lookup(t, m->target) : NULL;
+		struct vfp_mac_ent e = { .mac = mac, .network = m->network, .used = 1 };
+		while (t->macs[h].used && !(t->macs[h].mac == mac && t->macs[h].network == m->network))
+			h = (h + 1) & t->mac_mask;
+		if (!m->remote) {
+			e.kind = VFP_V_LOCAL;
+			e.port = m->target;
+		} else if (vt) {
+			uint8_t hi[8] = { 0, 0, 0xff, 0xff, (uint8_t)(vt->ip >> 24), (uint8_t)(vt->ip >> 16),
+					  (uint8_t)(vt->ip >> 8), (uint8_t)vt->ip };
+			e.kind = VFP_V_ENCAP;
+			e.port = vt->id;
+			e.vni = m->vni;
+			e.encap = vt->encap;
+			memcpy(&e.addr_hi, hi, 8);
+		} else {
+			e.kind = VFP_V_SLOW; /* a MAC pointing at an unknown VTEP: the slow path decides */
+		}
+		t->macs[h] = e;
+	}
+	for (i = 0; i < b->vnis.n; i++) {
+		const uint32_t *e = (const uint32_t *)b->vnis.d + 2 * i;
+		uint32_t h = u32_hash(e[0]) & t->vni_mask;
+		while (t->vnis[h].used && t->vnis[h].vni != e[0])
+			h = (h + 1) & t->vni_mask;
+		t->vnis[h] = (struct vfp_vni_ent){ .vni = e[0], .network = e[1], .used = 1 };
+	}
 	for (i = 0; i < b->vips.n; i++) {
 		const struct b_vip *s = &((const struct b_vip *)b->vips.d)[i];
-		uint64_t hv = vip_hash(s->proto, s->addr, s->port);
+		uint64_t hv = vfp_vip_hash(s->proto, s->addr, s->port);
 		uint32_t h = (uint32_t)hv & t->vip_mask, fp = vip_fp(hv);
 		struct vfp_vip *v;
 		while (t->vip_idx[h].fp) {
@@ -414,15 +452,7 @@ fail:
 
 const struct vfp_mac_ent *vfp_mac_lookup(const struct vfp_tables *t, uint32_t network, uint64_t mac)
 {
-	uint32_t h = mac_hash(network, mac) & t->mac_mask;
-	for (;;) {
-		const struct vfp_mac_ent *e = &t->macs[h];
-		if (!e->used)
-			return NULL;
-		if (e->mac == mac && e->network == network)
-			return e;
-		h = (h + 1) & t->mac_mask;
-	}
+	return vfp_mac_lookup_h(t, network, mac, vfp_mac_hash(network, mac));
 }
 
 const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vni)
@@ -454,13 +484,15 @@ const struct vfp_vtep_ent *vfp_vtep_lookup(const struct vfp_tables *t, uint32_t 
 const struct vfp_vip *vfp_vip_lookup(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
 				     uint16_t port)
 {
-	uint64_t hv;
-	uint32_t h, fp;
 	if (!t->n_vips)
 		return NULL;
-	hv = vip_hash(proto, addr, port);
-	h = (uint32_t)hv & t->vip_mask;
-	fp = vip_fp(hv);
+	return vfp_vip_lookup_h(t, proto, addr, port, vfp_vip_hash(proto, addr, port));
+}
+
+const struct vfp_vip *vfp_vip_lookup_h(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
+				       uint16_t port, uint64_t hv)
+{
+	uint32_t h = (uint32_t)hv & t->vip_mask, fp = vip_fp(hv);
 	for (;;) {
 		const struct vfp_vip_slot *sl = &t->vip_idx[h];
 		if (!sl->fp)

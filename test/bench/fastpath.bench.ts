@@ -38,16 +38,28 @@ function frame(r: () => number, flows: number): Buffer {
   return eth(macOf(f), mac('02:ff:00:00:00:01'), 0x0800, ipv4Packet(ipv4('10.0.0.1'), ipv4('10.0.1.1'), 17, udp(sport, 9, pad)));
 }
 
-function timeNs(fn: () => number, minMs = 400): number {
+/**
+ * ns/pkt of fn over REPS rounds of ~minMs each: best and median. The machine is shared
+ * (CI, other jobs): the best round is the closest to what the code costs, the median says
+ * how steady it was. BENCH_REPS overrides the number of rounds.
+ */
+interface Timing { best: number; median: number }
+const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 7));
+function timeNs(fn: () => number, minMs = 100): Timing {
   fn(); // warm-up
-  let pkts = 0;
-  const t0 = process.hrtime.bigint();
-  let t = t0;
-  while (Number(t - t0) < minMs * 1e6) {
-    pkts += fn();
-    t = process.hrtime.bigint();
+  const rounds: number[] = [];
+  for (let k = 0; k < REPS; k++) {
+    let pkts = 0;
+    const t0 = process.hrtime.bigint();
+    let t = t0;
+    while (Number(t - t0) < minMs * 1e6) {
+      for (let k = 0; k < 32; k++) pkts += fn(); // the clock (a BigInt) read once per 32 calls, not per batch
+      t = process.hrtime.bigint();
+    }
+    rounds.push(Number(t - t0) / pkts);
   }
-  return Number(t - t0) / pkts;
+  rounds.sort((a, b) => a - b);
+  return { best: rounds[0]!, median: rounds[Math.floor(rounds.length / 2)]! };
 }
 
 function main(): void {
@@ -92,14 +104,18 @@ function main(): void {
     const all = FrameBatch.of(frames);
     const hot = FrameBatch.of(frames.slice(0, BATCH));
     const ctx: Classifier = fp.classifier(1 << 16);
-    // A batch view into the big buffer: offsets/lengths of 64 consecutive frames.
+    // Batches of 64 consecutive frames of the big buffer, classified in place as an rx
+    // ring's descriptors would be: views of their offsets/lengths made once, one native
+    // call per batch (copying the window per batch cost the JS side ~7 ns/pkt).
     const win = new FrameBatch(all.buf, BATCH);
-    let at = 0;
+    const windows = Array.from({ length: N / BATCH }, (_, k) => ({
+      offs: all.offs.subarray(k * BATCH, (k + 1) * BATCH), lens: all.lens.subarray(k * BATCH, (k + 1) * BATCH),
+    }));
+    let at = 0, w = 0;
     const batchRandom = () => {
-      win.offs.set(all.offs.subarray(at, at + BATCH));
-      win.lens.set(all.lens.subarray(at, at + BATCH));
-      ctx.classify(1, win, BATCH);
-      at = (at + BATCH) % N;
+      const v = windows[w]!;
+      fp.lib.classifyUmem(ctx.handle, 1, all.buf, v.offs, v.lens, BATCH, win.verdictBuf);
+      w = (w + 1) % windows.length;
       return BATCH;
     };
     const batchHot = () => {
@@ -162,16 +178,18 @@ function main(): void {
     };
     const c = ctx.counters();
     console.log(`\n== ${flows} MAC flows, ${VIPS} VIPs x ${BACKENDS} backends: commit ${commitMs.toFixed(0)} ms, re-commit (rings reused) ${recommitMs.toFixed(0)} ms; peer's one JS ring ${peerMs.toFixed(0)} ms`);
-    const row = (name: string, ns: number) => console.log(`${name.padEnd(44)} ${ns.toFixed(1).padStart(8)} ns/pkt ${(1e3 / ns).toFixed(2).padStart(7)} Mpps`);
+    const cell = (ns: number) => `${ns.toFixed(1).padStart(8)} ns/pkt ${(1e3 / ns).toFixed(2).padStart(7)} Mpps`;
+    const row = (name: string, t: Timing) => console.log(`${name.padEnd(58)} best ${cell(t.best)}   median ${cell(t.median)}`);
+    const forwardOnly = { best: res.forward.best - res.restore.best, median: res.forward.median - res.restore.median };
     row('vnetfp batch 64, random traffic', res.batchRandom);
     row('vnetfp batch 64, cache-hot (64 frames)', res.batchHot);
     row('vnetfp one koffi call per packet, random', res.singleRandom);
-    row('vnetfp forward (classify+encap/VIP rewrite), 4096 frames', res.forward - res.restore);
+    row('vnetfp forward (classify+encap/VIP rewrite), 4096 frames', forwardOnly);
     row('  (JS frame restore per packet, subtracted)', res.restore);
     row('peer: naive TS classifier, random', res.peerRandom);
     row('peer: naive TS classifier, cache-hot', res.peerHot);
-    console.log(`ratios: batch vs per-call ${(res.singleRandom / res.batchRandom).toFixed(1)}x faster; ` +
-      `batch vs TS peer ${(res.peerRandom / res.batchRandom).toFixed(1)}x (random), ${(res.peerHot / res.batchHot).toFixed(1)}x (hot)`);
+    console.log(`ratios (best): batch vs per-call ${(res.singleRandom.best / res.batchRandom.best).toFixed(1)}x faster; ` +
+      `batch vs TS peer ${(res.peerRandom.best / res.batchRandom.best).toFixed(1)}x (random), ${(res.peerHot.best / res.batchHot.best).toFixed(1)}x (hot)`);
     console.log(`counters: packets ${c.packets} macHit ${c.macHit} vipHit ${c.vipHit} lruHit ${c.lruHit} parseErrors ${c.parseErrors} (sink ${sink})`);
     ctx.free();
   }
