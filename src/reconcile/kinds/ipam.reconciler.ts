@@ -219,12 +219,17 @@ export class IpamReconciler {
 
   private async networkStatus(net: VirtualNetwork): Promise<void> {
     const ns = net.metadata.namespace!;
-    const ips = await this.allocations.ips(ns, net.metadata.name);
+    const specSubnets = net.spec?.subnets ?? [];
+    // Every address claimed in a network lies in one of its subnets (admission checks): with
+    // one subnet and no excluded ranges (a claim inside one is not counted), a count of
+    // its keys is the figure, without reading thousands of claims.
+    const only = specSubnets.length === 1 && !specSubnets[0]!.excludeRanges?.length ? await this.allocations.countIps(ns, net.metadata.name) : undefined;
+    const ips = only === undefined ? await this.allocations.ips(ns, net.metadata.name) : undefined;
     const vniHolder = net.spec?.vni ? await this.allocations.get(vniKey(net.spec.vni)) : undefined;
     const ok = !!vniHolder && vniHolder.owner.uid === net.metadata.uid;
-    const subnets = (net.spec?.subnets ?? []).map((s) => {
+    const subnets = specSubnets.map((s) => {
       const a = new IpAllocator(s);
-      const allocated = [...ips.keys()].filter((ip) => a.check(ip) === undefined).length;
+      const allocated = only ?? [...ips!.keys()].filter((ip) => a.check(ip) === undefined).length;
       return { cidr: a.cidr, allocated, free: String(a.capacity - BigInt(allocated)) };
     });
     await this.writeStatus(NETWORKS, net, (o) => {
