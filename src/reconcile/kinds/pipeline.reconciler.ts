@@ -703,18 +703,25 @@ export class PipelineReconciler {
       }
     }
     this.quietSince.delete(key);
+    /** The status to write on cur, or undefined when it already says all of it. */
+    const nextStatus = (cur: VirtualPort | VirtualNetwork | LoadBalancer): Record<string, unknown> | undefined => {
+      const base = isPort ? portStatus(cur as VirtualPort) : cur.status;
+      const conditions: Condition[] = setCondition(base?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
+      const status: Record<string, unknown> = { ...(base ?? {}), conditions };
+      if (isPort) status.realized = ready.status === 'True';
+      return sameJson(status, cur.status) ? undefined : status;
+    };
+    // Nothing to write as the cache sees it (most reconciles: the object's own Ready write
+    // queued it again): no store read for the write.
+    if (!nextStatus(obj)) return;
     await this.opts.objects.modify<VirtualPort | VirtualNetwork | LoadBalancer>(
       type,
       id.namespace,
       id.name,
       (cur) => {
         if (cur.metadata.uid !== uid) return undefined;
-        const base = isPort ? portStatus(cur as VirtualPort) : cur.status;
-        const conditions: Condition[] = setCondition(base?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
-        const status: Record<string, unknown> = { ...(base ?? {}), conditions };
-        if (isPort) status.realized = ready.status === 'True';
-        if (sameJson(status, cur.status)) return undefined;
-        return { ...cur, status } as VirtualPort | VirtualNetwork | LoadBalancer;
+        const status = nextStatus(cur);
+        return status ? ({ ...cur, status } as VirtualPort | VirtualNetwork | LoadBalancer) : undefined;
       },
       { subresource: 'status' },
     );
