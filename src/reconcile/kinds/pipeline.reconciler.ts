@@ -652,7 +652,13 @@ export class PipelineReconciler {
     const model = this.ensureModel();
     // A port's status as written here: with its binding as the chassis layer decides it.
     const withBinding = isPort && (this.opts.readiness ?? 'local') === 'local' ? this.opts.chassis?.bindingStatusOf?.bind(this.opts.chassis) : undefined;
-    const portStatus = (p: VirtualPort): VirtualPortStatus | undefined => (withBinding ? withBinding(p) : p.status);
+    // Computed once for the cached object (bindingStatus allocates a dozen small objects).
+    let cachedStatus: VirtualPortStatus | undefined;
+    const portStatus = (p: VirtualPort): VirtualPortStatus | undefined => {
+      if (!withBinding) return p.status;
+      if (p !== obj) return withBinding(p);
+      return (cachedStatus ??= withBinding(p));
+    };
     const uid = obj.metadata.uid!;
     let ready: Realization;
     const allocated = getCondition(obj.status?.conditions, ALLOCATED);
