@@ -54,7 +54,7 @@ import { LbHealthMonitor, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
-import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, versionOfPort, type PortBinding, type Touched } from './pipeline-model';
+import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
 
 
 export const READY = 'Ready';
@@ -273,12 +273,12 @@ export class PipelineReconciler {
     };
     for (const [informer, sig, kind] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp]), 'model'],
-      [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network]), 'port'],
+      [this.ports, (p: VirtualPort, key: string) => this.portSignature(p, key), 'port'],
       [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP, n.spec?.fastPath]), 'model'],
       [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp]), 'lb'],
     ] as const) {
       const changed = (obj: unknown, key: string, deleted = false) => {
-        const s = deleted ? undefined : (sig as (o: unknown) => string)(obj);
+        const s = deleted ? undefined : (sig as (o: unknown, k: string) => string)(obj, key);
         if (s === this.seen.get(key)) return;
         this.log.debug({ event: 'pipeline.object-event', key, deleted }, 'pipeline: object changed');
         if (s === undefined) this.seen.delete(key);
@@ -379,6 +379,17 @@ export class PipelineReconciler {
     return known;
   }
 
+  /**
+   * What of a port the flows depend on: its spec (generation), network, and the binding the
+   * model uses (the hypervisor's, else the store's). The store's binding arriving later (with
+   * Ready, after the flows are in) changes nothing here when the hypervisor's said the same,
+   * so it does not recompile the port's owners a second time.
+   */
+  private portSignature(p: VirtualPort, key: string): string {
+    const b = this.bindingOf(p, this.live.bindingAt(key));
+    return JSON.stringify([p.metadata.uid, p.metadata.generation ?? 0, b?.node, b?.ofport, p.spec?.network]);
+  }
+
   /** Re-reads the binding of these ports; those that moved update the model and dirty their owners. */
   private rebind(keys: Iterable<string>): void {
     // A stale model is rebuilt before the next compile, reading live bindings then.
@@ -393,6 +404,8 @@ export class PipelineReconciler {
       this.log.debug({ event: 'pipeline.live-binding', key, node: b?.node ?? null, ofport: b?.ofport ?? null }, 'pipeline: binding from the hypervisor');
       const t = this.live.portChanged(key, p);
       for (const d of this.dirt.values()) mergeTouched(d.touched, t);
+      // The store's copy of this binding, when it comes, is then no change to compile.
+      this.seen.set(key, this.portSignature(p, key));
       changed = true;
     }
     if (changed) this.enqueueAllNodes();
