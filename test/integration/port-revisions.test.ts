@@ -101,6 +101,31 @@ describeOvs('a port\'s store revisions from create to Ready', () => {
     }
   }, 60_000);
 
+  it('the binding arriving in the store with Ready compiles nothing more', async () => {
+    const hv = bed!.hypervisors[0]!;
+    await plugNic(hv, 'rvsolo', 'if-solo');
+    const compiled = () => bed!.hypervisors.reduce((n, h) => n + v!.pipeline.agent(h.name)!.compiles.ownersCompiled, 0);
+    // Taken as the Ready write commits (watch handlers run in the commit): every compile
+    // the port needed to become Ready is in it, none that its Ready write causes.
+    let atReady: number | undefined;
+    const w = v!.objects.kv.watch<Port>(`/registry/vnet.dev/virtualports/${NS}/solo`, (e) => {
+      if (atReady === undefined && readyNow(e.kv.value)) atReady = compiled();
+    });
+    try {
+      const before = compiled();
+      await api.call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name: 'solo' }, spec: { network: 'net', node: hv.name, interfaceId: 'if-solo' } });
+      await api.waitReady(NS, 'virtualports', 'solo', 20_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      process.stdout.write(`[port-revisions] solo: ${atReady! - before} owners compiled until Ready, ${compiled() - atReady!} after\n`);
+      expect(atReady! - before).toBeGreaterThan(0);
+      // Before: the store's binding (node, ofport) changed the port's signature and its
+      // owners were compiled again on both nodes, flows unchanged.
+      expect(compiled() - atReady!).toBe(0);
+    } finally {
+      w.stop();
+    }
+  }, 60_000);
+
   it('a full subnet is a clear 422, and a create that fails after picking an address leaves it free', async () => {
     // 10.78.0.0/29: .1 is the gateway, .2-.6 are for ports.
     const post = (name: string) => v!.call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name }, spec: { network: 'tiny' } });
