@@ -18,6 +18,12 @@ export interface Admitted<T> {
   object: T;
   /** Store writes that must commit with the object (allocation claims and releases). */
   ops: TxnOp[];
+  /**
+   * Gives back what admission set aside for this request in memory (addresses it picked),
+   * when the object is not stored after all: dry run, name taken, store error. Without it
+   * a picked address stays reserved for a while, and a small subnet looks full.
+   */
+  abandon?(): void;
 }
 
 export interface KindAdmission<T extends KubeObject = KubeObject> {

@@ -5,6 +5,7 @@ import type { StatusCause } from '../resources/status';
 import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { PORTS, referencedNetwork } from './network-lookup';
+import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 
 async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[]): Promise<void> {
   const spec = lb.spec!;
@@ -80,11 +81,13 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const causes: StatusCause[] = [];
     await validateListenersAndBackends(lb, net, ctx, causes);
     const allocators = allocatorsOf(net);
+    let picked = false;
     if (spec.vip !== undefined) {
       const res = await checkRequestedIp(spec.vip, net, allocators, ctx.allocations);
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
       else spec.vip = res.ip;
     } else {
+      picked = true;
       const vip = await pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
       if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP` });
       else spec.vip = vip;
@@ -94,8 +97,17 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.algorithm ??= 'maglev';
     spec.sessionAffinity ??= 'None';
+    // The VIP's claim commits with the load balancer: its status says so from the first revision.
+    lb.status = claimantAllocatedStatus('LoadBalancer', lb, [], 1) as LoadBalancer['status'];
     const owner = { kind: 'LoadBalancer', namespace: ns, name: lb.metadata.name, uid: lb.metadata.uid! };
-    return { object: lb, ops: [AllocationRegistry.claim(ipKey(ns, spec.network, spec.vip!), owner)] };
+    const vip = spec.vip!;
+    return {
+      object: lb,
+      ops: [AllocationRegistry.claim(ipKey(ns, spec.network, vip), owner)],
+      abandon: () => {
+        if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
+      },
+    };
   }
 
   async update(old: LoadBalancer, next: LoadBalancer, ctx: AdmissionContext): Promise<Admitted<LoadBalancer>> {

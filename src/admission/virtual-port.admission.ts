@@ -5,6 +5,7 @@ import type { StatusCause } from '../resources/status';
 import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { referencedNetwork } from './network-lookup';
+import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 
 const macs = new MacAllocator({ prefix: '0a:58' });
 
@@ -59,6 +60,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       while (await allocations.macHolder(ns, spec.network, spec.mac));
     }
 
+    let picked = false;
     if (spec.ips !== undefined && spec.ips.length > 0) {
       const seen = new Set<string>();
       const checked = await Promise.all(spec.ips.map((ip) => checkRequestedIp(ip, net, allocators, allocations)));
@@ -73,6 +75,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         return res.ip;
       });
     } else {
+      picked = true;
       const ips: string[] = [];
       for (const family of familiesOf(allocators)) {
         const ip = await pickIp(net, allocators, family, allocations);
@@ -88,6 +91,9 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
 
     spec.interfaceId ??= port.metadata.uid;
     spec.portSecurity ??= true;
+    // The claims below commit with the port: its status says so from the first revision
+    // (generation 1), not one status write later.
+    port.status = claimantAllocatedStatus('VirtualPort', port, [], 1) as VirtualPort['status'];
     const owner = { kind: 'VirtualPort', namespace: ns, name: port.metadata.name, uid: port.metadata.uid! };
     return {
       object: port,
@@ -95,6 +101,9 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         AllocationRegistry.claim(macKey(ns, spec.network, spec.mac!), owner),
         ...spec.ips.map((ip) => AllocationRegistry.claim(ipKey(ns, spec.network, ip), owner)),
       ],
+      abandon: () => {
+        if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
+      },
     };
   }
 

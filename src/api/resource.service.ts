@@ -261,13 +261,18 @@ export class ResourceService {
         secret = mintSecret();
         (obj as unknown as AccessToken).status = { tokenHash: hashSecret(secret) };
       }
-      if (q.dryRun) return { object: obj, code: 201, warnings };
+      if (q.dryRun) {
+        admitted.abandon?.();
+        return { object: obj, code: 201, warnings };
+      }
       try {
         const created = await this.objects.create(type, obj, admitted.ops);
         if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
         this.log.info({ event: 'object.created', kind: type.kind, namespace, name: created.metadata.name, rv: created.metadata.resourceVersion });
         return { object: created, code: 201, warnings };
       } catch (err) {
+        // Nothing of the request was stored: what admission picked is free again.
+        admitted.abandon?.();
         if (err instanceof KeyExistsError) {
           if (err.key === objectKey(type, namespace, meta.name)) throw ApiErrors.alreadyExists(rid(type, meta.name));
           // Another request claimed the same address/MAC/VNI between our read and write: choose again.

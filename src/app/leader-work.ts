@@ -12,7 +12,10 @@ import { ChassisManager } from '../chassis/chassis-manager';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
 import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
-import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
+import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
+
+/** Longer than a port may wait for its Ready write (REALIZING_QUIET_MS), so that write carries the binding. */
+const BOUND_WITH_READY_MS = REALIZING_QUIET_MS + 1500;
 import type { ResourceCatalog } from '../resources/catalog';
 import { Compactor } from '../store/compactor';
 import type { ObjectStore } from '../store/object-store';
@@ -51,14 +54,17 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     stops.push(() => namespaces.stop());
     compactor.start();
     stops.push(() => compactor.stop());
-    const chassis = o.chassis ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers }) : undefined;
+    // With readiness from this process, a port's new binding is written with its Ready (one
+    // revision, not two); the chassis writes it itself only if no Ready write came.
+    const local = !o.agents;
+    const chassis = o.chassis ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined }) : undefined;
     if (chassis) {
       await chassis.start();
       stops.push(() => chassis.stop());
     }
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.
-    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: o.agents ? 'node-status' : 'local', fastPath: o.fastPath });
+    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath });
     await pipeline.start();
     stops.push(() => pipeline.stop());
     return { chassis, pipeline, stop: stopAll };

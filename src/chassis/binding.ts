@@ -28,10 +28,15 @@ export interface NodeView {
  * decides between them: the first, by node name, is the binding.
  */
 export function readyInterfaces<I extends { ofport: number | null }>(views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>): Array<I & { node: string; ofport: number }> {
-  return views
-    .flatMap((v) => v.interfaces.map((i) => ({ ...i, node: v.node })))
-    .filter((i): i is I & { node: string; ofport: number } => i.ofport !== null && i.ofport > 0)
-    .sort((a, b) => a.node.localeCompare(b.node));
+  // Loops, not flatMap/filter: this runs on every status decision of every port.
+  const out: Array<I & { node: string; ofport: number }> = [];
+  for (const v of views) {
+    for (const i of v.interfaces) {
+      if (i.ofport !== null && i.ofport > 0) out.push({ ...i, node: v.node } as I & { node: string; ofport: number });
+    }
+  }
+  if (out.length > 1) out.sort((a, b) => a.node.localeCompare(b.node));
+  return out;
 }
 
 /**
@@ -46,7 +51,6 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     next.conditions = setCondition(prev.conditions, { type: BOUND, status, reason, message, observedGeneration: gen }, now);
   };
   const wanted = port.spec?.node;
-  const found = views.flatMap((v) => v.interfaces.map((i) => ({ node: v.node, ...i })));
   const ready = readyInterfaces(views);
   const hit = ready[0];
   if (hit) {
@@ -56,6 +60,7 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${hit.node}${more}`);
     return next;
   }
+  const found = views.flatMap((v) => v.interfaces.map((i) => ({ node: v.node, ...i })));
   const pending = found[0];
   const unknown = views.filter((v) => !v.connected).map((v) => v.node);
   delete next.ofport;

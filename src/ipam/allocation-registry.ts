@@ -73,6 +73,11 @@ export class AllocationRegistry {
     return new Map(rows.map((r) => [r.key.slice(prefix.length), r.value]));
   }
 
+  /** How many IPs of a network are allocated (a count of keys, nothing read). */
+  countIps(namespace: string, network: string): Promise<number> {
+    return this.store.count(ipPrefix(namespace, network));
+  }
+
   async macs(namespace: string, network: string): Promise<Map<string, Allocation>> {
     const prefix = macPrefix(namespace, network);
     const rows = await this.keysUnder(prefix);

@@ -32,6 +32,8 @@ export interface WatchFilter<T> {
    * e.g. a status write by another reconciler when only spec matters): not queued.
    */
   ignoreUpdate?(oldObj: T, newObj: T): boolean;
+  /** Adds that need no reconcile (e.g. an object created already in the state the reconciler would write): not queued. */
+  ignoreAdd?(obj: T): boolean;
 }
 
 export class Controller {
@@ -67,7 +69,10 @@ export class Controller {
       for (const k of map ? map(obj, key) : [key]) this.queue.add(k);
     };
     return informer.addEventHandler({
-      onAdd: enqueue,
+      onAdd: (obj, key) => {
+        if (filter.ignoreAdd?.(obj)) return;
+        enqueue(obj, key);
+      },
       onUpdate: (oldObj, newObj, key) => {
         if (filter.ignoreUpdate?.(oldObj, newObj)) return;
         // Both: a port moved to another network must reconcile the old network too.

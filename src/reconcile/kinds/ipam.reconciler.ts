@@ -21,6 +21,7 @@ import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import type { TxnOp } from '../../store/store';
 import { setCondition } from '../conditions';
+import { allocatedAtGeneration, allocationConditions, claimantAllocatedStatus } from './ipam-status';
 import { Controller } from '../controller';
 import { removeFinalizer, hasFinalizer } from '../finalizers';
 import { Informer } from '../informer';
@@ -57,7 +58,7 @@ function claimKeys(type: StoredType, obj: KubeObject): string[] {
  * pipeline reconciler (flows installed on every node that needs them).
  */
 function conditionsWith(obj: KubeObject<unknown, { conditions?: Condition[] }>, ready: boolean, reason: string, message: string): Condition[] {
-  return setCondition(obj.status?.conditions, { type: 'AddressesAllocated', status: ready ? 'True' : 'False', reason, message, observedGeneration: obj.metadata.generation });
+  return allocationConditions(obj, ready, reason, message);
 }
 
 export interface IpamReconcilerOptions {
@@ -95,7 +96,11 @@ export class IpamReconciler {
       // What this reconciler reads of an object is its spec, identity and deletion state: the
       // status writes of other reconcilers (Bound, Ready) and its own would only queue
       // reconciles that find nothing to do (and, for a network, another O(N) recount).
-      c.watch(informer, undefined, { ignoreUpdate: (o, n) => sameInputs(o, n) });
+      // A port or load balancer created through the API got its allocation status at
+      // admission, with its claims in the same write: reconciling that add would only
+      // confirm it (three reads). An add seen in the first list (a restart) is checked.
+      const ignoreAdd = type === NETWORKS ? undefined : (o: KubeObject) => informer.hasSynced() && !o.metadata.deletionTimestamp && allocatedAtGeneration(o as Claimant);
+      c.watch(informer, undefined, { ignoreUpdate: (o, n) => sameInputs(o, n), ignoreAdd });
       this.controllers.push(c);
     }
     // Network status counts its ports and VIPs, and its deletion waits for them. A recount
@@ -206,32 +211,25 @@ export class IpamReconciler {
       const a = await this.allocations.get(k);
       if (!a || a.owner.uid !== obj.metadata.uid) missing.push(k.split('/').pop()!);
     }
-    const ok = missing.length === 0;
-    const message = ok ? 'addresses allocated' : `not held by this object: ${missing.join(', ')}`;
     await this.writeStatus(type, obj, (o) => {
       const c = o as Claimant;
-      const status = { ...(c.status ?? {}) } as Record<string, unknown>;
-      if (type === PORTS) {
-        const p = c as VirtualPort;
-        status.mac = p.spec!.mac;
-        status.ips = p.spec!.ips;
-      } else {
-        status.vip = (c as LoadBalancer).spec!.vip;
-      }
-      status.observedGeneration = o.metadata.generation;
-      status.conditions = conditionsWith(c, ok, ok ? 'Allocated' : 'AddressConflict', message);
-      c.status = status;
+      c.status = claimantAllocatedStatus(type === PORTS ? 'VirtualPort' : 'LoadBalancer', c, missing);
     });
   }
 
   private async networkStatus(net: VirtualNetwork): Promise<void> {
     const ns = net.metadata.namespace!;
-    const ips = await this.allocations.ips(ns, net.metadata.name);
+    const specSubnets = net.spec?.subnets ?? [];
+    // Every address claimed in a network lies in one of its subnets (admission checks): with
+    // one subnet and no excluded ranges (a claim inside one is not counted), a count of
+    // its keys is the figure, without reading thousands of claims.
+    const only = specSubnets.length === 1 && !specSubnets[0]!.excludeRanges?.length ? await this.allocations.countIps(ns, net.metadata.name) : undefined;
+    const ips = only === undefined ? await this.allocations.ips(ns, net.metadata.name) : undefined;
     const vniHolder = net.spec?.vni ? await this.allocations.get(vniKey(net.spec.vni)) : undefined;
     const ok = !!vniHolder && vniHolder.owner.uid === net.metadata.uid;
-    const subnets = (net.spec?.subnets ?? []).map((s) => {
+    const subnets = specSubnets.map((s) => {
       const a = new IpAllocator(s);
-      const allocated = [...ips.keys()].filter((ip) => a.check(ip) === undefined).length;
+      const allocated = only ?? [...ips!.keys()].filter((ip) => a.check(ip) === undefined).length;
       return { cidr: a.cidr, allocated, free: String(a.capacity - BigInt(allocated)) };
     });
     await this.writeStatus(NETWORKS, net, (o) => {

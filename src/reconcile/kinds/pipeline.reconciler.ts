@@ -41,7 +41,7 @@ import {
   type PortModel,
 } from '../../pipeline';
 import type { DesiredGroup } from '../../openflow/sync';
-import { type Encapsulation, type HypervisorNode, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../../resources/kinds';
+import { type Encapsulation, type HypervisorNode, type LoadBalancer, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { objectKey, typePrefix, type StoredType } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
@@ -54,7 +54,7 @@ import { LbHealthMonitor, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
 import { parseObjectKey } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
-import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, versionOfPort, type PortBinding, type Touched } from './pipeline-model';
+import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
 
 
 export const READY = 'Ready';
@@ -64,6 +64,14 @@ const FAST_PATH_APPLY_WAIT_MS = 2000;
 
 /** How long after start a Ready object is trusted on nodes this process has not synced yet. */
 const STARTUP_GRACE_MS = 120_000;
+
+/**
+ * How long a port not yet Ready for its generation may lag without a Realizing write: its
+ * flows are usually installed within milliseconds (seconds at the end of a burst of
+ * thousands of creates), and Ready=True then comes in one write instead of Realizing
+ * first and Ready one revision later. After this, Realizing is written.
+ */
+export const REALIZING_QUIET_MS = 5000;
 
 interface Realization {
   status: 'True' | 'False';
@@ -89,6 +97,12 @@ export interface ChassisAccess {
     | undefined;
   /** interfaceIds: only Interfaces with these iface-ids changed; undefined: anything may have. */
   onNodeChange(listener: (node: string, interfaceIds?: readonly string[]) => void): () => void;
+  /**
+   * The port's status with its binding (Bound, node, ofport) as the chassis layer decides
+   * it. Given, a port's status write here carries its binding, so a new port's binding and
+   * Ready are one store revision (the chassis leaves a new binding to it: boundWithReadyMs).
+   */
+  bindingStatusOf?(port: VirtualPort): VirtualPortStatus;
 }
 
 const IX_IFACE = 'interfaceId';
@@ -189,6 +203,8 @@ export class PipelineReconciler {
   private readonly lbStatus?: LbStatusReporter;
   private readonly lbHealth?: LbHealthMonitor;
   private readonly startedAt = Date.now();
+  /** Ports realizing without a Realizing write yet (REALIZING_QUIET_MS): since when, for which generation. */
+  private readonly quietSince = new Map<string, { generation: number | undefined; at: number }>();
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -257,12 +273,12 @@ export class PipelineReconciler {
     };
     for (const [informer, sig, kind] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp]), 'model'],
-      [this.ports, (p: VirtualPort) => JSON.stringify([p.metadata.uid, versionOfPort(p), bindingOf(p), p.spec?.network]), 'port'],
+      [this.ports, (p: VirtualPort, key: string) => this.portSignature(p, key), 'port'],
       [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP, n.spec?.fastPath]), 'model'],
       [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp]), 'lb'],
     ] as const) {
       const changed = (obj: unknown, key: string, deleted = false) => {
-        const s = deleted ? undefined : (sig as (o: unknown) => string)(obj);
+        const s = deleted ? undefined : (sig as (o: unknown, k: string) => string)(obj, key);
         if (s === this.seen.get(key)) return;
         this.log.debug({ event: 'pipeline.object-event', key, deleted }, 'pipeline: object changed');
         if (s === undefined) this.seen.delete(key);
@@ -363,6 +379,17 @@ export class PipelineReconciler {
     return known;
   }
 
+  /**
+   * What of a port the flows depend on: its spec (generation), network, and the binding the
+   * model uses (the hypervisor's, else the store's). The store's binding arriving later (with
+   * Ready, after the flows are in) changes nothing here when the hypervisor's said the same,
+   * so it does not recompile the port's owners a second time.
+   */
+  private portSignature(p: VirtualPort, key: string): string {
+    const b = this.bindingOf(p, this.live.bindingAt(key));
+    return JSON.stringify([p.metadata.uid, p.metadata.generation ?? 0, b?.node, b?.ofport, p.spec?.network]);
+  }
+
   /** Re-reads the binding of these ports; those that moved update the model and dirty their owners. */
   private rebind(keys: Iterable<string>): void {
     // A stale model is rebuilt before the next compile, reading live bindings then.
@@ -377,6 +404,8 @@ export class PipelineReconciler {
       this.log.debug({ event: 'pipeline.live-binding', key, node: b?.node ?? null, ofport: b?.ofport ?? null }, 'pipeline: binding from the hypervisor');
       const t = this.live.portChanged(key, p);
       for (const d of this.dirt.values()) mergeTouched(d.touched, t);
+      // The store's copy of this binding, when it comes, is then no change to compile.
+      this.seen.set(key, this.portSignature(p, key));
       changed = true;
     }
     if (changed) this.enqueueAllNodes();
@@ -625,9 +654,24 @@ export class PipelineReconciler {
     const type = isPort ? PORTS : isLb ? LOAD_BALANCERS : NETWORKS;
     const id = parseObjectKey(type, key);
     if (!id) return;
-    const obj = await this.opts.objects.get<VirtualPort | VirtualNetwork | LoadBalancer>(type, id.namespace, id.name);
-    if (!obj || obj.metadata.deletionTimestamp) return;
+    // From this process's informer cache (read-only), as controller-runtime reads: it holds
+    // every committed event already, and a store read per reconcile (a query and a JSON
+    // parse) was a tenth of the status path. The write below reads the store afresh.
+    const obj: VirtualPort | VirtualNetwork | LoadBalancer | undefined = isPort ? this.ports.get(key) : isLb ? this.lbs.get(key) : this.networks.get(key);
+    if (!obj || obj.metadata.deletionTimestamp) {
+      this.quietSince.delete(key);
+      return;
+    }
     const model = this.ensureModel();
+    // A port's status as written here: with its binding as the chassis layer decides it.
+    const withBinding = isPort && (this.opts.readiness ?? 'local') === 'local' ? this.opts.chassis?.bindingStatusOf?.bind(this.opts.chassis) : undefined;
+    // Computed once for the cached object (bindingStatus allocates a dozen small objects).
+    let cachedStatus: VirtualPortStatus | undefined;
+    const portStatus = (p: VirtualPort): VirtualPortStatus | undefined => {
+      if (!withBinding) return p.status;
+      if (p !== obj) return withBinding(p);
+      return (cachedStatus ??= withBinding(p));
+    };
     const uid = obj.metadata.uid!;
     let ready: Realization;
     const allocated = getCondition(obj.status?.conditions, ALLOCATED);
@@ -638,10 +682,11 @@ export class PipelineReconciler {
       const bound = getCondition(obj.status?.conditions, BOUND);
       if (!pm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as VirtualPort).spec?.network} is not known to the pipeline yet` };
       else if (!pm.binding) ready = { status: 'False', reason: 'NotBound', message: bound ? `not bound: ${bound.message}` : 'not bound to a hypervisor interface yet' };
-      // Flows follow the hypervisor's rows at once; Ready waits until the store's status
-      // shows the same binding too (its event queues this key again), so a client that
-      // waits for Ready finds status.node and ofport set.
-      else if (!sameBinding(pm.binding, bindingOf(obj as VirtualPort))) return;
+      // Flows follow the hypervisor's rows at once; Ready waits until the status written
+      // with it shows the same binding (the store's, or the chassis layer's, carried by
+      // this write; else its event queues this key again), so a client that waits for
+      // Ready finds status.node and ofport set.
+      else if (!sameBinding(pm.binding, bindingOf({ ...(obj as VirtualPort), status: portStatus(obj as VirtualPort) }))) return;
       else ready = this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
@@ -664,17 +709,38 @@ export class PipelineReconciler {
         return;
       }
     }
+    // A port not Ready yet (new, newly plugged, or a new generation) that is being
+    // realized: no Realizing write for the moment its flows take; their installation queues this key again and Ready=True is
+    // the one write. Only a lag that lasts gets written.
+    if (isPort && ready.reason === 'Realizing' && !this.readyNow(obj)) {
+      const since = this.quietSince.get(key);
+      const left = since === undefined || since.generation !== obj.metadata.generation ? REALIZING_QUIET_MS : since.at + REALIZING_QUIET_MS - Date.now();
+      if (since === undefined || since.generation !== obj.metadata.generation) this.quietSince.set(key, { generation: obj.metadata.generation, at: Date.now() });
+      if (left > 0) {
+        this.statusController.queue.addAfter(key, left);
+        return;
+      }
+    }
+    this.quietSince.delete(key);
+    /** The status to write on cur, or undefined when it already says all of it. */
+    const nextStatus = (cur: VirtualPort | VirtualNetwork | LoadBalancer): Record<string, unknown> | undefined => {
+      const base = isPort ? portStatus(cur as VirtualPort) : cur.status;
+      const conditions: Condition[] = setCondition(base?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
+      const status: Record<string, unknown> = { ...(base ?? {}), conditions };
+      if (isPort) status.realized = ready.status === 'True';
+      return sameJson(status, cur.status) ? undefined : status;
+    };
+    // Nothing to write as the cache sees it (most reconciles: the object's own Ready write
+    // queued it again): no store read for the write.
+    if (!nextStatus(obj)) return;
     await this.opts.objects.modify<VirtualPort | VirtualNetwork | LoadBalancer>(
       type,
       id.namespace,
       id.name,
       (cur) => {
         if (cur.metadata.uid !== uid) return undefined;
-        const conditions: Condition[] = setCondition(cur.status?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
-        const status: Record<string, unknown> = { ...(cur.status ?? {}), conditions };
-        if (isPort) status.realized = ready.status === 'True';
-        if (sameJson(status, cur.status)) return undefined;
-        return { ...cur, status } as VirtualPort | VirtualNetwork | LoadBalancer;
+        const status = nextStatus(cur);
+        return status ? ({ ...cur, status } as VirtualPort | VirtualNetwork | LoadBalancer) : undefined;
       },
       { subresource: 'status' },
     );
