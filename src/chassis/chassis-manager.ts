@@ -30,6 +30,8 @@ import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 
 /** Port bindings and OVS row changes re-check a node's status and layout at most this often. */
 const NODE_STATUS_PERIOD_MS = 200;
+/** How long a port's binding write waits after its Interface row changed (see onSessionChange). */
+const BIND_WRITE_DELAY_MS = 50;
 
 export interface ChassisManagerOptions {
   objects: ObjectStore;
@@ -190,7 +192,11 @@ export class ChassisManager {
       }
     }
     this.notifyNode(node, [...ids]);
-    for (const id of ids) for (const k of this.ports.indexKeys(IX_IFACE, id)) this.portController.enqueue(k);
+    // The pipeline programs a plugged NIC's flows from this same update (notifyNode): the
+    // store write of its binding (and its watch fan-out) follows a moment later, so it does
+    // not take the event loop while the NIC's bundle goes out. A row seen before its
+    // ofport is often bound by then, and its InterfacePending write never happens.
+    for (const id of ids) for (const k of this.ports.indexKeys(IX_IFACE, id)) this.portController.queue.addAfter(k, BIND_WRITE_DELAY_MS);
   }
 
   private ensureSession(node: HypervisorNode, endpoint: string): NodeSession {
