@@ -36,6 +36,8 @@ const NODE_STATUS_PERIOD_MS = 200;
  * walk every 200 ms (7% of vnetd's CPU in bench:converge at N=3000).
  */
 const BOUND_COUNT_PERIOD_MS = 1000;
+/** How long a port's binding write waits after its Interface row changed (see onSessionChange). */
+const BIND_WRITE_DELAY_MS = 50;
 
 export interface ChassisManagerOptions {
   objects: ObjectStore;
@@ -207,7 +209,11 @@ export class ChassisManager {
       }
     }
     this.notifyNode(node, [...ids]);
-    for (const id of ids) for (const k of this.ports.indexKeys(IX_IFACE, id)) this.portController.enqueue(k);
+    // The pipeline programs a plugged NIC's flows from this same update (notifyNode): the
+    // store write of its binding (and its watch fan-out) follows a moment later, so it does
+    // not take the event loop while the NIC's bundle goes out. A row seen before its
+    // ofport is often bound by then, and its InterfacePending write never happens.
+    for (const id of ids) for (const k of this.ports.indexKeys(IX_IFACE, id)) this.portController.queue.addAfter(k, BIND_WRITE_DELAY_MS);
   }
 
   private ensureSession(node: HypervisorNode, endpoint: string): NodeSession {

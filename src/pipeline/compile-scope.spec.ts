@@ -1,8 +1,9 @@
 import { ownerKey } from '../openflow/sync';
-import { compileNode, compileScope, type ScopeIndex } from './compiler';
+import { compileNode, compileScope, floodChunkKey, floodChunkOf, floodViewOf, type ScopeIndex } from './compiler';
 import { formatPipelineFlow } from './format';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
-import { OwnerIds, lbMac, networkOwner } from './owners';
+import { OwnerIds, floodChunkOwner, lbMac, networkOwner } from './owners';
+import { TABLES } from './tables';
 
 const nodes: NodeModel[] = [
   { name: 'hv1', tunnelIP: '198.18.0.1', tunnelPorts: { vxlan: 1, geneve: 2 } },
@@ -40,10 +41,18 @@ function modelOf(ports: Map<string, PortModel>, lbs: Map<string, LoadBalancerMod
   return { networks: new Map(nets.map((n) => [n.uid, n])), ports, nodes: new Map(nodes.map((n) => [n.name, n])), loadBalancers: lbs };
 }
 
+/** What a network's own flood flows depend on: its chunks per node and its bound nodes. */
+function floodStructure(ports: Map<string, PortModel>, net: string): string {
+  const inNet = [...ports.values()].filter((p) => p.network === net);
+  return JSON.stringify(nodes.map((n) => [...floodViewOf(inNet, n.name).chunks.keys()].sort((a, b) => a - b)));
+}
+
 function indexOf(m: LogicalModel): ScopeIndex {
   return {
     portsOf: (net) => [...m.ports.values()].filter((p) => p.network === net),
     lbsOf: (net) => [...(m.loadBalancers?.values() ?? [])].filter((l) => l.network === net).sort((a, b) => a.key.localeCompare(b.key)),
+    floodChunksOf: (net, node) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), node).chunks,
+    boundNodesOf: (net) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), '').boundNodes,
   };
 }
 
@@ -72,11 +81,15 @@ describe('compileScope', () => {
     const state = new Map(nodes.map((n) => [n.name, fullTable(modelOf(ports, lbs), n.name, ids)]));
     let scopedOwners = 0;
     for (let step = 0; step < 200; step++) {
-      const touched = { ports: new Set<string>(), networks: new Set<string>(), loadBalancers: new Set<string>() };
+      const touched = { ports: new Set<string>(), networks: new Set<string>(), loadBalancers: new Set<string>(), floodChunks: new Set<string>() };
       const op = r();
       const i = Math.floor(r() * 30);
       const old = ports.get(`p${i}`);
-      if (old) touched.networks.add(old.network);
+      const chunkOf = (p: PortModel | undefined) => (p?.binding ? [floodChunkKey(p.network, floodChunkOf(p.binding.ofport))] : []);
+      for (const k of chunkOf(old)) touched.floodChunks.add(k);
+      // A port change touches its network's own owner only when the network's flood
+      // structure moves (a chunk or a bound node appears or goes), as LiveModel decides.
+      const structureBefore = new Map(['blue', 'red'].map((n) => [n, floodStructure(ports, n)]));
       if (op < 0.15) {
         ports.delete(`p${i}`);
       } else if (op < 0.25) {
@@ -89,14 +102,16 @@ describe('compileScope', () => {
       } else {
         const p = port(i, old && r() < 0.8 ? old.network : pick(['blue', 'red']), pick(['hv1', 'hv2', 'hv3', undefined]), step);
         ports.set(p.uid, p);
-        touched.networks.add(p.network);
+        for (const k of chunkOf(p)) touched.floodChunks.add(k);
       }
       if (op >= 0.15 && op < 0.25) {
         // nothing more: a load balancer change
       } else {
         touched.ports.add(`p${i}`);
-        // As the reconciler does: load balancers of a touched network are re-resolved and touched.
-        for (const l of lbs.values()) if (touched.networks.has(l.network)) {
+        for (const [n, before] of structureBefore) if (before !== floodStructure(ports, n)) touched.networks.add(n);
+        const portNets = new Set([old?.network, ports.get(`p${i}`)?.network]);
+        // As the reconciler does: load balancers of the port's networks are re-resolved and touched.
+        for (const l of lbs.values()) if (portNets.has(l.network)) {
           lbs.set(l.uid, lb(l.uid, l.network, [...ports.values()].filter((p) => p.network === l.network).slice(0, 3)));
           touched.loadBalancers.add(l.uid);
         }
@@ -125,16 +140,45 @@ describe('compileScope', () => {
     expect(scopedOwners / (200 * nodes.length)).toBeLessThan(10);
   });
 
-  it('one new port in a network of 1000 compiles 2 owners on each node (its own and the network flood owner)', () => {
-    const ids = new OwnerIds();
-    const ports = new Map<string, PortModel>(Array.from({ length: 1000 }, (_, i) => [`p${i}`, port(i, 'blue', i % 2 ? 'hv1' : 'hv2')]));
-    const np = port(5001, 'blue', 'hv1');
-    ports.set(np.uid, np);
-    const m = modelOf(ports, new Map());
-    for (const node of ['hv1', 'hv2']) {
-      const s = compileScope(m, node, ids, indexOf(m), { ports: new Set([np.uid]), networks: new Set(['blue']), loadBalancers: new Set() }, () => true);
-      expect([...s.coveredOwners].sort()).toEqual([ownerKey(networkOwner(100)), ownerKey(ids.portOwner(np.uid))].sort());
-      expect(s.owners.get(ownerKey(ids.portOwner(np.uid)))!.flows.length).toBe(node === 'hv1' ? 6 : 2);
-    }
+  it('one new port in a network of 100 or 2000 compiles 2 owners on each node (its own and its flood chunk), of the same size', () => {
+    const outputs = (f: { instructions: ReadonlyArray<{ type: string; actions?: ReadonlyArray<{ type: string }> }> }) => f.instructions.flatMap((i) => i.actions ?? []).length;
+    const cost = (n: number) => {
+      const ids = new OwnerIds();
+      const ports = new Map<string, PortModel>(Array.from({ length: n }, (_, i) => [`p${i}`, port(i, 'blue', i % 2 ? 'hv1' : 'hv2')]));
+      // Bound to the ofport after the last one, in a chunk hv1 already has: the network's own flows do not move.
+      const np = { ...port(n + 1, 'blue', 'hv1'), binding: { node: 'hv1', ofport: 100 + n + 1 } };
+      ports.set(np.uid, np);
+      const m = modelOf(ports, new Map());
+      const chunk = floodChunkOf(np.binding.ofport);
+      expect(floodViewOf([...ports.values()], 'hv1').chunks.get(chunk)!.size).toBeGreaterThan(1);
+      return ['hv1', 'hv2'].map((node) => {
+        const s = compileScope(m, node, ids, indexOf(m), { ports: new Set([np.uid]), networks: new Set(), loadBalancers: new Set(), floodChunks: new Set([floodChunkKey('blue', chunk)]) }, () => true);
+        expect([...s.coveredOwners].sort()).toEqual([ownerKey(floodChunkOwner(100, chunk)), ownerKey(ids.portOwner(np.uid))].sort());
+        expect(s.owners.get(ownerKey(ids.portOwner(np.uid)))!.flows.length).toBe(node === 'hv1' ? 6 : 2);
+        const chunkFlows = s.owners.get(ownerKey(floodChunkOwner(100, chunk)))?.flows ?? [];
+        // The chunk's one flow on each node (ports alternate between them), outputs to at most its 64 ofports.
+        expect(chunkFlows).toHaveLength(1);
+        expect(outputs(chunkFlows[0]!)).toBeLessThanOrEqual(64);
+        return { node, flows: [...s.owners.values()].reduce((a, o) => a + o.flows.length, 0), actions: [...s.owners.values()].flatMap((o) => o.flows).reduce((a, f) => a + outputs(f), 0) };
+      });
+    };
+    const small = cost(100);
+    const big = cost(2000);
+    // The same owners and flows; their size is bounded by a chunk (64 outputs), not by the network.
+    expect(big.map((c) => c.flows)).toEqual(small.map((c) => c.flows));
+    for (const c of [...small, ...big]) expect(c.actions).toBeLessThanOrEqual(64 + 30);
+  });
+
+  it('the flood reaches every local port once, through bounded chunks, and the network flood flows list chunks, not ports', () => {
+    const ports = new Map<string, PortModel>(Array.from({ length: 1000 }, (_, i) => [`p${i}`, port(i, 'blue', 'hv1')]));
+    const c = compileNode(modelOf(ports, new Map()), 'hv1', new OwnerIds());
+    const chunkFlows = [...c.owners.values()].filter((o) => o.owner.category === floodChunkOwner(100, 0).category).flatMap((o) => o.flows);
+    const outs = chunkFlows.flatMap((f) => f.instructions.flatMap((i) => ('actions' in i ? i.actions : []))).filter((a) => a.type === 'output').map((a) => (a as { port: number }).port);
+    expect(outs.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => 100 + i));
+    for (const f of chunkFlows) expect(f.instructions.flatMap((i) => ('actions' in i ? i.actions : [])).length).toBeLessThanOrEqual(64);
+    const net = c.owners.get(ownerKey(networkOwner(100)))!.flows.filter((f) => f.tableId === TABLES.Flood.id);
+    expect(net).toHaveLength(2);
+    // 100..1099 spans chunks 1..17: a load and a resubmit each.
+    for (const f of net) expect(f.instructions.flatMap((i) => ('actions' in i ? i.actions : [])).filter((a) => a.type === 'resubmit')).toHaveLength(17);
   });
 });

@@ -4,7 +4,7 @@ import { compileNode, indexModel, type NodeCompilation } from './compiler';
 import { LB_SLOTS, dealSlots } from './load-balancer';
 import { formatPipelineFlow } from './format';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
-import { OwnerIds, lbMac, networkOwner } from './owners';
+import { OwnerIds, floodChunkOwner, lbMac, networkOwner } from './owners';
 import { TABLE_ORDER } from './tables';
 
 const net = (uid: string, vni: number, encapsulation: 'vxlan' | 'geneve' = 'vxlan'): NetworkModel => ({ uid, key: `t/${uid}`, version: '1', vni, encapsulation });
@@ -36,7 +36,7 @@ function text(c: NodeCompilation): string[] {
 
 describe('pipeline tables', () => {
   it('are declared by name, in order', () => {
-    expect(TABLE_ORDER.map((t) => `${t.id}:${t.name}`)).toEqual(['0:Classifier', '1:SpoofGuard', '2:ArpResponder', '3:LbVip', '4:LbNat', '5:L2Lookup', '6:Flood', '7:LbSlot', '8:LbDnat']);
+    expect(TABLE_ORDER.map((t) => `${t.id}:${t.name}`)).toEqual(['0:Classifier', '1:SpoofGuard', '2:ArpResponder', '3:LbVip', '4:LbNat', '5:L2Lookup', '6:Flood', '7:LbSlot', '8:LbDnat', '9:FloodChunk']);
   });
 });
 
@@ -75,8 +75,10 @@ describe('compileNode', () => {
       'L2Lookup, priority=100, Network=100,FromTunnel=0, dl_dst=02:00:00:00:00:06 actions=set_field:198.18.0.2->tun_dst,set_field:0x64->tun_id,output:1',
       // network blue
       'Classifier, priority=100, in_port=1,tun_id=0x64 actions=load:0x64->Network,load:0x1->FromTunnel,goto_table:L2Lookup',
-      'Flood, priority=110, Network=100,FromTunnel=1 actions=output:5',
-      'Flood, priority=100, Network=100 actions=output:5,set_field:198.18.0.2->tun_dst,set_field:0x64->tun_id,output:1',
+      'Flood, priority=110, Network=100,FromTunnel=1 actions=load:0->FloodChunk,resubmit(,9)',
+      'Flood, priority=100, Network=100 actions=load:0->FloodChunk,resubmit(,9),set_field:198.18.0.2->tun_dst,set_field:0x64->tun_id,output:1',
+      // its flood chunk 0 (ofports 0..63) on hv1
+      'FloodChunk, priority=100, Network=100,FloodChunk=0 actions=output:5',
     ]);
     expect(c.realizes).toEqual(new Map([['a', '1'], ['b', '1'], ['blue', '1']]));
   });
@@ -108,7 +110,9 @@ describe('compileNode', () => {
       expect(new Set(counts.filter((_, i) => i % 2 === 0))).toEqual(new Set([6]));
       expect(new Set(counts.filter((_, i) => i % 2 === 1))).toEqual(new Set([2]));
       const total = [...c.owners.values()].reduce((s, o) => s + o.flows.length, 0);
-      expect(total).toBe(7 + 3 + (n / 2) * 6 + (n / 2) * 2);
+      // + one flow per flood chunk (64 ofports) holding a local port.
+      const chunks = new Set(ports.filter((p) => p.binding?.node === 'hv1').map((p) => Math.floor(p.binding!.ofport / 64))).size;
+      expect(total).toBe(7 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
     }
   });
 
@@ -116,15 +120,20 @@ describe('compileNode', () => {
     const ports = Array.from({ length: 1000 }, (_, i) => port(`p${i}`, 'blue', 10 + i, i % 2 ? 'hv2' : 'hv1', { mac: mac(i), ips: [ip(i)] }));
     const ids = new OwnerIds();
     const before = compileNode(model([net('blue', 100)], ports), 'hv1', ids);
-    const after = compileNode(model([net('blue', 100)], [...ports, port('new', 'blue', 2000, 'hv1', { mac: mac(2000), ips: [ip(2000)] })]), 'hv1', ids);
+    // The next ofport (1010) falls in a flood chunk hv1 already has (960..1023).
+    const added = () => port('new', 'blue', 1010, 'hv1', { mac: mac(2000), ips: [ip(2000)] });
+    const after = compileNode(model([net('blue', 100)], [...ports, added()]), 'hv1', ids);
     const delta = flowDelta(before, after);
-    expect(delta.changedOwners).toEqual([ownerKey(networkOwner(100)), ownerKey(ids.portOwner('new'))].sort());
-    // 6 new flows for the port + the two flood flows of its network now listing it.
-    expect(delta.added).toBe(6 + 2);
-    expect(delta.removed).toBe(2);
+    expect(delta.changedOwners).toEqual([ownerKey(floodChunkOwner(100, 15)), ownerKey(ids.portOwner('new'))].sort());
+    // 6 new flows for the port + its flood chunk's one flow now listing it; the network's flood flows stay.
+    expect(delta.added).toBe(6 + 1);
+    expect(delta.removed).toBe(1);
+    // A port opening a new chunk also rewrites the network's two flood flows (once per 64 ofports).
+    const opening = compileNode(model([net('blue', 100)], [...ports, port('new', 'blue', 2000, 'hv1', { mac: mac(2000), ips: [ip(2000)] })]), 'hv1', ids);
+    expect(flowDelta(before, opening)).toMatchObject({ added: 6 + 1 + 2, removed: 2 });
     // On the other node the new port is remote: 2 flows, nothing else.
     const b2 = compileNode(model([net('blue', 100)], ports), 'hv2', ids);
-    const a2 = compileNode(model([net('blue', 100)], [...ports, port('new', 'blue', 2000, 'hv1', { mac: mac(2000), ips: [ip(2000)] })]), 'hv2', ids);
+    const a2 = compileNode(model([net('blue', 100)], [...ports, added()]), 'hv2', ids);
     expect(flowDelta(b2, a2)).toMatchObject({ added: 2, removed: 0 });
   });
 

@@ -8,17 +8,25 @@
  * guard, ARP answer + self-ARP pass, L2 entry); per remote port of a present network:
  * 2 flows (ARP answer, L2 entry to the tunnel; also for a port declared on another node
  * (spec.node) whose NIC is not plugged yet); per present network: 1 tunnel
- * classifier + 2 flood flows (+1 conntrack flow when it has load balancers); per load
- * balancer: see lbFlows. Nothing depends on the number of other ports except the
- * network's flood flows, which list its local ports and VTEPs.
+ * classifier + 2 flood flows (+1 conntrack flow when it has load balancers) + 1 flow per
+ * flood chunk that holds a local port of it; per load balancer: see lbFlows.
+ *
+ * Flooding is split so that no flow lists all of a network's ports: a local port belongs
+ * to flood chunk (ofport / 64) mod 256 (floodChunkOf), whose one flow in FloodChunk outputs
+ * to the chunk's ports (64 with OVS's sequential ofports, 256 at most); the network's two
+ * flood flows resubmit to its non-empty chunks (256 at most) and tunnel to its VTEPs. A
+ * port coming or going rewrites its chunk's flow, and the network's flood flows only when
+ * a chunk or a VTEP appears or goes: bounded work whatever the network's size. (OpenFlow
+ * 1.5's insert_bucket on an "all" group would be the other O(1) way; OVS accepts it only
+ * on a 1.5 connection, and this codec speaks 1.3, where a group modify resends every bucket.)
  */
 import { ETH_TYPE, OFPP, type Action, type KnownOxm } from '../openflow';
 import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
 import { ownerKey, type FlowOwner } from '../openflow/sync';
-import { FromLocalMark, FromTunnelMark, NetworkField, loadField, loadMark, matchField, matchMark } from './fields';
+import { FloodChunkField, FromLocalMark, FromTunnelMark, NetworkField, loadField, loadMark, matchField, matchMark } from './fields';
 import { lbFlows } from './load-balancer';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
-import { OwnerIds, PIPELINE_OWNER, ctZone, networkOwner } from './owners';
+import { OwnerIds, PIPELINE_OWNER, ctZone, floodChunkOwner, networkOwner } from './owners';
 import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
 import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
 import { TABLES, type Table } from './tables';
@@ -33,6 +41,20 @@ export const Priority = {
 } as const;
 
 const ARP_OP_REQUEST = 1;
+/** resubmit's "keep in_port" value (OFPP_IN_PORT of OpenFlow 1.0): output to the ingress port stays suppressed. */
+const OFPP10_IN_PORT = 0xfff8;
+
+/** Consecutive ofports per flood chunk, and the number of chunks (FloodChunkField holds 8 bits). */
+export const FLOOD_CHUNK_PORTS = 64;
+export const FLOOD_CHUNKS = 256;
+
+/** The flood chunk of a local port: OVS hands out ofports in sequence, so a chunk fills before the next opens. */
+export function floodChunkOf(ofport: number): number {
+  return Math.floor(ofport / FLOOD_CHUNK_PORTS) % FLOOD_CHUNKS;
+}
+
+/** A network's local ofports on one node, by flood chunk (ofport -> number of ports bound to it). */
+export type FloodChunks = ReadonlyMap<number, ReadonlyMap<number, number>>;
 const ARP_OP_REPLY = 2;
 
 export interface OwnerFlows {
@@ -149,9 +171,15 @@ export function pipelineFlows(): DesiredFlow[] {
   ];
 }
 
-function networkFlows(net: NetworkModel, local: Array<{ ofport: number }>, remotes: NodeModel[], tunnelPort: number | undefined, hasLb: boolean): DesiredFlow[] {
+/** The one flow of a flood chunk: output to each of its local ports. */
+function floodChunkFlow(net: NetworkModel, chunk: number, ofports: Iterable<number>): DesiredFlow {
+  const outs = [...ofports].sort((a, b) => a - b).map(out);
+  return flow(TABLES.FloodChunk, Priority.Normal, [matchField(NetworkField, net.vni), matchField(FloodChunkField, chunk)], outs);
+}
+
+function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: NodeModel[], tunnelPort: number | undefined, hasLb: boolean): DesiredFlow[] {
   const flows: DesiredFlow[] = [];
-  const localOut = [...new Set(local.map((p) => p.ofport))].sort((a, b) => a - b).map(out);
+  const localOut = [...chunks].sort((a, b) => a - b).flatMap((c): Action[] => [loadField(FloodChunkField, c), { type: 'resubmit', port: OFPP10_IN_PORT, table: TABLES.FloodChunk.id }]);
   if (tunnelPort !== undefined) {
     flows.push(
       flow(
@@ -214,23 +242,41 @@ function portOnNode(p: PortModel, net: NetworkModel, model: LogicalModel, nodeNa
   return remotePortFlows(p, net, remote, tunnelPort);
 }
 
-/** The network's own flows on a node (tunnel classifier, flooding), or undefined when no port of it is bound there. */
-function networkOnNode(net: NetworkModel, ports: Iterable<PortModel>, model: LogicalModel, nodeName: string, tunnelPort: number | undefined, hasLb: boolean): DesiredFlow[] | undefined {
-  const local: Array<{ ofport: number }> = [];
-  const remoteNodes = new Map<string, NodeModel>();
+/** Where a network's ports are bound, as its flood needs it: the local ofports by chunk on one node, and the nodes holding any. */
+export interface FloodView {
+  chunks: FloodChunks | undefined;
+  boundNodes: Iterable<string>;
+}
+
+/** A FloodView read from a list of ports (full compiles, tests); the reconciler keeps one up to date instead (ScopeIndex). */
+export function floodViewOf(ports: Iterable<PortModel>, nodeName: string): { chunks: Map<number, Map<number, number>>; boundNodes: Set<string> } {
+  const chunks = new Map<number, Map<number, number>>();
+  const boundNodes = new Set<string>();
   for (const p of ports) {
     const b = p.binding;
     if (!b) continue;
-    if (b.node === nodeName) {
-      local.push(b);
-      continue;
-    }
-    const remote = model.nodes.get(b.node);
-    if (remote && tunnelPort !== undefined) remoteNodes.set(remote.name, remote);
+    boundNodes.add(b.node);
+    if (b.node !== nodeName) continue;
+    const c = floodChunkOf(b.ofport);
+    let inChunk = chunks.get(c);
+    if (!inChunk) chunks.set(c, (inChunk = new Map()));
+    inChunk.set(b.ofport, (inChunk.get(b.ofport) ?? 0) + 1);
   }
-  if (!local.length) return undefined;
-  const remotes = [...remoteNodes.values()].sort((a, b) => a.name.localeCompare(b.name));
-  return networkFlows(net, local, remotes, tunnelPort, hasLb);
+  return { chunks, boundNodes };
+}
+
+/** The network's own flows on a node (tunnel classifier, flooding), or undefined when no port of it is bound there. */
+function networkOnNode(net: NetworkModel, view: FloodView, model: LogicalModel, nodeName: string, tunnelPort: number | undefined, hasLb: boolean): DesiredFlow[] | undefined {
+  if (!view.chunks?.size) return undefined;
+  const remotes: NodeModel[] = [];
+  if (tunnelPort !== undefined) {
+    for (const n of view.boundNodes) {
+      const remote = n === nodeName ? undefined : model.nodes.get(n);
+      if (remote) remotes.push(remote);
+    }
+    remotes.sort((a, b) => a.name.localeCompare(b.name));
+  }
+  return networkFlows(net, view.chunks.keys(), remotes, tunnelPort, hasLb);
 }
 
 function ownerMap(): { owners: Map<number, OwnerFlows>; add: (owner: FlowOwner, label: string, flows: DesiredFlow[], groups?: DesiredGroup[]) => void } {
@@ -254,7 +300,8 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
     const ports = index.portsByNetwork.get(net.uid) ?? [];
     const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
     const lbs = index.lbsByNetwork.get(net.uid) ?? [];
-    const netFlows = networkOnNode(net, ports, model, nodeName, tunnelPort, lbs.length > 0);
+    const view = floodViewOf(ports, nodeName);
+    const netFlows = networkOnNode(net, view, model, nodeName, tunnelPort, lbs.length > 0);
     if (!netFlows) continue;
     for (const p of ports) {
       const flows = portOnNode(p, net, model, nodeName, tunnelPort);
@@ -264,6 +311,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
     }
     add(networkOwner(net.vni), `network ${net.key}`, netFlows);
     realizes.set(net.uid, net.version);
+    for (const c of [...view.chunks.keys()].sort((x, y) => x - y)) add(floodChunkOwner(net.vni, c), `network ${net.key} flood chunk ${c}`, [floodChunkFlow(net, c, view.chunks.get(c)!.keys())]);
     for (const lb of lbs) {
       const { flows, groups } = lbFlows(lb, net);
       add(ids.lbOwner(lb.uid), `loadbalancer ${lb.key}`, flows, groups);
@@ -279,6 +327,8 @@ export interface CompileScope {
   ports: ReadonlySet<string>;
   /** Network uids whose network owner (flooding, tunnel classifier) must be recompiled. */
   networks: ReadonlySet<string>;
+  /** Flood chunks whose owner must be recompiled (floodChunkKey(network uid, chunk)); absent: none. */
+  floodChunks?: ReadonlySet<string>;
   /** Load balancer uids (also deleted ones). */
   loadBalancers: ReadonlySet<string>;
 }
@@ -287,6 +337,20 @@ export interface CompileScope {
 export interface ScopeIndex {
   portsOf(networkUid: string): Iterable<PortModel>;
   lbsOf(networkUid: string): readonly LoadBalancerModel[];
+  /** The network's local ofports on a node by flood chunk; undefined or empty: none bound there. */
+  floodChunksOf(networkUid: string, node: string): FloodChunks | undefined;
+  /** Nodes with a port of the network bound. */
+  boundNodesOf(networkUid: string): Iterable<string>;
+}
+
+/** A flood chunk in a CompileScope. */
+export function floodChunkKey(networkUid: string, chunk: number): string {
+  return `${chunk}/${networkUid}`;
+}
+
+function parseFloodChunkKey(key: string): { networkUid: string; chunk: number } {
+  const i = key.indexOf('/');
+  return { networkUid: key.slice(i + 1), chunk: Number(key.slice(0, i)) };
 }
 
 export interface ScopeCompilation {
@@ -299,12 +363,13 @@ export interface ScopeCompilation {
 }
 
 /**
- * Compiles only the owners a change touches on one node: each port in scope, and each
- * network in scope (its flood flows, which list its local ports and VTEPs, and its load
- * balancers). Gives exactly what compileNode gives for those owners, at a cost
- * proportional to the scope plus the scoped networks' port counts. When a network
- * becomes present on the node or stops being present (wasPresent says what it was),
- * all its owners are in scope, as that changes every one of them.
+ * Compiles only the owners a change touches on one node: each port in scope, each flood
+ * chunk in scope, and each network in scope (its flood flows, which list its chunks and
+ * VTEPs, and its load balancers). Gives exactly what compileNode gives for those owners,
+ * at a cost proportional to the scope (a chunk or a network's flood flows are bounded
+ * in size, see floodChunkOf). When a network becomes present on the node or stops being
+ * present (wasPresent says what it was), all its owners are in scope, as that changes
+ * every one of them.
  */
 export function compileScope(
   model: LogicalModel,
@@ -322,11 +387,14 @@ export function compileScope(
   const present = new Map<string, boolean>();
   const ports = new Set(scope.ports);
   const lbUids = new Set(scope.loadBalancers);
+  const chunks = new Set(scope.floodChunks);
+  const viewOf = (uid: string): FloodView => ({ chunks: index.floodChunksOf(uid, nodeName), boundNodes: index.boundNodesOf(uid) });
   for (const uid of scope.networks) {
     const net = model.networks.get(uid);
     if (!net) continue;
     const lbs = index.lbsOf(uid);
-    const netFlows = networkOnNode(net, index.portsOf(uid), model, nodeName, self?.tunnelPorts?.[net.encapsulation], lbs.length > 0);
+    const view = viewOf(uid);
+    const netFlows = networkOnNode(net, view, model, nodeName, self?.tunnelPorts?.[net.encapsulation], lbs.length > 0);
     present.set(uid, netFlows !== undefined);
     coveredOwners.add(ownerKey(networkOwner(net.vni)));
     coveredUids.add(uid);
@@ -335,16 +403,26 @@ export function compileScope(
       realizes.set(uid, net.version);
     }
     for (const lb of lbs) lbUids.add(lb.uid);
-    if (wasPresent(net) !== (netFlows !== undefined)) for (const p of index.portsOf(uid)) ports.add(p.uid);
+    if (wasPresent(net) !== (netFlows !== undefined)) {
+      for (const p of index.portsOf(uid)) ports.add(p.uid);
+      for (const c of view.chunks?.keys() ?? []) chunks.add(floodChunkKey(uid, c));
+    }
   }
   const isPresent = (net: NetworkModel): boolean => {
     let v = present.get(net.uid);
-    if (v === undefined) {
-      v = networkOnNode(net, index.portsOf(net.uid), model, nodeName, undefined, false) !== undefined;
-      present.set(net.uid, v);
-    }
+    if (v === undefined) present.set(net.uid, (v = (index.floodChunksOf(net.uid, nodeName)?.size ?? 0) > 0));
     return v;
   };
+  for (const key of chunks) {
+    const { networkUid, chunk } = parseFloodChunkKey(key);
+    const net = model.networks.get(networkUid);
+    // A network gone is a model rebuild: the full compile that follows removes its chunks.
+    if (!net) continue;
+    const owner = floodChunkOwner(net.vni, chunk);
+    coveredOwners.add(ownerKey(owner));
+    const ofports = index.floodChunksOf(networkUid, nodeName)?.get(chunk);
+    if (ofports?.size) add(owner, `network ${net.key} flood chunk ${chunk}`, [floodChunkFlow(net, chunk, ofports.keys())]);
+  }
   for (const uid of ports) {
     const owner = ids.portOwner(uid);
     coveredOwners.add(ownerKey(owner));

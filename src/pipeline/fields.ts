@@ -15,7 +15,7 @@ export interface RegMark {
   readonly value: number;
 }
 
-function regField(name: string, reg: 'reg0' | 'reg1' | 'reg2' | 'reg3', ofs: number, nbits: number): RegField {
+function regField(name: string, reg: 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4', ofs: number, nbits: number): RegField {
   return Object.freeze({ name, sub: Object.freeze({ field: reg, ofs, nbits }) });
 }
 
@@ -58,5 +58,8 @@ export const LbSlotField = regField('LbSlot', 'reg2', 0, 8);
 /** The backend its slot chose, as an IPv4 address (stable across backend list changes). */
 export const LbBackendField = regField('LbBackend', 'reg3', 0, 32);
 
+/** Which flood chunk of the network's local ports the Flood table hands a packet to (compiler.ts: FLOOD_CHUNKS fits 8 bits). */
+export const FloodChunkField = regField('FloodChunk', 'reg4', 0, 8);
+
 /** Register names for readable dumps: "NXM_NX_REG0[0..23]" -> "Network". */
-export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField, LbSlotField, LbBackendField];
+export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField, LbSlotField, LbBackendField, FloodChunkField];

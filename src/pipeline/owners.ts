@@ -13,12 +13,19 @@ export const OwnerCategory = {
   Port: 3,
   /** A LoadBalancer: VIP ARP answer, slot table and DNAT flows (load-balancer.ts). */
   LoadBalancer: 4,
+  /** One flood chunk of a network's local ports on a node. objectId = VNI * 256 + chunk. */
+  FloodChunk: 5,
 } as const;
 
 export const PIPELINE_OWNER: FlowOwner = Object.freeze({ category: OwnerCategory.Pipeline, objectId: 0 });
 
 export function networkOwner(vni: number): FlowOwner {
   return { category: OwnerCategory.Network, objectId: vni };
+}
+
+/** The owner of a network's flood chunk (0..255): VNI (24 bits) and chunk (8 bits) fill the 32-bit id. */
+export function floodChunkOwner(vni: number, chunk: number): FlowOwner {
+  return { category: OwnerCategory.FloodChunk, objectId: vni * 256 + chunk };
 }
 
 /**

@@ -12,12 +12,15 @@
  *   LbNat        +new to VIP:port -> hash into a slot (multipath), LbSlot;
  *                packets to the LB's MAC now addressed to a backend IP -> backend MAC
  *   L2Lookup     destination MAC of a local port -> output; of a remote port -> tunnel
- *   Flood        broadcast / unknown unicast -> the network's local ports and VTEPs
+ *   Flood        broadcast / unknown unicast -> the network's flood chunks (resubmit) and VTEPs
  *   LbSlot       VIP + slot -> the slot's backend (load-balancer.ts)
  *   LbDnat       VIP:port + backend -> ct(commit, nat(dst=backend:targetPort)), back to LbNat
+ *   FloodChunk   network + chunk -> output to the chunk's local ports (one flow per chunk,
+ *                so a port coming or going rewrites one bounded flow, not the network's list)
  *
- * LbSlot and LbDnat come last although LbNat leads to them: goto_table only needs a
- * higher id, and appending keeps every other table's id (and existing dumps) unchanged.
+ * LbSlot, LbDnat and FloodChunk come last although earlier tables lead to them: goto_table
+ * only needs a higher id, resubmit none, and appending keeps every other table's id (and
+ * existing dumps) unchanged.
  *
  * A table miss drops (br-int has fail_mode=secure and OpenFlow 1.3 drops on a miss);
  * the one exception, L2Lookup -> Flood, is an explicit pipeline flow.
@@ -39,6 +42,7 @@ const DECLARED = [
   ['Flood', 'broadcast and unknown unicast to the network\u2019s ports and VTEPs'],
   ['LbSlot', 'a new connection\u2019s load balancer slot -> its backend'],
   ['LbDnat', 'VIP:port + backend -> conntrack commit with DNAT'],
+  ['FloodChunk', 'one chunk of a network\u2019s local ports: output to each'],
 ] as const;
 
 export type TableName = (typeof DECLARED)[number][0];

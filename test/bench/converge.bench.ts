@@ -4,7 +4,7 @@
  * userspace OVS), same run, same logical topology: one network with N ports split over
  * the two hypervisors.
  *
- *   npm run bench:converge -- --sizes=100,1000,3000 [--sides=vnetd,ovn] [--no-restart]
+ *   npm run bench:converge -- --sizes=100,1000,3000 [--sides=vnetd,ovn,floor] [--no-restart]
  *   (or BENCH_N=100,1000; default 100,1000: OVN alone takes ~150 s at N=3000)
  *
  * Per N, on a fresh bed for each side:
@@ -40,6 +40,15 @@
  *    hypervisors (the daemons that program the flows; northd and the databases keep
  *    running) and a new one on each, until `--wait=hv sync` returns and the flow count
  *    is back. Then 1 s more; lost = icmp_seq numbers missing below the last answered;
+ *  - the OVS floor (`--sides=...,floor`): what no controller can beat on this machine. A
+ *    bed without any controller, the same N internal ports (N/2 per hypervisor), VM a and
+ *    the unplugged VM b both on hv2, b's NIC plugged with an ofport_request and every flow
+ *    the ping needs installed before (ARP answered on the bridge, unicast by MAC: nothing
+ *    flooded to the N/2 ports): the same ping across the same add-port. Plug to first reply
+ *    there is OVS alone (add-port's reconfiguration with N/2 ports on the bridge, then the
+ *    first packets' upcalls); the controllers' figures above it are what they add.
+ *    BENCH_CAPTURE=1 adds tcpdump's stamps on b's NIC (ARP answer in, first echo request
+ *    out) on every side;
  *  - memory: vnetd runs as its own process (`node --import tsx src/main.ts`): its VmRSS;
  *    OVN: VmRSS of ovn-northd + NB + SB ovsdb-servers, and of ovn-controller per
  *    hypervisor (the hypervisors' own ovsdb-server/ovs-vswitchd excluded on both).
@@ -176,7 +185,7 @@ interface UnpluggedVm extends Vm {
   remove(): Promise<void>;
 }
 
-async function unpluggedVm(bed: Testbed, hv: Hypervisor, o: { name: string; ifaceId: string; mac: string; ip: string }): Promise<UnpluggedVm> {
+async function unpluggedVm(bed: Testbed, hv: Hypervisor, o: { name: string; ifaceId: string; mac: string; ip: string; ofportRequest?: number }): Promise<UnpluggedVm> {
   const ipBin = findBinary('ip')!;
   const netns = `${bed.prefix}-u-${o.name}`;
   const iface = `${bed.prefix}u${o.name}`;
@@ -194,7 +203,8 @@ async function unpluggedVm(bed: Testbed, hv: Hypervisor, o: { name: string; ifac
     name: o.name, hypervisor: hv, netns, iface, tap, ifaceId: o.ifaceId, mac: o.mac, ip: o.ip, exec,
     ofport: async () => Number((await hv.ovs.vsctl(['get', 'Interface', tap, 'ofport'])).trim()),
     plug: async () => {
-      await hv.ovs.vsctl(['add-port', 'br-int', tap, '--', 'set', 'Interface', tap, `external_ids:iface-id=${o.ifaceId}`, `external_ids:attached-mac="${o.mac}"`, 'external_ids:iface-status=active']);
+      const request = o.ofportRequest ? [`ofport_request=${o.ofportRequest}`] : [];
+      await hv.ovs.vsctl(['add-port', 'br-int', tap, '--', 'set', 'Interface', tap, ...request, `external_ids:iface-id=${o.ifaceId}`, `external_ids:attached-mac="${o.mac}"`, 'external_ids:iface-status=active']);
     },
     remove: async () => {
       await hv.ovs.vsctl(['--if-exists', 'del-port', 'br-int', tap]).catch(() => undefined);
@@ -215,6 +225,34 @@ interface PlugTimes {
   /** ovs-vsctl add-port returned (it waits for ovs-vswitchd to reconfigure). */
   plugEnd: number;
   firstReply: number;
+  /** BENCH_CAPTURE=1: what the VM's NIC saw first (tcpdump's stamps): the ARP answer, its first echo request out. */
+  seen?: { arpReply?: number; echoRequest?: number };
+}
+
+/** tcpdump on the VM's NIC (BENCH_CAPTURE=1): when the first ARP reply came in and the first echo request went out. */
+function captureFirsts(vm: Vm): { ready: Promise<void>; stop(): Promise<{ arpReply?: number; echoRequest?: number }> } {
+  const child = spawn(findBinary('ip')!, ['netns', 'exec', vm.netns, 'tcpdump', '-tt', '-n', '-l', '--immediate-mode', '-i', vm.iface, 'arp or icmp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let text = '';
+  child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
+  const ready = new Promise<void>((r) => {
+    child.stderr!.on('data', (c: Buffer) => c.toString().includes('listening') && r());
+    setTimeout(r, 2000);
+  });
+  const first = (re: RegExp) => {
+    const m = new RegExp(`^(\\d+\\.\\d+) .*${re.source}`, 'm').exec(text);
+    return m ? Number(m[1]) * 1000 : undefined;
+  };
+  return {
+    ready,
+    stop: async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      if (child.exitCode === null) child.kill('SIGINT');
+      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+      children.delete(child);
+      return { arpReply: first(/ARP, Reply/), echoRequest: first(/ICMP echo request/) };
+    },
+  };
 }
 
 /**
@@ -274,6 +312,8 @@ async function pingAcrossPlug(vm: UnpluggedVm, ip: string, timeoutMs = 30_000): 
   let out = '';
   const watch = watchInterface(vm.hypervisor, vm.tap);
   await watch.ready;
+  const capture = process.env.BENCH_CAPTURE ? captureFirsts(vm) : undefined;
+  await capture?.ready;
   const child = spawn(findBinary('ip')!, ['netns', 'exec', vm.netns, 'ping', '-n', '-D', '-i', '0.001', '-W', '1', '-w', String(Math.ceil(timeoutMs / 1000)), ip], { stdio: ['ignore', 'pipe', 'ignore'] });
   children.add(child);
   const reply = new Promise<number>((resolve, reject) => {
@@ -293,7 +333,8 @@ async function pingAcrossPlug(vm: UnpluggedVm, ip: string, timeoutMs = 30_000): 
     await vm.plug();
     const plugEnd = Date.now();
     const firstReply = await reply;
-    return { plugStart, inserted: await watch.inserted, ofport: await watch.ofport, plugEnd, firstReply };
+    const seen = await capture?.stop();
+    return { plugStart, inserted: await watch.inserted, ofport: await watch.ofport, plugEnd, firstReply, seen };
   } finally {
     watch.stop();
     if (child.pid && child.exitCode === null) child.kill('SIGINT');
@@ -304,24 +345,23 @@ async function pingAcrossPlug(vm: UnpluggedVm, ip: string, timeoutMs = 30_000): 
 /** The new port's steps, from the plug (and the controller's part: from the ofport to the first reply). */
 function newPortLine(p: PlugTimes, posted: number): string {
   const rel = (x: number) => `${(x - p.plugStart).toFixed(0)} ms`;
+  const seen = p.seen ? `, NIC got its ARP answer ${p.seen.arpReply ? rel(p.seen.arpReply) : '-'} and sent its first echo request ${p.seen.echoRequest ? rel(p.seen.echoRequest) : '-'}` : '';
   return (
-    `port b, from the plug: row in OVSDB ${rel(p.inserted)}, ofport ${rel(p.ofport)}, add-port returned ${rel(p.plugEnd)}, first reply ${rel(p.firstReply)}; ` +
+    `port b, from the plug: row in OVSDB ${rel(p.inserted)}, ofport ${rel(p.ofport)}, add-port returned ${rel(p.plugEnd)}${seen}, first reply ${rel(p.firstReply)}; ` +
     `ofport to first reply ${(p.firstReply - p.ofport).toFixed(0)} ms (POST to plug ${(p.plugStart - posted).toFixed(0)} ms; plug at epoch ${p.plugStart})`
   );
 }
 
 /** The new-port figures of a run, one row per N: the controller's part (ofport to first reply) first. */
-function newPortTable(rows: Array<{ n: number; v?: Result; o?: Result }>): string[] {
+function newPortTable(rows: Array<{ n: number; v?: Result; o?: Result; f?: Result }>): string[] {
   const ms = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
   const part = (r: Result | undefined, from: 'ofport' | 'inserted' | 'plugStart') => (r?.newPort ? r.newPort.firstReply - r.newPort[from] : undefined);
+  const three = (from: 'ofport' | 'inserted' | 'plugStart', v?: Result, o?: Result, f?: Result) => `${ms(part(v, from))} / ${ms(part(o, from))} / ${ms(part(f, from))}`;
+  const addPort = (r?: Result) => ms(r?.newPort && r.newPort.plugEnd - r.newPort.plugStart);
   return [
-    '| N | ofport to first reply vnetd / OVN (ms) | OVSDB row to first reply vnetd / OVN (ms) | plug to first reply vnetd / OVN (ms) | add-port (ovs-vsctl) vnetd / OVN (ms) |',
+    '| N | ofport to first reply vnetd / OVN / OVS floor (ms) | OVSDB row to first reply vnetd / OVN / floor (ms) | plug to first reply vnetd / OVN / floor (ms) | add-port (ovs-vsctl) vnetd / OVN / floor (ms) |',
     '|---|---|---|---|---|',
-    ...rows.map(
-      ({ n, v, o }) =>
-        `| ${n} | ${ms(part(v, 'ofport'))} / ${ms(part(o, 'ofport'))} | ${ms(part(v, 'inserted'))} / ${ms(part(o, 'inserted'))} | ${ms(part(v, 'plugStart'))} / ${ms(part(o, 'plugStart'))} | ` +
-        `${ms(v?.newPort && v.newPort.plugEnd - v.newPort.plugStart)} / ${ms(o?.newPort && o.newPort.plugEnd - o.newPort.plugStart)} |`,
-    ),
+    ...rows.map(({ n, v, o, f }) => `| ${n} | ${three('ofport', v, o, f)} | ${three('inserted', v, o, f)} | ${three('plugStart', v, o, f)} | ${addPort(v)} / ${addPort(o)} / ${addPort(f)} |`),
   ];
 }
 
@@ -419,6 +459,7 @@ async function benchVnetd(n: number): Promise<Result> {
   let bed: Testbed | undefined;
   // BENCH_DATA_DIR (e.g. /dev/shm) puts vnetd's SQLite store there: separates compute from fsync latency.
   const dataDir = mkdtempSync(join(process.env.BENCH_DATA_DIR ?? tmpdir(), 'vnetd-bench-'));
+  const runsBefore = vnetdRuns;
   try {
     v = await startVnetdProcess(dataDir);
     const call = async (method: string, path: string, body?: unknown) => {
@@ -535,7 +576,8 @@ async function benchVnetd(n: number): Promise<Result> {
     for (const c of cleanups) await c();
     await bed?.stop().catch((e) => out(`  bed stop: ${e}`));
     // BENCH_LOG_DIR keeps vnetd's logs (with BENCH_VNETD_LOG=debug: timestamps of every step).
-    if (process.env.BENCH_LOG_DIR) for (let i = 1; i <= vnetdRuns; i++) if (existsSync(join(dataDir, `vnetd-${i}.log`))) copyFileSync(join(dataDir, `vnetd-${i}.log`), join(process.env.BENCH_LOG_DIR, `vnetd-N${n}-${i}.log`));
+    // Named by this N's runs (1: the first process, 2: the one after the restart).
+    if (process.env.BENCH_LOG_DIR) for (let i = runsBefore + 1; i <= vnetdRuns; i++) if (existsSync(join(dataDir, `vnetd-${i}.log`))) copyFileSync(join(dataDir, `vnetd-${i}.log`), join(process.env.BENCH_LOG_DIR, `vnetd-N${n}-${i - runsBefore}.log`));
     // BENCH_KEEP_DATA=1 keeps the data dir (the store: which writes realizing N ports took).
     if (process.env.BENCH_KEEP_DATA) out(`  vnetd data dir kept: ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
@@ -702,6 +744,53 @@ async function benchOvn(n: number): Promise<Result> {
   }
 }
 
+// ---------------------------------------------------------------- OVS floor
+
+/**
+ * OVS alone: no controller, br-int forwarding with NORMAL, the same N ports (N/2 on each
+ * hypervisor) and the same ping across the same add-port as on the controllers' beds, VM a
+ * and VM b both on hv2 (NORMAL cannot use the flow-based tunnel ports).
+ */
+async function benchFloor(n: number): Promise<Result> {
+  phase = `floor N=${n}`;
+  const cleanups: Array<() => Promise<void>> = [];
+  let bed: Testbed | undefined;
+  try {
+    bed = await startTestbed({ hypervisors: 2, bridges: 'testbed' });
+    const pfx = bed.prefix;
+    await plugInternal(bed, n, (i) => `${pfx}-p${i}`);
+    const hv = bed.hv('hv2');
+    const A = { mac: '0a:00:00:00:ff:01', ip: '10.100.250.1' };
+    const B = { mac: '0a:00:00:00:ff:02', ip: '10.100.250.2', ofport: 60000 };
+    const a = await bed.addVm('hv2', { name: 'a', ifaceId: `${pfx}-vm-a`, mac: A.mac, ip: `${A.ip}/16` });
+    await fastArp(a);
+    await quiet(a);
+    // Everything b needs, in place before it is plugged (its ofport requested): ARP answered
+    // on the bridge as vnetd's responder does (nothing flooded to the N/2 ports), unicast by
+    // destination MAC. What is left is OVS's own work.
+    const answer = (x: { mac: string; ip: string }) =>
+      `move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:${x.mac}->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],set_field:${x.mac}->arp_sha,move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:${x.ip}->arp_spa,in_port`;
+    const staticFlows = [
+      `priority=20,arp,arp_op=1,arp_tpa=${A.ip},actions=${answer(A)}`,
+      `priority=20,arp,arp_op=1,arp_tpa=${B.ip},actions=${answer(B)}`,
+      `priority=10,dl_dst=${A.mac},actions=output:${await a.ofport()}`,
+      `priority=10,dl_dst=${B.mac},actions=output:${B.ofport}`,
+    ];
+    for (const f of staticFlows) await hv.ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, f]);
+    const t1 = Date.now();
+    const bvm = await unpluggedVm(bed, hv, { name: 'b', ifaceId: `${pfx}-vm-b`, mac: B.mac, ip: `${B.ip}/16`, ofportRequest: B.ofport });
+    cleanups.push(() => bvm.remove());
+    const p = await pingAcrossPlug(bvm, '10.100.250.1');
+    out(`  floor N=${n}: ${newPortLine(p, t1)}`);
+    const flows = await Promise.all(bed.hypervisors.map(flowCount));
+    return { realizeMs: NaN, flows, firstPingMs: p.firstReply - t1, afterPlugMs: p.firstReply - p.plugStart, rssMB: '-', newPort: { ...p, posted: t1 } };
+  } finally {
+    phase = 'floor teardown';
+    for (const c of cleanups) await c();
+    await bed?.stop().catch((e) => out(`  bed stop: ${e}`));
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -710,7 +799,7 @@ async function main(): Promise<void> {
     out(`skipped: ${avail.reason}`);
     return;
   }
-  for (const b of ['ovn-nbctl', 'ovn-sbctl', 'ovn-northd', 'ovn-controller']) {
+  for (const b of SIDES.has('ovn') ? ['ovn-nbctl', 'ovn-sbctl', 'ovn-northd', 'ovn-controller'] : []) {
     if (!findBinary(b)) {
       out(`skipped: ${b} not found (apt-get install ovn-central ovn-host)`);
       return;
@@ -735,12 +824,13 @@ async function main(): Promise<void> {
       return undefined;
     }
   };
-  const rows: Array<{ n: number; v?: Result; o?: Result }> = [];
+  const rows: Array<{ n: number; v?: Result; o?: Result; f?: Result }> = [];
   for (const n of SIZES) {
     out(`N=${n}`);
     const v = SIDES.has('vnetd') ? await attempt(`vnetd N=${n}`, () => benchVnetd(n)) : undefined;
     const o = SIDES.has('ovn') ? await attempt(`OVN N=${n}`, () => benchOvn(n)) : undefined;
-    rows.push({ n, v, o });
+    const f = SIDES.has('floor') ? await attempt(`floor N=${n}`, () => benchFloor(n)) : undefined;
+    rows.push({ n, v, o, f });
     // The row at once: a later, bigger N may take long or fail.
     for (const l of [...header, row({ n, v, o })]) out(`  ${l}`);
   }

@@ -8,11 +8,14 @@
  * every node in full.
  *
  * Per network it also counts bound ports per node, so "which nodes need this network"
- * (status) is a lookup, not a scan of the network's ports.
+ * (status) is a lookup, not a scan of the network's ports, and keeps its local ofports
+ * per node by flood chunk, so a port coming or going recompiles its chunk (and the
+ * network's flood flows only when a chunk or a node appears or goes), never a list of
+ * the network's ports.
  */
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
-import { indexModel, lbMac, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
+import { floodChunkKey, floodChunkOf, indexModel, lbMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
@@ -23,15 +26,24 @@ export interface Touched {
   ports: Set<string>;
   networks: Set<string>;
   loadBalancers: Set<string>;
+  /** floodChunkKey(network uid, chunk) */
+  floodChunks: Set<string>;
 }
 
 export function emptyTouched(): Touched {
-  return { ports: new Set(), networks: new Set(), loadBalancers: new Set() };
+  return { ports: new Set(), networks: new Set(), loadBalancers: new Set(), floodChunks: new Set() };
 }
 
 export function mergeTouched(into: Touched, from: Touched): void {
-  for (const k of ['ports', 'networks', 'loadBalancers'] as const) for (const uid of from[k]) into[k].add(uid);
+  for (const k of ['ports', 'networks', 'loadBalancers', 'floodChunks'] as const) for (const uid of from[k]) into[k].add(uid);
 }
+
+/**
+ * How a change moved the zero crossings of a network's per-node and per-chunk counts
+ * (+1 appeared, -1 went): a crossing that is not undone within the change alters the
+ * network's flood flows (its chunk list or its VTEPs).
+ */
+type Crossings = Map<string, number>;
 
 /**
  * Where a port is bound: Bound=True, or Unknown (its node's session is down and the
@@ -89,6 +101,8 @@ export class LiveModel implements ScopeIndex {
   private readonly lbUidByKey = new Map<string, string>();
   /** networkUid -> node -> number of ports bound there. */
   private readonly boundCount = new Map<string, Map<string, number>>();
+  /** networkUid -> node -> flood chunk -> ofport -> number of ports bound to it. */
+  private readonly chunksByNet = new Map<string, Map<string, Map<number, Map<number, number>>>>();
   /** The raw load balancers, to re-resolve backends when their network's ports change. */
   private readonly rawLbs = new Map<string, LoadBalancer>();
 
@@ -132,10 +146,18 @@ export class LiveModel implements ScopeIndex {
     return new Set(this.boundCount.get(networkUid)?.keys() ?? []);
   }
 
+  boundNodesOf(networkUid: string): Iterable<string> {
+    return this.boundCount.get(networkUid)?.keys() ?? [];
+  }
+
+  floodChunksOf(networkUid: string, node: string): FloodChunks | undefined {
+    return this.chunksByNet.get(networkUid)?.get(node);
+  }
+
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
-    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.rawLbs]) m.clear();
+    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.rawLbs]) m.clear();
     for (const n of networks) {
       if (!n.spec?.vni || n.metadata.deletionTimestamp) continue;
       const key = `${n.metadata.namespace}/${n.metadata.name}`;
@@ -168,20 +190,26 @@ export class LiveModel implements ScopeIndex {
   /** A port was added, changed (obj) or deleted (undefined). */
   portChanged(key: string, obj: VirtualPort | undefined): Touched {
     const t = emptyTouched();
+    const nets = new Set<string>();
+    const crossings: Crossings = new Map();
     const oldUid = this.portUidByKey.get(key);
     const old = oldUid ? this.ports.get(oldUid) : undefined;
     if (old) {
       t.ports.add(old.uid);
-      t.networks.add(old.network);
-      this.dropPort(key, old);
+      nets.add(old.network);
+      if (old.binding) t.floodChunks.add(floodChunkKey(old.network, floodChunkOf(old.binding.ofport)));
+      this.dropPort(key, old, crossings);
     }
-    const now = obj ? this.putPort(key, obj, old?.binding) : undefined;
+    const now = obj ? this.putPort(key, obj, old?.binding, crossings) : undefined;
     if (now) {
       t.ports.add(now.uid);
-      t.networks.add(now.network);
+      nets.add(now.network);
+      if (now.binding) t.floodChunks.add(floodChunkKey(now.network, floodChunkOf(now.binding.ofport)));
     }
+    // The network's own flood flows change only when a chunk or a node of it appears or goes.
+    for (const [k, n] of crossings) if (n !== 0) t.networks.add(k.slice(0, k.indexOf('\n')));
     // Backends resolve to ports: re-resolve the load balancers of the networks touched.
-    for (const net of t.networks) for (const lb of this.lbsByNet.get(net)?.values() ?? []) {
+    for (const net of nets) for (const lb of this.lbsByNet.get(net)?.values() ?? []) {
       const raw = this.rawLbs.get(lb.uid);
       if (raw) this.putLb(this.keyOfUid.get(lb.uid)!, raw);
       t.loadBalancers.add(lb.uid);
@@ -206,7 +234,7 @@ export class LiveModel implements ScopeIndex {
     return t;
   }
 
-  private putPort(key: string, p: VirtualPort, modelled?: PortBinding): PortModel | undefined {
+  private putPort(key: string, p: VirtualPort, modelled?: PortBinding, crossings?: Crossings): PortModel | undefined {
     const net = this.netByName.get(`${p.metadata.namespace}/${p.spec?.network}`);
     if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) return undefined;
     const binding = this.bindingFor(p, modelled);
@@ -229,27 +257,46 @@ export class LiveModel implements ScopeIndex {
     let inNet = this.portsByNet.get(net.uid);
     if (!inNet) this.portsByNet.set(net.uid, (inNet = new Map()));
     inNet.set(m.uid, m);
-    if (m.binding) this.countBinding(net.uid, m.binding.node, +1);
+    if (m.binding) this.countBinding(net.uid, m.binding, +1, crossings);
     return m;
   }
 
-  private dropPort(key: string, m: PortModel): void {
+  private dropPort(key: string, m: PortModel, crossings?: Crossings): void {
     this.ports.delete(m.uid);
     this.portUidByKey.delete(key);
     this.keyOfUid.delete(m.uid);
     const inNet = this.portsByNet.get(m.network);
     inNet?.delete(m.uid);
     if (inNet?.size === 0) this.portsByNet.delete(m.network);
-    if (m.binding) this.countBinding(m.network, m.binding.node, -1);
+    if (m.binding) this.countBinding(m.network, m.binding, -1, crossings);
   }
 
-  private countBinding(net: string, node: string, delta: number): void {
+  private countBinding(net: string, b: PortBinding, delta: 1 | -1, crossings?: Crossings): void {
+    const cross = (k: string) => crossings?.set(k, (crossings.get(k) ?? 0) + delta);
     let byNode = this.boundCount.get(net);
     if (!byNode) this.boundCount.set(net, (byNode = new Map()));
-    const n = (byNode.get(node) ?? 0) + delta;
-    if (n > 0) byNode.set(node, n);
-    else byNode.delete(node);
+    const n = (byNode.get(b.node) ?? 0) + delta;
+    if (n > 0) byNode.set(b.node, n);
+    else byNode.delete(b.node);
     if (byNode.size === 0) this.boundCount.delete(net);
+    if (n === 0 || (n === 1 && delta > 0)) cross(`${net}\n${b.node}`);
+    // The node's flood chunks: ofport -> ports bound to it.
+    let nodes = this.chunksByNet.get(net);
+    if (!nodes) this.chunksByNet.set(net, (nodes = new Map()));
+    let chunks = nodes.get(b.node);
+    if (!chunks) nodes.set(b.node, (chunks = new Map()));
+    const c = floodChunkOf(b.ofport);
+    let ofports = chunks.get(c);
+    if (!ofports) chunks.set(c, (ofports = new Map()));
+    const k = (ofports.get(b.ofport) ?? 0) + delta;
+    if (k > 0) ofports.set(b.ofport, k);
+    else ofports.delete(b.ofport);
+    if (ofports.size === 0) {
+      chunks.delete(c);
+      cross(`${net}\n${b.node}\n${c}`);
+    } else if (ofports.size === 1 && k === 1 && delta > 0) cross(`${net}\n${b.node}\n${c}`);
+    if (chunks.size === 0) nodes.delete(b.node);
+    if (nodes.size === 0) this.chunksByNet.delete(net);
   }
 
   private putLb(key: string, lb: LoadBalancer): LoadBalancerModel | undefined {

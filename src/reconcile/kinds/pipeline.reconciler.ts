@@ -159,6 +159,16 @@ export interface CompileCounters {
   ownersCompiled: number;
   /** Owners handed to the FlowTableManager because they changed. */
   ownersChanged: number;
+  /** Actions in the compiled owners' flows (the size of the work: a flood list of N ports counts N). */
+  actionsCompiled: number;
+  /** Time spent compiling and diffing (before the bundle is sent), ms. */
+  compileMs: number;
+}
+
+function actionCount(o: OwnerFlows): number {
+  let n = 0;
+  for (const f of o.flows) for (const i of f.instructions) n += i.type === 'apply_actions' || i.type === 'write_actions' ? i.actions.length : 1;
+  return n;
 }
 
 /** What a node must recompile: everything, or the owners of the objects touched. */
@@ -505,6 +515,7 @@ export class PipelineReconciler {
         changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
       }
     }
+    const compiledMs = performance.now() - tStart;
     // The fast path first: a deleted port or network must stop being forwarded there no
     // later than its OVS flows go (the fast path does not consult OVS), and Ready covers
     // both datapaths. Bounded, so a stuck fast path cannot hold OVS programming back.
@@ -537,6 +548,8 @@ export class PipelineReconciler {
     else c.incremental++;
     c.ownersCompiled += compiledOwners.size;
     c.ownersChanged += changes.length;
+    for (const o of compiledOwners.values()) c.actionsCompiled += actionCount(o);
+    c.compileMs += compiledMs;
     this.log.debug({ node: name, full, owners: compiledOwners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
     if (!agent.started) {
       // The first full sync (new cookie round) installs everything, then deletes the
@@ -592,7 +605,7 @@ export class PipelineReconciler {
     if (cur) void this.dropAgent(name);
     const conn = createConnection(dial, { logger: this.log.child({ node: name }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const manager = createFlowTableManager(conn, { logger: this.log.child({ node: name }) });
-    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0 } };
+    const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
     conn.on('disconnected', () => {
       agent.inSync = false;

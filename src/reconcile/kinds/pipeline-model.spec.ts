@@ -1,0 +1,64 @@
+import { floodChunkKey } from '../../pipeline';
+import type { HypervisorNode, VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import { LiveModel } from './pipeline-model';
+
+const network: VirtualNetwork = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: 't', uid: 'net-uid', generation: 1 }, spec: { subnets: [{ cidr: '10.0.0.0/24' }], vni: 100 } } as VirtualNetwork;
+const nodes = ['hv1', 'hv2'].map((name) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name, uid: name }, spec: { tunnelIP: name === 'hv1' ? '198.18.0.1' : '198.18.0.2' } }) as HypervisorNode);
+
+function port(i: number, bound?: { node: string; ofport: number }): VirtualPort {
+  return {
+    apiVersion: 'vnet.dev/v1alpha1',
+    kind: 'VirtualPort',
+    metadata: { name: `p${i}`, namespace: 't', uid: `p${i}-uid`, generation: 1 },
+    spec: { network: 'net', mac: `02:00:00:00:00:${i.toString(16).padStart(2, '0')}`, ips: [`10.0.0.${i}`] },
+    status: bound ? { node: bound.node, ofport: bound.ofport, conditions: [{ type: 'Bound', status: 'True', reason: 'InterfaceFound', message: '', lastTransitionTime: '' }] } : {},
+  } as VirtualPort;
+}
+
+const key = (i: number) => `/registry/vnet.dev/virtualports/t/p${i}`;
+
+describe('LiveModel flood bookkeeping', () => {
+  const model = () => {
+    const m = new LiveModel(() => [], () => ({ vxlan: 1 }));
+    // hv1 holds ofports 10 and 11 (flood chunk 0); hv2 ofport 70 (chunk 1).
+    m.rebuild([network], [port(1, { node: 'hv1', ofport: 10 }), port(2, { node: 'hv1', ofport: 11 }), port(3, { node: 'hv2', ofport: 70 })], nodes, []);
+    return m;
+  };
+
+  it('keeps local ofports by node and chunk, and the nodes holding the network', () => {
+    const m = model();
+    expect([...m.floodChunksOf('net-uid', 'hv1')!].map(([c, o]) => [c, [...o.keys()]])).toEqual([[0, [10, 11]]]);
+    expect([...m.floodChunksOf('net-uid', 'hv2')!.keys()]).toEqual([1]);
+    expect([...m.boundNodesOf('net-uid')].sort()).toEqual(['hv1', 'hv2']);
+  });
+
+  it('a port joining a chunk that has ports touches its chunk, not its network', () => {
+    const t = model().portChanged(key(4), port(4, { node: 'hv1', ofport: 12 }));
+    expect(t.floodChunks).toEqual(new Set([floodChunkKey('net-uid', 0)]));
+    expect(t.networks.size).toBe(0);
+    expect(t.ports).toEqual(new Set(['p4-uid']));
+  });
+
+  it('a port opening a chunk, leaving the last one, or the network gaining a node touches the network too', () => {
+    const m = model();
+    const opens = m.portChanged(key(4), port(4, { node: 'hv1', ofport: 200 }));
+    expect(opens.networks).toEqual(new Set(['net-uid']));
+    expect(opens.floodChunks).toEqual(new Set([floodChunkKey('net-uid', 3)]));
+    // Unbound again: chunk 3 on hv1 is empty.
+    expect(m.portChanged(key(4), port(4)).networks).toEqual(new Set(['net-uid']));
+    // The only port on hv2 moves to hv1's chunk 0: hv2 no longer holds the network.
+    const moved = m.portChanged(key(3), port(3, { node: 'hv1', ofport: 12 }));
+    expect(moved.networks).toEqual(new Set(['net-uid']));
+    expect(moved.floodChunks).toEqual(new Set([floodChunkKey('net-uid', 1), floodChunkKey('net-uid', 0)]));
+    expect([...m.boundNodesOf('net-uid')]).toEqual(['hv1']);
+    expect(m.floodChunksOf('net-uid', 'hv2')).toBeUndefined();
+  });
+
+  it('a port changed in place (same binding) or deleted from a chunk that keeps ports does not touch the network', () => {
+    const m = model();
+    const same = m.portChanged(key(1), { ...port(1, { node: 'hv1', ofport: 10 }), metadata: { ...port(1).metadata, generation: 2 } });
+    expect(same.networks.size).toBe(0);
+    expect(m.portChanged(key(2), undefined).networks.size).toBe(0);
+    expect([...m.floodChunksOf('net-uid', 'hv1')!.get(0)!.keys()]).toEqual([10]);
+  });
+});
