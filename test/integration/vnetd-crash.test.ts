@@ -28,10 +28,16 @@ async function startServer(dataDir: string): Promise<Server> {
     stdio: 'ignore',
   });
   // Start-up under tsx takes seconds on a quiet machine and can take half a minute on a loaded one.
-  await eventually(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`vnetd exited while starting (code ${child.exitCode}, signal ${child.signalCode})`);
-    return existsSync(kubeconfig);
-  }, 45000, 50);
+  try {
+    await eventually(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`vnetd exited while starting (code ${child.exitCode}, signal ${child.signalCode})`);
+      return existsSync(kubeconfig);
+    }, 45000, 50);
+  } catch (err) {
+    // Not returned to the caller, so nobody else would stop it.
+    child.kill('SIGKILL');
+    throw err;
+  }
   const cfg = parse(readFileSync(kubeconfig, 'utf8')) as {
     clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
     users: { user: { token: string } }[];
