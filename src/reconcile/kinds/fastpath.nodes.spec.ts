@@ -125,6 +125,24 @@ describe('FastPathNodes underlay facts', () => {
     }
   });
 
+  it('reads the local MAC again on each apply while no device holds the tunnel IP, and caches it once one does', async () => {
+    const { reads, facts } = fakeUnderlay();
+    let holder: string | undefined;
+    facts.localMacOf = async () => (reads.localMac++, holder);
+    const { fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true } }, { underlay: facts, level: 'debug' });
+    try {
+      await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      expect(vtepMacsApplied(lines)).toEqual([]);
+      holder = '02:bb:00:00:00:01';
+      for (let i = 0; i < 3; i++) await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      expect(vtepMacsApplied(lines)).toEqual(Array(3).fill('02:aa:00:00:00:02'));
+      expect(reads.localMac).toBe(3);
+    } finally {
+      await fp.stop();
+    }
+  });
+
   it('the refresh re-reads them and applies the newest compile again only when one changed; an unresolved VTEP is retried there', async () => {
     const { reads, macs, facts } = fakeUnderlay();
     macs.delete('192.0.2.2');

@@ -217,7 +217,8 @@ export class FastPathNodes implements FastPathHook {
     if (!plan.ports.length) return 'no VM port bound on this node';
     const underlay = node.spec?.fastPath?.underlay ?? bridgeInterfaces(ovs, UNDERLAY_BRIDGE).nics[0];
     if (!underlay) return `no underlay NIC: set spec.fastPath.underlay or plug the uplink into ${UNDERLAY_BRIDGE}`;
-    if (st.localMac?.ip !== plan.localVtep) st.localMac = { ip: plan.localVtep, mac: await this.underlay.localMacOf(netns, plan.localVtep) };
+    // Read again while no device holds the tunnel IP yet (it may be added after vnetd starts).
+    if (st.localMac?.ip !== plan.localVtep || !st.localMac.mac) st.localMac = { ip: plan.localVtep, mac: await this.underlay.localMacOf(netns, plan.localVtep) };
     const localMac = st.localMac.mac;
     if (!localMac) return `no interface holds the tunnel IP ${plan.localVtep}`;
     // A VTEP never seen is resolved now (the kernel is asked once); known ones come from the
