@@ -7,7 +7,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { renderKubeconfig } from '../../src/app/kubeconfig';
 import { ensureTlsMaterial } from '../../src/pki/certificates';
-import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
 
 const FIXTURES = resolve(__dirname, '..', 'fixtures', 'cli');
@@ -145,6 +145,14 @@ describe('apply is kubectl\'s three-way merge', () => {
       );
     // kubectl reads vnetctl's annotation and writes the same one: the same manifest changes nothing
     // (kubectl still says "configured": it re-sends lists the server completed with defaults).
+    // The controllers' status writes for v2's generation come after the apply returned: the
+    // object is settled once every condition observed that generation (then only a change writes).
+    const settled = async () => {
+      const o = (await v.call('GET', lbPath('tw-web'))).json as { metadata: { generation: number }; status?: { conditions?: Array<{ type: string; observedGeneration?: number }> } };
+      const conditions = o.status?.conditions ?? [];
+      return conditions.some((c) => c.type === 'Ready') && conditions.every((c) => c.observedGeneration === undefined || c.observedGeneration === o.metadata.generation) ? o : undefined;
+    };
+    await eventually(settled, 10_000, 50);
     const before = (await v.call('GET', lbPath('tw-web'))).json;
     const same = await kubectl(['apply', '-f', v2, '-n', 'm1']);
     expect(same.stderr).toBe('');

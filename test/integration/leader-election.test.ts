@@ -159,8 +159,9 @@ describe('vnetd controller replicas: /readyz', () => {
       expect(standbyReady!.status).toBe(200);
       expect(standbyReady!.text).toMatch(/standby/);
       expect(() => standby.pipeline).toThrow(/standby/);
-      // The API works on the standby.
-      expect((await httpsCall(standby.url, standby.caCertPem, 'POST', '/api/v1/namespaces', { metadata: { name: 'via-standby' } }, { defaultToken: standby.adminToken })).status).toBe(201);
+      // The API works on the standby. With a data dir each, the second replica's admin token
+      // replaced the first's in the shared store (replicas are meant to share one kubeconfig).
+      expect((await httpsCall(standby.url, standby.caCertPem, 'POST', '/api/v1/namespaces', { metadata: { name: 'via-standby' } }, { defaultToken: second.adminToken })).status).toBe(201);
       await leader.close();
       await eventually(async () => (await readyz(standby)).headers['x-vnetd-leader'] === 'true', 5_000);
     } finally {
