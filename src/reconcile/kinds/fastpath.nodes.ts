@@ -59,8 +59,8 @@ export interface FastPathHook {
 interface NodeFastPath {
   runner?: NodeRunner;
   chain: Promise<void>;
-  /** The latest compile not applied yet: applies coalesce (only the newest model matters). */
-  next?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
+  /** An apply is queued on chain: it applies `last` when it runs (compiles coalesce, only the newest matters). */
+  applyQueued?: boolean;
   status?: NodeFastPathStatus;
   logged: string;
   /** The newest compile handed over: what a change of underlay facts re-applies. */
@@ -127,14 +127,13 @@ export class FastPathNodes implements FastPathHook {
 
   /** One apply at a time per node; compiles that arrive meanwhile coalesce into the newest. */
   private enqueueApply(name: string, st: NodeFastPath): Promise<void> {
-    const queued = st.next !== undefined;
-    st.next = st.last;
-    // A queued apply reads st.next when it runs: the chain then carries this compile too.
-    if (queued) return st.chain;
+    // A queued apply reads st.last when it runs: the chain then carries this compile too.
+    if (st.applyQueued) return st.chain;
+    st.applyQueued = true;
     st.chain = st.chain
       .then(() => {
-        const n = st.next;
-        st.next = undefined;
+        st.applyQueued = false;
+        const n = st.last;
         return n && this.applyNode(name, n.node, st, n.plan, n.ovs);
       })
       .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: apply failed'));

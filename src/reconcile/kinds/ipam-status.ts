@@ -12,7 +12,10 @@ import { getCondition, setCondition } from '../conditions';
 
 export const ALLOCATED = 'AddressesAllocated';
 
-/** The AddressesAllocated condition set on obj's conditions (a new array when it changes). */
+/**
+ * The AddressesAllocated condition set on obj's conditions (a new array when it changes).
+ * IPAM sets only this one: Ready belongs to the pipeline reconciler (flows installed).
+ */
 export function allocationConditions(obj: KubeObject<unknown, { conditions?: Condition[] }>, ok: boolean, reason: string, message: string, generation = obj.metadata.generation): Condition[] {
   return setCondition(obj.status?.conditions, { type: ALLOCATED, status: ok ? 'True' : 'False', reason, message, observedGeneration: generation });
 }

@@ -53,14 +53,6 @@ function claimKeys(type: StoredType, obj: KubeObject): string[] {
   return s.vip ? [ipKey(ns, s.network, s.vip)] : [];
 }
 
-/**
- * AddressesAllocated only: Ready of ports, networks and load balancers belongs to the
- * pipeline reconciler (flows installed on every node that needs them).
- */
-function conditionsWith(obj: KubeObject<unknown, { conditions?: Condition[] }>, ready: boolean, reason: string, message: string): Condition[] {
-  return allocationConditions(obj, ready, reason, message);
-}
-
 export interface IpamReconcilerOptions {
   objects: ObjectStore;
   logger: Logger;
@@ -239,7 +231,7 @@ export class IpamReconciler {
         vni: n.spec?.vni,
         subnets,
         observedGeneration: o.metadata.generation,
-        conditions: conditionsWith(n, ok, ok ? 'Allocated' : 'VNIConflict', ok ? `VNI ${n.spec?.vni} allocated` : `VNI ${n.spec?.vni} is not held by this network`),
+        conditions: allocationConditions(n, ok, ok ? 'Allocated' : 'VNIConflict', ok ? `VNI ${n.spec?.vni} allocated` : `VNI ${n.spec?.vni} is not held by this network`),
       };
     });
   }
