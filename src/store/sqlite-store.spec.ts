@@ -166,3 +166,116 @@ describe('Compactor', () => {
     expect(await new Compactor(s, { retainMs: 0 }).runOnce()).toBeUndefined();
   });
 });
+
+describe('SqliteStore durability off the event loop', () => {
+  /** An fsync that waits until the test releases it (or fails it), counting calls. */
+  function heldFsync() {
+    const pending: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    let calls = 0;
+    return {
+      fsync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+        calls++;
+        expect(typeof fd).toBe('number');
+        pending.push(cb);
+      },
+      get calls() {
+        return calls;
+      },
+      get waiting() {
+        return pending.length;
+      },
+      release(err: NodeJS.ErrnoException | null = null) {
+        pending.shift()!(err);
+      },
+    };
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('acknowledges and publishes a batch only after the WAL fsync returns, without blocking the event loop', async () => {
+    const disk = heldFsync();
+    const s = SqliteStore.open(tempPath(), { fsync: disk.fsync });
+    try {
+      const events: number[] = [];
+      s.watch('/d/', (e) => events.push(e.kv.modRevision));
+      let acked = false;
+      const first = s.txn([{ type: 'create', key: '/d/a', value: { n: 1 } }]).then((r) => ((acked = true), r));
+      // The event loop turns while the fsync is out: timers run, reads see the commit.
+      for (let i = 0; i < 5; i++) await tick();
+      expect(disk.calls).toBe(1);
+      expect(acked).toBe(false);
+      expect(events).toEqual([]);
+      expect((await s.get('/d/a'))?.modRevision).toBe(1);
+      // A batch committed during that fsync waits for a second one, started after it.
+      const second = s.txn([{ type: 'create', key: '/d/b', value: { n: 2 } }]);
+      for (let i = 0; i < 3; i++) await tick();
+      expect(disk.calls).toBe(1);
+      disk.release();
+      expect((await first).revision).toBe(1);
+      expect(events).toEqual([1]);
+      await tick();
+      expect(disk.calls).toBe(2);
+      disk.release();
+      expect((await second).revision).toBe(2);
+      expect(events).toEqual([1, 2]);
+    } finally {
+      const closing = s.close();
+      while (disk.waiting > 0) disk.release();
+      await closing;
+    }
+  });
+
+  it('rejects the txns of a batch whose fsync failed, with a clear error, and still tells watchers what readers can see', async () => {
+    const disk = heldFsync();
+    const s = SqliteStore.open(tempPath(), { fsync: disk.fsync });
+    try {
+      const events: string[] = [];
+      s.watch('/e/', (e) => events.push(e.kv.key));
+      const failed = s.txn([{ type: 'create', key: '/e/a', value: {} }]);
+      await tick();
+      disk.release(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+      await expect(failed).rejects.toThrow(/revision 1 was committed but the disk did not confirm it \(fsync: EIO/);
+      expect(events).toEqual(['/e/a']);
+      // The next batch has its own fsync and succeeds.
+      const ok = s.txn([{ type: 'create', key: '/e/b', value: {} }]);
+      await tick();
+      disk.release();
+      expect((await ok).revision).toBe(2);
+    } finally {
+      const closing = s.close();
+      while (disk.waiting > 0) disk.release();
+      await closing;
+    }
+  });
+
+  it('close() lets committed batches settle before the file closes', async () => {
+    const disk = heldFsync();
+    const file = tempPath();
+    const s = SqliteStore.open(file, { fsync: disk.fsync });
+    const write = s.txn([{ type: 'create', key: '/f/a', value: { n: 1 } }]);
+    const closing = s.close();
+    let closed = false;
+    void closing.then(() => (closed = true));
+    await tick();
+    expect(closed).toBe(false);
+    disk.release();
+    await closing;
+    expect((await write).revision).toBe(1);
+    const again = SqliteStore.open(file);
+    try {
+      expect((await again.get('/f/a'))?.value).toEqual({ n: 1 });
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('an in-memory store has no WAL file and settles at once', async () => {
+    const disk = heldFsync();
+    const s = SqliteStore.open(':memory:', { fsync: disk.fsync });
+    try {
+      expect((await s.txn([{ type: 'create', key: '/m/a', value: {} }])).revision).toBe(1);
+      expect(disk.calls).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -15,12 +15,22 @@
  * a caller: each txn still gets its own revision, results, errors and watch events, in order.
  * A burst of concurrent writes (API requests, reconcilers' status writes) pays one commit.
  *
- * better-sqlite3 is synchronous: a batch commits and then publishes its events before any
- * other JavaScript runs, which is what makes watch replay -> live hand-over exact (the
- * revision advances only at the commit).
- * Durability: WAL with synchronous=FULL, so a resolved txn() survives kill -9 and, as far
- * as the disk honours fsync, power loss.
+ * better-sqlite3 is synchronous: the revision advances at the commit, before any other
+ * JavaScript runs, which is what makes watch replay -> live hand-over exact.
+ *
+ * Durability without blocking the event loop: a file store runs WAL with synchronous=NORMAL
+ * (SQLite writes the commit to the WAL file but does not fsync it) and fsyncs the WAL file
+ * itself on libuv's thread pool; a batch's events are published and its txns resolved only
+ * when an fsync that started after its commit has returned. So a resolved txn() survives
+ * kill -9 and, as far as the disk honours fsync, power loss, as with synchronous=FULL, while
+ * the event loop goes on serving (and committing the next batch) during the fsync: on a
+ * real disk that wait was most of a write's cost. Batches settle in commit order; one fsync
+ * covers every batch committed before it started. The difference from FULL: a get/list
+ * issued during that fsync already sees the batch (as an etcd read never would), though no
+ * watcher and no writer has been told. Without a WAL file (':memory:', or a filesystem
+ * without WAL support) commits are synchronous=FULL and settle at once.
  */
+import { closeSync, existsSync, fsync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import {
@@ -49,6 +59,8 @@ export interface SqliteStoreOptions {
    * instance still shutting down). Default 5000 ms.
    */
   busyTimeoutMs?: number;
+  /** How the WAL file is flushed to disk (node:fs fsync); tests slow it down or fail it. */
+  fsync?: (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
 }
 
 const SCHEMA_VERSION = 1;
@@ -332,10 +344,17 @@ export class SqliteStore implements Store {
   private readonly applyOne: (q: QueuedTxn, revision: number) => Planned[];
 
   private readonly stmt: Statements;
+  /** Batches committed but not yet on disk, oldest first: each settles after an fsync that started after it. */
+  private unsynced: Array<(err: Error | null) => void> = [];
+  private syncing = false;
+  private whenSynced: Array<() => void> = [];
 
   private constructor(
     private readonly db: Database.Database,
     private readonly logger: pino.Logger,
+    /** The WAL file, fsynced off the event loop after commits; undefined: commits sync themselves (FULL). */
+    private readonly walFd: number | undefined,
+    private readonly fsyncWal: NonNullable<SqliteStoreOptions['fsync']> = fsync,
   ) {
     this.stmt = prepareStatements(db);
     this.revision = this.stmt.getMeta.get('revision') ?? 0;
@@ -371,9 +390,10 @@ export class SqliteStore implements Store {
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
     const logger = options.logger ?? pino({ level: 'silent' });
     const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+    let walFd: number | undefined;
     try {
-      db.pragma('journal_mode = WAL');
-      // FULL: the WAL is fsynced at every commit, so acknowledged writes survive power loss.
+      const wal = db.pragma('journal_mode = WAL', { simple: true }) === 'wal';
+      // FULL until the WAL file is known to exist: then NORMAL, and the store fsyncs it (see the header).
       db.pragma('synchronous = FULL');
       // Watches and the cached revision live in this process: a second process writing the
       // same file would break both, so hold the file exclusively (released on exit/kill).
@@ -386,10 +406,15 @@ export class SqliteStore implements Store {
         db.exec(SCHEMA);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
-      const store = new SqliteStore(db, logger);
-      logger.debug({ path, revision: store.revision, compacted: store.compacted }, 'sqlite store opened');
+      if (wal && existsSync(`${path}-wal`)) {
+        walFd = openSync(`${path}-wal`, 'r');
+        db.pragma('synchronous = NORMAL');
+      }
+      const store = new SqliteStore(db, logger, walFd, options.fsync);
+      logger.debug({ path, revision: store.revision, compacted: store.compacted, fsync: walFd === undefined ? 'sqlite' : 'async' }, 'sqlite store opened');
       return store;
     } catch (err) {
+      if (walFd !== undefined) closeSync(walFd);
       db.close();
       throw err;
     }
@@ -480,20 +505,55 @@ export class SqliteStore implements Store {
       return;
     }
     this.counters.commits++;
-    // Reads from here on (also by watch handlers below) see the whole batch, so the revision
-    // is the batch's last; a watch() opened by a handler replays the rest of the batch from
-    // history and the hub skips it then (Watcher.offer drops revisions already queued).
+    // Reads from here on (also by watch handlers) see the whole batch, so the revision is the
+    // batch's last; a watch() opened before the batch settles (or by a handler) replays the
+    // rest of it from history and the hub skips it then (Watcher.offer drops revisions already
+    // queued).
     for (const o of outcomes) if (o.ok) this.revision = o.revision;
-    batch.forEach((q, i) => {
-      const o = outcomes[i]!;
-      if (!o.ok) {
-        q.reject(o.error);
-        return;
-      }
-      this.counters.txns++;
-      if (this.hub.size > 0) this.hub.publish({ revision: o.revision, events: o.planned.map((p) => toEvent(p, o.revision)) });
-      q.resolve({ revision: o.revision, results: o.planned.map((p) => toResult(p, o.revision)) });
+    const settle = (syncError: Error | null) => {
+      batch.forEach((q, i) => {
+        const o = outcomes[i]!;
+        if (!o.ok) {
+          q.reject(o.error);
+          return;
+        }
+        // Readers may already have seen it: watchers must too, whatever the disk said.
+        if (this.hub.size > 0) this.hub.publish({ revision: o.revision, events: o.planned.map((p) => toEvent(p, o.revision)) });
+        if (syncError) {
+          q.reject(new StoreError(`revision ${o.revision} was committed but the disk did not confirm it (fsync: ${syncError.message})`));
+          return;
+        }
+        this.counters.txns++;
+        q.resolve({ revision: o.revision, results: o.planned.map((p) => toResult(p, o.revision)) });
+      });
+    };
+    if (this.walFd === undefined) settle(null);
+    else this.afterSync(settle);
+  }
+
+  /** Runs `settle` once an fsync of the WAL that started after this call has returned. */
+  private afterSync(settle: (err: Error | null) => void): void {
+    this.unsynced.push(settle);
+    if (!this.syncing) this.syncWal();
+  }
+
+  private syncWal(): void {
+    const covered = this.unsynced;
+    this.unsynced = [];
+    this.syncing = true;
+    this.fsyncWal(this.walFd!, (err) => {
+      this.syncing = false;
+      if (err) this.logger.error({ err, batches: covered.length }, 'fsync of the store WAL failed: its commits are not confirmed');
+      for (const settle of covered) settle(err);
+      if (this.unsynced.length > 0) this.syncWal();
+      else for (const done of this.whenSynced.splice(0)) done();
     });
+  }
+
+  /** Resolves when every committed batch has settled. */
+  private synced(): Promise<void> {
+    if (!this.syncing && this.unsynced.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenSynced.push(resolve));
   }
 
   watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: WatchOptions = {}): Watch {
@@ -549,10 +609,12 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Txns already accepted are committed, not dropped.
+    // Txns already accepted are committed, not dropped, and settle before the file closes.
     this.flush();
     this.closed = true;
+    await this.synced();
     this.hub.stopAll();
+    if (this.walFd !== undefined) closeSync(this.walFd);
     this.db.close();
   }
 
