@@ -9,10 +9,11 @@
  * - `meta` holds the global revision and the compacted revision.
  *
  * Group commit: txn() queues its ops; at the end of the event-loop turn (setImmediate) every
- * queued txn is applied in arrival order, each in its own savepoint and at its own revision,
- * inside one SQLite transaction, and that one commit (one fsync) acknowledges them all. A txn
- * whose preconditions fail rolls back to its savepoint and rejects alone. Nothing changes for
- * a caller: each txn still gets its own revision, results, errors and watch events, in order.
+ * queued txn is applied in arrival order, each at its own revision, inside one SQLite
+ * transaction, and that one commit (one fsync) acknowledges them all. A txn whose
+ * preconditions fail writes nothing (all are checked before its first write) and rejects
+ * alone. Nothing changes for a caller: each txn still gets its own revision, results, errors
+ * and watch events, in order.
  * A burst of concurrent writes (API requests, reconcilers' status writes) pays one commit.
  *
  * better-sqlite3 is synchronous: the revision advances at the commit, before any other
@@ -339,9 +340,8 @@ export class SqliteStore implements Store {
   private queued: QueuedTxn[] = [];
   private flushScheduled = false;
   private readonly counters: CommitStats = { txns: 0, commits: 0 };
-  /** One SQLite transaction around a batch; nested calls of applyOne become savepoints. */
+  /** One SQLite transaction around a batch. */
   private readonly commitBatch: (batch: QueuedTxn[], base: number) => Outcome[];
-  private readonly applyOne: (q: QueuedTxn, revision: number) => Planned[];
 
   private readonly stmt: Statements;
   /** Batches committed but not yet on disk, oldest first: each settles after an fsync that started after it. */
@@ -359,21 +359,21 @@ export class SqliteStore implements Store {
     this.stmt = prepareStatements(db);
     this.revision = this.stmt.getMeta.get('revision') ?? 0;
     this.compacted = this.stmt.getMeta.get('compacted') ?? 0;
-    // check() throws before apply() writes anything; the savepoint also undoes a failure inside apply().
-    this.applyOne = db.transaction((q: QueuedTxn, revision: number) => {
-      const p = this.check(q.ops, q.json);
-      this.apply(p, revision);
-      return p;
-    });
     const batchTxn = db.transaction((batch: QueuedTxn[], base: number) => {
       let revision = base;
       const outcomes = batch.map((q): Outcome => {
+        // check() reads (seeing the txns before it in the batch) and throws before anything of
+        // this txn is written, so a failed precondition fails it alone without a savepoint.
+        // apply() throwing is SQLite failing (disk full, I/O): that escapes, and the whole
+        // batch rolls back and fails (see flush).
+        let planned: Planned[];
         try {
-          const planned = this.applyOne(q, revision + 1);
-          return { ok: true, revision: ++revision, planned };
+          planned = this.check(q.ops, q.json);
         } catch (error) {
           return { ok: false, error };
         }
+        this.apply(planned, ++revision);
+        return { ok: true, revision, planned };
       });
       if (revision !== base) this.stmt.setMeta.run(revision, 'revision');
       return outcomes;
