@@ -13,7 +13,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
 import pino, { type Logger } from 'pino';
 import type { KindAdmission } from '../admission/admission';
 import { AccessTokenAdmission } from '../admission/access-token.admission';
@@ -25,7 +24,7 @@ import { VirtualPortAdmission } from '../admission/virtual-port.admission';
 import { ApiModule } from '../api/api.module';
 import { TokenAuthenticator } from '../api/auth/authenticator';
 import { MetricsService } from '../api/metrics.service';
-import { requestInfo } from '../api/request-info';
+import { installRequestHooks } from '../api/request-hooks';
 import { BODY_LIMIT } from '../api/request-body';
 import { ResourceService } from '../api/resource.service';
 import { WatchService } from '../api/watch.service';
@@ -42,6 +41,7 @@ import { ObjectStore } from '../store/object-store';
 import { ensureAdminToken, ensureDefaultNamespace, tokenInKubeconfig } from './bootstrap-state';
 import type { VnetdConfig } from './config';
 import { writeKubeconfig } from './kubeconfig';
+import { PinoNestLogger } from './nest-logger';
 import { candidateIdentity, EtcdLeaderElection, SoleLeader, type Leadership } from './leader-election';
 import { startLeaderWork, type LeaderWork } from './leader-work';
 import { etcdClientOptions, openStore } from './open-store';
@@ -159,23 +159,16 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // YAML, protobuf and patches all come back as Kubernetes Status objects.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
-  const started = new WeakMap<object, bigint>();
-  fastify.addHook('onRequest', async (req) => {
-    started.set(req, process.hrtime.bigint());
-  });
-  fastify.addHook('onResponse', async (req, reply) => {
-    const t0 = started.get(req);
-    if (t0 === undefined) return;
-    const info = requestInfo(req.method, req.url);
-    metrics.observe(info.verb, info.resource, reply.statusCode, Number(process.hrtime.bigint() - t0) / 1e9);
-  });
+  installRequestHooks(fastify, { logger, metrics });
 
   const app = await NestFactory.create<NestFastifyApplication>(
     ApiModule.forRoot({ logger, catalog, objects, resources, watches, metrics, authenticator: new TokenAuthenticator(objects), leadership: () => leadership }),
     adapter,
-    { bufferLogs: true, abortOnError: false },
+    // bodyParser off: Nest would register its own JSON parser over the buffer parser above,
+    // and the API would then stringify and parse each JSON body again.
+    { bufferLogs: true, abortOnError: false, bodyParser: false },
   );
-  app.useLogger(app.get(PinoNestLogger));
+  app.useLogger(new PinoNestLogger(logger));
   await app.listen(config.port, config.host);
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
