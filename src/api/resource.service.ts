@@ -64,6 +64,8 @@ export class ResourceService {
     private readonly admissions: ReadonlyMap<string, KindAdmission>,
     private readonly admissionContext: AdmissionContext,
     private readonly log: Logger,
+    /** Told after each write this service makes (the authenticator forgets tokens when one changes). */
+    private readonly afterWrite: (type: ResourceType) => void = () => {},
   ) {}
 
   resolveType(plural: string, namespaced: boolean | undefined): ResourceType {
@@ -267,6 +269,7 @@ export class ResourceService {
       }
       try {
         const created = await this.objects.create(type, obj, admitted.ops);
+        this.afterWrite(type);
         if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
         this.log.info({ event: 'object.created', kind: type.kind, namespace, name: created.metadata.name, rv: created.metadata.resourceVersion });
         return { object: created, code: 201, warnings };
@@ -327,6 +330,7 @@ export class ResourceService {
     if (q.dryRun) return { object: next, code: 200, warnings };
     try {
       const res = await this.objects.update(type, next, { subresource, extraOps: admittedOps });
+      this.afterWrite(type);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.updated', kind: type.kind, namespace, name, rv: res.object.metadata.resourceVersion, subresource });
       return { object: res.object, code: 200, warnings };
     } catch (err) {
@@ -376,6 +380,7 @@ export class ResourceService {
     }
     try {
       const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions });
+      this.afterWrite(type);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.terminating', kind: type.kind, namespace, name });
       return { object: res.object, code: 200, warnings: [] };
     } catch (err) {

@@ -97,7 +97,10 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     ['accesstokens', new AccessTokenAdmission() as KindAdmission],
   ]);
   const schemas = new SchemaValidator(catalog);
-  const resources = new ResourceService(catalog, objects, schemas, admissions, { objects, allocations }, logger);
+  const authenticator = new TokenAuthenticator(objects);
+  const resources = new ResourceService(catalog, objects, schemas, admissions, { objects, allocations }, logger, (type) => {
+    if (type.kind === 'AccessToken') authenticator.forget();
+  });
   const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800 });
   const metrics = new MetricsService(catalog, objects);
 
@@ -162,13 +165,14 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   installRequestHooks(fastify, { logger, metrics });
 
   const app = await NestFactory.create<NestFastifyApplication>(
-    ApiModule.forRoot({ logger, catalog, objects, resources, watches, metrics, authenticator: new TokenAuthenticator(objects), leadership: () => leadership }),
+    ApiModule.forRoot({ logger, catalog, objects, resources, watches, metrics, authenticator, leadership: () => leadership }),
     adapter,
     // bodyParser off: Nest would register its own JSON parser over the buffer parser above,
     // and the API would then stringify and parse each JSON body again.
     { bufferLogs: true, abortOnError: false, bodyParser: false },
   );
   app.useLogger(new PinoNestLogger(logger));
+  authenticator.start();
   await app.listen(config.port, config.host);
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -211,6 +215,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       closed = true;
       watches.closeAll();
       await app.close();
+      authenticator.stop();
       if (election) await election.stop();
       else await stopWork();
       await fastPath.stop();
