@@ -40,7 +40,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     const causes: StatusCause[] = [];
     validatePairs(port, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
-    const net = await referencedNetwork(ctx.objects, ns, spec.network);
+    const net = await referencedNetwork(ctx, ns, spec.network);
     const allocators = allocatorsOf(net);
     const allocations = ctx.allocations;
 

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Level, Logger } from 'pino';
 import type { MetricsService } from './metrics.service';
-import { requestInfo } from './request-info';
+import { requestInfo, type RequestInfo } from './request-info';
 
 const STARTED = Symbol('vnetd.requestStarted');
 type Stamped = FastifyRequest & { [STARTED]?: number };
@@ -16,8 +16,22 @@ export function requestLogLevel(statusCode: number): Level {
   return statusCode >= 500 ? 'error' : statusCode >= 400 ? 'info' : 'debug';
 }
 
+/** requestInfo per method and URL: creates and watches repeat the same few collection URLs. */
+const INFO_CACHE_MAX = 512;
+
 export function installRequestHooks(fastify: FastifyInstance, deps: { logger: Logger; metrics: MetricsService }): void {
   const { logger, metrics } = deps;
+  const infos = new Map<string, RequestInfo>();
+  const infoOf = (method: string, url: string): RequestInfo => {
+    const key = `${method} ${url}`;
+    let info = infos.get(key);
+    if (!info) {
+      info = requestInfo(method, url);
+      if (infos.size >= INFO_CACHE_MAX) infos.clear();
+      infos.set(key, info);
+    }
+    return info;
+  };
   fastify.addHook('onRequest', (req: Stamped, _reply: FastifyReply, done: () => void) => {
     req[STARTED] = performance.now();
     done();
@@ -27,7 +41,7 @@ export function installRequestHooks(fastify: FastifyInstance, deps: { logger: Lo
     if (t0 !== undefined) {
       const ms = performance.now() - t0;
       const code = reply.statusCode;
-      const info = requestInfo(req.method, req.url);
+      const info = infoOf(req.method, req.url);
       metrics.observe(info.verb, info.resource, code, ms / 1000);
       const level = requestLogLevel(code);
       if (logger.isLevelEnabled(level)) {
