@@ -17,6 +17,7 @@ import { objectKey } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { canUseNamespace, type Principal } from './auth/principal';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
+import { cloneJson } from './clone-json';
 import { applyPatchOfType } from './patch';
 import { decodeContinue, encodeContinue, type ListQuery, type WriteQuery } from './query';
 import { isPlainObject, type PatchType } from './request-body';
@@ -258,7 +259,7 @@ export class ResourceService {
 
     let secret: string | undefined;
     for (let attempt = 0; ; attempt++) {
-      const candidate = structuredClone(pristine) as T;
+      const candidate = cloneJson(pristine) as T;
       candidate.metadata.uid = randomUUID();
       let admitted;
       try {
