@@ -4,14 +4,22 @@
  * addresses/VNIs/MACs. The claims it returns commit in the same transaction as the object.
  */
 import type { AllocationRegistry } from '../ipam/allocation-registry';
+import type { VirtualNetwork } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
 import type { StatusCause } from '../resources/status';
 import type { ObjectStore } from '../store/object-store';
 import type { TxnOp } from '../store/store';
 
+/** Reads one kind's objects (the store itself, or a cache of it: then results are read-only). */
+export interface ObjectReader<T extends KubeObject> {
+  get(namespace: string | undefined, name: string): Promise<T | undefined>;
+}
+
 export interface AdmissionContext {
   objects: ObjectStore;
   allocations: AllocationRegistry;
+  /** Where spec.network is looked up (default: the store). */
+  networks?: ObjectReader<VirtualNetwork>;
 }
 
 export interface Admitted<T> {

@@ -77,7 +77,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
   async create(lb: LoadBalancer, ctx: AdmissionContext): Promise<Admitted<LoadBalancer>> {
     const ns = lb.metadata.namespace!;
     const spec = lb.spec!;
-    const net = await referencedNetwork(ctx.objects, ns, spec.network);
+    const net = await referencedNetwork(ctx, ns, spec.network);
     const causes: StatusCause[] = [];
     await validateListenersAndBackends(lb, net, ctx, causes);
     const allocators = allocatorsOf(net);
@@ -117,7 +117,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     immutable(causes, 'spec.vip', old.spec!.vip, spec.vip && tryParseIp(spec.vip) ? canonicalIp(spec.vip) : spec.vip);
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.vip = old.spec!.vip;
-    const net = await referencedNetwork(ctx.objects, next.metadata.namespace!, spec.network).catch(() => undefined);
+    const net = await referencedNetwork(ctx, next.metadata.namespace!, spec.network).catch(() => undefined);
     if (net) await validateListenersAndBackends(next, net, ctx, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.algorithm ??= 'maglev';

@@ -1,14 +1,13 @@
 import type { VirtualNetwork } from '../resources/kinds';
-import type { ObjectStore } from '../store/object-store';
-import { AdmissionError } from './admission';
+import { AdmissionError, type AdmissionContext } from './admission';
 
 import { NETWORKS } from '../store/kinds';
 
 export { LOAD_BALANCERS, NETWORKS, PORTS } from '../store/kinds';
 
-/** The network an object refers to by spec.network, or a 422 saying why it cannot be used. */
-export async function referencedNetwork(objects: ObjectStore, namespace: string, name: string): Promise<VirtualNetwork> {
-  const net = await objects.get<VirtualNetwork>(NETWORKS, namespace, name);
+/** The network an object refers to by spec.network (read-only), or a 422 saying why it cannot be used. */
+export async function referencedNetwork(ctx: AdmissionContext, namespace: string, name: string): Promise<VirtualNetwork> {
+  const net = ctx.networks ? await ctx.networks.get(namespace, name) : await ctx.objects.get<VirtualNetwork>(NETWORKS, namespace, name);
   if (!net) {
     throw new AdmissionError([
       { field: 'spec.network', reason: 'FieldValueNotFound', message: `Not found: "${name}": no VirtualNetwork "${name}" in namespace "${namespace}"` },

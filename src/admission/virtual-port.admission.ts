@@ -40,7 +40,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     const causes: StatusCause[] = [];
     validatePairs(port, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
-    const net = await referencedNetwork(ctx.objects, ns, spec.network);
+    const net = await referencedNetwork(ctx, ns, spec.network);
     const allocators = allocatorsOf(net);
     const allocations = ctx.allocations;
 
@@ -55,9 +55,10 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${spec.network}"` });
       }
     } else {
-      // 32 random bits under the prefix: a lookup almost never finds it taken.
-      do spec.mac = macs.random();
-      while (await allocations.macHolder(ns, spec.network, spec.mac));
+      // 32 random bits under the prefix: almost never taken, so no lookup first. The claim
+      // below is create-only: a MAC taken after all fails the write, and the API admits the
+      // port again with a new pick (as for an address taken by a concurrent request).
+      spec.mac = macs.random();
     }
 
     let picked = false;

@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ResourceCatalog } from '../resources/catalog';
 import { ObjectStore } from '../store/object-store';
@@ -32,16 +31,6 @@ export class ApiModule {
   static forRoot(deps: ApiDependencies): DynamicModule {
     return {
       module: ApiModule,
-      imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            logger: deps.logger,
-            // One line per request; successes at debug so the info log stays about events.
-            customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
-            serializers: { req: (r: { method: string; url: string }) => ({ method: r.method, url: r.url }), res: (r: { statusCode: number }) => ({ statusCode: r.statusCode }) },
-          },
-        }),
-      ],
       controllers: [DiscoveryController, HealthController, ResourcesController],
       providers: [
         { provide: ResourceCatalog, useValue: deps.catalog },

@@ -16,8 +16,17 @@ export class AuthGuard implements CanActivate {
     @Inject(TokenAuthenticator) private readonly authenticator: TokenAuthenticator,
   ) {}
 
+  /** @Public() per handler: decorators are fixed at start-up, reflection per request is not free. */
+  private readonly publicHandlers = new WeakMap<object, boolean>();
+
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [ctx.getHandler(), ctx.getClass()])) return true;
+    const handler = ctx.getHandler();
+    let isPublic = this.publicHandlers.get(handler);
+    if (isPublic === undefined) {
+      isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [handler, ctx.getClass()]) === true;
+      this.publicHandlers.set(handler, isPublic);
+    }
+    if (isPublic) return true;
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const principal = await this.authenticator.authenticate(req.headers.authorization);
     if (!principal) throw ApiErrors.unauthorized();

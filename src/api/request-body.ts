@@ -9,6 +9,17 @@ import { decodeNamespace, isKubernetesProtobuf } from './protobuf-namespace';
 
 export const BODY_LIMIT = 1024 * 1024;
 
+/** The body media types of the API (create/update and the patch types). */
+export const API_MEDIA_TYPES = [
+  'application/json',
+  'application/yaml',
+  'application/vnd.kubernetes.protobuf',
+  'application/merge-patch+json',
+  'application/json-patch+json',
+  'application/apply-patch+yaml',
+  'application/strategic-merge-patch+json',
+] as const;
+
 export type PatchType = 'merge' | 'json' | 'apply' | 'strategic';
 
 export function mediaType(contentType: string | undefined): string {

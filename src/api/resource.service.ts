@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { AdmissionError, type AdmissionContext, type KindAdmission } from '../admission/admission';
+import { AdmissionError, type AdmissionContext, type KindAdmission, type ObjectReader } from '../admission/admission';
 import type { AccessToken } from '../admission/access-token.admission';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from '../admission/names';
 import { NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
@@ -17,6 +17,7 @@ import { objectKey } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { canUseNamespace, type Principal } from './auth/principal';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
+import { cloneJson } from './clone-json';
 import { applyPatchOfType } from './patch';
 import { decodeContinue, encodeContinue, type ListQuery, type WriteQuery } from './query';
 import { isPlainObject, type PatchType } from './request-body';
@@ -52,6 +53,13 @@ export interface DeleteOptions {
 
 const MAX_ALLOCATION_RETRIES = 8;
 
+export interface ResourceServiceHooks {
+  /** Told after each write this service makes (caches of the kind forget the object). */
+  afterWrite?(type: ResourceType, namespace: string | undefined, name: string): void;
+  /** Where a create's namespace is looked up (default: the store). */
+  namespaces?: ObjectReader<KubeObject>;
+}
+
 function rid(type: ResourceType, name?: string) {
   return { group: type.group, kind: type.plural, name };
 }
@@ -64,6 +72,7 @@ export class ResourceService {
     private readonly admissions: ReadonlyMap<string, KindAdmission>,
     private readonly admissionContext: AdmissionContext,
     private readonly log: Logger,
+    private readonly hooks: ResourceServiceHooks = {},
   ) {}
 
   resolveType(plural: string, namespaced: boolean | undefined): ResourceType {
@@ -208,7 +217,7 @@ export class ResourceService {
 
   private async requireNamespace(type: ResourceType, namespace: string | undefined): Promise<void> {
     if (!type.namespaced) return;
-    const ns = await this.objects.get(NAMESPACE_TYPE, undefined, namespace!);
+    const ns = this.hooks.namespaces ? await this.hooks.namespaces.get(undefined, namespace!) : await this.objects.get(NAMESPACE_TYPE, undefined, namespace!);
     if (!ns) throw ApiErrors.notFound({ group: '', kind: 'namespaces', name: namespace });
     if (ns.metadata.deletionTimestamp) {
       throw ApiErrors.forbidden(rid(type), `unable to create new content in namespace ${namespace} because it is being terminated`);
@@ -244,11 +253,13 @@ export class ResourceService {
     delete body.status;
     meta.finalizers = [...new Set([...(meta.finalizers ?? []), ...admission.finalizers])];
     if (meta.finalizers.length === 0) delete meta.finalizers;
-    const pristine = structuredClone(body);
+    // The decoded body is this request's own: it stays as the pristine copy each attempt
+    // clones (admission writes into its candidate).
+    const pristine = body;
 
     let secret: string | undefined;
     for (let attempt = 0; ; attempt++) {
-      const candidate = structuredClone(pristine) as T;
+      const candidate = cloneJson(pristine) as T;
       candidate.metadata.uid = randomUUID();
       let admitted;
       try {
@@ -267,6 +278,7 @@ export class ResourceService {
       }
       try {
         const created = await this.objects.create(type, obj, admitted.ops);
+        this.hooks.afterWrite?.(type, namespace, created.metadata.name);
         if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
         this.log.info({ event: 'object.created', kind: type.kind, namespace, name: created.metadata.name, rv: created.metadata.resourceVersion });
         return { object: created, code: 201, warnings };
@@ -327,6 +339,7 @@ export class ResourceService {
     if (q.dryRun) return { object: next, code: 200, warnings };
     try {
       const res = await this.objects.update(type, next, { subresource, extraOps: admittedOps });
+      this.hooks.afterWrite?.(type, namespace, name);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.updated', kind: type.kind, namespace, name, rv: res.object.metadata.resourceVersion, subresource });
       return { object: res.object, code: 200, warnings };
     } catch (err) {
@@ -376,6 +389,7 @@ export class ResourceService {
     }
     try {
       const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions });
+      this.hooks.afterWrite?.(type, namespace, name);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.terminating', kind: type.kind, namespace, name });
       return { object: res.object, code: 200, warnings: [] };
     } catch (err) {

@@ -171,23 +171,27 @@ export class ResourcesController {
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
     raw.flushHeaders();
-    // The events of one store commit arrive together: cork the socket for the rest of the
-    // tick so they leave in one write (one TLS flush, one syscall), not one per event.
-    let corked = false;
+    // The events of one store commit arrive together: they are gathered for the rest of the
+    // tick and leave as one chunk (one write, one TLS record, one syscall), not one per event.
+    let pending: string[] | undefined;
+    const flush = () => {
+      const lines = pending;
+      pending = undefined;
+      if (lines && !raw.writableEnded) raw.write(lines.length === 1 ? lines[0]! : lines.join(''));
+    };
     start({
       send: (type: WatchEventType, object: unknown) => {
         if (raw.writableEnded) return;
-        if (!corked) {
-          corked = true;
-          raw.cork();
-          process.nextTick(() => {
-            corked = false;
-            raw.uncork();
-          });
+        const line = `${JSON.stringify({ type, object })}\n`;
+        if (pending) {
+          pending.push(line);
+          return;
         }
-        raw.write(`${JSON.stringify({ type, object })}\n`);
+        pending = [line];
+        process.nextTick(flush);
       },
       end: () => {
+        flush();
         if (!raw.writableEnded) raw.end();
       },
       // The request's 'close' fires once its body is read; the response's fires on disconnect.

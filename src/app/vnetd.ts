@@ -13,7 +13,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
 import pino, { type Logger } from 'pino';
 import type { KindAdmission } from '../admission/admission';
 import { AccessTokenAdmission } from '../admission/access-token.admission';
@@ -25,8 +24,8 @@ import { VirtualPortAdmission } from '../admission/virtual-port.admission';
 import { ApiModule } from '../api/api.module';
 import { TokenAuthenticator } from '../api/auth/authenticator';
 import { MetricsService } from '../api/metrics.service';
-import { requestInfo } from '../api/request-info';
-import { BODY_LIMIT } from '../api/request-body';
+import { installRequestHooks } from '../api/request-hooks';
+import { API_MEDIA_TYPES, BODY_LIMIT } from '../api/request-body';
 import { ResourceService } from '../api/resource.service';
 import { WatchService } from '../api/watch.service';
 import type { ChassisManager } from '../chassis/chassis-manager';
@@ -36,12 +35,17 @@ import { ensureTlsMaterial } from '../pki/certificates';
 import type { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { registerFastPathMetrics } from '../api/fastpath-metrics';
-import { ResourceCatalog } from '../resources/catalog';
+import { NAMESPACE_TYPE, ResourceCatalog } from '../resources/catalog';
+import type { VirtualNetwork } from '../resources/kinds';
+import type { KubeObject } from '../resources/object';
+import { NETWORKS } from '../store/kinds';
+import { ObjectCache } from '../api/object-cache';
 import { SchemaValidator } from '../resources/schema-validator';
 import { ObjectStore } from '../store/object-store';
 import { ensureAdminToken, ensureDefaultNamespace, tokenInKubeconfig } from './bootstrap-state';
 import type { VnetdConfig } from './config';
 import { writeKubeconfig } from './kubeconfig';
+import { PinoNestLogger } from './nest-logger';
 import { candidateIdentity, EtcdLeaderElection, SoleLeader, type Leadership } from './leader-election';
 import { startLeaderWork, type LeaderWork } from './leader-work';
 import { etcdClientOptions, openStore } from './open-store';
@@ -97,7 +101,19 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     ['accesstokens', new AccessTokenAdmission() as KindAdmission],
   ]);
   const schemas = new SchemaValidator(catalog);
-  const resources = new ResourceService(catalog, objects, schemas, admissions, { objects, allocations }, logger);
+  // What every write request reads, remembered between requests (see ObjectCache).
+  const authenticator = new TokenAuthenticator(objects);
+  const namespaceCache = new ObjectCache<KubeObject>(objects, NAMESPACE_TYPE);
+  // Admission reads a network's spec and deletion only: its status writes keep the entry.
+  const networkCache = new ObjectCache<VirtualNetwork>(objects, NETWORKS, (old, next) => old.metadata.generation !== next.metadata.generation || old.metadata.deletionTimestamp !== next.metadata.deletionTimestamp);
+  const resources = new ResourceService(catalog, objects, schemas, admissions, { objects, allocations, networks: networkCache }, logger, {
+    namespaces: namespaceCache,
+    afterWrite: (type, namespace, name) => {
+      if (type.kind === 'AccessToken') authenticator.forget();
+      else if (type === NAMESPACE_TYPE) namespaceCache.forget(undefined, name);
+      else if (type.plural === NETWORKS.plural) networkCache.forget(namespace, name);
+    },
+  });
   const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800 });
   const metrics = new MetricsService(catalog, objects);
 
@@ -158,24 +174,24 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // Bodies stay raw buffers: the API decodes them itself, so that malformed JSON,
   // YAML, protobuf and patches all come back as Kubernetes Status objects.
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
-  const started = new WeakMap<object, bigint>();
-  fastify.addHook('onRequest', async (req) => {
-    started.set(req, process.hrtime.bigint());
-  });
-  fastify.addHook('onResponse', async (req, reply) => {
-    const t0 = started.get(req);
-    if (t0 === undefined) return;
-    const info = requestInfo(req.method, req.url);
-    metrics.observe(info.verb, info.resource, reply.statusCode, Number(process.hrtime.bigint() - t0) / 1e9);
-  });
+  // The media types clients send are named as well as '*': Fastify caches the parser of a
+  // named type, while the catch-all is looked up again (a parse of the header) per request.
+  const keepRaw = (_req: unknown, body: Buffer | string, done: (err: null, body: Buffer | string) => void) => done(null, body);
+  fastify.addContentTypeParser([...API_MEDIA_TYPES], { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, keepRaw);
+  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, keepRaw);
+  installRequestHooks(fastify, { logger, metrics });
 
   const app = await NestFactory.create<NestFastifyApplication>(
-    ApiModule.forRoot({ logger, catalog, objects, resources, watches, metrics, authenticator: new TokenAuthenticator(objects), leadership: () => leadership }),
+    ApiModule.forRoot({ logger, catalog, objects, resources, watches, metrics, authenticator, leadership: () => leadership }),
     adapter,
-    { bufferLogs: true, abortOnError: false },
+    // bodyParser off: Nest would register its own JSON parser over the buffer parser above,
+    // and the API would then stringify and parse each JSON body again.
+    { bufferLogs: true, abortOnError: false, bodyParser: false },
   );
-  app.useLogger(app.get(PinoNestLogger));
+  app.useLogger(new PinoNestLogger(logger));
+  authenticator.start();
+  namespaceCache.start();
+  networkCache.start();
   await app.listen(config.port, config.host);
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -218,6 +234,9 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       closed = true;
       watches.closeAll();
       await app.close();
+      authenticator.stop();
+      namespaceCache.stop();
+      networkCache.stop();
       if (election) await election.stop();
       else await stopWork();
       await fastPath.stop();

@@ -1,4 +1,5 @@
 /** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
+import { MacAllocator } from '../../src/ipam/mac-allocator';
 import { startTestVnetd, eventually, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -221,6 +222,22 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await bad({ network: 'nope' }, 'spec.network');
     const explicit = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('b', { ips: ['192.168.50.3'], mac: '0A-00-00-00-00-0B' }));
     expect(explicit.json.spec).toMatchObject({ ips: ['192.168.50.3'], mac: '0a:00:00:00:00:0b' });
+  });
+
+  it('picks another MAC when the random one is taken (the create-only claim fails, admission runs again)', async () => {
+    const taken = (await v.call('GET', `${G}/namespaces/t1/virtualports/a`)).json.spec.mac as string;
+    const random = jest.spyOn(MacAllocator.prototype, 'random').mockReturnValueOnce(taken);
+    try {
+      const f = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('f', { ips: ['192.168.50.2'] }));
+      expect(f.status).toBe(201);
+      expect(f.json.spec.mac).toMatch(/^0a:58(:[0-9a-f]{2}){4}$/);
+      expect(f.json.spec.mac).not.toBe(taken);
+      expect(random).toHaveBeenCalledTimes(2);
+    } finally {
+      random.mockRestore();
+    }
+    expect((await v.call('DELETE', `${G}/namespaces/t1/virtualports/f`)).status).toBe(200);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualports/f`)).status === 404);
   });
 
   it('keeps allocated fields immutable and answers with the field', async () => {

@@ -1,5 +1,6 @@
 import type { AccessToken } from '../../admission/access-token.admission';
 import type { ObjectStore } from '../../store/object-store';
+import type { Watch } from '../../store/store';
 import type { Principal } from './principal';
 import { parseToken, secretMatches } from './token';
 
@@ -7,21 +8,71 @@ import { ACCESS_TOKENS } from '../../store/kinds';
 
 export { ACCESS_TOKENS };
 
-/** Resolves an Authorization header to a Principal, or undefined (-> 401). */
+/** Verified tokens kept at most this long, whatever the watch says (as kube-apiserver's token cache). */
+const VERIFIED_TTL_MS = 10_000;
+/** Bound on remembered tokens; the map starts over when full. */
+const VERIFIED_MAX = 1024;
+
+/**
+ * Resolves an Authorization header to a Principal, or undefined (-> 401).
+ *
+ * Every request presents the same few tokens, and checking one costs a store read and a
+ * SHA-256: a token once verified is remembered (only successes). Any change to any
+ * AccessToken forgets them all: the watch on the kind (on SQLite it runs at the commit,
+ * before the deleting request is answered; on etcd, as its event arrives) and forget(),
+ * which the API calls when it writes a token itself. The TTL bounds what a broken watch
+ * could leave behind.
+ */
 export class TokenAuthenticator {
-  constructor(private readonly objects: ObjectStore) {}
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+  private watch?: Watch;
+  /** Bumped by forget(): a check that read the token before a change must not remember it. */
+  private generation = 0;
+
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Starts remembering verified tokens (without it every request checks the store). */
+  start(): void {
+    this.watch ??= this.objects.watch(ACCESS_TOKENS, undefined, undefined, () => this.forget());
+  }
+
+  stop(): void {
+    this.watch?.stop();
+    this.watch = undefined;
+    this.forget();
+  }
+
+  forget(): void {
+    this.generation++;
+    this.verified.clear();
+  }
 
   async authenticate(authorization: string | undefined): Promise<Principal | undefined> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!m) return undefined;
-    const parsed = parseToken(m[1]!);
+    const token = m[1]!;
+    const hit = this.verified.get(token);
+    if (hit && hit.until > this.now()) return hit.principal;
+    const parsed = parseToken(token);
     if (!parsed) return undefined;
+    const generation = this.generation;
     const tok = await this.objects.get<AccessToken>(ACCESS_TOKENS, undefined, parsed.name);
-    if (!tok || tok.metadata.deletionTimestamp || !secretMatches(parsed.secret, tok.status?.tokenHash)) return undefined;
-    return {
+    if (!tok || tok.metadata.deletionTimestamp || !secretMatches(parsed.secret, tok.status?.tokenHash)) {
+      this.verified.delete(token);
+      return undefined;
+    }
+    const principal: Principal = {
       name: `token:${parsed.name}`,
       admin: tok.spec?.admin === true,
       namespaces: new Set(tok.spec?.namespaces ?? []),
     };
+    if (this.watch && generation === this.generation) {
+      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+      this.verified.set(token, { principal, until: this.now() + VERIFIED_TTL_MS });
+    }
+    return principal;
   }
 }

@@ -1,0 +1,96 @@
+import type { AccessToken } from '../../admission/access-token.admission';
+import { ObjectStore } from '../../store/object-store';
+import { SqliteStore } from '../../store/sqlite-store';
+import { ACCESS_TOKENS, TokenAuthenticator } from './authenticator';
+import { formatToken, hashSecret, mintSecret } from './token';
+
+describe('TokenAuthenticator', () => {
+  let kv: SqliteStore;
+  let objects: ObjectStore;
+  let clock: number;
+  let auth: TokenAuthenticator;
+  let reads: number;
+
+  async function mint(name: string, spec: AccessToken['spec']): Promise<string> {
+    const secret = mintSecret();
+    await objects.create<AccessToken>(ACCESS_TOKENS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'AccessToken', metadata: { name }, spec, status: { tokenHash: hashSecret(secret) } });
+    return `Bearer ${formatToken(name, secret)}`;
+  }
+
+  beforeEach(() => {
+    kv = SqliteStore.open(':memory:');
+    objects = new ObjectStore(kv);
+    const get = objects.get.bind(objects);
+    reads = 0;
+    objects.get = ((...args: Parameters<ObjectStore['get']>) => {
+      reads++;
+      return get(...args);
+    }) as ObjectStore['get'];
+    clock = 0;
+    auth = new TokenAuthenticator(objects, () => clock);
+  });
+
+  afterEach(async () => {
+    auth.stop();
+    await kv.close();
+  });
+
+  it('checks a token once, then answers from memory until the TTL', async () => {
+    auth.start();
+    const alice = await mint('alice', { namespaces: ['a1'] });
+    const p = await auth.authenticate(alice);
+    expect(p).toMatchObject({ name: 'token:alice', admin: false });
+    expect([...p!.namespaces]).toEqual(['a1']);
+    expect(await auth.authenticate(alice)).toBe(p);
+    expect(reads).toBe(1);
+    clock += 10_001;
+    expect(await auth.authenticate(alice)).toMatchObject({ name: 'token:alice' });
+    expect(reads).toBe(2);
+  });
+
+  it('never remembers a wrong secret, a malformed header or an unknown token', async () => {
+    auth.start();
+    const alice = await mint('alice', { namespaces: ['a1'] });
+    const wrong = `${alice.slice(0, -2)}xx`;
+    expect(await auth.authenticate(wrong)).toBeUndefined();
+    expect(await auth.authenticate(wrong)).toBeUndefined();
+    expect(reads).toBe(2);
+    expect(await auth.authenticate('Basic abc')).toBeUndefined();
+    expect(await auth.authenticate('Bearer nobody.secret')).toBeUndefined();
+    expect(await auth.authenticate(undefined)).toBeUndefined();
+  });
+
+  it('forgets every token when any AccessToken changes or is deleted (the store watch)', async () => {
+    auth.start();
+    const alice = await mint('alice', { namespaces: ['a1'] });
+    const bob = await mint('bob', { admin: true });
+    expect(await auth.authenticate(alice)).toBeDefined();
+    expect(await auth.authenticate(bob)).toBeDefined();
+    await objects.modify<AccessToken>(ACCESS_TOKENS, undefined, 'alice', (cur) => ({ ...cur, spec: { namespaces: ['a1', 'a2'] } }));
+    expect([...(await auth.authenticate(alice))!.namespaces]).toEqual(['a1', 'a2']);
+    await objects.delete(ACCESS_TOKENS, undefined, 'bob');
+    expect(await auth.authenticate(bob)).toBeUndefined();
+  });
+
+  it('does not remember a token read before a change that landed while it was checked', async () => {
+    auth.start();
+    const alice = await mint('alice', { namespaces: ['a1'] });
+    const pending = auth.authenticate(alice);
+    auth.forget(); // the change arrives between the read and the verdict
+    expect(await pending).toBeDefined();
+    await auth.authenticate(alice);
+    expect(reads).toBe(2);
+  });
+
+  it('remembers nothing before start() or after stop()', async () => {
+    const alice = await mint('alice', { namespaces: ['a1'] });
+    await auth.authenticate(alice);
+    await auth.authenticate(alice);
+    expect(reads).toBe(2);
+    auth.start();
+    await auth.authenticate(alice);
+    auth.stop();
+    await auth.authenticate(alice);
+    expect(reads).toBe(4);
+  });
+});
