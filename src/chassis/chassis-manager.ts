@@ -407,7 +407,9 @@ export class ChassisManager {
     // Already what it would write (e.g. the pipeline wrote it with Ready): no write to queue.
     const want = this.bindingStatusOf(port);
     if (sameValue(want, port.status)) {
-      this.boundDeferred.delete(key);
+      // Converged as of now: a binding left to the Ready write was carried, and a delayed
+      // check queued by a row change saw nothing this read did not.
+      if (this.boundDeferred.delete(key)) this.portController.queue.cancelDelayed(key);
       return;
     }
     if (this.leaveToReady(key, port, want)) return;

@@ -761,7 +761,8 @@ export class PipelineReconciler {
         return;
       }
     }
-    this.quietSince.delete(key);
+    // Ready: the quiet period's (or the startup grace's) pending check of this key is moot.
+    if (this.quietSince.delete(key) && ready.status === 'True') this.statusController.queue.cancelDelayed(key);
     /** The status to write on cur, or undefined when it already says all of it. */
     const nextStatus = (cur: VirtualPort | VirtualNetwork | LoadBalancer): Record<string, unknown> | undefined => {
       const base = isPort ? portStatus(cur as VirtualPort) : cur.status;
