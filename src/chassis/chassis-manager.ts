@@ -157,8 +157,10 @@ export class ChassisManager {
     const requeuePorts = (n: HypervisorNode) => {
       for (const k of this.portKeysOfNode(n.metadata.name)) this.portController.enqueue(k);
     };
-    // Any node event may change where ports can bind (bindingStatusOf's memo).
-    this.nodes.addEventHandler({ onAdd: () => this.viewsEpoch++, onUpdate: () => this.viewsEpoch++, onDelete: () => this.viewsEpoch++ });
+    // A node coming or going changes where ports can bind (bindingStatusOf's memo); its
+    // updates do not (a new endpoint's session reports itself: notifyNode), and its status
+    // is rewritten every second while ports bind.
+    this.nodes.addEventHandler({ onAdd: () => this.viewsEpoch++, onDelete: () => this.viewsEpoch++ });
     this.nodes.addEventHandler({
       onAdd: requeuePorts,
       onUpdate: (old, cur) => {

@@ -14,7 +14,10 @@ export type ConditionInput = Omit<Condition, 'lastTransitionTime'> & { lastTrans
 type Conditions = readonly Condition[] | undefined;
 
 export function getCondition(conditions: Conditions, type: string): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
+  // A loop, not find(): called several times per reconcile of every object.
+  if (!conditions) return undefined;
+  for (const c of conditions) if (c.type === type) return c;
+  return undefined;
 }
 
 export function isTrue(conditions: Conditions, type: string): boolean {
