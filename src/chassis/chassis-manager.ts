@@ -205,9 +205,7 @@ export class ChassisManager {
   }
 
   private notifyNode(node: string, interfaceIds?: readonly string[]): void {
-    if (interfaceIds) {
-      for (const id of interfaceIds) if (this.ifaceStamps.has(id) || this.ports.indexKeys(IX_IFACE, id).length) this.ifaceStamps.set(id, ++this.lastStamp);
-    } else this.viewsEpoch++;
+    if (!interfaceIds) this.viewsEpoch++;
     for (const l of this.nodeListeners) {
       try {
         l(node, interfaceIds);
@@ -263,6 +261,11 @@ export class ChassisManager {
       logger: this.log,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       onChange: (c) => this.onSessionChange(name, c),
+      // At once, not with onChange's batch a microtask later: a binding decided in between must not be remembered.
+      onRowChange: (c) => {
+        if (c.table !== 'Interface') return;
+        for (const id of ifaceIdsOf(c)) if (this.ifaceStamps.has(id) || this.ports.indexKeys(IX_IFACE, id).length) this.ifaceStamps.set(id, ++this.lastStamp);
+      },
     });
     this.sessions.set(name, s);
     s.start();
