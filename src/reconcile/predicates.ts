@@ -3,6 +3,7 @@
  * controller-runtime's: which changes of an object cannot change what a reconciler does.
  */
 import type { KubeObject } from '../resources/object';
+import { sameValue } from './same-value';
 
 /**
  * True when only status (or resourceVersion) differs: another reconciler's status write, or
@@ -10,10 +11,6 @@ import type { KubeObject } from '../resources/object';
  * its status) must ignore these, or each of its status writes queues it again.
  */
 export function onlyStatusChanged<T extends KubeObject<unknown, unknown>>(oldObj: T, newObj: T): boolean {
-  return withoutStatus(oldObj) === withoutStatus(newObj);
-}
-
-function withoutStatus(o: KubeObject): string {
-  const { resourceVersion: _rv, ...metadata } = o.metadata;
-  return JSON.stringify([metadata, o.spec]);
+  // Structural (sameValue ignores undefined properties): no JSON of both objects per event.
+  return sameValue(oldObj.spec, newObj.spec) && sameValue({ ...oldObj.metadata, resourceVersion: undefined }, { ...newObj.metadata, resourceVersion: undefined });
 }
