@@ -80,9 +80,13 @@ const IX_BOUND = 'boundNode';
 /** Index value for ports without spec.node (they may bind on any node). */
 const ANY_NODE = '';
 
+/** The iface-ids an Interface row change concerns (old, then new; once each). Runs for every row change. */
 function ifaceIdsOf(change: RowChange): string[] {
-  const ids = [change.old, change.new].map((r) => (r as Interface | undefined)?.external_ids?.[IFACE_ID]);
-  return [...new Set(ids.filter((x): x is string => !!x))];
+  const was = (change.old as Interface | undefined)?.external_ids?.[IFACE_ID];
+  const now = (change.new as Interface | undefined)?.external_ids?.[IFACE_ID];
+  if (was && now && was !== now) return [was, now];
+  const id = was || now;
+  return id ? [id] : [];
 }
 
 export class ChassisManager {

@@ -50,7 +50,7 @@ import { sameValue } from '../same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
-import { parseObjectKey } from './object-keys';
+import { parseObjectKey, typePrefixOf } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
 import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
 
@@ -688,8 +688,8 @@ export class PipelineReconciler {
   }
 
   private async reconcileStatus(key: string): Promise<void> {
-    const isPort = key.startsWith(typePrefix(PORTS));
-    const isLb = key.startsWith(typePrefix(LOAD_BALANCERS));
+    const isPort = key.startsWith(typePrefixOf(PORTS));
+    const isLb = key.startsWith(typePrefixOf(LOAD_BALANCERS));
     const type = isPort ? PORTS : isLb ? LOAD_BALANCERS : NETWORKS;
     const id = parseObjectKey(type, key);
     if (!id) return;
