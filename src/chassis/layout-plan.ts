@@ -41,23 +41,12 @@ function sameMap(a: Record<string, string>, b: Record<string, string>): boolean 
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
-/**
- * Whether a Port or Interface row holds a name (OVS requires both to be unique). The
- * set of all names is built on first use only: a layout in place never asks, and the
- * walk over every VM NIC's rows was most of a layout check.
- */
-function takenNames(s: OvsSnapshot): { has(name: string): boolean } {
-  let names: Set<string> | undefined;
-  return {
-    has(name: string): boolean {
-      if (!names) {
-        names = new Set<string>();
-        for (const p of s.ports.values()) names.add(p.name);
-        for (const i of s.interfaces.values()) names.add(i.name);
-      }
-      return names.has(name);
-    },
-  };
+/** Names of all Port and Interface rows (OVS requires both to be unique). */
+function takenNames(s: OvsSnapshot): Set<string> {
+  const names = new Set<string>();
+  for (const p of s.ports.values()) names.add(p.name);
+  for (const i of s.interfaces.values()) names.add(i.name);
+  return names;
 }
 
 export function planLayout(desired: DesiredLayout, s: OvsSnapshot, owner: string): LayoutPlan {
@@ -90,7 +79,7 @@ function planOwnedBridge(
   have: Bridge,
   s: OvsSnapshot,
   owner: string,
-  taken: { has(name: string): boolean },
+  taken: Set<string>,
   actions: LayoutAction[],
   conflicts: string[],
 ): void {

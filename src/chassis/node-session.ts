@@ -16,7 +16,6 @@ import { layoutOperations } from './layout-ops';
 import { planLayout, type OvsSnapshot } from './layout-plan';
 import type { LayoutOutcome, SessionView } from './node-status';
 import { isOwned } from './owner';
-import { RowMapView, type UuidTable } from './row-map-view';
 
 export type SessionChange = { kind: 'state' } | { kind: 'rows'; changes: RowChange[] };
 
@@ -162,21 +161,6 @@ export class NodeSession {
     return snap;
   }
 
-  /**
-   * The replica as an OvsSnapshot read live (no row maps copied): only for readers that
-   * finish before the replica can change (synchronous ones, such as the layout plan).
-   */
-  private liveView(): OvsSnapshot {
-    const c = this.client.cache;
-    return {
-      ovs: this.openVSwitch(),
-      bridges: c.table('Bridge').rows() as Bridge[],
-      ports: new RowMapView(c.table('Port') as UuidTable<Port>),
-      interfaces: new RowMapView(c.table('Interface') as UuidTable<Interface>),
-      controllers: new RowMapView(c.table('Controller') as UuidTable<Controller>),
-    };
-  }
-
   /** The ofport of the Interface with this name (undefined: no such row, or not synced). */
   interfaceOfport(name: string): number | null | undefined {
     if (!this.synced) return undefined;
@@ -204,7 +188,7 @@ export class NodeSession {
       controllerTarget: this.controller.target,
     });
     if (!layout.ok) return { ready: false, reason: layout.reason, message: layout.message };
-    const plan = () => planLayout(layout.layout, this.liveView(), this.opts.owner);
+    const plan = () => planLayout(layout.layout, this.snapshot(), this.opts.owner);
     let p = plan();
     for (let attempt = 0; p.actions.length; attempt++) {
       if (attempt === 3) throw new Error(`OVS layout did not converge: ${p.actions.map((a) => a.kind).join(', ')}`);
@@ -220,7 +204,7 @@ export class NodeSession {
 
   private readiness(conflicts: string[], notes: string[], datapath: string): LayoutOutcome {
     if (conflicts.length) return { ready: false, reason: 'LayoutConflict', message: conflicts.join('; ') };
-    const s = this.liveView();
+    const s = this.snapshot();
     const broken = [...s.interfaces.values()].filter((i) => isOwned(i, this.opts.owner) && (i.error || i.ofport === -1));
     if (broken.length) {
       return { ready: false, reason: 'PortError', message: broken.map((i) => `${i.name}: ${i.error ?? 'no OpenFlow port'}`).join('; ') };
