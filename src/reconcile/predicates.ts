@@ -3,7 +3,6 @@
  * controller-runtime's: which changes of an object cannot change what a reconciler does.
  */
 import type { KubeObject } from '../resources/object';
-import { sameValue } from './same-value';
 
 /**
  * True when only status (or resourceVersion) differs: another reconciler's status write, or
@@ -11,6 +10,10 @@ import { sameValue } from './same-value';
  * its status) must ignore these, or each of its status writes queues it again.
  */
 export function onlyStatusChanged<T extends KubeObject<unknown, unknown>>(oldObj: T, newObj: T): boolean {
-  // Structural (sameValue ignores undefined properties): no JSON of both objects per event.
-  return sameValue(oldObj.spec, newObj.spec) && sameValue({ ...oldObj.metadata, resourceVersion: undefined }, { ...newObj.metadata, resourceVersion: undefined });
+  return withoutStatus(oldObj) === withoutStatus(newObj);
+}
+
+function withoutStatus(o: KubeObject): string {
+  const { resourceVersion: _rv, ...metadata } = o.metadata;
+  return JSON.stringify([metadata, o.spec]);
 }

@@ -25,7 +25,6 @@ import { allocatedAtGeneration, allocationConditions, claimantAllocatedStatus } 
 import { Controller } from '../controller';
 import { removeFinalizer, hasFinalizer } from '../finalizers';
 import { Informer } from '../informer';
-import { sameValue } from '../same-value';
 import { throttledEnqueue } from '../throttle';
 import { parseObjectKey } from './object-keys';
 
@@ -36,9 +35,7 @@ function sameInputs(o: KubeObject, n: KubeObject): boolean {
   return (
     o.metadata.uid === n.metadata.uid &&
     o.metadata.generation === n.metadata.generation &&
-    o.metadata.deletionTimestamp === n.metadata.deletionTimestamp &&
-    sameValue(o.metadata.finalizers, n.metadata.finalizers) &&
-    sameValue(o.spec, n.spec)
+    JSON.stringify([o.spec, o.metadata.deletionTimestamp, o.metadata.finalizers]) === JSON.stringify([n.spec, n.metadata.deletionTimestamp, n.metadata.finalizers])
   );
 }
 
