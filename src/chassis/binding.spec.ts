@@ -1,5 +1,5 @@
 import type { VirtualPort } from '../resources/kinds';
-import { bindingStatus } from './binding';
+import { bindingStatus, firstReadyInterface, readyInterfaces } from './binding';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const port = (spec: Partial<VirtualPort['spec']> = {}, status?: VirtualPort['status']): VirtualPort => ({
@@ -51,5 +51,30 @@ describe('bindingStatus', () => {
 
   it('says when the named node does not exist', () => {
     expect(bound(bindingStatus(port({ node: 'nope' }), [], now))).toMatchObject({ status: 'False', reason: 'NodeNotFound' });
+  });
+});
+
+describe('firstReadyInterface', () => {
+  it('is readyInterfaces()[0] with the list length, the earliest of the lowest node name winning', () => {
+    const views = [
+      { node: 'hv2', interfaces: [{ name: 'a', ofport: 4 }] },
+      { node: 'hv1', interfaces: [{ name: 'b', ofport: null }, { name: 'c', ofport: -1 }, { name: 'd', ofport: 9 }, { name: 'e', ofport: 2 }] },
+      { node: 'hv1', interfaces: [{ name: 'f', ofport: 1 }] },
+    ];
+    const all = readyInterfaces(views);
+    const first = firstReadyInterface(views)!;
+    expect({ node: first.node, ...first.iface }).toEqual(all[0]);
+    expect(first.iface.name).toBe('d');
+    expect(first.count).toBe(all.length);
+    expect(firstReadyInterface([{ node: 'hv1', interfaces: [{ name: 'x', ofport: null }] }])).toBeUndefined();
+  });
+
+  it('names the other nodes an interface is present on in the Bound message', () => {
+    const s = bindingStatus(port({ node: undefined }), [
+      { node: 'hv2', connected: true, interfaces: [{ name: 'tap9', ofport: 3, error: null }] },
+      { node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 5, error: null }] },
+    ], now);
+    expect(s).toMatchObject({ node: 'hv1', ofport: 5 });
+    expect(bound(s)!.message).toBe('bound to interface tap1 (ofport 5) on node hv1 (also present on hv2/tap9)');
   });
 });

@@ -39,6 +39,36 @@ export function readyInterfaces<I extends { ofport: number | null }>(views: Read
   return out;
 }
 
+/** The binding among ready interfaces, and how many there are (more than one: see readyInterfaces). */
+export interface FirstReady<I> {
+  node: string;
+  iface: I & { ofport: number };
+  count: number;
+}
+
+/**
+ * readyInterfaces(views)[0] and the list's length, without building the list: the
+ * common case (one interface) allocates nothing but the answer, and the interface rows
+ * (OVSDB Interface rows of thirty-odd columns) are not copied.
+ */
+export function firstReadyInterface<I extends { ofport: number | null }>(views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>): FirstReady<I> | undefined {
+  let best: I | undefined;
+  let bestNode = '';
+  let count = 0;
+  for (const v of views) {
+    for (const i of v.interfaces) {
+      if (i.ofport === null || !(i.ofport > 0)) continue;
+      count++;
+      // As the stable sort of readyInterfaces: the earliest of the lowest node name.
+      if (best === undefined || v.node.localeCompare(bestNode) < 0) {
+        best = i;
+        bestNode = v.node;
+      }
+    }
+  }
+  return best === undefined ? undefined : { node: bestNode, iface: best as I & { ofport: number }, count };
+}
+
 /**
  * The port's next status. `views` are the nodes it may bind on: its spec.node only,
  * or every node when spec.node is unset (the NIC is bound wherever it shows up).
@@ -51,13 +81,13 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     next.conditions = setCondition(prev.conditions, { type: BOUND, status, reason, message, observedGeneration: gen }, now);
   };
   const wanted = port.spec?.node;
-  const ready = readyInterfaces(views);
-  const hit = ready[0];
-  if (hit) {
-    next.node = hit.node;
+  const first = firstReadyInterface(views);
+  if (first) {
+    const hit = first.iface;
+    next.node = first.node;
     next.ofport = hit.ofport;
-    const more = ready.length > 1 ? ` (also present on ${ready.slice(1).map((i) => `${i.node}/${i.name}`).join(', ')})` : '';
-    cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${hit.node}${more}`);
+    const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).slice(1).map((i) => `${i.node}/${i.name}`).join(', ')})` : '';
+    cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}${more}`);
     return next;
   }
   const found = views.flatMap((v) => v.interfaces.map((i) => ({ node: v.node, ...i })));

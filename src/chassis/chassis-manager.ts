@@ -18,6 +18,7 @@ import { Controller } from '../reconcile/controller';
 import { isTrue } from '../reconcile/conditions';
 import { Informer } from '../reconcile/informer';
 import { onlyStatusChanged } from '../reconcile/predicates';
+import { sameValue } from '../reconcile/same-value';
 import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
@@ -65,18 +66,27 @@ export interface ChassisManagerOptions {
 export type NodeChangeListener = (node: string, interfaceIds?: readonly string[]) => void;
 
 const IX_IFACE = 'interfaceId';
+
+interface BindingMemo {
+  /** The object it was decided for, and its stored revision when known. */
+  port: VirtualPort;
+  revision: string | undefined;
+  epoch: number;
+  stamp: number;
+  status: VirtualPortStatus;
+}
 const IX_NODE = 'node';
 const IX_BOUND = 'boundNode';
 /** Index value for ports without spec.node (they may bind on any node). */
 const ANY_NODE = '';
 
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-}
-
+/** The iface-ids an Interface row change concerns (old, then new; once each). Runs for every row change. */
 function ifaceIdsOf(change: RowChange): string[] {
-  const ids = [change.old, change.new].map((r) => (r as Interface | undefined)?.external_ids?.[IFACE_ID]);
-  return [...new Set(ids.filter((x): x is string => !!x))];
+  const was = (change.old as Interface | undefined)?.external_ids?.[IFACE_ID];
+  const now = (change.new as Interface | undefined)?.external_ids?.[IFACE_ID];
+  if (was && now && was !== now) return [was, now];
+  const id = was || now;
+  return id ? [id] : [];
 }
 
 export class ChassisManager {
@@ -92,6 +102,18 @@ export class ChassisManager {
   private readonly nodeListeners = new Set<NodeChangeListener>();
   /** Ports whose new Bound=True is left to the pipeline's Ready write: key -> until when. */
   private readonly boundDeferred = new Map<string, number>();
+  /**
+   * bindingStatusOf's answers by port uid, each valid for one stored revision of the port
+   * while nothing it read changed: the chassis and the pipeline decide a port's binding
+   * for the same revision several times (the cached object, then the fresh read of each
+   * status write), and a burst of creates did it a dozen times per port.
+   */
+  private readonly bindingMemo = new Map<string, BindingMemo>();
+  /** Bumped when what any port's binding reads may have changed: a session's state, the node set. */
+  private viewsEpoch = 0;
+  /** Per iface-id of a port: the stamp of its last Interface row change (stamps only grow). */
+  private readonly ifaceStamps = new Map<string, number>();
+  private lastStamp = 0;
   private stopped = false;
 
   constructor(private readonly opts: ChassisManagerOptions) {
@@ -122,17 +144,31 @@ export class ChassisManager {
     const boundNode = (p: VirtualPort) => {
       if (p.status?.node) this.nodeCountSoon(objectKey(NODES, undefined, p.status.node));
     };
-    this.ports.addEventHandler({ onAdd: boundNode, onUpdate: (o, n) => (boundNode(o), boundNode(n)), onDelete: boundNode });
+    const gone = (p: VirtualPort) => {
+      boundNode(p);
+      if (p.metadata.uid) this.bindingMemo.delete(p.metadata.uid);
+      const id = interfaceIdOf(p);
+      if (id && this.ifaceStamps.has(id) && !this.ports.indexKeys(IX_IFACE, id).length) {
+        this.ifaceStamps.delete(id);
+        // Its stamp reads 0 again, as it did before its first change: no memo may match that.
+        this.viewsEpoch++;
+      }
+    };
+    this.ports.addEventHandler({ onAdd: boundNode, onUpdate: (o, n) => (boundNode(o), boundNode(n)), onDelete: gone });
     // A node appearing or going changes where its ports can bind; so can its spec. Its
     // status does not (it is rewritten as ports bind: re-queuing all of the node's ports
     // on each of those writes made binding N ports cost O(N^2) reconciles).
     const requeuePorts = (n: HypervisorNode) => {
       for (const k of this.portKeysOfNode(n.metadata.name)) this.portController.enqueue(k);
     };
+    // A node coming or going changes where ports can bind (bindingStatusOf's memo); its
+    // updates do not (a new endpoint's session reports itself: notifyNode), and its status
+    // is rewritten every second while ports bind.
+    this.nodes.addEventHandler({ onAdd: () => this.viewsEpoch++, onDelete: () => this.viewsEpoch++ });
     this.nodes.addEventHandler({
       onAdd: requeuePorts,
       onUpdate: (old, cur) => {
-        if (!sameJson(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
+        if (!sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
       },
       onDelete: requeuePorts,
     });
@@ -173,6 +209,7 @@ export class ChassisManager {
   }
 
   private notifyNode(node: string, interfaceIds?: readonly string[]): void {
+    if (!interfaceIds) this.viewsEpoch++;
     for (const l of this.nodeListeners) {
       try {
         l(node, interfaceIds);
@@ -228,6 +265,11 @@ export class ChassisManager {
       logger: this.log,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       onChange: (c) => this.onSessionChange(name, c),
+      // At once, not with onChange's batch a microtask later: a binding decided in between must not be remembered.
+      onRowChange: (c) => {
+        if (c.table !== 'Interface') return;
+        for (const id of ifaceIdsOf(c)) if (this.ifaceStamps.has(id) || this.ports.indexKeys(IX_IFACE, id).length) this.ifaceStamps.set(id, ++this.lastStamp);
+      },
     });
     this.sessions.set(name, s);
     s.start();
@@ -279,7 +321,7 @@ export class ChassisManager {
       (cur) => {
         if (cur.metadata.uid !== node.metadata.uid) return undefined;
         const status = nodeStatus(cur, view, layout, bound);
-        if (sameJson(status, cur.status)) return undefined;
+        if (sameValue(status, cur.status)) return undefined;
         return { ...cur, status };
       },
       { subresource: 'status' },
@@ -290,22 +332,38 @@ export class ChassisManager {
    * The port's status with its binding as this layer decides it from the node sessions
    * (what reconcilePort writes). The pipeline folds it into its Ready write.
    */
-  bindingStatusOf(port: VirtualPort): VirtualPortStatus {
-    return bindingStatus(port, this.viewsOf(port));
+  bindingStatusOf(port: VirtualPort, resourceVersion?: string | number): VirtualPortStatus {
+    const uid = port.metadata.uid;
+    const id = interfaceIdOf(port);
+    if (!uid || !id) return bindingStatus(port, this.viewsOf(port));
+    const revision = resourceVersion !== undefined ? String(resourceVersion) : this.revisionOf(port);
+    const stamp = this.ifaceStamps.get(id) ?? 0;
+    const m = this.bindingMemo.get(uid);
+    if (m && m.epoch === this.viewsEpoch && m.stamp === stamp && (m.port === port || (revision !== undefined && m.revision === revision))) return m.status;
+    const status = bindingStatus(port, this.viewsOf(port));
+    // Only ports the informer knows (a deleted port's entry goes with its delete event).
+    if (this.ports.get(objectKey(VIRTUAL_PORTS, port.metadata.namespace, port.metadata.name))?.metadata.uid === uid) {
+      this.bindingMemo.set(uid, { port, revision, epoch: this.viewsEpoch, stamp, status });
+    }
+    return status;
+  }
+
+  /** The stored revision of a port object: its resourceVersion, or the informer's when it is the cached object. */
+  private revisionOf(port: VirtualPort): string | undefined {
+    if (port.metadata.resourceVersion !== undefined) return port.metadata.resourceVersion;
+    const key = objectKey(VIRTUAL_PORTS, port.metadata.namespace, port.metadata.name);
+    if (this.ports.get(key) !== port) return undefined;
+    const rev = this.ports.modRevision(key);
+    return rev === undefined ? undefined : String(rev);
   }
 
   /** The nodes a port may bind on, as their sessions see its interface. */
   private viewsOf(port: VirtualPort): NodeView[] {
     const id = interfaceIdOf(port);
     if (!id) return [];
-    const wanted = port.spec?.node;
-    const known = (n: string) => !!this.nodes.get(objectKey(NODES, undefined, n));
-    const names = this.opts.only
-      ? [this.opts.only.node].filter(known)
-      : wanted
-        ? [wanted].filter(known)
-        : this.nodes.list().map((n) => n.metadata.name);
-    return names.map((n) => this.viewOf(n, id));
+    const one = this.opts.only ? this.opts.only.node : port.spec?.node;
+    if (one) return this.nodes.get(objectKey(NODES, undefined, one)) ? [this.viewOf(one, id)] : [];
+    return this.nodes.list().map((n) => this.viewOf(n.metadata.name, id));
   }
 
   /**
@@ -329,7 +387,8 @@ export class ChassisManager {
 
   private viewOf(node: string, interfaceId: string): NodeView {
     const s = this.sessions.get(node);
-    const interfaces = (s?.interfacesWithIfaceId(interfaceId) ?? []).map((i) => ({ name: i.name, ofport: i.ofport, error: i.error }));
+    const rows = s?.interfacesWithIfaceId(interfaceId);
+    const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error })) : [];
     return { node, connected: !!s?.ready, interfaces };
   }
 
@@ -356,8 +415,10 @@ export class ChassisManager {
     if (this.opts.only && !this.mine(port, this.opts.only.node)) return;
     // Already what it would write (e.g. the pipeline wrote it with Ready): no write to queue.
     const want = this.bindingStatusOf(port);
-    if (sameJson(want, port.status)) {
-      this.boundDeferred.delete(key);
+    if (sameValue(want, port.status)) {
+      // Converged as of now: a binding left to the Ready write was carried, and a delayed
+      // check queued by a row change saw nothing this read did not.
+      if (this.boundDeferred.delete(key)) this.portController.queue.cancelDelayed(key);
       return;
     }
     if (this.leaveToReady(key, port, want)) return;
@@ -369,15 +430,15 @@ export class ChassisManager {
       (cur) => {
         if (cur.metadata.uid !== port.metadata.uid) return undefined;
         const status = this.bindingStatusOf(cur);
-        if (sameJson(status, cur.status) || this.leaveToReady(key, cur, status)) return undefined;
+        if (sameValue(status, cur.status) || this.leaveToReady(key, cur, status)) return undefined;
         this.boundDeferred.delete(key);
         return { ...cur, status };
       },
       { subresource: 'status' },
     );
     const now = res?.object.status;
-    if (now && !sameJson(now, port.status)) this.log.debug({ event: 'chassis.bind-written', port: `${ns}/${name}`, node: now.node ?? null, ofport: now.ofport ?? null }, 'chassis: binding written');
-    if (now && !sameJson(now.node, port.status?.node)) {
+    if (now && !sameValue(now, port.status)) this.log.debug({ event: 'chassis.bind-written', port: `${ns}/${name}`, node: now.node ?? null, ofport: now.ofport ?? null }, 'chassis: binding written');
+    if (now && !sameValue(now.node, port.status?.node)) {
       this.log.info({ event: 'chassis.binding', port: `${ns}/${name}`, node: now.node ?? null, ofport: now.ofport ?? null }, 'port binding changed');
     }
   }

@@ -25,6 +25,11 @@ export interface NodeSessionOptions {
   owner: string;
   logger: Logger;
   onChange: (change: SessionChange) => void;
+  /**
+   * Each row change as the replica applies it, synchronously (onChange hears of it a
+   * microtask later, batched): for caches of what was read from the replica.
+   */
+  onRowChange?: (change: RowChange) => void;
   connectTimeoutMs?: number;
   /** Retry delays while the first connect keeps failing. */
   retryInitialMs?: number;
@@ -284,6 +289,7 @@ export class NodeSession {
     this.unsubscribe.push(
       cache.on((c) => {
         this.snap = undefined;
+        this.opts.onRowChange?.(c);
         if (!pending.length) queueMicrotask(() => this.opts.onChange({ kind: 'rows', changes: pending.splice(0) }));
         pending.push(c);
       }),

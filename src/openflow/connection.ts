@@ -95,6 +95,8 @@ interface XidRange {
 const EMPTY = Buffer.alloc(0);
 /** Bytes of bundle_adds encoded before handing them to the socket in one write. */
 const BUNDLE_CHUNK = 256 * 1024;
+/** Typical bytes of one bundle_add carrying a flow_mod (sizes a bundle's first buffer). */
+const BUNDLE_ADD_GUESS = 192;
 
 const noopLogger: OpenFlowLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 
@@ -362,13 +364,17 @@ class Connection extends EventEmitter implements OpenFlowConnection {
    * promise or syscall, and memory stays bounded for any bundle size.
    */
   private async streamBundleAdds(msgs: readonly Outgoing[], bundleId: number, flags: number, firstXid: number): Promise<void> {
-    const w = new Writer(BUNDLE_CHUNK + 4096);
+    // Buffers sized for what is left to encode (the writer grows if a guess is short): a
+    // port's bundle is a few kB, and a full chunk each (twice: detach allocates the next)
+    // was half a megabyte of allocation per bundle.
+    const sizeFor = (left: number) => Math.min(BUNDLE_CHUNK + 4096, 512 + left * BUNDLE_ADD_GUESS);
+    const w = new Writer(sizeFor(msgs.length));
     for (let i = 0; i < msgs.length; i++) {
       const message = msgs[i] as OfMessage;
       encodeMessageInto(w, { type: 'bundle_add', xid: (firstXid + i) >>> 0, bundleId, flags, properties: EMPTY, message });
-      if (w.length >= BUNDLE_CHUNK) await this.writeChunk(w.detach());
+      if (w.length >= BUNDLE_CHUNK) await this.writeChunk(w.detach(sizeFor(msgs.length - i - 1)));
     }
-    if (w.length > 0) await this.writeChunk(w.detach());
+    if (w.length > 0) await this.writeChunk(w.detach(0));
   }
 
   private async writeChunk(buf: Buffer): Promise<void> {

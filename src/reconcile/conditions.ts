@@ -14,7 +14,10 @@ export type ConditionInput = Omit<Condition, 'lastTransitionTime'> & { lastTrans
 type Conditions = readonly Condition[] | undefined;
 
 export function getCondition(conditions: Conditions, type: string): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
+  // A loop, not find(): called several times per reconcile of every object.
+  if (!conditions) return undefined;
+  for (const c of conditions) if (c.type === type) return c;
+  return undefined;
 }
 
 export function isTrue(conditions: Conditions, type: string): boolean {
@@ -33,7 +36,7 @@ export function conditionStatus(conditions: Conditions, type: string): Condition
  * Sets (adds or replaces) the condition of input.type. lastTransitionTime: kept when
  * status is unchanged, else input.lastTransitionTime or now.
  */
-export function setCondition(conditions: Conditions, input: ConditionInput, now: Date = new Date()): Condition[] {
+export function setCondition(conditions: Conditions, input: ConditionInput, now?: Date): Condition[] {
   const list = conditions ?? [];
   const i = list.findIndex((c) => c.type === input.type);
   const existing = i >= 0 ? list[i] : undefined;
@@ -53,7 +56,7 @@ export function setCondition(conditions: Conditions, input: ConditionInput, now:
     lastTransitionTime:
       existing && existing.status === input.status
         ? existing.lastTransitionTime
-        : (input.lastTransitionTime ?? rfc3339(now)),
+        : (input.lastTransitionTime ?? rfc3339(now ?? new Date())),
     reason: input.reason,
     message: input.message,
   };
@@ -67,7 +70,15 @@ export function removeCondition(conditions: Conditions, type: string): Condition
   return conditions.filter((c) => c.type !== type);
 }
 
-/** metav1.Time is RFC 3339 at second precision. */
+let lastSecond = NaN;
+let lastText = '';
+
+/** metav1.Time is RFC 3339 at second precision (formatted once per second: bursts of status writes share it). */
 function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const second = Math.floor(d.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastText = d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return lastText;
 }

@@ -66,7 +66,8 @@ export class Controller {
    */
   watch<T>(informer: Informer<T>, map?: (obj: T, key: string) => readonly string[], filter: WatchFilter<T> = {}): () => void {
     const enqueue = (obj: T, key: string) => {
-      for (const k of map ? map(obj, key) : [key]) this.queue.add(k);
+      if (!map) return this.queue.add(key);
+      for (const k of map(obj, key)) this.queue.add(k);
     };
     return informer.addEventHandler({
       onAdd: (obj, key) => {

@@ -35,6 +35,14 @@ export interface InformerOptions<T> {
   logger?: Logger;
 }
 
+const NO_VALUES: readonly string[] = [];
+
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 interface Entry<T> {
   obj: T;
   modRevision: number;
@@ -261,11 +269,17 @@ export class Informer<T> {
       if (cur) this.remove(kv.key, cur);
       return;
     }
-    this.cache.set(kv.key, { obj, modRevision: kv.modRevision });
-    this.reindex(kv.key, cur?.obj, obj);
+    const key = kv.key;
+    this.cache.set(key, { obj, modRevision: kv.modRevision });
+    this.reindex(key, cur?.obj, obj);
+    // No closure per handler and event (as call() takes): this runs for every write of every watched object.
     for (const h of this.handlers) {
-      if (cur) this.call('onUpdate', () => h.onUpdate?.(cur.obj, obj, kv.key));
-      else this.call('onAdd', () => h.onAdd?.(obj, kv.key));
+      try {
+        if (cur) h.onUpdate?.(cur.obj, obj, key);
+        else h.onAdd?.(obj, key);
+      } catch (err) {
+        this.handlerThrew(cur ? 'onUpdate' : 'onAdd', err);
+      }
     }
   }
 
@@ -277,23 +291,30 @@ export class Informer<T> {
 
   private reindex(key: string, oldObj: T | undefined, newObj: T | undefined): void {
     for (const [name, fn] of this.indexers) {
-      if (oldObj !== undefined) this.indexRemove(name, fn, key, oldObj);
-      if (newObj !== undefined) this.indexAdd(name, fn, key, newObj);
+      const before = oldObj === undefined ? NO_VALUES : this.indexValues(name, fn, key, oldObj);
+      const after = newObj === undefined ? NO_VALUES : this.indexValues(name, fn, key, newObj);
+      // Most updates (status writes) keep the values: no set emptied and made again.
+      if (sameValues(before, after)) continue;
+      const index = this.indexes.get(name) as Map<string, Set<string>>;
+      this.indexRemoveValues(index, key, before);
+      this.indexAddValues(index, key, after);
     }
   }
 
   private indexAdd(name: string, fn: IndexFunc<T>, key: string, obj: T): void {
-    const index = this.indexes.get(name) as Map<string, Set<string>>;
-    for (const v of this.indexValues(name, fn, key, obj)) {
+    this.indexAddValues(this.indexes.get(name) as Map<string, Set<string>>, key, this.indexValues(name, fn, key, obj));
+  }
+
+  private indexAddValues(index: Map<string, Set<string>>, key: string, values: readonly string[]): void {
+    for (const v of values) {
       let keys = index.get(v);
       if (!keys) index.set(v, (keys = new Set()));
       keys.add(key);
     }
   }
 
-  private indexRemove(name: string, fn: IndexFunc<T>, key: string, obj: T): void {
-    const index = this.indexes.get(name) as Map<string, Set<string>>;
-    for (const v of this.indexValues(name, fn, key, obj)) {
+  private indexRemoveValues(index: Map<string, Set<string>>, key: string, values: readonly string[]): void {
+    for (const v of values) {
       const keys = index.get(v);
       keys?.delete(key);
       if (keys?.size === 0) index.delete(v);
@@ -314,8 +335,12 @@ export class Informer<T> {
     try {
       fn();
     } catch (err) {
-      this.options.logger?.error({ prefix: this.options.prefix, handler: what, err }, 'informer handler threw');
+      this.handlerThrew(what, err);
     }
+  }
+
+  private handlerThrew(what: string, err: unknown): void {
+    this.options.logger?.error({ prefix: this.options.prefix, handler: what, err }, 'informer handler threw');
   }
 
   /** A retry pause that stop() and relist() can cut short. */

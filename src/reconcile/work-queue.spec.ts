@@ -65,6 +65,19 @@ describe('WorkQueue', () => {
     expect(q.len()).toBe(2);
   });
 
+  it('cancelDelayed drops a pending delayed add of that key only', async () => {
+    jest.useFakeTimers();
+    const q = new WorkQueue();
+    q.addAfter('a', 100);
+    q.addAfter('b', 100);
+    q.cancelDelayed('a');
+    q.cancelDelayed('nothing');
+    expect(q.delayedCount()).toBe(1);
+    jest.advanceTimersByTime(100);
+    expect(q.len()).toBe(1);
+    expect(await q.get()).toBe('b');
+  });
+
   it('backs off exponentially per key and forget resets it', async () => {
     jest.useFakeTimers();
     const q = new WorkQueue({ baseDelayMs: 5, maxDelayMs: 40 });

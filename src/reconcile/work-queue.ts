@@ -66,6 +66,19 @@ export class WorkQueue {
     this.delayed.set(key, { readyAt, timer });
   }
 
+  /**
+   * Drops key's pending delayed add, if any. For a reconciler that has just converged the
+   * key (read at this moment, so every change that queued a delay is seen) and knows that
+   * the timeouts it set for it are moot: thousands of them otherwise fire later, each a
+   * reconcile that finds nothing to do.
+   */
+  cancelDelayed(key: string): void {
+    const d = this.delayed.get(key);
+    if (!d) return;
+    clearTimeout(d.timer);
+    this.delayed.delete(key);
+  }
+
   /** Adds key after its backoff delay; call after a failed attempt. */
   addRateLimited(key: string): void {
     this.addAfter(key, this.rateLimiter.when(key));

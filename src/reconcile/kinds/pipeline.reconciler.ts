@@ -26,21 +26,18 @@
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { BOUND, interfaceIdOf, readyInterfaces } from '../../chassis/binding';
+import { BOUND, firstReadyInterface, interfaceIdOf } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
 import {
   OwnerIds,
   compileNode,
   compileScope,
-  formatPipelineActions,
-  formatPipelineFlow,
   networkOwner,
   type NetworkModel,
   type OwnerFlows,
   type PortModel,
 } from '../../pipeline';
-import type { DesiredGroup } from '../../openflow/sync';
 import { type Encapsulation, type HypervisorNode, type LoadBalancer, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { objectKey, typePrefix, type StoredType } from '../../store/keys';
@@ -49,10 +46,11 @@ import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
 import { Informer } from '../informer';
+import { sameValue } from '../same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, healthTargets } from './lb-health';
 import { LbStatusReporter } from './lb-status';
-import { parseObjectKey } from './object-keys';
+import { parseObjectKey, typePrefixOf } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
 import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
 
@@ -102,7 +100,7 @@ export interface ChassisAccess {
    * it. Given, a port's status write here carries its binding, so a new port's binding and
    * Ready are one store revision (the chassis leaves a new binding to it: boundWithReadyMs).
    */
-  bindingStatusOf?(port: VirtualPort): VirtualPortStatus;
+  bindingStatusOf?(port: VirtualPort, resourceVersion?: string | number): VirtualPortStatus;
 }
 
 const IX_IFACE = 'interfaceId';
@@ -134,8 +132,8 @@ interface NodeAgent {
   dial: string;
   conn: OpenFlowConnection;
   manager: FlowTableManager;
-  /** Owner signatures last handed to the manager. */
-  applied: Map<number, string>;
+  /** What each owner last handed to the manager had (compared structurally with a new compile). */
+  applied: Map<number, OwnerFlows>;
   /** manager.start() called: only after the first complete desired state is loaded. */
   started: boolean;
   /** A full sync has succeeded on the current connection. */
@@ -177,13 +175,13 @@ interface NodeDirt {
   touched: Touched;
 }
 
-/** Groups in the owner signature too: a backend change alters only a bucket. */
-function groupsSignature(groups: readonly DesiredGroup[] | undefined): string {
-  return (groups ?? []).map((g) => `group ${g.groupId} ${g.groupType} ${g.buckets.map((b) => `${b.weight}:${formatPipelineActions(b.actions)}`).join(' | ')}`).join('\n');
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+/**
+ * An owner compiles to what it last had: same flows in the same order, same groups
+ * (a backend change alters only a bucket). Structural, not formatted: formatting every
+ * compiled flow to compare it was a third of a port's compile.
+ */
+function sameOwnerFlows(a: OwnerFlows | undefined, b: OwnerFlows): boolean {
+  return a !== undefined && sameValue(a.flows, b.flows) && sameValue(a.groups ?? [], b.groups ?? []);
 }
 
 export class PipelineReconciler {
@@ -287,7 +285,7 @@ export class PipelineReconciler {
       [this.nodes, (n: HypervisorNode) => JSON.stringify([n.metadata.uid, n.spec?.tunnelIP, n.spec?.fastPath]), 'model'],
       [this.lbs, (l: LoadBalancer) => JSON.stringify([l.metadata.uid, l.metadata.generation, l.spec, !!l.metadata.deletionTimestamp]), 'lb'],
     ] as const) {
-      const changed = (obj: unknown, key: string, deleted = false) => {
+      const changed = (obj: unknown, key: string, deleted = false) => this.sameTurn(() => {
         const s = deleted ? undefined : (sig as (o: unknown, k: string) => string)(obj, key);
         if (s === this.seen.get(key)) return;
         this.log.debug({ event: 'pipeline.object-event', key, deleted }, 'pipeline: object changed');
@@ -296,7 +294,7 @@ export class PipelineReconciler {
         if (kind === 'model') this.modelStale = true;
         else incremental(key, obj, deleted, kind);
         this.enqueueAllNodes();
-      };
+      });
       (informer as Informer<unknown>).addEventHandler({
         onAdd: (o, k) => changed(o, k),
         onUpdate: (_o, n, k) => changed(n, k),
@@ -370,22 +368,48 @@ export class PipelineReconciler {
    * write (status, Ready) happens beside, off the path.
    */
   private bindingOf(p: VirtualPort, modelled: PortBinding | undefined): PortBinding | undefined {
-    const stored = bindingOf(p);
+    if (!this.bindingTurn) return this.decideBinding(p, modelled);
+    // Within one event: the same port and model binding as the last call (its signature,
+    // then its model update) get the same answer, decided once.
+    const last = this.bindingTurn.last;
+    if (last && last.port === p && sameBinding(last.modelled, modelled)) return last.binding;
+    const binding = this.decideBinding(p, modelled);
+    this.bindingTurn.last = { port: p, modelled, binding };
+    return binding;
+  }
+
+  /** Set while one event is handled (sameTurn): the sessions cannot change meanwhile. */
+  private bindingTurn?: { last?: { port: VirtualPort; modelled: PortBinding | undefined; binding: PortBinding | undefined } };
+
+  /** Runs fn with bindingOf's answers reused within it (synchronous: nothing else runs meanwhile). */
+  private sameTurn<R>(fn: () => R): R {
+    if (this.bindingTurn) return fn();
+    this.bindingTurn = {};
+    try {
+      return fn();
+    } finally {
+      this.bindingTurn = undefined;
+    }
+  }
+
+  private decideBinding(p: VirtualPort, modelled: PortBinding | undefined): PortBinding | undefined {
     const chassis = this.opts.chassis;
     const id = interfaceIdOf(p);
-    if (!chassis || !id) return stored;
-    const candidates = p.spec?.node ? [p.spec.node] : this.nodes.list().map((n) => n.metadata.name);
-    const views = candidates.flatMap((node) => {
+    if (!chassis || !id) return bindingOf(p);
+    const pinned = p.spec?.node;
+    const candidates = pinned ? undefined : this.nodes.list().map((n) => n.metadata.name);
+    const views: Array<{ node: string; interfaces: ReadonlyArray<{ ofport: number | null }> }> = [];
+    for (const node of candidates ?? [pinned!]) {
       const s = chassis.session(node);
-      return s?.ready ? [{ node, interfaces: s.interfacesWithIfaceId(id) }] : [];
-    });
-    const hit = readyInterfaces(views)[0];
-    if (hit) return { node: hit.node, ofport: hit.ofport };
+      if (s?.ready) views.push({ node, interfaces: s.interfacesWithIfaceId(id) });
+    }
+    const hit = firstReadyInterface(views);
+    if (hit) return { node: hit.node, ofport: hit.iface.ofport };
     // No live hit. A binding (the store's, or else the one already modelled, which may be
     // ahead of the store) holds only on a node it may bind on whose session is down here:
     // as the chassis layer keeps the last known binding then, so do the flows.
-    const known = stored ?? modelled;
-    if (!known || !candidates.includes(known.node) || chassis.session(known.node)?.ready) return undefined;
+    const known = bindingOf(p) ?? modelled;
+    if (!known || !(candidates ? candidates.includes(known.node) : known.node === pinned) || chassis.session(known.node)?.ready) return undefined;
     return known;
   }
 
@@ -397,7 +421,8 @@ export class PipelineReconciler {
    */
   private portSignature(p: VirtualPort, key: string): string {
     const b = this.bindingOf(p, this.live.bindingAt(key));
-    return JSON.stringify([p.metadata.uid, p.metadata.generation ?? 0, b?.node, b?.ofport, p.spec?.network]);
+    // Newline-separated: none of these contains one (names and uids are DNS-like).
+    return `${p.metadata.uid}\n${p.metadata.generation ?? 0}\n${b?.node}\n${b?.ofport}\n${p.spec?.network}`;
   }
 
   /** Re-reads the binding of these ports; those that moved update the model and dirty their owners. */
@@ -408,15 +433,17 @@ export class PipelineReconciler {
     for (const key of keys) {
       const p = this.ports.get(key);
       if (!p || !this.live.hasPort(key)) continue;
-      const modelled = this.live.bindingAt(key);
-      const b = this.bindingOf(p, modelled);
-      if (sameBinding(b, modelled)) continue;
-      this.log.debug({ event: 'pipeline.live-binding', key, node: b?.node ?? null, ofport: b?.ofport ?? null }, 'pipeline: binding from the hypervisor');
-      const t = this.live.portChanged(key, p);
-      for (const d of this.dirt.values()) mergeTouched(d.touched, t);
-      // The store's copy of this binding, when it comes, is then no change to compile.
-      this.seen.set(key, this.portSignature(p, key));
-      changed = true;
+      this.sameTurn(() => {
+        const modelled = this.live.bindingAt(key);
+        const b = this.bindingOf(p, modelled);
+        if (sameBinding(b, modelled)) return;
+        this.log.debug({ event: 'pipeline.live-binding', key, node: b?.node ?? null, ofport: b?.ofport ?? null }, 'pipeline: binding from the hypervisor');
+        const t = this.live.portChanged(key, p);
+        for (const d of this.dirt.values()) mergeTouched(d.touched, t);
+        // The store's copy of this binding, when it comes, is then no change to compile.
+        this.seen.set(key, this.portSignature(p, key));
+        changed = true;
+      });
     }
     if (changed) this.enqueueAllNodes();
   }
@@ -488,7 +515,7 @@ export class PipelineReconciler {
     // The fast path plans from the same model (its full index only when it runs there).
     const fastPathApplied = this.opts.fastPath?.nodeCompiled(node, live.model, () => live.index(), session.snapshot());
     const changes: OwnerChange[] = [];
-    const nextApplied = new Map<number, string>();
+    const nextApplied = new Map<number, OwnerFlows>();
     let compiledOwners: Map<number, OwnerFlows>;
     let covered: Iterable<number>;
     let realizes: Map<string, string>;
@@ -508,9 +535,8 @@ export class PipelineReconciler {
     for (const k of covered) {
       const o = compiledOwners.get(k);
       if (o) {
-        const sig = `${o.flows.map(formatPipelineFlow).join('\n')}\n${groupsSignature(o.groups)}`;
-        nextApplied.set(k, sig);
-        if (agent.applied.get(k) !== sig) changes.push({ owner: o.owner, flows: o.flows, groups: o.groups ?? [] });
+        nextApplied.set(k, o);
+        if (!sameOwnerFlows(agent.applied.get(k), o)) changes.push({ owner: o.owner, flows: o.flows, groups: o.groups ?? [] });
       } else if (agent.applied.has(k)) {
         changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
       }
@@ -662,8 +688,8 @@ export class PipelineReconciler {
   }
 
   private async reconcileStatus(key: string): Promise<void> {
-    const isPort = key.startsWith(typePrefix(PORTS));
-    const isLb = key.startsWith(typePrefix(LOAD_BALANCERS));
+    const isPort = key.startsWith(typePrefixOf(PORTS));
+    const isLb = key.startsWith(typePrefixOf(LOAD_BALANCERS));
     const type = isPort ? PORTS : isLb ? LOAD_BALANCERS : NETWORKS;
     const id = parseObjectKey(type, key);
     if (!id) return;
@@ -683,7 +709,8 @@ export class PipelineReconciler {
     const portStatus = (p: VirtualPort): VirtualPortStatus | undefined => {
       if (!withBinding) return p.status;
       if (p !== obj) return withBinding(p);
-      return (cachedStatus ??= withBinding(p));
+      // With its stored revision: the chassis layer decided it already for that revision, most often.
+      return (cachedStatus ??= withBinding(p, this.ports.modRevision(key)));
     };
     const uid = obj.metadata.uid!;
     let ready: Realization;
@@ -734,14 +761,15 @@ export class PipelineReconciler {
         return;
       }
     }
-    this.quietSince.delete(key);
+    // Ready: the quiet period's (or the startup grace's) pending check of this key is moot.
+    if (this.quietSince.delete(key) && ready.status === 'True') this.statusController.queue.cancelDelayed(key);
     /** The status to write on cur, or undefined when it already says all of it. */
     const nextStatus = (cur: VirtualPort | VirtualNetwork | LoadBalancer): Record<string, unknown> | undefined => {
       const base = isPort ? portStatus(cur as VirtualPort) : cur.status;
       const conditions: Condition[] = setCondition(base?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
       const status: Record<string, unknown> = { ...(base ?? {}), conditions };
       if (isPort) status.realized = ready.status === 'True';
-      return sameJson(status, cur.status) ? undefined : status;
+      return sameValue(status, cur.status) ? undefined : status;
     };
     // Nothing to write as the cache sees it (most reconciles: the object's own Ready write
     // queued it again): no store read for the write.
