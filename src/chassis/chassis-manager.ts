@@ -18,7 +18,7 @@ import { Controller } from '../reconcile/controller';
 import { isTrue } from '../reconcile/conditions';
 import { Informer } from '../reconcile/informer';
 import { onlyStatusChanged } from '../reconcile/predicates';
-import { sameValue } from '../reconcile/same-value';
+import { sameValue } from '../resources/same-value';
 import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';

@@ -80,3 +80,31 @@ describe('ObjectStore status writes', () => {
     await racingQ;
   });
 });
+
+describe('ObjectStore change detection (equality as stored)', () => {
+  let kv: SqliteStore;
+  let objects: ObjectStore;
+  beforeEach(() => {
+    kv = SqliteStore.open(':memory:');
+    objects = new ObjectStore(kv);
+  });
+  afterEach(() => kv.close());
+
+  type Loose = KubeObject<Record<string, unknown>, Record<string, unknown>>;
+  const obj = (spec: Record<string, unknown>): Loose => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'n', namespace: 't' }, spec });
+
+  it('writes nothing and keeps the generation for a spec equal as JSON (key order, undefined properties); null vs absent is a change', async () => {
+    await objects.create(NETWORKS, obj({ a: 1, b: { c: [1, 2] } }));
+    const rev = await kv.currentRevision();
+    const same = await objects.update(NETWORKS, obj({ b: { c: [1, 2] }, a: 1, gone: undefined }));
+    expect(await kv.currentRevision()).toBe(rev);
+    expect(same.object.metadata.generation).toBe(1);
+    const nulled = await objects.update(NETWORKS, obj({ a: 1, b: { c: [1, 2] }, gone: null }));
+    expect(await kv.currentRevision()).toBe(rev + 1);
+    expect(nulled.object.metadata.generation).toBe(2);
+    await objects.modify<Loose>(NETWORKS, 't', 'n', (cur) => ({ ...cur, status: { x: [1], y: undefined } }), { subresource: 'status' });
+    const statusRev = await kv.currentRevision();
+    await objects.modify<Loose>(NETWORKS, 't', 'n', (cur) => ({ ...cur, status: { x: [1] } }), { subresource: 'status' });
+    expect(await kv.currentRevision()).toBe(statusRev);
+  });
+});

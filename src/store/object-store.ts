@@ -5,8 +5,8 @@
  * reconcilers both write through this class, so the rules hold for every writer.
  */
 import { randomUUID } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '../resources/object';
+import { sameValue } from '../resources/same-value';
 import { objectKey, namespacePrefix, typePrefix, type StoredType } from './keys';
 import { StatusCoalescer, type PendingStatus, type StatusMutation } from './status-coalescer';
 import {
@@ -84,11 +84,6 @@ function toStored<T extends KubeObject>(obj: T): T {
   const copy = { ...obj, metadata: { ...obj.metadata } };
   delete copy.metadata.resourceVersion;
   return copy;
-}
-
-/** Equality as stored: values are persisted as JSON, where an undefined property does not exist. */
-function sameJson(a: unknown, b: unknown): boolean {
-  return isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
 }
 
 function parseRv(rv: string | undefined): number | undefined {
@@ -198,7 +193,7 @@ export class ObjectStore {
     }
     const next = this.merge(current.value, toStored(obj), subresource);
     // Through /status only status can change: compare just that.
-    if (subresource === 'status' ? sameJson(next.status, current.value.status) : sameJson(next, current.value)) {
+    if (subresource === 'status' ? sameValue(next.status, current.value.status) : sameValue(next, current.value)) {
       return { object: withRevision(current), deleted: false };
     }
     const finalizersGone = !next.metadata.finalizers || next.metadata.finalizers.length === 0;
@@ -414,7 +409,7 @@ export class ObjectStore {
     }
     next.spec = incoming.spec;
     if (next.spec === undefined) delete next.spec;
-    if (!sameJson(current.spec, next.spec)) {
+    if (!sameValue(current.spec, next.spec)) {
       next.metadata.generation = (current.metadata.generation ?? 1) + 1;
     }
     return next;

@@ -3,9 +3,11 @@
  * persist (JSON) the same, whatever their key order, an undefined property being
  * no property at all. Byte arrays (OXM values) compare by content, bigints by value.
  *
- * Replaces JSON.stringify(a) === JSON.stringify(b) on the hot reconcile paths: it
+ * Replaces JSON.stringify(a) === JSON.stringify(b) on the hot reconcile paths and the
+ * object store's change detection (which round-tripped both sides through JSON): it
  * allocates nothing and stops at the first difference (a stringify comparison built two
  * strings of every status, thousands of times a second in a burst of port creates).
+ * Here, below the store, so that every layer can use it.
  */
 export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
