@@ -40,13 +40,17 @@ struct tally {
 static inline void slow(struct vfp_verdict *v, uint8_t reason) { v->kind = VFP_V_SLOW; v->reason = reason; }
 
 /* L2 decision inside a network: local port or remote VTEP; h = vfp_mac_hash(network, mac).
- * The entry carries the verdict (tables.h). v's encap and addr are still zero (every caller
- * starts from a zeroed verdict); its vni may hold the VNI a decapsulated frame came with,
- * which a LOCAL verdict keeps. */
+ * The entry's tag names its verdict fields, made when the snapshot was built (tables.h):
+ * copied and merged with the entry's val by masks, with no branch on local/remote (random
+ * traffic mixes both, and such a branch mispredicted every other frame). v's encap and
+ * addr are still zero (every caller starts from a zeroed verdict); its vni may hold the
+ * VNI a decapsulated frame came with, which a LOCAL verdict keeps. */
 static inline void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
 			       struct vfp_verdict *v, uint64_t *c)
 {
 	const struct vfp_mac_ent *m = vfp_mac_lookup_h(t, network, mac, h);
+	const struct vfp_mac_verdict *mv;
+	uint32_t tag;
 
 	if (!m) {
 		c[VFP_C_MAC_MISS]++;
@@ -54,15 +58,17 @@ static inline void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uin
 		return;
 	}
 	c[VFP_C_MAC_HIT]++;
-	if (__builtin_expect(m->kind == VFP_V_SLOW, 0)) {
+	tag = (uint32_t)(m->key >> 48);
+	if (__builtin_expect(tag == VFP_MAC_SLOW, 0)) {
 		slow(v, VFP_R_MAC_MISS);
 		return;
 	}
-	v->kind = m->kind;
-	v->port = m->port;
-	v->vni = m->kind == VFP_V_ENCAP ? m->vni : v->vni;
-	v->encap = m->encap;
-	memcpy(v->addr + 8, &m->addr_hi, 8);
+	mv = &t->mac_verdicts[tag];
+	v->kind = mv->kind;
+	v->encap = mv->encap;
+	v->port = mv->port | (m->val & mv->port_mask);
+	v->vni = (m->val & mv->vni_mask) | (v->vni & ~mv->vni_mask);
+	memcpy(v->addr + 8, &mv->addr_hi, 8);
 }
 
 void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
@@ -332,10 +338,8 @@ static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_
 	hn->mac = vfp_frame_mac48(f);
 	hn->mac_h = vfp_mac_hash(pe->network, hn->mac);
 	hn->mac_known = 1;
-	/* The home slot and the next (in the same line or the next one): a linear probe
-	 * past the home slot then finds its line on the way too. */
-	__builtin_prefetch(&t->macs[hn->mac_h & t->mac_mask], 0, 3);
-	__builtin_prefetch(&t->macs[(hn->mac_h + 1) & t->mac_mask], 0, 3);
+	/* The home line: a lookup starts at its first entry (tables.h). */
+	__builtin_prefetch(vfp_mac_home(t, hn->mac_h), 0, 3);
 	if (t->n_vips && (p->proto == 6 || p->proto == 17) && (p->l3 == VFP_L3_IPV4 || p->l3 == VFP_L3_IPV6)) {
 		hn->vip_known = 1; /* resolved by the next stages; no L4 ports, no VIP (as decide) */
 		if (p->flags & VFP_PF_HAS_L4) {
