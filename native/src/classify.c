@@ -107,7 +107,11 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 	if (ctx->lru.ents) {
 		e = vfp_lru_find(&ctx->lru, h, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
 		if (e) {
-			idx = vfp_vip_backend_index(vip, e->backend_id);
+			/* The index it had when it was filled, if the backends are the same (the common
+			 * case): no lookup of the id in the VIP's id index. */
+			idx = e->backend_idx < vip->n_backends && vip->backends[e->backend_idx].id == e->backend_id
+				      ? e->backend_idx
+				      : vfp_vip_backend_index(vip, e->backend_id);
 			/* A backend that left the VIP (or lost its weight) loses its connections. */
 			if (idx >= 0 && vip->backends[idx].weight == 0)
 				idx = -1;
@@ -133,6 +137,7 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 			e->ct = 0;
 			e->stamp = ctx->lru.clock;
 			e->backend_id = vip->backends[idx].id;
+			e->backend_idx = (uint16_t)idx;
 		}
 	}
 	be = &vip->backends[idx];
@@ -401,7 +406,8 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 						       VFP_LRU_WAYS * sizeof(struct vfp_lru_ent));
 			}
 		/* 3: confirm the VIPs (records now in cache); for a hit prefetch what by_vip reads
-		 * after the LRU: the backend-id index and the backends. (The ring is only read for
+		 * after the LRU: the backends (an affinity entry remembers its backend's index, so
+		 * the backend-id index is only read when the backends changed). (The ring is only read for
 		 * a new connection: its slot is not worth a miss on every packet.) */
 		for (j = 0; j < m; j++) {
 			const struct vfp_vip *vip = hn[j].vip;
@@ -411,7 +417,6 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 			vip = hn[j].vip = vfp_vip_lookup_h(t, p->proto, p->dst, p->dport, hn[j].vip_h);
 			if (!vip || (vip->flags & VFP_VIP_CONNTRACK) || (p->flags & VFP_PF_FRAG) || !vip->ring)
 				continue;
-			prefetch_range(vip->id_slots, (vip->id_mask + 1) * 2 * sizeof(uint32_t));
 			prefetch_range(vip->backends, vip->n_backends * sizeof(struct vfp_backend));
 		}
 		/* 4: decide and act, in frame order. */

@@ -237,7 +237,10 @@ static uint32_t pow2_slots(uint32_t n)
 	return s;
 }
 
-static inline uint32_t u32_hash(uint32_t k) { return (uint32_t)vfp_mix64(k); }
+/* Ids and VNIs index small tables (VTEPs, VNIs, a VIP's backends) that the packet path
+ * looks up per frame (an encapsulated frame's VTEP, a VIP frame's backend): one multiply,
+ * the index from the product's upper half (see vfp_mac_hash), not a two-multiply finaliser. */
+static inline uint32_t u32_hash(uint32_t k) { return (uint32_t)(((uint64_t)k * 0x9e3779b97f4a7c15ull) >> 32); }
 
 /* Fingerprint from the hash bits the index does not use; never 0 (0 = empty slot). */
 static inline uint32_t vip_fp(uint64_t h) { return (uint32_t)(h >> 32) | 1u; }

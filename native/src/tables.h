@@ -190,14 +190,13 @@ static inline const struct vfp_mac_ent *vfp_mac_lookup_h(const struct vfp_tables
 	 * from a snapshot, so a bucket with an empty entry ends the probe. */
 	for (h &= t->mac_mask & ~(VFP_MAC_BUCKET - 1);; h = (h + VFP_MAC_BUCKET) & t->mac_mask) {
 		const struct vfp_mac_ent *b = &t->macs[h];
-		uint32_t hit = 0, empty = 0, k;
-		for (k = 0; k < VFP_MAC_BUCKET; k++) {
+		uint32_t hit = 0, k;
+#pragma GCC unroll 4
+		for (k = 0; k < VFP_MAC_BUCKET; k++)
 			hit |= (uint32_t)((((b[k].key & VFP_MAC48) ^ mac) | (b[k].network ^ network)) == 0 && b[k].key) << k;
-			empty |= (uint32_t)(b[k].key == 0) << k;
-		}
 		if (__builtin_expect(hit != 0, 1))
 			return &b[__builtin_ctz(hit)];
-		if (empty)
+		if (!b[0].key || !b[1].key || !b[2].key || !b[3].key)
 			return NULL;
 	}
 }

@@ -57,13 +57,14 @@ static void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uin
 static void wr32(uint8_t *p, uint32_t v) { wr16(p, v >> 16); wr16(p + 2, v); }
 
 /* A 64-byte Ethernet/IPv4/UDP frame (UDP checksum 0, DF set), as reference.ts builds it. */
+static double vip_share = 0.1; /* VIPSHARE: share of frames toward a VIP (diagnostics) */
 static void frame(uint8_t *f, uint32_t flows, uint32_t vips)
 {
 	uint32_t sport = 1024 + (uint32_t)(rnd() * 60000), s = 0, k, src = 0x0a000001, dst = 0x0a000101, dport = 9;
 	uint8_t dmac[6];
 
 	memset(f, 0, 64);
-	if (vips && rnd() < 0.1) {
+	if (vips && rnd() < vip_share) {
 		uint32_t v = (uint32_t)(rnd() * vips);
 		mac_of(dmac, 0);
 		src += (uint32_t)(rnd() * 1000);
@@ -196,6 +197,8 @@ int main(void)
 	double rb, rm, hb, hm, fb, fm, sb, sm;
 	uint32_t i, k;
 
+	if (getenv("VIPSHARE"))
+		vip_share = atof(getenv("VIPSHARE"));
 	if (getenv("CLOCK") && !strcmp(getenv("CLOCK"), "cpu"))
 		clk = CLOCK_THREAD_CPUTIME_ID;
 	if (reps < 1 || reps > 64)

@@ -9,6 +9,10 @@
  * Then Maglev (issue 6 part 3, maglevFigures): connections moved when one of N backends
  * goes, and the spread of load over backends, as ratios to the ideal; beside it the OVS
  * pipeline's 256-slot rendezvous table (src/pipeline/load-balancer.ts) as the peer.
+ * The random and cache-hot rows classify (a verdict per frame); the forward row classifies
+ * and acts (encapsulates toward the VTEP / rewrites VIP frames) over 4,096 UMEM-like chunks.
+ * ns/pkt is the process's CPU time per packet, pinned to one core (why: timeNs); the wall
+ * clock figures of the random and hot rows are printed beside them.
  *
  *   npm run bench:fastpath     (or: npx tsx test/bench/fastpath.bench.ts)
  */
@@ -42,24 +46,39 @@ function frame(r: () => number, flows: number): Buffer {
  * ns/pkt of fn over REPS rounds of ~minMs each: best and median. The machine is shared
  * (CI, other jobs): the best round is the closest to what the code costs, the median says
  * how steady it was. BENCH_REPS overrides the number of rounds.
+ *
+ * Per core means per second of the core's time the bench itself ran: each round's ns/pkt
+ * is the process's CPU time (user + system, process.cpuUsage) over its packets, the bench
+ * pinned to one core (taskset -c 1), so every thread it has runs on that core. Wall time
+ * also counts the slices in which the scheduler gave the core to other jobs of a shared
+ * machine (at a load of 5-10 on 2 cores a median round was 1.5-3x its CPU time), which is
+ * not the classifier's cost. The work per packet is the same either way; BENCH_CLOCK=wall
+ * times by wall clock as before, and the wall figures of the random rows are printed too.
  */
-interface Timing { best: number; median: number }
+interface Timing { best: number; median: number; wallBest: number; wallMedian: number }
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 7));
+const WALL = process.env.BENCH_CLOCK === 'wall';
 function timeNs(fn: () => number, minMs = 100): Timing {
   fn(); // warm-up
-  const rounds: number[] = [];
+  const cpu: number[] = [], wall: number[] = [];
   for (let k = 0; k < REPS; k++) {
     let pkts = 0;
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     let t = t0;
     while (Number(t - t0) < minMs * 1e6) {
       for (let k = 0; k < 32; k++) pkts += fn(); // the clock (a BigInt) read once per 32 calls, not per batch
       t = process.hrtime.bigint();
     }
-    rounds.push(Number(t - t0) / pkts);
+    const c = process.cpuUsage(c0);
+    wall.push(Number(t - t0) / pkts);
+    cpu.push(((c.user + c.system) * 1e3) / pkts);
   }
-  rounds.sort((a, b) => a - b);
-  return { best: rounds[0]!, median: rounds[Math.floor(rounds.length / 2)]! };
+  const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
+  const [sc, sw] = [sorted(cpu), sorted(wall)];
+  const mid = Math.floor(REPS / 2);
+  const w = { wallBest: sw[0]!, wallMedian: sw[mid]! };
+  return WALL ? { best: sw[0]!, median: sw[mid]!, ...w } : { best: sc[0]!, median: sc[mid]!, ...w };
 }
 
 function main(): void {
@@ -68,7 +87,7 @@ function main(): void {
     console.log(`fast path unavailable: ${JSON.stringify(status)}`);
     return;
   }
-  console.log(`libvnetfp: ${fp.lib.path}`);
+  console.log(`libvnetfp: ${fp.lib.path}; ns/pkt from ${WALL ? "wall-clock time" : "the process's CPU time (BENCH_CLOCK=wall: wall clock)"}, best (median) of ${REPS} rounds`);
   for (const flows of [1000, 100_000]) {
     const r = rng(flows);
     const b = fp.builder().port(1, NET);
@@ -180,7 +199,10 @@ function main(): void {
     console.log(`\n== ${flows} MAC flows, ${VIPS} VIPs x ${BACKENDS} backends: commit ${commitMs.toFixed(0)} ms, re-commit (rings reused) ${recommitMs.toFixed(0)} ms; peer's one JS ring ${peerMs.toFixed(0)} ms`);
     const cell = (ns: number) => `${ns.toFixed(1).padStart(8)} ns/pkt ${(1e3 / ns).toFixed(2).padStart(7)} Mpps`;
     const row = (name: string, t: Timing) => console.log(`${name.padEnd(58)} best ${cell(t.best)}   median ${cell(t.median)}`);
-    const forwardOnly = { best: res.forward.best - res.restore.best, median: res.forward.median - res.restore.median };
+    const forwardOnly = {
+      best: res.forward.best - res.restore.best, median: res.forward.median - res.restore.median,
+      wallBest: res.forward.wallBest - res.restore.wallBest, wallMedian: res.forward.wallMedian - res.restore.wallMedian,
+    };
     row('vnetfp batch 64, random traffic', res.batchRandom);
     row('vnetfp batch 64, cache-hot (64 frames)', res.batchHot);
     row('vnetfp one koffi call per packet, random', res.singleRandom);
@@ -188,6 +210,8 @@ function main(): void {
     row('  (JS frame restore per packet, subtracted)', res.restore);
     row('peer: naive TS classifier, random', res.peerRandom);
     row('peer: naive TS classifier, cache-hot', res.peerHot);
+    const wallCell = (t: Timing) => `best ${t.wallBest.toFixed(1)} median ${t.wallMedian.toFixed(1)} ns/pkt`;
+    console.log(`wall clock (core shared with other jobs): batch random ${wallCell(res.batchRandom)}; cache-hot ${wallCell(res.batchHot)}`);
     console.log(`ratios (best): batch vs per-call ${(res.singleRandom.best / res.batchRandom.best).toFixed(1)}x faster; ` +
       `batch vs TS peer ${(res.peerRandom.best / res.batchRandom.best).toFixed(1)}x (random), ${(res.peerHot.best / res.batchHot.best).toFixed(1)}x (hot)`);
     console.log(`counters: packets ${c.packets} macHit ${c.macHit} vipHit ${c.vipHit} lruHit ${c.lruHit} parseErrors ${c.parseErrors} (sink ${sink})`);
