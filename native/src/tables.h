@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "maglev.h"
 
@@ -188,6 +191,29 @@ static inline const struct vfp_mac_ent *vfp_mac_lookup_h(const struct vfp_tables
 	 * the position of the key in its bucket is random, and a loop that stopped at the
 	 * first match mispredicted its exit on nearly every frame. Entries are never removed
 	 * from a snapshot, so a bucket with an empty entry ends the probe. */
+#if defined(__SSE2__)
+	/* SSE2 (every x86-64): an entry's first 12 bytes, its tag masked off, against
+	 * (MAC, network); its last 4 (val) are masked to 0 on both sides. An empty entry is
+	 * all zero: it matches only MAC 0 in network 0, which the tag test below rules out. */
+	const __m128i mask = _mm_set_epi32(0, -1, 0xffff, -1);
+	const __m128i key = _mm_set_epi32(0, (int)network, (int)(uint32_t)(mac >> 32), (int)(uint32_t)mac);
+	for (h &= t->mac_mask & ~(VFP_MAC_BUCKET - 1);; h = (h + VFP_MAC_BUCKET) & t->mac_mask) {
+		const struct vfp_mac_ent *b = &t->macs[h];
+		const __m128i *v = (const __m128i *)(const void *)b;
+		uint32_t hit = (uint32_t)(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v), mask), key)) == 0xffff) |
+			       (uint32_t)(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 1), mask), key)) == 0xffff) << 1 |
+			       (uint32_t)(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 2), mask), key)) == 0xffff) << 2 |
+			       (uint32_t)(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 3), mask), key)) == 0xffff) << 3;
+		if (__builtin_expect(hit != 0, 1)) {
+			const struct vfp_mac_ent *e = &b[__builtin_ctz(hit)];
+			if (__builtin_expect(e->key != 0, 1))
+				return e;
+			return NULL; /* MAC 0 in network 0 matched an empty entry: the bucket ends there */
+		}
+		if (!b[0].key || !b[1].key || !b[2].key || !b[3].key)
+			return NULL;
+	}
+#else
 	for (h &= t->mac_mask & ~(VFP_MAC_BUCKET - 1);; h = (h + VFP_MAC_BUCKET) & t->mac_mask) {
 		const struct vfp_mac_ent *b = &t->macs[h];
 		uint32_t hit = 0, k;
@@ -199,6 +225,7 @@ static inline const struct vfp_mac_ent *vfp_mac_lookup_h(const struct vfp_tables
 		if (!b[0].key || !b[1].key || !b[2].key || !b[3].key)
 			return NULL;
 	}
+#endif
 }
 /* The line a lookup of hash h starts in (what the batch prefetches). */
 static inline const struct vfp_mac_ent *vfp_mac_home(const struct vfp_tables *t, uint32_t h)
