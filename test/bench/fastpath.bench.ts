@@ -11,8 +11,12 @@
  * pipeline's 256-slot rendezvous table (src/pipeline/load-balancer.ts) as the peer.
  * The random and cache-hot rows classify (a verdict per frame); the forward row classifies
  * and acts (encapsulates toward the VTEP / rewrites VIP frames) over 4,096 UMEM-like chunks.
- * ns/pkt is the process's CPU time per packet, pinned to one core (why: timeNs); the wall
- * clock figures of the random and hot rows are printed beside them.
+ * Timing (changed 2026-11-28, the work per frame unchanged): ns/pkt is the process's CPU
+ * time per packet, pinned to one core, not wall time (why: timeNs); the wall-clock figures of
+ * the random and hot rows are printed beside them, BENCH_CLOCK=wall puts wall time in every
+ * row. Each row gets one untimed warm-up round, and each phase a full V8 collection of its
+ * set-up's garbage before it is timed: both only keep the set-up's after-effects out of the
+ * first timed rounds.
  *
  *   npm run bench:fastpath     (or: npx tsx test/bench/fastpath.bench.ts)
  */
