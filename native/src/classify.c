@@ -40,13 +40,17 @@ struct tally {
 static inline void slow(struct vfp_verdict *v, uint8_t reason) { v->kind = VFP_V_SLOW; v->reason = reason; }
 
 /* L2 decision inside a network: local port or remote VTEP; h = vfp_mac_hash(network, mac).
- * The entry carries the verdict (tables.h). v's encap and addr are still zero (every caller
- * starts from a zeroed verdict); its vni may hold the VNI a decapsulated frame came with,
- * which a LOCAL verdict keeps. */
+ * The entry's tag names its verdict fields, made when the snapshot was built (tables.h):
+ * copied and merged with the entry's val by masks, with no branch on local/remote (random
+ * traffic mixes both, and such a branch mispredicted every other frame). v's encap and
+ * addr are still zero (every caller starts from a zeroed verdict); its vni may hold the
+ * VNI a decapsulated frame came with, which a LOCAL verdict keeps. */
 static inline void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
 			       struct vfp_verdict *v, uint64_t *c)
 {
 	const struct vfp_mac_ent *m = vfp_mac_lookup_h(t, network, mac, h);
+	const struct vfp_mac_verdict *mv;
+	uint32_t tag;
 
 	if (!m) {
 		c[VFP_C_MAC_MISS]++;
@@ -54,15 +58,17 @@ static inline void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uin
 		return;
 	}
 	c[VFP_C_MAC_HIT]++;
-	if (__builtin_expect(m->kind == VFP_V_SLOW, 0)) {
+	tag = (uint32_t)(m->key >> 48);
+	if (__builtin_expect(tag == VFP_MAC_SLOW, 0)) {
 		slow(v, VFP_R_MAC_MISS);
 		return;
 	}
-	v->kind = m->kind;
-	v->port = m->port;
-	v->vni = m->kind == VFP_V_ENCAP ? m->vni : v->vni;
-	v->encap = m->encap;
-	memcpy(v->addr + 8, &m->addr_hi, 8);
+	mv = &t->mac_verdicts[tag];
+	v->kind = mv->kind;
+	v->encap = mv->encap;
+	v->port = mv->port | (m->val & mv->port_mask);
+	v->vni = (m->val & mv->vni_mask) | (v->vni & ~mv->vni_mask);
+	memcpy(v->addr + 8, &mv->addr_hi, 8);
 }
 
 void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
@@ -101,7 +107,11 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 	if (ctx->lru.ents) {
 		e = vfp_lru_find(&ctx->lru, h, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
 		if (e) {
-			idx = vfp_vip_backend_index(vip, e->backend_id);
+			/* The index it had when it was filled, if the backends are the same (the common
+			 * case): no lookup of the id in the VIP's id index. */
+			idx = e->backend_idx < vip->n_backends && vip->backends[e->backend_idx].id == e->backend_id
+				      ? e->backend_idx
+				      : vfp_vip_backend_index(vip, e->backend_id);
 			/* A backend that left the VIP (or lost its weight) loses its connections. */
 			if (idx >= 0 && vip->backends[idx].weight == 0)
 				idx = -1;
@@ -127,6 +137,7 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 			e->ct = 0;
 			e->stamp = ctx->lru.clock;
 			e->backend_id = vip->backends[idx].id;
+			e->backend_idx = (uint16_t)idx;
 		}
 	}
 	be = &vip->backends[idx];
@@ -332,10 +343,8 @@ static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_
 	hn->mac = vfp_frame_mac48(f);
 	hn->mac_h = vfp_mac_hash(pe->network, hn->mac);
 	hn->mac_known = 1;
-	/* The home slot and the next (in the same line or the next one): a linear probe
-	 * past the home slot then finds its line on the way too. */
-	__builtin_prefetch(&t->macs[hn->mac_h & t->mac_mask], 0, 3);
-	__builtin_prefetch(&t->macs[(hn->mac_h + 1) & t->mac_mask], 0, 3);
+	/* The home line: a lookup starts at its first entry (tables.h). */
+	__builtin_prefetch(vfp_mac_home(t, hn->mac_h), 0, 3);
 	if (t->n_vips && (p->proto == 6 || p->proto == 17) && (p->l3 == VFP_L3_IPV4 || p->l3 == VFP_L3_IPV6)) {
 		hn->vip_known = 1; /* resolved by the next stages; no L4 ports, no VIP (as decide) */
 		if (p->flags & VFP_PF_HAS_L4) {
@@ -397,7 +406,8 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 						       VFP_LRU_WAYS * sizeof(struct vfp_lru_ent));
 			}
 		/* 3: confirm the VIPs (records now in cache); for a hit prefetch what by_vip reads
-		 * after the LRU: the backend-id index and the backends. (The ring is only read for
+		 * after the LRU: the backends (an affinity entry remembers its backend's index, so
+		 * the backend-id index is only read when the backends changed). (The ring is only read for
 		 * a new connection: its slot is not worth a miss on every packet.) */
 		for (j = 0; j < m; j++) {
 			const struct vfp_vip *vip = hn[j].vip;
@@ -407,7 +417,6 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 			vip = hn[j].vip = vfp_vip_lookup_h(t, p->proto, p->dst, p->dport, hn[j].vip_h);
 			if (!vip || (vip->flags & VFP_VIP_CONNTRACK) || (p->flags & VFP_PF_FRAG) || !vip->ring)
 				continue;
-			prefetch_range(vip->id_slots, (vip->id_mask + 1) * 2 * sizeof(uint32_t));
 			prefetch_range(vip->backends, vip->n_backends * sizeof(struct vfp_backend));
 		}
 		/* 4: decide and act, in frame order. */

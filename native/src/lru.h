@@ -28,7 +28,7 @@ struct vfp_lru_ent {
 	uint32_t stamp;
 	uint8_t nat_addr[16];
 	uint16_t nat_port;
-	uint16_t pad2;
+	uint16_t backend_idx; /* affinity entries: where backend_id was in the VIP's backends (a hint) */
 	uint32_t xdp_port;
 };
 

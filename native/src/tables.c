@@ -237,7 +237,10 @@ static uint32_t pow2_slots(uint32_t n)
 	return s;
 }
 
-static inline uint32_t u32_hash(uint32_t k) { return (uint32_t)vfp_mix64(k); }
+/* Ids and VNIs index small tables (VTEPs, VNIs, a VIP's backends) that the packet path
+ * looks up per frame (an encapsulated frame's VTEP, a VIP frame's backend): one multiply,
+ * the index from the product's upper half (see vfp_mac_hash), not a two-multiply finaliser. */
+static inline uint32_t u32_hash(uint32_t k) { return (uint32_t)(((uint64_t)k * 0x9e3779b97f4a7c15ull) >> 32); }
 
 /* Fingerprint from the hash bits the index does not use; never 0 (0 = empty slot). */
 static inline uint32_t vip_fp(uint64_t h) { return (uint32_t)(h >> 32) | 1u; }
@@ -269,6 +272,7 @@ void vfp_tables_free(struct vfp_tables *t)
 	free(t->vnis);
 	free(t->vteps);
 	free(t->vtep_tmpl);
+	free(t->mac_verdicts);
 	free(t->vips);
 	free(t->vip_idx);
 	free(t);
@@ -367,10 +371,11 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	t->vtep_mask = pow2_slots(b->vteps.n) - 1;
 	t->vteps = calloc(t->vtep_mask + 1, sizeof(*t->vteps));
 	t->vtep_tmpl = calloc(t->vtep_mask + 1, sizeof(*t->vtep_tmpl));
+	t->mac_verdicts = calloc(VFP_MAC_VTEP0 + t->vtep_mask + 1, sizeof(*t->mac_verdicts));
 	t->vip_mask = pow2_slots(2 * b->vips.n) - 1;
 	t->vip_idx = calloc(t->vip_mask + 1, sizeof(*t->vip_idx));
 	t->vips = calloc(b->vips.n ? b->vips.n : 1, sizeof(*t->vips));
-	if (!t->ports || !t->macs || !t->vnis || !t->vteps || !t->vtep_tmpl || !t->vips || !t->vip_idx)
+	if (!t->ports || !t->macs || !t->vnis || !t->vteps || !t->vtep_tmpl || !t->mac_verdicts || !t->vips || !t->vip_idx)
 		goto fail;
 
 	for (i = 0; i < b->ports.n; i++) {
@@ -388,31 +393,31 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	for (i = 0; i <= t->vtep_mask; i++)
 		if (t->vteps[i].used)
 			vtep_template(t, &t->vteps[i], &t->vtep_tmpl[i]);
+	t->mac_verdicts[VFP_MAC_LOCAL] = (struct vfp_mac_verdict){ .kind = VFP_V_LOCAL, .port_mask = ~0u };
+	for (i = 0; i <= t->vtep_mask; i++) {
+		const struct vfp_vtep_ent *vt = &t->vteps[i];
+		struct vfp_mac_verdict *mv = &t->mac_verdicts[VFP_MAC_VTEP0 + i];
+		uint8_t hi[8] = { 0, 0, 0xff, 0xff, (uint8_t)(vt->ip >> 24), (uint8_t)(vt->ip >> 16),
+				  (uint8_t)(vt->ip >> 8), (uint8_t)vt->ip };
+		if (!vt->used)
+			continue;
+		*mv = (struct vfp_mac_verdict){ .kind = VFP_V_ENCAP, .encap = vt->encap, .port = vt->id, .vni_mask = ~0u };
+		memcpy(&mv->addr_hi, hi, 8);
+	}
 	/* Later entries replace earlier ones with the same key: the builder is a log. A remote
 	 * MAC's VTEP is resolved here, once, instead of a hash lookup per packet. */
 	for (i = 0; i < b->macs.n; i++) {
 		const struct b_mac *m = &((const struct b_mac *)b->macs.d)[i];
 		uint64_t mac = vfp_mac48(m->mac);
-		uint32_t h = vfp_mac_hash(m->network, mac) & t->mac_mask;
+		uint32_t h = vfp_mac_hash(m->network, mac) & t->mac_mask & ~(VFP_MAC_BUCKET - 1);
 		const struct vfp_vtep_ent *vt = m->remote ? vfp_vtep_lookup(t, m->target) : NULL;
-		struct vfp_mac_ent e = { .mac = mac, .network = m->network, .used = 1 };
-		while (t->macs[h].used && !(t->macs[h].mac == mac && t->macs[h].network == m->network))
+		uint64_t tag = VFP_MAC_LOCAL;
+		while (t->macs[h].key && !((t->macs[h].key & VFP_MAC48) == mac && t->macs[h].network == m->network))
 			h = (h + 1) & t->mac_mask;
-		if (!m->remote) {
-			e.kind = VFP_V_LOCAL;
-			e.port = m->target;
-		} else if (vt) {
-			uint8_t hi[8] = { 0, 0, 0xff, 0xff, (uint8_t)(vt->ip >> 24), (uint8_t)(vt->ip >> 16),
-					  (uint8_t)(vt->ip >> 8), (uint8_t)vt->ip };
-			e.kind = VFP_V_ENCAP;
-			e.port = vt->id;
-			e.vni = m->vni;
-			e.encap = vt->encap;
-			memcpy(&e.addr_hi, hi, 8);
-		} else {
-			e.kind = VFP_V_SLOW; /* a MAC pointing at an unknown VTEP: the slow path decides */
-		}
-		t->macs[h] = e;
+		if (m->remote) /* a MAC pointing at an unknown VTEP (or past the tag's range): the slow path decides */
+			tag = vt && vt - t->vteps <= 0xffff - VFP_MAC_VTEP0 ? VFP_MAC_VTEP0 + (uint64_t)(vt - t->vteps) : VFP_MAC_SLOW;
+		t->macs[h] = (struct vfp_mac_ent){ .key = mac | tag << 48, .network = m->network,
+						   .val = m->remote ? m->vni : m->target };
 	}
 	for (i = 0; i < b->vnis.n; i++) {
 		const uint32_t *e = (const uint32_t *)b->vnis.d + 2 * i;
