@@ -66,7 +66,12 @@ export interface ChassisManagerOptions {
 export type NodeChangeListener = (node: string, interfaceIds?: readonly string[]) => void;
 
 const IX_IFACE = 'interfaceId';
+const IX_NODE = 'node';
+const IX_BOUND = 'boundNode';
+/** Index value for ports without spec.node (they may bind on any node). */
+const ANY_NODE = '';
 
+/** A binding decided by bindingStatusOf, valid while its port revision, the views epoch and its interface's stamp hold. */
 interface BindingMemo {
   /** The object it was decided for, and its stored revision when known. */
   port: VirtualPort;
@@ -75,10 +80,6 @@ interface BindingMemo {
   stamp: number;
   status: VirtualPortStatus;
 }
-const IX_NODE = 'node';
-const IX_BOUND = 'boundNode';
-/** Index value for ports without spec.node (they may bind on any node). */
-const ANY_NODE = '';
 
 /** The iface-ids an Interface row change concerns (old, then new; once each). Runs for every row change. */
 function ifaceIdsOf(change: RowChange): string[] {
