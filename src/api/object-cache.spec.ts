@@ -1,13 +1,14 @@
 import type { VirtualNetwork } from '../resources/kinds';
 import { NETWORKS } from '../store/kinds';
 import { ObjectStore } from '../store/object-store';
+import { countReads } from '../store/testing/counted-reads';
 import { SqliteStore } from '../store/sqlite-store';
 import { ObjectCache } from './object-cache';
 
 describe('ObjectCache', () => {
   let kv: SqliteStore;
   let objects: ObjectStore;
-  let reads: number;
+  let storeReads: { readonly count: number };
   let cache: ObjectCache<VirtualNetwork>;
 
   const net = (name: string, cidr: string): VirtualNetwork => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name, namespace: 't' }, spec: { subnets: [{ cidr }] } }) as VirtualNetwork;
@@ -15,12 +16,7 @@ describe('ObjectCache', () => {
   beforeEach(() => {
     kv = SqliteStore.open(':memory:');
     objects = new ObjectStore(kv);
-    const get = objects.get.bind(objects);
-    reads = 0;
-    objects.get = ((...args: Parameters<ObjectStore['get']>) => {
-      reads++;
-      return get(...args);
-    }) as ObjectStore['get'];
+    storeReads = countReads(objects);
     cache = new ObjectCache<VirtualNetwork>(objects, NETWORKS, (old, next) => old.metadata.generation !== next.metadata.generation);
   });
 
@@ -35,10 +31,10 @@ describe('ObjectCache', () => {
     const first = await cache.get('t', 'a');
     expect(first?.spec?.subnets[0]?.cidr).toBe('10.0.0.0/24');
     expect(await cache.get('t', 'a')).toBe(first);
-    expect(reads).toBe(1);
+    expect(storeReads.count).toBe(1);
     expect(await cache.get('t', 'b')).toBeUndefined();
     expect(await cache.get('t', 'b')).toBeUndefined();
-    expect(reads).toBe(3);
+    expect(storeReads.count).toBe(3);
   });
 
   it('forgets an object when it changes in a way that matters, or is deleted', async () => {
@@ -48,7 +44,7 @@ describe('ObjectCache', () => {
     // A status write (generation unchanged) keeps the entry.
     await objects.modify<VirtualNetwork>(NETWORKS, 't', 'a', (cur) => ({ ...cur, status: { conditions: [] } }) as VirtualNetwork, { subresource: 'status' });
     await cache.get('t', 'a');
-    expect(reads).toBe(1);
+    expect(storeReads.count).toBe(1);
     await objects.modify<VirtualNetwork>(NETWORKS, 't', 'a', (cur) => ({ ...cur, spec: { subnets: [{ cidr: '10.1.0.0/24' }] } }));
     expect((await cache.get('t', 'a'))?.spec?.subnets[0]?.cidr).toBe('10.1.0.0/24');
     await objects.delete(NETWORKS, 't', 'a');
@@ -59,12 +55,12 @@ describe('ObjectCache', () => {
     await objects.create(NETWORKS, net('a', '10.0.0.0/24'));
     await cache.get('t', 'a');
     await cache.get('t', 'a');
-    expect(reads).toBe(2);
+    expect(storeReads.count).toBe(2);
     cache.start();
     const pending = cache.get('t', 'a');
     cache.forget('t', 'a');
     await pending;
     await cache.get('t', 'a');
-    expect(reads).toBe(4);
+    expect(storeReads.count).toBe(4);
   });
 });

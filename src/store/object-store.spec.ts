@@ -6,15 +6,16 @@ import { ConflictError } from './store';
 
 type Obj = KubeObject<{ network: string }, { a?: number; b?: number; c?: number }>;
 
-describe('ObjectStore status writes', () => {
-  let kv: SqliteStore;
-  let objects: ObjectStore;
-  beforeEach(() => {
-    kv = SqliteStore.open(':memory:');
-    objects = new ObjectStore(kv);
-  });
-  afterEach(() => kv.close());
+// Every test gets a fresh in-memory store.
+let kv: SqliteStore;
+let objects: ObjectStore;
+beforeEach(() => {
+  kv = SqliteStore.open(':memory:');
+  objects = new ObjectStore(kv);
+});
+afterEach(() => kv.close());
 
+describe('ObjectStore status writes', () => {
   const port = (name: string): Obj => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: 't' }, spec: { network: 'n' } });
 
   it('coalesces the status writes of one object requested in one turn into one write, in request order', async () => {
@@ -82,14 +83,6 @@ describe('ObjectStore status writes', () => {
 });
 
 describe('ObjectStore change detection (equality as stored)', () => {
-  let kv: SqliteStore;
-  let objects: ObjectStore;
-  beforeEach(() => {
-    kv = SqliteStore.open(':memory:');
-    objects = new ObjectStore(kv);
-  });
-  afterEach(() => kv.close());
-
   type Loose = KubeObject<Record<string, unknown>, Record<string, unknown>>;
   const obj = (spec: Record<string, unknown>): Loose => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'n', namespace: 't' }, spec });
 

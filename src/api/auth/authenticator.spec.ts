@@ -1,5 +1,6 @@
 import type { AccessToken } from '../../admission/access-token.admission';
 import { ObjectStore } from '../../store/object-store';
+import { countReads } from '../../store/testing/counted-reads';
 import { SqliteStore } from '../../store/sqlite-store';
 import { ACCESS_TOKENS, TokenAuthenticator } from './authenticator';
 import { formatToken, hashSecret, mintSecret } from './token';
@@ -9,7 +10,7 @@ describe('TokenAuthenticator', () => {
   let objects: ObjectStore;
   let clock: number;
   let auth: TokenAuthenticator;
-  let reads: number;
+  let storeReads: { readonly count: number };
 
   async function mint(name: string, spec: AccessToken['spec']): Promise<string> {
     const secret = mintSecret();
@@ -20,12 +21,7 @@ describe('TokenAuthenticator', () => {
   beforeEach(() => {
     kv = SqliteStore.open(':memory:');
     objects = new ObjectStore(kv);
-    const get = objects.get.bind(objects);
-    reads = 0;
-    objects.get = ((...args: Parameters<ObjectStore['get']>) => {
-      reads++;
-      return get(...args);
-    }) as ObjectStore['get'];
+    storeReads = countReads(objects);
     clock = 0;
     auth = new TokenAuthenticator(objects, () => clock);
   });
@@ -42,10 +38,10 @@ describe('TokenAuthenticator', () => {
     expect(p).toMatchObject({ name: 'token:alice', admin: false });
     expect([...p!.namespaces]).toEqual(['a1']);
     expect(await auth.authenticate(alice)).toBe(p);
-    expect(reads).toBe(1);
+    expect(storeReads.count).toBe(1);
     clock += 10_001;
     expect(await auth.authenticate(alice)).toMatchObject({ name: 'token:alice' });
-    expect(reads).toBe(2);
+    expect(storeReads.count).toBe(2);
   });
 
   it('never remembers a wrong secret, a malformed header or an unknown token', async () => {
@@ -54,7 +50,7 @@ describe('TokenAuthenticator', () => {
     const wrong = `${alice.slice(0, -2)}xx`;
     expect(await auth.authenticate(wrong)).toBeUndefined();
     expect(await auth.authenticate(wrong)).toBeUndefined();
-    expect(reads).toBe(2);
+    expect(storeReads.count).toBe(2);
     expect(await auth.authenticate('Basic abc')).toBeUndefined();
     expect(await auth.authenticate('Bearer nobody.secret')).toBeUndefined();
     expect(await auth.authenticate(undefined)).toBeUndefined();
@@ -79,18 +75,18 @@ describe('TokenAuthenticator', () => {
     auth.forget(); // the change arrives between the read and the verdict
     expect(await pending).toBeDefined();
     await auth.authenticate(alice);
-    expect(reads).toBe(2);
+    expect(storeReads.count).toBe(2);
   });
 
   it('remembers nothing before start() or after stop()', async () => {
     const alice = await mint('alice', { namespaces: ['a1'] });
     await auth.authenticate(alice);
     await auth.authenticate(alice);
-    expect(reads).toBe(2);
+    expect(storeReads.count).toBe(2);
     auth.start();
     await auth.authenticate(alice);
     auth.stop();
     await auth.authenticate(alice);
-    expect(reads).toBe(4);
+    expect(storeReads.count).toBe(4);
   });
 });
