@@ -111,13 +111,18 @@ describe('VirtualNetwork', () => {
 describe('update, patch, status, finalizers', () => {
   it('PUT with a stale resourceVersion is a 409 Conflict; generation moves only with spec', async () => {
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('upd', { subnets: [{ cidr: '10.10.0.0/24' }] }));
-    // The IPAM reconciler writes status right after create; read after it settled.
-    const o = await eventually(async () => {
+    // Controllers write status after a create (IPAM, then others), and any of those writes
+    // can land between a client's read and its PUT: then the PUT is a 409 and the client
+    // reads again, as kubectl edit does. Read, change, PUT with what was read until no
+    // status write came between; anything but 409 ends the loop.
+    let changed: unknown;
+    const r1 = await eventually(async () => {
       const g = await v.call('GET', `${G}/namespaces/t1/virtualnetworks/upd`);
-      return g.json.status?.conditions ? g.json : undefined;
+      if (!g.json.status?.conditions) return undefined;
+      changed = { ...g.json, spec: { ...g.json.spec, mtu: 1400 } };
+      const put = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/upd`, changed);
+      return put.status === 409 ? undefined : put;
     });
-    const changed = { ...o, spec: { ...o.spec, mtu: 1400 } };
-    const r1 = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/upd`, changed);
     expect(r1.status).toBe(200);
     expect(r1.json.metadata.generation).toBe(2);
     await rejected('PUT', `${G}/namespaces/t1/virtualnetworks/upd`, changed, 409, 'Conflict');
