@@ -64,8 +64,7 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
 
   it('TCP connections to a VIP with backends on both hypervisors go through the fast path: all succeed, replies come from the VIP, OVS dispatches none of them', async () => {
     for (const hv of fixture.bed().hypervisors) {
-      const cur = await node(hv.name);
-      await call('PUT', `${G}/nodes/${hv.name}`, { ...cur, spec: { ...cur.spec, fastPath: { enabled: true, netns: hv.netns, loadBalancers: true } } });
+      await api.replace<HypervisorNode>(`${G}/nodes/${hv.name}`, (cur) => ({ ...cur, spec: { ...cur.spec, fastPath: { enabled: true, netns: hv.netns, loadBalancers: true } } }));
     }
     const ns = 'fp-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });

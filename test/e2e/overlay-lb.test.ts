@@ -118,9 +118,8 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
 
     // Remove b2 (on hv2).
     const removed = 'b2';
-    const cur = (await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer;
     const t2 = performance.now();
-    await call('PUT', `${G}/namespaces/${ns}/loadbalancers/web`, { ...cur, spec: { ...cur.spec, backends: cur.spec!.backends!.filter((b) => b.port !== removed) } });
+    await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/web`, (cur) => ({ ...cur, spec: { ...cur.spec, backends: cur.spec!.backends!.filter((b) => b.port !== removed) } }));
     await waitReady(ns, 'loadbalancers', 'web');
     const removeMs = performance.now() - t2;
 
@@ -188,8 +187,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     await eventually(async () => (await statusBackends()).find((b) => b.name === sick.port.metadata.name)?.healthy === true, 20_000, 250);
 
     // Session affinity ClientIP: every connection of the client to one backend.
-    const cur2 = (await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer;
-    await call('PUT', `${G}/namespaces/${ns}/loadbalancers/web`, { ...cur2, spec: { ...cur2.spec, sessionAffinity: 'ClientIP' } });
+    await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/web`, (cur) => ({ ...cur, spec: { ...cur.spec, sessionAffinity: 'ClientIP' } }));
     await waitReady(ns, 'loadbalancers', 'web');
     const sticky = await connections(client.vm, vip, 100, 42000);
     const distSticky = tally(sticky.map((c) => c.name));

@@ -25,6 +25,20 @@ export function overlayApi(vnetd: () => TestVnetd) {
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
     return r.json;
   };
+  /**
+   * GET, change, PUT with the resourceVersion read; on a 409 (a controller's status write
+   * landed in between: load balancer and node status are rewritten while traffic flows) read
+   * and try again, as client-go's RetryOnConflict does.
+   */
+  const replace = async <T extends Obj>(path: string, change: (cur: T) => unknown): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      const cur = (await call('GET', path)) as T;
+      const r = await vnetd().call('PUT', path, change(cur));
+      if (r.status === 409 && attempt < 10) continue;
+      if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${r.text}`);
+      return r.json as T;
+    }
+  };
   const network = async (ns: string, name: string, spec: Record<string, unknown>) => {
     await vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     return call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name }, spec });
@@ -43,7 +57,7 @@ export function overlayApi(vnetd: () => TestVnetd) {
     await waitReady(ns, 'virtualports', name);
     return { vm, port, readyMs: performance.now() - t0 };
   };
-  return { call, network, waitReady, vmFor };
+  return { call, replace, network, waitReady, vmFor };
 }
 
 /** With VNETD_FASTPATH=1 the suites run with the fast path on: tell vnetd where each hypervisor's interfaces are. */
