@@ -244,8 +244,10 @@ export function startPing(a: Vm, b: Vm, count: number, track: Set<ChildProcess>)
   const child = spawn('ip', ['netns', 'exec', a.netns, 'ping', '-i', '0.01', '-c', String(count), '-W', '2', target], { stdio: ['ignore', 'pipe', 'ignore'] });
   track.add(child);
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  // 'close', not 'exit': exit can come before ping's last output (its summary) has been read,
+  // and then the run reads as 0 sent (seen once in CI, under load).
   const done = new Promise<{ sent: number; received: number; missing: number[] }>((res) =>
-    child.once('exit', () => {
+    child.once('close', () => {
       track.delete(child);
       const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
       const received = Number(/(\d+) received/.exec(out)?.[1] ?? 0);

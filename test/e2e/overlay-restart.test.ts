@@ -130,7 +130,8 @@ describeOvs('overlay: controller restart', () => {
     let out = '';
     pinger = spawn('ip', ['netns', 'exec', a.netns, 'ping', '-i', '0.01', '-c', String(COUNT), '-W', '2', target], { stdio: ['ignore', 'pipe', 'ignore'] });
     pinger.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    const pingDone = new Promise((r) => pinger!.once('exit', r));
+    // 'close', not 'exit': the summary parsed below may still be unread when ping exits.
+    const pingDone = new Promise((r) => pinger!.once('close', r));
     await new Promise((r) => setTimeout(r, 1000));
     await kill(server, 'SIGKILL');
     const t0 = performance.now();
