@@ -51,6 +51,17 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     return Number(line?.split(' ').pop() ?? 0);
   };
   const tcp = (server: Vm, client: Vm, ip: string, port: number) => tcpExchange(server, client, ip, port, servers);
+  /** What a failed exchange leaves behind: the fast path's non-zero counters, node status, each VM's offloads and TCP drops. */
+  const explainFailure = async (what: string, vms: Vm[]): Promise<void> => {
+    const text = (await v.call('GET', '/metrics')).text;
+    log(`${what}; fast path metrics:\n${text.split('\n').filter((l) => l.startsWith('vnetd_fastpath') && !l.endsWith(' 0')).join('\n')}`);
+    for (const hv of ['hv1', 'hv2']) log(`${hv} fastpath status: ${JSON.stringify((await node(hv)).status?.fastpath)}`);
+    for (const vm of vms) {
+      const offloads = (await vm.exec(['ethtool', '-k', vm.iface]).catch((e: Error) => e.message)).split('\n').filter((l) => /checksum|segmentation-offload/.test(l));
+      const tcpStats = await vm.exec(['nstat', '-az', 'TcpInCsumErrors', 'TcpOutRsts', 'TcpRetransSegs', 'TcpExtTCPSynRetrans']).catch((e: Error) => e.message);
+      log(`${vm.name} (${vm.mac}): ${offloads.join('; ')}\n${tcpStats}`);
+    }
+  };
 
   beforeAll(async () => {
     v = await startTestVnetd({ chassis: true });
@@ -82,10 +93,7 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     }
     // Resolve ARP (OVS answers it) and make sure the path works end to end.
     await eventually(async () => (await ping(a.vm, bIp)).includes('1 received'), 15_000, 100).catch(async (e: unknown) => {
-      const text = (await v.call('GET', '/metrics')).text;
-      log(`no ping; fast path metrics:\n${text.split('\n').filter((l) => l.startsWith('vnetd_fastpath') && !l.endsWith(' 0')).join('\n')}`);
-      log(JSON.stringify((await node('hv1')).status?.fastpath));
-      log(JSON.stringify((await node('hv2')).status?.fastpath));
+      await explainFailure('no ping', [a.vm, b.vm]);
       throw e;
     });
     // OpenFlow statistics reach dump-flows with the revalidator's delay (up to ~1 s).
@@ -103,7 +111,10 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     const out = await ping(a.vm, bIp, ['-c', String(N), '-i', '0.05']);
     expect(out).toContain(`${N} received`);
     const rttAvg = /rtt [^=]+= ([\d.]+)\/([\d.]+)/.exec(out)?.[2] ?? '?';
-    const reply = await tcp(b.vm, a.vm, bIp, 7100 + i);
+    const reply = await tcp(b.vm, a.vm, bIp, 7100 + i).catch(async (e: unknown) => {
+      await explainFailure('no TCP exchange after the pings', [a.vm, b.vm]);
+      throw e;
+    });
     expect(reply).toMatch(/^pong-\d+$/);
     await new Promise((r) => setTimeout(r, 1500));
     const after = { l2: await ovsL2(), tun: await ovsTunnelIn(), a: await fpA(), b: await fpB(), ul2: await fpUl2() };

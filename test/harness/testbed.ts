@@ -117,6 +117,19 @@ export function nsExec(netns: string, args: string[]): Promise<string> {
   return runCommand(ip(), ['netns', 'exec', netns, ...args]);
 }
 
+/**
+ * Userspace OVS and the AF_XDP fast path take frames as the veth hands them over: a TCP
+ * checksum left to offload arrives unfinished and the peer drops the segment, while ping
+ * still works. So the VM's NIC computes checksums itself, and a failure to arrange that is
+ * an error here rather than a confusing TCP timeout later.
+ */
+async function checksumsInSoftware(exec: (args: string[]) => Promise<string>, iface: string): Promise<void> {
+  if (!findBinary('ethtool')) throw new Error('ethtool not found: the set-up script installs it (VM NICs need TX checksum offload off)');
+  await exec(['ethtool', '-K', iface, 'tx', 'off']);
+  const state = /^tx-checksumming: (\S+)/m.exec(await exec(['ethtool', '-k', iface]))?.[1];
+  if (state !== 'off') throw new Error(`TX checksum offload still ${state ?? 'unknown'} on ${iface} after ethtool -K tx off`);
+}
+
 function randomMac(): string {
   const b = randomBytes(6);
   b[0] = (b[0]! & 0xfe) | 0x02; // unicast, locally administered
@@ -247,8 +260,7 @@ class Bed implements Testbed {
     await exec(['ip', 'link', 'set', 'lo', 'up']);
     await exec(['ip', 'link', 'set', iface, 'address', mac, 'mtu', String(o.mtu ?? 1450), 'up']);
     if (o.ip) await exec(['ip', 'addr', 'add', o.ip, 'dev', iface]);
-    // Userspace OVS does not fill in checksums a veth leaves to offload: TCP would fail.
-    if (findBinary('ethtool')) await exec(['ethtool', '-K', iface, 'tx', 'off']).catch(() => undefined);
+    await checksumsInSoftware(exec, iface);
     await hv.exec(['ip', 'link', 'set', tap, 'up']);
     await this.waitForBridge(hv, 'br-int');
     await hv.ovs.vsctl([
