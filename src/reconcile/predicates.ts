@@ -3,6 +3,7 @@
  * controller-runtime's: which changes of an object cannot change what a reconciler does.
  */
 import type { KubeObject } from '../resources/object';
+import { sameValue } from '../resources/same-value';
 
 /**
  * True when only status (or resourceVersion) differs: another reconciler's status write, or
@@ -10,10 +11,24 @@ import type { KubeObject } from '../resources/object';
  * its status) must ignore these, or each of its status writes queues it again.
  */
 export function onlyStatusChanged<T extends KubeObject<unknown, unknown>>(oldObj: T, newObj: T): boolean {
-  return withoutStatus(oldObj) === withoutStatus(newObj);
+  const { resourceVersion: _old, ...oldMeta } = oldObj.metadata;
+  const { resourceVersion: _new, ...newMeta } = newObj.metadata;
+  return sameValue(oldObj.spec, newObj.spec) && sameValue(oldMeta, newMeta);
 }
 
-function withoutStatus(o: KubeObject): string {
-  const { resourceVersion: _rv, ...metadata } = o.metadata;
-  return JSON.stringify([metadata, o.spec]);
+/**
+ * True when neither spec nor the object's life cycle (uid, generation, deletion,
+ * finalizers) changed: labels, annotations and status may have. For reconcilers that
+ * act on spec alone (IPAM), where a label edit needs no work either.
+ */
+export function sameSpecAndLifecycle<T extends KubeObject<unknown, unknown>>(oldObj: T, newObj: T): boolean {
+  const o = oldObj.metadata;
+  const n = newObj.metadata;
+  return (
+    o.uid === n.uid &&
+    o.generation === n.generation &&
+    o.deletionTimestamp === n.deletionTimestamp &&
+    sameValue(o.finalizers, n.finalizers) &&
+    sameValue(oldObj.spec, newObj.spec)
+  );
 }

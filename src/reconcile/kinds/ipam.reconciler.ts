@@ -25,19 +25,11 @@ import { allocatedAtGeneration, allocationConditions, claimantAllocatedStatus } 
 import { Controller } from '../controller';
 import { removeFinalizer, hasFinalizer } from '../finalizers';
 import { Informer } from '../informer';
+import { sameSpecAndLifecycle } from '../predicates';
 import { throttledEnqueue } from '../throttle';
 import { parseObjectKey } from './object-keys';
 
 type Claimant = VirtualPort | LoadBalancer;
-
-/** What IPAM reads of an object: a change of anything else (status) needs no reconcile. */
-function sameInputs(o: KubeObject, n: KubeObject): boolean {
-  return (
-    o.metadata.uid === n.metadata.uid &&
-    o.metadata.generation === n.metadata.generation &&
-    JSON.stringify([o.spec, o.metadata.deletionTimestamp, o.metadata.finalizers]) === JSON.stringify([n.spec, n.metadata.deletionTimestamp, n.metadata.finalizers])
-  );
-}
 
 function claimKeys(type: StoredType, obj: KubeObject): string[] {
   const ns = obj.metadata.namespace!;
@@ -92,7 +84,7 @@ export class IpamReconciler {
       // admission, with its claims in the same write: reconciling that add would only
       // confirm it (three reads). An add seen in the first list (a restart) is checked.
       const ignoreAdd = type === NETWORKS ? undefined : (o: KubeObject) => informer.hasSynced() && !o.metadata.deletionTimestamp && allocatedAtGeneration(o as Claimant);
-      c.watch(informer, undefined, { ignoreUpdate: (o, n) => sameInputs(o, n), ignoreAdd });
+      c.watch(informer, undefined, { ignoreUpdate: (o, n) => sameSpecAndLifecycle(o, n), ignoreAdd });
       this.controllers.push(c);
     }
     // Network status counts its ports and VIPs, and its deletion waits for them. A recount
@@ -110,7 +102,7 @@ export class IpamReconciler {
       informer.addEventHandler({
         onAdd: schedule,
         onUpdate: (o, n) => {
-          if (sameInputs(o, n)) return;
+          if (sameSpecAndLifecycle(o, n)) return;
           schedule(o);
           schedule(n);
         },
