@@ -138,12 +138,14 @@ export async function startNamedServer(vm: Vm, name: string, track: Set<ChildPro
 
 /**
  * One TCP exchange: a socat server in `server` answering "pong-PID", reached from `client`
- * (retried until it answers within timeoutMs); IPv6 when `ip` is one. The server process is
- * kept in `track` so the file's afterAll can end it if the test fails first.
+ * (retried until it answers within timeoutMs); IPv6 when `ip` is one. The server forks per
+ * connection: one attempt that connects but then times out (a loaded machine) must not
+ * leave every retry refused. The server process is kept in `track` so the file's afterAll
+ * can end it if the test fails first.
  */
 export async function tcpExchange(server: Vm, client: Vm, ip: string, port: number, track: Set<ChildProcess>, timeoutMs = 20_000): Promise<string> {
   const v6 = ip.includes(':');
-  const child = spawn('ip', ['netns', 'exec', server.netns, 'socat', '-T5', `${v6 ? 'TCP6' : 'TCP'}-LISTEN:${port},reuseaddr`, 'SYSTEM:echo pong-$$'], { stdio: 'ignore' });
+  const child = spawn('ip', ['netns', 'exec', server.netns, 'socat', '-T5', `${v6 ? 'TCP6' : 'TCP'}-LISTEN:${port},reuseaddr,fork`, 'SYSTEM:echo pong-$$'], { stdio: 'ignore' });
   track.add(child);
   child.on('exit', () => track.delete(child));
   try {
