@@ -17,7 +17,7 @@ import { objectKey } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { canUseNamespace, type Principal } from './auth/principal';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
-import { cloneJson } from './clone-json';
+import { cloneJson } from '../resources/clone-json';
 import { applyPatchOfType } from './patch';
 import { decodeContinue, encodeContinue, type ListQuery, type WriteQuery } from './query';
 import { isPlainObject, type PatchType } from './request-body';

@@ -1,6 +1,6 @@
 import type { Bridge, Controller, Interface, Port } from '../ovsdb/models/open_vswitch';
 import { desiredLayout, type DesiredLayout } from './layout';
-import { planLayout, type OvsSnapshot } from './layout-plan';
+import { layoutViewOf, planLayout as planOn, type OvsSnapshot } from './layout-plan';
 
 const OWN = { 'vnetd-owner': 'vnetd' };
 let n = 0;
@@ -54,6 +54,8 @@ function converged(): Db {
   }
   return db;
 }
+
+const planLayout = (desired: DesiredLayout, db: Db, owner: string) => planOn(desired, layoutViewOf(db), owner);
 
 describe('planLayout', () => {
   it('creates both bridges on an empty database', () => {
@@ -117,5 +119,35 @@ describe('planLayout', () => {
     const foreign = db.controller('tcp:192.0.2.9:6653', {});
     brInt.controller = [foreign._uuid];
     expect(planLayout(layout(), db, 'vnetd').actions.map((a) => a.kind)).toEqual(['addController']);
+  });
+});
+
+describe('planLayout over a bridge full of VM NICs', () => {
+  it('reads only vnetd\'s own rows and the names it needs, not the foreign ports', () => {
+    const db = converged();
+    const brInt = db.bridges[0]!;
+    const vms = new Set<string>();
+    for (let i = 0; i < 500; i++) {
+      const p = db.port(`vnet${i}`, { 'iface-id': `port-${i}` });
+      vms.add(p._uuid);
+      for (const u of p.interfaces) vms.add(u);
+      brInt.ports.push(p._uuid);
+    }
+    const view = layoutViewOf(db);
+    const read: string[] = [];
+    const counted = { ...view, port: (u: string) => (read.push(u), view.port(u)), iface: (u: string) => (read.push(u), view.iface(u)) };
+    expect(planOn(layout(), counted, 'vnetd')).toEqual({ actions: [], conflicts: [] });
+    expect(read.filter((u) => vms.has(u))).toEqual([]);
+  });
+
+  it('removes stale owned ports in the bridge\'s port order', () => {
+    const db = converged();
+    const brInt = db.bridges[0]!;
+    const b = db.port('old-b', OWN, 'vxlan');
+    const a = db.port('old-a', OWN, 'vxlan');
+    brInt.ports.unshift(b._uuid);
+    brInt.ports.push(db.port('vm', { 'iface-id': 'x' })._uuid, a._uuid);
+    const removed = planLayout(layout(), db, 'vnetd').actions.flatMap((x) => (x.kind === 'removePort' ? [x.name] : []));
+    expect(removed).toEqual(['old-b', 'old-a']);
   });
 });

@@ -19,6 +19,40 @@ export interface OvsSnapshot {
   controllers: ReadonlyMap<string, Controller>;
 }
 
+/**
+ * What planLayout reads, as lookups: a plan then costs O(vnetd's own rows), not O(every
+ * row). A hypervisor's bridge holds thousands of VM NICs, and the node's layout is
+ * checked whenever its rows change (each plug), so walking them all was O(N) per plug.
+ * NodeSession answers these from the replica's indexes; layoutViewOf from a snapshot.
+ */
+export interface LayoutView {
+  bridges: readonly Bridge[];
+  port(uuid: string): Port | undefined;
+  iface(uuid: string): Interface | undefined;
+  controller(uuid: string): Controller | undefined;
+  /** Port rows with this name (OVS keeps names unique: at most one). */
+  portsNamed(name: string): readonly Port[];
+  /** Whether a Port or an Interface row has this name. */
+  nameTaken(name: string): boolean;
+  /** Port rows whose external_ids:vnetd-owner is owner. */
+  ownedPorts(owner: string): readonly Port[];
+}
+
+/** A LayoutView over a snapshot's maps (tests, callers without indexes): O(rows) to build. */
+export function layoutViewOf(s: OvsSnapshot): LayoutView {
+  const taken = takenNames(s);
+  const ports = [...s.ports.values()];
+  return {
+    bridges: s.bridges,
+    port: (u) => s.ports.get(u),
+    iface: (u) => s.interfaces.get(u),
+    controller: (u) => s.controllers.get(u),
+    portsNamed: (name) => ports.filter((p) => p.name === name),
+    nameTaken: (name) => taken.has(name),
+    ownedPorts: (owner) => ports.filter((p) => isOwned(p, owner)),
+  };
+}
+
 export type BridgeSettings = Partial<Pick<Bridge, 'datapath_type' | 'fail_mode' | 'other_config'>>;
 
 export type LayoutAction =
@@ -49,15 +83,14 @@ function takenNames(s: OvsSnapshot): Set<string> {
   return names;
 }
 
-export function planLayout(desired: DesiredLayout, s: OvsSnapshot, owner: string): LayoutPlan {
+export function planLayout(desired: DesiredLayout, s: LayoutView, owner: string): LayoutPlan {
   const actions: LayoutAction[] = [];
   const conflicts: string[] = [];
-  const taken = takenNames(s);
   for (const want of desired.bridges) {
     const have = s.bridges.find((b) => b.name === want.name);
     if (!have) {
       const ports = want.ports.filter((p) => {
-        if (!taken.has(p.name)) return true;
+        if (!s.nameTaken(p.name)) return true;
         conflicts.push(`port/interface "${p.name}" already exists outside ${want.name} and is not vnetd's; not adding it`);
         return false;
       });
@@ -69,7 +102,7 @@ export function planLayout(desired: DesiredLayout, s: OvsSnapshot, owner: string
       conflicts.push(`bridge ${want.name} exists and is not owned by vnetd (no external_ids:vnetd-owner=${owner}); leaving it untouched`);
       continue;
     }
-    planOwnedBridge(want, have, s, owner, taken, actions, conflicts);
+    planOwnedBridge(want, have, s, owner, actions, conflicts);
   }
   return { actions, conflicts };
 }
@@ -77,9 +110,8 @@ export function planLayout(desired: DesiredLayout, s: OvsSnapshot, owner: string
 function planOwnedBridge(
   want: DesiredBridge,
   have: Bridge,
-  s: OvsSnapshot,
+  s: LayoutView,
   owner: string,
-  taken: Set<string>,
   actions: LayoutAction[],
   conflicts: string[],
 ): void {
@@ -93,7 +125,7 @@ function planOwnedBridge(
 
   // Controller: ours is updated in place; replacing the row would take the bridge
   // through zero controllers and make ovs-vswitchd flush its flow table.
-  const ours = have.controller.map((u) => s.controllers.get(u)).filter((c): c is Controller => !!c && isOwned(c, owner));
+  const ours = have.controller.map((u) => s.controller(u)).filter((c): c is Controller => !!c && isOwned(c, owner));
   if (want.controller) {
     const [first, ...extra] = ours;
     if (!first) actions.push({ kind: 'addController', bridgeUuid: have._uuid, bridge: want.name, controller: want.controller });
@@ -110,11 +142,13 @@ function planOwnedBridge(
     for (const c of ours) actions.push({ kind: 'removeController', bridgeUuid: have._uuid, bridge: want.name, uuid: c._uuid });
   }
 
-  const onBridge = have.ports.map((u) => s.ports.get(u)).filter((p): p is Port => !!p);
+  // Ports on this bridge: looked up by name and by owner, never by walking have.ports
+  // (the VM NICs); membership is a scan of its uuid array, once per row found.
+  const onBridge = (p: Port) => have.ports.includes(p._uuid);
   for (const wp of want.ports) {
-    const p = onBridge.find((x) => x.name === wp.name);
+    const p = s.portsNamed(wp.name).find(onBridge);
     if (!p) {
-      if (taken.has(wp.name)) conflicts.push(`port/interface "${wp.name}" exists outside ${want.name}; not adding it`);
+      if (s.nameTaken(wp.name)) conflicts.push(`port/interface "${wp.name}" exists outside ${want.name}; not adding it`);
       else actions.push({ kind: 'addPort', bridgeUuid: have._uuid, bridge: want.name, port: wp });
       continue;
     }
@@ -122,16 +156,15 @@ function planOwnedBridge(
       conflicts.push(`port ${wp.name} on ${want.name} is not owned by vnetd; leaving it untouched`);
       continue;
     }
-    const iface = p.interfaces.map((u) => s.interfaces.get(u)).find((i) => i?.name === wp.name);
+    const iface = p.interfaces.map((u) => s.iface(u)).find((i) => i?.name === wp.name);
     if (!iface || !isOwned(iface, owner)) continue;
     const iset: Partial<Pick<Interface, 'type' | 'options'>> = {};
     if (iface.type !== wp.type) iset.type = wp.type;
     if (!sameMap(iface.options, wp.options)) iset.options = wp.options;
     if (Object.keys(iset).length) actions.push({ kind: 'updateInterface', uuid: iface._uuid, name: wp.name, set: iset });
   }
-  for (const p of onBridge) {
-    if (isOwned(p, owner) && !want.ports.some((wp) => wp.name === p.name)) {
-      actions.push({ kind: 'removePort', bridgeUuid: have._uuid, bridge: want.name, portUuid: p._uuid, name: p.name });
-    }
-  }
+  // In the bridge's port order, as a walk of have.ports would find them.
+  const stale = s.ownedPorts(owner).filter((p) => onBridge(p) && !want.ports.some((wp) => wp.name === p.name));
+  stale.sort((a, b) => have.ports.indexOf(a._uuid) - have.ports.indexOf(b._uuid));
+  for (const p of stale) actions.push({ kind: 'removePort', bridgeUuid: have._uuid, bridge: want.name, portUuid: p._uuid, name: p.name });
 }

@@ -13,9 +13,9 @@ import type { NodeSpec } from '../resources/kinds';
 import { IFACE_ID } from './binding';
 import { INTEGRATION_BRIDGE, desiredLayout } from './layout';
 import { layoutOperations } from './layout-ops';
-import { planLayout, type OvsSnapshot } from './layout-plan';
+import { planLayout, type LayoutView, type OvsSnapshot } from './layout-plan';
 import type { LayoutOutcome, SessionView } from './node-status';
-import { isOwned } from './owner';
+import { OWNER_KEY } from './owner';
 
 export type SessionChange = { kind: 'state' } | { kind: 'rows'; changes: RowChange[] };
 
@@ -63,6 +63,10 @@ const MONITORED = {
 
 /** Cache index of Interfaces by name (tunnel ports). */
 const IFACE_NAME = 'name';
+/** Cache index of Ports by name (the layout's ports). */
+const PORT_NAME = 'name';
+/** Cache index of Ports and Interfaces by external_ids:vnetd-owner (the layout's own rows). */
+const OWNER = 'owner';
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -161,6 +165,23 @@ export class NodeSession {
     return snap;
   }
 
+  /**
+   * The replica as planLayout reads it, from the cache's indexes: checking the layout costs
+   * O(vnetd's own rows), however many VM NICs the bridge holds.
+   */
+  layoutView(): LayoutView {
+    const c = this.client.cache;
+    return {
+      bridges: c.table('Bridge').rows() as Bridge[],
+      port: (u) => c.table('Port').row(u) as Port | undefined,
+      iface: (u) => c.table('Interface').row(u) as Interface | undefined,
+      controller: (u) => c.table('Controller').row(u) as Controller | undefined,
+      portsNamed: (name) => c.table('Port').lookup(PORT_NAME, name) as Port[],
+      nameTaken: (name) => c.table('Port').lookup(PORT_NAME, name).length > 0 || c.table('Interface').lookup(IFACE_NAME, name).length > 0,
+      ownedPorts: (owner) => c.table('Port').lookup(OWNER, owner) as Port[],
+    };
+  }
+
   /** The ofport of the Interface with this name (undefined: no such row, or not synced). */
   interfaceOfport(name: string): number | null | undefined {
     if (!this.synced) return undefined;
@@ -188,7 +209,7 @@ export class NodeSession {
       controllerTarget: this.controller.target,
     });
     if (!layout.ok) return { ready: false, reason: layout.reason, message: layout.message };
-    const plan = () => planLayout(layout.layout, this.snapshot(), this.opts.owner);
+    const plan = () => planLayout(layout.layout, this.layoutView(), this.opts.owner);
     let p = plan();
     for (let attempt = 0; p.actions.length; attempt++) {
       if (attempt === 3) throw new Error(`OVS layout did not converge: ${p.actions.map((a) => a.kind).join(', ')}`);
@@ -204,12 +225,13 @@ export class NodeSession {
 
   private readiness(conflicts: string[], notes: string[], datapath: string): LayoutOutcome {
     if (conflicts.length) return { ready: false, reason: 'LayoutConflict', message: conflicts.join('; ') };
-    const s = this.snapshot();
-    const broken = [...s.interfaces.values()].filter((i) => isOwned(i, this.opts.owner) && (i.error || i.ofport === -1));
+    const owned = this.client.cache.table('Interface').lookup(OWNER, this.opts.owner) as Interface[];
+    // By name: the index's order moves with row updates, and the message must not.
+    const broken = owned.filter((i) => i.error || i.ofport === -1).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (broken.length) {
       return { ready: false, reason: 'PortError', message: broken.map((i) => `${i.name}: ${i.error ?? 'no OpenFlow port'}`).join('; ') };
     }
-    const ovs = s.ovs!;
+    const ovs = this.openVSwitch()!;
     if (ovs.cur_cfg < ovs.next_cfg) {
       return {
         ready: false,
@@ -284,6 +306,9 @@ export class NodeSession {
     const cache = this.client.cache;
     cache.table('Interface').addIndex(IFACE_ID, (r) => r.external_ids?.[IFACE_ID]);
     cache.table('Interface').addIndex(IFACE_NAME, (r) => r.name);
+    cache.table('Interface').addIndex(OWNER, (r) => r.external_ids?.[OWNER_KEY]);
+    cache.table('Port').addIndex(PORT_NAME, (r) => r.name);
+    cache.table('Port').addIndex(OWNER, (r) => r.external_ids?.[OWNER_KEY]);
     // Batch the changes of one update message: listeners get them in one call.
     let pending: RowChange[] = [];
     this.unsubscribe.push(

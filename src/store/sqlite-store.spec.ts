@@ -116,6 +116,55 @@ describe('SqliteStore group commit', () => {
   });
 });
 
+describe('SqliteStore point reads of keys just written', () => {
+  it('answers them from the committed rows without a query, exactly as a query would', async () => {
+    const file = tempPath();
+    const s = SqliteStore.open(file);
+    try {
+      const created = await s.txn([{ type: 'create', key: '/r/a', value: { n: 1 } }]);
+      await s.txn([{ type: 'update', key: '/r/a', value: { n: 2 }, expectedModRevision: created.revision }]);
+      // A failed precondition and a failed batch member leave the committed row in place.
+      await expect(s.txn([{ type: 'update', key: '/r/a', value: { n: 99 }, expectedModRevision: created.revision }])).rejects.toThrow();
+      await expect(s.txn([{ type: 'update', key: '/r/a', value: { n: 98 } }, { type: 'create', key: '/r/a2', value: {} }, { type: 'create', key: '/r/a2', value: {} }])).rejects.toThrow();
+      const before = s.readStats();
+      const got = await s.get<{ n: number }>('/r/a');
+      expect(s.readStats()).toEqual({ recent: before.recent + 1, queried: before.queried });
+      expect(got).toEqual({ key: '/r/a', value: { n: 2 }, createRevision: created.revision, modRevision: created.revision + 1 });
+      // A fresh copy each time: a caller's change does not reach the next reader.
+      got!.value.n = 7;
+      expect((await s.get<{ n: number }>('/r/a'))!.value.n).toBe(2);
+      expect(await s.get('/r/a2')).toBeUndefined();
+
+      await s.txn([{ type: 'delete', key: '/r/a' }]);
+      const q = s.readStats().queried;
+      expect(await s.get('/r/a')).toBeUndefined();
+      expect(s.readStats().queried).toBe(q + 1);
+    } finally {
+      await s.close();
+    }
+    // What another process reads from the file is what was answered.
+    const again = SqliteStore.open(file);
+    try {
+      expect(await again.get('/r/a')).toBeUndefined();
+      expect(again.readStats().recent).toBe(0);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('sees every txn of a batch in order, the last write of a key winning', async () => {
+    const s = SqliteStore.open(':memory:');
+    try {
+      await s.txn([{ type: 'create', key: '/b/k', value: { v: 0 } }]);
+      const writes = [1, 2, 3].map((v) => s.txn([{ type: 'update', key: '/b/k', value: { v } }]));
+      const last = (await Promise.all(writes)).at(-1)!;
+      expect(await s.get('/b/k')).toMatchObject({ value: { v: 3 }, modRevision: last.revision });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('Compactor', () => {
   async function storeAt(revision: number): Promise<SqliteStore> {
     const s = SqliteStore.open(':memory:');

@@ -52,6 +52,7 @@ import {
   type WatchHandler,
   type WatchOptions,
 } from './store';
+import { RecentRows } from './recent-rows';
 
 export interface SqliteStoreOptions {
   logger?: pino.Logger;
@@ -323,6 +324,14 @@ interface QueuedTxn {
 
 type Outcome = { ok: true; revision: number; planned: Planned[] } | { ok: false; error: unknown };
 
+/** Counters of point reads (get), for tests. */
+export interface ReadStats {
+  /** Answered from the rows this process wrote last. */
+  recent: number;
+  /** Answered by a query. */
+  queried: number;
+}
+
 /** Counters of the group commit, for tests and metrics. */
 export interface CommitStats {
   /** Transactions acknowledged (each has its own revision). */
@@ -340,6 +349,9 @@ export class SqliteStore implements Store {
   private queued: QueuedTxn[] = [];
   private flushScheduled = false;
   private readonly counters: CommitStats = { txns: 0, commits: 0 };
+  /** Rows of the keys written last (see RecentRows): get() answers from them without a query. */
+  private readonly recent = new RecentRows();
+  private readonly reads: ReadStats = { recent: 0, queried: 0 };
   /** One SQLite transaction around a batch. */
   private readonly commitBatch: (batch: QueuedTxn[], base: number) => Outcome[];
 
@@ -386,6 +398,11 @@ export class SqliteStore implements Store {
     return { ...this.counters };
   }
 
+  /** How many get() calls were answered from the rows written last, and how many queried SQLite. */
+  readStats(): ReadStats {
+    return { ...this.reads };
+  }
+
   /** Opens (creating if needed) the store at path; ':memory:' gives a private in-memory store. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
     const logger = options.logger ?? pino({ level: 'silent' });
@@ -422,7 +439,12 @@ export class SqliteStore implements Store {
 
   async get<V = unknown>(key: string): Promise<KeyValue<V> | undefined> {
     this.assertOpen();
-    const row = this.stmt.getCurrent.get(key);
+    let row: CurrentRow | undefined = this.recent.get(key);
+    if (row) this.reads.recent++;
+    else {
+      this.reads.queried++;
+      row = this.stmt.getCurrent.get(key);
+    }
     return row && toKeyValue<V>(row.key, row.value, row.create_rev, row.mod_rev);
   }
 
@@ -505,6 +527,8 @@ export class SqliteStore implements Store {
       return;
     }
     this.counters.commits++;
+    // What the batch left in the current table, as a query would now read it.
+    for (const o of outcomes) if (o.ok) for (const p of o.planned) this.remember(p, o.revision);
     // Reads from here on (also by watch handlers) see the whole batch, so the revision is the
     // batch's last; a watch() opened before the batch settles (or by a handler) replays the
     // rest of it from history and the hub skips it then (Watcher.offer drops revisions already
@@ -615,6 +639,7 @@ export class SqliteStore implements Store {
     await this.synced();
     this.hub.stopAll();
     if (this.walFd !== undefined) closeSync(this.walFd);
+    this.recent.clear();
     this.db.close();
   }
 
@@ -661,6 +686,11 @@ export class SqliteStore implements Store {
           throw new StoreError(`unknown op type ${(op as { type: unknown }).type}`);
       }
     });
+  }
+
+  private remember(p: Planned, rev: number): void {
+    if (p.type === 'delete') this.recent.forget(p.key);
+    else this.recent.put({ key: p.key, value: p.json, create_rev: p.type === 'create' ? rev : p.cur.create_rev, mod_rev: rev });
   }
 
   private apply(planned: Planned[], rev: number): void {

@@ -47,4 +47,15 @@ describe('match prerequisites', () => {
     expect(() => checkMatch([{ field: 'reg0', value: 3, mask: 1 }])).toThrow(/outside its mask/);
     expect(() => checkMatch([{ field: 'eth_src', value: '02:00:00:00:00:01', mask: 'ff:ff:ff:00:00:00' }])).toThrow(/outside its mask/);
   });
+
+  it('checks masked integers over their full width, and their range as the encoder does', () => {
+    // Bit 31 of a u32 (the sign bit of JavaScript's 32-bit operators).
+    expect(() => checkMatch([{ field: 'reg0', value: 0x80000000, mask: 0x80000000 }])).not.toThrow();
+    expect(() => checkMatch([{ field: 'reg0', value: 0x80000001, mask: 0x80000000 }])).toThrow(/outside its mask/);
+    expect(() => checkMatch([{ field: 'reg0', value: 0xffffffff, mask: 0xffffffff }])).not.toThrow();
+    expect(() => checkMatch([{ field: 'vlan_vid', value: 0x1000, mask: 0x1000 }])).not.toThrow();
+    expect(() => checkMatch([{ field: 'reg0', value: 2 ** 32, mask: 0xffffffff }])).toThrow(/expected a 32-bit integer/);
+    expect(() => checkMatch([{ field: 'reg0', value: 1, mask: -1 }])).toThrow(/mask: expected a 32-bit integer/);
+    expect(() => checkMatch([{ field: 'reg0', value: 1.5, mask: 3 }])).toThrow(/expected a 32-bit integer/);
+  });
 });

@@ -1,5 +1,5 @@
 import { MatchPrerequisiteError, OpenFlowEncodeError } from '../errors';
-import { FIELDS, KnownOxm, Oxm, Prereq } from './fields';
+import { FIELDS, KIND_BYTES, type FieldKind, KnownOxm, Oxm, Prereq } from './fields';
 import { valueToBytes } from './value';
 
 export const ETH_TYPE = { IPV4: 0x0800, ARP: 0x0806, RARP: 0x8035, IPV6: 0x86dd } as const;
@@ -13,9 +13,9 @@ export const OFPVID_PRESENT = 0x1000;
  * name instead of as an asynchronous ERROR from the switch.
  */
 export function checkMatch(fields: readonly Oxm[]): void {
-  // Runs for every flow_mod encoded: plain loops over a handful of fields
-  // instead of Sets and Maps. Only exact (unmasked) values satisfy prerequisites.
-  const exact = new Map<string, number | bigint | string>();
+  // Runs for every flow_mod encoded and every desired flow: plain loops and locals over a
+  // handful of fields, no Map or Set. Only exact (unmasked) values satisfy prerequisites.
+  const exact: ExactValues = { eth_type: undefined, ip_proto: undefined, icmpv6_type: undefined };
   let vlan: Oxm | undefined;
   let anyPrereq = false;
   for (let i = 0; i < fields.length; i++) {
@@ -25,7 +25,7 @@ export function checkMatch(fields: readonly Oxm[]): void {
     }
     if (f.field === 'unknown') continue;
     if (f.mask === undefined) {
-      if (f.field === 'eth_type' || f.field === 'ip_proto' || f.field === 'icmpv6_type') exact.set(f.field, f.value);
+      if (f.field === 'eth_type' || f.field === 'ip_proto' || f.field === 'icmpv6_type') exact[f.field] = f.value;
     } else {
       checkMaskedValue(f as KnownOxm & { mask: NonNullable<KnownOxm['mask']> });
     }
@@ -42,6 +42,13 @@ export function checkMatch(fields: readonly Oxm[]): void {
   }
 }
 
+/** The exact values of the fields other fields' prerequisites name. */
+interface ExactValues {
+  eth_type: number | undefined;
+  ip_proto: number | undefined;
+  icmpv6_type: number | undefined;
+}
+
 function fieldLabel(f: Oxm): string {
   return f.field === 'unknown' ? `u:${f.oxmClass}:${f.oxmField}:${f.experimenter ?? ''}` : f.field;
 }
@@ -53,11 +60,11 @@ function sameField(a: Oxm, b: Oxm): boolean {
 
 function missingPrereq(
   p: Prereq,
-  exact: Map<string, number | bigint | string>,
+  exact: ExactValues,
   vlan: Oxm | undefined,
 ): string | undefined {
-  const eth = exact.get('eth_type');
-  const proto = exact.get('ip_proto');
+  const eth = exact.eth_type;
+  const proto = exact.ip_proto;
   const isIp = eth === ETH_TYPE.IPV4 || eth === ETH_TYPE.IPV6;
   switch (p) {
     case 'none':
@@ -93,7 +100,7 @@ function missingPrereq(
     case 'nd_advert': {
       const base = missingPrereq('icmpv6', exact, vlan);
       if (base) return base;
-      const t = exact.get('icmpv6_type');
+      const t = exact.icmpv6_type;
       const ok = p === 'nd' ? t === 135 || t === 136 : p === 'nd_solicit' ? t === 135 : t === 136;
       return ok ? undefined : p === 'nd' ? 'icmpv6_type=135 or 136' : `icmpv6_type=${p === 'nd_solicit' ? 135 : 136}`;
     }
@@ -108,6 +115,13 @@ function l4(isIp: boolean, proto: unknown, n: number, name: string): string | un
 /** A value bit outside its mask is rejected by OVS (OFPBMC_BAD_WILDCARDS). */
 function checkMaskedValue(f: KnownOxm & { mask: NonNullable<KnownOxm['mask']> }): void {
   const kind = FIELDS[f.field].kind;
+  // Integers are compared as they are (no two Buffers per masked field per flow), once
+  // both are valid values of the field's width (valueToBytes' checks and messages).
+  if (typeof f.value === 'number' && typeof f.mask === 'number' && fitsUint(f.value, kind) && fitsUint(f.mask, kind)) {
+    // At most 32 bits wide: JavaScript's bitwise operators keep every bit of them.
+    if ((f.value & ~f.mask) !== 0) throw new OpenFlowEncodeError(`match field ${f.field}: value has bits outside its mask`);
+    return;
+  }
   const v = valueToBytes(kind, f.value, f.field);
   const m = valueToBytes(kind, f.mask, `${f.field} mask`);
   for (let i = 0; i < v.length; i++) {
@@ -115,4 +129,9 @@ function checkMaskedValue(f: KnownOxm & { mask: NonNullable<KnownOxm['mask']> })
       throw new OpenFlowEncodeError(`match field ${f.field}: value has bits outside its mask`);
     }
   }
+}
+
+/** An integer of a u8, u16 or u32 field within its width (anything else takes valueToBytes' checks). */
+function fitsUint(v: number, kind: FieldKind): boolean {
+  return (kind === 'u8' || kind === 'u16' || kind === 'u32') && Number.isInteger(v) && v >= 0 && v < 2 ** (KIND_BYTES[kind] * 8);
 }

@@ -71,6 +71,17 @@ describe('flow identity and signatures', () => {
     expect(flowKey(1, 100, [{ field: 'reg0', value: 4, mask: 0xc }])).toBe(flowKey(1, 100, [{ field: 'reg0', value: 5, mask: 0xc }]));
   });
 
+  it('normalises masked integers up to bit 31 as it does other masked fields', () => {
+    const key = (value: number, mask: number) => flowKey(1, 100, [{ field: 'reg0', value, mask }]);
+    expect(key(0x80000005, 0x80000000)).toBe(key(0x80000000, 0x80000000));
+    expect(key(0x80000005, 0x80000000)).not.toBe(key(0x00000005, 0x80000000));
+    expect(key(0x80000005, 0x80000000)).not.toBe(key(0x80000000, 0xc0000000));
+    // The same key as the byte-wise path gives a masked MAC (bits outside the mask dropped).
+    const mac = (value: string) => flowKey(1, 100, [{ field: 'eth_dst', value, mask: 'ff:ff:ff:00:00:00' }]);
+    expect(mac('02:00:00:12:34:56')).toBe(mac('02:00:00:00:00:00'));
+    expect(() => key(2 ** 32, 0xffffffff)).toThrow(/32-bit integer/);
+  });
+
   it('compares instructions in spec order, as OVS dumps them', () => {
     const base = { idleTimeout: 0, hardTimeout: 0, flags: 0 };
     const s1 = flowSignature({ ...base, instructions: [{ type: 'goto_table', tableId: 2 }, { type: 'apply_actions', actions: [{ type: 'pop_vlan' }] }] });

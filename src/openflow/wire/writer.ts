@@ -8,8 +8,11 @@ export class Writer {
   private buf: Buffer;
   private pos = 0;
 
+  // allocUnsafe (pooled below 4 kB, no zero fill): every byte handed out is written first,
+  // padding included (zeros), as detach already relies on. A Writer per bundle was 0.5% of
+  // vnetd's CPU at N=3000 in Buffer.alloc.
   constructor(initial = 256) {
-    this.buf = Buffer.alloc(initial);
+    this.buf = Buffer.allocUnsafe(initial);
   }
 
   get length(): number {
@@ -18,7 +21,7 @@ export class Writer {
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.pos + n));
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
