@@ -444,6 +444,8 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 				if (verdicts[i].kind == VFP_V_ENCAP && by == t && hn[j].mac_tag >= VFP_MAC_VTEP0 && hn[j].tuple_known)
 					r = vfp_encap_tmpl(&t->vtep_tmpl[hn[j].mac_tag - VFP_MAC_VTEP0], wb, chunk, &offs[i], &lens[i],
 							   vfp_entropy_of(hn[j].tuple_h), verdicts[i].vni);
+				else if (verdicts[i].kind == VFP_V_LOCAL && !verdicts[i].inner_off)
+					r = 0; /* switched to a local port as it is: nothing to write */
 				else
 					r = vfp_apply(by, &pk[j], &verdicts[i], wb, chunk, &offs[i], &lens[i]);
 				if (r) {
