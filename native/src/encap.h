@@ -17,7 +17,7 @@ int vfp_decap_parsed(const uint8_t *f, uint32_t len, const struct vfp_pkt *p, ui
 		     uint32_t *vni);
 
 /* Hash of a flow key (addresses as ::ffff:a.b.c.d for IPv4): vfp_tuple_hash of a frame
- * with these fields, and what the LRU's tags are made of (lru.h). */
+ * with these fields. Inline: the batch loop hashes every frame it may encapsulate. */
 static inline uint64_t vfp_key_hash(const uint8_t src[16], const uint8_t dst[16], uint16_t sport, uint16_t dport,
 				    uint8_t proto)
 {

@@ -6,10 +6,9 @@
 #include <stdint.h>
 
 #include "../include/vfp.h"
+#include "encap.h"
 #include "parse.h"
 #include "tables.h"
-
-#include "encap.h"
 
 /* Offset of a frame within its chunk. UMEM chunks are a power of two (2 or 4 KiB) in
  * practice: a mask then, not a division (tens of cycles) per encapsulated frame. */
@@ -27,12 +26,13 @@ static inline uint32_t vfp_in_chunk(uint32_t off, uint32_t chunk_size)
 static inline int vfp_encap_tmpl(const struct vfp_vtep_tmpl *tm, uint8_t *base, uint32_t chunk_size, uint32_t *off,
 				 uint32_t *len, uint16_t sport, uint32_t vni)
 {
-	uint8_t *o = base + *off - VFP_ENCAP_OVERHEAD;
 	uint32_t ip_len = *len + VFP_ENCAP_OVERHEAD - 14, s;
+	uint8_t *o;
 
 	/* Only the frame's own chunk may be written: never a neighbour's frame. */
 	if (!chunk_size || vfp_in_chunk(*off, chunk_size) < VFP_ENCAP_OVERHEAD || ip_len > 0xffffu)
 		return VFP_R_NO_HEADROOM;
+	o = base + *off - VFP_ENCAP_OVERHEAD;
 	__builtin_memcpy(o, tm->hdr, VFP_ENCAP_OVERHEAD);
 	vfp_wr16(o + 16, (uint16_t)ip_len);
 	s = tm->ip_sum + ip_len; /* ip_sum < 10 * 0xffff: two folds are enough */
