@@ -26,6 +26,7 @@ struct hint {
 	uint8_t mac_known;   /* mac_h = vfp_mac_hash(port's network, destination MAC) */
 	uint8_t vip_known;   /* vip is the VIP lookup's result (NULL: no VIP) */
 	uint8_t tuple_known; /* tuple_h = vfp_tuple_hash(frame) */
+	uint16_t mac_tag;    /* set by decide: the tag of the MAC entry that decided the frame (0: none) */
 	uint32_t mac_h;
 	uint64_t mac;        /* destination MAC (when mac_known) */
 	uint64_t vip_h, tuple_h;
@@ -45,8 +46,8 @@ static inline void slow(struct vfp_verdict *v, uint8_t reason) { v->kind = VFP_V
  * traffic mixes both, and such a branch mispredicted every other frame). v's encap and
  * addr are still zero (every caller starts from a zeroed verdict); its vni may hold the
  * VNI a decapsulated frame came with, which a LOCAL verdict keeps. */
-static inline void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
-			       struct vfp_verdict *v, uint64_t *c)
+static inline uint32_t l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
+				   struct vfp_verdict *v, uint64_t *c)
 {
 	const struct vfp_mac_ent *m = vfp_mac_lookup_h(t, network, mac, h);
 	const struct vfp_mac_verdict *mv;
@@ -55,13 +56,13 @@ static inline void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uin
 	if (!m) {
 		c[VFP_C_MAC_MISS]++;
 		slow(v, VFP_R_MAC_MISS);
-		return;
+		return 0;
 	}
 	c[VFP_C_MAC_HIT]++;
 	tag = (uint32_t)(m->key >> 48);
 	if (__builtin_expect(tag == VFP_MAC_SLOW, 0)) {
 		slow(v, VFP_R_MAC_MISS);
-		return;
+		return 0;
 	}
 	mv = &t->mac_verdicts[tag];
 	v->kind = mv->kind;
@@ -69,6 +70,7 @@ static inline void l2_lookup_h(const struct vfp_tables *t, uint32_t network, uin
 	v->port = mv->port | (m->val & mv->port_mask);
 	v->vni = (m->val & mv->vni_mask) | (v->vni & ~mv->vni_mask);
 	memcpy(v->addr + 8, &mv->addr_hi, 8);
+	return tag; /* ENCAP: VFP_MAC_VTEP0 + the VTEP's slot, which is its header template's too */
 }
 
 void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
@@ -79,16 +81,16 @@ void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *
 }
 
 static inline void by_mac(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
-			  struct tally *ty, const struct hint *hn)
+			  struct tally *ty, struct hint *hn)
 {
 	if (hn && hn->mac_known)
-		l2_lookup_h(t, network, hn->mac, hn->mac_h, v, ty->c);
+		hn->mac_tag = (uint16_t)l2_lookup_h(t, network, hn->mac, hn->mac_h, v, ty->c);
 	else
 		vfp_l2_lookup(t, network, dmac, v, ty->c);
 }
 
 static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct vfp_pkt *p, struct vfp_verdict *v,
-		   struct tally *ty, const struct hint *hn)
+		   struct tally *ty, struct hint *hn)
 {
 	uint64_t h;
 	int idx = -1;
@@ -201,9 +203,11 @@ static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const
  * Inlined into the batch loop: it is most of the per-frame work and has many arguments. */
 static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_port_ent *pe, uint32_t in_port,
 		   const uint8_t *f, uint32_t len, struct vfp_verdict *v, struct tally *ty, struct vfp_pkt *pp,
-		   struct vfp_nat *nat, int vips, int err, const struct hint *hn)
+		   struct vfp_nat *nat, int vips, int err, struct hint *hn)
 {
 	memset(v, 0, sizeof(*v));
+	if (hn)
+		hn->mac_tag = 0;
 	nat->kind = VFP_NAT_NONE;
 	ty->bytes += len;
 	if (err) {
@@ -224,7 +228,9 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 		return;
 	}
 	v->network = pe->network;
-	if (f[0] & 1) { /* group bit: broadcast and multicast are flooded by the slow path */
+	/* Group bit: broadcast and multicast are flooded by the slow path. (A frame with MAC
+	 * hints is unicast: stage_parse looked, and the frame's line need not be read again.) */
+	if (!(hn && hn->mac_known) && (f[0] & 1)) {
 		slow(v, VFP_R_BCAST);
 		return;
 	}
@@ -305,25 +311,14 @@ static int classify_prev(struct vfp_ctx *ctx, const struct vfp_tables *prev, uin
  * enough that the stage's lines are still in L1 when it is decided. */
 #define VFP_STAGE 32u
 
+/* Frames ahead in stage 4 whose headroom (where the outer headers go) is asked for. */
+#define VFP_HEADROOM_AHEAD 4u
+
 static inline void prefetch_range(const void *p, uint32_t bytes)
 {
 	const char *a = (const char *)((uintptr_t)p & ~(uintptr_t)63), *e = (const char *)p + bytes;
 	for (; a < e; a += 64)
-		__builtin_prefetch(a, 0, 3);
-}
-
-/* The headers of frames [from, from + k): what stage 1 parses (the first 64 bytes, which
- * may straddle two lines). Frames just received are usually in the cache; these make sure. */
-static inline void prefetch_frames(const uint8_t *base, const uint8_t *const frames[], const uint32_t offs[],
-				   const uint32_t lens[], uint32_t from, uint32_t k)
-{
-	uint32_t i;
-	for (i = from; i < from + k; i++) {
-		const uint8_t *f = base ? base + offs[i] : frames[i];
-		__builtin_prefetch(f, 0, 3);
-		if (lens[i] > 14)
-			__builtin_prefetch(f + (lens[i] < 64 ? lens[i] : 64) - 1, 0, 3);
-	}
+		vfp_prefetch(a);
 }
 
 /*
@@ -332,7 +327,7 @@ static inline void prefetch_frames(const uint8_t *base, const uint8_t *const fra
  * slots. Anything else (underlay, errors, no port) is decided without hints.
  */
 static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_ent *pe, const uint8_t *f, uint32_t len,
-			      struct vfp_pkt *p, struct hint *hn)
+			      struct vfp_pkt *p, struct hint *hn, int act)
 {
 	int err = vfp_parse(f, len, p);
 
@@ -340,16 +335,22 @@ static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_
 	hn->vip = NULL;
 	if (err || !pe || (pe->flags & VFP_PORT_UNDERLAY) || (f[0] & 1) || p->l3 == VFP_L3_ARP)
 		return err;
+	/* Forwarding: the outer UDP source port of an encapsulated frame is this hash
+	 * (vfp_entropy_port), computed here while the stage's lookups are in flight. */
+	if (act && (p->flags & VFP_PF_HAS_L4)) {
+		hn->tuple_h = vfp_tuple_hash(p);
+		hn->tuple_known = 1;
+	}
 	hn->mac = vfp_frame_mac48(f);
 	hn->mac_h = vfp_mac_hash(pe->network, hn->mac);
 	hn->mac_known = 1;
 	/* The home line: a lookup starts at its first entry (tables.h). */
-	__builtin_prefetch(vfp_mac_home(t, hn->mac_h), 0, 3);
+	vfp_prefetch(vfp_mac_home(t, hn->mac_h));
 	if (t->n_vips && (p->proto == 6 || p->proto == 17) && (p->l3 == VFP_L3_IPV4 || p->l3 == VFP_L3_IPV6)) {
 		hn->vip_known = 1; /* resolved by the next stages; no L4 ports, no VIP (as decide) */
 		if (p->flags & VFP_PF_HAS_L4) {
 			hn->vip_h = vfp_vip_hash(p->proto, p->dst, p->dport);
-			__builtin_prefetch(&t->vip_idx[hn->vip_h & t->vip_mask], 0, 3);
+			vfp_prefetch(&t->vip_idx[hn->vip_h & t->vip_mask]);
 			hn->vip = (const struct vfp_vip *)1; /* to resolve */
 		}
 	}
@@ -377,19 +378,13 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 	prev = __atomic_load_n(&dp->prev, __ATOMIC_SEQ_CST);
 	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
 		pe = &t->ports[in_port];
-	prefetch_frames(base, frames, offs, lens, 0, n < VFP_STAGE ? n : VFP_STAGE);
 	for (s0 = 0; s0 < n; s0 += m) {
 		m = n - s0 < VFP_STAGE ? n - s0 : VFP_STAGE;
-		/* The next stage's frames, while this one is worked on. */
-		if (s0 + m < n)
-			prefetch_frames(base, frames, offs, lens, s0 + m, n - s0 - m < VFP_STAGE ? n - s0 - m : VFP_STAGE);
 		/* 1: parse, hash, prefetch the MAC and VIP index slots. */
 		for (j = 0; j < m; j++) {
 			i = s0 + j;
 			fp[j] = base ? base + offs[i] : frames[i];
-			if (act) /* the headroom the outer headers go to: written soon */
-				__builtin_prefetch(fp[j] - 64, 1, 3);
-			errs[j] = stage_parse(t, pe, fp[j], lens[i], &pk[j], &hn[j]);
+			errs[j] = stage_parse(t, pe, fp[j], lens[i], &pk[j], &hn[j], act);
 		}
 		/* 2: VIP index probes (slots now in cache): prefetch the candidate VIP records, and
 		 * (the tuple hash needs no record) the context's LRU set the frame will look at. */
@@ -399,8 +394,10 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 				if (!hn[j].vip)
 					continue;
 				prefetch_range(hn[j].vip, sizeof(struct vfp_vip));
-				hn[j].tuple_h = vfp_tuple_hash(&pk[j]);
-				hn[j].tuple_known = 1;
+				if (!hn[j].tuple_known) {
+					hn[j].tuple_h = vfp_tuple_hash(&pk[j]);
+					hn[j].tuple_known = 1;
+				}
 				if (ctx->lru.ents)
 					prefetch_range(&ctx->lru.ents[(size_t)(hn[j].tuple_h & ctx->lru.set_mask) * VFP_LRU_WAYS],
 						       VFP_LRU_WAYS * sizeof(struct vfp_lru_ent));
@@ -420,10 +417,18 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 			prefetch_range(vip->backends, vip->n_backends * sizeof(struct vfp_backend));
 		}
 		/* 4: decide and act, in frame order. */
+		if (act)
+			for (j = 0; j < m && j < VFP_HEADROOM_AHEAD; j++)
+				vfp_prefetchw(fp[j] - VFP_ENCAP_OVERHEAD);
 		for (j = 0; j < m; j++) {
 			const uint8_t *f = fp[j];
 			const struct vfp_tables *by = t; /* the snapshot that decided this frame */
 			i = s0 + j;
+			/* The headroom a few frames ahead is written soon: asked for now, not in stage 1,
+			 * because UMEM chunks are 2 or 4 KiB apart, so every frame's headroom line falls in
+			 * the same few L1 sets and a whole stage's worth evicts itself before its turn. */
+			if (act && j + VFP_HEADROOM_AHEAD < m)
+				vfp_prefetchw(fp[j + VFP_HEADROOM_AHEAD] - VFP_ENCAP_OVERHEAD);
 			decide(ctx, t, pe, in_port, f, lens[i], &verdicts[i], &ty, &pk[j], &nat, 1, errs[j], &hn[j]);
 			if (verdicts[i].kind == VFP_V_SLOW && prev && retry_prev(verdicts[i].reason) &&
 			    classify_prev(ctx, prev, in_port, f, lens[i], &verdicts[i], &ty, &pk[j], &nat))
@@ -432,7 +437,17 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 				if (nat.kind != VFP_NAT_NONE)
 					vfp_nat_apply((uint8_t *)(uintptr_t)base + offs[i], &nat);
 				/* base is writable whenever act is set (vfp_forward_umem's contract). */
-				int r = vfp_apply(by, &pk[j], &verdicts[i], (uint8_t *)(uintptr_t)base, chunk, &offs[i], &lens[i]);
+				uint8_t *wb = (uint8_t *)(uintptr_t)base;
+				int r;
+				/* The common case inline: encapsulation with the template the deciding MAC
+				 * entry named and the tuple hash stage 1 made; anything else in vfp_apply. */
+				if (verdicts[i].kind == VFP_V_ENCAP && by == t && hn[j].mac_tag >= VFP_MAC_VTEP0 && hn[j].tuple_known)
+					r = vfp_encap_tmpl(&t->vtep_tmpl[hn[j].mac_tag - VFP_MAC_VTEP0], wb, chunk, &offs[i], &lens[i],
+							   vfp_entropy_of(hn[j].tuple_h), verdicts[i].vni);
+				else if (verdicts[i].kind == VFP_V_LOCAL && !verdicts[i].inner_off)
+					r = 0; /* switched to a local port as it is: nothing to write */
+				else
+					r = vfp_apply(by, &pk[j], &verdicts[i], wb, chunk, &offs[i], &lens[i]);
 				if (r) {
 					verdicts[i].kind = VFP_V_SLOW;
 					verdicts[i].reason = (uint8_t)r;

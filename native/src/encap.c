@@ -9,14 +9,6 @@
 #include "forward.h"
 #include "hash.h"
 
-uint64_t vfp_tuple_hash(const struct vfp_pkt *p)
-{
-	uint64_t a = vfp_load64(p->src) ^ vfp_load64(p->src + 8) * 0x9e3779b97f4a7c15ull;
-	uint64_t b = vfp_load64(p->dst) ^ vfp_load64(p->dst + 8) * 0xc2b2ae3d27d4eb4full;
-	uint64_t l4 = ((uint64_t)p->sport << 32) | ((uint64_t)p->dport << 16) | p->proto;
-	return vfp_mix64(a ^ vfp_mix64(b ^ l4));
-}
-
 void vfp_write_outer(const struct vfp_encap_params *p, uint8_t *out, uint32_t inner_len)
 {
 	uint8_t *ip = out + 14, *udp = ip + 20, *tun = udp + 8;

@@ -10,7 +10,7 @@ uint16_t vfp_entropy_port(const uint8_t *f, uint32_t len, const struct vfp_pkt *
 {
 	uint32_t h = (p->flags & VFP_PF_HAS_L4) ? (uint32_t)vfp_tuple_hash(p)
 						 : vfp_fnv1a(VFP_FNV_SEED1, f, len < 14 ? len : 14);
-	return (uint16_t)(0xc000u | (h & 0x3fffu));
+	return vfp_entropy_of(h);
 }
 
 static int rewrite_vip(const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *f)
@@ -48,13 +48,6 @@ static int rewrite_vip(const struct vfp_pkt *p, const struct vfp_verdict *v, uin
 	return 0;
 }
 
-/* Offset of a frame within its chunk. UMEM chunks are a power of two (2 or 4 KiB) in
- * practice: a mask then, not a division (tens of cycles) per encapsulated frame. */
-static inline uint32_t in_chunk(uint32_t off, uint32_t chunk_size)
-{
-	return (chunk_size & (chunk_size - 1)) == 0 ? off & (chunk_size - 1) : off % chunk_size;
-}
-
 int vfp_apply(const struct vfp_tables *t, const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *base,
 	      uint32_t chunk_size, uint32_t *off, uint32_t *len)
 {
@@ -70,28 +63,10 @@ int vfp_apply(const struct vfp_tables *t, const struct vfp_pkt *p, const struct 
 		return 0;
 	case VFP_V_ENCAP: {
 		const struct vfp_vtep_ent *vt = vfp_vtep_lookup(t, v->port);
-		const struct vfp_vtep_tmpl *tm;
-		uint8_t *o = f - VFP_ENCAP_OVERHEAD;
-		uint32_t ip_len = *len + VFP_ENCAP_OVERHEAD - 14, s;
 		if (!vt)
 			return VFP_R_MAC_MISS;
-		/* Only the frame's own chunk may be written: never a neighbour's frame. */
-		if (!chunk_size || in_chunk(*off, chunk_size) < VFP_ENCAP_OVERHEAD || ip_len > 0xffffu)
-			return VFP_R_NO_HEADROOM;
-		/* The VTEP's ready-made headers (tables.h), then this frame's lengths, checksum,
-		 * entropy port and VNI: the bytes vfp_write_outer would write (tests compare them
-		 * with an independent reference). */
-		tm = &t->vtep_tmpl[vt - t->vteps];
-		memcpy(o, tm->hdr, VFP_ENCAP_OVERHEAD);
-		vfp_wr16(o + 16, (uint16_t)ip_len);
-		s = tm->ip_sum + ip_len;
-		vfp_wr16(o + 24, vfp_csum_fold(s));
-		vfp_wr16(o + 34, vfp_entropy_port(f, *len, p));
-		vfp_wr16(o + 38, (uint16_t)(ip_len - 20));
-		vfp_wr32(o + 46, v->vni << 8);
-		*off -= VFP_ENCAP_OVERHEAD;
-		*len += VFP_ENCAP_OVERHEAD;
-		return 0;
+		return vfp_encap_tmpl(&t->vtep_tmpl[vt - t->vteps], base, chunk_size, off, len,
+				      vfp_entropy_port(f, *len, p), v->vni);
 	}
 	case VFP_V_VIP:
 		return rewrite_vip(p, v, f);
