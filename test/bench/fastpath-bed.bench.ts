@@ -44,6 +44,8 @@ const TICK = 100; // USER_HZ
 type Mode = 'ovs-afpacket' | 'ovs-afxdp' | 'vnetd-fastpath';
 type Proto = 'udp' | 'tcp';
 const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp').split(',') as Proto[];
+/** BENCH_MODES=afxdp,fastpath (any of afpacket, afxdp, fastpath) runs only those datapaths. */
+const MODES = new Set((process.env.BENCH_MODES ?? 'afpacket,afxdp,fastpath').split(','));
 
 /** utime and stime (clock ticks) of a process or thread. */
 function cpuTicks(statPath: string): { user: number; sys: number } {
@@ -53,6 +55,32 @@ function cpuTicks(statPath: string): { user: number; sys: number } {
 }
 
 const addTicks = (a: { user: number; sys: number }, b: { user: number; sys: number }) => ({ user: a.user + b.user, sys: a.sys + b.sys });
+
+/**
+ * Nanoseconds a set of threads has run, from each thread's schedstat (exact run time kept
+ * by the scheduler, where utime/stime are 10 ms tick samples). A thread that ends during
+ * a measurement is read as of the last time it was seen, so its time before the end is
+ * still counted.
+ */
+class ThreadClock {
+  private readonly last = new Map<string, number>();
+  constructor(private readonly tasks: () => string[]) {}
+  read(): number {
+    for (const t of this.tasks()) {
+      try {
+        this.last.set(t, Number(readFileSync(`${t}/schedstat`, 'utf8').split(' ')[0]));
+      } catch {
+        // the thread ended between listing and reading: its last reading stands
+      }
+    }
+    let sum = 0;
+    for (const ns of this.last.values()) sum += ns;
+    return sum;
+  }
+}
+
+/** Every thread of the given processes, as /proc task directories. */
+const tasksOf = (pids: string[]) => () => pids.flatMap((p) => { try { return readdirSync(`/proc/${p}/task`).map((t) => `/proc/${p}/task/${t}`); } catch { return []; } });
 
 /** Where a datapath's thread CPU went, from perf samples (ns, summed over its threads). */
 interface CpuBreakdown {
@@ -182,18 +210,43 @@ async function main(): Promise<void> {
       }
     };
 
+    /** BENCH_VERBOSE: where frames were lost, for any datapath (veth XDP ring drops on VM a's
+     * tap and hv2's uplink, VM b's receive drops, the kernel's per-CPU backlog drops). */
+    const lossCounters = async (): Promise<Map<string, number>> => {
+      const m = new Map<string, number>();
+      if (!process.env.BENCH_VERBOSE) return m;
+      const ethtool = async (label: string, hv: string, dev: string) => {
+        const out = await bed!.hv(hv).exec(['ethtool', '-S', dev]).catch(() => '');
+        for (const [, k, v] of out.matchAll(/^\s*(rx_queue_0_drops|rx_queue_0_xdp_redirect|rx_queue_0_xdp_packets):\s*(\d+)/gm)) m.set(`${label}.${k}`, Number(v));
+      };
+      await ethtool('hv1-tap', 'hv1', a.tap);
+      await ethtool('hv2-uplink', 'hv2', bed!.hv('hv2').uplink);
+      const bStats = (JSON.parse(await b.exec(['ip', '-s', '-j', 'link', 'show', b.iface])) as { stats64: { rx: { dropped: number } } }[])[0]!;
+      m.set('vm-b.rx_dropped', bStats.stats64.rx.dropped);
+      const softnet = readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n');
+      m.set('softnet.dropped', softnet.reduce((sum, l) => sum + parseInt(l.split(' ')[1]!, 16), 0));
+      return m;
+    };
+    const lossDelta = (a0: Map<string, number>, a1: Map<string, number>) => [...a1].map(([k, v]) => `${k} ${v - (a0.get(k) ?? 0)}`).join(', ');
+
     const measure = async (mode: Mode, proto: Proto, round: number) => {
+      const losses0 = await lossCounters();
       const threads = runnerThreads();
       const fp = mode === 'vnetd-fastpath';
       const zero = { user: 0, sys: 0 };
       const cpu = () => (fp ? threads.reduce((s, t) => addTicks(s, cpuTicks(`/proc/self/task/${t}/stat`)), zero) : vswitchdStat.reduce((s, p) => addTicks(s, cpuTicks(p)), zero));
-      const rx0 = await rxB(), c0 = cpu(), t0 = performance.now();
+      // Run time of the datapath's threads, and of ovs-vswitchd while the fast path runs
+      // (it stays the slow path beside it, so its CPU then is reported too).
+      const ovsClock = new ThreadClock(tasksOf(vswitchdPids));
+      const clock = fp ? new ThreadClock(() => threads.map((t) => `/proc/self/task/${t}`)) : ovsClock;
+      const rx0 = await rxB(), c0 = cpu(), n0 = clock.read(), o0 = ovsClock.read(), t0 = performance.now();
       const tids = new Set<string>(fp ? threads : vswitchdPids.flatMap((p) => readdirSync(`/proc/${p}/task`)));
       const profiled = startProfile(`${mode}-${proto}`, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')], tids);
       const sent = await generate(proto);
       await new Promise((r) => setTimeout(r, 300)); // frames still in flight
-      const rx1 = await rxB(), c1 = cpu(), secs = (performance.now() - t0 - 300) / 1000;
+      const rx1 = await rxB(), c1 = cpu(), n1 = clock.read(), o1 = ovsClock.read(), secs = (performance.now() - t0 - 300) / 1000;
       const cpuSplit = await profiled();
+      const losses = lossDelta(losses0, await lossCounters());
       const delivered = rx1 - rx0;
       const nsPer = (ticks: number) => (delivered ? ((ticks / TICK) * 1e9) / delivered : NaN);
       return {
@@ -202,23 +255,31 @@ async function main(): Promise<void> {
         sent,
         delivered,
         pps: delivered / secs,
-        cpuNsPerPkt: nsPer(c1.user - c0.user + c1.sys - c0.sys),
+        cpuNsPerPkt: delivered ? (n1 - n0) / delivered : NaN,
         userNsPerPkt: nsPer(c1.user - c0.user),
         sysNsPerPkt: nsPer(c1.sys - c0.sys),
+        ovsBesideNsPerPkt: fp && delivered ? (o1 - o0) / delivered : undefined,
         threads: fp ? threads.length : 2,
         round,
         cpuSplit,
+        losses,
       };
     };
 
     const results: Array<Awaited<ReturnType<typeof measure>>> = [];
     for (let round = 0; round < ROUNDS; round++) {
-      await setPortType('system');
-      for (const proto of PROTOS) results.push(await measure('ovs-afpacket', proto, round));
-      await setPortType('afxdp');
-      for (const proto of PROTOS) results.push(await measure('ovs-afxdp', proto, round));
+      if (MODES.has('afpacket')) {
+        await setPortType('system');
+        for (const proto of PROTOS) results.push(await measure('ovs-afpacket', proto, round));
+      }
+      if (MODES.has('afxdp')) {
+        await setPortType('afxdp');
+        for (const proto of PROTOS) results.push(await measure('ovs-afxdp', proto, round));
+      }
+      if (!MODES.has('fastpath')) continue;
       await setPortType('system');
       await setFastPath(true);
+      if (process.env.BENCH_PIN) for (const t of runnerThreads()) execFileSync('taskset', ['-pc', process.env.BENCH_PIN, t], { stdio: 'ignore' });
       for (const proto of PROTOS) results.push(await measure('vnetd-fastpath', proto, round));
       if (process.env.BENCH_VERBOSE) {
         const text = (await vnetd.call('GET', '/metrics')).text;
@@ -229,7 +290,9 @@ async function main(): Promise<void> {
       await setFastPath(false);
     }
     for (const r of results) {
-      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)`);
+      const beside = r.ovsBesideNsPerPkt === undefined ? '' : `; ovs-vswitchd beside it ${r.ovsBesideNsPerPkt.toFixed(0)} ns/pkt`;
+      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (ticks: user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)${beside}`);
+      if (r.losses) console.log(`${''.padEnd(19)}counters: ${r.losses}`);
       const c = r.cpuSplit;
       if (c) {
         const ns = (x: number) => (x / r.delivered).toFixed(0);
