@@ -238,6 +238,38 @@ async function main(): Promise<void> {
     };
     const lossDelta = (a0: Map<string, number>, a1: Map<string, number>) => [...a1].map(([k, v]) => `${k} ${v - (a0.get(k) ?? 0)}`).join(', ');
 
+    /**
+     * VM b's received packets, read from a process inside its netns (/proc/PID/net/dev shows
+     * that process's netns): a file read, cheap enough to sample every 50 ms while traffic
+     * flows (`ip -s link` in the netns is a process per reading).
+     */
+    const probe = spawn('ip', ['netns', 'exec', b.netns, 'sleep', '86400'], { stdio: 'ignore' });
+    children.add(probe);
+    const rxBNow = (): number | undefined => {
+      const line = readFileSync(`/proc/${probe.pid}/net/dev`, 'utf8').split('\n').find((l) => l.trim().startsWith(`${b.iface}:`));
+      return line === undefined ? undefined : Number(line.split(':')[1]!.trim().split(/\s+/)[1]);
+    };
+    // Once it runs sleep, `ip netns exec` has entered the netns (b.iface may exist in ours too).
+    await eventually(async () => readFileSync(`/proc/${probe.pid}/comm`, 'utf8').trim() === 'sleep' && rxBNow() !== undefined, 5_000, 20);
+    const SAMPLE_MS = 50;
+
+    /**
+     * CPU per packet and packets per second over the steady part of a run: from the first
+     * sample after traffic reached VM b to the last one before it stopped, every 50 ms
+     * interval in between carrying traffic. The whole window (generator start-up, the
+     * 300 ms drain after it) also holds idle time, which a busy-polling datapath (OVS's pmd
+     * threads) pays in CPU and a sleeping one (the runners) does not: counting it would
+     * flatter the fast path by the length of the idle edges, not by its work per packet.
+     */
+    interface Sample { t: number; rx: number; dp: number; ovs: number }
+    const steady = (samples: Sample[]) => {
+      const moving = samples.map((x, i) => i > 0 && x.rx > samples[i - 1]!.rx);
+      const first = moving.indexOf(true), last = moving.lastIndexOf(true) - 1;
+      if (first < 0 || last <= first) return undefined;
+      const a0 = samples[first]!, a1 = samples[last]!, pkts = a1.rx - a0.rx;
+      return { pps: (pkts * 1000) / (a1.t - a0.t), cpuNsPerPkt: (a1.dp - a0.dp) / pkts, ovsNsPerPkt: (a1.ovs - a0.ovs) / pkts, secs: (a1.t - a0.t) / 1000 };
+    };
+
     const measure = async (mode: Mode, proto: Proto, round: number) => {
       const losses0 = await lossCounters();
       const threads = runnerThreads();
@@ -248,26 +280,41 @@ async function main(): Promise<void> {
       // (it stays the slow path beside it, so its CPU then is reported too).
       const ovsClock = new ThreadClock(tasksOf(vswitchdPids));
       const clock = fp ? new ThreadClock(() => threads.map((t) => `/proc/self/task/${t}`)) : ovsClock;
-      const rx0 = await rxB(), c0 = cpu(), n0 = clock.read(), o0 = ovsClock.read(), t0 = performance.now();
+      const samples: Sample[] = [];
+      const sample = () => {
+        const dp = clock.read();
+        samples.push({ t: performance.now(), rx: rxBNow() ?? NaN, dp, ovs: fp ? ovsClock.read() : dp });
+      };
+      const rx0 = await rxB(), c0 = cpu(), t0 = performance.now();
+      sample();
+      const timer = setInterval(sample, SAMPLE_MS);
       const tids = new Set<string>(fp ? threads : vswitchdPids.flatMap((p) => readdirSync(`/proc/${p}/task`)));
       const profiled = startProfile(`${mode}-${proto}`, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')], tids);
-      const sent = await generate(proto);
+      const sent = await generate(proto).finally(() => clearInterval(timer));
       await new Promise((r) => setTimeout(r, 300)); // frames still in flight
-      const rx1 = await rxB(), c1 = cpu(), n1 = clock.read(), o1 = ovsClock.read(), secs = (performance.now() - t0 - 300) / 1000;
+      sample();
+      const rx1 = await rxB(), c1 = cpu(), secs = (performance.now() - t0 - 300) / 1000;
       const cpuSplit = await profiled();
       const losses = lossDelta(losses0, await lossCounters());
       const delivered = rx1 - rx0;
       const nsPer = (ticks: number) => (delivered ? ((ticks / TICK) * 1e9) / delivered : NaN);
+      const whole = samples[samples.length - 1]!, start = samples[0]!;
+      const st = steady(samples);
       return {
         mode,
         proto,
         sent,
         delivered,
-        pps: delivered / secs,
-        cpuNsPerPkt: delivered ? (n1 - n0) / delivered : NaN,
+        /** Over the steady part (see steady()); the whole window's figures follow. */
+        pps: st?.pps ?? NaN,
+        cpuNsPerPkt: st?.cpuNsPerPkt ?? NaN,
+        ovsBesideNsPerPkt: fp ? st?.ovsNsPerPkt : undefined,
+        steadySecs: st?.secs ?? 0,
+        windowPps: delivered / secs,
+        windowCpuNsPerPkt: delivered ? (whole.dp - start.dp) / delivered : NaN,
+        windowOvsBesideNsPerPkt: fp && delivered ? (whole.ovs - start.ovs) / delivered : undefined,
         userNsPerPkt: nsPer(c1.user - c0.user),
         sysNsPerPkt: nsPer(c1.sys - c0.sys),
-        ovsBesideNsPerPkt: fp && delivered ? (o1 - o0) / delivered : undefined,
         threads: fp ? threads.length : 2,
         round,
         cpuSplit,
@@ -314,7 +361,9 @@ async function main(): Promise<void> {
     }
     for (const r of results) {
       const beside = r.ovsBesideNsPerPkt === undefined ? '' : `; ovs-vswitchd beside it ${r.ovsBesideNsPerPkt.toFixed(0)} ns/pkt`;
-      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (ticks: user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)${beside}`);
+      const wBeside = r.windowOvsBesideNsPerPkt === undefined ? '' : ` + ${r.windowOvsBesideNsPerPkt.toFixed(0)}`;
+      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered}; steady ${r.steadySecs.toFixed(1)} s: ${(r.pps / 1e3).toFixed(0)} kpps, datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt over ${r.threads} thread(s)/process(es)${beside}`);
+      console.log(`${''.padEnd(19)}whole window: ${(r.windowPps / 1e3).toFixed(0)} kpps, ${r.windowCpuNsPerPkt.toFixed(0)}${wBeside} ns/pkt (ticks: user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)})`);
       if (r.losses) console.log(`${''.padEnd(19)}counters: ${r.losses}`);
       const c = r.cpuSplit;
       if (c) {
