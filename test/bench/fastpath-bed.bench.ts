@@ -280,6 +280,10 @@ async function main(): Promise<void> {
       // (it stays the slow path beside it, so its CPU then is reported too).
       const ovsClock = new ThreadClock(tasksOf(vswitchdPids));
       const clock = fp ? new ThreadClock(() => threads.map((t) => `/proc/self/task/${t}`)) : ovsClock;
+      // This process's other threads (vnetd's control plane, the bench itself): not the
+      // datapath, shown so a busy control plane during a run can be seen.
+      const othersClock = new ThreadClock(() => readdirSync('/proc/self/task').filter((t) => !threads.includes(t)).map((t) => `/proc/self/task/${t}`));
+      const others0 = othersClock.read();
       const samples: Sample[] = [];
       const sample = () => {
         const dp = clock.read();
@@ -294,6 +298,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 300)); // frames still in flight
       sample();
       const rx1 = await rxB(), c1 = cpu(), secs = (performance.now() - t0 - 300) / 1000;
+      const othersMs = (othersClock.read() - others0) / 1e6;
       const cpuSplit = await profiled();
       const losses = lossDelta(losses0, await lossCounters());
       const delivered = rx1 - rx0;
@@ -316,6 +321,7 @@ async function main(): Promise<void> {
         userNsPerPkt: nsPer(c1.user - c0.user),
         sysNsPerPkt: nsPer(c1.sys - c0.sys),
         threads: fp ? threads.length : 2,
+        othersMs,
         round,
         cpuSplit,
         losses,
@@ -334,21 +340,27 @@ async function main(): Promise<void> {
       return cores.size ? [...cores].join(',') : undefined;
     };
     let pmdCores: string | undefined;
+    // After a datapath switch, vnetd's control plane is still writing status and tables for a
+    // moment (measured: the first fast-path run's process CPU was twice the next one's).
+    const settle = () => new Promise((r) => setTimeout(r, 1500));
 
     const results: Array<Awaited<ReturnType<typeof measure>>> = [];
     for (let round = 0; round < ROUNDS; round++) {
       if (MODES.has('afpacket')) {
         await setPortType('system');
+        await settle();
         for (const proto of PROTOS) results.push(await measure('ovs-afpacket', proto, round));
       }
       if (MODES.has('afxdp')) {
         await setPortType('afxdp');
+        await settle();
         for (const proto of PROTOS) results.push(await measure('ovs-afxdp', proto, round));
         pmdCores = pmdCores ?? ovsPmdCores();
       }
       if (!MODES.has('fastpath')) continue;
       await setPortType('system');
       await setFastPath(true);
+      await settle();
       if (RUNNER_CPUS) for (const t of runnerThreads()) execFileSync('taskset', ['-pc', RUNNER_CPUS === 'pmd' ? pmdCores ?? String(cpus().length - 1) : RUNNER_CPUS, t], { stdio: 'ignore' });
       for (const proto of PROTOS) results.push(await measure('vnetd-fastpath', proto, round));
       if (process.env.BENCH_VERBOSE) {
@@ -363,7 +375,7 @@ async function main(): Promise<void> {
       const beside = r.ovsBesideNsPerPkt === undefined ? '' : `; ovs-vswitchd beside it ${r.ovsBesideNsPerPkt.toFixed(0)} ns/pkt`;
       const wBeside = r.windowOvsBesideNsPerPkt === undefined ? '' : ` + ${r.windowOvsBesideNsPerPkt.toFixed(0)}`;
       console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered}; steady ${r.steadySecs.toFixed(1)} s: ${(r.pps / 1e3).toFixed(0)} kpps, datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt over ${r.threads} thread(s)/process(es)${beside}`);
-      console.log(`${''.padEnd(19)}whole window: ${(r.windowPps / 1e3).toFixed(0)} kpps, ${r.windowCpuNsPerPkt.toFixed(0)}${wBeside} ns/pkt (ticks: user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)})`);
+      console.log(`${''.padEnd(19)}whole window: ${(r.windowPps / 1e3).toFixed(0)} kpps, ${r.windowCpuNsPerPkt.toFixed(0)}${wBeside} ns/pkt (ticks: user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}); this process's other threads ${r.othersMs.toFixed(0)} ms`);
       if (r.losses) console.log(`${''.padEnd(19)}counters: ${r.losses}`);
       const c = r.cpuSplit;
       if (c) {
