@@ -193,6 +193,14 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 		errf(err, errlen, "mmap umem", errno);
 		goto fail;
 	}
+	/* Not inherited by children: the kernel pins the UMEM, and a fork must copy pinned
+	 * private pages at once (they cannot be shared copy-on-write), so every process vnetd
+	 * spawns (ip, ovs-vsctl, ...) copied 16 MiB per port under the parent's mmap lock,
+	 * stalling the runner long enough for the fill ring to run dry. */
+	if (madvise(x->area, (size_t)NUM_FRAMES * FRAME_SIZE, MADV_DONTFORK)) {
+		errf(err, errlen, "madvise umem", errno);
+		goto fail;
+	}
 	rc = xsk_umem__create(&x->umem, x->area, (uint64_t)NUM_FRAMES * FRAME_SIZE, &x->fill, &x->comp, &ucfg);
 	if (rc) {
 		errf(err, errlen, "xsk_umem__create", rc);
