@@ -89,7 +89,14 @@ class ThreadClock {
 }
 
 /** Every thread of the given processes, as /proc task directories. */
-const tasksOf = (pids: string[]) => () => pids.flatMap((p) => { try { return readdirSync(`/proc/${p}/task`).map((t) => `/proc/${p}/task/${t}`); } catch { return []; } });
+const tasksOf = (pids: string[]) => () =>
+  pids.flatMap((p) => {
+    try {
+      return readdirSync(`/proc/${p}/task`).map((t) => `/proc/${p}/task/${t}`);
+    } catch {
+      return []; // the process is gone
+    }
+  });
 
 /** Where a datapath's thread CPU went, from perf samples (ns, summed over its threads). */
 interface CpuBreakdown {
