@@ -39,6 +39,12 @@
  * ENETDOWN and the TX ring stays full) stall every other destination of this input. */
 #define PEND_MAX_FAILS 1024u
 
+/* Linux 6.17+: frames a copy-mode sendto may transmit (default 32, TX_BATCH_SIZE); the
+ * uapi header here predates it. */
+#ifndef XDP_MAX_TX_SKB_BUDGET
+#define XDP_MAX_TX_SKB_BUDGET 9
+#endif
+
 enum { ST_RX, ST_TX, ST_TX_FULL, ST_FAST, ST_SLOW, ST_DROP, ST_COUNT };
 
 struct vfp_xsk {
@@ -138,6 +144,20 @@ int vfp_xsk_map_fd(const struct vfp_xsk *x, const char *name)
 	return bpf_object__find_map_fd_by_name(x->obj, name);
 }
 
+/* One sendto transmits everything queued (up to the ring) instead of 32 frames: the
+ * syscall's fixed cost is paid once per batch. Older kernels refuse the option
+ * (ENOPROTOOPT) and keep 32 per call, which vfp_xsk_flush handles by calling again.
+ * VFP_XSK_TX_BUDGET overrides it (0: leave the kernel's default), for comparisons. */
+static void set_tx_budget(struct vfp_xsk *x)
+{
+	const char *env = getenv("VFP_XSK_TX_BUDGET");
+	unsigned int budget = env ? (unsigned int)strtoul(env, NULL, 10) : RING_SIZE;
+
+	if (budget && setsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget, sizeof(budget)) &&
+	    getenv("VFP_RUNNER_DEBUG"))
+		fprintf(stderr, "vfp xsk: XDP_MAX_TX_SKB_BUDGET %u: %s\n", budget, strerror(errno));
+}
+
 struct vfp_xsk *vfp_xsk_open(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
 			     uint32_t skb_mode, char *err, uint32_t errlen)
 {
@@ -173,6 +193,14 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 		errf(err, errlen, "mmap umem", errno);
 		goto fail;
 	}
+	/* Not inherited by children: the kernel pins the UMEM, and a fork must copy pinned
+	 * private pages at once (they cannot be shared copy-on-write), so every process vnetd
+	 * spawns (ip, ovs-vsctl, ...) copied 16 MiB per port under the parent's mmap lock,
+	 * stalling the runner long enough for the fill ring to run dry. */
+	if (madvise(x->area, (size_t)NUM_FRAMES * FRAME_SIZE, MADV_DONTFORK)) {
+		errf(err, errlen, "madvise umem", errno);
+		goto fail;
+	}
 	rc = xsk_umem__create(&x->umem, x->area, (uint64_t)NUM_FRAMES * FRAME_SIZE, &x->fill, &x->comp, &ucfg);
 	if (rc) {
 		errf(err, errlen, "xsk_umem__create", rc);
@@ -189,6 +217,7 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 		errf(err, errlen, "xsk_socket__create", rc);
 		goto fail;
 	}
+	set_tx_budget(x);
 	map = bpf_object__find_map_fd_by_name(x->obj, "vfp_xsks");
 	rc = map < 0 ? map : xsk_socket__update_xskmap(x->xsk, map);
 	if (rc) {
@@ -253,8 +282,9 @@ static uint32_t outstanding(struct vfp_xsk *x)
 	return NUM_FRAMES / 2 - x->n_free_tx;
 }
 
-/* Copy mode transmits from sendto(), at most 32 frames per call (the kernel's TX
- * budget; it answers EAGAIN when more are queued), completing them synchronously: call
+/* Copy mode transmits from sendto(), at most the socket's TX budget per call (32 before
+ * Linux 6.17, the ring with set_tx_budget; it answers EAGAIN when more are queued),
+ * completing them synchronously: call
  * it until nothing is outstanding or a call makes no progress (the device is busy: the
  * rest goes with the next flush). Nothing to do, no syscall. */
 void vfp_xsk_flush(struct vfp_xsk *x)

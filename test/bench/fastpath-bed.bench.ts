@@ -9,8 +9,10 @@
  * with AF_PACKET sendmmsg: b's TCP takes each and answers nothing, see tcpgen.c); on veth
  * the sending core bounds throughput, so each datapath is reported both as packets per
  * second delivered to VM b's interface and as datapath CPU time per delivered packet:
- *   OVS:       utime+stime of both hypervisors' ovs-vswitchd processes (all threads),
- *   fast path: utime+stime of the two vfp-runner threads (this process).
+ *   OVS:       run time (schedstat) of every thread of both hypervisors' ovs-vswitchd,
+ *   fast path: run time of the two vfp-runner threads (this process), plus ovs-vswitchd's
+ *              own while the fast path runs (it stays the slow path beside it; the ratio
+ *              column counts it, the per-mode line shows it apart).
  * The kernel charges work to the thread that triggers it, the same way for the three: the
  * VM-facing veth's XDP program and the copy into an AF_XDP socket run in the sender's
  * softirq (not in these figures), while a transmit (AF_XDP copy mode: sendto; AF_PACKET:
@@ -22,11 +24,13 @@
  *   npm run bench:fastpath   (part 2 runs after part 1; or npx tsx test/bench/fastpath-bed.bench.ts)
  *   BENCH_SECONDS=3 BENCH_ROUNDS=2 BENCH_PROTOS=udp,tcp BENCH_VERBOSE=1 (fast-path counters)
  *   BENCH_PROFILE=DIR (perf record/stat while each datapath runs, see startProfile)
+ *   BENCH_MODES=afxdp,fastpath (a subset of afpacket,afxdp,fastpath)
+ *   BENCH_RUNNER_CPUS=LIST|pmd (pin the runner threads; default: the scheduler places them)
  */
 /* eslint-disable no-console */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { findBinary } from '../../src/chassis/ovs-daemons';
@@ -44,6 +48,13 @@ const TICK = 100; // USER_HZ
 type Mode = 'ovs-afpacket' | 'ovs-afxdp' | 'vnetd-fastpath';
 type Proto = 'udp' | 'tcp';
 const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp').split(',') as Proto[];
+/** BENCH_RUNNER_CPUS=LIST pins the runner threads (taskset); "pmd": where OVS pinned its pmd
+ * threads (with pmd-cpu-mask unset, both hypervisors' pmds on one core). Unset: each datapath
+ * runs with its own defaults, OVS's pmds pinned, the runners placed by the scheduler (no
+ * gain from pinning was measurable on the shared 2-core machine). */
+const RUNNER_CPUS = process.env.BENCH_RUNNER_CPUS;
+/** BENCH_MODES=afxdp,fastpath (any of afpacket, afxdp, fastpath) runs only those datapaths. */
+const MODES = new Set((process.env.BENCH_MODES ?? 'afpacket,afxdp,fastpath').split(','));
 
 /** utime and stime (clock ticks) of a process or thread. */
 function cpuTicks(statPath: string): { user: number; sys: number } {
@@ -53,6 +64,39 @@ function cpuTicks(statPath: string): { user: number; sys: number } {
 }
 
 const addTicks = (a: { user: number; sys: number }, b: { user: number; sys: number }) => ({ user: a.user + b.user, sys: a.sys + b.sys });
+
+/**
+ * Nanoseconds a set of threads has run, from each thread's schedstat (exact run time kept
+ * by the scheduler, where utime/stime are 10 ms tick samples). A thread that ends during
+ * a measurement is read as of the last time it was seen, so its time before the end is
+ * still counted.
+ */
+class ThreadClock {
+  private readonly last = new Map<string, number>();
+  constructor(private readonly tasks: () => string[]) {}
+  read(): number {
+    for (const t of this.tasks()) {
+      try {
+        this.last.set(t, Number(readFileSync(`${t}/schedstat`, 'utf8').split(' ')[0]));
+      } catch {
+        // the thread ended between listing and reading: its last reading stands
+      }
+    }
+    let sum = 0;
+    for (const ns of this.last.values()) sum += ns;
+    return sum;
+  }
+}
+
+/** Every thread of the given processes, as /proc task directories. */
+const tasksOf = (pids: string[]) => () =>
+  pids.flatMap((p) => {
+    try {
+      return readdirSync(`/proc/${p}/task`).map((t) => `/proc/${p}/task/${t}`);
+    } catch {
+      return []; // the process is gone
+    }
+  });
 
 /** Where a datapath's thread CPU went, from perf samples (ns, summed over its threads). */
 interface CpuBreakdown {
@@ -182,43 +226,149 @@ async function main(): Promise<void> {
       }
     };
 
+    /** BENCH_VERBOSE: where frames were lost, for any datapath (veth XDP ring drops on VM a's
+     * tap and hv2's uplink, VM b's receive drops, the kernel's per-CPU backlog drops). */
+    const lossCounters = async (): Promise<Map<string, number>> => {
+      const m = new Map<string, number>();
+      if (!process.env.BENCH_VERBOSE) return m;
+      const ethtool = async (label: string, hv: string, dev: string) => {
+        const out = await bed!.hv(hv).exec(['ethtool', '-S', dev]).catch(() => '');
+        for (const [, k, v] of out.matchAll(/^\s*(rx_queue_0_drops|rx_queue_0_xdp_redirect|rx_queue_0_xdp_packets):\s*(\d+)/gm)) m.set(`${label}.${k}`, Number(v));
+      };
+      await ethtool('hv1-tap', 'hv1', a.tap);
+      await ethtool('hv2-uplink', 'hv2', bed!.hv('hv2').uplink);
+      const bStats = (JSON.parse(await b.exec(['ip', '-s', '-j', 'link', 'show', b.iface])) as { stats64: { rx: { dropped: number } } }[])[0]!;
+      m.set('vm-b.rx_dropped', bStats.stats64.rx.dropped);
+      const softnet = readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n');
+      m.set('softnet.dropped', softnet.reduce((sum, l) => sum + parseInt(l.split(' ')[1]!, 16), 0));
+      return m;
+    };
+    const lossDelta = (a0: Map<string, number>, a1: Map<string, number>) => [...a1].map(([k, v]) => `${k} ${v - (a0.get(k) ?? 0)}`).join(', ');
+
+    /**
+     * VM b's received packets, read from a process inside its netns (/proc/PID/net/dev shows
+     * that process's netns): a file read, cheap enough to sample every 50 ms while traffic
+     * flows (`ip -s link` in the netns is a process per reading).
+     */
+    const probe = spawn('ip', ['netns', 'exec', b.netns, 'sleep', '86400'], { stdio: 'ignore' });
+    children.add(probe);
+    const rxBNow = (): number | undefined => {
+      const line = readFileSync(`/proc/${probe.pid}/net/dev`, 'utf8').split('\n').find((l) => l.trim().startsWith(`${b.iface}:`));
+      return line === undefined ? undefined : Number(line.split(':')[1]!.trim().split(/\s+/)[1]);
+    };
+    // Once it runs sleep, `ip netns exec` has entered the netns (b.iface may exist in ours too).
+    await eventually(async () => readFileSync(`/proc/${probe.pid}/comm`, 'utf8').trim() === 'sleep' && rxBNow() !== undefined, 5_000, 20);
+    const SAMPLE_MS = 50;
+
+    /**
+     * CPU per packet and packets per second over the steady part of a run: from the first
+     * sample after traffic reached VM b to the last one before it stopped, every 50 ms
+     * interval in between carrying traffic. The whole window (generator start-up, the
+     * 300 ms drain after it) also holds idle time, which a busy-polling datapath (OVS's pmd
+     * threads) pays in CPU and a sleeping one (the runners) does not: counting it would
+     * flatter the fast path by the length of the idle edges, not by its work per packet.
+     */
+    interface Sample { t: number; rx: number; dp: number; ovs: number }
+    const steady = (samples: Sample[]) => {
+      const moving = samples.map((x, i) => i > 0 && x.rx > samples[i - 1]!.rx);
+      const first = moving.indexOf(true), last = moving.lastIndexOf(true) - 1;
+      if (first < 0 || last <= first) return undefined;
+      const a0 = samples[first]!, a1 = samples[last]!, pkts = a1.rx - a0.rx;
+      return { pps: (pkts * 1000) / (a1.t - a0.t), cpuNsPerPkt: (a1.dp - a0.dp) / pkts, ovsNsPerPkt: (a1.ovs - a0.ovs) / pkts, secs: (a1.t - a0.t) / 1000 };
+    };
+
     const measure = async (mode: Mode, proto: Proto, round: number) => {
+      const losses0 = await lossCounters();
       const threads = runnerThreads();
       const fp = mode === 'vnetd-fastpath';
       const zero = { user: 0, sys: 0 };
       const cpu = () => (fp ? threads.reduce((s, t) => addTicks(s, cpuTicks(`/proc/self/task/${t}/stat`)), zero) : vswitchdStat.reduce((s, p) => addTicks(s, cpuTicks(p)), zero));
+      // Run time of the datapath's threads, and of ovs-vswitchd while the fast path runs
+      // (it stays the slow path beside it, so its CPU then is reported too).
+      const ovsClock = new ThreadClock(tasksOf(vswitchdPids));
+      const clock = fp ? new ThreadClock(() => threads.map((t) => `/proc/self/task/${t}`)) : ovsClock;
+      // This process's other threads (vnetd's control plane, the bench itself): not the
+      // datapath, shown so a busy control plane during a run can be seen.
+      const othersClock = new ThreadClock(() => readdirSync('/proc/self/task').filter((t) => !threads.includes(t)).map((t) => `/proc/self/task/${t}`));
+      const others0 = othersClock.read();
+      const samples: Sample[] = [];
+      const sample = () => {
+        const dp = clock.read();
+        samples.push({ t: performance.now(), rx: rxBNow() ?? NaN, dp, ovs: fp ? ovsClock.read() : dp });
+      };
       const rx0 = await rxB(), c0 = cpu(), t0 = performance.now();
+      sample();
+      const timer = setInterval(sample, SAMPLE_MS);
       const tids = new Set<string>(fp ? threads : vswitchdPids.flatMap((p) => readdirSync(`/proc/${p}/task`)));
       const profiled = startProfile(`${mode}-${proto}`, round, fp ? ['-t', threads.join(',')] : ['-p', vswitchdPids.join(',')], tids);
-      const sent = await generate(proto);
+      const sent = await generate(proto).finally(() => clearInterval(timer));
       await new Promise((r) => setTimeout(r, 300)); // frames still in flight
+      sample();
       const rx1 = await rxB(), c1 = cpu(), secs = (performance.now() - t0 - 300) / 1000;
+      const othersMs = (othersClock.read() - others0) / 1e6;
       const cpuSplit = await profiled();
+      const losses = lossDelta(losses0, await lossCounters());
       const delivered = rx1 - rx0;
       const nsPer = (ticks: number) => (delivered ? ((ticks / TICK) * 1e9) / delivered : NaN);
+      const whole = samples[samples.length - 1]!, start = samples[0]!;
+      const st = steady(samples);
       return {
         mode,
         proto,
         sent,
         delivered,
-        pps: delivered / secs,
-        cpuNsPerPkt: nsPer(c1.user - c0.user + c1.sys - c0.sys),
+        /** Over the steady part (see steady()); the whole window's figures follow. */
+        pps: st?.pps ?? NaN,
+        cpuNsPerPkt: st?.cpuNsPerPkt ?? NaN,
+        ovsBesideNsPerPkt: fp ? st?.ovsNsPerPkt : undefined,
+        steadySecs: st?.secs ?? 0,
+        windowPps: delivered / secs,
+        windowCpuNsPerPkt: delivered ? (whole.dp - start.dp) / delivered : NaN,
+        windowOvsBesideNsPerPkt: fp && delivered ? (whole.ovs - start.ovs) / delivered : undefined,
         userNsPerPkt: nsPer(c1.user - c0.user),
         sysNsPerPkt: nsPer(c1.sys - c0.sys),
         threads: fp ? threads.length : 2,
+        othersMs,
         round,
         cpuSplit,
+        losses,
       };
     };
 
+    /** The cores OVS pinned its pmd threads to (named pmd-cNN), e.g. "1". */
+    const ovsPmdCores = (): string | undefined => {
+      const cores = new Set<string>();
+      for (const p of vswitchdPids) {
+        for (const t of readdirSync(`/proc/${p}/task`)) {
+          const m = /^pmd-c(\d+)/.exec(readFileSync(`/proc/${p}/task/${t}/comm`, 'utf8'));
+          if (m) cores.add(String(Number(m[1])));
+        }
+      }
+      return cores.size ? [...cores].join(',') : undefined;
+    };
+    let pmdCores: string | undefined;
+    // After a datapath switch, vnetd's control plane is still writing status and tables for a
+    // moment (measured: the first fast-path run's process CPU was twice the next one's).
+    const settle = () => new Promise((r) => setTimeout(r, 1500));
+
     const results: Array<Awaited<ReturnType<typeof measure>>> = [];
     for (let round = 0; round < ROUNDS; round++) {
-      await setPortType('system');
-      for (const proto of PROTOS) results.push(await measure('ovs-afpacket', proto, round));
-      await setPortType('afxdp');
-      for (const proto of PROTOS) results.push(await measure('ovs-afxdp', proto, round));
+      if (MODES.has('afpacket')) {
+        await setPortType('system');
+        await settle();
+        for (const proto of PROTOS) results.push(await measure('ovs-afpacket', proto, round));
+      }
+      if (MODES.has('afxdp')) {
+        await setPortType('afxdp');
+        await settle();
+        for (const proto of PROTOS) results.push(await measure('ovs-afxdp', proto, round));
+        pmdCores = pmdCores ?? ovsPmdCores();
+      }
+      if (!MODES.has('fastpath')) continue;
       await setPortType('system');
       await setFastPath(true);
+      await settle();
+      if (RUNNER_CPUS) for (const t of runnerThreads()) execFileSync('taskset', ['-pc', RUNNER_CPUS === 'pmd' ? pmdCores ?? String(cpus().length - 1) : RUNNER_CPUS, t], { stdio: 'ignore' });
       for (const proto of PROTOS) results.push(await measure('vnetd-fastpath', proto, round));
       if (process.env.BENCH_VERBOSE) {
         const text = (await vnetd.call('GET', '/metrics')).text;
@@ -229,7 +379,11 @@ async function main(): Promise<void> {
       await setFastPath(false);
     }
     for (const r of results) {
-      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered} (${(r.pps / 1e3).toFixed(0)} kpps), datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt (user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}) over ${r.threads} thread(s)/process(es)`);
+      const beside = r.ovsBesideNsPerPkt === undefined ? '' : `; ovs-vswitchd beside it ${r.ovsBesideNsPerPkt.toFixed(0)} ns/pkt`;
+      const wBeside = r.windowOvsBesideNsPerPkt === undefined ? '' : ` + ${r.windowOvsBesideNsPerPkt.toFixed(0)}`;
+      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered}; steady ${r.steadySecs.toFixed(1)} s: ${(r.pps / 1e3).toFixed(0)} kpps, datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt over ${r.threads} thread(s)/process(es)${beside}`);
+      console.log(`${''.padEnd(19)}whole window: ${(r.windowPps / 1e3).toFixed(0)} kpps, ${r.windowCpuNsPerPkt.toFixed(0)}${wBeside} ns/pkt (ticks: user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}); this process's other threads ${r.othersMs.toFixed(0)} ms`);
+      if (r.losses) console.log(`${''.padEnd(19)}counters: ${r.losses}`);
       const c = r.cpuSplit;
       if (c) {
         const ns = (x: number) => (x / r.delivered).toFixed(0);
@@ -239,14 +393,16 @@ async function main(): Promise<void> {
     // The machine is shared: compare datapaths within a round (they ran back to back), then
     // summarize the rounds.
     console.log(`\n${ROUNDS} rounds, ${SECONDS} s each, 64-byte frames VM a (hv1) -> VM b (hv2) over VXLAN; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}:`);
-    console.log('| round | proto | OVS AF_PACKET kpps / ns per pkt | OVS afxdp kpps / ns per pkt | vnetd fast path kpps / ns per pkt | fast path vs afxdp: pps / CPU per pkt |');
+    console.log('| round | proto | OVS AF_PACKET kpps / ns per pkt | OVS afxdp kpps / ns per pkt | vnetd fast path (+ OVS beside it) kpps / ns per pkt | fast path vs afxdp: pps / CPU per pkt |');
     console.log('|---|---|---|---|---|---|');
-    const cell = (r: (typeof results)[number] | undefined) => (r ? `${(r.pps / 1e3).toFixed(0)} / ${r.cpuNsPerPkt.toFixed(0)}` : '-');
+    // The fast path's CPU counts ovs-vswitchd's beside it (its slow path).
+    const total = (r: (typeof results)[number]) => r.cpuNsPerPkt + (r.ovsBesideNsPerPkt ?? 0);
+    const cell = (r: (typeof results)[number] | undefined) => (r ? `${(r.pps / 1e3).toFixed(0)} / ${total(r).toFixed(0)}` : '-');
     for (let round = 0; round < ROUNDS; round++) {
       for (const proto of PROTOS) {
         const of = (m: Mode) => results.find((r) => r.round === round && r.proto === proto && r.mode === m);
         const ap = of('ovs-afpacket'), ax = of('ovs-afxdp'), fp = of('vnetd-fastpath');
-        const ratio = ax && fp ? `${(fp.pps / ax.pps).toFixed(2)}x / ${(fp.cpuNsPerPkt / ax.cpuNsPerPkt).toFixed(2)}x` : '-';
+        const ratio = ax && fp ? `${(fp.pps / ax.pps).toFixed(2)}x / ${(total(fp) / total(ax)).toFixed(2)}x` : '-';
         console.log(`| ${round + 1} | ${proto.toUpperCase()} | ${cell(ap)} | ${cell(ax)} | ${cell(fp)} | ${ratio} |`);
       }
     }
