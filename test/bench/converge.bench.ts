@@ -431,6 +431,34 @@ function processCpuMs(pid: number): number {
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / CLOCK_TICKS;
 }
+/** ovs-vswitchd's coverage counters (totals): BENCH_OVS_COVERAGE=1 prints what grew during the burst. */
+async function ovsCoverage(hv: Hypervisor): Promise<Map<string, number>> {
+  const text = await hv.ovs.appctl('ovs-vswitchd', ['coverage/show']);
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const x = /^(\S+)\s+.*total:\s*(\d+)/.exec(line);
+    if (x) m.set(x[1]!, Number(x[2]));
+  }
+  return m;
+}
+
+/**
+ * CPU (ms) of what shares the machine with vnetd while it realizes: this process (the
+ * clients and the watch) and both hypervisors' OVS daemons; since `base` when given. On 2
+ * cores their sum with vnetd's bounds how fast any realize can be.
+ */
+interface OtherCpu { client: number; vswitchd: number; ovsdb: number }
+function otherCpuMs(bed: Testbed, base?: OtherCpu): OtherCpu {
+  const sum = (pidOf: (hv: Hypervisor) => number | undefined) =>
+    bed.hypervisors.reduce((s, hv) => {
+      const pid = pidOf(hv);
+      return s + (pid ? processCpuMs(pid) : 0);
+    }, 0);
+  const u = process.cpuUsage();
+  const cur = { client: (u.user + u.system) / 1000, vswitchd: sum((hv) => hv.ovs.vswitchdPid), ovsdb: sum((hv) => hv.ovs.ovsdbServerPid) };
+  return base ? { client: cur.client - base.client, vswitchd: cur.vswitchd - base.vswitchd, ovsdb: cur.ovsdb - base.ovsdb } : cur;
+}
+
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
@@ -492,7 +520,14 @@ async function benchVnetd(n: number): Promise<Result> {
       }
       return readyPorts.size === n;
     });
+    // What the bed costs with nobody asking anything of it (N ports plugged, no flows yet).
+    const idle0 = otherCpuMs(bed);
+    await new Promise((r) => setTimeout(r, 2000));
+    const idle = otherCpuMs(bed, idle0);
+    out(`  vnetd N=${n}: idle bed, 2000 ms: ovs-vswitchd ${idle.vswitchd.toFixed(0)} ms, ovsdb-server ${idle.ovsdb.toFixed(0)} ms of CPU`);
+    const coverage0 = process.env.BENCH_OVS_COVERAGE ? await ovsCoverage(bed.hv('hv1')) : undefined;
     const cpu0 = processCpuMs(v.child.pid!);
+    const others0 = otherCpuMs(bed);
     const t0 = now();
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.100.0.0/16' }] } });
     let next = 0;
@@ -508,6 +543,12 @@ async function benchVnetd(n: number): Promise<Result> {
     await allReady.done.finally(() => clearTimeout(timeout));
     const realizeMs = now() - t0;
     const realizeCpuMs = processCpuMs(v.child.pid!) - cpu0;
+    const others = otherCpuMs(bed, others0);
+    if (coverage0) {
+      const after = await ovsCoverage(bed.hv('hv1'));
+      const top = [...after].map(([k, v]) => [k, v - (coverage0.get(k) ?? 0)] as const).filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]).slice(0, 25);
+      out(`  vnetd N=${n}: hv1 ovs-vswitchd coverage counters over the burst: ${top.map(([k, d]) => `${k} ${d}`).join(', ')}`);
+    }
     // Confirmed by one list: N ports, every one Ready.
     const list = (await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json as { items?: Obj[]; metadata?: { resourceVersion?: string } } | undefined;
     const items = list?.items ?? [];
@@ -516,6 +557,7 @@ async function benchVnetd(n: number): Promise<Result> {
     // Store revisions spent: how many transactions realizing N ports took (per port: create, status writes).
     const txns = Number(revisionAfter) - Number(revisionBefore);
     out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port)`);
+    out(`  vnetd N=${n}: CPU of the rest in the same ${realizeMs.toFixed(0)} ms: this bench (the 16 clients, the watch) ${others.client.toFixed(0)} ms, ovs-vswitchd ${others.vswitchd.toFixed(0)} ms, ovsdb-server ${others.ovsdb.toFixed(0)} ms (2 cores: ${(2 * realizeMs).toFixed(0)} ms available)`);
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
 
     // New port to first ping.

@@ -40,6 +40,8 @@ export interface OvsInstance {
   restartOvsdbServer(): Promise<void>;
   /** PID of the running ovsdb-server (undefined while it is stopped). */
   readonly ovsdbServerPid: number | undefined;
+  /** PID of the running ovs-vswitchd (undefined while it is stopped or not started). */
+  readonly vswitchdPid: number | undefined;
   /** Path of ovsdb-server's log file (e.g. to read the port a "p...:0" remote bound). */
   readonly ovsdbServerLog: string;
   stop(): Promise<void>;
@@ -180,6 +182,9 @@ class Instance implements OvsInstance {
   }
   get ovsdbServerPid(): number | undefined {
     return this.pids['ovsdb-server'];
+  }
+  get vswitchdPid(): number | undefined {
+    return this.pids['ovs-vswitchd'];
   }
   get ovsdbServerLog(): string {
     return join(this.dir, 'ovsdb-server.log');
