@@ -10,9 +10,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createConnection, decodeMessage, encodeMessage, type OfMessage, type OpenFlowConnection } from '../../src/openflow';
-import { createFlowTableManager, encodeCookie, DEFAULT_COOKIE_APP } from '../../src/openflow/sync';
+import { createFlowTableManager } from '../../src/openflow/sync';
 import { runPrefix, startOvs, type OvsInstance } from '../harness/ovs';
-import { generateFlows, normalizeOfctlDump, ofctlLine, ownerChanges, type GeneratedFlow } from '../integration/openflow-sync-fixtures';
+import { addFlowMods, generateFlows, normalizeOfctlDump, ofctlLine, ownerChanges, type GeneratedFlow } from '../integration/openflow-sync-fixtures';
 
 const ROUND = 1;
 
@@ -41,25 +41,7 @@ async function timeIt(fn: () => Promise<void>): Promise<number> {
 async function viaBundle(ovs: OvsInstance, flows: readonly GeneratedFlow[]): Promise<number> {
   return timeIt(async () => {
     const c = await connect(ovs);
-    await c.bundle(
-      flows.map((g) => ({
-        type: 'flow_mod' as const,
-        command: 'add' as const,
-        cookie: encodeCookie({ round: ROUND, app: DEFAULT_COOKIE_APP, ...g.owner }),
-        cookieMask: 0n,
-        tableId: g.flow.tableId,
-        idleTimeout: 0,
-        hardTimeout: 0,
-        priority: g.flow.priority,
-        bufferId: 0xffffffff,
-        outPort: 0xffffffff,
-        outGroup: 0xffffffff,
-        flags: 0,
-        match: g.flow.match,
-        instructions: g.flow.instructions,
-      })),
-      { flags: 3 },
-    );
+    await c.bundle(addFlowMods(flows, ROUND), { flags: 3 });
     await c.close();
   });
 }

@@ -16,9 +16,8 @@
 /* eslint-disable no-console */
 import { readFileSync } from 'node:fs';
 import { createConnection, type OpenFlowConnection } from '../../src/openflow';
-import { DEFAULT_COOKIE_APP, encodeCookie } from '../../src/openflow/sync';
 import { startTestbed } from '../harness/testbed';
-import { generateFlows, type GeneratedFlow } from '../integration/openflow-sync-fixtures';
+import { addFlowMods, generateFlows, type GeneratedFlow } from '../integration/openflow-sync-fixtures';
 
 const FLOWS = 12_000;
 
@@ -28,29 +27,10 @@ function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
-function flowMods(flows: readonly GeneratedFlow[]) {
-  return flows.map((g) => ({
-    type: 'flow_mod' as const,
-    command: 'add' as const,
-    cookie: encodeCookie({ round: 1, app: DEFAULT_COOKIE_APP, ...g.owner }),
-    cookieMask: 0n,
-    tableId: g.flow.tableId,
-    idleTimeout: 0,
-    hardTimeout: 0,
-    priority: g.flow.priority,
-    bufferId: 0xffffffff,
-    outPort: 0xffffffff,
-    outGroup: 0xffffffff,
-    flags: 0,
-    match: g.flow.match,
-    instructions: g.flow.instructions,
-  }));
-}
-
 async function install(lanes: OpenFlowConnection[], flows: readonly GeneratedFlow[], plan: number): Promise<void> {
   for (let at = 0; at < flows.length; at += plan) {
     const part = flows.slice(at, at + plan);
-    await Promise.all(lanes.map((c, k) => c.bundle(flowMods(part.filter((_, i) => i % lanes.length === k)), { flags: 3 })));
+    await Promise.all(lanes.map((c, k) => c.bundle(addFlowMods(part.filter((_, i) => i % lanes.length === k), 1), { flags: 3 })));
   }
 }
 

@@ -3,7 +3,7 @@
  * the same flows as library objects and as `ovs-ofctl add-flows` text, plus
  * normalisers so dumps taken different ways compare as equal strings.
  */
-import { formatFlow, type FlowStats } from '../../src/openflow';
+import { formatFlow, type FlowModMessage, type FlowStats } from '../../src/openflow';
 import { DEFAULT_COOKIE_APP, encodeCookie, type DesiredFlow, type FlowOwner, type OwnerChange } from '../../src/openflow/sync';
 
 export const FLOWS_PER_OWNER = 100;
@@ -60,6 +60,27 @@ export function generateFlow(i: number, variant = 0): GeneratedFlow {
 
 export function generateFlows(n: number, variant = 0): GeneratedFlow[] {
   return Array.from({ length: n }, (_, i) => generateFlow(i, variant));
+}
+
+/** The flows as plain OFPFC_ADD flow_mods of the given round (a raw bundle's content). */
+export function addFlowMods(flows: readonly GeneratedFlow[], round: number): FlowModMessage[] {
+  return flows.map((g) => ({
+    type: 'flow_mod',
+    xid: 0,
+    command: 'add',
+    cookie: encodeCookie({ round, app: DEFAULT_COOKIE_APP, ...g.owner }),
+    cookieMask: 0n,
+    tableId: g.flow.tableId,
+    idleTimeout: 0,
+    hardTimeout: 0,
+    priority: g.flow.priority,
+    bufferId: 0xffffffff,
+    outPort: 0xffffffff,
+    outGroup: 0xffffffff,
+    flags: 0,
+    match: g.flow.match,
+    instructions: g.flow.instructions,
+  }));
 }
 
 /** The flows grouped into one change per owner. */
