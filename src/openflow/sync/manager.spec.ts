@@ -225,6 +225,23 @@ describe('FlowTableManager (fake switch)', () => {
     expect(decodeCookie([...sw.flows.values()][0]?.cookie ?? 0n).objectId).toBe(2);
   });
 
+  it('paces incremental bundles minIntervalMs apart: a change right after a bundle waits, one after a quiet spell goes at once', async () => {
+    const m = await connect({ round: 1, minIntervalMs: 400 });
+    const timed = async (f: () => Promise<unknown>): Promise<number> => {
+      const t0 = performance.now();
+      await f();
+      return performance.now() - t0;
+    };
+    expect(await timed(() => m.setDesired(owner(PORT, 1), [flow(0, 1)]))).toBeLessThan(300);
+    expect(await timed(() => m.setDesired(owner(PORT, 2), [flow(0, 2)]))).toBeGreaterThanOrEqual(390);
+    await new Promise((r) => setTimeout(r, 450));
+    expect(await timed(() => m.setDesired(owner(PORT, 3), [flow(0, 3)]))).toBeLessThan(300);
+    // A full sync is not held back.
+    sw.flows.clear();
+    expect(await timed(() => m.resync())).toBeLessThan(300);
+    expect(sw.flows.size).toBe(3);
+  });
+
   it('records changes while disconnected and installs them on reconnect', async () => {
     const m = await connect();
     await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
