@@ -1,6 +1,6 @@
 import { MatchPrerequisiteError, OpenFlowEncodeError } from '../errors';
-import { FIELDS, KIND_BYTES, type FieldKind, KnownOxm, Oxm, Prereq } from './fields';
-import { valueToBytes } from './value';
+import { FIELDS, KnownOxm, Oxm, Prereq } from './fields';
+import { isUintOf, valueToBytes } from './value';
 
 export const ETH_TYPE = { IPV4: 0x0800, ARP: 0x0806, RARP: 0x8035, IPV6: 0x86dd } as const;
 export const IP_PROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132 } as const;
@@ -117,7 +117,7 @@ function checkMaskedValue(f: KnownOxm & { mask: NonNullable<KnownOxm['mask']> })
   const kind = FIELDS[f.field].kind;
   // Integers are compared as they are (no two Buffers per masked field per flow), once
   // both are valid values of the field's width (valueToBytes' checks and messages).
-  if (typeof f.value === 'number' && typeof f.mask === 'number' && fitsUint(f.value, kind) && fitsUint(f.mask, kind)) {
+  if (isUintOf(f.value, kind) && isUintOf(f.mask, kind)) {
     // At most 32 bits wide: JavaScript's bitwise operators keep every bit of them.
     if ((f.value & ~f.mask) !== 0) throw new OpenFlowEncodeError(`match field ${f.field}: value has bits outside its mask`);
     return;
@@ -129,9 +129,4 @@ function checkMaskedValue(f: KnownOxm & { mask: NonNullable<KnownOxm['mask']> })
       throw new OpenFlowEncodeError(`match field ${f.field}: value has bits outside its mask`);
     }
   }
-}
-
-/** An integer of a u8, u16 or u32 field within its width (anything else takes valueToBytes' checks). */
-function fitsUint(v: number, kind: FieldKind): boolean {
-  return (kind === 'u8' || kind === 'u16' || kind === 'u32') && Number.isInteger(v) && v >= 0 && v < 2 ** (KIND_BYTES[kind] * 8);
 }

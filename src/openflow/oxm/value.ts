@@ -3,6 +3,23 @@ import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, macFromBytes, m
 import { Writer } from '../wire/writer';
 import { FieldKind, KIND_BYTES, KindValues } from './fields';
 
+/** The all-ones value of the integer kinds JavaScript's 32-bit operators cover. */
+const UINT_ALL_ONES: Partial<Record<FieldKind, number>> = { u8: 0xff, u16: 0xffff, u32: 0xffffffff };
+
+/** The all-ones value of a u8, u16 or u32 field; undefined for wider or non-integer kinds. */
+export function uintAllOnes(kind: FieldKind): number | undefined {
+  return UINT_ALL_ONES[kind];
+}
+
+/**
+ * v is a valid value of a u8, u16 or u32 field (what valueToBytes accepts for it): callers
+ * then work on the number itself, without a Buffer; anything else takes valueToBytes.
+ */
+export function isUintOf(v: unknown, kind: FieldKind): v is number {
+  const all = UINT_ALL_ONES[kind];
+  return all !== undefined && typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= all;
+}
+
 /** Converts a field value between its typed form and its fixed-width wire bytes. */
 export function valueToBytes(kind: FieldKind, v: KindValues[FieldKind], what: string): Buffer {
   const n = KIND_BYTES[kind];

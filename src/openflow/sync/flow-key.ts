@@ -1,9 +1,9 @@
 import { encodeActions } from '../actions/codec';
 import { FlowModFlags } from '../constants';
 import { Instruction, encodeInstructions } from '../instructions';
-import { FIELDS, type FieldKind, Oxm } from '../oxm/fields';
+import { FIELDS, Oxm } from '../oxm/fields';
 import { encodeOxm } from '../oxm/oxm';
-import { valueFromBytes, valueToBytes } from '../oxm/value';
+import { isUintOf, uintAllOnes, valueFromBytes, valueToBytes } from '../oxm/value';
 import { Bucket } from '../messages/group';
 import { Writer } from '../wire/writer';
 
@@ -28,13 +28,6 @@ const INSTRUCTION_RANK: Record<Instruction['type'], number> = {
 
 const keyScratch = new Writer(256);
 
-/** The all-ones value of the integer kinds that JavaScript's 32-bit operators cover. */
-const UINT_FULL: Partial<Record<FieldKind, number>> = { u8: 0xff, u16: 0xffff, u32: 0xffffffff };
-
-function isUint(v: number, full: number): boolean {
-  return Number.isInteger(v) && v >= 0 && v <= full;
-}
-
 /**
  * One field as a string: its wire TLV (latin1) when unmasked, which costs no
  * allocation but the string; masked fields are normalised the way OVS
@@ -47,16 +40,13 @@ function fieldToken(f: Oxm): string | undefined {
     return keyScratch.toLatin1();
   }
   const kind = FIELDS[f.field].kind;
-  if (typeof f.value === 'number' && typeof f.mask === 'number') {
-    const full = UINT_FULL[kind];
-    // u8..u32 (registers, VLAN, ports): the same normalisation on numbers, no Buffers.
-    if (full !== undefined && isUint(f.value, full) && isUint(f.mask, full)) {
-      if (f.mask === 0) return undefined;
-      if (f.mask === full) return fieldToken({ field: f.field, value: f.value } as Oxm);
-      keyScratch.reset();
-      encodeOxm(keyScratch, { field: f.field, value: (f.value & f.mask) >>> 0, mask: f.mask } as Oxm);
-      return keyScratch.toLatin1();
-    }
+  // u8..u32 (registers, VLAN, ports): the same normalisation on numbers, no Buffers.
+  if (isUintOf(f.value, kind) && isUintOf(f.mask, kind)) {
+    if (f.mask === 0) return undefined;
+    if (f.mask === uintAllOnes(kind)) return fieldToken({ field: f.field, value: f.value } as Oxm);
+    keyScratch.reset();
+    encodeOxm(keyScratch, { field: f.field, value: (f.value & f.mask) >>> 0, mask: f.mask } as Oxm);
+    return keyScratch.toLatin1();
   }
   const value = valueToBytes(kind, f.value, f.field);
   const mask = valueToBytes(kind, f.mask, f.field);
