@@ -26,7 +26,7 @@ static inline uint32_t vfp_in_chunk(uint32_t off, uint32_t chunk_size)
 static inline int vfp_encap_tmpl(const struct vfp_vtep_tmpl *tm, uint8_t *base, uint32_t chunk_size, uint32_t *off,
 				 uint32_t *len, uint16_t sport, uint32_t vni)
 {
-	uint32_t ip_len = *len + VFP_ENCAP_OVERHEAD - 14, s;
+	uint32_t ip_len = *len + VFP_ENCAP_OVERHEAD - 14;
 	uint8_t *o;
 
 	/* Only the frame's own chunk may be written: never a neighbour's frame. */
@@ -35,10 +35,7 @@ static inline int vfp_encap_tmpl(const struct vfp_vtep_tmpl *tm, uint8_t *base, 
 	o = base + *off - VFP_ENCAP_OVERHEAD;
 	__builtin_memcpy(o, tm->hdr, VFP_ENCAP_OVERHEAD);
 	vfp_wr16(o + 16, (uint16_t)ip_len);
-	s = tm->ip_sum + ip_len; /* ip_sum < 10 * 0xffff: two folds are enough */
-	s = (s & 0xffffu) + (s >> 16);
-	s = (s & 0xffffu) + (s >> 16);
-	vfp_wr16(o + 24, (uint16_t)~s);
+	vfp_wr16(o + 24, vfp_csum_fold(tm->ip_sum + ip_len));
 	vfp_wr16(o + 34, sport);
 	vfp_wr16(o + 38, (uint16_t)(ip_len - 20));
 	vfp_wr32(o + 46, vni << 8);

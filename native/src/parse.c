@@ -20,13 +20,6 @@ uint32_t vfp_csum_add(uint32_t sum, const uint8_t *d, uint32_t len)
 	return sum;
 }
 
-uint16_t vfp_csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffffu) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* HC' = ~(~HC + ~m + m') over 16-bit words. */
 void vfp_csum_replace(uint8_t *field, const uint8_t *old, const uint8_t *new, uint32_t len, int udp)
 {
