@@ -58,7 +58,7 @@
  * Everything started (beds, vnetd, OVN daemons by pidfile PID, netns with the per-run
  * prefix) is stopped on success, failure, and SIGINT/SIGTERM.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -68,6 +68,7 @@ import { ApiClient, type Query } from '../../src/cli/http/client';
 import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
 import { eventually, httpsCall, type ApiResponse } from '../support/vnetd';
+import { processCpuMs } from './process-cpu';
 
 const G = '/apis/vnet.dev/v1alpha1';
 const ROOT = resolve(__dirname, '..', '..');
@@ -420,17 +421,6 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
   };
 }
 
-/**
- * CPU time (user + system, all threads) a process has used, from /proc/PID/stat: what
- * realizing costs vnetd, which unlike wall time hardly moves with the machine's load.
- */
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 (utime, stime) in clock ticks; after "pid (comm) " they are at 11 and 12.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / CLOCK_TICKS;
-}
 /** ovs-vswitchd's coverage counters (totals): BENCH_OVS_COVERAGE=1 prints what grew during the burst. */
 async function ovsCoverage(hv: Hypervisor): Promise<Map<string, number>> {
   const text = await hv.ovs.appctl('ovs-vswitchd', ['coverage/show']);
@@ -458,8 +448,6 @@ function otherCpuMs(bed: Testbed, base?: OtherCpu): OtherCpu {
   const cur = { client: (u.user + u.system) / 1000, vswitchd: sum((hv) => hv.ovs.vswitchdPid), ovsdb: sum((hv) => hv.ovs.ovsdbServerPid) };
   return base ? { client: cur.client - base.client, vswitchd: cur.vswitchd - base.vswitchd, ovsdb: cur.ovsdb - base.ovsdb } : cur;
 }
-
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

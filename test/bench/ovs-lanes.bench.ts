@@ -14,18 +14,12 @@
  * per iteration. Ratios are to 1 lane in the same run (the host is shared and noisy).
  */
 /* eslint-disable no-console */
-import { readFileSync } from 'node:fs';
+import { processCpuMs } from './process-cpu';
 import { createConnection, type OpenFlowConnection } from '../../src/openflow';
 import { startTestbed } from '../harness/testbed';
 import { addFlowMods, generateFlows, type GeneratedFlow } from '../integration/openflow-sync-fixtures';
 
 const FLOWS = 12_000;
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-}
 
 async function install(lanes: OpenFlowConnection[], flows: readonly GeneratedFlow[], plan: number): Promise<void> {
   for (let at = 0; at < flows.length; at += plan) {
@@ -58,10 +52,10 @@ async function main(): Promise<void> {
           );
           await hv.ovs.ofctl(['-O', 'OpenFlow13', 'del-flows', 'br-int']);
           await new Promise((r) => setTimeout(r, 1000));
-          const c0 = cpuMs(pid);
+          const c0 = processCpuMs(pid);
           const t0 = performance.now();
           await install(lanes, flows, plan);
-          const cpu = cpuMs(pid) - c0;
+          const cpu = processCpuMs(pid) - c0;
           const wall = performance.now() - t0;
           for (const c of lanes) await c.close();
           base.push(cpu);
