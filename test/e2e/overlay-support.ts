@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, replaceOnConflict, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 type Call = (method: string, path: string, body?: unknown) => Promise<unknown>;
 
@@ -25,19 +25,11 @@ export function overlayApi(vnetd: () => TestVnetd) {
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
     return r.json;
   };
-  /**
-   * GET, change, PUT with the resourceVersion read; on a 409 (a controller's status write
-   * landed in between: load balancer and node status are rewritten while traffic flows) read
-   * and try again, as client-go's RetryOnConflict does.
-   */
+  /** replaceOnConflict (load balancer and node status are rewritten while traffic flows); throws unless the PUT succeeded. */
   const replace = async <T extends Obj>(path: string, change: (cur: T) => unknown): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      const cur = (await call('GET', path)) as T;
-      const r = await vnetd().call('PUT', path, change(cur));
-      if (r.status === 409 && attempt < 10) continue;
-      if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${r.text}`);
-      return r.json as T;
-    }
+    const { response: r } = await replaceOnConflict<T>(vnetd(), path, change);
+    if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${r.text}`);
+    return r.json as T;
   };
   const network = async (ns: string, name: string, spec: Record<string, unknown>) => {
     await vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });

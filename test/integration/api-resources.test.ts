@@ -1,6 +1,6 @@
 /** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
 import { MacAllocator } from '../../src/ipam/mac-allocator';
-import { startTestVnetd, eventually, type TestVnetd } from '../support/vnetd';
+import { startTestVnetd, eventually, replaceOnConflict, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
 let v: TestVnetd;
@@ -113,16 +113,9 @@ describe('update, patch, status, finalizers', () => {
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('upd', { subnets: [{ cidr: '10.10.0.0/24' }] }));
     // Controllers write status after a create (IPAM, then others), and any of those writes
     // can land between a client's read and its PUT: then the PUT is a 409 and the client
-    // reads again, as kubectl edit does. Read, change, PUT with what was read until no
-    // status write came between; anything but 409 ends the loop.
-    let changed: unknown;
-    const r1 = await eventually(async () => {
-      const g = await v.call('GET', `${G}/namespaces/t1/virtualnetworks/upd`);
-      if (!g.json.status?.conditions) return undefined;
-      changed = { ...g.json, spec: { ...g.json.spec, mtu: 1400 } };
-      const put = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/upd`, changed);
-      return put.status === 409 ? undefined : put;
-    });
+    // reads again, as kubectl edit does.
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/upd`)).json.status?.conditions);
+    const { response: r1, sent: changed } = await replaceOnConflict<{ spec: object }>(v, `${G}/namespaces/t1/virtualnetworks/upd`, (o) => ({ ...o, spec: { ...o.spec, mtu: 1400 } }));
     expect(r1.status).toBe(200);
     expect(r1.json.metadata.generation).toBe(2);
     await rejected('PUT', `${G}/namespaces/t1/virtualnetworks/upd`, changed, 409, 'Conflict');

@@ -93,6 +93,20 @@ export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<Te
   };
 }
 
+/**
+ * GET, change, PUT with the resourceVersion read; on a 409 (a controller's status write
+ * landed in between) read and try again, as client-go's RetryOnConflict and kubectl edit do.
+ * Returns the PUT's response (anything but a 409, or the last 409) and the body it sent.
+ */
+export async function replaceOnConflict<T>(v: TestVnetd, path: string, change: (cur: T) => unknown, attempts = 10): Promise<{ response: ApiResponse; sent: unknown }> {
+  for (let attempt = 1; ; attempt++) {
+    const cur = (await v.call('GET', path)).json as T;
+    const sent = change(cur);
+    const response = await v.call('PUT', path, sent);
+    if (response.status !== 409 || attempt >= attempts) return { response, sent };
+  }
+}
+
 /** Polls until fn returns a truthy value or the deadline passes. */
 export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 5000, stepMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
