@@ -242,6 +242,31 @@ describe('FlowTableManager (fake switch)', () => {
     expect(sw.flows.size).toBe(3);
   });
 
+  it('doubles the interval while changes keep coming, up to maxIntervalMs, and starts again from minIntervalMs after a quiet spell', async () => {
+    const m = await connect({ round: 1, minIntervalMs: 250, maxIntervalMs: 1000 });
+    let n = 0;
+    const timed = async (): Promise<number> => {
+      const t0 = performance.now();
+      n++;
+      await m.setDesired(owner(PORT, n), [flow(0, n)]);
+      return performance.now() - t0;
+    };
+    expect(await timed()).toBeLessThan(200);
+    expect(await timed()).toBeGreaterThanOrEqual(240);
+    expect(await timed()).toBeGreaterThanOrEqual(490);
+    expect(await timed()).toBeGreaterThanOrEqual(990);
+    // Capped: 1000 again, not 2000.
+    const capped = await timed();
+    expect(capped).toBeGreaterThanOrEqual(990);
+    expect(capped).toBeLessThan(1900);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await timed()).toBeLessThan(200);
+    const afterQuiet = await timed();
+    expect(afterQuiet).toBeGreaterThanOrEqual(240);
+    expect(afterQuiet).toBeLessThan(480);
+    expect(sw.flows.size).toBe(7);
+  });
+
   it('records changes while disconnected and installs them on reconnect', async () => {
     const m = await connect();
     await m.setDesired(owner(PORT, 1), [flow(0, 1)]);

@@ -36,6 +36,13 @@ export interface FlowTableManagerOptions {
    * at once.
    */
   minIntervalMs?: number;
+  /**
+   * While changes keep coming (each one within the interval of the previous bundle), the
+   * interval doubles up to this (default minIntervalMs); a change after a quiet spell goes
+   * at once and sets it back to minIntervalMs. A long burst then costs the switch a few
+   * large bundles instead of one every minIntervalMs, and a lone change waits for nothing.
+   */
+  maxIntervalMs?: number;
   logger?: OpenFlowLogger;
 }
 
@@ -80,6 +87,9 @@ class Manager extends EventEmitter implements FlowTableManager {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stats = emptyCounters();
   private readonly minIntervalMs: number;
+  private readonly maxIntervalMs: number;
+  /** The pacing interval now: minIntervalMs after a quiet spell, doubling during a burst. */
+  private intervalMs: number;
   /** When the last bundle committed (performance.now()). */
   private lastSentAt = -Infinity;
   private readonly onConnected = (): void => {
@@ -103,6 +113,8 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.desired = new DesiredState(opts.groupIdRange ?? { min: 0, max: 0xffffff00 });
     this.log = opts.logger ?? noopLogger;
     this.minIntervalMs = opts.minIntervalMs ?? 0;
+    this.maxIntervalMs = Math.max(this.minIntervalMs, opts.maxIntervalMs ?? 0);
+    this.intervalMs = this.minIntervalMs;
   }
 
   get round(): number | undefined {
@@ -159,9 +171,14 @@ class Manager extends EventEmitter implements FlowTableManager {
   }
 
   private async incremental(changes: readonly OwnerChange[], early: PreparedOwner[] | undefined): Promise<SyncResult> {
-    // Paced (minIntervalMs): the caller's next changes coalesce while this one waits.
-    const wait = this.lastSentAt + this.minIntervalMs - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // Paced (minIntervalMs, maxIntervalMs): the caller's next changes coalesce while this one waits.
+    const wait = this.lastSentAt + this.intervalMs - performance.now();
+    if (wait > 0) {
+      await new Promise((r) => setTimeout(r, wait));
+      this.intervalMs = Math.min(this.maxIntervalMs, this.intervalMs * 2);
+    } else {
+      this.intervalMs = this.minIntervalMs;
+    }
     // Prepared again only if queued updates changed the desired state meanwhile.
     const prepared = early ?? this.desired.prepare(changes);
     if (this.needFullSync && this.started && this.conn.connected) {

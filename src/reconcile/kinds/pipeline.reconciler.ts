@@ -111,6 +111,10 @@ const IX_IFACE = 'interfaceId';
  * A lone change after a quiet spell is not delayed.
  */
 const NODE_BUNDLE_INTERVAL_MS = 100;
+/**
+ * ...and while a burst goes on, the wait doubles up to this (FlowTableManagerOptions.maxIntervalMs).
+ */
+const NODE_BUNDLE_MAX_INTERVAL_MS = 400;
 
 export interface PipelineReconcilerOptions {
   objects: ObjectStore;
@@ -121,6 +125,8 @@ export interface PipelineReconcilerOptions {
   echoIntervalMs?: number;
   /** FlowTableManagerOptions.minIntervalMs per node; default NODE_BUNDLE_INTERVAL_MS. */
   nodeBundleIntervalMs?: number;
+  /** FlowTableManagerOptions.maxIntervalMs per node; default NODE_BUNDLE_MAX_INTERVAL_MS. */
+  nodeBundleMaxIntervalMs?: number;
   /** How often LoadBalancer status.backends (health, connection counts) is refreshed; default 5 s. */
   lbStatusIntervalMs?: number;
   /** Fills each node's fast-path tables from the same model (fastpath.nodes.ts). */
@@ -639,7 +645,7 @@ export class PipelineReconciler {
     if (cur && cur.dial === dial) return cur;
     if (cur) void this.dropAgent(name);
     const conn = createConnection(dial, { logger: this.log.child({ node: name }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
-    const manager = createFlowTableManager(conn, { logger: this.log.child({ node: name }), minIntervalMs: this.opts.nodeBundleIntervalMs ?? NODE_BUNDLE_INTERVAL_MS });
+    const manager = createFlowTableManager(conn, { logger: this.log.child({ node: name }), minIntervalMs: this.opts.nodeBundleIntervalMs ?? NODE_BUNDLE_INTERVAL_MS, maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS });
     const agent: NodeAgent = { dial, conn, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
     conn.on('disconnected', () => {
