@@ -49,6 +49,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     logger: log,
     chassis,
     workers: o.workers,
+    openflowLanes: o.openflowLanes,
     node: o.node,
     fastPath,
     readiness: 'off',

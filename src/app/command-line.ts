@@ -2,7 +2,7 @@
  * vnetd's command line: the subcommand picks the role, flags and environment its settings.
  * This is the contract deploy/ manifests and systemd units are written against.
  */
-import { parseLogLevel, parseWorkers } from './config';
+import { parseLogLevel, parseOpenflowLanes, parseWorkers } from './config';
 export const USAGE = `usage:
   vnetd                       all-in-one: SQLite, embedded OVS, reconcilers (VNETD_* settings, see README)
   vnetd controller            one controller replica: VNETD_STORE=sqlite|etcd://host:port[,host:port...]
@@ -27,6 +27,8 @@ export interface AgentCommand {
   ovsdb: string;
   logLevel: string;
   workers: number;
+  /** VNETD_OPENFLOW_LANES (see config.ts). */
+  openflowLanes?: number;
 }
 
 export type Command = { kind: 'all-in-one' } | { kind: 'controller' } | { kind: 'agent'; options: AgentCommand } | { kind: 'help' };
@@ -71,6 +73,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
       ovsdb: env.VNETD_OVSDB || DEFAULT_OVSDB,
       logLevel: parseLogLevel(env.VNETD_LOG_LEVEL),
       workers: parseWorkers(env.VNETD_WORKERS),
+      openflowLanes: parseOpenflowLanes(env.VNETD_OPENFLOW_LANES),
     },
   };
 }

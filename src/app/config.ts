@@ -14,6 +14,8 @@ export interface VnetdConfig {
   logLevel: string;
   /** Reconciler workers per kind (VNETD_WORKERS, default DEFAULT_WORKERS). */
   workers: number;
+  /** Extra OpenFlow connections per node for large changes (VNETD_OPENFLOW_LANES, default 3). */
+  openflowLanes?: number;
   /** Manage hypervisors (Node objects) over OVSDB; default on. */
   chassis?: boolean;
   /** Run a private OVS under dataDir/ovs and register it as Node "local" (VNETD_LOCAL_OVS, default on). */
@@ -64,6 +66,18 @@ export function parseWorkers(raw: string | undefined): number {
 }
 
 /**
+ * VNETD_OPENFLOW_LANES: OpenFlow connections per node beside the main one, over which large
+ * flow changes are spread (ovs-vswitchd reads 50 messages per connection per main-loop
+ * iteration); 0 to 16, default undefined (the pipeline's default).
+ */
+export function parseOpenflowLanes(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 16) throw new Error(`VNETD_OPENFLOW_LANES must be a whole number from 0 to 16, got "${raw}"`);
+  return n;
+}
+
+/**
  * VNETD_STORE: `sqlite` (default) or `etcd://host:port[,host:port...]`; with
  * VNETD_ETCD_CA / VNETD_ETCD_CERT / VNETD_ETCD_KEY (PEM file paths) the client speaks TLS.
  */
@@ -108,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: 'all-in-o
     port,
     logLevel: parseLogLevel(env.VNETD_LOG_LEVEL),
     workers: parseWorkers(env.VNETD_WORKERS),
+    openflowLanes: parseOpenflowLanes(env.VNETD_OPENFLOW_LANES),
     chassis: flag(env.VNETD_CHASSIS, role === 'all-in-one'),
     localOvs: flag(env.VNETD_LOCAL_OVS, true),
     localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP ?? '127.0.0.1',

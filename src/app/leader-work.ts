@@ -31,6 +31,8 @@ export interface LeaderWorkOptions {
   catalog: ResourceCatalog;
   logger: Logger;
   workers: number;
+  /** PipelineReconcilerOptions.openflowLanes. */
+  openflowLanes?: number;
   /** Program hypervisors from this process (ChassisManager + pipeline over OVSDB/OpenFlow). */
   chassis: boolean;
   /** Hypervisors are programmed by `vnetd agent`s, which report realization in Node status. */
@@ -64,7 +66,7 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     }
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.
-    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath });
+    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes });
     await pipeline.start();
     stops.push(() => pipeline.stop());
     return { chassis, pipeline, stop: stopAll };

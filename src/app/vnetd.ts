@@ -139,7 +139,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // they have while another replica takes over.
   const fastPath = new FastPathNodes({ objects, logger, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
   registerFastPathMetrics(metrics.registry, fastPath);
-  const workOptions = { objects, catalog, logger, workers: config.workers, chassis, agents: role === 'controller' && !chassis, fastPath };
+  const workOptions = { objects, catalog, logger, workers: config.workers, openflowLanes: config.openflowLanes, chassis, agents: role === 'controller' && !chassis, fastPath };
   // With etcd the leader writes through a fenced view of the store (see EtcdStore.fenced).
   const startWork = async (fenceKey?: string) => {
     const leaderObjects = fenceKey !== undefined && kv instanceof EtcdStore ? new ObjectStore(kv.fenced(fenceKey)) : objects;

@@ -53,10 +53,13 @@ export class FlowSyncError extends Error {
   constructor(
     readonly phase: 'full' | 'incremental',
     override readonly cause: OpenFlowBundleError,
+    /** Spread over lanes, other lanes' bundles may have committed; a full sync follows. */
+    readonly partial = false,
   ) {
     const rejected = cause.failures.map((f) => ({ error: f.error.name, ...describeMessage(f.request) }));
     const lines = rejected.map((r) => `${r.error}: ${r.text}${r.owner ? ` (owner ${formatOwner(r.owner)})` : ''}`);
-    super(`${phase} flow sync rejected by the switch (${cause.error.name}), nothing applied${lines.length ? `: ${lines.join('; ')}` : ''}`);
+    const applied = partial ? "other owners' bundles may have applied, the next sync restores the previous state" : 'nothing applied';
+    super(`${phase} flow sync rejected by the switch (${cause.error.name}), ${applied}${lines.length ? `: ${lines.join('; ')}` : ''}`);
     this.rejected = rejected;
   }
 }

@@ -5,7 +5,7 @@ import { startFakeSwitch, type FakeSwitch } from '../testing/fake-switch';
 import { FlowOwner, decodeCookie, encodeCookie } from './cookie';
 import { flowKey } from './flow-key';
 import { DesiredStateConflictError, FlowSyncError, InvalidDesiredStateError } from './errors';
-import { createFlowTableManager, type FlowTableManager } from './manager';
+import { LANE_MESSAGES, createFlowTableManager, type FlowTableManager } from './manager';
 import { DesiredFlow, DesiredGroup } from './types';
 
 const PORT = 1;
@@ -282,3 +282,89 @@ describe('FlowTableManager (fake switch)', () => {
     expect([...sw.flows.keys()].sort()).toEqual([key(0, 1), key(0, 2)]);
   });
 });
+
+describe('FlowTableManager with lanes (fake switch)', () => {
+  let sw: FakeSwitch;
+  const conns: OpenFlowConnection[] = [];
+  let m: FlowTableManager;
+
+  const open = async (): Promise<OpenFlowConnection> => {
+    const c = createConnection(sw.target, { reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+    conns.push(c);
+    await c.ready();
+    return c;
+  };
+  beforeEach(async () => {
+    sw = await startFakeSwitch();
+    const main = await open();
+    m = createFlowTableManager(main, { round: 1, groupIdRange: { min: 10, max: 19 }, lanes: [await open(), await open(), await open()] });
+    await m.start();
+  });
+  afterEach(async () => {
+    m.stop();
+    await Promise.all(conns.splice(0).map((c) => c.close()));
+    await sw.close();
+  });
+
+  /** `owners` owners of 3 flows each (tables 0-2, reg0 = owner id). */
+  const owners = (ids: number[], out = 1) => ids.map((id) => ({ owner: owner(PORT, id), flows: [flow(0, id, out), flow(1, id, out), flow(2, id, out)], groups: [] as DesiredGroup[] }));
+  const ownerOf = (msg: OfMessage): number => (msg.type === 'flow_mod' ? decodeCookie(msg.cookie).objectId : -1);
+
+  it('spreads a large change over lanes, each owner whole in one bundle; groups before and after the flows', async () => {
+    const lb = owner(3, 1);
+    const viaGroup: DesiredFlow = { ...flow(0, 1000), instructions: [{ type: 'apply_actions', actions: [{ type: 'group', groupId: 10 }] }] };
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1); // 120 flow_mods: 3 lanes' worth
+    const r = await m.apply([...owners(ids), { owner: lb, flows: [viaGroup], groups: [group(10, 1)] }]);
+    expect(r).toMatchObject({ sent: true, flowMods: 121, groupMods: 1 });
+    expect(sw.flows.size).toBe(121);
+    // The group first, alone; then one bundle per lane used, together all the flows.
+    expect(summary(sw.committed[0]!)).toEqual(['group add 10']);
+    const flowBundles = sw.committed.slice(1);
+    expect(flowBundles).toHaveLength(Math.ceil(121 / LANE_MESSAGES));
+    expect(flowBundles.reduce((n, b) => n + b.length, 0)).toBe(121);
+    const laneOfOwner = new Map<number, number>();
+    flowBundles.forEach((b, lane) => b.forEach((msg) => {
+      const o = ownerOf(msg);
+      expect(laneOfOwner.get(o) ?? lane).toBe(lane); // never split
+      laneOfOwner.set(o, lane);
+    }));
+    expect(m.counters()).toMatchObject({ bundlesCommitted: 1 + flowBundles.length, flowModsSent: 121 });
+
+    // Removing them all: flows over the lanes, then the group delete last, alone.
+    const before = sw.committed.length;
+    await m.apply([...ids.map((id) => ({ owner: owner(PORT, id), flows: [], groups: [] })), { owner: lb, flows: [], groups: [] }]);
+    expect(sw.flows.size).toBe(0);
+    expect(summary(sw.committed[sw.committed.length - 1]!)).toEqual(['group delete 10']);
+    expect(sw.committed.length - before).toBe(1 + Math.ceil(121 / LANE_MESSAGES));
+  });
+
+  it('keeps a small change, and every full sync, one atomic bundle on the main connection', async () => {
+    await m.apply(owners([1, 2, 3]));
+    expect(sw.committed).toHaveLength(1);
+    sw.flows.clear();
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+    await m.apply(owners(ids)); // incremental: spread
+    const spread = sw.committed.length;
+    expect(spread).toBe(1 + Math.ceil(120 / LANE_MESSAGES));
+    sw.flows.clear();
+    const r = await m.resync(); // full: 120 flows back in one bundle
+    expect(r).toMatchObject({ flowMods: 120 });
+    expect(sw.committed).toHaveLength(spread + 1);
+  });
+
+  it("a lane's rejected bundle: FlowSyncError (partial), and the next operation's full sync puts the previous state back", async () => {
+    await m.apply(owners([1, 2]));
+    const usesMissingGroup: DesiredFlow = { tableId: 0, priority: 9, match: [], instructions: [{ type: 'apply_actions', actions: [{ type: 'group', groupId: 19 }] }] };
+    const ids = Array.from({ length: 40 }, (_, i) => i + 10);
+    const err = await m.apply([...owners(ids), { owner: owner(PORT, 99), flows: [usesMissingGroup], groups: [] }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FlowSyncError);
+    expect((err as FlowSyncError).partial).toBe(true);
+    expect((err as FlowSyncError).message).toMatch(/rejected by the switch \(OFPBFC_MSG_FAILED\), other owners' bundles may have applied, the next sync restores the previous state: OFPBAC_BAD_OUT_GROUP/);
+    expect(sw.flows.size).toBeGreaterThan(6); // the other lanes committed
+    // The next change first restores what the manager knows to be desired, then applies itself.
+    await m.apply(owners([3]));
+    expect([...sw.flows.keys()].sort()).toEqual([1, 2, 3].flatMap((id) => [key(0, id), key(1, id), key(2, id)]).sort());
+    expect(m.counters()).toMatchObject({ bundlesFailed: 1, desiredFlows: 9 });
+  });
+});
+

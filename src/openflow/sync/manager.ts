@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { OpenFlowBundleError, OpenFlowConnectionError } from '../connection-errors';
 import type { OpenFlowConnection, OpenFlowLogger } from '../connection';
 import { BundleFlags } from '../messages/bundle';
+import type { FlowModMessage } from '../messages/flow-mod';
 import { GroupDesc } from '../messages/multipart-reply';
 import { DEFAULT_COOKIE_APP, FlowOwner, appSelector, nextRound } from './cookie';
 import { DesiredState, PreparedOwner } from './desired-state';
@@ -43,8 +44,28 @@ export interface FlowTableManagerOptions {
    * large bundles instead of one every minIntervalMs, and a lone change waits for nothing.
    */
   maxIntervalMs?: number;
+  /**
+   * More connections to the same switch ("lanes"). An incremental change of more than
+   * LANE_MESSAGES flow_mods is spread over the connected ones, each owner's flows whole in
+   * one lane's bundle. ovs-vswitchd reads at most 50 messages per connection per main-loop
+   * iteration, and with many userspace-datapath ports an iteration is expensive: two to four
+   * lanes cut its CPU for the same flows by 25-45% (test/bench/ovs-lanes.bench.ts). Full
+   * syncs stay one atomic bundle on the main connection (a restart's hitless switch of
+   * rounds relies on it). The caller owns the lanes (connects and closes them).
+   */
+  lanes?: readonly OpenFlowConnection[];
   logger?: OpenFlowLogger;
 }
+
+/** The lane of an owner's flows: its cookie (owner and round), spread by a multiplicative hash. */
+function laneOf(cookie: bigint, lanes: number): number {
+  const low = Number(cookie & 0xffffffffn);
+  const high = Number((cookie >> 32n) & 0xffffffffn);
+  return (Math.imul(low ^ Math.imul(high, 0x27d4eb2d), 0x9e3779b1) >>> 0) % lanes;
+}
+
+/** Below this many flow_mods a change goes as one bundle: one lane already takes it in one iteration. */
+export const LANE_MESSAGES = 50;
 
 type Events = {
   /** A full sync finished (on connect, reconnect or resync()). */
@@ -92,6 +113,7 @@ class Manager extends EventEmitter implements FlowTableManager {
   private intervalMs: number;
   /** When the last bundle committed (performance.now()). */
   private lastSentAt = -Infinity;
+  private readonly lanes: readonly OpenFlowConnection[];
   private readonly onConnected = (): void => {
     this.needFullSync = true;
     void this.enqueue(() => this.fullSync()).catch((e: Error) => this.emit('syncError', e));
@@ -115,6 +137,7 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.minIntervalMs = opts.minIntervalMs ?? 0;
     this.maxIntervalMs = Math.max(this.minIntervalMs, opts.maxIntervalMs ?? 0);
     this.intervalMs = this.minIntervalMs;
+    this.lanes = opts.lanes ?? [];
   }
 
   get round(): number | undefined {
@@ -225,16 +248,30 @@ class Manager extends EventEmitter implements FlowTableManager {
     return result;
   }
 
-  /** Sends a plan as one atomic bundle; commits `prepared` to the desired state on success. */
+  /**
+   * Sends a plan as one atomic bundle, or an incremental one over the lanes (see
+   * FlowTableManagerOptions.lanes); commits `prepared` to the desired state on success.
+   */
   private async send(plan: SyncPlan, phase: 'full' | 'incremental', prepared?: PreparedOwner[], started = performance.now()): Promise<SyncResult> {
-    const msgs = planMessages(plan);
     const counts = planCounts(plan);
+    const lanes = phase === 'incremental' && counts.flowMods > LANE_MESSAGES && plan.staleRoundDeletes.length === 0 ? this.connectedLanes(counts.flowMods) : [];
     try {
-      if (msgs.length > 0) {
-        await this.conn.bundle(msgs, { flags: BundleFlags.ATOMIC | BundleFlags.ORDERED });
-        this.stats.bundlesCommitted++;
+      if (lanes.length > 1) await this.sendOverLanes(plan, lanes);
+      else {
+        const msgs = planMessages(plan);
+        if (msgs.length > 0) {
+          await this.conn.bundle(msgs, { flags: BundleFlags.ATOMIC | BundleFlags.ORDERED });
+          this.stats.bundlesCommitted++;
+        }
       }
     } catch (e) {
+      if (e instanceof LanesPartlyApplied) {
+        // Some lanes committed: neither the old nor the new desired state is on the switch.
+        // The next operation's full sync puts the old one back; the caller retries.
+        this.stats.bundlesFailed++;
+        this.needFullSync = true;
+        throw new FlowSyncError(phase, e.cause, true);
+      }
       if (e instanceof OpenFlowBundleError) {
         this.stats.bundlesFailed++;
         throw new FlowSyncError(phase, e);
@@ -248,13 +285,59 @@ class Manager extends EventEmitter implements FlowTableManager {
       throw e;
     }
     if (prepared) this.desired.commit(prepared);
-    if (msgs.length > 0) this.lastSentAt = performance.now();
+    if (counts.flowMods + counts.groupMods > 0) this.lastSentAt = performance.now();
     this.stats.flowModsSent += counts.flowMods;
     this.stats.groupModsSent += counts.groupMods;
     const durationMs = performance.now() - started;
     this.stats.lastSyncDurationMs = durationMs;
     this.stats.lastSyncFlowMods = counts.flowMods;
     return { sent: true, ...counts, durationMs };
+  }
+
+  /** The main connection and as many connected lanes as the flow_mods fill (LANE_MESSAGES each). */
+  private connectedLanes(flowMods: number): OpenFlowConnection[] {
+    const want = Math.ceil(flowMods / LANE_MESSAGES);
+    const out = [this.conn];
+    for (const l of this.lanes) {
+      if (out.length >= want) break;
+      if (l.connected) out.push(l);
+    }
+    return out;
+  }
+
+  /**
+   * Group adds and modifies first (flows may point at them), then the flow_mods, each owner's
+   * whole in one lane's bundle (an owner's flows change together, and a flow that moves between
+   * owners ends right in either order: deletes and modifies match the old owner's cookie
+   * exactly), all lanes awaited, then group deletes (nothing points at them any more).
+   */
+  private async sendOverLanes(plan: SyncPlan, lanes: readonly OpenFlowConnection[]): Promise<void> {
+    const flags = BundleFlags.ATOMIC | BundleFlags.ORDERED;
+    const groupsFirst = [...plan.groupAdds, ...plan.groupModifies];
+    if (groupsFirst.length) {
+      await this.conn.bundle(groupsFirst, { flags });
+      this.stats.bundlesCommitted++;
+    }
+    const parts = lanes.map((): FlowModMessage[] => []);
+    for (const m of [...plan.flowAdds, ...plan.flowModifies, ...plan.flowDeletes]) parts[laneOf(m.cookie, lanes.length)]!.push(m);
+    const results = await Promise.allSettled(parts.map((msgs, i) => (msgs.length ? lanes[i]!.bundle(msgs, { flags }) : Promise.resolve())));
+    this.stats.bundlesCommitted += results.filter((r, i) => r.status === 'fulfilled' && parts[i]!.length > 0).length;
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      const e: unknown = failed.reason;
+      throw e instanceof OpenFlowBundleError ? new LanesPartlyApplied(e) : e;
+    }
+    if (plan.groupDeletes.length) {
+      await this.conn.bundle(plan.groupDeletes, { flags });
+      this.stats.bundlesCommitted++;
+    }
+  }
+}
+
+/** A lane's bundle was rejected while others may have committed (FlowSyncError.partial). */
+class LanesPartlyApplied extends Error {
+  constructor(override readonly cause: OpenFlowBundleError) {
+    super(cause.message);
   }
 }
 
