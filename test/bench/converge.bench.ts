@@ -12,7 +12,7 @@
  *    (no VM netns: binding only needs the Interface with an ofport), created BEFORE the
  *    clock starts, so both sides only bind and compute;
  *  - realize: vnetd: from the first API request (network + N VirtualPorts, 16 requests
- *    in flight) until every VirtualPort is Ready (followed on a watch); OVN: one `ovn-nbctl` invocation
+ *    in flight, --clients=K for K) until every VirtualPort is Ready (followed on a watch); OVN: one `ovn-nbctl` invocation
  *    (ls-add + lsp-add/lsp-set-addresses/lsp-set-port-security per port, `--`
  *    separated) followed by `ovn-nbctl --wait=hv sync` returning;
  *  - flows: `ovs-ofctl dump-flows br-int` lines with actions, per hypervisor;
@@ -73,6 +73,9 @@ import { mainThreadCpuMs, processCpuMs } from './process-cpu';
 const G = '/apis/vnet.dev/v1alpha1';
 const ROOT = resolve(__dirname, '..', '..');
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+/** API requests in flight while vnetd's side creates the ports (--clients, default 16). */
+const CLIENTS = Number(arg('clients') ?? 16);
+if (!Number.isInteger(CLIENTS) || CLIENTS < 1) throw new Error(`--clients must be a whole number of at least 1, got "${arg('clients')}"`);
 const SIZES = (arg('sizes') ?? process.env.BENCH_N ?? '100,1000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
 const SIDES = new Set((arg('sides') ?? 'vnetd,ovn').split(','));
 const RESTART = !process.argv.includes('--no-restart');
@@ -521,7 +524,7 @@ async function benchVnetd(n: number): Promise<Result> {
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.100.0.0/16' }] } });
     let next = 0;
     await Promise.all(
-      Array.from({ length: 16 }, async () => {
+      Array.from({ length: CLIENTS }, async () => {
         for (let i = next++; i < n; i = next++) {
           await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: `p${i}` }, spec: { network: 'net', node: hvs[i % hvs.length], interfaceId: ifid(i) } });
         }
@@ -547,7 +550,7 @@ async function benchVnetd(n: number): Promise<Result> {
     // Store revisions spent: how many transactions realizing N ports took (per port: create, status writes).
     const txns = Number(revisionAfter) - Number(revisionBefore);
     out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port, its main thread ${realizeMainCpuMs.toFixed(0)} ms)`);
-    out(`  vnetd N=${n}: CPU of the rest in the same ${realizeMs.toFixed(0)} ms: this bench (the 16 clients, the watch) ${others.client.toFixed(0)} ms, ovs-vswitchd ${others.vswitchd.toFixed(0)} ms, ovsdb-server ${others.ovsdb.toFixed(0)} ms (2 cores: ${(2 * realizeMs).toFixed(0)} ms available)`);
+    out(`  vnetd N=${n}: CPU of the rest in the same ${realizeMs.toFixed(0)} ms: this bench (the ${CLIENTS} clients, the watch) ${others.client.toFixed(0)} ms, ovs-vswitchd ${others.vswitchd.toFixed(0)} ms, ovsdb-server ${others.ovsdb.toFixed(0)} ms (2 cores: ${(2 * realizeMs).toFixed(0)} ms available)`);
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
 
     // New port to first ping.

@@ -267,6 +267,21 @@ describe('FlowTableManager (fake switch)', () => {
     expect(sw.flows.size).toBe(7);
   });
 
+  it('pace() waits out the interval for a caller that computes its change after it, which then goes at once and still counts as a burst', async () => {
+    const m = await connect({ round: 1, minIntervalMs: 300, maxIntervalMs: 1200 });
+    const timed = async (f: () => Promise<unknown>): Promise<number> => {
+      const t0 = performance.now();
+      await f();
+      return performance.now() - t0;
+    };
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    expect(await timed(() => m.pace())).toBeGreaterThanOrEqual(290);
+    expect(await timed(() => m.setDesired(owner(PORT, 2), [flow(0, 2)]))).toBeLessThan(250);
+    // Held back once since the last bundle: the interval doubled.
+    expect(await timed(() => m.setDesired(owner(PORT, 3), [flow(0, 3)]))).toBeGreaterThanOrEqual(590);
+    expect(sw.flows.size).toBe(3);
+  });
+
   it('records changes while disconnected and installs them on reconnect', async () => {
     const m = await connect();
     await m.setDesired(owner(PORT, 1), [flow(0, 1)]);

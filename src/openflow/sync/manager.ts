@@ -87,6 +87,12 @@ export interface FlowTableManager {
   apply(changes: readonly OwnerChange[]): Promise<SyncResult>;
   /** Reads the switch and sends whatever differs from the desired state. */
   resync(): Promise<SyncResult>;
+  /**
+   * Resolves when an incremental change may go (minIntervalMs, maxIntervalMs). apply() paces
+   * itself; a caller that waits for this before it computes its changes lets more of them
+   * coalesce, and sends the last change of a burst without a second wait.
+   */
+  pace(): Promise<void>;
   counters(): SyncCounters;
   on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
   off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
@@ -111,6 +117,8 @@ class Manager extends EventEmitter implements FlowTableManager {
   private readonly maxIntervalMs: number;
   /** The pacing interval now: minIntervalMs after a quiet spell, doubling during a burst. */
   private intervalMs: number;
+  /** A change since the last bundle had to wait for the interval: the burst goes on. */
+  private heldBack = false;
   /** When the last bundle committed (performance.now()). */
   private lastSentAt = -Infinity;
   private readonly lanes: readonly OpenFlowConnection[];
@@ -186,6 +194,13 @@ class Manager extends EventEmitter implements FlowTableManager {
     return this.enqueue(() => this.fullSync());
   }
 
+  async pace(): Promise<void> {
+    const wait = this.lastSentAt + this.intervalMs - performance.now();
+    if (wait <= 0) return;
+    this.heldBack = true;
+    await new Promise((r) => setTimeout(r, wait));
+  }
+
   /** One operation at a time: each diff must see the state the previous one left. */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
@@ -194,14 +209,8 @@ class Manager extends EventEmitter implements FlowTableManager {
   }
 
   private async incremental(changes: readonly OwnerChange[], early: PreparedOwner[] | undefined): Promise<SyncResult> {
-    // Paced (minIntervalMs, maxIntervalMs): the caller's next changes coalesce while this one waits.
-    const wait = this.lastSentAt + this.intervalMs - performance.now();
-    if (wait > 0) {
-      await new Promise((r) => setTimeout(r, wait));
-      this.intervalMs = Math.min(this.maxIntervalMs, this.intervalMs * 2);
-    } else {
-      this.intervalMs = this.minIntervalMs;
-    }
+    // Paced: the caller's next changes coalesce while this one waits.
+    await this.pace();
     // Prepared again only if queued updates changed the desired state meanwhile.
     const prepared = early ?? this.desired.prepare(changes);
     if (this.needFullSync && this.started && this.conn.connected) {
@@ -285,7 +294,12 @@ class Manager extends EventEmitter implements FlowTableManager {
       throw e;
     }
     if (prepared) this.desired.commit(prepared);
-    if (counts.flowMods + counts.groupMods > 0) this.lastSentAt = performance.now();
+    if (counts.flowMods + counts.groupMods > 0) {
+      this.lastSentAt = performance.now();
+      // Held back since the previous bundle: a burst, so the next waits longer; else it starts again.
+      this.intervalMs = this.heldBack ? Math.min(this.maxIntervalMs, this.intervalMs * 2) : this.minIntervalMs;
+      this.heldBack = false;
+    }
     this.stats.flowModsSent += counts.flowMods;
     this.stats.groupModsSent += counts.groupMods;
     const durationMs = performance.now() - started;

@@ -515,8 +515,14 @@ export class PipelineReconciler {
   private async reconcileNode(name: string): Promise<void> {
     const queuedAt = this.queuedAt.get(name);
     this.queuedAt.delete(name);
-    const tStart = performance.now();
     if (this.opts.node && name !== this.opts.node) return;
+    // An incremental change waits for the node's bundle pacing before it is compiled, not
+    // after: what arrives meanwhile goes in the same bundle, and a burst's last change does
+    // not wait twice (once compiled into a held bundle, once more as the next one).
+    const paced = this.agents.get(name);
+    const pending = this.dirt.get(name);
+    if (paced?.started && pending && !pending.all) await paced.manager.pace();
+    const tStart = performance.now();
     const node = this.nodes.get(objectKey(NODES, undefined, name));
     const session = this.opts.chassis?.session(name);
     if (!node || node.metadata.deletionTimestamp || !session) {
@@ -529,8 +535,8 @@ export class PipelineReconciler {
       this.log.debug({ node: name }, 'pipeline: node session not ready; waiting');
       return;
     }
-    const live = this.ensureModel();
     const agent = this.ensureAgent(name, session.controller.dial);
+    const live = this.ensureModel();
     // Tunnel ofports come from the session: when they change, every flow of the node may.
     if (live.refreshTunnelPorts(name)) this.dirt.delete(name);
     const dirt = this.dirt.get(name);
