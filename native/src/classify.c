@@ -46,7 +46,7 @@ static inline void slow(struct vfp_verdict *v, uint8_t reason) { v->kind = VFP_V
  * traffic mixes both, and such a branch mispredicted every other frame). v's encap and
  * addr are still zero (every caller starts from a zeroed verdict); its vni may hold the
  * VNI a decapsulated frame came with, which a LOCAL verdict keeps. */
-static inline uint32_t l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
+static inline __attribute__((always_inline)) uint32_t l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
 				   struct vfp_verdict *v, uint64_t *c)
 {
 	const struct vfp_mac_ent *m = vfp_mac_lookup_h(t, network, mac, h);
@@ -326,14 +326,37 @@ static inline void prefetch_range(const void *p, uint32_t bytes)
  * port (the common case: unicast, not ARP), hash its MAC and VIP keys and prefetch the
  * slots. Anything else (underlay, errors, no port) is decided without hints.
  */
-static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_ent *pe, const uint8_t *f, uint32_t len,
-			      struct vfp_pkt *p, struct hint *hn, int act)
+static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_ent *pe, int by_port, const uint8_t *f,
+			      uint32_t len, struct vfp_pkt *p, struct hint *hn, int act)
 {
-	int err = vfp_parse(f, len, p);
+	int err;
 
 	hn->mac_known = hn->vip_known = hn->tuple_known = 0;
 	hn->vip = NULL;
-	if (err || !pe || (pe->flags & VFP_PORT_UNDERLAY) || (f[0] & 1) || p->l3 == VFP_L3_ARP)
+	/* The common frame (untagged IPv4 UDP/TCP with ports, no fragment) first, inline: what
+	 * the checks below ask of the general walk's result is then known without looking. */
+	if (__builtin_expect(vfp_parse_common(f, len, p) == VFP_P_OK, 1)) {
+		err = VFP_P_OK;
+		if (!by_port || (f[0] & 1))
+			return err;
+		if (act) {
+			hn->tuple_h = vfp_tuple_hash(p);
+			hn->tuple_known = 1;
+		}
+		hn->mac = vfp_frame_mac48(f);
+		hn->mac_h = vfp_mac_hash(pe->network, hn->mac);
+		hn->mac_known = 1;
+		vfp_prefetch(vfp_mac_home(t, hn->mac_h));
+		if (t->n_vips) {
+			hn->vip_known = 1;
+			hn->vip_h = vfp_vip_hash(p->proto, p->dst, p->dport);
+			vfp_prefetch(&t->vip_idx[hn->vip_h & t->vip_mask]);
+			hn->vip = (const struct vfp_vip *)1; /* to resolve */
+		}
+		return err;
+	}
+	err = vfp_parse_general(f, len, p);
+	if (err || !by_port || (f[0] & 1) || p->l3 == VFP_L3_ARP)
 		return err;
 	/* Forwarding: the outer UDP source port of an encapsulated frame is this hash
 	 * (vfp_entropy_port), computed here while the stage's lookups are in flight. */
@@ -371,6 +394,7 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 	const struct vfp_port_ent *pe = NULL;
 	struct tally ty;
 	uint32_t i, s0, m, j;
+	int by_port;
 
 	memset(&ty, 0, sizeof(ty));
 	vfp_rcu_enter(&dp->rcu, ctx->slot);
@@ -378,13 +402,15 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 	prev = __atomic_load_n(&dp->prev, __ATOMIC_SEQ_CST);
 	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
 		pe = &t->ports[in_port];
+	/* Frames of a VM port are decided by its network's tables (stage_parse hashes their keys). */
+	by_port = pe && !(pe->flags & VFP_PORT_UNDERLAY);
 	for (s0 = 0; s0 < n; s0 += m) {
 		m = n - s0 < VFP_STAGE ? n - s0 : VFP_STAGE;
 		/* 1: parse, hash, prefetch the MAC and VIP index slots. */
 		for (j = 0; j < m; j++) {
 			i = s0 + j;
 			fp[j] = base ? base + offs[i] : frames[i];
-			errs[j] = stage_parse(t, pe, fp[j], lens[i], &pk[j], &hn[j], act);
+			errs[j] = stage_parse(t, pe, by_port, fp[j], lens[i], &pk[j], &hn[j], act);
 		}
 		/* 2: VIP index probes (slots now in cache): prefetch the candidate VIP records, and
 		 * (the tuple hash needs no record) the context's LRU set the frame will look at. */
@@ -429,6 +455,47 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 			 * the same few L1 sets and a whole stage's worth evicts itself before its turn. */
 			if (act && j + VFP_HEADROOM_AHEAD < m)
 				vfp_prefetchw(fp[j + VFP_HEADROOM_AHEAD] - VFP_ENCAP_OVERHEAD);
+			/* The common case first: a unicast frame of a VM port, not for a VIP, whose MAC
+			 * the tables know (decide would come to the same verdict; it takes the rest). */
+			if (hn[j].mac_known && !hn[j].vip && !ctx->ct_entries) {
+				const struct vfp_mac_ent *me = vfp_mac_lookup_h(t, pe->network, hn[j].mac, hn[j].mac_h);
+				uint32_t tag = me ? (uint32_t)(me->key >> 48) : VFP_MAC_SLOW;
+				if (__builtin_expect(tag != VFP_MAC_SLOW, 1)) {
+					const struct vfp_mac_verdict *mv = &t->mac_verdicts[tag];
+					struct vfp_verdict *v = &verdicts[i];
+					memset(v, 0, sizeof(*v));
+					v->kind = mv->kind;
+					v->encap = mv->encap;
+					v->port = mv->port | (me->val & mv->port_mask);
+					v->network = pe->network;
+					v->vni = me->val & mv->vni_mask;
+					memcpy(v->addr + 8, &mv->addr_hi, 8);
+					ty.c[VFP_C_PORT_HIT]++;
+					ty.c[VFP_C_VIP_MISS] += hn[j].vip_known;
+					ty.c[VFP_C_MAC_HIT]++;
+					ty.bytes += lens[i];
+					if (act) {
+						uint8_t *wb = (uint8_t *)(uintptr_t)base;
+						int r;
+						if (tag >= VFP_MAC_VTEP0 && hn[j].tuple_known)
+							r = vfp_encap_tmpl(&t->vtep_tmpl[tag - VFP_MAC_VTEP0], wb, chunk, &offs[i], &lens[i],
+									   vfp_entropy_of(hn[j].tuple_h), v->vni);
+						else if (tag == VFP_MAC_LOCAL)
+							r = 0;
+						else
+							r = vfp_apply(t, &pk[j], v, wb, chunk, &offs[i], &lens[i]);
+						if (r) {
+							v->kind = VFP_V_SLOW;
+							v->reason = (uint8_t)r;
+							drops += r == VFP_R_NO_HEADROOM;
+							ty.slow++;
+							continue;
+						}
+					}
+					ty.fast++;
+					continue;
+				}
+			}
 			decide(ctx, t, pe, in_port, f, lens[i], &verdicts[i], &ty, &pk[j], &nat, 1, errs[j], &hn[j]);
 			if (verdicts[i].kind == VFP_V_SLOW && prev && retry_prev(verdicts[i].reason) &&
 			    classify_prev(ctx, prev, in_port, f, lens[i], &verdicts[i], &ty, &pk[j], &nat))
