@@ -121,7 +121,7 @@ static inline void vfp_map4(uint8_t a[16], const uint8_t *ip)
  * would (fuzz_classify checks that the two agree on every input); anything else, errors
  * included, returns -1 and takes the general walk, which reports them.
  */
-static inline int vfp_parse_common(const uint8_t *f, uint32_t len, struct vfp_pkt *p)
+static inline __attribute__((always_inline)) int vfp_parse_common(const uint8_t *f, uint32_t len, struct vfp_pkt *p)
 {
 	const uint8_t *h = f + 14, *l4 = f + 34;
 	uint32_t tot, avail, doff;
