@@ -447,6 +447,33 @@ static __attribute__((noinline)) void decide_act(struct batch *b, const uint8_t 
 		b->ty.fast++;
 }
 
+/*
+ * Stage 4 for a frame of a VM port for a VIP with a Maglev ring (not conntrack, not a
+ * fragment): what decide and decide_act do for it (by_vip; vfp_apply's rewrite), without
+ * their checks for other kinds of frames, which stage 1 settled.
+ */
+static inline __attribute__((always_inline)) void vip_lane(struct batch *b, const struct vfp_vip *vip, uint32_t *off,
+							   uint32_t len, struct vfp_verdict *v, struct vfp_pkt *pk,
+							   struct hint *hn)
+{
+	memset(v, 0, sizeof(*v));
+	b->ty.bytes += len;
+	b->ty.c[VFP_C_PORT_HIT]++;
+	b->ty.c[VFP_C_VIP_HIT]++;
+	by_vip(b->ctx, vip, pk, v, &b->ty, hn);
+	v->network = b->pe->network;
+	if (b->act) {
+		int r = vfp_rewrite_vip(pk, v, b->base + *off);
+		if (r) {
+			v->kind = VFP_V_SLOW;
+			v->reason = (uint8_t)r;
+			b->ty.slow++;
+			return;
+		}
+	}
+	b->ty.fast++;
+}
+
 static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base,
 							  const uint8_t *const frames[], uint32_t chunk, uint32_t offs[],
 							  uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[], int act)
@@ -562,6 +589,13 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 						}
 					}
 					b.ty.fast++;
+					continue;
+				}
+			}
+			if (hn[j].mac_known && hn[j].vip) {
+				const struct vfp_vip *vip = hn[j].vip;
+				if (!(vip->flags & VFP_VIP_CONNTRACK) && !(pk[j].flags & VFP_PF_FRAG) && vip->ring) {
+					vip_lane(&b, vip, base ? &offs[i] : NULL, lens[i], &verdicts[i], &pk[j], &hn[j]);
 					continue;
 				}
 			}

@@ -23,16 +23,7 @@ uint32_t vfp_csum_add(uint32_t sum, const uint8_t *d, uint32_t len)
 /* HC' = ~(~HC + ~m + m') over 16-bit words. */
 void vfp_csum_replace(uint8_t *field, const uint8_t *old, const uint8_t *new, uint32_t len, int udp)
 {
-	uint32_t sum = (uint16_t)~vfp_rd16(field), i;
-	uint16_t r;
-	for (i = 0; i < len; i += 2) {
-		sum += (uint16_t)~vfp_rd16(old + i);
-		sum += vfp_rd16(new + i);
-	}
-	r = vfp_csum_fold(sum);
-	if (udp && r == 0)
-		r = 0xffff;
-	vfp_wr16(field, r);
+	vfp_csum_replace_inline(field, old, new, len, udp);
 }
 
 /* L4 headers: only the fields the classifier needs, each bounded by `end`. */
