@@ -504,6 +504,8 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 		b.pe = &t->ports[in_port];
 	b.by_port = b.pe && !(b.pe->flags & VFP_PORT_UNDERLAY);
 	for (s0 = 0; s0 < n; s0 += m) {
+		/* The common lane's counts, in registers, added to the tally once per stage. */
+		uint64_t lane_n = 0, lane_vip_miss = 0, lane_bytes = 0, lane_slow = 0;
 		m = n - s0 < VFP_STAGE ? n - s0 : VFP_STAGE;
 		/* 1: parse, hash, prefetch the MAC and VIP index slots. */
 		for (j = 0; j < m; j++) {
@@ -579,10 +581,9 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 					v->network = b.pe->network;
 					v->vni = me->val & mv->vni_mask;
 					memcpy(v->addr + 8, &mv->addr_hi, 8);
-					b.ty.c[VFP_C_PORT_HIT]++;
-					b.ty.c[VFP_C_VIP_MISS] += hn[j].vip_known;
-					b.ty.c[VFP_C_MAC_HIT]++;
-					b.ty.bytes += lens[i];
+					lane_n++;
+					lane_vip_miss += hn[j].vip_known;
+					lane_bytes += lens[i];
 					if (act) {
 						int r;
 						/* A frame of the common kind has ports: its tuple hash is the entropy. */
@@ -598,11 +599,10 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 							v->kind = VFP_V_SLOW;
 							v->reason = (uint8_t)r;
 							b.drops += r == VFP_R_NO_HEADROOM;
-							b.ty.slow++;
+							lane_slow++;
 							continue;
 						}
 					}
-					b.ty.fast++;
 					continue;
 				}
 			}
@@ -615,6 +615,12 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 			}
 			decide_act(&b, fp[j], base ? &offs[i] : NULL, &lens[i], &verdicts[i], &pk[j], &hn[j], errs[j]);
 		}
+		b.ty.c[VFP_C_PORT_HIT] += lane_n;
+		b.ty.c[VFP_C_MAC_HIT] += lane_n;
+		b.ty.c[VFP_C_VIP_MISS] += lane_vip_miss;
+		b.ty.bytes += lane_bytes;
+		b.ty.fast += lane_n - lane_slow;
+		b.ty.slow += lane_slow;
 	}
 	vfp_rcu_exit(&dp->rcu, ctx->slot);
 
