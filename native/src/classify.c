@@ -31,6 +31,9 @@ struct hint {
 	uint64_t mac;        /* destination MAC (when mac_known) */
 	uint64_t vip_h, tuple_h;
 	const struct vfp_vip *vip;
+	/* Lines stage 1 found the frame's lookups will read, asked for together once the whole
+	 * stage is parsed (see run); NULL: none. */
+	const void *mac_line, *vip_line;
 };
 
 struct tally {
@@ -46,7 +49,7 @@ static inline void slow(struct vfp_verdict *v, uint8_t reason) { v->kind = VFP_V
  * traffic mixes both, and such a branch mispredicted every other frame). v's encap and
  * addr are still zero (every caller starts from a zeroed verdict); its vni may hold the
  * VNI a decapsulated frame came with, which a LOCAL verdict keeps. */
-static inline uint32_t l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
+static inline __attribute__((always_inline)) uint32_t l2_lookup_h(const struct vfp_tables *t, uint32_t network, uint64_t mac, uint32_t h,
 				   struct vfp_verdict *v, uint64_t *c)
 {
 	const struct vfp_mac_ent *m = vfp_mac_lookup_h(t, network, mac, h);
@@ -321,70 +324,204 @@ static inline void prefetch_range(const void *p, uint32_t bytes)
 		vfp_prefetch(a);
 }
 
-/*
- * Stage 1 for one frame: parse it and, when it will be decided by the tables of its VM
- * port (the common case: unicast, not ARP), hash its MAC and VIP keys and prefetch the
- * slots. Anything else (underlay, errors, no port) is decided without hints.
- */
-static inline int stage_parse(const struct vfp_tables *t, const struct vfp_port_ent *pe, const uint8_t *f, uint32_t len,
-			      struct vfp_pkt *p, struct hint *hn, int act)
-{
-	int err = vfp_parse(f, len, p);
+/* What a batch shares: its snapshot(s), ingress port, buffers, tally. The frame loops are
+ * small and keep their own values in registers; the rare paths (general parse, decide)
+ * are out of line and take the batch through this. */
+struct batch {
+	struct vfp_ctx *ctx;
+	const struct vfp_tables *t, *prev;
+	const struct vfp_port_ent *pe;
+	uint32_t in_port;
+	uint32_t chunk;
+	uint8_t *base;     /* writable whenever act is set (vfp_forward_umem's contract) */
+	int act;
+	int by_port;       /* frames of a VM port: decided by its network's tables */
+	uint64_t drops;
+	struct tally ty;
+};
 
-	hn->mac_known = hn->vip_known = hn->tuple_known = 0;
-	hn->vip = NULL;
-	if (err || !pe || (pe->flags & VFP_PORT_UNDERLAY) || (f[0] & 1) || p->l3 == VFP_L3_ARP)
-		return err;
-	/* Forwarding: the outer UDP source port of an encapsulated frame is this hash
-	 * (vfp_entropy_port), computed here while the stage's lookups are in flight. */
-	if (act && (p->flags & VFP_PF_HAS_L4)) {
-		hn->tuple_h = vfp_tuple_hash(p);
-		hn->tuple_known = 1;
-	}
+/* Stage 1's MAC part for a frame stage_parse found to be unicast from a VM port. */
+static inline __attribute__((always_inline)) void hint_mac(const struct vfp_tables *t, const struct vfp_port_ent *pe,
+							   const uint8_t *f, struct hint *hn)
+{
 	hn->mac = vfp_frame_mac48(f);
 	hn->mac_h = vfp_mac_hash(pe->network, hn->mac);
 	hn->mac_known = 1;
 	/* The home line: a lookup starts at its first entry (tables.h). */
-	vfp_prefetch(vfp_mac_home(t, hn->mac_h));
+	hn->mac_line = vfp_mac_home(t, hn->mac_h);
+}
+
+/* Stage 1 for a frame the common-frame parser did not take (tags, IPv6, ARP, errors...). */
+static __attribute__((noinline)) int stage_parse_general(const struct batch *b, const uint8_t *f, uint32_t len,
+							 struct vfp_pkt *p, struct hint *hn)
+{
+	const struct vfp_tables *t = b->t;
+	int err = vfp_parse_general(f, len, p);
+
+	if (err || !b->by_port || (f[0] & 1) || p->l3 == VFP_L3_ARP)
+		return err;
+	/* Forwarding: the outer UDP source port of an encapsulated frame is this hash
+	 * (vfp_entropy_port), computed here while the stage's lookups are in flight. */
+	if (b->act && (p->flags & VFP_PF_HAS_L4)) {
+		hn->tuple_h = vfp_tuple_hash(p);
+		hn->tuple_known = 1;
+	}
+	hint_mac(t, b->pe, f, hn);
 	if (t->n_vips && (p->proto == 6 || p->proto == 17) && (p->l3 == VFP_L3_IPV4 || p->l3 == VFP_L3_IPV6)) {
 		hn->vip_known = 1; /* resolved by the next stages; no L4 ports, no VIP (as decide) */
 		if (p->flags & VFP_PF_HAS_L4) {
 			hn->vip_h = vfp_vip_hash(p->proto, p->dst, p->dport);
-			vfp_prefetch(&t->vip_idx[hn->vip_h & t->vip_mask]);
+			hn->vip_line = &t->vip_idx[hn->vip_h & t->vip_mask];
 			hn->vip = (const struct vfp_vip *)1; /* to resolve */
 		}
 	}
 	return err;
 }
 
-static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, const uint8_t *const frames[],
-		    uint32_t chunk, uint32_t offs[], uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[], int act)
+/*
+ * Stage 1 for one frame: parse it and, when it will be decided by the tables of its VM
+ * port (the common case: unicast, not ARP), hash its MAC and VIP keys and prefetch the
+ * slots. Anything else (underlay, errors, no port) is decided without hints.
+ */
+static inline __attribute__((always_inline)) int stage_parse(const struct batch *b, const uint8_t *f, uint32_t len,
+							     struct vfp_pkt *p, struct hint *hn, int act)
+{
+	const struct vfp_tables *t = b->t;
+
+	hn->mac_known = hn->vip_known = hn->tuple_known = 0;
+	hn->vip = NULL;
+	hn->mac_line = hn->vip_line = NULL;
+	/* The common frame (untagged IPv4 UDP/TCP with ports, no fragment) inline: what the
+	 * general case asks of the parser's result is then known without looking. */
+	if (__builtin_expect(vfp_parse_common(f, len, p) != VFP_P_OK, 0))
+		return stage_parse_general(b, f, len, p, hn);
+	if (!b->by_port || (f[0] & 1))
+		return VFP_P_OK;
+	/* (Its tuple hash, the entropy of its outer header, is made in stage 4 once the frame
+	 * is known to be encapsulated: a local frame never needs it.) */
+	(void)act;
+	hint_mac(t, b->pe, f, hn);
+	if (t->n_vips) {
+		hn->vip_known = 1;
+		hn->vip_h = vfp_vip_hash(p->proto, p->dst, p->dport);
+		hn->vip_line = &t->vip_idx[hn->vip_h & t->vip_mask];
+		hn->vip = (const struct vfp_vip *)1; /* to resolve */
+	}
+	return VFP_P_OK;
+}
+
+/*
+ * Stage 4 for any frame but the common one: decide (decide() and the previous snapshot),
+ * then act, then count. Out of line: the frame loop stays small.
+ */
+static __attribute__((noinline)) void decide_act(struct batch *b, const uint8_t *f, uint32_t *off, uint32_t *len,
+						 struct vfp_verdict *v, struct vfp_pkt *pk, struct hint *hn, int err)
+{
+	struct vfp_ctx *ctx = b->ctx;
+	const struct vfp_tables *t = b->t, *by = t; /* the snapshot that decided this frame */
+	struct vfp_nat nat;
+
+	decide(ctx, t, b->pe, b->in_port, f, *len, v, &b->ty, pk, &nat, 1, err, hn);
+	if (v->kind == VFP_V_SLOW && b->prev && retry_prev(v->reason) &&
+	    classify_prev(ctx, b->prev, b->in_port, f, *len, v, &b->ty, pk, &nat))
+		by = b->prev;
+	if (b->act && v->kind != VFP_V_SLOW) {
+		uint8_t *wb = b->base;
+		int r;
+		if (nat.kind != VFP_NAT_NONE)
+			vfp_nat_apply(wb + *off, &nat);
+		/* Encapsulation with the template the deciding MAC entry named and the tuple hash
+		 * stage 1 made; anything else in vfp_apply. */
+		if (v->kind == VFP_V_ENCAP && by == t && hn->mac_tag >= VFP_MAC_VTEP0 && hn->tuple_known)
+			r = vfp_encap_tmpl(&t->vtep_tmpl[hn->mac_tag - VFP_MAC_VTEP0], wb, b->chunk, off, len,
+					   vfp_entropy_of(hn->tuple_h), v->vni);
+		else if (v->kind == VFP_V_LOCAL && !v->inner_off)
+			r = 0; /* switched to a local port as it is: nothing to write */
+		else
+			r = vfp_apply(by, pk, v, wb, b->chunk, off, len);
+		if (r) {
+			v->kind = VFP_V_SLOW;
+			v->reason = (uint8_t)r;
+			b->drops += r == VFP_R_NO_HEADROOM;
+		}
+	}
+	if (v->kind == VFP_V_SLOW)
+		b->ty.slow++;
+	else
+		b->ty.fast++;
+}
+
+/*
+ * Stage 4 for a frame of a VM port for a VIP with a Maglev ring (not conntrack, not a
+ * fragment): what decide and decide_act do for it (by_vip; vfp_apply's rewrite), without
+ * their checks for other kinds of frames, which stage 1 settled.
+ */
+static inline __attribute__((always_inline)) void vip_lane(struct batch *b, const struct vfp_vip *vip, uint32_t *off,
+							   uint32_t len, struct vfp_verdict *v, struct vfp_pkt *pk,
+							   struct hint *hn)
+{
+	memset(v, 0, sizeof(*v));
+	b->ty.bytes += len;
+	b->ty.c[VFP_C_PORT_HIT]++;
+	b->ty.c[VFP_C_VIP_HIT]++;
+	by_vip(b->ctx, vip, pk, v, &b->ty, hn);
+	v->network = b->pe->network;
+	if (b->act) {
+		int r = vfp_rewrite_vip(pk, v, b->base + *off);
+		if (r) {
+			v->kind = VFP_V_SLOW;
+			v->reason = (uint8_t)r;
+			b->ty.slow++;
+			return;
+		}
+	}
+	b->ty.fast++;
+}
+
+static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base,
+							  const uint8_t *const frames[], uint32_t chunk, uint32_t offs[],
+							  uint32_t lens[], uint32_t n, struct vfp_verdict verdicts[], int act)
 {
 	struct vfp_pkt pk[VFP_STAGE];
 	struct hint hn[VFP_STAGE];
 	const uint8_t *fp[VFP_STAGE];
 	int errs[VFP_STAGE];
-	struct vfp_nat nat;
-	uint64_t drops = 0;
 	struct vfp_dp *dp = ctx->dp;
-	const struct vfp_tables *t, *prev;
-	const struct vfp_port_ent *pe = NULL;
-	struct tally ty;
+	const struct vfp_tables *t;
+	struct batch b;
 	uint32_t i, s0, m, j;
 
-	memset(&ty, 0, sizeof(ty));
+	memset(&b, 0, sizeof(b));
+	b.ctx = ctx;
+	b.in_port = in_port;
+	b.chunk = chunk;
+	b.base = (uint8_t *)(uintptr_t)base;
+	b.act = act;
 	vfp_rcu_enter(&dp->rcu, ctx->slot);
-	t = __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST);
-	prev = __atomic_load_n(&dp->prev, __ATOMIC_SEQ_CST);
+	t = b.t = __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST);
+	b.prev = __atomic_load_n(&dp->prev, __ATOMIC_SEQ_CST);
 	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
-		pe = &t->ports[in_port];
+		b.pe = &t->ports[in_port];
+	b.by_port = b.pe && !(b.pe->flags & VFP_PORT_UNDERLAY);
 	for (s0 = 0; s0 < n; s0 += m) {
+		/* The common lane's counts, in registers, added to the tally once per stage. */
+		uint64_t lane_n = 0, lane_vip_miss = 0, lane_bytes = 0, lane_slow = 0;
 		m = n - s0 < VFP_STAGE ? n - s0 : VFP_STAGE;
 		/* 1: parse, hash, prefetch the MAC and VIP index slots. */
 		for (j = 0; j < m; j++) {
 			i = s0 + j;
 			fp[j] = base ? base + offs[i] : frames[i];
-			errs[j] = stage_parse(t, pe, fp[j], lens[i], &pk[j], &hn[j], act);
+			errs[j] = stage_parse(&b, fp[j], lens[i], &pk[j], &hn[j], act);
+		}
+		/* The stage's table lines, asked for in one tight loop rather than one per parsed
+		 * frame: a prefetch that misses the caches holds its place in the reorder buffer
+		 * like a load (measured on these machines), so only prefetches close together in
+		 * the instruction stream are in flight together. */
+		for (j = 0; j < m; j++) {
+			if (hn[j].mac_line)
+				vfp_prefetch(hn[j].mac_line);
+			if (hn[j].vip_line)
+				vfp_prefetch(hn[j].vip_line);
 		}
 		/* 2: VIP index probes (slots now in cache): prefetch the candidate VIP records, and
 		 * (the tuple hash needs no record) the context's LRU set the frame will look at. */
@@ -421,62 +558,87 @@ static uint32_t run(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *base, 
 			for (j = 0; j < m && j < VFP_HEADROOM_AHEAD; j++)
 				vfp_prefetchw(fp[j] - VFP_ENCAP_OVERHEAD);
 		for (j = 0; j < m; j++) {
-			const uint8_t *f = fp[j];
-			const struct vfp_tables *by = t; /* the snapshot that decided this frame */
 			i = s0 + j;
 			/* The headroom a few frames ahead is written soon: asked for now, not in stage 1,
 			 * because UMEM chunks are 2 or 4 KiB apart, so every frame's headroom line falls in
 			 * the same few L1 sets and a whole stage's worth evicts itself before its turn. */
 			if (act && j + VFP_HEADROOM_AHEAD < m)
 				vfp_prefetchw(fp[j + VFP_HEADROOM_AHEAD] - VFP_ENCAP_OVERHEAD);
-			decide(ctx, t, pe, in_port, f, lens[i], &verdicts[i], &ty, &pk[j], &nat, 1, errs[j], &hn[j]);
-			if (verdicts[i].kind == VFP_V_SLOW && prev && retry_prev(verdicts[i].reason) &&
-			    classify_prev(ctx, prev, in_port, f, lens[i], &verdicts[i], &ty, &pk[j], &nat))
-				by = prev;
-			if (act && verdicts[i].kind != VFP_V_SLOW) {
-				if (nat.kind != VFP_NAT_NONE)
-					vfp_nat_apply((uint8_t *)(uintptr_t)base + offs[i], &nat);
-				/* base is writable whenever act is set (vfp_forward_umem's contract). */
-				uint8_t *wb = (uint8_t *)(uintptr_t)base;
-				int r;
-				/* The common case inline: encapsulation with the template the deciding MAC
-				 * entry named and the tuple hash stage 1 made; anything else in vfp_apply. */
-				if (verdicts[i].kind == VFP_V_ENCAP && by == t && hn[j].mac_tag >= VFP_MAC_VTEP0 && hn[j].tuple_known)
-					r = vfp_encap_tmpl(&t->vtep_tmpl[hn[j].mac_tag - VFP_MAC_VTEP0], wb, chunk, &offs[i], &lens[i],
-							   vfp_entropy_of(hn[j].tuple_h), verdicts[i].vni);
-				else if (verdicts[i].kind == VFP_V_LOCAL && !verdicts[i].inner_off)
-					r = 0; /* switched to a local port as it is: nothing to write */
-				else
-					r = vfp_apply(by, &pk[j], &verdicts[i], wb, chunk, &offs[i], &lens[i]);
-				if (r) {
-					verdicts[i].kind = VFP_V_SLOW;
-					verdicts[i].reason = (uint8_t)r;
-					drops += r == VFP_R_NO_HEADROOM;
+			/* The common case here: a unicast frame of a VM port, not for a VIP, whose MAC
+			 * the tables know (decide would come to the same verdict and counts; it takes
+			 * the rest, MAC misses included). With conntrack entries in the context, a
+			 * frame may be a reply to reverse: decide looks. */
+			if (hn[j].mac_known && !hn[j].vip && !ctx->ct_entries) {
+				const struct vfp_mac_ent *me = vfp_mac_lookup_h(t, b.pe->network, hn[j].mac, hn[j].mac_h);
+				uint32_t tag = me ? (uint32_t)(me->key >> 48) : VFP_MAC_SLOW;
+				if (__builtin_expect(tag != VFP_MAC_SLOW, 1)) {
+					const struct vfp_mac_verdict *mv = &t->mac_verdicts[tag];
+					struct vfp_verdict *v = &verdicts[i];
+					memset(v, 0, sizeof(*v));
+					v->kind = mv->kind;
+					v->encap = mv->encap;
+					v->port = mv->port | (me->val & mv->port_mask);
+					v->network = b.pe->network;
+					v->vni = me->val & mv->vni_mask;
+					memcpy(v->addr + 8, &mv->addr_hi, 8);
+					lane_n++;
+					lane_vip_miss += hn[j].vip_known;
+					lane_bytes += lens[i];
+					if (act) {
+						int r;
+						/* A frame of the common kind has ports: its tuple hash is the entropy. */
+						if (tag >= VFP_MAC_VTEP0 && (pk[j].flags & VFP_PF_HAS_L4))
+							r = vfp_encap_tmpl(&t->vtep_tmpl[tag - VFP_MAC_VTEP0], b.base, chunk, &offs[i], &lens[i],
+									   vfp_entropy_of(hn[j].tuple_known ? hn[j].tuple_h : vfp_tuple_hash(&pk[j])),
+									   v->vni);
+						else if (tag == VFP_MAC_LOCAL)
+							r = 0;
+						else
+							r = vfp_apply(t, &pk[j], v, b.base, chunk, &offs[i], &lens[i]);
+						if (r) {
+							v->kind = VFP_V_SLOW;
+							v->reason = (uint8_t)r;
+							b.drops += r == VFP_R_NO_HEADROOM;
+							lane_slow++;
+							continue;
+						}
+					}
+					continue;
 				}
 			}
-			if (verdicts[i].kind == VFP_V_SLOW)
-				ty.slow++;
-			else
-				ty.fast++;
+			if (hn[j].mac_known && hn[j].vip) {
+				const struct vfp_vip *vip = hn[j].vip;
+				if (!(vip->flags & VFP_VIP_CONNTRACK) && !(pk[j].flags & VFP_PF_FRAG) && vip->ring) {
+					vip_lane(&b, vip, base ? &offs[i] : NULL, lens[i], &verdicts[i], &pk[j], &hn[j]);
+					continue;
+				}
+			}
+			decide_act(&b, fp[j], base ? &offs[i] : NULL, &lens[i], &verdicts[i], &pk[j], &hn[j], errs[j]);
 		}
+		b.ty.c[VFP_C_PORT_HIT] += lane_n;
+		b.ty.c[VFP_C_MAC_HIT] += lane_n;
+		b.ty.c[VFP_C_VIP_MISS] += lane_vip_miss;
+		b.ty.bytes += lane_bytes;
+		b.ty.fast += lane_n - lane_slow;
+		b.ty.slow += lane_slow;
 	}
 	vfp_rcu_exit(&dp->rcu, ctx->slot);
 
-	ty.c[VFP_C_BATCHES] = 1;
-	ty.c[VFP_C_PACKETS] = n;
+	b.ty.c[VFP_C_BATCHES] = 1;
+	b.ty.c[VFP_C_PACKETS] = n;
 	for (i = 0; i < VFP_C_COUNT; i++)
-		if (ty.c[i])
-			__atomic_store_n(&ctx->c[i], ctx->c[i] + ty.c[i], __ATOMIC_RELAXED);
+		if (b.ty.c[i])
+			__atomic_store_n(&ctx->c[i], ctx->c[i] + b.ty.c[i], __ATOMIC_RELAXED);
 	if (in_port < VFP_MAX_IFACES) {
 		uint64_t *ic = ctx->ic[in_port];
 		__atomic_store_n(&ic[VFP_IC_RX], ic[VFP_IC_RX] + n, __ATOMIC_RELAXED);
-		__atomic_store_n(&ic[VFP_IC_RX_BYTES], ic[VFP_IC_RX_BYTES] + ty.bytes, __ATOMIC_RELAXED);
-		__atomic_store_n(&ic[VFP_IC_FAST], ic[VFP_IC_FAST] + ty.fast, __ATOMIC_RELAXED);
-		__atomic_store_n(&ic[VFP_IC_SLOW], ic[VFP_IC_SLOW] + ty.slow, __ATOMIC_RELAXED);
-		__atomic_store_n(&ic[VFP_IC_ERRORS], ic[VFP_IC_ERRORS] + ty.errors, __ATOMIC_RELAXED);
-		__atomic_store_n(&ic[VFP_IC_DROPS], ic[VFP_IC_DROPS] + drops, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_RX_BYTES], ic[VFP_IC_RX_BYTES] + b.ty.bytes, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_FAST], ic[VFP_IC_FAST] + b.ty.fast, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_SLOW], ic[VFP_IC_SLOW] + b.ty.slow, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_ERRORS], ic[VFP_IC_ERRORS] + b.ty.errors, __ATOMIC_RELAXED);
+		__atomic_store_n(&ic[VFP_IC_DROPS], ic[VFP_IC_DROPS] + b.drops, __ATOMIC_RELAXED);
 	}
-	return (uint32_t)ty.fast;
+	return (uint32_t)b.ty.fast;
 }
 
 void vfp_classify_batch(struct vfp_ctx *ctx, uint32_t in_port, const uint8_t *const frames[],

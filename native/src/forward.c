@@ -13,41 +13,6 @@ uint16_t vfp_entropy_port(const uint8_t *f, uint32_t len, const struct vfp_pkt *
 	return vfp_entropy_of(h);
 }
 
-static int rewrite_vip(const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *f)
-{
-	static const uint8_t v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	int backend_v4 = !memcmp(v->addr, v4map, 12);
-	uint8_t *l4 = f + p->l4_off, *csum = NULL, *daddr, port[2];
-	uint32_t alen;
-
-	if (backend_v4 != (p->l3 == VFP_L3_IPV4))
-		return VFP_R_VIP_EMPTY; /* no NAT46/64 here: the slow path decides */
-	if (p->proto == 6)
-		csum = l4 + 16;
-	else if (p->proto == 17 && vfp_rd16(l4 + 6) != 0)
-		csum = l4 + 6;
-	if (p->l3 == VFP_L3_IPV4) {
-		daddr = f + p->l3_off + 16;
-		alen = 4;
-		vfp_csum_replace(f + p->l3_off + 10, daddr, v->addr + 12, 4, 0);
-		if (csum)
-			vfp_csum_replace(csum, daddr, v->addr + 12, 4, p->proto == 17);
-		memcpy(daddr, v->addr + 12, 4);
-	} else {
-		daddr = f + p->l3_off + 24;
-		alen = 16;
-		if (csum)
-			vfp_csum_replace(csum, daddr, v->addr, 16, p->proto == 17);
-		memcpy(daddr, v->addr, 16);
-	}
-	(void)alen;
-	vfp_wr16(port, v->l4port);
-	if (csum)
-		vfp_csum_replace(csum, l4 + 2, port, 2, p->proto == 17);
-	memcpy(l4 + 2, port, 2);
-	return 0;
-}
-
 int vfp_apply(const struct vfp_tables *t, const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *base,
 	      uint32_t chunk_size, uint32_t *off, uint32_t *len)
 {
@@ -69,7 +34,7 @@ int vfp_apply(const struct vfp_tables *t, const struct vfp_pkt *p, const struct 
 				      vfp_entropy_port(f, *len, p), v->vni);
 	}
 	case VFP_V_VIP:
-		return rewrite_vip(p, v, f);
+		return vfp_rewrite_vip(p, v, f);
 	default:
 		return 0;
 	}

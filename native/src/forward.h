@@ -4,6 +4,7 @@
 #define VFP_FORWARD_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "../include/vfp.h"
 #include "encap.h"
@@ -46,6 +47,44 @@ static inline int vfp_encap_tmpl(const struct vfp_vtep_tmpl *tm, uint8_t *base, 
 
 /* Outer UDP source port from a flow's tuple hash (vfp_tuple_hash): 49152..65535. */
 static inline uint16_t vfp_entropy_of(uint64_t tuple_h) { return (uint16_t)(0xc000u | ((uint32_t)tuple_h & 0x3fffu)); }
+
+/* A VIP frame's destination address and port rewritten toward its backend (verdict v), with
+ * incremental checksum updates; VFP_R_VIP_EMPTY when the families differ (no NAT46/64 here: the
+ * slow path decides). Inline: the batch loop rewrites VIP frames itself. */
+static inline int vfp_rewrite_vip(const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *f)
+{
+	static const uint8_t v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	int backend_v4 = !memcmp(v->addr, v4map, 12);
+	uint8_t *l4 = f + p->l4_off, *csum = NULL, *daddr, port[2];
+	uint32_t alen;
+
+	if (backend_v4 != (p->l3 == VFP_L3_IPV4))
+		return VFP_R_VIP_EMPTY;
+	if (p->proto == 6)
+		csum = l4 + 16;
+	else if (p->proto == 17 && vfp_rd16(l4 + 6) != 0)
+		csum = l4 + 6;
+	if (p->l3 == VFP_L3_IPV4) {
+		daddr = f + p->l3_off + 16;
+		alen = 4;
+		vfp_csum_replace_inline(f + p->l3_off + 10, daddr, v->addr + 12, 4, 0);
+		if (csum)
+			vfp_csum_replace_inline(csum, daddr, v->addr + 12, 4, p->proto == 17);
+		memcpy(daddr, v->addr + 12, 4);
+	} else {
+		daddr = f + p->l3_off + 24;
+		alen = 16;
+		if (csum)
+			vfp_csum_replace_inline(csum, daddr, v->addr, 16, p->proto == 17);
+		memcpy(daddr, v->addr, 16);
+	}
+	(void)alen;
+	vfp_wr16(port, v->l4port);
+	if (csum)
+		vfp_csum_replace_inline(csum, l4 + 2, port, 2, p->proto == 17);
+	memcpy(l4 + 2, port, 2);
+	return 0;
+}
 
 /* Returns 0, or a VFP_R_* reason when the frame cannot be forwarded (verdict untouched). */
 int vfp_apply(const struct vfp_tables *t, const struct vfp_pkt *p, const struct vfp_verdict *v, uint8_t *base,

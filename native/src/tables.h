@@ -200,12 +200,17 @@ static inline const struct vfp_mac_ent *vfp_mac_lookup_h(const struct vfp_tables
 	for (h &= t->mac_mask & ~(VFP_MAC_BUCKET - 1);; h = (h + VFP_MAC_BUCKET) & t->mac_mask) {
 		const struct vfp_mac_ent *b = &t->macs[h];
 		const __m128i *v = (const __m128i *)(const void *)b;
-		uint32_t hit = (uint32_t)(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v), mask), key)) == 0xffff) |
-			       (uint32_t)(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 1), mask), key)) == 0xffff) << 1 |
-			       (uint32_t)(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 2), mask), key)) == 0xffff) << 2 |
-			       (uint32_t)(_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 3), mask), key)) == 0xffff) << 3;
+		/* The four compares narrowed to one byte per 32-bit lane (signed saturation keeps
+		 * 0 and -1) and read with one movemask: entry k matches when its nibble is 0xf. */
+		__m128i c01 = _mm_packs_epi32(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v), mask), key),
+					      _mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 1), mask), key));
+		__m128i c23 = _mm_packs_epi32(_mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 2), mask), key),
+					      _mm_cmpeq_epi32(_mm_and_si128(_mm_load_si128(v + 3), mask), key));
+		uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(c01, c23));
+		uint32_t hit = m & (m >> 1);
+		hit &= (hit >> 2) & 0x1111u;
 		if (__builtin_expect(hit != 0, 1)) {
-			const struct vfp_mac_ent *e = &b[__builtin_ctz(hit)];
+			const struct vfp_mac_ent *e = &b[__builtin_ctz(hit) >> 2];
 			if (__builtin_expect(e->key != 0, 1))
 				return e;
 			return NULL; /* MAC 0 in network 0 matched an empty entry: the bucket ends there */
