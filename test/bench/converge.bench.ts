@@ -54,11 +54,13 @@
  *    hypervisor (the hypervisors' own ovsdb-server/ovs-vswitchd excluded on both).
  * vnetd's store is SQLite with synchronous=FULL in a tmpdir: every write waits for fsync,
  * so its figures depend on the disk; BENCH_DATA_DIR=/dev/shm shows them without that.
- * BENCH_VNETD_PROF=DIR writes a CPU profile of each vnetd run there (--cpu-prof).
+ * BENCH_VNETD_PROF=DIR writes a CPU profile of each vnetd run there (--cpu-prof). vnetd runs
+ * from the compiled build as `npm start` does (built once per run; BENCH_VNETD_TSX=1: from
+ * the sources under tsx).
  * Everything started (beds, vnetd, OVN daemons by pidfile PID, netns with the per-run
  * prefix) is stopped on success, failure, and SIGINT/SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -389,6 +391,19 @@ interface VnetdProcess {
 }
 
 let vnetdRuns = 0;
+let vnetdEntry: string[] | undefined;
+
+/**
+ * What `npm start` runs: the compiled build (built once per bench run), so that a restart's
+ * figures include no on-the-fly TypeScript transpiling. BENCH_VNETD_TSX=1 runs the sources
+ * under tsx instead (no build step).
+ */
+function vnetdEntryArgs(): string[] {
+  if (vnetdEntry) return vnetdEntry;
+  if (process.env.BENCH_VNETD_TSX) return (vnetdEntry = ['--import', 'tsx', join(ROOT, 'src/main.ts')]);
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return (vnetdEntry = [join(ROOT, 'dist/main.js')]);
+}
 
 /** vnetd as its own process on dataDir (what an operator runs), its API read from the kubeconfig it writes. */
 async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
@@ -396,7 +411,7 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
   if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
   const log = openSync(join(dataDir, `vnetd-${++vnetdRuns}.log`), 'w');
   const prof = process.env.BENCH_VNETD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_VNETD_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...prof, ...vnetdEntryArgs()], {
     cwd: ROOT,
     env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.BENCH_VNETD_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '1' },
     stdio: ['ignore', log, log],
