@@ -25,6 +25,24 @@ describe('Controller', () => {
     expect(seen).toEqual(['a', 'b', 'c']);
   });
 
+  it('gives the event loop a turn while it works through a long queue of reconciles that need no I/O', async () => {
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    let done = 0;
+    const c = make({ name: 'busy', workers: 4, reconcile: async () => void (busy(2), done++) });
+    for (let i = 0; i < 200; i++) c.enqueue(`k${i}`);
+    // 200 x 2 ms of work in microtasks alone: without a turn, the timer waits for all of it.
+    const t0 = performance.now();
+    const timerAfter = new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - t0), 0));
+    c.start();
+    const waited = await timerAfter;
+    expect(done).toBeLessThan(200);
+    expect(waited).toBeLessThan(150);
+    await until(() => done === 200);
+  });
+
   it('retries a failing key with growing backoff, then forgets it on success', async () => {
     const times: number[] = [];
     let failuresLeft = 4;

@@ -15,6 +15,34 @@ export interface ReconcileResult {
 
 export type Reconciler = (key: string) => Promise<ReconcileResult | void>;
 
+/** How long reconcile workers may hold the event loop before they give it a turn (yieldIfBusy). */
+const YIELD_AFTER_MS = 10;
+/** When reconcile workers last gave the event loop a turn; shared: they all run on its one thread. */
+let turnStartedAt = performance.now();
+/** The turn all busy workers wait for: one setImmediate, after which the budget starts again. */
+let nextTurn: Promise<void> | undefined;
+
+/**
+ * A reconcile that needs no I/O resolves at once, so workers can chain through a long queue
+ * in microtasks, and until the chain ends no socket, timer or I/O callback runs (at a restart
+ * with 1,000 ports, an OpenFlow connection's HELLO waited up to 1 s, and ovs-vswitchd drops
+ * a connection without one after 1 s). After YIELD_AFTER_MS of such work the workers wait for
+ * a setImmediate, which comes after the loop's pending I/O.
+ */
+async function yieldIfBusy(): Promise<void> {
+  if (performance.now() - turnStartedAt < YIELD_AFTER_MS) return;
+  // One shared turn: were each worker to start its own budget, N workers resuming in the same
+  // check phase would hold the loop N times as long.
+  nextTurn ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      nextTurn = undefined;
+      turnStartedAt = performance.now();
+      resolve();
+    }),
+  );
+  await nextTurn;
+}
+
 export interface ControllerOptions extends WorkQueueOptions {
   /** Appears in logs. */
   name: string;
@@ -112,6 +140,7 @@ export class Controller {
         return;
       }
       await this.process(key);
+      await yieldIfBusy();
     }
   }
 
