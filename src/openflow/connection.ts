@@ -145,6 +145,7 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   async start(): Promise<void> {
     if (!this.target) throw new OpenFlowConnectionError('no target to connect to');
     try {
+      this.log.debug({ target: describe(this.target) }, 'openflow connecting');
       const s = await openSocket(this.target, this.opts.connectTimeoutMs ?? 10_000);
       this.attach(s);
     } catch (e) {

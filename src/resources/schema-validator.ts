@@ -77,40 +77,51 @@ interface KindValidators {
 
 /**
  * Compiling a kind's schemas with ajv costs 0.1-0.5 s of CPU (three validators per kind):
- * done at construction it was a third of vnetd's start-up. A kind is compiled on its first
- * validation, or earlier by warmUp, which vnetd runs once it is serving.
+ * done at construction it was a third of vnetd's start-up. A kind's validator is compiled on
+ * its first use, or earlier by warmUp, which vnetd runs once it is serving.
  */
 export class SchemaValidator {
-  private readonly compiled = new Map<string, KindValidators>();
+  private readonly compiled = new Map<string, Partial<KindValidators> & { schema?: JsonSchema }>();
   private ajvs?: { strict: Ajv; lenient: Ajv };
 
   constructor(private readonly catalog: ResourceCatalog) {}
 
-  private validators(type: ResourceType): KindValidators {
+  private validator(type: ResourceType, which: keyof KindValidators): ValidateFunction {
     let v = this.compiled.get(type.plural);
-    if (!v) {
-      const { strict, lenient } = (this.ajvs ??= { strict: newAjv(false), lenient: newAjv(true) });
-      const schema = this.catalog.objectSchema(type);
-      v = { strict: strict.compile(schema), lenient: lenient.compile(schema), known: strict.compile(stripRequired(schema)) };
-      this.compiled.set(type.plural, v);
-    }
-    return v;
+    if (!v) this.compiled.set(type.plural, (v = {}));
+    const done = v[which];
+    if (done) return done;
+    const { strict, lenient } = (this.ajvs ??= { strict: newAjv(false), lenient: newAjv(true) });
+    const schema = (v.schema ??= this.catalog.objectSchema(type));
+    const fn = which === 'strict' ? strict.compile(schema) : which === 'lenient' ? lenient.compile(schema) : strict.compile(stripRequired(schema));
+    v[which] = fn;
+    return fn;
   }
 
-  /** Compiles every kind not compiled yet, one per event-loop turn (requests go in between). */
+  /**
+   * Compiles every validator not compiled yet in the background: one (30-200 ms) per
+   * event-loop turn, and only on a turn where the loop was idle (its probe timer fired on
+   * time). A restart's reprogramming of the switches goes first: compiled a kind per turn
+   * right after start-up, it held the loop 0.1-0.5 s at a time while the OpenFlow
+   * connections waited for their HELLO, and ovs-vswitchd dropped them after 1 s.
+   */
   async warmUp(): Promise<void> {
     for (const t of this.catalog.types) {
-      await new Promise((r) => setImmediate(r));
-      this.validators(t);
+      for (const which of ['strict', 'lenient', 'known'] as const) {
+        await idleTurn();
+        this.validator(t, which);
+      }
     }
   }
 
   /** Validates `body` in place (pruning mutates it outside Strict mode). */
   validate(type: ResourceType, body: unknown, mode: FieldValidation): SchemaCheck {
-    const { strict: strictFn, known: knownFn, lenient: lenientFn } = this.validators(type);
+    const strictFn = this.validator(type, 'strict');
     if (mode === 'Strict') {
       return { causes: strictFn(body) ? [] : dedupe((strictFn.errors ?? []).map(describe)), pruned: [] };
     }
+    const knownFn = this.validator(type, 'known');
+    const lenientFn = this.validator(type, 'lenient');
     // Find unknown fields first (to report them as warnings), then prune and validate.
     const pruned = knownFn(body)
       ? []
@@ -118,6 +129,19 @@ export class SchemaValidator {
           .filter((e) => e.keyword === 'additionalProperties')
           .map((e) => toFieldPath(e.instancePath, (e.params as { additionalProperty: string }).additionalProperty));
     return { causes: lenientFn(body) ? [] : dedupe((lenientFn.errors ?? []).map(describe)), pruned };
+  }
+}
+
+/** A probe timer's period, and how late it may fire for the loop to count as idle. */
+const IDLE_PROBE_MS = 20;
+const IDLE_SLACK_MS = 5;
+
+/** Resolves on an event-loop turn after one on which nothing held the loop (see warmUp). */
+async function idleTurn(): Promise<void> {
+  for (;;) {
+    const t0 = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, IDLE_PROBE_MS));
+    if (performance.now() - t0 < IDLE_PROBE_MS + IDLE_SLACK_MS) return;
   }
 }
 
