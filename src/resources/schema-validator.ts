@@ -140,7 +140,8 @@ const IDLE_SLACK_MS = 5;
 async function idleTurn(): Promise<void> {
   for (;;) {
     const t0 = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, IDLE_PROBE_MS));
+    // Unref'd: an unfinished warm-up never keeps a stopping process alive.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_PROBE_MS).unref());
     if (performance.now() - t0 < IDLE_PROBE_MS + IDLE_SLACK_MS) return;
   }
 }
