@@ -26,8 +26,9 @@ let nextTurn: Promise<void> | undefined;
  * A reconcile that needs no I/O resolves at once, so workers can chain through a long queue
  * in microtasks, and until the chain ends no socket, timer or I/O callback runs (at a restart
  * with 1,000 ports, an OpenFlow connection's HELLO waited up to 1 s, and ovs-vswitchd drops
- * a connection without one after 1 s). After YIELD_AFTER_MS of such work the workers wait for
- * a setImmediate, which comes after the loop's pending I/O.
+ * a connection without one after 1 s). Once YIELD_AFTER_MS have passed since their last turn
+ * (so also on the first key after an idle spell), the workers wait for a setImmediate, which
+ * comes after the loop's pending I/O.
  */
 async function yieldIfBusy(): Promise<void> {
   if (performance.now() - turnStartedAt < YIELD_AFTER_MS) return;

@@ -14,7 +14,7 @@ export function processCpuMs(pid: number): number {
 
 /**
  * CPU time of a process's main thread alone (ms): for Node, the event loop, which a burst is
- * bound by; the rest of processCpuMs is V8's GC helpers and libuv's pool.
+ * bound by; the rest of processCpuMs is V8's compiler and GC threads and libuv's pool.
  */
 export function mainThreadCpuMs(pid: number): number {
   return statCpuMs(`/proc/${pid}/task/${pid}/stat`);

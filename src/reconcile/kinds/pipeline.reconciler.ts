@@ -535,8 +535,8 @@ export class PipelineReconciler {
       this.log.debug({ node: name }, 'pipeline: node session not ready; waiting');
       return;
     }
-    const agent = this.ensureAgent(name, session.controller.dial);
     const live = this.ensureModel();
+    const agent = this.ensureAgent(name, session.controller.dial);
     // Tunnel ofports come from the session: when they change, every flow of the node may.
     if (live.refreshTunnelPorts(name)) this.dirt.delete(name);
     const dirt = this.dirt.get(name);
