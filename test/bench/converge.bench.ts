@@ -70,7 +70,7 @@ import { ApiClient, type Query } from '../../src/cli/http/client';
 import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
 import { eventually, httpsCall, type ApiResponse } from '../support/vnetd';
-import { mainThreadCpuMs, processCpuMs } from './process-cpu';
+import { mainThreadCpuMs, processCpuMs, threadCpuDelta, threadCpuMs } from './process-cpu';
 
 const G = '/apis/vnet.dev/v1alpha1';
 const ROOT = resolve(__dirname, '..', '..');
@@ -411,7 +411,9 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
   if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
   const log = openSync(join(dataDir, `vnetd-${++vnetdRuns}.log`), 'w');
   const prof = process.env.BENCH_VNETD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_VNETD_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, ...vnetdEntryArgs()], {
+  // BENCH_VNETD_NODE_FLAGS: extra Node/V8 flags for vnetd alone (not this process), to compare.
+  const flags = (process.env.BENCH_VNETD_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...flags, ...prof, ...vnetdEntryArgs()], {
     cwd: ROOT,
     env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.BENCH_VNETD_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '1' },
     stdio: ['ignore', log, log],
@@ -534,6 +536,7 @@ async function benchVnetd(n: number): Promise<Result> {
     const coverage0 = process.env.BENCH_OVS_COVERAGE ? await ovsCoverage(bed.hv('hv1')) : undefined;
     const cpu0 = processCpuMs(v.child.pid!);
     const mainCpu0 = mainThreadCpuMs(v.child.pid!);
+    const threads0 = threadCpuMs(v.child.pid!);
     const others0 = otherCpuMs(bed);
     const t0 = now();
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.100.0.0/16' }] } });
@@ -551,6 +554,7 @@ async function benchVnetd(n: number): Promise<Result> {
     const realizeMs = now() - t0;
     const realizeCpuMs = processCpuMs(v.child.pid!) - cpu0;
     const realizeMainCpuMs = mainThreadCpuMs(v.child.pid!) - mainCpu0;
+    const threadsCpu = threadCpuDelta(threads0, threadCpuMs(v.child.pid!));
     const others = otherCpuMs(bed, others0);
     if (coverage0) {
       const after = await ovsCoverage(bed.hv('hv1'));
@@ -564,7 +568,7 @@ async function benchVnetd(n: number): Promise<Result> {
     const revisionAfter = list?.metadata?.resourceVersion ?? '';
     // Store revisions spent: how many transactions realizing N ports took (per port: create, status writes).
     const txns = Number(revisionAfter) - Number(revisionBefore);
-    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port, its main thread ${realizeMainCpuMs.toFixed(0)} ms)`);
+    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port, its main thread ${realizeMainCpuMs.toFixed(0)} ms; by thread name: ${threadsCpu})`);
     out(`  vnetd N=${n}: CPU of the rest in the same ${realizeMs.toFixed(0)} ms: this bench (the ${CLIENTS} clients, the watch) ${others.client.toFixed(0)} ms, ovs-vswitchd ${others.vswitchd.toFixed(0)} ms, ovsdb-server ${others.ovsdb.toFixed(0)} ms (2 cores: ${(2 * realizeMs).toFixed(0)} ms available)`);
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
 
