@@ -1,5 +1,5 @@
 import { checkMatch } from '../openflow';
-import { flowKey, ownerKey } from '../openflow/sync';
+import { flowKey, ownerKey, type DesiredFlow } from '../openflow/sync';
 import { compileNode, indexModel, type NodeCompilation } from './compiler';
 import { LB_SLOTS, dealSlots } from './load-balancer';
 import { formatPipelineFlow } from './format';
@@ -114,6 +114,33 @@ describe('compileNode', () => {
       const chunks = new Set(ports.filter((p) => p.binding?.node === 'hv1').map((p) => Math.floor(p.binding!.ofport / 64))).size;
       expect(total).toBe(7 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
     }
+  });
+
+  it('builds flows from shared, frozen parts where ports repeat them: about 6 objects per flow, not 12', () => {
+    const ports = Array.from({ length: 200 }, (_, i) => port(`p${i}`, 'blue', 10 + i, i % 2 ? 'hv2' : 'hv1', { mac: mac(i), ips: [ip(i)] }));
+    const ids = new OwnerIds();
+    const c = compileNode(model([net('blue', 100)], ports), 'hv1', ids);
+    const flowsOf = (p: PortModel) => c.owners.get(ownerKey(ids.portOwner(p.uid)))!.flows;
+    // Two remote ports: the same actions toward the VTEP (one array) and the same ARP moves.
+    const [r1, r2] = [flowsOf(ports[1]!), flowsOf(ports[3]!)];
+    const l2 = (fs: DesiredFlow[]) => fs.find((f) => f.tableId === 5)!.instructions[0] as { actions: unknown[] };
+    expect(l2(r1).actions).toBe(l2(r2).actions);
+    const arp = (fs: DesiredFlow[]) => (fs.find((f) => f.tableId === 2)!.instructions[0] as { actions: unknown[] }).actions;
+    expect(arp(r1)[0]).toBe(arp(r2)[0]);
+    expect(r1[0]!.match[0]).toBe(r2[0]!.match[0]); // the network's register match
+    // Shared means frozen: a change through one flow cannot reach the others.
+    expect(() => (l2(r1).actions as unknown[]).push({})).toThrow(TypeError);
+    expect(() => Object.assign(r1[0]!.match[0]!, { value: 7 })).toThrow(TypeError);
+    // Object count: what a node's flows cost to hold (and a young-generation GC to copy).
+    const seen = new Set<object>();
+    const walk = (v: unknown): void => {
+      if (v === null || typeof v !== 'object' || seen.has(v)) return;
+      seen.add(v);
+      for (const x of Object.values(v)) walk(x);
+    };
+    const all = [...c.owners.values()].flatMap((o) => o.flows);
+    all.forEach(walk);
+    expect(seen.size / all.length).toBeLessThan(7);
   });
 
   it('adding one port to a network of 1000 ports changes only a handful of flows', () => {

@@ -29,6 +29,7 @@ import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortMode
 import { OwnerIds, PIPELINE_OWNER, ctZone, floodChunkOwner, networkOwner } from './owners';
 import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
 import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
+import { SharedParts, deepFreeze } from './shared-parts';
 import { TABLES, type Table } from './tables';
 import { isIPv4 } from 'node:net';
 
@@ -74,35 +75,51 @@ export interface NodeCompilation {
   realizes: Map<string, string>;
 }
 
+const gotos = new SharedParts<DesiredFlow['instructions'][number]>();
+
 export function flow(table: Table, priority: number, match: KnownOxm[], actions: Action[], next?: Table): DesiredFlow {
-  const instructions: DesiredFlow['instructions'] = [];
-  if (actions.length) instructions.push({ type: 'apply_actions', actions });
-  if (next) instructions.push({ type: 'goto_table', tableId: next.id });
+  // Array literals of their final length: an empty array grown by push keeps room for 17.
+  const goto = next && gotos.get(String(next.id), () => ({ type: 'goto_table', tableId: next.id }));
+  const apply = actions.length ? { type: 'apply_actions' as const, actions } : undefined;
+  const instructions: DesiredFlow['instructions'] = apply ? (goto ? [apply, goto] : [apply]) : goto ? [goto] : [];
   return { tableId: table.id, priority, match, instructions };
 }
 
 const out = (port: number): Action => ({ type: 'output', port, maxLen: 0 });
-export const ethType = (t: number): KnownOxm => ({ field: 'eth_type', value: t });
+const ethTypes = new SharedParts<KnownOxm>();
+/** A match on the EtherType; shared, frozen. */
+export const ethType = (t: number): KnownOxm => ethTypes.get(String(t), () => ({ field: 'eth_type', value: t }));
+const ARP_REQUEST_MATCH: KnownOxm = deepFreeze({ field: 'arp_op', value: ARP_OP_REQUEST });
 
+const tunnels = new SharedParts<Action[]>();
+
+/** Toward a network's VTEP on a remote node: one shared array for all of that network's remote ports there. */
 function tunnelActions(net: NetworkModel, remote: NodeModel, tunnelPort: number): Action[] {
-  return [
+  return tunnels.get(`${net.vni}/${remote.tunnelIP}/${tunnelPort}`, () => [
     { type: 'set_field', field: 'tun_ipv4_dst', value: remote.tunnelIP },
     { type: 'set_field', field: 'tunnel_id', value: BigInt(net.vni) },
     out(tunnelPort),
-  ];
+  ]);
 }
+
+// What every ARP answer does alike.
+const ARP_MOVE_ETH: Action = deepFreeze({ type: 'reg_move', src: { field: 'eth_src', ofs: 0, nbits: 48 }, dst: { field: 'eth_dst', ofs: 0, nbits: 48 } });
+const ARP_SET_REPLY: Action = deepFreeze({ type: 'set_field', field: 'arp_op', value: ARP_OP_REPLY });
+const ARP_MOVE_SHA: Action = deepFreeze({ type: 'reg_move', src: { field: 'arp_sha', ofs: 0, nbits: 48 }, dst: { field: 'arp_tha', ofs: 0, nbits: 48 } });
+const ARP_MOVE_SPA: Action = deepFreeze({ type: 'reg_move', src: { field: 'arp_spa', ofs: 0, nbits: 32 }, dst: { field: 'arp_tpa', ofs: 0, nbits: 32 } });
+const OUT_IN_PORT: Action = deepFreeze(out(OFPP.IN_PORT));
 
 /** OVN's ARP responder: turn the request into a reply from (ip, mac) and send it back in. */
 export function arpReplyActions(ip: string, mac: string): Action[] {
   return [
-    { type: 'reg_move', src: { field: 'eth_src', ofs: 0, nbits: 48 }, dst: { field: 'eth_dst', ofs: 0, nbits: 48 } },
+    ARP_MOVE_ETH,
     { type: 'set_field', field: 'eth_src', value: mac },
-    { type: 'set_field', field: 'arp_op', value: ARP_OP_REPLY },
-    { type: 'reg_move', src: { field: 'arp_sha', ofs: 0, nbits: 48 }, dst: { field: 'arp_tha', ofs: 0, nbits: 48 } },
+    ARP_SET_REPLY,
+    ARP_MOVE_SHA,
     { type: 'set_field', field: 'arp_sha', value: mac },
-    { type: 'reg_move', src: { field: 'arp_spa', ofs: 0, nbits: 32 }, dst: { field: 'arp_tpa', ofs: 0, nbits: 32 } },
+    ARP_MOVE_SPA,
     { type: 'set_field', field: 'arp_spa', value: ip },
-    out(OFPP.IN_PORT),
+    OUT_IN_PORT,
   ];
 }
 
@@ -134,7 +151,7 @@ function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): Des
   }
   // A port asking for its own address (duplicate address detection) must not get an answer.
   for (const ip of port.ips.filter(isIPv4)) {
-    flows.push(flow(TABLES.ArpResponder, Priority.Specific, [matchField(NetworkField, net.vni), inPort, ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: ip }], [], TABLES.L2Lookup));
+    flows.push(flow(TABLES.ArpResponder, Priority.Specific, [matchField(NetworkField, net.vni), inPort, ethType(ETH_TYPE.ARP), ARP_REQUEST_MATCH, { field: 'arp_tpa', value: ip }], [], TABLES.L2Lookup));
   }
   for (const ip of port.ips.filter(isIPv6)) flows.push(ndSelfPassFlow(net.vni, ofport, ip));
   flows.push(...arpAnswers(port, net));
@@ -145,7 +162,7 @@ function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): Des
 function arpAnswers(port: PortModel, net: NetworkModel): DesiredFlow[] {
   return [
     ...port.ips.filter(isIPv4).map((ip) =>
-      flow(TABLES.ArpResponder, Priority.Normal, [matchField(NetworkField, net.vni), ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: ip }], arpReplyActions(ip, port.mac)),
+      flow(TABLES.ArpResponder, Priority.Normal, [matchField(NetworkField, net.vni), ethType(ETH_TYPE.ARP), ARP_REQUEST_MATCH, { field: 'arp_tpa', value: ip }], arpReplyActions(ip, port.mac)),
     ),
     ...port.ips.filter(isIPv6).map((ip) => ndAnswerFlow(net.vni, ip, port.mac)),
   ];

@@ -3,6 +3,7 @@
  * Flow code uses these helpers; no raw register number appears anywhere else.
  */
 import type { Action, KnownOxm, Subfield } from '../openflow';
+import { SharedParts } from './shared-parts';
 
 export interface RegField {
   readonly name: string;
@@ -33,20 +34,26 @@ function mask(f: RegField): number {
   return f.sub.nbits >= 32 ? 0xffffffff : ((1 << f.sub.nbits) - 1) * 2 ** f.sub.ofs;
 }
 
-/** A match on a register field (masked when the field is narrower than its register). */
+const matches = new SharedParts<KnownOxm>();
+const loads = new SharedParts<Action>();
+
+/** A match on a register field (masked when the field is narrower than its register); shared, frozen. */
 export function matchField(f: RegField, value: number): KnownOxm {
-  const m = mask(f);
-  const v = value * 2 ** f.sub.ofs;
-  if (m === 0xffffffff) return { field: f.sub.field, value: v } as KnownOxm;
-  return { field: f.sub.field, value: v, mask: m } as KnownOxm;
+  return matches.get(`${f.name}/${value}`, () => {
+    const m = mask(f);
+    const v = value * 2 ** f.sub.ofs;
+    if (m === 0xffffffff) return { field: f.sub.field, value: v } as KnownOxm;
+    return { field: f.sub.field, value: v, mask: m } as KnownOxm;
+  });
 }
 
 export function matchMark(m: RegMark): KnownOxm {
   return matchField(m.field, m.value);
 }
 
+/** Loads a value into a register field; shared, frozen. */
 export function loadField(f: RegField, value: number): Action {
-  return { type: 'reg_load', dst: f.sub, value: BigInt(value) };
+  return loads.get(`${f.name}/${value}`, () => ({ type: 'reg_load', dst: f.sub, value: BigInt(value) }));
 }
 
 export function loadMark(m: RegMark): Action {
