@@ -65,16 +65,35 @@ function fieldToken(f: Oxm): string | undefined {
   return keyScratch.toLatin1();
 }
 
+/**
+ * Tokens of frozen fields: a frozen field cannot change, and callers that share one
+ * field object between many flows (the pipeline's network match, eth_type) freeze it.
+ */
+const frozenTokens = new WeakMap<object, string | null>();
+
+function cachedToken(f: Oxm): string | undefined {
+  if (!Object.isFrozen(f)) return fieldToken(f);
+  let t = frozenTokens.get(f);
+  if (t === undefined) frozenTokens.set(f, (t = fieldToken(f) ?? null));
+  return t ?? undefined;
+}
+
 /** The match as an order-independent string. */
 export function matchKey(match: readonly Oxm[]): string {
   if (match.length === 0) return '';
-  if (match.length === 1) return fieldToken(match[0] as Oxm) ?? '';
+  if (match.length === 1) return cachedToken(match[0] as Oxm) ?? '';
   const tokens: string[] = [];
   for (const f of match) {
-    const t = fieldToken(f);
-    if (t !== undefined) tokens.push(t);
+    const t = cachedToken(f);
+    if (t === undefined) continue;
+    // Insertion sort (matches hold a handful of fields): Array.prototype.sort's set-up
+    // allocated more than the tokens themselves. Same order: UTF-16 code units.
+    let i = tokens.length;
+    tokens.push(t);
+    for (; i > 0 && (tokens[i - 1] as string) > t; i--) tokens[i] = tokens[i - 1] as string;
+    tokens[i] = t;
   }
-  return tokens.sort().join('');
+  return tokens.join('');
 }
 
 /** OpenFlow identifies a flow by table, priority and match: so do we. */
