@@ -98,7 +98,9 @@ export function matchKey(match: readonly Oxm[]): string {
 
 /** OpenFlow identifies a flow by table, priority and match: so do we. */
 export function flowKey(tableId: number, priority: number, match: readonly Oxm[]): string {
-  return `${tableId}/${priority}/${matchKey(match)}`;
+  // join, not a template: it builds a flat string; a template left each key a tree of
+  // concatenations (a few heap objects per key, for as long as the flow is wanted).
+  return [tableId, priority, matchKey(match)].join('/');
 }
 
 /** Only these flags are kept by OVS and reported back in flow stats. */
