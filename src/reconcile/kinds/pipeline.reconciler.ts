@@ -262,8 +262,11 @@ export class PipelineReconciler {
       this.statusController.watch(this.networks);
       this.statusController.watch(this.ports);
       this.statusController.watch(this.lbs);
-      // A port's status depends on its network's nodes; a network's on its ports.
-      this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')]);
+      // A port's status depends on its network's nodes; a network's on its ports, through
+      // the nodes they are bound to: other port updates (its own Ready write, most) leave it be.
+      this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')], {
+        ignoreUpdate: (o, n) => o.spec?.network === n.spec?.network && sameBinding(bindingOf(o), bindingOf(n)),
+      });
     }
     if ((opts.readiness ?? 'local') === 'local') {
       this.lbStatus = new LbStatusReporter({
