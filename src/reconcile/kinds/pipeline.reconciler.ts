@@ -193,6 +193,22 @@ function actionCount(o: OwnerFlows): number {
   return n;
 }
 
+/**
+ * Node names sorted in place, for status messages. The lists are short (the nodes of one
+ * network) and sorted on every status reconcile: Array.prototype.sort's set-up allocated
+ * about a kilobyte each time, 11 MB over a 3000-port burst.
+ */
+function sortNames(names: string[]): string[] {
+  if (names.length > 16) return names.sort();
+  for (let i = 1; i < names.length; i++) {
+    const n = names[i] as string;
+    let j = i;
+    for (; j > 0 && (names[j - 1] as string) > n; j--) names[j] = names[j - 1] as string;
+    names[j] = n;
+  }
+  return names;
+}
+
 /** What a node must recompile: everything, or the owners of the objects touched. */
 interface NodeDirt {
   all: boolean;
@@ -715,7 +731,7 @@ export class PipelineReconciler {
   private lagging(uid: string, version: string, needed: Iterable<string>): string[] {
     const out: string[] = [];
     for (const n of needed) if (this.realizedOn(n)?.get(uid) !== version) out.push(n);
-    return out.sort();
+    return sortNames(out);
   }
 
   private realizedOn(node: string): ReadonlyMap<string, string> | undefined {
@@ -840,7 +856,7 @@ export class PipelineReconciler {
 
   private realization(uid: string, version: string, needed: Set<string>): Realization {
     const lag = this.lagging(uid, version, needed);
-    const nodes = [...needed].sort();
+    const nodes = sortNames([...needed]);
     if (lag.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lag.join(', ')} (of ${nodes.join(', ')})`, lagging: lag };
     if (!nodes.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
     return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${nodes.join(', ')}` };
