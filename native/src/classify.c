@@ -574,13 +574,11 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 				if (__builtin_expect(tag != VFP_MAC_SLOW, 1)) {
 					const struct vfp_mac_verdict *mv = &t->mac_verdicts[tag];
 					struct vfp_verdict *v = &verdicts[i];
-					memset(v, 0, sizeof(*v));
-					v->kind = mv->kind;
-					v->encap = mv->encap;
-					v->port = mv->port | (me->val & mv->port_mask);
+					uint32_t val = me->val;
+					*v = mv->tmpl;
+					v->port = mv->tmpl.port | (val & mv->port_mask);
 					v->network = b.pe->network;
-					v->vni = me->val & mv->vni_mask;
-					memcpy(v->addr + 8, &mv->addr_hi, 8);
+					v->vni = val & mv->vni_mask;
 					lane_n++;
 					lane_vip_miss += hn[j].vip_known;
 					lane_bytes += lens[i];
