@@ -19,6 +19,7 @@
 #include "datapath.h"
 #include "encap.h"
 #include "forward.h"
+#include "hash.h"
 #include "parse.h"
 
 /* What the staged batch computed for a frame before deciding it (all from the snapshot). */
@@ -548,7 +549,12 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 			const struct vfp_pkt *p = &pk[j];
 			if (!vip)
 				continue;
-			vip = hn[j].vip = vfp_vip_lookup_h(t, p->proto, p->dst, p->dport, hn[j].vip_h);
+			/* The candidate stage 2 found is nearly always the VIP (its fingerprint matched):
+			 * confirmed in place; the full probe only when it is another VIP's record. */
+			if (!(vip->proto == p->proto && vip->port == p->dport && vfp_load64(vip->addr) == vfp_load64(p->dst) &&
+			      vfp_load64(vip->addr + 8) == vfp_load64(p->dst + 8)))
+				vip = vfp_vip_lookup_h(t, p->proto, p->dst, p->dport, hn[j].vip_h);
+			hn[j].vip = vip;
 			if (!vip || (vip->flags & VFP_VIP_CONNTRACK) || (p->flags & VFP_PF_FRAG) || !vip->ring)
 				continue;
 			prefetch_range(vip->backends, vip->n_backends * sizeof(struct vfp_backend));
