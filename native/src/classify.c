@@ -352,6 +352,14 @@ static inline __attribute__((always_inline)) void hint_mac(const struct vfp_tabl
 	hn->mac_line = vfp_mac_home(t, hn->mac_h);
 }
 
+/* A frame stage 1 found nothing to look up ahead for (yet). */
+static inline __attribute__((always_inline)) void no_hints(struct hint *hn)
+{
+	hn->mac_known = hn->vip_known = hn->tuple_known = 0;
+	hn->vip = NULL;
+	hn->mac_line = hn->vip_line = NULL;
+}
+
 /* Stage 1 for a frame the common-frame parser did not take (tags, IPv6, ARP, errors...). */
 static __attribute__((noinline)) int stage_parse_general(const struct batch *b, const uint8_t *f, uint32_t len,
 							 struct vfp_pkt *p, struct hint *hn)
@@ -389,24 +397,31 @@ static inline __attribute__((always_inline)) int stage_parse(const struct batch 
 {
 	const struct vfp_tables *t = b->t;
 
-	hn->mac_known = hn->vip_known = hn->tuple_known = 0;
-	hn->vip = NULL;
-	hn->mac_line = hn->vip_line = NULL;
 	/* The common frame (untagged IPv4 UDP/TCP with ports, no fragment) inline: what the
-	 * general case asks of the parser's result is then known without looking. */
-	if (__builtin_expect(vfp_parse_common(f, len, p) != VFP_P_OK, 0))
+	 * general case asks of the parser's result is then known without looking. Each way out
+	 * sets every hint field once (no zeroing first, then setting again). */
+	if (__builtin_expect(vfp_parse_common(f, len, p) != VFP_P_OK, 0)) {
+		no_hints(hn);
 		return stage_parse_general(b, f, len, p, hn);
-	if (!b->by_port || (f[0] & 1))
+	}
+	if (!b->by_port || (f[0] & 1)) {
+		no_hints(hn);
 		return VFP_P_OK;
+	}
 	/* (Its tuple hash, the entropy of its outer header, is made in stage 4 once the frame
 	 * is known to be encapsulated: a local frame never needs it.) */
 	(void)act;
+	hn->tuple_known = 0;
 	hint_mac(t, b->pe, f, hn);
 	if (t->n_vips) {
 		hn->vip_known = 1;
 		hn->vip_h = vfp_vip_hash(p->proto, p->dst, p->dport);
 		hn->vip_line = &t->vip_idx[hn->vip_h & t->vip_mask];
 		hn->vip = (const struct vfp_vip *)1; /* to resolve */
+	} else {
+		hn->vip_known = 0;
+		hn->vip_line = NULL;
+		hn->vip = NULL;
 	}
 	return VFP_P_OK;
 }
