@@ -314,6 +314,7 @@ static int classify_prev(struct vfp_ctx *ctx, const struct vfp_tables *prev, uin
 /* Frames per stage: enough independent misses to fill the core's miss buffers, few
  * enough that the stage's lines are still in L1 when it is decided. */
 #define VFP_STAGE 32u
+_Static_assert(VFP_STAGE <= 256, "stage 2 lists a stage's VIP frames by 8-bit index");
 
 /* Frames ahead in stage 4 whose headroom (where the outer headers go) is asked for. */
 #define VFP_HEADROOM_AHEAD 4u
@@ -505,7 +506,8 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 	struct vfp_dp *dp = ctx->dp;
 	const struct vfp_tables *t;
 	struct batch b;
-	uint32_t i, s0, m, j;
+	uint32_t i, s0, m, j, k, nv;
+	uint8_t vj[VFP_STAGE]; /* stage 2's frames with a VIP candidate */
 
 	memset(&b, 0, sizeof(b));
 	b.ctx = ctx;
@@ -541,11 +543,13 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 		}
 		/* 2: VIP index probes (slots now in cache): prefetch the candidate VIP records, and
 		 * (the tuple hash needs no record) the context's LRU set the frame will look at. */
+		nv = 0;
 		for (j = 0; j < m; j++)
 			if (hn[j].vip) {
 				hn[j].vip = vfp_vip_candidate(t, hn[j].vip_h);
 				if (!hn[j].vip)
 					continue;
+				vj[nv++] = (uint8_t)j;
 				prefetch_range(hn[j].vip, sizeof(struct vfp_vip));
 				if (!hn[j].tuple_known) {
 					hn[j].tuple_h = vfp_tuple_hash(&pk[j]);
@@ -559,11 +563,12 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 		 * after the LRU: the backends (an affinity entry remembers its backend's index, so
 		 * the backend-id index is only read when the backends changed). (The ring is only read for
 		 * a new connection: its slot is not worth a miss on every packet.) */
-		for (j = 0; j < m; j++) {
-			const struct vfp_vip *vip = hn[j].vip;
-			const struct vfp_pkt *p = &pk[j];
-			if (!vip)
-				continue;
+		for (k = 0; k < nv; k++) { /* the frames stage 2 found a candidate for, not all */
+			const struct vfp_vip *vip;
+			const struct vfp_pkt *p;
+			j = vj[k];
+			vip = hn[j].vip;
+			p = &pk[j];
 			/* The candidate stage 2 found is nearly always the VIP (its fingerprint matched):
 			 * confirmed in place; the full probe only when it is another VIP's record. */
 			if (!(vip->proto == p->proto && vip->port == p->dport && vfp_load64(vip->addr) == vfp_load64(p->dst) &&
