@@ -508,6 +508,9 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 	struct batch b;
 	uint32_t i, s0, m, j, k, nv;
 	uint8_t vj[VFP_STAGE]; /* stage 2's frames with a VIP candidate */
+#if defined(__SSE2__)
+	__m128i mac_net;
+#endif
 
 	memset(&b, 0, sizeof(b));
 	b.ctx = ctx;
@@ -521,6 +524,10 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
 		b.pe = &t->ports[in_port];
 	b.by_port = b.pe && !(b.pe->flags & VFP_PORT_UNDERLAY);
+#if defined(__SSE2__)
+	/* The network half of the common lane's MAC compare key, made once per batch. */
+	mac_net = vfp_mac_net(b.pe ? b.pe->network : 0);
+#endif
 	for (s0 = 0; s0 < n; s0 += m) {
 		/* The common lane's counts, in registers, added to the tally once per stage. */
 		uint64_t lane_n = 0, lane_vip_miss = 0, lane_bytes = 0, lane_slow = 0;
@@ -595,7 +602,11 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 			 * the rest, MAC misses included). With conntrack entries in the context, a
 			 * frame may be a reply to reverse: decide looks. */
 			if (hn[j].mac_known && !hn[j].vip && !ctx->ct_entries) {
+#if defined(__SSE2__)
+				const struct vfp_mac_ent *me = vfp_mac_lookup_key(t, vfp_mac_key(mac_net, hn[j].mac), hn[j].mac_h);
+#else
 				const struct vfp_mac_ent *me = vfp_mac_lookup_h(t, b.pe->network, hn[j].mac, hn[j].mac_h);
+#endif
 				uint32_t tag = me ? (uint32_t)(me->key >> 48) : VFP_MAC_SLOW;
 				if (__builtin_expect(tag != VFP_MAC_SLOW, 1)) {
 					const struct vfp_mac_verdict *mv = &t->mac_verdicts[tag];
