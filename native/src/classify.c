@@ -19,6 +19,7 @@
 #include "datapath.h"
 #include "encap.h"
 #include "forward.h"
+#include "hash.h"
 #include "parse.h"
 
 /* What the staged batch computed for a frame before deciding it (all from the snapshot). */
@@ -313,6 +314,7 @@ static int classify_prev(struct vfp_ctx *ctx, const struct vfp_tables *prev, uin
 /* Frames per stage: enough independent misses to fill the core's miss buffers, few
  * enough that the stage's lines are still in L1 when it is decided. */
 #define VFP_STAGE 32u
+_Static_assert(VFP_STAGE <= 256, "stage 2 lists a stage's VIP frames by 8-bit index");
 
 /* Frames ahead in stage 4 whose headroom (where the outer headers go) is asked for. */
 #define VFP_HEADROOM_AHEAD 4u
@@ -349,6 +351,14 @@ static inline __attribute__((always_inline)) void hint_mac(const struct vfp_tabl
 	hn->mac_known = 1;
 	/* The home line: a lookup starts at its first entry (tables.h). */
 	hn->mac_line = vfp_mac_home(t, hn->mac_h);
+}
+
+/* A frame stage 1 found nothing to look up ahead for (yet). */
+static inline __attribute__((always_inline)) void no_hints(struct hint *hn)
+{
+	hn->mac_known = hn->vip_known = hn->tuple_known = 0;
+	hn->vip = NULL;
+	hn->mac_line = hn->vip_line = NULL;
 }
 
 /* Stage 1 for a frame the common-frame parser did not take (tags, IPv6, ARP, errors...). */
@@ -388,24 +398,31 @@ static inline __attribute__((always_inline)) int stage_parse(const struct batch 
 {
 	const struct vfp_tables *t = b->t;
 
-	hn->mac_known = hn->vip_known = hn->tuple_known = 0;
-	hn->vip = NULL;
-	hn->mac_line = hn->vip_line = NULL;
 	/* The common frame (untagged IPv4 UDP/TCP with ports, no fragment) inline: what the
-	 * general case asks of the parser's result is then known without looking. */
-	if (__builtin_expect(vfp_parse_common(f, len, p) != VFP_P_OK, 0))
+	 * general case asks of the parser's result is then known without looking. Each way out
+	 * sets every hint field once (no zeroing first, then setting again). */
+	if (__builtin_expect(vfp_parse_common(f, len, p) != VFP_P_OK, 0)) {
+		no_hints(hn);
 		return stage_parse_general(b, f, len, p, hn);
-	if (!b->by_port || (f[0] & 1))
+	}
+	if (!b->by_port || (f[0] & 1)) {
+		no_hints(hn);
 		return VFP_P_OK;
+	}
 	/* (Its tuple hash, the entropy of its outer header, is made in stage 4 once the frame
 	 * is known to be encapsulated: a local frame never needs it.) */
 	(void)act;
+	hn->tuple_known = 0;
 	hint_mac(t, b->pe, f, hn);
 	if (t->n_vips) {
 		hn->vip_known = 1;
 		hn->vip_h = vfp_vip_hash(p->proto, p->dst, p->dport);
 		hn->vip_line = &t->vip_idx[hn->vip_h & t->vip_mask];
 		hn->vip = (const struct vfp_vip *)1; /* to resolve */
+	} else {
+		hn->vip_known = 0;
+		hn->vip_line = NULL;
+		hn->vip = NULL;
 	}
 	return VFP_P_OK;
 }
@@ -489,7 +506,11 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 	struct vfp_dp *dp = ctx->dp;
 	const struct vfp_tables *t;
 	struct batch b;
-	uint32_t i, s0, m, j;
+	uint32_t i, s0, m, j, k, nv;
+	uint8_t vj[VFP_STAGE]; /* stage 2's frames with a VIP candidate */
+#if defined(__SSE2__)
+	__m128i mac_net;
+#endif
 
 	memset(&b, 0, sizeof(b));
 	b.ctx = ctx;
@@ -503,6 +524,10 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
 		b.pe = &t->ports[in_port];
 	b.by_port = b.pe && !(b.pe->flags & VFP_PORT_UNDERLAY);
+#if defined(__SSE2__)
+	/* The network half of the common lane's MAC compare key, made once per batch. */
+	mac_net = vfp_mac_net(b.pe ? b.pe->network : 0);
+#endif
 	for (s0 = 0; s0 < n; s0 += m) {
 		/* The common lane's counts, in registers, added to the tally once per stage. */
 		uint64_t lane_n = 0, lane_vip_miss = 0, lane_bytes = 0, lane_slow = 0;
@@ -525,11 +550,13 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 		}
 		/* 2: VIP index probes (slots now in cache): prefetch the candidate VIP records, and
 		 * (the tuple hash needs no record) the context's LRU set the frame will look at. */
+		nv = 0;
 		for (j = 0; j < m; j++)
 			if (hn[j].vip) {
 				hn[j].vip = vfp_vip_candidate(t, hn[j].vip_h);
 				if (!hn[j].vip)
 					continue;
+				vj[nv++] = (uint8_t)j;
 				prefetch_range(hn[j].vip, sizeof(struct vfp_vip));
 				if (!hn[j].tuple_known) {
 					hn[j].tuple_h = vfp_tuple_hash(&pk[j]);
@@ -543,12 +570,18 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 		 * after the LRU: the backends (an affinity entry remembers its backend's index, so
 		 * the backend-id index is only read when the backends changed). (The ring is only read for
 		 * a new connection: its slot is not worth a miss on every packet.) */
-		for (j = 0; j < m; j++) {
-			const struct vfp_vip *vip = hn[j].vip;
-			const struct vfp_pkt *p = &pk[j];
-			if (!vip)
-				continue;
-			vip = hn[j].vip = vfp_vip_lookup_h(t, p->proto, p->dst, p->dport, hn[j].vip_h);
+		for (k = 0; k < nv; k++) { /* the frames stage 2 found a candidate for, not all */
+			const struct vfp_vip *vip;
+			const struct vfp_pkt *p;
+			j = vj[k];
+			vip = hn[j].vip;
+			p = &pk[j];
+			/* The candidate stage 2 found is nearly always the VIP (its fingerprint matched):
+			 * confirmed in place; the full probe only when it is another VIP's record. */
+			if (!(vip->proto == p->proto && vip->port == p->dport && vfp_load64(vip->addr) == vfp_load64(p->dst) &&
+			      vfp_load64(vip->addr + 8) == vfp_load64(p->dst + 8)))
+				vip = vfp_vip_lookup_h(t, p->proto, p->dst, p->dport, hn[j].vip_h);
+			hn[j].vip = vip;
 			if (!vip || (vip->flags & VFP_VIP_CONNTRACK) || (p->flags & VFP_PF_FRAG) || !vip->ring)
 				continue;
 			prefetch_range(vip->backends, vip->n_backends * sizeof(struct vfp_backend));
@@ -569,18 +602,20 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 			 * the rest, MAC misses included). With conntrack entries in the context, a
 			 * frame may be a reply to reverse: decide looks. */
 			if (hn[j].mac_known && !hn[j].vip && !ctx->ct_entries) {
+#if defined(__SSE2__)
+				const struct vfp_mac_ent *me = vfp_mac_lookup_key(t, vfp_mac_key(mac_net, hn[j].mac), hn[j].mac_h);
+#else
 				const struct vfp_mac_ent *me = vfp_mac_lookup_h(t, b.pe->network, hn[j].mac, hn[j].mac_h);
+#endif
 				uint32_t tag = me ? (uint32_t)(me->key >> 48) : VFP_MAC_SLOW;
 				if (__builtin_expect(tag != VFP_MAC_SLOW, 1)) {
 					const struct vfp_mac_verdict *mv = &t->mac_verdicts[tag];
 					struct vfp_verdict *v = &verdicts[i];
-					memset(v, 0, sizeof(*v));
-					v->kind = mv->kind;
-					v->encap = mv->encap;
-					v->port = mv->port | (me->val & mv->port_mask);
+					uint32_t val = me->val;
+					*v = mv->tmpl;
+					v->port = mv->tmpl.port | (val & mv->port_mask);
 					v->network = b.pe->network;
-					v->vni = me->val & mv->vni_mask;
-					memcpy(v->addr + 8, &mv->addr_hi, 8);
+					v->vni = val & mv->vni_mask;
 					lane_n++;
 					lane_vip_miss += hn[j].vip_known;
 					lane_bytes += lens[i];

@@ -9,6 +9,7 @@
 #define VFP_LRU_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define VFP_LRU_WAYS 4u
 
@@ -40,8 +41,33 @@ struct vfp_lru {
 
 int vfp_lru_init(struct vfp_lru *l, uint32_t slots);
 void vfp_lru_destroy(struct vfp_lru *l);
-/* Returns the entry for the key, or NULL; *slot gets the way to fill on a miss. */
-struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash, const uint8_t src[16], const uint8_t vip[16],
-				 uint16_t sport, uint16_t vport, uint8_t proto, struct vfp_lru_ent **slot);
+/* Returns the entry for the key, or NULL; *slot gets the way to fill on a miss. Inline: every
+ * VIP frame of a batch looks up its connection, and a call through the PLT costs it its
+ * spills and reloads besides the call. */
+static inline struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash, const uint8_t src[16],
+						const uint8_t vip[16], uint16_t sport, uint16_t vport, uint8_t proto,
+						struct vfp_lru_ent **slot)
+{
+	struct vfp_lru_ent *set = &l->ents[(size_t)(hash & l->set_mask) * VFP_LRU_WAYS], *old = set;
+	uint32_t w;
+
+	l->clock++;
+	for (w = 0; w < VFP_LRU_WAYS; w++) {
+		struct vfp_lru_ent *e = &set[w];
+		if (e->used && e->sport == sport && e->vport == vport && e->proto == proto &&
+		    !memcmp(e->src, src, 16) && !memcmp(e->vip, vip, 16)) {
+			e->stamp = l->clock;
+			return e;
+		}
+		/* Unused ways first, then the oldest stamp (wrap-safe difference). */
+		if (!e->used) {
+			if (old->used)
+				old = e; /* keep scanning: a later way may still hit */
+		} else if (old->used && (int32_t)(e->stamp - old->stamp) < 0)
+			old = e;
+	}
+	*slot = old;
+	return NULL;
+}
 
 #endif

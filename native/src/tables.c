@@ -404,6 +404,13 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 		*mv = (struct vfp_mac_verdict){ .kind = VFP_V_ENCAP, .encap = vt->encap, .port = vt->id, .vni_mask = ~0u };
 		memcpy(&mv->addr_hi, hi, 8);
 	}
+	for (i = 0; i < VFP_MAC_VTEP0 + t->vtep_mask + 1; i++) {
+		struct vfp_mac_verdict *mv = &t->mac_verdicts[i];
+		mv->tmpl.kind = mv->kind;
+		mv->tmpl.encap = mv->encap;
+		mv->tmpl.port = mv->port;
+		memcpy(mv->tmpl.addr + 8, &mv->addr_hi, 8);
+	}
 	/* Later entries replace earlier ones with the same key: the builder is a log. A remote
 	 * MAC's VTEP is resolved here, once, instead of a hash lookup per packet. */
 	for (i = 0; i < b->macs.n; i++) {
