@@ -225,62 +225,73 @@ describe('FlowTableManager (fake switch)', () => {
     expect(decodeCookie([...sw.flows.values()][0]?.cookie ?? 0n).objectId).toBe(2);
   });
 
-  it('paces incremental bundles minIntervalMs apart: a change right after a bundle waits, one after a quiet spell goes at once', async () => {
-    const m = await connect({ round: 1, minIntervalMs: 400 });
-    const timed = async (f: () => Promise<unknown>): Promise<number> => {
-      const t0 = performance.now();
-      await f();
-      return performance.now() - t0;
+  /**
+   * Pacing on a clock that moves only when the test or a pacing wait moves it: the waits the
+   * manager asks for are exact, whatever the machine's load (wall-clock bounds failed under
+   * load: "at once" took more than 300 ms there).
+   */
+  function virtualClock() {
+    const waits: number[] = [];
+    let t = 1000;
+    return {
+      waits,
+      advance: (ms: number) => void (t += ms),
+      clock: { now: () => t, sleep: async (ms: number) => void (waits.push(Math.round(ms)), (t += ms)) },
     };
-    expect(await timed(() => m.setDesired(owner(PORT, 1), [flow(0, 1)]))).toBeLessThan(300);
-    expect(await timed(() => m.setDesired(owner(PORT, 2), [flow(0, 2)]))).toBeGreaterThanOrEqual(390);
-    await new Promise((r) => setTimeout(r, 450));
-    expect(await timed(() => m.setDesired(owner(PORT, 3), [flow(0, 3)]))).toBeLessThan(300);
-    // A full sync is not held back.
+  }
+
+  it('paces incremental bundles minIntervalMs apart: a change right after a bundle waits, one after a quiet spell goes at once', async () => {
+    const v = virtualClock();
+    const m = await connect({ round: 1, minIntervalMs: 400, clock: v.clock });
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    expect(v.waits).toEqual([]);
+    await m.setDesired(owner(PORT, 2), [flow(0, 2)]);
+    expect(v.waits).toEqual([400]);
+    v.advance(450);
+    await m.setDesired(owner(PORT, 3), [flow(0, 3)]);
+    expect(v.waits).toEqual([400]);
+    // A full sync is not held back, right after a bundle as it may be.
     sw.flows.clear();
-    expect(await timed(() => m.resync())).toBeLessThan(300);
+    await m.resync();
+    expect(v.waits).toEqual([400]);
     expect(sw.flows.size).toBe(3);
   });
 
   it('doubles the interval while changes keep coming, up to maxIntervalMs, and starts again from minIntervalMs after a quiet spell', async () => {
-    // Intervals well above a loaded machine's bundle round trip: "at once" must not pass for a wait.
-    const m = await connect({ round: 1, minIntervalMs: 400, maxIntervalMs: 1000 });
-    let n = 0;
-    const timed = async (): Promise<number> => {
-      const t0 = performance.now();
-      n++;
-      await m.setDesired(owner(PORT, n), [flow(0, n)]);
-      return performance.now() - t0;
-    };
-    expect(await timed()).toBeLessThan(300);
-    expect(await timed()).toBeGreaterThanOrEqual(390);
-    expect(await timed()).toBeGreaterThanOrEqual(790);
-    // Capped: 1000, not 1600.
-    const capped = await timed();
-    expect(capped).toBeGreaterThanOrEqual(990);
-    expect(capped).toBeLessThan(1500);
-    await new Promise((r) => setTimeout(r, 1100));
-    expect(await timed()).toBeLessThan(300);
-    // Back to 400, not 800 or 1000.
-    const afterQuiet = await timed();
-    expect(afterQuiet).toBeGreaterThanOrEqual(390);
-    expect(afterQuiet).toBeLessThan(750);
+    const v = virtualClock();
+    const m = await connect({ round: 1, minIntervalMs: 400, maxIntervalMs: 1000, clock: v.clock });
+    for (let n = 1; n <= 4; n++) await m.setDesired(owner(PORT, n), [flow(0, n)]);
+    // The first at once, then 400, 800 and 1000 (capped, not 1600).
+    expect(v.waits).toEqual([400, 800, 1000]);
+    v.advance(1100);
+    await m.setDesired(owner(PORT, 5), [flow(0, 5)]);
+    await m.setDesired(owner(PORT, 6), [flow(0, 6)]);
+    // At once after the quiet spell, then back to 400 (not 800 or 1000).
+    expect(v.waits).toEqual([400, 800, 1000, 400]);
     expect(sw.flows.size).toBe(6);
   });
 
   it('pace() waits out the interval for a caller that computes its change after it, which then goes at once and still counts as a burst', async () => {
-    const m = await connect({ round: 1, minIntervalMs: 400, maxIntervalMs: 1600 });
-    const timed = async (f: () => Promise<unknown>): Promise<number> => {
-      const t0 = performance.now();
-      await f();
-      return performance.now() - t0;
-    };
+    const v = virtualClock();
+    const m = await connect({ round: 1, minIntervalMs: 400, maxIntervalMs: 1600, clock: v.clock });
     await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
-    expect(await timed(() => m.pace())).toBeGreaterThanOrEqual(390);
-    expect(await timed(() => m.setDesired(owner(PORT, 2), [flow(0, 2)]))).toBeLessThan(300);
+    await m.pace();
+    expect(v.waits).toEqual([400]);
+    await m.setDesired(owner(PORT, 2), [flow(0, 2)]);
+    expect(v.waits).toEqual([400]);
     // Held back once since the last bundle: the interval doubled.
-    expect(await timed(() => m.setDesired(owner(PORT, 3), [flow(0, 3)]))).toBeGreaterThanOrEqual(790);
+    await m.setDesired(owner(PORT, 3), [flow(0, 3)]);
+    expect(v.waits).toEqual([400, 800]);
     expect(sw.flows.size).toBe(3);
+  });
+
+  it('paces on the real clock by default', async () => {
+    const m = await connect({ round: 1, minIntervalMs: 200 });
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    const t0 = performance.now();
+    await m.setDesired(owner(PORT, 2), [flow(0, 2)]);
+    // A lower bound only: a loaded machine may take longer, never less.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
   });
 
   it('records changes while disconnected and installs them on reconnect', async () => {

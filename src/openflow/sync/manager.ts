@@ -55,7 +55,20 @@ export interface FlowTableManagerOptions {
    */
   lanes?: readonly OpenFlowConnection[];
   logger?: OpenFlowLogger;
+  /** Time for pacing (default: performance.now and setTimeout); tests give a virtual one. */
+  clock?: PacingClock;
 }
+
+/** What pacing reads and waits on. */
+export interface PacingClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const REAL_CLOCK: PacingClock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
 
 /** The lane of an owner's flows: its cookie (owner and round), spread by a multiplicative hash. */
 function laneOf(cookie: bigint, lanes: number): number {
@@ -119,7 +132,8 @@ class Manager extends EventEmitter implements FlowTableManager {
   private intervalMs: number;
   /** A change since the last bundle had to wait for the interval: the burst goes on. */
   private heldBack = false;
-  /** When the last bundle committed (performance.now()). */
+  private readonly clock: PacingClock;
+  /** When the last bundle committed (clock.now()). */
   private lastSentAt = -Infinity;
   private readonly lanes: readonly OpenFlowConnection[];
   private readonly onConnected = (): void => {
@@ -145,6 +159,7 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.minIntervalMs = opts.minIntervalMs ?? 0;
     this.maxIntervalMs = Math.max(this.minIntervalMs, opts.maxIntervalMs ?? 0);
     this.intervalMs = this.minIntervalMs;
+    this.clock = opts.clock ?? REAL_CLOCK;
     this.lanes = opts.lanes ?? [];
   }
 
@@ -195,10 +210,10 @@ class Manager extends EventEmitter implements FlowTableManager {
   }
 
   async pace(): Promise<void> {
-    const wait = this.lastSentAt + this.intervalMs - performance.now();
+    const wait = this.lastSentAt + this.intervalMs - this.clock.now();
     if (wait <= 0) return;
     this.heldBack = true;
-    await new Promise((r) => setTimeout(r, wait));
+    await this.clock.sleep(wait);
   }
 
   /** One operation at a time: each diff must see the state the previous one left. */
@@ -295,7 +310,7 @@ class Manager extends EventEmitter implements FlowTableManager {
     }
     if (prepared) this.desired.commit(prepared);
     if (counts.flowMods + counts.groupMods > 0) {
-      this.lastSentAt = performance.now();
+      this.lastSentAt = this.clock.now();
       // Held back since the previous bundle: a burst, so the next waits longer; else it starts again.
       this.intervalMs = this.heldBack ? Math.min(this.maxIntervalMs, this.intervalMs * 2) : this.minIntervalMs;
       this.heldBack = false;
