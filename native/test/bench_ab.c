@@ -18,12 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include "../include/vfp.h"
-#define NFRAMES 65536u
-#define NFWD 4096u
-#define BATCH 64u
-#define STRIDE 2048u
-#define HEADROOM 256u
-#define BACKENDS 8u
+#include "bench_workload.h"
 struct L {
 	const char *path;
 	struct vfp_ctx *ctx;

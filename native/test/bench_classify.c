@@ -16,13 +16,7 @@
 #include <time.h>
 
 #include "../include/vfp.h"
-
-#define NFRAMES 65536u
-#define NFWD 4096u
-#define BATCH 64u
-#define STRIDE 2048u
-#define HEADROOM 256u
-#define BACKENDS 8u
+#include "bench_workload.h"
 
 /* CLOCK=cpu: this thread's CPU time instead of wall time, so rounds in which the shared
  * machine ran something else on this core do not count that time as the classifier's. */

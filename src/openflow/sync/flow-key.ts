@@ -72,7 +72,8 @@ function fieldToken(f: Oxm): string | undefined {
 const frozenTokens = new WeakMap<object, string | null>();
 
 function cachedToken(f: Oxm): string | undefined {
-  if (!Object.isFrozen(f)) return fieldToken(f);
+  // Scalar values only: freezing an object does not freeze the bytes of a Buffer it holds.
+  if (!Object.isFrozen(f) || typeof f.value === 'object' || typeof f.mask === 'object') return fieldToken(f);
   let t = frozenTokens.get(f);
   if (t === undefined) frozenTokens.set(f, (t = fieldToken(f) ?? null));
   return t ?? undefined;
