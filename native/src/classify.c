@@ -69,11 +69,11 @@ static inline __attribute__((always_inline)) uint32_t l2_lookup_h(const struct v
 		return 0;
 	}
 	mv = &t->mac_verdicts[tag];
-	v->kind = mv->kind;
-	v->encap = mv->encap;
-	v->port = mv->port | (m->val & mv->port_mask);
+	v->kind = mv->tmpl.kind;
+	v->encap = mv->tmpl.encap;
+	v->port = mv->tmpl.port | (m->val & mv->port_mask);
 	v->vni = (m->val & mv->vni_mask) | (v->vni & ~mv->vni_mask);
-	memcpy(v->addr + 8, &mv->addr_hi, 8);
+	memcpy(v->addr + 8, mv->tmpl.addr + 8, 8);
 	return tag; /* ENCAP: VFP_MAC_VTEP0 + the VTEP's slot, which is its header template's too */
 }
 

@@ -393,7 +393,7 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	for (i = 0; i <= t->vtep_mask; i++)
 		if (t->vteps[i].used)
 			vtep_template(t, &t->vteps[i], &t->vtep_tmpl[i]);
-	t->mac_verdicts[VFP_MAC_LOCAL] = (struct vfp_mac_verdict){ .kind = VFP_V_LOCAL, .port_mask = ~0u };
+	t->mac_verdicts[VFP_MAC_LOCAL] = (struct vfp_mac_verdict){ .tmpl.kind = VFP_V_LOCAL, .port_mask = ~0u };
 	for (i = 0; i <= t->vtep_mask; i++) {
 		const struct vfp_vtep_ent *vt = &t->vteps[i];
 		struct vfp_mac_verdict *mv = &t->mac_verdicts[VFP_MAC_VTEP0 + i];
@@ -401,15 +401,8 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 				  (uint8_t)(vt->ip >> 8), (uint8_t)vt->ip };
 		if (!vt->used)
 			continue;
-		*mv = (struct vfp_mac_verdict){ .kind = VFP_V_ENCAP, .encap = vt->encap, .port = vt->id, .vni_mask = ~0u };
-		memcpy(&mv->addr_hi, hi, 8);
-	}
-	for (i = 0; i < VFP_MAC_VTEP0 + t->vtep_mask + 1; i++) {
-		struct vfp_mac_verdict *mv = &t->mac_verdicts[i];
-		mv->tmpl.kind = mv->kind;
-		mv->tmpl.encap = mv->encap;
-		mv->tmpl.port = mv->port;
-		memcpy(mv->tmpl.addr + 8, &mv->addr_hi, 8);
+		*mv = (struct vfp_mac_verdict){ .tmpl.kind = VFP_V_ENCAP, .tmpl.encap = vt->encap, .tmpl.port = vt->id, .vni_mask = ~0u };
+		memcpy(mv->tmpl.addr + 8, hi, 8);
 	}
 	/* Later entries replace earlier ones with the same key: the builder is a log. A remote
 	 * MAC's VTEP is resolved here, once, instead of a hash lookup per packet. */

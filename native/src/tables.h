@@ -48,17 +48,14 @@ _Static_assert(sizeof(struct vfp_mac_ent) == 16, "four MAC entries to a cache li
  * snapshot, made when it is built): the classifier copies these and merges the entry's
  * val in with masks, so a frame's verdict costs no branch on local/remote. */
 struct vfp_mac_verdict {
-	uint8_t kind;       /* VFP_V_LOCAL or VFP_V_ENCAP (tag VFP_MAC_SLOW is taken apart) */
-	uint8_t encap;
-	uint16_t pad;
-	uint32_t port;      /* ENCAP: the VTEP id (LOCAL: 0, the port is val) */
-	uint32_t port_mask; /* verdict port = port | (val & port_mask) */
-	uint32_t vni_mask;  /* verdict vni = (val & vni_mask) | (vni & ~vni_mask): LOCAL keeps the decap VNI */
-	uint64_t addr_hi;   /* verdict.addr[8..15]: ENCAP: ::ffff:VTEP-IP's low half; LOCAL: 0 */
-	/* The same as a whole verdict (network, vni 0; port without val): the batch's common
-	 * lane copies it and sets three words, instead of zeroing a verdict and filling it
-	 * field by field from the above (~10 instructions of every such frame). */
+	/* As a whole verdict: kind (VFP_V_LOCAL or VFP_V_ENCAP; tag VFP_MAC_SLOW is taken apart),
+	 * encap, port (ENCAP: the VTEP id; LOCAL: 0, the port is val), addr[8..15] (ENCAP:
+	 * ::ffff:VTEP-IP's low half; LOCAL: 0), the rest zero. The batch's common lane copies it
+	 * and sets three words, instead of zeroing a verdict and filling it field by field (~10
+	 * instructions of every such frame); the general path takes those four fields from it. */
 	struct vfp_verdict tmpl;
+	uint32_t port_mask; /* verdict port = tmpl.port | (val & port_mask) */
+	uint32_t vni_mask;  /* verdict vni = (val & vni_mask) | (vni & ~vni_mask): LOCAL keeps the decap VNI */
 };
 
 struct vfp_vni_ent {
