@@ -6,8 +6,9 @@
  *        ChassisManager (only: this node, over VNETD_OVSDB): br-int/br-phy layout, the
  *            Node's status, the binding (Bound, node, ofport) of this node's ports
  *        PipelineReconciler (node: this node, readiness off): compiles and installs this
- *            node's flows (new cookie round per run, old round deleted after: a restart
- *            never empties the table) and reports what is installed (uid -> version)
+ *            node's flows (a restart compares the table with what it compiles and sends
+ *            only the difference, in one atomic bundle: it never empties the table) and
+ *            reports what is installed (uid -> version)
  *        RealizationReporter: that report into the Node's status.realized
  *   the controller's leader aggregates Ready of ports, networks and load balancers from
  *   every needed node's status.realized.

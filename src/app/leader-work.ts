@@ -4,8 +4,9 @@
  * the chassis manager and the flow pipeline. All-in-one vnetd starts them once; a
  * controller replica starts them on becoming leader and stops them on losing it. Every
  * one of them is level-triggered and reads the store at start, so a new leader resumes
- * where the old one stopped; the pipeline installs a new cookie round before deleting the
- * old one, so a takeover never empties a switch's table.
+ * where the old one stopped; the pipeline compares each switch's table with what it
+ * compiles and sends only the difference, in one atomic bundle, so a takeover never
+ * empties a switch's table.
  */
 import type { Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';

@@ -35,6 +35,7 @@ import { ensureTlsMaterial } from '../pki/certificates';
 import type { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { registerFastPathMetrics } from '../api/fastpath-metrics';
+import { registerOpenFlowMetrics } from '../api/openflow-metrics';
 import { NAMESPACE_TYPE, ResourceCatalog } from '../resources/catalog';
 import type { VirtualNetwork } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
@@ -139,6 +140,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // they have while another replica takes over.
   const fastPath = new FastPathNodes({ objects, logger, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
   registerFastPathMetrics(metrics.registry, fastPath);
+  // Read through `work`: the pipeline is this leader term's (none while another replica leads).
+  registerOpenFlowMetrics(metrics.registry, { flowTables: () => work?.pipeline.flowTables() ?? [] });
   const workOptions = { objects, catalog, logger, workers: config.workers, openflowLanes: config.openflowLanes, chassis, agents: role === 'controller' && !chassis, fastPath };
   // With etcd the leader writes through a fenced view of the store (see EtcdStore.fenced).
   const startWork = async (fenceKey?: string) => {

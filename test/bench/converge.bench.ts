@@ -35,8 +35,10 @@
  *    BENCH_VNETD_LOG=debug BENCH_LOG_DIR=DIR, `npx tsx test/bench/newport-trace.ts
  *    DIR/vnetd-N<n>-1.log <plug epoch>` shows where vnetd spent the time;
  *  - packets lost across a controller restart: `ping -i 0.01` from b to a; after 1 s
- *    vnetd: kill -9 of the vnetd process and a new one on the same data dir, until both
- *    nodes carry only the new cookie round; OVN: kill -9 of ovn-controller on BOTH
+ *    vnetd: kill -9 of the vnetd process and a new one on the same data dir, until the
+ *    new one has synced both nodes' tables (its /metrics: vnetd_openflow_in_sync 1 on
+ *    each; it adopts the cookie round it finds and sends only what differs, so the
+ *    switch shows nothing); OVN: kill -9 of ovn-controller on BOTH
  *    hypervisors (the daemons that program the flows; northd and the databases keep
  *    running) and a new one on each, until `--wait=hv sync` returns and the flow count
  *    is back. Then 1 s more; lost = icmp_seq numbers missing below the last answered;
@@ -478,14 +480,11 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
 }
 
 /** Cookie rounds of vnetd's flows (cookie app byte 0x56) on a hypervisor. */
-async function rounds(hv: Hypervisor): Promise<Set<number>> {
-  const o = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
-  const out = new Set<number>();
-  for (const m of o.matchAll(/cookie=0x([0-9a-f]+),/g)) {
-    const cookie = BigInt(`0x${m[1]}`);
-    if (((cookie >> 32n) & 0xffn) === 0x56n) out.add(Number(cookie >> 48n));
-  }
-  return out;
+/** Nodes whose flow table a vnetd has fully synced since it started (its /metrics). */
+async function nodesInSync(v: VnetdProcess): Promise<Set<string>> {
+  const r = await v.call('GET', '/metrics').catch(() => undefined);
+  if (r?.status !== 200) return new Set();
+  return new Set([...r.text.matchAll(/^vnetd_openflow_in_sync\{node="([^"]+)"\} 1$/gm)].map((m) => m[1]!));
 }
 
 async function benchVnetd(n: number): Promise<Result> {
@@ -611,13 +610,12 @@ async function benchVnetd(n: number): Promise<Result> {
 
     let restart: RestartLoss | undefined;
     if (RESTART) {
-      const before = await Promise.all(bed.hypervisors.map(rounds));
       restart = await lossAcross(b.vm, a.ip, async () => {
         await stopProcess(v!.child, 'SIGKILL');
         v = await startVnetdProcess(dataDir);
         await eventually(async () => {
-          const now = await Promise.all(bed!.hypervisors.map(rounds));
-          return now.every((r, i) => r.size === 1 && ![...r].some((x) => before[i]!.has(x)));
+          const synced = await nodesInSync(v!);
+          return bed!.hypervisors.every((hv) => synced.has(hv.name));
         }, 300_000, 50);
       });
       out(`  vnetd N=${n}: restart (kill -9, new process): ${restart.lost} of ${restart.lost + restart.answered} pings lost, converged ${restart.convergeMs.toFixed(0)} ms after the kill`);

@@ -2,8 +2,9 @@
  * Flow-table sync against a real ovs-vswitchd (userspace datapath, own netns):
  * 10,000 flows in one bundle dumped back identical, bad flows failing the whole
  * bundle, resync after an ovs-vswitchd restart sending only missing flows, a
- * controller restart (new round) that never empties the table, and foreign
- * flows that no sync ever touches.
+ * controller restart that adopts the switch's round and sends only what changed,
+ * one under a new round that never empties the table, and foreign flows that no
+ * sync ever touches.
  */
 import { writeFile } from 'node:fs/promises';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
@@ -17,6 +18,7 @@ import {
   createFlowTableManager,
   decodeCookie,
   encodeCookie,
+  flowKey,
   type DesiredFlow,
   type FlowTableManager,
   type SyncResult,
@@ -185,21 +187,22 @@ describeOvs('flow-table sync against ovs-vswitchd', () => {
     await expectForeignIntact();
   }, 60_000);
 
-  it('a controller restart with a new round replaces the flows without ever emptying the table', async () => {
+  /** A new manager on a new connection, as a restarted controller has; its bundles recorded. */
+  async function restartedManager(round?: number): Promise<{ bundles: OfMessage[][] }> {
     manager.stop();
     await conn.close();
-    // The new run wants 9,500 of the old flows plus 500 new ones.
-    const next = [...flows.slice(0, N - 500), ...generateFlows(N + 500).slice(N)];
     conn = createConnection(`unix:${ovs.bridgeMgmtSocket('br0')}`, { reconnect: false });
     await conn.ready();
     const bundles: OfMessage[][] = [];
     const spy: OpenFlowConnection = Object.create(conn, {
       bundle: { value: (msgs: readonly OfMessage[], opts?: { flags?: number }) => (bundles.push([...msgs]), conn.bundle(msgs, opts)) },
     }) as OpenFlowConnection;
-    manager = createFlowTableManager(spy, {}); // round chosen from what the switch holds
-    await manager.apply(ownerChanges(next));
+    manager = createFlowTableManager(spy, round === undefined ? {} : { round });
+    return { bundles };
+  }
 
-    // Watch the table from a second connection while the new round goes in.
+  /** Starts the manager while a second connection counts our flows, again and again: the table's sizes seen meanwhile. */
+  async function startWatchingTable(): Promise<number[]> {
     const watcher = createConnection(`unix:${ovs.bridgeMgmtSocket('br0')}`, { reconnect: false });
     await watcher.ready();
     const counts: number[] = [];
@@ -215,19 +218,57 @@ describeOvs('flow-table sync against ovs-vswitchd', () => {
     watching = false;
     await watch;
     await watcher.close();
+    return counts;
+  }
 
-    expect(manager.round).toBe(2);
-    expect(counts.length).toBeGreaterThan(1);
-    // Atomic bundle: the switch goes from the old 10,000 straight to the new 10,000.
+  const ageOf = async (g: GeneratedFlow): Promise<number> => {
+    const key = flowKey(g.flow.tableId, g.flow.priority, g.flow.match);
+    const dump = await conn.dumpFlows({ tableId: g.flow.tableId, ...appSelector(DEFAULT_COOKIE_APP), match: g.flow.match });
+    const f = dump.find((d) => flowKey(d.tableId, d.priority, d.match) === key);
+    return f ? f.durationSec + f.durationNsec / 1e9 : -1;
+  };
+
+  it('a controller restart adopts the round on the switch and sends only what changed, leaving the rest untouched', async () => {
+    // The new run wants 9,500 of the old flows plus 500 new ones.
+    const next = [...flows.slice(0, N - 500), ...generateFlows(N + 500).slice(N)];
+    const kept = flows[0]!;
+    const { bundles } = await restartedManager();
+    const ageBefore = await ageOf(kept);
+    expect(ageBefore).toBeGreaterThan(0);
+    await manager.apply(ownerChanges(next));
+    const counts = await startWatchingTable();
+
+    expect(manager.round).toBe(1);
+    // Atomic: the switch goes from the old 10,000 straight to the new 10,000.
     expect(Math.min(...counts)).toBeGreaterThanOrEqual(N);
     expect(bundles).toHaveLength(1);
     const msgs = bundles[0] as FlowModMessage[];
-    const adds = msgs.filter((m) => m.command === 'add');
-    expect(adds).toHaveLength(N);
+    expect(msgs.filter((m) => m.command === 'add')).toHaveLength(500);
+    expect(msgs.filter((m) => m.command === 'delete_strict')).toHaveLength(500);
+    expect(msgs).toHaveLength(1000);
+    expect(manager.counters().lastSyncUnchangedFlows).toBe(N - 500);
+    // An unchanged flow was not re-added: its age goes on (OVS restarts it on an add).
+    expect(await ageOf(kept)).toBeGreaterThanOrEqual(ageBefore);
+    expect(await ourDump()).toEqual(desiredText(next, 1));
+    await expectForeignIntact();
+    flows.splice(0, N, ...next);
+  }, 60_000);
+
+  it('a restart under a new round replaces every flow without ever emptying the table, then deletes the old round', async () => {
+    const { bundles } = await restartedManager(2);
+    await manager.apply(ownerChanges(flows));
+    const counts = await startWatchingTable();
+
+    expect(manager.round).toBe(2);
+    expect(counts.length).toBeGreaterThan(1);
+    expect(Math.min(...counts)).toBeGreaterThanOrEqual(N);
+    expect(bundles).toHaveLength(1);
+    const msgs = bundles[0] as FlowModMessage[];
+    expect(msgs.filter((m) => m.command === 'add')).toHaveLength(N);
     // The old round goes last, with one masked delete, after every new flow is in.
     expect(msgs).toHaveLength(N + 1);
     expect(msgs[N]).toMatchObject({ command: 'delete', tableId: 255, match: [], cookie: encodeCookie({ round: 1, category: 0, app: DEFAULT_COOKIE_APP, objectId: 0 }), cookieMask: 0xffff00ff00000000n });
-    expect(await ourDump()).toEqual(desiredText(next, 2));
+    expect(await ourDump()).toEqual(desiredText(flows, 2));
     const rounds = new Set((await conn.dumpFlows(appSelector(DEFAULT_COOKIE_APP))).map((f) => decodeCookie(f.cookie).round));
     expect([...rounds]).toEqual([2]);
     await expectForeignIntact();

@@ -1,16 +1,17 @@
 /**
  * The flow cookie layout, after Antrea's:
  *
- *   bits 63..48  round     controller restart round (1..65535; 0 is never ours)
+ *   bits 63..48  round     generation of our flows (1..65535; 0 is never ours)
  *   bits 47..40  category  owner kind (port, network, load balancer...; 0..255)
  *   bits 39..32  app       which controller wrote the flow (Antrea's "reserved" byte)
  *   bits 31..0   objectId  owner instance within the category
  *
  * A flow belongs to this controller iff its app byte is ours and its round is
  * not 0, so cookies other tools write (ovs-ofctl's default 0, other
- * controllers' app bytes) are never matched by our masked deletes. The round
- * lets one cookie-masked delete (round + app bits) remove everything a
- * previous run installed, after the new run has installed its own flows.
+ * controllers' app bytes) are never matched by our masked deletes. A new run
+ * adopts the round it finds on the switch, so an unchanged table is left as it
+ * is; when a run uses another round, one cookie-masked delete (round + app
+ * bits) removes everything of the old one after the new flows are in.
  */
 export const COOKIE_ROUND_SHIFT = 48n;
 export const COOKIE_CATEGORY_SHIFT = 40n;
@@ -77,11 +78,6 @@ export function roundSelector(round: number, app: number): { cookie: bigint; coo
 /** Cookie and mask selecting every flow of this app, whatever the round (for dumps). */
 export function appSelector(app: number): { cookie: bigint; cookieMask: bigint } {
   return { cookie: BigInt(app) << COOKIE_APP_SHIFT, cookieMask: COOKIE_APP_MASK };
-}
-
-/** The round after `previous`, wrapping past 65535 to 1 (0 is reserved). */
-export function nextRound(previous: number): number {
-  return (previous % 0xffff) + 1;
 }
 
 /** A stable map key for an owner. */

@@ -9,14 +9,23 @@ export interface CookieContext {
   app: number;
 }
 
-/** Rounds of ours present in a dump (already filtered to our app byte). */
-export function roundsIn(dump: readonly FlowStats[]): Set<number> {
-  const rounds = new Set<number>();
+/**
+ * The round a new run adopts from what the switch holds: the one carrying most of our
+ * flows (the latest on a tie), so that a restart rewrites nothing that is already right;
+ * undefined when the switch holds none of ours.
+ */
+export function adoptableRound(dump: readonly FlowStats[]): number | undefined {
+  const counts = new Map<number, number>();
   for (const f of dump) {
     const r = decodeCookie(f.cookie).round;
-    if (r !== 0) rounds.add(r);
+    if (r !== 0) counts.set(r, (counts.get(r) ?? 0) + 1);
   }
-  return rounds;
+  let best: number | undefined;
+  for (const [r, n] of counts) {
+    const have = best === undefined ? -1 : counts.get(best)!;
+    if (n > have || (n === have && r > best!)) best = r;
+  }
+  return best;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Flow-table sync: keeps a switch's flows and groups equal to what owners
  * desire, sending only differences in atomic bundles, with Antrea-style
- * cookies (owner + restart round) so that nothing is ever flushed.
+ * cookies (owner + round) so that nothing is ever flushed, and a restart
+ * sends only what changed while the controller was away.
  */
 export * from './cookie';
 export { createFlowTableManager } from './manager';

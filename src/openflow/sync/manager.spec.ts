@@ -56,10 +56,15 @@ describe('FlowTableManager (fake switch)', () => {
     await sw.close();
   });
 
-  async function connect(opts: Parameters<typeof createFlowTableManager>[1] = { round: 1 }): Promise<FlowTableManager> {
+  async function openConn(): Promise<OpenFlowConnection> {
     const c = createConnection(sw.target, { reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
     conns.push(c);
     await c.ready();
+    return c;
+  }
+
+  async function connect(opts: Parameters<typeof createFlowTableManager>[1] = { round: 1 }): Promise<FlowTableManager> {
+    const c = await openConn();
     const m = createFlowTableManager(c, opts);
     managers.push(m);
     await m.start();
@@ -129,11 +134,65 @@ describe('FlowTableManager (fake switch)', () => {
     expect([...sw.flows.values()].every((f) => decodeCookie(f.cookie).round === 8)).toBe(true);
   });
 
-  it('picks the round after the highest one on the switch when none is given', async () => {
-    sw.install({ ...flow(0, 1), cookie: encodeCookie({ round: 41, category: PORT, app: 0x56, objectId: 1 }) });
+  it('a restart adopts the round on the switch and sends only what differs from it', async () => {
+    const m1 = await connect({});
+    expect(m1.round).toBe(1); // an empty switch
+    await m1.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 2)]);
+    await m1.setDesired(owner(NET, 1), [flow(3, 50)]);
+    m1.stop();
+    const bundles = sw.committed.length;
+
+    // Unchanged: nothing is sent at all.
+    const m2 = createFlowTableManager(conns[0] as OpenFlowConnection, {});
+    managers.push(m2);
+    await m2.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 2)]);
+    await m2.setDesired(owner(NET, 1), [flow(3, 50)]);
+    const sent = m2.counters().flowModsSent;
+    await m2.start();
+    expect(m2.counters()).toMatchObject({ fullSyncs: 1, flowModsSent: sent, lastSyncFlowMods: 0 });
+    expect(m2.round).toBe(1);
+    expect(sw.committed).toHaveLength(bundles);
+    expect(m2.counters().lastSyncUnchangedFlows).toBe(3);
+    m2.stop();
+
+    // Changed while no controller ran: one add, one delete of this round's flow, nothing else.
+    const m3 = createFlowTableManager(conns[0] as OpenFlowConnection, {});
+    managers.push(m3);
+    await m3.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 3)]);
+    await m3.setDesired(owner(NET, 1), [flow(3, 50)]);
+    await m3.start();
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=3', 'delete_strict t0 reg0=2']);
+    expect(m3.round).toBe(1);
+    expect([...sw.flows.keys()].sort()).toEqual([key(0, 1), key(0, 3), key(3, 50)].sort());
+  });
+
+  it('adopts the round holding most of our flows; the others are rewritten or deleted with one masked delete', async () => {
+    const cookie = (round: number, objectId: number) => encodeCookie({ round, category: PORT, app: 0x56, objectId });
+    sw.install({ ...flow(0, 1), cookie: cookie(41, 1) });
+    sw.install({ ...flow(0, 2), cookie: cookie(41, 1) });
+    sw.install({ ...flow(0, 6), cookie: cookie(41, 1) });
+    sw.install({ ...flow(0, 3), cookie: cookie(42, 2) }); // a later round with fewer flows
+    sw.install({ ...flow(0, 4), cookie: cookie(42, 2) });
+    sw.install({ ...flow(0, 5), cookie: cookie(43, 3) });
+    const m = createFlowTableManager(await openConn(), {});
+    managers.push(m);
+    await m.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 2)]);
+    await m.setDesired(owner(PORT, 2), [flow(0, 3)]);
+    await m.start();
+    expect(m.round).toBe(41);
+    // 42's flow that is still wanted moves to round 41, 41's unwanted one goes alone,
+    // the rest of 42 and 43 by mask, last.
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=3', 'delete_strict t0 reg0=6', 'delete round=42', 'delete round=43']);
+    expect([...sw.flows.values()].map((f) => f.cookie).sort()).toEqual([cookie(41, 1), cookie(41, 1), cookie(41, 2)].sort());
+  });
+
+  it('picks round 1 on a switch without flows of ours, and the latest round on a tie', async () => {
+    const cookie = (round: number) => encodeCookie({ round, category: PORT, app: 0x56, objectId: 1 });
+    sw.install({ ...flow(0, 1), cookie: cookie(7) });
+    sw.install({ ...flow(0, 2), cookie: cookie(9) });
     const m = await connect({});
-    expect(m.round).toBe(42);
-    expect(sw.flows.size).toBe(0); // nobody desires the old flow
+    expect(m.round).toBe(9);
+    expect(sw.flows.size).toBe(0); // nobody desires the old flows
   });
 
   it('resyncs after a switch restart, sending only what is missing', async () => {

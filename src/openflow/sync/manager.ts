@@ -4,18 +4,21 @@ import type { OpenFlowConnection, OpenFlowLogger } from '../connection';
 import { BundleFlags } from '../messages/bundle';
 import type { FlowModMessage } from '../messages/flow-mod';
 import { GroupDesc } from '../messages/multipart-reply';
-import { DEFAULT_COOKIE_APP, FlowOwner, appSelector, nextRound } from './cookie';
+import { DEFAULT_COOKIE_APP, FlowOwner, appSelector } from './cookie';
 import { DesiredState, PreparedOwner } from './desired-state';
-import { planFullSync, planIncremental, roundsIn } from './diff';
+import { adoptableRound, planFullSync, planIncremental } from './diff';
 import { FlowSyncError } from './errors';
 import { SyncPlan, planCounts, planMessages } from './plan';
 import { DesiredFlow, DesiredGroup, OwnerChange, SyncCounters, SyncResult, emptyCounters } from './types';
 
 export interface FlowTableManagerOptions {
   /**
-   * This run's round (1..65535), stored by the caller across restarts. Absent:
-   * chosen at the first sync as the round after the highest one of ours found
-   * on the switch, so a restart always gets a new round.
+   * This run's round (1..65535). Absent: adopted at the first sync from the switch (the
+   * round holding most of our flows, 1 on an empty switch), so that a restart sends only
+   * what differs between the table and the desired state: flows already right keep their
+   * counters and age, and ovs-vswitchd revalidates nothing for them. A round given here
+   * that differs from the switch's re-adds every flow under it, then deletes the old
+   * round with one masked delete (Antrea's way), in one atomic bundle either way.
    */
   round?: number;
   /** The cookie's app byte that marks flows as ours (default 0x56). */
@@ -251,9 +254,8 @@ class Manager extends EventEmitter implements FlowTableManager {
     ]);
     const groups: GroupDesc[] = groupsBody.kind === 'group_desc' ? groupsBody.groups : [];
     if (this.roundValue === undefined) {
-      const seen = roundsIn(dump);
-      this.roundValue = seen.size ? nextRound(Math.max(...seen)) : 1;
-      this.log.info({ round: this.roundValue, previousRounds: [...seen] }, 'openflow sync: chose round');
+      this.roundValue = adoptableRound(dump) ?? 1;
+      this.log.info({ round: this.roundValue, dumped: dump.length }, 'openflow sync: adopted round');
     }
     const { plan, unchanged } = planFullSync(
       this.desired.flows(),

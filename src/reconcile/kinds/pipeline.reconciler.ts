@@ -15,8 +15,8 @@
  *
  * One OpenFlow connection and FlowTableManager per node, dialled at the chassis
  * session's controller target (br-int's passive punix:...br-int.vnetd). The manager
- * resyncs by itself after reconnects; a new process run uses a new cookie round and
- * deletes the old round only after installing its own flows.
+ * resyncs by itself after reconnects; a new process run adopts the cookie round it finds
+ * on the switch and sends only what differs from the table, in one atomic bundle.
  *
  * Split across processes (`vnetd agent` + `vnetd controller`): each agent runs this with
  * `node` (program only its own node), `readiness: 'off'` and `onRealized` (it publishes
@@ -28,7 +28,7 @@ import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND, firstReadyInterface, interfaceIdOf } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
-import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableManager, type OwnerChange } from '../../openflow/sync';
+import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableManager, type OwnerChange, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerIds,
   compileNode,
@@ -147,6 +147,17 @@ export interface PipelineReconcilerOptions {
   readiness?: 'local' | 'node-status' | 'off';
   /** Called with what a node has installed (uid -> version) each time that is known anew. */
   onRealized?: (node: string, realized: ReadonlyMap<string, string>) => void;
+}
+
+/** A programmed node's flow table as /metrics shows it. */
+export interface NodeFlowTable {
+  node: string;
+  connected: boolean;
+  /** A full sync has succeeded on the current connection (what a restart waits for). */
+  inSync: boolean;
+  /** The cookie round of this node's flows; undefined before the first sync. */
+  round: number | undefined;
+  counters: SyncCounters;
 }
 
 /** One node's OpenFlow side. */
@@ -375,6 +386,11 @@ export class PipelineReconciler {
     for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).stop();
     await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
     await Promise.all([...this.agents.keys()].map((n) => this.dropAgent(n)));
+  }
+
+  /** Every programmed node's flow-table state and counters, read at scrape time. */
+  flowTables(): NodeFlowTable[] {
+    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.inSync, round: a.manager.round, counters: a.manager.counters() }));
   }
 
   /** Flow-table counters of a node's manager (tests, metrics). */
@@ -627,8 +643,8 @@ export class PipelineReconciler {
     c.compileMs += compiledMs;
     this.log.debug({ node: name, full, owners: compiledOwners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
     if (!agent.started) {
-      // The first full sync (new cookie round) installs everything, then deletes the
-      // previous run's round: traffic never sees an empty table.
+      // The first full sync sends what differs between the table and everything compiled,
+      // in one atomic bundle: traffic never sees an empty table.
       agent.started = true;
       void agent.manager.start().catch((err: unknown) => this.log.warn({ node: name, err }, 'pipeline: initial sync failed'));
     }
