@@ -14,40 +14,12 @@
  * Transitions run one at a time in order (start the work, stop the work), so a quick
  * lose-and-win never has two sets of reconcilers alive in one process.
  */
-import { hostname } from 'node:os';
 import { Etcd3, type Campaign } from 'etcd3';
 import type { Logger } from 'pino';
-
-/** What the API and logs ask: is this process the one reconciling? */
-export interface Leadership {
-  readonly isLeader: boolean;
-  /** This process's candidate value (host/pid/url). */
-  readonly identity: string;
-}
-
-export interface LeaderCallbacks {
-  /**
-   * Start the leader-only work; a rejection resigns and campaigns again. fenceKey is this
-   * leader's election key: writes that require it to exist (EtcdStore.fenced) are refused
-   * once the lease is lost, even if this process has not noticed yet.
-   */
-  onElected(fenceKey: string): Promise<void>;
-  /** Stop it (idempotent). */
-  onDeposed(): Promise<void>;
-}
+import type { LeaderCallbacks, Leadership } from './leadership';
 
 export const LEADER_KEY_PREFIX = '/vnetd/leader/';
 export const DEFAULT_LEASE_TTL_SECONDS = 2;
-
-export function candidateIdentity(url: string): string {
-  return `${hostname()}/${process.pid}/${url}`;
-}
-
-/** The SQLite controller (and all-in-one): always the leader, from the start. */
-export class SoleLeader implements Leadership {
-  readonly isLeader = true;
-  constructor(readonly identity: string) {}
-}
 
 export interface EtcdLeaderElectionOptions extends LeaderCallbacks {
   client: ConstructorParameters<typeof Etcd3>[0];

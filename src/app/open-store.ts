@@ -1,7 +1,6 @@
 /** Opens the Store the configuration names: the embedded SQLite file or a shared etcd. */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { EtcdStore } from '../store/etcd-store';
 import { SqliteStore } from '../store/sqlite-store';
 import type { Store } from '../store/store';
 import type { StoreConfig } from './config';
@@ -21,9 +20,20 @@ export function etcdClientOptions(store: Extract<StoreConfig, { kind: 'etcd' }>)
 export async function openStore(config: StoreConfig, dataDir: string, logger: Logger): Promise<Store> {
   if (config.kind === 'sqlite') return SqliteStore.open(join(dataDir, 'store.db'), { logger });
   const { hosts, credentials } = etcdClientOptions(config);
+  // Loaded only here: the etcd client and its gRPC stack are a fifth of vnetd's start-up.
+  const { EtcdStore } = await import('../store/etcd-store');
   try {
     return await EtcdStore.open({ endpoints: hosts, keyPrefix: ETCD_KEY_PREFIX, logger, client: { credentials } });
   } catch (err) {
     throw new Error(`cannot open the etcd store at ${hosts.join(', ')}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The leader's view of an etcd store: writes that require the leader's election key to
+ * exist (EtcdStore.fenced). Undefined for any other store (nothing to fence with).
+ */
+export async function fencedStore(kv: Store, fenceKey: string): Promise<Store | undefined> {
+  const { EtcdStore } = await import('../store/etcd-store');
+  return kv instanceof EtcdStore ? kv.fenced(fenceKey) : undefined;
 }

@@ -47,10 +47,10 @@ import { ensureAdminToken, ensureDefaultNamespace, tokenInKubeconfig } from './b
 import type { VnetdConfig } from './config';
 import { writeKubeconfig } from './kubeconfig';
 import { PinoNestLogger } from './nest-logger';
-import { candidateIdentity, EtcdLeaderElection, SoleLeader, type Leadership } from './leader-election';
+import type { EtcdLeaderElection } from './leader-election';
+import { candidateIdentity, SoleLeader, type Leadership } from './leadership';
 import { startLeaderWork, type LeaderWork } from './leader-work';
-import { etcdClientOptions, openStore } from './open-store';
-import { EtcdStore } from '../store/etcd-store';
+import { etcdClientOptions, fencedStore, openStore } from './open-store';
 
 export interface RunningVnetd {
   url: string;
@@ -145,7 +145,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const workOptions = { objects, catalog, logger, workers: config.workers, openflowLanes: config.openflowLanes, chassis, agents: role === 'controller' && !chassis, fastPath };
   // With etcd the leader writes through a fenced view of the store (see EtcdStore.fenced).
   const startWork = async (fenceKey?: string) => {
-    const leaderObjects = fenceKey !== undefined && kv instanceof EtcdStore ? new ObjectStore(kv.fenced(fenceKey)) : objects;
+    const fenced = fenceKey !== undefined ? await fencedStore(kv, fenceKey) : undefined;
+    const leaderObjects = fenced ? new ObjectStore(fenced) : objects;
     work ??= await startLeaderWork({ ...workOptions, objects: leaderObjects });
   };
   const stopWork = async () => {
@@ -157,6 +158,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   let leadership: Leadership;
   const identity = () => candidateIdentity(`https://${config.host}:${config.port}`);
   if (storeConfig.kind === 'etcd') {
+    const { EtcdLeaderElection } = await import('./leader-election');
     election = new EtcdLeaderElection({
       client: etcdClientOptions(storeConfig),
       identity: identity(),
