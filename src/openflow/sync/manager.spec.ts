@@ -452,5 +452,23 @@ describe('FlowTableManager with lanes (fake switch)', () => {
     expect([...sw.flows.keys()].sort()).toEqual([1, 2, 3].flatMap((id) => [key(0, id), key(1, id), key(2, id)]).sort());
     expect(m.counters()).toMatchObject({ bundlesFailed: 1, desiredFlows: 9 });
   });
+
+  it('a group delete rejected after the lanes committed is a partial failure too, and the next sync restores the previous state', async () => {
+    const lb = owner(3, 1);
+    const viaGroup: DesiredFlow = { ...flow(0, 1000), instructions: [{ type: 'apply_actions', actions: [{ type: 'group', groupId: 10 }] }] };
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+    await m.apply([...owners(ids), { owner: lb, flows: [viaGroup], groups: [group(10, 1)] }]);
+    sw.failWhen((msg) => (msg.type === 'group_mod' && msg.command === 'delete' ? 'OFPGMFC_UNKNOWN_GROUP' : undefined));
+    const err = await m.apply([...ids.map((id) => ({ owner: owner(PORT, id), flows: [], groups: [] })), { owner: lb, flows: [], groups: [] }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FlowSyncError);
+    expect((err as FlowSyncError).partial).toBe(true);
+    expect(sw.flows.size).toBe(0); // the lanes' deletes did commit
+    expect(sw.groups.has(10)).toBe(true);
+    sw.failWhen(undefined);
+    // What the manager knows to be installed is still the previous state: the next sync puts it back.
+    await m.resync();
+    expect(sw.flows.size).toBe(121);
+    expect(m.counters()).toMatchObject({ bundlesFailed: 1, desiredFlows: 121, desiredGroups: 1 });
+  });
 });
 

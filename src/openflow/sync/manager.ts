@@ -68,6 +68,9 @@ export interface PacingClock {
   sleep(ms: number): Promise<void>;
 }
 
+/** Every bundle: all or nothing, applied in the order sent (groups before the flows using them). */
+const BUNDLE_FLAGS = BundleFlags.ATOMIC | BundleFlags.ORDERED;
+
 const REAL_CLOCK: PacingClock = {
   now: () => performance.now(),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -286,7 +289,7 @@ class Manager extends EventEmitter implements FlowTableManager {
       else {
         const msgs = planMessages(plan);
         if (msgs.length > 0) {
-          await this.conn.bundle(msgs, { flags: BundleFlags.ATOMIC | BundleFlags.ORDERED });
+          await this.conn.bundle(msgs, { flags: BUNDLE_FLAGS });
           this.stats.bundlesCommitted++;
         }
       }
@@ -343,7 +346,7 @@ class Manager extends EventEmitter implements FlowTableManager {
    * exactly), all lanes awaited, then group deletes (nothing points at them any more).
    */
   private async sendOverLanes(plan: SyncPlan, lanes: readonly OpenFlowConnection[]): Promise<void> {
-    const flags = BundleFlags.ATOMIC | BundleFlags.ORDERED;
+    const flags = BUNDLE_FLAGS;
     const groupsFirst = [...plan.groupAdds, ...plan.groupModifies];
     if (groupsFirst.length) {
       await this.conn.bundle(groupsFirst, { flags });
@@ -359,7 +362,10 @@ class Manager extends EventEmitter implements FlowTableManager {
       throw e instanceof OpenFlowBundleError ? new LanesPartlyApplied(e) : e;
     }
     if (plan.groupDeletes.length) {
-      await this.conn.bundle(plan.groupDeletes, { flags });
+      // The flows are in by now: a rejection here leaves a half-applied change like a lane's.
+      await this.conn.bundle(plan.groupDeletes, { flags }).catch((e: unknown) => {
+        throw e instanceof OpenFlowBundleError ? new LanesPartlyApplied(e) : e;
+      });
       this.stats.bundlesCommitted++;
     }
   }

@@ -26,6 +26,12 @@ export interface FakeSwitch {
   readonly received: OfMessage[];
   /** Closes every session, like ovs-vswitchd exiting; `wipe` also empties the tables. */
   restart(opts?: { wipe?: boolean }): void;
+  /**
+   * Rejects, from now on, every message `reject` names an OpenFlow error for (e.g.
+   * 'OFPGMFC_UNKNOWN_GROUP'), inside bundles or not, whatever the table holds: for
+   * failures OVS itself would not produce here.
+   */
+  failWhen(reject: ((m: OfMessage) => string | undefined) | undefined): void;
   /** Adds a flow directly, like ovs-ofctl add-flow would. */
   install(f: Partial<FlowStats> & Pick<FlowStats, 'tableId' | 'priority' | 'match' | 'instructions'>): void;
   close(): Promise<void>;
@@ -108,6 +114,11 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
   const committed: OfMessage[][] = [];
   const received: OfMessage[] = [];
   const sockets = new Set<Socket>();
+  let fault: ((m: OfMessage) => string | undefined) | undefined;
+  const injected = (m: OfMessage): void => {
+    const name = fault?.(m);
+    if (name) throw new Rejection(name);
+  };
 
   const onMessage = (m: OfMessage, send: (m: OfMessage) => void, bundles: Map<number, OfMessage[]>): void => {
     switch (m.type) {
@@ -135,6 +146,7 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
           for (const a of adds) {
             if (a.type !== 'bundle_add') continue;
             try {
+              injected(a.message);
               if (a.message.type === 'flow_mod') applyFlowMod(a.message, f2, g2);
               else if (a.message.type === 'group_mod') applyGroupMod(a.message, g2);
             } catch (e) {
@@ -172,6 +184,7 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
       case 'group_mod':
         received.push(m);
         try {
+          injected(m);
           if (m.type === 'flow_mod') applyFlowMod(m, flows, groups);
           else applyGroupMod(m, groups);
         } catch (e) {
@@ -219,6 +232,9 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
         flows = new Map();
         groups = new Map();
       }
+    },
+    failWhen(reject) {
+      fault = reject;
     },
     install(f) {
       const full: FlowStats = { durationSec: 0, durationNsec: 0, idleTimeout: 0, hardTimeout: 0, flags: 0, cookie: 0n, packetCount: 0n, byteCount: 0n, ...f };
