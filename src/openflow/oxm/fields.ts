@@ -203,7 +203,7 @@ export function oxm<N extends FieldName>(field: N, value: FieldValue<N>, mask?: 
   return (mask === undefined ? { field, value } : { field, value, mask }) as KnownOxm;
 }
 
-const byHeader = new Map<string, FieldName>();
+const byHeader = new Map<number | string, FieldName>();
 for (const [name, def] of Object.entries(FIELDS) as [FieldName, FieldDef][]) {
   byHeader.set(headerKey(def.oxmClass, def.oxmField, def.experimenter), name);
 }
@@ -240,8 +240,9 @@ const NXM_ALIASES: ReadonlyArray<[number, number, FieldName]> = [
 ];
 for (const [cls, field, name] of NXM_ALIASES) if (!byHeader.has(headerKey(cls, field))) byHeader.set(headerKey(cls, field), name);
 
-function headerKey(cls: number, field: number, experimenter?: number): string {
-  return `${cls}:${field}:${experimenter ?? ''}`;
+/** A small integer for the usual headers (looked up once per field of every flow dumped), a string with an experimenter id. */
+function headerKey(cls: number, field: number, experimenter?: number): number | string {
+  return experimenter === undefined ? cls * 128 + field : `${cls}:${field}:${experimenter}`;
 }
 
 export function fieldByHeader(cls: number, field: number, experimenter?: number): FieldName | undefined {

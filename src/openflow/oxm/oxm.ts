@@ -2,7 +2,7 @@ import { OpenFlowEncodeError } from '../errors';
 import { Reader } from '../wire/reader';
 import { Writer } from '../wire/writer';
 import { FIELDS, FieldDef, KIND_BYTES, OXM_CLASS, Oxm, fieldByHeader } from './fields';
-import { valueFromBytes, writeValue } from './value';
+import { readValue, writeValue } from './value';
 
 /**
  * One OXM TLV: class(16) field(7) hasmask(1) length(8), then for class 0xffff a
@@ -37,9 +37,19 @@ export function decodeOxm(r: Reader): Oxm {
   const cls = r.u16('oxm class');
   const fh = r.u8('oxm field');
   const len = r.u8('oxm length');
-  const body = r.sub(len, 'oxm payload');
   const oxmField = fh >> 1;
   const hasMask = (fh & 1) === 1;
+  // The common case, a known field of its exact size, is read in place: no sub-reader.
+  const known = cls === OXM_CLASS.EXPERIMENTER ? undefined : fieldByHeader(cls, oxmField, undefined);
+  if (known !== undefined && len <= r.remaining) {
+    const kind = FIELDS[known].kind;
+    if (len === KIND_BYTES[kind] * (hasMask ? 2 : 1)) {
+      const value = readValue(r, kind, 'oxm value');
+      if (!hasMask) return { field: known, value } as Oxm;
+      return { field: known, value, mask: readValue(r, kind, 'oxm mask') } as Oxm;
+    }
+  }
+  const body = r.sub(len, 'oxm payload');
   let experimenter: number | undefined;
   if (cls === OXM_CLASS.EXPERIMENTER) experimenter = body.u32('oxm experimenter');
   const payload = body.remaining;
@@ -54,9 +64,9 @@ export function decodeOxm(r: Reader): Oxm {
     return out;
   }
   const kind = FIELDS[name].kind;
-  const value = valueFromBytes(kind, body.bytes(n, 'oxm value'));
+  const value = readValue(body, kind, 'oxm value');
   if (!hasMask) return { field: name, value } as Oxm;
-  return { field: name, value, mask: valueFromBytes(kind, body.bytes(n, 'oxm mask')) } as Oxm;
+  return { field: name, value, mask: readValue(body, kind, 'oxm mask') } as Oxm;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { OpenFlowEncodeError } from '../errors';
 import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, macFromBytes, macToBytes, parseIpv4 } from '../wire/addr';
+import type { Reader } from '../wire/reader';
 import { Writer } from '../wire/writer';
 import { FieldKind, KIND_BYTES, KindValues } from './fields';
 
@@ -103,6 +104,22 @@ export function valueFromBytes(kind: FieldKind, b: Buffer): KindValues[FieldKind
       return bytesToBigint(b);
     default:
       return b.readUIntBE(0, b.length);
+  }
+}
+
+/** A value of `kind` read from the wire as valueFromBytes would decode it, without a copy for the common kinds. */
+export function readValue(r: Reader, kind: FieldKind, what: string): KindValues[FieldKind] {
+  switch (kind) {
+    case 'mac':
+      return r.mac(what);
+    case 'ipv4':
+      return r.ipv4(what);
+    case 'u8':
+    case 'u16':
+    case 'u32':
+      return r.uintBE(KIND_BYTES[kind], what);
+    default:
+      return valueFromBytes(kind, r.bytes(KIND_BYTES[kind], what));
   }
 }
 

@@ -7,6 +7,7 @@ import {
   isOwnCookie,
   ownerFromKey,
   ownerKey,
+  roundOf,
   roundSelector,
 } from './cookie';
 import { flowKey, flowSignature, groupSignature } from './flow-key';
@@ -19,6 +20,7 @@ describe('cookie layout |round 16|category 8|app 8|objectId 32|', () => {
   ])('encodes %o as %s and back', (parts, cookie) => {
     expect(encodeCookie(parts)).toBe(cookie);
     expect(decodeCookie(cookie)).toEqual(parts);
+    expect(roundOf(cookie)).toBe(parts.round);
   });
 
   it('rejects out-of-range parts', () => {

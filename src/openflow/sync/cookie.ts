@@ -65,6 +65,11 @@ export function decodeCookie(cookie: bigint): CookieParts {
   };
 }
 
+/** The round alone (what a full sync asks of every dumped flow: one shift, no object). */
+export function roundOf(cookie: bigint): number {
+  return Number(cookie >> COOKIE_ROUND_SHIFT) & 0xffff;
+}
+
 /** True when a cookie was written by the controller whose app byte is `app`. */
 export function isOwnCookie(cookie: bigint, app: number): boolean {
   return (cookie & COOKIE_APP_MASK) >> COOKIE_APP_SHIFT === BigInt(app) && (cookie & COOKIE_ROUND_MASK) !== 0n;

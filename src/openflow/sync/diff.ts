@@ -1,5 +1,5 @@
 import { GroupDesc, FlowStats } from '../messages/multipart-reply';
-import { decodeCookie } from './cookie';
+import { roundOf } from './cookie';
 import { FlowEntry, GroupEntry, PreparedOwner, entrySignature } from './desired-state';
 import { flowKey, flowSignature, groupSignature } from './flow-key';
 import { SyncPlan, addFlow, deleteFlow, deleteRound, emptyPlan, groupMod, modifyFlow, ownerCookie } from './plan';
@@ -17,7 +17,7 @@ export interface CookieContext {
 export function adoptableRound(dump: readonly FlowStats[]): number | undefined {
   const counts = new Map<number, number>();
   for (const f of dump) {
-    const r = decodeCookie(f.cookie).round;
+    const r = roundOf(f.cookie);
     if (r !== 0) counts.set(r, (counts.get(r) ?? 0) + 1);
   }
   let best: number | undefined;
@@ -45,7 +45,7 @@ export function planFullSync(
   const onSwitch = new Map<string, FlowStats>();
   const staleRounds = new Set<number>();
   for (const f of dump) {
-    const round = decodeCookie(f.cookie).round;
+    const round = roundOf(f.cookie);
     if (round === 0) continue; // not ours: round 0 is never used
     if (round !== ctx.round) staleRounds.add(round);
     onSwitch.set(flowKey(f.tableId, f.priority, f.match), f);
@@ -65,7 +65,7 @@ export function planFullSync(
   // What is left on the switch is ours but no longer wanted. Flows of this
   // round go one by one; previous rounds go with one masked delete each.
   for (const f of onSwitch.values()) {
-    if (decodeCookie(f.cookie).round === ctx.round) plan.flowDeletes.push(deleteFlow({ flow: f }, f.cookie));
+    if (roundOf(f.cookie) === ctx.round) plan.flowDeletes.push(deleteFlow({ flow: f }, f.cookie));
   }
   for (const r of [...staleRounds].sort((a, b) => a - b)) plan.staleRoundDeletes.push(deleteRound(r, ctx.app));
 
