@@ -83,3 +83,25 @@ describe('IpamReconciler: network status', () => {
     expect(n).toBe(1);
   });
 });
+
+describe('IpamReconciler: repair', () => {
+  it('frees the claims of owners that are gone or replaced, keeps the rest, and reads each owner once', async () => {
+    const { objects, ipam } = await setup(200);
+    for (let i = 0; i < 3; i++) await createPort(objects, i);
+    // p1 deleted behind IPAM's back (its claims left over); p2 replaced by another object of the same name.
+    await objects.kv.txn([{ type: 'delete', key: '/registry/vnet.dev/virtualports/t/p1' }]);
+    const p2 = await objects.get<VirtualPort>(PORTS, NS, 'p2');
+    await objects.kv.txn([{ type: 'delete', key: '/registry/vnet.dev/virtualports/t/p2' }]);
+    await objects.create(PORTS, { ...port(2), metadata: { name: 'p2', namespace: NS, uid: 'u-p2-new' } } as VirtualPort);
+    const reads: string[] = [];
+    const get = objects.get.bind(objects);
+    objects.get = ((type, namespace, name) => (reads.push(`${namespace}/${name}`), get(type, namespace, name))) as typeof objects.get;
+
+    expect(await ipam.repair()).toBe(4); // p1's MAC and address, the old p2's MAC and address
+    const left = (await objects.kv.list('/ipam/')).items.map((kv) => kv.key).sort();
+    expect(left).toEqual([ipKey(NS, 'net', port(0).spec!.ips![0]!), macKey(NS, 'net', port(0).spec!.mac!), vniKey(7)].sort());
+    expect(p2?.metadata.uid).toBe('u-p2');
+    // One read per owner (the network, p0, p1, p2), not one per claim.
+    expect(reads.sort()).toEqual(['t/net', 't/p0', 't/p1', 't/p2']);
+  });
+});

@@ -247,12 +247,16 @@ export class IpamReconciler {
   async repair(): Promise<number> {
     let freed = 0;
     const types: Record<string, StoredType> = { VirtualNetwork: NETWORKS, VirtualPort: PORTS, LoadBalancer: LOAD_BALANCERS };
+    // An owner holds several claims (a port: its MAC and each address): read each owner once.
+    const uids = new Map<string, Promise<string | undefined>>();
     for (const kv of await this.allocations.all()) {
       const owner = kv.value.owner;
       const type = types[owner.kind];
       if (!type) continue;
-      const obj = await this.opts.objects.get(type, owner.namespace, owner.name);
-      if (obj && obj.metadata.uid === owner.uid) continue;
+      const id = `${owner.kind}/${owner.namespace ?? ''}/${owner.name}`;
+      let uid = uids.get(id);
+      if (!uid) uids.set(id, (uid = this.opts.objects.get(type, owner.namespace, owner.name).then((o) => o?.metadata.uid)));
+      if ((await uid) === owner.uid) continue;
       try {
         await this.opts.objects.kv.txn([{ type: 'delete', key: kv.key, expectedModRevision: kv.modRevision }]);
         freed++;
