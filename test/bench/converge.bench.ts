@@ -396,15 +396,16 @@ let vnetdRuns = 0;
 let vnetdEntry: string[] | undefined;
 
 /**
- * What `npm start` runs: the compiled build (built once per bench run), so that a restart's
- * figures include no on-the-fly TypeScript transpiling. BENCH_VNETD_TSX=1 runs the sources
- * under tsx instead (no build step).
+ * What `npm start` runs: the bundled build (dist/bundle/vnetd.js, built once per bench run),
+ * so that a restart's figures include no on-the-fly TypeScript transpiling.
+ * BENCH_VNETD_ENTRY=dist/main.js runs the per-file tsc build instead; BENCH_VNETD_TSX=1 the
+ * sources under tsx (no build step).
  */
 function vnetdEntryArgs(): string[] {
   if (vnetdEntry) return vnetdEntry;
   if (process.env.BENCH_VNETD_TSX) return (vnetdEntry = ['--import', 'tsx', join(ROOT, 'src/main.ts')]);
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  return (vnetdEntry = [join(ROOT, 'dist/main.js')]);
+  return (vnetdEntry = [join(ROOT, process.env.BENCH_VNETD_ENTRY ?? 'dist/bundle/vnetd.js')]);
 }
 
 /** vnetd as its own process on dataDir (what an operator runs), its API read from the kubeconfig it writes. */
