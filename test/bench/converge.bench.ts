@@ -568,7 +568,7 @@ async function benchVnetd(n: number): Promise<Result> {
     const revisionAfter = list?.metadata?.resourceVersion ?? '';
     // Store revisions spent: how many transactions realizing N ports took (per port: create, status writes).
     const txns = Number(revisionAfter) - Number(revisionBefore);
-    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port, its main thread ${realizeMainCpuMs.toFixed(0)} ms; per thread, name/start order: ${threadsCpu})`);
+    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port, its main thread ${realizeMainCpuMs.toFixed(0)} ms; per thread, name/start order, node/0 being that main thread: ${threadsCpu})`);
     out(`  vnetd N=${n}: CPU of the rest in the same ${realizeMs.toFixed(0)} ms: this bench (the ${CLIENTS} clients, the watch) ${others.client.toFixed(0)} ms, ovs-vswitchd ${others.vswitchd.toFixed(0)} ms, ovsdb-server ${others.ovsdb.toFixed(0)} ms (2 cores: ${(2 * realizeMs).toFixed(0)} ms available)`);
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
 
