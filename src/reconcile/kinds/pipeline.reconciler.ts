@@ -60,6 +60,15 @@ export const READY = 'Ready';
 /** How long a node's OVS programming waits for its fast path to take the same compile. */
 const FAST_PATH_APPLY_WAIT_MS = 2000;
 
+/**
+ * How long a node's first compile waits for its new OpenFlow connections' handshakes.
+ * ovs-vswitchd drops a connection whose HELLO has not arrived 1 s after it accepted it, and
+ * a first compile with what follows it (thousands of owners, then their flow keys) holds
+ * the event loop for 0.6-0.75 s per node at 3,000 ports: the connect's callback, which
+ * sends the HELLO, waited behind that and OVS hung up on restarts (EPIPE, reconnect).
+ */
+const HANDSHAKE_WAIT_MS = 250;
+
 /** How long after start a Ready object is trusted on nodes this process has not synced yet. */
 const STARTUP_GRACE_MS = 120_000;
 
@@ -547,6 +556,16 @@ export class PipelineReconciler {
     this.log.warn({ event: 'fastpath.apply_slow', node, waitedMs: ms }, 'fast path tables not applied in time; programming OVS anyway');
   }
 
+  /** Lets a new agent's connections say HELLO before the long synchronous compile (HANDSHAKE_WAIT_MS). */
+  private async handshakes(agent: NodeAgent): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([agent.conn, ...agent.lanes].map((c) => c.ready().catch(() => undefined))),
+      new Promise((r) => (timer = setTimeout(r, HANDSHAKE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+
   private async reconcileNode(name: string): Promise<void> {
     const queuedAt = this.queuedAt.get(name);
     this.queuedAt.delete(name);
@@ -570,8 +589,14 @@ export class PipelineReconciler {
       this.log.debug({ node: name }, 'pipeline: node session not ready; waiting');
       return;
     }
-    const live = this.ensureModel();
+    const fresh = this.agents.get(name)?.dial !== session.controller.dial;
     const agent = this.ensureAgent(name, session.controller.dial);
+    if (fresh) {
+      await this.handshakes(agent);
+      // Stopped, or the node gone or moved meanwhile: that change queued another reconcile.
+      if (this.stopped || this.agents.get(name) !== agent) return;
+    }
+    const live = this.ensureModel();
     // Tunnel ofports come from the session: when they change, every flow of the node may.
     if (live.refreshTunnelPorts(name)) this.dirt.delete(name);
     const dirt = this.dirt.get(name);
