@@ -41,6 +41,25 @@ describe('bindingStatus', () => {
     expect(bound(s)).toMatchObject({ status: 'Unknown', reason: 'NodeDisconnected' });
   });
 
+  it('changes nothing while the first connection to a node it may bind on is still being made', () => {
+    const later = new Date('2026-01-01T00:05:00Z');
+    const prev = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null }] }], now);
+    // A restarted controller before its OVSDB session to hv1 is up: not Unknown, not unbound.
+    expect(bindingStatus(port({}, prev), [{ node: 'hv1', connected: false, settling: true, interfaces: [] }], later)).toEqual(prev);
+    // Unpinned: absent from the node that is up, and another still settling: no news either.
+    const unpinned = port({ node: undefined }, prev);
+    const views = [
+      { node: 'hv0', connected: true, interfaces: [] },
+      { node: 'hv1', connected: false, settling: true, interfaces: [] },
+    ];
+    expect(bindingStatus(unpinned, views, later)).toEqual(prev);
+    // Found on a node that is up: bound there at once, whatever the others.
+    const moved = bindingStatus(unpinned, [{ ...views[0]!, interfaces: [{ name: 'tap9', ofport: 9, error: null }] }, views[1]!], later);
+    expect(moved).toMatchObject({ node: 'hv0', ofport: 9 });
+    // Once that first attempt has failed, the node is disconnected: Unknown, as before.
+    expect(bound(bindingStatus(port({}, prev), [{ node: 'hv1', connected: false, interfaces: [] }], later))).toMatchObject({ status: 'Unknown', reason: 'NodeDisconnected' });
+  });
+
   it('without spec.node, binds wherever the interface appears', () => {
     const s = bindingStatus(port({ node: undefined }), [
       { node: 'hv2', connected: true, interfaces: [{ name: 'tap9', ofport: 3, error: null }] },

@@ -19,6 +19,12 @@ export interface NodeView {
   node: string;
   /** False while the node's OVSDB session is down: its interfaces are unknown. */
   connected: boolean;
+  /**
+   * This process is still making its first connection to the node (it just started, or
+   * just learned of the node): the binding is left as it was rather than called unknown,
+   * so a controller restart does not flap every port's Bound condition.
+   */
+  settling?: boolean;
   /** Interfaces on that node with the port's iface-id. */
   interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null }>;
 }
@@ -100,6 +106,8 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     else cond('False', 'InterfacePending', `interface ${pending.name} on node ${pending.node} has no OpenFlow port yet`);
     return next;
   }
+  // Not found on the nodes that are up, and a node that may hold it not known yet: no news.
+  if (views.some((v) => v.settling)) return { ...prev };
   if (unknown.length && (wanted || views.every((v) => !v.connected))) {
     // Cannot tell while the session is down; keep the last known binding.
     next.node = prev.node;

@@ -108,6 +108,15 @@ export class NodeSession {
     return this.synced && this.client.connected;
   }
 
+  /**
+   * The first connection is still being made (no replica yet, no failure yet): nothing can
+   * be said about the node, not even that it is unreachable. Ends with the replica, or with
+   * the first failure (connect timeout, refused), which tells onChange.
+   */
+  get settling(): boolean {
+    return !this.everConnected && this.lastError === undefined && !this.closed;
+  }
+
   start(): void {
     void this.run();
   }

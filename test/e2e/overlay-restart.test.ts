@@ -128,6 +128,7 @@ describeOvs('overlay: controller restart', () => {
     const [a, b] = vms as [Vm, Vm];
     const target = b.ip!.split('/')[0]!;
     await eventually(() => a.exec(['ping', '-c', '1', '-W', '1', target]).then(() => true, () => false), 15_000, 100);
+    const portsBefore = await Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
     const before = await Promise.all(bed.hypervisors.map(ourFlows));
     const oldRounds = before.map((f) => [...f.rounds.keys()]);
     for (const r of oldRounds) expect(r).toHaveLength(1);
@@ -156,6 +157,11 @@ describeOvs('overlay: controller restart', () => {
     });
     const convergeMs = performance.now() - t0;
     const after = await Promise.all(bed.hypervisors.map(ourFlows));
+    // Nothing about the ports changed, so the new process writes nothing to them: no Bound
+    // flapping to Unknown while its OVSDB sessions connect, no rewritten Ready. (Read after
+    // the sessions are up and the tables synced, and again a moment later.)
+    await new Promise((r) => setTimeout(r, 1500));
+    const portsAfter = await Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
     await pingDone;
     const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
     const received = Number(/(\d+) received/.exec(out)?.[1] ?? 0);
@@ -172,6 +178,8 @@ describeOvs('overlay: controller restart', () => {
     // stale, nothing rewritten).
     for (const [i, f] of after.entries()) expect(f.rounds).toEqual(before[i]!.rounds);
     expect(readded).toEqual([]);
+    expect(portsAfter.map((p) => p.status)).toEqual(portsBefore.map((p) => p.status));
+    expect(portsAfter.map((p) => p.metadata.resourceVersion)).toEqual(portsBefore.map((p) => p.metadata.resourceVersion));
     await kill(server, 'SIGTERM');
     server = undefined;
   }, 120_000);
