@@ -303,6 +303,10 @@ export class ChassisManager {
       return this.writeNodeStatus(node, view, undefined);
     }
     const session = this.ensureSession(node, endpoint);
+    // This process's first connection to the node is still being made (a restart): the
+    // status the previous run wrote stands until there is news (the session reports its
+    // connection or its first failure); only a Node without one is told Connecting.
+    if (session.settling && node.status?.conditions?.length) return;
     let layout: LayoutOutcome | undefined;
     let failure: unknown;
     if (session.ready) {

@@ -128,6 +128,8 @@ describeOvs('overlay: controller restart', () => {
     const [a, b] = vms as [Vm, Vm];
     const target = b.ip!.split('/')[0]!;
     await eventually(() => a.exec(['ping', '-c', '1', '-W', '1', target]).then(() => true, () => false), 15_000, 100);
+    const nodeConditions = async () => Promise.all(bed!.hypervisors.map(async (hv) => ((await call('GET', `${G}/nodes/${hv.name}`)) as { status?: { conditions?: unknown } }).status?.conditions));
+    const nodesBefore = await nodeConditions();
     const portsBefore = await Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
     const before = await Promise.all(bed.hypervisors.map(ourFlows));
     const oldRounds = before.map((f) => [...f.rounds.keys()]);
@@ -179,6 +181,8 @@ describeOvs('overlay: controller restart', () => {
     for (const [i, f] of after.entries()) expect(f.rounds).toEqual(before[i]!.rounds);
     expect(readded).toEqual([]);
     expect(portsAfter.map((p) => p.status)).toEqual(portsBefore.map((p) => p.status));
+    // Nor did the Nodes go Connecting (NotConnected) and back: same conditions, same times.
+    expect(await nodeConditions()).toEqual(nodesBefore);
     expect(portsAfter.map((p) => p.metadata.resourceVersion)).toEqual(portsBefore.map((p) => p.metadata.resourceVersion));
     await kill(server, 'SIGTERM');
     server = undefined;
