@@ -142,6 +142,18 @@ describeChaos('chaos: controller and etcd failover', () => {
     await eventually(() => vms[0].exec(['ping', '-c', '1', '-W', '1', target]).then(() => true, () => false), 15_000, 100);
   }, 180_000);
 
+  /** Write loads of the tests: stopped after each even when it failed half-way (a running load keeps Jest from exiting). */
+  const loads = new Set<WriteLoad>();
+  const newLoad = (tag: string): WriteLoad => {
+    const l = new WriteLoad(() => ctrls, creds, 'chaos', 'lnet', tag);
+    loads.add(l);
+    return l;
+  };
+  afterEach(async () => {
+    await Promise.all([...loads].map((l) => l.stop()));
+    loads.clear();
+  });
+
   afterAll(async () => {
     monitor.stop();
     for (const c of track) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
@@ -157,7 +169,7 @@ describeChaos('chaos: controller and etcd failover', () => {
 
   it('(b) kill -9 of the leading controller: standby leads within 5 s, no write lost, no duplicate address; pings lost printed (at most 1%)', async () => {
     const victim = await leaderNow();
-    const load = new WriteLoad(() => ctrls, creds, 'chaos', 'lnet', 'b');
+    const load = newLoad('b');
     load.start(2);
     const ping = startPing(vms[0], vms[1], 800, track);
     await sleep(1000);
@@ -203,7 +215,7 @@ describeChaos('chaos: controller and etcd failover', () => {
       return l === undefined ? undefined : { l };
     }, 10_000, 50)).l;
     const ctrlBefore = await leaderNow();
-    const load = new WriteLoad(() => ctrls, creds, 'chaos', 'lnet', 'a');
+    const load = newLoad('a');
     load.start(2);
     const ping = startPing(vms[0], vms[1], 600, track);
     await sleep(1000);
@@ -241,7 +253,7 @@ describeChaos('chaos: controller and etcd failover', () => {
     const hv = bed!.hv('hv2');
     const before = await flowRounds(hv);
     const ctrlBefore = await leaderNow();
-    const load = new WriteLoad(() => ctrls, creds, 'chaos', 'lnet', 'c');
+    const load = newLoad('c');
     load.start(2);
     const ping = startPing(vms[0], vms[1], 600, track);
     await sleep(1000);
