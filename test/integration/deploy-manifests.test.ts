@@ -472,7 +472,7 @@ describe('deploy/image/Dockerfile', () => {
     expect(text).toMatch(/^RUN npm run build$/m);
     expect(text).toMatch(/^RUN make -s -C native$/m);
     expect(text).toMatch(/^RUN npm ci --omit=dev\b/m);
-    expect(text).toMatch(/ln -s \/app\/dist\/main\.js \/usr\/local\/bin\/vnetd/);
+    expect(text).toMatch(/ln -s \/app\/dist\/bundle\/vnetd\.js \/usr\/local\/bin\/vnetd/);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     expect(pkg.bin.vnetd).toBe('dist/main.js');
     // Every path it copies from the context exists and passes Dockerfile.dockerignore.
@@ -519,8 +519,8 @@ describe('deploy/systemd units', () => {
   const agent = unitFile(join(SYSTEMD, 'vnetd-agent@.service'));
 
   it('start vnetd as the command-line contract says', () => {
-    expect(one(controller, 'Service.ExecStart')).toBe('/usr/bin/node /opt/vnetd/dist/main.js controller');
-    expect(one(agent, 'Service.ExecStart')).toBe('/usr/bin/node /opt/vnetd/dist/main.js agent --node %I --kubeconfig /etc/vnetd/agent.kubeconfig');
+    expect(one(controller, 'Service.ExecStart')).toBe('/usr/bin/node /opt/vnetd/dist/bundle/vnetd.js controller');
+    expect(one(agent, 'Service.ExecStart')).toBe('/usr/bin/node /opt/vnetd/dist/bundle/vnetd.js agent --node %I --kubeconfig /etc/vnetd/agent.kubeconfig');
     expect(one(agent, 'Service.Environment')).toContain('VNETD_NODE_NAME=%I');
     for (const [u, env] of [[controller, 'controller.env'], [agent, 'agent.env']] as const) {
       expect(one(u, 'Service.EnvironmentFile')).toBe(`/etc/vnetd/${env}`);
