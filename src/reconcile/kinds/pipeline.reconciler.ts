@@ -69,6 +69,9 @@ const FAST_PATH_APPLY_WAIT_MS = 2000;
  */
 const HANDSHAKE_WAIT_MS = 250;
 
+/** Owners changed by one compile from which it yields to the event loop before applying them. */
+const YIELD_BEFORE_APPLY_OWNERS = 500;
+
 /** How long after start a Ready object is trusted on nodes this process has not synced yet. */
 const STARTUP_GRACE_MS = 120_000;
 
@@ -636,6 +639,10 @@ export class PipelineReconciler {
     // later than its OVS flows go (the fast path does not consult OVS), and Ready covers
     // both datapaths. Bounded, so a stuck fast path cannot hold OVS programming back.
     if (fastPathApplied) await this.boundedWait(fastPathApplied, FAST_PATH_APPLY_WAIT_MS, name);
+    // A large compile and the manager's preparation of its flows (keys, conflicts) are two
+    // long synchronous stretches: let the event loop turn between them (API requests, OVSDB
+    // and OpenFlow I/O), so one node's restart compile holds it half as long.
+    else if (changes.length >= YIELD_BEFORE_APPLY_OWNERS) await new Promise((r) => setImmediate(r));
     let sent = true;
     if (changes.length) {
       const t0 = performance.now();
