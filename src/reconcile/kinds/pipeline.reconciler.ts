@@ -232,6 +232,16 @@ function sortNames(names: string[]): string[] {
   return names;
 }
 
+/** Waits for p, at most ms: true if it resolved in time (a rejection of p is passed on). */
+async function resolvesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What a node must recompile: everything, or the owners of the objects touched. */
 interface NodeDirt {
   all: boolean;
@@ -550,10 +560,7 @@ export class PipelineReconciler {
   private async boundedWait(p: Promise<void>, ms: number, node: string): Promise<void> {
     // Once a node's fast path is late, later compiles do not each wait for it again.
     if (this.fastPathLagging.has(node)) return;
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([p.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)))]);
-    clearTimeout(timer);
-    if (!late) return;
+    if (await resolvesWithin(p, ms)) return;
     this.fastPathLagging.add(node);
     void p.finally(() => this.fastPathLagging.delete(node));
     this.log.warn({ event: 'fastpath.apply_slow', node, waitedMs: ms }, 'fast path tables not applied in time; programming OVS anyway');
@@ -561,12 +568,7 @@ export class PipelineReconciler {
 
   /** Lets a new agent's connections say HELLO before the long synchronous compile (HANDSHAKE_WAIT_MS). */
   private async handshakes(agent: NodeAgent): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all([agent.conn, ...agent.lanes].map((c) => c.ready().catch(() => undefined))),
-      new Promise((r) => (timer = setTimeout(r, HANDSHAKE_WAIT_MS))),
-    ]);
-    clearTimeout(timer);
+    await resolvesWithin(Promise.all([agent.conn, ...agent.lanes].map((c) => c.ready().catch(() => undefined))), HANDSHAKE_WAIT_MS);
   }
 
   private async reconcileNode(name: string): Promise<void> {
