@@ -346,25 +346,21 @@ class Manager extends EventEmitter implements FlowTableManager {
    * exactly), all lanes awaited, then group deletes (nothing points at them any more).
    */
   private async sendOverLanes(plan: SyncPlan, lanes: readonly OpenFlowConnection[]): Promise<void> {
-    const flags = BUNDLE_FLAGS;
     const groupsFirst = [...plan.groupAdds, ...plan.groupModifies];
     if (groupsFirst.length) {
-      await this.conn.bundle(groupsFirst, { flags });
+      await this.conn.bundle(groupsFirst, { flags: BUNDLE_FLAGS });
       this.stats.bundlesCommitted++;
     }
     const parts = lanes.map((): FlowModMessage[] => []);
     for (const m of [...plan.flowAdds, ...plan.flowModifies, ...plan.flowDeletes]) parts[laneOf(m.cookie, lanes.length)]!.push(m);
-    const results = await Promise.allSettled(parts.map((msgs, i) => (msgs.length ? lanes[i]!.bundle(msgs, { flags }) : Promise.resolve())));
+    const results = await Promise.allSettled(parts.map((msgs, i) => (msgs.length ? lanes[i]!.bundle(msgs, { flags: BUNDLE_FLAGS }) : Promise.resolve())));
     this.stats.bundlesCommitted += results.filter((r, i) => r.status === 'fulfilled' && parts[i]!.length > 0).length;
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      const e: unknown = failed.reason;
-      throw e instanceof OpenFlowBundleError ? new LanesPartlyApplied(e) : e;
-    }
+    if (failed) throw partlyApplied(failed.reason);
     if (plan.groupDeletes.length) {
       // The flows are in by now: a rejection here leaves a half-applied change like a lane's.
-      await this.conn.bundle(plan.groupDeletes, { flags }).catch((e: unknown) => {
-        throw e instanceof OpenFlowBundleError ? new LanesPartlyApplied(e) : e;
+      await this.conn.bundle(plan.groupDeletes, { flags: BUNDLE_FLAGS }).catch((e: unknown) => {
+        throw partlyApplied(e);
       });
       this.stats.bundlesCommitted++;
     }
@@ -376,6 +372,11 @@ class LanesPartlyApplied extends Error {
   constructor(override readonly cause: OpenFlowBundleError) {
     super(cause.message);
   }
+}
+
+/** A rejected bundle once some lanes have committed: LanesPartlyApplied; anything else as it is. */
+function partlyApplied(e: unknown): unknown {
+  return e instanceof OpenFlowBundleError ? new LanesPartlyApplied(e) : e;
 }
 
 /** A flow table manager for one switch connection. Call start() once. */
