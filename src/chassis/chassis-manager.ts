@@ -399,7 +399,7 @@ export class ChassisManager {
     const s = this.sessions.get(node);
     const rows = s?.interfacesWithIfaceId(interfaceId);
     const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error })) : [];
-    return { node, connected: !!s?.ready, settling: !!s && !s.ready && s.settling, interfaces };
+    return { node, connected: !!s?.ready, settling: !!s?.settling, interfaces };
   }
 
   /**
