@@ -71,7 +71,7 @@ import { findBinary, runCommand } from '../../src/chassis/ovs-daemons';
 import { ApiClient, type Query } from '../../src/cli/http/client';
 import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
-import { eventually, httpsCall, type ApiResponse } from '../support/vnetd';
+import { eventually, httpsCall, nodesInSync, type ApiResponse } from '../support/vnetd';
 import { mainThreadCpuMs, processCpuMs, threadCpuDelta, threadCpuMs } from './process-cpu';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -481,13 +481,6 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
 }
 
 /** Cookie rounds of vnetd's flows (cookie app byte 0x56) on a hypervisor. */
-/** Nodes whose flow table a vnetd has fully synced since it started (its /metrics). */
-async function nodesInSync(v: VnetdProcess): Promise<Set<string>> {
-  const r = await v.call('GET', '/metrics').catch(() => undefined);
-  if (r?.status !== 200) return new Set();
-  return new Set([...r.text.matchAll(/^vnetd_openflow_in_sync\{node="([^"]+)"\} 1$/gm)].map((m) => m[1]!));
-}
-
 async function benchVnetd(n: number): Promise<Result> {
   phase = `vnetd N=${n}`;
   const cleanups: Array<() => Promise<void>> = [];
@@ -616,7 +609,7 @@ async function benchVnetd(n: number): Promise<Result> {
         v = await startVnetdProcess(dataDir);
         // Every 100 ms: a /metrics render costs the new process ~6 ms of its busy event loop.
         await eventually(async () => {
-          const synced = await nodesInSync(v!);
+          const synced = await nodesInSync(v!.call).catch(() => new Set<string>());
           return bed!.hypervisors.every((hv) => synced.has(hv.name));
         }, 300_000, 100);
       });

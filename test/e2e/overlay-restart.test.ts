@@ -9,10 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { startTestbed, type Hypervisor, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
-import { eventually, httpsCall, type ApiResponse } from '../support/vnetd';
+import { eventually, kubeconfigCaller, nodesInSync, type ApiResponse } from '../support/vnetd';
 
 const ROOT = resolve(__dirname, '..', '..');
 const G = '/apis/vnet.dev/v1alpha1';
@@ -35,14 +34,7 @@ async function startServer(dataDir: string): Promise<Server> {
   });
   closeSync(log);
   await eventually(async () => existsSync(kubeconfig), 60_000, 50);
-  const cfg = parse(readFileSync(kubeconfig, 'utf8')) as {
-    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
-    users: { user: { token: string } }[];
-  };
-  const server = cfg.clusters[0]!.cluster.server;
-  const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
-  const token = cfg.users[0]!.user.token;
-  return { child, call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }) };
+  return { child, call: kubeconfigCaller(kubeconfig) };
 }
 
 function kill(s: Server, signal: NodeJS.Signals): Promise<void> {
@@ -73,13 +65,6 @@ async function ourFlows(hv: Hypervisor): Promise<{ rounds: Map<number, string[]>
   }
   for (const v of rounds.values()) v.sort();
   return { rounds, ages };
-}
-
-/** Nodes whose flow table the running vnetd has fully synced since it started (its /metrics). */
-async function nodesInSync(s: Server): Promise<Set<string>> {
-  const r = await s.call('GET', '/metrics');
-  if (r.status !== 200) return new Set();
-  return new Set([...r.text.matchAll(/^vnetd_openflow_in_sync\{node="([^"]+)"\} 1$/gm)].map((m) => m[1]!));
 }
 
 describeOvs('overlay: controller restart', () => {
@@ -152,7 +137,7 @@ describeOvs('overlay: controller restart', () => {
     const names = bed.hypervisors.map((hv) => hv.name);
     let synced = new Set<string>();
     await eventually(async () => {
-      synced = await nodesInSync(server!);
+      synced = await nodesInSync(server!.call);
       return names.every((n) => synced.has(n));
     }, 30_000, 50).catch((e: Error) => {
       throw new Error(`the new vnetd did not sync every node: in sync ${JSON.stringify([...synced])} of ${JSON.stringify(names)} (${e.message})`);

@@ -5,11 +5,10 @@
  * is up in about two thirds of the per-file build's time (README, bench:converge).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
-import { eventually, httpsCall } from '../support/vnetd';
+import { eventually, kubeconfigCaller } from '../support/vnetd';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BUNDLE = join(ROOT, 'dist', 'bundle', 'vnetd.js');
@@ -33,9 +32,7 @@ if (!built) process.stdout.write('SKIP bundle test: dist/bundle/vnetd.js is not 
         if (child.exitCode !== null) throw new Error(`vnetd exited while starting (${child.exitCode}): ${stderr}`);
         return existsSync(kubeconfig);
       }, 45_000, 50);
-      const cfg = parse(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
-      const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
-      const call = (method: string, path: string, body?: unknown) => httpsCall(cfg.clusters[0]!.cluster.server, ca, method, path, body, { defaultToken: cfg.users[0]!.user.token });
+      const call = kubeconfigCaller(kubeconfig);
 
       expect((await call('GET', '/version')).status).toBe(200);
       const G = '/apis/vnet.dev/v1alpha1/namespaces/default/virtualnetworks';

@@ -3,11 +3,10 @@
  * else appears, and address allocation stays unique across the crash.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
-import { httpsCall, eventually, type ApiResponse } from '../support/vnetd';
+import { eventually, kubeconfigCaller, type ApiResponse } from '../support/vnetd';
 
 const ROOT = resolve(__dirname, '..', '..');
 const G = '/apis/vnet.dev/v1alpha1';
@@ -38,14 +37,7 @@ async function startServer(dataDir: string): Promise<Server> {
     child.kill('SIGKILL');
     throw err;
   }
-  const cfg = parse(readFileSync(kubeconfig, 'utf8')) as {
-    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
-    users: { user: { token: string } }[];
-  };
-  const server = cfg.clusters[0]!.cluster.server;
-  const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
-  const token = cfg.users[0]!.user.token;
-  return { child, call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }) };
+  return { child, call: kubeconfigCaller(kubeconfig) };
 }
 
 function kill9(s: Server): Promise<void> {

@@ -1,9 +1,10 @@
 /** Starts an in-process vnetd on a free port with a private data dir, for API tests. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { parse } from 'yaml';
 import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
 
 export interface TestVnetd extends RunningVnetd {
@@ -27,6 +28,25 @@ export interface ApiResponse {
   text: string;
   // Tests inspect arbitrary JSON shapes.
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** An API call with fixed credentials. */
+export type Caller = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
+
+/** Calls as the admin kubeconfig a vnetd process wrote says: its server, its CA, its token. */
+export function kubeconfigCaller(path: string): Caller {
+  const cfg = parse(readFileSync(path, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
+  const server = cfg.clusters[0]!.cluster.server;
+  const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
+  const token = cfg.users[0]!.user.token;
+  return (method, p, body) => httpsCall(server, ca, method, p, body, { defaultToken: token });
+}
+
+/** Nodes whose flow table the vnetd behind `call` has fully synced since it started (vnetd_openflow_in_sync in its /metrics). */
+export async function nodesInSync(call: Caller): Promise<Set<string>> {
+  const r = await call('GET', '/metrics');
+  if (r.status !== 200) return new Set();
+  return new Set([...r.text.matchAll(/^vnetd_openflow_in_sync\{node="([^"]+)"\} 1$/gm)].map((m) => m[1]!));
 }
 
 export function httpsCall(base: string, ca: string, method: string, path: string, body: unknown, opts: CallOptions & { defaultToken: string }): Promise<ApiResponse> {
