@@ -594,9 +594,9 @@ export class PipelineReconciler {
       this.log.debug({ node: name }, 'pipeline: node session not ready; waiting');
       return;
     }
-    const fresh = this.agents.get(name)?.dial !== session.controller.dial;
     const agent = this.ensureAgent(name, session.controller.dial);
-    if (fresh) {
+    if (!agent.started) {
+      // Before its first compile (once its connections are up, ready() answers at once).
       await this.handshakes(agent);
       // Stopped, or the node gone or moved meanwhile: that change queued another reconcile.
       if (this.stopped || this.agents.get(name) !== agent) return;
