@@ -26,15 +26,19 @@ import {
   EmptyMessage,
   ExperimenterMessage,
   FeaturesReply,
+  ONFT_ROLE_STATUS,
   RoleMessage,
+  RoleStatusMessage,
   SwitchConfigMessage,
   decodeAsyncConfig,
   decodeFeaturesReply,
   decodeRole,
+  decodeRoleStatus,
   decodeSwitchConfig,
   encodeAsyncConfig,
   encodeFeaturesReply,
   encodeRole,
+  encodeRoleStatus,
   encodeSwitchConfig,
 } from './messages/simple';
 import { Reader } from './wire/reader';
@@ -58,6 +62,7 @@ export type OfMessage =
   | MultipartRequestMessage
   | MultipartReplyMessage
   | RoleMessage
+  | RoleStatusMessage
   | AsyncConfigMessage
   | MeterModMessage
   | BundleControlMessage
@@ -136,6 +141,9 @@ function encodeBody(w: Writer, m: OfMessage, start: number): number {
     case 'role_reply':
       encodeRole(w, m);
       return m.type === 'role_request' ? OFPT.ROLE_REQUEST : OFPT.ROLE_REPLY;
+    case 'role_status':
+      encodeRoleStatus(w, m);
+      return OFPT.EXPERIMENTER;
     case 'set_async':
     case 'get_async_reply':
       encodeAsyncConfig(w, m);
@@ -276,6 +284,7 @@ function decodeExperimenter(r: Reader, xid: number): OfMessage {
   const experimenter = r.u32('experimenter');
   const expType = r.u32('exp_type');
   if (experimenter === ONF_VENDOR_ID && expType === ONFT_BUNDLE_CONTROL) return decodeBundleControl(r, xid);
+  if (experimenter === ONF_VENDOR_ID && expType === ONFT_ROLE_STATUS) return decodeRoleStatus(r, xid);
   if (experimenter === ONF_VENDOR_ID && expType === ONFT_BUNDLE_ADD_MESSAGE) {
     const add = decodeBundleAdd(r, xid, (inner, base) => decodeMessage(inner, base));
     if (add.message.type === 'bundle_add' || add.message.type === 'bundle_control') r.fail('nested bundle message');

@@ -3,8 +3,8 @@
  * 10,000 flows in one bundle dumped back identical, bad flows failing the whole
  * bundle, resync after an ovs-vswitchd restart sending only missing flows, a
  * controller restart that adopts the switch's round and sends only what changed,
- * one under a new round that never empties the table, and foreign flows that no
- * sync ever touches.
+ * one under a new round that never empties the table, foreign flows that no
+ * sync ever touches, and fencing by master generation between two leaders.
  */
 import { writeFile } from 'node:fs/promises';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
@@ -15,16 +15,18 @@ import {
   FlowSyncError,
   InvalidDesiredStateError,
   appSelector,
+  formatOwner,
   createFlowTableManager,
   decodeCookie,
   encodeCookie,
   flowKey,
   type DesiredFlow,
+  type FlowTableFencedError,
   type FlowTableManager,
   type SyncResult,
 } from '../../src/openflow/sync';
 import { ovsAvailability, runPrefix, startOvs, type OvsInstance } from '../harness/ovs';
-import { flowText, generateFlow, generateFlows, normalizeOfctlDump, ofctlLine, ownerChanges, type GeneratedFlow } from './openflow-sync-fixtures';
+import { addFlowMods, flowText, generateFlow, generateFlows, normalizeOfctlDump, ofctlLine, ownerChanges, type GeneratedFlow } from './openflow-sync-fixtures';
 
 const avail = ovsAvailability();
 const describeOvs = avail.ok ? describe : describe.skip;
@@ -272,5 +274,73 @@ describeOvs('flow-table sync against ovs-vswitchd', () => {
     const rounds = new Set((await conn.dumpFlows(appSelector(DEFAULT_COOKIE_APP))).map((f) => decodeCookie(f.cookie).round));
     expect([...rounds]).toEqual([2]);
     await expectForeignIntact();
+  }, 60_000);
+
+  it("fencing: a newer leader's master claim demotes the old one, whose next change OVS refuses; a stale claim is refused; equal connections are untouched", async () => {
+    // Another cookie app, so these managers' full syncs leave the 10,000 flows above alone.
+    const APP = 0x57;
+    const target = `unix:${ovs.bridgeMgmtSocket('br0')}`;
+    const extra: OpenFlowConnection[] = [];
+    const managers: FlowTableManager[] = [];
+    const leader = async (generationId: bigint): Promise<{ m: FlowTableManager; fenced: FlowTableFencedError[] }> => {
+      const c = createConnection(target, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+      extra.push(c);
+      await c.ready();
+      const m = createFlowTableManager(c, { app: APP, generationId });
+      managers.push(m);
+      const fenced: FlowTableFencedError[] = [];
+      m.on('fenced', (e) => fenced.push(e));
+      return { m, fenced };
+    };
+    const mine = async (): Promise<string[]> => (await conn.dumpFlows(appSelector(APP))).map((f) => `${f.tableId}/${f.priority}/${decodeCookie(f.cookie).objectId}`).sort();
+    const all = generateFlows(N + 1200).slice(N + 1000);
+    const first = all.slice(0, 100);
+    try {
+      const old = await leader(1000n);
+      await old.m.start();
+      expect(await old.m.apply(ownerChanges(first))).toMatchObject({ sent: true, flowMods: 100 });
+
+      const next = await leader(1001n);
+      await next.m.apply(ownerChanges(all));
+      await next.m.start();
+      const after = await mine();
+      expect(after).toHaveLength(200);
+      for (let i = 0; i < 50 && old.fenced.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(old.fenced).toHaveLength(1);
+      expect(old.fenced[0]).toMatchObject({ generationId: 1000n, switchGenerationId: 1001n, how: 'demoted' });
+
+      // The deposed leader's change goes nowhere, and OVS itself refuses its connection's bundles.
+      const owner = first[0]!.owner;
+      expect(await old.m.removeOwner(owner)).toMatchObject({ sent: false });
+      const raw: FlowModMessage = { ...addFlowMods([first[0]!], 1)[0]!, command: 'delete_strict', cookie: 0n, cookieMask: 0n };
+      await expect(extra[0]!.bundle([raw], { flags: 1 })).rejects.toThrow(/OFPBRC_IS_SECONDARY/);
+      const bypass = createConnection(target);
+      extra.push(bypass);
+      await bypass.ready();
+      await expect(bypass.request({ type: 'role_request', role: 'slave', generationId: 1000n })).rejects.toThrow(/OFPRRFC_STALE/);
+      expect(await mine()).toEqual(after);
+
+      // Reconnecting with the old generation: refused before anything is read or written.
+      const stale = await leader(1000n);
+      await stale.m.apply([{ owner, flows: [], groups: [] }]);
+      await stale.m.start();
+      expect(stale.m.fenced).toMatchObject({ how: 'stale claim', switchGenerationId: 1001n });
+      expect(await mine()).toEqual(after);
+
+      // Connections that claimed no role (ovs-ofctl's, the suite's own) still write.
+      await ofctl('add-flow', 'br0', 'table=9,priority=3,reg0=0x3,actions=drop');
+      await ofctl('del-flows', 'br0', '--strict', 'table=9,priority=3,reg0=0x3');
+      const probe = addFlowMods([generateFlow(N + 2000)], 1)[0]!;
+      await conn.bundle([probe, { ...probe, command: 'delete_strict', cookieMask: 0xffffffffffffffffn }], { flags: 1 });
+      await expectForeignIntact();
+      process.stdout.write(`[openflow-sync] fencing: generation 1000 demoted by 1001 (removal of owner ${formatOwner(owner)} not sent, its raw bundle refused), stale claim refused\n`);
+
+      // The leader in office cleans up after the test.
+      await next.m.apply(ownerChanges(all).map((c) => ({ owner: c.owner, flows: [], groups: [] })));
+      expect(await mine()).toEqual([]);
+    } finally {
+      managers.forEach((m) => m.stop());
+      await Promise.all(extra.map((c) => c.close()));
+    }
   }, 60_000);
 });

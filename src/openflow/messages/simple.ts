@@ -1,3 +1,4 @@
+import { ONF_VENDOR_ID } from '../constants';
 import { Reader } from '../wire/reader';
 import { Writer } from '../wire/writer';
 
@@ -40,6 +41,26 @@ export interface RoleMessage {
   type: 'role_request' | 'role_reply';
   xid: number;
   role: ControllerRole;
+  generationId: bigint;
+}
+
+/** Why the switch changed a connection's role (ofp14_controller_role_reason). */
+export type RoleStatusReason = 'master_request' | 'config' | 'experimenter';
+const ROLE_STATUS_REASONS: readonly RoleStatusReason[] = ['master_request', 'config', 'experimenter'];
+
+/** ONF's exp_type of OpenFlow 1.4's OFPT_ROLE_STATUS carried in OpenFlow 1.3 (OVS sends it). */
+export const ONFT_ROLE_STATUS = 1911;
+
+/**
+ * The switch changed this connection's role by itself: another connection claimed the
+ * master role (this one is now a slave), or the switch's configuration did.
+ */
+export interface RoleStatusMessage {
+  type: 'role_status';
+  xid: number;
+  role: ControllerRole;
+  reason: RoleStatusReason;
+  /** The master's generation id the switch now holds. */
   generationId: bigint;
 }
 
@@ -99,6 +120,25 @@ export function decodeRole(r: Reader, xid: number, type: RoleMessage['type']): R
   if (role === undefined) r.fail(`unknown controller role ${n}`);
   r.skip(4);
   return { type, xid, role, generationId: r.u64('generation id') };
+}
+
+export function encodeRoleStatus(w: Writer, m: RoleStatusMessage): void {
+  w.u32(ONF_VENDOR_ID).u32(ONFT_ROLE_STATUS);
+  w.u32(ROLES.indexOf(m.role) >>> 0, 'role').u8(ROLE_STATUS_REASONS.indexOf(m.reason) >>> 0, 'reason').zeros(3).u64(m.generationId, 'generation id');
+}
+
+/** The body after the experimenter header; role properties (experimenter data only) are skipped. */
+export function decodeRoleStatus(r: Reader, xid: number): RoleStatusMessage {
+  const n = r.u32('role');
+  const role = ROLES[n];
+  if (role === undefined) r.fail(`unknown controller role ${n}`);
+  const why = r.u8('reason');
+  const reason = ROLE_STATUS_REASONS[why];
+  if (reason === undefined) r.fail(`unknown role status reason ${why}`);
+  r.skip(3);
+  const generationId = r.u64('generation id');
+  r.rest();
+  return { type: 'role_status', xid, role, reason, generationId };
 }
 
 export function encodeAsyncConfig(w: Writer, m: AsyncConfigMessage): void {

@@ -1,4 +1,4 @@
-import { OpenFlowBundleError } from '../connection-errors';
+import { OpenFlowBundleError, OpenFlowRequestError } from '../connection-errors';
 import { formatFlow } from '../format/flow';
 import { OfMessage } from '../message';
 import { FlowOwner, decodeCookie, formatOwner } from './cookie';
@@ -62,4 +62,30 @@ export class FlowSyncError extends Error {
     super(`${phase} flow sync rejected by the switch (${cause.error.name}), ${applied}${lines.length ? `: ${lines.join('; ')}` : ''}`);
     this.rejected = rejected;
   }
+}
+
+/**
+ * Another controller holds the switch's master role under a newer generation (or the
+ * switch remembers one): this manager's generation is stale for good, so it sends nothing
+ * more. What the caller should do is stop acting as the leader.
+ */
+export class FlowTableFencedError extends Error {
+  override readonly name = 'FlowTableFencedError';
+  constructor(
+    /** The generation this manager claimed the master role with. */
+    readonly generationId: bigint,
+    /** The switch's master generation when it told us (undefined if it did not say). */
+    readonly switchGenerationId: bigint | undefined,
+    /** How the switch told us: 'stale claim', 'demoted', 'refused bundle'. */
+    readonly how: string,
+  ) {
+    super(`fenced by the switch (${how}): our generation ${generationId}, the switch's master generation ${switchGenerationId ?? 'unknown'}`);
+  }
+}
+
+/** The switch refused a write because this connection is a slave (another master took over). */
+export function refusedAsSlave(e: unknown): boolean {
+  if (!(e instanceof OpenFlowRequestError)) return false;
+  if (e.error.name === 'OFPBRC_IS_SECONDARY') return true;
+  return e instanceof OpenFlowBundleError && e.failures.some((f) => f.error.name === 'OFPBRC_IS_SECONDARY');
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { OpenFlowBundleError, OpenFlowConnectionError } from '../connection-errors';
+import { OpenFlowBundleError, OpenFlowConnectionError, OpenFlowRequestError } from '../connection-errors';
 import type { OpenFlowConnection, OpenFlowLogger } from '../connection';
 import { BundleFlags } from '../messages/bundle';
 import type { FlowModMessage } from '../messages/flow-mod';
@@ -7,7 +7,9 @@ import { GroupDesc } from '../messages/multipart-reply';
 import { DEFAULT_COOKIE_APP, FlowOwner, appSelector } from './cookie';
 import { DesiredState, PreparedOwner } from './desired-state';
 import { adoptableRound, planFullSync, planIncremental } from './diff';
-import { FlowSyncError } from './errors';
+import { FlowSyncError, FlowTableFencedError, refusedAsSlave } from './errors';
+import type { OfMessage } from '../message';
+import type { RoleMessage } from '../messages/simple';
 import { SyncPlan, planCounts, planMessages } from './plan';
 import { DesiredFlow, DesiredGroup, OwnerChange, SyncCounters, SyncResult, emptyCounters } from './types';
 
@@ -57,6 +59,18 @@ export interface FlowTableManagerOptions {
    * rounds relies on it). The caller owns the lanes (connects and closes them).
    */
   lanes?: readonly OpenFlowConnection[];
+  /**
+   * Fencing among controller replicas: on every (re)connection, before anything else, the
+   * manager claims the switch's master role with this generation (a number that rises with
+   * each new leader). The switch refuses a claim below the highest it has seen
+   * (OFPRRFC_STALE), and a newer leader's claim demotes this connection to a slave, whose
+   * bundles the switch refuses (OFPBRC_IS_SECONDARY). Either way the manager is fenced
+   * (FlowTableFencedError, the `fenced` event) and sends nothing more: a leader deposed
+   * while it stalled cannot overwrite its successor's flows. Not with lanes: a switch has one
+   * master, and the equal role OpenFlow gives other connections is not fenced. Absent: no
+   * role request, the connection keeps OpenFlow's default equal role.
+   */
+  generationId?: bigint;
   logger?: OpenFlowLogger;
   /** Time for pacing (default: performance.now and setTimeout); tests give a virtual one. */
   clock?: PacingClock;
@@ -91,11 +105,15 @@ type Events = {
   synced: [SyncResult];
   /** A full sync triggered by a (re)connect failed; resync() or the next reconnect retries. */
   syncError: [Error];
+  /** The switch has a newer master (FlowTableManagerOptions.generationId); emitted once. */
+  fenced: [FlowTableFencedError];
 };
 
 export interface FlowTableManager {
   /** This run's round; undefined until the first sync when it was not given. */
   readonly round: number | undefined;
+  /** Set once the switch has fenced this manager off (see generationId): it sends nothing more. */
+  readonly fenced: FlowTableFencedError | undefined;
   /** Subscribes to the connection and syncs now if it is up. */
   start(): Promise<void>;
   stop(): void;
@@ -142,6 +160,12 @@ class Manager extends EventEmitter implements FlowTableManager {
   /** When the last bundle committed (clock.now()). */
   private lastSentAt = -Infinity;
   private readonly lanes: readonly OpenFlowConnection[];
+  private readonly generationId: bigint | undefined;
+  private fencedBy: FlowTableFencedError | undefined;
+  /** OVS tells a demoted master at once (ONFT_ROLE_STATUS), before its next bundle is refused. */
+  private readonly onMessage = (m: OfMessage): void => {
+    if (m.type === 'role_status' && m.role === 'slave') this.fence('demoted', m.generationId);
+  };
   private readonly onConnected = (): void => {
     this.needFullSync = true;
     void this.enqueue(() => this.fullSync()).catch((e: Error) => this.emit('syncError', e));
@@ -167,16 +191,25 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.intervalMs = this.minIntervalMs;
     this.clock = opts.clock ?? REAL_CLOCK;
     this.lanes = opts.lanes ?? [];
+    this.generationId = opts.generationId;
+    if (this.generationId !== undefined && this.lanes.length > 0) {
+      throw new RangeError('lanes cannot be fenced: only one connection to a switch can hold the master role');
+    }
   }
 
   get round(): number | undefined {
     return this.roundValue;
   }
 
+  get fenced(): FlowTableFencedError | undefined {
+    return this.fencedBy;
+  }
+
   async start(): Promise<void> {
     this.started = true;
     this.conn.on('connected', this.onConnected);
     this.conn.on('disconnected', this.onDisconnected);
+    if (this.generationId !== undefined) this.conn.on('message', this.onMessage);
     if (this.conn.connected) await this.enqueue(() => this.fullSync());
   }
 
@@ -185,6 +218,7 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.needFullSync = true;
     this.conn.off('connected', this.onConnected);
     this.conn.off('disconnected', this.onDisconnected);
+    this.conn.off('message', this.onMessage);
   }
 
   counters(): SyncCounters {
@@ -249,8 +283,9 @@ class Manager extends EventEmitter implements FlowTableManager {
   }
 
   private async fullSync(): Promise<SyncResult> {
-    if (!this.conn.connected) return NOT_SENT;
+    if (!this.conn.connected || this.fencedBy) return NOT_SENT;
     const started = performance.now();
+    if (this.generationId !== undefined && !(await this.claimMaster(this.generationId))) return NOT_SENT;
     const [dump, groupsBody] = await Promise.all([
       this.conn.dumpFlows({ tableId: 0xff, ...appSelector(this.app) }),
       this.conn.multipart({ kind: 'group_desc' }),
@@ -294,6 +329,13 @@ class Manager extends EventEmitter implements FlowTableManager {
         }
       }
     } catch (e) {
+      if (this.generationId !== undefined && refusedAsSlave(e)) {
+        // Nothing of it applied (the switch checks the role before it opens or commits a bundle).
+        this.stats.bundlesFailed++;
+        this.fence('refused bundle', await this.switchGeneration());
+        if (prepared) this.desired.commit(prepared);
+        return NOT_SENT;
+      }
       if (e instanceof LanesPartlyApplied) {
         // Some lanes committed: neither the old nor the new desired state is on the switch.
         // The next operation's full sync puts the old one back; the caller retries.
@@ -326,6 +368,36 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.stats.lastSyncDurationMs = durationMs;
     this.stats.lastSyncFlowMods = counts.flowMods;
     return { sent: true, ...counts, durationMs };
+  }
+
+  /** Claims the master role on the current connection; false if the switch says the generation is stale. */
+  private async claimMaster(generationId: bigint): Promise<boolean> {
+    try {
+      await this.conn.request({ type: 'role_request', role: 'master', generationId });
+      return true;
+    } catch (e) {
+      if (!(e instanceof OpenFlowRequestError) || e.error.name !== 'OFPRRFC_STALE') throw e;
+      this.fence('stale claim', await this.switchGeneration());
+      return false;
+    }
+  }
+
+  /** The switch's master generation, asked without changing our role; undefined if it does not answer. */
+  private async switchGeneration(): Promise<bigint | undefined> {
+    try {
+      const r = await this.conn.request<RoleMessage>({ type: 'role_request', role: 'nochange', generationId: 0n });
+      return r.generationId;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private fence(how: string, switchGenerationId: bigint | undefined): void {
+    if (this.fencedBy || this.generationId === undefined) return;
+    this.fencedBy = new FlowTableFencedError(this.generationId, switchGenerationId, how);
+    this.needFullSync = true;
+    this.log.warn({ generationId: String(this.generationId), switchGenerationId: switchGenerationId === undefined ? undefined : String(switchGenerationId), how }, 'openflow: fenced off by a newer master; sending nothing more');
+    this.emit('fenced', this.fencedBy);
   }
 
   /** The main connection and as many connected lanes as the flow_mods fill (LANE_MESSAGES each). */

@@ -6,14 +6,16 @@ import { errorFromName } from '../messages/error';
 import { FlowModMessage } from '../messages/flow-mod';
 import { GroupDesc, FlowStats } from '../messages/multipart-reply';
 import { GroupModMessage } from '../messages/group';
+import { RoleMessage } from '../messages/simple';
 import { flowKey } from '../sync/flow-key';
 
 /**
  * An in-process OpenFlow 1.3 switch with just enough of a flow table for sync
  * tests: flow_mod (add, modify_strict, delete, delete_strict with cookie
  * masks), group_mod, atomic bundles that OVS-like reject as a whole, flow and
- * group dumps split into several replies. It records every committed bundle so
- * tests can assert what was sent and in which order.
+ * group dumps split into several replies, and controller roles as OVS has them (a
+ * master generation that only rises, one master, slaves' writes refused). It records
+ * every committed bundle so tests can assert what was sent and in which order.
  */
 export interface FakeSwitch {
   readonly target: string;
@@ -32,6 +34,8 @@ export interface FakeSwitch {
    * failures OVS itself would not produce here.
    */
   failWhen(reject: ((m: OfMessage) => string | undefined) | undefined): void;
+  /** The highest master generation claimed so far (undefined before any claim). */
+  readonly generationId: bigint | undefined;
   /** Adds a flow directly, like ovs-ofctl add-flow would. */
   install(f: Partial<FlowStats> & Pick<FlowStats, 'tableId' | 'priority' | 'match' | 'instructions'>): void;
   close(): Promise<void>;
@@ -115,13 +119,46 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
   const received: OfMessage[] = [];
   const sockets = new Set<Socket>();
   let fault: ((m: OfMessage) => string | undefined) | undefined;
+  let generationId: bigint | undefined;
+  type Role = 'equal' | 'master' | 'slave';
+  const sessions = new Map<Socket, { role: Role; send: (m: OfMessage) => void }>();
   const injected = (m: OfMessage): void => {
     const name = fault?.(m);
     if (name) throw new Rejection(name);
   };
 
-  const onMessage = (m: OfMessage, send: (m: OfMessage) => void, bundles: Map<number, OfMessage[]>): void => {
+  /** OVS's handle_role_request: a stale generation is refused, a new master demotes the old one. */
+  const onRole = (m: RoleMessage, session: { role: Role; send: (m: OfMessage) => void }): void => {
+    if (m.role !== 'nochange') {
+      if (m.role !== 'equal') {
+        if (generationId !== undefined && BigInt.asIntN(64, m.generationId - generationId) < 0n) {
+          session.send(errorFromName('OFPRRFC_STALE', m.xid, encodeMessage(m)));
+          return;
+        }
+        generationId = m.generationId;
+      }
+      if (m.role === 'master' && session.role !== 'master') {
+        for (const other of sessions.values()) {
+          if (other.role !== 'master') continue;
+          other.role = 'slave';
+          other.send({ type: 'role_status', xid: 0, role: 'slave', reason: 'master_request', generationId: generationId ?? 0n });
+        }
+      }
+      session.role = m.role;
+    }
+    session.send({ type: 'role_reply', xid: m.xid, role: session.role, generationId: generationId ?? 0n });
+  };
+
+  const onMessage = (m: OfMessage, send: (m: OfMessage) => void, bundles: Map<number, OfMessage[]>, session: { role: Role; send: (m: OfMessage) => void }): void => {
+    if ((m.type === 'flow_mod' || m.type === 'group_mod' || m.type === 'bundle_control' || m.type === 'bundle_add') && session.role === 'slave') {
+      send(errorFromName('OFPBRC_IS_SECONDARY', m.xid, encodeMessage(m)));
+      return;
+    }
     switch (m.type) {
+      case 'role_request':
+        received.push(m);
+        onRole(m, session);
+        return;
       case 'features_request':
         send({ type: 'features_reply', xid: m.xid, datapathId: 7n, nBuffers: 0, nTables: 254, auxiliaryId: 0, capabilities: 0 });
         return;
@@ -167,6 +204,7 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
         bundles.get(m.bundleId)?.push(m);
         return;
       case 'multipart_request': {
+        received.push(m);
         const b = m.body;
         if (b.kind === 'flow') {
           const list = [...flows.values()].filter((f) => (b.tableId === OFPTT_ALL || f.tableId === b.tableId) && cookieMatches(f, b.cookie, b.cookieMask));
@@ -203,15 +241,20 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
     const send = (m: OfMessage): void => {
       if (!s.destroyed) s.write(encodeMessage(m));
     };
+    const session = { role: 'equal' as Role, send };
+    sessions.set(s, session);
     send({ type: 'hello', xid: 1, versions: [4] });
     s.on('data', (d) => {
       for (const f of framer.push(d)) {
         const m = decodeMessage(f);
         if (m.type === 'echo_request') send({ type: 'echo_reply', xid: m.xid, data: m.data });
-        else if (m.type !== 'hello') onMessage(m, send, bundles);
+        else if (m.type !== 'hello') onMessage(m, send, bundles, session);
       }
     });
-    s.on('close', () => sockets.delete(s));
+    s.on('close', () => {
+      sockets.delete(s);
+      sessions.delete(s);
+    });
     s.on('error', () => undefined);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -223,6 +266,9 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
     },
     get groups() {
       return groups;
+    },
+    get generationId() {
+      return generationId;
     },
     committed,
     received,

@@ -657,4 +657,10 @@ export const GOLDEN_CASES: GoldenCase[] = [
     expected:
       'OFPT_FLOW_MOD (OF1.3) (xid=0x140): ADD table:4 priority=110,tcp,nw_dst=10.0.0.9,tp_dst=80 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,NXM_NX_REG2[0..7]),multipath(nw_src,7,hrw,3,0,NXM_NX_REG3[4..7]),goto_table:7',
   },
+  {
+    // OVS tells a demoted master this way in OpenFlow 1.3: the fencing of a deposed leader.
+    name: 'role status',
+    message: { type: 'role_status', xid: next(), role: 'slave', reason: 'master_request', generationId: 7n },
+    expected: 'ONFT_ROLE_STATUS (OF1.3) (xid=0x141): role=secondary generation_id=7 reason=primary_request',
+  },
 ];
