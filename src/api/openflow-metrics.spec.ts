@@ -7,8 +7,8 @@ describe('OpenFlow metrics', () => {
   it('shows each programmed node as the pipeline reports it, read once per scrape', async () => {
     const registry = new Registry();
     let tables: NodeFlowTable[] = [
-      { node: 'hv1', connected: true, inSync: true, round: 3, counters: { ...emptyCounters(), fullSyncs: 1, flowModsSent: 120, bundlesCommitted: 4, bundlesFailed: 1, desiredFlows: 118, lastSyncUnchangedFlows: 110, lastSyncDurationMs: 250 } },
-      { node: 'hv2', connected: false, inSync: false, round: undefined, counters: emptyCounters() },
+      { node: 'hv1', connected: true, inSync: true, round: 3, fenced: false, counters: { ...emptyCounters(), fullSyncs: 1, flowModsSent: 120, bundlesCommitted: 4, bundlesFailed: 1, desiredFlows: 118, lastSyncUnchangedFlows: 110, lastSyncDurationMs: 250 } },
+      { node: 'hv2', connected: false, inSync: false, round: undefined, fenced: true, counters: emptyCounters() },
     ];
     let reads = 0;
     registerOpenFlowMetrics(registry, { flowTables: () => (reads++, tables) });
@@ -19,6 +19,8 @@ describe('OpenFlow metrics', () => {
       'vnetd_openflow_connected{node="hv2"} 0',
       'vnetd_openflow_in_sync{node="hv1"} 1',
       'vnetd_openflow_in_sync{node="hv2"} 0',
+      'vnetd_openflow_fenced{node="hv1"} 0',
+      'vnetd_openflow_fenced{node="hv2"} 1',
       'vnetd_openflow_round{node="hv1"} 3',
       'vnetd_openflow_round{node="hv2"} 0',
       'vnetd_openflow_desired_flows{node="hv1"} 118',

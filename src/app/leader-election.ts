@@ -67,6 +67,15 @@ export class EtcdLeaderElection implements Leadership {
     this.client.close();
   }
 
+  /**
+   * Ends this process's term now (stops the work, resigns) and campaigns again: for a leader
+   * that learns from elsewhere (a switch's newer master) that its term is over.
+   */
+  relinquish(reason: string): void {
+    const c = this.campaign;
+    if (c) this.fail(c, reason);
+  }
+
   private run(): void {
     if (this.stopped) return;
     const election = this.client.namespace(LEADER_KEY_PREFIX).election('controller', this.opts.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS);

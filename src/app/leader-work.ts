@@ -13,7 +13,7 @@ import { ChassisManager } from '../chassis/chassis-manager';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
 import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
-import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
+import { PipelineReconciler, REALIZING_QUIET_MS, type PipelineReconcilerOptions } from '../reconcile/kinds/pipeline.reconciler';
 
 /** Longer than a port may wait for its Ready write (REALIZING_QUIET_MS), so that write carries the binding. */
 const BOUND_WITH_READY_MS = REALIZING_QUIET_MS + 1500;
@@ -34,6 +34,10 @@ export interface LeaderWorkOptions {
   workers: number;
   /** PipelineReconcilerOptions.openflowLanes. */
   openflowLanes?: number;
+  /** PipelineReconcilerOptions.openflowGeneration: this leader's generation (leader-generation.ts). */
+  openflowGeneration?: bigint;
+  /** PipelineReconcilerOptions.onFenced. */
+  onFenced?: PipelineReconcilerOptions['onFenced'];
   /** Program hypervisors from this process (ChassisManager + pipeline over OVSDB/OpenFlow). */
   chassis: boolean;
   /** Hypervisors are programmed by `vnetd agent`s, which report realization in Node status. */
@@ -67,7 +71,7 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     }
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.
-    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes });
+    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes, openflowGeneration: o.openflowGeneration, onFenced: o.onFenced });
     await pipeline.start();
     stops.push(() => pipeline.stop());
     return { chassis, pipeline, stop: stopAll };

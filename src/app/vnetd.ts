@@ -43,12 +43,15 @@ import { NETWORKS } from '../store/kinds';
 import { ObjectCache } from '../api/object-cache';
 import { SchemaValidator } from '../resources/schema-validator';
 import { ObjectStore } from '../store/object-store';
+import type { Store } from '../store/store';
+import type { FlowTableFencedError } from '../openflow/sync';
 import { ensureAdminToken, ensureDefaultNamespace, tokenInKubeconfig } from './bootstrap-state';
 import type { VnetdConfig } from './config';
 import { writeKubeconfig } from './kubeconfig';
 import { PinoNestLogger } from './nest-logger';
 import type { EtcdLeaderElection } from './leader-election';
 import { candidateIdentity, SoleLeader, type Leadership } from './leadership';
+import { raiseLeaderGeneration } from './leader-generation';
 import { startLeaderWork, type LeaderWork } from './leader-work';
 import { etcdClientOptions, fencedStore, openStore } from './open-store';
 
@@ -143,11 +146,31 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // Read through `work`: the pipeline is this leader term's (none while another replica leads).
   registerOpenFlowMetrics(metrics.registry, { flowTables: () => work?.pipeline.flowTables() ?? [] });
   const workOptions = { objects, catalog, logger, workers: config.workers, openflowLanes: config.openflowLanes, chassis, agents: role === 'controller' && !chassis, fastPath };
-  // With etcd the leader writes through a fenced view of the store (see EtcdStore.fenced).
+  // With etcd the leader writes through a fenced view of the store (see EtcdStore.fenced),
+  // and, programming switches itself, claims them with a new generation (leader-generation.ts).
   const startWork = async (fenceKey?: string) => {
+    if (work) return;
     const fenced = fenceKey !== undefined ? await fencedStore(kv, fenceKey) : undefined;
     const leaderObjects = fenced ? new ObjectStore(fenced) : objects;
-    work ??= await startLeaderWork({ ...workOptions, objects: leaderObjects });
+    const openflowGeneration = fenced && chassis ? await raiseLeaderGeneration(fenced) : undefined;
+    const onFenced = fenced && openflowGeneration !== undefined ? endFencedTerm(fenced, openflowGeneration) : undefined;
+    work = await startLeaderWork({ ...workOptions, objects: leaderObjects, openflowGeneration, onFenced });
+  };
+  /** A switch has a newer master than this term's generation: the term is over, whatever etcd has told us so far. */
+  const endFencedTerm = (store: Store, generation: bigint) => {
+    let ended = false;
+    return (node: string, err: FlowTableFencedError): void => {
+      if (ended) return;
+      ended = true;
+      logger.error({ event: 'leader.fenced', node, generation: String(generation), switchGeneration: err.switchGenerationId === undefined ? undefined : String(err.switchGenerationId) }, 'a switch has a newer master: ending this leader term');
+      void (async () => {
+        // Still the leader in the store? Then the switch remembers a generation the store
+        // never saw (an etcd re-created or restored); the next term starts above it. A
+        // deposed leader's raise is refused, as it should be.
+        if (err.switchGenerationId !== undefined) await raiseLeaderGeneration(store, err.switchGenerationId + 1n).catch(() => undefined);
+        election?.relinquish(`fenced off by node ${node}'s switch`);
+      })();
+    };
   };
   const stopWork = async () => {
     const w = work;

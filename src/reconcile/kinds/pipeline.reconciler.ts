@@ -28,7 +28,7 @@ import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND, firstReadyInterface, interfaceIdOf } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
-import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableManager, type OwnerChange, type SyncCounters } from '../../openflow/sync';
+import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerIds,
   compileNode,
@@ -143,9 +143,18 @@ export interface PipelineReconcilerOptions {
   nodeBundleMaxIntervalMs?: number;
   /**
    * Extra OpenFlow connections per node that large incremental changes are spread over
-   * (FlowTableManagerOptions.lanes); default 3, 0 for one connection.
+   * (FlowTableManagerOptions.lanes); default 3, 0 for one connection. None with
+   * openflowGeneration: only one connection to a switch can be its master.
    */
   openflowLanes?: number;
+  /**
+   * This leader's generation (FlowTableManagerOptions.generationId): each node's switch is
+   * claimed as master with it, so a switch refuses a deposed leader's flows once a newer one
+   * has claimed it. Absent: no role requests (one controller, or agents).
+   */
+  openflowGeneration?: bigint;
+  /** A node's switch has a newer master: this process is no longer the leader it thinks it is. */
+  onFenced?: (node: string, err: FlowTableFencedError) => void;
   /** How often LoadBalancer status.backends (health, connection counts) is refreshed; default 5 s. */
   lbStatusIntervalMs?: number;
   /** Fills each node's fast-path tables from the same model (fastpath.nodes.ts). */
@@ -169,6 +178,8 @@ export interface NodeFlowTable {
   inSync: boolean;
   /** The cookie round of this node's flows; undefined before the first sync. */
   round: number | undefined;
+  /** The switch has a newer master (openflowGeneration): nothing more is sent to it. */
+  fenced: boolean;
   counters: SyncCounters;
 }
 
@@ -412,7 +423,7 @@ export class PipelineReconciler {
 
   /** Every programmed node's flow-table state and counters, read at scrape time. */
   flowTables(): NodeFlowTable[] {
-    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.inSync, round: a.manager.round, counters: a.manager.counters() }));
+    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters() }));
   }
 
   /** Flow-table counters of a node's manager (tests, metrics). */
@@ -731,7 +742,8 @@ export class PipelineReconciler {
     const connect = (lane?: number) =>
       createConnection(dial, { logger: this.log.child(lane === undefined ? { node: name } : { node: name, lane }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const conn = connect();
-    const lanes = Array.from({ length: this.opts.openflowLanes ?? DEFAULT_OPENFLOW_LANES }, (_, i) => {
+    const generationId = this.opts.openflowGeneration;
+    const lanes = Array.from({ length: generationId === undefined ? (this.opts.openflowLanes ?? DEFAULT_OPENFLOW_LANES) : 0 }, (_, i) => {
       const lane = connect(i + 1);
       // Lanes only carry flow_mods: no packet_in (health probes' answers), port status or flow removed copies.
       lane.on('connected', () => void lane.send({ type: 'set_async', packetInMask: [0, 0], portStatusMask: [0, 0], flowRemovedMask: [0, 0] }).catch(() => undefined));
@@ -740,6 +752,7 @@ export class PipelineReconciler {
     const manager = createFlowTableManager(conn, {
       logger: this.log.child({ node: name }),
       lanes,
+      generationId,
       minIntervalMs: this.opts.nodeBundleIntervalMs ?? NODE_BUNDLE_INTERVAL_MS,
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
     });
@@ -752,6 +765,12 @@ export class PipelineReconciler {
       agent.inSync = r.sent;
       if (!this.stopped) this.nodeController.enqueue(name);
       this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
+    });
+    manager.on('fenced', (err) => {
+      if (this.stopped || this.agents.get(name) !== agent) return;
+      agent.inSync = false;
+      this.log.error({ event: 'pipeline.fenced', node: name, generationId: String(err.generationId), switchGenerationId: err.switchGenerationId === undefined ? undefined : String(err.switchGenerationId), how: err.how }, 'pipeline: the node\'s switch has a newer master; this process sends it nothing more');
+      this.opts.onFenced?.(name, err);
     });
     manager.on('syncError', (err) => {
       this.log.warn({ node: name, err }, 'pipeline: full sync failed; retrying');
