@@ -128,4 +128,36 @@ describe('OpenFlow connection (fake switch)', () => {
     await expect(c.barrier()).rejects.toBeInstanceOf(OpenFlowConnectionError);
     await c.close();
   });
+
+  it('says it is establishing while the connect or the handshake is under way, and not once up, waiting to retry, or closed', async () => {
+    // A switch that accepts and stays silent: no HELLO, so the handshake never ends.
+    const accepted: Socket[] = [];
+    const silent = createServer((s) => void accepted.push(s.on('error', () => undefined)));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const mute = createConnection(target(silent), { reconnect: false });
+    expect(mute.establishing).toBe(true); // dialing
+    await new Promise((r) => silent.once('connection', r));
+    await new Promise((r) => setTimeout(r, 20));
+    expect([mute.establishing, mute.connected]).toEqual([true, false]); // accepted, no HELLO yet
+    accepted.forEach((s) => s.destroy());
+    await mute.close();
+    expect(mute.establishing).toBe(false);
+    await new Promise((r) => silent.close(r));
+
+    const sw = await fakeSwitch(() => undefined);
+    servers.push(sw);
+    const c = createConnection(target(sw), { reconnect: false });
+    await c.ready();
+    expect([c.establishing, c.connected]).toEqual([false, true]);
+    await c.close();
+
+    // Nothing listening: refused, then waiting for the retry timer.
+    const port = (sw.address() as AddressInfo).port;
+    await new Promise((r) => sw.close(r));
+    servers.splice(servers.indexOf(sw), 1);
+    const down = createConnection(`tcp:127.0.0.1:${port}`, { reconnect: { initialDelayMs: 10_000 } });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(down.establishing).toBe(false);
+    await down.close();
+  });
 });

@@ -52,6 +52,12 @@ type Events = {
 
 export interface OpenFlowConnection {
   readonly connected: boolean;
+  /**
+   * A connect is in flight or HELLO/FEATURES are under way: the switch may already have
+   * accepted the socket (ovs-vswitchd hangs up if our HELLO is not in within about a second),
+   * so a caller about to hold the event loop for long lets this finish first.
+   */
+  readonly establishing: boolean;
   readonly datapathId: bigint | undefined;
   /** Resolves once HELLO and FEATURES have been exchanged (again after a reconnect). */
   ready(): Promise<FeaturesReply>;
@@ -117,6 +123,8 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private closed = false;
+  /** start() is waiting for the socket to connect. */
+  private dialing = false;
   private readonly log: OpenFlowLogger;
   private readonly echoIntervalMs: number;
   private readonly deadAfterMs: number;
@@ -137,6 +145,10 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     return this.features !== undefined;
   }
 
+  get establishing(): boolean {
+    return !this.closed && (this.dialing || (this.socket !== undefined && this.features === undefined));
+  }
+
   get datapathId(): bigint | undefined {
     return this.features?.datapathId;
   }
@@ -144,11 +156,14 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   /** Active side: connect now, and again after failures if reconnect is on. */
   async start(): Promise<void> {
     if (!this.target) throw new OpenFlowConnectionError('no target to connect to');
+    this.dialing = true;
     try {
       this.log.debug({ target: describe(this.target) }, 'openflow connecting');
       const s = await openSocket(this.target, this.opts.connectTimeoutMs ?? 10_000);
+      this.dialing = false;
       this.attach(s);
     } catch (e) {
+      this.dialing = false;
       this.scheduleReconnect(e as Error);
     }
   }

@@ -61,11 +61,12 @@ export const READY = 'Ready';
 const FAST_PATH_APPLY_WAIT_MS = 2000;
 
 /**
- * How long a node's first compile waits for its new OpenFlow connections' handshakes.
- * ovs-vswitchd drops a connection whose HELLO has not arrived 1 s after it accepted it, and
- * a first compile with what follows it (thousands of owners, then their flow keys) holds
- * the event loop for 0.6-0.75 s per node at 3,000 ports: the connect's callback, which
- * sends the HELLO, waited behind that and OVS hung up on restarts (EPIPE, reconnect).
+ * How long a full compile waits for OpenFlow connections being established (its own node's
+ * new ones and any other node's). ovs-vswitchd drops a connection whose HELLO has not
+ * arrived 1 s after it accepted it, and a full compile with what follows it (thousands of
+ * owners, then their flow keys) holds the event loop for 0.6-0.75 s per node at 3,000
+ * ports: the connect's callback, which sends the HELLO, waited behind that and OVS hung up
+ * on restarts (EPIPE, reconnect), also when the compile was another node's.
  */
 const HANDSHAKE_WAIT_MS = 250;
 
@@ -577,9 +578,11 @@ export class PipelineReconciler {
     this.log.warn({ event: 'fastpath.apply_slow', node, waitedMs: ms }, 'fast path tables not applied in time; programming OVS anyway');
   }
 
-  /** Lets a new agent's connections say HELLO before the long synchronous compile (HANDSHAKE_WAIT_MS). */
-  private async handshakes(agent: NodeAgent): Promise<void> {
-    await resolvesWithin(Promise.all([agent.conn, ...agent.lanes].map((c) => c.ready().catch(() => undefined))), HANDSHAKE_WAIT_MS);
+  /** Lets every connection being established, of any node, say HELLO before a long synchronous compile (HANDSHAKE_WAIT_MS). */
+  private async handshakes(): Promise<void> {
+    const pending: Promise<unknown>[] = [];
+    for (const a of this.agents.values()) for (const c of [a.conn, ...a.lanes]) if (c.establishing) pending.push(c.ready().catch(() => undefined));
+    if (pending.length) await resolvesWithin(Promise.all(pending), HANDSHAKE_WAIT_MS);
   }
 
   private async reconcileNode(name: string): Promise<void> {
@@ -606,9 +609,10 @@ export class PipelineReconciler {
       return;
     }
     const agent = this.ensureAgent(name, session.controller.dial);
-    if (!agent.started) {
-      // Before its first compile (once its connections are up, ready() answers at once).
-      await this.handshakes(agent);
+    const before = this.dirt.get(name);
+    if (!agent.started || this.modelStale || !before || before.all) {
+      // A full compile ahead (see `full` below): not while a connection says HELLO.
+      await this.handshakes();
       // Stopped, or the node gone or moved meanwhile: that change queued another reconcile.
       if (this.stopped || this.agents.get(name) !== agent) return;
     }
