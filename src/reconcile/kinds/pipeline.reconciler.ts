@@ -580,9 +580,17 @@ export class PipelineReconciler {
 
   /** Lets every connection being established, of any node, say HELLO before a long synchronous compile (HANDSHAKE_WAIT_MS). */
   private async handshakes(): Promise<void> {
-    const pending: Promise<unknown>[] = [];
-    for (const a of this.agents.values()) for (const c of [a.conn, ...a.lanes]) if (c.establishing) pending.push(c.ready().catch(() => undefined));
-    if (pending.length) await resolvesWithin(Promise.all(pending), HANDSHAKE_WAIT_MS);
+    const pending: OpenFlowConnection[] = [];
+    for (const a of this.agents.values()) for (const c of [a.conn, ...a.lanes]) if (c.establishing) pending.push(c);
+    if (!pending.length) return;
+    // Listeners, not ready(): a switch that stays down would keep one ready() waiter per full compile.
+    let left = pending.length;
+    let allUp!: () => void;
+    const up = new Promise<void>((r) => (allUp = r));
+    const onConnected = (): void => void (--left === 0 && allUp());
+    for (const c of pending) c.once('connected', onConnected);
+    await resolvesWithin(up, HANDSHAKE_WAIT_MS);
+    for (const c of pending) c.off('connected', onConnected);
   }
 
   private async reconcileNode(name: string): Promise<void> {
