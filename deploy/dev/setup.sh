@@ -31,6 +31,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# clang's sanitizer and libFuzzer runtimes, which the native tests and the fuzz target link:
+# Debian ships them apart from clang, one package per clang version, and clang does not
+# depend on it (without it those tests can only skip).
+rt="libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
+if ! dpkg-query -W -f='${Status}' "$rt" 2>/dev/null | grep -q 'install ok installed'; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian package: $rt (run this script as root to install it)"
+    exit 1
+  fi
+  log "installing Debian package: $rt"
+  export DEBIAN_FRONTEND=noninteractive
+  [ ${#missing[@]} -gt 0 ] || apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "$rt" >/dev/null
+fi
+
 # npm dependencies: reinstall when node_modules is absent or older than the lock file.
 stamp=node_modules/.vnetd-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -13,7 +13,7 @@ import { ChassisManager } from '../chassis/chassis-manager';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
 import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
-import { PipelineReconciler, REALIZING_QUIET_MS, type PipelineReconcilerOptions } from '../reconcile/kinds/pipeline.reconciler';
+import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
 
 /** Longer than a port may wait for its Ready write (REALIZING_QUIET_MS), so that write carries the binding. */
 const BOUND_WITH_READY_MS = REALIZING_QUIET_MS + 1500;
@@ -36,8 +36,10 @@ export interface LeaderWorkOptions {
   openflowLanes?: number;
   /** PipelineReconcilerOptions.openflowGeneration: this leader's generation (leader-generation.ts). */
   openflowGeneration?: bigint;
-  /** PipelineReconcilerOptions.onFenced. */
-  onFenced?: PipelineReconcilerOptions['onFenced'];
+  /** ChassisManagerOptions.generation (the OVSDB side of openflowGeneration). */
+  ovsdbGeneration?: bigint;
+  /** A node's switch or database holds a newer leader's generation (newer: which one, if it said). */
+  onFenced?: (node: string, newer: bigint | undefined, where: 'openflow' | 'ovsdb') => void;
   /** Program hypervisors from this process (ChassisManager + pipeline over OVSDB/OpenFlow). */
   chassis: boolean;
   /** Hypervisors are programmed by `vnetd agent`s, which report realization in Node status. */
@@ -64,14 +66,14 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     // With readiness from this process, a port's new binding is written with its Ready (one
     // revision, not two); the chassis writes it itself only if no Ready write came.
     const local = !o.agents;
-    const chassis = o.chassis ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined }) : undefined;
+    const chassis = o.chassis ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined, generation: o.ovsdbGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.databaseGeneration, 'ovsdb')) }) : undefined;
     if (chassis) {
       await chassis.start();
       stops.push(() => chassis.stop());
     }
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.
-    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes, openflowGeneration: o.openflowGeneration, onFenced: o.onFenced });
+    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes, openflowGeneration: o.openflowGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.switchGenerationId, 'openflow')) });
     await pipeline.start();
     stops.push(() => pipeline.stop());
     return { chassis, pipeline, stop: stopAll };

@@ -44,7 +44,6 @@ import { ObjectCache } from '../api/object-cache';
 import { SchemaValidator } from '../resources/schema-validator';
 import { ObjectStore } from '../store/object-store';
 import type { Store } from '../store/store';
-import type { FlowTableFencedError } from '../openflow/sync';
 import { ensureAdminToken, ensureDefaultNamespace, tokenInKubeconfig } from './bootstrap-state';
 import type { VnetdConfig } from './config';
 import { writeKubeconfig } from './kubeconfig';
@@ -152,23 +151,23 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     if (work) return;
     const fenced = fenceKey !== undefined ? await fencedStore(kv, fenceKey) : undefined;
     const leaderObjects = fenced ? new ObjectStore(fenced) : objects;
-    const openflowGeneration = fenced && chassis ? await raiseLeaderGeneration(fenced) : undefined;
-    const onFenced = fenced && openflowGeneration !== undefined ? endFencedTerm(fenced, openflowGeneration) : undefined;
-    work = await startLeaderWork({ ...workOptions, objects: leaderObjects, openflowGeneration, onFenced });
+    const generation = fenced && chassis ? await raiseLeaderGeneration(fenced) : undefined;
+    const onFenced = fenced && generation !== undefined ? endFencedTerm(fenced, generation) : undefined;
+    work = await startLeaderWork({ ...workOptions, objects: leaderObjects, openflowGeneration: generation, ovsdbGeneration: generation, onFenced });
   };
-  /** A switch has a newer master than this term's generation: the term is over, whatever etcd has told us so far. */
+  /** A node's switch or database holds a newer generation than this term's: the term is over, whatever etcd has told us so far. */
   const endFencedTerm = (store: Store, generation: bigint) => {
     let ended = false;
-    return (node: string, err: FlowTableFencedError): void => {
+    return (node: string, newer: bigint | undefined, where: 'openflow' | 'ovsdb'): void => {
       if (ended) return;
       ended = true;
-      logger.error({ event: 'leader.fenced', node, generation: String(generation), switchGeneration: err.switchGenerationId === undefined ? undefined : String(err.switchGenerationId) }, 'a switch has a newer master: ending this leader term');
+      logger.error({ event: 'leader.fenced', node, where, generation: String(generation), newerGeneration: newer === undefined ? undefined : String(newer) }, `node ${node}'s ${where === 'openflow' ? 'switch' : 'database'} holds a newer generation: ending this leader term`);
       void (async () => {
-        // Still the leader in the store? Then the switch remembers a generation the store
+        // Still the leader in the store? Then the node remembers a generation the store
         // never saw (an etcd re-created or restored); the next term starts above it. A
         // deposed leader's raise is refused, as it should be.
-        if (err.switchGenerationId !== undefined) await raiseLeaderGeneration(store, err.switchGenerationId + 1n).catch(() => undefined);
-        election?.relinquish(`fenced off by node ${node}'s switch`);
+        if (newer !== undefined) await raiseLeaderGeneration(store, newer + 1n).catch(() => undefined);
+        election?.relinquish(`fenced off by node ${node}'s ${where}`);
       })();
     };
   };

@@ -25,6 +25,7 @@ import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
 import { BOUND, IFACE_ID, bindingStatus, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
+import type { OvsdbFencedError } from './ovsdb-fence';
 import { nodeStatus, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
@@ -56,6 +57,10 @@ export interface ChassisManagerOptions {
    * flows cannot be installed, say). Unset (agents, tests of the chassis alone): at once.
    */
   boundWithReadyMs?: number;
+  /** NodeSessionOptions.generation for every node: this leader's generation (app/leader-generation.ts). */
+  generation?: bigint;
+  /** A node's database holds a newer leader's generation: this process is no longer the leader it thinks it is. */
+  onFenced?: (node: string, err: OvsdbFencedError) => void;
 }
 
 /**
@@ -269,6 +274,10 @@ export class ChassisManager {
       owner: this.owner,
       logger: this.log,
       connectTimeoutMs: this.opts.connectTimeoutMs,
+      generation: this.opts.generation,
+      onFenced: (err) => {
+        if (this.sessions.get(name) === s) this.opts.onFenced?.(name, err);
+      },
       onChange: (c) => this.onSessionChange(name, c),
       // At once, not with onChange's batch a microtask later: a binding decided in between must not be remembered.
       onRowChange: (c) => {

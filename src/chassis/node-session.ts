@@ -16,6 +16,7 @@ import { layoutOperations } from './layout-ops';
 import { planLayout, type LayoutView, type OvsSnapshot } from './layout-plan';
 import type { LayoutOutcome, SessionView } from './node-status';
 import { OWNER_KEY } from './owner';
+import { OvsdbFencedError, claimOps, failedFirstWait, generationIn, guardOp } from './ovsdb-fence';
 
 export type SessionChange = { kind: 'state' } | { kind: 'rows'; changes: RowChange[] };
 
@@ -31,6 +32,14 @@ export interface NodeSessionOptions {
    */
   onRowChange?: (change: RowChange) => void;
   connectTimeoutMs?: number;
+  /**
+   * The leader's generation (app/leader-generation.ts): recorded in the database before the
+   * first layout write, and required by every layout transaction (ovsdb-fence.ts).
+   * Absent: no fencing (one controller, or an agent).
+   */
+  generation?: bigint;
+  /** A newer leader's generation is in the database: told once, then ensureLayout throws it. */
+  onFenced?: (err: OvsdbFencedError) => void;
   /** Retry delays while the first connect keeps failing. */
   retryInitialMs?: number;
   retryMaxMs?: number;
@@ -85,6 +94,7 @@ export class NodeSession {
   private readonly unsubscribe: Array<() => void> = [];
   /** snapshot() until the replica changes. */
   private snap: OvsSnapshot | undefined;
+  private fencedBy: OvsdbFencedError | undefined;
 
   constructor(private readonly opts: NodeSessionOptions) {
     this.log = opts.logger.child({ node: opts.node, ovsdb: opts.endpoint });
@@ -218,18 +228,59 @@ export class NodeSession {
       controllerTarget: this.controller.target,
     });
     if (!layout.ok) return { ready: false, reason: layout.reason, message: layout.message };
+    const generation = this.opts.generation;
+    if (generation !== undefined) await this.claim(generation);
     const plan = () => planLayout(layout.layout, this.layoutView(), this.opts.owner);
     let p = plan();
     for (let attempt = 0; p.actions.length; attempt++) {
       if (attempt === 3) throw new Error(`OVS layout did not converge: ${p.actions.map((a) => a.kind).join(', ')}`);
       const ops = layoutOperations(this.client.ops, ovs._uuid, p.actions, this.opts.owner, `vnetd: layout of node ${this.opts.node}`);
+      if (generation !== undefined) ops.unshift(guardOp(this.client.ops, ovs._uuid, generation));
       this.log.info({ event: 'chassis.layout', actions: p.actions.map((a) => a.kind) }, 'applying OVS layout');
-      await this.client.transact(...ops);
+      try {
+        await this.client.transact(...ops);
+      } catch (e) {
+        // The guard failed: a newer leader claimed the database (its update may still be on its way).
+        if (generation !== undefined && failedFirstWait(e)) await this.waitForCache(() => (generationIn(this.openVSwitch()) ?? 0n) > generation, 1000);
+        this.throwIfFenced(generation);
+        throw e;
+      }
       // ovsdb-server answers the transaction before it sends the monitor update.
       await this.waitForCache(() => plan().actions.length === 0, 3000);
       p = plan();
     }
     return this.readiness(p.conflicts, layout.layout.notes, layout.layout.datapathType);
+  }
+
+  /** Records this leader's generation in the Open_vSwitch row unless a higher one is there (then OvsdbFencedError). */
+  private async claim(generation: bigint): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      this.throwIfFenced(generation);
+      const ovs = this.openVSwitch();
+      if (!ovs || generationIn(ovs) === generation) return;
+      try {
+        await this.client.transact(...claimOps(this.client.ops, ovs, generation));
+        this.log.info({ event: 'chassis.claimed', generation: generation.toString() }, 'recorded this leader\'s generation in the hypervisor\'s database');
+        await this.waitForCache(() => generationIn(this.openVSwitch()) === generation, 3000);
+        return;
+      } catch (e) {
+        // external_ids changed since the replica showed it (another writer): read it again.
+        if (attempt >= 3 || !failedFirstWait(e)) throw e;
+        await this.waitForCache(() => this.openVSwitch()?.external_ids !== ovs.external_ids, 1000);
+      }
+    }
+  }
+
+  /** Throws (and tells onFenced, once) if the database holds a newer leader's generation. */
+  private throwIfFenced(generation: bigint | undefined): void {
+    if (generation === undefined) return;
+    const theirs = generationIn(this.openVSwitch());
+    if (!this.fencedBy && theirs !== undefined && theirs > generation) {
+      this.fencedBy = new OvsdbFencedError(generation, theirs);
+      this.log.error({ event: 'chassis.fenced', generation: generation.toString(), databaseGeneration: theirs.toString() }, this.fencedBy.message);
+      this.opts.onFenced?.(this.fencedBy);
+    }
+    if (this.fencedBy) throw this.fencedBy;
   }
 
   private readiness(conflicts: string[], notes: string[], datapath: string): LayoutOutcome {

@@ -1,10 +1,11 @@
 /**
  * A controller on etcd that programs a hypervisor itself (chassis on) claims its switch's
- * OpenFlow master role with the leaders' generation. When the switch reports a newer master
- * (here a raw connection claiming it, as a newer leader or a switch that outlived its etcd
- * would), the controller ends its term at once, raises the generation above the switch's
- * (it is still the leader in etcd), is elected again and claims the switch back; the
- * switch's flows stay in place throughout. Real etcd, real ovs-vswitchd.
+ * OpenFlow master role, and records in its database, the leaders' generation. When the
+ * switch reports a newer master (here a raw connection claiming it, as a newer leader or a
+ * switch that outlived its etcd would), or the database a newer generation, the controller
+ * ends its term at once, raises the generation above it (it is still the leader in etcd),
+ * is elected again and claims the node back; the switch's flows stay in place throughout.
+ * Real etcd, real ovsdb-server and ovs-vswitchd.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,7 @@ describeBoth('leader fencing on the switches (etcd controller with chassis)', ()
   let v: RunningVnetd | undefined;
   let dir: string;
   const raw: OpenFlowConnection[] = [];
-  const events: Array<{ event?: string; generation?: string; switchGeneration?: string }> = [];
+  const events: Array<{ event?: string; where?: string; generation?: string; newerGeneration?: string }> = [];
 
   beforeAll(async () => {
     [etcd, ovs] = await Promise.all([startEtcd(), startOvs({ name: 'fence', netns: `${runPrefix()}-lf` })]);
@@ -51,6 +52,7 @@ describeBoth('leader fencing on the switches (etcd controller with chassis)', ()
   };
   const switchGeneration = async (c: OpenFlowConnection): Promise<bigint> =>
     (await c.request<RoleMessage>({ type: 'role_request', role: 'nochange', generationId: 0n })).generationId;
+  const recordedGeneration = async (): Promise<string> => (await ovs.vsctl(['get', 'Open_vSwitch', '.', 'external_ids:vnetd-generation'])).trim().replace(/"/g, '');
   const flowCount = async (): Promise<number> => (await ovs.ofctl(['dump-flows', `unix:${ovs.bridgeMgmtSocket('br-int')}`])).split('\n').filter((l) => l.includes('actions=')).length;
   const hv1 = () => {
     try {
@@ -93,7 +95,7 @@ describeBoth('leader fencing on the switches (etcd controller with chassis)', ()
 
     await eventually(async () => events.some((e) => e.event === 'leader.fenced'), 10_000, 10);
     const fenced = events.find((e) => e.event === 'leader.fenced')!;
-    expect(fenced).toMatchObject({ generation: String(first), switchGeneration: String(first + 10n) });
+    expect(fenced).toMatchObject({ where: 'openflow', generation: String(first), newerGeneration: String(first + 10n) });
     // The term ends and a new one starts above the rival, which the switch demotes in turn.
     expect(await demoted).toMatchObject({ role: 'slave' });
     const second = await switchGeneration(probe);
@@ -107,6 +109,18 @@ describeBoth('leader fencing on the switches (etcd controller with chassis)', ()
     // Nothing was flushed: the new term found every flow right.
     expect(await flowCount()).toBe(flows);
     expect(hv1()?.counters.lastSyncUnchangedFlows).toBe(flows);
+    expect(await recordedGeneration()).toBe(String(second));
     process.stdout.write(`[leader-fencing] generation ${first} fenced by a claim of ${first + 10n}; new term at ${second}, switch claimed back and in sync after ${backMs.toFixed(0)} ms; ${flows} flows untouched\n`);
+
+    // The same from the database: a newer generation recorded there ends the term too.
+    const t1 = performance.now();
+    await ovs.vsctl(['set', 'Open_vSwitch', '.', `external_ids:vnetd-generation=${second + 10n}`]);
+    await eventually(async () => events.filter((e) => e.event === 'leader.fenced').length === 2, 10_000, 10);
+    expect(events.filter((e) => e.event === 'leader.fenced')[1]).toMatchObject({ where: 'ovsdb', generation: String(second), newerGeneration: String(second + 10n) });
+    await eventually(async () => BigInt((await recordedGeneration()) || '0') > second + 10n && hv1()?.inSync === true && hv1()?.fenced === false, 20_000);
+    const third = await switchGeneration(probe);
+    expect(String(third)).toBe(await recordedGeneration());
+    expect(await flowCount()).toBe(flows);
+    process.stdout.write(`[leader-fencing] generation ${second} fenced by ${second + 10n} in the database; new term at ${third} recorded there and claimed on the switch after ${(performance.now() - t1).toFixed(0)} ms; ${flows} flows untouched\n`);
   }, 90_000);
 });

@@ -1,0 +1,50 @@
+/**
+ * Fencing on a hypervisor's database, the OVSDB half of what the switch's master role does
+ * for flows (FlowTableManagerOptions.generationId). A leader records its generation in the
+ * Open_vSwitch row (external_ids:vnetd-generation) unless a higher one is there, and every
+ * layout transaction it sends starts with a wait op that fails it whole unless the row
+ * still holds that generation: once a newer leader has recorded its own, a deposed one's
+ * writes change nothing. OVSDB conditions cannot compare strings as numbers, so the claim
+ * is a compare-and-set of the whole external_ids column as the replica shows it.
+ */
+import { TimedOut, TransactionError, cond, type Operation, type OperationBuilder } from '../ovsdb';
+import type { OpenVSwitch, OpenVSwitchModel } from '../ovsdb/models/open_vswitch';
+
+export const GENERATION_KEY = 'vnetd-generation';
+
+/** A newer leader has recorded its generation in the hypervisor's database. */
+export class OvsdbFencedError extends Error {
+  override readonly name = 'OvsdbFencedError';
+  constructor(
+    readonly generation: bigint,
+    readonly databaseGeneration: bigint,
+  ) {
+    super(`fenced off: this leader's generation ${generation} is below ${databaseGeneration}, recorded in the hypervisor's database by a newer leader`);
+  }
+}
+
+/** The generation recorded in the row (undefined: none, or not a number vnetd wrote). */
+export function generationIn(ovs: OpenVSwitch | undefined): bigint | undefined {
+  const v = ovs?.external_ids[GENERATION_KEY];
+  return v !== undefined && /^\d{1,20}$/.test(v) ? BigInt(v) : undefined;
+}
+
+/** Records `generation` in the row, failing whole (on its first op) if external_ids changed since the replica's `ovs`. */
+export function claimOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, generation: bigint): Operation[] {
+  const where = [cond('_uuid', '==', ovs._uuid)];
+  return [
+    ops.wait('Open_vSwitch', where, { columns: ['external_ids'], until: '==', rows: [{ external_ids: ovs.external_ids }], timeout: 0 }),
+    ops.update('Open_vSwitch', where, { external_ids: { ...ovs.external_ids, [GENERATION_KEY]: generation.toString() } }),
+  ];
+}
+
+/** Put first in a transaction: fails it unless the row still holds `generation`. */
+export function guardOp(ops: OperationBuilder<OpenVSwitchModel>, ovsUuid: string, generation: bigint): Operation {
+  const where = [cond('_uuid', '==', ovsUuid), cond('external_ids', 'includes', { [GENERATION_KEY]: generation.toString() })];
+  return ops.wait('Open_vSwitch', where, { columns: ['external_ids'], until: '!=', rows: [], timeout: 0 });
+}
+
+/** The transaction failed on its first op, a wait: the guard or the claim's compare. */
+export function failedFirstWait(e: unknown): boolean {
+  return e instanceof TransactionError && e.first instanceof TimedOut && e.first.index === 0;
+}
