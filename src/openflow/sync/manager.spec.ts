@@ -367,105 +367,88 @@ describe('FlowTableManager (fake switch)', () => {
     await m.resync();
     expect([...sw.flows.keys()].sort()).toEqual([key(0, 1), key(0, 2)]);
   });
-});
 
-describe('FlowTableManager fencing by master generation (fake switch)', () => {
-  let sw: FakeSwitch;
-  const conns: OpenFlowConnection[] = [];
-  const managers: FlowTableManager[] = [];
+  describe('fencing by master generation', () => {
+    async function leader(generationId: bigint): Promise<{ m: FlowTableManager; conn: OpenFlowConnection; seen: FlowTableFencedError[] }> {
+      const conn = await openConn();
+      const m = createFlowTableManager(conn, { round: 1, generationId });
+      const seen: FlowTableFencedError[] = [];
+      m.on('fenced', (e) => seen.push(e));
+      managers.push(m);
+      await m.start();
+      return { m, conn, seen };
+    }
 
-  beforeEach(async () => {
-    sw = await startFakeSwitch();
-  });
-  afterEach(async () => {
-    managers.splice(0).forEach((m) => m.stop());
-    await Promise.all(conns.splice(0).map((c) => c.close()));
-    await sw.close();
-  });
+    it('claims the master role before it reads or writes anything, on every connection', async () => {
+      const a = await leader(5n);
+      expect(sw.generationId).toBe(5n);
+      await a.m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+      expect(sw.flows.size).toBe(1);
+      // A reconnect claims again before its full sync.
+      const down = new Promise((r) => a.conn.once('disconnected', r));
+      const synced = new Promise((r) => a.m.once('synced', r));
+      sw.restart({ wipe: true });
+      await down;
+      await synced;
+      expect(sw.flows.size).toBe(1);
+      const order = sw.received.map((m) => (m.type === 'role_request' ? `${m.role} ${m.generationId}` : m.type));
+      expect(order).toEqual(['master 5', 'multipart_request', 'multipart_request', 'master 5', 'multipart_request', 'multipart_request']);
+      expect(a.m.fenced).toBeUndefined();
+    });
 
-  async function leader(generationId: bigint, seen: FlowTableFencedError[] = []): Promise<{ m: FlowTableManager; conn: OpenFlowConnection; seen: FlowTableFencedError[] }> {
-    const conn = createConnection(sw.target, { reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
-    conns.push(conn);
-    await conn.ready();
-    const m = createFlowTableManager(conn, { round: 1, generationId });
-    m.on('fenced', (e) => seen.push(e));
-    managers.push(m);
-    await m.start();
-    return { m, conn, seen };
-  }
+    it("a newer leader's claim demotes the old one: its next change is not sent, and it is fenced once with the new generation", async () => {
+      const a = await leader(5n);
+      await a.m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+      const fenced = new Promise<FlowTableFencedError>((r) => a.m.once('fenced', r));
+      const b = await leader(6n);
+      await b.m.setDesired(owner(PORT, 2), [flow(0, 2)]);
+      const e = await fenced;
+      expect(e).toMatchObject({ generationId: 5n, switchGenerationId: 6n, how: 'demoted' });
+      const bundles = sw.committed.length;
+      const r = await a.m.setDesired(owner(PORT, 3), [flow(0, 3)]);
+      expect(r.sent).toBe(false);
+      expect(await a.m.resync()).toMatchObject({ sent: false });
+      expect(sw.committed).toHaveLength(bundles);
+      // The new leader's full sync made the table its own; the old one added nothing after it.
+      expect([...sw.flows.keys()]).toEqual([key(0, 2)]);
+      expect(a.seen).toHaveLength(1);
+      expect(b.m.fenced).toBeUndefined();
+    });
 
-  it('claims the master role before it reads or writes anything, on every connection', async () => {
-    const a = await leader(5n);
-    expect(sw.generationId).toBe(5n);
-    await a.m.setDesired(owner(PORT, 1), [flow(0, 1)]);
-    expect(sw.flows.size).toBe(1);
-    // A reconnect claims again before its full sync.
-    const down = new Promise((r) => a.conn.once('disconnected', r));
-    const synced = new Promise((r) => a.m.once('synced', r));
-    sw.restart({ wipe: true });
-    await down;
-    await synced;
-    expect(sw.flows.size).toBe(1);
-    const order = sw.received.map((m) => (m.type === 'role_request' ? `${m.role} ${m.generationId}` : m.type));
-    expect(order).toEqual(['master 5', 'multipart_request', 'multipart_request', 'master 5', 'multipart_request', 'multipart_request']);
-    expect(a.m.fenced).toBeUndefined();
-  });
+    it('a bundle the switch refuses because we are a slave fences the manager and applies nothing', async () => {
+      const a = await leader(5n);
+      // As if demoted without hearing of it: the role status is not what fences here.
+      sw.failWhen((m) => (m.type === 'flow_mod' ? 'OFPBRC_IS_SECONDARY' : undefined));
+      const r = await a.m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+      expect(r.sent).toBe(false);
+      expect(a.m.fenced).toMatchObject({ how: 'refused bundle', generationId: 5n, switchGenerationId: 5n });
+      expect(sw.flows.size).toBe(0);
+      expect(a.m.counters().bundlesFailed).toBe(1);
+      sw.failWhen(undefined);
+      expect(await a.m.setDesired(owner(PORT, 2), [flow(0, 2)])).toMatchObject({ sent: false });
+      expect(sw.flows.size).toBe(0);
+    });
 
-  it("a newer leader's claim demotes the old one: its next change is not sent, and it is fenced once with the new generation", async () => {
-    const a = await leader(5n);
-    await a.m.setDesired(owner(PORT, 1), [flow(0, 1)]);
-    const fenced = new Promise<FlowTableFencedError>((r) => a.m.once('fenced', r));
-    const b = await leader(6n);
-    await b.m.setDesired(owner(PORT, 2), [flow(0, 2)]);
-    const e = await fenced;
-    expect(e).toMatchObject({ generationId: 5n, switchGenerationId: 6n, how: 'demoted' });
-    const bundles = sw.committed.length;
-    const r = await a.m.setDesired(owner(PORT, 3), [flow(0, 3)]);
-    expect(r.sent).toBe(false);
-    expect(await a.m.resync()).toMatchObject({ sent: false });
-    expect(sw.committed).toHaveLength(bundles);
-    // The new leader's full sync made the table its own; the old one added nothing after it.
-    expect([...sw.flows.keys()]).toEqual([key(0, 2)]);
-    expect(a.seen).toHaveLength(1);
-    expect(b.m.fenced).toBeUndefined();
-  });
+    it('a claim below the switch\'s generation is refused: fenced before any flow is read or written', async () => {
+      const b = await leader(8n);
+      await b.m.setDesired(owner(PORT, 2), [flow(0, 2)]);
+      const bundles = sw.committed.length;
+      const stale = createFlowTableManager(await openConn(), { round: 1, generationId: 7n });
+      managers.push(stale);
+      await stale.setDesired(owner(PORT, 1), [flow(0, 1)]);
+      await stale.start();
+      expect(stale.fenced).toMatchObject({ generationId: 7n, switchGenerationId: 8n, how: 'stale claim' });
+      expect(sw.committed).toHaveLength(bundles);
+      expect([...sw.flows.keys()]).toEqual([key(0, 2)]);
+      expect(b.m.fenced).toBeUndefined();
+    });
 
-  it('a bundle the switch refuses because we are a slave fences the manager and applies nothing', async () => {
-    const a = await leader(5n);
-    // As if demoted without hearing of it: the role status is not what fences here.
-    sw.failWhen((m) => (m.type === 'flow_mod' ? 'OFPBRC_IS_SECONDARY' : undefined));
-    const r = await a.m.setDesired(owner(PORT, 1), [flow(0, 1)]);
-    expect(r.sent).toBe(false);
-    expect(a.m.fenced).toMatchObject({ how: 'refused bundle', generationId: 5n, switchGenerationId: 5n });
-    expect(sw.flows.size).toBe(0);
-    expect(a.m.counters().bundlesFailed).toBe(1);
-    sw.failWhen(undefined);
-    expect(await a.m.setDesired(owner(PORT, 2), [flow(0, 2)])).toMatchObject({ sent: false });
-    expect(sw.flows.size).toBe(0);
-  });
-
-  it('a claim below the switch\'s generation is refused: fenced before any flow is read or written', async () => {
-    const b = await leader(8n);
-    await b.m.setDesired(owner(PORT, 2), [flow(0, 2)]);
-    const bundles = sw.committed.length;
-    const conn = createConnection(sw.target);
-    conns.push(conn);
-    await conn.ready();
-    const stale = createFlowTableManager(conn, { round: 1, generationId: 7n });
-    managers.push(stale);
-    await stale.setDesired(owner(PORT, 1), [flow(0, 1)]);
-    await stale.start();
-    expect(stale.fenced).toMatchObject({ generationId: 7n, switchGenerationId: 8n, how: 'stale claim' });
-    expect(sw.committed).toHaveLength(bundles);
-    expect([...sw.flows.keys()]).toEqual([key(0, 2)]);
-    expect(b.m.fenced).toBeUndefined();
-  });
-
-  it('refuses lanes with a generation: only one connection can be the master', async () => {
-    const main = createConnection(sw.target);
-    const lane = createConnection(sw.target);
-    conns.push(main, lane);
-    expect(() => createFlowTableManager(main, { generationId: 1n, lanes: [lane] })).toThrow(/lanes cannot be fenced/);
+    it('refuses lanes with a generation: only one connection can be the master', async () => {
+      const main = createConnection(sw.target);
+      const lane = createConnection(sw.target);
+      conns.push(main, lane);
+      expect(() => createFlowTableManager(main, { generationId: 1n, lanes: [lane] })).toThrow(/lanes cannot be fenced/);
+    });
   });
 });
 
