@@ -66,12 +66,11 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { findBinary, runCommand } from '../../src/chassis/ovs-daemons';
 import { ApiClient, type Query } from '../../src/cli/http/client';
 import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
-import { eventually, httpsCall, nodesInSync, type ApiResponse } from '../support/vnetd';
+import { eventually, httpsCall, nodesInSync, readKubeconfig, type ApiResponse } from '../support/vnetd';
 import { mainThreadCpuMs, processCpuMs, threadCpuDelta, threadCpuMs } from './process-cpu';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -426,10 +425,7 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
   child.once('exit', () => children.delete(child));
   await eventually(async () => existsSync(kubeconfig) || child.exitCode !== null, 60_000, 50);
   if (child.exitCode !== null) throw new Error(`vnetd exited with ${child.exitCode}: ${readFileSync(join(dataDir, `vnetd-${vnetdRuns}.log`), 'utf8').slice(-2000)}`);
-  const cfg = parse(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
-  const server = cfg.clusters[0]!.cluster.server;
-  const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
-  const token = cfg.users[0]!.user.token;
+  const { server, ca, token } = readKubeconfig(kubeconfig);
   const api = new ApiClient({ server, ca, token, insecure: false, contextName: 'bench', source: kubeconfig });
   return {
     child,

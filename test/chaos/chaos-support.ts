@@ -5,13 +5,12 @@
  * 10 ms ping between two VMs whose losses are counted by icmp_seq.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { request } from 'node:https';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import type { Vm } from '../harness/testbed';
-import { eventually, httpsCall, type ApiResponse } from '../support/vnetd';
+import { eventually, httpsCall, readKubeconfig, type ApiResponse } from '../support/vnetd';
 
 const ROOT = resolve(__dirname, '..', '..');
 export const G = '/apis/vnet.dev/v1alpha1';
@@ -114,8 +113,8 @@ export interface Credentials {
 export async function readCredentials(dataDir: string): Promise<Credentials> {
   const path = join(dataDir, 'admin.kubeconfig');
   await eventually(async () => existsSync(path), 60_000, 50);
-  const cfg = parse(readFileSync(path, 'utf8')) as { clusters: { cluster: { 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
-  return { ca: Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString(), token: cfg.users[0]!.user.token };
+  const { ca, token } = readKubeconfig(path);
+  return { ca, token };
 }
 
 export function api(url: () => string, creds: Credentials) {

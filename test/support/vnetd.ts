@@ -34,11 +34,18 @@ export interface ApiResponse {
 export type Caller = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 
 /** Calls as the admin kubeconfig a vnetd process wrote says: its server, its CA, its token. */
-export function kubeconfigCaller(path: string): Caller {
+/** The server, CA (PEM) and bearer token of the first cluster and user of a kubeconfig vnetd wrote. */
+export function readKubeconfig(path: string): { server: string; ca: string; token: string } {
   const cfg = parse(readFileSync(path, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
-  const server = cfg.clusters[0]!.cluster.server;
-  const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString();
-  const token = cfg.users[0]!.user.token;
+  return {
+    server: cfg.clusters[0]!.cluster.server,
+    ca: Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString(),
+    token: cfg.users[0]!.user.token,
+  };
+}
+
+export function kubeconfigCaller(path: string): Caller {
+  const { server, ca, token } = readKubeconfig(path);
   return (method, p, body) => httpsCall(server, ca, method, p, body, { defaultToken: token });
 }
 
