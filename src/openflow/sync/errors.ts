@@ -64,6 +64,9 @@ export class FlowSyncError extends Error {
   }
 }
 
+/** How a switch fenced a manager off: its claim refused, its role taken, or a bundle refused. */
+export type FencedHow = 'stale claim' | 'demoted' | 'refused bundle';
+
 /**
  * Another controller holds the switch's master role under a newer generation (or the
  * switch remembers one): this manager's generation is stale for good, so it sends nothing
@@ -76,8 +79,7 @@ export class FlowTableFencedError extends Error {
     readonly generationId: bigint,
     /** The switch's master generation when it told us (undefined if it did not say). */
     readonly switchGenerationId: bigint | undefined,
-    /** How the switch told us: 'stale claim', 'demoted', 'refused bundle'. */
-    readonly how: string,
+    readonly how: FencedHow,
   ) {
     super(`fenced by the switch (${how}): our generation ${generationId}, the switch's master generation ${switchGenerationId ?? 'unknown'}`);
   }

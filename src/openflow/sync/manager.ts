@@ -7,7 +7,7 @@ import { GroupDesc } from '../messages/multipart-reply';
 import { DEFAULT_COOKIE_APP, FlowOwner, appSelector } from './cookie';
 import { DesiredState, PreparedOwner } from './desired-state';
 import { adoptableRound, planFullSync, planIncremental } from './diff';
-import { FlowSyncError, FlowTableFencedError, refusedAsSlave } from './errors';
+import { FlowSyncError, FlowTableFencedError, refusedAsSlave, type FencedHow } from './errors';
 import type { OfMessage } from '../message';
 import type { RoleMessage } from '../messages/simple';
 import { SyncPlan, planCounts, planMessages } from './plan';
@@ -392,7 +392,7 @@ class Manager extends EventEmitter implements FlowTableManager {
     }
   }
 
-  private fence(how: string, switchGenerationId: bigint | undefined): void {
+  private fence(how: FencedHow, switchGenerationId: bigint | undefined): void {
     if (this.fencedBy || this.generationId === undefined) return;
     this.fencedBy = new FlowTableFencedError(this.generationId, switchGenerationId, how);
     this.needFullSync = true;
