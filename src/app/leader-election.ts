@@ -69,7 +69,8 @@ export class EtcdLeaderElection implements Leadership {
 
   /**
    * Ends this process's term now (stops the work, resigns) and campaigns again: for a leader
-   * that learns from elsewhere (a switch's newer master) that its term is over.
+   * that learns from elsewhere (a node's switch or database holding a newer generation) that
+   * its term is over.
    */
   relinquish(reason: string): void {
     const c = this.campaign;
