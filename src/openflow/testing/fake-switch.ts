@@ -117,18 +117,19 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
   let groups = new Map<number, GroupDesc>();
   const committed: OfMessage[][] = [];
   const received: OfMessage[] = [];
-  const sockets = new Set<Socket>();
   let fault: ((m: OfMessage) => string | undefined) | undefined;
   let generationId: bigint | undefined;
   type Role = 'equal' | 'master' | 'slave';
-  const sessions = new Map<Socket, { role: Role; send: (m: OfMessage) => void }>();
+  type Session = { role: Role; send: (m: OfMessage) => void };
+  /** Every open connection, with its controller role. */
+  const sessions = new Map<Socket, Session>();
   const injected = (m: OfMessage): void => {
     const name = fault?.(m);
     if (name) throw new Rejection(name);
   };
 
   /** OVS's handle_role_request: a stale generation is refused, a new master demotes the old one. */
-  const onRole = (m: RoleMessage, session: { role: Role; send: (m: OfMessage) => void }): void => {
+  const onRole = (m: RoleMessage, session: Session): void => {
     if (m.role !== 'nochange') {
       if (m.role !== 'equal') {
         if (generationId !== undefined && BigInt.asIntN(64, m.generationId - generationId) < 0n) {
@@ -149,7 +150,8 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
     session.send({ type: 'role_reply', xid: m.xid, role: session.role, generationId: generationId ?? 0n });
   };
 
-  const onMessage = (m: OfMessage, send: (m: OfMessage) => void, bundles: Map<number, OfMessage[]>, session: { role: Role; send: (m: OfMessage) => void }): void => {
+  const onMessage = (m: OfMessage, bundles: Map<number, OfMessage[]>, session: Session): void => {
+    const send = session.send;
     if ((m.type === 'flow_mod' || m.type === 'group_mod' || m.type === 'bundle_control' || m.type === 'bundle_add') && session.role === 'slave') {
       send(errorFromName('OFPBRC_IS_SECONDARY', m.xid, encodeMessage(m)));
       return;
@@ -235,24 +237,22 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
   };
 
   const server: Server = createServer((s) => {
-    sockets.add(s);
     const framer = new MessageFramer();
     const bundles = new Map<number, OfMessage[]>();
     const send = (m: OfMessage): void => {
       if (!s.destroyed) s.write(encodeMessage(m));
     };
-    const session = { role: 'equal' as Role, send };
+    const session: Session = { role: 'equal', send };
     sessions.set(s, session);
     send({ type: 'hello', xid: 1, versions: [4] });
     s.on('data', (d) => {
       for (const f of framer.push(d)) {
         const m = decodeMessage(f);
         if (m.type === 'echo_request') send({ type: 'echo_reply', xid: m.xid, data: m.data });
-        else if (m.type !== 'hello') onMessage(m, send, bundles, session);
+        else if (m.type !== 'hello') onMessage(m, bundles, session);
       }
     });
     s.on('close', () => {
-      sockets.delete(s);
       sessions.delete(s);
     });
     s.on('error', () => undefined);
@@ -273,7 +273,7 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
     committed,
     received,
     restart(opts = {}) {
-      for (const s of sockets) s.destroy();
+      for (const s of sessions.keys()) s.destroy();
       if (opts.wipe) {
         flows = new Map();
         groups = new Map();
@@ -287,7 +287,7 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
       flows.set(flowKey(f.tableId, f.priority, f.match), full);
     },
     close: async () => {
-      for (const s of sockets) s.destroy();
+      for (const s of sessions.keys()) s.destroy();
       await new Promise((r) => server.close(r));
     },
   };

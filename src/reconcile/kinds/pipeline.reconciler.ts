@@ -780,8 +780,8 @@ export class PipelineReconciler {
     });
     manager.on('fenced', (err) => {
       if (this.stopped || this.agents.get(name) !== agent) return;
+      // The manager has logged it (with this node); the caller ends the leader term.
       agent.inSync = false;
-      this.log.error({ event: 'pipeline.fenced', node: name, generationId: String(err.generationId), switchGenerationId: err.switchGenerationId === undefined ? undefined : String(err.switchGenerationId), how: err.how }, 'pipeline: the node\'s switch has a newer master; this process sends it nothing more');
       this.opts.onFenced?.(name, err);
     });
     manager.on('syncError', (err) => {
