@@ -33,7 +33,6 @@ export interface ApiResponse {
 /** An API call with fixed credentials. */
 export type Caller = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 
-/** Calls as the admin kubeconfig a vnetd process wrote says: its server, its CA, its token. */
 /** The server, CA (PEM) and bearer token of the first cluster and user of a kubeconfig vnetd wrote. */
 export function readKubeconfig(path: string): { server: string; ca: string; token: string } {
   const cfg = parse(readFileSync(path, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
@@ -44,6 +43,7 @@ export function readKubeconfig(path: string): { server: string; ca: string; toke
   };
 }
 
+/** Calls as the admin kubeconfig a vnetd process wrote says: its server, its CA, its token. */
 export function kubeconfigCaller(path: string): Caller {
   const { server, ca, token } = readKubeconfig(path);
   return (method, p, body) => httpsCall(server, ca, method, p, body, { defaultToken: token });
