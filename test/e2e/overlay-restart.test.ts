@@ -115,7 +115,8 @@ describeOvs('overlay: controller restart', () => {
     await eventually(() => a.exec(['ping', '-c', '1', '-W', '1', target]).then(() => true, () => false), 15_000, 100);
     const nodeConditions = async () => Promise.all(bed!.hypervisors.map(async (hv) => ((await call('GET', `${G}/nodes/${hv.name}`)) as { status?: { conditions?: unknown } }).status?.conditions));
     const nodesBefore = await nodeConditions();
-    const portsBefore = await Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
+    const portsNow = () => Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
+    const portsBefore = await portsNow();
     const before = await Promise.all(bed.hypervisors.map(ourFlows));
     const oldRounds = before.map((f) => [...f.rounds.keys()]);
     for (const r of oldRounds) expect(r).toHaveLength(1);
@@ -148,7 +149,7 @@ describeOvs('overlay: controller restart', () => {
     // flapping to Unknown while its OVSDB sessions connect, no rewritten Ready. (Read after
     // the sessions are up and the tables synced, and again a moment later.)
     await new Promise((r) => setTimeout(r, 1500));
-    const portsAfter = await Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
+    const portsAfter = await portsNow();
     await pingDone;
     const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
     const received = Number(/(\d+) received/.exec(out)?.[1] ?? 0);
