@@ -34,6 +34,14 @@
  *    (Bound and Ready, stamped as a watch on port b delivers them) are printed beside it; with
  *    BENCH_VNETD_LOG=debug BENCH_LOG_DIR=DIR, `npx tsx test/bench/newport-trace.ts
  *    DIR/vnetd-N<n>-1.log <plug epoch>` shows where vnetd spent the time;
+ *  - new port, NIC first (port c): the other order of a VM's start. c's NIC is on br-int with
+ *    its iface-id (ovs-vswitchd done reconfiguring) and a ping from it to a runs before the
+ *    port is declared (vnetd: POST with c's MAC and IP; OVN: one ovn-nbctl lsp-add with
+ *    addresses and port security). Declaration to first reply is the controller's whole
+ *    part, with no OVS port reconfiguration in it. The floor's port c has every flow it
+ *    needs but one that drops its traffic, removed by a flow_mod + barrier over a
+ *    connection already open: what OVS itself takes from a flow change to traffic (its
+ *    a and c share hv2, so its path has no tunnel; the controllers' c is on hv2, a on hv1);
  *  - packets lost across a controller restart: `ping -i 0.01` from b to a; after 1 s
  *    vnetd: kill -9 of the vnetd process and a new one on the same data dir, until the
  *    new one has synced both nodes' tables (its /metrics: vnetd_openflow_in_sync 1 on
@@ -68,6 +76,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findBinary, runCommand } from '../../src/chassis/ovs-daemons';
 import { ApiClient, type Query } from '../../src/cli/http/client';
+import { createConnection, flowMod } from '../../src/openflow';
 import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
 import { eventually, httpsCall, nodesInSync, readKubeconfig, type ApiResponse } from '../support/vnetd';
@@ -96,6 +105,8 @@ interface Result {
   afterPlugMs: number;
   /** The new port's steps: see newPortLine(). */
   newPort?: PlugTimes & { posted: number };
+  /** Port c: its NIC on br-int first, then the port declared (pingAcrossDeclare). */
+  declared?: DeclareTimes;
   rssMB: string;
   restart?: RestartLoss;
 }
@@ -316,11 +327,32 @@ function watchInterface(hv: Hypervisor, name: string): { inserted: Promise<numbe
  * does not hide a controller that is faster than it.
  */
 async function pingAcrossPlug(vm: UnpluggedVm, ip: string, timeoutMs = 30_000): Promise<PlugTimes> {
-  let out = '';
   const watch = watchInterface(vm.hypervisor, vm.tap);
   await watch.ready;
   const capture = process.env.BENCH_CAPTURE ? captureFirsts(vm) : undefined;
   await capture?.ready;
+  const ping = pingUntilReply(vm, ip, timeoutMs);
+  try {
+    // Let ping start sending (and ARP fail) first: the plug must find it running.
+    await new Promise((r) => setTimeout(r, 300));
+    const plugStart = Date.now();
+    await vm.plug();
+    const plugEnd = Date.now();
+    const firstReply = await ping.reply;
+    const seen = await capture?.stop();
+    return { plugStart, inserted: await watch.inserted, ofport: await watch.ofport, plugEnd, firstReply, seen };
+  } finally {
+    watch.stop();
+    ping.stop();
+  }
+}
+
+/**
+ * `ping -D -i 0.001` from vm to ip: `reply` is the epoch ms of the first reply (ping's own
+ * stamp of its arrival), rejected when ping gives up after timeoutMs.
+ */
+function pingUntilReply(vm: Vm, ip: string, timeoutMs: number): { reply: Promise<number>; stop(): void } {
+  let out = '';
   const child = spawn(findBinary('ip')!, ['netns', 'exec', vm.netns, 'ping', '-n', '-D', '-i', '0.001', '-W', '1', '-w', String(Math.ceil(timeoutMs / 1000)), ip], { stdio: ['ignore', 'pipe', 'ignore'] });
   children.add(child);
   const reply = new Promise<number>((resolve, reject) => {
@@ -333,20 +365,53 @@ async function pingAcrossPlug(vm: UnpluggedVm, ip: string, timeoutMs = 30_000): 
     child.on('exit', () => reject(new Error(`no reply from ${ip}`)));
   });
   reply.catch(() => undefined);
+  return {
+    reply,
+    stop: () => {
+      if (child.pid && child.exitCode === null) child.kill('SIGINT');
+      children.delete(child);
+    },
+  };
+}
+
+/** The NIC-first case, epoch ms: the declaration sent, answered (API response / ovn-nbctl exit), the first reply. */
+interface DeclareTimes {
+  declared: number;
+  answered: number;
+  firstReply: number;
+  /** BENCH_CAPTURE=1: what the VM's NIC saw first, as for port b. */
+  seen?: { arpReply?: number; echoRequest?: number };
+}
+
+/**
+ * The other order of a VM's start: its NIC is on br-int already (plugged with its iface-id,
+ * ovs-vswitchd done reconfiguring), a ping from it to ip runs (ARP unanswered), and only
+ * then is the port declared (declare(): the API POST / ovn-nbctl lsp-add). Declaration to
+ * first reply is then the controller's part alone: no OVS port reconfiguration in it.
+ */
+async function pingAcrossDeclare(vm: UnpluggedVm, ip: string, declare: () => Promise<unknown>, timeoutMs = 30_000): Promise<DeclareTimes> {
+  await vm.plug();
+  // add-port returned after ovs-vswitchd reconfigured; let its port-add work settle.
+  await new Promise((r) => setTimeout(r, 500));
+  const capture = process.env.BENCH_CAPTURE ? captureFirsts(vm) : undefined;
+  await capture?.ready;
+  const ping = pingUntilReply(vm, ip, timeoutMs);
   try {
-    // Let ping start sending (and ARP fail) first: the plug must find it running.
     await new Promise((r) => setTimeout(r, 300));
-    const plugStart = Date.now();
-    await vm.plug();
-    const plugEnd = Date.now();
-    const firstReply = await reply;
-    const seen = await capture?.stop();
-    return { plugStart, inserted: await watch.inserted, ofport: await watch.ofport, plugEnd, firstReply, seen };
+    const declared = Date.now();
+    await declare();
+    const answered = Date.now();
+    const firstReply = await ping.reply;
+    return { declared, answered, firstReply, seen: await capture?.stop() };
   } finally {
-    watch.stop();
-    if (child.pid && child.exitCode === null) child.kill('SIGINT');
-    children.delete(child);
+    ping.stop();
   }
+}
+
+function declareLine(side: string, n: number, d: DeclareTimes, what: string): string {
+  const rel = (x: number | undefined) => (x === undefined ? '-' : `${(x - d.declared).toFixed(0)} ms`);
+  const seen = d.seen ? ` (NIC got its ARP answer ${rel(d.seen.arpReply)}, sent its first echo request ${rel(d.seen.echoRequest)})` : '';
+  return `  ${side} N=${n}: port c, NIC on br-int first, then ${what}: answered ${(d.answered - d.declared).toFixed(0)} ms, first reply ${(d.firstReply - d.declared).toFixed(0)} ms after it was sent${seen} (sent at epoch ${d.declared})`;
 }
 
 /** The new port's steps, from the plug (and the controller's part: from the ofport to the first reply). */
@@ -365,10 +430,11 @@ function newPortTable(rows: Array<{ n: number; v?: Result; o?: Result; f?: Resul
   const part = (r: Result | undefined, from: 'ofport' | 'inserted' | 'plugStart') => (r?.newPort ? r.newPort.firstReply - r.newPort[from] : undefined);
   const three = (from: 'ofport' | 'inserted' | 'plugStart', v?: Result, o?: Result, f?: Result) => `${ms(part(v, from))} / ${ms(part(o, from))} / ${ms(part(f, from))}`;
   const addPort = (r?: Result) => ms(r?.newPort && r.newPort.plugEnd - r.newPort.plugStart);
+  const declared = (r?: Result) => ms(r?.declared && r.declared.firstReply - r.declared.declared);
   return [
-    '| N | ofport to first reply vnetd / OVN / OVS floor (ms) | OVSDB row to first reply vnetd / OVN / floor (ms) | plug to first reply vnetd / OVN / floor (ms) | add-port (ovs-vsctl) vnetd / OVN / floor (ms) |',
-    '|---|---|---|---|---|',
-    ...rows.map(({ n, v, o, f }) => `| ${n} | ${three('ofport', v, o, f)} | ${three('inserted', v, o, f)} | ${three('plugStart', v, o, f)} | ${addPort(v)} / ${addPort(o)} / ${addPort(f)} |`),
+    '| N | ofport to first reply vnetd / OVN / OVS floor (ms) | OVSDB row to first reply vnetd / OVN / floor (ms) | plug to first reply vnetd / OVN / floor (ms) | add-port (ovs-vsctl) vnetd / OVN / floor (ms) | NIC on br-int first: declared to first reply vnetd / OVN / floor (ms) |',
+    '|---|---|---|---|---|---|',
+    ...rows.map(({ n, v, o, f }) => `| ${n} | ${three('ofport', v, o, f)} | ${three('inserted', v, o, f)} | ${three('plugStart', v, o, f)} | ${addPort(v)} / ${addPort(o)} / ${addPort(f)} | ${declared(v)} / ${declared(o)} / ${declared(f)} |`),
   ];
 }
 
@@ -596,6 +662,14 @@ async function benchVnetd(n: number): Promise<Result> {
     const rel = (x: number | undefined) => (x === undefined ? '-' : `${(x - p.plugStart).toFixed(0)} ms`);
     out(`  vnetd N=${n}: ${newPortLine(p, t1)}, Bound seen ${rel(seen.bound)}, Ready seen ${rel(seen.ready)}`);
     const b = { vm: bvm };
+    // Port c: the VM's NIC on br-int first (its MAC and IP chosen by the VM), then the POST.
+    const C = { ifaceId: `${pfx}-vm-c`, mac: '0a:00:00:00:ff:03', ip: '10.100.250.3' };
+    const cvm = await unpluggedVm(bed, bed.hv(hvs[1]!), { name: 'c', ifaceId: C.ifaceId, mac: C.mac, ip: `${C.ip}/16` });
+    cleanups.push(() => cvm.remove());
+    const declared = await pingAcrossDeclare(cvm, a.ip, () =>
+      call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'c' }, spec: { network: 'net', node: hvs[1]!, interfaceId: C.ifaceId, mac: C.mac, ips: [C.ip] } }),
+    );
+    out(declareLine('vnetd', n, declared, 'the POST'));
     const rss = rssOfPid(v.child.pid!);
 
     let restart: RestartLoss | undefined;
@@ -611,7 +685,7 @@ async function benchVnetd(n: number): Promise<Result> {
       });
       out(`  vnetd N=${n}: restart (kill -9, new process): ${restart.lost} of ${restart.lost + restart.answered} pings lost, converged ${restart.convergeMs.toFixed(0)} ms after the kill`);
     }
-    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${rss.toFixed(0)}`, restart, newPort: { ...p, posted: t1 } };
+    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${rss.toFixed(0)}`, restart, newPort: { ...p, posted: t1 }, declared };
   } finally {
     phase = 'vnetd teardown';
     // vnetd first: stopping OVS under a connected vnetd is not what is measured here.
@@ -755,6 +829,13 @@ async function benchOvn(n: number): Promise<Result> {
     const afterPlugMs = p.firstReply - p.plugStart;
     out(`  OVN   N=${n}: ${newPortLine(p, t1)}`);
     const b = { vm: bvm };
+    // Port c as on the vnetd side: the NIC on br-int first, then lsp-add (one ovn-nbctl, as for b).
+    const cid = `${pfx}-vm-c`;
+    const caddr = `${mac(n + 2)} ${ip(n + 2)}`;
+    const cvm = await unpluggedVm(bed, bed.hv('hv2'), { name: 'c', ifaceId: cid, mac: mac(n + 2), ip: `${ip(n + 2)}/16` });
+    cleanups.push(() => cvm.remove());
+    const declared = await pingAcrossDeclare(cvm, a.ip, () => nbctl(['lsp-add', 'net', cid, '--', 'lsp-set-addresses', cid, caddr, '--', 'lsp-set-port-security', cid, caddr]));
+    out(declareLine('OVN  ', n, declared, 'lsp-add'));
     const central = rssOf(`${dir}/nb.pid`) + rssOf(`${dir}/sb.pid`) + rssOf(`${dir}/northd.pid`);
     const ctl = bed.hypervisors.map((h) => rssOf(`${dir}/ctl-${h.name}.pid`).toFixed(0));
 
@@ -778,7 +859,7 @@ async function benchOvn(n: number): Promise<Result> {
       });
       out(`  OVN   N=${n}: restart (kill -9 of both ovn-controllers, new ones): ${restart.lost} of ${restart.lost + restart.answered} pings lost, converged ${restart.convergeMs.toFixed(0)} ms after the kill`);
     }
-    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${central.toFixed(0)} central (northd+NB+SB) + ${ctl.join('/')} ovn-controller`, restart, newPort: { ...p, posted: t1 } };
+    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${central.toFixed(0)} central (northd+NB+SB) + ${ctl.join('/')} ovn-controller`, restart, newPort: { ...p, posted: t1 }, declared };
   } finally {
     killOvn();
     for (const c of cleanups) await c();
@@ -825,8 +906,24 @@ async function benchFloor(n: number): Promise<Result> {
     cleanups.push(() => bvm.remove());
     const p = await pingAcrossPlug(bvm, '10.100.250.1');
     out(`  floor N=${n}: ${newPortLine(p, t1)}`);
+    // Port c: on the bridge with everything it needs but its traffic dropped by one flow; the
+    // "declaration" is that flow's removal (one flow_mod, what no controller can undercut).
+    const C = { mac: '0a:00:00:00:ff:03', ip: '10.100.250.3', ofport: 60001 };
+    for (const f of [`priority=30,in_port=${C.ofport},actions=drop`, `priority=20,arp,arp_op=1,arp_tpa=${C.ip},actions=${answer(C)}`, `priority=10,dl_dst=${C.mac},actions=output:${C.ofport}`]) {
+      await hv.ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, f]);
+    }
+    const cvm = await unpluggedVm(bed, hv, { name: 'c', ifaceId: `${pfx}-vm-c`, mac: C.mac, ip: `${C.ip}/16`, ofportRequest: C.ofport });
+    cleanups.push(() => cvm.remove());
+    // Over a connection already open, as a controller's is (an ovs-vsctl process takes 30-130 ms to connect at N=3000).
+    const of = createConnection(`unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, { reconnect: false });
+    cleanups.push(() => of.close());
+    await of.ready();
+    const declared = await pingAcrossDeclare(cvm, A.ip, () =>
+      of.transact([flowMod({ command: 'delete_strict', tableId: 0, priority: 30, match: [{ field: 'in_port', value: C.ofport }] })]),
+    );
+    out(declareLine('floor', n, declared, 'the flow that dropped its traffic removed (flow_mod + barrier)'));
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
-    return { realizeMs: NaN, flows, firstPingMs: p.firstReply - t1, afterPlugMs: p.firstReply - p.plugStart, rssMB: '-', newPort: { ...p, posted: t1 } };
+    return { realizeMs: NaN, flows, firstPingMs: p.firstReply - t1, afterPlugMs: p.firstReply - p.plugStart, rssMB: '-', newPort: { ...p, posted: t1 }, declared };
   } finally {
     phase = 'floor teardown';
     for (const c of cleanups) await c();
