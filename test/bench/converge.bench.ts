@@ -40,8 +40,8 @@
  *    addresses and port security). Declaration to first reply is the controller's whole
  *    part, with no OVS port reconfiguration in it. The floor's port c has every flow it
  *    needs but one that drops its traffic, removed by a flow_mod + barrier over a
- *    connection already open: what OVS itself takes from a flow change to traffic (its
- *    a and c share hv2, so its path has no tunnel; the controllers' c is on hv2, a on hv1);
+ *    connection already open: what OVS itself takes from a flow change to traffic, over
+ *    the same path (c on hv2, its peer on hv1, a geneve tunnel between);
  *  - packets lost across a controller restart: `ping -i 0.01` from b to a; after 1 s
  *    vnetd: kill -9 of the vnetd process and a new one on the same data dir, until the
  *    new one has synced both nodes' tables (its /metrics: vnetd_openflow_in_sync 1 on
@@ -906,19 +906,35 @@ async function benchFloor(n: number): Promise<Result> {
     cleanups.push(() => bvm.remove());
     const p = await pingAcrossPlug(bvm, '10.100.250.1');
     out(`  floor N=${n}: ${newPortLine(p, t1)}`);
-    // Port c: on the bridge with everything it needs but its traffic dropped by one flow; the
-    // "declaration" is that flow's removal (one flow_mod, what no controller can undercut).
+    // Port c on hv2 and VM x on hv1, over a geneve tunnel as the controllers' c and a are:
+    // every flow both need in place (ARP answered on each side, unicast by MAC, to and from
+    // the tunnel) but one on hv2 that drops c's traffic. The "declaration" is that flow's
+    // removal: one flow_mod, less than any controller can send for a new port.
+    await bed.underlayReady();
+    await pinNeighbours(bed);
+    const hv1 = bed.hv('hv1');
+    const X = { mac: '0a:00:00:00:ff:04', ip: '10.100.250.4' };
     const C = { mac: '0a:00:00:00:ff:03', ip: '10.100.250.3', ofport: 60001 };
-    for (const f of [`priority=30,in_port=${C.ofport},actions=drop`, `priority=20,arp,arp_op=1,arp_tpa=${C.ip},actions=${answer(C)}`, `priority=10,dl_dst=${C.mac},actions=output:${C.ofport}`]) {
-      await hv.ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, f]);
+    const TUN = 60002;
+    for (const h of [hv1, hv]) {
+      await h.ovs.vsctl(['add-port', 'br-int', 'tun', '--', 'set', 'Interface', 'tun', 'type=geneve', `ofport_request=${TUN}`, 'options:remote_ip=flow', 'options:key=flow', `options:local_ip=${h.tunnelIP}`]);
     }
+    const x = await bed.addVm('hv1', { name: 'x', ifaceId: `${pfx}-vm-x`, mac: X.mac, ip: `${X.ip}/16` });
+    await fastArp(x);
+    await quiet(x);
+    const toward = (h: Hypervisor) => `set_field:${h.tunnelIP}->tun_dst,output:${TUN}`;
+    const addFlows = async (h: Hypervisor, flows: string[]) => {
+      for (const f of flows) await h.ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', `unix:${h.ovs.bridgeMgmtSocket('br-int')}`, f]);
+    };
+    await addFlows(hv1, [`priority=20,arp,arp_op=1,arp_tpa=${C.ip},actions=${answer(C)}`, `priority=10,dl_dst=${X.mac},actions=output:${await x.ofport()}`, `priority=10,dl_dst=${C.mac},actions=${toward(hv)}`]);
+    await addFlows(hv, [`priority=30,in_port=${C.ofport},actions=drop`, `priority=20,arp,arp_op=1,arp_tpa=${X.ip},actions=${answer(X)}`, `priority=10,dl_dst=${C.mac},actions=output:${C.ofport}`, `priority=10,dl_dst=${X.mac},actions=${toward(hv1)}`]);
     const cvm = await unpluggedVm(bed, hv, { name: 'c', ifaceId: `${pfx}-vm-c`, mac: C.mac, ip: `${C.ip}/16`, ofportRequest: C.ofport });
     cleanups.push(() => cvm.remove());
-    // Over a connection already open, as a controller's is (an ovs-vsctl process takes 30-130 ms to connect at N=3000).
+    // Over a connection already open, as a controller's is (an ovs-ofctl process takes 30-130 ms to connect at N=3000).
     const of = createConnection(`unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, { reconnect: false });
     cleanups.push(() => of.close());
     await of.ready();
-    const declared = await pingAcrossDeclare(cvm, A.ip, () =>
+    const declared = await pingAcrossDeclare(cvm, X.ip, () =>
       of.transact([flowMod({ command: 'delete_strict', tableId: 0, priority: 30, match: [{ field: 'in_port', value: C.ofport }] })]),
     );
     out(declareLine('floor', n, declared, 'the flow that dropped its traffic removed (flow_mod + barrier)'));
