@@ -20,6 +20,7 @@ import pino, { type Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
+import { SharedInformers } from '../reconcile/shared-informers';
 import { ObjectStore } from '../store/object-store';
 import type { AgentCommand } from '../app/command-line';
 import { ApiClient } from './api-client';
@@ -40,8 +41,9 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log);
   const objects = new ObjectStore(kv);
   const reporter = new RealizationReporter(objects, o.node, log);
-  const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, only: { node: o.node, ovsdb: o.ovsdb } });
-  await chassis.start();
+  // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
+  const informers = new SharedInformers(kv, log.child({ component: 'informers' }));
+  const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb } });
   // The fast path runs where the node's interfaces are: on the agent, in its own netns
   // (Node spec.fastPath, or VNETD_FASTPATH=1 for every node).
   const fastPath = new FastPathNodes({ objects, logger: log, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
@@ -50,12 +52,15 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     logger: log,
     chassis,
     workers: o.workers,
+    informers,
     openflowLanes: o.openflowLanes,
     node: o.node,
     fastPath,
     readiness: 'off',
     onRealized: (_node, realized) => reporter.report(realized),
   });
+  // Both built before either starts: each sees the first lists as they happen.
+  await chassis.start();
   await pipeline.start();
   log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
   let closed = false;
@@ -69,6 +74,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       await pipeline.stop();
       await fastPath.stop();
       await chassis.stop();
+      informers.stop();
       await reporter.stop();
       await kv.close();
     },

@@ -14,12 +14,13 @@ import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
 import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
-
-/** Longer than a port may wait for its Ready write (REALIZING_QUIET_MS), so that write carries the binding. */
-const BOUND_WITH_READY_MS = REALIZING_QUIET_MS + 1500;
+import { SharedInformers } from '../reconcile/shared-informers';
 import type { ResourceCatalog } from '../resources/catalog';
 import { Compactor } from '../store/compactor';
 import type { ObjectStore } from '../store/object-store';
+
+/** Longer than a port may wait for its Ready write (REALIZING_QUIET_MS), so that write carries the binding. */
+const BOUND_WITH_READY_MS = REALIZING_QUIET_MS + 1500;
 
 export interface LeaderWork {
   chassis?: ChassisManager;
@@ -54,26 +55,33 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     for (const s of stops.splice(0).reverse()) await s();
   };
   try {
+    // One informer per kind for all the reconcilers below, stopped after them all. Every
+    // reconciler is built before any starts, so each sees its kinds' first list as it
+    // happens (not replayed to it later from a cache another one filled).
+    const informers = new SharedInformers(o.objects.kv, o.logger.child({ component: 'informers' }));
+    stops.push(() => informers.stop());
     const compactor = new Compactor(o.objects.kv, { logger: o.logger });
-    const ipam = new IpamReconciler({ objects: o.objects, logger: o.logger, workers: o.workers });
+    const ipam = new IpamReconciler({ objects: o.objects, logger: o.logger, workers: o.workers, informers });
     const namespaces = new NamespaceReconciler(o.objects, o.catalog, o.logger.child({ component: 'namespace-reconciler' }));
+    // With readiness from this process, a port's new binding is written with its Ready (one
+    // revision, not two); the chassis writes it itself only if no Ready write came.
+    const local = !o.agents;
+    const chassis = o.chassis
+      ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, informers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined, generation: o.ovsdbGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.databaseGeneration, 'ovsdb')) })
+      : undefined;
+    // Flows on every connected node, and the Ready condition of ports and networks; without
+    // chassis, agents program the nodes and Ready comes from what they report.
+    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, informers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes, openflowGeneration: o.openflowGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.switchGenerationId, 'openflow')) });
     await ipam.start();
     stops.push(() => ipam.stop());
     await namespaces.start();
     stops.push(() => namespaces.stop());
     compactor.start();
     stops.push(() => compactor.stop());
-    // With readiness from this process, a port's new binding is written with its Ready (one
-    // revision, not two); the chassis writes it itself only if no Ready write came.
-    const local = !o.agents;
-    const chassis = o.chassis ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined, generation: o.ovsdbGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.databaseGeneration, 'ovsdb')) }) : undefined;
     if (chassis) {
       await chassis.start();
       stops.push(() => chassis.stop());
     }
-    // Flows on every connected node, and the Ready condition of ports and networks; without
-    // chassis, agents program the nodes and Ready comes from what they report.
-    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes, openflowGeneration: o.openflowGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.switchGenerationId, 'openflow')) });
     await pipeline.start();
     stops.push(() => pipeline.stop());
     return { chassis, pipeline, stop: stopAll };

@@ -14,6 +14,13 @@ export function interfaceIdOf(port: VirtualPort): string | undefined {
   return port.spec?.interfaceId ?? port.metadata.uid;
 }
 
+/** Informer index of ports by interfaceIdOf; one definition for every reader of a shared port informer. */
+export const INTERFACE_ID_INDEX = 'interfaceId';
+export function interfaceIdIndex(port: VirtualPort): readonly string[] {
+  const id = interfaceIdOf(port);
+  return id ? [id] : [];
+}
+
 /** What one node knows about the port's interface. */
 export interface NodeView {
   node: string;

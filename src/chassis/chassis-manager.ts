@@ -16,14 +16,15 @@ import type { RowChange } from '../ovsdb';
 import type { Interface } from '../ovsdb/models/open_vswitch';
 import { Controller } from '../reconcile/controller';
 import { isTrue } from '../reconcile/conditions';
-import { Informer } from '../reconcile/informer';
+import type { Informer } from '../reconcile/informer';
+import { SharedInformers } from '../reconcile/shared-informers';
 import { onlyStatusChanged } from '../reconcile/predicates';
 import { sameValue } from '../resources/same-value';
 import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
-import { BOUND, IFACE_ID, bindingStatus, interfaceIdOf, type NodeView } from './binding';
+import { BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { OvsdbFencedError } from './ovsdb-fence';
 import { nodeStatus, type LayoutOutcome } from './node-status';
@@ -61,6 +62,8 @@ export interface ChassisManagerOptions {
   generation?: bigint;
   /** A node's database holds a newer leader's generation: this process is no longer the leader it thinks it is. */
   onFenced?: (node: string, err: OvsdbFencedError) => void;
+  /** The process's shared informers (its own when absent). */
+  informers?: SharedInformers;
 }
 
 /**
@@ -70,7 +73,6 @@ export interface ChassisManagerOptions {
  */
 export type NodeChangeListener = (node: string, interfaceIds?: readonly string[]) => void;
 
-const IX_IFACE = 'interfaceId';
 const IX_NODE = 'node';
 const IX_BOUND = 'boundNode';
 /** Index value for ports without spec.node (they may bind on any node). */
@@ -104,6 +106,9 @@ export class ChassisManager {
   private readonly owner: string;
   private readonly nodes: Informer<HypervisorNode>;
   private readonly ports: Informer<VirtualPort>;
+  /** Made here when none were given: then stopped here too. */
+  private readonly ownInformers?: SharedInformers;
+  private readonly unsubscribe: Array<() => void> = [];
   private readonly nodeController: Controller;
   private readonly portController: Controller;
   private readonly nodeSoon: (key: string) => void;
@@ -129,23 +134,20 @@ export class ChassisManager {
   constructor(private readonly opts: ChassisManagerOptions) {
     this.log = opts.logger.child({ component: 'chassis' });
     this.owner = opts.owner ?? DEFAULT_OWNER;
-    const store = opts.objects.kv;
-    this.nodes = new Informer<HypervisorNode>({ store, prefix: typePrefix(NODES), decode: (kv) => kv.value as HypervisorNode, logger: this.log });
-    this.ports = new Informer<VirtualPort>({ store, prefix: typePrefix(VIRTUAL_PORTS), decode: (kv) => kv.value as VirtualPort, logger: this.log });
-    this.ports.addIndex(IX_IFACE, (p) => {
-      const id = interfaceIdOf(p);
-      return id ? [id] : [];
-    });
-    this.ports.addIndex(IX_NODE, (p) => [p.spec?.node ?? ANY_NODE]);
-    this.ports.addIndex(IX_BOUND, (p) => (p.status?.node && isTrue(p.status.conditions, BOUND) ? [p.status.node] : []));
+    const shared = opts.informers ?? (this.ownInformers = new SharedInformers(opts.objects.kv, this.log));
+    this.nodes = shared.of<HypervisorNode>(NODES);
+    this.ports = shared.of<VirtualPort>(VIRTUAL_PORTS);
+    this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);
+    this.ports.ensureIndex(IX_NODE, (p) => [p.spec?.node ?? ANY_NODE]);
+    this.ports.ensureIndex(IX_BOUND, (p) => (p.status?.node && isTrue(p.status.conditions, BOUND) ? [p.status.node] : []));
 
     this.nodeController = new Controller({ name: 'chassis-nodes', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.portController = new Controller({ name: 'chassis-ports', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcilePort(k) });
     // Not on status-only updates: its own boundPorts writes re-queued the layout walk
     // (O(interfaces)) after every binding, O(N^2) for N ports.
-    this.nodeController.watch(this.nodes, undefined, { ignoreUpdate: (o, n) => onlyStatusChanged(o, n) });
+    this.unsubscribe.push(this.nodeController.watch(this.nodes, undefined, { ignoreUpdate: (o, n) => onlyStatusChanged(o, n) }));
     // Spec changes rebind; status.node changes move the boundPorts count between nodes.
-    this.portController.watch(this.ports);
+    this.unsubscribe.push(this.portController.watch(this.ports));
     // Bound-port counts only: a node reconcile also checks the OVS layout (a walk over all
     // of the node's interfaces), so port events queue it at most once per second.
     // Trailing: the walk must not delay the binding and flows of the port that caused it.
@@ -164,7 +166,7 @@ export class ChassisManager {
         this.viewsEpoch++;
       }
     };
-    this.ports.addEventHandler({ onAdd: boundNode, onUpdate: (o, n) => (boundNode(o), boundNode(n)), onDelete: gone });
+    this.unsubscribe.push(this.ports.addEventHandler({ onAdd: boundNode, onUpdate: (o, n) => (boundNode(o), boundNode(n)), onDelete: gone }));
     // A node appearing or going changes where its ports can bind; so can its spec. Its
     // status does not (it is rewritten as ports bind: re-queuing all of the node's ports
     // on each of those writes made binding N ports cost O(N^2) reconciles).
@@ -174,14 +176,14 @@ export class ChassisManager {
     // A node coming or going changes where ports can bind (bindingStatusOf's memo); its
     // updates do not (a new endpoint's session reports itself: notifyNode), and its status
     // is rewritten every second while ports bind.
-    this.nodes.addEventHandler({ onAdd: () => this.viewsEpoch++, onDelete: () => this.viewsEpoch++ });
-    this.nodes.addEventHandler({
+    this.unsubscribe.push(this.nodes.addEventHandler({ onAdd: () => this.viewsEpoch++, onDelete: () => this.viewsEpoch++ }));
+    this.unsubscribe.push(this.nodes.addEventHandler({
       onAdd: requeuePorts,
       onUpdate: (old, cur) => {
         if (!sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
       },
       onDelete: requeuePorts,
-    });
+    }));
   }
 
   async start(): Promise<void> {
@@ -194,8 +196,8 @@ export class ChassisManager {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.nodes.stop();
-    this.ports.stop();
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.ownInformers?.stop();
     await Promise.all([this.nodeController.stop(), this.portController.stop()]);
     await Promise.all([...this.sessions.values()].map((s) => s.close()));
     this.sessions.clear();

@@ -73,6 +73,14 @@ export class Informer<T> {
     return () => this.handlers.delete(handlers);
   }
 
+  /**
+   * addIndex unless an index of that name exists. For readers of a shared informer
+   * (shared-informers.ts), which agree that one name is one index function.
+   */
+  ensureIndex(name: string, fn: IndexFunc<T>): void {
+    if (!this.indexers.has(name)) this.addIndex(name, fn);
+  }
+
   addIndex(name: string, fn: IndexFunc<T>): void {
     if (this.indexers.has(name)) throw new Error(`index ${name} already exists`);
     this.indexers.set(name, fn);

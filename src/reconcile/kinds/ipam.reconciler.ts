@@ -24,7 +24,8 @@ import { setCondition } from '../conditions';
 import { allocatedAtGeneration, allocationConditions, claimantAllocatedStatus } from './ipam-status';
 import { Controller } from '../controller';
 import { removeFinalizer, hasFinalizer } from '../finalizers';
-import { Informer } from '../informer';
+import type { Informer } from '../informer';
+import { SharedInformers } from '../shared-informers';
 import { sameSpecAndLifecycle } from '../predicates';
 import { throttledEnqueue } from '../throttle';
 import { parseObjectKey } from './object-keys';
@@ -52,12 +53,19 @@ export interface IpamReconcilerOptions {
   repairIntervalMs?: number;
   /** Port and VIP changes recount their network's status at most once per this period. */
   networkStatusDelayMs?: number;
+  /** The process's shared informers (its own when absent). */
+  informers?: SharedInformers;
 }
 
 export const NETWORK_STATUS_DELAY_MS = 200;
 
 export class IpamReconciler {
   private readonly informers: Informer<KubeObject>[] = [];
+  /** Made here when none were given: then stopped here too. */
+  private readonly ownInformers?: SharedInformers;
+  private readonly unsubscribe: Array<() => void> = [];
+  /** The informers' first lists are in: adds from now on are new objects, not a restart's. */
+  private synced = false;
   private readonly controllers: Controller[] = [];
   private readonly allocations: AllocationRegistry;
   private repairTimer?: NodeJS.Timeout;
@@ -66,9 +74,9 @@ export class IpamReconciler {
   constructor(private readonly opts: IpamReconcilerOptions) {
     this.allocations = new AllocationRegistry(opts.objects.kv);
     this.log = opts.logger.child({ component: 'ipam-reconciler' });
-    const portInformer = this.informer(PORTS);
-    const lbInformer = this.informer(LOAD_BALANCERS);
-    const netInformer = this.informer(NETWORKS);
+    const shared = opts.informers ?? (this.ownInformers = new SharedInformers(opts.objects.kv, this.log));
+    const [portInformer, lbInformer, netInformer] = [PORTS, LOAD_BALANCERS, NETWORKS].map((type) => shared.of<KubeObject>(type)) as [Informer<KubeObject>, Informer<KubeObject>, Informer<KubeObject>];
+    this.informers.push(portInformer, lbInformer, netInformer);
     const networkKeyOf = (obj: KubeObject) => [`${typePrefix(NETWORKS)}${obj.metadata.namespace}/${(obj as Claimant).spec?.network}`];
     for (const [type, informer] of [[PORTS, portInformer], [LOAD_BALANCERS, lbInformer], [NETWORKS, netInformer]] as const) {
       const c = new Controller({
@@ -82,9 +90,10 @@ export class IpamReconciler {
       // reconciles that find nothing to do (and, for a network, another O(N) recount).
       // A port or load balancer created through the API got its allocation status at
       // admission, with its claims in the same write: reconciling that add would only
-      // confirm it (three reads). An add seen in the first list (a restart) is checked.
-      const ignoreAdd = type === NETWORKS ? undefined : (o: KubeObject) => informer.hasSynced() && !o.metadata.deletionTimestamp && allocatedAtGeneration(o as Claimant);
-      c.watch(informer, undefined, { ignoreUpdate: (o, n) => sameSpecAndLifecycle(o, n), ignoreAdd });
+      // confirm it (three reads). An add seen before start() has synced (the first list: a
+      // restart; or a shared informer's replay of what it holds) is checked.
+      const ignoreAdd = type === NETWORKS ? undefined : (o: KubeObject) => this.synced && !o.metadata.deletionTimestamp && allocatedAtGeneration(o as Claimant);
+      this.unsubscribe.push(c.watch(informer, undefined, { ignoreUpdate: (o, n) => sameSpecAndLifecycle(o, n), ignoreAdd }));
       this.controllers.push(c);
     }
     // Network status counts its ports and VIPs, and its deletion waits for them. A recount
@@ -99,32 +108,24 @@ export class IpamReconciler {
         for (const k of networkKeyOf(obj)) throttled(k);
       };
       // Status writes (binding, Ready) change no address: only spec, finalizers and deletion count.
-      informer.addEventHandler({
-        onAdd: schedule,
-        onUpdate: (o, n) => {
-          if (sameSpecAndLifecycle(o, n)) return;
-          schedule(o);
-          schedule(n);
-        },
-        onDelete: schedule,
-      });
+      this.unsubscribe.push(
+        informer.addEventHandler({
+          onAdd: schedule,
+          onUpdate: (o, n) => {
+            if (sameSpecAndLifecycle(o, n)) return;
+            schedule(o);
+            schedule(n);
+          },
+          onDelete: schedule,
+        }),
+      );
     }
-  }
-
-  private informer(type: StoredType): Informer<KubeObject> {
-    const inf = new Informer<KubeObject>({
-      store: this.opts.objects.kv,
-      prefix: typePrefix(type),
-      decode: (kv) => kv.value as KubeObject,
-      logger: this.log,
-    });
-    this.informers.push(inf);
-    return inf;
   }
 
   async start(): Promise<void> {
     for (const i of this.informers) i.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
+    this.synced = true;
     for (const c of this.controllers) c.start();
     await this.repair().catch((err: unknown) => this.log.error({ err }, 'ipam repair failed'));
     const every = this.opts.repairIntervalMs ?? 5 * 60_000;
@@ -141,7 +142,8 @@ export class IpamReconciler {
   async stop(): Promise<void> {
     clearTimeout(this.repairTimer);
     this.repairTimer = undefined;
-    for (const i of this.informers) i.stop();
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.ownInformers?.stop();
     await Promise.all(this.controllers.map((c) => c.stop()));
   }
 

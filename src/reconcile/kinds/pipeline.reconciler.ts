@@ -26,7 +26,7 @@
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { BOUND, firstReadyInterface, interfaceIdOf } from '../../chassis/binding';
+import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type SyncCounters } from '../../openflow/sync';
 import {
@@ -40,12 +40,13 @@ import {
 } from '../../pipeline';
 import { type Encapsulation, type HypervisorNode, type LoadBalancer, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
-import { objectKey, typePrefix, type StoredType } from '../../store/keys';
+import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
-import { Informer } from '../informer';
+import type { Informer } from '../informer';
+import { SharedInformers } from '../shared-informers';
 import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, healthTargets } from './lb-health';
@@ -116,7 +117,6 @@ export interface ChassisAccess {
   bindingStatusOf?(port: VirtualPort, resourceVersion?: string | number): VirtualPortStatus;
 }
 
-const IX_IFACE = 'interfaceId';
 /**
  * A node's next bundle waits this long after its previous one (changes coalesce meanwhile):
  * in a burst, a switch fed back to back never idles (see FlowTableManagerOptions.minIntervalMs;
@@ -169,6 +169,8 @@ export interface PipelineReconcilerOptions {
   readiness?: 'local' | 'node-status' | 'off';
   /** Called with what a node has installed (uid -> version) each time that is known anew. */
   onRealized?: (node: string, realized: ReadonlyMap<string, string>) => void;
+  /** The process's shared informers (its own when absent). */
+  informers?: SharedInformers;
 }
 
 /** A programmed node's flow table as /metrics shows it. */
@@ -281,7 +283,10 @@ export class PipelineReconciler {
   private readonly ids = new OwnerIds();
   /** Pipeline-relevant signature per store key: status-only churn does not recompile nodes. */
   private readonly seen = new Map<string, string>();
+  /** Handlers on the informers, and the chassis listener: removed on stop. */
   private readonly unsubscribe: Array<() => void> = [];
+  /** Made here when none were given: then stopped here too. */
+  private readonly ownInformers?: SharedInformers;
   private readonly live: LiveModel;
   /** A network or node changed: rebuild the model and recompile every node in full. */
   private modelStale = true;
@@ -301,33 +306,29 @@ export class PipelineReconciler {
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
-    const store = opts.objects.kv;
-    const inf = <T>(type: StoredType) => new Informer<T>({ store, prefix: typePrefix(type), decode: (kv) => kv.value as T, logger: this.log });
-    this.networks = inf<VirtualNetwork>(NETWORKS);
-    this.ports = inf<VirtualPort>(PORTS);
-    this.nodes = inf<HypervisorNode>(NODES);
-    this.lbs = inf<LoadBalancer>(LOAD_BALANCERS);
+    const shared = opts.informers ?? (this.ownInformers = new SharedInformers(opts.objects.kv, this.log));
+    this.networks = shared.of<VirtualNetwork>(NETWORKS);
+    this.ports = shared.of<VirtualPort>(PORTS);
+    this.nodes = shared.of<HypervisorNode>(NODES);
+    this.lbs = shared.of<LoadBalancer>(LOAD_BALANCERS);
     // Backends the health monitor found failing get no new connections (until it says otherwise).
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
       resolveBackends(lb, net, ports).map((b) => (b.healthy && this.lbHealth && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
-    this.ports.addIndex(IX_IFACE, (p) => {
-      const id = interfaceIdOf(p);
-      return id ? [id] : [];
-    });
+    this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);
     // One worker per node at a time (the queue never hands one key to two workers), and
     // nodes in parallel: a new port's flows reach both of its nodes in one bundle time.
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 4, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
     if (opts.readiness !== 'off') {
-      this.statusController.watch(this.networks);
-      this.statusController.watch(this.ports);
-      this.statusController.watch(this.lbs);
+      this.unsubscribe.push(this.statusController.watch(this.networks), this.statusController.watch(this.ports), this.statusController.watch(this.lbs));
       // A port's status depends on its network's nodes; a network's on its ports, through
       // the nodes they are bound to: other port updates (its own Ready write, most) leave it be.
-      this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')], {
-        ignoreUpdate: (o, n) => o.spec?.network === n.spec?.network && sameBinding(bindingOf(o), bindingOf(n)),
-      });
+      this.unsubscribe.push(
+        this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')], {
+          ignoreUpdate: (o, n) => o.spec?.network === n.spec?.network && sameBinding(bindingOf(o), bindingOf(n)),
+        }),
+      );
     }
     if ((opts.readiness ?? 'local') === 'local') {
       this.lbStatus = new LbStatusReporter({
@@ -352,13 +353,15 @@ export class PipelineReconciler {
     }
     if (opts.readiness === 'node-status') {
       const reported = (n: HypervisorNode | undefined) => this.reportedBy(n) ?? new Map<string, string>();
-      this.nodes.addEventHandler({
-        onAdd: (n) => this.enqueueStatusDelta(new Map(), reported(n), this.ensureModel().keyOfUid),
-        onUpdate: (o, n) => {
-          if (o.status?.realized !== n.status?.realized) this.enqueueStatusDelta(reported(o), reported(n), this.ensureModel().keyOfUid);
-        },
-        onDelete: (o) => this.enqueueStatusDelta(reported(o), new Map(), this.ensureModel().keyOfUid),
-      });
+      this.unsubscribe.push(
+        this.nodes.addEventHandler({
+          onAdd: (n) => this.enqueueStatusDelta(new Map(), reported(n), this.ensureModel().keyOfUid),
+          onUpdate: (o, n) => {
+            if (o.status?.realized !== n.status?.realized) this.enqueueStatusDelta(reported(o), reported(n), this.ensureModel().keyOfUid);
+          },
+          onDelete: (o) => this.enqueueStatusDelta(reported(o), new Map(), this.ensureModel().keyOfUid),
+        }),
+      );
     }
     // Ports and load balancers update the model in place and dirty only their owners;
     // networks and nodes (rare) rebuild it and recompile every node.
@@ -383,11 +386,13 @@ export class PipelineReconciler {
         else incremental(key, obj, deleted, kind);
         this.enqueueAllNodes();
       });
-      (informer as Informer<unknown>).addEventHandler({
-        onAdd: (o, k) => changed(o, k),
-        onUpdate: (_o, n, k) => changed(n, k),
-        onDelete: (o, k) => changed(o, k, true),
-      });
+      this.unsubscribe.push(
+        (informer as Informer<unknown>).addEventHandler({
+          onAdd: (o, k) => changed(o, k),
+          onUpdate: (_o, n, k) => changed(n, k),
+          onDelete: (o, k) => changed(o, k, true),
+        }),
+      );
     }
   }
 
@@ -417,7 +422,7 @@ export class PipelineReconciler {
     this.lbHealth?.stop();
     await this.lbStatus?.stop();
     for (const u of this.unsubscribe.splice(0)) u();
-    for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).stop();
+    this.ownInformers?.stop();
     await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
     await Promise.all([...this.agents.keys()].map((n) => this.dropAgent(n)));
   }
