@@ -72,18 +72,20 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.
     const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, informers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes, openflowGeneration: o.openflowGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.switchGenerationId, 'openflow')) });
-    await ipam.start();
-    stops.push(() => ipam.stop());
-    await namespaces.start();
-    stops.push(() => namespaces.stop());
-    compactor.start();
-    stops.push(() => compactor.stop());
+    // The switches first: after a restart their reprogramming is what traffic waits for,
+    // and IPAM's start (its lists, then a repair pass over every claim) held it back.
     if (chassis) {
       await chassis.start();
       stops.push(() => chassis.stop());
     }
     await pipeline.start();
     stops.push(() => pipeline.stop());
+    await ipam.start();
+    stops.push(() => ipam.stop());
+    await namespaces.start();
+    stops.push(() => namespaces.stop());
+    compactor.start();
+    stops.push(() => compactor.stop());
     return { chassis, pipeline, stop: stopAll };
   } catch (err) {
     await stopAll().catch(() => undefined);

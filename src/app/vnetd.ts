@@ -52,7 +52,11 @@ import type { EtcdLeaderElection } from './leader-election';
 import { candidateIdentity, SoleLeader, type Leadership } from './leadership';
 import { raiseLeaderGeneration } from './leader-generation';
 import { startLeaderWork, type LeaderWork } from './leader-work';
+import { switchesSettled } from './switches-settled';
 import { etcdClientOptions, fencedStore, openStore } from './open-store';
+
+/** The longest the validators' warm-up waits for the switches to be reprogrammed (see switchesSettled). */
+const VALIDATOR_WARMUP_MAX_WAIT_MS = 15_000;
 
 export interface RunningVnetd {
   url: string;
@@ -231,8 +235,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // Campaign only once the API serves: a leader is always also a working API replica.
   election?.start();
   // The kinds' validators compile after start-up, between requests (the first request of a
-  // kind not compiled yet compiles it itself).
-  void schemas.warmUp();
+  // kind not compiled yet compiles it itself), once the switches are reprogrammed.
+  void switchesSettled(() => work?.pipeline.flowTables() ?? [], VALIDATOR_WARMUP_MAX_WAIT_MS).then(() => schemas.warmUp());
   logger.info(
     { event: 'vnetd.ready', url, kubeconfig: kubeconfigPath, role, store: storeConfig.kind },
     `vnetd is serving ${url}; admin kubeconfig: ${kubeconfigPath} (try: kubectl --kubeconfig ${kubeconfigPath} get vnets -A)`,
