@@ -1,10 +1,10 @@
 /**
- * Shared by the chaos tests: vnetd processes (controllers, agents) started for real under
- * `node --import tsx` and killed by PID, a steady load of API writes whose acknowledged
+ * Shared by the chaos tests: vnetd processes (controllers, agents) started for real from
+ * the esbuild bundle, as `npm start` and the systemd units run vnetd, and killed by PID, a steady load of API writes whose acknowledged
  * results are checked afterwards, a role monitor polling every replica's /readyz, and a
  * 10 ms ping between two VMs whose losses are counted by icmp_seq.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { request } from 'node:https';
 import net from 'node:net';
@@ -37,12 +37,27 @@ export interface Proc {
 }
 
 let logCount = 0;
+let bundle: string | undefined;
 
-/** Spawns `node --import tsx src/main.ts ARGS` with its output in dataDir/NAME-N.log. */
+/**
+ * The sources bundled as `npm run build:bundle` does, once per test process, into
+ * dist/chaos beside dist/bundle (the same depth: the bundle finds schemas/ and native/
+ * relative to itself), so that a build running beside it changes nothing here. Under tsx
+ * a process spent 3-5 s transpiling before its first log line, which the restart figures
+ * printed here then mostly measured.
+ */
+function vnetdBundle(): string {
+  if (bundle) return bundle;
+  const out = join(ROOT, 'dist', 'chaos', 'vnetd.js');
+  execFileSync('npm', ['run', '--silent', 'build:bundle', '--', `--outfile=${out}`], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return (bundle = out);
+}
+
+/** Spawns `node <bundle> ARGS` (see vnetdBundle) with its output in dataDir/NAME-N.log. */
 export function spawnVnetd(name: string, args: string[], env: Record<string, string>, logDir: string): Proc {
   const logPath = join(logDir, `${name}-${++logCount}.log`);
   const log = openSync(logPath, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], {
+  const child = spawn(process.execPath, [vnetdBundle(), ...args], {
     cwd: ROOT,
     env: { ...process.env, VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'info', ...env },
     stdio: ['ignore', log, log],
