@@ -75,7 +75,9 @@ export class IpamReconciler {
     this.allocations = new AllocationRegistry(opts.objects.kv);
     this.log = opts.logger.child({ component: 'ipam-reconciler' });
     const shared = opts.informers ?? (this.ownInformers = new SharedInformers(opts.objects.kv, this.log));
-    const [portInformer, lbInformer, netInformer] = [PORTS, LOAD_BALANCERS, NETWORKS].map((type) => shared.of<KubeObject>(type)) as [Informer<KubeObject>, Informer<KubeObject>, Informer<KubeObject>];
+    const portInformer = shared.of<KubeObject>(PORTS);
+    const lbInformer = shared.of<KubeObject>(LOAD_BALANCERS);
+    const netInformer = shared.of<KubeObject>(NETWORKS);
     this.informers.push(portInformer, lbInformer, netInformer);
     const networkKeyOf = (obj: KubeObject) => [`${typePrefix(NETWORKS)}${obj.metadata.namespace}/${(obj as Claimant).spec?.network}`];
     for (const [type, informer] of [[PORTS, portInformer], [LOAD_BALANCERS, lbInformer], [NETWORKS, netInformer]] as const) {
