@@ -177,13 +177,15 @@ export class ChassisManager {
     // updates do not (a new endpoint's session reports itself: notifyNode), and its status
     // is rewritten every second while ports bind.
     this.unsubscribe.push(this.nodes.addEventHandler({ onAdd: () => this.viewsEpoch++, onDelete: () => this.viewsEpoch++ }));
-    this.unsubscribe.push(this.nodes.addEventHandler({
-      onAdd: requeuePorts,
-      onUpdate: (old, cur) => {
-        if (!sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
-      },
-      onDelete: requeuePorts,
-    }));
+    this.unsubscribe.push(
+      this.nodes.addEventHandler({
+        onAdd: requeuePorts,
+        onUpdate: (old, cur) => {
+          if (!sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
+        },
+        onDelete: requeuePorts,
+      }),
+    );
   }
 
   async start(): Promise<void> {
