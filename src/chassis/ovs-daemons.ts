@@ -9,7 +9,7 @@
  * private directory (inside `ip netns exec NS` when a netns is given, because the
  * userspace datapath creates internal ports' tap devices in vswitchd's netns).
  */
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
@@ -33,12 +33,14 @@ export function requireBinary(name: string): string {
   return p;
 }
 
-export function runCommand(file: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<string> {
+/** onSpawn: for a caller that must be able to end the command itself (on its own interruption). */
+export function runCommand(file: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 30_000, onSpawn?: (child: ChildProcess) => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
       else resolve(stdout);
     });
+    onSpawn?.(child);
   });
 }
 

@@ -716,9 +716,12 @@ function killOvn(): void {
   }
   ovnPidfiles.clear();
 }
+/** OVN's databases, logs and sockets, one directory per run: removed at exit however the run ends. */
+const ovnDirs = new Set<string>();
 process.on('exit', () => {
   killOvn();
   for (const c of children) if (c.pid && c.exitCode === null) c.kill('SIGKILL');
+  for (const d of ovnDirs) rmSync(d, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { killOvn(); process.exit(130); });
 
@@ -748,11 +751,17 @@ async function benchOvn(n: number): Promise<Result> {
   const cleanups: Array<() => Promise<void>> = [];
   let bed: Testbed | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'ovn-bench-'));
+  ovnDirs.add(dir);
   const env = { ...process.env, OVN_RUNDIR: dir, OVN_LOGDIR: dir, OVN_DBDIR: dir, OVS_RUNDIR: dir, OVS_LOGDIR: dir };
   const nb = `unix:${dir}/nb.sock`;
   const sb = `unix:${dir}/sb.sock`;
   // runCommand's own default timeout is 30 s: OVN's --wait=hv sync takes longer from N=1000 on.
-  const nbctl = (args: string[]) => runCommand(findBinary('ovn-nbctl')!, [`--db=${nb}`, '--timeout=900', ...args], env, 900_000);
+  // Tracked in children: an interrupted run ends it (its --wait=hv sync outlives the databases it waits on).
+  const nbctl = (args: string[]) =>
+    runCommand(findBinary('ovn-nbctl')!, [`--db=${nb}`, '--timeout=900', ...args], env, 900_000, (child) => {
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+    });
   try {
     for (const [db, schema] of [['nb', '/usr/share/ovn/ovn-nb.ovsschema'], ['sb', '/usr/share/ovn/ovn-sb.ovsschema']] as const) {
       await runCommand(findBinary('ovsdb-tool')!, ['create', `${dir}/${db}.db`, schema], env);
@@ -865,6 +874,7 @@ async function benchOvn(n: number): Promise<Result> {
     for (const c of cleanups) await c();
     await bed?.stop().catch((e) => out(`  bed stop: ${e}`));
     rmSync(dir, { recursive: true, force: true });
+    ovnDirs.delete(dir);
   }
 }
 
