@@ -440,6 +440,11 @@ function newPortTable(rows: Array<{ n: number; v?: Result; o?: Result; f?: Resul
 
 /** Child processes of ours (ping, vnetd), ended by PID on exit. */
 const children = new Set<ChildProcess>();
+/** Keeps child in `children` (ended at exit, however the run ends) until it exits. */
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
 
 // ---------------------------------------------------------------- vnetd
 
@@ -487,8 +492,7 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
     stdio: ['ignore', log, log],
   });
   closeSync(log);
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+  track(child);
   await eventually(async () => existsSync(kubeconfig) || child.exitCode !== null, 60_000, 50);
   if (child.exitCode !== null) throw new Error(`vnetd exited with ${child.exitCode}: ${readFileSync(join(dataDir, `vnetd-${vnetdRuns}.log`), 'utf8').slice(-2000)}`);
   const { server, ca, token } = readKubeconfig(kubeconfig);
@@ -758,10 +762,7 @@ async function benchOvn(n: number): Promise<Result> {
   // runCommand's own default timeout is 30 s: OVN's --wait=hv sync takes longer from N=1000 on.
   // Tracked in children: an interrupted run ends it (its --wait=hv sync outlives the databases it waits on).
   const nbctl = (args: string[]) =>
-    runCommand(findBinary('ovn-nbctl')!, [`--db=${nb}`, '--timeout=900', ...args], env, 900_000, (child) => {
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-    });
+    runCommand(findBinary('ovn-nbctl')!, [`--db=${nb}`, '--timeout=900', ...args], env, 900_000, track);
   try {
     for (const [db, schema] of [['nb', '/usr/share/ovn/ovn-nb.ovsschema'], ['sb', '/usr/share/ovn/ovn-sb.ovsschema']] as const) {
       await runCommand(findBinary('ovsdb-tool')!, ['create', `${dir}/${db}.db`, schema], env);
@@ -880,6 +881,11 @@ async function benchOvn(n: number): Promise<Result> {
 
 // ---------------------------------------------------------------- OVS floor
 
+/** Adds flows (ovs-ofctl syntax) to br-int of hv, one ovs-ofctl each. */
+async function addFlows(hv: Hypervisor, flows: string[]): Promise<void> {
+  for (const f of flows) await hv.ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, f]);
+}
+
 /**
  * OVS alone: no controller, br-int forwarding with NORMAL, the same N ports (N/2 on each
  * hypervisor) and the same ping across the same add-port as on the controllers' beds, VM a
@@ -904,13 +910,12 @@ async function benchFloor(n: number): Promise<Result> {
     // destination MAC. What is left is OVS's own work.
     const answer = (x: { mac: string; ip: string }) =>
       `move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:${x.mac}->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],set_field:${x.mac}->arp_sha,move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:${x.ip}->arp_spa,in_port`;
-    const staticFlows = [
+    await addFlows(hv, [
       `priority=20,arp,arp_op=1,arp_tpa=${A.ip},actions=${answer(A)}`,
       `priority=20,arp,arp_op=1,arp_tpa=${B.ip},actions=${answer(B)}`,
       `priority=10,dl_dst=${A.mac},actions=output:${await a.ofport()}`,
       `priority=10,dl_dst=${B.mac},actions=output:${B.ofport}`,
-    ];
-    for (const f of staticFlows) await hv.ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, f]);
+    ]);
     const t1 = Date.now();
     const bvm = await unpluggedVm(bed, hv, { name: 'b', ifaceId: `${pfx}-vm-b`, mac: B.mac, ip: `${B.ip}/16`, ofportRequest: B.ofport });
     cleanups.push(() => bvm.remove());
@@ -933,9 +938,6 @@ async function benchFloor(n: number): Promise<Result> {
     await fastArp(x);
     await quiet(x);
     const toward = (h: Hypervisor) => `set_field:${h.tunnelIP}->tun_dst,output:${TUN}`;
-    const addFlows = async (h: Hypervisor, flows: string[]) => {
-      for (const f of flows) await h.ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', `unix:${h.ovs.bridgeMgmtSocket('br-int')}`, f]);
-    };
     await addFlows(hv1, [`priority=20,arp,arp_op=1,arp_tpa=${C.ip},actions=${answer(C)}`, `priority=10,dl_dst=${X.mac},actions=output:${await x.ofport()}`, `priority=10,dl_dst=${C.mac},actions=${toward(hv)}`]);
     await addFlows(hv, [`priority=30,in_port=${C.ofport},actions=drop`, `priority=20,arp,arp_op=1,arp_tpa=${X.ip},actions=${answer(X)}`, `priority=10,dl_dst=${C.mac},actions=output:${C.ofport}`, `priority=10,dl_dst=${X.mac},actions=${toward(hv1)}`]);
     const cvm = await unpluggedVm(bed, hv, { name: 'c', ifaceId: `${pfx}-vm-c`, mac: C.mac, ip: `${C.ip}/16`, ofportRequest: C.ofport });

@@ -1,8 +1,9 @@
 /**
  * Shared by the chaos tests: vnetd processes (controllers, agents) started for real from
- * the esbuild bundle, as `npm start` and the systemd units run vnetd, and killed by PID, a steady load of API writes whose acknowledged
- * results are checked afterwards, a role monitor polling every replica's /readyz, and a
- * 10 ms ping between two VMs whose losses are counted by icmp_seq.
+ * the esbuild bundle, as `npm start` and the systemd units run vnetd, and killed by PID; a
+ * steady load of API writes whose acknowledged results are checked afterwards; a role
+ * monitor polling every replica's /readyz; and a 10 ms ping between two VMs whose losses
+ * are counted by icmp_seq.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
