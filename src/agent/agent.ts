@@ -7,9 +7,12 @@
  *            Node's status, the binding (Bound, node, ofport) of this node's ports
  *        PipelineReconciler (node: this node, readiness off): compiles and installs this
  *            node's flows (a restart compares the table with what it compiles and sends
- *            only the difference, in one atomic bundle: it never empties the table) and
- *            reports what is installed (uid -> version)
- *        RealizationReporter: that report into the Node's status.realized
+ *            only the difference, in one atomic bundle: it never empties the table),
+ *            reports what is installed (uid -> version), and health-checks the load
+ *            balancer backends bound to this node
+ *        AgentStatusReporter: that report into the Node's status.realized, and the
+ *            backends failing their checks into status.unhealthyBackends (every agent
+ *            takes those out of the slot tables it compiles)
  *   the controller's leader aggregates Ready of ports, networks and load balancers from
  *   every needed node's status.realized.
  *
@@ -26,7 +29,7 @@ import type { AgentCommand } from '../app/command-line';
 import { ApiClient } from './api-client';
 import { ApiStore } from './api-store';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from './node-scope';
-import { RealizationReporter } from './realization-reporter';
+import { AgentStatusReporter } from './agent-status-reporter';
 
 export interface RunningAgent {
   logger: Logger;
@@ -40,7 +43,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const client = ApiClient.fromKubeconfig(o.kubeconfig);
   const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log);
   const objects = new ObjectStore(kv);
-  const reporter = new RealizationReporter(objects, o.node, log);
+  const reporter = new AgentStatusReporter(objects, o.node, log);
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
   const informers = new SharedInformers(kv, log.child({ component: 'informers' }));
   const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb } });
@@ -58,6 +61,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     fastPath,
     readiness: 'off',
     onRealized: (_node, realized) => reporter.report(realized),
+    onUnhealthyBackends: (failing) => reporter.reportUnhealthyBackends(failing),
   });
   // Both built before either starts: each sees the first lists as they happen.
   await chassis.start();

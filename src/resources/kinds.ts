@@ -110,8 +110,11 @@ export interface BackendStatus {
   node: string;
   /** Gets new connections: its port is bound and, with spec.healthCheck, it passes the TCP checks. */
   healthy: boolean;
-  /** Connections dispatched to it (first packets through its DNAT flows, all nodes). */
-  connections: number;
+  /**
+   * Connections dispatched to it (first packets through its DNAT flows, all nodes). Absent
+   * where agents program the nodes: the controller sees no flow counters.
+   */
+  connections?: number;
 }
 
 export interface LoadBalancerStatus extends ObjectStatusBase {
@@ -167,6 +170,23 @@ export interface NodeStatus extends ObjectStatusBase {
    * (written by `vnetd agent`; the controller's pipeline derives Ready from it).
    */
   realized?: Record<string, string>;
+  /**
+   * Load balancer backends bound to this node that fail their health checks, probed from
+   * here (written by `vnetd agent`; every other agent and the controller take them out of
+   * the slot tables they compile).
+   */
+  unhealthyBackends?: UnhealthyBackend[];
+}
+
+/** A backend one node's health probes found failing. */
+export interface UnhealthyBackend {
+  /** The LoadBalancer's uid. */
+  loadBalancer: string;
+  ip: string;
+  /** The last failure that counted: 'RST' or 'no answer'. */
+  reason: string;
+  /** When it went unhealthy (RFC 3339). */
+  since: string;
 }
 
 export type VirtualNetwork = KubeObject<VirtualNetworkSpec, VirtualNetworkStatus>;

@@ -93,6 +93,8 @@ export interface TestVnetdOptions {
   /** Start the embedded local OVS (default off), its ovs-vswitchd in localOvsNetns if given. */
   localOvs?: boolean;
   localOvsNetns?: string;
+  /** 'controller' (SQLite): with chassis off, agents program the nodes and Ready comes from their reports. */
+  role?: 'all-in-one' | 'controller';
 }
 
 export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<TestVnetd> {
@@ -100,7 +102,7 @@ export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<Te
   const logger = pino({ level: process.env.VNETD_TEST_LOG ?? 'silent' });
   const running = await startVnetd(
     { dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2, chassis: options.chassis ?? false, localOvs: options.localOvs ?? false },
-    { logger, bookmarkIntervalMs: options.bookmarkIntervalMs, localOvsNetns: options.localOvsNetns },
+    { logger, bookmarkIntervalMs: options.bookmarkIntervalMs, localOvsNetns: options.localOvsNetns, role: options.role },
   );
   const call = (method: string, path: string, body?: unknown, opts: CallOptions = {}) =>
     httpsCall(running.url, running.caCertPem, method, path, body, { ...opts, defaultToken: running.adminToken });

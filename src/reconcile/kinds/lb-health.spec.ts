@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import type { OfMessage, OpenFlowConnection } from '../../openflow';
-import { LbHealthMonitor, type HealthTarget } from './lb-health';
+import { LbHealthMonitor, backendKey, type HealthTarget } from './lb-health';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame } from './lb-health-packets';
 
 /** A switch stand-in: records what vnetd sends; the test plays the backend. */
@@ -37,12 +37,12 @@ const target: HealthTarget = {
   timing: { intervalMs: 1000, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 2 },
 };
 
-function setup() {
+function setup(targets: HealthTarget[] = [target]) {
   const conn = new FakeConn();
   let changes = 0;
   const mon = new LbHealthMonitor({
     logger: pino({ level: 'silent' }),
-    targets: () => [target],
+    targets: () => targets,
     connection: () => conn as unknown as OpenFlowConnection,
     onChange: () => changes++,
   });
@@ -99,5 +99,51 @@ describe('LbHealthMonitor', () => {
     conn.emit('message', { type: 'packet_in', xid: 0, bufferId: 0, totalLen: 0, reason: 1, tableId: 4, cookie: 0n, match: [], data });
     mon.tick(1000); // the real probe timed out: one failure only
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+  });
+
+  it('lists the failing backends once per (load balancer, address), with the failure that counted and since when', () => {
+    const second = { ...target, port: 9090 };
+    const { conn, mon } = setup([target, second]);
+    expect(mon.failing()).toEqual([]);
+    for (const at of [0, 1000]) {
+      mon.tick(at);
+      // Both probes are pending; the last SYN sent belongs to `second`: it answers RST, `target` never answers.
+      conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
+    }
+    mon.tick(1600);
+    const failing = mon.failing();
+    expect(failing).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: expect.stringMatching(/^(RST|no answer)$/), since: expect.any(String) }]);
+    expect(Number.isNaN(Date.parse(failing[0]!.since))).toBe(false);
+  });
+
+  it('starts a backend reported failing before the restart unhealthy, before and after its first probe, until healthyThreshold successes', () => {
+    const { conn, mon, changes } = setup();
+    const since = '2026-11-01T00:00:00.000Z';
+    mon.start(new Map([[backendKey('lb1', '10.0.0.5'), { loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since }]]));
+    mon.stop();
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
+    mon.tick(0);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
+    expect(mon.failing()).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since }]);
+    expect(changes()).toBe(0);
+    conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
+    mon.tick(1000);
+    conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    expect(mon.failing()).toEqual([]);
+    expect(changes()).toBe(1);
+  });
+
+  it('drops a backend reported failing before the restart that is no longer checked, and says so once', () => {
+    const { mon, changes } = setup();
+    mon.start(new Map([[backendKey('gone', '10.0.0.9'), { loadBalancer: 'gone', ip: '10.0.0.9', reason: 'RST', since: '' }]]));
+    mon.stop();
+    expect(mon.healthy('gone', '10.0.0.9')).toBe(false);
+    mon.tick(0);
+    expect(mon.healthy('gone', '10.0.0.9')).toBe(true);
+    expect(changes()).toBe(1);
+    mon.tick(1);
+    expect(changes()).toBe(1);
   });
 });

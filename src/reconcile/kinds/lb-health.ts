@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import type { LogicalModel } from '../../pipeline';
-import type { HealthCheck, LoadBalancer } from '../../resources/kinds';
+import type { HealthCheck, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
 
 export interface HealthCheckTiming {
@@ -72,6 +72,9 @@ export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel)
 interface Probe {
   target: HealthTarget;
   healthy: boolean;
+  /** The last failure that counted ('RST', 'no answer') and when the backend went unhealthy. */
+  reason?: string;
+  since?: string;
   successes: number;
   failures: number;
   nextAt: number;
@@ -87,6 +90,9 @@ export interface LbHealthMonitorOptions {
   tickMs?: number;
 }
 
+/** How a (load balancer, backend address) pair is named in sets of failing backends. */
+export const backendKey = (lbUid: string, ip: string): string => `${lbUid}/${ip}`;
+
 /** Enough for Ethernet + IPv4 + TCP headers with options. */
 const PACKET_IN_BYTES = 128;
 
@@ -97,6 +103,7 @@ export class LbHealthMonitor {
   private readonly attached = new WeakSet<OpenFlowConnection>();
   private timer?: NodeJS.Timeout;
   private readonly log: Logger;
+  private failingAtStart?: ReadonlyMap<string, UnhealthyBackend>;
   private readonly onMessage = (m: OfMessage): void => {
     if (m.type === 'packet_in') this.answer(m.data);
   };
@@ -105,13 +112,30 @@ export class LbHealthMonitor {
     this.log = opts.logger.child({ component: 'lb-health' });
   }
 
-  /** False only once the backend failed its checks (on any checked port). */
+  /** False only once the backend failed its checks (on any checked port), or was failing at start and is not probed yet. */
   healthy(lbUid: string, ip: string): boolean {
     for (const p of this.probes.values()) if (!p.healthy && p.target.lbUid === lbUid && p.target.ip === ip) return false;
-    return true;
+    return !this.failingAtStart?.has(backendKey(lbUid, ip));
   }
 
-  start(): void {
+  /** Every backend failing its checks here, once per (load balancer, address), sorted. */
+  failing(): UnhealthyBackend[] {
+    const out = new Map<string, UnhealthyBackend>();
+    for (const p of this.probes.values()) {
+      const k = backendKey(p.target.lbUid, p.target.ip);
+      if (!p.healthy && !out.has(k)) out.set(k, { loadBalancer: p.target.lbUid, ip: p.target.ip, reason: p.reason ?? '', since: p.since ?? '' });
+    }
+    return [...out.keys()].sort().map((k) => out.get(k)!);
+  }
+
+  /**
+   * failingAtStart: backends known to be failing before this process started (what it, or
+   * the agent before it, last reported), by backendKey. They start unhealthy and need
+   * healthyThreshold successes, so a restart does not hand a dead backend new connections
+   * while it re-learns. Consulted for the targets of the first tick only.
+   */
+  start(failingAtStart?: ReadonlyMap<string, UnhealthyBackend>): void {
+    this.failingAtStart = failingAtStart?.size ? failingAtStart : undefined;
     this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 200);
     this.timer.unref();
   }
@@ -130,9 +154,16 @@ export class LbHealthMonitor {
       this.probes.delete(k);
       if (!p.healthy) changed = true;
     }
+    const failingAtStart = this.failingAtStart;
+    this.failingAtStart = undefined;
+    // A backend reported failing that is no longer checked here: the report changes.
+    if (failingAtStart && [...failingAtStart.keys()].some((k) => ![...wanted.values()].some((t) => backendKey(t.lbUid, t.ip) === k))) changed = true;
     for (const [k, t] of wanted) {
       let p = this.probes.get(k);
-      if (!p) this.probes.set(k, (p = { target: t, healthy: true, successes: 0, failures: 0, nextAt: now }));
+      if (!p) {
+        const failing = failingAtStart?.get(backendKey(t.lbUid, t.ip));
+        this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now, reason: failing?.reason, since: failing?.since }));
+      }
       p.target = t;
       if (p.pending && now >= p.pending.deadline) {
         p.pending = undefined;
@@ -213,6 +244,8 @@ export class LbHealthMonitor {
     const flip = ok ? !p.healthy && p.successes >= t.timing.healthyThreshold : p.healthy && p.failures >= t.timing.unhealthyThreshold;
     if (!flip) return false;
     p.healthy = ok;
+    p.reason = ok ? undefined : why;
+    p.since = ok ? undefined : new Date().toISOString();
     this.log.info({ lb: t.lbUid, backend: t.ip, port: t.port, node: t.node, healthy: ok, why }, ok ? 'backend healthy again' : 'backend unhealthy');
     return true;
   }

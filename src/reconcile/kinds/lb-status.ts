@@ -9,7 +9,8 @@
  * removed) and come back. A node that is not connected contributes its last known count.
  *
  * Refreshed every intervalMs (one flow dump of the LbDnat table per connected node);
- * status is written only when it changed.
+ * status is written only when it changed. A controller of agents has no flows to count:
+ * it writes every backend's address, node and health, without connections.
  */
 import type { Logger } from 'pino';
 import type { FlowStats, OpenFlowConnection } from '../../openflow';
@@ -27,8 +28,11 @@ export interface LbStatusSources {
   logger: Logger;
   loadBalancers(): LoadBalancer[];
   model(): LogicalModel;
-  /** Connected OpenFlow sessions by node. */
-  connections(): Iterable<[string, OpenFlowConnection]>;
+  /**
+   * Connected OpenFlow sessions by node. Absent where this process programs no node (a
+   * controller of agents): then status.backends carries no connection counts.
+   */
+  connections?(): Iterable<[string, OpenFlowConnection]>;
   /** Connections the fast path dispatched (never seen by LbDnat), same keys as countDispatched. */
   fastPathDispatched?(): ReadonlyMap<string, number>;
   intervalMs?: number;
@@ -84,7 +88,8 @@ export class LbStatusReporter {
 
   /** One refresh: dump counters, compute every load balancer's backends, write what changed. */
   async refresh(): Promise<void> {
-    const conns = [...this.src.connections()];
+    const counting = this.src.connections !== undefined;
+    const conns = [...(this.src.connections?.() ?? [])];
     // A node vnetd no longer manages at all (deleted) stops counting.
     const managed = new Set(conns.map(([node]) => node));
     for (const node of this.perNode.keys()) if (!managed.has(node)) this.perNode.delete(node);
@@ -104,7 +109,7 @@ export class LbStatusReporter {
     const model = this.src.model();
     for (const lb of this.src.loadBalancers()) {
       if (lb.metadata.deletionTimestamp) continue;
-      const backends = this.backendsOf(lb, model, totals);
+      const backends = this.backendsOf(lb, model, counting ? totals : undefined);
       if (sameBackends(lb.status?.backends, backends)) continue;
       await this.src.objects
         .modify<LoadBalancer>(
@@ -121,15 +126,17 @@ export class LbStatusReporter {
     }
   }
 
-  private backendsOf(lb: LoadBalancer, model: LogicalModel, totals: Map<string, number>): LbBackendStatus[] {
+  /** Without totals (nothing counted here), no connections field. */
+  private backendsOf(lb: LoadBalancer, model: LogicalModel, totals: Map<string, number> | undefined): LbBackendStatus[] {
     const m = model.loadBalancers?.get(lb.metadata.uid!);
     const vni = m ? model.networks.get(m.network)?.vni : undefined;
     const resolved = new Map((m?.backends ?? []).map((b) => [b.name, b]));
     return (lb.spec?.backends ?? []).map((spec) => {
       const name = spec.port ?? spec.ip ?? '';
       const b = resolved.get(name);
-      if (!b) return { name, ip: spec.ip ?? '', node: '', healthy: false, connections: 0 };
-      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, connections: totals.get(`${vni}/${m!.vip}/${b.ip}`) ?? 0 };
+      const counted = (n: number) => (totals ? { connections: n } : {});
+      if (!b) return { name, ip: spec.ip ?? '', node: '', healthy: false, ...counted(0) };
+      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...counted(totals?.get(`${vni}/${m!.vip}/${b.ip}`) ?? 0) };
     });
   }
 }

@@ -38,7 +38,7 @@ import {
   type OwnerFlows,
   type PortModel,
 } from '../../pipeline';
-import { type Encapsulation, type HypervisorNode, type LoadBalancer, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
+import { type Encapsulation, type HypervisorNode, type LoadBalancer, type UnhealthyBackend, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
@@ -49,7 +49,8 @@ import type { Informer } from '../informer';
 import { SharedInformers } from '../shared-informers';
 import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
-import { LbHealthMonitor, healthTargets } from './lb-health';
+import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
+import { failingInStatus, ownReport, reportedFailing, sameBackendKeys } from './lb-health-reports';
 import { LbStatusReporter } from './lb-status';
 import { parseObjectKey, typePrefixOf } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
@@ -169,6 +170,11 @@ export interface PipelineReconcilerOptions {
   readiness?: 'local' | 'node-status' | 'off';
   /** Called with what a node has installed (uid -> version) each time that is known anew. */
   onRealized?: (node: string, realized: ReadonlyMap<string, string>) => void;
+  /**
+   * An agent (`node` set): called with the backends bound to its node that fail the health
+   * checks it sends them, each time that list changes (for its Node's status.unhealthyBackends).
+   */
+  onUnhealthyBackends?: (failing: UnhealthyBackend[]) => void;
   /** The process's shared informers (its own when absent). */
   informers?: SharedInformers;
 }
@@ -294,12 +300,18 @@ export class PipelineReconciler {
   private readonly dirt = new Map<string, NodeDirt>();
   private stopped = false;
   /**
-   * Only where this process programs every node that needs an LB (readiness 'local'):
-   * counters are summed over nodes and probes leave from the backend's own node, so an
-   * agent (one node) or a controller without OpenFlow connections would report a part.
+   * Written where Ready is (readiness 'local' or 'node-status'). Connection counts only
+   * where this process programs every node ('local'): they are summed over the nodes'
+   * flows, and a controller of agents has no OpenFlow connection.
    */
   private readonly lbStatus?: LbStatusReporter;
+  /**
+   * Probes leave from the backend's own node: where this process programs every node
+   * ('local'), it checks every backend; an agent checks those bound to its node.
+   */
   private readonly lbHealth?: LbHealthMonitor;
+  /** Backends other nodes' agents report failing (agents, and a controller of agents), by backendKey. */
+  private failingElsewhere = new Map<string, UnhealthyBackend>();
   private readonly startedAt = Date.now();
   /** Ports realizing without a Realizing write yet (REALIZING_QUIET_MS): since when, for which generation. */
   private readonly quietSince = new Map<string, { generation: number | undefined; at: number }>();
@@ -311,9 +323,9 @@ export class PipelineReconciler {
     this.ports = shared.of<VirtualPort>(PORTS);
     this.nodes = shared.of<HypervisorNode>(NODES);
     this.lbs = shared.of<LoadBalancer>(LOAD_BALANCERS);
-    // Backends the health monitor found failing get no new connections (until it says otherwise).
+    // Backends a health check found failing get no new connections (until it says otherwise).
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
-      resolveBackends(lb, net, ports).map((b) => (b.healthy && this.lbHealth && !this.lbHealth.healthy(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
+      resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
     this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);
     // One worker per node at a time (the queue never hands one key to two workers), and
@@ -330,26 +342,53 @@ export class PipelineReconciler {
         }),
       );
     }
-    if ((opts.readiness ?? 'local') === 'local') {
+    const readiness = opts.readiness ?? 'local';
+    if (readiness !== 'off') {
       this.lbStatus = new LbStatusReporter({
         objects: opts.objects,
         logger: this.log,
         intervalMs: opts.lbStatusIntervalMs,
         loadBalancers: () => this.lbs.list(),
         model: () => this.ensureModel().model,
-        connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
+        connections: readiness === 'local' ? () => [...this.agents].map(([node, a]) => [node, a.conn]) : undefined,
         fastPathDispatched: () => this.opts.fastPath?.dispatched?.() ?? new Map(),
       });
+    }
+    if (readiness === 'local' || opts.node !== undefined) {
       this.lbHealth = new LbHealthMonitor({
         logger: this.log,
-        targets: () => healthTargets(this.lbs.list(), this.ensureModel().model),
+        targets: () => {
+          const all = healthTargets(this.lbs.list(), this.ensureModel().model);
+          return opts.node === undefined ? all : all.filter((t) => t.node === opts.node);
+        },
         connection: (node) => this.agents.get(node)?.conn,
         // Health changes a backend set: rare, so the model is rebuilt and every node recompiled.
         onChange: () => {
           this.modelStale = true;
           this.enqueueAllNodes();
+          if (this.lbHealth) this.opts.onUnhealthyBackends?.(this.lbHealth.failing());
         },
       });
+    }
+    if (readiness !== 'local') {
+      // What the agents of other nodes found failing; a change is rare: rebuild and recompile.
+      const refresh = () => {
+        const now = reportedFailing(this.nodes.list(), opts.node);
+        const same = sameBackendKeys(now, this.failingElsewhere);
+        this.failingElsewhere = now;
+        if (same) return;
+        this.modelStale = true;
+        this.enqueueAllNodes();
+      };
+      this.unsubscribe.push(
+        this.nodes.addEventHandler({
+          onAdd: refresh,
+          onUpdate: (o, n) => {
+            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends)) refresh();
+          },
+          onDelete: refresh,
+        }),
+      );
     }
     if (opts.readiness === 'node-status') {
       const reported = (n: HypervisorNode | undefined) => this.reportedBy(n) ?? new Map<string, string>();
@@ -413,8 +452,15 @@ export class PipelineReconciler {
     this.nodeController.start();
     this.statusController.start();
     this.lbStatus?.start();
-    this.lbHealth?.start();
+    // A restart starts from what was last published: the agent's own Node report, or the
+    // LoadBalancers' status where this process checks every backend.
+    this.lbHealth?.start(this.opts.node !== undefined ? ownReport(this.nodes.get(objectKey(NODES, undefined, this.opts.node))) : failingInStatus(this.lbs.list()));
     this.enqueueAllNodes();
+  }
+
+  /** A backend passes the health checks this process sends and those other nodes' agents report. */
+  private passesChecks(lbUid: string, ip: string): boolean {
+    return (this.lbHealth?.healthy(lbUid, ip) ?? true) && !this.failingElsewhere.has(backendKey(lbUid, ip));
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,49 @@
+import type { HypervisorNode, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
+import { backendKey } from './lb-health';
+import { failingInStatus, ownReport, reportedFailing, sameBackendKeys } from './lb-health-reports';
+
+const failing = (lb: string, ip: string): UnhealthyBackend => ({ loadBalancer: lb, ip, reason: 'RST', since: '2026-11-29T10:00:00.000Z' });
+const node = (name: string, unhealthyBackends?: UnhealthyBackend[]): HypervisorNode => ({
+  apiVersion: 'vnet.dev/v1alpha1',
+  kind: 'Node',
+  metadata: { name },
+  spec: { tunnelIP: '192.0.2.1' },
+  status: unhealthyBackends ? { unhealthyBackends } : {},
+});
+
+describe('health reports across agents', () => {
+  const nodes = [node('hv1', [failing('lb1', '10.0.0.5')]), node('hv2', [failing('lb1', '10.0.0.6'), failing('lb2', '10.0.0.6')]), node('hv3')];
+
+  it('gathers every node report by (load balancer, address), leaving out the node that probes its own', () => {
+    expect([...reportedFailing(nodes).keys()].sort()).toEqual(['lb1/10.0.0.5', 'lb1/10.0.0.6', 'lb2/10.0.0.6']);
+    expect([...reportedFailing(nodes, 'hv2').keys()]).toEqual(['lb1/10.0.0.5']);
+    expect(reportedFailing(nodes, 'hv2').get(backendKey('lb1', '10.0.0.5'))).toEqual(failing('lb1', '10.0.0.5'));
+    expect(ownReport(nodes[1])).toEqual(new Map([[backendKey('lb1', '10.0.0.6'), failing('lb1', '10.0.0.6')], [backendKey('lb2', '10.0.0.6'), failing('lb2', '10.0.0.6')]]));
+    expect(ownReport(undefined).size).toBe(0);
+  });
+
+  it('compares reports by their backends only (a new reason or time recompiles nothing)', () => {
+    const a = reportedFailing(nodes);
+    const b = reportedFailing([node('hv1', [{ ...failing('lb1', '10.0.0.5'), reason: 'no answer' }]), nodes[1]!]);
+    expect(sameBackendKeys(a, b)).toBe(true);
+    expect(sameBackendKeys(a, reportedFailing(nodes, 'hv1'))).toBe(false);
+    expect(sameBackendKeys(reportedFailing([node('hv1', [failing('lb1', '10.0.0.7')])]), reportedFailing([nodes[0]!]))).toBe(false);
+  });
+
+  it('takes from LoadBalancer status the bound backends that were unhealthy, only where health checks are on', () => {
+    const lb = (uid: string, healthCheck: boolean): LoadBalancer => ({
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: uid, namespace: 't', uid },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80 }], ...(healthCheck ? { healthCheck: { protocol: 'TCP' } } : {}) },
+      status: {
+        backends: [
+          { name: 'up', ip: '10.0.0.5', node: 'hv1', healthy: true, connections: 3 },
+          { name: 'down', ip: '10.0.0.6', node: 'hv2', healthy: false, connections: 0 },
+          { name: 'unbound', ip: '10.0.0.7', node: '', healthy: false, connections: 0 },
+        ],
+      },
+    });
+    expect([...failingInStatus([lb('checked', true), lb('unchecked', false)]).keys()]).toEqual(['checked/10.0.0.6']);
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * Load balancer health checks where agents program the hypervisors (`vnetd controller`
+ * + one `vnetd agent` per node, as the scale-out deployment runs): the client is on hv1,
+ * one backend on each hypervisor. hv2's agent is the only process with a connection to
+ * hv2's switch, so only it can probe the backend bound there; hv1's agent must still stop
+ * sending it new connections once it fails. Proves on real packets that:
+ *  - a backend on the other hypervisor whose server stopped leaves hv1's slot table (its
+ *    DNAT flows go) after the probes from its own node fail, and every new connection
+ *    then reaches the survivor;
+ *  - hv2's Node status says which backend fails and why, and the LoadBalancer's
+ *    status.backends (written by the controller) says it is unhealthy;
+ *  - it comes back once its server answers again, and the report is withdrawn;
+ *  - deleting the load balancer while a backend fails withdraws the report too.
+ * Prints how long each step took.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { startAgent, type RunningAgent } from '../../src/agent/agent';
+import type { BackendStatus, HypervisorNode, LoadBalancer } from '../../src/resources/kinds';
+import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import { describeOvs } from '../integration/ovsdb-helpers';
+import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { G, joinBed, overlayApi, startNamedServer } from './overlay-support';
+
+function log(line: string): void {
+  process.stdout.write(`[agents-lb-health] ${line}\n`);
+}
+
+/** count connections to vip:port, 5 at a time; prints the JSON list of who answered each ("" when nobody did). */
+const CLIENT = `const [vip,port,count]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const net=require('net');const out=[];let next=0;
+function one(){return new Promise(r=>{let buf='';const s=net.connect({host:vip,port});const done=(name)=>{clearTimeout(t);out.push(name);try{s.resetAndDestroy()}catch{s.destroy()}r()};const t=setTimeout(()=>done(''),3000);s.on('data',d=>{buf+=d;if(buf.includes('\\n'))done(buf.trim())});s.on('error',()=>done(''))})}
+async function worker(){while(next++<count)await one()}Promise.all(Array.from({length:5},worker)).then(()=>console.log(JSON.stringify(out)))`;
+
+describeOvs('agents: load balancer health checks across hypervisors', () => {
+  let v: TestVnetd;
+  let bed: Testbed;
+  const agents = new Map<string, RunningAgent>();
+  const startAgentFor = async (node: string) => {
+    agents.set(node, await startAgent({ node, kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 }));
+  };
+  const children = new Set<ChildProcess>();
+  const api = overlayApi(() => v);
+  const { call, waitReady } = api;
+
+  beforeAll(async () => {
+    v = await startTestVnetd({ role: 'controller' });
+    bed = await startTestbed({ hypervisors: 2 });
+    // The agents build br-phy (which the underlay waits for) and br-int once their Node exists.
+    for (const hv of bed.hypervisors) await startAgentFor(hv.name);
+    await joinBed(bed, call);
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
+    for (const a of agents.values()) await a.close();
+    await bed?.stop();
+    await v?.stop();
+  }, 60_000);
+
+  const connections = async (client: Vm, vip: string, count: number): Promise<Record<string, number>> => {
+    const names = JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, '80', String(count)])) as string[];
+    return names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});
+  };
+  /** DNAT flows toward ip on a node's switch: what sends that node's clients to the backend. */
+  const dnatOn = async (node: string, ip: string): Promise<number> => {
+    const hv = bed.hv(node);
+    const flows = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
+    return flows.split('\n').filter((l) => l.includes(`nat(dst=${ip}:`)).length;
+  };
+  const reported = async (node: string) => ((await call('GET', `${G}/nodes/${node}`)) as HypervisorNode).status?.unhealthyBackends ?? [];
+
+  it('a backend on the other hypervisor that fails its checks from its own node leaves the slot tables of every node, and comes back', async () => {
+    const ns = 'agents-lb';
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.60.0.0/24' }] });
+    const vmFor = (name: string, hv: string) => api.vmFor(bed, ns, 'net', name, hv, { vmName: `ah${name}` });
+    const client = await vmFor('client', 'hv1');
+    const near = await vmFor('b1', 'hv1');
+    const far = await vmFor('b2', 'hv2');
+    const farIp = far.port.spec!.ips![0]!;
+    await startNamedServer(near.vm, 'b1', children);
+    let farServer = await startNamedServer(far.vm, 'b2', children);
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'web' },
+      spec: {
+        network: 'net',
+        listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }],
+        backends: [{ port: 'b1' }, { port: 'b2' }],
+        healthCheck: { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 },
+      },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'web');
+    const vip = lb.spec!.vip!;
+    const status = async (): Promise<BackendStatus[]> => ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer).status?.backends ?? [];
+
+    const before = await connections(client.vm, vip, 40);
+    log(`both servers up: 40 connections ${JSON.stringify(before)}`);
+    expect(Object.keys(before).sort()).toEqual(['b1', 'b2']);
+    // The controller writes health and placement; counts are not its to see with agents.
+    const up = await eventually(async () => {
+      const s = await status();
+      return s.length === 2 && s.every((b) => b.healthy) ? s : undefined;
+    }, 15_000, 250);
+    expect(up.map((b) => [b.name, b.node, 'connections' in b])).toEqual([
+      ['b1', 'hv1', false],
+      ['b2', 'hv2', false],
+    ]);
+
+    // b2's server stops: its SYNs get RSTs on hv2; after 3 failures hv2's agent reports it
+    // and hv1's agent takes it out of hv1's slot table.
+    let t = performance.now();
+    process.kill(farServer.pid!, 'SIGTERM');
+    await eventually(async () => (await dnatOn('hv1', farIp)) === 0, 20_000, 100);
+    const outMs = performance.now() - t;
+    const report = await reported('hv2');
+    expect(report).toEqual([{ loadBalancer: lb.metadata.uid, ip: farIp, reason: 'RST', since: expect.any(String) }]);
+    expect(await reported('hv1')).toEqual([]);
+    const whileDown = await connections(client.vm, vip, 40);
+    log(`b2's server stopped: out of hv1's slot table after ${outMs.toFixed(0)} ms (1 s checks, 3 failures); hv2 reports ${JSON.stringify(report)}; 40 connections ${JSON.stringify(whileDown)}`);
+    expect(whileDown).toEqual({ b1: 40 });
+    await eventually(async () => (await status()).find((b) => b.name === 'b2')?.healthy === false, 15_000, 250);
+    expect(await dnatOn('hv2', farIp)).toBe(0);
+
+    // hv2's agent restarts while b2 still fails: it starts from its own report, so its
+    // first compile leaves b2 out of hv2's slot table too (a fresh start would put it back
+    // for the three failed checks it takes to learn again), and the report stays.
+    await agents.get('hv2')!.close();
+    await startAgentFor('hv2');
+    let seen = 0;
+    for (const deadline = performance.now() + 4000; performance.now() < deadline; ) seen += await dnatOn('hv2', farIp);
+    expect(seen).toBe(0);
+    expect((await reported('hv2')).map((b) => b.ip)).toEqual([farIp]);
+    log('hv2\'s agent restarted while b2 failed: no DNAT flow toward b2 on hv2 in the 4 s after, its report kept');
+
+    // Back: one successful check brings it in again everywhere, and the report goes.
+    t = performance.now();
+    farServer = await startNamedServer(far.vm, 'b2', children);
+    await eventually(async () => (await dnatOn('hv1', farIp)) > 0, 20_000, 100);
+    const inMs = performance.now() - t;
+    expect(await reported('hv2')).toEqual([]);
+    const afterUp = await connections(client.vm, vip, 40);
+    log(`b2's server back: in hv1's slot table again after ${inMs.toFixed(0)} ms; 40 connections ${JSON.stringify(afterUp)}`);
+    expect(Object.keys(afterUp).sort()).toEqual(['b1', 'b2']);
+    await eventually(async () => (await status()).every((b) => b.healthy), 15_000, 250);
+
+    // Deleted while b2 fails: its report is withdrawn with the load balancer.
+    process.kill(farServer.pid!, 'SIGTERM');
+    await eventually(async () => (await reported('hv2')).length === 1, 20_000, 100);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/web`);
+    t = performance.now();
+    await eventually(async () => (await reported('hv2')).length === 0, 15_000, 100);
+    log(`load balancer deleted while b2 failed: hv2's report withdrawn after ${(performance.now() - t).toFixed(0)} ms`);
+    expect(await dnatOn('hv1', near.port.spec!.ips![0]!)).toBe(0);
+  }, 120_000);
+});
