@@ -1,66 +1,84 @@
 import pino from 'pino';
-import type { HypervisorNode } from '../resources/kinds';
+import type { HypervisorNode, NodeRealization } from '../resources/kinds';
 import { MemoryStore } from '../reconcile/testing/memory-store';
-import { NODES } from '../store/kinds';
+import { NODES, NODE_REALIZATIONS } from '../store/kinds';
 import { ObjectStore } from '../store/object-store';
 import { AgentStatusReporter } from './agent-status-reporter';
 
+const node = (status?: HypervisorNode['status']): HypervisorNode => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1' }, ...(status ? { status } : {}) });
+const realization: NodeRealization = { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'hv1' }, spec: {} };
+
+/** A store with hv1's Node (and its NodeRealization unless told otherwise), counting status writes per kind. */
+async function setup(o: { realization?: boolean; nodeStatus?: HypervisorNode['status'] } = {}) {
+  const objects = new ObjectStore(new MemoryStore());
+  await objects.create(NODES, node());
+  if (o.nodeStatus) await objects.modify<HypervisorNode>(NODES, undefined, 'hv1', (cur) => ({ ...cur, status: o.nodeStatus }), { subresource: 'status' });
+  if (o.realization ?? true) await objects.create(NODE_REALIZATIONS, realization);
+  const writes: string[] = [];
+  const modify = objects.modify.bind(objects);
+  objects.modify = (async (...args: Parameters<typeof modify>) => {
+    const before = await objects.get(args[0], args[1], args[2]);
+    const r = await modify(...args);
+    const after = await objects.get(args[0], args[1], args[2]);
+    if (before && after && before.metadata.resourceVersion !== after.metadata.resourceVersion) writes.push(args[0].plural);
+    return r;
+  }) as typeof objects.modify;
+  const reporter = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30);
+  const until = async <T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => {
+    const deadline = Date.now() + 3000;
+    let v = await read();
+    while (Date.now() < deadline && !ok(v)) {
+      await new Promise((r) => setTimeout(r, 10));
+      v = await read();
+    }
+    return v;
+  };
+  const nodeStatus = async () => (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))?.status;
+  const report = async () => (await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1'))?.status;
+  return { objects, writes, reporter, until, nodeStatus, report };
+}
+
 describe('AgentStatusReporter', () => {
-  it('turns a burst of reports into one status write of the latest map, sorted by uid', async () => {
-    const objects = new ObjectStore(new MemoryStore());
-    await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1' } } as HypervisorNode);
-    const writes: string[] = [];
-    const modify = objects.modify.bind(objects);
-    objects.modify = (async (...args: Parameters<typeof modify>) => {
-      writes.push(String(args[2]));
-      return modify(...args);
-    }) as typeof objects.modify;
-    const reporter = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30);
+  it('turns a burst of reports into one write of the latest map, sorted by uid, to the NodeRealization, not the Node', async () => {
+    const { writes, reporter, until, nodeStatus, report } = await setup();
     // The pipeline reports the same live map after every compile, mutated in between.
     const realized = new Map<string, string>();
     for (let i = 0; i < 500; i++) {
       realized.set(`uid-${(i * 7919) % 500}`, `v${i}`);
       reporter.report(realized);
     }
-    const stored = async () => (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))?.status?.realized as Record<string, string> | undefined;
-    let got: Record<string, string> | undefined;
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && Object.keys((got = await stored()) ?? {}).length < 500) await new Promise((r) => setTimeout(r, 10));
+    const got = await until(report, (s) => Object.keys(s?.realized ?? {}).length === 500);
     await reporter.stop();
-    expect(writes).toEqual(['hv1']);
-    const keys = Object.keys(got ?? {});
-    expect(keys).toHaveLength(500);
+    expect(writes).toEqual(['noderealizations']);
+    const keys = Object.keys(got?.realized ?? {});
     expect(keys).toEqual([...keys].sort());
-    expect(got!['uid-0']).toBe('v0');
+    expect(got).toMatchObject({ objects: 500, reportTime: expect.any(String) });
+    expect(got!.realized!['uid-0']).toBe('v0');
+    expect(await nodeStatus()).toBeUndefined();
   });
 
-  it('writes the failing backends with the realized map in one write, and removes the field once none fail', async () => {
-    const objects = new ObjectStore(new MemoryStore());
-    await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1' } } as HypervisorNode);
-    let writes = 0;
-    const modify = objects.modify.bind(objects);
-    objects.modify = (async (...args: Parameters<typeof modify>) => {
-      writes++;
-      return modify(...args);
-    }) as typeof objects.modify;
-    const reporter = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30);
-    const status = async () => (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))?.status;
-    const until = async (ok: (s: HypervisorNode['status']) => boolean) => {
-      const deadline = Date.now() + 3000;
-      while (Date.now() < deadline && !ok(await status())) await new Promise((r) => setTimeout(r, 10));
-      return status();
-    };
+  it('writes the failing backends to the Node, and removes the field once none fail', async () => {
+    const { writes, reporter, until, nodeStatus, report } = await setup();
     const failing = [{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since: '2026-11-29T10:00:00.000Z' }];
     reporter.report(new Map([['uid-1', 'v1']]));
     reporter.reportUnhealthyBackends(failing);
-    const both = await until((s) => s?.unhealthyBackends !== undefined);
-    expect(both).toMatchObject({ realized: { 'uid-1': 'v1' }, unhealthyBackends: failing });
-    expect(writes).toBe(1);
+    expect(await until(nodeStatus, (s) => s?.unhealthyBackends !== undefined)).toEqual({ unhealthyBackends: failing });
+    expect((await report())?.realized).toEqual({ 'uid-1': 'v1' });
     reporter.reportUnhealthyBackends([]);
-    const cleared = await until((s) => s?.unhealthyBackends === undefined);
+    const cleared = await until(nodeStatus, (s) => s?.unhealthyBackends === undefined);
     await reporter.stop();
-    expect(cleared).toMatchObject({ realized: { 'uid-1': 'v1' } });
-    expect(cleared).not.toHaveProperty('unhealthyBackends');
-    expect(writes).toBe(2);
+    expect(cleared).toEqual({});
+    expect(writes.sort()).toEqual(['noderealizations', 'nodes', 'nodes']);
+  });
+
+  it('holds the report until the leader has created the NodeRealization, and removes an earlier release\'s report from the Node', async () => {
+    const { objects, reporter, until, nodeStatus, report } = await setup({ realization: false, nodeStatus: { realized: { old: 'v0' }, boundPorts: 2 } });
+    reporter.report(new Map([['uid-1', 'v1']]));
+    expect(await until(nodeStatus, (s) => s?.realized === undefined)).toEqual({ boundPorts: 2 });
+    await new Promise((r) => setTimeout(r, 100));
+    await objects.create(NODE_REALIZATIONS, realization);
+    const got = await until(report, (s) => s?.realized !== undefined);
+    await reporter.stop();
+    expect(got?.realized).toEqual({ 'uid-1': 'v1' });
   });
 });

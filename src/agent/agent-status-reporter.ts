@@ -1,14 +1,20 @@
 /**
- * Publishes what the agent's node has installed (object uid -> compiled version) in its
- * Node's status.realized, and the load balancer backends on it that fail their health
- * checks in status.unhealthyBackends, coalescing bursts (one write per 100 ms at most)
- * and retrying failed writes. The controller derives Ready from the first; every agent
- * and the controller take the second's backends out of their slot tables.
+ * Publishes what the agent's node has installed (object uid -> compiled version) in the
+ * NodeRealization of its node's name, and the load balancer backends on it that fail their
+ * health checks in its Node's status.unhealthyBackends, coalescing bursts (one write per
+ * 100 ms at most) and retrying failed writes. The controller derives Ready from the first;
+ * every agent and the controller take the second's backends out of their slot tables.
+ *
+ * The report is large (an entry per object the node realizes) and changes with every
+ * compile: it stays out of the Node, which every agent watches, so no agent receives
+ * another's reports. The leader creates the NodeRealization; until it exists the report
+ * waits. An agent of an earlier release reported in the Node's status.realized: the first
+ * write here removes that.
  */
 import type { Logger } from 'pino';
-import type { HypervisorNode, UnhealthyBackend } from '../resources/kinds';
+import type { HypervisorNode, NodeRealization, UnhealthyBackend } from '../resources/kinds';
 import { sameValue } from '../resources/same-value';
-import { NODES } from '../store/kinds';
+import { NODES, NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
 export class AgentStatusReporter {
@@ -16,6 +22,8 @@ export class AgentStatusReporter {
   private pending?: ReadonlyMap<string, string>;
   /** The latest failing list, until written. */
   private pendingHealth?: UnhealthyBackend[];
+  /** The Node's status.realized (an earlier release's report) is known to be gone. */
+  private legacyCleared = false;
   private timer?: NodeJS.Timeout;
   private writing?: Promise<void>;
   private stopped = false;
@@ -60,34 +68,76 @@ export class AgentStatusReporter {
   }
 
   private async flush(): Promise<void> {
-    if (!this.pending && !this.pendingHealth) return;
     const latest = this.pending;
     const health = this.pendingHealth;
     this.pending = undefined;
     this.pendingHealth = undefined;
-    const realized = latest && Object.fromEntries([...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    try {
-      await this.objects.modify<HypervisorNode>(
-        NODES,
-        undefined,
-        this.node,
-        (cur) => {
-          const status = { ...(cur.status ?? {}) };
-          if (realized && JSON.stringify(status.realized ?? {}) !== JSON.stringify(realized)) status.realized = realized;
-          if (health && !sameValue(status.unhealthyBackends ?? [], health)) {
-            if (health.length) status.unhealthyBackends = health;
-            else delete status.unhealthyBackends;
-          }
-          if (status.realized === cur.status?.realized && status.unhealthyBackends === cur.status?.unhealthyBackends) return undefined;
-          return { ...cur, status };
-        },
-        { subresource: 'status' },
-      );
-    } catch (err) {
-      this.log.warn({ event: 'agent.report_failed', err: (err as Error).message }, 'could not report realized flows and failing backends; retrying');
-      if (latest) this.pending ??= latest;
-      if (health) this.pendingHealth ??= health;
+    const failures: string[] = [];
+    if (latest) {
+      try {
+        if (!(await this.writeRealization(latest))) {
+          failures.push(`NodeRealization ${this.node} does not exist yet (the controller's leader creates it)`);
+          this.pending ??= latest;
+        }
+      } catch (err) {
+        failures.push((err as Error).message);
+        this.pending ??= latest;
+      }
+    }
+    if (health || (latest && !this.legacyCleared)) {
+      try {
+        await this.writeNode(health);
+      } catch (err) {
+        failures.push((err as Error).message);
+        if (health) this.pendingHealth ??= health;
+      }
+    }
+    if (failures.length > 0) {
+      this.log.warn({ event: 'agent.report_failed', err: failures.join('; ') }, 'could not report realized flows or failing backends; retrying');
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+
+  /** False while the NodeRealization does not exist. */
+  private async writeRealization(latest: ReadonlyMap<string, string>): Promise<boolean> {
+    const realized = Object.fromEntries([...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    let found = false;
+    await this.objects.modify<NodeRealization>(
+      NODE_REALIZATIONS,
+      undefined,
+      this.node,
+      (cur) => {
+        found = true;
+        if (JSON.stringify(cur.status?.realized ?? {}) === JSON.stringify(realized)) return undefined;
+        return { ...cur, status: { realized, objects: latest.size, reportTime: new Date().toISOString() } };
+      },
+      { subresource: 'status' },
+    );
+    return found;
+  }
+
+  /** The failing backends (when given), and no report of an earlier release's left in the Node. */
+  private async writeNode(health: UnhealthyBackend[] | undefined): Promise<void> {
+    await this.objects.modify<HypervisorNode>(
+      NODES,
+      undefined,
+      this.node,
+      (cur) => {
+        const status = { ...(cur.status ?? {}) };
+        let changed = false;
+        if (status.realized !== undefined) {
+          delete status.realized;
+          changed = true;
+        }
+        if (health && !sameValue(status.unhealthyBackends ?? [], health)) {
+          if (health.length) status.unhealthyBackends = health;
+          else delete status.unhealthyBackends;
+          changed = true;
+        }
+        return changed ? { ...cur, status } : undefined;
+      },
+      { subresource: 'status' },
+    );
+    this.legacyCleared = true;
   }
 }

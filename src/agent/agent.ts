@@ -10,11 +10,12 @@
  *            only the difference, in one atomic bundle: it never empties the table),
  *            reports what is installed (uid -> version), and health-checks the load
  *            balancer backends bound to this node
- *        AgentStatusReporter: that report into the Node's status.realized, and the
- *            backends failing their checks into status.unhealthyBackends (every agent
- *            takes those out of the slot tables it compiles)
+ *        AgentStatusReporter: that report into the NodeRealization of the node's name
+ *            (which the leader creates, and no agent watches), and the backends failing
+ *            their checks into the Node's status.unhealthyBackends (every agent takes
+ *            those out of the slot tables it compiles)
  *   the controller's leader aggregates Ready of ports, networks and load balancers from
- *   every needed node's status.realized.
+ *   every needed node's NodeRealization.
  *
  * It watches only what its node needs (node-scope.ts): its ports, their networks, those
  * networks' ports on other nodes and load balancers, and the Node objects.

@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { KubeObject } from '../resources/object';
 import type { VirtualPort } from '../resources/kinds';
 import { typePrefix, type StoredType } from '../store/keys';
-import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, NODE_REALIZATIONS, PORTS } from '../store/kinds';
 import {
   GoneError,
   type KeyValue,
@@ -243,4 +243,5 @@ export class NodeScopedStore implements Store {
   }
 }
 
-export const NODE_SCOPED_KINDS = [NODES, ...SCOPED];
+/** What an agent's API store serves: the kinds it watches, and NodeRealizations, which it only writes (its own report). */
+export const NODE_SCOPED_KINDS = [NODES, NODE_REALIZATIONS, ...SCOPED];

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
+import { NodeRealizationReconciler } from '../reconcile/kinds/node-realizations.reconciler';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
 import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
@@ -72,6 +73,8 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.
     const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, informers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes, openflowGeneration: o.openflowGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.switchGenerationId, 'openflow')) });
+    // With agents: one NodeRealization per Node, where each agent reports what it installed.
+    const realizations = local ? undefined : new NodeRealizationReconciler(o.objects, informers, o.logger);
     // The switches first: after a restart their reprogramming is what traffic waits for,
     // and IPAM's start (its lists, then a repair pass over every claim) held it back.
     if (chassis) {
@@ -80,6 +83,10 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     }
     await pipeline.start();
     stops.push(() => pipeline.stop());
+    if (realizations) {
+      await realizations.start();
+      stops.push(() => realizations.stop());
+    }
     await ipam.start();
     stops.push(() => ipam.stop());
     await namespaces.start();

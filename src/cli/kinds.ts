@@ -4,7 +4,7 @@
  * works from any directory against a remote vnetd; kinds.spec.ts checks it against the
  * schema catalog so the two cannot drift apart.
  */
-import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../resources/kinds';
+import type { HypervisorNode, LoadBalancer, NodeRealizationStatus, VirtualNetwork, VirtualPort } from '../resources/kinds';
 import { API_VERSION, GROUP } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
 import { humanAge } from '../resources/age';
@@ -141,6 +141,20 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'OVS', value: (o) => dash(node(o).status?.ovsVersion), wide: true },
       { header: 'FLOWS', value: (o) => dash(node(o).status?.flows), wide: true },
       READY,
+      AGE,
+    ],
+  },
+  {
+    kind: 'NodeRealization',
+    listKind: 'NodeRealizationList',
+    plural: 'noderealizations',
+    singular: 'noderealization',
+    shortNames: ['vnoderz'],
+    ...VNET_API,
+    namespaced: false,
+    columns: [
+      { header: 'OBJECTS', value: (o) => dash((o.status as NodeRealizationStatus | undefined)?.objects) },
+      { header: 'REPORTED', value: (o) => { const t = (o.status as NodeRealizationStatus | undefined)?.reportTime; return t ? `${humanAge(t)} ago` : '-'; } },
       AGE,
     ],
   },

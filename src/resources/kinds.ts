@@ -166,8 +166,8 @@ export interface NodeStatus extends ObjectStatusBase {
   boundPorts?: number;
   flows?: number;
   /**
-   * What the node's agent has installed: object uid -> the version the pipeline compiled
-   * (written by `vnetd agent`; the controller's pipeline derives Ready from it).
+   * What an agent of an earlier release reported installed (object uid -> version); agents
+   * now report in the NodeRealization of the same name. Read while an upgrade is under way.
    */
   realized?: Record<string, string>;
   /**
@@ -193,3 +193,18 @@ export type VirtualNetwork = KubeObject<VirtualNetworkSpec, VirtualNetworkStatus
 export type VirtualPort = KubeObject<VirtualPortSpec, VirtualPortStatus>;
 export type LoadBalancer = KubeObject<LoadBalancerSpec, LoadBalancerStatus>;
 export type HypervisorNode = KubeObject<NodeSpec, NodeStatus>;
+
+/**
+ * What one node's agent has installed, apart from the Node (which every agent watches), so
+ * agents do not receive each other's reports: the leader creates it for each Node while
+ * agents program the nodes; the agent writes its status.
+ */
+export interface NodeRealizationStatus {
+  /** Object uid -> the version the pipeline compiled and the node installed. */
+  realized?: Record<string, string>;
+  /** How many entries realized has (a printer column). */
+  objects?: number;
+  /** When the agent last wrote the report (RFC 3339). */
+  reportTime?: string;
+}
+export type NodeRealization = KubeObject<Record<string, never>, NodeRealizationStatus>;

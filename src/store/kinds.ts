@@ -8,4 +8,5 @@ export const NETWORKS: StoredType = { group: GROUP, plural: 'virtualnetworks', n
 export const PORTS: StoredType = { group: GROUP, plural: 'virtualports', namespaced: true };
 export const LOAD_BALANCERS: StoredType = { group: GROUP, plural: 'loadbalancers', namespaced: true };
 export const NODES: StoredType = { group: GROUP, plural: 'nodes', namespaced: false };
+export const NODE_REALIZATIONS: StoredType = { group: GROUP, plural: 'noderealizations', namespaced: false };
 export const ACCESS_TOKENS: StoredType = { group: GROUP, plural: 'accesstokens', namespaced: false };

@@ -11,11 +11,12 @@
  *    status.backends (written by the controller) says it is unhealthy;
  *  - it comes back once its server answers again, and the report is withdrawn;
  *  - deleting the load balancer while a backend fails withdraws the report too.
- * Prints how long each step took.
+ * And that what each agent installed is reported in its NodeRealization, not in the Node
+ * every agent watches. Prints how long each step took.
  */
 import type { ChildProcess } from 'node:child_process';
 import { startAgent, type RunningAgent } from '../../src/agent/agent';
-import type { BackendStatus, HypervisorNode, LoadBalancer } from '../../src/resources/kinds';
+import type { BackendStatus, HypervisorNode, LoadBalancer, NodeRealization } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -89,6 +90,14 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     })) as LoadBalancer;
     await waitReady(ns, 'loadbalancers', 'web');
     const vip = lb.spec!.vip!;
+    // Ready came from what each agent reported in its NodeRealization; the Nodes, which
+    // every agent watches, carry none of it.
+    for (const hv of ['hv1', 'hv2']) {
+      const rz = (await call('GET', `${G}/noderealizations/${hv}`)) as NodeRealization;
+      expect(rz.status?.realized?.[lb.metadata.uid!]).toBeDefined();
+      expect(rz.status?.objects).toBe(Object.keys(rz.status!.realized!).length);
+      expect(((await call('GET', `${G}/nodes/${hv}`)) as HypervisorNode).status).not.toHaveProperty('realized');
+    }
     const status = async (): Promise<BackendStatus[]> => ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer).status?.backends ?? [];
 
     const before = await connections(client.vm, vip, 40);

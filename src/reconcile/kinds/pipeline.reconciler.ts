@@ -20,8 +20,9 @@
  *
  * Split across processes (`vnetd agent` + `vnetd controller`): each agent runs this with
  * `node` (program only its own node), `readiness: 'off'` and `onRealized` (it publishes
- * what its node installed in the Node's status.realized); the controller's leader runs it
- * without chassis and with `readiness: 'node-status'`, deriving Ready from those reports.
+ * what its node installed in the NodeRealization of the node's name); the controller's
+ * leader runs it without chassis and with `readiness: 'node-status'`, deriving Ready from
+ * those reports.
  */
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
@@ -38,10 +39,10 @@ import {
   type OwnerFlows,
   type PortModel,
 } from '../../pipeline';
-import { type Encapsulation, type HypervisorNode, type LoadBalancer, type UnhealthyBackend, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
+import { type Encapsulation, type HypervisorNode, type LoadBalancer, type NodeRealization, type UnhealthyBackend, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { objectKey } from '../../store/keys';
-import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, NODE_REALIZATIONS, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
 import { Controller } from '../controller';
@@ -282,6 +283,8 @@ export class PipelineReconciler {
   private readonly networks: Informer<VirtualNetwork>;
   private readonly ports: Informer<VirtualPort>;
   private readonly nodes: Informer<HypervisorNode>;
+  /** Where agents report what their node installed (readiness 'node-status' only). */
+  private realizations?: Informer<NodeRealization>;
   private readonly lbs: Informer<LoadBalancer>;
   private readonly nodeController: Controller;
   private readonly statusController: Controller;
@@ -391,14 +394,28 @@ export class PipelineReconciler {
       );
     }
     if (opts.readiness === 'node-status') {
-      const reported = (n: HypervisorNode | undefined) => this.reportedBy(n) ?? new Map<string, string>();
+      const realizations = (this.realizations = shared.of<NodeRealization>(NODE_REALIZATIONS));
+      const none = new Map<string, string>();
+      // What a node's report was and is, around one change of its NodeRealization or Node.
+      const delta = (before: { rz?: NodeRealization; node?: HypervisorNode }, after: { rz?: NodeRealization; node?: HypervisorNode }) =>
+        this.enqueueStatusDelta(this.reportOf(before.rz, before.node) ?? none, this.reportOf(after.rz, after.node) ?? none, this.ensureModel().keyOfUid);
+      const rzOf = (name: string) => realizations.get(objectKey(NODE_REALIZATIONS, undefined, name));
+      const nodeOf = (name: string) => this.nodes.get(objectKey(NODES, undefined, name));
       this.unsubscribe.push(
-        this.nodes.addEventHandler({
-          onAdd: (n) => this.enqueueStatusDelta(new Map(), reported(n), this.ensureModel().keyOfUid),
+        realizations.addEventHandler({
+          onAdd: (r) => delta({ node: nodeOf(r.metadata.name) }, { rz: r, node: nodeOf(r.metadata.name) }),
           onUpdate: (o, n) => {
-            if (o.status?.realized !== n.status?.realized) this.enqueueStatusDelta(reported(o), reported(n), this.ensureModel().keyOfUid);
+            if (o.status?.realized !== n.status?.realized) delta({ rz: o, node: nodeOf(n.metadata.name) }, { rz: n, node: nodeOf(n.metadata.name) });
           },
-          onDelete: (o) => this.enqueueStatusDelta(reported(o), new Map(), this.ensureModel().keyOfUid),
+          onDelete: (o) => delta({ rz: o, node: nodeOf(o.metadata.name) }, { node: nodeOf(o.metadata.name) }),
+        }),
+        // Agents of an earlier release report in the Node itself.
+        this.nodes.addEventHandler({
+          onAdd: (n) => delta({ rz: rzOf(n.metadata.name) }, { rz: rzOf(n.metadata.name), node: n }),
+          onUpdate: (o, n) => {
+            if (o.status?.realized !== n.status?.realized) delta({ rz: rzOf(n.metadata.name), node: o }, { rz: rzOf(n.metadata.name), node: n });
+          },
+          onDelete: (o) => delta({ rz: rzOf(o.metadata.name), node: o }, { rz: rzOf(o.metadata.name) }),
         }),
       );
     }
@@ -436,8 +453,9 @@ export class PipelineReconciler {
   }
 
   async start(): Promise<void> {
-    for (const i of [this.networks, this.ports, this.nodes, this.lbs]) (i as Informer<unknown>).start();
-    await Promise.all([this.networks.waitForSync(), this.ports.waitForSync(), this.nodes.waitForSync(), this.lbs.waitForSync()]);
+    const informers = [this.networks, this.ports, this.nodes, this.lbs, ...(this.realizations ? [this.realizations] : [])] as Informer<unknown>[];
+    for (const i of informers) i.start();
+    await Promise.all(informers.map((i) => i.waitForSync()));
     if (this.opts.chassis) {
       this.unsubscribe.push(
         this.opts.chassis.onNodeChange((node, interfaceIds) => {
@@ -867,14 +885,18 @@ export class PipelineReconciler {
   }
 
   private realizedOn(node: string): ReadonlyMap<string, string> | undefined {
-    if (this.opts.readiness === 'node-status') return this.reportedBy(this.nodes.get(objectKey(NODES, undefined, node)));
+    if (this.opts.readiness === 'node-status') return this.reportOf(this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node)), this.nodes.get(objectKey(NODES, undefined, node)));
     return this.agents.get(node)?.realized;
   }
 
   /** A Node's status.realized as a map, built once per stored object. */
   private readonly reports = new WeakMap<object, Map<string, string>>();
-  private reportedBy(node: HypervisorNode | undefined): ReadonlyMap<string, string> | undefined {
-    const r = node?.status?.realized;
+  /**
+   * What a node's agent reported installed: its NodeRealization's status, or, until that
+   * has a report, what an agent of an earlier release wrote in the Node's status.
+   */
+  private reportOf(rz: NodeRealization | undefined, node: HypervisorNode | undefined): ReadonlyMap<string, string> | undefined {
+    const r = rz?.status?.realized ?? node?.status?.realized;
     if (!r) return undefined;
     let m = this.reports.get(r);
     if (!m) this.reports.set(r, (m = new Map(Object.entries(r))));
