@@ -156,8 +156,11 @@ export class LbHealthMonitor {
     }
     const failingAtStart = this.failingAtStart;
     this.failingAtStart = undefined;
-    // A backend reported failing that is no longer checked here: the report changes.
-    if (failingAtStart && [...failingAtStart.keys()].some((k) => ![...wanted.values()].some((t) => backendKey(t.lbUid, t.ip) === k))) changed = true;
+    if (failingAtStart) {
+      // A backend reported failing that is no longer checked here: the report changes.
+      const checked = new Set([...wanted.values()].map((t) => backendKey(t.lbUid, t.ip)));
+      if ([...failingAtStart.keys()].some((k) => !checked.has(k))) changed = true;
+    }
     for (const [k, t] of wanted) {
       let p = this.probes.get(k);
       if (!p) {
