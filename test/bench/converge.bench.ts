@@ -4,7 +4,7 @@
  * userspace OVS), same run, same logical topology: one network with N ports split over
  * the two hypervisors.
  *
- *   npm run bench:converge -- --sizes=100,1000,3000 [--sides=vnetd,ovn,floor] [--no-restart]
+ *   npm run bench:converge -- --sizes=100,1000,3000 [--sides=vnetd,ovn,floor,agents] [--no-restart]
  *   (or BENCH_N=100,1000; default 100,1000: OVN alone takes ~150 s at N=3000)
  *
  * Per N, on a fresh bed for each side:
@@ -59,6 +59,10 @@
  *    first packets' upcalls); the controllers' figures above it are what they add.
  *    BENCH_CAPTURE=1 adds tcpdump's stamps on b's NIC (ARP answer in, first echo request
  *    out) on every side;
+ *  - the agents side (`--sides=...,agents`): vnetd as operators scale it out, a `vnetd
+ *    controller` (SQLite) and a `vnetd agent` per hypervisor, each its own process: the
+ *    same steps, its CPU and RSS summed over the three; its restart is OVN's (kill -9 of
+ *    both agents, new ones), converged when each new agent has logged its full sync;
  *  - memory: vnetd runs as its own process (`node --import tsx src/main.ts`): its VmRSS;
  *    OVN: VmRSS of ovn-northd + NB + SB ovsdb-servers, and of ovn-controller per
  *    hypervisor (the hypervisors' own ovsdb-server/ovs-vswitchd excluded on both).
@@ -463,6 +467,8 @@ interface VnetdProcess {
 }
 
 let vnetdRuns = 0;
+/** all-in-one: one process programs both hypervisors; agents: `vnetd controller` + one `vnetd agent` per hypervisor. */
+type VnetdMode = 'all-in-one' | 'agents';
 let vnetdEntry: string[] | undefined;
 
 /**
@@ -478,17 +484,21 @@ function vnetdEntryArgs(): string[] {
   return (vnetdEntry = [join(ROOT, process.env.BENCH_VNETD_ENTRY ?? 'dist/bundle/vnetd.js')]);
 }
 
-/** vnetd as its own process on dataDir (what an operator runs), its API read from the kubeconfig it writes. */
-async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
+/**
+ * vnetd as its own process on dataDir (what an operator runs), its API read from the
+ * kubeconfig it writes: all-in-one programming the hypervisors itself, or (`agents`) a
+ * `vnetd controller` whose agents do (startAgentProcess).
+ */
+async function startVnetdProcess(dataDir: string, mode: VnetdMode = 'all-in-one'): Promise<VnetdProcess> {
   const kubeconfig = join(dataDir, 'admin.kubeconfig');
   if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
   const log = openSync(join(dataDir, `vnetd-${++vnetdRuns}.log`), 'w');
   const prof = process.env.BENCH_VNETD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_VNETD_PROF}`] : [];
   // BENCH_VNETD_NODE_FLAGS: extra Node/V8 flags for vnetd alone (not this process), to compare.
   const flags = (process.env.BENCH_VNETD_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...flags, ...prof, ...vnetdEntryArgs()], {
+  const child = spawn(process.execPath, [...flags, ...prof, ...vnetdEntryArgs(), ...(mode === 'agents' ? ['controller'] : [])], {
     cwd: ROOT,
-    env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.BENCH_VNETD_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '1' },
+    env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.BENCH_VNETD_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: mode === 'agents' ? '0' : '1' },
     stdio: ['ignore', log, log],
   });
   closeSync(log);
@@ -508,6 +518,23 @@ async function startVnetdProcess(dataDir: string): Promise<VnetdProcess> {
       return { done, stop: w.stop };
     },
   };
+}
+
+/**
+ * `vnetd agent` for one hypervisor (the agents side), on the controller's admin kubeconfig,
+ * logging to dataDir/agent-HV-K.log at `level` (info shows its full syncs).
+ */
+function startAgentProcess(dataDir: string, hv: Hypervisor, level: string): { child: ChildProcess; logPath: string } {
+  const logPath = join(dataDir, `agent-${hv.name}-${++vnetdRuns}.log`);
+  const log = openSync(logPath, 'w');
+  const child = spawn(process.execPath, [...vnetdEntryArgs(), 'agent', '--node', hv.name, '--kubeconfig', join(dataDir, 'admin.kubeconfig')], {
+    cwd: ROOT,
+    env: { ...process.env, VNETD_OVSDB: `unix:${hv.ovs.dbSocket}`, VNETD_LOG_LEVEL: level },
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  track(child);
+  return { child, logPath };
 }
 
 /** ovs-vswitchd's coverage counters (totals): BENCH_OVS_COVERAGE=1 prints what grew during the burst. */
@@ -547,8 +574,13 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
 }
 
 /** Cookie rounds of vnetd's flows (cookie app byte 0x56) on a hypervisor. */
-async function benchVnetd(n: number): Promise<Result> {
-  phase = `vnetd N=${n}`;
+async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Result> {
+  const side = mode === 'agents' ? 'agents' : 'vnetd';
+  phase = `${side} N=${n}`;
+  let agents: Array<{ child: ChildProcess; logPath: string }> = [];
+  /** vnetd's processes: all-in-one, or the controller and the agents. */
+  const pids = () => [v!.child.pid!, ...agents.map((a) => a.child.pid!)];
+  const sumOver = (f: (pid: number) => number) => pids().reduce((t, pid) => t + f(pid), 0);
   const cleanups: Array<() => Promise<void>> = [];
   let v: VnetdProcess | undefined;
   let bed: Testbed | undefined;
@@ -556,7 +588,7 @@ async function benchVnetd(n: number): Promise<Result> {
   const dataDir = mkdtempSync(join(process.env.BENCH_DATA_DIR ?? tmpdir(), 'vnetd-bench-'));
   const runsBefore = vnetdRuns;
   try {
-    v = await startVnetdProcess(dataDir);
+    v = await startVnetdProcess(dataDir, mode);
     const call = async (method: string, path: string, body?: unknown) => {
       const r = await v!.call(method, path, body);
       if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
@@ -564,6 +596,8 @@ async function benchVnetd(n: number): Promise<Result> {
     };
     bed = await startTestbed({ hypervisors: 2 });
     for (const hv of bed.hypervisors) await call('POST', `${G}/nodes`, { metadata: { name: hv.name }, spec: hv.nodeSpec() });
+    // The agents build br-phy, which the underlay waits for.
+    if (mode === 'agents') agents = bed.hypervisors.map((hv) => startAgentProcess(dataDir, hv, process.env.BENCH_VNETD_LOG ?? 'warn'));
     await bed.underlayReady();
     await pinNeighbours(bed);
     await waitBrInt(bed);
@@ -591,10 +625,11 @@ async function benchVnetd(n: number): Promise<Result> {
     const idle0 = otherCpuMs(bed);
     await new Promise((r) => setTimeout(r, 2000));
     const idle = otherCpuMs(bed, idle0);
-    out(`  vnetd N=${n}: idle bed, 2000 ms: ovs-vswitchd ${idle.vswitchd.toFixed(0)} ms, ovsdb-server ${idle.ovsdb.toFixed(0)} ms of CPU`);
+    out(`  ${side} N=${n}: idle bed, 2000 ms: ovs-vswitchd ${idle.vswitchd.toFixed(0)} ms, ovsdb-server ${idle.ovsdb.toFixed(0)} ms of CPU`);
     const coverage0 = process.env.BENCH_OVS_COVERAGE ? await ovsCoverage(bed.hv('hv1')) : undefined;
-    const cpu0 = processCpuMs(v.child.pid!);
-    const mainCpu0 = mainThreadCpuMs(v.child.pid!);
+    const cpu0 = sumOver(processCpuMs);
+    const perProcess0 = pids().map(processCpuMs);
+    const mainCpu0 = sumOver(mainThreadCpuMs);
     const threads0 = threadCpuMs(v.child.pid!);
     const others0 = otherCpuMs(bed);
     const t0 = now();
@@ -611,14 +646,17 @@ async function benchVnetd(n: number): Promise<Result> {
     const timeout = setTimeout(() => allReady.stop(), 900_000);
     await allReady.done.finally(() => clearTimeout(timeout));
     const realizeMs = now() - t0;
-    const realizeCpuMs = processCpuMs(v.child.pid!) - cpu0;
-    const realizeMainCpuMs = mainThreadCpuMs(v.child.pid!) - mainCpu0;
-    const threadsCpu = threadCpuDelta(threads0, threadCpuMs(v.child.pid!));
+    const realizeCpuMs = sumOver(processCpuMs) - cpu0;
+    const realizeMainCpuMs = sumOver(mainThreadCpuMs) - mainCpu0;
+    const threadsCpu =
+      mode === 'agents'
+        ? `controller ${(processCpuMs(v.child.pid!) - perProcess0[0]!).toFixed(0)}, ${agents.map((a, i) => `agent ${hvs[i]} ${(processCpuMs(a.child.pid!) - perProcess0[i + 1]!).toFixed(0)}`).join(', ')}; the controller's threads: ${threadCpuDelta(threads0, threadCpuMs(v.child.pid!))}`
+        : threadCpuDelta(threads0, threadCpuMs(v.child.pid!));
     const others = otherCpuMs(bed, others0);
     if (coverage0) {
       const after = await ovsCoverage(bed.hv('hv1'));
       const top = [...after].map(([k, v]) => [k, v - (coverage0.get(k) ?? 0)] as const).filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]).slice(0, 25);
-      out(`  vnetd N=${n}: hv1 ovs-vswitchd coverage counters over the burst: ${top.map(([k, d]) => `${k} ${d}`).join(', ')}`);
+      out(`  ${side} N=${n}: hv1 ovs-vswitchd coverage counters over the burst: ${top.map(([k, d]) => `${k} ${d}`).join(', ')}`);
     }
     // Confirmed by one list: N ports, every one Ready.
     const list = (await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json as { items?: Obj[]; metadata?: { resourceVersion?: string } } | undefined;
@@ -627,8 +665,8 @@ async function benchVnetd(n: number): Promise<Result> {
     const revisionAfter = list?.metadata?.resourceVersion ?? '';
     // Store revisions spent: how many transactions realizing N ports took (per port: create, status writes).
     const txns = Number(revisionAfter) - Number(revisionBefore);
-    out(`  vnetd N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port, its main thread ${realizeMainCpuMs.toFixed(0)} ms; per thread, name/start order, node/0 being that main thread: ${threadsCpu})`);
-    out(`  vnetd N=${n}: CPU of the rest in the same ${realizeMs.toFixed(0)} ms: this bench (the ${CLIENTS} clients, the watch) ${others.client.toFixed(0)} ms, ovs-vswitchd ${others.vswitchd.toFixed(0)} ms, ovsdb-server ${others.ovsdb.toFixed(0)} ms (2 cores: ${(2 * realizeMs).toFixed(0)} ms available)`);
+    out(`  ${side} N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port, its main thread ${realizeMainCpuMs.toFixed(0)} ms; per thread, name/start order, node/0 being that main thread: ${threadsCpu})`);
+    out(`  ${side} N=${n}: CPU of the rest in the same ${realizeMs.toFixed(0)} ms: this bench (the ${CLIENTS} clients, the watch) ${others.client.toFixed(0)} ms, ovs-vswitchd ${others.vswitchd.toFixed(0)} ms, ovsdb-server ${others.ovsdb.toFixed(0)} ms (2 cores: ${(2 * realizeMs).toFixed(0)} ms available)`);
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
 
     // New port to first ping.
@@ -664,7 +702,7 @@ async function benchVnetd(n: number): Promise<Result> {
     await eventually(async () => seen.ready !== undefined, 30_000, 5).catch(() => undefined);
     bWatch.stop();
     const rel = (x: number | undefined) => (x === undefined ? '-' : `${(x - p.plugStart).toFixed(0)} ms`);
-    out(`  vnetd N=${n}: ${newPortLine(p, t1)}, Bound seen ${rel(seen.bound)}, Ready seen ${rel(seen.ready)}`);
+    out(`  ${side} N=${n}: ${newPortLine(p, t1)}, Bound seen ${rel(seen.bound)}, Ready seen ${rel(seen.ready)}`);
     const b = { vm: bvm };
     // Port c: the VM's NIC on br-int first (its MAC and IP chosen by the VM), then the POST.
     const C = { ifaceId: `${pfx}-vm-c`, mac: '0a:00:00:00:ff:03', ip: '10.100.250.3' };
@@ -673,12 +711,22 @@ async function benchVnetd(n: number): Promise<Result> {
     const declared = await pingAcrossDeclare(cvm, a.ip, () =>
       call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'c' }, spec: { network: 'net', node: hvs[1]!, interfaceId: C.ifaceId, mac: C.mac, ips: [C.ip] } }),
     );
-    out(declareLine('vnetd', n, declared, 'the POST'));
-    const rss = rssOfPid(v.child.pid!);
+    out(declareLine(side, n, declared, 'the POST'));
+    const rss = pids().map(rssOfPid);
+    /** kill -9 of every agent (as OVN's side kills its ovn-controllers), new ones logging at info: done once each has finished its full sync. */
+    const restartAgents = async () => {
+      for (const a of agents) await stopProcess(a.child, 'SIGKILL');
+      agents = bed!.hypervisors.map((hv) => startAgentProcess(dataDir, hv, 'info'));
+      await eventually(async () => agents.every((a) => readFileSync(a.logPath, 'utf8').includes('openflow full sync done')), 300_000, 100);
+    };
 
     let restart: RestartLoss | undefined;
     if (RESTART) {
       restart = await lossAcross(b.vm, a.ip, async () => {
+        if (mode === 'agents') {
+          await restartAgents();
+          return;
+        }
         await stopProcess(v!.child, 'SIGKILL');
         v = await startVnetdProcess(dataDir);
         // Every 100 ms: a /metrics render costs the new process ~6 ms of its busy event loop.
@@ -687,12 +735,14 @@ async function benchVnetd(n: number): Promise<Result> {
           return bed!.hypervisors.every((hv) => synced.has(hv.name));
         }, 300_000, 100);
       });
-      out(`  vnetd N=${n}: restart (kill -9, new process): ${restart.lost} of ${restart.lost + restart.answered} pings lost, converged ${restart.convergeMs.toFixed(0)} ms after the kill`);
+      out(`  ${side} N=${n}: restart (${mode === 'agents' ? 'kill -9 of both agents, new ones' : 'kill -9, new process'}): ${restart.lost} of ${restart.lost + restart.answered} pings lost, converged ${restart.convergeMs.toFixed(0)} ms after the kill`);
     }
-    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB: `${rss.toFixed(0)}`, restart, newPort: { ...p, posted: t1 }, declared };
+    const rssMB = mode === 'agents' ? `${rss[0]!.toFixed(0)} controller + ${rss.slice(1).map((x) => x.toFixed(0)).join('/')} agents` : `${rss[0]!.toFixed(0)}`;
+    return { realizeMs, flows, firstPingMs, afterPlugMs, rssMB, restart, newPort: { ...p, posted: t1 }, declared };
   } finally {
     phase = 'vnetd teardown';
     // vnetd first: stopping OVS under a connected vnetd is not what is measured here.
+    for (const a of agents) await stopProcess(a.child, 'SIGTERM').catch((e) => out(`  agent stop: ${e}`));
     if (v) await stopProcess(v.child, 'SIGTERM').catch((e) => out(`  vnetd stop: ${e}`));
     for (const c of cleanups) await c();
     await bed?.stop().catch((e) => out(`  bed stop: ${e}`));
@@ -992,18 +1042,25 @@ async function main(): Promise<void> {
       return undefined;
     }
   };
-  const rows: Array<{ n: number; v?: Result; o?: Result; f?: Result }> = [];
+  const rows: Array<{ n: number; v?: Result; o?: Result; f?: Result; a?: Result }> = [];
   for (const n of SIZES) {
     out(`N=${n}`);
     const v = SIDES.has('vnetd') ? await attempt(`vnetd N=${n}`, () => benchVnetd(n)) : undefined;
+    const a = SIDES.has('agents') ? await attempt(`agents N=${n}`, () => benchVnetd(n, 'agents')) : undefined;
     const o = SIDES.has('ovn') ? await attempt(`OVN N=${n}`, () => benchOvn(n)) : undefined;
     const f = SIDES.has('floor') ? await attempt(`floor N=${n}`, () => benchFloor(n)) : undefined;
-    rows.push({ n, v, o, f });
+    rows.push({ n, v, o, f, a });
     // The row at once: a later, bigger N may take long or fail.
     for (const l of [...header, row({ n, v, o })]) out(`  ${l}`);
   }
   out('');
   for (const l of [...header, ...rows.map(row)]) out(l);
+  if (SIDES.has('agents')) {
+    // The same columns with vnetd split as operators scale it out: controller + one agent per hypervisor.
+    out('');
+    out('vnetd as `vnetd controller` + `vnetd agent` per hypervisor (in the vnetd columns):');
+    for (const l of [...header, ...rows.map((r) => row({ n: r.n, v: r.a, o: r.o }))]) out(l);
+  }
   out('');
   for (const l of newPortTable(rows)) out(l);
   out('');

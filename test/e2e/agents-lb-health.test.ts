@@ -12,14 +12,16 @@
  *  - it comes back once its server answers again, and the report is withdrawn;
  *  - deleting the load balancer while a backend fails withdraws the report too.
  * And that what each agent installed is reported in its NodeRealization, not in the Node
- * every agent watches. Prints how long each step took.
+ * every agent watches, and that a port created before its NIC is plugged goes to Ready
+ * without a NotBound written on the way. Prints how long each step took.
  */
 import type { ChildProcess } from 'node:child_process';
 import { startAgent, type RunningAgent } from '../../src/agent/agent';
-import type { BackendStatus, HypervisorNode, LoadBalancer, NodeRealization } from '../../src/resources/kinds';
+import { ApiClient } from '../../src/cli/http/client';
+import type { BackendStatus, HypervisorNode, LoadBalancer, NodeRealization, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, readKubeconfig, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { G, joinBed, overlayApi, startNamedServer } from './overlay-support';
 
 function log(line: string): void {
@@ -73,9 +75,23 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     const ns = 'agents-lb';
     await api.network(ns, 'net', { subnets: [{ cidr: '10.60.0.0/24' }] });
     const vmFor = (name: string, hv: string) => api.vmFor(bed, ns, 'net', name, hv, { vmName: `ah${name}` });
+    // Every Ready reason the ports go through, from before their creates.
+    const { server, ca, token } = readKubeconfig(v.kubeconfigPath);
+    const client0 = new ApiClient({ server, ca, token, insecure: false, contextName: 'test', source: v.kubeconfigPath });
+    const listed = (await call('GET', `${G}/namespaces/${ns}/virtualports`)) as { metadata: { resourceVersion: string } };
+    const reasons: string[] = [];
+    const portWatch = client0.watch<VirtualPort>(`${G}/namespaces/${ns}/virtualports`, { resourceVersion: listed.metadata.resourceVersion }, (ev) => {
+      const ready = ev.object.status?.conditions?.find((c) => c.type === 'Ready');
+      if (ready) reasons.push(`${ev.object.metadata.name}:${ready.reason}`);
+    });
     const client = await vmFor('client', 'hv1');
     const near = await vmFor('b1', 'hv1');
     const far = await vmFor('b2', 'hv2');
+    portWatch.stop();
+    // Each was created before its NIC was plugged: the binding comes from its agent, and no
+    // NotBound was written meanwhile (one store revision per port, sent to every agent).
+    expect(reasons.filter((r) => !r.endsWith(':Realized'))).toEqual([]);
+    expect(new Set(reasons)).toEqual(new Set(['client:Realized', 'b1:Realized', 'b2:Realized']));
     const farIp = far.port.spec!.ips![0]!;
     await startNamedServer(near.vm, 'b1', children);
     let farServer = await startNamedServer(far.vm, 'b2', children);
