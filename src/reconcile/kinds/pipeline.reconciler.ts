@@ -80,8 +80,8 @@ const YIELD_BEFORE_APPLY_OWNERS = 500;
 const STARTUP_GRACE_MS = 120_000;
 
 /**
- * How long a port not yet Ready for its generation may lag without a Realizing (or
- * NotBound) write: its flows are usually installed within milliseconds (seconds at the end
+ * How long a port not yet Ready for its generation may lag without a Realizing (with
+ * agents, also NotBound) write: its flows are usually installed within milliseconds (seconds at the end
  * of a burst of thousands of creates), and Ready=True then comes in one write instead of
  * Realizing first and Ready one revision later. After this, Realizing (NotBound) is written.
  */
@@ -967,11 +967,14 @@ export class PipelineReconciler {
     }
     // A port not Ready yet (new, newly plugged, or a new generation) that is being
     // realized: no Realizing write for the moment its flows take; their installation queues this key again and Ready=True is
-    // the one write. Only a lag that lasts gets written. Nor a NotBound write for the moment
-    // its binding takes to arrive: with agents it comes from another process (the agent's
+    // the one write. Only a lag that lasts gets written. With agents, nor a NotBound write for
+    // the moment its binding takes to arrive: it comes from another process (the agent's
     // Bound write), and a NotBound written meanwhile was one more revision per port, fanned
-    // out to every agent. A port that was Ready and loses its binding is written at once.
-    if (isPort && (ready.reason === 'Realizing' || ready.reason === 'NotBound') && !this.readyNow(obj)) {
+    // out to every agent. (Where this process binds, the binding is known at once: an
+    // unplugged port says NotBound at once.) A port that was Ready and loses its binding is
+    // written at once either way.
+    const quietReason = ready.reason === 'Realizing' || (ready.reason === 'NotBound' && this.opts.readiness === 'node-status');
+    if (isPort && quietReason && !this.readyNow(obj)) {
       const since = this.quietSince.get(key);
       const left = since === undefined || since.generation !== obj.metadata.generation ? REALIZING_QUIET_MS : since.at + REALIZING_QUIET_MS - Date.now();
       if (since === undefined || since.generation !== obj.metadata.generation) this.quietSince.set(key, { generation: obj.metadata.generation, at: Date.now() });
