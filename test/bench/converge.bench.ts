@@ -573,7 +573,7 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
   });
 }
 
-/** Cookie rounds of vnetd's flows (cookie app byte 0x56) on a hypervisor. */
+/** vnetd's side of one N: all-in-one, or (agents) a controller and one agent per hypervisor. */
 async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Result> {
   const side = mode === 'agents' ? 'agents' : 'vnetd';
   phase = `${side} N=${n}`;
@@ -1064,7 +1064,7 @@ async function main(): Promise<void> {
   out('');
   for (const l of newPortTable(rows)) out(l);
   out('');
-  out('New port: pings every 1 ms; restart: pings every 10 ms, vnetd kill -9 + new process; OVN kill -9 of ovn-controller on both hypervisors + new ones.');
+  out('New port: pings every 1 ms; restart: pings every 10 ms, vnetd kill -9 + new process (agents: kill -9 of both agents + new ones); OVN kill -9 of ovn-controller on both hypervisors + new ones.');
 }
 
 main().then(
