@@ -53,6 +53,7 @@ import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { failingInStatus, ownReport, reportedFailing, sameBackendKeys } from './lb-health-reports';
 import { LbStatusReporter } from './lb-status';
+import { NodeReports } from './node-reports';
 import { parseObjectKey, typePrefixOf } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
 import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
@@ -398,7 +399,7 @@ export class PipelineReconciler {
       const none = new Map<string, string>();
       // What a node's report was and is, around one change of its NodeRealization or Node.
       const delta = (before: { rz?: NodeRealization; node?: HypervisorNode }, after: { rz?: NodeRealization; node?: HypervisorNode }) =>
-        this.enqueueStatusDelta(this.reportOf(before.rz, before.node) ?? none, this.reportOf(after.rz, after.node) ?? none, this.ensureModel().keyOfUid);
+        this.enqueueStatusDelta(this.reports.of(before.rz, before.node) ?? none, this.reports.of(after.rz, after.node) ?? none, this.ensureModel().keyOfUid);
       const rzOf = (name: string) => realizations.get(objectKey(NODE_REALIZATIONS, undefined, name));
       const nodeOf = (name: string) => this.nodes.get(objectKey(NODES, undefined, name));
       this.unsubscribe.push(
@@ -885,23 +886,12 @@ export class PipelineReconciler {
   }
 
   private realizedOn(node: string): ReadonlyMap<string, string> | undefined {
-    if (this.opts.readiness === 'node-status') return this.reportOf(this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node)), this.nodes.get(objectKey(NODES, undefined, node)));
+    if (this.opts.readiness === 'node-status') return this.reports.of(this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node)), this.nodes.get(objectKey(NODES, undefined, node)));
     return this.agents.get(node)?.realized;
   }
 
-  /** A Node's status.realized as a map, built once per stored object. */
-  private readonly reports = new WeakMap<object, Map<string, string>>();
-  /**
-   * What a node's agent reported installed: its NodeRealization's status, or, until that
-   * has a report, what an agent of an earlier release wrote in the Node's status.
-   */
-  private reportOf(rz: NodeRealization | undefined, node: HypervisorNode | undefined): ReadonlyMap<string, string> | undefined {
-    const r = rz?.status?.realized ?? node?.status?.realized;
-    if (!r) return undefined;
-    let m = this.reports.get(r);
-    if (!m) this.reports.set(r, (m = new Map(Object.entries(r))));
-    return m;
-  }
+  /** What agents reported installed (readiness 'node-status'). */
+  private readonly reports = new NodeReports();
 
   private async reconcileStatus(key: string): Promise<void> {
     const isPort = key.startsWith(typePrefixOf(PORTS));
