@@ -26,11 +26,6 @@ export function sameBackendKeys(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<
   return true;
 }
 
-/** A Node's own report, by backendKey: what its agent seeds its probes with after a restart. */
-export function ownReport(node: HypervisorNode | undefined): Map<string, UnhealthyBackend> {
-  return new Map((node?.status?.unhealthyBackends ?? []).map((b) => [backendKey(b.loadBalancer, b.ip), b]));
-}
-
 /**
  * Where one process checks every backend: the backends its LoadBalancers' status says were
  * bound and unhealthy (so failing their checks) when it last wrote it, by backendKey.

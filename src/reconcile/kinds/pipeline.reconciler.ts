@@ -51,7 +51,7 @@ import { SharedInformers } from '../shared-informers';
 import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
-import { failingInStatus, ownReport, reportedFailing, sameBackendKeys } from './lb-health-reports';
+import { failingInStatus, reportedFailing, sameBackendKeys } from './lb-health-reports';
 import { LbStatusReporter } from './lb-status';
 import { NodeReports } from './node-reports';
 import { parseObjectKey, typePrefixOf } from './object-keys';
@@ -473,7 +473,9 @@ export class PipelineReconciler {
     this.lbStatus?.start();
     // A restart starts from what was last published: the agent's own Node report, or the
     // LoadBalancers' status where this process checks every backend.
-    this.lbHealth?.start(this.opts.node !== undefined ? ownReport(this.nodes.get(objectKey(NODES, undefined, this.opts.node))) : failingInStatus(this.lbs.list()));
+    const node = this.opts.node;
+    const own = node === undefined ? undefined : this.nodes.get(objectKey(NODES, undefined, node));
+    this.lbHealth?.start(node === undefined ? failingInStatus(this.lbs.list()) : reportedFailing(own ? [own] : []));
     this.enqueueAllNodes();
   }
 
