@@ -88,8 +88,34 @@ export class LbStatusReporter {
 
   /** One refresh: dump counters, compute every load balancer's backends, write what changed. */
   async refresh(): Promise<void> {
-    const counting = this.src.connections !== undefined;
-    const conns = [...(this.src.connections?.() ?? [])];
+    const totals = await this.countConnections();
+    const model = this.src.model();
+    for (const lb of this.src.loadBalancers()) {
+      if (lb.metadata.deletionTimestamp) continue;
+      const backends = this.backendsOf(lb, model, totals);
+      if (sameBackends(lb.status?.backends, backends)) continue;
+      await this.src.objects
+        .modify<LoadBalancer>(
+          LOAD_BALANCERS,
+          lb.metadata.namespace,
+          lb.metadata.name,
+          (cur) => {
+            if (cur.metadata.uid !== lb.metadata.uid || sameBackends(cur.status?.backends, backends)) return undefined;
+            return { ...cur, status: { ...(cur.status ?? {}), backends } };
+          },
+          { subresource: 'status' },
+        )
+        .catch((err: unknown) => this.log.warn({ lb: `${lb.metadata.namespace}/${lb.metadata.name}`, err }, 'lb status write failed'));
+    }
+  }
+
+  /**
+   * Connections per "vni/vip/backend" over every node's LbDnat flows and the fast path;
+   * undefined where this process programs no node (nothing to count).
+   */
+  private async countConnections(): Promise<Map<string, number> | undefined> {
+    if (!this.src.connections) return undefined;
+    const conns = [...this.src.connections()];
     // A node vnetd no longer manages at all (deleted) stops counting.
     const managed = new Set(conns.map(([node]) => node));
     for (const node of this.perNode.keys()) if (!managed.has(node)) this.perNode.delete(node);
@@ -105,25 +131,7 @@ export class LbStatusReporter {
     );
     const totals = new Map<string, number>();
     for (const counts of [...this.perNode.values(), this.src.fastPathDispatched?.() ?? new Map<string, number>()]) for (const [k, n] of counts) totals.set(k, (totals.get(k) ?? 0) + n);
-
-    const model = this.src.model();
-    for (const lb of this.src.loadBalancers()) {
-      if (lb.metadata.deletionTimestamp) continue;
-      const backends = this.backendsOf(lb, model, counting ? totals : undefined);
-      if (sameBackends(lb.status?.backends, backends)) continue;
-      await this.src.objects
-        .modify<LoadBalancer>(
-          LOAD_BALANCERS,
-          lb.metadata.namespace,
-          lb.metadata.name,
-          (cur) => {
-            if (cur.metadata.uid !== lb.metadata.uid || sameBackends(cur.status?.backends, backends)) return undefined;
-            return { ...cur, status: { ...(cur.status ?? {}), backends } };
-          },
-          { subresource: 'status' },
-        )
-        .catch((err: unknown) => this.log.warn({ lb: `${lb.metadata.namespace}/${lb.metadata.name}`, err }, 'lb status write failed'));
-    }
+    return totals;
   }
 
   /** Without totals (nothing counted here), no connections field. */
