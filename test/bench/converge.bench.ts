@@ -492,19 +492,17 @@ function vnetdEntryArgs(): string[] {
 async function startVnetdProcess(dataDir: string, mode: VnetdMode = 'all-in-one'): Promise<VnetdProcess> {
   const kubeconfig = join(dataDir, 'admin.kubeconfig');
   if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
-  const log = openSync(join(dataDir, `vnetd-${++vnetdRuns}.log`), 'w');
   const prof = process.env.BENCH_VNETD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_VNETD_PROF}`] : [];
   // BENCH_VNETD_NODE_FLAGS: extra Node/V8 flags for vnetd alone (not this process), to compare.
   const flags = (process.env.BENCH_VNETD_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...flags, ...prof, ...vnetdEntryArgs(), ...(mode === 'agents' ? ['controller'] : [])], {
-    cwd: ROOT,
-    env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.BENCH_VNETD_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: mode === 'agents' ? '0' : '1' },
-    stdio: ['ignore', log, log],
-  });
-  closeSync(log);
-  track(child);
+  const logPath = join(dataDir, `vnetd-${++vnetdRuns}.log`);
+  const child = spawnLogged(
+    [...flags, ...prof, ...vnetdEntryArgs(), ...(mode === 'agents' ? ['controller'] : [])],
+    { VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.BENCH_VNETD_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: mode === 'agents' ? '0' : '1' },
+    logPath,
+  );
   await eventually(async () => existsSync(kubeconfig) || child.exitCode !== null, 60_000, 50);
-  if (child.exitCode !== null) throw new Error(`vnetd exited with ${child.exitCode}: ${readFileSync(join(dataDir, `vnetd-${vnetdRuns}.log`), 'utf8').slice(-2000)}`);
+  if (child.exitCode !== null) throw new Error(`vnetd exited with ${child.exitCode}: ${readFileSync(logPath, 'utf8').slice(-2000)}`);
   const { server, ca, token } = readKubeconfig(kubeconfig);
   const api = new ApiClient({ server, ca, token, insecure: false, contextName: 'bench', source: kubeconfig });
   return {
@@ -526,15 +524,17 @@ async function startVnetdProcess(dataDir: string, mode: VnetdMode = 'all-in-one'
  */
 function startAgentProcess(dataDir: string, hv: Hypervisor, level: string): { child: ChildProcess; logPath: string } {
   const logPath = join(dataDir, `agent-${hv.name}-${++vnetdRuns}.log`);
+  const child = spawnLogged([...vnetdEntryArgs(), 'agent', '--node', hv.name, '--kubeconfig', join(dataDir, 'admin.kubeconfig')], { VNETD_OVSDB: `unix:${hv.ovs.dbSocket}`, VNETD_LOG_LEVEL: level }, logPath);
+  return { child, logPath };
+}
+
+/** `node ARGS` from the project root with env added to this process's, its output in logPath; tracked (ended at exit). */
+function spawnLogged(args: string[], env: Record<string, string>, logPath: string): ChildProcess {
   const log = openSync(logPath, 'w');
-  const child = spawn(process.execPath, [...vnetdEntryArgs(), 'agent', '--node', hv.name, '--kubeconfig', join(dataDir, 'admin.kubeconfig')], {
-    cwd: ROOT,
-    env: { ...process.env, VNETD_OVSDB: `unix:${hv.ovs.dbSocket}`, VNETD_LOG_LEVEL: level },
-    stdio: ['ignore', log, log],
-  });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
   closeSync(log);
   track(child);
-  return { child, logPath };
+  return child;
 }
 
 /** ovs-vswitchd's coverage counters (totals): BENCH_OVS_COVERAGE=1 prints what grew during the burst. */
