@@ -95,6 +95,14 @@ if (!Number.isInteger(CLIENTS) || CLIENTS < 1) throw new Error(`--clients must b
 const SIZES = (arg('sizes') ?? process.env.BENCH_N ?? '100,1000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
 const SIDES = new Set((arg('sides') ?? 'vnetd,ovn').split(','));
 const RESTART = !process.argv.includes('--no-restart');
+/**
+ * --warmup=K: before the measured burst, vnetd's side realizes K ports (on the same NICs, in
+ * another network, in rounds of N) and deletes them again, so the burst meets a process that has run before,
+ * as a controller in service has, rather than one started seconds earlier (whose JIT compiles
+ * its hot code during the burst). Default 0: a fresh process.
+ */
+const WARMUP = Number(arg('warmup') ?? 0);
+if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new Error(`--warmup must be a whole number, got "${arg('warmup')}"`);
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const now = () => performance.now();
 
@@ -484,6 +492,9 @@ function vnetdEntryArgs(): string[] {
   return (vnetdEntry = [join(ROOT, process.env.BENCH_VNETD_ENTRY ?? 'dist/bundle/vnetd.js')]);
 }
 
+/** BENCH_VNETD_PROF=DIR: a CPU profile of each vnetd process (controller, agents) in DIR. */
+const profFlags = (): string[] => (process.env.BENCH_VNETD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_VNETD_PROF}`] : []);
+
 /**
  * vnetd as its own process on dataDir (what an operator runs), its API read from the
  * kubeconfig it writes: all-in-one programming the hypervisors itself, or (`agents`) a
@@ -492,12 +503,11 @@ function vnetdEntryArgs(): string[] {
 async function startVnetdProcess(dataDir: string, mode: VnetdMode = 'all-in-one'): Promise<VnetdProcess> {
   const kubeconfig = join(dataDir, 'admin.kubeconfig');
   if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
-  const prof = process.env.BENCH_VNETD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_VNETD_PROF}`] : [];
   // BENCH_VNETD_NODE_FLAGS: extra Node/V8 flags for vnetd alone (not this process), to compare.
   const flags = (process.env.BENCH_VNETD_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const logPath = join(dataDir, `vnetd-${++vnetdRuns}.log`);
   const child = spawnLogged(
-    [...flags, ...prof, ...vnetdEntryArgs(), ...(mode === 'agents' ? ['controller'] : [])],
+    [...flags, ...profFlags(), ...vnetdEntryArgs(), ...(mode === 'agents' ? ['controller'] : [])],
     { VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.BENCH_VNETD_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: mode === 'agents' ? '0' : '1' },
     logPath,
   );
@@ -524,7 +534,7 @@ async function startVnetdProcess(dataDir: string, mode: VnetdMode = 'all-in-one'
  */
 function startAgentProcess(dataDir: string, hv: Hypervisor, level: string): { child: ChildProcess; logPath: string } {
   const logPath = join(dataDir, `agent-${hv.name}-${++vnetdRuns}.log`);
-  const child = spawnLogged([...vnetdEntryArgs(), 'agent', '--node', hv.name, '--kubeconfig', join(dataDir, 'admin.kubeconfig')], { VNETD_OVSDB: `unix:${hv.ovs.dbSocket}`, VNETD_LOG_LEVEL: level }, logPath);
+  const child = spawnLogged([...profFlags(), ...vnetdEntryArgs(), 'agent', '--node', hv.name, '--kubeconfig', join(dataDir, 'admin.kubeconfig')], { VNETD_OVSDB: `unix:${hv.ovs.dbSocket}`, VNETD_LOG_LEVEL: level }, logPath);
   return { child, logPath };
 }
 
@@ -573,6 +583,42 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
   });
 }
 
+/**
+ * --warmup=K: K ports realized in network `warm` on the NICs the measured ports will use (in
+ * rounds of at most n, the NICs there are), each round deleted with its network before the
+ * next; returns once the namespace has no port left (their finalizers wait for the flows to go).
+ */
+async function warmUp(v: VnetdProcess, ns: string, total: number, n: number, ifid: (i: number) => string, hvs: string[], side: string): Promise<void> {
+  const t0 = now();
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await v.call(method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+  };
+  const ports = `${G}/namespaces/${ns}/virtualports`;
+  const eachClient = async (k: number, f: (i: number) => Promise<void>) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: CLIENTS }, async () => { for (let i = next++; i < k; i = next++) await f(i); }));
+  };
+  const isEmpty = async (path: string) => (((await v.call('GET', path)).json as { items?: unknown[] } | undefined)?.items?.length ?? 1) === 0;
+  let rounds = 0;
+  for (let done = 0; done < total; done += n, rounds++) {
+    const k = Math.min(n, total - done);
+    const rv = ((await v.call('GET', ports)).json as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? '0';
+    const ready = new Set<string>();
+    const allReady = v.watch(ports, { resourceVersion: rv }, (ev) => {
+      if ((ev.type === 'ADDED' || ev.type === 'MODIFIED') && readyNow(ev.object)) ready.add(ev.object.metadata.name);
+      return ready.size === k;
+    });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'warm' }, spec: { subnets: [{ cidr: '10.101.0.0/16' }] } });
+    await eachClient(k, (i) => call('POST', ports, { metadata: { name: `w${i}` }, spec: { network: 'warm', node: hvs[i % hvs.length], interfaceId: ifid(i) } }));
+    await allReady.done;
+    await eachClient(k, (i) => call('DELETE', `${ports}/w${i}`));
+    await call('DELETE', `${G}/namespaces/${ns}/virtualnetworks/warm`);
+    await eventually(async () => (await isEmpty(ports)) && (await isEmpty(`${G}/namespaces/${ns}/virtualnetworks`)), 300_000, 100);
+  }
+  out(`  ${side} N=${n}: warm-up, ${total} ports realized and deleted in ${rounds} round(s): ${(now() - t0).toFixed(0)} ms`);
+}
+
 /** vnetd's side of one N: all-in-one, or (agents) a controller and one agent per hypervisor. */
 async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Result> {
   const side = mode === 'agents' ? 'agents' : 'vnetd';
@@ -607,6 +653,8 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     const ns = 'bench';
     await v.call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     const hvs = bed.hypervisors.map((h) => h.name);
+
+    if (WARMUP > 0) await warmUp(v, ns, WARMUP, n, ifid, hvs, side);
 
     // Realize N ports.
     const revisionBefore = ((await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? '0';
