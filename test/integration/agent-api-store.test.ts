@@ -136,8 +136,14 @@ describe('an agent watches only what its node needs', () => {
       await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-there`) !== undefined);
       expect(scoped.networks()).toEqual(['scope/a', 'scope/b', 'sel/n']);
       expect(await names(scoped, LOAD_BALANCERS)).toEqual(['scope/lb-a', 'scope/lb-b']);
-      // ... and leave with it.
+      // A second port of b here: b stays while either is here ...
+      await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'b-here2' }, spec: { network: 'b', node: 'hv1' } });
+      await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-here2`) !== undefined);
       await must('DELETE', `${G}/namespaces/scope/virtualports/b-here`);
+      await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-here`) === undefined);
+      expect(scoped.networks()).toEqual(['scope/a', 'scope/b', 'sel/n']);
+      // ... and leaves with the last of them.
+      await must('DELETE', `${G}/namespaces/scope/virtualports/b-here2`);
       await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-there`) === undefined);
       expect(scoped.networks()).toEqual(['scope/a', 'sel/n']);
       expect(await names(scoped, NETWORKS)).toEqual(['scope/a', 'sel/n']);
