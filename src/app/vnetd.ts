@@ -235,8 +235,11 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // Campaign only once the API serves: a leader is always also a working API replica.
   election?.start();
   // The kinds' validators compile after start-up, between requests (the first request of a
-  // kind not compiled yet compiles it itself), once the switches are reprogrammed.
-  void switchesSettled(() => work?.pipeline.flowTables() ?? [], VALIDATOR_WARMUP_MAX_WAIT_MS).then(() => schemas.warmUp());
+  // kind not compiled yet compiles it itself), once the switches are reprogrammed. A
+  // process that programs none (a controller of agents) has nothing to wait for: waiting
+  // the whole 15 s there put the compiles into the first burst of requests.
+  const settled = chassis ? switchesSettled(() => work?.pipeline.flowTables() ?? [], VALIDATOR_WARMUP_MAX_WAIT_MS) : Promise.resolve();
+  void settled.then(() => schemas.warmUp());
   logger.info(
     { event: 'vnetd.ready', url, kubeconfig: kubeconfigPath, role, store: storeConfig.kind },
     `vnetd is serving ${url}; admin kubeconfig: ${kubeconfigPath} (try: kubectl --kubeconfig ${kubeconfigPath} get vnets -A)`,
