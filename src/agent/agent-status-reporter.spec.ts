@@ -57,6 +57,30 @@ describe('AgentStatusReporter', () => {
     expect(await nodeStatus()).toBeUndefined();
   });
 
+  it('spaces the writes of a long burst by four times what each write took', async () => {
+    const { objects, reporter } = await setup();
+    const starts: number[] = [];
+    const modify = objects.modify.bind(objects);
+    // Each write takes 40 ms (a large report on a busy controller): 160 ms between writes, not 30.
+    objects.modify = (async (...args: Parameters<typeof modify>) => {
+      if (args[0] === NODE_REALIZATIONS) starts.push(performance.now());
+      await new Promise((r) => setTimeout(r, 40));
+      return modify(...args);
+    }) as typeof objects.modify;
+    const realized = new Map<string, string>();
+    const t0 = performance.now();
+    while (performance.now() - t0 < 700) {
+      realized.set(`uid-${realized.size}`, 'v1');
+      reporter.report(realized);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await reporter.stop();
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(2);
+    // From the start of one write to the next: its 40 ms and then 4 x 40 ms.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(190);
+  });
+
   it('writes the failing backends to the Node, and removes the field once none fail', async () => {
     const { writes, reporter, until, nodeStatus, report } = await setup();
     const failing = [{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since: '2026-11-29T10:00:00.000Z' }];

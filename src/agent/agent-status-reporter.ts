@@ -17,6 +17,9 @@ import { sameValue } from '../resources/same-value';
 import { NODES, NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
+/** In a burst, a write is followed by at least this many times its duration without one. */
+const WRITE_SPACING = 4;
+
 export class AgentStatusReporter {
   /** The pipeline's latest map; read (copied and sorted) only when a write goes out. */
   private pending?: ReadonlyMap<string, string>;
@@ -60,9 +63,15 @@ export class AgentStatusReporter {
     if (this.timer || this.writing) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      const started = performance.now();
       this.writing = this.flush().finally(() => {
         this.writing = undefined;
-        if ((this.pending || this.pendingHealth) && !this.stopped) this.schedule(this.delayMs);
+        // Within a burst, the next write waits WRITE_SPACING times as long as this one took:
+        // the report grows with the node (200 KB at 3,000 ports), and at one write per 100 ms
+        // its reads, validation and storing were a tenth of the controller's CPU. A lone change
+        // after a quiet spell still goes out after delayMs.
+        const spacing = Math.max(this.delayMs, WRITE_SPACING * (performance.now() - started));
+        if ((this.pending || this.pendingHealth) && !this.stopped) this.schedule(spacing);
       });
     }, ms);
   }

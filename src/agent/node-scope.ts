@@ -22,8 +22,11 @@ import type { KubeObject } from '../resources/object';
 import type { VirtualPort } from '../resources/kinds';
 import { typePrefix, type StoredType } from '../store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, NODE_REALIZATIONS, PORTS } from '../store/kinds';
+import { cloneJson } from '../resources/clone-json';
 import {
+  ConflictError,
   GoneError,
+  KeyNotFoundError,
   type KeyValue,
   type ListOptions,
   type ListResult,
@@ -114,6 +117,8 @@ export class NodeScopedStore implements Store {
           if (this.stopped || this.watches.get(source) !== w) return;
           if (ev.type === 'put') this.view(type).put(source, ev.kv);
           else this.view(type).drop(source, ev.kv.key, ev.kv.modRevision);
+          const mine = this.written.get(ev.kv.key);
+          if (mine && (ev.type === 'delete' || ev.kv.modRevision >= mine.modRevision)) this.written.delete(ev.kv.key);
           if (type === PORTS && source.startsWith('ports:') && this.portHere(source, ev.kv.key, ev.type === 'put' ? (ev.kv.value as VirtualPort) : undefined)) void this.refreshNetworks();
         },
         undefined,
@@ -166,6 +171,11 @@ export class NodeScopedStore implements Store {
     return changed;
   }
 
+  /** Results of this agent's own writes, until its views hold something as new (see get). */
+  private readonly written = new Map<string, KeyValue<KubeObject>>();
+  /** Keys whose last write was refused: read from the API until one succeeds. */
+  private readonly staleKeys = new Set<string>();
+
   private refreshing?: Promise<void>;
   private refreshAgain = false;
 
@@ -210,8 +220,34 @@ export class NodeScopedStore implements Store {
     return [...this.watches.keys()].filter((s) => s.startsWith('net:')).map((s) => s.slice(4)).sort();
   }
 
+  /**
+   * A key's latest state as this agent knows it without asking: what its views hold, or
+   * what its own last write returned if that is newer. Status writes read before they write
+   * (ObjectStore.modify); answering those reads here spares a GET per write (a port's
+   * binding, the node's report of up to 200 KB), half of an agent's requests in a burst.
+   * A write from a stale read is refused by its resourceVersion (409): the key is then read
+   * from the API until a write of it succeeds again.
+   */
   async get<V = unknown>(key: string): Promise<KeyValue<V> | undefined> {
-    return this.api.get<V>(key);
+    if (this.staleKeys.has(key) || !this.remembers(key)) return this.api.get<V>(key);
+    const inView = this.viewOfKey(key)?.entries.get(key)?.kv;
+    const written = this.written.get(key);
+    const latest = written && (!inView || written.modRevision > inView.modRevision) ? written : inView;
+    if (written && latest !== written) this.written.delete(key);
+    if (!latest) return this.api.get<V>(key);
+    // A copy: callers own what get returns (ObjectStore sets its resourceVersion), and the
+    // view's value is the informers'.
+    return { ...latest, value: cloneJson(latest.value) } as unknown as KeyValue<V>;
+  }
+
+  /** Kinds whose reads get may answer from what this agent holds. */
+  private remembers(key: string): boolean {
+    return this.viewOfKey(key) !== undefined || key.startsWith(typePrefix(NODE_REALIZATIONS));
+  }
+
+  private viewOfKey(key: string): View | undefined {
+    for (const [prefix, view] of this.views) if (key.startsWith(prefix)) return view;
+    return undefined;
   }
 
   async list<V = unknown>(prefix: string, options: ListOptions = {}): Promise<ListResult<V>> {
@@ -227,8 +263,24 @@ export class NodeScopedStore implements Store {
     return (await this.list(prefix)).items.length;
   }
 
-  txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
-    return this.api.txn(ops);
+  async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
+    const key = ops[0]?.key;
+    try {
+      const res = await this.api.txn(ops);
+      const kv = res.results[0] as KeyValue<KubeObject> | undefined;
+      if (key && kv && this.remembers(key)) {
+        this.staleKeys.delete(key);
+        // A copy: the caller owns the result it is handed.
+        this.written.set(key, { ...kv, value: cloneJson(kv.value) });
+      }
+      return res;
+    } catch (err) {
+      if (key && (err instanceof ConflictError || err instanceof KeyNotFoundError)) {
+        this.staleKeys.add(key);
+        this.written.delete(key);
+      }
+      throw err;
+    }
   }
 
   watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: WatchOptions = {}): Watch {

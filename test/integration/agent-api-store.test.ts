@@ -12,7 +12,7 @@ import { ApiClient } from '../../src/agent/api-client';
 import { ApiStore } from '../../src/agent/api-store';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from '../../src/agent/node-scope';
 import { Informer } from '../../src/reconcile/informer';
-import type { HypervisorNode } from '../../src/resources/kinds';
+import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { typePrefix } from '../../src/store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../src/store/kinds';
 import { ObjectStore } from '../../src/store/object-store';
@@ -148,6 +148,57 @@ describe('an agent watches only what its node needs', () => {
       expect(scoped.networks()).toEqual(['scope/a', 'sel/n']);
       expect(await names(scoped, NETWORKS)).toEqual(['scope/a', 'sel/n']);
       informer.stop();
+    } finally {
+      await scoped.close();
+    }
+  });
+
+  it('a status write reads what the agent holds (no GET); after a refused write it reads from the API', async () => {
+    await must('POST', '/api/v1/namespaces', { metadata: { name: 'ryw' } });
+    await must('POST', `${G}/namespaces/ryw/virtualnetworks`, { metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.8.0.0/24' }] } });
+    await must('POST', `${G}/namespaces/ryw/virtualports`, { metadata: { name: 'p' }, spec: { network: 'n', node: 'hv1' } });
+    const client = ApiClient.fromKubeconfig(v.kubeconfigPath);
+    const requests: string[] = [];
+    const call = client.call.bind(client);
+    client.call = (method, path, body) => {
+      requests.push(`${method} ${path.split('?')[0]}`);
+      return call(method, path, body);
+    };
+    const scoped = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), 'hv1', log);
+    const objects = new ObjectStore(scoped);
+    const key = `${typePrefix(PORTS)}ryw/p`;
+    const path = `${G}/namespaces/ryw/virtualports/p`;
+    try {
+      await scoped.list(typePrefix(PORTS));
+      const setNode = (node: string) =>
+        objects.modify<VirtualPort>(PORTS, 'ryw', 'p', (cur) => ({ ...cur, status: { ...cur.status, node } }), { subresource: 'status' });
+      requests.length = 0;
+      expect((await setNode('hv1'))?.object.status?.node).toBe('hv1');
+      expect(requests).toEqual([`PUT ${path}/status`]);
+      // Its own write's result answers the next read, before the watch brings it.
+      requests.length = 0;
+      expect((await setNode('hv9'))?.object.status?.node).toBe('hv9');
+      expect(requests).toEqual([`PUT ${path}/status`]);
+
+      // Someone else writes; a write on what the agent held is refused, and the key is read
+      // from the API until a write succeeds (the ObjectStore's retry then does).
+      const held = (await scoped.get<VirtualPort>(key))!;
+      const theirs = (await must('GET', path)) as VirtualPort;
+      await must('PUT', `${path}/status`, { ...theirs, status: { ...theirs.status, node: 'hv2' } });
+      await expect(scoped.txn([{ type: 'update', key, value: { ...held.value, status: { node: 'hv3' } }, expectedModRevision: held.modRevision }])).rejects.toBeInstanceOf(ConflictError);
+      requests.length = 0;
+      expect((await scoped.get<VirtualPort>(key))?.value.status?.node).toBe('hv2');
+      expect(requests).toEqual([`GET ${path}`]);
+      requests.length = 0;
+      expect((await setNode('hv1'))?.object.status?.node).toBe('hv1');
+      expect(requests).toEqual([`GET ${path}`, `PUT ${path}/status`]);
+      requests.length = 0;
+      await scoped.get(key);
+      expect(requests).toEqual([]);
+      // What get hands out is the caller's: changing it changes nothing held.
+      const mine = (await scoped.get<VirtualPort>(key))!;
+      mine.value.status!.node = 'changed';
+      expect((await scoped.get<VirtualPort>(key))?.value.status?.node).toBe('hv1');
     } finally {
       await scoped.close();
     }
