@@ -84,7 +84,7 @@ import { createConnection, flowMod } from '../../src/openflow';
 import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
 import { eventually, httpsCall, nodesInSync, readKubeconfig, type ApiResponse } from '../support/vnetd';
-import { mainThreadCpuMs, processCpuMs, threadCpuDelta, threadCpuMs } from './process-cpu';
+import { ioDelta, mainThreadCpuMs, processCpuMs, processIo, threadCpuDelta, threadCpuMs } from './process-cpu';
 
 const G = '/apis/vnet.dev/v1alpha1';
 const ROOT = resolve(__dirname, '..', '..');
@@ -677,6 +677,7 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     const coverage0 = process.env.BENCH_OVS_COVERAGE ? await ovsCoverage(bed.hv('hv1')) : undefined;
     const cpu0 = sumOver(processCpuMs);
     const perProcess0 = pids().map(processCpuMs);
+    const io0 = pids().map(processIo);
     const mainCpu0 = sumOver(mainThreadCpuMs);
     const threads0 = threadCpuMs(v.child.pid!);
     const others0 = otherCpuMs(bed);
@@ -701,6 +702,8 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
         ? `controller ${(processCpuMs(v.child.pid!) - perProcess0[0]!).toFixed(0)}, ${agents.map((a, i) => `agent ${hvs[i]} ${(processCpuMs(a.child.pid!) - perProcess0[i + 1]!).toFixed(0)}`).join(', ')}; the controller's threads: ${threadCpuDelta(threads0, threadCpuMs(v.child.pid!))}`
         : threadCpuDelta(threads0, threadCpuMs(v.child.pid!));
     const others = otherCpuMs(bed, others0);
+    const io = pids().map((pid, i) => ioDelta(io0[i]!, processIo(pid)));
+    out(`  ${side} N=${n}: system calls over the burst: ${mode === 'agents' ? `controller ${io[0]}; ${agents.map((_, i) => `agent ${hvs[i]} ${io[i + 1]}`).join('; ')}` : io[0]}`);
     if (coverage0) {
       const after = await ovsCoverage(bed.hv('hv1'));
       const top = [...after].map(([k, v]) => [k, v - (coverage0.get(k) ?? 0)] as const).filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]).slice(0, 25);

@@ -60,3 +60,22 @@ export function threadCpuDelta(before: Map<string, number>, after: Map<string, n
     .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
     .join(', ');
 }
+
+/** Read and write system calls of a process and their bytes, from /proc/PID/io (sockets included). */
+export interface ProcessIo {
+  readCalls: number;
+  readBytes: number;
+  writeCalls: number;
+  writeBytes: number;
+}
+
+export function processIo(pid: number): ProcessIo {
+  const f = new Map(readFileSync(`/proc/${pid}/io`, 'utf8').trim().split('\n').map((l) => l.split(':').map((x) => x.trim()) as [string, string]));
+  return { readCalls: Number(f.get('syscr')), readBytes: Number(f.get('rchar')), writeCalls: Number(f.get('syscw')), writeBytes: Number(f.get('wchar')) };
+}
+
+/** "W writes (B KiB), R reads (B KiB)" between two readings. */
+export function ioDelta(a: ProcessIo, b: ProcessIo): string {
+  const kib = (x: number) => (x / 1024).toFixed(0);
+  return `${b.writeCalls - a.writeCalls} writes (${kib(b.writeBytes - a.writeBytes)} KiB), ${b.readCalls - a.readCalls} reads (${kib(b.readBytes - a.readBytes)} KiB)`;
+}
