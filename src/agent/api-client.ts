@@ -24,7 +24,14 @@ interface KubeconfigShape {
 }
 
 export class ApiClient {
+  /** Requests: keep-alive connections, at most 16 in flight. */
   private readonly agent: Agent;
+  /**
+   * Watches, each holding its connection for as long as it runs (3 per network a node
+   * needs): in the requests' pool, a node with ports of five networks took all 16 sockets
+   * and its status writes waited for a watch to end, up to 5 minutes.
+   */
+  private readonly watchAgent: Agent;
 
   constructor(
     readonly server: string,
@@ -33,6 +40,7 @@ export class ApiClient {
     private readonly requestTimeoutMs = 15_000,
   ) {
     this.agent = new Agent({ keepAlive: true, maxSockets: 16, ca: caPem });
+    this.watchAgent = new Agent({ keepAlive: false, ca: caPem });
   }
 
   static fromKubeconfig(path: string): ApiClient {
@@ -54,8 +62,8 @@ export class ApiClient {
     return new ApiClient(cluster.server, ca, token);
   }
 
-  private options(method: string, extra: Record<string, string> = {}): RequestOptions {
-    return { method, agent: this.agent, headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...extra } };
+  private options(method: string, extra: Record<string, string> = {}, agent = this.agent): RequestOptions {
+    return { method, agent, headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...extra } };
   }
 
   call(method: string, path: string, body?: unknown): Promise<ApiResult> {
@@ -93,7 +101,7 @@ export class ApiClient {
       ended = true;
       onEnd(why);
     };
-    const req = request(new URL(path, this.server), this.options('GET'), (res) => {
+    const req = request(new URL(path, this.server), this.options('GET', {}, this.watchAgent), (res) => {
       if (res.statusCode !== 200) {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
@@ -133,5 +141,6 @@ export class ApiClient {
 
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 }

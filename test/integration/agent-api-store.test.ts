@@ -203,4 +203,27 @@ describe('an agent watches only what its node needs', () => {
       await scoped.close();
     }
   });
+
+  it('a node with ports of many networks holds a watch per network and still writes (watches do not take the request sockets)', async () => {
+    await must('POST', '/api/v1/namespaces', { metadata: { name: 'many' } });
+    // 3 watches per network: 8 networks and the node-wide ones are more than a 16-socket pool.
+    for (let i = 0; i < 8; i++) {
+      await must('POST', `${G}/namespaces/many/virtualnetworks`, { metadata: { name: `n${i}` }, spec: { subnets: [{ cidr: `10.7.${i}.0/24` }] } });
+      await must('POST', `${G}/namespaces/many/virtualports`, { metadata: { name: `p${i}` }, spec: { network: `n${i}`, node: 'hv1' } });
+    }
+    const scoped = new NodeScopedStore(new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), NODE_SCOPED_KINDS, log), 'hv1', log);
+    try {
+      const ports = await Promise.race([
+        names(scoped, PORTS),
+        new Promise<string[]>((_, reject) => setTimeout(() => reject(new Error('the view never became ready: its watches waited for sockets')), 10_000)),
+      ]);
+      expect(ports.filter((n) => n.startsWith('many/'))).toHaveLength(8);
+      expect(scoped.networks().filter((n) => n.startsWith('many/'))).toHaveLength(8);
+      const objects = new ObjectStore(scoped);
+      const written = await objects.modify<VirtualPort>(PORTS, 'many', 'p7', (cur) => ({ ...cur, status: { ...cur.status, node: 'hv1' } }), { subresource: 'status' });
+      expect(written?.object.status?.node).toBe('hv1');
+    } finally {
+      await scoped.close();
+    }
+  }, 20_000);
 });
