@@ -87,6 +87,25 @@ describe('AgentStatusReporter', () => {
     }
   });
 
+  it('writes the dispatched counts beside the realized map, each part kept when only the other changes', async () => {
+    const { writes, reporter, until, report } = await setup();
+    reporter.report(new Map([['uid-1', 'v1']]));
+    await until(report, (s) => s?.realized?.['uid-1'] === 'v1');
+    reporter.reportDispatched(new Map([['7/10.0.0.100/10.0.0.6', 3], ['7/10.0.0.100/10.0.0.5', 12]]));
+    const counted = await until(report, (s) => s?.dispatched !== undefined);
+    expect(counted).toMatchObject({ realized: { 'uid-1': 'v1' }, objects: 1, dispatched: { '7/10.0.0.100/10.0.0.5': 12, '7/10.0.0.100/10.0.0.6': 3 } });
+    expect(Object.keys(counted!.dispatched!)).toEqual(['7/10.0.0.100/10.0.0.5', '7/10.0.0.100/10.0.0.6']);
+    reporter.report(new Map([['uid-1', 'v2']]));
+    const after = await until(report, (s) => s?.realized?.['uid-1'] === 'v2');
+    expect(after?.dispatched).toEqual(counted!.dispatched);
+    // The same counts again write nothing.
+    const before = writes.length;
+    reporter.reportDispatched(new Map([['7/10.0.0.100/10.0.0.5', 12], ['7/10.0.0.100/10.0.0.6', 3]]));
+    await new Promise((r) => setTimeout(r, 100));
+    await reporter.stop();
+    expect(writes.length).toBe(before);
+  });
+
   it('writes the failing backends to the Node, and removes the field once none fail', async () => {
     const { writes, reporter, until, nodeStatus, report } = await setup();
     const failing = [{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since: '2026-11-29T10:00:00.000Z' }];

@@ -1,9 +1,11 @@
 /**
- * Publishes what the agent's node has installed (object uid -> compiled version) in the
- * NodeRealization of its node's name, and the load balancer backends on it that fail their
- * health checks in its Node's status.unhealthyBackends, coalescing bursts (one write per
- * 100 ms at most) and retrying failed writes. The controller derives Ready from the first;
- * every agent and the controller take the second's backends out of their slot tables.
+ * Publishes, in the NodeRealization of its node's name, what the agent's node has installed
+ * (object uid -> compiled version) and the connections its load balancing dispatched; and
+ * in its Node's status.unhealthyBackends, the load balancer backends on it that fail their
+ * health checks. Bursts are coalesced (one write per 100 ms at most, spaced further when
+ * writes are slow) and failed writes retried. The controller derives Ready from the first
+ * and sums the second into LoadBalancer status; every agent and the controller take the
+ * third's backends out of their slot tables.
  *
  * The report is large (an entry per object the node realizes) and changes with every
  * compile: it stays out of the Node, which every agent watches, so no agent receives
@@ -25,6 +27,8 @@ export class AgentStatusReporter {
   private pending?: ReadonlyMap<string, string>;
   /** The latest failing list, until written. */
   private pendingHealth?: UnhealthyBackend[];
+  /** The latest counts of dispatched connections, until written. */
+  private pendingDispatched?: ReadonlyMap<string, number>;
   /** The Node's status.realized (an earlier release's report) is known to be gone. */
   private legacyCleared = false;
   private timer?: NodeJS.Timeout;
@@ -53,6 +57,13 @@ export class AgentStatusReporter {
     this.schedule(this.delayMs);
   }
 
+  /** What the node's load balancing dispatched changed (at most once per count interval). */
+  reportDispatched(counts: ReadonlyMap<string, number>): void {
+    if (this.stopped) return;
+    this.pendingDispatched = counts;
+    this.schedule(this.delayMs);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -71,7 +82,7 @@ export class AgentStatusReporter {
         // its reads, validation and storing were a tenth of the controller's CPU. A lone change
         // after a quiet spell still goes out after delayMs.
         const spacing = Math.max(this.delayMs, WRITE_SPACING * (performance.now() - started));
-        if ((this.pending || this.pendingHealth) && !this.stopped) this.schedule(spacing);
+        if ((this.pending || this.pendingHealth || this.pendingDispatched) && !this.stopped) this.schedule(spacing);
       });
     }, ms);
   }
@@ -79,18 +90,24 @@ export class AgentStatusReporter {
   private async flush(): Promise<void> {
     const latest = this.pending;
     const health = this.pendingHealth;
+    const dispatched = this.pendingDispatched;
     this.pending = undefined;
     this.pendingHealth = undefined;
+    this.pendingDispatched = undefined;
     const failures: string[] = [];
-    if (latest) {
+    if (latest || dispatched) {
+      const again = () => {
+        if (latest) this.pending ??= latest;
+        if (dispatched) this.pendingDispatched ??= dispatched;
+      };
       try {
-        if (!(await this.writeRealization(latest))) {
+        if (!(await this.writeRealization(latest, dispatched))) {
           failures.push(`NodeRealization ${this.node} does not exist yet (the controller's leader creates it)`);
-          this.pending ??= latest;
+          again();
         }
       } catch (err) {
         failures.push((err as Error).message);
-        this.pending ??= latest;
+        again();
       }
     }
     if (health || (latest && !this.legacyCleared)) {
@@ -107,9 +124,10 @@ export class AgentStatusReporter {
     }
   }
 
-  /** False while the NodeRealization does not exist. */
-  private async writeRealization(latest: ReadonlyMap<string, string>): Promise<boolean> {
-    const realized = Object.fromEntries([...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  /** The new map and/or counts (the other part stays as written); false while the NodeRealization does not exist. */
+  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, counts: ReadonlyMap<string, number> | undefined): Promise<boolean> {
+    const realized = latest && sortedRecord(latest);
+    const dispatched = counts && sortedRecord(counts);
     let found = false;
     await this.objects.modify<NodeRealization>(
       NODE_REALIZATIONS,
@@ -117,8 +135,15 @@ export class AgentStatusReporter {
       this.node,
       (cur) => {
         found = true;
-        if (JSON.stringify(cur.status?.realized ?? {}) === JSON.stringify(realized)) return undefined;
-        return { ...cur, status: { realized, objects: latest.size, reportTime: new Date().toISOString() } };
+        const status = cur.status ?? {};
+        const newRealized = realized !== undefined && JSON.stringify(status.realized ?? {}) !== JSON.stringify(realized);
+        // Empty counts are written too: "this node counts, and dispatched nothing" shows as 0, not as absent.
+        const newCounts = dispatched !== undefined && (status.dispatched === undefined || JSON.stringify(status.dispatched) !== JSON.stringify(dispatched));
+        if (!newRealized && !newCounts) return undefined;
+        const next = { ...status, reportTime: new Date().toISOString() };
+        if (newRealized) Object.assign(next, { realized, objects: latest!.size });
+        if (newCounts) next.dispatched = dispatched;
+        return { ...cur, status: next };
       },
       { subresource: 'status' },
     );
@@ -149,4 +174,9 @@ export class AgentStatusReporter {
     );
     this.legacyCleared = true;
   }
+}
+
+/** A map as an object with its keys in order (the same map is the same JSON). */
+function sortedRecord<V>(m: ReadonlyMap<string, V>): Record<string, V> {
+  return Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

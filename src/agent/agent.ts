@@ -63,6 +63,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     readiness: 'off',
     onRealized: (_node, realized) => reporter.report(realized),
     onUnhealthyBackends: (failing) => reporter.reportUnhealthyBackends(failing),
+    onDispatched: (counts) => reporter.reportDispatched(counts),
   });
   // Both built before either starts: each sees the first lists as they happen.
   await chassis.start();

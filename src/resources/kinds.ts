@@ -206,5 +206,7 @@ export interface NodeRealizationStatus {
   objects?: number;
   /** When the agent last wrote the report (RFC 3339). */
   reportTime?: string;
+  /** Connections this node's load balancing dispatched, "vni/vip/backend" -> count (summed by the controller). */
+  dispatched?: Record<string, number>;
 }
 export type NodeRealization = KubeObject<Record<string, never>, NodeRealizationStatus>;

@@ -18,7 +18,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { startAgent, type RunningAgent } from '../../src/agent/agent';
 import { ApiClient } from '../../src/cli/http/client';
-import type { BackendStatus, HypervisorNode, LoadBalancer, NodeRealization, VirtualPort } from '../../src/resources/kinds';
+import type { BackendStatus, HypervisorNode, LoadBalancer, NodeRealization, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, readKubeconfig, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -119,15 +119,21 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     const before = await connections(client.vm, vip, 40);
     log(`both servers up: 40 connections ${JSON.stringify(before)}`);
     expect(Object.keys(before).sort()).toEqual(['b1', 'b2']);
-    // The controller writes health and placement; counts are not its to see with agents.
+    // The controller writes health and placement, and the connections each agent counted on
+    // its node (hv1's DNAT flows dispatched all 40: the client is there), summed.
     const up = await eventually(async () => {
       const s = await status();
-      return s.length === 2 && s.every((b) => b.healthy) ? s : undefined;
-    }, 15_000, 250);
-    expect(up.map((b) => [b.name, b.node, 'connections' in b])).toEqual([
-      ['b1', 'hv1', false],
-      ['b2', 'hv2', false],
+      return s.length === 2 && s.every((b) => b.healthy) && s.reduce((n, b) => n + (b.connections ?? 0), 0) === 40 ? s : undefined;
+    }, 20_000, 250);
+    expect(up.map((b) => [b.name, b.node, b.connections])).toEqual([
+      ['b1', 'hv1', before.b1],
+      ['b2', 'hv2', before.b2],
     ]);
+    const vni = ((await call('GET', `${G}/namespaces/${ns}/virtualnetworks/net`)) as VirtualNetwork).status!.vni!;
+    expect(((await call('GET', `${G}/noderealizations/hv1`)) as NodeRealization).status?.dispatched).toEqual({
+      [`${vni}/${vip}/${near.port.spec!.ips![0]}`]: before.b1,
+      [`${vni}/${vip}/${farIp}`]: before.b2,
+    });
 
     // b2's server stops: its SYNs get RSTs on hv2; after 3 failures hv2's agent reports it
     // and hv1's agent takes it out of hv1's slot table.

@@ -10,7 +10,8 @@
  *
  * Refreshed every intervalMs (one flow dump of the LbDnat table per connected node);
  * status is written only when it changed. A controller of agents has no flows to count:
- * it writes every backend's address, node and health, without connections.
+ * each agent counts its own node's (DispatchReporter) and reports them in its
+ * NodeRealization's status.dispatched, and the controller sums those reports.
  */
 import type { Logger } from 'pino';
 import type { FlowStats, OpenFlowConnection } from '../../openflow';
@@ -35,6 +36,11 @@ export interface LbStatusSources {
   connections?(): Iterable<[string, OpenFlowConnection]>;
   /** Connections the fast path dispatched (never seen by LbDnat), same keys as countDispatched. */
   fastPathDispatched?(): ReadonlyMap<string, number>;
+  /**
+   * Where agents program the nodes: what they reported dispatching, summed over the nodes
+   * (same keys as countDispatched); undefined while no agent reports counts.
+   */
+  reportedDispatched?(): ReadonlyMap<string, number> | undefined;
   intervalMs?: number;
 }
 
@@ -61,15 +67,100 @@ export function countDispatched(flows: readonly FlowStats[]): Map<string, number
   return out;
 }
 
+/**
+ * Connections dispatched per "vni/vip/backend" over some nodes' LbDnat flows and the fast
+ * path's counts; a node that cannot be read contributes its last known counts.
+ */
+export class DispatchCounter {
+  /** Last counts seen per node, kept while a node is away. */
+  private readonly perNode = new Map<string, Map<string, number>>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly fastPathDispatched?: () => ReadonlyMap<string, number>,
+  ) {}
+
+  async count(connections: Iterable<[string, OpenFlowConnection]>): Promise<Map<string, number>> {
+    const conns = [...connections];
+    // A node vnetd no longer manages at all (deleted) stops counting.
+    const managed = new Set(conns.map(([node]) => node));
+    for (const node of this.perNode.keys()) if (!managed.has(node)) this.perNode.delete(node);
+    await Promise.all(
+      conns.map(async ([node, conn]) => {
+        if (!conn.connected) return;
+        try {
+          this.perNode.set(node, countDispatched(await conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) })));
+        } catch (err) {
+          this.log.debug({ node, err }, 'lb status: flow dump failed; keeping last counts');
+        }
+      }),
+    );
+    return sumCounts([...this.perNode.values(), this.fastPathDispatched?.() ?? new Map<string, number>()]);
+  }
+}
+
+/** Counts of the same keys added up. */
+export function sumCounts(parts: Iterable<ReadonlyMap<string, number>>): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const counts of parts) for (const [k, n] of counts) totals.set(k, (totals.get(k) ?? 0) + n);
+  return totals;
+}
+
+/**
+ * An agent's side of the counts: every intervalMs, its node's dispatched connections, handed
+ * to onChange when they differ from the last ones handed over (for its NodeRealization).
+ */
+export class DispatchReporter {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  /** Undefined until the first count: that one is always handed over (a restarted agent's replaces what its predecessor reported). */
+  private last?: string;
+  private readonly counter: DispatchCounter;
+
+  constructor(
+    private readonly o: {
+      logger: Logger;
+      connections(): Iterable<[string, OpenFlowConnection]>;
+      fastPathDispatched?(): ReadonlyMap<string, number>;
+      onChange(counts: ReadonlyMap<string, number>): void;
+      intervalMs?: number;
+    },
+  ) {
+    this.counter = new DispatchCounter(o.logger.child({ component: 'lb-dispatch' }), o.fastPathDispatched);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.refresh().finally(() => (this.running = undefined));
+    }, this.o.intervalMs ?? 5000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  async refresh(): Promise<void> {
+    const counts = await this.counter.count(this.o.connections());
+    // Sorted, so that the same counts compare (and are written) the same.
+    const text = JSON.stringify(Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+    if (text === this.last) return;
+    this.last = text;
+    this.o.onChange(counts);
+  }
+}
+
 export class LbStatusReporter {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
-  /** Last counts seen per node, kept while a node is away. */
-  private readonly perNode = new Map<string, Map<string, number>>();
+  private readonly counter: DispatchCounter;
   private readonly log: Logger;
 
   constructor(private readonly src: LbStatusSources) {
     this.log = src.logger.child({ component: 'lb-status' });
+    this.counter = new DispatchCounter(this.log, src.fastPathDispatched);
   }
 
   start(): void {
@@ -110,32 +201,16 @@ export class LbStatusReporter {
   }
 
   /**
-   * Connections per "vni/vip/backend" over every node's LbDnat flows and the fast path;
-   * undefined where this process programs no node (nothing to count).
+   * Connections per "vni/vip/backend" over every node's LbDnat flows and the fast path, or
+   * as the agents reported them; undefined when nobody counts (no connections field).
    */
-  private async countConnections(): Promise<Map<string, number> | undefined> {
-    if (!this.src.connections) return undefined;
-    const conns = [...this.src.connections()];
-    // A node vnetd no longer manages at all (deleted) stops counting.
-    const managed = new Set(conns.map(([node]) => node));
-    for (const node of this.perNode.keys()) if (!managed.has(node)) this.perNode.delete(node);
-    await Promise.all(
-      conns.map(async ([node, conn]) => {
-        if (!conn.connected) return;
-        try {
-          this.perNode.set(node, countDispatched(await conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) })));
-        } catch (err) {
-          this.log.debug({ node, err }, 'lb status: flow dump failed; keeping last counts');
-        }
-      }),
-    );
-    const totals = new Map<string, number>();
-    for (const counts of [...this.perNode.values(), this.src.fastPathDispatched?.() ?? new Map<string, number>()]) for (const [k, n] of counts) totals.set(k, (totals.get(k) ?? 0) + n);
-    return totals;
+  private async countConnections(): Promise<ReadonlyMap<string, number> | undefined> {
+    if (this.src.connections) return this.counter.count(this.src.connections());
+    return this.src.reportedDispatched?.();
   }
 
   /** Without totals (nothing counted here), no connections field. */
-  private backendsOf(lb: LoadBalancer, model: LogicalModel, totals: Map<string, number> | undefined): LbBackendStatus[] {
+  private backendsOf(lb: LoadBalancer, model: LogicalModel, totals: ReadonlyMap<string, number> | undefined): LbBackendStatus[] {
     const m = model.loadBalancers?.get(lb.metadata.uid!);
     const vni = m ? model.networks.get(m.network)?.vni : undefined;
     const resolved = new Map((m?.backends ?? []).map((b) => [b.name, b]));

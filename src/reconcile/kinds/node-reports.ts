@@ -4,6 +4,7 @@
  * what an agent of an earlier release wrote in the Node's own status (an upgrade under way).
  */
 import type { HypervisorNode, NodeRealization } from '../../resources/kinds';
+import { sumCounts } from './lb-status';
 
 export class NodeReports {
   /** Each stored report as a map, built once per stored object. */
@@ -16,4 +17,10 @@ export class NodeReports {
     if (!m) this.maps.set(r, (m = new Map(Object.entries(r))));
     return m;
   }
+}
+
+/** What the agents reported dispatching (status.dispatched), summed over their nodes; undefined while none reports counts. */
+export function dispatchedIn(realizations: readonly NodeRealization[]): Map<string, number> | undefined {
+  const reports = realizations.map((r) => r.status?.dispatched).filter((d): d is Record<string, number> => d !== undefined);
+  return reports.length === 0 ? undefined : sumCounts(reports.map((d) => new Map(Object.entries(d))));
 }

@@ -52,8 +52,8 @@ import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { failingInStatus, reportedFailing, sameBackendKeys } from './lb-health-reports';
-import { LbStatusReporter } from './lb-status';
-import { NodeReports } from './node-reports';
+import { DispatchReporter, LbStatusReporter } from './lb-status';
+import { NodeReports, dispatchedIn } from './node-reports';
 import { parseObjectKey, typePrefixOf } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
 import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
@@ -177,6 +177,12 @@ export interface PipelineReconcilerOptions {
    * checks it sends them, each time that list changes (for its Node's status.unhealthyBackends).
    */
   onUnhealthyBackends?: (failing: UnhealthyBackend[]) => void;
+  /**
+   * An agent (`node` set): called with the connections its node's load balancing dispatched
+   * ("vni/vip/backend" -> count) each time they change, checked every lbStatusIntervalMs
+   * (for its NodeRealization's status.dispatched, which the controller sums).
+   */
+  onDispatched?: (counts: ReadonlyMap<string, number>) => void;
   /** The process's shared informers (its own when absent). */
   informers?: SharedInformers;
 }
@@ -309,6 +315,8 @@ export class PipelineReconciler {
    * flows, and a controller of agents has no OpenFlow connection.
    */
   private readonly lbStatus?: LbStatusReporter;
+  /** An agent's count of what its node's load balancing dispatched (onDispatched). */
+  private readonly dispatch?: DispatchReporter;
   /**
    * Probes leave from the backend's own node: where this process programs every node
    * ('local'), it checks every backend; an agent checks those bound to its node.
@@ -356,6 +364,16 @@ export class PipelineReconciler {
         model: () => this.ensureModel().model,
         connections: readiness === 'local' ? () => [...this.agents].map(([node, a]) => [node, a.conn]) : undefined,
         fastPathDispatched: () => this.opts.fastPath?.dispatched?.() ?? new Map(),
+        reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.realizations?.list() ?? []) : undefined,
+      });
+    }
+    if (opts.node !== undefined && opts.onDispatched) {
+      this.dispatch = new DispatchReporter({
+        logger: this.log,
+        intervalMs: opts.lbStatusIntervalMs,
+        connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
+        fastPathDispatched: () => this.opts.fastPath?.dispatched?.() ?? new Map(),
+        onChange: opts.onDispatched,
       });
     }
     if (readiness === 'local' || opts.node !== undefined) {
@@ -471,6 +489,7 @@ export class PipelineReconciler {
     this.nodeController.start();
     this.statusController.start();
     this.lbStatus?.start();
+    this.dispatch?.start();
     // A restart starts from what was last published: the agent's own Node report, or the
     // LoadBalancers' status where this process checks every backend.
     const node = this.opts.node;
@@ -488,6 +507,7 @@ export class PipelineReconciler {
     this.stopped = true;
     this.lbHealth?.stop();
     await this.lbStatus?.stop();
+    await this.dispatch?.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     this.ownInformers?.stop();
     await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
