@@ -83,7 +83,7 @@ describe('AgentStatusReporter', () => {
     // the 30 ms delay), whatever the machine's load made the durations.
     for (let i = 1; i < writes.length; i++) {
       const prev = writes[i - 1]!;
-      expect(writes[i]!.start - prev.end).toBeGreaterThanOrEqual(4 * (prev.end - prev.start) * 0.95);
+      expect(writes[i]!.start - prev.end).toBeGreaterThanOrEqual(Math.min(2000, 4 * (prev.end - prev.start)) * 0.95);
     }
   });
 
@@ -104,6 +104,21 @@ describe('AgentStatusReporter', () => {
     await new Promise((r) => setTimeout(r, 100));
     await reporter.stop();
     expect(writes.length).toBe(before);
+  });
+
+  it('writes the report again when its NodeRealization was deleted and created anew, empty, with nothing compiled since', async () => {
+    const { objects, reporter, until, report } = await setup();
+    const verifying = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30, 200);
+    await reporter.stop();
+    verifying.report(new Map([['uid-1', 'v1']]));
+    verifying.reportDispatched(new Map([['7/10.0.0.100/10.0.0.5', 4]]));
+    await until(report, (s) => s?.realized?.['uid-1'] === 'v1' && s.dispatched !== undefined);
+    await objects.delete(NODE_REALIZATIONS, undefined, 'hv1');
+    await objects.create(NODE_REALIZATIONS, realization);
+    expect(await report()).toBeUndefined();
+    const again = await until(report, (s) => s?.realized?.['uid-1'] === 'v1');
+    await verifying.stop();
+    expect(again).toMatchObject({ realized: { 'uid-1': 'v1' }, objects: 1, dispatched: { '7/10.0.0.100/10.0.0.5': 4 } });
   });
 
   it('writes the failing backends to the Node, and removes the field once none fail', async () => {

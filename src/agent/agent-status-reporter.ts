@@ -19,19 +19,29 @@ import { sameValue } from '../resources/same-value';
 import { NODES, NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
-/** In a burst, a write is followed by at least this many times its duration without one. */
+/** In a burst, a successful write is followed by at least this many times its duration without one... */
 const WRITE_SPACING = 4;
+/** ...but never more than this. */
+const MAX_SPACING_MS = 2_000;
+/**
+ * How often the NodeRealization is read back and rewritten if it differs from the report
+ * (a NodeRealization deleted and created again, empty, by the leader while the node's
+ * flows did not change: nothing else would report them again).
+ */
+const VERIFY_INTERVAL_MS = 60_000;
 
 export class AgentStatusReporter {
-  /** The pipeline's latest map; read (copied and sorted) only when a write goes out. */
-  private pending?: ReadonlyMap<string, string>;
+  /** The pipeline's latest map (kept by reference; copied and sorted only when a write goes out) and counts. */
+  private realized?: ReadonlyMap<string, string>;
+  private dispatched?: ReadonlyMap<string, number>;
+  /** The NodeRealization has something to write (each write sends both parts as they are now). */
+  private pending = false;
   /** The latest failing list, until written. */
   private pendingHealth?: UnhealthyBackend[];
-  /** The latest counts of dispatched connections, until written. */
-  private pendingDispatched?: ReadonlyMap<string, number>;
   /** The Node's status.realized (an earlier release's report) is known to be gone. */
   private legacyCleared = false;
   private timer?: NodeJS.Timeout;
+  private verifier?: NodeJS.Timeout;
   private writing?: Promise<void>;
   private stopped = false;
 
@@ -40,13 +50,25 @@ export class AgentStatusReporter {
     private readonly node: string,
     private readonly log: Logger,
     private readonly delayMs = 100,
-  ) {}
+    verifyIntervalMs = VERIFY_INTERVAL_MS,
+  ) {
+    this.verifier = setInterval(() => {
+      if (this.realized || this.dispatched) this.markPending();
+    }, verifyIntervalMs);
+    this.verifier.unref();
+  }
 
   report(realized: ReadonlyMap<string, string>): void {
     if (this.stopped) return;
     // Called after every compile: keeping the reference is O(1); the O(N log N) copy is
     // paid once per write (at most one per delayMs), not once per compiled object.
-    this.pending = realized;
+    this.realized = realized;
+    this.markPending();
+  }
+
+  private markPending(): void {
+    if (this.stopped) return;
+    this.pending = true;
     this.schedule(this.delayMs);
   }
 
@@ -60,13 +82,14 @@ export class AgentStatusReporter {
   /** What the node's load balancing dispatched changed (at most once per count interval). */
   reportDispatched(counts: ReadonlyMap<string, number>): void {
     if (this.stopped) return;
-    this.pendingDispatched = counts;
-    this.schedule(this.delayMs);
+    this.dispatched = counts;
+    this.markPending();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.verifier);
     await this.writing;
   }
 
@@ -74,43 +97,41 @@ export class AgentStatusReporter {
     if (this.timer || this.writing) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const started = performance.now();
-      this.writing = this.flush().finally(() => {
+      this.writing = this.flush().then((writeMs) => {
         this.writing = undefined;
-        // Within a burst, the next write waits WRITE_SPACING times as long as this one took:
-        // the report grows with the node (200 KB at 3,000 ports), and at one write per 100 ms
-        // its reads, validation and storing were a tenth of the controller's CPU. A lone change
-        // after a quiet spell still goes out after delayMs.
-        const spacing = Math.max(this.delayMs, WRITE_SPACING * (performance.now() - started));
-        if ((this.pending || this.pendingHealth || this.pendingDispatched) && !this.stopped) this.schedule(spacing);
+        // Within a burst, the next write waits WRITE_SPACING times as long as this one took
+        // (at most MAX_SPACING_MS): the report grows with the node (200 KB at 3,000 ports),
+        // and at one write per 100 ms its reads, validation and storing were a tenth of the
+        // controller's CPU. A lone change after a quiet spell still goes out after delayMs,
+        // and after a failure (already waited for in flush) the next try is not spaced more.
+        const spacing = Math.min(MAX_SPACING_MS, Math.max(this.delayMs, WRITE_SPACING * (writeMs ?? 0)));
+        if ((this.pending || this.pendingHealth) && !this.stopped) this.schedule(spacing);
       });
     }, ms);
   }
 
-  private async flush(): Promise<void> {
-    const latest = this.pending;
+  /** Writes what is pending; resolves with how long the NodeRealization's write took when it succeeded. */
+  private async flush(): Promise<number | undefined> {
     const health = this.pendingHealth;
-    const dispatched = this.pendingDispatched;
-    this.pending = undefined;
+    const report = this.pending;
+    this.pending = false;
     this.pendingHealth = undefined;
-    this.pendingDispatched = undefined;
     const failures: string[] = [];
-    if (latest || dispatched) {
-      const again = () => {
-        if (latest) this.pending ??= latest;
-        if (dispatched) this.pendingDispatched ??= dispatched;
-      };
+    let writeMs: number | undefined;
+    if (report) {
+      const started = performance.now();
       try {
-        if (!(await this.writeRealization(latest, dispatched))) {
+        if (await this.writeRealization(this.realized, this.dispatched)) writeMs = performance.now() - started;
+        else {
           failures.push(`NodeRealization ${this.node} does not exist yet (the controller's leader creates it)`);
-          again();
+          this.pending = true;
         }
       } catch (err) {
         failures.push((err as Error).message);
-        again();
+        this.pending = true;
       }
     }
-    if (health || (latest && !this.legacyCleared)) {
+    if (health || (report && this.realized && !this.legacyCleared)) {
       try {
         await this.writeNode(health);
       } catch (err) {
@@ -122,9 +143,10 @@ export class AgentStatusReporter {
       this.log.warn({ event: 'agent.report_failed', err: failures.join('; ') }, 'could not report realized flows or failing backends; retrying');
       await new Promise((r) => setTimeout(r, 500));
     }
+    return writeMs;
   }
 
-  /** The new map and/or counts (the other part stays as written); false while the NodeRealization does not exist. */
+  /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */
   private async writeRealization(latest: ReadonlyMap<string, string> | undefined, counts: ReadonlyMap<string, number> | undefined): Promise<boolean> {
     const realized = latest && sortedRecord(latest);
     const dispatched = counts && sortedRecord(counts);

@@ -64,6 +64,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     onRealized: (_node, realized) => reporter.report(realized),
     onUnhealthyBackends: (failing) => reporter.reportUnhealthyBackends(failing),
     onDispatched: (counts) => reporter.reportDispatched(counts),
+    dispatchReportMs: o.dispatchReportMs,
   });
   // Both built before either starts: each sees the first lists as they happen.
   await chassis.start();

@@ -40,7 +40,8 @@ export class ApiClient {
     private readonly requestTimeoutMs = 15_000,
   ) {
     this.agent = new Agent({ keepAlive: true, maxSockets: 16, ca: caPem });
-    this.watchAgent = new Agent({ keepAlive: false, ca: caPem });
+    // No socket limit; a watch that ended cleanly (its timeout) leaves its connection to the next.
+    this.watchAgent = new Agent({ keepAlive: true, ca: caPem });
   }
 
   static fromKubeconfig(path: string): ApiClient {

@@ -41,6 +41,8 @@ import {
 import type { ApiStore, ApiWatch } from './api-store';
 
 const SCOPED: readonly StoredType[] = [PORTS, NETWORKS, LOAD_BALANCERS];
+/** How long the agent's last write of an object no view watches stands for it (see get). */
+const UNWATCHED_WRITE_TTL_MS = 10_000;
 /** Changes a view remembers for watches that start after a list. */
 const LOG_LIMIT = 20_000;
 
@@ -118,7 +120,9 @@ export class NodeScopedStore implements Store {
           if (ev.type === 'put') this.view(type).put(source, ev.kv);
           else this.view(type).drop(source, ev.kv.key, ev.kv.modRevision);
           const mine = this.written.get(ev.kv.key);
-          if (mine && (ev.type === 'delete' || ev.kv.modRevision >= mine.modRevision)) this.written.delete(ev.kv.key);
+          if (mine && (ev.type === 'delete' || ev.kv.modRevision >= mine.kv.modRevision)) this.written.delete(ev.kv.key);
+          // News of a refused key: its view moved on (and a deleted one is not read again).
+          this.staleKeys.delete(ev.kv.key);
           if (type === PORTS && source.startsWith('ports:') && this.portHere(source, ev.kv.key, ev.type === 'put' ? (ev.kv.value as VirtualPort) : undefined)) void this.refreshNetworks();
         },
         undefined,
@@ -171,8 +175,8 @@ export class NodeScopedStore implements Store {
     return changed;
   }
 
-  /** Results of this agent's own writes, until its views hold something as new (see get). */
-  private readonly written = new Map<string, KeyValue<KubeObject>>();
+  /** Results of this agent's own writes (and when), until its views hold something as new (see get). */
+  private readonly written = new Map<string, { kv: KeyValue<KubeObject>; at: number }>();
   /** Keys whose last write was refused: read from the API until one succeeds. */
   private readonly staleKeys = new Set<string>();
 
@@ -226,14 +230,18 @@ export class NodeScopedStore implements Store {
    * (ObjectStore.modify); answering those reads here spares a GET per write (a port's
    * binding, the node's report of up to 200 KB), half of an agent's requests in a burst.
    * A write from a stale read is refused by its resourceVersion (409): the key is then read
-   * from the API until a write of it succeeds again.
+   * from the API until a write of it succeeds or its watch brings news of it. A kind no
+   * view watches (the node's NodeRealization) is answered from the last write for
+   * UNWATCHED_WRITE_TTL_MS only: nothing would tell the agent that it was deleted and
+   * created again, empty, and a write that finds nothing to change is never checked.
    */
   async get<V = unknown>(key: string): Promise<KeyValue<V> | undefined> {
     if (this.staleKeys.has(key) || !this.remembers(key)) return this.api.get<V>(key);
     const inView = this.viewOfKey(key)?.entries.get(key)?.kv;
-    const written = this.written.get(key);
-    const latest = written && (!inView || written.modRevision > inView.modRevision) ? written : inView;
-    if (written && latest !== written) this.written.delete(key);
+    const mine = this.written.get(key);
+    const fresh = mine && (inView !== undefined || performance.now() - mine.at < UNWATCHED_WRITE_TTL_MS) ? mine.kv : undefined;
+    const latest = fresh && (!inView || fresh.modRevision > inView.modRevision) ? fresh : inView;
+    if (mine && latest !== fresh) this.written.delete(key);
     if (!latest) return this.api.get<V>(key);
     // A copy: callers own what get returns (ObjectStore sets its resourceVersion), and the
     // view's value is the informers'.
@@ -270,8 +278,10 @@ export class NodeScopedStore implements Store {
       const kv = res.results[0] as KeyValue<KubeObject> | undefined;
       if (key && kv && this.remembers(key)) {
         this.staleKeys.delete(key);
-        // A copy: the caller owns the result it is handed.
-        this.written.set(key, { ...kv, value: cloneJson(kv.value) });
+        const view = this.viewOfKey(key);
+        // Only for a key still held: one whose delete arrived before this answer would
+        // never be cleared. A copy: the caller owns the result it is handed.
+        if (!view || view.entries.has(key)) this.written.set(key, { kv: { ...kv, value: cloneJson(kv.value) }, at: performance.now() });
       }
       return res;
     } catch (err) {

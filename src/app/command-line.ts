@@ -29,6 +29,8 @@ export interface AgentCommand {
   workers: number;
   /** VNETD_OPENFLOW_LANES (see config.ts). */
   openflowLanes?: number;
+  /** Least time between two reports of the node's load-balancing counts (default 30 s; tests shorten it). */
+  dispatchReportMs?: number;
 }
 
 export type Command = { kind: 'all-in-one' } | { kind: 'controller' } | { kind: 'agent'; options: AgentCommand } | { kind: 'help' };

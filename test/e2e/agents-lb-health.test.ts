@@ -38,7 +38,7 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
   let bed: Testbed;
   const agents = new Map<string, RunningAgent>();
   const startAgentFor = async (node: string) => {
-    agents.set(node, await startAgent({ node, kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 }));
+    agents.set(node, await startAgent({ node, kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2, dispatchReportMs: 1000 }));
   };
   const children = new Set<ChildProcess>();
   const api = overlayApi(() => v);

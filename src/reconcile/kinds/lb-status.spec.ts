@@ -1,6 +1,8 @@
 import type { FlowStats } from '../../openflow';
 import { LB_SLOTS, TABLES, lbFlows, lbMac, type LoadBalancerModel, type NetworkModel } from '../../pipeline';
-import { countDispatched } from './lb-status';
+import pino from 'pino';
+import type { OpenFlowConnection } from '../../openflow';
+import { DispatchReporter, countDispatched } from './lb-status';
 
 const net: NetworkModel = { uid: 'n', key: 't/n', version: '1', vni: 0x123456, encapsulation: 'vxlan' };
 const lb: LoadBalancerModel = {
@@ -49,5 +51,31 @@ describe('countDispatched', () => {
     const others = dumped(() => 7).filter((f) => f.tableId !== TABLES.LbDnat.id && f.tableId !== TABLES.LbSlot.id);
     expect(countDispatched(others).size).toBe(0);
     expect(dumped(() => 1).filter((f) => f.tableId === TABLES.LbSlot.id)).toHaveLength(LB_SLOTS);
+  });
+});
+
+describe('DispatchReporter', () => {
+  it('hands over its node\'s counts when they change, at most once per minReportMs, and nothing while the switch is not connected', async () => {
+    let connected = false;
+    let packets = 3;
+    const conn = { get connected() { return connected; }, dumpFlows: async () => dumped((t) => (t === TABLES.LbDnat.id ? packets : 0)).filter((f) => f.tableId === TABLES.LbDnat.id) } as unknown as OpenFlowConnection;
+    const reported: Array<Map<string, number>> = [];
+    let minReportMs = 0;
+    const r = new DispatchReporter({ logger: pino({ level: 'silent' }), connections: () => [['hv1', conn]], onChange: (c) => reported.push(new Map(c)), get minReportMs() { return minReportMs; } });
+    await r.refresh();
+    expect(reported).toEqual([]); // not connected: "dispatched nothing" would be a lie
+    connected = true;
+    await r.refresh();
+    // Two listeners per backend (TCP 80 and UDP 53), 3 packets each.
+    expect(reported).toEqual([new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 6], [`${net.vni}/${lb.vip}/10.0.0.6`, 6]])]);
+    await r.refresh();
+    expect(reported).toHaveLength(1); // unchanged
+    minReportMs = 60_000;
+    packets = 5;
+    await r.refresh();
+    expect(reported).toHaveLength(1); // changed, but too soon after the last report
+    minReportMs = 0;
+    await r.refresh();
+    expect(reported[1]).toEqual(new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 10], [`${net.vni}/${lb.vip}/10.0.0.6`, 10]]));
   });
 });

@@ -108,14 +108,18 @@ export function sumCounts(parts: Iterable<ReadonlyMap<string, number>>): Map<str
 
 /**
  * An agent's side of the counts: every intervalMs, its node's dispatched connections, handed
- * to onChange when they differ from the last ones handed over (for its NodeRealization).
+ * to onChange when they differ from the last ones handed over (for its NodeRealization), at
+ * most once per minReportMs: each report rewrites the node's whole NodeRealization (200 KB
+ * at 3,000 ports), and a busy load balancer changes its counts all the time.
  */
 export class DispatchReporter {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   /** Undefined until the first count: that one is always handed over (a restarted agent's replaces what its predecessor reported). */
   private last?: string;
+  private lastReportAt = -Infinity;
   private readonly counter: DispatchCounter;
+  private readonly log: Logger;
 
   constructor(
     private readonly o: {
@@ -124,14 +128,17 @@ export class DispatchReporter {
       fastPathDispatched?(): ReadonlyMap<string, number>;
       onChange(counts: ReadonlyMap<string, number>): void;
       intervalMs?: number;
+      /** Default 30 s. */
+      minReportMs?: number;
     },
   ) {
-    this.counter = new DispatchCounter(o.logger.child({ component: 'lb-dispatch' }), o.fastPathDispatched);
+    this.log = o.logger.child({ component: 'lb-dispatch' });
+    this.counter = new DispatchCounter(this.log, o.fastPathDispatched);
   }
 
   start(): void {
     this.timer = setInterval(() => {
-      if (!this.running) this.running = this.refresh().finally(() => (this.running = undefined));
+      if (!this.running) this.running = this.refresh().catch((err: unknown) => this.log.warn({ err }, 'lb connection count failed')).finally(() => (this.running = undefined));
     }, this.o.intervalMs ?? 5000);
     this.timer.unref();
   }
@@ -143,11 +150,16 @@ export class DispatchReporter {
   }
 
   async refresh(): Promise<void> {
-    const counts = await this.counter.count(this.o.connections());
+    if (performance.now() - this.lastReportAt < (this.o.minReportMs ?? 30_000)) return;
+    const conns = [...this.o.connections()];
+    // Not connected to its switch yet (a restart): nothing counted is not "dispatched nothing".
+    if (!conns.some(([, c]) => c.connected)) return;
+    const counts = await this.counter.count(conns);
     // Sorted, so that the same counts compare (and are written) the same.
     const text = JSON.stringify(Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
     if (text === this.last) return;
     this.last = text;
+    this.lastReportAt = performance.now();
     this.o.onChange(counts);
   }
 }

@@ -183,6 +183,8 @@ export interface PipelineReconcilerOptions {
    * (for its NodeRealization's status.dispatched, which the controller sums).
    */
   onDispatched?: (counts: ReadonlyMap<string, number>) => void;
+  /** Least time between two onDispatched calls (DispatchReporter's minReportMs). */
+  dispatchReportMs?: number;
   /** The process's shared informers (its own when absent). */
   informers?: SharedInformers;
 }
@@ -374,6 +376,7 @@ export class PipelineReconciler {
         connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
         fastPathDispatched: () => this.opts.fastPath?.dispatched?.() ?? new Map(),
         onChange: opts.onDispatched,
+        minReportMs: opts.dispatchReportMs,
       });
     }
     if (readiness === 'local' || opts.node !== undefined) {
@@ -424,7 +427,8 @@ export class PipelineReconciler {
         realizations.addEventHandler({
           onAdd: (r) => delta({ node: nodeOf(r.metadata.name) }, { rz: r, node: nodeOf(r.metadata.name) }),
           onUpdate: (o, n) => {
-            if (o.status?.realized !== n.status?.realized) delta({ rz: o, node: nodeOf(n.metadata.name) }, { rz: n, node: nodeOf(n.metadata.name) });
+            // A write of the counts alone leaves the report as it was (a new object, the same content).
+            if (o.status?.realized !== n.status?.realized && !sameValue(o.status?.realized, n.status?.realized)) delta({ rz: o, node: nodeOf(n.metadata.name) }, { rz: n, node: nodeOf(n.metadata.name) });
           },
           onDelete: (o) => delta({ rz: o, node: nodeOf(o.metadata.name) }, { node: nodeOf(o.metadata.name) }),
         }),
