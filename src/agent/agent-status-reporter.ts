@@ -19,9 +19,14 @@ import { sameValue } from '../resources/same-value';
 import { NODES, NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
-/** In a burst, a successful write is followed by at least this many times its duration without one... */
-const WRITE_SPACING = 4;
-/** ...but never more than this. */
+/**
+ * In a burst, the report's writes are spaced by its size: this long per entry (300 ms at
+ * 3,000 objects), at least delayMs... (Spacing by each write's measured duration measured
+ * the queue in front of it instead: behind the agent's binding writes a small node's report
+ * waited 2 s.)
+ */
+const SPACING_PER_ENTRY_MS = 0.1;
+/** ...and at most this. */
 const MAX_SPACING_MS = 2_000;
 /**
  * How often the NodeRealization is read back and rewritten if it differs from the report
@@ -43,6 +48,8 @@ export class AgentStatusReporter {
   private timer?: NodeJS.Timeout;
   private verifier?: NodeJS.Timeout;
   private writing?: Promise<void>;
+  /** When the last write began (performance.now()). */
+  private lastWriteAt = -Infinity;
   private stopped = false;
 
   constructor(
@@ -69,14 +76,14 @@ export class AgentStatusReporter {
   private markPending(): void {
     if (this.stopped) return;
     this.pending = true;
-    this.schedule(this.delayMs);
+    this.schedule();
   }
 
   /** The node's failing backends changed (a rare event: written with the next write). */
   reportUnhealthyBackends(failing: UnhealthyBackend[]): void {
     if (this.stopped) return;
     this.pendingHealth = failing;
-    this.schedule(this.delayMs);
+    this.schedule();
   }
 
   /** What the node's load balancing dispatched changed (at most once per count interval). */
@@ -93,36 +100,37 @@ export class AgentStatusReporter {
     await this.writing;
   }
 
-  private schedule(ms: number): void {
+  /**
+   * The next write goes delayMs after the first change (coalescing a burst's), and within a
+   * burst not sooner than the spacing after the previous write began: the larger the report
+   * (200 KB at 3,000 ports), the longer, since at one write per 100 ms its validation and
+   * storing were a tenth of the controller's CPU. A lone change after a quiet spell still
+   * goes out after delayMs.
+   */
+  private schedule(): void {
     if (this.timer || this.writing) return;
+    const spacing = Math.min(MAX_SPACING_MS, Math.max(this.delayMs, SPACING_PER_ENTRY_MS * (this.realized?.size ?? 0)));
+    const wait = Math.max(this.delayMs, this.lastWriteAt + spacing - performance.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.writing = this.flush().then((writeMs) => {
+      this.lastWriteAt = performance.now();
+      this.writing = this.flush().then(() => {
         this.writing = undefined;
-        // Within a burst, the next write waits WRITE_SPACING times as long as this one took
-        // (at most MAX_SPACING_MS): the report grows with the node (200 KB at 3,000 ports),
-        // and at one write per 100 ms its reads, validation and storing were a tenth of the
-        // controller's CPU. A lone change after a quiet spell still goes out after delayMs,
-        // and after a failure (already waited for in flush) the next try is not spaced more.
-        const spacing = Math.min(MAX_SPACING_MS, Math.max(this.delayMs, WRITE_SPACING * (writeMs ?? 0)));
-        if ((this.pending || this.pendingHealth) && !this.stopped) this.schedule(spacing);
+        if ((this.pending || this.pendingHealth) && !this.stopped) this.schedule();
       });
-    }, ms);
+    }, wait);
   }
 
-  /** Writes what is pending; resolves with how long the NodeRealization's write took when it succeeded. */
-  private async flush(): Promise<number | undefined> {
+  /** Writes what is pending; a failure is retried (after 500 ms) by the next flush. */
+  private async flush(): Promise<void> {
     const health = this.pendingHealth;
     const report = this.pending;
     this.pending = false;
     this.pendingHealth = undefined;
     const failures: string[] = [];
-    let writeMs: number | undefined;
     if (report) {
-      const started = performance.now();
       try {
-        if (await this.writeRealization(this.realized, this.dispatched)) writeMs = performance.now() - started;
-        else {
+        if (!(await this.writeRealization(this.realized, this.dispatched))) {
           failures.push(`NodeRealization ${this.node} does not exist yet (the controller's leader creates it)`);
           this.pending = true;
         }
@@ -143,7 +151,6 @@ export class AgentStatusReporter {
       this.log.warn({ event: 'agent.report_failed', err: failures.join('; ') }, 'could not report realized flows or failing backends; retrying');
       await new Promise((r) => setTimeout(r, 500));
     }
-    return writeMs;
   }
 
   /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */

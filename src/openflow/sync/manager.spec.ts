@@ -330,6 +330,16 @@ describe('FlowTableManager (fake switch)', () => {
     expect(sw.flows.size).toBe(6);
   });
 
+  it('with burstGraceMs, keeps minIntervalMs for a burst that has not lasted that long, and doubles after', async () => {
+    const v = virtualClock();
+    const m = await connect({ round: 1, minIntervalMs: 400, maxIntervalMs: 3200, burstGraceMs: 1000, clock: v.clock });
+    for (let n = 1; n <= 6; n++) await m.setDesired(owner(PORT, n), [flow(0, n)]);
+    // Bundles at 0, 400 and 800 ms: within the grace, no doubling; the one at 1200 ms is past
+    // it, so the next waits 800, then 1600.
+    expect(v.waits).toEqual([400, 400, 400, 800, 1600]);
+    expect(sw.flows.size).toBe(6);
+  });
+
   it('pace() waits out the interval for a caller that computes its change after it, which then goes at once and still counts as a burst', async () => {
     const v = virtualClock();
     const m = await connect({ round: 1, minIntervalMs: 400, maxIntervalMs: 1600, clock: v.clock });

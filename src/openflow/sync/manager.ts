@@ -50,6 +50,12 @@ export interface FlowTableManagerOptions {
    */
   maxIntervalMs?: number;
   /**
+   * The interval only starts doubling once a burst has lasted this long (default 0): a
+   * short burst (a hundred ports) then ends at minIntervalMs, where its last changes waited
+   * for a doubled interval; a long one still turns into a few large bundles.
+   */
+  burstGraceMs?: number;
+  /**
    * More connections to the same switch ("lanes"). An incremental change of more than
    * LANE_MESSAGES flow_mods is spread over the connected ones, each owner's flows whole in
    * one lane's bundle. ovs-vswitchd reads at most 50 messages per connection per main-loop
@@ -159,6 +165,9 @@ class Manager extends EventEmitter implements FlowTableManager {
   private readonly clock: PacingClock;
   /** When the last bundle committed (clock.now()). */
   private lastSentAt = -Infinity;
+  /** When the current burst's first bundle committed (one not held back). */
+  private burstStartedAt = -Infinity;
+  private readonly burstGraceMs: number;
   private readonly lanes: readonly OpenFlowConnection[];
   private readonly generationId: bigint | undefined;
   private fencedBy: FlowTableFencedError | undefined;
@@ -189,6 +198,7 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.minIntervalMs = opts.minIntervalMs ?? 0;
     this.maxIntervalMs = Math.max(this.minIntervalMs, opts.maxIntervalMs ?? 0);
     this.intervalMs = this.minIntervalMs;
+    this.burstGraceMs = opts.burstGraceMs ?? 0;
     this.clock = opts.clock ?? REAL_CLOCK;
     this.lanes = opts.lanes ?? [];
     this.generationId = opts.generationId;
@@ -358,8 +368,14 @@ class Manager extends EventEmitter implements FlowTableManager {
     if (prepared) this.desired.commit(prepared);
     if (counts.flowMods + counts.groupMods > 0) {
       this.lastSentAt = this.clock.now();
-      // Held back since the previous bundle: a burst, so the next waits longer; else it starts again.
-      this.intervalMs = this.heldBack ? Math.min(this.maxIntervalMs, this.intervalMs * 2) : this.minIntervalMs;
+      // Held back since the previous bundle: a burst, so the next waits longer (once the
+      // burst is past its grace); else a burst starts.
+      if (!this.heldBack) {
+        this.burstStartedAt = this.lastSentAt;
+        this.intervalMs = this.minIntervalMs;
+      } else if (this.lastSentAt - this.burstStartedAt >= this.burstGraceMs) {
+        this.intervalMs = Math.min(this.maxIntervalMs, this.intervalMs * 2);
+      }
       this.heldBack = false;
     }
     this.stats.flowModsSent += counts.flowMods;

@@ -131,6 +131,8 @@ const NODE_BUNDLE_INTERVAL_MS = 100;
  * ...and while a burst goes on, the wait doubles up to this (FlowTableManagerOptions.maxIntervalMs).
  */
 const NODE_BUNDLE_MAX_INTERVAL_MS = 400;
+/** ...once the burst has lasted this long (FlowTableManagerOptions.burstGraceMs). */
+const NODE_BUNDLE_BURST_GRACE_MS = 1000;
 /** Lanes per node beside the main connection: 2-4 connections cut ovs-vswitchd's cost of a burst by 25-45%. */
 const DEFAULT_OPENFLOW_LANES = 3;
 
@@ -863,6 +865,7 @@ export class PipelineReconciler {
       generationId,
       minIntervalMs: this.opts.nodeBundleIntervalMs ?? NODE_BUNDLE_INTERVAL_MS,
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
+      burstGraceMs: NODE_BUNDLE_BURST_GRACE_MS,
     });
     const agent: NodeAgent = { dial, conn, lanes, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
