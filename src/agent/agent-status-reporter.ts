@@ -2,8 +2,8 @@
  * Publishes, in the NodeRealization of its node's name, what the agent's node has installed
  * (object uid -> compiled version) and the connections its load balancing dispatched; and
  * in its Node's status.unhealthyBackends, the load balancer backends on it that fail their
- * health checks. Bursts are coalesced (one write per 100 ms at most, spaced further when
- * writes are slow) and failed writes retried. The controller derives Ready from the first
+ * health checks. Bursts are coalesced (one write per 100 ms at most, further apart the
+ * larger the report) and failed writes retried; the report is read back once a minute. The controller derives Ready from the first
  * and sums the second into LoadBalancer status; every agent and the controller take the
  * third's backends out of their slot tables.
  *
