@@ -99,6 +99,31 @@ export class DispatchCounter {
   }
 }
 
+/** `run` every `ms` (never two at once; a failure goes to onError); stop() waits for one under way. */
+class Periodic {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly ms: number,
+    private readonly run: () => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.run().catch(this.onError).finally(() => (this.running = undefined));
+    }, this.ms);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
 /** Counts of the same keys added up. */
 export function sumCounts(parts: Iterable<ReadonlyMap<string, number>>): Map<string, number> {
   const totals = new Map<string, number>();
@@ -113,8 +138,7 @@ export function sumCounts(parts: Iterable<ReadonlyMap<string, number>>): Map<str
  * at 3,000 ports), and a busy load balancer changes its counts all the time.
  */
 export class DispatchReporter {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly ticks: Periodic;
   /** Undefined until the first count: that one is always handed over (a restarted agent's replaces what its predecessor reported). */
   private last?: string;
   private lastReportAt = -Infinity;
@@ -134,19 +158,15 @@ export class DispatchReporter {
   ) {
     this.log = o.logger.child({ component: 'lb-dispatch' });
     this.counter = new DispatchCounter(this.log, o.fastPathDispatched);
+    this.ticks = new Periodic(o.intervalMs ?? 5000, () => this.refresh(), (err) => this.log.warn({ err }, 'lb connection count failed'));
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (!this.running) this.running = this.refresh().catch((err: unknown) => this.log.warn({ err }, 'lb connection count failed')).finally(() => (this.running = undefined));
-    }, this.o.intervalMs ?? 5000);
-    this.timer.unref();
+    this.ticks.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.ticks.stop();
   }
 
   async refresh(): Promise<void> {
@@ -165,28 +185,22 @@ export class DispatchReporter {
 }
 
 export class LbStatusReporter {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly ticks: Periodic;
   private readonly counter: DispatchCounter;
   private readonly log: Logger;
 
   constructor(private readonly src: LbStatusSources) {
     this.log = src.logger.child({ component: 'lb-status' });
     this.counter = new DispatchCounter(this.log, src.fastPathDispatched);
+    this.ticks = new Periodic(src.intervalMs ?? 5000, () => this.refresh(), (err) => this.log.warn({ err }, 'lb status refresh failed'));
   }
 
   start(): void {
-    const every = this.src.intervalMs ?? 5000;
-    this.timer = setInterval(() => {
-      if (!this.running) this.running = this.refresh().catch((err: unknown) => this.log.warn({ err }, 'lb status refresh failed')).finally(() => (this.running = undefined));
-    }, every);
-    this.timer.unref();
+    this.ticks.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.ticks.stop();
   }
 
   /** One refresh: dump counters, compute every load balancer's backends, write what changed. */
