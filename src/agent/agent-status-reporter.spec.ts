@@ -65,19 +65,20 @@ describe('AgentStatusReporter', () => {
       if (args[0] === NODE_REALIZATIONS) starts.push(performance.now());
       return modify(...args);
     }) as typeof objects.modify;
-    // 5,000 objects: 500 ms between the writes' starts, not the 30 ms delay.
+    // 5,000 objects: a write at most every 500 ms, not every 30 ms (the delay). Counted, not
+    // timed gap by gap: a loaded machine can only delay writes, so the count over the burst
+    // is a bound that holds however late each one went out.
     const realized = new Map(Array.from({ length: 5000 }, (_, i) => [`uid-${i}`, 'v1'] as [string, string]));
-    const deadline = performance.now() + 20_000;
-    for (let v = 2; starts.length < 3 && performance.now() < deadline; v++) {
+    const t0 = performance.now();
+    for (let v = 2; performance.now() - t0 < 2_000; v++) {
       realized.set('uid-0', `v${v}`);
       reporter.report(realized);
       await new Promise((r) => setTimeout(r, 5));
     }
+    const burstMs = performance.now() - t0;
     await reporter.stop();
-    expect(starts.length).toBeGreaterThanOrEqual(3);
-    // Measured where modify is called: after the write began, the report was sorted and
-    // encoded first (tens of ms on a loaded machine), so the bound is loose.
-    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(400);
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    expect(starts.length).toBeLessThanOrEqual(Math.floor(burstMs / 500) + 1);
   });
 
   it('writes the dispatched counts beside the realized map, each part kept when only the other changes', async () => {
