@@ -87,6 +87,8 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     const client = await vmFor('client', 'hv1');
     const near = await vmFor('b1', 'hv1');
     const far = await vmFor('b2', 'hv2');
+    // The watch may trail the GETs that saw the last port Ready by a loop turn or two.
+    await eventually(async () => ['client', 'b1', 'b2'].every((n) => reasons.includes(`${n}:Realized`)), 10_000, 20);
     portWatch.stop();
     // Each was created before its NIC was plugged: the binding comes from its agent, and no
     // NotBound was written meanwhile (one store revision per port, sent to every agent).
