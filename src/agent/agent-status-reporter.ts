@@ -16,6 +16,7 @@
 import type { Logger } from 'pino';
 import type { HypervisorNode, NodeRealization, UnhealthyBackend } from '../resources/kinds';
 import { sameValue } from '../resources/same-value';
+import { sortedRecord } from '../resources/sorted-record';
 import { NODES, NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
@@ -203,9 +204,4 @@ export class AgentStatusReporter {
     );
     this.legacyCleared = true;
   }
-}
-
-/** A map as an object with its keys in order (the same map is the same JSON). */
-function sortedRecord<V>(m: ReadonlyMap<string, V>): Record<string, V> {
-  return Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -583,6 +583,43 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
   });
 }
 
+/** v.call that throws on an error status; resolves with the answer's JSON. */
+function mustCall(v: VnetdProcess) {
+  return async (method: string, path: string, body?: unknown) => {
+    const r = await v.call(method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+    return r.json;
+  };
+}
+
+/** f(0..k-1), CLIENTS of them in flight (as the bench's API clients send their requests). */
+async function eachClient(k: number, f: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      for (let i = next++; i < k; i = next++) await f(i);
+    }),
+  );
+}
+
+/**
+ * Resolves once k ports of the namespace are Ready, followed on a watch from the list's
+ * current revision (as `kubectl wait` does): polling a list of N objects every few ms would
+ * load vnetd with O(N) work per poll, more than realizing the ports costs at N=3000.
+ */
+async function watchAllReady(v: VnetdProcess, ports: string, k: number): Promise<{ done: Promise<void>; stop(): void; revision: string }> {
+  const revision = ((await v.call('GET', ports)).json as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? '0';
+  const ready = new Set<string>();
+  const w = v.watch(ports, { resourceVersion: revision }, (ev) => {
+    if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
+      if (readyNow(ev.object)) ready.add(ev.object.metadata.name);
+      else ready.delete(ev.object.metadata.name);
+    }
+    return ready.size === k;
+  });
+  return { ...w, revision };
+}
+
 /**
  * --warmup=K: K ports realized in network `warm` on the NICs the measured ports will use (in
  * rounds of at most n, the NICs there are), each round deleted with its network before the
@@ -590,25 +627,13 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
  */
 async function warmUp(v: VnetdProcess, ns: string, total: number, n: number, ifid: (i: number) => string, hvs: string[], side: string): Promise<void> {
   const t0 = now();
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await v.call(method, path, body);
-    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-  };
+  const call = mustCall(v);
   const ports = `${G}/namespaces/${ns}/virtualports`;
-  const eachClient = async (k: number, f: (i: number) => Promise<void>) => {
-    let next = 0;
-    await Promise.all(Array.from({ length: CLIENTS }, async () => { for (let i = next++; i < k; i = next++) await f(i); }));
-  };
   const isEmpty = async (path: string) => (((await v.call('GET', path)).json as { items?: unknown[] } | undefined)?.items?.length ?? 1) === 0;
   let rounds = 0;
   for (let done = 0; done < total; done += n, rounds++) {
     const k = Math.min(n, total - done);
-    const rv = ((await v.call('GET', ports)).json as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? '0';
-    const ready = new Set<string>();
-    const allReady = v.watch(ports, { resourceVersion: rv }, (ev) => {
-      if ((ev.type === 'ADDED' || ev.type === 'MODIFIED') && readyNow(ev.object)) ready.add(ev.object.metadata.name);
-      return ready.size === k;
-    });
+    const allReady = await watchAllReady(v, ports, k);
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'warm' }, spec: { subnets: [{ cidr: '10.101.0.0/16' }] } });
     await eachClient(k, (i) => call('POST', ports, { metadata: { name: `w${i}` }, spec: { network: 'warm', node: hvs[i % hvs.length], interfaceId: ifid(i) } }));
     await allReady.done;
@@ -635,11 +660,7 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
   const runsBefore = vnetdRuns;
   try {
     v = await startVnetdProcess(dataDir, mode);
-    const call = async (method: string, path: string, body?: unknown) => {
-      const r = await v!.call(method, path, body);
-      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-      return r.json;
-    };
+    const call = mustCall(v);
     bed = await startTestbed({ hypervisors: 2 });
     for (const hv of bed.hypervisors) await call('POST', `${G}/nodes`, { metadata: { name: hv.name }, spec: hv.nodeSpec() });
     // The agents build br-phy, which the underlay waits for.
@@ -656,19 +677,9 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
 
     if (WARMUP > 0) await warmUp(v, ns, WARMUP, n, ifid, hvs, side);
 
-    // Realize N ports.
-    const revisionBefore = ((await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? '0';
-    // Realized = every port Ready, followed on a watch from before the first request (as
-    // `kubectl wait` does): polling a list of N objects every few ms would load vnetd with
-    // O(N) work per poll, more than realizing the ports costs at N=3000.
-    const readyPorts = new Set<string>();
-    const allReady = v.watch(`${G}/namespaces/${ns}/virtualports`, { resourceVersion: revisionBefore }, (ev) => {
-      if (ev.type === 'ADDED' || ev.type === 'MODIFIED') {
-        if (readyNow(ev.object)) readyPorts.add(ev.object.metadata.name);
-        else readyPorts.delete(ev.object.metadata.name);
-      }
-      return readyPorts.size === n;
-    });
+    // Realize N ports. Realized = every port Ready, followed on a watch from before the first request.
+    const allReady = await watchAllReady(v, `${G}/namespaces/${ns}/virtualports`, n);
+    const revisionBefore = allReady.revision;
     // What the bed costs with nobody asking anything of it (N ports plugged, no flows yet).
     const idle0 = otherCpuMs(bed);
     await new Promise((r) => setTimeout(r, 2000));
@@ -683,14 +694,7 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     const others0 = otherCpuMs(bed);
     const t0 = now();
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.100.0.0/16' }] } });
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        for (let i = next++; i < n; i = next++) {
-          await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: `p${i}` }, spec: { network: 'net', node: hvs[i % hvs.length], interfaceId: ifid(i) } });
-        }
-      }),
-    );
+    await eachClient(n, (i) => call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: `p${i}` }, spec: { network: 'net', node: hvs[i % hvs.length], interfaceId: ifid(i) } }));
     const postedMs = now() - t0;
     const timeout = setTimeout(() => allReady.stop(), 900_000);
     await allReady.done.finally(() => clearTimeout(timeout));

@@ -18,6 +18,7 @@ import type { FlowStats, OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector } from '../../openflow/sync';
 import { LbBackendField, NetworkField, TABLES, type LogicalModel } from '../../pipeline';
 import type { BackendStatus, LoadBalancer } from '../../resources/kinds';
+import { sortedRecord } from '../../resources/sorted-record';
 import { LOAD_BALANCERS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 
@@ -175,8 +176,8 @@ export class DispatchReporter {
     // Not connected to its switch yet (a restart): nothing counted is not "dispatched nothing".
     if (!conns.some(([, c]) => c.connected)) return;
     const counts = await this.counter.count(conns);
-    // Sorted, so that the same counts compare (and are written) the same.
-    const text = JSON.stringify(Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+    // Sorted, so that the same counts compare the same.
+    const text = JSON.stringify(sortedRecord(counts));
     if (text === this.last) return;
     this.last = text;
     this.lastReportAt = performance.now();

@@ -359,6 +359,9 @@ export class PipelineReconciler {
       );
     }
     const readiness = opts.readiness ?? 'local';
+    // Where this process's load balancing counts its connections: its nodes' switches and the fast path.
+    const switches = (): Array<[string, OpenFlowConnection]> => [...this.agents].map(([node, a]) => [node, a.conn]);
+    const fastPathDispatched = () => this.opts.fastPath?.dispatched?.() ?? new Map<string, number>();
     if (readiness !== 'off') {
       this.lbStatus = new LbStatusReporter({
         objects: opts.objects,
@@ -366,8 +369,8 @@ export class PipelineReconciler {
         intervalMs: opts.lbStatusIntervalMs,
         loadBalancers: () => this.lbs.list(),
         model: () => this.ensureModel().model,
-        connections: readiness === 'local' ? () => [...this.agents].map(([node, a]) => [node, a.conn]) : undefined,
-        fastPathDispatched: () => this.opts.fastPath?.dispatched?.() ?? new Map(),
+        connections: readiness === 'local' ? switches : undefined,
+        fastPathDispatched,
         reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.realizations?.list() ?? []) : undefined,
       });
     }
@@ -375,8 +378,8 @@ export class PipelineReconciler {
       this.dispatch = new DispatchReporter({
         logger: this.log,
         intervalMs: opts.lbStatusIntervalMs,
-        connections: () => [...this.agents].map(([node, a]) => [node, a.conn]),
-        fastPathDispatched: () => this.opts.fastPath?.dispatched?.() ?? new Map(),
+        connections: switches,
+        fastPathDispatched,
         onChange: opts.onDispatched,
         minReportMs: opts.dispatchReportMs,
       });
