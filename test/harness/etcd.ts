@@ -74,19 +74,23 @@ function installExitHook(): void {
   }
 }
 
-/** A port free right now. The bind/close race is handled by retrying the whole start. */
+/**
+ * A port free right now, drawn below the kernel's ephemeral range (32768+ here): a port
+ * from listen(0) is an ephemeral one, which any test's outgoing connection may take
+ * between our check and etcd's bind (seen in CI: "bind: address already in use"). Below
+ * that range only another explicit listener can take it, and the start is retried then.
+ */
 function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const port = 20000 + Math.floor(Math.random() * 12000);
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(freePort()));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port)));
   });
 }
+
+const lostPortRace = (err: unknown): boolean => err instanceof Error && err.message.includes('address already in use');
 
 function healthy(endpoint: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -262,6 +266,16 @@ function postJson<T>(url: string, body: unknown, timeoutMs = 3000): Promise<T | 
 export async function startEtcdCluster(size = 3, options: EtcdOptions = {}): Promise<EtcdCluster> {
   const binary = etcdBinary();
   if (!binary) throw new Error(etcdAvailability());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(binary, size, options);
+    } catch (err) {
+      if (attempt >= 3 || !lostPortRace(err)) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(binary: string, size: number, options: EtcdOptions): Promise<EtcdCluster> {
   const ports: Array<{ client: number; peer: number }> = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
   const names = ports.map((_, i) => `vnetd-chaos-${process.pid}-${i}`);
@@ -316,13 +330,11 @@ export async function startEtcdCluster(size = 3, options: EtcdOptions = {}): Pro
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdInstance> {
   const binary = etcdBinary();
   if (!binary) throw new Error(etcdAvailability());
-  let lastErr: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(binary, options);
     } catch (err) {
-      lastErr = err;
+      if (attempt >= 3 || !lostPortRace(err)) throw err;
     }
   }
-  throw lastErr;
 }

@@ -5,7 +5,6 @@
  * converging and every change reported exactly once, oversized input, TCP transport
  * and both directions of the echo probe.
  */
-import * as net from 'node:net';
 import {
   MessageTooLargeError,
   cond,
@@ -15,7 +14,7 @@ import {
   type RowChange,
 } from '../../src/ovsdb';
 import type { LabModel } from '../../src/ovsdb/testing/lab-schema';
-import { startOvs, type OvsInstance } from '../harness/ovs';
+import { listeningPort, startOvs, type OvsInstance } from '../harness/ovs';
 import { describeOvs, dumpTable, labSchemaFile, replay, uuidOf, waitFor } from './ovsdb-helpers';
 
 const schemaFile = labSchemaFile();
@@ -206,16 +205,12 @@ describeOvs('ovsdb monitors and cache', () => {
   it('answers ovsdb-server echo probes over TCP and sends its own', async () => {
     const inst = await startOvs({ name: 'tcp', vswitchd: false });
     started.push(inst);
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    // Port 0: ovsdb-server picks and logs it, so no other test can take it in between.
     await inst.vsctl([
-      '--', '--id=@m', 'create', 'Manager', `target="ptcp:${port}:127.0.0.1"`, 'inactivity_probe=1000',
+      '--', '--id=@m', 'create', 'Manager', 'target="ptcp:0:127.0.0.1"', 'inactivity_probe=1000',
       '--', 'add', 'Open_vSwitch', '.', 'manager_options', '@m',
     ]);
+    const port = await listeningPort(inst);
     const logs: string[] = [];
     const logger = { debug: (_o: object, msg?: string) => logs.push(msg ?? ''), info: () => undefined, warn: () => undefined, error: () => undefined };
     const c = createOvsdbClient({ endpoints: `tcp:127.0.0.1:${port}`, inactivityProbeMs: 0, logger, reconnect: false });
