@@ -85,6 +85,7 @@ import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
 import { eventually, httpsCall, nodesInSync, readKubeconfig, type ApiResponse } from '../support/vnetd';
 import { ioDelta, mainThreadCpuMs, processCpuMs, processIo, threadCpuDelta, threadCpuMs } from './process-cpu';
+import { startStandInApi } from './stand-in-api';
 
 const G = '/apis/vnet.dev/v1alpha1';
 const ROOT = resolve(__dirname, '..', '..');
@@ -103,6 +104,14 @@ const RESTART = !process.argv.includes('--no-restart');
  */
 const WARMUP = Number(arg('warmup') ?? 0);
 if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new Error(`--warmup must be a whole number, got "${arg('warmup')}"`);
+/**
+ * --client-warmup=K (default 3000): before vnetd's burst, this process's own client code
+ * (the requests, their JSON answers, the watch's line parsing) runs K requests and a watch
+ * of K events against a stand-in API on loopback (stand-in-api.ts), so V8 compiling the
+ * bench's side does not take a core from a freshly started vnetd. vnetd sees none of it.
+ */
+const CLIENT_WARMUP = Number(arg('client-warmup') ?? 3000);
+if (!Number.isInteger(CLIENT_WARMUP) || CLIENT_WARMUP < 0) throw new Error(`--client-warmup must be a whole number, got "${arg('client-warmup')}"`);
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const now = () => performance.now();
 
@@ -464,14 +473,29 @@ let phase = 'start';
 // Reported, not fatal: a rejection nobody awaited inside vnetd must not abort the run (and skip cleanup).
 process.on('unhandledRejection', (e) => out(`  unhandled rejection during ${phase}: ${e instanceof Error ? e.stack : String(e)}`));
 
-interface VnetdProcess {
-  child: ChildProcess;
+/** What the bench's clients talk to: vnetd's API, or the stand-in that warms them. */
+interface ApiSide {
   call(method: string, path: string, body?: unknown): Promise<ApiResponse>;
   /**
    * Streams a watch (as `kubectl wait` follows one) to onEvent; done resolves when onEvent
    * returns true, and rejects if the stream ends or stop() is called before that.
    */
   watch(path: string, query: Query, onEvent: (event: { type: string; object: Obj }) => boolean): { done: Promise<void>; stop(): void };
+}
+
+interface VnetdProcess extends ApiSide {
+  child: ChildProcess;
+}
+
+/** ApiSide.watch over an ApiClient. */
+function watchThrough(api: ApiClient): ApiSide['watch'] {
+  return (path, query, onEvent) => {
+    const w = api.watch<Obj>(path, query, onEvent);
+    const done = w.done.then((how) => {
+      if (how !== 'satisfied') throw new Error(`watch ${path}: ${how} before its condition held`);
+    });
+    return { done, stop: w.stop };
+  };
 }
 
 let vnetdRuns = 0;
@@ -518,13 +542,7 @@ async function startVnetdProcess(dataDir: string, mode: VnetdMode = 'all-in-one'
   return {
     child,
     call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }),
-    watch: (path, query, onEvent) => {
-      const w = api.watch<Obj>(path, query, onEvent);
-      const done = w.done.then((how) => {
-        if (how !== 'satisfied') throw new Error(`watch ${path}: ${how} before its condition held`);
-      });
-      return { done, stop: w.stop };
-    },
+    watch: watchThrough(api),
   };
 }
 
@@ -584,7 +602,7 @@ function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
 }
 
 /** v.call that throws on an error status; resolves with the answer's JSON. */
-function mustCall(v: VnetdProcess) {
+function mustCall(v: ApiSide) {
   return async (method: string, path: string, body?: unknown) => {
     const r = await v.call(method, path, body);
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
@@ -607,7 +625,7 @@ async function eachClient(k: number, f: (i: number) => Promise<unknown>): Promis
  * current revision (as `kubectl wait` does): polling a list of N objects every few ms would
  * load vnetd with O(N) work per poll, more than realizing the ports costs at N=3000.
  */
-async function watchAllReady(v: VnetdProcess, ports: string, k: number): Promise<{ done: Promise<void>; stop(): void; revision: string }> {
+async function watchAllReady(v: ApiSide, ports: string, k: number): Promise<{ done: Promise<void>; stop(): void; revision: string }> {
   const revision = ((await v.call('GET', ports)).json as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion ?? '0';
   const ready = new Set<string>();
   const w = v.watch(ports, { resourceVersion: revision }, (ev) => {
@@ -644,6 +662,28 @@ async function warmUp(v: VnetdProcess, ns: string, total: number, n: number, ifi
   out(`  ${side} N=${n}: warm-up, ${total} ports realized and deleted in ${rounds} round(s): ${(now() - t0).toFixed(0)} ms`);
 }
 
+/** --client-warmup: this process's client code, warmed against a stand-in API (vnetd untouched). */
+async function warmClients(k: number, side: string, n: number): Promise<void> {
+  const t0 = now();
+  const cpu0 = process.cpuUsage();
+  const stand = await startStandInApi(k);
+  try {
+    const api = new ApiClient({ server: stand.server, ca: stand.ca, token: 'stand-in', insecure: false, contextName: 'stand-in', source: 'stand-in' });
+    const v: ApiSide = {
+      call: (method, path, body) => httpsCall(stand.server, stand.ca, method, path, body, { defaultToken: 'stand-in' }),
+      watch: watchThrough(api),
+    };
+    const ports = `${G}/namespaces/bench/virtualports`;
+    const allReady = await watchAllReady(v, ports, k);
+    await eachClient(k, (i) => mustCall(v)('POST', ports, { metadata: { name: `p${i}` }, spec: { network: 'net', node: `hv${(i % 2) + 1}`, interfaceId: `stand-in-p${i}` } }));
+    await allReady.done;
+  } finally {
+    await stand.close();
+  }
+  const cpu = process.cpuUsage(cpu0);
+  out(`  ${side} N=${n}: this bench's clients warmed on a stand-in API (${k} requests, ${k} watch events): ${(now() - t0).toFixed(0)} ms, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms of its CPU`);
+}
+
 /** vnetd's side of one N: all-in-one, or (agents) a controller and one agent per hypervisor. */
 async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Result> {
   const side = mode === 'agents' ? 'agents' : 'vnetd';
@@ -676,6 +716,7 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     const hvs = bed.hypervisors.map((h) => h.name);
 
     if (WARMUP > 0) await warmUp(v, ns, WARMUP, n, ifid, hvs, side);
+    if (CLIENT_WARMUP > 0) await warmClients(CLIENT_WARMUP, side, n);
 
     // Realize N ports. Realized = every port Ready, followed on a watch from before the first request.
     const allReady = await watchAllReady(v, `${G}/namespaces/${ns}/virtualports`, n);
