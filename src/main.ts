@@ -22,7 +22,14 @@ async function start(argv: string[]): Promise<Running | undefined> {
   }
   if (cmd.kind === 'agent') {
     const { startAgent } = await import('./agent/agent');
-    return startAgent(cmd.options);
+    const agent = await startAgent(cmd.options);
+    // Superseded by a newer agent for the same node: not a failure of this one, so exit 0
+    // (systemd's Restart=on-failure leaves it stopped instead of taking the node back).
+    void agent.fenced.then((reason) => {
+      process.stderr.write(`vnetd agent: stopped, fenced off by a newer agent for node ${cmd.options.node}: ${reason}\n`);
+      process.exit(0);
+    });
+    return agent;
   }
   const config = loadConfig(process.env, cmd.kind);
   return startVnetd(config, { role: cmd.kind });

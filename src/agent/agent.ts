@@ -31,11 +31,17 @@ import { ApiClient } from './api-client';
 import { ApiStore } from './api-store';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from './node-scope';
 import { AgentStatusReporter } from './agent-status-reporter';
+import { claimHolder, claimNode } from './node-claim';
 
 export interface RunningAgent {
   logger: Logger;
-  chassis: ChassisManager;
-  pipeline: PipelineReconciler;
+  /** Resolves with the generation once the agent has claimed its node and started programming it. */
+  claimed: Promise<bigint | undefined>;
+  /**
+   * Resolves, with the reason, when a newer agent for the same node has fenced this one off
+   * its switch or database; the agent has stopped by then. Never resolves otherwise.
+   */
+  fenced: Promise<string>;
   close(): Promise<void>;
 }
 
@@ -45,9 +51,49 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log);
   const objects = new ObjectStore(kv);
   const reporter = new AgentStatusReporter(objects, o.node, log);
+  let closing: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (closing = r));
+  let fence: (reason: string) => void = () => undefined;
+  const fenced = new Promise<string>((r) => (fence = r));
+  let work: AgentWork | undefined;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    closing();
+    await claimed.catch(() => undefined);
+    await work?.stop();
+    await reporter.stop();
+    await kv.close();
+  };
+  const onFenced = (reason: string) => {
+    if (closed) return;
+    log.error({ event: 'agent.fenced', node: o.node, reason }, `another vnetd agent for node ${o.node} has taken over its switch (${reason}); this one stops`);
+    void close().then(() => fence(reason));
+  };
+  const claimed = claimNode(objects, o.node, claimHolder(), log, { stopped }).then(async (generation) => {
+    if (generation === undefined || closed) return undefined;
+    work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced });
+    log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb, generation: generation.toString() }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
+    return generation;
+  });
+  claimed.catch((err: unknown) => log.error({ event: 'agent.start_failed', node: o.node, err }, 'the agent could not claim its node or start programming it'));
+  return { logger: log, claimed, fenced, close };
+}
+
+interface AgentWork {
+  stop(): Promise<void>;
+}
+
+/** The chassis layer, the fast path and the pipeline for one node, claimed as `generation`. */
+async function startAgentWork(
+  o: AgentCommand,
+  c: { objects: ObjectStore; kv: NodeScopedStore; reporter: AgentStatusReporter; log: Logger; generation: bigint; onFenced: (reason: string) => void },
+): Promise<AgentWork> {
+  const { objects, kv, reporter, log, generation } = c;
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
   const informers = new SharedInformers(kv, log.child({ component: 'informers' }));
-  const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb } });
+  const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb }, generation, onFenced: (_node, e) => c.onFenced(e.message) });
   // The fast path runs where the node's interfaces are: on the agent, in its own netns
   // (Node spec.fastPath, or VNETD_FASTPATH=1 for every node).
   const fastPath = new FastPathNodes({ objects, logger: log, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
@@ -58,6 +104,9 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     workers: o.workers,
     informers,
     openflowLanes: o.openflowLanes,
+    // The switch's master role, claimed with the generation (no lanes then: see FlowTableManagerOptions.generationId).
+    openflowGeneration: generation,
+    onFenced: (_node, e) => c.onFenced(e.message),
     node: o.node,
     fastPath,
     readiness: 'off',
@@ -69,21 +118,12 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   // Both built before either starts: each sees the first lists as they happen.
   await chassis.start();
   await pipeline.start();
-  log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
-  let closed = false;
   return {
-    logger: log,
-    chassis,
-    pipeline,
-    async close() {
-      if (closed) return;
-      closed = true;
+    async stop() {
       await pipeline.stop();
       await fastPath.stop();
       await chassis.stop();
       informers.stop();
-      await reporter.stop();
-      await kv.close();
     },
   };
 }
