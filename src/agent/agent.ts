@@ -104,7 +104,7 @@ async function startAgentWork(
     workers: o.workers,
     informers,
     openflowLanes: o.openflowLanes,
-    // The switch's master role, claimed with the generation (no lanes then: see FlowTableManagerOptions.generationId).
+    // The switch's master role, claimed with the generation (see FlowTableManagerOptions.generationId).
     openflowGeneration: generation,
     onFenced: (_node, e) => c.onFenced(e.message),
     node: o.node,

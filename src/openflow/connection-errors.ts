@@ -40,6 +40,14 @@ export class OpenFlowBundleError extends OpenFlowRequestError {
   }
 }
 
+/** A bundle's beforeCommit said no: it was discarded, nothing of it applied. */
+export class BundleWithheldError extends Error {
+  override readonly name = 'BundleWithheldError';
+  constructor(readonly bundleId: number) {
+    super(`bundle ${bundleId} withheld before its commit and discarded`);
+  }
+}
+
 /** The connection is down, closed, or failed the handshake. */
 export class OpenFlowConnectionError extends Error {
   override readonly name = 'OpenFlowConnectionError';

@@ -3,6 +3,7 @@ import { Server, Socket } from 'node:net';
 import { OFP13_VERSION, OFPMPF_MORE } from './constants';
 import {
   BundleFailure,
+  BundleWithheldError,
   OpenFlowBundleError,
   OpenFlowConnectionError,
   OpenFlowRequestError,
@@ -50,6 +51,13 @@ type Events = {
   disconnected: [Error | undefined];
 };
 
+export interface BundleOptions {
+  /** Bundle flags (default atomic). */
+  flags?: number;
+  /** Asked after every add was accepted, just before the commit: false discards the bundle. */
+  beforeCommit?: () => Promise<boolean>;
+}
+
 export interface OpenFlowConnection {
   readonly connected: boolean;
   /**
@@ -73,8 +81,12 @@ export interface OpenFlowConnection {
   barrier(): Promise<void>;
   multipart(body: MultipartRequestBody): Promise<MultipartReplyBody>;
   dumpFlows(selector?: Partial<FlowStatsSelector>): Promise<FlowStats[]>;
-  /** All-or-nothing: open, add, commit; rejects with OpenFlowBundleError. */
-  bundle(msgs: readonly Outgoing[], opts?: { flags?: number }): Promise<void>;
+  /**
+   * All-or-nothing: open, add, commit; rejects with OpenFlowBundleError. beforeCommit, when
+   * given, is asked once every add has been accepted: false discards the bundle instead of
+   * committing it (BundleWithheldError).
+   */
+  bundle(msgs: readonly Outgoing[], opts?: BundleOptions): Promise<void>;
   close(): Promise<void>;
   on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
   off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
@@ -309,7 +321,7 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     return body.kind === 'flow' ? body.flows : [];
   }
 
-  async bundle(msgs: readonly Outgoing[], opts: { flags?: number } = {}): Promise<void> {
+  async bundle(msgs: readonly Outgoing[], opts: BundleOptions = {}): Promise<void> {
     this.requireConnected();
     const bundleId = this.nextBundleId++;
     const flags = opts.flags ?? BundleFlags.ATOMIC;
@@ -343,6 +355,8 @@ class Connection extends EventEmitter implements OpenFlowConnection {
       await this.request({ type: 'barrier_request' });
       await opened;
       const barrierMs = performance.now() - t0;
+      // Withheld: the catch below discards it, as for any failure before the commit.
+      if (range.errors.length === 0 && opts.beforeCommit && !(await opts.beforeCommit())) throw new BundleWithheldError(bundleId);
       if (range.errors.length === 0) await this.request(control('commit_request'));
       this.log.debug({ event: 'openflow.bundle', bundleId, adds: msgs.length, committed: range.errors.length === 0, barrierMs: +barrierMs.toFixed(1), ms: +(performance.now() - t0).toFixed(1) }, 'openflow: bundle done');
     } catch (e) {

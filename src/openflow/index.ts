@@ -44,5 +44,5 @@ export { formatAction, formatActions, formatInstructions } from './format/action
 export { MessageFramer } from './framing';
 export { createConnection, listen } from './connection';
 export type { OpenFlowConnection, ConnectionOptions, OpenFlowListener } from './connection';
-export { OpenFlowRequestError, OpenFlowBundleError, OpenFlowConnectionError, OpenFlowTimeoutError } from './connection-errors';
+export { BundleWithheldError, OpenFlowRequestError, OpenFlowBundleError, OpenFlowConnectionError, OpenFlowTimeoutError } from './connection-errors';
 export type { BundleFailure } from './connection-errors';

@@ -453,11 +453,30 @@ describe('FlowTableManager (fake switch)', () => {
       expect(b.m.fenced).toBeUndefined();
     });
 
-    it('refuses lanes with a generation: only one connection can be the master', async () => {
-      const main = createConnection(sw.target);
-      const lane = createConnection(sw.target);
-      conns.push(main, lane);
-      expect(() => createFlowTableManager(main, { generationId: 1n, lanes: [lane] })).toThrow(/lanes cannot be fenced/);
+    it('lanes with a generation commit only while the main connection is still the master, told or not', async () => {
+      // A switch that does not announce demotions: the old master must ask before its lanes commit.
+      await sw.close();
+      sw = await startFakeSwitch({ roleStatus: false });
+      const owners = (ids: number[], out: number) => ids.map((id) => ({ owner: owner(PORT, id), flows: [flow(0, id, out), flow(1, id, out), flow(2, id, out)], groups: [] as DesiredGroup[] }));
+      const ids = Array.from({ length: 40 }, (_, i) => i + 1); // 120 flow_mods: 3 lanes' worth
+      const a = createFlowTableManager(await openConn(), { round: 1, generationId: 5n, lanes: [await openConn(), await openConn(), await openConn()] });
+      managers.push(a);
+      await a.start();
+      expect(await a.apply(owners(ids, 1))).toMatchObject({ sent: true, flowMods: 120 });
+      expect(sw.committed.length).toBeGreaterThan(1); // spread over lanes
+      expect(sw.flows.size).toBe(120);
+      // A newer master takes the switch (its full sync removes what it does not want); the old one is not told.
+      const b = await connect({ round: 1, generationId: 6n });
+      expect(sw.flows.size).toBe(0);
+      const bundles = sw.committed.length;
+      expect(a.fenced).toBeUndefined();
+      const r = await a.apply(owners(ids, 2));
+      // The main connection's bundle is refused as a slave's, the lanes' are withheld: nothing applied.
+      expect(r.sent).toBe(false);
+      expect(sw.committed).toHaveLength(bundles);
+      expect(sw.flows.size).toBe(0);
+      expect(a.fenced).toMatchObject({ generationId: 5n, switchGenerationId: 6n });
+      expect(b.fenced).toBeUndefined();
     });
   });
 });

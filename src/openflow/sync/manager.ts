@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { OpenFlowBundleError, OpenFlowConnectionError, OpenFlowRequestError } from '../connection-errors';
+import { BundleWithheldError, OpenFlowBundleError, OpenFlowConnectionError, OpenFlowRequestError } from '../connection-errors';
 import type { OpenFlowConnection, OpenFlowLogger } from '../connection';
 import { BundleFlags } from '../messages/bundle';
 import type { FlowModMessage } from '../messages/flow-mod';
@@ -72,9 +72,12 @@ export interface FlowTableManagerOptions {
    * (OFPRRFC_STALE), and a newer leader's claim demotes this connection to a slave, whose
    * bundles the switch refuses (OFPBRC_IS_SECONDARY). Either way the manager is fenced
    * (FlowTableFencedError, the `fenced` event) and sends nothing more: a leader deposed
-   * while it stalled cannot overwrite its successor's flows. Not with lanes: a switch has one
-   * master, and the equal role OpenFlow gives other connections is not fenced. Absent: no
-   * role request, the connection keeps OpenFlow's default equal role.
+   * while it stalled cannot overwrite its successor's flows. A switch has one master, so
+   * lanes keep OpenFlow's equal role, which the switch does not fence: a lane's bundle is
+   * filled, then committed only once the main connection has answered that it is still
+   * the master (else discarded, and the manager fenced). What is left unfenced is one round
+   * trip: a newer master's claim that the switch handles between that answer and the
+   * lane's commit. Absent: no role request, every connection keeps the equal role.
    */
   generationId?: bigint;
   logger?: OpenFlowLogger;
@@ -202,9 +205,6 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.clock = opts.clock ?? REAL_CLOCK;
     this.lanes = opts.lanes ?? [];
     this.generationId = opts.generationId;
-    if (this.generationId !== undefined && this.lanes.length > 0) {
-      throw new RangeError('lanes cannot be fenced: only one connection to a switch can hold the master role');
-    }
   }
 
   get round(): number | undefined {
@@ -339,14 +339,17 @@ class Manager extends EventEmitter implements FlowTableManager {
         }
       }
     } catch (e) {
-      if (this.generationId !== undefined && refusedAsSlave(e)) {
-        // Nothing of it applied (the switch checks the role before it opens or commits a bundle).
+      const cause = e instanceof LanesPartlyApplied ? e.cause : e;
+      if (this.generationId !== undefined && (cause instanceof BundleWithheldError || refusedAsSlave(cause))) {
+        // Nothing of it applied (the switch checks the role before it opens or commits a
+        // bundle, and a lane's waits for stillMaster), or only lanes committed before a
+        // newer master's claim, whose full sync follows its claim.
         this.stats.bundlesFailed++;
         this.fence('refused bundle', await this.switchGeneration());
         if (prepared) this.desired.commit(prepared);
         return NOT_SENT;
       }
-      if (e instanceof LanesPartlyApplied) {
+      if (e instanceof LanesPartlyApplied && e.cause instanceof OpenFlowBundleError) {
         // Some lanes committed: neither the old nor the new desired state is on the switch.
         // The next operation's full sync puts the old one back; the caller retries.
         this.stats.bundlesFailed++;
@@ -398,6 +401,15 @@ class Manager extends EventEmitter implements FlowTableManager {
     }
   }
 
+  /** Whether the main connection still holds the master role (asked, not assumed); fenced if not. */
+  private async stillMaster(): Promise<boolean> {
+    if (this.fencedBy) return false;
+    const r = await this.conn.request<RoleMessage>({ type: 'role_request', role: 'nochange', generationId: 0n });
+    if (r.role === 'master') return true;
+    this.fence('demoted', r.generationId);
+    return false;
+  }
+
   /** The switch's master generation, asked without changing our role; undefined if it does not answer. */
   private async switchGeneration(): Promise<bigint | undefined> {
     try {
@@ -441,7 +453,10 @@ class Manager extends EventEmitter implements FlowTableManager {
     }
     const parts = lanes.map((): FlowModMessage[] => []);
     for (const m of [...plan.flowAdds, ...plan.flowModifies, ...plan.flowDeletes]) parts[laneOf(m.cookie, lanes.length)]!.push(m);
-    const results = await Promise.allSettled(parts.map((msgs, i) => (msgs.length ? lanes[i]!.bundle(msgs, { flags: BUNDLE_FLAGS }) : Promise.resolve())));
+    // Lanes other than the main connection are not fenced by the switch: with a generation,
+    // each commits only after the main connection says it is still the master.
+    const fenced = this.generationId !== undefined ? { beforeCommit: () => this.stillMaster() } : {};
+    const results = await Promise.allSettled(parts.map((msgs, i) => (msgs.length ? lanes[i]!.bundle(msgs, { flags: BUNDLE_FLAGS, ...(lanes[i] === this.conn ? {} : fenced) }) : Promise.resolve())));
     this.stats.bundlesCommitted += results.filter((r, i) => r.status === 'fulfilled' && parts[i]!.length > 0).length;
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw partlyApplied(failed.reason);
@@ -455,16 +470,16 @@ class Manager extends EventEmitter implements FlowTableManager {
   }
 }
 
-/** A lane's bundle was rejected while others may have committed (FlowSyncError.partial). */
+/** A lane's bundle was rejected or withheld while others may have committed (FlowSyncError.partial). */
 class LanesPartlyApplied extends Error {
-  constructor(override readonly cause: OpenFlowBundleError) {
+  constructor(override readonly cause: OpenFlowBundleError | BundleWithheldError) {
     super(cause.message);
   }
 }
 
-/** A rejected bundle once some lanes have committed: LanesPartlyApplied; anything else as it is. */
+/** A rejected or withheld bundle once some lanes have committed: LanesPartlyApplied; anything else as it is. */
 function partlyApplied(e: unknown): unknown {
-  return e instanceof OpenFlowBundleError ? new LanesPartlyApplied(e) : e;
+  return e instanceof OpenFlowBundleError || e instanceof BundleWithheldError ? new LanesPartlyApplied(e) : e;
 }
 
 /** A flow table manager for one switch connection. Call start() once. */

@@ -112,7 +112,16 @@ function applyGroupMod(m: GroupModMessage, groups: Map<number, GroupDesc>): void
   else groups.set(m.groupId, { groupId: m.groupId, groupType: m.groupType, buckets: m.buckets });
 }
 
-export async function startFakeSwitch(): Promise<FakeSwitch> {
+export interface FakeSwitchOptions {
+  /**
+   * Tell a demoted master at once (ONFT_ROLE_STATUS), as OVS does; default true. False is a
+   * switch that does not, or a role status still on its way: the old master learns of its
+   * demotion only when it asks or is refused.
+   */
+  roleStatus?: boolean;
+}
+
+export async function startFakeSwitch(opts: FakeSwitchOptions = {}): Promise<FakeSwitch> {
   let flows = new Map<string, FlowStats>();
   let groups = new Map<number, GroupDesc>();
   const committed: OfMessage[][] = [];
@@ -142,7 +151,7 @@ export async function startFakeSwitch(): Promise<FakeSwitch> {
         for (const other of sessions.values()) {
           if (other.role !== 'master') continue;
           other.role = 'slave';
-          other.send({ type: 'role_status', xid: 0, role: 'slave', reason: 'master_request', generationId: generationId ?? 0n });
+          if (opts.roleStatus !== false) other.send({ type: 'role_status', xid: 0, role: 'slave', reason: 'master_request', generationId: generationId ?? 0n });
         }
       }
       session.role = m.role;

@@ -149,8 +149,8 @@ export interface PipelineReconcilerOptions {
   nodeBundleMaxIntervalMs?: number;
   /**
    * Extra OpenFlow connections per node that large incremental changes are spread over
-   * (FlowTableManagerOptions.lanes); default 3, 0 for one connection. None with
-   * openflowGeneration: only one connection to a switch can be its master.
+   * (FlowTableManagerOptions.lanes); default 3, 0 for one connection. With
+   * openflowGeneration a lane commits only while the main connection is still the master.
    */
   openflowLanes?: number;
   /**
@@ -856,7 +856,7 @@ export class PipelineReconciler {
       createConnection(dial, { logger: this.log.child(lane === undefined ? { node: name } : { node: name, lane }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const conn = connect();
     const generationId = this.opts.openflowGeneration;
-    const lanes = Array.from({ length: generationId === undefined ? (this.opts.openflowLanes ?? DEFAULT_OPENFLOW_LANES) : 0 }, (_, i) => {
+    const lanes = Array.from({ length: this.opts.openflowLanes ?? DEFAULT_OPENFLOW_LANES }, (_, i) => {
       const lane = connect(i + 1);
       // Lanes only carry flow_mods: no packet_in (health probes' answers), port status or flow removed copies.
       lane.on('connected', () => void lane.send({ type: 'set_async', packetInMask: [0, 0], portStatusMask: [0, 0], flowRemovedMask: [0, 0] }).catch(() => undefined));
