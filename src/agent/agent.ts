@@ -22,6 +22,7 @@
  */
 import pino, { type Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
+import { readRecordedGeneration } from '../chassis/ovsdb-fence';
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { SharedInformers } from '../reconcile/shared-informers';
@@ -71,12 +72,14 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     log.error({ event: 'agent.fenced', node: o.node, reason }, `another vnetd agent for node ${o.node} has taken over its switch (${reason}); this one stops`);
     void close().then(() => fence(reason));
   };
-  const claimed = claimNode(objects, o.node, claimHolder(), log, { stopped }).then(async (generation) => {
-    if (generation === undefined || closed) return undefined;
-    work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced });
-    log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb, generation: generation.toString() }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
-    return generation;
-  });
+  const claimed = recordedGeneration(o.ovsdb, log, stopped)
+    .then((recorded) => (recorded === 'stopped' ? undefined : claimNode(objects, o.node, claimHolder(), log, { recorded, stopped })))
+    .then(async (generation) => {
+      if (generation === undefined || closed) return undefined;
+      work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced });
+      log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb, generation: generation.toString() }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
+      return generation;
+    });
   claimed.catch((err: unknown) => log.error({ event: 'agent.start_failed', node: o.node, err }, 'the agent could not claim its node or start programming it'));
   return { logger: log, claimed, fenced, close };
 }
@@ -86,6 +89,21 @@ interface AgentWork {
 }
 
 /** The chassis layer, the fast path and the pipeline for one node, claimed as `generation`. */
+/** The generation the node's database records, waiting (retrying every second) while it cannot be read. */
+async function recordedGeneration(ovsdb: string, log: Logger, stopped: Promise<void>): Promise<bigint | undefined | 'stopped'> {
+  let done = false;
+  void stopped.then(() => (done = true));
+  for (let attempt = 1; !done; attempt++) {
+    try {
+      return await readRecordedGeneration(ovsdb, log.child({ component: 'claim' }));
+    } catch (err) {
+      if (attempt === 1) log.warn({ event: 'agent.ovsdb_unreachable', ovsdb, err: (err as Error).message }, `cannot read the node's database at ${ovsdb} yet; retrying every second`);
+      await Promise.race([new Promise((r) => setTimeout(r, 1000)), stopped]);
+    }
+  }
+  return 'stopped';
+}
+
 async function startAgentWork(
   o: AgentCommand,
   c: { objects: ObjectStore; kv: NodeScopedStore; reporter: AgentStatusReporter; log: Logger; generation: bigint; onFenced: (reason: string) => void },

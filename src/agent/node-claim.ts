@@ -1,12 +1,15 @@
 /**
- * An agent's generation: before it programs anything, the agent records itself in its
- * NodeRealization's status.agent, and the resourceVersion of that write is its generation.
- * Store revisions only rise, so an agent started later for the same node holds a higher
- * one, and a controller elected later (whose generation is its election key's revision,
- * leader-generation.ts) does too when the store is etcd. The agent then claims its
- * node's switch and database with it (the fencing the controllers use): a second agent
- * for the same node, by mistake or during a surging rolling update, fences the first off
- * the switch, and the first stops instead of undoing the second's work.
+ * An agent's generation. Before it programs anything, the agent reads the generation its
+ * node's database records (external_ids:vnetd-generation), then claims the node in its
+ * NodeRealization (status.agent) with a generation above three things: the one claimed
+ * there before, the one the database records, and the object's resourceVersion (so it is
+ * above any controller generation of an earlier etcd revision too). The write is a
+ * compare-and-set, so two agents claiming at once get different generations and the later
+ * one the higher. The agent then claims the switch and the database with it (the fencing
+ * the controllers use): a second agent for the same node, by mistake or during a surging
+ * rolling update, fences the first off the switch, and the first stops instead of
+ * undoing the second's work. Counting from the database as well as the store keeps a
+ * store restored from an old backup, or created anew, from leaving every agent fenced.
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -15,6 +18,8 @@ import { NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
 export interface NodeClaimOptions {
+  /** The generation the node's database records (readRecordedGeneration), if any. */
+  recorded?: bigint;
   /** Between reads while the NodeRealization does not exist yet (the controller's leader creates it with the Node). */
   retryMs?: number;
   /** Resolves when the claim should be given up (the agent is closing). */
@@ -24,9 +29,13 @@ export interface NodeClaimOptions {
 /** Who claims: stable for a process, readable by an operator. */
 export const claimHolder = (): string => `${hostname()}/${process.pid}`;
 
+const parseGeneration = (s: string | undefined): bigint => (s !== undefined && /^\d{1,20}$/.test(s) ? BigInt(s) : 0n);
+
+const max = (...xs: bigint[]): bigint => xs.reduce((a, b) => (b > a ? b : a), 0n);
+
 /**
- * Records `holder` as the node's agent; resolves with the write's resourceVersion (the
- * generation), or undefined if stopped first. Waits while the NodeRealization is missing.
+ * Records `holder` as the node's agent; resolves with its generation, or undefined if
+ * stopped first. Waits while the NodeRealization is missing.
  */
 export async function claimNode(objects: ObjectStore, node: string, holder: string, log: Logger, o: NodeClaimOptions = {}): Promise<bigint | undefined> {
   let stopped = false;
@@ -37,13 +46,16 @@ export async function claimNode(objects: ObjectStore, node: string, holder: stri
       NODE_REALIZATIONS,
       undefined,
       node,
-      (cur) => ({ ...cur, status: { ...(cur.status ?? {}), agent: { holder, claimTime: new Date().toISOString() } } }),
+      (cur) => {
+        const generation = max(parseGeneration(cur.status?.agent?.generation), o.recorded ?? 0n, parseGeneration(cur.metadata.resourceVersion)) + 1n;
+        return { ...cur, status: { ...(cur.status ?? {}), agent: { holder, claimTime: new Date().toISOString(), generation: generation.toString() } } };
+      },
       { subresource: 'status' },
     );
-    if (claimed) {
-      const generation = BigInt(claimed.object.metadata.resourceVersion!);
-      log.info({ event: 'agent.claimed', node, holder, generation: generation.toString() }, `claimed node ${node} as generation ${generation}`);
-      return generation;
+    const generation = claimed?.object.status?.agent?.generation;
+    if (generation !== undefined) {
+      log.info({ event: 'agent.claimed', node, holder, generation }, `claimed node ${node} as generation ${generation}`);
+      return BigInt(generation);
     }
     if (!waitingLogged) {
       waitingLogged = true;

@@ -7,7 +7,7 @@
  * writes change nothing. OVSDB conditions cannot compare strings as numbers, so the claim
  * is a compare-and-set of the whole external_ids column as the replica shows it.
  */
-import { TimedOut, TransactionError, cond, type Operation, type OperationBuilder } from '../ovsdb';
+import { TimedOut, TransactionError, cond, createOvsdbClient, type Operation, type OperationBuilder, type OvsdbLogger } from '../ovsdb';
 import type { OpenVSwitch, OpenVSwitchModel } from '../ovsdb/models/open_vswitch';
 
 export const GENERATION_KEY = 'vnetd-generation';
@@ -47,4 +47,23 @@ export function guardOp(ops: OperationBuilder<OpenVSwitchModel>, ovsUuid: string
 /** The transaction failed on its first op, a wait: the guard or the claim's compare. */
 export function failedFirstWait(e: unknown): boolean {
   return e instanceof TransactionError && e.first instanceof TimedOut && e.first.index === 0;
+}
+
+/**
+ * The generation recorded in a hypervisor's database, read once over a connection of its
+ * own (undefined: none recorded). Throws if the database cannot be reached or read.
+ */
+export async function readRecordedGeneration(endpoint: string, logger: OvsdbLogger, connectTimeoutMs = 3000): Promise<bigint | undefined> {
+  const client = createOvsdbClient<OpenVSwitchModel>({ endpoints: endpoint, logger, connectTimeoutMs, reconnect: false });
+  try {
+    await client.connect();
+    const [result] = await client.transact(client.ops.select('Open_vSwitch', [], ['external_ids']));
+    const rows = (result as { rows?: Array<{ external_ids?: unknown }> } | undefined)?.rows ?? [];
+    const ids = rows[0]?.external_ids;
+    // external_ids comes as an OVSDB map: ["map", [[key, value], ...]].
+    const pairs = Array.isArray(ids) && ids[0] === 'map' && Array.isArray(ids[1]) ? (ids[1] as Array<[string, string]>) : [];
+    return generationIn({ external_ids: Object.fromEntries(pairs) } as OpenVSwitch);
+  } finally {
+    await client.close();
+  }
 }

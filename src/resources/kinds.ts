@@ -200,8 +200,8 @@ export type HypervisorNode = KubeObject<NodeSpec, NodeStatus>;
  * agents program the nodes; the agent writes its status.
  */
 export interface NodeRealizationStatus {
-  /** The agent programming the node, as it claimed it; that write's resourceVersion is its generation. */
-  agent?: { holder?: string; claimTime?: string };
+  /** The agent programming the node, as it claimed it (node-claim.ts). */
+  agent?: { holder?: string; claimTime?: string; generation?: string };
   /** Object uid -> the version the pipeline compiled and the node installed. */
   realized?: Record<string, string>;
   /** How many entries realized has (a printer column). */

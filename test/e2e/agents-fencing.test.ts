@@ -1,15 +1,17 @@
 /**
  * Two agents for one node (a mistake, or a rolling update that surges): the newer one
  * takes the switch over and the older one stops, instead of the two undoing each other's
- * flows. Each agent's generation is the store revision of its claim in the node's
- * NodeRealization (status.agent); it claims the switch's OpenFlow master role and the
- * database's vnetd-generation with it. Proves, with a 10 ms ping between two VMs of the
+ * flows. Each agent claims the node in its NodeRealization (status.agent) with a
+ * generation above the previous claim's and the switch's, and claims the switch's
+ * OpenFlow master role and the database's vnetd-generation with it. Proves, with a 10 ms ping between two VMs of the
  * node running throughout, that:
  *  - the second agent's generation is higher, it is recorded in the hypervisor's database,
  *    and the first agent reports itself fenced and stops;
  *  - the takeover loses no packet and leaves the flows in place (same cookie round, none
  *    re-added);
- *  - the new agent programs what comes next (a new port becomes Ready and answers pings).
+ *  - the new agent programs what comes next (a new port becomes Ready and answers pings);
+ *  - a switch that has seen a generation far above the store's (a store restored from an
+ *    old backup) does not leave the next agent fenced: it counts from the switch's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startAgent, type RunningAgent } from '../../src/agent/agent';
@@ -82,7 +84,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     const fencedMs = performance.now() - t0;
     await eventually(async () => (await recorded()) === secondGeneration.toString(), 10_000, 50);
     const claim = ((await api.call('GET', `${G}/noderealizations/hv1`)) as NodeRealization).status?.agent;
-    expect(claim).toEqual({ holder: expect.stringMatching(/\/\d+$/), claimTime: expect.any(String) });
+    expect(claim).toEqual({ holder: expect.stringMatching(/\/\d+$/), claimTime: expect.any(String), generation: secondGeneration.toString() });
 
     // The new agent programs what comes next.
     const late = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'c' }, spec: { network: 'net', node: 'hv1', interfaceId: c.ifaceId, mac: c.mac } })) as { spec: { ips: string[] } };
@@ -102,5 +104,18 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     expect(sent).toBe(COUNT);
     expect(sent - received).toBe(0);
     expect(roundsAfter).toEqual(roundsBefore);
+
+    // The switch has seen a generation far above the store's (the store restored from an
+    // old backup, or created anew): the next agent counts from the switch's, and programs.
+    await second.close();
+    const far = 1_000_000_000_000n;
+    await hv.ovs.vsctl(['set', 'Open_vSwitch', '.', `external_ids:vnetd-generation=${far}`]);
+    const third = await newAgent();
+    const thirdGeneration = (await third.claimed)!;
+    expect(thirdGeneration).toBeGreaterThan(far);
+    await eventually(async () => (await recorded()) === thirdGeneration.toString(), 10_000, 50);
+    const d = await api.vmFor(bed, ns, 'net', 'd', 'hv1', { vmName: 'fd' });
+    await eventually(() => d.vm.exec(['ping', '-c', '1', '-W', '1', a.port.spec!.ips![0]!]).then(() => true, () => false), 10_000, 100);
+    log(`after the switch recorded ${far}: the next agent claimed ${thirdGeneration} and programmed a new port (Ready ${d.readyMs.toFixed(0)} ms after its POST)`);
   }, 120_000);
 });
