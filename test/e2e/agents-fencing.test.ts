@@ -85,6 +85,11 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     await eventually(async () => (await recorded()) === secondGeneration.toString(), 10_000, 50);
     const claim = ((await api.call('GET', `${G}/noderealizations/hv1`)) as NodeRealization).status?.agent;
     expect(claim).toEqual({ holder: expect.stringMatching(/\/\d+$/), claimTime: expect.any(String), generation: secondGeneration.toString() });
+    // What `kubectl get noderealizations` shows: who programs the node, with which generation.
+    const table = (await v.call('GET', `${G}/noderealizations`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' })).json as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
+    const columns = table.columnDefinitions.map((c) => c.name);
+    expect(columns).toEqual(['Name', 'Agent', 'Generation', 'Objects', 'Reported', 'Age']);
+    expect(table.rows[0]!.cells.slice(0, 3)).toEqual(['hv1', claim!.holder, secondGeneration.toString()]);
 
     // The new agent programs what comes next.
     const late = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'c' }, spec: { network: 'net', node: 'hv1', interfaceId: c.ifaceId, mac: c.mac } })) as { spec: { ips: string[] } };
