@@ -29,6 +29,12 @@ async function start(argv: string[]): Promise<Running | undefined> {
       process.stderr.write(`vnetd agent: stopped, fenced off by a newer agent for node ${cmd.options.node}: ${reason}\n`);
       process.exit(0);
     });
+    // Claiming the node and starting to program it happen after start-up returns (the Node
+    // may not exist yet); a failure there is the process's failure.
+    agent.claimed.catch((err: unknown) => {
+      process.stderr.write(`vnetd agent: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
     return agent;
   }
   const config = loadConfig(process.env, cmd.kind);

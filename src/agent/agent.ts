@@ -88,7 +88,6 @@ interface AgentWork {
   stop(): Promise<void>;
 }
 
-/** The chassis layer, the fast path and the pipeline for one node, claimed as `generation`. */
 /** The generation the node's database records, waiting (retrying every second) while it cannot be read. */
 async function recordedGeneration(ovsdb: string, log: Logger, stopped: Promise<void>): Promise<bigint | undefined | 'stopped'> {
   let done = false;
@@ -104,6 +103,7 @@ async function recordedGeneration(ovsdb: string, log: Logger, stopped: Promise<v
   return 'stopped';
 }
 
+/** The chassis layer, the fast path and the pipeline for one node, claimed as `generation`. */
 async function startAgentWork(
   o: AgentCommand,
   c: { objects: ObjectStore; kv: NodeScopedStore; reporter: AgentStatusReporter; log: Logger; generation: bigint; onFenced: (reason: string) => void },

@@ -24,7 +24,7 @@ export class OvsdbFencedError extends Error {
 }
 
 /** The generation recorded in the row (undefined: none, or not a number vnetd wrote). */
-export function generationIn(ovs: OpenVSwitch | undefined): bigint | undefined {
+export function generationIn(ovs: Pick<OpenVSwitch, 'external_ids'> | undefined): bigint | undefined {
   const v = ovs?.external_ids[GENERATION_KEY];
   return v !== undefined && /^\d{1,20}$/.test(v) ? BigInt(v) : undefined;
 }
@@ -62,7 +62,7 @@ export async function readRecordedGeneration(endpoint: string, logger: OvsdbLogg
     const ids = rows[0]?.external_ids;
     // external_ids comes as an OVSDB map: ["map", [[key, value], ...]].
     const pairs = Array.isArray(ids) && ids[0] === 'map' && Array.isArray(ids[1]) ? (ids[1] as Array<[string, string]>) : [];
-    return generationIn({ external_ids: Object.fromEntries(pairs) } as OpenVSwitch);
+    return generationIn({ external_ids: Object.fromEntries(pairs) });
   } finally {
     await client.close();
   }
