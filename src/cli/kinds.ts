@@ -153,6 +153,8 @@ export const KINDS: readonly KindInfo[] = [
     ...VNET_API,
     namespaced: false,
     columns: [
+      { header: 'AGENT', value: (o) => dash((o.status as NodeRealizationStatus | undefined)?.agent?.holder) },
+      { header: 'GENERATION', value: (o) => dash((o.status as NodeRealizationStatus | undefined)?.agent?.generation), wide: true },
       { header: 'OBJECTS', value: (o) => dash((o.status as NodeRealizationStatus | undefined)?.objects) },
       { header: 'REPORTED', value: (o) => { const t = (o.status as NodeRealizationStatus | undefined)?.reportTime; return t ? `${humanAge(t)} ago` : '-'; } },
       AGE,

@@ -20,6 +20,7 @@ import { startTestbed, type Testbed } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { flowRounds } from '../chaos/chaos-support';
+import { cliRunner } from '../integration/cli-support';
 import { G, joinBed, overlayApi } from './overlay-support';
 
 function log(line: string): void {
@@ -90,6 +91,12 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     const columns = table.columnDefinitions.map((c) => c.name);
     expect(columns).toEqual(['Name', 'Agent', 'Generation', 'Objects', 'Reported', 'Age']);
     expect(table.rows[0]!.cells.slice(0, 3)).toEqual(['hv1', claim!.holder, secondGeneration.toString()]);
+    // And `vnetctl get noderealizations -o wide`.
+    const cli = await cliRunner({ KUBECONFIG: v.kubeconfigPath });
+    const listed = await cli.run(['get', 'noderealizations', '-o', 'wide']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.split('\n')[0]).toMatch(/^NAME\s+AGENT\s+GENERATION\s+OBJECTS/);
+    expect(listed.stdout.split('\n')[1]!.split(/\s+/).slice(0, 3)).toEqual(['hv1', claim!.holder, secondGeneration.toString()]);
 
     // The new agent programs what comes next.
     const late = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'c' }, spec: { network: 'net', node: 'hv1', interfaceId: c.ifaceId, mac: c.mac } })) as { spec: { ips: string[] } };
