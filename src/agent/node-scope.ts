@@ -4,8 +4,7 @@
  *   ports       spec.node=NODE (pinned here) and spec.node= (unpinned: they bind wherever
  *               their interface appears, so every agent must see them)
  *   networks    of those ports that are pinned or bound here: for each such network N,
- *               N itself, N's ports pinned to other nodes (spec.network=N,spec.node!=NODE,
- *               spec.node!=: the tunnels to them; the rest come through the two above) and
+ *               N itself, N's ports (spec.network=N, on any node: the tunnels to them) and
  *               N's load balancers (spec.network=N)
  *   nodes       all (small; remote ports need their node's tunnel IP)
  *
@@ -14,10 +13,9 @@
  * view. Each kind is presented to the informers above as one Store prefix: list returns
  * the union of what the scope's watches hold (once they have all listed, so the first
  * compile is complete and a restarted agent never installs a partial table), watch
- * replays the union's changes after that list, in arrival order. Each port is selected
- * by one watch; one whose node changes moves from one watch to another, whose DELETED and
- * ADDED may come in either order, and stays in view (changed) between them. An object held
- * by two watches is one entry, and leaves the view when the last watch holding it lets go.
+ * replays the union's changes after that list, in arrival order. An object held by two
+ * watches (a pinned port is also its network's port) is one entry; it leaves the view
+ * when the last watch holding it lets go.
  */
 import type { Logger } from 'pino';
 import type { KubeObject } from '../resources/object';
@@ -51,8 +49,6 @@ const LOG_LIMIT = 20_000;
 interface Entry {
   kv: KeyValue<KubeObject>;
   sources: Set<string>;
-  /** Held by no watch for a moment: the one it moved to has yet to deliver it (see drop). */
-  awaiting?: string;
 }
 
 /** One kind as the informers see it. */
@@ -77,43 +73,15 @@ class View {
       return;
     }
     cur.sources.add(source);
-    if (cur.awaiting === source) cur.awaiting = undefined;
-    this.update(cur, kv);
-  }
-
-  private update(cur: Entry, kv: KeyValue<KubeObject>): void {
     if (kv.modRevision <= cur.kv.modRevision) return;
     const prev = cur.kv;
     cur.kv = kv;
     this.emit({ type: 'put', kv, prevKv: prev, created: false });
   }
 
-  /**
-   * A watch lets go of a key. With `movedTo`, the object did not go: it changed so that
-   * another open watch selects it instead (a port pinned to another node), and that
-   * watch's ADDED may come after this DELETED; it stays in view, changed, meanwhile, so
-   * the informers see a move as a modification, not as a delete and a create.
-   */
-  drop(source: string, key: string, deletedAt?: number, movedTo?: { source: string; kv: KeyValue<KubeObject> }): void {
+  drop(source: string, key: string, deletedAt?: number): void {
     const cur = this.entries.get(key);
     if (!cur || !cur.sources.delete(source) || cur.sources.size) return;
-    if (movedTo) {
-      cur.awaiting = movedTo.source;
-      this.update(cur, movedTo.kv);
-      return;
-    }
-    this.remove(key, cur, deletedAt);
-  }
-
-  /** A watch closes: what it held, or was about to, leaves unless another holds it. */
-  release(source: string): void {
-    for (const [key, e] of [...this.entries]) {
-      if (e.sources.has(source)) this.drop(source, key);
-      else if (e.awaiting === source && e.sources.size === 0) this.remove(key, e);
-    }
-  }
-
-  private remove(key: string, cur: Entry, deletedAt?: number): void {
     this.entries.delete(key);
     const at = Math.max(deletedAt ?? 0, cur.kv.modRevision + 1);
     this.emit({ type: 'delete', kv: { ...cur.kv, modRevision: at }, prevKv: cur.kv, created: false });
@@ -150,7 +118,7 @@ export class NodeScopedStore implements Store {
         (ev) => {
           if (this.stopped || this.watches.get(source) !== w) return;
           if (ev.type === 'put') this.view(type).put(source, ev.kv);
-          else this.view(type).drop(source, ev.kv.key, ev.kv.modRevision, this.movedTo(type, source, ev.kv));
+          else this.view(type).drop(source, ev.kv.key, ev.kv.modRevision);
           const mine = this.written.get(ev.kv.key);
           if (mine && (ev.type === 'delete' || ev.kv.modRevision >= mine.kv.modRevision)) this.written.delete(ev.kv.key);
           // News of a refused key: its view moved on (and a deleted one is not read again).
@@ -170,25 +138,8 @@ export class NodeScopedStore implements Store {
     if (!w) return;
     this.watches.delete(source);
     w.stop();
-    this.view(type).release(source);
-  }
-
-  /**
-   * The watch a port's DELETED event hands it to, if it went only out of `source`'s
-   * selection (its node changed) into another open watch's: each port is selected by
-   * exactly one (pinned here, unpinned, or its network's ports pinned elsewhere).
-   */
-  private movedTo(type: StoredType, source: string, kv: KeyValue<KubeObject>): { source: string; kv: KeyValue<KubeObject> } | undefined {
-    if (type !== PORTS) return undefined;
-    const port = kv.value as VirtualPort;
-    const node = port.spec?.node ?? '';
-    const to = node === this.node ? 'ports:pinned' : node === '' ? 'ports:unpinned' : `netports:${port.metadata.namespace}/${port.spec?.network}`;
-    return to !== source && this.watches.has(to) ? { source: to, kv } : undefined;
-  }
-
-  /** The watches holding a key, sorted (tests). */
-  sourcesOf(key: string): string[] {
-    return [...(this.viewOfKey(key)?.entries.get(key)?.sources ?? [])].sort();
+    const view = this.view(type);
+    for (const [key, e] of [...view.entries]) if (e.sources.has(source)) view.drop(source, key);
   }
 
   /** Per port of the pinned and unpinned watches (by source and key): the network it needs here, if any. */
@@ -248,10 +199,7 @@ export class NodeScopedStore implements Store {
           const [namespace, name] = key.split('/') as [string, string];
           this.log.info({ event: 'agent.scope.add', network: key }, 'watching a network this node now needs');
           opened.push(this.open(`net:${key}`, NETWORKS, { namespace, fieldSelector: `metadata.name=${name}` }));
-          // Its ports pinned elsewhere only: those pinned here and the unpinned come through
-          // the two port watches already (each port once: a quarter of the controller's
-          // watch sends in a burst were a port's second copy to its own agent).
-          opened.push(this.open(`netports:${key}`, PORTS, { namespace, fieldSelector: `spec.network=${name},spec.node!=${this.node},spec.node!=` }));
+          opened.push(this.open(`netports:${key}`, PORTS, { namespace, fieldSelector: `spec.network=${name}` }));
           opened.push(this.open(`netlbs:${key}`, LOAD_BALANCERS, { namespace, fieldSelector: `spec.network=${name}` }));
         }
         for (const source of [...this.watches.keys()]) {

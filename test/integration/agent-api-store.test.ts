@@ -128,28 +128,9 @@ describe('an agent watches only what its node needs', () => {
       expect(await names(scoped, LOAD_BALANCERS)).toEqual(['scope/lb-a']);
       expect((await names(scoped, PORTS)).filter((n) => n.startsWith('sel/'))).toEqual(['sel/p0', 'sel/p1']);
 
-      // Each port comes through one watch: the network's watch leaves out the ports pinned here.
-      expect(scoped.sourcesOf(`${typePrefix(PORTS)}scope/a-here`)).toEqual(['ports:pinned']);
-      expect(scoped.sourcesOf(`${typePrefix(PORTS)}scope/a-there`)).toEqual(['netports:scope/a']);
-
       const informer = new Informer<{ metadata: { name: string } }>({ store: scoped, prefix: typePrefix(PORTS), decode: (kv) => kv.value as { metadata: { name: string } }, logger: log });
       informer.start();
       await informer.waitForSync();
-      // A port moving between nodes (a live migration) moves between those watches: the
-      // informer sees it modified, never deleted and created again, whichever watch's event
-      // comes first.
-      const deleted: string[] = [];
-      informer.addEventHandler({ onDelete: (o) => deleted.push(o.metadata.name) });
-      const moveTo = async (node: string) => {
-        const p = await must('GET', `${G}/namespaces/scope/virtualports/a-there`);
-        await must('PUT', `${G}/namespaces/scope/virtualports/a-there`, { ...p, spec: { ...p.spec, node } });
-        const key = `${typePrefix(PORTS)}scope/a-there`;
-        const want = node === 'hv1' ? 'ports:pinned' : 'netports:scope/a';
-        await eventually(async () => (informer.get(key) as { spec?: { node?: string } } | undefined)?.spec?.node === node && scoped.sourcesOf(key).join() === want);
-      };
-      await moveTo('hv1');
-      await moveTo('hv2');
-      expect(deleted).toEqual([]);
       // A port of network b arrives on hv1: b and its ports and load balancers come into view ...
       await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'b-here' }, spec: { network: 'b', node: 'hv1' } });
       await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-there`) !== undefined);
