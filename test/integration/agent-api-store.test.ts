@@ -131,6 +131,18 @@ describe('an agent watches only what its node needs', () => {
       const informer = new Informer<{ metadata: { name: string } }>({ store: scoped, prefix: typePrefix(PORTS), decode: (kv) => kv.value as { metadata: { name: string } }, logger: log });
       informer.start();
       await informer.waitForSync();
+      // A port moving between nodes (a live migration) is seen modified, never deleted and
+      // created again: its network's watch holds it wherever it is pinned.
+      const deleted: string[] = [];
+      informer.addEventHandler({ onDelete: (o) => deleted.push(o.metadata.name) });
+      const moveTo = async (node: string) => {
+        const p = await must('GET', `${G}/namespaces/scope/virtualports/a-there`);
+        await must('PUT', `${G}/namespaces/scope/virtualports/a-there`, { ...p, spec: { ...p.spec, node } });
+        await eventually(async () => (informer.get(`${typePrefix(PORTS)}scope/a-there`) as { spec?: { node?: string } } | undefined)?.spec?.node === node);
+      };
+      await moveTo('hv1');
+      await moveTo('hv2');
+      expect(deleted).toEqual([]);
       // A port of network b arrives on hv1: b and its ports and load balancers come into view ...
       await must('POST', `${G}/namespaces/scope/virtualports`, { metadata: { name: 'b-here' }, spec: { network: 'b', node: 'hv1' } });
       await eventually(async () => informer.get(`${typePrefix(PORTS)}scope/b-there`) !== undefined);
