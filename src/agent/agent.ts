@@ -62,7 +62,9 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     if (closed) return;
     closed = true;
     closing();
-    await claimed.catch(() => undefined);
+    // A start still in progress stops itself at its next step (startAgentWork checks
+    // `closed`); waiting for it is bounded so that SIGTERM cannot hang on a stuck start.
+    await Promise.race([claimed.catch(() => undefined), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
     await work?.stop();
     await reporter.stop();
     await kv.close();
@@ -70,13 +72,16 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const onFenced = (reason: string) => {
     if (closed) return;
     log.error({ event: 'agent.fenced', node: o.node, reason }, `another vnetd agent for node ${o.node} has taken over its switch (${reason}); this one stops`);
-    void close().then(() => fence(reason));
+    void close()
+      .catch((err: unknown) => log.error({ event: 'agent.stop_failed', node: o.node, err }, 'stopping the fenced agent failed'))
+      .finally(() => fence(reason));
   };
   const claimed = recordedGeneration(o.ovsdb, log, stopped)
     .then((recorded) => (recorded === 'stopped' ? undefined : claimNode(objects, o.node, claimHolder(), log, { recorded, stopped })))
     .then(async (generation) => {
       if (generation === undefined || closed) return undefined;
-      work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced });
+      work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced, isClosed: () => closed });
+      if (closed) return undefined;
       log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb, generation: generation.toString() }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
       return generation;
     });
@@ -87,6 +92,9 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
 interface AgentWork {
   stop(): Promise<void>;
 }
+
+/** How long closing waits for a start in progress. */
+const CLOSE_WAIT_MS = 10_000;
 
 /** The generation the node's database records, waiting (retrying every second) while it cannot be read. */
 async function recordedGeneration(ovsdb: string, log: Logger, stopped: Promise<void>): Promise<bigint | undefined | 'stopped'> {
@@ -106,7 +114,7 @@ async function recordedGeneration(ovsdb: string, log: Logger, stopped: Promise<v
 /** The chassis layer, the fast path and the pipeline for one node, claimed as `generation`. */
 async function startAgentWork(
   o: AgentCommand,
-  c: { objects: ObjectStore; kv: NodeScopedStore; reporter: AgentStatusReporter; log: Logger; generation: bigint; onFenced: (reason: string) => void },
+  c: { objects: ObjectStore; kv: NodeScopedStore; reporter: AgentStatusReporter; log: Logger; generation: bigint; onFenced: (reason: string) => void; isClosed: () => boolean },
 ): Promise<AgentWork> {
   const { objects, kv, reporter, log, generation } = c;
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
@@ -133,15 +141,19 @@ async function startAgentWork(
     onDispatched: (counts) => reporter.reportDispatched(counts),
     dispatchReportMs: o.dispatchReportMs,
   });
-  // Both built before either starts: each sees the first lists as they happen.
-  await chassis.start();
-  await pipeline.start();
-  return {
-    async stop() {
-      await pipeline.stop();
-      await fastPath.stop();
-      await chassis.stop();
-      informers.stop();
-    },
+  const stop = async () => {
+    await pipeline.stop();
+    await fastPath.stop();
+    await chassis.stop();
+    informers.stop();
   };
+  // Both built before either starts: each sees the first lists as they happen. Closed (or
+  // fenced by the database) meanwhile: the pipeline must not claim the switch after that.
+  await chassis.start();
+  if (!c.isClosed()) await pipeline.start();
+  if (c.isClosed()) {
+    await stop();
+    return { stop: async () => undefined };
+  }
+  return { stop };
 }

@@ -61,7 +61,9 @@ export async function claimNode(objects: ObjectStore, node: string, holder: stri
       waitingLogged = true;
       log.info({ event: 'agent.waiting_for_node', node }, `waiting for NodeRealization ${node} (the controller's leader creates it once Node ${node} exists)`);
     }
-    await Promise.race([new Promise((r) => setTimeout(r, o.retryMs ?? 500)), o.stopped]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => (timer = setTimeout(r, o.retryMs ?? 500))), o.stopped ?? new Promise(() => undefined)]);
+    clearTimeout(timer);
   }
   return undefined;
 }

@@ -54,7 +54,7 @@ export function failedFirstWait(e: unknown): boolean {
  * own (undefined: none recorded). Throws if the database cannot be reached or read.
  */
 export async function readRecordedGeneration(endpoint: string, logger: OvsdbLogger, connectTimeoutMs = 3000): Promise<bigint | undefined> {
-  const client = createOvsdbClient<OpenVSwitchModel>({ endpoints: endpoint, logger, connectTimeoutMs, reconnect: false });
+  const client = createOvsdbClient<OpenVSwitchModel>({ endpoints: endpoint, logger, connectTimeoutMs, requestTimeoutMs: connectTimeoutMs, reconnect: false });
   try {
     await client.connect();
     const [result] = await client.transact(client.ops.select('Open_vSwitch', [], ['external_ids']));

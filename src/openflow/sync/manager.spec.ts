@@ -478,6 +478,24 @@ describe('FlowTableManager (fake switch)', () => {
       expect(a.fenced).toMatchObject({ generationId: 5n, switchGenerationId: 6n });
       expect(b.fenced).toBeUndefined();
     });
+
+    it('a main connection not claimed again yet (a reconnect) withholds the lanes without fencing; the next sync claims and installs', async () => {
+      const owners = (ids: number[], out: number) => ids.map((id) => ({ owner: owner(PORT, id), flows: [flow(0, id, out), flow(1, id, out), flow(2, id, out)], groups: [] as DesiredGroup[] }));
+      const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+      const a = createFlowTableManager(await openConn(), { round: 1, generationId: 5n, lanes: [await openConn(), await openConn(), await openConn()] });
+      managers.push(a);
+      await a.start();
+      expect(await a.apply(owners(ids, 1))).toMatchObject({ sent: true });
+      // As right after a reconnect: the main connection is equal, nobody else is master.
+      sw.forgetRoles();
+      expect((await a.apply(owners(ids, 2))).sent).toBe(false);
+      expect(a.fenced).toBeUndefined();
+      // The next operation's full sync claims master again and puts the whole change in.
+      expect(await a.resync()).toMatchObject({ sent: true });
+      expect(a.fenced).toBeUndefined();
+      expect(sw.flows.size).toBe(120);
+      expect([...sw.flows.values()].every((f) => JSON.stringify(f.instructions).includes('"port":2'))).toBe(true);
+    });
   });
 });
 

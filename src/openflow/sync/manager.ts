@@ -75,9 +75,10 @@ export interface FlowTableManagerOptions {
    * while it stalled cannot overwrite its successor's flows. A switch has one master, so
    * lanes keep OpenFlow's equal role, which the switch does not fence: a lane's bundle is
    * filled, then committed only once the main connection has answered that it is still
-   * the master (else discarded, and the manager fenced). What is left unfenced is one round
-   * trip: a newer master's claim that the switch handles between that answer and the
-   * lane's commit. Absent: no role request, every connection keeps the equal role.
+   * the master (else discarded, and the manager fenced if it was demoted). What is left
+   * unfenced is the time between that answer and the lane's commit reaching the switch: a
+   * round trip, longer if this process stalls in between. Absent: no role request, every
+   * connection keeps the equal role.
    */
   generationId?: bigint;
   logger?: OpenFlowLogger;
@@ -340,6 +341,14 @@ class Manager extends EventEmitter implements FlowTableManager {
       }
     } catch (e) {
       const cause = e instanceof LanesPartlyApplied ? e.cause : e;
+      if (cause instanceof BundleWithheldError && !this.fencedBy) {
+        // Withheld because the main connection reconnected and is not the master again yet:
+        // what other lanes committed is unknown until the full sync that claims it again.
+        this.stats.bundlesFailed++;
+        this.needFullSync = true;
+        if (prepared) this.desired.commit(prepared);
+        return NOT_SENT;
+      }
       if (this.generationId !== undefined && (cause instanceof BundleWithheldError || refusedAsSlave(cause))) {
         // Nothing of it applied (the switch checks the role before it opens or commits a
         // bundle, and a lane's waits for stillMaster), or only lanes committed before a
@@ -401,12 +410,17 @@ class Manager extends EventEmitter implements FlowTableManager {
     }
   }
 
-  /** Whether the main connection still holds the master role (asked, not assumed); fenced if not. */
+  /**
+   * Whether the main connection still holds the master role (asked, not assumed). A slave
+   * was demoted by a newer master: fenced. Equal is a connection not claimed yet (it
+   * reconnected, and the full sync that claims it again is queued behind this send): not
+   * fenced, the lane just does not commit.
+   */
   private async stillMaster(): Promise<boolean> {
     if (this.fencedBy) return false;
     const r = await this.conn.request<RoleMessage>({ type: 'role_request', role: 'nochange', generationId: 0n });
     if (r.role === 'master') return true;
-    this.fence('demoted', r.generationId);
+    if (r.role === 'slave') this.fence('demoted', r.generationId);
     return false;
   }
 

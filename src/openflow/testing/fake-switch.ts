@@ -36,6 +36,8 @@ export interface FakeSwitch {
   failWhen(reject: ((m: OfMessage) => string | undefined) | undefined): void;
   /** The highest master generation claimed so far (undefined before any claim). */
   readonly generationId: bigint | undefined;
+  /** Every connection back to the equal role, unannounced: what a reconnect's new session has. */
+  forgetRoles(): void;
   /** Adds a flow directly, like ovs-ofctl add-flow would. */
   install(f: Partial<FlowStats> & Pick<FlowStats, 'tableId' | 'priority' | 'match' | 'instructions'>): void;
   close(): Promise<void>;
@@ -278,6 +280,9 @@ export async function startFakeSwitch(opts: FakeSwitchOptions = {}): Promise<Fak
     },
     get generationId() {
       return generationId;
+    },
+    forgetRoles() {
+      for (const session of sessions.values()) session.role = 'equal';
     },
     committed,
     received,
