@@ -20,6 +20,7 @@
  * It watches only what its node needs (node-scope.ts): its ports, their networks, those
  * networks' ports on other nodes and load balancers, and the Node objects.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
 import { readRecordedGeneration } from '../chassis/ovsdb-fence';
@@ -52,36 +53,33 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log);
   const objects = new ObjectStore(kv);
   const reporter = new AgentStatusReporter(objects, o.node, log);
-  let closing: () => void = () => undefined;
-  const stopped = new Promise<void>((r) => (closing = r));
+  const closing = new AbortController();
   let fence: (reason: string) => void = () => undefined;
   const fenced = new Promise<string>((r) => (fence = r));
   let work: AgentWork | undefined;
-  let closed = false;
   const close = async () => {
-    if (closed) return;
-    closed = true;
-    closing();
+    if (closing.signal.aborted) return;
+    closing.abort();
     // A start still in progress stops itself at its next step (startAgentWork checks
-    // `closed`); waiting for it is bounded so that SIGTERM cannot hang on a stuck start.
-    await Promise.race([claimed.catch(() => undefined), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
+    // the signal); waiting for it is bounded so that SIGTERM cannot hang on a stuck start.
+    await Promise.race([claimed.catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
     await work?.stop();
     await reporter.stop();
     await kv.close();
   };
   const onFenced = (reason: string) => {
-    if (closed) return;
+    if (closing.signal.aborted) return;
     log.error({ event: 'agent.fenced', node: o.node, reason }, `another vnetd agent for node ${o.node} has taken over its switch (${reason}); this one stops`);
     void close()
       .catch((err: unknown) => log.error({ event: 'agent.stop_failed', node: o.node, err }, 'stopping the fenced agent failed'))
       .finally(() => fence(reason));
   };
-  const claimed = recordedGeneration(o.ovsdb, log, stopped)
-    .then((recorded) => (recorded === 'stopped' ? undefined : claimNode(objects, o.node, claimHolder(), log, { recorded, stopped })))
+  const claimed = recordedGeneration(o.ovsdb, log, closing.signal)
+    .then((recorded) => (recorded === 'stopped' ? undefined : claimNode(objects, o.node, claimHolder(), log, { recorded, signal: closing.signal })))
     .then(async (generation) => {
-      if (generation === undefined || closed) return undefined;
-      work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced, isClosed: () => closed });
-      if (closed) return undefined;
+      if (generation === undefined || closing.signal.aborted) return undefined;
+      work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced, closing: closing.signal });
+      if (closing.signal.aborted) return undefined;
       log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb, generation: generation.toString() }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
       return generation;
     });
@@ -97,15 +95,13 @@ interface AgentWork {
 const CLOSE_WAIT_MS = 10_000;
 
 /** The generation the node's database records, waiting (retrying every second) while it cannot be read. */
-async function recordedGeneration(ovsdb: string, log: Logger, stopped: Promise<void>): Promise<bigint | undefined | 'stopped'> {
-  let done = false;
-  void stopped.then(() => (done = true));
-  for (let attempt = 1; !done; attempt++) {
+async function recordedGeneration(ovsdb: string, log: Logger, signal: AbortSignal): Promise<bigint | undefined | 'stopped'> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
     try {
       return await readRecordedGeneration(ovsdb, log.child({ component: 'claim' }));
     } catch (err) {
       if (attempt === 1) log.warn({ event: 'agent.ovsdb_unreachable', ovsdb, err: (err as Error).message }, `cannot read the node's database at ${ovsdb} yet; retrying every second`);
-      await Promise.race([new Promise((r) => setTimeout(r, 1000)), stopped]);
+      await sleep(1000, undefined, { signal }).catch(() => undefined);
     }
   }
   return 'stopped';
@@ -114,7 +110,7 @@ async function recordedGeneration(ovsdb: string, log: Logger, stopped: Promise<v
 /** The chassis layer, the fast path and the pipeline for one node, claimed as `generation`. */
 async function startAgentWork(
   o: AgentCommand,
-  c: { objects: ObjectStore; kv: NodeScopedStore; reporter: AgentStatusReporter; log: Logger; generation: bigint; onFenced: (reason: string) => void; isClosed: () => boolean },
+  c: { objects: ObjectStore; kv: NodeScopedStore; reporter: AgentStatusReporter; log: Logger; generation: bigint; onFenced: (reason: string) => void; closing: AbortSignal },
 ): Promise<AgentWork> {
   const { objects, kv, reporter, log, generation } = c;
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
@@ -150,8 +146,8 @@ async function startAgentWork(
   // Both built before either starts: each sees the first lists as they happen. Closed (or
   // fenced by the database) meanwhile: the pipeline must not claim the switch after that.
   await chassis.start();
-  if (!c.isClosed()) await pipeline.start();
-  if (c.isClosed()) {
+  if (!c.closing.aborted) await pipeline.start();
+  if (c.closing.aborted) {
     await stop();
     return { stop: async () => undefined };
   }

@@ -38,10 +38,9 @@ describe('claimNode', () => {
     await new Promise((r) => setTimeout(r, 50));
     await objects.create(NODE_REALIZATIONS, realization());
     expect(await claim).toBeGreaterThan(0n);
-    let stop: () => void = () => undefined;
-    const stopped = new Promise<void>((r) => (stop = r));
-    const never = claimNode(new ObjectStore(new MemoryStore()), 'hv1', 'b/3', log, { retryMs: 10, stopped });
-    stop();
+    const stopping = new AbortController();
+    const never = claimNode(new ObjectStore(new MemoryStore()), 'hv1', 'b/3', log, { retryMs: 10, signal: stopping.signal });
+    stopping.abort();
     expect(await never).toBeUndefined();
   });
 });

@@ -12,7 +12,9 @@
  * store restored from an old backup, or created anew, from leaving every agent fenced.
  */
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { parseGeneration } from '../chassis/ovsdb-fence';
 import type { NodeRealization } from '../resources/kinds';
 import { NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
@@ -22,14 +24,12 @@ export interface NodeClaimOptions {
   recorded?: bigint;
   /** Between reads while the NodeRealization does not exist yet (the controller's leader creates it with the Node). */
   retryMs?: number;
-  /** Resolves when the claim should be given up (the agent is closing). */
-  stopped?: Promise<void>;
+  /** Aborted when the claim should be given up (the agent is closing). */
+  signal?: AbortSignal;
 }
 
 /** Who claims: stable for a process, readable by an operator. */
 export const claimHolder = (): string => `${hostname()}/${process.pid}`;
-
-const parseGeneration = (s: string | undefined): bigint => (s !== undefined && /^\d{1,20}$/.test(s) ? BigInt(s) : 0n);
 
 const max = (...xs: bigint[]): bigint => xs.reduce((a, b) => (b > a ? b : a), 0n);
 
@@ -38,16 +38,14 @@ const max = (...xs: bigint[]): bigint => xs.reduce((a, b) => (b > a ? b : a), 0n
  * stopped first. Waits while the NodeRealization is missing.
  */
 export async function claimNode(objects: ObjectStore, node: string, holder: string, log: Logger, o: NodeClaimOptions = {}): Promise<bigint | undefined> {
-  let stopped = false;
-  void o.stopped?.then(() => (stopped = true));
   let waitingLogged = false;
-  while (!stopped) {
+  while (!o.signal?.aborted) {
     const claimed = await objects.modify<NodeRealization>(
       NODE_REALIZATIONS,
       undefined,
       node,
       (cur) => {
-        const generation = max(parseGeneration(cur.status?.agent?.generation), o.recorded ?? 0n, parseGeneration(cur.metadata.resourceVersion)) + 1n;
+        const generation = max(parseGeneration(cur.status?.agent?.generation) ?? 0n, o.recorded ?? 0n, parseGeneration(cur.metadata.resourceVersion) ?? 0n) + 1n;
         return { ...cur, status: { ...(cur.status ?? {}), agent: { holder, claimTime: new Date().toISOString(), generation: generation.toString() } } };
       },
       { subresource: 'status' },
@@ -61,9 +59,7 @@ export async function claimNode(objects: ObjectStore, node: string, holder: stri
       waitingLogged = true;
       log.info({ event: 'agent.waiting_for_node', node }, `waiting for NodeRealization ${node} (the controller's leader creates it once Node ${node} exists)`);
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([new Promise((r) => (timer = setTimeout(r, o.retryMs ?? 500))), o.stopped ?? new Promise(() => undefined)]);
-    clearTimeout(timer);
+    await sleep(o.retryMs ?? 500, undefined, { signal: o.signal }).catch(() => undefined);
   }
   return undefined;
 }

@@ -7,7 +7,7 @@
  * writes change nothing. OVSDB conditions cannot compare strings as numbers, so the claim
  * is a compare-and-set of the whole external_ids column as the replica shows it.
  */
-import { TimedOut, TransactionError, cond, createOvsdbClient, type Operation, type OperationBuilder, type OvsdbLogger } from '../ovsdb';
+import { TimedOut, TransactionError, cond, createOvsdbClient, rowFromWire, tableSchema, type Operation, type OperationBuilder, type OvsdbLogger } from '../ovsdb';
 import type { OpenVSwitch, OpenVSwitchModel } from '../ovsdb/models/open_vswitch';
 
 export const GENERATION_KEY = 'vnetd-generation';
@@ -23,10 +23,14 @@ export class OvsdbFencedError extends Error {
   }
 }
 
+/** A generation as vnetd writes it (decimal, at most 20 digits); undefined for anything else. */
+export function parseGeneration(v: string | undefined): bigint | undefined {
+  return v !== undefined && /^\d{1,20}$/.test(v) ? BigInt(v) : undefined;
+}
+
 /** The generation recorded in the row (undefined: none, or not a number vnetd wrote). */
 export function generationIn(ovs: Pick<OpenVSwitch, 'external_ids'> | undefined): bigint | undefined {
-  const v = ovs?.external_ids[GENERATION_KEY];
-  return v !== undefined && /^\d{1,20}$/.test(v) ? BigInt(v) : undefined;
+  return parseGeneration(ovs?.external_ids[GENERATION_KEY]);
 }
 
 /** Records `generation` in the row, failing whole (on its first op) if external_ids changed since the replica's `ovs`. */
@@ -58,11 +62,10 @@ export async function readRecordedGeneration(endpoint: string, logger: OvsdbLogg
   try {
     await client.connect();
     const [result] = await client.transact(client.ops.select('Open_vSwitch', [], ['external_ids']));
-    const rows = (result as { rows?: Array<{ external_ids?: unknown }> } | undefined)?.rows ?? [];
-    const ids = rows[0]?.external_ids;
-    // external_ids comes as an OVSDB map: ["map", [[key, value], ...]].
-    const pairs = Array.isArray(ids) && ids[0] === 'map' && Array.isArray(ids[1]) ? (ids[1] as Array<[string, string]>) : [];
-    return generationIn({ external_ids: Object.fromEntries(pairs) });
+    const wire = result?.rows?.[0];
+    if (!wire) return undefined;
+    const row = rowFromWire(tableSchema(client.schema, 'Open_vSwitch'), '', wire, ['external_ids']);
+    return generationIn({ external_ids: row.external_ids as OpenVSwitch['external_ids'] });
   } finally {
     await client.close();
   }

@@ -674,8 +674,9 @@ async function warmClients(k: number, side: string, n: number): Promise<void> {
       watch: watchThrough(api),
     };
     const ports = `${G}/namespaces/bench/virtualports`;
+    const call = mustCall(v);
     const allReady = await watchAllReady(v, ports, k);
-    await eachClient(k, (i) => mustCall(v)('POST', ports, { metadata: { name: `p${i}` }, spec: { network: 'net', node: `hv${(i % 2) + 1}`, interfaceId: `stand-in-p${i}` } }));
+    await eachClient(k, (i) => call('POST', ports, { metadata: { name: `p${i}` }, spec: { network: 'net', node: `hv${(i % 2) + 1}`, interfaceId: `stand-in-p${i}` } }));
     await allReady.done;
   } finally {
     await stand.close();

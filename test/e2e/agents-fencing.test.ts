@@ -13,13 +13,13 @@
  *  - a switch that has seen a generation far above the store's (a store restored from an
  *    old backup) does not leave the next agent fenced: it counts from the switch's.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { startAgent, type RunningAgent } from '../../src/agent/agent';
 import type { NodeRealization } from '../../src/resources/kinds';
 import { startTestbed, type Testbed } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { flowRounds } from '../chaos/chaos-support';
+import { flowRounds, startPing } from '../chaos/chaos-support';
 import { cliRunner } from '../integration/cli-support';
 import { G, joinBed, overlayApi } from './overlay-support';
 
@@ -68,12 +68,8 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     const roundsBefore = await flowRounds(hv);
     expect(roundsBefore.size).toBe(1);
 
-    let out = '';
     const COUNT = 500;
-    const ping = spawn('ip', ['netns', 'exec', a.vm.netns, 'ping', '-i', '0.01', '-c', String(COUNT), '-W', '2', b.port.spec!.ips![0]!], { stdio: ['ignore', 'pipe', 'ignore'] });
-    children.add(ping);
-    ping.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const pingDone = new Promise((r) => ping.once('close', r));
+    const ping = startPing(a.vm, b.vm, COUNT, children);
     await new Promise((r) => setTimeout(r, 1000));
 
     const t0 = performance.now();
@@ -104,9 +100,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     await api.waitReady(ns, 'virtualports', 'c', 20_000);
     await eventually(() => c.exec(['ping', '-c', '1', '-W', '1', a.port.spec!.ips![0]!]).then(() => true, () => false), 10_000, 100);
 
-    await pingDone;
-    const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
-    const received = Number(/(\d+) received/.exec(out)?.[1] ?? 0);
+    const { sent, received } = await ping.done;
     const roundsAfter = await flowRounds(hv);
     log(
       `generations ${firstGeneration} -> ${secondGeneration}; the first agent fenced ${fencedMs.toFixed(0)} ms after the second started (${reason}); ` +

@@ -90,7 +90,17 @@ function freePort(): Promise<number> {
   });
 }
 
-const lostPortRace = (err: unknown): boolean => err instanceof Error && err.message.includes('address already in use');
+/** `start`, again (up to three times in all) while it fails because another process took one of its ports. */
+async function retryingPortRace<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      const lostPortRace = err instanceof Error && err.message.includes('address already in use');
+      if (attempt >= 3 || !lostPortRace) throw err;
+    }
+  }
+}
 
 function healthy(endpoint: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -266,13 +276,7 @@ function postJson<T>(url: string, body: unknown, timeoutMs = 3000): Promise<T | 
 export async function startEtcdCluster(size = 3, options: EtcdOptions = {}): Promise<EtcdCluster> {
   const binary = etcdBinary();
   if (!binary) throw new Error(etcdAvailability());
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startClusterOnce(binary, size, options);
-    } catch (err) {
-      if (attempt >= 3 || !lostPortRace(err)) throw err;
-    }
-  }
+  return retryingPortRace(() => startClusterOnce(binary, size, options));
 }
 
 async function startClusterOnce(binary: string, size: number, options: EtcdOptions): Promise<EtcdCluster> {
@@ -330,11 +334,5 @@ async function startClusterOnce(binary: string, size: number, options: EtcdOptio
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdInstance> {
   const binary = etcdBinary();
   if (!binary) throw new Error(etcdAvailability());
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(binary, options);
-    } catch (err) {
-      if (attempt >= 3 || !lostPortRace(err)) throw err;
-    }
-  }
+  return retryingPortRace(() => startOnce(binary, options));
 }
