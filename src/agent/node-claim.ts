@@ -10,6 +10,9 @@
  * rolling update, fences the first off the switch, and the first stops instead of
  * undoing the second's work. Counting from the database as well as the store keeps a
  * store restored from an old backup, or created anew, from leaving every agent fenced.
+ * The database alone is read, not the switch: the switch is claimed only after the
+ * database records the generation (NodeSession.generationRecorded), so the database's is
+ * never below the switch's, even when an agent died between the two claims.
  */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';

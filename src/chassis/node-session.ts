@@ -35,7 +35,7 @@ export interface NodeSessionOptions {
   /**
    * The leader's generation (app/leader-generation.ts): recorded in the database before the
    * first layout write, and required by every layout transaction (ovsdb-fence.ts).
-   * Absent: no fencing (one controller, or an agent).
+   * Absent: no fencing (one controller).
    */
   generation?: bigint;
   /** A newer leader's generation is in the database: told once, then ensureLayout throws it. */
@@ -116,6 +116,18 @@ export class NodeSession {
   /** Connected with a live, synced replica. */
   get ready(): boolean {
     return this.synced && this.client.connected;
+  }
+
+  /**
+   * The database records this leader's generation (always, without one). The pipeline
+   * claims the switch's OpenFlow master role only then, so that the generation a database
+   * records is never below the one its switch holds: a newer leader or agent reading the
+   * database alone (readRecordedGeneration) then claims above both, and a leader fenced by
+   * the database never claims the switch in between.
+   */
+  get generationRecorded(): boolean {
+    const generation = this.opts.generation;
+    return generation === undefined || (this.synced && generationIn(this.openVSwitch()) === generation);
   }
 
   /**

@@ -84,7 +84,7 @@ describeBoth('leader fencing on the switches (etcd controller with chassis)', ()
     const probe = await openSwitch();
     const first = await switchGeneration(probe);
     expect(first).toBeGreaterThan(0n);
-    // Only one connection claims: fencing has no lanes.
+    // Only the main connection claims the master role (the lanes stay equal; their bundles commit after it confirms).
     expect(v.pipeline.agent('hv1')).toBeDefined();
 
     // A newer master: the switch demotes vnetd's connection and tells it.

@@ -102,6 +102,8 @@ export interface ChassisAccess {
   session(node: string):
     | {
         readonly ready: boolean;
+        /** The node's database records this leader's generation (always true unfenced). */
+        readonly generationRecorded: boolean;
         readonly controller: { dial: string };
         snapshot(): OvsSnapshot;
         /** The ofport of the node's Interface with this name. */
@@ -715,6 +717,12 @@ export class PipelineReconciler {
     // now would install an incomplete table. Keep what the switch has; wait.
     if (!session.ready) {
       this.log.debug({ node: name }, 'pipeline: node session not ready; waiting');
+      return;
+    }
+    // Fenced: the switch is claimed with the generation only once the database records it
+    // (NodeSession.generationRecorded); the Open_vSwitch row's update enqueues the node again.
+    if (!session.generationRecorded) {
+      this.log.debug({ node: name }, "pipeline: the node's database does not record this generation yet; waiting");
       return;
     }
     const agent = this.ensureAgent(name, session.controller.dial);
