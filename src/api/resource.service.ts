@@ -316,8 +316,9 @@ export class ResourceService {
     if (!current) throw ApiErrors.notFound(rid(type, name));
     if (subresource === 'status') {
       // Only status changes through /status: take everything else from the stored object.
-      const merged = structuredClone(current);
-      merged.status = next.status;
+      // Its old status is not copied: an agent's NodeRealization report is ~200 KB of it.
+      const { status: _replaced, ...rest } = current;
+      const merged = { ...structuredClone(rest), status: next.status } as T;
       merged.metadata.resourceVersion = next.metadata.resourceVersion;
       next = merged;
     }
