@@ -184,7 +184,7 @@ export class ResourcesController {
     start({
       send: (type: WatchEventType, object: unknown) => {
         if (raw.writableEnded) return;
-        const line = `${JSON.stringify({ type, object })}\n`;
+        const line = watchLine(type, object);
         if (pending) {
           pending.push(line);
           return;
@@ -243,4 +243,18 @@ export class ResourcesController {
     const res = await this.resources.delete(scope, name, options);
     send(req, reply, res.code, res.object);
   }
+}
+
+/**
+ * Watch lines by object and event type. The objects of one store event are shared by
+ * every watch stream (ObjectStore.watch), so each is serialized once, not once for every
+ * stream it goes to (an agent's three watches of a network, the other agents', kubectl's).
+ */
+const watchLines = new WeakMap<object, Partial<Record<WatchEventType, string>>>();
+
+function watchLine(type: WatchEventType, object: unknown): string {
+  if (typeof object !== 'object' || object === null) return `${JSON.stringify({ type, object })}\n`;
+  let lines = watchLines.get(object);
+  if (!lines) watchLines.set(object, (lines = {}));
+  return (lines[type] ??= `${JSON.stringify({ type, object })}\n`);
 }

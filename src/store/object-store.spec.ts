@@ -101,3 +101,22 @@ describe('ObjectStore change detection (equality as stored)', () => {
     expect(await kv.currentRevision()).toBe(statusRev);
   });
 });
+
+describe('ObjectStore watches', () => {
+  const port = (name: string): Obj => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: 't' }, spec: { network: 'n' } });
+
+  it('hands every watcher of a store event the same event and objects, each with its resourceVersion', async () => {
+    const seen: Array<Array<{ type: string; object: Obj; old?: Obj }>> = [[], [], []];
+    const watches = seen.map((into) => objects.watch<Obj>(PORTS, undefined, undefined, (e) => into.push(e)));
+    const created = await objects.create(PORTS, port('p'));
+    await objects.modify<Obj>(PORTS, 't', 'p', (cur) => ({ ...cur, status: { a: 1 } }), { subresource: 'status' });
+    await objects.delete(PORTS, 't', 'p');
+    for (const w of watches) w.stop();
+    expect(seen[0]!.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED', 'DELETED']);
+    for (const other of seen.slice(1)) seen[0]!.forEach((e, i) => expect(other[i]).toBe(e));
+    const [added, modified] = seen[0]!;
+    expect(added!.object.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+    expect(modified!.old!.metadata.resourceVersion).toBe(created.metadata.resourceVersion);
+    expect(Number(modified!.object.metadata.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion));
+  });
+});

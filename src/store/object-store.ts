@@ -17,6 +17,7 @@ import {
   type Store,
   type TxnOp,
   type Watch,
+  type WatchEvent,
 } from './store';
 
 export type Subresource = 'main' | 'status';
@@ -68,6 +69,28 @@ function withRevision<T extends KubeObject>(kv: KeyValue<T>): T {
   const obj = kv.value;
   obj.metadata.resourceVersion = String(kv.modRevision);
   return obj;
+}
+
+/** Store events the stores share between their watchers (SQLite's hub does), each converted once. */
+const objectEvents = new WeakMap<WatchEvent, ObjectEvent<KubeObject>>();
+
+function objectEventOf<T extends KubeObject>(ev: WatchEvent<T>): ObjectEvent<T> {
+  const known = objectEvents.get(ev);
+  if (known) return known as ObjectEvent<T>;
+  let out: ObjectEvent<T>;
+  if (ev.type === 'delete') {
+    const last = sharedWithRevision((ev.prevKv ?? ev.kv).value, ev.kv.modRevision);
+    out = { type: 'DELETED', object: last, revision: ev.kv.modRevision, old: last };
+  } else {
+    out = {
+      type: ev.created ? 'ADDED' : 'MODIFIED',
+      object: sharedWithRevision(ev.kv.value, ev.kv.modRevision),
+      revision: ev.kv.modRevision,
+      old: ev.prevKv ? sharedWithRevision(ev.prevKv.value, ev.prevKv.modRevision) : undefined,
+    };
+  }
+  objectEvents.set(ev, out as ObjectEvent<KubeObject>);
+  return out;
 }
 
 /**
@@ -360,7 +383,9 @@ export class ObjectStore {
 
   /**
    * Watches one type (optionally one namespace) from a resourceVersion; see Store.watch.
-   * Event objects share their nested fields with every other watcher: read-only.
+   * The event and its objects are shared with every other watcher of the same store event
+   * (read-only): with many watchers (an agent holds several per network), copying each
+   * object once per watcher was most of what an event cost the ones it did not concern.
    */
   watch<T extends KubeObject>(
     type: StoredType,
@@ -369,23 +394,7 @@ export class ObjectStore {
     handler: (event: ObjectEvent<T>) => void,
   ): Watch {
     const prefix = type.namespaced && namespace ? namespacePrefix(type, namespace) : typePrefix(type);
-    return this.kv.watch<T>(
-      prefix,
-      (ev) => {
-        if (ev.type === 'delete') {
-          const last = sharedWithRevision((ev.prevKv ?? ev.kv).value, ev.kv.modRevision);
-          handler({ type: 'DELETED', object: last, revision: ev.kv.modRevision, old: last });
-          return;
-        }
-        handler({
-          type: ev.created ? 'ADDED' : 'MODIFIED',
-          object: sharedWithRevision(ev.kv.value, ev.kv.modRevision),
-          revision: ev.kv.modRevision,
-          old: ev.prevKv ? sharedWithRevision(ev.prevKv.value, ev.prevKv.modRevision) : undefined,
-        });
-      },
-      { afterRevision },
-    );
+    return this.kv.watch<T>(prefix, (ev) => handler(objectEventOf(ev)), { afterRevision });
   }
 
   /** current is a fresh copy owned by the caller; the result shares its unchanged parts. */
