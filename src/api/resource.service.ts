@@ -321,6 +321,11 @@ export class ResourceService {
       const merged = { ...structuredClone(rest), status: next.status } as T;
       merged.metadata.resourceVersion = next.metadata.resourceVersion;
       next = merged;
+    } else {
+      // Through the main resource status does not change (ObjectStore.merge keeps the stored
+      // one), so a status the client sent is neither validated nor stored, as in Kubernetes.
+      const { status: _ignored, ...rest } = next;
+      next = (current.status === undefined ? rest : { ...rest, status: current.status }) as T;
     }
     this.validate(type, next, q, warnings);
     let admittedOps: TxnOp[] = [];
@@ -337,9 +342,9 @@ export class ResourceService {
         this.translateAdmission(type, name, err);
       }
     }
-    if (q.dryRun) return { object: next, code: 200, warnings };
     try {
-      const res = await this.objects.update(type, next, { subresource, extraOps: admittedOps });
+      const res = await this.objects.update(type, next, { subresource, extraOps: admittedOps, dryRun: q.dryRun });
+      if (q.dryRun) return { object: res.object, code: 200, warnings };
       this.hooks.afterWrite?.(type, namespace, name);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.updated', kind: type.kind, namespace, name, rv: res.object.metadata.resourceVersion, subresource });
       return { object: res.object, code: 200, warnings };
@@ -383,13 +388,9 @@ export class ResourceService {
     const { type, namespace } = scope;
     this.authorize(scope, 'delete', name);
     const dryRun = (options.dryRun ?? []).includes('All');
-    if (dryRun) {
-      const obj = await this.objects.get<T>(type, namespace, name);
-      if (!obj) throw ApiErrors.notFound(rid(type, name));
-      return { object: obj, code: 200, warnings: [] };
-    }
     try {
-      const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions });
+      const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun });
+      if (dryRun) return { object: res.object, code: 200, warnings: [] };
       this.hooks.afterWrite?.(type, namespace, name);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.terminating', kind: type.kind, namespace, name });
       return { object: res.object, code: 200, warnings: [] };

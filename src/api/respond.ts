@@ -20,7 +20,8 @@ function wantsYaml(req: FastifyRequest): boolean {
 }
 
 export function send(req: FastifyRequest, reply: FastifyReply, code: number, body: unknown, warnings: string[] = []): void {
-  for (const w of warnings) void reply.header('warning', `299 - "${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
+  // One header line per warning, as Kubernetes sends them (a header set once per warning kept only the last).
+  if (warnings.length > 0) void reply.header('warning', warnings.map((w) => `299 - "${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`));
   if (wantsYaml(req)) {
     void reply.code(code).header('content-type', 'application/yaml').send(toYaml(body));
     return;

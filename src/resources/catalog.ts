@@ -151,6 +151,13 @@ export class ResourceCatalog {
         ...(type.specSchema ? { spec: type.specSchema } : {}),
         ...(type.statusSchema ? { status: type.statusSchema } : {}),
       },
+      // As the CRDs say (crds.ts): a kind whose spec has required fields requires a spec.
+      ...(specIsRequired(type) ? { required: ['spec'] } : {}),
     };
   }
+}
+
+/** The kind's spec has required fields, so the spec itself is required. */
+export function specIsRequired(type: Pick<ResourceType, 'specSchema'>): boolean {
+  return Array.isArray((type.specSchema as { required?: unknown } | undefined)?.required);
 }

@@ -4,7 +4,7 @@
  * additionalProperties beside properties (pruning does that job in Kubernetes).
  */
 import { stringify } from 'yaml';
-import type { ResourceCatalog, ResourceType } from './catalog';
+import { specIsRequired, type ResourceCatalog, type ResourceType } from './catalog';
 import type { JsonSchema } from './json-schema';
 
 function structural(node: unknown): unknown {
@@ -35,7 +35,7 @@ export function crdFor(t: ResourceType): JsonSchema {
       ...(t.specSchema ? { spec: structural(t.specSchema) } : {}),
       ...(t.statusSchema ? { status: structural(t.statusSchema) } : {}),
     },
-    ...(t.specSchema && Array.isArray((t.specSchema as { required?: unknown }).required) ? { required: ['spec'] } : {}),
+    ...(specIsRequired(t) ? { required: ['spec'] } : {}),
   };
   return {
     apiVersion: 'apiextensions.k8s.io/v1',

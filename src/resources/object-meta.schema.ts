@@ -14,8 +14,10 @@ export const objectMetaSchema: JsonSchema = {
     uid: { type: 'string' },
     resourceVersion: { type: 'string' },
     generation: { type: 'integer' },
-    creationTimestamp: { type: ['string', 'null'] },
-    deletionTimestamp: { type: ['string', 'null'] },
+    // nullable, not type: ['string', 'null']: OpenAPI v3 allows one type, and kubectl explain
+    // fails on a list of them.
+    creationTimestamp: { type: 'string', nullable: true },
+    deletionTimestamp: { type: 'string', nullable: true },
     deletionGracePeriodSeconds: { type: 'integer' },
     selfLink: { type: 'string' },
     labels: stringMap,

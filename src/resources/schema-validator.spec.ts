@@ -22,3 +22,21 @@ describe('SchemaValidator compiles lazily', () => {
     expect([...compiled].sort()).toEqual(catalog.types.map((t) => t.plural).sort());
   });
 });
+
+describe('SchemaValidator messages and metadata', () => {
+  const catalog = ResourceCatalog.load();
+  const validator = new SchemaValidator(catalog);
+  const nodes = catalog.types.find((t) => t.plural === 'nodes')!;
+  const node = (metadata: Record<string, unknown>, spec: unknown = { tunnelIP: '198.18.0.1' }) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1', ...metadata }, spec });
+
+  it('takes null timestamps (kubectl sends creationTimestamp: null) and nothing else that is not a string', () => {
+    expect(validator.validate(nodes, node({ creationTimestamp: null, deletionTimestamp: null }), 'Strict').causes).toEqual([]);
+    expect(validator.validate(nodes, node({ creationTimestamp: 5 }), 'Strict').causes).toEqual([expect.objectContaining({ field: 'metadata.creationTimestamp', message: 'Invalid value: 5: must be of type string' })]);
+  });
+
+  it('requires a spec where the kind has required spec fields', () => {
+    const { spec: _none, ...specless } = node({});
+    expect(validator.validate(nodes, specless, 'Strict').causes).toEqual([{ field: 'spec', reason: 'FieldValueRequired', message: 'Required value' }]);
+    expect(validator.validate(nodes, node({}, null), 'Warn').causes).toEqual([expect.objectContaining({ field: 'spec', reason: 'FieldValueTypeInvalid' })]);
+  });
+});

@@ -147,7 +147,8 @@ async function idleTurn(): Promise<void> {
 }
 
 function newAjv(removeAdditional: boolean): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: false, removeAdditional, useDefaults: false });
+  // verbose: errors carry the offending value (e.data), which the messages quote.
+  const ajv = new Ajv({ allErrors: true, strict: false, removeAdditional, useDefaults: false, verbose: true });
   addFormats(ajv);
   // Address formats are declared for documentation and CRDs; the kind validators
   // check them with precise messages (e.g. "host bits set; did you mean 10.0.0.0/24").

@@ -192,7 +192,7 @@ export class ObjectStore {
   async update<T extends KubeObject>(
     type: StoredType,
     obj: T,
-    options: { subresource?: Subresource; extraOps?: ExtraOps; requireResourceVersion?: boolean } = {},
+    options: { subresource?: Subresource; extraOps?: ExtraOps; requireResourceVersion?: boolean; dryRun?: boolean } = {},
   ): Promise<WriteResult<T>> {
     const key = objectKey(type, obj.metadata.namespace, obj.metadata.name);
     const current = await this.kv.get<T>(key);
@@ -205,7 +205,7 @@ export class ObjectStore {
     key: string,
     current: KeyValue<T>,
     obj: T,
-    options: { subresource?: Subresource; extraOps?: ExtraOps },
+    options: { subresource?: Subresource; extraOps?: ExtraOps; dryRun?: boolean },
   ): Promise<WriteResult<T>> {
     const subresource = options.subresource ?? 'main';
     const expected = parseRv(obj.metadata.resourceVersion);
@@ -221,6 +221,8 @@ export class ObjectStore {
       return { object: withRevision(current), deleted: false };
     }
     const finalizersGone = !next.metadata.finalizers || next.metadata.finalizers.length === 0;
+    // A dry run answers what the write would store, after the same checks, and writes nothing.
+    if (options.dryRun) return { object: withRevision({ ...current, value: next }), deleted: !!next.metadata.deletionTimestamp && finalizersGone };
     const extra = (options.extraOps ?? []) as TxnOp<T>[];
     if (next.metadata.deletionTimestamp && finalizersGone) {
       const res = await this.kv.txn<T>([{ type: 'delete', key, expectedModRevision: current.modRevision }, ...extra]);
@@ -242,7 +244,7 @@ export class ObjectStore {
     type: StoredType,
     namespace: string | undefined,
     name: string,
-    options: { preconditions?: Preconditions; extraOps?: ExtraOps } = {},
+    options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean } = {},
   ): Promise<WriteResult<T>> {
     const key = objectKey(type, namespace, name);
     // Without a resourceVersion precondition the caller asked for no particular version:
@@ -260,7 +262,7 @@ export class ObjectStore {
     }
   }
 
-  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps }): Promise<WriteResult<T>> {
+  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean }): Promise<WriteResult<T>> {
     const current = await this.kv.get<T>(key);
     if (!current) throw new KeyNotFoundError(key);
     const pre = options.preconditions ?? {};
@@ -281,12 +283,14 @@ export class ObjectStore {
       next.metadata.deletionTimestamp ??= this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
       next.metadata.deletionGracePeriodSeconds ??= 0;
       next.metadata.generation = (next.metadata.generation ?? 1) + 1;
+      if (options.dryRun) return { object: withRevision({ ...current, value: next }), deleted: false };
       const res = await this.kv.txn<T>([
         { type: 'update', key, value: next, expectedModRevision: current.modRevision },
         ...extra,
       ]);
       return { object: withRevision(res.results[0]!), deleted: false };
     }
+    if (options.dryRun) return { object: withRevision(current), deleted: true };
     const res = await this.kv.txn<T>([{ type: 'delete', key, expectedModRevision: current.modRevision }, ...extra]);
     return { object: withRevision({ ...current, modRevision: res.revision }), deleted: true };
   }

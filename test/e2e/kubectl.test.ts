@@ -132,6 +132,12 @@ spec:
     expect(e.out).toContain('GROUP:      vnet.dev');
     expect(e.out).toContain('subnets');
     expect(e.out).toContain('encapsulation');
+    // metadata and --recursive walk the ObjectMeta schema too (a type list in it broke kubectl's template).
+    const meta = await kubectl(['explain', 'virtualnetwork.metadata.creationTimestamp']);
+    expect(meta.out).toContain('FIELD: creationTimestamp <string>');
+    const all = await kubectl(['explain', 'loadbalancer', '--recursive']);
+    expect(all.out).toContain('deletionTimestamp');
+    expect(all.out).toContain('sessionAffinity');
   });
 
   it('watches changes with get -w', async () => {

@@ -95,6 +95,29 @@ describe('VirtualNetwork', () => {
     expect(String(ok.headers.warning)).toBe('299 - "unknown field \\"spec.colour\\""');
   });
 
+  it('rejects an object without a spec, or a patch removing it, with 422 (not a 500 from admission)', async () => {
+    for (const [plural, kind] of [['virtualnetworks', 'VirtualNetwork'], ['virtualports', 'VirtualPort'], ['loadbalancers', 'LoadBalancer']]) {
+      const s = await rejected('POST', `${G}/namespaces/t1/${plural}`, { apiVersion: 'vnet.dev/v1alpha1', kind, metadata: { name: 'nospec' } }, 422, 'Invalid');
+      expect(s.details.causes).toContainEqual({ field: 'spec', reason: 'FieldValueRequired', message: 'Required value' });
+    }
+    await rejected('POST', '/apis/vnet.dev/v1alpha1/nodes', { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'nospec' }, spec: null }, 422, 'Invalid');
+    await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/blue`, { spec: null }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+  });
+
+  it('quotes the offending value in validation messages, and sends one warning header per pruned field', async () => {
+    const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('badvals', { subnets: [{ cidr: '10.6.1.0/24' }], encapsulation: 'gre', mtu: 100 }), 422, 'Invalid');
+    expect(s.details.causes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ field: 'spec.encapsulation', message: expect.stringContaining('Unsupported value: "gre"') }),
+        expect.objectContaining({ field: 'spec.mtu', message: expect.stringContaining('Invalid value: 100') }),
+      ]),
+    );
+    const ok = await v.call('POST', `${G}/namespaces/t1/virtualnetworks?fieldValidation=Warn`, net('warned', { subnets: [{ cidr: '10.6.2.0/24' }], gatway: 'x', mtuu: 1 }));
+    expect(ok.status).toBe(201);
+    // Two header lines (Node's client joins them with ", "); before, the second replaced the first.
+    expect(ok.headers.warning).toBe('299 - "unknown field \\"spec.gatway\\"", 299 - "unknown field \\"spec.mtuu\\""');
+  });
+
   it('answers 413 to a body over 1 MiB', async () => {
     const big = net('big', { subnets: [{ cidr: '10.7.0.0/24' }] }) as Record<string, unknown>;
     (big.metadata as Record<string, unknown>).annotations = { a: 'x'.repeat(1024 * 1024 + 10) };
@@ -135,6 +158,36 @@ describe('update, patch, status, finalizers', () => {
     expect(r.json.spec.mtu).toBe(o.spec.mtu);
     const r2 = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, { status: { vni: 2 } }, { contentType: 'application/merge-patch+json' });
     expect(r2.json.status.vni).not.toBe(2);
+  });
+
+  it('a PUT to the main resource ignores the status it carries: an invalid one is neither validated nor stored', async () => {
+    const cur = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/upd`)).json;
+    const sent = { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, put: 'yes' } }, status: { ...cur.status, vni: 'not a number', conditions: [{ type: 'Ready', status: 'Maybe' }] } };
+    const { response } = await replaceOnConflict<typeof cur>(v, `${G}/namespaces/t1/virtualnetworks/upd`, (o) => ({ ...o, metadata: sent.metadata, status: sent.status }));
+    expect(response.status).toBe(200);
+    expect(response.json.metadata.labels.put).toBe('yes');
+    expect(response.json.status.vni).toBe(cur.status.vni);
+  });
+
+  it('dry runs go through the same checks as the write and store nothing', async () => {
+    const path = `${G}/namespaces/t1/virtualnetworks/upd`;
+    await settledRevision();
+    const cur = (await v.call('GET', path)).json;
+    // A stale resourceVersion is a 409 in a dry run too.
+    await rejected('PUT', `${path}?dryRun=All`, { ...cur, metadata: { ...cur.metadata, resourceVersion: '3' } }, 409, 'Conflict');
+    // What would be stored: the server's metadata and status, the generation bumped, the current resourceVersion.
+    const before = await revision();
+    const dry = await v.call('PUT', `${path}?dryRun=All`, { ...cur, metadata: { ...cur.metadata, creationTimestamp: '2000-01-01T00:00:00Z' }, spec: { ...cur.spec, mtu: 1234 }, status: { vni: 1 } });
+    expect(dry.status).toBe(200);
+    expect(dry.json.spec.mtu).toBe(1234);
+    expect(dry.json.metadata).toMatchObject({ generation: cur.metadata.generation + 1, creationTimestamp: cur.metadata.creationTimestamp, resourceVersion: cur.metadata.resourceVersion });
+    expect(dry.json.status.vni).toBe(cur.status.vni);
+    await rejected('DELETE', `${path}?dryRun=All`, { preconditions: { resourceVersion: '3' } }, 409, 'Conflict');
+    const dryDelete = await v.call('DELETE', `${path}?dryRun=All`);
+    expect(dryDelete.status).toBe(200);
+    expect(dryDelete.json.metadata.deletionTimestamp).toEqual(expect.any(String));
+    expect(await revision()).toBe(before);
+    expect((await v.call('GET', path)).json.metadata.deletionTimestamp).toBeUndefined();
   });
 
   it('delete waits for finalizers: deletionTimestamp first, gone once the finalizer is removed', async () => {

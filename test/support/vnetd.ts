@@ -62,7 +62,11 @@ export function httpsCall(base: string, ca: string, method: string, path: string
   const headers: Record<string, string> = {};
   const token = opts.token === undefined ? opts.defaultToken : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;
-  if (payload !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+  if (payload !== undefined) {
+    headers['content-type'] = opts.contentType ?? 'application/json';
+    // Node sends a DELETE's body without framing unless its length is given (it does not chunk DELETEs).
+    headers['content-length'] = String(Buffer.byteLength(payload));
+  }
   if (opts.accept) headers.accept = opts.accept;
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers, ca }, (res) => {
