@@ -1,7 +1,8 @@
 import { canonicalIp, tryParseIp } from '../ipam';
 import type { HypervisorNode } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
-import { AdmissionError, type Admitted, type KindAdmission } from './admission';
+import { NODES } from '../store/kinds';
+import { AdmissionError, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 
 const OVSDB_ENDPOINT = /^(unix:\/.+|(tcp|ssl):(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/;
 
@@ -17,16 +18,30 @@ function validate(node: HypervisorNode): void {
   if (causes.length > 0) throw new AdmissionError(causes);
 }
 
+/**
+ * Two nodes with one tunnel address would each get the other's overlay traffic. Nodes are
+ * few (one per hypervisor) and written rarely, so they are read, not claimed: two creates
+ * racing with the same address are not caught here (the second node's tunnels fail).
+ */
+async function checkTunnelIPFree(node: HypervisorNode, ctx: AdmissionContext): Promise<void> {
+  const ip = node.spec!.tunnelIP;
+  const others = await ctx.objects.list<HypervisorNode>(NODES, undefined);
+  const holder = others.items.find((n) => n.metadata.name !== node.metadata.name && n.spec?.tunnelIP === ip);
+  if (holder) throw new AdmissionError([{ field: 'spec.tunnelIP', reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": already the tunnel address of Node "${holder.metadata.name}"` }]);
+}
+
 export class NodeAdmission implements KindAdmission<HypervisorNode> {
   readonly finalizers: string[] = [];
 
-  async create(node: HypervisorNode): Promise<Admitted<HypervisorNode>> {
+  async create(node: HypervisorNode, ctx: AdmissionContext): Promise<Admitted<HypervisorNode>> {
     validate(node);
+    await checkTunnelIPFree(node, ctx);
     return { object: node, ops: [] };
   }
 
-  async update(_old: HypervisorNode, next: HypervisorNode): Promise<Admitted<HypervisorNode>> {
+  async update(old: HypervisorNode, next: HypervisorNode, ctx: AdmissionContext): Promise<Admitted<HypervisorNode>> {
     validate(next);
+    if (next.spec!.tunnelIP !== old.spec?.tunnelIP) await checkTunnelIPFree(next, ctx);
     return { object: next, ops: [] };
   }
 }

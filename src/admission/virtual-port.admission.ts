@@ -1,5 +1,5 @@
 import { MacAllocator, canonicalIp, parseMac, tryParseIp, parseCidr } from '../ipam';
-import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
+import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-registry';
 import type { VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
@@ -85,12 +85,19 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         } else ips.push(ip);
       }
       spec.ips = ips;
-      // A rejected request claims nothing: its picks go back for the next request.
-      if (causes.length > 0) for (const ip of ips) allocations.unreserveIp(ns, spec.network, allocators, ip);
     }
-    if (causes.length > 0) throw new AdmissionError(causes);
-
     spec.interfaceId ??= port.metadata.uid;
+    const ifaceHolder = await allocations.interfaceHolder(spec.interfaceId!);
+    if (ifaceHolder) {
+      const o = ifaceHolder.owner;
+      causes.push({ field: 'spec.interfaceId', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.interfaceId}": already used by ${o.kind} "${o.namespace ? `${o.namespace}/` : ''}${o.name}"` });
+    }
+    if (causes.length > 0) {
+      // A rejected request claims nothing: its picks go back for the next request.
+      if (picked) for (const ip of spec.ips) allocations.unreserveIp(ns, spec.network, allocators, ip);
+      throw new AdmissionError(causes);
+    }
+
     spec.portSecurity ??= true;
     // The claims below commit with the port: its status says so from the first revision
     // (generation 1), not one status write later.
@@ -101,6 +108,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       ops: [
         AllocationRegistry.claim(macKey(ns, spec.network, spec.mac!), owner),
         ...spec.ips.map((ip) => AllocationRegistry.claim(ipKey(ns, spec.network, ip), owner)),
+        AllocationRegistry.claim(ifaceKey(spec.interfaceId!), owner),
       ],
       abandon: () => {
         if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
@@ -123,6 +131,8 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     immutable(causes, 'spec.mac', was.mac, spec.mac);
     const ips = spec.ips?.map((ip) => (tryParseIp(ip) ? canonicalIp(ip) : ip));
     immutable(causes, 'spec.ips', was.ips, ips && ips.length > 0 ? ips : undefined);
+    // Claimed at create (see AllocationRegistry): the NIC's identity, as an OVN port's name.
+    immutable(causes, 'spec.interfaceId', was.interfaceId, spec.interfaceId);
     validatePairs(next, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
     // Omitted allocated fields keep their values, as a Service's clusterIP does.

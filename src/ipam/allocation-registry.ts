@@ -1,6 +1,8 @@
 /**
  * Allocations live in the store as create-only keys, one per address, MAC and VNI:
- *   /ipam/ips/NS/NETWORK/IP, /ipam/macs/NS/NETWORK/MAC, /ipam/vnis/VNI
+ *   /ipam/ips/NS/NETWORK/IP, /ipam/macs/NS/NETWORK/MAC, /ipam/vnis/VNI, /ipam/ifaces/ID
+ * (a VirtualPort's interfaceId: the OVS iface-id its NIC binds by, unique across
+ * namespaces, or a tenant could name another tenant's NIC and take its traffic)
  * Creating the key in the same transaction as the object that uses it is what makes a
  * duplicate impossible, across concurrent requests, restarts and (with etcd) replicas:
  * the second transaction fails with KeyExistsError and nothing of it is written.
@@ -43,6 +45,12 @@ export const VNI_PREFIX = `${ROOT}vnis/`;
 
 export function vniKey(vni: number): string {
   return `${VNI_PREFIX}${vni}`;
+}
+
+export const IFACE_PREFIX = `${ROOT}ifaces/`;
+
+export function ifaceKey(interfaceId: string): string {
+  return `${IFACE_PREFIX}${encodeURIComponent(interfaceId)}`;
 }
 
 export function isAllocationKey(key: string): boolean {
@@ -96,6 +104,10 @@ export class AllocationRegistry {
 
   macHolder(namespace: string, network: string, mac: string): Promise<Allocation | undefined> {
     return this.get(macKey(namespace, network, mac));
+  }
+
+  interfaceHolder(interfaceId: string): Promise<Allocation | undefined> {
+    return this.get(ifaceKey(interfaceId));
   }
 
   /**

@@ -39,6 +39,27 @@ export const MAX_SUBNET_PREFIX: Record<IpFamily, number> = { 4: 30, 6: 126 };
 
 const PREFIX_RE = /^(0|[1-9][0-9]{0,2})$/;
 
+/**
+ * Address space no tenant subnet may overlap (RFC 6890): VMs there could not be reached,
+ * or would answer for the hypervisor's own loopback. Link-local and private space stay
+ * allowed, as in Neutron and OVN.
+ */
+const RESERVED: ReadonlyArray<readonly [string, string]> = [
+  ['0.0.0.0/8', '"this network" (0.0.0.0/8)'],
+  ['127.0.0.0/8', 'loopback (127.0.0.0/8)'],
+  ['224.0.0.0/4', 'multicast (224.0.0.0/4)'],
+  ['240.0.0.0/4', 'reserved and broadcast (240.0.0.0/4)'],
+  ['::/127', 'the unspecified and loopback addresses (::/127)'],
+  ['ff00::/8', 'multicast (ff00::/8)'],
+];
+let reservedCidrs: Array<{ cidr: Cidr; name: string }> | undefined;
+
+/** What reserved space `cidr` overlaps, if any. */
+function reservedOverlap(cidr: Cidr): string | undefined {
+  reservedCidrs ??= RESERVED.map(([text, name]) => ({ cidr: parseCidr(text), name }));
+  return reservedCidrs.find(({ cidr: r }) => r.family === cidr.family && r.network <= cidr.last && cidr.network <= r.last)?.name;
+}
+
 /** Parses "addr/prefix". Rejects host bits set, naming the network the user probably meant. */
 export function parseCidr(text: string, field?: string): Cidr {
   if (typeof text !== 'string') throw new IpamError('must be a CIDR such as 10.0.0.0/24', field);
@@ -173,6 +194,9 @@ export function resolveSubnet(spec: Subnet): ResolvedSubnet {
     });
     throw new IpamValidationError(issues);
   }
+
+  const reserved = reservedOverlap(cidr);
+  if (reserved) throw new IpamValidationError([{ field: 'cidr', message: `${cidr.text} overlaps ${reserved}: a tenant subnet must be unicast address space` }]);
 
   let gateway = defaultGateway(cidr);
   if (spec.gateway !== undefined) {

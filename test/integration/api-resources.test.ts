@@ -66,6 +66,11 @@ describe('VirtualNetwork', () => {
     ['VNI above 24 bits', { subnets: [{ cidr: '10.4.0.0/24' }], vni: 16777216 }, 'spec.vni'],
     ['an unknown encapsulation', { subnets: [{ cidr: '10.4.0.0/24' }], encapsulation: 'gre' }, 'spec.encapsulation'],
     ['no subnets', { subnets: [] }, 'spec.subnets'],
+    ['a multicast subnet', { subnets: [{ cidr: '224.0.0.0/24' }] }, 'spec.subnets[0].cidr'],
+    ['all of IPv4', { subnets: [{ cidr: '0.0.0.0/0' }] }, 'spec.subnets[0].cidr'],
+    ['loopback', { subnets: [{ cidr: '127.0.0.0/24' }] }, 'spec.subnets[0].cidr'],
+    ['IPv6 multicast', { subnets: [{ cidr: 'ff02::/64' }] }, 'spec.subnets[0].cidr'],
+    ['the IPv6 loopback', { subnets: [{ cidr: '::/64' }] }, 'spec.subnets[0].cidr'],
   ])('rejects %s with 422 and the field', async (_what, spec, field) => {
     const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('bad', spec), 422, 'Invalid');
     expect(s.details.causes.map((c: { field: string }) => c.field)).toContain(field);
@@ -332,6 +337,44 @@ describe('VirtualPort and LoadBalancer addressing', () => {
       return g.json.status?.vip && g.json.status.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True') ? g.json : undefined;
     });
     expect(ready.status.conditions.find((c: { type: string }) => c.type === 'AddressesAllocated').status).toBe('True');
+  });
+});
+
+describe('interface ids', () => {
+  it('claims a port\'s interfaceId across namespaces: a second port naming it is refused and leaks nothing; freed when the first is deleted', async () => {
+    for (const ns of ['t1', 't2']) await v.call('POST', `${G}/namespaces/${ns}/virtualnetworks`, net('ifnet', { subnets: [{ cidr: '10.60.0.0/24' }] }));
+    const port = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name }, spec: { network: 'ifnet', ...spec } });
+    const first = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('vm1-eth0', { interfaceId: 'vm1-eth0' }));
+    expect(first.status).toBe(201);
+    // Another tenant naming the same NIC would bind to it (and take its traffic): refused.
+    const s = await rejected('POST', `${G}/namespaces/t2/virtualports`, port('thief', { interfaceId: 'vm1-eth0' }), 422, 'Invalid');
+    expect(s.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.interfaceId', message: 'Invalid value: "vm1-eth0": already used by VirtualPort "t1/vm1-eth0"' }));
+    // Its address pick went back: the next port of t2's network gets the first address.
+    const other = await v.call('POST', `${G}/namespaces/t2/virtualports`, port('other', {}));
+    expect(other.json.spec.ips).toEqual(['10.60.0.2']);
+    await rejected('PATCH', `${G}/namespaces/t1/virtualports/vm1-eth0`, { spec: { interfaceId: 'elsewhere' } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+    expect((await v.call('DELETE', `${G}/namespaces/t1/virtualports/vm1-eth0`)).status).toBe(200);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualports/vm1-eth0`)).status === 404);
+    const again = await v.call('POST', `${G}/namespaces/t2/virtualports`, port('vm1-eth0', { interfaceId: 'vm1-eth0' }));
+    expect(again.status).toBe(201);
+    const ready = await eventually(async () => {
+      const g = await v.call('GET', `${G}/namespaces/t2/virtualports/vm1-eth0`);
+      return g.json.status?.conditions?.find((c: { type: string; status: string }) => c.type === 'AddressesAllocated' && c.status === 'True') ? g : undefined;
+    });
+    expect(ready.status).toBe(200);
+  });
+});
+
+describe('nodes', () => {
+  it('refuses a second node with a tunnel address another node has, on create and on update', async () => {
+    const node = (name: string, tunnelIP: string) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name }, spec: { tunnelIP } });
+    expect((await v.call('POST', `${G}/nodes`, node('vtep-a', '192.0.2.10'))).status).toBe(201);
+    const s = await rejected('POST', `${G}/nodes`, node('vtep-b', '192.0.2.10'), 422, 'Invalid');
+    expect(s.details.causes).toEqual([expect.objectContaining({ field: 'spec.tunnelIP', message: 'Invalid value: "192.0.2.10": already the tunnel address of Node "vtep-a"' })]);
+    expect((await v.call('POST', `${G}/nodes`, node('vtep-b', '192.0.2.11'))).status).toBe(201);
+    await rejected('PATCH', `${G}/nodes/vtep-b`, { spec: { tunnelIP: '192.0.2.10' } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+    // Its own address again (any other change) is fine.
+    expect((await v.call('PATCH', `${G}/nodes/vtep-a`, { metadata: { labels: { rack: '1' } }, spec: { tunnelIP: '192.0.2.10' } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
   });
 });
 

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { IpAllocator } from '../../ipam';
-import { AllocationRegistry, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
+import { AllocationRegistry, IFACE_PREFIX, ifaceKey, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
 import { IPAM_FINALIZER } from '../../resources/finalizers';
@@ -40,7 +40,7 @@ function claimKeys(type: StoredType, obj: KubeObject): string[] {
   }
   if (type === PORTS) {
     const s = (obj as VirtualPort).spec!;
-    return [...(s.mac ? [macKey(ns, s.network, s.mac)] : []), ...(s.ips ?? []).map((ip) => ipKey(ns, s.network, ip))];
+    return [...(s.mac ? [macKey(ns, s.network, s.mac)] : []), ...(s.ips ?? []).map((ip) => ipKey(ns, s.network, ip)), ...(s.interfaceId ? [ifaceKey(s.interfaceId)] : [])];
   }
   const s = (obj as LoadBalancer).spec!;
   return s.vip ? [ipKey(ns, s.network, s.vip)] : [];
@@ -197,7 +197,9 @@ export class IpamReconciler {
     const missing: string[] = [];
     for (const k of claimKeys(type, obj)) {
       const a = await this.allocations.get(k);
-      if (!a || a.owner.uid !== obj.metadata.uid) missing.push(k.split('/').pop()!);
+      // A port created before interface ids were claimed holds none: not a conflict.
+      if (!a && k.startsWith(IFACE_PREFIX)) continue;
+      if (!a || a.owner.uid !== obj.metadata.uid) missing.push(k.startsWith(IFACE_PREFIX) ? `interfaceId ${decodeURIComponent(k.slice(IFACE_PREFIX.length))}` : k.split('/').pop()!);
     }
     await this.writeStatus(type, obj, (o) => {
       const c = o as Claimant;
