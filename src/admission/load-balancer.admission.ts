@@ -55,6 +55,14 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       });
       if (!inside) {
         causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": not a host address in VirtualNetwork "${net.metadata.name}" (${allocators.map((a) => a.cidr).join(', ')})` });
+      } else {
+        // A VIP as a backend would send the load balancer's traffic back into a load balancer.
+        const holder = await ctx.allocations.get(ipKey(lb.metadata.namespace!, net.metadata.name, b.ip));
+        const ownVip = spec.vip !== undefined && tryParseIp(spec.vip) && canonicalIp(spec.vip) === b.ip;
+        if (ownVip || holder?.owner.kind === 'LoadBalancer') {
+          const whose = ownVip || holder?.owner.uid === lb.metadata.uid ? "this load balancer's own VIP" : `the VIP of LoadBalancer "${holder!.owner.name}"`;
+          causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": ${whose}; a backend must be a VM's address` });
+        }
       }
       id = `ip:${b.ip}`;
     } else {

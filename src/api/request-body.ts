@@ -4,7 +4,7 @@
  * framework error page.
  */
 import { parse as parseYaml } from 'yaml';
-import { ApiErrors } from '../resources/status';
+import { ApiError, ApiErrors } from '../resources/status';
 import { decodeNamespace, isKubernetesProtobuf } from './protobuf-namespace';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -67,17 +67,39 @@ export function decodeObjectBody(body: unknown, contentType: string | undefined)
 }
 
 export function decodeJson(buf: Buffer): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(buf.toString('utf8'));
+    value = JSON.parse(buf.toString('utf8'));
   } catch (err) {
     throw ApiErrors.badRequest(`the body of the request is not valid JSON: ${(err as Error).message}`);
   }
+  return withinDepth(value);
+}
+
+/**
+ * The deepest nesting a body may have. The kinds' schemas need under 10 levels; thousands
+ * (in a free-form field such as managedFields) overflowed the stack of the recursive code
+ * after decoding (merge patch, the store's serialization) and answered 500.
+ */
+export const MAX_BODY_DEPTH = 100;
+
+/** The value, unless it nests deeper than MAX_BODY_DEPTH (400). Iterative: never recurses itself. */
+function withinDepth(value: unknown): unknown {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > MAX_BODY_DEPTH) throw ApiErrors.badRequest(`the body of the request nests more than ${MAX_BODY_DEPTH} levels deep`);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return value;
 }
 
 export function decodeYaml(buf: Buffer): unknown {
   try {
-    return parseYaml(buf.toString('utf8'));
+    return withinDepth(parseYaml(buf.toString('utf8')));
   } catch (err) {
+    if (err instanceof ApiError) throw err;
     throw ApiErrors.badRequest(`the body of the request is not valid YAML: ${(err as Error).message}`);
   }
 }

@@ -23,6 +23,10 @@ import { decodeContinue, encodeContinue, type ListQuery, type WriteQuery } from 
 import { isPlainObject, type PatchType } from './request-body';
 import { matches } from './selectors';
 
+/** Kubernetes' limits: a generated name's prefix (63 minus 5 random characters), all annotations of an object. */
+const MAX_GENERATE_NAME_PREFIX = 58;
+const MAX_ANNOTATION_BYTES = 256 * 1024;
+
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 
 export interface Scope {
@@ -190,7 +194,8 @@ export class ResourceService {
     } else delete meta.namespace;
   }
 
-  private validate(type: ResourceType, obj: KubeObject, q: WriteQuery, warnings: string[]): void {
+  /** `metadataWritten`: the request sets metadata (not a status write, which keeps the stored one). */
+  private validate(type: ResourceType, obj: KubeObject, q: WriteQuery, warnings: string[], metadataWritten = true): void {
     const causes: StatusCause[] = [];
     if (type !== NAMESPACE_TYPE) {
       const res = this.validator.validate(type, obj, q.fieldValidation);
@@ -201,6 +206,10 @@ export class ResourceService {
     if (typeof name === 'string') {
       const why = type.namespaced || type === NAMESPACE_TYPE ? dns1123LabelError(name) : dns1123SubdomainError(name);
       if (why) causes.push({ field: 'metadata.name', reason: 'FieldValueInvalid', message: `Invalid value: "${name}": ${why}` });
+    }
+    const annotationBytes = Object.entries(obj.metadata.annotations ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0), 0);
+    if (metadataWritten && annotationBytes > MAX_ANNOTATION_BYTES) {
+      causes.push({ field: 'metadata.annotations', reason: 'FieldValueTooLong', message: `Too long: must have at most ${MAX_ANNOTATION_BYTES} bytes (has ${annotationBytes})` });
     }
     for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) {
       const kw = labelKeyError(k);
@@ -239,7 +248,8 @@ export class ResourceService {
     const { type, namespace } = scope;
     this.checkEnvelope(type, body, namespace);
     const meta = body.metadata;
-    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomBytes(4).toString('hex').slice(0, 5)}`;
+    // As Kubernetes: the prefix is cut to 58 characters so that the name stays a valid label.
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName.slice(0, MAX_GENERATE_NAME_PREFIX)}${randomBytes(4).toString('hex').slice(0, 5)}`;
     if (!meta.name) throw this.invalid(type, undefined, [{ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' }]);
     this.authorize(scope, 'create', meta.name);
     const warnings: string[] = [];
@@ -327,7 +337,7 @@ export class ResourceService {
       const { status: _ignored, ...rest } = next;
       next = (current.status === undefined ? rest : { ...rest, status: current.status }) as T;
     }
-    this.validate(type, next, q, warnings);
+    this.validate(type, next, q, warnings, subresource === 'main');
     let admittedOps: TxnOp[] = [];
     if (subresource === 'main') {
       const added = (next.metadata.finalizers ?? []).filter((f) => !(current.metadata.finalizers ?? []).includes(f));

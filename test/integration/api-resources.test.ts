@@ -123,6 +123,22 @@ describe('VirtualNetwork', () => {
     expect(ok.headers.warning).toBe('299 - "unknown field \\"spec.gatway\\"", 299 - "unknown field \\"spec.mtuu\\""');
   });
 
+  it('answers 400 to a body nested too deeply, 422 to annotations over 256 KiB; cuts a long generateName as Kubernetes does', async () => {
+    // Written out by hand: JSON.stringify itself overflows on 5,000 levels.
+    const nest = `${'['.repeat(5000)}"x"${']'.repeat(5000)}`;
+    const deep = `{"apiVersion":"vnet.dev/v1alpha1","kind":"VirtualNetwork","metadata":{"name":"deep","managedFields":[{"manager":"m","fieldsV1":{"f":${nest}}}]},"spec":{"subnets":[{"cidr":"10.6.3.0/24"}]}}`;
+    const d = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, undefined, 400, 'BadRequest', { raw: deep });
+    expect(d.message).toContain('nests more than 100 levels deep');
+    await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/blue`, undefined, 400, 'BadRequest', { raw: `{"metadata":{"annotations":{"a":${nest}}}}`, contentType: 'application/merge-patch+json' });
+    const annotated = net('annotated', { subnets: [{ cidr: '10.6.4.0/24' }] }) as Record<string, unknown>;
+    (annotated.metadata as Record<string, unknown>).annotations = { a: 'x'.repeat(200 * 1024), b: 'y'.repeat(100 * 1024) };
+    const a = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, annotated, 422, 'Invalid');
+    expect(a.details.causes).toEqual([expect.objectContaining({ field: 'metadata.annotations', reason: 'FieldValueTooLong' })]);
+    const generated = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { generateName: `${'g'.repeat(70)}-` }, spec: { subnets: [{ cidr: '10.6.5.0/24' }] } });
+    expect(generated.status).toBe(201);
+    expect(generated.json.metadata.name).toMatch(/^g{58}[0-9a-f]{5}$/);
+  });
+
   it('answers 413 to a body over 1 MiB', async () => {
     const big = net('big', { subnets: [{ cidr: '10.7.0.0/24' }] }) as Record<string, unknown>;
     (big.metadata as Record<string, unknown>).annotations = { a: 'x'.repeat(1024 * 1024 + 10) };
@@ -328,6 +344,7 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await bad({ healthCheck: { protocol: 'HTTP', path: '/' } }, 'spec.healthCheck.protocol');
     await bad({ healthCheck: { intervalSeconds: 2, timeoutSeconds: 5 } }, 'spec.healthCheck.timeoutSeconds');
     await bad({ listeners: [{ port: 53, protocol: 'UDP' }], healthCheck: { protocol: 'TCP' } }, 'spec.healthCheck');
+    await bad({ vip: '172.16.0.20', backends: [{ ip: '172.16.0.20' }] }, 'spec.backends[0].ip');
     const ok = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb({ backends: [{ ip: '172.16.0.10', weight: 2 }, { ip: '172.16.0.11' }] }));
     expect(ok.status).toBe(201);
     expect(ok.json.spec).toMatchObject({ vip: '172.16.0.2', algorithm: 'maglev', sessionAffinity: 'None', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }] });
@@ -337,7 +354,20 @@ describe('VirtualPort and LoadBalancer addressing', () => {
       return g.json.status?.vip && g.json.status.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True') ? g.json : undefined;
     });
     expect(ready.status.conditions.find((c: { type: string }) => c.type === 'AddressesAllocated').status).toBe('True');
+    // Another load balancer's VIP is no backend either.
+    const other = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ backends: [{ ip: ok.json.spec.vip }] }), metadata: { name: 'web2' } }, 422, 'Invalid');
+    expect(other.details.causes[0].message).toContain('the VIP of LoadBalancer "web"');
   });
+
+  it('LoadBalancer: a backend that resolves to no port shows as ResolvedRefs=False until the port exists', async () => {
+    const lb = { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'refs' }, spec: { network: 'lbnet', listeners: [{ port: 80 }], backends: [{ port: 'later' }] } };
+    expect((await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb)).status).toBe(201);
+    const refs = async () => (await v.call('GET', `${G}/namespaces/t1/loadbalancers/refs`)).json.status?.conditions?.find((c: { type: string }) => c.type === 'ResolvedRefs');
+    const missing = await eventually(async () => ((await refs())?.status === 'False' ? refs() : undefined), 15_000);
+    expect(missing).toMatchObject({ reason: 'BackendNotFound', message: expect.stringContaining('VirtualPort "later"') });
+    await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'later' }, spec: { network: 'lbnet' } });
+    expect(await eventually(async () => ((await refs())?.status === 'True' ? refs() : undefined), 15_000)).toMatchObject({ reason: 'ResolvedRefs' });
+  }, 40_000);
 });
 
 describe('interface ids', () => {

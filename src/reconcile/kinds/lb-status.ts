@@ -20,6 +20,7 @@ import { LbBackendField, NetworkField, TABLES, type LogicalModel } from '../../p
 import type { BackendStatus, LoadBalancer } from '../../resources/kinds';
 import { sortedRecord } from '../../resources/sorted-record';
 import { LOAD_BALANCERS } from '../../store/kinds';
+import { setCondition, type ConditionInput } from '../conditions';
 import type { ObjectStore } from '../../store/object-store';
 
 /** One entry of status.backends (the CLI's `vnetctl lb status` reads these names). */
@@ -211,15 +212,19 @@ export class LbStatusReporter {
     for (const lb of this.src.loadBalancers()) {
       if (lb.metadata.deletionTimestamp) continue;
       const backends = this.backendsOf(lb, model, totals);
-      if (sameBackends(lb.status?.backends, backends)) continue;
+      const refs = resolvedRefs(lb, model);
+      // setCondition hands back the same list when nothing changes.
+      if (sameBackends(lb.status?.backends, backends) && setCondition(lb.status?.conditions, refs) === lb.status?.conditions) continue;
       await this.src.objects
         .modify<LoadBalancer>(
           LOAD_BALANCERS,
           lb.metadata.namespace,
           lb.metadata.name,
           (cur) => {
-            if (cur.metadata.uid !== lb.metadata.uid || sameBackends(cur.status?.backends, backends)) return undefined;
-            return { ...cur, status: { ...(cur.status ?? {}), backends } };
+            if (cur.metadata.uid !== lb.metadata.uid) return undefined;
+            const conditions = setCondition(cur.status?.conditions, refs);
+            if (sameBackends(cur.status?.backends, backends) && conditions === cur.status?.conditions) return undefined;
+            return { ...cur, status: { ...(cur.status ?? {}), backends, conditions } };
           },
           { subresource: 'status' },
         )
@@ -250,6 +255,31 @@ export class LbStatusReporter {
     });
   }
 }
+
+/**
+ * ResolvedRefs (the Gateway API's name for it): whether every backend resolves to a port of
+ * the load balancer's network (a VirtualPort by name with an IPv4 address; an IP that a port
+ * has, or allows as an address pair). One that does not gets no traffic, and otherwise
+ * showed only as an empty address in status.backends while the load balancer said Ready.
+ */
+function resolvedRefs(lb: LoadBalancer, model: LogicalModel): ConditionInput {
+  const known = new Set((model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []).map((b) => b.name));
+  const missing = (lb.spec?.backends ?? []).flatMap((b) => {
+    if (b.port !== undefined) return known.has(b.port) ? [] : [`VirtualPort "${b.port}"`];
+    return b.ip === undefined || known.has(b.ip) ? [] : [`address ${b.ip}`];
+  });
+  const observedGeneration = lb.metadata.generation;
+  if (missing.length === 0) return { type: RESOLVED_REFS, status: 'True', reason: 'ResolvedRefs', message: 'every backend resolves to a port of the network', observedGeneration };
+  return {
+    type: RESOLVED_REFS,
+    status: 'False',
+    reason: 'BackendNotFound',
+    message: `no port of network "${lb.spec?.network}" for ${missing.join(', ')} (a VirtualPort must exist with an IPv4 address; an address must be a port's, or one of its allowed address pairs)`,
+    observedGeneration,
+  };
+}
+
+export const RESOLVED_REFS = 'ResolvedRefs';
 
 function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b);
