@@ -1,5 +1,6 @@
 /** Query parameters of the Kubernetes API, parsed once per request. */
 import { ApiErrors } from '../resources/status';
+import { defaultFieldManager } from './server-side-apply';
 import type { FieldValidation } from '../resources/schema-validator';
 import { parseFieldSelector, parseLabelSelector, SelectorSyntaxError, type ObjectFilter } from './selectors';
 
@@ -23,7 +24,10 @@ export interface ListQuery {
 export interface WriteQuery {
   dryRun: boolean;
   fieldValidation: FieldValidation;
+  /** As the request named it (an apply must). */
   fieldManager?: string;
+  /** Who managedFields records for a write other than an apply: fieldManager, else the client program (User-Agent). */
+  manager: string;
   force: boolean;
 }
 
@@ -58,7 +62,7 @@ export function parseListQuery(q: Query): ListQuery {
   };
 }
 
-export function parseWriteQuery(q: Query): WriteQuery {
+export function parseWriteQuery(q: Query, userAgent?: string): WriteQuery {
   const dry = q.dryRun;
   const dryRun = Array.isArray(dry) ? dry.includes('All') : dry === 'All';
   if (dry !== undefined && !dryRun) throw ApiErrors.badRequest(`unsupported dryRun value: only "All" is supported`);
@@ -66,7 +70,9 @@ export function parseWriteQuery(q: Query): WriteQuery {
   if (fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
     throw ApiErrors.badRequest(`fieldValidation must be one of Strict, Warn, Ignore; got "${fv}"`);
   }
-  return { dryRun, fieldValidation: fv, fieldManager: one(q, 'fieldManager'), force: bool(one(q, 'force')) };
+  const fieldManager = one(q, 'fieldManager');
+  if (fieldManager !== undefined && (fieldManager.length === 0 || fieldManager.length > 128)) throw ApiErrors.badRequest('fieldManager must be 1-128 characters');
+  return { dryRun, fieldValidation: fv, fieldManager, manager: fieldManager ?? defaultFieldManager(userAgent), force: bool(one(q, 'force')) };
 }
 
 /** Continue tokens carry the snapshot revision and the last key, like the apiserver's. */

@@ -21,6 +21,7 @@ import { cloneJson } from '../resources/clone-json';
 import { applyPatchOfType } from './patch';
 import { decodeContinue, encodeContinue, type ListQuery, type WriteQuery } from './query';
 import { isPlainObject, type PatchType } from './request-body';
+import { applyConfiguration, managedFieldsAfterApply, managedFieldsAfterUpdate, type ManagedFieldsEntry } from './server-side-apply';
 import { matches } from './selectors';
 
 /** Kubernetes' limits: a generated name's prefix (63 minus 5 random characters), all annotations of an object. */
@@ -244,7 +245,8 @@ export class ResourceService {
     throw err;
   }
 
-  async create<T extends KubeObject>(scope: Scope, body: unknown, q: WriteQuery): Promise<WriteResponse<T>> {
+  /** `appliedBy`: a server-side apply creating the object, by this field manager. */
+  async create<T extends KubeObject>(scope: Scope, body: unknown, q: WriteQuery, appliedBy?: string): Promise<WriteResponse<T>> {
     const { type, namespace } = scope;
     this.checkEnvelope(type, body, namespace);
     const meta = body.metadata;
@@ -278,6 +280,12 @@ export class ResourceService {
         this.translateAdmission(type, meta.name, err);
       }
       const obj = admitted.object as T;
+      // Who set what, on the object as it will be stored (with admission's defaults, as Kubernetes records a create).
+      const config = pristine as unknown as Record<string, unknown>;
+      setManagedFields(
+        obj,
+        appliedBy !== undefined ? managedFieldsAfterApply(undefined, obj, config, { manager: appliedBy, force: q.force, apiVersion: type.apiVersion }) : managedFieldsAfterUpdate(undefined, obj, q.manager, type.apiVersion),
+      );
       if (type.kind === 'AccessToken') {
         secret = mintSecret();
         (obj as unknown as AccessToken).status = { tokenHash: hashSecret(secret) };
@@ -319,7 +327,8 @@ export class ResourceService {
   }
 
   /** Shared by PUT and PATCH: validate, admit, write with the object's resourceVersion as precondition. */
-  private async replace<T extends KubeObject>(scope: Scope, name: string, next: T, q: WriteQuery, subresource: Subresource): Promise<WriteResponse<T>> {
+  /** `applied`: the configuration of a server-side apply `next` comes from (see managedFieldsAfterApply). */
+  private async replace<T extends KubeObject>(scope: Scope, name: string, next: T, q: WriteQuery, subresource: Subresource, applied?: Record<string, unknown>): Promise<WriteResponse<T>> {
     const { type, namespace } = scope;
     const warnings: string[] = [];
     const current = await this.objects.get<T>(type, namespace, name);
@@ -352,6 +361,12 @@ export class ResourceService {
         this.translateAdmission(type, name, err);
       }
     }
+    if (subresource === 'main') {
+      // The server's record, never the client's copy of it (a PUT sends back what it read),
+      // decided on the object as admitted: re-sent defaults change nothing.
+      const o = { manager: q.fieldManager ?? q.manager, force: q.force, apiVersion: type.apiVersion };
+      setManagedFields(next, applied ? managedFieldsAfterApply(current, next, applied, o) : managedFieldsAfterUpdate(current, next, q.manager, type.apiVersion));
+    }
     try {
       const res = await this.objects.update(type, next, { subresource, extraOps: admittedOps, dryRun: q.dryRun });
       if (q.dryRun) return { object: res.object, code: 200, warnings };
@@ -367,28 +382,34 @@ export class ResourceService {
     const { type, namespace } = scope;
     this.authorize(scope, 'patch', name);
     for (let attempt = 0; ; attempt++) {
+      const serverSideApply = patchType === 'apply' && subresource === 'main';
+      if (serverSideApply && !q.fieldManager) {
+        throw ApiErrors.invalid({ group: 'meta.k8s.io', kind: 'PatchOptions', kindName: 'PatchOptions', name: '' }, [{ field: 'fieldManager', reason: 'FieldValueRequired', message: 'Required value: is required for apply patch' }]);
+      }
       const current = await this.objects.get<T>(type, namespace, name);
       if (!current) {
-        if (patchType === 'apply' && subresource === 'main') {
+        if (serverSideApply) {
           // Server-side apply creates what does not exist yet.
           const body = structuredClone(patch) as Record<string, unknown>;
           if (isPlainObject(body)) {
             body.metadata = { ...(isPlainObject(body.metadata) ? body.metadata : {}), name };
           }
-          return this.create<T>(scope, body, q);
+          return this.create<T>(scope, body, q, q.fieldManager);
         }
         throw ApiErrors.notFound(rid(type, name));
       }
-      const patched = applyPatchOfType(patchType, current, patch);
+      if (serverSideApply && !isPlainObject(patch)) throw ApiErrors.badRequest('an apply configuration must be an object');
+      const patched = serverSideApply ? applyConfiguration(current, patch as Record<string, unknown>, q.fieldManager!) : (applyPatchOfType(patchType, current, patch) as T);
       this.checkEnvelope(type, patched, namespace);
       if (patched.metadata.name !== name) throw ApiErrors.badRequest('the patch must not change metadata.name');
       const explicitRv = isPlainObject(patch) && isPlainObject(patch.metadata) && typeof patch.metadata.resourceVersion === 'string';
       if (!explicitRv) patched.metadata.resourceVersion = current.metadata.resourceVersion;
       try {
-        return await this.replace<T>(scope, name, patched as T, q, subresource);
+        return await this.replace<T>(scope, name, patched, q, subresource, serverSideApply ? (patch as Record<string, unknown>) : undefined);
       } catch (err) {
         // A patch without its own resourceVersion is retried against the newer object.
-        const retriable = err instanceof ApiError && err.reason === 'Conflict' && !explicitRv && attempt < 5;
+        const fieldConflict = err instanceof ApiError && (err.details?.causes ?? []).some((c) => c.reason === 'FieldManagerConflict');
+        const retriable = err instanceof ApiError && err.reason === 'Conflict' && !fieldConflict && !explicitRv && attempt < 5;
         if (!retriable) throw err;
       }
     }
@@ -421,4 +442,11 @@ export class ResourceService {
     if (err instanceof KeyExistsError) return ApiErrors.conflict(rid(type, name), 'an address or identifier this change needs is already allocated');
     return err;
   }
+}
+
+/** Sets metadata.managedFields, or leaves none when nobody manages anything. */
+function setManagedFields(obj: unknown, entries: ManagedFieldsEntry[]): void {
+  const meta = (obj as { metadata: { managedFields?: ManagedFieldsEntry[] } }).metadata;
+  if (entries.length > 0) meta.managedFields = entries;
+  else delete meta.managedFields;
 }

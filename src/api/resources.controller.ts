@@ -218,19 +218,19 @@ export class ResourcesController {
 
   private async create(req: AuthedRequest, reply: FastifyReply, scope: Scope): Promise<void> {
     const body = decodeObjectBody(req.body, req.headers['content-type']);
-    const res = await this.resources.create(scope, body, parseWriteQuery(req.query as Query));
+    const res = await this.resources.create(scope, body, parseWriteQuery(req.query as Query, req.headers['user-agent']));
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 
   private async put(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
     const body = decodeObjectBody(req.body, req.headers['content-type']);
-    const res = await this.resources.update(scope, name, body, parseWriteQuery(req.query as Query), sub);
+    const res = await this.resources.update(scope, name, body, parseWriteQuery(req.query as Query, req.headers['user-agent']), sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 
   private async patch(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
     const { type, patch } = decodePatchBody(req.body, req.headers['content-type']);
-    const res = await this.resources.patch(scope, name, type, patch, parseWriteQuery(req.query as Query), sub);
+    const res = await this.resources.patch(scope, name, type, patch, parseWriteQuery(req.query as Query, req.headers['user-agent']), sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 

@@ -122,6 +122,44 @@ spec:
     expect((await kubectl(['delete', '-f', file])).out.trim()).toBe('virtualnetwork.vnet.dev "ssa" deleted');
   });
 
+  it('server-side apply tracks field managers: conflicts, --force-conflicts, and removal of what a manager stops applying', async () => {
+    const doc = (labels: string, mtu: number) => `apiVersion: vnet.dev/v1alpha1
+kind: VirtualNetwork
+metadata:
+  name: owned
+  namespace: demo
+  labels: {${labels}}
+spec:
+  subnets:
+  - cidr: 10.8.0.0/24
+  mtu: ${mtu}
+`;
+    const mine = manifest('owned.yaml', doc('a: "1", b: "2"', 1400));
+    expect((await kubectl(['apply', '--server-side', '-f', mine])).err).toBe('');
+    const theirs = manifest('owned-other.yaml', `apiVersion: vnet.dev/v1alpha1
+kind: VirtualNetwork
+metadata:
+  name: owned
+  namespace: demo
+spec:
+  mtu: 1300
+`);
+    const clash = await kubectl(['apply', '--server-side', '--field-manager=other', '-f', theirs]);
+    expect(clash.code).not.toBe(0);
+    expect(clash.err).toContain('conflict with "kubectl"');
+    expect(clash.err).toContain('.spec.mtu');
+    expect((await kubectl(['get', 'vnet', 'owned', '-n', 'demo', '-o', 'jsonpath={.spec.mtu}'])).out).toBe('1400');
+    expect((await kubectl(['apply', '--server-side', '--field-manager=other', '--force-conflicts', '-f', theirs])).err).toBe('');
+    // The first manager drops label b and mtu (now other's): b goes, mtu stays other's 1300.
+    writeFileSync(mine, doc('a: "1"', 1300).replace('  mtu: 1300\n', ''));
+    expect((await kubectl(['apply', '--server-side', '-f', mine])).err).toBe('');
+    const got = JSON.parse((await kubectl(['get', 'vnet', 'owned', '-n', 'demo', '-o', 'json', '--show-managed-fields'])).out) as { metadata: { labels: Record<string, string>; managedFields: Array<{ manager: string; operation: string }> }; spec: { mtu: number } };
+    expect(got.metadata.labels).toEqual({ a: '1' });
+    expect(got.spec.mtu).toBe(1300);
+    expect(got.metadata.managedFields.map((m) => `${m.manager}/${m.operation}`).sort()).toEqual(['kubectl/Apply', 'other/Apply']);
+    expect((await kubectl(['delete', '-f', mine])).code).toBe(0);
+  });
+
   it('waits for a condition', async () => {
     const w = await kubectl(['wait', '--for=condition=Ready', 'vnet/net1', '-n', 'demo', '--timeout=30s']);
     expect(w.out.trim()).toBe('virtualnetwork.vnet.dev/net1 condition met');

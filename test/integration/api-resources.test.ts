@@ -170,6 +170,9 @@ describe('update, patch, status, finalizers', () => {
     await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, [{ op: 'test', path: '/spec/mtu', value: 1 }], 422, 'Invalid', { contentType: 'application/json-patch+json' });
     await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, { spec: { vni: 77 } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
     await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, {}, 415, 'UnsupportedMediaType', { contentType: 'application/strategic-merge-patch+json' });
+    // A server-side apply must name its field manager.
+    const noManager = await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/upd`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', spec: { mtu: 1200 } }, 422, 'Invalid', { contentType: 'application/apply-patch+yaml' });
+    expect(noManager.details.causes).toEqual([expect.objectContaining({ field: 'fieldManager', reason: 'FieldValueRequired' })]);
   });
 
   it('the status subresource changes only status; the main resource never changes status', async () => {

@@ -1,0 +1,225 @@
+/**
+ * Field management for server-side apply (Kubernetes' managedFields), reduced to what the
+ * vnet.dev kinds need: every list is atomic (as in a CRD without x-kubernetes-list-type),
+ * and the fields tracked are the spec (and any other top-level section but status), labels
+ * and annotations. Ownership is decided on the object as it will be stored (after
+ * admission's defaults), so a client that re-sends a list without its defaulted values
+ * changes nothing and takes nothing over.
+ *
+ * Each write records which manager set which fields: an apply (`Apply`, the fields of the
+ * configuration it sent) or any other write (`Update`, the fields it changed; a create
+ * owns what it set). Then an apply:
+ *  - conflicts (409) where it would change a field another manager owns, unless forced,
+ *    which takes the field over;
+ *  - removes the fields its manager applied before and no longer applies, unless another
+ *    manager owns them too (a field set by kubectl edit since is kept);
+ *  - shares a field with another manager that set it to the same value.
+ * Without this an apply was a merge patch: nothing was ever removed, nothing conflicted
+ * (GitOps tools such as Flux apply this way and rely on both).
+ */
+import type { KubeObject } from '../resources/object';
+import { sameValue } from '../resources/same-value';
+import { ApiError } from '../resources/status';
+
+export interface ManagedFieldsEntry {
+  manager: string;
+  operation: 'Apply' | 'Update';
+  apiVersion: string;
+  time: string;
+  fieldsType: 'FieldsV1';
+  fieldsV1: Record<string, unknown>;
+}
+
+/** A field by its keys from the object's root: ['spec', 'mtu'], ['metadata', 'labels', 'team']. */
+type Path = readonly string[];
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const id = (p: Path): string => JSON.stringify(p);
+const overlaps = (a: Path, b: Path): boolean => a.length <= b.length ? a.every((k, i) => b[i] === k) : b.every((k, i) => a[i] === k);
+
+/** Top-level keys that are not fields of the user's (identity, server state). */
+const UNTRACKED_TOP = new Set(['apiVersion', 'kind', 'metadata', 'status']);
+/** metadata maps whose keys are fields each (finalizers and owner references are the controllers'). */
+const METADATA_MAPS = ['labels', 'annotations'];
+
+/** The fields an object (or an apply configuration) sets; a null sets nothing. */
+export function fieldsOf(obj: unknown): Path[] {
+  const out: Path[] = [];
+  if (!isMap(obj)) return out;
+  const meta = isMap(obj.metadata) ? obj.metadata : {};
+  for (const m of METADATA_MAPS) walk(meta[m], ['metadata', m], out);
+  for (const [k, v] of Object.entries(obj)) if (!UNTRACKED_TOP.has(k)) walk(v, [k], out);
+  return out;
+}
+
+function walk(v: unknown, path: Path, out: Path[]): void {
+  if (v === undefined || v === null) return;
+  if (isMap(v) && Object.keys(v).length > 0) {
+    for (const [k, c] of Object.entries(v)) walk(c, [...path, k], out);
+    return;
+  }
+  out.push(path);
+}
+
+function getAt(obj: unknown, path: Path): unknown {
+  let v = obj;
+  for (const k of path) {
+    if (!isMap(v)) return undefined;
+    v = v[k];
+  }
+  return v;
+}
+
+function setAt(obj: Record<string, unknown>, path: Path, value: unknown): void {
+  let v = obj;
+  for (const k of path.slice(0, -1)) {
+    if (!isMap(v[k])) v[k] = {};
+    v = v[k] as Record<string, unknown>;
+  }
+  v[path[path.length - 1]!] = value;
+}
+
+/** Deletes the field, then the maps it leaves empty (never a top-level section or metadata). */
+function deleteAt(obj: Record<string, unknown>, path: Path): void {
+  const chain: Array<Record<string, unknown>> = [obj];
+  for (const k of path.slice(0, -1)) {
+    const next = chain[chain.length - 1]![k];
+    if (!isMap(next)) return;
+    chain.push(next);
+  }
+  delete chain[chain.length - 1]![path[path.length - 1]!];
+  for (let i = chain.length - 1; i >= 2; i--) {
+    if (Object.keys(chain[i]!).length > 0) break;
+    delete chain[i - 1]![path[i - 1]!];
+  }
+}
+
+/** Paths as FieldsV1 ({"f:spec":{"f:mtu":{}}}), the form kubectl shows. */
+export function toFieldsV1(paths: readonly Path[]): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const p of paths) {
+    let n = root;
+    for (const k of p) n = (n[`f:${k}`] ??= {}) as Record<string, unknown>;
+  }
+  return root;
+}
+
+/** FieldsV1 back to paths: a node without "f:" children is a field ("." and list keys are not descended). */
+export function fromFieldsV1(f: unknown, prefix: Path = []): Path[] {
+  if (!isMap(f)) return [];
+  const children = Object.keys(f).filter((k) => k.startsWith('f:'));
+  if (children.length === 0) return prefix.length ? [prefix] : [];
+  return children.flatMap((k) => fromFieldsV1(f[k], [...prefix, k.slice(2)]));
+}
+
+/** The object's entries, whatever a client or an earlier release stored (malformed ones dropped). */
+export function managedFieldsOf(obj: KubeObject | undefined): ManagedFieldsEntry[] {
+  const list = (obj?.metadata as { managedFields?: unknown } | undefined)?.managedFields;
+  if (!Array.isArray(list)) return [];
+  return list.filter((e): e is ManagedFieldsEntry => isMap(e) && typeof e.manager === 'string' && (e.operation === 'Apply' || e.operation === 'Update') && isMap(e.fieldsV1));
+}
+
+interface Owned {
+  entry: ManagedFieldsEntry;
+  paths: Path[];
+}
+
+function entry(manager: string, operation: ManagedFieldsEntry['operation'], apiVersion: string, now: Date, paths: readonly Path[]): ManagedFieldsEntry {
+  return { manager, operation, apiVersion, time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: toFieldsV1(paths) };
+}
+
+/** The entries after `owned` changed: each with its remaining fields (unchanged ones as they were), empty ones gone. */
+function rebuilt(owned: readonly Owned[], now: Date): ManagedFieldsEntry[] {
+  return owned.flatMap(({ entry: e, paths }) => {
+    if (paths.length === 0) return [];
+    const before = fromFieldsV1(e.fieldsV1);
+    if (before.length === paths.length && paths.every((p, i) => id(p) === id(before[i]!))) return [e];
+    return [{ ...entry(e.manager, e.operation, e.apiVersion, now, paths) }];
+  });
+}
+
+/**
+ * managedFields after a write other than an apply, from `old` (undefined: a create) to
+ * `next`: `manager` owns the fields it changed or set, as an Update; nobody else does.
+ */
+export function managedFieldsAfterUpdate(old: KubeObject | undefined, next: KubeObject, manager: string, apiVersion: string, now = new Date()): ManagedFieldsEntry[] {
+  const entries = managedFieldsOf(old);
+  const before = new Map((old ? fieldsOf(old) : []).map((p) => [id(p), p]));
+  const after = fieldsOf(next);
+  const afterIds = new Set(after.map(id));
+  const changed = after.filter((p) => !before.has(id(p)) || !sameValue(getAt(old, p), getAt(next, p)));
+  const removed = [...before.values()].filter((p) => !afterIds.has(id(p)));
+  if (changed.length === 0 && removed.length === 0) return entries;
+  const touched = [...changed, ...removed];
+  const owned: Owned[] = entries.map((e) => ({ entry: e, paths: fromFieldsV1(e.fieldsV1).filter((p) => !touched.some((t) => overlaps(p, t))) }));
+  const mine = owned.find((o) => o.entry.manager === manager && o.entry.operation === 'Update');
+  if (mine) mine.paths.push(...changed);
+  else if (changed.length > 0) owned.push({ entry: entry(manager, 'Update', apiVersion, now, []), paths: changed });
+  return rebuilt(owned, now);
+}
+
+export interface ApplyOptions {
+  manager: string;
+  force: boolean;
+  apiVersion: string;
+  now?: Date;
+}
+
+/**
+ * The object after applying `config` as `manager` to `current` (undefined: a create): the
+ * configuration's fields set, and those the manager applied before and no longer does
+ * removed unless another manager holds them. Ownership and conflicts are decided on what
+ * admission then makes of it (managedFieldsAfterApply).
+ */
+export function applyConfiguration<T extends KubeObject>(current: T | undefined, config: Record<string, unknown>, manager: string): T {
+  const applied = fieldsOf(config);
+  const entries = managedFieldsOf(current);
+  const mineBefore = entries.find((e) => e.manager === manager && e.operation === 'Apply');
+  const others = entries.filter((e) => e !== mineBefore).flatMap((e) => fromFieldsV1(e.fieldsV1));
+  const next = structuredClone(current ?? ({ apiVersion: config.apiVersion, kind: config.kind, metadata: {} } as unknown as T)) as unknown as Record<string, unknown>;
+  for (const p of applied) setAt(next, p, structuredClone(getAt(config, p)));
+  for (const p of mineBefore ? fromFieldsV1(mineBefore.fieldsV1) : []) {
+    if (applied.some((a) => overlaps(a, p)) || others.some((q) => overlaps(p, q))) continue;
+    deleteAt(next, p);
+  }
+  return next as unknown as T;
+}
+
+/**
+ * managedFields once `result` (applyConfiguration's object, admitted) replaces `current`:
+ * the manager owns every field of its configuration; a field another manager owns and the
+ * apply changes is a conflict (409, all of them listed), or with `force` the applier's
+ * alone; one it leaves as it was is shared.
+ */
+export function managedFieldsAfterApply(current: KubeObject | undefined, result: KubeObject, config: Record<string, unknown>, o: ApplyOptions): ManagedFieldsEntry[] {
+  const now = o.now ?? new Date();
+  const applied = fieldsOf(config);
+  const others: Owned[] = managedFieldsOf(current)
+    .filter((e) => !(e.manager === o.manager && e.operation === 'Apply'))
+    .map((e) => ({ entry: e, paths: fromFieldsV1(e.fieldsV1) }));
+  const conflicts: Array<{ manager: string; path: Path }> = [];
+  for (const other of others) {
+    other.paths = other.paths.filter((q) => {
+      const clash = applied.find((p) => overlaps(p, q) && !sameValue(getAt(current, p), getAt(result, p)));
+      if (!clash) return true;
+      if (!o.force) conflicts.push({ manager: other.entry.manager, path: clash });
+      return false; // forced: the field is the applier's now
+    });
+  }
+  if (conflicts.length > 0) throw applyConflict(conflicts);
+  return [...rebuilt(others, now), entry(o.manager, 'Apply', o.apiVersion, now, applied)];
+}
+
+function applyConflict(conflicts: ReadonlyArray<{ manager: string; path: Path }>): ApiError {
+  const fieldOf = (p: Path) => `.${p.join('.')}`;
+  const lines = conflicts.map((c) => `conflict with "${c.manager}": ${fieldOf(c.path)}`);
+  return new ApiError(409, 'Conflict', `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? 's' : ''}: ${lines.join('\n')}`, {
+    causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: fieldOf(c.path) })),
+  });
+}
+
+/** The manager of a write that names none: the client's program, as Kubernetes takes it from the User-Agent. */
+export function defaultFieldManager(userAgent: string | undefined): string {
+  const name = (userAgent ?? '').split('/')[0]!.trim();
+  return name.length > 0 ? name.slice(0, 128) : 'unknown';
+}
