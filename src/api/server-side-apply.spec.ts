@@ -2,7 +2,7 @@ import type { KubeObject } from '../resources/object';
 import { ApiError } from '../resources/status';
 import { applyConfiguration, defaultFieldManager, fieldsOf, fromFieldsV1, managedFieldsAfterApply, managedFieldsAfterUpdate, managedFieldsOf, toFieldsV1 } from './server-side-apply';
 
-type Net = KubeObject<{ subnets?: Array<{ cidr: string }>; mtu?: number; encapsulation?: string }>;
+type Net = KubeObject<{ subnets?: Array<{ cidr: string; gateway?: string }>; mtu?: number; encapsulation?: string }>;
 const AV = 'vnet.dev/v1alpha1';
 const now = new Date('2026-11-29T12:00:00Z');
 const config = (spec: Record<string, unknown>, labels?: Record<string, string>) => ({ apiVersion: AV, kind: 'VirtualNetwork', metadata: { name: 'n', namespace: 't', ...(labels ? { labels } : {}) }, spec });
