@@ -398,6 +398,21 @@ describe('interface ids', () => {
   });
 });
 
+describe('status written over', () => {
+  it('a port whose status was wiped through /status gets its allocation status back', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('wiped', { subnets: [{ cidr: '10.62.0.0/24' }] }));
+    const p = await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'wp' }, spec: { network: 'wiped' } });
+    expect(p.status).toBe(201);
+    const wiped = await v.call('PATCH', `${G}/namespaces/t1/virtualports/wp/status`, { status: null }, { contentType: 'application/merge-patch+json' });
+    expect(wiped.status).toBe(200);
+    const back = await eventually(async () => {
+      const g = (await v.call('GET', `${G}/namespaces/t1/virtualports/wp`)).json;
+      return g.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'AddressesAllocated' && c.status === 'True') ? g : undefined;
+    }, 10_000);
+    expect(back.status.ips).toEqual(p.json.spec.ips);
+  });
+});
+
 describe('nodes', () => {
   it('refuses a second node with a tunnel address another node has, on create and on update', async () => {
     const node = (name: string, tunnelIP: string) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name }, spec: { tunnelIP } });

@@ -20,8 +20,8 @@ import { typePrefix, type StoredType } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import type { TxnOp } from '../../store/store';
-import { setCondition } from '../conditions';
-import { allocatedAtGeneration, allocationConditions, claimantAllocatedStatus } from './ipam-status';
+import { getCondition, setCondition } from '../conditions';
+import { ALLOCATED, allocatedAtGeneration, allocationConditions, claimantAllocatedStatus } from './ipam-status';
 import { Controller } from '../controller';
 import { removeFinalizer, hasFinalizer } from '../finalizers';
 import type { Informer } from '../informer';
@@ -95,7 +95,9 @@ export class IpamReconciler {
       // confirm it (three reads). An add seen before start() has synced (the first list: a
       // restart; or a shared informer's replay of what it holds) is checked.
       const ignoreAdd = type === NETWORKS ? undefined : (o: KubeObject) => this.synced && !o.metadata.deletionTimestamp && allocatedAtGeneration(o as Claimant);
-      this.unsubscribe.push(c.watch(informer, undefined, { ignoreUpdate: (o, n) => sameSpecAndLifecycle(o, n), ignoreAdd }));
+      // A status that lost its allocation condition (written over through /status) is rebuilt.
+      const ignoreUpdate = (o: KubeObject, n: KubeObject) => sameSpecAndLifecycle(o, n) && getCondition((n as Claimant).status?.conditions, ALLOCATED) !== undefined;
+      this.unsubscribe.push(c.watch(informer, undefined, { ignoreUpdate, ignoreAdd }));
       this.controllers.push(c);
     }
     // Network status counts its ports and VIPs, and its deletion waits for them. A recount
