@@ -96,7 +96,16 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       else spec.vip = res.ip;
     } else {
       picked = true;
-      const vip = await pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
+      // Never one of its own backends' addresses (free as long as no port has it yet): the
+      // passed-over picks are handed back once a VIP is chosen.
+      const backendIps = new Set((spec.backends ?? []).flatMap((b) => (b.ip !== undefined ? [b.ip] : [])));
+      const passedOver: string[] = [];
+      let vip = await pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
+      while (vip && backendIps.has(vip)) {
+        passedOver.push(vip);
+        vip = await pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
+      }
+      for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip);
       if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP` });
       else spec.vip = vip;
       // A rejected request claims nothing: its pick goes back for the next request.

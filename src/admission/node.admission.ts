@@ -26,7 +26,9 @@ function validate(node: HypervisorNode): void {
 async function checkTunnelIPFree(node: HypervisorNode, ctx: AdmissionContext): Promise<void> {
   const ip = node.spec!.tunnelIP;
   const others = await ctx.objects.list<HypervisorNode>(NODES, undefined);
-  const holder = others.items.find((n) => n.metadata.name !== node.metadata.name && n.spec?.tunnelIP === ip);
+  // A node being deleted is on its way out (its hypervisor replaced by this one, say).
+  const canonical = (v: string | undefined) => (v !== undefined && tryParseIp(v) ? canonicalIp(v) : v);
+  const holder = others.items.find((n) => n.metadata.name !== node.metadata.name && !n.metadata.deletionTimestamp && canonical(n.spec?.tunnelIP) === ip);
   if (holder) throw new AdmissionError([{ field: 'spec.tunnelIP', reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": already the tunnel address of Node "${holder.metadata.name}"` }]);
 }
 

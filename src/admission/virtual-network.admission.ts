@@ -1,4 +1,4 @@
-import { IpAllocator, VniAllocator, cryptoRng, findOverlap, parseCidr, validateSubnet, type Cidr } from '../ipam';
+import { IpAllocator, VniAllocator, cryptoRng, findOverlap, parseCidr, reservedOverlap, validateSubnet, type Cidr } from '../ipam';
 import { AllocationRegistry, vniKey } from '../ipam/allocation-registry';
 import type { VirtualNetwork } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
@@ -7,15 +7,20 @@ import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type 
 
 const vnis = new VniAllocator();
 
-function validateSubnets(net: VirtualNetwork, causes: StatusCause[]): void {
+/** `before`: the subnets the network already had (an update), which are not checked against reserved space again. */
+function validateSubnets(net: VirtualNetwork, causes: StatusCause[], before: VirtualNetwork['spec'] | undefined = undefined): void {
   const subnets = net.spec!.subnets;
   const parsed: (Cidr | undefined)[] = [];
+  const had = new Set((before?.subnets ?? []).flatMap((s) => safeCidr(s.cidr) ?? []));
   subnets.forEach((s, i) => {
     const issues = validateSubnet(s);
     for (const issue of issues) {
       causes.push({ field: `spec.subnets[${i}].${issue.field ?? 'cidr'}`, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(fieldValue(s, issue.field))}: ${withoutValue(issue.message, fieldValue(s, issue.field))}` });
     }
-    parsed.push(issues.length === 0 ? parseCidr(s.cidr) : undefined);
+    const cidr = issues.length === 0 ? parseCidr(s.cidr) : undefined;
+    const reserved = cidr && !had.has(cidr.text) ? reservedOverlap(cidr) : undefined;
+    if (reserved) causes.push({ field: `spec.subnets[${i}].cidr`, reason: 'FieldValueInvalid', message: `Invalid value: "${s.cidr}": overlaps ${reserved}: a tenant subnet must be unicast address space` });
+    parsed.push(reserved ? undefined : cidr);
   });
   const valid = parsed.filter((c): c is Cidr => c !== undefined);
   const overlap = findOverlap(valid);
@@ -26,6 +31,14 @@ function validateSubnets(net: VirtualNetwork, causes: StatusCause[]): void {
       reason: 'FieldValueInvalid',
       message: `Invalid value: "${subnets[b!]!.cidr}": overlaps spec.subnets[${a}].cidr ${subnets[a!]!.cidr}`,
     });
+  }
+}
+
+function safeCidr(text: string): string | undefined {
+  try {
+    return parseCidr(text).text;
+  } catch {
+    return undefined;
   }
 }
 
@@ -90,7 +103,7 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     const spec = next.spec!;
     immutable(causes, 'spec.vni', old.spec?.vni, spec.vni);
     spec.vni = old.spec?.vni;
-    validateSubnets(next, causes);
+    validateSubnets(next, causes, old.spec);
     if (causes.length > 0) throw new AdmissionError(causes);
     normalise(next);
     // A subnet may change or go only while no address allocated in it is stranded.

@@ -195,6 +195,22 @@ export class ResourceService {
     } else delete meta.namespace;
   }
 
+  /**
+   * A server-side apply's request: a field manager, and a configuration of this kind for
+   * this object (what it names must match the URL; it is not merged as a whole, so nothing
+   * else would check it).
+   */
+  private checkApplyConfiguration(type: ResourceType, config: unknown, name: string, namespace: string | undefined, q: WriteQuery): void {
+    if (!q.fieldManager) {
+      throw ApiErrors.invalid({ group: 'meta.k8s.io', kind: 'PatchOptions', kindName: 'PatchOptions', name: '' }, [{ field: 'fieldManager', reason: 'FieldValueRequired', message: 'Required value: is required for apply patch' }]);
+    }
+    if (!isPlainObject(config)) throw ApiErrors.badRequest('an apply configuration must be an object');
+    if (config.apiVersion === undefined || config.kind === undefined) throw ApiErrors.badRequest('an apply configuration must give apiVersion and kind');
+    const meta = isPlainObject(config.metadata) ? config.metadata : {};
+    if (meta.name !== undefined && meta.name !== name) throw ApiErrors.badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
+    this.checkEnvelope(type, { apiVersion: config.apiVersion, kind: config.kind, metadata: { ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}) } }, namespace);
+  }
+
   /** `metadataWritten`: the request sets metadata (not a status write, which keeps the stored one). */
   private validate(type: ResourceType, obj: KubeObject, q: WriteQuery, warnings: string[], metadataWritten = true): void {
     const causes: StatusCause[] = [];
@@ -326,8 +342,11 @@ export class ResourceService {
     return this.replace<T>(scope, name, body as T, q, subresource);
   }
 
-  /** Shared by PUT and PATCH: validate, admit, write with the object's resourceVersion as precondition. */
-  /** `applied`: the configuration of a server-side apply `next` comes from (see managedFieldsAfterApply). */
+  /**
+   * Shared by PUT and PATCH: validate, admit, write with the object's resourceVersion as
+   * precondition. `applied`: the configuration of the server-side apply `next` comes from
+   * (see managedFieldsAfterApply).
+   */
   private async replace<T extends KubeObject>(scope: Scope, name: string, next: T, q: WriteQuery, subresource: Subresource, applied?: Record<string, unknown>): Promise<WriteResponse<T>> {
     const { type, namespace } = scope;
     const warnings: string[] = [];
@@ -381,11 +400,9 @@ export class ResourceService {
   async patch<T extends KubeObject>(scope: Scope, name: string, patchType: PatchType, patch: unknown, q: WriteQuery, subresource: Subresource = 'main'): Promise<WriteResponse<T>> {
     const { type, namespace } = scope;
     this.authorize(scope, 'patch', name);
+    const serverSideApply = patchType === 'apply' && subresource === 'main';
+    if (serverSideApply) this.checkApplyConfiguration(type, patch, name, namespace, q);
     for (let attempt = 0; ; attempt++) {
-      const serverSideApply = patchType === 'apply' && subresource === 'main';
-      if (serverSideApply && !q.fieldManager) {
-        throw ApiErrors.invalid({ group: 'meta.k8s.io', kind: 'PatchOptions', kindName: 'PatchOptions', name: '' }, [{ field: 'fieldManager', reason: 'FieldValueRequired', message: 'Required value: is required for apply patch' }]);
-      }
       const current = await this.objects.get<T>(type, namespace, name);
       if (!current) {
         if (serverSideApply) {
@@ -398,12 +415,12 @@ export class ResourceService {
         }
         throw ApiErrors.notFound(rid(type, name));
       }
-      if (serverSideApply && !isPlainObject(patch)) throw ApiErrors.badRequest('an apply configuration must be an object');
       const patched = serverSideApply ? applyConfiguration(current, patch as Record<string, unknown>, q.fieldManager!) : (applyPatchOfType(patchType, current, patch) as T);
       this.checkEnvelope(type, patched, namespace);
       if (patched.metadata.name !== name) throw ApiErrors.badRequest('the patch must not change metadata.name');
       const explicitRv = isPlainObject(patch) && isPlainObject(patch.metadata) && typeof patch.metadata.resourceVersion === 'string';
-      if (!explicitRv) patched.metadata.resourceVersion = current.metadata.resourceVersion;
+      // An apply's configuration keeps only its fields: its resourceVersion is a precondition still.
+      patched.metadata.resourceVersion = explicitRv ? ((patch as { metadata: { resourceVersion: string } }).metadata.resourceVersion) : current.metadata.resourceVersion;
       try {
         return await this.replace<T>(scope, name, patched, q, subresource, serverSideApply ? (patch as Record<string, unknown>) : undefined);
       } catch (err) {

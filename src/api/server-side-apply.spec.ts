@@ -14,9 +14,9 @@ const apply = (cur: Net | undefined, cfg: Record<string, unknown>, manager: stri
 const managers = (o: Net) => managedFieldsOf(o).map((e) => `${e.manager}/${e.operation}: ${fromFieldsV1(e.fieldsV1).map((p) => p.join('.')).join(',')}`);
 
 describe('server-side apply field management', () => {
-  it('tracks spec leaves, each label, lists whole; not identity, finalizers, status or nulls', () => {
+  it('tracks spec leaves, each label, each finalizer, other lists whole; not identity, status or nulls', () => {
     const paths = fieldsOf({ apiVersion: AV, kind: 'X', metadata: { name: 'n', labels: { a: '1', b: '2' }, finalizers: ['f'] }, spec: { subnets: [{ cidr: '10.0.0.0/24' }], mtu: 1400, gone: null, empty: {} }, status: { vni: 1 } });
-    expect(paths.map((p) => p.join('.')).sort()).toEqual(['metadata.labels.a', 'metadata.labels.b', 'spec.empty', 'spec.mtu', 'spec.subnets']);
+    expect(paths.map((p) => p.join('.')).sort()).toEqual(['metadata.finalizers.v:"f"', 'metadata.labels.a', 'metadata.labels.b', 'spec.empty', 'spec.mtu', 'spec.subnets']);
     const v1 = toFieldsV1(paths);
     expect(v1).toMatchObject({ 'f:spec': { 'f:mtu': {}, 'f:subnets': {} }, 'f:metadata': { 'f:labels': { 'f:a': {} } } });
     expect(fromFieldsV1(v1).map((p) => p.join('.')).sort()).toEqual(paths.map((p) => p.join('.')).sort());
@@ -74,6 +74,36 @@ describe('server-side apply field management', () => {
     const admitted = { ...merged, spec: { subnets: [{ cidr: '10.0.0.0/24', gateway: '10.0.0.1' }] } } as Net;
     expect(managedFieldsAfterApply(stored, admitted, cfg, { manager: 'b', force: false, apiVersion: AV, now }).map((e) => e.manager)).toEqual(['a', 'b']);
     expect(managedFieldsAfterUpdate(stored, admitted, 'c', AV, now)).toEqual(managedFieldsOf(stored));
+  });
+
+  it('adds and removes its own finalizers, never the others\'', () => {
+    const stored = { apiVersion: AV, kind: 'VirtualNetwork', metadata: { name: 'n', finalizers: ['vnet.dev/ipam'], managedFields: [] }, spec: { mtu: 1400 } } as unknown as Net;
+    const cfg = { ...config({ mtu: 1400 }), metadata: { name: 'n', finalizers: ['example.com/keep'] } };
+    const held = apply(stored, cfg, 'a');
+    expect(held.metadata.finalizers).toEqual(['vnet.dev/ipam', 'example.com/keep']);
+    expect(managers(held)).toContain('a/Apply: metadata.finalizers.v:"example.com/keep",spec.mtu');
+    expect(toFieldsV1([['metadata', 'finalizers', 'v:"x"']])).toEqual({ 'f:metadata': { 'f:finalizers': { 'v:"x"': {} } } });
+    const dropped = apply(held, config({ mtu: 1400 }), 'a');
+    expect(dropped.metadata.finalizers).toEqual(['vnet.dev/ipam']);
+  });
+
+  it('an empty map in a configuration adds nothing and takes nothing away', () => {
+    const stored = apply(undefined, config({ mtu: 1400 }, { a: '1' }), 'a');
+    const next = apply(stored, { ...config({ mtu: 1400 }), metadata: { name: 'n', labels: {} } }, 'b');
+    expect(next.metadata.labels).toEqual({ a: '1' });
+  });
+
+  it('an object written before managedFields existed: its fields are before-first-apply\'s, so the first apply conflicts where it changes them and never removes them later', () => {
+    const legacy = { apiVersion: AV, kind: 'VirtualNetwork', metadata: { name: 'n', labels: { team: 'x', env: 'prod' } }, spec: { mtu: 1400 } } as Net;
+    expect(() => apply(legacy, config({ mtu: 1300 }), 'flux')).toThrow('conflict with "before-first-apply": .spec.mtu');
+    const first = apply(legacy, config({ mtu: 1400 }, { team: 'x' }), 'flux');
+    // flux stops applying team: before-first-apply still holds it.
+    expect(apply(first, config({ mtu: 1400 }), 'flux').metadata.labels).toEqual({ team: 'x', env: 'prod' });
+  });
+
+  it('an apply that sets nothing keeps no entry', () => {
+    const stored = apply(undefined, config({ mtu: 1400 }), 'a');
+    expect(managers(apply(stored, { apiVersion: AV, kind: 'VirtualNetwork', metadata: { name: 'n' } }, 'b'))).toEqual(['a/Apply: spec.mtu']);
   });
 
   it('names the manager of a write without one after the client program', () => {

@@ -1,8 +1,9 @@
 /**
  * Field management for server-side apply (Kubernetes' managedFields), reduced to what the
- * vnet.dev kinds need: every list is atomic (as in a CRD without x-kubernetes-list-type),
- * and the fields tracked are the spec (and any other top-level section but status), labels
- * and annotations. Ownership is decided on the object as it will be stored (after
+ * vnet.dev kinds need: lists are atomic (as in a CRD without x-kubernetes-list-type) but
+ * finalizers, a set as in Kubernetes (so an apply never drops the server's own); the fields
+ * tracked are the spec (and any other top-level section but status), labels, annotations,
+ * finalizers and ownerReferences. Ownership is decided on the object as it will be stored (after
  * admission's defaults), so a client that re-sends a list without its defaulted values
  * changes nothing and takes nothing over.
  *
@@ -39,8 +40,16 @@ const overlaps = (a: Path, b: Path): boolean => a.length <= b.length ? a.every((
 
 /** Top-level keys that are not fields of the user's (identity, server state). */
 const UNTRACKED_TOP = new Set(['apiVersion', 'kind', 'metadata', 'status']);
-/** metadata maps whose keys are fields each (finalizers and owner references are the controllers'). */
+/** metadata maps whose keys are fields each. */
 const METADATA_MAPS = ['labels', 'annotations'];
+/** A set's element in a path, as FieldsV1 writes it ("v:<JSON value>"). */
+const SET_ITEM = 'v:';
+/**
+ * Who owns the fields of an object written before managedFields existed, as Kubernetes
+ * names it: the first apply conflicts where it would change them, instead of taking sole
+ * ownership and removing them later.
+ */
+export const BEFORE_FIRST_APPLY = 'before-first-apply';
 
 /** The fields an object (or an apply configuration) sets; a null sets nothing. */
 export function fieldsOf(obj: unknown): Path[] {
@@ -48,6 +57,8 @@ export function fieldsOf(obj: unknown): Path[] {
   if (!isMap(obj)) return out;
   const meta = isMap(obj.metadata) ? obj.metadata : {};
   for (const m of METADATA_MAPS) walk(meta[m], ['metadata', m], out);
+  if (Array.isArray(meta.finalizers)) for (const f of meta.finalizers) out.push(['metadata', 'finalizers', `${SET_ITEM}${JSON.stringify(f)}`]);
+  if (meta.ownerReferences !== undefined && meta.ownerReferences !== null) out.push(['metadata', 'ownerReferences']);
   for (const [k, v] of Object.entries(obj)) if (!UNTRACKED_TOP.has(k)) walk(v, [k], out);
   return out;
 }
@@ -61,34 +72,57 @@ function walk(v: unknown, path: Path, out: Path[]): void {
   out.push(path);
 }
 
+const setItem = (k: string): unknown => JSON.parse(k.slice(SET_ITEM.length)) as unknown;
+
+/** The field's value (a set's element: the element when the set holds it). */
 function getAt(obj: unknown, path: Path): unknown {
   let v = obj;
   for (const k of path) {
+    if (k.startsWith(SET_ITEM) && Array.isArray(v)) return v.find((x) => sameValue(x, setItem(k)));
     if (!isMap(v)) return undefined;
     v = v[k];
   }
   return v;
 }
 
+/** Sets the field: an empty map only makes sure the map is there (maps merge key by key); a set's element is added once. */
 function setAt(obj: Record<string, unknown>, path: Path, value: unknown): void {
+  const last = path[path.length - 1]!;
   let v = obj;
-  for (const k of path.slice(0, -1)) {
-    if (!isMap(v[k])) v[k] = {};
+  for (const [i, k] of path.slice(0, -1).entries()) {
+    const isSet = path[i + 1]!.startsWith(SET_ITEM);
+    if (isSet ? !Array.isArray(v[k]) : !isMap(v[k])) v[k] = isSet ? [] : {};
+    if (isSet) {
+      const list = v[k] as unknown[];
+      if (!list.some((x) => sameValue(x, value))) list.push(value);
+      return;
+    }
     v = v[k] as Record<string, unknown>;
   }
-  v[path[path.length - 1]!] = value;
+  if (isMap(value) && Object.keys(value).length === 0 && isMap(v[last])) return;
+  v[last] = value;
 }
 
-/** Deletes the field, then the maps it leaves empty (never a top-level section or metadata). */
+/** Deletes the field (a set's element from its set), then the maps and sets it leaves empty (never a top-level section or metadata). */
 function deleteAt(obj: Record<string, unknown>, path: Path): void {
   const chain: Array<Record<string, unknown>> = [obj];
-  for (const k of path.slice(0, -1)) {
+  const last = path[path.length - 1]!;
+  for (const k of path.slice(0, last.startsWith(SET_ITEM) ? -2 : -1)) {
     const next = chain[chain.length - 1]![k];
     if (!isMap(next)) return;
     chain.push(next);
   }
-  delete chain[chain.length - 1]![path[path.length - 1]!];
-  for (let i = chain.length - 1; i >= 2; i--) {
+  if (last.startsWith(SET_ITEM)) {
+    const holder = chain[chain.length - 1]!;
+    const key = path[path.length - 2]!;
+    const list = holder[key];
+    if (!Array.isArray(list)) return;
+    const kept = list.filter((x) => !sameValue(x, setItem(last)));
+    if (kept.length > 0) holder[key] = kept;
+    else delete holder[key];
+  } else delete chain[chain.length - 1]![last];
+  const depth = chain.length - 1;
+  for (let i = depth; i >= 2; i--) {
     if (Object.keys(chain[i]!).length > 0) break;
     delete chain[i - 1]![path[i - 1]!];
   }
@@ -99,17 +133,17 @@ export function toFieldsV1(paths: readonly Path[]): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   for (const p of paths) {
     let n = root;
-    for (const k of p) n = (n[`f:${k}`] ??= {}) as Record<string, unknown>;
+    for (const k of p) n = (n[k.startsWith(SET_ITEM) ? k : `f:${k}`] ??= {}) as Record<string, unknown>;
   }
   return root;
 }
 
-/** FieldsV1 back to paths: a node without "f:" children is a field ("." and list keys are not descended). */
+/** FieldsV1 back to paths: a node without "f:" or set-element children is a field ("." and list keys are not descended). */
 export function fromFieldsV1(f: unknown, prefix: Path = []): Path[] {
   if (!isMap(f)) return [];
-  const children = Object.keys(f).filter((k) => k.startsWith('f:'));
+  const children = Object.keys(f).filter((k) => k.startsWith('f:') || k.startsWith(SET_ITEM));
   if (children.length === 0) return prefix.length ? [prefix] : [];
-  return children.flatMap((k) => fromFieldsV1(f[k], [...prefix, k.slice(2)]));
+  return children.flatMap((k) => fromFieldsV1(f[k], [...prefix, k.startsWith(SET_ITEM) ? k : k.slice(2)]));
 }
 
 /** The object's entries, whatever a client or an earlier release stored (malformed ones dropped). */
@@ -117,6 +151,17 @@ export function managedFieldsOf(obj: KubeObject | undefined): ManagedFieldsEntry
   const list = (obj?.metadata as { managedFields?: unknown } | undefined)?.managedFields;
   if (!Array.isArray(list)) return [];
   return list.filter((e): e is ManagedFieldsEntry => isMap(e) && typeof e.manager === 'string' && (e.operation === 'Apply' || e.operation === 'Update') && isMap(e.fieldsV1));
+}
+
+/**
+ * The entries an apply starts from: the object's, or for one written before managedFields
+ * existed, BEFORE_FIRST_APPLY owning every field it has.
+ */
+function entriesForApply(current: KubeObject | undefined, apiVersion: string, now: Date): ManagedFieldsEntry[] {
+  const entries = managedFieldsOf(current);
+  if (!current || entries.length > 0) return entries;
+  const held = fieldsOf(current);
+  return held.length > 0 ? [entry(BEFORE_FIRST_APPLY, 'Update', apiVersion, now, held)] : [];
 }
 
 interface Owned {
@@ -173,7 +218,7 @@ export interface ApplyOptions {
  */
 export function applyConfiguration<T extends KubeObject>(current: T | undefined, config: Record<string, unknown>, manager: string): T {
   const applied = fieldsOf(config);
-  const entries = managedFieldsOf(current);
+  const entries = entriesForApply(current, '', new Date());
   const mineBefore = entries.find((e) => e.manager === manager && e.operation === 'Apply');
   const others = entries.filter((e) => e !== mineBefore).flatMap((e) => fromFieldsV1(e.fieldsV1));
   const next = structuredClone(current ?? ({ apiVersion: config.apiVersion, kind: config.kind, metadata: {} } as unknown as T)) as unknown as Record<string, unknown>;
@@ -193,8 +238,9 @@ export function applyConfiguration<T extends KubeObject>(current: T | undefined,
  */
 export function managedFieldsAfterApply(current: KubeObject | undefined, result: KubeObject, config: Record<string, unknown>, o: ApplyOptions): ManagedFieldsEntry[] {
   const now = o.now ?? new Date();
-  const applied = fieldsOf(config);
-  const others: Owned[] = managedFieldsOf(current)
+  // What the stored object kept of the configuration (fields the schema pruned are not owned).
+  const applied = fieldsOf(config).filter((p) => getAt(result, p) !== undefined);
+  const others: Owned[] = entriesForApply(current, o.apiVersion, now)
     .filter((e) => !(e.manager === o.manager && e.operation === 'Apply'))
     .map((e) => ({ entry: e, paths: fromFieldsV1(e.fieldsV1) }));
   const conflicts: Array<{ manager: string; path: Path }> = [];
@@ -207,7 +253,8 @@ export function managedFieldsAfterApply(current: KubeObject | undefined, result:
     });
   }
   if (conflicts.length > 0) throw applyConflict(conflicts);
-  return [...rebuilt(others, now), entry(o.manager, 'Apply', o.apiVersion, now, applied)];
+  // An apply that sets nothing owns nothing, and keeps no entry (as in Kubernetes).
+  return [...rebuilt(others, now), ...(applied.length > 0 ? [entry(o.manager, 'Apply', o.apiVersion, now, applied)] : [])];
 }
 
 function applyConflict(conflicts: ReadonlyArray<{ manager: string; path: Path }>): ApiError {

@@ -53,6 +53,11 @@ export function ifaceKey(interfaceId: string): string {
   return `${IFACE_PREFIX}${encodeURIComponent(interfaceId)}`;
 }
 
+/** The interface id an ifaceKey names (undefined: not such a key). */
+export function interfaceIdOfKey(key: string): string | undefined {
+  return key.startsWith(IFACE_PREFIX) ? decodeURIComponent(key.slice(IFACE_PREFIX.length)) : undefined;
+}
+
 export function isAllocationKey(key: string): boolean {
   return key.startsWith(ROOT);
 }

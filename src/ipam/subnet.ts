@@ -54,8 +54,11 @@ const RESERVED: ReadonlyArray<readonly [string, string]> = [
 ];
 let reservedCidrs: Array<{ cidr: Cidr; name: string }> | undefined;
 
-/** What reserved space `cidr` overlaps, if any. */
-function reservedOverlap(cidr: Cidr): string | undefined {
+/**
+ * What reserved space `cidr` overlaps, if any. Checked when a subnet is declared
+ * (admission), not whenever one is read: a network stored before the check keeps working.
+ */
+export function reservedOverlap(cidr: Cidr): string | undefined {
   reservedCidrs ??= RESERVED.map(([text, name]) => ({ cidr: parseCidr(text), name }));
   return reservedCidrs.find(({ cidr: r }) => r.family === cidr.family && r.network <= cidr.last && cidr.network <= r.last)?.name;
 }
@@ -194,9 +197,6 @@ export function resolveSubnet(spec: Subnet): ResolvedSubnet {
     });
     throw new IpamValidationError(issues);
   }
-
-  const reserved = reservedOverlap(cidr);
-  if (reserved) throw new IpamValidationError([{ field: 'cidr', message: `${cidr.text} overlaps ${reserved}: a tenant subnet must be unicast address space` }]);
 
   let gateway = defaultGateway(cidr);
   if (spec.gateway !== undefined) {

@@ -390,6 +390,8 @@ export class ObjectStore {
    * The event and its objects are shared with every other watcher of the same store event
    * (read-only): with many watchers (an agent holds several per network), copying each
    * object once per watcher was most of what an event cost the ones it did not concern.
+   * Shared where the store hands all its watchers one event object (SQLite's hub); etcd's
+   * watches decode their own, and then each converts its own.
    */
   watch<T extends KubeObject>(
     type: StoredType,

@@ -1,5 +1,6 @@
 /** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
 import { MacAllocator } from '../../src/ipam/mac-allocator';
+import { NETWORKS, PORTS } from '../../src/store/kinds';
 import { startTestVnetd, eventually, replaceOnConflict, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -410,6 +411,40 @@ describe('status written over', () => {
       return g.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'AddressesAllocated' && c.status === 'True') ? g : undefined;
     }, 10_000);
     expect(back.status.ips).toEqual(p.json.spec.ips);
+  });
+});
+
+describe('objects stored before a check existed, and server-side apply preconditions', () => {
+  it('a network stored on now-reserved space keeps working; a port stored without an interface claim claims it late', async () => {
+    // Written straight to the store, as an earlier release would have admitted them.
+    await v.objects.create(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'legacy', namespace: 't2', finalizers: ['vnet.dev/ipam'] }, spec: { subnets: [{ cidr: '240.1.0.0/24' }], vni: 9191 } });
+    const p = await v.call('POST', `${G}/namespaces/t2/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'lp' }, spec: { network: 'legacy' } });
+    expect(p.status).toBe(201);
+    expect((await v.call('PATCH', `${G}/namespaces/t2/virtualnetworks/legacy`, { metadata: { labels: { kept: 'yes' } } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    await v.objects.create(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'old-nic', namespace: 't2', finalizers: ['vnet.dev/ipam'] }, spec: { network: 'legacy', mac: '0a:58:0a:0b:0c:0d', ips: ['240.1.0.9'], interfaceId: 'old-nic-0' } });
+    await eventually(async () => {
+      const s = await rejected('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'copycat' }, spec: { network: 'ifnet', interfaceId: 'old-nic-0' } }, 422, 'Invalid').catch(() => undefined);
+      return s?.details.causes.some((c: { field: string }) => c.field === 'spec.interfaceId');
+    }, 10_000, 100);
+  });
+
+  it('an apply checks the resourceVersion, name and kind its configuration gives', async () => {
+    const path = `${G}/namespaces/t1/virtualnetworks/blue`;
+    const ssa = { contentType: 'application/apply-patch+yaml' };
+    const cfg = (metadata: Record<string, unknown>, kind = 'VirtualNetwork') => ({ apiVersion: 'vnet.dev/v1alpha1', kind, metadata: { name: 'blue', ...metadata }, spec: { mtu: 1400 } });
+    await rejected('PATCH', `${path}?fieldManager=t`, cfg({ resourceVersion: '1' }), 409, 'Conflict', ssa);
+    await rejected('PATCH', `${path}?fieldManager=t`, cfg({ name: 'green' }), 400, 'BadRequest', ssa);
+    await rejected('PATCH', `${path}?fieldManager=t`, cfg({}, 'VirtualPort'), 400, 'BadRequest', ssa);
+  });
+
+  it('an automatically chosen VIP is never one of the load balancer\'s own backend addresses', async () => {
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('vipnet', { subnets: [{ cidr: '10.63.0.0/24' }] }));
+    const lb = await v.call('POST', `${G}/namespaces/t2/loadbalancers`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'self' }, spec: { network: 'vipnet', listeners: [{ port: 80 }], backends: [{ ip: '10.63.0.2' }, { ip: '10.63.0.3' }] } });
+    expect(lb.status).toBe(201);
+    expect(lb.json.spec.vip).toBe('10.63.0.4');
+    // The addresses passed over are free again.
+    const p = await v.call('POST', `${G}/namespaces/t2/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'b2' }, spec: { network: 'vipnet' } });
+    expect(p.json.spec.ips).toEqual(['10.63.0.2']);
   });
 });
 

@@ -12,14 +12,14 @@
  */
 import type { Logger } from 'pino';
 import { IpAllocator } from '../../ipam';
-import { AllocationRegistry, IFACE_PREFIX, ifaceKey, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
+import { AllocationRegistry, ifaceKey, interfaceIdOfKey, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
 import { IPAM_FINALIZER } from '../../resources/finalizers';
 import { typePrefix, type StoredType } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
-import type { TxnOp } from '../../store/store';
+import { KeyExistsError, type TxnOp } from '../../store/store';
 import { getCondition, setCondition } from '../conditions';
 import { ALLOCATED, allocatedAtGeneration, allocationConditions, claimantAllocatedStatus } from './ipam-status';
 import { Controller } from '../controller';
@@ -199,14 +199,28 @@ export class IpamReconciler {
     const missing: string[] = [];
     for (const k of claimKeys(type, obj)) {
       const a = await this.allocations.get(k);
-      // A port created before interface ids were claimed holds none: not a conflict.
-      if (!a && k.startsWith(IFACE_PREFIX)) continue;
-      if (!a || a.owner.uid !== obj.metadata.uid) missing.push(k.startsWith(IFACE_PREFIX) ? `interfaceId ${decodeURIComponent(k.slice(IFACE_PREFIX.length))}` : k.split('/').pop()!);
+      const interfaceId = interfaceIdOfKey(k);
+      // A port created before interface ids were claimed holds none: it claims it now if it is free.
+      if (!a && interfaceId !== undefined && (await this.claimLate(k, obj))) continue;
+      if (!a || a.owner.uid !== obj.metadata.uid) missing.push(interfaceId !== undefined ? `interfaceId ${interfaceId}` : k.split('/').pop()!);
     }
     await this.writeStatus(type, obj, (o) => {
       const c = o as Claimant;
       c.status = claimantAllocatedStatus(type === PORTS ? 'VirtualPort' : 'LoadBalancer', c, missing);
     });
+  }
+
+  /** Creates a claim the object should hold and does not; false if another took the key first. */
+  private async claimLate(key: string, obj: Claimant): Promise<boolean> {
+    const owner = { kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name, uid: obj.metadata.uid! };
+    try {
+      await this.opts.objects.kv.txn([AllocationRegistry.claim(key, owner)]);
+      this.log.info({ event: 'ipam.claimed_late', key, owner }, 'claimed what an object stored before this claim existed holds');
+      return true;
+    } catch (err) {
+      if (err instanceof KeyExistsError) return false;
+      throw err;
+    }
   }
 
   private async networkStatus(net: VirtualNetwork): Promise<void> {

@@ -256,6 +256,8 @@ export class LbStatusReporter {
   }
 }
 
+export const RESOLVED_REFS = 'ResolvedRefs';
+
 /**
  * ResolvedRefs (the Gateway API's name for it): whether every backend resolves to a port of
  * the load balancer's network (a VirtualPort by name with an IPv4 address; an IP that a port
@@ -278,8 +280,6 @@ function resolvedRefs(lb: LoadBalancer, model: LogicalModel): ConditionInput {
     observedGeneration,
   };
 }
-
-export const RESOLVED_REFS = 'ResolvedRefs';
 
 function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b);
