@@ -279,6 +279,9 @@ export class ResourceService {
       delete meta[k];
     }
     delete body.status;
+    // Ownership is of what the client sent: the finalizers the server adds next are nobody's
+    // (an apply owning vnet.dev/ipam would remove it the next time it does not send it).
+    const sentFinalizers = meta.finalizers;
     meta.finalizers = [...new Set([...(meta.finalizers ?? []), ...admission.finalizers])];
     if (meta.finalizers.length === 0) delete meta.finalizers;
     // The decoded body is this request's own: it stays as the pristine copy each attempt
@@ -297,10 +300,12 @@ export class ResourceService {
       }
       const obj = admitted.object as T;
       // Who set what, on the object as it will be stored (with admission's defaults, as Kubernetes records a create).
-      const config = pristine as unknown as Record<string, unknown>;
+      const asSent = <O extends KubeObject>(o: O): O => ({ ...o, metadata: { ...o.metadata, finalizers: sentFinalizers } });
       setManagedFields(
         obj,
-        appliedBy !== undefined ? managedFieldsAfterApply(undefined, obj, config, { manager: appliedBy, force: q.force, apiVersion: type.apiVersion }) : managedFieldsAfterUpdate(undefined, obj, q.manager, type.apiVersion),
+        appliedBy !== undefined
+          ? managedFieldsAfterApply(undefined, obj, asSent(pristine) as unknown as Record<string, unknown>, { manager: appliedBy, force: q.force, apiVersion: type.apiVersion })
+          : managedFieldsAfterUpdate(undefined, asSent(obj), q.manager, type.apiVersion),
       );
       if (type.kind === 'AccessToken') {
         secret = mintSecret();

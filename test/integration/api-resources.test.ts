@@ -428,6 +428,16 @@ describe('objects stored before a check existed, and server-side apply precondit
     }, 10_000, 100);
   });
 
+  it('an apply that created an object does not own the finalizer the server added: applying again keeps it', async () => {
+    const path = `${G}/namespaces/t2/virtualnetworks/applied`;
+    const cfg = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'applied' }, spec: { subnets: [{ cidr: '10.64.0.0/24' }] } };
+    expect((await v.call('PATCH', `${path}?fieldManager=flux`, cfg, { contentType: 'application/apply-patch+yaml' })).status).toBe(201);
+    const again = await v.call('PATCH', `${path}?fieldManager=flux`, { ...cfg, spec: { ...cfg.spec, mtu: 1400 } }, { contentType: 'application/apply-patch+yaml' });
+    expect(again.status).toBe(200);
+    expect(again.json.metadata.finalizers).toEqual(['vnet.dev/ipam']);
+    expect(again.json.spec.mtu).toBe(1400);
+  });
+
   it('an apply checks the resourceVersion, name and kind its configuration gives', async () => {
     const path = `${G}/namespaces/t1/virtualnetworks/blue`;
     const ssa = { contentType: 'application/apply-patch+yaml' };
