@@ -1,4 +1,4 @@
-import { IpAllocator, VniAllocator, cryptoRng, findOverlap, parseCidr, reservedOverlap, validateSubnet, type Cidr } from '../ipam';
+import { IpAllocator, VniAllocator, cryptoRng, findOverlap, parseCidr, reservedOverlap, tryParseCidr, validateSubnet, type Cidr } from '../ipam';
 import { AllocationRegistry, vniKey } from '../ipam/allocation-registry';
 import type { VirtualNetwork } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
@@ -11,7 +11,7 @@ const vnis = new VniAllocator();
 function validateSubnets(net: VirtualNetwork, causes: StatusCause[], before: VirtualNetwork['spec'] | undefined = undefined): void {
   const subnets = net.spec!.subnets;
   const parsed: (Cidr | undefined)[] = [];
-  const had = new Set((before?.subnets ?? []).flatMap((s) => safeCidr(s.cidr) ?? []));
+  const had = new Set((before?.subnets ?? []).flatMap((s) => tryParseCidr(s.cidr)?.text ?? []));
   subnets.forEach((s, i) => {
     const issues = validateSubnet(s);
     for (const issue of issues) {
@@ -31,14 +31,6 @@ function validateSubnets(net: VirtualNetwork, causes: StatusCause[], before: Vir
       reason: 'FieldValueInvalid',
       message: `Invalid value: "${subnets[b!]!.cidr}": overlaps spec.subnets[${a}].cidr ${subnets[a!]!.cidr}`,
     });
-  }
-}
-
-function safeCidr(text: string): string | undefined {
-  try {
-    return parseCidr(text).text;
-  } catch {
-    return undefined;
   }
 }
 

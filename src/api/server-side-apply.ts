@@ -21,6 +21,7 @@
 import type { KubeObject } from '../resources/object';
 import { sameValue } from '../resources/same-value';
 import { ApiError } from '../resources/status';
+import { isPlainObject } from './request-body';
 
 export interface ManagedFieldsEntry {
   manager: string;
@@ -34,7 +35,6 @@ export interface ManagedFieldsEntry {
 /** A field by its keys from the object's root: ['spec', 'mtu'], ['metadata', 'labels', 'team']. */
 type Path = readonly string[];
 
-const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const id = (p: Path): string => JSON.stringify(p);
 const overlaps = (a: Path, b: Path): boolean => a.length <= b.length ? a.every((k, i) => b[i] === k) : b.every((k, i) => a[i] === k);
 
@@ -54,8 +54,8 @@ export const BEFORE_FIRST_APPLY = 'before-first-apply';
 /** The fields an object (or an apply configuration) sets; a null sets nothing. */
 export function fieldsOf(obj: unknown): Path[] {
   const out: Path[] = [];
-  if (!isMap(obj)) return out;
-  const meta = isMap(obj.metadata) ? obj.metadata : {};
+  if (!isPlainObject(obj)) return out;
+  const meta = isPlainObject(obj.metadata) ? obj.metadata : {};
   for (const m of METADATA_MAPS) walk(meta[m], ['metadata', m], out);
   if (Array.isArray(meta.finalizers)) for (const f of meta.finalizers) out.push(['metadata', 'finalizers', `${SET_ITEM}${JSON.stringify(f)}`]);
   if (meta.ownerReferences !== undefined && meta.ownerReferences !== null) out.push(['metadata', 'ownerReferences']);
@@ -65,7 +65,7 @@ export function fieldsOf(obj: unknown): Path[] {
 
 function walk(v: unknown, path: Path, out: Path[]): void {
   if (v === undefined || v === null) return;
-  if (isMap(v) && Object.keys(v).length > 0) {
+  if (isPlainObject(v) && Object.keys(v).length > 0) {
     for (const [k, c] of Object.entries(v)) walk(c, [...path, k], out);
     return;
   }
@@ -79,7 +79,7 @@ function getAt(obj: unknown, path: Path): unknown {
   let v = obj;
   for (const k of path) {
     if (k.startsWith(SET_ITEM) && Array.isArray(v)) return v.find((x) => sameValue(x, setItem(k)));
-    if (!isMap(v)) return undefined;
+    if (!isPlainObject(v)) return undefined;
     v = v[k];
   }
   return v;
@@ -91,7 +91,7 @@ function setAt(obj: Record<string, unknown>, path: Path, value: unknown): void {
   let v = obj;
   for (const [i, k] of path.slice(0, -1).entries()) {
     const isSet = path[i + 1]!.startsWith(SET_ITEM);
-    if (isSet ? !Array.isArray(v[k]) : !isMap(v[k])) v[k] = isSet ? [] : {};
+    if (isSet ? !Array.isArray(v[k]) : !isPlainObject(v[k])) v[k] = isSet ? [] : {};
     if (isSet) {
       const list = v[k] as unknown[];
       if (!list.some((x) => sameValue(x, value))) list.push(value);
@@ -99,7 +99,7 @@ function setAt(obj: Record<string, unknown>, path: Path, value: unknown): void {
     }
     v = v[k] as Record<string, unknown>;
   }
-  if (isMap(value) && Object.keys(value).length === 0 && isMap(v[last])) return;
+  if (isPlainObject(value) && Object.keys(value).length === 0 && isPlainObject(v[last])) return;
   v[last] = value;
 }
 
@@ -109,7 +109,7 @@ function deleteAt(obj: Record<string, unknown>, path: Path): void {
   const last = path[path.length - 1]!;
   for (const k of path.slice(0, last.startsWith(SET_ITEM) ? -2 : -1)) {
     const next = chain[chain.length - 1]![k];
-    if (!isMap(next)) return;
+    if (!isPlainObject(next)) return;
     chain.push(next);
   }
   if (last.startsWith(SET_ITEM)) {
@@ -140,7 +140,7 @@ export function toFieldsV1(paths: readonly Path[]): Record<string, unknown> {
 
 /** FieldsV1 back to paths: a node without "f:" or set-element children is a field ("." and list keys are not descended). */
 export function fromFieldsV1(f: unknown, prefix: Path = []): Path[] {
-  if (!isMap(f)) return [];
+  if (!isPlainObject(f)) return [];
   const children = Object.keys(f).filter((k) => k.startsWith('f:') || k.startsWith(SET_ITEM));
   if (children.length === 0) return prefix.length ? [prefix] : [];
   return children.flatMap((k) => fromFieldsV1(f[k], [...prefix, k.startsWith(SET_ITEM) ? k : k.slice(2)]));
@@ -150,7 +150,7 @@ export function fromFieldsV1(f: unknown, prefix: Path = []): Path[] {
 export function managedFieldsOf(obj: KubeObject | undefined): ManagedFieldsEntry[] {
   const list = (obj?.metadata as { managedFields?: unknown } | undefined)?.managedFields;
   if (!Array.isArray(list)) return [];
-  return list.filter((e): e is ManagedFieldsEntry => isMap(e) && typeof e.manager === 'string' && (e.operation === 'Apply' || e.operation === 'Update') && isMap(e.fieldsV1));
+  return list.filter((e): e is ManagedFieldsEntry => isPlainObject(e) && typeof e.manager === 'string' && (e.operation === 'Apply' || e.operation === 'Update') && isPlainObject(e.fieldsV1));
 }
 
 /**

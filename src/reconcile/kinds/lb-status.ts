@@ -256,7 +256,7 @@ export class LbStatusReporter {
   }
 }
 
-export const RESOLVED_REFS = 'ResolvedRefs';
+const RESOLVED_REFS = 'ResolvedRefs';
 
 /**
  * ResolvedRefs (the Gateway API's name for it): whether every backend resolves to a port of
