@@ -85,17 +85,16 @@ export function parseFieldSelector(s: string | undefined): FieldRequirement[] {
   });
 }
 
+/** The value a field selector compares (a field the object lacks reads as ""). */
+export function fieldValue(field: FieldRequirement['field'], obj: KubeObject): string {
+  if (field === 'metadata.name') return obj.metadata.name;
+  if (field === 'metadata.namespace') return obj.metadata.namespace ?? '';
+  const spec = (obj as { spec?: Record<string, unknown> }).spec;
+  return String(spec?.[field.slice('spec.'.length)] ?? '');
+}
+
 export function matchesFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
-  return reqs.every((r) => {
-    const spec = (obj as { spec?: Record<string, unknown> }).spec;
-    const v =
-      r.field === 'metadata.name'
-        ? obj.metadata.name
-        : r.field === 'metadata.namespace'
-          ? (obj.metadata.namespace ?? '')
-          : String(spec?.[r.field.slice('spec.'.length)] ?? '');
-    return (v === r.value) === r.equals;
-  });
+  return reqs.every((r) => (fieldValue(r.field, obj) === r.value) === r.equals);
 }
 
 export interface ObjectFilter {

@@ -10,10 +10,10 @@ import type { ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import { ApiErrors } from '../resources/status';
 import type { ObjectEvent, ObjectStore } from '../store/object-store';
-import { GoneError, type Watch } from '../store/store';
+import { GoneError, type Watch, type WatchRoute } from '../store/store';
 import type { ListQuery } from './query';
 import type { ResourceService, Scope } from './resource.service';
-import { matches } from './selectors';
+import { fieldValue, matches, type FieldRequirement, type ObjectFilter } from './selectors';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
@@ -89,6 +89,7 @@ export class WatchService {
 
     for (const obj of initial) sink.send('ADDED', render(obj));
 
+    const route = routeOf(q.filter);
     const selected = (o: KubeObject | undefined) => !!o && this.resources.visible(scope.principal, type, o) && matches(q.filter, o);
     try {
       watch = this.objects.watch(type, scope.namespace, after, (ev: ObjectEvent<KubeObject>) => {
@@ -103,7 +104,7 @@ export class WatchService {
           else if (now) sink.send('ADDED', render(ev.object));
           else if (before) sink.send('DELETED', render(ev.object));
         }
-      });
+      }, route);
     } catch (err) {
       if (err instanceof GoneError) {
         sink.send('ERROR', ApiErrors.gone(`too old resource version: ${after} (${err.compactedRevision + 1})`).toStatus());
@@ -124,4 +125,27 @@ export class WatchService {
     const timeout = Math.min(q.timeoutSeconds ?? this.settings.maxTimeoutSeconds, this.settings.maxTimeoutSeconds);
     timers.push(setTimeout(close, timeout * 1000).unref());
   }
+}
+
+/** The fields a route may name: each is the same function wherever it is used. */
+const routeFunctions = new Map<FieldRequirement['field'], (value: unknown) => string | undefined>();
+
+/**
+ * The store route of a watch's selector: its first equality on a field, so the store offers
+ * the watch only the objects that have (or had) that value. An agent's watches each name one
+ * network or node; without this every write was offered to every one of them.
+ */
+function routeOf(filter: ObjectFilter): WatchRoute | undefined {
+  const eq = filter.fields.find((r) => r.equals && r.field !== 'metadata.namespace');
+  if (!eq) return undefined;
+  const field = eq.field;
+  let of = routeFunctions.get(field);
+  if (!of) routeFunctions.set(field, (of = (value) => (isStoredObject(value) ? fieldValue(field, value) : undefined)));
+  return { index: field, of, value: eq.value };
+}
+
+/** Routes see every value of the store (IPAM claims, leases too): only objects have fields. */
+function isStoredObject(value: unknown): value is KubeObject {
+  const metadata = (value as { metadata?: unknown } | null)?.metadata;
+  return typeof metadata === 'object' && metadata !== null;
 }

@@ -18,6 +18,7 @@ import {
   type TxnOp,
   type Watch,
   type WatchEvent,
+  type WatchRoute,
 } from './store';
 
 export type Subresource = 'main' | 'status';
@@ -391,16 +392,18 @@ export class ObjectStore {
    * (read-only): with many watchers (an agent holds several per network), copying each
    * object once per watcher was most of what an event cost the ones it did not concern.
    * Shared where the store hands all its watchers one event object (SQLite's hub); etcd's
-   * watches decode their own, and then each converts its own.
+   * watches decode their own, and then each converts its own. `route` is the store's hint
+   * (see WatchOptions.route): the handler may still receive events outside it.
    */
   watch<T extends KubeObject>(
     type: StoredType,
     namespace: string | undefined,
     afterRevision: number | undefined,
     handler: (event: ObjectEvent<T>) => void,
+    route?: WatchRoute,
   ): Watch {
     const prefix = type.namespaced && namespace ? namespacePrefix(type, namespace) : typePrefix(type);
-    return this.kv.watch<T>(prefix, (ev) => handler(objectEventOf(ev)), { afterRevision });
+    return this.kv.watch<T>(prefix, (ev) => handler(objectEventOf(ev)), { afterRevision, route });
   }
 
   /** current is a fresh copy owned by the caller; the result shares its unchanged parts. */

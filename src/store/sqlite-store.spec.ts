@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Compactor } from './compactor';
 import { SqliteStore, prefixEnd } from './sqlite-store';
 import { describeStoreConformance } from './store.conformance';
-import { KeyExistsError, StoreClosedError } from './store';
+import { KeyExistsError, StoreClosedError, type WatchRoute } from './store';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vnetd-store-'));
 let fileCounter = 0;
@@ -159,6 +159,65 @@ describe('SqliteStore point reads of keys just written', () => {
       const writes = [1, 2, 3].map((v) => s.txn([{ type: 'update', key: '/b/k', value: { v } }]));
       const last = (await Promise.all(writes)).at(-1)!;
       expect(await s.get('/b/k')).toMatchObject({ value: { v: 3 }, modRevision: last.revision });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('SqliteStore routed watches', () => {
+  const route = (value: string): WatchRoute => ({ index: 'tag', of: (v) => (v as { tag?: string } | undefined)?.tag, value });
+  const settled = () => new Promise((r) => setTimeout(r, 10));
+
+  it('offers a routed watch only the events of its value (new or previous), in order, even within one txn', async () => {
+    const s = SqliteStore.open(':memory:');
+    try {
+      const seen: Record<'blue' | 'red' | 'all', string[]> = { blue: [], red: [], all: [] };
+      const record = (into: string[]) => (e: { type: string; kv: { key: string } }) => into.push(`${e.type} ${e.kv.key}`);
+      const blue = s.watch('/t/', record(seen.blue), { route: route('blue') });
+      const red = s.watch('/t/', record(seen.red), { route: route('red') });
+      const all = s.watch('/t/', record(seen.all));
+      await s.txn([
+        { type: 'create', key: '/t/a', value: { tag: 'blue' } },
+        { type: 'create', key: '/t/b', value: { tag: 'red' } },
+        { type: 'create', key: '/t/c', value: { tag: 'blue' } },
+        { type: 'create', key: '/u/d', value: { tag: 'blue' } },
+        { type: 'create', key: '/t/plain', value: 'no fields' },
+      ]);
+      await s.txn([{ type: 'update', key: '/t/b', value: { tag: 'blue' } }]);
+      await s.txn([{ type: 'delete', key: '/t/a' }]);
+      await settled();
+      expect(seen.blue).toEqual(['put /t/a', 'put /t/c', 'put /t/b', 'delete /t/a']);
+      expect(seen.red).toEqual(['put /t/b', 'put /t/b']);
+      expect(seen.all).toEqual(['put /t/a', 'put /t/b', 'put /t/c', 'put /t/plain', 'put /t/b', 'delete /t/a']);
+
+      // A stopped watch is out of the index; another of the same value still gets its events.
+      blue.stop();
+      const blue2 = s.watch('/t/', record(seen.blue), { route: route('blue') });
+      await s.txn([{ type: 'update', key: '/t/c', value: { tag: 'blue', n: 2 } }]);
+      await settled();
+      expect(seen.blue.slice(4)).toEqual(['put /t/c']);
+      for (const w of [blue2, red, all]) w.stop();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('gives a routed watch opened by a handler mid-batch the rest from history, once', async () => {
+    const s = SqliteStore.open(':memory:');
+    try {
+      const late: string[] = [];
+      let opened = false;
+      const opener = s.watch('/t/', (e) => {
+        if (opened || e.kv.key !== '/t/1') return;
+        opened = true;
+        s.watch('/t/', (ev) => late.push(`${ev.kv.key}@${ev.kv.modRevision}`), { route: route('blue'), afterRevision: e.kv.modRevision - 1 });
+      });
+      const first = await s.txn([{ type: 'create', key: '/t/1', value: { tag: 'blue' } }]);
+      const second = await s.txn([{ type: 'create', key: '/t/2', value: { tag: 'blue' } }]);
+      await settled();
+      expect(late).toEqual([`/t/1@${first.revision}`, `/t/2@${second.revision}`]);
+      opener.stop();
     } finally {
       await s.close();
     }

@@ -50,6 +50,7 @@ import {
   type Watch,
   type WatchEvent,
   type WatchHandler,
+  type WatchRoute,
   type WatchOptions,
 } from './store';
 import { RecentRows } from './recent-rows';
@@ -191,6 +192,7 @@ class Watcher {
 
   constructor(
     readonly prefix: string,
+    readonly route: WatchRoute | undefined,
     private readonly handler: WatchHandler,
     /** Highest revision already queued: later batches at or below it are not re-queued. */
     private lastRevision: number,
@@ -245,22 +247,54 @@ class Watcher {
   }
 }
 
-/** Fans committed batches out to watchers, strictly one batch after the other. */
+/** Routed watchers of one index, by the value they want. */
+interface RouteIndex {
+  of: (value: unknown) => string | undefined;
+  byValue: Map<string, Set<Watcher>>;
+}
+
+/**
+ * Fans committed batches out to watchers, strictly one batch after the other. A watcher
+ * with a route is offered only the events of its value (by the event's new or previous
+ * value), looked up per event, so a write costs what its own watchers cost, not what
+ * every watcher does.
+ */
 class WatchHub {
-  private readonly watchers = new Set<Watcher>();
+  private readonly unrouted = new Set<Watcher>();
+  private readonly routes = new Map<string, RouteIndex>();
+  private count = 0;
   private readonly pending: Batch[] = [];
   private dispatching = false;
 
   get size(): number {
-    return this.watchers.size;
+    return this.count;
   }
 
   add(w: Watcher): void {
-    this.watchers.add(w);
+    this.count++;
+    if (!w.route) {
+      this.unrouted.add(w);
+      return;
+    }
+    let index = this.routes.get(w.route.index);
+    if (!index) this.routes.set(w.route.index, (index = { of: w.route.of, byValue: new Map() }));
+    let set = index.byValue.get(w.route.value);
+    if (!set) index.byValue.set(w.route.value, (set = new Set()));
+    set.add(w);
   }
 
   remove(w: Watcher): void {
-    this.watchers.delete(w);
+    if (!w.route) {
+      if (this.unrouted.delete(w)) this.count--;
+      return;
+    }
+    const index = this.routes.get(w.route.index);
+    const set = index?.byValue.get(w.route.value);
+    if (!index || !set?.delete(w)) return;
+    this.count--;
+    if (set.size) return;
+    index.byValue.delete(w.route.value);
+    if (!index.byValue.size) this.routes.delete(w.route.index);
   }
 
   publish(batch: Batch): void {
@@ -271,7 +305,11 @@ class WatchHub {
     this.dispatching = true;
     try {
       for (let b = this.pending.shift(); b; b = this.pending.shift()) {
-        for (const w of [...this.watchers]) w.offer(b);
+        // Who gets what is decided before anyone is offered: a watcher a handler opens
+        // replays this batch from history instead (its lastRevision covers it).
+        const routed = this.routed(b);
+        for (const w of [...this.unrouted]) w.offer(b);
+        for (const [w, events] of routed) w.offer(events.length === b.events.length ? b : { revision: b.revision, events });
       }
     } finally {
       this.dispatching = false;
@@ -279,7 +317,35 @@ class WatchHub {
   }
 
   stopAll(): void {
-    for (const w of [...this.watchers]) w.stop();
+    for (const w of [...this.unrouted]) w.stop();
+    for (const index of [...this.routes.values()]) for (const set of [...index.byValue.values()]) for (const w of [...set]) w.stop();
+  }
+
+  /** The routed watchers an event of the batch concerns, each with those events in batch order. */
+  private routed(b: Batch): Map<Watcher, WatchEvent[]> {
+    const out = new Map<Watcher, WatchEvent[]>();
+    if (!this.routes.size) return out;
+    for (const event of b.events) {
+      for (const index of this.routes.values()) {
+        const now = index.of(event.kv.value);
+        if (now !== undefined) this.deliver(out, index.byValue.get(now), event);
+        // Leaving the selection is news too (the watcher reports a DELETED).
+        if (event.type === 'put' && !event.created && event.prevKv) {
+          const before = index.of(event.prevKv.value);
+          if (before !== now && before !== undefined) this.deliver(out, index.byValue.get(before), event);
+        }
+      }
+    }
+    return out;
+  }
+
+  private deliver(out: Map<Watcher, WatchEvent[]>, watchers: Set<Watcher> | undefined, event: WatchEvent): void {
+    if (!watchers) return;
+    for (const w of watchers) {
+      const list = out.get(w);
+      if (!list) out.set(w, [event]);
+      else if (list[list.length - 1] !== event) list.push(event);
+    }
   }
 }
 
@@ -589,6 +655,7 @@ export class SqliteStore implements Store {
     }
     const watcher = new Watcher(
       prefix,
+      options.route,
       handler as WatchHandler,
       Math.max(after ?? this.revision, this.revision),
       this.logger,

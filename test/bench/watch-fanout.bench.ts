@@ -10,7 +10,8 @@
  * BENCH_DATA_DIR (the store's directory: /dev/shm keeps the disk out of it).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request, type ClientRequest } from 'node:https';
+import type { ClientRequest } from 'node:http';
+import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';

@@ -11,7 +11,7 @@ interface Event {
 }
 
 /** Opens a watch and collects events until `until` is satisfied or the stream ends. */
-function watch(path: string, until: (evs: Event[]) => boolean, token?: string): Promise<{ status: number; events: Event[] }> {
+function watch(path: string, until: (evs: Event[]) => boolean, token?: string, timeoutMs = 8000): Promise<{ status: number; events: Event[] }> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(path, v.url), { ca: v.caCertPem, headers: { authorization: `Bearer ${token ?? v.adminToken}` } }, (res) => {
       const events: Event[] = [];
@@ -20,7 +20,7 @@ function watch(path: string, until: (evs: Event[]) => boolean, token?: string): 
         req.destroy();
         resolve({ status: res.statusCode ?? 0, events });
       };
-      const timer = setTimeout(finish, 8000);
+      const timer = setTimeout(finish, timeoutMs);
       res.on('data', (d: Buffer) => {
         buf += d.toString();
         let i;
@@ -96,6 +96,28 @@ it('applies label selectors to both sides of a change', async () => {
   expect(seen[0]).toBe('ADDED sel');
   expect(seen[seen.length - 1]).toBe('DELETED sel');
 });
+
+it('applies field selectors to both sides of a live change (an agent\'s watch of its node)', async () => {
+  for (const [name, tunnelIP] of [['hv1', '192.0.2.1'], ['hv2', '192.0.2.2']]) await v.call('POST', `${G}/nodes`, { metadata: { name }, spec: { tunnelIP } });
+  await v.call('POST', `${G}/namespaces/w/virtualnetworks`, { metadata: { name: 'fs' }, spec: { subnets: [{ cidr: '10.7.0.0/24' }] } });
+  const port = (name: string, node: string) => v.call('POST', `${G}/namespaces/w/virtualports`, { metadata: { name }, spec: { network: 'fs', node } });
+  const move = (name: string, node: string) => v.call('PATCH', `${G}/namespaces/w/virtualports/${name}`, { spec: { node } }, { contentType: 'application/merge-patch+json' });
+  const done = (e: Event[]) => e.some((x) => x.type === 'DELETED' && x.object.metadata.name === 'mover');
+  const here = watch(`${G}/namespaces/w/virtualports?watch=true&fieldSelector=spec.node%3Dhv1`, done);
+  const network = watch(`${G}/namespaces/w/virtualports?watch=true&fieldSelector=spec.network%3Dfs`, done);
+  const other = watch(`${G}/namespaces/w/virtualports?watch=true&fieldSelector=spec.network%3Dnot-fs`, () => false, undefined, 1500);
+  await new Promise((r) => setTimeout(r, 200));
+  expect((await port('stay', 'hv1')).status).toBe(201);
+  expect((await port('mover', 'hv2')).status).toBe(201);
+  expect((await move('mover', 'hv1')).status).toBe(200); // enters the selection by an update
+  expect((await move('stay', 'hv2')).status).toBe(200); // leaves it
+  expect((await v.call('DELETE', `${G}/namespaces/w/virtualports/mover`)).status).toBe(200);
+  const seen = names((await here).events).filter((s) => !s.startsWith('MODIFIED'));
+  expect(seen).toEqual(['ADDED stay', 'ADDED mover', 'DELETED stay', 'DELETED mover']);
+  const ofNetwork = names((await network).events).filter((s) => !s.startsWith('MODIFIED'));
+  expect(ofNetwork).toEqual(['ADDED stay', 'ADDED mover', 'DELETED mover']);
+  expect((await other).events).toEqual([]);
+}, 20_000);
 
 it('sends BOOKMARK events when asked', async () => {
   const { events } = await watch(`${G}/namespaces/w/virtualnetworks?watch=true&allowWatchBookmarks=true&resourceVersion=1`, (e) => e.some((x) => x.type === 'BOOKMARK'));
