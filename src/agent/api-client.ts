@@ -1,11 +1,16 @@
 /**
- * The agent's HTTPS client for the controller's API: server, CA and bearer token from a
- * kubeconfig (the one the controller writes), one keep-alive connection pool, JSON
- * requests, and newline-delimited watch streams.
+ * The agent's client for the controller's API: server, CA and bearer token from a
+ * kubeconfig (the one the controller writes), JSON requests and newline-delimited watch
+ * streams, all over one HTTP/2 connection (as client-go talks to kube-apiserver). An agent
+ * holds three watches per network its node needs: over HTTP/1.1 each took a connection
+ * (and a TLS session) of its own on both sides.
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request, type RequestOptions } from 'node:https';
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { parse } from 'yaml';
+
+/** The connection's receive window: a burst of watch events is not held to 64 KiB per round trip. */
+const SESSION_WINDOW_BYTES = 16 << 20;
 
 export interface ApiResult {
   status: number;
@@ -24,25 +29,16 @@ interface KubeconfigShape {
 }
 
 export class ApiClient {
-  /** Requests: keep-alive connections, at most 16 in flight. */
-  private readonly agent: Agent;
-  /**
-   * Watches, each holding its connection for as long as it runs (3 per network a node
-   * needs): in the requests' pool, a node with ports of five networks took all 16 sockets
-   * and its status writes waited for a watch to end, up to 5 minutes.
-   */
-  private readonly watchAgent: Agent;
+  private session?: ClientHttp2Session;
+  /** Every open connection, the current one and those still finishing streams after a GOAWAY. */
+  private readonly sessions = new Set<ClientHttp2Session>();
 
   constructor(
     readonly server: string,
-    caPem: string,
+    private readonly caPem: string,
     private readonly token: string,
     private readonly requestTimeoutMs = 15_000,
-  ) {
-    this.agent = new Agent({ keepAlive: true, maxSockets: 16, ca: caPem });
-    // No socket limit; a watch that ended cleanly (its timeout) leaves its connection to the next.
-    this.watchAgent = new Agent({ keepAlive: true, ca: caPem });
-  }
+  ) {}
 
   static fromKubeconfig(path: string): ApiClient {
     let cfg: KubeconfigShape;
@@ -63,31 +59,67 @@ export class ApiClient {
     return new ApiClient(cluster.server, ca, token);
   }
 
-  private options(method: string, extra: Record<string, string> = {}, agent = this.agent): RequestOptions {
-    return { method, agent, headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...extra } };
+  /**
+   * The connection, opened on first use and again after it is lost or the server sent
+   * GOAWAY (its idle timeout, or a shutdown): streams still running on the old one finish there.
+   */
+  private connection(): ClientHttp2Session {
+    const current = this.session;
+    if (current && !current.closed && !current.destroyed) return current;
+    const session = connect(this.server, { ca: this.caPem });
+    const forget = () => {
+      if (this.session === session) this.session = undefined;
+    };
+    session.on('connect', () => session.setLocalWindowSize(SESSION_WINDOW_BYTES));
+    // A session's error reaches each of its streams as well, where the caller hears of it.
+    session.on('error', forget);
+    session.on('goaway', forget);
+    session.on('close', () => {
+      forget();
+      this.sessions.delete(session);
+    });
+    this.session = session;
+    this.sessions.add(session);
+    return session;
+  }
+
+  private open(method: string, path: string, extra: OutgoingHttpHeaders = {}): ClientHttp2Stream {
+    return this.connection().request({
+      [constants.HTTP2_HEADER_METHOD]: method,
+      [constants.HTTP2_HEADER_PATH]: path,
+      authorization: `Bearer ${this.token}`,
+      accept: 'application/json',
+      ...extra,
+    });
   }
 
   call(method: string, path: string, body?: unknown): Promise<ApiResult> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = request(new URL(path, this.server), this.options(method, payload ? { 'content-type': 'application/json' } : {}), (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: Record<string, unknown> | undefined;
-          try {
-            parsed = JSON.parse(text) as Record<string, unknown>;
-          } catch {
-            parsed = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text });
-        });
+      let stream: ClientHttp2Stream;
+      try {
+        stream = this.open(method, path, payload ? { 'content-type': 'application/json' } : {});
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      let status = 0;
+      const chunks: Buffer[] = [];
+      stream.on('response', (headers: IncomingHttpHeaders) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', reject);
+      stream.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: Record<string, unknown> | undefined;
+        try {
+          parsed = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          parsed = undefined;
+        }
+        resolve({ status, body: parsed, text });
       });
-      req.setTimeout(this.requestTimeoutMs, () => req.destroy(new Error(`${method} ${path}: no answer within ${this.requestTimeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(payload);
+      stream.setTimeout(this.requestTimeoutMs, () => stream.destroy(new Error(`${method} ${path}: no answer within ${this.requestTimeoutMs} ms`)));
+      stream.end(payload);
     });
   }
 
@@ -102,46 +134,52 @@ export class ApiClient {
       ended = true;
       onEnd(why);
     };
-    const req = request(new URL(path, this.server), this.options('GET', {}, this.watchAgent), (res) => {
-      if (res.statusCode !== 200) {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => end({ status: res.statusCode, text }));
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.open('GET', path);
+    } catch (error) {
+      queueMicrotask(() => end({ error: error as Error }));
+      return { stop: () => (ended = true) };
+    }
+    let status = 0;
+    let text = '';
+    let buf = '';
+    stream.on('response', (headers: IncomingHttpHeaders) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
+    stream.on('data', (c: Buffer) => {
+      if (status !== 200) {
+        text += c.toString('utf8');
         return;
       }
-      let buf = '';
-      res.on('data', (c: Buffer) => {
-        buf += c.toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          try {
-            onEvent(JSON.parse(line) as { type: string; object: Record<string, unknown> });
-          } catch (error) {
-            req.destroy();
-            end({ error: error as Error });
-            return;
-          }
+      buf += c.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        try {
+          onEvent(JSON.parse(line) as { type: string; object: Record<string, unknown> });
+        } catch (error) {
+          stream.close(constants.NGHTTP2_CANCEL);
+          end({ error: error as Error });
+          return;
         }
-      });
-      res.on('end', () => end({}));
-      res.on('error', (error) => end({ error }));
-      res.on('close', () => end({}));
+      }
     });
-    req.on('error', (error) => end({ error }));
-    req.end();
+    stream.on('end', () => end(status === 200 ? {} : { status, text }));
+    stream.on('error', (error) => end({ error }));
+    stream.on('close', () => end(status === 200 || status === 0 ? {} : { status, text }));
+    stream.end();
     return {
       stop: () => {
         ended = true;
-        req.destroy();
+        stream.close(constants.NGHTTP2_CANCEL);
       },
     };
   }
 
   close(): void {
-    this.agent.destroy();
-    this.watchAgent.destroy();
+    for (const session of this.sessions) session.destroy();
+    this.sessions.clear();
+    this.session = undefined;
   }
 }

@@ -169,7 +169,9 @@ export class ResourcesController {
     const start = await this.watches.prepare(scope, q, render);
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
+    // HTTP/2 frames the stream itself and forbids HTTP/1.1's connection headers.
+    const http1 = req.raw.httpVersionMajor === 1;
+    raw.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', ...(http1 ? { 'transfer-encoding': 'chunked' } : {}) });
     raw.flushHeaders();
     // Events are gathered until the event loop's check phase and leave as one chunk (one
     // write, one TLS record, one syscall), not one per event: besides one store commit's

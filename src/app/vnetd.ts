@@ -200,7 +200,15 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   }
 
   const tls = ensureTlsMaterial(join(config.dataDir, 'pki'), [config.host]);
-  const adapter = new FastifyAdapter({ https: { key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT });
+  // HTTP/2 where the client offers it (ALPN), as kube-apiserver: a client's watches (an
+  // agent holds three per network) share one connection instead of one each. Closing the
+  // server ends its sessions (on Node 20 it would otherwise wait for their idle timeout).
+  const adapter = new FastifyAdapter({
+    http2: true,
+    https: { allowHTTP1: true, key: tls.keyPem, cert: tls.certPem },
+    forceCloseConnections: true,
+    bodyLimit: BODY_LIMIT,
+  });
   const fastify = adapter.getInstance();
   // Bodies stay raw buffers: the API decodes them itself, so that malformed JSON,
   // YAML, protobuf and patches all come back as Kubernetes Status objects.

@@ -182,7 +182,7 @@ describe('SqliteStore routed watches', () => {
         { type: 'create', key: '/t/b', value: { tag: 'red' } },
         { type: 'create', key: '/t/c', value: { tag: 'blue' } },
         { type: 'create', key: '/u/d', value: { tag: 'blue' } },
-        { type: 'create', key: '/t/plain', value: 'no fields' },
+        { type: 'create', key: '/t/plain', value: 'no fields' as unknown },
       ]);
       await s.txn([{ type: 'update', key: '/t/b', value: { tag: 'blue' } }]);
       await s.txn([{ type: 'delete', key: '/t/a' }]);

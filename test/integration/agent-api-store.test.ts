@@ -4,6 +4,7 @@
  * optimistic concurrency, and a watch whose revision was compacted (410) lists again and
  * emits exactly the differences, deletes included.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -216,13 +217,17 @@ describe('an agent watches only what its node needs', () => {
     }
   });
 
-  it('a node with ports of many networks holds a watch per network and still writes (watches do not take the request sockets)', async () => {
+  it('a node with ports of many networks holds a watch per network, all on one HTTP/2 connection, and still writes', async () => {
     await must('POST', '/api/v1/namespaces', { metadata: { name: 'many' } });
     // 3 watches per network: 8 networks and the node-wide ones are more than a 16-socket pool.
     for (let i = 0; i < 8; i++) {
       await must('POST', `${G}/namespaces/many/virtualnetworks`, { metadata: { name: `n${i}` }, spec: { subnets: [{ cidr: `10.7.${i}.0/24` }] } });
       await must('POST', `${G}/namespaces/many/virtualports`, { metadata: { name: `p${i}` }, spec: { network: `n${i}`, node: 'hv1' } });
     }
+    const port = new URL(v.url).port;
+    // Client sockets to the API (the test's own calls hold some too, and may close meanwhile).
+    const connections = () => execFileSync('ss', ['-Htn', 'state', 'established', `dport = :${port}`], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+    const before = connections();
     const scoped = new NodeScopedStore(new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), NODE_SCOPED_KINDS, log), 'hv1', log);
     try {
       const ports = await Promise.race([
@@ -231,6 +236,8 @@ describe('an agent watches only what its node needs', () => {
       ]);
       expect(ports.filter((n) => n.startsWith('many/'))).toHaveLength(8);
       expect(scoped.networks().filter((n) => n.startsWith('many/'))).toHaveLength(8);
+      // 26 watches (three per network, two for the node's ports) and the requests: one connection.
+      expect(connections() - before).toBeLessThanOrEqual(1);
       const objects = new ObjectStore(scoped);
       const written = await objects.modify<VirtualPort>(PORTS, 'many', 'p7', (cur) => ({ ...cur, status: { ...cur.status, node: 'hv1' } }), { subresource: 'status' });
       expect(written?.object.status?.node).toBe('hv1');
