@@ -29,6 +29,8 @@ import {
 } from './etcd-codec';
 import { runTxn } from './etcd-txn';
 import { EtcdWatch } from './etcd-watch';
+import { SharedPrefixWatch } from './etcd-shared-watch';
+import type { Batch } from './watch-hub';
 import {
   GoneError,
   StoreClosedError,
@@ -39,6 +41,7 @@ import {
   type Store,
   type TxnOp,
   type TxnResult,
+  type Watch,
   type WatchHandler,
   type WatchOptions,
 } from './store';
@@ -78,6 +81,8 @@ export class EtcdStore implements Store {
   /** Highest compacted store revision learned of (own compact(), probes, errors). */
   private compacted = 0;
   private readonly watches = new Set<EtcdWatch>();
+  /** Shared etcd watches of routed watches, by prefix. */
+  private readonly channels = new Map<string, SharedPrefixWatch>();
   private readonly keys: KeyCodec;
 
   private constructor(
@@ -158,7 +163,7 @@ export class EtcdStore implements Store {
     return result;
   }
 
-  watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: EtcdWatchOptions = {}): EtcdWatch {
+  watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: EtcdWatchOptions = {}): Watch {
     this.assertOpen();
     const after = options.afterRevision;
     if (after !== undefined) {
@@ -170,6 +175,36 @@ export class EtcdStore implements Store {
     // replay writes of *other* clients committed shortly before it (harmless for informers,
     // which dedupe by revision; documented in the report).
     const from = Math.max(after ?? this.known, 0);
+    if (options.route) {
+      // Routed watches (agents': one per network and kind) share one etcd watch per prefix.
+      let channel = this.channels.get(prefix);
+      if (!channel) this.channels.set(prefix, (channel = this.openChannel(prefix, from)));
+      const shared = channel.subscribe(handler as WatchHandler, from, options.route, options.onError);
+      if (shared) return shared;
+    }
+    return this.openEtcdWatch(prefix, from, { handler: handler as WatchHandler, onError: options.onError });
+  }
+
+  /** etcd watches this store holds, and how many of them serve shared (routed) watches. */
+  watchCounts(): { etcd: number; shared: number } {
+    return { etcd: this.watches.size, shared: this.channels.size };
+  }
+
+  private openChannel(prefix: string, from: number): SharedPrefixWatch {
+    return new SharedPrefixWatch(prefix, from, this.logger, {
+      open: (afterRevision, onBatch, onFailure) => this.openEtcdWatch(prefix, afterRevision, { onBatch, onFailure }),
+      closed: (channel) => {
+        if (this.channels.get(prefix) === channel) this.channels.delete(prefix);
+      },
+      fail: (err, afterRevision, onError) => void this.reportWatchFailure(err, afterRevision, onError),
+    });
+  }
+
+  private openEtcdWatch(
+    prefix: string,
+    from: number,
+    to: { handler: WatchHandler; onError?: (err: StoreError) => void } | { onBatch: (batch: Batch) => void; onFailure: (err: unknown) => void },
+  ): EtcdWatch {
     const { key, rangeEnd } = this.keys.prefixRange(prefix);
     const watcher = this.client
       .watch()
@@ -177,9 +212,11 @@ export class EtcdStore implements Store {
       .withPreviousKV()
       .startRevision(String(toEtcdRevision(from + 1)))
       .watcher();
-    const w = new EtcdWatch(watcher, prefix, this.keys, handler as WatchHandler, from, this.logger, {
+    const batched = 'onBatch' in to;
+    const w = new EtcdWatch(watcher, prefix, this.keys, batched ? () => undefined : to.handler, from, this.logger, {
       onStop: (x) => this.watches.delete(x),
-      onFailure: (err, afterRevision) => void this.reportWatchFailure(err, afterRevision, options.onError),
+      onFailure: (err, afterRevision) => (batched ? to.onFailure(err) : void this.reportWatchFailure(err, afterRevision, to.onError)),
+      onBatch: batched ? to.onBatch : undefined,
     });
     this.watches.add(w);
     return w;
@@ -248,6 +285,7 @@ export class EtcdStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const channel of [...this.channels.values()]) channel.stop();
     for (const w of [...this.watches]) w.stop();
     this.client.close();
   }

@@ -13,11 +13,14 @@ import type { IEvent, IWatchResponse, Watcher as EtcdWatcher } from 'etcd3';
 import type pino from 'pino';
 import { decodeValue, KeyCodec, toEtcdRevision, toKeyValue, toStoreRevision } from './etcd-codec';
 import { StoreError, type KeyValue, type Watch, type WatchEvent, type WatchHandler } from './store';
+import type { Batch } from './watch-hub';
 
 export interface EtcdWatchCallbacks {
   /** Called once when etcd ends the watch for good (e.g. compaction); no events follow. */
   onFailure(err: unknown, afterRevision: number): void;
   onStop(w: EtcdWatch): void;
+  /** Given: each revision's events go here together (a shared watch's hub), not to the handler. */
+  onBatch?(batch: Batch): void;
 }
 
 export class EtcdWatch implements Watch {
@@ -63,10 +66,21 @@ export class EtcdWatch implements Watch {
     // etcd never splits one revision over two responses, so anything at or below what an
     // earlier response delivered is a resume overlap.
     const floor = this.delivered;
+    let batch: Batch | undefined;
     for (const event of res.events) {
       if (this.stopped) return;
       const revision = toStoreRevision(event.kv.mod_revision);
       if (revision <= floor) continue;
+      if (this.callbacks.onBatch) {
+        if (batch && batch.revision !== revision) this.deliverBatch(batch);
+        if (!batch || batch.revision !== revision) batch = { revision, events: [] };
+        try {
+          batch.events.push(toWatchEvent(this.keys, event));
+        } catch (err) {
+          this.logger.error({ err, key: this.keys.decode(event.kv.key), revision }, 'watch event dropped');
+        }
+        continue;
+      }
       this.delivered = revision;
       try {
         this.handler(toWatchEvent(this.keys, event));
@@ -74,8 +88,15 @@ export class EtcdWatch implements Watch {
         this.logger.error({ err, key: this.keys.decode(event.kv.key), revision }, 'watch handler threw');
       }
     }
+    if (batch && !this.stopped) this.deliverBatch(batch);
     this.pinResumePoint();
     this.release();
+  }
+
+  private deliverBatch(batch: Batch): void {
+    this.delivered = batch.revision;
+    // The hub isolates its watchers' handlers: nothing it calls throws here.
+    this.callbacks.onBatch!(batch);
   }
 
   /**

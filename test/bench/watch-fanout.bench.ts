@@ -7,13 +7,15 @@
  * (with / without) is what those watches add to a write. Phases alternate to show the noise.
  *
  * Env: BENCH_WATCHES (W, default 3000), BENCH_PORTS (per phase, default 600),
- * BENCH_DATA_DIR (the store's directory: /dev/shm keeps the disk out of it).
+ * BENCH_DATA_DIR (the store's directory: /dev/shm keeps the disk out of it), BENCH_STORE=etcd
+ * (a controller on a private etcd, the harness's, instead of SQLite).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { ClientRequest } from 'node:http';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startEtcd } from '../harness/etcd';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const W = Number(process.env.BENCH_WATCHES ?? 3000);
@@ -88,7 +90,9 @@ async function createPorts(v: TestVnetd, network: string, label: string): Promis
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(process.env.BENCH_DATA_DIR ?? tmpdir(), 'vnetd-bench-watch-'));
-  const v = await startTestVnetd({ dataDir });
+  const onEtcd = process.env.BENCH_STORE === 'etcd';
+  const etcd = onEtcd ? await startEtcd() : undefined;
+  const v = await startTestVnetd(etcd ? { dataDir, role: 'controller', store: { kind: 'etcd', endpoints: [etcd.endpoint] } } : { dataDir });
   try {
     await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'bench' } });
     await v.call('POST', `${G}/nodes`, { metadata: { name: 'hv1' }, spec: { tunnelIP: '192.0.2.1' } });
@@ -102,7 +106,7 @@ async function main(): Promise<void> {
       for (const w of watches) w.destroy();
       await new Promise((r) => setTimeout(r, 500));
     }
-    out(`\nbench:watch  ${P} ports per phase, concurrency ${CONCURRENCY}, in-process vnetd (SQLite in ${process.env.BENCH_DATA_DIR ?? tmpdir()})`);
+    out(`\nbench:watch  ${P} ports per phase, concurrency ${CONCURRENCY}, in-process vnetd (${onEtcd ? 'etcd' : 'SQLite'} in ${process.env.BENCH_DATA_DIR ?? tmpdir()})`);
     out(`${'phase'.padEnd(22)} ${'wall ms'.padStart(8)} ${'CPU ms'.padStart(8)} ${'CPU/port'.padStart(9)}`);
     for (const p of phases) out(`${p.label.padEnd(22)} ${p.ms.toFixed(0).padStart(8)} ${p.cpuMs.toFixed(0).padStart(8)} ${(p.cpuMs / P).toFixed(2).padStart(9)}`);
     const sum = (label: string, f: (p: Phase) => number) => phases.filter((p) => p.label === label).reduce((a, p) => a + f(p), 0);
@@ -110,6 +114,7 @@ async function main(): Promise<void> {
     out(`ratio with / without idle watches: wall ${(sum(busy, (p) => p.ms) / sum('no other watch', (p) => p.ms)).toFixed(2)}x, CPU ${(sum(busy, (p) => p.cpuMs) / sum('no other watch', (p) => p.cpuMs)).toFixed(2)}x`);
   } finally {
     await v.stop();
+    await etcd?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -50,6 +50,44 @@ describeEtcd('EtcdStore', () => {
 
   describeStoreConformance('etcd', () => open());
 
+  it('routed watches of one prefix share one etcd watch; each gets its own events, from its own revision', async () => {
+    const s = await open();
+    try {
+      const route = (value: string) => ({ index: 'net', of: (v: unknown) => (v as { net?: string } | undefined)?.net, value });
+      const seen = new Map<string, string[]>();
+      const record = (name: string) => (e: WatchEvent) => seen.set(name, [...(seen.get(name) ?? []), `${e.type} ${e.kv.key}@${e.kv.modRevision}`]);
+      await s.txn([{ type: 'create', key: '/seed', value: {} }]);
+      const start = await s.currentRevision();
+      const watches = Array.from({ length: 40 }, (_, i) => s.watch('/p/', record(`n${i}`), { afterRevision: start, route: route(`n${i}`) }));
+      expect(s.watchCounts()).toEqual({ etcd: 1, shared: 1 });
+
+      const a = await s.txn([{ type: 'create', key: '/p/a', value: { net: 'n7' } }]);
+      const b = await s.txn([{ type: 'create', key: '/p/b', value: { net: 'n8' } }, { type: 'create', key: '/p/c', value: { net: 'n7' } }]);
+      const moved = await s.txn([{ type: 'update', key: '/p/a', value: { net: 'n9' } }]);
+      await waitFor(() => (seen.get('n9') ?? []).length === 1, 'the move to reach n9');
+      expect(seen.get('n7')).toEqual([`put /p/a@${a.revision}`, `put /p/c@${b.revision}`, `put /p/a@${moved.revision}`]);
+      expect(seen.get('n8')).toEqual([`put /p/b@${b.revision}`]);
+      expect(seen.get('n9')).toEqual([`put /p/a@${moved.revision}`]);
+      expect(seen.has('n0')).toBe(false);
+
+      // A watch starting behind the channel replays from its memory, exactly from its revision.
+      s.watch('/p/', record('late'), { afterRevision: a.revision, route: route('n7') });
+      // One starting before the channel began gets an etcd watch of its own, and the same events.
+      s.watch('/p/', record('older'), { afterRevision: start - 1, route: route('n7') });
+      expect(s.watchCounts()).toEqual({ etcd: 2, shared: 1 });
+      await waitFor(() => (seen.get('late') ?? []).length >= 2 && (seen.get('older') ?? []).length >= 3, 'the late watches');
+      const of7 = (name: string) => (seen.get(name) ?? []).filter((x) => x.includes('/p/c') || x.includes('/p/a'));
+      expect(of7('late')).toEqual([`put /p/c@${b.revision}`, `put /p/a@${moved.revision}`]);
+      expect(of7('older')).toEqual(seen.get('n7'));
+
+      for (const w of watches) w.stop();
+      expect(s.watchCounts().shared).toBe(1); // 'late' still holds the channel
+    } finally {
+      await s.close();
+    }
+    expect(s.watchCounts()).toEqual({ etcd: 0, shared: 0 });
+  });
+
   it('two stores on one etcd see each other through watch, with shared revisions', async () => {
     const prefix = `/vnetd-test/shared-${++prefixes}`;
     const [a, b] = [await open(prefix), await open(prefix)];

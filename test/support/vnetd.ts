@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parse } from 'yaml';
+import type { StoreConfig } from '../../src/app/config';
 import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
 
 export interface TestVnetd extends RunningVnetd {
@@ -99,19 +100,23 @@ export interface TestVnetdOptions {
   localOvsNetns?: string;
   /** 'controller' (SQLite): with chassis off, agents program the nodes and Ready comes from their reports. */
   role?: 'all-in-one' | 'controller';
+  /** The controller's store (role 'controller' only); default SQLite in dataDir. */
+  store?: StoreConfig;
 }
 
 export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<TestVnetd> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'vnetd-test-'));
   const logger = pino({ level: process.env.VNETD_TEST_LOG ?? 'silent' });
   const running = await startVnetd(
-    { dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2, chassis: options.chassis ?? false, localOvs: options.localOvs ?? false },
+    { dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2, chassis: options.chassis ?? false, localOvs: options.localOvs ?? false, store: options.store },
     { logger, bookmarkIntervalMs: options.bookmarkIntervalMs, localOvsNetns: options.localOvsNetns, role: options.role },
   );
   const call = (method: string, path: string, body?: unknown, opts: CallOptions = {}) =>
     httpsCall(running.url, running.caCertPem, method, path, body, { ...opts, defaultToken: running.adminToken });
-  return {
-    ...running,
+  // The running instance's getters stay getters (a spread would read them now, and a
+  // standby controller's pipeline getter throws until it leads).
+  const live = Object.defineProperties({}, Object.getOwnPropertyDescriptors(running)) as RunningVnetd;
+  return Object.assign(live, {
     dataDir,
     call,
     async tenantToken(name: string, namespaces: string[]) {
@@ -123,7 +128,7 @@ export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<Te
       await running.close();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
-  };
+  });
 }
 
 /**
