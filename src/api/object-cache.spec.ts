@@ -1,5 +1,7 @@
 import type { VirtualNetwork } from '../resources/kinds';
 import { NETWORKS } from '../store/kinds';
+import { EndingStore } from '../reconcile/testing/ending-store';
+import { objectKey } from '../store/keys';
 import { ObjectStore } from '../store/object-store';
 import { countReads } from '../store/testing/counted-reads';
 import { SqliteStore } from '../store/sqlite-store';
@@ -62,5 +64,25 @@ describe('ObjectCache', () => {
     await pending;
     await cache.get('t', 'a');
     expect(storeReads.count).toBe(4);
+  });
+
+  it('forgets everything when the store ends its watch (etcd), and keeps following after', async () => {
+    const ending = new EndingStore();
+    const onEnding = new ObjectStore(ending);
+    const networks = new ObjectCache<VirtualNetwork>(onEnding, NETWORKS);
+    networks.start();
+    try {
+      await onEnding.create(NETWORKS, net('a', '10.0.0.0/24'));
+      expect((await networks.get('t', 'a'))?.spec?.subnets[0]?.cidr).toBe('10.0.0.0/24');
+      // Deleted while the watch was gone: the cache must not answer with it.
+      await ending.endWatches([{ type: 'delete', key: objectKey(NETWORKS, 't', 'a') }]);
+      expect(await networks.get('t', 'a')).toBeUndefined();
+      await onEnding.create(NETWORKS, net('a', '10.1.0.0/24'));
+      expect((await networks.get('t', 'a'))?.spec?.subnets[0]?.cidr).toBe('10.1.0.0/24');
+      await onEnding.delete(NETWORKS, 't', 'a');
+      expect(await networks.get('t', 'a')).toBeUndefined(); // the new watch forgot it
+    } finally {
+      networks.stop();
+    }
   });
 });

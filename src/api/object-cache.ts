@@ -30,10 +30,17 @@ export class ObjectCache<T extends KubeObject> implements ObjectReader<T> {
 
   /** Starts remembering (before it, and after stop(), every get reads the store). */
   start(): void {
-    this.watch ??= this.objects.watch<T>(this.type, undefined, undefined, (ev) => {
-      if (ev.type === 'MODIFIED' && ev.old && !this.relevant(ev.old, ev.object)) return;
-      this.forget(ev.object.metadata.namespace, ev.object.metadata.name);
-    });
+    this.watch ??= this.objects.watch<T>(
+      this.type,
+      undefined,
+      undefined,
+      (ev) => {
+        if (ev.type === 'MODIFIED' && ev.old && !this.relevant(ev.old, ev.object)) return;
+        this.forget(ev.object.metadata.namespace, ev.object.metadata.name);
+      },
+      // Ended by the store (etcd): what it missed is unknown, so remember nothing of before.
+      { onError: () => this.restart() },
+    );
   }
 
   stop(): void {
@@ -41,6 +48,11 @@ export class ObjectCache<T extends KubeObject> implements ObjectReader<T> {
     this.watch = undefined;
     this.generation++;
     this.entries.clear();
+  }
+
+  private restart(): void {
+    this.stop();
+    this.start();
   }
 
   forget(namespace: string | undefined, name: string): void {

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { SqliteStore } from '../store/sqlite-store';
 import { GoneError, type KeyValue, type ListOptions, type ListResult, type Store, type TxnOp } from '../store/store';
 import { Informer, type InformerOptions } from './informer';
+import { EndingStore } from './testing/ending-store';
 import { MemoryStore } from './testing/memory-store';
 import { settle, until } from './testing/until';
 
@@ -248,6 +249,23 @@ describe('Informer fault handling (MemoryStore)', () => {
     expect(events).toEqual(['add a=1']);
     await settle();
     expect(store.listCalls).toBe(2); // the abandoned loop did not list again
+    inf.stop();
+  });
+
+  it('lists again when the store ends its watch (etcd after a compaction), emitting only what changed meanwhile', async () => {
+    const store = new EndingStore();
+    await store.txn([put('a', 1)]);
+    await store.txn([put('b', 1)]);
+    const { inf, events } = harness(store, { logger: pino({ level: 'silent' }) });
+    inf.start();
+    expect(await inf.waitForSync()).toBe(true);
+    await store.endWatches([upd('a', 2), del('b'), put('c', 1)]);
+    await until(() => events.length === 5);
+    expect(events).toEqual(['add a=1', 'add b=1', 'update a 1->2', 'add c=1', 'delete b']);
+    // Following again: a later write arrives through the new watch.
+    await store.txn([upd('c', 2)]);
+    await until(() => events.length === 6);
+    expect(events[5]).toBe('update c 1->2');
     inf.stop();
   });
 

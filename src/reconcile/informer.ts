@@ -164,10 +164,7 @@ export class Informer<T> {
     if (!this.synced) this.syncWaiters.splice(0).forEach((r) => r(false));
   }
 
-  /**
-   * Drops the watch and lists again, emitting the differences. For callers that learn
-   * the watch is broken in a way the Store interface cannot report.
-   */
+  /** Drops the watch and lists again, emitting the differences (also when the store ends the watch). */
   relist(): Promise<void> {
     if (!this.running) return Promise.resolve();
     const epoch = ++this.epoch;
@@ -228,6 +225,13 @@ export class Informer<T> {
     try {
       this.watch = this.options.store.watch<unknown>(this.options.prefix, (ev) => this.onEvent(epoch, ev), {
         afterRevision: revision,
+        // etcd ended the watch (its history compacted while it was away): list again, or
+        // the cache would stop following the store without anyone knowing.
+        onError: (err) => {
+          if (epoch !== this.epoch) return;
+          this.options.logger?.warn({ prefix: this.options.prefix, err }, 'the store ended the watch, relisting');
+          void this.relist();
+        },
       });
       return true;
     } catch (err) {

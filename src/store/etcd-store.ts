@@ -12,7 +12,7 @@
  * - Compaction is cluster-wide in etcd, and may be done by etcd itself (auto-compaction)
  *   or another client. The store tracks the highest compacted revision it has learned of;
  *   watch() throws GoneError synchronously below it. A watch that etcd later cancels for
- *   compaction is stopped and reported via EtcdWatchOptions.onError, else the store's
+ *   compaction is stopped and reported via WatchOptions.onError, else the store's
  *   onWatchError option, else logged: after it no events follow (relist, like a 410).
  * - keyPrefix puts the store's keys under a prefix, so several stores share one etcd.
  */
@@ -66,13 +66,6 @@ export interface EtcdStoreOptions {
   client?: Omit<IOptions, 'hosts'>;
 }
 
-export interface EtcdWatchOptions extends WatchOptions {
-  /**
-   * Called at most once if etcd ends this watch (GoneError when history it needs was
-   * compacted after watch() returned, StoreError otherwise). No events follow it.
-   */
-  onError?: (err: StoreError) => void;
-}
 
 export class EtcdStore implements Store {
   private closed = false;
@@ -163,7 +156,7 @@ export class EtcdStore implements Store {
     return result;
   }
 
-  watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: EtcdWatchOptions = {}): Watch {
+  watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options: WatchOptions = {}): Watch {
     this.assertOpen();
     const after = options.afterRevision;
     if (after !== undefined) {

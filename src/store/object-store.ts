@@ -18,6 +18,7 @@ import {
   type TxnOp,
   type Watch,
   type WatchEvent,
+  type StoreError,
   type WatchRoute,
 } from './store';
 
@@ -393,17 +394,18 @@ export class ObjectStore {
    * object once per watcher was most of what an event cost the ones it did not concern.
    * Shared where the store hands all its watchers one event object (SQLite's hub); etcd's
    * watches decode their own, and then each converts its own. `route` is the store's hint
-   * (see WatchOptions.route): the handler may still receive events outside it.
+   * (see WatchOptions.route): the handler may still receive events outside it; `onError`
+   * hears of the store ending the watch (WatchOptions.onError).
    */
   watch<T extends KubeObject>(
     type: StoredType,
     namespace: string | undefined,
     afterRevision: number | undefined,
     handler: (event: ObjectEvent<T>) => void,
-    route?: WatchRoute,
+    options: { route?: WatchRoute; onError?: (err: StoreError) => void } = {},
   ): Watch {
     const prefix = type.namespaced && namespace ? namespacePrefix(type, namespace) : typePrefix(type);
-    return this.kv.watch<T>(prefix, (ev) => handler(objectEventOf(ev)), { afterRevision, route });
+    return this.kv.watch<T>(prefix, (ev) => handler(objectEventOf(ev)), { afterRevision, ...options });
   }
 
   /** current is a fresh copy owned by the caller; the result shares its unchanged parts. */

@@ -88,6 +88,12 @@ export interface WatchOptions {
    * slower (bench:watch).
    */
   route?: WatchRoute;
+  /**
+   * Called at most once if the store ends this watch itself (GoneError: history it needed
+   * was compacted, e.g. while etcd was unreachable; StoreError otherwise). No events follow:
+   * the watcher lists again, as after a 410. SQLite never ends a watch.
+   */
+  onError?: (err: StoreError) => void;
 }
 
 export interface WatchRoute {

@@ -1,4 +1,6 @@
 import type { AccessToken } from '../../admission/access-token.admission';
+import { EndingStore } from '../../reconcile/testing/ending-store';
+import { objectKey } from '../../store/keys';
 import { ObjectStore } from '../../store/object-store';
 import { countReads } from '../../store/testing/counted-reads';
 import { SqliteStore } from '../../store/sqlite-store';
@@ -88,5 +90,23 @@ describe('TokenAuthenticator', () => {
     auth.stop();
     await auth.authenticate(alice);
     expect(storeReads.count).toBe(4);
+  });
+
+  it('forgets every token when the store ends its watch (etcd): a token deleted meanwhile is refused', async () => {
+    const ending = new EndingStore();
+    const onEnding = new ObjectStore(ending);
+    const secret = mintSecret();
+    await onEnding.create<AccessToken>(ACCESS_TOKENS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'AccessToken', metadata: { name: 'bob' }, spec: { admin: true }, status: { tokenHash: hashSecret(secret) } });
+    const bob = `Bearer ${formatToken('bob', secret)}`;
+    const tokens = new TokenAuthenticator(onEnding, () => clock);
+    tokens.start();
+    try {
+      expect(await tokens.authenticate(bob)).toMatchObject({ admin: true });
+      // Revoked while the watch was gone: without the restart the verified entry would stand for its TTL.
+      await ending.endWatches([{ type: 'delete', key: objectKey(ACCESS_TOKENS, undefined, 'bob') }]);
+      expect(await tokens.authenticate(bob)).toBeUndefined();
+    } finally {
+      tokens.stop();
+    }
   });
 });

@@ -36,7 +36,13 @@ export class TokenAuthenticator {
 
   /** Starts remembering verified tokens (without it every request checks the store). */
   start(): void {
-    this.watch ??= this.objects.watch(ACCESS_TOKENS, undefined, undefined, () => this.forget());
+    // Ended by the store (etcd): a revoked token could stay verified, so start over.
+    this.watch ??= this.objects.watch(ACCESS_TOKENS, undefined, undefined, () => this.forget(), { onError: () => this.restart() });
+  }
+
+  private restart(): void {
+    this.stop();
+    this.start();
   }
 
   stop(): void {

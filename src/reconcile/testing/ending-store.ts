@@ -1,0 +1,22 @@
+import { GoneError, type StoreError, type TxnOp, type Watch, type WatchHandler, type WatchOptions } from '../../store/store';
+import { MemoryStore } from './memory-store';
+
+/** A MemoryStore whose watches the test can end as etcd does when history they need is gone: onError, then silence. */
+export class EndingStore extends MemoryStore {
+  private readonly live: Array<{ watch: Watch; onError?: (err: StoreError) => void }> = [];
+
+  override watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options?: WatchOptions): Watch {
+    const watch = super.watch<V>(prefix, handler, options);
+    this.live.push({ watch, onError: options?.onError });
+    return watch;
+  }
+
+  /** Ends the live watches; `missed` is written after they stopped, so none of them sees it. */
+  async endWatches(missed: TxnOp[] = []): Promise<void> {
+    const ended = this.live.splice(0);
+    for (const w of ended) w.watch.stop();
+    if (missed.length) await this.txn(missed);
+    const revision = await this.currentRevision();
+    for (const w of ended) w.onError?.(new GoneError(revision - 1, revision));
+  }
+}
