@@ -6,11 +6,23 @@
  * (and a TLS session) of its own on both sides.
  */
 import { readFileSync } from 'node:fs';
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { parse } from 'yaml';
 
 /** The connection's receive window: a burst of watch events is not held to 64 KiB per round trip. */
 const SESSION_WINDOW_BYTES = 16 << 20;
+
+/**
+ * How often the connection is pinged, and how long an answer may take before it is given
+ * up for dead (client-go's HTTP/2 health check: 30 s / 15 s). A controller that vanished
+ * without a reset (its host died behind a VIP) otherwise held every watch and request of
+ * the agent on a dead connection until TCP gave up, about 15 minutes.
+ */
+export interface ConnectionHealth {
+  pingEveryMs: number;
+  pingTimeoutMs: number;
+}
+const DEFAULT_HEALTH: ConnectionHealth = { pingEveryMs: 30_000, pingTimeoutMs: 15_000 };
 
 export interface ApiResult {
   status: number;
@@ -38,6 +50,7 @@ export class ApiClient {
     private readonly caPem: string,
     private readonly token: string,
     private readonly requestTimeoutMs = 15_000,
+    private readonly health: ConnectionHealth = DEFAULT_HEALTH,
   ) {}
 
   static fromKubeconfig(path: string): ApiClient {
@@ -74,13 +87,26 @@ export class ApiClient {
     // A session's error reaches each of its streams as well, where the caller hears of it.
     session.on('error', forget);
     session.on('goaway', forget);
+    const pinger = setInterval(() => this.checkAlive(session), this.health.pingEveryMs).unref();
     session.on('close', () => {
+      clearInterval(pinger);
       forget();
       this.sessions.delete(session);
     });
     this.session = session;
     this.sessions.add(session);
     return session;
+  }
+
+  /** Pings the connection; one that does not answer in time is destroyed, failing its streams (watches reopen on a new one). */
+  private checkAlive(session: Http2Session): void {
+    if (session.closed || session.destroyed || session.connecting) return;
+    const deadline = setTimeout(() => session.destroy(new Error(`the API at ${this.server} did not answer a ping within ${this.health.pingTimeoutMs} ms`)), this.health.pingTimeoutMs).unref();
+    const sent = session.ping((err) => {
+      clearTimeout(deadline);
+      if (err && !session.destroyed) session.destroy(err);
+    });
+    if (!sent) clearTimeout(deadline); // too many pings outstanding: the earlier one's deadline stands
   }
 
   private open(method: string, path: string, extra: OutgoingHttpHeaders = {}): ClientHttp2Stream {
@@ -108,7 +134,14 @@ export class ApiClient {
       stream.on('response', (headers: IncomingHttpHeaders) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', reject);
+      // Reset or cut without 'end' (a no-op once answered).
+      stream.on('close', () => reject(new Error(`${method} ${path}: the stream closed before an answer`)));
       stream.on('end', () => {
+        // Ended without an answer: the connection went away under the request.
+        if (!status) {
+          reject(new Error(`${method} ${path}: the connection closed before an answer`));
+          return;
+        }
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed: Record<string, unknown> | undefined;
         try {
@@ -118,7 +151,11 @@ export class ApiClient {
         }
         resolve({ status, body: parsed, text });
       });
-      stream.setTimeout(this.requestTimeoutMs, () => stream.destroy(new Error(`${method} ${path}: no answer within ${this.requestTimeoutMs} ms`)));
+      stream.setTimeout(this.requestTimeoutMs, () => {
+        stream.destroy(new Error(`${method} ${path}: no answer within ${this.requestTimeoutMs} ms`));
+        // A slow answer, or a dead connection: find out now rather than at the next ping.
+        if (stream.session) this.checkAlive(stream.session);
+      });
       stream.end(payload);
     });
   }

@@ -5,6 +5,7 @@
  * emits exactly the differences, deletes included.
  */
 import { execFileSync } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,41 @@ it('after 410 Gone a watch lists again and emits only what changed, deletes incl
   w.stop();
   const seen = events.map((e) => `${e.type} ${e.kv.key.slice(typePrefix(NODES).length)}${e.created ? ' created' : ''}`).sort();
   expect(seen).toEqual(['delete n2', 'put n3 created']);
+});
+
+it('gives up a connection that stops answering (its peer vanished without a reset) and goes on over a new one', async () => {
+  // A TCP relay to the API whose existing connections can go silent: open, passing nothing.
+  const silenced = new Set<Socket>();
+  const open = new Set<Socket>();
+  const relay = createServer((client) => {
+    const upstream = connect(Number(new URL(v.url).port), '127.0.0.1');
+    for (const s of [client, upstream]) open.add(s);
+    client.on('data', (d) => (silenced.has(client) ? undefined : upstream.write(d)));
+    upstream.on('data', (d) => (silenced.has(client) ? undefined : client.write(d)));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) s.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  const port = (relay.address() as AddressInfo).port;
+  const client = new ApiClient(`https://127.0.0.1:${port}`, v.caCertPem, v.adminToken, 2000, { pingEveryMs: 200, pingTimeoutMs: 300 });
+  try {
+    expect((await client.call('GET', '/version')).status).toBe(200);
+    let ended: string | undefined;
+    client.watch(`${G}/nodes?watch=true`, () => undefined, (why) => (ended = why.error?.message ?? `status ${why.status}`));
+    await new Promise((r) => setTimeout(r, 100));
+    for (const s of open) silenced.add(s);
+    await eventually(async () => ended !== undefined, 3000);
+    expect(ended).toMatch(/did not answer a ping/);
+    // The next request opens a new connection (the relay passes new ones).
+    expect((await client.call('GET', '/version')).status).toBe(200);
+  } finally {
+    client.close();
+    for (const s of open) s.destroy();
+    await new Promise((r) => relay.close(r));
+  }
 });
 
 it('names what is wrong with a kubeconfig it cannot use', () => {
