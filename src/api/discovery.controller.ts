@@ -55,7 +55,7 @@ export class DiscoveryController {
 
   @Get('api')
   api(@Req() req: FastifyRequest) {
-    return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? '' }] };
+    return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? authority(req) }] };
   }
 
   @Get('api/v1')
@@ -112,4 +112,10 @@ export class DiscoveryController {
   openapiV2() {
     throw ApiErrors.notFoundPath('/openapi/v2: this server serves OpenAPI v3 at /openapi/v3');
   }
+}
+
+/** HTTP/2 clients (kubectl) name the server in the :authority pseudo-header, not Host. */
+function authority(req: FastifyRequest): string {
+  const value = req.headers[':authority'];
+  return typeof value === 'string' ? value : '';
 }

@@ -30,7 +30,8 @@ export class ObjectCache<T extends KubeObject> implements ObjectReader<T> {
 
   /** Starts remembering (before it, and after stop(), every get reads the store). */
   start(): void {
-    this.watch ??= this.objects.watch<T>(
+    if (this.watch) return;
+    const watch: Watch = this.objects.watch<T>(
       this.type,
       undefined,
       undefined,
@@ -38,9 +39,11 @@ export class ObjectCache<T extends KubeObject> implements ObjectReader<T> {
         if (ev.type === 'MODIFIED' && ev.old && !this.relevant(ev.old, ev.object)) return;
         this.forget(ev.object.metadata.namespace, ev.object.metadata.name);
       },
-      // Ended by the store (etcd): what it missed is unknown, so remember nothing of before.
-      { onError: () => this.restart() },
+      // Ended by the store (etcd): what it missed is unknown, so remember nothing of before
+      // (unless stopped meanwhile: the report comes after a probe of the store).
+      { onError: () => (this.watch === watch ? this.restart() : undefined) },
     );
+    this.watch = watch;
   }
 
   stop(): void {

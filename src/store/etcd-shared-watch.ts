@@ -22,8 +22,8 @@ export interface SharedWatchHooks {
   open(afterRevision: number, onBatch: (batch: Batch) => void, onFailure: (err: unknown) => void): EtcdWatch;
   /** The channel has no watch left (it stopped its etcd watch) or failed. */
   closed(channel: SharedPrefixWatch): void;
-  /** Reports the etcd watch's end to one of its watches, as its own etcd watch would. */
-  fail(err: unknown, afterRevision: number, onError?: (err: StoreError) => void): void;
+  /** Reports the etcd watch's end to its watches, each as its own etcd watch would (one probe of etcd for all). */
+  fail(err: unknown, watches: Array<{ afterRevision: number; onError?: (err: StoreError) => void }>): void;
 }
 
 interface Subscriber {
@@ -105,11 +105,12 @@ export class SharedPrefixWatch {
     if (this.ended) return;
     this.ended = true;
     this.hooks.closed(this);
-    for (const sub of [...this.subscribers]) {
+    const ended = [...this.subscribers];
+    for (const sub of ended) {
       this.subscribers.delete(sub);
       sub.watcher.stop();
-      // Each hears what its own etcd watch would have said (Gone from its own revision).
-      this.hooks.fail(err, Math.max(sub.afterRevision, 0), sub.onError);
     }
+    // Each hears what its own etcd watch would have said (Gone from its own revision).
+    this.hooks.fail(err, ended);
   }
 }

@@ -189,7 +189,7 @@ export class EtcdStore implements Store {
       closed: (channel) => {
         if (this.channels.get(prefix) === channel) this.channels.delete(prefix);
       },
-      fail: (err, afterRevision, onError) => void this.reportWatchFailure(err, afterRevision, onError),
+      fail: (err, watches) => void this.reportWatchFailures(err, watches),
     });
   }
 
@@ -208,7 +208,7 @@ export class EtcdStore implements Store {
     const batched = 'onBatch' in to;
     const w = new EtcdWatch(watcher, prefix, this.keys, batched ? () => undefined : to.handler, from, this.logger, {
       onStop: (x) => this.watches.delete(x),
-      onFailure: (err, afterRevision) => (batched ? to.onFailure(err) : void this.reportWatchFailure(err, afterRevision, to.onError)),
+      onFailure: (err, afterRevision) => (batched ? to.onFailure(err) : void this.reportWatchFailures(err, [{ afterRevision, onError: to.onError }])),
       onBatch: batched ? to.onBatch : undefined,
     });
     this.watches.add(w);
@@ -306,17 +306,20 @@ export class EtcdStore implements Store {
     }
   }
 
-  private async reportWatchFailure(err: unknown, afterRevision: number, onError?: (err: StoreError) => void): Promise<void> {
-    let failure: StoreError;
+  private async reportWatchFailures(err: unknown, watches: Array<{ afterRevision: number; onError?: (err: StoreError) => void }>): Promise<void> {
+    let compacted: number | undefined;
+    let probeFailure: StoreError | undefined;
     try {
-      const compacted = this.closed ? this.compacted : await this.compactedRevision();
-      failure = afterRevision < compacted ? new GoneError(afterRevision, compacted) : this.wrap(err);
+      compacted = this.closed ? this.compacted : await this.compactedRevision();
     } catch (probeErr) {
-      failure = this.wrap(probeErr);
+      probeFailure = this.wrap(probeErr);
     }
-    const sink = onError ?? this.options.onWatchError;
-    if (sink) sink(failure);
-    else this.logger.error({ err: failure }, 'etcd watch ended');
+    for (const { afterRevision, onError } of watches) {
+      const failure = probeFailure ?? (afterRevision < compacted! ? new GoneError(afterRevision, compacted!) : this.wrap(err));
+      const sink = onError ?? this.options.onWatchError;
+      if (sink) sink(failure);
+      else this.logger.error({ err: failure }, 'etcd watch ended');
+    }
   }
 
   private observe(revision: number): void {

@@ -82,10 +82,11 @@ export interface WatchOptions {
   /**
    * A hint that the watcher wants only events whose value (or previous value) has
    * `of(value) === value`: the store may then leave the others out instead of offering
-   * every event to every watcher. The watcher must still filter (a store may ignore the
-   * hint: etcd's watches do). Agents hold thousands of such watches (one per network and
-   * kind), each idle for nearly every write; offered every event, they made writes 3-4x
-   * slower (bench:watch).
+   * every event to every watcher (SQLite indexes such watches by value; etcd also shares one
+   * etcd watch among those of a prefix). The watcher must still filter: a store may offer
+   * more. Agents hold thousands of such watches (one per network and kind), each idle for
+   * nearly every write; offered every event, they made writes 3-4x slower on SQLite and
+   * 20x on etcd (bench:watch).
    */
   route?: WatchRoute;
   /**

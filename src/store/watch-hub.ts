@@ -162,12 +162,18 @@ export class WatchHub {
     if (!this.routes.size) return out;
     for (const event of b.events) {
       for (const index of this.routes.values()) {
-        const now = index.of(event.kv.value);
-        if (now !== undefined) this.deliver(out, index.byValue.get(now), event);
-        // Leaving the selection is news too (the watcher reports a DELETED).
-        if (event.type === 'put' && !event.created && event.prevKv) {
-          const before = index.of(event.prevKv.value);
-          if (before !== now && before !== undefined) this.deliver(out, index.byValue.get(before), event);
+        try {
+          const now = index.of(event.kv.value);
+          if (now !== undefined) this.deliver(out, index.byValue.get(now), event);
+          // Leaving the selection is news too (the watcher reports a DELETED).
+          if (event.type === 'put' && !event.created && event.prevKv) {
+            const before = index.of(event.prevKv.value);
+            if (before !== now && before !== undefined) this.deliver(out, index.byValue.get(before), event);
+          }
+        } catch {
+          // A value the route cannot read: offer it to all (the route is only a hint; each
+          // watcher filters), rather than let it stop the publication.
+          for (const watchers of index.byValue.values()) this.deliver(out, watchers, event);
         }
       }
     }

@@ -135,6 +135,7 @@ describeEtcd('EtcdStore with etcd auto-compaction', () => {
     const s = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/auto' });
     // Opened now, before any compaction: it learns of it only through its failing watch.
     const other = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/auto' });
+    const third = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/auto' });
     try {
       const first = await s.txn([{ type: 'create', key: '/k/a', value: { n: 0 } }]);
       // Keep writing so the compactor has revisions to drop; stop once it dropped `first`.
@@ -166,7 +167,21 @@ describeEtcd('EtcdStore with etcd auto-compaction', () => {
       expect(events).toEqual([]);
       // ...and from then on it knows synchronously too.
       expect(() => other.watch('/k/', () => undefined, { afterRevision: stale })).toThrow(GoneError);
+
+      // Routed watches sharing one etcd watch: its end reaches each of them, as Gone from its own revision.
+      const routedFailures: StoreError[] = [];
+      const route = (value: string) => ({ index: 'n', of: (v: unknown) => String((v as { n?: number } | undefined)?.n), value });
+      third.watch('/k/', () => undefined, { afterRevision: stale, route: route('1'), onError: (e) => routedFailures.push(e) });
+      third.watch('/k/', () => undefined, { afterRevision: stale + 1, route: route('2'), onError: (e) => routedFailures.push(e) });
+      expect(third.watchCounts()).toEqual({ etcd: 1, shared: 1 });
+      await waitFor(() => routedFailures.length === 2, 'both routed watches to fail');
+      expect(routedFailures.map((e) => [e.constructor.name, (e as GoneError).requestedRevision])).toEqual([
+        ['GoneError', stale],
+        ['GoneError', stale + 1],
+      ]);
+      expect(third.watchCounts()).toEqual({ etcd: 0, shared: 0 });
     } finally {
+      await third.close();
       await other.close();
       await s.close();
     }

@@ -36,8 +36,13 @@ export class TokenAuthenticator {
 
   /** Starts remembering verified tokens (without it every request checks the store). */
   start(): void {
-    // Ended by the store (etcd): a revoked token could stay verified, so start over.
-    this.watch ??= this.objects.watch(ACCESS_TOKENS, undefined, undefined, () => this.forget(), { onError: () => this.restart() });
+    if (this.watch) return;
+    // Ended by the store (etcd): a revoked token could stay verified, so start over (unless
+    // stopped meanwhile: the report comes after a probe of the store).
+    const watch: Watch = this.objects.watch(ACCESS_TOKENS, undefined, undefined, () => this.forget(), {
+      onError: () => (this.watch === watch ? this.restart() : undefined),
+    });
+    this.watch = watch;
   }
 
   private restart(): void {

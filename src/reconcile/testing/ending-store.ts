@@ -6,9 +6,17 @@ export class EndingStore extends MemoryStore {
   private readonly live: Array<{ watch: Watch; onError?: (err: StoreError) => void }> = [];
 
   override watch<V = unknown>(prefix: string, handler: WatchHandler<V>, options?: WatchOptions): Watch {
-    const watch = super.watch<V>(prefix, handler, options);
-    this.live.push({ watch, onError: options?.onError });
-    return watch;
+    const inner = super.watch<V>(prefix, handler, options);
+    const entry = { watch: inner, onError: options?.onError };
+    this.live.push(entry);
+    // A watch its owner stopped is not ended again (no store reports on those).
+    return {
+      stop: () => {
+        const i = this.live.indexOf(entry);
+        if (i >= 0) this.live.splice(i, 1);
+        inner.stop();
+      },
+    };
   }
 
   /** Ends the live watches; `missed` is written after they stopped, so none of them sees it. */
