@@ -12,6 +12,7 @@ import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
+import type { Http2Session } from 'node:http2';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import pino, { type Logger } from 'pino';
 import type { KindAdmission } from '../admission/admission';
@@ -201,15 +202,10 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
 
   const tls = ensureTlsMaterial(join(config.dataDir, 'pki'), [config.host]);
   // HTTP/2 where the client offers it (ALPN), as kube-apiserver: a client's watches (an
-  // agent holds three per network) share one connection instead of one each. Closing the
-  // server ends its sessions (on Node 20 it would otherwise wait for their idle timeout).
-  const adapter = new FastifyAdapter({
-    http2: true,
-    https: { allowHTTP1: true, key: tls.keyPem, cert: tls.certPem },
-    forceCloseConnections: true,
-    bodyLimit: BODY_LIMIT,
-  });
+  // agent holds three per network) share one connection instead of one each.
+  const adapter = new FastifyAdapter({ http2: true, https: { allowHTTP1: true, key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT });
   const fastify = adapter.getInstance();
+  const sessions = trackSessions(fastify.server);
   // Bodies stay raw buffers: the API decodes them itself, so that malformed JSON,
   // YAML, protobuf and patches all come back as Kubernetes Status objects.
   fastify.removeAllContentTypeParsers();
@@ -275,6 +271,11 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       if (closed) return;
       closed = true;
       watches.closeAll();
+      // On Node 20 an HTTP/2 server's close() waits for its sessions, which stay open until
+      // their idle timeout (72 s): they are told to go (GOAWAY) and end once their requests
+      // are answered. (Fastify's forceCloseConnections would destroy them, and HTTP/1.1
+      // connections with a request in flight too.)
+      sessions.closeAll();
       await app.close();
       authenticator.stop();
       namespaceCache.stop();
@@ -284,6 +285,20 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       await fastPath.stop();
       await localOvs?.stop();
       await kv.close();
+    },
+  };
+}
+
+/** The server's open HTTP/2 sessions, to close gracefully on shutdown. */
+function trackSessions(server: { on(event: 'session', listener: (session: Http2Session) => void): unknown }): { closeAll(): void } {
+  const open = new Set<Http2Session>();
+  server.on('session', (session) => {
+    open.add(session);
+    session.once('close', () => open.delete(session));
+  });
+  return {
+    closeAll: () => {
+      for (const session of open) session.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 /** Watch semantics: initial state, resume from a resourceVersion, selectors, bookmarks, 410 Gone. */
+import { connect } from 'node:http2';
 import { request } from 'node:https';
-import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
 let v: TestVnetd;
@@ -146,3 +147,26 @@ it('rejects a resourceVersion from the future and a malformed one', async () => 
   expect((await v.call('GET', `${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=999999`)).status).toBe(400);
   expect((await v.call('GET', `${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=abc`)).status).toBe(400);
 });
+
+it('serves watches over HTTP/2 too, and shutting down ends open sessions at once (Node 20 waits 72 s for idle ones)', async () => {
+  const own = await startTestVnetd();
+  const session = connect(own.url, { ca: own.caCertPem });
+  session.on('error', () => undefined);
+  try {
+    await own.call('POST', '/api/v1/namespaces', { metadata: { name: 'h2' } });
+    const lines: string[] = [];
+    const stream = session.request({ ':path': `${G}/namespaces/h2/virtualnetworks?watch=true`, authorization: `Bearer ${own.adminToken}` });
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
+    stream.end();
+    await new Promise((r) => setTimeout(r, 200));
+    await own.call('POST', `${G}/namespaces/h2/virtualnetworks`, { metadata: { name: 'over-h2' }, spec: { subnets: [{ cidr: '10.8.0.0/24' }] } });
+    await eventually(async () => lines.some((l) => l.includes('"over-h2"')));
+    expect(JSON.parse(lines[0]!)).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'over-h2' } } });
+  } finally {
+    const t0 = Date.now();
+    await own.stop();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(session.closed || session.destroyed).toBe(true);
+  }
+}, 20_000);
