@@ -9,8 +9,9 @@ import { readFileSync } from 'node:fs';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { parse } from 'yaml';
 
-/** The connection's receive window: a burst of watch events is not held to 64 KiB per round trip. */
+/** Receive windows, the connection's and each stream's: a burst of watch events or a large list is not held to 64 KiB per round trip. */
 const SESSION_WINDOW_BYTES = 16 << 20;
+const STREAM_WINDOW_BYTES = 4 << 20;
 
 /**
  * How often the connection is pinged, and how long an answer may take before it is given
@@ -79,7 +80,7 @@ export class ApiClient {
   private connection(): ClientHttp2Session {
     const current = this.session;
     if (current && !current.closed && !current.destroyed) return current;
-    const session = connect(this.server, { ca: this.caPem });
+    const session = connect(this.server, { ca: this.caPem, settings: { initialWindowSize: STREAM_WINDOW_BYTES } });
     const forget = () => {
       if (this.session === session) this.session = undefined;
     };

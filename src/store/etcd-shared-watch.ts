@@ -74,7 +74,7 @@ export class SharedPrefixWatch {
     return { stop: () => sub.watcher.stop() };
   }
 
-  /** Ends the channel and its watches without reporting anything (the store is closing). */
+  /** Ends the channel and its watches without reporting anything (its last watch left, or the store is closing). */
   stop(): void {
     if (this.ended) return;
     this.ended = true;
