@@ -173,9 +173,44 @@ export class EtcdStore implements Store {
       let channel = this.channels.get(prefix);
       if (!channel) this.channels.set(prefix, (channel = this.openChannel(prefix, from)));
       const shared = channel.subscribe(handler as WatchHandler, from, options.route, options.onError);
-      if (shared) return shared;
+      return shared ?? this.catchUp(prefix, from, handler as WatchHandler, options);
     }
     return this.openEtcdWatch(prefix, from, { handler: handler as WatchHandler, onError: options.onError });
+  }
+
+  /**
+   * A routed watch older than its prefix's shared watch remembers (after a controller
+   * restart, agents' watches arrive with list revisions seconds apart): an etcd watch of its
+   * own until it has caught up with the shared one, then a subscriber of it, between two
+   * revisions. Kept apart for its whole life, each such watch cost what the shared watch saves.
+   */
+  private catchUp(prefix: string, from: number, handler: WatchHandler, options: WatchOptions): Watch {
+    let stopped = false;
+    let current: Watch | undefined;
+    const own: EtcdWatch = this.openEtcdWatch(prefix, from, {
+      onBatch: (batch) => {
+        if (stopped) return;
+        for (const event of batch.events) {
+          try {
+            handler(event);
+          } catch (err) {
+            this.logger.error({ err, key: event.kv.key, revision: batch.revision }, 'watch handler threw');
+          }
+        }
+        const joined = stopped ? undefined : this.channels.get(prefix)?.subscribe(handler, batch.revision, options.route, options.onError);
+        if (!joined) return;
+        current = joined;
+        own.stop();
+      },
+      onFailure: (err) => void this.reportWatchFailures(err, [{ afterRevision: from, onError: options.onError }]),
+    });
+    current = own;
+    return {
+      stop: () => {
+        stopped = true;
+        current?.stop();
+      },
+    };
   }
 
   /** etcd watches this store holds, and how many of them serve shared (routed) watches. */

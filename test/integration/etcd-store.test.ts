@@ -72,13 +72,18 @@ describeEtcd('EtcdStore', () => {
 
       // A watch starting behind the channel replays from its memory, exactly from its revision.
       s.watch('/p/', record('late'), { afterRevision: a.revision, route: route('n7') });
-      // One starting before the channel began gets an etcd watch of its own, and the same events.
+      // One starting before the channel began gets an etcd watch of its own until it has
+      // caught up, then joins the shared one: the same events, once each.
       s.watch('/p/', record('older'), { afterRevision: start - 1, route: route('n7') });
       expect(s.watchCounts()).toEqual({ etcd: 2, shared: 1 });
       await waitFor(() => (seen.get('late') ?? []).length >= 2 && (seen.get('older') ?? []).length >= 3, 'the late watches');
-      const of7 = (name: string) => (seen.get(name) ?? []).filter((x) => x.includes('/p/c') || x.includes('/p/a'));
-      expect(of7('late')).toEqual([`put /p/c@${b.revision}`, `put /p/a@${moved.revision}`]);
-      expect(of7('older')).toEqual(seen.get('n7'));
+      await waitFor(() => s.watchCounts().etcd === 1, 'the older watch to join the shared one');
+      const after = await s.txn([{ type: 'create', key: '/p/d', value: { net: 'n7' } }]);
+      await waitFor(() => (seen.get('older') ?? []).some((x) => x.includes('/p/d')), 'an event after the join');
+      const of7 = (name: string) => (seen.get(name) ?? []).filter((x) => /\/p\/[acd]@/.test(x));
+      expect(of7('late')).toEqual([`put /p/c@${b.revision}`, `put /p/a@${moved.revision}`, `put /p/d@${after.revision}`]);
+      expect(of7('older')).toEqual([...(seen.get('n7') ?? [])]);
+      expect(of7('older').at(-1)).toBe(`put /p/d@${after.revision}`);
 
       for (const w of watches) w.stop();
       expect(s.watchCounts().shared).toBe(1); // 'late' still holds the channel
