@@ -66,7 +66,6 @@ export interface EtcdStoreOptions {
   client?: Omit<IOptions, 'hosts'>;
 }
 
-
 export class EtcdStore implements Store {
   private closed = false;
   /** Highest store revision seen in any etcd response: where live-only watches start. */
@@ -189,8 +188,8 @@ export class EtcdStore implements Store {
     let current: Watch | undefined;
     const own: EtcdWatch = this.openEtcdWatch(prefix, from, {
       onBatch: (batch) => {
-        if (stopped) return;
         for (const event of batch.events) {
+          if (stopped) return; // a handler may stop its own watch: nothing follows
           try {
             handler(event);
           } catch (err) {
