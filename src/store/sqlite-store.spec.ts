@@ -203,6 +203,22 @@ describe('SqliteStore routed watches', () => {
     }
   });
 
+  it('leaves events under no routed watcher prefix alone: neither routed nor their previous value read', async () => {
+    const s = SqliteStore.open(':memory:');
+    try {
+      const read: string[] = [];
+      const w = s.watch('/t/', () => undefined, { route: { index: 'tag', of: (v) => (read.push(JSON.stringify(v)), (v as { tag?: string }).tag), value: 'blue' } });
+      await s.txn([{ type: 'create', key: '/u/report', value: { tag: 'blue', n: 1 } }]);
+      await s.txn([{ type: 'update', key: '/u/report', value: { tag: 'blue', n: 2 } }]);
+      await s.txn([{ type: 'create', key: '/t/a', value: { tag: 'red' } }]);
+      await settled();
+      expect(read).toEqual([JSON.stringify({ tag: 'red' })]);
+      w.stop();
+    } finally {
+      await s.close();
+    }
+  });
+
   it('gives a routed watch opened by a handler mid-batch the rest from history, once', async () => {
     const s = SqliteStore.open(':memory:');
     try {

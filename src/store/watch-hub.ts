@@ -97,6 +97,12 @@ interface RouteIndex {
 export class WatchHub {
   private readonly unrouted = new Set<Watcher>();
   private readonly routes = new Map<string, RouteIndex>();
+  /**
+   * Routed watchers per prefix: an event under none of them is not routed at all (nor its
+   * previous value parsed). Prefixes not ending in '/' (none of vnetd's) are kept apart.
+   */
+  private readonly routedPrefixes = new Map<string, number>();
+  private readonly otherRoutedPrefixes = new Map<string, number>();
   private count = 0;
   private readonly pending: Batch[] = [];
   private dispatching = false;
@@ -116,6 +122,8 @@ export class WatchHub {
     let set = index.byValue.get(w.route.value);
     if (!set) index.byValue.set(w.route.value, (set = new Set()));
     set.add(w);
+    const prefixes = this.prefixesOf(w.prefix);
+    prefixes.set(w.prefix, (prefixes.get(w.prefix) ?? 0) + 1);
   }
 
   remove(w: Watcher): void {
@@ -127,6 +135,10 @@ export class WatchHub {
     const set = index?.byValue.get(w.route.value);
     if (!index || !set?.delete(w)) return;
     this.count--;
+    const prefixes = this.prefixesOf(w.prefix);
+    const left = prefixes.get(w.prefix)! - 1;
+    if (left > 0) prefixes.set(w.prefix, left);
+    else prefixes.delete(w.prefix);
     if (set.size) return;
     index.byValue.delete(w.route.value);
     if (!index.byValue.size) this.routes.delete(w.route.index);
@@ -161,6 +173,7 @@ export class WatchHub {
     const out = new Map<Watcher, WatchEvent[]>();
     if (!this.routes.size) return out;
     for (const event of b.events) {
+      if (!this.underRoutedPrefix(event.kv.key)) continue;
       for (const index of this.routes.values()) {
         try {
           const now = index.of(event.kv.value);
@@ -178,6 +191,21 @@ export class WatchHub {
       }
     }
     return out;
+  }
+
+  private prefixesOf(prefix: string): Map<string, number> {
+    return prefix.endsWith('/') ? this.routedPrefixes : this.otherRoutedPrefixes;
+  }
+
+  /**
+   * Whether a routed watcher's prefix holds the key: the key's own prefixes ending in '/'
+   * are looked up, not every prefix in turn (with many tenants there is one per namespace
+   * and kind).
+   */
+  private underRoutedPrefix(key: string): boolean {
+    for (let i = key.indexOf('/'); i >= 0; i = key.indexOf('/', i + 1)) if (this.routedPrefixes.has(key.slice(0, i + 1))) return true;
+    for (const p of this.otherRoutedPrefixes.keys()) if (key.startsWith(p)) return true;
+    return false;
   }
 
   private deliver(out: Map<Watcher, WatchEvent[]>, watchers: Set<Watcher> | undefined, event: WatchEvent): void {
