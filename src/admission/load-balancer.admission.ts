@@ -100,10 +100,11 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       // passed-over picks are handed back once a VIP is chosen.
       const backendIps = new Set((spec.backends ?? []).flatMap((b) => (b.ip !== undefined ? [b.ip] : [])));
       const passedOver: string[] = [];
-      let vip = await pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
+      const pick = () => pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
+      let vip = await pick();
       while (vip && backendIps.has(vip)) {
         passedOver.push(vip);
-        vip = await pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
+        vip = await pick();
       }
       for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip);
       if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP` });

@@ -179,7 +179,7 @@ function rebuilt(owned: readonly Owned[], now: Date): ManagedFieldsEntry[] {
     if (paths.length === 0) return [];
     const before = fromFieldsV1(e.fieldsV1);
     if (before.length === paths.length && paths.every((p, i) => id(p) === id(before[i]!))) return [e];
-    return [{ ...entry(e.manager, e.operation, e.apiVersion, now, paths) }];
+    return [entry(e.manager, e.operation, e.apiVersion, now, paths)];
   });
 }
 

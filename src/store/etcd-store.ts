@@ -30,7 +30,7 @@ import {
 import { runTxn } from './etcd-txn';
 import { EtcdWatch } from './etcd-watch';
 import { SharedPrefixWatch } from './etcd-shared-watch';
-import type { Batch } from './watch-hub';
+import { Watcher, type Batch } from './watch-hub';
 import {
   GoneError,
   StoreClosedError,
@@ -184,32 +184,20 @@ export class EtcdStore implements Store {
    * revisions. Kept apart for its whole life, each such watch cost what the shared watch saves.
    */
   private catchUp(prefix: string, from: number, handler: WatchHandler, options: WatchOptions): Watch {
-    let stopped = false;
-    let current: Watch | undefined;
+    // Delivered as the shared watch delivers (in order, a throwing handler isolated, nothing after stop()).
+    const catching = new Watcher(prefix, options.route, handler, from, this.logger, () => own.stop());
+    let current: Watch = catching;
     const own: EtcdWatch = this.openEtcdWatch(prefix, from, {
       onBatch: (batch) => {
-        for (const event of batch.events) {
-          if (stopped) return; // a handler may stop its own watch: nothing follows
-          try {
-            handler(event);
-          } catch (err) {
-            this.logger.error({ err, key: event.kv.key, revision: batch.revision }, 'watch handler threw');
-          }
-        }
-        const joined = stopped ? undefined : this.channels.get(prefix)?.subscribe(handler, batch.revision, options.route, options.onError);
+        catching.offer(batch);
+        const joined = catching.isStopped ? undefined : this.channels.get(prefix)?.subscribe(handler, batch.revision, options.route, options.onError);
         if (!joined) return;
         current = joined;
-        own.stop();
+        catching.stop();
       },
       onFailure: (err) => void this.reportWatchFailures(err, [{ afterRevision: from, onError: options.onError }]),
     });
-    current = own;
-    return {
-      stop: () => {
-        stopped = true;
-        current?.stop();
-      },
-    };
+    return { stop: () => current.stop() };
   }
 
   /** etcd watches this store holds, and how many of them serve shared (routed) watches. */

@@ -54,6 +54,10 @@ export class Watcher {
     this.drain();
   }
 
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
