@@ -17,13 +17,14 @@
  *   the controller's leader aggregates Ready of ports, networks and load balancers from
  *   every needed node's NodeRealization.
  *
- * It watches only what its node needs (node-scope.ts): its ports, their networks, those
- * networks' ports on other nodes and load balancers, and the Node objects.
+ * It watches only what its node needs (node-scope.ts): its ports (pinned or bound here,
+ * and the unpinned ports of the NICs on its switch), their networks, those networks' ports
+ * on other nodes and load balancers, and the Node objects.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
-import { readRecordedGeneration } from '../chassis/ovsdb-fence';
+import { readNodeDatabase, type NodeDatabaseSnapshot } from '../chassis/node-database';
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { SharedInformers } from '../reconcile/shared-informers';
@@ -50,7 +51,9 @@ export interface RunningAgent {
 export async function startAgent(o: AgentCommand, logger?: Logger): Promise<RunningAgent> {
   const log = logger ?? pino({ level: o.logLevel, base: { service: 'vnetd-agent', node: o.node } });
   const client = ApiClient.fromKubeconfig(o.kubeconfig);
-  const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log);
+  let seedInterfaces: (ids: Iterable<string>) => void = () => undefined;
+  const interfaceIds = new Promise<Iterable<string>>((r) => (seedInterfaces = r));
+  const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log, { interfaceIds });
   const objects = new ObjectStore(kv);
   const reporter = new AgentStatusReporter(objects, o.node, log);
   const closing = new AbortController();
@@ -60,6 +63,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const close = async () => {
     if (closing.signal.aborted) return;
     closing.abort();
+    seedInterfaces([]);
     // A start still in progress stops itself at its next step (startAgentWork checks
     // the signal); waiting for it is bounded so that SIGTERM cannot hang on a stuck start.
     await Promise.race([claimed.catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
@@ -74,8 +78,11 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       .catch((err: unknown) => log.error({ event: 'agent.stop_failed', node: o.node, err }, 'stopping the fenced agent failed'))
       .finally(() => fence(reason));
   };
-  const claimed = recordedGeneration(o.ovsdb, log, closing.signal)
-    .then((recorded) => (recorded === 'stopped' ? undefined : claimNode(objects, o.node, claimHolder(), log, { recorded, signal: closing.signal })))
+  const claimed = nodeDatabase(o.ovsdb, log, closing.signal)
+    .then((db) => {
+      seedInterfaces(db === 'stopped' ? [] : db.interfaceIds);
+      return db === 'stopped' ? undefined : claimNode(objects, o.node, claimHolder(), log, { recorded: db.generation, signal: closing.signal });
+    })
     .then(async (generation) => {
       if (generation === undefined || closing.signal.aborted) return undefined;
       work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced, closing: closing.signal });
@@ -94,11 +101,11 @@ interface AgentWork {
 /** How long closing waits for a start in progress. */
 const CLOSE_WAIT_MS = 10_000;
 
-/** The generation the node's database records, waiting (retrying every second) while it cannot be read. */
-async function recordedGeneration(ovsdb: string, log: Logger, signal: AbortSignal): Promise<bigint | undefined | 'stopped'> {
+/** The generation the node's database records and its NICs, waiting (retrying every second) while it cannot be read. */
+async function nodeDatabase(ovsdb: string, log: Logger, signal: AbortSignal): Promise<NodeDatabaseSnapshot | 'stopped'> {
   for (let attempt = 1; !signal.aborted; attempt++) {
     try {
-      return await readRecordedGeneration(ovsdb, log.child({ component: 'claim' }));
+      return await readNodeDatabase(ovsdb, log.child({ component: 'claim' }));
     } catch (err) {
       if (attempt === 1) log.warn({ event: 'agent.ovsdb_unreachable', ovsdb, err: (err as Error).message }, `cannot read the node's database at ${ovsdb} yet; retrying every second`);
       await sleep(1000, undefined, { signal }).catch(() => undefined);
@@ -116,6 +123,7 @@ async function startAgentWork(
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
   const informers = new SharedInformers(kv, log.child({ component: 'informers' }));
   const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb }, generation, onFenced: (_node, e) => c.onFenced(e.message) });
+  const unfollow = followInterfaces(chassis, o.node, kv);
   // The fast path runs where the node's interfaces are: on the agent, in its own netns
   // (Node spec.fastPath, or VNETD_FASTPATH=1 for every node).
   const fastPath = new FastPathNodes({ objects, logger: log, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
@@ -138,6 +146,7 @@ async function startAgentWork(
     dispatchReportMs: o.dispatchReportMs,
   });
   const stop = async () => {
+    unfollow();
     await pipeline.stop();
     await fastPath.stop();
     await chassis.stop();
@@ -152,4 +161,22 @@ async function startAgentWork(
     return { stop: async () => undefined };
   }
   return { stop };
+}
+
+/**
+ * Tells the scoped store which NICs the node's switch has, from the chassis layer's own
+ * OVSDB session: each row change for its iface-ids, the whole set when the session
+ * (re)connects. Nothing while the session is down: its replica says nothing then.
+ */
+function followInterfaces(chassis: ChassisManager, node: string, kv: NodeScopedStore): () => void {
+  return chassis.onNodeChange((changed, interfaceIds) => {
+    const session = changed === node ? chassis.session(node) : undefined;
+    if (!session?.ready) return;
+    if (!interfaceIds) {
+      const all = session.ifaceIds();
+      if (all) kv.setInterfaces(all);
+      return;
+    }
+    for (const id of interfaceIds) kv.setInterface(id, session.interfacesWithIfaceId(id).length > 0);
+  });
 }

@@ -23,7 +23,7 @@ import { NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
 export interface NodeClaimOptions {
-  /** The generation the node's database records (readRecordedGeneration), if any. */
+  /** The generation the node's database records (readNodeDatabase), if any. */
   recorded?: bigint;
   /** Between reads while the NodeRealization does not exist yet (the controller's leader creates it with the Node). */
   retryMs?: number;

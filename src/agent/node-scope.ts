@@ -1,8 +1,13 @@
 /**
  * What one node's agent watches through the API, and no more:
  *
- *   ports       spec.node=NODE (pinned here) and spec.node= (unpinned: they bind wherever
- *               their interface appears, so every agent must see them)
+ *   ports       spec.node=NODE (pinned here), status.node=NODE,spec.node= (unpinned, bound
+ *               here; apart, so a pinned port's events come once), and for each VM NIC on
+ *               the node's switch whose port is neither, the unpinned port of
+ *               its iface-id (spec.interfaceId=ID,spec.node=): an unpinned port binds
+ *               wherever its NIC appears, and an agent learns of it from its NIC, as
+ *               ovn-controller's conditional monitoring does, rather than watching every
+ *               unpinned port of the cluster (O(agents x ports) events)
  *   networks    of those ports that are pinned or bound here: for each such network N,
  *               N itself, N's ports (spec.network=N, on any node: the tunnels to them) and
  *               N's load balancers (spec.network=N)
@@ -38,9 +43,15 @@ import {
   type WatchHandler,
   type WatchOptions,
 } from '../store/store';
+import { escapeFieldValue } from '../api/selectors';
 import type { ApiStore, ApiWatch } from './api-store';
 
 const SCOPED: readonly StoredType[] = [PORTS, NETWORKS, LOAD_BALANCERS];
+/** The view's sources of ports here: pinned (spec.node) and unpinned but bound here (status.node). */
+const PINNED = 'ports:pinned';
+const BOUND = 'ports:bound';
+/** The source of one NIC's unpinned port: IFACE + its iface-id. */
+const IFACE = 'iface:';
 /** How long the agent's last write of an object no view watches stands for it (see get). */
 const UNWATCHED_WRITE_TTL_MS = 10_000;
 /** Changes a view remembers for watches that start after a list. */
@@ -88,9 +99,20 @@ class View {
   }
 }
 
+export interface NodeScopeOptions {
+  /**
+   * The iface-ids on the node's switch as the agent starts (readNodeDatabase): the first
+   * view waits for their ports, so that a restarted agent's first compile is whole. Later
+   * changes come through setInterfaces and setInterface.
+   */
+  interfaceIds?: Promise<Iterable<string>>;
+}
+
 export class NodeScopedStore implements Store {
   private readonly views = new Map<string, View>(SCOPED.map((t) => [typePrefix(t), new View()]));
   private readonly watches = new Map<string, ApiWatch>();
+  /** The keys each source holds in its view (closing one source costs its own entries only). */
+  private readonly sourceKeys = new Map<string, Set<string>>();
   private readonly ready: Promise<void>;
   private stopped = false;
 
@@ -98,11 +120,16 @@ export class NodeScopedStore implements Store {
     private readonly api: ApiStore,
     private readonly node: string,
     private readonly log: Logger,
+    options: NodeScopeOptions = {},
   ) {
-    this.ready = Promise.all([
-      this.open('ports:pinned', PORTS, { fieldSelector: `spec.node=${node}` }),
-      this.open('ports:unpinned', PORTS, { fieldSelector: 'spec.node=' }),
-    ]).then(() => this.refreshNetworks());
+    const here = escapeFieldValue(node);
+    this.ready = (async () => {
+      await Promise.all([this.open(PINNED, PORTS, { fieldSelector: `spec.node=${here}` }), this.open(BOUND, PORTS, { fieldSelector: `status.node=${here},spec.node=` })]);
+      const seed = await (options.interfaceIds ?? []);
+      // The live session spoke first: it is newer than the snapshot.
+      if (!this.interfacesReported) await this.applyInterfaces(new Set(seed));
+      await this.refreshNetworks();
+    })();
   }
 
   private view(type: StoredType): View {
@@ -117,13 +144,25 @@ export class NodeScopedStore implements Store {
         scope,
         (ev) => {
           if (this.stopped || this.watches.get(source) !== w) return;
-          if (ev.type === 'put') this.view(type).put(source, ev.kv);
-          else this.view(type).drop(source, ev.kv.key, ev.kv.modRevision);
+          let keys = this.sourceKeys.get(source);
+          if (!keys) this.sourceKeys.set(source, (keys = new Set()));
+          if (ev.type === 'put') {
+            this.view(type).put(source, ev.kv);
+            keys.add(ev.kv.key);
+          } else {
+            this.view(type).drop(source, ev.kv.key, ev.kv.modRevision);
+            keys.delete(ev.kv.key);
+          }
           const mine = this.written.get(ev.kv.key);
           if (mine && (ev.type === 'delete' || ev.kv.modRevision >= mine.kv.modRevision)) this.written.delete(ev.kv.key);
           // News of a refused key: its view moved on (and a deleted one is not read again).
           this.staleKeys.delete(ev.kv.key);
-          if (type === PORTS && source.startsWith('ports:') && this.portHere(source, ev.kv.key, ev.type === 'put' ? (ev.kv.value as VirtualPort) : undefined)) void this.refreshNetworks();
+          if (source === PINNED || source === BOUND) {
+            const port = ev.type === 'put' ? (ev.kv.value as VirtualPort) : undefined;
+            if (this.portHere(source, ev.kv.key, port)) void this.refreshNetworks();
+            const id = this.holds(source, ev.kv.key, port);
+            if (id !== undefined) void this.syncInterface(id);
+          }
         },
         undefined,
         [],
@@ -139,16 +178,90 @@ export class NodeScopedStore implements Store {
     this.watches.delete(source);
     w.stop();
     const view = this.view(type);
-    for (const [key, e] of [...view.entries]) if (e.sources.has(source)) view.drop(source, key);
+    const keys = this.sourceKeys.get(source);
+    this.sourceKeys.delete(source);
+    for (const key of keys ?? []) view.drop(source, key);
   }
 
-  /** Per port of the pinned and unpinned watches (by source and key): the network it needs here, if any. */
+  /** iface-ids on the node's switch, as last reported. */
+  private readonly localIds = new Set<string>();
+  private interfacesReported = false;
+  /** Per iface-id: how many entries of the pinned and bound watches (ports here) carry it. */
+  private readonly heldIds = new Map<string, number>();
+  /** The iface-id each entry of the pinned and bound watches carries (by source and key). */
+  private readonly heldBy = new Map<string, string>();
+
+  /**
+   * The node's switch has (or no longer has) an Interface with this iface-id: its unpinned
+   * port is watched while its NIC is here and no watch of ports here holds it.
+   */
+  setInterface(id: string, present: boolean): void {
+    if (this.stopped || present === this.localIds.has(id)) return;
+    if (present) this.localIds.add(id);
+    else this.localIds.delete(id);
+    void this.syncInterface(id);
+  }
+
+  /** Every iface-id on the node's switch (its OVSDB session synced or reconnected). */
+  setInterfaces(ids: ReadonlySet<string>): void {
+    this.interfacesReported = true;
+    void this.applyInterfaces(ids);
+  }
+
+  private applyInterfaces(ids: ReadonlySet<string>): Promise<unknown> {
+    const opened: Array<Promise<void> | undefined> = [];
+    for (const id of [...this.localIds]) {
+      if (ids.has(id)) continue;
+      this.localIds.delete(id);
+      opened.push(this.syncInterface(id));
+    }
+    for (const id of ids) {
+      if (this.localIds.has(id)) continue;
+      this.localIds.add(id);
+      opened.push(this.syncInterface(id));
+    }
+    return Promise.all(opened);
+  }
+
+  /** Opens or closes the watch of an iface-id's unpinned port; resolves once an opened one has listed. */
+  private syncInterface(id: string): Promise<void> | undefined {
+    if (this.stopped) return undefined;
+    const source = `${IFACE}${id}`;
+    const wanted = this.localIds.has(id) && !this.heldIds.get(id);
+    if (wanted && !this.watches.has(source)) return this.open(source, PORTS, { fieldSelector: `spec.interfaceId=${escapeFieldValue(id)},spec.node=` });
+    if (!wanted) this.closeSource(source, PORTS);
+    return undefined;
+  }
+
+  /** Records the iface-id an entry of a watch of ports here carries; returns it (or the one it carried) when its count changed. */
+  private holds(source: string, key: string, port: VirtualPort | undefined): string | undefined {
+    const entry = `${source}\0${key}`;
+    const now = port?.spec?.interfaceId;
+    const before = this.heldBy.get(entry);
+    if (now === before) return undefined;
+    if (before !== undefined) {
+      const left = (this.heldIds.get(before) ?? 1) - 1;
+      if (left > 0) this.heldIds.set(before, left);
+      else this.heldIds.delete(before);
+      this.heldBy.delete(entry);
+      // interfaceId is immutable: a changed one is a delete and a create under the same name.
+      if (now === undefined) return before;
+      void this.syncInterface(before);
+    }
+    if (now !== undefined) {
+      this.heldIds.set(now, (this.heldIds.get(now) ?? 0) + 1);
+      this.heldBy.set(entry, now);
+    }
+    return now;
+  }
+
+  /** Per port of the watches of ports here (by source and key): the network it needs here, if any. */
   private readonly needs = new Map<string, string>();
   /** Networks this node needs (of ports pinned here or bound here), with how many ports need each. */
   private readonly wanted = new Map<string, number>();
 
   /**
-   * Records what one port of the pinned or unpinned watch needs (`port` undefined: it left
+   * Records what one port of a watch of ports here needs (`port` undefined: it left
    * the watch); true when the set of networks this node needs changed. Kept as counts, so
    * that each event costs O(1): recounting every port per event made a burst of N ports
    * O(N^2) (4% of an agent's CPU at N=1000).
@@ -217,6 +330,11 @@ export class NodeScopedStore implements Store {
       this.refreshing = undefined;
     });
     return this.refreshing;
+  }
+
+  /** The iface-ids whose unpinned port is watched (tests, logs). */
+  interfaces(): string[] {
+    return [...this.watches.keys()].filter((s) => s.startsWith(IFACE)).map((s) => s.slice(IFACE.length)).sort();
   }
 
   /** The networks whose watches are open (tests, logs). */

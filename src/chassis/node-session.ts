@@ -122,7 +122,7 @@ export class NodeSession {
    * The database records this leader's generation (always, without one). The pipeline
    * claims the switch's OpenFlow master role only then, so that the generation a database
    * records is never below the one its switch holds: a newer leader or agent reading the
-   * database alone (readRecordedGeneration) then claims above both, and a leader fenced by
+   * database alone (readNodeDatabase) then claims above both, and a leader fenced by
    * the database never claims the switch in between.
    */
   get generationRecorded(): boolean {
@@ -223,6 +223,17 @@ export class NodeSession {
   interfacesWithIfaceId(id: string): Interface[] {
     if (!this.synced) return [];
     return this.client.cache.table('Interface').lookup(IFACE_ID, id) as Interface[];
+  }
+
+  /** Every iface-id on the node's Interfaces (undefined until synced). */
+  ifaceIds(): Set<string> | undefined {
+    if (!this.synced) return undefined;
+    const ids = new Set<string>();
+    for (const row of this.client.cache.table('Interface').rows() as Interface[]) {
+      const id = row.external_ids?.[IFACE_ID];
+      if (id) ids.add(id);
+    }
+    return ids;
   }
 
   /**

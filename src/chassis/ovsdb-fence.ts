@@ -7,7 +7,7 @@
  * writes change nothing. OVSDB conditions cannot compare strings as numbers, so the claim
  * is a compare-and-set of the whole external_ids column as the replica shows it.
  */
-import { TimedOut, TransactionError, cond, createOvsdbClient, rowFromWire, tableSchema, type Operation, type OperationBuilder, type OvsdbLogger } from '../ovsdb';
+import { TimedOut, TransactionError, cond, type Operation, type OperationBuilder } from '../ovsdb';
 import type { OpenVSwitch, OpenVSwitchModel } from '../ovsdb/models/open_vswitch';
 
 export const GENERATION_KEY = 'vnetd-generation';
@@ -51,22 +51,4 @@ export function guardOp(ops: OperationBuilder<OpenVSwitchModel>, ovsUuid: string
 /** The transaction failed on its first op, a wait: the guard or the claim's compare. */
 export function failedFirstWait(e: unknown): boolean {
   return e instanceof TransactionError && e.first instanceof TimedOut && e.first.index === 0;
-}
-
-/**
- * The generation recorded in a hypervisor's database, read once over a connection of its
- * own (undefined: none recorded). Throws if the database cannot be reached or read.
- */
-export async function readRecordedGeneration(endpoint: string, logger: OvsdbLogger, connectTimeoutMs = 3000): Promise<bigint | undefined> {
-  const client = createOvsdbClient<OpenVSwitchModel>({ endpoints: endpoint, logger, connectTimeoutMs, requestTimeoutMs: connectTimeoutMs, reconnect: false });
-  try {
-    await client.connect();
-    const [result] = await client.transact(client.ops.select('Open_vSwitch', [], ['external_ids']));
-    const wire = result?.rows?.[0];
-    if (!wire) return undefined;
-    const row = rowFromWire(tableSchema(client.schema, 'Open_vSwitch'), '', wire, ['external_ids']);
-    return generationIn({ external_ids: row.external_ids as OpenVSwitch['external_ids'] });
-  } finally {
-    await client.close();
-  }
 }

@@ -158,11 +158,11 @@ describe('an agent watches only what its node needs', () => {
     const scoped = new NodeScopedStore(new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), NODE_SCOPED_KINDS, log), 'hv1', log);
     try {
       const ports = (await names(scoped, PORTS)).filter((n) => n.startsWith('scope/'));
-      // Unpinned ports (sel/p0) are seen by every agent: they bind where their NIC appears.
       expect(ports).toEqual(['scope/a-here', 'scope/a-there']);
       // (sel/n is there for sel/p1, pinned to hv1 by the test before.)
       expect(await names(scoped, NETWORKS)).toEqual(['scope/a', 'sel/n']);
       expect(await names(scoped, LOAD_BALANCERS)).toEqual(['scope/lb-a']);
+      // sel/p0, unpinned and with no NIC on hv1, is in view as a port of sel/n, which p1 needs.
       expect((await names(scoped, PORTS)).filter((n) => n.startsWith('sel/'))).toEqual(['sel/p0', 'sel/p1']);
 
       const informer = new Informer<{ metadata: { name: string } }>({ store: scoped, prefix: typePrefix(PORTS), decode: (kv) => kv.value as { metadata: { name: string } }, logger: log });
@@ -199,6 +199,72 @@ describe('an agent watches only what its node needs', () => {
       informer.stop();
     } finally {
       await scoped.close();
+    }
+  });
+
+  it('unpinned ports: only those of the NICs on its switch, and those bound to it; not every unpinned port of the cluster', async () => {
+    await must('POST', '/api/v1/namespaces', { metadata: { name: 'nic' } });
+    await must('POST', `${G}/namespaces/nic/virtualnetworks`, { metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.7.0.0/24' }] } });
+    await must('POST', `${G}/namespaces/nic/virtualnetworks`, { metadata: { name: 'm' }, spec: { subnets: [{ cidr: '10.8.0.0/24' }] } });
+    const odd = 'nic,odd=1\\';
+    for (const [name, interfaceId] of [['u1', 'nic-1'], ['u2', 'nic-2'], ['u3', 'nic-3'], ['u-odd', odd]]) {
+      await must('POST', `${G}/namespaces/nic/virtualports`, { metadata: { name }, spec: { network: 'n', interfaceId } });
+    }
+    // Its NIC is on hv1's switch, but the port is pinned to hv2: not hv1's.
+    await must('POST', `${G}/namespaces/nic/virtualports`, { metadata: { name: 'elsewhere' }, spec: { network: 'm', node: 'hv2', interfaceId: 'nic-4' } });
+    const mine = async (s: NodeScopedStore) => (await names(s, PORTS)).filter((n) => n.startsWith('nic/'));
+
+    // hv1 starts with the NICs nic-1, nic-4 and the odd one on its switch.
+    const scoped = new NodeScopedStore(new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), NODE_SCOPED_KINDS, log), 'hv1', log, { interfaceIds: Promise.resolve(['nic-1', 'nic-4', odd, 'no-port-yet']) });
+    // An agent with no NIC at all sees none of them.
+    const bare = new NodeScopedStore(new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), NODE_SCOPED_KINDS, log), 'hv9', log);
+    try {
+      expect(await mine(scoped)).toEqual(['nic/u-odd', 'nic/u1']);
+      expect(await mine(bare)).toEqual([]);
+      expect(scoped.interfaces()).toEqual(['nic-1', 'nic-4', odd, 'no-port-yet'].sort());
+      const informer = new Informer<VirtualPort>({ store: scoped, prefix: typePrefix(PORTS), decode: (kv) => kv.value as VirtualPort, logger: log });
+      const deleted: string[] = [];
+      informer.addEventHandler({ onDelete: (o) => deleted.push(o.metadata.name) });
+      informer.start();
+      await informer.waitForSync();
+      const has = (name: string) => informer.get(`${typePrefix(PORTS)}nic/${name}`) !== undefined;
+
+      // A NIC plugged: its port comes into view; unplugged (never bound): it leaves.
+      scoped.setInterface('nic-2', true);
+      await eventually(async () => has('u2'));
+      scoped.setInterface('nic-2', false);
+      await eventually(async () => !has('u2'));
+      // A port declared after its NIC arrives through the NIC's watch.
+      await must('POST', `${G}/namespaces/nic/virtualports`, { metadata: { name: 'late' }, spec: { network: 'n', interfaceId: 'no-port-yet' } });
+      await eventually(async () => has('late'));
+
+      // Bound here: the watch of ports bound to hv1 holds it, the NIC's own watch closes, and
+      // its network (with all its ports) comes into view.
+      const setStatusNode = async (name: string, node: string | undefined) => {
+        const p = (await must('GET', `${G}/namespaces/nic/virtualports/${name}`)) as VirtualPort;
+        await must('PUT', `${G}/namespaces/nic/virtualports/${name}/status`, { ...p, status: { ...p.status, node } });
+      };
+      await setStatusNode('u1', 'hv1');
+      await eventually(async () => !scoped.interfaces().includes('nic-1') && scoped.networks().includes('nic/n'));
+      await eventually(async () => has('u3'));
+      expect(has('elsewhere')).toBe(false);
+      // Its NIC gone, a bound port stays in view until it is unbound (the agent writes that).
+      scoped.setInterface('nic-1', false);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(has('u1')).toBe(true);
+      await setStatusNode('u1', undefined);
+      await eventually(async () => !has('u1') && !has('u3'));
+      expect(scoped.networks().includes('nic/n')).toBe(false);
+      // u2 twice: unplugged, then in view again as a port of n while n was needed.
+      expect(deleted.sort()).toEqual(['u1', 'u2', 'u2', 'u3']);
+      // A whole new set (the switch's session reconnected): watches follow it.
+      scoped.setInterfaces(new Set(['nic-3']));
+      await eventually(async () => has('u3') && !has('late') && !has('u-odd'));
+      expect(scoped.interfaces()).toEqual(['nic-3']);
+      informer.stop();
+    } finally {
+      await scoped.close();
+      await bare.close();
     }
   });
 

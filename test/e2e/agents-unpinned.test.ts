@@ -1,0 +1,120 @@
+/**
+ * Unpinned ports under agents (the libvirt way: a port names no node, and binds wherever a
+ * NIC with its iface-id shows up). Each agent learns of such a port from the NIC on its own
+ * switch (node-scope.ts), not from a watch of every unpinned port in the cluster. Proves,
+ * with a controller and one agent per hypervisor, that:
+ *  - a port declared before its NIC is plugged, and one declared after, each bind on the
+ *    hypervisor of their NIC and carry traffic between hypervisors;
+ *  - a NIC moved to the other hypervisor (unplugged, plugged there) moves its port's binding
+ *    and its traffic;
+ *  - an agent restarted while an unpinned port is bound to it loses no packet of a 10 ms ping.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { startAgent, type RunningAgent } from '../../src/agent/agent';
+import type { VirtualPort } from '../../src/resources/kinds';
+import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import { describeOvs } from '../integration/ovsdb-helpers';
+import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { startPing } from '../chaos/chaos-support';
+import { G, joinBed, overlayApi } from './overlay-support';
+
+function log(line: string): void {
+  process.stdout.write(`[agents-unpinned] ${line}\n`);
+}
+
+describeOvs('agents: unpinned ports bind where their NIC appears', () => {
+  let v: TestVnetd;
+  let bed: Testbed;
+  const agents = new Map<string, RunningAgent>();
+  const children = new Set<ChildProcess>();
+  const api = overlayApi(() => v);
+  const startAgentFor = async (node: string) => {
+    const a = await startAgent({ node, kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
+    agents.set(node, a);
+    return a;
+  };
+
+  beforeAll(async () => {
+    v = await startTestVnetd({ role: 'controller' });
+    bed = await startTestbed({ hypervisors: 2 });
+    for (const hv of bed.hypervisors) await startAgentFor(hv.name);
+    await joinBed(bed, api.call);
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
+    for (const a of agents.values()) await a.close();
+    await bed?.stop();
+    await v?.stop();
+  }, 60_000);
+
+  const ns = 'unpinned';
+  const port = async (name: string) => (await api.call('GET', `${G}/namespaces/${ns}/virtualports/${name}`)) as VirtualPort;
+  /** Ready, bound on `node`, as of its current generation. */
+  const boundOn = (name: string, node: string, timeoutMs = 20_000) =>
+    eventually(async () => {
+      const p = await port(name);
+      const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+      return p.status?.node === node && ready?.status === 'True' && ready.observedGeneration === p.metadata.generation ? p : undefined;
+    }, timeoutMs, 50);
+  const quiet = async (vm: Vm) => {
+    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+    await vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.tap}.disable_ipv6=1`]).catch(() => undefined);
+  };
+  const pings = (from: Vm, to: string) => eventually(() => from.exec(['ping', '-c', '1', '-W', '1', to]).then(() => true, () => false), 10_000, 100);
+
+  it('bind on the hypervisor of their NIC, plugged before or after the port; follow a NIC that moves; an agent restart loses nothing', async () => {
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.63.0.0/24' }] });
+
+    // a: the port first (no node), then its NIC on hv1.
+    const a = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'a' }, spec: { network: 'net' } })) as VirtualPort;
+    const t0 = performance.now();
+    const aVm = await bed.addVm('hv1', { name: 'ua', ifaceId: a.spec!.interfaceId!, mac: a.spec!.mac, ip: `${a.spec!.ips![0]}/24` });
+    await quiet(aVm);
+    await boundOn('a', 'hv1');
+    const aMs = performance.now() - t0;
+
+    // b: its NIC first on hv2 (a VM booting), then the port that names its iface-id.
+    const bIface = `unpinned-b-${process.pid}`;
+    let bVm = await bed.addVm('hv2', { name: 'ub', ifaceId: bIface });
+    await quiet(bVm);
+    const t1 = performance.now();
+    const b = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'b' }, spec: { network: 'net', interfaceId: bIface, mac: bVm.mac } })) as VirtualPort;
+    const bIp = b.spec!.ips![0]!;
+    await bVm.exec(['ip', 'addr', 'add', `${bIp}/24`, 'dev', bVm.iface]);
+    await boundOn('b', 'hv2');
+    const bMs = performance.now() - t1;
+    await pings(aVm, bIp);
+
+    // b's NIC moves to hv1: its binding and its traffic follow.
+    const t2 = performance.now();
+    await bed.removeVm(bVm);
+    bVm = await bed.addVm('hv1', { name: 'ub2', ifaceId: bIface, mac: b.spec!.mac, ip: `${bIp}/24` });
+    await quiet(bVm);
+    await boundOn('b', 'hv1');
+    await pings(aVm, bIp);
+    const moveMs = performance.now() - t2;
+
+    // hv1's agent restarts under a 10 ms ping between the two unpinned ports bound to it.
+    const COUNT = 600;
+    const ping = startPing(aVm, bVm, COUNT, children);
+    await new Promise((r) => setTimeout(r, 500));
+    await agents.get('hv1')!.close();
+    const again = await startAgentFor('hv1');
+    await again.claimed;
+    const { sent, received } = await ping.done;
+    // And it still programs what comes next: a third NIC, plugged after the restart, binds.
+    const c = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'c' }, spec: { network: 'net' } })) as VirtualPort;
+    const cVm = await bed.addVm('hv1', { name: 'uc', ifaceId: c.spec!.interfaceId!, mac: c.spec!.mac, ip: `${c.spec!.ips![0]}/24` });
+    await quiet(cVm);
+    await boundOn('c', 'hv1');
+    await pings(cVm, a.spec!.ips![0]!);
+
+    log(
+      `port before NIC: plugged to Ready on hv1 in ${aMs.toFixed(0)} ms; NIC before port: declared to Ready on hv2 in ${bMs.toFixed(0)} ms; ` +
+        `NIC moved hv2 -> hv1, rebound and answering in ${moveMs.toFixed(0)} ms; agent restart under a 10 ms ping: ${sent} sent, ${sent - received} lost`,
+    );
+    expect(sent).toBe(COUNT);
+    expect(sent - received).toBe(0);
+  }, 120_000);
+});
