@@ -80,6 +80,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findBinary, runCommand } from '../../src/chassis/ovs-daemons';
 import { ApiClient, type Query } from '../../src/cli/http/client';
+import { ApiClient as Http2ApiClient } from '../../src/agent/api-client';
 import { createConnection, flowMod } from '../../src/openflow';
 import { ovsAvailability } from '../harness/ovs';
 import { startTestbed, type Testbed, type Vm, type Hypervisor } from '../harness/testbed';
@@ -487,6 +488,20 @@ interface VnetdProcess extends ApiSide {
   child: ChildProcess;
 }
 
+/**
+ * ApiSide.call: one HTTP/2 connection carrying every request in flight, as client-go and
+ * kubectl use vnetd's API (BENCH_HTTP1=1: HTTP/1.1, a connection per request in flight, as
+ * this bench measured until 2026-11-30).
+ */
+function callThrough(server: string, ca: string, token: string): ApiSide['call'] {
+  if (process.env.BENCH_HTTP1 === '1') return (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token });
+  const client = new Http2ApiClient(server, ca, token);
+  return async (method, path, body) => {
+    const r = await client.call(method, path, body);
+    return { status: r.status, headers: {}, text: r.text, json: r.body };
+  };
+}
+
 /** ApiSide.watch over an ApiClient. */
 function watchThrough(api: ApiClient): ApiSide['watch'] {
   return (path, query, onEvent) => {
@@ -541,7 +556,7 @@ async function startVnetdProcess(dataDir: string, mode: VnetdMode = 'all-in-one'
   const api = new ApiClient({ server, ca, token, insecure: false, contextName: 'bench', source: kubeconfig });
   return {
     child,
-    call: (method, path, body) => httpsCall(server, ca, method, path, body, { defaultToken: token }),
+    call: callThrough(server, ca, token),
     watch: watchThrough(api),
   };
 }
@@ -670,7 +685,7 @@ async function warmClients(k: number, side: string, n: number): Promise<void> {
   try {
     const api = new ApiClient({ server: stand.server, ca: stand.ca, token: 'stand-in', insecure: false, contextName: 'stand-in', source: 'stand-in' });
     const v: ApiSide = {
-      call: (method, path, body) => httpsCall(stand.server, stand.ca, method, path, body, { defaultToken: 'stand-in' }),
+      call: callThrough(stand.server, stand.ca, 'stand-in'),
       watch: watchThrough(api),
     };
     const ports = `${G}/namespaces/bench/virtualports`;

@@ -4,9 +4,10 @@
  * `events` events of a Ready port. The bench then runs its real client code (requests,
  * JSON answers, watch-line parsing) against it, so a freshly started vnetd's burst is not
  * also slowed by V8 compiling the bench's side on the same two cores. vnetd sees none of it.
+ * HTTP/2 and HTTP/1.1, as vnetd serves.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { createSecureServer, type Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +46,8 @@ export async function startStandInApi(events: number): Promise<StandInApi> {
   const dir = mkdtempSync(join(tmpdir(), 'vnetd-stand-in-'));
   const tls = ensureTlsMaterial(dir, ['127.0.0.1']);
   const one = JSON.stringify(readyPort(0));
-  const srv: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
+  const sessions = new Set<Http2Session>();
+  const srv = createSecureServer({ cert: tls.certPem, key: tls.keyPem, allowHTTP1: true }, (req, res) => {
     req.resume();
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'https://stand-in');
@@ -66,13 +68,17 @@ export async function startStandInApi(events: number): Promise<StandInApi> {
       res.end(body);
     });
   });
+  srv.on('session', (s: Http2Session) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const { port } = srv.address() as AddressInfo;
   return {
     server: `https://127.0.0.1:${port}`,
     ca: tls.caCertPem,
     close: async () => {
-      srv.closeAllConnections();
+      for (const s of sessions) s.destroy();
       await new Promise<void>((r) => srv.close(() => r()));
       rmSync(dir, { recursive: true, force: true });
     },
