@@ -1,5 +1,5 @@
 /** Query parameters of the Kubernetes API, parsed once per request. */
-import { ApiErrors } from '../resources/status';
+import { ApiErrors, cause, type StatusCause } from '../resources/status';
 import { defaultFieldManager } from './server-side-apply';
 import type { FieldValidation } from '../resources/schema-validator';
 import { parseFieldSelector, parseLabelSelector, SelectorSyntaxError, type ObjectFilter } from './selectors';
@@ -16,6 +16,8 @@ export interface ListQuery {
   limit: number;
   continueToken?: string;
   resourceVersion?: string;
+  /** How a list reads resourceVersion (Kubernetes' semantics; see ResourceService.list). */
+  resourceVersionMatch?: 'Exact' | 'NotOlderThan';
   watch: boolean;
   allowWatchBookmarks: boolean;
   timeoutSeconds?: number;
@@ -51,15 +53,37 @@ export function parseListQuery(q: Query): ListQuery {
   if (timeoutSeconds !== undefined && (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0)) {
     throw ApiErrors.badRequest(`timeoutSeconds must be a non-negative number`);
   }
+  const continueToken = one(q, 'continue') || undefined;
+  const resourceVersion = one(q, 'resourceVersion');
+  const watch = bool(one(q, 'watch'));
   return {
     filter,
     limit,
-    continueToken: one(q, 'continue') || undefined,
-    resourceVersion: one(q, 'resourceVersion'),
-    watch: bool(one(q, 'watch')),
+    continueToken,
+    resourceVersion,
+    resourceVersionMatch: resourceVersionMatch(one(q, 'resourceVersionMatch'), resourceVersion, continueToken, watch),
+    watch,
     allowWatchBookmarks: bool(one(q, 'allowWatchBookmarks')),
     timeoutSeconds,
   };
+}
+
+/** Checks resourceVersionMatch as kube-apiserver's ValidateListOptions does (422, kind ListOptions). */
+function resourceVersionMatch(match: string | undefined, rv: string | undefined, continueToken: string | undefined, watch: boolean): ListQuery['resourceVersionMatch'] {
+  if (!match) return undefined;
+  const forbidden = (message: string) => cause('resourceVersionMatch', `Forbidden: ${message}`, 'FieldValueForbidden');
+  const causes: StatusCause[] = [];
+  if (watch) causes.push(forbidden('resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'));
+  else {
+    if (!rv) causes.push(forbidden('resourceVersionMatch is forbidden unless resourceVersion is provided'));
+    if (continueToken) causes.push(forbidden('resourceVersionMatch is forbidden when continue is provided'));
+    if (match !== 'Exact' && match !== 'NotOlderThan') {
+      causes.push(cause('resourceVersionMatch', `Unsupported value: "${match}": supported values: "Exact", "NotOlderThan"`, 'FieldValueNotSupported'));
+    }
+    if (match === 'Exact' && rv === '0') causes.push(forbidden('resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
+  }
+  if (causes.length) throw ApiErrors.invalid({ group: 'meta.k8s.io', kind: 'ListOptions', kindName: 'ListOptions.meta.k8s.io', name: '' }, causes);
+  return match as ListQuery['resourceVersionMatch'];
 }
 
 export function parseWriteQuery(q: Query, userAgent?: string): WriteQuery {

@@ -123,14 +123,30 @@ export class ResourceService {
     return obj;
   }
 
+  /**
+   * resourceVersion as Kubernetes reads it for a list: unset, the latest; "0", any (the
+   * latest here); N with resourceVersionMatch=Exact (or, as the apiserver still does for
+   * older clients, N with a limit and no match), the snapshot at N (410 once compacted);
+   * otherwise N is "not older than": the latest, which is. N above the store's revision
+   * is 504 Too large resource version, with Retry-After. A continue token carries its own.
+   */
   async list<T extends KubeObject>(scope: Scope, q: ListQuery): Promise<ListResponse<T>> {
     this.authorize(scope, 'list');
     let revision: number | undefined;
     let startAfter: string | undefined;
+    let exact = false;
     if (q.continueToken) {
+      if (q.resourceVersion && q.resourceVersion !== '0') throw ApiErrors.badRequest('specifying resource version is not allowed when using continue');
       const c = decodeContinue(q.continueToken);
       revision = c.rv;
       startAfter = c.start;
+    } else if (q.resourceVersion && q.resourceVersion !== '0') {
+      const asked = Number(q.resourceVersion);
+      if (!/^\d+$/.test(q.resourceVersion) || !Number.isSafeInteger(asked)) throw ApiErrors.badRequest(`invalid resource version: "${q.resourceVersion}"`);
+      const current = await this.objects.kv.currentRevision();
+      if (asked > current) throw ApiErrors.tooLargeResourceVersion(asked, current);
+      exact = q.resourceVersionMatch === 'Exact' || (q.resourceVersionMatch === undefined && q.limit > 0);
+      if (exact) revision = asked;
     }
     const items: T[] = [];
     let rv = '';
@@ -146,6 +162,7 @@ export class ResourceService {
         });
       } catch (err) {
         if (err instanceof GoneError) {
+          if (exact) throw ApiErrors.gone('The resourceVersion for the provided list is too old.');
           throw ApiErrors.gone(`The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.`);
         }
         throw err;

@@ -35,6 +35,8 @@ export class StatusFilter implements ExceptionFilter {
       reply.raw.end();
       return;
     }
+    // As kube-apiserver: a Status that says when to retry says it in the header too (client-go reads it).
+    if (err.details?.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.details.retryAfterSeconds));
     void reply.code(err.code).header('content-type', 'application/json').send(err.toStatus());
   }
 }

@@ -56,7 +56,7 @@ export class WatchService {
       after = Number(rvText);
       if (!Number.isSafeInteger(after) || after < 0) throw ApiErrors.badRequest(`invalid resourceVersion "${rvText}"`);
       const current = await this.objects.kv.currentRevision();
-      if (after > current) throw ApiErrors.badRequest(`resourceVersion ${after} is newer than the server's (${current})`);
+      if (after > current) throw ApiErrors.tooLargeResourceVersion(after, current);
     }
     const compacted = await this.objects.kv.compactedRevision();
     if (after < compacted) throw ApiErrors.gone(`too old resource version: ${after} (${compacted + 1})`);

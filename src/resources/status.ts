@@ -122,6 +122,12 @@ export const ApiErrors = {
   tooLarge: (limit: number) =>
     new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit} bytes`),
   internal: (message: string) => new ApiError(500, 'InternalError', `Internal error occurred: ${message}`),
+  /** A read asked for a revision the store has not reached (kube-apiserver's storage.NewTooLargeResourceVersionError). */
+  tooLargeResourceVersion: (asked: number, current: number) =>
+    new ApiError(504, 'Timeout', `Too large resource version: ${asked}, current: ${current}`, {
+      causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+      retryAfterSeconds: 1,
+    }),
 };
 
 /** A field cause in Kubernetes' style: reason FieldValueInvalid etc. */

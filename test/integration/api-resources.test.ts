@@ -262,6 +262,63 @@ describe('lists', () => {
     await rejected('GET', `${G}/namespaces/t2/virtualnetworks?continue=garbage`, undefined, 400, 'BadRequest');
   });
 
+  it('reads a list\'s resourceVersion as Kubernetes does: exact, not older than, too large, and the bad combinations', async () => {
+    const list = (query: string) => v.call('GET', `${G}/namespaces/rvs/virtualnetworks?${query}`);
+    const names = (r: { json: { items: Array<{ metadata: { name: string } }> } }) => r.json.items.map((o) => o.metadata.name);
+    await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'rvs' } });
+    const first = await v.call('POST', `${G}/namespaces/rvs/virtualnetworks`, net('first', { subnets: [{ cidr: '10.31.0.0/24' }] }));
+    expect(first.status).toBe(201);
+    const at = first.json.metadata.resourceVersion as string;
+    await v.call('POST', `${G}/namespaces/rvs/virtualnetworks`, net('second', { subnets: [{ cidr: '10.32.0.0/24' }] }));
+
+    // Exact: the snapshot at that revision, as it was (first alone, and as first was then).
+    const exact = await list(`resourceVersion=${at}&resourceVersionMatch=Exact`);
+    expect(exact.status).toBe(200);
+    expect(exact.json.metadata.resourceVersion).toBe(at);
+    expect(names(exact)).toEqual(['first']);
+    expect(exact.json.items[0].metadata.resourceVersion).toBe(at);
+    // A limit with a resourceVersion and no match is exact too (what older clients rely on) ...
+    expect(names(await list(`resourceVersion=${at}&limit=10`))).toEqual(['first']);
+    // ... and without a limit, or with NotOlderThan, the latest, which is not older.
+    for (const q of [`resourceVersion=${at}`, `resourceVersion=${at}&resourceVersionMatch=NotOlderThan`, 'resourceVersion=0']) {
+      const r = await list(q);
+      expect(names(r)).toEqual(['first', 'second']);
+      expect(Number(r.json.metadata.resourceVersion)).toBeGreaterThan(Number(at));
+    }
+
+    // A revision the store has not reached: 504 Too large resource version, retry in a second.
+    const ahead = String((await revision()) + 1000);
+    for (const path of [`${G}/namespaces/rvs/virtualnetworks?resourceVersion=${ahead}`, `${G}/namespaces/rvs/virtualnetworks?watch=true&resourceVersion=${ahead}`]) {
+      const r = await v.call('GET', path);
+      expect(r.status).toBe(504);
+      expect(r.headers['retry-after']).toBe('1');
+      expect(r.json).toMatchObject({ kind: 'Status', reason: 'Timeout', details: { causes: [{ reason: 'ResourceVersionTooLarge' }], retryAfterSeconds: 1 } });
+      expect(r.json.message).toMatch(new RegExp(`^Too large resource version: ${ahead}, current: \\d+$`));
+    }
+
+    // What kube-apiserver refuses, refused the same way.
+    const invalid = async (query: string, message: RegExp) => {
+      const body = await rejected('GET', `${G}/namespaces/rvs/virtualnetworks?${query}`, undefined, 422, 'Invalid');
+      expect(body.message).toMatch(/^ListOptions\.meta\.k8s\.io "" is invalid: resourceVersionMatch: /);
+      expect(body.message).toMatch(message);
+    };
+    await invalid('resourceVersionMatch=Exact', /forbidden unless resourceVersion is provided/);
+    await invalid('resourceVersion=0&resourceVersionMatch=Exact', /"exact" is forbidden for resourceVersion "0"/);
+    await invalid(`resourceVersion=${at}&resourceVersionMatch=Latest`, /Unsupported value: "Latest": supported values: "Exact", "NotOlderThan"/);
+    await invalid(`watch=true&resourceVersion=${at}&resourceVersionMatch=NotOlderThan`, /forbidden for watch unless sendInitialEvents/);
+    await rejected('GET', `${G}/namespaces/rvs/virtualnetworks?resourceVersion=abc`, undefined, 400, 'BadRequest');
+    const page = await list('limit=1');
+    const cont = encodeURIComponent(page.json.metadata.continue);
+    const both = await rejected('GET', `${G}/namespaces/rvs/virtualnetworks?limit=1&continue=${cont}&resourceVersion=${at}`, undefined, 400, 'BadRequest');
+    expect(both.message).toBe('specifying resource version is not allowed when using continue');
+    await invalid(`limit=1&continue=${cont}&resourceVersion=${at}&resourceVersionMatch=Exact`, /forbidden when continue is provided/);
+
+    // Exact at a compacted revision: 410, as the apiserver says it.
+    await v.objects.kv.compact(await v.objects.kv.currentRevision());
+    const gone = await rejected('GET', `${G}/namespaces/rvs/virtualnetworks?resourceVersion=${at}&resourceVersionMatch=Exact`, undefined, 410, 'Expired');
+    expect(gone.message).toBe('The resourceVersion for the provided list is too old.');
+  });
+
   it('serves a Table with printer columns for kubectl', async () => {
     const t = await v.call('GET', `${G}/namespaces/t1/virtualnetworks`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' });
     expect(t.json.kind).toBe('Table');
