@@ -15,14 +15,12 @@
  * every agent watches, and that a port created before its NIC is plugged goes to Ready
  * without a NotBound written on the way. Prints how long each step took.
  */
-import type { ChildProcess } from 'node:child_process';
-import { startAgent, type RunningAgent } from '../../src/agent/agent';
 import { ApiClient } from '../../src/cli/http/client';
 import type { BackendStatus, HypervisorNode, LoadBalancer, NodeRealization, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
-import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
-import { eventually, readKubeconfig, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { G, joinBed, overlayApi, startNamedServer } from './overlay-support';
+import { eventually, readKubeconfig } from '../support/vnetd';
+import { G, agentsBed, overlayApi, startNamedServer } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[agents-lb-health] ${line}\n`);
@@ -34,30 +32,10 @@ function one(){return new Promise(r=>{let buf='';const s=net.connect({host:vip,p
 async function worker(){while(next++<count)await one()}Promise.all(Array.from({length:5},worker)).then(()=>console.log(JSON.stringify(out)))`;
 
 describeOvs('agents: load balancer health checks across hypervisors', () => {
-  let v: TestVnetd;
-  let bed: Testbed;
-  const agents = new Map<string, RunningAgent>();
-  const startAgentFor = async (node: string) => {
-    agents.set(node, await startAgent({ node, kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2, dispatchReportMs: 1000 }));
-  };
-  const children = new Set<ChildProcess>();
-  const api = overlayApi(() => v);
+  const setup = agentsBed({ dispatchReportMs: 1000 });
+  const { children, agents, startAgentFor } = setup;
+  const api = overlayApi(setup.vnetd);
   const { call, waitReady } = api;
-
-  beforeAll(async () => {
-    v = await startTestVnetd({ role: 'controller' });
-    bed = await startTestbed({ hypervisors: 2 });
-    // The agents build br-phy (which the underlay waits for) and br-int once their Node exists.
-    for (const hv of bed.hypervisors) await startAgentFor(hv.name);
-    await joinBed(bed, call);
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
-    for (const a of agents.values()) await a.close();
-    await bed?.stop();
-    await v?.stop();
-  }, 60_000);
 
   const connections = async (client: Vm, vip: string, count: number): Promise<Record<string, number>> => {
     const names = JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, '80', String(count)])) as string[];
@@ -65,7 +43,7 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
   };
   /** DNAT flows toward ip on a node's switch: what sends that node's clients to the backend. */
   const dnatOn = async (node: string, ip: string): Promise<number> => {
-    const hv = bed.hv(node);
+    const hv = setup.bed().hv(node);
     const flows = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
     return flows.split('\n').filter((l) => l.includes(`nat(dst=${ip}:`)).length;
   };
@@ -74,10 +52,10 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
   it('a backend on the other hypervisor that fails its checks from its own node leaves the slot tables of every node, and comes back', async () => {
     const ns = 'agents-lb';
     await api.network(ns, 'net', { subnets: [{ cidr: '10.60.0.0/24' }] });
-    const vmFor = (name: string, hv: string) => api.vmFor(bed, ns, 'net', name, hv, { vmName: `ah${name}` });
+    const vmFor = (name: string, hv: string) => api.vmFor(setup.bed(), ns, 'net', name, hv, { vmName: `ah${name}` });
     // Every Ready reason the ports go through, from before their creates.
-    const { server, ca, token } = readKubeconfig(v.kubeconfigPath);
-    const client0 = new ApiClient({ server, ca, token, insecure: false, contextName: 'test', source: v.kubeconfigPath });
+    const { server, ca, token } = readKubeconfig(setup.vnetd().kubeconfigPath);
+    const client0 = new ApiClient({ server, ca, token, insecure: false, contextName: 'test', source: setup.vnetd().kubeconfigPath });
     const listed = (await call('GET', `${G}/namespaces/${ns}/virtualports`)) as { metadata: { resourceVersion: string } };
     const reasons: string[] = [];
     const portWatch = client0.watch<VirtualPort>(`${G}/namespaces/${ns}/virtualports`, { resourceVersion: listed.metadata.resourceVersion }, (ev) => {

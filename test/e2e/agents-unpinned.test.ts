@@ -9,44 +9,21 @@
  *    and its traffic;
  *  - an agent restarted while an unpinned port is bound to it loses no packet of a 10 ms ping.
  */
-import type { ChildProcess } from 'node:child_process';
-import { startAgent, type RunningAgent } from '../../src/agent/agent';
 import type { VirtualPort } from '../../src/resources/kinds';
-import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually } from '../support/vnetd';
 import { startPing } from '../chaos/chaos-support';
-import { G, joinBed, overlayApi } from './overlay-support';
+import { G, agentsBed, overlayApi } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[agents-unpinned] ${line}\n`);
 }
 
 describeOvs('agents: unpinned ports bind where their NIC appears', () => {
-  let v: TestVnetd;
-  let bed: Testbed;
-  const agents = new Map<string, RunningAgent>();
-  const children = new Set<ChildProcess>();
-  const api = overlayApi(() => v);
-  const startAgentFor = async (node: string) => {
-    const a = await startAgent({ node, kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
-    agents.set(node, a);
-    return a;
-  };
-
-  beforeAll(async () => {
-    v = await startTestVnetd({ role: 'controller' });
-    bed = await startTestbed({ hypervisors: 2 });
-    for (const hv of bed.hypervisors) await startAgentFor(hv.name);
-    await joinBed(bed, api.call);
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
-    for (const a of agents.values()) await a.close();
-    await bed?.stop();
-    await v?.stop();
-  }, 60_000);
+  const setup = agentsBed();
+  const { children, agents, startAgentFor } = setup;
+  const api = overlayApi(setup.vnetd);
 
   const ns = 'unpinned';
   const port = async (name: string) => (await api.call('GET', `${G}/namespaces/${ns}/virtualports/${name}`)) as VirtualPort;
@@ -64,6 +41,7 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
   const pings = (from: Vm, to: string) => eventually(() => from.exec(['ping', '-c', '1', '-W', '1', to]).then(() => true, () => false), 10_000, 100);
 
   it('bind on the hypervisor of their NIC, plugged before or after the port; follow a NIC that moves; an agent restart loses nothing', async () => {
+    const bed = setup.bed();
     await api.network(ns, 'net', { subnets: [{ cidr: '10.63.0.0/24' }] });
 
     // a: the port first (no node), then its NIC on hv1.

@@ -1,5 +1,7 @@
 /** Shared by the overlay e2e files: joining a test bed to vnetd, and packet captures in VMs. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { startAgent, type RunningAgent } from '../../src/agent/agent';
+import type { AgentCommand } from '../../src/app/command-line';
 import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { eventually, replaceOnConflict, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -170,4 +172,41 @@ export function overlayBed(): { vnetd: () => TestVnetd; bed: () => Testbed; chil
     await v?.stop();
   }, 60_000);
   return { vnetd: () => v!, bed: () => bed!, children };
+}
+
+/**
+ * The same for the agents' files: a `vnetd controller` with no chassis layer, a
+ * two-hypervisor bed, and one agent per hypervisor (started before the bed joins: the agents
+ * build br-phy, which the underlay waits for, once their Node exists). startAgentFor starts
+ * (or, after a test closed one, restarts) a node's agent; every agent is closed at teardown.
+ */
+export function agentsBed(options: Partial<AgentCommand> = {}): {
+  vnetd: () => TestVnetd;
+  bed: () => Testbed;
+  children: Set<ChildProcess>;
+  agents: Map<string, RunningAgent>;
+  startAgentFor(node: string): Promise<RunningAgent>;
+} {
+  let v: TestVnetd | undefined;
+  let bed: Testbed | undefined;
+  const children = new Set<ChildProcess>();
+  const agents = new Map<string, RunningAgent>();
+  const startAgentFor = async (node: string) => {
+    const a = await startAgent({ node, kubeconfig: v!.kubeconfigPath, ovsdb: `unix:${bed!.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2, ...options });
+    agents.set(node, a);
+    return a;
+  };
+  beforeAll(async () => {
+    v = await startTestVnetd({ role: 'controller' });
+    bed = await startTestbed({ hypervisors: 2 });
+    for (const hv of bed.hypervisors) await startAgentFor(hv.name);
+    await joinBed(bed, overlayApi(() => v!).call);
+  }, 90_000);
+  afterAll(async () => {
+    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
+    for (const a of agents.values()) await a.close();
+    await bed?.stop();
+    await v?.stop();
+  }, 60_000);
+  return { vnetd: () => v!, bed: () => bed!, children, agents, startAgentFor };
 }
