@@ -43,7 +43,7 @@ import {
   type WatchHandler,
   type WatchOptions,
 } from '../store/store';
-import { escapeFieldValue } from '../api/selectors';
+import { escapeFieldValue } from '../resources/field-selector';
 import type { ApiStore, ApiWatch } from './api-store';
 
 const SCOPED: readonly StoredType[] = [PORTS, NETWORKS, LOAD_BALANCERS];
@@ -126,7 +126,9 @@ export class NodeScopedStore implements Store {
     this.ready = (async () => {
       await Promise.all([this.open(PINNED, PORTS, { fieldSelector: `spec.node=${here}` }), this.open(BOUND, PORTS, { fieldSelector: `status.node=${here},spec.node=` })]);
       const seed = await (options.interfaceIds ?? []);
-      // The live session spoke first: it is newer than the snapshot.
+      // Defensive: in the agent the live session reports only after this view is ready (the
+      // chassis layer connects once its informers have listed), but if it ever spoke first,
+      // it is newer than the snapshot.
       if (!this.interfacesReported) await this.applyInterfaces(new Set(seed));
       await this.refreshNetworks();
     })();
@@ -136,14 +138,38 @@ export class NodeScopedStore implements Store {
     return this.views.get(typePrefix(type))!;
   }
 
-  /** Opens a watch as a source of the view of `type`; resolves once its first list is in. */
-  private open(source: string, type: StoredType, scope: { namespace?: string; fieldSelector?: string }): Promise<void> {
+  /** Sources whose first list is not in yet: closing one settles its open() all the same. */
+  private readonly unsynced = new Map<string, () => void>();
+
+  /**
+   * Opens a watch as a source of the view of `type`; resolves once its first list is in, or
+   * once the source is closed before that (the view's readiness waits on it). `adopt`: an
+   * entry the view holds that the new source holds from now on, until its list says
+   * otherwise (a port handed over from another source without a delete in between).
+   */
+  private open(source: string, type: StoredType, scope: { namespace?: string; fieldSelector?: string }, adopt?: KeyValue<KubeObject>): Promise<void> {
     return new Promise((resolve) => {
+      this.unsynced.set(source, resolve);
+      const synced = () => {
+        if (this.unsynced.get(source) === resolve) this.unsynced.delete(source);
+        resolve();
+      };
+      const held = adopt && this.view(type).entries.get(adopt.key);
+      if (adopt && held) {
+        held.sources.add(source);
+        this.sourceKeys.set(source, new Set([adopt.key]));
+      }
       const w = this.api.watchScope(
         type,
         scope,
         (ev) => {
           if (this.stopped || this.watches.get(source) !== w) return;
+          const here = source === PINNED || source === BOUND;
+          const port = ev.type === 'put' ? (ev.kv.value as VirtualPort) : undefined;
+          // Leaving the watches of ports here with its NIC still on this switch, a port is
+          // handed to its NIC's watch before this source lets it go: informers see it
+          // change, not vanish and come back.
+          if (here && ev.type === 'delete') this.afterHold(this.holds(source, ev.kv.key, port), this.view(type).entries.get(ev.kv.key)?.kv);
           let keys = this.sourceKeys.get(source);
           if (!keys) this.sourceKeys.set(source, (keys = new Set()));
           if (ev.type === 'put') {
@@ -157,16 +183,15 @@ export class NodeScopedStore implements Store {
           if (mine && (ev.type === 'delete' || ev.kv.modRevision >= mine.kv.modRevision)) this.written.delete(ev.kv.key);
           // News of a refused key: its view moved on (and a deleted one is not read again).
           this.staleKeys.delete(ev.kv.key);
-          if (source === PINNED || source === BOUND) {
-            const port = ev.type === 'put' ? (ev.kv.value as VirtualPort) : undefined;
+          if (here) {
             if (this.portHere(source, ev.kv.key, port)) void this.refreshNetworks();
-            const id = this.holds(source, ev.kv.key, port);
-            if (id !== undefined) void this.syncInterface(id);
+            // Held here now: its NIC's own watch closes once this source holds it.
+            if (ev.type === 'put') this.afterHold(this.holds(source, ev.kv.key, port));
           }
         },
         undefined,
-        [],
-        resolve,
+        held ? [adopt] : [],
+        synced,
       );
       this.watches.set(source, w);
     });
@@ -177,6 +202,8 @@ export class NodeScopedStore implements Store {
     if (!w) return;
     this.watches.delete(source);
     w.stop();
+    this.unsynced.get(source)?.();
+    this.unsynced.delete(source);
     const view = this.view(type);
     const keys = this.sourceKeys.get(source);
     this.sourceKeys.delete(source);
@@ -196,6 +223,7 @@ export class NodeScopedStore implements Store {
    * port is watched while its NIC is here and no watch of ports here holds it.
    */
   setInterface(id: string, present: boolean): void {
+    this.interfacesReported = true;
     if (this.stopped || present === this.localIds.has(id)) return;
     if (present) this.localIds.add(id);
     else this.localIds.delete(id);
@@ -223,12 +251,17 @@ export class NodeScopedStore implements Store {
     return Promise.all(opened);
   }
 
+  /** After holds(): the iface-id whose count changed, if any, gets its watch opened or closed (adopting `entry` if opened). */
+  private afterHold(id: string | undefined, entry?: KeyValue<KubeObject>): void {
+    if (id !== undefined) void this.syncInterface(id, entry);
+  }
+
   /** Opens or closes the watch of an iface-id's unpinned port; resolves once an opened one has listed. */
-  private syncInterface(id: string): Promise<void> | undefined {
+  private syncInterface(id: string, adopt?: KeyValue<KubeObject>): Promise<void> | undefined {
     if (this.stopped) return undefined;
     const source = `${IFACE}${id}`;
     const wanted = this.localIds.has(id) && !this.heldIds.get(id);
-    if (wanted && !this.watches.has(source)) return this.open(source, PORTS, { fieldSelector: `spec.interfaceId=${escapeFieldValue(id)},spec.node=` });
+    if (wanted && !this.watches.has(source)) return this.open(source, PORTS, { fieldSelector: `spec.interfaceId=${escapeFieldValue(id)},spec.node=` }, adopt);
     if (!wanted) this.closeSource(source, PORTS);
     return undefined;
   }
@@ -439,6 +472,8 @@ export class NodeScopedStore implements Store {
     this.stopped = true;
     for (const w of this.watches.values()) w.stop();
     this.watches.clear();
+    for (const settle of this.unsynced.values()) settle();
+    this.unsynced.clear();
     for (const v of this.views.values()) v.listeners.clear();
     await this.api.close();
   }

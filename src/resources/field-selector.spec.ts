@@ -1,5 +1,5 @@
-import type { KubeObject } from '../resources/object';
-import { escapeFieldValue, matchesFields, parseFieldSelector, SelectorSyntaxError } from './selectors';
+import type { KubeObject } from './object';
+import { escapeFieldValue, matchesFields, parseFieldSelector, SelectorSyntaxError } from './field-selector';
 
 const port = (spec: Record<string, unknown>, status: Record<string, unknown> = {}) =>
   ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'p', namespace: 'ns' }, spec, status }) as unknown as KubeObject;
@@ -25,6 +25,9 @@ describe('field selectors', () => {
     ]);
     expect(matchesFields(reqs, port({ interfaceId: odd }))).toBe(true);
     expect(matchesFields(reqs, port({ interfaceId: 'a' }))).toBe(false);
+    // A value is taken as it is, spaces and all (Kubernetes trims neither); a name may be spaced.
+    expect(parseFieldSelector('spec.interfaceId = nic 1 ')).toEqual([{ field: 'spec.interfaceId', equals: true, value: ' nic 1 ' }]);
+    expect(matchesFields(parseFieldSelector('spec.interfaceId= nic'), port({ interfaceId: 'nic' }))).toBe(false);
   });
 
   it.each([

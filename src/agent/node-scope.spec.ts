@@ -1,0 +1,109 @@
+import pino from 'pino';
+import type { KubeObject } from '../resources/object';
+import type { VirtualPort } from '../resources/kinds';
+import { PORTS } from '../store/kinds';
+import { typePrefix, type StoredType } from '../store/keys';
+import type { KeyValue, WatchEvent, WatchHandler } from '../store/store';
+import type { ApiStore, ApiWatch, WatchScope } from './api-store';
+import { NodeScopedStore } from './node-scope';
+
+const log = pino({ level: 'silent' });
+const PREFIX = typePrefix(PORTS);
+
+/** One watchScope call of the fake API: the test answers its list and sends its events. */
+interface FakeWatch {
+  scope: WatchScope;
+  known: KeyValue<KubeObject>[];
+  handler: WatchHandler<KubeObject>;
+  synced(): void;
+  stopped: boolean;
+}
+
+/** The part of ApiStore a NodeScopedStore uses, driven by hand. */
+class FakeApi {
+  readonly watches: FakeWatch[] = [];
+  watchScope(_type: StoredType, scope: WatchScope, handler: WatchHandler<KubeObject>, _after?: number, known: KeyValue<KubeObject>[] = [], onSynced?: () => void): ApiWatch {
+    const w: FakeWatch = { scope, known, handler, synced: () => onSynced?.(), stopped: false };
+    this.watches.push(w);
+    return { stop: () => (w.stopped = true) } as unknown as ApiWatch;
+  }
+  open(selector: string): FakeWatch | undefined {
+    return this.watches.find((w) => w.scope.fieldSelector === selector && !w.stopped);
+  }
+  /** Lists every open watch of a network (its object, ports, load balancers) as empty. */
+  async syncNetworks(): Promise<void> {
+    await flush();
+    for (const w of this.watches) if (w.scope.namespace !== undefined && !w.stopped) w.synced();
+  }
+  async close(): Promise<void> {}
+}
+
+const portKv = (name: string, rev: number, spec: Partial<NonNullable<VirtualPort['spec']>>, status: VirtualPort['status'] = {}): KeyValue<KubeObject> => ({
+  key: `${PREFIX}t/${name}`,
+  value: { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: 't' }, spec: { network: 'n', ...spec }, status } as unknown as KubeObject,
+  createRevision: 1,
+  modRevision: rev,
+});
+const put = (kv: KeyValue<KubeObject>): WatchEvent<KubeObject> => ({ type: 'put', kv, created: true });
+const del = (kv: KeyValue<KubeObject>, rev: number): WatchEvent<KubeObject> => ({ type: 'delete', kv: { ...kv, modRevision: rev }, prevKv: kv, created: false });
+const flush = () => new Promise((r) => setImmediate(r));
+const within = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))]);
+
+describe('NodeScopedStore and the NICs of its node', () => {
+  const PINNED = 'spec.node=hv1';
+  const BOUND = 'status.node=hv1,spec.node=';
+  const nic = (id: string) => `spec.interfaceId=${id},spec.node=`;
+
+  it('is ready even when a NIC watch closes before its first list (its port arrived on another watch)', async () => {
+    const api = new FakeApi();
+    const scoped = new NodeScopedStore(api as unknown as ApiStore, 'hv1', log, { interfaceIds: Promise.resolve(['nic-x']) });
+    await flush();
+    api.open(PINNED)!.synced();
+    api.open(BOUND)!.synced();
+    await flush();
+    const nicWatch = api.open(nic('nic-x'));
+    expect(nicWatch).toBeDefined();
+    // Before that watch has listed, the port of nic-x arrives pinned here: its watch closes.
+    api.open(PINNED)!.handler(put(portKv('p', 5, { node: 'hv1', interfaceId: 'nic-x' })));
+    expect(nicWatch!.stopped).toBe(true);
+    await api.syncNetworks();
+    const listed = await within(scoped.list(PREFIX), 2000, 'the first list');
+    expect(listed.items.map((kv) => kv.key)).toEqual([`${PREFIX}t/p`]);
+    await scoped.close();
+  });
+
+  it('hands a port leaving the watch of ports bound here to its NIC\'s watch without a delete in between', async () => {
+    const api = new FakeApi();
+    const scoped = new NodeScopedStore(api as unknown as ApiStore, 'hv1', log, { interfaceIds: Promise.resolve(['nic-y']) });
+    await flush();
+    const bound = portKv('q', 7, { interfaceId: 'nic-y' }, { node: 'hv1' });
+    api.open(PINNED)!.synced();
+    api.open(BOUND)!.handler(put(bound));
+    api.open(BOUND)!.synced();
+    await api.syncNetworks();
+    await within(scoped.list(PREFIX), 2000, 'the first list');
+    expect(api.open(nic('nic-y'))).toBeUndefined(); // held by the bound watch
+    const events: WatchEvent[] = [];
+    scoped.watch(PREFIX, (ev) => {
+      if (ev.kv.key === bound.key) events.push(ev);
+    });
+
+    // Another node takes the binding while the NIC is still here (a live migration).
+    api.open(BOUND)!.handler(del(bound, 9));
+    const taken = api.open(nic('nic-y'));
+    expect(taken?.known.map((kv) => kv.key)).toEqual([bound.key]);
+    expect(events).toEqual([]);
+    expect((await scoped.list(PREFIX)).items.map((kv) => kv.key)).toEqual([bound.key]);
+    // The NIC's watch lists it as it is now: a change, not a create.
+    const moved = portKv('q', 9, { interfaceId: 'nic-y' }, { node: 'hv2' });
+    taken!.handler({ type: 'put', kv: moved, prevKv: bound, created: false });
+    taken!.synced();
+    expect(events.map((e) => [e.type, e.kv.modRevision, e.created])).toEqual([['put', 9, false]]);
+    // Its NIC gone from this switch: the port leaves the view.
+    scoped.setInterface('nic-y', false);
+    expect(taken!.stopped).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['put', 'delete']);
+    await scoped.close();
+  });
+});
