@@ -78,7 +78,7 @@ function resourceVersionMatch(match: string | undefined, rv: string | undefined,
     if (!rv) causes.push(forbidden('resourceVersionMatch is forbidden unless resourceVersion is provided'));
     if (continueToken) causes.push(forbidden('resourceVersionMatch is forbidden when continue is provided'));
     if (match !== 'Exact' && match !== 'NotOlderThan') {
-      causes.push(cause('resourceVersionMatch', `Unsupported value: "${match}": supported values: "Exact", "NotOlderThan"`, 'FieldValueNotSupported'));
+      causes.push(cause('resourceVersionMatch', `Unsupported value: "${match}": supported values: "Exact", "NotOlderThan", ""`, 'FieldValueNotSupported'));
     }
     if (match === 'Exact' && rv === '0') causes.push(forbidden('resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
   }

@@ -23,6 +23,7 @@ import { decodeContinue, encodeContinue, type ListQuery, type WriteQuery } from 
 import { isPlainObject, type PatchType } from './request-body';
 import { applyConfiguration, managedFieldsAfterApply, managedFieldsAfterUpdate, type ManagedFieldsEntry } from './server-side-apply';
 import { matches } from './selectors';
+import { pointRead } from './point-read';
 
 /** Kubernetes' limits: a generated name's prefix (63 minus 5 random characters), all annotations of an object. */
 const MAX_GENERATE_NAME_PREFIX = 58;
@@ -145,8 +146,13 @@ export class ResourceService {
       if (!/^\d+$/.test(q.resourceVersion) || !Number.isSafeInteger(asked)) throw ApiErrors.badRequest(`invalid resource version: "${q.resourceVersion}"`);
       const current = await this.objects.kv.currentRevision();
       if (asked > current) throw ApiErrors.tooLargeResourceVersion(asked, current);
-      exact = q.resourceVersionMatch === 'Exact' || (q.resourceVersionMatch === undefined && q.limit > 0);
+      // ("00" is 0: any revision, as the apiserver parses it.)
+      exact = asked > 0 && (q.resourceVersionMatch === 'Exact' || (q.resourceVersionMatch === undefined && q.limit > 0));
       if (exact) revision = asked;
+    }
+    if (!q.continueToken) {
+      const one = await this.listOne<T>(scope, q, revision, exact);
+      if (one) return one;
     }
     const items: T[] = [];
     let rv = '';
@@ -184,6 +190,21 @@ export class ResourceService {
       startAfter = page.nextStartAfter;
     }
     return { items, resourceVersion: rv, continue: next ? encodeContinue({ rv: Number(rv), start: next }) : undefined };
+  }
+
+  /** A list whose selector names one object at most (see point-read.ts); undefined: it does not. */
+  private async listOne<T extends KubeObject>(scope: Scope, q: ListQuery, revision: number | undefined, exact: boolean): Promise<ListResponse<T> | undefined> {
+    let read;
+    try {
+      read = await pointRead<T>(this.objects, scope.type, scope.namespace, q.filter.fields, revision);
+    } catch (err) {
+      if (err instanceof GoneError && exact) throw ApiErrors.gone('The resourceVersion for the provided list is too old.');
+      throw err;
+    }
+    if (!read) return undefined;
+    const o = read.object;
+    const items = o && this.visible(scope.principal, scope.type, o) && matches(q.filter, o) ? [o] : [];
+    return { items, resourceVersion: read.resourceVersion };
   }
 
   // ---- writes --------------------------------------------------------------------

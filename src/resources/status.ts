@@ -124,7 +124,7 @@ export const ApiErrors = {
   internal: (message: string) => new ApiError(500, 'InternalError', `Internal error occurred: ${message}`),
   /** A read asked for a revision the store has not reached (kube-apiserver's storage.NewTooLargeResourceVersionError). */
   tooLargeResourceVersion: (asked: number, current: number) =>
-    new ApiError(504, 'Timeout', `Too large resource version: ${asked}, current: ${current}`, {
+    new ApiError(504, 'Timeout', `Timeout: Too large resource version: ${asked}, current: ${current}`, {
       causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
       retryAfterSeconds: 1,
     }),

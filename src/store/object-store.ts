@@ -151,6 +151,17 @@ export class ObjectStore {
     return kv ? withRevision(kv) : undefined;
   }
 
+  /**
+   * One object as of a snapshot (absent revision: the latest), and the revision read: what a
+   * list that can only select this one object returns, without reading the kind.
+   */
+  async getAt<T extends KubeObject>(type: StoredType, namespace: string | undefined, name: string, revision?: number): Promise<{ object?: T; revision: number }> {
+    const key = objectKey(type, namespace, name);
+    const res = await this.kv.list<T>(key, { revision, limit: 1 });
+    const kv = res.items[0]?.key === key ? res.items[0] : undefined;
+    return { object: kv ? withRevision(kv) : undefined, revision: res.revision };
+  }
+
   async list<T extends KubeObject>(
     type: StoredType,
     namespace: string | undefined,

@@ -293,7 +293,7 @@ describe('lists', () => {
       expect(r.status).toBe(504);
       expect(r.headers['retry-after']).toBe('1');
       expect(r.json).toMatchObject({ kind: 'Status', reason: 'Timeout', details: { causes: [{ reason: 'ResourceVersionTooLarge' }], retryAfterSeconds: 1 } });
-      expect(r.json.message).toMatch(new RegExp(`^Too large resource version: ${ahead}, current: \\d+$`));
+      expect(r.json.message).toMatch(new RegExp(`^Timeout: Too large resource version: ${ahead}, current: \\d+$`));
     }
 
     // What kube-apiserver refuses, refused the same way.
@@ -304,9 +304,11 @@ describe('lists', () => {
     };
     await invalid('resourceVersionMatch=Exact', /forbidden unless resourceVersion is provided/);
     await invalid('resourceVersion=0&resourceVersionMatch=Exact', /"exact" is forbidden for resourceVersion "0"/);
-    await invalid(`resourceVersion=${at}&resourceVersionMatch=Latest`, /Unsupported value: "Latest": supported values: "Exact", "NotOlderThan"/);
+    await invalid(`resourceVersion=${at}&resourceVersionMatch=Latest`, /Unsupported value: "Latest": supported values: "Exact", "NotOlderThan", ""/);
     await invalid(`watch=true&resourceVersion=${at}&resourceVersionMatch=NotOlderThan`, /forbidden for watch unless sendInitialEvents/);
     await rejected('GET', `${G}/namespaces/rvs/virtualnetworks?resourceVersion=abc`, undefined, 400, 'BadRequest');
+    // "00" is revision 0: any, the latest here, even with a limit.
+    expect(names(await list('resourceVersion=00&limit=5'))).toEqual(['first', 'second']);
     const page = await list('limit=1');
     const cont = encodeURIComponent(page.json.metadata.continue);
     const both = await rejected('GET', `${G}/namespaces/rvs/virtualnetworks?limit=1&continue=${cont}&resourceVersion=${at}`, undefined, 400, 'BadRequest');
