@@ -36,7 +36,8 @@ export class StatusFilter implements ExceptionFilter {
       return;
     }
     // As kube-apiserver: a Status that says when to retry says it in the header too (client-go reads it).
-    if ((err.details?.retryAfterSeconds ?? 0) > 0) void reply.header('retry-after', String(err.details.retryAfterSeconds));
+    const retryAfter = err.details?.retryAfterSeconds ?? 0;
+    if (retryAfter > 0) void reply.header('retry-after', String(retryAfter));
     void reply.code(err.code).header('content-type', 'application/json').send(err.toStatus());
   }
 }
