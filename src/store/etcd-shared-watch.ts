@@ -14,8 +14,15 @@ import type { StoreError, Watch, WatchHandler, WatchRoute } from './store';
 import type { EtcdWatch } from './etcd-watch';
 import { Watcher, WatchHub, type Batch } from './watch-hub';
 
-/** Events a channel keeps for watches that start behind it. */
+/**
+ * What a channel keeps for watches that start behind it: at most this many events, and none
+ * older than HISTORY_MS (a watch starts at the revision its list read, or resumes from a
+ * bookmark at most seconds old; one further behind catches up on its own etcd watch). The
+ * age bound frees a channel's history once its prefix goes quiet: by count alone a busy
+ * minute stayed in memory (with its decoded objects) for as long as the channel lived.
+ */
 const HISTORY_EVENTS = 10_000;
+const HISTORY_MS = 75_000;
 
 export interface SharedWatchHooks {
   /** Opens the channel's etcd watch after `afterRevision`, its batches to onBatch. */
@@ -35,7 +42,8 @@ interface Subscriber {
 export class SharedPrefixWatch {
   private readonly hub = new WatchHub();
   private readonly subscribers = new Set<Subscriber>();
-  private readonly history: Batch[] = [];
+  private readonly history: Array<Batch & { at: number }> = [];
+  private readonly trimTimer: NodeJS.Timeout;
   private historyEvents = 0;
   /** Every revision above this one that the channel delivered is in history. */
   private historyFloor: number;
@@ -52,6 +60,7 @@ export class SharedPrefixWatch {
     this.historyFloor = startAfter;
     this.delivered = startAfter;
     this.etcd = hooks.open(startAfter, (b) => this.onBatch(b), (err) => this.onFailure(err));
+    this.trimTimer = setInterval(() => this.trim(), HISTORY_MS / 3).unref();
   }
 
   /**
@@ -78,6 +87,7 @@ export class SharedPrefixWatch {
   stop(): void {
     if (this.ended) return;
     this.ended = true;
+    clearInterval(this.trimTimer);
     for (const sub of [...this.subscribers]) sub.watcher.stop();
     this.etcd.stop();
     this.hooks.closed(this);
@@ -85,14 +95,25 @@ export class SharedPrefixWatch {
 
   private onBatch(batch: Batch): void {
     this.delivered = batch.revision;
-    this.history.push(batch);
+    this.history.push({ ...batch, at: performance.now() });
     this.historyEvents += batch.events.length;
-    while (this.historyEvents > HISTORY_EVENTS && this.history.length > 1) {
+    this.trim();
+    this.hub.publish(batch);
+  }
+
+  /** Drops the oldest batches beyond HISTORY_EVENTS or HISTORY_MS (the newest stays: it is the floor's witness). */
+  private trim(): void {
+    const oldest = performance.now() - HISTORY_MS;
+    while (this.history.length > 1 && (this.historyEvents > HISTORY_EVENTS || this.history[0]!.at < oldest)) {
       const old = this.history.shift()!;
       this.historyEvents -= old.events.length;
       this.historyFloor = old.revision;
     }
-    this.hub.publish(batch);
+  }
+
+  /** Batches and events held for late subscribers (tests, metrics). */
+  historySize(): { batches: number; events: number } {
+    return { batches: this.history.length, events: this.historyEvents };
   }
 
   private leave(w: Watcher, sub: Subscriber): void {
@@ -104,6 +125,7 @@ export class SharedPrefixWatch {
   private onFailure(err: unknown): void {
     if (this.ended) return;
     this.ended = true;
+    clearInterval(this.trimTimer);
     this.hooks.closed(this);
     const ended = [...this.subscribers];
     for (const sub of ended) {
