@@ -240,6 +240,34 @@ describe('SqliteStore routed watches', () => {
   });
 });
 
+describe('SqliteStore watch history', () => {
+  it('replays the same events whether it reads the log by revision (a recent start) or by key (an old one)', async () => {
+    const kv = SqliteStore.open(':memory:');
+    try {
+      // 2,500 revisions of another prefix between two writes under /a/: a start before the
+      // first is far back (read by key), one between them recent (read by revision).
+      await kv.txn([{ type: 'create', key: '/a/1', value: { v: 1 } }]);
+      const afterFirst = await kv.currentRevision();
+      for (let i = 0; i < 2500; i++) await kv.txn([{ type: 'create', key: `/b/${i}`, value: { i } }]);
+      const mid = await kv.currentRevision();
+      await kv.txn([{ type: 'update', key: '/a/1', value: { v: 2 } }]);
+      await kv.txn([{ type: 'create', key: '/a/2', value: { v: 1 } }, { type: 'delete', key: '/a/1' }]);
+      const replay = async (after: number) => {
+        const seen: string[] = [];
+        const w = kv.watch('/a/', (ev) => seen.push(`${ev.type} ${ev.kv.key} ${ev.kv.modRevision} ${JSON.stringify(ev.prevKv?.value ?? null)}`), { afterRevision: after });
+        await new Promise((r) => setImmediate(r));
+        w.stop();
+        return seen;
+      };
+      const tail = [`put /a/1 ${mid + 1} {"v":1}`, `put /a/2 ${mid + 2} null`, `delete /a/1 ${mid + 2} {"v":2}`];
+      expect(await replay(mid)).toEqual(tail);
+      expect(await replay(afterFirst - 1)).toEqual([`put /a/1 ${afterFirst} null`, ...tail]);
+    } finally {
+      await kv.close();
+    }
+  });
+});
+
 describe('Compactor', () => {
   async function storeAt(revision: number): Promise<SqliteStore> {
     const s = SqliteStore.open(':memory:');

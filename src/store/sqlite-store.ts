@@ -606,17 +606,25 @@ export class SqliteStore implements Store {
   /** Events under prefix with revision > after, in commit order. */
   private history(prefix: string, after: number): WatchEvent[] {
     const range = keyRange(prefix);
+    // Left to itself SQLite reads every row of the prefix's log (log_key_rev) and sorts
+    // them, whatever `after` is: 0.5 ms per watch over 6,000 rows of ports, and a watch
+    // usually starts a few revisions back (its list's, or a bookmark's). From a recent
+    // revision, the log's newest rows (log_rev) are far fewer than the prefix's.
+    const recent = this.revision - after <= RECENT_HISTORY_REVISIONS ? 'INDEXED BY log_rev' : '';
     // The previous row of a retained event is never compacted away: it is the key's
     // latest row at or below the compacted revision (tombstones have no successor with prev_rev).
     const rows = this.prepareCached(
       `SELECT l.rev, l.key, l.value, l.deleted, l.create_rev, l.prev_rev, p.value AS prev_value
-         FROM log AS l LEFT JOIN log AS p ON p.key = l.key AND p.rev = l.prev_rev
+         FROM log AS l ${recent} LEFT JOIN log AS p ON p.key = l.key AND p.rev = l.prev_rev
         WHERE l.rev > @after AND ${rangeSql('l.key', range)}
         ORDER BY l.rev, l.seq`,
     ).all({ ...rangeParams(range), after }) as LogRow[];
     return rows.map(rowToEvent);
   }
 }
+
+/** A watch replaying at most this many revisions reads the log by revision, not by key (see history). */
+const RECENT_HISTORY_REVISIONS = 2048;
 
 function toKeyValue<V>(key: string, json: string, createRevision: number, modRevision: number): KeyValue<V> {
   return { key, value: JSON.parse(json) as V, createRevision, modRevision };
