@@ -6,7 +6,9 @@
  *
  *   get/list   -> GET the object / the cluster-wide list; resourceVersion is modRevision
  *   watch      -> ?watch=true&resourceVersion=R&allowWatchBookmarks=true, reconnecting from
- *                 the last revision seen; on 410 Gone it lists again and emits the
+ *                 the last revision seen; with no revision yet, or after 410 Gone, a
+ *                 watch-list (sendInitialEvents: the current objects, then a bookmark that
+ *                 ends them, in the same request as the watch), after which it emits the
  *                 differences itself (puts for changed keys, deletes for vanished ones), so
  *                 an informer above never needs to know
  *   txn        -> only a single update, sent as PUT .../status with the expected
@@ -31,6 +33,7 @@ import {
   type WatchOptions,
 } from '../store/store';
 import type { ApiClient, WatchStream } from './api-client';
+import { INITIAL_EVENTS_END } from '../resources/watch-list';
 
 const VERSION = 'v1alpha1';
 /**
@@ -157,7 +160,7 @@ export class ApiStore implements Store {
    * a put) and calls onSynced once that first list is delivered.
    */
   watchScope(type: StoredType, scope: WatchScope, handler: WatchHandler<KubeObject>, afterRevision?: number, known: KeyValue<KubeObject>[] = [], onSynced?: () => void): ApiWatch {
-    const w = new ApiWatch(this, this.client, type, scope, handler, afterRevision, known, this.logger, onSynced);
+    const w = new ApiWatch(this.client, type, scope, handler, afterRevision, known, this.logger, onSynced);
     this.watches.add(w);
     w.onStop = () => this.watches.delete(w);
     w.start();
@@ -201,9 +204,10 @@ export class ApiWatch implements Watch {
   private timer?: NodeJS.Timeout;
   private idle?: NodeJS.Timeout;
   private rv: number;
+  /** Objects of the initial events, until the bookmark that ends them (a watch opened without a revision). */
+  private initial?: Map<string, KeyValue<KubeObject>>;
 
   constructor(
-    private readonly store: ApiStore,
     private readonly client: ApiClient,
     private readonly type: StoredType,
     private readonly scope: WatchScope,
@@ -218,8 +222,7 @@ export class ApiWatch implements Watch {
   }
 
   start(): void {
-    if (this.rv === 0) void this.resync();
-    else this.open();
+    this.open();
   }
 
   /** What this watch currently holds (its scope's objects as last seen). */
@@ -235,10 +238,17 @@ export class ApiWatch implements Watch {
     this.onStop?.();
   }
 
+  /**
+   * Watches from the last revision seen, or (none yet, or after a 410) with the current
+   * state first: the watch-list of Kubernetes (sendInitialEvents), a list and its watch in
+   * one request, the initial objects collected until the bookmark that ends them.
+   */
   private open(): void {
     if (this.stopped) return;
     const selector = this.scope.fieldSelector ? `&fieldSelector=${encodeURIComponent(this.scope.fieldSelector)}` : '';
-    const path = `${listPath(this.type, this.scope.namespace)}?watch=true&allowWatchBookmarks=true&resourceVersion=${this.rv}&timeoutSeconds=300${selector}`;
+    this.initial = this.rv === 0 ? new Map() : undefined;
+    const from = this.initial ? 'sendInitialEvents=true&resourceVersionMatch=NotOlderThan' : `resourceVersion=${this.rv}`;
+    const path = `${listPath(this.type, this.scope.namespace)}?watch=true&allowWatchBookmarks=true&${from}&timeoutSeconds=300${selector}`;
     const stream = this.client.watch(
       path,
       (ev) => {
@@ -248,7 +258,7 @@ export class ApiWatch implements Watch {
       (why) => {
         clearTimeout(this.idle);
         if (this.stopped) return;
-        if (why.status === 410) return void this.resync();
+        if (why.status === 410) return void this.relist();
         if (why.status !== undefined || why.error) {
           this.log.warn({ kind: this.type.plural, status: why.status, err: why.error?.message, text: why.text?.slice(0, 200), retryInMs: this.retryMs }, 'agent watch failed; retrying');
           this.retry();
@@ -276,19 +286,21 @@ export class ApiWatch implements Watch {
 
   private retry(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => (this.rv === 0 ? void this.resync() : this.open()), this.retryMs);
+    this.timer = setTimeout(() => this.open(), this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, 2000);
   }
 
   private onEvent(ev: { type: string; object: Record<string, unknown> }): void {
     if (this.stopped) return;
     if (ev.type === 'BOOKMARK') {
-      this.rv = Math.max(this.rv, rvOf(ev.object));
+      const meta = ev.object.metadata as { annotations?: Record<string, string> } | undefined;
+      if (this.initial && meta?.annotations?.[INITIAL_EVENTS_END] === 'true') this.initialEnd(rvOf(ev.object));
+      else if (!this.initial) this.rv = Math.max(this.rv, rvOf(ev.object));
       return;
     }
     if (ev.type === 'ERROR') {
       this.stream?.stop();
-      if ((ev.object as { code?: number }).code === 410) void this.resync();
+      if ((ev.object as { code?: number }).code === 410) void this.relist();
       else {
         this.log.warn({ kind: this.type.plural, status: ev.object }, 'agent watch error event; retrying');
         this.retry();
@@ -296,6 +308,11 @@ export class ApiWatch implements Watch {
       return;
     }
     const kv = toKv(this.type, ev.object as unknown as KubeObject);
+    if (this.initial) {
+      if (ev.type === 'DELETED') this.initial.delete(kv.key);
+      else this.initial.set(kv.key, kv);
+      return;
+    }
     this.rv = Math.max(this.rv, kv.modRevision);
     const prev = this.held.get(kv.key);
     if (ev.type === 'DELETED') {
@@ -307,35 +324,32 @@ export class ApiWatch implements Watch {
     this.handler({ type: 'put', kv, prevKv: prev, created: ev.type === 'ADDED' || !prev });
   }
 
-  /** Lists again and emits what changed since what the caller holds, then watches on. */
-  private async resync(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const { revision, items } = await this.store.listAll(this.type, this.scope);
-      if (this.stopped) return;
-      const seen = new Set<string>();
-      for (const kv of items) {
-        seen.add(kv.key);
-        const prev = this.held.get(kv.key);
-        if (prev && prev.modRevision === kv.modRevision) continue;
-        this.held.set(kv.key, kv);
-        this.handler({ type: 'put', kv, prevKv: prev, created: !prev });
-      }
-      for (const [key, prev] of [...this.held]) {
-        if (seen.has(key)) continue;
-        this.held.delete(key);
-        this.handler({ type: 'delete', kv: { ...prev, modRevision: revision }, prevKv: prev, created: false });
-      }
-      this.rv = revision;
-      this.retryMs = 100;
-      const synced = this.onSynced;
-      this.onSynced = undefined;
-      synced?.();
-      this.open();
-    } catch (err) {
-      this.log.warn({ kind: this.type.plural, err: (err as Error).message, retryInMs: this.retryMs }, 'agent relist failed; retrying');
-      this.rv = 0;
-      this.retry();
+  /** Starts over from the current state (after 410 Gone): what changed since is emitted as it ends. */
+  private relist(): void {
+    this.stream?.stop();
+    this.rv = 0;
+    this.open();
+  }
+
+  /** The initial objects are all in (at `revision`): emits what changed since what the caller holds, and watches on. */
+  private initialEnd(revision: number): void {
+    const current = this.initial!;
+    this.initial = undefined;
+    for (const [key, kv] of current) {
+      const prev = this.held.get(key);
+      if (prev && prev.modRevision === kv.modRevision) continue;
+      this.held.set(key, kv);
+      this.handler({ type: 'put', kv, prevKv: prev, created: !prev });
     }
+    for (const [key, prev] of [...this.held]) {
+      if (current.has(key)) continue;
+      this.held.delete(key);
+      this.handler({ type: 'delete', kv: { ...prev, modRevision: revision }, prevKv: prev, created: false });
+    }
+    this.rv = Math.max(this.rv, revision);
+    this.retryMs = 100;
+    const synced = this.onSynced;
+    this.onSynced = undefined;
+    synced?.();
   }
 }

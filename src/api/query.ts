@@ -20,6 +20,11 @@ export interface ListQuery {
   resourceVersionMatch?: 'Exact' | 'NotOlderThan';
   watch: boolean;
   allowWatchBookmarks: boolean;
+  /**
+   * A watch that starts with the current state (Kubernetes' watch-list, sendInitialEvents):
+   * ADDED for each object, then a BOOKMARK annotated k8s.io/initial-events-end, then changes.
+   */
+  sendInitialEvents?: boolean;
   timeoutSeconds?: number;
 }
 
@@ -56,24 +61,38 @@ export function parseListQuery(q: Query): ListQuery {
   const continueToken = one(q, 'continue') || undefined;
   const resourceVersion = one(q, 'resourceVersion');
   const watch = bool(one(q, 'watch'));
+  const allowWatchBookmarks = bool(one(q, 'allowWatchBookmarks'));
+  const initialText = one(q, 'sendInitialEvents');
+  const sendInitialEvents = initialText === undefined ? undefined : bool(initialText);
   return {
     filter,
     limit,
     continueToken,
     resourceVersion,
-    resourceVersionMatch: resourceVersionMatch(one(q, 'resourceVersionMatch'), resourceVersion, continueToken, watch),
+    resourceVersionMatch: resourceVersionMatch(one(q, 'resourceVersionMatch'), resourceVersion, continueToken, watch, sendInitialEvents, allowWatchBookmarks),
     watch,
-    allowWatchBookmarks: bool(one(q, 'allowWatchBookmarks')),
+    allowWatchBookmarks,
+    sendInitialEvents,
     timeoutSeconds,
   };
 }
 
 /** Checks resourceVersionMatch as kube-apiserver's ValidateListOptions does (422, kind ListOptions). */
-function resourceVersionMatch(match: string | undefined, rv: string | undefined, continueToken: string | undefined, watch: boolean): ListQuery['resourceVersionMatch'] {
-  if (!match) return undefined;
-  const forbidden = (message: string) => cause('resourceVersionMatch', `Forbidden: ${message}`, 'FieldValueForbidden');
+function resourceVersionMatch(
+  match: string | undefined,
+  rv: string | undefined,
+  continueToken: string | undefined,
+  watch: boolean,
+  sendInitialEvents: boolean | undefined,
+  allowWatchBookmarks: boolean,
+): ListQuery['resourceVersionMatch'] {
+  const forbidden = (message: string, field = 'resourceVersionMatch') => cause(field, `Forbidden: ${message}`, 'FieldValueForbidden');
   const causes: StatusCause[] = [];
-  if (watch) causes.push(forbidden('resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'));
+  if (watch && sendInitialEvents !== undefined) {
+    if (match !== 'NotOlderThan') causes.push(forbidden('sendInitialEvents requires setting resourceVersionMatch to NotOlderThan'));
+    if (!allowWatchBookmarks) causes.push(forbidden('sendInitialEvents requires setting allowWatchBookmarks to true', 'allowWatchBookmarks'));
+  } else if (!match) return undefined;
+  else if (watch) causes.push(forbidden('resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'));
   else {
     if (!rv) causes.push(forbidden('resourceVersionMatch is forbidden unless resourceVersion is provided'));
     if (continueToken) causes.push(forbidden('resourceVersionMatch is forbidden when continue is provided'));
@@ -83,6 +102,7 @@ function resourceVersionMatch(match: string | undefined, rv: string | undefined,
     if (match === 'Exact' && rv === '0') causes.push(forbidden('resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
   }
   if (causes.length) throw ApiErrors.invalid({ group: 'meta.k8s.io', kind: 'ListOptions', kindName: 'ListOptions.meta.k8s.io', name: '' }, causes);
+  if (sendInitialEvents !== undefined && !watch) throw ApiErrors.badRequest('sendInitialEvents is only supported for watch requests');
   return match as ListQuery['resourceVersionMatch'];
 }
 

@@ -4,11 +4,16 @@
  *   - a resourceVersion: every change after it, or 410 Expired if it was compacted;
  *   - selectors are applied to both sides of a change, so an object leaving the
  *     selection is DELETED and one entering it is ADDED;
- *   - BOOKMARK events carry the latest revision when allowWatchBookmarks is set.
+ *   - BOOKMARK events carry the latest revision when allowWatchBookmarks is set;
+ *   - sendInitialEvents=true (Kubernetes' watch-list; with resourceVersionMatch=NotOlderThan
+ *     and allowWatchBookmarks): ADDED for the current objects (at a revision not older
+ *     than resourceVersion), then a BOOKMARK annotated k8s.io/initial-events-end at that
+ *     revision, then changes: a list and its watch in one request.
  */
 import type { ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import { ApiErrors } from '../resources/status';
+import { INITIAL_EVENTS_END } from '../resources/watch-list';
 import type { ObjectEvent, ObjectStore } from '../store/object-store';
 import { GoneError, type Watch, type WatchRoute } from '../store/store';
 import type { ListQuery } from './query';
@@ -48,8 +53,18 @@ export class WatchService {
     const rvText = q.resourceVersion;
     let initial: KubeObject[] = [];
     let after: number;
-    if (!rvText || rvText === '0') {
-      const listed = await this.resources.list(scope, { ...q, limit: 0, continueToken: undefined });
+    if (q.sendInitialEvents && rvText && rvText !== '0') {
+      // Not older than resourceVersion: the latest is, once the store has reached it.
+      const asked = Number(rvText);
+      if (!/^\d+$/.test(rvText) || !Number.isSafeInteger(asked)) throw ApiErrors.badRequest(`invalid resourceVersion "${rvText}"`);
+      const current = await this.objects.kv.currentRevision();
+      if (asked > current) throw ApiErrors.tooLargeResourceVersion(asked, current);
+    }
+    if (q.sendInitialEvents === false && (!rvText || rvText === '0')) {
+      // No initial events asked for: from the latest revision on.
+      after = await this.objects.kv.currentRevision();
+    } else if (!rvText || rvText === '0' || q.sendInitialEvents) {
+      const listed = await this.resources.list(scope, { ...q, limit: 0, continueToken: undefined, resourceVersion: undefined, resourceVersionMatch: undefined });
       initial = listed.items;
       after = Number(listed.resourceVersion);
     } else {
@@ -88,6 +103,9 @@ export class WatchService {
     sink.onClose(() => this.open.delete(close));
 
     for (const obj of initial) sink.send('ADDED', render(obj));
+    if (q.sendInitialEvents) {
+      sink.send('BOOKMARK', { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(after), annotations: { [INITIAL_EVENTS_END]: 'true' } } });
+    }
 
     const route = routeOf(q.filter);
     const selected = (o: KubeObject | undefined) => !!o && this.resources.visible(scope.principal, type, o) && matches(q.filter, o);

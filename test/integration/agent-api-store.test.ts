@@ -76,6 +76,31 @@ it('after 410 Gone a watch lists again and emits only what changed, deletes incl
   expect(seen).toEqual(['delete n2', 'put n3 created']);
 });
 
+it('a watch with no revision yet is one request: the objects, the bookmark that ends them, then changes (no list first)', async () => {
+  expect((await node('wl1', '192.0.2.41')).status).toBe(201);
+  const client = ApiClient.fromKubeconfig(v.kubeconfigPath);
+  const requests: string[] = [];
+  const call = client.call.bind(client);
+  client.call = (method, path, body) => (requests.push(`${method} ${path}`), call(method, path, body));
+  const watchStream = client.watch.bind(client);
+  client.watch = (path, onEvent, onEnd) => (requests.push(`WATCH ${path}`), watchStream(path, onEvent, onEnd));
+  const api = new ApiStore(client, [NODES], log);
+  try {
+    const events: string[] = [];
+    let synced = false;
+    const w = api.watchScope(NODES, { fieldSelector: 'metadata.name=wl1' }, (ev) => events.push(`${ev.type} ${ev.kv.key.slice(typePrefix(NODES).length)}${synced ? ' after' : ''}`), undefined, [], () => (synced = true));
+    await eventually(async () => synced);
+    expect(events).toEqual(['put wl1']);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatch(/^WATCH \/apis\/vnet\.dev\/v1alpha1\/nodes\?watch=true&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&/);
+    expect((await v.call('DELETE', `${G}/nodes/wl1`)).status).toBe(200);
+    await eventually(async () => events.includes('delete wl1 after'));
+    w.stop();
+  } finally {
+    await api.close();
+  }
+});
+
 it('gives up a connection that stops answering (its peer vanished without a reset) and goes on over a new one', async () => {
   // A TCP relay to the API whose existing connections can go silent: open, passing nothing.
   const silenced = new Set<Socket>();

@@ -143,6 +143,41 @@ it('answers 410 Gone for a resourceVersion older than the retained history', asy
   expect(stale.status).toBe(410);
 });
 
+it('streams a list and its watch in one request (sendInitialEvents): the objects, the bookmark that ends them, then changes', async () => {
+  await create('wl-a');
+  await create('wl-b');
+  const path = `${G}/namespaces/w/virtualnetworks?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&fieldSelector=metadata.name!%3Dnone`;
+  const listed = await v.call('GET', `${G}/namespaces/w/virtualnetworks`);
+  const created = create('wl-c');
+  const r = await watch(path, (evs) => evs.some((e) => e.type === 'ADDED' && e.object.metadata.name === 'wl-c' && evs.some((b) => b.type === 'BOOKMARK')));
+  await created;
+  expect(r.status).toBe(200);
+  const end = r.events.findIndex((e) => e.type === 'BOOKMARK' && (e.object.metadata as { annotations?: Record<string, string> }).annotations?.['k8s.io/initial-events-end'] === 'true');
+  expect(end).toBeGreaterThan(0);
+  const initial = r.events.slice(0, end);
+  expect(initial.every((e) => e.type === 'ADDED')).toBe(true);
+  expect(names(initial)).toEqual(expect.arrayContaining(['ADDED wl-a', 'ADDED wl-b']));
+  // The bookmark's revision is the initial state's: not older than a list made before.
+  expect(Number(r.events[end]!.object.metadata.resourceVersion)).toBeGreaterThanOrEqual(Number(listed.json.metadata.resourceVersion));
+  // wl-c is either in the initial state or a change after it, once.
+  expect(names(r.events).filter((n) => n === 'ADDED wl-c')).toHaveLength(1);
+
+  // Without initial events, from the latest revision: nothing but what comes next.
+  const quiet = await watch(`${G}/namespaces/w/virtualnetworks?watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`, () => false, undefined, 600);
+  expect(names(quiet.events).filter((n) => n.startsWith('ADDED'))).toEqual([]);
+
+  // What kube-apiserver refuses.
+  const refused = async (query: string, status: number, message: RegExp) => {
+    const res = await v.call('GET', `${G}/namespaces/w/virtualnetworks?${query}`);
+    expect(res.status).toBe(status);
+    expect(res.json.message).toMatch(message);
+  };
+  await refused('watch=true&sendInitialEvents=true&allowWatchBookmarks=true', 422, /sendInitialEvents requires setting resourceVersionMatch to NotOlderThan/);
+  await refused('watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan', 422, /allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true/);
+  await refused('sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=1', 400, /sendInitialEvents is only supported for watch requests/);
+  await refused('watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=99999999', 504, /Too large resource version/);
+});
+
 it('answers a resourceVersion from the future as kube-apiserver does (504, retry), and refuses a malformed one', async () => {
   const ahead = await v.call('GET', `${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=999999`);
   expect(ahead.status).toBe(504);
