@@ -73,6 +73,28 @@ describe('NodeScopedStore and the NICs of its node', () => {
     await scoped.close();
   });
 
+  it('past 128 NICs without a port here, watches every unpinned port instead of one watch per NIC', async () => {
+    const api = new FakeApi();
+    const ids = Array.from({ length: 200 }, (_, i) => `nic-${i}`);
+    const scoped = new NodeScopedStore(api as unknown as ApiStore, 'hv1', log, { interfaceIds: Promise.resolve(ids) });
+    await flush();
+    api.open(PINNED)!.synced();
+    api.open(BOUND)!.synced();
+    await flush();
+    expect(api.watches.filter((w) => w.scope.fieldSelector?.startsWith('spec.interfaceId=') && !w.stopped)).toHaveLength(128);
+    const every = api.open('spec.node=');
+    expect(every).toBeDefined();
+    every!.handler(put(portKv('u7', 4, { interfaceId: 'nic-7' })));
+    every!.synced();
+    const listed = await within(scoped.list(PREFIX), 2000, 'the first list');
+    expect(listed.items.map((kv) => kv.key)).toEqual([`${PREFIX}t/u7`]);
+    // The NIC watches are gone; a NIC plugged later opens none.
+    expect(api.watches.filter((w) => w.scope.fieldSelector?.startsWith('spec.interfaceId=') && !w.stopped)).toHaveLength(0);
+    scoped.setInterface('nic-late', true);
+    expect(api.open(nic('nic-late'))).toBeUndefined();
+    await scoped.close();
+  });
+
   it('hands a port leaving the watch of ports bound here to its NIC\'s watch without a delete in between', async () => {
     const api = new FakeApi();
     const scoped = new NodeScopedStore(api as unknown as ApiStore, 'hv1', log, { interfaceIds: Promise.resolve(['nic-y']) });

@@ -52,6 +52,10 @@ const PINNED = 'ports:pinned';
 const BOUND = 'ports:bound';
 /** The source of one NIC's unpinned port: IFACE + its iface-id. */
 const IFACE = 'iface:';
+/** NIC watches an agent holds at most before it watches every unpinned port instead (see watchEveryUnpinned). */
+const MAX_NIC_WATCHES = 128;
+/** The source of every unpinned port, past MAX_NIC_WATCHES. */
+const EVERY_UNPINNED = 'unpinned:all';
 /** How long the agent's last write of an object no view watches stands for it (see get). */
 const UNWATCHED_WRITE_TTL_MS = 10_000;
 /** Changes a view remembers for watches that start after a list. */
@@ -258,12 +262,41 @@ export class NodeScopedStore implements Store {
 
   /** Opens or closes the watch of an iface-id's unpinned port; resolves once an opened one has listed. */
   private syncInterface(id: string, adopt?: KeyValue<KubeObject>): Promise<void> | undefined {
-    if (this.stopped) return undefined;
+    if (this.stopped || this.everyUnpinned) return undefined;
     const source = `${IFACE}${id}`;
     const wanted = this.localIds.has(id) && !this.heldIds.get(id);
-    if (wanted && !this.watches.has(source)) return this.open(source, PORTS, { fieldSelector: `spec.interfaceId=${escapeFieldValue(id)},spec.node=` }, adopt);
-    if (!wanted) this.closeSource(source, PORTS);
+    if (wanted && !this.watches.has(source)) {
+      if (this.nicWatches >= MAX_NIC_WATCHES) return this.watchEveryUnpinned();
+      this.nicWatches++;
+      return this.open(source, PORTS, { fieldSelector: `spec.interfaceId=${escapeFieldValue(id)},spec.node=` }, adopt);
+    }
+    if (!wanted && this.watches.has(source)) {
+      this.nicWatches--;
+      this.closeSource(source, PORTS);
+    }
     return undefined;
+  }
+
+  private nicWatches = 0;
+  private everyUnpinned?: Promise<void>;
+
+  /**
+   * A switch with more NICs whose ports this agent does not hold than MAX_NIC_WATCHES: one
+   * watch of every unpinned port instead of one per NIC (as OVN leaves conditional
+   * monitoring for ovn-monitor-all on large chassis). Thousands of NIC watches per agent
+   * (a bench's 1,500) stalled the controller: each is a stream with its own bookmarks and
+   * reconnects, and a reconnecting agent resumed them all at once. The NIC watches close
+   * once the broad one has listed (its entries then hold their ports: no delete between).
+   * Until the agent restarts.
+   */
+  private watchEveryUnpinned(): Promise<void> {
+    if (this.everyUnpinned) return this.everyUnpinned;
+    this.log.info({ event: 'agent.scope.every_unpinned', nicWatches: this.nicWatches, max: MAX_NIC_WATCHES }, 'more NICs without a port here than NIC watches allow: watching every unpinned port instead');
+    this.everyUnpinned = this.open(EVERY_UNPINNED, PORTS, { fieldSelector: 'spec.node=' }).then(() => {
+      for (const source of [...this.watches.keys()]) if (source.startsWith(IFACE)) this.closeSource(source, PORTS);
+      this.nicWatches = 0;
+    });
+    return this.everyUnpinned;
   }
 
   /** Records the iface-id an entry of a watch of ports here carries; returns it (or the one it carried) when its count changed. */

@@ -268,6 +268,48 @@ describe('SqliteStore watch history', () => {
   });
 });
 
+describe('SqliteStore recent batches', () => {
+  it('replays a watch that starts a little behind from memory, prefix and route applied as the hub applies them, and from the log otherwise', async () => {
+    const kv = SqliteStore.open(':memory:');
+    try {
+      const keep = kv.watch('/', () => undefined); // batches are kept while anyone watches
+      const start = await kv.currentRevision();
+      await kv.txn([{ type: 'create', key: '/p/1', value: { net: 'a' } }, { type: 'create', key: '/q/1', value: { net: 'a' } }]);
+      await kv.txn([{ type: 'create', key: '/p/2', value: { net: 'b' } }]);
+      await kv.txn([{ type: 'update', key: '/p/1', value: { net: 'b' } }]);
+      const route = { index: 'net', of: (v: unknown) => (v as { net?: string }).net, value: 'a' };
+      const replay = async (after: number, withRoute: boolean) => {
+        const seen: string[] = [];
+        const w = kv.watch('/p/', (ev) => seen.push(`${ev.type} ${ev.kv.key} ${ev.kv.modRevision}`), { afterRevision: after, ...(withRoute ? { route } : {}) });
+        await new Promise((r) => setImmediate(r));
+        w.stop();
+        return seen;
+      };
+      const queries = countQueries(kv);
+      expect(await replay(start, false)).toEqual([`put /p/1 ${start + 1}`, `put /p/2 ${start + 2}`, `put /p/1 ${start + 3}`]);
+      // Routed to net=a: /p/1 entering it and leaving it (its previous value was a), not /p/2.
+      expect(await replay(start, true)).toEqual([`put /p/1 ${start + 1}`, `put /p/1 ${start + 3}`]);
+      expect(queries()).toBe(0);
+      keep.stop();
+      // Written with nobody watching: not kept, so a replay over it reads the log.
+      await kv.txn([{ type: 'delete', key: '/p/2' }]);
+      expect(await replay(start + 2, false)).toEqual([`put /p/1 ${start + 3}`, `delete /p/2 ${start + 4}`]);
+      expect(queries()).toBeGreaterThan(0);
+    } finally {
+      await kv.close();
+    }
+  });
+});
+
+/** Counts the SQL statements the store prepares or runs from here on (history reads prepare theirs). */
+function countQueries(kv: SqliteStore): () => number {
+  let n = 0;
+  const store = kv as unknown as { prepareCached: (sql: string) => unknown };
+  const prepare = store.prepareCached.bind(kv);
+  store.prepareCached = (sql: string) => (n++, prepare(sql));
+  return () => n;
+}
+
 describe('Compactor', () => {
   async function storeAt(revision: number): Promise<SqliteStore> {
     const s = SqliteStore.open(':memory:');

@@ -53,6 +53,7 @@ import {
   type WatchOptions,
 } from './store';
 import { RecentRows } from './recent-rows';
+import { RecentBatches } from './recent-batches';
 import { Watcher, WatchHub } from './watch-hub';
 
 export interface SqliteStoreOptions {
@@ -231,6 +232,8 @@ export interface CommitStats {
 
 export class SqliteStore implements Store {
   private readonly hub = new WatchHub();
+  /** Batches published lately, replayed to watches that start a little behind (see RecentBatches). */
+  private readonly published: RecentBatches;
   private closed = false;
   private revision: number;
   private compacted: number;
@@ -259,6 +262,7 @@ export class SqliteStore implements Store {
   ) {
     this.stmt = prepareStatements(db);
     this.revision = this.stmt.getMeta.get('revision') ?? 0;
+    this.published = new RecentBatches(this.revision);
     this.compacted = this.stmt.getMeta.get('compacted') ?? 0;
     const batchTxn = db.transaction((batch: QueuedTxn[], base: number) => {
       let revision = base;
@@ -431,7 +435,11 @@ export class SqliteStore implements Store {
           return;
         }
         // Readers may already have seen it: watchers must too, whatever the disk said.
-        if (this.hub.size > 0) this.hub.publish({ revision: o.revision, events: o.planned.map((p) => toEvent(p, o.revision)) });
+        if (this.hub.size > 0) {
+          const published = { revision: o.revision, events: o.planned.map((p) => toEvent(p, o.revision)) };
+          this.published.push(published);
+          this.hub.publish(published);
+        } else this.published.reset(o.revision);
         if (syncError) {
           q.reject(new StoreError(`revision ${o.revision} was committed but the disk did not confirm it (fsync: ${syncError.message})`));
           return;
@@ -486,7 +494,7 @@ export class SqliteStore implements Store {
     );
     // Reading history and registering happen in the same synchronous step, so no commit
     // can fall between them: replayed events end at this.revision, live ones start after.
-    if (after !== undefined && after < this.revision) watcher.startReplay(this.history(prefix, after));
+    if (after !== undefined && after < this.revision) watcher.startReplay(this.published.since(after, this.revision, prefix, options.route) ?? this.history(prefix, after));
     this.hub.add(watcher);
     return { stop: () => watcher.stop() };
   }
@@ -607,24 +615,21 @@ export class SqliteStore implements Store {
   private history(prefix: string, after: number): WatchEvent[] {
     const range = keyRange(prefix);
     // Left to itself SQLite reads every row of the prefix's log (log_key_rev) and sorts
-    // them, whatever `after` is: 0.5 ms per watch over 6,000 rows of ports, and a watch
-    // usually starts a few revisions back (its list's, or a bookmark's). From a recent
-    // revision, the log's newest rows (log_rev) are far fewer than the prefix's.
-    const recent = this.revision - after <= RECENT_HISTORY_REVISIONS ? 'INDEXED BY log_rev' : '';
+    // them (in a temporary file once large), whatever `after` is: 0.5 ms per watch over
+    // 6,000 rows of ports, and agents resuming thousands of watches after a reconnect had
+    // it write and read gigabytes. By revision (log_rev) it reads only the rows after
+    // `after`, already in order: at worst the retained log (Compactor), never a sort.
     // The previous row of a retained event is never compacted away: it is the key's
     // latest row at or below the compacted revision (tombstones have no successor with prev_rev).
     const rows = this.prepareCached(
       `SELECT l.rev, l.key, l.value, l.deleted, l.create_rev, l.prev_rev, p.value AS prev_value
-         FROM log AS l ${recent} LEFT JOIN log AS p ON p.key = l.key AND p.rev = l.prev_rev
+         FROM log AS l INDEXED BY log_rev LEFT JOIN log AS p ON p.key = l.key AND p.rev = l.prev_rev
         WHERE l.rev > @after AND ${rangeSql('l.key', range)}
         ORDER BY l.rev, l.seq`,
     ).all({ ...rangeParams(range), after }) as LogRow[];
     return rows.map(rowToEvent);
   }
 }
-
-/** A watch replaying at most this many revisions reads the log by revision, not by key (see history). */
-const RECENT_HISTORY_REVISIONS = 2048;
 
 function toKeyValue<V>(key: string, json: string, createRevision: number, modRevision: number): KeyValue<V> {
   return { key, value: JSON.parse(json) as V, createRevision, modRevision };

@@ -1,0 +1,71 @@
+/**
+ * The last committed batches of a store, kept in memory (at most MAX_EVENTS events, none
+ * older than MAX_AGE_MS) so that a watch starting a little behind the store replays from
+ * them instead of querying and decoding the log again. Agents open and resume watches by
+ * the thousand (one per NIC whose port they do not hold, three per network), each from a
+ * revision seconds old: read from the log, each replay decoded every row since then, and a
+ * reconnecting agent's watches together read the log thousands of times.
+ */
+import type { WatchEvent, WatchRoute } from './store';
+import type { Batch } from './watch-hub';
+
+const MAX_EVENTS = 20_000;
+const MAX_AGE_MS = 60_000;
+
+export class RecentBatches {
+  private readonly batches: Array<Batch & { at: number }> = [];
+  private events = 0;
+  /** Every batch above this revision up to the newest is held. */
+  private floor: number;
+
+  constructor(revision: number) {
+    this.floor = revision;
+  }
+
+  /** A batch as the hub publishes it (in revision order). */
+  push(batch: Batch): void {
+    this.batches.push({ ...batch, at: performance.now() });
+    this.events += batch.events.length;
+    const oldest = performance.now() - MAX_AGE_MS;
+    while (this.batches.length && (this.events > MAX_EVENTS || this.batches[0]!.at < oldest)) {
+      const old = this.batches.shift()!;
+      this.events -= old.events.length;
+      this.floor = old.revision;
+    }
+  }
+
+  /** Nothing is held up to `revision` (batches committed without being kept). */
+  reset(revision: number): void {
+    this.batches.length = 0;
+    this.events = 0;
+    this.floor = revision;
+  }
+
+  /**
+   * The events of prefix (and of the route, as the hub would offer them) with revision >
+   * after, if every batch from after to `upTo` is held; undefined otherwise (read the log).
+   */
+  since(after: number, upTo: number, prefix: string, route?: WatchRoute): WatchEvent[] | undefined {
+    const newest = this.batches.length ? this.batches[this.batches.length - 1]!.revision : this.floor;
+    if (after < this.floor || newest !== upTo) return undefined;
+    const out: WatchEvent[] = [];
+    for (let i = this.batches.length - 1; i >= 0 && this.batches[i]!.revision > after; i--) {
+      const b = this.batches[i]!;
+      for (let j = b.events.length - 1; j >= 0; j--) {
+        const ev = b.events[j]!;
+        if (ev.kv.key.startsWith(prefix) && (!route || concerns(route, ev))) out.push(ev);
+      }
+    }
+    return out.reverse();
+  }
+}
+
+/** Whether the hub would offer a routed watcher this event: its new or previous value is the route's. */
+export function concerns(route: WatchRoute, event: WatchEvent): boolean {
+  try {
+    if (route.of(event.kv.value) === route.value) return true;
+    return event.type === 'put' && !event.created && !!event.prevKv && route.of(event.prevKv.value) === route.value;
+  } catch {
+    return true;
+  }
+}
