@@ -53,18 +53,15 @@ export class WatchService {
     const rvText = q.resourceVersion;
     let initial: KubeObject[] = [];
     let after: number;
-    if (q.sendInitialEvents && rvText && rvText !== '0') {
-      // Not older than resourceVersion: the latest is, once the store has reached it.
-      const asked = Number(rvText);
-      if (!/^\d+$/.test(rvText) || !Number.isSafeInteger(asked)) throw ApiErrors.badRequest(`invalid resourceVersion "${rvText}"`);
-      const current = await this.objects.kv.currentRevision();
-      if (asked > current) throw ApiErrors.tooLargeResourceVersion(asked, current);
-    }
     if (q.sendInitialEvents === false && (!rvText || rvText === '0')) {
       // No initial events asked for: from the latest revision on.
       after = await this.objects.kv.currentRevision();
     } else if (!rvText || rvText === '0' || q.sendInitialEvents) {
-      const listed = await this.resources.list(scope, { ...q, limit: 0, continueToken: undefined, resourceVersion: undefined, resourceVersionMatch: undefined });
+      // The initial state is a list not older than resourceVersion (the list checks it, 504
+      // when the store has not reached it); without sendInitialEvents, the latest.
+      const listed = q.sendInitialEvents
+        ? await this.resources.list(scope, { ...q, limit: 0, continueToken: undefined, resourceVersionMatch: 'NotOlderThan' })
+        : await this.resources.list(scope, { ...q, limit: 0, continueToken: undefined, resourceVersion: undefined, resourceVersionMatch: undefined });
       initial = listed.items;
       after = Number(listed.resourceVersion);
     } else {
