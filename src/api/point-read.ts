@@ -10,7 +10,7 @@ import { ifaceKey } from '../ipam/allocation-registry';
 import type { KubeObject } from '../resources/object';
 import type { StoredType } from '../store/keys';
 import { PORTS } from '../store/kinds';
-import type { ObjectStore } from '../store/object-store';
+import { readKeyAt, type ObjectStore } from '../store/object-store';
 import type { FieldRequirement } from './selectors';
 
 export interface PointRead<T> {
@@ -41,9 +41,8 @@ export async function pointRead<T extends KubeObject>(
   const interfaceId = type.group === PORTS.group && type.plural === PORTS.plural ? equal('spec.interfaceId') : undefined;
   if (interfaceId === undefined) return undefined;
   // The claim and the port, at one revision.
-  const key = ifaceKey(interfaceId);
-  const claim = await objects.kv.list<Allocation>(key, { revision, limit: 1 });
-  const owner = claim.items[0]?.key === key ? claim.items[0].value.owner : undefined;
+  const claim = await readKeyAt<Allocation>(objects.kv, ifaceKey(interfaceId), revision);
+  const owner = claim.kv?.value.owner;
   if (!owner || owner.kind !== 'VirtualPort' || (ns !== undefined && owner.namespace !== ns)) return { resourceVersion: String(claim.revision) };
   const read = await objects.getAt<T>(type, owner.namespace, owner.name, claim.revision);
   return { object: read.object, resourceVersion: String(read.revision) };

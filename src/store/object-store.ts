@@ -64,6 +64,16 @@ export class UidPreconditionError extends Error {
 }
 
 /**
+ * One key as of a snapshot (absent revision: the latest), and the revision read. The Store
+ * reads at a revision only by listing, so this lists the key as a prefix, one item, and
+ * keeps it only if it is the key itself (not a longer one that starts with it).
+ */
+export async function readKeyAt<V>(kv: Store, key: string, revision?: number): Promise<{ kv?: KeyValue<V>; revision: number }> {
+  const res = await kv.list<V>(key, { revision, limit: 1 });
+  return { kv: res.items[0]?.key === key ? res.items[0] : undefined, revision: res.revision };
+}
+
+/**
  * The object as clients see it. get/list/txn results are fresh copies from the store, so
  * they are used as they are (watch events share one value: see sharedWithRevision).
  */
@@ -156,10 +166,8 @@ export class ObjectStore {
    * list that can only select this one object returns, without reading the kind.
    */
   async getAt<T extends KubeObject>(type: StoredType, namespace: string | undefined, name: string, revision?: number): Promise<{ object?: T; revision: number }> {
-    const key = objectKey(type, namespace, name);
-    const res = await this.kv.list<T>(key, { revision, limit: 1 });
-    const kv = res.items[0]?.key === key ? res.items[0] : undefined;
-    return { object: kv ? withRevision(kv) : undefined, revision: res.revision };
+    const read = await readKeyAt<T>(this.kv, objectKey(type, namespace, name), revision);
+    return { object: read.kv ? withRevision(read.kv) : undefined, revision: read.revision };
   }
 
   async list<T extends KubeObject>(
