@@ -12,6 +12,7 @@
 import type pino from 'pino';
 import type { StoreError, Watch, WatchHandler, WatchRoute } from './store';
 import type { EtcdWatch } from './etcd-watch';
+import { RecentBatches } from './recent-batches';
 import { Watcher, WatchHub, type Batch } from './watch-hub';
 
 /**
@@ -42,11 +43,8 @@ interface Subscriber {
 export class SharedPrefixWatch {
   private readonly hub = new WatchHub();
   private readonly subscribers = new Set<Subscriber>();
-  private readonly history: Array<Batch & { at: number }> = [];
+  private readonly history: RecentBatches;
   private readonly trimTimer: NodeJS.Timeout;
-  private historyEvents = 0;
-  /** Every revision above this one that the channel delivered is in history. */
-  private historyFloor: number;
   private delivered: number;
   private readonly etcd: EtcdWatch;
   private ended = false;
@@ -57,10 +55,10 @@ export class SharedPrefixWatch {
     private readonly logger: pino.Logger,
     private readonly hooks: SharedWatchHooks,
   ) {
-    this.historyFloor = startAfter;
+    this.history = new RecentBatches(startAfter, { maxEvents: HISTORY_EVENTS, maxAgeMs: HISTORY_MS });
     this.delivered = startAfter;
     this.etcd = hooks.open(startAfter, (b) => this.onBatch(b), (err) => this.onFailure(err));
-    this.trimTimer = setInterval(() => this.trim(), HISTORY_MS / 3).unref();
+    this.trimTimer = setInterval(() => this.history.trim(), HISTORY_MS / 3).unref();
   }
 
   /**
@@ -70,14 +68,15 @@ export class SharedPrefixWatch {
   subscribe(handler: WatchHandler, afterRevision: number | undefined, route: WatchRoute | undefined, onError?: (err: StoreError) => void): Watch | undefined {
     if (this.ended) return undefined;
     const from = afterRevision ?? this.delivered;
-    if (from < this.historyFloor) return undefined;
+    const replay = from < this.delivered ? this.history.since(from, this.delivered, this.prefix) : [];
+    if (!replay) return undefined;
     const sub: Subscriber = {
       watcher: new Watcher(this.prefix, route, handler, Math.max(from, this.delivered), this.logger, (w) => this.leave(w, sub)),
       afterRevision: from,
       onError,
     };
     // Replay and joining the hub happen in one synchronous step: no batch falls between.
-    if (from < this.delivered) sub.watcher.startReplay(this.history.filter((b) => b.revision > from).flatMap((b) => b.events));
+    if (replay.length) sub.watcher.startReplay(replay);
     this.hub.add(sub.watcher);
     this.subscribers.add(sub);
     return { stop: () => sub.watcher.stop() };
@@ -95,25 +94,13 @@ export class SharedPrefixWatch {
 
   private onBatch(batch: Batch): void {
     this.delivered = batch.revision;
-    this.history.push({ ...batch, at: performance.now() });
-    this.historyEvents += batch.events.length;
-    this.trim();
+    this.history.push(batch);
     this.hub.publish(batch);
-  }
-
-  /** Drops the oldest batches beyond HISTORY_EVENTS or HISTORY_MS (the newest stays: it is the floor's witness). */
-  private trim(): void {
-    const oldest = performance.now() - HISTORY_MS;
-    while (this.history.length > 1 && (this.historyEvents > HISTORY_EVENTS || this.history[0]!.at < oldest)) {
-      const old = this.history.shift()!;
-      this.historyEvents -= old.events.length;
-      this.historyFloor = old.revision;
-    }
   }
 
   /** Batches and events held for late subscribers (tests, metrics). */
   historySize(): { batches: number; events: number } {
-    return { batches: this.history.length, events: this.historyEvents };
+    return this.history.size();
   }
 
   private leave(w: Watcher, sub: Subscriber): void {

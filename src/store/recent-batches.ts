@@ -1,16 +1,23 @@
 /**
- * The last committed batches of a store, kept in memory (at most MAX_EVENTS events, none
- * older than MAX_AGE_MS) so that a watch starting a little behind the store replays from
- * them instead of querying and decoding the log again. Agents open and resume watches by
- * the thousand (one per NIC whose port they do not hold, three per network), each from a
- * revision seconds old: read from the log, each replay decoded every row since then, and a
- * reconnecting agent's watches together read the log thousands of times.
+ * The last committed batches of a store or of an etcd watch channel, kept in memory (by
+ * default at most MAX_EVENTS events, none older than MAX_AGE_MS; the newest batch always)
+ * so that a watch starting a little behind replays from them instead of querying and
+ * decoding history again. Agents open and resume watches by the thousand (one per NIC whose
+ * port they do not hold, three per network), each from a revision seconds old: read from
+ * SQLite's log, each replay decoded every row since then, and a reconnecting agent's
+ * watches together read the log thousands of times. SqliteStore keeps one for the whole
+ * store; SharedPrefixWatch one per etcd channel.
  */
 import type { WatchEvent, WatchRoute } from './store';
-import type { Batch } from './watch-hub';
+import { routeValues, type Batch } from './watch-hub';
 
 const MAX_EVENTS = 20_000;
 const MAX_AGE_MS = 60_000;
+
+export interface RecentBatchesLimits {
+  maxEvents: number;
+  maxAgeMs: number;
+}
 
 export class RecentBatches {
   private readonly batches: Array<Batch & { at: number }> = [];
@@ -18,7 +25,10 @@ export class RecentBatches {
   /** Every batch above this revision up to the newest is held. */
   private floor: number;
 
-  constructor(revision: number) {
+  constructor(
+    revision: number,
+    private readonly limits: RecentBatchesLimits = { maxEvents: MAX_EVENTS, maxAgeMs: MAX_AGE_MS },
+  ) {
     this.floor = revision;
   }
 
@@ -26,8 +36,13 @@ export class RecentBatches {
   push(batch: Batch): void {
     this.batches.push({ ...batch, at: performance.now() });
     this.events += batch.events.length;
-    const oldest = performance.now() - MAX_AGE_MS;
-    while (this.batches.length && (this.events > MAX_EVENTS || this.batches[0]!.at < oldest)) {
+    this.trim();
+  }
+
+  /** Drops the oldest batches beyond the limits (the newest stays, however old or large). */
+  trim(): void {
+    const oldest = performance.now() - this.limits.maxAgeMs;
+    while (this.batches.length > 1 && (this.events > this.limits.maxEvents || this.batches[0]!.at < oldest)) {
       const old = this.batches.shift()!;
       this.events -= old.events.length;
       this.floor = old.revision;
@@ -39,6 +54,11 @@ export class RecentBatches {
     this.batches.length = 0;
     this.events = 0;
     this.floor = revision;
+  }
+
+  /** Batches and events held (tests, metrics). */
+  size(): { batches: number; events: number } {
+    return { batches: this.batches.length, events: this.events };
   }
 
   /**
@@ -61,10 +81,9 @@ export class RecentBatches {
 }
 
 /** Whether the hub would offer a routed watcher this event: its new or previous value is the route's. */
-export function concerns(route: WatchRoute, event: WatchEvent): boolean {
+function concerns(route: WatchRoute, event: WatchEvent): boolean {
   try {
-    if (route.of(event.kv.value) === route.value) return true;
-    return event.type === 'put' && !event.created && !!event.prevKv && route.of(event.prevKv.value) === route.value;
+    return routeValues(route.of, event).includes(route.value);
   } catch {
     return true;
   }

@@ -86,6 +86,17 @@ export class Watcher {
   }
 }
 
+/**
+ * The values a route reads of an event: its new value's, and its previous value's when an
+ * update may have taken it out of a selection (leaving is news too: the watcher reports a
+ * DELETED). Throws what `of` throws.
+ */
+export function routeValues(of: (value: unknown) => string | undefined, event: WatchEvent): [now: string | undefined, before: string | undefined] {
+  const now = of(event.kv.value);
+  const before = event.type === 'put' && !event.created && event.prevKv ? of(event.prevKv.value) : undefined;
+  return [now, before];
+}
+
 /** Routed watchers of one index, by the value they want. */
 interface RouteIndex {
   of: (value: unknown) => string | undefined;
@@ -180,13 +191,9 @@ export class WatchHub {
       if (!this.underRoutedPrefix(event.kv.key)) continue;
       for (const index of this.routes.values()) {
         try {
-          const now = index.of(event.kv.value);
+          const [now, before] = routeValues(index.of, event);
           if (now !== undefined) this.deliver(out, index.byValue.get(now), event);
-          // Leaving the selection is news too (the watcher reports a DELETED).
-          if (event.type === 'put' && !event.created && event.prevKv) {
-            const before = index.of(event.prevKv.value);
-            if (before !== now && before !== undefined) this.deliver(out, index.byValue.get(before), event);
-          }
+          if (before !== now && before !== undefined) this.deliver(out, index.byValue.get(before), event);
         } catch {
           // A value the route cannot read: offer it to all (the route is only a hint; each
           // watcher filters), rather than let it stop the publication.
