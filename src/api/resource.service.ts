@@ -24,6 +24,7 @@ import { isPlainObject, type PatchType } from './request-body';
 import { applyConfiguration, managedFieldsAfterApply, managedFieldsAfterUpdate, type ManagedFieldsEntry } from './server-side-apply';
 import { matches } from './selectors';
 import { pointRead } from './point-read';
+import { reachedRevision } from './resource-version';
 
 /** Kubernetes' limits: a generated name's prefix (63 minus 5 random characters), all annotations of an object. */
 const MAX_GENERATE_NAME_PREFIX = 58;
@@ -142,10 +143,7 @@ export class ResourceService {
       revision = c.rv;
       startAfter = c.start;
     } else if (q.resourceVersion && q.resourceVersion !== '0') {
-      const asked = Number(q.resourceVersion);
-      if (!/^\d+$/.test(q.resourceVersion) || !Number.isSafeInteger(asked)) throw ApiErrors.badRequest(`invalid resource version: "${q.resourceVersion}"`);
-      const current = await this.objects.kv.currentRevision();
-      if (asked > current) throw ApiErrors.tooLargeResourceVersion(asked, current);
+      const asked = await reachedRevision(this.objects.kv, q.resourceVersion);
       // ("00" is 0: any revision, as the apiserver parses it.)
       exact = asked > 0 && (q.resourceVersionMatch === 'Exact' || (q.resourceVersionMatch === undefined && q.limit > 0));
       if (exact) revision = asked;

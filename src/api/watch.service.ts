@@ -17,6 +17,7 @@ import { INITIAL_EVENTS_END } from '../resources/watch-list';
 import type { ObjectEvent, ObjectStore } from '../store/object-store';
 import { GoneError, type Watch, type WatchRoute } from '../store/store';
 import type { ListQuery } from './query';
+import { reachedRevision } from './resource-version';
 import type { ResourceService, Scope } from './resource.service';
 import { fieldValue, matches, type FieldRequirement, type ObjectFilter } from './selectors';
 
@@ -65,10 +66,7 @@ export class WatchService {
       initial = listed.items;
       after = Number(listed.resourceVersion);
     } else {
-      after = Number(rvText);
-      if (!Number.isSafeInteger(after) || after < 0) throw ApiErrors.badRequest(`invalid resourceVersion "${rvText}"`);
-      const current = await this.objects.kv.currentRevision();
-      if (after > current) throw ApiErrors.tooLargeResourceVersion(after, current);
+      after = await reachedRevision(this.objects.kv, rvText);
     }
     const compacted = await this.objects.kv.compactedRevision();
     if (after < compacted) throw ApiErrors.gone(`too old resource version: ${after} (${compacted + 1})`);
