@@ -112,8 +112,8 @@ export class ApiStore implements Store {
     return toKv(type, r.body as unknown as KubeObject) as unknown as KeyValue<V>;
   }
 
-  async listAll(type: StoredType, scope: WatchScope = {}): Promise<{ revision: number; items: KeyValue<KubeObject>[] }> {
-    const r = await this.client.call('GET', `${listPath(type, scope.namespace)}${scope.fieldSelector ? `?fieldSelector=${encodeURIComponent(scope.fieldSelector)}` : ''}`);
+  private async listAll(type: StoredType): Promise<{ revision: number; items: KeyValue<KubeObject>[] }> {
+    const r = await this.client.call('GET', listPath(type));
     if (r.status !== 200 || !r.body) this.fail(`list ${type.plural}`, r.status, r.text);
     const items = ((r.body.items as KubeObject[] | undefined) ?? []).map((o) => toKv(type, o));
     items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
