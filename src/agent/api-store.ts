@@ -225,11 +225,6 @@ export class ApiWatch implements Watch {
     this.open();
   }
 
-  /** What this watch currently holds (its scope's objects as last seen). */
-  heldKeys(): string[] {
-    return [...this.held.keys()];
-  }
-
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
