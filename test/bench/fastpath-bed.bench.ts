@@ -26,6 +26,9 @@
  *   BENCH_PROFILE=DIR (perf record/stat while each datapath runs, see startProfile)
  *   BENCH_MODES=afxdp,fastpath (a subset of afpacket,afxdp,fastpath)
  *   BENCH_RUNNER_CPUS=LIST|pmd (pin the runner threads; default: the scheduler places them)
+ *   BENCH_RX=napi (every veth end on the path receives in its own NAPI kernel thread, as a
+ *              NIC does on its own interrupt, instead of in the transmitting thread: see
+ *              threadedReceive)
  */
 /* eslint-disable no-console */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -34,7 +37,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { findBinary } from '../../src/chassis/ovs-daemons';
-import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import { nsExec, startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { G, joinBed, overlayApi } from '../e2e/overlay-support';
 
@@ -55,6 +58,16 @@ const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp').split(',') as Pr
 const RUNNER_CPUS = process.env.BENCH_RUNNER_CPUS;
 /** BENCH_MODES=afxdp,fastpath (any of afpacket, afxdp, fastpath) runs only those datapaths. */
 const MODES = new Set((process.env.BENCH_MODES ?? 'afpacket,afxdp,fastpath').split(','));
+/**
+ * BENCH_RX=napi: veth hands a transmitted frame to its peer's receive path in the sender's
+ * softirq, so the next hop's receive (the underlay bridge, the other hypervisor's XDP and
+ * the copy into its socket, VM b's IP stack) is charged to whichever datapath thread
+ * transmits; a NIC's receive runs on the receiving side's interrupt instead. With GRO on a
+ * veth has NAPI, and with `threaded` that NAPI runs in a kernel thread of its own: the
+ * receive work then leaves the datapath's threads for those, for the three datapaths
+ * alike. Their run time is reported apart (receiveNsPerPkt).
+ */
+const RX_THREADS = process.env.BENCH_RX === 'napi';
 
 /** utime and stime (clock ticks) of a process or thread. */
 function cpuTicks(statPath: string): { user: number; sys: number } {
@@ -153,6 +166,32 @@ function startProfile(name: string, round: number, sel: string[], tids: Set<stri
   };
 }
 
+/** Every veth end on the path VM a -> VM b (and back): each receives in a NAPI thread. */
+async function threadedReceive(bed: Testbed, vms: Vm[]): Promise<void> {
+  const ends: Array<[string, string]> = [];
+  for (const h of bed.hypervisors) ends.push([h.netns, h.uplink]);
+  for (const m of vms) ends.push([m.netns, m.iface], [m.hypervisor.netns, m.tap]);
+  const ul = JSON.parse(await nsExec(bed.underlayNetns, ['ip', '-j', '-d', 'link', 'show', 'type', 'veth'])) as { ifname: string }[];
+  for (const l of ul) ends.push([bed.underlayNetns, l.ifname]);
+  for (const [netns, dev] of ends) {
+    await nsExec(netns, ['ethtool', '-K', dev, 'gro', 'on']);
+    await nsExec(netns, ['sh', '-c', `echo 1 > /sys/class/net/${dev}/threaded`]);
+  }
+}
+
+/** The NAPI kernel threads of this bed's interfaces (named napi/<dev>-<id>). */
+function napiThreads(prefix: string): string[] {
+  return readdirSync('/proc').filter((p) => {
+    if (!/^\d+$/.test(p)) return false;
+    try {
+      const comm = readFileSync(`/proc/${p}/comm`, 'utf8');
+      return comm.startsWith(`napi/${prefix}`.slice(0, 15));
+    } catch {
+      return false;
+    }
+  });
+}
+
 function runnerThreads(): string[] {
   return readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'vfp-runner');
 }
@@ -183,6 +222,8 @@ async function main(): Promise<void> {
     const bIp = b.ip!.split('/')[0]!;
     const pingOk = () => a.exec(['ping', '-c', '1', '-W', '1', bIp]).then((o) => o.includes('1 received'), () => false);
     await eventually(pingOk, 15_000, 100);
+    if (RX_THREADS) await threadedReceive(bed, [a, b]);
+    const prefix = bed.prefix;
     const vswitchdPids = bed.hypervisors.map((h) => readFileSync(join(h.ovs.dir, 'ovs-vswitchd.pid'), 'utf8').trim());
     const vswitchdStat = vswitchdPids.map((p) => `/proc/${p}/stat`);
     const rxB = async () => (JSON.parse(await b.exec(['ip', '-s', '-j', 'link', 'show', b.iface])) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
@@ -268,13 +309,13 @@ async function main(): Promise<void> {
      * threads) pays in CPU and a sleeping one (the runners) does not: counting it would
      * flatter the fast path by the length of the idle edges, not by its work per packet.
      */
-    interface Sample { t: number; rx: number; dp: number; ovs: number }
+    interface Sample { t: number; rx: number; dp: number; ovs: number; napi: number }
     const steady = (samples: Sample[]) => {
       const moving = samples.map((x, i) => i > 0 && x.rx > samples[i - 1]!.rx);
       const first = moving.indexOf(true), last = moving.lastIndexOf(true) - 1;
       if (first < 0 || last <= first) return undefined;
       const a0 = samples[first]!, a1 = samples[last]!, pkts = a1.rx - a0.rx;
-      return { pps: (pkts * 1000) / (a1.t - a0.t), cpuNsPerPkt: (a1.dp - a0.dp) / pkts, ovsNsPerPkt: (a1.ovs - a0.ovs) / pkts, secs: (a1.t - a0.t) / 1000 };
+      return { pps: (pkts * 1000) / (a1.t - a0.t), cpuNsPerPkt: (a1.dp - a0.dp) / pkts, ovsNsPerPkt: (a1.ovs - a0.ovs) / pkts, napiNsPerPkt: (a1.napi - a0.napi) / pkts, secs: (a1.t - a0.t) / 1000 };
     };
 
     const measure = async (mode: Mode, proto: Proto, round: number) => {
@@ -291,10 +332,13 @@ async function main(): Promise<void> {
       // datapath, shown so a busy control plane during a run can be seen.
       const othersClock = new ThreadClock(() => readdirSync('/proc/self/task').filter((t) => !threads.includes(t)).map((t) => `/proc/self/task/${t}`));
       const others0 = othersClock.read();
+      const napi = napiThreads(prefix);
+      if (RX_THREADS && napi.length === 0) throw new Error('BENCH_RX=napi: no NAPI thread found for this bed');
+      const rxClock = new ThreadClock(() => napi.map((p) => `/proc/${p}`));
       const samples: Sample[] = [];
       const sample = () => {
         const dp = clock.read();
-        samples.push({ t: performance.now(), rx: rxBNow() ?? NaN, dp, ovs: fp ? ovsClock.read() : dp });
+        samples.push({ t: performance.now(), rx: rxBNow() ?? NaN, dp, ovs: fp ? ovsClock.read() : dp, napi: rxClock.read() });
       };
       const rx0 = await rxB(), c0 = cpu(), t0 = performance.now();
       sample();
@@ -321,6 +365,8 @@ async function main(): Promise<void> {
         pps: st?.pps ?? NaN,
         cpuNsPerPkt: st?.cpuNsPerPkt ?? NaN,
         ovsBesideNsPerPkt: fp ? st?.ovsNsPerPkt : undefined,
+        napiThreads: napi.length,
+        receiveNsPerPkt: st?.napiNsPerPkt ?? NaN,
         steadySecs: st?.secs ?? 0,
         windowPps: delivered / secs,
         windowCpuNsPerPkt: delivered ? (whole.dp - start.dp) / delivered : NaN,
@@ -381,7 +427,8 @@ async function main(): Promise<void> {
     for (const r of results) {
       const beside = r.ovsBesideNsPerPkt === undefined ? '' : `; ovs-vswitchd beside it ${r.ovsBesideNsPerPkt.toFixed(0)} ns/pkt`;
       const wBeside = r.windowOvsBesideNsPerPkt === undefined ? '' : ` + ${r.windowOvsBesideNsPerPkt.toFixed(0)}`;
-      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered}; steady ${r.steadySecs.toFixed(1)} s: ${(r.pps / 1e3).toFixed(0)} kpps, datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt over ${r.threads} thread(s)/process(es)${beside}`);
+      const napi = RX_THREADS ? `; receive in ${r.napiThreads} NAPI threads ${r.receiveNsPerPkt.toFixed(0)} ns/pkt` : '';
+      console.log(`${r.mode.padEnd(15)} ${r.proto} sent ${r.sent} delivered ${r.delivered}; steady ${r.steadySecs.toFixed(1)} s: ${(r.pps / 1e3).toFixed(0)} kpps, datapath CPU ${r.cpuNsPerPkt.toFixed(0)} ns/pkt over ${r.threads} thread(s)/process(es)${beside}${napi}`);
       console.log(`${''.padEnd(19)}whole window: ${(r.windowPps / 1e3).toFixed(0)} kpps, ${r.windowCpuNsPerPkt.toFixed(0)}${wBeside} ns/pkt (ticks: user ${r.userNsPerPkt.toFixed(0)}, sys ${r.sysNsPerPkt.toFixed(0)}); this process's other threads ${r.othersMs.toFixed(0)} ms`);
       if (r.losses) console.log(`${''.padEnd(19)}counters: ${r.losses}`);
       const c = r.cpuSplit;
@@ -392,12 +439,15 @@ async function main(): Promise<void> {
     }
     // The machine is shared: compare datapaths within a round (they ran back to back), then
     // summarize the rounds.
-    console.log(`\n${ROUNDS} rounds, ${SECONDS} s each, 64-byte frames VM a (hv1) -> VM b (hv2) over VXLAN; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}:`);
+    const rxMode = RX_THREADS ? 'each veth receiving in its own NAPI thread (BENCH_RX=napi)' : "each veth's receive in the transmitting thread";
+    console.log(`\n${ROUNDS} rounds, ${SECONDS} s each, 64-byte frames VM a (hv1) -> VM b (hv2) over VXLAN, ${rxMode}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}:`);
     console.log('| round | proto | OVS AF_PACKET kpps / ns per pkt | OVS afxdp kpps / ns per pkt | vnetd fast path (+ OVS beside it) kpps / ns per pkt | fast path vs afxdp: pps / CPU per pkt |');
     console.log('|---|---|---|---|---|---|');
     // The fast path's CPU counts ovs-vswitchd's beside it (its slow path).
     const total = (r: (typeof results)[number]) => r.cpuNsPerPkt + (r.ovsBesideNsPerPkt ?? 0);
-    const cell = (r: (typeof results)[number] | undefined) => (r ? `${(r.pps / 1e3).toFixed(0)} / ${total(r).toFixed(0)}` : '-');
+    // With BENCH_RX=napi, the receive work the NAPI threads did per packet follows in brackets.
+    const rx = (r: (typeof results)[number]) => (RX_THREADS ? ` [${r.receiveNsPerPkt.toFixed(0)}]` : '');
+    const cell = (r: (typeof results)[number] | undefined) => (r ? `${(r.pps / 1e3).toFixed(0)} / ${total(r).toFixed(0)}${rx(r)}` : '-');
     for (let round = 0; round < ROUNDS; round++) {
       for (const proto of PROTOS) {
         const of = (m: Mode) => results.find((r) => r.round === round && r.proto === proto && r.mode === m);
