@@ -47,8 +47,11 @@ const portKv = (name: string, rev: number, spec: Partial<NonNullable<VirtualPort
 const put = (kv: KeyValue<KubeObject>): WatchEvent<KubeObject> => ({ type: 'put', kv, created: true });
 const del = (kv: KeyValue<KubeObject>, rev: number): WatchEvent<KubeObject> => ({ type: 'delete', kv: { ...kv, modRevision: rev }, prevKv: kv, created: false });
 const flush = () => new Promise((r) => setImmediate(r));
-const within = <T>(p: Promise<T>, ms: number, what: string) =>
-  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))]);
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+};
 
 describe('NodeScopedStore and the NICs of its node', () => {
   const PINNED = 'spec.node=hv1';
@@ -88,10 +91,52 @@ describe('NodeScopedStore and the NICs of its node', () => {
     every!.synced();
     const listed = await within(scoped.list(PREFIX), 2000, 'the first list');
     expect(listed.items.map((kv) => kv.key)).toEqual([`${PREFIX}t/u7`]);
-    // The NIC watches are gone; a NIC plugged later opens none.
+    // The NIC watches are gone; a NIC plugged later opens none (200 without a port here is far above 64).
     expect(api.watches.filter((w) => w.scope.fieldSelector?.startsWith('spec.interfaceId=') && !w.stopped)).toHaveLength(0);
     scoped.setInterface('nic-late', true);
     expect(api.open(nic('nic-late'))).toBeUndefined();
+    await scoped.close();
+  });
+
+  it('goes back to one watch per NIC once fewer than 64 NICs without a port here are left, handing their ports over without a delete', async () => {
+    const api = new FakeApi();
+    const ids = Array.from({ length: 200 }, (_, i) => `nic-${i}`);
+    const scoped = new NodeScopedStore(api as unknown as ApiStore, 'hv1', log, { interfaceIds: Promise.resolve(ids), narrowDelayMs: 20 });
+    await flush();
+    api.open(PINNED)!.synced();
+    api.open(BOUND)!.synced();
+    await flush();
+    const nicWatches = () => api.watches.filter((w) => w.scope.fieldSelector?.startsWith('spec.interfaceId=') && !w.stopped);
+    const every = api.open('spec.node=')!;
+    const kept = portKv('u7', 4, { interfaceId: 'nic-7' });
+    const gone = portKv('u150', 5, { interfaceId: 'nic-150' });
+    every.handler(put(kept));
+    every.handler(put(gone));
+    every.synced();
+    await within(scoped.list(PREFIX), 2000, 'the first list');
+    const events: WatchEvent[] = [];
+    scoped.watch(PREFIX, (ev) => events.push(ev));
+
+    // 150 of the NICs leave (VMs stopped or their ports declared elsewhere): 50 are left.
+    scoped.setInterfaces(new Set(ids.slice(0, 50)));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(nicWatches()).toHaveLength(50);
+    expect(every.stopped).toBe(false); // until the NIC watches have listed
+    expect(api.open(nic('nic-7'))!.known.map((kv) => kv.key)).toEqual([kept.key]);
+    for (const w of nicWatches()) {
+      if (w.scope.fieldSelector === nic('nic-7')) w.handler(put(kept));
+      w.synced();
+    }
+    await flush();
+    expect(every.stopped).toBe(true);
+    // u7 changed hands without a delete; u150's NIC is no longer here, so it left the view.
+    expect(events.map((e) => [e.type, e.kv.key])).toEqual([['delete', gone.key]]);
+    expect((await scoped.list(PREFIX)).items.map((kv) => kv.key)).toEqual([kept.key]);
+
+    // Past 128 again: back to the broad watch.
+    scoped.setInterfaces(new Set(ids));
+    await flush();
+    expect(api.open('spec.node=')).toBeDefined();
     await scoped.close();
   });
 

@@ -56,6 +56,13 @@ const IFACE = 'iface:';
 const MAX_NIC_WATCHES = 128;
 /** The source of every unpinned port, past MAX_NIC_WATCHES. */
 const EVERY_UNPINNED = 'unpinned:all';
+/**
+ * Below this many NICs without a port here, an agent on the broad watch goes back to one
+ * watch per NIC (the gap to MAX_NIC_WATCHES keeps it from flapping), once the count has
+ * stayed there for narrowDelayMs (a burst of NICs plugged before their ports is over).
+ */
+const NARROW_BELOW = MAX_NIC_WATCHES / 2;
+const NARROW_DELAY_MS = 5_000;
 /** How long the agent's last write of an object no view watches stands for it (see get). */
 const UNWATCHED_WRITE_TTL_MS = 10_000;
 /** Changes a view remembers for watches that start after a list. */
@@ -110,6 +117,8 @@ export interface NodeScopeOptions {
    * changes come through setInterfaces and setInterface.
    */
   interfaceIds?: Promise<Iterable<string>>;
+  /** How long the NICs without a port here must stay below NARROW_BELOW before the broad watch goes (tests). */
+  narrowDelayMs?: number;
 }
 
 export class NodeScopedStore implements Store {
@@ -119,6 +128,7 @@ export class NodeScopedStore implements Store {
   private readonly sourceKeys = new Map<string, Set<string>>();
   private readonly ready: Promise<void>;
   private stopped = false;
+  private readonly narrowDelayMs: number;
 
   constructor(
     private readonly api: ApiStore,
@@ -126,6 +136,7 @@ export class NodeScopedStore implements Store {
     private readonly log: Logger,
     options: NodeScopeOptions = {},
   ) {
+    this.narrowDelayMs = options.narrowDelayMs ?? NARROW_DELAY_MS;
     const here = escapeFieldValue(node);
     this.ready = (async () => {
       await Promise.all([this.open(PINNED, PORTS, { fieldSelector: `spec.node=${here}` }), this.open(BOUND, PORTS, { fieldSelector: `status.node=${here},spec.node=` })]);
@@ -221,6 +232,8 @@ export class NodeScopedStore implements Store {
   private readonly heldIds = new Map<string, number>();
   /** The iface-id each entry of the pinned and bound watches carries (by source and key). */
   private readonly heldBy = new Map<string, string>();
+  /** iface-ids on the switch whose port no watch of ports here holds: each wants a NIC watch, or the broad one. */
+  private readonly unheldIds = new Set<string>();
 
   /**
    * The node's switch has (or no longer has) an Interface with this iface-id: its unpinned
@@ -262,9 +275,15 @@ export class NodeScopedStore implements Store {
 
   /** Opens or closes the watch of an iface-id's unpinned port; resolves once an opened one has listed. */
   private syncInterface(id: string, adopt?: KeyValue<KubeObject>): Promise<void> | undefined {
-    if (this.stopped || this.everyUnpinned) return undefined;
-    const source = `${IFACE}${id}`;
+    if (this.stopped) return undefined;
     const wanted = this.localIds.has(id) && !this.heldIds.get(id);
+    if (wanted) this.unheldIds.add(id);
+    else this.unheldIds.delete(id);
+    if (this.everyUnpinned) {
+      this.scheduleNarrow();
+      return undefined;
+    }
+    const source = `${IFACE}${id}`;
     if (wanted && !this.watches.has(source)) {
       if (this.nicWatches >= MAX_NIC_WATCHES) return this.watchEveryUnpinned();
       this.nicWatches++;
@@ -278,7 +297,10 @@ export class NodeScopedStore implements Store {
   }
 
   private nicWatches = 0;
+  /** Set while the agent watches every unpinned port (resolves once that watch has listed and the NIC watches are closed). */
   private everyUnpinned?: Promise<void>;
+  private broadListed = false;
+  private narrowTimer?: NodeJS.Timeout;
 
   /**
    * A switch with more NICs whose ports this agent does not hold than MAX_NIC_WATCHES: one
@@ -287,16 +309,54 @@ export class NodeScopedStore implements Store {
    * (a bench's 1,500) stalled the controller: each is a stream with its own bookmarks and
    * reconnects, and a reconnecting agent resumed them all at once. The NIC watches close
    * once the broad one has listed (its entries then hold their ports: no delete between).
-   * Until the agent restarts.
+   * Until fewer than NARROW_BELOW such NICs are left (see narrow): without that, an agent
+   * whose switch once took a burst of NICs before their ports (a mass VM start) would hear
+   * of every unpinned port of the cluster for the rest of its life.
    */
   private watchEveryUnpinned(): Promise<void> {
     if (this.everyUnpinned) return this.everyUnpinned;
     this.log.info({ event: 'agent.scope.every_unpinned', nicWatches: this.nicWatches, max: MAX_NIC_WATCHES }, 'more NICs without a port here than NIC watches allow: watching every unpinned port instead');
-    this.everyUnpinned = this.open(EVERY_UNPINNED, PORTS, { fieldSelector: 'spec.node=' }).then(() => {
+    // Still open when a narrowing is under way: it stays, and the narrowing stops.
+    const listed = this.watches.has(EVERY_UNPINNED) ? Promise.resolve() : this.open(EVERY_UNPINNED, PORTS, { fieldSelector: 'spec.node=' });
+    const broad: Promise<void> = listed.then(() => {
+      if (this.everyUnpinned !== broad || this.stopped) return;
       for (const source of [...this.watches.keys()]) if (source.startsWith(IFACE)) this.closeSource(source, PORTS);
       this.nicWatches = 0;
+      this.broadListed = true;
+      this.scheduleNarrow();
     });
-    return this.everyUnpinned;
+    this.everyUnpinned = broad;
+    return broad;
+  }
+
+  /** On the broad watch with few NICs left without a port here: narrow once that has lasted narrowDelayMs. */
+  private scheduleNarrow(): void {
+    if (!this.broadListed || this.unheldIds.size >= NARROW_BELOW || this.narrowTimer || this.stopped) return;
+    this.narrowTimer = setTimeout(() => {
+      this.narrowTimer = undefined;
+      if (this.broadListed && this.unheldIds.size < NARROW_BELOW && !this.stopped) void this.narrow();
+    }, this.narrowDelayMs);
+    this.narrowTimer.unref();
+  }
+
+  /**
+   * Back from the broad watch to one watch per NIC without a port here: each NIC watch
+   * takes over its port from the broad watch (adopted: no delete in between), and the
+   * broad watch closes once they have listed, taking the other unpinned ports with it.
+   */
+  private async narrow(): Promise<void> {
+    const adopt = new Map<string, KeyValue<KubeObject>>();
+    for (const e of this.view(PORTS).entries.values()) {
+      const id = (e.kv.value as VirtualPort).spec?.interfaceId;
+      if (id !== undefined && e.sources.has(EVERY_UNPINNED) && this.unheldIds.has(id)) adopt.set(id, e.kv);
+    }
+    this.log.info({ event: 'agent.scope.per_nic', nics: this.unheldIds.size, below: NARROW_BELOW }, 'few NICs without a port here: one watch per NIC again instead of every unpinned port');
+    this.everyUnpinned = undefined;
+    this.broadListed = false;
+    await Promise.all([...this.unheldIds].map((id) => this.syncInterface(id, adopt.get(id))));
+    // Past MAX_NIC_WATCHES again meanwhile: the broad watch was kept (watchEveryUnpinned).
+    if (this.everyUnpinned || this.stopped) return;
+    this.closeSource(EVERY_UNPINNED, PORTS);
   }
 
   /** Records the iface-id an entry of a watch of ports here carries; returns it (or the one it carried) when its count changed. */
@@ -503,6 +563,7 @@ export class NodeScopedStore implements Store {
 
   async close(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.narrowTimer);
     for (const w of this.watches.values()) w.stop();
     this.watches.clear();
     for (const settle of this.unsynced.values()) settle();
