@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { AdmissionError, type AdmissionContext, type KindAdmission, type ObjectReader } from '../admission/admission';
 import type { AccessToken } from '../admission/access-token.admission';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from '../admission/names';
-import { NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
+import { DEFAULT_NAMESPACE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, type StatusCause } from '../resources/status';
@@ -476,6 +476,9 @@ export class ResourceService {
   async delete<T extends KubeObject>(scope: Scope, name: string, options: DeleteOptions): Promise<WriteResponse<T>> {
     const { type, namespace } = scope;
     this.authorize(scope, 'delete', name);
+    // kube-apiserver's rule: the namespace every client falls back to is never deleted
+    // (vnetd creates it only on first start; deleted, every command without -n would fail).
+    if (type === NAMESPACE_TYPE && name === DEFAULT_NAMESPACE) throw ApiErrors.forbidden(rid(type, name), 'this namespace may not be deleted');
     const dryRun = (options.dryRun ?? []).includes('All');
     try {
       const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun });

@@ -9,16 +9,16 @@ import type { AccessToken } from '../admission/access-token.admission';
 import { NAMESPACE_FINALIZER, type Namespace } from '../admission/namespace.admission';
 import { ACCESS_TOKENS } from '../api/auth/authenticator';
 import { formatToken, hashSecret, mintSecret, parseToken, secretMatches } from '../api/auth/token';
-import { NAMESPACE_TYPE } from '../resources/catalog';
+import { DEFAULT_NAMESPACE, NAMESPACE_TYPE } from '../resources/catalog';
 import type { ObjectStore } from '../store/object-store';
 import { KeyExistsError } from '../store/store';
 
 export async function ensureDefaultNamespace(objects: ObjectStore): Promise<void> {
-  if (await objects.get(NAMESPACE_TYPE, undefined, 'default')) return;
+  if (await objects.get(NAMESPACE_TYPE, undefined, DEFAULT_NAMESPACE)) return;
   const ns: Namespace = {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: 'default', finalizers: [NAMESPACE_FINALIZER] },
+    metadata: { name: DEFAULT_NAMESPACE, finalizers: [NAMESPACE_FINALIZER] },
     spec: { finalizers: ['kubernetes'] },
     status: { phase: 'Active' },
   };

@@ -54,6 +54,9 @@ interface ResourceAnnotation {
 /** Where schemas/ lives: two levels up from both src/resources and dist/resources. */
 export const SCHEMAS_DIR = resolve(__dirname, '..', '..', 'schemas');
 
+/** The namespace created on first start, which clients use when they name none; it may not be deleted. */
+export const DEFAULT_NAMESPACE = 'default';
+
 /** Namespaces are core/v1 and carry no spec of ours; they are served beside our group. */
 export const NAMESPACE_TYPE: ResourceType = {
   group: '',

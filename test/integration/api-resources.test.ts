@@ -552,6 +552,14 @@ describe('concurrency', () => {
 });
 
 describe('namespaces', () => {
+  it('refuses to delete the default namespace, as kube-apiserver does', async () => {
+    const d = await v.call('DELETE', '/api/v1/namespaces/default');
+    expect(d.json).toMatchObject({ kind: 'Status', code: 403, reason: 'Forbidden', message: 'namespaces "default" is forbidden: this namespace may not be deleted' });
+    const ns = await v.call('GET', '/api/v1/namespaces/default');
+    expect(ns.json).toMatchObject({ status: { phase: 'Active' } });
+    expect((ns.json as { metadata: { deletionTimestamp?: string } }).metadata.deletionTimestamp).toBeUndefined();
+  });
+
   it('deleting a namespace deletes its objects and releases their addresses', async () => {
     await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'gone' } });
     await v.call('POST', `${G}/namespaces/gone/virtualnetworks`, net('n', { subnets: [{ cidr: '10.60.0.0/24' }], vni: 6060 }));

@@ -179,6 +179,15 @@ describe('lb', () => {
     expect(await ok('lb', 'delete', 'web', '-n', 't1')).toBe('loadbalancer.vnet.dev/web deleted\n');
   });
 
+  it('deletes every name it can, says which one it could not, and ignores missing ones when asked', async () => {
+    for (const name of ['d1', 'd2']) await ok('lb', 'create', name, '--network', 'blue', '--listen', '80', '-n', 't1');
+    const r = await cli.run(['lb', 'delete', 'd1', 'ghost', 'd2', '-n', 't1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('loadbalancer.vnet.dev/d1 deleted\nloadbalancer.vnet.dev/d2 deleted\n');
+    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^error: cannot delete loadbalancer "ghost" in namespace "t1": .*not found/), 'error: 1 of 3 object(s) failed']);
+    expect(await cli.run(['delete', 'vlb', 'ghost', 'd1', '--ignore-not-found', '-n', 't1'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  });
+
   it('rejects a VIP outside the subnet, duplicate backends, unknown backends and bad listeners', async () => {
     expect(await fails(1, 'lb', 'create', 'w1', '--network', 'blue', '--vip', '10.9.9.9', '--listen', '80', '-n', 't1')).toMatch(/spec\.vip \(--vip\): Invalid value: "10\.9\.9\.9": .*outside the network's subnets \(10\.0\.0\.0\/24\)/);
     expect(await fails(1, 'lb', 'create', 'w2', '--network', 'blue', '--listen', '80', '--backend', 'vm1', '--backend', 'vm1', '-n', 't1')).toMatch(/spec\.backends\[1\] \(--backend\): Duplicate value: port vm1/);

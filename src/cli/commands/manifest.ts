@@ -11,11 +11,11 @@ import { ApiStatusError, CliError, UsageError } from '../errors';
 import { appliedConfiguration, LAST_APPLIED, lastAppliedOf, threeWayMergePatch, type JsonObject } from '../apply-patch';
 import { describeObject, findKind, KINDS, qualifiedName, type KindInfo } from '../kinds';
 import { readManifests, type Manifest } from '../manifests';
-import { createObject, deleteObject, getObject, listObjects, MERGE_PATCH, patchObject } from '../ops';
+import { createObject, getObject, listObjects, MERGE_PATCH, patchObject } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { parseDuration } from '../flags/duration';
-import { deleteNamed, examples, parser, waitAllDeleted, type RuntimeOf } from './shared';
+import { deleteEach, deleteNamed, examples, parser, type RuntimeOf } from './shared';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -174,29 +174,17 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
       .option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)', parser(parseDuration), 60_000)
       .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; ignoreNotFound?: boolean; wait?: boolean; timeout: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
+        const wait = { wait: o.wait === true, timeout: o.timeout, ignoreNotFound: o.ignoreNotFound === true };
         if (o.filename) {
           if (kindText) throw new UsageError('cannot combine -f with a KIND argument; use one or the other');
-          const deleted: { kind: KindInfo; ns: string | undefined; name: string }[] = [];
-          try {
-            await eachManifest(rt, readManifests(o.filename, stdin), async (m, ns) => {
-              const name = m.object.metadata.name;
-              await attempt(rt, { verb: 'delete', kind: m.kind, name }, () =>
-                deleteObject(rt, m.kind, ns, name).catch((err: unknown) => {
-                  if (o.ignoreNotFound && err instanceof ApiStatusError && err.httpStatus === 404) return undefined;
-                  throw err;
-                }),
-              );
-              deleted.push({ kind: m.kind, ns, name });
-            });
-          } finally {
-            // Wait only after every delete was sent: a network's finalizer waits for its ports and LBs.
-            if (o.wait) await waitAllDeleted(rt, deleted, o.timeout);
-            for (const d of deleted) rt.io.out(rt.output === 'name' ? `${qualifiedName(d.kind, d.name)}\n` : `${qualifiedName(d.kind, d.name)} deleted\n`);
-          }
+          // Every manifest's namespace is settled before anything is deleted: a destructive
+          // command whose input contradicts itself deletes nothing.
+          const targets = readManifests(o.filename, stdin).map((m) => ({ kind: m.kind, ns: namespaceOf(rt, m), name: m.object.metadata.name }));
+          await deleteEach(rt, targets, wait);
           return;
         }
         if (!kindText || names.length === 0) throw new UsageError('say what to delete: vnetctl delete KIND NAME... or vnetctl delete -f FILE');
-        await deleteNamed(rt, kindArg(kindText), names, o.wait === true, o.timeout);
+        await deleteNamed(rt, kindArg(kindText), names, wait);
       }),
     ['vnetctl delete -f tenant-a/', 'vnetctl delete vlb web', 'vnetctl delete -f lb.yaml --ignore-not-found'],
   );

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { KubeObject } from '../../resources/object';
 import { attempt } from '../attempt';
 import { qualifiedName, type KindInfo } from '../kinds';
+import { ApiStatusError, CliError } from '../errors';
 import { deleteObject, getObject, listObjects } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
@@ -97,18 +98,57 @@ export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: Runtime
       .option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)', parser(parseDuration), 60_000)
       .action(async (names: string[], o: { wait?: boolean; timeout: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        await deleteNamed(rt, kind, names, o.wait === true, o.timeout);
+        await deleteNamed(rt, kind, names, { wait: o.wait === true, timeout: o.timeout });
       }),
     [`vnetctl ${kind.command} delete NAME`, `vnetctl ${kind.command} delete NAME --wait`],
   );
 }
 
-export async function deleteNamed(rt: Runtime, kind: KindInfo, names: string[], wait: boolean, timeout: number): Promise<void> {
-  const ns = kind.namespaced ? rt.namespace() : undefined;
-  for (const name of names) await attempt(rt, { verb: 'delete', kind, name }, () => deleteObject(rt, kind, ns, name));
+/** One object to delete, as deleteEach takes it. */
+export interface DeleteTarget {
+  kind: KindInfo;
+  ns: string | undefined;
+  name: string;
+}
+
+/**
+ * Deletes each object as kubectl does: a line for each delete the server accepted, as it
+ * is accepted; a failed one (or one not found, unless ignoreNotFound) says why on its own
+ * line and the others still go; --wait waits for all the accepted ones at the end. One
+ * target that fails is the command's one error line; several end with a count.
+ */
+export async function deleteEach(rt: Runtime, targets: DeleteTarget[], o: { wait: boolean; timeout: number; ignoreNotFound?: boolean }): Promise<void> {
+  const accepted: DeleteTarget[] = [];
+  const failures: CliError[] = [];
+  for (const t of targets) {
+    try {
+      const gone = await attempt(rt, { verb: 'delete', kind: t.kind, name: t.name }, async () => {
+        try {
+          await deleteObject(rt, t.kind, t.ns, t.name);
+          return false;
+        } catch (err) {
+          if (o.ignoreNotFound && err instanceof ApiStatusError && err.httpStatus === 404) return true;
+          throw err;
+        }
+      });
+      if (gone) continue;
+      accepted.push(t);
+      rt.io.out(rt.output === 'name' ? `${qualifiedName(t.kind, t.name)}\n` : `${qualifiedName(t.kind, t.name)} deleted\n`);
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      if (targets.length === 1) throw err;
+      rt.io.err(`error: ${err.message}\n`);
+      failures.push(err);
+    }
+  }
   // Wait only after every delete was sent: objects may hold each other (a network waits for its ports).
-  if (wait) await waitAllDeleted(rt, names.map((name) => ({ kind, ns, name })), timeout);
-  for (const name of names) rt.io.out(rt.output === 'name' ? `${qualifiedName(kind, name)}\n` : `${qualifiedName(kind, name)} deleted\n`);
+  if (o.wait) await waitAllDeleted(rt, accepted, o.timeout);
+  if (failures.length > 0) throw new CliError(`${failures.length} of ${targets.length} object(s) failed`);
+}
+
+export function deleteNamed(rt: Runtime, kind: KindInfo, names: string[], o: { wait: boolean; timeout: number; ignoreNotFound?: boolean }): Promise<void> {
+  const ns = kind.namespaced ? rt.namespace() : undefined;
+  return deleteEach(rt, names.map((name) => ({ kind, ns, name })), o);
 }
 
 /** Waits (concurrently, one deadline) until all the objects are gone. */
