@@ -3,9 +3,14 @@ import { AllocationRegistry, ipKey } from '../ipam/allocation-registry';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
-import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
+import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
 import { PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
+
+/** Load balancing is IPv4 only so far (flows, fast path, health checks): said wherever an IPv6 address is refused. */
+const IPV4_ONLY = 'load balancers take IPv4 VIPs and backends only (IPv6 load balancing is not implemented)';
+
+const isIpv4 = (ip: string) => tryParseIp(ip)?.family === 4;
 
 async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[]): Promise<void> {
   const spec = lb.spec!;
@@ -21,11 +26,6 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
   });
   const hc = spec.healthCheck;
   if (hc) {
-    // Checks are TCP connects from the VIP (lb-health.ts); HTTP is not implemented.
-    if (hc.protocol !== undefined && hc.protocol !== 'TCP') {
-      causes.push({ field: 'spec.healthCheck.protocol', reason: 'FieldValueNotSupported', message: `Unsupported value: "${hc.protocol}": supported values: "TCP"` });
-    }
-    if (hc.path !== undefined) causes.push({ field: 'spec.healthCheck.path', reason: 'FieldValueForbidden', message: 'Forbidden: path only applies to HTTP checks' });
     if (hc.timeoutSeconds !== undefined && hc.timeoutSeconds > (hc.intervalSeconds ?? 5)) {
       causes.push({ field: 'spec.healthCheck.timeoutSeconds', reason: 'FieldValueInvalid', message: `Invalid value: ${hc.timeoutSeconds}: must not exceed intervalSeconds (${hc.intervalSeconds ?? 5})` });
     }
@@ -35,6 +35,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
   }
   const allocators = allocatorsOf(net);
   const seen = new Map<string, number>();
+  const portIps = new Map<string, { index: number; port: string }>();
   for (const [i, b] of (spec.backends ?? []).entries()) {
     const field = `spec.backends[${i}]`;
     if ((b.port === undefined) === (b.ip === undefined)) {
@@ -49,6 +50,10 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
         continue;
       }
       b.ip = canonicalIp(b.ip);
+      if (!isIpv4(b.ip)) {
+        causes.push({ field: `${field}.ip`, reason: 'FieldValueNotSupported', message: `Unsupported value: "${b.ip}": ${IPV4_ONLY}` });
+        continue;
+      }
       const inside = allocators.some((a) => {
         const why = a.check(b.ip!);
         return why === undefined || why.includes('excluded range');
@@ -70,12 +75,20 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       if (port && port.spec?.network !== net.metadata.name) {
         causes.push({ field: `${field}.port`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.port}": VirtualPort is on network "${port.spec?.network}", not "${net.metadata.name}"` });
       }
+      // The address it balances to (lb-backends.ts: the port's IPv4 address).
+      const ip = port?.spec?.network === net.metadata.name ? port.spec.ips?.find(isIpv4) : undefined;
+      if (ip !== undefined) portIps.set(canonicalIp(ip), { index: i, port: b.port! });
       id = `port:${b.port}`;
     }
     if (seen.has(id)) {
       causes.push({ field, reason: 'FieldValueDuplicate', message: `Duplicate value: ${id.replace(':', ' ')} is also spec.backends[${seen.get(id)}]` });
     }
     seen.set(id, i);
+  }
+  // An address listed as itself and as its port is one backend counted twice (twice its weight).
+  for (const [i, b] of (spec.backends ?? []).entries()) {
+    const same = b.ip !== undefined && b.port === undefined ? portIps.get(b.ip) : undefined;
+    if (same) causes.push({ field: `spec.backends[${i}].ip`, reason: 'FieldValueDuplicate', message: `Duplicate value: "${b.ip}" is the address of VirtualPort "${same.port}", spec.backends[${same.index}]` });
   }
 }
 
@@ -90,7 +103,12 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     await validateListenersAndBackends(lb, net, ctx, causes);
     const allocators = allocatorsOf(net);
     let picked = false;
-    if (spec.vip !== undefined) {
+    const ipv4 = allocators.filter((a) => a.subnet.cidr.family === 4);
+    if (ipv4.length === 0) {
+      causes.push({ field: 'spec.network', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.network}": VirtualNetwork has no IPv4 subnet; ${IPV4_ONLY}` });
+    } else if (spec.vip !== undefined && tryParseIp(spec.vip) && !isIpv4(spec.vip)) {
+      causes.push({ field: 'spec.vip', reason: 'FieldValueNotSupported', message: `Unsupported value: "${spec.vip}": ${IPV4_ONLY}` });
+    } else if (spec.vip !== undefined) {
       const res = await checkRequestedIp(spec.vip, net, allocators, ctx.allocations);
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
       else spec.vip = res.ip;
@@ -100,7 +118,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       // passed-over picks are handed back once a VIP is chosen.
       const backendIps = new Set((spec.backends ?? []).flatMap((b) => (b.ip !== undefined ? [b.ip] : [])));
       const passedOver: string[] = [];
-      const pick = () => pickIp(net, allocators, familiesOf(allocators)[0]!, ctx.allocations);
+      const pick = () => pickIp(net, allocators, 4, ctx.allocations);
       let vip = await pick();
       while (vip && backendIps.has(vip)) {
         passedOver.push(vip);

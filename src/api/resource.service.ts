@@ -413,6 +413,15 @@ export class ResourceService {
       if (current.metadata.deletionTimestamp && added.length > 0) {
         throw this.invalid(type, name, [{ field: 'metadata.finalizers', reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted' }]);
       }
+      // vnetd's own finalizers stay until the object is being deleted: a `kubectl replace`
+      // of a manifest without them (or a patch dropping them) would otherwise let a
+      // network go with ports on it and leave addresses claimed by objects that are gone.
+      // Once deleting, a client may still remove them (the way out of a stuck delete).
+      if (!current.metadata.deletionTimestamp) {
+        const own = this.admissionFor(type).finalizers;
+        const kept = [...new Set([...(next.metadata.finalizers ?? []), ...own])];
+        if (kept.length > 0) next.metadata.finalizers = kept;
+      }
       try {
         const admitted = await this.admissionFor(type).update(current, next, this.admissionContext);
         next = admitted.object as T;

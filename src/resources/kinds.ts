@@ -82,8 +82,7 @@ export interface Backend {
 }
 
 export interface HealthCheck {
-  protocol?: 'TCP' | 'HTTP';
-  path?: string;
+  protocol?: 'TCP';
   intervalSeconds?: number;
   timeoutSeconds?: number;
   unhealthyThreshold?: number;

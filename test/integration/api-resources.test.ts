@@ -215,6 +215,46 @@ describe('update, patch, status, finalizers', () => {
     expect((await v.call('GET', path)).json.metadata.deletionTimestamp).toBeUndefined();
   });
 
+  it('keeps its own finalizer through a replace or patch that drops it, until the object is being deleted', async () => {
+    const created = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('kept', { subnets: [{ cidr: '10.97.0.0/24' }] }));
+    expect(created.json.metadata.finalizers).toEqual(['vnet.dev/ipam']);
+    // kubectl replace -f of the manifest it was created from: no finalizers in it.
+    const rv = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/kept`)).json.metadata.resourceVersion;
+    const replaced = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/kept`, { ...net('kept', { subnets: [{ cidr: '10.97.0.0/24' }] }), metadata: { name: 'kept', resourceVersion: rv, finalizers: [] } });
+    expect(replaced.status).toBe(200);
+    expect(replaced.json.metadata.finalizers).toEqual(['vnet.dev/ipam']);
+    const patched = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/kept`, { metadata: { finalizers: ['example.com/mine'] } }, { contentType: 'application/merge-patch+json' });
+    expect(patched.json.metadata.finalizers).toEqual(['example.com/mine', 'vnet.dev/ipam']);
+    // So a port on it still holds the network's delete back.
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'on-kept' }, spec: { network: 'kept' } })).status).toBe(201);
+    await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/kept`, { metadata: { finalizers: null } }, { contentType: 'application/merge-patch+json' });
+    await v.call('DELETE', `${G}/namespaces/t1/virtualnetworks/kept`);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/kept`)).json.metadata.deletionTimestamp).toBeDefined();
+    await v.call('DELETE', `${G}/namespaces/t1/virtualports/on-kept`);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/kept`)).status === 404, 10_000);
+  });
+
+  it('a port held by another finalizer keeps its addresses (and says so) until that finalizer goes', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('held', { subnets: [{ cidr: '10.98.0.0/24' }] }));
+    const port = (name: string, finalizers: string[] = []) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, finalizers }, spec: { network: 'held', ips: ['10.98.0.91'], mac: '02:00:00:00:00:91' } });
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('hold', ['example.com/hold']))).status).toBe(201);
+    await v.call('DELETE', `${G}/namespaces/t1/virtualports/hold`);
+    const waiting = await eventually(async () => {
+      const g = await v.call('GET', `${G}/namespaces/t1/virtualports/hold`);
+      const ready = g.json.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
+      return ready?.reason === 'Terminating' ? g.json : undefined;
+    }, 10_000);
+    expect(waiting.metadata.finalizers).toEqual(['example.com/hold', 'vnet.dev/ipam']);
+    expect(waiting.status.conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'False', message: 'waiting for finalizers example.com/hold before releasing its addresses' });
+    const thief = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('thief'), 422, 'Invalid');
+    expect(thief.message).toContain('10.98.0.91');
+    // The holder lets go: the port goes and its addresses with it.
+    await v.call('PATCH', `${G}/namespaces/t1/virtualports/hold`, { metadata: { finalizers: ['vnet.dev/ipam'] } }, { contentType: 'application/merge-patch+json' });
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualports/hold`)).status === 404, 10_000);
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('thief'))).status).toBe(201);
+  });
+
   it('delete waits for finalizers: deletionTimestamp first, gone once the finalizer is removed', async () => {
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, { ...net('fin', { subnets: [{ cidr: '10.11.0.0/24' }] }), metadata: { name: 'fin', finalizers: ['example.com/hold'] } });
     const d = await v.call('DELETE', `${G}/namespaces/t1/virtualnetworks/fin`);
@@ -222,15 +262,17 @@ describe('update, patch, status, finalizers', () => {
     expect(d.json.metadata.deletionTimestamp).toBeDefined();
     expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`)).status).toBe(200);
     await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/fin`, { metadata: { finalizers: ['example.com/hold', 'example.com/more'] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
-    // Our IPAM finalizer goes by itself; the foreign one is removed here.
+    // Our IPAM finalizer goes last (it releases the VNI and addresses): it waits for the
+    // foreign one, removed here, and then goes by itself.
     await eventually(async () => {
       const g = await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`);
-      return g.json.metadata.finalizers?.length === 1;
+      return g.json.status?.conditions?.some((c: { reason?: string }) => c.reason === 'Terminating');
     });
     const cur = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`)).json;
-    const r = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/fin`, { ...cur, metadata: { ...cur.metadata, finalizers: [] } });
+    expect(cur.metadata.finalizers).toEqual(['example.com/hold', 'vnet.dev/ipam']);
+    const r = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/fin`, { ...cur, metadata: { ...cur.metadata, finalizers: ['vnet.dev/ipam'] } });
     expect(r.status).toBe(200);
-    expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`)).status).toBe(404);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`)).status === 404);
   });
 });
 
@@ -420,6 +462,23 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     // Another load balancer's VIP is no backend either.
     const other = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ backends: [{ ip: ok.json.spec.vip }] }), metadata: { name: 'web2' } }, 422, 'Invalid');
     expect(other.details.causes[0].message).toContain('the VIP of LoadBalancer "web"');
+  });
+
+  it('LoadBalancer: IPv4 VIPs and backends only (the pipeline balances IPv4), and no address listed twice', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('lb46', { subnets: [{ cidr: '172.18.0.0/24' }, { cidr: 'fd18::/64' }] }));
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('lb6', { subnets: [{ cidr: 'fd19::/64' }] }));
+    const lb = (network: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'v6' }, spec: { network, listeners: [{ port: 80 }], ...spec } });
+    const cause = async (network: string, spec: Record<string, unknown>) => (await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb(network, spec), 422, 'Invalid')).details.causes[0];
+    expect(await cause('lb46', { vip: 'fd18::100' })).toMatchObject({ field: 'spec.vip', message: expect.stringContaining('IPv6 load balancing is not implemented') });
+    expect(await cause('lb6', {})).toMatchObject({ field: 'spec.network', message: expect.stringContaining('has no IPv4 subnet') });
+    expect(await cause('lb46', { backends: [{ ip: 'fd18::5' }] })).toMatchObject({ field: 'spec.backends[0].ip', reason: 'FieldValueNotSupported' });
+    const p = await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'dual' }, spec: { network: 'lb46' } });
+    const v4 = (p.json.spec.ips as string[]).find((ip) => !ip.includes(':'))!;
+    expect(await cause('lb46', { backends: [{ port: 'dual' }, { ip: v4 }] })).toMatchObject({ field: 'spec.backends[1].ip', reason: 'FieldValueDuplicate', message: expect.stringContaining('VirtualPort "dual", spec.backends[0]') });
+    // A dual-stack network's VIP is picked from its IPv4 subnet.
+    const ok = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb('lb46', { backends: [{ port: 'dual' }] }));
+    expect(ok.status).toBe(201);
+    expect(ok.json.spec.vip).toMatch(/^172\.18\.0\.\d+$/);
   });
 
   it('LoadBalancer: a backend that resolves to no port shows as ResolvedRefs=False until the port exists', async () => {

@@ -174,6 +174,18 @@ export class IpamReconciler {
         return;
       }
     }
+    // Released last: while another finalizer holds the object it still shows its addresses,
+    // so none may go to a new object meanwhile (the owner of that finalizer may still be
+    // using them). Deleting that finalizer's holder re-queues this key.
+    const others = (obj.metadata.finalizers ?? []).filter((f) => f !== IPAM_FINALIZER);
+    if (others.length > 0) {
+      const message = `waiting for finalizers ${others.join(', ')} before releasing its addresses`;
+      if (getCondition((obj.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready')?.message === message) return;
+      await this.writeStatus(type, obj, (o) => {
+        o.status = { ...(o.status as object), conditions: setCondition((o.status as { conditions?: Condition[] })?.conditions, { type: 'Ready', status: 'False', reason: 'Terminating', message, observedGeneration: o.metadata.generation }) };
+      });
+      return;
+    }
     const releases: TxnOp[] = [];
     for (const k of claimKeys(type, obj)) {
       const kv = await this.opts.objects.kv.get<Allocation>(k);

@@ -24,6 +24,7 @@
  * leader runs it without chassis and with `readiness: 'node-status'`, deriving Ready from
  * those reports.
  */
+import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
@@ -933,6 +934,13 @@ export class PipelineReconciler {
   /** What agents reported installed (readiness 'node-status'). */
   private readonly reports = new NodeReports();
 
+  /** Why an object of a network the model does not hold is not Ready: its network is being deleted, or not compiled yet. */
+  private networkNotReady(namespace: string, network: string | undefined): Realization {
+    const net = network === undefined ? undefined : this.networks.get(objectKey(NETWORKS, namespace, network));
+    if (net?.metadata.deletionTimestamp) return { status: 'False', reason: 'NetworkTerminating', message: `network ${network} is being deleted` };
+    return { status: 'False', reason: 'NetworkNotReady', message: `network ${network} is not known to the pipeline yet` };
+  }
+
   private async reconcileStatus(key: string): Promise<void> {
     const isPort = key.startsWith(typePrefixOf(PORTS));
     const isLb = key.startsWith(typePrefixOf(LOAD_BALANCERS));
@@ -966,7 +974,7 @@ export class PipelineReconciler {
     } else if (isPort) {
       const pm = model.ports.get(uid);
       const bound = getCondition(obj.status?.conditions, BOUND);
-      if (!pm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as VirtualPort).spec?.network} is not known to the pipeline yet` };
+      if (!pm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as VirtualPort).spec?.network);
       else if (!pm.binding) ready = { status: 'False', reason: 'NotBound', message: bound ? `not bound: ${bound.message}` : 'not bound to a hypervisor interface yet' };
       // Flows follow the hypervisor's rows at once; Ready waits until the status written
       // with it shows the same binding (the store's, or the chassis layer's, carried by
@@ -976,7 +984,9 @@ export class PipelineReconciler {
       else ready = this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
-      if (!lm) ready = { status: 'False', reason: 'NetworkNotReady', message: `network ${(obj as LoadBalancer).spec?.network} is not known to the pipeline yet` };
+      const vip = (obj as LoadBalancer).spec?.vip;
+      if (!lm && vip !== undefined && !isIPv4(vip)) ready = { status: 'False', reason: 'UnsupportedVIP', message: `VIP ${vip} is not an IPv4 address: IPv6 load balancing is not implemented; create the load balancer again with an IPv4 VIP` };
+      else if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);
       else ready = this.realization(uid, lm.version, model.nodesOf(lm.network));
     } else {
       const nm = model.networks.get(uid);
