@@ -1,4 +1,4 @@
-import { canonicalIp, tryParseIp } from '../ipam';
+import { canonicalIp, formatIp, tryParseIp, type IpAddress } from '../ipam';
 import type { HypervisorNode } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { NODES } from '../store/kinds';
@@ -6,11 +6,30 @@ import { AdmissionError, type AdmissionContext, type Admitted, type KindAdmissio
 
 const OVSDB_ENDPOINT = /^(unix:\/.+|(tcp|ssl):(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/;
 
+/** Why an address cannot be a VTEP (tunnels are unicast between hosts), or undefined. */
+function unusableTunnelIP(ip: IpAddress): string | undefined {
+  const v = ip.value;
+  if (v === 0n) return 'the unspecified address is no host\'s address';
+  if (ip.family === 4) {
+    if (v >> 28n === 0xen) return 'a multicast address cannot be a tunnel endpoint';
+    if (v === 0xffffffffn) return 'the broadcast address cannot be a tunnel endpoint';
+    return undefined;
+  }
+  if (v >> 120n === 0xffn) return 'a multicast address cannot be a tunnel endpoint';
+  // Another spelling of an IPv4 address: two nodes could hold the same VTEP unnoticed.
+  if (v >> 32n === 0xffffn) return `an IPv4-mapped address; give the IPv4 address itself (${formatIp(4, v & 0xffffffffn)})`;
+  return undefined;
+}
+
 function validate(node: HypervisorNode): void {
   const causes: StatusCause[] = [];
   const spec = node.spec!;
-  if (!tryParseIp(spec.tunnelIP)) {
+  const tunnel = tryParseIp(spec.tunnelIP);
+  const unusable = tunnel && unusableTunnelIP(tunnel);
+  if (!tunnel) {
     causes.push({ field: 'spec.tunnelIP', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.tunnelIP}": must be a valid IP address` });
+  } else if (unusable) {
+    causes.push({ field: 'spec.tunnelIP', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.tunnelIP}": ${unusable}` });
   } else spec.tunnelIP = canonicalIp(spec.tunnelIP);
   if (spec.ovsdb !== undefined && !OVSDB_ENDPOINT.test(spec.ovsdb)) {
     causes.push({ field: 'spec.ovsdb', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.ovsdb}": must be unix:/PATH, tcp:HOST:PORT or ssl:HOST:PORT` });

@@ -90,7 +90,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     const ifaceHolder = await allocations.interfaceHolder(spec.interfaceId!);
     if (ifaceHolder) {
       const o = ifaceHolder.owner;
-      causes.push({ field: 'spec.interfaceId', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.interfaceId}": already used by ${o.kind} "${o.namespace ? `${o.namespace}/` : ''}${o.name}"` });
+      causes.push({ field: 'spec.interfaceId', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.interfaceId}": already used by ${o.namespace === port.metadata.namespace ? `${o.kind} "${o.name}"` : `a ${o.kind} in another namespace`}` });
     }
     if (causes.length > 0) {
       // A rejected request claims nothing: its picks go back for the next request.

@@ -146,6 +146,14 @@ describe('VirtualNetwork', () => {
     await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, big, 413, 'RequestEntityTooLarge');
   });
 
+  it('answers a name too long for any object with a Status, not the HTTP server\'s own error', async () => {
+    const long = 'x'.repeat(300);
+    for (const method of ['GET', 'DELETE']) {
+      const r = await v.call(method, `${G}/namespaces/t1/virtualnetworks/${long}`);
+      expect(r.json).toMatchObject({ kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound' });
+    }
+  });
+
   it('answers 404 in a namespace that does not exist, 409 on a duplicate name', async () => {
     await rejected('POST', `${G}/namespaces/nope/virtualnetworks`, net('n', { subnets: [{ cidr: '10.8.0.0/24' }] }), 404, 'NotFound');
     await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('blue', { subnets: [{ cidr: '10.8.0.0/24' }] }), 409, 'AlreadyExists');
@@ -500,7 +508,10 @@ describe('interface ids', () => {
     expect(first.status).toBe(201);
     // Another tenant naming the same NIC would bind to it (and take its traffic): refused.
     const s = await rejected('POST', `${G}/namespaces/t2/virtualports`, port('thief', { interfaceId: 'vm1-eth0' }), 422, 'Invalid');
-    expect(s.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.interfaceId', message: 'Invalid value: "vm1-eth0": already used by VirtualPort "t1/vm1-eth0"' }));
+    // Without naming the other tenant's namespace or port.
+    expect(s.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.interfaceId', message: 'Invalid value: "vm1-eth0": already used by a VirtualPort in another namespace' }));
+    const same = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('twin', { interfaceId: 'vm1-eth0' }), 422, 'Invalid');
+    expect(same.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.interfaceId', message: 'Invalid value: "vm1-eth0": already used by VirtualPort "vm1-eth0"' }));
     // Its address pick went back: the next port of t2's network gets the first address.
     const other = await v.call('POST', `${G}/namespaces/t2/virtualports`, port('other', {}));
     expect(other.json.spec.ips).toEqual(['10.60.0.2']);
@@ -586,6 +597,18 @@ describe('nodes', () => {
     await rejected('PATCH', `${G}/nodes/vtep-b`, { spec: { tunnelIP: '192.0.2.10' } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
     // Its own address again (any other change) is fine.
     expect((await v.call('PATCH', `${G}/nodes/vtep-a`, { metadata: { labels: { rack: '1' } }, spec: { tunnelIP: '192.0.2.10' } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    // No address a tunnel can be sent to, nor vtep-a's address spelled as IPv6.
+    for (const [ip, why] of [
+      ['0.0.0.0', 'unspecified'],
+      ['239.1.1.1', 'multicast'],
+      ['255.255.255.255', 'broadcast'],
+      ['ff02::1', 'multicast'],
+      ['::', 'unspecified'],
+      ['::ffff:192.0.2.10', 'give the IPv4 address itself (192.0.2.10)'],
+    ]) {
+      const bad = await rejected('POST', `${G}/nodes`, node('vtep-c', ip!), 422, 'Invalid');
+      expect(bad.details.causes).toEqual([expect.objectContaining({ field: 'spec.tunnelIP', message: expect.stringContaining(why!) })]);
+    }
   });
 });
 
