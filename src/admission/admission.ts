@@ -32,6 +32,11 @@ export interface Admitted<T> {
    * a picked address stays reserved for a while, and a small subnet looks full.
    */
   abandon?(): void;
+  /**
+   * What the client should know although the write is valid (a reference to an object that
+   * does not exist yet): sent as Warning headers, which kubectl and vnetctl print.
+   */
+  warnings?: string[];
 }
 
 export interface KindAdmission<T extends KubeObject = KubeObject> {

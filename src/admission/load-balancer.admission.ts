@@ -12,7 +12,7 @@ const IPV4_ONLY = 'load balancers take IPv4 VIPs and backends only (IPv6 load ba
 
 const isIpv4 = (ip: string) => tryParseIp(ip)?.family === 4;
 
-async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[]): Promise<void> {
+async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[]): Promise<void> {
   const spec = lb.spec!;
   const listeners = new Map<string, number>();
   spec.listeners.forEach((l, i) => {
@@ -72,6 +72,8 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       id = `ip:${b.ip}`;
     } else {
       const port = await ctx.objects.get<VirtualPort>(PORTS, lb.metadata.namespace, b.port!);
+      // Valid (a backend may be declared before its port), but most often a typo.
+      if (!port) warnings.push(`${field}.port: VirtualPort "${b.port}" does not exist (yet); this backend takes no connections until it does`);
       if (port && port.spec?.network !== net.metadata.name) {
         causes.push({ field: `${field}.port`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.port}": VirtualPort is on network "${port.spec?.network}", not "${net.metadata.name}"` });
       }
@@ -100,7 +102,8 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const spec = lb.spec!;
     const net = await referencedNetwork(ctx, ns, spec.network);
     const causes: StatusCause[] = [];
-    await validateListenersAndBackends(lb, net, ctx, causes);
+    const warnings: string[] = [];
+    await validateListenersAndBackends(lb, net, ctx, causes, warnings);
     const allocators = allocatorsOf(net);
     let picked = false;
     const ipv4 = allocators.filter((a) => a.subnet.cidr.family === 4);
@@ -140,6 +143,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     return {
       object: lb,
       ops: [AllocationRegistry.claim(ipKey(ns, spec.network, vip), owner)],
+      warnings,
       abandon: () => {
         if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
       },
@@ -154,10 +158,11 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.vip = old.spec!.vip;
     const net = await referencedNetwork(ctx, next.metadata.namespace!, spec.network).catch(() => undefined);
-    if (net) await validateListenersAndBackends(next, net, ctx, causes);
+    const warnings: string[] = [];
+    if (net) await validateListenersAndBackends(next, net, ctx, causes, warnings);
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.algorithm ??= 'maglev';
     spec.sessionAffinity ??= 'None';
-    return { object: next, ops: [] };
+    return { object: next, ops: [], warnings };
   }
 }

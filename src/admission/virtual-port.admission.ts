@@ -5,9 +5,17 @@ import type { StatusCause } from '../resources/status';
 import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { referencedNetwork } from './network-lookup';
+import { NODES } from '../store/kinds';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 
 const macs = new MacAllocator({ prefix: '0a:58' });
+
+/** A port pinned to a Node that does not exist is valid (the Node may come later), but most often a typo. */
+async function nodeWarnings(port: VirtualPort, ctx: AdmissionContext): Promise<string[]> {
+  const node = port.spec?.node;
+  if (!node || (await ctx.objects.get(NODES, undefined, node))) return [];
+  return [`spec.node: Node "${node}" does not exist (yet); the port binds only once it does`];
+}
 
 function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
   (port.spec!.allowedAddressPairs ?? []).forEach((p, i) => {
@@ -110,13 +118,14 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         ...spec.ips.map((ip) => AllocationRegistry.claim(ipKey(ns, spec.network, ip), owner)),
         AllocationRegistry.claim(ifaceKey(spec.interfaceId!), owner),
       ],
+      warnings: await nodeWarnings(port, ctx),
       abandon: () => {
         if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
       },
     };
   }
 
-  async update(old: VirtualPort, next: VirtualPort, _ctx: AdmissionContext): Promise<Admitted<VirtualPort>> {
+  async update(old: VirtualPort, next: VirtualPort, ctx: AdmissionContext): Promise<Admitted<VirtualPort>> {
     const causes: StatusCause[] = [];
     const spec = next.spec!;
     const was = old.spec!;
@@ -140,6 +149,6 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     spec.ips = was.ips;
     spec.interfaceId ??= was.interfaceId;
     spec.portSecurity ??= true;
-    return { object: next, ops: [] };
+    return { object: next, ops: [], warnings: next.spec!.node !== was.node ? await nodeWarnings(next, ctx) : [] };
   }
 }

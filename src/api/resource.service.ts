@@ -347,16 +347,18 @@ export class ResourceService {
         secret = mintSecret();
         (obj as unknown as AccessToken).status = { tokenHash: hashSecret(secret) };
       }
+      // This attempt's: a retried create is admitted again.
+      const sent = [...warnings, ...(admitted.warnings ?? [])];
       if (q.dryRun) {
         admitted.abandon?.();
-        return { object: obj, code: 201, warnings };
+        return { object: obj, code: 201, warnings: sent };
       }
       try {
         const created = await this.objects.create(type, obj, admitted.ops);
         this.hooks.afterWrite?.(type, namespace, created.metadata.name);
         if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
         this.log.info({ event: 'object.created', kind: type.kind, namespace, name: created.metadata.name, rv: created.metadata.resourceVersion });
-        return { object: created, code: 201, warnings };
+        return { object: created, code: 201, warnings: sent };
       } catch (err) {
         // Nothing of the request was stored: what admission picked is free again.
         admitted.abandon?.();
@@ -426,6 +428,7 @@ export class ResourceService {
         const admitted = await this.admissionFor(type).update(current, next, this.admissionContext);
         next = admitted.object as T;
         admittedOps = admitted.ops;
+        warnings.push(...(admitted.warnings ?? []));
       } catch (err) {
         this.translateAdmission(type, name, err);
       }

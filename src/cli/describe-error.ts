@@ -37,6 +37,8 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
     case 'Forbidden':
       return `use a token that is allowed there (or another namespace with -n)`;
     case 'NotFound':
+      // The namespace itself is what is missing: listing in it would fail the same way.
+      if (err.status.details?.kind === 'namespaces') return 'see the namespaces there are with: vnetctl get ns (kubectl create namespace makes one)';
       return ctx.listCommand ? `see what exists with: ${ctx.listCommand}${ns}` : 'check the name and namespace (-n)';
     case 'AlreadyExists':
       return 'pick another name, or delete the existing object first';

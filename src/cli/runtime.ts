@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { UsageError } from './errors';
 import { ApiClient } from './http/client';
 import type { ErrorContext } from './describe-error';
 import { loadKubeconfig, resolveKubeconfigPaths, selectContext, type Connection } from './kubeconfig';
@@ -55,12 +56,13 @@ export class Runtime {
   }
 
   client(): ApiClient {
-    this.apiClient ??= new ApiClient(this.connection(), this.opts.requestTimeout);
+    this.apiClient ??= new ApiClient(this.connection(), this.opts.requestTimeout, (w) => this.io.err(`Warning: ${w}\n`));
     return this.apiClient;
   }
 
   /** -n, else the context's namespace, else "default" (kubectl's order). */
   namespace(): string {
+    if (this.opts.namespace === '') throw new UsageError('-n/--namespace needs a namespace name (leave it out for the context\'s)');
     return this.opts.namespace ?? this.connection().namespace ?? 'default';
   }
 

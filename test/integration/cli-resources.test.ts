@@ -80,6 +80,9 @@ describe('network', () => {
     expect(await fails(1, 'network', 'create', 'bad', '--subnet', '10.0.0.300/24', '-n', 't1')).toMatch(/cannot create virtualnetwork "bad" in namespace "t1": spec\.subnets\[0\]\.cidr \(--subnet\): .*; fix the values/);
     expect(await fails(1, 'network', 'create', 'blue', '--subnet', '10.9.0.0/24', '-n', 't1')).toMatch(/already exists; pick another name/);
     expect(await fails(1, 'network', 'get', 'nope', '-n', 't1')).toMatch(/cannot get virtualnetwork "nope" in namespace "t1": .*not found; see what exists with: vnetctl network list -n t1/);
+    // A namespace that is not there: listing in it would fail the same way, so the hint names the namespaces.
+    expect(await fails(1, 'network', 'create', 'x', '--subnet', '10.9.0.0/24', '-n', 'nosuchns')).toMatch(/namespaces "nosuchns" not found; see the namespaces there are with: vnetctl get ns/);
+    expect(await fails(2, 'network', 'list', '-n', '')).toBe("error: -n/--namespace needs a namespace name (leave it out for the context's)\n");
     expect(await fails(2, 'network', 'create', 'x', '--subnet', '10.0.0.0/24', '--vni', 'abc')).toMatch(/--vni.*"abc" is not a whole number \(see "vnetctl network create --help"\)/);
     expect(await fails(2, 'network', 'create', 'x', '--subnet', '10.0.0.0/24', '--encap', 'gre')).toMatch(/--encap/);
     expect(await fails(2, 'network', 'create', 'x')).toMatch(/required option '--subnet/);
@@ -177,6 +180,17 @@ describe('lb', () => {
     expect(lbGet).toMatch(/^NAME +NETWORK +VIP +LISTENERS +BACKENDS +READY +AGE\nweb +blue /);
     expect(JSON.parse(lbJson)).toMatchObject({ kind: 'LoadBalancer', metadata: { name: 'web' } });
     expect(await ok('lb', 'delete', 'web', '-n', 't1')).toBe('loadbalancer.vnet.dev/web deleted\n');
+  });
+
+  it('warns (as kubectl prints the server\'s Warning headers) about a backend port or a node that does not exist', async () => {
+    const lb = await cli.run(['lb', 'create', 'typo', '--network', 'blue', '--listen', '80', '--backend', 'nosuch', '-n', 't1', '-o', 'name']);
+    expect(lb).toMatchObject({ code: 0, stdout: 'loadbalancer.vnet.dev/typo\n' });
+    expect(lb.stderr).toBe('Warning: spec.backends[0].port: VirtualPort "nosuch" does not exist (yet); this backend takes no connections until it does\n');
+    const port = await cli.run(['port', 'create', 'pinned', '--network', 'blue', '--node', 'nosuchnode', '-n', 't1', '-o', 'name']);
+    expect(port).toMatchObject({ code: 0, stdout: 'virtualport.vnet.dev/pinned\n' });
+    expect(port.stderr).toBe('Warning: spec.node: Node "nosuchnode" does not exist (yet); the port binds only once it does\n');
+    await ok('lb', 'delete', 'typo', '-n', 't1');
+    await ok('port', 'delete', 'pinned', '-n', 't1');
   });
 
   it('deletes every name it can, says which one it could not, and ignores missing ones when asked', async () => {

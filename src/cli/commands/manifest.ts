@@ -4,7 +4,7 @@
  * the batch: every object is tried, each failure is one line, and the exit code is 1.
  */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { KubeObject } from '../../resources/object';
 import { attempt } from '../attempt';
 import { ApiStatusError, CliError, UsageError } from '../errors';
@@ -171,7 +171,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
       .option('-f, --filename <file>', 'manifest file, directory or - for stdin (repeatable)', collect)
       .option('--ignore-not-found', 'treat objects that do not exist as deleted')
       .option('--wait', 'wait until the objects are gone')
-      .option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)', parser(parseDuration), 60_000)
+      .addOption(new Option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)').argParser(parser(parseDuration)).default(60_000, '60s'))
       .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; ignoreNotFound?: boolean; wait?: boolean; timeout: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         const wait = { wait: o.wait === true, timeout: o.timeout, ignoreNotFound: o.ignoreNotFound === true };

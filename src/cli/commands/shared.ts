@@ -1,5 +1,5 @@
 /** Pieces every command module uses: runtime lookup, examples in --help, and common subcommands. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { KubeObject } from '../../resources/object';
 import { attempt } from '../attempt';
 import { qualifiedName, type KindInfo } from '../kinds';
@@ -95,7 +95,7 @@ export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: Runtime
       .description(`delete ${noun}s`)
       .argument('<name...>', `${noun} name(s)`)
       .option('--wait', 'wait until the objects are gone (finalizers done)')
-      .option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)', parser(parseDuration), 60_000)
+      .addOption(new Option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)').argParser(parser(parseDuration)).default(60_000, '60s'))
       .action(async (names: string[], o: { wait?: boolean; timeout: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         await deleteNamed(rt, kind, names, { wait: o.wait === true, timeout: o.timeout });

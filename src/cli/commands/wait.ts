@@ -1,5 +1,5 @@
 /** vnetctl wait KIND NAME --for condition=Ready [--timeout 30s] */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { UsageError } from '../errors';
 import { parseWaitFor, type WaitFor } from '../flags/condition';
 import { parseDuration } from '../flags/duration';
@@ -14,8 +14,8 @@ export function waitCommand(runtimeOf: RuntimeOf): Command {
       .description('wait until objects meet a condition (watch-based; a spinner shows on a terminal)')
       .argument('<kind>', 'kind: vnet, vport, vlb, vnode (or full names)')
       .argument('<names...>', 'object names')
-      .option('--for <condition>', 'condition=TYPE[=True|False|Unknown] or delete', parser(parseWaitFor), { kind: 'condition', type: 'Ready', status: 'True' } satisfies WaitFor)
-      .option('--timeout <duration>', 'give up after this long (e.g. 30s, 2m)', parser(parseDuration), 30_000)
+      .addOption(new Option('--for <condition>', 'condition=TYPE[=True|False|Unknown] or delete').argParser(parser(parseWaitFor)).default({ kind: 'condition', type: 'Ready', status: 'True' } satisfies WaitFor, 'condition=Ready'))
+      .addOption(new Option('--timeout <duration>', 'give up after this long (e.g. 30s, 2m)').argParser(parser(parseDuration)).default(30_000, '30s'))
       .action(async (kindText: string, names: string[], o: { for: WaitFor; timeout: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         const kind = findKind(kindText);

@@ -36,10 +36,22 @@ function syntheticStatus(code: number, text: string): Status {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code, message: `HTTP ${code}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}` };
 }
 
+/** The texts of an answer's Warning headers (`299 - "text"`, quotes and backslashes escaped). */
+export function warningsOf(res: Pick<IncomingMessage, 'headersDistinct'>): string[] {
+  const out: string[] = [];
+  for (const h of res.headersDistinct.warning ?? []) {
+    const m = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(h);
+    if (m) out.push(m[1]!.replace(/\\(.)/g, '$1'));
+  }
+  return out;
+}
+
 export class ApiClient {
   constructor(
     private readonly conn: Connection,
     private readonly timeoutMs = 30_000,
+    /** Each Warning header of an answer (RFC 7234 `299 - "text"`), as kubectl prints them. */
+    private readonly onWarning: (text: string) => void = () => undefined,
   ) {}
 
   get server(): string {
@@ -98,6 +110,7 @@ export class ApiClient {
         spec,
         this.timeoutMs,
         (res) => {
+          for (const w of warningsOf(res)) this.onWarning(w);
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', reject);
