@@ -351,6 +351,9 @@ export class ResourceService {
       const sent = [...warnings, ...(admitted.warnings ?? [])];
       if (q.dryRun) {
         admitted.abandon?.();
+        // As the store would set them (its status already says observedGeneration 1).
+        obj.metadata.generation = 1;
+        obj.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
         return { object: obj, code: 201, warnings: sent };
       }
       try {

@@ -219,6 +219,10 @@ describe('update, patch, status, finalizers', () => {
     const dryDelete = await v.call('DELETE', `${path}?dryRun=All`);
     expect(dryDelete.status).toBe(200);
     expect(dryDelete.json.metadata.deletionTimestamp).toEqual(expect.any(String));
+    // A dry-run create shows what the store would set too.
+    const dryCreate = await v.call('POST', `${G}/namespaces/t1/virtualnetworks?dryRun=All`, net('drynet', { subnets: [{ cidr: '10.99.0.0/24' }] }));
+    expect(dryCreate.status).toBe(201);
+    expect(dryCreate.json.metadata).toMatchObject({ generation: 1, creationTimestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), uid: expect.any(String) });
     expect(await revision()).toBe(before);
     expect((await v.call('GET', path)).json.metadata.deletionTimestamp).toBeUndefined();
   });

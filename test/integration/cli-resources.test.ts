@@ -208,6 +208,7 @@ describe('lb', () => {
     expect(await fails(1, 'lb', 'create', 'w3', '--network', 'nope', '--listen', '80', '-n', 't1')).toMatch(/spec\.network \(--network\): Not found/);
     await ok('lb', 'create', 'w4', '--network', 'blue', '--listen', '80', '--backend', 'vm1', '-n', 't1');
     expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add backend vm1 to loadbalancer "w4": it is already a backend/);
+    expect(await fails(2, 'lb', 'add-backend', 'w4', '--backend', 'vm2', '--backend', 'vm2', '-n', 't1')).toMatch(/--backend vm2 is given twice/);
     expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', '10.7.0.1', '-n', 't1')).toMatch(/spec\.backends\[1\]\.ip \(--backend\): .*not a host address/);
     expect(await fails(1, 'lb', 'remove-backend', 'w4', '--backend', 'vm9', '-n', 't1')).toMatch(/it is not one of its backends \(vm1\)/);
     expect(await fails(1, 'lb', 'add-backend', 'nope', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add a backend to loadbalancer "nope" in namespace "t1": .*not found; see what exists with: vnetctl lb list -n t1/);

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import type { Backend, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
-import { ApiStatusError, CliError } from '../errors';
+import { ApiStatusError, CliError, UsageError } from '../errors';
 import { parseBackend, sameBackend } from '../flags/backend';
 import { parseListen } from '../flags/listen';
 import { backendLabel, kindByPlural, qualifiedName } from '../kinds';
@@ -114,7 +114,9 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         const rt = runtimeOf(cmd);
         const lb = await editBackends(rt, name, 'add a backend to', (cur, backends) => {
           for (const [i, b] of o.backend.entries()) {
-            const dup = [...backends, ...o.backend.slice(0, i)].find((x) => sameBackend(x, b));
+            const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
+            if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
+            const dup = backends.find((x) => sameBackend(x, b));
             if (dup) throw new CliError(`cannot add backend ${backendLabel(b)} to loadbalancer "${cur.metadata.name}": it is already a backend (${backendLabel(dup)}); to change its weight, remove it and add it again`);
           }
           return backends.length === 0 && cur.spec?.backends === undefined
