@@ -322,6 +322,14 @@ export class NodeSession {
         message: `waiting for ovs-vswitchd to apply the configuration (cur_cfg ${ovs.cur_cfg} < next_cfg ${ovs.next_cfg}); is ovs-vswitchd running?`,
       };
     }
+    // ovs-vswitchd writes every port's ofport in the transaction that moves cur_cfg, so
+    // once that caught up, a port of ours without one was never created: its bridge failed
+    // (its log: "failed to create bridge"; another userspace datapath holding the
+    // ovs-netdev device, say) and no error column says so.
+    const absent = owned.filter((i) => i.ofport === null).map((i) => i.name).sort();
+    if (absent.length) {
+      return { ready: false, reason: 'PortError', message: `${absent.join(', ')}: ovs-vswitchd applied the configuration but did not create ${absent.length === 1 ? 'it' : 'them'} (no OpenFlow port): see its log for "failed to create bridge"` };
+    }
     const tail = notes.length ? `; ${notes.join('; ')}` : '';
     return { ready: true, reason: 'LayoutReady', message: `${INTEGRATION_BRIDGE} is in place (datapath ${datapath})${tail}` };
   }

@@ -156,4 +156,21 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     expect(cond(n, 'Ready')).toMatchObject({ status: 'False', reason: 'NotConnected' });
     expect((await v.call('DELETE', `${G}/nodes/hv-gone`)).status).toBe(200);
   });
+
+  it('is not Ready when ovs-vswitchd applied the layout but could not create its bridges', async () => {
+    // A second userspace ovs-vswitchd beside the first one (two vnetd on one host, say): its
+    // netdev bridges fail ("failed to create bridge br-int"), and no error column says so.
+    const clash = await startOvs({ name: 'chassis-clash', netns: `${runPrefix()}-cn` });
+    try {
+      expect((await v.call('POST', `${G}/nodes`, { metadata: { name: 'hv-clash' }, spec: { tunnelIP: '192.168.250.9', ovsdb: `unix:${clash.dbSocket}` } })).status).toBe(201);
+      const n = await eventually(async () => {
+        const node = await getNode('hv-clash');
+        return cond(node, 'Ready')?.reason === 'PortError' ? node : undefined;
+      }, 15_000);
+      expect(cond(n, 'Ready')).toMatchObject({ status: 'False', message: expect.stringMatching(/^br-int.*did not create.*failed to create bridge/) });
+    } finally {
+      await v.call('DELETE', `${G}/nodes/hv-clash`);
+      await clash.stop();
+    }
+  });
 });
