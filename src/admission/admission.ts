@@ -61,6 +61,13 @@ export function fail(field: string, message: string, reason: StatusCause['reason
   throw new AdmissionError([{ field, message, reason }]);
 }
 
+/** ipam messages often start with the offending value, which the cause already shows. */
+export function withoutValue(message: string, value: unknown): string {
+  const quoted = JSON.stringify(value);
+  for (const prefix of [`${quoted}: `, `${quoted} `]) if (message.startsWith(prefix)) return message.slice(prefix.length);
+  return message;
+}
+
 /** Fields whose value may be defaulted once and never changed (like a Service's clusterIP). */
 export function immutable(causes: StatusCause[], field: string, oldValue: unknown, newValue: unknown): void {
   if (newValue !== undefined && JSON.stringify(oldValue) !== JSON.stringify(newValue)) {

@@ -3,7 +3,7 @@ import { AllocationRegistry, vniKey } from '../ipam/allocation-registry';
 import type { VirtualNetwork } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
-import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { AdmissionError, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 
 const vnis = new VniAllocator();
 
@@ -32,12 +32,6 @@ function validateSubnets(net: VirtualNetwork, causes: StatusCause[], before: Vir
       message: `Invalid value: "${subnets[b!]!.cidr}": overlaps spec.subnets[${a}].cidr ${subnets[a!]!.cidr}`,
     });
   }
-}
-
-/** ipam messages often start with the offending value, which the cause already shows. */
-function withoutValue(message: string, value: unknown): string {
-  const prefix = `${JSON.stringify(value)}: `;
-  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }
 
 function fieldValue(obj: object, path: string | undefined): unknown {

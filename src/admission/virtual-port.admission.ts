@@ -2,7 +2,7 @@ import { MacAllocator, canonicalIp, parseMac, tryParseIp, parseCidr } from '../i
 import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-registry';
 import type { VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
-import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { AdmissionError, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { referencedNetwork } from './network-lookup';
 import { NODES } from '../store/kinds';
@@ -19,8 +19,16 @@ async function nodeWarnings(port: VirtualPort, ctx: AdmissionContext): Promise<s
 
 function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
   (port.spec!.allowedAddressPairs ?? []).forEach((p, i) => {
-    const ok = p.ip.includes('/') ? safe(() => parseCidr(p.ip)) : tryParseIp(p.ip);
-    if (!ok) causes.push({ field: `spec.allowedAddressPairs[${i}].ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${p.ip}": must be an IP address or a CIDR` });
+    let why: string | undefined;
+    if (p.ip.includes('/')) {
+      try {
+        parseCidr(p.ip);
+      } catch (err) {
+        // ipam's own reason (host bits set, a bad prefix length) says more than "invalid".
+        why = withoutValue((err as Error).message, p.ip);
+      }
+    } else if (!tryParseIp(p.ip)) why = 'must be an IP address or a CIDR';
+    if (why) causes.push({ field: `spec.allowedAddressPairs[${i}].ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${p.ip}": ${why}` });
     if (p.mac !== undefined) {
       try {
         p.mac = parseMac(p.mac);
@@ -29,14 +37,6 @@ function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
       }
     }
   });
-}
-
-function safe<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
 }
 
 export class VirtualPortAdmission implements KindAdmission<VirtualPort> {

@@ -429,6 +429,15 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualports/f`)).status === 404);
   });
 
+  it('says why an allowed address pair is not a CIDR', async () => {
+    const s = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('pairs', { allowedAddressPairs: [{ ip: '192.168.50.5/29' }, { ip: '192.168.50.0/99' }, { ip: 'nope' }] }), 422, 'Invalid');
+    expect(s.details.causes.map((c: { field: string; message: string }) => [c.field, c.message])).toEqual([
+      ['spec.allowedAddressPairs[0].ip', 'Invalid value: "192.168.50.5/29": has host bits set: the network is 192.168.50.0/29'],
+      ['spec.allowedAddressPairs[1].ip', expect.stringMatching(/^Invalid value: "192\.168\.50\.0\/99": .*prefix/)],
+      ['spec.allowedAddressPairs[2].ip', 'Invalid value: "nope": must be an IP address or a CIDR'],
+    ]);
+  });
+
   it('keeps allocated fields immutable and answers with the field', async () => {
     await rejected('PATCH', `${G}/namespaces/t1/virtualports/a`, { spec: { ips: ['192.168.50.5'] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
     const keep = await v.call('PATCH', `${G}/namespaces/t1/virtualports/a`, { spec: { node: 'hv1' } }, { contentType: 'application/merge-patch+json' });
