@@ -205,7 +205,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // agent holds three per network) share one connection instead of one each.
   // maxParamLength: Fastify's own 100 answered a longer name in a path with its own 414
   // body, not a Status; past this, Node's header size limit answers first.
-  const adapter = new FastifyAdapter({ http2: true, https: { allowHTTP1: true, key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT, maxParamLength: 16_384 });
+  const adapter = new FastifyAdapter({ http2: true, https: { allowHTTP1: true, key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 16_384 } });
   const fastify = adapter.getInstance();
   const sessions = trackSessions(fastify.server);
   // Bodies stay raw buffers: the API decodes them itself, so that malformed JSON,

@@ -37,7 +37,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT_OK; // --help, --version
-      const msg = (usage ?? err.message).replace(/^error:\s*/, '');
+      // One line: commander puts its "(Did you mean ...?)" on a line of its own.
+      const msg = (usage ?? err.message).replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ');
       // Help shown because a group was run without a subcommand: it is already printed.
       if (err.code !== 'commander.help') errLine(`${msg} (see "${commandPath(argv, program)} --help")`);
       return EXIT_USAGE;

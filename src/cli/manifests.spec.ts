@@ -9,7 +9,7 @@ describe('parseManifests', () => {
   });
 
   it('names the file and document of what it cannot use', () => {
-    expect(() => parseManifests('a: [', 'x.yaml')).toThrow(/cannot read x\.yaml: /);
+    expect(() => parseManifests('a: [', 'x.yaml')).toThrow(/cannot read x\.yaml: .*at line 1, column 5; fix the YAML\/JSON syntax$/);
     expect(() => parseManifests('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n', 'x.yaml')).toThrow(/does not serve apiVersion "apps\/v1" kind "Deployment"/);
     expect(() => parseManifests('apiVersion: vnet.dev/v1alpha1\nkind: Node\n---\nkind: Node\napiVersion: vnet.dev/v1alpha1\nmetadata: {}\n', 'x.yaml')).toThrow(/x\.yaml \(document 1\): metadata\.name is missing/);
   });

@@ -27,7 +27,8 @@ export function parseManifests(text: string, file: string): Manifest[] {
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
     const where = list.length > 1 ? `${file} (document ${i + 1})` : file;
-    if (doc.errors.length > 0) throw new CliError(`cannot read ${where}: ${doc.errors[0]!.message.split('\n')[0]}; fix the YAML/JSON syntax`);
+    // The parser's first line, without the colon that introduces its source excerpt.
+    if (doc.errors.length > 0) throw new CliError(`cannot read ${where}: ${doc.errors[0]!.message.split('\n')[0]!.replace(/:$/, '')}; fix the YAML/JSON syntax`);
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) return; // empty document (e.g. a trailing ---)
     const items = isObject(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items) ? value.items : [value];

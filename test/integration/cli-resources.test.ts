@@ -89,6 +89,8 @@ describe('network', () => {
     expect(await fails(2, 'network', 'list', '--bogus')).toMatch(/unknown option '--bogus'/);
     expect(await fails(2, 'network', 'list', '-o', 'xml')).toMatch(/-o, --output/);
     expect(await fails(2, 'bogus')).toMatch(/unknown command 'bogus'/);
+    // commander's suggestion joins the same line.
+    expect(await fails(2, 'lb', 'crate')).toBe('error: unknown command \'crate\' (Did you mean create?) (see "vnetctl lb --help")\n');
   });
 });
 
