@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { AdmissionError, type AdmissionContext, type KindAdmission, type ObjectReader } from '../admission/admission';
 import type { AccessToken } from '../admission/access-token.admission';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from '../admission/names';
+import { FOREGROUND_DELETION, ORPHAN } from '../resources/finalizers';
 import { DEFAULT_NAMESPACE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
@@ -56,7 +57,12 @@ export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: string[];
   propagationPolicy?: string;
+  /** Deprecated in Kubernetes for propagationPolicy=Orphan, still sent by old clients. */
+  orphanDependents?: boolean;
 }
+
+/** What a delete's propagationPolicy adds to the object (see GarbageCollector). */
+const PROPAGATION_FINALIZERS: Record<string, readonly string[]> = { Background: [], Foreground: [FOREGROUND_DELETION], Orphan: [ORPHAN] };
 
 const MAX_ALLOCATION_RETRIES = 8;
 
@@ -495,8 +501,13 @@ export class ResourceService {
     // (vnetd creates it only on first start; deleted, every command without -n would fail).
     if (type === NAMESPACE_TYPE && name === DEFAULT_NAMESPACE) throw ApiErrors.forbidden(rid(type, name), 'this namespace may not be deleted');
     const dryRun = (options.dryRun ?? []).includes('All');
+    const policy = options.propagationPolicy ?? (options.orphanDependents === true ? 'Orphan' : 'Background');
+    const finalizers = PROPAGATION_FINALIZERS[policy];
+    if (!finalizers) {
+      throw this.invalid(type, name, [{ field: 'propagationPolicy', reason: 'FieldValueNotSupported', message: `Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"` }]);
+    }
     try {
-      const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun });
+      const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers });
       if (dryRun) return { object: res.object, code: 200, warnings: [] };
       this.hooks.afterWrite?.(type, namespace, name);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.terminating', kind: type.kind, namespace, name });

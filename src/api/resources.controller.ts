@@ -242,6 +242,9 @@ export class ResourcesController {
     const q = req.query as Query;
     const options: DeleteOptions = isPlainObject(opts) ? (opts as DeleteOptions) : {};
     if (q.dryRun === 'All') options.dryRun = ['All'];
+    // As query parameters too (curl, older clients); the body's win.
+    if (typeof q.propagationPolicy === 'string') options.propagationPolicy ??= q.propagationPolicy;
+    if (q.orphanDependents === 'true') options.orphanDependents ??= true;
     const res = await this.resources.delete(scope, name, options);
     send(req, reply, res.code, res.object);
   }

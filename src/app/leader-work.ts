@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
 import { NodeRealizationReconciler } from '../reconcile/kinds/node-realizations.reconciler';
+import { GarbageCollector } from '../reconcile/kinds/garbage-collector';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
 import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
@@ -64,6 +65,7 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     const compactor = new Compactor(o.objects.kv, { logger: o.logger });
     const ipam = new IpamReconciler({ objects: o.objects, logger: o.logger, workers: o.workers, informers });
     const namespaces = new NamespaceReconciler(o.objects, o.catalog, o.logger.child({ component: 'namespace-reconciler' }));
+    const collector = new GarbageCollector(o.objects, informers, o.logger.child({ component: 'garbage-collector' }));
     // With readiness from this process, a port's new binding is written with its Ready (one
     // revision, not two); the chassis writes it itself only if no Ready write came.
     const local = !o.agents;
@@ -91,6 +93,8 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     stops.push(() => ipam.stop());
     await namespaces.start();
     stops.push(() => namespaces.stop());
+    await collector.start();
+    stops.push(() => collector.stop());
     compactor.start();
     stops.push(() => compactor.stop());
     return { chassis, pipeline, stop: stopAll };

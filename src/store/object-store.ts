@@ -265,7 +265,7 @@ export class ObjectStore {
     type: StoredType,
     namespace: string | undefined,
     name: string,
-    options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean } = {},
+    options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean; finalizers?: readonly string[] } = {},
   ): Promise<WriteResult<T>> {
     const key = objectKey(type, namespace, name);
     // Without a resourceVersion precondition the caller asked for no particular version:
@@ -283,7 +283,8 @@ export class ObjectStore {
     }
   }
 
-  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean }): Promise<WriteResult<T>> {
+  /** `finalizers`: added as the deletion starts (the garbage collector's foregroundDeletion or orphan), never to an object already being deleted. */
+  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean; finalizers?: readonly string[] }): Promise<WriteResult<T>> {
     const current = await this.kv.get<T>(key);
     if (!current) throw new KeyNotFoundError(key);
     const pre = options.preconditions ?? {};
@@ -295,12 +296,15 @@ export class ObjectStore {
       throw new UidPreconditionError(key, pre.uid, current.value.metadata.uid ?? '');
     }
     const extra = (options.extraOps ?? []) as TxnOp<T>[];
-    const finalizers = current.value.metadata.finalizers ?? [];
+    const deleting = current.value.metadata.deletionTimestamp !== undefined;
+    const added = deleting ? [] : (options.finalizers ?? []).filter((f) => !(current.value.metadata.finalizers ?? []).includes(f));
+    const finalizers = [...(current.value.metadata.finalizers ?? []), ...added];
     if (finalizers.length > 0) {
-      if (current.value.metadata.deletionTimestamp && extra.length === 0) {
+      if (deleting && extra.length === 0) {
         return { object: withRevision(current), deleted: false };
       }
       const next = cloneJson(current.value);
+      if (added.length > 0) next.metadata.finalizers = finalizers;
       next.metadata.deletionTimestamp ??= this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
       next.metadata.deletionGracePeriodSeconds ??= 0;
       next.metadata.generation = (next.metadata.generation ?? 1) + 1;

@@ -673,6 +673,55 @@ describe('namespaces', () => {
   });
 });
 
+describe('garbage collection (metadata.ownerReferences)', () => {
+  const ref = (kind: string, name: string, uid: string, apiVersion = 'vnet.dev/v1alpha1') => ({ apiVersion, kind, name, uid });
+  const port = (name: string, network: string, ownerReferences: unknown[]) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, ownerReferences }, spec: { network } });
+  const gone = (path: string) => eventually(async () => (await v.call('GET', path)).status === 404, 10_000);
+  const lbOf = (name: string, network: string) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name }, spec: { network, listeners: [{ port: 80 }] } });
+
+  beforeAll(async () => {
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('gcnet', { subnets: [{ cidr: '10.120.0.0/24' }] }));
+  });
+
+  it('deletes a dependent once its owner is gone (Background, the default), and keeps one whose owner is not vnetd\'s', async () => {
+    const lb = (await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lbOf('owner-bg', 'gcnet'))).json;
+    expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, port('dep-bg', 'gcnet', [ref('LoadBalancer', 'owner-bg', lb.metadata.uid)]))).status).toBe(201);
+    // A KubeVirt VM's uid: vnetd cannot see that API, so it never collects this port.
+    expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, port('vm-owned', 'gcnet', [ref('VirtualMachine', 'vm1', '5c1b6d6e-0000-4000-8000-000000000001', 'kubevirt.io/v1')]))).status).toBe(201);
+    expect((await v.call('DELETE', `${G}/namespaces/t2/loadbalancers/owner-bg`)).status).toBe(200);
+    await gone(`${G}/namespaces/t2/virtualports/dep-bg`);
+    expect((await v.call('GET', `${G}/namespaces/t2/virtualports/vm-owned`)).status).toBe(200);
+  });
+
+  it('deletes an object whose vnetd owner does not exist', async () => {
+    expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, port('dangling', 'gcnet', [ref('VirtualNetwork', 'gcnet', '5c1b6d6e-0000-4000-8000-000000000002')]))).status).toBe(201);
+    await gone(`${G}/namespaces/t2/virtualports/dangling`);
+  });
+
+  it('Foreground: the owner stays until its dependents are gone; Orphan: the dependents stay and drop the reference', async () => {
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('fgnet', { subnets: [{ cidr: '10.121.0.0/24' }] }));
+    const owner = (await v.call('GET', `${G}/namespaces/t2/virtualnetworks/fgnet`)).json;
+    for (const name of ['fg1', 'fg2']) expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, port(name, 'fgnet', [ref('VirtualNetwork', 'fgnet', owner.metadata.uid)]))).status).toBe(201);
+    const d = await v.call('DELETE', `${G}/namespaces/t2/virtualnetworks/fgnet`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' });
+    expect(d.json.metadata.finalizers).toContain('foregroundDeletion');
+    await gone(`${G}/namespaces/t2/virtualnetworks/fgnet`);
+    for (const name of ['fg1', 'fg2']) expect((await v.call('GET', `${G}/namespaces/t2/virtualports/${name}`)).status).toBe(404);
+
+    const lb = (await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lbOf('owner-or', 'gcnet'))).json;
+    expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, port('dep-or', 'gcnet', [ref('LoadBalancer', 'owner-or', lb.metadata.uid)]))).status).toBe(201);
+    expect((await v.call('DELETE', `${G}/namespaces/t2/loadbalancers/owner-or?propagationPolicy=Orphan`)).status).toBe(200);
+    await gone(`${G}/namespaces/t2/loadbalancers/owner-or`);
+    const kept = (await v.call('GET', `${G}/namespaces/t2/virtualports/dep-or`)).json;
+    expect(kept.metadata.ownerReferences).toBeUndefined();
+  });
+
+  it('refuses an unknown propagationPolicy and deletes nothing', async () => {
+    await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lbOf('kept-lb', 'gcnet'));
+    const s = await rejected('DELETE', `${G}/namespaces/t2/loadbalancers/kept-lb`, { propagationPolicy: 'Sideways' }, 422, 'Invalid');
+    expect(s.details.causes[0]).toMatchObject({ field: 'propagationPolicy', message: expect.stringContaining('"Sideways"') });
+  });
+});
+
 describe('health and metrics', () => {
   it('serves health without a token and metrics with one', async () => {
     for (const p of ['/healthz', '/livez', '/readyz', '/version']) expect((await v.call('GET', p, undefined, { token: null })).status).toBe(200);
