@@ -34,6 +34,10 @@ async function fakeServer(): Promise<{ path: string; received: Json[]; peer: Pro
 }
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits (up to 2 s) for what a loaded machine may take more than one tick to deliver. */
+async function until(done: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 2000; !done() && Date.now() < deadline; ) await tick(5);
+}
 
 describe('JsonRpcConnection', () => {
   let srv: Awaited<ReturnType<typeof fakeServer>>;
@@ -54,7 +58,7 @@ describe('JsonRpcConnection', () => {
     await open();
     const a = conn.request('list_dbs', []);
     const b = conn.request('get_server_id', []);
-    await tick();
+    await until(() => srv.received.length >= 2);
     expect(srv.received).toEqual([
       { method: 'list_dbs', params: [], id: 1 },
       { method: 'get_server_id', params: [], id: 2 },
@@ -80,7 +84,7 @@ describe('JsonRpcConnection', () => {
     const notes: Array<[string, Json[]]> = [];
     conn.onNotification((m, p) => notes.push([m, p]));
     peer.write(JSON.stringify({ method: 'echo', params: ['x', 1], id: 'echo' }) + JSON.stringify({ method: 'locked', params: ['L'], id: null }));
-    await tick();
+    await until(() => srv.received.length > 0 && notes.length > 0);
     expect(srv.received).toEqual([{ result: ['x', 1], error: null, id: 'echo' }]);
     expect(notes).toEqual([['locked', ['L']]]);
   });
@@ -90,7 +94,7 @@ describe('JsonRpcConnection', () => {
     const { id, result } = conn.start('transact', ['db']);
     conn.cancel(id);
     await expect(result).rejects.toBeInstanceOf(RequestCancelledError);
-    await tick();
+    await until(() => srv.received.length >= 2);
     expect(srv.received[1]).toEqual({ method: 'cancel', params: [id], id: null });
     // A late reply is ignored rather than crashing.
     peer.write(JSON.stringify({ id, result: [], error: null }));
