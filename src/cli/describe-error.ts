@@ -12,6 +12,8 @@ export interface ErrorContext {
   flagFor?: (field: string) => string | undefined;
   /** Where the credentials came from, named in 401 hints. */
   kubeconfig?: string;
+  /** False when that kubeconfig's user has no token (nor client certificate) at all. */
+  hasCredentials?: boolean;
   namespace?: string;
   /** A command that lists the kind, e.g. `vnetctl network list`. */
   listCommand?: string;
@@ -33,6 +35,7 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
   const ns = ctx.namespace ? ` -n ${ctx.namespace}` : '';
   switch (err.reason) {
     case 'Unauthorized':
+      if (ctx.hasCredentials === false) return `the user${ctx.kubeconfig ? ` in ${ctx.kubeconfig}` : ''} has no token: use vnetd's admin kubeconfig ($VNETD_DATA_DIR/admin.kubeconfig) or one with an AccessToken's token`;
       return `the token${ctx.kubeconfig ? ` in ${ctx.kubeconfig}` : ''} is wrong, expired or was deleted: ask an admin for a new one, or use vnetd's admin kubeconfig ($VNETD_DATA_DIR/admin.kubeconfig)`;
     case 'Forbidden':
       return `use a token that is allowed there (or another namespace with -n)`;

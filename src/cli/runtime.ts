@@ -72,6 +72,7 @@ export class Runtime {
       action,
       flagFor,
       kubeconfig: this.conn?.source,
+      hasCredentials: this.conn ? Boolean(this.conn.token || this.conn.cert) : undefined,
       namespace: kind?.namespaced ? this.opts.namespace ?? this.conn?.namespace : undefined,
       listCommand: kind ? (kind.command ? `vnetctl ${kind.command} list` : `vnetctl get ${kind.plural}`) : undefined,
     };

@@ -288,6 +288,11 @@ describe('connection and credentials', () => {
     expect(down.stderr).toMatch(/^error: cannot list virtualnetworks in namespace "default": cannot reach vnetd at https:\/\/127\.0\.0\.1:1 \(.*ECONNREFUSED.*\); is vnetd running\?/);
     expect(bad.stderr).toMatch(/^error: cannot list virtualnetworks .*: Unauthorized; the token in .*wrong\.kubeconfig is wrong, expired or was deleted/);
     expect(bad.code).toBe(1);
+    // A kubeconfig whose user has no token at all is not told its token is wrong.
+    const none = join(tmp, 'none.kubeconfig');
+    writeFileSync(none, kc.split('\n').filter((l) => !l.includes(v.adminToken)).join('\n'));
+    const noToken = await cli.run(['network', 'list', '--kubeconfig', none]);
+    expect(noToken.stderr).toMatch(/Unauthorized; the user in .*none\.kubeconfig has no token: use vnetd's admin kubeconfig/);
     expect(ok1.code).toBe(0);
     expect(forbidden.code).toBe(1);
     expect(forbidden.stderr).toMatch(/is forbidden: .*not one of your namespaces; use a token that is allowed there/);
