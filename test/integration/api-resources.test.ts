@@ -688,9 +688,13 @@ describe('garbage collection (metadata.ownerReferences)', () => {
     expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, port('dep-bg', 'gcnet', [ref('LoadBalancer', 'owner-bg', lb.metadata.uid)]))).status).toBe(201);
     // A KubeVirt VM's uid: vnetd cannot see that API, so it never collects this port.
     expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, port('vm-owned', 'gcnet', [ref('VirtualMachine', 'vm1', '5c1b6d6e-0000-4000-8000-000000000001', 'kubevirt.io/v1')]))).status).toBe(201);
+    // A cluster-scoped Node cannot have a namespaced owner: unresolvable, as in Kubernetes.
+    expect((await v.call('POST', `${G}/nodes`, { metadata: { name: 'gc-node', ownerReferences: [ref('LoadBalancer', 'owner-bg', lb.metadata.uid)] }, spec: { tunnelIP: '192.0.2.77' } })).status).toBe(201);
     expect((await v.call('DELETE', `${G}/namespaces/t2/loadbalancers/owner-bg`)).status).toBe(200);
     await gone(`${G}/namespaces/t2/virtualports/dep-bg`);
     expect((await v.call('GET', `${G}/namespaces/t2/virtualports/vm-owned`)).status).toBe(200);
+    expect((await v.call('GET', `${G}/nodes/gc-node`)).status).toBe(200);
+    await v.call('DELETE', `${G}/nodes/gc-node`);
   });
 
   it('deletes an object whose vnetd owner does not exist', async () => {

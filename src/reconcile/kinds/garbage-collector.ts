@@ -15,7 +15,7 @@ import { FOREGROUND_DELETION, ORPHAN } from '../../resources/finalizers';
 import type { KubeObject, OwnerReference } from '../../resources/object';
 import { objectKey, typePrefix, type StoredType } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
-import type { ObjectStore } from '../../store/object-store';
+import { UidPreconditionError, type ObjectStore } from '../../store/object-store';
 import { KeyNotFoundError } from '../../store/store';
 import { Controller } from '../controller';
 import { hasFinalizer, removeFinalizer } from '../finalizers';
@@ -129,7 +129,9 @@ export class GarbageCollector {
     const gone: OwnerReference[] = [];
     for (const ref of refs) {
       const ownerType = typeOf(ref);
-      if (!ownerType) return; // an owner vnetd cannot see: never collected
+      // An owner vnetd cannot see, or a namespaced owner of a cluster-scoped object (which
+      // Kubernetes also calls unresolvable): never collected.
+      if (!ownerType || (ownerType.namespaced && !obj.metadata.namespace)) return;
       const owner = this.informers.get(ownerType)!.get(objectKey(ownerType, ownerType.namespaced ? obj.metadata.namespace : undefined, ref.name));
       if (owner?.metadata.uid === ref.uid) {
         // A Foreground owner takes its dependents with it.
@@ -168,7 +170,8 @@ export class GarbageCollector {
       await this.objects.delete(type, obj.metadata.namespace, obj.metadata.name, { preconditions: { uid: obj.metadata.uid } });
       this.log.info({ event: 'gc.deleted', kind: type.plural, namespace: obj.metadata.namespace, name: obj.metadata.name, why });
     } catch (err) {
-      if (!(err instanceof KeyNotFoundError)) throw err;
+      // Gone already, or replaced by a new object of the same name (not ours to delete).
+      if (!(err instanceof KeyNotFoundError) && !(err instanceof UidPreconditionError)) throw err;
     }
   }
 
