@@ -10,7 +10,7 @@ import { lbMac } from '../../pipeline/owners';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { UsageError } from '../errors';
 
-export type Proto = 'tcp' | 'udp' | 'icmp';
+export type Proto = 'tcp' | 'udp' | 'sctp' | 'icmp';
 
 export interface Target {
   ip: string;

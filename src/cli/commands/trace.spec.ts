@@ -42,6 +42,14 @@ describe('trace: logical path', () => {
     expect(logicalPath(input('10.0.0.100:80', 'udp')).deliver).toBe(false);
     expect(logicalPath(input('10.0.0.100', 'icmp')).deliver).toBe(false);
   });
+  it('traces SCTP, which load balancers take, to an SCTP listener', () => {
+    const sctp = { ...lb, spec: { ...lb.spec!, listeners: [{ protocol: 'SCTP', port: 3868, targetPort: 3868 }] } } as LoadBalancer;
+    const p = logicalPath({ ...input('10.0.0.100:3868', 'sctp'), lbs: [sctp] });
+    expect(p.deliver).toBe(true);
+    expect(p.lb).toMatchObject({ proto: 'sctp', port: 3868 });
+    expect(logicalPath({ ...input('10.0.0.100:3868', 'tcp'), lbs: [sctp] }).deliver).toBe(false);
+    expect(ovsFlow(3, a, '0a:58:00:00:00:64', parseTarget('10.0.0.100:3868'), 'sctp', 40000)).toBe('in_port=3,sctp,dl_src=0a:58:00:00:00:02,dl_dst=0a:58:00:00:00:64,nw_src=10.0.0.2,nw_dst=10.0.0.100,nw_ttl=64,tp_src=40000,tp_dst=3868');
+  });
   it('drops outside the subnets and to unknown addresses; a missing network drops', () => {
     const off = logicalPath(input('10.1.0.1', 'icmp'));
     expect(off.deliver).toBe(false);

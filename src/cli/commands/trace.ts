@@ -93,7 +93,7 @@ export function traceCommand(runtimeOf: RuntimeOf): Command {
       .description("explain a packet's path: the logical decisions from the API objects and, on the node, OVS's ofproto/trace (through a VIP: the backend OVS picks for this 5-tuple, and each backend's slots, DNAT and end); disagreements are named; -o json|yaml give the same report for scripts")
       .requiredOption('--from <port>', 'source VirtualPort')
       .requiredOption('--to <ip[:port]>', 'destination IPv4 address, optionally :PORT', parser(parseTarget))
-      .addOption(new Option('--proto <proto>', 'protocol (default: tcp with a port, icmp without)').choices(['tcp', 'udp', 'icmp']))
+      .addOption(new Option('--proto <proto>', 'protocol (default: tcp with a port, icmp without)').choices(['tcp', 'udp', 'sctp', 'icmp']))
       .option('--src-port <port>', `TCP/UDP source port of the packet (default ${DEFAULT_SRC_PORT}); through a VIP it is part of the hash that picks the backend`, parser(parseSrcPort))
       .action(async (o: { from: string; to: Target; proto?: Proto; srcPort?: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
