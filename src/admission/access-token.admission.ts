@@ -10,6 +10,7 @@ export interface AccessTokenSpec {
 
 export interface AccessTokenStatus {
   tokenHash?: string;
+  previousTokenHashes?: string[];
   token?: string;
 }
 

@@ -1,7 +1,6 @@
 /**
  * First-start state: the `default` namespace and the admin AccessToken whose secret
- * lives only in the admin kubeconfig. A kubeconfig whose token still verifies is kept;
- * otherwise a new admin secret is minted and the kubeconfig rewritten.
+ * lives only in the admin kubeconfig (see ensureAdminToken).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
@@ -39,24 +38,42 @@ export function tokenInKubeconfig(path: string): string | undefined {
   }
 }
 
-/** Returns the admin bearer token to put in the kubeconfig. */
-export async function ensureAdminToken(objects: ObjectStore, kubeconfigPath: string): Promise<string> {
+/** How many earlier admin secrets a shared store keeps accepting (schema: previousTokenHashes). */
+const KEPT_ADMIN_SECRETS = 4;
+
+/** What ensureAdminToken did: kept the kubeconfig's token, minted the first one, or minted another beside (shared) or instead of (revoked) the stored one. */
+export type AdminTokenOutcome = 'kept' | 'created' | 'added' | 'replaced';
+
+/**
+ * The admin bearer token to put in the kubeconfig. A kubeconfig whose token still verifies
+ * is kept. Otherwise a new secret is minted: on a store of its own (SQLite) it replaces the
+ * stored one, so deleting admin.kubeconfig revokes a leaked token; on a shared store (etcd),
+ * other controller replicas and their clients hold the current secret, and a replica that
+ * started without their admin.kubeconfig must not lock them out: the new secret is added,
+ * and the previous ones stay valid (the four newest).
+ */
+export async function ensureAdminToken(objects: ObjectStore, kubeconfigPath: string, shared: boolean): Promise<{ token: string; outcome: AdminTokenOutcome }> {
   const existing = tokenInKubeconfig(kubeconfigPath);
   const stored = await objects.get<AccessToken>(ACCESS_TOKENS, undefined, 'admin');
   const parsed = existing ? parseToken(existing) : undefined;
-  if (stored && parsed?.name === 'admin' && secretMatches(parsed.secret, stored.status?.tokenHash)) return existing!;
+  const valid = [stored?.status?.tokenHash, ...(stored?.status?.previousTokenHashes ?? [])];
+  if (stored && parsed?.name === 'admin' && valid.some((h) => secretMatches(parsed.secret, h))) return { token: existing!, outcome: 'kept' };
   const secret = mintSecret();
-  const status = { tokenHash: hashSecret(secret) };
+  const tokenHash = hashSecret(secret);
   if (stored) {
-    await objects.modify<AccessToken>(ACCESS_TOKENS, undefined, 'admin', (cur) => ({ ...cur, status }), { subresource: 'status' });
+    await objects.modify<AccessToken>(ACCESS_TOKENS, undefined, 'admin', (cur) => {
+      const earlier = [cur.status?.tokenHash, ...(cur.status?.previousTokenHashes ?? [])].filter((h): h is string => !!h);
+      const previousTokenHashes = shared ? earlier.slice(0, KEPT_ADMIN_SECRETS) : [];
+      return { ...cur, status: previousTokenHashes.length > 0 ? { tokenHash, previousTokenHashes } : { tokenHash } };
+    }, { subresource: 'status' });
   } else {
     await objects.create<AccessToken>(ACCESS_TOKENS, {
       apiVersion: 'vnet.dev/v1alpha1',
       kind: 'AccessToken',
       metadata: { name: 'admin' },
       spec: { admin: true },
-      status,
+      status: { tokenHash },
     });
   }
-  return formatToken('admin', secret);
+  return { token: formatToken('admin', secret), outcome: stored ? (shared ? 'added' : 'replaced') : 'created' };
 }

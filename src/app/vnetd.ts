@@ -127,7 +127,6 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
 
   await ensureDefaultNamespace(objects);
   const kubeconfigPath = join(config.dataDir, 'admin.kubeconfig');
-  const adminToken = await ensureAdminToken(objects, kubeconfigPath);
 
   // Hypervisors: the embedded OVS (all-in-one only, optional; the API works without it).
   let localOvs: LocalOvs | undefined;
@@ -234,6 +233,16 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `https://${host}:${port}`;
+  // Only once this replica serves: one that fails to start (its port taken) mints nothing.
+  const { token: adminToken, outcome } = await ensureAdminToken(objects, kubeconfigPath, storeConfig.kind === 'etcd');
+  if (outcome === 'added') {
+    logger.warn(
+      { event: 'admin.token_added', kubeconfig: kubeconfigPath },
+      `${kubeconfigPath} was missing or not valid: added a new admin secret to the shared store (the other replicas' admin kubeconfigs still work; the four newest secrets are kept). Replicas should share one admin.kubeconfig`,
+    );
+  } else if (outcome === 'replaced') {
+    logger.warn({ event: 'admin.token_replaced', kubeconfig: kubeconfigPath }, `${kubeconfigPath} was missing or not valid: minted a new admin secret; admin kubeconfigs written before no longer authenticate`);
+  }
   // Controller replicas share one admin kubeconfig (a shared volume or a mounted Secret):
   // the first writes it, the others leave a valid one alone (it may be read-only, and its
   // server is the address clients should use, not this replica's).

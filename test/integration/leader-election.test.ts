@@ -159,9 +159,11 @@ describe('vnetd controller replicas: /readyz', () => {
       expect(standbyReady!.status).toBe(200);
       expect(standbyReady!.text).toMatch(/standby/);
       expect(() => standby.pipeline).toThrow(/standby/);
-      // The API works on the standby. With a data dir each, the second replica's admin token
-      // replaced the first's in the shared store (replicas are meant to share one kubeconfig).
+      // The API works on the standby. With a data dir each, the second replica found no admin
+      // kubeconfig and added a secret beside the first's in the shared store: both work.
       expect((await httpsCall(standby.url, standby.caCertPem, 'POST', '/api/v1/namespaces', { metadata: { name: 'via-standby' } }, { defaultToken: second.adminToken })).status).toBe(201);
+      expect((await httpsCall(standby.url, standby.caCertPem, 'GET', '/api/v1/namespaces/via-standby', undefined, { defaultToken: first.adminToken })).status).toBe(200);
+      expect(second.adminToken).not.toBe(first.adminToken);
       await leader.close();
       await eventually(async () => (await readyz(standby)).headers['x-vnetd-leader'] === 'true', 5_000);
     } finally {

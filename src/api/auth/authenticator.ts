@@ -71,7 +71,8 @@ export class TokenAuthenticator {
     if (!parsed) return undefined;
     const generation = this.generation;
     const tok = await this.objects.get<AccessToken>(ACCESS_TOKENS, undefined, parsed.name);
-    if (!tok || tok.metadata.deletionTimestamp || !secretMatches(parsed.secret, tok.status?.tokenHash)) {
+    const hashes = [tok?.status?.tokenHash, ...(tok?.status?.previousTokenHashes ?? [])];
+    if (!tok || tok.metadata.deletionTimestamp || !hashes.some((h) => secretMatches(parsed.secret, h))) {
       this.verified.delete(token);
       return undefined;
     }

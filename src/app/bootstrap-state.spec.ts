@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AccessToken } from '../admission/access-token.admission';
+import { ACCESS_TOKENS } from '../api/auth/authenticator';
+import { parseToken, secretMatches } from '../api/auth/token';
+import { MemoryStore } from '../reconcile/testing/memory-store';
+import { ObjectStore } from '../store/object-store';
+import { ensureAdminToken } from './bootstrap-state';
+
+describe('ensureAdminToken', () => {
+  let dir: string;
+  let path: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vnetd-admin-'));
+    path = join(dir, 'admin.kubeconfig');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const kubeconfigWith = (token: string) => writeFileSync(path, `users:\n- name: admin\n  user:\n    token: ${token}\n`);
+  const accepts = async (objects: ObjectStore, token: string) => {
+    const stored = (await objects.get<AccessToken>(ACCESS_TOKENS, undefined, 'admin'))!;
+    const secret = parseToken(token)!.secret;
+    return [stored.status?.tokenHash, ...(stored.status?.previousTokenHashes ?? [])].some((h) => secretMatches(secret, h));
+  };
+
+  it('keeps a kubeconfig token that verifies; without one, its own store revokes the old secret', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const first = await ensureAdminToken(objects, path, false);
+    expect(first.outcome).toBe('created');
+    kubeconfigWith(first.token);
+    expect(await ensureAdminToken(objects, path, false)).toEqual({ token: first.token, outcome: 'kept' });
+    unlinkSync(path);
+    const second = await ensureAdminToken(objects, path, false);
+    expect(second.outcome).toBe('replaced');
+    expect(await accepts(objects, second.token)).toBe(true);
+    expect(await accepts(objects, first.token)).toBe(false);
+  });
+
+  it('on a shared store, a replica without the kubeconfig adds a secret and the others keep working (the four newest)', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const tokens = [(await ensureAdminToken(objects, path, true)).token];
+    for (let i = 0; i < 5; i++) {
+      const next = await ensureAdminToken(objects, path, true);
+      expect(next.outcome).toBe('added');
+      tokens.push(next.token);
+    }
+    // Six minted: the newest and the four before it verify; the first is gone.
+    expect(await Promise.all(tokens.map((t) => accepts(objects, t)))).toEqual([false, true, true, true, true, true]);
+    // A replica whose kubeconfig holds an earlier, still valid secret keeps it.
+    kubeconfigWith(tokens[2]!);
+    expect((await ensureAdminToken(objects, path, true)).outcome).toBe('kept');
+  });
+});
