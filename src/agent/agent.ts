@@ -25,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
 import { readNodeDatabase, type NodeDatabaseSnapshot } from '../chassis/node-database';
+import { foreignNode } from '../chassis/ovsdb-fence';
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { SharedInformers } from '../reconcile/shared-informers';
@@ -80,6 +81,9 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   };
   const claimed = nodeDatabase(o.ovsdb, log, closing.signal)
     .then((db) => {
+      // Another node's switch (a wrong --node): refuse before claiming anything of it.
+      const foreign = db === 'stopped' ? undefined : foreignNode(db.node, o.node);
+      if (foreign) throw new Error(foreign);
       seedInterfaces(db === 'stopped' ? [] : db.interfaceIds);
       return db === 'stopped' ? undefined : claimNode(objects, o.node, claimHolder(), log, { recorded: db.generation, signal: closing.signal });
     })

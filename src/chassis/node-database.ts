@@ -7,13 +7,15 @@
 import { createOvsdbClient, rowFromWire, tableSchema, type OvsdbLogger } from '../ovsdb';
 import type { Interface, OpenVSwitch, OpenVSwitchModel } from '../ovsdb/models/open_vswitch';
 import { IFACE_ID } from './binding';
-import { generationIn } from './ovsdb-fence';
+import { generationIn, nodeIn } from './ovsdb-fence';
 
 export interface NodeDatabaseSnapshot {
   /** The generation a leader recorded (undefined: none). */
   generation: bigint | undefined;
   /** external_ids:iface-id of every Interface. */
   interfaceIds: Set<string>;
+  /** The Node name a claim recorded (ovsdb-fence.ts NODE_KEY; undefined: none yet). */
+  node: string | undefined;
 }
 
 /** Throws if the database cannot be reached or read. */
@@ -30,7 +32,8 @@ export async function readNodeDatabase(endpoint: string, logger: OvsdbLogger, co
       const id = (row.external_ids as Interface['external_ids'])[IFACE_ID];
       if (id) interfaceIds.add(id);
     }
-    return { generation: generationIn(ovsRow && { external_ids: ovsRow.external_ids as OpenVSwitch['external_ids'] }), interfaceIds };
+    const row = ovsRow && { external_ids: ovsRow.external_ids as OpenVSwitch['external_ids'] };
+    return { generation: generationIn(row), interfaceIds, node: nodeIn(row) };
   } finally {
     await client.close();
   }

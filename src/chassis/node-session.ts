@@ -16,7 +16,7 @@ import { layoutOperations } from './layout-ops';
 import { planLayout, type LayoutView, type OvsSnapshot } from './layout-plan';
 import type { LayoutOutcome, SessionView } from './node-status';
 import { OWNER_KEY } from './owner';
-import { OvsdbFencedError, claimOps, failedFirstWait, generationIn, guardOp } from './ovsdb-fence';
+import { OvsdbFencedError, claimOps, failedFirstWait, foreignNode, generationIn, guardOp, nodeIn } from './ovsdb-fence';
 
 export type SessionChange = { kind: 'state' } | { kind: 'rows'; changes: RowChange[] };
 
@@ -251,6 +251,9 @@ export class NodeSession {
       controllerTarget: this.controller.target,
     });
     if (!layout.ok) return { ready: false, reason: layout.reason, message: layout.message };
+    // Another Node's switch: touch nothing (its layout, its tunnels' local_ip, its claim).
+    const foreign = foreignNode(nodeIn(ovs), this.opts.node);
+    if (foreign) return { ready: false, reason: 'NodeMismatch', message: foreign };
     const generation = this.opts.generation;
     if (generation !== undefined) await this.claim(generation);
     const plan = () => planLayout(layout.layout, this.layoutView(), this.opts.owner);
@@ -282,7 +285,7 @@ export class NodeSession {
       const ovs = this.openVSwitch();
       if (!ovs || generationIn(ovs) === generation) return;
       try {
-        await this.client.transact(...claimOps(this.client.ops, ovs, generation));
+        await this.client.transact(...claimOps(this.client.ops, ovs, generation, this.opts.node));
         this.log.info({ event: 'chassis.claimed', generation: generation.toString() }, 'recorded this leader\'s generation in the hypervisor\'s database');
         await this.waitForCache(() => generationIn(this.openVSwitch()) === generation, 3000);
         return;

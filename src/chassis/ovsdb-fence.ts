@@ -11,6 +11,23 @@ import { TimedOut, TransactionError, cond, type Operation, type OperationBuilder
 import type { OpenVSwitch, OpenVSwitchModel } from '../ovsdb/models/open_vswitch';
 
 export const GENERATION_KEY = 'vnetd-generation';
+/**
+ * The Node whose switch this is, recorded with the first claim. An agent started with the
+ * wrong --node (or a second Node object naming this database) would compile another node's
+ * flows over this one's and rewrite its tunnels' local_ip; it refuses instead.
+ */
+export const NODE_KEY = 'vnetd-node';
+
+/** The Node name recorded in the row, if any. */
+export function nodeIn(ovs: Pick<OpenVSwitch, 'external_ids'> | undefined): string | undefined {
+  return ovs?.external_ids[NODE_KEY] || undefined;
+}
+
+/** Why a database whose row records `recorded` (nodeIn) is not `node`'s to program, or undefined. */
+export function foreignNode(recorded: string | undefined, node: string): string | undefined {
+  if (recorded === undefined || recorded === node) return undefined;
+  return `this Open vSwitch belongs to Node "${recorded}" (external_ids:${NODE_KEY} of its Open_vSwitch row), not "${node}": start the agent with --node ${recorded}, or, if the hypervisor really changed its name, clear it first: ovs-vsctl remove Open_vSwitch . external_ids ${NODE_KEY}`;
+}
 
 /** A newer leader has recorded its generation in the hypervisor's database. */
 export class OvsdbFencedError extends Error {
@@ -33,12 +50,12 @@ export function generationIn(ovs: Pick<OpenVSwitch, 'external_ids'> | undefined)
   return parseGeneration(ovs?.external_ids[GENERATION_KEY]);
 }
 
-/** Records `generation` in the row, failing whole (on its first op) if external_ids changed since the replica's `ovs`. */
-export function claimOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, generation: bigint): Operation[] {
+/** Records `generation` (and the node's name) in the row, failing whole (on its first op) if external_ids changed since the replica's `ovs`. */
+export function claimOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, generation: bigint, node: string): Operation[] {
   const where = [cond('_uuid', '==', ovs._uuid)];
   return [
     ops.wait('Open_vSwitch', where, { columns: ['external_ids'], until: '==', rows: [{ external_ids: ovs.external_ids }], timeout: 0 }),
-    ops.update('Open_vSwitch', where, { external_ids: { ...ovs.external_ids, [GENERATION_KEY]: generation.toString() } }),
+    ops.update('Open_vSwitch', where, { external_ids: { ...ovs.external_ids, [GENERATION_KEY]: generation.toString(), [NODE_KEY]: node } }),
   ];
 }
 

@@ -124,4 +124,20 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     await eventually(() => d.vm.exec(['ping', '-c', '1', '-W', '1', a.port.spec!.ips![0]!]).then(() => true, () => false), 10_000, 100);
     log(`after the switch recorded ${far}: the next agent claimed ${thirdGeneration} and programmed a new port (Ready ${d.readyMs.toFixed(0)} ms after its POST)`);
   }, 120_000);
+
+  it('an agent started with another node\'s name on this switch refuses, and leaves it alone', async () => {
+    const hv = bed.hv('hv1');
+    await api.call('POST', `${G}/nodes`, { metadata: { name: 'hv9' }, spec: { tunnelIP: '198.18.0.99' } });
+    expect((await hv.ovs.vsctl(['get', 'Open_vSwitch', '.', 'external_ids:vnetd-node'])).trim().replace(/"/g, '')).toBe('hv1');
+    const flowsBefore = await flowRounds(hv);
+    const localIp = async () => (await hv.ovs.vsctl(['get', 'Interface', 'vxlan0', 'options:local_ip'])).trim();
+    const ipBefore = await localIp();
+    const wrong = await startAgent({ node: 'hv9', kubeconfig: v.kubeconfigPath, ovsdb: `unix:${hv.ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
+    agents.push(wrong);
+    await expect(wrong.claimed).rejects.toThrow(/this Open vSwitch belongs to Node "hv1" \(external_ids:vnetd-node of its Open_vSwitch row\), not "hv9": start the agent with --node hv1/);
+    // The running agent was not fenced, and nothing of the switch changed.
+    expect(await flowRounds(hv)).toEqual(flowsBefore);
+    expect(await localIp()).toBe(ipBefore);
+    await api.call('DELETE', `${G}/nodes/hv9`);
+  }, 60_000);
 });
