@@ -16,7 +16,7 @@ import { layoutOperations } from './layout-ops';
 import { planLayout, type LayoutView, type OvsSnapshot } from './layout-plan';
 import type { LayoutOutcome, SessionView } from './node-status';
 import { OWNER_KEY } from './owner';
-import { OvsdbFencedError, claimOps, failedFirstWait, foreignNode, generationIn, guardOp, nodeIn } from './ovsdb-fence';
+import { OvsdbFencedError, claimOps, failedFirstWait, foreignNode, generationIn, guardOp, nodeIn, recordNodeOps } from './ovsdb-fence';
 
 export type SessionChange = { kind: 'state' } | { kind: 'rows'; changes: RowChange[] };
 
@@ -123,10 +123,12 @@ export class NodeSession {
    * claims the switch's OpenFlow master role only then, so that the generation a database
    * records is never below the one its switch holds: a newer leader or agent reading the
    * database alone (readNodeDatabase) then claims above both, and a leader fenced by
-   * the database never claims the switch in between.
+   * the database never claims the switch in between. Never for another Node's switch
+   * (foreignNode): its flows are not this node's to write.
    */
   get generationRecorded(): boolean {
     const generation = this.opts.generation;
+    if (this.synced && foreignNode(nodeIn(this.openVSwitch()), this.opts.node)) return false;
     return generation === undefined || (this.synced && generationIn(this.openVSwitch()) === generation);
   }
 
@@ -256,6 +258,7 @@ export class NodeSession {
     if (foreign) return { ready: false, reason: 'NodeMismatch', message: foreign };
     const generation = this.opts.generation;
     if (generation !== undefined) await this.claim(generation);
+    else if (nodeIn(ovs) === undefined) await this.recordNode(ovs);
     const plan = () => planLayout(layout.layout, this.layoutView(), this.opts.owner);
     let p = plan();
     for (let attempt = 0; p.actions.length; attempt++) {
@@ -276,6 +279,17 @@ export class NodeSession {
       p = plan();
     }
     return this.readiness(p.conflicts, layout.layout.notes, layout.layout.datapathType);
+  }
+
+  /** Records the node's name in the Open_vSwitch row, as a claim does (for a process that never claims). */
+  private async recordNode(ovs: OpenVSwitch): Promise<void> {
+    try {
+      await this.client.transact(...recordNodeOps(this.client.ops, ovs, this.opts.node));
+      await this.waitForCache(() => nodeIn(this.openVSwitch()) === this.opts.node, 3000);
+    } catch (e) {
+      // external_ids changed meanwhile (another writer): the next layout pass looks again.
+      if (!failedFirstWait(e)) throw e;
+    }
   }
 
   /** Records this leader's generation in the Open_vSwitch row unless a higher one is there (then OvsdbFencedError). */

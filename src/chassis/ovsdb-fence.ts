@@ -50,6 +50,15 @@ export function generationIn(ovs: Pick<OpenVSwitch, 'external_ids'> | undefined)
   return parseGeneration(ovs?.external_ids[GENERATION_KEY]);
 }
 
+/** Records the node's name in the row (a process without a generation: it never claims), failing whole if external_ids changed since the replica's `ovs`. */
+export function recordNodeOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, node: string): Operation[] {
+  const where = [cond('_uuid', '==', ovs._uuid)];
+  return [
+    ops.wait('Open_vSwitch', where, { columns: ['external_ids'], until: '==', rows: [{ external_ids: ovs.external_ids }], timeout: 0 }),
+    ops.update('Open_vSwitch', where, { external_ids: { ...ovs.external_ids, [NODE_KEY]: node } }),
+  ];
+}
+
 /** Records `generation` (and the node's name) in the row, failing whole (on its first op) if external_ids changed since the replica's `ovs`. */
 export function claimOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, generation: bigint, node: string): Operation[] {
   const where = [cond('_uuid', '==', ovs._uuid)];

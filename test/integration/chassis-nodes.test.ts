@@ -157,6 +157,24 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     expect((await v.call('DELETE', `${G}/nodes/hv-gone`)).status).toBe(200);
   });
 
+  it('leaves a switch claimed for another Node alone and says so', async () => {
+    expect(await vsctl('get', 'Open_vSwitch', '.', 'external_ids:vnetd-node')).toMatch(/^"?hv1"?$/);
+    const flowsBefore = await vsctl('--columns=name,options', 'list', 'Interface', 'vxlan0');
+    // A second Node object naming hv1's database (a copy-paste mistake).
+    expect((await v.call('POST', `${G}/nodes`, { metadata: { name: 'hv-dup' }, spec: { tunnelIP: '192.168.250.8', ovsdb: `unix:${ovs.dbSocket}` } })).status).toBe(201);
+    try {
+      const n = await eventually(async () => {
+        const node = await getNode('hv-dup');
+        return cond(node, 'Ready')?.reason === 'NodeMismatch' ? node : undefined;
+      }, 15_000);
+      expect(cond(n, 'Ready')!.message).toMatch(/^this Open vSwitch belongs to Node "hv1"/);
+      expect(await vsctl('--columns=name,options', 'list', 'Interface', 'vxlan0')).toBe(flowsBefore);
+      expect(cond(await getNode('hv1'), 'Ready')?.status).toBe('True');
+    } finally {
+      await v.call('DELETE', `${G}/nodes/hv-dup`);
+    }
+  });
+
   it('is not Ready when ovs-vswitchd applied the layout but could not create its bridges', async () => {
     // A second userspace ovs-vswitchd beside the first one (two vnetd on one host, say): its
     // netdev bridges fail ("failed to create bridge br-int"), and no error column says so.
