@@ -9,6 +9,10 @@ describe('vnetd command line', () => {
     expect(() => parseCommandLine(['controler'], {})).toThrow(/unknown command "controler"/);
   });
 
+  it('--help after a subcommand is the usage, not an unknown flag', () => {
+    for (const argv of [['--help'], ['controller', '--help'], ['agent', '-h'], ['agent', '--node', 'hv1', '--help']]) expect(parseCommandLine(argv, {})).toEqual({ kind: 'help' });
+  });
+
   it('agent: flags win over the environment, defaults for OVSDB', () => {
     const cmd = parseCommandLine(['agent', '--node', 'hv1', '--kubeconfig=/etc/vnetd/agent.kubeconfig'], { VNETD_NODE_NAME: 'other' });
     expect(cmd).toMatchObject({ kind: 'agent', options: { node: 'hv1', kubeconfig: '/etc/vnetd/agent.kubeconfig', ovsdb: DEFAULT_OVSDB } });

@@ -43,7 +43,10 @@ const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Command {
   const [sub, ...rest] = argv;
   if (sub === undefined) return { kind: 'all-in-one' };
-  if (sub === '-h' || sub === '--help' || sub === 'help') return { kind: 'help' };
+  const isHelp = (a: string | undefined) => a === '-h' || a === '--help' || a === 'help';
+  if (isHelp(sub)) return { kind: 'help' };
+  // `vnetd controller --help`, `vnetd agent -h`: the usage, as for `vnetd --help`.
+  if ((sub === 'controller' || sub === 'agent') && rest.some((a) => a === '-h' || a === '--help')) return { kind: 'help' };
   if (sub === 'controller') {
     if (rest.length) throw new UsageError(`vnetd controller takes no arguments (settings come from VNETD_*), got "${rest.join(' ')}"`);
     return { kind: 'controller' };
