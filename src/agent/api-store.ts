@@ -101,6 +101,9 @@ export class ApiStore implements Store {
   }
 
   private fail(what: string, status: number, text: string): never {
+    // What an operator can act on first: who refused, and which credentials.
+    if (status === 401) throw new StoreError(`the API at ${this.client.server} refused the agent's token (401 Unauthorized; ${what}): its kubeconfig's token is wrong, expired or was deleted; make one with deploy/kubernetes/agent-kubeconfig.sh`);
+    if (status === 403) throw new StoreError(`the API at ${this.client.server} forbids the agent's token (403; ${what}): agents need an admin AccessToken (spec.admin: true)`);
     throw new StoreError(`${what}: HTTP ${status} ${text.slice(0, 300)}`);
   }
 

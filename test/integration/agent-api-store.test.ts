@@ -37,6 +37,15 @@ afterAll(async () => {
 
 const node = (name: string, tunnelIP = '192.0.2.1') => v.call('POST', `${G}/nodes`, { metadata: { name }, spec: { tunnelIP } });
 
+it('a refused token says who refused it and what to do, not an HTTP status and a store path', async () => {
+  const wrong = new ApiStore(new ApiClient(v.url, v.caCertPem, 'admin.not-the-secret'), [NODES], log);
+  try {
+    await expect(wrong.get(`${typePrefix(NODES)}n1`)).rejects.toThrow(new RegExp(`^the API at ${v.url.replace(/[.]/g, '\\.')} refused the agent's token \\(401 Unauthorized; GET .*\\): its kubeconfig's token is wrong, expired or was deleted`));
+  } finally {
+    await wrong.close();
+  }
+});
+
 it('an informer over the API mirrors adds, updates and deletes; status writes are checked against the resourceVersion', async () => {
   expect((await node('n1')).status).toBe(201);
   const informer = new Informer<HypervisorNode>({ store, prefix: typePrefix(NODES), decode: (kv) => kv.value as HypervisorNode, logger: log });
