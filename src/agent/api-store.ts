@@ -75,6 +75,11 @@ function toKv(type: StoredType, obj: KubeObject): KeyValue<KubeObject> {
   return { key, value, modRevision, createRevision: 0 };
 }
 
+/** The API answered that it cannot serve right now (503 and gateway errors): worth retrying. */
+export class ApiUnavailableError extends StoreError {
+  override readonly name = 'ApiUnavailableError';
+}
+
 export class ApiStore implements Store {
   private readonly watches = new Set<ApiWatch>();
   /** The last full list per prefix: a watch started at its revision knows what the caller holds. */
@@ -101,6 +106,8 @@ export class ApiStore implements Store {
   }
 
   private fail(what: string, status: number, text: string): never {
+    // The controller is up but cannot serve yet (its store unreachable, 503; a gateway): retryable.
+    if (status === 503 || status === 502 || status === 504) throw new ApiUnavailableError(`${what}: the API at ${this.client.server} is unavailable (HTTP ${status}): ${text.slice(0, 200)}`);
     // What an operator can act on first: who refused, and which credentials.
     if (status === 401) throw new StoreError(`the API at ${this.client.server} refused the agent's token (401 Unauthorized; ${what}): its kubeconfig's token is wrong, expired or was deleted; make one with deploy/kubernetes/agent-kubeconfig.sh`);
     if (status === 403) throw new StoreError(`the API at ${this.client.server} forbids the agent's token (403; ${what}): agents need an admin AccessToken (spec.admin: true)`);

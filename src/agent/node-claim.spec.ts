@@ -3,6 +3,7 @@ import type { NodeRealization } from '../resources/kinds';
 import { MemoryStore } from '../reconcile/testing/memory-store';
 import { NODE_REALIZATIONS } from '../store/kinds';
 import { ObjectStore } from '../store/object-store';
+import { ApiUnavailableError } from './api-store';
 import { claimNode } from './node-claim';
 
 const log = pino({ level: 'silent' });
@@ -16,6 +17,19 @@ const realization = (agent?: NonNullable<NodeRealization['status']>['agent']): N
 const stored = async (objects: ObjectStore) => (await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1'))!;
 
 describe('claimNode', () => {
+  it('waits while the API is unavailable (its store down: 503) instead of failing the agent', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    await objects.create(NODE_REALIZATIONS, realization());
+    let outages = 2;
+    const flaky = Object.create(objects) as ObjectStore;
+    flaky.modify = (async (...args: Parameters<ObjectStore['modify']>) => {
+      if (outages-- > 0) throw new ApiUnavailableError('GET x: the API at https://c:8443 is unavailable (HTTP 503): etcd');
+      return objects.modify(...args);
+    }) as ObjectStore['modify'];
+    expect(await claimNode(flaky, 'hv1', 'a/1', log, { retryMs: 1 })).toBeGreaterThan(0n);
+    expect(outages).toBe(-1);
+  });
+
   it('claims above the previous claim, the switch\'s generation and the revision; keeps the rest of the status', async () => {
     const objects = new ObjectStore(new MemoryStore());
     await objects.create(NODE_REALIZATIONS, realization({ holder: 'old/1', claimTime: '2026-11-29T00:00:00Z', generation: '40' }));

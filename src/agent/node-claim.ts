@@ -16,6 +16,7 @@
  */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiUnavailableError } from './api-store';
 import type { Logger } from 'pino';
 import { parseGeneration } from '../chassis/ovsdb-fence';
 import type { NodeRealization } from '../resources/kinds';
@@ -42,17 +43,19 @@ const max = (...xs: bigint[]): bigint => xs.reduce((a, b) => (b > a ? b : a), 0n
  */
 export async function claimNode(objects: ObjectStore, node: string, holder: string, log: Logger, o: NodeClaimOptions = {}): Promise<bigint | undefined> {
   let waitingLogged = false;
+  let unavailableLogged = false;
   while (!o.signal?.aborted) {
-    const claimed = await objects.modify<NodeRealization>(
-      NODE_REALIZATIONS,
-      undefined,
-      node,
-      (cur) => {
-        const generation = max(parseGeneration(cur.status?.agent?.generation) ?? 0n, o.recorded ?? 0n, parseGeneration(cur.metadata.resourceVersion) ?? 0n) + 1n;
-        return { ...cur, status: { ...(cur.status ?? {}), agent: { holder, claimTime: new Date().toISOString(), generation: generation.toString() } } };
-      },
-      { subresource: 'status' },
-    );
+    let claimed;
+    try {
+      claimed = await claimOnce();
+    } catch (err) {
+      // The controller is there but its store is not (etcd down): wait for it, as for the Node.
+      if (!(err instanceof ApiUnavailableError)) throw err;
+      if (!unavailableLogged) log.warn({ event: 'agent.api_unavailable', node, err: err.message }, `${err.message}; retrying`);
+      unavailableLogged = true;
+      await sleep(o.retryMs ?? 500, undefined, { signal: o.signal }).catch(() => undefined);
+      continue;
+    }
     const generation = claimed?.object.status?.agent?.generation;
     if (generation !== undefined) {
       log.info({ event: 'agent.claimed', node, holder, generation }, `claimed node ${node} as generation ${generation}`);
@@ -65,4 +68,17 @@ export async function claimNode(objects: ObjectStore, node: string, holder: stri
     await sleep(o.retryMs ?? 500, undefined, { signal: o.signal }).catch(() => undefined);
   }
   return undefined;
+
+  function claimOnce() {
+    return objects.modify<NodeRealization>(
+      NODE_REALIZATIONS,
+      undefined,
+      node,
+      (cur) => {
+        const generation = max(parseGeneration(cur.status?.agent?.generation) ?? 0n, o.recorded ?? 0n, parseGeneration(cur.metadata.resourceVersion) ?? 0n) + 1n;
+        return { ...cur, status: { ...(cur.status ?? {}), agent: { holder, claimTime: new Date().toISOString(), generation: generation.toString() } } };
+      },
+      { subresource: 'status' },
+    );
+  }
 }

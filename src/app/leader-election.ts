@@ -30,6 +30,9 @@ export interface EtcdLeaderElectionOptions extends LeaderCallbacks {
   retryMs?: number;
 }
 
+/** How often a campaign error that keeps coming back is logged again. */
+const CAMPAIGN_ERROR_LOG_MS = 30_000;
+
 export class EtcdLeaderElection implements Leadership {
   private readonly client: Etcd3;
   private readonly log: Logger;
@@ -38,6 +41,9 @@ export class EtcdLeaderElection implements Leadership {
   private stopped = false;
   private transitions: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
+  private lastCampaignError?: string;
+  private campaignErrorLoggedAt = 0;
+  private campaignErrorRepeats = 0;
 
   constructor(private readonly opts: EtcdLeaderElectionOptions) {
     this.client = new Etcd3(opts.client);
@@ -98,7 +104,15 @@ export class EtcdLeaderElection implements Leadership {
     });
     c.on('error', (err: Error) => {
       if (this.campaign !== c) return;
-      this.log.warn({ event: 'leader.campaign_error', err: err.message }, 'leader campaign failed');
+      // Retried every retryMs while etcd is down: the same error is said once, then every
+      // CAMPAIGN_ERROR_LOG_MS with how many times it came (4 lines a second otherwise).
+      const now = Date.now();
+      if (err.message !== this.lastCampaignError || now - this.campaignErrorLoggedAt >= CAMPAIGN_ERROR_LOG_MS) {
+        this.log.warn({ event: 'leader.campaign_error', err: err.message, repeated: this.campaignErrorRepeats }, 'leader campaign failed');
+        this.lastCampaignError = err.message;
+        this.campaignErrorLoggedAt = now;
+        this.campaignErrorRepeats = 0;
+      } else this.campaignErrorRepeats++;
       this.fail(c, err.message);
     });
   }

@@ -122,6 +122,8 @@ export const ApiErrors = {
   tooLarge: (limit: number) =>
     new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit} bytes`),
   internal: (message: string) => new ApiError(500, 'InternalError', `Internal error occurred: ${message}`),
+  /** The store (etcd) cannot be reached: retry shortly (client-go honours Retry-After on 503). */
+  storeUnavailable: (message: string) => new ApiError(503, 'ServiceUnavailable', `the store is unavailable, retry shortly: ${message}`, { retryAfterSeconds: 1 }),
   /** A read asked for a revision the store has not reached (kube-apiserver's storage.NewTooLargeResourceVersionError). */
   tooLargeResourceVersion: (asked: number, current: number) =>
     new ApiError(504, 'Timeout', `Timeout: Too large resource version: ${asked}, current: ${current}`, {

@@ -334,7 +334,9 @@ class Client<M extends ModelMap> implements OvsdbClient<M> {
     this.ready = false;
     this.stopProbe?.();
     this.stopProbe = undefined;
-    this.log.info({ endpoint, err }, 'ovsdb disconnected');
+    // Our own close is routine: no error and its stack in the log at every stop.
+    if (this.closedByUser) this.log.debug({ endpoint }, 'ovsdb connection closed');
+    else this.log.info({ endpoint, err }, 'ovsdb disconnected');
     this.events.emit('disconnected', { endpoint, error: err });
     if (!this.closedByUser && this.opts.reconnect !== false) this.scheduleReconnect();
   }
