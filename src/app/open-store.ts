@@ -18,7 +18,18 @@ export function etcdClientOptions(store: Extract<StoreConfig, { kind: 'etcd' }>)
 }
 
 export async function openStore(config: StoreConfig, dataDir: string, logger: Logger): Promise<Store> {
-  if (config.kind === 'sqlite') return SqliteStore.open(join(dataDir, 'store.db'), { logger });
+  if (config.kind === 'sqlite') {
+    const path = join(dataDir, 'store.db');
+    try {
+      return SqliteStore.open(path, { logger });
+    } catch (err) {
+      // SQLITE_BUSY: another vnetd (a second replica, or one still stopping) holds the file.
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new Error(`${path} is in use by another vnetd process: SQLite serves one process; for several controller replicas use VNETD_STORE=etcd://HOST:PORT`);
+      }
+      throw err;
+    }
+  }
   const { hosts, credentials } = etcdClientOptions(config);
   // Loaded only here: the etcd client and its gRPC stack are a fifth of vnetd's start-up.
   const { EtcdStore } = await import('../store/etcd-store');
