@@ -138,6 +138,15 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     // The running agent was not fenced, and nothing of the switch changed.
     expect(await flowRounds(hv)).toEqual(flowsBefore);
     expect(await localIp()).toBe(ipBefore);
+    // A port pinned to hv9, which no agent has claimed, says that is what it waits for.
+    await api.call('POST', `${G}/namespaces/fencing/virtualports`, { metadata: { name: 'on-hv9' }, spec: { network: 'net', node: 'hv9' } });
+    const ready = await eventually(async () => {
+      const p = (await api.call('GET', `${G}/namespaces/fencing/virtualports/on-hv9`)) as { status?: { conditions?: Array<{ type: string; reason?: string; message?: string }> } };
+      const c = p.status?.conditions?.find((x) => x.type === 'Ready');
+      return c?.reason === 'NoAgent' ? c : undefined;
+    }, 15_000);
+    expect(ready.message).toBe('no vnetd agent has claimed node hv9: run vnetd agent --node hv9 on that hypervisor');
+    await api.call('DELETE', `${G}/namespaces/fencing/virtualports/on-hv9`);
     await api.call('DELETE', `${G}/nodes/hv9`);
   }, 60_000);
 });

@@ -941,6 +941,18 @@ export class PipelineReconciler {
     return { status: 'False', reason: 'NetworkNotReady', message: `network ${network} is not known to the pipeline yet` };
   }
 
+  /**
+   * A port without a binding. With agents, one pinned to a node no agent has claimed (its
+   * NodeRealization has no status.agent) waits for that agent, not for its VM: said so.
+   */
+  private notBound(node: string | undefined, boundMessage: string | undefined): Realization {
+    if (this.opts.readiness === 'node-status' && node !== undefined) {
+      const rz = this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node));
+      if (!rz?.status?.agent) return { status: 'False', reason: 'NoAgent', message: `no vnetd agent has claimed node ${node}: run vnetd agent --node ${node} on that hypervisor` };
+    }
+    return { status: 'False', reason: 'NotBound', message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
+  }
+
   private async reconcileStatus(key: string): Promise<void> {
     const isPort = key.startsWith(typePrefixOf(PORTS));
     const isLb = key.startsWith(typePrefixOf(LOAD_BALANCERS));
@@ -975,7 +987,7 @@ export class PipelineReconciler {
       const pm = model.ports.get(uid);
       const bound = getCondition(obj.status?.conditions, BOUND);
       if (!pm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as VirtualPort).spec?.network);
-      else if (!pm.binding) ready = { status: 'False', reason: 'NotBound', message: bound ? `not bound: ${bound.message}` : 'not bound to a hypervisor interface yet' };
+      else if (!pm.binding) ready = this.notBound((obj as VirtualPort).spec?.node, bound?.message);
       // Flows follow the hypervisor's rows at once; Ready waits until the status written
       // with it shows the same binding (the store's, or the chassis layer's, carried by
       // this write; else its event queues this key again), so a client that waits for
