@@ -152,6 +152,11 @@ export async function tcpExchange(server: Vm, client: Vm, ip: string, port: numb
   }
 }
 
+/** A NIC without a VM behind it: an OVS internal port on br-int with the port's iface-id (binds it, carries no traffic). */
+export async function plugInternalNic(hv: Testbed['hypervisors'][number], name: string, ifaceId: string): Promise<void> {
+  await hv.ovs.vsctl(['add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=internal', `external_ids:iface-id=${ifaceId}`]);
+}
+
 /**
  * The lifecycle several overlay files share: a vnetd that programs the nodes, a
  * two-hypervisor test bed joined to it (both made in beforeAll, hence the getters), and a

@@ -10,38 +10,24 @@ import { randomUUID } from 'node:crypto';
 import { AllocationRegistry, ipKey } from '../../src/ipam/allocation-registry';
 import type { LoadBalancer } from '../../src/resources/kinds';
 import { LOAD_BALANCERS } from '../../src/store/kinds';
-import { G, joinBed, overlayApi } from '../e2e/overlay-support';
-import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { G, overlayApi, overlayBed, plugInternalNic } from '../e2e/overlay-support';
+import { eventually } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';
 
 const NS = 'v6lb';
 
-async function plugNic(hv: Hypervisor, name: string, ifaceId: string): Promise<void> {
-  await hv.ovs.vsctl(['add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=internal', `external_ids:iface-id=${ifaceId}`]);
-}
-
 describeOvs('a stored IPv6 VIP', () => {
-  let v: TestVnetd | undefined;
-  let bed: Testbed | undefined;
-  const api = overlayApi(() => v!);
+  const { vnetd, bed } = overlayBed();
+  const api = overlayApi(vnetd);
 
   beforeAll(async () => {
-    v = await startTestVnetd({ chassis: true });
-    bed = await startTestbed({ hypervisors: 1 });
-    await joinBed(bed, api.call);
     await api.network(NS, 'net', { subnets: [{ cidr: '10.79.0.0/24' }, { cidr: 'fd79::/64' }] });
     await api.waitReady(NS, 'virtualnetworks', 'net', 30_000);
-  }, 90_000);
-
-  afterAll(async () => {
-    await bed?.stop();
-    await v?.stop();
   }, 60_000);
 
   it('compiles to nothing, says why, and leaves the rest of the node working', async () => {
-    const hv = bed!.hypervisors[0]!;
-    await plugNic(hv, 'v6a', 'if-v6a');
+    const hv = bed().hypervisors[0]!;
+    await plugInternalNic(hv, 'v6a', 'if-v6a');
     await api.call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name: 'a' }, spec: { network: 'net', node: hv.name, interfaceId: 'if-v6a' } });
     await api.waitReady(NS, 'virtualports', 'a', 20_000);
 
@@ -53,10 +39,10 @@ describeOvs('a stored IPv6 VIP', () => {
       spec: { network: 'net', vip: 'fd79::100', listeners: [{ port: 80, protocol: 'TCP', targetPort: 80 }], backends: [{ port: 'a', weight: 1 }] },
     };
     const owner = { kind: 'LoadBalancer', namespace: NS, name: 'six', uid: stored.metadata.uid! };
-    await v!.objects.create(LOAD_BALANCERS, stored, [AllocationRegistry.claim(ipKey(NS, 'net', 'fd79::100'), owner)]);
+    await vnetd().objects.create(LOAD_BALANCERS, stored, [AllocationRegistry.claim(ipKey(NS, 'net', 'fd79::100'), owner)]);
 
     // The node still takes changes: a new port and an IPv4 load balancer become Ready.
-    await plugNic(hv, 'v6b', 'if-v6b');
+    await plugInternalNic(hv, 'v6b', 'if-v6b');
     await api.call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name: 'b' }, spec: { network: 'net', node: hv.name, interfaceId: 'if-v6b' } });
     await api.call('POST', `${G}/namespaces/${NS}/loadbalancers`, { metadata: { name: 'four' }, spec: { network: 'net', listeners: [{ port: 80 }], backends: [{ port: 'a' }, { port: 'b' }] } });
     await api.waitReady(NS, 'virtualports', 'b', 20_000);

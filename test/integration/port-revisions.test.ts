@@ -21,8 +21,8 @@ import { MemoryStore } from '../../src/reconcile/testing/memory-store';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { NODES, PORTS } from '../../src/store/kinds';
 import { ObjectStore } from '../../src/store/object-store';
-import { G, joinBed, overlayApi, readyNow, type Obj } from '../e2e/overlay-support';
-import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
+import { G, joinBed, overlayApi, plugInternalNic, readyNow, type Obj } from '../e2e/overlay-support';
+import { startTestbed, type Testbed } from '../harness/testbed';
 import { REALIZING_QUIET_MS } from '../../src/reconcile/kinds/pipeline.reconciler';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';
@@ -30,10 +30,6 @@ import { describeOvs } from './ovsdb-helpers';
 const NS = 'revs';
 
 type Port = Obj & { metadata: { name: string; resourceVersion?: string }; spec?: { ips?: string[]; mac?: string; interfaceId?: string }; status?: Obj['status'] & { ips?: string[]; mac?: string; observedGeneration?: number } };
-
-async function plugNic(hv: Hypervisor, name: string, ifaceId: string): Promise<void> {
-  await hv.ovs.vsctl(['add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=internal', `external_ids:iface-id=${ifaceId}`]);
-}
 
 describeOvs('a port\'s store revisions from create to Ready', () => {
   let v: TestVnetd | undefined;
@@ -59,12 +55,12 @@ describeOvs('a port\'s store revisions from create to Ready', () => {
     // First a port on each node, so the network is on both already: the first port of a
     // network on a node makes every port of the network lag there once (a Realizing write).
     for (const [i, hv] of hvs.entries()) {
-      await plugNic(hv, `rvw${i}`, `if-w${i}`);
+      await plugInternalNic(hv, `rvw${i}`, `if-w${i}`);
       await api.call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name: `w${i}` }, spec: { network: 'net', node: hv.name, interfaceId: `if-w${i}` } });
     }
     for (const i of hvs.keys()) await api.waitReady(NS, 'virtualports', `w${i}`, 20_000);
     const names = ['a0', 'a1', 'a2', 'a3'];
-    for (const [i, name] of names.entries()) await plugNic(hvs[i % 2]!, `rv${name}`, `if-${name}`);
+    for (const [i, name] of names.entries()) await plugInternalNic(hvs[i % 2]!, `rv${name}`, `if-${name}`);
     // Every revision of every port object, from before the first create.
     const revisions = new Map<string, Array<{ rev: number; conditions: string; allocation: string }>>();
     const w = v!.objects.kv.watch<Port>(`/registry/vnet.dev/virtualports/${NS}/`, (e) => {
@@ -103,7 +99,7 @@ describeOvs('a port\'s store revisions from create to Ready', () => {
 
   it('the binding arriving in the store with Ready compiles nothing more', async () => {
     const hv = bed!.hypervisors[0]!;
-    await plugNic(hv, 'rvsolo', 'if-solo');
+    await plugInternalNic(hv, 'rvsolo', 'if-solo');
     const compiled = () => bed!.hypervisors.reduce((n, h) => n + v!.pipeline.agent(h.name)!.compiles.ownersCompiled, 0);
     // Taken as the Ready write commits (watch handlers run in the commit): every compile
     // the port needed to become Ready is in it, none that its Ready write causes.
@@ -185,7 +181,7 @@ describeOvs('chassis: a new binding left to the Ready write, written by the chas
     await port('loose');
     await eventually(async () => (await bound('loose'))?.reason === 'InterfaceNotFound', 5000, 20);
 
-    await plugNic(hv, 'rvplug', 'if-plugged');
+    await plugInternalNic(hv, 'rvplug', 'if-plugged');
     const t0 = Date.now();
     await port('plugged');
     const c = await eventually(async () => {
