@@ -4,7 +4,7 @@
  * addresses/VNIs/MACs. The claims it returns commit in the same transaction as the object.
  */
 import type { AllocationRegistry } from '../ipam/allocation-registry';
-import type { VirtualNetwork } from '../resources/kinds';
+import type { HypervisorNode, VirtualNetwork } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
 import type { StatusCause } from '../resources/status';
 import type { ObjectStore } from '../store/object-store';
@@ -20,6 +20,8 @@ export interface AdmissionContext {
   allocations: AllocationRegistry;
   /** Where spec.network is looked up (default: the store). */
   networks?: ObjectReader<VirtualNetwork>;
+  /** Where a port's spec.node is looked up for its warning (default: the store): a read per pinned port created otherwise. */
+  nodes?: ObjectReader<HypervisorNode>;
 }
 
 export interface Admitted<T> {

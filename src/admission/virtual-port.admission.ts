@@ -13,7 +13,7 @@ const macs = new MacAllocator({ prefix: '0a:58' });
 /** A port pinned to a Node that does not exist is valid (the Node may come later), but most often a typo. */
 async function nodeWarnings(port: VirtualPort, ctx: AdmissionContext): Promise<string[]> {
   const node = port.spec?.node;
-  if (!node || (await ctx.objects.get(NODES, undefined, node))) return [];
+  if (!node || (await (ctx.nodes ? ctx.nodes.get(undefined, node) : ctx.objects.get(NODES, undefined, node)))) return [];
   return [`spec.node: Node "${node}" does not exist (yet); the port binds only once it does`];
 }
 

@@ -38,9 +38,9 @@ import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { registerFastPathMetrics } from '../api/fastpath-metrics';
 import { registerOpenFlowMetrics } from '../api/openflow-metrics';
 import { NAMESPACE_TYPE, ResourceCatalog } from '../resources/catalog';
-import type { VirtualNetwork } from '../resources/kinds';
+import type { HypervisorNode, VirtualNetwork } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
-import { NETWORKS } from '../store/kinds';
+import { NETWORKS, NODES } from '../store/kinds';
 import { ObjectCache } from '../api/object-cache';
 import { SchemaValidator } from '../resources/schema-validator';
 import { ObjectStore } from '../store/object-store';
@@ -114,12 +114,15 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const namespaceCache = new ObjectCache<KubeObject>(objects, NAMESPACE_TYPE);
   // Admission reads a network's spec and deletion only: its status writes keep the entry.
   const networkCache = new ObjectCache<VirtualNetwork>(objects, NETWORKS, (old, next) => old.metadata.generation !== next.metadata.generation || old.metadata.deletionTimestamp !== next.metadata.deletionTimestamp);
-  const resources = new ResourceService(catalog, objects, schemas, admissions, { objects, allocations, networks: networkCache }, logger, {
+  // A port's node is read for its warning only (does it exist): a new uid or a deletion counts.
+  const nodeCache = new ObjectCache<HypervisorNode>(objects, NODES, (old, next) => old.metadata.uid !== next.metadata.uid || old.metadata.deletionTimestamp !== next.metadata.deletionTimestamp);
+  const resources = new ResourceService(catalog, objects, schemas, admissions, { objects, allocations, networks: networkCache, nodes: nodeCache }, logger, {
     namespaces: namespaceCache,
     afterWrite: (type, namespace, name) => {
       if (type.kind === 'AccessToken') authenticator.forget();
       else if (type === NAMESPACE_TYPE) namespaceCache.forget(undefined, name);
       else if (type.plural === NETWORKS.plural) networkCache.forget(namespace, name);
+      else if (type.plural === NODES.plural) nodeCache.forget(undefined, name);
     },
   });
   const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800 });
@@ -228,6 +231,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   authenticator.start();
   namespaceCache.start();
   networkCache.start();
+  nodeCache.start();
   await app.listen(config.port, config.host);
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -291,6 +295,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       authenticator.stop();
       namespaceCache.stop();
       networkCache.stop();
+      nodeCache.stop();
       if (election) await election.stop();
       else await stopWork();
       await fastPath.stop();
