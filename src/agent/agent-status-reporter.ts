@@ -35,6 +35,11 @@ const MAX_SPACING_MS = 2_000;
  * flows did not change: nothing else would report them again).
  */
 const VERIFY_INTERVAL_MS = 60_000;
+/**
+ * The agent's heartbeat (status.agent.renewTime), written whether or not the report changed:
+ * the leader marks the Node Ready=Unknown when it sees none for a while (NodeRealizationReconciler).
+ */
+const HEARTBEAT_MS = 20_000;
 
 export class AgentStatusReporter {
   /** The pipeline's latest map (kept by reference; copied and sorted only when a write goes out) and counts. */
@@ -48,6 +53,9 @@ export class AgentStatusReporter {
   private legacyCleared = false;
   private timer?: NodeJS.Timeout;
   private verifier?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
+  /** The next write of the NodeRealization renews the heartbeat. */
+  private heartbeatDue = true;
   private writing?: Promise<void>;
   /** When the last write began (performance.now()). */
   private lastWriteAt = -Infinity;
@@ -59,11 +67,18 @@ export class AgentStatusReporter {
     private readonly log: Logger,
     private readonly delayMs = 100,
     verifyIntervalMs = VERIFY_INTERVAL_MS,
+    // Read when the agent starts (VNETD_AGENT_HEARTBEAT_MS: tests shorten it).
+    heartbeatMs = Number(process.env.VNETD_AGENT_HEARTBEAT_MS) || HEARTBEAT_MS,
   ) {
     this.verifier = setInterval(() => {
       if (this.realized || this.dispatched) this.markPending();
     }, verifyIntervalMs);
     this.verifier.unref();
+    this.heartbeat = setInterval(() => {
+      this.heartbeatDue = true;
+      this.markPending();
+    }, heartbeatMs);
+    this.heartbeat.unref();
   }
 
   report(realized: ReadonlyMap<string, string>): void {
@@ -98,6 +113,7 @@ export class AgentStatusReporter {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.verifier);
+    clearInterval(this.heartbeat);
     await this.writing;
   }
 
@@ -126,18 +142,22 @@ export class AgentStatusReporter {
   private async flush(): Promise<void> {
     const health = this.pendingHealth;
     const report = this.pending;
+    const beat = this.heartbeatDue;
     this.pending = false;
+    this.heartbeatDue = false;
     this.pendingHealth = undefined;
     const failures: string[] = [];
     if (report) {
       try {
-        if (!(await this.writeRealization(this.realized, this.dispatched))) {
+        if (!(await this.writeRealization(this.realized, this.dispatched, beat))) {
           failures.push(`NodeRealization ${this.node} does not exist yet (the controller's leader creates it)`);
           this.pending = true;
+          this.heartbeatDue ||= beat;
         }
       } catch (err) {
         failures.push((err as Error).message);
         this.pending = true;
+        this.heartbeatDue ||= beat;
       }
     }
     if (health || (report && this.realized && !this.legacyCleared)) {
@@ -155,7 +175,7 @@ export class AgentStatusReporter {
   }
 
   /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */
-  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, counts: ReadonlyMap<string, number> | undefined): Promise<boolean> {
+  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, counts: ReadonlyMap<string, number> | undefined, beat: boolean): Promise<boolean> {
     let found = false;
     await this.objects.modify<NodeRealization>(
       NODE_REALIZATIONS,
@@ -169,8 +189,12 @@ export class AgentStatusReporter {
         const newRealized = latest !== undefined && !sameEntries(latest, status.realized ?? {});
         // Empty counts are written too: "this node counts, and dispatched nothing" shows as 0, not as absent.
         const newCounts = counts !== undefined && (status.dispatched === undefined || !sameEntries(counts, status.dispatched));
-        if (!newRealized && !newCounts) return undefined;
-        const next = { ...status, reportTime: new Date().toISOString() };
+        // The heartbeat renews the node's claim (status.agent, once the agent has claimed it).
+        const renew = beat && status.agent !== undefined;
+        if (!newRealized && !newCounts && !renew) return undefined;
+        const now = new Date().toISOString();
+        const next = { ...status, reportTime: now };
+        if (renew) next.agent = { ...status.agent, renewTime: now };
         if (newRealized) Object.assign(next, { realized: sortedRecord(latest!), objects: latest!.size });
         if (newCounts) next.dispatched = sortedRecord(counts!);
         return { ...cur, status: next };

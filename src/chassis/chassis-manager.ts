@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { RowChange } from '../ovsdb';
 import type { Interface } from '../ovsdb/models/open_vswitch';
 import { Controller } from '../reconcile/controller';
-import { isTrue } from '../reconcile/conditions';
+import { getCondition, isTrue } from '../reconcile/conditions';
 import type { Informer } from '../reconcile/informer';
 import { SharedInformers } from '../reconcile/shared-informers';
 import { onlyStatusChanged } from '../reconcile/predicates';
@@ -27,7 +27,7 @@ import type { ObjectStore } from '../store/object-store';
 import { BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { OvsdbFencedError } from './ovsdb-fence';
-import { nodeStatus, type LayoutOutcome } from './node-status';
+import { AGENT_NOT_REPORTING, READY, nodeStatus, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 
@@ -145,7 +145,10 @@ export class ChassisManager {
     this.portController = new Controller({ name: 'chassis-ports', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcilePort(k) });
     // Not on status-only updates: its own boundPorts writes re-queued the layout walk
     // (O(interfaces)) after every binding, O(N^2) for N ports.
-    this.unsubscribe.push(this.nodeController.watch(this.nodes, undefined, { ignoreUpdate: (o, n) => onlyStatusChanged(o, n) }));
+    // A status-only change is this layer's own write, except the leader marking the node's
+    // agent silent: that one this agent (back, or never gone) answers with its own Ready.
+    const markedSilent = (n: HypervisorNode) => getCondition(n.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;
+    this.unsubscribe.push(this.nodeController.watch(this.nodes, undefined, { ignoreUpdate: (o, n) => onlyStatusChanged(o, n) && !markedSilent(n) }));
     // Spec changes rebind; status.node changes move the boundPorts count between nodes.
     this.unsubscribe.push(this.portController.watch(this.ports));
     // Bound-port counts only: a node reconcile also checks the OVS layout (a walk over all

@@ -4,6 +4,11 @@ import type { HypervisorNode, NodeStatus } from '../resources/kinds';
 
 export const CONNECTED = 'Connected';
 export const READY = 'Ready';
+/**
+ * Ready's reason when the controller's leader has seen no heartbeat from the node's agent
+ * (NodeRealizationReconciler); the agent writes its own Ready over it once it is back.
+ */
+export const AGENT_NOT_REPORTING = 'AgentNotReporting';
 
 export interface LayoutOutcome {
   ready: boolean;

@@ -200,7 +200,7 @@ export type HypervisorNode = KubeObject<NodeSpec, NodeStatus>;
  */
 export interface NodeRealizationStatus {
   /** The agent programming the node, as it claimed it (node-claim.ts). */
-  agent?: { holder?: string; claimTime?: string; generation?: string };
+  agent?: { holder?: string; claimTime?: string; generation?: string; renewTime?: string };
   /** Object uid -> the version the pipeline compiled and the node installed. */
   realized?: Record<string, string>;
   /** How many entries realized has (a printer column). */

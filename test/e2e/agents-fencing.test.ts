@@ -23,6 +23,11 @@ import { flowRounds, startPing } from '../chaos/chaos-support';
 import { cliRunner } from '../integration/cli-support';
 import { G, joinBed, overlayApi } from './overlay-support';
 
+// Heartbeats every 300 ms, a silent agent noticed after 2 s (defaults 20 s / 60 s): read
+// when the controller's leader and the agents start, in this process.
+process.env.VNETD_AGENT_HEARTBEAT_MS = '300';
+process.env.VNETD_AGENT_TIMEOUT_MS = '2000';
+
 function log(line: string): void {
   process.stdout.write(`[agents-fencing] ${line}\n`);
 }
@@ -46,6 +51,9 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
   }, 90_000);
 
   afterAll(async () => {
+    // Jest runs later files in this worker process: they get the defaults back.
+    delete process.env.VNETD_AGENT_HEARTBEAT_MS;
+    delete process.env.VNETD_AGENT_TIMEOUT_MS;
     for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
     for (const a of agents) await a.close();
     await bed?.stop();
@@ -81,7 +89,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     const fencedMs = performance.now() - t0;
     await eventually(async () => (await recorded()) === secondGeneration.toString(), 10_000, 50);
     const claim = ((await api.call('GET', `${G}/noderealizations/hv1`)) as NodeRealization).status?.agent;
-    expect(claim).toEqual({ holder: expect.stringMatching(/\/\d+$/), claimTime: expect.any(String), generation: secondGeneration.toString() });
+    expect(claim).toEqual({ holder: expect.stringMatching(/\/\d+$/), claimTime: expect.any(String), generation: secondGeneration.toString(), ...(claim?.renewTime ? { renewTime: expect.any(String) } : {}) });
     // What `kubectl get noderealizations` shows: who programs the node, with which generation.
     const table = (await v.call('GET', `${G}/noderealizations`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' })).json as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
     const columns = table.columnDefinitions.map((c) => c.name);
@@ -148,5 +156,25 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     expect(ready.message).toBe('no vnetd agent has claimed node hv9: run vnetd agent --node hv9 on that hypervisor');
     await api.call('DELETE', `${G}/namespaces/fencing/virtualports/on-hv9`);
     await api.call('DELETE', `${G}/nodes/hv9`);
+  }, 60_000);
+
+  it('a node whose agent stops renewing its heartbeat turns Ready=Unknown, and Ready again when an agent is back', async () => {
+    type NodeObj = { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+    const ready = async () => ((await api.call('GET', `${G}/nodes/hv1`)) as NodeObj).status?.conditions?.find((c) => c.type === 'Ready');
+    const rz = (await api.call('GET', `${G}/noderealizations/hv1`)) as NodeRealization;
+    expect(rz.status?.agent?.renewTime).toBeDefined();
+    expect((await ready())?.status).toBe('True');
+    for (const a of agents.splice(0)) await a.close();
+    const t0 = performance.now();
+    const silent = await eventually(async () => {
+      const c = await ready();
+      return c?.reason === 'AgentNotReporting' ? c : undefined;
+    }, 15_000, 100);
+    const markedMs = performance.now() - t0;
+    expect(silent).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^the agent of node hv1 \(.+\) has not renewed its heartbeat for \d+ s/) });
+    await newAgent();
+    const t1 = performance.now();
+    await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
+    log(`agent stopped: Node Ready=Unknown after ${markedMs.toFixed(0)} ms (timeout 2000 ms); a new agent: Ready=True after ${(performance.now() - t1).toFixed(0)} ms`);
   }, 60_000);
 });

@@ -17,6 +17,37 @@ async function eventually(ok: () => Promise<boolean>): Promise<void> {
 }
 
 describe('NodeRealizationReconciler', () => {
+  it('marks a claimed node Ready=Unknown once its agent has not renewed for the timeout, and only a claimed one', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const log = pino({ level: 'silent' });
+    for (const name of ['hv1', 'hv2']) {
+      await objects.create(NODES, { ...node(name), status: { conditions: [{ type: 'Ready', status: 'True', reason: 'LayoutReady', message: 'ok', lastTransitionTime: '2026-11-30T00:00:00Z' }] } } as HypervisorNode);
+    }
+    const claimed = { holder: 'host/1', claimTime: '2026-11-30T00:00:00Z', generation: '5' };
+    await objects.create<NodeRealization>(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'hv1' }, spec: {}, status: { agent: claimed } });
+    await objects.create<NodeRealization>(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'hv2' }, spec: {} });
+    const informers = new SharedInformers(objects.kv, log);
+    const r = new NodeRealizationReconciler(objects, informers, log, { agentTimeoutMs: 300, checkEveryMs: 20 });
+    const ready = async (name: string) => (await objects.get<HypervisorNode>(NODES, undefined, name))!.status!.conditions!.find((c) => c.type === 'Ready')!;
+    await r.start();
+    try {
+      // Renewed twice within the timeout: still as the agent wrote it.
+      for (let i = 1; i <= 2; i++) {
+        await new Promise((res) => setTimeout(res, 150));
+        await objects.modify<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1', (cur) => ({ ...cur, status: { agent: { ...claimed, renewTime: `2026-11-30T00:00:0${i}Z` } } }), { subresource: 'status' });
+      }
+      expect((await ready('hv1')).reason).toBe('LayoutReady');
+      // Then silence.
+      await eventually(async () => (await ready('hv1')).reason === 'AgentNotReporting');
+      expect(await ready('hv1')).toMatchObject({ status: 'Unknown', message: expect.stringContaining('the agent of node hv1 (host/1) has not renewed its heartbeat') });
+      // hv2 was never claimed: no agent to miss.
+      expect((await ready('hv2')).reason).toBe('LayoutReady');
+    } finally {
+      await r.stop();
+      informers.stop();
+    }
+  });
+
   it('keeps one NodeRealization per Node: made with it, made again if deleted, deleted with it (orphans too)', async () => {
     const objects = new ObjectStore(new MemoryStore());
     const log = pino({ level: 'silent' });

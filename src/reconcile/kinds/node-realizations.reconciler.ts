@@ -3,10 +3,19 @@
  * name): created with the Node, deleted with it (and re-created if someone deletes it
  * while its Node lives). The agent only writes its status; a Node re-created under an old
  * name starts from an empty report, never from the previous node's.
+ *
+ * It also watches the agents' heartbeats (status.agent.renewTime), as Kubernetes' node
+ * lifecycle controller watches kubelets' Leases: a claimed node whose renewal it has not
+ * seen change for agentTimeoutMs gets Ready=Unknown (AgentNotReporting) in its Node
+ * status; the agent, once back, writes its own Ready over it. The time is this process's
+ * (when it saw the renewal change), never the agent's clock, and every node starts with a
+ * full timeout when this process becomes the leader.
  */
 import type { Logger } from 'pino';
 import type { HypervisorNode, NodeRealization } from '../../resources/kinds';
 import { GROUP, VERSION } from '../../resources/kinds';
+import { AGENT_NOT_REPORTING } from '../../chassis/node-status';
+import { getCondition, setCondition } from '../conditions';
 import { objectKey } from '../../store/keys';
 import { NODES, NODE_REALIZATIONS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
@@ -16,7 +25,18 @@ import type { Informer } from '../informer';
 import type { SharedInformers } from '../shared-informers';
 import { parseObjectKey } from './object-keys';
 
+export interface AgentHealthOptions {
+  /** No renewal seen for this long: the Node is Ready=Unknown (default 60 s, VNETD_AGENT_TIMEOUT_MS). */
+  agentTimeoutMs?: number;
+  /** How often the renewals are checked (default a sixth of the timeout). */
+  checkEveryMs?: number;
+}
+
 export class NodeRealizationReconciler {
+  /** Per node: the renewal last seen (claim and renewTime) and when this process saw it change. */
+  private readonly renewals = new Map<string, { seen: string; at: number }>();
+  private readonly agentTimeoutMs: number;
+  private checker?: NodeJS.Timeout;
   private readonly nodes: Informer<HypervisorNode>;
   private readonly realizations: Informer<NodeRealization>;
   private readonly controller: Controller;
@@ -25,14 +45,47 @@ export class NodeRealizationReconciler {
   constructor(
     private readonly objects: ObjectStore,
     informers: SharedInformers,
-    logger: Logger,
+    private readonly logger: Logger,
+    private readonly health: AgentHealthOptions = {},
   ) {
+    this.agentTimeoutMs = health.agentTimeoutMs ?? (Number(process.env.VNETD_AGENT_TIMEOUT_MS) || 60_000);
     this.nodes = informers.of<HypervisorNode>(NODES);
     this.realizations = informers.of<NodeRealization>(NODE_REALIZATIONS);
     this.controller = new Controller({ name: 'node-realizations', logger: logger.child({ component: 'node-realizations' }), reconcile: (name) => this.reconcile(name) });
     // Keyed by name: a Node and its NodeRealization share it.
     const byName = (kind: typeof NODES) => (_o: unknown, key: string) => [parseObjectKey(kind, key)?.name ?? ''];
     this.unsubscribe.push(this.controller.watch(this.nodes, byName(NODES)), this.controller.watch(this.realizations, byName(NODE_REALIZATIONS)));
+    const saw = (rz: NodeRealization) => this.sawRenewal(rz);
+    this.unsubscribe.push(this.realizations.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n), onDelete: (rz) => this.renewals.delete(rz.metadata.name) }));
+  }
+
+  private sawRenewal(rz: NodeRealization): void {
+    const agent = rz.status?.agent;
+    const seen = `${agent?.generation ?? ''}/${agent?.renewTime ?? agent?.claimTime ?? ''}`;
+    const cur = this.renewals.get(rz.metadata.name);
+    if (cur?.seen !== seen) this.renewals.set(rz.metadata.name, { seen, at: performance.now() });
+  }
+
+  /** Marks the Node of every claimed node whose heartbeat has not moved for agentTimeoutMs. */
+  private async checkAgents(): Promise<void> {
+    const now = performance.now();
+    for (const rz of this.realizations.list()) {
+      const agent = rz.status?.agent;
+      const last = this.renewals.get(rz.metadata.name);
+      if (!agent || !last || now - last.at < this.agentTimeoutMs) continue;
+      const node = this.nodes.get(objectKey(NODES, undefined, rz.metadata.name));
+      if (!node || getCondition(node.status?.conditions, 'Ready')?.reason === AGENT_NOT_REPORTING) continue;
+      const since = agent.renewTime ?? agent.claimTime ?? 'its claim';
+      const message = `the agent of node ${rz.metadata.name} (${agent.holder ?? 'unknown'}) has not renewed its heartbeat for ${Math.round((now - last.at) / 1000)} s (last: ${since}); the switch keeps its flows, but nothing updates them`;
+      await this.objects
+        .modify<HypervisorNode>(NODES, undefined, rz.metadata.name, (cur) => {
+          if (cur.metadata.uid !== node.metadata.uid || getCondition(cur.status?.conditions, 'Ready')?.reason === AGENT_NOT_REPORTING) return undefined;
+          const conditions = setCondition(cur.status?.conditions, { type: 'Ready', status: 'Unknown', reason: AGENT_NOT_REPORTING, message, observedGeneration: cur.metadata.generation });
+          return { ...cur, status: { ...cur.status, conditions } };
+        }, { subresource: 'status' })
+        .then(() => this.logger.warn({ event: 'node.agent_not_reporting', node: rz.metadata.name, holder: agent.holder, last: since }, message))
+        .catch((err: unknown) => this.logger.warn({ event: 'node.agent_check_failed', node: rz.metadata.name, err }, 'could not mark a silent agent\'s node'));
+    }
   }
 
   async start(): Promise<void> {
@@ -40,10 +93,16 @@ export class NodeRealizationReconciler {
     this.realizations.start();
     await Promise.all([this.nodes.waitForSync(), this.realizations.waitForSync()]);
     this.controller.start();
+    // Every node gets a full timeout from now: a new leader has seen no renewal yet.
+    const now = performance.now();
+    for (const entry of this.renewals.values()) entry.at = now;
+    this.checker = setInterval(() => void this.checkAgents(), this.health.checkEveryMs ?? Math.max(1000, this.agentTimeoutMs / 6));
+    this.checker.unref();
   }
 
   /** Removes its handlers; the shared informers are their owner's to stop. */
   async stop(): Promise<void> {
+    clearInterval(this.checker);
     for (const u of this.unsubscribe.splice(0)) u();
     await this.controller.stop();
   }
