@@ -3,7 +3,7 @@
  * (object uid -> compiled version) and the connections its load balancing dispatched; and
  * in its Node's status.unhealthyBackends, the load balancer backends on it that fail their
  * health checks. Bursts are coalesced (one write per 100 ms at most, further apart the
- * larger the report) and failed writes retried; the report is read back once a minute. The controller derives Ready from the first
+ * larger the report) and failed writes retried; the report is read back with every heartbeat. The controller derives Ready from the first
  * and sums the second into LoadBalancer status; every agent and the controller take the
  * third's backends out of their slot tables.
  *
@@ -30,14 +30,11 @@ const SPACING_PER_ENTRY_MS = 0.1;
 /** ...and at most this. */
 const MAX_SPACING_MS = 2_000;
 /**
- * How often the NodeRealization is read back and rewritten if it differs from the report
- * (a NodeRealization deleted and created again, empty, by the leader while the node's
- * flows did not change: nothing else would report them again).
- */
-const VERIFY_INTERVAL_MS = 60_000;
-/**
  * The agent's heartbeat (status.agent.renewTime), written whether or not the report changed:
  * the leader marks the Node Ready=Unknown when it sees none for a while (NodeRealizationReconciler).
+ * Each beat's write also reads the NodeRealization back and rewrites a report that differs
+ * (one deleted and created again, empty, by the leader while the node's flows did not
+ * change: nothing else would report them again).
  */
 const HEARTBEAT_MS = 20_000;
 
@@ -52,7 +49,6 @@ export class AgentStatusReporter {
   /** The Node's status.realized (an earlier release's report) is known to be gone. */
   private legacyCleared = false;
   private timer?: NodeJS.Timeout;
-  private verifier?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   /** The next write of the NodeRealization renews the heartbeat. */
   private heartbeatDue = true;
@@ -66,14 +62,9 @@ export class AgentStatusReporter {
     private readonly node: string,
     private readonly log: Logger,
     private readonly delayMs = 100,
-    verifyIntervalMs = VERIFY_INTERVAL_MS,
     // Read when the agent starts (VNETD_AGENT_HEARTBEAT_MS: tests shorten it).
     heartbeatMs = Number(process.env.VNETD_AGENT_HEARTBEAT_MS) || HEARTBEAT_MS,
   ) {
-    this.verifier = setInterval(() => {
-      if (this.realized || this.dispatched) this.markPending();
-    }, verifyIntervalMs);
-    this.verifier.unref();
     this.heartbeat = setInterval(() => {
       this.heartbeatDue = true;
       this.markPending();
@@ -112,7 +103,6 @@ export class AgentStatusReporter {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    clearInterval(this.verifier);
     clearInterval(this.heartbeat);
     await this.writing;
   }
