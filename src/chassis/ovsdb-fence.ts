@@ -12,9 +12,10 @@ import type { OpenVSwitch, OpenVSwitchModel } from '../ovsdb/models/open_vswitch
 
 export const GENERATION_KEY = 'vnetd-generation';
 /**
- * The Node whose switch this is, recorded with the first claim. An agent started with the
- * wrong --node (or a second Node object naming this database) would compile another node's
- * flows over this one's and rewrite its tunnels' local_ip; it refuses instead.
+ * The Node whose switch this is, recorded with the first claim (or, for a process that
+ * never claims, its first layout pass). An agent started with the wrong --node (or a second
+ * Node object naming this database) would compile another node's flows over this one's and
+ * rewrite its tunnels' local_ip; it refuses instead.
  */
 export const NODE_KEY = 'vnetd-node';
 
@@ -50,22 +51,23 @@ export function generationIn(ovs: Pick<OpenVSwitch, 'external_ids'> | undefined)
   return parseGeneration(ovs?.external_ids[GENERATION_KEY]);
 }
 
-/** Records the node's name in the row (a process without a generation: it never claims), failing whole if external_ids changed since the replica's `ovs`. */
-export function recordNodeOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, node: string): Operation[] {
+/** Sets `entries` in the row's external_ids, failing whole (on its first op) if external_ids changed since the replica's `ovs`. */
+function setExternalIdsOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, entries: Record<string, string>): Operation[] {
   const where = [cond('_uuid', '==', ovs._uuid)];
   return [
     ops.wait('Open_vSwitch', where, { columns: ['external_ids'], until: '==', rows: [{ external_ids: ovs.external_ids }], timeout: 0 }),
-    ops.update('Open_vSwitch', where, { external_ids: { ...ovs.external_ids, [NODE_KEY]: node } }),
+    ops.update('Open_vSwitch', where, { external_ids: { ...ovs.external_ids, ...entries } }),
   ];
 }
 
-/** Records `generation` (and the node's name) in the row, failing whole (on its first op) if external_ids changed since the replica's `ovs`. */
+/** Records the node's name in the row (a process without a generation: it never claims). */
+export function recordNodeOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, node: string): Operation[] {
+  return setExternalIdsOps(ops, ovs, { [NODE_KEY]: node });
+}
+
+/** Records `generation` and the node's name in the row. */
 export function claimOps(ops: OperationBuilder<OpenVSwitchModel>, ovs: OpenVSwitch, generation: bigint, node: string): Operation[] {
-  const where = [cond('_uuid', '==', ovs._uuid)];
-  return [
-    ops.wait('Open_vSwitch', where, { columns: ['external_ids'], until: '==', rows: [{ external_ids: ovs.external_ids }], timeout: 0 }),
-    ops.update('Open_vSwitch', where, { external_ids: { ...ovs.external_ids, [GENERATION_KEY]: generation.toString(), [NODE_KEY]: node } }),
-  ];
+  return setExternalIdsOps(ops, ovs, { [GENERATION_KEY]: generation.toString(), [NODE_KEY]: node });
 }
 
 /** Put first in a transaction: fails it unless the row still holds `generation`. */
