@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import type { AccessToken } from '../admission/access-token.admission';
 import { NAMESPACE_FINALIZER, type Namespace } from '../admission/namespace.admission';
 import { ACCESS_TOKENS } from '../api/auth/authenticator';
-import { formatToken, hashSecret, mintSecret, parseToken, secretMatches } from '../api/auth/token';
+import { acceptedHashes, formatToken, hashSecret, mintSecret, parseToken, statusAccepts } from '../api/auth/token';
 import { DEFAULT_NAMESPACE, NAMESPACE_TYPE } from '../resources/catalog';
 import type { ObjectStore } from '../store/object-store';
 import { KeyExistsError } from '../store/store';
@@ -56,14 +56,12 @@ export async function ensureAdminToken(objects: ObjectStore, kubeconfigPath: str
   const existing = tokenInKubeconfig(kubeconfigPath);
   const stored = await objects.get<AccessToken>(ACCESS_TOKENS, undefined, 'admin');
   const parsed = existing ? parseToken(existing) : undefined;
-  const valid = [stored?.status?.tokenHash, ...(stored?.status?.previousTokenHashes ?? [])];
-  if (stored && parsed?.name === 'admin' && valid.some((h) => secretMatches(parsed.secret, h))) return { token: existing!, outcome: 'kept' };
+  if (stored && parsed?.name === 'admin' && statusAccepts(stored.status, parsed.secret)) return { token: existing!, outcome: 'kept' };
   const secret = mintSecret();
   const tokenHash = hashSecret(secret);
   if (stored) {
     await objects.modify<AccessToken>(ACCESS_TOKENS, undefined, 'admin', (cur) => {
-      const earlier = [cur.status?.tokenHash, ...(cur.status?.previousTokenHashes ?? [])].filter((h): h is string => !!h);
-      const previousTokenHashes = shared ? earlier.slice(0, KEPT_ADMIN_SECRETS) : [];
+      const previousTokenHashes = shared ? acceptedHashes(cur.status).slice(0, KEPT_ADMIN_SECRETS) : [];
       return { ...cur, status: previousTokenHashes.length > 0 ? { tokenHash, previousTokenHashes } : { tokenHash } };
     }, { subresource: 'status' });
   } else {

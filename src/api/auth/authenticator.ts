@@ -2,7 +2,7 @@ import type { AccessToken } from '../../admission/access-token.admission';
 import type { ObjectStore } from '../../store/object-store';
 import type { Watch } from '../../store/store';
 import type { Principal } from './principal';
-import { parseToken, secretMatches } from './token';
+import { parseToken, statusAccepts } from './token';
 
 import { ACCESS_TOKENS } from '../../store/kinds';
 
@@ -71,8 +71,7 @@ export class TokenAuthenticator {
     if (!parsed) return undefined;
     const generation = this.generation;
     const tok = await this.objects.get<AccessToken>(ACCESS_TOKENS, undefined, parsed.name);
-    const hashes = [tok?.status?.tokenHash, ...(tok?.status?.previousTokenHashes ?? [])];
-    if (!tok || tok.metadata.deletionTimestamp || !hashes.some((h) => secretMatches(parsed.secret, h))) {
+    if (!tok || tok.metadata.deletionTimestamp || !statusAccepts(tok.status, parsed.secret)) {
       this.verified.delete(token);
       return undefined;
     }

@@ -29,3 +29,13 @@ export function secretMatches(secret: string, storedHash: string | undefined): b
   const b = Buffer.from(storedHash, 'hex');
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** The hashes an AccessToken's status accepts, newest first: its current one and the earlier ones a shared store keeps (the admin token's). */
+export function acceptedHashes(status: { tokenHash?: string; previousTokenHashes?: string[] } | undefined): string[] {
+  return [status?.tokenHash, ...(status?.previousTokenHashes ?? [])].filter((h): h is string => !!h);
+}
+
+/** Whether the secret is one the status accepts (acceptedHashes). */
+export function statusAccepts(status: Parameters<typeof acceptedHashes>[0], secret: string): boolean {
+  return acceptedHashes(status).some((h) => secretMatches(secret, h));
+}
