@@ -161,31 +161,29 @@ export class IpamReconciler {
     return this.claimantStatus(type, obj as Claimant);
   }
 
+  /** Says, in Ready, what the object's deletion waits for before its claims are released. */
+  private async terminating(type: StoredType, obj: KubeObject, message: string): Promise<void> {
+    // Said already, for this generation: spares the write's read.
+    const ready = getCondition((obj.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready');
+    if (ready?.message === message && ready.observedGeneration === obj.metadata.generation) return;
+    await this.writeStatus(type, obj, (o) => {
+      o.status = { ...(o.status as object), conditions: setCondition((o.status as { conditions?: Condition[] })?.conditions, { type: 'Ready', status: 'False', reason: 'Terminating', message, observedGeneration: o.metadata.generation }) };
+    });
+  }
+
   /** Releases the object's claims and removes our finalizer, atomically. */
   private async finalize(type: StoredType, obj: KubeObject): Promise<void> {
     if (!hasFinalizer(obj, IPAM_FINALIZER)) return;
     const ns = obj.metadata.namespace!;
     if (type === NETWORKS) {
       const users = await this.usersOf(ns, obj.metadata.name);
-      if (users > 0) {
-        await this.writeStatus(type, obj, (o) => {
-          o.status = { ...(o.status as object), conditions: setCondition((o.status as { conditions?: Condition[] })?.conditions, { type: 'Ready', status: 'False', reason: 'Terminating', message: `waiting for ${users} ports/load balancers on this network to be deleted`, observedGeneration: o.metadata.generation }) };
-        });
-        return;
-      }
+      if (users > 0) return this.terminating(type, obj, `waiting for ${users} ports/load balancers on this network to be deleted`);
     }
     // Released last: while another finalizer holds the object it still shows its addresses,
     // so none may go to a new object meanwhile (the owner of that finalizer may still be
     // using them). Deleting that finalizer's holder re-queues this key.
     const others = (obj.metadata.finalizers ?? []).filter((f) => f !== IPAM_FINALIZER);
-    if (others.length > 0) {
-      const message = `waiting for finalizers ${others.join(', ')} before releasing its addresses`;
-      if (getCondition((obj.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready')?.message === message) return;
-      await this.writeStatus(type, obj, (o) => {
-        o.status = { ...(o.status as object), conditions: setCondition((o.status as { conditions?: Condition[] })?.conditions, { type: 'Ready', status: 'False', reason: 'Terminating', message, observedGeneration: o.metadata.generation }) };
-      });
-      return;
-    }
+    if (others.length > 0) return this.terminating(type, obj, `waiting for finalizers ${others.join(', ')} before releasing its addresses`);
     const releases: TxnOp[] = [];
     for (const k of claimKeys(type, obj)) {
       const kv = await this.opts.objects.kv.get<Allocation>(k);
