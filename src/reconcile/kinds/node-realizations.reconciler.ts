@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import type { HypervisorNode, NodeRealization } from '../../resources/kinds';
 import { GROUP, VERSION } from '../../resources/kinds';
-import { AGENT_NOT_REPORTING } from '../../chassis/node-status';
+import { AGENT_NOT_REPORTING, READY } from '../../chassis/node-status';
 import { getCondition, setCondition } from '../conditions';
 import { objectKey } from '../../store/keys';
 import { NODES, NODE_REALIZATIONS } from '../../store/kinds';
@@ -74,13 +74,13 @@ export class NodeRealizationReconciler {
       const last = this.renewals.get(rz.metadata.name);
       if (!agent || !last || now - last.at < this.agentTimeoutMs) continue;
       const node = this.nodes.get(objectKey(NODES, undefined, rz.metadata.name));
-      if (!node || getCondition(node.status?.conditions, 'Ready')?.reason === AGENT_NOT_REPORTING) continue;
+      if (!node || getCondition(node.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING) continue;
       const since = agent.renewTime ?? agent.claimTime ?? 'its claim';
       const message = `the agent of node ${rz.metadata.name} (${agent.holder ?? 'unknown'}) has not renewed its heartbeat for ${Math.round((now - last.at) / 1000)} s (last: ${since}); the switch keeps its flows, but nothing updates them`;
       await this.objects
         .modify<HypervisorNode>(NODES, undefined, rz.metadata.name, (cur) => {
-          if (cur.metadata.uid !== node.metadata.uid || getCondition(cur.status?.conditions, 'Ready')?.reason === AGENT_NOT_REPORTING) return undefined;
-          const conditions = setCondition(cur.status?.conditions, { type: 'Ready', status: 'Unknown', reason: AGENT_NOT_REPORTING, message, observedGeneration: cur.metadata.generation });
+          if (cur.metadata.uid !== node.metadata.uid || getCondition(cur.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING) return undefined;
+          const conditions = setCondition(cur.status?.conditions, { type: READY, status: 'Unknown', reason: AGENT_NOT_REPORTING, message, observedGeneration: cur.metadata.generation });
           return { ...cur, status: { ...cur.status, conditions } };
         }, { subresource: 'status' })
         .then(() => this.logger.warn({ event: 'node.agent_not_reporting', node: rz.metadata.name, holder: agent.holder, last: since }, message))
