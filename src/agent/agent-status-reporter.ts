@@ -3,7 +3,7 @@
  * (object uid -> compiled version) and the connections its load balancing dispatched; and
  * in its Node's status.unhealthyBackends, the load balancer backends on it that fail their
  * health checks. Bursts are coalesced (one write per 100 ms at most, further apart the
- * larger the report) and failed writes retried; the report is read back with every heartbeat. The controller derives Ready from the first
+ * larger the report) and failed writes retried; the report is read back every minute. The controller derives Ready from the first
  * and sums the second into LoadBalancer status; every agent and the controller take the
  * third's backends out of their slot tables.
  *
@@ -30,13 +30,12 @@ const SPACING_PER_ENTRY_MS = 0.1;
 /** ...and at most this. */
 const MAX_SPACING_MS = 2_000;
 /**
- * The agent's heartbeat (status.agent.renewTime), written whether or not the report changed:
- * the leader marks the Node Ready=Unknown when it sees none for a while (NodeRealizationReconciler).
- * Each beat's write also reads the NodeRealization back and rewrites a report that differs
- * (one deleted and created again, empty, by the leader while the node's flows did not
- * change: nothing else would report them again).
+ * How often the report is read back and rewritten if it differs (a NodeRealization deleted
+ * and created again, empty, by the leader while the node's flows did not change: nothing
+ * else would report them again). A read, written only on a difference: the agent's
+ * heartbeat is its NodeLease (node-lease.ts), not this object.
  */
-const HEARTBEAT_MS = 20_000;
+const RECHECK_MS = 60_000;
 
 export class AgentStatusReporter {
   /** The pipeline's latest map (kept by reference; copied and sorted only when a write goes out) and counts. */
@@ -49,9 +48,7 @@ export class AgentStatusReporter {
   /** The Node's status.realized (an earlier release's report) is known to be gone. */
   private legacyCleared = false;
   private timer?: NodeJS.Timeout;
-  private heartbeat?: NodeJS.Timeout;
-  /** The next write of the NodeRealization renews the heartbeat. */
-  private heartbeatDue = true;
+  private recheck?: NodeJS.Timeout;
   private writing?: Promise<void>;
   /** When the last write began (performance.now()). */
   private lastWriteAt = -Infinity;
@@ -62,14 +59,10 @@ export class AgentStatusReporter {
     private readonly node: string,
     private readonly log: Logger,
     private readonly delayMs = 100,
-    // Read when the agent starts (VNETD_AGENT_HEARTBEAT_MS: tests shorten it).
-    heartbeatMs = Number(process.env.VNETD_AGENT_HEARTBEAT_MS) || HEARTBEAT_MS,
+    recheckMs = RECHECK_MS,
   ) {
-    this.heartbeat = setInterval(() => {
-      this.heartbeatDue = true;
-      this.markPending();
-    }, heartbeatMs);
-    this.heartbeat.unref();
+    this.recheck = setInterval(() => this.markPending(), recheckMs);
+    this.recheck.unref();
   }
 
   report(realized: ReadonlyMap<string, string>): void {
@@ -103,7 +96,7 @@ export class AgentStatusReporter {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    clearInterval(this.heartbeat);
+    clearInterval(this.recheck);
     await this.writing;
   }
 
@@ -132,22 +125,18 @@ export class AgentStatusReporter {
   private async flush(): Promise<void> {
     const health = this.pendingHealth;
     const report = this.pending;
-    const beat = this.heartbeatDue;
     this.pending = false;
-    this.heartbeatDue = false;
     this.pendingHealth = undefined;
     const failures: string[] = [];
     if (report) {
       try {
-        if (!(await this.writeRealization(this.realized, this.dispatched, beat))) {
+        if (!(await this.writeRealization(this.realized, this.dispatched))) {
           failures.push(`NodeRealization ${this.node} does not exist yet (the controller's leader creates it)`);
           this.pending = true;
-          this.heartbeatDue ||= beat;
         }
       } catch (err) {
         failures.push((err as Error).message);
         this.pending = true;
-        this.heartbeatDue ||= beat;
       }
     }
     if (health || (report && this.realized && !this.legacyCleared)) {
@@ -165,7 +154,7 @@ export class AgentStatusReporter {
   }
 
   /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */
-  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, counts: ReadonlyMap<string, number> | undefined, beat: boolean): Promise<boolean> {
+  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, counts: ReadonlyMap<string, number> | undefined): Promise<boolean> {
     let found = false;
     await this.objects.modify<NodeRealization>(
       NODE_REALIZATIONS,
@@ -179,12 +168,10 @@ export class AgentStatusReporter {
         const newRealized = latest !== undefined && !sameEntries(latest, status.realized ?? {});
         // Empty counts are written too: "this node counts, and dispatched nothing" shows as 0, not as absent.
         const newCounts = counts !== undefined && (status.dispatched === undefined || !sameEntries(counts, status.dispatched));
-        // The heartbeat renews the node's claim (status.agent, once the agent has claimed it).
-        const renew = beat && status.agent !== undefined;
-        if (!newRealized && !newCounts && !renew) return undefined;
-        const now = new Date().toISOString();
-        const next = { ...status, reportTime: now };
-        if (renew) next.agent = { ...status.agent, renewTime: now };
+        if (!newRealized && !newCounts) return undefined;
+        const next = { ...status, reportTime: new Date().toISOString() };
+        // An earlier release's heartbeat: renewals are the NodeLease's now.
+        if (next.agent?.renewTime !== undefined) next.agent = { holder: next.agent.holder, claimTime: next.agent.claimTime, generation: next.agent.generation };
         if (newRealized) Object.assign(next, { realized: sortedRecord(latest!), objects: latest!.size });
         if (newCounts) next.dispatched = sortedRecord(counts!);
         return { ...cur, status: next };

@@ -10,6 +10,7 @@
  *            only the difference, in one atomic bundle: it never empties the table),
  *            reports what is installed (uid -> version), and health-checks the load
  *            balancer backends bound to this node
+ *        NodeLeaseHeartbeat: the agent's heartbeat, the NodeLease of the node's name
  *        AgentStatusReporter: that report into the NodeRealization of the node's name
  *            (which the leader creates, and no agent watches), and the backends failing
  *            their checks into the Node's status.unhealthyBackends (every agent takes
@@ -35,6 +36,7 @@ import { ApiClient } from './api-client';
 import { ApiStore } from './api-store';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from './node-scope';
 import { AgentStatusReporter } from './agent-status-reporter';
+import { NodeLeaseHeartbeat } from './node-lease';
 import { claimHolder, claimNode } from './node-claim';
 
 export interface RunningAgent {
@@ -57,6 +59,8 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log, { interfaceIds });
   const objects = new ObjectStore(kv);
   const reporter = new AgentStatusReporter(objects, o.node, log);
+  const holder = claimHolder();
+  const lease = new NodeLeaseHeartbeat(objects, o.node, holder, log);
   const closing = new AbortController();
   let fence: (reason: string) => void = () => undefined;
   const fenced = new Promise<string>((r) => (fence = r));
@@ -69,6 +73,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     // the signal); waiting for it is bounded so that SIGTERM cannot hang on a stuck start.
     await Promise.race([claimed.catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
     await work?.stop();
+    await lease.stop();
     await reporter.stop();
     await kv.close();
   };
@@ -85,10 +90,12 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       const foreign = db === 'stopped' ? undefined : foreignNode(db.node, o.node);
       if (foreign) throw new Error(foreign);
       seedInterfaces(db === 'stopped' ? [] : db.interfaceIds);
-      return db === 'stopped' ? undefined : claimNode(objects, o.node, claimHolder(), log, { recorded: db.generation, signal: closing.signal });
+      return db === 'stopped' ? undefined : claimNode(objects, o.node, holder, log, { recorded: db.generation, signal: closing.signal });
     })
     .then(async (generation) => {
       if (generation === undefined || closing.signal.aborted) return undefined;
+      // Alive from the claim on: the leader times a claimed node's agent by its renewals.
+      lease.start();
       work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced, closing: closing.signal });
       if (closing.signal.aborted) return undefined;
       log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb, generation: generation.toString() }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);

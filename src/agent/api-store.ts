@@ -12,14 +12,16 @@
  *                 differences itself (puts for changed keys, deletes for vanished ones), so
  *                 an informer above never needs to know
  *   txn        -> only a single update, sent as PUT .../status with the expected
- *                 resourceVersion (409 -> ConflictError): an agent writes status and
- *                 nothing else
+ *                 resourceVersion (409 -> ConflictError): an agent writes status and,
+ *                 of whole objects, only its NodeLease (a kind without status: created
+ *                 with POST, renewed with PUT)
  */
 import type { Logger } from 'pino';
 import type { KubeObject } from '../resources/object';
 import { typePrefix, type StoredType } from '../store/keys';
 import {
   ConflictError,
+  KeyExistsError,
   KeyNotFoundError,
   StoreError,
   type KeyValue,
@@ -144,15 +146,25 @@ export class ApiStore implements Store {
 
   async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
     const op = ops[0];
-    if (ops.length !== 1 || op?.type !== 'update') throw new StoreError('an agent writes through the API one status update at a time');
+    if (ops.length !== 1 || !op || op.type === 'delete') throw new StoreError('an agent writes through the API one status update (or its own NodeLease) at a time');
     const { type, namespace, name } = this.parseKey(op.key);
+    if (op.type === 'create' && !type.noStatus) throw new StoreError(`an agent creates only kinds without status (its NodeLease), not ${type.plural}`);
     // The caller's value stays as it is: only the metadata it is sent with differs.
     const own = op.value as unknown as KubeObject;
-    const value: KubeObject = op.expectedModRevision === undefined ? own : { ...own, metadata: { ...own.metadata, resourceVersion: String(op.expectedModRevision) } };
-    const r = await this.client.call('PUT', `${objectPath(type, namespace, name)}/status`, value);
-    if (r.status === 409) throw new ConflictError(op.key, op.expectedModRevision ?? 0, 0);
-    if (r.status === 404) throw new KeyNotFoundError(op.key);
-    if (r.status !== 200 || !r.body) this.fail(`PUT ${op.key}/status`, r.status, r.text);
+    let r;
+    if (op.type === 'create') {
+      r = await this.client.call('POST', listPath(type, namespace), own);
+      if (r.status === 409) throw new KeyExistsError(op.key);
+      if (r.status !== 201 || !r.body) this.fail(`POST ${op.key}`, r.status, r.text);
+    } else {
+      const value: KubeObject = op.expectedModRevision === undefined ? own : { ...own, metadata: { ...own.metadata, resourceVersion: String(op.expectedModRevision) } };
+      // A kind without status is written whole (the agent's NodeLease); every other, its status only.
+      const path = type.noStatus ? objectPath(type, namespace, name) : `${objectPath(type, namespace, name)}/status`;
+      r = await this.client.call('PUT', path, value);
+      if (r.status === 409) throw new ConflictError(op.key, op.expectedModRevision ?? 0, 0);
+      if (r.status === 404) throw new KeyNotFoundError(op.key);
+      if (r.status !== 200 || !r.body) this.fail(`PUT ${path}`, r.status, r.text);
+    }
     const kv = toKv(type, r.body as unknown as KubeObject);
     return { revision: kv.modRevision, results: [kv as unknown as KeyValue<V>] };
   }

@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import type { KubeObject } from '../resources/object';
 import type { VirtualPort } from '../resources/kinds';
 import { typePrefix, type StoredType } from '../store/keys';
-import { LOAD_BALANCERS, NETWORKS, NODES, NODE_REALIZATIONS, PORTS } from '../store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, NODE_LEASES, NODE_REALIZATIONS, PORTS } from '../store/kinds';
 import { cloneJson } from '../resources/clone-json';
 import {
   ConflictError,
@@ -573,5 +573,5 @@ export class NodeScopedStore implements Store {
   }
 }
 
-/** What an agent's API store serves: the kinds it watches, and NodeRealizations, which it only writes (its own report). */
-export const NODE_SCOPED_KINDS = [NODES, NODE_REALIZATIONS, ...SCOPED];
+/** What an agent's API store serves: the kinds it watches, and NodeRealizations and NodeLeases, which it only writes (its own report and heartbeat). */
+export const NODE_SCOPED_KINDS = [NODES, NODE_REALIZATIONS, NODE_LEASES, ...SCOPED];

@@ -16,6 +16,7 @@ import type { Http2Session } from 'node:http2';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import pino, { type Logger } from 'pino';
 import type { KindAdmission } from '../admission/admission';
+import { PlainAdmission } from '../admission/plain.admission';
 import { AccessTokenAdmission } from '../admission/access-token.admission';
 import { LoadBalancerAdmission } from '../admission/load-balancer.admission';
 import { NamespaceAdmission } from '../admission/namespace.admission';
@@ -107,6 +108,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     ['loadbalancers', new LoadBalancerAdmission() as KindAdmission],
     ['nodes', new NodeAdmission() as KindAdmission],
     ['accesstokens', new AccessTokenAdmission() as KindAdmission],
+    ['noderealizations', new PlainAdmission()],
+    ['nodeleases', new PlainAdmission()],
   ]);
   const schemas = new SchemaValidator(catalog);
   // What every write request reads, remembered between requests (see ObjectCache).

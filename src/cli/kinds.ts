@@ -4,7 +4,7 @@
  * works from any directory against a remote vnetd; kinds.spec.ts checks it against the
  * schema catalog so the two cannot drift apart.
  */
-import type { HypervisorNode, LoadBalancer, NodeRealizationStatus, VirtualNetwork, VirtualPort } from '../resources/kinds';
+import type { HypervisorNode, LoadBalancer, NodeLeaseSpec, NodeRealizationStatus, VirtualNetwork, VirtualPort } from '../resources/kinds';
 import { API_VERSION, GROUP } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
 import { humanAge } from '../resources/age';
@@ -157,6 +157,20 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'GENERATION', value: (o) => dash((o.status as NodeRealizationStatus | undefined)?.agent?.generation), wide: true },
       { header: 'OBJECTS', value: (o) => dash((o.status as NodeRealizationStatus | undefined)?.objects) },
       { header: 'REPORTED', value: (o) => { const t = (o.status as NodeRealizationStatus | undefined)?.reportTime; return t ? `${humanAge(t)} ago` : '-'; } },
+      AGE,
+    ],
+  },
+  {
+    kind: 'NodeLease',
+    listKind: 'NodeLeaseList',
+    plural: 'nodeleases',
+    singular: 'nodelease',
+    shortNames: ['vnodelease'],
+    ...VNET_API,
+    namespaced: false,
+    columns: [
+      { header: 'HOLDER', value: (o) => dash((o.spec as NodeLeaseSpec | undefined)?.holderIdentity) },
+      { header: 'RENEWED', value: (o) => { const t = (o.spec as NodeLeaseSpec | undefined)?.renewTime; return t ? `${humanAge(t)} ago` : '-'; } },
       AGE,
     ],
   },

@@ -58,7 +58,8 @@ export function crdFor(t: ResourceType): JsonSchema {
           served: true,
           storage: true,
           schema: { openAPIV3Schema },
-          subresources: { status: {} },
+          // A kind without status (NodeLease, as coordination.k8s.io Lease) has no status subresource.
+          ...(t.statusSchema ? { subresources: { status: {} } } : {}),
           additionalPrinterColumns: [
             ...t.printerColumns.map((c) => ({ name: c.name, type: c.type, jsonPath: c.jsonPath, ...(c.description ? { description: c.description } : {}), ...(c.priority ? { priority: c.priority } : {}) })),
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

@@ -200,6 +200,7 @@ export type HypervisorNode = KubeObject<NodeSpec, NodeStatus>;
  */
 export interface NodeRealizationStatus {
   /** The agent programming the node, as it claimed it (node-claim.ts). */
+  /** renewTime: the heartbeat of an agent of an earlier release (agents now renew their NodeLease). */
   agent?: { holder?: string; claimTime?: string; generation?: string; renewTime?: string };
   /** Object uid -> the version the pipeline compiled and the node installed. */
   realized?: Record<string, string>;
@@ -211,3 +212,13 @@ export interface NodeRealizationStatus {
   dispatched?: Record<string, number>;
 }
 export type NodeRealization = KubeObject<Record<string, never>, NodeRealizationStatus>;
+
+/** An agent's heartbeat: the fields of coordination.k8s.io/v1 Lease's spec (schemas/nodelease.schema.json). */
+export interface NodeLeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+export type NodeLease = KubeObject<NodeLeaseSpec, never>;

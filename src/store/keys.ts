@@ -7,6 +7,8 @@ export interface StoredType {
   group: string;
   plural: string;
   namespaced: boolean;
+  /** The kind has no status subresource (NodeLease, as Kubernetes' Lease): written whole. */
+  noStatus?: true;
 }
 
 function groupSegment(group: string): string {

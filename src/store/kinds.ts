@@ -9,4 +9,5 @@ export const PORTS: StoredType = { group: GROUP, plural: 'virtualports', namespa
 export const LOAD_BALANCERS: StoredType = { group: GROUP, plural: 'loadbalancers', namespaced: true };
 export const NODES: StoredType = { group: GROUP, plural: 'nodes', namespaced: false };
 export const NODE_REALIZATIONS: StoredType = { group: GROUP, plural: 'noderealizations', namespaced: false };
+export const NODE_LEASES: StoredType = { group: GROUP, plural: 'nodeleases', namespaced: false, noStatus: true };
 export const ACCESS_TOKENS: StoredType = { group: GROUP, plural: 'accesstokens', namespaced: false };

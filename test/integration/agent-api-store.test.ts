@@ -14,11 +14,11 @@ import { ApiClient } from '../../src/agent/api-client';
 import { ApiStore } from '../../src/agent/api-store';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from '../../src/agent/node-scope';
 import { Informer } from '../../src/reconcile/informer';
-import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
+import type { HypervisorNode, NodeLease, VirtualPort } from '../../src/resources/kinds';
 import { typePrefix } from '../../src/store/keys';
-import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../src/store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, NODE_LEASES, PORTS } from '../../src/store/kinds';
 import { ObjectStore } from '../../src/store/object-store';
-import { ConflictError, type WatchEvent } from '../../src/store/store';
+import { ConflictError, KeyExistsError, type WatchEvent } from '../../src/store/store';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -63,11 +63,28 @@ it('an informer over the API mirrors adds, updates and deletes; status writes ar
   const stale = await store.get<HypervisorNode>(`${typePrefix(NODES)}n2`);
   await objects.modify<HypervisorNode>(NODES, undefined, 'n2', (cur) => ({ ...cur, status: { ...cur.status, boundPorts: 1 } }), { subresource: 'status' });
   await expect(store.txn([{ type: 'update', key: stale!.key, value: stale!.value, expectedModRevision: stale!.modRevision }])).rejects.toBeInstanceOf(ConflictError);
-  await expect(store.txn([{ type: 'delete', key: stale!.key }])).rejects.toThrow(/one status update at a time/);
+  await expect(store.txn([{ type: 'delete', key: stale!.key }])).rejects.toThrow(/one status update \(or its own NodeLease\) at a time/);
 
   expect((await v.call('DELETE', `${G}/nodes/n1`)).status).toBe(200);
   await eventually(async () => informer.size === 1);
   informer.stop();
+});
+
+it('writes its NodeLease whole (POST, then PUT of the object: the kind has no status), and creates nothing else', async () => {
+  const leases = new ApiStore(ApiClient.fromKubeconfig(v.kubeconfigPath), [NODES, NODE_LEASES], log);
+  try {
+    const objects = new ObjectStore(leases);
+    const lease: NodeLease = { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeLease', metadata: { name: 'n9' }, spec: { holderIdentity: 'h/1', renewTime: '2026-11-30T00:00:00.000Z' } };
+    await objects.create(NODE_LEASES, lease);
+    await expect(objects.create(NODE_LEASES, lease)).rejects.toBeInstanceOf(KeyExistsError);
+    await objects.modify<NodeLease>(NODE_LEASES, undefined, 'n9', (cur) => ({ ...cur, spec: { ...cur.spec, renewTime: '2026-11-30T00:00:20.000Z' } }));
+    expect((await v.call('GET', `${G}/nodeleases/n9`)).json.spec).toEqual({ holderIdentity: 'h/1', renewTime: '2026-11-30T00:00:20.000Z' });
+    await expect(objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'n9' }, spec: { tunnelIP: '192.0.2.9' } })).rejects.toThrow(/an agent creates only kinds without status \(its NodeLease\), not nodes/);
+    expect((await v.call('GET', `${G}/nodes/n9`)).status).toBe(404);
+  } finally {
+    await v.call('DELETE', `${G}/nodeleases/n9`);
+    await leases.close();
+  }
 });
 
 it('after 410 Gone a watch lists again and emits only what changed, deletes included', async () => {

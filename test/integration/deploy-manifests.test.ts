@@ -221,7 +221,8 @@ describeKube('deploy/ on Kubernetes (kubectl kustomize deploy/)', () => {
       expect(crdProblems(crd)).toEqual([]);
       expect(crd.spec.names.shortNames.length).toBeGreaterThan(0);
       for (const v of crd.spec.versions) {
-        expect(v.subresources).toEqual({ status: {} });
+        // NodeLease has no status, as coordination.k8s.io Lease.
+        expect(v.subresources).toEqual(crd.spec.names.plural === 'nodeleases' ? undefined : { status: {} });
         expect(v.additionalPrinterColumns.filter((c: Obj) => c.name !== 'Age').length).toBeGreaterThan(0);
       }
     }
@@ -327,7 +328,7 @@ describeKube('deploy/ on Kubernetes (kubectl kustomize deploy/)', () => {
       for (const p of plurals) expect([verb, p, ctl(verb, 'vnet.dev', p)]).toEqual([verb, p, true]);
     }
     expect(ctl('get', 'coordination.k8s.io', 'leases')).toBe(false); // leases only in vnetd-system
-    for (const p of plurals) for (const verb of ['update', 'patch']) expect([p, verb, ctl(verb, 'vnet.dev', `${p}/status`)]).toEqual([p, verb, true]);
+    for (const p of plurals.filter((x) => x !== 'nodeleases')) for (const verb of ['update', 'patch']) expect([p, verb, ctl(verb, 'vnet.dev', `${p}/status`)]).toEqual([p, verb, true]);
     for (const verb of ['get', 'list', 'watch']) {
       expect(ctl(verb, '', 'nodes')).toBe(true);
       expect(agent(verb, '', 'nodes')).toBe(true);
@@ -337,8 +338,8 @@ describeKube('deploy/ on Kubernetes (kubectl kustomize deploy/)', () => {
     expect(agent('create', '', 'events')).toBe(true);
     expect(agent('patch', 'vnet.dev', 'nodes/status')).toBe(true);
     expect(agent('patch', 'vnet.dev', 'virtualports/status')).toBe(true);
-    // The agent reads desired state; it never writes it.
-    for (const p of plurals) for (const verb of ['create', 'update', 'patch', 'delete']) expect([p, verb, agent(verb, 'vnet.dev', p)]).toEqual([p, verb, false]);
+    // The agent reads desired state; it never writes it. Its one object is its heartbeat, which it never deletes (the Node owns it).
+    for (const p of plurals) for (const verb of ['create', 'update', 'patch', 'delete']) expect([p, verb, agent(verb, 'vnet.dev', p)]).toEqual([p, verb, p === 'nodeleases' && verb !== 'delete']);
     expect(agent('update', '', 'nodes')).toBe(false);
   });
 

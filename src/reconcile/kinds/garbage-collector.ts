@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { FOREGROUND_DELETION, ORPHAN } from '../../resources/finalizers';
 import type { KubeObject, OwnerReference } from '../../resources/object';
 import { objectKey, typePrefix, type StoredType } from '../../store/keys';
-import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, NODE_LEASES, PORTS } from '../../store/kinds';
 import { UidPreconditionError, type ObjectStore } from '../../store/object-store';
 import { KeyNotFoundError } from '../../store/store';
 import { Controller } from '../controller';
@@ -28,6 +28,8 @@ const BY_KIND: ReadonlyMap<string, StoredType> = new Map([
   ['VirtualPort', PORTS],
   ['LoadBalancer', LOAD_BALANCERS],
   ['Node', NODES],
+  // Each agent's heartbeat, owned by its Node (node-lease.ts).
+  ['NodeLease', NODE_LEASES],
 ]);
 const KINDS: readonly StoredType[] = [...BY_KIND.values()];
 const GROUP = 'vnet.dev';

@@ -1,6 +1,6 @@
 import pino from 'pino';
-import type { HypervisorNode, NodeRealization } from '../../resources/kinds';
-import { NODES, NODE_REALIZATIONS } from '../../store/kinds';
+import type { HypervisorNode, NodeLease, NodeRealization } from '../../resources/kinds';
+import { NODES, NODE_LEASES, NODE_REALIZATIONS } from '../../store/kinds';
 import { ObjectStore } from '../../store/object-store';
 import { SharedInformers } from '../shared-informers';
 import { MemoryStore } from '../testing/memory-store';
@@ -17,13 +17,24 @@ async function eventually(ok: () => Promise<boolean>): Promise<void> {
 }
 
 describe('NodeRealizationReconciler', () => {
-  it('marks a claimed node Ready=Unknown once its agent has not renewed for the timeout, and only a claimed one', async () => {
+  // Agents renew their NodeLease; an agent of an earlier release renewed status.agent.renewTime.
+  const renewals: Array<[string, (objects: ObjectStore, i: number) => Promise<unknown>]> = [
+    ['its NodeLease', async (objects, i) => {
+      const spec = { holderIdentity: 'host/1', renewTime: `2026-11-30T00:00:0${i}.000Z` };
+      if (i === 1) return objects.create<NodeLease>(NODE_LEASES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeLease', metadata: { name: 'hv1' }, spec });
+      return objects.modify<NodeLease>(NODE_LEASES, undefined, 'hv1', (cur) => ({ ...cur, spec }));
+    }],
+    ['status.agent.renewTime (an earlier release)', (objects, i) =>
+      objects.modify<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1', (cur) => ({ ...cur, status: { agent: { ...claimed, renewTime: `2026-11-30T00:00:0${i}Z` } } }), { subresource: 'status' })],
+  ];
+  const claimed = { holder: 'host/1', claimTime: '2026-11-30T00:00:00Z', generation: '5' };
+
+  it.each(renewals)('marks a claimed node Ready=Unknown once its agent has not renewed %s for the timeout, and only a claimed one', async (_how, renew) => {
     const objects = new ObjectStore(new MemoryStore());
     const log = pino({ level: 'silent' });
     for (const name of ['hv1', 'hv2']) {
       await objects.create(NODES, { ...node(name), status: { conditions: [{ type: 'Ready', status: 'True', reason: 'LayoutReady', message: 'ok', lastTransitionTime: '2026-11-30T00:00:00Z' }] } } as HypervisorNode);
     }
-    const claimed = { holder: 'host/1', claimTime: '2026-11-30T00:00:00Z', generation: '5' };
     await objects.create<NodeRealization>(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'hv1' }, spec: {}, status: { agent: claimed } });
     await objects.create<NodeRealization>(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'hv2' }, spec: {} });
     const informers = new SharedInformers(objects.kv, log);
@@ -31,15 +42,15 @@ describe('NodeRealizationReconciler', () => {
     const ready = async (name: string) => (await objects.get<HypervisorNode>(NODES, undefined, name))!.status!.conditions!.find((c) => c.type === 'Ready')!;
     await r.start();
     try {
-      // Renewed twice within the timeout: still as the agent wrote it.
-      for (let i = 1; i <= 2; i++) {
+      // Renewed three times, 150 ms apart (450 ms in all, over the 300 ms timeout): still as the agent wrote it.
+      for (let i = 1; i <= 3; i++) {
         await new Promise((res) => setTimeout(res, 150));
-        await objects.modify<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1', (cur) => ({ ...cur, status: { agent: { ...claimed, renewTime: `2026-11-30T00:00:0${i}Z` } } }), { subresource: 'status' });
+        await renew(objects, i);
       }
       expect((await ready('hv1')).reason).toBe('LayoutReady');
       // Then silence.
       await eventually(async () => (await ready('hv1')).reason === 'AgentNotReporting');
-      expect(await ready('hv1')).toMatchObject({ status: 'Unknown', message: expect.stringContaining('the agent of node hv1 (host/1) has not renewed its heartbeat') });
+      expect(await ready('hv1')).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^the agent of node hv1 \(host\/1\) has not renewed its heartbeat \(NodeLease hv1\) for \d+ s \(last: 2026-11-30T00:00:03/) });
       // hv2 was never claimed: no agent to miss.
       expect((await ready('hv2')).reason).toBe('LayoutReady');
     } finally {

@@ -4,20 +4,23 @@
  * while its Node lives). The agent only writes its status; a Node re-created under an old
  * name starts from an empty report, never from the previous node's.
  *
- * It also watches the agents' heartbeats (status.agent.renewTime), as Kubernetes' node
- * lifecycle controller watches kubelets' Leases: a claimed node whose renewal it has not
- * seen change for agentTimeoutMs gets Ready=Unknown (AgentNotReporting) in its Node
- * status; the agent, once back, writes its own Ready over it. The time is this process's
- * (when it saw the renewal change), never the agent's clock, and every node starts with a
- * full timeout when this process becomes the leader.
+ * It also watches the agents' heartbeats, as Kubernetes' node lifecycle controller watches
+ * kubelets' Leases: the NodeLease each agent renews (an agent of an earlier release renewed
+ * status.agent.renewTime here instead; a claim counts as a sign of life too). A claimed
+ * node whose renewals it has not seen change for agentTimeoutMs gets Ready=Unknown
+ * (AgentNotReporting) in its Node status; the agent, once back, writes its own Ready over
+ * it. The time is this process's (when it saw a renewal change), never the agent's clock,
+ * and every node starts with a full timeout when this process becomes the leader. (Agents
+ * of this release with a leader of an earlier one would be marked: upgrade the controllers
+ * first, as Kubernetes upgrades its control plane before kubelets.)
  */
 import type { Logger } from 'pino';
-import type { HypervisorNode, NodeRealization } from '../../resources/kinds';
+import type { HypervisorNode, NodeLease, NodeRealization } from '../../resources/kinds';
 import { GROUP, VERSION } from '../../resources/kinds';
 import { AGENT_NOT_REPORTING, READY } from '../../chassis/node-status';
 import { getCondition, setCondition } from '../conditions';
 import { objectKey } from '../../store/keys';
-import { NODES, NODE_REALIZATIONS } from '../../store/kinds';
+import { NODES, NODE_LEASES, NODE_REALIZATIONS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import { KeyExistsError, KeyNotFoundError } from '../../store/store';
 import { Controller } from '../controller';
@@ -39,6 +42,7 @@ export class NodeRealizationReconciler {
   private checker?: NodeJS.Timeout;
   private readonly nodes: Informer<HypervisorNode>;
   private readonly realizations: Informer<NodeRealization>;
+  private readonly leases: Informer<NodeLease>;
   private readonly controller: Controller;
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -51,19 +55,33 @@ export class NodeRealizationReconciler {
     this.agentTimeoutMs = health.agentTimeoutMs ?? (Number(process.env.VNETD_AGENT_TIMEOUT_MS) || 60_000);
     this.nodes = informers.of<HypervisorNode>(NODES);
     this.realizations = informers.of<NodeRealization>(NODE_REALIZATIONS);
+    this.leases = informers.of<NodeLease>(NODE_LEASES);
     this.controller = new Controller({ name: 'node-realizations', logger: logger.child({ component: 'node-realizations' }), reconcile: (name) => this.reconcile(name) });
     // Keyed by name: a Node and its NodeRealization share it.
     const byName = (kind: typeof NODES) => (_o: unknown, key: string) => [parseObjectKey(kind, key)?.name ?? ''];
     this.unsubscribe.push(this.controller.watch(this.nodes, byName(NODES)), this.controller.watch(this.realizations, byName(NODE_REALIZATIONS)));
-    const saw = (rz: NodeRealization) => this.sawRenewal(rz);
-    this.unsubscribe.push(this.realizations.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n), onDelete: (rz) => this.renewals.delete(rz.metadata.name) }));
+    const saw = (o: { metadata: { name: string } }) => this.sawRenewal(o.metadata.name);
+    this.unsubscribe.push(
+      this.realizations.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n), onDelete: (rz) => this.renewals.delete(rz.metadata.name) }),
+      this.leases.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n) }),
+    );
   }
 
-  private sawRenewal(rz: NodeRealization): void {
-    const agent = rz.status?.agent;
-    const seen = `${agent?.generation ?? ''}/${agent?.renewTime ?? agent?.claimTime ?? ''}`;
-    const cur = this.renewals.get(rz.metadata.name);
-    if (cur?.seen !== seen) this.renewals.set(rz.metadata.name, { seen, at: performance.now() });
+  /** The node's claim, its earlier-release renewal and its lease's renewal, as last seen. */
+  private sawRenewal(name: string): void {
+    const agent = this.realizations.get(objectKey(NODE_REALIZATIONS, undefined, name))?.status?.agent;
+    if (!agent) return;
+    const lease = this.leases.get(objectKey(NODE_LEASES, undefined, name))?.spec;
+    const seen = `${agent.generation ?? ''}/${agent.claimTime ?? ''}/${agent.renewTime ?? ''}/${lease?.holderIdentity ?? ''}/${lease?.renewTime ?? ''}`;
+    const cur = this.renewals.get(name);
+    if (cur?.seen !== seen) this.renewals.set(name, { seen, at: performance.now() });
+  }
+
+  /** The last renewal as the agent stamped it, for the message. */
+  private lastRenewal(name: string, agent: NonNullable<NodeRealization['status']>['agent']): string {
+    const lease = this.leases.get(objectKey(NODE_LEASES, undefined, name))?.spec?.renewTime;
+    const times = [lease, agent?.renewTime, agent?.claimTime].filter((t): t is string => t !== undefined).sort();
+    return times.at(-1) ?? 'its claim';
   }
 
   /** Marks the Node of every claimed node whose heartbeat has not moved for agentTimeoutMs. */
@@ -75,8 +93,8 @@ export class NodeRealizationReconciler {
       if (!agent || !last || now - last.at < this.agentTimeoutMs) continue;
       const node = this.nodes.get(objectKey(NODES, undefined, rz.metadata.name));
       if (!node || getCondition(node.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING) continue;
-      const since = agent.renewTime ?? agent.claimTime ?? 'its claim';
-      const message = `the agent of node ${rz.metadata.name} (${agent.holder ?? 'unknown'}) has not renewed its heartbeat for ${Math.round((now - last.at) / 1000)} s (last: ${since}); the switch keeps its flows, but nothing updates them`;
+      const since = this.lastRenewal(rz.metadata.name, agent);
+      const message = `the agent of node ${rz.metadata.name} (${agent.holder ?? 'unknown'}) has not renewed its heartbeat (NodeLease ${rz.metadata.name}) for ${Math.round((now - last.at) / 1000)} s (last: ${since}); the switch keeps its flows, but nothing updates them`;
       await this.objects
         .modify<HypervisorNode>(NODES, undefined, rz.metadata.name, (cur) => {
           if (cur.metadata.uid !== node.metadata.uid || getCondition(cur.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING) return undefined;
@@ -91,7 +109,8 @@ export class NodeRealizationReconciler {
   async start(): Promise<void> {
     this.nodes.start();
     this.realizations.start();
-    await Promise.all([this.nodes.waitForSync(), this.realizations.waitForSync()]);
+    this.leases.start();
+    await Promise.all([this.nodes.waitForSync(), this.realizations.waitForSync(), this.leases.waitForSync()]);
     this.controller.start();
     // Every node gets a full timeout from now: a new leader has seen no renewal yet.
     const now = performance.now();

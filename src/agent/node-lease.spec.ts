@@ -1,0 +1,87 @@
+import pino from 'pino';
+import type { HypervisorNode, NodeLease } from '../resources/kinds';
+import { MemoryStore } from '../reconcile/testing/memory-store';
+import { NODES, NODE_LEASES } from '../store/kinds';
+import { ObjectStore } from '../store/object-store';
+import { NodeLeaseHeartbeat } from './node-lease';
+
+const node: HypervisorNode = { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '192.0.2.1' } };
+
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 3000;
+  let v = await read();
+  while (!ok(v)) {
+    if (Date.now() > deadline) throw new Error(`not met within 3000 ms: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 10));
+    v = await read();
+  }
+  return v;
+}
+
+describe('NodeLeaseHeartbeat', () => {
+  const silent = pino({ level: 'silent' });
+
+  it('creates the lease owned by its Node, then renews it in place: renewTime moves, acquireTime and transitions stay', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const hv1 = await objects.create(NODES, node);
+    const lease = async () => objects.get<NodeLease>(NODE_LEASES, undefined, 'hv1');
+    const beat = new NodeLeaseHeartbeat(objects, 'hv1', 'host/7', silent, 40);
+    beat.start();
+    try {
+      const first = await until(lease, (l) => l !== undefined);
+      expect(first!.metadata.ownerReferences).toEqual([{ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', name: 'hv1', uid: hv1.metadata.uid }]);
+      expect(first!.spec).toEqual({ holderIdentity: 'host/7', leaseDurationSeconds: 1, acquireTime: first!.spec!.renewTime, renewTime: expect.any(String), leaseTransitions: 0 });
+      const later = await until(lease, (l) => l!.spec!.renewTime! > first!.spec!.renewTime!);
+      expect(later!.metadata.uid).toBe(first!.metadata.uid);
+      expect(later!.spec).toMatchObject({ holderIdentity: 'host/7', acquireTime: first!.spec!.acquireTime, leaseTransitions: 0 });
+    } finally {
+      await beat.stop();
+    }
+    // Stopped: no more renewals.
+    const stoppedAt = (await lease())!.metadata.resourceVersion;
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await lease())!.metadata.resourceVersion).toBe(stoppedAt);
+  });
+
+  it('counts a new holder as a transition, and creates the lease again after it was deleted (its Node re-created: the new uid owns it)', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    await objects.create(NODES, node);
+    const lease = async () => objects.get<NodeLease>(NODE_LEASES, undefined, 'hv1');
+    const old = new NodeLeaseHeartbeat(objects, 'hv1', 'host/1', silent, 1000);
+    old.start();
+    await until(lease, (l) => l?.spec?.holderIdentity === 'host/1');
+    await old.stop();
+    const next = new NodeLeaseHeartbeat(objects, 'hv1', 'host/2', silent, 40);
+    next.start();
+    try {
+      const taken = await until(lease, (l) => l?.spec?.holderIdentity === 'host/2');
+      expect(taken!.spec!.leaseTransitions).toBe(1);
+      expect(taken!.spec!.acquireTime).toBe(taken!.spec!.renewTime);
+      await objects.delete(NODES, undefined, 'hv1');
+      await objects.delete(NODE_LEASES, undefined, 'hv1');
+      const renewed = await objects.create(NODES, node);
+      const again = await until(lease, (l) => l !== undefined);
+      expect(again!.metadata.ownerReferences?.[0]?.uid).toBe(renewed.metadata.uid);
+      expect(again!.spec).toMatchObject({ holderIdentity: 'host/2', leaseTransitions: 0 });
+    } finally {
+      await next.stop();
+    }
+  });
+
+  it('without its Node, logs once and keeps trying; renews once the Node exists', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const lines: Array<{ event?: string; msg?: string }> = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { event?: string }) });
+    const beat = new NodeLeaseHeartbeat(objects, 'hv1', 'host/1', log, 30);
+    beat.start();
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      expect(lines.filter((l) => l.event === 'agent.lease_renew_failed')).toEqual([expect.objectContaining({ msg: 'could not renew NodeLease hv1; retrying every 30 ms' })]);
+      await objects.create(NODES, node);
+      await until(async () => objects.get<NodeLease>(NODE_LEASES, undefined, 'hv1'), (l) => l !== undefined);
+      await until(async () => lines, (ls) => ls.some((l) => l.event === 'agent.lease_renewed'));
+    } finally {
+      await beat.stop();
+    }
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * The agent's heartbeat: it renews the NodeLease of its node's name every heartbeatMs, as a
+ * kubelet renews its Lease in kube-node-lease. The controller's leader marks the Node
+ * Ready=Unknown (AgentNotReporting) when it has seen no renewal for a while
+ * (NodeRealizationReconciler), on its own clock: renewTime is for operators.
+ *
+ * A lease is a few hundred bytes: heartbeats used to rewrite the NodeRealization, up to
+ * about 200 KB at 3,000 objects, every 20 s per agent. The agent creates the lease if it is
+ * missing, owned by its Node, so the garbage collector deletes it with the Node (and a Node
+ * re-created under the same name gets a new lease, owned by the new uid).
+ */
+import type { Logger } from 'pino';
+import type { HypervisorNode, NodeLease } from '../resources/kinds';
+import { GROUP, VERSION } from '../resources/kinds';
+import { NODES, NODE_LEASES } from '../store/kinds';
+import type { ObjectStore } from '../store/object-store';
+import { KeyExistsError } from '../store/store';
+
+/** Renewal interval (VNETD_AGENT_HEARTBEAT_MS: tests shorten it). */
+export const HEARTBEAT_MS = 20_000;
+
+export class NodeLeaseHeartbeat {
+  private timer?: NodeJS.Timeout;
+  private renewing?: Promise<void>;
+  /** The last renewal failed (logged once per run of failures). */
+  private failing = false;
+  private stopped = false;
+
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly node: string,
+    private readonly holder: string,
+    private readonly log: Logger,
+    private readonly heartbeatMs = Number(process.env.VNETD_AGENT_HEARTBEAT_MS) || HEARTBEAT_MS,
+  ) {}
+
+  /** Renews now, then every heartbeatMs until stopped. */
+  start(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setInterval(() => this.beat(), this.heartbeatMs);
+    this.timer.unref();
+    this.beat();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.renewing;
+  }
+
+  private beat(): void {
+    // A renewal still under way (a slow API) is not doubled: the next tick renews.
+    if (this.renewing || this.stopped) return;
+    this.renewing = this.renew()
+      .then(() => {
+        if (this.failing) this.log.info({ event: 'agent.lease_renewed', node: this.node }, `renewed NodeLease ${this.node} again`);
+        this.failing = false;
+      })
+      .catch((err: unknown) => {
+        if (!this.failing) this.log.warn({ event: 'agent.lease_renew_failed', node: this.node, err: (err as Error).message }, `could not renew NodeLease ${this.node}; retrying every ${this.heartbeatMs} ms`);
+        this.failing = true;
+      })
+      .finally(() => (this.renewing = undefined));
+  }
+
+  /** One renewal: the lease's spec rewritten, or the lease created when it is missing. */
+  private async renew(): Promise<void> {
+    const now = new Date().toISOString();
+    const spec = (cur?: NodeLease['spec']): NonNullable<NodeLease['spec']> => {
+      const same = cur?.holderIdentity === this.holder;
+      return {
+        holderIdentity: this.holder,
+        // Three missed renewals: what the agent itself would call lapsed.
+        leaseDurationSeconds: Math.max(1, Math.ceil((3 * this.heartbeatMs) / 1000)),
+        acquireTime: same ? (cur?.acquireTime ?? now) : now,
+        renewTime: now,
+        leaseTransitions: (cur?.leaseTransitions ?? 0) + (cur && !same ? 1 : 0),
+      };
+    };
+    const renewed = await this.objects.modify<NodeLease>(NODE_LEASES, undefined, this.node, (cur) => ({ ...cur, spec: spec(cur.spec) }));
+    if (renewed) return;
+    const node = await this.objects.get<HypervisorNode>(NODES, undefined, this.node);
+    if (!node) throw new Error(`Node ${this.node} does not exist`);
+    const lease: NodeLease = {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'NodeLease',
+      metadata: { name: this.node, ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: 'Node', name: this.node, uid: node.metadata.uid! }] },
+      spec: spec(),
+    };
+    await this.objects.create(NODE_LEASES, lease).catch((err: unknown) => {
+      // Another writer made it meanwhile (an earlier agent): renewed at the next beat.
+      if (!(err instanceof KeyExistsError)) throw err;
+    });
+  }
+}
