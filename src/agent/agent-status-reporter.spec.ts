@@ -100,10 +100,12 @@ describe('AgentStatusReporter', () => {
     expect(writes.length).toBe(before);
   });
 
-  it('writes the report again when its NodeRealization was deleted and created anew, empty, with nothing compiled since', async () => {
+  it('writes the report and its claim again when its NodeRealization was deleted and created anew, empty, with nothing compiled since', async () => {
     const { objects, reporter, until, report } = await setup();
-    const verifying = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30, 200);
+    const verifying = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30, 200, 'host/7');
     await reporter.stop();
+    const claim = { holder: 'host/7', claimTime: '2026-11-30T00:00:00.000Z', generation: '12' };
+    await objects.modify<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1', (cur) => ({ ...cur, status: { agent: claim } }), { subresource: 'status' });
     verifying.report(new Map([['uid-1', 'v1']]));
     verifying.reportDispatched(new Map([['7/10.0.0.100/10.0.0.5', 4]]));
     await until(report, (s) => s?.realized?.['uid-1'] === 'v1' && s.dispatched !== undefined);
@@ -112,7 +114,7 @@ describe('AgentStatusReporter', () => {
     expect(await report()).toBeUndefined();
     const again = await until(report, (s) => s?.realized?.['uid-1'] === 'v1');
     await verifying.stop();
-    expect(again).toMatchObject({ realized: { 'uid-1': 'v1' }, objects: 1, dispatched: { '7/10.0.0.100/10.0.0.5': 4 } });
+    expect(again).toMatchObject({ agent: claim, realized: { 'uid-1': 'v1' }, objects: 1, dispatched: { '7/10.0.0.100/10.0.0.5': 4 } });
   });
 
   it('writes the failing backends to the Node, and removes the field once none fail', async () => {

@@ -49,6 +49,8 @@ export class AgentStatusReporter {
   private legacyCleared = false;
   private timer?: NodeJS.Timeout;
   private recheck?: NodeJS.Timeout;
+  /** This agent's claim (status.agent) as last seen in the NodeRealization. */
+  private claim?: NonNullable<NodeRealization['status']>['agent'];
   private writing?: Promise<void>;
   /** When the last write began (performance.now()). */
   private lastWriteAt = -Infinity;
@@ -60,6 +62,8 @@ export class AgentStatusReporter {
     private readonly log: Logger,
     private readonly delayMs = 100,
     recheckMs = RECHECK_MS,
+    /** This agent's claim holder (host/pid): its claim is written back into a NodeRealization made anew. */
+    private readonly holder?: string,
   ) {
     this.recheck = setInterval(() => this.markPending(), recheckMs);
     this.recheck.unref();
@@ -168,8 +172,12 @@ export class AgentStatusReporter {
         const newRealized = latest !== undefined && !sameEntries(latest, status.realized ?? {});
         // Empty counts are written too: "this node counts, and dispatched nothing" shows as 0, not as absent.
         const newCounts = counts !== undefined && (status.dispatched === undefined || !sameEntries(counts, status.dispatched));
-        if (!newRealized && !newCounts) return undefined;
+        if (status.agent !== undefined && status.agent.holder === this.holder) this.claim = status.agent;
+        // Made anew by the leader (deleted by hand): without the claim, nothing would show which agent programs the node.
+        const lostClaim = status.agent === undefined && this.claim !== undefined;
+        if (!newRealized && !newCounts && !lostClaim) return undefined;
         const next = { ...status, reportTime: new Date().toISOString() };
+        if (lostClaim) next.agent = this.claim;
         // An earlier release's heartbeat: renewals are the NodeLease's now.
         if (next.agent?.renewTime !== undefined) next.agent = { holder: next.agent.holder, claimTime: next.agent.claimTime, generation: next.agent.generation };
         if (newRealized) Object.assign(next, { realized: sortedRecord(latest!), objects: latest!.size });

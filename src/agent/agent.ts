@@ -58,8 +58,8 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const interfaceIds = new Promise<Iterable<string>>((r) => (seedInterfaces = r));
   const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log, { interfaceIds });
   const objects = new ObjectStore(kv);
-  const reporter = new AgentStatusReporter(objects, o.node, log);
   const holder = claimHolder();
+  const reporter = new AgentStatusReporter(objects, o.node, log, undefined, undefined, holder);
   const lease = new NodeLeaseHeartbeat(objects, o.node, holder, log);
   const closing = new AbortController();
   let fence: (reason: string) => void = () => undefined;
