@@ -116,7 +116,8 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'NETWORK', value: (o) => dash(lb(o).spec?.network) },
       { header: 'VIP', value: (o) => dash(lb(o).status?.vip ?? lb(o).spec?.vip) },
       { header: 'LISTENERS', value: (o) => list(lb(o).spec?.listeners.map(listenerLabel)) },
-      { header: 'BACKENDS', value: (o) => String(lb(o).spec?.backends?.length ?? 0) },
+      // Healthy of declared (2/3), as kubectl shows a Deployment's READY; the count alone until status says.
+      { header: 'BACKENDS', value: (o) => lb(o).status?.healthyBackends ?? String(lb(o).spec?.backends?.length ?? 0) },
       { header: 'BACKEND-LIST', value: (o) => list(lb(o).spec?.backends?.map(backendLabel)), wide: true },
       { header: 'AFFINITY', value: (o) => dash(lb(o).spec?.sessionAffinity), wide: true },
       READY,

@@ -118,6 +118,8 @@ export interface BackendStatus {
 
 export interface LoadBalancerStatus extends ObjectStatusBase {
   vip?: string;
+  /** Healthy backends of those declared ("2/3"). */
+  healthyBackends?: string;
   backends?: BackendStatus[];
 }
 

@@ -218,7 +218,13 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     const downMs = performance.now() - t6;
     const whileDown = await connections(client.vm, hcVip, 60, 44000, 81);
     expect(whileDown.filter((c) => c.name !== 'b1')).toEqual([]);
-    await eventually(async () => (await hcStatus()).find((b) => b.name === 'b3')?.healthy === false, 20_000, 250);
+    // Status follows the health change itself, not the next 5 s refresh.
+    const hcLb = async () => (await call('GET', `${G}/namespaces/${ns}/loadbalancers/checked`)) as LoadBalancer;
+    const marked = await eventually(async () => { const o = await hcLb(); return o.status?.backends?.find((b) => b.name === 'b3')?.healthy === false ? o : undefined; }, 20_000, 50);
+    const statusLagMs = performance.now() - t6 - downMs;
+    expect(marked.status?.healthyBackends).toBe('1/2');
+    expect(marked.status?.conditions?.find((c) => c.type === 'BackendsAvailable')).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends get connections; not: b3' });
+    log(`b3 out of the slot table -> its status said so ${statusLagMs.toFixed(0)} ms later (healthyBackends ${marked.status?.healthyBackends})`);
     await startServer(sick.vm, 'b3');
     const t7 = performance.now();
     await eventually(async () => (await dnatTo(sickIp, 81)) > 0, 20_000, 100);
@@ -227,6 +233,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     log(`health checks (1 s interval, 3 failures / 1 success): b3's server stopped -> out of the slot table after ${downMs.toFixed(0)} ms, 60 connections ${JSON.stringify(tally(whileDown.map((c) => c.name)))}; server back -> in again after ${upMs.toFixed(0)} ms, 60 connections ${JSON.stringify(afterUp)}`);
     expect(Object.keys(afterUp).sort()).toEqual(['b1', 'b3']);
     await eventually(async () => (await hcStatus()).find((b) => b.name === 'b3')?.healthy === true, 20_000, 250);
+    expect((await hcLb()).status?.conditions?.find((c) => c.type === 'BackendsAvailable')).toMatchObject({ status: 'True', reason: 'AllBackendsAvailable' });
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/checked`);
 
     // Deleting the load balancer takes its flows and groups off both nodes.

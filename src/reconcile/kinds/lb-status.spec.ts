@@ -1,8 +1,12 @@
 import type { FlowStats } from '../../openflow';
-import { LB_SLOTS, TABLES, lbFlows, lbMac, type LoadBalancerModel, type NetworkModel } from '../../pipeline';
+import { LB_SLOTS, TABLES, lbFlows, lbMac, type LoadBalancerModel, type LogicalModel, type NetworkModel } from '../../pipeline';
 import pino from 'pino';
 import type { OpenFlowConnection } from '../../openflow';
-import { DispatchReporter, countDispatched } from './lb-status';
+import type { LoadBalancer } from '../../resources/kinds';
+import { LOAD_BALANCERS } from '../../store/kinds';
+import { ObjectStore } from '../../store/object-store';
+import { MemoryStore } from '../testing/memory-store';
+import { DispatchReporter, LbStatusReporter, countDispatched } from './lb-status';
 
 const net: NetworkModel = { uid: 'n', key: 't/n', version: '1', vni: 0x123456, encapsulation: 'vxlan' };
 const lb: LoadBalancerModel = {
@@ -77,5 +81,50 @@ describe('DispatchReporter', () => {
     minReportMs = 0;
     await r.refresh();
     expect(reported[1]).toEqual(new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 10], [`${net.vni}/${lb.vip}/10.0.0.6`, 10]]));
+  });
+});
+
+describe('LbStatusReporter', () => {
+  it('says how many backends get connections (status.healthyBackends, condition BackendsAvailable), at once when health changes', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const stored = await objects.create<LoadBalancer>(LOAD_BALANCERS, {
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: 'web', namespace: 't' },
+      spec: { network: 'n', vip: '10.0.0.100', listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ port: 'p5' }, { port: 'p6' }] },
+    });
+    let healthy = [true, true];
+    const model = () =>
+      ({
+        networks: new Map([['n', net]]),
+        loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, healthy: healthy[i]! })) }]]),
+      }) as unknown as LogicalModel;
+    // A tick an hour apart: only refreshSoon can bring the writes this test sees.
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, intervalMs: 3_600_000 });
+    const status = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status;
+    const until = async (ok: (s: LoadBalancer['status']) => boolean) => {
+      const deadline = Date.now() + 2000;
+      while (!ok(await status())) {
+        if (Date.now() > deadline) throw new Error(`not met: ${JSON.stringify(await status())}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return (await status())!;
+    };
+    const available = (s: LoadBalancer['status']) => s?.conditions?.find((c) => c.type === 'BackendsAvailable');
+    reporter.start();
+    try {
+      reporter.refreshSoon();
+      expect(available(await until((s) => s?.healthyBackends === '2/2'))).toMatchObject({ status: 'True', reason: 'AllBackendsAvailable', message: 'all 2 backends get connections' });
+      healthy = [true, false];
+      reporter.refreshSoon();
+      expect(available(await until((s) => s?.healthyBackends === '1/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends get connections; not: p6' });
+      healthy = [false, false];
+      reporter.refreshSoon();
+      const none = await until((s) => s?.healthyBackends === '0/2');
+      expect(available(none)).toMatchObject({ status: 'False', reason: 'NoHealthyBackends', message: expect.stringContaining('none of its 2 backends gets connections') });
+      expect(none.backends?.map((b) => b.healthy)).toEqual([false, false]);
+    } finally {
+      await reporter.stop();
+    }
   });
 });

@@ -112,11 +112,30 @@ class Periodic {
     private readonly onError: (err: unknown) => void,
   ) {}
 
+  /** A run asked for while one was under way: it follows that one. */
+  private again = false;
+
   start(): void {
-    this.timer = setInterval(() => {
-      if (!this.running) this.running = this.run().catch(this.onError).finally(() => (this.running = undefined));
-    }, this.ms);
+    this.timer = setInterval(() => this.now(), this.ms);
     this.timer.unref();
+  }
+
+  /** Runs now, or right after the run under way; nothing once stopped. */
+  now(): void {
+    if (!this.timer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.run()
+      .catch(this.onError)
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.now();
+        }
+      });
   }
 
   async stop(): Promise<void> {
@@ -205,6 +224,11 @@ export class LbStatusReporter {
     return this.ticks.stop();
   }
 
+  /** A backend's health changed: its status need not wait for the next tick. */
+  refreshSoon(): void {
+    this.ticks.now();
+  }
+
   /** One refresh: dump counters, compute every load balancer's backends, write what changed. */
   async refresh(): Promise<void> {
     const totals = await this.countConnections();
@@ -213,18 +237,20 @@ export class LbStatusReporter {
       if (lb.metadata.deletionTimestamp) continue;
       const backends = this.backendsOf(lb, model, totals);
       const refs = resolvedRefs(lb, model);
+      const available = backendsAvailable(lb, backends);
+      const healthyBackends = `${backends.filter((b) => b.healthy).length}/${backends.length}`;
+      const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
       // setCondition hands back the same list when nothing changes.
-      if (sameBackends(lb.status?.backends, backends) && setCondition(lb.status?.conditions, refs) === lb.status?.conditions) continue;
+      const unchanged = (cur: LoadBalancer) => sameBackends(cur.status?.backends, backends) && cur.status?.healthyBackends === healthyBackends && conditionsOf(cur) === cur.status?.conditions;
+      if (unchanged(lb)) continue;
       await this.src.objects
         .modify<LoadBalancer>(
           LOAD_BALANCERS,
           lb.metadata.namespace,
           lb.metadata.name,
           (cur) => {
-            if (cur.metadata.uid !== lb.metadata.uid) return undefined;
-            const conditions = setCondition(cur.status?.conditions, refs);
-            if (sameBackends(cur.status?.backends, backends) && conditions === cur.status?.conditions) return undefined;
-            return { ...cur, status: { ...(cur.status ?? {}), backends, conditions } };
+            if (cur.metadata.uid !== lb.metadata.uid || unchanged(cur)) return undefined;
+            return { ...cur, status: { ...(cur.status ?? {}), healthyBackends, backends, conditions: conditionsOf(cur) } };
           },
           { subresource: 'status' },
         )
@@ -279,6 +305,28 @@ function resolvedRefs(lb: LoadBalancer, model: LogicalModel): ConditionInput {
     message: `no port of network "${lb.spec?.network}" for ${missing.join(', ')} (a VirtualPort must exist with an IPv4 address; an address must be a port's, or one of its allowed address pairs)`,
     observedGeneration,
   };
+}
+
+const BACKENDS_AVAILABLE = 'BackendsAvailable';
+
+/**
+ * BackendsAvailable (as a Deployment's Available): whether the VIP has a backend to send
+ * new connections to. Ready says the VIP's flows are installed where needed; a VIP whose
+ * every backend fails its checks is Ready and answers nobody, which only this tells.
+ */
+function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[]): ConditionInput {
+  const observedGeneration = lb.metadata.generation;
+  const healthy = backends.filter((b) => b.healthy).length;
+  const names = (bs: readonly LbBackendStatus[]) => bs.map((b) => b.name).join(', ');
+  if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP get no answer', observedGeneration };
+  const unhealthy = backends.filter((b) => !b.healthy);
+  if (healthy === 0) {
+    return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoHealthyBackends', message: `none of its ${backends.length} backends gets connections (not bound to a node, or failing health checks): ${names(unhealthy)}`, observedGeneration };
+  }
+  if (unhealthy.length > 0) {
+    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${healthy} of ${backends.length} backends get connections; not: ${names(unhealthy)}`, observedGeneration };
+  }
+  return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: `all ${backends.length} backends get connections`, observedGeneration };
 }
 
 function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {

@@ -400,6 +400,7 @@ export class PipelineReconciler {
           this.modelStale = true;
           this.enqueueAllNodes();
           if (this.lbHealth) this.opts.onUnhealthyBackends?.(this.lbHealth.failing());
+          this.lbStatus?.refreshSoon();
         },
       });
     }
@@ -412,6 +413,7 @@ export class PipelineReconciler {
         if (same) return;
         this.modelStale = true;
         this.enqueueAllNodes();
+        this.lbStatus?.refreshSoon();
       };
       this.unsubscribe.push(
         this.nodes.addEventHandler({
