@@ -7,10 +7,17 @@ import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
 import { PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 
-/** Load balancing is IPv4 only so far (flows, fast path, health checks): said wherever an IPv6 address is refused. */
-const IPV4_ONLY = 'load balancers take IPv4 VIPs and backends only (IPv6 load balancing is not implemented)';
+const familyOf = (ip: string): 4 | 6 | undefined => tryParseIp(ip)?.family;
 
-const isIpv4 = (ip: string) => tryParseIp(ip)?.family === 4;
+/**
+ * The family a load balancer balances: its VIP's; without one yet, IPv4 where the network
+ * has an IPv4 subnet (the VIP is then picked there), else IPv6.
+ */
+function vipFamily(lb: LoadBalancer, net: VirtualNetwork): 4 | 6 {
+  const given = lb.spec?.vip !== undefined ? familyOf(lb.spec.vip) : undefined;
+  if (given) return given;
+  return allocatorsOf(net).some((a) => a.subnet.cidr.family === 4) ? 4 : 6;
+}
 
 async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[]): Promise<void> {
   const spec = lb.spec!;
@@ -34,6 +41,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
     }
   }
   const allocators = allocatorsOf(net);
+  const family = vipFamily(lb, net);
   const seen = new Map<string, number>();
   const portIps = new Map<string, { index: number; port: string }>();
   for (const [i, b] of (spec.backends ?? []).entries()) {
@@ -50,8 +58,9 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
         continue;
       }
       b.ip = canonicalIp(b.ip);
-      if (!isIpv4(b.ip)) {
-        causes.push({ field: `${field}.ip`, reason: 'FieldValueNotSupported', message: `Unsupported value: "${b.ip}": ${IPV4_ONLY}` });
+      // One family per load balancer: the flows NAT the VIP's packets to the backend's address.
+      if (familyOf(b.ip) !== family) {
+        causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": an IPv${familyOf(b.ip)} backend for an IPv${family} VIP; a load balancer's backends are of its VIP's family (make one load balancer per family)` });
         continue;
       }
       const inside = allocators.some((a) => {
@@ -77,8 +86,8 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       if (port && port.spec?.network !== net.metadata.name) {
         causes.push({ field: `${field}.port`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.port}": VirtualPort is on network "${port.spec?.network}", not "${net.metadata.name}"` });
       }
-      // The address it balances to (lb-backends.ts: the port's IPv4 address).
-      const ip = port?.spec?.network === net.metadata.name ? port.spec.ips?.find(isIpv4) : undefined;
+      // The address it balances to (lb-backends.ts: the port's address of the VIP's family).
+      const ip = port?.spec?.network === net.metadata.name ? port.spec.ips?.find((x) => familyOf(x) === family) : undefined;
       if (ip !== undefined) portIps.set(canonicalIp(ip), { index: i, port: b.port! });
       id = `port:${b.port}`;
     }
@@ -106,11 +115,9 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     await validateListenersAndBackends(lb, net, ctx, causes, warnings);
     const allocators = allocatorsOf(net);
     let picked = false;
-    const ipv4 = allocators.filter((a) => a.subnet.cidr.family === 4);
-    if (ipv4.length === 0) {
-      causes.push({ field: 'spec.network', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.network}": VirtualNetwork has no IPv4 subnet; ${IPV4_ONLY}` });
-    } else if (spec.vip !== undefined && tryParseIp(spec.vip) && !isIpv4(spec.vip)) {
-      causes.push({ field: 'spec.vip', reason: 'FieldValueNotSupported', message: `Unsupported value: "${spec.vip}": ${IPV4_ONLY}` });
+    const family = vipFamily(lb, net);
+    if (allocators.length === 0) {
+      causes.push({ field: 'spec.network', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.network}": VirtualNetwork has no subnet to take a VIP from` });
     } else if (spec.vip !== undefined) {
       const res = await checkRequestedIp(spec.vip, net, allocators, ctx.allocations);
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
@@ -121,7 +128,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       // passed-over picks are handed back once a VIP is chosen.
       const backendIps = new Set((spec.backends ?? []).flatMap((b) => (b.ip !== undefined ? [b.ip] : [])));
       const passedOver: string[] = [];
-      const pick = () => pickIp(net, allocators, 4, ctx.allocations);
+      const pick = () => pickIp(net, allocators, family, ctx.allocations);
       let vip = await pick();
       while (vip && backendIps.has(vip)) {
         passedOver.push(vip);

@@ -194,7 +194,7 @@ function floodChunkFlow(net: NetworkModel, chunk: number, ofports: Iterable<numb
   return flow(TABLES.FloodChunk, Priority.Normal, [matchField(NetworkField, net.vni), matchField(FloodChunkField, chunk)], outs);
 }
 
-function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: NodeModel[], tunnelPort: number | undefined, hasLb: boolean): DesiredFlow[] {
+function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: NodeModel[], tunnelPort: number | undefined, hasLb: boolean, hasV6Lb: boolean): DesiredFlow[] {
   const flows: DesiredFlow[] = [];
   const localOut = [...chunks].sort((a, b) => a - b).flatMap((c): Action[] => [loadField(FloodChunkField, c), { type: 'resubmit', port: OFPP10_IN_PORT, table: TABLES.FloodChunk.id }]);
   if (tunnelPort !== undefined) {
@@ -215,6 +215,11 @@ function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: Node
     // tracked (nothing committed unless LbNat picks a backend); packets of a connection
     // committed on this node get its NAT (DNAT forward, un-DNAT on replies).
     flows.push(flow(TABLES.LbVip, Priority.Normal, [matchField(NetworkField, net.vni), ethType(ETH_TYPE.IPV4)], [{ type: 'ct', zone: ctZone(net.vni), table: TABLES.LbNat.id, actions: [{ type: 'nat' }] }]));
+  }
+  // IPv6 too, only where an IPv6 VIP needs it (Neighbor Discovery for known addresses was
+  // answered before LbVip; the rest is tracked, never dropped, on its way to L2Lookup).
+  if (hasV6Lb) {
+    flows.push(flow(TABLES.LbVip, Priority.Normal, [matchField(NetworkField, net.vni), ethType(ETH_TYPE.IPV6)], [{ type: 'ct', zone: ctZone(net.vni), table: TABLES.LbNat.id, actions: [{ type: 'nat' }] }]));
   }
   // From a tunnel: local ports only (the sender's node already flooded to every VTEP).
   flows.push(flow(TABLES.Flood, Priority.Specific, [matchField(NetworkField, net.vni), matchMark(FromTunnelMark)], localOut));
@@ -283,7 +288,7 @@ export function floodViewOf(ports: Iterable<PortModel>, nodeName: string): { chu
 }
 
 /** The network's own flows on a node (tunnel classifier, flooding), or undefined when no port of it is bound there. */
-function networkOnNode(net: NetworkModel, view: FloodView, model: LogicalModel, nodeName: string, tunnelPort: number | undefined, hasLb: boolean): DesiredFlow[] | undefined {
+function networkOnNode(net: NetworkModel, view: FloodView, model: LogicalModel, nodeName: string, tunnelPort: number | undefined, lbs: readonly LoadBalancerModel[]): DesiredFlow[] | undefined {
   if (!view.chunks?.size) return undefined;
   const remotes: NodeModel[] = [];
   if (tunnelPort !== undefined) {
@@ -293,7 +298,7 @@ function networkOnNode(net: NetworkModel, view: FloodView, model: LogicalModel, 
     }
     remotes.sort((a, b) => a.name.localeCompare(b.name));
   }
-  return networkFlows(net, view.chunks.keys(), remotes, tunnelPort, hasLb);
+  return networkFlows(net, view.chunks.keys(), remotes, tunnelPort, lbs.length > 0, lbs.some((lb) => lb.vip.includes(':')));
 }
 
 function ownerMap(): { owners: Map<number, OwnerFlows>; add: (owner: FlowOwner, label: string, flows: DesiredFlow[], groups?: DesiredGroup[]) => void } {
@@ -318,7 +323,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
     const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
     const lbs = index.lbsByNetwork.get(net.uid) ?? [];
     const view = floodViewOf(ports, nodeName);
-    const netFlows = networkOnNode(net, view, model, nodeName, tunnelPort, lbs.length > 0);
+    const netFlows = networkOnNode(net, view, model, nodeName, tunnelPort, lbs);
     if (!netFlows) continue;
     for (const p of ports) {
       const flows = portOnNode(p, net, model, nodeName, tunnelPort);
@@ -411,7 +416,7 @@ export function compileScope(
     if (!net) continue;
     const lbs = index.lbsOf(uid);
     const view = viewOf(uid);
-    const netFlows = networkOnNode(net, view, model, nodeName, self?.tunnelPorts?.[net.encapsulation], lbs.length > 0);
+    const netFlows = networkOnNode(net, view, model, nodeName, self?.tunnelPorts?.[net.encapsulation], lbs);
     present.set(uid, netFlows !== undefined);
     coveredOwners.add(ownerKey(networkOwner(net.vni)));
     coveredUids.add(uid);

@@ -61,6 +61,12 @@ function sample(): LogicalModel {
         ],
         sessionAffinity: 'ClientIP',
       },
+      // IPv6: the classifier's VIP table is IPv4, so OVS keeps this one's connections.
+      {
+        uid: 'lb6', key: 't/lb6', version: '1', network: 'blue', vip: 'fd00::200', mac: '02:4c:42:00:00:06',
+        listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }],
+        backends: [{ name: 'b6', ip: 'fd00::13', mac: mac(13), weight: 1, healthy: true }],
+      },
     ],
   );
 }
@@ -134,7 +140,7 @@ describe('planFastPath', () => {
     ]);
     expect(p.macs.find((e) => e.mac === mac(22))!.to).toEqual({ kind: 'remote', vtep: 1, node: 'hv2', ip: '198.18.0.2', vni: 200, encap: 'geneve' });
     expect(p.macs.some((e) => e.mac === mac(15) || e.mac === mac(31))).toBe(false);
-    // TCP listener only (SCTP is not classified), targetPort used, one backend per address
+    // TCP listener only (SCTP is not classified), no IPv6 VIP, targetPort used, one backend per address
     // (the first, as OVS's slot table); weight-0 and unhealthy backends stay at weight 0 (no
     // new connections, established ones kept, as OVS's conntrack keeps them); affinity carried.
     expect(p.conntrackNetworks).toEqual([100]);

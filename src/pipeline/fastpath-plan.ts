@@ -121,6 +121,9 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
     const lbs = index.lbsByNetwork.get(net.uid) ?? [];
     if (lbs.length) plan.conntrackNetworks.push(net.vni);
     for (const lb of lbs) {
+      // The classifier's VIP table is IPv4: an IPv6 VIP's connections stay with OVS (its
+      // network's ports are slow-path only already, conntrackNetworks).
+      if (lb.vip.includes(':')) continue;
       for (const l of lb.listeners) {
         if (l.protocol === 'SCTP') continue; // the classifier hashes TCP and UDP only
         const seen = new Set<string>();

@@ -4,7 +4,7 @@
  * must.
  *
  *   LbNat   +new to VIP:port -> multipath(hash, modulo_n, SLOTS) -> LbSlot register; LbSlot
- *   LbSlot  VIP + slot       -> backend IP into the LbBackend register; LbDnat
+ *   LbSlot  VIP + slot       -> backend (its IPv4 address, or a hash of its IPv6 one) into the LbBackend register; LbDnat
  *   LbDnat  VIP:port + backend -> ct(commit, nat(dst=backend:targetPort)), back to LbNat
  *
  * Why not a select group: OVS only lets a controller choose a group's selection method
@@ -30,6 +30,7 @@ import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
 import { Priority, arpReplyActions, ethType, flow } from './compiler';
 import { LbBackendField, LbSlotField, NetworkField, loadField, matchField } from './fields';
 import type { LbBackendModel, LbListenerModel, LoadBalancerModel, NetworkModel } from './model';
+import { ndAnswerFlow } from './nd-responder';
 import { ctZone, fnv1a } from './owners';
 import { TABLES } from './tables';
 
@@ -97,24 +98,51 @@ function hashFields(lb: LoadBalancerModel): MultipathFields {
 }
 
 /**
- * One load balancer on a node where its network is present: 1 ARP answer, per listener
- * 1 LbNat flow and 1 LbDnat flow per healthy backend, LB_SLOTS LbSlot flows, 1 MAC flow
- * per distinct backend, 1 drop. Independent of the number of ports or other load
- * balancers. No groups.
+ * What the LbBackend register holds for each active backend: its IPv4 address itself; for
+ * IPv6 (128 bits, a 32-bit register), a 32-bit hash of the address, made unique within the
+ * load balancer by probing upwards in address order, so that it depends only on the set of
+ * backends, never on their order, and a backend keeps its value while others come and go.
+ */
+export function backendRegisterValues(active: readonly LbBackendModel[]): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!active.some((b) => b.ip.includes(':'))) {
+    for (const b of active) out.set(b.ip, parseIpv4(b.ip));
+    return out;
+  }
+  const used = new Set<number>();
+  for (const ip of active.map((b) => b.ip).sort()) {
+    let v = fnv1a(ip) >>> 0;
+    while (used.has(v)) v = (v + 1) >>> 0;
+    used.add(v);
+    out.set(ip, v);
+  }
+  return out;
+}
+
+/**
+ * One load balancer on a node where its network is present: 1 ARP (IPv4 VIP) or Neighbor
+ * Solicitation (IPv6 VIP) answer, per listener 1 LbNat flow and 1 LbDnat flow per healthy
+ * backend, LB_SLOTS LbSlot flows, 1 MAC flow per distinct backend, 1 drop. Independent of
+ * the number of ports or other load balancers. No groups.
  */
 export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: DesiredFlow[]; groups: DesiredGroup[] } {
   const inNet = matchField(NetworkField, net.vni);
   const zone = ctZone(net.vni);
-  const ipv4 = ethType(ETH_TYPE.IPV4);
-  const vip: KnownOxm = { field: 'ipv4_dst', value: lb.vip };
+  const v6 = lb.vip.includes(':');
+  const ip = ethType(v6 ? ETH_TYPE.IPV6 : ETH_TYPE.IPV4);
+  const dstField = v6 ? 'ipv6_dst' : 'ipv4_dst';
+  const vip = { field: dstField, value: lb.vip } as KnownOxm;
   const flows: DesiredFlow[] = [
-    flow(TABLES.ArpResponder, Priority.Normal, [inNet, ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: lb.vip }], arpReplyActions(lb.vip, lb.mac)),
+    v6
+      ? ndAnswerFlow(net.vni, lb.vip, lb.mac)
+      : flow(TABLES.ArpResponder, Priority.Normal, [inNet, ethType(ETH_TYPE.ARP), { field: 'arp_op', value: ARP_OP_REQUEST }, { field: 'arp_tpa', value: lb.vip }], arpReplyActions(lb.vip, lb.mac)),
   ];
   const trackedNew: KnownOxm = { field: 'ct_state', value: CtState.NEW | CtState.TRK, mask: CtState.NEW | CtState.TRK } as KnownOxm;
   const active = activeBackends(lb);
+  const registerOf = backendRegisterValues(active);
   for (const l of lb.listeners) {
     const { proto, dst } = L4[l.protocol];
-    const listener: KnownOxm[] = [ipv4, { field: 'ip_proto', value: proto }, vip, { field: dst, value: l.port } as KnownOxm];
+    const listener: KnownOxm[] = [ip, { field: 'ip_proto', value: proto }, vip, { field: dst, value: l.port } as KnownOxm];
     if (!active.length) {
       // No healthy backend: new connections are dropped (the client sees a timeout).
       flows.push(flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], []));
@@ -126,7 +154,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
     for (const b of active) {
       flows.push(
-        flow(TABLES.LbDnat, Priority.Normal, [inNet, ...listener, matchField(LbBackendField, parseIpv4(b.ip))], [
+        flow(TABLES.LbDnat, Priority.Normal, [inNet, ...listener, matchField(LbBackendField, registerOf.get(b.ip)!)], [
           { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: l.targetPort, portMax: l.targetPort }] },
         ]),
       );
@@ -135,7 +163,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   if (active.length) {
     const slots = dealSlots(active.map((b) => ({ key: b.ip, weight: b.weight })));
     slots.forEach((i, s) => {
-      flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ipv4, vip, matchField(LbSlotField, s)], [loadField(LbBackendField, parseIpv4(active[i]!.ip))], TABLES.LbDnat));
+      flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ip, vip, matchField(LbSlotField, s)], [loadField(LbBackendField, registerOf.get(active[i]!.ip)!)], TABLES.LbDnat));
     });
   }
   // A packet still addressed to the LB's MAC but now to a backend IP (after the DNAT of
@@ -149,7 +177,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
       flow(
         TABLES.LbNat,
         Priority.Normal,
-        [inNet, { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK } as KnownOxm, { field: 'eth_dst', value: lb.mac }, ipv4, { field: 'ipv4_dst', value: b.ip }],
+        [inNet, { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK } as KnownOxm, { field: 'eth_dst', value: lb.mac }, ip, { field: dstField, value: b.ip } as KnownOxm],
         [{ type: 'set_field', field: 'eth_dst', value: b.mac }],
         TABLES.L2Lookup,
       ),
@@ -161,7 +189,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   for (const port of lb.healthCheckPorts ?? []) {
     flows.push(
       // Above the VIP's +new flows, whose destination port a probe's source port could equal.
-      flow(TABLES.LbNat, Priority.Specific + 10, [inNet, { field: 'eth_dst', value: lb.mac }, ipv4, { field: 'ip_proto', value: IP_PROTO.TCP }, vip, { field: 'tcp_src', value: port }], [
+      flow(TABLES.LbNat, Priority.Specific + 10, [inNet, { field: 'eth_dst', value: lb.mac }, ip, { field: 'ip_proto', value: IP_PROTO.TCP }, vip, { field: 'tcp_src', value: port }], [
         { type: 'output', port: OFPP.CONTROLLER, maxLen: 128 },
       ]),
     );

@@ -485,22 +485,36 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     expect(other.details.causes[0].message).toContain('the VIP of LoadBalancer "web"');
   });
 
-  it('LoadBalancer: IPv4 VIPs and backends only (the pipeline balances IPv4), and no address listed twice', async () => {
+  it('LoadBalancer: one family per load balancer (its VIP\'s), IPv6 VIPs picked on IPv6-only networks, and no address listed twice', async () => {
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('lb46', { subnets: [{ cidr: '172.18.0.0/24' }, { cidr: 'fd18::/64' }] }));
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('lb6', { subnets: [{ cidr: 'fd19::/64' }] }));
-    const lb = (network: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'v6' }, spec: { network, listeners: [{ port: 80 }], ...spec } });
-    const cause = async (network: string, spec: Record<string, unknown>) => (await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb(network, spec), 422, 'Invalid')).details.causes[0];
-    expect(await cause('lb46', { vip: 'fd18::100' })).toMatchObject({ field: 'spec.vip', message: expect.stringContaining('IPv6 load balancing is not implemented') });
-    expect(await cause('lb6', {})).toMatchObject({ field: 'spec.network', message: expect.stringContaining('has no IPv4 subnet') });
-    expect(await cause('lb46', { backends: [{ ip: 'fd18::5' }] })).toMatchObject({ field: 'spec.backends[0].ip', reason: 'FieldValueNotSupported' });
+    const lb = (name: string, network: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name }, spec: { network, listeners: [{ port: 80 }], ...spec } });
+    const cause = async (network: string, spec: Record<string, unknown>) => (await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb('bad', network, spec), 422, 'Invalid')).details.causes[0];
+    expect(await cause('lb46', { backends: [{ ip: 'fd18::5' }] })).toMatchObject({ field: 'spec.backends[0].ip', message: expect.stringContaining('an IPv6 backend for an IPv4 VIP') });
+    expect(await cause('lb46', { vip: 'fd18::100', backends: [{ ip: '172.18.0.5' }] })).toMatchObject({ field: 'spec.backends[0].ip', message: expect.stringContaining('an IPv4 backend for an IPv6 VIP') });
     const p = await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'dual' }, spec: { network: 'lb46' } });
     const v4 = (p.json.spec.ips as string[]).find((ip) => !ip.includes(':'))!;
+    const v6 = (p.json.spec.ips as string[]).find((ip) => ip.includes(':'))!;
     expect(await cause('lb46', { backends: [{ port: 'dual' }, { ip: v4 }] })).toMatchObject({ field: 'spec.backends[1].ip', reason: 'FieldValueDuplicate', message: expect.stringContaining('VirtualPort "dual", spec.backends[0]') });
-    // A dual-stack network's VIP is picked from its IPv4 subnet.
-    const ok = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb('lb46', { backends: [{ port: 'dual' }] }));
-    expect(ok.status).toBe(201);
-    expect(ok.json.spec.vip).toMatch(/^172\.18\.0\.\d+$/);
-  });
+    // The same port's IPv6 address duplicates it under an IPv6 VIP.
+    expect(await cause('lb46', { vip: 'fd18::100', backends: [{ port: 'dual' }, { ip: v6 }] })).toMatchObject({ field: 'spec.backends[1].ip', reason: 'FieldValueDuplicate' });
+    // A dual-stack network's VIP is picked from its IPv4 subnet; an IPv6-only network's from its IPv6 subnet.
+    const four = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb('v4', 'lb46', { backends: [{ port: 'dual' }] }));
+    expect(four.status).toBe(201);
+    expect(four.json.spec.vip).toMatch(/^172\.18\.0\.\d+$/);
+    const six = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb('v6', 'lb6', {}));
+    expect(six.status).toBe(201);
+    expect(six.json.spec.vip).toMatch(/^fd19::/);
+    // An explicit IPv6 VIP on the dual-stack network, its port backend resolved to the port's IPv6 address.
+    const given = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb('v6given', 'lb46', { vip: 'FD18::0100', backends: [{ port: 'dual' }] }));
+    expect(given.status).toBe(201);
+    expect(given.json.spec.vip).toBe('fd18::100');
+    const backends = await eventually(async () => {
+      const s = (await v.call('GET', `${G}/namespaces/t1/loadbalancers/v6given`)).json.status;
+      return s?.backends?.[0]?.ip ? s.backends : undefined;
+    }, 15_000);
+    expect(backends[0]).toMatchObject({ name: 'dual', ip: v6 });
+  }, 40_000);
 
   it('LoadBalancer: a backend that resolves to no port shows as ResolvedRefs=False until the port exists', async () => {
     const lb = { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'refs' }, spec: { network: 'lbnet', listeners: [{ port: 80 }], backends: [{ port: 'later' }] } };

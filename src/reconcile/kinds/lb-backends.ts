@@ -5,26 +5,28 @@
  */
 import type { LbBackendModel, NetworkModel, PortModel } from '../../pipeline';
 import type { LoadBalancer } from '../../resources/kinds';
-import { isIPv4 } from 'node:net';
-
+import { isIPv6 } from 'node:net';
 
 /**
- * A VirtualPort name gives the port's IPv4 address and MAC; an IP gives the port that owns
- * it (own IP or allowed pair). Backends that resolve to nothing (port not there yet, no
- * address) are left out until they do; status lists them as unhealthy.
+ * A VirtualPort name gives the port's address of the VIP's family (IPv4 or IPv6) and its
+ * MAC; an IP gives the port that owns it (own IP or allowed pair). Backends that resolve to
+ * nothing (port not there yet, no address of that family) are left out until they do;
+ * status lists them as unhealthy.
  */
 export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>): LbBackendModel[] {
   const ns = lb.metadata.namespace;
   const inNet = [...ports.values()].filter((p) => p.network === net.uid);
   const byName = new Map(inNet.map((p) => [p.key, p]));
+  const v6 = lb.spec?.vip !== undefined && isIPv6(lb.spec.vip);
+  const ofFamily = (ip: string) => isIPv6(ip) === v6;
   const out: LbBackendModel[] = [];
   for (const b of lb.spec?.backends ?? []) {
     const weight = b.weight ?? 1;
     if (b.port !== undefined) {
       const p = byName.get(`${ns}/${b.port}`);
-      const ip = p?.ips.find(isIPv4);
+      const ip = p?.ips.find(ofFamily);
       if (p && ip) out.push(backend(b.port, ip, p.mac, weight, p));
-    } else if (b.ip !== undefined && isIPv4(b.ip)) {
+    } else if (b.ip !== undefined && ofFamily(b.ip)) {
       const own = inNet.find((p) => p.ips.includes(b.ip!));
       const owner = own ?? inNet.find((p) => p.allowedAddressPairs.some((a) => a.ip === b.ip));
       const mac = own?.mac ?? owner?.allowedAddressPairs.find((a) => a.ip === b.ip)?.mac;

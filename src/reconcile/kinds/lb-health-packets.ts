@@ -3,7 +3,7 @@
  * (and the load balancer's MAC) to a backend, the backend's SYN-ACK or RST, and the RST
  * that closes the half-open connection afterwards.
  */
-import { parseIpv4 } from '../../openflow';
+import { ipv6FromBytes, ipv6ToBytes, parseIpv4 } from '../../openflow';
 
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 
@@ -31,8 +31,9 @@ const macBytes = (m: string): Buffer => Buffer.from(m.split(':').map((h) => pars
 const macText = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 const ipText = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 
-/** An Ethernet/IPv4/TCP frame without options or payload, checksums filled in. */
+/** An Ethernet/IPv4 or Ethernet/IPv6 TCP frame (by the addresses' family) without options or payload, checksums filled in. */
 export function buildTcpFrame(s: TcpSegment): Buffer {
+  const v6 = s.srcIp.includes(':');
   const tcp = Buffer.alloc(20);
   tcp.writeUInt16BE(s.srcPort, 0);
   tcp.writeUInt16BE(s.dstPort, 2);
@@ -41,6 +42,25 @@ export function buildTcpFrame(s: TcpSegment): Buffer {
   tcp[12] = 5 << 4;
   tcp[13] = s.flags;
   tcp.writeUInt16BE(s.flags & TCP_FLAGS.RST ? 0 : 64240, 14);
+  if (v6) {
+    const src = ipv6ToBytes(s.srcIp);
+    const dst = ipv6ToBytes(s.dstIp);
+    // RFC 8200 8.1: source, destination, upper-layer length (32 bits), next header.
+    const pseudo = Buffer.alloc(40);
+    src.copy(pseudo, 0);
+    dst.copy(pseudo, 16);
+    pseudo.writeUInt32BE(tcp.length, 32);
+    pseudo[39] = 6;
+    tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp])), 16);
+    const ip = Buffer.alloc(40);
+    ip[0] = 0x60;
+    ip.writeUInt16BE(tcp.length, 4);
+    ip[6] = 6;
+    ip[7] = 64;
+    src.copy(ip, 8);
+    dst.copy(ip, 24);
+    return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x86, 0xdd]), ip, tcp]);
+  }
   const src = parseIpv4(s.srcIp);
   const dst = parseIpv4(s.dstIp);
   const pseudo = Buffer.alloc(12);
@@ -61,17 +81,29 @@ export function buildTcpFrame(s: TcpSegment): Buffer {
   return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x08, 0x00]), ip, tcp]);
 }
 
-/** The TCP header of an untagged Ethernet/IPv4 frame; undefined for anything else. */
+/** The TCP header of an untagged Ethernet/IPv4 or Ethernet/IPv6 frame (TCP right after the fixed IPv6 header); undefined for anything else. */
 export function parseTcpFrame(f: Buffer): TcpSegment | undefined {
-  if (f.length < 14 + 20 + 20 || f.readUInt16BE(12) !== 0x0800) return undefined;
-  const ihl = (f[14]! & 0x0f) * 4;
-  if (f[14]! >> 4 !== 4 || ihl < 20 || f[23] !== 6 || f.length < 14 + ihl + 20) return undefined;
-  const t = 14 + ihl;
+  let t: number;
+  let srcIp: string;
+  let dstIp: string;
+  if (f.length >= 14 + 40 + 20 && f.readUInt16BE(12) === 0x86dd) {
+    if (f[14]! >> 4 !== 6 || f[20] !== 6) return undefined;
+    t = 14 + 40;
+    srcIp = ipv6FromBytes(f.subarray(22, 38));
+    dstIp = ipv6FromBytes(f.subarray(38, 54));
+  } else {
+    if (f.length < 14 + 20 + 20 || f.readUInt16BE(12) !== 0x0800) return undefined;
+    const ihl = (f[14]! & 0x0f) * 4;
+    if (f[14]! >> 4 !== 4 || ihl < 20 || f[23] !== 6 || f.length < 14 + ihl + 20) return undefined;
+    t = 14 + ihl;
+    srcIp = ipText(f.readUInt32BE(26));
+    dstIp = ipText(f.readUInt32BE(30));
+  }
   return {
     dstMac: macText(f.subarray(0, 6)),
     srcMac: macText(f.subarray(6, 12)),
-    srcIp: ipText(f.readUInt32BE(26)),
-    dstIp: ipText(f.readUInt32BE(30)),
+    srcIp,
+    dstIp,
     srcPort: f.readUInt16BE(t),
     dstPort: f.readUInt16BE(t + 2),
     seq: f.readUInt32BE(t + 4),

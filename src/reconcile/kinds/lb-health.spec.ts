@@ -147,3 +147,23 @@ describe('LbHealthMonitor', () => {
     expect(changes()).toBe(1);
   });
 });
+
+describe('health-check frames over IPv6', () => {
+  it('builds a SYN with a valid TCP checksum and parses it back', () => {
+    const seg = { srcMac: '0a:00:00:00:00:01', dstMac: '02:00:00:00:00:05', srcIp: 'fd00:10::64', dstIp: 'fd00:10::5', srcPort: 33000, dstPort: 8080, seq: 12345, ack: 0, flags: TCP_FLAGS.SYN };
+    const f = buildTcpFrame(seg);
+    expect(f.readUInt16BE(12)).toBe(0x86dd);
+    expect(f.length).toBe(14 + 40 + 20);
+    expect(parseTcpFrame(f)).toEqual(seg);
+    // The checksum over the pseudo-header and segment sums to 0xffff when right.
+    const pseudo = Buffer.alloc(40);
+    f.copy(pseudo, 0, 22, 54);
+    pseudo.writeUInt32BE(20, 32);
+    pseudo[39] = 6;
+    const all = Buffer.concat([pseudo, f.subarray(54)]);
+    let s = 0;
+    for (let i = 0; i < all.length; i += 2) s += all.readUInt16BE(i);
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    expect(s).toBe(0xffff);
+  });
+});

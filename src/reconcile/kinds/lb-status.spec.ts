@@ -128,3 +128,13 @@ describe('LbStatusReporter', () => {
     }
   });
 });
+
+describe('countDispatched over IPv6', () => {
+  it('names an IPv6 backend by the address its DNAT flow sends to (its register holds a hash)', () => {
+    const v6: LoadBalancerModel = { ...lb, vip: 'fd00::100', backends: [{ name: 'p5', ip: 'fd00::5', mac: '02:00:00:00:00:05', weight: 1, healthy: true }] };
+    const flows: FlowStats[] = lbFlows(v6, net)
+      .flows.filter((f) => f.tableId === TABLES.LbDnat.id)
+      .map((f) => ({ tableId: f.tableId, durationSec: 1, durationNsec: 0, priority: f.priority, idleTimeout: 0, hardTimeout: 0, flags: 0, cookie: 0n, packetCount: 7n, byteCount: 0n, match: f.match, instructions: f.instructions }));
+    expect(countDispatched(flows)).toEqual(new Map([[`${0x123456}/fd00::100/fd00::5`, 14]]));
+  });
+});

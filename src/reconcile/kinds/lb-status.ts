@@ -50,6 +50,18 @@ function ipv4FromNumber(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
+/** The address an LbDnat flow's conntrack NAT sends to (an IPv6 backend's register holds a hash, not the address). */
+function natTarget(f: FlowStats): string | undefined {
+  for (const i of f.instructions) {
+    if (i.type !== 'apply_actions') continue;
+    for (const a of i.actions) {
+      if (a.type !== 'ct') continue;
+      for (const n of a.actions ?? []) if (n.type === 'nat' && n.ipMin !== undefined) return n.ipMin;
+    }
+  }
+  return undefined;
+}
+
 /** "vni/vip/backend" -> connections, from one node's LbDnat flows. */
 export function countDispatched(flows: readonly FlowStats[]): Map<string, number> {
   const out = new Map<string, number>();
@@ -61,7 +73,9 @@ export function countDispatched(flows: readonly FlowStats[]): Map<string, number
       if (m.field === NetworkField.sub.field) vni = Number(m.value) & 0xffffff;
       else if (m.field === LbBackendField.sub.field) backend = ipv4FromNumber(Number(m.value));
       else if (m.field === 'ipv4_dst') vip = String(m.value);
+      else if (m.field === 'ipv6_dst') vip = String(m.value);
     }
+    if (vip?.includes(':')) backend = natTarget(f);
     if (vni === undefined || !vip || !backend) continue;
     const k = `${vni}/${vip}/${backend}`;
     out.set(k, (out.get(k) ?? 0) + Number(f.packetCount));
@@ -286,7 +300,7 @@ const RESOLVED_REFS = 'ResolvedRefs';
 
 /**
  * ResolvedRefs (the Gateway API's name for it): whether every backend resolves to a port of
- * the load balancer's network (a VirtualPort by name with an IPv4 address; an IP that a port
+ * the load balancer's network (a VirtualPort by name with an address of the VIP's family; an IP that a port
  * has, or allows as an address pair). One that does not gets no traffic, and otherwise
  * showed only as an empty address in status.backends while the load balancer said Ready.
  */
@@ -302,7 +316,7 @@ function resolvedRefs(lb: LoadBalancer, model: LogicalModel): ConditionInput {
     type: RESOLVED_REFS,
     status: 'False',
     reason: 'BackendNotFound',
-    message: `no port of network "${lb.spec?.network}" for ${missing.join(', ')} (a VirtualPort must exist with an IPv4 address; an address must be a port's, or one of its allowed address pairs)`,
+    message: `no port of network "${lb.spec?.network}" for ${missing.join(', ')} (a VirtualPort must exist with an IPv${lb.spec?.vip?.includes(':') ? 6 : 4} address, the VIP's family; an address must be a port's, or one of its allowed address pairs)`,
     observedGeneration,
   };
 }

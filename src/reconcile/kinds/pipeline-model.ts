@@ -13,7 +13,7 @@
  * network's flood flows only when a chunk or a node appears or goes), never a list of
  * the network's ports.
  */
-import { isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
 import { floodChunkKey, floodChunkOf, indexModel, lbMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
@@ -302,9 +302,7 @@ export class LiveModel implements ScopeIndex {
 
   private putLb(key: string, lb: LoadBalancer): LoadBalancerModel | undefined {
     const net = this.netByName.get(`${lb.metadata.namespace}/${lb.spec?.network}`);
-    // An IPv6 VIP (admission refuses them; one stored before it did) compiles to nothing:
-    // its flows would not encode, and one object must not stop a node's whole table.
-    if (!net || !lb.spec?.vip || !isIPv4(lb.spec.vip) || lb.metadata.deletionTimestamp) return undefined;
+    if (!net || !lb.spec?.vip || !isIP(lb.spec.vip) || lb.metadata.deletionTimestamp) return undefined;
     const m: LoadBalancerModel = {
       uid: lb.metadata.uid!,
       key: `${lb.metadata.namespace}/${lb.metadata.name}`,

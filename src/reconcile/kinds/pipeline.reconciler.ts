@@ -24,7 +24,6 @@
  * leader runs it without chassis and with `readiness: 'node-status'`, deriving Ready from
  * those reports.
  */
-import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
@@ -998,9 +997,7 @@ export class PipelineReconciler {
       else ready = this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
-      const vip = (obj as LoadBalancer).spec?.vip;
-      if (!lm && vip !== undefined && !isIPv4(vip)) ready = { status: 'False', reason: 'UnsupportedVIP', message: `VIP ${vip} is not an IPv4 address: IPv6 load balancing is not implemented; create the load balancer again with an IPv4 VIP` };
-      else if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);
+      if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);
       else ready = this.realization(uid, lm.version, model.nodesOf(lm.network));
     } else {
       const nm = model.networks.get(uid);

@@ -1,0 +1,110 @@
+/**
+ * A load balancer with an IPv6 VIP across two simulated hypervisors: a dual-stack network,
+ * a client on hv1, three backends on both hypervisors balanced by their IPv6 addresses.
+ * Neighbor Discovery for the VIP is answered in flows, every connection succeeds and its
+ * replies come from the VIP, every backend is reached, active TCP health checks (IPv6
+ * probes from the VIP) take a backend whose server stopped out and bring it back, and
+ * deleting the load balancer leaves no flow naming the VIP.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { BackendStatus, LoadBalancer, VirtualPort } from '../../src/resources/kinds';
+import type { Vm } from '../harness/testbed';
+import { describeOvs } from '../integration/ovsdb-helpers';
+import { eventually } from '../support/vnetd';
+import { G, overlayApi, overlayBed, startNamedServer } from './overlay-support';
+
+function log(line: string): void {
+  process.stdout.write(`[overlay-lb-ipv6] ${line}\n`);
+}
+
+/** count connections to [vip]:port, 8 at a time: each one's backend (its first line) and the peer address the client saw. */
+const CLIENT = `const [vip,port,count]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const net=require('net');const out=[];let next=0;
+function one(){return new Promise(r=>{let buf='';const s=net.connect({host:vip,port});const done=(name)=>{clearTimeout(t);out.push({name,peer:s.remoteAddress||''});s.destroy();r()};const t=setTimeout(()=>done(''),5000);s.on('data',d=>{buf+=d;if(buf.includes('\\n'))done(buf.trim())});s.on('error',()=>done(''))})}
+async function worker(){while(next<count){next++;await one()}}Promise.all(Array.from({length:8},worker)).then(()=>console.log(JSON.stringify(out)))`;
+
+const NS = 'e-lb6';
+
+describeOvs('overlay: load balancer with an IPv6 VIP', () => {
+  const fixture = overlayBed();
+  const { children } = fixture;
+  const { call, waitReady, network } = overlayApi(fixture.vnetd);
+
+  const vmFor = async (name: string, hv: string): Promise<{ vm: Vm; port: VirtualPort; ip6: string }> => {
+    const port = (await call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name }, spec: { network: 'net', node: hv } })) as VirtualPort;
+    const ips = port.spec!.ips!;
+    const ip6 = ips.find((i) => i.includes(':'))!;
+    const vm = await fixture.bed().addVm(hv, { name: `l6${name}`, ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${ips.find((i) => !i.includes(':'))}/24` });
+    await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=0']);
+    await vm.exec(['ip', '-6', 'addr', 'add', `${ip6}/64`, 'dev', vm.iface, 'nodad']);
+    await waitReady(NS, 'virtualports', name);
+    return { vm, port, ip6 };
+  };
+  const connections = async (client: Vm, vip: string, count: number, port = 80) =>
+    JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, String(port), String(count)])) as Array<{ name: string; peer: string }>;
+  const tally = (names: string[]) => names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});
+  const flowsNaming = async (text: string) => {
+    let n = 0;
+    for (const hv of fixture.bed().hypervisors) {
+      const out = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
+      n += out.split('\n').filter((l) => l.includes(text)).length;
+    }
+    return n;
+  };
+
+  it('ND for the VIP, 90 connections over three backends on both hypervisors with replies from the VIP, IPv6 health checks, nothing left after delete', async () => {
+    await network(NS, 'net', { subnets: [{ cidr: '10.61.0.0/24' }, { cidr: 'fd00:61::/64' }] });
+    const client = await vmFor('client', 'hv1');
+    const backends = [await vmFor('b1', 'hv1'), await vmFor('b2', 'hv2'), await vmFor('b3', 'hv2')];
+    const servers: ChildProcess[] = await Promise.all(backends.map((b) => startNamedServer(b.vm, b.port.metadata.name, children)));
+    const vip = 'fd00:61::100';
+    await call('POST', `${G}/namespaces/${NS}/loadbalancers`, {
+      metadata: { name: 'web6' },
+      spec: {
+        network: 'net',
+        vip,
+        listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }],
+        backends: backends.map((b) => ({ port: b.port.metadata.name })),
+        healthCheck: { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 },
+      },
+    });
+    await waitReady(NS, 'loadbalancers', 'web6', 30_000);
+    const status = async () => ((await call('GET', `${G}/namespaces/${NS}/loadbalancers/web6`)) as LoadBalancer).status;
+    // Backends resolve to their ports' IPv6 addresses, and pass their (IPv6) checks.
+    const up = await eventually(async () => {
+      const s = await status();
+      return s?.healthyBackends === '3/3' ? s : undefined;
+    }, 20_000, 100);
+    expect(up.backends!.map((b: BackendStatus) => b.ip)).toEqual(backends.map((b) => b.ip6));
+
+    const t0 = performance.now();
+    const all = await eventually(async () => {
+      const c = await connections(client.vm, vip, 90);
+      return c.every((x) => x.name) ? c : undefined;
+    }, 20_000, 200);
+    const dist = tally(all.map((c) => c.name));
+    log(`90 connections to [${vip}]:80 in ${(performance.now() - t0).toFixed(0)} ms: ${JSON.stringify(dist)}`);
+    expect(Object.keys(dist).sort()).toEqual(['b1', 'b2', 'b3']);
+    expect(new Set(all.map((c) => c.peer))).toEqual(new Set([vip]));
+    // The client resolved the VIP to the load balancer's MAC through Neighbor Discovery.
+    expect(await client.vm.exec(['ip', '-6', 'neigh', 'show', vip])).toMatch(/lladdr [0-9a-f:]{17}/);
+
+    // b3's server stops: its port stays bound, its checks fail, it leaves the slot table.
+    const t1 = performance.now();
+    servers[2]!.kill('SIGTERM');
+    const down = await eventually(async () => {
+      const s = await status();
+      return s?.backends?.find((b) => b.name === 'b3')?.healthy === false ? s : undefined;
+    }, 20_000, 100);
+    log(`b3's server stopped: unhealthy in status after ${(performance.now() - t1).toFixed(0)} ms (1 s checks, 3 failures)`);
+    expect(down.healthyBackends).toBe('2/3');
+    const whileDown = tally((await connections(client.vm, vip, 60)).map((c) => c.name));
+    expect(Object.keys(whileDown).sort()).toEqual(['b1', 'b2']);
+    await startNamedServer(backends[2]!.vm, 'b3', children);
+    await eventually(async () => (await status())?.healthyBackends === '3/3', 20_000, 100);
+    await eventually(async () => Object.keys(tally((await connections(client.vm, vip, 60)).map((c) => c.name))).includes('b3'), 20_000, 200);
+
+    expect(await flowsNaming(vip)).toBeGreaterThan(0);
+    await call('DELETE', `${G}/namespaces/${NS}/loadbalancers/web6`);
+    await eventually(async () => (await flowsNaming(vip)) === 0, 15_000, 100);
+  }, 180_000);
+});
