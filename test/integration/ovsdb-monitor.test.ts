@@ -84,6 +84,23 @@ describeOvs('ovsdb monitors and cache', () => {
     expect(m.cache.table('Counter').size).toBe(1); // cancelled: no more updates
   });
 
+  it('keeps an optional column right through every change (ovsdb-server sends its new value, not a toggle)', async () => {
+    const inst = await lab('mon-optional');
+    const w = client(inst);
+    const m = client(inst);
+    await Promise.all([w.connect(), m.connect()]);
+    await w.transact(w.ops.insert('Switch', { name: 'o', weight: 1 }));
+    // update2 (monitor_cond) and update3 (monitor_cond_since) both carry diffs.
+    await m.monitor({ method: 'monitor_cond', tables: { Switch: { columns: ['name', 'mode'] } } });
+    const cached = () => m.cache.table('Switch').rows().find((r) => r.name === 'o')?.mode;
+    for (const mode of ['fast', 'slow', 'fast', null, 'slow', null] as const) {
+      await w.transact(w.ops.update('Switch', [cond('name', '==', 'o')], { mode }));
+      const server = (await dumpTable(inst.dbSocket, 'Lab', 'Switch')).find((r) => r.name === 'o')!.mode;
+      expect([mode, server]).toEqual([mode, mode ?? ['set', []]]);
+      await waitFor(() => cached() === mode, 5000, `the cache to say ${mode}`);
+    }
+  });
+
   it('setConditions changes what the cache holds', async () => {
     const inst = await lab('mon-change');
     const w = client(inst);

@@ -91,17 +91,18 @@ describe('rows', () => {
     expect(rowToWire(sw, { _uuid: U1, name: 'x', ratio: undefined, tags: [3] })).toEqual({ name: 'x', tags: ['set', [3]] });
   });
 
-  it('applies modify diffs: scalar replace, set toggle, optional as 0..1 set, map add/replace/delete', () => {
+  it('applies modify diffs: scalar replace, set toggle, optional whole (its new value), map add/replace/delete', () => {
     const next = applyRowDiff(sw, base, {
       weight: 9,
       tags: ['set', [2, 5]], // remove 2, add 5
-      mode: ['set', ['fast', 'slow']], // "fast" -> "slow" arrives as a 2-element toggle
+      mode: 'slow', // a column of at most one element arrives whole (ovsdb_datum_diff diffs only n_max > 1)
       other: ['map', [['a', '1'], ['b', 'X'], ['c', '3']]], // delete a, replace b, add c
     });
     expect(next).toMatchObject({ weight: 9, mode: 'slow', other: { b: 'X', c: '3' } });
     expect([...(next.tags as number[])].sort()).toEqual([1, 5]);
     expect(base.weight).toBe(0); // the old row is untouched
     expect(changedColumns(sw, base, next).sort()).toEqual(['mode', 'other', 'tags', 'weight']);
-    expect(applyRowDiff(sw, next, { mode: 'slow' }).mode).toBeNull();
+    expect(applyRowDiff(sw, next, { mode: 'slow' }).mode).toBe('slow');
+    expect(applyRowDiff(sw, next, { mode: ['set', []] }).mode).toBeNull();
   });
 });

@@ -104,6 +104,17 @@ function datumComparer(type: ColumnType, kind: ColumnKind): (a: Value, b: Value)
   return (a, b) => datumEquals(type, a, b);
 }
 
+/**
+ * A column of at most one element (a scalar, an optional value, a map of at most one pair)
+ * arrives whole in an update2 "modify": ovsdb-server diffs only composite columns
+ * (ovsdb_datum_diff: n_max > 1) and sends the new value of every other. Toggling an
+ * optional column's old value against its new one (Bridge.fail_mode "standalone" then
+ * "secure") left the cache wrong after every other change.
+ */
+function wholeInDiffs(type: ColumnType): boolean {
+  return type.max === 1;
+}
+
 const codecs = new WeakMap<TableSchema, TableCodec>();
 
 function tableCodec(t: TableSchema): TableCodec {
@@ -114,14 +125,14 @@ function tableCodec(t: TableSchema): TableCodec {
     const type = t.columns[name]!.type;
     const kind = columnKind(type);
     const where = `${t.name}.${name}`;
-    const diffType = kind === 'scalar' ? type : { ...type, min: 0, max: Infinity };
+    const diffType = { ...type, min: 0, max: Infinity };
     byName.set(name, {
       name,
       type,
       kind,
       where,
       read: datumReader(type, kind, where),
-      readDiff: kind === 'scalar' ? datumReader(type, kind, where) : datumReader(diffType, columnKind(diffType), where),
+      readDiff: wholeInDiffs(type) ? datumReader(type, kind, where) : datumReader(diffType, columnKind(diffType), where),
       equals: datumComparer(type, kind),
     });
   }
@@ -185,8 +196,8 @@ export function rowToWire(t: TableSchema, row: { [c: string]: unknown }): WireRo
 }
 
 /**
- * Applies a "modify" row-update2. Scalars are replaced; sets (including optional
- * columns, which OVSDB treats as 0..1 sets) toggle every element of the diff; maps
+ * Applies a "modify" row-update2. Columns of at most one element (scalars, optional
+ * values) are replaced by the value sent; sets toggle every element of the diff; maps
  * delete a key whose diff value equals the old one, and otherwise insert or replace.
  */
 export function applyRowDiff(t: TableSchema, old: Row, diff: WireRow): Row {
@@ -207,7 +218,7 @@ export function applyRowDiffChanged(t: TableSchema, old: Row, diff: WireRow): { 
     const w = diff[c]!;
     const type = codec.type;
     let v: Value;
-    if (codec.kind === 'scalar') {
+    if (wholeInDiffs(type)) {
       v = codec.readDiff(w);
     } else if (codec.kind === 'map') {
       const d = codec.readDiff(w);
@@ -218,8 +229,6 @@ export function applyRowDiffChanged(t: TableSchema, old: Row, diff: WireRow): { 
       }
       v = fromMap(type, m);
     } else {
-      // A diff may hold more elements than the column allows (an optional column going
-      // "x" -> "y" arrives as the two-element set {x, y}), so readDiff reads it unbounded.
       const d = codec.readDiff(w) as Atom[];
       const s = new Set<Atom>(setAtoms(type, (old[c] as Value) ?? defaultValue(type)));
       for (const a of d) {
