@@ -24,6 +24,7 @@ const GAUGES: Array<[name: string, help: string, read: Read]> = [
   ['vnetd_openflow_last_sync_flow_mods', 'flow_mods of the last sync (full or incremental).', (t) => t.counters.lastSyncFlowMods],
   ['vnetd_openflow_last_sync_duration_seconds', 'Duration of the last sync, from its start to the bundle\'s commit.', (t) => t.counters.lastSyncDurationMs / 1000],
   ['vnetd_openflow_last_full_sync_unchanged_flows', 'Flows the last full sync found already right on the switch.', (t) => t.counters.lastSyncUnchangedFlows],
+  ['vnetd_openflow_foreign_flows', 'Flows on the node\'s integration bridge that vnetd did not write (another cookie), as the last audit counted them; left in place.', (t) => t.counters.foreignFlows],
 ];
 
 const COUNTERS: Array<[name: string, help: string, read: Read]> = [
@@ -31,6 +32,7 @@ const COUNTERS: Array<[name: string, help: string, read: Read]> = [
   ['vnetd_openflow_incremental_updates_total', 'Incremental updates that reached the switch.', (t) => t.counters.incrementalUpdates],
   ['vnetd_openflow_flow_mods_total', 'flow_mods sent to the node.', (t) => t.counters.flowModsSent],
   ['vnetd_openflow_group_mods_total', 'group_mods sent to the node.', (t) => t.counters.groupModsSent],
+  ['vnetd_openflow_drift_repairs_total', 'Audits that found the node\'s count of vnetd flows off (deleted or added outside vnetd, a table OVS flushed) and resynced it.', (t) => t.counters.driftRepairs],
 ];
 
 export function registerOpenFlowMetrics(registry: Registry, source: FlowTableSource): void {

@@ -134,6 +134,25 @@ describeOvs('flow-table sync against ovs-vswitchd', () => {
     expect(await ourDump()).toEqual(desiredText(flows, 1));
   }, 30_000);
 
+  it('an audit counts the table: flows deleted, or added under our cookie, behind its back get a full sync; foreign flows are counted and left', async () => {
+    expect(await manager.audit()).toEqual({ checked: true, repaired: false, ours: N, desired: N, foreign: 2 });
+    expect(manager.counters().foreignFlows).toBe(2);
+    // Deleted by hand: 100 of ours in table 7.
+    const victim = flows.find((g) => g.flow.tableId === 7)!;
+    await ofctl('del-flows', 'br0', `table=7,cookie=0x${encodeCookie({ round: 1, app: DEFAULT_COOKIE_APP, ...victim.owner }).toString(16)}/-1`);
+    const missing = N - (await ourDump()).length;
+    expect(missing).toBeGreaterThan(0);
+    expect(await manager.audit()).toMatchObject({ checked: true, repaired: true, ours: N - missing, desired: N });
+    expect(await ourDump()).toEqual(desiredText(flows, 1));
+    // Added by hand under our app byte: removed by the full sync it triggers.
+    const ours = encodeCookie({ round: 1, app: DEFAULT_COOKIE_APP, ...victim.owner });
+    await ofctl('add-flow', 'br0', `table=3,priority=9,cookie=0x${ours.toString(16)},reg0=0x99999,actions=drop`);
+    expect(await manager.audit()).toMatchObject({ repaired: true, ours: N + 1 });
+    expect(await ourDump()).toEqual(desiredText(flows, 1));
+    expect(manager.counters().driftRepairs).toBe(2);
+    await expectForeignIntact();
+  }, 60_000);
+
   it('fails the whole bundle on a bad flow and leaves the table as it was', async () => {
     const before = normalizeOfctlDump(await ofctl('dump-flows', 'br0'));
     const committed = manager.counters().bundlesCommitted;

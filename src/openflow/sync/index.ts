@@ -6,7 +6,7 @@
  */
 export * from './cookie';
 export { createFlowTableManager } from './manager';
-export type { FlowTableManager, FlowTableManagerOptions } from './manager';
+export type { AuditResult, FlowTableManager, FlowTableManagerOptions } from './manager';
 export type { DesiredFlow, DesiredGroup, OwnerChange, SyncCounters, SyncResult } from './types';
 export { FlowSyncError, FlowTableFencedError, InvalidDesiredStateError, DesiredStateConflictError } from './errors';
 export type { RejectedMessage } from './errors';

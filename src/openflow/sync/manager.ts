@@ -135,6 +135,13 @@ export interface FlowTableManager {
   /** Reads the switch and sends whatever differs from the desired state. */
   resync(): Promise<SyncResult>;
   /**
+   * Counts the switch's flows (one aggregate stats request each for ours and for all) and
+   * resyncs when the count of ours differs from the desired one: flows deleted or added by
+   * hand, or a table OVS flushed (a fail_mode change does) while the connection stayed up.
+   * A flow changed in place keeps the count; the next full sync (any reconnect) repairs it.
+   */
+  audit(): Promise<AuditResult>;
+  /**
    * Resolves when an incremental change may go (minIntervalMs, maxIntervalMs). apply() paces
    * itself; a caller that waits for this before it computes its changes lets more of them
    * coalesce, and sends the last change of a burst without a second wait.
@@ -144,6 +151,16 @@ export interface FlowTableManager {
   on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
   off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
   once<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this;
+}
+
+export interface AuditResult {
+  /** False when nothing could be counted (not connected, not synced yet, fenced). */
+  checked: boolean;
+  /** A full sync was sent because the count of our flows was off. */
+  repaired: boolean;
+  ours?: number;
+  desired?: number;
+  foreign?: number;
 }
 
 const noopLogger: OpenFlowLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
@@ -258,6 +275,30 @@ class Manager extends EventEmitter implements FlowTableManager {
 
   resync(): Promise<SyncResult> {
     return this.enqueue(() => this.fullSync());
+  }
+
+  audit(): Promise<AuditResult> {
+    // Queued behind changes under way: the desired count is then the one the switch should have.
+    return this.enqueue(async (): Promise<AuditResult> => {
+      if (!this.started || !this.conn.connected || this.needFullSync || this.fencedBy) return { checked: false, repaired: false };
+      const count = async (selector: { cookie: bigint; cookieMask: bigint }) => {
+        const body = await this.conn.multipart({ kind: 'aggregate', tableId: 0xff, outPort: 0xffffffff, outGroup: 0xffffffff, match: [], ...selector });
+        return body.kind === 'aggregate' ? body.flowCount : undefined;
+      };
+      const [ours, all] = await Promise.all([count(appSelector(this.app)), count({ cookie: 0n, cookieMask: 0n })]);
+      if (ours === undefined || all === undefined) return { checked: false, repaired: false };
+      const desired = this.desired.flowCount;
+      const foreign = all - ours;
+      if (foreign !== this.stats.foreignFlows) {
+        if (foreign > 0) this.log.warn({ foreign }, 'openflow audit: flows on the switch that vnetd did not write (another cookie); left in place');
+        this.stats.foreignFlows = foreign;
+      }
+      if (ours === desired) return { checked: true, repaired: false, ours, desired, foreign };
+      this.stats.driftRepairs++;
+      this.log.warn({ found: ours, desired }, 'openflow audit: the switch holds a different number of our flows than desired (changed behind our back); full sync');
+      await this.fullSync();
+      return { checked: true, repaired: true, ours, desired, foreign };
+    });
   }
 
   async pace(): Promise<void> {

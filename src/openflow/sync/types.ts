@@ -51,6 +51,10 @@ export interface SyncCounters {
   lastSyncFlowMods: number;
   /** Flows of ours that the last full sync found already right on the switch. */
   lastSyncUnchangedFlows: number;
+  /** Audits (audit()) that found the switch's count of our flows off and resynced it. */
+  driftRepairs: number;
+  /** Flows on the switch that are not ours (another cookie), as the last audit counted them. */
+  foreignFlows: number;
   desiredFlows: number;
   desiredGroups: number;
 }
@@ -66,6 +70,8 @@ export function emptyCounters(): SyncCounters {
     lastSyncDurationMs: 0,
     lastSyncFlowMods: 0,
     lastSyncUnchangedFlows: 0,
+    driftRepairs: 0,
+    foreignFlows: 0,
     desiredFlows: 0,
     desiredGroups: 0,
   };

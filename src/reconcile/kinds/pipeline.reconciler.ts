@@ -165,6 +165,12 @@ export interface PipelineReconcilerOptions {
   onFenced?: (node: string, err: FlowTableFencedError) => void;
   /** How often LoadBalancer status.backends (health, connection counts) is refreshed; default 5 s. */
   lbStatusIntervalMs?: number;
+  /**
+   * How often each node's flow count is audited against the desired one (FlowTableManager.audit:
+   * two aggregate stats requests; a difference gets a full sync). Default 10 s
+   * (VNETD_FLOW_AUDIT_MS); 0 turns it off.
+   */
+  flowAuditMs?: number;
   /** Fills each node's fast-path tables from the same model (fastpath.nodes.ts). */
   fastPath?: FastPathHook;
   /** Program only this node (an agent); default every node the chassis layer has. */
@@ -227,6 +233,8 @@ interface NodeAgent {
   realizedIsWanted: boolean;
   /** This process has once known what the node has installed. */
   everRealized: boolean;
+  /** A flow-count audit under way (startFlowAudit). */
+  auditing?: Promise<void>;
   /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
   compiles: CompileCounters;
 }
@@ -321,6 +329,7 @@ export class PipelineReconciler {
    * flows, and a controller of agents has no OpenFlow connection.
    */
   private readonly lbStatus?: LbStatusReporter;
+  private auditTimer?: NodeJS.Timeout;
   /** An agent's count of what its node's load balancing dispatched (onDispatched). */
   private readonly dispatch?: DispatchReporter;
   /**
@@ -503,6 +512,7 @@ export class PipelineReconciler {
     this.statusController.start();
     this.lbStatus?.start();
     this.dispatch?.start();
+    this.startFlowAudit();
     // A restart starts from what was last published: the agent's own Node report, or the
     // LoadBalancers' status where this process checks every backend.
     const node = this.opts.node;
@@ -516,8 +526,32 @@ export class PipelineReconciler {
     return (this.lbHealth?.healthy(lbUid, ip) ?? true) && !this.failingElsewhere.has(backendKey(lbUid, ip));
   }
 
+  /**
+   * Flows deleted by hand (ovs-ofctl del-flows), added under our cookie, or flushed by OVS
+   * (a fail_mode change) while the connection stayed up were noticed by nothing until the
+   * next reconnect; Node and metrics said in sync all along.
+   */
+  private startFlowAudit(): void {
+    const ms = this.opts.flowAuditMs ?? (process.env.VNETD_FLOW_AUDIT_MS !== undefined ? Number(process.env.VNETD_FLOW_AUDIT_MS) : 10_000);
+    if (!(ms > 0)) return;
+    this.auditTimer = setInterval(() => {
+      for (const [node, a] of this.agents) {
+        if (!a.inSync || a.auditing) continue;
+        a.auditing = a.manager
+          .audit()
+          .then((r) => {
+            if (r.repaired) this.log.warn({ event: 'openflow.drift_repaired', node, found: r.ours, desired: r.desired }, `node ${node}: its flow table had ${r.ours} of our flows where ${r.desired} were desired (changed outside vnetd); resynced`);
+          })
+          .catch((err: unknown) => this.log.debug({ node, err }, 'pipeline: flow audit failed'))
+          .finally(() => (a.auditing = undefined));
+      }
+    }, ms);
+    this.auditTimer.unref();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.auditTimer);
     this.lbHealth?.stop();
     await this.lbStatus?.stop();
     await this.dispatch?.stop();
