@@ -333,8 +333,21 @@ export class ChassisManager {
         layout = { ready: false, reason: 'LayoutFailed', message: `could not apply the OVS layout: ${(err as Error).message}` };
       }
     }
+    // The database says the layout is right, but the switch itself does not answer.
+    const unreachable = this.switchProblems.get(node.metadata.name);
+    if (layout?.ready && unreachable) layout = { ready: false, reason: 'SwitchUnreachable', message: unreachable };
     await this.writeNodeStatus(node, session.view(), layout);
     if (failure) throw failure; // retry with backoff
+  }
+
+  /** Nodes whose switch does not answer on OpenFlow, in words (reported by the pipeline that programs it). */
+  private readonly switchProblems = new Map<string, string>();
+
+  reportSwitch(node: string, problem: string | undefined): void {
+    if (problem === undefined ? !this.switchProblems.delete(node) : this.switchProblems.get(node) === problem) return;
+    if (problem !== undefined) this.switchProblems.set(node, problem);
+    this.log.warn({ event: problem ? 'node.switch_unreachable' : 'node.switch_back', node }, problem ?? `node ${node}: br-int answers on OpenFlow again`);
+    this.nodeController.enqueue(objectKey(NODES, undefined, node));
   }
 
   private async writeNodeStatus(node: HypervisorNode, view: ReturnType<NodeSession['view']>, layout: LayoutOutcome | undefined): Promise<void> {

@@ -102,6 +102,16 @@ describe('planLayout', () => {
     expect(kinds).toEqual(['addPort', 'removePort', 'updateBridge', 'updateController', 'updateInterface']);
   });
 
+  it('adds vnetd\'s OpenFlow version to br-int\'s protocols when they were set without it, keeping the others', () => {
+    const db = converged();
+    const brInt = db.bridges[0]!;
+    expect(planLayout(layout(), db, 'vnetd').actions).toEqual([]);
+    brInt.protocols = ['OpenFlow10'];
+    expect(planLayout(layout(), db, 'vnetd').actions).toEqual([{ kind: 'updateBridge', uuid: brInt._uuid, name: 'br-int', set: { protocols: ['OpenFlow10', 'OpenFlow13'] } }]);
+    brInt.protocols = ['OpenFlow13', 'OpenFlow15'];
+    expect(planLayout(layout(), db, 'vnetd').actions).toEqual([]);
+  });
+
   it('does not add a port whose name a foreign row holds', () => {
     const db = converged();
     const brInt = db.bridges[0]!;

@@ -53,7 +53,10 @@ export function layoutViewOf(s: OvsSnapshot): LayoutView {
   };
 }
 
-export type BridgeSettings = Partial<Pick<Bridge, 'datapath_type' | 'fail_mode' | 'other_config'>>;
+export type BridgeSettings = Partial<Pick<Bridge, 'datapath_type' | 'fail_mode' | 'other_config' | 'protocols'>>;
+
+/** The OpenFlow version vnetd speaks to a bridge it programs. */
+export const OPENFLOW_PROTOCOL = 'OpenFlow13';
 
 export type LayoutAction =
   | { kind: 'createBridge'; bridge: DesiredBridge }
@@ -118,6 +121,11 @@ function planOwnedBridge(
   const set: BridgeSettings = {};
   if (have.datapath_type !== want.datapathType) set.datapath_type = want.datapathType;
   if (have.fail_mode !== want.failMode) set.fail_mode = want.failMode;
+  // A bridge vnetd programs must accept its OpenFlow version: with protocols set without it
+  // (by hand), ovs-vswitchd refused every connection and the Node still said Ready. Empty
+  // means OVS's defaults, which include it; other versions someone enabled stay.
+  const protocols = have.protocols ?? [];
+  if (want.controller && protocols.length > 0 && !protocols.includes(OPENFLOW_PROTOCOL)) set.protocols = [...protocols, OPENFLOW_PROTOCOL];
   if (Object.entries(want.otherConfig).some(([k, v]) => have.other_config[k] !== v)) {
     set.other_config = { ...have.other_config, ...want.otherConfig };
   }

@@ -66,6 +66,8 @@ export interface OpenFlowConnection {
    * so a caller about to hold the event loop for long lets this finish first.
    */
   readonly establishing: boolean;
+  /** Why the connection is down (refused, closed by the peer...), while it is. */
+  readonly lastFailure: string | undefined;
   readonly datapathId: bigint | undefined;
   /** Resolves once HELLO and FEATURES have been exchanged (again after a reconnect). */
   ready(): Promise<FeaturesReply>;
@@ -550,6 +552,13 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   }
 
   private lastError: Error | undefined;
+  /** Why the last attempt to connect or stay connected failed; cleared once connected. */
+  private failure: string | undefined;
+
+  /** Why the connection is down (refused, closed by the peer...), while it is. */
+  get lastFailure(): string | undefined {
+    return this.connected ? undefined : this.failure;
+  }
 
   private onClose(s: Socket): void {
     if (s !== this.socket) return;
@@ -585,6 +594,7 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     const base = Math.min(cfg.maxDelayMs ?? 8000, (cfg.initialDelayMs ?? 100) * 2 ** this.attempt++);
     // Jitter spreads reconnect storms when many switches restart together.
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.failure = err.message;
     this.log.info({ target: describe(this.target), delayMs: delay, err: err.message }, 'openflow reconnecting');
     this.reconnectTimer = setTimeout(() => void this.start(), delay);
   }

@@ -211,6 +211,52 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     log(`ovs-vswitchd restart: daemon back and VTEP address re-added in ${restartedMs.toFixed(0)} ms, then traffic back after ${back.toFixed(0)} ms; flows on hv2 ${flowsBefore} before, ${flowsAfter} after`);
   }, 60_000);
 
+  it('drift on a hypervisor: flows deleted by hand and a fail_mode change are repaired, a stopped ovs-vswitchd turns the Node Ready=False', async () => {
+    const ns = 'e-drift';
+    await network(ns, 'net', { subnets: [{ cidr: '10.51.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1', { ips: ['10.51.0.10'] });
+    await vmFor(ns, 'net', 'b', 'hv2', { ips: ['10.51.0.20'] });
+    await pingUntil(a.vm, '10.51.0.20');
+    const hv2 = bed.hv('hv2');
+    const sock = `unix:${hv2.ovs.bridgeMgmtSocket('br-int')}`;
+    const countFlows = async () => (await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', sock])).split('\n').filter((l) => l.includes('actions=')).length;
+    const before = await countFlows();
+    type NodeObj = { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+    const ready = async () => ((await call('GET', `${G}/nodes/hv2`)) as NodeObj).status?.conditions?.find((c) => c.type === 'Ready');
+
+    // Every flow deleted by hand: the audit (every 5 s) notices the count and resyncs.
+    let t = performance.now();
+    await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'del-flows', sock]);
+    expect(await countFlows()).toBe(0);
+    await eventually(async () => (await countFlows()) === before, 15_000, 100);
+    const auditMs = performance.now() - t;
+    await pingUntil(a.vm, '10.51.0.20');
+
+    // fail_mode changed by hand (OVS flushes the table, and standalone would switch by MAC
+    // learning across tenants): the layout is put back and the flows with it.
+    t = performance.now();
+    await hv2.ovs.vsctl(['set', 'bridge', 'br-int', 'fail_mode=standalone']);
+    await eventually(async () => (await hv2.ovs.vsctl(['get', 'bridge', 'br-int', 'fail_mode'])).trim() === 'secure' && (await countFlows()) === before, 15_000, 100);
+    const failModeMs = performance.now() - t;
+    await pingUntil(a.vm, '10.51.0.20');
+
+    // ovs-vswitchd stopped: the database still answers, the switch does not.
+    t = performance.now();
+    await hv2.ovs.killVswitchd();
+    const down = await eventually(async () => {
+      const c = await ready();
+      return c?.reason === 'SwitchUnreachable' ? c : undefined;
+    }, 15_000, 100);
+    const downMs = performance.now() - t;
+    expect(down).toMatchObject({ status: 'False', message: expect.stringContaining('br-int does not answer on its OpenFlow socket') });
+    await hv2.ovs.restartVswitchd();
+    await eventually(() => hv2.exec(['ip', 'addr', 'replace', `${hv2.tunnelIP}/24`, 'dev', 'br-phy']).then(() => true, () => false), 10_000, 20);
+    await hv2.exec(['ip', 'link', 'set', 'br-phy', 'up']);
+    await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
+    await pingUntil(a.vm, '10.51.0.20', 20_000);
+    log(`drift: all flows deleted -> back in ${auditMs.toFixed(0)} ms (audit); fail_mode=standalone -> secure and flows back in ${failModeMs.toFixed(0)} ms; ovs-vswitchd stopped -> Node Ready=False SwitchUnreachable after ${downMs.toFixed(0)} ms`);
+  }, 90_000);
+
   it('deleting ports and networks removes all their flows', async () => {
     const ns = 'e-del';
     const net = await network(ns, 'net', { subnets: [{ cidr: '10.60.0.0/24' }] });

@@ -120,7 +120,15 @@ export interface ChassisAccess {
    * Ready are one store revision (the chassis leaves a new binding to it: boundWithReadyMs).
    */
   bindingStatusOf?(port: VirtualPort, resourceVersion?: string | number): VirtualPortStatus;
+  /**
+   * The node's switch has not answered on its OpenFlow connection for a while (problem, in
+   * words), or answers again (undefined): the Node's Ready says so.
+   */
+  reportSwitch?(node: string, problem: string | undefined): void;
 }
+
+/** A node's OpenFlow connection down this long makes its Node Ready=False (a restart of ovs-vswitchd takes about a second). */
+const SWITCH_DOWN_REPORT_MS = 3000;
 
 /**
  * A node's next bundle waits this long after its previous one (changes coalesce meanwhile):
@@ -167,7 +175,7 @@ export interface PipelineReconcilerOptions {
   lbStatusIntervalMs?: number;
   /**
    * How often each node's flow count is audited against the desired one (FlowTableManager.audit:
-   * two aggregate stats requests; a difference gets a full sync). Default 10 s
+   * two aggregate stats requests; a difference gets a full sync). Default 5 s
    * (VNETD_FLOW_AUDIT_MS); 0 turns it off.
    */
   flowAuditMs?: number;
@@ -235,6 +243,9 @@ interface NodeAgent {
   everRealized: boolean;
   /** A flow-count audit under way (startFlowAudit). */
   auditing?: Promise<void>;
+  /** Since when its main OpenFlow connection has been down (performance.now()), and whether the chassis layer was told. */
+  downSince?: number;
+  downReported?: boolean;
   /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
   compiles: CompileCounters;
 }
@@ -330,6 +341,7 @@ export class PipelineReconciler {
    */
   private readonly lbStatus?: LbStatusReporter;
   private auditTimer?: NodeJS.Timeout;
+  private switchTimer?: NodeJS.Timeout;
   /** An agent's count of what its node's load balancing dispatched (onDispatched). */
   private readonly dispatch?: DispatchReporter;
   /**
@@ -513,6 +525,7 @@ export class PipelineReconciler {
     this.lbStatus?.start();
     this.dispatch?.start();
     this.startFlowAudit();
+    this.startSwitchWatch();
     // A restart starts from what was last published: the agent's own Node report, or the
     // LoadBalancers' status where this process checks every backend.
     const node = this.opts.node;
@@ -531,8 +544,30 @@ export class PipelineReconciler {
    * (a fail_mode change) while the connection stayed up were noticed by nothing until the
    * next reconnect; Node and metrics said in sync all along.
    */
+  private startSwitchWatch(): void {
+    const report = this.opts.chassis?.reportSwitch?.bind(this.opts.chassis);
+    if (!report) return;
+    this.switchTimer = setInterval(() => {
+      const now = performance.now();
+      for (const [node, a] of this.agents) {
+        if (a.conn.connected) {
+          if (a.downReported) report(node, undefined);
+          a.downSince = undefined;
+          a.downReported = false;
+          continue;
+        }
+        a.downSince ??= now;
+        if (a.downReported || now - a.downSince < SWITCH_DOWN_REPORT_MS) continue;
+        a.downReported = true;
+        const why = a.conn.lastFailure ?? 'no answer';
+        report(node, `br-int does not answer on its OpenFlow socket ${a.dial} (${why}) for ${Math.round((now - a.downSince) / 1000)} s: flows cannot be checked or changed; is ovs-vswitchd running, and do br-int's protocols allow OpenFlow13?`);
+      }
+    }, 1000);
+    this.switchTimer.unref();
+  }
+
   private startFlowAudit(): void {
-    const ms = this.opts.flowAuditMs ?? (process.env.VNETD_FLOW_AUDIT_MS !== undefined ? Number(process.env.VNETD_FLOW_AUDIT_MS) : 10_000);
+    const ms = this.opts.flowAuditMs ?? (process.env.VNETD_FLOW_AUDIT_MS !== undefined ? Number(process.env.VNETD_FLOW_AUDIT_MS) : 5_000);
     if (!(ms > 0)) return;
     this.auditTimer = setInterval(() => {
       for (const [node, a] of this.agents) {
@@ -552,6 +587,7 @@ export class PipelineReconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.auditTimer);
+    clearInterval(this.switchTimer);
     this.lbHealth?.stop();
     await this.lbStatus?.stop();
     await this.dispatch?.stop();
