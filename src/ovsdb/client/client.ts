@@ -5,7 +5,7 @@
  * last transaction id when the server still has it) - so callers see a cache that
  * stays consistent across failures. Only the factory and the interface are exported.
  */
-import { ConnectionClosedError, NotConnectedError, NotLeaderError, OvsdbError } from '../errors';
+import { ConnectionClosedError, NotConnectedError, NotLeaderError, OvsdbError, RequestTimeoutError } from '../errors';
 import { TableCache } from '../cache/table-cache';
 import { JsonRpcConnection } from '../jsonrpc/connection';
 import { dial, parseEndpoint } from '../jsonrpc/transport';
@@ -252,8 +252,12 @@ class Client<M extends ModelMap> implements OvsdbClient<M> {
     conn.onNotification((method, params) => this.onNotification(conn, method, params));
     this.conn = conn;
     try {
-      if (this.opts.leaderOnly) await this.watchLeadership(conn, endpoint);
-      const schema = parseSchema(await conn.request('get_schema', [this.database]));
+      // The first exchanges are timed: a TCP endpoint that accepts and never answers (not an
+      // OVSDB server, or a hung one) left the client connecting forever.
+      const schema = await withinMs(this.opts.handshakeTimeoutMs ?? 10_000, `${endpoint} accepted the connection but did not answer get_schema`, async () => {
+        if (this.opts.leaderOnly) await this.watchLeadership(conn, endpoint);
+        return parseSchema(await conn.request('get_schema', [this.database]));
+      });
       this.adoptSchema(schema);
       // Lets the server tell us when a database is converted or removed (monitor_canceled).
       await conn.request('set_db_change_aware', [true]).catch(() => undefined);
@@ -393,4 +397,17 @@ class Client<M extends ModelMap> implements OvsdbClient<M> {
 /** Creates a client; call connect() on it. M is a generated model map (e.g. OpenVSwitchModel). */
 export function createOvsdbClient<M extends ModelMap = AnyModel>(options: OvsdbClientOptions): OvsdbClient<M> {
   return new Client<M>(options);
+}
+
+/** run(), or a rejection with `what` once ms have passed without it settling. */
+async function withinMs<T>(ms: number, what: string, run: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RequestTimeoutError(`${what} within ${ms} ms (is it an OVSDB server?)`)), ms);
+  });
+  try {
+    return await Promise.race([run(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -41,6 +41,8 @@ export interface OvsdbClientOptions {
   leaderOnly?: boolean;
   /** Per-request reply timeout (default none: the probe detects dead peers). */
   requestTimeoutMs?: number;
+  /** How long the first exchanges of a connection (get_schema, the leader check) may take before it is dropped and retried (default 10 s). */
+  handshakeTimeoutMs?: number;
   /** Per-attempt connect timeout (default 5000). */
   connectTimeoutMs?: number;
 }
