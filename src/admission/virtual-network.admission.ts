@@ -1,5 +1,6 @@
-import { IpAllocator, VniAllocator, cryptoRng, findOverlap, parseCidr, reservedOverlap, tryParseCidr, validateSubnet, type Cidr } from '../ipam';
-import { AllocationRegistry, vniKey } from '../ipam/allocation-registry';
+import { IpAllocator, VniAllocator, cryptoRng, randomBelow, findOverlap, parseCidr, reservedOverlap, tryParseCidr, validateSubnet, type Cidr } from '../ipam';
+import { AllocationRegistry, ctZoneKey, vniKey } from '../ipam/allocation-registry';
+import { ctZone } from '../pipeline/owners';
 import type { VirtualNetwork } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
@@ -56,6 +57,28 @@ function normalise(net: VirtualNetwork): void {
   }
 }
 
+const ZONES = 0xffff;
+
+/**
+ * A VNI whose conntrack zone no network holds (so no network holds the VNI either): a free
+ * zone from a random point, then a random VNI of its class (the VNIs equal to zone - 1
+ * modulo 65535), about 256 of them.
+ */
+function pickVniOfFreeZone(zonesTaken: ReadonlySet<number>): number | undefined {
+  const start = Number(randomBelow(BigInt(ZONES), cryptoRng));
+  for (let i = 0; i < ZONES; i++) {
+    const zone = ((start + i) % ZONES) + 1;
+    if (zonesTaken.has(zone)) continue;
+    const base = zone - 1;
+    const kMin = Math.max(0, Math.ceil((vnis.min - base) / ZONES));
+    const kMax = Math.floor((vnis.max - base) / ZONES);
+    if (kMax < kMin) continue;
+    const k = kMin + Number(randomBelow(BigInt(kMax - kMin + 1), cryptoRng));
+    return base + k * ZONES;
+  }
+  return undefined;
+}
+
 export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
   readonly finalizers = [IPAM_FINALIZER];
 
@@ -66,6 +89,8 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     normalise(net);
     const spec = net.spec!;
     const taken = await ctx.allocations.vnis();
+    // Zones of every network, those stored before zones were claimed included.
+    const zones = new Map([...taken.keys()].map((v) => [ctZone(v), v]));
     if (spec.vni !== undefined) {
       const why = vnis.check(spec.vni);
       if (why) throw new AdmissionError([{ field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: ${why}` }]);
@@ -75,13 +100,24 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
           { field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: VNI is already allocated` },
         ]);
       }
+      const sharing = zones.get(ctZone(spec.vni));
+      if (sharing !== undefined) {
+        throw new AdmissionError([
+          {
+            field: 'spec.vni',
+            reason: 'FieldValueInvalid',
+            message: `Invalid value: ${spec.vni}: its conntrack zone (${ctZone(spec.vni)}, the VNI modulo 65535 plus 1) is another network's (VNI ${sharing}); networks must not share one, or their load balanced connections would mix: choose another VNI, or leave it out to have one allocated`,
+          },
+        ]);
+      }
     } else {
-      const vni = vnis.pickFree(new Set(taken.keys()), { rng: cryptoRng });
+      const vni = pickVniOfFreeZone(new Set(zones.keys()));
       if (vni === undefined) throw new AdmissionError([{ field: 'spec.vni', reason: 'FieldValueInvalid', message: 'no free VNI left' }]);
       spec.vni = vni;
     }
     const owner = { kind: 'VirtualNetwork', namespace: net.metadata.namespace, name: net.metadata.name, uid: net.metadata.uid! };
-    return { object: net, ops: [AllocationRegistry.claim(vniKey(spec.vni), owner)] };
+    // Both claimed in the object's transaction: two networks created at once cannot take one zone.
+    return { object: net, ops: [AllocationRegistry.claim(vniKey(spec.vni), owner), AllocationRegistry.claim(ctZoneKey(ctZone(spec.vni)), owner)] };
   }
 
   async update(old: VirtualNetwork, next: VirtualNetwork, ctx: AdmissionContext): Promise<Admitted<VirtualNetwork>> {

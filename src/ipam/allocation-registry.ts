@@ -47,6 +47,17 @@ export function vniKey(vni: number): string {
   return `${VNI_PREFIX}${vni}`;
 }
 
+/**
+ * A network's conntrack zone (ctZone of its VNI), claimed with its VNI: VNIs are 24 bits
+ * and zones 16, so two networks could otherwise share a zone, and one tenant's load
+ * balanced connections match another's conntrack entries.
+ */
+export const CT_ZONE_PREFIX = `${ROOT}ctzones/`;
+
+export function ctZoneKey(zone: number): string {
+  return `${CT_ZONE_PREFIX}${zone}`;
+}
+
 export const IFACE_PREFIX = `${ROOT}ifaces/`;
 
 export function ifaceKey(interfaceId: string): string {

@@ -74,9 +74,10 @@ export function lbMac(uid: string): string {
 }
 
 /**
- * Conntrack zone of a network (16 bits, 1..65535; zone 0 is the default zone). VNIs
- * are 24 bits, so two networks whose VNIs are equal modulo 65535 would share a zone;
- * that only matters if both have load balancers and overlapping addresses.
+ * Conntrack zone of a network (16 bits, 1..65535; zone 0 is the default zone). VNIs are
+ * 24 bits, so two networks whose VNIs are equal modulo 65535 would share a zone, and one
+ * tenant's load balanced connections could match another's conntrack entries: admission
+ * refuses such a VNI and claims the zone with the VNI (virtual-network.admission.ts).
  */
 export function ctZone(vni: number): number {
   return (vni % 0xffff) + 1;

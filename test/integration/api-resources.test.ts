@@ -83,6 +83,24 @@ describe('VirtualNetwork', () => {
     expect(s.details.causes[0]).toMatchObject({ field: 'spec.vni', reason: 'FieldValueInvalid' });
   });
 
+  it('refuses a VNI whose conntrack zone another network has (VNI mod 65535), frees the zone with its network, and allocates VNIs of distinct zones', async () => {
+    await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'zones' } });
+    // 4242 + 65535: another tenant's load balanced connections would share vni-a's conntrack zone.
+    const s = await rejected('POST', `${G}/namespaces/zones/virtualnetworks`, net('zone-b', { subnets: [{ cidr: '10.9.0.0/24' }], vni: 4242 + 65535 }), 422, 'Invalid');
+    expect(s.details.causes[0]).toMatchObject({ field: 'spec.vni', message: expect.stringContaining('its conntrack zone (4243, the VNI modulo 65535 plus 1) is another network\'s (VNI 4242)') });
+    await v.call('POST', `${G}/namespaces/zones/virtualnetworks`, net('zone-c', { subnets: [{ cidr: '10.9.0.0/24' }], vni: 7 }));
+    expect((await v.call('DELETE', `${G}/namespaces/zones/virtualnetworks/zone-c`)).status).toBe(200);
+    await eventually(async () => (await v.call('POST', `${G}/namespaces/zones/virtualnetworks`, net('zone-d', { subnets: [{ cidr: '10.9.0.0/24' }], vni: 7 + 2 * 65535 }))).status === 201, 10_000);
+    const zones = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const created = await v.call('POST', `${G}/namespaces/zones/virtualnetworks`, net(`zone-auto-${i}`, { subnets: [{ cidr: '10.9.0.0/24' }] }));
+      expect(created.status).toBe(201);
+      zones.add((created.json.spec.vni % 65535) + 1);
+    }
+    expect(zones.size).toBe(20);
+    expect(zones.has(4243) || zones.has(8)).toBe(false);
+  });
+
   it('rejects names that are not DNS-1123 labels, malformed JSON, wrong apiVersion and kind', async () => {
     const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('Bad_Name', { subnets: [{ cidr: '10.5.0.0/24' }] }), 422, 'Invalid');
     expect(s.details.causes[0].field).toBe('metadata.name');

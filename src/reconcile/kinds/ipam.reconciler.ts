@@ -12,7 +12,8 @@
  */
 import type { Logger } from 'pino';
 import { IpAllocator } from '../../ipam';
-import { AllocationRegistry, ifaceKey, interfaceIdOfKey, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
+import { AllocationRegistry, ctZoneKey, ifaceKey, interfaceIdOfKey, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
+import { ctZone } from '../../pipeline/owners';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
 import { IPAM_FINALIZER } from '../../resources/finalizers';
@@ -36,7 +37,7 @@ function claimKeys(type: StoredType, obj: KubeObject): string[] {
   const ns = obj.metadata.namespace!;
   if (type === NETWORKS) {
     const vni = (obj as VirtualNetwork).spec?.vni;
-    return vni ? [vniKey(vni)] : [];
+    return vni ? [vniKey(vni), ctZoneKey(ctZone(vni))] : [];
   }
   if (type === PORTS) {
     const s = (obj as VirtualPort).spec!;
