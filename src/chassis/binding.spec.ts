@@ -94,6 +94,19 @@ describe('firstReadyInterface', () => {
       { node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 5, error: null }] },
     ], now);
     expect(s).toMatchObject({ node: 'hv1', ofport: 5 });
-    expect(bound(s)!.message).toBe('bound to interface tap1 (ofport 5) on node hv1 (also present on hv2/tap9)');
+    expect(bound(s)!.message).toBe('bound to interface tap1 (ofport 5) on node hv1 (also present on hv2/tap9; the binding stays until its interface here is gone)');
+  });
+
+  it('stays where it is bound while its interface is there, whatever node the NIC appears on too (live migration)', () => {
+    const both = [
+      { node: 'hv1', connected: true, interfaces: [{ name: 'dst', ofport: 8, error: null }] },
+      { node: 'hv2', connected: true, interfaces: [{ name: 'src', ofport: 3, error: null }] },
+    ];
+    // Bound on hv2 (the source): hv1's NIC, earlier by name, does not take it.
+    const s = bindingStatus(port({ node: undefined }, { node: 'hv2', ofport: 3 }), both, now);
+    expect(s).toMatchObject({ node: 'hv2', ofport: 3 });
+    expect(firstReadyInterface(both, 'hv2')).toMatchObject({ node: 'hv2', count: 2 });
+    // The source's NIC gone: the destination's.
+    expect(bindingStatus(port({ node: undefined }, s), [both[0]!, { ...both[1]!, interfaces: [] }], now)).toMatchObject({ node: 'hv1', ofport: 8 });
   });
 });

@@ -37,8 +37,8 @@ export interface NodeView {
 }
 
 /**
- * The interfaces a port can be bound to (an OpenFlow port assigned), in the order that
- * decides between them: the first, by node name, is the binding.
+ * The interfaces a port can be bound to (an OpenFlow port assigned), by node name (the
+ * binding among them: firstReadyInterface).
  */
 export function readyInterfaces<I extends { ofport: number | null }>(views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>): Array<I & { node: string; ofport: number }> {
   // Loops, not flatMap/filter: this runs on every status decision of every port.
@@ -60,11 +60,17 @@ export interface FirstReady<I> {
 }
 
 /**
- * readyInterfaces(views)[0] and the list's length, without building the list: the
- * common case (one interface) allocates nothing but the answer, and the interface rows
- * (OVSDB Interface rows of thirty-odd columns) are not copied.
+ * The binding among the ready interfaces and how many there are, without building the
+ * list: the common case (one interface) allocates nothing but the answer, and the
+ * interface rows (OVSDB Interface rows of thirty-odd columns) are not copied.
+ *
+ * `stay`: the node the port is bound to now. While it still has a ready interface the
+ * binding stays there, whatever other node shows the NIC too: during a live migration the
+ * destination's NIC (the VM still paused) appears while the source runs, and the binding
+ * must move only once the source's NIC is gone. Without one, the earliest interface of the
+ * lowest node name.
  */
-export function firstReadyInterface<I extends { ofport: number | null }>(views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>): FirstReady<I> | undefined {
+export function firstReadyInterface<I extends { ofport: number | null }>(views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>, stay?: string): FirstReady<I> | undefined {
   let best: I | undefined;
   let bestNode = '';
   let count = 0;
@@ -72,8 +78,9 @@ export function firstReadyInterface<I extends { ofport: number | null }>(views: 
     for (const i of v.interfaces) {
       if (i.ofport === null || !(i.ofport > 0)) continue;
       count++;
+      if (best !== undefined && bestNode === stay) continue;
       // As the stable sort of readyInterfaces: the earliest of the lowest node name.
-      if (best === undefined || v.node.localeCompare(bestNode) < 0) {
+      if (best === undefined || v.node === stay || v.node.localeCompare(bestNode) < 0) {
         best = i;
         bestNode = v.node;
       }
@@ -94,12 +101,12 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     next.conditions = setCondition(prev.conditions, { type: BOUND, status, reason, message, observedGeneration: gen }, now);
   };
   const wanted = port.spec?.node;
-  const first = firstReadyInterface(views);
+  const first = firstReadyInterface(views, prev.node);
   if (first) {
     const hit = first.iface;
     next.node = first.node;
     next.ofport = hit.ofport;
-    const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).slice(1).map((i) => `${i.node}/${i.name}`).join(', ')})` : '';
+    const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}`).join(', ')}; the binding stays until its interface here is gone)` : '';
     cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}${more}`);
     return next;
   }

@@ -184,7 +184,9 @@ export class ChassisManager {
       this.nodes.addEventHandler({
         onAdd: requeuePorts,
         onUpdate: (old, cur) => {
-          if (!sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
+          // A node whose agent went silent: ports it held may now be bound where their NIC is (boundElsewhere).
+          const silenced = getCondition(old.status?.conditions, READY)?.reason !== AGENT_NOT_REPORTING && getCondition(cur.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;
+          if (silenced || !sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
         },
         onDelete: requeuePorts,
       }),
@@ -437,9 +439,27 @@ export class ChassisManager {
    */
   private mine(port: VirtualPort, node: string): boolean {
     if (port.spec?.node) return port.spec.node === node;
+    if (this.boundElsewhere(port)) return false;
     const id = interfaceIdOf(port);
     if (id && this.sessions.get(node)?.interfacesWithIfaceId(id).length) return true;
     return port.status?.node === node;
+  }
+
+  /**
+   * Agent mode: the other node an unpinned port is bound to, while that node's agent is
+   * alive (its Node exists and is not marked AgentNotReporting). This agent then leaves the
+   * port alone even with its NIC here: during a live migration both hypervisors have the
+   * NIC, and two agents each writing their own node made status.node flip every second
+   * (240 store writes a second) with the VM unreachable. The source's agent unbinds the port
+   * once its NIC is gone; this agent binds it then.
+   */
+  boundElsewhere(port: VirtualPort): string | undefined {
+    const here = this.opts.only?.node;
+    const there = port.status?.node;
+    if (!here || port.spec?.node || !there || there === here) return undefined;
+    const node = this.nodes.get(objectKey(NODES, undefined, there));
+    if (!node || node.metadata.deletionTimestamp || getCondition(node.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING) return undefined;
+    return there;
   }
 
   private async reconcilePort(key: string): Promise<void> {

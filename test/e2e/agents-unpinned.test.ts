@@ -95,4 +95,48 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
     expect(sent).toBe(COUNT);
     expect(sent - received).toBe(0);
   }, 120_000);
+
+  it('a live migration (the NIC on both hypervisors for a while) keeps the binding on the source until its NIC is gone, with no fight between the agents', async () => {
+    const bed = setup.bed();
+    const client = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'mc' }, spec: { network: 'net' } })) as VirtualPort;
+    const cVm = await bed.addVm('hv1', { name: 'umc', ifaceId: client.spec!.interfaceId!, mac: client.spec!.mac, ip: `${client.spec!.ips![0]}/24` });
+    await quiet(cVm);
+    const m = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'mm' }, spec: { network: 'net' } })) as VirtualPort;
+    const mIp = m.spec!.ips![0]!;
+    const source = await bed.addVm('hv1', { name: 'umm1', ifaceId: m.spec!.interfaceId!, mac: m.spec!.mac, ip: `${mIp}/24` });
+    await quiet(source);
+    await boundOn('mm', 'hv1');
+    await boundOn('mc', 'hv1');
+    await pings(cVm, mIp);
+
+    // The destination's NIC (the VM paused: no address yet) appears on hv2 while the source runs.
+    const dest = await bed.addVm('hv2', { name: 'umm2', ifaceId: m.spec!.interfaceId!, mac: m.spec!.mac });
+    await quiet(dest);
+    const rv0 = Number((await port('mm')).metadata.resourceVersion);
+    const t0 = performance.now();
+    const nodes = new Set<string>();
+    while (performance.now() - t0 < 3000) {
+      nodes.add((await port('mm')).status?.node ?? '-');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const writes = Number((await port('mm')).metadata.resourceVersion) > rv0 ? await countWrites(rv0) : 0;
+    expect([...nodes]).toEqual(['hv1']);
+    await pings(cVm, mIp);
+
+    // The source goes: the destination takes over, and traffic follows.
+    const t1 = performance.now();
+    await bed.removeVm(source);
+    await dest.exec(['ip', 'addr', 'add', `${mIp}/24`, 'dev', dest.iface]);
+    await boundOn('mm', 'hv2');
+    await pings(cVm, mIp);
+    const switchMs = performance.now() - t1;
+    log(`live migration: NIC on both hypervisors for 3 s: binding stayed on hv1 (${writes} writes of the port), then the source unplugged -> bound on hv2 and answering in ${switchMs.toFixed(0)} ms`);
+    expect(writes).toBeLessThan(3);
+  }, 120_000);
+
+  /** Writes of port mm after revision rv (its resourceVersion only says the last one). */
+  async function countWrites(rv: number): Promise<number> {
+    const r = await setup.vnetd().call('GET', `${G}/namespaces/${ns}/virtualports?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name=mm&timeoutSeconds=1`);
+    return r.text.split('\n').filter((l) => l.includes('"MODIFIED"')).length;
+  }
 });

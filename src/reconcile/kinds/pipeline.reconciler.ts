@@ -125,6 +125,8 @@ export interface ChassisAccess {
    * words), or answers again (undefined): the Node's Ready says so.
    */
   reportSwitch?(node: string, problem: string | undefined): void;
+  /** Agent mode: the node of another live agent that holds this unpinned port's binding (see ChassisManager.boundElsewhere). */
+  boundElsewhere?(port: VirtualPort): string | undefined;
 }
 
 /** A node's OpenFlow connection down this long makes its Node Ready=False (a restart of ovs-vswitchd takes about a second). */
@@ -671,7 +673,11 @@ export class PipelineReconciler {
       const s = chassis.session(node);
       if (s?.ready) views.push({ node, interfaces: s.interfacesWithIfaceId(id) });
     }
-    const hit = firstReadyInterface(views);
+    // Another node's live agent holds this unpinned port (a VM moving here, its NIC plugged
+    // before the source's is gone): its binding stands, as the chassis layer leaves it.
+    if (chassis.boundElsewhere?.(p)) return bindingOf(p);
+    // Where it is bound now stays while its interface is there (live migration).
+    const hit = firstReadyInterface(views, (modelled ?? bindingOf(p))?.node);
     if (hit) return { node: hit.node, ofport: hit.iface.ofport };
     // No live hit. A binding (the store's, or else the one already modelled, which may be
     // ahead of the store) holds only on a node it may bind on whose session is down here:
