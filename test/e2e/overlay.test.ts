@@ -285,4 +285,55 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     // Two VMs, a ping and three waits of up to 10 s each: on a loaded 2-core machine with the
     // fast path on, this has taken over 60 s.
   }, 90_000);
+
+  it('deleting a Node: its ports say so, the other node\'s objects stay Ready, a load balancer stops sending there; re-adding it brings them back; deleting the network with its ports says NetworkTerminating on them', async () => {
+    const ns = 'e-nodedel';
+    await network(ns, 'net', { subnets: [{ cidr: '10.52.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1', { ips: ['10.52.0.10'] });
+    await vmFor(ns, 'net', 'b', 'hv2', { ips: ['10.52.0.20'] });
+    await vmFor(ns, 'net', 'c', 'hv2', { ips: ['10.52.0.30'] });
+    await pingUntil(a.vm, '10.52.0.20');
+    await call('POST', `${G}/namespaces/${ns}/loadbalancers`, { metadata: { name: 'lb' }, spec: { network: 'net', listeners: [{ port: 80 }], backends: [{ port: 'a' }, { port: 'c' }] } });
+    await waitReady(ns, 'loadbalancers', 'lb');
+    type Obj = { metadata: { generation?: number }; status?: { node?: string; healthyBackends?: string; backends?: Array<{ name: string; healthy: boolean }>; conditions?: Array<{ type: string; status: string; reason?: string; message?: string; observedGeneration?: number }> } };
+    const get = async (kind: string, name: string) => (await call('GET', `${G}/namespaces/${ns}/${kind}/${name}`)) as Obj;
+    const ready = async (kind: string, name: string) => (await get(kind, name)).status?.conditions?.find((c) => c.type === 'Ready');
+    const hv1 = (await call('GET', `${G}/nodes/hv1`)) as { spec: Record<string, unknown> };
+
+    await call('DELETE', `${G}/nodes/hv1`);
+    // a (pinned to hv1) is no longer Ready; b and c (on hv2), the network and the load balancer stay Ready.
+    const aReady = await eventually(async () => {
+      const r = await ready('virtualports', 'a');
+      return r?.status === 'False' ? r : undefined;
+    }, 15_000, 100);
+    expect(aReady.message).toContain('hv1');
+    for (const [kind, name] of [['virtualports', 'b'], ['virtualports', 'c'], ['virtualnetworks', 'net'], ['loadbalancers', 'lb']] as const) {
+      await eventually(async () => (await ready(kind, name))?.status === 'True', 15_000, 100).catch(async () => {
+        throw new Error(`${kind}/${name} not Ready after hv1 was deleted: ${JSON.stringify(await ready(kind, name))}`);
+      });
+    }
+    // The load balancer's backend on the deleted node takes no connections.
+    const lb = await eventually(async () => {
+      const o = await get('loadbalancers', 'lb');
+      return o.status?.healthyBackends === '1/2' ? o : undefined;
+    }, 15_000, 100);
+    expect(lb.status?.backends?.find((x) => x.name === 'a')?.healthy).toBe(false);
+
+    await call('POST', `${G}/nodes`, { metadata: { name: 'hv1' }, spec: hv1.spec });
+    await eventually(async () => (await ready('virtualports', 'a'))?.status === 'True', 30_000, 100);
+    await pingUntil(a.vm, '10.52.0.20', 20_000);
+    await eventually(async () => (await get('loadbalancers', 'lb')).status?.healthyBackends === '2/2', 15_000, 100);
+
+    // The network deleted while its ports and load balancer exist: its flows go at once, so
+    // they are not Ready any more, and say why; the network waits for them.
+    await call('DELETE', `${G}/namespaces/${ns}/virtualnetworks/net`);
+    for (const [kind, name] of [['virtualports', 'a'], ['virtualports', 'b'], ['loadbalancers', 'lb']] as const) {
+      await eventually(async () => (await ready(kind, name))?.reason === 'NetworkTerminating', 15_000, 100).catch(async () => {
+        throw new Error(`${kind}/${name} while its network is deleted: ${JSON.stringify(await ready(kind, name))}`);
+      });
+    }
+    for (const name of ['a', 'b', 'c']) await call('DELETE', `${G}/namespaces/${ns}/virtualports/${name}`);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/lb`);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/${ns}/virtualnetworks/net`)).status === 404, 15_000, 100);
+  }, 120_000);
 });

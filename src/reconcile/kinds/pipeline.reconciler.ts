@@ -129,6 +129,11 @@ export interface ChassisAccess {
   boundElsewhere?(port: VirtualPort): string | undefined;
 }
 
+/** Informer index of ports and load balancers by "namespace/network". */
+const IX_NETWORK = 'network';
+const networkIndex = (o: VirtualPort | LoadBalancer): readonly string[] => (o.spec?.network ? [`${o.metadata.namespace}/${o.spec.network}`] : []);
+const networkKeyOf = (n: VirtualNetwork): string => `${n.metadata.namespace}/${n.metadata.name}`;
+
 /** A node's OpenFlow connection down this long makes its Node Ready=False (a restart of ovs-vswitchd takes about a second). */
 const SWITCH_DOWN_REPORT_MS = 3000;
 
@@ -380,6 +385,16 @@ export class PipelineReconciler {
       this.unsubscribe.push(
         this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')], {
           ignoreUpdate: (o, n) => o.spec?.network === n.spec?.network && sameBinding(bindingOf(o), bindingOf(n)),
+        }),
+      );
+      // A network being deleted takes its flows at once (it waits for its ports and load
+      // balancers, which stayed Ready while they had no flows): theirs is NetworkTerminating.
+      this.ports.ensureIndex(IX_NETWORK, networkIndex);
+      this.lbs.ensureIndex(IX_NETWORK, networkIndex);
+      this.unsubscribe.push(
+        this.statusController.watch(this.networks, (n) => [...this.ports.indexKeys(IX_NETWORK, networkKeyOf(n)), ...this.lbs.indexKeys(IX_NETWORK, networkKeyOf(n))], {
+          ignoreAdd: () => true,
+          ignoreUpdate: (o, n) => !!o.metadata.deletionTimestamp === !!n.metadata.deletionTimestamp,
         }),
       );
     }
@@ -682,8 +697,9 @@ export class PipelineReconciler {
     // No live hit. A binding (the store's, or else the one already modelled, which may be
     // ahead of the store) holds only on a node it may bind on whose session is down here:
     // as the chassis layer keeps the last known binding then, so do the flows.
+    // A deleted Node's session is gone too, but that is no outage: nothing is bound there.
     const known = bindingOf(p) ?? modelled;
-    if (!known || !(candidates ? candidates.includes(known.node) : known.node === pinned) || chassis.session(known.node)?.ready) return undefined;
+    if (!known || !this.nodes.get(objectKey(NODES, undefined, known.node)) || !(candidates ? candidates.includes(known.node) : known.node === pinned) || chassis.session(known.node)?.ready) return undefined;
     return known;
   }
 
