@@ -6,6 +6,10 @@ import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type 
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
 import { PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
+import { lbVipMac } from '../pipeline/owners';
+
+/** A MAC of the schema's format whose first octet has the multicast bit clear. */
+const isUnicastMac = (mac: string): boolean => /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac) && (parseInt(mac.slice(0, 2), 16) & 1) === 0;
 
 const familyOf = (ip: string): 4 | 6 | undefined => tryParseIp(ip)?.family;
 
@@ -140,9 +144,13 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       // A rejected request claims nothing: its pick goes back for the next request.
       if (vip && causes.length > 0) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
     }
+    if (spec.mac !== undefined && !isUnicastMac(spec.mac)) {
+      causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": must be a unicast MAC address` });
+    }
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.algorithm ??= 'maglev';
     spec.sessionAffinity ??= 'None';
+    spec.mac = spec.mac?.toLowerCase() ?? lbVipMac(ns, spec.network, spec.vip!);
     // The VIP's claim commits with the load balancer: its status says so from the first revision.
     lb.status = claimantAllocatedStatus('LoadBalancer', lb, [], 1) as LoadBalancer['status'];
     const owner = { kind: 'LoadBalancer', namespace: ns, name: lb.metadata.name, uid: lb.metadata.uid! };
@@ -162,8 +170,12 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const spec = next.spec!;
     immutable(causes, 'spec.network', old.spec!.network, spec.network);
     immutable(causes, 'spec.vip', old.spec!.vip, spec.vip && tryParseIp(spec.vip) ? canonicalIp(spec.vip) : spec.vip);
+    // Absent in an update (a client that never saw it, an earlier release's object): kept.
+    if (spec.mac !== undefined) immutable(causes, 'spec.mac', old.spec!.mac, spec.mac.toLowerCase());
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.vip = old.spec!.vip;
+    if (old.spec!.mac !== undefined) spec.mac = old.spec!.mac;
+    else delete spec.mac;
     const net = await referencedNetwork(ctx, next.metadata.namespace!, spec.network).catch(() => undefined);
     const warnings: string[] = [];
     if (net) await validateListenersAndBackends(next, net, ctx, causes, warnings);

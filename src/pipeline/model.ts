@@ -75,7 +75,7 @@ export interface LoadBalancerModel {
   /** uid of its network. */
   network: string;
   vip: string;
-  /** The locally administered MAC the VIP is answered with (lbMac(uid)). */
+  /** The locally administered MAC the VIP is answered with (loadBalancerMac: spec.mac, or lbMac(uid) for one stored before it). */
   mac: string;
   listeners: readonly LbListenerModel[];
   backends: readonly LbBackendModel[];

@@ -64,11 +64,29 @@ export class OwnerIds {
 }
 
 /**
- * The MAC a load balancer's VIP is answered with: locally administered (02:...), derived
- * from the uid so every node and every restart answer with the same address.
+ * The MAC a load balancer stored before spec.mac is answered with: locally administered
+ * (02:...), derived from the uid so every node and every restart answer with the same address.
  */
 export function lbMac(uid: string): string {
-  const h = fnv1a(`lb/${uid}`);
+  return macOf(fnv1a(`lb/${uid}`));
+}
+
+/**
+ * The MAC admission gives a new load balancer's VIP (spec.mac): from where the VIP is, not
+ * which object holds it, so a load balancer deleted and created again with the same VIP
+ * answers with the same MAC. (With a new one, clients kept the old MAC in their ARP caches
+ * and reached nothing for 20-30 s after the new one was Ready.)
+ */
+export function lbVipMac(namespace: string, network: string, vip: string): string {
+  return macOf(fnv1a(`vip/${namespace}/${network}/${vip}`));
+}
+
+/** What the VIP of a load balancer is answered with: its spec.mac, or (stored before spec.mac) lbMac(uid). */
+export function loadBalancerMac(lb: { metadata: { uid?: string }; spec?: { mac?: string } }): string | undefined {
+  return lb.spec?.mac ?? (lb.metadata.uid ? lbMac(lb.metadata.uid) : undefined);
+}
+
+function macOf(h: number): string {
   const b = [0x02, 0x4c, 0x42, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff];
   return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }

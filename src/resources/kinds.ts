@@ -93,6 +93,8 @@ export interface LoadBalancerSpec {
   network: string;
   /** Allocated from the network when absent. */
   vip?: string;
+  /** The VIP's MAC; derived from namespace, network and VIP when absent (lbVipMac). */
+  mac?: string;
   listeners: Listener[];
   backends?: Backend[];
   algorithm?: 'maglev';

@@ -534,6 +534,25 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     expect(backends[0]).toMatchObject({ name: 'dual', ip: v6 });
   }, 40_000);
 
+  it('LoadBalancer: the VIP\'s MAC (spec.mac) follows the VIP, not the object: deleted and created again, the same MAC; immutable; unicast only', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('macnet', { subnets: [{ cidr: '172.19.0.0/24' }] }));
+    const lb = (spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'maclb' }, spec: { network: 'macnet', vip: '172.19.0.50', listeners: [{ port: 80 }], ...spec } });
+    const first = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb({}));
+    expect(first.status).toBe(201);
+    expect(first.json.spec.mac).toMatch(/^02:4c:42:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/);
+    const changed = await rejected('PUT', `${G}/namespaces/t1/loadbalancers/maclb`, { ...first.json, spec: { ...first.json.spec, mac: '02:00:00:00:00:01' } }, 422, 'Invalid');
+    expect(changed.details.causes[0]).toMatchObject({ field: 'spec.mac', message: expect.stringContaining('field is immutable') });
+    expect((await v.call('DELETE', `${G}/namespaces/t1/loadbalancers/maclb`)).status).toBe(200);
+    const again = await eventually(async () => {
+      const r = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb({}));
+      return r.status === 201 ? r : undefined;
+    }, 15_000);
+    expect(again.json.metadata.uid).not.toBe(first.json.metadata.uid);
+    expect(again.json.spec.mac).toBe(first.json.spec.mac);
+    const multicast = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ vip: '172.19.0.51', mac: '01:00:5e:00:00:01' }), metadata: { name: 'maclb2' } }, 422, 'Invalid');
+    expect(multicast.details.causes[0]).toMatchObject({ field: 'spec.mac', message: expect.stringContaining('must be a unicast MAC address') });
+  }, 30_000);
+
   it('LoadBalancer: a backend that resolves to no port shows as ResolvedRefs=False until the port exists', async () => {
     const lb = { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'refs' }, spec: { network: 'lbnet', listeners: [{ port: 80 }], backends: [{ port: 'later' }] } };
     expect((await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb)).status).toBe(201);

@@ -6,7 +6,7 @@
 import { tryParseIp } from '../../ipam/address';
 import { cidrContains, tryParseCidr } from '../../ipam/subnet';
 import { LB_SLOTS } from '../../pipeline/load-balancer';
-import { lbMac } from '../../pipeline/owners';
+import { loadBalancerMac } from '../../pipeline/owners';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { UsageError } from '../errors';
 
@@ -130,7 +130,7 @@ export function describeDelivery(input: TraceInput, d: Delivery): string {
 
 function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPath {
   const { to, proto } = input;
-  const mac = lb.metadata.uid ? lbMac(lb.metadata.uid) : undefined;
+  const mac = loadBalancerMac(lb);
   lines.push(`arp:      ${to.ip} is the VIP of load balancer ${lb.metadata.name}: ARP answered on this node with ${mac ?? 'its MAC'} (table ArpResponder)`);
   if (proto === 'icmp' || to.port === undefined) return { lines: [...lines, `lb:       ${proto}${to.port ? '' : ' without a port'} to a VIP matches no listener: drop (table LbNat)`], deliver: false, dstMac: mac };
   const lis = lb.spec!.listeners.find((l) => l.port === to.port && (l.protocol ?? 'TCP').toLowerCase() === proto);

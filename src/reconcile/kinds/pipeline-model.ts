@@ -16,7 +16,7 @@
 import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
-import { floodChunkKey, floodChunkOf, indexModel, lbMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
+import { floodChunkKey, floodChunkOf, indexModel, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
@@ -309,7 +309,7 @@ export class LiveModel implements ScopeIndex {
       version: String(lb.metadata.generation ?? 0),
       network: net.uid,
       vip: lb.spec.vip,
-      mac: lbMac(lb.metadata.uid!),
+      mac: loadBalancerMac(lb)!,
       listeners: lb.spec.listeners.map((l) => ({ protocol: l.protocol ?? 'TCP', port: l.port, targetPort: l.targetPort ?? l.port })),
       backends: this.resolveBackends(lb, net, this.portsByNet.get(net.uid) ?? new Map()),
       sessionAffinity: lb.spec.sessionAffinity ?? 'None',
