@@ -100,7 +100,7 @@ describe('port', () => {
     const stored = (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualports/vm1')).json;
     expect(out).toContain('virtualport.vnet.dev/vm1 created');
     expect(out).toContain(
-      `<interface type='bridge'>\n  <source bridge='br-int'/>\n  <virtualport type='openvswitch'>\n    <parameters interfaceid='${stored.spec.interfaceId}'/>\n  </virtualport>\n  <mac address='${stored.spec.mac}'/>\n</interface>`,
+      `<interface type='bridge'>\n  <source bridge='br-int'/>\n  <virtualport type='openvswitch'>\n    <parameters interfaceid='${stored.spec.interfaceId}'/>\n  </virtualport>\n  <mac address='${stored.spec.mac}'/>\n  <mtu size='1450'/>\n  <model type='virtio'/>\n</interface>`,
     );
     expect(stored.spec.interfaceId).toBe(stored.metadata.uid);
     const [json, fixed, libvirt] = await Promise.all([

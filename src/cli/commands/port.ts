@@ -1,7 +1,7 @@
 /** vnetctl port create|list|get|delete|libvirt */
 import { isIP } from 'node:net';
 import { Command } from 'commander';
-import type { VirtualPort } from '../../resources/kinds';
+import type { VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
 import { CliError } from '../errors';
 import { kindByPlural } from '../kinds';
@@ -11,6 +11,7 @@ import type { Runtime } from '../runtime';
 import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
 
 const PORTS = kindByPlural('virtualports');
+const NETWORKS = kindByPlural('virtualnetworks');
 const FLAGS = [
   ['metadata.name', 'NAME'],
   ['spec.network', '--network'],
@@ -30,15 +31,21 @@ function parseMac(text: string): string {
   return text.toLowerCase().replace(/-/g, ':');
 }
 
-function snippet(port: VirtualPort): string {
+function snippet(port: VirtualPort, mtu: number | undefined): string {
   const mac = port.spec?.mac ?? port.status?.mac;
   const id = port.spec?.interfaceId ?? port.metadata.uid;
   if (!mac || !id) throw new CliError(`cannot render the libvirt <interface> for port "${port.metadata.name}": the server returned no MAC or interfaceId`);
-  return libvirtInterfaceXml(id, mac);
+  return libvirtInterfaceXml(id, mac, undefined, mtu);
 }
 
-function printSnippet(rt: Runtime, port: VirtualPort): void {
-  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${port.spec?.node ?? '<node>'}:\n${snippet(port)}\n`);
+/** The MTU of the port's network (what the guest should use), or undefined when it cannot be read. */
+async function networkMtu(rt: Runtime, port: VirtualPort): Promise<number | undefined> {
+  const net = await getObject<VirtualNetwork>(rt, NETWORKS, port.metadata.namespace ?? rt.namespace(), port.spec!.network).catch(() => undefined);
+  return net?.spec?.mtu;
+}
+
+async function printSnippet(rt: Runtime, port: VirtualPort): Promise<void> {
+  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${port.spec?.node ?? '<node>'}:\n${snippet(port, await networkMtu(rt, port))}\n`);
 }
 
 export function portCommand(runtimeOf: RuntimeOf): Command {
@@ -64,7 +71,7 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
         const created = await attempt(rt, { verb: 'create', kind: PORTS, name, flags: FLAGS }, () => createObject<VirtualPort>(rt, PORTS, rt.namespace(), body));
         printWritten(rt, PORTS, created, 'created');
         // json/yaml/name stay machine-readable; the snippet is for people (and `port libvirt`).
-        if (rt.output === 'table' || rt.output === 'wide') printSnippet(rt, created);
+        if (rt.output === 'table' || rt.output === 'wide') await printSnippet(rt, created);
       }),
     [
       'vnetctl port create vm1-eth0 --network blue --node hv1',
@@ -81,7 +88,7 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
       .action(async (name: string, _o: unknown, cmd: Command) => {
         const rt = runtimeOf(cmd);
         const port = await attempt(rt, { verb: 'get', kind: PORTS, name }, () => getObject<VirtualPort>(rt, PORTS, rt.namespace(), name));
-        rt.io.out(`${snippet(port)}\n`);
+        rt.io.out(`${snippet(port, await networkMtu(rt, port))}\n`);
       }),
     ['vnetctl port libvirt vm1-eth0 > vm1-nic.xml && virsh attach-device vm1 vm1-nic.xml --config'],
   );
