@@ -48,10 +48,14 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    running.logger.info({ event: 'vnetd.stopping', signal });
+    const t0 = performance.now();
+    running.logger.info({ event: 'vnetd.stopping', signal }, `${signal}: stopping (the switches keep their flows)`);
     running
       .close()
-      .then(() => process.exit(0))
+      .then(() => {
+        running.logger.info({ event: 'vnetd.stopped', ms: Math.round(performance.now() - t0) }, 'stopped');
+        process.exit(0);
+      })
       .catch((err: unknown) => {
         running.logger.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -58,6 +58,9 @@ export interface BundleOptions {
   beforeCommit?: () => Promise<boolean>;
 }
 
+/** While a switch stays unreachable, its reconnect failure is logged again at most this often. */
+const RECONNECT_LOG_MS = 30_000;
+
 export interface OpenFlowConnection {
   readonly connected: boolean;
   /**
@@ -193,7 +196,8 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     this.helloSeen = false;
     this.lastRx = Date.now();
     s.on('data', (chunk: Buffer) => this.onData(chunk));
-    s.on('error', (e) => this.log.warn({ err: e.message }, 'openflow socket error'));
+    // Said by the reconnect line that follows (once per failure, see RECONNECT_LOG_MS).
+    s.on('error', (e) => this.log.debug({ err: e.message }, 'openflow socket error'));
     s.on('close', () => this.onClose(s));
     this.keepalive = setInterval(() => this.tick(), Math.max(50, Math.floor(this.echoIntervalMs / 2)));
     this.keepalive.unref();
@@ -530,6 +534,7 @@ class Connection extends EventEmitter implements OpenFlowConnection {
       this.attempt = 0;
       this.log.info({ dpid: f.datapathId.toString(16) }, 'openflow connected');
       for (const w of this.readyWaiters.splice(0)) w.resolve(f);
+      this.reconnectLogged = undefined;
       this.emit('connected', f);
     } catch (e) {
       this.fail(e as Error);
@@ -554,6 +559,8 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   private lastError: Error | undefined;
   /** Why the last attempt to connect or stay connected failed; cleared once connected. */
   private failure: string | undefined;
+  /** The reconnect failure last logged, when, and how many attempts since went unlogged. */
+  private reconnectLogged: { err: string; at: number; repeats: number } | undefined;
 
   /** Why the connection is down (refused, closed by the peer...), while it is. */
   get lastFailure(): string | undefined {
@@ -595,7 +602,13 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     // Jitter spreads reconnect storms when many switches restart together.
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
     this.failure = err.message;
-    this.log.info({ target: describe(this.target), delayMs: delay, err: err.message }, 'openflow reconnecting');
+    // A switch that stays away would get a line per attempt (every second, per connection):
+    // the same failure is said once, then every RECONNECT_LOG_MS with how many attempts it took.
+    const now = Date.now();
+    if (err.message !== this.reconnectLogged?.err || now - this.reconnectLogged.at >= RECONNECT_LOG_MS) {
+      this.log.info({ target: describe(this.target), delayMs: delay, err: err.message, attempts: (this.reconnectLogged?.repeats ?? 0) + 1 }, 'openflow reconnecting');
+      this.reconnectLogged = { err: err.message, at: now, repeats: 0 };
+    } else this.reconnectLogged.repeats++;
     this.reconnectTimer = setTimeout(() => void this.start(), delay);
   }
 }
