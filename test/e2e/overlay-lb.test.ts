@@ -122,6 +122,15 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/web`, (cur) => ({ ...cur, spec: { ...cur.spec, backends: cur.spec!.backends!.filter((b) => b.port !== removed) } }));
     await waitReady(ns, 'loadbalancers', 'web');
     const removeMs = performance.now() - t2;
+    // Its conntrack entries on the client's node (closed connections of the 300 above) are
+    // flushed: a client reusing a 5-tuple (UDP) would otherwise stay stuck on it.
+    const removedIp = backends.find((b) => b.port.metadata.name === removed)!.port.spec!.ips![0]!;
+    const vniOf = ((await call('GET', `${G}/namespaces/${ns}/virtualnetworks/net`)) as { spec: { vni: number } }).spec.vni;
+    const entries = async (ip: string) =>
+      (await client.vm.hypervisor.ovs.appctl('ovs-vswitchd', ['dpctl/dump-conntrack', `zone=${(vniOf % 65535) + 1}`])).split('\n').filter((l) => l.includes(`reply=(src=${ip},`)).length;
+    await eventually(async () => (await entries(removedIp)) === 0, 10_000, 100);
+    const flushedMs = performance.now() - t2;
+    expect(await entries(backends[0]!.port.spec!.ips![0]!)).toBeGreaterThan(0);
 
     // Established connections to the remaining backends are untouched.
     persistent.stdin!.write('poke\n');
@@ -138,7 +147,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     const survivors = second.filter((c) => before.get(c.lp) !== removed);
     const moved = survivors.filter((c) => before.get(c.lp) !== c.name).length;
     log(
-      `removed ${removed}: Ready again in ${removeMs.toFixed(0)} ms; ${kept.length} established connections to the others all still answered by the same backend; ` +
+      `removed ${removed}: Ready again in ${removeMs.toFixed(0)} ms, its conntrack entries flushed after ${flushedMs.toFixed(0)} ms; ${kept.length} established connections to the others all still answered by the same backend; ` +
         `new connections per backend: ${JSON.stringify(dist2)}; of ${survivors.length} source ports not on ${removed} before, ${moved} now land on another backend`,
     );
     // Minimal disruption: only the removed backend's share moved.

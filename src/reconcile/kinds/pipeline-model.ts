@@ -87,6 +87,13 @@ export function sameBinding(a: PortBinding | undefined, b: PortBinding | undefin
 /** Resolves a load balancer's backends among its network's ports (see pipeline.reconciler.ts). */
 export type BackendResolver = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) => LbBackendModel[];
 
+/** A load balancer's VIP whose backends left it (all of them when `backends` is absent: the load balancer went). */
+export interface RetiredBackends {
+  vni: number;
+  vip: string;
+  backends?: string[];
+}
+
 export class LiveModel implements ScopeIndex {
   readonly networks = new Map<string, NetworkModel>();
   readonly ports = new Map<string, PortModel>();
@@ -106,6 +113,32 @@ export class LiveModel implements ScopeIndex {
   private readonly chunksByNet = new Map<string, Map<string, Map<number, Map<number, number>>>>();
   /** The raw load balancers, to re-resolve backends when their network's ports change. */
   private readonly rawLbs = new Map<string, LoadBalancer>();
+  /** Backends that left a load balancer (or whole load balancers that went) since the last drainRetired(). */
+  private retiredQueue: RetiredBackends[] = [];
+
+  /**
+   * What left the load balancers since the last call: their conntrack entries still send a
+   * client that keeps its 5-tuple (UDP, a client's fixed source port) to a backend no
+   * longer there, until flushed.
+   */
+  drainRetired(): RetiredBackends[] {
+    const out = this.retiredQueue;
+    this.retiredQueue = [];
+    return out;
+  }
+
+  private retire(old: LoadBalancerModel | undefined, now: LoadBalancerModel | undefined): void {
+    if (!old) return;
+    const vni = this.networks.get(old.network)?.vni;
+    if (vni === undefined) return;
+    if (!now || now.vip !== old.vip) {
+      this.retiredQueue.push({ vni, vip: old.vip });
+      return;
+    }
+    const kept = new Set(now.backends.map((b) => b.ip));
+    const gone = [...new Set(old.backends.map((b) => b.ip))].filter((ip) => !kept.has(ip));
+    if (gone.length) this.retiredQueue.push({ vni, vip: old.vip, backends: gone });
+  }
 
   constructor(
     private readonly resolveBackends: BackendResolver,
@@ -212,7 +245,7 @@ export class LiveModel implements ScopeIndex {
     // Backends resolve to ports: re-resolve the load balancers of the networks touched.
     for (const net of nets) for (const lb of this.lbsByNet.get(net)?.values() ?? []) {
       const raw = this.rawLbs.get(lb.uid);
-      if (raw) this.putLb(this.keyOfUid.get(lb.uid)!, raw);
+      if (raw) this.retire(lb, this.putLb(this.keyOfUid.get(lb.uid)!, raw));
       t.loadBalancers.add(lb.uid);
     }
     return t;
@@ -228,6 +261,7 @@ export class LiveModel implements ScopeIndex {
       this.dropLb(key, old);
     }
     const now = obj ? this.putLb(key, obj) : undefined;
+    this.retire(old, now);
     if (now) {
       t.loadBalancers.add(now.uid);
       t.networks.add(now.network);

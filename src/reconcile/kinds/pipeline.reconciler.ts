@@ -29,11 +29,13 @@ import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
+import { ctFlushMessage } from '../../openflow/messages/ct-flush';
 import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerIds,
   compileNode,
   compileScope,
+  ctZone,
   networkOwner,
   type NetworkModel,
   type OwnerFlows,
@@ -56,7 +58,7 @@ import { DispatchReporter, LbStatusReporter } from './lb-status';
 import { NodeReports, dispatchedIn } from './node-reports';
 import { parseObjectKey, typePrefixOf } from './object-keys';
 import type { FastPathHook } from './fastpath.nodes';
-import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
+import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type RetiredBackends, type Touched } from './pipeline-model';
 
 
 export const READY = 'Ready';
@@ -128,6 +130,9 @@ export interface ChassisAccess {
   /** Agent mode: the node of another live agent that holds this unpinned port's binding (see ChassisManager.boundElsewhere). */
   boundElsewhere?(port: VirtualPort): string | undefined;
 }
+
+/** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
+const RETIRED_FLUSH_DELAY_MS = 1000;
 
 /** Informer index of ports and load balancers by "namespace/network". */
 const IX_NETWORK = 'network';
@@ -495,6 +500,7 @@ export class PipelineReconciler {
       if (this.modelStale) return;
       const t = kind === 'port' ? this.live.portChanged(key, deleted ? undefined : (obj as VirtualPort)) : this.live.lbChanged(key, deleted ? undefined : (obj as LoadBalancer));
       for (const d of this.dirt.values()) mergeTouched(d.touched, t);
+      this.flushRetiredLater(this.live.drainRetired());
     };
     for (const [informer, sig, kind] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp]), 'model'],
@@ -581,6 +587,28 @@ export class PipelineReconciler {
       }
     }, 1000);
     this.switchTimer.unref();
+  }
+
+  /**
+   * Conntrack entries of backends that left a load balancer (or of a load balancer that went)
+   * are flushed on every node this process programs, once the flows no longer pick them (a
+   * second later: a compile and a paced bundle take well under that). Without it, a UDP
+   * client that keeps its source port kept being sent to the removed backend, and got no
+   * answer, for as long as it kept sending (QA). OVN flushes the same way (ct_flush).
+   */
+  private flushRetiredLater(retired: readonly RetiredBackends[]): void {
+    if (!retired.length) return;
+    setTimeout(() => {
+      if (this.stopped) return;
+      for (const [node, a] of this.agents) {
+        if (!a.conn.connected) continue;
+        const msgs = retired.flatMap((r) => (r.backends ?? [undefined]).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), orig: { dst: r.vip }, ...(ip ? { reply: { src: ip } } : {}) })));
+        a.conn
+          .transact(msgs)
+          .then(() => this.log.debug({ node, flushed: retired }, 'pipeline: conntrack of retired load balancer backends flushed'))
+          .catch((err: unknown) => this.log.warn({ node, err: (err as Error).message }, 'pipeline: could not flush the conntrack entries of retired load balancer backends (OVS before 3.1 has no NXT_CT_FLUSH)'));
+      }
+    }, RETIRED_FLUSH_DELAY_MS).unref();
   }
 
   private startFlowAudit(): void {
