@@ -212,7 +212,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
   }, 60_000);
 
   it('drift on a hypervisor: flows deleted by hand and a fail_mode change are repaired, a stopped ovs-vswitchd turns the Node Ready=False', async () => {
-    const ns = 'e-drift';
+    const ns = 'x-drift';
     await network(ns, 'net', { subnets: [{ cidr: '10.51.0.0/24' }] });
     const a = await vmFor(ns, 'net', 'a', 'hv1', { ips: ['10.51.0.10'] });
     await vmFor(ns, 'net', 'b', 'hv2', { ips: ['10.51.0.20'] });
@@ -287,7 +287,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
   }, 90_000);
 
   it('deleting a Node: its ports say so, the other node\'s objects stay Ready, a load balancer stops sending there; re-adding it brings them back; deleting the network with its ports says NetworkTerminating on them', async () => {
-    const ns = 'e-nodedel';
+    const ns = 'n-del';
     await network(ns, 'net', { subnets: [{ cidr: '10.52.0.0/24' }] });
     const a = await vmFor(ns, 'net', 'a', 'hv1', { ips: ['10.52.0.10'] });
     await vmFor(ns, 'net', 'b', 'hv2', { ips: ['10.52.0.20'] });
