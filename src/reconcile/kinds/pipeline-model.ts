@@ -87,11 +87,11 @@ export function sameBinding(a: PortBinding | undefined, b: PortBinding | undefin
 /** Resolves a load balancer's backends among its network's ports (see pipeline.reconciler.ts). */
 export type BackendResolver = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) => LbBackendModel[];
 
-/** A load balancer's VIP whose backends left it (all of them when `backends` is absent: the load balancer went). */
+/** Backends that left a load balancer's VIP (all of its backends when the load balancer went). */
 export interface RetiredBackends {
   vni: number;
   vip: string;
-  backends?: string[];
+  backends: string[];
 }
 
 export class LiveModel implements ScopeIndex {
@@ -113,7 +113,7 @@ export class LiveModel implements ScopeIndex {
   private readonly chunksByNet = new Map<string, Map<string, Map<number, Map<number, number>>>>();
   /** The raw load balancers, to re-resolve backends when their network's ports change. */
   private readonly rawLbs = new Map<string, LoadBalancer>();
-  /** Backends that left a load balancer (or whole load balancers that went) since the last drainRetired(). */
+  /** Backends that left a load balancer (all of one that went) since the last drainRetired(). */
   private retiredQueue: RetiredBackends[] = [];
 
   /**
@@ -122,8 +122,16 @@ export class LiveModel implements ScopeIndex {
    * longer there, until flushed.
    */
   drainRetired(): RetiredBackends[] {
+    if (this.retiredQueue.length === 0) return [];
     const out = this.retiredQueue;
     this.retiredQueue = [];
+    return out;
+  }
+
+  /** The backend addresses a load balancer with this VIP in this network has now (one created again with the same VIP). */
+  backendsOfVip(vni: number, vip: string): ReadonlySet<string> {
+    const out = new Set<string>();
+    for (const lb of this.loadBalancers.values()) if (lb.vip === vip && this.networks.get(lb.network)?.vni === vni) for (const b of lb.backends) out.add(b.ip);
     return out;
   }
 
@@ -131,11 +139,7 @@ export class LiveModel implements ScopeIndex {
     if (!old) return;
     const vni = this.networks.get(old.network)?.vni;
     if (vni === undefined) return;
-    if (!now || now.vip !== old.vip) {
-      this.retiredQueue.push({ vni, vip: old.vip });
-      return;
-    }
-    const kept = new Set(now.backends.map((b) => b.ip));
+    const kept = new Set(now?.vip === old.vip ? now.backends.map((b) => b.ip) : []);
     const gone = [...new Set(old.backends.map((b) => b.ip))].filter((ip) => !kept.has(ip));
     if (gone.length) this.retiredQueue.push({ vni, vip: old.vip, backends: gone });
   }

@@ -600,9 +600,14 @@ export class PipelineReconciler {
     if (!retired.length) return;
     setTimeout(() => {
       if (this.stopped) return;
+      // A load balancer created again with the same VIP meanwhile keeps its backends' entries.
+      const msgs = retired.flatMap((r) => {
+        const current = this.live.backendsOfVip(r.vni, r.vip);
+        return r.backends.filter((ip) => !current.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), orig: { dst: r.vip }, reply: { src: ip } }));
+      });
+      if (!msgs.length) return;
       for (const [node, a] of this.agents) {
         if (!a.conn.connected) continue;
-        const msgs = retired.flatMap((r) => (r.backends ?? [undefined]).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), orig: { dst: r.vip }, ...(ip ? { reply: { src: ip } } : {}) })));
         a.conn
           .transact(msgs)
           .then(() => this.log.debug({ node, flushed: retired }, 'pipeline: conntrack of retired load balancer backends flushed'))
@@ -1032,6 +1037,8 @@ export class PipelineReconciler {
     if (!a) return;
     this.agents.delete(name);
     this.dirt.delete(name);
+    // A node re-registered later starts from a clean slate, not from this agent's report.
+    if (a.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);
     a.manager.stop();
     await Promise.all([a.conn, ...a.lanes].map((c) => c.close().catch(() => undefined)));
     // Whatever it realized no longer counts.
