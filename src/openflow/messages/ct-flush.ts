@@ -8,6 +8,7 @@
  */
 import { NX_VENDOR_ID } from '../constants';
 import { ipv4ToBytes, ipv6ToBytes } from '../wire/addr';
+import { Writer } from '../wire/writer';
 import type { OfMessage } from '../message';
 
 const NXT_CT_FLUSH = 32;
@@ -34,50 +35,44 @@ export interface CtFlush {
   reply?: CtTuple;
 }
 
-const pad8 = (n: number): number => (n + 7) & ~7;
-
-function property(type: number, value: Buffer, nested = false): Buffer {
-  // A nested property's own properties start on the next 8-byte boundary after its header.
-  const head = nested ? 8 : 4;
-  const len = head + value.length;
-  const out = Buffer.alloc(pad8(len));
-  out.writeUInt16BE(type, 0);
-  out.writeUInt16BE(len, 2);
-  value.copy(out, head);
-  return out;
-}
-
-function be16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n, 0);
-  return b;
+/** One OpenFlow property (type, length, value, padded to 8); a nested one's properties start 8 bytes in. */
+function property(w: Writer, type: number, value: (w: Writer) => void, nested = false): void {
+  const start = w.length;
+  w.u16(type).u16(0);
+  if (nested) w.zeros(4);
+  value(w);
+  w.patchLength(start + 2, start);
+  w.pad8(start);
 }
 
 /** An address as the flush wants it: IPv6, or IPv4 mapped into IPv6 (::ffff:a.b.c.d). */
-function address(ip: string): Buffer {
-  if (ip.includes(':')) return ipv6ToBytes(ip);
-  return Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]), ipv4ToBytes(ip)]);
+function address(w: Writer, ip: string): void {
+  if (ip.includes(':')) w.bytes(ipv6ToBytes(ip));
+  else w.zeros(10).u16(0xffff).bytes(ipv4ToBytes(ip));
 }
 
-function tuple(type: number, t: CtTuple): Buffer {
-  const inner: Buffer[] = [];
-  if (t.src !== undefined) inner.push(property(NXT_CT_TUPLE_SRC, address(t.src)));
-  if (t.dst !== undefined) inner.push(property(NXT_CT_TUPLE_DST, address(t.dst)));
-  if (t.srcPort !== undefined) inner.push(property(NXT_CT_TUPLE_SRC_PORT, be16(t.srcPort)));
-  if (t.dstPort !== undefined) inner.push(property(NXT_CT_TUPLE_DST_PORT, be16(t.dstPort)));
-  return property(type, Buffer.concat(inner), true);
+function tuple(w: Writer, type: number, t: CtTuple): void {
+  property(
+    w,
+    type,
+    (w) => {
+      if (t.src !== undefined) property(w, NXT_CT_TUPLE_SRC, (w) => address(w, t.src!));
+      if (t.dst !== undefined) property(w, NXT_CT_TUPLE_DST, (w) => address(w, t.dst!));
+      if (t.srcPort !== undefined) property(w, NXT_CT_TUPLE_SRC_PORT, (w) => w.u16(t.srcPort!));
+      if (t.dstPort !== undefined) property(w, NXT_CT_TUPLE_DST_PORT, (w) => w.u16(t.dstPort!));
+    },
+    true,
+  );
 }
 
 /** The experimenter message that flushes what `f` selects. */
 export function ctFlushMessage(f: CtFlush): OfMessage {
   const ports = [f.orig, f.reply].some((t) => t?.srcPort !== undefined || t?.dstPort !== undefined);
   if (ports && !f.ipProto) throw new RangeError('ct flush: ports need an IP protocol');
-  const head = Buffer.alloc(8);
-  head[0] = f.ipProto ?? 0;
-  const props = [
-    ...(f.orig ? [tuple(NXT_CT_ORIG_TUPLE, f.orig)] : []),
-    ...(f.reply ? [tuple(NXT_CT_REPLY_TUPLE, f.reply)] : []),
-    ...(f.zone !== undefined ? [property(NXT_CT_ZONE_ID, be16(f.zone))] : []),
-  ];
-  return { type: 'experimenter', xid: 0, experimenter: NX_VENDOR_ID, expType: NXT_CT_FLUSH, data: Buffer.concat([head, ...props]) };
+  const w = new Writer(128);
+  w.u8(f.ipProto ?? 0).zeros(7);
+  if (f.orig) tuple(w, NXT_CT_ORIG_TUPLE, f.orig);
+  if (f.reply) tuple(w, NXT_CT_REPLY_TUPLE, f.reply);
+  if (f.zone !== undefined) property(w, NXT_CT_ZONE_ID, (w) => w.u16(f.zone!));
+  return { type: 'experimenter', xid: 0, experimenter: NX_VENDOR_ID, expType: NXT_CT_FLUSH, data: w.detach() };
 }
