@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { RowChange } from '../ovsdb';
 import type { Interface } from '../ovsdb/models/open_vswitch';
 import { Controller } from '../reconcile/controller';
-import { getCondition, isTrue } from '../reconcile/conditions';
+import { isTrue } from '../reconcile/conditions';
 import type { Informer } from '../reconcile/informer';
 import { SharedInformers } from '../reconcile/shared-informers';
 import { onlyStatusChanged } from '../reconcile/predicates';
@@ -27,7 +27,7 @@ import type { ObjectStore } from '../store/object-store';
 import { BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { OvsdbFencedError } from './ovsdb-fence';
-import { AGENT_NOT_REPORTING, READY, nodeStatus, type LayoutOutcome } from './node-status';
+import { agentMarkedSilent, nodeStatus, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 
@@ -147,8 +147,7 @@ export class ChassisManager {
     // (O(interfaces)) after every binding, O(N^2) for N ports.
     // A status-only change is this layer's own write, except the leader marking the node's
     // agent silent: that one this agent (back, or never gone) answers with its own Ready.
-    const markedSilent = (n: HypervisorNode) => getCondition(n.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;
-    this.unsubscribe.push(this.nodeController.watch(this.nodes, undefined, { ignoreUpdate: (o, n) => onlyStatusChanged(o, n) && !markedSilent(n) }));
+    this.unsubscribe.push(this.nodeController.watch(this.nodes, undefined, { ignoreUpdate: (o, n) => onlyStatusChanged(o, n) && !agentMarkedSilent(n) }));
     // Spec changes rebind; status.node changes move the boundPorts count between nodes.
     this.unsubscribe.push(this.portController.watch(this.ports));
     // Bound-port counts only: a node reconcile also checks the OVS layout (a walk over all
@@ -185,7 +184,7 @@ export class ChassisManager {
         onAdd: requeuePorts,
         onUpdate: (old, cur) => {
           // A node whose agent went silent: ports it held may now be bound where their NIC is (boundElsewhere).
-          const silenced = getCondition(old.status?.conditions, READY)?.reason !== AGENT_NOT_REPORTING && getCondition(cur.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;
+          const silenced = !agentMarkedSilent(old) && agentMarkedSilent(cur);
           if (silenced || !sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
         },
         onDelete: requeuePorts,
@@ -458,7 +457,7 @@ export class ChassisManager {
     const there = port.status?.node;
     if (!here || port.spec?.node || !there || there === here) return undefined;
     const node = this.nodes.get(objectKey(NODES, undefined, there));
-    if (!node || node.metadata.deletionTimestamp || getCondition(node.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING) return undefined;
+    if (!node || node.metadata.deletionTimestamp || agentMarkedSilent(node)) return undefined;
     return there;
   }
 

@@ -1,5 +1,5 @@
 /** Composes a Node's status from its session and layout outcome. Pure. */
-import { setCondition } from '../reconcile/conditions';
+import { getCondition, setCondition } from '../reconcile/conditions';
 import type { HypervisorNode, NodeStatus } from '../resources/kinds';
 
 export const CONNECTED = 'Connected';
@@ -9,6 +9,11 @@ export const READY = 'Ready';
  * (NodeRealizationReconciler); the agent writes its own Ready over it once it is back.
  */
 export const AGENT_NOT_REPORTING = 'AgentNotReporting';
+
+/** The leader has marked the Node's agent silent (Ready=Unknown, AGENT_NOT_REPORTING). */
+export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefined): boolean {
+  return getCondition(node?.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;
+}
 
 export interface LayoutOutcome {
   ready: boolean;

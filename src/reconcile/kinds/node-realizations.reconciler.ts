@@ -17,8 +17,8 @@
 import type { Logger } from 'pino';
 import type { HypervisorNode, NodeLease, NodeRealization } from '../../resources/kinds';
 import { GROUP, VERSION } from '../../resources/kinds';
-import { AGENT_NOT_REPORTING, READY } from '../../chassis/node-status';
-import { getCondition, setCondition } from '../conditions';
+import { AGENT_NOT_REPORTING, READY, agentMarkedSilent } from '../../chassis/node-status';
+import { setCondition } from '../conditions';
 import { objectKey } from '../../store/keys';
 import { NODES, NODE_LEASES, NODE_REALIZATIONS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
@@ -92,12 +92,12 @@ export class NodeRealizationReconciler {
       const last = this.renewals.get(rz.metadata.name);
       if (!agent || !last || now - last.at < this.agentTimeoutMs) continue;
       const node = this.nodes.get(objectKey(NODES, undefined, rz.metadata.name));
-      if (!node || getCondition(node.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING) continue;
+      if (!node || agentMarkedSilent(node)) continue;
       const since = this.lastRenewal(rz.metadata.name, agent);
       const message = `the agent of node ${rz.metadata.name} (${agent.holder ?? 'unknown'}) has not renewed its heartbeat (NodeLease ${rz.metadata.name}) for ${Math.round((now - last.at) / 1000)} s (last: ${since}); the switch keeps its flows, but nothing updates them`;
       await this.objects
         .modify<HypervisorNode>(NODES, undefined, rz.metadata.name, (cur) => {
-          if (cur.metadata.uid !== node.metadata.uid || getCondition(cur.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING) return undefined;
+          if (cur.metadata.uid !== node.metadata.uid || agentMarkedSilent(cur)) return undefined;
           const conditions = setCondition(cur.status?.conditions, { type: READY, status: 'Unknown', reason: AGENT_NOT_REPORTING, message, observedGeneration: cur.metadata.generation });
           return { ...cur, status: { ...cur.status, conditions } };
         }, { subresource: 'status' })
