@@ -563,9 +563,8 @@ export class PipelineReconciler {
   }
 
   /**
-   * Flows deleted by hand (ovs-ofctl del-flows), added under our cookie, or flushed by OVS
-   * (a fail_mode change) while the connection stayed up were noticed by nothing until the
-   * next reconnect; Node and metrics said in sync all along.
+   * Tells the chassis layer when a node's main OpenFlow connection has been down for
+   * SWITCH_DOWN_REPORT_MS, and when it is back: the Node's Ready says so (SwitchUnreachable).
    */
   private startSwitchWatch(): void {
     const report = this.opts.chassis?.reportSwitch?.bind(this.opts.chassis);
@@ -616,6 +615,11 @@ export class PipelineReconciler {
     }, RETIRED_FLUSH_DELAY_MS).unref();
   }
 
+  /**
+   * Flows deleted by hand (ovs-ofctl del-flows), added under our cookie, or flushed by OVS
+   * (a fail_mode change) while the connection stayed up were noticed by nothing until the
+   * next reconnect; Node and metrics said in sync all along.
+   */
   private startFlowAudit(): void {
     const ms = this.opts.flowAuditMs ?? (process.env.VNETD_FLOW_AUDIT_MS !== undefined ? Number(process.env.VNETD_FLOW_AUDIT_MS) : 5_000);
     if (!(ms > 0)) return;
