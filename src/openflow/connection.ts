@@ -557,14 +557,16 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   }
 
   private lastError: Error | undefined;
-  /** Why the last attempt to connect or stay connected failed; cleared once connected. */
-  private failure: string | undefined;
-  /** The reconnect failure last logged, when, and how many attempts since went unlogged. */
+  /**
+   * The failure of the latest attempt to connect or stay connected (a changed one is logged
+   * at once, so this is always the latest), when it was last logged, and how many attempts
+   * since went unlogged; cleared once connected.
+   */
   private reconnectLogged: { err: string; at: number; repeats: number } | undefined;
 
   /** Why the connection is down (refused, closed by the peer...), while it is. */
   get lastFailure(): string | undefined {
-    return this.connected ? undefined : this.failure;
+    return this.connected ? undefined : this.reconnectLogged?.err;
   }
 
   private onClose(s: Socket): void {
@@ -601,7 +603,6 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     const base = Math.min(cfg.maxDelayMs ?? 8000, (cfg.initialDelayMs ?? 100) * 2 ** this.attempt++);
     // Jitter spreads reconnect storms when many switches restart together.
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    this.failure = err.message;
     // A switch that stays away would get a line per attempt (every second, per connection):
     // the same failure is said once, then every RECONNECT_LOG_MS with how many attempts it took.
     const now = Date.now();
