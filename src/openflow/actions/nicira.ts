@@ -17,6 +17,7 @@ export const NXAST = {
   CONJUNCTION: 34,
   CT: 35,
   NAT: 36,
+  CT_CLEAR: 43,
 } as const;
 
 const NX_CT_F = { COMMIT: 1, FORCE: 2 } as const;
@@ -25,10 +26,10 @@ const NX_NAT_RANGE = { IPV4_MIN: 1, IPV4_MAX: 2, IPV6_MIN: 4, IPV6_MAX: 8, PROTO
 
 export type NiciraAction = Extract<
   Action,
-  { type: 'resubmit' | 'reg_load' | 'reg_move' | 'conjunction' | 'ct' | 'nat' | 'controller' | 'note' | 'multipath' }
+  { type: 'resubmit' | 'reg_load' | 'reg_move' | 'conjunction' | 'ct' | 'ct_clear' | 'nat' | 'controller' | 'note' | 'multipath' }
 >;
 
-const NICIRA_TYPES = new Set<string>(['resubmit', 'reg_load', 'reg_move', 'conjunction', 'ct', 'nat', 'controller', 'note', 'multipath']);
+const NICIRA_TYPES = new Set<string>(['resubmit', 'reg_load', 'reg_move', 'conjunction', 'ct', 'ct_clear', 'nat', 'controller', 'note', 'multipath']);
 export function isNicira(a: Action): a is NiciraAction {
   return NICIRA_TYPES.has(a.type);
 }
@@ -73,6 +74,10 @@ export function encodeNicira(w: Writer, a: NiciraAction, encodeList: ListEncoder
       return;
     case 'nat':
       encodeNat(w, a);
+      return;
+    case 'ct_clear':
+      // No body: OVS's ext_action_header, 16 bytes with its 6 bytes of padding.
+      w.u16(NXAST.CT_CLEAR).zeros(6);
       return;
     case 'controller':
       w.u16(NXAST.CONTROLLER).u16(a.maxLen, 'controller max_len').u16(a.controllerId, 'controller id');
@@ -200,6 +205,8 @@ export function decodeNicira(r: Reader, decodeList: ListDecoder): NiciraAction |
       return decodeCt(r, decodeList);
     case NXAST.NAT:
       return decodeNat(r);
+    case NXAST.CT_CLEAR:
+      return { type: 'ct_clear' };
     case NXAST.CONTROLLER: {
       const maxLen = r.u16('controller max_len');
       const controllerId = r.u16('controller id');

@@ -78,6 +78,8 @@ export type Action =
   /** clause is 1-based as ovs-ofctl prints it (conjunction(id,clause/nClauses)). */
   | { type: 'conjunction'; id: number; clause: number; nClauses: number }
   | CtAction
+  /** NXAST_CT_CLEAR: forgets the packet's conntrack state, so a later ct() looks it up afresh. */
+  | { type: 'ct_clear' }
   | NatAction
   | MultipathAction
   /** NXAST_CONTROLLER: packet-in with a reason and controller id. */

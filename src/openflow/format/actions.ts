@@ -79,6 +79,8 @@ export function formatAction(a: Action): string {
     }
     case 'nat':
       return formatNat(a);
+    case 'ct_clear':
+      return 'ct_clear';
     case 'controller': {
       if (a.reason === 1 && a.controllerId === 0) return `CONTROLLER:${a.maxLen}`;
       const parts: string[] = [];

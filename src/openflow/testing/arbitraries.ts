@@ -98,6 +98,7 @@ const simpleActionArb: fc.Arbitrary<Action> = fc.oneof(
     .integer({ min: 2, max: 64 })
     .chain((n) => fc.record({ type: fc.constant('conjunction' as const), id: u32, clause: fc.integer({ min: 1, max: n }), nClauses: fc.constant(n) })),
   fc.record({ type: fc.constant('controller' as const), maxLen: u16, controllerId: u16, reason: u8 }),
+  fc.constant({ type: 'ct_clear' } as Action),
   fc
     .record({
       fields: fc.constantFrom(...MULTIPATH_FIELDS),

@@ -201,6 +201,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
             { type: 'set_field', field: 'tunnel_id', value: 0x55n },
             { type: 'set_field', field: 'tun_ipv4_dst', value: '192.168.1.9' },
             { type: 'ct', zone: 9, actions: [{ type: 'nat' }] },
+            { type: 'ct_clear' },
             { type: 'ct', force: true, commit: true, alg: 21, actions: [{ type: 'nat', direction: 'src', ipMin: 'fd00::1', ipMax: 'fd00::2' }] },
             { type: 'resubmit', port: 3, table: 255 },
             { type: 'controller', maxLen: 0xffff, controllerId: 3, reason: 0 },
@@ -209,7 +210,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
       ],
     }),
     expected:
-      "OFPT_FLOW_MOD (OF1.3) (xid=0x111): ADD priority=10,pkt_mark=0x3,dp_hash=0x5/0xf,ct_zone=7,ct_mark=0x1/0x1,ct_label=0x10000000000000000000000000/0x10000000000000000000000000,tcp6,reg6=0x1,reg7=0x2,reg15=0xdeadbeef,tun_id=0x1234,tun_src=192.168.1.1,tun_dst=192.168.1.2,metadata=0x10/0xf0,in_port=5 actions=set_field:0x55->tun_id,set_field:192.168.1.9->tun_dst,ct(zone=9,nat),ct(commit,force,nat(src=fd00::1-fd00::2),alg=ftp),resubmit:3,controller(reason=no_match,id=3)",
+      "OFPT_FLOW_MOD (OF1.3) (xid=0x111): ADD priority=10,pkt_mark=0x3,dp_hash=0x5/0xf,ct_zone=7,ct_mark=0x1/0x1,ct_label=0x10000000000000000000000000/0x10000000000000000000000000,tcp6,reg6=0x1,reg7=0x2,reg15=0xdeadbeef,tun_id=0x1234,tun_src=192.168.1.1,tun_dst=192.168.1.2,metadata=0x10/0xf0,in_port=5 actions=set_field:0x55->tun_id,set_field:192.168.1.9->tun_dst,ct(zone=9,nat),ct_clear,ct(commit,force,nat(src=fd00::1-fd00::2),alg=ftp),resubmit:3,controller(reason=no_match,id=3)",
   },
   {
     name: 'flow mod conjunction',
