@@ -43,6 +43,7 @@ enum vfp_reason {
 	VFP_R_NO_HEADROOM = 10, /* forward: no room to encapsulate (counted as a drop) */
 	VFP_R_VIP_NOT_OURS = 11, /* conntrack VIP: a packet of a connection the fast path did not see from its
 				  * first packet (or whose backend left the VIP): OVS's conntrack owns it */
+	VFP_R_VIP_HAIRPIN = 12, /* conntrack VIP: a SYN dealt to its own sender, which OVS also SNATs to the VIP */
 };
 
 enum vfp_encap { VFP_ENCAP_VXLAN = 0, VFP_ENCAP_GENEVE = 1 };

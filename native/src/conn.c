@@ -181,6 +181,16 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		}
 		h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);
 		idx = vip->ring[h % VFP_MAGLEV_M];
+		if (!memcmp(vip->backends[idx].addr, p->src, 16)) {
+			/* Hairpin: the client is the backend. Its packets would go from and to the
+			 * same address; OVS's pipeline SNATs them to the VIP in a second connection
+			 * (src/pipeline/load-balancer.ts, hairpinFlows). Later packets find no entry,
+			 * so the whole connection stays with OVS. */
+			if (e)
+				vfp_conn_evict(ctx, e, c);
+			slow(v, VFP_R_VIP_HAIRPIN);
+			return;
+		}
 		if (e && e->backend_id != vip->backends[idx].id) {
 			r = twin(ctx, e); /* the old backend's reverse key goes */
 			if (r && r != e)

@@ -117,6 +117,26 @@ describe('conntrack VIPs', () => {
     expect(c.counters().natReverse).toBe(0n);
   });
 
+  it('a backend\'s SYN to its own VIP dealt to itself is left to OVS (which SNATs the hairpin), the whole connection; dealt to another backend it is taken', () => {
+    const fromBe0 = (sport: number, flags: number) => eth(lbMac, beMacs[0]!, 0x0800, ipv4Packet(BE[0]!, VIP, 6, seg(BE[0]!, VIP, sport, 80, flags)));
+    const kinds = new Map<string, number>();
+    for (let sport = 46000; sport < 46090; sport++) {
+      const { v, out } = forwardOne(c, LOCAL_BE_PORT, fromBe0(sport, SYN));
+      if (v.kind === VerdictKind.Slow) {
+        expect(v.reason).toBe(SlowReason.VipHairpin);
+        expect(out.toString('hex')).toBe(fromBe0(sport, SYN).toString('hex')); // untouched
+        // No entry was left: its later packets are OVS's too.
+        expect(forwardOne(c, LOCAL_BE_PORT, fromBe0(sport, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+      } else {
+        expect(backendOf(out, v.kind)).not.toBe(0);
+      }
+      kinds.set(v.kind === VerdictKind.Slow ? 'hairpin' : 'other', (kinds.get(v.kind === VerdictKind.Slow ? 'hairpin' : 'other') ?? 0) + 1);
+    }
+    // About a third each way round: both happened.
+    expect(kinds.get('hairpin')).toBeGreaterThan(10);
+    expect(kinds.get('other')).toBeGreaterThan(10);
+  });
+
   it('unhealthy backends (weight 0) keep their connections and get no new ones; a removed backend\'s connections are not re-dispatched', () => {
     const by = new Map<number, number>();
     for (let sport = 42000; sport < 42090; sport++) {

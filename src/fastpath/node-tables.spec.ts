@@ -92,11 +92,17 @@ describe('NodeTables', () => {
       { network: 200, proto: 'UDP', vip: '10.0.1.200', port: 53, backends: [{ ip: '10.0.1.13', port: 53, weight: 1, mac: D }] },
     ];
     t.ports[2] = { ...t.ports[2]!, sources: [{ mac: D, ip: '10.0.1.13' }] };
+    // A client of the VIPs in network 200, on tap6.
+    const E = '02:00:00:00:00:0e';
+    t.ports.push({ id: 6, ifname: 'tap6', network: 200, mac: E, portSecurity: true, sources: [{ mac: E, ip: '10.0.1.5' }], slowOnly: true });
+    t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } });
     expect(t.vips.map((v) => isConntrackVip(t, v))).toEqual([true, false, false]);
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
-    expect(f.get('tap5')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6)]));
-    expect(f.get('tap5')!.get(FilterMap.Dst)).toEqual(new Set()); // its other traffic stays with OVS
-    expect(f.get('tap5')!.get(FilterMap.Src)).toEqual(new Set([srcKey(D, '10.0.1.13')])); // port security gates the VIP's SYNs
+    expect(f.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6)]));
+    expect(f.get('tap6')!.get(FilterMap.Dst)).toEqual(new Set()); // its other traffic stays with OVS
+    expect(f.get('tap6')!.get(FilterMap.Src)).toEqual(new Set([srcKey(E, '10.0.1.5')])); // port security gates the VIP's SYNs
+    // D (tap5) is a backend of the VIP: its own connections to it (hairpins among them) stay with OVS.
+    expect(f.get('tap5')!.get(FilterMap.Vip)).toEqual(new Set());
     expect(f.get('tap3')!.get(FilterMap.Vip)).toEqual(new Set()); // another network
     expect(vipKey('10.0.1.200', 80, 6)).toBe('0a0001c800500600');
     // The committed VIP is a conntrack one: a SYN is delivered to D rewritten, an ACK without SYN is not taken.

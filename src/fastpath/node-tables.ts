@@ -142,8 +142,12 @@ export function interfaceFilters(t: NodeTables): InterfaceFilters[] {
     const dst = new Set(p.slowOnly ? [] : (byNetwork.get(p.network) ?? []).filter((m) => m !== own).map(dstKey));
     // Source pairs gate whatever the other keys let in (on a slowOnly port: only VIP connections).
     const src = new Set(p.portSecurity ? p.sources.map((s) => srcKey(s.mac, s.ip)) : []);
-    // SYNs to the network's conntrack VIPs (the connections' own keys come from the runner).
-    const vips = new Set(ctVips.filter((v) => v.network === p.network).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
+    // SYNs to the network's conntrack VIPs (the connections' own keys come from the runner),
+    // but not to a VIP the port is a backend of: a connection dealt to its own client is a
+    // hairpin, which OVS SNATs to the VIP and the fast path cannot (its SYN, once handed
+    // over, could not go back), so a backend's connections to its own VIP all stay with OVS.
+    const ownIps = new Set(p.sources.map((s) => s.ip));
+    const vips = new Set(ctVips.filter((v) => v.network === p.network && !v.backends.some((b) => ownIps.has(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
     out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Vip, vips]]) });
   }
   const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));

@@ -6,6 +6,8 @@ export enum SlowReason {
   VniMiss = 6, VipFragment = 7, VipEmpty = 8, Underlay = 9, NoHeadroom = 10,
   /** A conntrack VIP's packet of a connection the fast path did not see from its SYN: OVS's. */
   VipNotOurs = 11,
+  /** A conntrack VIP's SYN dealt to its own sender: OVS SNATs such a connection to the VIP. */
+  VipHairpin = 12,
 }
 export enum Encap { Vxlan = 0, Geneve = 1 }
 export enum ParseError {

@@ -229,6 +229,12 @@ describe('load balancers', () => {
       `LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,LbSlot),goto_table:LbSlot`,
       ...[5, 6, 7].map((n) => `LbDnat, priority=100, Network=100,LbBackend=${167772160 + n}, tcp,nw_dst=10.0.0.100,tp_dst=80 actions=ct(commit,table=LbNat,zone=101,nat(dst=10.0.0.${n}:8080))`),
       ...[5, 6, 7].map((n) => `LbNat, priority=100, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_dst=10.0.0.${n} actions=set_field:02:00:00:00:00:0${n}->eth_dst,goto_table:L2Lookup`),
+      // Hairpin: a backend dealt its own connection to the VIP is also SNATed to the VIP.
+      ...[5, 6, 7].flatMap((n) => [
+        `LbNat, priority=105, Network=100, ct_state=-rpl+trk,dl_dst=${m},ip,nw_src=10.0.0.${n},nw_dst=10.0.0.${n} actions=ct_clear,ct(commit,table=LbNat,zone=101,nat(src=10.0.0.100))`,
+        `LbNat, priority=105, Network=100, ct_state=+rpl+trk,dl_dst=${m},ip,nw_src=10.0.0.${n},nw_dst=10.0.0.${n} actions=ct_clear,ct(table=LbNat,zone=101,nat)`,
+        `LbNat, priority=105, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_src=10.0.0.100,nw_dst=10.0.0.${n} actions=set_field:${m}->eth_src,set_field:02:00:00:00:00:0${n}->eth_dst,IN_PORT`,
+      ]),
       `LbNat, priority=90, Network=100, dl_dst=${m} actions=drop`,
     ]);
     const slots = t.filter((l) => l.startsWith('LbSlot'));
@@ -250,12 +256,12 @@ describe('load balancers', () => {
     for (const f of o.flows) for (const i of f.instructions) if (i.type === 'goto_table') expect(i.tableId).toBeGreaterThan(f.tableId);
   });
 
-  it('is installed only where its network is present; flow count is 2 + listeners x (1 + backends) + slots + backends', () => {
+  it('is installed only where its network is present; flow count is 2 + listeners x (1 + backends) + slots + 4 x backends', () => {
     const ids = new OwnerIds();
     const m = model([net('blue', 100), net('red', 200)], [port('a', 'blue', 5, 'hv1'), port('r', 'red', 6, 'hv2')], [lb([5, 6, 7])]);
     expect(compileNode(m, 'hv2', ids).realizes.has('lb1')).toBe(false);
     const c = compileNode(m, 'hv1', ids);
-    expect(c.owners.get(ownerKey(ids.lbOwner('lb1')))!.flows).toHaveLength(2 + 1 * (1 + 3) + LB_SLOTS + 3);
+    expect(c.owners.get(ownerKey(ids.lbOwner('lb1')))!.flows).toHaveLength(2 + 1 * (1 + 3) + LB_SLOTS + 4 * 3);
   });
 
   it('removing a backend changes only the LB owner and moves only the slots it had', () => {
@@ -271,8 +277,8 @@ describe('load balancers', () => {
     // Only 10.0.0.6's slots changed hands; everyone else's stayed put.
     expect(moved.every(([, ip]) => ip === '10.0.0.6')).toBe(true);
     expect([...b.values()]).not.toContain('10.0.0.6');
-    // One DNAT flow, one MAC flow fewer, and one rewritten slot flow per moved slot.
-    expect(d).toMatchObject({ added: moved.length, removed: moved.length + 2 });
+    // One DNAT flow, one MAC flow, three hairpin flows fewer, and one rewritten slot flow per moved slot.
+    expect(d).toMatchObject({ added: moved.length, removed: moved.length + 5 });
   });
 
   it('unhealthy backends get no new connections but keep their MAC flow; none healthy drops new connections', () => {

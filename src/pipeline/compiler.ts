@@ -39,6 +39,8 @@ export const Priority = {
   Normal: 100,
   Specific: 110,
   Low: 90,
+  /** A load balancer's hairpin flows (load-balancer.ts): above its backend-MAC flows, which they refine. */
+  Hairpin: 105,
 } as const;
 
 const ARP_OP_REQUEST = 1;

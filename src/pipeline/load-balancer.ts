@@ -6,6 +6,7 @@
  *   LbNat   +new to VIP:port -> multipath(hash, modulo_n, SLOTS) -> LbSlot register; LbSlot
  *   LbSlot  VIP + slot       -> backend (its IPv4 address, or a hash of its IPv6 one) into the LbBackend register; LbDnat
  *   LbDnat  VIP:port + backend -> ct(commit, nat(dst=backend:targetPort)), back to LbNat
+ *   LbNat   hairpin (a backend that reached its own VIP): also SNAT to the VIP (hairpinFlows)
  *
  * Why not a select group: OVS only lets a controller choose a group's selection method
  * (selection_method=hash, fields(...), stable bucket ids) in OpenFlow 1.5 group_mods; an
@@ -122,7 +123,7 @@ export function backendRegisterValues(active: readonly LbBackendModel[]): Map<st
 /**
  * One load balancer on a node where its network is present: 1 ARP (IPv4 VIP) or Neighbor
  * Solicitation (IPv6 VIP) answer, per listener 1 LbNat flow and 1 LbDnat flow per healthy
- * backend, LB_SLOTS LbSlot flows, 1 MAC flow per distinct backend, 1 drop. Independent of
+ * backend, LB_SLOTS LbSlot flows, 1 MAC flow and 3 hairpin flows per distinct backend, 1 drop. Independent of
  * the number of ports or other load balancers. No groups.
  */
 export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: DesiredFlow[]; groups: DesiredGroup[] } {
@@ -183,6 +184,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
       ),
     );
   }
+  flows.push(...hairpinFlows(lb, inNet, ip, zone));
   // Health checks (lb-health.ts): a backend's answer to a probe sent from the VIP comes
   // back to the VIP and the LB's MAC from the checked port; only probes do that (clients
   // never use the VIP as their address), so it goes to the controller.
@@ -198,4 +200,58 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   // rather than flood it as an unknown destination.
   flows.push(flow(TABLES.LbNat, Priority.Low, [inNet, { field: 'eth_dst', value: lb.mac }], []));
   return { flows, groups: [] };
+}
+
+const TRK_NOT_REPLY = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK | CtState.RPL } as KnownOxm;
+const TRK_REPLY = { field: 'ct_state', value: CtState.TRK | CtState.RPL, mask: CtState.TRK | CtState.RPL } as KnownOxm;
+const TRK = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK } as KnownOxm;
+
+/**
+ * Hairpin: a backend whose connection to its own VIP was dealt to itself. After the DNAT its
+ * packet goes from b to b, which its kernel would drop as a martian (and OpenFlow never
+ * outputs to the ingress port unless told to), so, as OVN does, the connection is also
+ * SNATed to the VIP: the backend sees VIP -> b and answers the VIP.
+ *
+ * The SNAT is a second connection in the network's zone (ct_clear first: a ct() in the zone
+ * a packet was just tracked in reuses that connection instead of looking its tuple up):
+ *   forward  b:c -> VIP:p  LbVip un-NAT/DNAT (1st connection) -> b:c -> b:t, not a reply
+ *                          -> ct_clear, ct(commit, nat(src=VIP)) (2nd)   -> VIP:c -> b:t
+ *   reply    b:t -> VIP:c  LbVip: the 2nd connection's reply, un-SNAT   -> b:t -> b:c, a reply
+ *                          -> ct_clear, ct(nat): the 1st's reply, un-DNAT -> VIP:p -> b:c
+ * and either way, VIP -> b to the LB's MAC leaves through the port it came in on, from the
+ * LB's MAC. The two connections' tuples coincide only when the client's port equals the
+ * backend's target port (then the second fails to commit and the client retries).
+ *
+ * Three flows per backend address, on every node (where the backend is bound is not the
+ * load balancer compile's business); all backends, so a hairpin connection survives its
+ * backend turning unhealthy as the others do.
+ */
+function hairpinFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, zone: number): DesiredFlow[] {
+  const v6 = lb.vip.includes(':');
+  const src = v6 ? 'ipv6_src' : 'ipv4_src';
+  const dst = v6 ? 'ipv6_dst' : 'ipv4_dst';
+  const toLbMac = { field: 'eth_dst', value: lb.mac } as KnownOxm;
+  const out: DesiredFlow[] = [];
+  const seen = new Set<string>();
+  for (const b of lb.backends) {
+    if (seen.has(b.ip)) continue;
+    seen.add(b.ip);
+    const selfToSelf = [{ field: src, value: b.ip } as KnownOxm, { field: dst, value: b.ip } as KnownOxm];
+    out.push(
+      flow(TABLES.LbNat, Priority.Hairpin, [inNet, TRK_NOT_REPLY, toLbMac, ip, ...selfToSelf], [
+        { type: 'ct_clear' },
+        { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'src', ipMin: lb.vip }] },
+      ]),
+      flow(TABLES.LbNat, Priority.Hairpin, [inNet, TRK_REPLY, toLbMac, ip, ...selfToSelf], [
+        { type: 'ct_clear' },
+        { type: 'ct', zone, table: TABLES.LbNat.id, actions: [{ type: 'nat' }] },
+      ]),
+      flow(TABLES.LbNat, Priority.Hairpin, [inNet, TRK, toLbMac, ip, { field: src, value: lb.vip } as KnownOxm, { field: dst, value: b.ip } as KnownOxm], [
+        { type: 'set_field', field: 'eth_src', value: lb.mac },
+        { type: 'set_field', field: 'eth_dst', value: b.mac },
+        { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },
+      ]),
+    );
+  }
+  return out;
 }

@@ -10,7 +10,8 @@
  *  - OVS did not dispatch them: the LbSlot and LbDnat flows (which count exactly the
  *    connections OVS load-balances) stay still on both nodes;
  *  - the LoadBalancer's status.backends still counts them (the fast path's per-backend
- *    dispatch counts are added to OVS's).
+ *    dispatch counts are added to OVS's);
+ *  - a backend reaching its own VIP (hairpin) is answered by itself too (OVS takes those).
  */
 import { TABLES } from '../../src/pipeline/tables';
 import type { HypervisorNode, LoadBalancer } from '../../src/resources/kinds';
@@ -137,5 +138,14 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
       return Object.entries(dist).every(([name, n]) => (s[name] ?? 0) >= n) ? s : undefined;
     }, 20_000, 250).catch(async () => expect(await statusCounts()).toEqual(`at least ${JSON.stringify(dist)}`));
     log(`status.backends connections: ${JSON.stringify(counted)}`);
+
+    // Hairpin: b1 (hv1) to its own VIP. Connections dealt to b1 itself are left to OVS, which
+    // SNATs them to the VIP; the others the fast path carries as any client's.
+    const own = await connections(backends[0]!.vm, vip, N);
+    const ownDist = own.reduce<Record<string, number>>((m, c) => ((m[c.name || '<failed>'] = (m[c.name || '<failed>'] ?? 0) + 1), m), {});
+    log(`hairpin: ${N} connections from b1 to its own VIP: ${JSON.stringify(ownDist)}`);
+    expect(own.filter((c) => !c.name)).toEqual([]);
+    expect(ownDist['b1'] ?? 0).toBeGreaterThan(5);
+    expect(new Set(own.map((c) => c.peer))).toEqual(new Set([vip]));
   }, 150_000);
 });

@@ -87,6 +87,13 @@ describeOvs('overlay: load balancer with an IPv6 VIP', () => {
     expect(new Set(all.map((c) => c.peer))).toEqual(new Set([vip]));
     // The client resolved the VIP to the load balancer's MAC through Neighbor Discovery.
     expect(await client.vm.exec(['ip', '-6', 'neigh', 'show', vip])).toMatch(/lladdr [0-9a-f:]{17}/);
+    // Hairpin: b1 reaching its own VIP is answered by itself too (SNATed to the VIP).
+    const own = await connections(backends[0]!.vm, vip, 60);
+    const ownDist = tally(own.map((c) => c.name));
+    log(`hairpin: 60 connections from b1 to [${vip}]:80: ${JSON.stringify(ownDist)}`);
+    expect(own.filter((c) => !c.name)).toEqual([]);
+    expect(ownDist['b1'] ?? 0).toBeGreaterThan(5);
+    expect(new Set(own.map((c) => c.peer))).toEqual(new Set([vip]));
 
     // b3's server stops: its port stays bound, its checks fail, it leaves the slot table.
     const t1 = performance.now();

@@ -9,8 +9,9 @@
  * counts the connections each backend got, that a backend whose port is unbound gets no
  * new connections until it is bound again, and that ClientIP affinity sends every
  * connection of one client to one backend, and that active TCP health checks take a
- * backend whose server stopped out of the slot table and bring it back. Prints the
- * distribution it measured.
+ * backend whose server stopped out of the slot table and bring it back; and that a backend
+ * reaching its own VIP (hairpin) is answered by itself too. Prints the distribution it
+ * measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { BackendStatus, LoadBalancer } from '../../src/resources/kinds';
@@ -262,4 +263,40 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     await eventually(async () => ((await leftover()).length === 0 ? true : undefined), 10_000, 50).catch(async () => expect(await leftover()).toEqual([]));
     log(`deleted: VIP flows and groups gone from both nodes ${(performance.now() - t3).toFixed(0)} ms after DELETE`);
   }, 240_000);
+
+  it('hairpin: a backend reaching its own VIP is answered by itself as often as by the others, from the VIP, and a long connection to itself holds', async () => {
+    const ns = 'h-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.41.0.0/24' }] } });
+    const [h1, h2] = [await vmFor(ns, 'net', 'h1', 'hv1'), await vmFor(ns, 'net', 'h2', 'hv2')];
+    await Promise.all([h1, h2].map((b) => startServer(b.vm, b.port.metadata.name)));
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'self' },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [h1, h2].map((b) => ({ port: b.port.metadata.name })) },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'self');
+    const vip = lb.spec!.vip!;
+    const got = await connections(h1.vm, vip, 60, 45000);
+    const dist = tally(got.map((c) => c.name));
+    log(`hairpin: 60 connections from backend h1 to its own VIP ${vip}: ${JSON.stringify(dist)}`);
+    // Without the SNAT to the VIP, every connection dealt to h1 itself fails (its kernel drops b -> b).
+    expect(got.filter((c) => !c.name)).toEqual([]);
+    expect(dist['h1'] ?? 0).toBeGreaterThan(10);
+    expect(dist['h2'] ?? 0).toBeGreaterThan(10);
+    expect(new Set(got.map((c) => c.peer))).toEqual(new Set([vip]));
+    // A hairpin connection carries on past its first answer (both directions through both NATs).
+    const persistent = nodeIn(h1.vm, ['-e', PERSISTENT, vip, '80', '20', '45100']);
+    let out = '';
+    persistent.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const lineAt = async (n: number): Promise<string[]> => JSON.parse(await eventually(async () => out.split('\n')[n] || undefined, 10_000, 20)) as string[];
+    const held = await lineAt(0);
+    persistent.stdin!.write('poke\n');
+    const poked = await lineAt(1);
+    persistent.stdin!.end();
+    expect(held.filter((n) => !n)).toEqual([]);
+    expect(held).toContain('h1');
+    expect(poked).toEqual(held);
+    log(`hairpin: 20 long connections ${JSON.stringify(tally(held))}, every one answering again after a poke`);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/self`);
+  }, 120_000);
 });
