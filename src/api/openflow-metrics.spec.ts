@@ -7,8 +7,8 @@ describe('OpenFlow metrics', () => {
   it('shows each programmed node as the pipeline reports it, read once per scrape', async () => {
     const registry = new Registry();
     let tables: NodeFlowTable[] = [
-      { node: 'hv1', connected: true, inSync: true, round: 3, fenced: false, counters: { ...emptyCounters(), fullSyncs: 1, flowModsSent: 120, bundlesCommitted: 4, bundlesFailed: 1, desiredFlows: 118, lastSyncUnchangedFlows: 110, lastSyncDurationMs: 250 } },
-      { node: 'hv2', connected: false, inSync: false, round: undefined, fenced: true, counters: emptyCounters() },
+      { node: 'hv1', connected: true, inSync: true, round: 3, fenced: false, counters: { ...emptyCounters(), fullSyncs: 1, flowModsSent: 120, bundlesCommitted: 4, bundlesFailed: 1, desiredFlows: 118, lastSyncUnchangedFlows: 110, lastSyncDurationMs: 250 }, refused: { answered: 7, paced: 2 } },
+      { node: 'hv2', connected: false, inSync: false, round: undefined, fenced: true, counters: emptyCounters(), refused: { answered: 0, paced: 0 } },
     ];
     let reads = 0;
     registerOpenFlowMetrics(registry, { flowTables: () => (reads++, tables) });
@@ -30,6 +30,8 @@ describe('OpenFlow metrics', () => {
       'vnetd_openflow_flow_mods_total{node="hv1"} 120',
       'vnetd_openflow_bundles_total{node="hv1",result="committed"} 4',
       'vnetd_openflow_bundles_total{node="hv1",result="failed"} 1',
+      'vnetd_lb_refused_total{node="hv1",result="answered"} 7',
+      'vnetd_lb_refused_total{node="hv1",result="paced"} 2',
     ]) {
       expect(text).toContain(line);
     }

@@ -65,6 +65,19 @@ export function registerOpenFlowMetrics(registry: Registry, source: FlowTableSou
     });
   }
   new Counter({
+    name: 'vnetd_lb_refused_total',
+    help: 'New connections to a load balancer listener without a healthy backend, by result: answered (TCP RST or ICMP port unreachable from the VIP) or paced (over the node\'s rate, dropped).',
+    labelNames: ['node', 'result'],
+    registers,
+    collect() {
+      this.reset();
+      for (const t of snapshot) {
+        this.inc({ node: t.node, result: 'answered' }, t.refused.answered);
+        this.inc({ node: t.node, result: 'paced' }, t.refused.paced);
+      }
+    },
+  });
+  new Counter({
     name: 'vnetd_openflow_bundles_total',
     help: 'Bundles sent to the node, by result (committed, failed).',
     labelNames: ['node', 'result'],

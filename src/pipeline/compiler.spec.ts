@@ -281,7 +281,7 @@ describe('load balancers', () => {
     expect(d).toMatchObject({ added: moved.length, removed: moved.length + 5 });
   });
 
-  it('unhealthy backends get no new connections but keep their MAC flow; none healthy drops new connections', () => {
+  it('unhealthy backends get no new connections but keep their MAC flow; none healthy refuses new connections (local clients\' through the controller, the rest dropped)', () => {
     const ids = new OwnerIds();
     const sick = lb([5, 6, 7]);
     const t = lbText(compileNode(model([net('blue', 100)], ports(), [{ ...sick, backends: sick.backends.map((b) => (b.ip === '10.0.0.6' ? { ...b, healthy: false } : b)) }]), 'hv1', ids), ids);
@@ -290,6 +290,8 @@ describe('load balancers', () => {
     expect(t.some((l) => l.includes('nw_dst=10.0.0.6 actions=set_field:02:00:00:00:00:06->eth_dst'))).toBe(true);
     const none = lbText(compileNode(model([net('blue', 100)], ports(), [{ ...sick, backends: sick.backends.map((b) => ({ ...b, healthy: false })) }]), 'hv1', ids), ids);
     expect(none).toContain('LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=drop');
+    // ...except a local client's, which goes to the controller to be refused (RST / ICMP port unreachable).
+    expect(none.filter((l) => l.includes('CONTROLLER'))).toEqual([expect.stringMatching(/^LbNat, priority=111, Network=100,FromTunnel=0, ct_state=\+new\+trk,tcp,nw_dst=10\.0\.0\.100,tp_dst=80 actions=CONTROLLER:128$/)]);
     expect(none.filter((l) => l.startsWith('LbSlot') || l.startsWith('LbDnat'))).toEqual([]);
   });
 

@@ -29,7 +29,7 @@ import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
 // compiler.ts imports lbFlows from here: use these only inside functions (never at module
 // load), so the cycle is harmless under CommonJS as well.
 import { Priority, arpReplyActions, ethType, flow } from './compiler';
-import { LbBackendField, LbSlotField, NetworkField, loadField, matchField } from './fields';
+import { FromLocalMark, LbBackendField, LbSlotField, NetworkField, loadField, matchField, matchMark } from './fields';
 import type { LbBackendModel, LbListenerModel, LoadBalancerModel, NetworkModel } from './model';
 import { ndAnswerFlow } from './nd-responder';
 import { ctZone, fnv1a } from './owners';
@@ -145,8 +145,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     const { proto, dst } = L4[l.protocol];
     const listener: KnownOxm[] = [ip, { field: 'ip_proto', value: proto }, vip, { field: dst, value: l.port } as KnownOxm];
     if (!active.length) {
-      // No healthy backend: new connections are dropped (the client sees a timeout).
-      flows.push(flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], []));
+      flows.push(...refuseFlows(inNet, trackedNew, listener, l.protocol));
       continue;
     }
     const pick: Action = { type: 'multipath', fields: hashFields(lb), basis: 0, algorithm: 'modulo_n', nLinks: LB_SLOTS, arg: 0, dst: LbSlotField.sub };
@@ -200,6 +199,21 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   // rather than flood it as an unknown destination.
   flows.push(flow(TABLES.LbNat, Priority.Low, [inNet, { field: 'eth_dst', value: lb.mac }], []));
   return { flows, groups: [] };
+}
+
+/** Enough of a refused packet for its answer: Ethernet, IPv6, TCP with options, or the 8 bytes of UDP an ICMP error quotes and more. */
+export const REFUSE_PACKET_IN_BYTES = 128;
+
+/**
+ * A listener without a healthy backend refuses new connections rather than letting them
+ * time out, as kube-proxy's REJECT and OVN's reject option do: a TCP SYN or a UDP datagram
+ * from a local VM goes to the controller, which answers with a RST or an ICMP port
+ * unreachable from the VIP (lb-reject.ts). What came over a tunnel, and SCTP, is dropped.
+ */
+function refuseFlows(inNet: KnownOxm, trackedNew: KnownOxm, listener: KnownOxm[], protocol: LbListenerModel['protocol']): DesiredFlow[] {
+  const drop = flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], []);
+  if (protocol === 'SCTP') return [drop];
+  return [drop, flow(TABLES.LbNat, Priority.Specific + 1, [inNet, matchMark(FromLocalMark), trackedNew, ...listener], [{ type: 'output', port: OFPP.CONTROLLER, maxLen: REFUSE_PACKET_IN_BYTES }])];
 }
 
 const TRK_NOT_REPLY = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK | CtState.RPL } as KnownOxm;

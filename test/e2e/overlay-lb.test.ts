@@ -10,8 +10,9 @@
  * new connections until it is bound again, and that ClientIP affinity sends every
  * connection of one client to one backend, and that active TCP health checks take a
  * backend whose server stopped out of the slot table and bring it back; and that a backend
- * reaching its own VIP (hairpin) is answered by itself too. Prints the distribution it
- * measured.
+ * reaching its own VIP (hairpin) is answered by itself too; and that a VIP without a
+ * healthy backend refuses connections at once (TCP RST, ICMP port unreachable). Prints the
+ * distribution it measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { BackendStatus, LoadBalancer } from '../../src/resources/kinds';
@@ -263,6 +264,46 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     await eventually(async () => ((await leftover()).length === 0 ? true : undefined), 10_000, 50).catch(async () => expect(await leftover()).toEqual([]));
     log(`deleted: VIP flows and groups gone from both nodes ${(performance.now() - t3).toFixed(0)} ms after DELETE`);
   }, 240_000);
+
+  it('a VIP without a healthy backend refuses at once: TCP RST and UDP port unreachable from the VIP; with a backend again it serves', async () => {
+    const ns = 'r-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.42.0.0/24' }] } });
+    const [client, b] = [await vmFor(ns, 'net', 'r1', 'hv1'), await vmFor(ns, 'net', 'r2', 'hv2')];
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'empty' },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [] },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'empty');
+    const vip = lb.spec!.vip!;
+    // What a TCP connect and a connected UDP socket's send see, and how long it took.
+    const probe = `const [vip]=process.argv.slice(1);const t0=performance.now();const ms=()=>Math.round(performance.now()-t0);const out={};
+const s=require('net').connect({host:vip,port:80});s.on('connect',()=>{out.tcp='connected';s.destroy();udp()});s.on('error',(e)=>{out.tcp=e.code;out.tcpMs=ms();udp()});
+function udp(){const u=require('dgram').createSocket('udp4');const t1=performance.now();const tm=setTimeout(()=>{out.udp='timeout';closed=true;u.close();done()},3000);
+let closed=false;u.on('error',(e)=>{clearTimeout(tm);out.udp=e.code;out.udpMs=Math.round(performance.now()-t1);closed=true;u.close();done()});u.connect(53,vip,()=>{u.send('q');setTimeout(()=>closed||u.send('q'),200)})}
+function done(){console.log(JSON.stringify(out))}`;
+    const refusals = async () => {
+      const text = (await fixture.vnetd().call('GET', '/metrics')).text;
+      return Number(text.split('\n').find((l) => l.startsWith('vnetd_lb_refused_total{') && l.includes('node="hv1"') && l.includes('result="answered"'))?.split(' ').pop() ?? 0);
+    };
+    const before = await refusals();
+    const got = JSON.parse(await client.vm.exec([process.execPath, '-e', probe, vip])) as { tcp: string; tcpMs?: number; udp: string; udpMs?: number };
+    log(`no backend: TCP ${got.tcp} after ${got.tcpMs} ms, UDP ${got.udp} after ${got.udpMs} ms`);
+    // Without the refusal the connect times out (SYN retries) and the UDP socket hears nothing.
+    expect(got).toMatchObject({ tcp: 'ECONNREFUSED', udp: 'ECONNREFUSED' });
+    expect(got.tcpMs).toBeLessThan(1000);
+    expect(await eventually(async () => ((await refusals()) - before >= 2 ? true : undefined), 10_000, 100)).toBe(true);
+    // A backend comes: the refuse flows give way to the slot table.
+    await startServer(b.vm, 'r2');
+    await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/empty`, (cur) => ({ ...cur, spec: { ...cur.spec!, backends: [{ port: b.port.metadata.name }] } }));
+    await waitReady(ns, 'loadbalancers', 'empty');
+    const served = await eventually(async () => {
+      const c = await connections(client.vm, vip, 10, 45200);
+      return c.every((x) => x.name === 'r2') ? c : undefined;
+    }, 10_000, 200);
+    expect(served).toHaveLength(10);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/empty`);
+  }, 120_000);
 
   it('hairpin: a backend reaching its own VIP is answered by itself as often as by the others, from the VIP, and a long connection to itself holds', async () => {
     const ns = 'h-lb';

@@ -19,7 +19,8 @@ export interface TcpSegment {
   flags: number;
 }
 
-function checksum(b: Buffer): number {
+/** The Internet checksum (RFC 1071) of b. */
+export function checksum(b: Buffer): number {
   let s = 0;
   for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
   if (b.length & 1) s += b[b.length - 1]! << 8;

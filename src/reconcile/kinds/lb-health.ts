@@ -16,6 +16,7 @@ import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '..
 import type { LogicalModel } from '../../pipeline';
 import type { HealthCheck, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
+import { receivePacketIns } from './packet-ins';
 
 export interface HealthCheckTiming {
   intervalMs: number;
@@ -92,9 +93,6 @@ export interface LbHealthMonitorOptions {
 
 /** How a (load balancer, backend address) pair is named in sets of failing backends. */
 export const backendKey = (lbUid: string, ip: string): string => `${lbUid}/${ip}`;
-
-/** Enough for Ethernet + IPv4 + TCP headers with options. */
-const PACKET_IN_BYTES = 128;
 
 const keyOf = (t: HealthTarget): string => `${t.lbUid}/${t.ip}/${t.port}`;
 
@@ -188,8 +186,7 @@ export class LbHealthMonitor {
     if (!this.attached.has(conn)) {
       this.attached.add(conn);
       conn.on('message', this.onMessage);
-      conn.on('connected', () => this.receivePacketIns(conn));
-      this.receivePacketIns(conn);
+      receivePacketIns(conn, this.log);
     }
     const srcPort = 32768 + Math.floor(Math.random() * 28000);
     const seq = Math.floor(Math.random() * 0xffffffff) >>> 0;
@@ -197,14 +194,6 @@ export class LbHealthMonitor {
     const syn: TcpSegment = { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN };
     this.log.debug({ node: t.node, backend: t.ip, port: t.port, srcPort }, 'health probe');
     this.inject(conn, t, syn);
-  }
-
-  /**
-   * vnetd's controller target is a passive (punix) one, which OVS treats as a service
-   * controller: it gets no packet-ins until it sets a nonzero miss_send_len.
-   */
-  private receivePacketIns(conn: OpenFlowConnection): void {
-    void conn.send({ type: 'set_config', flags: 0, missSendLen: PACKET_IN_BYTES }).catch((err: unknown) => this.log.debug({ err }, 'set_config not sent'));
   }
 
   private inject(conn: OpenFlowConnection, t: HealthTarget, seg: TcpSegment): void {

@@ -326,16 +326,16 @@ const BACKENDS_AVAILABLE = 'BackendsAvailable';
 /**
  * BackendsAvailable (as a Deployment's Available): whether the VIP has a backend to send
  * new connections to. Ready says the VIP's flows are installed where needed; a VIP whose
- * every backend fails its checks is Ready and answers nobody, which only this tells.
+ * every backend fails its checks is Ready and refuses every connection, which only this tells.
  */
 function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[]): ConditionInput {
   const observedGeneration = lb.metadata.generation;
   const healthy = backends.filter((b) => b.healthy).length;
   const names = (bs: readonly LbBackendStatus[]) => bs.map((b) => b.name).join(', ');
-  if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP get no answer', observedGeneration };
+  if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP are refused', observedGeneration };
   const unhealthy = backends.filter((b) => !b.healthy);
   if (healthy === 0) {
-    return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoHealthyBackends', message: `none of its ${backends.length} backends gets connections (not bound to a node, or failing health checks): ${names(unhealthy)}`, observedGeneration };
+    return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoHealthyBackends', message: `none of its ${backends.length} backends gets connections (not bound to a node, or failing health checks), so they are refused: ${names(unhealthy)}`, observedGeneration };
   }
   if (unhealthy.length > 0) {
     return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${healthy} of ${backends.length} backends get connections; not: ${names(unhealthy)}`, observedGeneration };

@@ -53,6 +53,7 @@ import { SharedInformers } from '../shared-informers';
 import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
+import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { failingInStatus, reportedFailing, sameBackendKeys } from './lb-health-reports';
 import { DispatchReporter, LbStatusReporter } from './lb-status';
 import { NodeReports, dispatchedIn } from './node-reports';
@@ -230,6 +231,8 @@ export interface NodeFlowTable {
   /** The switch has a newer master (openflowGeneration): nothing more is sent to it. */
   fenced: boolean;
   counters: SyncCounters;
+  /** Connections to load balancers without a healthy backend refused on the node (lb-reject.ts). */
+  refused: RefusalCounts;
 }
 
 /** One node's OpenFlow side. */
@@ -361,6 +364,7 @@ export class PipelineReconciler {
    * ('local'), it checks every backend; an agent checks those bound to its node.
    */
   private readonly lbHealth?: LbHealthMonitor;
+  private readonly lbReject: LbRejecter;
   /** Backends other nodes' agents report failing (agents, and a controller of agents), by backendKey. */
   private failingElsewhere = new Map<string, UnhealthyBackend>();
   private readonly startedAt = Date.now();
@@ -369,6 +373,7 @@ export class PipelineReconciler {
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
+    this.lbReject = new LbRejecter(this.log);
     const shared = opts.informers ?? (this.ownInformers = new SharedInformers(opts.objects.kv, this.log));
     this.networks = shared.of<VirtualNetwork>(NETWORKS);
     this.ports = shared.of<VirtualPort>(PORTS);
@@ -653,7 +658,7 @@ export class PipelineReconciler {
 
   /** Every programmed node's flow-table state and counters, read at scrape time. */
   flowTables(): NodeFlowTable[] {
-    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters() }));
+    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) } }));
   }
 
   /** Flow-table counters of a node's manager (tests, metrics). */
@@ -994,6 +999,7 @@ export class PipelineReconciler {
     const connect = (lane?: number) =>
       createConnection(dial, { logger: this.log.child(lane === undefined ? { node: name } : { node: name, lane }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const conn = connect();
+    this.lbReject.attach(name, conn);
     const generationId = this.opts.openflowGeneration;
     const lanes = Array.from({ length: this.opts.openflowLanes ?? DEFAULT_OPENFLOW_LANES }, (_, i) => {
       const lane = connect(i + 1);

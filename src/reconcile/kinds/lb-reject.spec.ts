@@ -1,0 +1,132 @@
+import { EventEmitter } from 'node:events';
+import pino from 'pino';
+import type { OfMessage, OpenFlowConnection } from '../../openflow';
+import { ipv6ToBytes } from '../../openflow';
+import { TCP_FLAGS, buildTcpFrame, checksum, parseTcpFrame } from './lb-health-packets';
+import { LbRejecter, refusalFor } from './lb-reject';
+
+const CLIENT_MAC = '02:00:00:00:00:05';
+const LB_MAC = '02:4c:42:00:00:01';
+const syn = (srcIp: string, dstIp: string, flags: number = TCP_FLAGS.SYN) =>
+  buildTcpFrame({ srcMac: CLIENT_MAC, dstMac: LB_MAC, srcIp, dstIp, srcPort: 41000, dstPort: 80, seq: 0xfffffff0, ack: 0, flags });
+
+/** An untagged Ethernet/IPv4 or IPv6 UDP datagram with `n` bytes of payload (UDP checksum left 0: not checked here). */
+function udp(srcIp: string, dstIp: string, n: number): Buffer {
+  const l4 = Buffer.alloc(8 + n, 0x61);
+  l4.writeUInt16BE(5353, 0);
+  l4.writeUInt16BE(53, 2);
+  l4.writeUInt16BE(8 + n, 4);
+  l4.writeUInt16BE(0, 6);
+  const eth = (type: number) => Buffer.concat([Buffer.from(LB_MAC.split(':').map((h) => parseInt(h, 16))), Buffer.from(CLIENT_MAC.split(':').map((h) => parseInt(h, 16))), Buffer.from([type >> 8, type & 255])]);
+  if (srcIp.includes(':')) {
+    const ip = Buffer.alloc(40);
+    ip[0] = 0x60;
+    ip.writeUInt16BE(l4.length, 4);
+    ip[6] = 17;
+    ip[7] = 64;
+    ipv6ToBytes(srcIp).copy(ip, 8);
+    ipv6ToBytes(dstIp).copy(ip, 24);
+    return Buffer.concat([eth(0x86dd), ip, l4]);
+  }
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + l4.length, 2);
+  ip[8] = 64;
+  ip[9] = 17;
+  Buffer.from(srcIp.split('.').map(Number)).copy(ip, 12);
+  Buffer.from(dstIp.split('.').map(Number)).copy(ip, 16);
+  ip.writeUInt16BE(checksum(ip), 10);
+  return Buffer.concat([eth(0x0800), ip, l4]);
+}
+
+describe('refused connections: the answers', () => {
+  it('a TCP SYN gets RST+ACK from the VIP acknowledging it (SEQ 0, ACK = SYN seq + 1 + data), checksums right', () => {
+    const answer = refusalFor(syn('10.0.0.5', '10.0.0.100'))!;
+    const rst = parseTcpFrame(answer)!;
+    expect(rst).toEqual({ srcMac: LB_MAC, dstMac: CLIENT_MAC, srcIp: '10.0.0.100', dstIp: '10.0.0.5', srcPort: 80, dstPort: 41000, seq: 0, ack: 0xfffffff1, flags: TCP_FLAGS.RST | TCP_FLAGS.ACK });
+    expect(checksum(answer.subarray(14, 34))).toBe(0);
+    // The same answer buildTcpFrame makes (whose TCP checksum the health checks rely on).
+    expect(answer.equals(buildTcpFrame(rst))).toBe(true);
+    // A SYN carrying 10 bytes (TCP Fast Open): they are acknowledged too.
+    const withData = Buffer.concat([syn('10.0.0.5', '10.0.0.100'), Buffer.alloc(10)]);
+    withData.writeUInt16BE(withData.readUInt16BE(16) + 10, 16);
+    expect(parseTcpFrame(refusalFor(withData)!)!.ack).toBe(0xfffffffb);
+  });
+
+  it('IPv6: RST+ACK from the VIP', () => {
+    const rst = parseTcpFrame(refusalFor(syn('fd00::5', 'fd00::100'))!)!;
+    expect(rst).toMatchObject({ srcIp: 'fd00::100', dstIp: 'fd00::5', srcPort: 80, dstPort: 41000, ack: 0xfffffff1, flags: TCP_FLAGS.RST | TCP_FLAGS.ACK });
+  });
+
+  it('only an opening SYN is answered: never a health check\'s SYN-ACK or RST, nor an ACK', () => {
+    for (const flags of [TCP_FLAGS.SYN | TCP_FLAGS.ACK, TCP_FLAGS.RST, TCP_FLAGS.ACK, TCP_FLAGS.RST | TCP_FLAGS.ACK]) expect(refusalFor(syn('10.0.0.5', '10.0.0.100', flags))).toBeUndefined();
+  });
+
+  it('UDP gets ICMP port unreachable from the VIP quoting the datagram; IPv6 gets ICMPv6 port unreachable', () => {
+    const dgram = udp('10.0.0.5', '10.0.0.100', 30);
+    const a = refusalFor(dgram)!;
+    expect(a.subarray(0, 6).equals(dgram.subarray(6, 12))).toBe(true);
+    expect(a.subarray(6, 12).equals(dgram.subarray(0, 6))).toBe(true);
+    const ip = a.subarray(14, 34);
+    expect(checksum(ip)).toBe(0);
+    expect([ip[9], [...ip.subarray(12, 16)].join('.'), [...ip.subarray(16, 20)].join('.')]).toEqual([1, '10.0.0.100', '10.0.0.5']);
+    const icmp = a.subarray(34);
+    expect([icmp[0], icmp[1]]).toEqual([3, 3]);
+    expect(checksum(icmp)).toBe(0);
+    expect(icmp.subarray(8).equals(dgram.subarray(14))).toBe(true);
+
+    const d6 = udp('fd00::5', 'fd00::100', 30);
+    const a6 = refusalFor(d6)!;
+    const ip6 = a6.subarray(14, 54);
+    expect(ip6[6]).toBe(58);
+    expect(ip6.subarray(8, 24).equals(ipv6ToBytes('fd00::100'))).toBe(true);
+    expect(ip6.subarray(24, 40).equals(ipv6ToBytes('fd00::5'))).toBe(true);
+    const icmp6 = a6.subarray(54);
+    expect([icmp6[0], icmp6[1]]).toEqual([1, 4]);
+    const pseudo = Buffer.alloc(40);
+    ip6.copy(pseudo, 0, 8, 40);
+    pseudo.writeUInt32BE(icmp6.length, 32);
+    pseudo[39] = 58;
+    expect(checksum(Buffer.concat([pseudo, icmp6]))).toBe(0);
+    expect(icmp6.subarray(8).equals(d6.subarray(14))).toBe(true);
+  });
+
+  it('nothing for later fragments, truncated frames, ARP or other protocols', () => {
+    const frag = udp('10.0.0.5', '10.0.0.100', 30);
+    frag.writeUInt16BE(185, 20); // fragment offset 185 x 8
+    expect(refusalFor(frag)).toBeUndefined();
+    expect(refusalFor(syn('10.0.0.5', '10.0.0.100').subarray(0, 40))).toBeUndefined();
+    expect(refusalFor(udp('10.0.0.5', '10.0.0.100', 0).subarray(0, 38))).toBeUndefined();
+    const arp = Buffer.alloc(42);
+    arp.writeUInt16BE(0x0806, 12);
+    expect(refusalFor(arp)).toBeUndefined();
+    const icmp = udp('10.0.0.5', '10.0.0.100', 30);
+    icmp[23] = 1;
+    expect(refusalFor(icmp)).toBeUndefined();
+  });
+});
+
+describe('LbRejecter', () => {
+  /** The part of a connection the rejecter uses: its messages and packet-outs. */
+  function fakeConnection() {
+    const sent: OfMessage[] = [];
+    const conn = Object.assign(new EventEmitter(), { connected: false, send: (m: OfMessage) => (sent.push(m), Promise.resolve()) });
+    return { conn: conn as unknown as OpenFlowConnection, emitter: conn, sent };
+  }
+  const packetIn = (data: Buffer): OfMessage => ({ type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: 4, cookie: 0n, match: [{ field: 'in_port', value: 7 }], data }) as OfMessage;
+
+  it('answers out of the ingress port, paced per node: a burst beyond the rate is counted, not answered', () => {
+    const r = new LbRejecter(pino({ level: 'silent' }), 5);
+    const { conn, emitter, sent } = fakeConnection();
+    r.attach('hv1', conn);
+    emitter.emit('connected');
+    expect(sent.map((m) => m.type)).toEqual(['set_config']); // packet-ins enabled on connect
+    for (let i = 0; i < 8; i++) emitter.emit('message', packetIn(syn('10.0.0.5', '10.0.0.100')));
+    emitter.emit('message', packetIn(syn('10.0.0.5', '10.0.0.100', TCP_FLAGS.SYN | TCP_FLAGS.ACK))); // not ours
+    const outs = sent.filter((m) => m.type === 'packet_out');
+    expect(outs).toHaveLength(5);
+    expect(outs[0]).toMatchObject({ actions: [{ type: 'output', port: 7 }] });
+    expect(r.counts('hv1')).toEqual({ answered: 5, paced: 3 });
+    expect(r.counts('hv2')).toEqual({ answered: 0, paced: 0 });
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * Refused connections: a load balancer listener without a healthy backend sends a local
+ * VM's TCP SYN or UDP datagram to the controller (load-balancer.ts, refuseFlows), and vnetd
+ * answers it from the VIP with a TCP RST or an ICMP port unreachable, as kube-proxy's
+ * REJECT and OVN's reject option do: the client's connect() fails at once with "connection
+ * refused" instead of timing out after its retries.
+ *
+ * The answers go straight back out of the port the packet came in on (packet-out). They are
+ * paced per node (a token bucket), so a client hammering a dead VIP costs bounded work.
+ */
+import type { Logger } from 'pino';
+import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { TCP_FLAGS, buildTcpFrame, checksum, parseTcpFrame } from './lb-health-packets';
+import { receivePacketIns } from './packet-ins';
+
+const ETH_IPV4 = 0x0800;
+const ETH_IPV6 = 0x86dd;
+const IP_TCP = 6;
+const IP_UDP = 17;
+/** RFC 1812 4.3.2.3: an ICMP error quotes as much of the packet as fits in 576 bytes. */
+const ICMP_QUOTE_MAX = 576 - 20 - 8;
+
+/** Answers per node per second (and the burst), beyond which refused packets are only dropped. */
+const ANSWERS_PER_SECOND = 200;
+
+/** The IP protocol and the IP packet (from its header on, as far as captured) of an untagged frame; undefined when neither IPv4 nor IPv6. */
+function ipOf(frame: Buffer): { v6: boolean; proto: number; ip: Buffer; l4: Buffer } | undefined {
+  const type = frame.length >= 14 ? frame.readUInt16BE(12) : 0;
+  if (type === ETH_IPV4 && frame.length >= 34 && frame[14]! >> 4 === 4) {
+    const ihl = (frame[14]! & 0x0f) * 4;
+    // Only first fragments carry the ports an answer needs.
+    if (ihl < 20 || frame.length < 14 + ihl || (frame.readUInt16BE(20) & 0x1fff) !== 0) return undefined;
+    const ip = frame.subarray(14, 14 + Math.min(frame.readUInt16BE(16), frame.length - 14));
+    return { v6: false, proto: frame[23]!, ip, l4: ip.subarray(ihl) };
+  }
+  if (type === ETH_IPV6 && frame.length >= 54 && frame[14]! >> 4 === 6) {
+    const ip = frame.subarray(14, 14 + Math.min(40 + frame.readUInt16BE(18), frame.length - 14));
+    return { v6: true, proto: frame[20]!, ip, l4: ip.subarray(40) };
+  }
+  return undefined;
+}
+
+/** TCP: RST+ACK acknowledging the SYN (RFC 9293 3.10.7.1: a segment without ACK gets SEQ 0, ACK SEG.SEQ + SEG.LEN). */
+function resetFor(frame: Buffer, ip: Buffer, l4: Buffer, v6: boolean): Buffer | undefined {
+  const seg = parseTcpFrame(frame);
+  if (!seg || (seg.flags & (TCP_FLAGS.SYN | TCP_FLAGS.ACK | TCP_FLAGS.RST)) !== TCP_FLAGS.SYN || l4.length < 20) return undefined;
+  const ipLen = v6 ? 40 + frame.readUInt16BE(18) : frame.readUInt16BE(16);
+  const dataLen = Math.max(0, ipLen - (v6 ? 40 : ip.length - l4.length) - (l4[12]! >> 4) * 4);
+  return buildTcpFrame({
+    srcMac: seg.dstMac,
+    dstMac: seg.srcMac,
+    srcIp: seg.dstIp,
+    dstIp: seg.srcIp,
+    srcPort: seg.dstPort,
+    dstPort: seg.srcPort,
+    seq: 0,
+    ack: (seg.seq + 1 + dataLen) >>> 0,
+    flags: TCP_FLAGS.RST | TCP_FLAGS.ACK,
+  });
+}
+
+/** UDP: ICMP (type 3 code 3) or ICMPv6 (type 1 code 4) port unreachable from the VIP, quoting the datagram. */
+function unreachableFor(frame: Buffer, ip: Buffer, v6: boolean): Buffer {
+  const quote = ip.subarray(0, Math.min(ip.length, ICMP_QUOTE_MAX));
+  const icmp = Buffer.concat([Buffer.from(v6 ? [1, 4, 0, 0, 0, 0, 0, 0] : [3, 3, 0, 0, 0, 0, 0, 0]), quote]);
+  const eth = Buffer.concat([frame.subarray(6, 12), frame.subarray(0, 6), frame.subarray(12, 14)]);
+  if (v6) {
+    const src = ip.subarray(24, 40);
+    const dst = ip.subarray(8, 24);
+    // RFC 8200 8.1 pseudo-header: source, destination, upper-layer length, next header 58.
+    const pseudo = Buffer.alloc(40);
+    src.copy(pseudo, 0);
+    dst.copy(pseudo, 16);
+    pseudo.writeUInt32BE(icmp.length, 32);
+    pseudo[39] = 58;
+    icmp.writeUInt16BE(checksum(Buffer.concat([pseudo, icmp])), 2);
+    const hdr = Buffer.alloc(40);
+    hdr[0] = 0x60;
+    hdr.writeUInt16BE(icmp.length, 4);
+    hdr[6] = 58;
+    hdr[7] = 64;
+    src.copy(hdr, 8);
+    dst.copy(hdr, 24);
+    return Buffer.concat([eth, hdr, icmp]);
+  }
+  icmp.writeUInt16BE(checksum(icmp), 2);
+  const hdr = Buffer.alloc(20);
+  hdr[0] = 0x45;
+  hdr.writeUInt16BE(20 + icmp.length, 2);
+  hdr[8] = 64;
+  hdr[9] = 1;
+  ip.copy(hdr, 12, 16, 20); // from the VIP the datagram was sent to
+  ip.copy(hdr, 16, 12, 16); // to its sender
+  hdr.writeUInt16BE(checksum(hdr), 10);
+  return Buffer.concat([eth, hdr, icmp]);
+}
+
+/**
+ * The answer to a refused packet (as the switch captured it): RST for a TCP SYN, port
+ * unreachable for UDP; undefined for anything else (a health check's answer, a TCP segment
+ * that is not an opening SYN, a later fragment).
+ */
+export function refusalFor(frame: Buffer): Buffer | undefined {
+  const p = ipOf(frame);
+  if (!p) return undefined;
+  if (p.proto === IP_TCP) return resetFor(frame, p.ip, p.l4, p.v6);
+  if (p.proto === IP_UDP && p.l4.length >= 8) return unreachableFor(frame, p.ip, p.v6);
+  return undefined;
+}
+
+export interface RefusalCounts {
+  answered: number;
+  /** Refused packets left unanswered: over the node's pace. */
+  paced: number;
+}
+
+export class LbRejecter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly attached = new WeakSet<OpenFlowConnection>();
+  private readonly log: Logger;
+  private readonly perNode = new Map<string, RefusalCounts>();
+
+  constructor(logger: Logger, private readonly perSecond = ANSWERS_PER_SECOND) {
+    this.log = logger.child({ component: 'lb-reject' });
+  }
+
+  /** Answers the refused packets a node's (main) connection reports. */
+  attach(node: string, conn: OpenFlowConnection): void {
+    if (this.attached.has(conn)) return;
+    this.attached.add(conn);
+    receivePacketIns(conn, this.log);
+    conn.on('message', (m: OfMessage) => {
+      if (m.type !== 'packet_in') return;
+      const inPort = m.match.find((f) => f.field === 'in_port')?.value;
+      if (typeof inPort !== 'number') return;
+      const answer = refusalFor(m.data);
+      if (!answer) return;
+      const counts = this.counts(node);
+      if (!this.take(node)) {
+        counts.paced++;
+        return;
+      }
+      counts.answered++;
+      void conn
+        .send({ type: 'packet_out', bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions: [{ type: 'output', port: inPort, maxLen: 0 }], data: answer })
+        .catch((err: unknown) => this.log.debug({ node, err }, 'refusal not sent'));
+    });
+  }
+
+  /** What this process answered on a node (and dropped for the pace), since it started. */
+  counts(node: string): RefusalCounts {
+    let c = this.perNode.get(node);
+    if (!c) this.perNode.set(node, (c = { answered: 0, paced: 0 }));
+    return c;
+  }
+
+  private take(node: string, now = Date.now()): boolean {
+    let b = this.buckets.get(node);
+    if (!b) this.buckets.set(node, (b = { tokens: this.perSecond, at: now }));
+    b.tokens = Math.min(this.perSecond, b.tokens + ((now - b.at) * this.perSecond) / 1000);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
+}
