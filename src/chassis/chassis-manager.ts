@@ -351,6 +351,15 @@ export class ChassisManager {
     this.nodeController.enqueue(objectKey(NODES, undefined, node));
   }
 
+  /** Flows the pipeline keeps on each node's br-int (status.flows). */
+  private readonly flowCounts = new Map<string, number>();
+
+  reportFlows(node: string, flows: number): void {
+    if (this.flowCounts.get(node) === flows) return;
+    this.flowCounts.set(node, flows);
+    this.nodeController.enqueue(objectKey(NODES, undefined, node));
+  }
+
   private async writeNodeStatus(node: HypervisorNode, view: ReturnType<NodeSession['view']>, layout: LayoutOutcome | undefined): Promise<void> {
     const bound = this.ports.byIndex(IX_BOUND, node.metadata.name).length;
     await this.opts.objects.modify<HypervisorNode>(
@@ -359,7 +368,7 @@ export class ChassisManager {
       node.metadata.name,
       (cur) => {
         if (cur.metadata.uid !== node.metadata.uid) return undefined;
-        const status = nodeStatus(cur, view, layout, bound);
+        const status = nodeStatus(cur, view, layout, bound, this.flowCounts.get(node.metadata.name));
         if (sameValue(status, cur.status)) return undefined;
         return { ...cur, status };
       },

@@ -20,7 +20,8 @@ describe('nodeStatus', () => {
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'NotConnected', message: expect.stringContaining('ENOENT') });
   });
 
-  it('keeps unrelated status fields (flows)', () => {
+  it('says the pipeline\'s flow count (the FLOWS column), keeping the last one while it has none to say', () => {
+    expect(nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok' }, undefined, 0, 40).flows).toBe(40);
     const s = nodeStatus({ ...node, status: { flows: 12 } }, { connected: true, reason: 'Connected', message: 'ok' }, undefined, 0);
     expect(s.flows).toBe(12);
   });

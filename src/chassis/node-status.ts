@@ -30,7 +30,7 @@ export interface SessionView {
   datapathTypes?: string[];
 }
 
-export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, now?: Date): NodeStatus {
+export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, flows?: number, now?: Date): NodeStatus {
   const prev = node.status ?? {};
   const gen = node.metadata.generation;
   let conditions = setCondition(
@@ -50,5 +50,7 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
   // Version and datapath types describe the host; keep the last known ones while disconnected.
   if (session.ovsVersion !== undefined) next.ovsVersion = session.ovsVersion;
   if (session.datapathTypes !== undefined) next.datapathTypes = session.datapathTypes;
+  // The pipeline's count (of a table in sync); the last one stays while it has none to say.
+  if (flows !== undefined) next.flows = flows;
   return next;
 }

@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
+import type { HypervisorNode } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -208,6 +209,9 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const flowsAfter = await eventually(async () => ((await countFlows()) === flowsBefore ? flowsBefore : undefined), 10_000, 50).catch(countFlows);
     process.stdout.write(`[overlay] flows restored ${(performance.now() - tFlows).toFixed(0)} ms after traffic was back\n`);
     expect(flowsAfter).toBe(flowsBefore);
+    // The Node says how many flows vnetd keeps there (vnetctl's FLOWS column): every one on br-int.
+    const statusFlows = async () => ((await call('GET', `${G}/nodes/hv2`)) as HypervisorNode).status?.flows;
+    expect(await eventually(async () => ((await statusFlows()) === flowsAfter ? flowsAfter : undefined), 15_000, 200).catch(statusFlows)).toBe(flowsAfter);
     log(`ovs-vswitchd restart: daemon back and VTEP address re-added in ${restartedMs.toFixed(0)} ms, then traffic back after ${back.toFixed(0)} ms; flows on hv2 ${flowsBefore} before, ${flowsAfter} after`);
   }, 60_000);
 

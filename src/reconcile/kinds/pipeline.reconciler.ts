@@ -128,6 +128,8 @@ export interface ChassisAccess {
    * words), or answers again (undefined): the Node's Ready says so.
    */
   reportSwitch?(node: string, problem: string | undefined): void;
+  /** How many flows vnetd keeps on the node's br-int, once its table is in sync (the Node's status.flows). */
+  reportFlows?(node: string, flows: number): void;
   /** Agent mode: the node of another live agent that holds this unpinned port's binding (see ChassisManager.boundElsewhere). */
   boundElsewhere?(port: VirtualPort): string | undefined;
 }
@@ -139,6 +141,9 @@ const RETIRED_FLUSH_DELAY_MS = 1000;
 const IX_NETWORK = 'network';
 const networkIndex = (o: VirtualPort | LoadBalancer): readonly string[] => (o.spec?.network ? [`${o.metadata.namespace}/${o.spec.network}`] : []);
 const networkKeyOf = (n: VirtualNetwork): string => `${n.metadata.namespace}/${n.metadata.name}`;
+
+/** How often a node's flow count is brought to its Node's status (when it changed). */
+const FLOW_COUNT_REPORT_MS = 5000;
 
 /** A node's OpenFlow connection down this long makes its Node Ready=False (a restart of ovs-vswitchd takes about a second). */
 const SWITCH_DOWN_REPORT_MS = 3000;
@@ -357,6 +362,7 @@ export class PipelineReconciler {
   private readonly lbStatus?: LbStatusReporter;
   private auditTimer?: NodeJS.Timeout;
   private switchTimer?: NodeJS.Timeout;
+  private flowCountTimer?: NodeJS.Timeout;
   /** An agent's count of what its node's load balancing dispatched (onDispatched). */
   private readonly dispatch?: DispatchReporter;
   /**
@@ -554,6 +560,7 @@ export class PipelineReconciler {
     this.dispatch?.start();
     this.startFlowAudit();
     this.startSwitchWatch();
+    this.startFlowCountReport();
     // A restart starts from what was last published: the agent's own Node report, or the
     // LoadBalancers' status where this process checks every backend.
     const node = this.opts.node;
@@ -591,6 +598,20 @@ export class PipelineReconciler {
       }
     }, 1000);
     this.switchTimer.unref();
+  }
+
+  /**
+   * The Node's status.flows (vnetctl's FLOWS column): the count of a node whose table is in
+   * sync, every FLOW_COUNT_REPORT_MS at most, so a burst of changes costs no Node writes of
+   * its own.
+   */
+  private startFlowCountReport(): void {
+    const report = this.opts.chassis?.reportFlows?.bind(this.opts.chassis);
+    if (!report) return;
+    this.flowCountTimer = setInterval(() => {
+      for (const [node, a] of this.agents) if (a.inSync) report(node, a.manager.counters().desiredFlows);
+    }, FLOW_COUNT_REPORT_MS);
+    this.flowCountTimer.unref();
   }
 
   /**
@@ -647,6 +668,7 @@ export class PipelineReconciler {
     this.stopped = true;
     clearInterval(this.auditTimer);
     clearInterval(this.switchTimer);
+    clearInterval(this.flowCountTimer);
     this.lbHealth?.stop();
     await this.lbStatus?.stop();
     await this.dispatch?.stop();
