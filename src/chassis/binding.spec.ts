@@ -18,6 +18,16 @@ describe('bindingStatus', () => {
     expect(bound(s)).toMatchObject({ status: 'True', reason: 'InterfaceFound', observedGeneration: 3 });
   });
 
+  it('bound to a NIC whose VM MAC (attached-mac) is not the port\'s: still bound, but says MacMismatch; case does not matter; no attached-mac, no check', () => {
+    const views = (attachedMac?: string) => [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null, attachedMac }] }];
+    const p = port({ mac: '02:00:00:00:00:01' });
+    const s = bindingStatus(p, views('02:00:00:00:00:99'), now);
+    expect([s.node, s.ofport]).toEqual(['hv1', 7]);
+    expect(bound(s)).toMatchObject({ status: 'True', reason: 'MacMismatch', message: expect.stringContaining("is 02:00:00:00:00:99, not the port's 02:00:00:00:00:01") });
+    expect(bound(bindingStatus(p, views('02:00:00:00:00:01'.toUpperCase()), now))).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
+    expect(bound(bindingStatus(p, views(), now))).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
+  });
+
   it('unbinds when the interface is gone, clearing node and ofport', () => {
     const prev = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null }] }], now);
     const s = bindingStatus(port({}, prev), [{ node: 'hv1', connected: true, interfaces: [] }], now);

@@ -8,6 +8,8 @@ import type { VirtualPort, VirtualPortStatus } from '../resources/kinds';
 
 export const BOUND = 'Bound';
 export const IFACE_ID = 'iface-id';
+/** The VM's MAC on the Interface, as libvirt (and vnetctl's demo) set it. */
+export const ATTACHED_MAC = 'attached-mac';
 
 /** The interface id hypervisors set for the port; admission defaults it to the uid. */
 export function interfaceIdOf(port: VirtualPort): string | undefined {
@@ -32,9 +34,12 @@ export interface NodeView {
    * so a controller restart does not flap every port's Bound condition.
    */
   settling?: boolean;
-  /** Interfaces on that node with the port's iface-id. */
-  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null }>;
+  /** Interfaces on that node with the port's iface-id (attachedMac: their external_ids:attached-mac, the VM's MAC as libvirt sets it). */
+  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null; attachedMac?: string }>;
 }
+
+/** Bound, to an interface whose VM MAC (external_ids:attached-mac) is not the port's: the port is not Ready. */
+export const MAC_MISMATCH = 'MacMismatch';
 
 /**
  * The interfaces a port can be bound to (an OpenFlow port assigned), by node name (the
@@ -107,6 +112,13 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     next.node = first.node;
     next.ofport = hit.ofport;
     const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}`).join(', ')}; the binding stays until its interface here is gone)` : '';
+    const mac = port.spec?.mac;
+    if (hit.attachedMac && mac && hit.attachedMac.toLowerCase() !== mac.toLowerCase()) {
+      // Port security drops all it sends, and traffic for the port's MAC never reaches it:
+      // bound (its flows stay, so fixing either side is all it takes), but said plainly.
+      cond('True', MAC_MISMATCH, `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}, but the VM's MAC there (external_ids:attached-mac) is ${hit.attachedMac}, not the port's ${mac}: give the VM's NIC the port's MAC (libvirt <mac address='${mac}'/>, as vnetctl port libvirt prints it)${more}`);
+      return next;
+    }
     cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}${more}`);
     return next;
   }

@@ -24,7 +24,7 @@ import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
-import { BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
+import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { OvsdbFencedError } from './ovsdb-fence';
 import { agentMarkedSilent, nodeStatus, type LayoutOutcome } from './node-status';
@@ -437,7 +437,7 @@ export class ChassisManager {
   private viewOf(node: string, interfaceId: string): NodeView {
     const s = this.sessions.get(node);
     const rows = s?.interfacesWithIfaceId(interfaceId);
-    const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error })) : [];
+    const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC] })) : [];
     return { node, connected: !!s?.ready, settling: !!s?.settling, interfaces };
   }
 

@@ -7,7 +7,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
-import type { HypervisorNode } from '../../src/resources/kinds';
+import { getCondition } from '../../src/reconcile/conditions';
+import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -158,6 +159,16 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const spoofedMacSeen = spoofedMac.length;
     await s.vm.exec(['ip', 'link', 'set', s.vm.iface, 'address', s.vm.mac]);
     await pingUntil(s.vm, '10.20.0.20');
+
+    // A hypervisor that plugs the NIC with another MAC than the port's (libvirt's
+    // attached-mac): the port says so instead of Ready, and is Ready again once it matches.
+    const portReady = async () => getCondition(((await call('GET', `${G}/namespaces/${ns}/virtualports/${s.port.metadata.name}`)) as VirtualPort).status?.conditions, 'Ready');
+    const setAttachedMac = (mac: string) => s.vm.hypervisor.ovs.vsctl(['set', 'Interface', s.vm.tap, `external_ids:attached-mac="${mac}"`]);
+    await setAttachedMac('02:66:66:66:66:67');
+    const mismatch = await eventually(async () => { const c = await portReady(); return c?.reason === 'MacMismatch' ? c : undefined; }, 10_000, 50);
+    expect(mismatch).toMatchObject({ status: 'False', message: expect.stringContaining(`is 02:66:66:66:66:67, not the port's ${s.port.spec!.mac}`) });
+    await setAttachedMac(s.vm.mac);
+    await eventually(async () => (await portReady())?.status === 'True', 10_000, 50);
     log(`port security: spoofed IP frames received ${spoofedIpSeen}, spoofed MAC frames received ${spoofedMacSeen}, allowed pair pinged after ${pairMs.toFixed(0)} ms (guard passed ${dropped} packets so far)`);
   }, 60_000);
 

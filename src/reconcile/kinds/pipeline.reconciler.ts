@@ -27,7 +27,7 @@
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
+import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, MAC_MISMATCH, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
 import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type SyncCounters } from '../../openflow/sync';
@@ -132,6 +132,12 @@ export interface ChassisAccess {
   reportFlows?(node: string, flows: number): void;
   /** Agent mode: the node of another live agent that holds this unpinned port's binding (see ChassisManager.boundElsewhere). */
   boundElsewhere?(port: VirtualPort): string | undefined;
+}
+
+/** Not Ready, though bound and realized: the VM's NIC has another MAC than the port (chassis/binding.ts). */
+function macMismatch(status: VirtualPortStatus | undefined): Realization | undefined {
+  const bound = getCondition(status?.conditions, BOUND);
+  return bound?.reason === MAC_MISMATCH ? { status: 'False', reason: MAC_MISMATCH, message: bound.message } : undefined;
 }
 
 /** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
@@ -1153,7 +1159,7 @@ export class PipelineReconciler {
       // this write; else its event queues this key again), so a client that waits for
       // Ready finds status.node and ofport set.
       else if (!sameBinding(pm.binding, bindingOf({ ...(obj as VirtualPort), status: portStatus(obj as VirtualPort) }))) return;
-      else ready = this.realization(uid, pm.version, model.nodesOf(pm.network));
+      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
       if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);
