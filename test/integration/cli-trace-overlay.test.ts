@@ -67,6 +67,9 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     expect(toVip.stdout).toMatch(new RegExp(`backend b2 ${ip2}: \\d+ slots \\([0-9.]+%\\), weight 2, DNAT to ${ip2}:8080: ${path('b2')}: output to ofport \\d+, tunnel destination ${hv2}: as the logical model says`));
     expect(toVip.stdout).toContain('OVS agrees with the logical path (deliver). Every backend holds slots and a DNAT flow');
     expect(toB2.stdout).toMatch(new RegExp(`end: +output to ofport \\d+, tunnel destination ${hv2}\\nverdict|end: +output to ofport \\d+, tunnel destination ${hv2}\\n +verdict: +deliver`));
+    // ...and traced again on hv2 as it arrives through the tunnel: delivered to b2 there.
+    expect(toB2.stdout).toMatch(new RegExp(`OVS ofproto/trace on node hv2, arriving through the tunnel \\(br-int in_port=\\d+,tun_id=0x[0-9a-f]+,tun_src=[0-9.]+,tun_dst=${hv2},icmp,`));
+    expect(toB2.stdout).toMatch(/arriving through the tunnel[^\n]*\n +tables: +Classifier -> [^\n]*L2Lookup\n[^\n]*\n +end: +output to ofport \d+ \(b2\)\n/);
     expect(toB2.stdout).toContain('OVS agrees with the logical path (deliver).');
     const report = JSON.parse(json.stdout);
     expect(report.agrees).toBe(true);

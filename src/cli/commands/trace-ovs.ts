@@ -76,10 +76,13 @@ export function deliveryMismatch(expected: Delivery, s: OvsSummary): string | un
     case 'local':
       if (s.deliver !== true || s.outputs.length === 0) return `the logical model delivers it to local port ${expected.port} but OVS drops it (${s.actions})`;
       if (expected.ofport !== undefined && !s.outputs.includes(expected.ofport)) return `the logical model delivers it to port ${expected.port} (ofport ${expected.ofport}) but OVS sends it to ${where}`;
+      // A unicast the model delivers to one port that OVS also sends elsewhere: a flood (no L2 entry).
+      if (new Set(s.outputs).size > 1 || s.tunnelDsts.length) return `the logical model delivers it to port ${expected.port} only but OVS floods it: ${where}`;
       return undefined;
     case 'tunnel':
       if (s.deliver !== true || s.outputs.length === 0) return `the logical model tunnels it to node ${expected.node} but OVS drops it (${s.actions})`;
       if (expected.vtep && !s.tunnelDsts.includes(expected.vtep)) return `the logical model tunnels it to ${expected.node}'s VTEP ${expected.vtep} but OVS sends it to ${where}`;
+      if (s.outputs.length > 1 || new Set(s.tunnelDsts).size > 1) return `the logical model tunnels it to ${expected.node} only but OVS floods it: ${where}`;
       return undefined;
   }
 }

@@ -22,10 +22,23 @@ export interface TraceReport {
     /** Through a VIP: OVS's pick for this packet, and each backend's slots, DNAT and end. */
     loadBalancer?: LbOvsReport;
     verdict?: 'deliver' | 'drop' | 'undetermined';
+    /** A tunneled packet traced again on arrival at its destination node. */
+    remote?: RemoteHop;
   };
   disagreements: string[];
   /** undefined when OVS was not traced (or could not be followed to the end). */
   agrees?: boolean;
+}
+
+/** The packet on arrival at the far end of its tunnel. */
+export interface RemoteHop {
+  node: string;
+  /** Why it was not traced there, when it was not (that node's OVS runs elsewhere...). */
+  skipped?: string;
+  flow?: string;
+  tables?: string[];
+  datapathActions?: string;
+  end?: string;
 }
 
 export type PortAt = (ofport: number) => string | undefined;
@@ -80,6 +93,9 @@ export function renderTraceText(r: TraceReport): string {
       out.push(`  verdict:  ${o.verdict}${detail}`);
     }
   }
+  const rh = o.remote;
+  if (rh?.tables) out.push(`OVS ofproto/trace on node ${rh.node}, arriving through the tunnel (br-int ${rh.flow}):`, `  tables:   ${rh.tables.join(' -> ') || '<none>'}`, `  datapath actions: ${rh.datapathActions}`, `  end:      ${rh.end}`);
+  else if (rh) out.push(`OVS on node ${rh.node}: not traced (${rh.skipped ?? 'unknown reason'})`);
   for (const d of r.disagreements) out.push(`DISAGREEMENT: ${d}`);
   if (r.agrees) out.push(`OVS agrees with the logical path (${r.logical.verdict}).${lb?.backends.length ? ' Every backend holds slots and a DNAT flow and ends where the logical model says.' : ''}`);
   return `${out.join('\n')}\n`;

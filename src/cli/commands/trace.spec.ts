@@ -102,6 +102,10 @@ describe('trace: through a VIP', () => {
     expect(deliveryMismatch({ kind: 'tunnel', port: 'b2', node: 'hv2', vtep: '192.168.1.2' }, out([1], ['192.168.1.2']))).toBeUndefined();
     expect(deliveryMismatch({ kind: 'tunnel', port: 'b2', node: 'hv2', vtep: '192.168.1.2' }, out([1], ['192.168.1.3']))).toMatch(/VTEP 192\.168\.1\.2 but OVS sends it to .*tunnel destination 192\.168\.1\.3/);
     expect(deliveryMismatch({ kind: 'drop', why: 'x' }, out([1]))).toMatch(/drops it \(x\) but OVS delivers it/);
+    // OVS reaching the right place among others is a flood, not agreement.
+    expect(deliveryMismatch({ kind: 'local', port: 'b1', ofport: 5 }, out([5, 6, 1], ['192.168.1.2']))).toMatch(/to port b1 only but OVS floods it: output to ofport 5, 6, 1 with tunnel destination 192\.168\.1\.2/);
+    expect(deliveryMismatch({ kind: 'tunnel', port: 'b2', node: 'hv2', vtep: '192.168.1.2' }, out([1, 5], ['192.168.1.2']))).toMatch(/tunnels it to hv2 only but OVS floods it/);
+    expect(deliveryMismatch({ kind: 'tunnel', port: 'b2', node: 'hv2', vtep: '192.168.1.2' }, out([1, 1], ['192.168.1.2', '192.168.1.3']))).toMatch(/floods it/);
   });
 
   it('rewrites the destination as a backend\'s DNAT does', () => {

@@ -2,7 +2,8 @@
  * `vnetctl trace --from PORT --to IP[:PORT]`: a packet's logical path worked out from
  * the API objects (trace-logical.ts), then, when the source port's node runs its OVS on
  * this machine, what `ovs-appctl ofproto/trace` says about the same packet
- * (trace-ovs.ts). Through a load balancer's VIP, ofproto/trace follows OVS's slot hash to
+ * (trace-ovs.ts), and, for a packet tunneled to a node whose OVS runs here too, what
+ * ofproto/trace says about it arriving there. Through a load balancer's VIP, ofproto/trace follows OVS's slot hash to
  * the backend OVS picks for this 5-tuple, and the VIP's slot table and DNAT flows are
  * compared with the logical backends (trace-lb.ts). Every place where OVS and the logical
  * model disagree is named. The result is a report: text for people, or the same facts as
@@ -16,10 +17,11 @@ import { kindByPlural } from '../kinds';
 import { getObject, listObjects } from '../ops';
 import { toJson, toYaml } from '../output/printer';
 import type { Runtime } from '../runtime';
-import { appctl, localOvsOf } from './node-ovs';
+import { TUNNEL_PORTS } from '../../chassis/layout';
+import { appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
-import { ipsOf, logicalPath, nodeOf, parseSrcPort, parseTarget, type LogicalPath, type Proto, type Target } from './trace-logical';
-import { renderTraceText, whereOvs, type PortAt, type TraceReport } from './trace-report';
+import { ipsOf, logicalPath, nodeOf, parseSrcPort, parseTarget, type Delivery, type LogicalPath, type Proto, type Target } from './trace-logical';
+import { renderTraceText, whereOvs, type PortAt, type RemoteHop, type TraceReport } from './trace-report';
 import { VIP_CT_NEXT, traceLoadBalancer } from './trace-lb';
 import { DEFAULT_SRC_PORT, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
 
@@ -28,7 +30,7 @@ const PORTS = kindByPlural('virtualports');
 const LBS = kindByPlural('loadbalancers');
 const NODES = kindByPlural('nodes');
 
-async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: HypervisorNode[]; ports: VirtualPort[]; to: Target; proto: Proto; srcPort?: number }): Promise<void> {
+async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: HypervisorNode[]; ports: VirtualPort[]; network?: VirtualNetwork; to: Target; proto: Proto; srcPort?: number }): Promise<void> {
   const { from, logical } = input;
   const node = input.nodes.find((n) => n.metadata.name === nodeOf(from));
   const ofport = from.status?.ofport;
@@ -65,7 +67,50 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
   }
   report.ovs.verdict = deliver === undefined ? 'undetermined' : deliver ? 'deliver' : 'drop';
   if (deliver !== undefined && deliver !== logical.deliver) report.disagreements.unshift(`the logical model says ${logical.deliver ? 'deliver' : 'drop'} but OVS says ${deliver ? 'deliver' : 'drop'} (${s.actions})`);
+  if (deliver && logical.delivery?.kind === 'tunnel') await traceRemote(report, { ...input, flow, delivery: logical.delivery, srcNode: node! });
   report.agrees = deliver === undefined ? undefined : report.disagreements.length === 0;
+}
+
+/**
+ * The far end of a tunnel: the same packet as it arrives on the destination node (its
+ * tunnel port, VNI, the two VTEPs), traced there when that node's OVS runs on this machine
+ * too (all-in-one, a test bed), and compared with the destination port.
+ */
+async function traceRemote(report: TraceReport, input: { flow: string; delivery: Extract<Delivery, { kind: 'tunnel' }>; srcNode: HypervisorNode; nodes: HypervisorNode[]; ports: VirtualPort[]; network?: VirtualNetwork }): Promise<void> {
+  const { delivery } = input;
+  const remote: RemoteHop = { node: delivery.node };
+  report.ovs.remote = remote;
+  const there = input.nodes.find((n) => n.metadata.name === delivery.node);
+  const ovs = there ? localOvsOf(there) : `node ${delivery.node} is not known`;
+  const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
+  const dst = input.ports.find((p) => p.metadata.name === delivery.port);
+  if (typeof ovs === 'string' || vni === undefined || !input.srcNode.spec?.tunnelIP || !delivery.vtep) {
+    remote.skipped = typeof ovs === 'string' ? ovs : vni === undefined ? 'the network has no VNI yet' : 'a VTEP address is unknown';
+    return;
+  }
+  const encap = input.network?.spec?.encapsulation ?? 'vxlan';
+  const tunnel = TUNNEL_PORTS.find((t) => t.type === encap)!.name;
+  let tunnelOfport: number;
+  try {
+    tunnelOfport = Number((await vsctl(ovs, ['get', 'Interface', tunnel, 'ofport'])).trim());
+  } catch (e) {
+    remote.skipped = `no ${tunnel} port on ${delivery.node}: ${(e as Error).message}`;
+    return;
+  }
+  const inner = input.flow.replace(/^in_port=\d+,/, '');
+  remote.flow = `in_port=${tunnelOfport},tun_id=0x${vni.toString(16)},tun_src=${input.srcNode.spec.tunnelIP},tun_dst=${delivery.vtep},${inner}`;
+  let text: string;
+  try {
+    text = await appctl(ovs, ['ofproto/trace', 'br-int', remote.flow]);
+  } catch (e) {
+    remote.skipped = `ofproto/trace failed: ${(e as Error).message}`;
+    return;
+  }
+  const s = summarizeOvsTrace(text);
+  const portAt: PortAt = (o) => input.ports.find((p) => p.status?.ofport === o && nodeOf(p) === delivery.node)?.metadata.name;
+  Object.assign(remote, { tables: s.tables, datapathActions: s.actions, end: whereOvs(s, portAt) });
+  const mismatch = deliveryMismatch({ kind: 'local', port: delivery.port, ofport: dst?.status?.ofport }, s);
+  if (mismatch) report.disagreements.push(`on ${delivery.node}, after the tunnel: ${mismatch}`);
 }
 
 async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; srcPort?: number }): Promise<TraceReport> {
@@ -83,7 +128,7 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
     ovs: {},
     disagreements: [],
   };
-  await traceOvs(report, { from, logical, nodes, ports, to: o.to, proto: o.proto, srcPort: o.srcPort });
+  await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
   return report;
 }
 
