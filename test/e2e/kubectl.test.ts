@@ -95,6 +95,11 @@ spec:
     const g = await kubectl(['get', 'vport', '-n', 'demo']);
     expect(g.out).toMatch(/^NAME\s+NETWORK\s+MAC\s+IPS\s+NODE\s+READY\s+AGE\n/);
     expect(g.out).toMatch(/\nvm1\s+net1\s+0a:58(:[0-9a-f]{2}){4}\s+10\.0\.0\.2\s+hv1\s+(True|False)\s+\d+s\n/);
+    // -o wide adds the columns the schema marks priority 1 (Kubernetes' convention), the Ready reason among them.
+    const wide = await kubectl(['get', 'vport', '-n', 'demo', '-o', 'wide']);
+    expect(wide.out).toMatch(/^NAME\s+NETWORK\s+MAC\s+IPS\s+NODE\s+READY\s+BOUND-TO\s+OFPORT\s+INTERFACE-ID\s+REASON\s+AGE\n/);
+    expect(wide.out).toMatch(/\nvm1\s+net1\s+\S+\s+10\.0\.0\.2\s+hv1\s+(True|False)\s+.*\s+[A-Z][A-Za-z]+\s+\d+s\n/);
+    expect((await kubectl(['get', 'vnet', '-n', 'demo', '-o', 'wide'])).out).toMatch(/^NAME\s+VNI\s+ENCAP\s+SUBNETS\s+READY\s+MTU\s+REASON\s+AGE\n/);
     const one = await kubectl(['get', 'vnet', 'net1', '-n', 'demo', '-o', 'jsonpath={.spec.encapsulation}']);
     expect(one.out).toBe('geneve');
     expect((await kubectl(['get', 'vlb', '-A'])).err).toContain('No resources found');
