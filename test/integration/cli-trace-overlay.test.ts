@@ -45,7 +45,7 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     const b2 = await portOn('b2', 'hv2');
     const lb = (await call('POST', `${G}/namespaces/tr/loadbalancers`, {
       metadata: { name: 'web' },
-      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'b1' }, { port: 'b2', weight: 2 }] },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 'b1' }, { port: 'b2', weight: 2 }] },
     })) as LoadBalancer;
     await waitReady('tr', 'loadbalancers', 'web');
     const vip = lb.spec!.vip!;
@@ -80,5 +80,28 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     expect(s1!.slots + s2!.slots).toBe(256);
     expect(s2!.slots).toBeGreaterThan(s1!.slots);
     for (const b of backends) expect(b.slots).toBe(b.dealt);
+
+    // UDP through the VIP (udp_src/udp_dst for ofproto/trace), a backend to its own VIP
+    // (hairpin: back out of its own port, from the VIP), and a VIP with no backend (refused).
+    await call('POST', `${G}/namespaces/tr/loadbalancers`, { metadata: { name: 'none' }, spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80 }], backends: [] } });
+    await waitReady('tr', 'loadbalancers', 'none');
+    const noneVip = ((await call('GET', `${G}/namespaces/tr/loadbalancers/none`)) as LoadBalancer).spec!.vip!;
+    const [udp, hairpin, refused] = await Promise.all([
+      cli.run(['-n', 'tr', 'trace', '--from', 'client', '--to', `${vip}:53`, '--proto', 'udp']),
+      cli.run(['-n', 'tr', 'trace', '--from', 'b1', '--to', `${vip}:80`, '-o', 'json']),
+      cli.run(['-n', 'tr', 'trace', '--from', 'client', '--to', `${noneVip}:80`]),
+    ]);
+    if (process.env.VNETD_TEST_LOG) process.stdout.write(`${udp.stdout}\n${hairpin.stdout}\n${refused.stdout}\n`);
+    for (const r of [udp, hairpin, refused]) expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(udp.stdout).toMatch(/pick: +OVS picks b[12] \(DNAT to [0-9.]+:5353\)/);
+    expect(udp.stdout).toContain('OVS agrees with the logical path (deliver).');
+    const h = JSON.parse(hairpin.stdout);
+    expect(h.logical.steps.join('\n')).toMatch(/-> b1: .*\(hairpin: the source is this backend/);
+    expect(h.ovs.loadBalancer.backends.find((b: { backend: string }) => b.backend === 'b1').end).toMatch(/^output to ofport \d+ \(b1\)/);
+    expect(h.disagreements).toEqual([]);
+    expect(h.agrees).toBe(true);
+    expect(refused.stdout).toMatch(/new connections are refused: vnetd answers a TCP RST from the VIP/);
+    expect(refused.stdout).toMatch(/end: +to vnetd \(controller\), which refuses/);
+    expect(refused.stdout).toContain('OVS agrees with the logical path (drop).');
   }, 90_000);
 });

@@ -173,12 +173,17 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     : 'the hash of the 5-tuple';
   lines.push(
     choices.length === 0
-      ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: no usable backend${skipped}: new connections are dropped (table LbNat)`
+      ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: no usable backend${skipped}: new connections are ${proto === 'sctp' ? 'dropped' : `refused: vnetd answers a ${proto === 'tcp' ? 'TCP RST' : 'ICMP port unreachable'} from the VIP (table LbNat, to the controller)`}`
       : choices.length === 1
         ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only usable backend${skipped} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`
         : `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${LB_SLOTS} slots, dealt to the backends by weight (rendezvous hashing); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
   );
-  for (const c of choices) lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}`);
+  const self = ipsOf(input.from);
+  for (const c of choices) {
+    // Hairpin: a backend's own connection dealt to itself is SNATed to the VIP too (load-balancer.ts).
+    const hairpin = c.ip !== undefined && self.includes(c.ip) ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
+    lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}${hairpin}`);
+  }
   return { lines, deliver: choices.some((c) => c.delivery.kind !== 'drop'), dstMac: mac, lb: logicalLb };
 }
 

@@ -14,8 +14,9 @@ export const DEFAULT_SRC_PORT = 40000;
 /** ofproto/trace's flow for the packet. */
 export function ovsFlow(ofport: number, from: VirtualPort, dstMac: string, to: Target, proto: Proto, srcPort = DEFAULT_SRC_PORT): string {
   const f = [`in_port=${ofport}`, proto, `dl_src=${macOf(from)}`, `dl_dst=${dstMac}`, `nw_src=${ipsOf(from)[0]}`, `nw_dst=${to.ip}`, 'nw_ttl=64'];
+  // The protocol's own field names: OVS 3.1 parses tp_src/tp_dst with tcp only.
   if (proto === 'icmp') f.push('icmp_type=8', 'icmp_code=0');
-  else f.push(`tp_src=${srcPort}`, `tp_dst=${to.port ?? 80}`);
+  else f.push(`${proto}_src=${srcPort}`, `${proto}_dst=${to.port ?? 80}`);
   return f.join(',');
 }
 
@@ -41,6 +42,8 @@ export function summarizeOvsTrace(text: string): OvsSummary {
   const tunnelDsts: string[] = [];
   let traced: string | undefined;
   let inTraced = true;
+  // An output to IN_PORT (ARP answers, a load balancer's hairpin) goes to the traced packet's own port.
+  const inPort = Number(/^Flow: .*?\bin_port=(\d+)/m.exec(text)?.[1] ?? NaN);
   for (const line of text.split('\n')) {
     const bridge = /^\s*bridge\("([^"]+)"\)/.exec(line);
     if (bridge) {
@@ -57,6 +60,7 @@ export function summarizeOvsTrace(text: string): OvsSummary {
     }
     const out = /^\s+output:(\d+)\s*$/.exec(line);
     if (out) outputs.push(Number(out[1]));
+    if (/^\s+IN_PORT\s*$/.test(line) && Number.isInteger(inPort)) outputs.push(inPort);
     const tun = /^\s+set_field:([0-9.]+)->tun_dst\s*$/.exec(line);
     if (tun) tunnelDsts.push(tun[1]!);
   }
@@ -90,6 +94,6 @@ export function deliveryMismatch(expected: Delivery, s: OvsSummary): string | un
 /** The flow of the packet as it looks after a backend's DNAT (destination rewritten). */
 export function afterDnat(flow: string, ip: string, port: number | undefined): string {
   let f = flow.replace(/(^|,)nw_dst=[^,]+/, `$1nw_dst=${ip}`);
-  if (port !== undefined) f = f.replace(/(^|,)tp_dst=[^,]+/, `$1tp_dst=${port}`);
+  if (port !== undefined) f = f.replace(/(^|,)(tp|tcp|udp|sctp)_dst=[^,]+/, `$1$2_dst=${port}`);
   return f;
 }

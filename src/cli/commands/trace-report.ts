@@ -45,6 +45,7 @@ export type PortAt = (ofport: number) => string | undefined;
 
 /** "output to ofport 5 (vdemo-b1)" / "drop (...)": where OVS ends the packet, ports named. */
 export function whereOvs(s: OvsSummary, portAt: PortAt): string {
+  if (s.deliver !== true && /userspace\(.*controller\(/.test(s.actions)) return `to vnetd (controller), which refuses a new connection with a TCP RST or ICMP port unreachable (datapath actions: ${s.actions})`;
   if (s.deliver !== true || s.outputs.length === 0) return `drop (datapath actions: ${s.actions})`;
   const outs = s.outputs.map((o) => `${o}${portAt(o) ? ` (${portAt(o)})` : ''}`).join(', ');
   return `output to ofport ${outs}${s.tunnelDsts.length ? `, tunnel destination ${s.tunnelDsts.join(', ')}` : ''}`;

@@ -5,7 +5,7 @@ import { LB_SLOTS } from '../../pipeline/load-balancer';
 import { parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
 import { checkLbFlows, pickReport } from './trace-lb-match';
 import { logicalPath, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
-import { renderTraceText, type TraceReport } from './trace-report';
+import { renderTraceText, whereOvs, type TraceReport } from './trace-report';
 import { afterDnat, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
 
 /** Captured on the demo (vnetctl demo up, OVS 3.1): VIP 10.99.0.6:80 -> b1 10.99.0.4, b2 10.99.0.5 :8080, VNI 0x4547f0. */
@@ -48,7 +48,7 @@ describe('trace: logical path', () => {
     expect(p.deliver).toBe(true);
     expect(p.lb).toMatchObject({ proto: 'sctp', port: 3868 });
     expect(logicalPath({ ...input('10.0.0.100:3868', 'tcp'), lbs: [sctp] }).deliver).toBe(false);
-    expect(ovsFlow(3, a, '0a:58:00:00:00:64', parseTarget('10.0.0.100:3868'), 'sctp', 40000)).toBe('in_port=3,sctp,dl_src=0a:58:00:00:00:02,dl_dst=0a:58:00:00:00:64,nw_src=10.0.0.2,nw_dst=10.0.0.100,nw_ttl=64,tp_src=40000,tp_dst=3868');
+    expect(ovsFlow(3, a, '0a:58:00:00:00:64', parseTarget('10.0.0.100:3868'), 'sctp', 40000)).toBe('in_port=3,sctp,dl_src=0a:58:00:00:00:02,dl_dst=0a:58:00:00:00:64,nw_src=10.0.0.2,nw_dst=10.0.0.100,nw_ttl=64,sctp_src=40000,sctp_dst=3868');
   });
   it('drops outside the subnets and to unknown addresses; a missing network drops', () => {
     const off = logicalPath(input('10.1.0.1', 'icmp'));
@@ -110,6 +110,17 @@ describe('trace: through a VIP', () => {
 
   it('rewrites the destination as a backend\'s DNAT does', () => {
     expect(afterDnat('in_port=3,tcp,nw_src=10.0.0.2,nw_dst=10.0.0.100,nw_ttl=64,tp_src=40000,tp_dst=80', '10.0.0.4', 8080)).toBe('in_port=3,tcp,nw_src=10.0.0.2,nw_dst=10.0.0.4,nw_ttl=64,tp_src=40000,tp_dst=8080');
+    expect(afterDnat('in_port=3,udp,nw_src=10.0.0.2,nw_dst=10.0.0.100,nw_ttl=64,udp_src=40000,udp_dst=53', '10.0.0.4', 5353)).toBe('in_port=3,udp,nw_src=10.0.0.2,nw_dst=10.0.0.4,nw_ttl=64,udp_src=40000,udp_dst=5353');
+  });
+
+  it('an output to IN_PORT is an output to the traced packet\'s own port (a hairpin); a packet-in is a refusal, not a drop', () => {
+    const hairpin = 'Flow: tcp,in_port=5,vlan_tci=0x0000\n 4. ct_state=+trk,dl_dst=02:4c:42:00:00:01, priority 105\n    set_field:02:4c:42:00:00:01->eth_src\n    IN_PORT\nDatapath actions: set(eth(src=02:4c:42:00:00:01)),6\n';
+    const s = summarizeOvsTrace(hairpin);
+    expect(s).toMatchObject({ outputs: [5], deliver: true });
+    expect(deliveryMismatch({ kind: 'local', port: 'b1', ofport: 5 }, s)).toBeUndefined();
+    const refused = summarizeOvsTrace('Flow: tcp,in_port=3\n 4. priority 111\n    CONTROLLER:128\nDatapath actions: userspace(pid=0,controller(reason=1,dont_send=0,continuation=0,recirc_id=7,rule_cookie=0x1,controller_id=0,max_len=128))\n');
+    expect(refused.deliver).toBe(false);
+    expect(whereOvs(refused, () => undefined)).toMatch(/^to vnetd \(controller\), which refuses a new connection with a TCP RST or ICMP port unreachable/);
   });
 
   it('reads OpenFlow outputs and tunnel destinations from a trace', () => {
@@ -209,12 +220,12 @@ describe('trace: a VIP\'s slot table and DNAT flows (captured on the demo)', () 
     expect(l.weightZero).toEqual(['b1']);
     const none = logicalPath({ from: client, network: demoNet, ports: demoPorts, lbs: [demoLb({ backends: [] })], nodes: [], to: parseTarget('10.99.0.6:80'), proto: 'tcp' });
     expect(none).toMatchObject({ deliver: false });
-    expect(none.lines.join('\n')).toMatch(/no usable backend: new connections are dropped/);
+    expect(none.lines.join('\n')).toMatch(/no usable backend: new connections are refused: vnetd answers a TCP RST from the VIP/);
   });
 
   it('--src-port is part of the traced flow and must be a port', () => {
-    expect(ovsFlow(3, client, '02:4c:42:5c:99:45', parseTarget('10.99.0.6:80'), 'tcp', 41000)).toMatch(/,tp_src=41000,tp_dst=80$/);
-    expect(ovsFlow(3, client, '02:4c:42:5c:99:45', parseTarget('10.99.0.6:80'), 'tcp')).toMatch(/,tp_src=40000,tp_dst=80$/);
+    expect(ovsFlow(3, client, '02:4c:42:5c:99:45', parseTarget('10.99.0.6:80'), 'tcp', 41000)).toMatch(/,tcp_src=41000,tcp_dst=80$/);
+    expect(ovsFlow(3, client, '02:4c:42:5c:99:45', parseTarget('10.99.0.6:80'), 'tcp')).toMatch(/,tcp_src=40000,tcp_dst=80$/);
     expect(parseSrcPort('41000')).toBe(41000);
     expect(() => parseSrcPort('0')).toThrow(/--src-port "0": expected a port number from 1 to 65535/);
     expect(() => parseSrcPort('70000')).toThrow(/1 to 65535/);
