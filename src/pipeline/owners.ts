@@ -54,6 +54,11 @@ export class OwnerIds {
     this.taken.delete(id);
   }
 
+  /** The object whose id this is (undefined once released, or never given). */
+  uidOf(objectId: number): string | undefined {
+    return this.taken.get(objectId);
+  }
+
   portOwner(uid: string): FlowOwner {
     return { category: OwnerCategory.Port, objectId: this.id(uid) };
   }

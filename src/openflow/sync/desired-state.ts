@@ -1,7 +1,7 @@
 import { OFPG } from '../constants';
 import { checkMatch } from '../oxm/prereq';
 import { FlowOwner, formatOwner, ownerFromKey, ownerKey } from './cookie';
-import { DesiredStateConflictError, InvalidDesiredStateError } from './errors';
+import { DesiredStateConflictError, InvalidDesiredStateError, type OwnerConflict } from './errors';
 import { flowKey, flowSignature, groupSignature } from './flow-key';
 import { DesiredFlow, DesiredGroup, OwnerChange } from './types';
 
@@ -84,7 +84,14 @@ export class DesiredState {
     return id >= this.groupRange.min && id <= this.groupRange.max;
   }
 
-  prepare(changes: readonly OwnerChange[]): PreparedOwner[] {
+  /**
+   * Validates changes against each other and the owners they leave untouched. Two owners
+   * wanting the same flow (table, priority, match) or group id throw, unless onConflict is
+   * given: then the later owner's change is left out (its previous flows stay as they were)
+   * and reported, and the rest goes ahead, so one object's bad flows cannot hold every
+   * other owner's changes back.
+   */
+  prepare(changes: readonly OwnerChange[], onConflict?: (c: OwnerConflict) => void): PreparedOwner[] {
     const out: PreparedOwner[] = [];
     const touched = new Set<number>();
     for (const c of changes) {
@@ -100,27 +107,56 @@ export class DesiredState {
         newGroups: this.prepareGroups(c.owner, c.groups ?? []),
       });
     }
-    // A key may move between owners within one update: check against the
-    // owners this update leaves untouched, and among the touched ones.
+    // A left-out owner keeps its previous flows: another owner may not take them over, so
+    // the check runs again without it until nothing more is left out.
+    for (;;) {
+      const refused = this.conflicts(out, touched);
+      if (!refused.length) return out;
+      for (const r of refused) {
+        if (!onConflict) throw new DesiredStateConflictError(ownerFromKey(r.owner), ownerFromKey(r.holder), r.what);
+        onConflict({ owner: ownerFromKey(r.owner), holder: ownerFromKey(r.holder), what: r.what });
+        touched.delete(r.owner);
+      }
+      const gone = new Set(refused.map((r) => r.owner));
+      out.splice(0, out.length, ...out.filter((p) => !gone.has(p.owner)));
+    }
+  }
+
+  /**
+   * Owners whose new flows or groups another owner holds: one touched earlier in this
+   * update, or an owner it leaves untouched. (A key may move between owners within one
+   * update.)
+   */
+  private conflicts(out: readonly PreparedOwner[], touched: ReadonlySet<number>): Array<{ owner: number; holder: number; what: string }> {
     const claimedFlows = new Map<string, number>();
     const claimedGroups = new Map<number, number>();
+    const refused: Array<{ owner: number; holder: number; what: string }> = [];
     for (const p of out) {
+      let conflict: { holder: number; what: string } | undefined;
       for (const key of p.newFlows.keys()) {
         const holder = claimedFlows.get(key) ?? this.flowOwner.get(key);
         if (holder !== undefined && holder !== p.owner && (claimedFlows.has(key) || !touched.has(holder))) {
-          throw new DesiredStateConflictError(ownerFromKey(p.owner), ownerFromKey(holder), `flow ${key}`);
+          conflict = { holder, what: `flow ${key}` };
+          break;
         }
-        claimedFlows.set(key, p.owner);
       }
-      for (const id of p.newGroups.keys()) {
-        const holder = claimedGroups.get(id) ?? this.groupOwner.get(id);
-        if (holder !== undefined && holder !== p.owner && (claimedGroups.has(id) || !touched.has(holder))) {
-          throw new DesiredStateConflictError(ownerFromKey(p.owner), ownerFromKey(holder), `group ${id}`);
+      if (!conflict) {
+        for (const id of p.newGroups.keys()) {
+          const holder = claimedGroups.get(id) ?? this.groupOwner.get(id);
+          if (holder !== undefined && holder !== p.owner && (claimedGroups.has(id) || !touched.has(holder))) {
+            conflict = { holder, what: `group ${id}` };
+            break;
+          }
         }
-        claimedGroups.set(id, p.owner);
       }
+      if (conflict) {
+        refused.push({ owner: p.owner, ...conflict });
+        continue;
+      }
+      for (const key of p.newFlows.keys()) claimedFlows.set(key, p.owner);
+      for (const id of p.newGroups.keys()) claimedGroups.set(id, p.owner);
     }
-    return out;
+    return refused;
   }
 
   commit(prepared: readonly PreparedOwner[]): void {

@@ -15,6 +15,14 @@ export class InvalidDesiredStateError extends Error {
   }
 }
 
+/** An owner's change left out of an update because another owner holds one of its flows or groups (DesiredState.prepare's onConflict). */
+export interface OwnerConflict {
+  owner: FlowOwner;
+  holder: FlowOwner;
+  /** "flow KEY" or "group ID". */
+  what: string;
+}
+
 /** Two owners want the same flow (table, priority, match) or the same group id. */
 export class DesiredStateConflictError extends InvalidDesiredStateError {
   constructor(

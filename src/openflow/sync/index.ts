@@ -8,6 +8,6 @@ export * from './cookie';
 export { createFlowTableManager } from './manager';
 export type { AuditResult, FlowTableManager, FlowTableManagerOptions } from './manager';
 export type { DesiredFlow, DesiredGroup, OwnerChange, SyncCounters, SyncResult } from './types';
-export { FlowSyncError, FlowTableFencedError, InvalidDesiredStateError, DesiredStateConflictError } from './errors';
+export { FlowSyncError, FlowTableFencedError, InvalidDesiredStateError, DesiredStateConflictError, type OwnerConflict } from './errors';
 export type { RejectedMessage } from './errors';
 export { flowKey, matchKey, flowSignature, groupSignature } from './flow-key';

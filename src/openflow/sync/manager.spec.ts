@@ -284,6 +284,28 @@ describe('FlowTableManager (fake switch)', () => {
     expect(decodeCookie([...sw.flows.values()][0]?.cookie ?? 0n).objectId).toBe(2);
   });
 
+  it('with onConflict, an owner wanting another\'s flow is left out (keeping its previous flows) and the rest of the update goes ahead', async () => {
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    await m.setDesired(owner(PORT, 2), [flow(0, 5)]);
+    const refused: string[] = [];
+    await m.apply(
+      [
+        { owner: owner(PORT, 2), flows: [flow(0, 1)] }, // 1's flow: left out, keeps flow 5
+        { owner: owner(PORT, 3), flows: [flow(0, 3)] },
+        // 4 takes flow 5, which 2 gave up in this update, but 2 is left out and keeps it: 4 is left out too.
+        { owner: owner(PORT, 4), flows: [flow(0, 5), flow(0, 6)] },
+      ],
+      { onConflict: (c) => refused.push(`${c.owner.objectId} -> ${c.holder.objectId}`) },
+    );
+    expect([...new Set(refused)]).toEqual(['2 -> 1', '4 -> 2']);
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=3']);
+    expect([...sw.flows.values()].map((f) => decodeCookie(f.cookie).objectId).sort()).toEqual([1, 2, 3]);
+    // The left-out owner is retried as the caller sends it again, once the holder is gone.
+    await m.apply([{ owner: owner(PORT, 1), flows: [] }, { owner: owner(PORT, 2), flows: [flow(0, 1)] }], { onConflict: () => refused.push('again') });
+    expect(refused).not.toContain('again');
+  });
+
   /**
    * Pacing on a clock that moves only when the test or a pacing wait moves it: the waits the
    * manager asks for are exact, whatever the machine's load (wall-clock bounds failed under

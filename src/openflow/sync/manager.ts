@@ -7,7 +7,7 @@ import { GroupDesc } from '../messages/multipart-reply';
 import { DEFAULT_COOKIE_APP, FlowOwner, appSelector } from './cookie';
 import { DesiredState, PreparedOwner } from './desired-state';
 import { adoptableRound, planFullSync, planIncremental } from './diff';
-import { FlowSyncError, FlowTableFencedError, refusedAsSlave, type FencedHow } from './errors';
+import { FlowSyncError, FlowTableFencedError, refusedAsSlave, type FencedHow, type OwnerConflict } from './errors';
 import type { OfMessage } from '../message';
 import type { RoleMessage } from '../messages/simple';
 import { SyncPlan, planCounts, planMessages } from './plan';
@@ -131,7 +131,7 @@ export interface FlowTableManager {
   setDesired(owner: FlowOwner, flows: readonly DesiredFlow[], groups?: readonly DesiredGroup[]): Promise<SyncResult>;
   removeOwner(owner: FlowOwner): Promise<SyncResult>;
   /** Several owners' changes in one bundle. */
-  apply(changes: readonly OwnerChange[]): Promise<SyncResult>;
+  apply(changes: readonly OwnerChange[], options?: { onConflict?: (c: OwnerConflict) => void }): Promise<SyncResult>;
   /** Reads the switch and sends whatever differs from the desired state. */
   resync(): Promise<SyncResult>;
   /**
@@ -261,16 +261,21 @@ class Manager extends EventEmitter implements FlowTableManager {
     return this.apply([{ owner, flows: [], groups: [] }]);
   }
 
-  apply(changes: readonly OwnerChange[]): Promise<SyncResult> {
+  /**
+   * options.onConflict: an owner whose flows or groups another owner holds is left out
+   * (and reported, possibly twice: when called and again when sent) instead of the whole
+   * update failing.
+   */
+  apply(changes: readonly OwnerChange[], options: { onConflict?: (c: OwnerConflict) => void } = {}): Promise<SyncResult> {
     // Validate now, so a bad flow fails at the call site and nothing is queued.
     let prepared: PreparedOwner[];
     try {
-      prepared = this.desired.prepare(changes);
+      prepared = this.desired.prepare(changes, options.onConflict);
     } catch (e) {
       return Promise.reject(e as Error);
     }
     const version = this.desired.version;
-    return this.enqueue(() => this.incremental(changes, this.desired.version === version ? prepared : undefined));
+    return this.enqueue(() => this.incremental(changes, this.desired.version === version ? prepared : undefined, options.onConflict));
   }
 
   resync(): Promise<SyncResult> {
@@ -315,11 +320,11 @@ class Manager extends EventEmitter implements FlowTableManager {
     return run;
   }
 
-  private async incremental(changes: readonly OwnerChange[], early: PreparedOwner[] | undefined): Promise<SyncResult> {
+  private async incremental(changes: readonly OwnerChange[], early: PreparedOwner[] | undefined, onConflict?: (c: OwnerConflict) => void): Promise<SyncResult> {
     // Paced: the caller's next changes coalesce while this one waits.
     await this.pace();
     // Prepared again only if queued updates changed the desired state meanwhile.
-    const prepared = early ?? this.desired.prepare(changes);
+    const prepared = early ?? this.desired.prepare(changes, onConflict);
     if (this.needFullSync && this.started && this.conn.connected) {
       await this.fullSync().catch((e: Error) => this.emit('syncError', e));
     }

@@ -30,13 +30,15 @@ import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, MAC_MISMATCH, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
-import { createFlowTableManager, ownerFromKey, ownerKey, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type SyncCounters } from '../../openflow/sync';
+import { createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
+  OwnerCategory,
   OwnerIds,
   compileNode,
   compileScope,
   ctZone,
   networkOwner,
+  type LogicalModel,
   type NetworkModel,
   type OwnerFlows,
   type PortModel,
@@ -147,6 +149,9 @@ const RETIRED_FLUSH_DELAY_MS = 1000;
 const IX_NETWORK = 'network';
 const networkIndex = (o: VirtualPort | LoadBalancer): readonly string[] => (o.spec?.network ? [`${o.metadata.namespace}/${o.spec.network}`] : []);
 const networkKeyOf = (n: VirtualNetwork): string => `${n.metadata.namespace}/${n.metadata.name}`;
+
+/** While flows of some object clash with another's on a node, how often the node is compiled in full again. */
+const CONFLICT_RETRY_MS = 5000;
 
 /** How often a node's flow count is brought to its Node's status (when it changed). */
 const FLOW_COUNT_REPORT_MS = 5000;
@@ -348,6 +353,8 @@ export class PipelineReconciler {
   private readonly statusController: Controller;
   private readonly agents = new Map<string, NodeAgent>();
   private readonly ids = new OwnerIds();
+  /** Objects (uid) whose flows are left out on a node (node -> why): see noteConflicts. */
+  private readonly flowConflicts = new Map<string, Map<string, string>>();
   /** Pipeline-relevant signature per store key: status-only churn does not recompile nodes. */
   private readonly seen = new Map<string, string>();
   /** Handlers on the informers, and the chassis listener: removed on stop. */
@@ -942,6 +949,8 @@ export class PipelineReconciler {
     // and OpenFlow I/O), so one node's restart compile holds it half as long.
     else if (changes.length >= YIELD_BEFORE_APPLY_OWNERS) await new Promise((r) => setImmediate(r));
     let sent = true;
+    // Owners whose flows clash with another owner's: left out, so they cannot hold the node back.
+    const refused = new Map<number, OwnerConflict>();
     if (changes.length) {
       const t0 = performance.now();
       this.log.debug(
@@ -949,7 +958,7 @@ export class PipelineReconciler {
         'pipeline: compiled; sending',
       );
       try {
-        const r = await agent.manager.apply(changes);
+        const r = await agent.manager.apply(changes, { onConflict: (c) => refused.set(ownerKey(c.owner), c) });
         sent = r.sent;
         this.log.debug({ event: 'pipeline.applied', node: name, owners: changes.length, flowMods: r.flowMods, sent: r.sent, ms: Math.round(performance.now() - t0) }, 'pipeline: applied');
       } catch (err) {
@@ -963,6 +972,13 @@ export class PipelineReconciler {
       const sig = nextApplied.get(k);
       if (sig === undefined) agent.applied.delete(k);
       else agent.applied.set(k, sig);
+    }
+    this.noteConflicts(name, changes, refused, live.model);
+    for (const [k, c] of refused) {
+      // Not applied: sent again by the next compile. Not realized here either.
+      agent.applied.delete(k);
+      const uid = this.uidOfOwner(c.owner, live.model);
+      if (uid) realizes.delete(uid);
     }
     const c = agent.compiles;
     if (full) c.full++;
@@ -1007,6 +1023,50 @@ export class PipelineReconciler {
       this.enqueueUid(uid, live.keyOfUid);
     }
     if (delta.size) this.opts.onRealized?.(name, agent.realized);
+  }
+
+  /**
+   * Objects whose flows clash on a node with another object's (two load balancers given
+   * one MAC, say): their flows are left out there and their Ready says why, while every
+   * other object's flows go on. While any clash lasts on a node, it is compiled in full
+   * again every CONFLICT_RETRY_MS, so the left-out flows go in once the other side is gone.
+   */
+  private noteConflicts(node: string, changes: readonly OwnerChange[], refused: ReadonlyMap<number, OwnerConflict>, model: LogicalModel): void {
+    for (const c of changes) {
+      const k = ownerKey(c.owner);
+      const uid = this.uidOfOwner(c.owner, model);
+      if (!uid) continue;
+      const conflict = refused.get(k);
+      let on = this.flowConflicts.get(uid);
+      if (!conflict) {
+        if (on?.delete(node) && !on.size) this.flowConflicts.delete(uid);
+        continue;
+      }
+      const message = `its flows clash with those of ${this.describeOwner(conflict.holder, model)} (${conflict.what}); they are left out there until that changes`;
+      if (!on) this.flowConflicts.set(uid, (on = new Map()));
+      if (on.get(node) !== message) this.log.warn({ event: 'pipeline.flow_conflict', node, owner: formatOwner(c.owner), holder: formatOwner(conflict.holder), what: conflict.what }, `node ${node}: ${this.describeOwner(c.owner, model)}: ${message}`);
+      on.set(node, message);
+    }
+    if ([...this.flowConflicts.values()].some((on) => on.has(node))) {
+      this.nodeController.queue.addAfter(node, CONFLICT_RETRY_MS);
+      this.dirt.delete(node);
+    }
+  }
+
+  /** The logical object behind a flow owner (ports, load balancers, networks). */
+  private uidOfOwner(owner: FlowOwner, model: LogicalModel): string | undefined {
+    if (owner.category === OwnerCategory.Port || owner.category === OwnerCategory.LoadBalancer) return this.ids.uidOf(owner.objectId);
+    if (owner.category === OwnerCategory.Network) return [...model.networks.values()].find((n) => n.vni === owner.objectId)?.uid;
+    return undefined;
+  }
+
+  private describeOwner(owner: FlowOwner, model: LogicalModel): string {
+    const uid = this.uidOfOwner(owner, model);
+    const named = (kind: string, o: { metadata: { namespace?: string; name: string } } | undefined) => (o ? `${kind} ${o.metadata.namespace}/${o.metadata.name}` : undefined);
+    if (owner.category === OwnerCategory.Port) return named('VirtualPort', this.ports.list().find((p) => p.metadata.uid === uid)) ?? `port ${uid ?? formatOwner(owner)}`;
+    if (owner.category === OwnerCategory.LoadBalancer) return named('LoadBalancer', this.lbs.list().find((l) => l.metadata.uid === uid)) ?? `load balancer ${uid ?? formatOwner(owner)}`;
+    if (owner.category === OwnerCategory.Network) return `the network with VNI ${owner.objectId}`;
+    return formatOwner(owner);
   }
 
   private enqueueStatusDelta(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, keyOfUid: Map<string, string>): void {
@@ -1231,6 +1291,8 @@ export class PipelineReconciler {
   }
 
   private realization(uid: string, version: string, needed: Set<string>): Realization {
+    const clash = [...(this.flowConflicts.get(uid) ?? [])].filter(([n]) => needed.has(n)).sort(([a], [b]) => a.localeCompare(b));
+    if (clash.length) return { status: 'False', reason: 'FlowConflict', message: clash.map(([n, m]) => `on node ${n}: ${m}`).join('; '), lagging: clash.map(([n]) => n) };
     const lag = this.lagging(uid, version, needed);
     const nodes = sortNames([...needed]);
     if (lag.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lag.join(', ')} (of ${nodes.join(', ')})`, lagging: lag };

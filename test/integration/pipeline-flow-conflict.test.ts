@@ -1,0 +1,87 @@
+/**
+ * One object's clashing flows cannot hold a node back (on real Open vSwitch): two load
+ * balancers of one network stored with the same MAC (admission refuses that now; objects
+ * stored before it did, or written past it, may still) want the same flows. Before, every
+ * update of the node then failed as a whole and was retried forever: no other tenant's
+ * port got its flows on that node. Now the later load balancer's flows are left out (its
+ * Ready says FlowConflict), every other object's go in, and the left-out flows go in once
+ * the other load balancer is gone.
+ */
+import pino from 'pino';
+import { ChassisManager } from '../../src/chassis/chassis-manager';
+import { PipelineReconciler } from '../../src/reconcile/kinds/pipeline.reconciler';
+import { MemoryStore } from '../../src/reconcile/testing/memory-store';
+import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../src/store/kinds';
+import { ObjectStore } from '../../src/store/object-store';
+import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
+import { eventually } from '../support/vnetd';
+import { describeOvs } from './ovsdb-helpers';
+
+async function flows(hv: Hypervisor): Promise<string[]> {
+  const o = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
+  return o.split('\n').filter((l) => l.includes('actions='));
+}
+
+describeOvs('pipeline: an object whose flows clash with another\'s is left out; the node goes on', () => {
+  let bed: Testbed | undefined;
+  let chassis: ChassisManager | undefined;
+  let pipeline: PipelineReconciler | undefined;
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await chassis?.stop();
+    await bed?.stop();
+  }, 60_000);
+
+  it('two load balancers with one MAC: the later one is left out, another tenant\'s port still gets its flows, and the left-out one goes in once the first is deleted', async () => {
+    const logger = pino({ level: 'silent' });
+    const objects = new ObjectStore(new MemoryStore());
+    bed = await startTestbed({ hypervisors: 1 });
+    const hv = bed.hypervisors[0]!;
+    await objects.create<HypervisorNode>(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: hv.name }, spec: hv.nodeSpec() } as HypervisorNode);
+    chassis = new ChassisManager({ objects, logger });
+    await chassis.start();
+    pipeline = new PipelineReconciler({ objects, logger, chassis, readiness: 'off', echoIntervalMs: 500 });
+    await pipeline.start();
+    await eventually(async () => pipeline!.agent(hv.name)?.inSync, 30_000, 50);
+
+    const network = (ns: string, cidr: string, vni: number) =>
+      objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: ns }, spec: { subnets: [{ cidr }], vni } } as VirtualNetwork);
+    const port = async (ns: string, name: string, mac: string, ip: string): Promise<number> => {
+      await objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: ns }, spec: { network: 'net', node: hv.name, mac, ips: [ip], interfaceId: `${bed!.prefix}-${ns}-${name}` } } as VirtualPort);
+      const ifname = `${bed!.prefix}${ns.slice(0, 1)}${name}`;
+      await hv.ovs.vsctl(['add-port', 'br-int', ifname, '--', 'set', 'Interface', ifname, 'type=internal', `external_ids:iface-id=${bed!.prefix}-${ns}-${name}`]);
+      return Number((await hv.ovs.vsctl(['get', 'Interface', ifname, 'ofport'])).trim());
+    };
+    const lb = (name: string, vip: string) =>
+      objects.create<LoadBalancer>(LOAD_BALANCERS, {
+        apiVersion: 'vnet.dev/v1alpha1',
+        kind: 'LoadBalancer',
+        metadata: { name, namespace: 'a' },
+        spec: { network: 'net', vip, mac: '02:4c:42:00:00:aa', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [] },
+      } as LoadBalancer);
+
+    // Tenant a: a port (so its network is on the node) and two load balancers sharing a MAC.
+    await network('a', '10.71.0.0/24', 7101);
+    await port('a', 'p', '0a:71:00:00:00:01', '10.71.0.10');
+    await lb('first', '10.71.0.100');
+    await eventually(async () => (await flows(hv)).some((f) => f.includes('arp_tpa=10.71.0.100')), 15_000, 50);
+    await lb('second', '10.71.0.101');
+    // Tenant b, afterwards, on the same node: its port's flows go in all the same.
+    await network('b', '10.72.0.0/24', 7201);
+    const ofB = await port('b', 'q', '0a:72:00:00:00:01', '10.72.0.10');
+    await eventually(async () => (await flows(hv)).some((f) => f.includes(`in_port=${ofB}`)), 15_000, 50);
+    // The second load balancer's flows are left out (its VIP is not answered); the first's stay.
+    const now = await flows(hv);
+    expect(now.some((f) => f.includes('arp_tpa=10.71.0.100'))).toBe(true);
+    expect(now.some((f) => f.includes('arp_tpa=10.71.0.101'))).toBe(false);
+
+    // The first one goes: within a retry (5 s) the second's flows go in.
+    await objects.delete<LoadBalancer>(LOAD_BALANCERS, 'a', 'first');
+    await eventually(async () => {
+      const f = await flows(hv);
+      return f.some((l) => l.includes('arp_tpa=10.71.0.101')) && !f.some((l) => l.includes('arp_tpa=10.71.0.100'));
+    }, 15_000, 100);
+  }, 120_000);
+});
