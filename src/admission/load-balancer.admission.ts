@@ -1,5 +1,5 @@
 import { canonicalIp, tryParseIp } from '../ipam';
-import { AllocationRegistry, ipKey } from '../ipam/allocation-registry';
+import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
@@ -107,6 +107,17 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
   }
 }
 
+/**
+ * The VIP's MAC: derived from namespace, network and VIP (lbVipMac), so the same VIP gets
+ * the same MAC again; the next candidate when another object of the network has it (24
+ * hashed bits: rare, but two objects answering with one MAC would want the same flows).
+ */
+async function derivedMac(ns: string, network: string, vip: string, ctx: AdmissionContext): Promise<string> {
+  let mac = lbVipMac(ns, network, vip);
+  for (let attempt = 1; attempt < 16 && (await ctx.allocations.macHolder(ns, network, mac)); attempt++) mac = lbVipMac(ns, network, vip, attempt);
+  return mac;
+}
+
 export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
   readonly finalizers = [IPAM_FINALIZER];
 
@@ -141,23 +152,32 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip);
       if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP` });
       else spec.vip = vip;
-      // A rejected request claims nothing: its pick goes back for the next request.
-      if (vip && causes.length > 0) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
     }
     if (spec.mac !== undefined && !isUnicastMac(spec.mac)) {
       causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": must be a unicast MAC address` });
+    } else if (spec.mac !== undefined) {
+      // A MAC another port or load balancer of the network answers with: two objects would
+      // want the same flows. Claimed below, as ports' MACs are.
+      spec.mac = spec.mac.toLowerCase();
+      const holder = await ctx.allocations.macHolder(ns, spec.network, spec.mac);
+      if (holder) causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${spec.network}"` });
+    } else if (spec.vip !== undefined && causes.length === 0) {
+      spec.mac = await derivedMac(ns, spec.network, spec.vip, ctx);
     }
-    if (causes.length > 0) throw new AdmissionError(causes);
+    if (causes.length > 0) {
+      // A rejected request claims nothing: its pick goes back for the next request.
+      if (picked && spec.vip) ctx.allocations.unreserveIp(ns, spec.network, allocators, spec.vip);
+      throw new AdmissionError(causes);
+    }
     spec.algorithm ??= 'maglev';
     spec.sessionAffinity ??= 'None';
-    spec.mac = spec.mac?.toLowerCase() ?? lbVipMac(ns, spec.network, spec.vip!);
     // The VIP's claim commits with the load balancer: its status says so from the first revision.
     lb.status = claimantAllocatedStatus('LoadBalancer', lb, [], 1) as LoadBalancer['status'];
     const owner = { kind: 'LoadBalancer', namespace: ns, name: lb.metadata.name, uid: lb.metadata.uid! };
     const vip = spec.vip!;
     return {
       object: lb,
-      ops: [AllocationRegistry.claim(ipKey(ns, spec.network, vip), owner)],
+      ops: [AllocationRegistry.claim(ipKey(ns, spec.network, vip), owner), AllocationRegistry.claim(macKey(ns, spec.network, spec.mac!), owner)],
       warnings,
       abandon: () => {
         if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);

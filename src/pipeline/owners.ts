@@ -82,8 +82,9 @@ export function lbMac(uid: string): string {
  * answers with the same MAC. (With a new one, clients kept the old MAC in their ARP caches
  * and reached nothing for 20-30 s after the new one was Ready.)
  */
-export function lbVipMac(namespace: string, network: string, vip: string): string {
-  return macOf(fnv1a(`vip/${namespace}/${network}/${vip}`));
+export function lbVipMac(namespace: string, network: string, vip: string, attempt = 0): string {
+  // attempt > 0: the next candidates, when an earlier one is another object's MAC in the network.
+  return macOf(fnv1a(`vip/${namespace}/${network}/${vip}${attempt ? `/${attempt}` : ''}`));
 }
 
 /** What the VIP of a load balancer is answered with: its spec.mac, or (stored before spec.mac) lbMac(uid). */

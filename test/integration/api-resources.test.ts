@@ -1,4 +1,5 @@
 /** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
+import { lbVipMac } from '../../src/pipeline/owners';
 import { MacAllocator } from '../../src/ipam/mac-allocator';
 import { NETWORKS, PORTS } from '../../src/store/kinds';
 import { startTestVnetd, eventually, replaceOnConflict, type TestVnetd } from '../support/vnetd';
@@ -413,10 +414,11 @@ describe('lists', () => {
   it('serves a Table with printer columns for kubectl', async () => {
     const t = await v.call('GET', `${G}/namespaces/t1/virtualnetworks`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' });
     expect(t.json.kind).toBe('Table');
-    expect(t.json.columnDefinitions.map((c: { name: string }) => c.name)).toEqual(['Name', 'VNI', 'Encap', 'Subnets', 'Ready', 'Age']);
+    // Priority 1: only with -o wide.
+    expect(t.json.columnDefinitions.map((c: { name: string; priority: number }) => `${c.name}/${c.priority}`)).toEqual(['Name/0', 'VNI/0', 'Encap/0', 'Subnets/0', 'Ready/0', 'MTU/1', 'Reason/1', 'Age/0']);
     const row = t.json.rows.find((r: { cells: unknown[] }) => r.cells[0] === 'blue');
     expect(row.cells[3]).toBe('10.0.0.0/24,fd00::/64');
-    expect(row.cells[5]).toMatch(/^\d+s$/);
+    expect(row.cells[7]).toMatch(/^\d+s$/);
   });
 });
 
@@ -568,6 +570,26 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     expect(again.json.spec.mac).toBe(first.json.spec.mac);
     const multicast = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ vip: '172.19.0.51', mac: '01:00:5e:00:00:01' }), metadata: { name: 'maclb2' } }, 422, 'Invalid');
     expect(multicast.details.causes[0]).toMatchObject({ field: 'spec.mac', message: expect.stringContaining('must be a unicast MAC address') });
+
+    // A VIP's MAC is claimed as a port's is: no other load balancer or port of the network
+    // may answer with it (both would want the same flows), and a refusal leaks nothing.
+    const port = (name: string, mac: string) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name }, spec: { network: 'macnet', mac } });
+    const lbMac = again.json.spec.mac as string;
+    const dupLb = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ vip: '172.19.0.52', mac: lbMac.toUpperCase() }), metadata: { name: 'maclb3' } }, 422, 'Invalid');
+    expect(dupLb.details.causes[0]).toMatchObject({ field: 'spec.mac', message: `Invalid value: "${lbMac}": already used by LoadBalancer "maclb" in network "macnet"` });
+    const dupPort = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('macport', lbMac), 422, 'Invalid');
+    expect(dupPort.details.causes[0]).toMatchObject({ field: 'spec.mac', message: expect.stringContaining('already used by LoadBalancer "maclb"') });
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('holder', '0a:19:00:00:00:01'))).status).toBe(201);
+    const byPort = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ vip: '172.19.0.53', mac: '0a:19:00:00:00:01' }), metadata: { name: 'maclb4' } }, 422, 'Invalid');
+    expect(byPort.details.causes[0]).toMatchObject({ field: 'spec.mac', message: expect.stringContaining('already used by VirtualPort "holder"') });
+    // A derived MAC another object has already: the next candidate.
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('squatter', lbVipMac('t1', 'macnet', '172.19.0.60')))).status).toBe(201);
+    const moved = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ vip: '172.19.0.60' }), metadata: { name: 'maclb5' } });
+    expect(moved.status).toBe(201);
+    expect(moved.json.spec.mac).toBe(lbVipMac('t1', 'macnet', '172.19.0.60', 1));
+    // Deleting a load balancer frees its MAC.
+    expect((await v.call('DELETE', `${G}/namespaces/t1/loadbalancers/maclb`)).status).toBe(200);
+    await eventually(async () => ((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('after', lbMac))).status === 201 ? true : undefined), 15_000);
   }, 30_000);
 
   it('LoadBalancer: a backend that resolves to no port shows as ResolvedRefs=False until the port exists', async () => {

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { AllocationRegistry, ipKey, macKey, vniKey } from '../../ipam/allocation-registry';
-import type { VirtualNetwork, VirtualPort } from '../../resources/kinds';
-import { NETWORKS, PORTS } from '../../store/kinds';
+import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
 import { ObjectStore } from '../../store/object-store';
 import { MemoryStore } from '../testing/memory-store';
 import { IpamReconciler } from './ipam.reconciler';
@@ -85,6 +85,26 @@ describe('IpamReconciler: network status', () => {
 });
 
 describe('IpamReconciler: repair', () => {
+  it('a load balancer stored before VIP MACs were claimed claims its MAC late; one whose MAC another object holds says so in AddressesAllocated', async () => {
+    const { objects, ipam } = await setup(200);
+    const lb = async (name: string, vip: string, mac: string) => {
+      const owner = { kind: 'LoadBalancer', namespace: NS, name, uid: `u-${name}` };
+      const o = { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name, namespace: NS, uid: owner.uid }, spec: { network: 'net', vip, mac, listeners: [{ port: 80 }] } } as LoadBalancer;
+      await objects.create(LOAD_BALANCERS, o, [AllocationRegistry.claim(ipKey(NS, 'net', vip), owner)]); // the VIP only, as before
+    };
+    await createPort(objects, 1); // holds 0a:58:00:00:00:01
+    await lb('old', '10.0.0.100', '02:4c:42:00:00:01');
+    await lb('clash', '10.0.0.101', port(1).spec!.mac!);
+    await ipam.start();
+    const allocated = async (name: string) => ((await objects.get<LoadBalancer>(LOAD_BALANCERS, NS, name))?.status?.conditions ?? []).find((c) => c.type === 'AddressesAllocated');
+    for (let i = 0; i < 250 && (!(await allocated('old')) || !(await allocated('clash'))); i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await objects.kv.get<{ owner: { uid: string } }>(macKey(NS, 'net', '02:4c:42:00:00:01')))?.value.owner.uid).toBe('u-old');
+    expect(await allocated('old')).toMatchObject({ status: 'True' });
+    const clash = await allocated('clash');
+    await ipam.stop();
+    expect(clash).toMatchObject({ status: 'False', message: expect.stringContaining(port(1).spec!.mac!) });
+  });
+
   it('frees the claims of owners that are gone or replaced, keeps the rest, and reads each owner once', async () => {
     const { objects, ipam } = await setup(200);
     for (let i = 0; i < 3; i++) await createPort(objects, i);

@@ -12,8 +12,8 @@
  */
 import type { Logger } from 'pino';
 import { IpAllocator } from '../../ipam';
-import { AllocationRegistry, ctZoneKey, ifaceKey, interfaceIdOfKey, ipKey, macKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
-import { ctZone } from '../../pipeline/owners';
+import { AllocationRegistry, ctZoneKey, ifaceKey, interfaceIdOfKey, ipKey, macKey, macPrefix, vniKey, type Allocation } from '../../ipam/allocation-registry';
+import { ctZone, loadBalancerMac } from '../../pipeline/owners';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
 import { IPAM_FINALIZER } from '../../resources/finalizers';
@@ -43,8 +43,10 @@ function claimKeys(type: StoredType, obj: KubeObject): string[] {
     const s = (obj as VirtualPort).spec!;
     return [...(s.mac ? [macKey(ns, s.network, s.mac)] : []), ...(s.ips ?? []).map((ip) => ipKey(ns, s.network, ip)), ...(s.interfaceId ? [ifaceKey(s.interfaceId)] : [])];
   }
-  const s = (obj as LoadBalancer).spec!;
-  return s.vip ? [ipKey(ns, s.network, s.vip)] : [];
+  const lb = obj as LoadBalancer;
+  const s = lb.spec!;
+  const mac = loadBalancerMac(lb);
+  return [...(s.vip ? [ipKey(ns, s.network, s.vip)] : []), ...(mac ? [macKey(ns, s.network, mac)] : [])];
 }
 
 export interface IpamReconcilerOptions {
@@ -211,8 +213,10 @@ export class IpamReconciler {
     for (const k of claimKeys(type, obj)) {
       const a = await this.allocations.get(k);
       const interfaceId = interfaceIdOfKey(k);
-      // A port created before interface ids were claimed holds none: it claims it now if it is free.
-      if (!a && interfaceId !== undefined && (await this.claimLate(k, obj))) continue;
+      // A port created before interface ids were claimed holds none, nor a load balancer
+      // created before VIP MACs were: it claims it now if it is free.
+      const late = interfaceId !== undefined || (type === LOAD_BALANCERS && k.startsWith(macPrefix(obj.metadata.namespace!, obj.spec!.network)));
+      if (!a && late && (await this.claimLate(k, obj))) continue;
       if (!a || a.owner.uid !== obj.metadata.uid) missing.push(interfaceId !== undefined ? `interfaceId ${interfaceId}` : k.split('/').pop()!);
     }
     await this.writeStatus(type, obj, (o) => {
