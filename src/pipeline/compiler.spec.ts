@@ -349,6 +349,18 @@ describe('dealSlots (rendezvous hashing)', () => {
     expect(a / LB_SLOTS).toBeLessThan(0.85);
     expect(dealSlots([])).toEqual(new Array(LB_SLOTS).fill(-1));
   });
+
+  it('gives every weighted backend a slot, however small its weight (QA: weights 100/100/1 left the last with none), still independent of order', () => {
+    for (const weights of [[100, 100, 1], [100, 100, 2], [50, 50, 1], [100, 1, 1, 1]]) {
+      const list = weights.map((weight, i) => ({ key: `10.2.0.${i + 1}`, weight }));
+      const d = dealSlots(list);
+      for (let i = 0; i < list.length; i++) expect(d.filter((x) => x === i).length).toBeGreaterThanOrEqual(1);
+      expect(dealSlots([...list].reverse()).map((i) => [...list].reverse()[i]!.key)).toEqual(d.map((i) => list[i]!.key));
+    }
+    // More backends than slots: each slot has one, the rest none.
+    const many = bs(LB_SLOTS + 10);
+    expect(new Set(dealSlots(many)).size).toBe(LB_SLOTS);
+  });
 });
 
 function mac(i: number): string {

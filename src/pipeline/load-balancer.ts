@@ -64,26 +64,46 @@ function mix32(h: number): number {
  * rendezvous hashing, score = -weight / ln(u) with u uniform in (0, 1) from hash(slot, key).
  * A slot's winner depends only on the backends present, never on their order, so
  * removing one re-deals exactly the slots it held.
+ *
+ * Every weighted backend gets at least one slot while there are slots to spare: by weight
+ * alone, a backend of weight 1 beside two of weight 100 held none and silently got no
+ * connection (QA). Each such backend takes, from the backend holding the most slots, the
+ * one of them it scores highest on; that too depends only on the backends present.
  */
 export function dealSlots(backends: ReadonlyArray<{ key: string; weight: number }>, slots = LB_SLOTS): number[] {
   const seeds = backends.map((b) => fnv1a(b.key));
+  const score = (i: number, s: number): number => {
+    const h = mix32(seeds[i]! ^ mix32(s + 0x9e3779b9));
+    const u = (h + 0.5) / 0x100000000;
+    return -backends[i]!.weight / Math.log(u);
+  };
   const out: number[] = [];
   for (let s = 0; s < slots; s++) {
     let best = -1;
     let bestScore = -Infinity;
     for (let i = 0; i < backends.length; i++) {
-      const w = backends[i]!.weight;
-      if (!(w > 0)) continue;
-      const h = mix32(seeds[i]! ^ mix32(s + 0x9e3779b9));
-      const u = (h + 0.5) / 0x100000000;
-      const score = -w / Math.log(u);
+      if (!(backends[i]!.weight > 0)) continue;
+      const sc = score(i, s);
       // Ties (practically impossible) go to the smaller key, so order never matters.
-      if (score > bestScore || (score === bestScore && best >= 0 && backends[i]!.key < backends[best]!.key)) {
+      if (sc > bestScore || (sc === bestScore && best >= 0 && backends[i]!.key < backends[best]!.key)) {
         best = i;
-        bestScore = score;
+        bestScore = sc;
       }
     }
     out.push(best);
+  }
+  const held = backends.map(() => 0);
+  for (const i of out) if (i >= 0) held[i]!++;
+  const starved = backends.map((b, i) => i).filter((i) => backends[i]!.weight > 0 && held[i] === 0).sort((a, b) => (backends[a]!.key < backends[b]!.key ? -1 : 1));
+  for (const i of starved) {
+    let donor = -1;
+    for (let j = 0; j < backends.length; j++) if (held[j]! > 1 && (donor < 0 || held[j]! > held[donor]! || (held[j] === held[donor] && backends[j]!.key < backends[donor]!.key))) donor = j;
+    if (donor < 0) break; // more backends than slots
+    let take = -1;
+    for (let s = 0; s < slots; s++) if (out[s] === donor && (take < 0 || score(i, s) > score(i, take))) take = s;
+    out[take] = i;
+    held[donor]!--;
+    held[i] = 1;
   }
   return out;
 }
