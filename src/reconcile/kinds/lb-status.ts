@@ -240,12 +240,34 @@ export class LbStatusReporter {
 
   /** A backend's health changed: its status need not wait for the next tick. */
   refreshSoon(): void {
+    this.countRequested = true;
     this.ticks.now();
   }
 
-  /** One refresh: dump counters, compute every load balancer's backends, write what changed. */
+  /**
+   * A load balancer's flows changed (its spec, a backend bound or unbound): its backends,
+   * BACKENDS and BackendsAvailable follow at once, with the connection counts last read
+   * (dumping every node's counters on each such change would cost a burst dearly).
+   */
+  statusSoon(): void {
+    this.ticks.now();
+  }
+
+  private countRequested = false;
+  private counted = false;
+  private countedAt = 0;
+  private lastTotals?: ReadonlyMap<string, number>;
+
+  /** One refresh: dump counters (each interval, or when asked), compute every load balancer's backends, write what changed. */
   async refresh(): Promise<void> {
-    const totals = await this.countConnections();
+    const due = !this.counted || this.countRequested || performance.now() - this.countedAt >= (this.src.intervalMs ?? 5000) - 100;
+    this.countRequested = false;
+    if (due) {
+      this.lastTotals = await this.countConnections();
+      this.counted = true;
+      this.countedAt = performance.now();
+    }
+    const totals = this.lastTotals;
     const model = this.src.model();
     for (const lb of this.src.loadBalancers()) {
       if (lb.metadata.deletionTimestamp) continue;

@@ -540,6 +540,9 @@ export class PipelineReconciler {
         else this.seen.set(key, s);
         if (kind === 'model') this.modelStale = true;
         else incremental(key, obj, deleted, kind);
+        // Where no node is compiled here (a controller of agents), a spec change reaches the
+        // load balancer's status this way.
+        if (kind === 'lb' && !deleted) this.lbStatus?.statusSoon();
         this.enqueueAllNodes();
       });
       this.unsubscribe.push(
@@ -974,6 +977,8 @@ export class PipelineReconciler {
       else agent.applied.set(k, sig);
     }
     this.noteConflicts(name, changes, refused, live.model);
+    // A load balancer's flows changed (its spec, a backend's binding or health): its status too.
+    if (changes.some((c) => c.owner.category === OwnerCategory.LoadBalancer)) this.lbStatus?.statusSoon();
     for (const [k, c] of refused) {
       // Not applied: sent again by the next compile. Not realized here either.
       agent.applied.delete(k);
