@@ -212,7 +212,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
       metadata: { name: 'checked' },
       spec: {
         network: 'net',
-        listeners: [{ protocol: 'TCP', port: 81, targetPort: 8080 }],
+        listeners: [{ protocol: 'TCP', port: 81, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }],
         backends: [{ port: 'b1' }, { port: 'b3' }],
         healthCheck: { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 },
       },
@@ -223,6 +223,14 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     const bothUp = tally((await connections(client.vm, hcVip, 60, 44000, 81)).map((c) => c.name));
     expect(Object.keys(bothUp).sort()).toEqual(['b1', 'b3']);
     const b3server = servers[2]!;
+    // UDP clients from 40 fixed source ports (DNS resolvers, syslog): conntrack entries to both backends.
+    const udpFrom = `const d=require('dgram');const [vip,base,n]=process.argv.slice(1);let left=+n;for(let i=0;i<+n;i++){const s=d.createSocket('udp4');s.bind(+base+i,()=>s.send('q',53,vip,()=>{s.close();if(--left===0)process.exit(0)}))}`;
+    await client.vm.exec([process.execPath, '-e', udpFrom, hcVip, '47000', '40']);
+    const hcZone = `zone=${(((await call('GET', `${G}/namespaces/${ns}/virtualnetworks/net`)) as { spec: { vni: number } }).spec.vni % 65535) + 1}`;
+    const udpTo = async (ip: string) =>
+      (await client.vm.hypervisor.ovs.appctl('ovs-vswitchd', ['dpctl/dump-conntrack', hcZone])).split('\n').filter((l) => l.startsWith('udp,') && l.includes(`dst=${hcVip},`) && l.includes(`reply=(src=${ip},`)).length;
+    const b1Ip = backends[0]!.port.spec!.ips![0]!;
+    expect(await udpTo(sickIp)).toBeGreaterThan(0);
     const t6 = performance.now();
     process.kill(b3server.pid!, 'SIGTERM');
     await eventually(async () => (await dnatTo(sickIp, 81)) === 0, 20_000, 100);
@@ -236,6 +244,11 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     expect(marked.status?.healthyBackends).toBe('1/2');
     expect(marked.status?.conditions?.find((c) => c.type === 'BackendsAvailable')).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends get connections; not: b3' });
     log(`b3 out of the slot table -> its status said so ${statusLagMs.toFixed(0)} ms later (healthyBackends ${marked.status?.healthyBackends})`);
+    // A UDP client keeping its source port must not stay on the backend that failed its checks:
+    // its UDP entries go a second later; b1's stay (QA: stuck on the dead backend for as long as it sent).
+    await eventually(async () => (await udpTo(sickIp)) === 0, 10_000, 100);
+    log(`b3 unhealthy: its UDP conntrack entries flushed ${(performance.now() - t6 - downMs).toFixed(0)} ms after it left the slot table; b1 keeps ${await udpTo(b1Ip)}`);
+    expect(await udpTo(b1Ip)).toBeGreaterThan(0);
     await startServer(sick.vm, 'b3');
     const t7 = performance.now();
     await eventually(async () => (await dnatTo(sickIp, 81)) > 0, 20_000, 100);

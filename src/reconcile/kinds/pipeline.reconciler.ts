@@ -28,12 +28,13 @@ import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, MAC_MISMATCH, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
-import { createConnection, type OpenFlowConnection } from '../../openflow';
+import { createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
 import { createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerCategory,
   OwnerIds,
+  activeBackends,
   compileNode,
   compileScope,
   ctZone,
@@ -141,6 +142,8 @@ function macMismatch(status: VirtualPortStatus | undefined): Realization | undef
   const bound = getCondition(status?.conditions, BOUND);
   return bound?.reason === MAC_MISMATCH ? { status: 'False', reason: MAC_MISMATCH, message: bound.message } : undefined;
 }
+
+const IP_PROTO_UDP = 17;
 
 /** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
 const RETIRED_FLUSH_DELAY_MS = 1000;
@@ -277,6 +280,8 @@ interface NodeAgent {
   /** Since when its main OpenFlow connection has been down (performance.now()), and whether the chassis layer was told. */
   downSince?: number;
   downReported?: boolean;
+  /** The UDP conntrack entries of the node's VIPs were flushed after this process's first full sync (flushVipUdpAtStart). */
+  udpFlushedAtStart?: boolean;
   /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
   compiles: CompileCounters;
 }
@@ -637,24 +642,80 @@ export class PipelineReconciler {
    * client that keeps its source port kept being sent to the removed backend, and got no
    * answer, for as long as it kept sending (QA). OVN flushes the same way (ct_flush).
    */
-  private flushRetiredLater(retired: readonly RetiredBackends[]): void {
+  private flushRetiredLater(retired: readonly (RetiredBackends & { udpOnly?: boolean })[]): void {
     if (!retired.length) return;
     setTimeout(() => {
       if (this.stopped) return;
-      // A load balancer created again with the same VIP meanwhile keeps its backends' entries.
       const msgs = retired.flatMap((r) => {
-        const current = this.live.backendsOfVip(r.vni, r.vip);
-        return r.backends.filter((ip) => !current.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), orig: { dst: r.vip }, reply: { src: ip } }));
+        // A load balancer created again with the same VIP meanwhile keeps its backends'
+        // entries; a backend that turned unhealthy or unbound and is back keeps its UDP ones.
+        const keep = r.udpOnly ? this.activeOfVip(r.vni, r.vip) : this.live.backendsOfVip(r.vni, r.vip);
+        return r.backends.filter((ip) => !keep.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), ...(r.udpOnly ? { ipProto: IP_PROTO_UDP } : {}), orig: { dst: r.vip }, reply: { src: ip } }));
       });
-      if (!msgs.length) return;
-      for (const [node, a] of this.agents) {
-        if (!a.conn.connected) continue;
-        a.conn
-          .transact(msgs)
-          .then(() => this.log.debug({ node, flushed: retired }, 'pipeline: conntrack of retired load balancer backends flushed'))
-          .catch((err: unknown) => this.log.warn({ node, err: (err as Error).message }, 'pipeline: could not flush the conntrack entries of retired load balancer backends (OVS before 3.1 has no NXT_CT_FLUSH)'));
-      }
+      this.sendFlushes(msgs, retired);
     }, RETIRED_FLUSH_DELAY_MS).unref();
+  }
+
+  private sendFlushes(msgs: OfMessage[], what: unknown, only?: string): void {
+    if (!msgs.length) return;
+    for (const [node, a] of this.agents) {
+      if (!a.conn.connected || (only !== undefined && node !== only)) continue;
+      a.conn
+        .transact(msgs)
+        .then(() => this.log.debug({ node, flushed: what }, 'pipeline: conntrack entries of load balancer backends flushed'))
+        .catch((err: unknown) => this.log.warn({ node, err: (err as Error).message }, 'pipeline: could not flush conntrack entries of load balancer backends (OVS before 3.1 has no NXT_CT_FLUSH)'));
+    }
+  }
+
+  /** Per "vni/vip": the backends that got new connections as last compiled (noteDeactivated). */
+  private readonly activeByVip = new Map<string, ReadonlySet<string>>();
+
+  private activeOfVip(vni: number, vip: string): ReadonlySet<string> {
+    return this.activeByVip.get(`${vni}/${vip}`) ?? new Set();
+  }
+
+  /**
+   * A backend that stops getting new connections without leaving the load balancer (its
+   * health checks fail, its port is unbound) keeps its TCP connections, as OVS's conntrack
+   * keeps them; but a UDP client that keeps its source port stayed on it for as long as it
+   * sent (QA: 12 s and counting). Its UDP entries are flushed a second later, as kube-proxy
+   * flushes those of endpoints that stop being ready.
+   */
+  private noteDeactivated(model: LogicalModel): void {
+    const seen = new Set<string>();
+    const out: Array<RetiredBackends & { udpOnly: boolean }> = [];
+    for (const lb of model.loadBalancers?.values() ?? []) {
+      const vni = model.networks.get(lb.network)?.vni;
+      if (vni === undefined || !lb.listeners.some((l) => l.protocol === 'UDP')) continue;
+      const k = `${vni}/${lb.vip}`;
+      seen.add(k);
+      const now = new Set(activeBackends(lb).map((b) => b.ip));
+      const before = this.activeByVip.get(k);
+      this.activeByVip.set(k, now);
+      const left = before ? [...before].filter((ip) => !now.has(ip)) : [];
+      if (left.length) out.push({ vni, vip: lb.vip, backends: left, udpOnly: true });
+    }
+    for (const k of [...this.activeByVip.keys()]) if (!seen.has(k)) this.activeByVip.delete(k);
+    this.flushRetiredLater(out);
+  }
+
+  /**
+   * After this process's first full sync of a node: its VIPs' UDP conntrack entries go. A
+   * removal whose flush the previous process had not sent yet (it died within the second)
+   * left clients sending to a backend no longer there, for good (QA). UDP entries hold no
+   * more than the NAT, so the others are made again, to the same backend, by the next
+   * datagram.
+   */
+  private flushVipUdpAtStart(node: string, agent: NodeAgent): void {
+    if (agent.udpFlushedAtStart) return;
+    agent.udpFlushedAtStart = true;
+    const model = this.live.model;
+    const msgs: OfMessage[] = [];
+    for (const lb of model.loadBalancers?.values() ?? []) {
+      const vni = model.networks.get(lb.network)?.vni;
+      if (vni !== undefined && lb.listeners.some((l) => l.protocol === 'UDP')) msgs.push(ctFlushMessage({ zone: ctZone(vni), ipProto: IP_PROTO_UDP, orig: { dst: lb.vip } }));
+    }
+    this.sendFlushes(msgs, 'UDP entries of every VIP, at start', node);
   }
 
   /**
@@ -908,6 +969,7 @@ export class PipelineReconciler {
       if (this.stopped || this.agents.get(name) !== agent) return;
     }
     const live = this.ensureModel();
+    this.noteDeactivated(live.model);
     // Tunnel ofports come from the session: when they change, every flow of the node may.
     if (live.refreshTunnelPorts(name)) this.dirt.delete(name);
     const dirt = this.dirt.get(name);
@@ -1115,6 +1177,7 @@ export class PipelineReconciler {
     });
     manager.on('synced', (r) => {
       agent.inSync = r.sent;
+      if (r.sent && !this.stopped) this.flushVipUdpAtStart(name, agent);
       if (!this.stopped) this.nodeController.enqueue(name);
       this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
     });
