@@ -170,6 +170,12 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     }
     const pick: Action = { type: 'multipath', fields: hashFields(lb), basis: 0, algorithm: 'modulo_n', nLinks: LB_SLOTS, arg: 0, dst: LbSlotField.sub };
     flows.push(flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], [pick], TABLES.LbSlot));
+    // A client whose source port is a checked port: a new connection, above the flow that
+    // sends probes' answers (from that port to the VIP) to the controller (QA: such clients
+    // were refused). Probes never use a listener port as their source port (lb-health.ts).
+    if (l.protocol === 'TCP') {
+      for (const hp of lb.healthCheckPorts ?? []) flows.push(flow(TABLES.LbNat, Priority.Specific + 11, [inNet, trackedNew, ...listener, { field: 'tcp_src', value: hp }], [pick], TABLES.LbSlot));
+    }
     // Commit records the DNAT for the rest of the connection and its replies; back in
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
     for (const b of active) {
@@ -206,7 +212,8 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   flows.push(...hairpinFlows(lb, inNet, ip, zone));
   // Health checks (lb-health.ts): a backend's answer to a probe sent from the VIP comes
   // back to the VIP and the LB's MAC from the checked port; only probes do that (clients
-  // never use the VIP as their address), so it goes to the controller.
+  // never use the VIP as their address), so it goes to the controller. (A client's new
+  // connection from a checked port to a listener is taken above it, in the listener loop.)
   for (const port of lb.healthCheckPorts ?? []) {
     flows.push(
       // Above the VIP's +new flows, whose destination port a probe's source port could equal.

@@ -222,6 +222,9 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     const hcStatus = async (): Promise<BackendStatus[]> => ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/checked`)) as LoadBalancer).status?.backends ?? [];
     const bothUp = tally((await connections(client.vm, hcVip, 60, 44000, 81)).map((c) => c.name));
     expect(Object.keys(bothUp).sort()).toEqual(['b1', 'b3']);
+    // A client whose source port is the checked port (8080): served, not taken for a probe's answer (QA: refused).
+    const fromChecked = await connections(client.vm, hcVip, 1, 8080, 81);
+    expect(fromChecked.filter((c) => !c.name)).toEqual([]);
     const b3server = servers[2]!;
     // UDP clients from 40 fixed source ports (DNS resolvers, syslog): conntrack entries to both backends.
     const udpFrom = `const d=require('dgram');const [vip,base,n]=process.argv.slice(1);let left=+n;for(let i=0;i<+n;i++){const s=d.createSocket('udp4');s.bind(+base+i,()=>s.send('q',53,vip,()=>{s.close();if(--left===0)process.exit(0)}))}`;

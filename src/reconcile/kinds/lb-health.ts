@@ -36,6 +36,8 @@ export interface HealthTarget {
   node: string;
   ofport: number;
   timing: HealthCheckTiming;
+  /** The load balancer's TCP listener ports: never a probe's source port (its answer would look like a client's new connection). */
+  listenerPorts?: readonly number[];
 }
 
 /** Defaults close to OVN's service monitor (interval 5 s); timeout at most the interval. */
@@ -62,9 +64,10 @@ export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel)
     const m = lb.spec?.healthCheck ? model.loadBalancers?.get(lb.metadata.uid!) : undefined;
     if (!m) continue;
     const timing = timingOf(lb.spec!.healthCheck!);
+    const listenerPorts = m.listeners.filter((l) => l.protocol === 'TCP').map((l) => l.port);
     for (const b of m.backends) {
       if (!b.node || !b.ofport) continue;
-      for (const port of checkedPorts(lb)) out.push({ lbUid: m.uid, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, node: b.node, ofport: b.ofport, timing });
+      for (const port of checkedPorts(lb)) out.push({ lbUid: m.uid, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, node: b.node, ofport: b.ofport, timing, listenerPorts });
     }
   }
   return out;
@@ -188,7 +191,8 @@ export class LbHealthMonitor {
       conn.on('message', this.onMessage);
       receivePacketIns(conn, this.log);
     }
-    const srcPort = 32768 + Math.floor(Math.random() * 28000);
+    let srcPort = 32768 + Math.floor(Math.random() * 28000);
+    while (t.listenerPorts?.includes(srcPort)) srcPort = 32768 + Math.floor(Math.random() * 28000);
     const seq = Math.floor(Math.random() * 0xffffffff) >>> 0;
     p.pending = { srcPort, seq, deadline: now + t.timing.timeoutMs };
     const syn: TcpSegment = { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN };
