@@ -11,7 +11,7 @@ import { startVnetd } from './app/vnetd';
 
 interface Running {
   logger: Logger;
-  close(): Promise<void>;
+  close(options?: { keepLocalOvs?: boolean }): Promise<void>;
 }
 
 async function start(argv: string[]): Promise<Running | undefined> {
@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     running.logger.info({ event: 'vnetd.stopping', signal }, `${signal}: stopping (the switches keep their flows)`);
     running
-      .close()
+      // The embedded OVS outlives this process (the VMs keep their traffic) unless told otherwise.
+      .close({ keepLocalOvs: process.env.VNETD_LOCAL_OVS_STOP !== '1' })
       .then(() => {
         running.logger.info({ event: 'vnetd.stopped', ms: Math.round(performance.now() - t0) }, 'stopped');
         process.exit(0);

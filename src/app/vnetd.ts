@@ -76,7 +76,8 @@ export interface RunningVnetd {
   leadership: Leadership;
   /** The embedded OVS (when config.localOvs is on and it started). */
   localOvs?: LocalOvs;
-  close(): Promise<void>;
+  /** keepLocalOvs: leave the embedded OVS running for the next start (main's SIGTERM does); otherwise it is stopped too. */
+  close(options?: { keepLocalOvs?: boolean }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -285,7 +286,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     },
     leadership,
     localOvs,
-    async close() {
+    async close(options: { keepLocalOvs?: boolean } = {}) {
       if (closed) return;
       closed = true;
       watches.closeAll();
@@ -302,7 +303,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       if (election) await election.stop();
       else await stopWork();
       await fastPath.stop();
-      await localOvs?.stop();
+      if (options.keepLocalOvs) localOvs?.leave();
+      else await localOvs?.stop();
       await kv.close();
     },
   };

@@ -2,10 +2,12 @@
  * The embedded default hypervisor: a private ovsdb-server + ovs-vswitchd under
  * $VNETD_DATA_DIR/ovs, registered as Node "local" when no Node exists, so `npm start`
  * gives a working chassis with nothing else installed but Open vSwitch. The database
- * file persists across restarts (bridges and their flows' owner survive). On shutdown
- * exactly the PIDs started here are stopped; daemons left running by a previous vnetd
- * that crashed (recognised by our own pidfile path on their command line) are adopted
- * rather than fought over their pidfile locks.
+ * file persists across restarts (bridges and their flows' owner survive). A stopping vnetd
+ * leaves the daemons running by default (leave()), as a hypervisor's OVS outlives its
+ * controller: stopping them cut every VM off for 13.5 s on a mere restart (QA). Told to
+ * stop them (stop()), it stops exactly the PIDs it started or adopted; daemons left running
+ * by a previous vnetd (recognised by our own pidfile path on their command line) are
+ * adopted rather than fought over their pidfile locks.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +49,12 @@ export interface LocalOvs {
   /** PIDs this instance owns and will stop. */
   readonly pids: readonly number[];
   stop(): Promise<void>;
+  /**
+   * Leaves the daemons running (what a stopping vnetd does unless told otherwise): the VMs
+   * on br-int keep their traffic, as on a hypervisor whose OVS outlives its controller,
+   * and the next start adopts them.
+   */
+  leave(): void;
 }
 
 const REQUIRED = ['ovsdb-tool', 'ovsdb-server', 'ovs-vsctl', 'ovs-vswitchd'];
@@ -103,7 +111,14 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
     await stop();
     throw e;
   }
-  return { dir, dbSocket: paths.dbSocket, endpoint: `unix:${paths.dbSocket}`, pids, stop };
+  const leave = () => {
+    log.info(
+      { event: 'local-ovs.left_running', dir, pids },
+      `local Open vSwitch left running (pids ${pids.join(', ')}) so the VMs keep their traffic; the next start adopts it (VNETD_LOCAL_OVS_STOP=1 stops it with vnetd)`,
+    );
+    pids.splice(0);
+  };
+  return { dir, dbSocket: paths.dbSocket, endpoint: `unix:${paths.dbSocket}`, pids, stop, leave };
 }
 
 /**
