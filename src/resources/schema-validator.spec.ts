@@ -34,6 +34,13 @@ describe('SchemaValidator messages and metadata', () => {
     expect(validator.validate(nodes, node({ creationTimestamp: 5 }), 'Strict').causes).toEqual([expect.objectContaining({ field: 'metadata.creationTimestamp', message: 'Invalid value: 5: must be of type string' })]);
   });
 
+  it('says a list is too long by its count, as Kubernetes does, never by quoting it whole', () => {
+    const lbs = catalog.types.find((t) => t.plural === 'loadbalancers')!;
+    const backends = Array.from({ length: 1025 }, (_, i) => ({ ip: `10.0.${i >> 8}.${i & 255}` }));
+    const lb = { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'big', namespace: 't' }, spec: { network: 'n', listeners: [{ port: 80 }], backends } };
+    expect(validator.validate(lbs, lb, 'Strict').causes).toEqual([{ field: 'spec.backends', reason: 'FieldValueTooMany', message: 'Too many: 1025: must have at most 1024 items' }]);
+  });
+
   it('requires a spec where the kind has required spec fields', () => {
     const { spec: _none, ...specless } = node({});
     expect(validator.validate(nodes, specless, 'Strict').causes).toEqual([{ field: 'spec', reason: 'FieldValueRequired', message: 'Required value' }]);

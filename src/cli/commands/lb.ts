@@ -68,7 +68,7 @@ function printBackends(rt: Runtime, lb: LoadBalancer, what: string): void {
 }
 
 export function lbCommand(runtimeOf: RuntimeOf): Command {
-  const group = new Command('lb').description('load balancers (LoadBalancer): a VIP with L4 listeners balanced over backends (Maglev)');
+  const group = new Command('lb').description('load balancers (LoadBalancer): a VIP with L4 listeners balanced over weighted backends (OVS: a 256-slot table dealt by rendezvous hashing; the fast path: Maglev)');
   examples(
     group
       .command('create')

@@ -117,7 +117,7 @@ describe('LbStatusReporter', () => {
       expect(available(await until((s) => s?.healthyBackends === '2/2'))).toMatchObject({ status: 'True', reason: 'AllBackendsAvailable', message: 'all 2 backends get connections' });
       healthy = [true, false];
       reporter.refreshSoon();
-      expect(available(await until((s) => s?.healthyBackends === '1/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends get connections; not: p6' });
+      expect(available(await until((s) => s?.healthyBackends === '1/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6' });
       healthy = [false, false];
       reporter.refreshSoon();
       const none = await until((s) => s?.healthyBackends === '0/2');

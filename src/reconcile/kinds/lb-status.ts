@@ -357,12 +357,13 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
   if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP are refused', observedGeneration };
   const unhealthy = backends.filter((b) => !b.healthy);
   if (healthy === 0) {
-    return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoHealthyBackends', message: `none of its ${backends.length} backends gets connections (not bound to a node, or failing health checks), so they are refused: ${names(unhealthy)}`, observedGeneration };
+    const none = backends.length === 1 ? 'its only backend gets no connections' : `none of its ${backends.length} backends gets connections`;
+    return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoHealthyBackends', message: `${none} (not bound to a node, or failing health checks), so new connections are refused: ${names(unhealthy)}`, observedGeneration };
   }
   if (unhealthy.length > 0) {
-    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${healthy} of ${backends.length} backends get connections; not: ${names(unhealthy)}`, observedGeneration };
+    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${healthy} of ${backends.length} backends ${healthy === 1 ? 'gets' : 'get'} connections; not: ${names(unhealthy)}`, observedGeneration };
   }
-  return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: `all ${backends.length} backends get connections`, observedGeneration };
+  return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: backends.length === 1 ? 'its only backend gets connections' : `all ${backends.length} backends get connections`, observedGeneration };
 }
 
 function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {
