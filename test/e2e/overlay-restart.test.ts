@@ -113,6 +113,18 @@ describeOvs('overlay: controller restart', () => {
     const [a, b] = vms as [Vm, Vm];
     const target = b.ip!.split('/')[0]!;
     await eventually(() => a.exec(['ping', '-c', '1', '-W', '1', target]).then(() => true, () => false), 15_000, 100);
+    // A UDP load balancer: a's datagrams from fixed source ports leave conntrack entries on
+    // hv1. The new process flushes the VIPs' UDP entries once it has synced a node (a removal
+    // whose flush the dead process never sent would otherwise strand such clients for good).
+    const lb = await call('POST', `${G}/namespaces/default/loadbalancers`, { metadata: { name: 'rlb' }, spec: { network: 'rnet', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: `r-${b.hypervisor.name}` }] } });
+    const vip = lb.spec.vip as string;
+    const vni = ((await call('GET', `${G}/namespaces/default/virtualnetworks/rnet`)) as { spec: { vni: number } }).spec.vni;
+    const udpToVip = async () => (await a.hypervisor.ovs.appctl('ovs-vswitchd', ['dpctl/dump-conntrack', `zone=${(vni % 65535) + 1}`])).split('\n').filter((l) => l.startsWith('udp,') && l.includes(`dst=${vip},`)).length;
+    const udpFrom = `const d=require('dgram');const [vip,base,n]=process.argv.slice(1);let left=+n;for(let i=0;i<+n;i++){const s=d.createSocket('udp4');s.bind(+base+i,()=>s.send('q',53,vip,()=>{s.close();if(--left===0)process.exit(0)}))}`;
+    await eventually(async () => {
+      await a.exec([process.execPath, '-e', udpFrom, vip, '47000', '10']);
+      return (await udpToVip()) >= 10;
+    }, 15_000, 200);
     const nodeConditions = async () => Promise.all(bed!.hypervisors.map(async (hv) => ((await call('GET', `${G}/nodes/${hv.name}`)) as { status?: { conditions?: unknown } }).status?.conditions));
     const nodesBefore = await nodeConditions();
     const portsNow = () => Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
@@ -145,6 +157,7 @@ describeOvs('overlay: controller restart', () => {
     });
     const convergeMs = performance.now() - t0;
     const after = await Promise.all(bed.hypervisors.map(ourFlows));
+    await eventually(async () => (await udpToVip()) === 0, 10_000, 100);
     // Nothing about the ports changed, so the new process writes nothing to them: no Bound
     // flapping to Unknown while its OVSDB sessions connect, no rewritten Ready. (Read after
     // the sessions are up and the tables synced, and again a moment later.)
@@ -158,7 +171,7 @@ describeOvs('overlay: controller restart', () => {
     // A flow re-added by the new run would be younger than it was before the kill.
     const readded = after.flatMap((f, i) => [...f.ages].filter(([text, age]) => age < before[i]!.ages.get(text)!).map(([text]) => text));
     process.stdout.write(
-      `[overlay-restart] ping every 10 ms: ${sent} sent, ${received} received, ${sent - received} lost${missing.length ? ` (icmp_seq ${missing.slice(0, 20).join(',')})` : ''}; every node synced by the new vnetd ${convergeMs.toFixed(0)} ms after kill -9; flows re-added: ${readded.length}\n`,
+      `[overlay-restart] ping every 10 ms: ${sent} sent, ${received} received, ${sent - received} lost${missing.length ? ` (icmp_seq ${missing.slice(0, 20).join(',')})` : ''}; every node synced by the new vnetd ${convergeMs.toFixed(0)} ms after kill -9; flows re-added: ${readded.length}; the VIP's UDP conntrack entries flushed by the new run\n`,
     );
     expect(sent).toBe(COUNT);
     expect(sent - received).toBe(0);

@@ -144,6 +144,8 @@ function macMismatch(status: VirtualPortStatus | undefined): Realization | undef
 }
 
 const IP_PROTO_UDP = 17;
+/** How many times each conntrack flush is sent (sendFlushes). */
+const FLUSH_PASSES = 4;
 
 /** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
 const RETIRED_FLUSH_DELAY_MS = 1000;
@@ -656,12 +658,18 @@ export class PipelineReconciler {
     }, RETIRED_FLUSH_DELAY_MS).unref();
   }
 
+  /**
+   * Each flush goes FLUSH_PASSES times: on the userspace datapath, OVS before 3.4 skips some
+   * entries while it flushes (the table shrinks under its iteration: OVS commit 6c082a831,
+   * "conntrack: Fix flush not flushing all elements"); one pass left 3 of 10 here.
+   */
   private sendFlushes(msgs: OfMessage[], what: unknown, only?: string): void {
     if (!msgs.length) return;
+    const passes = Array.from({ length: FLUSH_PASSES }, () => msgs).flat();
     for (const [node, a] of this.agents) {
       if (!a.conn.connected || (only !== undefined && node !== only)) continue;
       a.conn
-        .transact(msgs)
+        .transact(passes)
         .then(() => this.log.debug({ node, flushed: what }, 'pipeline: conntrack entries of load balancer backends flushed'))
         .catch((err: unknown) => this.log.warn({ node, err: (err as Error).message }, 'pipeline: could not flush conntrack entries of load balancer backends (OVS before 3.1 has no NXT_CT_FLUSH)'));
     }
@@ -711,11 +719,15 @@ export class PipelineReconciler {
     agent.udpFlushedAtStart = true;
     const model = this.live.model;
     const msgs: OfMessage[] = [];
+    const vips: string[] = [];
     for (const lb of model.loadBalancers?.values() ?? []) {
       const vni = model.networks.get(lb.network)?.vni;
-      if (vni !== undefined && lb.listeners.some((l) => l.protocol === 'UDP')) msgs.push(ctFlushMessage({ zone: ctZone(vni), ipProto: IP_PROTO_UDP, orig: { dst: lb.vip } }));
+      if (vni !== undefined && lb.listeners.some((l) => l.protocol === 'UDP')) {
+        msgs.push(ctFlushMessage({ zone: ctZone(vni), ipProto: IP_PROTO_UDP, orig: { dst: lb.vip } }));
+        vips.push(`${ctZone(vni)}/${lb.vip}`);
+      }
     }
-    this.sendFlushes(msgs, 'UDP entries of every VIP, at start', node);
+    this.sendFlushes(msgs, { udpOfVips: vips, at: 'start' }, node);
   }
 
   /**
