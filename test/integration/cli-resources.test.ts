@@ -209,10 +209,15 @@ describe('lb', () => {
     expect(await fails(1, 'lb', 'create', 'w2', '--network', 'blue', '--listen', '80', '--backend', 'vm1', '--backend', 'vm1', '-n', 't1')).toMatch(/spec\.backends\[1\] \(--backend\): Duplicate value: port vm1/);
     expect(await fails(1, 'lb', 'create', 'w3', '--network', 'nope', '--listen', '80', '-n', 't1')).toMatch(/spec\.network \(--network\): Not found/);
     await ok('lb', 'create', 'w4', '--network', 'blue', '--listen', '80', '--backend', 'vm1', '-n', 't1');
-    expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add backend vm1 to loadbalancer "w4": it is already a backend/);
+    expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add backend vm1 to loadbalancer "w4": it is already a backend \(vm1\); change its weight with: vnetctl lb set-weight w4 --backend vm1=N/);
+    // Weights change in place (QA: only remove + add, which flushed the backend's connections).
+    expect(await ok('lb', 'set-weight', 'w4', '--backend', 'vm1=7', '-n', 't1')).toMatch(/weights set: vm1=7; backends now: vm1=7\n$/);
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/w4')).json.spec.backends).toEqual([{ port: 'vm1', weight: 7 }]);
+    expect(await fails(2, 'lb', 'set-weight', 'w4', '--backend', 'vm1', '-n', 't1')).toMatch(/--backend vm1: give the new weight, e.g. --backend vm1=2/);
+    expect(await fails(1, 'lb', 'set-weight', 'w4', '--backend', 'vm9=2', '-n', 't1')).toMatch(/cannot set the weight of vm9 in loadbalancer "w4": it is not one of its backends \(vm1=7\)/);
     expect(await fails(2, 'lb', 'add-backend', 'w4', '--backend', 'vm2', '--backend', 'vm2', '-n', 't1')).toMatch(/--backend vm2 is given twice/);
     expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', '10.7.0.1', '-n', 't1')).toMatch(/spec\.backends\[1\]\.ip \(--backend\): .*not a host address/);
-    expect(await fails(1, 'lb', 'remove-backend', 'w4', '--backend', 'vm9', '-n', 't1')).toMatch(/it is not one of its backends \(vm1\)/);
+    expect(await fails(1, 'lb', 'remove-backend', 'w4', '--backend', 'vm9', '-n', 't1')).toMatch(/it is not one of its backends \(vm1=7\)/);
     expect(await fails(1, 'lb', 'add-backend', 'nope', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add a backend to loadbalancer "nope" in namespace "t1": .*not found; see what exists with: vnetctl lb list -n t1/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80:99999/tcp')).toMatch(/target port 99999 is outside 1-65535/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80/icmp')).toMatch(/protocol "icmp"/);

@@ -1,4 +1,4 @@
-/** vnetctl lb create|add-backend|remove-backend|status|list|get|delete */
+/** vnetctl lb create|add-backend|set-weight|remove-backend|status|list|get|delete */
 import { Command } from 'commander';
 import type { Backend, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
@@ -117,7 +117,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
             const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
             if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
             const dup = backends.find((x) => sameBackend(x, b));
-            if (dup) throw new CliError(`cannot add backend ${backendLabel(b)} to loadbalancer "${cur.metadata.name}": it is already a backend (${backendLabel(dup)}); to change its weight, remove it and add it again`);
+            if (dup) throw new CliError(`cannot add backend ${backendLabel(b)} to loadbalancer "${cur.metadata.name}": it is already a backend (${backendLabel(dup)}); change its weight with: vnetctl lb set-weight ${cur.metadata.name} --backend ${b.port ?? b.ip}=N`);
           }
           return backends.length === 0 && cur.spec?.backends === undefined
             ? [{ op: 'add', path: '/spec/backends', value: o.backend }]
@@ -126,6 +126,26 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         printBackends(rt, lb, `added ${o.backend.map(backendLabel).join(', ')}`);
       }),
     ['vnetctl lb add-backend web --backend vm3-eth0', 'vnetctl lb add-backend web --backend 10.0.0.40=3 --backend vm4-eth0'],
+  );
+  examples(
+    group
+      .command('set-weight')
+      .description("change backends' weights in place: their connections stay (removing and adding a backend flushes its connection state)")
+      .argument('<name>', 'load balancer name')
+      .requiredOption('--backend <port|ip=weight>', 'backend and its new weight, 1-100 (repeatable)', repeatable(parseBackend))
+      .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        for (const b of o.backend) if (b.weight === undefined) throw new UsageError(`--backend ${backendLabel(b)}: give the new weight, e.g. --backend ${b.port ?? b.ip}=2`);
+        const lb = await editBackends(rt, name, 'set a backend weight of', (cur, backends) =>
+          o.backend.map((b) => {
+            const i = backends.findIndex((x) => sameBackend(x, b));
+            if (i < 0) throw new CliError(`cannot set the weight of ${b.port ?? b.ip} in loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})`);
+            return { op: 'add' as const, path: `/spec/backends/${i}/weight`, value: b.weight };
+          }),
+        );
+        printBackends(rt, lb, `weights set: ${o.backend.map(backendLabel).join(', ')}`);
+      }),
+    ['vnetctl lb set-weight web --backend vm3-eth0=3', 'vnetctl lb set-weight web --backend 10.0.0.40=1 --backend vm4-eth0=4'],
   );
   examples(
     group
