@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { OfMessage, OpenFlowConnection } from '../../openflow';
 import { ipv6ToBytes } from '../../openflow';
 import { TCP_FLAGS, buildTcpFrame, checksum, parseTcpFrame } from './lb-health-packets';
+import { TABLES } from '../../pipeline/tables';
 import { LbRejecter, refusalFor } from './lb-reject';
 
 const CLIENT_MAC = '02:00:00:00:00:05';
@@ -113,7 +114,7 @@ describe('LbRejecter', () => {
     const conn = Object.assign(new EventEmitter(), { connected: false, send: (m: OfMessage) => (sent.push(m), Promise.resolve()) });
     return { conn: conn as unknown as OpenFlowConnection, emitter: conn, sent };
   }
-  const packetIn = (data: Buffer): OfMessage => ({ type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: 4, cookie: 0n, match: [{ field: 'in_port', value: 7 }], data }) as OfMessage;
+  const packetIn = (data: Buffer): OfMessage => ({ type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: TABLES.LbNat.id, cookie: 0n, match: [{ field: 'in_port', value: 7 }], data }) as OfMessage;
 
   it('answers out of the ingress port, paced per node: a burst beyond the rate is counted, not answered', () => {
     const r = new LbRejecter(pino({ level: 'silent' }), 5);

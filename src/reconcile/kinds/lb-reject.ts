@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { TABLES } from '../../pipeline/tables';
 import { TCP_FLAGS, buildTcpFrame, checksum, parseTcpFrame } from './lb-health-packets';
 import { receivePacketIns } from './packet-ins';
 
@@ -130,7 +131,8 @@ export class LbRejecter {
     this.attached.add(conn);
     receivePacketIns(conn, this.log);
     conn.on('message', (m: OfMessage) => {
-      if (m.type !== 'packet_in') return;
+      // Only from the load-balancing table (the refuse flows, and a checked port's answers, which are never opening SYNs).
+      if (m.type !== 'packet_in' || m.tableId !== TABLES.LbNat.id) return;
       const inPort = m.match.find((f) => f.field === 'in_port')?.value;
       if (typeof inPort !== 'number') return;
       const answer = refusalFor(m.data);

@@ -1111,6 +1111,7 @@ export class PipelineReconciler {
    * again every CONFLICT_RETRY_MS, so the left-out flows go in once the other side is gone.
    */
   private noteConflicts(node: string, changes: readonly OwnerChange[], refused: ReadonlyMap<number, OwnerConflict>, model: LogicalModel): void {
+    if (refused.size === 0 && this.flowConflicts.size === 0) return; // the usual case: nothing to note or clear
     for (const c of changes) {
       const k = ownerKey(c.owner);
       const uid = this.uidOfOwner(c.owner, model);
