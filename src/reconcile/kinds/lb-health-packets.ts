@@ -1,9 +1,10 @@
 /**
  * The frames of an active TCP health check (OVN's service monitor): a SYN from the VIP
  * (and the load balancer's MAC) to a backend, the backend's SYN-ACK or RST, and the RST
- * that closes the half-open connection afterwards.
+ * that closes the half-open connection afterwards; and the IP headers and checksums they
+ * share with the answers to refused connections (lb-reject.ts).
  */
-import { ipv6FromBytes, ipv6ToBytes, parseIpv4 } from '../../openflow';
+import { ipv4ToBytes, ipv6FromBytes, ipv6ToBytes } from '../../openflow';
 
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 
@@ -32,6 +33,42 @@ const macBytes = (m: string): Buffer => Buffer.from(m.split(':').map((h) => pars
 const macText = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 const ipText = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 
+/** The checksum of an IPv6 upper-layer payload: RFC 8200 8.1's pseudo-header (source, destination, 32-bit length, next header) before it. */
+export function ipv6PayloadChecksum(src: Buffer, dst: Buffer, nextHeader: number, payload: Buffer): number {
+  const pseudo = Buffer.alloc(40);
+  src.copy(pseudo, 0);
+  dst.copy(pseudo, 16);
+  pseudo.writeUInt32BE(payload.length, 32);
+  pseudo[39] = nextHeader;
+  return checksum(Buffer.concat([pseudo, payload]));
+}
+
+/** A fixed IPv6 header, hop limit 64. */
+export function ipv6Header(src: Buffer, dst: Buffer, nextHeader: number, payloadLength: number): Buffer {
+  const ip = Buffer.alloc(40);
+  ip[0] = 0x60;
+  ip.writeUInt16BE(payloadLength, 4);
+  ip[6] = nextHeader;
+  ip[7] = 64;
+  src.copy(ip, 8);
+  dst.copy(ip, 24);
+  return ip;
+}
+
+/** An IPv4 header without options, TTL 64, its checksum filled in (addresses as 4 bytes). */
+export function ipv4Header(src: Buffer, dst: Buffer, protocol: number, payloadLength: number, dontFragment: boolean): Buffer {
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + payloadLength, 2);
+  if (dontFragment) ip.writeUInt16BE(0x4000, 6);
+  ip[8] = 64;
+  ip[9] = protocol;
+  src.copy(ip, 12);
+  dst.copy(ip, 16);
+  ip.writeUInt16BE(checksum(ip), 10);
+  return ip;
+}
+
 /** An Ethernet/IPv4 or Ethernet/IPv6 TCP frame (by the addresses' family) without options or payload, checksums filled in. */
 export function buildTcpFrame(s: TcpSegment): Buffer {
   const v6 = s.srcIp.includes(':');
@@ -46,40 +83,18 @@ export function buildTcpFrame(s: TcpSegment): Buffer {
   if (v6) {
     const src = ipv6ToBytes(s.srcIp);
     const dst = ipv6ToBytes(s.dstIp);
-    // RFC 8200 8.1: source, destination, upper-layer length (32 bits), next header.
-    const pseudo = Buffer.alloc(40);
-    src.copy(pseudo, 0);
-    dst.copy(pseudo, 16);
-    pseudo.writeUInt32BE(tcp.length, 32);
-    pseudo[39] = 6;
-    tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp])), 16);
-    const ip = Buffer.alloc(40);
-    ip[0] = 0x60;
-    ip.writeUInt16BE(tcp.length, 4);
-    ip[6] = 6;
-    ip[7] = 64;
-    src.copy(ip, 8);
-    dst.copy(ip, 24);
-    return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x86, 0xdd]), ip, tcp]);
+    tcp.writeUInt16BE(ipv6PayloadChecksum(src, dst, 6, tcp), 16);
+    return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x86, 0xdd]), ipv6Header(src, dst, 6, tcp.length), tcp]);
   }
-  const src = parseIpv4(s.srcIp);
-  const dst = parseIpv4(s.dstIp);
+  const src = ipv4ToBytes(s.srcIp);
+  const dst = ipv4ToBytes(s.dstIp);
   const pseudo = Buffer.alloc(12);
-  pseudo.writeUInt32BE(src, 0);
-  pseudo.writeUInt32BE(dst, 4);
+  src.copy(pseudo, 0);
+  dst.copy(pseudo, 4);
   pseudo[9] = 6;
   pseudo.writeUInt16BE(tcp.length, 10);
   tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp])), 16);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip.writeUInt16BE(20 + tcp.length, 2);
-  ip.writeUInt16BE(0x4000, 6); // don't fragment
-  ip[8] = 64;
-  ip[9] = 6;
-  ip.writeUInt32BE(src, 12);
-  ip.writeUInt32BE(dst, 16);
-  ip.writeUInt16BE(checksum(ip), 10);
-  return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x08, 0x00]), ip, tcp]);
+  return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x08, 0x00]), ipv4Header(src, dst, 6, tcp.length, true), tcp]);
 }
 
 /** The TCP header of an untagged Ethernet/IPv4 or Ethernet/IPv6 frame (TCP right after the fixed IPv6 header); undefined for anything else. */

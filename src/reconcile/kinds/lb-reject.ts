@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { TABLES } from '../../pipeline/tables';
-import { TCP_FLAGS, buildTcpFrame, checksum, parseTcpFrame } from './lb-health-packets';
+import { TCP_FLAGS, buildTcpFrame, checksum, ipv4Header, ipv6Header, ipv6PayloadChecksum, parseTcpFrame } from './lb-health-packets';
 import { receivePacketIns } from './packet-ins';
 
 const ETH_IPV4 = 0x0800;
@@ -66,34 +66,13 @@ function unreachableFor(frame: Buffer, ip: Buffer, v6: boolean): Buffer {
   const icmp = Buffer.concat([Buffer.from(v6 ? [1, 4, 0, 0, 0, 0, 0, 0] : [3, 3, 0, 0, 0, 0, 0, 0]), quote]);
   const eth = Buffer.concat([frame.subarray(6, 12), frame.subarray(0, 6), frame.subarray(12, 14)]);
   if (v6) {
-    const src = ip.subarray(24, 40);
-    const dst = ip.subarray(8, 24);
-    // RFC 8200 8.1 pseudo-header: source, destination, upper-layer length, next header 58.
-    const pseudo = Buffer.alloc(40);
-    src.copy(pseudo, 0);
-    dst.copy(pseudo, 16);
-    pseudo.writeUInt32BE(icmp.length, 32);
-    pseudo[39] = 58;
-    icmp.writeUInt16BE(checksum(Buffer.concat([pseudo, icmp])), 2);
-    const hdr = Buffer.alloc(40);
-    hdr[0] = 0x60;
-    hdr.writeUInt16BE(icmp.length, 4);
-    hdr[6] = 58;
-    hdr[7] = 64;
-    src.copy(hdr, 8);
-    dst.copy(hdr, 24);
-    return Buffer.concat([eth, hdr, icmp]);
+    const src = ip.subarray(24, 40); // from the VIP the datagram was sent to
+    const dst = ip.subarray(8, 24); // to its sender
+    icmp.writeUInt16BE(ipv6PayloadChecksum(src, dst, 58, icmp), 2);
+    return Buffer.concat([eth, ipv6Header(src, dst, 58, icmp.length), icmp]);
   }
   icmp.writeUInt16BE(checksum(icmp), 2);
-  const hdr = Buffer.alloc(20);
-  hdr[0] = 0x45;
-  hdr.writeUInt16BE(20 + icmp.length, 2);
-  hdr[8] = 64;
-  hdr[9] = 1;
-  ip.copy(hdr, 12, 16, 20); // from the VIP the datagram was sent to
-  ip.copy(hdr, 16, 12, 16); // to its sender
-  hdr.writeUInt16BE(checksum(hdr), 10);
-  return Buffer.concat([eth, hdr, icmp]);
+  return Buffer.concat([eth, ipv4Header(ip.subarray(16, 20), ip.subarray(12, 16), 1, icmp.length, false), icmp]);
 }
 
 /**
