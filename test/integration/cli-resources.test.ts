@@ -223,6 +223,16 @@ describe('lb', () => {
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80/icmp')).toMatch(/protocol "icmp"/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80', '--backend', 'vm1=0')).toMatch(/weight "0"/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue')).toMatch(/required option '--listen/);
+    // A flag value's case does not matter (as --listen 80/TCP).
+    await ok('lb', 'create', 'w6', '--network', 'blue', '--listen', '80', '--session-affinity', 'clientip', '-n', 't1');
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/w6')).json.spec.sessionAffinity).toBe('ClientIP');
+    // Getting several by name, one missing: the found ones are printed, the missing one said, exit 1 (as kubectl).
+    for (const args of [['lb', 'get', 'w4', 'ghost', 'w6'], ['get', 'vlb', 'w4', 'ghost', 'w6']]) {
+      const r = await cli.run([...args, '-n', 't1']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/^NAME .*\nw4 .*\nw6 /);
+      expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^error: cannot get loadbalancer "ghost" in namespace "t1": .*not found/), 'error: 1 of 3 object(s) failed']);
+    }
   });
 });
 

@@ -78,9 +78,11 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .option('--vip <ip>', 'the virtual IP (allocated from the network when omitted)')
       .requiredOption('--listen <port[:target][/proto]>', 'a listener, e.g. 80:8080/tcp (repeatable)', repeatable(parseListen))
       .option('--backend <port|ip[=weight]>', 'a backend VirtualPort name or IP, optional weight 1-100 (repeatable)', repeatable(parseBackend))
-      .option('--session-affinity <mode>', 'None or ClientIP', parser((t) => {
-        if (t !== 'None' && t !== 'ClientIP') throw new Error(`"${t}" is not None or ClientIP`);
-        return t;
+      .option('--session-affinity <mode>', 'None or ClientIP (any case)', parser((t) => {
+        // As --listen takes tcp or TCP: the case of a flag value never mattered elsewhere.
+        const mode = ['None', 'ClientIP'].find((m) => m.toLowerCase() === t.toLowerCase());
+        if (!mode) throw new Error(`"${t}" is not None or ClientIP`);
+        return mode;
       }))
       .action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP' }, cmd: Command) => {
         const rt = runtimeOf(cmd);

@@ -15,7 +15,7 @@ import { createObject, getObject, listObjects, MERGE_PATCH, patchObject } from '
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { parseDuration } from '../flags/duration';
-import { deleteEach, deleteNamed, examples, parser, type RuntimeOf } from './shared';
+import { deleteEach, deleteNamed, examples, getNamed, parser, type RuntimeOf } from './shared';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -147,9 +147,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
           else rt.io.out(renderObjects(kind, res.items, rt.output, rt.term, { withNamespace: all }));
           return;
         }
-        const objs: KubeObject[] = [];
-        for (const n of names) objs.push(await attempt(rt, { verb: 'get', kind, name: n }, () => getObject(rt, kind, ns, n)));
-        rt.io.out(renderObjects(kind, objs, rt.output, rt.term, { single: names.length === 1 }));
+        await getNamed(rt, kind, ns, names);
       }),
     ['vnetctl get -f network.yaml', 'vnetctl get vnet', 'vnetctl get vport vm1-eth0 -o yaml', 'vnetctl get vlb -A -o wide'],
   );

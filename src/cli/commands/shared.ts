@@ -80,10 +80,7 @@ export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: Runtime
       .argument('<name...>', `${noun} name(s)`)
       .action(async (names: string[], _o: unknown, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        const ns = kind.namespaced ? rt.namespace() : undefined;
-        const objs: KubeObject[] = [];
-        for (const name of names) objs.push(await attempt(rt, { verb: 'get', kind, name }, () => getObject(rt, kind, ns, name)));
-        rt.io.out(renderObjects(kind, objs, rt.output, rt.term, { single: names.length === 1 }));
+        await getNamed(rt, kind, kind.namespaced ? rt.namespace() : undefined, names);
       }),
     [`vnetctl ${kind.command} get NAME`, `vnetctl ${kind.command} get NAME -o yaml`],
   );
@@ -102,6 +99,27 @@ export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: Runtime
       }),
     [`vnetctl ${kind.command} delete NAME`, `vnetctl ${kind.command} delete NAME --wait`],
   );
+}
+
+/**
+ * Gets each named object as kubectl does: those found are printed; each one that is not
+ * (or fails) says why on its own line, and the command fails with a count. (QA: one name
+ * not found printed nothing for the others.) One name that fails is the one error line.
+ */
+export async function getNamed(rt: Runtime, kind: KindInfo, ns: string | undefined, names: string[]): Promise<void> {
+  const objs: KubeObject[] = [];
+  const failures: CliError[] = [];
+  for (const name of names) {
+    try {
+      objs.push(await attempt(rt, { verb: 'get', kind, name }, () => getObject(rt, kind, ns, name)));
+    } catch (err) {
+      if (!(err instanceof CliError) || names.length === 1) throw err;
+      failures.push(err);
+    }
+  }
+  if (objs.length) rt.io.out(renderObjects(kind, objs, rt.output, rt.term, { single: names.length === 1 }));
+  for (const f of failures) rt.io.err(`error: ${f.message}\n`);
+  if (failures.length > 0) throw new CliError(`${failures.length} of ${names.length} object(s) failed`);
 }
 
 /** One object to delete, as deleteEach takes it. */

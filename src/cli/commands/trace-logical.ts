@@ -18,6 +18,7 @@ export interface Target {
 }
 
 export function parseTarget(text: string): Target {
+  if (tryParseIp(text.replace(/^\[(.*)\](:\d+)?$/, '$1'))?.family === 6) throw new UsageError(`--to "${text}": IPv6 is not traced yet (trace follows IPv4 only; ofproto/trace itself takes IPv6 flows)`);
   const m = /^([0-9.]+)(?::(\d+))?$/.exec(text);
   const ip = m?.[1];
   if (!m || !ip || tryParseIp(ip)?.family !== 4) throw new UsageError(`--to "${text}": expected an IPv4 address, optionally with :PORT (e.g. 10.0.0.5:80)`);

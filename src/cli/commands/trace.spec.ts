@@ -60,6 +60,8 @@ describe('trace: logical path', () => {
   it('parses --to', () => {
     expect(parseTarget('10.0.0.1:80')).toEqual({ ip: '10.0.0.1', port: 80 });
     expect(() => parseTarget('10.0.0.300')).toThrow(/expected an IPv4 address/);
+    expect(() => parseTarget('fd00::5')).toThrow(/IPv6 is not traced yet/);
+    expect(() => parseTarget('[fd00::5]:80')).toThrow(/IPv6 is not traced yet/);
     expect(() => parseTarget('10.0.0.1:0')).toThrow(/outside 1-65535/);
   });
 });
