@@ -9,8 +9,10 @@
  *                (ports' IPs and load balancer VIPs)
  *   LbVip        IP traffic of a network with load balancers -> ct(zone, nat, table=LbNat):
  *                established flows get their recorded NAT (replies come from the VIP)
- *   LbNat        +new to VIP:port -> hash into a slot (multipath), LbSlot;
- *                packets to the LB's MAC now addressed to a backend IP -> backend MAC
+ *   LbNat        +new to VIP:port -> hash into a slot (multipath), LbSlot; with no healthy
+ *                backend -> the controller, which refuses it (lb-reject.ts);
+ *                packets to the LB's MAC now addressed to a backend IP -> backend MAC, or,
+ *                from that very backend (hairpin), SNAT to the VIP and back out its port
  *   L2Lookup     destination MAC of a local port -> output; of a remote port -> tunnel
  *   Flood        broadcast / unknown unicast -> the network's flood chunks (resubmit) and VTEPs
  *   LbSlot       VIP + slot -> the slot's backend (load-balancer.ts)
