@@ -93,6 +93,8 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       // The address it balances to (lb-backends.ts: the port's address of the VIP's family).
       const ip = port?.spec?.network === net.metadata.name ? port.spec.ips?.find((x) => familyOf(x) === family) : undefined;
       if (ip !== undefined) portIps.set(canonicalIp(ip), { index: i, port: b.port! });
+      // Valid too (its addresses may change), but it takes nothing as it is (QA: accepted silently).
+      else if (port?.spec?.network === net.metadata.name) warnings.push(`${field}.port: VirtualPort "${b.port}" has no IPv${family} address, the VIP's family; this backend takes no connections until it has one`);
       id = `port:${b.port}`;
     }
     if (seen.has(id)) {

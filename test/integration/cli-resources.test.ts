@@ -193,6 +193,13 @@ describe('lb', () => {
     expect(port.stderr).toBe('Warning: spec.node: Node "nosuchnode" does not exist (yet); the port binds only once it does\n');
     await ok('lb', 'delete', 'typo', '-n', 't1');
     await ok('port', 'delete', 'pinned', '-n', 't1');
+    // A port with no address of the VIP's family (QA: accepted silently).
+    await ok('port', 'create', 'v4only', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0.77', '-n', 't1');
+    const six = await cli.run(['lb', 'create', 'six', '--network', 'blue', '--vip', 'fd00::99', '--listen', '80', '--backend', 'v4only', '-n', 't1', '-o', 'name']);
+    expect(six).toMatchObject({ code: 0, stdout: 'loadbalancer.vnet.dev/six\n' });
+    expect(six.stderr).toBe('Warning: spec.backends[0].port: VirtualPort "v4only" has no IPv6 address, the VIP\'s family; this backend takes no connections until it has one\n');
+    await ok('lb', 'delete', 'six', '-n', 't1');
+    await ok('port', 'delete', 'v4only', '-n', 't1');
   });
 
   it('deletes every name it can, says which one it could not, and ignores missing ones when asked', async () => {

@@ -338,7 +338,7 @@ function resolvedRefs(lb: LoadBalancer, model: LogicalModel): ConditionInput {
     type: RESOLVED_REFS,
     status: 'False',
     reason: 'BackendNotFound',
-    message: `no port of network "${lb.spec?.network}" for ${missing.join(', ')} (a VirtualPort must exist with an IPv${lb.spec?.vip?.includes(':') ? 6 : 4} address, the VIP's family; an address must be a port's, or one of its allowed address pairs)`,
+    message: `no address in network "${lb.spec?.network}" to balance to for ${missing.join(', ')} (a VirtualPort must exist there with an IPv${lb.spec?.vip?.includes(':') ? 6 : 4} address, the VIP's family; an address must be a port's, or one of its allowed address pairs)`,
     observedGeneration,
   };
 }
