@@ -335,7 +335,11 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(lb.status?.backends?.find((x) => x.name === 'a')?.healthy).toBe(false);
 
     await call('POST', `${G}/nodes`, { metadata: { name: 'hv1' }, spec: hv1.spec });
-    await eventually(async () => (await ready('virtualports', 'a'))?.status === 'True', 30_000, 100);
+    await eventually(async () => (await ready('virtualports', 'a'))?.status === 'True', 30_000, 100).catch(async () => {
+      // Once (of many runs) this waited out its 30 s under a loaded CI: say where it stood.
+      const node = (await call('GET', `${G}/nodes/hv1`)) as { status?: unknown };
+      throw new Error(`port a not Ready 30 s after Node hv1 was created again: port status ${JSON.stringify((await get('virtualports', 'a')).status)}; node status ${JSON.stringify(node.status)}`);
+    });
     await pingUntil(a.vm, '10.52.0.20', 20_000);
     await eventually(async () => (await get('loadbalancers', 'lb')).status?.healthyBackends === '2/2', 15_000, 100);
 
