@@ -178,14 +178,17 @@ export class ChassisManager {
     // A node coming or going changes where ports can bind (bindingStatusOf's memo); its
     // updates do not (a new endpoint's session reports itself: notifyNode), and its status
     // is rewritten every second while ports bind.
-    this.unsubscribe.push(this.nodes.addEventHandler({ onAdd: () => this.viewsEpoch++, onDelete: () => this.viewsEpoch++ }));
+    // (A Node deleted and created again between two lists of a relist arrives as an update
+    // with another uid: that is a node going and coming too.)
+    const recreated = (old: HypervisorNode, cur: HypervisorNode) => old.metadata.uid !== cur.metadata.uid;
+    this.unsubscribe.push(this.nodes.addEventHandler({ onAdd: () => this.viewsEpoch++, onUpdate: (old, cur) => void (recreated(old, cur) && this.viewsEpoch++), onDelete: () => this.viewsEpoch++ }));
     this.unsubscribe.push(
       this.nodes.addEventHandler({
         onAdd: requeuePorts,
         onUpdate: (old, cur) => {
           // A node whose agent went silent: ports it held may now be bound where their NIC is (boundElsewhere).
           const silenced = !agentMarkedSilent(old) && agentMarkedSilent(cur);
-          if (silenced || !sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
+          if (recreated(old, cur) || silenced || !sameValue(old.spec, cur.spec) || !!old.metadata.deletionTimestamp !== !!cur.metadata.deletionTimestamp) requeuePorts(cur);
         },
         onDelete: requeuePorts,
       }),
