@@ -4,7 +4,7 @@
  * that closes the half-open connection afterwards; and the IP headers and checksums they
  * share with the answers to refused connections (lb-reject.ts).
  */
-import { ipv4ToBytes, ipv6FromBytes, ipv6ToBytes } from '../../openflow';
+import { IP_PROTO, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes } from '../../openflow';
 
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 
@@ -83,18 +83,18 @@ export function buildTcpFrame(s: TcpSegment): Buffer {
   if (v6) {
     const src = ipv6ToBytes(s.srcIp);
     const dst = ipv6ToBytes(s.dstIp);
-    tcp.writeUInt16BE(ipv6PayloadChecksum(src, dst, 6, tcp), 16);
-    return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x86, 0xdd]), ipv6Header(src, dst, 6, tcp.length), tcp]);
+    tcp.writeUInt16BE(ipv6PayloadChecksum(src, dst, IP_PROTO.TCP, tcp), 16);
+    return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x86, 0xdd]), ipv6Header(src, dst, IP_PROTO.TCP, tcp.length), tcp]);
   }
   const src = ipv4ToBytes(s.srcIp);
   const dst = ipv4ToBytes(s.dstIp);
   const pseudo = Buffer.alloc(12);
   src.copy(pseudo, 0);
   dst.copy(pseudo, 4);
-  pseudo[9] = 6;
+  pseudo[9] = IP_PROTO.TCP;
   pseudo.writeUInt16BE(tcp.length, 10);
   tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp])), 16);
-  return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x08, 0x00]), ipv4Header(src, dst, 6, tcp.length, true), tcp]);
+  return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x08, 0x00]), ipv4Header(src, dst, IP_PROTO.TCP, tcp.length, true), tcp]);
 }
 
 /** The TCP header of an untagged Ethernet/IPv4 or Ethernet/IPv6 frame (TCP right after the fixed IPv6 header); undefined for anything else. */

@@ -9,15 +9,11 @@
  * paced per node (a token bucket), so a client hammering a dead VIP costs bounded work.
  */
 import type { Logger } from 'pino';
-import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { ETH_TYPE, IP_PROTO, OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { TABLES } from '../../pipeline/tables';
 import { TCP_FLAGS, buildTcpFrame, checksum, ipv4Header, ipv6Header, ipv6PayloadChecksum, parseTcpFrame } from './lb-health-packets';
 import { receivePacketIns } from './packet-ins';
 
-const ETH_IPV4 = 0x0800;
-const ETH_IPV6 = 0x86dd;
-const IP_TCP = 6;
-const IP_UDP = 17;
 /** RFC 1812 4.3.2.3: an ICMP error quotes as much of the packet as fits in 576 bytes. */
 const ICMP_QUOTE_MAX = 576 - 20 - 8;
 
@@ -27,14 +23,14 @@ const ANSWERS_PER_SECOND = 200;
 /** The IP protocol and the IP packet (from its header on, as far as captured) of an untagged frame; undefined when neither IPv4 nor IPv6. */
 function ipOf(frame: Buffer): { v6: boolean; proto: number; ip: Buffer; l4: Buffer } | undefined {
   const type = frame.length >= 14 ? frame.readUInt16BE(12) : 0;
-  if (type === ETH_IPV4 && frame.length >= 34 && frame[14]! >> 4 === 4) {
+  if (type === ETH_TYPE.IPV4 && frame.length >= 34 && frame[14]! >> 4 === 4) {
     const ihl = (frame[14]! & 0x0f) * 4;
     // Only first fragments carry the ports an answer needs.
     if (ihl < 20 || frame.length < 14 + ihl || (frame.readUInt16BE(20) & 0x1fff) !== 0) return undefined;
     const ip = frame.subarray(14, 14 + Math.min(frame.readUInt16BE(16), frame.length - 14));
     return { v6: false, proto: frame[23]!, ip, l4: ip.subarray(ihl) };
   }
-  if (type === ETH_IPV6 && frame.length >= 54 && frame[14]! >> 4 === 6) {
+  if (type === ETH_TYPE.IPV6 && frame.length >= 54 && frame[14]! >> 4 === 6) {
     const ip = frame.subarray(14, 14 + Math.min(40 + frame.readUInt16BE(18), frame.length - 14));
     return { v6: true, proto: frame[20]!, ip, l4: ip.subarray(40) };
   }
@@ -68,11 +64,11 @@ function unreachableFor(frame: Buffer, ip: Buffer, v6: boolean): Buffer {
   if (v6) {
     const src = ip.subarray(24, 40); // from the VIP the datagram was sent to
     const dst = ip.subarray(8, 24); // to its sender
-    icmp.writeUInt16BE(ipv6PayloadChecksum(src, dst, 58, icmp), 2);
-    return Buffer.concat([eth, ipv6Header(src, dst, 58, icmp.length), icmp]);
+    icmp.writeUInt16BE(ipv6PayloadChecksum(src, dst, IP_PROTO.ICMPV6, icmp), 2);
+    return Buffer.concat([eth, ipv6Header(src, dst, IP_PROTO.ICMPV6, icmp.length), icmp]);
   }
   icmp.writeUInt16BE(checksum(icmp), 2);
-  return Buffer.concat([eth, ipv4Header(ip.subarray(16, 20), ip.subarray(12, 16), 1, icmp.length, false), icmp]);
+  return Buffer.concat([eth, ipv4Header(ip.subarray(16, 20), ip.subarray(12, 16), IP_PROTO.ICMP, icmp.length, false), icmp]);
 }
 
 /**
@@ -83,8 +79,8 @@ function unreachableFor(frame: Buffer, ip: Buffer, v6: boolean): Buffer {
 export function refusalFor(frame: Buffer): Buffer | undefined {
   const p = ipOf(frame);
   if (!p) return undefined;
-  if (p.proto === IP_TCP) return resetFor(frame, p.ip, p.l4, p.v6);
-  if (p.proto === IP_UDP && p.l4.length >= 8) return unreachableFor(frame, p.ip, p.v6);
+  if (p.proto === IP_PROTO.TCP) return resetFor(frame, p.ip, p.l4, p.v6);
+  if (p.proto === IP_PROTO.UDP && p.l4.length >= 8) return unreachableFor(frame, p.ip, p.v6);
   return undefined;
 }
 

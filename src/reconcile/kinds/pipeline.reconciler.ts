@@ -28,7 +28,7 @@ import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, MAC_MISMATCH, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
-import { createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
 import { createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
@@ -143,7 +143,6 @@ function macMismatch(status: VirtualPortStatus | undefined): Realization | undef
   return bound?.reason === MAC_MISMATCH ? { status: 'False', reason: MAC_MISMATCH, message: bound.message } : undefined;
 }
 
-const IP_PROTO_UDP = 17;
 /** How many times each conntrack flush is sent (sendFlushes). */
 const FLUSH_PASSES = 4;
 
@@ -652,7 +651,7 @@ export class PipelineReconciler {
         // A load balancer created again with the same VIP meanwhile keeps its backends'
         // entries; a backend that turned unhealthy or unbound and is back keeps its UDP ones.
         const keep = r.udpOnly ? this.activeOfVip(r.vni, r.vip) : this.live.backendsOfVip(r.vni, r.vip);
-        return r.backends.filter((ip) => !keep.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), ...(r.udpOnly ? { ipProto: IP_PROTO_UDP } : {}), orig: { dst: r.vip }, reply: { src: ip } }));
+        return r.backends.filter((ip) => !keep.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), ...(r.udpOnly ? { ipProto: IP_PROTO.UDP } : {}), orig: { dst: r.vip }, reply: { src: ip } }));
       });
       this.sendFlushes(msgs, retired);
     }, RETIRED_FLUSH_DELAY_MS).unref();
@@ -723,7 +722,7 @@ export class PipelineReconciler {
     for (const lb of model.loadBalancers?.values() ?? []) {
       const vni = model.networks.get(lb.network)?.vni;
       if (vni !== undefined && lb.listeners.some((l) => l.protocol === 'UDP')) {
-        msgs.push(ctFlushMessage({ zone: ctZone(vni), ipProto: IP_PROTO_UDP, orig: { dst: lb.vip } }));
+        msgs.push(ctFlushMessage({ zone: ctZone(vni), ipProto: IP_PROTO.UDP, orig: { dst: lb.vip } }));
         vips.push(`${ctZone(vni)}/${lb.vip}`);
       }
     }
