@@ -29,6 +29,13 @@
 struct vfp_cfg {
 	__u32 mode;
 	__u32 flags;
+	/* Until when (bpf_ktime_get_ns) frames of a connection in vfp_conn are dropped rather
+	 * than passed up when no socket takes them: the runner pushes it forward every second
+	 * and leaves the program attached when its process stops or dies, so the connections
+	 * it owned wait (TCP retransmits) for the next process to take them over from
+	 * vfp_conn, instead of reaching OVS, which never saw them and would reset them. A
+	 * runner that never comes back lets them go once it passes. */
+	__u64 hold_until;
 };
 
 /* Keys of the filter maps (layouts mirrored in native/src/xsk.c and src/fastpath). */
@@ -98,6 +105,15 @@ struct vfp_conn_key {
 	__u8 pad[3];
 };
 
+/* What the key's direction is rewritten to (include/vfp.h struct vfp_conn_val): only
+ * user space reads it, to take the connections over after a restart. */
+struct vfp_conn_val {
+	__u32 nat_addr;
+	__u16 nat_port;
+	__u8 reverse;
+	__u8 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -109,7 +125,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct vfp_conn_key);
-	__type(value, __u8);
+	__type(value, struct vfp_conn_val);
 } vfp_conn SEC(".maps");
 
 /* UDP destination ports (network order) that are ours on the underlay. */
@@ -283,7 +299,14 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end) && !tunnel_conn_is_ours(data, end))
 		return XDP_PASS;
 	/* XDP_PASS as the flags' fallback action: no socket on this queue, no loss. */
-	return bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS);
+	if (bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)
+		return XDP_REDIRECT;
+	/* No socket (the runner is gone or not bound yet): a connection the fast path owns
+	 * waits for it while the hold lasts (see vfp_cfg). */
+	if (bpf_ktime_get_ns() < cfg->hold_until &&
+	    ((cfg->mode == 3 && conn_is_ours(data, end, 0)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end))))
+		return XDP_DROP;
+	return XDP_PASS;
 }
 
 /* An XDP_PASS program for veth peers: redirect into a veth needs one on the peer. */

@@ -78,6 +78,7 @@ enum vfp_counter {
 	VFP_C_NAT_REVERSE,  /* replies rewritten back to the VIP (reverse NAT) */
 	VFP_C_CONN_EVICT,   /* connections dropped from the LRU (their XDP keys withdrawn) */
 	VFP_C_PREV_HIT,     /* misses of the current tables decided by the previous snapshot */
+	VFP_C_CONN_ADOPT,   /* connections taken over from the XDP maps of an earlier process */
 	VFP_C_COUNT
 };
 
@@ -93,7 +94,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 3
+#define VFP_ABI_VERSION 4
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -143,13 +144,35 @@ struct vfp_conn_key {
 	uint8_t proto;
 	uint8_t pad[3];
 }; /* 16 bytes */
+/* Value of a vfp_conn key: what that direction is rewritten to. The XDP maps outlive the
+ * process that filled them (the programs stay attached), so a new process reads each
+ * connection back from them and takes it over (vfp_conn_adopt). Mirrored in bpf/xdp_redirect.c. */
+struct vfp_conn_val {
+	uint32_t nat_addr; /* forward key: the backend; reverse key: the VIP (network order) */
+	uint16_t nat_port; /* network order */
+	uint8_t reverse;   /* 1: the backend -> client key */
+	uint8_t pad;
+}; /* 8 bytes */
 /* Where a connection key must be published: port is the fast-path port whose XDP program
  * sees that direction (VFP_PORT_VIA_UNDERLAY: the underlay). add 1 inserts, 0 withdraws.
  * Returns 0 or a negative errno (an insert that fails makes the connection go to OVS). */
 #define VFP_PORT_VIA_UNDERLAY 0xffffffffu
-typedef int (*vfp_conn_hook)(void *arg, uint32_t port, const struct vfp_conn_key *key, int add);
+typedef int (*vfp_conn_hook)(void *arg, uint32_t port, const struct vfp_conn_key *key, const struct vfp_conn_val *val,
+			     int add);
 /* Called on the context's own thread, inside classification, before the frame is sent. */
 void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg);
+/* Takes over a connection an earlier process published: its forward key (client -> VIP),
+ * found at fast-path port `port` (the client's NIC), and that key's value (the backend).
+ * The connection is put in the LRU as if this context had seen its SYN, and both keys are
+ * published again (the reverse one where the backend is now reached). Call on the context's
+ * own thread. 0, or a negative errno when it cannot be taken over (the VIP or backend is
+ * gone, the backend is not reachable by the fast path, not a forward key, no LRU). */
+int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, const struct vfp_conn_val *val);
+/* 1 when the context owns the connection direction `key` (reverse: the backend -> client
+ * key) with its XDP key published at `port` (VFP_PORT_VIA_UNDERLAY for the underlay,
+ * VFP_PORT_ANY: wherever). */
+#define VFP_PORT_ANY 0xfffffffeu
+int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, uint32_t reverse);
 
 /* Connections dispatched per (conntrack VIP listener, backend) by a context, for the load
  * balancer's status (OVS counts its own in the LbDnat flows). At most VFP_CONN_COUNTS pairs. */
@@ -255,6 +278,12 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 				    const char *obj_path, uint32_t skb_mode, uint32_t underlay_port, char *err,
 				    uint32_t errlen);
 void vfp_runner_stop(struct vfp_runner *r);
+/* Stops the runner but leaves its XDP programs attached, with the connections it owns held
+ * in their vfp_conn maps (at most VFP_CONN_HOLD_NS), for the next process's runner to take
+ * over: a restart of vnetd. vfp_runner_stop detaches them (the node is leaving the fast path). */
+void vfp_runner_release(struct vfp_runner *r);
+/* {connections of an earlier process taken over, inherited ones that could not be}. */
+uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t n);
 /* Add or remove one interface while running (the runner thread opens/closes it inside its
  * netns; the caller waits, ~one poll interval). 0 or negative errno (reason in err). */
 int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen);

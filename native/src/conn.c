@@ -2,10 +2,12 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 
 #include "encap.h"
 #include "hash.h"
+#include "rcu.h"
 
 /* The binding decodes it by offset (src/fastpath/fastpath.ts, Classifier.connCounts). */
 _Static_assert(sizeof(struct vfp_conn_count) == 24, "vfp_conn_count layout changed: bump VFP_ABI_VERSION");
@@ -32,9 +34,12 @@ static struct vfp_lru_ent *find(struct vfp_ctx *ctx, const uint8_t *src, const u
 			    slot ? slot : &dummy);
 }
 
+_Static_assert(sizeof(struct vfp_conn_val) == 8, "vfp_conn_val layout changed: bump VFP_ABI_VERSION and the XDP program's");
+
 static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
 {
 	struct vfp_conn_key k;
+	struct vfp_conn_val v;
 	vfp_conn_hook fn = __atomic_load_n(&ctx->conn_hook, __ATOMIC_ACQUIRE);
 	if (!fn)
 		return 0;
@@ -44,7 +49,11 @@ static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
 	k.sport = htons(e->sport);
 	k.dport = htons(e->vport);
 	k.proto = e->proto & (uint8_t)~VFP_LRU_REVERSE;
-	return fn(ctx->conn_arg, e->xdp_port, &k, add);
+	memset(&v, 0, sizeof(v));
+	memcpy(&v.nat_addr, e->nat_addr + 12, 4);
+	v.nat_port = htons(e->nat_port);
+	v.reverse = (e->proto & VFP_LRU_REVERSE) ? 1 : 0;
+	return fn(ctx->conn_arg, e->xdp_port, &k, &v, add);
 }
 
 static struct vfp_lru_ent *twin(struct vfp_ctx *ctx, const struct vfp_lru_ent *e)
@@ -97,6 +106,34 @@ static void fill(struct vfp_lru_ent *e, const uint8_t *src, const uint8_t *dst, 
 	e->stamp = stamp;
 }
 
+/* Makes the reverse entry of forward entry e (filled: client -> VIP, toward be) and
+ * publishes both XDP keys; v is the L2 verdict toward the backend. On failure the
+ * connection is dropped (both entries, both keys) and a negative errno returned. */
+static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_backend *be, const uint8_t *client,
+		const uint8_t *vip, uint16_t sport, uint16_t vport, uint8_t proto, const struct vfp_verdict *v, uint64_t *c)
+{
+	struct vfp_lru_ent *r, *rslot = NULL;
+	uint32_t xport = v->kind == VFP_V_LOCAL ? v->port : VFP_PORT_VIA_UNDERLAY;
+
+	r = find(ctx, be->addr, client, be->port, sport, proto | VFP_LRU_REVERSE, &rslot);
+	if (!r) {
+		r = rslot;
+		if (r == e) { /* cannot happen with 4 ways (e is the newest); never overwrite it */
+			vfp_conn_evict(ctx, e, c);
+			return -ENOSPC;
+		}
+		vfp_conn_evict(ctx, r, c);
+	}
+	fill(r, be->addr, client, be->port, sport, proto | VFP_LRU_REVERSE, be->id, vip, vport, xport, ctx->lru.clock);
+	/* Keys before the SYN leaves: the SYN-ACK must find its reverse key in the XDP map. */
+	if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
+		vfp_conn_evict(ctx, e, c);
+		return -EIO;
+	}
+	ctx->ct_entries++;
+	return 0;
+}
+
 static void count_conn(struct vfp_ctx *ctx, const struct vfp_pkt *p, const struct vfp_backend *be)
 {
 	uint32_t vip = vfp_rd32(p->dst + 12), backend = vfp_rd32(be->addr + 12), i, h;
@@ -141,7 +178,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		      uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat)
 {
 	static const uint8_t zero[16];
-	struct vfp_lru_ent *e, *slot = NULL, *r, *rslot = NULL;
+	struct vfp_lru_ent *e, *slot = NULL, *r;
 	const struct vfp_backend *be;
 	int idx = -1, syn;
 
@@ -211,27 +248,11 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		return;
 	}
 	if (syn) {
-		uint32_t xport = v->kind == VFP_V_LOCAL ? v->port : VFP_PORT_VIA_UNDERLAY;
-		r = find(ctx, be->addr, p->src, be->port, p->sport, p->proto | VFP_LRU_REVERSE, &rslot);
-		if (!r) {
-			r = rslot;
-			if (r == e) { /* cannot happen with 4 ways (e is the newest); never overwrite it */
-				vfp_conn_evict(ctx, e, c);
-				slow(v, VFP_R_VIP_NOT_OURS);
-				return;
-			}
-			vfp_conn_evict(ctx, r, c);
-		}
-		fill(r, be->addr, p->src, be->port, p->sport, p->proto | VFP_LRU_REVERSE, be->id, p->dst, p->dport, xport,
-		     ctx->lru.clock);
-		/* Keys before the SYN leaves: the SYN-ACK must find its reverse key in the XDP map. */
-		if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
-			vfp_conn_evict(ctx, e, c);
+		if (take(ctx, e, be, p->src, p->dst, p->sport, p->dport, p->proto, v, c) < 0) {
 			memset(v, 0, sizeof(*v));
 			slow(v, VFP_R_VIP_NOT_OURS);
 			return;
 		}
-		ctx->ct_entries++;
 		c[VFP_C_CONN_NEW]++;
 		count_conn(ctx, p, be);
 	}
@@ -289,4 +310,76 @@ void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
 	memcpy(pp, port, 2);
 	if (dnat)
 		memcpy(f, n->mac, 6); /* as OVS's LbNat does: the backend's MAC */
+}
+
+static void conn_key_addrs(const struct vfp_conn_key *k, uint8_t src[16], uint8_t dst[16])
+{
+	vfp_map4(src, (const uint8_t *)&k->saddr);
+	vfp_map4(dst, (const uint8_t *)&k->daddr);
+}
+
+static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t port, const struct vfp_conn_key *k,
+		    const struct vfp_conn_val *val)
+{
+	uint8_t client[16], vaddr[16], baddr[16];
+	uint16_t sport = ntohs(k->sport), vport = ntohs(k->dport), bport = ntohs(val->nat_port);
+	const struct vfp_vip *vip;
+	const struct vfp_backend *be = NULL;
+	struct vfp_lru_ent *e, *slot = NULL;
+	struct vfp_verdict v;
+	uint32_t i;
+
+	if (val->reverse || !ctx->lru.ents || (k->proto != 6 && k->proto != 17))
+		return -EINVAL;
+	if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || (t->ports[port].flags & VFP_PORT_UNDERLAY))
+		return -ENOENT; /* the client's NIC is not a fast-path port any more */
+	conn_key_addrs(k, client, vaddr);
+	vfp_map4(baddr, (const uint8_t *)&val->nat_addr);
+	vip = vfp_vip_lookup(t, k->proto, vaddr, vport);
+	if (!vip || !(vip->flags & VFP_VIP_CONNTRACK))
+		return -ENOENT;
+	/* The backend it was dealt, by address (ids are the control plane's, per process). Its
+	 * weight does not matter: an unhealthy backend keeps its established connections. */
+	for (i = 0; i < vip->n_backends && !be; i++)
+		if (vip->backends[i].port == bport && !memcmp(vip->backends[i].addr, baddr, 16))
+			be = &vip->backends[i];
+	if (!be)
+		return -ENOENT;
+	memset(&v, 0, sizeof(v));
+	vfp_l2_lookup(t, t->ports[port].network, be->mac, &v, ctx->c);
+	if (v.kind == VFP_V_SLOW)
+		return -EHOSTUNREACH;
+	e = find(ctx, client, vaddr, sport, vport, k->proto, &slot);
+	if (!e) {
+		e = slot;
+		vfp_conn_evict(ctx, e, ctx->c);
+	}
+	fill(e, client, vaddr, sport, vport, k->proto, be->id, be->addr, be->port, port, ctx->lru.clock);
+	if (take(ctx, e, be, client, vaddr, sport, vport, k->proto, &v, ctx->c) < 0)
+		return -EIO;
+	ctx->c[VFP_C_CONN_ADOPT]++;
+	return 0;
+}
+
+int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *k, const struct vfp_conn_val *val)
+{
+	struct vfp_dp *dp = ctx->dp;
+	int rc;
+
+	vfp_rcu_enter(&dp->rcu, ctx->slot);
+	rc = adopt_in(ctx, __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST), port, k, val);
+	vfp_rcu_exit(&dp->rcu, ctx->slot);
+	return rc;
+}
+
+int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *k, uint32_t reverse)
+{
+	uint8_t src[16], dst[16];
+	struct vfp_lru_ent *e;
+
+	if (!ctx->lru.ents)
+		return 0;
+	conn_key_addrs(k, src, dst);
+	e = find(ctx, src, dst, ntohs(k->sport), ntohs(k->dport), (uint8_t)(k->proto | (reverse ? VFP_LRU_REVERSE : 0)), NULL);
+	return e && e->ct && (port == VFP_PORT_ANY || e->xdp_port == port);
 }

@@ -57,7 +57,10 @@ struct vfp_runner {
 	int state; /* 0 starting, 1 running, -1 failed */
 	char err[512];
 	atomic_int stop;
+	int keep_programs; /* set before stop: leave the XDP programs attached, held (vfp_runner_release) */
 	_Atomic uint64_t loops;
+	uint64_t held_at; /* when the programs' holds were last pushed forward */
+	uint64_t adopted, not_adopted; /* connections of an earlier process taken over, or let go */
 };
 
 struct runner_cmd {
@@ -72,7 +75,7 @@ static void fail(struct vfp_runner *r, const char *fmt, const char *a, int e)
 	snprintf(r->err, sizeof(r->err), fmt, a, strerror(e));
 }
 
-static void close_all(struct vfp_runner *r)
+static void close_all(struct vfp_runner *r, int keep_programs)
 {
 	for (uint32_t i = 0; i < r->n; i++) {
 		struct xdp_statistics xs;
@@ -83,9 +86,104 @@ static void close_all(struct vfp_runner *r)
 				r->ifs[i].name, (unsigned long long)xs.rx_dropped, (unsigned long long)xs.rx_invalid_descs,
 				(unsigned long long)xs.tx_invalid_descs, (unsigned long long)xs.rx_ring_full,
 				(unsigned long long)xs.rx_fill_ring_empty_descs, (unsigned long long)xs.tx_ring_empty_descs);
-		vfp_xsk_close(r->x[i]);
+		vfp_xsk_close_keep(r->x[i], keep_programs);
 		r->x[i] = NULL;
 	}
+}
+
+struct inherited_conn {
+	uint32_t i; /* index of the interface whose map holds it */
+	struct vfp_conn_key k;
+	struct vfp_conn_val v;
+};
+
+/*
+ * Connections an earlier process published in the vfp_conn maps that the programs of
+ * interfaces [from, r->n) inherited (xsk.c): each forward key is taken over
+ * (vfp_conn_adopt: the same backend, both keys published again); every key no
+ * connection of this context owns afterwards is withdrawn, so its packets go to OVS as
+ * before. Runs on the runner thread before the sockets exist: the first packet a
+ * socket takes already finds its connection.
+ */
+static void adopt_conns(struct vfp_runner *r, uint32_t from)
+{
+	struct inherited_conn *all = NULL, *grown;
+	size_t n = 0, cap = 0, j;
+
+	for (uint32_t i = from; i < r->n; i++) {
+		struct vfp_conn_key k, next;
+		int fd = vfp_xsk_conn_inherited(r->x[i]) ? vfp_xsk_map_fd(r->x[i], "vfp_conn") : -1;
+		const void *prev = NULL;
+		if (fd < 0)
+			continue;
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			k = next;
+			prev = &k;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				if (!(grown = realloc(all, cap * sizeof(*all))))
+					break;
+				all = grown;
+			}
+			all[n].i = i;
+			all[n].k = k;
+			if (!bpf_map_lookup_elem(fd, &k, &all[n].v))
+				n++;
+		}
+	}
+	/* Forward keys (on the client's NIC): taken over, or withdrawn with their reverse key. */
+	for (j = 0; j < n; j++) {
+		struct vfp_conn_key rk;
+		if (all[j].v.reverse)
+			continue;
+		if (!vfp_conn_adopt(r->ctx, r->ifs[all[j].i].port, &all[j].k, &all[j].v)) {
+			r->adopted++;
+			continue;
+		}
+		r->not_adopted++;
+		bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
+		rk = all[j].k;
+		rk.saddr = all[j].v.nat_addr;
+		rk.daddr = all[j].k.saddr;
+		rk.sport = all[j].v.nat_port;
+		rk.dport = all[j].k.sport;
+		for (uint32_t i = from; i < r->n; i++)
+			if (vfp_xsk_conn_inherited(r->x[i]))
+				bpf_map_delete_elem(vfp_xsk_map_fd(r->x[i], "vfp_conn"), &rk);
+	}
+	/* Reverse keys (the backend's NIC, or the underlay) stay where their connection was
+	 * taken over; one left where the backend no longer is goes. One whose forward key was
+	 * not among these maps stays: the client's NIC may be opened later (vfp_runner_add). */
+	for (j = 0; j < n; j++) {
+		struct vfp_conn_key fk;
+		uint32_t port = r->ifs[all[j].i].port;
+		if (!all[j].v.reverse)
+			continue;
+		if (port == r->underlay_port)
+			port = VFP_PORT_VIA_UNDERLAY;
+		if (vfp_conn_owns(r->ctx, port, &all[j].k, 1))
+			continue;
+		fk = all[j].k;
+		fk.saddr = all[j].k.daddr;
+		fk.daddr = all[j].v.nat_addr;
+		fk.sport = all[j].k.dport;
+		fk.dport = all[j].v.nat_port;
+		if (vfp_conn_owns(r->ctx, VFP_PORT_ANY, &fk, 0))
+			bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
+	}
+	free(all);
+}
+
+/* Pushes every program's hold forward (once a second): were this process to die now, the
+ * connections it owns would be held for the next one (see bpf/xdp_redirect.c, vfp_cfg). */
+static void hold(struct vfp_runner *r, int now)
+{
+	uint64_t t = vfp_xsk_now_ns();
+	if (!now && t - r->held_at < 1000000000ull)
+		return;
+	r->held_at = t;
+	for (uint32_t i = 0; i < r->n; i++)
+		vfp_xsk_hold(r->x[i], t + VFP_CONN_HOLD_NS);
 }
 
 static int open_all(struct vfp_runner *r)
@@ -104,11 +202,20 @@ static int open_all(struct vfp_runner *r)
 		}
 		close(fd);
 	}
+	/* Every program first, then the connections they inherited, then the sockets. */
 	for (uint32_t i = 0; i < r->n; i++) {
 		char e[256] = "";
-		r->x[i] = vfp_xsk_open_flags(r->ifs[i].name, 0, r->obj, r->ifs[i].mode, r->ifs[i].flags, r->skb_mode, e,
-					     sizeof(e));
+		r->x[i] = vfp_xsk_open_program(r->ifs[i].name, 0, r->obj, r->ifs[i].mode, r->ifs[i].flags, r->skb_mode, e,
+					       sizeof(e));
 		if (!r->x[i]) {
+			snprintf(r->err, sizeof(r->err), "%s: %s", r->ifs[i].name, e);
+			return -1;
+		}
+	}
+	adopt_conns(r, 0);
+	for (uint32_t i = 0; i < r->n; i++) {
+		char e[256] = "";
+		if (vfp_xsk_open_socket(r->x[i], e, sizeof(e))) {
 			snprintf(r->err, sizeof(r->err), "%s: %s", r->ifs[i].name, e);
 			return -1;
 		}
@@ -138,14 +245,24 @@ static void do_cmd(struct vfp_runner *r)
 		if (r->n >= MAX_RUNNER_IFS || port >= VFP_MAX_IFACES || r->outs[port]) {
 			snprintf(r->err, sizeof(r->err), "%s: port %u in use or too many interfaces", c->ifc.name, port);
 			c->rc = -EEXIST;
-		} else if (!(r->x[r->n] = vfp_xsk_open_flags(c->ifc.name, 0, r->obj, c->ifc.mode, c->ifc.flags, r->skb_mode,
-							    e, sizeof(e)))) {
+		} else if (!(r->x[r->n] = vfp_xsk_open_program(c->ifc.name, 0, r->obj, c->ifc.mode, c->ifc.flags,
+							      r->skb_mode, e, sizeof(e)))) {
 			snprintf(r->err, sizeof(r->err), "%s: %s", c->ifc.name, e);
 			c->rc = -EIO;
 		} else {
 			r->ifs[r->n] = c->ifc;
-			r->outs[port] = r->x[r->n];
 			r->n++;
+			adopt_conns(r, r->n - 1);
+			if (vfp_xsk_open_socket(r->x[r->n - 1], e, sizeof(e))) {
+				snprintf(r->err, sizeof(r->err), "%s: %s", c->ifc.name, e);
+				c->rc = -EIO;
+				r->n--;
+				vfp_xsk_close(r->x[r->n]);
+				r->x[r->n] = NULL;
+			} else {
+				r->outs[port] = r->x[r->n - 1];
+				hold(r, 1);
+			}
 		}
 	} else {
 		for (i = 0; i < r->n && r->ifs[i].port != port; i++)
@@ -218,9 +335,10 @@ static void *run(void *arg)
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 	if (!ok) {
-		close_all(r);
+		close_all(r, 0);
 		return NULL;
 	}
+	hold(r, 1);
 	for (uint32_t i = 0; i < r->n; i++) {
 		pfd[i].fd = vfp_xsk_fd(r->x[i]);
 		pfd[i].events = POLLIN;
@@ -242,6 +360,7 @@ static void *run(void *arg)
 			held += vfp_xsk_backlog(r->x[i]);
 		}
 		atomic_fetch_add_explicit(&r->loops, 1, memory_order_relaxed);
+		hold(r, 0);
 		if (got) {
 			idle = 0;
 		} else if (held) {
@@ -251,11 +370,12 @@ static void *run(void *arg)
 			poll(pfd, r->n, 20); /* idle: sleep until a frame arrives (or re-check stop) */
 		}
 	}
-	close_all(r);
+	close_all(r, r->keep_programs);
 	return NULL;
 }
 
-static int conn_publish(void *arg, uint32_t port, const struct vfp_conn_key *key, int add);
+static int conn_publish(void *arg, uint32_t port, const struct vfp_conn_key *key, const struct vfp_conn_val *val,
+			int add);
 
 struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, const struct vfp_runner_if ifs[], uint32_t n,
 				    const char *obj_path, uint32_t skb_mode, uint32_t underlay_port, char *err,
@@ -292,10 +412,13 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	memcpy(r->ifs, ifs, n * sizeof(*ifs));
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
+	/* Before the thread opens the ports: the connections it takes over are published again. */
+	vfp_ctx_set_conn_hook(ctx, conn_publish, r);
 	if (pthread_create(&r->thread, NULL, run, r) == 0) {
 		pthread_setname_np(r->thread, "vfp-runner");
 	} else {
 		snprintf(err, errlen, "runner: pthread_create: %s", strerror(errno));
+		vfp_ctx_set_conn_hook(ctx, NULL, NULL);
 		free(r->outs);
 		free(r);
 		return NULL;
@@ -307,13 +430,20 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	if (r->state < 0) {
 		pthread_join(r->thread, NULL);
 		snprintf(err, errlen, "%s", r->err);
+		vfp_ctx_set_conn_hook(ctx, NULL, NULL);
 		free(r->outs);
 		free(r);
 		return NULL;
 	}
-	/* Before any VIP key is in the filters (the control plane adds those after start). */
-	vfp_ctx_set_conn_hook(ctx, conn_publish, r);
 	return r;
+}
+
+void vfp_runner_release(struct vfp_runner *r)
+{
+	if (!r)
+		return;
+	r->keep_programs = 1;
+	vfp_runner_stop(r);
 }
 
 void vfp_runner_stop(struct vfp_runner *r)
@@ -329,7 +459,7 @@ void vfp_runner_stop(struct vfp_runner *r)
 	free(r);
 }
 
-static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_conn" };
+static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip" };
 
 int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add)
 {
@@ -350,10 +480,28 @@ int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const u
 
 /* Conntrack VIP keys from the classifier (runner thread, before the frame is sent): into
  * the vfp_conn map of the interface that sees that direction. */
-static int conn_publish(void *arg, uint32_t port, const struct vfp_conn_key *key, int add)
+static int conn_publish(void *arg, uint32_t port, const struct vfp_conn_key *key, const struct vfp_conn_val *val,
+			int add)
 {
 	struct vfp_runner *r = arg;
-	return vfp_runner_filter(r, port == VFP_PORT_VIA_UNDERLAY ? r->underlay_port : port, 4, (const uint8_t *)key, add);
+	int fd, i = index_of(r, port == VFP_PORT_VIA_UNDERLAY ? r->underlay_port : port);
+
+	if (i < 0 || !r->x[i] || (fd = vfp_xsk_map_fd(r->x[i], "vfp_conn")) < 0)
+		return -ENOENT;
+	if (add)
+		return bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
+	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t n)
+{
+	if (n < 2)
+		return 0;
+	out[0] = r->adopted;
+	out[1] = r->not_adopted;
+	return 2;
 }
 
 uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n)

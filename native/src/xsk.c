@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -50,8 +51,10 @@ enum { ST_RX, ST_TX, ST_TX_FULL, ST_FAST, ST_SLOW, ST_DROP, ST_COUNT };
 struct vfp_xsk {
 	int ifindex;
 	uint32_t queue, xdp_flags;
+	char ifname[16];
 	struct bpf_object *obj;
 	int attached;
+	int conn_inherited; /* vfp_conn is the map of the program this one replaced */
 	uint8_t *area;
 	struct xsk_umem *umem;
 	struct xsk_ring_prod fill, tx;
@@ -76,16 +79,80 @@ static void errf(char *err, uint32_t len, const char *what, int e)
 		snprintf(err, len, "%s: %s", what, strerror(e < 0 ? -e : e));
 }
 
+/* struct vfp_cfg in bpf/xdp_redirect.c */
+struct xdp_cfg {
+	uint32_t mode, flags;
+	uint64_t hold_until;
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The vfp_conn map of the XDP program already on the interface, when it is one of ours with
+ * the same layout: an earlier process's (stopped or killed) whose program stayed attached.
+ * The new program takes that very map, so the connections it lists keep being handed to a
+ * socket (or held) with no gap, and the runner takes them over (runner.c, adopt_conns).
+ */
+static int inherited_conn_map(struct vfp_xsk *x)
+{
+	uint32_t prog_id = 0, map_ids[16], i, n;
+	struct bpf_prog_info pinfo;
+	uint32_t plen = sizeof(pinfo);
+	int pfd, found = -1;
+
+	if (bpf_xdp_query_id(x->ifindex, x->xdp_flags, &prog_id) || !prog_id)
+		return -1;
+	pfd = bpf_prog_get_fd_by_id(prog_id);
+	if (pfd < 0)
+		return -1;
+	memset(&pinfo, 0, sizeof(pinfo));
+	pinfo.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
+	pinfo.map_ids = (uint64_t)(uintptr_t)map_ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pinfo, &plen) || strcmp(pinfo.name, "vfp_xdp_redirec")) {
+		close(pfd);
+		return -1;
+	}
+	n = pinfo.nr_map_ids < 16 ? pinfo.nr_map_ids : 16;
+	for (i = 0; i < n && found < 0; i++) {
+		struct bpf_map_info minfo;
+		uint32_t mlen = sizeof(minfo);
+		int mfd = bpf_map_get_fd_by_id(map_ids[i]);
+		if (mfd < 0)
+			continue;
+		memset(&minfo, 0, sizeof(minfo));
+		if (!bpf_obj_get_info_by_fd(mfd, &minfo, &mlen) && !strcmp(minfo.name, "vfp_conn") &&
+		    minfo.type == BPF_MAP_TYPE_HASH && minfo.key_size == sizeof(struct vfp_conn_key) &&
+		    minfo.value_size == sizeof(struct vfp_conn_val))
+			found = mfd;
+		else
+			close(mfd);
+	}
+	close(pfd);
+	return found;
+}
+
 static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uint32_t flags, char *err, uint32_t errlen)
 {
 	struct bpf_program *prog;
-	int rc, map, zero = 0;
-	uint32_t cfg[2] = { mode, flags }; /* struct vfp_cfg in bpf/xdp_redirect.c */
+	int rc, map, zero = 0, old;
+	struct xdp_cfg cfg = { mode, flags, monotonic_ns() + VFP_CONN_HOLD_NS };
 
 	x->obj = bpf_object__open_file(obj_path, NULL);
 	if (!x->obj) {
 		errf(err, errlen, "open xdp object", errno);
 		return -errno;
+	}
+	old = inherited_conn_map(x);
+	if (old >= 0) {
+		struct bpf_map *m = bpf_object__find_map_by_name(x->obj, "vfp_conn");
+		/* max_entries must match too; a map of another size is left behind. */
+		x->conn_inherited = m && !bpf_map__reuse_fd(m, old);
+		close(old); /* reuse_fd holds its own duplicate */
 	}
 	rc = bpf_object__load(x->obj);
 	if (rc) {
@@ -98,7 +165,7 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		return -ENOENT;
 	}
 	map = bpf_object__find_map_fd_by_name(x->obj, "vfp_cfg");
-	if (map < 0 || bpf_map_update_elem(map, &zero, cfg, 0)) {
+	if (map < 0 || bpf_map_update_elem(map, &zero, &cfg, 0)) {
 		errf(err, errlen, "configure vfp_cfg", errno);
 		return -errno;
 	}
@@ -122,15 +189,37 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 	return 0;
 }
 
+int vfp_xsk_hold(struct vfp_xsk *x, uint64_t until_ns)
+{
+	int zero = 0, map = x->obj ? bpf_object__find_map_fd_by_name(x->obj, "vfp_cfg") : -1;
+	struct xdp_cfg cfg;
+
+	if (map < 0 || bpf_map_lookup_elem(map, &zero, &cfg))
+		return -ENOENT;
+	cfg.hold_until = until_ns;
+	return bpf_map_update_elem(map, &zero, &cfg, 0) ? -errno : 0;
+}
+
+uint64_t vfp_xsk_now_ns(void) { return monotonic_ns(); }
+
+int vfp_xsk_conn_inherited(const struct vfp_xsk *x) { return x->conn_inherited; }
+
 void vfp_xsk_close(struct vfp_xsk *x)
+{
+	vfp_xsk_close_keep(x, 0);
+}
+
+void vfp_xsk_close_keep(struct vfp_xsk *x, int keep_program)
 {
 	if (!x)
 		return;
+	if (keep_program && x->attached)
+		vfp_xsk_hold(x, monotonic_ns() + VFP_CONN_HOLD_NS);
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);
 	if (x->umem)
 		xsk_umem__delete(x->umem);
-	if (x->attached)
+	if (x->attached && !keep_program)
 		bpf_xdp_detach(x->ifindex, x->xdp_flags, NULL);
 	if (x->obj)
 		bpf_object__close(x->obj);
@@ -167,12 +256,19 @@ struct vfp_xsk *vfp_xsk_open(const char *ifname, uint32_t queue, const char *obj
 struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
 				   uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen)
 {
+	struct vfp_xsk *x = vfp_xsk_open_program(ifname, queue, obj_path, mode, flags, skb_mode, err, errlen);
+
+	if (x && vfp_xsk_open_socket(x, err, errlen)) {
+		vfp_xsk_close(x);
+		return NULL;
+	}
+	return x;
+}
+
+struct vfp_xsk *vfp_xsk_open_program(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
+				     uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen)
+{
 	struct vfp_xsk *x = calloc(1, sizeof(*x));
-	struct xsk_umem_config ucfg = { .fill_size = RING_SIZE, .comp_size = RING_SIZE, .frame_size = FRAME_SIZE,
-					.frame_headroom = 0, .flags = 0 };
-	struct xsk_socket_config scfg;
-	int rc, map;
-	uint32_t i, idx;
 
 	if (!x) {
 		errf(err, errlen, "alloc", ENOMEM);
@@ -180,6 +276,7 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 	}
 	x->queue = queue;
 	x->xdp_flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	snprintf(x->ifname, sizeof(x->ifname), "%s", ifname);
 	x->ifindex = (int)if_nametoindex(ifname);
 	if (!x->ifindex) {
 		errf(err, errlen, "if_nametoindex", errno);
@@ -187,6 +284,20 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 	}
 	if (load_prog(x, obj_path, mode, flags, err, errlen))
 		goto fail;
+	return x;
+fail:
+	vfp_xsk_close(x);
+	return NULL;
+}
+
+int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
+{
+	struct xsk_umem_config ucfg = { .fill_size = RING_SIZE, .comp_size = RING_SIZE, .frame_size = FRAME_SIZE,
+					.frame_headroom = 0, .flags = 0 };
+	struct xsk_socket_config scfg;
+	int rc, map;
+	uint32_t i, idx;
+
 	x->area = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->area == MAP_FAILED) {
 		x->area = NULL;
@@ -212,7 +323,7 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; /* our own program, not libxdp's */
 	scfg.xdp_flags = x->xdp_flags;
 	scfg.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP;
-	rc = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
+	rc = xsk_socket__create(&x->xsk, x->ifname, x->queue, x->umem, &x->rx, &x->tx, &scfg);
 	if (rc) {
 		errf(err, errlen, "xsk_socket__create", rc);
 		goto fail;
@@ -234,10 +345,9 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 	xsk_ring_prod__submit(&x->fill, NUM_FRAMES / 2);
 	for (i = 0; i < NUM_FRAMES / 2; i++)
 		x->free_tx[x->n_free_tx++] = (uint64_t)(NUM_FRAMES / 2 + i) * FRAME_SIZE;
-	return x;
+	return 0;
 fail:
-	vfp_xsk_close(x);
-	return NULL;
+	return -1;
 }
 
 int vfp_xsk_fd(const struct vfp_xsk *x) { return xsk_socket__fd(x->xsk); }

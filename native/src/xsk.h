@@ -11,4 +11,23 @@ struct vfp_xsk;
  * runner must keep calling it (and not sleep waiting for RX). */
 uint32_t vfp_xsk_backlog(const struct vfp_xsk *x);
 
+/* How long the frames of a connection the fast path owns are held (dropped, for TCP to
+ * retransmit) while no runner takes them: a restart's gap, not a runner gone for good. */
+#define VFP_CONN_HOLD_NS (30ull * 1000000000ull)
+
+/* Opening in two steps, so a runner can take over an earlier process's connections
+ * between them: the XDP program first (attached, inheriting the vfp_conn map of the
+ * program it replaces), then the UMEM and socket. */
+struct vfp_xsk *vfp_xsk_open_program(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
+				     uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen);
+int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen);
+/* 1 when the program's vfp_conn map was inherited from the program it replaced. */
+int vfp_xsk_conn_inherited(const struct vfp_xsk *x);
+/* Sets the program's hold (vfp_cfg.hold_until, CLOCK_MONOTONIC ns). */
+int vfp_xsk_hold(struct vfp_xsk *x, uint64_t until_ns);
+uint64_t vfp_xsk_now_ns(void);
+/* keep_program: close the socket but leave the XDP program (and its maps) attached, held,
+ * for the next process to take over (vfp_xsk_close detaches it). */
+void vfp_xsk_close_keep(struct vfp_xsk *x, int keep_program);
+
 #endif

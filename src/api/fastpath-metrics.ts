@@ -53,6 +53,20 @@ export function registerFastPathMetrics(registry: Registry, source: FastPathCoun
     },
   });
   new Counter({
+    name: 'vnetd_fastpath_vip_connections_total',
+    help: 'Load-balancer connections the fast path took from their SYN (new), took over from an earlier process after a restart (adopted), could not take over (released: their VIP or backend was gone; OVS gets their packets) and dropped from its connection table (evicted).',
+    labelNames: ['node', 'event'],
+    registers,
+    collect() {
+      this.reset();
+      for (const n of snapshot) {
+        if (!n.counters) continue;
+        const t = n.counters.tables;
+        for (const [event, v] of [['new', t.connNew], ['adopted', t.connAdopted], ['released', n.counters.connReleased], ['evicted', t.connEvict]] as const) this.inc({ node: n.node, event }, Number(v));
+      }
+    },
+  });
+  new Counter({
     name: 'vnetd_fastpath_parse_errors_total',
     help: 'Frames the fast path could not parse (sent to the slow path).',
     labelNames: ['node'],

@@ -117,6 +117,44 @@ describe('conntrack VIPs', () => {
     expect(c.counters().natReverse).toBe(0n);
   });
 
+  it('a connection an earlier process published is taken over: its later packets go to the same backend and its replies come back from the VIP; what cannot be taken over is refused', () => {
+    const conn = (i: number, sport: number) => ({ client: CLI, sport, vip: VIP, vport: 80, proto: 6, backend: BE[i]!, bport: 8080 });
+    // Before: a mid-stream packet is not this context's (OVS's, as for any connection not seen from its SYN).
+    expect(forwardOne(c, CLIENT_PORT, toVip(42000, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+    for (const [i, sport] of [[0, 42000], [1, 42001], [2, 42002]] as const) {
+      expect(c.adoptConnection(CLIENT_PORT, conn(i, sport))).toBe(0);
+      const { v, out } = forwardOne(c, CLIENT_PORT, toVip(sport, ACK));
+      expect(backendOf(out, v.kind)).toBe(i);
+      if (i === 0) {
+        expect(out.toString('hex')).toBe(atBackend(0, sport, ACK).toString('hex'));
+        const r = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, sport, ACK));
+        expect(r.out.toString('hex')).toBe(atClient(0, sport, ACK).toString('hex'));
+      } else {
+        expect(inner(out).toString('hex')).toBe(atBackend(i, sport, ACK).toString('hex'));
+        const wire = referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackend(i, sport, ACK));
+        const r = forwardOne(c, UNDERLAY, wire);
+        expect(r.out.toString('hex')).toBe(atClient(i, sport, ACK).toString('hex'));
+      }
+    }
+    // A backend that is unhealthy now (weight 0) keeps its established connections, as OVS's do.
+    commit([backend(0), backend(1, 0), backend(2)]);
+    expect(c.adoptConnection(CLIENT_PORT, conn(1, 42003))).toBe(0);
+    expect(backendOf(forwardOne(c, CLIENT_PORT, toVip(42003, ACK)).out, VerdictKind.Encap)).toBe(1);
+    expect(c.counters()).toMatchObject({ connAdopted: 4n, connNew: 0n });
+    // Refused, and nothing taken: a backend the VIP no longer has, another backend port, a port
+    // that is not a fast-path VM port, a VIP that is gone.
+    const ENOENT = -2;
+    expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42010), backend: ipv4('10.40.0.99') })).toBe(ENOENT);
+    expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42011), bport: 9090 })).toBe(ENOENT);
+    expect(c.adoptConnection(5, conn(0, 42012))).toBe(ENOENT);
+    expect(c.adoptConnection(UNDERLAY, conn(0, 42013))).toBe(ENOENT);
+    expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42014), vport: 81 })).toBe(ENOENT);
+    for (const sport of [42010, 42011, 42012, 42013, 42014]) {
+      expect(forwardOne(c, CLIENT_PORT, toVip(sport, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+    }
+    expect(c.counters().connAdopted).toBe(4n);
+  });
+
   it('a backend\'s SYN to its own VIP dealt to itself is left to OVS (which SNATs the hairpin), the whole connection; dealt to another backend it is taken', () => {
     const fromBe0 = (sport: number, flags: number) => eth(lbMac, beMacs[0]!, 0x0800, ipv4Packet(BE[0]!, VIP, 6, seg(BE[0]!, VIP, sport, 80, flags)));
     const kinds = new Map<string, number>();

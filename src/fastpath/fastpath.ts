@@ -161,6 +161,25 @@ export class Classifier {
     this.lib.ctxIfaceCounters(this.handle, port, this.ictr, this.ictr.length);
     return Object.fromEntries(IFACE_COUNTERS.map((k, i) => [k, this.ictr[i]])) as IfaceCounters;
   }
+  /**
+   * Takes over a connection an earlier process published in its XDP maps (vfp_conn_adopt):
+   * client:sport -> vip:vport, dealt to backend:bport, its forward key found on fast-path port
+   * `port` (the client's NIC). IPv4 addresses as numbers. 0, or a negative errno when the
+   * connection cannot be taken over (VIP or backend gone, backend not on the fast path).
+   */
+  adoptConnection(port: number, c: { client: number; sport: number; vip: number; vport: number; proto: number; backend: number; bport: number }): number {
+    const key = Buffer.alloc(16);
+    key.writeUInt32BE(c.client, 0);
+    key.writeUInt32BE(c.vip, 4);
+    key.writeUInt16BE(c.sport, 8);
+    key.writeUInt16BE(c.vport, 10);
+    key.writeUInt8(c.proto, 12);
+    const val = Buffer.alloc(8);
+    val.writeUInt32BE(c.backend, 0);
+    val.writeUInt16BE(c.bport, 4);
+    return this.lib.connAdopt(this.handle, port, key, val);
+  }
+
   /** Connections this context dispatched per (conntrack VIP listener, backend), cumulative. */
   connCounts(): VipConnections[] {
     const buf = Buffer.alloc(CONN_COUNTS * CONN_COUNT_SIZE);

@@ -11,7 +11,7 @@ import koffi, { type TypeObject } from 'koffi';
 /** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
 export type Handle = { readonly __handle: 'vfp' };
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
@@ -59,6 +59,12 @@ export interface NativeLib {
   /** ifs: packed struct vfp_runner_if[] (RUNNER_IF_SIZE bytes each). */
   runnerStart(ctx: Handle, netns: string, ifs: Buffer, n: number, objPath: string, skbMode: number, underlayPort: number, err: Buffer): Handle | null;
   runnerStop(r: Handle): void;
+  /** Stops the runner, leaving its XDP programs attached with their connections held for the next process. */
+  runnerRelease(r: Handle): void;
+  /** out[0]: connections of an earlier process taken over; out[1]: inherited ones let go. */
+  runnerAdopted(r: Handle, out: BigUint64Array, n: number): number;
+  /** key: struct vfp_conn_key (16 bytes), val: struct vfp_conn_val (8 bytes). 0 or a negative errno. */
+  connAdopt(ctx: Handle, port: number, key: Bytes, val: Bytes): number;
   /** ifc: one packed struct vfp_runner_if. */
   runnerAdd(r: Handle, ifc: Buffer, err: Buffer): number;
   runnerRemove(r: Handle, port: number): number;
@@ -133,6 +139,9 @@ export function loadNative(path: string): NativeLib {
     xStats: f('vfp_xsk_stats', 'uint32_t', [xsk, 'void *', 'uint32_t']),
     rStart: f('vfp_runner_start', runner, [ctx, 'const char *', 'void *', 'uint32_t', 'const char *', 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
     rStop: f('vfp_runner_stop', 'void', [runner]),
+    rRelease: f('vfp_runner_release', 'void', [runner]),
+    rAdopted: f('vfp_runner_adopted', 'uint32_t', [runner, 'void *', 'uint32_t']),
+    connAdopt: f('vfp_conn_adopt', 'int', [ctx, 'uint32_t', 'void *', 'void *']),
     rAdd: f('vfp_runner_add', 'int', [runner, 'void *', 'void *', 'uint32_t']),
     rRemove: f('vfp_runner_remove', 'int', [runner, 'uint32_t']),
     rFilter: f('vfp_runner_filter', 'int', [runner, 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
@@ -180,6 +189,9 @@ export function loadNative(path: string): NativeLib {
     xskStats: (x, out, cnt) => n(fns.xStats(x, out, cnt)),
     runnerStart: (c, netns, ifs, cnt, obj, skb, up, err) => h(fns.rStart(c, netns, ifs, cnt, obj, skb, up, err, err.length)),
     runnerStop: (r) => void fns.rStop(r),
+    runnerRelease: (r) => void fns.rRelease(r),
+    runnerAdopted: (r, out, cnt) => n(fns.rAdopted(r, out, cnt)),
+    connAdopt: (c, port, key, val) => n(fns.connAdopt(c, port, key, val)),
     runnerAdd: (r, ifc, err) => n(fns.rAdd(r, ifc, err, err.length)),
     runnerRemove: (r, port) => n(fns.rRemove(r, port)),
     runnerFilter: (r, i, m, key, add) => n(fns.rFilter(r, i, m, key, add)),

@@ -45,6 +45,12 @@ export interface NodeCounters {
    * counterpart of OVS's LbDnat flow counters, which never see these connections.
    */
   vipConnections: Array<VipConnections & { network?: number }>;
+  /**
+   * Connections an earlier process left in this node's XDP maps that this node's runners
+   * could not take over (their VIP or backend was gone): let go to OVS. The ones taken over
+   * are tables.connAdopted.
+   */
+  connReleased: number;
 }
 
 interface RunnerIf {
@@ -85,6 +91,7 @@ export class NodeRunner {
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
   /** "vip/port/proto" -> network of the VIPs applied (names the network of a dispatch count). */
   private vipNetworks = new Map<string, number>();
+  private adoptedSoFar = { adopted: 0, released: 0 };
   private readonly xst = new BigUint64Array(XSK_STATS.length);
 
   /** fp: a datapath of this node's own (its tables are this node's); close() frees it. */
@@ -156,7 +163,7 @@ export class NodeRunner {
       }
       return c;
     });
-    return { tables: this.ctx.counters(), interfaces, vipConnections: this.vipConnections() };
+    return { tables: this.ctx.counters(), interfaces, vipConnections: this.vipConnections(), connReleased: this.adopted().released };
   }
 
   /** Connections dispatched per (VIP listener, backend), with the VIP's network when known. */
@@ -167,8 +174,26 @@ export class NodeRunner {
     });
   }
 
-  close(): void {
-    this.stopRunner();
+  /**
+   * Connections an earlier process's runner left in this node's XDP maps (released, or
+   * killed) that this runner took over when it opened the interfaces, and those it let go
+   * (their VIP or backend is gone, or the backend is not on the fast path): cumulative.
+   */
+  adopted(): { adopted: number; released: number } {
+    const out = new BigUint64Array(2);
+    if (this.runner) this.fp.lib.runnerAdopted(this.runner, out, 2);
+    this.adoptedSoFar = { adopted: Math.max(this.adoptedSoFar.adopted, Number(out[0])), released: Math.max(this.adoptedSoFar.released, Number(out[1])) };
+    return this.adoptedSoFar;
+  }
+
+  /**
+   * keepPrograms: vnetd is stopping, not the node leaving the fast path. The XDP programs
+   * stay attached and hold the VIP connections this runner owns (their packets are dropped,
+   * for TCP to retransmit, at most 30 s) until the next process's runner takes them over;
+   * the rest of the traffic goes to OVS meanwhile, as with no fast path.
+   */
+  close(opts: { keepPrograms?: boolean } = {}): void {
+    this.stopRunner(opts.keepPrograms);
     this.ctx.free();
     this.builder.free();
     this.fp.close();
@@ -216,8 +241,12 @@ export class NodeRunner {
     return null;
   }
 
-  private stopRunner(): void {
-    if (this.runner) this.fp.lib.runnerStop(this.runner);
+  private stopRunner(keepPrograms = false): void {
+    if (this.runner) {
+      this.adopted();
+      if (keepPrograms) this.fp.lib.runnerRelease(this.runner);
+      else this.fp.lib.runnerStop(this.runner);
+    }
     this.runner = null;
     this.ifs = [];
     this.ifSig = '';

@@ -51,7 +51,12 @@ export interface FastPathHook {
    * at once where the fast path does not run; never rejects.
    */
   nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): Promise<void>;
-  nodeGone(node: string): void;
+  /**
+   * The node is no longer programmed here. stopping: because this process is stopping (or
+   * giving up its term), not because the node left: its XDP programs stay, holding the VIP
+   * connections the fast path owns for the next process (NodeRunner.close).
+   */
+  nodeGone(node: string, opts?: { stopping?: boolean }): void;
   /** Connections the fast path dispatched, "vni/vip/backend" -> count over its nodes (lb-status adds them to OVS's LbDnat counts). */
   dispatched?(): Map<string, number>;
 }
@@ -63,6 +68,8 @@ interface NodeFastPath {
   applyQueued?: boolean;
   status?: NodeFastPathStatus;
   logged: string;
+  /** What the runner took over from an earlier process (logged when it changes). */
+  adopted?: { adopted: number; released: number };
   /** The newest compile handed over: what a change of underlay facts re-applies. */
   last?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
   /**
@@ -140,11 +147,11 @@ export class FastPathNodes implements FastPathHook {
     return st.chain;
   }
 
-  nodeGone(name: string): void {
+  nodeGone(name: string, opts: { stopping?: boolean } = {}): void {
     const st = this.nodes.get(name);
     if (!st) return;
     this.nodes.delete(name);
-    st.chain = st.chain.then(() => st.runner?.close());
+    st.chain = st.chain.then(() => st.runner?.close({ keepPrograms: opts.stopping || this.stopped }));
   }
 
   /** Counters of every node with a runner (for /metrics). */
@@ -167,7 +174,9 @@ export class FastPathNodes implements FastPathHook {
     this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.underlayTimer);
-    await Promise.all([...this.nodes.values()].map((st) => st.chain.then(() => st.runner?.close())));
+    // A restart, not the nodes leaving the fast path: the next process takes over the VIP
+    // connections the runners own (NodeRunner.close).
+    await Promise.all([...this.nodes.values()].map((st) => st.chain.then(() => st.runner?.close({ keepPrograms: true }))));
     this.nodes.clear();
   }
 
@@ -206,6 +215,11 @@ export class FastPathNodes implements FastPathHook {
     }
     this.log.debug({ node: name, tables }, 'fastpath: applying tables');
     const state = st.runner.apply(tables);
+    const taken = st.runner.adopted();
+    if (taken.adopted + taken.released > 0 && (taken.adopted !== st.adopted?.adopted || taken.released !== st.adopted?.released)) {
+      st.adopted = taken;
+      this.log.info({ event: 'fastpath.adopted', node: name, ...taken }, 'fastpath: took over the VIP connections an earlier process left in the XDP maps');
+    }
     await this.report(name, st, state.state === 'Running' ? { state: 'Running', interfaces: state.interfaces } : { state: state.state, reason: state.reason });
   }
 
@@ -300,7 +314,7 @@ export class FastPathNodes implements FastPathHook {
     const c = st.runner?.counters();
     if (!c) return undefined;
     return {
-      tables: num(c.tables),
+      tables: { ...num(c.tables), connReleased: c.connReleased },
       interfaces: c.interfaces.map((i) => ({ name: i.ifname, port: i.port, ...num(i.counters), ...(i.xsk ? { tx: Number(i.xsk.tx), txFull: Number(i.xsk.txFull), xskDrops: Number(i.xsk.drops) } : {}) })),
     };
   }

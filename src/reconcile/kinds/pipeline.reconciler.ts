@@ -1210,7 +1210,7 @@ export class PipelineReconciler {
   }
 
   private async dropAgent(name: string): Promise<void> {
-    this.opts.fastPath?.nodeGone(name);
+    this.opts.fastPath?.nodeGone(name, { stopping: this.stopped });
     const a = this.agents.get(name);
     if (!a) return;
     this.agents.delete(name);
