@@ -428,11 +428,17 @@ export class ChassisManager {
     if (!ms || !isTrue(next.conditions, BOUND)) return false;
     const now = Date.now();
     let until = this.boundDeferred.get(key);
-    if (until === undefined) {
-      this.boundDeferred.set(key, (until = now + ms));
-      this.portController.queue.addAfter(key, ms);
+    if (until === undefined) this.boundDeferred.set(key, (until = now + ms));
+    if (now < until) {
+      // The check when the wait is up, armed on every look, not only the first: a key keeps
+      // only the earliest of its delays (WorkQueue.addAfter), so when the wait began with
+      // another check of the port pending (an Interface row's, BIND_WRITE_DELAY_MS: a new
+      // session's first rows come with its state change), this one was never set, and that
+      // earlier check found the wait not up: nothing looked again, and a binding no Ready
+      // write carried (a re-created Node, say) stayed unwritten.
+      this.portController.queue.addAfter(key, until - now);
+      return true;
     }
-    if (now < until) return true;
     this.log.debug({ event: 'chassis.bound-not-carried', port: key, bound: isTrue(cur.status?.conditions, BOUND) }, 'chassis: no Ready write carried the binding; writing it');
     return false;
   }

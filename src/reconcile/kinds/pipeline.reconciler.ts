@@ -276,6 +276,13 @@ interface NodeAgent {
   realizedIsWanted: boolean;
   /** This process has once known what the node has installed. */
   everRealized: boolean;
+  /** The uid of the Node object it programs for (set by its first reconcile). */
+  nodeUid?: string;
+  /**
+   * Its next realization is told to every object it realizes, not only to those whose
+   * version changed: the Node was deleted and created again while this agent stayed.
+   */
+  reannounce?: boolean;
   /** A flow-count audit under way (startFlowAudit). */
   auditing?: Promise<void>;
   /** Since when its main OpenFlow connection has been down (performance.now()), and whether the chassis layer was told. */
@@ -972,6 +979,19 @@ export class PipelineReconciler {
       return;
     }
     const agent = this.ensureAgent(name, session.controller.dial);
+    if (agent.nodeUid !== node.metadata.uid) {
+      // The Node was deleted and created again, and no reconcile of it fell in between (they
+      // wait for the bundle pacing): this agent stayed, and what it realizes stays the same,
+      // so no object of the node would hear of its realization again. A port's status is
+      // written with its binding then (the chassis layer leaves a binding it finds again to
+      // that write): it would wait for boundWithReadyMs, said NodeNotFound meanwhile. As
+      // for a new agent, every object it realizes is told.
+      if (agent.nodeUid !== undefined) {
+        agent.reannounce = true;
+        agent.realizedIsWanted = false;
+      }
+      agent.nodeUid = node.metadata.uid;
+    }
     const before = this.dirt.get(name);
     if (!agent.started || this.modelStale || !before || before.all) {
       // A full compile ahead (see `full` below): not while a connection says HELLO.
@@ -1091,7 +1111,8 @@ export class PipelineReconciler {
       agent.realizedIsWanted = true;
       agent.everRealized = true;
       this.opts.onRealized?.(name, agent.realized);
-      this.enqueueStatusDelta(before, agent.realized, live.keyOfUid);
+      this.enqueueStatusDelta(agent.reannounce ? new Map() : before, agent.realized, live.keyOfUid);
+      agent.reannounce = false;
       return;
     }
     for (const [uid, v] of delta) {
