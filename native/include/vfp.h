@@ -132,6 +132,18 @@ int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t 
  * published through the context's conn hook so the XDP filter hands over exactly those. */
 #define VFP_VIP_CONNTRACK 2u
 int vfp_builder_set_vip_flags(struct vfp_builder *b, uint32_t vip_index, uint32_t flags);
+/* OVS's slot table of a conntrack VIP (src/pipeline/load-balancer.ts: LbNat hashes a new
+ * connection into one of VFP_LB_SLOTS slots with multipath, LbSlot maps the slot to a
+ * backend): ids[slot] is that slot's backend id (added to this VIP), or VFP_LB_NO_BACKEND.
+ * With it, a new connection takes the slot OVS's multipath would compute (ovs_hash.c) and
+ * the same backend, instead of the Maglev ring: both datapaths deal every connection alike. */
+#define VFP_LB_SLOTS 256u
+#define VFP_LB_NO_BACKEND 0xffffffffu
+int vfp_builder_set_vip_slots(struct vfp_builder *b, uint32_t vip_index, const uint32_t ids[VFP_LB_SLOTS]);
+/* The slot OVS's multipath picks for an IPv4 connection (host-order addresses and ports):
+ * symmetric_l3l4+udp, or nw_src when client_ip. Exposed to check against OVS itself. */
+uint32_t vfp_ovs_lb_slot_of(uint32_t saddr, uint32_t daddr, uint8_t proto, uint16_t sport, uint16_t dport,
+			    uint32_t client_ip);
 /* vfp_builder_add_backend plus the backend's MAC (needed by conntrack VIPs for L2 delivery). */
 int vfp_builder_add_backend_mac(struct vfp_builder *b, uint32_t vip_index, uint32_t backend_id, const uint8_t addr[16],
 				uint16_t port, uint16_t weight, const uint8_t mac[6]);

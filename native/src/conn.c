@@ -7,6 +7,7 @@
 
 #include "encap.h"
 #include "hash.h"
+#include "ovs_hash.h"
 #include "rcu.h"
 
 /* The binding decodes it by offset (src/fastpath/fastpath.ts, Classifier.connCounts). */
@@ -206,18 +207,26 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 			return;
 		}
 	} else {
-		/* A new connection (also a reused 4-tuple) is dispatched by the ring alone, as OVS
+		/* A new connection (also a reused 4-tuple) is dispatched by its hash alone, as OVS
 		 * dispatches by its slot table alone: its backend depends only on its hash and the
-		 * current weighted backends, so a backend that comes back gets its connections back. */
-		uint64_t h;
-		if (!vip->ring) {
+		 * current weighted backends, so a backend that comes back gets its connections back.
+		 * With OVS's slot table (the pipeline always gives it), the very slot OVS's multipath
+		 * picks and so the same backend; else the Maglev ring. */
+		if (vip->lb_slots) {
+			uint16_t bi = vip->lb_slots[vfp_ovs_lb_slot(p, !!(vip->flags & VFP_VIP_CLIENT_IP))];
+			idx = bi == 0xffff ? -1 : bi;
+		} else if (vip->ring) {
+			uint64_t h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);
+			idx = vip->ring[h % VFP_MAGLEV_M];
+		} else {
+			idx = -1;
+		}
+		if (idx < 0) {
 			if (e)
 				vfp_conn_evict(ctx, e, c);
 			slow(v, VFP_R_VIP_EMPTY);
 			return;
 		}
-		h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);
-		idx = vip->ring[h % VFP_MAGLEV_M];
 		if (!memcmp(vip->backends[idx].addr, p->src, 16)) {
 			/* Hairpin: the client is the backend. Its packets would go from and to the
 			 * same address; OVS's pipeline SNATs them to the VIP in a second connection

@@ -41,6 +41,7 @@ struct b_vip {
 	uint8_t proto;
 	uint32_t flags;
 	struct vec backends; /* struct vfp_backend */
+	uint32_t *slot_ids;  /* VFP_LB_SLOTS backend ids (vfp_builder_set_vip_slots), or NULL */
 };
 
 struct vfp_builder {
@@ -69,8 +70,10 @@ struct vfp_builder *vfp_builder_new(void)
 void vfp_builder_clear(struct vfp_builder *b)
 {
 	uint32_t i;
-	for (i = 0; i < b->vips.n; i++)
+	for (i = 0; i < b->vips.n; i++) {
 		free(((struct b_vip *)b->vips.d)[i].backends.d);
+		free(((struct b_vip *)b->vips.d)[i].slot_ids);
+	}
 	b->ports.n = b->vnis.n = b->vteps.n = b->macs.n = b->vips.n = 0;
 }
 
@@ -181,6 +184,18 @@ int vfp_builder_set_vip_flags(struct vfp_builder *b, uint32_t vip_index, uint32_
 	return 0;
 }
 
+int vfp_builder_set_vip_slots(struct vfp_builder *b, uint32_t vip_index, const uint32_t ids[VFP_LB_SLOTS])
+{
+	struct b_vip *v;
+	if (vip_index >= b->vips.n)
+		return -EINVAL;
+	v = &((struct b_vip *)b->vips.d)[vip_index];
+	if (!v->slot_ids && !(v->slot_ids = malloc(VFP_LB_SLOTS * sizeof(uint32_t))))
+		return -ENOMEM;
+	memcpy(v->slot_ids, ids, VFP_LB_SLOTS * sizeof(uint32_t));
+	return 0;
+}
+
 int vfp_builder_add_backend_mac(struct vfp_builder *b, uint32_t vip_index, uint32_t id, const uint8_t addr[16],
 				uint16_t port, uint16_t weight, const uint8_t mac[6])
 {
@@ -256,6 +271,7 @@ static void vip_release(struct vfp_vip *v)
 	free(v->backends);
 	ring_put(v->ringobj);
 	free(v->id_slots);
+	free(v->lb_slots);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -321,6 +337,14 @@ static int build_vip(struct vfp_vip *v, const struct b_vip *s, const struct vfp_
 			h = (h + 1) & v->id_mask;
 		v->id_slots[h] = i + 1;
 		v->id_keys[h] = v->backends[i].id;
+	}
+	if (s->slot_ids) {
+		if (!(v->lb_slots = malloc(VFP_LB_SLOTS * sizeof(uint16_t))))
+			return -ENOMEM;
+		for (i = 0; i < VFP_LB_SLOTS; i++) {
+			int bi = s->slot_ids[i] == VFP_LB_NO_BACKEND ? -1 : vfp_vip_backend_index(v, s->slot_ids[i]);
+			v->lb_slots[i] = bi < 0 ? 0xffff : (uint16_t)bi;
+		}
 	}
 	return 0;
 }

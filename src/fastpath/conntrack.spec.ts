@@ -7,7 +7,7 @@
  */
 import { FastPath, FrameBatch, openFastPath, type Classifier } from './fastpath';
 import { eth, ipv4, ipv4Packet, mac, mapped, referenceEncap, tcp, withL4Checksum } from './reference';
-import { Encap, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
+import { Encap, LB_SLOTS, NO_BACKEND, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
 
 const opened = openFastPath();
 if (!opened.fastPath) throw new Error(`libvnetfp must build for the tests: ${JSON.stringify(opened.status)}`);
@@ -25,7 +25,7 @@ const SYN = 0x02, ACK = 0x10, SYNACK = 0x12;
 const backend = (i: number, weight = 1): BackendSpec => ({ id: BE[i]!, addr: mapped(BE[i]!), port: 8080, weight, mac: beMacs[i]! });
 
 /** Backend 0 on this node (port 2), 1 and 2 behind the peer VTEP. */
-function commit(backends: BackendSpec[], flags = VIP_CONNTRACK): void {
+function commit(backends: BackendSpec[], flags = VIP_CONNTRACK, slots?: number[]): void {
   const b = fp.builder()
     .localVtep(LOCAL_IP, LOCAL_MAC)
     .port(CLIENT_PORT, NET).port(LOCAL_BE_PORT, NET).port(UNDERLAY, 0, PORT_UNDERLAY)
@@ -33,7 +33,7 @@ function commit(backends: BackendSpec[], flags = VIP_CONNTRACK): void {
     .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan })
     .localMac(NET, cliMac, CLIENT_PORT).localMac(NET, beMacs[0]!, LOCAL_BE_PORT)
     .remoteMac(NET, beMacs[1]!, 1, VNI).remoteMac(NET, beMacs[2]!, 1, VNI)
-    .vip({ proto: 6, addr: mapped(VIP), port: 80, backends, flags });
+    .vip({ proto: 6, addr: mapped(VIP), port: 80, backends, flags, ...(slots ? { slots } : {}) });
   fp.commit(b);
   b.free();
 }
@@ -115,6 +115,31 @@ describe('conntrack VIPs', () => {
     const r = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 41000, SYNACK));
     expect(r.out.toString('hex')).toBe(fromBackend(0, 41000, SYNACK).toString('hex'));
     expect(c.counters().natReverse).toBe(0n);
+  });
+
+  it('with OVS\'s slot table, a SYN goes to the backend of the slot OVS\'s multipath computes (symmetric_l3l4+udp, or nw_src with ClientIP), not by Maglev', () => {
+    const ids = BE.map((ip) => ip);
+    // Slot s -> backend s % 3: the chosen backend tells which slot the classifier computed.
+    const slots = Array.from({ length: LB_SLOTS }, (_, s) => ids[s % 3]!);
+    for (const affinity of [0, VIP_CLIENT_IP]) {
+      commit([backend(0), backend(1), backend(2)], VIP_CONNTRACK | affinity, slots);
+      const cc = fp.classifier(4096);
+      try {
+        for (let sport = 43000; sport < 43100; sport++) {
+          const { v, out } = forwardOne(cc, CLIENT_PORT, toVip(sport, SYN));
+          const slot = fp.lib.ovsLbSlot(CLI, VIP, 6, sport, 80, affinity ? 1 : 0);
+          expect([sport, backendOf(out, v.kind)]).toEqual([sport, slot % 3]);
+        }
+      } finally {
+        cc.free();
+      }
+    }
+    // Every slot to backend 2: every connection goes there, whatever the ring says.
+    commit([backend(0), backend(1), backend(2)], VIP_CONNTRACK, Array.from({ length: LB_SLOTS }, () => ids[2]!));
+    for (let sport = 43200; sport < 43230; sport++) expect(backendOf(forwardOne(c, CLIENT_PORT, toVip(sport, SYN)).out, VerdictKind.Encap)).toBe(2);
+    // No slot has a backend (none healthy in OVS's table): the SYN is left to OVS, which refuses it.
+    commit([backend(0), backend(1), backend(2)], VIP_CONNTRACK, Array.from({ length: LB_SLOTS }, () => NO_BACKEND));
+    expect(forwardOne(c, CLIENT_PORT, toVip(43300, SYN)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipEmpty });
   });
 
   it('a connection an earlier process published is taken over: its later packets go to the same backend and its replies come back from the VIP; what cannot be taken over is refused', () => {

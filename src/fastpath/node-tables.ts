@@ -5,7 +5,7 @@
  * session; NodeRunner applies it. Also the pure parts of applying: the native table
  * contents and the XDP filter keys each interface needs.
  */
-import { Encap, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
+import { Encap, NO_BACKEND, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
 import { isIPv4 } from 'node:net';
 
 export interface NodeTablesPort {
@@ -46,6 +46,8 @@ export interface NodeTablesVip {
   port: number;
   affinity?: 'None' | 'ClientIP';
   backends: Array<{ ip: string; port: number; weight: number; mac?: string }>;
+  /** OVS's slot table: per slot, an index into `backends` (-1: none). A conntrack VIP then deals new connections as OVS does. */
+  slots?: readonly number[];
 }
 
 /** The underlay's fast-path port id: OVS never numbers a port 0. */
@@ -176,7 +178,7 @@ export interface BuilderLike {
   vtep(v: { id: number; ip: number; nextHopMac: Uint8Array; encap: Encap }): unknown;
   localMac(network: number, mac: Uint8Array, port: number): unknown;
   remoteMac(network: number, mac: Uint8Array, vtepId: number, vni: number): unknown;
-  vip(v: { proto: number; addr: Uint8Array; port: number; flags?: number; backends: Array<{ id: number; addr: Uint8Array; port: number; weight: number; mac?: Uint8Array }> }): unknown;
+  vip(v: { proto: number; addr: Uint8Array; port: number; flags?: number; backends: Array<{ id: number; addr: Uint8Array; port: number; weight: number; mac?: Uint8Array }>; slots?: readonly number[] }): unknown;
 }
 
 export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number): void {
@@ -197,6 +199,7 @@ export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number)
     // Backend ids are their addresses: stable across changes of the list, so a connection in
     // the LRU keeps its backend while that backend stays (IPs are unique within a VIP).
     const backends = v.backends.filter((x) => isIPv4(x.ip)).map((x) => ({ id: ipv4Number(x.ip), addr: mappedIPv4(x.ip), port: x.port, weight: x.weight, ...(ct && x.mac ? { mac: macBytes(x.mac) } : {}) }));
-    b.vip({ proto: PROTO[v.proto], addr: mappedIPv4(v.vip), port: v.port, backends, flags });
+    const slots = ct && v.slots ? v.slots.map((i) => (i >= 0 && v.backends[i] && isIPv4(v.backends[i]!.ip) ? ipv4Number(v.backends[i]!.ip) : NO_BACKEND)) : undefined;
+    b.vip({ proto: PROTO[v.proto], addr: mappedIPv4(v.vip), port: v.port, backends, flags, ...(slots ? { slots } : {}) });
   }
 }

@@ -51,7 +51,14 @@ export interface BackendSpec { id: number; addr: Uint8Array; port: number; weigh
 /** Flags of a VIP (vfp.h VFP_VIP_*). */
 export const VIP_CLIENT_IP = 1;
 export const VIP_CONNTRACK = 2;
-export interface VipSpec { proto: number; addr: Uint8Array; port: number; backends: BackendSpec[]; flags?: number }
+/**
+ * slots: OVS's slot table (LB_SLOTS backend ids, NO_BACKEND for none): a conntrack VIP then
+ * deals new connections exactly as OVS's LbNat/LbSlot flows do, not by Maglev.
+ */
+export interface VipSpec { proto: number; addr: Uint8Array; port: number; backends: BackendSpec[]; flags?: number; slots?: readonly number[] }
+/** OVS's load-balancer slot table size (vfp.h VFP_LB_SLOTS, src/pipeline LB_SLOTS). */
+export const LB_SLOTS = 256;
+export const NO_BACKEND = 0xffffffff;
 
 export interface EncapParams {
   type: Encap; ttl: number; srcPort: number; vni: number;

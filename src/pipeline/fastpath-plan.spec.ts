@@ -1,6 +1,7 @@
 import { compileNode, indexModel } from './compiler';
 import { planFastPath, type FastPathPlan } from './fastpath-plan';
-import { NetworkField } from './fields';
+import { LbSlotField, NetworkField } from './fields';
+import { lbFlows } from './load-balancer';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds } from './owners';
 import { TABLES } from './tables';
@@ -151,7 +152,32 @@ describe('planFastPath', () => {
         { ip: '10.0.0.14', port: 8080, weight: 0, mac: mac(14) },
         { ip: '10.0.0.12', port: 8080, weight: 0, mac: mac(12) },
       ],
+      // OVS's slot table: only 10.0.0.13 gets new connections.
+      slots: Array.from({ length: 256 }, () => 0),
     }]);
+  });
+
+  it('gives each VIP the slot table of its OVS LbSlot flows, so both datapaths deal a connection to the same backend', () => {
+    const backends = [11, 12, 13, 14].map((n, i) => ({ name: `p${n}`, ip: `10.0.0.${n}`, mac: mac(n), weight: [1, 3, 2, 5][i]!, healthy: n !== 14 }));
+    const lb: LoadBalancerModel = { uid: 'lb2', key: 't/lb2', version: '1', network: 'blue', vip: '10.0.0.201', mac: '02:4c:42:00:00:02', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends };
+    const m = model([net('blue', 100)], [port('b1', 'blue', 11, 'hv1')], [lb]);
+    const ovs = new Map<number, string>();
+    for (const f of lbFlows(lb, m.networks.get('blue')!).flows.filter((x) => x.tableId === TABLES.LbSlot.id)) {
+      const slot = Number(f.match.find((x) => x.field === LbSlotField.sub.field)?.value);
+      const actions = f.instructions.flatMap((i) => (i.type === 'apply_actions' ? i.actions : []));
+      const load = actions.find((a) => a.type === 'reg_load');
+      const ip = Number(load?.type === 'reg_load' ? load.value : -1);
+      ovs.set(slot, [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.'));
+    }
+    expect(ovs.size).toBe(256);
+    const vips = planFastPath(m, 'hv1').vips;
+    expect(vips.map((v) => v.port)).toEqual([80, 53]);
+    for (const v of vips) {
+      expect(v.slots).toHaveLength(256);
+      v.slots.forEach((i, s) => expect([s, v.backends[i]!.ip]).toEqual([s, ovs.get(s)]));
+      // The unhealthy backend keeps its place (weight 0) but no slot.
+      expect(v.slots.some((i) => v.backends[i]!.ip === '10.0.0.14')).toBe(false);
+    }
   });
 
   it('is empty for a node with no bound port, and for a node the model does not know', () => {

@@ -14,7 +14,8 @@
  */
 import type { Encapsulation } from '../resources/kinds';
 import { indexModel, type ModelIndex } from './compiler';
-import type { LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
+import { LB_SLOTS, activeBackends, dealSlots } from './load-balancer';
+import type { LbBackendModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { isIPv4 } from 'node:net';
 
 export interface FastPathLocalPort {
@@ -67,6 +68,13 @@ export interface FastPathVip {
    * they get no new connection but keep the ones they have, as under OVS's conntrack.
    */
   backends: FastPathBackend[];
+  /**
+   * OVS's slot table for this VIP (load-balancer.ts: LbNat's multipath over LB_SLOTS slots,
+   * LbSlot's backend per slot), as indexes into `backends` (-1: none). The fast path deals a
+   * new connection to the backend of the slot OVS's multipath computes for it, so a
+   * connection goes to the same backend whichever datapath takes it.
+   */
+  slots: number[];
 }
 
 export interface FastPathPlan {
@@ -89,6 +97,23 @@ export interface FastPathPlan {
   conntrackNetworks: number[];
 }
 
+
+/** Slot tables by their backends and weights: dealing 256 slots costs a hash per slot and backend, and most compiles see the same few. */
+const dealt = new Map<string, number[]>();
+
+/** OVS's slot table of lb (load-balancer.ts), as indexes into `unique` (its backends, one per address). */
+function slotTable(lb: LoadBalancerModel, unique: readonly LbBackendModel[]): number[] {
+  const active = activeBackends(lb);
+  const key = JSON.stringify(active.map((b) => [b.ip, b.weight]));
+  let deal = dealt.get(key);
+  if (!deal) {
+    if (dealt.size >= 4096) dealt.clear();
+    deal = active.length ? dealSlots(active.map((b) => ({ key: b.ip, weight: b.weight }))) : Array.from({ length: LB_SLOTS }, () => -1);
+    dealt.set(key, deal);
+  }
+  const at = new Map(unique.map((b, i) => [b.ip, i]));
+  return deal.map((i) => (i < 0 ? -1 : at.get(active[i]!.ip)!));
+}
 
 function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
   return [...p.ips.map((ip) => ({ mac: p.mac, ip })), ...p.allowedAddressPairs].filter((a) => isIPv4(a.ip));
@@ -124,9 +149,11 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
       // The classifier's VIP table is IPv4: an IPv6 VIP's connections stay with OVS (its
       // network's ports are slow-path only already, conntrackNetworks).
       if (lb.vip.includes(':')) continue;
+      const seen = new Set<string>();
+      const unique = lb.backends.filter((x) => !seen.has(x.ip) && !!seen.add(x.ip));
+      const slots = slotTable(lb, unique);
       for (const l of lb.listeners) {
         if (l.protocol === 'SCTP') continue; // the classifier hashes TCP and UDP only
-        const seen = new Set<string>();
         plan.vips.push({
           network: net.vni,
           proto: l.protocol,
@@ -135,9 +162,8 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
           affinity: lb.sessionAffinity ?? 'None',
           // The same backends as OVS's slot table (activeBackends: healthy, weighted, first of
           // an address), the others kept at weight 0 for their established connections.
-          backends: lb.backends
-            .filter((x) => !seen.has(x.ip) && !!seen.add(x.ip))
-            .map((x) => ({ ip: x.ip, port: l.targetPort, weight: x.healthy && x.weight > 0 ? x.weight : 0, mac: x.mac })),
+          backends: unique.map((x) => ({ ip: x.ip, port: l.targetPort, weight: x.healthy && x.weight > 0 ? x.weight : 0, mac: x.mac })),
+          slots,
         });
       }
     }
