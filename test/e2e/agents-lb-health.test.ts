@@ -151,6 +151,16 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     log(`b2's server back: in hv1's slot table again after ${inMs.toFixed(0)} ms; 40 connections ${JSON.stringify(afterUp)}`);
     expect(Object.keys(afterUp).sort()).toEqual(['b1', 'b2']);
     await eventually(async () => (await status()).every((b) => b.healthy), 15_000, 250);
+    // The counts are counters: b2's DNAT flows on hv1 went with its failure and came back
+    // counting from 0, and what they had counted is kept (QA: the count fell to 0 at every flap).
+    const want = { b1: before.b1! + (whileDown.b1 ?? 0) + (afterUp.b1 ?? 0), b2: before.b2! + (afterUp.b2 ?? 0) };
+    let counted: Record<string, number | undefined> = {};
+    await eventually(async () => {
+      counted = Object.fromEntries((await status()).map((b) => [b.name, b.connections]));
+      return counted.b1 === want.b1 && counted.b2 === want.b2;
+    }, 15_000, 250).catch(() => {
+      throw new Error(`status.backends[].connections ${JSON.stringify(counted)}, expected the three rounds summed ${JSON.stringify(want)}`);
+    });
 
     // Deleted while b2 fails: its report is withdrawn with the load balancer.
     process.kill(farServer.pid!, 'SIGTERM');

@@ -6,7 +6,7 @@ import type { LoadBalancer } from '../../resources/kinds';
 import { LOAD_BALANCERS } from '../../store/kinds';
 import { ObjectStore } from '../../store/object-store';
 import { MemoryStore } from '../testing/memory-store';
-import { DispatchReporter, LbStatusReporter, countDispatched } from './lb-status';
+import { DispatchReporter, LbStatusReporter, RunningTotals, countDispatched, dispatchReadings } from './lb-status';
 
 const net: NetworkModel = { uid: 'n', key: 't/n', version: '1', vni: 0x123456, encapsulation: 'vxlan' };
 const lb: LoadBalancerModel = {
@@ -126,6 +126,47 @@ describe('LbStatusReporter', () => {
     } finally {
       await reporter.stop();
     }
+  });
+});
+
+describe('RunningTotals: connection counts as counters across reinstalled flows', () => {
+  const K = '7/10.0.0.100/10.0.0.5';
+  const r = (flow: string, packets: number, ageSec: number, key = K) => ({ key, flow: `${key}|${flow}`, packets, ageSec });
+
+  it('keeps what a flow counted when it goes (backend unhealthy) and when it comes back (healthy again), summing its listeners', () => {
+    const t = new RunningTotals();
+    expect(t.update([r('80', 10, 5), r('443', 3, 5)], 0).get(K)).toBe(13);
+    expect(t.update([r('80', 12, 10), r('443', 3, 10)], 1).get(K)).toBe(15);
+    // Both flows gone (the backend failed its checks): the count stays.
+    expect(t.update([], 2).get(K)).toBe(15);
+    // Back with new flows counting from 0.
+    expect(t.update([r('80', 1, 0), r('443', 0, 0)], 3).get(K)).toBe(16);
+    expect(t.update([r('80', 4, 5), r('443', 2, 5)], 4).get(K)).toBe(21);
+  });
+
+  it('sees a flow installed again between two readings by its lower count or its younger age', () => {
+    const t = new RunningTotals();
+    t.update([r('80', 50, 100)], 0);
+    // Reinstalled and already past its old count: younger than before.
+    expect(t.update([r('80', 70, 2)], 1).get(K)).toBe(120);
+    // Reinstalled, fewer packets, same age reading by chance: the lower count tells.
+    expect(t.update([r('80', 5, 2)], 2).get(K)).toBe(125);
+    expect(t.update([r('80', 9, 7)], 3).get(K)).toBe(129);
+  });
+
+  it('forgets a flow gone for over an hour, and keeps keys apart', () => {
+    const t = new RunningTotals();
+    const other = '7/10.0.0.100/10.0.0.6';
+    t.update([r('80', 10, 1), r('80', 4, 1, other)], 0);
+    expect(t.update([r('80', 6, 60, other)], 1_000)).toEqual(new Map([[K, 10], [other, 6]]));
+    expect(t.update([r('80', 6, 3660, other)], 3_602_000)).toEqual(new Map([[other, 6]]));
+  });
+
+  it('reads one flow per listener from a dump', () => {
+    const flows = dumped((t, i) => (t === TABLES.LbDnat.id ? 10 + i : 1000)).filter((f) => f.tableId === TABLES.LbDnat.id);
+    const readings = dispatchReadings(flows);
+    expect(readings).toHaveLength(4);
+    expect(new Set(readings.map((x) => x.flow)).size).toBe(4);
   });
 });
 

@@ -4,9 +4,11 @@
  *
  * connections = the packet counters of the backend's LbDnat flows (one per listener),
  * summed over every node. Only the first packet of a new connection reaches LbDnat, so
- * this counts connections the load balancer sent to the backend while those flows were
- * installed; it starts again from 0 when the flows go away (backend unhealthy or
- * removed) and come back. A node that is not connected contributes its last known count.
+ * this counts connections the load balancer sent to the backend. A counter: when a flow
+ * goes away (the backend failed its checks or was unbound) or is installed again, what it
+ * had counted is kept (RunningTotals), so the figure never goes down while this process
+ * runs (QA: it fell to 0 at every health flap). A node that is not connected contributes
+ * its last known count.
  *
  * Refreshed every intervalMs (one flow dump of the LbDnat table per connected node);
  * status is written only when it changed. A controller of agents has no flows to count:
@@ -62,9 +64,24 @@ function natTarget(f: FlowStats): string | undefined {
   return undefined;
 }
 
+/** One LbDnat flow's count: its "vni/vip/backend" key, what tells it from the others of that key, and its age. */
+export interface DispatchReading {
+  key: string;
+  flow: string;
+  packets: number;
+  ageSec: number;
+}
+
 /** "vni/vip/backend" -> connections, from one node's LbDnat flows. */
 export function countDispatched(flows: readonly FlowStats[]): Map<string, number> {
   const out = new Map<string, number>();
+  for (const r of dispatchReadings(flows)) out.set(r.key, (out.get(r.key) ?? 0) + r.packets);
+  return out;
+}
+
+/** Every LbDnat flow of a dump with its key (flows of other tables or shapes are skipped). */
+export function dispatchReadings(flows: readonly FlowStats[]): DispatchReading[] {
+  const out: DispatchReading[] = [];
   for (const f of flows) {
     let vni: number | undefined;
     let vip: string | undefined;
@@ -77,10 +94,44 @@ export function countDispatched(flows: readonly FlowStats[]): Map<string, number
     }
     if (vip?.includes(':')) backend = natTarget(f);
     if (vni === undefined || !vip || !backend) continue;
-    const k = `${vni}/${vip}/${backend}`;
-    out.set(k, (out.get(k) ?? 0) + Number(f.packetCount));
+    const key = `${vni}/${vip}/${backend}`;
+    // One flow per listener: its protocol and port tell it from the key's others.
+    const flow = `${key}|${f.priority}|${f.match.map((m) => `${m.field}=${String(m.value)}`).join(',')}`;
+    out.push({ key, flow, packets: Number(f.packetCount), ageSec: f.durationSec });
   }
   return out;
+}
+
+/** How long a flow that went away keeps its count: a backend down that long starts again from 0. */
+const GONE_KEPT_MS = 3_600_000;
+
+/**
+ * One node's connection counts as counters: a flow's packet count starts at 0 whenever the
+ * flow is installed again (health flaps, a rebind), so what each flow had counted is kept
+ * as it goes and added to what its next incarnation counts. A new incarnation shows as a
+ * lower count or a younger flow than the last reading.
+ */
+export class RunningTotals {
+  private readonly flows = new Map<string, { key: string; base: number; last: number; ageSec: number; goneAt?: number }>();
+
+  update(readings: readonly DispatchReading[], now = Date.now()): Map<string, number> {
+    const seen = new Set<string>();
+    for (const r of readings) {
+      seen.add(r.flow);
+      const prev = this.flows.get(r.flow);
+      const again = prev !== undefined && (prev.goneAt !== undefined || r.packets < prev.last || r.ageSec < prev.ageSec);
+      const base = prev === undefined ? 0 : again ? prev.base + prev.last : prev.base;
+      this.flows.set(r.flow, { key: r.key, base, last: r.packets, ageSec: r.ageSec });
+    }
+    for (const [flow, e] of this.flows) {
+      if (seen.has(flow)) continue;
+      if (e.goneAt === undefined) this.flows.set(flow, { key: e.key, base: e.base + e.last, last: 0, ageSec: 0, goneAt: now });
+      else if (now - e.goneAt > GONE_KEPT_MS) this.flows.delete(flow);
+    }
+    const out = new Map<string, number>();
+    for (const e of this.flows.values()) out.set(e.key, (out.get(e.key) ?? 0) + e.base + e.last);
+    return out;
+  }
 }
 
 /**
@@ -90,6 +141,7 @@ export function countDispatched(flows: readonly FlowStats[]): Map<string, number
 export class DispatchCounter {
   /** Last counts seen per node, kept while a node is away. */
   private readonly perNode = new Map<string, Map<string, number>>();
+  private readonly totals = new Map<string, RunningTotals>();
 
   constructor(
     private readonly log: Logger,
@@ -101,11 +153,15 @@ export class DispatchCounter {
     // A node vnetd no longer manages at all (deleted) stops counting.
     const managed = new Set(conns.map(([node]) => node));
     for (const node of this.perNode.keys()) if (!managed.has(node)) this.perNode.delete(node);
+    for (const node of this.totals.keys()) if (!managed.has(node)) this.totals.delete(node);
     await Promise.all(
       conns.map(async ([node, conn]) => {
         if (!conn.connected) return;
         try {
-          this.perNode.set(node, countDispatched(await conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) })));
+          const readings = dispatchReadings(await conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) }));
+          let totals = this.totals.get(node);
+          if (!totals) this.totals.set(node, (totals = new RunningTotals()));
+          this.perNode.set(node, totals.update(readings));
         } catch (err) {
           this.log.debug({ node, err }, 'lb status: flow dump failed; keeping last counts');
         }
