@@ -1,6 +1,6 @@
 import { canonicalIp, tryParseIp } from '../ipam';
 import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
-import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../resources/kinds';
+import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
@@ -37,8 +37,9 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
   });
   const hc = spec.healthCheck;
   if (hc) {
-    if (hc.timeoutSeconds !== undefined && hc.timeoutSeconds > (hc.intervalSeconds ?? 5)) {
-      causes.push({ field: 'spec.healthCheck.timeoutSeconds', reason: 'FieldValueInvalid', message: `Invalid value: ${hc.timeoutSeconds}: must not exceed intervalSeconds (${hc.intervalSeconds ?? 5})` });
+    const interval = hc.intervalSeconds ?? HEALTH_CHECK_DEFAULTS.intervalSeconds;
+    if (hc.timeoutSeconds !== undefined && hc.timeoutSeconds > interval) {
+      causes.push({ field: 'spec.healthCheck.timeoutSeconds', reason: 'FieldValueInvalid', message: `Invalid value: ${hc.timeoutSeconds}: must not exceed intervalSeconds (${interval})` });
     }
     if (!spec.listeners.some((l) => (l.protocol ?? 'TCP') === 'TCP')) {
       causes.push({ field: 'spec.healthCheck', reason: 'FieldValueInvalid', message: 'Invalid value: TCP health checks need at least one TCP listener' });

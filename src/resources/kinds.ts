@@ -89,6 +89,13 @@ export interface HealthCheck {
   healthyThreshold?: number;
 }
 
+/**
+ * What vnetd uses for a HealthCheck field left out (close to OVN's service monitor), in
+ * one place so the probes, admission and vnetctl's descriptions cannot disagree. The
+ * timeout is further capped at the interval.
+ */
+export const HEALTH_CHECK_DEFAULTS = { intervalSeconds: 5, timeoutSeconds: 2, healthyThreshold: 2, unhealthyThreshold: 3 } as const;
+
 export interface LoadBalancerSpec {
   network: string;
   /** Allocated from the network when absent. */

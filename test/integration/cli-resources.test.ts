@@ -243,6 +243,68 @@ describe('lb', () => {
   });
 });
 
+describe('lb health checks', () => {
+  const path = '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc';
+  const spec = async () => (await v.call('GET', path)).json.spec;
+
+  it('creates a load balancer with a health check, changes one setting keeping the others, and removes it', async () => {
+    await ok('lb', 'create', 'hc', '--network', 'blue', '--listen', '80:8080', '--backend', 'vm1', '--health-interval', '10s', '--unhealthy-threshold', '4', '-n', 't1');
+    // Only the given settings are stored: the others stay the server's defaults, as in a manifest.
+    expect((await spec()).healthCheck).toEqual({ protocol: 'TCP', intervalSeconds: 10, unhealthyThreshold: 4 });
+    expect(await ok('lb', 'status', 'hc', '-n', 't1')).toMatch(/\nHealth check: +TCP every 10s, timeout 2s, down after 4 failures, up after 2 successes\n/);
+
+    expect(await ok('lb', 'set-health', 'hc', '--health-timeout', '3s', '-n', 't1')).toBe('loadbalancer.vnet.dev/hc: health check TCP every 10s, timeout 3s, down after 4 failures, up after 2 successes\n');
+    expect((await spec()).healthCheck).toEqual({ protocol: 'TCP', intervalSeconds: 10, timeoutSeconds: 3, unhealthyThreshold: 4 });
+    const json = JSON.parse(await ok('lb', 'set-health', 'hc', '--healthy-threshold', '1', '-n', 't1', '-o', 'json'));
+    expect(json).toMatchObject({ kind: 'LoadBalancer', spec: { healthCheck: { protocol: 'TCP', intervalSeconds: 10, timeoutSeconds: 3, unhealthyThreshold: 4, healthyThreshold: 1 } } });
+
+    expect(await ok('lb', 'set-health', 'hc', '--off', '-n', 't1')).toBe('loadbalancer.vnet.dev/hc: health check off (a backend is healthy while its port is bound)\n');
+    expect((await spec()).healthCheck).toBeUndefined();
+    expect(await ok('lb', 'status', 'hc', '-n', 't1')).toMatch(/\nHealth check: +none \(a backend is healthy while its port is bound\)\n/);
+    // Already off: said again, nothing written.
+    const off = (await v.call('GET', path)).json.metadata.generation;
+    expect(await ok('lb', 'set-health', 'hc', '--off', '-n', 't1')).toMatch(/health check off/);
+    expect((await v.call('GET', path)).json.metadata.generation).toBe(off);
+    // With no check, set-health creates one from the given settings.
+    await ok('lb', 'set-health', 'hc', '--unhealthy-threshold', '2', '-n', 't1');
+    expect((await spec()).healthCheck).toEqual({ protocol: 'TCP', unhealthyThreshold: 2 });
+
+    await ok('lb', 'create', 'hc-defaults', '--network', 'blue', '--listen', '80', '--health-check', '-n', 't1');
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-defaults')).json.spec.healthCheck).toEqual({ protocol: 'TCP' });
+    await ok('lb', 'delete', 'hc-defaults', '-n', 't1');
+  });
+
+  it('refuses bad values with one line and leaves the load balancer as it was', async () => {
+    const before = (await v.call('GET', path)).json;
+    expect(await fails(2, 'lb', 'set-health', 'hc', '--health-interval', '1500ms', '-n', 't1')).toBe('error: --health-interval "1500ms": must be whole seconds from 1s to 5m\n');
+    expect(await fails(2, 'lb', 'set-health', 'hc', '--health-timeout', '6m', '-n', 't1')).toBe('error: --health-timeout "6m": must be whole seconds from 1s to 5m\n');
+    expect(await fails(2, 'lb', 'set-health', 'hc', '--health-interval', 'soon', '-n', 't1')).toMatch(/^error: --health-interval "soon": not a duration/);
+    expect(await fails(2, 'lb', 'set-health', 'hc', '--healthy-threshold', '0', '-n', 't1')).toBe('error: --healthy-threshold "0": must be a whole number from 1 to 10\n');
+    expect(await fails(2, 'lb', 'set-health', 'hc', '--off', '--health-interval', '5s', '-n', 't1')).toBe(
+      'error: --off removes the health check and cannot go with --health-interval; give either --off or the settings to change\n',
+    );
+    expect(await fails(2, 'lb', 'set-health', 'hc', '-n', 't1')).toMatch(/^error: give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold; .*\), or --off to remove the health check\n$/);
+    expect(await fails(1, 'lb', 'set-health', 'nope', '--health-interval', '5s', '-n', 't1')).toMatch(/^error: cannot set the health check of loadbalancer "nope" in namespace "t1": .*not found/);
+    // The server's own check (timeout at most the interval) names the flag of the field.
+    await ok('lb', 'set-health', 'hc', '--health-timeout', '4s', '-n', 't1');
+    const tuned = (await v.call('GET', path)).json;
+    expect(await fails(1, 'lb', 'set-health', 'hc', '--health-interval', '2s', '-n', 't1')).toMatch(/spec\.healthCheck\.timeoutSeconds \(--health-timeout\): Invalid value: 4: must not exceed intervalSeconds \(2\)/);
+    const after = (await v.call('GET', path)).json;
+    expect({ spec: after.spec, generation: after.metadata.generation }).toEqual({ spec: tuned.spec, generation: tuned.metadata.generation });
+    expect(tuned.metadata.generation).toBe(before.metadata.generation + 1);
+
+    expect(await fails(2, 'lb', 'create', 'hc-bad', '--network', 'blue', '--listen', '80', '--unhealthy-threshold', '11', '-n', 't1')).toBe('error: --unhealthy-threshold "11": must be a whole number from 1 to 10\n');
+    expect(await fails(1, 'lb', 'create', 'hc-bad', '--network', 'blue', '--listen', '53/udp', '--health-check', '-n', 't1')).toMatch(/spec\.healthCheck \(--health-check\): Invalid value: TCP health checks need at least one TCP listener/);
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-bad')).status).toBe(404);
+    // set-health has no --health-check flag to name for a cause on the whole check.
+    await ok('lb', 'create', 'hc-udp', '--network', 'blue', '--listen', '53/udp', '-n', 't1');
+    expect(await fails(1, 'lb', 'set-health', 'hc-udp', '--health-interval', '5s', '-n', 't1')).toMatch(/: spec\.healthCheck: Invalid value: TCP health checks need at least one TCP listener/);
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-udp')).json.spec.healthCheck).toBeUndefined();
+    await ok('lb', 'delete', 'hc-udp', '-n', 't1');
+    await ok('lb', 'delete', 'hc', '-n', 't1');
+  });
+});
+
 describe('node', () => {
   it('lists and gets nodes in every format', async () => {
     await v.call('POST', '/apis/vnet.dev/v1alpha1/nodes', { metadata: { name: 'hv1' }, spec: { tunnelIP: '192.0.2.11', ovsdb: 'tcp:192.0.2.11:6640' } });
@@ -311,7 +373,7 @@ describe('terminal and shell', () => {
       expect(r.code).toBe(0);
       return r.stdout.trim().split('\n');
     };
-    const [groups, lbSubs, flags, formats, names, fromPorts, protos] = await Promise.all([
+    const [groups, lbSubs, flags, formats, names, fromPorts, protos, healthNames] = await Promise.all([
       complete(['vnetctl', '']),
       complete(['vnetctl', 'lb', '']),
       complete(['vnetctl', 'lb', 'create', 'x', '--']),
@@ -319,14 +381,16 @@ describe('terminal and shell', () => {
       complete(['vnetctl', '-n', 't1', 'lb', 'status', '']),
       complete(['vnetctl', '-n', 't1', 'trace', '--from', '']),
       complete(['vnetctl', 'trace', '--from', 'vm1', '--proto', '']),
+      complete(['vnetctl', '-n', 't1', 'lb', 'set-health', '']),
     ]);
     expect(fromPorts).toEqual(expect.arrayContaining(['vm1', 'vm2']));
     expect(protos).toEqual(['tcp', 'udp', 'icmp']);
     expect(groups).toEqual(expect.arrayContaining(['network', 'port', 'lb', 'node', 'get', 'apply', 'delete', 'wait', 'watch', 'trace', 'demo', 'completion']));
-    expect(lbSubs).toEqual(expect.arrayContaining(['create', 'add-backend', 'remove-backend', 'status', 'list', 'get', 'delete']));
-    expect(flags).toEqual(expect.arrayContaining(['--network', '--vip', '--listen', '--backend', '--help']));
+    expect(lbSubs).toEqual(expect.arrayContaining(['create', 'add-backend', 'set-weight', 'remove-backend', 'set-health', 'status', 'list', 'get', 'delete']));
+    expect(flags).toEqual(expect.arrayContaining(['--network', '--vip', '--listen', '--backend', '--health-check', '--health-interval', '--help']));
     expect(formats.sort()).toEqual(['json', 'name', 'table', 'wide', 'yaml']);
     // Names of load balancers in the namespace typed on the line (w4 from the lb tests).
     expect(names).toContain('w4');
+    expect(healthNames).toContain('w4');
   });
 });

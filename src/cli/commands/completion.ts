@@ -31,7 +31,7 @@ function walk(cmd: Command, path: string, out: Node[], inherited: string[]): voi
 const NAME_SOURCES: Record<string, string> = {
   'network get': 'network', 'network delete': 'network', 'network rm': 'network',
   'port get': 'port', 'port delete': 'port', 'port rm': 'port', 'port libvirt': 'port',
-  'lb get': 'lb', 'lb delete': 'lb', 'lb rm': 'lb', 'lb status': 'lb', 'lb add-backend': 'lb', 'lb remove-backend': 'lb',
+  'lb get': 'lb', 'lb delete': 'lb', 'lb rm': 'lb', 'lb status': 'lb', 'lb add-backend': 'lb', 'lb set-weight': 'lb', 'lb remove-backend': 'lb', 'lb set-health': 'lb',
   'node get': 'node',
 };
 

@@ -67,6 +67,17 @@ describe('lb status rendering', () => {
     expect(renderLbStatus(lb(status), { ...plain, isTTY: true, color: true }, new Map(), now)).toContain('\x1b[32mhealthy\x1b[39m');
   });
 
+  it('shows the health check with the server defaults filled in, or that there is none', () => {
+    const withCheck = (healthCheck: Record<string, unknown>) => {
+      const o = lb({});
+      o.spec!.healthCheck = healthCheck;
+      return renderLbStatus(o, plain, new Map(), now);
+    };
+    expect(renderLbStatus(lb({}), plain, new Map(), now)).toMatch(/\nSession affinity: +None\nHealth check: +none \(a backend is healthy while its port is bound\)\nNodes realized:/);
+    expect(withCheck({ protocol: 'TCP' })).toMatch(/\nHealth check: +TCP every 5s, timeout 2s, down after 3 failures, up after 2 successes\n/);
+    expect(withCheck({ protocol: 'TCP', intervalSeconds: 10, unhealthyThreshold: 1 })).toMatch(/\nHealth check: +TCP every 10s, timeout 2s, down after 1 failure, up after 2 successes\n/);
+  });
+
   it('reads realized and pending nodes from the Ready condition', () => {
     expect(realizedNodes([cond('flows installed on node(s) hv1, hv2')])).toEqual({ done: ['hv1', 'hv2'], pending: [] });
     expect(realizedNodes([cond('flows not yet installed on node(s) hv2 (of hv1, hv2)', 'Realizing')])).toEqual({ done: ['hv1'], pending: ['hv2'] });

@@ -1,14 +1,15 @@
 /**
- * `vnetctl lb status`: one load balancer, described for people: VIP, listeners, each
- * backend with its address, node, health and connections as the status reports them, the
- * nodes that realized it, and the conditions. Fields the status does not carry (yet) show
- * as "-".
+ * `vnetctl lb status`: one load balancer, described for people: VIP, health check (with
+ * the server's defaults filled in, as it probes), listeners, each backend with its
+ * address, node, health and connections as the status reports them, the nodes that
+ * realized it, and the conditions. Fields the status does not carry (yet) show as "-".
  */
 import type { Backend, BackendStatus, LoadBalancer } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { humanAge } from '../../resources/age';
 import { renderTable, paint, statusColor, type Cell } from '../output/table';
 import type { Terminal } from '../output/terminal';
+import { describeHealthCheck } from './lb-health-check';
 
 /** A backend as the dataplane reports it; node and connections are newer fields, absent on older servers. */
 export type BackendReport = BackendStatus & { node?: string; connections?: number };
@@ -69,6 +70,7 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
     field('VIP', st.vip ?? spec.vip ?? '<pending>'),
     field('Algorithm', spec.algorithm ?? 'maglev'),
     field('Session affinity', spec.sessionAffinity ?? 'None'),
+    field('Health check', describeHealthCheck(spec.healthCheck)),
     field('Nodes realized', nodesLine(conds)),
   ];
   const listeners: Cell[][] = spec.listeners.map((l) => [{ text: l.protocol ?? 'TCP' }, { text: String(l.port) }, { text: String(l.targetPort ?? l.port) }]);

@@ -1,14 +1,16 @@
-/** vnetctl lb create|add-backend|set-weight|remove-backend|status|list|get|delete */
+/** vnetctl lb create|add-backend|set-weight|remove-backend|set-health|status|list|get|delete */
 import { Command } from 'commander';
 import type { Backend, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
-import { attempt } from '../attempt';
+import { attempt, type AttemptSpec } from '../attempt';
 import { ApiStatusError, CliError, UsageError } from '../errors';
 import { parseBackend, sameBackend } from '../flags/backend';
+import { healthCheckForCreate, parseHealthEdit, type HealthFlagValues } from '../flags/health';
 import { parseListen } from '../flags/listen';
 import { backendLabel, kindByPlural, qualifiedName } from '../kinds';
 import { createObject, getObject, JSON_PATCH, listObjects, patchObject, type JsonPatchOp } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
+import { addHealthTuningOptions, DEFAULT_HEALTH_CHECK, describeHealthCheck, healthCheckOps, NO_HEALTH_CHECK } from './lb-health-check';
 import { renderLbStatus, type PortFacts } from './lb-status';
 import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
 
@@ -20,7 +22,15 @@ const FLAGS = [
   ['spec.vip', '--vip'],
   ['spec.listeners', '--listen'],
   ['spec.backends', '--backend'],
+  // The specific fields first: a cause's field is matched against these in order.
+  ['spec.healthCheck.intervalSeconds', '--health-interval'],
+  ['spec.healthCheck.timeoutSeconds', '--health-timeout'],
+  ['spec.healthCheck.healthyThreshold', '--healthy-threshold'],
+  ['spec.healthCheck.unhealthyThreshold', '--unhealthy-threshold'],
+  ['spec.healthCheck', '--health-check'],
 ] as const;
+/** set-health has no --health-check: a cause on the whole check is left unnamed rather than named by a flag it lacks. */
+const SET_HEALTH_FLAGS = FLAGS.filter(([field]) => field !== 'spec.healthCheck');
 const MAX_TRIES = 5;
 
 /** A json-patch test on resourceVersion that failed means someone else wrote first: re-read and retry. */
@@ -29,15 +39,17 @@ function lostRace(err: unknown): boolean {
 }
 
 /**
- * Read-modify-write of spec.backends through a JSON patch guarded by a test on
- * metadata.resourceVersion, retried when another writer got there first.
+ * Read-modify-write of a load balancer through a JSON patch guarded by a test on
+ * metadata.resourceVersion, retried when another writer got there first. No ops: nothing
+ * to write, the object is returned as read.
  */
-async function editBackends(rt: Runtime, name: string, verb: string, edit: (lb: LoadBalancer, current: Backend[]) => JsonPatchOp[]): Promise<LoadBalancer> {
+async function editLoadBalancer(rt: Runtime, name: string, verb: string, edit: (lb: LoadBalancer) => JsonPatchOp[], flags: AttemptSpec['flags'] = FLAGS): Promise<LoadBalancer> {
   const ns = rt.namespace();
-  return attempt(rt, { verb, kind: LBS, name, flags: FLAGS }, async () => {
+  return attempt(rt, { verb, kind: LBS, name, flags }, async () => {
     for (let i = 1; ; i++) {
       const lb = await getObject<LoadBalancer>(rt, LBS, ns, name);
-      const ops = edit(lb, lb.spec?.backends ?? []);
+      const ops = edit(lb);
+      if (ops.length === 0) return lb;
       try {
         return await patchObject<LoadBalancer>(rt, LBS, ns, name, JSON_PATCH, [{ op: 'test', path: '/metadata/resourceVersion', value: lb.metadata.resourceVersion }, ...ops]);
       } catch (err) {
@@ -45,6 +57,10 @@ async function editBackends(rt: Runtime, name: string, verb: string, edit: (lb: 
       }
     }
   });
+}
+
+function editBackends(rt: Runtime, name: string, verb: string, edit: (lb: LoadBalancer, current: Backend[]) => JsonPatchOp[]): Promise<LoadBalancer> {
+  return editLoadBalancer(rt, name, verb, (lb) => edit(lb, lb.spec?.backends ?? []));
 }
 
 /** Addresses and nodes of the port backends, for the status view; best effort (a tenant may not list ports). */
@@ -67,24 +83,35 @@ function printBackends(rt: Runtime, lb: LoadBalancer, what: string): void {
   } else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
 }
 
+function printHealthCheck(rt: Runtime, lb: LoadBalancer): void {
+  if (rt.output === 'table' || rt.output === 'wide') {
+    const hc = lb.spec?.healthCheck;
+    rt.io.out(`${qualifiedName(LBS, lb.metadata.name)}: health check ${hc ? describeHealthCheck(hc) : `off (${NO_HEALTH_CHECK})`}\n`);
+  } else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
+}
+
 export function lbCommand(runtimeOf: RuntimeOf): Command {
   const group = new Command('lb').description('load balancers (LoadBalancer): a VIP with L4 listeners balanced over weighted backends (OVS: a 256-slot table dealt by rendezvous hashing; the fast path: Maglev)');
+  const create = group
+    .command('create')
+    .description('create a load balancer on a network')
+    .argument('<name>', 'load balancer name (DNS label)')
+    .requiredOption('--network <net>', 'the VirtualNetwork that carries the VIP')
+    .option('--vip <ip>', 'the virtual IP (allocated from the network when omitted)')
+    .requiredOption('--listen <port[:target][/proto]>', 'a listener, e.g. 80:8080/tcp (repeatable)', repeatable(parseListen))
+    .option('--backend <port|ip[=weight]>', 'a backend VirtualPort name or IP, optional weight 1-100 (repeatable)', repeatable(parseBackend))
+    .option('--session-affinity <mode>', 'None or ClientIP (any case)', parser((t) => {
+      // As --listen takes tcp or TCP: the case of a flag value never mattered elsewhere.
+      const mode = ['None', 'ClientIP'].find((m) => m.toLowerCase() === t.toLowerCase());
+      if (!mode) throw new Error(`"${t}" is not None or ClientIP`);
+      return mode;
+    }))
+    .option('--health-check', `check the backends with TCP connects to their listeners' target ports: ${DEFAULT_HEALTH_CHECK} unless tuned with the flags below (without it, ${NO_HEALTH_CHECK})`);
+  addHealthTuningOptions(create, (dflt) => `default ${dflt}; implies --health-check`);
   examples(
-    group
-      .command('create')
-      .description('create a load balancer on a network')
-      .argument('<name>', 'load balancer name (DNS label)')
-      .requiredOption('--network <net>', 'the VirtualNetwork that carries the VIP')
-      .option('--vip <ip>', 'the virtual IP (allocated from the network when omitted)')
-      .requiredOption('--listen <port[:target][/proto]>', 'a listener, e.g. 80:8080/tcp (repeatable)', repeatable(parseListen))
-      .option('--backend <port|ip[=weight]>', 'a backend VirtualPort name or IP, optional weight 1-100 (repeatable)', repeatable(parseBackend))
-      .option('--session-affinity <mode>', 'None or ClientIP (any case)', parser((t) => {
-        // As --listen takes tcp or TCP: the case of a flag value never mattered elsewhere.
-        const mode = ['None', 'ClientIP'].find((m) => m.toLowerCase() === t.toLowerCase());
-        if (!mode) throw new Error(`"${t}" is not None or ClientIP`);
-        return mode;
-      }))
-      .action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP' }, cmd: Command) => {
+    create.action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP'; healthCheck?: boolean } & HealthFlagValues, cmd: Command) => {
+        // Before anything is sent: a bad value creates nothing.
+        const healthCheck = healthCheckForCreate(o);
         const rt = runtimeOf(cmd);
         const body: LoadBalancer = {
           apiVersion: LBS.apiVersion,
@@ -96,6 +123,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
             ...(o.vip ? { vip: o.vip } : {}),
             ...(o.backend ? { backends: o.backend } : {}),
             ...(o.sessionAffinity ? { sessionAffinity: o.sessionAffinity } : {}),
+            ...(healthCheck ? { healthCheck } : {}),
           },
         };
         const created = await attempt(rt, { verb: 'create', kind: LBS, name, flags: FLAGS }, () => createObject<LoadBalancer>(rt, LBS, rt.namespace(), body));
@@ -104,6 +132,8 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
     [
       'vnetctl lb create web --network blue --listen 80:8080/tcp --backend vm1-eth0 --backend vm2-eth0',
       'vnetctl lb create dns --network blue --vip 10.0.0.53 --listen 53/udp --listen 53/tcp --backend 10.0.0.11=2 --backend 10.0.0.12',
+      'vnetctl lb create api --network blue --listen 443 --backend vm1-eth0 --backend vm2-eth0 --health-check',
+      'vnetctl lb create db --network blue --listen 5432 --backend vm3-eth0 --health-interval 10s --unhealthy-threshold 2',
     ],
   );
   examples(
@@ -171,6 +201,23 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         printBackends(rt, lb, `removed ${o.backend.map((b) => b.port ?? b.ip).join(', ')}`);
       }),
     ['vnetctl lb remove-backend web --backend vm3-eth0'],
+  );
+  examples(
+    addHealthTuningOptions(
+      group
+        .command('set-health')
+        .description(`change or remove a load balancer's TCP health check: the settings given replace the current ones, the others are kept; a load balancer without a check gets one, with the defaults (${DEFAULT_HEALTH_CHECK}) for the settings not given`)
+        .argument('<name>', 'load balancer name'),
+      (dflt) => `kept when not given; the server's default is ${dflt}`,
+    )
+      .option('--off', `remove the health check (then ${NO_HEALTH_CHECK}); give it alone`)
+      .action(async (name: string, o: HealthFlagValues & { off?: boolean }, cmd: Command) => {
+        const edit = parseHealthEdit(o);
+        const rt = runtimeOf(cmd);
+        const lb = await editLoadBalancer(rt, name, 'set the health check of', (cur) => healthCheckOps(cur.spec?.healthCheck, edit), SET_HEALTH_FLAGS);
+        printHealthCheck(rt, lb);
+      }),
+    ['vnetctl lb set-health web --health-interval 10s', 'vnetctl lb set-health web --unhealthy-threshold 5 --healthy-threshold 1', 'vnetctl lb set-health web --off'],
   );
   examples(
     group

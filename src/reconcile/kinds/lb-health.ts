@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import type { LogicalModel } from '../../pipeline';
-import type { HealthCheck, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
+import { HEALTH_CHECK_DEFAULTS, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
 import { receivePacketIns } from './packet-ins';
 
@@ -42,12 +42,13 @@ export interface HealthTarget {
 
 /** Defaults close to OVN's service monitor (interval 5 s); timeout at most the interval. */
 export function timingOf(hc: HealthCheck): HealthCheckTiming {
-  const intervalMs = (hc.intervalSeconds ?? 5) * 1000;
+  const d = HEALTH_CHECK_DEFAULTS;
+  const intervalMs = (hc.intervalSeconds ?? d.intervalSeconds) * 1000;
   return {
     intervalMs,
-    timeoutMs: Math.min((hc.timeoutSeconds ?? 2) * 1000, intervalMs),
-    healthyThreshold: hc.healthyThreshold ?? 2,
-    unhealthyThreshold: hc.unhealthyThreshold ?? 3,
+    timeoutMs: Math.min((hc.timeoutSeconds ?? d.timeoutSeconds) * 1000, intervalMs),
+    healthyThreshold: hc.healthyThreshold ?? d.healthyThreshold,
+    unhealthyThreshold: hc.unhealthyThreshold ?? d.unhealthyThreshold,
   };
 }
 

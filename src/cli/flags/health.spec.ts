@@ -1,0 +1,102 @@
+import { UsageError } from '../errors';
+import { healthCheckForCreate, parseHealthEdit, parseHealthSeconds, parseHealthTuning, parseThreshold } from './health';
+
+/** The UsageError a call throws (the test fails when it throws nothing or something else). */
+function usageError(fn: () => unknown): UsageError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof UsageError) return err;
+    throw err;
+  }
+  throw new Error('no error thrown');
+}
+
+describe('--health-interval and --health-timeout', () => {
+  it.each([
+    ['5s', 5],
+    ['1s', 1],
+    ['30', 30],
+    ['2m', 120],
+    ['1m30s', 90],
+    ['5m', 300],
+    ['1000ms', 1],
+    [' 10s ', 10],
+  ])('takes %p as %d seconds', (text, want) => expect(parseHealthSeconds('--health-interval', text)).toBe(want));
+
+  it.each([['1500ms'], ['1.5'], ['0'], ['0s'], ['500ms'], ['5m1s'], ['301'], ['1h']])('rejects %p: not whole seconds from 1s to 5m', (text) => {
+    const err = usageError(() => parseHealthSeconds('--health-interval', text));
+    expect(err.message).toBe(`--health-interval "${text}": must be whole seconds from 1s to 5m`);
+    expect(err.exitCode).toBe(2);
+  });
+
+  it.each([['ten'], [''], ['10 s'], ['-5s']])('rejects %p: not a duration, in one line naming the flag', (text) => {
+    const err = usageError(() => parseHealthSeconds('--health-timeout', text));
+    expect(err.message).toBe(`--health-timeout "${text}": not a duration; give whole seconds from 1s to 5m, e.g. 10s or 1m30s`);
+    expect(err.message).not.toContain('\n');
+  });
+});
+
+describe('--healthy-threshold and --unhealthy-threshold', () => {
+  it.each([['1', 1], ['3', 3], ['10', 10], ['07', 7]])('takes %p', (text, want) => expect(parseThreshold('--healthy-threshold', text)).toBe(want));
+
+  it.each([['0'], ['11'], ['-1'], ['2.5'], ['x'], [''], ['100']])('rejects %p', (text) => {
+    const err = usageError(() => parseThreshold('--unhealthy-threshold', text));
+    expect(err.message).toBe(`--unhealthy-threshold "${text}": must be a whole number from 1 to 10`);
+    expect(err.exitCode).toBe(2);
+  });
+});
+
+describe('lb create health flags', () => {
+  it('adds no check without a health flag', () => {
+    expect(healthCheckForCreate({})).toBeUndefined();
+    expect(healthCheckForCreate({ healthCheck: false })).toBeUndefined();
+  });
+
+  it('--health-check alone leaves every setting to the server defaults', () => {
+    expect(healthCheckForCreate({ healthCheck: true })).toEqual({ protocol: 'TCP' });
+  });
+
+  it('any tuning flag implies --health-check and sets only its field', () => {
+    expect(healthCheckForCreate({ healthInterval: '10s' })).toEqual({ protocol: 'TCP', intervalSeconds: 10 });
+    expect(healthCheckForCreate({ unhealthyThreshold: '5' })).toEqual({ protocol: 'TCP', unhealthyThreshold: 5 });
+    expect(healthCheckForCreate({ healthCheck: true, healthInterval: '1m', healthTimeout: '3', healthyThreshold: '1', unhealthyThreshold: '10' })).toEqual({
+      protocol: 'TCP',
+      intervalSeconds: 60,
+      timeoutSeconds: 3,
+      healthyThreshold: 1,
+      unhealthyThreshold: 10,
+    });
+  });
+
+  it('names the first bad flag', () => {
+    expect(usageError(() => healthCheckForCreate({ healthInterval: '5s', healthyThreshold: '0' })).message).toBe('--healthy-threshold "0": must be a whole number from 1 to 10');
+  });
+});
+
+describe('lb set-health flags', () => {
+  it('takes the given tuning flags, and only those', () => {
+    expect(parseHealthEdit({ healthTimeout: '4s' })).toEqual({ off: false, tuning: { timeoutSeconds: 4 } });
+    expect(parseHealthTuning({ healthInterval: '20s', unhealthyThreshold: '2' })).toEqual({ intervalSeconds: 20, unhealthyThreshold: 2 });
+  });
+
+  it('takes --off alone', () => {
+    expect(parseHealthEdit({ off: true })).toEqual({ off: true });
+  });
+
+  it('refuses --off with a tuning flag, naming it', () => {
+    const err = usageError(() => parseHealthEdit({ off: true, healthInterval: '5s', healthyThreshold: '2' }));
+    expect(err.message).toBe('--off removes the health check and cannot go with --health-interval, --healthy-threshold; give either --off or the settings to change');
+    expect(err.exitCode).toBe(2);
+  });
+
+  it('refuses no flag at all, saying what to give', () => {
+    const err = usageError(() => parseHealthEdit({}));
+    expect(err.message).toMatch(/^give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold; .*\), or --off to remove the health check$/);
+    expect(err.exitCode).toBe(2);
+  });
+
+  it('reports a bad value before anything else', () => {
+    expect(usageError(() => parseHealthEdit({ healthInterval: '1500ms' })).message).toBe('--health-interval "1500ms": must be whole seconds from 1s to 5m');
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * The health-check flags of `vnetctl lb create` and `lb set-health`: --health-interval and
+ * --health-timeout (durations, whole seconds 1s-5m), --healthy-threshold and
+ * --unhealthy-threshold (1-10), as spec.healthCheck holds them. They are parsed here, not
+ * by commander, so that a bad value is one line naming the flag and the value, and so the
+ * flags can be checked against each other (--off with a tuning flag).
+ */
+import type { HealthCheck } from '../../resources/kinds';
+import { UsageError } from '../errors';
+import { parseDuration } from './duration';
+
+/** The tuning flags as commander hands them over (strings, absent when not given). */
+export interface HealthFlagValues {
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthyThreshold?: string;
+  unhealthyThreshold?: string;
+}
+
+/** The spec.healthCheck fields the flags set; absent ones are left to the object or the server's defaults. */
+export type HealthTuning = Omit<HealthCheck, 'protocol'>;
+
+/** What `lb set-health` is asked to do. */
+export type HealthEdit = { off: true } | { off: false; tuning: HealthTuning };
+
+/** The schema's bounds (intervalSeconds/timeoutSeconds 1-300, thresholds 1-10). */
+const MAX_SECONDS = 300;
+const MAX_THRESHOLD = 10;
+
+/** In the order of HealthFlagValues' fields. */
+export const TUNING_FLAGS = ['--health-interval', '--health-timeout', '--healthy-threshold', '--unhealthy-threshold'] as const;
+
+/** A duration flag as whole seconds: the API counts seconds, so 1500ms cannot be stored as given. */
+export function parseHealthSeconds(flag: string, text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    throw new UsageError(`${flag} "${text}": not a duration; give whole seconds from 1s to 5m, e.g. 10s or 1m30s`);
+  }
+  if (ms % 1000 !== 0 || ms < 1000 || ms > MAX_SECONDS * 1000) throw new UsageError(`${flag} "${text}": must be whole seconds from 1s to 5m`);
+  return ms / 1000;
+}
+
+export function parseThreshold(flag: string, text: string): number {
+  const t = text.trim();
+  if (!/^\d{1,2}$/.test(t) || Number(t) < 1 || Number(t) > MAX_THRESHOLD) throw new UsageError(`${flag} "${text}": must be a whole number from 1 to ${MAX_THRESHOLD}`);
+  return Number(t);
+}
+
+/** The fields the given tuning flags set (an empty object when none is given). */
+export function parseHealthTuning(o: HealthFlagValues): HealthTuning {
+  const t: HealthTuning = {};
+  if (o.healthInterval !== undefined) t.intervalSeconds = parseHealthSeconds('--health-interval', o.healthInterval);
+  if (o.healthTimeout !== undefined) t.timeoutSeconds = parseHealthSeconds('--health-timeout', o.healthTimeout);
+  if (o.healthyThreshold !== undefined) t.healthyThreshold = parseThreshold('--healthy-threshold', o.healthyThreshold);
+  if (o.unhealthyThreshold !== undefined) t.unhealthyThreshold = parseThreshold('--unhealthy-threshold', o.unhealthyThreshold);
+  return t;
+}
+
+/**
+ * spec.healthCheck for `lb create`: none unless --health-check or a tuning flag (which
+ * implies it) is given. Only the given fields are written: the rest stay the server's
+ * defaults, as when the field is left out of a manifest.
+ */
+export function healthCheckForCreate(o: HealthFlagValues & { healthCheck?: boolean }): HealthCheck | undefined {
+  const tuning = parseHealthTuning(o);
+  if (o.healthCheck !== true && Object.keys(tuning).length === 0) return undefined;
+  return { protocol: 'TCP', ...tuning };
+}
+
+/** The flags of `lb set-health`: --off alone, or at least one tuning flag. */
+export function parseHealthEdit(o: HealthFlagValues & { off?: boolean }): HealthEdit {
+  const values: readonly (string | undefined)[] = [o.healthInterval, o.healthTimeout, o.healthyThreshold, o.unhealthyThreshold];
+  const given = TUNING_FLAGS.filter((_, i) => values[i] !== undefined);
+  if (o.off === true) {
+    if (given.length > 0) throw new UsageError(`--off removes the health check and cannot go with ${given.join(', ')}; give either --off or the settings to change`);
+    return { off: true };
+  }
+  if (given.length === 0) throw new UsageError(`give the settings to change (${TUNING_FLAGS.join(', ')}; a check is created when there is none), or --off to remove the health check`);
+  return { off: false, tuning: parseHealthTuning(o) };
+}
