@@ -314,14 +314,18 @@ function done(){console.log(JSON.stringify(out))}`;
     const tAdd = performance.now();
     await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/empty`, (cur) => ({ ...cur, spec: { ...cur.spec!, backends: [{ port: b.port.metadata.name }] } }));
     await waitReady(ns, 'loadbalancers', 'empty');
+    const tReady = performance.now();
     // Its status follows the spec change itself, not the next 5 s refresh (QA: BACKENDS and
     // BackendsAvailable described the previous generation for up to 5 s).
     const lbNow = async () => (await call('GET', `${G}/namespaces/${ns}/loadbalancers/empty`)) as LoadBalancer;
     const followed = await eventually(async () => { const o = await lbNow(); return o.status?.healthyBackends === '1/1' ? o : undefined; }, 10_000, 25);
     const statusMs = performance.now() - tAdd;
+    const afterReadyMs = performance.now() - tReady;
     expect(followed.status?.conditions?.find((c) => c.type === 'BackendsAvailable')).toMatchObject({ status: 'True', observedGeneration: followed.metadata.generation });
-    log(`backend added: BACKENDS 1/1 in status ${statusMs.toFixed(0)} ms after the change`);
-    expect(statusMs).toBeLessThan(1000); // the refresh every 5 s made it 0-5 s
+    log(`backend added: BACKENDS 1/1 in status ${statusMs.toFixed(0)} ms after the change, ${afterReadyMs.toFixed(0)} ms after Ready was seen`);
+    // The refresh every 5 s made it 0-5 s after Ready. Measured from Ready, not from the PUT:
+    // on a loaded CI machine the PUT and Ready alone took over a second once.
+    expect(afterReadyMs).toBeLessThan(1000);
     const served = await eventually(async () => {
       const c = await connections(client.vm, vip, 10, 45200);
       return c.every((x) => x.name === 'r2') ? c : undefined;
