@@ -148,9 +148,9 @@ export interface NodeFastPathSpec {
   /** The underlay NIC; absent: the NIC plugged into br-phy. */
   underlay?: string;
   /**
-   * Carry load-balancer VIP connections too (default off). The fast path picks a backend on
-   * its Maglev ring, OVS on its slot table: a client whose connections move between the two
-   * datapaths (a VIP entering or leaving the fast path) may land on another backend.
+   * Carry load-balancer VIP connections too (default on; false leaves every network with
+   * load balancers to OVS). The fast path deals a new connection exactly as OVS's slot
+   * table does, and its connections survive a restart of vnetd.
    */
   loadBalancers?: boolean;
 }

@@ -11,7 +11,9 @@
  *    connections OVS load-balances) stay still on both nodes;
  *  - the LoadBalancer's status.backends still counts them (the fast path's per-backend
  *    dispatch counts are added to OVS's);
- *  - a backend reaching its own VIP (hairpin) is answered by itself too (OVS takes those).
+ *  - a backend reaching its own VIP (hairpin) is answered by itself too (OVS takes those);
+ *  - the fast path carries VIPs by default, and spec.fastPath.loadBalancers: false hands
+ *    them back to OVS.
  */
 import { TABLES } from '../../src/pipeline/tables';
 import type { HypervisorNode, LoadBalancer } from '../../src/resources/kinds';
@@ -65,7 +67,8 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
 
   it('TCP connections to a VIP with backends on both hypervisors go through the fast path: all succeed, replies come from the VIP, OVS dispatches none of them', async () => {
     for (const hv of fixture.bed().hypervisors) {
-      await api.replace<HypervisorNode>(`${G}/nodes/${hv.name}`, (cur) => ({ ...cur, spec: { ...cur.spec, fastPath: { enabled: true, netns: hv.netns, loadBalancers: true } } }));
+      // loadBalancers left out: the fast path carries VIPs by default.
+      await api.replace<HypervisorNode>(`${G}/nodes/${hv.name}`, (cur) => ({ ...cur, spec: { ...cur.spec, fastPath: { enabled: true, netns: hv.netns } } }));
     }
     const ns = 'fp-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
@@ -147,5 +150,20 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     expect(own.filter((c) => !c.name)).toEqual([]);
     expect(ownDist['b1'] ?? 0).toBeGreaterThan(5);
     expect(new Set(own.map((c) => c.peer))).toEqual(new Set([vip]));
+
+    // loadBalancers: false hands VIPs back to OVS: new connections are OVS's again.
+    for (const hv of fixture.bed().hypervisors) {
+      await api.replace<HypervisorNode>(`${G}/nodes/${hv.name}`, (cur) => ({ ...cur, spec: { ...cur.spec, fastPath: { ...cur.spec!.fastPath, loadBalancers: false } } }));
+    }
+    const handedBack = await eventually(async () => {
+      const fpBefore = (await tableCounters('hv1')).connNew ?? 0;
+      const ovsBefore = await ovsLbPackets('hv1');
+      const c = await connections(client.vm, vip, 10);
+      await new Promise((r) => setTimeout(r, 1500));
+      const fp = ((await tableCounters('hv1')).connNew ?? 0) - fpBefore;
+      const ovsMoved = (await ovsLbPackets('hv1')) - ovsBefore;
+      return c.every((x) => x.name) && fp === 0 && ovsMoved >= 10 ? { ovsMoved, fp } : undefined;
+    }, 30_000, 500);
+    log(`loadBalancers: false: 10 connections, OVS's LbSlot/LbDnat counted ${handedBack.ovsMoved} packets, the fast path took none`);
   }, 150_000);
 });

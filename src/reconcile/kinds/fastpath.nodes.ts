@@ -266,8 +266,8 @@ export class FastPathNodes implements FastPathHook {
         return vtepIds.has(m.to.vtep) ? [{ network: m.network, mac: m.mac, to: { kind: 'remote' as const, vtep: m.to.vtep, vni: m.to.vni } }] : [];
       }),
       // With network, affinity and backend MACs: conntrack VIPs (src/fastpath/node-tables.ts).
-      // Opt-in per node: without them a load-balanced network stays with OVS as a whole.
-      vips: node.spec?.fastPath?.loadBalancers === true ? plan.vips : [],
+      // On unless a Node says loadBalancers: false: then a load-balanced network stays with OVS as a whole.
+      vips: node.spec?.fastPath?.loadBalancers !== false ? plan.vips : [],
     };
   }
 
