@@ -19,12 +19,26 @@ import { FilterMap, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tabl
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
 
+/**
+ * How long a network that just got its first load balancer here keeps its VIPs' new
+ * connections with OVS. A connection the fast path takes is DNATed here and sent straight to
+ * a backend on another node, whose OVS must run it through its conntrack (it un-DNATs
+ * nothing, but it must see the SYN: a SYN-ACK it never saw the SYN of is invalid and
+ * dropped). A node that has not applied the network's change yet still switches the SYN on
+ * its own fast path, past its OVS: the first connections of a new load balancer then stalled
+ * or failed (CI: 10 of 300). Nodes apply a compile within moments of each other; this waits
+ * for the slowest. OVS deals new connections exactly as the fast path does, so which of the
+ * two takes them meanwhile changes nothing for the client.
+ */
+export const VIP_SETTLE_MS = 3000;
+
 const XDP_VM_FILTERED = 3;
 const XDP_UNDERLAY_FILTERED = 4;
 const XDP_PORT_SECURITY = 1;
 
 export type RunnerState =
-  | { state: 'Running'; interfaces: number }
+  /** recheckMs: apply again after that long (a network's VIPs are settling, VIP_SETTLE_MS). */
+  | { state: 'Running'; interfaces: number; recheckMs?: number }
   | { state: 'Idle'; reason: string }
   | { state: 'Unavailable'; reason: string };
 
@@ -91,6 +105,8 @@ export class NodeRunner {
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
   /** "vip/port/proto" -> network of the VIPs applied (names the network of a dispatch count). */
   private vipNetworks = new Map<string, number>();
+  /** When each network of this node's ports was first seen load-balanced (slowOnly), for VIP_SETTLE_MS. */
+  private readonly balancedSince = new Map<number, number>();
   private adoptedSoFar = { adopted: 0, released: 0 };
   private readonly xst = new BigUint64Array(XSK_STATS.length);
 
@@ -108,13 +124,18 @@ export class NodeRunner {
   }
 
   /** Brings the native tables, the runner and the XDP filters to t. Never throws for environmental reasons. */
-  apply(t: NodeTables): RunnerState {
+  apply(t: NodeTables, now = Date.now()): RunnerState {
     const wantIfs: RunnerIf[] = [
       ...t.ports.map((p) => ({ name: p.ifname, port: p.id, mode: XDP_VM_FILTERED, flags: p.portSecurity ? XDP_PORT_SECURITY : 0 })),
       { name: t.underlay.ifname, port: UNDERLAY_PORT, mode: XDP_UNDERLAY_FILTERED, flags: 0 },
     ].sort((a, b) => a.port - b.port);
     const wantSig = JSON.stringify(wantIfs);
-    const want = new Map(interfaceFilters(t).map((f) => [f.ifname, f.keys]));
+    const balanced = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.network));
+    for (const n of this.balancedSince.keys()) if (!balanced.has(n)) this.balancedSince.delete(n);
+    for (const n of balanced) if (!this.balancedSince.has(n)) this.balancedSince.set(n, now);
+    const settling = new Set([...balanced].filter((n) => now - this.balancedSince.get(n)! < VIP_SETTLE_MS));
+    const recheckMs = settling.size ? Math.max(1, Math.min(...[...settling].map((n) => this.balancedSince.get(n)! + VIP_SETTLE_MS - now))) : undefined;
+    const want = new Map(interfaceFilters(t, settling).map((f) => [f.ifname, f.keys]));
     if (this.runner) this.updateFilters(want, 'remove');
     this.vipNetworks = new Map(t.vips.flatMap((v) => (v.network === undefined ? [] : [[`${v.vip}/${v.port}/${v.proto === 'TCP' ? 6 : 17}`, v.network] as [string, number]])));
     const sig = tablesSignature(t);
@@ -149,7 +170,7 @@ export class NodeRunner {
       }
     }
     this.updateFilters(want, 'add');
-    this.st = { state: 'Running', interfaces: this.ifs.length };
+    this.st = { state: 'Running', interfaces: this.ifs.length, ...(recheckMs !== undefined ? { recheckMs } : {}) };
     return this.st;
   }
 

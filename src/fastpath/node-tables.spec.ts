@@ -105,6 +105,10 @@ describe('NodeTables', () => {
     expect(f.get('tap5')!.get(FilterMap.Vip)).toEqual(new Set());
     expect(f.get('tap3')!.get(FilterMap.Vip)).toEqual(new Set()); // another network
     expect(vipKey('10.0.1.200', 80, 6)).toBe('0a0001c800500600');
+    // A network still settling (it just got its first load balancer here): no SYN key, OVS takes the new connections.
+    const settling = new Map(interfaceFilters(t, new Set([200])).map((x) => [x.ifname, x.keys]));
+    expect(settling.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set());
+    expect(settling.get('tap6')!.get(FilterMap.Src)).toEqual(f.get('tap6')!.get(FilterMap.Src));
     // The committed VIP is a conntrack one: a SYN is delivered to D rewritten, an ACK without SYN is not taken.
     const dp = new FastPath(fp.lib), bld = dp.builder(), ctx = dp.classifier(1024);
     try {

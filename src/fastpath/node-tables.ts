@@ -130,9 +130,10 @@ export interface InterfaceFilters {
  * and with port security only from its (MAC, IPv4) pairs. The underlay: tunnel frames
  * whose (VNI, inner destination MAC) is a local port. Everything else goes on to OVS.
  */
-export function interfaceFilters(t: NodeTables): InterfaceFilters[] {
+export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = new Set()): InterfaceFilters[] {
   const out: InterfaceFilters[] = [];
-  const ctVips = t.vips.filter((v) => isConntrackVip(t, v));
+  // A network that only just became load-balanced: its VIPs' SYNs stay with OVS a while (NodeRunner, VIP_SETTLE_MS).
+  const ctVips = t.vips.filter((v) => isConntrackVip(t, v) && !settling.has(v.network!));
   const byNetwork = new Map<number, string[]>();
   for (const m of t.macs) {
     let l = byNetwork.get(m.network);

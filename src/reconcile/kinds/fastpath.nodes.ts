@@ -68,6 +68,8 @@ interface NodeFastPath {
   applyQueued?: boolean;
   status?: NodeFastPathStatus;
   logged: string;
+  /** An apply due when a network's VIPs have settled. */
+  recheck?: NodeJS.Timeout;
   /** What the runner took over from an earlier process (logged when it changes). */
   adopted?: { adopted: number; released: number };
   /** The newest compile handed over: what a change of underlay facts re-applies. */
@@ -215,6 +217,14 @@ export class FastPathNodes implements FastPathHook {
     }
     this.log.debug({ node: name, tables }, 'fastpath: applying tables');
     const state = st.runner.apply(tables);
+    if (state.state === 'Running' && state.recheckMs !== undefined) {
+      // A network's VIPs are settling (NodeRunner, VIP_SETTLE_MS): apply again once they may go on the fast path.
+      clearTimeout(st.recheck);
+      st.recheck = setTimeout(() => {
+        if (!this.stopped && this.nodes.get(name) === st) void this.enqueueApply(name, st);
+      }, state.recheckMs);
+      st.recheck.unref();
+    }
     const taken = st.runner.adopted();
     if (taken.adopted + taken.released > 0 && (taken.adopted !== st.adopted?.adopted || taken.released !== st.adopted?.released)) {
       st.adopted = taken;
