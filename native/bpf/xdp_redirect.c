@@ -9,7 +9,8 @@
  *                  2 = underlay: only UDP to a port listed in vfp_ours (VXLAN, GENEVE),
  *                  3 = VM-facing, filtered: unicast to a MAC in vfp_dst, and with
  *                      VFP_CFG_PORT_SECURITY only IPv4 whose (source MAC, source IP)
- *                      is in vfp_src,
+ *                      is in vfp_src, or IPv6 TCP, UDP or ICMPv6 other than neighbour
+ *                      discovery whose (source MAC, source IPv6) is in vfp_src6,
  *                  4 = underlay, filtered: VXLAN/GENEVE whose (VNI, inner destination
  *                      MAC) is in vfp_inner.
  * The filtered modes are how vnetd runs beside OVS: a frame the fast path would not
@@ -45,6 +46,12 @@ struct vfp_src_key {
 	__u32 ip; /* network order */
 };
 
+struct vfp_src6_key {
+	__u8 mac[6];
+	__u16 pad;
+	__u8 ip[16];
+};
+
 struct vfp_inner_key {
 	__u32 vni;
 	__u8 mac[6];
@@ -64,6 +71,13 @@ struct {
 	__type(key, struct vfp_src_key);
 	__type(value, __u8);
 } vfp_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vfp_src6_key);
+	__type(value, __u8);
+} vfp_src6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -156,6 +170,30 @@ static __always_inline int underlay_is_ours(void *data, void *end)
 	return bpf_map_lookup_elem(&vfp_ours, &udp->dest) != NULL;
 }
 
+/* A port-security check of an IPv6 frame: TCP, UDP or ICMPv6 other than neighbour discovery
+ * (whose answers and spoof checks are OVS's: a forged NA must meet its spoof guard), from a
+ * (MAC, address) pair the port may use. Extension headers, link-local sources not listed and
+ * everything else go to OVS. */
+static __always_inline int ipv6_source_ok(struct ethhdr *eth, void *end)
+{
+	__u8 *ip6 = (__u8 *)(eth + 1), *l4 = ip6 + 40;
+	struct vfp_src6_key k = {};
+	__u8 next;
+
+	if ((void *)l4 > end)
+		return 0;
+	next = ip6[6];
+	if (next == 58) { /* ICMPv6 */
+		if ((void *)(l4 + 1) > end || (l4[0] >= 133 && l4[0] <= 137))
+			return 0;
+	} else if (next != IPPROTO_TCP && next != IPPROTO_UDP) {
+		return 0;
+	}
+	__builtin_memcpy(k.mac, eth->h_source, 6);
+	__builtin_memcpy(k.ip, ip6 + 8, 16);
+	return bpf_map_lookup_elem(&vfp_src6, &k) != NULL;
+}
+
 static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
 {
 	struct ethhdr *eth = data;
@@ -174,8 +212,8 @@ static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
 		return 0;
 	if (!(flags & VFP_CFG_PORT_SECURITY))
 		return 1;
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return 0;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return ipv6_source_ok(eth, end);
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end)
 		return 0;

@@ -301,8 +301,9 @@ uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t 
 int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen);
 int vfp_runner_remove(struct vfp_runner *r, uint32_t port);
 /* Filter maps of the interface with fast-path port id `port`: map 0 = vfp_dst (key 8 bytes),
- * 1 = vfp_src (12), 2 = vfp_inner (12). add != 0 inserts, else deletes (a missing key is
- * not an error). 0 or negative errno. */
+ * 1 = vfp_src (12), 2 = vfp_inner (12), 3 = vfp_vip (8), 4 = vfp_src6 (24: MAC, 2 pad
+ * bytes, IPv6 address). add != 0 inserts, else deletes (a missing key is not an error).
+ * 0 or negative errno. */
 int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add);
 /* xsk stats of that interface ({rx, tx, tx_full, fast, slow, drops}); loop iterations in out[6] when n > 6. */
 uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n);

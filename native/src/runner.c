@@ -459,7 +459,7 @@ void vfp_runner_stop(struct vfp_runner *r)
 	free(r);
 }
 
-static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip" };
+static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6" };
 
 int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add)
 {

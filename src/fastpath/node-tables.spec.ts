@@ -4,7 +4,7 @@
  * local port), and each interface's filter lists exactly the frames the tables decide.
  */
 import { FastPath, FrameBatch, openFastPath } from './fastpath';
-import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, srcKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
+import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, src6Key, srcKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
 import { eth, icmpEcho, ipv4, ipv4Packet, mac, tcp } from './reference';
 import { Encap, PORT_UNDERLAY, SlowReason, VerdictKind } from './types';
 
@@ -79,6 +79,17 @@ describe('NodeTables', () => {
     expect(f.get('tap5')!.get(FilterMap.Dst)).toEqual(new Set());
     expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C)]));
     expect([...f.get('tap3')!.get(FilterMap.Dst)!].some((k) => k.startsWith(LB.replace(/:/g, '')))).toBe(false);
+  });
+
+  it('filters: IPv6 sources of a port with port security go to vfp_src6 (24-byte keys), IPv4 ones to vfp_src', () => {
+    const t = tables();
+    t.ports[0] = { ...t.ports[0]!, sources: [{ mac: A, ip: '10.0.0.10' }, { mac: A, ip: 'fd00::a' }, { mac: A, ip: 'fe80::ff:fe00:a' }, { mac: B, ip: 'fd00::77' }] };
+    t.ports[1] = { ...t.ports[1]!, sources: [{ mac: C, ip: 'fd00::c' }] }; // no port security: no keys
+    const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
+    expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10')]));
+    expect(f.get('tap3')!.get(FilterMap.Src6)).toEqual(new Set([src6Key(A, 'fd00::a'), src6Key(A, 'fe80::ff:fe00:a'), src6Key(B, 'fd00::77')]));
+    expect(src6Key(A, 'fd00::a')).toBe('02000000000a0000' + 'fd00000000000000000000000000000a');
+    expect(f.get('tap4')!.get(FilterMap.Src6)).toEqual(new Set());
   });
 
   it('conntrack VIPs: SYN keys on the VM NICs of the VIP\'s network, only when every weighted backend is reachable by the tables', () => {

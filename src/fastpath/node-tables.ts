@@ -6,7 +6,8 @@
  * contents and the XDP filter keys each interface needs.
  */
 import { Encap, NO_BACKEND, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
+import { Address6 } from 'ip-address';
 
 export interface NodeTablesPort {
   /** Fast-path port id (the ofport of the VM NIC on br-int). */
@@ -53,7 +54,8 @@ export interface NodeTablesVip {
 /** The underlay's fast-path port id: OVS never numbers a port 0. */
 export const UNDERLAY_PORT = 0;
 
-export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Conn = 4 }
+/** The runner's filter maps (native/src/runner.c MAPS; the program's vfp_conn is the runner's own). */
+export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4 }
 
 export function macBytes(mac: string): Uint8Array {
   const parts = mac.split(':');
@@ -83,6 +85,14 @@ export function srcKey(mac: string, ip: string): string {
   const b = Buffer.alloc(12);
   b.set(macBytes(mac), 0);
   b.writeUInt32BE(ipv4Number(ip), 8);
+  return b.toString('hex');
+}
+/** struct vfp_src6_key of bpf/xdp_redirect.c: MAC, 2 pad bytes, IPv6 address. */
+export function src6Key(mac: string, ip: string): string {
+  const b = Buffer.alloc(24);
+  b.set(macBytes(mac), 0);
+  let v = new Address6(ip).bigInt();
+  for (let i = 23; i >= 8; i--, v >>= 8n) b[i] = Number(v & 0xffn);
   return b.toString('hex');
 }
 export function innerKey(vni: number, mac: string): string {
@@ -127,7 +137,8 @@ export interface InterfaceFilters {
 /**
  * The frames each interface's XDP program hands to the fast path. A VM NIC: unicast to
  * another MAC of its network that the tables deliver (local port or resolved VTEP),
- * and with port security only from its (MAC, IPv4) pairs. The underlay: tunnel frames
+ * and with port security only from its (MAC, IPv4) and (MAC, IPv6) pairs (IPv6: not
+ * neighbour discovery, which OVS answers and checks). The underlay: tunnel frames
  * whose (VNI, inner destination MAC) is a local port. Everything else goes on to OVS.
  */
 export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = new Set()): InterfaceFilters[] {
@@ -144,14 +155,15 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     const own = p.mac.toLowerCase();
     const dst = new Set(p.slowOnly ? [] : (byNetwork.get(p.network) ?? []).filter((m) => m !== own).map(dstKey));
     // Source pairs gate whatever the other keys let in (on a slowOnly port: only VIP connections).
-    const src = new Set(p.portSecurity ? p.sources.map((s) => srcKey(s.mac, s.ip)) : []);
+    const src = new Set(p.portSecurity ? p.sources.filter((s) => isIPv4(s.ip)).map((s) => srcKey(s.mac, s.ip)) : []);
+    const src6 = new Set(p.portSecurity ? p.sources.filter((s) => isIPv6(s.ip)).map((s) => src6Key(s.mac, s.ip)) : []);
     // SYNs to the network's conntrack VIPs (the connections' own keys come from the runner),
     // but not to a VIP the port is a backend of: a connection dealt to its own client is a
     // hairpin, which OVS SNATs to the VIP and the fast path cannot (its SYN, once handed
     // over, could not go back), so a backend's connections to its own VIP all stay with OVS.
     const ownIps = new Set(p.sources.map((s) => s.ip));
     const vips = new Set(ctVips.filter((v) => v.network === p.network && !v.backends.some((b) => ownIps.has(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
-    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Vip, vips]]) });
+    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips]]) });
   }
   const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));
   const slowNets = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.network));

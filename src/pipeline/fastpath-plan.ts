@@ -15,6 +15,7 @@
 import type { Encapsulation } from '../resources/kinds';
 import { indexModel, type ModelIndex } from './compiler';
 import { LB_SLOTS, activeBackends, dealSlots } from './load-balancer';
+import { ipv6AddressesOf } from './port-security-v6';
 import type { LbBackendModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { isIPv4 } from 'node:net';
 
@@ -27,7 +28,10 @@ export interface FastPathLocalPort {
   /** namespace/name of the VirtualPort, for logs. */
   key: string;
   portSecurity: boolean;
-  /** IPv4 (MAC, IP) source pairs port security lets through: own IPs and allowed pairs. */
+  /**
+   * (MAC, IP) source pairs port security lets through: own IPs and allowed pairs, and for
+   * IPv6 their MACs' link-local addresses (ipv6AddressesOf: exactly OVS's SpoofGuard list).
+   */
   sources: ReadonlyArray<{ mac: string; ip: string }>;
 }
 
@@ -116,7 +120,8 @@ function slotTable(lb: LoadBalancerModel, unique: readonly LbBackendModel[]): nu
 }
 
 function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
-  return [...p.ips.map((ip) => ({ mac: p.mac, ip })), ...p.allowedAddressPairs].filter((a) => isIPv4(a.ip));
+  const v4 = [...p.ips.map((ip) => ({ mac: p.mac, ip })), ...p.allowedAddressPairs].filter((a) => isIPv4(a.ip));
+  return [...v4, ...ipv6AddressesOf(p).map(({ mac, ip }) => ({ mac, ip }))];
 }
 
 export function planFastPath(model: LogicalModel, nodeName: string, index: ModelIndex = indexModel(model)): FastPathPlan {

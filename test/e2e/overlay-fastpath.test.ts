@@ -134,6 +134,46 @@ describeOvs('overlay with the AF_XDP fast path', () => {
     expect(st?.counters?.tables).toBeDefined();
   }, 90_000);
 
+  it('IPv6 with port security takes the fast path too (ping6 and TCP over IPv6), neighbour discovery stays with OVS, a spoofed IPv6 source is not carried', async () => {
+    const ns = 'fp-v6';
+    await network(ns, 'net', { subnets: [{ cidr: '10.73.0.0/24' }, { cidr: 'fd00:73::/64' }] });
+    const vm6 = async (name: string, hv: string) => {
+      const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: 'net', node: hv } })) as VirtualPort;
+      const ips = port.spec!.ips!;
+      const ip6 = ips.find((x) => x.includes(':'))!;
+      const vm = await bed.addVm(hv, { name: `f6${name}`, ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${ips.find((x) => !x.includes(':'))!}/24` });
+      await vm.exec(['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=0']);
+      await vm.exec(['ip', '-6', 'addr', 'add', `${ip6}/64`, 'dev', vm.iface, 'nodad']);
+      await waitReady(ns, 'virtualports', name);
+      return { vm, ip6 };
+    };
+    const a = await vm6('a', 'hv1');
+    const b = await vm6('b', 'hv2');
+    const ping6 = (extra: string[]) => a.vm.exec(['ping', '-6', '-W', '1', ...extra, b.ip6]).then((o) => o, () => '');
+    // Neighbour discovery first (OVS's ND responder answers it), then the measurement.
+    await eventually(async () => (await ping6(['-c', '1'])).includes('1 received'), 15_000, 100);
+    await new Promise((r) => setTimeout(r, 1500));
+    const ovsL2 = () => flowPackets(a.vm, `table=${TABLES.L2Lookup.id},dl_dst=${b.vm.mac}`);
+    const fpA = () => fastCounter('hv1', a.vm.tap, 'fast');
+    const fpB = () => fastCounter('hv2', b.vm.tap, 'fast');
+    const before = { l2: await ovsL2(), a: await fpA(), b: await fpB() };
+    const N = 20;
+    const out = await ping6(['-c', String(N), '-i', '0.05']);
+    expect(out).toContain(`${N} received`);
+    expect(await tcp(b.vm, a.vm, b.ip6, 7200)).toMatch(/^pong-\d+$/);
+    await new Promise((r) => setTimeout(r, 1500));
+    const d = { l2: (await ovsL2()) - before.l2, a: (await fpA()) - before.a, b: (await fpB()) - before.b };
+    log(`IPv6: ${N} pings + 1 TCP exchange a(hv1) -> b(hv2) over IPv6: fast path took ${d.a} frames on a's NIC, ${d.b} on b's; OVS counted ${d.l2} on hv1's L2 flow to b`);
+    expect(d.a).toBeGreaterThanOrEqual(N);
+    expect(d.b).toBeGreaterThanOrEqual(N);
+    expect(d.l2).toBe(0);
+    // A source address the port does not own is not a pair in vfp_src6: OVS gets it and drops it.
+    await a.vm.exec(['ip', '-6', 'addr', 'add', 'fd00:73::bad/64', 'dev', a.vm.iface, 'nodad']);
+    const spoofBefore = await fpA();
+    expect(await a.vm.exec(['ping', '-6', '-c', '3', '-i', '0.2', '-W', '1', '-I', 'fd00:73::bad', b.ip6]).then((o) => o, (e: Error) => e.message)).not.toContain(' 0% packet loss');
+    expect((await fpA()) - spoofBefore).toBe(0);
+  }, 90_000);
+
   it('port security holds on the fast path: a spoofed source IP is not carried (OVS drops it), an allowed pair is', async () => {
     const ns = 'fp-sec';
     await network(ns, 'net', { subnets: [{ cidr: '10.72.0.0/24' }] });
