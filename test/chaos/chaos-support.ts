@@ -11,6 +11,7 @@ import { request } from 'node:https';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Vm } from '../harness/testbed';
+import { judgePings, pingArgs } from '../support/ping';
 import { eventually, httpsCall, readKubeconfig, type ApiResponse } from '../support/vnetd';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -252,11 +253,11 @@ export class RoleMonitor {
   }
 }
 
-/** `count` pings 10 ms apart from a to b; done() resolves with what was lost, by icmp_seq. */
+/** `count` pings 10 ms apart from a to b; done() resolves with what was lost of them, by icmp_seq. */
 export function startPing(a: Vm, b: Vm, count: number, track: Set<ChildProcess>): { done: Promise<{ sent: number; received: number; missing: number[] }> } {
   const target = b.ip!.split('/')[0]!;
   let out = '';
-  const child = spawn('ip', ['netns', 'exec', a.netns, 'ping', '-i', '0.01', '-c', String(count), '-W', '2', target], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn('ip', ['netns', 'exec', a.netns, ...pingArgs(target, count)], { stdio: ['ignore', 'pipe', 'ignore'] });
   track.add(child);
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   // 'close', not 'exit': exit can come before ping's last output (its summary) has been read,
@@ -264,10 +265,7 @@ export function startPing(a: Vm, b: Vm, count: number, track: Set<ChildProcess>)
   const done = new Promise<{ sent: number; received: number; missing: number[] }>((res) =>
     child.once('close', () => {
       track.delete(child);
-      const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
-      const received = Number(/(\d+) received/.exec(out)?.[1] ?? 0);
-      const answered = new Set([...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
-      res({ sent, received, missing: Array.from({ length: sent }, (_, i) => i + 1).filter((s) => !answered.has(s)) });
+      res(judgePings(out, count));
     }),
   );
   return { done };

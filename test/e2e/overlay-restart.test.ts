@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startTestbed, type Hypervisor, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
+import { judgePings, pingArgs } from '../support/ping';
 import { eventually, kubeconfigCaller, nodesInSync, type ApiResponse } from '../support/vnetd';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -138,7 +139,8 @@ describeOvs('overlay: controller restart', () => {
     // which under load reads as one lost packet that the network never lost.
     const COUNT = 700;
     let out = '';
-    pinger = spawn('ip', ['netns', 'exec', a.netns, 'ping', '-i', '0.01', '-c', String(COUNT), '-W', '2', target], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // A few more are sent and not judged: ping waits only two RTTs for the last reply (pingArgs).
+    pinger = spawn('ip', ['netns', 'exec', a.netns, ...pingArgs(target, COUNT)], { stdio: ['ignore', 'pipe', 'ignore'] });
     pinger.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     // 'close', not 'exit': the summary parsed below may still be unread when ping exits.
     const pingDone = new Promise((r) => pinger!.once('close', r));
@@ -164,10 +166,7 @@ describeOvs('overlay: controller restart', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const portsAfter = await portsNow();
     await pingDone;
-    const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
-    const received = Number(/(\d+) received/.exec(out)?.[1] ?? 0);
-    const answered = new Set([...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
-    const missing = Array.from({ length: sent }, (_, i) => i + 1).filter((seq) => !answered.has(seq));
+    const { sent, received, missing } = judgePings(out, COUNT);
     // A flow re-added by the new run would be younger than it was before the kill.
     const readded = after.flatMap((f, i) => [...f.ages].filter(([text, age]) => age < before[i]!.ages.get(text)!).map(([text]) => text));
     process.stdout.write(

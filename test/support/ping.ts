@@ -1,0 +1,20 @@
+/**
+ * Judging a `ping -c` run by icmp_seq. PING_TAIL more pings are sent than are judged, so
+ * that the last judged one has its reply waited for: once it has had an answer, iputils
+ * ping waits only two of its longest RTTs after the last packet it sends, so a last reply a
+ * little slower than that (a busy machine) read as lost although the network delivered it
+ * (chaos (c) lost exactly its 600th of 600 once).
+ */
+export const PING_TAIL = 20;
+
+/** ping's arguments for `count` judged pings every `intervalS` seconds (the tail included). */
+export function pingArgs(target: string, count: number, intervalS = 0.01): string[] {
+  return ['ping', '-i', String(intervalS), '-c', String(count + PING_TAIL), '-W', '2', target];
+}
+
+/** The first `count` pings of ping's output: how many went out, how many were answered, which were not. */
+export function judgePings(out: string, count: number): { sent: number; received: number; missing: number[] } {
+  const sent = Math.min(count, Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0));
+  const answered = new Set([...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])).filter((seq) => seq <= count));
+  return { sent, received: answered.size, missing: Array.from({ length: sent }, (_, i) => i + 1).filter((s) => !answered.has(s)) };
+}
