@@ -16,50 +16,22 @@
  * that does not know it), with no error, and the new processes must say they took them over.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
-import { eventually, kubeconfigCaller, type ApiResponse } from '../support/vnetd';
+import { eventually } from '../support/vnetd';
+import { dumpVnetdLogs, startVnetdProcess, stopVnetdProcess, type VnetdProcess } from '../support/vnetd-process';
 import { G, startNamedServer } from './overlay-support';
 
-const ROOT = resolve(__dirname, '..', '..');
 const CONNECTIONS = 12;
 
 function log(line: string): void {
   process.stdout.write(`[overlay-fastpath-restart] ${line}\n`);
 }
 
-interface Server {
-  child: ChildProcess;
-  call(method: string, path: string, body?: unknown): Promise<ApiResponse>;
-}
-
-let runs = 0;
-
-async function startServer(dataDir: string): Promise<Server> {
-  const kubeconfig = join(dataDir, 'admin.kubeconfig');
-  if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
-  const out = openSync(join(dataDir, `vnetd-${++runs}.log`), 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'info', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '1', VNETD_FASTPATH_STATUS_MS: '300' },
-    stdio: ['ignore', out, out],
-  });
-  closeSync(out);
-  await eventually(async () => existsSync(kubeconfig), 60_000, 50);
-  return { child, call: kubeconfigCaller(kubeconfig) };
-}
-
-function stop(s: Server, signal: NodeJS.Signals): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    s.child.once('exit', () => r());
-    s.child.kill(signal);
-  });
-}
 
 /**
  * Client: `count` connections to vip:80, each sending a line every 100 ms and reading the
@@ -79,7 +51,7 @@ interface ConnSummary { first: string; others: string[]; answers: number; error:
 
 describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
   let dataDir: string;
-  let server: Server | undefined;
+  let server: VnetdProcess | undefined;
   let bed: Testbed | undefined;
   let client: ChildProcess | undefined;
   const children = new Set<ChildProcess>();
@@ -90,14 +62,14 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
   afterAll(async () => {
     if (client?.pid && client.exitCode === null) process.kill(client.pid, 'SIGKILL');
     for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
-    if (server) await stop(server, 'SIGKILL');
+    if (server) await stopVnetdProcess(server, 'SIGKILL');
     await bed?.stop();
-    if (process.env.VNETD_TEST_LOG) for (let i = 1; i <= runs; i++) process.stdout.write(`--- vnetd run ${i}\n${readFileSync(join(dataDir, `vnetd-${i}.log`), 'utf8')}`);
+    dumpVnetdLogs(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
   it('kill -9 and SIGTERM of vnetd: every fast-path VIP connection goes on with its backend, none reset; the new process takes them over from the XDP maps', async () => {
-    server = await startServer(dataDir);
+    server = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'info', VNETD_FASTPATH_STATUS_MS: '300' });
     const call = async (method: string, path: string, body?: unknown) => {
       const r = await server!.call(method, path, body);
       if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
@@ -169,8 +141,8 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     const restart = async (signal: NodeJS.Signals) => {
       await new Promise((r) => setTimeout(r, 1000));
       const t0 = performance.now();
-      await stop(server!, signal);
-      server = await startServer(dataDir);
+      await stopVnetdProcess(server!, signal);
+      server = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'info', VNETD_FASTPATH_STATUS_MS: '300' });
       // From the new process itself (/metrics): Node status still holds the old one's counters.
       const adopted = await eventually(async () => {
         const n = await connectionsMetric('hv1', 'adopted');
@@ -202,8 +174,8 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     const onB3 = (await peek()).filter((c) => c.first === 'b3').length;
     await new Promise((r) => setTimeout(r, 500));
     const t0 = performance.now();
-    await stop(server!, 'SIGKILL');
-    server = await startServer(dataDir);
+    await stopVnetdProcess(server!, 'SIGKILL');
+    server = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'info', VNETD_FASTPATH_STATUS_MS: '300' });
     await eventually(async () => (await connectionsMetric('hv1', 'adopted')) + (await connectionsMetric('hv1', 'released')) >= CONNECTIONS + 1, 30_000, 100);
     const adopted = await connectionsMetric('hv1', 'adopted');
     const released = await connectionsMetric('hv1', 'released');
@@ -229,7 +201,7 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     for (const c of conns.filter((x) => x.first === 'b3')) expect({ port: c.port, others: c.others, heardAfterRemoval: c.last > removedAt + 1000 }).toEqual({ port: c.port, others: [], heardAfterRemoval: false });
     // Backends on both hypervisors were in play (local and tunnel reverse keys both taken over).
     expect(new Set(conns.map((c) => c.first)).size).toBeGreaterThan(1);
-    await stop(server, 'SIGKILL');
+    await stopVnetdProcess(server, 'SIGKILL');
     server = undefined;
   }, 180_000);
 });

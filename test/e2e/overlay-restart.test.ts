@@ -6,45 +6,17 @@
  * exactly as they were: same flows, same cookie round, none of them re-added.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startTestbed, type Hypervisor, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { judgePings, pingArgs } from '../support/ping';
-import { eventually, kubeconfigCaller, nodesInSync, type ApiResponse } from '../support/vnetd';
+import { eventually, nodesInSync } from '../support/vnetd';
+import { dumpVnetdLogs, startVnetdProcess, stopVnetdProcess, type VnetdProcess } from '../support/vnetd-process';
 
-const ROOT = resolve(__dirname, '..', '..');
 const G = '/apis/vnet.dev/v1alpha1';
 
-interface Server {
-  child: ChildProcess;
-  call(method: string, path: string, body?: unknown): Promise<ApiResponse>;
-}
-
-let runs = 0;
-
-async function startServer(dataDir: string): Promise<Server> {
-  const kubeconfig = join(dataDir, 'admin.kubeconfig');
-  if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
-  const log = openSync(join(dataDir, `vnetd-${++runs}.log`), 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '1' },
-    stdio: ['ignore', log, log],
-  });
-  closeSync(log);
-  await eventually(async () => existsSync(kubeconfig), 60_000, 50);
-  return { child, call: kubeconfigCaller(kubeconfig) };
-}
-
-function kill(s: Server, signal: NodeJS.Signals): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    s.child.once('exit', () => r());
-    s.child.kill(signal);
-  });
-}
 
 /** Our flows on br-int (cookie app byte 0x56): round -> normalized texts, and each flow's age (s) by text. */
 async function ourFlows(hv: Hypervisor): Promise<{ rounds: Map<number, string[]>; ages: Map<string, number> }> {
@@ -70,7 +42,7 @@ async function ourFlows(hv: Hypervisor): Promise<{ rounds: Map<number, string[]>
 
 describeOvs('overlay: controller restart', () => {
   let dataDir: string;
-  let server: Server | undefined;
+  let server: VnetdProcess | undefined;
   let bed: Testbed | undefined;
   let pinger: ChildProcess | undefined;
 
@@ -79,14 +51,14 @@ describeOvs('overlay: controller restart', () => {
   });
   afterAll(async () => {
     if (pinger?.pid && pinger.exitCode === null) process.kill(pinger.pid, 'SIGTERM');
-    if (server) await kill(server, 'SIGKILL');
+    if (server) await stopVnetdProcess(server, 'SIGKILL');
     await bed?.stop();
-    if (process.env.VNETD_TEST_LOG) for (let i = 1; i <= runs; i++) process.stdout.write(`--- vnetd run ${i}\n${readFileSync(join(dataDir, `vnetd-${i}.log`), 'utf8')}`);
+    dumpVnetdLogs(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
   it('kill -9 of vnetd during a 10 ms ping loses nothing; the new run leaves every flow in place', async () => {
-    server = await startServer(dataDir);
+    server = await startVnetdProcess(dataDir);
     const call = async (method: string, path: string, body?: unknown) => {
       const r = await server!.call(method, path, body);
       if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
@@ -145,9 +117,9 @@ describeOvs('overlay: controller restart', () => {
     // 'close', not 'exit': the summary parsed below may still be unread when ping exits.
     const pingDone = new Promise((r) => pinger!.once('close', r));
     await new Promise((r) => setTimeout(r, 1000));
-    await kill(server, 'SIGKILL');
+    await stopVnetdProcess(server, 'SIGKILL');
     const t0 = performance.now();
-    server = await startServer(dataDir);
+    server = await startVnetdProcess(dataDir);
     // Converged: the new process has synced every node's table (its own count, from zero).
     const names = bed.hypervisors.map((hv) => hv.name);
     let synced = new Set<string>();
@@ -182,7 +154,7 @@ describeOvs('overlay: controller restart', () => {
     // Nor did the Nodes go Connecting (NotConnected) and back: same conditions, same times.
     expect(await nodeConditions()).toEqual(nodesBefore);
     expect(portsAfter.map((p) => p.metadata.resourceVersion)).toEqual(portsBefore.map((p) => p.metadata.resourceVersion));
-    await kill(server, 'SIGTERM');
+    await stopVnetdProcess(server, 'SIGTERM');
     server = undefined;
   }, 120_000);
 });
