@@ -68,7 +68,8 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
     field('Namespace', lb.metadata.namespace ?? ''),
     field('Network', spec.network),
     field('VIP', st.vip ?? spec.vip ?? '<pending>'),
-    field('Algorithm', spec.algorithm ?? 'maglev'),
+    // spec.algorithm only ever held "maglev" (kept for compatibility): say what deals the connections.
+    field('Algorithm', 'weighted rendezvous hashing over 256 slots (OVS and the fast path alike)'),
     field('Session affinity', spec.sessionAffinity ?? 'None'),
     field('Health check', describeHealthCheck(spec.healthCheck)),
     field('Nodes realized', nodesLine(conds)),
