@@ -76,6 +76,16 @@ async function portFacts(rt: Runtime, lb: LoadBalancer): Promise<Map<string, Por
   return out;
 }
 
+/**
+ * An address given where a backend is declared by its port (QA: "10.77.0.4 is not one of its
+ * backends" while port b2, 10.77.0.4, was): names the port, as the status resolves it.
+ */
+export function portOfAddress(lb: LoadBalancer, b: Backend): string {
+  if (b.ip === undefined) return '';
+  const hit = (lb.status?.backends ?? []).find((s) => s.ip === b.ip && (lb.spec?.backends ?? []).some((x) => x.port === s.name));
+  return hit ? `; ${b.ip} is the address of backend ${hit.name} (a VirtualPort): name it instead, --backend ${hit.name}` : '';
+}
+
 function printBackends(rt: Runtime, lb: LoadBalancer, what: string): void {
   if (rt.output === 'table' || rt.output === 'wide') {
     const list = (lb.spec?.backends ?? []).map(backendLabel);
@@ -171,7 +181,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         const lb = await editBackends(rt, name, 'set a backend weight of', (cur, backends) =>
           o.backend.map((b) => {
             const i = backends.findIndex((x) => sameBackend(x, b));
-            if (i < 0) throw new CliError(`cannot set the weight of ${b.port ?? b.ip} in loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})`);
+            if (i < 0) throw new CliError(`cannot set the weight of ${b.port ?? b.ip} in loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})${portOfAddress(cur, b)}`);
             return { op: 'add' as const, path: `/spec/backends/${i}/weight`, value: b.weight };
           }),
         );
@@ -191,7 +201,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
           const indexes = o.backend.map((b) => {
             const i = backends.findIndex((x) => sameBackend(x, b));
             if (i < 0) {
-              throw new CliError(`cannot remove backend ${b.port ?? b.ip} from loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})`);
+              throw new CliError(`cannot remove backend ${b.port ?? b.ip} from loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})${portOfAddress(cur, b)}`);
             }
             return i;
           });
