@@ -153,7 +153,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
         vip = await pick();
       }
       for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip);
-      if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP` });
+      if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP: every subnet is full; add a subnet to the network, or delete ports or load balancers that hold its addresses` });
       else spec.vip = vip;
     }
     if (spec.mac !== undefined && !isUnicastMac(spec.mac)) {

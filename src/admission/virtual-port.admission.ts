@@ -89,7 +89,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       for (const family of familiesOf(allocators)) {
         const ip = await pickIp(net, allocators, family, allocations);
         if (!ip) {
-          causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}"` });
+          causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}": every IPv${family} subnet is full; add a subnet to the network, or delete ports or load balancers that hold its addresses` });
         } else ips.push(ip);
       }
       spec.ips = ips;
