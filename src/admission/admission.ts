@@ -46,6 +46,8 @@ export interface KindAdmission<T extends KubeObject = KubeObject> {
   readonly finalizers: string[];
   create(obj: T, ctx: AdmissionContext): Promise<Admitted<T>>;
   update(old: T, next: T, ctx: AdmissionContext): Promise<Admitted<T>>;
+  /** What the client should know about a delete it asked for (other objects that refer to it), as Warning headers. */
+  deleteWarnings?(obj: T, ctx: AdmissionContext): Promise<string[]>;
 }
 
 /** Thrown by admission with Kubernetes field causes; the API turns it into 422 Invalid. */

@@ -1,11 +1,11 @@
 import { MacAllocator, canonicalIp, parseMac, tryParseIp, parseCidr } from '../ipam';
 import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-registry';
-import type { VirtualPort } from '../resources/kinds';
+import type { LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { referencedNetwork } from './network-lookup';
-import { NODES } from '../store/kinds';
+import { LOAD_BALANCERS, NODES } from '../store/kinds';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 
 const macs = new MacAllocator({ prefix: '0a:58' });
@@ -41,6 +41,15 @@ function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
 
 export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
   readonly finalizers = [IPAM_FINALIZER];
+
+  /** A port that load balancers name as a backend (QA R21: deleted without a word, they turned ResolvedRefs=False). */
+  async deleteWarnings(port: VirtualPort, ctx: AdmissionContext): Promise<string[]> {
+    const name = port.metadata.name;
+    const lbs = (await ctx.objects.list<LoadBalancer>(LOAD_BALANCERS, port.metadata.namespace)).items;
+    const using = lbs.filter((lb) => !lb.metadata.deletionTimestamp && (lb.spec?.backends ?? []).some((b) => b.port === name)).map((lb) => lb.metadata.name);
+    if (!using.length) return [];
+    return [`VirtualPort "${name}" is a backend of LoadBalancer${using.length > 1 ? 's' : ''} ${using.map((n) => `"${n}"`).join(', ')}: ${using.length > 1 ? 'they send' : 'it sends'} it no connections (ResolvedRefs=False) until a port of that name exists again or it is removed from their backends (vnetctl lb remove-backend)`];
+  }
 
   async create(port: VirtualPort, ctx: AdmissionContext): Promise<Admitted<VirtualPort>> {
     const ns = port.metadata.namespace!;

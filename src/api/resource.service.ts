@@ -508,10 +508,11 @@ export class ResourceService {
     }
     try {
       const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers });
-      if (dryRun) return { object: res.object, code: 200, warnings: [] };
+      const warnings = (await this.admissions.get(type.plural)?.deleteWarnings?.(res.object, this.admissionContext).catch(() => [])) ?? [];
+      if (dryRun) return { object: res.object, code: 200, warnings };
       this.hooks.afterWrite?.(type, namespace, name);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.terminating', kind: type.kind, namespace, name });
-      return { object: res.object, code: 200, warnings: [] };
+      return { object: res.object, code: 200, warnings };
     } catch (err) {
       throw this.storeError(type, name, err);
     }

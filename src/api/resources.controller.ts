@@ -246,7 +246,7 @@ export class ResourcesController {
     if (typeof q.propagationPolicy === 'string') options.propagationPolicy ??= q.propagationPolicy;
     if (q.orphanDependents === 'true') options.orphanDependents ??= true;
     const res = await this.resources.delete(scope, name, options);
-    send(req, reply, res.code, res.object);
+    send(req, reply, res.code, res.object, res.warnings);
   }
 }
 

@@ -600,6 +600,12 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     expect(missing).toMatchObject({ reason: 'BackendNotFound', message: expect.stringContaining('VirtualPort "later"') });
     await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'later' }, spec: { network: 'lbnet' } });
     expect(await eventually(async () => ((await refs())?.status === 'True' ? refs() : undefined), 15_000)).toMatchObject({ reason: 'ResolvedRefs' });
+    // Deleting the port a load balancer names: a warning says so (kubectl and vnetctl print it); a port no one names: none.
+    const del = await v.call('DELETE', `${G}/namespaces/t1/virtualports/later`);
+    expect(del.status).toBe(200);
+    expect(String(del.headers.warning)).toContain('VirtualPort \\"later\\" is a backend of LoadBalancer \\"refs\\"');
+    await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'loner' }, spec: { network: 'lbnet' } });
+    expect((await v.call('DELETE', `${G}/namespaces/t1/virtualports/loner`)).headers.warning).toBeUndefined();
   }, 40_000);
 });
 
