@@ -37,6 +37,10 @@ struct vfp_cfg {
 	 * vfp_conn, instead of reaching OVS, which never saw them and would reset them. A
 	 * runner that never comes back lets them go once it passes. */
 	__u64 hold_until;
+	/* The rx queue the runner's socket is bound to: the hold applies there only. Frames of
+	 * other queues of a multi-queue NIC never reach a socket, and go to OVS as always. */
+	__u32 queue;
+	__u32 pad;
 };
 
 /* Keys of the filter maps (layouts mirrored in native/src/xsk.c and src/fastpath). */
@@ -341,7 +345,7 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 		return XDP_REDIRECT;
 	/* No socket (the runner is gone or not bound yet): a connection the fast path owns
 	 * waits for it while the hold lasts (see vfp_cfg). */
-	if (bpf_ktime_get_ns() < cfg->hold_until &&
+	if (ctx->rx_queue_index == cfg->queue && bpf_ktime_get_ns() < cfg->hold_until &&
 	    ((cfg->mode == 3 && conn_is_ours(data, end, 0)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end))))
 		return XDP_DROP;
 	return XDP_PASS;

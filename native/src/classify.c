@@ -266,6 +266,13 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 		ty->c[VFP_C_VIP_MISS]++;
 	}
 	by_mac(t, pe->network, f, v, ty, hn);
+	/* A frame of a connection to a VIP that has left the tables (its load balancer deleted,
+	 * or its VIPs handed back to OVS): this one is lost, its keys go, so the next ones (a
+	 * retransmission, a new connection on the same 4-tuple) reach OVS. Only on this
+	 * otherwise dropped path (the forwarding one pays nothing), and only when the current
+	 * tables were asked (not the previous snapshot's L2-only retry). */
+	if (vips && v->kind == VFP_V_SLOW && ctx->ct_entries)
+		vfp_conn_forget(ctx, pp, ty->c);
 	/* A local backend's reply to a connection the fast path dispatched: back to the VIP. */
 	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP))
 		vfp_conn_reverse(ctx, pp, 0, ty->c, nat);

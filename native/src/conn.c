@@ -75,6 +75,16 @@ static void drop_one(struct vfp_ctx *ctx, struct vfp_lru_ent *e)
 /* Frees an LRU way for reuse. A conntrack connection loses both its entries and both its XDP
  * keys at once, so its later packets consistently go to OVS (which drops them as invalid:
  * the connection is cut, as when OVS's own conntrack table is full). */
+void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
+{
+	struct vfp_lru_ent *e;
+	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->proto != 6 && p->proto != 17))
+		return;
+	e = find(ctx, p->src, p->dst, p->sport, p->dport, p->proto, NULL);
+	if (e && e->ct)
+		vfp_conn_evict(ctx, e, c);
+}
+
 void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
 {
 	struct vfp_lru_ent *t;

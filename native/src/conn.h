@@ -46,6 +46,10 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 /* 1 when p (at offset `at`) is a reply of a connection the fast path owns: nat is filled. */
 int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, uint64_t *c, struct vfp_nat *nat);
 
+/* Drops the conntrack connection whose forward direction p is (client -> a VIP no longer in
+ * the tables), with both its XDP keys; nothing when there is none. */
+void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
+
 /* Frees an LRU way for reuse; a conntrack entry takes its twin and both XDP keys with it. */
 void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c);
 

@@ -131,7 +131,8 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 				n++;
 		}
 	}
-	/* Forward keys (on the client's NIC): taken over, or withdrawn with their reverse key. */
+	/* Forward keys (on the client's NIC): taken over, or withdrawn with their reverse key,
+	 * wherever that was published (any open interface: a local backend's NIC, the underlay). */
 	for (j = 0; j < n; j++) {
 		struct vfp_conn_key rk;
 		if (all[j].v.reverse)
@@ -147,28 +148,21 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 		rk.daddr = all[j].k.saddr;
 		rk.sport = all[j].v.nat_port;
 		rk.dport = all[j].k.sport;
-		for (uint32_t i = from; i < r->n; i++)
-			if (vfp_xsk_conn_inherited(r->x[i]))
+		for (uint32_t i = 0; i < r->n; i++)
+			if (r->x[i])
 				bpf_map_delete_elem(vfp_xsk_map_fd(r->x[i], "vfp_conn"), &rk);
 	}
-	/* Reverse keys (the backend's NIC, or the underlay) stay where their connection was
-	 * taken over; one left where the backend no longer is goes. One whose forward key was
-	 * not among these maps stays: the client's NIC may be opened later (vfp_runner_add). */
+	/* Reverse keys (the backend's NIC, or the underlay) that no connection of this context
+	 * owns there go: a key nobody owns sends its frames to a runner that drops them. One
+	 * whose client NIC opens later is published again when that connection is taken over
+	 * (vfp_conn_adopt publishes both keys). */
 	for (j = 0; j < n; j++) {
-		struct vfp_conn_key fk;
 		uint32_t port = r->ifs[all[j].i].port;
 		if (!all[j].v.reverse)
 			continue;
 		if (port == r->underlay_port)
 			port = VFP_PORT_VIA_UNDERLAY;
-		if (vfp_conn_owns(r->ctx, port, &all[j].k, 1))
-			continue;
-		fk = all[j].k;
-		fk.saddr = all[j].k.daddr;
-		fk.daddr = all[j].v.nat_addr;
-		fk.sport = all[j].k.dport;
-		fk.dport = all[j].v.nat_port;
-		if (vfp_conn_owns(r->ctx, VFP_PORT_ANY, &fk, 0))
+		if (!vfp_conn_owns(r->ctx, port, &all[j].k, 1))
 			bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
 	}
 	free(all);

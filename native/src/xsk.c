@@ -83,6 +83,7 @@ static void errf(char *err, uint32_t len, const char *what, int e)
 struct xdp_cfg {
 	uint32_t mode, flags;
 	uint64_t hold_until;
+	uint32_t queue, pad;
 };
 
 static uint64_t monotonic_ns(void)
@@ -140,7 +141,7 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 {
 	struct bpf_program *prog;
 	int rc, map, zero = 0, old;
-	struct xdp_cfg cfg = { mode, flags, monotonic_ns() + VFP_CONN_HOLD_NS };
+	struct xdp_cfg cfg = { mode, flags, monotonic_ns() + VFP_CONN_HOLD_NS, x->queue, 0 };
 
 	x->obj = bpf_object__open_file(obj_path, NULL);
 	if (!x->obj) {

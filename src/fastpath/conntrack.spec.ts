@@ -142,6 +142,22 @@ describe('conntrack VIPs', () => {
     expect(forwardOne(c, CLIENT_PORT, toVip(43300, SYN)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipEmpty });
   });
 
+  it('a connection whose VIP left the tables is dropped with its keys at its next frame, so the ones after reach OVS', () => {
+    const { v } = forwardOne(c, CLIENT_PORT, toVip(44000, SYN));
+    expect([VerdictKind.Local, VerdictKind.Encap]).toContain(v.kind);
+    const evicted = c.counters().connEvict;
+    // The load balancer goes (or its VIPs go back to OVS): the VIP is no longer in the tables.
+    const b = fp.builder().localVtep(LOCAL_IP, LOCAL_MAC).port(CLIENT_PORT, NET).port(LOCAL_BE_PORT, NET).port(UNDERLAY, 0, PORT_UNDERLAY).vni(VNI, NET)
+      .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan }).localMac(NET, cliMac, CLIENT_PORT).localMac(NET, beMacs[0]!, LOCAL_BE_PORT);
+    fp.commit(b);
+    b.free();
+    expect(forwardOne(c, CLIENT_PORT, toVip(44000, ACK)).v.kind).toBe(VerdictKind.Slow);
+    expect(c.counters().connEvict).toBe(evicted + 1n);
+    // Back with the VIP: the 4-tuple is nobody's now (its next SYN is dealt afresh, an ACK is OVS's).
+    commit([backend(0), backend(1), backend(2)]);
+    expect(forwardOne(c, CLIENT_PORT, toVip(44000, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+  });
+
   it('a connection an earlier process published is taken over: its later packets go to the same backend and its replies come back from the VIP; what cannot be taken over is refused', () => {
     const conn = (i: number, sport: number) => ({ client: CLI, sport, vip: VIP, vport: 80, proto: 6, backend: BE[i]!, bport: 8080 });
     // Before: a mid-stream packet is not this context's (OVS's, as for any connection not seen from its SYN).

@@ -107,7 +107,8 @@ export class NodeRunner {
   private vipNetworks = new Map<string, number>();
   /** When each network of this node's ports was first seen load-balanced (slowOnly), for VIP_SETTLE_MS. */
   private readonly balancedSince = new Map<number, number>();
-  private adoptedSoFar = { adopted: 0, released: 0 };
+  /** What runners of this node that have stopped took over and let go (a runner's own counts start at 0). */
+  private adoptedBefore = { adopted: 0, released: 0 };
   private readonly xst = new BigUint64Array(XSK_STATS.length);
 
   /** fp: a datapath of this node's own (its tables are this node's); close() frees it. */
@@ -124,7 +125,12 @@ export class NodeRunner {
   }
 
   /** Brings the native tables, the runner and the XDP filters to t. Never throws for environmental reasons. */
-  apply(t: NodeTables, now = Date.now()): RunnerState {
+  /**
+   * keepPrograms: when t has no port and the runner stops, its XDP programs stay (held), as
+   * at a restart: the caller could not resolve the node's tables for a moment (its
+   * underlay facts), and the next runner takes the connections over.
+   */
+  apply(t: NodeTables, now = Date.now(), opts: { keepPrograms?: boolean } = {}): RunnerState {
     const wantIfs: RunnerIf[] = [
       ...t.ports.map((p) => ({ name: p.ifname, port: p.id, mode: XDP_VM_FILTERED, flags: p.portSecurity ? XDP_PORT_SECURITY : 0 })),
       { name: t.underlay.ifname, port: UNDERLAY_PORT, mode: XDP_UNDERLAY_FILTERED, flags: 0 },
@@ -146,7 +152,7 @@ export class NodeRunner {
       this.tablesSig = sig;
     }
     if (!t.ports.length) {
-      this.stopRunner();
+      this.stopRunner(opts.keepPrograms);
       this.st = { state: 'Idle', reason: 'no VM port bound on this node' };
       return this.st;
     }
@@ -203,8 +209,7 @@ export class NodeRunner {
   adopted(): { adopted: number; released: number } {
     const out = new BigUint64Array(2);
     if (this.runner) this.fp.lib.runnerAdopted(this.runner, out, 2);
-    this.adoptedSoFar = { adopted: Math.max(this.adoptedSoFar.adopted, Number(out[0])), released: Math.max(this.adoptedSoFar.released, Number(out[1])) };
-    return this.adoptedSoFar;
+    return { adopted: this.adoptedBefore.adopted + Number(out[0]), released: this.adoptedBefore.released + Number(out[1]) };
   }
 
   /**
@@ -264,7 +269,7 @@ export class NodeRunner {
 
   private stopRunner(keepPrograms = false): void {
     if (this.runner) {
-      this.adopted();
+      this.adoptedBefore = this.adopted();
       if (keepPrograms) this.fp.lib.runnerRelease(this.runner);
       else this.fp.lib.runnerStop(this.runner);
     }

@@ -15,6 +15,7 @@ export function pingArgs(target: string, count: number, intervalS = 0.01): strin
 /** The first `count` pings of ping's output: how many went out, how many were answered, which were not. */
 export function judgePings(out: string, count: number): { sent: number; received: number; missing: number[] } {
   const sent = Math.min(count, Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0));
-  const answered = new Set([...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])).filter((seq) => seq <= count));
+  // Replies only: "From x icmp_seq=N Destination Host Unreachable" is a loss too.
+  const answered = new Set([...out.matchAll(/bytes from [^:]+: icmp_seq=(\d+)/g)].map((m) => Number(m[1])).filter((seq) => seq <= count));
   return { sent, received: answered.size, missing: Array.from({ length: sent }, (_, i) => i + 1).filter((s) => !answered.has(s)) };
 }

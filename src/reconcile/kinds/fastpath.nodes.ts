@@ -111,6 +111,8 @@ export class FastPathNodes implements FastPathHook {
   private libraryReason = '';
   private readonly timer: NodeJS.Timeout;
   private readonly underlayTimer: NodeJS.Timeout;
+  /** Runners of nodes gone (nodeGone) still closing. */
+  private readonly closing = new Set<Promise<unknown>>();
   private readonly underlay: UnderlayFacts;
   private stopped = false;
 
@@ -153,7 +155,12 @@ export class FastPathNodes implements FastPathHook {
     const st = this.nodes.get(name);
     if (!st) return;
     this.nodes.delete(name);
+    clearTimeout(st.recheck);
     st.chain = st.chain.then(() => st.runner?.close({ keepPrograms: opts.stopping || this.stopped }));
+    // stop() waits for it: a process that exits first leaves the programs unreleased (as a kill -9 would).
+    const closing = st.chain.catch(() => undefined);
+    this.closing.add(closing);
+    void closing.then(() => this.closing.delete(closing));
   }
 
   /** Counters of every node with a runner (for /metrics). */
@@ -179,6 +186,7 @@ export class FastPathNodes implements FastPathHook {
     // A restart, not the nodes leaving the fast path: the next process takes over the VIP
     // connections the runners own (NodeRunner.close).
     await Promise.all([...this.nodes.values()].map((st) => st.chain.then(() => st.runner?.close({ keepPrograms: true }))));
+    await Promise.all([...this.closing]);
     this.nodes.clear();
   }
 
@@ -212,7 +220,9 @@ export class FastPathNodes implements FastPathHook {
     st.runner ??= new NodeRunner(new FastPath(fp.lib), { netns });
     const tables = await this.resolve(node, st, plan, ovs);
     if (typeof tables === 'string') {
-      const state = st.runner.apply({ localVtep: { ip: '0.0.0.0', mac: '00:00:00:00:00:00' }, underlay: { ifname: '' }, ports: [], vnis: [], vteps: [], macs: [], vips: [] });
+      // Not resolvable for now (no port, no underlay fact yet): the runner stops, its programs
+      // and the VIP connections they hold stay for the next one (a missing fact is often brief).
+      const state = st.runner.apply({ localVtep: { ip: '0.0.0.0', mac: '00:00:00:00:00:00' }, underlay: { ifname: '' }, ports: [], vnis: [], vteps: [], macs: [], vips: [] }, Date.now(), { keepPrograms: true });
       return this.report(name, st, { state: state.state === 'Running' ? 'Idle' : state.state, reason: tables });
     }
     this.log.debug({ node: name, tables }, 'fastpath: applying tables');
