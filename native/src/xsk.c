@@ -151,7 +151,7 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 	old = inherited_conn_map(x);
 	if (old >= 0) {
 		struct bpf_map *m = bpf_object__find_map_by_name(x->obj, "vfp_conn");
-		/* max_entries must match too; a map of another size is left behind. */
+		/* Same name and key and value sizes (checked above); libbpf takes its max_entries. */
 		x->conn_inherited = m && !bpf_map__reuse_fd(m, old);
 		close(old); /* reuse_fd holds its own duplicate */
 	}
