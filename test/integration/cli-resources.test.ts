@@ -283,7 +283,7 @@ describe('lb health checks', () => {
     expect(await fails(2, 'lb', 'set-health', 'hc', '--off', '--health-interval', '5s', '-n', 't1')).toBe(
       'error: --off removes the health check and cannot go with --health-interval; give either --off or the settings to change\n',
     );
-    expect(await fails(2, 'lb', 'set-health', 'hc', '-n', 't1')).toMatch(/^error: give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold; .*\), or --off to remove the health check\n$/);
+    expect(await fails(2, 'lb', 'set-health', 'hc', '-n', 't1')).toMatch(/^error: give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold; .*\), --health-check to turn one on with the defaults, or --off to remove it\n$/);
     expect(await fails(1, 'lb', 'set-health', 'nope', '--health-interval', '5s', '-n', 't1')).toMatch(/^error: cannot set the health check of loadbalancer "nope" in namespace "t1": .*not found/);
     // The server's own check (timeout at most the interval) names the flag of the field.
     await ok('lb', 'set-health', 'hc', '--health-timeout', '4s', '-n', 't1');

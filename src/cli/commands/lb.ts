@@ -220,14 +220,15 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         .argument('<name>', 'load balancer name'),
       (dflt) => `kept when not given; the server's default is ${dflt}`,
     )
+      .option('--health-check', `turn the check on with the defaults (${DEFAULT_HEALTH_CHECK}); a check already on is left as it is`)
       .option('--off', `remove the health check (then ${NO_HEALTH_CHECK}); give it alone`)
-      .action(async (name: string, o: HealthFlagValues & { off?: boolean }, cmd: Command) => {
+      .action(async (name: string, o: HealthFlagValues & { off?: boolean; healthCheck?: boolean }, cmd: Command) => {
         const edit = parseHealthEdit(o);
         const rt = runtimeOf(cmd);
         const lb = await editLoadBalancer(rt, name, 'set the health check of', (cur) => healthCheckOps(cur.spec?.healthCheck, edit), SET_HEALTH_FLAGS);
         printHealthCheck(rt, lb);
       }),
-    ['vnetctl lb set-health web --health-interval 10s', 'vnetctl lb set-health web --unhealthy-threshold 5 --healthy-threshold 1', 'vnetctl lb set-health web --off'],
+    ['vnetctl lb set-health web --health-check', 'vnetctl lb set-health web --health-interval 10s', 'vnetctl lb set-health web --unhealthy-threshold 5 --healthy-threshold 1', 'vnetctl lb set-health web --off'],
   );
   examples(
     group

@@ -1,5 +1,6 @@
 import { UsageError } from '../errors';
 import { healthCheckForCreate, parseHealthEdit, parseHealthSeconds, parseHealthTuning, parseThreshold } from './health';
+import { healthCheckOps } from '../commands/lb-health-check';
 
 /** The UsageError a call throws (the test fails when it throws nothing or something else). */
 function usageError(fn: () => unknown): UsageError {
@@ -92,11 +93,25 @@ describe('lb set-health flags', () => {
 
   it('refuses no flag at all, saying what to give', () => {
     const err = usageError(() => parseHealthEdit({}));
-    expect(err.message).toMatch(/^give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold; .*\), or --off to remove the health check$/);
+    expect(err.message).toMatch(/^give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold; .*\), --health-check to turn one on with the defaults, or --off to remove it$/);
     expect(err.exitCode).toBe(2);
   });
 
   it('reports a bad value before anything else', () => {
     expect(usageError(() => parseHealthEdit({ healthInterval: '1500ms' })).message).toBe('--health-interval "1500ms": must be whole seconds from 1s to 5m');
+  });
+});
+
+describe('lb set-health --health-check', () => {
+  it('turns a check on with the defaults: added when there is none, nothing written when there is one', () => {
+    const edit = parseHealthEdit({ healthCheck: true });
+    expect(edit).toEqual({ off: false, tuning: {} });
+    expect(healthCheckOps(undefined, edit)).toEqual([{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'TCP' } }]);
+    expect(healthCheckOps({ protocol: 'TCP', intervalSeconds: 10 }, edit)).toEqual([]);
+    expect(parseHealthEdit({ healthCheck: true, healthInterval: '7s' })).toEqual({ off: false, tuning: { intervalSeconds: 7 } });
+  });
+
+  it('does not go with --off', () => {
+    expect(() => parseHealthEdit({ healthCheck: true, off: true })).toThrow('--off removes the health check and cannot go with --health-check');
   });
 });

@@ -69,14 +69,15 @@ export function healthCheckForCreate(o: HealthFlagValues & { healthCheck?: boole
   return { protocol: 'TCP', ...tuning };
 }
 
-/** The flags of `lb set-health`: --off alone, or at least one tuning flag. */
-export function parseHealthEdit(o: HealthFlagValues & { off?: boolean }): HealthEdit {
+/** The flags of `lb set-health`: --off alone, or --health-check and/or at least one tuning flag. */
+export function parseHealthEdit(o: HealthFlagValues & { off?: boolean; healthCheck?: boolean }): HealthEdit {
   const values: readonly (string | undefined)[] = [o.healthInterval, o.healthTimeout, o.healthyThreshold, o.unhealthyThreshold];
   const given = TUNING_FLAGS.filter((_, i) => values[i] !== undefined);
   if (o.off === true) {
-    if (given.length > 0) throw new UsageError(`--off removes the health check and cannot go with ${given.join(', ')}; give either --off or the settings to change`);
+    const also = [...(o.healthCheck === true ? ['--health-check'] : []), ...given];
+    if (also.length > 0) throw new UsageError(`--off removes the health check and cannot go with ${also.join(', ')}; give either --off or the settings to change`);
     return { off: true };
   }
-  if (given.length === 0) throw new UsageError(`give the settings to change (${TUNING_FLAGS.join(', ')}; a check is created when there is none), or --off to remove the health check`);
+  if (given.length === 0 && o.healthCheck !== true) throw new UsageError(`give the settings to change (${TUNING_FLAGS.join(', ')}; a check is created when there is none), --health-check to turn one on with the defaults, or --off to remove it`);
   return { off: false, tuning: parseHealthTuning(o) };
 }
