@@ -136,8 +136,28 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
       throw new Error(`hv1's fast path did not take the connections: ${JSON.stringify(await tables('hv1'))}`);
     });
 
+    /** The client's summary now (it prints one per line read from its stdin). */
+    const peek = async (): Promise<ConnSummary[]> => {
+      const before = out.length;
+      client!.stdin!.write('\n');
+      await eventually(async () => out.length > before && out.endsWith('\n'), 5_000, 20);
+      return JSON.parse(out.slice(before).trim()) as ConnSummary[];
+    };
+    /**
+     * Waits until every connection `alive` says should live has answered since `since`. TCP
+     * retransmits what the hold dropped with a growing timeout: after a gap of 7 s (a loaded
+     * CI machine's restart) the next try can be 6 s later still, so this waits up to 30 s.
+     */
+    const answeredSince = async (since: number, alive: (c: ConnSummary) => boolean = () => true) =>
+      eventually(async () => {
+        const cs = (await peek()).filter(alive);
+        return cs.every((c) => c.last > since) ? cs : undefined;
+      }, 30_000, 500).catch(async () => {
+        throw new Error(`connections silent since the restart: ${JSON.stringify((await peek()).filter((c) => alive(c) && c.last <= since))}`);
+      });
+
     // Each restart: the old process goes, a new one starts on the same data dir and takes
-    // the connections over; traffic is checked a few seconds after.
+    // the connections over; then every connection must answer again.
     const restart = async (signal: NodeJS.Signals) => {
       await new Promise((r) => setTimeout(r, 1000));
       const t0 = performance.now();
@@ -151,8 +171,9 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
         throw new Error(`after ${signal} the new vnetd did not take the connections over: adopted ${await connectionsMetric('hv1', 'adopted')}`);
       });
       const tookMs = performance.now() - t0;
-      await new Promise((r) => setTimeout(r, 4000));
-      log(`${signal}: the new vnetd took over ${adopted} connections ${tookMs.toFixed(0)} ms after the old one was stopped`);
+      const takenAt = Date.now();
+      await answeredSince(takenAt);
+      log(`${signal}: the new vnetd took over ${adopted} connections ${tookMs.toFixed(0)} ms after the old one was stopped; every connection answered again ${Date.now() - takenAt} ms after that`);
       return adopted;
     };
     // The probe's connection, closed, is taken over too: the fast path does not track a
@@ -166,12 +187,6 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     await ready('loadbalancers', 'web');
     // Ready for the new generation: hv1's OVS bundle has it, and the fast path took the same compile before.
     const removedAt = Date.now();
-    const peek = async (): Promise<ConnSummary[]> => {
-      const before = out.length;
-      client!.stdin!.write('\n');
-      await eventually(async () => out.length > before && out.endsWith('\n'), 5_000, 20);
-      return JSON.parse(out.slice(before).trim()) as ConnSummary[];
-    };
     const onB3 = (await peek()).filter((c) => c.first === 'b3').length;
     await new Promise((r) => setTimeout(r, 500));
     const t0 = performance.now();
@@ -185,9 +200,9 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     expect(adopted + released).toBe(CONNECTIONS + 1);
     expect(released - onB3).toBeGreaterThanOrEqual(0);
     expect(released - onB3).toBeLessThanOrEqual(1);
-    await new Promise((r) => setTimeout(r, 4000));
+    const lastTakeover = Date.now();
+    await answeredSince(lastTakeover, (c) => c.first !== 'b3');
 
-    const stoppedAt = Date.now();
     client.stdin!.end();
     await closed;
     const conns = JSON.parse(out.split('\n').filter((l) => l.startsWith('[')).pop()!) as ConnSummary[];
@@ -195,8 +210,8 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     expect(conns).toHaveLength(CONNECTIONS);
     for (const c of conns.filter((x) => x.first !== 'b3')) {
       expect({ port: c.port, error: c.error, closed: c.closed, others: c.others }).toEqual({ port: c.port, error: '', closed: false, others: [] });
-      // Still answered at the end, after all three restarts.
-      expect(stoppedAt - c.last).toBeLessThan(2000);
+      // Answered after the last of the three restarts.
+      expect(c.last).toBeGreaterThan(lastTakeover);
     }
     // b3's: nothing from b3 after it left (nor from anyone else).
     for (const c of conns.filter((x) => x.first === 'b3')) expect({ port: c.port, others: c.others, heardAfterRemoval: c.last > removedAt + 500 }).toEqual({ port: c.port, others: [], heardAfterRemoval: false });
