@@ -181,9 +181,7 @@ void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg);
  * gone, the backend is not reachable by the fast path, not a forward key, no LRU). */
 int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, const struct vfp_conn_val *val);
 /* 1 when the context owns the connection direction `key` (reverse: the backend -> client
- * key) with its XDP key published at `port` (VFP_PORT_VIA_UNDERLAY for the underlay,
- * VFP_PORT_ANY: wherever). */
-#define VFP_PORT_ANY 0xfffffffeu
+ * key) with its XDP key published at `port` (VFP_PORT_VIA_UNDERLAY for the underlay). */
 int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, uint32_t reverse);
 
 /* Connections dispatched per (conntrack VIP listener, backend) by a context, for the load

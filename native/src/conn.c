@@ -75,16 +75,6 @@ static void drop_one(struct vfp_ctx *ctx, struct vfp_lru_ent *e)
 /* Frees an LRU way for reuse. A conntrack connection loses both its entries and both its XDP
  * keys at once, so its later packets consistently go to OVS (which drops them as invalid:
  * the connection is cut, as when OVS's own conntrack table is full). */
-void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
-{
-	struct vfp_lru_ent *e;
-	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->proto != 6 && p->proto != 17))
-		return;
-	e = find(ctx, p->src, p->dst, p->sport, p->dport, p->proto, NULL);
-	if (e && e->ct)
-		vfp_conn_evict(ctx, e, c);
-}
-
 void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
 {
 	struct vfp_lru_ent *t;
@@ -97,6 +87,16 @@ void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
 		drop_one(ctx, t);
 	drop_one(ctx, e);
 	c[VFP_C_CONN_EVICT]++;
+}
+
+void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
+{
+	struct vfp_lru_ent *e;
+	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->proto != 6 && p->proto != 17))
+		return;
+	e = find(ctx, p->src, p->dst, p->sport, p->dport, p->proto, NULL);
+	if (e && e->ct)
+		vfp_conn_evict(ctx, e, c);
 }
 
 static void fill(struct vfp_lru_ent *e, const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport,
@@ -400,5 +400,5 @@ int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key 
 		return 0;
 	conn_key_addrs(k, src, dst);
 	e = find(ctx, src, dst, ntohs(k->sport), ntohs(k->dport), (uint8_t)(k->proto | (reverse ? VFP_LRU_REVERSE : 0)), NULL);
-	return e && e->ct && (port == VFP_PORT_ANY || e->xdp_port == port);
+	return e && e->ct && e->xdp_port == port;
 }

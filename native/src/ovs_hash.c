@@ -31,8 +31,9 @@ static uint32_t murmur_finish(uint32_t h, uint32_t final)
 	return h;
 }
 
-uint32_t vfp_ovs_hash_symmetric_l3l4(uint32_t saddr_raw, uint32_t daddr_raw, uint8_t proto, uint16_t sport_raw,
-				     uint16_t dport_raw)
+/* multipath(symmetric_l3l4+udp, 0, ...) of an IPv4 TCP/UDP packet. */
+static uint32_t hash_symmetric_l3l4(uint32_t saddr_raw, uint32_t daddr_raw, uint8_t proto, uint16_t sport_raw,
+				    uint16_t dport_raw)
 {
 	uint32_t h = 0; /* basis */
 	h = murmur_add(h, saddr_raw ^ daddr_raw);
@@ -55,10 +56,17 @@ static uint32_t lookup3_final(uint32_t a, uint32_t b, uint32_t c)
 	return c;
 }
 
-uint32_t vfp_ovs_hash_nw_src(uint32_t saddr_raw)
+/* multipath(nw_src, 0, ...) of an IPv4 packet. */
+static uint32_t hash_nw_src(uint32_t saddr_raw)
 {
 	uint32_t init = 0xdeadbeefu + 4; /* + length in bytes + basis 0 */
 	return lookup3_final(init + saddr_raw, init, init);
+}
+
+/* Addresses and ports as the frame's bytes read as host integers, as OVS reads them. */
+static uint32_t slot_raw(uint32_t s, uint32_t d, uint8_t proto, uint16_t sport, uint16_t dport, int client_ip)
+{
+	return (client_ip ? hash_nw_src(s) : hash_symmetric_l3l4(s, d, proto, sport, dport)) & (VFP_LB_SLOTS - 1);
 }
 
 uint32_t vfp_ovs_lb_slot(const struct vfp_pkt *p, int client_ip)
@@ -66,17 +74,12 @@ uint32_t vfp_ovs_lb_slot(const struct vfp_pkt *p, int client_ip)
 	uint32_t s, d;
 	memcpy(&s, p->src + 12, 4);
 	memcpy(&d, p->dst + 12, 4);
-	if (client_ip)
-		return vfp_ovs_hash_nw_src(s) & (VFP_LB_SLOTS - 1);
-	return vfp_ovs_hash_symmetric_l3l4(s, d, p->proto, htons(p->sport), htons(p->dport)) & (VFP_LB_SLOTS - 1);
+	return slot_raw(s, d, p->proto, htons(p->sport), htons(p->dport), client_ip);
 }
 
 uint32_t vfp_ovs_lb_slot_of(uint32_t saddr, uint32_t daddr, uint8_t proto, uint16_t sport, uint16_t dport,
 			    uint32_t client_ip)
 {
 	/* Host-order arguments (the binding's), turned into the frame's bytes. */
-	uint32_t s = htonl(saddr), d = htonl(daddr);
-	if (client_ip)
-		return vfp_ovs_hash_nw_src(s) & (VFP_LB_SLOTS - 1);
-	return vfp_ovs_hash_symmetric_l3l4(s, d, proto, htons(sport), htons(dport)) & (VFP_LB_SLOTS - 1);
+	return slot_raw(htonl(saddr), htonl(daddr), proto, htons(sport), htons(dport), client_ip != 0);
 }

@@ -19,11 +19,6 @@
 
 #include "parse.h"
 
-/* multipath(symmetric_l3l4+udp, 0, ...) of an IPv4 TCP/UDP packet. */
-uint32_t vfp_ovs_hash_symmetric_l3l4(uint32_t saddr_raw, uint32_t daddr_raw, uint8_t proto, uint16_t sport_raw,
-				     uint16_t dport_raw);
-/* multipath(nw_src, 0, ...) of an IPv4 packet. */
-uint32_t vfp_ovs_hash_nw_src(uint32_t saddr_raw);
 /* The slot (0-255) OVS's LbNat flow picks for p: nw_src with ClientIP affinity. */
 uint32_t vfp_ovs_lb_slot(const struct vfp_pkt *p, int client_ip);
 

@@ -455,6 +455,16 @@ void vfp_runner_stop(struct vfp_runner *r)
 
 static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6" };
 
+/* Inserts (add) or deletes key in a map; a key already gone is not an error. */
+static int map_put(int fd, const void *key, const void *val, uint32_t add)
+{
+	if (add)
+		return bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
+	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add)
 {
 	uint8_t one = 1;
@@ -465,11 +475,7 @@ int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const u
 	fd = vfp_xsk_map_fd(r->x[i], MAPS[map]);
 	if (fd < 0)
 		return fd;
-	if (add)
-		return bpf_map_update_elem(fd, key, &one, BPF_ANY) ? -errno : 0;
-	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
-		return -errno;
-	return 0;
+	return map_put(fd, key, &one, add);
 }
 
 /* Conntrack VIP keys from the classifier (runner thread, before the frame is sent): into
@@ -482,11 +488,7 @@ static int conn_publish(void *arg, uint32_t port, const struct vfp_conn_key *key
 
 	if (i < 0 || !r->x[i] || (fd = vfp_xsk_map_fd(r->x[i], "vfp_conn")) < 0)
 		return -ENOENT;
-	if (add)
-		return bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
-	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
-		return -errno;
-	return 0;
+	return map_put(fd, key, val, (uint32_t)add);
 }
 
 uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t n)

@@ -55,6 +55,12 @@ struct vfp_xsk {
 	struct bpf_object *obj;
 	int attached;
 	int conn_inherited; /* vfp_conn is the map of the program this one replaced */
+	int cfg_fd;         /* the program's vfp_cfg map, and what was last written there */
+	struct xdp_cfg {    /* struct vfp_cfg in bpf/xdp_redirect.c */
+		uint32_t mode, flags;
+		uint64_t hold_until;
+		uint32_t queue, pad;
+	} cfg;
 	uint8_t *area;
 	struct xsk_umem *umem;
 	struct xsk_ring_prod fill, tx;
@@ -78,13 +84,6 @@ static void errf(char *err, uint32_t len, const char *what, int e)
 	if (err && len)
 		snprintf(err, len, "%s: %s", what, strerror(e < 0 ? -e : e));
 }
-
-/* struct vfp_cfg in bpf/xdp_redirect.c */
-struct xdp_cfg {
-	uint32_t mode, flags;
-	uint64_t hold_until;
-	uint32_t queue, pad;
-};
 
 static uint64_t monotonic_ns(void)
 {
@@ -141,7 +140,6 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 {
 	struct bpf_program *prog;
 	int rc, map, zero = 0, old;
-	struct xdp_cfg cfg = { mode, flags, monotonic_ns() + VFP_CONN_HOLD_NS, x->queue, 0 };
 
 	x->obj = bpf_object__open_file(obj_path, NULL);
 	if (!x->obj) {
@@ -165,8 +163,9 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		errf(err, errlen, "find vfp_xdp_redirect", ENOENT);
 		return -ENOENT;
 	}
-	map = bpf_object__find_map_fd_by_name(x->obj, "vfp_cfg");
-	if (map < 0 || bpf_map_update_elem(map, &zero, &cfg, 0)) {
+	x->cfg = (struct xdp_cfg){ mode, flags, monotonic_ns() + VFP_CONN_HOLD_NS, x->queue, 0 };
+	x->cfg_fd = map = bpf_object__find_map_fd_by_name(x->obj, "vfp_cfg");
+	if (map < 0 || bpf_map_update_elem(map, &zero, &x->cfg, 0)) {
 		errf(err, errlen, "configure vfp_cfg", errno);
 		return -errno;
 	}
@@ -192,13 +191,12 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 
 int vfp_xsk_hold(struct vfp_xsk *x, uint64_t until_ns)
 {
-	int zero = 0, map = x->obj ? bpf_object__find_map_fd_by_name(x->obj, "vfp_cfg") : -1;
-	struct xdp_cfg cfg;
+	int zero = 0;
 
-	if (map < 0 || bpf_map_lookup_elem(map, &zero, &cfg))
+	if (!x->attached)
 		return -ENOENT;
-	cfg.hold_until = until_ns;
-	return bpf_map_update_elem(map, &zero, &cfg, 0) ? -errno : 0;
+	x->cfg.hold_until = until_ns;
+	return bpf_map_update_elem(x->cfg_fd, &zero, &x->cfg, 0) ? -errno : 0;
 }
 
 uint64_t vfp_xsk_now_ns(void) { return monotonic_ns(); }
