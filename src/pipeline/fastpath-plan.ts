@@ -14,7 +14,7 @@
  */
 import type { Encapsulation } from '../resources/kinds';
 import { indexModel, type ModelIndex } from './compiler';
-import { LB_SLOTS, activeBackends, dealSlots } from './load-balancer';
+import { activeBackends, slotsOf } from './load-balancer';
 import { ipv6AddressesOf } from './port-security-v6';
 import type { LbBackendModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { isIPv4 } from 'node:net';
@@ -102,21 +102,11 @@ export interface FastPathPlan {
 }
 
 
-/** Slot tables by their backends and weights: dealing 256 slots costs a hash per slot and backend, and most compiles see the same few. */
-const dealt = new Map<string, number[]>();
-
-/** OVS's slot table of lb (load-balancer.ts), as indexes into `unique` (its backends, one per address). */
+/** OVS's slot table of lb (load-balancer.ts slotsOf), as indexes into `unique` (its backends, one per address). */
 function slotTable(lb: LoadBalancerModel, unique: readonly LbBackendModel[]): number[] {
   const active = activeBackends(lb);
-  const key = JSON.stringify(active.map((b) => [b.ip, b.weight]));
-  let deal = dealt.get(key);
-  if (!deal) {
-    if (dealt.size >= 4096) dealt.clear();
-    deal = active.length ? dealSlots(active.map((b) => ({ key: b.ip, weight: b.weight }))) : Array.from({ length: LB_SLOTS }, () => -1);
-    dealt.set(key, deal);
-  }
   const at = new Map(unique.map((b, i) => [b.ip, i]));
-  return deal.map((i) => (i < 0 ? -1 : at.get(active[i]!.ip)!));
+  return slotsOf(active).map((i) => (i < 0 ? -1 : at.get(active[i]!.ip)!));
 }
 
 function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {

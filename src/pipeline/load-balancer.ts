@@ -108,6 +108,25 @@ export function dealSlots(backends: ReadonlyArray<{ key: string; weight: number 
   return out;
 }
 
+/** Slot tables by their backends and weights: most compiles (and every node's fast-path plan) deal the same few. */
+const dealt = new Map<string, readonly number[]>();
+
+/**
+ * dealSlots over the active backends (activeBackends), remembered by their addresses and
+ * weights: the LbSlot flows and the fast path's copy of them (fastpath-plan.ts) read it.
+ * Indexes into `active`; all -1 when it is empty.
+ */
+export function slotsOf(active: readonly LbBackendModel[]): readonly number[] {
+  const key = JSON.stringify(active.map((b) => [b.ip, b.weight]));
+  let deal = dealt.get(key);
+  if (!deal) {
+    if (dealt.size >= 4096) dealt.clear();
+    deal = dealSlots(active.map((b) => ({ key: b.ip, weight: b.weight })));
+    dealt.set(key, deal);
+  }
+  return deal;
+}
+
 /** Backends that get new connections: healthy, weighted, one per address. */
 export function activeBackends(lb: LoadBalancerModel): LbBackendModel[] {
   const seen = new Set<string>();
@@ -187,8 +206,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     }
   }
   if (active.length) {
-    const slots = dealSlots(active.map((b) => ({ key: b.ip, weight: b.weight })));
-    slots.forEach((i, s) => {
+    slotsOf(active).forEach((i, s) => {
       flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ip, vip, matchField(LbSlotField, s)], [loadField(LbBackendField, registerOf.get(active[i]!.ip)!)], TABLES.LbDnat));
     });
   }
