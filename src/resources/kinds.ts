@@ -96,6 +96,19 @@ export interface HealthCheck {
  */
 export const HEALTH_CHECK_DEFAULTS = { intervalSeconds: 5, timeoutSeconds: 2, healthyThreshold: 2, unhealthyThreshold: 3 } as const;
 
+/** The settings vnetd probes with: the defaults filled in and the timeout capped at the interval. */
+export function effectiveHealthCheck(hc: HealthCheck): Required<HealthCheck> {
+  const d = HEALTH_CHECK_DEFAULTS;
+  const intervalSeconds = hc.intervalSeconds ?? d.intervalSeconds;
+  return {
+    protocol: hc.protocol ?? 'TCP',
+    intervalSeconds,
+    timeoutSeconds: Math.min(hc.timeoutSeconds ?? d.timeoutSeconds, intervalSeconds),
+    healthyThreshold: hc.healthyThreshold ?? d.healthyThreshold,
+    unhealthyThreshold: hc.unhealthyThreshold ?? d.unhealthyThreshold,
+  };
+}
+
 export interface LoadBalancerSpec {
   network: string;
   /** Allocated from the network when absent. */

@@ -4,7 +4,7 @@
  * set-health` print, and the JSON patch `lb set-health` sends.
  */
 import type { Command } from 'commander';
-import { HEALTH_CHECK_DEFAULTS, type HealthCheck } from '../../resources/kinds';
+import { HEALTH_CHECK_DEFAULTS, effectiveHealthCheck, type HealthCheck } from '../../resources/kinds';
 import type { HealthEdit } from '../flags/health';
 import { formatDuration } from '../flags/duration';
 import type { JsonPatchOp } from '../ops';
@@ -29,17 +29,8 @@ export function addHealthTuningOptions(cmd: Command, note: (dflt: string) => str
     .option('--unhealthy-threshold <n>', `failures in a row that take a backend out, 1-10 (${note(String(D.unhealthyThreshold))})`);
 }
 
-/** The settings vnetd probes with: the defaults filled in and the timeout capped at the interval (as timingOf does). */
-export function effectiveHealthCheck(hc: HealthCheck): Required<HealthCheck> {
-  const intervalSeconds = hc.intervalSeconds ?? D.intervalSeconds;
-  return {
-    protocol: hc.protocol ?? 'TCP',
-    intervalSeconds,
-    timeoutSeconds: Math.min(hc.timeoutSeconds ?? D.timeoutSeconds, intervalSeconds),
-    healthyThreshold: hc.healthyThreshold ?? D.healthyThreshold,
-    unhealthyThreshold: hc.unhealthyThreshold ?? D.unhealthyThreshold,
-  };
-}
+/** The settings vnetd probes with (resources/kinds.ts: the one place both sides read). */
+export { effectiveHealthCheck };
 
 const times = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 

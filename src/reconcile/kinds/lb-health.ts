@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import type { LogicalModel } from '../../pipeline';
-import { HEALTH_CHECK_DEFAULTS, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
+import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
 import { receivePacketIns } from './packet-ins';
 
@@ -42,14 +42,8 @@ export interface HealthTarget {
 
 /** Defaults close to OVN's service monitor (interval 5 s); timeout at most the interval. */
 export function timingOf(hc: HealthCheck): HealthCheckTiming {
-  const d = HEALTH_CHECK_DEFAULTS;
-  const intervalMs = (hc.intervalSeconds ?? d.intervalSeconds) * 1000;
-  return {
-    intervalMs,
-    timeoutMs: Math.min((hc.timeoutSeconds ?? d.timeoutSeconds) * 1000, intervalMs),
-    healthyThreshold: hc.healthyThreshold ?? d.healthyThreshold,
-    unhealthyThreshold: hc.unhealthyThreshold ?? d.unhealthyThreshold,
-  };
+  const e = effectiveHealthCheck(hc);
+  return { intervalMs: e.intervalSeconds * 1000, timeoutMs: e.timeoutSeconds * 1000, healthyThreshold: e.healthyThreshold, unhealthyThreshold: e.unhealthyThreshold };
 }
 
 /** TCP target ports a load balancer's backends are checked on (none without healthCheck). */
