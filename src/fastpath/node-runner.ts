@@ -124,11 +124,11 @@ export class NodeRunner {
     return this.st;
   }
 
-  /** Brings the native tables, the runner and the XDP filters to t. Never throws for environmental reasons. */
   /**
-   * keepPrograms: when t has no port and the runner stops, its XDP programs stay (held), as
-   * at a restart: the caller could not resolve the node's tables for a moment (its
-   * underlay facts), and the next runner takes the connections over.
+   * Brings the native tables, the runner and the XDP filters to t. Never throws for
+   * environmental reasons. keepPrograms: when t has no port and the runner stops, its XDP
+   * programs stay (held), as at a restart: the caller could not resolve the node's tables
+   * for a moment (its underlay facts), and the next runner takes the connections over.
    */
   apply(t: NodeTables, now = Date.now(), opts: { keepPrograms?: boolean } = {}): RunnerState {
     const wantIfs: RunnerIf[] = [

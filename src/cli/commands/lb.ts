@@ -86,18 +86,21 @@ export function portOfAddress(lb: LoadBalancer, b: Backend): string {
   return hit ? `; ${b.ip} is the address of backend ${hit.name} (a VirtualPort): name it instead, --backend ${hit.name}` : '';
 }
 
+/** An edited load balancer: one line after its name in a table output, else the object. */
+function printEdited(rt: Runtime, lb: LoadBalancer, line: (lb: LoadBalancer) => string): void {
+  if (rt.output === 'table' || rt.output === 'wide') rt.io.out(`${qualifiedName(LBS, lb.metadata.name)}${line(lb)}\n`);
+  else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
+}
+
 function printBackends(rt: Runtime, lb: LoadBalancer, what: string): void {
-  if (rt.output === 'table' || rt.output === 'wide') {
-    const list = (lb.spec?.backends ?? []).map(backendLabel);
-    rt.io.out(`${qualifiedName(LBS, lb.metadata.name)} ${what}; backends now: ${list.length ? list.join(', ') : '<none>'}\n`);
-  } else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
+  printEdited(rt, lb, (cur) => {
+    const list = (cur.spec?.backends ?? []).map(backendLabel);
+    return ` ${what}; backends now: ${list.length ? list.join(', ') : '<none>'}`;
+  });
 }
 
 function printHealthCheck(rt: Runtime, lb: LoadBalancer): void {
-  if (rt.output === 'table' || rt.output === 'wide') {
-    const hc = lb.spec?.healthCheck;
-    rt.io.out(`${qualifiedName(LBS, lb.metadata.name)}: health check ${hc ? describeHealthCheck(hc) : `off (${NO_HEALTH_CHECK})`}\n`);
-  } else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
+  printEdited(rt, lb, (cur) => `: health check ${cur.spec?.healthCheck ? describeHealthCheck(cur.spec.healthCheck) : `off (${NO_HEALTH_CHECK})`}`);
 }
 
 export function lbCommand(runtimeOf: RuntimeOf): Command {
