@@ -266,9 +266,13 @@ describe('update, patch, status, finalizers', () => {
   it('keeps its own finalizer through a replace or patch that drops it, until the object is being deleted', async () => {
     const created = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('kept', { subnets: [{ cidr: '10.97.0.0/24' }] }));
     expect(created.json.metadata.finalizers).toEqual(['vnet.dev/ipam']);
-    // kubectl replace -f of the manifest it was created from: no finalizers in it.
-    const rv = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/kept`)).json.metadata.resourceVersion;
-    const replaced = await v.call('PUT', `${G}/namespaces/t1/virtualnetworks/kept`, { ...net('kept', { subnets: [{ cidr: '10.97.0.0/24' }] }), metadata: { name: 'kept', resourceVersion: rv, finalizers: [] } });
+    // kubectl replace -f of the manifest it was created from: no finalizers in it. Retried on a
+    // 409, as kubectl's own retry does: the network's reconcilers write its status right after
+    // its creation, and one such write between the GET and the PUT failed this once in CI.
+    const { response: replaced } = await replaceOnConflict<{ metadata: { resourceVersion: string } }>(v, `${G}/namespaces/t1/virtualnetworks/kept`, (cur) => ({
+      ...net('kept', { subnets: [{ cidr: '10.97.0.0/24' }] }),
+      metadata: { name: 'kept', resourceVersion: cur.metadata.resourceVersion, finalizers: [] },
+    }));
     expect(replaced.status).toBe(200);
     expect(replaced.json.metadata.finalizers).toEqual(['vnet.dev/ipam']);
     const patched = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/kept`, { metadata: { finalizers: ['example.com/mine'] } }, { contentType: 'application/merge-patch+json' });
