@@ -13,7 +13,8 @@ const swc = [
 ];
 
 const project = {
-  testEnvironment: 'node',
+  // Node's, counting failed tests: fixtures print their logs only then.
+  testEnvironment: '<rootDir>/test/support/jest-environment.js',
   rootDir: '.',
   roots: ['<rootDir>/src', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.test.ts'],

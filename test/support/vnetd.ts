@@ -7,6 +7,7 @@ import pino from 'pino';
 import { parse } from 'yaml';
 import type { StoreConfig } from '../../src/app/config';
 import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
+import { LogRing } from './log-ring';
 
 export interface TestVnetd extends RunningVnetd {
   dataDir: string;
@@ -106,7 +107,9 @@ export interface TestVnetdOptions {
 
 export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<TestVnetd> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'vnetd-test-'));
-  const logger = pino({ level: process.env.VNETD_TEST_LOG ?? 'silent' });
+  // Kept in memory and printed if a test of the file fails, unless VNETD_TEST_LOG prints it all.
+  const ring = process.env.VNETD_TEST_LOG ? undefined : new LogRing();
+  const logger = ring ? pino({ level: 'debug' }, ring.stream) : pino({ level: process.env.VNETD_TEST_LOG });
   const running = await startVnetd(
     { dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2, chassis: options.chassis ?? false, localOvs: options.localOvs ?? false, store: options.store },
     { logger, bookmarkIntervalMs: options.bookmarkIntervalMs, localOvsNetns: options.localOvsNetns, role: options.role },
@@ -126,6 +129,7 @@ export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<Te
     },
     async stop() {
       await running.close();
+      ring?.printIfFailed(`vnetd ${dataDir}`);
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   });
