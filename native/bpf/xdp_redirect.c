@@ -105,7 +105,8 @@ struct {
 } vfp_cfg SEC(".maps");
 
 /* Conntrack VIPs (native/src/conn.h): TCP listeners whose connections the fast path takes
- * from their SYN, and the two directions of each connection it took. The runner publishes
+ * from their SYN, UDP listeners whose flows it takes from any datagram, and the two
+ * directions of each connection it took. The runner publishes
  * a connection's keys before its SYN leaves and withdraws them when the connection leaves
  * its LRU, so this program hands over exactly the packets the classifier owns; any other
  * packet toward a VIP, or from a backend, stays with OVS's conntrack. */
@@ -267,34 +268,38 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 	return bpf_map_lookup_elem(&vfp_inner, &k) != NULL;
 }
 
-/* An IPv4 TCP frame starting at eth that is a SYN to a conntrack VIP (syn_ok) or a packet
- * of a connection the fast path owns. */
-static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok)
+/* An IPv4 TCP or UDP frame starting at eth that opens a flow to a conntrack VIP (syn_ok: a
+ * TCP SYN, or any UDP datagram, which has no first packet to tell) or is a packet of a
+ * connection the fast path owns. */
+static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int tcp_only)
 {
 	struct iphdr *ip = eth + 14;
 	struct vfp_conn_key k = {};
 	struct vfp_vip_key vk = {};
-	__u8 *tcp;
+	__u8 *l4;
 
 	if ((void *)(ip + 1) > end || ((__u8 *)eth)[12] != 0x08 || ((__u8 *)eth)[13] != 0x00)
 		return 0;
-	if (ip->protocol != IPPROTO_TCP || ip->ihl < 5 || (ip->frag_off & bpf_htons(0x3fff)))
+	if ((ip->protocol != IPPROTO_TCP && (tcp_only || ip->protocol != IPPROTO_UDP)) || ip->ihl < 5 ||
+	    (ip->frag_off & bpf_htons(0x3fff)))
 		return 0;
-	tcp = (void *)ip + ip->ihl * 4;
-	if ((void *)(tcp + 14) > end)
+	l4 = (void *)ip + ip->ihl * 4;
+	if ((void *)(l4 + 8) > end) /* both ports */
 		return 0;
 	k.saddr = ip->saddr;
 	k.daddr = ip->daddr;
-	__builtin_memcpy(&k.sport, tcp, 2);
-	__builtin_memcpy(&k.dport, tcp + 2, 2);
-	k.proto = IPPROTO_TCP;
+	__builtin_memcpy(&k.sport, l4, 2);
+	__builtin_memcpy(&k.dport, l4 + 2, 2);
+	k.proto = ip->protocol;
 	if (bpf_map_lookup_elem(&vfp_conn, &k))
 		return 1;
-	if (!syn_ok || (tcp[13] & 0x16) != 0x02) /* SYN without ACK or RST */
+	if (!syn_ok)
+		return 0;
+	if (k.proto == IPPROTO_TCP && ((void *)(l4 + 14) > end || (l4[13] & 0x16) != 0x02)) /* SYN without ACK or RST */
 		return 0;
 	vk.addr = ip->daddr;
 	vk.port = k.dport;
-	vk.proto = IPPROTO_TCP;
+	vk.proto = k.proto;
 	return bpf_map_lookup_elem(&vfp_vip, &vk) != NULL;
 }
 
@@ -304,7 +309,7 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 	struct ethhdr *eth = data;
 	struct vfp_src_key sk = {};
 
-	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1))
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1, 0))
 		return 0;
 	if (!(flags & VFP_CFG_PORT_SECURITY))
 		return 1;
@@ -317,11 +322,11 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 
 /* Underlay: a tunnel frame whose inner frame belongs to a connection the fast path owns
  * (a backend's reply coming back to the client's node). */
-static __always_inline int tunnel_conn_is_ours(void *data, void *end)
+static __always_inline int tunnel_conn_is_ours(void *data, void *end, int tcp_only)
 {
 	__u8 *hdr, *inner = tunnel_inner(data, end, &hdr);
 
-	return inner && conn_is_ours(inner, end, 0);
+	return inner && conn_is_ours(inner, end, 0, tcp_only);
 }
 
 SEC("xdp")
@@ -338,15 +343,17 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 	/* L2 keys first: in a network without load balancers the connection lookups are never paid. */
 	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg->flags) && !vm_conn_is_ours(data, end, cfg->flags))
 		return XDP_PASS;
-	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end) && !tunnel_conn_is_ours(data, end))
+	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end) && !tunnel_conn_is_ours(data, end, 0))
 		return XDP_PASS;
 	/* XDP_PASS as the flags' fallback action: no socket on this queue, no loss. */
 	if (bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)
 		return XDP_REDIRECT;
-	/* No socket (the runner is gone or not bound yet): a connection the fast path owns
-	 * waits for it while the hold lasts (see vfp_cfg). */
+	/* No socket (the runner is gone or not bound yet): a TCP connection the fast path owns
+	 * waits for it while the hold lasts (see vfp_cfg). A UDP flow goes to OVS meanwhile: its
+	 * conntrack takes a flow up at any datagram, deals it to the same backend (the same slot
+	 * table) and un-DNATs the replies, with nothing to reset; the next runner takes it back. */
 	if (ctx->rx_queue_index == cfg->queue && bpf_ktime_get_ns() < cfg->hold_until &&
-	    ((cfg->mode == 3 && conn_is_ours(data, end, 0)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end))))
+	    ((cfg->mode == 3 && conn_is_ours(data, end, 0, 1)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end, 1))))
 		return XDP_DROP;
 	return XDP_PASS;
 }

@@ -124,8 +124,9 @@ int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t 
 
 /* VIP flags (vfp_builder_set_vip_flags). */
 #define VFP_VIP_CLIENT_IP 1u /* session affinity ClientIP: Maglev on the client address only */
-/* Conntrack VIP (IPv4 TCP): the fast path takes a connection only from its first packet (SYN
- * without ACK), keeps it in the context's LRU for its whole life (later packets without an
+/* Conntrack VIP (IPv4 TCP or UDP): the fast path takes a connection only from its first packet
+ * (TCP: SYN without ACK; UDP: a datagram without a live entry, or whose backend left or has
+ * weight 0, which deals the flow again), keeps it in the context's LRU for its whole life (later packets without an
  * entry go SLOW with VFP_R_VIP_NOT_OURS), rewrites destination MAC/IP/port toward the
  * backend and delivers by L2 (LOCAL or ENCAP verdict, l4port = backend port), and rewrites
  * the backend's replies back to the VIP (reverse NAT). Each connection's two keys are

@@ -201,7 +201,6 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		slow(v, VFP_R_VIP_NOT_OURS); /* IPv4 only (the XDP keys are IPv4), and no LRU, no state */
 		return;
 	}
-	syn = p->proto == 6 && (p->tcp_flags & 0x16) == 0x02; /* SYN without ACK or RST */
 	e = find(ctx, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
 	if (e && !e->ct) { /* an affinity entry from before the VIP was conntracked */
 		slot = e;
@@ -209,6 +208,16 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 	}
 	if (e)
 		idx = vfp_vip_backend_index(vip, e->backend_id);
+	if (p->proto == 6) {
+		syn = (p->tcp_flags & 0x16) == 0x02; /* SYN without ACK or RST */
+	} else {
+		/* UDP has no first packet: a datagram without a flow opens one (the XDP program
+		 * hands over any datagram to a listener), and a flow whose backend left or stopped
+		 * getting new flows is dealt again, as OVS deals it once vnetd has flushed its UDP
+		 * conntrack entries (pipeline.reconciler.ts, noteDeactivated). A flow OVS began (a
+		 * network still settling) goes on to the same backend: both deal by the same slot. */
+		syn = !e || idx < 0 || vip->backends[idx].weight == 0;
+	}
 	if (!syn) {
 		/* Not seen from its first packet, or its backend left the VIP (OVS drops those too). */
 		c[e && idx >= 0 ? VFP_C_LRU_HIT : VFP_C_LRU_MISS]++;

@@ -11,6 +11,11 @@
  * that, only the two directions of connections published through the context's conn
  * hook); anything else toward a VIP stays with OVS. The replies are un-NATed on the
  * client's node, as OVS does (the backend's node only switches them by MAC).
+ *
+ * UDP has no first packet to tell: the fast path takes a UDP flow from any datagram it has
+ * no live entry for. A flow OVS began goes on to the same backend (both deal by OVS's slot
+ * table), and its replies come back through the fast path's reverse key; OVS's entry for it
+ * only times out. Both datapaths keep no more state for UDP than the NAT.
  */
 #ifndef VFP_CONN_H
 #define VFP_CONN_H

@@ -6,7 +6,7 @@
  * byte for byte against frames built independently (reference.ts), checksums included.
  */
 import { FastPath, FrameBatch, openFastPath, type Classifier } from './fastpath';
-import { eth, ipv4, ipv4Packet, mac, mapped, referenceEncap, tcp, withL4Checksum } from './reference';
+import { eth, ipv4, ipv4Packet, mac, mapped, referenceEncap, tcp, udp, withL4Checksum } from './reference';
 import { Encap, LB_SLOTS, NO_BACKEND, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
 
 const opened = openFastPath();
@@ -25,7 +25,7 @@ const SYN = 0x02, ACK = 0x10, SYNACK = 0x12;
 const backend = (i: number, weight = 1): BackendSpec => ({ id: BE[i]!, addr: mapped(BE[i]!), port: 8080, weight, mac: beMacs[i]! });
 
 /** Backend 0 on this node (port 2), 1 and 2 behind the peer VTEP. */
-function commit(backends: BackendSpec[], flags = VIP_CONNTRACK, slots?: number[]): void {
+function commit(backends: BackendSpec[], flags = VIP_CONNTRACK, slots?: number[], proto = 6): void {
   const b = fp.builder()
     .localVtep(LOCAL_IP, LOCAL_MAC)
     .port(CLIENT_PORT, NET).port(LOCAL_BE_PORT, NET).port(UNDERLAY, 0, PORT_UNDERLAY)
@@ -33,7 +33,7 @@ function commit(backends: BackendSpec[], flags = VIP_CONNTRACK, slots?: number[]
     .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan })
     .localMac(NET, cliMac, CLIENT_PORT).localMac(NET, beMacs[0]!, LOCAL_BE_PORT)
     .remoteMac(NET, beMacs[1]!, 1, VNI).remoteMac(NET, beMacs[2]!, 1, VNI)
-    .vip({ proto: 6, addr: mapped(VIP), port: 80, backends, flags, ...(slots ? { slots } : {}) });
+    .vip({ proto, addr: mapped(VIP), port: 80, backends, flags, ...(slots ? { slots } : {}) });
   fp.commit(b);
   b.free();
 }
@@ -269,5 +269,92 @@ describe('conntrack VIPs', () => {
     commit([{ ...backend(0), mac: mac('02:00:00:00:09:09') }]);
     expect(forwardOne(c, CLIENT_PORT, toVip(45000, SYN)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.MacMiss });
     expect(forwardOne(c, CLIENT_PORT, toVip(45000, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+  });
+});
+
+describe('conntrack VIPs over UDP', () => {
+  let c: Classifier;
+  const ids = BE.map((ip) => ip);
+  /** OVS's table as the pipeline would deal it to backends 0-2 (slot s -> s % 3). */
+  const slots = Array.from({ length: LB_SLOTS }, (_, s) => ids[s % 3]!);
+  const commitUdp = (backends: BackendSpec[], table = slots) => commit(backends, VIP_CONNTRACK, table, 17);
+  beforeEach(() => {
+    commitUdp([backend(0), backend(1), backend(2)]);
+    c = fp.classifier(4096);
+  });
+  afterEach(() => c.free());
+
+  const DATA = Buffer.from('query');
+  const dgram = (src: number, dst: number, sport: number, dport: number) => withL4Checksum(src, dst, 17, udp(sport, dport, DATA));
+  const toVipUdp = (sport: number) => eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 17, dgram(CLI, VIP, sport, 80)));
+  const atBackendUdp = (i: number, sport: number) => eth(beMacs[i]!, cliMac, 0x0800, ipv4Packet(CLI, BE[i]!, 17, dgram(CLI, BE[i]!, sport, 8080)));
+  const fromBackendUdp = (i: number, dport: number) => eth(cliMac, beMacs[i]!, 0x0800, ipv4Packet(BE[i]!, CLI, 17, dgram(BE[i]!, CLI, 8080, dport)));
+  const atClientUdp = (i: number, dport: number) => eth(cliMac, beMacs[i]!, 0x0800, ipv4Packet(VIP, CLI, 17, dgram(VIP, CLI, 80, dport)));
+  const dealt = (sport: number) => {
+    const { v, out } = forwardOne(c, CLIENT_PORT, toVipUdp(sport));
+    return { v, out, i: backendOf(out, v.kind) };
+  };
+
+  it("a flow's first datagram is dealt by OVS's slot (as multipath computes it), rewritten toward the backend with its checksum; later datagrams keep it; replies come from the VIP", () => {
+    for (let sport = 50000; sport < 50060; sport++) {
+      const first = dealt(sport);
+      expect(first.i).toBe(fp.lib.ovsLbSlot(CLI, VIP, 17, sport, 80, 0) % 3);
+      const atBe = (first.v.kind === VerdictKind.Encap ? inner(first.out) : first.out).toString('hex');
+      expect(atBe).toBe(atBackendUdp(first.i, sport).toString('hex'));
+      expect(dealt(sport).i).toBe(first.i);
+      const reply = first.i === 0
+        ? forwardOne(c, LOCAL_BE_PORT, fromBackendUdp(0, sport))
+        : forwardOne(c, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackendUdp(first.i, sport)));
+      expect(reply.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
+      expect(reply.out.toString('hex')).toBe(atClientUdp(first.i, sport).toString('hex'));
+    }
+    const k = c.counters();
+    // One new flow per source port, not one per datagram.
+    expect(k.connNew).toBe(60n);
+    expect(k.natForward).toBe(120n);
+    expect(k.natReverse).toBe(60n);
+    expect(c.connCounts().every((x) => x.proto === 17 && x.port === 80)).toBe(true);
+  });
+
+  it('a datagram of a checksum-less flow (UDP checksum 0 over IPv4) is rewritten without one', () => {
+    const noSum = (src: number, dst: number, sport: number, dport: number) => udp(sport, dport, DATA);
+    const f = eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 17, noSum(CLI, VIP, 51000, 80)));
+    const { v, out } = forwardOne(c, CLIENT_PORT, f);
+    const i = backendOf(out, v.kind);
+    const want = eth(beMacs[i]!, cliMac, 0x0800, ipv4Packet(CLI, BE[i]!, 17, noSum(CLI, BE[i]!, 51000, 8080)));
+    expect((v.kind === VerdictKind.Encap ? inner(out) : out).toString('hex')).toBe(want.toString('hex'));
+  });
+
+  it('a flow whose backend stops getting new flows (unhealthy) or leaves is dealt again at its next datagram, its old reply key withdrawn; a healthy backend keeps its flows', () => {
+    const by = new Map<number, number>();
+    for (let sport = 52000; sport < 52090; sport++) by.set(sport, dealt(sport).i);
+    expect(new Set(by.values())).toEqual(new Set([0, 1, 2]));
+    // Backend 1 unhealthy: OVS's table deals its slots to the others.
+    const without1 = Array.from({ length: LB_SLOTS }, (_, s) => ids[s % 2 === 0 ? 0 : 2]!);
+    commitUdp([backend(0), backend(1, 0), backend(2)], without1);
+    const newBefore = c.counters().connNew;
+    for (const [sport, i] of by) {
+      const now = dealt(sport).i;
+      if (i === 1) expect(now).not.toBe(1);
+      else expect(now).toBe(i);
+    }
+    const moved = [...by.values()].filter((i) => i === 1).length;
+    expect(c.counters().connNew - newBefore).toBe(BigInt(moved));
+    // The old backend's late reply is not the fast path's any more (its key went with the deal).
+    const onOne = [...by].find(([, i]) => i === 1)![0];
+    const late = forwardOne(c, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackendUdp(1, onOne)));
+    // Decapsulated and switched by MAC, untouched: not rewritten to the VIP.
+    expect(late.out.toString('hex')).toBe(fromBackendUdp(1, onOne).toString('hex'));
+    // Backend 2 removed: its flows are dealt to backend 0, the one left.
+    commitUdp([backend(0), backend(1, 0)], Array.from({ length: LB_SLOTS }, () => ids[0]!));
+    for (const [sport, i] of by) if (i === 2) expect(dealt(sport).i).toBe(0);
+  });
+
+  it('no backend in the slot table: the datagram is left to the slow path and the flow dropped, so its next ones reach OVS, which refuses them', () => {
+    const first = dealt(53000);
+    expect([VerdictKind.Local, VerdictKind.Encap]).toContain(first.v.kind);
+    commitUdp([backend(0, 0), backend(1, 0), backend(2, 0)], Array.from({ length: LB_SLOTS }, () => NO_BACKEND));
+    expect(forwardOne(c, CLIENT_PORT, toVipUdp(53000)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipEmpty });
+    expect(c.counters().connEvict).toBe(1n);
   });
 });

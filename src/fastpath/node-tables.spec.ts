@@ -92,7 +92,7 @@ describe('NodeTables', () => {
     expect(f.get('tap4')!.get(FilterMap.Src6)).toEqual(new Set());
   });
 
-  it('conntrack VIPs: SYN keys on the VM NICs of the VIP\'s network, only when every weighted backend is reachable by the tables', () => {
+  it('conntrack VIPs: SYN (TCP) and flow-opening (UDP) keys on the VM NICs of the VIP\'s network, only when every weighted backend is reachable by the tables', () => {
     const D = '02:00:00:00:00:0d';
     const t = tables();
     t.vips = [
@@ -107,9 +107,9 @@ describe('NodeTables', () => {
     const E = '02:00:00:00:00:0e';
     t.ports.push({ id: 6, ifname: 'tap6', network: 200, mac: E, portSecurity: true, sources: [{ mac: E, ip: '10.0.1.5' }], slowOnly: true });
     t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } });
-    expect(t.vips.map((v) => isConntrackVip(t, v))).toEqual([true, false, false]);
+    expect(t.vips.map((v) => isConntrackVip(t, v))).toEqual([true, false, true]);
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
-    expect(f.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6)]));
+    expect(f.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6), vipKey('10.0.1.200', 53, 17)]));
     expect(f.get('tap6')!.get(FilterMap.Dst)).toEqual(new Set()); // its other traffic stays with OVS
     expect(f.get('tap6')!.get(FilterMap.Src)).toEqual(new Set([srcKey(E, '10.0.1.5')])); // port security gates the VIP's SYNs
     // D (tap5) is a backend of the VIP: its own connections to it (hairpins among them) stay with OVS.

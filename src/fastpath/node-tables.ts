@@ -114,10 +114,11 @@ export const keyBytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
 
 
 /** A VIP the classifier handles as a conntrack VIP (its connections' packets, once taken). */
-const conntrackCapable = (v: NodeTablesVip): boolean => v.proto === 'TCP' && v.network !== undefined && isIPv4(v.vip);
+const conntrackCapable = (v: NodeTablesVip): boolean => v.network !== undefined && isIPv4(v.vip);
 
 /**
- * Whether the fast path takes v's new connections (its SYN key is in the VM NICs' filters): IPv4 TCP in a known network, and every
+ * Whether the fast path takes v's new connections (its key is in the VM NICs' filters: TCP SYNs,
+ * UDP datagrams without a flow): an IPv4 VIP in a known network, and every
  * backend that gets new connections reachable by the tables (a MAC entry in the network),
  * since a SYN it cannot deliver would be lost (a frame handed over cannot go back to OVS).
  */

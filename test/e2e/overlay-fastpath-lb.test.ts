@@ -11,6 +11,8 @@
  *    connections OVS load-balances) stay still on both nodes;
  *  - the LoadBalancer's status.backends still counts them (the fast path's per-backend
  *    dispatch counts are added to OVS's);
+ *  - UDP flows to the VIP (a datagram from each of 40 source ports, twice) too: each taken
+ *    at its first datagram and kept, answered from the VIP, none dispatched by OVS;
  *  - a backend reaching its own VIP (hairpin) is answered by itself too (OVS takes those);
  *  - the fast path carries VIPs by default, and spec.fastPath.loadBalancers: false hands
  *    them back to OVS.
@@ -20,7 +22,7 @@ import type { HypervisorNode, LoadBalancer } from '../../src/resources/kinds';
 import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
-import { G, overlayApi, overlayBed, startNamedServer } from './overlay-support';
+import { G, overlayApi, overlayBed, startNamedServer, udpAnswers } from './overlay-support';
 
 // Node status counters every 300 ms (read at module load, before the fixture starts vnetd).
 process.env.VNETD_FASTPATH_STATUS_MS = '300';
@@ -78,7 +80,7 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     await Promise.all(backends.map((b) => startServer(b.vm, b.port.metadata.name)));
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
       metadata: { name: 'web' },
-      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: backends.map((b) => ({ port: b.port.metadata.name })) },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends: backends.map((b) => ({ port: b.port.metadata.name })) },
     })) as LoadBalancer;
     await waitReady(ns, 'loadbalancers', 'web');
     const vip = lb.spec!.vip!;
@@ -141,6 +143,34 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
       return Object.entries(dist).every(([name, n]) => (s[name] ?? 0) >= n) ? s : undefined;
     }, 20_000, 250).catch(async () => expect(await statusCounts()).toEqual(`at least ${JSON.stringify(dist)}`));
     log(`status.backends connections: ${JSON.stringify(counted)}`);
+
+    // UDP (DNS-like: one datagram from each of 40 source ports, then again from the same
+    // ports): every flow answered by its backend, from the VIP; the fast path took each flow
+    // at its first datagram and kept it for the second; OVS dispatched none.
+    const udpBefore = { t: await tableCounters('hv1'), ovs1: await ovsLbPackets('hv1'), ovs2: await ovsLbPackets('hv2') };
+    const udpFirst = await udpAnswers(client.vm, vip, 53, 48000, 40);
+    const udpAgain = await udpAnswers(client.vm, vip, 53, 48000, 40);
+    await new Promise((r) => setTimeout(r, 1500));
+    const udpT = await eventually(async () => {
+      const c = await tableCounters('hv1');
+      return (c.connNew ?? 0) - (udpBefore.t.connNew ?? 0) >= 40 ? c : undefined;
+    }, 10_000, 100).catch(async () => tableCounters('hv1'));
+    const udpD = {
+      connNew: (udpT.connNew ?? 0) - (udpBefore.t.connNew ?? 0),
+      natReverse: (udpT.natReverse ?? 0) - (udpBefore.t.natReverse ?? 0),
+      ovsHv1: (await ovsLbPackets('hv1')) - udpBefore.ovs1,
+      ovsHv2: (await ovsLbPackets('hv2')) - udpBefore.ovs2,
+    };
+    const udpDist = udpFirst.reduce<Record<string, number>>((m, x) => ((m[x.name || '<none>'] = (m[x.name || '<none>'] ?? 0) + 1), m), {});
+    log(`UDP: 40 flows to ${vip}:53, twice: per backend ${JSON.stringify(udpDist)}; hv1 fast path: ${JSON.stringify(udpD)}`);
+    expect(udpFirst.filter((x) => !x.name)).toEqual([]);
+    expect(Object.keys(udpDist).sort()).toEqual(['b1', 'b2', 'b3']);
+    expect(udpAgain.map((x) => x.name)).toEqual(udpFirst.map((x) => x.name));
+    expect(new Set([...udpFirst, ...udpAgain].map((x) => x.from))).toEqual(new Set([vip]));
+    expect(udpD.connNew).toBe(40);
+    expect(udpD.natReverse).toBeGreaterThanOrEqual(80);
+    expect(udpD.ovsHv1).toBe(0);
+    expect(udpD.ovsHv2).toBe(0);
 
     // Hairpin: b1 (hv1) to its own VIP. Connections dealt to b1 itself are left to OVS, which
     // SNATs them to the VIP; the others the fast path carries as any client's.

@@ -47,6 +47,21 @@ s.on('error',e=>{c.error=c.error||e.code||String(e)});s.on('close',()=>{c.closed
 const tick=setInterval(()=>{for(const c of conns)if(c.first&&!c.closed)c.s.write('x\\n')},100);
 const summary=()=>console.log(JSON.stringify(conns.map(({s,...c})=>c)));process.stdin.on('data',()=>summary());process.stdin.on('end',()=>{clearInterval(tick);summary();for(const c of conns)c.s.destroy();process.exit(0)});`;
 
+/**
+ * UDP client: `count` flows to vip:53 from source ports base.., each a datagram every 50 ms;
+ * on each line read from stdin and at the end, a JSON summary per flow: the backend that
+ * answered first, every other name it heard, the last name, datagrams sent and answered, and
+ * when it last heard.
+ */
+const UDP_CLIENT = `const [vip,count,base]=[process.argv[1],+process.argv[2],+process.argv[3]];const d=require('dgram');const flows=[];
+for(let i=0;i<count;i++){const f={port:base+i,first:'',others:[],lastName:'',sent:0,answers:0,last:0};flows.push(f);const s=d.createSocket('udp4');f.s=s;
+s.on('message',m=>{const n=m.toString();if(!f.first)f.first=n;else if(n!==f.first&&!f.others.includes(n))f.others.push(n);f.lastName=n;f.answers++;f.last=Date.now()});s.on('error',()=>{});s.bind(f.port)}
+const tick=setInterval(()=>{for(const f of flows){f.sent++;f.s.send('q',53,vip)}},50);
+const summary=()=>console.log(JSON.stringify(flows.map(({s,...f})=>f)));process.stdin.on('data',()=>summary());process.stdin.on('end',()=>{clearInterval(tick);summary();process.exit(0)});`;
+const UDP_FLOWS = 6;
+
+interface UdpSummary { port: number; first: string; others: string[]; lastName: string; sent: number; answers: number; last: number }
+
 interface ConnSummary { first: string; others: string[]; answers: number; error: string; closed: boolean; maxGap: number; last: number; port: number }
 
 describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
@@ -54,6 +69,7 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
   let server: VnetdProcess | undefined;
   let bed: Testbed | undefined;
   let client: ChildProcess | undefined;
+  let udpClient: ChildProcess | undefined;
   const children = new Set<ChildProcess>();
 
   beforeAll(() => {
@@ -61,6 +77,7 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
   });
   afterAll(async () => {
     if (client?.pid && client.exitCode === null) process.kill(client.pid, 'SIGKILL');
+    if (udpClient?.pid && udpClient.exitCode === null) process.kill(udpClient.pid, 'SIGKILL');
     for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
     if (server) await stopVnetdProcess(server, 'SIGKILL');
     await bed?.stop();
@@ -100,7 +117,7 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     for (const [name, v] of Object.entries(backends)) await startNamedServer(v, name, children);
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
       metadata: { name: 'web' },
-      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: Object.keys(backends).map((port) => ({ port })) },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends: Object.keys(backends).map((port) => ({ port })) },
     })) as { spec: { vip: string } };
     await ready('loadbalancers', 'web');
     const tables = async (node: string): Promise<Record<string, number>> =>
@@ -143,6 +160,26 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
       await eventually(async () => out.length > before && out.endsWith('\n'), 5_000, 20);
       return JSON.parse(out.slice(before).trim()) as ConnSummary[];
     };
+
+    // UDP flows beside them, each taken by hv1's fast path at its first datagram. While no
+    // runner takes them, their datagrams go to OVS (no hold for UDP), which deals them to the
+    // same backend; the new runner takes them back.
+    const newBeforeUdp = await connectionsMetric('hv1', 'new');
+    udpClient = spawn('ip', ['netns', 'exec', cl.netns, process.execPath, '-e', UDP_CLIENT, lb.spec.vip, String(UDP_FLOWS), '46000'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let udpOut = '';
+    udpClient.stdout!.on('data', (d: Buffer) => (udpOut += d.toString()));
+    const udpClosed = new Promise((r) => udpClient!.once('close', r));
+    const udpPeek = async (): Promise<UdpSummary[]> => {
+      const before = udpOut.length;
+      udpClient!.stdin!.write('\n');
+      await eventually(async () => udpOut.length > before && udpOut.endsWith('\n'), 5_000, 20);
+      return JSON.parse(udpOut.slice(before).trim()) as UdpSummary[];
+    };
+    await eventually(async () => (await udpPeek()).every((f) => f.answers > 0), 20_000, 200);
+    await eventually(async () => (await connectionsMetric('hv1', 'new')) >= newBeforeUdp + UDP_FLOWS, 10_000, 100).catch(async () => {
+      throw new Error(`hv1's fast path did not take the UDP flows: ${JSON.stringify(await tables('hv1'))}`);
+    });
+    const owned = CONNECTIONS + 1 + UDP_FLOWS;
     /**
      * Waits until every connection `alive` says should live has answered since `since`. TCP
      * retransmits what the hold dropped with a growing timeout: after a gap of 7 s (a loaded
@@ -166,20 +203,21 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
       // From the new process itself (/metrics): Node status still holds the old one's counters.
       const adopted = await eventually(async () => {
         const n = await connectionsMetric('hv1', 'adopted');
-        return n >= CONNECTIONS + 1 ? n : undefined;
+        return n >= owned ? n : undefined;
       }, 30_000, 100).catch(async () => {
         throw new Error(`after ${signal} the new vnetd did not take the connections over: adopted ${await connectionsMetric('hv1', 'adopted')}`);
       });
       const tookMs = performance.now() - t0;
       const takenAt = Date.now();
       await answeredSince(takenAt);
+      await eventually(async () => (await udpPeek()).every((f) => f.last > takenAt), 10_000, 200);
       log(`${signal}: the new vnetd took over ${adopted} connections ${tookMs.toFixed(0)} ms after the old one was stopped; every connection answered again ${Date.now() - takenAt} ms after that`);
       return adopted;
     };
     // The probe's connection, closed, is taken over too: the fast path does not track a
     // connection's end (its entry goes when the LRU needs the room).
-    expect(await restart('SIGKILL')).toBe(CONNECTIONS + 1);
-    expect(await restart('SIGTERM')).toBe(CONNECTIONS + 1);
+    expect(await restart('SIGKILL')).toBe(owned);
+    expect(await restart('SIGTERM')).toBe(owned);
     // b3 leaves the load balancer: its connections are cut (as OVS cuts a removed backend's),
     // and after the next restart they cannot be taken over: let go (to OVS), the rest taken.
     const cur = (await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as { spec: Record<string, unknown> };
@@ -192,16 +230,30 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     const t0 = performance.now();
     await stopVnetdProcess(server!, 'SIGKILL');
     server = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'info', VNETD_FASTPATH_STATUS_MS: '300' });
-    await eventually(async () => (await connectionsMetric('hv1', 'adopted')) + (await connectionsMetric('hv1', 'released')) >= CONNECTIONS + 1, 30_000, 100);
+    await eventually(async () => (await connectionsMetric('hv1', 'adopted')) + (await connectionsMetric('hv1', 'released')) >= owned, 30_000, 100);
     const adopted = await connectionsMetric('hv1', 'adopted');
     const released = await connectionsMetric('hv1', 'released');
     log(`SIGKILL after b3 left: ${adopted} connections taken over, ${released} let go (${onB3} were on b3), ${(performance.now() - t0).toFixed(0)} ms after the kill`);
-    // The probe's (closed) connection was on b3 or not.
-    expect(adopted + released).toBe(CONNECTIONS + 1);
+    // The probe's (closed) connection was on b3 or not; b3's UDP flows were dealt again
+    // before the kill, and are taken over.
+    expect(adopted + released).toBe(owned);
     expect(released - onB3).toBeGreaterThanOrEqual(0);
     expect(released - onB3).toBeLessThanOrEqual(1);
     const lastTakeover = Date.now();
     await answeredSince(lastTakeover, (c) => c.first !== 'b3');
+
+    await eventually(async () => (await udpPeek()).every((f) => f.last > lastTakeover), 10_000, 200);
+    udpClient.stdin!.end();
+    await udpClosed;
+    const flows = JSON.parse(udpOut.split('\n').filter((l) => l.startsWith('[')).pop()!) as UdpSummary[];
+    for (const f of flows) log(`UDP flow from port ${f.port}: backend ${f.first}, ${f.answers} of ${f.sent} datagrams answered${f.others.length ? `, also answered by ${f.others.join(',')}` : ''}, last by ${f.lastName}`);
+    for (const f of flows) {
+      // A flow keeps its backend across the three restarts (OVS, in each gap, deals it to the
+      // same one); one that was on b3 moved when b3 left, and is never answered by b3 again.
+      if (f.first !== 'b3') expect({ port: f.port, others: f.others }).toEqual({ port: f.port, others: [] });
+      else expect(f.lastName).not.toBe('b3');
+      expect(f.last).toBeGreaterThan(lastTakeover);
+    }
 
     client.stdin!.end();
     await closed;

@@ -110,12 +110,28 @@ export async function startCapture(vm: Pick<Vm, 'netns' | 'iface'>, track: Set<C
   };
 }
 
-/** A backend for the load-balancer tests: answers every connection and every line with its name, on port 8080. */
-export const NAMED_TCP_SERVER = `const n=process.argv[1];require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data',()=>s.write(n+'\\n'))}).listen(8080,()=>console.log('listening'))`;
+/**
+ * A backend for the load-balancer tests: answers every TCP connection and every line with its
+ * name on port 8080, and every UDP datagram with its name on port 5353.
+ */
+export const NAMED_SERVER = `const n=process.argv[1];require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data',()=>s.write(n+'\\n'))}).listen(8080,()=>{const u=require('dgram').createSocket('udp4');u.on('message',(m,r)=>u.send(n,r.port,r.address));u.bind(5353,()=>console.log('listening'))})`;
 
-/** NAMED_TCP_SERVER in vm's netns, kept in `track` (ended by the file's afterAll), once it listens. */
+/**
+ * UDP clients from fixed source ports base..base+count-1 (DNS resolvers, syslog), one datagram
+ * each to vip:port; prints per source port the answer ("" when none came within 2 s) and the
+ * address it came from.
+ */
+const UDP_CLIENTS = `const d=require('dgram');const [vip,port,base,n]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
+for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(name,from)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('',''),2000);s.on('message',(m,r)=>fin(m.toString(),r.address));s.on('error',()=>fin('',''));s.bind(base+i,()=>s.send('q',port,vip))}`;
+
+/** What each of `count` UDP clients (source ports from `base`) got back from vip:port. */
+export async function udpAnswers(vm: Vm, vip: string, port: number, base: number, count: number): Promise<Array<{ name: string; from: string }>> {
+  return JSON.parse(await vm.exec([process.execPath, '-e', UDP_CLIENTS, vip, String(port), String(base), String(count)])) as Array<{ name: string; from: string }>;
+}
+
+/** NAMED_SERVER in vm's netns, kept in `track` (ended by the file's afterAll), once it listens. */
 export async function startNamedServer(vm: Vm, name: string, track: Set<ChildProcess>, timeoutMs = 10_000): Promise<ChildProcess> {
-  const c = spawn('ip', ['netns', 'exec', vm.netns, process.execPath, '-e', NAMED_TCP_SERVER, name], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const c = spawn('ip', ['netns', 'exec', vm.netns, process.execPath, '-e', NAMED_SERVER, name], { stdio: ['ignore', 'pipe', 'ignore'] });
   track.add(c);
   c.on('exit', () => track.delete(c));
   await new Promise<void>((resolve, reject) => {
