@@ -79,6 +79,7 @@ enum vfp_counter {
 	VFP_C_CONN_EVICT,   /* connections dropped from the LRU (their XDP keys withdrawn) */
 	VFP_C_PREV_HIT,     /* misses of the current tables decided by the previous snapshot */
 	VFP_C_CONN_ADOPT,   /* connections taken over from the XDP maps of an earlier process */
+	VFP_C_CONN_CLOSED,  /* TCP connections seen to end (FIN both ways, or RST): reclaimed first */
 	VFP_C_COUNT
 };
 
@@ -94,7 +95,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 4
+#define VFP_ABI_VERSION 5
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -164,7 +165,7 @@ struct vfp_conn_val {
 	uint32_t nat_addr; /* forward key: the backend; reverse key: the VIP (network order) */
 	uint16_t nat_port; /* network order */
 	uint8_t reverse;   /* 1: the backend -> client key */
-	uint8_t pad;
+	uint8_t closed;    /* 1: a TCP connection seen to end (a next process does not take it over) */
 }; /* 8 bytes */
 /* Where a connection key must be published: port is the fast-path port whose XDP program
  * sees that direction (VFP_PORT_VIA_UNDERLAY: the underlay). add 1 inserts, 0 withdraws.
@@ -179,7 +180,8 @@ void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg);
  * The connection is put in the LRU as if this context had seen its SYN, and both keys are
  * published again (the reverse one where the backend is now reached). Call on the context's
  * own thread. 0, or a negative errno when it cannot be taken over (the VIP or backend is
- * gone, the backend is not reachable by the fast path, not a forward key, no LRU). */
+ * gone, the backend is not reachable by the fast path, not a forward key, no LRU) or needs
+ * not be (-ESTALE: the connection had ended). */
 int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, const struct vfp_conn_val *val);
 /* 1 when the context owns the connection direction `key` (reverse: the backend -> client
  * key) with its XDP key published at `port` (VFP_PORT_VIA_UNDERLAY for the underlay). */

@@ -141,6 +141,7 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 			e->proto = p->proto;
 			e->used = 1;
 			e->ct = 0;
+			e->closing = 0;
 			e->stamp = ctx->lru.clock;
 			e->backend_id = vip->backends[idx].id;
 			e->backend_idx = (uint16_t)idx;

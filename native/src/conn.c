@@ -54,6 +54,7 @@ static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
 	memcpy(&v.nat_addr, e->nat_addr + 12, 4);
 	v.nat_port = htons(e->nat_port);
 	v.reverse = (e->proto & VFP_LRU_REVERSE) ? 1 : 0;
+	v.closed = (e->closing & VFP_LRU_CLOSED) ? 1 : 0;
 	return fn(ctx->conn_arg, e->xdp_port, &k, &v, add);
 }
 
@@ -78,6 +79,7 @@ static void drop_one(struct vfp_ctx *ctx, struct vfp_lru_ent *e)
 void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
 {
 	struct vfp_lru_ent *t;
+	int closed = !!(e->closing & VFP_LRU_CLOSED);
 	if (!e->used || !e->ct) {
 		e->used = 0;
 		return;
@@ -86,7 +88,31 @@ void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
 	if (t && t != e && t->ct)
 		drop_one(ctx, t);
 	drop_one(ctx, e);
-	c[VFP_C_CONN_EVICT]++;
+	if (!closed) /* a live connection cut; a closed one's room reclaimed is no loss */
+		c[VFP_C_CONN_EVICT]++;
+}
+
+/* TCP: a connection whose two directions each sent a FIN, or either a RST, has ended. Its
+ * entries stay until the room is needed (the last ACK, a retransmitted FIN still find them),
+ * but are the first reused (vfp_lru_find), and its keys say so, so that a next process does
+ * not take it over. e is the entry of the packet's direction. */
+static void note_end(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint8_t tcp_flags, uint64_t *c)
+{
+	struct vfp_lru_ent *t;
+	if (!(tcp_flags & 0x05) || (e->closing & VFP_LRU_CLOSED)) /* neither FIN nor RST, or ended already */
+		return;
+	if (tcp_flags & 0x01)
+		e->closing |= VFP_LRU_FIN;
+	t = twin(ctx, e);
+	if (!(tcp_flags & 0x04) && !(t && (t->closing & VFP_LRU_FIN)))
+		return;
+	e->closing |= VFP_LRU_CLOSED;
+	publish(ctx, e, 1);
+	if (t && t != e && t->ct) {
+		t->closing |= VFP_LRU_CLOSED;
+		publish(ctx, t, 1);
+	}
+	c[VFP_C_CONN_CLOSED]++;
 }
 
 void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
@@ -110,6 +136,7 @@ static void fill(struct vfp_lru_ent *e, const uint8_t *src, const uint8_t *dst, 
 	e->proto = proto;
 	e->used = 1;
 	e->ct = 1;
+	e->closing = 0;
 	e->backend_id = backend_id;
 	memcpy(e->nat_addr, nat_addr, 16);
 	e->nat_port = nat_port;
@@ -284,6 +311,8 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		c[VFP_C_CONN_NEW]++;
 		count_conn(ctx, p, be);
 	}
+	if (p->proto == 6)
+		note_end(ctx, e, p->tcp_flags, c);
 	c[VFP_C_NAT_FORWARD]++;
 	v->l4port = be->port;
 	nat->kind = VFP_NAT_DNAT;
@@ -306,6 +335,8 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, 
 	e = find(ctx, p->src, p->dst, p->sport, p->dport, proto, NULL);
 	if (!e || !e->ct)
 		return 0;
+	if (p->proto == 6)
+		note_end(ctx, e, p->tcp_flags, c);
 	c[VFP_C_NAT_REVERSE]++;
 	nat->kind = VFP_NAT_REVERSE;
 	nat->at = at;
@@ -359,6 +390,8 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 
 	if (val->reverse || !ctx->lru.ents || (k->proto != 6 && k->proto != 17))
 		return -EINVAL;
+	if (val->closed)
+		return -ESTALE; /* it had ended: let go, its keys withdrawn */
 	if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || (t->ports[port].flags & VFP_PORT_UNDERLAY))
 		return -ENOENT; /* the client's NIC is not a fast-path port any more */
 	conn_key_addrs(k, client, vaddr);

@@ -24,7 +24,7 @@ struct vfp_lru_ent {
 	uint16_t sport, vport;
 	uint8_t proto, used;
 	uint8_t ct;      /* a conntrack entry: its XDP key is published at xdp_port */
-	uint8_t pad;
+	uint8_t closing; /* conntrack TCP: VFP_LRU_FIN (this direction sent one), VFP_LRU_CLOSED (conn.c) */
 	uint32_t backend_id;
 	uint32_t stamp;
 	uint8_t nat_addr[16];
@@ -44,6 +44,18 @@ void vfp_lru_destroy(struct vfp_lru *l);
 /* Returns the entry for the key, or NULL; *slot gets the way to fill on a miss. Inline: every
  * VIP frame of a batch looks up its connection, and a call through the PLT costs it its
  * spills and reloads besides the call. */
+/* A conntrack connection seen to end is the first way reused after unused ones: its entries
+ * stay (a retransmitted FIN or the last ACK still finds them) but never crowd out a live
+ * connection, however long that one has been idle. */
+#define VFP_LRU_FIN 1u
+#define VFP_LRU_CLOSED 2u
+
+/* Eviction order of a way: unused, then a closed connection's, then by age. */
+static inline int vfp_lru_rank(const struct vfp_lru_ent *e)
+{
+	return !e->used ? 0 : (e->closing & VFP_LRU_CLOSED) ? 1 : 2;
+}
+
 static inline struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash, const uint8_t src[16],
 						const uint8_t vip[16], uint16_t sport, uint16_t vport, uint8_t proto,
 						struct vfp_lru_ent **slot)
@@ -59,12 +71,13 @@ static inline struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash,
 			e->stamp = l->clock;
 			return e;
 		}
-		/* Unused ways first, then the oldest stamp (wrap-safe difference). */
-		if (!e->used) {
-			if (old->used)
-				old = e; /* keep scanning: a later way may still hit */
-		} else if (old->used && (int32_t)(e->stamp - old->stamp) < 0)
-			old = e;
+		/* Unused ways first, then closed connections', then the oldest stamp (wrap-safe
+		 * difference); keep scanning either way: a later way may still hit. */
+		{
+			int re = vfp_lru_rank(e), ro = vfp_lru_rank(old);
+			if (re < ro || (re == ro && re > 0 && (int32_t)(e->stamp - old->stamp) < 0))
+				old = e;
+		}
 	}
 	*slot = old;
 	return NULL;

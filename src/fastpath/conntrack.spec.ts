@@ -190,7 +190,10 @@ describe('conntrack VIPs', () => {
     expect(c.adoptConnection(5, conn(0, 42012))).toBe(ENOENT);
     expect(c.adoptConnection(UNDERLAY, conn(0, 42013))).toBe(ENOENT);
     expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42014), vport: 81 })).toBe(ENOENT);
-    for (const sport of [42010, 42011, 42012, 42013, 42014]) {
+    // A connection that had ended (its keys say so) is not taken over.
+    const ESTALE = -116;
+    expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42015), closed: true })).toBe(ESTALE);
+    for (const sport of [42010, 42011, 42012, 42013, 42014, 42015]) {
       expect(forwardOne(c, CLIENT_PORT, toVip(sport, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
     }
     expect(c.counters().connAdopted).toBe(4n);
@@ -246,6 +249,46 @@ describe('conntrack VIPs', () => {
     const onTwo = [...by].filter(([, i]) => i === 2).map(([s]) => s);
     expect(onTwo.length).toBeGreaterThan(0);
     for (const sport of onTwo) expect(forwardOne(c, CLIENT_PORT, toVip(sport, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
+  });
+
+  it('a connection seen to end (FIN both ways, or a RST) is counted closed, its last packets still pass, and its room goes before a live connection\'s, however long idle', () => {
+    const FIN = 0x01, RST = 0x04;
+    const small = fp.classifier(8); // 2 sets of 4 ways: 4 connections fill it
+    try {
+      const reply = (i: number, sport: number, flags: number) =>
+        i === 0
+          ? forwardOne(small, LOCAL_BE_PORT, fromBackend(0, sport, flags))
+          : forwardOne(small, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackend(i, sport, flags)));
+      const open = (sport: number) => {
+        const { v, out } = forwardOne(small, CLIENT_PORT, toVip(sport, SYN));
+        return backendOf(out, v.kind);
+      };
+      // An idle live connection, then 40 short ones, each closed in the usual four steps.
+      const idle = open(46000);
+      for (let sport = 46001; sport <= 46040; sport++) {
+        const i = open(sport);
+        forwardOne(small, CLIENT_PORT, toVip(sport, FIN | ACK));
+        reply(i, sport, FIN | ACK);
+        // The last ACK still finds the connection: rewritten toward its backend.
+        const last = forwardOne(small, CLIENT_PORT, toVip(sport, ACK));
+        expect(backendOf(last.out, last.v.kind)).toBe(i);
+      }
+      expect(small.counters()).toMatchObject({ connNew: 41n, connClosed: 40n, connEvict: 0n });
+      // Before, the idle connection was the oldest in its set and went first: cut (its next
+      // packet to OVS, which never saw it).
+      const later = forwardOne(small, CLIENT_PORT, toVip(46000, ACK));
+      expect(later.v.kind).not.toBe(VerdictKind.Slow);
+      expect(backendOf(later.out, later.v.kind)).toBe(idle);
+      // A RST from either side ends a connection at once.
+      const i = open(46100);
+      reply(i, 46100, RST);
+      expect(small.counters().connClosed).toBe(41n);
+      // A 4-tuple used again after its end is a new connection, dealt afresh and live.
+      open(46001);
+      expect(small.counters()).toMatchObject({ connNew: 43n, connClosed: 41n, connEvict: 0n });
+    } finally {
+      small.free();
+    }
   });
 
   it('ClientIP affinity: every connection of a client to one backend, clients spread', () => {

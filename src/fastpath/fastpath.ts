@@ -172,7 +172,7 @@ export class Classifier {
    * `port` (the client's NIC). IPv4 addresses as numbers. 0, or a negative errno when the
    * connection cannot be taken over (VIP or backend gone, backend not on the fast path).
    */
-  adoptConnection(port: number, c: { client: number; sport: number; vip: number; vport: number; proto: number; backend: number; bport: number }): number {
+  adoptConnection(port: number, c: { client: number; sport: number; vip: number; vport: number; proto: number; backend: number; bport: number; closed?: boolean }): number {
     const key = Buffer.alloc(16);
     key.writeUInt32BE(c.client, 0);
     key.writeUInt32BE(c.vip, 4);
@@ -182,6 +182,7 @@ export class Classifier {
     const val = Buffer.alloc(8);
     val.writeUInt32BE(c.backend, 0);
     val.writeUInt16BE(c.bport, 4);
+    val.writeUInt8(c.closed ? 1 : 0, 7);
     return this.lib.connAdopt(this.handle, port, key, val);
   }
 

@@ -34,7 +34,7 @@ export interface Verdict {
 export const TABLE_COUNTERS = [
   'portHit', 'portMiss', 'macHit', 'macMiss', 'vniHit', 'vniMiss', 'vipHit', 'vipMiss',
   'lruHit', 'lruMiss', 'parseErrors', 'batches', 'packets',
-  'connNew', 'natForward', 'natReverse', 'connEvict', 'prevHit', 'connAdopted',
+  'connNew', 'natForward', 'natReverse', 'connEvict', 'prevHit', 'connAdopted', 'connClosed',
 ] as const;
 export type TableCounters = Record<(typeof TABLE_COUNTERS)[number], bigint>;
 export const IFACE_COUNTERS = ['rx', 'rxBytes', 'fast', 'slow', 'drops', 'errors'] as const;
