@@ -130,7 +130,7 @@ struct vfp_conn_val {
 	__u32 nat_addr;
 	__u16 nat_port;
 	__u8 reverse;
-	__u8 pad;
+	__u8 closed; /* a TCP connection seen to end: not taken over */
 };
 
 struct {
@@ -284,7 +284,7 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int tc
 	    (ip->frag_off & bpf_htons(0x3fff)))
 		return 0;
 	l4 = (void *)ip + ip->ihl * 4;
-	if ((void *)(l4 + 8) > end) /* both ports */
+	if ((void *)(l4 + 8) > end || (ip->protocol == IPPROTO_TCP && (void *)(l4 + 14) > end)) /* ports; TCP's flags */
 		return 0;
 	k.saddr = ip->saddr;
 	k.daddr = ip->daddr;
@@ -295,7 +295,7 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int tc
 		return 1;
 	if (!syn_ok)
 		return 0;
-	if (k.proto == IPPROTO_TCP && ((void *)(l4 + 14) > end || (l4[13] & 0x16) != 0x02)) /* SYN without ACK or RST */
+	if (k.proto == IPPROTO_TCP && ((void *)(l4 + 14) > end || (l4[13] & 0x16) != 0x02)) /* SYN without ACK or RST (bounds again for the verifier) */
 		return 0;
 	vk.addr = ip->daddr;
 	vk.port = k.dport;

@@ -79,7 +79,7 @@ static void drop_one(struct vfp_ctx *ctx, struct vfp_lru_ent *e)
 void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
 {
 	struct vfp_lru_ent *t;
-	int closed = !!(e->closing & VFP_LRU_CLOSED);
+	int cheap = vfp_lru_cheap(e);
 	if (!e->used || !e->ct) {
 		e->used = 0;
 		return;
@@ -88,31 +88,52 @@ void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
 	if (t && t != e && t->ct)
 		drop_one(ctx, t);
 	drop_one(ctx, e);
-	if (!closed) /* a live connection cut; a closed one's room reclaimed is no loss */
+	if (!cheap) /* a live TCP connection cut; a closed one's or a UDP flow's room is no loss */
 		c[VFP_C_CONN_EVICT]++;
+}
+
+/* Marks both entries of e's connection (closing bits `set`, or live again when 0) and
+ * publishes their keys again, so that a next process knows whether to take it over. */
+static void mark(struct vfp_ctx *ctx, struct vfp_lru_ent *e, struct vfp_lru_ent *t, uint8_t set)
+{
+	e->closing = set ? (uint8_t)(e->closing | set) : 0;
+	publish(ctx, e, 1);
+	if (t && t != e && t->ct) {
+		t->closing = set ? (uint8_t)(t->closing | set) : 0;
+		publish(ctx, t, 1);
+	}
 }
 
 /* TCP: a connection whose two directions each sent a FIN, or either a RST, has ended. Its
  * entries stay until the room is needed (the last ACK, a retransmitted FIN still find them),
  * but are the first reused (vfp_lru_find), and its keys say so, so that a next process does
- * not take it over. e is the entry of the packet's direction. */
-static void note_end(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint8_t tcp_flags, uint64_t *c)
+ * not take it over. No sequence numbers are tracked, so an end that the packets after it
+ * deny is undone: data after the FINs, or anything but a RST after a RST (the challenge ACK
+ * of an endpoint that ignored an out-of-window or forged RST, RFC 5961). e is the entry of
+ * the packet's direction; payload its L4 payload length. */
+static void note_end(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint8_t tcp_flags, uint32_t payload, uint64_t *c)
 {
 	struct vfp_lru_ent *t;
-	if (!(tcp_flags & 0x05) || (e->closing & VFP_LRU_CLOSED)) /* neither FIN nor RST, or ended already */
+	if (e->closing & VFP_LRU_CLOSED) {
+		if (!(tcp_flags & 0x05) && (payload || (e->closing & VFP_LRU_RST)))
+			mark(ctx, e, twin(ctx, e), 0);
+		return;
+	}
+	if (!(tcp_flags & 0x05)) /* neither FIN nor RST */
 		return;
 	if (tcp_flags & 0x01)
 		e->closing |= VFP_LRU_FIN;
 	t = twin(ctx, e);
 	if (!(tcp_flags & 0x04) && !(t && (t->closing & VFP_LRU_FIN)))
 		return;
-	e->closing |= VFP_LRU_CLOSED;
-	publish(ctx, e, 1);
-	if (t && t != e && t->ct) {
-		t->closing |= VFP_LRU_CLOSED;
-		publish(ctx, t, 1);
-	}
+	mark(ctx, e, t, VFP_LRU_CLOSED | ((tcp_flags & 0x04) ? VFP_LRU_RST : 0));
 	c[VFP_C_CONN_CLOSED]++;
+}
+
+static uint32_t payload_of(const struct vfp_pkt *p)
+{
+	uint32_t end = (uint32_t)p->l3_off + p->ip_len;
+	return end > p->payload_off ? end - p->payload_off : 0;
 }
 
 void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
@@ -154,6 +175,13 @@ static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_bac
 	uint32_t xport = v->kind == VFP_V_LOCAL ? v->port : VFP_PORT_VIA_UNDERLAY;
 
 	r = find(ctx, be->addr, client, be->port, sport, proto | VFP_LRU_REVERSE, &rslot);
+	if (r && r->ct && (r->nat_port != vport || memcmp(r->nat_addr, vip, 16))) {
+		/* Another connection's replies have this key (the client's port to another
+		 * listener of the same backend port): its replies would be rewritten as ours. OVS's
+		 * conntrack refuses the second commit too. Only e goes: its twin by key is r. */
+		drop_one(ctx, e);
+		return -EEXIST;
+	}
 	if (!r) {
 		r = rslot;
 		if (r == e) { /* cannot happen with 4 ways (e is the newest); never overwrite it */
@@ -241,9 +269,10 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		/* UDP has no first packet: a datagram without a flow opens one (the XDP program
 		 * hands over any datagram to a listener), and a flow whose backend left or stopped
 		 * getting new flows is dealt again, as OVS deals it once vnetd has flushed its UDP
-		 * conntrack entries (pipeline.reconciler.ts, noteDeactivated). A flow OVS began (a
+		 * conntrack entries (pipeline.reconciler.ts, noteDeactivated); so is one whose
+		 * backend now listens on another port (targetPort changed). A flow OVS began (a
 		 * network still settling) goes on to the same backend: both deal by the same slot. */
-		syn = !e || idx < 0 || vip->backends[idx].weight == 0;
+		syn = !e || idx < 0 || vip->backends[idx].weight == 0 || vip->backends[idx].port != e->nat_port;
 	}
 	if (!syn) {
 		/* Not seen from its first packet, or its backend left the VIP (OVS drops those too). */
@@ -283,17 +312,21 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 			slow(v, VFP_R_VIP_HAIRPIN);
 			return;
 		}
-		if (e && e->backend_id != vip->backends[idx].id) {
-			r = twin(ctx, e); /* the old backend's reverse key goes */
-			if (r && r != e)
-				drop_one(ctx, r);
-		}
-		if (!e) {
-			e = slot;
-			vfp_conn_evict(ctx, e, c);
-		}
 		be = &vip->backends[idx];
-		fill(e, p->src, p->dst, p->sport, p->dport, p->proto, be->id, be->addr, be->port, in_port, ctx->lru.clock);
+		if (e && p->proto == 17 && e->backend_id == be->id && e->nat_port == be->port) {
+			syn = 0; /* a UDP flow dealt where it already is: it goes on */
+		} else {
+			if (e && (e->backend_id != be->id || e->nat_port != be->port)) {
+				r = twin(ctx, e); /* the old backend's reverse key goes */
+				if (r && r != e)
+					drop_one(ctx, r);
+			}
+			if (!e) {
+				e = slot;
+				vfp_conn_evict(ctx, e, c);
+			}
+			fill(e, p->src, p->dst, p->sport, p->dport, p->proto, be->id, be->addr, be->port, in_port, ctx->lru.clock);
+		}
 	}
 	be = &vip->backends[idx];
 	vfp_l2_lookup(t, network, be->mac, v, c);
@@ -312,15 +345,18 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		count_conn(ctx, p, be);
 	}
 	if (p->proto == 6)
-		note_end(ctx, e, p->tcp_flags, c);
+		note_end(ctx, e, p->tcp_flags, payload_of(p), c);
 	c[VFP_C_NAT_FORWARD]++;
-	v->l4port = be->port;
+	/* The address and port the connection was dealt, not the backend's current ones: a
+	 * targetPort changed since keeps an established TCP connection where it is, as OVS's
+	 * conntrack keeps it (and its reverse key names them). */
+	v->l4port = e->nat_port;
 	nat->kind = VFP_NAT_DNAT;
 	nat->at = 0;
 	nat->pk = *p;
-	memcpy(nat->addr, be->addr, 16);
+	memcpy(nat->addr, e->nat_addr, 16);
 	memcpy(nat->mac, be->mac, 6);
-	nat->port = be->port;
+	nat->port = e->nat_port;
 }
 
 int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, uint64_t *c, struct vfp_nat *nat)
@@ -336,7 +372,7 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, 
 	if (!e || !e->ct)
 		return 0;
 	if (p->proto == 6)
-		note_end(ctx, e, p->tcp_flags, c);
+		note_end(ctx, e, p->tcp_flags, payload_of(p), c);
 	c[VFP_C_NAT_REVERSE]++;
 	nat->kind = VFP_NAT_REVERSE;
 	nat->at = at;

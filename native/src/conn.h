@@ -6,8 +6,8 @@
  * load balancers through its conntrack (ct(nat) in LbVip); a connection it committed must
  * see all its packets there, or the replies are not un-DNATed and the client talks to a
  * backend address it never called. Neither datapath can read the other's NAT state, so a
- * connection belongs to exactly one of them for its whole life: the fast path takes it
- * only when it sees the SYN (the XDP filter hands over SYNs to a VIP listener and, after
+ * connection belongs to exactly one of them for its whole life: the fast path takes a TCP
+ * connection only when it sees the SYN (the XDP filter hands over SYNs to a VIP listener and, after
  * that, only the two directions of connections published through the context's conn
  * hook); anything else toward a VIP stays with OVS. The replies are un-NATed on the
  * client's node, as OVS does (the backend's node only switches them by MAC).
@@ -15,7 +15,10 @@
  * UDP has no first packet to tell: the fast path takes a UDP flow from any datagram it has
  * no live entry for. A flow OVS began goes on to the same backend (both deal by OVS's slot
  * table), and its replies come back through the fast path's reverse key; OVS's entry for it
- * only times out. Both datapaths keep no more state for UDP than the NAT.
+ * only times out. Both datapaths keep no more state for UDP than the NAT. A UDP flow's
+ * fragments are OVS's (the XDP filter passes fragments): a reply larger than the MTU to a
+ * flow the fast path dealt is not un-DNATed (OVS has no entry for it), as OVS alone drops
+ * fragments through conntrack on the userspace datapath (README, load balancers).
  */
 #ifndef VFP_CONN_H
 #define VFP_CONN_H

@@ -44,16 +44,25 @@ void vfp_lru_destroy(struct vfp_lru *l);
 /* Returns the entry for the key, or NULL; *slot gets the way to fill on a miss. Inline: every
  * VIP frame of a batch looks up its connection, and a call through the PLT costs it its
  * spills and reloads besides the call. */
-/* A conntrack connection seen to end is the first way reused after unused ones: its entries
- * stay (a retransmitted FIN or the last ACK still finds them) but never crowd out a live
- * connection, however long that one has been idle. */
-#define VFP_LRU_FIN 1u
-#define VFP_LRU_CLOSED 2u
+/* A conntrack TCP connection seen to end, and a UDP flow, are the first ways reused after
+ * unused ones: they never crowd out a live TCP connection, however long that one has been
+ * idle (evicting one cuts it: OVS never saw it). A closed connection's entries stay until
+ * then (a retransmitted FIN or the last ACK still finds them); a UDP flow's next datagram is
+ * simply dealt again, to the same slot. */
+#define VFP_LRU_FIN 1u    /* this direction sent a FIN */
+#define VFP_LRU_CLOSED 2u /* the connection ended (conn.c, note_end) */
+#define VFP_LRU_RST 4u    /* ...by a RST: a later packet other than a RST makes it live again */
 
-/* Eviction order of a way: unused, then a closed connection's, then by age. */
+/* Whether evicting e costs nothing but a new deal: a closed TCP connection or a UDP flow. */
+static inline int vfp_lru_cheap(const struct vfp_lru_ent *e)
+{
+	return e->ct && ((e->closing & VFP_LRU_CLOSED) || (e->proto & (uint8_t)~VFP_LRU_REVERSE) == 17);
+}
+
+/* Eviction order of a way: unused, then cheap ones, then by age. */
 static inline int vfp_lru_rank(const struct vfp_lru_ent *e)
 {
-	return !e->used ? 0 : (e->closing & VFP_LRU_CLOSED) ? 1 : 2;
+	return !e->used ? 0 : vfp_lru_cheap(e) ? 1 : 2;
 }
 
 static inline struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash, const uint8_t src[16],

@@ -26,14 +26,19 @@ const backend = (i: number, weight = 1): BackendSpec => ({ id: BE[i]!, addr: map
 
 /** Backend 0 on this node (port 2), 1 and 2 behind the peer VTEP. */
 function commit(backends: BackendSpec[], flags = VIP_CONNTRACK, slots?: number[], proto = 6): void {
+  commitListeners([{ proto, port: 80, backends, flags, slots }]);
+}
+
+/** The same node, with several listeners of the VIP. */
+function commitListeners(ls: Array<{ proto: number; port: number; backends: BackendSpec[]; flags?: number; slots?: number[] }>): void {
   const b = fp.builder()
     .localVtep(LOCAL_IP, LOCAL_MAC)
     .port(CLIENT_PORT, NET).port(LOCAL_BE_PORT, NET).port(UNDERLAY, 0, PORT_UNDERLAY)
     .vni(VNI, NET)
     .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan })
     .localMac(NET, cliMac, CLIENT_PORT).localMac(NET, beMacs[0]!, LOCAL_BE_PORT)
-    .remoteMac(NET, beMacs[1]!, 1, VNI).remoteMac(NET, beMacs[2]!, 1, VNI)
-    .vip({ proto, addr: mapped(VIP), port: 80, backends, flags, ...(slots ? { slots } : {}) });
+    .remoteMac(NET, beMacs[1]!, 1, VNI).remoteMac(NET, beMacs[2]!, 1, VNI);
+  for (const l of ls) b.vip({ proto: l.proto, addr: mapped(VIP), port: l.port, backends: l.backends, flags: l.flags ?? VIP_CONNTRACK, ...(l.slots ? { slots: l.slots } : {}) });
   fp.commit(b);
   b.free();
 }
@@ -253,7 +258,7 @@ describe('conntrack VIPs', () => {
 
   it('a connection seen to end (FIN both ways, or a RST) is counted closed, its last packets still pass, and its room goes before a live connection\'s, however long idle', () => {
     const FIN = 0x01, RST = 0x04;
-    const small = fp.classifier(8); // 2 sets of 4 ways: 4 connections fill it
+    const small = fp.classifier(4); // one set of 4 ways: two connections fill it, whatever their hashes
     try {
       const reply = (i: number, sport: number, flags: number) =>
         i === 0
@@ -289,6 +294,62 @@ describe('conntrack VIPs', () => {
     } finally {
       small.free();
     }
+  });
+
+  it('an end the packets after it deny is undone: a RST answered by anything but a RST, data after the FINs; a reused 4-tuple counts its own end', () => {
+    const FIN = 0x01, RST = 0x04;
+    const open = (cc: Classifier, sport: number) => forwardOne(cc, CLIENT_PORT, toVip(sport, SYN)).v;
+    const small = fp.classifier(4); // one set of 4 ways
+    try {
+      // A forged RST toward the backend: the backend's answer (a challenge ACK) makes the
+      // connection live again, so 40 closed ones after it do not take its room.
+      commit([backend(0)]);
+      open(small, 47000);
+      forwardOne(small, CLIENT_PORT, toVip(47000, RST));
+      expect(small.counters().connClosed).toBe(1n);
+      forwardOne(small, LOCAL_BE_PORT, fromBackend(0, 47000, ACK));
+      for (let sport = 47001; sport <= 47040; sport++) {
+        open(small, sport);
+        forwardOne(small, CLIENT_PORT, toVip(sport, FIN | ACK));
+        forwardOne(small, LOCAL_BE_PORT, fromBackend(0, sport, FIN | ACK));
+      }
+      const later = forwardOne(small, CLIENT_PORT, toVip(47000, ACK));
+      expect(later.v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+      expect(small.counters()).toMatchObject({ connClosed: 41n, connEvict: 0n });
+    } finally {
+      small.free();
+    }
+    // A 4-tuple opened again right after its end: a FIN of one side alone does not end it.
+    open(c, 47100);
+    forwardOne(c, CLIENT_PORT, toVip(47100, FIN | ACK));
+    forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 47100, FIN | ACK));
+    expect(c.counters().connClosed).toBe(1n);
+    open(c, 47100);
+    forwardOne(c, CLIENT_PORT, toVip(47100, FIN | ACK));
+    expect(c.counters().connClosed).toBe(1n);
+    forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 47100, FIN | ACK));
+    expect(c.counters().connClosed).toBe(2n);
+  });
+
+  it('a targetPort change keeps an established connection on the port it was dealt (as OVS\'s conntrack does); new connections get the new port', () => {
+    commit([backend(0)]);
+    forwardOne(c, CLIENT_PORT, toVip(48000, SYN));
+    commit([{ ...backend(0), port: 9090 }]);
+    const ack = forwardOne(c, CLIENT_PORT, toVip(48000, ACK));
+    expect(ack.v.l4port).toBe(8080);
+    expect(ack.out.toString('hex')).toBe(atBackend(0, 48000, ACK).toString('hex'));
+    const reply = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 48000, ACK));
+    expect(reply.out.toString('hex')).toBe(atClient(0, 48000, ACK).toString('hex'));
+    expect(forwardOne(c, CLIENT_PORT, toVip(48001, SYN)).v.l4port).toBe(9090);
+  });
+
+  it('a connection whose replies would share another connection\'s reverse key (one client port to two listeners of one backend port) is refused, and the first keeps its replies', () => {
+    commitListeners([{ proto: 6, port: 80, backends: [backend(0)] }, { proto: 6, port: 81, backends: [backend(0)] }]);
+    forwardOne(c, CLIENT_PORT, toVip(49000, SYN));
+    const second = forwardOne(c, CLIENT_PORT, eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 6, seg(CLI, VIP, 49000, 81, SYN))));
+    expect(second.v.kind).toBe(VerdictKind.Slow);
+    const reply = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 49000, SYNACK));
+    expect(reply.out.toString('hex')).toBe(atClient(0, 49000, SYNACK).toString('hex'));
   });
 
   it('ClientIP affinity: every connection of a client to one backend, clients spread', () => {
@@ -393,11 +454,38 @@ describe('conntrack VIPs over UDP', () => {
     for (const [sport, i] of by) if (i === 2) expect(dealt(sport).i).toBe(0);
   });
 
+  it('UDP flows never take the room of an idle TCP connection (evicting a flow costs a new deal, evicting a connection cuts it)', () => {
+    commitListeners([{ proto: 6, port: 80, backends: [backend(0)] }, { proto: 17, port: 80, backends: [backend(0)] }]);
+    const small = fp.classifier(4); // one set of 4 ways
+    try {
+      forwardOne(small, CLIENT_PORT, toVip(54000, SYN));
+      for (let sport = 54001; sport <= 54040; sport++) forwardOne(small, CLIENT_PORT, toVipUdp(sport));
+      expect(forwardOne(small, CLIENT_PORT, toVip(54000, ACK)).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+      expect(small.counters()).toMatchObject({ connNew: 41n, connEvict: 0n });
+    } finally {
+      small.free();
+    }
+  });
+
+  it('a UDP flow whose backend now listens on another port (targetPort changed) is dealt again to it at its next datagram', () => {
+    const first = dealt(55000);
+    commitUdp([0, 1, 2].map((i) => ({ ...backend(i), port: 9090 })));
+    const { v, i } = dealt(55000);
+    expect(i).toBe(first.i);
+    expect(v.l4port).toBe(9090);
+  });
+
   it('no backend in the slot table: the datagram is left to the slow path and the flow dropped, so its next ones reach OVS, which refuses them', () => {
     const first = dealt(53000);
     expect([VerdictKind.Local, VerdictKind.Encap]).toContain(first.v.kind);
     commitUdp([backend(0, 0), backend(1, 0), backend(2, 0)], Array.from({ length: LB_SLOTS }, () => NO_BACKEND));
     expect(forwardOne(c, CLIENT_PORT, toVipUdp(53000)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipEmpty });
-    expect(c.counters().connEvict).toBe(1n);
+    // The flow went (not counted as a cut: a UDP flow's next datagram is dealt again)...
+    expect(c.counters().connEvict).toBe(0n);
+    // ...so with backends again its next datagram opens a new one.
+    commitUdp([backend(0), backend(1), backend(2)]);
+    const before = c.counters().connNew;
+    expect([VerdictKind.Local, VerdictKind.Encap]).toContain(dealt(53000).v.kind);
+    expect(c.counters().connNew).toBe(before + 1n);
   });
 });

@@ -170,7 +170,8 @@ export class Classifier {
    * Takes over a connection an earlier process published in its XDP maps (vfp_conn_adopt):
    * client:sport -> vip:vport, dealt to backend:bport, its forward key found on fast-path port
    * `port` (the client's NIC). IPv4 addresses as numbers. 0, or a negative errno when the
-   * connection cannot be taken over (VIP or backend gone, backend not on the fast path).
+   * connection cannot be taken over (VIP or backend gone, backend not on the fast path) or
+   * needs not be (-ESTALE: `closed`, the key says it had ended).
    */
   adoptConnection(port: number, c: { client: number; sport: number; vip: number; vport: number; proto: number; backend: number; bport: number; closed?: boolean }): number {
     const key = Buffer.alloc(16);

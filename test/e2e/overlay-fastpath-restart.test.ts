@@ -50,17 +50,17 @@ const summary=()=>console.log(JSON.stringify(conns.map(({s,...c})=>c)));process.
 /**
  * UDP client: `count` flows to vip:53 from source ports base.., each a datagram every 50 ms;
  * on each line read from stdin and at the end, a JSON summary per flow: the backend that
- * answered first, every other name it heard, the last name, datagrams sent and answered, and
- * when it last heard.
+ * answered first, every other name it heard, the last name, datagrams sent and answered,
+ * when it last heard, and every address answers came from.
  */
 const UDP_CLIENT = `const [vip,count,base]=[process.argv[1],+process.argv[2],+process.argv[3]];const d=require('dgram');const flows=[];
-for(let i=0;i<count;i++){const f={port:base+i,first:'',others:[],lastName:'',sent:0,answers:0,last:0};flows.push(f);const s=d.createSocket('udp4');f.s=s;
-s.on('message',m=>{const n=m.toString();if(!f.first)f.first=n;else if(n!==f.first&&!f.others.includes(n))f.others.push(n);f.lastName=n;f.answers++;f.last=Date.now()});s.on('error',()=>{});s.bind(f.port)}
+for(let i=0;i<count;i++){const f={port:base+i,first:'',others:[],lastName:'',sent:0,answers:0,last:0,from:[]};flows.push(f);const s=d.createSocket('udp4');f.s=s;
+s.on('message',(m,r)=>{if(!f.from.includes(r.address))f.from.push(r.address);const n=m.toString();if(!f.first)f.first=n;else if(n!==f.first&&!f.others.includes(n))f.others.push(n);f.lastName=n;f.answers++;f.last=Date.now()});s.on('error',()=>{});s.bind(f.port)}
 const tick=setInterval(()=>{for(const f of flows){f.sent++;f.s.send('q',53,vip)}},50);
 const summary=()=>console.log(JSON.stringify(flows.map(({s,...f})=>f)));process.stdin.on('data',()=>summary());process.stdin.on('end',()=>{clearInterval(tick);summary();process.exit(0)});`;
 const UDP_FLOWS = 6;
 
-interface UdpSummary { port: number; first: string; others: string[]; lastName: string; sent: number; answers: number; last: number }
+interface UdpSummary { port: number; first: string; others: string[]; lastName: string; sent: number; answers: number; last: number; from: string[] }
 
 interface ConnSummary { first: string; others: string[]; answers: number; error: string; closed: boolean; maxGap: number; last: number; port: number }
 
@@ -253,6 +253,8 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
       // same one); one that was on b3 moved when b3 left, and is never answered by b3 again.
       if (f.first !== 'b3') expect({ port: f.port, others: f.others }).toEqual({ port: f.port, others: [] });
       else expect(f.lastName).not.toBe('b3');
+      // Every answer from the VIP: un-DNATed by the fast path, or by OVS in the gaps.
+      expect({ port: f.port, from: f.from }).toEqual({ port: f.port, from: [lb.spec.vip] });
       expect(f.last).toBeGreaterThan(lastTakeover);
     }
 
