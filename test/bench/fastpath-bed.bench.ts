@@ -40,6 +40,7 @@ import { findBinary } from '../../src/chassis/ovs-daemons';
 import { nsExec, startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { G, joinBed, overlayApi } from '../e2e/overlay-support';
+import { VIP_SETTLE_MS } from '../../src/fastpath/node-runner';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -49,8 +50,9 @@ const TCP_PORT = '5001';
 const TICK = 100; // USER_HZ
 
 type Mode = 'ovs-afpacket' | 'ovs-afxdp' | 'vnetd-fastpath';
-type Proto = 'udp' | 'tcp';
-const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp').split(',') as Proto[];
+/** udp-vip: udpgen's flow to a load balancer's VIP (UDP 53 -> b:9), NATed both ways. */
+type Proto = 'udp' | 'tcp' | 'udp-vip';
+const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp,udp-vip').split(',') as Proto[];
 /** BENCH_RUNNER_CPUS=LIST pins the runner threads (taskset); "pmd": where OVS pinned its pmd
  * threads (with pmd-cpu-mask unset, both hypervisors' pmds on one core). Unset: each datapath
  * runs with its own defaults, OVS's pmds pinned, the runners placed by the scheduler (no
@@ -257,8 +259,37 @@ async function main(): Promise<void> {
       });
       return l;
     };
+    // After a datapath switch, vnetd's control plane is still writing status and tables for a
+    // moment (measured: the first fast-path run's process CPU was twice the next one's).
+    const settle = () => new Promise((r) => setTimeout(r, 1500));
+    /**
+     * The load balancer of udp-vip, only while that proto runs: a network with one has all its
+     * IP through OVS's conntrack, and its ports' other traffic off the fast path, which would
+     * change what udp and tcp measure.
+     */
+    let lbVip: string | undefined;
+    const ensureLb = async (on: boolean, fastPath: boolean) => {
+      if (on && !lbVip) {
+        const lb = (await call('POST', `${G}/namespaces/bench/loadbalancers`, {
+          metadata: { name: 'vip' },
+          spec: { network: 'net', listeners: [{ protocol: 'UDP', port: 53, targetPort: 9 }], backends: [{ port: 'b' }] },
+        })) as { spec: { vip: string } };
+        await waitReady('bench', 'loadbalancers', 'vip');
+        lbVip = lb.spec.vip;
+        // The fast path takes a new load balancer's flows once its network has settled.
+        if (fastPath) await new Promise((r) => setTimeout(r, VIP_SETTLE_MS + 1000));
+        await settle();
+      } else if (!on && lbVip) {
+        await call('DELETE', `${G}/namespaces/bench/loadbalancers/vip`);
+        await eventually(async () => (await vnetd.call('GET', `${G}/namespaces/bench/loadbalancers/vip`)).status === 404, 20_000, 100);
+        lbVip = undefined;
+        await eventually(pingOk, 20_000, 200);
+        await settle();
+      }
+    };
     const generate = async (proto: Proto): Promise<number> => {
       if (proto === 'udp') return Number((await a.exec([UDPGEN, bIp, '9', String(SECONDS)])).trim());
+      if (proto === 'udp-vip') return Number((await a.exec([UDPGEN, lbVip!, '53', String(SECONDS)])).trim());
       const l = await tcpListener();
       try {
         return Number((await a.exec([TCPGEN, 'send', a.iface, bIp, TCP_PORT, String(SECONDS)])).trim());
@@ -393,21 +424,24 @@ async function main(): Promise<void> {
       return cores.size ? [...cores].join(',') : undefined;
     };
     let pmdCores: string | undefined;
-    // After a datapath switch, vnetd's control plane is still writing status and tables for a
-    // moment (measured: the first fast-path run's process CPU was twice the next one's).
-    const settle = () => new Promise((r) => setTimeout(r, 1500));
 
     const results: Array<Awaited<ReturnType<typeof measure>>> = [];
     for (let round = 0; round < ROUNDS; round++) {
       if (MODES.has('afpacket')) {
         await setPortType('system');
         await settle();
-        for (const proto of PROTOS) results.push(await measure('ovs-afpacket', proto, round));
+        for (const proto of PROTOS) {
+          await ensureLb(proto === 'udp-vip', false);
+          results.push(await measure('ovs-afpacket', proto, round));
+        }
       }
       if (MODES.has('afxdp')) {
         await setPortType('afxdp');
         await settle();
-        for (const proto of PROTOS) results.push(await measure('ovs-afxdp', proto, round));
+        for (const proto of PROTOS) {
+          await ensureLb(proto === 'udp-vip', false);
+          results.push(await measure('ovs-afxdp', proto, round));
+        }
         pmdCores = pmdCores ?? ovsPmdCores();
       }
       if (!MODES.has('fastpath')) continue;
@@ -415,13 +449,17 @@ async function main(): Promise<void> {
       await setFastPath(true);
       await settle();
       if (RUNNER_CPUS) for (const t of runnerThreads()) execFileSync('taskset', ['-pc', RUNNER_CPUS === 'pmd' ? pmdCores ?? String(cpus().length - 1) : RUNNER_CPUS, t], { stdio: 'ignore' });
-      for (const proto of PROTOS) results.push(await measure('vnetd-fastpath', proto, round));
+      for (const proto of PROTOS) {
+        await ensureLb(proto === 'udp-vip', true);
+        results.push(await measure('vnetd-fastpath', proto, round));
+      }
       if (process.env.BENCH_VERBOSE) {
         const text = (await vnetd.call('GET', '/metrics')).text;
         console.log(text.split('\n').filter((l) => l.startsWith('vnetd_fastpath_interface') || l.startsWith('vnetd_fastpath_xsk')).join('\n'));
         // Where frames the fast path never saw were lost: the VM-facing veth's XDP counters.
         console.log(await bed.hv('hv1').exec(['ethtool', '-S', a.tap]).catch((e: Error) => e.message));
       }
+      await ensureLb(false, true);
       await setFastPath(false);
     }
     for (const r of results) {
@@ -453,7 +491,7 @@ async function main(): Promise<void> {
         const of = (m: Mode) => results.find((r) => r.round === round && r.proto === proto && r.mode === m);
         const ap = of('ovs-afpacket'), ax = of('ovs-afxdp'), fp = of('vnetd-fastpath');
         const ratio = ax && fp ? `${(fp.pps / ax.pps).toFixed(2)}x / ${(total(fp) / total(ax)).toFixed(2)}x` : '-';
-        console.log(`| ${round + 1} | ${proto.toUpperCase()} | ${cell(ap)} | ${cell(ax)} | ${cell(fp)} | ${ratio} |`);
+        console.log(`| ${round + 1} | ${proto === 'udp-vip' ? 'UDP to a VIP' : proto.toUpperCase()} | ${cell(ap)} | ${cell(ax)} | ${cell(fp)} | ${ratio} |`);
       }
     }
   } finally {
