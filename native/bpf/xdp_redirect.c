@@ -284,7 +284,7 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int tc
 	    (ip->frag_off & bpf_htons(0x3fff)))
 		return 0;
 	l4 = (void *)ip + ip->ihl * 4;
-	if ((void *)(l4 + 8) > end || (ip->protocol == IPPROTO_TCP && (void *)(l4 + 14) > end)) /* ports; TCP's flags */
+	if ((void *)(l4 + 8) > end || (ip->protocol == IPPROTO_TCP && (void *)(l4 + 20) > end)) /* ports; TCP's header */
 		return 0;
 	k.saddr = ip->saddr;
 	k.daddr = ip->daddr;

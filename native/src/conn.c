@@ -92,14 +92,16 @@ void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c)
 		c[VFP_C_CONN_EVICT]++;
 }
 
-/* Marks both entries of e's connection (closing bits `set`, or live again when 0) and
- * publishes their keys again, so that a next process knows whether to take it over. */
+/* Marks both entries of e's connection (closing bits `set`, or live again when 0: the FIN
+ * bits stay) and publishes their keys again, so that a next process knows whether to take
+ * it over. */
 static void mark(struct vfp_ctx *ctx, struct vfp_lru_ent *e, struct vfp_lru_ent *t, uint8_t set)
 {
-	e->closing = set ? (uint8_t)(e->closing | set) : 0;
+	const uint8_t live = (uint8_t)~(VFP_LRU_CLOSED | VFP_LRU_RST);
+	e->closing = set ? (uint8_t)(e->closing | set) : (uint8_t)(e->closing & live);
 	publish(ctx, e, 1);
 	if (t && t != e && t->ct) {
-		t->closing = set ? (uint8_t)(t->closing | set) : 0;
+		t->closing = set ? (uint8_t)(t->closing | set) : (uint8_t)(t->closing & live);
 		publish(ctx, t, 1);
 	}
 }
@@ -107,15 +109,17 @@ static void mark(struct vfp_ctx *ctx, struct vfp_lru_ent *e, struct vfp_lru_ent 
 /* TCP: a connection whose two directions each sent a FIN, or either a RST, has ended. Its
  * entries stay until the room is needed (the last ACK, a retransmitted FIN still find them),
  * but are the first reused (vfp_lru_find), and its keys say so, so that a next process does
- * not take it over. No sequence numbers are tracked, so an end that the packets after it
- * deny is undone: data after the FINs, or anything but a RST after a RST (the challenge ACK
- * of an endpoint that ignored an out-of-window or forged RST, RFC 5961). e is the entry of
- * the packet's direction; payload its L4 payload length. */
-static void note_end(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint8_t tcp_flags, uint32_t payload, uint64_t *c)
+ * not take it over. No sequence numbers are tracked, so an end by RST that the packets
+ * after it deny is undone: anything but a RST after it (the challenge ACK of an endpoint
+ * that ignored an out-of-window or forged RST, RFC 5961). Not so after the FINs: a side that
+ * sent one sends no new data, so data then is a retransmission. e is the entry of the
+ * packet's direction. */
+static void note_end(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint8_t tcp_flags, uint64_t *c)
 {
 	struct vfp_lru_ent *t;
+	uint8_t first;
 	if (e->closing & VFP_LRU_CLOSED) {
-		if (!(tcp_flags & 0x05) && (payload || (e->closing & VFP_LRU_RST)))
+		if (!(tcp_flags & 0x04) && (e->closing & VFP_LRU_RST))
 			mark(ctx, e, twin(ctx, e), 0);
 		return;
 	}
@@ -126,14 +130,10 @@ static void note_end(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint8_t tcp_fla
 	t = twin(ctx, e);
 	if (!(tcp_flags & 0x04) && !(t && (t->closing & VFP_LRU_FIN)))
 		return;
-	mark(ctx, e, t, VFP_LRU_CLOSED | ((tcp_flags & 0x04) ? VFP_LRU_RST : 0));
-	c[VFP_C_CONN_CLOSED]++;
-}
-
-static uint32_t payload_of(const struct vfp_pkt *p)
-{
-	uint32_t end = (uint32_t)p->l3_off + p->ip_len;
-	return end > p->payload_off ? end - p->payload_off : 0;
+	first = !(e->closing & VFP_LRU_ENDED);
+	mark(ctx, e, t, VFP_LRU_CLOSED | VFP_LRU_ENDED | ((tcp_flags & 0x04) ? VFP_LRU_RST : 0));
+	if (first)
+		c[VFP_C_CONN_CLOSED]++;
 }
 
 void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
@@ -165,6 +165,20 @@ static void fill(struct vfp_lru_ent *e, const uint8_t *src, const uint8_t *dst, 
 	e->stamp = stamp;
 }
 
+/* Whether reverse entry r (found by a new connection's reverse key) belongs to another live
+ * connection: the client's port to another listener of the same backend port. Its replies
+ * would be rewritten as the new one's, so the new one is refused, as OVS's conntrack refuses
+ * its commit. A closed holder gives its entries up instead. */
+static int reverse_clash(struct vfp_ctx *ctx, struct vfp_lru_ent *r, const uint8_t *vip, uint16_t vport, uint64_t *c)
+{
+	if (!r->used || !r->ct || (r->nat_port == vport && !memcmp(r->nat_addr, vip, 16)))
+		return 0;
+	if (!(r->closing & VFP_LRU_CLOSED))
+		return 1;
+	vfp_conn_evict(ctx, r, c);
+	return 0;
+}
+
 /* Makes the reverse entry of forward entry e (filled: client -> VIP, toward be) and
  * publishes both XDP keys; v is the L2 verdict toward the backend. On failure the
  * connection is dropped (both entries, both keys) and a negative errno returned. */
@@ -174,12 +188,11 @@ static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_bac
 	struct vfp_lru_ent *r, *rslot = NULL;
 	uint32_t xport = v->kind == VFP_V_LOCAL ? v->port : VFP_PORT_VIA_UNDERLAY;
 
-	r = find(ctx, be->addr, client, be->port, sport, proto | VFP_LRU_REVERSE, &rslot);
-	if (r && r->ct && (r->nat_port != vport || memcmp(r->nat_addr, vip, 16))) {
-		/* Another connection's replies have this key (the client's port to another
-		 * listener of the same backend port): its replies would be rewritten as ours. OVS's
-		 * conntrack refuses the second commit too. Only e goes: its twin by key is r. */
-		drop_one(ctx, e);
+	/* The reverse key names what e was dealt (its address and port: an adopted connection
+	 * keeps a port the backend may have changed since). */
+	r = find(ctx, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, &rslot);
+	if (r && reverse_clash(ctx, r, vip, vport, c)) {
+		drop_one(ctx, e); /* only e: its twin by key is r, another connection's */
 		return -EEXIST;
 	}
 	if (!r) {
@@ -190,7 +203,7 @@ static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_bac
 		}
 		vfp_conn_evict(ctx, r, c);
 	}
-	fill(r, be->addr, client, be->port, sport, proto | VFP_LRU_REVERSE, be->id, vip, vport, xport, ctx->lru.clock);
+	fill(r, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, be->id, vip, vport, xport, ctx->lru.clock);
 	/* Keys before the SYN leaves: the SYN-ACK must find its reverse key in the XDP map. */
 	if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
 		vfp_conn_evict(ctx, e, c);
@@ -270,7 +283,8 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		 * hands over any datagram to a listener), and a flow whose backend left or stopped
 		 * getting new flows is dealt again, as OVS deals it once vnetd has flushed its UDP
 		 * conntrack entries (pipeline.reconciler.ts, noteDeactivated); so is one whose
-		 * backend now listens on another port (targetPort changed). A flow OVS began (a
+		 * backend now listens on another port (targetPort changed: there OVS keeps its
+		 * entry, and the flow the old port, until it idles out). A flow OVS began (a
 		 * network still settling) goes on to the same backend: both deal by the same slot. */
 		syn = !e || idx < 0 || vip->backends[idx].weight == 0 || vip->backends[idx].port != e->nat_port;
 	}
@@ -313,8 +327,15 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 			return;
 		}
 		be = &vip->backends[idx];
+		r = find(ctx, be->addr, p->src, be->port, p->sport, p->proto | VFP_LRU_REVERSE, NULL);
+		if (r && reverse_clash(ctx, r, p->dst, p->dport, c)) {
+			/* Refused before anything is evicted for it (take() checks again). */
+			slow(v, VFP_R_VIP_NOT_OURS);
+			return;
+		}
 		if (e && p->proto == 17 && e->backend_id == be->id && e->nat_port == be->port) {
 			syn = 0; /* a UDP flow dealt where it already is: it goes on */
+			c[VFP_C_LRU_HIT]++;
 		} else {
 			if (e && (e->backend_id != be->id || e->nat_port != be->port)) {
 				r = twin(ctx, e); /* the old backend's reverse key goes */
@@ -345,7 +366,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		count_conn(ctx, p, be);
 	}
 	if (p->proto == 6)
-		note_end(ctx, e, p->tcp_flags, payload_of(p), c);
+		note_end(ctx, e, p->tcp_flags, c);
 	c[VFP_C_NAT_FORWARD]++;
 	/* The address and port the connection was dealt, not the backend's current ones: a
 	 * targetPort changed since keeps an established TCP connection where it is, as OVS's
@@ -372,7 +393,7 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, 
 	if (!e || !e->ct)
 		return 0;
 	if (p->proto == 6)
-		note_end(ctx, e, p->tcp_flags, payload_of(p), c);
+		note_end(ctx, e, p->tcp_flags, c);
 	c[VFP_C_NAT_REVERSE]++;
 	nat->kind = VFP_NAT_REVERSE;
 	nat->at = at;
@@ -435,10 +456,12 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 	vip = vfp_vip_lookup(t, k->proto, vaddr, vport);
 	if (!vip || !(vip->flags & VFP_VIP_CONNTRACK))
 		return -ENOENT;
-	/* The backend it was dealt, by address (ids are the control plane's, per process). Its
-	 * weight does not matter: an unhealthy backend keeps its established connections. */
+	/* The backend it was dealt, by address (ids are the control plane's, per process), on
+	 * the port it was dealt (a targetPort changed since keeps established connections where
+	 * they are). Its weight does not matter: an unhealthy backend keeps its established
+	 * connections. */
 	for (i = 0; i < vip->n_backends && !be; i++)
-		if (vip->backends[i].port == bport && !memcmp(vip->backends[i].addr, baddr, 16))
+		if (!memcmp(vip->backends[i].addr, baddr, 16))
 			be = &vip->backends[i];
 	if (!be)
 		return -ENOENT;
@@ -451,7 +474,7 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 		e = slot;
 		vfp_conn_evict(ctx, e, ctx->c);
 	}
-	fill(e, client, vaddr, sport, vport, k->proto, be->id, be->addr, be->port, port, ctx->lru.clock);
+	fill(e, client, vaddr, sport, vport, k->proto, be->id, be->addr, bport, port, ctx->lru.clock);
 	if (take(ctx, e, be, client, vaddr, sport, vport, k->proto, &v, ctx->c) < 0)
 		return -EIO;
 	ctx->c[VFP_C_CONN_ADOPT]++;

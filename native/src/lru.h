@@ -52,6 +52,7 @@ void vfp_lru_destroy(struct vfp_lru *l);
 #define VFP_LRU_FIN 1u    /* this direction sent a FIN */
 #define VFP_LRU_CLOSED 2u /* the connection ended (conn.c, note_end) */
 #define VFP_LRU_RST 4u    /* ...by a RST: a later packet other than a RST makes it live again */
+#define VFP_LRU_ENDED 8u  /* it ended once (counted once, whatever comes back to life) */
 
 /* Whether evicting e costs nothing but a new deal: a closed TCP connection or a UDP flow. */
 static inline int vfp_lru_cheap(const struct vfp_lru_ent *e)
@@ -59,10 +60,10 @@ static inline int vfp_lru_cheap(const struct vfp_lru_ent *e)
 	return e->ct && ((e->closing & VFP_LRU_CLOSED) || (e->proto & (uint8_t)~VFP_LRU_REVERSE) == 17);
 }
 
-/* Eviction order of a way: unused, then cheap ones, then by age. */
+/* Eviction order of a way: unused, closed connections, UDP flows, the rest; then by age. */
 static inline int vfp_lru_rank(const struct vfp_lru_ent *e)
 {
-	return !e->used ? 0 : vfp_lru_cheap(e) ? 1 : 2;
+	return !e->used ? 0 : !vfp_lru_cheap(e) ? 3 : (e->closing & VFP_LRU_CLOSED) ? 1 : 2;
 }
 
 static inline struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash, const uint8_t src[16],

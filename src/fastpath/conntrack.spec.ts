@@ -191,17 +191,23 @@ describe('conntrack VIPs', () => {
     // that is not a fast-path VM port, a VIP that is gone.
     const ENOENT = -2;
     expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42010), backend: ipv4('10.40.0.99') })).toBe(ENOENT);
-    expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42011), bport: 9090 })).toBe(ENOENT);
     expect(c.adoptConnection(5, conn(0, 42012))).toBe(ENOENT);
     expect(c.adoptConnection(UNDERLAY, conn(0, 42013))).toBe(ENOENT);
     expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42014), vport: 81 })).toBe(ENOENT);
+    // Dealt to another port of the backend than its targetPort now (changed since): taken
+    // over on the port it was dealt, both ways, as OVS's conntrack keeps it.
+    expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42011), bport: 9090 })).toBe(0);
+    const moved = forwardOne(c, CLIENT_PORT, toVip(42011, ACK));
+    expect(moved.v.l4port).toBe(9090);
+    const from9090 = eth(cliMac, beMacs[0]!, 0x0800, ipv4Packet(BE[0]!, CLI, 6, seg(BE[0]!, CLI, 9090, 42011, ACK)));
+    expect(forwardOne(c, LOCAL_BE_PORT, from9090).out.toString('hex')).toBe(atClient(0, 42011, ACK).toString('hex'));
     // A connection that had ended (its keys say so) is not taken over.
     const ESTALE = -116;
     expect(c.adoptConnection(CLIENT_PORT, { ...conn(0, 42015), closed: true })).toBe(ESTALE);
-    for (const sport of [42010, 42011, 42012, 42013, 42014, 42015]) {
+    for (const sport of [42010, 42012, 42013, 42014, 42015]) {
       expect(forwardOne(c, CLIENT_PORT, toVip(sport, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
     }
-    expect(c.counters().connAdopted).toBe(4n);
+    expect(c.counters().connAdopted).toBe(5n);
   });
 
   it('a backend\'s SYN to its own VIP dealt to itself is left to OVS (which SNATs the hairpin), the whole connection; dealt to another backend it is taken', () => {
@@ -346,10 +352,45 @@ describe('conntrack VIPs', () => {
   it('a connection whose replies would share another connection\'s reverse key (one client port to two listeners of one backend port) is refused, and the first keeps its replies', () => {
     commitListeners([{ proto: 6, port: 80, backends: [backend(0)] }, { proto: 6, port: 81, backends: [backend(0)] }]);
     forwardOne(c, CLIENT_PORT, toVip(49000, SYN));
-    const second = forwardOne(c, CLIENT_PORT, eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 6, seg(CLI, VIP, 49000, 81, SYN))));
+    const to81 = (sport: number, flags: number) => eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 6, seg(CLI, VIP, sport, 81, flags)));
+    const second = forwardOne(c, CLIENT_PORT, to81(49000, SYN));
     expect(second.v.kind).toBe(VerdictKind.Slow);
     const reply = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 49000, SYNACK));
     expect(reply.out.toString('hex')).toBe(atClient(0, 49000, SYNACK).toString('hex'));
+    // Once the first has ended, its key is given up: the second is taken, its replies from VIP:81.
+    forwardOne(c, CLIENT_PORT, toVip(49000, 0x01 | ACK));
+    forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 49000, 0x01 | ACK));
+    expect(forwardOne(c, CLIENT_PORT, to81(49000, SYN)).v.kind).toBe(VerdictKind.Local);
+    const reply81 = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, 49000, SYNACK));
+    expect(reply81.out.toString('hex')).toBe(eth(cliMac, beMacs[0]!, 0x0800, ipv4Packet(VIP, CLI, 6, seg(VIP, CLI, 81, 49000, SYNACK))).toString('hex'));
+  });
+
+  it('data after both FINs (a retransmission) does not bring a closed connection back; an end is counted once, however often a RST\'s connection comes back', () => {
+    const FIN = 0x01, RST = 0x04;
+    commit([backend(0)]);
+    const withData = (sport: number) => {
+      const s = Buffer.concat([tcp(sport, 80, ACK), Buffer.from('late data')]);
+      return eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 6, withL4Checksum(CLI, VIP, 6, s)));
+    };
+    const small = fp.classifier(4); // one set of 4 ways
+    try {
+      forwardOne(small, CLIENT_PORT, toVip(50000, SYN)); // the idle live one, oldest
+      forwardOne(small, CLIENT_PORT, toVip(50001, SYN));
+      forwardOne(small, CLIENT_PORT, toVip(50001, FIN | ACK));
+      forwardOne(small, LOCAL_BE_PORT, fromBackend(0, 50001, FIN | ACK));
+      expect(forwardOne(small, CLIENT_PORT, withData(50001)).v.kind).toBe(VerdictKind.Local); // still passes
+      // A new connection needs two ways: the closed one's go, not the idle one's.
+      forwardOne(small, CLIENT_PORT, toVip(50002, SYN));
+      expect(forwardOne(small, CLIENT_PORT, toVip(50000, ACK)).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+      expect(small.counters()).toMatchObject({ connClosed: 1n, connEvict: 0n });
+      // A RST; a packet already in flight brings the connection back; the answering RST ends it again.
+      forwardOne(small, CLIENT_PORT, toVip(50002, RST));
+      forwardOne(small, LOCAL_BE_PORT, fromBackend(0, 50002, ACK));
+      forwardOne(small, LOCAL_BE_PORT, fromBackend(0, 50002, RST));
+      expect(small.counters().connClosed).toBe(2n);
+    } finally {
+      small.free();
+    }
   });
 
   it('ClientIP affinity: every connection of a client to one backend, clients spread', () => {
@@ -473,6 +514,12 @@ describe('conntrack VIPs over UDP', () => {
     const { v, i } = dealt(55000);
     expect(i).toBe(first.i);
     expect(v.l4port).toBe(9090);
+    // A late reply from the old port is no longer the flow's: not rewritten to the VIP.
+    const old = fromBackendUdp(first.i, 55000);
+    const late = first.i === 0
+      ? forwardOne(c, LOCAL_BE_PORT, old)
+      : forwardOne(c, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, old));
+    expect(late.out.toString('hex')).toBe(old.toString('hex'));
   });
 
   it('no backend in the slot table: the datagram is left to the slow path and the flow dropped, so its next ones reach OVS, which refuses them', () => {
