@@ -283,8 +283,8 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		 * hands over any datagram to a listener), and a flow whose backend left or stopped
 		 * getting new flows is dealt again, as OVS deals it once vnetd has flushed its UDP
 		 * conntrack entries (pipeline.reconciler.ts, noteDeactivated); so is one whose
-		 * backend now listens on another port (targetPort changed: there OVS keeps its
-		 * entry, and the flow the old port, until it idles out). A flow OVS began (a
+		 * backend now listens on another port (targetPort changed: OVS's entries to the old
+		 * port are flushed too). A flow OVS began (a
 		 * network still settling) goes on to the same backend: both deal by the same slot. */
 		syn = !e || idx < 0 || vip->backends[idx].weight == 0 || vip->backends[idx].port != e->nat_port;
 	}

@@ -112,9 +112,10 @@ export async function startCapture(vm: Pick<Vm, 'netns' | 'iface'>, track: Set<C
 
 /**
  * A backend for the load-balancer tests: answers every TCP connection and every line with its
- * name on port 8080, and every UDP datagram with its name on port 5353.
+ * name on port 8080, and every UDP datagram with its name on port 5353 (on 5354: "NAME@5354").
  */
-export const NAMED_SERVER = `const n=process.argv[1];require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data',()=>s.write(n+'\\n'))}).listen(8080,()=>{const u=require('dgram').createSocket('udp4');u.on('message',(m,r)=>u.send(n,r.port,r.address));u.bind(5353,()=>console.log('listening'))})`;
+export const NAMED_SERVER = `const n=process.argv[1];const d=require('dgram');const udp=(port,text,done)=>{const u=d.createSocket('udp4');u.on('message',(m,r)=>u.send(text,r.port,r.address));u.bind(port,done)};
+require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data',()=>s.write(n+'\\n'))}).listen(8080,()=>udp(5353,n,()=>udp(5354,n+'@5354',()=>console.log('listening'))))`;
 
 /**
  * UDP clients from fixed source ports base..base+count-1 (DNS resolvers, syslog), one datagram

@@ -70,6 +70,20 @@ export const READY = 'Ready';
 /** How long a node's OVS programming waits for its fast path to take the same compile. */
 const FAST_PATH_APPLY_WAIT_MS = 2000;
 
+/** UDP targets ("ip|targetPort", udpTarget) of a VIP that stopped getting new flows: their entries are flushed. */
+interface RetiredUdpTargets {
+  vni: number;
+  vip: string;
+  targets: string[];
+}
+
+const udpTarget = (ip: string, port: number): string => `${ip}|${port}`;
+
+function splitTarget(t: string): { ip: string; port: number } {
+  const i = t.lastIndexOf('|');
+  return { ip: t.slice(0, i), port: Number(t.slice(i + 1)) };
+}
+
 /**
  * How long a full compile waits for OpenFlow connections being established (its own node's
  * new ones and any other node's). ovs-vswitchd drops a connection whose HELLO has not
@@ -650,15 +664,24 @@ export class PipelineReconciler {
    * client that keeps its source port kept being sent to the removed backend, and got no
    * answer, for as long as it kept sending (QA). OVN flushes the same way (ct_flush).
    */
-  private flushRetiredLater(retired: readonly (RetiredBackends & { udpOnly?: boolean })[]): void {
+  private flushRetiredLater(retired: readonly (RetiredBackends | RetiredUdpTargets)[]): void {
     if (!retired.length) return;
     setTimeout(() => {
       if (this.stopped) return;
       const msgs = retired.flatMap((r) => {
         // A load balancer created again with the same VIP meanwhile keeps its backends'
         // entries; a backend that turned unhealthy or unbound and is back keeps its UDP ones.
-        const keep = r.udpOnly ? this.activeOfVip(r.vni, r.vip) : this.live.backendsOfVip(r.vni, r.vip);
-        return r.backends.filter((ip) => !keep.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), ...(r.udpOnly ? { ipProto: IP_PROTO.UDP } : {}), orig: { dst: r.vip }, reply: { src: ip } }));
+        if ('targets' in r) {
+          const keep = this.activeOfVip(r.vni, r.vip);
+          return r.targets
+            .filter((t) => !keep.has(t))
+            .map((t) => {
+              const { ip, port } = splitTarget(t);
+              return ctFlushMessage({ zone: ctZone(r.vni), ipProto: IP_PROTO.UDP, orig: { dst: r.vip }, reply: { src: ip, srcPort: port } });
+            });
+        }
+        const keep = this.live.backendsOfVip(r.vni, r.vip);
+        return r.backends.filter((ip) => !keep.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), orig: { dst: r.vip }, reply: { src: ip } }));
       });
       this.sendFlushes(msgs, retired);
     }, RETIRED_FLUSH_DELAY_MS).unref();
@@ -681,7 +704,7 @@ export class PipelineReconciler {
     }
   }
 
-  /** Per "vni/vip": the backends that got new connections as last compiled (noteDeactivated). */
+  /** Per "vni/vip": the UDP targets ("ip|targetPort") that got new flows as last compiled (noteDeactivated). */
   private readonly activeByVip = new Map<string, ReadonlySet<string>>();
 
   private activeOfVip(vni: number, vip: string): ReadonlySet<string> {
@@ -693,21 +716,24 @@ export class PipelineReconciler {
    * health checks fail, its port is unbound) keeps its TCP connections, as OVS's conntrack
    * keeps them; but a UDP client that keeps its source port stayed on it for as long as it
    * sent (QA: 12 s and counting). Its UDP entries are flushed a second later, as kube-proxy
-   * flushes those of endpoints that stop being ready.
+   * flushes those of endpoints that stop being ready. So are a backend's entries on a UDP
+   * targetPort the load balancer no longer uses (a client kept being sent to the old port,
+   * where nothing answers; the fast path deals such a flow again at its next datagram).
    */
   private noteDeactivated(model: LogicalModel): void {
     const seen = new Set<string>();
-    const out: Array<RetiredBackends & { udpOnly: boolean }> = [];
+    const out: RetiredUdpTargets[] = [];
     for (const lb of model.loadBalancers?.values() ?? []) {
       const vni = model.networks.get(lb.network)?.vni;
       if (vni === undefined || !lb.listeners.some((l) => l.protocol === 'UDP')) continue;
       const k = `${vni}/${lb.vip}`;
       seen.add(k);
-      const now = new Set(activeBackends(lb).map((b) => b.ip));
+      const udpPorts = [...new Set(lb.listeners.filter((l) => l.protocol === 'UDP').map((l) => l.targetPort))];
+      const now = new Set(activeBackends(lb).flatMap((b) => udpPorts.map((port) => udpTarget(b.ip, port))));
       const before = this.activeByVip.get(k);
       this.activeByVip.set(k, now);
-      const left = before ? [...before].filter((ip) => !now.has(ip)) : [];
-      if (left.length) out.push({ vni, vip: lb.vip, backends: left, udpOnly: true });
+      const left = before ? [...before].filter((t) => !now.has(t)) : [];
+      if (left.length) out.push({ vni, vip: lb.vip, targets: left });
     }
     for (const k of [...this.activeByVip.keys()]) if (!seen.has(k)) this.activeByVip.delete(k);
     this.flushRetiredLater(out);
