@@ -58,6 +58,11 @@ function forwardOne(c: Classifier, inPort: number, frame: Uint8Array) {
   return { v: b.verdict(0), out: Buffer.from(b.frame(0)) };
 }
 
+/** A frame from a backend reaching this node: from its NIC (backend 0) or over the tunnel from the peer VTEP. */
+function fromBackendSide(c: Classifier, i: number, frame: Uint8Array) {
+  return i === 0 ? forwardOne(c, LOCAL_BE_PORT, frame) : forwardOne(c, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, frame));
+}
+
 /** The inner frame of an ENCAP result (the outer headers are tested in fastpath.spec.ts). */
 const inner = (out: Buffer) => out.subarray(50);
 const backendOf = (out: Buffer, kind: VerdictKind) => BE.indexOf((kind === VerdictKind.Encap ? inner(out) : out).readUInt32BE(30));
@@ -89,16 +94,9 @@ describe('conntrack VIPs', () => {
       const ack = forwardOne(c, CLIENT_PORT, toVip(sport, ACK));
       expect(backendOf(ack.out, ack.v.kind)).toBe(i);
       // The reply, from a local backend (its NIC) or a remote one (decapsulated here).
-      if (i === 0) {
-        const r = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, sport, SYNACK));
-        expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
-        expect(r.out.toString('hex')).toBe(atClient(0, sport, SYNACK).toString('hex'));
-      } else {
-        const wire = referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackend(i, sport, SYNACK));
-        const r = forwardOne(c, UNDERLAY, wire);
-        expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
-        expect(r.out.toString('hex')).toBe(atClient(i, sport, SYNACK).toString('hex'));
-      }
+      const r = fromBackendSide(c, i, fromBackend(i, sport, SYNACK));
+      expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
+      expect(r.out.toString('hex')).toBe(atClient(i, sport, SYNACK).toString('hex'));
     }
     expect(seen).toEqual(new Set([0, 1, 2]));
     // Per (listener, backend): what the load balancer's status adds to OVS's LbDnat counts.
@@ -171,16 +169,8 @@ describe('conntrack VIPs', () => {
       expect(c.adoptConnection(CLIENT_PORT, conn(i, sport))).toBe(0);
       const { v, out } = forwardOne(c, CLIENT_PORT, toVip(sport, ACK));
       expect(backendOf(out, v.kind)).toBe(i);
-      if (i === 0) {
-        expect(out.toString('hex')).toBe(atBackend(0, sport, ACK).toString('hex'));
-        const r = forwardOne(c, LOCAL_BE_PORT, fromBackend(0, sport, ACK));
-        expect(r.out.toString('hex')).toBe(atClient(0, sport, ACK).toString('hex'));
-      } else {
-        expect(inner(out).toString('hex')).toBe(atBackend(i, sport, ACK).toString('hex'));
-        const wire = referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackend(i, sport, ACK));
-        const r = forwardOne(c, UNDERLAY, wire);
-        expect(r.out.toString('hex')).toBe(atClient(i, sport, ACK).toString('hex'));
-      }
+      expect((i === 0 ? out : inner(out)).toString('hex')).toBe(atBackend(i, sport, ACK).toString('hex'));
+      expect(fromBackendSide(c, i, fromBackend(i, sport, ACK)).out.toString('hex')).toBe(atClient(i, sport, ACK).toString('hex'));
     }
     // A backend that is unhealthy now (weight 0) keeps its established connections, as OVS's do.
     commit([backend(0), backend(1, 0), backend(2)]);
@@ -266,10 +256,7 @@ describe('conntrack VIPs', () => {
     const FIN = 0x01, RST = 0x04;
     const small = fp.classifier(4); // one set of 4 ways: two connections fill it, whatever their hashes
     try {
-      const reply = (i: number, sport: number, flags: number) =>
-        i === 0
-          ? forwardOne(small, LOCAL_BE_PORT, fromBackend(0, sport, flags))
-          : forwardOne(small, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackend(i, sport, flags)));
+      const reply = (i: number, sport: number, flags: number) => fromBackendSide(small, i, fromBackend(i, sport, flags));
       const open = (sport: number) => {
         const { v, out } = forwardOne(small, CLIENT_PORT, toVip(sport, SYN));
         return backendOf(out, v.kind);
@@ -447,9 +434,7 @@ describe('conntrack VIPs over UDP', () => {
       const atBe = (first.v.kind === VerdictKind.Encap ? inner(first.out) : first.out).toString('hex');
       expect(atBe).toBe(atBackendUdp(first.i, sport).toString('hex'));
       expect(dealt(sport).i).toBe(first.i);
-      const reply = first.i === 0
-        ? forwardOne(c, LOCAL_BE_PORT, fromBackendUdp(0, sport))
-        : forwardOne(c, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackendUdp(first.i, sport)));
+      const reply = fromBackendSide(c, first.i, fromBackendUdp(first.i, sport));
       expect(reply.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
       expect(reply.out.toString('hex')).toBe(atClientUdp(first.i, sport).toString('hex'));
     }
@@ -487,7 +472,7 @@ describe('conntrack VIPs over UDP', () => {
     expect(c.counters().connNew - newBefore).toBe(BigInt(moved));
     // The old backend's late reply is not the fast path's any more (its key went with the deal).
     const onOne = [...by].find(([, i]) => i === 1)![0];
-    const late = forwardOne(c, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, fromBackendUdp(1, onOne)));
+    const late = fromBackendSide(c, 1, fromBackendUdp(1, onOne));
     // Decapsulated and switched by MAC, untouched: not rewritten to the VIP.
     expect(late.out.toString('hex')).toBe(fromBackendUdp(1, onOne).toString('hex'));
     // Backend 2 removed: its flows are dealt to backend 0, the one left.
@@ -516,9 +501,7 @@ describe('conntrack VIPs over UDP', () => {
     expect(v.l4port).toBe(9090);
     // A late reply from the old port is no longer the flow's: not rewritten to the VIP.
     const old = fromBackendUdp(first.i, 55000);
-    const late = first.i === 0
-      ? forwardOne(c, LOCAL_BE_PORT, old)
-      : forwardOne(c, UNDERLAY, referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50000, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, old));
+    const late = fromBackendSide(c, first.i, old);
     expect(late.out.toString('hex')).toBe(old.toString('hex'));
   });
 
