@@ -135,8 +135,9 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     // flushed: a client reusing a 5-tuple (UDP) would otherwise stay stuck on it.
     const removedIp = backends.find((b) => b.port.metadata.name === removed)!.port.spec!.ips![0]!;
     const vniOf = ((await call('GET', `${G}/namespaces/${ns}/virtualnetworks/net`)) as { spec: { vni: number } }).spec.vni;
-    const entries = async (ip: string) =>
-      (await client.vm.hypervisor.ovs.appctl('ovs-vswitchd', ['dpctl/dump-conntrack', `zone=${(vniOf % 65535) + 1}`])).split('\n').filter((l) => l.includes(`reply=(src=${ip},`)).length;
+    /** Conntrack entries of the network's zone on the client's node whose replies come from ip (and that `also` accepts). */
+    const entries = async (ip: string, also: (line: string) => boolean = () => true) =>
+      (await client.vm.hypervisor.ovs.appctl('ovs-vswitchd', ['dpctl/dump-conntrack', `zone=${(vniOf % 65535) + 1}`])).split('\n').filter((l) => l.includes(`reply=(src=${ip},`) && also(l)).length;
     await eventually(async () => (await entries(removedIp)) === 0, 10_000, 100);
     const flushedMs = performance.now() - t2;
     // OVS's conntrack holds the others' (with the fast path on, it carried these TCP
@@ -269,9 +270,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
       // OVS's conntrack: b3's UDP entries are flushed a second after it left the slot table,
       // b1's (its flows from before) stay. With the fast path on, it carried these flows and
       // OVS's conntrack has none.
-      const hcZone = `zone=${(((await call('GET', `${G}/namespaces/${ns}/virtualnetworks/net`)) as { spec: { vni: number } }).spec.vni % 65535) + 1}`;
-      const udpTo = async (ip: string) =>
-        (await client.vm.hypervisor.ovs.appctl('ovs-vswitchd', ['dpctl/dump-conntrack', hcZone])).split('\n').filter((l) => l.startsWith('udp,') && l.includes(`dst=${hcVip},`) && l.includes(`reply=(src=${ip},`)).length;
+      const udpTo = (ip: string) => entries(ip, (l) => l.startsWith('udp,') && l.includes(`dst=${hcVip},`));
       await eventually(async () => (await udpTo(sickIp)) === 0, 10_000, 100);
       expect(await udpTo(backends[0]!.port.spec!.ips![0]!)).toBeGreaterThan(0);
     }
