@@ -12,7 +12,8 @@
  *                      is in vfp_src, or IPv6 TCP, UDP or ICMPv6 other than neighbour
  *                      discovery whose (source MAC, source IPv6) is in vfp_src6,
  *                  4 = underlay, filtered: VXLAN/GENEVE whose (VNI, inner destination
- *                      MAC) is in vfp_inner.
+ *                      MAC) is in vfp_inner, or whose inner frame is of a connection in
+ *                      vfp_conn or opens one to a local backend's listener in vfp_target.
  * The filtered modes are how vnetd runs beside OVS: a frame the fast path would not
  * decide (ARP, broadcast, unknown or spoofed addresses) never reaches the AF_XDP
  * socket, it continues to OVS's own port (XDP_PASS) with its ingress port intact.
@@ -124,13 +125,28 @@ struct vfp_conn_key {
 	__u8 pad[3];
 };
 
-/* What the key's direction is rewritten to (include/vfp.h struct vfp_conn_val): only
- * user space reads it, to take the connections over after a restart. */
+/* What the key's direction is rewritten to (include/vfp.h struct vfp_conn_val): user space
+ * reads it to take the connections over after a restart; this program only its flags. */
 struct vfp_conn_val {
 	__u32 nat_addr;
 	__u16 nat_port;
 	__u8 reverse;
-	__u8 closed; /* a TCP connection seen to end: not taken over */
+	__u8 flags;
+};
+#define VFP_CONN_CLOSED 1 /* a TCP connection seen to end: not taken over */
+#define VFP_CONN_PASS 2   /* a passthrough connection: OVS may switch it too, never held */
+
+/* A local backend's listener (a conntrack network's port, its address and target port): a
+ * remote client's connection to it arrives DNATed by the client's node and is only switched
+ * here, so the fast path takes it from its first packet off the tunnel (native/src/conn.h,
+ * passthrough): a TCP SYN, or any UDP datagram. */
+struct vfp_target_key {
+	__u32 vni;
+	__u8 mac[6];  /* the backend's port */
+	__u16 port;   /* network order */
+	__u32 addr;   /* network order */
+	__u8 proto;
+	__u8 pad[3];
 };
 
 struct {
@@ -146,6 +162,13 @@ struct {
 	__type(key, struct vfp_conn_key);
 	__type(value, struct vfp_conn_val);
 } vfp_conn SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vfp_target_key);
+	__type(value, __u8);
+} vfp_target SEC(".maps");
 
 /* UDP destination ports (network order) that are ours on the underlay. */
 struct {
@@ -270,17 +293,20 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 
 /* An IPv4 TCP or UDP frame starting at eth that opens a flow to a conntrack VIP (syn_ok: a
  * TCP SYN, or any UDP datagram, which has no first packet to tell) or is a packet of a
- * connection the fast path owns. */
-static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int tcp_only)
+ * connection the fast path owns (held: only one held while no socket takes it, not a
+ * passthrough one; then also TCP only). tk: the frame's vfp_target key is filled too (the
+ * caller looks it up when nothing else took the frame), NULL when not wanted. */
+static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int held, struct vfp_target_key *tk)
 {
 	struct iphdr *ip = eth + 14;
 	struct vfp_conn_key k = {};
 	struct vfp_vip_key vk = {};
+	struct vfp_conn_val *cv;
 	__u8 *l4;
 
 	if ((void *)(ip + 1) > end || ((__u8 *)eth)[12] != 0x08 || ((__u8 *)eth)[13] != 0x00)
 		return 0;
-	if ((ip->protocol != IPPROTO_TCP && (tcp_only || ip->protocol != IPPROTO_UDP)) || ip->ihl < 5 ||
+	if ((ip->protocol != IPPROTO_TCP && (held || ip->protocol != IPPROTO_UDP)) || ip->ihl < 5 ||
 	    (ip->frag_off & bpf_htons(0x3fff)))
 		return 0;
 	l4 = (void *)ip + ip->ihl * 4;
@@ -291,12 +317,20 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int tc
 	__builtin_memcpy(&k.sport, l4, 2);
 	__builtin_memcpy(&k.dport, l4 + 2, 2);
 	k.proto = ip->protocol;
-	if (bpf_map_lookup_elem(&vfp_conn, &k))
-		return 1;
-	if (!syn_ok)
+	cv = bpf_map_lookup_elem(&vfp_conn, &k);
+	if (cv)
+		return !held || !(cv->flags & VFP_CONN_PASS);
+	if (!syn_ok && !tk)
 		return 0;
 	if (k.proto == IPPROTO_TCP && ((void *)(l4 + 14) > end || (l4[13] & 0x16) != 0x02)) /* SYN without ACK or RST (bounds again for the verifier) */
 		return 0;
+	if (tk) {
+		__builtin_memcpy(tk->mac, eth, 6);
+		tk->port = k.dport;
+		tk->addr = k.daddr;
+		tk->proto = k.proto;
+		return 0;
+	}
 	vk.addr = ip->daddr;
 	vk.port = k.dport;
 	vk.proto = k.proto;
@@ -309,7 +343,7 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 	struct ethhdr *eth = data;
 	struct vfp_src_key sk = {};
 
-	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1, 0))
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1, 0, NULL))
 		return 0;
 	if (!(flags & VFP_CFG_PORT_SECURITY))
 		return 1;
@@ -320,13 +354,22 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 	return bpf_map_lookup_elem(&vfp_src, &sk) != NULL;
 }
 
-/* Underlay: a tunnel frame whose inner frame belongs to a connection the fast path owns
- * (a backend's reply coming back to the client's node). */
-static __always_inline int tunnel_conn_is_ours(void *data, void *end, int tcp_only)
+/* Underlay: a tunnel frame whose inner frame belongs to a connection the fast path owns (a
+ * backend's reply coming back to the client's node, a remote client's packet to a local
+ * backend), or opens one to a local backend's listener (not when held). */
+static __always_inline int tunnel_conn_is_ours(void *data, void *end, int held)
 {
+	struct vfp_target_key tk = {};
 	__u8 *hdr, *inner = tunnel_inner(data, end, &hdr);
 
-	return inner && conn_is_ours(inner, end, 0, tcp_only);
+	if (!inner)
+		return 0;
+	if (conn_is_ours(inner, end, 0, held, held ? NULL : &tk))
+		return 1;
+	if (held || !tk.proto)
+		return 0;
+	tk.vni = ((__u32)hdr[4] << 16) | ((__u32)hdr[5] << 8) | hdr[6];
+	return bpf_map_lookup_elem(&vfp_target, &tk) != NULL;
 }
 
 SEC("xdp")
@@ -349,11 +392,12 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 	if (bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)
 		return XDP_REDIRECT;
 	/* No socket (the runner is gone or not bound yet): a TCP connection the fast path owns
-	 * waits for it while the hold lasts (see vfp_cfg). A UDP flow goes to OVS meanwhile: its
+	 * waits for it while the hold lasts (see vfp_cfg), but not a passthrough one, which OVS
+	 * switches as well. A UDP flow goes to OVS meanwhile: its
 	 * conntrack takes a flow up at any datagram, deals it to the same backend (the same slot
 	 * table) and un-DNATs the replies, with nothing to reset; the next runner takes it back. */
 	if (ctx->rx_queue_index == cfg->queue && bpf_ktime_get_ns() < cfg->hold_until &&
-	    ((cfg->mode == 3 && conn_is_ours(data, end, 0, 1)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end, 1))))
+	    ((cfg->mode == 3 && conn_is_ours(data, end, 0, 1, NULL)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end, 1))))
 		return XDP_DROP;
 	return XDP_PASS;
 }

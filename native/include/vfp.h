@@ -50,6 +50,10 @@ enum vfp_encap { VFP_ENCAP_VXLAN = 0, VFP_ENCAP_GENEVE = 1 };
 
 /* Port flags. */
 #define VFP_PORT_UNDERLAY 1u /* frames arriving here are decapsulated */
+/* A VM port of a network with load balancers (OVS runs its IP through conntrack): a tunnel
+ * frame reaches its runner only for a connection (conn.h), and one toward a local backend's
+ * listener opens a passthrough connection (VFP_C_CONN_PASS). */
+#define VFP_PORT_CONNTRACK 2u
 
 /* 36 bytes; layout mirrored in src/fastpath/fastpath.ts (FrameBatch.verdict). */
 struct vfp_verdict {
@@ -80,6 +84,7 @@ enum vfp_counter {
 	VFP_C_PREV_HIT,     /* misses of the current tables decided by the previous snapshot */
 	VFP_C_CONN_ADOPT,   /* connections taken over from the XDP maps of an earlier process */
 	VFP_C_CONN_CLOSED,  /* TCP connections seen to end (FIN both ways, or RST): reclaimed first */
+	VFP_C_CONN_PASS,    /* connections to a local backend taken off the tunnel, switched as they are */
 	VFP_C_COUNT
 };
 
@@ -95,7 +100,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 5
+#define VFP_ABI_VERSION 6
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -165,8 +170,13 @@ struct vfp_conn_val {
 	uint32_t nat_addr; /* forward key: the backend; reverse key: the VIP (network order) */
 	uint16_t nat_port; /* network order */
 	uint8_t reverse;   /* 1: the backend -> client key */
-	uint8_t closed;    /* 1: a TCP connection seen to end (a next process does not take it over) */
+	uint8_t flags;     /* VFP_CONN_CLOSED, VFP_CONN_PASS */
 }; /* 8 bytes */
+#define VFP_CONN_CLOSED 1u /* a TCP connection seen to end (a next process does not take it over) */
+/* A passthrough connection (conn.h): a remote client's connection to a local backend, which
+ * the client's node dealt; switched without rewriting (nat_* name the backend itself). Not
+ * held while no runner takes it: OVS switches it as well, having no state for it here. */
+#define VFP_CONN_PASS 2u
 /* Where a connection key must be published: port is the fast-path port whose XDP program
  * sees that direction (VFP_PORT_VIA_UNDERLAY: the underlay). add 1 inserts, 0 withdraws.
  * Returns 0 or a negative errno (an insert that fails makes the connection go to OVS). */
@@ -181,11 +191,15 @@ void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg);
  * published again (the reverse one where the backend is now reached). Call on the context's
  * own thread. 0, or a negative errno when it cannot be taken over (the VIP or backend is
  * gone, the backend is not reachable by the fast path, not a forward key, no LRU) or needs
- * not be (-ESTALE: the connection had ended). */
+ * not be (-ESTALE: the connection had ended). A passthrough connection (VFP_CONN_PASS) is
+ * taken over from its reverse key instead, found at its backend's NIC (`port`), as long as
+ * that is still a port of a network with load balancers. */
 int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, const struct vfp_conn_val *val);
-/* 1 when the context owns the connection direction `key` (reverse: the backend -> client
- * key) with its XDP key published at `port` (VFP_PORT_VIA_UNDERLAY for the underlay). */
-int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, uint32_t reverse);
+/* 1 when the context owns the connection direction `key` (kind: VFP_OWNS_* bits) with its
+ * XDP key published at `port` (VFP_PORT_VIA_UNDERLAY for the underlay). */
+int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, uint32_t kind);
+#define VFP_OWNS_REVERSE 1u /* kind: the backend -> client direction */
+#define VFP_OWNS_PASS 2u    /* kind: of a passthrough connection (VFP_CONN_PASS) */
 
 /* Connections dispatched per (conntrack VIP listener, backend) by a context, for the load
  * balancer's status (OVS counts its own in the LbDnat flows). At most VFP_CONN_COUNTS pairs. */

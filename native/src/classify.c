@@ -199,9 +199,16 @@ static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const
 		v->kind = VFP_V_SLOW;
 		v->reason = VFP_R_MAC_MISS;
 	}
-	/* A backend's reply to a connection this node's fast path dispatched: back to the VIP. */
-	if (v->kind == VFP_V_LOCAL)
-		vfp_conn_reverse(ctx, &in, inner_off, ty->c, nat);
+	/* A backend's reply to a connection this node's fast path dispatched: back to the VIP.
+	 * Else, toward a port of a network with load balancers, a remote client's connection to a
+	 * local backend (conn.h, passthrough): what else of such a network the filter hands over. */
+	if (v->kind == VFP_V_LOCAL) {
+		if (!vfp_conn_reverse(ctx, &in, inner_off, ty->c, nat) && v->port < t->n_ports &&
+		    (t->ports[v->port].flags & VFP_PORT_CONNTRACK))
+			vfp_conn_passthrough(ctx, &in, v->port, ty->c);
+	} else if (ctx->ct_entries) {
+		vfp_conn_forget_pass(ctx, &in, 0, ty->c);
+	}
 }
 
 /* Decides a parsed frame (err: vfp_parse's result); hn: lookups the batch did ahead, or NULL.
@@ -272,8 +279,10 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 	 * retransmission, a new connection on the same 4-tuple) reach OVS. Only on this
 	 * otherwise dropped path (the forwarding one pays nothing), and only when the current
 	 * tables were asked (not the previous snapshot's L2-only retry). */
-	if (vips && v->kind == VFP_V_SLOW && ctx->ct_entries)
+	if (vips && v->kind == VFP_V_SLOW && ctx->ct_entries) {
 		vfp_conn_forget(ctx, pp, ty->c);
+		vfp_conn_forget_pass(ctx, pp, 1, ty->c); /* a local backend's, toward its client */
+	}
 	/* A local backend's reply to a connection the fast path dispatched: back to the VIP. */
 	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP))
 		vfp_conn_reverse(ctx, pp, 0, ty->c, nat);

@@ -49,15 +49,16 @@ static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
 	memcpy(&k.daddr, e->vip + 12, 4);
 	k.sport = htons(e->sport);
 	k.dport = htons(e->vport);
-	k.proto = e->proto & (uint8_t)~VFP_LRU_REVERSE;
+	k.proto = VFP_LRU_L4(e->proto);
 	memset(&v, 0, sizeof(v));
 	memcpy(&v.nat_addr, e->nat_addr + 12, 4);
 	v.nat_port = htons(e->nat_port);
 	v.reverse = (e->proto & VFP_LRU_REVERSE) ? 1 : 0;
-	v.closed = (e->closing & VFP_LRU_CLOSED) ? 1 : 0;
+	v.flags = (uint8_t)(((e->closing & VFP_LRU_CLOSED) ? VFP_CONN_CLOSED : 0) | ((e->proto & VFP_LRU_PASS) ? VFP_CONN_PASS : 0));
 	return fn(ctx->conn_arg, e->xdp_port, &k, &v, add);
 }
 
+/* A passthrough connection's nat_* name the backend itself, so the same twin relation holds. */
 static struct vfp_lru_ent *twin(struct vfp_ctx *ctx, const struct vfp_lru_ent *e)
 {
 	if (e->proto & VFP_LRU_REVERSE) /* reverse: backend -> client; twin: client -> VIP */
@@ -403,6 +404,70 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, 
 	return 1;
 }
 
+/* A passthrough connection's two entries, keys published: client -> backend at the underlay,
+ * backend -> client at the backend's NIC (port). 0 or a negative errno (nothing left). Only
+ * in room that costs nothing (vfp_lru_cheap): a live connection this node dealt is never cut
+ * for one, which OVS switches as well. */
+static int pass_take(struct vfp_ctx *ctx, const uint8_t *client, const uint8_t *backend, uint16_t cport, uint16_t bport,
+		     uint8_t proto, uint32_t port, uint64_t *c)
+{
+	struct vfp_lru_ent *e, *r, *slot = NULL;
+	uint8_t fwd = (uint8_t)(proto | VFP_LRU_PASS), rev = (uint8_t)(proto | VFP_LRU_PASS | VFP_LRU_REVERSE);
+
+	e = find(ctx, client, backend, cport, bport, fwd, &slot);
+	if (!e) {
+		if (vfp_lru_rank(slot) > 2)
+			return -ENOSPC;
+		e = slot;
+		vfp_conn_evict(ctx, e, c);
+	}
+	fill(e, client, backend, cport, bport, fwd, 0, backend, bport, VFP_PORT_VIA_UNDERLAY, ctx->lru.clock);
+	r = find(ctx, backend, client, bport, cport, rev, &slot);
+	if (!r) {
+		r = slot;
+		if (r == e || vfp_lru_rank(r) > 2) {
+			vfp_conn_evict(ctx, e, c);
+			return -ENOSPC;
+		}
+		vfp_conn_evict(ctx, r, c);
+	}
+	fill(r, backend, client, bport, cport, rev, 0, backend, bport, port, ctx->lru.clock);
+	if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
+		vfp_conn_evict(ctx, e, c);
+		return -EIO;
+	}
+	ctx->ct_entries++;
+	return 0;
+}
+
+int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t port, uint64_t *c)
+{
+	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->flags & VFP_PF_FRAG) ||
+	    (p->proto != 6 && p->proto != 17))
+		return 0;
+	if (find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | VFP_LRU_PASS), NULL))
+		return 1;
+	/* Only from a connection's first packet (TCP: SYN without ACK or RST; UDP: any
+	 * datagram). A later one without an entry was let go or evicted: switched all the same,
+	 * its connection OVS's from now on. */
+	if (p->proto == 6 && (p->tcp_flags & 0x16) != 0x02)
+		return 0;
+	if (pass_take(ctx, p->src, p->dst, p->sport, p->dport, p->proto, port, c) < 0)
+		return 0;
+	c[VFP_C_CONN_PASS]++;
+	return 1;
+}
+
+void vfp_conn_forget_pass(struct vfp_ctx *ctx, const struct vfp_pkt *p, int reverse, uint64_t *c)
+{
+	struct vfp_lru_ent *e;
+	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->proto != 6 && p->proto != 17))
+		return;
+	e = find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | VFP_LRU_PASS | (reverse ? VFP_LRU_REVERSE : 0)), NULL);
+	if (e && e->ct)
+		vfp_conn_evict(ctx, e, c);
+}
+
 void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
 {
 	const struct vfp_pkt *p = &n->pk;
@@ -445,9 +510,24 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 	struct vfp_verdict v;
 	uint32_t i;
 
-	if (val->reverse || !ctx->lru.ents || (k->proto != 6 && k->proto != 17))
+	if (!ctx->lru.ents || (k->proto != 6 && k->proto != 17))
 		return -EINVAL;
-	if (val->closed)
+	if (val->flags & VFP_CONN_PASS) {
+		/* Passthrough: from its reverse key (backend -> client) at the backend's NIC, still a
+		 * port of a network with load balancers. Nothing to check beyond: it is switched by L2. */
+		if (!val->reverse)
+			return -EINVAL;
+		if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || !(t->ports[port].flags & VFP_PORT_CONNTRACK))
+			return -ENOENT;
+		conn_key_addrs(k, baddr, client);
+		if (pass_take(ctx, client, baddr, vport, sport, k->proto, port, ctx->c) < 0)
+			return -EIO;
+		ctx->c[VFP_C_CONN_ADOPT]++;
+		return 0;
+	}
+	if (val->reverse)
+		return -EINVAL;
+	if (val->flags & VFP_CONN_CLOSED)
 		return -ESTALE; /* it had ended: let go, its keys withdrawn */
 	if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || (t->ports[port].flags & VFP_PORT_UNDERLAY))
 		return -ENOENT; /* the client's NIC is not a fast-path port any more */
@@ -492,7 +572,7 @@ int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key
 	return rc;
 }
 
-int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *k, uint32_t reverse)
+int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *k, uint32_t kind)
 {
 	uint8_t src[16], dst[16];
 	struct vfp_lru_ent *e;
@@ -500,6 +580,7 @@ int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key 
 	if (!ctx->lru.ents)
 		return 0;
 	conn_key_addrs(k, src, dst);
-	e = find(ctx, src, dst, ntohs(k->sport), ntohs(k->dport), (uint8_t)(k->proto | (reverse ? VFP_LRU_REVERSE : 0)), NULL);
+	e = find(ctx, src, dst, ntohs(k->sport), ntohs(k->dport),
+		 (uint8_t)(k->proto | ((kind & VFP_OWNS_REVERSE) ? VFP_LRU_REVERSE : 0) | ((kind & VFP_OWNS_PASS) ? VFP_LRU_PASS : 0)), NULL);
 	return e && e->ct && e->xdp_port == port;
 }

@@ -58,6 +58,29 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, 
  * the tables), with both its XDP keys; nothing when there is none. */
 void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
 
+/*
+ * Passthrough connections. On a backend's node, a remote client's connection arrives
+ * already DNATed (its node dealt it, and un-DNATs the replies there), so OVS's conntrack
+ * here has nothing to do for it but track it (ct() without commit in LbVip, no LbNat flow
+ * matches a backend address): it only switches it by MAC. The fast path does the same,
+ * without NAT, once the XDP filter hands it a connection's first packet off the tunnel
+ * toward a local backend's listener (vfp_target keys: TCP SYN, or any UDP datagram): both
+ * keys published, the client's at the underlay, the backend's at its NIC. Neither datapath
+ * holds state the other needs, so such a connection may move to OVS at any time: eviction
+ * and a runner's restart cost nothing (their frames are not held), and a packet of one
+ * without an entry is switched all the same. Unlike a conntrack VIP's, whose frames must
+ * all meet OVS's NAT state once OVS dealt them.
+ *
+ * A frame decapsulated for local port `port` (LOCAL, a VFP_PORT_CONNTRACK port) that is no
+ * reply the fast path un-DNATs: opens a passthrough connection from its first packet.
+ * 1 when it belongs to one (nothing to rewrite either way).
+ */
+int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t port, uint64_t *c);
+
+/* Drops the passthrough connection one of whose directions p is (reverse: the backend's),
+ * with both keys, so its next frames reach OVS: p could not be switched by the tables. */
+void vfp_conn_forget_pass(struct vfp_ctx *ctx, const struct vfp_pkt *p, int reverse, uint64_t *c);
+
 /* Frees an LRU way for reuse; a conntrack entry takes its twin and both XDP keys with it. */
 void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c);
 

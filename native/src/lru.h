@@ -18,6 +18,9 @@
  * whose nat_* say what the reply's source becomes; the forward one's nat_* name the backend,
  * so either entry finds its twin. xdp_port is where its XDP key was published. */
 #define VFP_LRU_REVERSE 0x80u
+/* A passthrough connection's entries (conn.h): their own key space, never a NAT entry's. */
+#define VFP_LRU_PASS 0x40u
+#define VFP_LRU_L4(proto) ((uint8_t)((proto) & ~(VFP_LRU_REVERSE | VFP_LRU_PASS)))
 struct vfp_lru_ent {
 	uint8_t src[16];
 	uint8_t vip[16]; /* destination of the entry's direction */
@@ -54,13 +57,14 @@ void vfp_lru_destroy(struct vfp_lru *l);
 #define VFP_LRU_RST 4u    /* ...by a RST: a later packet other than a RST makes it live again */
 #define VFP_LRU_ENDED 8u  /* it ended once (counted once, whatever comes back to life) */
 
-/* Whether evicting e costs nothing but a new deal: a closed TCP connection or a UDP flow. */
+/* Whether evicting e costs nothing but a new deal: a closed TCP connection, a UDP flow, or a
+ * passthrough connection (whose packets OVS then switches, as well). */
 static inline int vfp_lru_cheap(const struct vfp_lru_ent *e)
 {
-	return e->ct && ((e->closing & VFP_LRU_CLOSED) || (e->proto & (uint8_t)~VFP_LRU_REVERSE) == 17);
+	return e->ct && ((e->closing & VFP_LRU_CLOSED) || (e->proto & VFP_LRU_PASS) || VFP_LRU_L4(e->proto) == 17);
 }
 
-/* Eviction order of a way: unused, closed connections, UDP flows, the rest; then by age. */
+/* Eviction order of a way: unused, closed connections, UDP flows and passthrough ones, the rest; then by age. */
 static inline int vfp_lru_rank(const struct vfp_lru_ent *e)
 {
 	return !e->used ? 0 : !vfp_lru_cheap(e) ? 3 : (e->closing & VFP_LRU_CLOSED) ? 1 : 2;

@@ -135,7 +135,7 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 	 * wherever that was published (any open interface: a local backend's NIC, the underlay). */
 	for (j = 0; j < n; j++) {
 		struct vfp_conn_key rk;
-		if (all[j].v.reverse)
+		if (all[j].v.reverse || (all[j].v.flags & VFP_CONN_PASS))
 			continue;
 		if (!vfp_conn_adopt(r->ctx, r->ifs[all[j].i].port, &all[j].k, &all[j].v)) {
 			r->adopted++;
@@ -158,11 +158,28 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 	 * (vfp_conn_adopt publishes both keys). */
 	for (j = 0; j < n; j++) {
 		uint32_t port = r->ifs[all[j].i].port;
-		if (!all[j].v.reverse)
+		if (!all[j].v.reverse || (all[j].v.flags & VFP_CONN_PASS))
 			continue;
 		if (port == r->underlay_port)
 			port = VFP_PORT_VIA_UNDERLAY;
-		if (!vfp_conn_owns(r->ctx, port, &all[j].k, 1))
+		if (!vfp_conn_owns(r->ctx, port, &all[j].k, VFP_OWNS_REVERSE))
+			bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
+	}
+	/* Passthrough connections (conn.h): taken over from their backend's key (the backend's
+	 * NIC must be open for its key to be published again); what is not taken over goes, its
+	 * frames to OVS, which switches them as well (a backend's NIC that opens later publishes
+	 * its client's key again when its own key is taken over). */
+	for (j = 0; j < n; j++) {
+		if (!all[j].v.reverse || !(all[j].v.flags & VFP_CONN_PASS))
+			continue;
+		if (vfp_conn_adopt(r->ctx, r->ifs[all[j].i].port, &all[j].k, &all[j].v))
+			bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
+	}
+	for (j = 0; j < n; j++) {
+		uint32_t port = r->ifs[all[j].i].port;
+		if (all[j].v.reverse || !(all[j].v.flags & VFP_CONN_PASS) || port != r->underlay_port)
+			continue;
+		if (!vfp_conn_owns(r->ctx, VFP_PORT_VIA_UNDERLAY, &all[j].k, VFP_OWNS_PASS))
 			bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
 	}
 	free(all);
@@ -453,7 +470,7 @@ void vfp_runner_stop(struct vfp_runner *r)
 	free(r);
 }
 
-static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6" };
+static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6", "vfp_target" };
 
 /* Inserts (add) or deletes key in a map; a key already gone is not an error. */
 static int map_put(int fd, const void *key, const void *val, uint32_t add)

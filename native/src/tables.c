@@ -107,7 +107,7 @@ int vfp_builder_add_port(struct vfp_builder *b, uint32_t port, uint32_t network,
 		return -ENOMEM;
 	e[0] = port;
 	e[1] = network;
-	e[2] = flags & VFP_PORT_UNDERLAY;
+	e[2] = flags & (VFP_PORT_UNDERLAY | VFP_PORT_CONNTRACK);
 	return 0;
 }
 

@@ -54,7 +54,7 @@ export function registerFastPathMetrics(registry: Registry, source: FastPathCoun
   });
   new Counter({
     name: 'vnetd_fastpath_vip_connections_total',
-    help: 'Load-balancer connections the fast path took from their first packet (new), saw end (closed: FIN both ways or RST; their room is reused first), took over from an earlier process after a restart (adopted), did not take over (released: ended, or their VIP or backend was gone; OVS gets their packets) and dropped from its connection table while live (evicted).',
+    help: 'Load-balancer connections the fast path took from their first packet (new), switched as they are to a local backend from their first packet off the tunnel (passthrough: the client\'s node dealt them), saw end (closed: FIN both ways or RST; their room is reused first), took over from an earlier process after a restart (adopted), did not take over (released: ended, or their VIP or backend was gone; OVS gets their packets) and dropped from its connection table while live (evicted).',
     labelNames: ['node', 'event'],
     registers,
     collect() {
@@ -62,7 +62,7 @@ export function registerFastPathMetrics(registry: Registry, source: FastPathCoun
       for (const n of snapshot) {
         if (!n.counters) continue;
         const t = n.counters.tables;
-        for (const [event, v] of [['new', t.connNew], ['closed', t.connClosed], ['adopted', t.connAdopted], ['released', n.counters.connReleased], ['evicted', t.connEvict]] as const) this.inc({ node: n.node, event }, Number(v));
+        for (const [event, v] of [['new', t.connNew], ['passthrough', t.connPass], ['closed', t.connClosed], ['adopted', t.connAdopted], ['released', n.counters.connReleased], ['evicted', t.connEvict]] as const) this.inc({ node: n.node, event }, Number(v));
       }
     },
   });

@@ -5,9 +5,9 @@
  * unhealthy (weight 0) and removed backends, and ClientIP affinity. Frames are checked
  * byte for byte against frames built independently (reference.ts), checksums included.
  */
-import { FastPath, FrameBatch, openFastPath, type Classifier } from './fastpath';
+import { FastPath, FrameBatch, PORT_VIA_UNDERLAY, openFastPath, type Classifier } from './fastpath';
 import { eth, ipv4, ipv4Packet, mac, mapped, referenceEncap, tcp, udp, withL4Checksum } from './reference';
-import { Encap, LB_SLOTS, NO_BACKEND, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
+import { Encap, LB_SLOTS, NO_BACKEND, PORT_CONNTRACK, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
 
 const opened = openFastPath();
 if (!opened.fastPath) throw new Error(`libvnetfp must build for the tests: ${JSON.stringify(opened.status)}`);
@@ -517,5 +517,140 @@ describe('conntrack VIPs over UDP', () => {
     const before = c.counters().connNew;
     expect([VerdictKind.Local, VerdictKind.Encap]).toContain(dealt(53000).v.kind);
     expect(c.counters().connNew).toBe(before + 1n);
+  });
+});
+
+/**
+ * Passthrough connections (conn.h): on a backend's node, a remote client's connection arrives
+ * DNATed by the client's node; the fast path switches it as it is, both ways, from its first
+ * packet off the tunnel, and holds nothing OVS would need (so letting it go costs nothing).
+ */
+describe('passthrough connections: a remote client to a local backend', () => {
+  const RCLI = ipv4('10.40.0.77'), rcliMac = mac('02:00:00:00:03:01');
+  /** OVS's slot table: even slots to backend 0 (this node), odd ones to backend 1 (the peer). */
+  const evenToLocal = Array.from({ length: LB_SLOTS }, (_, s) => BE[s % 2]!);
+  let c: Classifier;
+
+  /** Backend 0 on this node (its port flagged as in a network with load balancers unless `plain`), the remote client behind the peer VTEP. */
+  function commitPass(plain = false): void {
+    const flags = plain ? 0 : PORT_CONNTRACK;
+    const b = fp.builder()
+      .localVtep(LOCAL_IP, LOCAL_MAC)
+      .port(CLIENT_PORT, NET, flags).port(LOCAL_BE_PORT, NET, flags).port(UNDERLAY, 0, PORT_UNDERLAY)
+      .vni(VNI, NET)
+      .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan })
+      .localMac(NET, cliMac, CLIENT_PORT).localMac(NET, beMacs[0]!, LOCAL_BE_PORT)
+      .remoteMac(NET, beMacs[1]!, 1, VNI).remoteMac(NET, rcliMac, 1, VNI)
+      .vip({ proto: 6, addr: mapped(VIP), port: 80, backends: [backend(0), backend(1)], flags: VIP_CONNTRACK, slots: evenToLocal })
+      .vip({ proto: 17, addr: mapped(VIP), port: 80, backends: [backend(0), backend(1)], flags: VIP_CONNTRACK, slots: evenToLocal });
+    fp.commit(b);
+    b.free();
+  }
+  const tunnelled = (frame: Uint8Array) => referenceEncap({ type: Encap.Vxlan, ttl: 64, srcPort: 50001, vni: VNI, srcIp: PEER_IP, dstIp: LOCAL_IP, srcMac: NH, dstMac: LOCAL_MAC, ipId: 0 }, frame);
+  /** The remote client's packet as its node DNATed it (to backend 0's MAC, address and target port). */
+  const toBackend = (sport: number, flags: number, proto = 6) => {
+    const l4 = proto === 6 ? seg(RCLI, BE[0]!, sport, 8080, flags) : withL4Checksum(RCLI, BE[0]!, 17, udp(sport, 8080, Buffer.from('q')));
+    return eth(beMacs[0]!, rcliMac, 0x0800, ipv4Packet(RCLI, BE[0]!, proto, l4));
+  };
+  const fromBackendTo = (dport: number, flags: number, proto = 6) => {
+    const l4 = proto === 6 ? seg(BE[0]!, RCLI, 8080, dport, flags) : withL4Checksum(BE[0]!, RCLI, 17, udp(8080, dport, Buffer.from('a')));
+    return eth(rcliMac, beMacs[0]!, 0x0800, ipv4Packet(BE[0]!, RCLI, proto, l4));
+  };
+  const fwdKey = (sport: number, proto = 6) => ({ src: RCLI, dst: BE[0]!, sport, dport: 8080, proto });
+  const revKey = (sport: number, proto = 6) => ({ src: BE[0]!, dst: RCLI, sport: 8080, dport: sport, proto });
+  const owned = (cc: Classifier, sport: number, proto = 6) =>
+    [cc.ownsConnection(PORT_VIA_UNDERLAY, fwdKey(sport, proto), { passthrough: true }), cc.ownsConnection(LOCAL_BE_PORT, revKey(sport, proto), { reverse: true, passthrough: true })];
+
+  beforeEach(() => {
+    commitPass();
+    c = fp.classifier(4096);
+  });
+  afterEach(() => c.free());
+
+  it('a SYN off the tunnel opens one: both directions switched untouched, the client\'s key at the underlay, the backend\'s at its NIC', () => {
+    const syn = forwardOne(c, UNDERLAY, tunnelled(toBackend(40000, SYN)));
+    expect(syn.v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+    expect(syn.out.toString('hex')).toBe(toBackend(40000, SYN).toString('hex'));
+    expect(owned(c, 40000)).toEqual([true, true]);
+    const synAck = forwardOne(c, LOCAL_BE_PORT, fromBackendTo(40000, SYNACK));
+    expect(synAck.v).toMatchObject({ kind: VerdictKind.Encap, port: 1, vni: VNI });
+    expect(inner(synAck.out).toString('hex')).toBe(fromBackendTo(40000, SYNACK).toString('hex'));
+    for (let k = 0; k < 3; k++) {
+      expect(forwardOne(c, UNDERLAY, tunnelled(toBackend(40000, ACK))).out.toString('hex')).toBe(toBackend(40000, ACK).toString('hex'));
+      expect(inner(forwardOne(c, LOCAL_BE_PORT, fromBackendTo(40000, ACK)).out).toString('hex')).toBe(fromBackendTo(40000, ACK).toString('hex'));
+    }
+    expect(c.counters()).toMatchObject({ connPass: 1n, connNew: 0n, natForward: 0n, natReverse: 0n });
+  });
+
+  it('UDP: any datagram off the tunnel opens one', () => {
+    expect(forwardOne(c, UNDERLAY, tunnelled(toBackend(41000, 0, 17))).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+    expect(forwardOne(c, UNDERLAY, tunnelled(toBackend(41000, 0, 17))).v.kind).toBe(VerdictKind.Local);
+    expect(owned(c, 41000, 17)).toEqual([true, true]);
+    expect(inner(forwardOne(c, LOCAL_BE_PORT, fromBackendTo(41000, 0, 17)).out).toString('hex')).toBe(fromBackendTo(41000, 0, 17).toString('hex'));
+    expect(c.counters().connPass).toBe(1n);
+  });
+
+  it('not taken: a TCP packet other than a SYN (switched all the same), a port outside a network with load balancers, a reply to a connection this node dealt', () => {
+    const mid = forwardOne(c, UNDERLAY, tunnelled(toBackend(42000, ACK)));
+    expect(mid.v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+    expect(owned(c, 42000)).toEqual([false, false]);
+    commitPass(true);
+    forwardOne(c, UNDERLAY, tunnelled(toBackend(42001, SYN)));
+    expect(owned(c, 42001)).toEqual([false, false]);
+    commitPass();
+    // The local client's connection to the VIP dealt to the remote backend 1: its reply off the
+    // tunnel is un-DNATed, not passed through (its source is a backend's listener too).
+    let sport = 42100;
+    for (; ; sport++) if (forwardOne(c, CLIENT_PORT, toVip(sport, SYN)).v.kind === VerdictKind.Encap) break;
+    expect(fromBackendSide(c, 1, fromBackend(1, sport, SYNACK)).out.toString('hex')).toBe(atClient(1, sport, SYNACK).toString('hex'));
+    expect(c.counters().connPass).toBe(0n);
+  });
+
+  it('cheap to evict: 40 of them in a 4-entry table never cut a live connection the node dealt', () => {
+    const small = fp.classifier(4);
+    try {
+      // The local client's connection to the VIP (dealt to backend 0 on this node) takes two
+      // of the four ways: the 40 passthrough connections take turns in the other two.
+      const sport = [43000, 43001, 43002, 43003, 43004, 43005, 43006, 43007].find((p) => fp.lib.ovsLbSlot(CLI, VIP, 6, p, 80, 0) % 2 === 0)!;
+      expect(forwardOne(small, CLIENT_PORT, toVip(sport, SYN)).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+      for (let p = 43100; p < 43140; p++) forwardOne(small, UNDERLAY, tunnelled(toBackend(p, SYN)));
+      expect(small.counters()).toMatchObject({ connPass: 40n, connEvict: 0n });
+      // With every way a live connection's, a new one is not taken (switched all the same).
+      let other = 43010;
+      for (; ; other++) if (forwardOne(small, CLIENT_PORT, toVip(other, SYN)).v.kind !== VerdictKind.Slow) break;
+      expect(forwardOne(small, UNDERLAY, tunnelled(toBackend(43200, SYN))).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+      expect(owned(small, 43200)).toEqual([false, false]);
+      expect(small.counters()).toMatchObject({ connPass: 40n, connEvict: 0n });
+      const later = forwardOne(small, CLIENT_PORT, toVip(sport, ACK));
+      expect(later.v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+      // An evicted one's next packets are still switched (OVS would switch them as well).
+      expect(forwardOne(small, UNDERLAY, tunnelled(toBackend(43100, ACK))).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+    } finally {
+      small.free();
+    }
+  });
+
+  it('taken over after a restart from its backend\'s key, while that port is still in a network with load balancers', () => {
+    const conn = { client: RCLI, sport: 44000, vip: 0, vport: 0, proto: 6, backend: BE[0]!, bport: 8080, passthrough: true };
+    expect(c.adoptConnection(LOCAL_BE_PORT, conn)).toBe(0);
+    expect(owned(c, 44000)).toEqual([true, true]);
+    expect(c.counters()).toMatchObject({ connAdopted: 1n, connPass: 0n });
+    const ENOENT = -2;
+    expect(c.adoptConnection(UNDERLAY, { ...conn, sport: 44001 })).toBe(ENOENT);
+    commitPass(true);
+    expect(c.adoptConnection(LOCAL_BE_PORT, { ...conn, sport: 44002 })).toBe(ENOENT);
+    expect(owned(c, 44002)).toEqual([false, false]);
+  });
+
+  it('dropped with its keys when the backend\'s frame can no longer be switched (its client left the tables)', () => {
+    forwardOne(c, UNDERLAY, tunnelled(toBackend(45000, SYN)));
+    expect(owned(c, 45000)).toEqual([true, true]);
+    const b = fp.builder().localVtep(LOCAL_IP, LOCAL_MAC).port(LOCAL_BE_PORT, NET, PORT_CONNTRACK).port(UNDERLAY, 0, PORT_UNDERLAY).vni(VNI, NET)
+      .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan }).localMac(NET, beMacs[0]!, LOCAL_BE_PORT);
+    fp.commit(b);
+    b.free();
+    forwardOne(c, LOCAL_BE_PORT, fromBackendTo(45000, ACK));
+    forwardOne(c, LOCAL_BE_PORT, fromBackendTo(45000, ACK)); // the first was decided by the previous snapshot
+    expect(owned(c, 45000)).toEqual([false, false]);
   });
 });

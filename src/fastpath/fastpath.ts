@@ -17,6 +17,23 @@ export class FastPathError extends Error {
   }
 }
 
+/** struct vfp_conn_val flags (vfp.h VFP_CONN_*). */
+const CONN_CLOSED = 1;
+const CONN_PASS = 2;
+/** Where a connection key is published on the underlay (vfp.h VFP_PORT_VIA_UNDERLAY). */
+export const PORT_VIA_UNDERLAY = 0xffffffff;
+
+/** struct vfp_conn_key: an IPv4 4-tuple in network order (addresses as numbers). */
+function connKey(src: number, dst: number, sport: number, dport: number, proto: number): Buffer {
+  const key = Buffer.alloc(16);
+  key.writeUInt32BE(src >>> 0, 0);
+  key.writeUInt32BE(dst >>> 0, 4);
+  key.writeUInt16BE(sport, 8);
+  key.writeUInt16BE(dport, 10);
+  key.writeUInt8(proto, 12);
+  return key;
+}
+
 function check(op: string, rc: number): number {
   if (rc < 0) throw new FastPathError(op, rc);
   return rc;
@@ -171,20 +188,27 @@ export class Classifier {
    * client:sport -> vip:vport, dealt to backend:bport, its forward key found on fast-path port
    * `port` (the client's NIC). IPv4 addresses as numbers. 0, or a negative errno when the
    * connection cannot be taken over (VIP or backend gone, backend not on the fast path) or
-   * needs not be (-ESTALE: `closed`, the key says it had ended).
+   * needs not be (-ESTALE: `closed`, the key says it had ended). A passthrough connection
+   * (`passthrough`) is taken over from its backend's key instead: backend:bport -> client:sport
+   * found at the backend's NIC (`port`; vip and vport unused).
    */
-  adoptConnection(port: number, c: { client: number; sport: number; vip: number; vport: number; proto: number; backend: number; bport: number; closed?: boolean }): number {
-    const key = Buffer.alloc(16);
-    key.writeUInt32BE(c.client, 0);
-    key.writeUInt32BE(c.vip, 4);
-    key.writeUInt16BE(c.sport, 8);
-    key.writeUInt16BE(c.vport, 10);
-    key.writeUInt8(c.proto, 12);
+  adoptConnection(port: number, c: { client: number; sport: number; vip: number; vport: number; proto: number; backend: number; bport: number; closed?: boolean; passthrough?: boolean }): number {
+    const key = c.passthrough ? connKey(c.backend, c.client, c.bport, c.sport, c.proto) : connKey(c.client, c.vip, c.sport, c.vport, c.proto);
     const val = Buffer.alloc(8);
-    val.writeUInt32BE(c.backend, 0);
+    val.writeUInt32BE(c.backend, 0); // a passthrough connection's keys name the backend itself
     val.writeUInt16BE(c.bport, 4);
-    val.writeUInt8(c.closed ? 1 : 0, 7);
+    val.writeUInt8(c.passthrough ? 1 : 0, 6);
+    val.writeUInt8((c.closed ? CONN_CLOSED : 0) | (c.passthrough ? CONN_PASS : 0), 7);
     return this.lib.connAdopt(this.handle, port, key, val);
+  }
+
+  /**
+   * Whether this context owns the connection direction src:sport -> dst:dport with its XDP key
+   * published at `port` (PORT_VIA_UNDERLAY: the underlay); reverse: the backend's direction;
+   * passthrough: of a passthrough connection (vfp_conn_owns).
+   */
+  ownsConnection(port: number, k: { src: number; dst: number; sport: number; dport: number; proto: number }, opts: { reverse?: boolean; passthrough?: boolean } = {}): boolean {
+    return this.lib.connOwns(this.handle, port, connKey(k.src, k.dst, k.sport, k.dport, k.proto), (opts.reverse ? 1 : 0) | (opts.passthrough ? 2 : 0)) === 1;
   }
 
   /** Connections this context dispatched per (conntrack VIP listener, backend), cumulative. */

@@ -11,7 +11,7 @@ import koffi, { type TypeObject } from 'koffi';
 /** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
 export type Handle = { readonly __handle: 'vfp' };
 
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
@@ -69,6 +69,7 @@ export interface NativeLib {
   runnerAdopted(r: Handle, out: BigUint64Array, n: number): number;
   /** key: struct vfp_conn_key (16 bytes), val: struct vfp_conn_val (8 bytes). 0 or a negative errno. */
   connAdopt(ctx: Handle, port: number, key: Bytes, val: Bytes): number;
+  connOwns(ctx: Handle, port: number, key: Bytes, kind: number): number;
   /** ifc: one packed struct vfp_runner_if. */
   runnerAdd(r: Handle, ifc: Buffer, err: Buffer): number;
   runnerRemove(r: Handle, port: number): number;
@@ -148,6 +149,7 @@ export function loadNative(path: string): NativeLib {
     rRelease: f('vfp_runner_release', 'void', [runner]),
     rAdopted: f('vfp_runner_adopted', 'uint32_t', [runner, 'void *', 'uint32_t']),
     connAdopt: f('vfp_conn_adopt', 'int', [ctx, 'uint32_t', 'void *', 'void *']),
+    connOwns: f('vfp_conn_owns', 'int', [ctx, 'uint32_t', 'void *', 'uint32_t']),
     rAdd: f('vfp_runner_add', 'int', [runner, 'void *', 'void *', 'uint32_t']),
     rRemove: f('vfp_runner_remove', 'int', [runner, 'uint32_t']),
     rFilter: f('vfp_runner_filter', 'int', [runner, 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
@@ -200,6 +202,7 @@ export function loadNative(path: string): NativeLib {
     runnerRelease: (r) => void fns.rRelease(r),
     runnerAdopted: (r, out, cnt) => n(fns.rAdopted(r, out, cnt)),
     connAdopt: (c, port, key, val) => n(fns.connAdopt(c, port, key, val)),
+    connOwns: (c, port, key, kind) => n(fns.connOwns(c, port, key, kind)),
     runnerAdd: (r, ifc, err) => n(fns.rAdd(r, ifc, err, err.length)),
     runnerRemove: (r, port) => n(fns.rRemove(r, port)),
     runnerFilter: (r, i, m, key, add) => n(fns.rFilter(r, i, m, key, add)),

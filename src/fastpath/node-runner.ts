@@ -285,7 +285,7 @@ export class NodeRunner {
       const cur = this.filters.get(f.name) ?? new Map<FilterMap, Set<string>>();
       this.filters.set(f.name, cur);
       const next = want.get(f.name) ?? new Map<FilterMap, Set<string>>();
-      for (const map of [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Inner, FilterMap.Vip]) {
+      for (const map of [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Inner, FilterMap.Vip, FilterMap.Target]) {
         const have = cur.get(map) ?? new Set<string>();
         cur.set(map, have);
         const target = next.get(map) ?? new Set<string>();

@@ -4,7 +4,7 @@
  * local port), and each interface's filter lists exactly the frames the tables decide.
  */
 import { FastPath, FrameBatch, openFastPath } from './fastpath';
-import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, src6Key, srcKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
+import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, src6Key, srcKey, targetKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
 import { eth, icmpEcho, ipv4, ipv4Packet, mac, tcp } from './reference';
 import { Encap, PORT_UNDERLAY, SlowReason, VerdictKind } from './types';
 
@@ -120,6 +120,14 @@ describe('NodeTables', () => {
     const settling = new Map(interfaceFilters(t, new Set([200])).map((x) => [x.ifname, x.keys]));
     expect(settling.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set());
     expect(settling.get('tap6')!.get(FilterMap.Src)).toEqual(f.get('tap6')!.get(FilterMap.Src));
+    // The underlay takes a remote client's first packet to a local backend's listener, settling
+    // or not (passthrough connections are only switched here): D's, on either VIP and protocol,
+    // and the unhealthy 10.0.1.14's, whose MAC is tap6's (delivered by MAC, as OVS does); not
+    // 10.0.1.15's, whose MAC has no port here.
+    const targets = new Set([targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, D, '10.0.1.13', 53, 17), targetKey(200, E, '10.0.1.14', 8080, 6)]);
+    expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(targets);
+    expect(settling.get('eth0')!.get(FilterMap.Target)).toEqual(targets);
+    expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C)])); // not network 200's MACs
     // The committed VIP is a conntrack one: a SYN is delivered to D rewritten, an ACK without SYN is not taken.
     const dp = new FastPath(fp.lib), bld = dp.builder(), ctx = dp.classifier(1024);
     try {
@@ -147,6 +155,8 @@ describe('NodeTables', () => {
     expect(dstKey(B)).toBe('02000000000b0000');
     expect(srcKey(A, '10.0.0.10')).toBe('02000000000a00000a00000a');
     expect(innerKey(0x123456, A)).toBe('5634120002000000000a0000');
+    // struct vfp_target_key: VNI (host order), MAC, port, address (network order), protocol, 3 pad bytes.
+    expect(targetKey(0x123456, A, '10.0.0.11', 8080, 6)).toBe('5634120002000000000a1f900a00000b06000000');
     expect(() => dstKey('zz')).toThrow(/bad MAC/);
   });
 });

@@ -5,7 +5,7 @@
  * session; NodeRunner applies it. Also the pure parts of applying: the native table
  * contents and the XDP filter keys each interface needs.
  */
-import { Encap, NO_BACKEND, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
+import { Encap, NO_BACKEND, PORT_CONNTRACK, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
 import { isIPv4, isIPv6 } from 'node:net';
 import { Address6 } from 'ip-address';
 
@@ -55,7 +55,7 @@ export interface NodeTablesVip {
 export const UNDERLAY_PORT = 0;
 
 /** The runner's filter maps (native/src/runner.c MAPS; the program's vfp_conn is the runner's own). */
-export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4 }
+export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4, Target = 5 }
 
 export function macBytes(mac: string): Uint8Array {
   const parts = mac.split(':');
@@ -107,6 +107,20 @@ export function vipKey(vip: string, port: number, proto: number): string {
   b.writeUInt32BE(ipv4Number(vip), 0);
   b.writeUInt16BE(port, 4);
   b.writeUInt8(proto, 6);
+  return b.toString('hex');
+}
+/**
+ * struct vfp_target_key of bpf/xdp_redirect.c: a local backend's listener, as a tunnel frame's
+ * inner frame addresses it (VNI in host order, as the program builds it; port and address in
+ * network order).
+ */
+export function targetKey(vni: number, mac: string, ip: string, port: number, proto: number): string {
+  const b = Buffer.alloc(20);
+  b.writeUInt32LE(vni >>> 0, 0);
+  b.set(macBytes(mac), 4);
+  b.writeUInt16BE(port, 10);
+  b.writeUInt32BE(ipv4Number(ip), 12);
+  b.writeUInt8(proto, 16);
   return b.toString('hex');
 }
 const PROTO = { TCP: 6, UDP: 17 } as const;
@@ -173,7 +187,20 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     const vni = vniOf.get(m.network);
     if (m.to.kind === 'local' && vni !== undefined && !slowNets.has(m.network)) inner.add(innerKey(vni, m.mac));
   }
-  out.push({ ifname: t.underlay.ifname, keys: new Map([[FilterMap.Inner, inner]]) });
+  // Listeners of the local backends of those networks: a remote client's connection, DNATed by
+  // its node, is taken from its first packet off the tunnel and switched as it is
+  // (native/src/conn.h, passthrough). Whether this node deals the VIP's own connections
+  // (settling, backends it cannot reach) does not matter: here they are only switched.
+  const slowPortMacs = new Set(t.ports.filter((p) => p.slowOnly).map((p) => `${p.network}/${p.mac.toLowerCase()}`));
+  const targets = new Set<string>();
+  for (const v of t.vips) {
+    const vni = v.network === undefined ? undefined : vniOf.get(v.network);
+    if (vni === undefined || !conntrackCapable(v)) continue;
+    for (const b of v.backends) {
+      if (b.mac && isIPv4(b.ip) && slowPortMacs.has(`${v.network}/${b.mac.toLowerCase()}`)) targets.add(targetKey(vni, b.mac, b.ip, b.port, PROTO[v.proto]));
+    }
+  }
+  out.push({ ifname: t.underlay.ifname, keys: new Map([[FilterMap.Inner, inner], [FilterMap.Target, targets]]) });
   return out;
 }
 
@@ -181,7 +208,7 @@ export const encapOf = (e: 'vxlan' | 'geneve'): Encap => (e === 'geneve' ? Encap
 
 /** Stable text of what the native tables hold: equal text, no commit needed. */
 export function tablesSignature(t: NodeTables): string {
-  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network]), t.vnis, t.vteps, t.macs, t.vips]);
+  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network, !!p.slowOnly]), t.vnis, t.vteps, t.macs, t.vips]);
 }
 
 /** The native builder calls for t, in one place (the runner and tests share it). */
@@ -198,7 +225,7 @@ export interface BuilderLike {
 export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number): void {
   b.localVtep(ipv4Number(t.localVtep.ip), macBytes(t.localVtep.mac));
   b.port(UNDERLAY_PORT, 0, underlayFlag);
-  for (const p of t.ports) b.port(p.id, p.network);
+  for (const p of t.ports) b.port(p.id, p.network, p.slowOnly ? PORT_CONNTRACK : 0);
   for (const v of t.vnis) b.vni(v.vni, v.network);
   for (const v of t.vteps) b.vtep({ id: v.id, ip: ipv4Number(v.ip), nextHopMac: macBytes(v.mac), encap: encapOf(v.encap) });
   for (const m of t.macs) {

@@ -15,6 +15,8 @@ export enum ParseError {
   TruncIpv6 = 7, BadIpv6 = 8, TruncL4 = 9, BadL4 = 10, TooManyVlans = 11,
 }
 export const PORT_UNDERLAY = 1;
+/** A VM port of a network with load balancers: a remote client's connection to it may pass through (vfp.h VFP_PORT_CONNTRACK). */
+export const PORT_CONNTRACK = 2;
 
 export interface Verdict {
   kind: VerdictKind;
@@ -34,7 +36,7 @@ export interface Verdict {
 export const TABLE_COUNTERS = [
   'portHit', 'portMiss', 'macHit', 'macMiss', 'vniHit', 'vniMiss', 'vipHit', 'vipMiss',
   'lruHit', 'lruMiss', 'parseErrors', 'batches', 'packets',
-  'connNew', 'natForward', 'natReverse', 'connEvict', 'prevHit', 'connAdopted', 'connClosed',
+  'connNew', 'natForward', 'natReverse', 'connEvict', 'prevHit', 'connAdopted', 'connClosed', 'connPass',
 ] as const;
 export type TableCounters = Record<(typeof TABLE_COUNTERS)[number], bigint>;
 export const IFACE_COUNTERS = ['rx', 'rxBytes', 'fast', 'slow', 'drops', 'errors'] as const;

@@ -9,6 +9,9 @@
  *    least the number of connections, forward DNATs and reverse NATs both happen;
  *  - OVS did not dispatch them: the LbSlot and LbDnat flows (which count exactly the
  *    connections OVS load-balances) stay still on both nodes;
+ *  - on hv2, the backends' node, the connections passed through the fast path from their
+ *    first packet off the tunnel (connPass), and OVS's conntrack there saw none of their
+ *    packets;
  *  - the LoadBalancer's status.backends still counts them (the fast path's per-backend
  *    dispatch counts are added to OVS's);
  *  - UDP flows to the VIP (a datagram from each of 40 source ports, twice) too: each taken
@@ -60,6 +63,15 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     }
     return n;
   };
+  /**
+   * IPv4 packets OVS ran through its conntrack on a hypervisor (the LbVip flows of networks with
+   * load balancers, which every IPv4 packet of such a network crosses in OVS's pipeline).
+   */
+  const ovsTracked = async (hvName: string): Promise<number> => {
+    const hv = fixture.bed().hv(hvName);
+    const out = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.LbVip.id}`]);
+    return out.split('\n').filter((l) => /[ ,]ip[, ]/.test(l)).reduce((s, l) => s + Number(/n_packets=(\d+)/.exec(l)?.[1] ?? 0), 0);
+  };
   /** vnetd_fastpath_table_lookups_total{node, table="vip", result="hit"}. */
   const vipHits = async (nodeName: string): Promise<number> => {
     const text = (await fixture.vnetd().call('GET', '/metrics')).text;
@@ -103,17 +115,24 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     });
     // OpenFlow statistics reach dump-flows with the revalidator's delay (up to ~1 s).
     await new Promise((r) => setTimeout(r, 1500));
-    const before = { ovs1: await ovsLbPackets('hv1'), ovs2: await ovsLbPackets('hv2'), hits: await vipHits('hv1'), t: await tableCounters('hv1') };
+    const before = { ovs1: await ovsLbPackets('hv1'), ovs2: await ovsLbPackets('hv2'), hits: await vipHits('hv1'), t: await tableCounters('hv1'), t2: await tableCounters('hv2'), tracked2: await ovsTracked('hv2') };
 
     const N = 60;
     const got = await connections(client.vm, vip, N);
     await new Promise((r) => setTimeout(r, 1500));
-    const after = { ovs1: await ovsLbPackets('hv1'), ovs2: await ovsLbPackets('hv2'), hits: await vipHits('hv1') };
+    const after = { ovs1: await ovsLbPackets('hv1'), ovs2: await ovsLbPackets('hv2'), hits: await vipHits('hv1'), tracked2: await ovsTracked('hv2') };
     const t = await eventually(async () => {
       const c = await tableCounters('hv1');
       return (c.connNew ?? 0) - (before.t.connNew ?? 0) >= N ? c : undefined;
     }, 10_000, 100).catch(async () => tableCounters('hv1'));
     const dist = got.reduce<Record<string, number>>((m, c) => ((m[c.name || '<failed>'] = (m[c.name || '<failed>'] ?? 0) + 1), m), {});
+    // hv2, the node of b2 and b3: each of their connections passed through its fast path, from
+    // its SYN off the tunnel, and none of their packets crossed OVS there.
+    const onHv2 = (dist['b2'] ?? 0) + (dist['b3'] ?? 0);
+    const t2 = await eventually(async () => {
+      const c = await tableCounters('hv2');
+      return (c.connPass ?? 0) - (before.t2.connPass ?? 0) >= onHv2 ? c : undefined;
+    }, 10_000, 100).catch(async () => tableCounters('hv2'));
     const d = {
       connNew: (t.connNew ?? 0) - (before.t.connNew ?? 0),
       natForward: (t.natForward ?? 0) - (before.t.natForward ?? 0),
@@ -122,7 +141,8 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
       ovsHv1: after.ovs1 - before.ovs1,
       ovsHv2: after.ovs2 - before.ovs2,
     };
-    log(`${N} connections to ${vip}:80: per backend ${JSON.stringify(dist)}; hv1 fast path: ${JSON.stringify(d)}`);
+    const d2 = { connPass: (t2.connPass ?? 0) - (before.t2.connPass ?? 0), ovsTracked: after.tracked2 - before.tracked2 };
+    log(`${N} connections to ${vip}:80: per backend ${JSON.stringify(dist)}; hv1 fast path: ${JSON.stringify(d)}; hv2 (b2, b3): ${JSON.stringify(d2)}`);
     expect(got.filter((c) => !c.name)).toEqual([]);
     // Replies come from the VIP: the client's sockets are connected to it, never to a backend.
     expect(new Set(got.map((c) => c.peer))).toEqual(new Set([vip]));
@@ -135,6 +155,8 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     // OVS's load balancer dispatched none of them.
     expect(d.ovsHv1).toBe(0);
     expect(d.ovsHv2).toBe(0);
+    expect(d2.connPass).toBeGreaterThanOrEqual(onHv2);
+    expect(d2.ovsTracked).toBe(0);
     // status.backends still counts them: the fast path's dispatch counts are added to LbDnat's
     // (at least what this measurement saw per backend; the warm-up connections come on top).
     const statusCounts = async () => Object.fromEntries((((await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer).status?.backends ?? []).map((b) => [b.name, b.connections ?? 0]));
@@ -147,7 +169,7 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     // UDP (DNS-like: one datagram from each of 40 source ports, then again from the same
     // ports): every flow answered by its backend, from the VIP; the fast path took each flow
     // at its first datagram and kept it for the second; OVS dispatched none.
-    const udpBefore = { t: await tableCounters('hv1'), ovs1: await ovsLbPackets('hv1'), ovs2: await ovsLbPackets('hv2') };
+    const udpBefore = { t: await tableCounters('hv1'), t2: await tableCounters('hv2'), ovs1: await ovsLbPackets('hv1'), ovs2: await ovsLbPackets('hv2'), tracked2: await ovsTracked('hv2') };
     const udpFirst = await udpAnswers(client.vm, vip, 53, 48000, 40);
     const udpAgain = await udpAnswers(client.vm, vip, 53, 48000, 40);
     await new Promise((r) => setTimeout(r, 1500));
@@ -162,7 +184,13 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
       ovsHv2: (await ovsLbPackets('hv2')) - udpBefore.ovs2,
     };
     const udpDist = udpFirst.reduce<Record<string, number>>((m, x) => ((m[x.name || '<none>'] = (m[x.name || '<none>'] ?? 0) + 1), m), {});
-    log(`UDP: 40 flows to ${vip}:53, twice: per backend ${JSON.stringify(udpDist)}; hv1 fast path: ${JSON.stringify(udpD)}`);
+    const udpOnHv2 = (udpDist['b2'] ?? 0) + (udpDist['b3'] ?? 0);
+    const udpT2 = await eventually(async () => {
+      const c = await tableCounters('hv2');
+      return (c.connPass ?? 0) - (udpBefore.t2.connPass ?? 0) >= udpOnHv2 ? c : undefined;
+    }, 10_000, 100).catch(async () => tableCounters('hv2'));
+    const udpD2 = { connPass: (udpT2.connPass ?? 0) - (udpBefore.t2.connPass ?? 0), ovsTracked: (await ovsTracked('hv2')) - udpBefore.tracked2 };
+    log(`UDP: 40 flows to ${vip}:53, twice: per backend ${JSON.stringify(udpDist)}; hv1 fast path: ${JSON.stringify(udpD)}; hv2 (b2, b3): ${JSON.stringify(udpD2)}`);
     expect(udpFirst.filter((x) => !x.name)).toEqual([]);
     expect(Object.keys(udpDist).sort()).toEqual(['b1', 'b2', 'b3']);
     expect(udpAgain.map((x) => x.name)).toEqual(udpFirst.map((x) => x.name));
@@ -171,6 +199,9 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     expect(udpD.natReverse).toBeGreaterThanOrEqual(80);
     expect(udpD.ovsHv1).toBe(0);
     expect(udpD.ovsHv2).toBe(0);
+    // Each flow to b2 or b3 passed through hv2's fast path once (its second round found it there).
+    expect(udpD2.connPass).toBe(udpOnHv2);
+    expect(udpD2.ovsTracked).toBe(0);
 
     // Hairpin: b1 (hv1) to its own VIP. Connections dealt to b1 itself are left to OVS, which
     // SNATs them to the VIP; the others the fast path carries as any client's.
