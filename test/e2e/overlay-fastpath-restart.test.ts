@@ -215,8 +215,15 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
       await answeredSince(takenAt);
       await eventually(async () => (await udpPeek()).every((f) => f.last > takenAt), 10_000, 200);
       const released = await connectionsMetric('hv1', 'released');
-      log(`${signal}: the new vnetd took over ${adopted} connections and let ${released} go ${tookMs.toFixed(0)} ms after the old one was stopped; every connection answered again ${Date.now() - takenAt} ms after that`);
-      return { adopted, released };
+      // hv2, the node of b2 and b3: their connections passed through its fast path (from their
+      // first packet off the tunnel); the new process took those over too, from b2's and b3's keys.
+      const onHv2 = (await peek()).filter((c) => (c.first === 'b2' || c.first === 'b3') && !c.closed).length;
+      const passedOn = await eventually(async () => {
+        const n = await connectionsMetric('hv2', 'adopted');
+        return n >= onHv2 ? n : undefined;
+      }, 10_000, 100).catch(async () => connectionsMetric('hv2', 'adopted'));
+      log(`${signal}: the new vnetd took over ${adopted} connections and let ${released} go ${tookMs.toFixed(0)} ms after the old one was stopped; every connection answered again ${Date.now() - takenAt} ms after that; hv2 took over ${passedOn} passthrough connections (${onHv2} TCP ones on b2, b3)`);
+      return { adopted, released, passedOn, onHv2 };
     };
     // The probe's connection had ended: let go at the first restart (its keys withdrawn).
     // At least: a probe on a loaded machine may have been taken and never answered (its SYN-ACK
@@ -224,7 +231,11 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     const first = await restart('SIGKILL');
     expect(first.adopted).toBeGreaterThanOrEqual(owned);
     expect(first.released).toBeGreaterThanOrEqual(1);
-    expect((await restart('SIGTERM')).adopted).toBeGreaterThanOrEqual(owned);
+    expect(first.onHv2).toBeGreaterThan(0);
+    expect(first.passedOn).toBeGreaterThanOrEqual(first.onHv2);
+    const second = await restart('SIGTERM');
+    expect(second.adopted).toBeGreaterThanOrEqual(owned);
+    expect(second.passedOn).toBeGreaterThanOrEqual(second.onHv2);
     // b3 leaves the load balancer: its connections are cut (as OVS cuts a removed backend's),
     // and after the next restart they cannot be taken over: let go (to OVS), the rest taken.
     const cur = (await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as { spec: Record<string, unknown> };
