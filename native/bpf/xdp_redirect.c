@@ -139,7 +139,10 @@ struct vfp_conn_val {
 /* A local backend's listener (a conntrack network's port, its address and target port): a
  * remote client's connection to it arrives DNATed by the client's node and is only switched
  * here, so the fast path takes it from its first packet off the tunnel (native/src/conn.h,
- * passthrough): a TCP SYN, or any UDP datagram. */
+ * passthrough): a TCP SYN, or any UDP datagram, but not a datagram from any backend's
+ * listener (the same key with a zero MAC, for every backend of the network's VIPs): that may
+ * be the reply to a flow this node's OVS dealt (a backend querying its own VIP from its
+ * listening port), which only OVS can un-DNAT. */
 struct vfp_target_key {
 	__u32 vni;
 	__u8 mac[6];  /* the backend's port */
@@ -296,7 +299,8 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
  * connection the fast path owns (held: only one held while no socket takes it, not a
  * passthrough one; then also TCP only). tk: the frame's vfp_target key is filled too (the
  * caller looks it up when nothing else took the frame), NULL when not wanted. */
-static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int held, struct vfp_target_key *tk)
+static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int held, struct vfp_target_key *tk,
+					struct vfp_target_key *from)
 {
 	struct iphdr *ip = eth + 14;
 	struct vfp_conn_key k = {};
@@ -329,6 +333,9 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int he
 		tk->port = k.dport;
 		tk->addr = k.daddr;
 		tk->proto = k.proto;
+		from->port = k.sport;
+		from->addr = k.saddr;
+		from->proto = k.proto;
 		return 0;
 	}
 	vk.addr = ip->daddr;
@@ -343,7 +350,7 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 	struct ethhdr *eth = data;
 	struct vfp_src_key sk = {};
 
-	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1, 0, NULL))
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1, 0, NULL, NULL))
 		return 0;
 	if (!(flags & VFP_CFG_PORT_SECURITY))
 		return 1;
@@ -359,17 +366,19 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
  * backend), or opens one to a local backend's listener (not when held). */
 static __always_inline int tunnel_conn_is_ours(void *data, void *end, int held)
 {
-	struct vfp_target_key tk = {};
+	struct vfp_target_key tk = {}, from = {};
 	__u8 *hdr, *inner = tunnel_inner(data, end, &hdr);
 
 	if (!inner)
 		return 0;
-	if (conn_is_ours(inner, end, 0, held, held ? NULL : &tk))
+	if (conn_is_ours(inner, end, 0, held, held ? NULL : &tk, &from))
 		return 1;
 	if (held || !tk.proto)
 		return 0;
-	tk.vni = ((__u32)hdr[4] << 16) | ((__u32)hdr[5] << 8) | hdr[6];
-	return bpf_map_lookup_elem(&vfp_target, &tk) != NULL;
+	tk.vni = from.vni = ((__u32)hdr[4] << 16) | ((__u32)hdr[5] << 8) | hdr[6];
+	if (!bpf_map_lookup_elem(&vfp_target, &tk))
+		return 0;
+	return tk.proto != IPPROTO_UDP || !bpf_map_lookup_elem(&vfp_target, &from);
 }
 
 SEC("xdp")
@@ -397,7 +406,7 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 	 * conntrack takes a flow up at any datagram, deals it to the same backend (the same slot
 	 * table) and un-DNATs the replies, with nothing to reset; the next runner takes it back. */
 	if (ctx->rx_queue_index == cfg->queue && bpf_ktime_get_ns() < cfg->hold_until &&
-	    ((cfg->mode == 3 && conn_is_ours(data, end, 0, 1, NULL)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end, 1))))
+	    ((cfg->mode == 3 && conn_is_ours(data, end, 0, 1, NULL, NULL)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end, 1))))
 		return XDP_DROP;
 	return XDP_PASS;
 }

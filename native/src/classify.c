@@ -154,8 +154,10 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 	memcpy(v->addr, be->addr, 16);
 }
 
+/* fresh: the current tables decide (not the previous snapshot's retry, which never changes
+ * connection state). */
 static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const uint8_t *f, uint32_t len,
-			  const struct vfp_pkt *outer, struct vfp_verdict *v, struct tally *ty, struct vfp_nat *nat)
+			  const struct vfp_pkt *outer, struct vfp_verdict *v, struct tally *ty, struct vfp_nat *nat, int fresh)
 {
 	uint32_t inner_off, vni;
 	const struct vfp_vni_ent *ve;
@@ -203,10 +205,10 @@ static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const
 	 * Else, toward a port of a network with load balancers, a remote client's connection to a
 	 * local backend (conn.h, passthrough): what else of such a network the filter hands over. */
 	if (v->kind == VFP_V_LOCAL) {
-		if (!vfp_conn_reverse(ctx, &in, inner_off, ty->c, nat) && v->port < t->n_ports &&
+		if (!vfp_conn_reverse(ctx, &in, inner_off, ty->c, nat) && fresh && v->port < t->n_ports &&
 		    (t->ports[v->port].flags & VFP_PORT_CONNTRACK))
-			vfp_conn_passthrough(ctx, &in, v->port, ty->c);
-	} else if (ctx->ct_entries) {
+			vfp_conn_passthrough(ctx, t, ve->network, f + inner_off, &in, v->port, ty->c);
+	} else if (ctx->ct_entries && fresh) {
 		vfp_conn_forget_pass(ctx, &in, 0, ty->c);
 	}
 }
@@ -236,7 +238,7 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 	}
 	ty->c[VFP_C_PORT_HIT]++;
 	if (pe->flags & VFP_PORT_UNDERLAY) {
-		from_underlay(ctx, t, f, len, pp, v, ty, nat);
+		from_underlay(ctx, t, f, len, pp, v, ty, nat, vips);
 		return;
 	}
 	v->network = pe->network;

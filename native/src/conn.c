@@ -404,10 +404,16 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, 
 	return 1;
 }
 
+/* Room a passthrough connection may take: unused, a closed connection's or another
+ * passthrough connection's; never a NAT connection or flow this node dealt (its replies
+ * would reach OVS, which has no NAT state for them). */
+static int pass_room(const struct vfp_lru_ent *e)
+{
+	return vfp_lru_rank(e) <= 1 || (e->proto & VFP_LRU_PASS);
+}
+
 /* A passthrough connection's two entries, keys published: client -> backend at the underlay,
- * backend -> client at the backend's NIC (port). 0 or a negative errno (nothing left). Only
- * in room that costs nothing (vfp_lru_cheap): a live connection this node dealt is never cut
- * for one, which OVS switches as well. */
+ * backend -> client at the backend's NIC (port). 0 or a negative errno (nothing left). */
 static int pass_take(struct vfp_ctx *ctx, const uint8_t *client, const uint8_t *backend, uint16_t cport, uint16_t bport,
 		     uint8_t proto, uint32_t port, uint64_t *c)
 {
@@ -416,7 +422,7 @@ static int pass_take(struct vfp_ctx *ctx, const uint8_t *client, const uint8_t *
 
 	e = find(ctx, client, backend, cport, bport, fwd, &slot);
 	if (!e) {
-		if (vfp_lru_rank(slot) > 2)
+		if (!pass_room(slot))
 			return -ENOSPC;
 		e = slot;
 		vfp_conn_evict(ctx, e, c);
@@ -425,7 +431,7 @@ static int pass_take(struct vfp_ctx *ctx, const uint8_t *client, const uint8_t *
 	r = find(ctx, backend, client, bport, cport, rev, &slot);
 	if (!r) {
 		r = slot;
-		if (r == e || vfp_lru_rank(r) > 2) {
+		if (r == e || !pass_room(r)) {
 			vfp_conn_evict(ctx, e, c);
 			return -ENOSPC;
 		}
@@ -440,8 +446,11 @@ static int pass_take(struct vfp_ctx *ctx, const uint8_t *client, const uint8_t *
 	return 0;
 }
 
-int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t port, uint64_t *c)
+int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, const uint8_t *f,
+			 const struct vfp_pkt *p, uint32_t port, uint64_t *c)
 {
+	struct vfp_verdict back;
+
 	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->flags & VFP_PF_FRAG) ||
 	    (p->proto != 6 && p->proto != 17))
 		return 0;
@@ -451,6 +460,12 @@ int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t 
 	 * datagram). A later one without an entry was let go or evicted: switched all the same,
 	 * its connection OVS's from now on. */
 	if (p->proto == 6 && (p->tcp_flags & 0x16) != 0x02)
+		return 0;
+	/* The backend's replies go to the client's MAC (f + 6): only when the tables send it
+	 * toward a VTEP (else they would reach the runner undecidable, and be lost). */
+	memset(&back, 0, sizeof(back));
+	vfp_l2_lookup(t, network, f + 6, &back, c);
+	if (back.kind != VFP_V_ENCAP)
 		return 0;
 	if (pass_take(ctx, p->src, p->dst, p->sport, p->dport, p->proto, port, c) < 0)
 		return 0;

@@ -71,11 +71,21 @@ void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
  * without an entry is switched all the same. Unlike a conntrack VIP's, whose frames must
  * all meet OVS's NAT state once OVS dealt them.
  *
- * A frame decapsulated for local port `port` (LOCAL, a VFP_PORT_CONNTRACK port) that is no
- * reply the fast path un-DNATs: opens a passthrough connection from its first packet.
- * 1 when it belongs to one (nothing to rewrite either way).
+ * (Measured: with the backend's key withheld, its replies, SYN-ACKs included, reached OVS here,
+ * which switched them, and every connection opened; overlay-fastpath-lb then counted them.)
+ * Room in the LRU is taken only where it costs nothing (unused, closed, another passthrough
+ * connection): a connection or flow this node dealt is never cut for one. A UDP datagram from
+ * a backend's listener (vfp_target's MAC-less keys in the XDP filter) is not taken: it may be
+ * the reply to a flow this node's OVS dealt (a backend querying its own VIP from its listening
+ * port), which OVS must un-DNAT.
+ *
+ * A frame decapsulated for local port `port` (LOCAL, a VFP_PORT_CONNTRACK port) in `network`
+ * (f: the inner frame) that is no reply the fast path un-DNATs: opens a passthrough
+ * connection from its first packet, when the tables send the client's MAC toward a VTEP. 1
+ * when it belongs to one (nothing to rewrite either way).
  */
-int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t port, uint64_t *c);
+int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, const uint8_t *f,
+			 const struct vfp_pkt *p, uint32_t port, uint64_t *c);
 
 /* Drops the passthrough connection one of whose directions p is (reverse: the backend's),
  * with both keys, so its next frames reach OVS: p could not be switched by the tables. */

@@ -172,8 +172,12 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 	for (j = 0; j < n; j++) {
 		if (!all[j].v.reverse || !(all[j].v.flags & VFP_CONN_PASS))
 			continue;
-		if (vfp_conn_adopt(r->ctx, r->ifs[all[j].i].port, &all[j].k, &all[j].v))
-			bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
+		if (!vfp_conn_adopt(r->ctx, r->ifs[all[j].i].port, &all[j].k, &all[j].v)) {
+			r->adopted++;
+			continue;
+		}
+		r->not_adopted++;
+		bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
 	}
 	for (j = 0; j < n; j++) {
 		uint32_t port = r->ifs[all[j].i].port;

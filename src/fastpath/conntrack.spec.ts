@@ -590,7 +590,7 @@ describe('passthrough connections: a remote client to a local backend', () => {
     expect(c.counters().connPass).toBe(1n);
   });
 
-  it('not taken: a TCP packet other than a SYN (switched all the same), a port outside a network with load balancers, a reply to a connection this node dealt', () => {
+  it('not taken: a TCP packet other than a SYN (switched all the same), a port outside a network with load balancers, a client whose MAC the tables do not send to a VTEP, a reply to a flow this node dealt', () => {
     const mid = forwardOne(c, UNDERLAY, tunnelled(toBackend(42000, ACK)));
     expect(mid.v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
     expect(owned(c, 42000)).toEqual([false, false]);
@@ -598,15 +598,23 @@ describe('passthrough connections: a remote client to a local backend', () => {
     forwardOne(c, UNDERLAY, tunnelled(toBackend(42001, SYN)));
     expect(owned(c, 42001)).toEqual([false, false]);
     commitPass();
-    // The local client's connection to the VIP dealt to the remote backend 1: its reply off the
-    // tunnel is un-DNATed, not passed through (its source is a backend's listener too).
+    // From a MAC the tables do not know (its VTEP not resolved, an allowed pair's MAC): the
+    // backend's replies could not be switched here, so they stay with OVS.
+    const stranger = Buffer.from(toBackend(42002, SYN));
+    stranger.set(mac('02:00:00:00:03:99'), 6);
+    expect(forwardOne(c, UNDERLAY, tunnelled(stranger)).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+    expect(owned(c, 42002)).toEqual([false, false]);
+    // The local client's UDP flow to the VIP dealt to the remote backend 1: its reply off the
+    // tunnel is un-DNATed, not passed through (to a port of this network, from a known MAC).
+    const dgramTo = (src: number, dst: number, sport: number, dport: number) => withL4Checksum(src, dst, 17, udp(sport, dport, Buffer.from('x')));
     let sport = 42100;
-    for (; ; sport++) if (forwardOne(c, CLIENT_PORT, toVip(sport, SYN)).v.kind === VerdictKind.Encap) break;
-    expect(fromBackendSide(c, 1, fromBackend(1, sport, SYNACK)).out.toString('hex')).toBe(atClient(1, sport, SYNACK).toString('hex'));
+    for (; ; sport++) if (forwardOne(c, CLIENT_PORT, eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 17, dgramTo(CLI, VIP, sport, 80)))).v.kind === VerdictKind.Encap) break;
+    const reply = fromBackendSide(c, 1, eth(cliMac, beMacs[1]!, 0x0800, ipv4Packet(BE[1]!, CLI, 17, dgramTo(BE[1]!, CLI, 8080, sport))));
+    expect(reply.out.toString('hex')).toBe(eth(cliMac, beMacs[1]!, 0x0800, ipv4Packet(VIP, CLI, 17, dgramTo(VIP, CLI, 80, sport))).toString('hex'));
     expect(c.counters().connPass).toBe(0n);
   });
 
-  it('cheap to evict: 40 of them in a 4-entry table never cut a live connection the node dealt', () => {
+  it('only in room that costs nothing: 40 of them in a 4-entry table never cut a connection or a UDP flow the node dealt', () => {
     const small = fp.classifier(4);
     try {
       // The local client's connection to the VIP (dealt to backend 0 on this node) takes two
@@ -615,6 +623,13 @@ describe('passthrough connections: a remote client to a local backend', () => {
       expect(forwardOne(small, CLIENT_PORT, toVip(sport, SYN)).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
       for (let p = 43100; p < 43140; p++) forwardOne(small, UNDERLAY, tunnelled(toBackend(p, SYN)));
       expect(small.counters()).toMatchObject({ connPass: 40n, connEvict: 0n });
+      // Nor a UDP flow's room (its next reply would reach OVS, which has no NAT for it).
+      const flow = [44000, 44001, 44002, 44003, 44004, 44005, 44006, 44007].find((p) => fp.lib.ovsLbSlot(CLI, VIP, 17, p, 80, 0) % 2 === 0)!;
+      const dgramTo = (src: number, dst: number, sp: number, dp: number) => withL4Checksum(src, dst, 17, udp(sp, dp, Buffer.from('x')));
+      expect(forwardOne(small, CLIENT_PORT, eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 17, dgramTo(CLI, VIP, flow, 80)))).v.kind).toBe(VerdictKind.Local);
+      forwardOne(small, UNDERLAY, tunnelled(toBackend(43150, SYN)));
+      expect(owned(small, 43150)).toEqual([false, false]);
+      expect(forwardOne(small, LOCAL_BE_PORT, eth(cliMac, beMacs[0]!, 0x0800, ipv4Packet(BE[0]!, CLI, 17, dgramTo(BE[0]!, CLI, 8080, flow)))).out.subarray(26, 30).toString('hex')).toBe(Buffer.from(mapped(VIP).subarray(12)).toString('hex'));
       // With every way a live connection's, a new one is not taken (switched all the same).
       let other = 43010;
       for (; ; other++) if (forwardOne(small, CLIENT_PORT, toVip(other, SYN)).v.kind !== VerdictKind.Slow) break;

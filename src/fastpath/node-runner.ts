@@ -21,14 +21,15 @@ import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
 
 /**
  * How long a network that just got its first load balancer here keeps its VIPs' new
- * connections with OVS. A connection the fast path takes is DNATed here and sent straight to
- * a backend on another node, whose OVS must run it through its conntrack (it un-DNATs
- * nothing, but it must see the SYN: a SYN-ACK it never saw the SYN of is invalid and
- * dropped). A node that has not applied the network's change yet still switches the SYN on
- * its own fast path, past its OVS: the first connections of a new load balancer then stalled
- * or failed (CI: 10 of 300). Nodes apply a compile within moments of each other; this waits
- * for the slowest. OVS deals new connections exactly as the fast path does, so which of the
- * two takes them meanwhile changes nothing for the client.
+ * connections with OVS. Without it, the first connections of a new load balancer that the
+ * fast path took stalled or failed (CI: 10 of 300) while the nodes were still applying the
+ * change. The explanation given then (the backend's node must see the SYN in its OVS
+ * conntrack, which drops a SYN-ACK whose SYN it never saw) does not hold: with a backend
+ * node's passthrough keys withheld, its OVS switched such SYN-ACKs and every connection opened
+ * (overlay-fastpath-lb, 2026-11-30). What stalled them was not pinned down; the wait stays.
+ * Nodes apply a compile within moments of each other; this waits for the slowest. OVS deals
+ * new connections exactly as the fast path does, so which of the two takes them meanwhile
+ * changes nothing for the client.
  */
 export const VIP_SETTLE_MS = 3000;
 

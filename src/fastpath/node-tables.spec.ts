@@ -123,8 +123,9 @@ describe('NodeTables', () => {
     // The underlay takes a remote client's first packet to a local backend's listener, settling
     // or not (passthrough connections are only switched here): D's, on either VIP and protocol,
     // and the unhealthy 10.0.1.14's, whose MAC is tap6's (delivered by MAC, as OVS does); not
-    // 10.0.1.15's, whose MAC has no port here.
-    const targets = new Set([targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, D, '10.0.1.13', 53, 17), targetKey(200, E, '10.0.1.14', 8080, 6)]);
+    // 10.0.1.15's, whose MAC has no port here. And every UDP listener of a backend, local or not,
+    // with no MAC: a datagram from one is left to OVS (it may answer a flow OVS dealt here).
+    const targets = new Set([targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, D, '10.0.1.13', 53, 17), targetKey(200, E, '10.0.1.14', 8080, 6), targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 53, 17)]);
     expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(targets);
     expect(settling.get('eth0')!.get(FilterMap.Target)).toEqual(targets);
     expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C)])); // not network 200's MACs

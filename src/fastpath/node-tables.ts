@@ -124,6 +124,8 @@ export function targetKey(vni: number, mac: string, ip: string, port: number, pr
   return b.toString('hex');
 }
 const PROTO = { TCP: 6, UDP: 17 } as const;
+/** targetKey's MAC for "any backend's listener", as a UDP datagram's source. */
+const ANY_MAC = '00:00:00:00:00:00';
 export const keyBytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
 
 
@@ -191,13 +193,17 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
   // its node, is taken from its first packet off the tunnel and switched as it is
   // (native/src/conn.h, passthrough). Whether this node deals the VIP's own connections
   // (settling, backends it cannot reach) does not matter: here they are only switched.
+  // Every backend's listener also with a zero MAC: a UDP datagram from one is not taken (it may
+  // be the reply to a flow this node's OVS dealt, which OVS must un-DNAT).
   const slowPortMacs = new Set(t.ports.filter((p) => p.slowOnly).map((p) => `${p.network}/${p.mac.toLowerCase()}`));
   const targets = new Set<string>();
   for (const v of t.vips) {
     const vni = v.network === undefined ? undefined : vniOf.get(v.network);
     if (vni === undefined || !conntrackCapable(v)) continue;
     for (const b of v.backends) {
-      if (b.mac && isIPv4(b.ip) && slowPortMacs.has(`${v.network}/${b.mac.toLowerCase()}`)) targets.add(targetKey(vni, b.mac, b.ip, b.port, PROTO[v.proto]));
+      if (!isIPv4(b.ip)) continue;
+      if (v.proto === 'UDP') targets.add(targetKey(vni, ANY_MAC, b.ip, b.port, PROTO.UDP));
+      if (b.mac && slowPortMacs.has(`${v.network}/${b.mac.toLowerCase()}`)) targets.add(targetKey(vni, b.mac, b.ip, b.port, PROTO[v.proto]));
     }
   }
   out.push({ ifname: t.underlay.ifname, keys: new Map([[FilterMap.Inner, inner], [FilterMap.Target, targets]]) });
