@@ -79,4 +79,4 @@ export function immutable(causes: StatusCause[], field: string, oldValue: unknow
   }
 }
 
-export { IPAM_FINALIZER } from '../resources/finalizers';
+export { DATAPLANE_FINALIZER, IPAM_FINALIZER } from '../resources/finalizers';

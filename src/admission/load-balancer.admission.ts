@@ -2,7 +2,7 @@ import { canonicalIp, tryParseIp } from '../ipam';
 import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
 import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
-import { AdmissionError, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
 import { PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
@@ -122,7 +122,7 @@ async function derivedMac(ns: string, network: string, vip: string, ctx: Admissi
 }
 
 export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
-  readonly finalizers = [IPAM_FINALIZER];
+  readonly finalizers = [DATAPLANE_FINALIZER, IPAM_FINALIZER];
 
   async create(lb: LoadBalancer, ctx: AdmissionContext): Promise<Admitted<LoadBalancer>> {
     const ns = lb.metadata.namespace!;

@@ -4,7 +4,7 @@ import { ctZone } from '../pipeline/owners';
 import type { VirtualNetwork } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
-import { AdmissionError, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 
 const vnis = new VniAllocator();
 
@@ -80,7 +80,7 @@ function pickVniOfFreeZone(zonesTaken: ReadonlySet<number>): number | undefined 
 }
 
 export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
-  readonly finalizers = [IPAM_FINALIZER];
+  readonly finalizers = [DATAPLANE_FINALIZER, IPAM_FINALIZER];
 
   async create(net: VirtualNetwork, ctx: AdmissionContext): Promise<Admitted<VirtualNetwork>> {
     const causes: StatusCause[] = [];

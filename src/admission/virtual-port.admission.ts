@@ -2,7 +2,7 @@ import { MacAllocator, canonicalIp, parseMac, tryParseIp, parseCidr } from '../i
 import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-registry';
 import type { LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
-import { AdmissionError, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { referencedNetwork } from './network-lookup';
 import { LOAD_BALANCERS, NODES } from '../store/kinds';
@@ -40,7 +40,7 @@ function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
 }
 
 export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
-  readonly finalizers = [IPAM_FINALIZER];
+  readonly finalizers = [DATAPLANE_FINALIZER, IPAM_FINALIZER];
 
   /** A port that load balancers name as a backend (QA R21: deleted without a word, they turned ResolvedRefs=False). */
   async deleteWarnings(port: VirtualPort, ctx: AdmissionContext): Promise<string[]> {

@@ -64,7 +64,7 @@ describe('VirtualNetwork', () => {
     const res = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('blue', { subnets: [{ cidr: '10.0.0.0/24' }, { cidr: 'FD00::/64' }] }));
     expect(res.status).toBe(201);
     const o = res.json;
-    expect(o.metadata).toMatchObject({ name: 'blue', namespace: 't1', generation: 1, finalizers: ['vnet.dev/ipam'] });
+    expect(o.metadata).toMatchObject({ name: 'blue', namespace: 't1', generation: 1, finalizers: ['vnet.dev/dataplane', 'vnet.dev/ipam'] });
     expect(o.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(o.spec).toMatchObject({ encapsulation: 'vxlan', mtu: 1450, subnets: [{ cidr: '10.0.0.0/24', gateway: '10.0.0.1' }, { cidr: 'fd00::/64', gateway: 'fd00::1' }] });
     expect(o.spec.vni).toBeGreaterThanOrEqual(1);
@@ -265,7 +265,7 @@ describe('update, patch, status, finalizers', () => {
 
   it('keeps its own finalizer through a replace or patch that drops it, until the object is being deleted', async () => {
     const created = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('kept', { subnets: [{ cidr: '10.97.0.0/24' }] }));
-    expect(created.json.metadata.finalizers).toEqual(['vnet.dev/ipam']);
+    expect(created.json.metadata.finalizers).toEqual(['vnet.dev/dataplane', 'vnet.dev/ipam']);
     // kubectl replace -f of the manifest it was created from: no finalizers in it. Retried on a
     // 409, as kubectl's own retry does: the network's reconcilers write its status right after
     // its creation, and one such write between the GET and the PUT failed this once in CI.
@@ -274,9 +274,9 @@ describe('update, patch, status, finalizers', () => {
       metadata: { name: 'kept', resourceVersion: cur.metadata.resourceVersion, finalizers: [] },
     }));
     expect(replaced.status).toBe(200);
-    expect(replaced.json.metadata.finalizers).toEqual(['vnet.dev/ipam']);
+    expect(replaced.json.metadata.finalizers).toEqual(['vnet.dev/dataplane', 'vnet.dev/ipam']);
     const patched = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/kept`, { metadata: { finalizers: ['example.com/mine'] } }, { contentType: 'application/merge-patch+json' });
-    expect(patched.json.metadata.finalizers).toEqual(['example.com/mine', 'vnet.dev/ipam']);
+    expect(patched.json.metadata.finalizers).toEqual(['example.com/mine', 'vnet.dev/dataplane', 'vnet.dev/ipam']);
     // So a port on it still holds the network's delete back.
     expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'on-kept' }, spec: { network: 'kept' } })).status).toBe(201);
     await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/kept`, { metadata: { finalizers: null } }, { contentType: 'application/merge-patch+json' });
@@ -292,10 +292,11 @@ describe('update, patch, status, finalizers', () => {
     const port = (name: string, finalizers: string[] = []) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, finalizers }, spec: { network: 'held', ips: ['10.98.0.91'], mac: '02:00:00:00:00:91' } });
     expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('hold', ['example.com/hold']))).status).toBe(201);
     await v.call('DELETE', `${G}/namespaces/t1/virtualports/hold`);
+    // (vnet.dev/dataplane goes at once: no node has the unbound port's flows.)
     const waiting = await eventually(async () => {
       const g = await v.call('GET', `${G}/namespaces/t1/virtualports/hold`);
       const ready = g.json.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
-      return ready?.reason === 'Terminating' ? g.json : undefined;
+      return ready?.reason === 'Terminating' && g.json.metadata.finalizers.length === 2 && ready.message === 'waiting for finalizers example.com/hold before releasing its addresses' ? g.json : undefined;
     }, 10_000);
     expect(waiting.metadata.finalizers).toEqual(['example.com/hold', 'vnet.dev/ipam']);
     expect(waiting.status.conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'False', message: 'waiting for finalizers example.com/hold before releasing its addresses' });
@@ -316,9 +317,10 @@ describe('update, patch, status, finalizers', () => {
     await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/fin`, { metadata: { finalizers: ['example.com/hold', 'example.com/more'] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
     // Our IPAM finalizer goes last (it releases the VNI and addresses): it waits for the
     // foreign one, removed here, and then goes by itself.
+    // (vnet.dev/dataplane goes at once: the network is on no node.)
     await eventually(async () => {
       const g = await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`);
-      return g.json.status?.conditions?.some((c: { reason?: string }) => c.reason === 'Terminating');
+      return g.json.status?.conditions?.some((c: { reason?: string }) => c.reason === 'Terminating') && g.json.metadata.finalizers.length === 2;
     });
     const cur = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/fin`)).json;
     expect(cur.metadata.finalizers).toEqual(['example.com/hold', 'vnet.dev/ipam']);
@@ -676,7 +678,7 @@ describe('objects stored before a check existed, and server-side apply precondit
     expect((await v.call('PATCH', `${path}?fieldManager=flux`, cfg, { contentType: 'application/apply-patch+yaml' })).status).toBe(201);
     const again = await v.call('PATCH', `${path}?fieldManager=flux`, { ...cfg, spec: { ...cfg.spec, mtu: 1400 } }, { contentType: 'application/apply-patch+yaml' });
     expect(again.status).toBe(200);
-    expect(again.json.metadata.finalizers).toEqual(['vnet.dev/ipam']);
+    expect(again.json.metadata.finalizers).toEqual(['vnet.dev/dataplane', 'vnet.dev/ipam']);
     expect(again.json.spec.mtu).toBe(1400);
   });
 

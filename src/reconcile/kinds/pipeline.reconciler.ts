@@ -45,11 +45,14 @@ import {
   type PortModel,
 } from '../../pipeline';
 import { type Encapsulation, type HypervisorNode, type LoadBalancer, type NodeRealization, type UnhealthyBackend, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
-import type { Condition } from '../../resources/object';
+import type { Condition, KubeObject } from '../../resources/object';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, NODE_REALIZATIONS, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
+import { hasFinalizer, removeFinalizer } from '../finalizers';
+import { DATAPLANE_FINALIZER } from '../../resources/finalizers';
+import { agentMarkedSilent } from '../../chassis/node-status';
 import { Controller } from '../controller';
 import type { Informer } from '../informer';
 import { SharedInformers } from '../shared-informers';
@@ -173,6 +176,8 @@ const CONFLICT_RETRY_MS = 5000;
 
 /** How often a node's flow count is brought to its Node's status (when it changed). */
 const FLOW_COUNT_REPORT_MS = 5000;
+/** How often objects being deleted look again for nodes still holding their flows (a node may go away without a realization change). */
+const UNREALIZING_RECHECK_MS = 2000;
 
 /** A node's OpenFlow connection down this long makes its Node Ready=False (a restart of ovs-vswitchd takes about a second). */
 const SWITCH_DOWN_REPORT_MS = 3000;
@@ -416,6 +421,12 @@ export class PipelineReconciler {
   private readonly startedAt = Date.now();
   /** Ports realizing without a Realizing write yet (REALIZING_QUIET_MS): since when, for which generation. */
   private readonly quietSince = new Map<string, { generation: number | undefined; at: number }>();
+  /**
+   * Objects being deleted whose flows some node still has (DATAPLANE_FINALIZER), by uid: the
+   * model has forgotten them, so this is how a node's realization change finds their key.
+   */
+  private readonly unrealizing = new Map<string, string>();
+  private unrealizingTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -787,6 +798,7 @@ export class PipelineReconciler {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.unrealizingTimer);
     clearInterval(this.auditTimer);
     clearInterval(this.switchTimer);
     clearInterval(this.flowCountTimer);
@@ -1202,8 +1214,47 @@ export class PipelineReconciler {
 
   private enqueueUid(uid: string, keyOfUid: Map<string, string>): void {
     if (this.opts.readiness === 'off') return;
-    const k = keyOfUid.get(uid);
+    const k = keyOfUid.get(uid) ?? this.unrealizing.get(uid);
     if (k) this.statusController.enqueue(k);
+  }
+
+  /**
+   * An object being deleted: its DATAPLANE_FINALIZER goes once no node has its flows. Nodes
+   * counted: in this process, those whose switch is connected (one that is not keeps its flows,
+   * but a node down for good must not hold deletions: its flows are resynced when it is back);
+   * with agents, those whose agent reports (not marked silent). Re-checked when a node's
+   * realization changes (enqueueUid), and every UNREALIZING_RECHECK_MS for nodes going away.
+   */
+  private async finishDeletion(type: typeof PORTS | typeof LOAD_BALANCERS | typeof NETWORKS, key: string, obj: KubeObject): Promise<void> {
+    const uid = obj.metadata.uid!;
+    if (!hasFinalizer(obj, DATAPLANE_FINALIZER)) {
+      this.unrealizing.delete(uid);
+      return;
+    }
+    const holding = this.nodesRealizing(uid);
+    if (holding.length) {
+      this.unrealizing.set(uid, key);
+      this.unrealizingTimer ??= setInterval(() => {
+        for (const k of this.unrealizing.values()) this.statusController.enqueue(k);
+        if (!this.unrealizing.size) {
+          clearInterval(this.unrealizingTimer);
+          this.unrealizingTimer = undefined;
+        }
+      }, UNREALIZING_RECHECK_MS).unref();
+      this.log.debug({ key, nodes: holding }, 'pipeline: a deleted object still has flows on nodes');
+      return;
+    }
+    this.unrealizing.delete(uid);
+    await this.opts.objects.modify<KubeObject>(type, obj.metadata.namespace, obj.metadata.name, (cur) => (cur.metadata.uid === uid ? removeFinalizer(cur, DATAPLANE_FINALIZER) : undefined));
+    this.log.info({ event: 'pipeline.unrealized', kind: type.plural, namespace: obj.metadata.namespace, name: obj.metadata.name }, 'pipeline: no node has the deleted object\'s flows any more');
+  }
+
+  /** Nodes whose installed flows still realize uid (see finishDeletion for which count). */
+  private nodesRealizing(uid: string): string[] {
+    if (this.opts.readiness === 'node-status') {
+      return sortNames(this.nodes.list().map((n) => n.metadata.name).filter((n) => !agentMarkedSilent(this.nodes.get(objectKey(NODES, undefined, n))) && this.realizedOn(n)?.has(uid)));
+    }
+    return sortNames([...this.agents].filter(([, a]) => a.conn.connected && a.realized.has(uid)).map(([n]) => n));
   }
 
   private ensureAgent(name: string, dial: string): NodeAgent {
@@ -1318,6 +1369,7 @@ export class PipelineReconciler {
     const obj: VirtualPort | VirtualNetwork | LoadBalancer | undefined = isPort ? this.ports.get(key) : isLb ? this.lbs.get(key) : this.networks.get(key);
     if (!obj || obj.metadata.deletionTimestamp) {
       this.quietSince.delete(key);
+      if (obj) await this.finishDeletion(type, key, obj);
       return;
     }
     const model = this.ensureModel();
