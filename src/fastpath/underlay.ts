@@ -44,3 +44,27 @@ export async function nextHopMac(netns: string | undefined, ip: string): Promise
   await run(ping[0] as string, ping[1] as string[], { timeout: 3000 }).catch(() => undefined);
   return knownNextHopMac(netns, ip);
 }
+
+/**
+ * Whether the kernel may answer ARP for the tunnel IP on the underlay NIC with the NIC's own
+ * MAC ("ARP flux": arp_ignore 0 on the NIC, the default, while the IP is on the bridge the
+ * NIC is a port of). Peers that learn that MAC send their tunnel frames to it, which OVS's
+ * tunnel endpoint (the bridge's MAC) does not take: frames a peer's fast path encapsulates
+ * toward this node's OVS are lost until the peer's neighbour entry changes (seen on the test
+ * bed, 2026-11-30). undefined when it cannot be read.
+ */
+export async function arpFluxRisk(netns: string | undefined, ifname: string): Promise<boolean | undefined> {
+  const read = async (key: string): Promise<number | undefined> => {
+    const cmd = netns ? ['ip', ['netns', 'exec', netns, 'sysctl', '-n', key]] : ['sysctl', ['-n', key]];
+    try {
+      const { stdout } = await run(cmd[0] as string, cmd[1] as string[], { timeout: 3000 });
+      const n = Number(stdout.trim());
+      return Number.isInteger(n) ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const [all, nic] = await Promise.all([read('net.ipv4.conf.all.arp_ignore'), read(`net.ipv4.conf.${ifname.replace(/\./g, '/')}.arp_ignore`)]);
+  if (all === undefined || nic === undefined) return undefined;
+  return Math.max(all, nic) === 0;
+}

@@ -190,6 +190,12 @@ class Bed implements Testbed {
     await runCommand(ip(), ['link', 'add', uplink, 'netns', netns, 'type', 'veth', 'peer', 'name', peer, 'netns', this.underlayNetns]);
     await nsExec(this.underlayNetns, ['ip', 'link', 'set', peer, 'master', this.ulBridge, 'up']);
     await exec(['ip', 'link', 'set', 'lo', 'up']);
+    // As on a host whose NIC is a port of br-phy: the NIC holds no address, so its kernel must
+    // not answer ARP for the tunnel IP (on br-phy) with the NIC's own MAC ("ARP flux", the
+    // default arp_ignore=0). A peer that learned that MAC sends its tunnel frames where OVS's
+    // tunnel endpoint (br-phy's MAC) does not take them: the fast path's frames toward an OVS
+    // that had to decapsulate them were lost until the peer's neighbour entry changed.
+    await exec(['sysctl', '-qw', `net.ipv4.conf.${uplink}.arp_ignore=1`]);
     await exec(['ip', 'link', 'set', uplink, 'up']);
     const hv: Hypervisor = {
       name,

@@ -125,6 +125,23 @@ describe('FastPathNodes underlay facts', () => {
     }
   });
 
+  it('warns once per node when the underlay NIC may answer ARP for the tunnel IP with its own MAC (arp_ignore 0)', async () => {
+    const { facts } = fakeUnderlay();
+    const asked: string[] = [];
+    facts.arpFluxRisk = async (_ns, nic) => (asked.push(nic), true);
+    const { fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true, underlay: 'up0' } }, { underlay: facts });
+    try {
+      for (let i = 0; i < 3; i++) await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      await new Promise((r) => setImmediate(r));
+      expect(asked).toEqual(['up0']);
+      const warned = lines.filter((l) => l.includes('"fastpath.arp_flux"'));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toContain('net.ipv4.conf.up0.arp_ignore=1');
+    } finally {
+      await fp.stop();
+    }
+  });
+
   it('reads the local MAC again on each apply while no device holds the tunnel IP, and caches it once one does', async () => {
     const { reads, facts } = fakeUnderlay();
     let holder: string | undefined;

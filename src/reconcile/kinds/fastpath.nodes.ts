@@ -41,7 +41,7 @@ export interface FastPathNodesOptions {
   underlay?: UnderlayFacts;
 }
 
-export type UnderlayFacts = Pick<typeof underlayFacts, 'localMacOf' | 'knownNextHopMac' | 'nextHopMac'>;
+export type UnderlayFacts = Pick<typeof underlayFacts, 'localMacOf' | 'knownNextHopMac' | 'nextHopMac'> & Partial<Pick<typeof underlayFacts, 'arpFluxRisk'>>;
 
 /** What the pipeline reconciler calls (kept to two methods so its hook stays small). */
 export interface FastPathHook {
@@ -84,6 +84,8 @@ interface NodeFastPath {
   neighbours: Map<string, string>;
   /** VTEPs tried once and not resolved: retried by the refresh timer, not by every apply. */
   unresolved: Set<string>;
+  /** The underlay NIC whose ARP settings were checked (arpFluxRisk), once per NIC. */
+  arpChecked?: string;
 }
 
 /** Interfaces of a bridge by ofport, and its NICs (not internal, tunnel or patch ports). */
@@ -250,6 +252,17 @@ export class FastPathNodes implements FastPathHook {
     if (!plan.ports.length) return 'no VM port bound on this node';
     const underlay = node.spec?.fastPath?.underlay ?? bridgeInterfaces(ovs, UNDERLAY_BRIDGE).nics[0];
     if (!underlay) return `no underlay NIC: set spec.fastPath.underlay or plug the uplink into ${UNDERLAY_BRIDGE}`;
+    if (st.arpChecked !== underlay && this.underlay.arpFluxRisk) {
+      st.arpChecked = underlay;
+      void this.underlay.arpFluxRisk(netns, underlay).then((risk) => {
+        if (risk) {
+          this.log.warn(
+            { event: 'fastpath.arp_flux', node: node.metadata.name, underlay },
+            `node ${node.metadata.name}: the underlay NIC ${underlay} may answer ARP for the tunnel IP with its own MAC (arp_ignore 0); peers that learn it send tunnel frames OVS does not take. Set net.ipv4.conf.${underlay}.arp_ignore=1`,
+          );
+        }
+      });
+    }
     // Read again while no device holds the tunnel IP yet (it may be added after vnetd starts).
     if (st.localMac?.ip !== plan.localVtep || !st.localMac.mac) st.localMac = { ip: plan.localVtep, mac: await this.underlay.localMacOf(netns, plan.localVtep) };
     const localMac = st.localMac.mac;

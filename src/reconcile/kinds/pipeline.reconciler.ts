@@ -1219,11 +1219,9 @@ export class PipelineReconciler {
   }
 
   /**
-   * An object being deleted: its DATAPLANE_FINALIZER goes once no node has its flows. Nodes
-   * counted: in this process, those whose switch is connected (one that is not keeps its flows,
-   * but a node down for good must not hold deletions: its flows are resynced when it is back);
-   * with agents, those whose agent reports (not marked silent). Re-checked when a node's
-   * realization changes (enqueueUid), and every UNREALIZING_RECHECK_MS for nodes going away.
+   * An object being deleted: its DATAPLANE_FINALIZER goes once no node has its flows (see
+   * nodesRealizing for which count). Re-checked when a node's realization changes (enqueueUid),
+   * and every UNREALIZING_RECHECK_MS (nodes going away, a first sync after a start).
    */
   private async finishDeletion(type: typeof PORTS | typeof LOAD_BALANCERS | typeof NETWORKS, key: string, obj: KubeObject): Promise<void> {
     const uid = obj.metadata.uid!;
@@ -1233,10 +1231,11 @@ export class PipelineReconciler {
     }
     const holding = this.nodesRealizing(uid);
     if (holding.length) {
+      if (this.stopped) return;
       this.unrealizing.set(uid, key);
       this.unrealizingTimer ??= setInterval(() => {
-        for (const k of this.unrealizing.values()) this.statusController.enqueue(k);
-        if (!this.unrealizing.size) {
+        if (!this.stopped) for (const k of this.unrealizing.values()) this.statusController.enqueue(k);
+        if (this.stopped || !this.unrealizing.size) {
           clearInterval(this.unrealizingTimer);
           this.unrealizingTimer = undefined;
         }
@@ -1249,12 +1248,36 @@ export class PipelineReconciler {
     this.log.info({ event: 'pipeline.unrealized', kind: type.plural, namespace: obj.metadata.namespace, name: obj.metadata.name }, 'pipeline: no node has the deleted object\'s flows any more');
   }
 
-  /** Nodes whose installed flows still realize uid (see finishDeletion for which count). */
+  /**
+   * Nodes that may still have uid's flows. A node whose switch cannot be reached is not
+   * counted (it keeps its flows, but a node down for good must not hold deletions; they are
+   * resynced when it is back): in this process, one whose OpenFlow connection or OVSDB
+   * session is down; with agents, one whose agent is marked silent or whose Node says its
+   * switch is unreachable. A node whose fast path has not taken the latest compile counts
+   * as holding. Right after this process starts, a reachable node it has not synced yet holds
+   * every object (its switch has what the previous process installed), for STARTUP_GRACE_MS at
+   * most.
+   */
   private nodesRealizing(uid: string): string[] {
-    if (this.opts.readiness === 'node-status') {
-      return sortNames(this.nodes.list().map((n) => n.metadata.name).filter((n) => !agentMarkedSilent(this.nodes.get(objectKey(NODES, undefined, n))) && this.realizedOn(n)?.has(uid)));
+    const out: string[] = [];
+    const inGrace = Date.now() - this.startedAt < STARTUP_GRACE_MS;
+    for (const node of this.nodes.list()) {
+      const n = node.metadata.name;
+      if (this.opts.readiness === 'node-status') {
+        const ready = getCondition(node.status?.conditions, 'Ready');
+        if (agentMarkedSilent(node) || ready?.reason === 'SwitchUnreachable' || getCondition(node.status?.conditions, 'Connected')?.status === 'False') continue;
+        if (this.realizedOn(n)?.has(uid)) out.push(n);
+        continue;
+      }
+      const a = this.agents.get(n);
+      const sessionReady = !!this.opts.chassis?.session(n)?.ready;
+      if (!a?.everRealized) {
+        if (inGrace && sessionReady && !node.metadata.deletionTimestamp) out.push(n);
+      } else if (sessionReady && a.conn.connected && (a.realized.has(uid) || this.fastPathLagging.has(n))) {
+        out.push(n);
+      }
     }
-    return sortNames([...this.agents].filter(([, a]) => a.conn.connected && a.realized.has(uid)).map(([n]) => n));
+    return sortNames(out);
   }
 
   private ensureAgent(name: string, dial: string): NodeAgent {
@@ -1370,6 +1393,7 @@ export class PipelineReconciler {
     if (!obj || obj.metadata.deletionTimestamp) {
       this.quietSince.delete(key);
       if (obj) await this.finishDeletion(type, key, obj);
+      else for (const [uid, k] of this.unrealizing) if (k === key) this.unrealizing.delete(uid);
       return;
     }
     const model = this.ensureModel();
