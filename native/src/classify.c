@@ -285,9 +285,11 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 		vfp_conn_forget(ctx, pp, ty->c);
 		vfp_conn_forget_pass(ctx, pp, 1, ty->c); /* a local backend's, toward its client */
 	}
-	/* A local backend's reply to a connection the fast path dispatched: back to the VIP. */
-	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP))
-		vfp_conn_reverse(ctx, pp, 0, ty->c, nat);
+	/* A local backend's reply to a connection the fast path dispatched: back to the VIP; else,
+	 * toward a remote client, a passthrough connection's (its end is tracked). */
+	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP) && !vfp_conn_reverse(ctx, pp, 0, ty->c, nat) &&
+	    v->kind == VFP_V_ENCAP && (pe->flags & VFP_PORT_CONNTRACK) && vips)
+		vfp_conn_pass_reply(ctx, pp, ty->c);
 }
 
 static void classify_one(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_port_ent *pe, uint32_t in_port,

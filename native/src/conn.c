@@ -454,8 +454,14 @@ int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32
 	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->flags & VFP_PF_FRAG) ||
 	    (p->proto != 6 && p->proto != 17))
 		return 0;
-	if (find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | VFP_LRU_PASS), NULL))
-		return 1;
+	{
+		struct vfp_lru_ent *e = find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | VFP_LRU_PASS), NULL);
+		if (e) {
+			if (p->proto == 6)
+				note_end(ctx, e, p->tcp_flags, c);
+			return 1;
+		}
+	}
 	/* Only from a connection's first packet (TCP: SYN without ACK or RST; UDP: any
 	 * datagram). A later one without an entry was let go or evicted: switched all the same,
 	 * its connection OVS's from now on. */
@@ -471,6 +477,16 @@ int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32
 		return 0;
 	c[VFP_C_CONN_PASS]++;
 	return 1;
+}
+
+void vfp_conn_pass_reply(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
+{
+	struct vfp_lru_ent *e;
+	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || p->proto != 6)
+		return;
+	e = find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(6 | VFP_LRU_PASS | VFP_LRU_REVERSE), NULL);
+	if (e && e->ct)
+		note_end(ctx, e, p->tcp_flags, c);
 }
 
 void vfp_conn_forget_pass(struct vfp_ctx *ctx, const struct vfp_pkt *p, int reverse, uint64_t *c)
@@ -532,6 +548,8 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 		 * port of a network with load balancers. Nothing to check beyond: it is switched by L2. */
 		if (!val->reverse)
 			return -EINVAL;
+		if (val->flags & VFP_CONN_CLOSED)
+			return -ESTALE;
 		if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || !(t->ports[port].flags & VFP_PORT_CONNTRACK))
 			return -ENOENT;
 		conn_key_addrs(k, baddr, client);

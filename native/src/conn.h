@@ -68,7 +68,8 @@ void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
  * keys published, the client's at the underlay, the backend's at its NIC. Neither datapath
  * holds state the other needs, so such a connection may move to OVS at any time: eviction
  * and a runner's restart cost nothing (their frames are not held), and a packet of one
- * without an entry is switched all the same. Unlike a conntrack VIP's, whose frames must
+ * without an entry is switched all the same (its end is tracked as a dealt connection's).
+ * Unlike a conntrack VIP's, whose frames must
  * all meet OVS's NAT state once OVS dealt them.
  *
  * (Measured: with the backend's key withheld, its replies, SYN-ACKs included, reached OVS here,
@@ -86,6 +87,11 @@ void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
  */
 int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, const uint8_t *f,
 			 const struct vfp_pkt *p, uint32_t port, uint64_t *c);
+
+/* A local backend's TCP segment toward its client (switched as it is): the end of its
+ * passthrough connection is tracked as a dealt one's (FINs both ways, or a RST), so that its
+ * room is reused first and a restart does not take it over. */
+void vfp_conn_pass_reply(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
 
 /* Drops the passthrough connection one of whose directions p is (reverse: the backend's),
  * with both keys, so its next frames reach OVS: p could not be switched by the tables. */

@@ -645,6 +645,22 @@ describe('passthrough connections: a remote client to a local backend', () => {
     }
   });
 
+  it('its end is tracked as a dealt connection\'s: FINs both ways close it (reused first), a closed key is not taken over', () => {
+    const FIN = 0x01;
+    forwardOne(c, UNDERLAY, tunnelled(toBackend(46000, SYN)));
+    forwardOne(c, LOCAL_BE_PORT, fromBackendTo(46000, SYNACK));
+    forwardOne(c, UNDERLAY, tunnelled(toBackend(46000, FIN | ACK)));
+    expect(c.counters().connClosed).toBe(0n);
+    forwardOne(c, LOCAL_BE_PORT, fromBackendTo(46000, FIN | ACK));
+    expect(c.counters().connClosed).toBe(1n);
+    // The last ACK still passes (its entries stay until the room is needed).
+    expect(forwardOne(c, UNDERLAY, tunnelled(toBackend(46000, ACK))).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+    expect(owned(c, 46000)).toEqual([true, true]);
+    const ESTALE = -116;
+    expect(c.adoptConnection(LOCAL_BE_PORT, { client: RCLI, sport: 46001, vip: 0, vport: 0, proto: 6, backend: BE[0]!, bport: 8080, passthrough: true, closed: true })).toBe(ESTALE);
+    expect(owned(c, 46001)).toEqual([false, false]);
+  });
+
   it('taken over after a restart from its backend\'s key, while that port is still in a network with load balancers', () => {
     const conn = { client: RCLI, sport: 44000, vip: 0, vport: 0, proto: 6, backend: BE[0]!, bport: 8080, passthrough: true };
     expect(c.adoptConnection(LOCAL_BE_PORT, conn)).toBe(0);
