@@ -97,6 +97,20 @@ struct inherited_conn {
 	struct vfp_conn_val v;
 };
 
+/* Takes over the connection of key c (vfp_conn_adopt: 0), or counts it let go and withdraws
+ * that key (a negative errno). */
+static int take_over(struct vfp_runner *r, const struct inherited_conn *c)
+{
+	int rc = vfp_conn_adopt(r->ctx, r->ifs[c->i].port, &c->k, &c->v);
+	if (!rc) {
+		r->adopted++;
+		return 0;
+	}
+	r->not_adopted++;
+	bpf_map_delete_elem(vfp_xsk_map_fd(r->x[c->i], "vfp_conn"), &c->k);
+	return rc;
+}
+
 /*
  * Connections an earlier process published in the vfp_conn maps that the programs of
  * interfaces [from, r->n) inherited (xsk.c): each forward key is taken over
@@ -137,12 +151,8 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 		struct vfp_conn_key rk;
 		if (all[j].v.reverse || (all[j].v.flags & VFP_CONN_PASS))
 			continue;
-		if (!vfp_conn_adopt(r->ctx, r->ifs[all[j].i].port, &all[j].k, &all[j].v)) {
-			r->adopted++;
+		if (!take_over(r, &all[j]))
 			continue;
-		}
-		r->not_adopted++;
-		bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
 		rk = all[j].k;
 		rk.saddr = all[j].v.nat_addr;
 		rk.daddr = all[j].k.saddr;
@@ -170,14 +180,8 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 	 * frames to OVS, which switches them as well (a backend's NIC that opens later publishes
 	 * its client's key again when its own key is taken over). */
 	for (j = 0; j < n; j++) {
-		if (!all[j].v.reverse || !(all[j].v.flags & VFP_CONN_PASS))
-			continue;
-		if (!vfp_conn_adopt(r->ctx, r->ifs[all[j].i].port, &all[j].k, &all[j].v)) {
-			r->adopted++;
-			continue;
-		}
-		r->not_adopted++;
-		bpf_map_delete_elem(vfp_xsk_map_fd(r->x[all[j].i], "vfp_conn"), &all[j].k);
+		if (all[j].v.reverse && (all[j].v.flags & VFP_CONN_PASS))
+			take_over(r, &all[j]);
 	}
 	for (j = 0; j < n; j++) {
 		uint32_t port = r->ifs[all[j].i].port;
