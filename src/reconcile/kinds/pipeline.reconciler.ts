@@ -50,7 +50,7 @@ import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, NODE_REALIZATIONS, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
-import { hasFinalizer, removeFinalizer } from '../finalizers';
+import { addFinalizer, hasFinalizer, removeFinalizer } from '../finalizers';
 import { DATAPLANE_FINALIZER } from '../../resources/finalizers';
 import { agentMarkedSilent } from '../../chassis/node-status';
 import { Controller } from '../controller';
@@ -1395,6 +1395,12 @@ export class PipelineReconciler {
       if (obj) await this.finishDeletion(type, key, obj);
       else for (const [uid, k] of this.unrealizing) if (k === key) this.unrealizing.delete(uid);
       return;
+    }
+    // Stored before the finalizer existed (admission adds it to every new object): added once,
+    // so that its deletion too waits for its flows to go.
+    if (!hasFinalizer(obj, DATAPLANE_FINALIZER)) {
+      const uid = obj.metadata.uid;
+      await this.opts.objects.modify<KubeObject>(type, obj.metadata.namespace, obj.metadata.name, (cur) => (cur.metadata.uid === uid && !cur.metadata.deletionTimestamp && !hasFinalizer(cur, DATAPLANE_FINALIZER) ? addFinalizer(cur, DATAPLANE_FINALIZER) : undefined));
     }
     const model = this.ensureModel();
     // A port's status as written here: with its binding as the chassis layer decides it.
