@@ -169,6 +169,11 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     t = performance.now();
     await eventually(async () => (await reported('hv2')).length === 0, 15_000, 100);
     log(`load balancer deleted while b2 failed: hv2's report withdrawn after ${(performance.now() - t).toFixed(0)} ms`);
+    // Gone only once both agents report its flows removed (vnet.dev/dataplane, lifted by the
+    // controller from their reports): at that moment neither node has a DNAT flow of it.
+    await eventually(async () => (await setup.vnetd().call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)).status === 404, 15_000, 50);
+    log(`load balancer gone ${(performance.now() - t).toFixed(0)} ms after its DELETE`);
     expect(await dnatOn('hv1', near.port.spec!.ips![0]!)).toBe(0);
+    expect(await dnatOn('hv2', near.port.spec!.ips![0]!)).toBe(0);
   }, 120_000);
 });
