@@ -166,9 +166,12 @@ struct {
 	__type(value, struct vfp_conn_val);
 } vfp_conn SEC(".maps");
 
+/* As many as vfp_conn (a UDP listener of every backend of every VIP has a key); allocated as
+ * used: every VM NIC's program has this map too, empty. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vfp_target_key);
 	__type(value, __u8);
 } vfp_target SEC(".maps");
