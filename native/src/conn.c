@@ -35,6 +35,20 @@ static struct vfp_lru_ent *find(struct vfp_ctx *ctx, const uint8_t *src, const u
 			    slot ? slot : &dummy);
 }
 
+/* Whether p can have a connection entry: an IPv4 TCP or UDP packet with ports, in a context
+ * that keeps connections (the XDP keys are IPv4). */
+static int conn_pkt(const struct vfp_ctx *ctx, const struct vfp_pkt *p)
+{
+	return ctx->lru.ents && p->l3 == VFP_L3_IPV4 && (p->flags & VFP_PF_HAS_L4) && (p->proto == 6 || p->proto == 17);
+}
+
+/* p's own entry of a kind (VFP_LRU_PASS and VFP_LRU_REVERSE bits, or 0: a dealt connection's
+ * forward entry), or NULL; p passed conn_pkt. */
+static struct vfp_lru_ent *entry_of(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint8_t kind)
+{
+	return find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | kind), NULL);
+}
+
 _Static_assert(sizeof(struct vfp_conn_val) == 8, "vfp_conn_val layout changed: bump VFP_ABI_VERSION and the XDP program's");
 
 static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
@@ -137,14 +151,17 @@ static void note_end(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint8_t tcp_fla
 		c[VFP_C_CONN_CLOSED]++;
 }
 
-void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
+/* Drops the connection whose entry of that kind p is, with both its entries and keys. */
+static void forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint8_t kind, uint64_t *c)
 {
-	struct vfp_lru_ent *e;
-	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->proto != 6 && p->proto != 17))
-		return;
-	e = find(ctx, p->src, p->dst, p->sport, p->dport, p->proto, NULL);
+	struct vfp_lru_ent *e = conn_pkt(ctx, p) ? entry_of(ctx, p, kind) : NULL;
 	if (e && e->ct)
 		vfp_conn_evict(ctx, e, c);
+}
+
+void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
+{
+	forget(ctx, p, 0, c);
 }
 
 static void fill(struct vfp_lru_ent *e, const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport,
@@ -384,13 +401,10 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, uint64_t *c, struct vfp_nat *nat)
 {
 	struct vfp_lru_ent *e;
-	uint8_t proto;
 
-	if (!ctx->ct_entries || !ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) ||
-	    (p->flags & VFP_PF_FRAG) || (p->proto != 6 && p->proto != 17))
+	if (!ctx->ct_entries || !conn_pkt(ctx, p) || (p->flags & VFP_PF_FRAG))
 		return 0;
-	proto = p->proto | VFP_LRU_REVERSE;
-	e = find(ctx, p->src, p->dst, p->sport, p->dport, proto, NULL);
+	e = entry_of(ctx, p, VFP_LRU_REVERSE);
 	if (!e || !e->ct)
 		return 0;
 	if (p->proto == 6)
@@ -450,17 +464,14 @@ int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32
 			 const struct vfp_pkt *p, uint32_t port, uint64_t *c)
 {
 	struct vfp_verdict back;
+	struct vfp_lru_ent *e;
 
-	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->flags & VFP_PF_FRAG) ||
-	    (p->proto != 6 && p->proto != 17))
+	if (!conn_pkt(ctx, p) || (p->flags & VFP_PF_FRAG))
 		return 0;
-	{
-		struct vfp_lru_ent *e = find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | VFP_LRU_PASS), NULL);
-		if (e) {
-			if (p->proto == 6)
-				note_end(ctx, e, p->tcp_flags, c);
-			return 1;
-		}
+	if ((e = entry_of(ctx, p, VFP_LRU_PASS))) {
+		if (p->proto == 6)
+			note_end(ctx, e, p->tcp_flags, c);
+		return 1;
 	}
 	/* Only from a connection's first packet (TCP: SYN without ACK or RST; UDP: any
 	 * datagram). A later one without an entry was let go or evicted: switched all the same,
@@ -481,22 +492,14 @@ int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32
 
 void vfp_conn_pass_reply(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
 {
-	struct vfp_lru_ent *e;
-	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || p->proto != 6)
-		return;
-	e = find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(6 | VFP_LRU_PASS | VFP_LRU_REVERSE), NULL);
+	struct vfp_lru_ent *e = conn_pkt(ctx, p) && p->proto == 6 ? entry_of(ctx, p, VFP_LRU_PASS | VFP_LRU_REVERSE) : NULL;
 	if (e && e->ct)
 		note_end(ctx, e, p->tcp_flags, c);
 }
 
 void vfp_conn_forget_pass(struct vfp_ctx *ctx, const struct vfp_pkt *p, int reverse, uint64_t *c)
 {
-	struct vfp_lru_ent *e;
-	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || (p->proto != 6 && p->proto != 17))
-		return;
-	e = find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | VFP_LRU_PASS | (reverse ? VFP_LRU_REVERSE : 0)), NULL);
-	if (e && e->ct)
-		vfp_conn_evict(ctx, e, c);
+	forget(ctx, p, (uint8_t)(VFP_LRU_PASS | (reverse ? VFP_LRU_REVERSE : 0)), c);
 }
 
 void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
