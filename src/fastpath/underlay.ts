@@ -20,6 +20,11 @@ async function ipJson<T>(netns: string | undefined, args: string[]): Promise<T |
   }
 }
 
+/** A command run inside netns (ip netns exec), or in vnetd's own namespace when there is none. */
+function inNetns(netns: string | undefined, cmd: string, args: string[]): Promise<{ stdout: string }> {
+  return netns ? run('ip', ['netns', 'exec', netns, cmd, ...args], { timeout: 3000 }) : run(cmd, args, { timeout: 3000 });
+}
+
 /** MAC of the interface carrying ip, or undefined. */
 export async function localMacOf(netns: string | undefined, ip: string): Promise<string | undefined> {
   const links = await ipJson<Array<{ ifname: string; address?: string; addr_info?: Array<{ local?: string }> }>>(netns, ['addr', 'show']);
@@ -40,8 +45,7 @@ export async function knownNextHopMac(netns: string | undefined, ip: string): Pr
 export async function nextHopMac(netns: string | undefined, ip: string): Promise<string | undefined> {
   const known = await knownNextHopMac(netns, ip);
   if (known) return known;
-  const ping = netns ? ['ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '1', ip]] : ['ping', ['-c', '1', '-W', '1', ip]];
-  await run(ping[0] as string, ping[1] as string[], { timeout: 3000 }).catch(() => undefined);
+  await inNetns(netns, 'ping', ['-c', '1', '-W', '1', ip]).catch(() => undefined);
   return knownNextHopMac(netns, ip);
 }
 
@@ -55,9 +59,8 @@ export async function nextHopMac(netns: string | undefined, ip: string): Promise
  */
 export async function arpFluxRisk(netns: string | undefined, ifname: string): Promise<boolean | undefined> {
   const read = async (key: string): Promise<number | undefined> => {
-    const cmd = netns ? ['ip', ['netns', 'exec', netns, 'sysctl', '-n', key]] : ['sysctl', ['-n', key]];
     try {
-      const { stdout } = await run(cmd[0] as string, cmd[1] as string[], { timeout: 3000 });
+      const { stdout } = await inNetns(netns, 'sysctl', ['-n', key]);
       const n = Number(stdout.trim());
       return Number.isInteger(n) ? n : undefined;
     } catch {
