@@ -53,6 +53,12 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, '80', String(count), '5'])) as Array<{ name: string; peer: string }>;
   const node = async (name: string) => (await call('GET', `${G}/nodes/${name}`)) as HypervisorNode;
   const tableCounters = async (name: string): Promise<Record<string, number>> => ((await node(name)).status?.fastpath?.counters?.tables ?? {}) as Record<string, number>;
+  /** A node's table counters once `counter` has moved by `by` since `before` (status is copied every 300 ms), or as they are after 10 s. */
+  const countersOnceMoved = (name: string, before: Record<string, number>, counter: string, by: number): Promise<Record<string, number>> =>
+    eventually(async () => {
+      const c = await tableCounters(name);
+      return (c[counter] ?? 0) - (before[counter] ?? 0) >= by ? c : undefined;
+    }, 10_000, 100).catch(async () => tableCounters(name));
   /** Packets counted by OVS's load-balancing dispatch tables on a hypervisor. */
   const ovsLbPackets = async (hvName: string): Promise<number> => {
     const hv = fixture.bed().hv(hvName);
@@ -121,18 +127,12 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     const got = await connections(client.vm, vip, N);
     await new Promise((r) => setTimeout(r, 1500));
     const after = { ovs1: await ovsLbPackets('hv1'), ovs2: await ovsLbPackets('hv2'), hits: await vipHits('hv1'), tracked2: await ovsTracked('hv2') };
-    const t = await eventually(async () => {
-      const c = await tableCounters('hv1');
-      return (c.connNew ?? 0) - (before.t.connNew ?? 0) >= N ? c : undefined;
-    }, 10_000, 100).catch(async () => tableCounters('hv1'));
+    const t = await countersOnceMoved('hv1', before.t, 'connNew', N);
     const dist = got.reduce<Record<string, number>>((m, c) => ((m[c.name || '<failed>'] = (m[c.name || '<failed>'] ?? 0) + 1), m), {});
     // hv2, the node of b2 and b3: each of their connections passed through its fast path, from
     // its SYN off the tunnel, and none of their packets crossed OVS there.
     const onHv2 = (dist['b2'] ?? 0) + (dist['b3'] ?? 0);
-    const t2 = await eventually(async () => {
-      const c = await tableCounters('hv2');
-      return (c.connPass ?? 0) - (before.t2.connPass ?? 0) >= onHv2 ? c : undefined;
-    }, 10_000, 100).catch(async () => tableCounters('hv2'));
+    const t2 = await countersOnceMoved('hv2', before.t2, 'connPass', onHv2);
     const d = {
       connNew: (t.connNew ?? 0) - (before.t.connNew ?? 0),
       natForward: (t.natForward ?? 0) - (before.t.natForward ?? 0),
@@ -175,10 +175,7 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     const udpFirst = await udpAnswers(client.vm, vip, 53, 48000, 40);
     const udpAgain = await udpAnswers(client.vm, vip, 53, 48000, 40);
     await new Promise((r) => setTimeout(r, 1500));
-    const udpT = await eventually(async () => {
-      const c = await tableCounters('hv1');
-      return (c.connNew ?? 0) - (udpBefore.t.connNew ?? 0) >= 40 ? c : undefined;
-    }, 10_000, 100).catch(async () => tableCounters('hv1'));
+    const udpT = await countersOnceMoved('hv1', udpBefore.t, 'connNew', 40);
     const udpD = {
       connNew: (udpT.connNew ?? 0) - (udpBefore.t.connNew ?? 0),
       natReverse: (udpT.natReverse ?? 0) - (udpBefore.t.natReverse ?? 0),
@@ -187,10 +184,7 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     };
     const udpDist = udpFirst.reduce<Record<string, number>>((m, x) => ((m[x.name || '<none>'] = (m[x.name || '<none>'] ?? 0) + 1), m), {});
     const udpOnHv2 = (udpDist['b2'] ?? 0) + (udpDist['b3'] ?? 0);
-    const udpT2 = await eventually(async () => {
-      const c = await tableCounters('hv2');
-      return (c.connPass ?? 0) - (udpBefore.t2.connPass ?? 0) >= udpOnHv2 ? c : undefined;
-    }, 10_000, 100).catch(async () => tableCounters('hv2'));
+    const udpT2 = await countersOnceMoved('hv2', udpBefore.t2, 'connPass', udpOnHv2);
     const udpD2 = { connPass: (udpT2.connPass ?? 0) - (udpBefore.t2.connPass ?? 0), ovsTracked: (await ovsTracked('hv2')) - udpBefore.tracked2 };
     log(`UDP: 40 flows to ${vip}:53, twice: per backend ${JSON.stringify(udpDist)}; hv1 fast path: ${JSON.stringify(udpD)}; hv2 (b2, b3): ${JSON.stringify(udpD2)}`);
     expect(udpFirst.filter((x) => !x.name)).toEqual([]);
