@@ -118,11 +118,13 @@ struct vfp_vip_key {
 	__u8 pad;
 };
 
+/* vni: the tunnel's at the underlay (whose map holds every network's keys; tenants may use
+ * the same 4-tuple at once), 0 on a VM's NIC (its map is its own network's). */
 struct vfp_conn_key {
 	__u32 saddr, daddr;
 	__u16 sport, dport;
 	__u8 proto;
-	__u8 pad[3];
+	__u8 vni[3];
 };
 
 /* What the key's direction is rewritten to (include/vfp.h struct vfp_conn_val): user space
@@ -301,9 +303,10 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
  * TCP SYN, or any UDP datagram, which has no first packet to tell) or is a packet of a
  * connection the fast path owns (held: only one held while no socket takes it, not a
  * passthrough one; then also TCP only). tk: the frame's vfp_target key is filled too (the
- * caller looks it up when nothing else took the frame), NULL when not wanted. */
+ * caller looks it up when nothing else took the frame), NULL when not wanted. tun: the
+ * tunnel header of an inner frame (its VNI is part of the connection's key), or NULL. */
 static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int held, struct vfp_target_key *tk,
-					struct vfp_target_key *from)
+					struct vfp_target_key *from, __u8 *tun)
 {
 	struct iphdr *ip = eth + 14;
 	struct vfp_conn_key k = {};
@@ -324,6 +327,8 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int he
 	__builtin_memcpy(&k.sport, l4, 2);
 	__builtin_memcpy(&k.dport, l4 + 2, 2);
 	k.proto = ip->protocol;
+	if (tun)
+		__builtin_memcpy(k.vni, tun + 4, 3);
 	cv = bpf_map_lookup_elem(&vfp_conn, &k);
 	if (cv)
 		return !held || !(cv->flags & VFP_CONN_PASS);
@@ -353,7 +358,7 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 	struct ethhdr *eth = data;
 	struct vfp_src_key sk = {};
 
-	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1, 0, NULL, NULL))
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1, 0, NULL, NULL, NULL))
 		return 0;
 	if (!(flags & VFP_CFG_PORT_SECURITY))
 		return 1;
@@ -374,7 +379,7 @@ static __always_inline int tunnel_conn_is_ours(void *data, void *end, int held)
 
 	if (!inner)
 		return 0;
-	if (conn_is_ours(inner, end, 0, held, held ? NULL : &tk, &from))
+	if (conn_is_ours(inner, end, 0, held, held ? NULL : &tk, &from, hdr))
 		return 1;
 	if (held || !tk.proto)
 		return 0;
@@ -409,7 +414,7 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 	 * conntrack takes a flow up at any datagram, deals it to the same backend (the same slot
 	 * table) and un-DNATs the replies, with nothing to reset; the next runner takes it back. */
 	if (ctx->rx_queue_index == cfg->queue && bpf_ktime_get_ns() < cfg->hold_until &&
-	    ((cfg->mode == 3 && conn_is_ours(data, end, 0, 1, NULL, NULL)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end, 1))))
+	    ((cfg->mode == 3 && conn_is_ours(data, end, 0, 1, NULL, NULL, NULL)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end, 1))))
 		return XDP_DROP;
 	return XDP_PASS;
 }

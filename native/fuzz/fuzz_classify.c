@@ -18,7 +18,7 @@ static struct vfp_ctx *ctx_batch, *ctx_single;
 
 static void setup(void)
 {
-	static const uint8_t mac_a[6] = { 2, 0, 0, 0, 0, 1 }, mac_b[6] = { 2, 0, 0, 0, 0, 2 };
+	static const uint8_t mac_a[6] = { 2, 0, 0, 0, 0, 1 }, mac_b[6] = { 2, 0, 0, 0, 0, 2 }, mac_c[6] = { 2, 0, 0, 0, 0, 3 };
 	static const uint8_t nh[6] = { 2, 0, 0, 0, 0, 0xfe };
 	uint8_t vip[16] = { 0 }, be[16] = { 0 };
 	struct vfp_builder *b = vfp_builder_new();
@@ -37,7 +37,7 @@ static void setup(void)
 	vip[12] = 10; vip[13] = 96; vip[14] = 0; vip[15] = 1;
 	memcpy(be, vip, 16);
 	for (int proto = 6; proto <= 17; proto += 11) {
-		v = vfp_builder_add_vip(b, (uint8_t)proto, vip, 80);
+		v = vfp_builder_add_vip(b, 100, (uint8_t)proto, vip, 80);
 		for (i = 0; i < 4; i++) {
 			be[15] = (uint8_t)(10 + i);
 			vfp_builder_add_backend(b, (uint32_t)v, (uint32_t)i, be, 8080, (uint16_t)(i + 1));
@@ -46,12 +46,21 @@ static void setup(void)
 	/* A conntrack VIP (conn.c): SYNs open connections, replies are reverse-NATed; its
 	 * backends are the two known MACs (one local, one remote). */
 	vip[15] = 2;
-	v = vfp_builder_add_vip(b, 6, vip, 443);
+	v = vfp_builder_add_vip(b, 100, 6, vip, 443);
 	vfp_builder_set_vip_flags(b, (uint32_t)v, VFP_VIP_CONNTRACK);
 	be[15] = 20;
 	vfp_builder_add_backend_mac(b, (uint32_t)v, 20, be, 8443, 1, mac_a);
 	be[15] = 21;
 	vfp_builder_add_backend_mac(b, (uint32_t)v, 21, be, 8443, 2, mac_b);
+	/* Another tenant (port 0, network 101) with the same conntrack VIP and backend address:
+	 * its own record, entries and keys. */
+	vfp_builder_add_port(b, 0, 101, VFP_PORT_CONNTRACK);
+	vfp_builder_add_vni(b, 5001, 101);
+	vfp_builder_add_mac_local(b, 101, mac_c, 0);
+	v = vfp_builder_add_vip(b, 101, 6, vip, 443);
+	vfp_builder_set_vip_flags(b, (uint32_t)v, VFP_VIP_CONNTRACK);
+	be[15] = 20;
+	vfp_builder_add_backend_mac(b, (uint32_t)v, 20, be, 8443, 1, mac_c);
 	vfp_dp_commit(dp, b);
 	vfp_builder_free(b);
 }

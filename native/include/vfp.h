@@ -100,7 +100,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 6
+#define VFP_ABI_VERSION 7
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -123,8 +123,9 @@ int vfp_builder_add_vtep(struct vfp_builder *b, uint32_t vtep_id, uint32_t ip, c
 int vfp_builder_add_mac_local(struct vfp_builder *b, uint32_t network, const uint8_t mac[6], uint32_t port);
 int vfp_builder_add_mac_remote(struct vfp_builder *b, uint32_t network, const uint8_t mac[6],
 			       uint32_t vtep_id, uint32_t vni);
-/* Returns the VIP's index for vfp_builder_add_backend, or a negative errno. */
-int vfp_builder_add_vip(struct vfp_builder *b, uint8_t proto, const uint8_t addr[16], uint16_t port);
+/* Returns the VIP's index for vfp_builder_add_backend, or a negative errno. A VIP is a
+ * network's: only frames of that network's ports meet it (tenants may use the same address). */
+int vfp_builder_add_vip(struct vfp_builder *b, uint32_t network, uint8_t proto, const uint8_t addr[16], uint16_t port);
 int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t backend_id,
 			    const uint8_t addr[16], uint16_t port, uint16_t weight);
 
@@ -161,7 +162,10 @@ struct vfp_conn_key {
 	uint32_t saddr, daddr;
 	uint16_t sport, dport;
 	uint8_t proto;
-	uint8_t pad[3];
+	/* At the underlay, the tunnel's VNI (network order, as in the VXLAN or GENEVE header): the
+	 * underlay's map holds every network's keys, and tenants may use the same 4-tuple at once.
+	 * 0 at a VM's NIC, whose map is its own network's. */
+	uint8_t vni[3];
 }; /* 16 bytes */
 /* Value of a vfp_conn key: what that direction is rewritten to. The XDP maps outlive the
  * process that filled them (the programs stay attached), so a new process reads each
@@ -208,7 +212,7 @@ struct vfp_conn_count {
 	uint32_t vip, backend; /* IPv4, host order */
 	uint16_t port;         /* VIP port */
 	uint8_t proto, used;
-	uint32_t pad;
+	uint32_t network;      /* the VIP's (tenants may use the same addresses) */
 	uint64_t conns;
 }; /* 24 bytes */
 /* Copies up to n used entries into out; returns how many. */

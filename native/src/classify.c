@@ -111,7 +111,7 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 	}
 	h = hn && hn->tuple_known ? hn->tuple_h : vfp_tuple_hash(p);
 	if (ctx->lru.ents) {
-		e = vfp_lru_find(&ctx->lru, h, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
+		e = vfp_lru_find(&ctx->lru, h, vip->network, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
 		if (e) {
 			/* The index it had when it was filled, if the backends are the same (the common
 			 * case): no lookup of the id in the VIP's id index. */
@@ -134,6 +134,7 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 				vfp_conn_evict(ctx, e, ty->c); /* a conntrack entry takes its XDP keys along */
 		}
 		if (e) {
+			e->network = vip->network;
 			memcpy(e->src, p->src, 16);
 			memcpy(e->vip, p->dst, 16);
 			e->sport = p->sport;
@@ -205,11 +206,11 @@ static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const
 	 * Else, toward a port of a network with load balancers, a remote client's connection to a
 	 * local backend (conn.h, passthrough): what else of such a network the filter hands over. */
 	if (v->kind == VFP_V_LOCAL) {
-		if (!vfp_conn_reverse(ctx, &in, inner_off, ty->c, nat) && fresh && v->port < t->n_ports &&
+		if (!vfp_conn_reverse(ctx, ve->network, &in, inner_off, ty->c, nat) && fresh && v->port < t->n_ports &&
 		    (t->ports[v->port].flags & VFP_PORT_CONNTRACK))
-			vfp_conn_passthrough(ctx, t, ve->network, f + inner_off, &in, v->port, ty->c);
+			vfp_conn_passthrough(ctx, t, ve->network, vni, f + inner_off, &in, v->port, ty->c);
 	} else if (ctx->ct_entries && fresh) {
-		vfp_conn_forget_pass(ctx, &in, 0, ty->c);
+		vfp_conn_forget_pass(ctx, ve->network, &in, 0, ty->c);
 	}
 }
 
@@ -263,7 +264,7 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 		if (hn && hn->mac_known)
 			vip = hn->vip;
 		else
-			vip = (pp->flags & VFP_PF_HAS_L4) ? vfp_vip_lookup(t, pp->proto, pp->dst, pp->dport) : NULL;
+			vip = (pp->flags & VFP_PF_HAS_L4) ? vfp_vip_lookup(t, pe->network, pp->proto, pp->dst, pp->dport) : NULL;
 		if (vip) {
 			ty->c[VFP_C_VIP_HIT]++;
 			if (vip->flags & VFP_VIP_CONNTRACK)
@@ -282,14 +283,14 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 	 * otherwise dropped path (the forwarding one pays nothing), and only when the current
 	 * tables were asked (not the previous snapshot's L2-only retry). */
 	if (vips && v->kind == VFP_V_SLOW && ctx->ct_entries) {
-		vfp_conn_forget(ctx, pp, ty->c);
-		vfp_conn_forget_pass(ctx, pp, 1, ty->c); /* a local backend's, toward its client */
+		vfp_conn_forget(ctx, pe->network, pp, ty->c);
+		vfp_conn_forget_pass(ctx, pe->network, pp, 1, ty->c); /* a local backend's, toward its client */
 	}
 	/* A local backend's reply to a connection the fast path dispatched: back to the VIP; else,
 	 * toward a remote client, a passthrough connection's (its end is tracked). */
-	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP) && !vfp_conn_reverse(ctx, pp, 0, ty->c, nat) &&
+	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP) && !vfp_conn_reverse(ctx, pe->network, pp, 0, ty->c, nat) &&
 	    v->kind == VFP_V_ENCAP && (pe->flags & VFP_PORT_CONNTRACK) && vips)
-		vfp_conn_pass_reply(ctx, pp, ty->c);
+		vfp_conn_pass_reply(ctx, pe->network, pp, ty->c);
 }
 
 static void classify_one(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_port_ent *pe, uint32_t in_port,
@@ -401,7 +402,7 @@ static __attribute__((noinline)) int stage_parse_general(const struct batch *b, 
 	if (t->n_vips && (p->proto == 6 || p->proto == 17) && (p->l3 == VFP_L3_IPV4 || p->l3 == VFP_L3_IPV6)) {
 		hn->vip_known = 1; /* resolved by the next stages; no L4 ports, no VIP (as decide) */
 		if (p->flags & VFP_PF_HAS_L4) {
-			hn->vip_h = vfp_vip_hash(p->proto, p->dst, p->dport);
+			hn->vip_h = vfp_vip_hash(b->pe->network, p->proto, p->dst, p->dport);
 			hn->vip_line = &t->vip_idx[hn->vip_h & t->vip_mask];
 			hn->vip = (const struct vfp_vip *)1; /* to resolve */
 		}
@@ -437,7 +438,7 @@ static inline __attribute__((always_inline)) int stage_parse(const struct batch 
 	hint_mac(t, b->pe, f, hn);
 	if (t->n_vips) {
 		hn->vip_known = 1;
-		hn->vip_h = vfp_vip_hash(p->proto, p->dst, p->dport);
+		hn->vip_h = vfp_vip_hash(b->pe->network, p->proto, p->dst, p->dport);
 		hn->vip_line = &t->vip_idx[hn->vip_h & t->vip_mask];
 		hn->vip = (const struct vfp_vip *)1; /* to resolve */
 	} else {
@@ -599,9 +600,9 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 			p = &pk[j];
 			/* The candidate stage 2 found is nearly always the VIP (its fingerprint matched):
 			 * confirmed in place; the full probe only when it is another VIP's record. */
-			if (!(vip->proto == p->proto && vip->port == p->dport && vfp_load64(vip->addr) == vfp_load64(p->dst) &&
-			      vfp_load64(vip->addr + 8) == vfp_load64(p->dst + 8)))
-				vip = vfp_vip_lookup_h(t, p->proto, p->dst, p->dport, hn[j].vip_h);
+			if (!(vip->proto == p->proto && vip->port == p->dport && vip->network == b.pe->network &&
+			      vfp_load64(vip->addr) == vfp_load64(p->dst) && vfp_load64(vip->addr + 8) == vfp_load64(p->dst + 8)))
+				vip = vfp_vip_lookup_h(t, b.pe->network, p->proto, p->dst, p->dport, hn[j].vip_h);
 			hn[j].vip = vip;
 			if (!vip || (vip->flags & VFP_VIP_CONNTRACK) || (p->flags & VFP_PF_FRAG) || !vip->ring)
 				continue;

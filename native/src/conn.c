@@ -27,11 +27,12 @@ static uint64_t conn_hash(const uint8_t *src, const uint8_t *dst, uint16_t sport
 	return vfp_mix64(x);
 }
 
-static struct vfp_lru_ent *find(struct vfp_ctx *ctx, const uint8_t *src, const uint8_t *dst, uint16_t sport,
-				uint16_t dport, uint8_t proto, struct vfp_lru_ent **slot)
+/* A network's entry: tenants' entries of the same 4-tuple share a set, never an entry. */
+static struct vfp_lru_ent *find(struct vfp_ctx *ctx, uint32_t network, const uint8_t *src, const uint8_t *dst,
+				uint16_t sport, uint16_t dport, uint8_t proto, struct vfp_lru_ent **slot)
 {
 	struct vfp_lru_ent *dummy;
-	return vfp_lru_find(&ctx->lru, conn_hash(src, dst, sport, dport, proto), src, dst, sport, dport, proto,
+	return vfp_lru_find(&ctx->lru, conn_hash(src, dst, sport, dport, proto), network, src, dst, sport, dport, proto,
 			    slot ? slot : &dummy);
 }
 
@@ -43,10 +44,10 @@ static int conn_pkt(const struct vfp_ctx *ctx, const struct vfp_pkt *p)
 }
 
 /* p's own entry of a kind (VFP_LRU_PASS and VFP_LRU_REVERSE bits, or 0: a dealt connection's
- * forward entry), or NULL; p passed conn_pkt. */
-static struct vfp_lru_ent *entry_of(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint8_t kind)
+ * forward entry) in its network, or NULL; p passed conn_pkt. */
+static struct vfp_lru_ent *entry_of(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint8_t kind)
 {
-	return find(ctx, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | kind), NULL);
+	return find(ctx, network, p->src, p->dst, p->sport, p->dport, (uint8_t)(p->proto | kind), NULL);
 }
 
 _Static_assert(sizeof(struct vfp_conn_val) == 8, "vfp_conn_val layout changed: bump VFP_ABI_VERSION and the XDP program's");
@@ -64,6 +65,11 @@ static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
 	k.sport = htons(e->sport);
 	k.dport = htons(e->vport);
 	k.proto = VFP_LRU_L4(e->proto);
+	if (e->xdp_port == VFP_PORT_VIA_UNDERLAY) {
+		k.vni[0] = (uint8_t)(e->vni >> 16);
+		k.vni[1] = (uint8_t)(e->vni >> 8);
+		k.vni[2] = (uint8_t)e->vni;
+	}
 	memset(&v, 0, sizeof(v));
 	memcpy(&v.nat_addr, e->nat_addr + 12, 4);
 	v.nat_port = htons(e->nat_port);
@@ -76,8 +82,8 @@ static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
 static struct vfp_lru_ent *twin(struct vfp_ctx *ctx, const struct vfp_lru_ent *e)
 {
 	if (e->proto & VFP_LRU_REVERSE) /* reverse: backend -> client; twin: client -> VIP */
-		return find(ctx, e->vip, e->nat_addr, e->vport, e->nat_port, e->proto & (uint8_t)~VFP_LRU_REVERSE, NULL);
-	return find(ctx, e->nat_addr, e->src, e->nat_port, e->sport, e->proto | VFP_LRU_REVERSE, NULL);
+		return find(ctx, e->network, e->vip, e->nat_addr, e->vport, e->nat_port, e->proto & (uint8_t)~VFP_LRU_REVERSE, NULL);
+	return find(ctx, e->network, e->nat_addr, e->src, e->nat_port, e->sport, e->proto | VFP_LRU_REVERSE, NULL);
 }
 
 static void drop_one(struct vfp_ctx *ctx, struct vfp_lru_ent *e)
@@ -152,22 +158,25 @@ static void note_end(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint8_t tcp_fla
 }
 
 /* Drops the connection whose entry of that kind p is, with both its entries and keys. */
-static void forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint8_t kind, uint64_t *c)
+static void forget(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint8_t kind, uint64_t *c)
 {
-	struct vfp_lru_ent *e = conn_pkt(ctx, p) ? entry_of(ctx, p, kind) : NULL;
+	struct vfp_lru_ent *e = conn_pkt(ctx, p) ? entry_of(ctx, network, p, kind) : NULL;
 	if (e && e->ct)
 		vfp_conn_evict(ctx, e, c);
 }
 
-void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
+void vfp_conn_forget(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint64_t *c)
 {
-	forget(ctx, p, 0, c);
+	forget(ctx, network, p, 0, c);
 }
 
-static void fill(struct vfp_lru_ent *e, const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport,
-		 uint8_t proto, uint32_t backend_id, const uint8_t *nat_addr, uint16_t nat_port, uint32_t xdp_port,
-		 uint32_t stamp)
+/* vni: what its XDP key carries when xdp_port is the underlay (else 0). */
+static void fill(struct vfp_lru_ent *e, uint32_t network, const uint8_t *src, const uint8_t *dst, uint16_t sport,
+		 uint16_t dport, uint8_t proto, uint32_t backend_id, const uint8_t *nat_addr, uint16_t nat_port,
+		 uint32_t xdp_port, uint32_t vni, uint32_t stamp)
 {
+	e->network = network;
+	e->vni = xdp_port == VFP_PORT_VIA_UNDERLAY ? vni : 0;
 	memcpy(e->src, src, 16);
 	memcpy(e->vip, dst, 16);
 	e->sport = sport;
@@ -207,8 +216,9 @@ static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_bac
 	uint32_t xport = v->kind == VFP_V_LOCAL ? v->port : VFP_PORT_VIA_UNDERLAY;
 
 	/* The reverse key names what e was dealt (its address and port: an adopted connection
-	 * keeps a port the backend may have changed since). */
-	r = find(ctx, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, &rslot);
+	 * keeps a port the backend may have changed since). A remote backend's replies come
+	 * back in the VNI the frames toward it carry (the network's). */
+	r = find(ctx, e->network, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, &rslot);
 	if (r && reverse_clash(ctx, r, vip, vport, c)) {
 		drop_one(ctx, e); /* only e: its twin by key is r, another connection's */
 		return -EEXIST;
@@ -221,7 +231,8 @@ static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_bac
 		}
 		vfp_conn_evict(ctx, r, c);
 	}
-	fill(r, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, be->id, vip, vport, xport, ctx->lru.clock);
+	fill(r, e->network, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, be->id, vip, vport, xport, v->vni,
+	     ctx->lru.clock);
 	/* Keys before the SYN leaves: the SYN-ACK must find its reverse key in the XDP map. */
 	if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
 		vfp_conn_evict(ctx, e, c);
@@ -231,10 +242,11 @@ static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_bac
 	return 0;
 }
 
-static void count_conn(struct vfp_ctx *ctx, const struct vfp_pkt *p, const struct vfp_backend *be)
+static void count_conn(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, const struct vfp_backend *be)
 {
 	uint32_t vip = vfp_rd32(p->dst + 12), backend = vfp_rd32(be->addr + 12), i, h;
-	h = (uint32_t)vfp_mix64(((uint64_t)vip << 32 | backend) ^ ((uint64_t)p->dport << 8) ^ p->proto) & (VFP_CONN_COUNTS - 1);
+	h = (uint32_t)vfp_mix64(((uint64_t)vip << 32 | backend) ^ ((uint64_t)network << 24) ^ ((uint64_t)p->dport << 8) ^ p->proto) &
+	    (VFP_CONN_COUNTS - 1);
 	for (i = 0; i < VFP_CONN_COUNTS; i++, h = (h + 1) & (VFP_CONN_COUNTS - 1)) {
 		struct vfp_conn_count *e = &ctx->conn_counts[h];
 		if (!e->used) {
@@ -242,8 +254,10 @@ static void count_conn(struct vfp_ctx *ctx, const struct vfp_pkt *p, const struc
 			e->backend = backend;
 			e->port = p->dport;
 			e->proto = p->proto;
+			e->network = network;
 			__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
-		} else if (e->vip != vip || e->backend != backend || e->port != p->dport || e->proto != p->proto) {
+		} else if (e->vip != vip || e->backend != backend || e->port != p->dport || e->proto != p->proto ||
+			   e->network != network) {
 			continue;
 		}
 		__atomic_store_n(&e->conns, e->conns + 1, __ATOMIC_RELAXED);
@@ -287,7 +301,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		slow(v, VFP_R_VIP_NOT_OURS); /* IPv4 only (the XDP keys are IPv4), and no LRU, no state */
 		return;
 	}
-	e = find(ctx, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
+	e = find(ctx, network, p->src, p->dst, p->sport, p->dport, p->proto, &slot);
 	if (e && !e->ct) { /* an affinity entry from before the VIP was conntracked */
 		slot = e;
 		e = NULL;
@@ -345,7 +359,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 			return;
 		}
 		be = &vip->backends[idx];
-		r = find(ctx, be->addr, p->src, be->port, p->sport, p->proto | VFP_LRU_REVERSE, NULL);
+		r = find(ctx, network, be->addr, p->src, be->port, p->sport, p->proto | VFP_LRU_REVERSE, NULL);
 		if (r && reverse_clash(ctx, r, p->dst, p->dport, c)) {
 			/* Refused before anything is evicted for it (take() checks again). */
 			slow(v, VFP_R_VIP_NOT_OURS);
@@ -364,7 +378,8 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 				e = slot;
 				vfp_conn_evict(ctx, e, c);
 			}
-			fill(e, p->src, p->dst, p->sport, p->dport, p->proto, be->id, be->addr, be->port, in_port, ctx->lru.clock);
+			fill(e, network, p->src, p->dst, p->sport, p->dport, p->proto, be->id, be->addr, be->port, in_port, 0,
+			     ctx->lru.clock);
 		}
 	}
 	be = &vip->backends[idx];
@@ -381,7 +396,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 			return;
 		}
 		c[VFP_C_CONN_NEW]++;
-		count_conn(ctx, p, be);
+		count_conn(ctx, network, p, be);
 	}
 	if (p->proto == 6)
 		note_end(ctx, e, p->tcp_flags, c);
@@ -398,13 +413,14 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 	nat->port = e->nat_port;
 }
 
-int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, uint64_t *c, struct vfp_nat *nat)
+int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint32_t at, uint64_t *c,
+		     struct vfp_nat *nat)
 {
 	struct vfp_lru_ent *e;
 
 	if (!ctx->ct_entries || !conn_pkt(ctx, p) || (p->flags & VFP_PF_FRAG))
 		return 0;
-	e = entry_of(ctx, p, VFP_LRU_REVERSE);
+	e = entry_of(ctx, network, p, VFP_LRU_REVERSE);
 	if (!e || !e->ct)
 		return 0;
 	if (p->proto == 6)
@@ -426,23 +442,24 @@ static int pass_room(const struct vfp_lru_ent *e)
 	return vfp_lru_rank(e) <= 1 || (e->proto & VFP_LRU_PASS);
 }
 
-/* A passthrough connection's two entries, keys published: client -> backend at the underlay,
- * backend -> client at the backend's NIC (port). 0 or a negative errno (nothing left). */
-static int pass_take(struct vfp_ctx *ctx, const uint8_t *client, const uint8_t *backend, uint16_t cport, uint16_t bport,
-		     uint8_t proto, uint32_t port, uint64_t *c)
+/* A passthrough connection's two entries, keys published: client -> backend at the underlay
+ * (in the network's VNI), backend -> client at the backend's NIC (port). 0 or a negative
+ * errno (nothing left). */
+static int pass_take(struct vfp_ctx *ctx, uint32_t network, uint32_t vni, const uint8_t *client, const uint8_t *backend,
+		     uint16_t cport, uint16_t bport, uint8_t proto, uint32_t port, uint64_t *c)
 {
 	struct vfp_lru_ent *e, *r, *slot = NULL;
 	uint8_t fwd = (uint8_t)(proto | VFP_LRU_PASS), rev = (uint8_t)(proto | VFP_LRU_PASS | VFP_LRU_REVERSE);
 
-	e = find(ctx, client, backend, cport, bport, fwd, &slot);
+	e = find(ctx, network, client, backend, cport, bport, fwd, &slot);
 	if (!e) {
 		if (!pass_room(slot))
 			return -ENOSPC;
 		e = slot;
 		vfp_conn_evict(ctx, e, c);
 	}
-	fill(e, client, backend, cport, bport, fwd, 0, backend, bport, VFP_PORT_VIA_UNDERLAY, ctx->lru.clock);
-	r = find(ctx, backend, client, bport, cport, rev, &slot);
+	fill(e, network, client, backend, cport, bport, fwd, 0, backend, bport, VFP_PORT_VIA_UNDERLAY, vni, ctx->lru.clock);
+	r = find(ctx, network, backend, client, bport, cport, rev, &slot);
 	if (!r) {
 		r = slot;
 		if (r == e || !pass_room(r)) {
@@ -451,7 +468,7 @@ static int pass_take(struct vfp_ctx *ctx, const uint8_t *client, const uint8_t *
 		}
 		vfp_conn_evict(ctx, r, c);
 	}
-	fill(r, backend, client, bport, cport, rev, 0, backend, bport, port, ctx->lru.clock);
+	fill(r, network, backend, client, bport, cport, rev, 0, backend, bport, port, 0, ctx->lru.clock);
 	if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
 		vfp_conn_evict(ctx, e, c);
 		return -EIO;
@@ -460,15 +477,15 @@ static int pass_take(struct vfp_ctx *ctx, const uint8_t *client, const uint8_t *
 	return 0;
 }
 
-int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, const uint8_t *f,
-			 const struct vfp_pkt *p, uint32_t port, uint64_t *c)
+int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, uint32_t vni,
+			 const uint8_t *f, const struct vfp_pkt *p, uint32_t port, uint64_t *c)
 {
 	struct vfp_verdict back;
 	struct vfp_lru_ent *e;
 
 	if (!conn_pkt(ctx, p) || (p->flags & VFP_PF_FRAG))
 		return 0;
-	if ((e = entry_of(ctx, p, VFP_LRU_PASS))) {
+	if ((e = entry_of(ctx, network, p, VFP_LRU_PASS))) {
 		if (p->proto == 6)
 			note_end(ctx, e, p->tcp_flags, c);
 		return 1;
@@ -484,22 +501,23 @@ int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32
 	vfp_l2_lookup(t, network, f + 6, &back, c);
 	if (back.kind != VFP_V_ENCAP)
 		return 0;
-	if (pass_take(ctx, p->src, p->dst, p->sport, p->dport, p->proto, port, c) < 0)
+	if (pass_take(ctx, network, vni, p->src, p->dst, p->sport, p->dport, p->proto, port, c) < 0)
 		return 0;
 	c[VFP_C_CONN_PASS]++;
 	return 1;
 }
 
-void vfp_conn_pass_reply(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c)
+void vfp_conn_pass_reply(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint64_t *c)
 {
-	struct vfp_lru_ent *e = conn_pkt(ctx, p) && p->proto == 6 ? entry_of(ctx, p, VFP_LRU_PASS | VFP_LRU_REVERSE) : NULL;
+	struct vfp_lru_ent *e =
+		conn_pkt(ctx, p) && p->proto == 6 ? entry_of(ctx, network, p, VFP_LRU_PASS | VFP_LRU_REVERSE) : NULL;
 	if (e && e->ct)
 		note_end(ctx, e, p->tcp_flags, c);
 }
 
-void vfp_conn_forget_pass(struct vfp_ctx *ctx, const struct vfp_pkt *p, int reverse, uint64_t *c)
+void vfp_conn_forget_pass(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, int reverse, uint64_t *c)
 {
-	forget(ctx, p, (uint8_t)(VFP_LRU_PASS | (reverse ? VFP_LRU_REVERSE : 0)), c);
+	forget(ctx, network, p, (uint8_t)(VFP_LRU_PASS | (reverse ? VFP_LRU_REVERSE : 0)), c);
 }
 
 void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
@@ -533,6 +551,23 @@ static void conn_key_addrs(const struct vfp_conn_key *k, uint8_t src[16], uint8_
 	vfp_map4(dst, (const uint8_t *)&k->daddr);
 }
 
+/* The VNI of a network (the tables map VNIs to networks; a network has one). */
+static int vni_of(const struct vfp_tables *t, uint32_t network, uint32_t *vni)
+{
+	uint32_t i;
+	for (i = 0; t->vnis && i <= t->vni_mask; i++)
+		if (t->vnis[i].used && t->vnis[i].network == network) {
+			*vni = t->vnis[i].vni;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static uint32_t key_vni(const struct vfp_conn_key *k)
+{
+	return (uint32_t)k->vni[0] << 16 | (uint32_t)k->vni[1] << 8 | k->vni[2];
+}
+
 static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t port, const struct vfp_conn_key *k,
 		    const struct vfp_conn_val *val)
 {
@@ -542,7 +577,7 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 	const struct vfp_backend *be = NULL;
 	struct vfp_lru_ent *e, *slot = NULL;
 	struct vfp_verdict v;
-	uint32_t i;
+	uint32_t i, network, vni;
 
 	if (!ctx->lru.ents || (k->proto != 6 && k->proto != 17))
 		return -EINVAL;
@@ -555,8 +590,11 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 			return -ESTALE;
 		if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || !(t->ports[port].flags & VFP_PORT_CONNTRACK))
 			return -ENOENT;
+		network = t->ports[port].network;
+		if (vni_of(t, network, &vni) < 0)
+			return -ENOENT;
 		conn_key_addrs(k, baddr, client);
-		if (pass_take(ctx, client, baddr, vport, sport, k->proto, port, ctx->c) < 0)
+		if (pass_take(ctx, network, vni, client, baddr, vport, sport, k->proto, port, ctx->c) < 0)
 			return -EIO;
 		ctx->c[VFP_C_CONN_ADOPT]++;
 		return 0;
@@ -567,9 +605,10 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 		return -ESTALE; /* it had ended: let go, its keys withdrawn */
 	if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || (t->ports[port].flags & VFP_PORT_UNDERLAY))
 		return -ENOENT; /* the client's NIC is not a fast-path port any more */
+	network = t->ports[port].network;
 	conn_key_addrs(k, client, vaddr);
 	vfp_map4(baddr, (const uint8_t *)&val->nat_addr);
-	vip = vfp_vip_lookup(t, k->proto, vaddr, vport);
+	vip = vfp_vip_lookup(t, network, k->proto, vaddr, vport);
 	if (!vip || !(vip->flags & VFP_VIP_CONNTRACK))
 		return -ENOENT;
 	/* The backend it was dealt, by address (ids are the control plane's, per process), on
@@ -582,15 +621,15 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 	if (!be)
 		return -ENOENT;
 	memset(&v, 0, sizeof(v));
-	vfp_l2_lookup(t, t->ports[port].network, be->mac, &v, ctx->c);
+	vfp_l2_lookup(t, network, be->mac, &v, ctx->c);
 	if (v.kind == VFP_V_SLOW)
 		return -EHOSTUNREACH;
-	e = find(ctx, client, vaddr, sport, vport, k->proto, &slot);
+	e = find(ctx, network, client, vaddr, sport, vport, k->proto, &slot);
 	if (!e) {
 		e = slot;
 		vfp_conn_evict(ctx, e, ctx->c);
 	}
-	fill(e, client, vaddr, sport, vport, k->proto, be->id, be->addr, bport, port, ctx->lru.clock);
+	fill(e, network, client, vaddr, sport, vport, k->proto, be->id, be->addr, bport, port, 0, ctx->lru.clock);
 	if (take(ctx, e, be, client, vaddr, sport, vport, k->proto, &v, ctx->c) < 0)
 		return -EIO;
 	ctx->c[VFP_C_CONN_ADOPT]++;
@@ -608,15 +647,38 @@ int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key
 	return rc;
 }
 
+/* The network a key published at port belongs to: the underlay's by its VNI, a NIC's by the port. */
+static int key_network(const struct vfp_tables *t, uint32_t port, const struct vfp_conn_key *k, uint32_t *network)
+{
+	const struct vfp_vni_ent *ve;
+	if (port == VFP_PORT_VIA_UNDERLAY) {
+		if (!(ve = vfp_vni_lookup(t, key_vni(k))))
+			return -ENOENT;
+		*network = ve->network;
+		return 0;
+	}
+	if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT))
+		return -ENOENT;
+	*network = t->ports[port].network;
+	return 0;
+}
+
 int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *k, uint32_t kind)
 {
 	uint8_t src[16], dst[16];
-	struct vfp_lru_ent *e;
+	struct vfp_lru_ent *e = NULL;
+	struct vfp_dp *dp = ctx->dp;
+	uint32_t network;
 
 	if (!ctx->lru.ents)
 		return 0;
 	conn_key_addrs(k, src, dst);
-	e = find(ctx, src, dst, ntohs(k->sport), ntohs(k->dport),
-		 (uint8_t)(k->proto | ((kind & VFP_OWNS_REVERSE) ? VFP_LRU_REVERSE : 0) | ((kind & VFP_OWNS_PASS) ? VFP_LRU_PASS : 0)), NULL);
-	return e && e->ct && e->xdp_port == port;
+	vfp_rcu_enter(&dp->rcu, ctx->slot);
+	if (!key_network(__atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST), port, k, &network))
+		e = find(ctx, network, src, dst, ntohs(k->sport), ntohs(k->dport),
+			 (uint8_t)(k->proto | ((kind & VFP_OWNS_REVERSE) ? VFP_LRU_REVERSE : 0) | ((kind & VFP_OWNS_PASS) ? VFP_LRU_PASS : 0)),
+			 NULL);
+	vfp_rcu_exit(&dp->rcu, ctx->slot);
+	/* An underlay key is owned in the very VNI it names (a key of an earlier ABI named none). */
+	return e && e->ct && e->xdp_port == port && (port != VFP_PORT_VIA_UNDERLAY || e->vni == key_vni(k));
 }

@@ -51,12 +51,14 @@ void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *
 void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const struct vfp_pkt *p,
 		      uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat);
 
-/* 1 when p (at offset `at`) is a reply of a connection the fast path owns: nat is filled. */
-int vfp_conn_reverse(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint32_t at, uint64_t *c, struct vfp_nat *nat);
+/* 1 when p (at offset `at`, a frame of `network`) is a reply of a connection the fast path
+ * owns: nat is filled. */
+int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint32_t at, uint64_t *c,
+		     struct vfp_nat *nat);
 
 /* Drops the conntrack connection whose forward direction p is (client -> a VIP no longer in
  * the tables), with both its XDP keys; nothing when there is none. */
-void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
+void vfp_conn_forget(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint64_t *c);
 
 /*
  * Passthrough connections. On a backend's node, a remote client's connection arrives
@@ -81,21 +83,21 @@ void vfp_conn_forget(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
  * port), which OVS must un-DNAT.
  *
  * A frame decapsulated for local port `port` (LOCAL, a VFP_PORT_CONNTRACK port) in `network`
- * (f: the inner frame) that is no reply the fast path un-DNATs: opens a passthrough
+ * (VNI `vni`; f: the inner frame) that is no reply the fast path un-DNATs: opens a passthrough
  * connection from its first packet, when the tables send the client's MAC toward a VTEP. 1
  * when it belongs to one (nothing to rewrite either way).
  */
-int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, const uint8_t *f,
-			 const struct vfp_pkt *p, uint32_t port, uint64_t *c);
+int vfp_conn_passthrough(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, uint32_t vni,
+			 const uint8_t *f, const struct vfp_pkt *p, uint32_t port, uint64_t *c);
 
 /* A local backend's TCP segment toward its client (switched as it is): the end of its
  * passthrough connection is tracked as a dealt one's (FINs both ways, or a RST), so that its
  * room is reused first and a restart does not take it over. */
-void vfp_conn_pass_reply(struct vfp_ctx *ctx, const struct vfp_pkt *p, uint64_t *c);
+void vfp_conn_pass_reply(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint64_t *c);
 
 /* Drops the passthrough connection one of whose directions p is (reverse: the backend's),
  * with both keys, so its next frames reach OVS: p could not be switched by the tables. */
-void vfp_conn_forget_pass(struct vfp_ctx *ctx, const struct vfp_pkt *p, int reverse, uint64_t *c);
+void vfp_conn_forget_pass(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, int reverse, uint64_t *c);
 
 /* Frees an LRU way for reuse; a conntrack entry takes its twin and both XDP keys with it. */
 void vfp_conn_evict(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint64_t *c);

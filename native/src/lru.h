@@ -21,7 +21,11 @@
 /* A passthrough connection's entries (conn.h): their own key space, never a NAT entry's. */
 #define VFP_LRU_PASS 0x40u
 #define VFP_LRU_L4(proto) ((uint8_t)((proto) & ~(VFP_LRU_REVERSE | VFP_LRU_PASS)))
+/* Entries are a network's (network: the tables' id of the frame's network): tenants may use
+ * the very same addresses and ports at once, and share nothing. */
 struct vfp_lru_ent {
+	uint32_t network;
+	uint32_t vni;    /* conntrack: the VNI its XDP key carries when published at the underlay */
 	uint8_t src[16];
 	uint8_t vip[16]; /* destination of the entry's direction */
 	uint16_t sport, vport;
@@ -70,9 +74,9 @@ static inline int vfp_lru_rank(const struct vfp_lru_ent *e)
 	return !e->used ? 0 : !vfp_lru_cheap(e) ? 3 : (e->closing & VFP_LRU_CLOSED) ? 1 : 2;
 }
 
-static inline struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash, const uint8_t src[16],
-						const uint8_t vip[16], uint16_t sport, uint16_t vport, uint8_t proto,
-						struct vfp_lru_ent **slot)
+static inline struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash, uint32_t network,
+						const uint8_t src[16], const uint8_t vip[16], uint16_t sport,
+						uint16_t vport, uint8_t proto, struct vfp_lru_ent **slot)
 {
 	struct vfp_lru_ent *set = &l->ents[(size_t)(hash & l->set_mask) * VFP_LRU_WAYS], *old = set;
 	uint32_t w;
@@ -80,7 +84,7 @@ static inline struct vfp_lru_ent *vfp_lru_find(struct vfp_lru *l, uint64_t hash,
 	l->clock++;
 	for (w = 0; w < VFP_LRU_WAYS; w++) {
 		struct vfp_lru_ent *e = &set[w];
-		if (e->used && e->sport == sport && e->vport == vport && e->proto == proto &&
+		if (e->used && e->sport == sport && e->vport == vport && e->proto == proto && e->network == network &&
 		    !memcmp(e->src, src, 16) && !memcmp(e->vip, vip, 16)) {
 			e->stamp = l->clock;
 			return e;

@@ -145,8 +145,9 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 				n++;
 		}
 	}
-	/* Forward keys (on the client's NIC): taken over, or withdrawn with their reverse key,
-	 * wherever that was published (any open interface: a local backend's NIC, the underlay). */
+	/* Forward keys (on the client's NIC): taken over, or withdrawn with their reverse key
+	 * where that was published at a local backend's NIC (at the underlay the reverse key names
+	 * a VNI the forward key does not: the loop after this one withdraws it, owned by none). */
 	for (j = 0; j < n; j++) {
 		struct vfp_conn_key rk;
 		if (all[j].v.reverse || (all[j].v.flags & VFP_CONN_PASS))

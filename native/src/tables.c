@@ -39,6 +39,7 @@ struct b_vip {
 	uint8_t addr[16];
 	uint16_t port;
 	uint8_t proto;
+	uint32_t network;
 	uint32_t flags;
 	struct vec backends; /* struct vfp_backend */
 	uint32_t *slot_ids;  /* VFP_LB_SLOTS backend ids (vfp_builder_set_vip_slots), or NULL */
@@ -163,12 +164,13 @@ int vfp_builder_add_mac_remote(struct vfp_builder *b, uint32_t network, const ui
 	return add_mac(b, network, mac, 1, vtep_id, vni);
 }
 
-int vfp_builder_add_vip(struct vfp_builder *b, uint8_t proto, const uint8_t addr[16], uint16_t port)
+int vfp_builder_add_vip(struct vfp_builder *b, uint32_t network, uint8_t proto, const uint8_t addr[16], uint16_t port)
 {
 	struct b_vip *v = vec_push(&b->vips);
 	if (!v)
 		return -ENOMEM;
 	memset(v, 0, sizeof(*v));
+	v->network = network;
 	memcpy(v->addr, addr, 16);
 	v->port = port;
 	v->proto = proto;
@@ -299,6 +301,7 @@ static int build_vip(struct vfp_vip *v, const struct b_vip *s, const struct vfp_
 	const struct vfp_vip *old;
 	uint32_t i, slots;
 	memcpy(v->addr, s->addr, 16);
+	v->network = s->network;
 	v->port = s->port;
 	v->proto = s->proto;
 	v->used = 1;
@@ -315,7 +318,7 @@ static int build_vip(struct vfp_vip *v, const struct b_vip *s, const struct vfp_
 	v->id_mask = slots - 1;
 	memcpy(v->backends, s->backends.d, (size_t)s->backends.n * sizeof(struct vfp_backend));
 	vfp_backends_sort(v->backends, v->n_backends);
-	old = prev ? vfp_vip_lookup(prev, v->proto, v->addr, v->port) : NULL;
+	old = prev ? vfp_vip_lookup(prev, v->network, v->proto, v->addr, v->port) : NULL;
 	if (old && old->ringobj && old->n_backends == v->n_backends &&
 	    !memcmp(old->backends, v->backends, (size_t)v->n_backends * sizeof(struct vfp_backend))) {
 		v->ringobj = old->ringobj;
@@ -452,12 +455,12 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	}
 	for (i = 0; i < b->vips.n; i++) {
 		const struct b_vip *s = &((const struct b_vip *)b->vips.d)[i];
-		uint64_t hv = vfp_vip_hash(s->proto, s->addr, s->port);
+		uint64_t hv = vfp_vip_hash(s->network, s->proto, s->addr, s->port);
 		uint32_t h = (uint32_t)hv & t->vip_mask, fp = vip_fp(hv);
 		struct vfp_vip *v;
 		while (t->vip_idx[h].fp) {
 			struct vfp_vip *o = &t->vips[t->vip_idx[h].pos];
-			if (o->proto == s->proto && o->port == s->port && !memcmp(o->addr, s->addr, 16))
+			if (o->network == s->network && o->proto == s->proto && o->port == s->port && !memcmp(o->addr, s->addr, 16))
 				break;
 			h = (h + 1) & t->vip_mask;
 		}
@@ -510,16 +513,16 @@ const struct vfp_vtep_ent *vfp_vtep_lookup(const struct vfp_tables *t, uint32_t 
 	}
 }
 
-const struct vfp_vip *vfp_vip_lookup(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
-				     uint16_t port)
+const struct vfp_vip *vfp_vip_lookup(const struct vfp_tables *t, uint32_t network, uint8_t proto,
+				     const uint8_t addr[16], uint16_t port)
 {
 	if (!t->n_vips)
 		return NULL;
-	return vfp_vip_lookup_h(t, proto, addr, port, vfp_vip_hash(proto, addr, port));
+	return vfp_vip_lookup_h(t, network, proto, addr, port, vfp_vip_hash(network, proto, addr, port));
 }
 
-const struct vfp_vip *vfp_vip_lookup_h(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
-				       uint16_t port, uint64_t hv)
+const struct vfp_vip *vfp_vip_lookup_h(const struct vfp_tables *t, uint32_t network, uint8_t proto,
+				       const uint8_t addr[16], uint16_t port, uint64_t hv)
 {
 	uint32_t h = (uint32_t)hv & t->vip_mask, fp = vip_fp(hv);
 	for (;;) {
@@ -528,7 +531,7 @@ const struct vfp_vip *vfp_vip_lookup_h(const struct vfp_tables *t, uint8_t proto
 			return NULL;
 		if (sl->fp == fp) {
 			const struct vfp_vip *v = &t->vips[sl->pos];
-			if (v->proto == proto && v->port == port && !memcmp(v->addr, addr, 16))
+			if (v->network == network && v->proto == proto && v->port == port && !memcmp(v->addr, addr, 16))
 				return v;
 		}
 		h = (h + 1) & t->vip_mask;

@@ -94,6 +94,7 @@ struct vfp_vip {
 	uint16_t port;
 	uint8_t proto;
 	uint8_t used;
+	uint32_t network;    /* the VIP's network: part of its key (tenants may reuse an address) */
 	uint32_t index;      /* position in the builder, stable across commits of it */
 	uint32_t flags;      /* VFP_VIP_* */
 	uint32_t n_backends;
@@ -174,12 +175,12 @@ static inline uint32_t vfp_mac_hash(uint32_t network, uint64_t mac)
 
 /* Index in the low 32 bits of the result, fingerprint in the high 32 (see vfp_mac_hash
  * for why the index comes from the product's upper half). */
-static inline uint64_t vfp_vip_hash(uint8_t proto, const uint8_t *a, uint16_t port)
+static inline uint64_t vfp_vip_hash(uint32_t network, uint8_t proto, const uint8_t *a, uint16_t port)
 {
 	uint64_t x, h, w0, w1;
 	__builtin_memcpy(&w0, a, 8);
 	__builtin_memcpy(&w1, a + 8, 8);
-	x = w0 ^ w1 ^ ((uint64_t)port << 8) ^ proto;
+	x = w0 ^ w1 ^ ((uint64_t)network << 24) ^ ((uint64_t)port << 8) ^ proto;
 	x ^= x >> 32;
 	h = x * 0x9e3779b97f4a7c15ull;
 	return (h >> 32) | (h << 32);
@@ -255,11 +256,11 @@ static inline const struct vfp_mac_ent *vfp_mac_home(const struct vfp_tables *t,
 }
 const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vni);
 const struct vfp_vtep_ent *vfp_vtep_lookup(const struct vfp_tables *t, uint32_t id);
-const struct vfp_vip *vfp_vip_lookup(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
-				     uint16_t port);
-/* The same with hv = vfp_vip_hash(proto, addr, port) already computed. */
-const struct vfp_vip *vfp_vip_lookup_h(const struct vfp_tables *t, uint8_t proto, const uint8_t addr[16],
-				       uint16_t port, uint64_t hv);
+const struct vfp_vip *vfp_vip_lookup(const struct vfp_tables *t, uint32_t network, uint8_t proto,
+				     const uint8_t addr[16], uint16_t port);
+/* The same with hv = vfp_vip_hash(network, proto, addr, port) already computed. */
+const struct vfp_vip *vfp_vip_lookup_h(const struct vfp_tables *t, uint32_t network, uint8_t proto,
+				       const uint8_t addr[16], uint16_t port, uint64_t hv);
 /* First VIP record whose fingerprint matches hv (a candidate to prefetch), or NULL. */
 static inline const struct vfp_vip *vfp_vip_candidate(const struct vfp_tables *t, uint64_t hv)
 {

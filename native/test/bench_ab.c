@@ -91,7 +91,10 @@ int main(int argc, char **argv)
 		int (*set_lv)(struct vfp_builder *, uint32_t, const uint8_t *) = SYM(h, vfp_builder_set_local_vtep);
 		int (*mac_l)(struct vfp_builder *, uint32_t, const uint8_t *, uint32_t) = SYM(h, vfp_builder_add_mac_local);
 		int (*mac_r)(struct vfp_builder *, uint32_t, const uint8_t *, uint32_t, uint32_t) = SYM(h, vfp_builder_add_mac_remote);
-		int (*add_vip)(struct vfp_builder *, uint8_t, const uint8_t *, uint16_t) = SYM(h, vfp_builder_add_vip);
+		/* ABI 7 added the VIP's network (first argument); earlier libraries take none. */
+		uint32_t (*abi)(void) = SYM(h, vfp_abi_version);
+		int (*add_vip6)(struct vfp_builder *, uint8_t, const uint8_t *, uint16_t) = SYM(h, vfp_builder_add_vip);
+		int (*add_vip)(struct vfp_builder *, uint32_t, uint8_t, const uint8_t *, uint16_t) = SYM(h, vfp_builder_add_vip);
 		int (*add_be)(struct vfp_builder *, uint32_t, uint32_t, const uint8_t *, uint16_t, uint16_t) = SYM(h, vfp_builder_add_backend);
 		int64_t (*commit)(struct vfp_dp *, const struct vfp_builder *) = SYM(h, vfp_dp_commit);
 		struct vfp_ctx *(*ctx_new)(struct vfp_dp *, uint32_t) = SYM(h, vfp_ctx_new);
@@ -103,7 +106,7 @@ int main(int argc, char **argv)
 		L[li].fu = SYM(h, vfp_forward_umem);
 		add_port(b, 1, 1, 0); add_vtep(b, 1, 0xc0a80002, nh, VFP_ENCAP_VXLAN); set_lv(b, 0xc0a80001, lm);
 		for (i = 0; i < flows; i++) { mac_of(m, i); if (i % 2) mac_l(b, 1, m, 2 + i % 100); else mac_r(b, 1, m, 1, 5000); }
-		for (i = 0; i < vips; i++) { int vi; mapped(a, 0x0a600000 + i); vi = add_vip(b, 17, a, 80); for (k = 0; k < BACKENDS; k++) { mapped(ba, 0x0a020000 + k); add_be(b, (uint32_t)vi, k, ba, 8080, 1); } }
+		for (i = 0; i < vips; i++) { int vi; mapped(a, 0x0a600000 + i); vi = abi() >= 7 ? add_vip(b, 1, 17, a, 80) : add_vip6(b, 17, a, 80); for (k = 0; k < BACKENDS; k++) { mapped(ba, 0x0a020000 + k); add_be(b, (uint32_t)vi, k, ba, 8080, 1); } }
 		if (commit(dp, b) < 0) return 1;
 		L[li].ctx = ctx_new(dp, 1u << 16);
 		L[li].fwd = calloc(NFWD, STRIDE);

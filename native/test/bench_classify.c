@@ -211,7 +211,7 @@ int main(void)
 	for (i = 0; i < vips; i++) {
 		int vi;
 		mapped(a, 0x0a600000 + i);
-		vi = vfp_builder_add_vip(b, 17, a, 80);
+		vi = vfp_builder_add_vip(b, 1, 17, a, 80);
 		for (k = 0; k < BACKENDS; k++) {
 			mapped(ba, 0x0a020000 + k);
 			vfp_builder_add_backend(b, (uint32_t)vi, k, ba, 8080, 1);

@@ -51,7 +51,7 @@ static struct vfp_builder *tables(int which)
 	for (i = 0; i < 50; i++) {
 		int v;
 		vfp_wr32(a + 12, 0x0a600000 + i);
-		v = vfp_builder_add_vip(b, 17, a, 80);
+		v = vfp_builder_add_vip(b, 1, 17, a, 80);
 		for (uint32_t k = 0; k < 4; k++) {
 			vfp_wr32(be + 12, 0x0a010000 + k + (i == 0 && which ? 100 : 0));
 			vfp_builder_add_backend(b, (uint32_t)v, k + (i == 0 && which ? 100 : 0), be, 8080, 1);

@@ -38,12 +38,12 @@ function tables() {
     .remoteMac(NET, remoteVx, 7, VNI)
     .remoteMac(NET, remoteGe, 8, VNI + 1)
     .remoteMac(NET, lostVtep, 99, VNI);
-  b.vip({ proto: 17, addr: mapped(VIP), port: 53, backends: [0, 1, 2, 3].map((i) => ({ id: i, addr: mapped(backend(i)), port: 8053, weight: 1 + i })) });
-  b.vip({ proto: 6, addr: mapped(VIP), port: 80, flags: VIP_CLIENT_IP, backends: [4, 5].map((i) => ({ id: i, addr: mapped(backend(i)), port: 8080, weight: 1 })) });
-  b.vip({ proto: 17, addr: mapped(VIP), port: 54, backends: [] }); // known, no backend
+  b.vip({ network: NET, proto: 17, addr: mapped(VIP), port: 53, backends: [0, 1, 2, 3].map((i) => ({ id: i, addr: mapped(backend(i)), port: 8053, weight: 1 + i })) });
+  b.vip({ network: NET, proto: 6, addr: mapped(VIP), port: 80, flags: VIP_CLIENT_IP, backends: [4, 5].map((i) => ({ id: i, addr: mapped(backend(i)), port: 8080, weight: 1 })) });
+  b.vip({ network: NET, proto: 17, addr: mapped(VIP), port: 54, backends: [] }); // known, no backend
   // Conntrack VIP: backends reached by L2 (one local MAC, one behind a VTEP).
   b.vip({
-    proto: 6, addr: mapped(CT_VIP), port: 443, flags: VIP_CONNTRACK, backends: [
+    network: NET, proto: 6, addr: mapped(CT_VIP), port: 443, flags: VIP_CONNTRACK, backends: [
       { id: 20, addr: mapped(backend(20)), port: 8443, weight: 1, mac: local2 },
       { id: 21, addr: mapped(backend(21)), port: 8443, weight: 1, mac: remoteVx },
     ],

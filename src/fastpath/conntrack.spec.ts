@@ -38,7 +38,7 @@ function commitListeners(ls: Array<{ proto: number; port: number; backends: Back
     .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan })
     .localMac(NET, cliMac, CLIENT_PORT).localMac(NET, beMacs[0]!, LOCAL_BE_PORT)
     .remoteMac(NET, beMacs[1]!, 1, VNI).remoteMac(NET, beMacs[2]!, 1, VNI);
-  for (const l of ls) b.vip({ proto: l.proto, addr: mapped(VIP), port: l.port, backends: l.backends, flags: l.flags ?? VIP_CONNTRACK, ...(l.slots ? { slots: l.slots } : {}) });
+  for (const l of ls) b.vip({ network: NET, proto: l.proto, addr: mapped(VIP), port: l.port, backends: l.backends, flags: l.flags ?? VIP_CONNTRACK, ...(l.slots ? { slots: l.slots } : {}) });
   fp.commit(b);
   b.free();
 }
@@ -541,8 +541,8 @@ describe('passthrough connections: a remote client to a local backend', () => {
       .vtep({ id: 1, ip: PEER_IP, nextHopMac: NH, encap: Encap.Vxlan })
       .localMac(NET, cliMac, CLIENT_PORT).localMac(NET, beMacs[0]!, LOCAL_BE_PORT)
       .remoteMac(NET, beMacs[1]!, 1, VNI).remoteMac(NET, rcliMac, 1, VNI)
-      .vip({ proto: 6, addr: mapped(VIP), port: 80, backends: [backend(0), backend(1)], flags: VIP_CONNTRACK, slots: evenToLocal })
-      .vip({ proto: 17, addr: mapped(VIP), port: 80, backends: [backend(0), backend(1)], flags: VIP_CONNTRACK, slots: evenToLocal });
+      .vip({ network: NET, proto: 6, addr: mapped(VIP), port: 80, backends: [backend(0), backend(1)], flags: VIP_CONNTRACK, slots: evenToLocal })
+      .vip({ network: NET, proto: 17, addr: mapped(VIP), port: 80, backends: [backend(0), backend(1)], flags: VIP_CONNTRACK, slots: evenToLocal });
     fp.commit(b);
     b.free();
   }
@@ -556,7 +556,7 @@ describe('passthrough connections: a remote client to a local backend', () => {
     const l4 = proto === 6 ? seg(BE[0]!, RCLI, 8080, dport, flags) : withL4Checksum(BE[0]!, RCLI, 17, udp(8080, dport, Buffer.from('a')));
     return eth(rcliMac, beMacs[0]!, 0x0800, ipv4Packet(BE[0]!, RCLI, proto, l4));
   };
-  const fwdKey = (sport: number, proto = 6) => ({ src: RCLI, dst: BE[0]!, sport, dport: 8080, proto });
+  const fwdKey = (sport: number, proto = 6) => ({ src: RCLI, dst: BE[0]!, sport, dport: 8080, proto, vni: VNI });
   const revKey = (sport: number, proto = 6) => ({ src: BE[0]!, dst: RCLI, sport: 8080, dport: sport, proto });
   const owned = (cc: Classifier, sport: number, proto = 6) =>
     [cc.ownsConnection(PORT_VIA_UNDERLAY, fwdKey(sport, proto), { passthrough: true }), cc.ownsConnection(LOCAL_BE_PORT, revKey(sport, proto), { reverse: true, passthrough: true })];

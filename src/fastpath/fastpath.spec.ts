@@ -29,7 +29,7 @@ function baseTables(vipBackends = backends(4)) {
     .localMac(NET, vmA, 1)
     .remoteMac(NET, vmB, 7, VNI)
     .remoteMac(NET, vmC, 8, VNI + 1)
-    .vip({ proto: 17, addr: mapped(VIP), port: 53, backends: vipBackends });
+    .vip({ network: NET, proto: 17, addr: mapped(VIP), port: 53, backends: vipBackends });
 }
 
 const udp4 = (dst: Uint8Array, d = ipv4('10.0.0.5'), dport = 1000) =>
@@ -240,7 +240,7 @@ describe('tables changing under traffic', () => {
         .vtep({ id: 8, ip: ipv4('192.168.0.3'), nextHopMac: nh, encap: Encap.Geneve })
         .localMac(NET, vmA, which === 'a' ? 1 : 2)
         .remoteMac(NET, vmB, which === 'a' ? 7 : 8, VNI)
-        .vip({ proto: 17, addr: mapped(VIP), port: 53, backends: which === 'a' ? backends(3) : backends(5, 100) });
+        .vip({ network: NET, proto: 17, addr: mapped(VIP), port: 53, backends: which === 'a' ? backends(3) : backends(5, 100) });
       for (let i = 0; i < 2000; i++) b.localMac(NET, mac(`02:10:00:00:${(i >> 8).toString(16)}:${(i & 255).toString(16)}`), which === 'a' ? 1 : 2);
       return b;
     };
@@ -295,7 +295,7 @@ describe('forward: acting on verdicts in place', () => {
   let c: Classifier;
   beforeAll(() => {
     const b = baseTables([{ id: 42, addr: mapped(ipv4('10.1.0.42')), port: 8053, weight: 1 }]).localVtep(LOCAL_IP, LOCAL_MAC);
-    b.vip({ proto: 6, addr: mapped(VIP), port: 80, backends: [{ id: 43, addr: mapped(ipv4('10.1.0.43')), port: 8080, weight: 1 }] });
+    b.vip({ network: NET, proto: 6, addr: mapped(VIP), port: 80, backends: [{ id: 43, addr: mapped(ipv4('10.1.0.43')), port: 8080, weight: 1 }] });
     fp.commit(b);
     b.free();
     c = fp.classifier(1024);

@@ -23,14 +23,18 @@ const CONN_PASS = 2;
 /** Where a connection key is published on the underlay (vfp.h VFP_PORT_VIA_UNDERLAY). */
 export const PORT_VIA_UNDERLAY = 0xffffffff;
 
-/** struct vfp_conn_key: an IPv4 4-tuple in network order (addresses as numbers). */
-function connKey(src: number, dst: number, sport: number, dport: number, proto: number): Buffer {
+/**
+ * struct vfp_conn_key: an IPv4 4-tuple in network order (addresses as numbers), and the VNI
+ * of a key at the underlay (24 bits, network order; 0 at a VM's NIC).
+ */
+function connKey(src: number, dst: number, sport: number, dport: number, proto: number, vni = 0): Buffer {
   const key = Buffer.alloc(16);
   key.writeUInt32BE(src >>> 0, 0);
   key.writeUInt32BE(dst >>> 0, 4);
   key.writeUInt16BE(sport, 8);
   key.writeUInt16BE(dport, 10);
   key.writeUInt8(proto, 12);
+  key.writeUIntBE(vni, 13, 3);
   return key;
 }
 
@@ -68,7 +72,7 @@ export class TableBuilder {
     return this;
   }
   vip(v: VipSpec): this {
-    const idx = check('add_vip', this.lib.addVip(this.handle, v.proto, v.addr, v.port));
+    const idx = check('add_vip', this.lib.addVip(this.handle, v.network, v.proto, v.addr, v.port));
     if (v.flags) check('set_vip_flags', this.lib.setVipFlags(this.handle, idx, v.flags));
     for (const b of v.backends) this.backend(idx, b);
     if (v.slots) {
@@ -204,11 +208,11 @@ export class Classifier {
 
   /**
    * Whether this context owns the connection direction src:sport -> dst:dport with its XDP key
-   * published at `port` (PORT_VIA_UNDERLAY: the underlay); reverse: the backend's direction;
-   * passthrough: of a passthrough connection (vfp_conn_owns).
+   * published at `port` (PORT_VIA_UNDERLAY: the underlay, whose keys name the VNI `vni`);
+   * reverse: the backend's direction; passthrough: of a passthrough connection (vfp_conn_owns).
    */
-  ownsConnection(port: number, k: { src: number; dst: number; sport: number; dport: number; proto: number }, opts: { reverse?: boolean; passthrough?: boolean } = {}): boolean {
-    return this.lib.connOwns(this.handle, port, connKey(k.src, k.dst, k.sport, k.dport, k.proto), (opts.reverse ? 1 : 0) | (opts.passthrough ? 2 : 0)) === 1;
+  ownsConnection(port: number, k: { src: number; dst: number; sport: number; dport: number; proto: number; vni?: number }, opts: { reverse?: boolean; passthrough?: boolean } = {}): boolean {
+    return this.lib.connOwns(this.handle, port, connKey(k.src, k.dst, k.sport, k.dport, k.proto, k.vni), (opts.reverse ? 1 : 0) | (opts.passthrough ? 2 : 0)) === 1;
   }
 
   /** Connections this context dispatched per (conntrack VIP listener, backend), cumulative. */
@@ -218,7 +222,7 @@ export class Classifier {
     const ip = (x: number) => [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
     return Array.from({ length: n }, (_, i) => {
       const o = i * CONN_COUNT_SIZE;
-      return { vip: ip(buf.readUInt32LE(o)), backend: ip(buf.readUInt32LE(o + 4)), port: buf.readUInt16LE(o + 8), proto: buf.readUInt8(o + 10), connections: Number(buf.readBigUInt64LE(o + 16)) };
+      return { network: buf.readUInt32LE(o + 12), vip: ip(buf.readUInt32LE(o)), backend: ip(buf.readUInt32LE(o + 4)), port: buf.readUInt16LE(o + 8), proto: buf.readUInt8(o + 10), connections: Number(buf.readBigUInt64LE(o + 16)) };
     });
   }
   free(): void {
@@ -227,6 +231,8 @@ export class Classifier {
 }
 
 export interface VipConnections {
+  /** The VIP's network (tenants may use the same VIP and backend addresses). */
+  network: number;
   vip: string;
   port: number;
   proto: number;

@@ -11,7 +11,7 @@ import koffi, { type TypeObject } from 'koffi';
 /** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
 export type Handle = { readonly __handle: 'vfp' };
 
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
@@ -37,7 +37,7 @@ export interface NativeLib {
   addVtep(b: Handle, id: number, ip: number, nhMac: Bytes, encap: number): number;
   addMacLocal(b: Handle, network: number, mac: Bytes, port: number): number;
   addMacRemote(b: Handle, network: number, mac: Bytes, vtepId: number, vni: number): number;
-  addVip(b: Handle, proto: number, addr: Bytes, port: number): number;
+  addVip(b: Handle, network: number, proto: number, addr: Bytes, port: number): number;
   addBackend(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number): number;
   addBackendMac(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number, mac: Bytes): number;
   setVipFlags(b: Handle, vip: number, flags: number): number;
@@ -124,7 +124,7 @@ export function loadNative(path: string): NativeLib {
     vtep: f('vfp_builder_add_vtep', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
     macL: f('vfp_builder_add_mac_local', 'int', [bld, 'uint32_t', 'void *', 'uint32_t']),
     macR: f('vfp_builder_add_mac_remote', 'int', [bld, 'uint32_t', 'void *', 'uint32_t', 'uint32_t']),
-    vip: f('vfp_builder_add_vip', 'int', [bld, 'uint8_t', 'void *', 'uint16_t']),
+    vip: f('vfp_builder_add_vip', 'int', [bld, 'uint32_t', 'uint8_t', 'void *', 'uint16_t']),
     be: f('vfp_builder_add_backend', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t']),
     beMac: f('vfp_builder_add_backend_mac', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t', 'void *']),
     vipFlags: f('vfp_builder_set_vip_flags', 'int', [bld, 'uint32_t', 'uint32_t']),
@@ -177,7 +177,7 @@ export function loadNative(path: string): NativeLib {
     addVtep: (b, id, ip, mac, e) => n(fns.vtep(b, id, ip, mac, e)),
     addMacLocal: (b, net, mac, p) => n(fns.macL(b, net, mac, p)),
     addMacRemote: (b, net, mac, vt, vni) => n(fns.macR(b, net, mac, vt, vni)),
-    addVip: (b, pr, a, p) => n(fns.vip(b, pr, a, p)),
+    addVip: (b, net, pr, a, p) => n(fns.vip(b, net, pr, a, p)),
     addBackend: (b, v, id, a, p, w) => n(fns.be(b, v, id, a, p, w)),
     addBackendMac: (b, v, id, a, p, w, mac) => n(fns.beMac(b, v, id, a, p, w, mac)),
     setVipFlags: (b, v, fl) => n(fns.vipFlags(b, v, fl)),

@@ -59,7 +59,7 @@ export interface NodeCounters {
    * Connections the fast path dispatched per (VIP listener, backend), cumulative: the
    * counterpart of OVS's LbDnat flow counters, which never see these connections.
    */
-  vipConnections: Array<VipConnections & { network?: number }>;
+  vipConnections: VipConnections[];
   /**
    * Connections an earlier process left in this node's XDP maps that this node's runners
    * could not take over (their VIP or backend was gone): let go to OVS. The ones taken over
@@ -105,7 +105,6 @@ export class NodeRunner {
   private filters = new Map<string, Map<FilterMap, Set<string>>>();
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
   /** "vip/port/proto" -> network of the VIPs applied (names the network of a dispatch count). */
-  private vipNetworks = new Map<string, number>();
   /** When each network of this node's ports was first seen load-balanced (slowOnly), for VIP_SETTLE_MS. */
   private readonly balancedSince = new Map<number, number>();
   /** What runners of this node that have stopped took over and let go (a runner's own counts start at 0). */
@@ -144,7 +143,6 @@ export class NodeRunner {
     const recheckMs = settling.size ? Math.max(1, Math.min(...[...settling].map((n) => this.balancedSince.get(n)! + VIP_SETTLE_MS - now))) : undefined;
     const want = new Map(interfaceFilters(t, settling).map((f) => [f.ifname, f.keys]));
     if (this.runner) this.updateFilters(want, 'remove');
-    this.vipNetworks = new Map(t.vips.flatMap((v) => (v.network === undefined ? [] : [[`${v.vip}/${v.port}/${v.proto === 'TCP' ? 6 : 17}`, v.network] as [string, number]])));
     const sig = tablesSignature(t);
     if (sig !== this.tablesSig) {
       this.builder.clear();
@@ -194,12 +192,9 @@ export class NodeRunner {
     return { tables: this.ctx.counters(), interfaces, vipConnections: this.vipConnections(), connReleased: this.adopted().released };
   }
 
-  /** Connections dispatched per (VIP listener, backend), with the VIP's network when known. */
-  vipConnections(): Array<VipConnections & { network?: number }> {
-    return this.ctx.connCounts().map((c) => {
-      const network = this.vipNetworks.get(`${c.vip}/${c.port}/${c.proto}`);
-      return network === undefined ? c : { ...c, network };
-    });
+  /** Connections dispatched per (network, VIP listener, backend). */
+  vipConnections(): VipConnections[] {
+    return this.ctx.connCounts();
   }
 
   /**

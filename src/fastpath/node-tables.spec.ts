@@ -29,7 +29,7 @@ const tables = (): NodeTables => ({
     { network: 100, mac: C, to: { kind: 'local', port: 4 } },
     { network: 200, mac: '02:00:00:00:00:0d', to: { kind: 'local', port: 5 } },
   ],
-  vips: [{ proto: 'TCP', vip: '10.0.0.200', port: 80, backends: [{ ip: '10.0.0.11', port: 8080, weight: 1 }] }],
+  vips: [{ network: 100, proto: 'TCP', vip: '10.0.0.200', port: 80, backends: [{ ip: '10.0.0.11', port: 8080, weight: 1 }] }],
 });
 
 const ping = (dst: string, src: string) => eth(mac(dst), mac(src), 0x0800, ipv4Packet(ipv4('10.0.0.10'), ipv4('10.0.0.11'), 1, icmpEcho()));

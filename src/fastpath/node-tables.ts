@@ -35,13 +35,14 @@ export interface NodeTables {
 }
 
 /**
- * A VIP listener. With `network` and every weighted backend's `mac` it is a conntrack VIP
- * (IPv4 TCP): the fast path takes its connections from their SYN (see native/src/conn.h);
- * without, it is only in the tables. Weight 0: an unhealthy backend that keeps the
- * connections it has and gets no new ones (OVS's semantics).
+ * A VIP listener of a network (only that network's ports meet it: tenants may use the same
+ * address). IPv4 with every weighted backend's `mac`, it is a conntrack VIP: the fast path
+ * takes its connections from their first packet (see native/src/conn.h); else it is only in
+ * the tables. Weight 0: an unhealthy backend that keeps the connections it has and gets no
+ * new ones (OVS's semantics).
  */
 export interface NodeTablesVip {
-  network?: number;
+  network: number;
   proto: 'TCP' | 'UDP';
   vip: string;
   port: number;
@@ -130,7 +131,7 @@ export const keyBytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
 
 
 /** A VIP the classifier handles as a conntrack VIP (its connections' packets, once taken). */
-const conntrackCapable = (v: NodeTablesVip): boolean => v.network !== undefined && isIPv4(v.vip);
+const conntrackCapable = (v: NodeTablesVip): boolean => isIPv4(v.vip);
 
 /**
  * Whether the fast path takes v's new connections (its key is in the VM NICs' filters: TCP SYNs,
@@ -161,7 +162,7 @@ export interface InterfaceFilters {
 export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = new Set()): InterfaceFilters[] {
   const out: InterfaceFilters[] = [];
   // A network that only just became load-balanced: its VIPs' SYNs stay with OVS a while (NodeRunner, VIP_SETTLE_MS).
-  const ctVips = t.vips.filter((v) => isConntrackVip(t, v) && !settling.has(v.network!));
+  const ctVips = t.vips.filter((v) => isConntrackVip(t, v) && !settling.has(v.network));
   const byNetwork = new Map<number, string[]>();
   for (const m of t.macs) {
     let l = byNetwork.get(m.network);
@@ -198,7 +199,7 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
   const slowPortMacs = new Set(t.ports.filter((p) => p.slowOnly).map((p) => `${p.network}/${p.mac.toLowerCase()}`));
   const targets = new Set<string>();
   for (const v of t.vips) {
-    const vni = v.network === undefined ? undefined : vniOf.get(v.network);
+    const vni = vniOf.get(v.network);
     if (vni === undefined || !conntrackCapable(v)) continue;
     for (const b of v.backends) {
       if (!isIPv4(b.ip)) continue;
@@ -225,7 +226,7 @@ export interface BuilderLike {
   vtep(v: { id: number; ip: number; nextHopMac: Uint8Array; encap: Encap }): unknown;
   localMac(network: number, mac: Uint8Array, port: number): unknown;
   remoteMac(network: number, mac: Uint8Array, vtepId: number, vni: number): unknown;
-  vip(v: { proto: number; addr: Uint8Array; port: number; flags?: number; backends: Array<{ id: number; addr: Uint8Array; port: number; weight: number; mac?: Uint8Array }>; slots?: readonly number[] }): unknown;
+  vip(v: { network: number; proto: number; addr: Uint8Array; port: number; flags?: number; backends: Array<{ id: number; addr: Uint8Array; port: number; weight: number; mac?: Uint8Array }>; slots?: readonly number[] }): unknown;
 }
 
 export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number): void {
@@ -247,6 +248,6 @@ export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number)
     // the LRU keeps its backend while that backend stays (IPs are unique within a VIP).
     const backends = v.backends.filter((x) => isIPv4(x.ip)).map((x) => ({ id: ipv4Number(x.ip), addr: mappedIPv4(x.ip), port: x.port, weight: x.weight, ...(ct && x.mac ? { mac: macBytes(x.mac) } : {}) }));
     const slots = ct && v.slots ? v.slots.map((i) => (i >= 0 && v.backends[i] && isIPv4(v.backends[i]!.ip) ? ipv4Number(v.backends[i]!.ip) : NO_BACKEND)) : undefined;
-    b.vip({ proto: PROTO[v.proto], addr: mappedIPv4(v.vip), port: v.port, backends, flags, ...(slots ? { slots } : {}) });
+    b.vip({ network: v.network, proto: PROTO[v.proto], addr: mappedIPv4(v.vip), port: v.port, backends, flags, ...(slots ? { slots } : {}) });
   }
 }

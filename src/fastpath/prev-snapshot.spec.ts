@@ -59,7 +59,7 @@ describe('a frame taken under the previous table snapshot', () => {
 
   it('never takes a VIP decision (or a connection) from the previous snapshot', () => {
     const VIP = ipv4('10.0.0.200');
-    commit(true, false, (b) => b.vip({ proto: 6, addr: mapped(VIP), port: 80, flags: VIP_CONNTRACK, backends: [{ id: 1, addr: mapped(ipv4('10.0.0.10')), port: 8080, weight: 1, mac: X }] }));
+    commit(true, false, (b) => b.vip({ network: NET, proto: 6, addr: mapped(VIP), port: 80, flags: VIP_CONNTRACK, backends: [{ id: 1, addr: mapped(ipv4('10.0.0.10')), port: 8080, weight: 1, mac: X }] }));
     commit(false, false);
     const b = FrameBatch.withHeadroom([eth(mac('02:4c:42:00:00:01'), S, 0x0800, ipv4Packet(ipv4('10.0.0.1'), VIP, 6, tcp(40000, 80, 0x02)))]);
     expect(c.forward(1, b)).toBe(0);

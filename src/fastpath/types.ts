@@ -57,7 +57,8 @@ export const VIP_CONNTRACK = 2;
  * slots: OVS's slot table (LB_SLOTS backend ids, NO_BACKEND for none): a conntrack VIP then
  * deals new connections exactly as OVS's LbNat/LbSlot flows do, not by Maglev.
  */
-export interface VipSpec { proto: number; addr: Uint8Array; port: number; backends: BackendSpec[]; flags?: number; slots?: readonly number[] }
+/** network: the VIP is that network's (only its ports' frames meet it; tenants may reuse an address). */
+export interface VipSpec { network: number; proto: number; addr: Uint8Array; port: number; backends: BackendSpec[]; flags?: number; slots?: readonly number[] }
 /** OVS's load-balancer slot table size (vfp.h VFP_LB_SLOTS, src/pipeline LB_SLOTS). */
 export const LB_SLOTS = 256;
 export const NO_BACKEND = 0xffffffff;

@@ -136,7 +136,7 @@ function main(): void {
     const sharedRing = naiveMaglev(bes); // the peer shares one ring: building 1,000 in JS takes minutes
     const peerMs = performance.now() - t0;
     for (let v = 0; v < VIPS; v++) {
-      b.vip({ proto: 17, addr: mapped(vipAddr(v)), port: 80, backends: bes });
+      b.vip({ network: NET, proto: 17, addr: mapped(vipAddr(v)), port: 80, backends: bes });
       peer.vips.set(`17/${vipAddr(v)}/80`, { ring: sharedRing, ids: bes.map((x) => x.id) });
     }
     b.localVtep(ipv4('192.168.0.1'), mac('02:00:00:00:00:fd'));

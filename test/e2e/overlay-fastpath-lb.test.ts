@@ -41,6 +41,11 @@ const CLIENT = `const [vip,port,count,par]=process.argv.slice(1).map((x,i)=>i?Nu
 function one(){return new Promise(r=>{let buf='';const s=net.connect({host:vip,port});const done=(name)=>{clearTimeout(t);out.push({name,peer:s.remoteAddress||''});s.end();r()};const t=setTimeout(()=>done(''),5000);s.on('data',d=>{buf+=d;if(buf.includes('\\n'))done(buf.trim())});s.on('error',()=>done(''))})}
 async function worker(){while(next<count){next++;await one()}}Promise.all(Array.from({length:par},worker)).then(()=>console.log(JSON.stringify(out)))`;
 
+/** CLIENT from fixed source ports base..base+count-1, each connection held 300 ms after its answer. */
+const PINNED_CLIENT = `const [vip,port,base,count,par]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const net=require('net');const out=[];let next=0;
+function one(i){return new Promise(r=>{let buf='';const s=net.connect({host:vip,port,localPort:base+i});const done=(name)=>{clearTimeout(t);out[i]={name,peer:s.remoteAddress||''};setTimeout(()=>{s.end();r()},name?300:0)};const t=setTimeout(()=>done(''),5000);s.on('data',d=>{buf+=d;if(buf.includes('\\n')&&!out[i])done(buf.trim())});s.on('error',()=>{if(!out[i])done('')})})}
+async function worker(){while(next<count){await one(next++)}}Promise.all(Array.from({length:par},worker)).then(()=>console.log(JSON.stringify(out)))`;
+
 describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
   const fixture = overlayBed();
   const { children } = fixture;
@@ -222,5 +227,55 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
       return c.every((x) => x.name) && fp === 0 && ovsMoved >= 10 ? { ovsMoved, fp } : undefined;
     }, 30_000, 500);
     log(`loadBalancers: false: 10 connections, OVS's LbSlot/LbDnat counted ${handedBack.ovsMoved} packets, the fast path took none`);
+  }, 150_000);
+
+  it('two tenants with the same addresses (CIDR, VIP, client, backends) and the same 4-tuples at once: each reaches its own backends through the fast path', async () => {
+    for (const hv of fixture.bed().hypervisors) {
+      await api.replace<HypervisorNode>(`${G}/nodes/${hv.name}`, (cur) => ({ ...cur, spec: { ...cur.spec, fastPath: { enabled: true, netns: hv.netns, loadBalancers: true } } }));
+    }
+    const VIP = '10.47.0.100';
+    const tenants = ['ta', 'tb'];
+    const clients: Record<string, Vm> = {};
+    // Every address chosen, so both tenants have the very same ones.
+    const vmAt = (t: string, name: string, hv: string, ip: string) => api.vmFor(fixture.bed(), `fp-${t}`, 'net', name, hv, { vmName: `fl${name}`.slice(0, 8), spec: { ips: [ip] } });
+    for (const t of tenants) {
+      await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: `fp-${t}` } });
+      await call('POST', `${G}/namespaces/fp-${t}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.47.0.0/24' }] } });
+      clients[t] = (await vmAt(t, `${t}-cli`, 'hv1', '10.47.0.5')).vm;
+    }
+    for (const t of tenants) {
+      const bes = [await vmAt(t, `${t}-b1`, 'hv1', '10.47.0.11'), await vmAt(t, `${t}-b2`, 'hv2', '10.47.0.12')];
+      await Promise.all(bes.map((b) => startServer(b.vm, b.port.metadata.name)));
+      await call('POST', `${G}/namespaces/fp-${t}/loadbalancers`, {
+        metadata: { name: 'web' },
+        spec: { network: 'net', vip: VIP, listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends: bes.map((b) => ({ port: b.port.metadata.name })) },
+      });
+      await waitReady(`fp-${t}`, 'loadbalancers', 'web');
+    }
+    // Both networks past their settle period: the fast path takes each tenant's VIP connections.
+    const took = await eventually(async () => {
+      const before = (await tableCounters('hv1')).connNew ?? 0;
+      const r = await Promise.all(tenants.map((t) => connections(clients[t]!, VIP, 4)));
+      const c = await countersOnceMoved('hv1', { connNew: before }, 'connNew', 8);
+      return r.every((x, i) => x.every((y) => y.name.startsWith(`${tenants[i]}-`))) && (c.connNew ?? 0) - before >= 8 ? true : undefined;
+    }, 30_000, 500).catch(() => false);
+    expect(took).toBe(true);
+
+    // The same source ports from both clients at once: identical 4-tuples (client, port, VIP,
+    // 80) in two networks, each connection held open 300 ms so that the two overlap.
+    const N = 30;
+    const before = await tableCounters('hv1');
+    const [a, b] = await Promise.all(tenants.map(async (t) => JSON.parse(await clients[t]!.exec([process.execPath, '-e', PINNED_CLIENT, VIP, '80', '47000', String(N), '10'])) as Array<{ name: string; peer: string }>));
+    const udp = await Promise.all(tenants.map((t) => udpAnswers(clients[t]!, VIP, 53, 48100, 20)));
+    const after = await countersOnceMoved('hv1', before, 'connNew', 2 * N + 40);
+    const tally = (xs: Array<{ name: string }>) => xs.reduce<Record<string, number>>((m, x) => ((m[x.name || '<failed>'] = (m[x.name || '<failed>'] ?? 0) + 1), m), {});
+    log(`two tenants, VIP ${VIP}, client 10.47.0.5, ${N} TCP connections each from ports 47000+ at once: ta ${JSON.stringify(tally(a!))}, tb ${JSON.stringify(tally(b!))}; UDP from 48100+: ta ${JSON.stringify(tally(udp[0]!))}, tb ${JSON.stringify(tally(udp[1]!))}; hv1 connNew +${(after.connNew ?? 0) - (before.connNew ?? 0)}`);
+    for (const [t, got] of [['ta', a!], ['tb', b!], ['ta', udp[0]!], ['tb', udp[1]!]] as const) {
+      expect(got.filter((x) => !x.name.startsWith(`${t}-b`))).toEqual([]);
+      expect(new Set(got.map((x) => ('peer' in x ? x.peer : x.from)))).toEqual(new Set([VIP]));
+    }
+    expect(new Set([...a!, ...b!].map((x) => x.name))).toEqual(new Set(['ta-b1', 'ta-b2', 'tb-b1', 'tb-b2']));
+    // The fast path dispatched both tenants' connections and flows.
+    expect((after.connNew ?? 0) - (before.connNew ?? 0)).toBeGreaterThanOrEqual(2 * N + 40);
   }, 150_000);
 });

@@ -175,7 +175,7 @@ export class FastPathNodes implements FastPathHook {
     for (const st of this.nodes.values()) {
       for (const c of st.runner?.vipConnections() ?? []) {
         const k = `${c.network}/${c.vip}/${c.backend}`;
-        if (c.network !== undefined) out.set(k, (out.get(k) ?? 0) + c.connections);
+        out.set(k, (out.get(k) ?? 0) + c.connections);
       }
     }
     return out;
