@@ -203,6 +203,9 @@ int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key
  * XDP key published at `port` (VFP_PORT_VIA_UNDERLAY for the underlay). */
 int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, uint32_t kind);
 #define VFP_OWNS_REVERSE 1u /* kind: the backend -> client direction */
+/* The VNI a connection key at the underlay names for a connection of port's network (its
+ * reverse key, toward a remote backend), or 0 when the tables give none. */
+uint32_t vfp_conn_port_vni(struct vfp_ctx *ctx, uint32_t port);
 #define VFP_OWNS_PASS 2u    /* kind: of a passthrough connection (VFP_CONN_PASS) */
 
 /* Connections dispatched per (conntrack VIP listener, backend) by a context, for the load

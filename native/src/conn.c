@@ -19,11 +19,13 @@ void vfp_ctx_set_conn_hook(struct vfp_ctx *ctx, vfp_conn_hook fn, void *arg)
 	__atomic_store_n(&ctx->conn_hook, fn, __ATOMIC_RELEASE);
 }
 
-/* Set index of a connection entry: the same for the key built from a frame and from its twin. */
-static uint64_t conn_hash(const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport, uint8_t proto)
+/* Set index of a connection entry: the same for the key built from a frame and from its twin.
+ * The network is mixed in: tenants' entries of one 4-tuple do not crowd one set. */
+static uint64_t conn_hash(uint32_t network, const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport,
+			  uint8_t proto)
 {
 	uint64_t x = vfp_load64(src + 8) ^ (vfp_load64(dst + 8) * 0x9e3779b97f4a7c15ull) ^
-		     ((uint64_t)sport << 40) ^ ((uint64_t)dport << 24) ^ proto;
+		     ((uint64_t)sport << 40) ^ ((uint64_t)dport << 24) ^ ((uint64_t)network << 8) ^ proto;
 	return vfp_mix64(x);
 }
 
@@ -32,7 +34,7 @@ static struct vfp_lru_ent *find(struct vfp_ctx *ctx, uint32_t network, const uin
 				uint16_t sport, uint16_t dport, uint8_t proto, struct vfp_lru_ent **slot)
 {
 	struct vfp_lru_ent *dummy;
-	return vfp_lru_find(&ctx->lru, conn_hash(src, dst, sport, dport, proto), network, src, dst, sport, dport, proto,
+	return vfp_lru_find(&ctx->lru, conn_hash(network, src, dst, sport, dport, proto), network, src, dst, sport, dport, proto,
 			    slot ? slot : &dummy);
 }
 
@@ -192,6 +194,15 @@ static void fill(struct vfp_lru_ent *e, uint32_t network, const uint8_t *src, co
 	e->stamp = stamp;
 }
 
+/* Before an entry found by its key is filled again: its XDP key goes if the new one is
+ * published elsewhere (the backend moved between this node and another, a NIC's port
+ * changed), else the old key would stay behind, owned by nothing. */
+static void withdraw_if_moved(struct vfp_ctx *ctx, struct vfp_lru_ent *e, uint32_t xdp_port, uint32_t vni)
+{
+	if (e->used && e->ct && (e->xdp_port != xdp_port || (xdp_port == VFP_PORT_VIA_UNDERLAY && e->vni != vni)))
+		publish(ctx, e, 0);
+}
+
 /* Whether reverse entry r (found by a new connection's reverse key) belongs to another live
  * connection: the client's port to another listener of the same backend port. Its replies
  * would be rewritten as the new one's, so the new one is refused, as OVS's conntrack refuses
@@ -209,15 +220,25 @@ static int reverse_clash(struct vfp_ctx *ctx, struct vfp_lru_ent *r, const uint8
 /* Makes the reverse entry of forward entry e (filled: client -> VIP, toward be) and
  * publishes both XDP keys; v is the L2 verdict toward the backend. On failure the
  * connection is dropped (both entries, both keys) and a negative errno returned. */
-static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_backend *be, const uint8_t *client,
-		const uint8_t *vip, uint16_t sport, uint16_t vport, uint8_t proto, const struct vfp_verdict *v, uint64_t *c)
+static int take(struct vfp_ctx *ctx, const struct vfp_tables *t, struct vfp_lru_ent *e, const struct vfp_backend *be,
+		const uint8_t *client, const uint8_t *vip, uint16_t sport, uint16_t vport, uint8_t proto,
+		const struct vfp_verdict *v, uint64_t *c)
 {
 	struct vfp_lru_ent *r, *rslot = NULL;
-	uint32_t xport = v->kind == VFP_V_LOCAL ? v->port : VFP_PORT_VIA_UNDERLAY;
+	uint32_t xport = v->kind == VFP_V_LOCAL ? v->port : VFP_PORT_VIA_UNDERLAY, vni = 0;
+	const struct vfp_vni_ent *nv;
 
+	/* A remote backend's replies arrive in the VNI the tables map to the network (what
+	 * from_underlay decides them by), so its key at the underlay names that one. */
+	if (xport == VFP_PORT_VIA_UNDERLAY) {
+		if (!(nv = vfp_network_vni(t, e->network))) {
+			vfp_conn_evict(ctx, e, c);
+			return -ENOENT;
+		}
+		vni = nv->vni;
+	}
 	/* The reverse key names what e was dealt (its address and port: an adopted connection
-	 * keeps a port the backend may have changed since). A remote backend's replies come
-	 * back in the VNI the frames toward it carry (the network's). */
+	 * keeps a port the backend may have changed since). */
 	r = find(ctx, e->network, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, &rslot);
 	if (r && reverse_clash(ctx, r, vip, vport, c)) {
 		drop_one(ctx, e); /* only e: its twin by key is r, another connection's */
@@ -231,7 +252,8 @@ static int take(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_bac
 		}
 		vfp_conn_evict(ctx, r, c);
 	}
-	fill(r, e->network, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, be->id, vip, vport, xport, v->vni,
+	withdraw_if_moved(ctx, r, xport, vni);
+	fill(r, e->network, e->nat_addr, client, e->nat_port, sport, proto | VFP_LRU_REVERSE, be->id, vip, vport, xport, vni,
 	     ctx->lru.clock);
 	/* Keys before the SYN leaves: the SYN-ACK must find its reverse key in the XDP map. */
 	if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
@@ -337,7 +359,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 			uint16_t bi = vip->lb_slots[vfp_ovs_lb_slot(p, !!(vip->flags & VFP_VIP_CLIENT_IP))];
 			idx = bi == 0xffff ? -1 : bi;
 		} else if (vip->ring) {
-			uint64_t h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);
+			uint64_t h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(0, p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);
 			idx = vip->ring[h % VFP_MAGLEV_M];
 		} else {
 			idx = -1;
@@ -378,6 +400,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 				e = slot;
 				vfp_conn_evict(ctx, e, c);
 			}
+			withdraw_if_moved(ctx, e, in_port, 0);
 			fill(e, network, p->src, p->dst, p->sport, p->dport, p->proto, be->id, be->addr, be->port, in_port, 0,
 			     ctx->lru.clock);
 		}
@@ -390,7 +413,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		return;
 	}
 	if (syn) {
-		if (take(ctx, e, be, p->src, p->dst, p->sport, p->dport, p->proto, v, c) < 0) {
+		if (take(ctx, t, e, be, p->src, p->dst, p->sport, p->dport, p->proto, v, c) < 0) {
 			memset(v, 0, sizeof(*v));
 			slow(v, VFP_R_VIP_NOT_OURS);
 			return;
@@ -458,6 +481,7 @@ static int pass_take(struct vfp_ctx *ctx, uint32_t network, uint32_t vni, const 
 		e = slot;
 		vfp_conn_evict(ctx, e, c);
 	}
+	withdraw_if_moved(ctx, e, VFP_PORT_VIA_UNDERLAY, vni);
 	fill(e, network, client, backend, cport, bport, fwd, 0, backend, bport, VFP_PORT_VIA_UNDERLAY, vni, ctx->lru.clock);
 	r = find(ctx, network, backend, client, bport, cport, rev, &slot);
 	if (!r) {
@@ -468,6 +492,7 @@ static int pass_take(struct vfp_ctx *ctx, uint32_t network, uint32_t vni, const 
 		}
 		vfp_conn_evict(ctx, r, c);
 	}
+	withdraw_if_moved(ctx, r, port, 0);
 	fill(r, network, backend, client, bport, cport, rev, 0, backend, bport, port, 0, ctx->lru.clock);
 	if (publish(ctx, e, 1) < 0 || publish(ctx, r, 1) < 0) {
 		vfp_conn_evict(ctx, e, c);
@@ -551,18 +576,6 @@ static void conn_key_addrs(const struct vfp_conn_key *k, uint8_t src[16], uint8_
 	vfp_map4(dst, (const uint8_t *)&k->daddr);
 }
 
-/* The VNI of a network (the tables map VNIs to networks; a network has one). */
-static int vni_of(const struct vfp_tables *t, uint32_t network, uint32_t *vni)
-{
-	uint32_t i;
-	for (i = 0; t->vnis && i <= t->vni_mask; i++)
-		if (t->vnis[i].used && t->vnis[i].network == network) {
-			*vni = t->vnis[i].vni;
-			return 0;
-		}
-	return -ENOENT;
-}
-
 static uint32_t key_vni(const struct vfp_conn_key *k)
 {
 	return (uint32_t)k->vni[0] << 16 | (uint32_t)k->vni[1] << 8 | k->vni[2];
@@ -576,8 +589,9 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 	const struct vfp_vip *vip;
 	const struct vfp_backend *be = NULL;
 	struct vfp_lru_ent *e, *slot = NULL;
+	const struct vfp_vni_ent *nv;
 	struct vfp_verdict v;
-	uint32_t i, network, vni;
+	uint32_t i, network;
 
 	if (!ctx->lru.ents || (k->proto != 6 && k->proto != 17))
 		return -EINVAL;
@@ -591,10 +605,10 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 		if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || !(t->ports[port].flags & VFP_PORT_CONNTRACK))
 			return -ENOENT;
 		network = t->ports[port].network;
-		if (vni_of(t, network, &vni) < 0)
+		if (!(nv = vfp_network_vni(t, network)))
 			return -ENOENT;
 		conn_key_addrs(k, baddr, client);
-		if (pass_take(ctx, network, vni, client, baddr, vport, sport, k->proto, port, ctx->c) < 0)
+		if (pass_take(ctx, network, nv->vni, client, baddr, vport, sport, k->proto, port, ctx->c) < 0)
 			return -EIO;
 		ctx->c[VFP_C_CONN_ADOPT]++;
 		return 0;
@@ -629,8 +643,9 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 		e = slot;
 		vfp_conn_evict(ctx, e, ctx->c);
 	}
+	withdraw_if_moved(ctx, e, port, 0);
 	fill(e, network, client, vaddr, sport, vport, k->proto, be->id, be->addr, bport, port, 0, ctx->lru.clock);
-	if (take(ctx, e, be, client, vaddr, sport, vport, k->proto, &v, ctx->c) < 0)
+	if (take(ctx, t, e, be, client, vaddr, sport, vport, k->proto, &v, ctx->c) < 0)
 		return -EIO;
 	ctx->c[VFP_C_CONN_ADOPT]++;
 	return 0;
@@ -645,6 +660,22 @@ int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key
 	rc = adopt_in(ctx, __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST), port, k, val);
 	vfp_rcu_exit(&dp->rcu, ctx->slot);
 	return rc;
+}
+
+uint32_t vfp_conn_port_vni(struct vfp_ctx *ctx, uint32_t port)
+{
+	struct vfp_dp *dp = ctx->dp;
+	const struct vfp_tables *t;
+	const struct vfp_vni_ent *nv = NULL;
+	uint32_t vni;
+
+	vfp_rcu_enter(&dp->rcu, ctx->slot);
+	t = __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST);
+	if (port < t->n_ports && (t->ports[port].flags & VFP_PORT_PRESENT))
+		nv = vfp_network_vni(t, t->ports[port].network);
+	vni = nv ? nv->vni : 0;
+	vfp_rcu_exit(&dp->rcu, ctx->slot);
+	return vni;
 }
 
 /* The network a key published at port belongs to: the underlay's by its VNI, a NIC's by the port. */

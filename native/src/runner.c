@@ -145,23 +145,35 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 				n++;
 		}
 	}
-	/* Forward keys (on the client's NIC): taken over, or withdrawn with their reverse key
-	 * where that was published at a local backend's NIC (at the underlay the reverse key names
-	 * a VNI the forward key does not: the loop after this one withdraws it, owned by none). */
+	/* Forward keys (on the client's NIC): taken over, or withdrawn with their reverse key,
+	 * wherever that was published (any open interface: a local backend's NIC, or the
+	 * underlay, where it names the VNI of the client's network). A NIC opened later may have
+	 * it: this runs for that NIC's keys alone then. */
 	for (j = 0; j < n; j++) {
 		struct vfp_conn_key rk;
+		uint32_t vni;
 		if (all[j].v.reverse || (all[j].v.flags & VFP_CONN_PASS))
 			continue;
 		if (!take_over(r, &all[j]))
 			continue;
+		vni = vfp_conn_port_vni(r->ctx, r->ifs[all[j].i].port);
 		rk = all[j].k;
 		rk.saddr = all[j].v.nat_addr;
 		rk.daddr = all[j].k.saddr;
 		rk.sport = all[j].v.nat_port;
 		rk.dport = all[j].k.sport;
-		for (uint32_t i = 0; i < r->n; i++)
-			if (r->x[i])
-				bpf_map_delete_elem(vfp_xsk_map_fd(r->x[i], "vfp_conn"), &rk);
+		for (uint32_t i = 0; i < r->n; i++) {
+			if (!r->x[i])
+				continue;
+			if (r->ifs[i].port == r->underlay_port) {
+				rk.vni[0] = (uint8_t)(vni >> 16);
+				rk.vni[1] = (uint8_t)(vni >> 8);
+				rk.vni[2] = (uint8_t)vni;
+			} else {
+				memset(rk.vni, 0, sizeof(rk.vni));
+			}
+			bpf_map_delete_elem(vfp_xsk_map_fd(r->x[i], "vfp_conn"), &rk);
+		}
 	}
 	/* Reverse keys (the backend's NIC, or the underlay) that no connection of this context
 	 * owns there go: a key nobody owns sends its frames to a runner that drops them. One

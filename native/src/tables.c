@@ -288,6 +288,7 @@ void vfp_tables_free(struct vfp_tables *t)
 	free(t->ports);
 	free(t->macs);
 	free(t->vnis);
+	free(t->net_vnis);
 	free(t->vteps);
 	free(t->vtep_tmpl);
 	free(t->mac_verdicts);
@@ -395,6 +396,7 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	t->macs = vfp_table_alloc((size_t)(t->mac_mask + 1) * sizeof(*t->macs));
 	t->vni_mask = pow2_slots(b->vnis.n) - 1;
 	t->vnis = calloc(t->vni_mask + 1, sizeof(*t->vnis));
+	t->net_vnis = calloc(t->vni_mask + 1, sizeof(*t->net_vnis));
 	t->vtep_mask = pow2_slots(b->vteps.n) - 1;
 	t->vteps = calloc(t->vtep_mask + 1, sizeof(*t->vteps));
 	t->vtep_tmpl = calloc(t->vtep_mask + 1, sizeof(*t->vtep_tmpl));
@@ -402,7 +404,7 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 	t->vip_mask = pow2_slots(2 * b->vips.n) - 1;
 	t->vip_idx = calloc(t->vip_mask + 1, sizeof(*t->vip_idx));
 	t->vips = calloc(b->vips.n ? b->vips.n : 1, sizeof(*t->vips));
-	if (!t->ports || !t->macs || !t->vnis || !t->vteps || !t->vtep_tmpl || !t->mac_verdicts || !t->vips || !t->vip_idx)
+	if (!t->ports || !t->macs || !t->vnis || !t->net_vnis || !t->vteps || !t->vtep_tmpl || !t->mac_verdicts || !t->vips || !t->vip_idx)
 		goto fail;
 
 	for (i = 0; i < b->ports.n; i++) {
@@ -452,6 +454,11 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 		while (t->vnis[h].used && t->vnis[h].vni != e[0])
 			h = (h + 1) & t->vni_mask;
 		t->vnis[h] = (struct vfp_vni_ent){ .vni = e[0], .network = e[1], .used = 1 };
+		h = u32_hash(e[1]) & t->vni_mask;
+		while (t->net_vnis[h].used && t->net_vnis[h].network != e[1])
+			h = (h + 1) & t->vni_mask;
+		if (!t->net_vnis[h].used)
+			t->net_vnis[h] = (struct vfp_vni_ent){ .vni = e[0], .network = e[1], .used = 1 };
 	}
 	for (i = 0; i < b->vips.n; i++) {
 		const struct b_vip *s = &((const struct b_vip *)b->vips.d)[i];
@@ -495,6 +502,19 @@ const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vn
 		if (!e->used)
 			return NULL;
 		if (e->vni == vni)
+			return e;
+		h = (h + 1) & t->vni_mask;
+	}
+}
+
+const struct vfp_vni_ent *vfp_network_vni(const struct vfp_tables *t, uint32_t network)
+{
+	uint32_t h = u32_hash(network) & t->vni_mask;
+	for (;;) {
+		const struct vfp_vni_ent *e = &t->net_vnis[h];
+		if (!e->used)
+			return NULL;
+		if (e->network == network)
 			return e;
 		h = (h + 1) & t->vni_mask;
 	}

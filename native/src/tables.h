@@ -117,6 +117,9 @@ struct vfp_tables {
 	uint32_t mac_mask;
 	struct vfp_vni_ent *vnis;
 	uint32_t vni_mask;
+	/* network -> its VNI (the first one given for it): what its frames arrive in, so what a
+	 * connection key at the underlay names (conn.c). Same size as vnis, keyed by network. */
+	struct vfp_vni_ent *net_vnis;
 	struct vfp_vtep_ent *vteps;
 	uint32_t vtep_mask;
 	/* Outer headers toward each VTEP (same slot as vteps[]), made when the snapshot is
@@ -255,6 +258,8 @@ static inline const struct vfp_mac_ent *vfp_mac_home(const struct vfp_tables *t,
 	return &t->macs[h & t->mac_mask & ~(VFP_MAC_BUCKET - 1)];
 }
 const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vni);
+/* The VNI of a network (vfp_vni_ent.vni), or NULL when the tables give it none. */
+const struct vfp_vni_ent *vfp_network_vni(const struct vfp_tables *t, uint32_t network);
 const struct vfp_vtep_ent *vfp_vtep_lookup(const struct vfp_tables *t, uint32_t id);
 const struct vfp_vip *vfp_vip_lookup(const struct vfp_tables *t, uint32_t network, uint8_t proto,
 				     const uint8_t addr[16], uint16_t port);

@@ -19,6 +19,9 @@ import { FilterMap, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tabl
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
 
+/** A VIP listener of a network, as dispatch counts are matched to the VIPs applied. */
+const listenerKey = (network: number, vip: string, port: number, proto: number): string => `${network}/${vip}/${port}/${proto}`;
+
 /**
  * How long a network that just got its first load balancer here keeps its VIPs' new
  * connections with OVS. Without it, the first connections of a new load balancer that the
@@ -104,7 +107,8 @@ export class NodeRunner {
   private tablesSig = '';
   private filters = new Map<string, Map<FilterMap, Set<string>>>();
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
-  /** "vip/port/proto" -> network of the VIPs applied (names the network of a dispatch count). */
+  /** "network/vip/port/proto" of the VIPs applied: the dispatch counts reported are theirs. */
+  private vipListeners = new Set<string>();
   /** When each network of this node's ports was first seen load-balanced (slowOnly), for VIP_SETTLE_MS. */
   private readonly balancedSince = new Map<number, number>();
   /** What runners of this node that have stopped took over and let go (a runner's own counts start at 0). */
@@ -143,6 +147,7 @@ export class NodeRunner {
     const recheckMs = settling.size ? Math.max(1, Math.min(...[...settling].map((n) => this.balancedSince.get(n)! + VIP_SETTLE_MS - now))) : undefined;
     const want = new Map(interfaceFilters(t, settling).map((f) => [f.ifname, f.keys]));
     if (this.runner) this.updateFilters(want, 'remove');
+    this.vipListeners = new Set(t.vips.map((v) => listenerKey(v.network, v.vip, v.port, v.proto === 'TCP' ? 6 : 17)));
     const sig = tablesSignature(t);
     if (sig !== this.tablesSig) {
       this.builder.clear();
@@ -192,9 +197,9 @@ export class NodeRunner {
     return { tables: this.ctx.counters(), interfaces, vipConnections: this.vipConnections(), connReleased: this.adopted().released };
   }
 
-  /** Connections dispatched per (network, VIP listener, backend). */
+  /** Connections dispatched per (network, VIP listener, backend), of the VIPs applied now. */
   vipConnections(): VipConnections[] {
-    return this.ctx.connCounts();
+    return this.ctx.connCounts().filter((c) => this.vipListeners.has(listenerKey(c.network, c.vip, c.port, c.proto)));
   }
 
   /**

@@ -21,12 +21,13 @@ const SYN = 0x02, ACK = 0x10, SYNACK = 0x12, FIN_ACK = 0x11;
 
 /**
  * A tenant: its network and VNI, its client's NIC and local backend's NIC on this node, a
- * remote backend and a remote client behind the peer VTEP. Same addresses in both tenants;
- * MACs differ (as vnetd allocates them), and so do backend addresses where `backends` says.
+ * remote backend and a remote client behind the peer VTEP. Same client and VIP addresses in
+ * both tenants; MACs differ (as vnetd allocates them), backend addresses as each says. The
+ * tables' network ids are not the VNIs here (vnetd's are), so neither can stand for the other.
  */
 interface Tenant { net: number; vni: number; clientPort: number; bePort: number; cliMac: Uint8Array; beMacs: [Uint8Array, Uint8Array]; rcliMac: Uint8Array; be: [number, number] }
-const A: Tenant = { net: 7, vni: 7, clientPort: 1, bePort: 2, cliMac: mac('02:0a:00:00:01:01'), beMacs: [mac('02:0a:00:00:02:01'), mac('02:0a:00:00:02:02')], rcliMac: mac('02:0a:00:00:03:01'), be: [ipv4('10.40.0.11'), ipv4('10.40.0.12')] };
-const B: Tenant = { net: 8, vni: 8, clientPort: 3, bePort: 4, cliMac: mac('02:0b:00:00:01:01'), beMacs: [mac('02:0b:00:00:02:01'), mac('02:0b:00:00:02:02')], rcliMac: mac('02:0b:00:00:03:01'), be: [ipv4('10.40.0.21'), ipv4('10.40.0.22')] };
+const A: Tenant = { net: 7, vni: 5007, clientPort: 1, bePort: 2, cliMac: mac('02:0a:00:00:01:01'), beMacs: [mac('02:0a:00:00:02:01'), mac('02:0a:00:00:02:02')], rcliMac: mac('02:0a:00:00:03:01'), be: [ipv4('10.40.0.11'), ipv4('10.40.0.12')] };
+const B: Tenant = { net: 8, vni: 5008, clientPort: 3, bePort: 4, cliMac: mac('02:0b:00:00:01:01'), beMacs: [mac('02:0b:00:00:02:01'), mac('02:0b:00:00:02:02')], rcliMac: mac('02:0b:00:00:03:01'), be: [ipv4('10.40.0.21'), ipv4('10.40.0.22')] };
 
 const backends = (t: Tenant): BackendSpec[] => t.be.map((ip, i) => ({ id: ip, addr: mapped(ip), port: 8080, weight: 1, mac: t.beMacs[i]! }));
 /** OVS's slot table with every slot on one backend of the tenant (0: this node, 1: the peer). */
@@ -80,7 +81,6 @@ describe('tenants with the same addresses share nothing in the fast path', () =>
       expect(hex(inner(syn.out))).toBe(hex(atBackend(t, 1, 40001, SYN)));
     }
     // A network without the VIP does not meet it: its frame to that address goes by MAC.
-    commit({ a: 0, b: 0 }, [A]);
     const b = fp.builder().localVtep(LOCAL_IP, LOCAL_MAC).port(UNDERLAY, 0, PORT_UNDERLAY).port(A.clientPort, A.net).port(B.clientPort, B.net)
       .localMac(A.net, A.beMacs[0], A.bePort).localMac(B.net, B.beMacs[0], B.bePort).port(A.bePort, A.net).port(B.bePort, B.net);
     b.vip({ network: A.net, proto: 6, addr: mapped(VIP), port: 80, backends: backends(A), flags: VIP_CONNTRACK, slots: allTo(A, 0) });
@@ -153,24 +153,44 @@ describe('tenants with the same addresses share nothing in the fast path', () =>
     const rb = forwardOne(c, same.bePort, back(same, ACK));
     expect(rb.v).toMatchObject({ kind: VerdictKind.Encap, vni: same.vni });
     expect(c.ownsConnection(PORT_VIA_UNDERLAY, { ...fwd, vni: same.vni }, { passthrough: true })).toBe(true);
+    // B's end is its own: its FINs close it now, counted once more.
+    forwardOne(c, UNDERLAY, tunnelled(same, toBe(same, FIN_ACK)));
+    forwardOne(c, same.bePort, back(same, FIN_ACK));
+    expect(c.counters().connClosed).toBe(2n);
   });
 
-  it('a connection is taken over after a restart in its own network only', () => {
+  it('taken over after a restart in its own network: its keys published again where they were, an underlay key in its network\'s VNI', () => {
     commit({ a: 0, b: 0 });
     c = fp.classifier(4096);
-    const next = fp.classifier(4096);
-    try {
-      // The earlier process's forward keys, one per tenant on the same 4-tuple, at each client's NIC.
-      for (const t of [A, B]) {
-        expect(next.adoptConnection(t.clientPort, { client: CLI, sport: 43000, vip: VIP, vport: 80, proto: 6, backend: t.be[0], bport: 8080 })).toBe(0);
+    // The earlier process's forward keys, one per tenant on the same 4-tuples, at each client's
+    // NIC: to the local backend (43000) and to the remote one (43001).
+    for (const t of [A, B]) {
+      for (const [sport, i] of [[43000, 0], [43001, 1]] as const) {
+        expect(c.adoptConnection(t.clientPort, { client: CLI, sport, vip: VIP, vport: 80, proto: 6, backend: t.be[i], bport: 8080 })).toBe(0);
       }
-      for (const t of [A, B]) {
-        const ack = forwardOne(next, t.clientPort, toVip(t, 43000, ACK));
-        expect(ack.v).toMatchObject({ kind: VerdictKind.Local, port: t.bePort });
-        expect(hex(ack.out)).toBe(hex(atBackend(t, 0, 43000, ACK)));
-      }
-    } finally {
-      next.free();
+    }
+    for (const t of [A, B]) {
+      const local = forwardOne(c, t.clientPort, toVip(t, 43000, ACK));
+      expect(local.v).toMatchObject({ kind: VerdictKind.Local, port: t.bePort });
+      expect(hex(local.out)).toBe(hex(atBackend(t, 0, 43000, ACK)));
+      const remote = forwardOne(c, t.clientPort, toVip(t, 43001, ACK));
+      expect(remote.v).toMatchObject({ kind: VerdictKind.Encap, vni: t.vni });
+      expect(hex(inner(remote.out))).toBe(hex(atBackend(t, 1, 43001, ACK)));
+      expect(c.ownsConnection(t.bePort, { src: t.be[0], dst: CLI, sport: 8080, dport: 43000, proto: 6 }, { reverse: true })).toBe(true);
+      const rev = { src: t.be[1], dst: CLI, sport: 8080, dport: 43001, proto: 6 };
+      const other = t === A ? B : A;
+      expect([t.vni, other.vni, t.net, 0].map((vni) => c.ownsConnection(PORT_VIA_UNDERLAY, { ...rev, vni }, { reverse: true }))).toEqual([true, false, false, false]);
+      // The remote backend's reply, off the tunnel in the tenant's VNI, reaches its client from the VIP.
+      const r = forwardOne(c, UNDERLAY, tunnelled(t, fromBackend(t, 1, 43001, ACK)));
+      expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: t.clientPort });
+      expect(hex(r.out)).toBe(hex(atClient(t, 1, 43001, ACK)));
+    }
+    // A passthrough connection, from its backend's key at the backend's NIC: the client's key
+    // goes back to the underlay in the backend's network's VNI.
+    for (const t of [A, B]) {
+      expect(c.adoptConnection(t.bePort, { client: RCLI, sport: 44000, vip: 0, vport: 0, proto: 6, backend: t.be[0], bport: 8080, passthrough: true })).toBe(0);
+      const fwd = { src: RCLI, dst: t.be[0], sport: 44000, dport: 8080, proto: 6 };
+      expect([t.vni, t.net, 0].map((vni) => c.ownsConnection(PORT_VIA_UNDERLAY, { ...fwd, vni }, { passthrough: true }))).toEqual([true, false, false]);
     }
   });
 });

@@ -253,9 +253,11 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
       await waitReady(`fp-${t}`, 'loadbalancers', 'web');
     }
     // Both networks past their settle period: the fast path takes each tenant's VIP connections.
+    let warmUp = 0;
     const took = await eventually(async () => {
       const before = (await tableCounters('hv1')).connNew ?? 0;
       const r = await Promise.all(tenants.map((t) => connections(clients[t]!, VIP, 4)));
+      warmUp += 4;
       const c = await countersOnceMoved('hv1', { connNew: before }, 'connNew', 8);
       return r.every((x, i) => x.every((y) => y.name.startsWith(`${tenants[i]}-`))) && (c.connNew ?? 0) - before >= 8 ? true : undefined;
     }, 30_000, 500).catch(() => false);
@@ -277,5 +279,18 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     expect(new Set([...a!, ...b!].map((x) => x.name))).toEqual(new Set(['ta-b1', 'ta-b2', 'tb-b1', 'tb-b2']));
     // The fast path dispatched both tenants' connections and flows.
     expect((after.connNew ?? 0) - (before.connNew ?? 0)).toBeGreaterThanOrEqual(2 * N + 40);
+    // Each tenant's status.backends counts its own connections and flows only (the fast path's
+    // counts were summed across tenants with the same VIP and backend addresses before).
+    const counted = async (t: string) => ((((await call('GET', `${G}/namespaces/fp-${t}/loadbalancers/web`)) as LoadBalancer).status?.backends ?? []).reduce((n, x) => n + (x.connections ?? 0), 0));
+    const own = N + 20;
+    const totals = await eventually(async () => {
+      const c = await Promise.all(tenants.map(counted));
+      return c.every((n) => n >= own) ? c : undefined;
+    }, 20_000, 250).catch(async () => Promise.all(tenants.map(counted)));
+    log(`status.backends connections, summed per tenant: ${JSON.stringify(totals)} (each made ${own}, plus ${warmUp} warming up)`);
+    for (const n of totals) {
+      expect(n).toBeGreaterThanOrEqual(own);
+      expect(n).toBeLessThanOrEqual(own + warmUp);
+    }
   }, 150_000);
 });
