@@ -12,8 +12,10 @@
  *                      is in vfp_src, or IPv6 TCP, UDP or ICMPv6 other than neighbour
  *                      discovery whose (source MAC, source IPv6) is in vfp_src6,
  *                  4 = underlay, filtered: VXLAN/GENEVE whose (VNI, inner destination
- *                      MAC) is in vfp_inner, or whose inner frame is of a connection in
- *                      vfp_conn or opens one to a local backend's listener in vfp_target.
+ *                      MAC) is in vfp_inner (in a network of vfp_lbnet, unless it comes
+ *                      from a backend's address: from_backend), or whose inner frame is of
+ *                      a connection in vfp_conn or opens one to a local backend's listener
+ *                      in vfp_target.
  * The filtered modes are how vnetd runs beside OVS: a frame the fast path would not
  * decide (ARP, broadcast, unknown or spoofed addresses) never reaches the AF_XDP
  * socket, it continues to OVS's own port (XDP_PASS) with its ingress port intact.
@@ -284,6 +286,42 @@ static __always_inline __u8 *tunnel_inner(void *data, void *end, __u8 **tun)
 	return inner;
 }
 
+/* Networks with load balancers (their VNIs): OVS runs their IP through its conntrack, and
+ * un-DNATs on the client's node the replies of the connections it dispatched. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} vfp_lbnet SEC(".maps");
+
+/* Whether an inner frame of a load-balanced network may be a backend's reply to a
+ * connection OVS dispatched: IPv4 TCP or UDP from a backend's listener, anything else IPv4
+ * from a backend's address (an ICMP error OVS relates to the NAT), or what cannot be told
+ * (a fragment, a truncated header). vfp_target's zero-MAC keys list them. The fast path
+ * carries such a network's load balancers only when all are IPv4, so IPv6 is not theirs. */
+static __always_inline int from_backend(__u8 *inner, void *end, __u32 vni)
+{
+	struct iphdr *ip = (void *)(inner + 14);
+	struct vfp_target_key k = {};
+	__u8 *l4;
+
+	if (inner[12] != 0x08 || inner[13] != 0x00)
+		return 0;
+	if ((void *)(ip + 1) > end || ip->ihl < 5 || (ip->frag_off & bpf_htons(0x3fff)))
+		return 1;
+	k.vni = vni;
+	k.addr = ip->saddr;
+	if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
+		l4 = (void *)ip + ip->ihl * 4;
+		if ((void *)(l4 + 4) > end)
+			return 1;
+		__builtin_memcpy(&k.port, l4, 2);
+		k.proto = ip->protocol;
+	}
+	return bpf_map_lookup_elem(&vfp_target, &k) != NULL;
+}
+
 static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 {
 	struct vfp_inner_key k = {};
@@ -296,7 +334,11 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 		return 0;
 	k.vni = ((__u32)hdr[4] << 16) | ((__u32)hdr[5] << 8) | hdr[6];
 	__builtin_memcpy(k.mac, inner, 6);
-	return bpf_map_lookup_elem(&vfp_inner, &k) != NULL;
+	if (!bpf_map_lookup_elem(&vfp_inner, &k))
+		return 0;
+	/* A load-balanced network's port whose ordinary traffic is the fast path's: not what a
+	 * backend sends (its connections the fast path owns are taken by their own keys). */
+	return !bpf_map_lookup_elem(&vfp_lbnet, &k.vni) || !from_backend(inner, end, k.vni);
 }
 
 /* An IPv4 TCP or UDP frame starting at eth that opens a flow to a conntrack VIP (syn_ok: a

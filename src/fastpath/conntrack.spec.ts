@@ -110,6 +110,19 @@ describe('conntrack VIPs', () => {
     expect(k.natForward).toBe(120n);
   });
 
+  it('a retransmitted SYN goes to the same backend and is not counted again; a SYN after the connection ended is a new one', () => {
+    const first = forwardOne(c, CLIENT_PORT, toVip(44000, SYN));
+    const again = forwardOne(c, CLIENT_PORT, toVip(44000, SYN));
+    expect(backendOf(again.out, again.v.kind)).toBe(backendOf(first.out, first.v.kind));
+    expect(c.counters().connNew).toBe(1n);
+    expect(c.connCounts().reduce((n, x) => n + x.connections, 0)).toBe(1);
+    // It ends (RST from the client); the 4-tuple's next SYN opens a new connection.
+    forwardOne(c, CLIENT_PORT, toVip(44000, 0x04));
+    forwardOne(c, CLIENT_PORT, toVip(44000, SYN));
+    expect(c.counters().connNew).toBe(2n);
+    expect(c.connCounts().reduce((n, x) => n + x.connections, 0)).toBe(2);
+  });
+
   it('a connection not seen from its SYN is not taken (OVS owns it); nor is a reply the fast path did not dispatch', () => {
     expect(forwardOne(c, CLIENT_PORT, toVip(41000, ACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });
     expect(forwardOne(c, CLIENT_PORT, toVip(41000, SYNACK)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipNotOurs });

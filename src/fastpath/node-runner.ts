@@ -19,6 +19,17 @@ import { FilterMap, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tabl
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
 
+/**
+ * The order filter maps are updated in. The underlay's inner keys let frames in that the
+ * load-balanced networks' keys (LbNet, and Target's zero-MAC ones) then hold back: those are
+ * in place before an inner key is added, and go only after it is removed, so that a
+ * backend's reply to a connection OVS dealt never reaches the fast path in between.
+ */
+const FILTER_ORDER = {
+  add: [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Target, FilterMap.LbNet, FilterMap.Inner, FilterMap.Vip],
+  remove: [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Inner, FilterMap.Vip, FilterMap.Target, FilterMap.LbNet],
+} as const;
+
 /** A VIP listener of a network, as dispatch counts are matched to the VIPs applied. */
 const listenerKey = (network: number, vip: string, port: number, proto: number): string => `${network}/${vip}/${port}/${proto}`;
 
@@ -140,7 +151,7 @@ export class NodeRunner {
       { name: t.underlay.ifname, port: UNDERLAY_PORT, mode: XDP_UNDERLAY_FILTERED, flags: 0 },
     ].sort((a, b) => a.port - b.port);
     const wantSig = JSON.stringify(wantIfs);
-    const balanced = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.network));
+    const balanced = new Set(t.balanced ?? []);
     for (const n of this.balancedSince.keys()) if (!balanced.has(n)) this.balancedSince.delete(n);
     for (const n of balanced) if (!this.balancedSince.has(n)) this.balancedSince.set(n, now);
     const settling = new Set([...balanced].filter((n) => now - this.balancedSince.get(n)! < VIP_SETTLE_MS));
@@ -286,7 +297,7 @@ export class NodeRunner {
       const cur = this.filters.get(f.name) ?? new Map<FilterMap, Set<string>>();
       this.filters.set(f.name, cur);
       const next = want.get(f.name) ?? new Map<FilterMap, Set<string>>();
-      for (const map of [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Inner, FilterMap.Vip, FilterMap.Target]) {
+      for (const map of FILTER_ORDER[op]) {
         const have = cur.get(map) ?? new Set<string>();
         cur.set(map, have);
         const target = next.get(map) ?? new Set<string>();

@@ -4,7 +4,7 @@
  * local port), and each interface's filter lists exactly the frames the tables decide.
  */
 import { FastPath, FrameBatch, openFastPath } from './fastpath';
-import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, src6Key, srcKey, targetKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
+import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, lbNetKey, src6Key, srcKey, targetKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
 import { eth, icmpEcho, ipv4, ipv4Packet, mac, tcp } from './reference';
 import { Encap, PORT_UNDERLAY, SlowReason, VerdictKind } from './types';
 
@@ -123,9 +123,14 @@ describe('NodeTables', () => {
     // The underlay takes a remote client's first packet to a local backend's listener, settling
     // or not (passthrough connections are only switched here): D's, on either VIP and protocol,
     // and the unhealthy 10.0.1.14's, whose MAC is tap6's (delivered by MAC, as OVS does); not
-    // 10.0.1.15's, whose MAC has no port here. And every UDP listener of a backend, local or not,
-    // with no MAC: a datagram from one is left to OVS (it may answer a flow OVS dealt here).
-    const targets = new Set([targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, D, '10.0.1.13', 53, 17), targetKey(200, E, '10.0.1.14', 8080, 6), targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 53, 17)]);
+    // 10.0.1.15's, whose MAC has no port here. And every listener of a backend, local or not,
+    // and its address, with no MAC: what comes from one is left to OVS (it may answer a
+    // connection OVS dealt here).
+    const any = '00:00:00:00:00:00';
+    const targets = new Set([
+      targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, D, '10.0.1.13', 53, 17), targetKey(200, E, '10.0.1.14', 8080, 6),
+      targetKey(200, any, '10.0.1.13', 53, 17), ...['10.0.1.13', '10.0.1.14', '10.0.1.15'].flatMap((ip) => [targetKey(200, any, ip, 8080, 6), targetKey(200, any, ip, 0, 0)]),
+    ]);
     expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(targets);
     expect(settling.get('eth0')!.get(FilterMap.Target)).toEqual(targets);
     expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C)])); // not network 200's MACs
@@ -150,6 +155,26 @@ describe('NodeTables', () => {
       bld.free();
       dp.close();
     }
+  });
+
+  it('a load-balanced network: a port that is no backend keeps its ordinary traffic on the fast path; at the underlay its network is checked for backends\' frames', () => {
+    const D = '02:00:00:00:00:0d', E = '02:00:00:00:00:0e', F = '02:00:00:00:00:0f';
+    const t = tables();
+    // Network 200: D (tap5) is the VIP's backend; E (tap6) and F (remote) are clients.
+    t.ports[2] = { ...t.ports[2]!, sources: [{ mac: D, ip: '10.0.1.13' }] };
+    t.ports.push({ id: 6, ifname: 'tap6', network: 200, mac: E, portSecurity: true, sources: [{ mac: E, ip: '10.0.1.5' }] });
+    t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } }, { network: 200, mac: F, to: { kind: 'remote', vtep: 1, vni: 200 } });
+    t.vips = [{ network: 200, proto: 'TCP', vip: '10.0.1.200', port: 80, backends: [{ ip: '10.0.1.13', port: 8080, weight: 1, mac: D }] }];
+    t.balanced = [200];
+    const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
+    // tap6: its frames to the network's other MACs, as in any network; tap5 (the backend): only its VIP connections.
+    expect(f.get('tap6')!.get(FilterMap.Dst)).toEqual(new Set([D, F].map(dstKey)));
+    expect(f.get('tap5')!.get(FilterMap.Dst)).toEqual(new Set());
+    // The underlay: E's tunnel frames, in a network whose frames from a backend's address stay with OVS.
+    expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C), innerKey(200, E)]));
+    expect(f.get('eth0')!.get(FilterMap.LbNet)).toEqual(new Set([lbNetKey(200)]));
+    expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(new Set([targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 8080, 6), targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 0, 0)]));
+    expect(lbNetKey(200)).toBe('c8000000');
   });
 
   it('encodes filter keys as the XDP program reads them', () => {

@@ -17,7 +17,11 @@ export interface NodeTablesPort {
   mac: string;
   portSecurity: boolean;
   sources: ReadonlyArray<{ mac: string; ip: string }>;
-  /** Its network's IP traffic must cross OVS's conntrack (load balancers): no frame of it is taken. */
+  /**
+   * In a network with load balancers, its ordinary traffic must cross OVS's conntrack (it may
+   * carry a backend's replies to connections OVS dispatched): only its VIP connections are
+   * taken (src/pipeline/fastpath-plan.ts, conntrackOnly).
+   */
   slowOnly?: boolean;
 }
 
@@ -32,6 +36,8 @@ export interface NodeTables {
   vteps: Array<{ id: number; ip: string; mac: string; encap: 'vxlan' | 'geneve' }>;
   macs: Array<{ network: number; mac: string; to: NodeTablesDestination }>;
   vips: NodeTablesVip[];
+  /** Networks with load balancers (OVS runs their IP through its conntrack). */
+  balanced?: number[];
 }
 
 /**
@@ -56,7 +62,7 @@ export interface NodeTablesVip {
 export const UNDERLAY_PORT = 0;
 
 /** The runner's filter maps (native/src/runner.c MAPS; the program's vfp_conn is the runner's own). */
-export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4, Target = 5 }
+export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4, Target = 5, LbNet = 6 }
 
 export function macBytes(mac: string): Uint8Array {
   const parts = mac.split(':');
@@ -94,6 +100,12 @@ export function src6Key(mac: string, ip: string): string {
   b.set(macBytes(mac), 0);
   let v = new Address6(ip).bigInt();
   for (let i = 23; i >= 8; i--, v >>= 8n) b[i] = Number(v & 0xffn);
+  return b.toString('hex');
+}
+/** struct vfp_lbnet key of bpf/xdp_redirect.c: a load-balanced network's VNI (host order). */
+export function lbNetKey(vni: number): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(vni >>> 0, 0);
   return b.toString('hex');
 }
 export function innerKey(vni: number, mac: string): string {
@@ -157,7 +169,10 @@ export interface InterfaceFilters {
  * another MAC of its network that the tables deliver (local port or resolved VTEP),
  * and with port security only from its (MAC, IPv4) and (MAC, IPv6) pairs (IPv6: not
  * neighbour discovery, which OVS answers and checks). The underlay: tunnel frames
- * whose (VNI, inner destination MAC) is a local port. Everything else goes on to OVS.
+ * whose (VNI, inner destination MAC) is a local port, except, in a network with load
+ * balancers, frames from a backend's address (TCP or UDP from its listener, anything else
+ * from the address): they may be replies to connections OVS dispatched, which OVS must
+ * un-DNAT here. Everything else goes on to OVS.
  */
 export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = new Set()): InterfaceFilters[] {
   const out: InterfaceFilters[] = [];
@@ -184,18 +199,23 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips]]) });
   }
   const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));
-  const slowNets = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.network));
+  const slowPorts = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.id));
   const inner = new Set<string>();
   for (const m of t.macs) {
     const vni = vniOf.get(m.network);
-    if (m.to.kind === 'local' && vni !== undefined && !slowNets.has(m.network)) inner.add(innerKey(vni, m.mac));
+    if (m.to.kind === 'local' && vni !== undefined && !slowPorts.has(m.to.port)) inner.add(innerKey(vni, m.mac));
   }
+  // Load-balanced networks: their tunnel frames to a local port are checked against the
+  // backends' addresses below before they are taken.
+  const lbNets = new Set((t.balanced ?? []).flatMap((n) => (vniOf.has(n) ? [lbNetKey(vniOf.get(n)!)] : [])));
   // Listeners of the local backends of those networks: a remote client's connection, DNATed by
   // its node, is taken from its first packet off the tunnel and switched as it is
   // (native/src/conn.h, passthrough). Whether this node deals the VIP's own connections
   // (settling, backends it cannot reach) does not matter: here they are only switched.
   // Every backend's listener also with a zero MAC: a UDP datagram from one is not taken (it may
-  // be the reply to a flow this node's OVS dealt, which OVS must un-DNAT).
+  // be the reply to a flow this node's OVS dealt, which OVS must un-DNAT); nor, toward a port
+  // whose ordinary traffic is the fast path's, a TCP segment from one, or anything but TCP or
+  // UDP from a backend's address (port and protocol 0: an ICMP error OVS relates to a NAT).
   const slowPortMacs = new Set(t.ports.filter((p) => p.slowOnly).map((p) => `${p.network}/${p.mac.toLowerCase()}`));
   const targets = new Set<string>();
   for (const v of t.vips) {
@@ -203,11 +223,12 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     if (vni === undefined || !conntrackCapable(v)) continue;
     for (const b of v.backends) {
       if (!isIPv4(b.ip)) continue;
-      if (v.proto === 'UDP') targets.add(targetKey(vni, ANY_MAC, b.ip, b.port, PROTO.UDP));
+      targets.add(targetKey(vni, ANY_MAC, b.ip, b.port, PROTO[v.proto]));
+      targets.add(targetKey(vni, ANY_MAC, b.ip, 0, 0));
       if (b.mac && slowPortMacs.has(`${v.network}/${b.mac.toLowerCase()}`)) targets.add(targetKey(vni, b.mac, b.ip, b.port, PROTO[v.proto]));
     }
   }
-  out.push({ ifname: t.underlay.ifname, keys: new Map([[FilterMap.Inner, inner], [FilterMap.Target, targets]]) });
+  out.push({ ifname: t.underlay.ifname, keys: new Map([[FilterMap.Inner, inner], [FilterMap.Target, targets], [FilterMap.LbNet, lbNets]]) });
   return out;
 }
 
@@ -215,7 +236,7 @@ export const encapOf = (e: 'vxlan' | 'geneve'): Encap => (e === 'geneve' ? Encap
 
 /** Stable text of what the native tables hold: equal text, no commit needed. */
 export function tablesSignature(t: NodeTables): string {
-  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network, !!p.slowOnly]), t.vnis, t.vteps, t.macs, t.vips]);
+  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network, !!p.slowOnly]), t.vnis, t.vteps, t.macs, t.vips, t.balanced ?? []]);
 }
 
 /** The native builder calls for t, in one place (the runner and tests share it). */

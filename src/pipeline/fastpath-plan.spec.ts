@@ -157,6 +157,28 @@ describe('planFastPath', () => {
     }]);
   });
 
+  it('marks which ports of a load-balanced network keep only their VIP connections on the fast path (conntrackOnly)', () => {
+    const lb = (listeners: LoadBalancerModel['listeners'], vip = '10.0.0.200'): LoadBalancerModel => ({
+      uid: 'lb', key: 't/lb', version: '1', network: 'blue', vip, mac: '02:4c:42:00:00:01', listeners,
+      backends: [{ name: 'b3', ip: '10.0.0.3', mac: mac(3), weight: 1, healthy: true }, { name: 'ext', ip: '10.0.0.9', mac: '', weight: 1, healthy: true }],
+    });
+    const ports = [
+      port('c1', 'blue', 1, 'hv1'), // a client
+      port('c2', 'blue', 2, 'hv1', { portSecurity: false }), // may send from any address
+      port('b3', 'blue', 3, 'hv1'), // a backend by MAC
+      port('c4', 'blue', 4, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.9', mac: mac(4) }] }), // serves a backend address
+      port('r5', 'red', 5, 'hv1'), // another network, no load balancer
+    ];
+    const only = (lbs: LoadBalancerModel[]) => planFastPath(model([net('blue', 100), net('red', 200)], ports, lbs), 'hv1').ports.map((p) => [p.ofport, p.conntrackOnly]).sort((a, b) => Number(a[0]) - Number(b[0]));
+    const tcpUdp = lb([{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 53 }]);
+    expect(only([tcpUdp])).toEqual([[1, false], [2, true], [3, true], [4, true], [5, undefined]]);
+    // Load balancers the fast path does not carry (an SCTP listener, an IPv6 VIP): their
+    // backends' replies cannot be told apart at the underlay, so the whole network stays with OVS.
+    expect(only([lb([{ protocol: 'SCTP', port: 9, targetPort: 9 }])])).toEqual([[1, true], [2, true], [3, true], [4, true], [5, undefined]]);
+    expect(only([tcpUdp, lb([{ protocol: 'TCP', port: 80, targetPort: 8080 }], 'fd00::200')])).toEqual([[1, true], [2, true], [3, true], [4, true], [5, undefined]]);
+    expect(only([])).toEqual([[1, undefined], [2, undefined], [3, undefined], [4, undefined], [5, undefined]]);
+  });
+
   it('gives each VIP the slot table of its OVS LbSlot flows, so both datapaths deal a connection to the same backend', () => {
     const backends = [11, 12, 13, 14].map((n, i) => ({ name: `p${n}`, ip: `10.0.0.${n}`, mac: mac(n), weight: [1, 3, 2, 5][i]!, healthy: n !== 14 }));
     const lb: LoadBalancerModel = { uid: 'lb2', key: 't/lb2', version: '1', network: 'blue', vip: '10.0.0.201', mac: '02:4c:42:00:00:02', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends };

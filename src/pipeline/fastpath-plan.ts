@@ -33,6 +33,16 @@ export interface FastPathLocalPort {
    * IPv6 their MACs' link-local addresses (ipv6AddressesOf: exactly OVS's SpoofGuard list).
    */
   sources: ReadonlyArray<{ mac: string; ip: string }>;
+  /**
+   * In a network with load balancers: its ordinary traffic must stay with OVS (only its VIP
+   * connections may take the fast path), because it may carry a backend's replies to
+   * connections OVS dispatched (it is a backend, by MAC or address, or without port security
+   * may send from any address), or the network has load balancers the fast path does not
+   * carry (an IPv6 VIP, an SCTP listener), whose replies nothing here can tell apart. Other
+   * ports of such a network keep the fast path for their ordinary traffic: what reaches them
+   * from a backend's address is handed to OVS at the underlay (node-tables.ts, LbNet).
+   */
+  conntrackOnly?: boolean;
 }
 
 export interface FastPathVtep {
@@ -114,6 +124,14 @@ function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
   return [...v4, ...ipv6AddressesOf(p).map(({ mac, ip }) => ({ mac, ip }))];
 }
 
+/** Which ports of a network with these load balancers keep only their VIP connections on the fast path (FastPathLocalPort.conntrackOnly). */
+function conntrackOnlyOf(lbs: readonly LoadBalancerModel[]): (p: PortModel, sources: ReadonlyArray<{ mac: string; ip: string }>) => boolean {
+  const carried = lbs.every((lb) => !lb.vip.includes(':') && lb.listeners.every((l) => l.protocol === 'TCP' || l.protocol === 'UDP'));
+  const macs = new Set(lbs.flatMap((lb) => lb.backends.map((b) => b.mac.toLowerCase())));
+  const ips = new Set(lbs.flatMap((lb) => lb.backends.map((b) => b.ip)));
+  return (p, sources) => !carried || !p.portSecurity || macs.has(p.mac.toLowerCase()) || sources.some((s) => macs.has(s.mac.toLowerCase()) || ips.has(s.ip));
+}
+
 export function planFastPath(model: LogicalModel, nodeName: string, index: ModelIndex = indexModel(model)): FastPathPlan {
   const self = model.nodes.get(nodeName);
   const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] };
@@ -126,10 +144,13 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
     if (!ports.some((p) => p.binding?.node === nodeName)) continue;
     plan.vnis.push({ vni: net.vni, network: net.vni });
     const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
+    const lbs = index.lbsByNetwork.get(net.uid) ?? [];
+    const conntrackOnly = lbs.length ? conntrackOnlyOf(lbs) : undefined;
     for (const p of ports) {
       const b = p.binding;
       if (b?.node === nodeName) {
-        plan.ports.push({ ofport: b.ofport, network: net.vni, mac: p.mac, key: p.key, portSecurity: p.portSecurity, sources: sourcesOf(p) });
+        const sources = sourcesOf(p);
+        plan.ports.push({ ofport: b.ofport, network: net.vni, mac: p.mac, key: p.key, portSecurity: p.portSecurity, sources, ...(conntrackOnly ? { conntrackOnly: conntrackOnly(p, sources) } : {}) });
         plan.macs.push({ network: net.vni, mac: p.mac, to: { kind: 'local', ofport: b.ofport } });
         continue;
       }
@@ -138,7 +159,6 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
       vteps.set(`${remote.name}/${net.encapsulation}`, { id: 0, node: remote.name, ip: remote.tunnelIP, encap: net.encapsulation });
       remoteEntries.push({ net, port: p, remote });
     }
-    const lbs = index.lbsByNetwork.get(net.uid) ?? [];
     if (lbs.length) plan.conntrackNetworks.push(net.vni);
     for (const lb of lbs) {
       // The classifier's VIP table is IPv4: an IPv6 VIP's connections stay with OVS (its

@@ -100,6 +100,7 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.46.0.0/24' }] } });
     const client = await vmFor(ns, 'net', 'client', 'hv1');
     const backends = [await vmFor(ns, 'net', 'b1', 'hv1'), await vmFor(ns, 'net', 'b2', 'hv2'), await vmFor(ns, 'net', 'b3', 'hv2')];
+    const peer = await vmFor(ns, 'net', 'peer', 'hv2'); // a port of the network that is no backend
     await Promise.all(backends.map((b) => startServer(b.vm, b.port.metadata.name)));
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
       metadata: { name: 'web' },
@@ -203,6 +204,21 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
     // Each flow to b2 or b3 passed through hv2's fast path once (its second round found it there).
     expect(udpD2.connPass).toBe(udpOnHv2);
     expect(udpD2.ovsTracked).toBeLessThanOrEqual(4);
+
+    // Ordinary traffic between two ports of the load-balanced network that are no backends (the
+    // client on hv1, the peer on hv2) takes the fast path both ways: none of it crosses OVS's
+    // conntrack on either node (before, every IP packet of such a network did, about 200 per node
+    // for these pings). The backends' replies to connections OVS dealt still reach OVS (the
+    // settling connections above, and overlay-lb in the fast-path project, depend on it).
+    const plainBefore = { t1: await ovsTracked('hv1'), t2: await ovsTracked('hv2') };
+    const pings = await client.vm.exec(['ping', '-c', '100', '-i', '0.01', '-W', '1', '-q', peer.port.spec!.ips![0]!]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const plain = { ovsTrackedHv1: (await ovsTracked('hv1')) - plainBefore.t1, ovsTrackedHv2: (await ovsTracked('hv2')) - plainBefore.t2 };
+    const received = Number(/(\d+) received/.exec(pings)?.[1] ?? 0);
+    log(`client (hv1) to peer (hv2), both no backend: 100 pings, ${received} answered; OVS's conntrack counted ${JSON.stringify(plain)}`);
+    expect(received).toBe(100);
+    expect(plain.ovsTrackedHv1).toBeLessThanOrEqual(4);
+    expect(plain.ovsTrackedHv2).toBeLessThanOrEqual(4);
 
     // Hairpin: b1 (hv1) to its own VIP. Connections dealt to b1 itself are left to OVS, which
     // SNATs them to the VIP; the others the fast path carries as any client's.

@@ -286,11 +286,15 @@ export class FastPathNodes implements FastPathHook {
     const portIds = new Set(ports.map((p) => p.ofport));
     const vteps = plan.vteps.filter((v) => st.neighbours.has(v.ip));
     const vtepIds = new Set(vteps.map((v) => v.id));
-    const slow = new Set(plan.conntrackNetworks);
+    const balanced = new Set(plan.conntrackNetworks);
+    // loadBalancers: false leaves a load-balanced network to OVS as a whole: with no VIP in the
+    // tables, nothing tells a backend's replies apart at the underlay (node-tables.ts, LbNet).
+    const vipsCarried = node.spec?.fastPath?.loadBalancers !== false;
     return {
       localVtep: { ip: plan.localVtep, mac: localMac },
       underlay: { ifname: underlay },
-      ports: ports.map((p) => ({ id: p.ofport, ifname: ifOf.get(p.ofport)!, network: p.network, mac: p.mac, portSecurity: p.portSecurity, sources: p.sources, slowOnly: slow.has(p.network) })),
+      ports: ports.map((p) => ({ id: p.ofport, ifname: ifOf.get(p.ofport)!, network: p.network, mac: p.mac, portSecurity: p.portSecurity, sources: p.sources, slowOnly: balanced.has(p.network) && (!vipsCarried || p.conntrackOnly !== false) })),
+      balanced: [...balanced],
       vnis: plan.vnis,
       vteps: vteps.map((v) => ({ id: v.id, ip: v.ip, mac: st.neighbours.get(v.ip)!, encap: v.encap })),
       // Entries toward a port without a NIC here, or a VTEP not resolved yet, stay with OVS.
@@ -300,7 +304,7 @@ export class FastPathNodes implements FastPathHook {
       }),
       // With network, affinity and backend MACs: conntrack VIPs (src/fastpath/node-tables.ts).
       // On unless a Node says loadBalancers: false: then a load-balanced network stays with OVS as a whole.
-      vips: node.spec?.fastPath?.loadBalancers !== false ? plan.vips : [],
+      vips: vipsCarried ? plan.vips : [],
     };
   }
 
