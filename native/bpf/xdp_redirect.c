@@ -296,29 +296,22 @@ struct {
 } vfp_lbnet SEC(".maps");
 
 /* Whether an inner frame of a load-balanced network may be a backend's reply to a
- * connection OVS dispatched: IPv4 TCP or UDP from a backend's listener, anything else IPv4
- * from a backend's address (an ICMP error OVS relates to the NAT), or what cannot be told
- * (a fragment, a truncated header). vfp_target's zero-MAC keys list them. The fast path
- * carries such a network's load balancers only when all are IPv4, so IPv6 is not theirs. */
+ * connection OVS dispatched: anything IPv4 from a backend's address (whatever its port: a
+ * connection OVS dealt keeps the target port it had when the listener's changed since; an
+ * ICMP error OVS relates to the NAT), or an IPv4 frame too short to tell. vfp_target's
+ * zero-MAC keys with port and protocol 0 list the addresses. The fast path carries such a
+ * network's load balancers only when all are IPv4, so IPv6 is not theirs. */
 static __always_inline int from_backend(__u8 *inner, void *end, __u32 vni)
 {
 	struct iphdr *ip = (void *)(inner + 14);
 	struct vfp_target_key k = {};
-	__u8 *l4;
 
 	if (inner[12] != 0x08 || inner[13] != 0x00)
 		return 0;
-	if ((void *)(ip + 1) > end || ip->ihl < 5 || (ip->frag_off & bpf_htons(0x3fff)))
+	if ((void *)(ip + 1) > end)
 		return 1;
 	k.vni = vni;
 	k.addr = ip->saddr;
-	if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
-		l4 = (void *)ip + ip->ihl * 4;
-		if ((void *)(l4 + 4) > end)
-			return 1;
-		__builtin_memcpy(&k.port, l4, 2);
-		k.proto = ip->protocol;
-	}
 	return bpf_map_lookup_elem(&vfp_target, &k) != NULL;
 }
 

@@ -123,13 +123,13 @@ describe('NodeTables', () => {
     // The underlay takes a remote client's first packet to a local backend's listener, settling
     // or not (passthrough connections are only switched here): D's, on either VIP and protocol,
     // and the unhealthy 10.0.1.14's, whose MAC is tap6's (delivered by MAC, as OVS does); not
-    // 10.0.1.15's, whose MAC has no port here. And every listener of a backend, local or not,
-    // and its address, with no MAC: what comes from one is left to OVS (it may answer a
-    // connection OVS dealt here).
+    // 10.0.1.15's, whose MAC has no port here. And every UDP listener of a backend, local or
+    // not, with no MAC: a datagram from one is left to OVS (it may answer a flow OVS dealt
+    // here); and every backend's address (port and protocol 0), for from_backend.
     const any = '00:00:00:00:00:00';
     const targets = new Set([
       targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, D, '10.0.1.13', 53, 17), targetKey(200, E, '10.0.1.14', 8080, 6),
-      targetKey(200, any, '10.0.1.13', 53, 17), ...['10.0.1.13', '10.0.1.14', '10.0.1.15'].flatMap((ip) => [targetKey(200, any, ip, 8080, 6), targetKey(200, any, ip, 0, 0)]),
+      targetKey(200, any, '10.0.1.13', 53, 17), ...['10.0.1.13', '10.0.1.14', '10.0.1.15'].map((ip) => targetKey(200, any, ip, 0, 0)),
     ]);
     expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(targets);
     expect(settling.get('eth0')!.get(FilterMap.Target)).toEqual(targets);
@@ -173,7 +173,7 @@ describe('NodeTables', () => {
     // The underlay: E's tunnel frames, in a network whose frames from a backend's address stay with OVS.
     expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C), innerKey(200, E)]));
     expect(f.get('eth0')!.get(FilterMap.LbNet)).toEqual(new Set([lbNetKey(200)]));
-    expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(new Set([targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 8080, 6), targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 0, 0)]));
+    expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(new Set([targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 0, 0)]));
     expect(lbNetKey(200)).toBe('c8000000');
   });
 

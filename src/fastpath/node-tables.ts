@@ -212,10 +212,11 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
   // its node, is taken from its first packet off the tunnel and switched as it is
   // (native/src/conn.h, passthrough). Whether this node deals the VIP's own connections
   // (settling, backends it cannot reach) does not matter: here they are only switched.
-  // Every backend's listener also with a zero MAC: a UDP datagram from one is not taken (it may
-  // be the reply to a flow this node's OVS dealt, which OVS must un-DNAT); nor, toward a port
-  // whose ordinary traffic is the fast path's, a TCP segment from one, or anything but TCP or
-  // UDP from a backend's address (port and protocol 0: an ICMP error OVS relates to a NAT).
+  // Every backend's UDP listener also with a zero MAC: a datagram from one is not taken as a
+  // passthrough flow (it may be the reply to a flow this node's OVS dealt, which OVS must
+  // un-DNAT); and every backend's address (port and protocol 0): toward a port whose ordinary
+  // traffic is the fast path's, nothing from it is taken (whatever its port: a connection OVS
+  // dealt keeps its target port when the listener's changes; an ICMP error OVS relates to it).
   const slowPortMacs = new Set(t.ports.filter((p) => p.slowOnly).map((p) => `${p.network}/${p.mac.toLowerCase()}`));
   const targets = new Set<string>();
   for (const v of t.vips) {
@@ -223,7 +224,7 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     if (vni === undefined || !conntrackCapable(v)) continue;
     for (const b of v.backends) {
       if (!isIPv4(b.ip)) continue;
-      targets.add(targetKey(vni, ANY_MAC, b.ip, b.port, PROTO[v.proto]));
+      if (v.proto === 'UDP') targets.add(targetKey(vni, ANY_MAC, b.ip, b.port, PROTO.UDP));
       targets.add(targetKey(vni, ANY_MAC, b.ip, 0, 0));
       if (b.mac && slowPortMacs.has(`${v.network}/${b.mac.toLowerCase()}`)) targets.add(targetKey(vni, b.mac, b.ip, b.port, PROTO[v.proto]));
     }

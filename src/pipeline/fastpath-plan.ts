@@ -103,9 +103,10 @@ export interface FastPathPlan {
   vips: FastPathVip[];
   /**
    * Networks with load balancers: OVS sends all their IP through conntrack (un-DNAT of the
-   * replies of connections it dispatched), so their ordinary traffic stays with OVS (a
-   * backend's reply the fast path switched by MAC would skip that un-DNAT). What the fast
-   * path takes there is only its own VIP connections, from their SYN on, both directions
+   * replies of connections it dispatched), so the ordinary traffic of their ports that may
+   * carry such a reply stays with OVS (a backend's reply the fast path switched by MAC would
+   * skip that un-DNAT; FastPathLocalPort.conntrackOnly). What the fast path takes from those
+   * is only its own VIP connections, from their first packet on, both directions
    * (native/src/conn.h): the XDP filter knows those exactly.
    */
   conntrackNetworks: number[];
