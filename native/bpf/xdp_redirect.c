@@ -232,6 +232,18 @@ static __always_inline int ipv6_source_ok(struct ethhdr *eth, void *end)
 	return bpf_map_lookup_elem(&vfp_src6, &k) != NULL;
 }
 
+/* The VIP addresses of a load-balanced network, on its ports whose ordinary traffic is the
+ * fast path's: a frame to one of them sent to a port's MAC (a router's, across subnets) is
+ * not taken as ordinary traffic; only the connections the fast path owns or opens are
+ * (vm_conn_is_ours), as for any port. OVS deals the others whatever their MAC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32); /* IPv4, network order */
+	__type(value, __u8);
+} vfp_vipaddr SEC(".maps");
+
 static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
 {
 	struct ethhdr *eth = data;
@@ -248,13 +260,15 @@ static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
 	__builtin_memcpy(&dst, eth->h_dest, 6);
 	if (!bpf_map_lookup_elem(&vfp_dst, &dst))
 		return 0;
-	if (!(flags & VFP_CFG_PORT_SECURITY))
-		return 1;
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return ipv6_source_ok(eth, end);
+		return !(flags & VFP_CFG_PORT_SECURITY) || ipv6_source_ok(eth, end);
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end)
 		return 0;
+	if (bpf_map_lookup_elem(&vfp_vipaddr, &ip->daddr))
+		return 0;
+	if (!(flags & VFP_CFG_PORT_SECURITY))
+		return 1;
 	__builtin_memcpy(sk.mac, eth->h_source, 6);
 	sk.ip = ip->saddr;
 	return bpf_map_lookup_elem(&vfp_src, &sk) != NULL;

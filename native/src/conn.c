@@ -390,7 +390,8 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		/* A UDP flow dealt where it already is goes on; so does a TCP connection whose SYN
 		 * comes again before anything else ended it (a retransmission: not a new connection,
 		 * not counted again, as OVS's conntrack does not count it). */
-		if (e && e->backend_id == be->id && e->nat_port == be->port && (p->proto == 17 || !e->closing)) {
+		if (e && e->backend_id == be->id && e->nat_port == be->port &&
+		    (p->proto == 17 || (!e->closing && e->xdp_port == in_port))) {
 			syn = 0;
 			c[VFP_C_LRU_HIT]++;
 		} else {

@@ -491,7 +491,7 @@ void vfp_runner_stop(struct vfp_runner *r)
 	free(r);
 }
 
-static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6", "vfp_target", "vfp_lbnet" };
+static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6", "vfp_target", "vfp_lbnet", "vfp_vipaddr" };
 
 /* Inserts (add) or deletes key in a map; a key already gone is not an error. */
 static int map_put(int fd, const void *key, const void *val, uint32_t add)

@@ -20,15 +20,19 @@ import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
 
 /**
- * The order filter maps are updated in. The underlay's inner keys let frames in that the
- * load-balanced networks' keys (LbNet, and Target's zero-MAC ones) then hold back: those are
- * in place before an inner key is added, and go only after it is removed, so that a
- * backend's reply to a connection OVS dealt never reaches the fast path in between.
+ * The order filter maps are updated in. Inner keys (the underlay) and Dst keys (a VM NIC) let
+ * frames in that the load-balanced networks' keys then hold back (LbNet and Target's
+ * zero-MAC ones: a backend's frames; VipAddr: frames to a VIP): those are in place before a
+ * key they qualify is added, and go only after it is removed, so that what OVS's conntrack
+ * must see never reaches the fast path in between. An interface whose holding keys could not
+ * all be written gets none of the letting ones this time.
  */
 const FILTER_ORDER = {
-  add: [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Target, FilterMap.LbNet, FilterMap.Inner, FilterMap.Vip],
-  remove: [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Inner, FilterMap.Vip, FilterMap.Target, FilterMap.LbNet],
+  add: [FilterMap.VipAddr, FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Target, FilterMap.LbNet, FilterMap.Inner, FilterMap.Vip],
+  remove: [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Inner, FilterMap.Vip, FilterMap.Target, FilterMap.LbNet, FilterMap.VipAddr],
 } as const;
+const HOLDING = new Set<FilterMap>([FilterMap.VipAddr, FilterMap.Target, FilterMap.LbNet]);
+const LETTING = new Set<FilterMap>([FilterMap.Dst, FilterMap.Inner]);
 
 /** A VIP listener of a network, as dispatch counts are matched to the VIPs applied. */
 const listenerKey = (network: number, vip: string, port: number, proto: number): string => `${network}/${vip}/${port}/${proto}`;
@@ -297,14 +301,19 @@ export class NodeRunner {
       const cur = this.filters.get(f.name) ?? new Map<FilterMap, Set<string>>();
       this.filters.set(f.name, cur);
       const next = want.get(f.name) ?? new Map<FilterMap, Set<string>>();
+      let held = false;
       for (const map of FILTER_ORDER[op]) {
         const have = cur.get(map) ?? new Set<string>();
         cur.set(map, have);
         const target = next.get(map) ?? new Set<string>();
         if (op === 'remove') {
           for (const k of have) if (!target.has(k) && this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 0) === 0) have.delete(k);
-        } else {
-          for (const k of target) if (!have.has(k) && this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 1) === 0) have.add(k);
+        } else if (!(held && LETTING.has(map))) {
+          for (const k of target) {
+            if (have.has(k)) continue;
+            if (this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 1) === 0) have.add(k);
+            else if (HOLDING.has(map)) held = true;
+          }
         }
       }
     });

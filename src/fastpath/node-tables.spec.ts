@@ -4,7 +4,7 @@
  * local port), and each interface's filter lists exactly the frames the tables decide.
  */
 import { FastPath, FrameBatch, openFastPath } from './fastpath';
-import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, lbNetKey, src6Key, srcKey, targetKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
+import { FilterMap, dstKey, fillBuilder, innerKey, interfaceFilters, isConntrackVip, lbNetKey, src6Key, vipAddrKey, srcKey, targetKey, UNDERLAY_PORT, vipKey, type NodeTables } from './node-tables';
 import { eth, icmpEcho, ipv4, ipv4Packet, mac, tcp } from './reference';
 import { Encap, PORT_UNDERLAY, SlowReason, VerdictKind } from './types';
 
@@ -170,6 +170,13 @@ describe('NodeTables', () => {
     // tap6: its frames to the network's other MACs, as in any network; tap5 (the backend): only its VIP connections.
     expect(f.get('tap6')!.get(FilterMap.Dst)).toEqual(new Set([D, F].map(dstKey)));
     expect(f.get('tap5')!.get(FilterMap.Dst)).toEqual(new Set());
+    // ...but not its frames to the VIP's address by a port's MAC (a router's): OVS deals those,
+    // unless the connection's own keys (its SYN, here) take them.
+    expect(f.get('tap6')!.get(FilterMap.VipAddr)).toEqual(new Set([vipAddrKey('10.0.1.200')]));
+    expect(f.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6)]));
+    expect(f.get('tap5')!.get(FilterMap.VipAddr)).toEqual(new Set());
+    expect(f.get('tap3')!.get(FilterMap.VipAddr)).toEqual(new Set());
+    expect(vipAddrKey('10.0.1.200')).toBe('0a0001c8');
     // The underlay: E's tunnel frames, in a network whose frames from a backend's address stay with OVS.
     expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C), innerKey(200, E)]));
     expect(f.get('eth0')!.get(FilterMap.LbNet)).toEqual(new Set([lbNetKey(200)]));

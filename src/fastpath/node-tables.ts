@@ -62,7 +62,7 @@ export interface NodeTablesVip {
 export const UNDERLAY_PORT = 0;
 
 /** The runner's filter maps (native/src/runner.c MAPS; the program's vfp_conn is the runner's own). */
-export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4, Target = 5, LbNet = 6 }
+export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4, Target = 5, LbNet = 6, VipAddr = 7 }
 
 export function macBytes(mac: string): Uint8Array {
   const parts = mac.split(':');
@@ -100,6 +100,12 @@ export function src6Key(mac: string, ip: string): string {
   b.set(macBytes(mac), 0);
   let v = new Address6(ip).bigInt();
   for (let i = 23; i >= 8; i--, v >>= 8n) b[i] = Number(v & 0xffn);
+  return b.toString('hex');
+}
+/** vfp_vipaddr key of bpf/xdp_redirect.c: an IPv4 VIP address (network order). */
+export function vipAddrKey(vip: string): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(ipv4Number(vip), 0);
   return b.toString('hex');
 }
 /** struct vfp_lbnet key of bpf/xdp_redirect.c: a load-balanced network's VNI (host order). */
@@ -196,7 +202,10 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     // over, could not go back), so a backend's connections to its own VIP all stay with OVS.
     const ownIps = new Set(p.sources.map((s) => s.ip));
     const vips = new Set(ctVips.filter((v) => v.network === p.network && !v.backends.some((b) => ownIps.has(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
-    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips]]) });
+    // A port of a load-balanced network whose ordinary traffic is the fast path's: its frames to
+    // a VIP address by a port's MAC (a router's) are OVS's, unless a connection's own keys take them.
+    const vipAddrs = new Set(p.slowOnly ? [] : t.vips.filter((v) => v.network === p.network && conntrackCapable(v)).map((v) => vipAddrKey(v.vip)));
+    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips], [FilterMap.VipAddr, vipAddrs]]) });
   }
   const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));
   const slowPorts = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.id));
