@@ -494,30 +494,28 @@ const struct vfp_mac_ent *vfp_mac_lookup(const struct vfp_tables *t, uint32_t ne
 	return vfp_mac_lookup_h(t, network, mac, vfp_mac_hash(network, mac));
 }
 
-const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vni)
+/* The entry of key in one of the VNI tables: vnis by VNI, net_vnis by network. */
+static inline const struct vfp_vni_ent *vni_probe(const struct vfp_vni_ent *slots, uint32_t mask, uint32_t key,
+						   int by_network)
 {
-	uint32_t h = u32_hash(vni) & t->vni_mask;
-	for (;;) {
-		const struct vfp_vni_ent *e = &t->vnis[h];
+	uint32_t h = u32_hash(key) & mask;
+	for (;; h = (h + 1) & mask) {
+		const struct vfp_vni_ent *e = &slots[h];
 		if (!e->used)
 			return NULL;
-		if (e->vni == vni)
+		if ((by_network ? e->network : e->vni) == key)
 			return e;
-		h = (h + 1) & t->vni_mask;
 	}
+}
+
+const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vni)
+{
+	return vni_probe(t->vnis, t->vni_mask, vni, 0);
 }
 
 const struct vfp_vni_ent *vfp_network_vni(const struct vfp_tables *t, uint32_t network)
 {
-	uint32_t h = u32_hash(network) & t->vni_mask;
-	for (;;) {
-		const struct vfp_vni_ent *e = &t->net_vnis[h];
-		if (!e->used)
-			return NULL;
-		if (e->network == network)
-			return e;
-		h = (h + 1) & t->vni_mask;
-	}
+	return vni_probe(t->net_vnis, t->vni_mask, network, 1);
 }
 
 const struct vfp_vtep_ent *vfp_vtep_lookup(const struct vfp_tables *t, uint32_t id)
