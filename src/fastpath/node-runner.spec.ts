@@ -7,8 +7,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { FastPath, openFastPath } from './fastpath';
+import type { NativeLib } from './native';
 import { NodeRunner } from './node-runner';
-import type { NodeTables } from './node-tables';
+import { FilterMap, type NodeTables } from './node-tables';
 
 const id = `${process.pid % 100000}`;
 const HV = `vfrh${id}`, VM = `vfrv${id}`, WIRE = `vfrw${id}`;
@@ -97,6 +98,69 @@ maybe('NodeRunner in a network namespace', () => {
       const bad = runner.apply({ ...t, ports: [{ ...t.ports[0]!, ifname: 'nosuchif0' }] });
       expect(bad.state).toBe('Unavailable');
       expect(bad.state === 'Unavailable' && bad.reason).toMatch(/nosuchif0/);
+    } finally {
+      runner.close();
+    }
+  }, 30_000);
+
+  it('a load-balanced network: the keys that hold a backend\'s frames back go in before the keys that let frames in, and out after them; none of the latter while one of the former failed', () => {
+    const { fastPath: real } = openFastPath();
+    const calls: Array<{ port: number; map: FilterMap; add: boolean }> = [];
+    let failing: FilterMap | undefined;
+    const lib: NativeLib = new Proxy(real!.lib, {
+      get(target, k: keyof NativeLib) {
+        if (k !== 'runnerFilter') return target[k];
+        const filter: NativeLib['runnerFilter'] = (r, port, map, key, add) => {
+          calls.push({ port, map, add: add === 1 });
+          return add === 1 && map === failing ? -12 : target.runnerFilter(r, port, map, key, add);
+        };
+        return filter;
+      },
+    });
+    const runner = new NodeRunner(new FastPath(lib), { netns: HV });
+    const BE_MAC = '02:00:00:00:01:09';
+    const t: NodeTables = {
+      localVtep: { ip: '198.18.9.1', mac: '02:ff:00:00:09:01' },
+      underlay: { ifname: UL },
+      ports: [{ id: 3, ifname: TAP, network: 100, mac: VM_MAC, portSecurity: true, sources: [{ mac: VM_MAC, ip: '10.9.0.1' }] }],
+      vnis: [{ vni: 100, network: 100 }],
+      vteps: [{ id: 1, ip: '198.18.9.2', mac: '02:ff:00:00:09:02', encap: 'vxlan' }],
+      macs: [
+        { network: 100, mac: VM_MAC, to: { kind: 'local', port: 3 } },
+        { network: 100, mac: REMOTE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } },
+        { network: 100, mac: BE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } },
+      ],
+      vips: [{ network: 100, proto: 'TCP', vip: '10.9.0.200', port: 80, backends: [{ ip: '10.9.0.9', port: 8080, weight: 1, mac: BE_MAC }] }],
+      balanced: [100],
+    };
+    const first = (port: number, map: FilterMap, add: boolean) => calls.findIndex((c) => c.port === port && c.map === map && c.add === add);
+    const last = (port: number, map: FilterMap, add: boolean) => calls.map((c) => c.port === port && c.map === map && c.add === add).lastIndexOf(true);
+    try {
+      expect(runner.apply(t)).toMatchObject({ state: 'Running', interfaces: 2 }); // (settling: the network just became load-balanced)
+      // Underlay (port 0): LbNet and the backend's address key before the VM's inner key.
+      expect(last(0, FilterMap.LbNet, true)).toBeGreaterThanOrEqual(0);
+      expect(last(0, FilterMap.Target, true)).toBeLessThan(first(0, FilterMap.Inner, true));
+      expect(last(0, FilterMap.LbNet, true)).toBeLessThan(first(0, FilterMap.Inner, true));
+      // The VM NIC (port 3): the VIP's address before the network's MACs.
+      expect(last(3, FilterMap.VipAddr, true)).toBeLessThan(first(3, FilterMap.Dst, true));
+      // The network has no load balancer any more: the letting keys stay, the holding ones go after.
+      calls.length = 0;
+      expect(runner.apply({ ...t, vips: [], balanced: [] })).toMatchObject({ state: 'Running' });
+      expect(first(0, FilterMap.LbNet, false)).toBeGreaterThanOrEqual(0);
+      expect(first(3, FilterMap.VipAddr, false)).toBeGreaterThanOrEqual(0);
+      // A fresh runner whose LbNet key cannot be written: the underlay gets no inner key.
+      runner.close();
+      failing = FilterMap.LbNet;
+      calls.length = 0;
+      const held = new NodeRunner(new FastPath(lib), { netns: HV });
+      try {
+        expect(held.apply(t)).toMatchObject({ state: 'Running' });
+        expect(first(0, FilterMap.LbNet, true)).toBeGreaterThanOrEqual(0);
+        expect(first(0, FilterMap.Inner, true)).toBe(-1);
+        expect(first(3, FilterMap.Dst, true)).toBeGreaterThanOrEqual(0); // another interface: unaffected
+      } finally {
+        held.close();
+      }
     } finally {
       runner.close();
     }

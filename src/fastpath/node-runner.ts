@@ -117,6 +117,7 @@ export class NodeRunner {
   private readonly ctx: Classifier;
   private readonly builder: TableBuilder;
   private runner: Handle | null = null;
+  private closed = false;
   private ifs: RunnerIf[] = [];
   private ifSig = '';
   private tablesSig = '';
@@ -234,7 +235,10 @@ export class NodeRunner {
    * for TCP to retransmit, at most 30 s) until the next process's runner takes them over;
    * the rest of the traffic goes to OVS meanwhile, as with no fast path.
    */
+  /** Frees the native state; once (a second call does nothing: freeing twice crashes the process). */
   close(opts: { keepPrograms?: boolean } = {}): void {
+    if (this.closed) return;
+    this.closed = true;
     this.stopRunner(opts.keepPrograms);
     this.ctx.free();
     this.builder.free();
