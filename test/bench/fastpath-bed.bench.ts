@@ -50,9 +50,14 @@ const TCP_PORT = '5001';
 const TICK = 100; // USER_HZ
 
 type Mode = 'ovs-afpacket' | 'ovs-afxdp' | 'vnetd-fastpath';
-/** udp-vip: udpgen's flow to a load balancer's VIP (UDP 53 -> b:9), NATed both ways. */
-type Proto = 'udp' | 'tcp' | 'udp-vip';
-const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp,udp-vip').split(',') as Proto[];
+/**
+ * udp-vip: udpgen's flow to a load balancer's VIP (UDP 53 -> b:9), NATed both ways.
+ * udp-lbnet: udpgen's flow a -> b while their network has a load balancer whose backend is
+ * neither (OVS runs it through its conntrack; the fast path, since 2026-11-30, does not).
+ */
+type Proto = 'udp' | 'tcp' | 'udp-vip' | 'udp-lbnet';
+const PROTOS: Proto[] = (process.env.BENCH_PROTOS ?? 'udp,tcp,udp-vip,udp-lbnet').split(',') as Proto[];
+const lbOf = (p: Proto): 'vip' | 'other' | undefined => (p === 'udp-vip' ? 'vip' : p === 'udp-lbnet' ? 'other' : undefined);
 /** BENCH_RUNNER_CPUS=LIST pins the runner threads (taskset); "pmd": where OVS pinned its pmd
  * threads (with pmd-cpu-mask unset, both hypervisors' pmds on one core). Unset: each datapath
  * runs with its own defaults, OVS's pmds pinned, the runners placed by the scheduler (no
@@ -268,7 +273,30 @@ async function main(): Promise<void> {
      * change what udp and tcp measure.
      */
     let lbVip: string | undefined;
-    const ensureLb = async (on: boolean, fastPath: boolean) => {
+    let otherLb = false;
+    const ensureLb = async (want: 'vip' | 'other' | undefined, fastPath: boolean) => {
+      await ensureVipLb(want === 'vip', fastPath);
+      if (want === 'other' && !otherLb) {
+        // Its backend a port with no NIC (declared on hv2): a and b stay no backend.
+        await call('POST', `${G}/namespaces/bench/virtualports`, { metadata: { name: 'c' }, spec: { network: 'net', node: 'hv2' } });
+        await call('POST', `${G}/namespaces/bench/loadbalancers`, {
+          metadata: { name: 'other' },
+          spec: { network: 'net', listeners: [{ protocol: 'UDP', port: 53, targetPort: 9 }], backends: [{ port: 'c' }] },
+        });
+        otherLb = true;
+        await new Promise((r) => setTimeout(r, VIP_SETTLE_MS + 1000));
+        await settle();
+      } else if (want !== 'other' && otherLb) {
+        await call('DELETE', `${G}/namespaces/bench/loadbalancers/other`);
+        await eventually(async () => (await vnetd.call('GET', `${G}/namespaces/bench/loadbalancers/other`)).status === 404, 20_000, 100);
+        await call('DELETE', `${G}/namespaces/bench/virtualports/c`);
+        await eventually(async () => (await vnetd.call('GET', `${G}/namespaces/bench/virtualports/c`)).status === 404, 20_000, 100);
+        otherLb = false;
+        await eventually(pingOk, 20_000, 200);
+        await settle();
+      }
+    };
+    const ensureVipLb = async (on: boolean, fastPath: boolean) => {
       if (on && !lbVip) {
         const lb = (await call('POST', `${G}/namespaces/bench/loadbalancers`, {
           metadata: { name: 'vip' },
@@ -288,7 +316,7 @@ async function main(): Promise<void> {
       }
     };
     const generate = async (proto: Proto): Promise<number> => {
-      if (proto === 'udp') return Number((await a.exec([UDPGEN, bIp, '9', String(SECONDS)])).trim());
+      if (proto === 'udp' || proto === 'udp-lbnet') return Number((await a.exec([UDPGEN, bIp, '9', String(SECONDS)])).trim());
       if (proto === 'udp-vip') return Number((await a.exec([UDPGEN, lbVip!, '53', String(SECONDS)])).trim());
       const l = await tcpListener();
       try {
@@ -431,7 +459,7 @@ async function main(): Promise<void> {
         await setPortType('system');
         await settle();
         for (const proto of PROTOS) {
-          await ensureLb(proto === 'udp-vip', false);
+          await ensureLb(lbOf(proto), false);
           results.push(await measure('ovs-afpacket', proto, round));
         }
       }
@@ -439,7 +467,7 @@ async function main(): Promise<void> {
         await setPortType('afxdp');
         await settle();
         for (const proto of PROTOS) {
-          await ensureLb(proto === 'udp-vip', false);
+          await ensureLb(lbOf(proto), false);
           results.push(await measure('ovs-afxdp', proto, round));
         }
         pmdCores = pmdCores ?? ovsPmdCores();
@@ -450,7 +478,7 @@ async function main(): Promise<void> {
       await settle();
       if (RUNNER_CPUS) for (const t of runnerThreads()) execFileSync('taskset', ['-pc', RUNNER_CPUS === 'pmd' ? pmdCores ?? String(cpus().length - 1) : RUNNER_CPUS, t], { stdio: 'ignore' });
       for (const proto of PROTOS) {
-        await ensureLb(proto === 'udp-vip', true);
+        await ensureLb(lbOf(proto), true);
         results.push(await measure('vnetd-fastpath', proto, round));
       }
       if (process.env.BENCH_VERBOSE) {
@@ -459,7 +487,7 @@ async function main(): Promise<void> {
         // Where frames the fast path never saw were lost: the VM-facing veth's XDP counters.
         console.log(await bed.hv('hv1').exec(['ethtool', '-S', a.tap]).catch((e: Error) => e.message));
       }
-      await ensureLb(false, true);
+      await ensureLb(undefined, true);
       await setFastPath(false);
     }
     for (const r of results) {
@@ -491,7 +519,8 @@ async function main(): Promise<void> {
         const of = (m: Mode) => results.find((r) => r.round === round && r.proto === proto && r.mode === m);
         const ap = of('ovs-afpacket'), ax = of('ovs-afxdp'), fp = of('vnetd-fastpath');
         const ratio = ax && fp ? `${(fp.pps / ax.pps).toFixed(2)}x / ${(total(fp) / total(ax)).toFixed(2)}x` : '-';
-        console.log(`| ${round + 1} | ${proto === 'udp-vip' ? 'UDP to a VIP' : proto.toUpperCase()} | ${cell(ap)} | ${cell(ax)} | ${cell(fp)} | ${ratio} |`);
+        const name = proto === 'udp-vip' ? 'UDP to a VIP' : proto === 'udp-lbnet' ? 'UDP, network with a load balancer' : proto.toUpperCase();
+        console.log(`| ${round + 1} | ${name} | ${cell(ap)} | ${cell(ax)} | ${cell(fp)} | ${ratio} |`);
       }
     }
   } finally {
