@@ -176,9 +176,9 @@ export interface InterfaceFilters {
  * and with port security only from its (MAC, IPv4) and (MAC, IPv6) pairs (IPv6: not
  * neighbour discovery, which OVS answers and checks). The underlay: tunnel frames
  * whose (VNI, inner destination MAC) is a local port, except, in a network with load
- * balancers, frames from a backend's address (TCP or UDP from its listener, anything else
- * from the address): they may be replies to connections OVS dispatched, which OVS must
- * un-DNAT here. Everything else goes on to OVS.
+ * balancers, IPv4 frames from a backend's address (any protocol and port): they may be
+ * replies to connections OVS dispatched, which OVS must un-DNAT here. Everything else goes
+ * on to OVS.
  */
 export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = new Set()): InterfaceFilters[] {
   const out: InterfaceFilters[] = [];
