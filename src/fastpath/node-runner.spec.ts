@@ -32,6 +32,20 @@ function rx(ns: string, dev: string): number {
 
 const VM_MAC = '02:00:00:00:01:01', REMOTE_MAC = '02:00:00:00:01:02';
 
+/** The VM NIC and the underlay of the bed, a remote MAC behind one VTEP. */
+const tables = (): NodeTables => ({
+  localVtep: { ip: '198.18.9.1', mac: '02:ff:00:00:09:01' },
+  underlay: { ifname: UL },
+  ports: [{ id: 3, ifname: TAP, network: 100, mac: VM_MAC, portSecurity: true, sources: [{ mac: VM_MAC, ip: '10.9.0.1' }] }],
+  vnis: [{ vni: 100, network: 100 }],
+  vteps: [{ id: 1, ip: '198.18.9.2', mac: '02:ff:00:00:09:02', encap: 'vxlan' }],
+  macs: [
+    { network: 100, mac: VM_MAC, to: { kind: 'local', port: 3 } },
+    { network: 100, mac: REMOTE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } },
+  ],
+  vips: [],
+});
+
 maybe('NodeRunner in a network namespace', () => {
   beforeAll(() => {
     for (const ns of [HV, VM, WIRE]) ip('netns', 'add', ns);
@@ -53,18 +67,7 @@ maybe('NodeRunner in a network namespace', () => {
     const { fastPath: fp } = openFastPath();
     expect(fp).not.toBeNull();
     const runner = new NodeRunner(new FastPath(fp!.lib), { netns: HV });
-    const t: NodeTables = {
-      localVtep: { ip: '198.18.9.1', mac: '02:ff:00:00:09:01' },
-      underlay: { ifname: UL },
-      ports: [{ id: 3, ifname: TAP, network: 100, mac: VM_MAC, portSecurity: true, sources: [{ mac: VM_MAC, ip: '10.9.0.1' }] }],
-      vnis: [{ vni: 100, network: 100 }],
-      vteps: [{ id: 1, ip: '198.18.9.2', mac: '02:ff:00:00:09:02', encap: 'vxlan' }],
-      macs: [
-        { network: 100, mac: VM_MAC, to: { kind: 'local', port: 3 } },
-        { network: 100, mac: REMOTE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } },
-      ],
-      vips: [],
-    };
+    const t = tables();
     try {
       expect(runner.apply(t)).toEqual({ state: 'Running', interfaces: 2 });
       const before = rx(WIRE, WIF);
@@ -119,17 +122,10 @@ maybe('NodeRunner in a network namespace', () => {
     });
     const runner = new NodeRunner(new FastPath(lib), { netns: HV });
     const BE_MAC = '02:00:00:00:01:09';
+    const base = tables();
     const t: NodeTables = {
-      localVtep: { ip: '198.18.9.1', mac: '02:ff:00:00:09:01' },
-      underlay: { ifname: UL },
-      ports: [{ id: 3, ifname: TAP, network: 100, mac: VM_MAC, portSecurity: true, sources: [{ mac: VM_MAC, ip: '10.9.0.1' }] }],
-      vnis: [{ vni: 100, network: 100 }],
-      vteps: [{ id: 1, ip: '198.18.9.2', mac: '02:ff:00:00:09:02', encap: 'vxlan' }],
-      macs: [
-        { network: 100, mac: VM_MAC, to: { kind: 'local', port: 3 } },
-        { network: 100, mac: REMOTE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } },
-        { network: 100, mac: BE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } },
-      ],
+      ...base,
+      macs: [...base.macs, { network: 100, mac: BE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } }],
       vips: [{ network: 100, proto: 'TCP', vip: '10.9.0.200', port: 80, backends: [{ ip: '10.9.0.9', port: 8080, weight: 1, mac: BE_MAC }] }],
       balanced: [100],
     };
