@@ -167,6 +167,16 @@ struct vfp_conn_key {
 	 * 0 at a VM's NIC, whose map is its own network's. */
 	uint8_t vni[3];
 }; /* 16 bytes */
+static inline void vfp_conn_key_set_vni(struct vfp_conn_key *k, uint32_t vni)
+{
+	k->vni[0] = (uint8_t)(vni >> 16);
+	k->vni[1] = (uint8_t)(vni >> 8);
+	k->vni[2] = (uint8_t)vni;
+}
+static inline uint32_t vfp_conn_key_vni(const struct vfp_conn_key *k)
+{
+	return (uint32_t)k->vni[0] << 16 | (uint32_t)k->vni[1] << 8 | k->vni[2];
+}
 /* Value of a vfp_conn key: what that direction is rewritten to. The XDP maps outlive the
  * process that filled them (the programs stay attached), so a new process reads each
  * connection back from them and takes it over (vfp_conn_adopt). Mirrored in bpf/xdp_redirect.c. */
@@ -203,10 +213,10 @@ int vfp_conn_adopt(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key
  * XDP key published at `port` (VFP_PORT_VIA_UNDERLAY for the underlay). */
 int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key *key, uint32_t kind);
 #define VFP_OWNS_REVERSE 1u /* kind: the backend -> client direction */
+#define VFP_OWNS_PASS 2u    /* kind: of a passthrough connection (VFP_CONN_PASS) */
 /* The VNI a connection key at the underlay names for a connection of port's network (its
  * reverse key, toward a remote backend), or 0 when the tables give none. */
 uint32_t vfp_conn_port_vni(struct vfp_ctx *ctx, uint32_t port);
-#define VFP_OWNS_PASS 2u    /* kind: of a passthrough connection (VFP_CONN_PASS) */
 
 /* Connections dispatched per (conntrack VIP listener, backend) by a context, for the load
  * balancer's status (OVS counts its own in the LbDnat flows). At most VFP_CONN_COUNTS pairs. */

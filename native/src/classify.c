@@ -319,10 +319,8 @@ static int classify_prev(struct vfp_ctx *ctx, const struct vfp_tables *prev, uin
 {
 	struct vfp_verdict again;
 	struct tally scratch; /* the retry's lookups are not counted twice */
-	const struct vfp_port_ent *pe = NULL;
+	const struct vfp_port_ent *pe = vfp_port_lookup(prev, in_port);
 
-	if (in_port < prev->n_ports && (prev->ports[in_port].flags & VFP_PORT_PRESENT))
-		pe = &prev->ports[in_port];
 	memset(&scratch, 0, sizeof(scratch));
 	/* L2 only: a VIP decision (and its connection state) is never taken from old tables. */
 	classify_one(ctx, prev, pe, in_port, f, len, &again, &scratch, p, nat, 0);
@@ -543,8 +541,7 @@ static inline __attribute__((always_inline)) uint32_t run(struct vfp_ctx *ctx, u
 	vfp_rcu_enter(&dp->rcu, ctx->slot);
 	t = b.t = __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST);
 	b.prev = __atomic_load_n(&dp->prev, __ATOMIC_SEQ_CST);
-	if (in_port < t->n_ports && (t->ports[in_port].flags & VFP_PORT_PRESENT))
-		b.pe = &t->ports[in_port];
+	b.pe = vfp_port_lookup(t, in_port);
 	b.by_port = b.pe && !(b.pe->flags & VFP_PORT_UNDERLAY);
 #if defined(__SSE2__)
 	/* The network half of the common lane's MAC compare key, made once per batch. */

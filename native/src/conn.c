@@ -67,11 +67,8 @@ static int publish(struct vfp_ctx *ctx, const struct vfp_lru_ent *e, int add)
 	k.sport = htons(e->sport);
 	k.dport = htons(e->vport);
 	k.proto = VFP_LRU_L4(e->proto);
-	if (e->xdp_port == VFP_PORT_VIA_UNDERLAY) {
-		k.vni[0] = (uint8_t)(e->vni >> 16);
-		k.vni[1] = (uint8_t)(e->vni >> 8);
-		k.vni[2] = (uint8_t)e->vni;
-	}
+	if (e->xdp_port == VFP_PORT_VIA_UNDERLAY)
+		vfp_conn_key_set_vni(&k, e->vni);
 	memset(&v, 0, sizeof(v));
 	memcpy(&v.nat_addr, e->nat_addr + 12, 4);
 	v.nat_port = htons(e->nat_port);
@@ -580,11 +577,6 @@ static void conn_key_addrs(const struct vfp_conn_key *k, uint8_t src[16], uint8_
 	vfp_map4(dst, (const uint8_t *)&k->daddr);
 }
 
-static uint32_t key_vni(const struct vfp_conn_key *k)
-{
-	return (uint32_t)k->vni[0] << 16 | (uint32_t)k->vni[1] << 8 | k->vni[2];
-}
-
 static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t port, const struct vfp_conn_key *k,
 		    const struct vfp_conn_val *val)
 {
@@ -593,6 +585,7 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 	const struct vfp_vip *vip;
 	const struct vfp_backend *be = NULL;
 	struct vfp_lru_ent *e, *slot = NULL;
+	const struct vfp_port_ent *pe;
 	const struct vfp_vni_ent *nv;
 	struct vfp_verdict v;
 	uint32_t i, network;
@@ -606,9 +599,9 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 			return -EINVAL;
 		if (val->flags & VFP_CONN_CLOSED)
 			return -ESTALE;
-		if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || !(t->ports[port].flags & VFP_PORT_CONNTRACK))
+		if (!(pe = vfp_port_lookup(t, port)) || !(pe->flags & VFP_PORT_CONNTRACK))
 			return -ENOENT;
-		network = t->ports[port].network;
+		network = pe->network;
 		if (!(nv = vfp_network_vni(t, network)))
 			return -ENOENT;
 		conn_key_addrs(k, baddr, client);
@@ -621,9 +614,9 @@ static int adopt_in(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t po
 		return -EINVAL;
 	if (val->flags & VFP_CONN_CLOSED)
 		return -ESTALE; /* it had ended: let go, its keys withdrawn */
-	if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT) || (t->ports[port].flags & VFP_PORT_UNDERLAY))
+	if (!(pe = vfp_port_lookup(t, port)) || (pe->flags & VFP_PORT_UNDERLAY))
 		return -ENOENT; /* the client's NIC is not a fast-path port any more */
-	network = t->ports[port].network;
+	network = pe->network;
 	conn_key_addrs(k, client, vaddr);
 	vfp_map4(baddr, (const uint8_t *)&val->nat_addr);
 	vip = vfp_vip_lookup(t, network, k->proto, vaddr, vport);
@@ -670,13 +663,14 @@ uint32_t vfp_conn_port_vni(struct vfp_ctx *ctx, uint32_t port)
 {
 	struct vfp_dp *dp = ctx->dp;
 	const struct vfp_tables *t;
+	const struct vfp_port_ent *pe;
 	const struct vfp_vni_ent *nv = NULL;
 	uint32_t vni;
 
 	vfp_rcu_enter(&dp->rcu, ctx->slot);
 	t = __atomic_load_n(&dp->tables, __ATOMIC_SEQ_CST);
-	if (port < t->n_ports && (t->ports[port].flags & VFP_PORT_PRESENT))
-		nv = vfp_network_vni(t, t->ports[port].network);
+	if ((pe = vfp_port_lookup(t, port)))
+		nv = vfp_network_vni(t, pe->network);
 	vni = nv ? nv->vni : 0;
 	vfp_rcu_exit(&dp->rcu, ctx->slot);
 	return vni;
@@ -686,15 +680,16 @@ uint32_t vfp_conn_port_vni(struct vfp_ctx *ctx, uint32_t port)
 static int key_network(const struct vfp_tables *t, uint32_t port, const struct vfp_conn_key *k, uint32_t *network)
 {
 	const struct vfp_vni_ent *ve;
+	const struct vfp_port_ent *pe;
 	if (port == VFP_PORT_VIA_UNDERLAY) {
-		if (!(ve = vfp_vni_lookup(t, key_vni(k))))
+		if (!(ve = vfp_vni_lookup(t, vfp_conn_key_vni(k))))
 			return -ENOENT;
 		*network = ve->network;
 		return 0;
 	}
-	if (port >= t->n_ports || !(t->ports[port].flags & VFP_PORT_PRESENT))
+	if (!(pe = vfp_port_lookup(t, port)))
 		return -ENOENT;
-	*network = t->ports[port].network;
+	*network = pe->network;
 	return 0;
 }
 
@@ -715,5 +710,5 @@ int vfp_conn_owns(struct vfp_ctx *ctx, uint32_t port, const struct vfp_conn_key 
 			 NULL);
 	vfp_rcu_exit(&dp->rcu, ctx->slot);
 	/* An underlay key is owned in the very VNI it names (a key of an earlier ABI named none). */
-	return e && e->ct && e->xdp_port == port && (port != VFP_PORT_VIA_UNDERLAY || e->vni == key_vni(k));
+	return e && e->ct && e->xdp_port == port && (port != VFP_PORT_VIA_UNDERLAY || e->vni == vfp_conn_key_vni(k));
 }

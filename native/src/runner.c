@@ -165,13 +165,7 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 		for (uint32_t i = 0; i < r->n; i++) {
 			if (!r->x[i])
 				continue;
-			if (r->ifs[i].port == r->underlay_port) {
-				rk.vni[0] = (uint8_t)(vni >> 16);
-				rk.vni[1] = (uint8_t)(vni >> 8);
-				rk.vni[2] = (uint8_t)vni;
-			} else {
-				memset(rk.vni, 0, sizeof(rk.vni));
-			}
+			vfp_conn_key_set_vni(&rk, r->ifs[i].port == r->underlay_port ? vni : 0);
 			bpf_map_delete_elem(vfp_xsk_map_fd(r->x[i], "vfp_conn"), &rk);
 		}
 	}

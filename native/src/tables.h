@@ -257,6 +257,11 @@ static inline const struct vfp_mac_ent *vfp_mac_home(const struct vfp_tables *t,
 {
 	return &t->macs[h & t->mac_mask & ~(VFP_MAC_BUCKET - 1)];
 }
+/* Port `port`'s entry, or NULL when the tables have no such port. */
+static inline const struct vfp_port_ent *vfp_port_lookup(const struct vfp_tables *t, uint32_t port)
+{
+	return port < t->n_ports && (t->ports[port].flags & VFP_PORT_PRESENT) ? &t->ports[port] : NULL;
+}
 const struct vfp_vni_ent *vfp_vni_lookup(const struct vfp_tables *t, uint32_t vni);
 /* The VNI of a network (vfp_vni_ent.vni), or NULL when the tables give it none. */
 const struct vfp_vni_ent *vfp_network_vni(const struct vfp_tables *t, uint32_t network);
