@@ -68,6 +68,7 @@ struct vfp_inner_key {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64); /* destination MAC in the low 6 bytes (memory order) */
 	__type(value, __u8);
 } vfp_dst SEC(".maps");
@@ -75,6 +76,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vfp_src_key);
 	__type(value, __u8);
 } vfp_src SEC(".maps");
@@ -82,6 +84,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vfp_src6_key);
 	__type(value, __u8);
 } vfp_src6 SEC(".maps");
@@ -89,6 +92,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vfp_inner_key);
 	__type(value, __u8);
 } vfp_inner SEC(".maps");
@@ -159,6 +163,7 @@ struct vfp_target_key {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vfp_vip_key);
 	__type(value, __u8);
 } vfp_vip SEC(".maps");
@@ -166,6 +171,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vfp_conn_key);
 	__type(value, struct vfp_conn_val);
 } vfp_conn SEC(".maps");
@@ -184,6 +190,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u16);
 	__type(value, __u8);
 } vfp_ours SEC(".maps");
@@ -305,6 +312,7 @@ static __always_inline __u8 *tunnel_inner(void *data, void *end, __u8 **tun)
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, __u8);
 } vfp_lbnet SEC(".maps");

@@ -296,8 +296,12 @@ void vfp_xsk_flush(struct vfp_xsk *x);
 /* {rx, tx, tx_full, fast, slow, drops} */
 uint32_t vfp_xsk_stats(const struct vfp_xsk *x, uint64_t *out, uint32_t n);
 
-/* Filtered XDP modes (see bpf/xdp_redirect.c): only frames the fast path decides reach
- * the socket; the rest continue to the stack and OVS (XDP_PASS). */
+/* XDP modes (vfp_cfg.mode in bpf/xdp_redirect.c). The filtered ones are how vnetd runs: only
+ * frames the fast path decides reach the socket; the rest continue to the stack and OVS
+ * (XDP_PASS). */
+#define VFP_XDP_PASS_ALL 0u
+#define VFP_XDP_ALL_OURS 1u
+#define VFP_XDP_TUNNELS_ONLY 2u
 #define VFP_XDP_VM_FILTERED 3u
 #define VFP_XDP_UNDERLAY_FILTERED 4u
 #define VFP_XDP_PORT_SECURITY 1u /* flags: VM-facing, IPv4 (source MAC, source IP) must be listed */

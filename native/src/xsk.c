@@ -27,13 +27,24 @@
 #include "../include/vfp.h"
 #include "xsk.h"
 
-/* Half the frames feed RX (all of them fit in the fill ring), half are TX chunks. A
- * deep RX side absorbs the runner being scheduled out on a busy machine: with 2048 the
- * fill ring ran empty (XDP_STATISTICS rx_fill_ring_empty_descs) while the sender kept
- * going. 16 MiB per port (OVS's afxdp ports take 32). */
-#define NUM_FRAMES 8192u
+/* A UMEM's lower frames feed RX (all of them fit in the fill ring), the upper ones are TX
+ * chunks; each ring holds its side's frames. The UMEM is pinned memory, paid per port, so its
+ * size follows what the port carries.
+ * - The underlay carries every VM's traffic: a deep RX side absorbs the runner being
+ *   scheduled out on a busy machine (with 1024 RX frames the fill ring ran empty,
+ *   XDP_STATISTICS rx_fill_ring_empty_descs, while the sender kept going): 16 MiB (OVS's
+ *   afxdp ports take 32 each).
+ * - A VM's NIC carries one VM's, and a hypervisor pays it per VM NIC: 5 MiB, with fewer TX
+ *   chunks, since copy mode completes a transmission within its sendto (a port's chunks in
+ *   flight are what one call queues). test/bench/HISTORY.md, 2026-11-30 "UMEM per VM NIC".
+ * VFP_XSK_VM_UMEM=RX/TX (powers of two, 64 to 4096 each) overrides a VM NIC's, for
+ * comparisons. */
+#define UMEM_RX_UNDERLAY 4096u
+#define UMEM_TX_UNDERLAY 4096u
+#define UMEM_RX_VM 2048u
+#define UMEM_TX_VM 512u
+#define UMEM_SIDE_MAX 4096u
 #define FRAME_SIZE 2048u /* XSK_UMEM__DEFAULT_FRAME_SIZE: one page holds two */
-#define RING_SIZE 4096u
 #define BATCH 64u
 /* Calls in a row a held batch may wait for its output before it is dropped: back-pressure
  * must not let one output that never drains (an interface set down: sendto answers
@@ -61,13 +72,14 @@ struct vfp_xsk {
 		uint64_t hold_until;
 		uint32_t queue, pad;
 	} cfg;
+	uint32_t rx_frames, tx_frames; /* the UMEM's two sides, powers of two */
 	uint8_t *area;
 	struct xsk_umem *umem;
 	struct xsk_ring_prod fill, tx;
 	struct xsk_ring_cons comp, rx;
 	struct xsk_socket *xsk;
 	/* TX chunks: the upper half of the UMEM, handed out from this stack. */
-	uint64_t free_tx[NUM_FRAMES / 2];
+	uint64_t free_tx[UMEM_SIDE_MAX];
 	uint32_t n_free_tx;
 	/* Frames already classified and rewritten whose output port's TX ring was full:
 	 * they go first on the next call, and until they have gone no new frame is taken
@@ -78,6 +90,11 @@ struct vfp_xsk {
 	uint32_t queued; /* frames put on TX since the last kick */
 	uint64_t st[ST_COUNT];
 };
+
+static size_t umem_bytes(const struct vfp_xsk *x)
+{
+	return (size_t)(x->rx_frames + x->tx_frames) * FRAME_SIZE;
+}
 
 static void errf(char *err, uint32_t len, const char *what, int e)
 {
@@ -136,6 +153,32 @@ static int inherited_conn_map(struct vfp_xsk *x)
 	return found;
 }
 
+/* The maps only the other role's program reads (node-tables.ts interfaceFilters writes a VM
+ * NIC's keys to vfp_dst, vfp_src, vfp_src6, vfp_vip and vfp_vipaddr, the underlay's to
+ * vfp_inner, vfp_target and vfp_lbnet) get one entry: a hash map's bucket array is
+ * allocated whole when it is created (16 bytes per entry of max_entries, elements only as
+ * used: BPF_F_NO_PREALLOC), and a hypervisor pays it per VM NIC. */
+static int is_underlay(uint32_t mode) { return mode == VFP_XDP_TUNNELS_ONLY || mode == VFP_XDP_UNDERLAY_FILTERED; }
+
+static int size_for_role(struct bpf_object *obj, uint32_t mode)
+{
+	static const char *const vm_only[] = { "vfp_dst", "vfp_src", "vfp_src6", "vfp_vip", "vfp_vipaddr" };
+	static const char *const underlay_only[] = { "vfp_inner", "vfp_target", "vfp_lbnet", "vfp_ours" };
+	int underlay = is_underlay(mode);
+	const char *const *unused = underlay ? vm_only : underlay_only;
+	size_t i, n = underlay ? sizeof(vm_only) / sizeof(vm_only[0]) : sizeof(underlay_only) / sizeof(underlay_only[0]);
+
+	if (mode == VFP_XDP_PASS_ALL || mode == VFP_XDP_ALL_OURS) /* no filter keys either way */
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, unused[i]);
+		int rc = m ? bpf_map__set_max_entries(m, 1) : -ENOENT;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uint32_t flags, char *err, uint32_t errlen)
 {
 	struct bpf_program *prog;
@@ -153,6 +196,11 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		x->conn_inherited = m && !bpf_map__reuse_fd(m, old);
 		close(old); /* reuse_fd holds its own duplicate */
 	}
+	rc = size_for_role(x->obj, mode);
+	if (rc) {
+		errf(err, errlen, "size xdp maps", rc);
+		return rc;
+	}
 	rc = bpf_object__load(x->obj);
 	if (rc) {
 		errf(err, errlen, "load xdp object", rc);
@@ -169,7 +217,7 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		errf(err, errlen, "configure vfp_cfg", errno);
 		return -errno;
 	}
-	if (mode == 2 || mode == 4) { /* underlay: VXLAN and GENEVE are ours */
+	if (is_underlay(mode)) { /* VXLAN and GENEVE are ours */
 		uint16_t ports[2] = { htons(4789), htons(6081) };
 		uint8_t one = 1;
 		int i;
@@ -223,7 +271,7 @@ void vfp_xsk_close_keep(struct vfp_xsk *x, int keep_program)
 	if (x->obj)
 		bpf_object__close(x->obj);
 	if (x->area)
-		munmap(x->area, (size_t)NUM_FRAMES * FRAME_SIZE);
+		munmap(x->area, umem_bytes(x));
 	free(x);
 }
 
@@ -239,7 +287,7 @@ int vfp_xsk_map_fd(const struct vfp_xsk *x, const char *name)
 static void set_tx_budget(struct vfp_xsk *x)
 {
 	const char *env = getenv("VFP_XSK_TX_BUDGET");
-	unsigned int budget = env ? (unsigned int)strtoul(env, NULL, 10) : RING_SIZE;
+	unsigned int budget = env ? (unsigned int)strtoul(env, NULL, 10) : x->tx_frames;
 
 	if (budget && setsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget, sizeof(budget)) &&
 	    getenv("VFP_RUNNER_DEBUG"))
@@ -289,15 +337,38 @@ fail:
 	return NULL;
 }
 
+static int umem_side_ok(unsigned long n) { return n >= 64 && n <= UMEM_SIDE_MAX && !(n & (n - 1)); }
+
+/* The UMEM's two sides for this port's role (the mode its program runs in). */
+static void size_umem(struct vfp_xsk *x)
+{
+	const char *env = getenv("VFP_XSK_VM_UMEM");
+	char *slash = NULL;
+	unsigned long rx = env ? strtoul(env, &slash, 10) : 0, tx = slash && *slash == '/' ? strtoul(slash + 1, NULL, 10) : 0;
+
+	if (is_underlay(x->cfg.mode)) {
+		x->rx_frames = UMEM_RX_UNDERLAY;
+		x->tx_frames = UMEM_TX_UNDERLAY;
+	} else if (umem_side_ok(rx) && umem_side_ok(tx)) {
+		x->rx_frames = (uint32_t)rx;
+		x->tx_frames = (uint32_t)tx;
+	} else {
+		x->rx_frames = UMEM_RX_VM;
+		x->tx_frames = UMEM_TX_VM;
+	}
+}
+
 int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
 {
-	struct xsk_umem_config ucfg = { .fill_size = RING_SIZE, .comp_size = RING_SIZE, .frame_size = FRAME_SIZE,
-					.frame_headroom = 0, .flags = 0 };
+	struct xsk_umem_config ucfg;
 	struct xsk_socket_config scfg;
 	int rc, map;
 	uint32_t i, idx;
 
-	x->area = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_umem(x);
+	ucfg = (struct xsk_umem_config){ .fill_size = x->rx_frames, .comp_size = x->tx_frames, .frame_size = FRAME_SIZE,
+					 .frame_headroom = 0, .flags = 0 };
+	x->area = mmap(NULL, umem_bytes(x), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->area == MAP_FAILED) {
 		x->area = NULL;
 		errf(err, errlen, "mmap umem", errno);
@@ -307,18 +378,18 @@ int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
 	 * private pages at once (they cannot be shared copy-on-write), so every process vnetd
 	 * spawns (ip, ovs-vsctl, ...) copied 16 MiB per port under the parent's mmap lock,
 	 * stalling the runner long enough for the fill ring to run dry. */
-	if (madvise(x->area, (size_t)NUM_FRAMES * FRAME_SIZE, MADV_DONTFORK)) {
+	if (madvise(x->area, umem_bytes(x), MADV_DONTFORK)) {
 		errf(err, errlen, "madvise umem", errno);
 		goto fail;
 	}
-	rc = xsk_umem__create(&x->umem, x->area, (uint64_t)NUM_FRAMES * FRAME_SIZE, &x->fill, &x->comp, &ucfg);
+	rc = xsk_umem__create(&x->umem, x->area, umem_bytes(x), &x->fill, &x->comp, &ucfg);
 	if (rc) {
 		errf(err, errlen, "xsk_umem__create", rc);
 		goto fail;
 	}
 	memset(&scfg, 0, sizeof(scfg));
-	scfg.rx_size = RING_SIZE;
-	scfg.tx_size = RING_SIZE;
+	scfg.rx_size = x->rx_frames;
+	scfg.tx_size = x->tx_frames;
 	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD; /* our own program, not libxdp's */
 	scfg.xdp_flags = x->xdp_flags;
 	scfg.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP;
@@ -334,16 +405,15 @@ int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
 		errf(err, errlen, "update vfp_xsks", rc);
 		goto fail;
 	}
-	/* Lower half of the UMEM feeds the fill ring (rx), upper half is for tx. */
-	if (xsk_ring_prod__reserve(&x->fill, NUM_FRAMES / 2, &idx) != NUM_FRAMES / 2) {
+	if (xsk_ring_prod__reserve(&x->fill, x->rx_frames, &idx) != x->rx_frames) {
 		errf(err, errlen, "fill ring", ENOSPC);
 		goto fail;
 	}
-	for (i = 0; i < NUM_FRAMES / 2; i++)
+	for (i = 0; i < x->rx_frames; i++)
 		*xsk_ring_prod__fill_addr(&x->fill, idx++) = (uint64_t)i * FRAME_SIZE;
-	xsk_ring_prod__submit(&x->fill, NUM_FRAMES / 2);
-	for (i = 0; i < NUM_FRAMES / 2; i++)
-		x->free_tx[x->n_free_tx++] = (uint64_t)(NUM_FRAMES / 2 + i) * FRAME_SIZE;
+	xsk_ring_prod__submit(&x->fill, x->rx_frames);
+	for (i = 0; i < x->tx_frames; i++)
+		x->free_tx[x->n_free_tx++] = (uint64_t)(x->rx_frames + i) * FRAME_SIZE;
 	return 0;
 fail:
 	return -1;
@@ -353,7 +423,7 @@ int vfp_xsk_fd(const struct vfp_xsk *x) { return xsk_socket__fd(x->xsk); }
 
 static void reap(struct vfp_xsk *x)
 {
-	uint32_t idx, n = xsk_ring_cons__peek(&x->comp, RING_SIZE, &idx), i;
+	uint32_t idx, n = xsk_ring_cons__peek(&x->comp, x->tx_frames, &idx), i;
 	for (i = 0; i < n; i++)
 		x->free_tx[x->n_free_tx++] = *xsk_ring_cons__comp_addr(&x->comp, idx++);
 	if (n)
@@ -388,7 +458,7 @@ static int send_copy(struct vfp_xsk *out, const uint8_t *frame, uint32_t len)
 static uint32_t outstanding(struct vfp_xsk *x)
 {
 	reap(x);
-	return NUM_FRAMES / 2 - x->n_free_tx;
+	return x->tx_frames - x->n_free_tx;
 }
 
 /* Copy mode transmits from sendto(), at most the socket's TX budget per call (32 before
@@ -401,7 +471,7 @@ void vfp_xsk_flush(struct vfp_xsk *x)
 	uint32_t left = outstanding(x), calls = 0;
 
 	x->queued = 0;
-	while (left && calls++ < NUM_FRAMES / 32) {
+	while (left && calls++ < x->tx_frames / 16) {
 		if (xsk_ring_prod__needs_wakeup(&x->tx) &&
 		    sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != ENOBUFS &&
 		    errno != EAGAIN && errno != EBUSY)

@@ -8,7 +8,8 @@ import type { Classifier, FastPath } from './fastpath';
 import type { Handle } from './native';
 import type { FastPathStatus } from './types';
 
-export enum XdpMode { PassAll = 0, AllOurs = 1, TunnelsOnly = 2 }
+/** vfp_cfg.mode of bpf/xdp_redirect.c (VFP_XDP_* in include/vfp.h); the runner opens its ports filtered. */
+export enum XdpMode { PassAll = 0, AllOurs = 1, TunnelsOnly = 2, VmFiltered = 3, UnderlayFiltered = 4 }
 export const XSK_STATS = ['rx', 'tx', 'txFull', 'fast', 'slow', 'drops'] as const;
 export type XskStats = Record<(typeof XSK_STATS)[number], bigint>;
 export const NO_PORT = 0xffffffff;
