@@ -13,7 +13,8 @@
  *                      discovery whose (source MAC, source IPv6) is in vfp_src6,
  *                  4 = underlay, filtered: VXLAN/GENEVE whose (VNI, inner destination
  *                      MAC) is in vfp_inner (in a network of vfp_lbnet, unless it comes
- *                      from a backend's address: from_backend), or whose inner frame is of
+ *                      from a backend's address or is IPv6 the network leaves to OVS:
+ *                      from_backend), or whose inner frame is of
  *                      a connection in vfp_conn or opens one to a local backend's listener
  *                      in vfp_target.
  * The filtered modes are how vnetd runs beside OVS: a frame the fast path would not
@@ -308,7 +309,10 @@ static __always_inline __u8 *tunnel_inner(void *data, void *end, __u8 **tun)
 }
 
 /* Networks with load balancers (their VNIs): OVS runs their IP through its conntrack, and
- * un-DNATs on the client's node the replies of the connections it dispatched. */
+ * un-DNATs on the client's node the replies of the connections it dispatched. A VNI with
+ * VFP_LBNET_IPV6 set: the network's IPv6 is OVS's (it has an IPv6 VIP or backend, and the
+ * fast path deals IPv4 VIPs only). */
+#define VFP_LBNET_IPV6 0x80000000u
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -320,14 +324,17 @@ struct {
 /* Whether an inner frame of a load-balanced network may be a backend's reply to a
  * connection OVS dispatched: anything IPv4 from a backend's address (whatever its port: a
  * connection OVS dealt keeps the target port it had when the listener's changed since; an
- * ICMP error OVS relates to the NAT), or an IPv4 frame too short to tell. vfp_target's
- * zero-MAC keys with port and protocol 0 list the addresses. The fast path carries such a
- * network's load balancers only when all are IPv4, so IPv6 is not theirs. */
+ * ICMP error OVS relates to the NAT), or an IPv4 frame too short to tell; vfp_target's
+ * zero-MAC keys with port and protocol 0 list the addresses. Any IPv6 frame of a network
+ * whose IPv6 is OVS's (VFP_LBNET_IPV6). */
 static __always_inline int from_backend(__u8 *inner, void *end, __u32 vni)
 {
 	struct iphdr *ip = (void *)(inner + 14);
 	struct vfp_target_key k = {};
+	__u32 v6 = vni | VFP_LBNET_IPV6;
 
+	if (inner[12] == 0x86 && inner[13] == 0xdd)
+		return bpf_map_lookup_elem(&vfp_lbnet, &v6) != NULL;
 	if (inner[12] != 0x08 || inner[13] != 0x00)
 		return 0;
 	if ((void *)(ip + 1) > end)

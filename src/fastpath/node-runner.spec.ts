@@ -128,6 +128,7 @@ maybe('NodeRunner in a network namespace', () => {
       macs: [...base.macs, { network: 100, mac: BE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } }],
       vips: [{ network: 100, proto: 'TCP', vip: '10.9.0.200', port: 80, backends: [{ ip: '10.9.0.9', port: 8080, weight: 1, mac: BE_MAC }] }],
       balanced: [100],
+      lbGuards: [{ network: 100, vips: ['10.9.0.200'], backends: ['10.9.0.9'] }],
     };
     const first = (port: number, map: FilterMap, add: boolean) => calls.findIndex((c) => c.port === port && c.map === map && c.add === add);
     const last = (port: number, map: FilterMap, add: boolean) => calls.map((c) => c.port === port && c.map === map && c.add === add).lastIndexOf(true);
@@ -138,10 +139,11 @@ maybe('NodeRunner in a network namespace', () => {
       expect(last(0, FilterMap.Target, true)).toBeLessThan(first(0, FilterMap.Inner, true));
       expect(last(0, FilterMap.LbNet, true)).toBeLessThan(first(0, FilterMap.Inner, true));
       // The VM NIC (port 3): the VIP's address before the network's MACs.
+      expect(last(3, FilterMap.VipAddr, true)).toBeGreaterThanOrEqual(0);
       expect(last(3, FilterMap.VipAddr, true)).toBeLessThan(first(3, FilterMap.Dst, true));
       // The network has no load balancer any more: the letting keys stay, the holding ones go after.
       calls.length = 0;
-      expect(runner.apply({ ...t, vips: [], balanced: [] })).toMatchObject({ state: 'Running' });
+      expect(runner.apply({ ...t, vips: [], balanced: [], lbGuards: [] })).toMatchObject({ state: 'Running' });
       expect(first(0, FilterMap.LbNet, false)).toBeGreaterThanOrEqual(0);
       expect(first(3, FilterMap.VipAddr, false)).toBeGreaterThanOrEqual(0);
       // A fresh runner whose LbNet key cannot be written: the underlay gets no inner key.

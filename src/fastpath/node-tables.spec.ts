@@ -108,6 +108,8 @@ describe('NodeTables', () => {
     t.ports.push({ id: 6, ifname: 'tap6', network: 200, mac: E, portSecurity: true, sources: [{ mac: E, ip: '10.0.1.5' }], slowOnly: true });
     t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } });
     expect(t.vips.map((v) => isConntrackVip(t, v))).toEqual([true, false, true]);
+    t.balanced = [200];
+    t.lbGuards = [{ network: 200, vips: ['10.0.1.200', '10.0.1.201'], backends: ['10.0.1.13', '10.0.1.14', '10.0.1.15'] }];
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
     expect(f.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6), vipKey('10.0.1.200', 53, 17)]));
     expect(f.get('tap6')!.get(FilterMap.Dst)).toEqual(new Set()); // its other traffic stays with OVS
@@ -166,6 +168,7 @@ describe('NodeTables', () => {
     t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } }, { network: 200, mac: F, to: { kind: 'remote', vtep: 1, vni: 200 } });
     t.vips = [{ network: 200, proto: 'TCP', vip: '10.0.1.200', port: 80, backends: [{ ip: '10.0.1.13', port: 8080, weight: 1, mac: D }] }];
     t.balanced = [200];
+    t.lbGuards = [{ network: 200, vips: ['10.0.1.200'], backends: ['10.0.1.13'] }];
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
     // tap6: its frames to the network's other MACs, as in any network; tap5 (the backend): only its VIP connections.
     expect(f.get('tap6')!.get(FilterMap.Dst)).toEqual(new Set([D, F].map(dstKey)));
@@ -182,6 +185,35 @@ describe('NodeTables', () => {
     expect(f.get('eth0')!.get(FilterMap.LbNet)).toEqual(new Set([lbNetKey(200)]));
     expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(new Set([targetKey(200, D, '10.0.1.13', 8080, 6), targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 0, 0)]));
     expect(lbNetKey(200)).toBe('c8000000');
+  });
+
+  it('a load-balanced network with an IPv6 VIP and an SCTP listener: IPv4 of its ports that are no backend stays on the fast path, its IPv6 and what the SCTP VIP touches go to OVS', () => {
+    const D = '02:00:00:00:00:0d', E = '02:00:00:00:00:0e';
+    const t = tables();
+    // Network 200: D (tap5) is a backend of both; E (tap6), dual-stack, is a client.
+    t.ports[2] = { ...t.ports[2]!, slowOnly: true, sources: [{ mac: D, ip: '10.0.1.13' }, { mac: D, ip: 'fd00:1::13' }] };
+    t.ports.push({ id: 6, ifname: 'tap6', network: 200, mac: E, portSecurity: true, sources: [{ mac: E, ip: '10.0.1.5' }, { mac: E, ip: 'fd00:1::5' }] });
+    t.ports[0] = { ...t.ports[0]!, sources: [{ mac: A, ip: '10.0.0.10' }, { mac: A, ip: 'fd00::a' }] };
+    t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } });
+    // Neither VIP is one the fast path deals (no TCP/UDP IPv4 listener): t.vips is empty.
+    t.vips = [];
+    t.balanced = [200];
+    t.lbGuards = [{ network: 200, vips: ['10.0.1.201', 'fd00:1::200'], backends: ['10.0.1.13', 'fd00:1::13'] }];
+    const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
+    // tap6: its IPv4 to the network's MACs; no IPv6 source pair (its IPv6 is OVS's, which deals
+    // the IPv6 VIP's connections and un-DNATs their replies); the SCTP VIP's address held back.
+    expect(f.get('tap6')!.get(FilterMap.Dst)).toEqual(new Set([dstKey(D)]));
+    expect(f.get('tap6')!.get(FilterMap.Src)).toEqual(new Set([srcKey(E, '10.0.1.5')]));
+    expect(f.get('tap6')!.get(FilterMap.Src6)).toEqual(new Set());
+    expect(f.get('tap6')!.get(FilterMap.VipAddr)).toEqual(new Set([vipAddrKey('10.0.1.201')]));
+    // Network 100 has no load balancer: its IPv6 pairs stay.
+    expect(f.get('tap3')!.get(FilterMap.Src6)).toEqual(new Set([src6Key(A, 'fd00::a')]));
+    // The underlay: E's tunnel frames, except IPv4 from the backend's address (the SCTP VIP's
+    // backend: its replies to connections OVS dealt) and all IPv6 (the LbNet key with LBNET_IPV6).
+    expect(f.get('eth0')!.get(FilterMap.Inner)).toEqual(new Set([innerKey(100, A), innerKey(100, C), innerKey(200, E)]));
+    expect(f.get('eth0')!.get(FilterMap.LbNet)).toEqual(new Set([lbNetKey(200), lbNetKey(200, true)]));
+    expect(lbNetKey(200, true)).toBe('c8000080');
+    expect(f.get('eth0')!.get(FilterMap.Target)).toEqual(new Set([targetKey(200, '00:00:00:00:00:00', '10.0.1.13', 0, 0)]));
   });
 
   it('encodes filter keys as the XDP program reads them', () => {

@@ -38,6 +38,12 @@ export interface NodeTables {
   vips: NodeTablesVip[];
   /** Networks with load balancers (OVS runs their IP through its conntrack). */
   balanced?: number[];
+  /**
+   * Per network of `balanced`: its load balancers' VIP and backend addresses, which its ports
+   * whose ordinary traffic is the fast path's leave to OVS (src/pipeline/fastpath-plan.ts
+   * FastPathLbGuard).
+   */
+  lbGuards?: ReadonlyArray<{ network: number; vips: readonly string[]; backends: readonly string[] }>;
 }
 
 /**
@@ -108,10 +114,12 @@ export function vipAddrKey(vip: string): string {
   b.writeUInt32BE(ipv4Number(vip), 0);
   return b.toString('hex');
 }
-/** struct vfp_lbnet key of bpf/xdp_redirect.c: a load-balanced network's VNI (host order). */
-export function lbNetKey(vni: number): string {
+/** VFP_LBNET_IPV6 of bpf/xdp_redirect.c: with it, the VNI's key says its network's IPv6 is OVS's. */
+export const LBNET_IPV6 = 0x80000000;
+/** vfp_lbnet key of bpf/xdp_redirect.c: a load-balanced network's VNI (host order), with LBNET_IPV6 or not. */
+export function lbNetKey(vni: number, ipv6 = false): string {
   const b = Buffer.alloc(4);
-  b.writeUInt32LE(vni >>> 0, 0);
+  b.writeUInt32LE((ipv6 ? vni | LBNET_IPV6 : vni) >>> 0, 0);
   return b.toString('hex');
 }
 export function innerKey(vni: number, mac: string): string {
@@ -177,8 +185,10 @@ export interface InterfaceFilters {
  * neighbour discovery, which OVS answers and checks). The underlay: tunnel frames
  * whose (VNI, inner destination MAC) is a local port, except, in a network with load
  * balancers, IPv4 frames from a backend's address (any protocol and port): they may be
- * replies to connections OVS dispatched, which OVS must un-DNAT here. Everything else goes
- * on to OVS.
+ * replies to connections OVS dispatched, which OVS must un-DNAT here. A load-balanced network
+ * with an IPv6 address among its VIPs and backends (the fast path deals IPv4 VIPs only) leaves
+ * all its IPv6 to OVS: no IPv6 source pairs at its VM NICs, and its LbNet key with LBNET_IPV6
+ * at the underlay. Everything else goes on to OVS.
  */
 export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = new Set()): InterfaceFilters[] {
   const out: InterfaceFilters[] = [];
@@ -190,12 +200,14 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     if (!l) byNetwork.set(m.network, (l = []));
     l.push(m.mac.toLowerCase());
   }
+  const guards = new Map((t.lbGuards ?? []).map((g) => [g.network, g]));
+  const ipv6Guarded = new Set([...guards.values()].filter((g) => [...g.vips, ...g.backends].some(isIPv6)).map((g) => g.network));
   for (const p of t.ports) {
     const own = p.mac.toLowerCase();
     const dst = new Set(p.slowOnly ? [] : (byNetwork.get(p.network) ?? []).filter((m) => m !== own).map(dstKey));
     // Source pairs gate whatever the other keys let in (on a slowOnly port: only VIP connections).
     const src = new Set(p.portSecurity ? p.sources.filter((s) => isIPv4(s.ip)).map((s) => srcKey(s.mac, s.ip)) : []);
-    const src6 = new Set(p.portSecurity ? p.sources.filter((s) => isIPv6(s.ip)).map((s) => src6Key(s.mac, s.ip)) : []);
+    const src6 = new Set(p.portSecurity && !ipv6Guarded.has(p.network) ? p.sources.filter((s) => isIPv6(s.ip)).map((s) => src6Key(s.mac, s.ip)) : []);
     // SYNs to the network's conntrack VIPs (the connections' own keys come from the runner),
     // but not to a VIP the port is a backend of: a connection dealt to its own client is a
     // hairpin, which OVS SNATs to the VIP and the fast path cannot (its SYN, once handed
@@ -204,7 +216,7 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     const vips = new Set(ctVips.filter((v) => v.network === p.network && !v.backends.some((b) => ownIps.has(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
     // A port of a load-balanced network whose ordinary traffic is the fast path's: its frames to
     // a VIP address by a port's MAC (a router's) are OVS's, unless a connection's own keys take them.
-    const vipAddrs = new Set(p.slowOnly ? [] : t.vips.filter((v) => v.network === p.network && conntrackCapable(v)).map((v) => vipAddrKey(v.vip)));
+    const vipAddrs = new Set(p.slowOnly ? [] : (guards.get(p.network)?.vips ?? []).filter(isIPv4).map(vipAddrKey));
     out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips], [FilterMap.VipAddr, vipAddrs]]) });
   }
   const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));
@@ -215,26 +227,36 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     if (m.to.kind === 'local' && vni !== undefined && !slowPorts.has(m.to.port)) inner.add(innerKey(vni, m.mac));
   }
   // Load-balanced networks: their tunnel frames to a local port are checked against the
-  // backends' addresses below before they are taken.
-  const lbNets = new Set((t.balanced ?? []).flatMap((n) => (vniOf.has(n) ? [lbNetKey(vniOf.get(n)!)] : [])));
+  // backends' addresses below before they are taken (and IPv6 ones are not taken, LBNET_IPV6).
+  const lbNets = new Set<string>();
+  for (const n of t.balanced ?? []) {
+    const vni = vniOf.get(n);
+    if (vni === undefined) continue;
+    lbNets.add(lbNetKey(vni));
+    if (ipv6Guarded.has(n)) lbNets.add(lbNetKey(vni, true));
+  }
   // Listeners of the local backends of those networks: a remote client's connection, DNATed by
   // its node, is taken from its first packet off the tunnel and switched as it is
   // (native/src/conn.h, passthrough). Whether this node deals the VIP's own connections
   // (settling, backends it cannot reach) does not matter: here they are only switched.
   // Every backend's UDP listener also with a zero MAC: a datagram from one is not taken as a
   // passthrough flow (it may be the reply to a flow this node's OVS dealt, which OVS must
-  // un-DNAT); and every backend's address (port and protocol 0): toward a port whose ordinary
+  // un-DNAT); and every backend's address (port and protocol 0), of every load balancer of the
+  // network (lbGuards: SCTP listeners' too): toward a port whose ordinary
   // traffic is the fast path's, nothing from it is taken (whatever its port: a connection OVS
   // dealt keeps its target port when the listener's changes; an ICMP error OVS relates to it).
   const slowPortMacs = new Set(t.ports.filter((p) => p.slowOnly).map((p) => `${p.network}/${p.mac.toLowerCase()}`));
   const targets = new Set<string>();
+  for (const g of guards.values()) {
+    const vni = vniOf.get(g.network);
+    if (vni !== undefined) for (const ip of g.backends.filter(isIPv4)) targets.add(targetKey(vni, ANY_MAC, ip, 0, 0));
+  }
   for (const v of t.vips) {
     const vni = vniOf.get(v.network);
     if (vni === undefined || !conntrackCapable(v)) continue;
     for (const b of v.backends) {
       if (!isIPv4(b.ip)) continue;
       if (v.proto === 'UDP') targets.add(targetKey(vni, ANY_MAC, b.ip, b.port, PROTO.UDP));
-      targets.add(targetKey(vni, ANY_MAC, b.ip, 0, 0));
       if (b.mac && slowPortMacs.has(`${v.network}/${b.mac.toLowerCase()}`)) targets.add(targetKey(vni, b.mac, b.ip, b.port, PROTO[v.proto]));
     }
   }
@@ -246,7 +268,7 @@ export const encapOf = (e: 'vxlan' | 'geneve'): Encap => (e === 'geneve' ? Encap
 
 /** Stable text of what the native tables hold: equal text, no commit needed. */
 export function tablesSignature(t: NodeTables): string {
-  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network, !!p.slowOnly]), t.vnis, t.vteps, t.macs, t.vips, t.balanced ?? []]);
+  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network, !!p.slowOnly]), t.vnis, t.vteps, t.macs, t.vips, t.balanced ?? [], t.lbGuards ?? []]);
 }
 
 /** The native builder calls for t, in one place (the runner and tests share it). */

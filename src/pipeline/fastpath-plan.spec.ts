@@ -172,11 +172,17 @@ describe('planFastPath', () => {
     const only = (lbs: LoadBalancerModel[]) => planFastPath(model([net('blue', 100), net('red', 200)], ports, lbs), 'hv1').ports.map((p) => [p.ofport, p.conntrackOnly]).sort((a, b) => Number(a[0]) - Number(b[0]));
     const tcpUdp = lb([{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 53 }]);
     expect(only([tcpUdp])).toEqual([[1, false], [2, true], [3, true], [4, true], [5, undefined]]);
-    // Load balancers the fast path does not carry (an SCTP listener, an IPv6 VIP): their
-    // backends' replies cannot be told apart at the underlay, so the whole network stays with OVS.
-    expect(only([lb([{ protocol: 'SCTP', port: 9, targetPort: 9 }])])).toEqual([[1, true], [2, true], [3, true], [4, true], [5, undefined]]);
-    expect(only([tcpUdp, lb([{ protocol: 'TCP', port: 80, targetPort: 8080 }], 'fd00::200')])).toEqual([[1, true], [2, true], [3, true], [4, true], [5, undefined]]);
+    // Load balancers the fast path does not deal (an SCTP listener, an IPv6 VIP) change nothing
+    // here: a client keeps its ordinary traffic; what they touch is held back by the network's
+    // guard (its VIP and backend addresses; node-tables.ts turns it into XDP keys). Until
+    // 2026-11-30 one such load balancer put every port of its network on OVS.
+    const v6: LoadBalancerModel = { ...lb([{ protocol: 'TCP', port: 80, targetPort: 8080 }], 'fd00::200'), uid: 'lb6', key: 't/lb6', backends: [{ name: 'b3', ip: 'fd00::3', mac: mac(3), weight: 1, healthy: true }] };
+    expect(only([lb([{ protocol: 'SCTP', port: 9, targetPort: 9 }])])).toEqual([[1, false], [2, true], [3, true], [4, true], [5, undefined]]);
+    expect(only([tcpUdp, v6])).toEqual([[1, false], [2, true], [3, true], [4, true], [5, undefined]]);
     expect(only([])).toEqual([[1, undefined], [2, undefined], [3, undefined], [4, undefined], [5, undefined]]);
+    const guards = (lbs: LoadBalancerModel[]) => planFastPath(model([net('blue', 100), net('red', 200)], ports, lbs), 'hv1').lbGuards;
+    expect(guards([tcpUdp, v6])).toEqual([{ network: 100, vips: ['10.0.0.200', 'fd00::200'], backends: ['10.0.0.3', '10.0.0.9', 'fd00::3'] }]);
+    expect(guards([])).toEqual([]);
   });
 
   it('gives each VIP the slot table of its OVS LbSlot flows, so both datapaths deal a connection to the same backend', () => {
@@ -205,8 +211,8 @@ describe('planFastPath', () => {
   it('is empty for a node with no bound port, and for a node the model does not know', () => {
     const m = sample();
     const none = planFastPath(model([net('blue', 100)], [port('x', 'blue', 5, 'hv2')]), 'hv1');
-    expect(none).toEqual({ node: 'hv1', localVtep: '198.18.0.1', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] });
-    expect(planFastPath(m, 'nowhere')).toEqual({ node: 'nowhere', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] });
+    expect(none).toEqual({ node: 'hv1', localVtep: '198.18.0.1', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [], lbGuards: [] });
+    expect(planFastPath(m, 'nowhere')).toEqual({ node: 'nowhere', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [], lbGuards: [] });
   });
 
   it('is deterministic and takes a prebuilt index', () => {

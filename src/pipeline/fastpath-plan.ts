@@ -37,12 +37,25 @@ export interface FastPathLocalPort {
    * In a network with load balancers: its ordinary traffic must stay with OVS (only its VIP
    * connections may take the fast path), because it may carry a backend's replies to
    * connections OVS dispatched (it is a backend, by MAC or address, or without port security
-   * may send from any address), or the network has load balancers the fast path does not
-   * carry (an IPv6 VIP, an SCTP listener), whose replies nothing here can tell apart. Other
-   * ports of such a network keep the fast path for their ordinary traffic: what reaches them
-   * from a backend's address is handed to OVS at the underlay (node-tables.ts, LbNet).
+   * may send from any address). Other ports of such a network keep the fast path for their
+   * ordinary traffic, whatever the network's load balancers are (IPv6 VIPs and SCTP listeners
+   * included): what must reach OVS is held back by their network's FastPathLbGuard.
    */
   conntrackOnly?: boolean;
+}
+
+/**
+ * What the ports of a load-balanced network whose ordinary traffic is the fast path's must
+ * still leave to OVS, which dispatches the connections the fast path does not (every one of
+ * an IPv6 VIP or an SCTP listener, and any a datapath change left with it) and un-DNATs their
+ * replies on the client's node (node-tables.ts interfaceFilters turns it into XDP keys).
+ */
+export interface FastPathLbGuard {
+  network: number;
+  /** Every VIP address of its load balancers: a frame to one is OVS's unless the fast path owns its connection. */
+  vips: string[];
+  /** Every backend address of its load balancers: what comes from one may be such a reply. */
+  backends: string[];
 }
 
 export interface FastPathVtep {
@@ -110,6 +123,8 @@ export interface FastPathPlan {
    * (native/src/conn.h): the XDP filter knows those exactly.
    */
   conntrackNetworks: number[];
+  /** One per network of conntrackNetworks. */
+  lbGuards: FastPathLbGuard[];
 }
 
 
@@ -127,15 +142,14 @@ function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
 
 /** Which ports of a network with these load balancers keep only their VIP connections on the fast path (FastPathLocalPort.conntrackOnly). */
 function conntrackOnlyOf(lbs: readonly LoadBalancerModel[]): (p: PortModel, sources: ReadonlyArray<{ mac: string; ip: string }>) => boolean {
-  const carried = lbs.every((lb) => !lb.vip.includes(':') && lb.listeners.every((l) => l.protocol === 'TCP' || l.protocol === 'UDP'));
   const macs = new Set(lbs.flatMap((lb) => lb.backends.map((b) => b.mac.toLowerCase())));
   const ips = new Set(lbs.flatMap((lb) => lb.backends.map((b) => b.ip)));
-  return (p, sources) => !carried || !p.portSecurity || macs.has(p.mac.toLowerCase()) || sources.some((s) => macs.has(s.mac.toLowerCase()) || ips.has(s.ip));
+  return (p, sources) => !p.portSecurity || macs.has(p.mac.toLowerCase()) || sources.some((s) => macs.has(s.mac.toLowerCase()) || ips.has(s.ip));
 }
 
 export function planFastPath(model: LogicalModel, nodeName: string, index: ModelIndex = indexModel(model)): FastPathPlan {
   const self = model.nodes.get(nodeName);
-  const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [] };
+  const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [], lbGuards: [] };
   if (self) plan.localVtep = self.tunnelIP;
   const vteps = new Map<string, FastPathVtep>();
   const remoteEntries: Array<{ net: NetworkModel; port: PortModel; remote: NodeModel }> = [];
@@ -160,10 +174,14 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
       vteps.set(`${remote.name}/${net.encapsulation}`, { id: 0, node: remote.name, ip: remote.tunnelIP, encap: net.encapsulation });
       remoteEntries.push({ net, port: p, remote });
     }
-    if (lbs.length) plan.conntrackNetworks.push(net.vni);
+    if (lbs.length) {
+      plan.conntrackNetworks.push(net.vni);
+      const sorted = (a: string[]) => [...new Set(a)].sort();
+      plan.lbGuards.push({ network: net.vni, vips: sorted(lbs.map((lb) => lb.vip)), backends: sorted(lbs.flatMap((lb) => lb.backends.map((b) => b.ip))) });
+    }
     for (const lb of lbs) {
       // The classifier's VIP table is IPv4: an IPv6 VIP's connections stay with OVS (its
-      // network's ports are slow-path only already, conntrackNetworks).
+      // network's IPv6 is OVS's: FastPathLbGuard, node-tables.ts).
       if (lb.vip.includes(':')) continue;
       const seen = new Set<string>();
       const unique = lb.backends.filter((x) => !seen.has(x.ip) && !!seen.add(x.ip));
