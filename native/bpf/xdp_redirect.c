@@ -177,8 +177,8 @@ struct {
 	__type(value, struct vfp_conn_val);
 } vfp_conn SEC(".maps");
 
-/* As many as vfp_conn (a UDP listener of every backend of every VIP has a key); allocated as
- * used: every VM NIC's program has this map too, empty. */
+/* As many as vfp_conn (a UDP listener of every backend of every VIP has a key). A VM NIC's
+ * program has it with one entry (native/src/xsk.c size_for_role), never written. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);

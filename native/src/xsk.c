@@ -78,7 +78,7 @@ struct vfp_xsk {
 	struct xsk_ring_prod fill, tx;
 	struct xsk_ring_cons comp, rx;
 	struct xsk_socket *xsk;
-	/* TX chunks: the upper half of the UMEM, handed out from this stack. */
+	/* TX chunks: the UMEM's frames above the RX ones, handed out from this stack. */
 	uint64_t free_tx[UMEM_SIDE_MAX];
 	uint32_t n_free_tx;
 	/* Frames already classified and rewritten whose output port's TX ring was full:
@@ -353,6 +353,9 @@ static void size_umem(struct vfp_xsk *x)
 		x->rx_frames = (uint32_t)rx;
 		x->tx_frames = (uint32_t)tx;
 	} else {
+		if (env && getenv("VFP_RUNNER_DEBUG"))
+			fprintf(stderr, "vfp xsk: VFP_XSK_VM_UMEM=%s is not RX/TX (powers of two, 64 to %u): %u/%u\n", env,
+				UMEM_SIDE_MAX, UMEM_RX_VM, UMEM_TX_VM);
 		x->rx_frames = UMEM_RX_VM;
 		x->tx_frames = UMEM_TX_VM;
 	}

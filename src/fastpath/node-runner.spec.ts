@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { FastPath, openFastPath } from './fastpath';
 import type { NativeLib } from './native';
-import { NodeRunner } from './node-runner';
+import { HOLD_RETRY_MS, NodeRunner, VIP_SETTLE_MS } from './node-runner';
 import { FilterMap, type NodeTables } from './node-tables';
 
 const id = `${process.pid % 100000}`;
@@ -141,21 +141,57 @@ maybe('NodeRunner in a network namespace', () => {
       // The VM NIC (port 3): the VIP's address before the network's MACs.
       expect(last(3, FilterMap.VipAddr, true)).toBeGreaterThanOrEqual(0);
       expect(last(3, FilterMap.VipAddr, true)).toBeLessThan(first(3, FilterMap.Dst, true));
-      // The network has no load balancer any more: the letting keys stay, the holding ones go after.
+      // The network has no load balancer any more, and a new remote port appears: applied ahead
+      // of OVS's bundle (widen: false), nothing lets more frames in yet: the holding keys stay
+      // (OVS may still deal connections to the backend until its bundle commits) and the new
+      // port's key waits; widen(), once OVS has the same compile, adds it and removes them.
       calls.length = 0;
-      expect(runner.apply({ ...t, vips: [], balanced: [], lbGuards: [] })).toMatchObject({ state: 'Running' });
+      const NEW_MAC = '02:00:00:00:01:0a';
+      const later: NodeTables = { ...t, vips: [], balanced: [], lbGuards: [], macs: [...t.macs, { network: 100, mac: NEW_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } }] };
+      expect(runner.apply(later, Date.now(), { widen: false })).toMatchObject({ state: 'Running' });
+      expect(calls.filter((c) => c.add || c.map === FilterMap.LbNet || c.map === FilterMap.VipAddr || c.map === FilterMap.Target)).toEqual([]);
+      runner.widen();
+      expect(first(3, FilterMap.Dst, true)).toBeGreaterThanOrEqual(0);
       expect(first(0, FilterMap.LbNet, false)).toBeGreaterThanOrEqual(0);
-      expect(first(3, FilterMap.VipAddr, false)).toBeGreaterThanOrEqual(0);
+      expect(first(3, FilterMap.VipAddr, false)).toBeGreaterThan(first(3, FilterMap.Dst, true));
+      expect(first(0, FilterMap.Target, false)).toBeGreaterThanOrEqual(0);
+      // Once widened, widening again writes nothing.
+      const written = calls.length;
+      runner.widen();
+      expect(calls.length).toBe(written);
       // A fresh runner whose LbNet key cannot be written: the underlay gets no inner key.
       runner.close();
       failing = FilterMap.LbNet;
       calls.length = 0;
       const held = new NodeRunner(new FastPath(lib), { netns: HV });
       try {
-        expect(held.apply(t)).toMatchObject({ state: 'Running' });
+        // ...and is applied again soon (HOLD_RETRY_MS), when the key may be written.
+        expect(held.apply(t)).toMatchObject({ state: 'Running', recheckMs: HOLD_RETRY_MS });
         expect(first(0, FilterMap.LbNet, true)).toBeGreaterThanOrEqual(0);
         expect(first(0, FilterMap.Inner, true)).toBe(-1);
         expect(first(3, FilterMap.Dst, true)).toBeGreaterThanOrEqual(0); // another interface: unaffected
+        failing = undefined;
+        expect(held.apply(t)).toMatchObject({ state: 'Running' });
+        expect(first(0, FilterMap.Inner, true)).toBeGreaterThanOrEqual(0);
+        // A holding key that fails later (a new backend's address: its entry could not be
+        // allocated) takes the interface's letting keys out: what they let in is not all held back.
+        failing = FilterMap.Target;
+        calls.length = 0;
+        const more: NodeTables = { ...t, lbGuards: [{ network: 100, vips: ['10.9.0.200'], backends: ['10.9.0.9', '10.9.0.10'] }] };
+        expect(held.apply(more)).toMatchObject({ state: 'Running', recheckMs: HOLD_RETRY_MS });
+        expect(first(0, FilterMap.Inner, false)).toBeGreaterThan(first(0, FilterMap.Target, true));
+        expect(first(0, FilterMap.Inner, true)).toBe(-1);
+        // A load-balanced network with no VIP the fast path deals (only IPv6 or SCTP load
+        // balancers) gets one: it settles from then on (VIP_SETTLE_MS), as a network's first
+        // load balancer does, not from when the network was first load-balanced.
+        failing = undefined;
+        const t0 = Date.now();
+        expect(held.apply({ ...t, vips: [] }, t0)).toMatchObject({ state: 'Running' });
+        calls.length = 0;
+        expect(held.apply(t, t0 + 10_000)).toMatchObject({ state: 'Running', recheckMs: VIP_SETTLE_MS });
+        expect(first(3, FilterMap.Vip, true)).toBe(-1);
+        expect(held.apply(t, t0 + 10_000 + VIP_SETTLE_MS)).toMatchObject({ state: 'Running' });
+        expect(first(3, FilterMap.Vip, true)).toBeGreaterThanOrEqual(0);
       } finally {
         held.close();
       }

@@ -25,7 +25,14 @@ import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
  * zero-MAC ones: a backend's frames; VipAddr: frames to a VIP): those are in place before a
  * key they qualify is added, and go only after it is removed, so that what OVS's conntrack
  * must see never reaches the fast path in between. An interface whose holding keys could not
- * all be written gets none of the letting ones this time.
+ * all be written (a map full, or out of memory: its entries are allocated as written) loses
+ * its letting keys until an apply writes them all: it is applied again HOLD_RETRY_MS later.
+ *
+ * An apply narrows what the fast path takes at once (holding keys in, other keys out) and can
+ * leave the widening (other keys in, holding keys out) for widen(), which the caller runs
+ * once the node's OVS has the flows of the same compile: so a backend's removal or a load
+ * balancer's deletion lets the fast path take the backend's frames only after OVS stopped
+ * dealing it connections, not a moment before (their SYN-ACKs would have skipped OVS's un-DNAT).
  */
 const FILTER_ORDER = {
   add: [FilterMap.VipAddr, FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Target, FilterMap.LbNet, FilterMap.Inner, FilterMap.Vip],
@@ -50,13 +57,15 @@ const listenerKey = (network: number, vip: string, port: number, proto: number):
  * changes nothing for the client.
  */
 export const VIP_SETTLE_MS = 3000;
+/** How soon an apply whose holding keys could not all be written is tried again. */
+export const HOLD_RETRY_MS = 1000;
 
 const XDP_VM_FILTERED = 3;
 const XDP_UNDERLAY_FILTERED = 4;
 const XDP_PORT_SECURITY = 1;
 
 export type RunnerState =
-  /** recheckMs: apply again after that long (a network's VIPs are settling, VIP_SETTLE_MS). */
+  /** recheckMs: apply again after that long (a network's VIPs are settling, VIP_SETTLE_MS; a holding key failed, HOLD_RETRY_MS). */
   | { state: 'Running'; interfaces: number; recheckMs?: number }
   | { state: 'Idle'; reason: string }
   | { state: 'Unavailable'; reason: string };
@@ -122,10 +131,18 @@ export class NodeRunner {
   private ifSig = '';
   private tablesSig = '';
   private filters = new Map<string, Map<FilterMap, Set<string>>>();
+  /** The filters of the last apply, which widen() completes. */
+  private wanted = new Map<string, Map<FilterMap, Set<string>>>();
+  /** Interfaces a holding key of the last apply could not be written to: no letting key until the next. */
+  private heldBack = new Set<string>();
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
   /** "network/vip/port/proto" of the VIPs applied: the dispatch counts reported are theirs. */
   private vipListeners = new Set<string>();
-  /** When each network of this node's ports was first seen load-balanced (slowOnly), for VIP_SETTLE_MS. */
+  /**
+   * When each network of this node's ports first had a VIP the fast path deals, for
+   * VIP_SETTLE_MS (a network with only IPv6 or SCTP load balancers has none: its first IPv4
+   * one settles as a first load balancer does).
+   */
   private readonly balancedSince = new Map<number, number>();
   /** What runners of this node that have stopped took over and let go (a runner's own counts start at 0). */
   private adoptedBefore = { adopted: 0, released: 0 };
@@ -150,19 +167,20 @@ export class NodeRunner {
    * programs stay (held), as at a restart: the caller could not resolve the node's tables
    * for a moment (its underlay facts), and the next runner takes the connections over.
    */
-  apply(t: NodeTables, now = Date.now(), opts: { keepPrograms?: boolean } = {}): RunnerState {
+  apply(t: NodeTables, now = Date.now(), opts: { keepPrograms?: boolean; widen?: boolean } = {}): RunnerState {
     const wantIfs: RunnerIf[] = [
       ...t.ports.map((p) => ({ name: p.ifname, port: p.id, mode: XDP_VM_FILTERED, flags: p.portSecurity ? XDP_PORT_SECURITY : 0 })),
       { name: t.underlay.ifname, port: UNDERLAY_PORT, mode: XDP_UNDERLAY_FILTERED, flags: 0 },
     ].sort((a, b) => a.port - b.port);
     const wantSig = JSON.stringify(wantIfs);
-    const balanced = new Set(t.balanced ?? []);
-    for (const n of this.balancedSince.keys()) if (!balanced.has(n)) this.balancedSince.delete(n);
-    for (const n of balanced) if (!this.balancedSince.has(n)) this.balancedSince.set(n, now);
-    const settling = new Set([...balanced].filter((n) => now - this.balancedSince.get(n)! < VIP_SETTLE_MS));
-    const recheckMs = settling.size ? Math.max(1, Math.min(...[...settling].map((n) => this.balancedSince.get(n)! + VIP_SETTLE_MS - now))) : undefined;
+    const dealing = new Set(t.vips.map((v) => v.network));
+    for (const n of this.balancedSince.keys()) if (!dealing.has(n)) this.balancedSince.delete(n);
+    for (const n of dealing) if (!this.balancedSince.has(n)) this.balancedSince.set(n, now);
+    const settling = new Set([...dealing].filter((n) => now - this.balancedSince.get(n)! < VIP_SETTLE_MS));
+    const settledIn = settling.size ? Math.max(1, Math.min(...[...settling].map((n) => this.balancedSince.get(n)! + VIP_SETTLE_MS - now))) : undefined;
     const want = new Map(interfaceFilters(t, settling).map((f) => [f.ifname, f.keys]));
-    if (this.runner) this.updateFilters(want, 'remove');
+    this.wanted = want;
+    if (this.runner) this.updateFilters(want, 'narrow');
     this.vipListeners = new Set(t.vips.map((v) => listenerKey(v.network, v.vip, v.port, v.proto === 'TCP' ? 6 : 17)));
     const sig = tablesSignature(t);
     if (sig !== this.tablesSig) {
@@ -195,9 +213,19 @@ export class NodeRunner {
         return this.st;
       }
     }
-    this.updateFilters(want, 'add');
+    this.updateFilters(want, 'hold');
+    if (opts.widen !== false) this.widen();
+    const recheckMs = this.heldBack.size ? Math.min(settledIn ?? HOLD_RETRY_MS, HOLD_RETRY_MS) : settledIn;
     this.st = { state: 'Running', interfaces: this.ifs.length, ...(recheckMs !== undefined ? { recheckMs } : {}) };
     return this.st;
+  }
+
+  /**
+   * Completes the last apply's filters: the keys that let more frames in, then the removal of
+   * holding keys it no longer wants (apply with widen: false left them). Idempotent.
+   */
+  widen(): void {
+    this.updateFilters(this.wanted, 'widen');
   }
 
   counters(): NodeCounters {
@@ -276,6 +304,7 @@ export class NodeRunner {
     for (const f of this.ifs.filter((x) => !wanted.has(key(x)))) {
       this.fp.lib.runnerRemove(this.runner!, f.port);
       this.filters.delete(f.name);
+      this.heldBack.delete(f.name);
     }
     this.ifs = this.ifs.filter((x) => wanted.has(key(x)));
     for (const f of want.filter((x) => !have.has(key(x)))) {
@@ -297,28 +326,52 @@ export class NodeRunner {
     this.ifs = [];
     this.ifSig = '';
     this.filters = new Map();
+    this.heldBack.clear();
   }
 
-  private updateFilters(want: Map<string, Map<FilterMap, Set<string>>>, op: 'add' | 'remove'): void {
+  /**
+   * narrow: removes the keys no longer wanted that let frames in; hold: adds the holding keys
+   * wanted (an interface where one fails is held back); widen: adds the other keys wanted
+   * (not the letting ones on a held-back interface), then removes the holding keys no longer wanted.
+   */
+  private updateFilters(want: Map<string, Map<FilterMap, Set<string>>>, phase: 'narrow' | 'hold' | 'widen'): void {
     if (!this.runner) return;
+    const write = (port: number, map: FilterMap, k: string, add: boolean): boolean => this.fp.lib.runnerFilter(this.runner!, port, map, keyBytes(k), add ? 1 : 0) === 0;
     this.ifs.forEach((f) => {
       const cur = this.filters.get(f.name) ?? new Map<FilterMap, Set<string>>();
       this.filters.set(f.name, cur);
       const next = want.get(f.name) ?? new Map<FilterMap, Set<string>>();
-      let held = false;
-      for (const map of FILTER_ORDER[op]) {
-        const have = cur.get(map) ?? new Set<string>();
-        cur.set(map, have);
-        const target = next.get(map) ?? new Set<string>();
-        if (op === 'remove') {
-          for (const k of have) if (!target.has(k) && this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 0) === 0) have.delete(k);
-        } else if (!(held && LETTING.has(map))) {
-          for (const k of target) {
-            if (have.has(k)) continue;
-            if (this.fp.lib.runnerFilter(this.runner!, f.port, map, keyBytes(k), 1) === 0) have.add(k);
-            else if (HOLDING.has(map)) held = true;
-          }
+      const have = (map: FilterMap): Set<string> => {
+        let h = cur.get(map);
+        if (!h) cur.set(map, (h = new Set<string>()));
+        return h;
+      };
+      const target = (map: FilterMap): Set<string> => next.get(map) ?? new Set<string>();
+      /** Removes the keys of map that `keep` does not hold (by default: the ones not wanted). */
+      const remove = (map: FilterMap, keep = target(map)) => {
+        const h = have(map);
+        for (const k of h) if (!keep.has(k) && write(f.port, map, k, false)) h.delete(k);
+      };
+      const add = (map: FilterMap): boolean => {
+        const h = have(map);
+        let ok = true;
+        for (const k of target(map)) {
+          if (h.has(k)) continue;
+          if (write(f.port, map, k, true)) h.add(k);
+          else ok = false;
         }
+        return ok;
+      };
+      if (phase === 'narrow') {
+        for (const map of FILTER_ORDER.remove) if (!HOLDING.has(map)) remove(map);
+      } else if (phase === 'hold') {
+        this.heldBack.delete(f.name);
+        for (const map of FILTER_ORDER.add) if (HOLDING.has(map) && !add(map)) this.heldBack.add(f.name);
+        // What the letting keys let in is no longer all held back where it must be: none of it.
+        if (this.heldBack.has(f.name)) for (const map of FILTER_ORDER.remove) if (LETTING.has(map)) remove(map, new Set());
+      } else {
+        for (const map of FILTER_ORDER.add) if (!HOLDING.has(map) && !(LETTING.has(map) && this.heldBack.has(f.name))) add(map);
+        for (const map of FILTER_ORDER.remove) if (HOLDING.has(map)) remove(map);
       }
     });
   }

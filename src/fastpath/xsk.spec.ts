@@ -116,6 +116,7 @@ const added = <V>(after: Map<string, V>, before: Map<string, V>): V[] => [...aft
 
 maybe('what a fast-path port costs the host', () => {
   const VM = `vfpm${id}`, UNDERLAY = `vfpu${id}`;
+  const override = process.env.VFP_XSK_VM_UMEM;
   beforeAll(() => {
     delete process.env.VFP_XSK_VM_UMEM; // the comparisons' override: these are the defaults
     for (const n of [VM, UNDERLAY]) {
@@ -125,6 +126,7 @@ maybe('what a fast-path port costs the host', () => {
   });
   afterAll(() => {
     for (const n of [VM, UNDERLAY]) spawnSync('ip', ['link', 'del', n]);
+    if (override !== undefined) process.env.VFP_XSK_VM_UMEM = override;
   });
 
   // Before: 16 MiB of UMEM and 19.4 MiB of preallocated maps for every port, VM NIC or not,
@@ -133,9 +135,10 @@ maybe('what a fast-path port costs the host', () => {
     ['a VM NIC', VM, XdpMode.VmFiltered, 5, 2.5, 4],
     ['the underlay', UNDERLAY, XdpMode.UnderlayFiltered, 16, 3.5, 5],
   ])('%s: its UMEM and its XDP maps', (_what, ifname, mode, umemMiB, mapsMiB, otherRolesMaps) => {
-    const { fastPath: fp } = openFastPath();
+    const { status: lib, fastPath: fp } = openFastPath();
+    if (!fp) throw new Error(`libvnetfp did not load: ${JSON.stringify(lib)}`);
     const maps0 = bpfMaps(), umems0 = umems();
-    const { status, port } = openXskPort(fp!, ifname, { mode });
+    const { status, port } = openXskPort(fp, ifname, { mode });
     if (!port) throw new Error(`AF_XDP did not start as root: ${JSON.stringify(status)}`);
     try {
       const maps = added(bpfMaps(), maps0), umem = added(umems(), umems0);
@@ -150,6 +153,7 @@ maybe('what a fast-path port costs the host', () => {
       expect(maps.filter((m) => m.type === 1 && m.maxEntries === 1)).toHaveLength(otherRolesMaps);
     } finally {
       port.close();
+      fp.close();
     }
   }, 30_000);
 });

@@ -57,6 +57,12 @@ export interface FastPathHook {
    * connections the fast path owns for the next process (NodeRunner.close).
    */
   nodeGone(node: string, opts?: { stopping?: boolean }): void;
+  /**
+   * The node's OVS has the flows of the compile last handed to nodeCompiled (the pipeline
+   * reconciles a node serially): the fast path may now take what those flows no longer keep
+   * with OVS (NodeRunner.widen). Until then it takes only what both agree it may.
+   */
+  nodeProgrammed?(node: string): void;
   /** Connections the fast path dispatched, "vni/vip/backend" -> count over its nodes (lb-status adds them to OVS's LbDnat counts). */
   dispatched?(): Map<string, number>;
 }
@@ -74,6 +80,8 @@ interface NodeFastPath {
   adopted?: { adopted: number; released: number };
   /** The newest compile handed over: what a change of underlay facts re-applies. */
   last?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
+  /** The compile the node's OVS has (nodeProgrammed): applying it again widens at once. */
+  programmed?: NodeFastPath['last'];
   /**
    * Underlay facts read from the kernel, cached: each read spawns iproute2, and an apply
    * sits on the path of the node's OVS bundle (which waits for it), so applies read only
@@ -147,10 +155,20 @@ export class FastPathNodes implements FastPathHook {
       .then(() => {
         st.applyQueued = false;
         const n = st.last;
-        return n && this.applyNode(name, n.node, st, n.plan, n.ovs);
+        return n && this.applyNode(name, n.node, st, n.plan, n.ovs, st.programmed === n);
       })
       .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: apply failed'));
     return st.chain;
+  }
+
+  nodeProgrammed(name: string): void {
+    const st = this.nodes.get(name);
+    if (!st?.last) return;
+    const done = (st.programmed = st.last);
+    // After the apply of that compile (queued before it on the chain), unless a newer one came.
+    st.chain = st.chain.then(() => {
+      if (st.last === done) st.runner?.widen();
+    });
   }
 
   nodeGone(name: string, opts: { stopping?: boolean } = {}): void {
@@ -201,7 +219,8 @@ export class FastPathNodes implements FastPathHook {
     return this.fp;
   }
 
-  private async applyNode(name: string, node: HypervisorNode, st: NodeFastPath, plan: FastPathPlan | undefined, ovs: OvsSnapshot): Promise<void> {
+  /** programmed: the node's OVS has this compile already (a re-apply): widen at once. */
+  private async applyNode(name: string, node: HypervisorNode, st: NodeFastPath, plan: FastPathPlan | undefined, ovs: OvsSnapshot, programmed: boolean): Promise<void> {
     if (this.stopped) return;
     if (!plan) {
       st.runner?.close();
@@ -228,7 +247,7 @@ export class FastPathNodes implements FastPathHook {
       return this.report(name, st, { state: state.state === 'Running' ? 'Idle' : state.state, reason: tables });
     }
     this.log.debug({ node: name, tables }, 'fastpath: applying tables');
-    const state = st.runner.apply(tables);
+    const state = st.runner.apply(tables, Date.now(), { widen: programmed });
     if (state.state === 'Running' && state.recheckMs !== undefined) {
       // A network's VIPs are settling (NodeRunner, VIP_SETTLE_MS): apply again once they may go on the fast path.
       clearTimeout(st.recheck);

@@ -1143,6 +1143,9 @@ export class PipelineReconciler {
       agent.realizedIsWanted = false;
       return;
     }
+    // OVS has this compile's flows: the fast path may take what they no longer deal (its
+    // apply above only narrowed what it takes; NodeRunner.widen).
+    this.opts.fastPath?.nodeProgrammed?.(name);
     if (full || !agent.realizedIsWanted) {
       const before = agent.realized;
       agent.realized = new Map(agent.wanted);
