@@ -100,7 +100,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 7
+#define VFP_ABI_VERSION 8
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -332,10 +332,13 @@ void vfp_runner_stop(struct vfp_runner *r);
 void vfp_runner_release(struct vfp_runner *r);
 /* {connections of an earlier process taken over, inherited ones that could not be}. */
 uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t n);
-/* Add or remove one interface while running (the runner thread opens/closes it inside its
- * netns; the caller waits, ~one poll interval). 0 or negative errno (reason in err). */
+/* Add or remove one interface while running: the calling thread opens or closes it inside
+ * the runner's netns, the runner thread only takes it in or lets it go (the caller waits for
+ * that, ~one poll interval). 0 or negative errno (reason in err). */
 int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen);
 int vfp_runner_remove(struct vfp_runner *r, uint32_t port);
+/* {ns, count} of the add/remove commands on the runner thread (time it forwarded nothing). */
+uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_t n);
 /* Filter maps of the interface with fast-path port id `port`: map 0 = vfp_dst (key 8 bytes),
  * 1 = vfp_src (12), 2 = vfp_inner (12), 3 = vfp_vip (8), 4 = vfp_src6 (24: MAC, 2 pad
  * bytes, IPv6 address). add != 0 inserts, else deletes (a missing key is not an error).

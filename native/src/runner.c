@@ -6,12 +6,18 @@
  * everything AF_XDP needs (if_nametoindex, the XDP attach over netlink, the AF_XDP
  * socket's bind) resolves interfaces in the netns of the thread that calls it; after
  * that the sockets, UMEMs and BPF map fds work from any thread. So the thread that
- * opens the ports in the namespace is the one that polls them, while the control
+ * opens the ports in the namespace at start is the one that polls them, while the control
  * plane in Node's main thread keeps publishing tables into the same in-process RCU
  * datapath (no IPC, no serialised copy of the tables, one set of counters to read) and
  * updates the XDP filter maps through their fds. A child per node (`ip netns exec`)
  * would need its own copy of the tables kept in sync over a pipe, a second Node or C
  * program to ship, and would hide bpffs (ip netns exec remounts /sys).
+ *
+ * A port added or removed while it runs is opened or closed by the caller's thread, which
+ * enters the namespace for that call only (in_netns): an open takes 30-50 ms (the verifier,
+ * the XDP attach, pinning the UMEM), during which the runner thread used to forward nothing.
+ * The runner thread only takes the port in (the connections its program inherited first) or
+ * lets it go, a few microseconds (vfp_runner_cmd_stats counts them).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,13 +65,15 @@ struct vfp_runner {
 	atomic_int stop;
 	int keep_programs; /* set before stop: leave the XDP programs attached, held (vfp_runner_release) */
 	_Atomic uint64_t loops;
+	uint64_t cmd_ns, cmds; /* the runner thread's time in add/remove commands, and their number */
 	uint64_t held_at; /* when the programs' holds were last pushed forward */
 	uint64_t adopted, not_adopted; /* connections of an earlier process taken over, or let go */
 };
 
 struct runner_cmd {
-	int op; /* 1 add, 2 remove */
+	int op; /* 1 take in x (opened by the caller), 2 let go of the port (x: the caller closes it) */
 	struct vfp_runner_if ifc;
+	struct vfp_xsk *x;
 	int rc;
 	int done;
 };
@@ -259,36 +267,26 @@ static void set_n_outs(struct vfp_runner *r)
 	r->n_outs = m + 1;
 }
 
-/* Runs on the runner thread (inside the netns): interfaces come and go without a restart. */
+/* Runs on the runner thread: interfaces come and go without a restart, opened and closed by
+ * the caller (vfp_runner_add, vfp_runner_remove), so that this thread keeps forwarding. */
 static void do_cmd(struct vfp_runner *r)
 {
 	struct runner_cmd *c = r->cmd;
 	uint32_t port = c->ifc.port, i;
+	uint64_t t0 = vfp_xsk_now_ns();
 
 	c->rc = 0;
 	if (c->op == 1) {
-		char e[256] = "";
 		if (r->n >= MAX_RUNNER_IFS || port >= VFP_MAX_IFACES || r->outs[port]) {
 			snprintf(r->err, sizeof(r->err), "%s: port %u in use or too many interfaces", c->ifc.name, port);
 			c->rc = -EEXIST;
-		} else if (!(r->x[r->n] = vfp_xsk_open_program(c->ifc.name, 0, r->obj, c->ifc.mode, c->ifc.flags,
-							      r->skb_mode, e, sizeof(e)))) {
-			snprintf(r->err, sizeof(r->err), "%s: %s", c->ifc.name, e);
-			c->rc = -EIO;
 		} else {
 			r->ifs[r->n] = c->ifc;
+			r->x[r->n] = c->x;
 			r->n++;
 			adopt_conns(r, r->n - 1);
-			if (vfp_xsk_open_socket(r->x[r->n - 1], e, sizeof(e))) {
-				snprintf(r->err, sizeof(r->err), "%s: %s", c->ifc.name, e);
-				c->rc = -EIO;
-				r->n--;
-				vfp_xsk_close(r->x[r->n]);
-				r->x[r->n] = NULL;
-			} else {
-				r->outs[port] = r->x[r->n - 1];
-				hold(r, 1);
-			}
+			r->outs[port] = c->x;
+			hold(r, 1);
 		}
 	} else {
 		for (i = 0; i < r->n && r->ifs[i].port != port; i++)
@@ -297,7 +295,7 @@ static void do_cmd(struct vfp_runner *r)
 			c->rc = -ENOENT;
 		} else {
 			r->outs[port] = NULL;
-			vfp_xsk_close(r->x[i]);
+			c->x = r->x[i];
 			r->n--;
 			r->ifs[i] = r->ifs[r->n];
 			r->x[i] = r->x[r->n];
@@ -305,6 +303,8 @@ static void do_cmd(struct vfp_runner *r)
 		}
 	}
 	set_n_outs(r);
+	r->cmd_ns += vfp_xsk_now_ns() - t0;
+	r->cmds++;
 	pthread_mutex_lock(&r->mu);
 	c->done = 1;
 	atomic_store(&r->cmd_pending, 0);
@@ -312,32 +312,135 @@ static void do_cmd(struct vfp_runner *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static int command(struct vfp_runner *r, int op, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+/* Hands the runner thread a command and waits for it; *x carries the port in or out. */
+static int command(struct vfp_runner *r, int op, const struct vfp_runner_if *ifc, struct vfp_xsk **x, char *err,
+		   uint32_t errlen)
 {
-	struct runner_cmd c = { .op = op, .ifc = *ifc };
+	struct runner_cmd c = { .op = op, .ifc = *ifc, .x = *x };
 
-	if (!memchr(ifc->name, 0, sizeof(ifc->name)))
-		return -EINVAL;
 	pthread_mutex_lock(&r->mu);
 	r->cmd = &c;
 	atomic_store(&r->cmd_pending, 1);
 	while (!c.done)
 		pthread_cond_wait(&r->cv, &r->mu);
 	pthread_mutex_unlock(&r->mu);
+	*x = c.x;
 	if (c.rc && err && errlen)
 		snprintf(err, errlen, "%s", r->err);
 	return c.rc;
 }
 
+/*
+ * Runs on the calling thread inside the runner's network namespace (setns changes only the
+ * calling thread), then takes the thread back to its own: what resolves interfaces (the
+ * ifindex, the XDP attach and detach, the socket's bind) must see the node's. A thread that
+ * could not get back would go on in the wrong namespace, so that aborts.
+ */
+static int in_netns(const struct vfp_runner *r, int (*fn)(void *), void *arg, char *err, uint32_t errlen)
+{
+	int home, fd, rc;
+
+	if (!r->netns[0])
+		return fn(arg);
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	fd = home < 0 ? -1 : open(r->netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		snprintf(err, errlen, "enter netns %s: %s", r->netns, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		if (home >= 0)
+			close(home);
+		return -EIO;
+	}
+	close(fd);
+	rc = fn(arg);
+	if (setns(home, CLONE_NEWNET)) {
+		fprintf(stderr, "vfp-runner: cannot return to this thread's network namespace: %s\n", strerror(errno));
+		abort();
+	}
+	close(home);
+	return rc;
+}
+
+struct open_args {
+	const struct vfp_runner *r;
+	const struct vfp_runner_if *ifc;
+	struct vfp_xsk *x;
+	char *err;
+	uint32_t errlen;
+};
+
+static int open_port(void *arg)
+{
+	struct open_args *a = arg;
+	char e[256] = "";
+
+	a->x = vfp_xsk_open_flags(a->ifc->name, 0, a->r->obj, a->ifc->mode, a->ifc->flags, a->r->skb_mode, e, sizeof(e));
+	if (!a->x) {
+		snprintf(a->err, a->errlen, "%s: %s", a->ifc->name, e);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int close_port(void *arg)
+{
+	vfp_xsk_close(arg);
+	return 0;
+}
+
 int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
 {
-	return command(r, 1, ifc, err, errlen);
+	char e[512] = "";
+	struct open_args a = { .r = r, .ifc = ifc, .err = e, .errlen = sizeof(e) };
+	int rc;
+
+	if (!memchr(ifc->name, 0, sizeof(ifc->name)))
+		return -EINVAL;
+	/* Read here without a lock: only do_cmd writes them, for a command of this caller, who
+	 * waited for it. An interface open already must not get a second program attached. */
+	for (uint32_t i = 0; i < r->n; i++)
+		if (!strcmp(r->ifs[i].name, ifc->name) || r->ifs[i].port == ifc->port) {
+			snprintf(err, errlen, "%s: interface or port %u open already", ifc->name, ifc->port);
+			return -EEXIST;
+		}
+	if (ifc->port >= VFP_MAX_IFACES) {
+		snprintf(err, errlen, "%s: port %u out of range", ifc->name, ifc->port);
+		return -EINVAL;
+	}
+	rc = in_netns(r, open_port, &a, e, sizeof(e));
+	if (rc) {
+		snprintf(err, errlen, "%s", e);
+		return rc;
+	}
+	rc = command(r, 1, ifc, &a.x, err, errlen);
+	if (rc)
+		in_netns(r, close_port, a.x, e, sizeof(e));
+	return rc;
 }
 
 int vfp_runner_remove(struct vfp_runner *r, uint32_t port)
 {
 	struct vfp_runner_if ifc = { .port = port };
-	return command(r, 2, &ifc, NULL, 0);
+	struct vfp_xsk *x = NULL;
+	char e[512];
+	int rc = command(r, 2, &ifc, &x, NULL, 0);
+
+	/* Not in the namespace (it is gone): detaching there would name another interface by its
+	 * ifindex, so the program stays (with its interface, if any) and the rest is freed. */
+	if (!rc && in_netns(r, close_port, x, e, sizeof(e)))
+		vfp_xsk_close_keep(x, 1);
+	return rc;
+}
+
+uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_t n)
+{
+	uint64_t v[2] = { r->cmd_ns, r->cmds };
+	uint32_t i;
+
+	for (i = 0; i < n && i < 2; i++)
+		out[i] = v[i];
+	return i;
 }
 
 static int index_of(const struct vfp_runner *r, uint32_t port)

@@ -11,7 +11,7 @@ import koffi, { type TypeObject } from 'koffi';
 /** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
 export type Handle = { readonly __handle: 'vfp' };
 
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
@@ -75,6 +75,8 @@ export interface NativeLib {
   runnerRemove(r: Handle, port: number): number;
   runnerFilter(r: Handle, port: number, map: number, key: Bytes, add: number): number;
   runnerStats(r: Handle, port: number, out: BigUint64Array, n: number): number;
+  /** out: {ns, count} of the add/remove commands on the runner thread. */
+  runnerCmdStats(r: Handle, out: BigUint64Array, n: number): number;
   stressStart(dp: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, expA: Bytes, expB: Bytes): Handle | null;
   stressStop(s: Handle, out: BigUint64Array): number;
 }
@@ -154,6 +156,7 @@ export function loadNative(path: string): NativeLib {
     rRemove: f('vfp_runner_remove', 'int', [runner, 'uint32_t']),
     rFilter: f('vfp_runner_filter', 'int', [runner, 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
     rStats: f('vfp_runner_stats', 'uint32_t', [runner, 'uint32_t', 'void *', 'uint32_t']),
+    rCmdStats: f('vfp_runner_cmd_stats', 'uint32_t', [runner, 'void *', 'uint32_t']),
     sStart: f('vfp_stress_start', st, [dp, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *', 'void *']),
     sStop: f('vfp_stress_stop', 'int', [st, 'void *']),
   };
@@ -207,6 +210,7 @@ export function loadNative(path: string): NativeLib {
     runnerRemove: (r, port) => n(fns.rRemove(r, port)),
     runnerFilter: (r, i, m, key, add) => n(fns.rFilter(r, i, m, key, add)),
     runnerStats: (r, i, out, cnt) => n(fns.rStats(r, i, out, cnt)),
+    runnerCmdStats: (r, out, cnt) => n(fns.rCmdStats(r, out, cnt)),
     stressStart: (d, ip, base, offs, lens, cnt, a, b) => h(fns.sStart(d, ip, base, offs, lens, cnt, a, b)),
     stressStop: (s, out) => n(fns.sStop(s, out)),
   };

@@ -263,6 +263,16 @@ export class NodeRunner {
    * for TCP to retransmit, at most 30 s) until the next process's runner takes them over;
    * the rest of the traffic goes to OVS meanwhile, as with no fast path.
    */
+  /**
+   * The runner thread's time in interface additions and removals, in which it forwarded
+   * nothing (the caller's thread opens and closes the ports; the thread only takes them in).
+   */
+  commandTime(): { ms: number; commands: number } {
+    const out = new BigUint64Array(2);
+    if (this.runner) this.fp.lib.runnerCmdStats(this.runner, out, 2);
+    return { ms: Number(out[0]) / 1e6, commands: Number(out[1]) };
+  }
+
   /** Frees the native state; once (a second call does nothing: freeing twice crashes the process). */
   close(opts: { keepPrograms?: boolean } = {}): void {
     if (this.closed) return;
