@@ -295,6 +295,8 @@ uint32_t vfp_xsk_rx_forward(struct vfp_xsk *x, struct vfp_ctx *ctx, uint32_t in_
 void vfp_xsk_flush(struct vfp_xsk *x);
 /* {rx, tx, tx_full, fast, slow, drops} */
 uint32_t vfp_xsk_stats(const struct vfp_xsk *x, uint64_t *out, uint32_t n);
+/* Where the port's UMEM is mapped (what it costs the host is that mapping, pinned). */
+uint64_t vfp_xsk_umem_addr(const struct vfp_xsk *x);
 
 /* XDP modes (vfp_cfg.mode in bpf/xdp_redirect.c). The filtered ones are how vnetd runs: only
  * frames the fast path decides reach the socket; the rest continue to the stack and OVS

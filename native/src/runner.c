@@ -49,6 +49,7 @@
 struct vfp_runner {
 	struct vfp_ctx *ctx;
 	char netns[256];
+	int netns_fd; /* the namespace itself, opened at start: its name may go or be reused while it runs */
 	char obj[1024];
 	uint32_t skb_mode, underlay_port, n;
 	struct vfp_runner_if ifs[MAX_RUNNER_IFS];
@@ -124,8 +125,8 @@ static int take_over(struct vfp_runner *r, const struct inherited_conn *c)
  * interfaces [from, r->n) inherited (xsk.c): each forward key is taken over
  * (vfp_conn_adopt: the same backend, both keys published again); every key no
  * connection of this context owns afterwards is withdrawn, so its packets go to OVS as
- * before. Runs on the runner thread before the sockets exist: the first packet a
- * socket takes already finds its connection.
+ * before. Runs on the runner thread before the sockets are in their programs' vfp_xsks:
+ * the first packet a socket takes already finds its connection.
  */
 static void adopt_conns(struct vfp_runner *r, uint32_t from)
 {
@@ -222,19 +223,9 @@ static void hold(struct vfp_runner *r, int now)
 
 static int open_all(struct vfp_runner *r)
 {
-	if (r->netns[0]) {
-		int fd = open(r->netns, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			fail(r, "open netns %s: %s", r->netns, errno);
-			return -1;
-		}
-		if (setns(fd, CLONE_NEWNET)) {
-			int e = errno;
-			close(fd);
-			fail(r, "setns %s: %s", r->netns, e);
-			return -1;
-		}
-		close(fd);
+	if (r->netns_fd >= 0 && setns(r->netns_fd, CLONE_NEWNET)) {
+		fail(r, "setns %s: %s", r->netns, errno);
+		return -1;
 	}
 	/* Every program first, then the connections they inherited, then the sockets. */
 	for (uint32_t i = 0; i < r->n; i++) {
@@ -249,7 +240,7 @@ static int open_all(struct vfp_runner *r)
 	adopt_conns(r, 0);
 	for (uint32_t i = 0; i < r->n; i++) {
 		char e[256] = "";
-		if (vfp_xsk_open_socket(r->x[i], e, sizeof(e))) {
+		if (vfp_xsk_open_socket(r->x[i], e, sizeof(e)) || vfp_xsk_map_socket(r->x[i], e, sizeof(e))) {
 			snprintf(r->err, sizeof(r->err), "%s: %s", r->ifs[i].name, e);
 			return -1;
 		}
@@ -281,12 +272,20 @@ static void do_cmd(struct vfp_runner *r)
 			snprintf(r->err, sizeof(r->err), "%s: port %u in use or too many interfaces", c->ifc.name, port);
 			c->rc = -EEXIST;
 		} else {
+			char e[256] = "";
 			r->ifs[r->n] = c->ifc;
 			r->x[r->n] = c->x;
 			r->n++;
 			adopt_conns(r, r->n - 1);
-			r->outs[port] = c->x;
-			hold(r, 1);
+			if (vfp_xsk_map_socket(c->x, e, sizeof(e))) {
+				snprintf(r->err, sizeof(r->err), "%s: %s", c->ifc.name, e);
+				c->rc = -EIO;
+				r->n--;
+				r->x[r->n] = NULL;
+			} else {
+				r->outs[port] = c->x;
+				hold(r, 1);
+			}
 		}
 	} else {
 		for (i = 0; i < r->n && r->ifs[i].port != port; i++)
@@ -338,21 +337,20 @@ static int command(struct vfp_runner *r, int op, const struct vfp_runner_if *ifc
  */
 static int in_netns(const struct vfp_runner *r, int (*fn)(void *), void *arg, char *err, uint32_t errlen)
 {
-	int home, fd, rc;
+	int home, rc;
 
-	if (!r->netns[0])
+	if (r->netns_fd < 0)
 		return fn(arg);
 	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	fd = home < 0 ? -1 : open(r->netns, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-		snprintf(err, errlen, "enter netns %s: %s", r->netns, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		if (home >= 0)
-			close(home);
+	if (home < 0) {
+		snprintf(err, errlen, "open this thread's netns: %s", strerror(errno));
 		return -EIO;
 	}
-	close(fd);
+	if (setns(r->netns_fd, CLONE_NEWNET)) {
+		snprintf(err, errlen, "enter netns %s: %s", r->netns, strerror(errno));
+		close(home);
+		return -EIO;
+	}
 	rc = fn(arg);
 	if (setns(home, CLONE_NEWNET)) {
 		fprintf(stderr, "vfp-runner: cannot return to this thread's network namespace: %s\n", strerror(errno));
@@ -375,7 +373,13 @@ static int open_port(void *arg)
 	struct open_args *a = arg;
 	char e[256] = "";
 
-	a->x = vfp_xsk_open_flags(a->ifc->name, 0, a->r->obj, a->ifc->mode, a->ifc->flags, a->r->skb_mode, e, sizeof(e));
+	/* Not in vfp_xsks yet: the runner thread puts it there once it has taken over the
+	 * connections the program inherited (do_cmd). */
+	a->x = vfp_xsk_open_program(a->ifc->name, 0, a->r->obj, a->ifc->mode, a->ifc->flags, a->r->skb_mode, e, sizeof(e));
+	if (a->x && vfp_xsk_open_socket(a->x, e, sizeof(e))) {
+		vfp_xsk_close(a->x);
+		a->x = NULL;
+	}
 	if (!a->x) {
 		snprintf(a->err, a->errlen, "%s: %s", a->ifc->name, e);
 		return -EIO;
@@ -404,8 +408,8 @@ int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *
 			snprintf(err, errlen, "%s: interface or port %u open already", ifc->name, ifc->port);
 			return -EEXIST;
 		}
-	if (ifc->port >= VFP_MAX_IFACES) {
-		snprintf(err, errlen, "%s: port %u out of range", ifc->name, ifc->port);
+	if (ifc->port >= VFP_MAX_IFACES || r->n >= MAX_RUNNER_IFS) {
+		snprintf(err, errlen, "%s: port %u out of range, or %u interfaces already", ifc->name, ifc->port, r->n);
 		return -EINVAL;
 	}
 	rc = in_netns(r, open_port, &a, e, sizeof(e));
@@ -414,8 +418,8 @@ int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *
 		return rc;
 	}
 	rc = command(r, 1, ifc, &a.x, err, errlen);
-	if (rc)
-		in_netns(r, close_port, a.x, e, sizeof(e));
+	if (rc && in_netns(r, close_port, a.x, e, sizeof(e)))
+		vfp_xsk_close_keep(a.x, 1); /* see vfp_runner_remove */
 	return rc;
 }
 
@@ -506,6 +510,14 @@ static void *run(void *arg)
 static int conn_publish(void *arg, uint32_t port, const struct vfp_conn_key *key, const struct vfp_conn_val *val,
 			int add);
 
+static void free_runner(struct vfp_runner *r)
+{
+	if (r->netns_fd >= 0)
+		close(r->netns_fd);
+	free(r->outs);
+	free(r);
+}
+
 struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, const struct vfp_runner_if ifs[], uint32_t n,
 				    const char *obj_path, uint32_t skb_mode, uint32_t underlay_port, char *err,
 				    uint32_t errlen)
@@ -534,6 +546,12 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	r->n_outs = max_port + 1;
 	r->ctx = ctx;
 	strcpy(r->netns, netns);
+	r->netns_fd = netns[0] ? open(netns, O_RDONLY | O_CLOEXEC) : -1;
+	if (netns[0] && r->netns_fd < 0) {
+		snprintf(err, errlen, "open netns %s: %s", netns, strerror(errno));
+		free_runner(r);
+		return NULL;
+	}
 	strcpy(r->obj, obj_path);
 	r->skb_mode = skb_mode;
 	r->underlay_port = underlay_port;
@@ -548,8 +566,7 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	} else {
 		snprintf(err, errlen, "runner: pthread_create: %s", strerror(errno));
 		vfp_ctx_set_conn_hook(ctx, NULL, NULL);
-		free(r->outs);
-		free(r);
+		free_runner(r);
 		return NULL;
 	}
 	pthread_mutex_lock(&r->mu);
@@ -560,8 +577,7 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 		pthread_join(r->thread, NULL);
 		snprintf(err, errlen, "%s", r->err);
 		vfp_ctx_set_conn_hook(ctx, NULL, NULL);
-		free(r->outs);
-		free(r);
+		free_runner(r);
 		return NULL;
 	}
 	return r;
@@ -584,8 +600,7 @@ void vfp_runner_stop(struct vfp_runner *r)
 	vfp_ctx_set_conn_hook(r->ctx, NULL, NULL);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
-	free(r->outs);
-	free(r);
+	free_runner(r);
 }
 
 static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6", "vfp_target", "vfp_lbnet", "vfp_vipaddr" };

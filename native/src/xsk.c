@@ -305,7 +305,7 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 {
 	struct vfp_xsk *x = vfp_xsk_open_program(ifname, queue, obj_path, mode, flags, skb_mode, err, errlen);
 
-	if (x && vfp_xsk_open_socket(x, err, errlen)) {
+	if (x && (vfp_xsk_open_socket(x, err, errlen) || vfp_xsk_map_socket(x, err, errlen))) {
 		vfp_xsk_close(x);
 		return NULL;
 	}
@@ -365,7 +365,7 @@ int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
 {
 	struct xsk_umem_config ucfg;
 	struct xsk_socket_config scfg;
-	int rc, map;
+	int rc;
 	uint32_t i, idx;
 
 	size_umem(x);
@@ -402,12 +402,6 @@ int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
 		goto fail;
 	}
 	set_tx_budget(x);
-	map = bpf_object__find_map_fd_by_name(x->obj, "vfp_xsks");
-	rc = map < 0 ? map : xsk_socket__update_xskmap(x->xsk, map);
-	if (rc) {
-		errf(err, errlen, "update vfp_xsks", rc);
-		goto fail;
-	}
 	if (xsk_ring_prod__reserve(&x->fill, x->rx_frames, &idx) != x->rx_frames) {
 		errf(err, errlen, "fill ring", ENOSPC);
 		goto fail;
@@ -422,7 +416,19 @@ fail:
 	return -1;
 }
 
+int vfp_xsk_map_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
+{
+	int map = bpf_object__find_map_fd_by_name(x->obj, "vfp_xsks");
+	int rc = map < 0 ? map : xsk_socket__update_xskmap(x->xsk, map);
+
+	if (rc)
+		errf(err, errlen, "update vfp_xsks", rc);
+	return rc;
+}
+
 int vfp_xsk_fd(const struct vfp_xsk *x) { return xsk_socket__fd(x->xsk); }
+
+uint64_t vfp_xsk_umem_addr(const struct vfp_xsk *x) { return (uint64_t)(uintptr_t)x->area; }
 
 static void reap(struct vfp_xsk *x)
 {

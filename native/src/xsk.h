@@ -21,6 +21,9 @@ uint32_t vfp_xsk_backlog(const struct vfp_xsk *x);
 struct vfp_xsk *vfp_xsk_open_program(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
 				     uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen);
 int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen);
+/* Puts the socket in its program's vfp_xsks: from then on the program hands it frames. Apart
+ * from opening it, so that a runner takes over the connections the program inherited first. */
+int vfp_xsk_map_socket(struct vfp_xsk *x, char *err, uint32_t errlen);
 /* 1 when the program's vfp_conn map was inherited from the program it replaced. */
 int vfp_xsk_conn_inherited(const struct vfp_xsk *x);
 /* Sets the program's hold (vfp_cfg.hold_until, CLOCK_MONOTONIC ns). */

@@ -60,6 +60,7 @@ export interface NativeLib {
   xskClose(x: Handle): void;
   xskRxForward(x: Handle, ctx: Handle, inPort: number, outs: (Handle | null)[], underlayPort: number, slowPort: number, budget: number): number;
   xskStats(x: Handle, out: BigUint64Array, n: number): number;
+  xskUmemAddr(x: Handle): bigint;
   /** ifs: packed struct vfp_runner_if[] (RUNNER_IF_SIZE bytes each). */
   runnerStart(ctx: Handle, netns: string, ifs: Buffer, n: number, objPath: string, skbMode: number, underlayPort: number, err: Buffer): Handle | null;
   runnerStop(r: Handle): void;
@@ -100,6 +101,10 @@ let loaded: NativeLib | null = null;
 export function loadNative(path: string): NativeLib {
   if (loaded && loaded.path === path) return loaded;
   const lib = koffi.load(path);
+  // The ABI first: a library of another version may lack a function bound below, and its
+  // loader error would not say what to do.
+  const abi = Number(lib.func('vfp_abi_version', 'uint32_t', [])());
+  if (abi !== ABI_VERSION) throw new Error(`libvnetfp ABI ${abi}, binding expects ${ABI_VERSION}: rebuild native/ (make -C native)`);
   // Distinct opaque types keep koffi from accepting a ctx where a dp is expected. They
   // are anonymous: koffi's type names are process-wide, and Jest (or a second loader)
   // may evaluate this module again in the same process.
@@ -146,6 +151,7 @@ export function loadNative(path: string): NativeLib {
     xClose: f('vfp_xsk_close', 'void', [xsk]),
     xRun: f('vfp_xsk_rx_forward', 'uint32_t', [xsk, ctx, 'uint32_t', koffi.pointer(xsk), 'uint32_t', 'uint32_t', 'uint32_t', 'uint32_t']),
     xStats: f('vfp_xsk_stats', 'uint32_t', [xsk, 'void *', 'uint32_t']),
+    xUmem: f('vfp_xsk_umem_addr', 'uint64_t', [xsk]),
     rStart: f('vfp_runner_start', runner, [ctx, 'const char *', 'void *', 'uint32_t', 'const char *', 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
     rStop: f('vfp_runner_stop', 'void', [runner]),
     rRelease: f('vfp_runner_release', 'void', [runner]),
@@ -200,6 +206,7 @@ export function loadNative(path: string): NativeLib {
     xskClose: (x) => void fns.xClose(x),
     xskRxForward: (x, c, ip, outs, up, sp, budget) => n(fns.xRun(x, c, ip, outs, outs.length, up, sp, budget)),
     xskStats: (x, out, cnt) => n(fns.xStats(x, out, cnt)),
+    xskUmemAddr: (x) => BigInt(fns.xUmem(x) as number | bigint),
     runnerStart: (c, netns, ifs, cnt, obj, skb, up, err) => h(fns.rStart(c, netns, ifs, cnt, obj, skb, up, err, err.length)),
     runnerStop: (r) => void fns.rStop(r),
     runnerRelease: (r) => void fns.rRelease(r),
@@ -214,10 +221,5 @@ export function loadNative(path: string): NativeLib {
     stressStart: (d, ip, base, offs, lens, cnt, a, b) => h(fns.sStart(d, ip, base, offs, lens, cnt, a, b)),
     stressStop: (s, out) => n(fns.sStop(s, out)),
   };
-  if (loaded.abiVersion() !== ABI_VERSION) {
-    const got = loaded.abiVersion();
-    loaded = null;
-    throw new Error(`libvnetfp ABI ${got}, binding expects ${ABI_VERSION}: rebuild native/ (make -C native)`);
-  }
   return loaded;
 }

@@ -105,7 +105,7 @@ maybe('NodeRunner in a network namespace', () => {
       const busy = runner.commandTime();
       console.log(`NodeRunner: adding a port took ${addMs.toFixed(1)} ms; the runner thread spent ${busy.ms.toFixed(3)} ms in ${busy.commands} add/remove commands`);
       expect(busy.commands).toBe(2);
-      expect(busy.ms / busy.commands).toBeLessThan(5);
+      expect(busy.ms / busy.commands).toBeLessThan(10); // (wall time on that thread: room for a preemption)
       // A VM NIC that does not exist: the runner says why and stops.
       const bad = runner.apply({ ...t, ports: [{ ...t.ports[0]!, ifname: 'nosuchif0' }] });
       expect(bad.state).toBe('Unavailable');

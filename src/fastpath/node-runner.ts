@@ -258,12 +258,6 @@ export class NodeRunner {
   }
 
   /**
-   * keepPrograms: vnetd is stopping, not the node leaving the fast path. The XDP programs
-   * stay attached and hold the VIP connections this runner owns (their packets are dropped,
-   * for TCP to retransmit, at most 30 s) until the next process's runner takes them over;
-   * the rest of the traffic goes to OVS meanwhile, as with no fast path.
-   */
-  /**
    * The runner thread's time in interface additions and removals, in which it forwarded
    * nothing (the caller's thread opens and closes the ports; the thread only takes them in).
    */
@@ -273,7 +267,13 @@ export class NodeRunner {
     return { ms: Number(out[0]) / 1e6, commands: Number(out[1]) };
   }
 
-  /** Frees the native state; once (a second call does nothing: freeing twice crashes the process). */
+  /**
+   * Frees the native state; once (a second call does nothing: freeing twice crashes the
+   * process). keepPrograms: vnetd is stopping, not the node leaving the fast path. The XDP
+   * programs stay attached and hold the VIP connections this runner owns (their packets are
+   * dropped, for TCP to retransmit, at most 30 s) until the next process's runner takes them
+   * over; the rest of the traffic goes to OVS meanwhile, as with no fast path.
+   */
   close(opts: { keepPrograms?: boolean } = {}): void {
     if (this.closed) return;
     this.closed = true;

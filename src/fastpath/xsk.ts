@@ -25,6 +25,10 @@ export class XskPort {
   pump(c: Classifier, inPort: number, outs: (XskPort | null)[], underlayPort = NO_PORT, slowPort = NO_PORT, budget = 256): number {
     return this.fp.lib.xskRxForward(this.handle, c.handle, inPort, outs.map((o) => o?.handle ?? null), underlayPort, slowPort, budget);
   }
+  /** Where its UMEM is mapped. */
+  umemAddress(): bigint {
+    return this.fp.lib.xskUmemAddr(this.handle);
+  }
   stats(): XskStats {
     this.fp.lib.xskStats(this.handle, this.st, this.st.length);
     return Object.fromEntries(XSK_STATS.map((k, i) => [k, this.st[i]])) as XskStats;

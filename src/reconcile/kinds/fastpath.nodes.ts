@@ -166,9 +166,11 @@ export class FastPathNodes implements FastPathHook {
     if (!st?.last) return;
     const done = (st.programmed = st.last);
     // After the apply of that compile (queued before it on the chain), unless a newer one came.
-    st.chain = st.chain.then(() => {
-      if (st.last === done) st.runner?.widen();
-    });
+    st.chain = st.chain
+      .then(() => {
+        if (st.last === done) st.runner?.widen();
+      })
+      .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: widening failed'));
   }
 
   nodeGone(name: string, opts: { stopping?: boolean } = {}): void {

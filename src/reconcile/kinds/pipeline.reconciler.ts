@@ -1144,8 +1144,10 @@ export class PipelineReconciler {
       return;
     }
     // OVS has this compile's flows: the fast path may take what they no longer deal (its
-    // apply above only narrowed what it takes; NodeRunner.widen).
-    this.opts.fastPath?.nodeProgrammed?.(name);
+    // apply above only narrowed what it takes; NodeRunner.widen). Not while an owner was
+    // refused: its old flows stay in OVS (a load balancer still dealing a removed backend),
+    // and the conflict's full recompiles (CONFLICT_RETRY_MS) come back here once it clears.
+    if (refused.size === 0) this.opts.fastPath?.nodeProgrammed?.(name);
     if (full || !agent.realizedIsWanted) {
       const before = agent.realized;
       agent.realized = new Map(agent.wanted);
