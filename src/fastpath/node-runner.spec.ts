@@ -175,12 +175,12 @@ maybe('NodeRunner in a network namespace', () => {
       const held = new NodeRunner(new FastPath(lib), { netns: HV });
       try {
         // ...and is applied again soon (HOLD_RETRY_MS), when the key may be written.
-        expect(held.apply(t)).toMatchObject({ state: 'Running', recheckMs: HOLD_RETRY_MS });
+        expect(held.apply(t)).toMatchObject({ state: 'Running', recheckMs: HOLD_RETRY_MS, heldBack: [UL] });
         expect(first(0, FilterMap.LbNet, true)).toBeGreaterThanOrEqual(0);
         expect(first(0, FilterMap.Inner, true)).toBe(-1);
         expect(first(3, FilterMap.Dst, true)).toBeGreaterThanOrEqual(0); // another interface: unaffected
         failing = undefined;
-        expect(held.apply(t)).toMatchObject({ state: 'Running' });
+        expect(held.apply(t)).not.toHaveProperty('heldBack');
         expect(first(0, FilterMap.Inner, true)).toBeGreaterThanOrEqual(0);
         // A holding key that fails later (a new backend's address: its entry could not be
         // allocated) takes the interface's letting keys out: what they let in is not all held back.

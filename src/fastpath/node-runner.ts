@@ -65,8 +65,12 @@ const XDP_UNDERLAY_FILTERED = 4;
 const XDP_PORT_SECURITY = 1;
 
 export type RunnerState =
-  /** recheckMs: apply again after that long (a network's VIPs are settling, VIP_SETTLE_MS; a holding key failed, HOLD_RETRY_MS). */
-  | { state: 'Running'; interfaces: number; recheckMs?: number }
+  /**
+   * recheckMs: apply again after that long (a network's VIPs are settling, VIP_SETTLE_MS; a
+   * holding key failed, HOLD_RETRY_MS). heldBack: the interfaces whose holding keys could not
+   * all be written (they take nothing but their connections until they are).
+   */
+  | { state: 'Running'; interfaces: number; recheckMs?: number; heldBack?: string[] }
   | { state: 'Idle'; reason: string }
   | { state: 'Unavailable'; reason: string };
 
@@ -216,7 +220,7 @@ export class NodeRunner {
     this.updateFilters(want, 'hold');
     if (opts.widen !== false) this.widen();
     const recheckMs = this.heldBack.size ? Math.min(settledIn ?? HOLD_RETRY_MS, HOLD_RETRY_MS) : settledIn;
-    this.st = { state: 'Running', interfaces: this.ifs.length, ...(recheckMs !== undefined ? { recheckMs } : {}) };
+    this.st = { state: 'Running', interfaces: this.ifs.length, ...(recheckMs !== undefined ? { recheckMs } : {}), ...(this.heldBack.size ? { heldBack: [...this.heldBack].sort() } : {}) };
     return this.st;
   }
 

@@ -76,6 +76,8 @@ interface NodeFastPath {
   logged: string;
   /** An apply due when a network's VIPs have settled. */
   recheck?: NodeJS.Timeout;
+  /** Interfaces whose holding keys could not all be written, as last logged ("" for none). */
+  heldBack?: string;
   /** What the runner took over from an earlier process (logged when it changes). */
   adopted?: { adopted: number; released: number };
   /** The newest compile handed over: what a change of underlay facts re-applies. */
@@ -257,6 +259,13 @@ export class FastPathNodes implements FastPathHook {
         if (!this.stopped && this.nodes.get(name) === st) void this.enqueueApply(name, st);
       }, state.recheckMs);
       st.recheck.unref();
+    }
+    const heldBack = state.state === 'Running' ? (state.heldBack ?? []).join(',') : '';
+    if (heldBack !== (st.heldBack ?? '')) {
+      // Retried every HOLD_RETRY_MS meanwhile; said once per change, not per retry.
+      if (heldBack) this.log.warn({ event: 'fastpath.held_back', node: name, interfaces: heldBack.split(',') }, 'fastpath: keys that keep a load balancer\'s traffic with OVS could not be written (a map full, or out of memory); these interfaces take only their connections until they are');
+      else this.log.info({ event: 'fastpath.held_back', node: name, interfaces: [] }, 'fastpath: every holding key written again');
+      st.heldBack = heldBack;
     }
     const taken = st.runner.adopted();
     if (taken.adopted + taken.released > 0 && (taken.adopted !== st.adopted?.adopted || taken.released !== st.adopted?.released)) {
