@@ -29,19 +29,18 @@
 
 /* A UMEM's lower frames feed RX (all of them fit in the fill ring), the upper ones are TX
  * chunks; each ring holds its side's frames. The UMEM is pinned memory, paid per port, so its
- * size follows what the port carries.
- * - The underlay carries every VM's traffic: a deep RX side absorbs the runner being
- *   scheduled out on a busy machine (with 1024 RX frames the fill ring ran empty,
- *   XDP_STATISTICS rx_fill_ring_empty_descs, while the sender kept going): 16 MiB (OVS's
- *   afxdp ports take 32 each).
- * - A VM's NIC carries one VM's, and a hypervisor pays it per VM NIC: 5 MiB, with fewer TX
- *   chunks, since copy mode completes a transmission within its sendto (a port's chunks in
- *   flight are what one call queues). test/bench/HISTORY.md, 2026-11-30 "UMEM per VM NIC".
- * VFP_XSK_VM_UMEM=RX/TX (powers of two, 64 to 4096 each) overrides a VM NIC's, for
- * comparisons. */
+ * size follows what the port carries. A deep RX side absorbs the runner being scheduled out on
+ * a busy machine (with 1024 RX frames the fill ring ran empty, XDP_STATISTICS
+ * rx_fill_ring_empty_descs, while the sender kept going; with 2048 a VM's blast forwarded about
+ * 6% less than with 4096). The TX side needs little: copy mode completes a transmission within
+ * its sendto, so a port's chunks in flight are what one call queues (512 or 4096 made no
+ * difference). So a VM's NIC, which a hypervisor pays per VM, has 4096 + 512 frames, 9 MiB; the
+ * underlay, which carries every VM's traffic, 4096 + 4096, 16 MiB (OVS's afxdp ports take 32
+ * each). test/bench/HISTORY.md, 2026-11-30 "UMEM per VM NIC". VFP_XSK_VM_UMEM=RX/TX (powers
+ * of two, 64 to 4096 each) overrides a VM NIC's, for comparisons. */
 #define UMEM_RX_UNDERLAY 4096u
 #define UMEM_TX_UNDERLAY 4096u
-#define UMEM_RX_VM 2048u
+#define UMEM_RX_VM 4096u
 #define UMEM_TX_VM 512u
 #define UMEM_SIDE_MAX 4096u
 #define FRAME_SIZE 2048u /* XSK_UMEM__DEFAULT_FRAME_SIZE: one page holds two */

@@ -128,7 +128,7 @@ maybe('what a fast-path port costs the host', () => {
   // Before: 16 MiB of UMEM and 19.4 MiB of preallocated maps for every port, VM NIC or not,
   // which a hypervisor with a hundred VM NICs paid 3.5 GiB for.
   it.each([
-    ['a VM NIC', VM, XdpMode.VmFiltered, 5, 2.5, 4],
+    ['a VM NIC', VM, XdpMode.VmFiltered, 9, 2.5, 4],
     ['the underlay', UNDERLAY, XdpMode.UnderlayFiltered, 16, 3.5, 5],
   ])('%s: its UMEM and its XDP maps', (_what, ifname, mode, umemMiB, mapsMiB, otherRolesMaps) => {
     const { status: lib, fastPath: fp } = openFastPath();
