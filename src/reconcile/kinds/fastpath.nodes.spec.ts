@@ -79,6 +79,34 @@ describe('FastPathNodes', () => {
     }
   });
 
+  it('a node enabled again while its disabling is being reported keeps its state (its next runner is not orphaned)', async () => {
+    const { objects, fp, node } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: 'vnetd-no-such-netns' } });
+    try {
+      await fp.nodeCompiled(node, model, indexModel(model), ovs);
+      expect(fp.counters().map((c) => c.node)).toEqual(['hv1']);
+      // Hold the Disabled status write open, and enable the node again meanwhile.
+      const modify = objects.modify.bind(objects);
+      let entered!: () => void, release!: () => void;
+      const inWrite = new Promise<void>((r) => (entered = r)), released = new Promise<void>((r) => (release = r));
+      objects.modify = (async (...args: Parameters<typeof modify>) => {
+        entered();
+        await released;
+        return modify(...args);
+      }) as typeof objects.modify;
+      const off = fp.nodeCompiled({ ...node, spec: { tunnelIP: '127.0.0.1', fastPath: { enabled: false } } }, model, indexModel(model), ovs);
+      await inWrite;
+      const on = fp.nodeCompiled(node, model, indexModel(model), ovs);
+      release();
+      await Promise.all([off, on]);
+      objects.modify = modify;
+      // The enable's apply ran on the node's state, which is still the node's (and Unavailable
+      // again: the namespace does not exist).
+      expect(fp.counters()).toEqual([{ node: 'hv1', state: 'Unavailable', counters: undefined }]);
+    } finally {
+      await fp.stop();
+    }
+  });
+
   it('leaves nodes without spec.fastPath.enabled alone (no runner, no status)', async () => {
     const { objects, fp, node } = await setup({ tunnelIP: '127.0.0.1' });
     try {

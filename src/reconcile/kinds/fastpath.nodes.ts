@@ -230,7 +230,9 @@ export class FastPathNodes implements FastPathHook {
       st.runner?.close();
       st.runner = undefined;
       await this.report(name, st, { state: 'Disabled' });
-      this.nodes.delete(name);
+      // A compile that enabled it again meanwhile is queued on this state's chain: the state
+      // stays (dropped, its next runner would be nobody's: never closed, never widened).
+      if (this.nodes.get(name) === st && !st.last?.plan) this.nodes.delete(name);
       return;
     }
     const fp = this.library();
