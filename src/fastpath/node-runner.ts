@@ -40,6 +40,13 @@ const FILTER_ORDER = {
 } as const;
 const HOLDING = new Set<FilterMap>([FilterMap.VipAddr, FilterMap.Target, FilterMap.LbNet]);
 const LETTING = new Set<FilterMap>([FilterMap.Dst, FilterMap.Inner]);
+/**
+ * Port security's source pairs only gate what other keys let in, and the connections the fast
+ * path owns (a restart's, taken over from the XDP maps) need them at once: added with the
+ * holding keys, not held for widen() (until OVS's bundle, a backend's replies to the
+ * connections it took over went to OVS, which cannot un-DNAT them).
+ */
+const GATING = new Set<FilterMap>([FilterMap.Src, FilterMap.Src6]);
 
 /** A VIP listener of a network, as dispatch counts are matched to the VIPs applied. */
 const listenerKey = (network: number, vip: string, port: number, proto: number): string => `${network}/${vip}/${port}/${proto}`;
@@ -345,7 +352,7 @@ export class NodeRunner {
 
   /**
    * narrow: removes the keys no longer wanted that let frames in; hold: adds the holding keys
-   * wanted (an interface where one fails is held back); widen: adds the other keys wanted
+   * wanted (an interface where one fails is held back) and the gating ones; widen: adds the other keys wanted
    * (not the letting ones on a held-back interface), then removes the holding keys no longer wanted.
    */
   private updateFilters(want: Map<string, Map<FilterMap, Set<string>>>, phase: 'narrow' | 'hold' | 'widen'): void {
@@ -381,6 +388,7 @@ export class NodeRunner {
       } else if (phase === 'hold') {
         this.heldBack.delete(f.name);
         for (const map of FILTER_ORDER.add) if (HOLDING.has(map) && !add(map)) this.heldBack.add(f.name);
+        for (const map of FILTER_ORDER.add) if (GATING.has(map)) add(map);
         // What the letting keys let in is no longer all held back where it must be: none of it.
         if (this.heldBack.has(f.name)) for (const map of FILTER_ORDER.remove) if (LETTING.has(map)) remove(map, new Set());
       } else {
