@@ -33,6 +33,7 @@
 
 #include <bpf/bpf.h>
 #include <linux/if_xdp.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include "../include/vfp.h"
@@ -67,6 +68,8 @@ struct vfp_runner {
 	int keep_programs; /* set before stop: leave the XDP programs attached, held (vfp_runner_release) */
 	_Atomic uint64_t loops;
 	uint64_t cmd_ns, cmds; /* the runner thread's time in add/remove commands, and their number */
+	uint64_t wait_ns;      /* the callers' time waiting for their commands to be taken up and done */
+	int wake_fd;           /* an eventfd in the idle poll: a command wakes the thread at once (-1: none) */
 	uint64_t held_at; /* when the programs' holds were last pushed forward */
 	uint64_t adopted, not_adopted; /* connections of an earlier process taken over, or let go */
 };
@@ -316,13 +319,18 @@ static int command(struct vfp_runner *r, int op, const struct vfp_runner_if *ifc
 		   uint32_t errlen)
 {
 	struct runner_cmd c = { .op = op, .ifc = *ifc, .x = *x };
+	uint64_t t0 = vfp_xsk_now_ns(), one = 1;
 
 	pthread_mutex_lock(&r->mu);
 	r->cmd = &c;
 	atomic_store(&r->cmd_pending, 1);
+	/* An idle runner sleeps in poll() up to 20 ms: wake it (a failed write only waits for that). */
+	if (r->wake_fd >= 0 && write(r->wake_fd, &one, sizeof(one)) < 0)
+		one = 0;
 	while (!c.done)
 		pthread_cond_wait(&r->cv, &r->mu);
 	pthread_mutex_unlock(&r->mu);
+	r->wait_ns += vfp_xsk_now_ns() - t0;
 	*x = c.x;
 	if (c.rc && err && errlen)
 		snprintf(err, errlen, "%s", r->err);
@@ -439,10 +447,10 @@ int vfp_runner_remove(struct vfp_runner *r, uint32_t port)
 
 uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_t n)
 {
-	uint64_t v[2] = { r->cmd_ns, r->cmds };
+	uint64_t v[3] = { r->cmd_ns, r->cmds, r->wait_ns };
 	uint32_t i;
 
-	for (i = 0; i < n && i < 2; i++)
+	for (i = 0; i < n && i < 3; i++)
 		out[i] = v[i];
 	return i;
 }
@@ -455,10 +463,27 @@ static int index_of(const struct vfp_runner *r, uint32_t port)
 	return -1;
 }
 
+/* The sockets, and the command eventfd after them; returns how many entries. */
+static nfds_t poll_set(const struct vfp_runner *r, struct pollfd pfd[])
+{
+	nfds_t n = 0;
+
+	for (uint32_t i = 0; i < r->n; i++, n++) {
+		pfd[n].fd = vfp_xsk_fd(r->x[i]);
+		pfd[n].events = POLLIN;
+	}
+	if (r->wake_fd >= 0) {
+		pfd[n].fd = r->wake_fd;
+		pfd[n++].events = POLLIN;
+	}
+	return n;
+}
+
 static void *run(void *arg)
 {
 	struct vfp_runner *r = arg;
-	struct pollfd pfd[MAX_RUNNER_IFS];
+	struct pollfd pfd[MAX_RUNNER_IFS + 1];
+	nfds_t npfd;
 	int ok = open_all(r) == 0;
 	const char *spin_env = getenv("VFP_RUNNER_SPIN");
 	uint32_t spin = spin_env ? (uint32_t)strtoul(spin_env, NULL, 10) : SPIN_PASSES, idle = 0;
@@ -472,18 +497,12 @@ static void *run(void *arg)
 		return NULL;
 	}
 	hold(r, 1);
-	for (uint32_t i = 0; i < r->n; i++) {
-		pfd[i].fd = vfp_xsk_fd(r->x[i]);
-		pfd[i].events = POLLIN;
-	}
+	npfd = poll_set(r, pfd);
 	while (!atomic_load(&r->stop)) {
 		uint32_t got = 0, held = 0;
 		if (atomic_load(&r->cmd_pending)) {
 			do_cmd(r);
-			for (uint32_t i = 0; i < r->n; i++) {
-				pfd[i].fd = vfp_xsk_fd(r->x[i]);
-				pfd[i].events = POLLIN;
-			}
+			npfd = poll_set(r, pfd);
 		}
 		for (uint32_t i = 0; i < r->n; i++)
 			got += vfp_xsk_rx_forward(r->x[i], r->ctx, r->ifs[i].port, r->outs, r->n_outs, r->underlay_port,
@@ -500,7 +519,14 @@ static void *run(void *arg)
 			sched_yield(); /* an output is full: let the kernel's receive side drain it */
 		} else if (++idle > spin) {
 			idle = 0;
-			poll(pfd, r->n, 20); /* idle: sleep until a frame arrives (or re-check stop) */
+			poll(pfd, npfd, 20); /* idle: sleep until a frame or a command arrives (or re-check stop) */
+			/* Read whatever woke it (a command may have been taken up before its write came):
+			 * an eventfd left readable would end every later poll at once. */
+			if (r->wake_fd >= 0 && (pfd[npfd - 1].revents & POLLIN)) {
+				uint64_t woken;
+				if (read(r->wake_fd, &woken, sizeof(woken)) < 0)
+					woken = 0; /* EAGAIN: read already */
+			}
 		}
 	}
 	close_all(r, r->keep_programs);
@@ -514,6 +540,8 @@ static void free_runner(struct vfp_runner *r)
 {
 	if (r->netns_fd >= 0)
 		close(r->netns_fd);
+	if (r->wake_fd >= 0)
+		close(r->wake_fd);
 	free(r->outs);
 	free(r);
 }
@@ -546,6 +574,7 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	r->n_outs = max_port + 1;
 	r->ctx = ctx;
 	strcpy(r->netns, netns);
+	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	r->netns_fd = netns[0] ? open(netns, O_RDONLY | O_CLOEXEC) : -1;
 	if (netns[0] && r->netns_fd < 0) {
 		snprintf(err, errlen, "open netns %s: %s", netns, strerror(errno));

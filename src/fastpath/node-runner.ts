@@ -270,12 +270,13 @@ export class NodeRunner {
 
   /**
    * The runner thread's time in interface additions and removals, in which it forwarded
-   * nothing (the caller's thread opens and closes the ports; the thread only takes them in).
+   * nothing (the caller's thread opens and closes the ports; the thread only takes them in),
+   * and the callers' time waiting for it to take them up (an idle thread is woken at once).
    */
-  commandTime(): { ms: number; commands: number } {
-    const out = new BigUint64Array(2);
-    if (this.runner) this.fp.lib.runnerCmdStats(this.runner, out, 2);
-    return { ms: Number(out[0]) / 1e6, commands: Number(out[1]) };
+  commandTime(): { ms: number; commands: number; waitedMs: number } {
+    const out = new BigUint64Array(3);
+    if (this.runner) this.fp.lib.runnerCmdStats(this.runner, out, 3);
+    return { ms: Number(out[0]) / 1e6, commands: Number(out[1]), waitedMs: Number(out[2]) / 1e6 };
   }
 
   /**
