@@ -154,7 +154,7 @@ export class NodeRunner {
    * VIP_SETTLE_MS (a network with only IPv6 or SCTP load balancers has none: its first IPv4
    * one settles as a first load balancer does).
    */
-  private readonly balancedSince = new Map<number, number>();
+  private readonly vipNetSince = new Map<number, number>();
   /** What runners of this node that have stopped took over and let go (a runner's own counts start at 0). */
   private adoptedBefore = { adopted: 0, released: 0 };
   private readonly xst = new BigUint64Array(XSK_STATS.length);
@@ -185,10 +185,10 @@ export class NodeRunner {
     ].sort((a, b) => a.port - b.port);
     const wantSig = JSON.stringify(wantIfs);
     const dealing = new Set(t.vips.map((v) => v.network));
-    for (const n of this.balancedSince.keys()) if (!dealing.has(n)) this.balancedSince.delete(n);
-    for (const n of dealing) if (!this.balancedSince.has(n)) this.balancedSince.set(n, now);
-    const settling = new Set([...dealing].filter((n) => now - this.balancedSince.get(n)! < VIP_SETTLE_MS));
-    const settledIn = settling.size ? Math.max(1, Math.min(...[...settling].map((n) => this.balancedSince.get(n)! + VIP_SETTLE_MS - now))) : undefined;
+    for (const n of this.vipNetSince.keys()) if (!dealing.has(n)) this.vipNetSince.delete(n);
+    for (const n of dealing) if (!this.vipNetSince.has(n)) this.vipNetSince.set(n, now);
+    const settling = new Set([...dealing].filter((n) => now - this.vipNetSince.get(n)! < VIP_SETTLE_MS));
+    const settledIn = settling.size ? Math.max(1, Math.min(...[...settling].map((n) => this.vipNetSince.get(n)! + VIP_SETTLE_MS - now))) : undefined;
     const want = new Map(interfaceFilters(t, settling).map((f) => [f.ifname, f.keys]));
     this.wanted = want;
     if (this.runner) this.updateFilters(want, 'narrow');

@@ -268,7 +268,7 @@ export const encapOf = (e: 'vxlan' | 'geneve'): Encap => (e === 'geneve' ? Encap
 
 /** Stable text of what the native tables hold: equal text, no commit needed. */
 export function tablesSignature(t: NodeTables): string {
-  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network, !!p.slowOnly]), t.vnis, t.vteps, t.macs, t.vips, t.balanced ?? []]);
+  return JSON.stringify([t.localVtep, t.underlay, t.ports.map((p) => [p.id, p.network, !!p.slowOnly]), t.vnis, t.vteps, t.macs, t.vips]);
 }
 
 /** The native builder calls for t, in one place (the runner and tests share it). */
