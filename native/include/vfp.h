@@ -100,7 +100,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 8
+#define VFP_ABI_VERSION 9
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -323,7 +323,10 @@ struct vfp_runner_if {
 }; /* 28 bytes */
 struct vfp_runner;
 /* netns: path of a network namespace file (/run/netns/NAME) or "" for the caller's.
- * Blocks until every port is open; on failure returns NULL with the reason in err. */
+ * Blocks until every port is open; on failure returns NULL with the reason in err.
+ * Every vfp_runner_* call may come from any thread (vnetd makes start, stop, release, add and
+ * remove from a worker thread): adds and removes are taken one at a time, a stop waits for
+ * one under way. Not after vfp_runner_stop or vfp_runner_release has begun. */
 struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, const struct vfp_runner_if ifs[], uint32_t n,
 				    const char *obj_path, uint32_t skb_mode, uint32_t underlay_port, char *err,
 				    uint32_t errlen);
@@ -348,7 +351,7 @@ uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_
  * 0 or negative errno. */
 int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add);
 /* xsk stats of that interface ({rx, tx, tx_full, fast, slow, drops}); loop iterations in out[6] when n > 6. */
-uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n);
+uint32_t vfp_runner_stats(struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n);
 
 /* Test support (stress.c): a C thread classifying while the control plane swaps tables. */
 struct vfp_stress;

@@ -18,6 +18,12 @@
  * the XDP attach, pinning the UMEM), during which the runner thread used to forward nothing.
  * The runner thread only takes the port in (the connections its program inherited first) or
  * lets it go, a few microseconds (vfp_runner_cmd_stats counts them).
+ *
+ * Any thread may call in (vnetd makes the calls that take milliseconds, start, stop, add and
+ * remove, from a worker thread, so that its event loop goes on meanwhile): add and remove
+ * are taken one at a time (call_mu), and the interface arrays, which only the runner thread
+ * writes, are written under ifs_mu, which every other thread that reads them holds. The
+ * runner thread reads them without it: the packet path takes no lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,8 +66,10 @@ struct vfp_runner {
 	struct runner_cmd *cmd; /* an add/remove for the thread (the caller waits) */
 	atomic_int cmd_pending;
 	pthread_t thread;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;     /* cmd's hand-over and state (with cv) */
 	pthread_cond_t cv;
+	pthread_mutex_t call_mu; /* one add or remove at a time, and none once stopping */
+	pthread_mutex_t ifs_mu;  /* n, ifs, x, outs: written under it (runner thread), read under it elsewhere */
 	int state; /* 0 starting, 1 running, -1 failed */
 	char err[512];
 	atomic_int stop;
@@ -270,6 +278,7 @@ static void do_cmd(struct vfp_runner *r)
 	uint64_t t0 = vfp_xsk_now_ns();
 
 	c->rc = 0;
+	pthread_mutex_lock(&r->ifs_mu);
 	if (c->op == 1) {
 		if (r->n >= MAX_RUNNER_IFS || port >= VFP_MAX_IFACES || r->outs[port]) {
 			snprintf(r->err, sizeof(r->err), "%s: port %u in use or too many interfaces", c->ifc.name, port);
@@ -305,6 +314,7 @@ static void do_cmd(struct vfp_runner *r)
 		}
 	}
 	set_n_outs(r);
+	pthread_mutex_unlock(&r->ifs_mu);
 	r->cmd_ns += vfp_xsk_now_ns() - t0;
 	r->cmds++;
 	pthread_mutex_lock(&r->mu);
@@ -401,23 +411,34 @@ static int close_port(void *arg)
 	return 0;
 }
 
-int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+/* Whether an interface of that name or port is open (r->ifs_mu held, or the runner thread). */
+static int is_open(const struct vfp_runner *r, const struct vfp_runner_if *ifc)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		if (!strcmp(r->ifs[i].name, ifc->name) || r->ifs[i].port == ifc->port)
+			return 1;
+	return 0;
+}
+
+static int add_locked(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
 {
 	char e[512] = "";
 	struct open_args a = { .r = r, .ifc = ifc, .err = e, .errlen = sizeof(e) };
-	int rc;
+	uint32_t n;
+	int rc, open;
 
-	if (!memchr(ifc->name, 0, sizeof(ifc->name)))
-		return -EINVAL;
-	/* Read here without a lock: only do_cmd writes them, for a command of this caller, who
-	 * waited for it. An interface open already must not get a second program attached. */
-	for (uint32_t i = 0; i < r->n; i++)
-		if (!strcmp(r->ifs[i].name, ifc->name) || r->ifs[i].port == ifc->port) {
-			snprintf(err, errlen, "%s: interface or port %u open already", ifc->name, ifc->port);
-			return -EEXIST;
-		}
-	if (ifc->port >= VFP_MAX_IFACES || r->n >= MAX_RUNNER_IFS) {
-		snprintf(err, errlen, "%s: port %u out of range, or %u interfaces already", ifc->name, ifc->port, r->n);
+	pthread_mutex_lock(&r->ifs_mu);
+	open = is_open(r, ifc);
+	n = r->n;
+	pthread_mutex_unlock(&r->ifs_mu);
+	/* An interface open already must not get a second program attached. (Only this caller's
+	 * command changes the arrays until call_mu is let go: the check holds until then.) */
+	if (open) {
+		snprintf(err, errlen, "%s: interface or port %u open already", ifc->name, ifc->port);
+		return -EEXIST;
+	}
+	if (ifc->port >= VFP_MAX_IFACES || n >= MAX_RUNNER_IFS) {
+		snprintf(err, errlen, "%s: port %u out of range, or %u interfaces already", ifc->name, ifc->port, n);
 		return -EINVAL;
 	}
 	rc = in_netns(r, open_port, &a, e, sizeof(e));
@@ -431,17 +452,32 @@ int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *
 	return rc;
 }
 
+int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+{
+	int rc;
+
+	if (!memchr(ifc->name, 0, sizeof(ifc->name)))
+		return -EINVAL;
+	pthread_mutex_lock(&r->call_mu);
+	rc = add_locked(r, ifc, err, errlen);
+	pthread_mutex_unlock(&r->call_mu);
+	return rc;
+}
+
 int vfp_runner_remove(struct vfp_runner *r, uint32_t port)
 {
 	struct vfp_runner_if ifc = { .port = port };
 	struct vfp_xsk *x = NULL;
 	char e[512];
-	int rc = command(r, 2, &ifc, &x, NULL, 0);
+	int rc;
 
+	pthread_mutex_lock(&r->call_mu);
+	rc = command(r, 2, &ifc, &x, NULL, 0);
 	/* Not in the namespace (it is gone): detaching there would name another interface by its
 	 * ifindex, so the program stays (with its interface, if any) and the rest is freed. */
 	if (!rc && in_netns(r, close_port, x, e, sizeof(e)))
 		vfp_xsk_close_keep(x, 1);
+	pthread_mutex_unlock(&r->call_mu);
 	return rc;
 }
 
@@ -455,6 +491,7 @@ uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_
 	return i;
 }
 
+/* The runner thread's view; any other thread holds r->ifs_mu. */
 static int index_of(const struct vfp_runner *r, uint32_t port)
 {
 	for (uint32_t i = 0; i < r->n; i++)
@@ -588,6 +625,8 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	memcpy(r->ifs, ifs, n * sizeof(*ifs));
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
+	pthread_mutex_init(&r->call_mu, NULL);
+	pthread_mutex_init(&r->ifs_mu, NULL);
 	/* Before the thread opens the ports: the connections it takes over are published again. */
 	vfp_ctx_set_conn_hook(ctx, conn_publish, r);
 	if (pthread_create(&r->thread, NULL, run, r) == 0) {
@@ -624,11 +663,16 @@ void vfp_runner_stop(struct vfp_runner *r)
 {
 	if (!r)
 		return;
+	/* After an add or remove under way (its command needs the thread running). */
+	pthread_mutex_lock(&r->call_mu);
 	atomic_store(&r->stop, 1);
 	pthread_join(r->thread, NULL);
+	pthread_mutex_unlock(&r->call_mu);
 	vfp_ctx_set_conn_hook(r->ctx, NULL, NULL);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->call_mu);
+	pthread_mutex_destroy(&r->ifs_mu);
 	free_runner(r);
 }
 
@@ -647,14 +691,16 @@ static int map_put(int fd, const void *key, const void *val, uint32_t add)
 int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add)
 {
 	uint8_t one = 1;
-	int fd, i = index_of(r, port);
+	int fd, i, rc;
 
-	if (i < 0 || map >= sizeof(MAPS) / sizeof(MAPS[0]))
+	if (map >= sizeof(MAPS) / sizeof(MAPS[0]))
 		return -EINVAL;
-	fd = vfp_xsk_map_fd(r->x[i], MAPS[map]);
-	if (fd < 0)
-		return fd;
-	return map_put(fd, key, &one, add);
+	pthread_mutex_lock(&r->ifs_mu);
+	i = index_of(r, port);
+	fd = i < 0 ? -EINVAL : vfp_xsk_map_fd(r->x[i], MAPS[map]);
+	rc = fd < 0 ? fd : map_put(fd, key, &one, add);
+	pthread_mutex_unlock(&r->ifs_mu);
+	return rc;
 }
 
 /* Conntrack VIP keys from the classifier (runner thread, before the frame is sent): into
@@ -679,14 +725,18 @@ uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t 
 	return 2;
 }
 
-uint32_t vfp_runner_stats(const struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n)
+uint32_t vfp_runner_stats(struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n)
 {
-	uint32_t k;
-	int i = index_of(r, port);
-	if (i < 0)
-		return 0;
-	k = vfp_xsk_stats(r->x[i], out, n < 6 ? n : 6);
-	if (n > 6)
-		out[k++] = atomic_load(&((struct vfp_runner *)r)->loops);
+	uint32_t k = 0;
+	int i;
+
+	pthread_mutex_lock(&r->ifs_mu);
+	i = index_of(r, port);
+	if (i >= 0) {
+		k = vfp_xsk_stats(r->x[i], out, n < 6 ? n : 6);
+		if (n > 6)
+			out[k++] = atomic_load(&r->loops);
+	}
+	pthread_mutex_unlock(&r->ifs_mu);
 	return k;
 }

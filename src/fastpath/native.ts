@@ -11,7 +11,7 @@ import koffi, { type TypeObject } from 'koffi';
 /** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
 export type Handle = { readonly __handle: 'vfp' };
 
-export const ABI_VERSION = 8;
+export const ABI_VERSION = 9;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
@@ -61,19 +61,23 @@ export interface NativeLib {
   xskRxForward(x: Handle, ctx: Handle, inPort: number, outs: (Handle | null)[], underlayPort: number, slowPort: number, budget: number): number;
   xskStats(x: Handle, out: BigUint64Array, n: number): number;
   xskUmemAddr(x: Handle): bigint;
-  /** ifs: packed struct vfp_runner_if[] (RUNNER_IF_SIZE bytes each). */
-  runnerStart(ctx: Handle, netns: string, ifs: Buffer, n: number, objPath: string, skbMode: number, underlayPort: number, err: Buffer): Handle | null;
-  runnerStop(r: Handle): void;
+  /**
+   * The runner calls that take milliseconds (a port's XDP program through the verifier, its
+   * attach, its UMEM; a thread joined) run on a worker thread: the event loop goes on meanwhile.
+   * ifs: packed struct vfp_runner_if[] (RUNNER_IF_SIZE bytes each).
+   */
+  runnerStart(ctx: Handle, netns: string, ifs: Buffer, n: number, objPath: string, skbMode: number, underlayPort: number, err: Buffer): Promise<Handle | null>;
+  runnerStop(r: Handle): Promise<void>;
   /** Stops the runner, leaving its XDP programs attached with their connections held for the next process. */
-  runnerRelease(r: Handle): void;
+  runnerRelease(r: Handle): Promise<void>;
   /** out[0]: connections of an earlier process taken over; out[1]: inherited ones let go. */
   runnerAdopted(r: Handle, out: BigUint64Array, n: number): number;
   /** key: struct vfp_conn_key (16 bytes), val: struct vfp_conn_val (8 bytes). 0 or a negative errno. */
   connAdopt(ctx: Handle, port: number, key: Bytes, val: Bytes): number;
   connOwns(ctx: Handle, port: number, key: Bytes, kind: number): number;
-  /** ifc: one packed struct vfp_runner_if. */
-  runnerAdd(r: Handle, ifc: Buffer, err: Buffer): number;
-  runnerRemove(r: Handle, port: number): number;
+  /** ifc: one packed struct vfp_runner_if. On a worker thread, as runnerStart. */
+  runnerAdd(r: Handle, ifc: Buffer, err: Buffer): Promise<number>;
+  runnerRemove(r: Handle, port: number): Promise<number>;
   runnerFilter(r: Handle, port: number, map: number, key: Bytes, add: number): number;
   runnerStats(r: Handle, port: number, out: BigUint64Array, n: number): number;
   /** out: {ns, count} of the add/remove commands on the runner thread, ns the callers waited. */
@@ -96,6 +100,28 @@ export function findLibrary(): string | null {
 }
 
 let loaded: NativeLib | null = null;
+
+/**
+ * How many of the runner's slow calls run at once, over every node. koffi runs them on libuv's
+ * thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), which the store's WAL
+ * syncs and file reads need too: nodes starting together (a restart) must leave them room.
+ */
+export const WORKER_LANES = 2;
+let lanesBusy = 0;
+const laneQueue: Array<() => void> = [];
+
+export async function inLane<T>(fn: () => Promise<T>): Promise<T> {
+  if (lanesBusy >= WORKER_LANES) await new Promise<void>((go) => laneQueue.push(go));
+  else lanesBusy++;
+  try {
+    return await fn();
+  } finally {
+    // The lane passes to the next call waiting, or is freed.
+    const next = laneQueue.shift();
+    if (next) next();
+    else lanesBusy--;
+  }
+}
 
 /** Loads the library once per process; throws with the loader's message on failure. */
 export function loadNative(path: string): NativeLib {
@@ -169,6 +195,13 @@ export function loadNative(path: string): NativeLib {
   const h = (v: unknown): Handle | null => (v === null || v === undefined ? null : (v as Handle));
   const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as number));
   const n = (v: unknown): number => v as number;
+  /**
+   * Calls fn on one of koffi's worker threads (WORKER_LANES at a time); the arguments stay
+   * referenced until it returns. koffi runs it on a stack of its own, 128 KiB for async calls:
+   * vfp_runner_add (libbpf's open and load of the XDP object included) used 15 KiB of it.
+   */
+  const onWorker = (fn: ReturnType<typeof f>, ...args: unknown[]): Promise<unknown> =>
+    inLane(() => new Promise((done, fail) => fn.async(...args, (err: unknown, res: unknown) => (err ? fail(err instanceof Error ? err : new Error(String(err))) : done(res)))));
   loaded = {
     path,
     abiVersion: () => n(fns.abi()),
@@ -207,14 +240,14 @@ export function loadNative(path: string): NativeLib {
     xskRxForward: (x, c, ip, outs, up, sp, budget) => n(fns.xRun(x, c, ip, outs, outs.length, up, sp, budget)),
     xskStats: (x, out, cnt) => n(fns.xStats(x, out, cnt)),
     xskUmemAddr: (x) => BigInt(fns.xUmem(x) as number | bigint),
-    runnerStart: (c, netns, ifs, cnt, obj, skb, up, err) => h(fns.rStart(c, netns, ifs, cnt, obj, skb, up, err, err.length)),
-    runnerStop: (r) => void fns.rStop(r),
-    runnerRelease: (r) => void fns.rRelease(r),
+    runnerStart: async (c, netns, ifs, cnt, obj, skb, up, err) => h(await onWorker(fns.rStart, c, netns, ifs, cnt, obj, skb, up, err, err.length)),
+    runnerStop: async (r) => void (await onWorker(fns.rStop, r)),
+    runnerRelease: async (r) => void (await onWorker(fns.rRelease, r)),
     runnerAdopted: (r, out, cnt) => n(fns.rAdopted(r, out, cnt)),
     connAdopt: (c, port, key, val) => n(fns.connAdopt(c, port, key, val)),
     connOwns: (c, port, key, kind) => n(fns.connOwns(c, port, key, kind)),
-    runnerAdd: (r, ifc, err) => n(fns.rAdd(r, ifc, err, err.length)),
-    runnerRemove: (r, port) => n(fns.rRemove(r, port)),
+    runnerAdd: async (r, ifc, err) => n(await onWorker(fns.rAdd, r, ifc, err, err.length)),
+    runnerRemove: async (r, port) => n(await onWorker(fns.rRemove, r, port)),
     runnerFilter: (r, i, m, key, add) => n(fns.rFilter(r, i, m, key, add)),
     runnerStats: (r, i, out, cnt) => n(fns.rStats(r, i, out, cnt)),
     runnerCmdStats: (r, out, cnt) => n(fns.rCmdStats(r, out, cnt)),

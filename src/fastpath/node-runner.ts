@@ -11,6 +11,11 @@
  * always finds its entry (the filter only ever narrows traffic toward OVS, which is
  * always correct). When the runner cannot start (no rights, no AF_XDP, no XDP object,
  * interface gone) the state says why and every frame keeps going to OVS.
+ *
+ * Opening a port (its XDP program through the verifier, the attach, the UMEM) takes 30-50 ms,
+ * and starting a runner that for every port: those calls run on a worker thread, so vnetd's
+ * event loop serves the API and the other nodes meanwhile. apply, widen and close are
+ * therefore asynchronous, and taken one at a time in the order they were called.
  */
 import { existsSync } from 'node:fs';
 import type { Classifier, FastPath, TableBuilder, VipConnections } from './fastpath';
@@ -158,6 +163,8 @@ export class NodeRunner {
   /** What runners of this node that have stopped took over and let go (a runner's own counts start at 0). */
   private adoptedBefore = { adopted: 0, released: 0 };
   private readonly xst = new BigUint64Array(XSK_STATS.length);
+  /** The last of apply, widen and close called: the next runs after it. */
+  private turn: Promise<unknown> = Promise.resolve();
 
   /** fp: a datapath of this node's own (its tables are this node's); close() frees it. */
   constructor(
@@ -178,7 +185,19 @@ export class NodeRunner {
    * programs stay (held), as at a restart: the caller could not resolve the node's tables
    * for a moment (its underlay facts), and the next runner takes the connections over.
    */
-  apply(t: NodeTables, now = Date.now(), opts: { keepPrograms?: boolean; widen?: boolean } = {}): RunnerState {
+  apply(t: NodeTables, now = Date.now(), opts: { keepPrograms?: boolean; widen?: boolean } = {}): Promise<RunnerState> {
+    return this.inTurn(() => this.applyNow(t, now, opts));
+  }
+
+  /** Runs fn once every apply, widen and close called before it has finished. */
+  private inTurn<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.turn.then(fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(t: NodeTables, now: number, opts: { keepPrograms?: boolean; widen?: boolean }): Promise<RunnerState> {
+    if (this.closed) return { state: 'Idle', reason: 'closed' };
     const wantIfs: RunnerIf[] = [
       ...t.ports.map((p) => ({ name: p.ifname, port: p.id, mode: XDP_VM_FILTERED, flags: p.portSecurity ? XDP_PORT_SECURITY : 0 })),
       { name: t.underlay.ifname, port: UNDERLAY_PORT, mode: XDP_UNDERLAY_FILTERED, flags: 0 },
@@ -201,15 +220,15 @@ export class NodeRunner {
       this.tablesSig = sig;
     }
     if (!t.ports.length) {
-      this.stopRunner(opts.keepPrograms);
+      await this.stopRunner(opts.keepPrograms);
       this.st = { state: 'Idle', reason: 'no VM port bound on this node' };
       return this.st;
     }
     if (this.runner && wantSig !== this.ifSig) {
       // Interfaces come and go one by one; the others keep forwarding.
-      const why = this.changeInterfaces(wantIfs);
+      const why = await this.changeInterfaces(wantIfs);
       if (why) {
-        this.stopRunner();
+        await this.stopRunner();
         this.ifSig = wantSig;
         this.st = { state: 'Unavailable', reason: why };
         return this.st;
@@ -217,7 +236,7 @@ export class NodeRunner {
       this.ifSig = wantSig;
     }
     if (!this.runner) {
-      const why = this.startRunner(wantIfs);
+      const why = await this.startRunner(wantIfs);
       this.ifSig = wantSig;
       if (why) {
         this.st = { state: 'Unavailable', reason: why };
@@ -225,7 +244,7 @@ export class NodeRunner {
       }
     }
     this.updateFilters(want, 'hold');
-    if (opts.widen !== false) this.widen();
+    if (opts.widen !== false) this.updateFilters(this.wanted, 'widen');
     const recheckMs = this.heldBack.size ? Math.min(settledIn ?? HOLD_RETRY_MS, HOLD_RETRY_MS) : settledIn;
     this.st = { state: 'Running', interfaces: this.ifs.length, ...(recheckMs !== undefined ? { recheckMs } : {}), ...(this.heldBack.size ? { heldBack: [...this.heldBack].sort() } : {}) };
     return this.st;
@@ -235,11 +254,14 @@ export class NodeRunner {
    * Completes the last apply's filters: the keys that let more frames in, then the removal of
    * holding keys it no longer wants (apply with widen: false left them). Idempotent.
    */
-  widen(): void {
-    this.updateFilters(this.wanted, 'widen');
+  widen(): Promise<void> {
+    return this.inTurn(() => {
+      if (!this.closed) this.updateFilters(this.wanted, 'widen');
+    });
   }
 
   counters(): NodeCounters {
+    if (this.closed) return { tables: Object.fromEntries(TABLE_COUNTERS.map((k) => [k, 0n])) as TableCounters, interfaces: [], vipConnections: [], connReleased: 0 };
     const interfaces: InterfaceCounters[] = this.ifs.map((f) => {
       const c: InterfaceCounters = { ifname: f.name, port: f.port, counters: this.ctx.ifaceCounters(f.port) };
       if (this.runner) {
@@ -254,6 +276,7 @@ export class NodeRunner {
 
   /** Connections dispatched per (network, VIP listener, backend), of the VIPs applied now. */
   vipConnections(): VipConnections[] {
+    if (this.closed) return [];
     return this.ctx.connCounts().filter((c) => this.vipListeners.has(listenerKey(c.network, c.vip, c.port, c.proto)));
   }
 
@@ -286,16 +309,19 @@ export class NodeRunner {
    * dropped, for TCP to retransmit, at most 30 s) until the next process's runner takes them
    * over; the rest of the traffic goes to OVS meanwhile, as with no fast path.
    */
-  close(opts: { keepPrograms?: boolean } = {}): void {
-    if (this.closed) return;
+  close(opts: { keepPrograms?: boolean } = {}): Promise<void> {
+    if (this.closed) return this.turn.then(() => undefined);
+    // From now on nothing reads the native state (counters, applies queued): it is freed below.
     this.closed = true;
-    this.stopRunner(opts.keepPrograms);
-    this.ctx.free();
-    this.builder.free();
-    this.fp.close();
+    return this.inTurn(async () => {
+      await this.stopRunner(opts.keepPrograms);
+      this.ctx.free();
+      this.builder.free();
+      this.fp.close();
+    });
   }
 
-  private startRunner(ifs: RunnerIf[]): string | null {
+  private async startRunner(ifs: RunnerIf[]): Promise<string | null> {
     const obj = xdpObjectPath(this.fp.lib.path);
     if (!obj) return 'xdp_redirect.o not built (make -C native)';
     const netns = this.opts.netns ? `/run/netns/${this.opts.netns}` : '';
@@ -307,7 +333,7 @@ export class NodeRunner {
     let h: Handle | null = null;
     for (const skb of modes) {
       const err = Buffer.alloc(512);
-      h = this.fp.lib.runnerStart(this.ctx.handle, netns, buf, ifs.length, obj, skb, UNDERLAY_PORT, err);
+      h = await this.fp.lib.runnerStart(this.ctx.handle, netns, buf, ifs.length, obj, skb, UNDERLAY_PORT, err);
       if (h) break;
       errors.push(`${skb ? 'generic' : 'native'} XDP: ${err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || 'AF_XDP runner did not start'}`);
     }
@@ -319,36 +345,35 @@ export class NodeRunner {
   }
 
   /** Removes interfaces that are no longer wanted (or changed), then adds the new ones. */
-  private changeInterfaces(want: RunnerIf[]): string | null {
+  private async changeInterfaces(want: RunnerIf[]): Promise<string | null> {
     const key = (f: RunnerIf) => JSON.stringify(f);
     const wanted = new Set(want.map(key));
     const have = new Set(this.ifs.map(key));
     for (const f of this.ifs.filter((x) => !wanted.has(key(x)))) {
-      this.fp.lib.runnerRemove(this.runner!, f.port);
+      await this.fp.lib.runnerRemove(this.runner!, f.port);
       this.filters.delete(f.name);
       this.heldBack.delete(f.name);
     }
     this.ifs = this.ifs.filter((x) => wanted.has(key(x)));
     for (const f of want.filter((x) => !have.has(key(x)))) {
       const err = Buffer.alloc(512);
-      if (this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err) < 0) return err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || `${f.name}: could not be added`;
+      if ((await this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err)) < 0) return err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || `${f.name}: could not be added`;
       this.ifs.push(f);
     }
     this.ifs.sort((a, b) => a.port - b.port);
     return null;
   }
 
-  private stopRunner(keepPrograms = false): void {
-    if (this.runner) {
-      this.adoptedBefore = this.adopted();
-      if (keepPrograms) this.fp.lib.runnerRelease(this.runner);
-      else this.fp.lib.runnerStop(this.runner);
-    }
+  private async stopRunner(keepPrograms = false): Promise<void> {
+    const r = this.runner;
+    if (r) this.adoptedBefore = this.adopted();
+    // No reader (counters) reaches the runner from here on: it is freed on the worker thread.
     this.runner = null;
     this.ifs = [];
     this.ifSig = '';
     this.filters = new Map();
     this.heldBack.clear();
+    if (r) await (keepPrograms ? this.fp.lib.runnerRelease(r) : this.fp.lib.runnerStop(r));
   }
 
   /**

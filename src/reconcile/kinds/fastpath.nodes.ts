@@ -170,7 +170,7 @@ export class FastPathNodes implements FastPathHook {
     // After the apply of that compile (queued before it on the chain), unless a newer one came.
     st.chain = st.chain
       .then(() => {
-        if (st.last === done) st.runner?.widen();
+        if (st.last === done) return st.runner?.widen();
       })
       .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: widening failed'));
   }
@@ -227,8 +227,7 @@ export class FastPathNodes implements FastPathHook {
   private async applyNode(name: string, node: HypervisorNode, st: NodeFastPath, plan: FastPathPlan | undefined, ovs: OvsSnapshot, programmed: boolean): Promise<void> {
     if (this.stopped) return;
     if (!plan) {
-      st.runner?.close();
-      st.runner = undefined;
+      await this.closeRunner(st);
       await this.report(name, st, { state: 'Disabled' });
       // A compile that enabled it again meanwhile is queued on this state's chain: the state
       // stays (dropped, its next runner would be nobody's: never closed, never widened).
@@ -239,8 +238,7 @@ export class FastPathNodes implements FastPathHook {
     if (!fp) return this.report(name, st, { state: 'Unavailable', reason: this.libraryReason });
     const netns = node.spec?.fastPath?.netns;
     if (netns && !existsSync(`/run/netns/${netns}`)) {
-      st.runner?.close();
-      st.runner = undefined;
+      await this.closeRunner(st);
       return this.report(name, st, { state: 'Unavailable', reason: `network namespace ${netns} not found` });
     }
     // Each node has a datapath (table snapshot) of its own.
@@ -249,11 +247,11 @@ export class FastPathNodes implements FastPathHook {
     if (typeof tables === 'string') {
       // Not resolvable for now (no port, no underlay fact yet): the runner stops, its programs
       // and the VIP connections they hold stay for the next one (a missing fact is often brief).
-      const state = st.runner.apply({ localVtep: { ip: '0.0.0.0', mac: '00:00:00:00:00:00' }, underlay: { ifname: '' }, ports: [], vnis: [], vteps: [], macs: [], vips: [] }, Date.now(), { keepPrograms: true });
+      const state = await st.runner.apply({ localVtep: { ip: '0.0.0.0', mac: '00:00:00:00:00:00' }, underlay: { ifname: '' }, ports: [], vnis: [], vteps: [], macs: [], vips: [] }, Date.now(), { keepPrograms: true });
       return this.report(name, st, { state: state.state === 'Running' ? 'Idle' : state.state, reason: tables });
     }
     this.log.debug({ node: name, tables }, 'fastpath: applying tables');
-    const state = st.runner.apply(tables, Date.now(), { widen: programmed });
+    const state = await st.runner.apply(tables, Date.now(), { widen: programmed });
     if (state.state === 'Running' && state.recheckMs !== undefined) {
       // A network's VIPs are settling (NodeRunner, VIP_SETTLE_MS): apply again once they may go on the fast path.
       clearTimeout(st.recheck);
@@ -275,6 +273,13 @@ export class FastPathNodes implements FastPathHook {
       this.log.info({ event: 'fastpath.adopted', node: name, ...taken }, 'fastpath: took over the VIP connections an earlier process left in the XDP maps');
     }
     await this.report(name, st, state.state === 'Running' ? { state: 'Running', interfaces: state.interfaces } : { state: state.state, reason: state.reason });
+  }
+
+  /** Stops and frees the node's runner; counters and dispatch counts no longer see it meanwhile. */
+  private async closeRunner(st: NodeFastPath): Promise<void> {
+    const r = st.runner;
+    st.runner = undefined;
+    await r?.close();
   }
 
   /** The plan on this host, or why it cannot be applied yet. */
