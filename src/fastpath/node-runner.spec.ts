@@ -94,7 +94,7 @@ maybe('NodeRunner in a network namespace', () => {
     const t = tables();
     try {
       // Opening the ports (XDP programs through the verifier, attaches, UMEMs) runs on a worker
-      // thread: vnetd's event loop goes on meanwhile. Until 2026-12-01 it stopped for all of it.
+      // thread: vnetd's event loop goes on meanwhile. Until 2026-11-30 it stopped for all of it.
       const start = await loopGaps(() => runner.apply(t));
       expect(start.result).toEqual({ state: 'Running', interfaces: 2 });
       const before = rx(WIRE, WIF);
