@@ -181,7 +181,6 @@ maybe('NodeRunner in a network namespace', () => {
       ...base,
       macs: [...base.macs, { network: 100, mac: BE_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } }],
       vips: [{ network: 100, proto: 'TCP', vip: '10.9.0.200', port: 80, backends: [{ ip: '10.9.0.9', port: 8080, weight: 1, mac: BE_MAC }] }],
-      balanced: [100],
       lbGuards: [{ network: 100, vips: ['10.9.0.200'], backends: ['10.9.0.9'] }],
     };
     const first = (port: number, map: FilterMap, add: boolean) => calls.findIndex((c) => c.port === port && c.map === map && c.add === add);
@@ -201,7 +200,7 @@ maybe('NodeRunner in a network namespace', () => {
       // port's key waits; widen(), once OVS has the same compile, adds it and removes them.
       calls.length = 0;
       const NEW_MAC = '02:00:00:00:01:0a';
-      const later: NodeTables = { ...t, vips: [], balanced: [], lbGuards: [], macs: [...t.macs, { network: 100, mac: NEW_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } }] };
+      const later: NodeTables = { ...t, vips: [], lbGuards: [], macs: [...t.macs, { network: 100, mac: NEW_MAC, to: { kind: 'remote', vtep: 1, vni: 100 } }] };
       expect(await runner.apply(later, Date.now(), { widen: false })).toMatchObject({ state: 'Running' });
       expect(calls.filter((c) => c.add || c.map === FilterMap.LbNet || c.map === FilterMap.VipAddr || c.map === FilterMap.Target)).toEqual([]);
       await runner.widen();

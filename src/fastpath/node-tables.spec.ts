@@ -108,7 +108,6 @@ describe('NodeTables', () => {
     t.ports.push({ id: 6, ifname: 'tap6', network: 200, mac: E, portSecurity: true, sources: [{ mac: E, ip: '10.0.1.5' }], slowOnly: true });
     t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } });
     expect(t.vips.map((v) => isConntrackVip(t, v))).toEqual([true, false, true]);
-    t.balanced = [200];
     t.lbGuards = [{ network: 200, vips: ['10.0.1.200', '10.0.1.201'], backends: ['10.0.1.13', '10.0.1.14', '10.0.1.15'] }];
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
     expect(f.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6), vipKey('10.0.1.200', 53, 17)]));
@@ -167,7 +166,6 @@ describe('NodeTables', () => {
     t.ports.push({ id: 6, ifname: 'tap6', network: 200, mac: E, portSecurity: true, sources: [{ mac: E, ip: '10.0.1.5' }] });
     t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } }, { network: 200, mac: F, to: { kind: 'remote', vtep: 1, vni: 200 } });
     t.vips = [{ network: 200, proto: 'TCP', vip: '10.0.1.200', port: 80, backends: [{ ip: '10.0.1.13', port: 8080, weight: 1, mac: D }] }];
-    t.balanced = [200];
     t.lbGuards = [{ network: 200, vips: ['10.0.1.200'], backends: ['10.0.1.13'] }];
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
     // tap6: its frames to the network's other MACs, as in any network; tap5 (the backend): only its VIP connections.
@@ -197,7 +195,6 @@ describe('NodeTables', () => {
     t.macs.push({ network: 200, mac: E, to: { kind: 'local', port: 6 } });
     // Neither VIP is one the fast path deals (no TCP/UDP IPv4 listener): t.vips is empty.
     t.vips = [];
-    t.balanced = [200];
     t.lbGuards = [{ network: 200, vips: ['10.0.1.201', 'fd00:1::200'], backends: ['10.0.1.13', 'fd00:1::13'] }];
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
     // tap6: its IPv4 to the network's MACs; no IPv6 source pair (its IPv6 is OVS's, which deals

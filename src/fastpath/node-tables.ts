@@ -36,12 +36,10 @@ export interface NodeTables {
   vteps: Array<{ id: number; ip: string; mac: string; encap: 'vxlan' | 'geneve' }>;
   macs: Array<{ network: number; mac: string; to: NodeTablesDestination }>;
   vips: NodeTablesVip[];
-  /** Networks with load balancers (OVS runs their IP through its conntrack). */
-  balanced?: number[];
   /**
-   * Per network of `balanced`: its load balancers' VIP and backend addresses, which its ports
-   * whose ordinary traffic is the fast path's leave to OVS (src/pipeline/fastpath-plan.ts
-   * FastPathLbGuard).
+   * One per network with load balancers (OVS runs their IP through its conntrack; absent: none):
+   * its load balancers' VIP and backend addresses, which its ports whose ordinary traffic is
+   * the fast path's leave to OVS (src/pipeline/fastpath-plan.ts FastPathLbGuard).
    */
   lbGuards?: ReadonlyArray<{ network: number; vips: readonly string[]; backends: readonly string[] }>;
 }
@@ -229,7 +227,7 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
   // Load-balanced networks: their tunnel frames to a local port are checked against the
   // backends' addresses below before they are taken (and IPv6 ones are not taken, LBNET_IPV6).
   const lbNets = new Set<string>();
-  for (const n of t.balanced ?? []) {
+  for (const n of guards.keys()) {
     const vni = vniOf.get(n);
     if (vni === undefined) continue;
     lbNets.add(lbNetKey(vni));

@@ -144,7 +144,7 @@ describe('planFastPath', () => {
     // TCP listener only (SCTP is not classified), no IPv6 VIP, targetPort used, one backend per address
     // (the first, as OVS's slot table); weight-0 and unhealthy backends stay at weight 0 (no
     // new connections, established ones kept, as OVS's conntrack keeps them); affinity carried.
-    expect(p.conntrackNetworks).toEqual([100]);
+    expect(p.lbGuards.map((g) => g.network)).toEqual([100]);
     expect(p.vips).toEqual([{
       network: 100, proto: 'TCP', vip: '10.0.0.200', port: 80, affinity: 'ClientIP',
       backends: [
@@ -211,8 +211,8 @@ describe('planFastPath', () => {
   it('is empty for a node with no bound port, and for a node the model does not know', () => {
     const m = sample();
     const none = planFastPath(model([net('blue', 100)], [port('x', 'blue', 5, 'hv2')]), 'hv1');
-    expect(none).toEqual({ node: 'hv1', localVtep: '198.18.0.1', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [], lbGuards: [] });
-    expect(planFastPath(m, 'nowhere')).toEqual({ node: 'nowhere', ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [], lbGuards: [] });
+    expect(none).toEqual({ node: 'hv1', localVtep: '198.18.0.1', ports: [], vnis: [], vteps: [], macs: [], vips: [], lbGuards: [] });
+    expect(planFastPath(m, 'nowhere')).toEqual({ node: 'nowhere', ports: [], vnis: [], vteps: [], macs: [], vips: [], lbGuards: [] });
   });
 
   it('is deterministic and takes a prebuilt index', () => {

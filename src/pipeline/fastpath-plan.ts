@@ -115,15 +115,13 @@ export interface FastPathPlan {
   macs: FastPathMacEntry[];
   vips: FastPathVip[];
   /**
-   * Networks with load balancers: OVS sends all their IP through conntrack (un-DNAT of the
-   * replies of connections it dispatched), so the ordinary traffic of their ports that may
+   * One per network with load balancers: OVS sends all their IP through conntrack (un-DNAT of
+   * the replies of connections it dispatched), so the ordinary traffic of their ports that may
    * carry such a reply stays with OVS (a backend's reply the fast path switched by MAC would
    * skip that un-DNAT; FastPathLocalPort.conntrackOnly). What the fast path takes from those
    * is only its own VIP connections, from their first packet on, both directions
    * (native/src/conn.h): the XDP filter knows those exactly.
    */
-  conntrackNetworks: number[];
-  /** One per network of conntrackNetworks. */
   lbGuards: FastPathLbGuard[];
 }
 
@@ -149,7 +147,7 @@ function conntrackOnlyOf(lbs: readonly LoadBalancerModel[]): (p: PortModel, sour
 
 export function planFastPath(model: LogicalModel, nodeName: string, index: ModelIndex = indexModel(model)): FastPathPlan {
   const self = model.nodes.get(nodeName);
-  const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [], conntrackNetworks: [], lbGuards: [] };
+  const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [], lbGuards: [] };
   if (self) plan.localVtep = self.tunnelIP;
   const vteps = new Map<string, FastPathVtep>();
   const remoteEntries: Array<{ net: NetworkModel; port: PortModel; remote: NodeModel }> = [];
@@ -175,7 +173,6 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
       remoteEntries.push({ net, port: p, remote });
     }
     if (lbs.length) {
-      plan.conntrackNetworks.push(net.vni);
       const sorted = (a: string[]) => [...new Set(a)].sort();
       plan.lbGuards.push({ network: net.vni, vips: sorted(lbs.map((lb) => lb.vip)), backends: sorted(lbs.flatMap((lb) => lb.backends.map((b) => b.ip))) });
     }

@@ -323,7 +323,7 @@ export class FastPathNodes implements FastPathHook {
     const portIds = new Set(ports.map((p) => p.ofport));
     const vteps = plan.vteps.filter((v) => st.neighbours.has(v.ip));
     const vtepIds = new Set(vteps.map((v) => v.id));
-    const balanced = new Set(plan.conntrackNetworks);
+    const balanced = new Set(plan.lbGuards.map((g) => g.network));
     // loadBalancers: false leaves a load-balanced network to OVS as a whole (its documented
     // meaning: an operator's way back to OVS's datapath for everything load balancing touches).
     const vipsCarried = node.spec?.fastPath?.loadBalancers !== false;
@@ -331,7 +331,6 @@ export class FastPathNodes implements FastPathHook {
       localVtep: { ip: plan.localVtep, mac: localMac },
       underlay: { ifname: underlay },
       ports: ports.map((p) => ({ id: p.ofport, ifname: ifOf.get(p.ofport)!, network: p.network, mac: p.mac, portSecurity: p.portSecurity, sources: p.sources, slowOnly: balanced.has(p.network) && (!vipsCarried || p.conntrackOnly !== false) })),
-      balanced: [...balanced],
       lbGuards: plan.lbGuards,
       vnis: plan.vnis,
       vteps: vteps.map((v) => ({ id: v.id, ip: v.ip, mac: st.neighbours.get(v.ip)!, encap: v.encap })),
