@@ -50,3 +50,53 @@ describe('lbFlows for an IPv6 VIP', () => {
     expect([...backendRegisterValues([{ name: 'a', ip: '10.0.0.5', mac: '02:00:00:00:00:05', weight: 1, healthy: true }]).values()]).toEqual([0x0a000005]);
   });
 });
+
+describe('lbFlows for an SCTP listener', () => {
+  const sctp = (listeners: LoadBalancerModel['listeners'], backends = ['10.0.10.5', '10.0.10.6']): LoadBalancerModel => ({
+    uid: 'lbs',
+    key: 't/lbs',
+    version: '1',
+    network: 'n',
+    vip: '10.0.10.100',
+    mac: lbMac('lbs'),
+    listeners,
+    backends: backends.map((ip, i) => ({ name: `b${i}`, ip, mac: `02:00:00:00:00:0${i + 1}`, weight: 1, healthy: true })),
+  });
+  const text = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  const setsOf = (f: { instructions: unknown[] }) => text(f.instructions).match(/"field":"sctp_(src|dst)","value":\d+/g) ?? [];
+  const portFlows = (lb: LoadBalancerModel) => lbFlows(lb, net).flows.filter((f) => setsOf(f).length > 0);
+
+  it('translates the port in flows where the conntrack does not (OVS before 3.2): toward each backend, and back from the VIP', () => {
+    const flows = portFlows(sctp([{ protocol: 'SCTP', port: 38412, targetPort: 9000 }]));
+    // One per backend (to the target port, with its MAC), one for the replies (from the listener's port).
+    expect(flows.map(setsOf)).toEqual([['"field":"sctp_dst","value":9000'], ['"field":"sctp_dst","value":9000'], ['"field":"sctp_src","value":38412']]);
+    const fwd = flows[0]!;
+    expect(fwd.match).toEqual(expect.arrayContaining([{ field: 'ipv4_dst', value: '10.0.10.5' }, { field: 'sctp_dst', value: 38412 }, { field: 'eth_dst', value: lbMac('lbs') }]));
+    expect(text(fwd.instructions)).toContain('"field":"eth_dst","value":"02:00:00:00:00:01"');
+    const back = flows[2]!;
+    expect(back.match).toEqual(expect.arrayContaining([{ field: 'ipv4_src', value: '10.0.10.100' }, { field: 'sctp_src', value: 9000 }]));
+    for (const f of flows) {
+      checkMatch(f.match);
+      const m = flowMod({ command: 'add', tableId: f.tableId, priority: f.priority, match: f.match, instructions: f.instructions });
+      expect((decodeMessage(encodeMessage(m)) as FlowModMessage).match).toEqual(m.match);
+    }
+  });
+
+  it('no port flows where there is nothing to translate, nor where two SCTP listeners\' ports would make them ambiguous', () => {
+    expect(portFlows(sctp([{ protocol: 'SCTP', port: 38412, targetPort: 38412 }]))).toEqual([]);
+    expect(portFlows(sctp([{ protocol: 'TCP', port: 80, targetPort: 8080 }]))).toEqual([]);
+    // 38412 -> 9000 and 9000 -> 9001: after OVS 3.2's own translation, the second's packets to
+    // the backend are on 9000, its replies from 9000: the first's flows would take them.
+    expect(portFlows(sctp([{ protocol: 'SCTP', port: 38412, targetPort: 9000 }, { protocol: 'SCTP', port: 9000, targetPort: 9001 }]))).toEqual([]);
+    // Two listeners to one target port: a reply cannot tell which port it answers.
+    expect(portFlows(sctp([{ protocol: 'SCTP', port: 38412, targetPort: 9000 }, { protocol: 'SCTP', port: 38413, targetPort: 9000 }]))).toEqual([]);
+    // A TCP listener beside it changes nothing.
+    expect(portFlows(sctp([{ protocol: 'SCTP', port: 38412, targetPort: 9000 }, { protocol: 'TCP', port: 9000, targetPort: 38412 }]))).toHaveLength(3);
+  });
+
+  it('without a backend, a local client\'s SCTP packet goes to the controller (answered with an ABORT), as TCP and UDP do', () => {
+    const flows = lbFlows(sctp([{ protocol: 'SCTP', port: 38412, targetPort: 9000 }], []), net).flows;
+    const toController = flows.filter((f) => f.tableId === TABLES.LbNat.id && text(f.instructions).includes('"type":"output"') && f.match.some((m) => m.field === 'sctp_dst'));
+    expect(toController).toHaveLength(1);
+  });
+});

@@ -162,8 +162,9 @@ export function backendRegisterValues(active: readonly LbBackendModel[]): Map<st
 /**
  * One load balancer on a node where its network is present: 1 ARP (IPv4 VIP) or Neighbor
  * Solicitation (IPv6 VIP) answer, per listener 1 LbNat flow and 1 LbDnat flow per healthy
- * backend, LB_SLOTS LbSlot flows, 1 MAC flow and 3 hairpin flows per distinct backend, 1 drop. Independent of
- * the number of ports or other load balancers. No groups.
+ * backend, LB_SLOTS LbSlot flows, 1 MAC flow and 3 hairpin flows per distinct backend, 1 drop;
+ * an SCTP listener whose port is translated also 1 per healthy backend and 1 for its replies
+ * (sctpPortFlows). Independent of the number of ports or other load balancers. No groups.
  */
 export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: DesiredFlow[]; groups: DesiredGroup[] } {
   const inNet = matchField(NetworkField, net.vni);
@@ -184,7 +185,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     const { proto, dst } = L4[l.protocol];
     const listener: KnownOxm[] = [ip, { field: 'ip_proto', value: proto }, vip, { field: dst, value: l.port } as KnownOxm];
     if (!active.length) {
-      flows.push(...refuseFlows(inNet, trackedNew, listener, l.protocol));
+      flows.push(...refuseFlows(inNet, trackedNew, listener));
       continue;
     }
     const pick: Action = { type: 'multipath', fields: hashFields(lb), basis: 0, algorithm: 'modulo_n', nLinks: LB_SLOTS, arg: 0, dst: LbSlotField.sub };
@@ -195,6 +196,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     if (l.protocol === 'TCP') {
       for (const hp of lb.healthCheckPorts ?? []) flows.push(flow(TABLES.LbNat, Priority.Specific + 11, [inNet, trackedNew, ...listener, { field: 'tcp_src', value: hp }], [pick], TABLES.LbSlot));
     }
+    if (sctpPortsByFlow(lb, l)) flows.push(...sctpPortFlows(lb, l, active, inNet, ip));
     // Commit records the DNAT for the rest of the connection and its replies; back in
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
     for (const b of active) {
@@ -246,19 +248,59 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   return { flows, groups: [] };
 }
 
-/** Enough of a refused packet for its answer: Ethernet, IPv6, TCP with options, or the 8 bytes of UDP an ICMP error quotes and more. */
+/** Enough of a refused packet for its answer: Ethernet, IPv6, TCP with options, the 8 bytes of UDP an ICMP error quotes and more, or SCTP's first chunk. */
 export const REFUSE_PACKET_IN_BYTES = 128;
 
 /**
  * A listener without a healthy backend refuses new connections rather than letting them
- * time out, as kube-proxy's REJECT and OVN's reject option do: a TCP SYN or a UDP datagram
- * from a local VM goes to the controller, which answers with a RST or an ICMP port
- * unreachable from the VIP (lb-reject.ts). What came over a tunnel, and SCTP, is dropped.
+ * time out, as kube-proxy's REJECT and OVN's reject option do: a TCP SYN, a UDP datagram or
+ * an SCTP packet from a local VM goes to the controller, which answers with a RST, an ICMP
+ * port unreachable or an SCTP ABORT from the VIP (lb-reject.ts). What came over a tunnel is
+ * dropped.
  */
-function refuseFlows(inNet: KnownOxm, trackedNew: KnownOxm, listener: KnownOxm[], protocol: LbListenerModel['protocol']): DesiredFlow[] {
+function refuseFlows(inNet: KnownOxm, trackedNew: KnownOxm, listener: KnownOxm[]): DesiredFlow[] {
   const drop = flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], []);
-  if (protocol === 'SCTP') return [drop];
   return [drop, flow(TABLES.LbNat, Priority.Specific + 1, [inNet, matchMark(FromLocalMark), trackedNew, ...listener], [{ type: 'output', port: OFPP.CONTROLLER, maxLen: REFUSE_PACKET_IN_BYTES }])];
+}
+
+/**
+ * Whether an SCTP listener's port translation is done by flows too: OVS's userspace conntrack
+ * keeps no SCTP ports before OVS 3.2 (each client and VIP share one connection, whose NAT
+ * rewrites addresses only), so a listener whose targetPort differs from its port reached the
+ * backend on the VIP's port, and its replies left from the target port (an SCTP e2e test
+ * found it, 2026-11-30). The flows (sctpPortFlows) match only what the conntrack left
+ * untranslated, so they do nothing where OVS translates the ports itself; but two SCTP
+ * listeners of the VIP whose ports and target ports overlap would make them ambiguous there,
+ * so those get none.
+ */
+function sctpPortsByFlow(lb: LoadBalancerModel, l: LbListenerModel): boolean {
+  if (l.protocol !== 'SCTP' || l.port === l.targetPort) return false;
+  return !lb.listeners.some((m) => m !== l && m.protocol === 'SCTP' && (m.targetPort === l.port || m.port === l.targetPort || m.targetPort === l.targetPort));
+}
+
+/**
+ * An SCTP listener's port translation (sctpPortsByFlow): toward a backend, a packet still to
+ * the listener's port after the DNAT gets the target port (with the backend's MAC, as the
+ * flow below it would give); a reply the conntrack un-DNATed to come from the VIP, still
+ * from the target port, gets the listener's. OVS recomputes SCTP's CRC32c on each rewrite.
+ * Per listener, one flow per active backend and one for the replies.
+ */
+function sctpPortFlows(lb: LoadBalancerModel, l: LbListenerModel, active: readonly LbBackendModel[], inNet: KnownOxm, ip: KnownOxm): DesiredFlow[] {
+  const v6 = lb.vip.includes(':');
+  const sctp = { field: 'ip_proto', value: IP_PROTO.SCTP } as KnownOxm;
+  const out = active.map((b) =>
+    flow(
+      TABLES.LbNat,
+      Priority.Normal + 1,
+      [inNet, TRK, { field: 'eth_dst', value: lb.mac } as KnownOxm, ip, sctp, { field: v6 ? 'ipv6_dst' : 'ipv4_dst', value: b.ip } as KnownOxm, { field: 'sctp_dst', value: l.port } as KnownOxm],
+      [{ type: 'set_field', field: 'sctp_dst', value: l.targetPort }, { type: 'set_field', field: 'eth_dst', value: b.mac }],
+      TABLES.L2Lookup,
+    ),
+  );
+  out.push(
+    flow(TABLES.LbNat, Priority.Normal, [inNet, TRK_REPLY, ip, sctp, { field: v6 ? 'ipv6_src' : 'ipv4_src', value: lb.vip } as KnownOxm, { field: 'sctp_src', value: l.targetPort } as KnownOxm], [{ type: 'set_field', field: 'sctp_src', value: l.port }], TABLES.L2Lookup),
+  );
+  return out;
 }
 
 const TRK_NOT_REPLY = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK | CtState.RPL } as KnownOxm;

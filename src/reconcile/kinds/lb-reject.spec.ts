@@ -40,7 +40,69 @@ function udp(srcIp: string, dstIp: string, n: number): Buffer {
   return Buffer.concat([eth(0x0800), ip, l4]);
 }
 
+/** CRC32c, bit by bit (RFC 9260 appendix A's algorithm, not the table the code uses). */
+function crc32cSlow(data: Buffer): number {
+  let c = 0xffffffff;
+  for (const byte of data) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** An Ethernet/IPv4 or IPv6 SCTP packet from the client's port 40000 to the VIP's 38412: one chunk (type, flags, value), verification tag vtag. */
+function sctp(srcIp: string, dstIp: string, type: number, value: Buffer, vtag = 0): Buffer {
+  const l4 = Buffer.alloc(16 + value.length);
+  l4.writeUInt16BE(40000, 0);
+  l4.writeUInt16BE(38412, 2);
+  l4.writeUInt32BE(vtag, 4);
+  l4[12] = type;
+  l4.writeUInt16BE(4 + value.length, 14);
+  value.copy(l4, 16);
+  l4.writeUInt32LE(crc32cSlow(l4), 8);
+  const d = udp(srcIp, dstIp, l4.length - 8);
+  const ipLen = srcIp.includes(':') ? 40 : 20;
+  d[srcIp.includes(':') ? 20 : 23] = 132;
+  if (!srcIp.includes(':')) {
+    d.writeUInt16BE(0, 24);
+    d.writeUInt16BE(checksum(d.subarray(14, 34)), 24);
+  }
+  l4.copy(d, 14 + ipLen);
+  return d;
+}
+
+/** The answer's SCTP part, its checksum checked. */
+function sctpAnswer(frame: Buffer, ipLen = 20): { sport: number; dport: number; vtag: number; chunk: number; flags: number; length: number; crcOk: boolean } {
+  const l4 = Buffer.from(frame.subarray(14 + ipLen));
+  const crc = l4.readUInt32LE(8);
+  l4.writeUInt32LE(0, 8);
+  return { sport: l4.readUInt16BE(0), dport: l4.readUInt16BE(2), vtag: l4.readUInt32BE(4), chunk: l4[12]!, flags: l4[13]!, length: l4.readUInt16BE(14), crcOk: crc === crc32cSlow(l4) };
+}
+
 describe('refused connections: the answers', () => {
+  it('SCTP: an INIT gets an ABORT from the VIP tagged with its Initiate Tag (T clear); other chunks an ABORT reflecting their tag; a SHUTDOWN ACK a SHUTDOWN COMPLETE; an ABORT nothing', () => {
+    // INIT: initiate tag 0xcafe0001, a_rwnd, streams, initial TSN.
+    const initValue = Buffer.from('cafe0001000100000a000a0000000001', 'hex');
+    const a = refusalFor(sctp('10.0.0.5', '10.0.0.100', 1, initValue))!;
+    expect(a.subarray(0, 12).toString('hex')).toBe(`${CLIENT_MAC}${LB_MAC}`.replace(/:/g, ''));
+    expect(a[23]).toBe(132);
+    expect(a.subarray(26, 34).equals(Buffer.from([10, 0, 0, 100, 10, 0, 0, 5]))).toBe(true);
+    expect(checksum(a.subarray(14, 34))).toBe(0);
+    expect(sctpAnswer(a)).toEqual({ sport: 38412, dport: 40000, vtag: 0xcafe0001, chunk: 6, flags: 0, length: 4, crcOk: true });
+    // A COOKIE ECHO (type 10) of an association the VIP never had: ABORT, T set, its own tag.
+    expect(sctpAnswer(refusalFor(sctp('10.0.0.5', '10.0.0.100', 10, Buffer.alloc(8), 0x1234))!)).toMatchObject({ vtag: 0x1234, chunk: 6, flags: 1, crcOk: true });
+    expect(sctpAnswer(refusalFor(sctp('10.0.0.5', '10.0.0.100', 8, Buffer.alloc(0), 0x99))!)).toMatchObject({ vtag: 0x99, chunk: 14, flags: 1, crcOk: true });
+    for (const quiet of [6, 14, 11, 9]) expect(refusalFor(sctp('10.0.0.5', '10.0.0.100', quiet, Buffer.alloc(0), 7))).toBeUndefined();
+    // An INIT too short to carry its Initiate Tag: nothing.
+    expect(refusalFor(sctp('10.0.0.5', '10.0.0.100', 1, Buffer.alloc(0)))).toBeUndefined();
+    // IPv6.
+    const a6 = refusalFor(sctp('fd00::5', 'fd00::100', 1, initValue))!;
+    expect(a6[20]).toBe(132);
+    expect(a6.subarray(22, 38).equals(ipv6ToBytes('fd00::100'))).toBe(true);
+    expect(sctpAnswer(a6, 40)).toEqual({ sport: 38412, dport: 40000, vtag: 0xcafe0001, chunk: 6, flags: 0, length: 4, crcOk: true });
+  });
+
+
   it('a TCP SYN gets RST+ACK from the VIP acknowledging it (SEQ 0, ACK = SYN seq + 1 + data), checksums right', () => {
     const answer = refusalFor(syn('10.0.0.5', '10.0.0.100'))!;
     const rst = parseTcpFrame(answer)!;

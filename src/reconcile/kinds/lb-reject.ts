@@ -1,13 +1,14 @@
 /**
  * Refused connections: a load balancer listener without a healthy backend sends a local
- * VM's TCP SYN or UDP datagram to the controller (load-balancer.ts, refuseFlows), and vnetd
- * answers it from the VIP with a TCP RST or an ICMP port unreachable, as kube-proxy's
- * REJECT and OVN's reject option do: the client's connect() fails at once with "connection
- * refused" instead of timing out after its retries.
+ * VM's TCP SYN, UDP datagram or SCTP packet to the controller (load-balancer.ts,
+ * refuseFlows), and vnetd answers it from the VIP with a TCP RST, an ICMP port unreachable
+ * or an SCTP ABORT, as kube-proxy's REJECT and OVN's reject option do: the client's connect()
+ * fails at once with "connection refused" instead of timing out after its retries.
  *
  * The answers go straight back out of the port the packet came in on (packet-out). They are
  * paced per node (a token bucket), so a client hammering a dead VIP costs bounded work.
  */
+import { buf as crc32c } from 'crc-32/crc32c';
 import type { Logger } from 'pino';
 import { ETH_TYPE, IP_PROTO, OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { TABLES } from '../../pipeline/tables';
@@ -71,16 +72,48 @@ function unreachableFor(frame: Buffer, ip: Buffer, v6: boolean): Buffer {
   return Buffer.concat([eth, ipv4Header(ip.subarray(16, 20), ip.subarray(12, 16), IP_PROTO.ICMP, icmp.length, false), icmp]);
 }
 
+const SCTP_CHUNK = { INIT: 1, ABORT: 6, SHUTDOWN_ACK: 8, ERROR: 9, COOKIE_ACK: 11, SHUTDOWN_COMPLETE: 14 } as const;
+/** The T bit of ABORT and SHUTDOWN COMPLETE: the verification tag is the received packet's own, reflected. */
+const SCTP_T_BIT = 1;
+
+/**
+ * SCTP, RFC 9260 8.4 (an "out of the blue" packet: no association here): an INIT gets an
+ * ABORT tagged with the INIT's Initiate Tag; a SHUTDOWN ACK a SHUTDOWN COMPLETE and anything
+ * else an ABORT, both reflecting the packet's tag; an ABORT, SHUTDOWN COMPLETE, COOKIE ACK or
+ * ERROR gets nothing. Linux fails the client's connect() with ECONNREFUSED on the ABORT (an
+ * ICMP port unreachable it would only note, and retry its INIT for a minute).
+ */
+function abortFor(frame: Buffer, ip: Buffer, l4: Buffer, v6: boolean): Buffer | undefined {
+  if (l4.length < 16) return undefined;
+  const first = l4[12]!;
+  if (first === SCTP_CHUNK.ABORT || first === SCTP_CHUNK.SHUTDOWN_COMPLETE || first === SCTP_CHUNK.COOKIE_ACK || first === SCTP_CHUNK.ERROR) return undefined;
+  const init = first === SCTP_CHUNK.INIT;
+  if (init && l4.length < 20) return undefined; // its Initiate Tag not captured
+  const sctp = Buffer.alloc(16);
+  sctp.writeUInt16BE(l4.readUInt16BE(2), 0); // from the VIP's port
+  sctp.writeUInt16BE(l4.readUInt16BE(0), 2); // to the client's
+  sctp.writeUInt32BE(init ? l4.readUInt32BE(16) : l4.readUInt32BE(4), 4);
+  sctp[12] = first === SCTP_CHUNK.SHUTDOWN_ACK ? SCTP_CHUNK.SHUTDOWN_COMPLETE : SCTP_CHUNK.ABORT;
+  sctp[13] = init ? 0 : SCTP_T_BIT;
+  sctp.writeUInt16BE(4, 14);
+  // CRC32c over the packet with its checksum field 0, stored little-endian (RFC 9260 appendix A).
+  sctp.writeInt32LE(crc32c(sctp), 8);
+  const eth = Buffer.concat([frame.subarray(6, 12), frame.subarray(0, 6), frame.subarray(12, 14)]);
+  if (v6) return Buffer.concat([eth, ipv6Header(ip.subarray(24, 40), ip.subarray(8, 24), IP_PROTO.SCTP, sctp.length), sctp]);
+  return Buffer.concat([eth, ipv4Header(ip.subarray(16, 20), ip.subarray(12, 16), IP_PROTO.SCTP, sctp.length, false), sctp]);
+}
+
 /**
  * The answer to a refused packet (as the switch captured it): RST for a TCP SYN, port
- * unreachable for UDP; undefined for anything else (a health check's answer, a TCP segment
- * that is not an opening SYN, a later fragment).
+ * unreachable for UDP, ABORT for SCTP (abortFor); undefined for anything else (a health
+ * check's answer, a TCP segment that is not an opening SYN, a later fragment).
  */
 export function refusalFor(frame: Buffer): Buffer | undefined {
   const p = ipOf(frame);
   if (!p) return undefined;
   if (p.proto === IP_PROTO.TCP) return resetFor(frame, p.ip, p.l4, p.v6);
   if (p.proto === IP_PROTO.UDP && p.l4.length >= 8) return unreachableFor(frame, p.ip, p.v6);
+  if (p.proto === IP_PROTO.SCTP) return abortFor(frame, p.ip, p.l4, p.v6);
   return undefined;
 }
 
