@@ -75,11 +75,12 @@ struct vfp_runner {
 	atomic_int stop;
 	int keep_programs; /* set before stop: leave the XDP programs attached, held (vfp_runner_release) */
 	_Atomic uint64_t loops;
-	uint64_t cmd_ns, cmds; /* the runner thread's time in add/remove commands, and their number */
-	uint64_t wait_ns;      /* the callers' time waiting for their commands to be taken up and done */
+	/* Counters written by one thread and read by any (relaxed: each is a figure of its own). */
+	_Atomic uint64_t cmd_ns, cmds; /* the runner thread's time in add/remove commands, and their number */
+	_Atomic uint64_t wait_ns;      /* the callers' time waiting for their commands to be taken up and done */
 	int wake_fd;           /* an eventfd in the idle poll: a command wakes the thread at once (-1: none) */
 	uint64_t held_at; /* when the programs' holds were last pushed forward */
-	uint64_t adopted, not_adopted; /* connections of an earlier process taken over, or let go */
+	_Atomic uint64_t adopted, not_adopted; /* connections of an earlier process taken over, or let go */
 };
 
 struct runner_cmd {
@@ -95,19 +96,35 @@ static void fail(struct vfp_runner *r, const char *fmt, const char *a, int e)
 	snprintf(r->err, sizeof(r->err), fmt, a, strerror(e));
 }
 
+/* Runs on the runner thread as it ends: the ports leave the arrays under ifs_mu (a reader on
+ * another thread finds none), then are closed outside it (milliseconds each). */
 static void close_all(struct vfp_runner *r, int keep_programs)
 {
-	for (uint32_t i = 0; i < r->n; i++) {
+	struct vfp_xsk *x[MAX_RUNNER_IFS];
+	char names[MAX_RUNNER_IFS][sizeof(r->ifs[0].name)];
+	uint32_t n;
+
+	pthread_mutex_lock(&r->ifs_mu);
+	n = r->n;
+	for (uint32_t i = 0; i < n; i++) {
+		x[i] = r->x[i];
+		memcpy(names[i], r->ifs[i].name, sizeof(names[i]));
+		r->x[i] = NULL;
+		if (r->ifs[i].port < VFP_MAX_IFACES)
+			r->outs[r->ifs[i].port] = NULL;
+	}
+	r->n = 0;
+	pthread_mutex_unlock(&r->ifs_mu);
+	for (uint32_t i = 0; i < n; i++) {
 		struct xdp_statistics xs;
 		socklen_t len = sizeof(xs);
 		/* VFP_RUNNER_DEBUG: the kernel's own drop counters of each socket, at stop. */
-		if (getenv("VFP_RUNNER_DEBUG") && !getsockopt(vfp_xsk_fd(r->x[i]), SOL_XDP, XDP_STATISTICS, &xs, &len))
+		if (x[i] && getenv("VFP_RUNNER_DEBUG") && !getsockopt(vfp_xsk_fd(x[i]), SOL_XDP, XDP_STATISTICS, &xs, &len))
 			fprintf(stderr, "vfp-runner %s: rx_dropped %llu rx_invalid %llu tx_invalid %llu rx_ring_full %llu fill_empty %llu tx_ring_empty %llu\n",
-				r->ifs[i].name, (unsigned long long)xs.rx_dropped, (unsigned long long)xs.rx_invalid_descs,
+				names[i], (unsigned long long)xs.rx_dropped, (unsigned long long)xs.rx_invalid_descs,
 				(unsigned long long)xs.tx_invalid_descs, (unsigned long long)xs.rx_ring_full,
 				(unsigned long long)xs.rx_fill_ring_empty_descs, (unsigned long long)xs.tx_ring_empty_descs);
-		vfp_xsk_close_keep(r->x[i], keep_programs);
-		r->x[i] = NULL;
+		vfp_xsk_close_keep(x[i], keep_programs);
 	}
 }
 
@@ -123,10 +140,10 @@ static int take_over(struct vfp_runner *r, const struct inherited_conn *c)
 {
 	int rc = vfp_conn_adopt(r->ctx, r->ifs[c->i].port, &c->k, &c->v);
 	if (!rc) {
-		r->adopted++;
+		atomic_fetch_add_explicit(&r->adopted, 1, memory_order_relaxed);
 		return 0;
 	}
-	r->not_adopted++;
+	atomic_fetch_add_explicit(&r->not_adopted, 1, memory_order_relaxed);
 	bpf_map_delete_elem(vfp_xsk_map_fd(r->x[c->i], "vfp_conn"), &c->k);
 	return rc;
 }
@@ -315,8 +332,8 @@ static void do_cmd(struct vfp_runner *r)
 	}
 	set_n_outs(r);
 	pthread_mutex_unlock(&r->ifs_mu);
-	r->cmd_ns += vfp_xsk_now_ns() - t0;
-	r->cmds++;
+	atomic_fetch_add_explicit(&r->cmd_ns, vfp_xsk_now_ns() - t0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->cmds, 1, memory_order_relaxed);
 	pthread_mutex_lock(&r->mu);
 	c->done = 1;
 	atomic_store(&r->cmd_pending, 0);
@@ -340,7 +357,7 @@ static int command(struct vfp_runner *r, int op, const struct vfp_runner_if *ifc
 	while (!c.done)
 		pthread_cond_wait(&r->cv, &r->mu);
 	pthread_mutex_unlock(&r->mu);
-	r->wait_ns += vfp_xsk_now_ns() - t0;
+	atomic_fetch_add_explicit(&r->wait_ns, vfp_xsk_now_ns() - t0, memory_order_relaxed);
 	*x = c.x;
 	if (c.rc && err && errlen)
 		snprintf(err, errlen, "%s", r->err);
@@ -483,7 +500,8 @@ int vfp_runner_remove(struct vfp_runner *r, uint32_t port)
 
 uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_t n)
 {
-	uint64_t v[3] = { r->cmd_ns, r->cmds, r->wait_ns };
+	uint64_t v[3] = { atomic_load_explicit(&r->cmd_ns, memory_order_relaxed), atomic_load_explicit(&r->cmds, memory_order_relaxed),
+			  atomic_load_explicit(&r->wait_ns, memory_order_relaxed) };
 	uint32_t i;
 
 	for (i = 0; i < n && i < 3; i++)
@@ -720,8 +738,8 @@ uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t 
 {
 	if (n < 2)
 		return 0;
-	out[0] = r->adopted;
-	out[1] = r->not_adopted;
+	out[0] = atomic_load_explicit(&r->adopted, memory_order_relaxed);
+	out[1] = atomic_load_explicit(&r->not_adopted, memory_order_relaxed);
 	return 2;
 }
 

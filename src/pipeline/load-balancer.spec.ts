@@ -82,6 +82,14 @@ describe('lbFlows for an SCTP listener', () => {
     }
   });
 
+  it('a backend no longer active (unhealthy, drained) keeps the translation of the associations it has, even when none is active', () => {
+    const lb = sctp([{ protocol: 'SCTP', port: 38412, targetPort: 9000 }], ['10.0.10.5', '10.0.10.6']);
+    const sick = { ...lb, backends: lb.backends.map((b, i) => (i === 1 ? { ...b, healthy: false } : b)) };
+    expect(portFlows(sick).filter((f) => f.match.some((m) => m.field === 'ipv4_dst' && m.value === '10.0.10.6'))).toHaveLength(1);
+    const none = { ...lb, backends: lb.backends.map((b) => ({ ...b, healthy: false })) };
+    expect(portFlows(none).map(setsOf)).toEqual([['"field":"sctp_dst","value":9000'], ['"field":"sctp_dst","value":9000'], ['"field":"sctp_src","value":38412']]);
+  });
+
   it('no port flows where there is nothing to translate, nor where two SCTP listeners\' ports would make them ambiguous', () => {
     expect(portFlows(sctp([{ protocol: 'SCTP', port: 38412, targetPort: 38412 }]))).toEqual([]);
     expect(portFlows(sctp([{ protocol: 'TCP', port: 80, targetPort: 8080 }]))).toEqual([]);

@@ -184,6 +184,9 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   for (const l of lb.listeners) {
     const { proto, dst } = L4[l.protocol];
     const listener: KnownOxm[] = [ip, { field: 'ip_proto', value: proto }, vip, { field: dst, value: l.port } as KnownOxm];
+    // Associations a backend still has when it is no longer active (unhealthy, drained) keep
+    // their translation, as they keep their MAC flow below.
+    if (sctpPortsByFlow(lb, l)) flows.push(...sctpPortFlows(lb, l, inNet, ip));
     if (!active.length) {
       flows.push(...refuseFlows(inNet, trackedNew, listener));
       continue;
@@ -196,7 +199,6 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     if (l.protocol === 'TCP') {
       for (const hp of lb.healthCheckPorts ?? []) flows.push(flow(TABLES.LbNat, Priority.Specific + 11, [inNet, trackedNew, ...listener, { field: 'tcp_src', value: hp }], [pick], TABLES.LbSlot));
     }
-    if (sctpPortsByFlow(lb, l)) flows.push(...sctpPortFlows(lb, l, active, inNet, ip));
     // Commit records the DNAT for the rest of the connection and its replies; back in
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
     for (const b of active) {
@@ -283,12 +285,15 @@ function sctpPortsByFlow(lb: LoadBalancerModel, l: LbListenerModel): boolean {
  * the listener's port after the DNAT gets the target port (with the backend's MAC, as the
  * flow below it would give); a reply the conntrack un-DNATed to come from the VIP, still
  * from the target port, gets the listener's. OVS recomputes SCTP's CRC32c on each rewrite.
- * Per listener, one flow per active backend and one for the replies.
+ * Per listener, one flow per distinct backend address (healthy or not: an unhealthy or
+ * drained backend keeps the associations it has) and one for the replies. Not for a backend
+ * reaching its own VIP: the hairpin flows above them send that on untranslated.
  */
-function sctpPortFlows(lb: LoadBalancerModel, l: LbListenerModel, active: readonly LbBackendModel[], inNet: KnownOxm, ip: KnownOxm): DesiredFlow[] {
+function sctpPortFlows(lb: LoadBalancerModel, l: LbListenerModel, inNet: KnownOxm, ip: KnownOxm): DesiredFlow[] {
   const v6 = lb.vip.includes(':');
   const sctp = { field: 'ip_proto', value: IP_PROTO.SCTP } as KnownOxm;
-  const out = active.map((b) =>
+  const seen = new Set<string>();
+  const out = lb.backends.filter((b) => !seen.has(b.ip) && !!seen.add(b.ip)).map((b) =>
     flow(
       TABLES.LbNat,
       Priority.Normal + 1,

@@ -4,6 +4,7 @@
  * the state. Disabled nodes get no runner and no status. Uses the real library (no
  * AF_XDP port is opened: the namespace does not exist).
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { registerFastPathMetrics } from '../../api/fastpath-metrics';
@@ -17,6 +18,8 @@ import { ObjectStore } from '../../store/object-store';
 import { ResourceCatalog } from '../../resources/catalog';
 import { SchemaValidator } from '../../resources/schema-validator';
 import { MemoryStore } from '../testing/memory-store';
+import { openFastPath } from '../../fastpath/fastpath';
+import type { NativeLib } from '../../fastpath/native';
 import { FastPathNodes, type UnderlayFacts } from './fastpath.nodes';
 
 const model: LogicalModel = {
@@ -213,6 +216,73 @@ describe('FastPathNodes underlay facts', () => {
       await fp.stop();
     }
   });
+});
+
+const runnerBedWhy = process.getuid?.() !== 0 ? 'not root' : spawnSync('sh', ['-c', 'command -v ip']).status !== 0 ? 'iproute2 not installed' : null;
+if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedWhy}`);
+
+(runnerBedWhy ? describe.skip : describe)('FastPathNodes with a runner (a network namespace with a VM NIC and an underlay NIC)', () => {
+  const id = `${process.pid % 100000}`;
+  const NS = `vfnh${id}`, TAP = `vfnt${id}`, PEER = `vfnp${id}`, UL = `vfnu${id}`, WIRE = `vfnw${id}`;
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+  beforeAll(() => {
+    ip('netns', 'add', NS);
+    ip('-n', NS, 'link', 'add', TAP, 'type', 'veth', 'peer', 'name', PEER);
+    ip('-n', NS, 'link', 'add', UL, 'type', 'veth', 'peer', 'name', WIRE);
+    for (const d of [TAP, PEER, UL, WIRE]) ip('-n', NS, 'link', 'set', d, 'up');
+  });
+  afterAll(() => {
+    spawnSync('ip', ['netns', 'del', NS]);
+  });
+
+  it('a node programmed here again while its old runner is still stopping starts the new one only once the old one let go of the interfaces', async () => {
+    const { fastPath: real } = openFastPath();
+    const events: string[] = [];
+    const lib: NativeLib = new Proxy(real!.lib, {
+      get(target, k: keyof NativeLib) {
+        if (k === 'runnerStart') {
+          const start: NativeLib['runnerStart'] = async (...args) => {
+            events.push('start');
+            return target.runnerStart(...args);
+          };
+          return start;
+        }
+        if (k === 'runnerStop' || k === 'runnerRelease') {
+          // A stop that takes a while (many ports, a loaded host): the window the new runner must not use.
+          const stop: NativeLib['runnerStop'] = async (r) => {
+            events.push('stop');
+            await new Promise((go) => setTimeout(go, 300));
+            await target[k](r);
+            events.push('stopped');
+          };
+          return stop;
+        }
+        return target[k];
+      },
+    });
+    const facts: UnderlayFacts = { localMacOf: async () => '02:bb:00:00:00:01', knownNextHopMac: async () => undefined, nextHopMac: async () => undefined };
+    const objects = new ObjectStore(new MemoryStore());
+    await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: NS, underlay: UL } } } as HypervisorNode);
+    const fp = new FastPathNodes({ objects, logger: pino({ level: 'silent' }), underlay: facts, underlayRefreshMs: 3_600_000, library: lib });
+    const node = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!;
+    const snapshot: OvsSnapshot = {
+      ...ovs,
+      ports: new Map([['p5', row<Port>({ _uuid: 'p5', name: TAP, interfaces: ['i5'] })], ['pu', row<Port>({ _uuid: 'pu', name: UL, interfaces: ['iu'] })]]),
+      interfaces: new Map([['i5', row<Interface>({ _uuid: 'i5', name: TAP, type: '', ofport: 5 })], ['iu', row<Interface>({ _uuid: 'iu', name: UL, type: '', ofport: 1 })]]),
+    };
+    try {
+      await fp.nodeCompiled(node, model, indexModel(model), snapshot);
+      expect(fp.counters()[0]).toMatchObject({ node: 'hv1', state: 'Running' });
+      // The node leaves (its agent was replaced, say) and comes back at once.
+      fp.nodeGone('hv1');
+      await fp.nodeCompiled(node, model, indexModel(model), snapshot);
+      expect(fp.counters()[0]).toMatchObject({ node: 'hv1', state: 'Running' });
+      // Before, the new runner started during the old one's stop, whose detach could take the new program off.
+      expect(events).toEqual(['start', 'stop', 'stopped', 'start']);
+    } finally {
+      await fp.stop();
+    }
+  }, 30_000);
 });
 
 describe('Node spec.fastPath validation', () => {

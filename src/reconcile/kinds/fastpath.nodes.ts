@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE } from '../../chassis/layout';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { FastPath, openFastPath } from '../../fastpath/fastpath';
+import type { NativeLib } from '../../fastpath/native';
 import { NodeRunner, type NodeCounters } from '../../fastpath/node-runner';
 import type { NodeTables } from '../../fastpath/node-tables';
 import * as underlayFacts from '../../fastpath/underlay';
@@ -39,6 +40,8 @@ export interface FastPathNodesOptions {
   underlayRefreshMs?: number;
   /** Where underlay facts come from (default: iproute2 in the node's netns); tests count the reads. */
   underlay?: UnderlayFacts;
+  /** The native library (default: openFastPath's); tests wrap its calls to order or delay them. */
+  library?: NativeLib;
 }
 
 export type UnderlayFacts = Pick<typeof underlayFacts, 'localMacOf' | 'knownNextHopMac' | 'nextHopMac'> & Partial<Pick<typeof underlayFacts, 'arpFluxRisk'>>;
@@ -123,8 +126,12 @@ export class FastPathNodes implements FastPathHook {
   private libraryReason = '';
   private readonly timer: NodeJS.Timeout;
   private readonly underlayTimer: NodeJS.Timeout;
-  /** Runners of nodes gone (nodeGone) still closing. */
-  private readonly closing = new Set<Promise<unknown>>();
+  /**
+   * Runners of nodes gone (nodeGone) still closing, by node: a node programmed here again
+   * meanwhile starts its new runner only once the old one has let go of the interfaces (its
+   * stop detaches whatever XDP program they carry, which could be the new runner's).
+   */
+  private readonly closing = new Map<string, Promise<unknown>>();
   private readonly underlay: UnderlayFacts;
   private stopped = false;
 
@@ -142,7 +149,7 @@ export class FastPathNodes implements FastPathHook {
     const enabled = node.spec?.fastPath?.enabled ?? this.opts.enabledByDefault ?? false;
     const cur = this.nodes.get(name);
     if (!enabled && !cur) return Promise.resolve();
-    const st: NodeFastPath = cur ?? { chain: Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set() };
+    const st: NodeFastPath = cur ?? { chain: this.closing.get(name)?.then(() => undefined) ?? Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set() };
     this.nodes.set(name, st);
     st.last = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
     return this.enqueueApply(name, st);
@@ -182,9 +189,11 @@ export class FastPathNodes implements FastPathHook {
     clearTimeout(st.recheck);
     st.chain = st.chain.then(() => st.runner?.close({ keepPrograms: opts.stopping || this.stopped }));
     // stop() waits for it: a process that exits first leaves the programs unreleased (as a kill -9 would).
-    const closing = st.chain.catch(() => undefined);
-    this.closing.add(closing);
-    void closing.then(() => this.closing.delete(closing));
+    const closing = Promise.all([this.closing.get(name), st.chain.catch(() => undefined)]);
+    this.closing.set(name, closing);
+    void closing.then(() => {
+      if (this.closing.get(name) === closing) this.closing.delete(name);
+    });
   }
 
   /** Counters of every node with a runner (for /metrics). */
@@ -210,11 +219,12 @@ export class FastPathNodes implements FastPathHook {
     // A restart, not the nodes leaving the fast path: the next process takes over the VIP
     // connections the runners own (NodeRunner.close).
     await Promise.all([...this.nodes.values()].map((st) => st.chain.then(() => st.runner?.close({ keepPrograms: true }))));
-    await Promise.all([...this.closing]);
+    await Promise.all([...this.closing.values()]);
     this.nodes.clear();
   }
 
   private library(): FastPath | null {
+    if (this.fp === undefined && this.opts.library) this.fp = new FastPath(this.opts.library);
     if (this.fp === undefined) {
       const { status, fastPath } = openFastPath();
       this.fp = fastPath;

@@ -93,8 +93,17 @@ describe('refused connections: the answers', () => {
     expect(sctpAnswer(refusalFor(sctp('10.0.0.5', '10.0.0.100', 10, Buffer.alloc(8), 0x1234))!)).toMatchObject({ vtag: 0x1234, chunk: 6, flags: 1, crcOk: true });
     expect(sctpAnswer(refusalFor(sctp('10.0.0.5', '10.0.0.100', 8, Buffer.alloc(0), 0x99))!)).toMatchObject({ vtag: 0x99, chunk: 14, flags: 1, crcOk: true });
     for (const quiet of [6, 14, 11, 9]) expect(refusalFor(sctp('10.0.0.5', '10.0.0.100', quiet, Buffer.alloc(0), 7))).toBeUndefined();
-    // An INIT too short to carry its Initiate Tag: nothing.
+    // Nothing for: an INIT too short to carry its Initiate Tag, one not tagged 0, one whose
+    // Initiate Tag is 0; another chunk tagged 0; a packet with an ABORT bundled after its first chunk.
     expect(refusalFor(sctp('10.0.0.5', '10.0.0.100', 1, Buffer.alloc(0)))).toBeUndefined();
+    expect(refusalFor(sctp('10.0.0.5', '10.0.0.100', 1, initValue, 5))).toBeUndefined();
+    expect(refusalFor(sctp('10.0.0.5', '10.0.0.100', 1, Buffer.alloc(16)))).toBeUndefined();
+    expect(refusalFor(sctp('10.0.0.5', '10.0.0.100', 10, Buffer.alloc(8), 0))).toBeUndefined();
+    // DATA (type 0, 16 bytes) then an ABORT chunk.
+    const bundled = sctp('10.0.0.5', '10.0.0.100', 0, Buffer.concat([Buffer.alloc(12), Buffer.from([6, 0, 0, 4])]), 0x1234);
+    bundled.writeUInt16BE(16, 14 + 20 + 14); // the DATA chunk ends where the ABORT begins
+    expect(refusalFor(bundled)).toBeUndefined();
+    expect(sctpAnswer(refusalFor(sctp('10.0.0.5', '10.0.0.100', 0, Buffer.alloc(12), 0x1234))!)).toMatchObject({ vtag: 0x1234, chunk: 6, flags: 1 });
     // IPv6.
     const a6 = refusalFor(sctp('fd00::5', 'fd00::100', 1, initValue))!;
     expect(a6[20]).toBe(132);

@@ -76,23 +76,37 @@ const SCTP_CHUNK = { INIT: 1, ABORT: 6, SHUTDOWN_ACK: 8, ERROR: 9, COOKIE_ACK: 1
 /** The T bit of ABORT and SHUTDOWN COMPLETE: the verification tag is the received packet's own, reflected. */
 const SCTP_T_BIT = 1;
 
+/** Whether any chunk of the SCTP packet, as far as captured, is an ABORT (RFC 9260 8.4 rule 2: then no answer). */
+function carriesAbort(l4: Buffer): boolean {
+  for (let at = 12; at + 4 <= l4.length; ) {
+    if (l4[at] === SCTP_CHUNK.ABORT) return true;
+    const len = l4.readUInt16BE(at + 2);
+    if (len < 4) return false;
+    at += (len + 3) & ~3;
+  }
+  return false;
+}
+
 /**
  * SCTP, RFC 9260 8.4 (an "out of the blue" packet: no association here): an INIT gets an
  * ABORT tagged with the INIT's Initiate Tag; a SHUTDOWN ACK a SHUTDOWN COMPLETE and anything
- * else an ABORT, both reflecting the packet's tag; an ABORT, SHUTDOWN COMPLETE, COOKIE ACK or
- * ERROR gets nothing. Linux fails the client's connect() with ECONNREFUSED on the ABORT (an
- * ICMP port unreachable it would only note, and retry its INIT for a minute).
+ * else an ABORT, both reflecting the packet's tag. Nothing for a packet with an ABORT chunk, a
+ * first chunk SHUTDOWN COMPLETE, COOKIE ACK or ERROR, an INIT not tagged 0 or with Initiate
+ * Tag 0 (8.5.1, 3.3.2), or another packet tagged 0. (Its CRC32c is not checked: the switch
+ * captures only the packet's start.) Linux fails the client's connect() with ECONNREFUSED on
+ * the ABORT (an ICMP port unreachable it would only note, and retry its INIT for a minute).
  */
 function abortFor(frame: Buffer, ip: Buffer, l4: Buffer, v6: boolean): Buffer | undefined {
-  if (l4.length < 16) return undefined;
+  if (l4.length < 16 || carriesAbort(l4)) return undefined;
   const first = l4[12]!;
-  if (first === SCTP_CHUNK.ABORT || first === SCTP_CHUNK.SHUTDOWN_COMPLETE || first === SCTP_CHUNK.COOKIE_ACK || first === SCTP_CHUNK.ERROR) return undefined;
+  if (first === SCTP_CHUNK.SHUTDOWN_COMPLETE || first === SCTP_CHUNK.COOKIE_ACK || first === SCTP_CHUNK.ERROR) return undefined;
   const init = first === SCTP_CHUNK.INIT;
-  if (init && l4.length < 20) return undefined; // its Initiate Tag not captured
+  const tag = l4.readUInt32BE(4);
+  if (init ? l4.length < 20 || tag !== 0 || l4.readUInt32BE(16) === 0 : tag === 0) return undefined;
   const sctp = Buffer.alloc(16);
   sctp.writeUInt16BE(l4.readUInt16BE(2), 0); // from the VIP's port
   sctp.writeUInt16BE(l4.readUInt16BE(0), 2); // to the client's
-  sctp.writeUInt32BE(init ? l4.readUInt32BE(16) : l4.readUInt32BE(4), 4);
+  sctp.writeUInt32BE(init ? l4.readUInt32BE(16) : tag, 4);
   sctp[12] = first === SCTP_CHUNK.SHUTDOWN_ACK ? SCTP_CHUNK.SHUTDOWN_COMPLETE : SCTP_CHUNK.ABORT;
   sctp[13] = init ? 0 : SCTP_T_BIT;
   sctp.writeUInt16BE(4, 14);
