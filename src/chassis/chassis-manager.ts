@@ -27,7 +27,7 @@ import type { ObjectStore } from '../store/object-store';
 import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { OvsdbFencedError } from './ovsdb-fence';
-import { agentMarkedSilent, nodeStatus, type LayoutOutcome } from './node-status';
+import { agentMarkedSilent, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 
@@ -357,6 +357,16 @@ export class ChassisManager {
   /** Flows the pipeline keeps on each node's br-int (status.flows). */
   private readonly flowCounts = new Map<string, number>();
 
+  /** Each node's TunnelsUp, as the pipeline's tunnel probes last found it. */
+  private readonly tunnels = new Map<string, ConditionView>();
+
+  reportTunnels(node: string, outcome: ConditionView): void {
+    const cur = this.tunnels.get(node);
+    if (cur && cur.status === outcome.status && cur.reason === outcome.reason && cur.message === outcome.message) return;
+    this.tunnels.set(node, outcome);
+    this.nodeController.enqueue(objectKey(NODES, undefined, node));
+  }
+
   reportFlows(node: string, flows: number): void {
     if (this.flowCounts.get(node) === flows) return;
     this.flowCounts.set(node, flows);
@@ -371,7 +381,7 @@ export class ChassisManager {
       node.metadata.name,
       (cur) => {
         if (cur.metadata.uid !== node.metadata.uid) return undefined;
-        const status = nodeStatus(cur, view, layout, bound, this.flowCounts.get(node.metadata.name));
+        const status = nodeStatus(cur, view, layout, bound, this.flowCounts.get(node.metadata.name), undefined, this.tunnels.get(node.metadata.name));
         if (sameValue(status, cur.status)) return undefined;
         return { ...cur, status };
       },

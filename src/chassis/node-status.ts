@@ -4,6 +4,15 @@ import type { HypervisorNode, NodeStatus } from '../resources/kinds';
 
 export const CONNECTED = 'Connected';
 export const READY = 'Ready';
+/** Whether the node's tunnel probes come back from its peers (reconcile/kinds/tunnel-probes.ts). */
+export const TUNNELS_UP = 'TunnelsUp';
+
+/** A condition's outcome as a higher layer reports it. */
+export interface ConditionView {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+}
 /**
  * Ready's reason when the controller's leader has seen no heartbeat from the node's agent
  * (NodeRealizationReconciler); the agent writes its own Ready over it once it is back.
@@ -30,7 +39,8 @@ export interface SessionView {
   datapathTypes?: string[];
 }
 
-export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, flows?: number, now?: Date): NodeStatus {
+/** tunnels: TunnelsUp, where this process probes the node's tunnels (absent: the condition is left as it is). */
+export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, flows?: number, now?: Date, tunnels?: ConditionView): NodeStatus {
   const prev = node.status ?? {};
   const gen = node.metadata.generation;
   let conditions = setCondition(
@@ -46,6 +56,7 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
     { type: READY, status: ready.ready ? 'True' : 'False', reason: ready.reason, message: ready.message, observedGeneration: gen },
     now,
   );
+  if (tunnels) conditions = setCondition(conditions, { type: TUNNELS_UP, ...tunnels, observedGeneration: gen }, now);
   const next: NodeStatus = { ...prev, observedGeneration: gen, connected: session.connected, boundPorts, conditions };
   // Version and datapath types describe the host; keep the last known ones while disconnected.
   if (session.ovsVersion !== undefined) next.ovsVersion = session.ovsVersion;

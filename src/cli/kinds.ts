@@ -141,6 +141,8 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'DATAPATH', value: (o) => dash(node(o).spec?.datapath ?? node(o).status?.datapathTypes?.join(',')), wide: true },
       { header: 'OVS', value: (o) => dash(node(o).status?.ovsVersion), wide: true },
       { header: 'FLOWS', value: (o) => dash(node(o).status?.flows), wide: true },
+      // Whether its tunnel probes come back from every peer (the TunnelsUp condition).
+      { header: 'TUNNELS', value: (o) => dash(node(o).status?.conditions?.find((c) => c.type === 'TunnelsUp')?.status) },
       READY,
       AGE,
     ],

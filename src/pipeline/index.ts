@@ -7,3 +7,4 @@ export * from './compiler';
 export * from './load-balancer';
 export { formatPipelineFlow, formatPipelineActions } from './format';
 export * from './fastpath-plan';
+export * from './tunnel-probe';

@@ -316,7 +316,7 @@ describe('node', () => {
       ok('node', 'list', '-o', 'name'),
       ok('node', 'get', 'hv1'),
     ]);
-    expect(list).toMatch(/^NAME +TUNNEL-IP +CONNECTED +PORTS +READY +AGE\n/);
+    expect(list).toMatch(/^NAME +TUNNEL-IP +CONNECTED +PORTS +TUNNELS +READY +AGE\n/);
     expect(list).toMatch(/\nhv1 +192\.0\.2\.11 /);
     expect(wide).toMatch(/OVSDB/);
     expect(wide).toContain('tcp:192.0.2.11:6640');

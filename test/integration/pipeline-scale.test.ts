@@ -102,10 +102,11 @@ describeOvs('pipeline at scale: one more port in a network of 100 and of 2000', 
       return set;
     };
     const expectedFlows = async (hv: Hypervisor) => {
-      // Fixed pipeline flows (table misses, the ND responder's node-wide ones) + per network
-      // its tunnel classifier and two flood flows (3) + one flow per flood chunk.
+      // Fixed pipeline flows (table misses, the ND responder's node-wide ones), the tunnel
+      // probes' one per tunnel port (VXLAN and GENEVE) + per network its tunnel classifier
+      // and two flood flows (3) + one flow per flood chunk.
       const local = ports.filter((p) => p.hv === hv).length;
-      return pipelineFlows().length + 3 * NETS.length + (await chunksOn(hv, ports)).size + 6 * local + 2 * (ports.length - local);
+      return pipelineFlows().length + 2 + 3 * NETS.length + (await chunksOn(hv, ports)).size + 6 * local + 2 * (ports.length - local);
     };
     const expected = { [hv1.name]: await expectedFlows(hv1), [hv2.name]: await expectedFlows(hv2) };
     await eventually(async () => (await flowCount(hv1)) === expected[hv1.name] && (await flowCount(hv2)) === expected[hv2.name], 30_000, 100).catch(async () => {

@@ -32,7 +32,7 @@ export function tableLines(kind: KindInfo, objects: KubeObject[], opts: TableRen
     { text: o.metadata.name },
     ...cols.map((c) => {
       const text = c.value(o);
-      return { text, color: c.header === 'READY' || c.header === 'CONNECTED' ? statusColor(text) : undefined };
+      return { text, color: c.header === 'READY' || c.header === 'CONNECTED' || c.header === 'TUNNELS' ? statusColor(text) : undefined };
     }),
   ]);
   return renderTable(headers, rows, { maxWidth: term.columns, color: term.color, minWidths: opts.minWidths, onWidths: opts.onWidths });

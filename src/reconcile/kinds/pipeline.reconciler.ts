@@ -60,6 +60,7 @@ import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
+import { TunnelProber, type TunnelsOutcome } from './tunnel-probes';
 import { failingInStatus, reportedFailing, sameBackendKeys } from './lb-health-reports';
 import { DispatchReporter, LbStatusReporter } from './lb-status';
 import { NodeReports, dispatchedIn } from './node-reports';
@@ -150,6 +151,8 @@ export interface ChassisAccess {
   reportSwitch?(node: string, problem: string | undefined): void;
   /** How many flows vnetd keeps on the node's br-int, once its table is in sync (the Node's status.flows). */
   reportFlows?(node: string, flows: number): void;
+  /** Whether the node's tunnel probes come back from its peers (the Node's TunnelsUp condition; tunnel-probes.ts). */
+  reportTunnels?(node: string, outcome: TunnelsOutcome): void;
   /** Agent mode: the node of another live agent that holds this unpinned port's binding (see ChassisManager.boundElsewhere). */
   boundElsewhere?(port: VirtualPort): string | undefined;
 }
@@ -416,6 +419,7 @@ export class PipelineReconciler {
    */
   private readonly lbHealth?: LbHealthMonitor;
   private readonly lbReject: LbRejecter;
+  private readonly tunnelProbes: TunnelProber;
   /** Backends other nodes' agents report failing (agents, and a controller of agents), by backendKey. */
   private failingElsewhere = new Map<string, UnhealthyBackend>();
   private readonly startedAt = Date.now();
@@ -440,6 +444,13 @@ export class PipelineReconciler {
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
       resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
+    this.tunnelProbes = new TunnelProber({
+      logger: this.log,
+      model: () => (this.modelStale ? undefined : this.live.model),
+      report: (node, outcome) => this.opts.chassis?.reportTunnels?.(node, outcome),
+      peerReady: (node) => getCondition(this.nodes.get(objectKey(NODES, undefined, node))?.status?.conditions, 'Ready')?.status === 'True',
+      intervalMs: Number(process.env.VNETD_TUNNEL_PROBE_MS) || undefined,
+    });
     this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);
     // One worker per node at a time (the queue never hands one key to two workers), and
     // nodes in parallel: a new port's flows reach both of its nodes in one bundle time.
@@ -803,6 +814,7 @@ export class PipelineReconciler {
     clearInterval(this.switchTimer);
     clearInterval(this.flowCountTimer);
     this.lbHealth?.stop();
+    this.tunnelProbes.stop();
     await this.lbStatus?.stop();
     await this.dispatch?.stop();
     for (const u of this.unsubscribe.splice(0)) u();
@@ -1293,6 +1305,7 @@ export class PipelineReconciler {
       createConnection(dial, { logger: this.log.child(lane === undefined ? { node: name } : { node: name, lane }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const conn = connect();
     this.lbReject.attach(name, conn);
+    this.tunnelProbes.attach(name, conn);
     const generationId = this.opts.openflowGeneration;
     const lanes = Array.from({ length: this.opts.openflowLanes ?? DEFAULT_OPENFLOW_LANES }, (_, i) => {
       const lane = connect(i + 1);
@@ -1340,6 +1353,7 @@ export class PipelineReconciler {
     const a = this.agents.get(name);
     if (!a) return;
     this.agents.delete(name);
+    this.tunnelProbes.detach(name);
     this.dirt.delete(name);
     // A node re-registered later starts from a clean slate, not from this agent's report.
     if (a.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);

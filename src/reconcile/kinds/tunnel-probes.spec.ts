@@ -1,0 +1,123 @@
+/**
+ * Tunnel probes over fake node connections: a "wire" delivers each packet-out into the
+ * tunnel to the node whose tunnel IP it names (as a packet-in of the Classifier table), unless
+ * the test cuts that node off. Each node's TunnelsUp outcome follows the round trips.
+ */
+import { EventEmitter } from 'node:events';
+import pino from 'pino';
+import type { OfMessage, OpenFlowConnection } from '../../openflow';
+import { TABLES, type LogicalModel } from '../../pipeline';
+import { TunnelProber, parseProbe, probeFrame, type TunnelsOutcome } from './tunnel-probes';
+
+type Sent = Extract<OfMessage, { type: 'packet_out' }>;
+
+function bed(names: string[]) {
+  const model: LogicalModel = {
+    networks: new Map(),
+    ports: new Map(),
+    nodes: new Map(names.map((n, i) => [n, { name: n, tunnelIP: `198.18.0.${i + 1}`, tunnelPorts: { vxlan: 1, geneve: 2 } }])),
+  };
+  let now = 1_000_000;
+  const reports = new Map<string, TunnelsOutcome>();
+  const ready = new Set(names);
+  const prober = new TunnelProber({ logger: pino({ level: 'silent' }), model: () => model, report: (n, o) => reports.set(n, o), intervalMs: 1000, now: () => now, peerReady: (n) => ready.has(n) });
+  const cut = new Set<string>();
+  const conns = new Map<string, EventEmitter & { connected: boolean; send(m: OfMessage): Promise<void> }>();
+  const sent: Array<{ from: string; m: Sent }> = [];
+  for (const name of names) {
+    const conn = Object.assign(new EventEmitter(), {
+      connected: true,
+      send: (m: OfMessage) => {
+        if (m.type !== 'packet_out') return Promise.resolve();
+        sent.push({ from: name, m });
+        const dst = m.actions.find((a) => a.type === 'set_field' && a.field === 'tun_ipv4_dst');
+        const to = [...model.nodes.values()].find((n) => dst && 'value' in dst && n.tunnelIP === dst.value);
+        // Delivered later (a packet-out is not a synchronous call), unless either end is cut off.
+        if (to && !cut.has(to.name) && !cut.has(name)) {
+          setImmediate(() => conns.get(to.name)!.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: m.data.length, reason: 1, tableId: TABLES.Classifier.id, cookie: 0n, match: [], data: m.data } as OfMessage));
+        }
+        return Promise.resolve();
+      },
+    });
+    conns.set(name, conn);
+    prober.attach(name, conn as unknown as OpenFlowConnection);
+  }
+  const settle = () => new Promise((r) => setImmediate(() => setImmediate(r)));
+  /** One probing round, its deliveries and echoes, then the clock moves on a second. */
+  const round = async () => {
+    prober.tick();
+    await settle();
+    await settle();
+    now += 1000;
+  };
+  return { prober, reports, cut, sent, round, ready };
+}
+
+describe('tunnel probes', () => {
+  it('a probe frame carries who sent it to whom over which tunnel; anything else is not one', () => {
+    const f = probeFrame({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', sentAt: 5 });
+    expect(f.readUInt16BE(12)).toBe(0x88b5);
+    expect(parseProbe(f)).toEqual({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', sentAt: 5 });
+    expect(parseProbe(Buffer.concat([f.subarray(0, 14), Buffer.from('{"vnetdProbe":1,"kind":"probe"}')]))).toBeUndefined();
+    expect(parseProbe(Buffer.concat([f.subarray(0, 14), Buffer.from('not json')]))).toBeUndefined();
+    const arp = Buffer.from(f);
+    arp.writeUInt16BE(0x0806, 12);
+    expect(parseProbe(arp)).toBeUndefined();
+  });
+
+  it('sends each peer a probe through each tunnel type, with tunnel id 0 to its tunnel IP; reports nothing before the first ones could come back, then TunnelsUp True', async () => {
+    const { prober, reports, sent, round } = bed(['hv1', 'hv2', 'hv3']);
+    try {
+      await round();
+      const probes = sent.filter((s) => parseProbe(s.m.data)?.kind === 'probe');
+      // 3 nodes x 2 peers x 2 tunnel types.
+      expect(probes).toHaveLength(12);
+      const p = probes.find((s) => s.from === 'hv1' && parseProbe(s.m.data)!.to === 'hv3' && parseProbe(s.m.data)!.encap === 'geneve')!;
+      expect(p.m.actions).toEqual([
+        { type: 'set_field', field: 'tun_ipv4_dst', value: '198.18.0.3' },
+        { type: 'set_field', field: 'tunnel_id', value: 0n },
+        { type: 'output', port: 2, maxLen: 0 },
+      ]);
+      // Every probe was echoed back to its sender.
+      expect(sent.filter((s) => parseProbe(s.m.data)?.kind === 'echo')).toHaveLength(12);
+      expect(reports.size).toBe(0);
+      for (let i = 0; i < 3; i++) await round();
+      expect(reports.get('hv1')).toEqual({ status: 'True', reason: 'ProbesAnswered', message: 'tunnel probes to all 2 peers come back' });
+      expect(reports.get('hv3')?.status).toBe('True');
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('a node cut off from the underlay (its tunnel IP gone): False on it naming every peer, and on its peers naming it alone; True again once it is back', async () => {
+    const { prober, reports, cut, round } = bed(['hv1', 'hv2', 'hv3']);
+    try {
+      for (let i = 0; i < 4; i++) await round();
+      expect(reports.get('hv2')?.status).toBe('True');
+      cut.add('hv2');
+      for (let i = 0; i < 4; i++) await round();
+      expect(reports.get('hv2')).toMatchObject({ status: 'False', reason: 'NoProbeAnswered' });
+      expect(reports.get('hv2')!.message).toBe('no tunnel probe came back in 3 s from hv1 (geneve), hv1 (vxlan), hv3 (geneve), hv3 (vxlan): check that this host holds its tunnel IP 198.18.0.2, routes to its peers, and that UDP 4789 (VXLAN) and 6081 (GENEVE) pass');
+      expect(reports.get('hv1')).toMatchObject({ status: 'False', reason: 'ProbesUnanswered' });
+      expect(reports.get('hv1')!.message).toMatch(/^no tunnel probe came back in 3 s from hv2 \(geneve\), hv2 \(vxlan\): check that those hosts hold their tunnel IPs, this host routes to them/);
+      cut.delete('hv2');
+      for (let i = 0; i < 2; i++) await round();
+      expect([...reports.values()].map((r) => r.status)).toEqual(['True', 'True', 'True']);
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('a peer whose Node is not Ready (its switch or its agent down) is neither probed nor counted missing', async () => {
+    const { prober, reports, cut, sent, round, ready } = bed(['hv1', 'hv2']);
+    try {
+      cut.add('hv2');
+      ready.delete('hv2');
+      for (let i = 0; i < 4; i++) await round();
+      expect(sent.filter((s) => s.from === 'hv1')).toEqual([]);
+      expect(reports.get('hv1')).toEqual({ status: 'True', reason: 'NoPeers', message: 'no other Ready node with a tunnel IP to probe' });
+    } finally {
+      prober.stop();
+    }
+  });
+});

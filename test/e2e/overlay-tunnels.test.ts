@@ -1,0 +1,89 @@
+/**
+ * Tunnel health on the test bed: each node's controller sends probes through its tunnel
+ * ports to every peer, which sends them back (src/reconcile/kinds/tunnel-probes.ts), and the
+ * Node's TunnelsUp condition says whether they come back. A hypervisor whose tunnel IP is
+ * taken off br-phy (as on a host whose Node names an address it does not have) keeps its flows
+ * and stays Ready, but its overlay carries nothing: TunnelsUp goes False on it, naming its
+ * peers, and on its peer, naming it; with the address back, True on both. Prints the times.
+ */
+import type { HypervisorNode } from '../../src/resources/kinds';
+import { describeOvs } from '../integration/ovsdb-helpers';
+import { eventually } from '../support/vnetd';
+import { agentsBed, overlayApi, overlayBed } from './overlay-support';
+
+// Probes every 500 ms (5 s in production): a lost round trip is seen after 2 s.
+const probeMsBefore = process.env.VNETD_TUNNEL_PROBE_MS;
+process.env.VNETD_TUNNEL_PROBE_MS = '500';
+
+function log(line: string): void {
+  process.stdout.write(`[overlay-tunnels] ${line}\n`);
+}
+
+afterAll(() => {
+  if (probeMsBefore === undefined) delete process.env.VNETD_TUNNEL_PROBE_MS;
+  else process.env.VNETD_TUNNEL_PROBE_MS = probeMsBefore;
+});
+
+type Call = ReturnType<typeof overlayApi>['call'];
+
+/** A Node's TunnelsUp and Ready conditions, once TunnelsUp has `status`. */
+function until(call: Call, hv: string, status: 'True' | 'False', timeoutMs = 20_000) {
+  return eventually(async () => {
+    const n = (await call('GET', `/apis/vnet.dev/v1alpha1/nodes/${hv}`)) as HypervisorNode;
+    const c = n.status?.conditions ?? [];
+    const tunnels = c.find((x) => x.type === 'TunnelsUp');
+    return tunnels?.status === status ? { tunnels, ready: c.find((x) => x.type === 'Ready') } : undefined;
+  }, timeoutMs, 100);
+}
+
+describeOvs('overlay: tunnel probes and the Node TunnelsUp condition', () => {
+  const fixture = overlayBed();
+  const { call } = overlayApi(fixture.vnetd);
+
+  it('TunnelsUp follows the round trips: False on both ends while one hypervisor lacks its tunnel IP, True again once it has it back; Ready stays True', async () => {
+    const [hv1, hv2] = fixture.bed().hypervisors;
+    const up1 = await until(call, hv1!.name, 'True');
+    const up2 = await until(call, hv2!.name, 'True');
+    log(`both nodes: ${up1.tunnels!.reason} (${up1.tunnels!.message}); ${up2.tunnels!.reason}`);
+    expect(up1.tunnels!.message).toBe('tunnel probes to all 1 peers come back');
+
+    const t0 = performance.now();
+    await hv2!.exec(['ip', 'addr', 'del', `${hv2!.tunnelIP}/24`, 'dev', 'br-phy']);
+    try {
+      const down2 = await until(call, hv2!.name, 'False');
+      const down1 = await until(call, hv1!.name, 'False');
+      log(`hv2's tunnel IP removed: False after ${(performance.now() - t0).toFixed(0)} ms; hv2: ${down2.tunnels!.message}; hv1: ${down1.tunnels!.message}`);
+      expect(down2.tunnels).toMatchObject({ reason: 'NoProbeAnswered' });
+      // With one peer either end may be at fault: the message names both.
+      expect(down2.tunnels!.message).toContain(`from ${hv1!.name} (geneve), ${hv1!.name} (vxlan): check that this host and ${hv1!.name} hold their tunnel IPs (${hv2!.tunnelIP}, ${hv1!.tunnelIP})`);
+      expect(down1.tunnels!.message).toContain(`from ${hv2!.name} (geneve), ${hv2!.name} (vxlan)`);
+      // Its flows are all there: Ready says nothing of this (before, nothing did).
+      expect(down2.ready?.status).toBe('True');
+    } finally {
+      await hv2!.exec(['ip', 'addr', 'replace', `${hv2!.tunnelIP}/24`, 'dev', 'br-phy']);
+    }
+    const t1 = performance.now();
+    await until(call, hv2!.name, 'True');
+    await until(call, hv1!.name, 'True');
+    log(`tunnel IP back: True on both after ${(performance.now() - t1).toFixed(0)} ms`);
+  }, 120_000);
+});
+
+describeOvs('agents: tunnel probes between the agents of two hypervisors', () => {
+  const setup = agentsBed();
+  const { call } = overlayApi(setup.vnetd);
+
+  it('each agent echoes the other\'s probes: TunnelsUp True on both nodes; False on hv1 while hv2 lacks its tunnel IP', async () => {
+    const [hv1, hv2] = setup.bed().hypervisors;
+    await until(call, hv1!.name, 'True');
+    await until(call, hv2!.name, 'True');
+    await hv2!.exec(['ip', 'addr', 'del', `${hv2!.tunnelIP}/24`, 'dev', 'br-phy']);
+    try {
+      const down1 = await until(call, hv1!.name, 'False');
+      log(`agents: hv2's tunnel IP removed: hv1 ${down1.tunnels!.reason}`);
+    } finally {
+      await hv2!.exec(['ip', 'addr', 'replace', `${hv2!.tunnelIP}/24`, 'dev', 'br-phy']);
+    }
+    await until(call, hv1!.name, 'True');
+  }, 120_000);
+});
