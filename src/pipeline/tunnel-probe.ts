@@ -17,8 +17,8 @@ import { TABLES } from './tables';
 export const PROBE_TUNNEL_ID = 0n;
 /** IEEE 802 "local experimental" EtherType: what a probe's inner frame carries. */
 export const PROBE_ETHERTYPE = 0x88b5;
-/** A probe frame's bytes as the controller receives them (Ethernet + a short JSON body). */
-export const PROBE_BYTES = 256;
+/** A probe frame's bytes as the controller receives them at most (Ethernet + a JSON body naming two nodes, up to 253 characters each). */
+export const PROBE_BYTES = 1024;
 
 /** On a node with these tunnel ports: probes and their echoes arriving on them go to the controller. */
 export function tunnelProbeFlows(tunnelPorts: Partial<Record<Encapsulation, number>> | undefined): DesiredFlow[] {

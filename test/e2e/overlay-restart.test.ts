@@ -58,7 +58,7 @@ describeOvs('overlay: controller restart', () => {
   }, 60_000);
 
   it('kill -9 of vnetd during a 10 ms ping loses nothing; the new run leaves every flow in place', async () => {
-    server = await startVnetdProcess(dataDir);
+    server = await startVnetdProcess(dataDir, { VNETD_TUNNEL_PROBE_MS: '500' });
     const call = async (method: string, path: string, body?: unknown) => {
       const r = await server!.call(method, path, body);
       if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
@@ -99,6 +99,11 @@ describeOvs('overlay: controller restart', () => {
       return (await udpToVip()) >= 10;
     }, 15_000, 200);
     const nodeConditions = async () => Promise.all(bed!.hypervisors.map(async (hv) => ((await call('GET', `${G}/nodes/${hv.name}`)) as { status?: { conditions?: unknown } }).status?.conditions));
+    // TunnelsUp too (probes every 500 ms here): the new process must not rewrite it either.
+    await eventually(async () => {
+      const c = (await nodeConditions()) as Array<Array<{ type: string; status: string }> | undefined>;
+      return c.every((x) => x?.some((k) => k.type === 'TunnelsUp' && k.status === 'True')) ? true : undefined;
+    }, 30_000, 100);
     const nodesBefore = await nodeConditions();
     const portsNow = () => Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
     const portsBefore = await portsNow();
@@ -119,7 +124,7 @@ describeOvs('overlay: controller restart', () => {
     await new Promise((r) => setTimeout(r, 1000));
     await stopVnetdProcess(server, 'SIGKILL');
     const t0 = performance.now();
-    server = await startVnetdProcess(dataDir);
+    server = await startVnetdProcess(dataDir, { VNETD_TUNNEL_PROBE_MS: '500' });
     // Converged: the new process has synced every node's table (its own count, from zero).
     const names = bed.hypervisors.map((hv) => hv.name);
     let synced = new Set<string>();

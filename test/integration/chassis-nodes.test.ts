@@ -69,12 +69,15 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     expect(existsSync(`${ovs.runDir}/br-int.vnetd`)).toBe(true);
     const flows = await ovs.ofctl(['dump-flows', `unix:${ovs.bridgeMgmtSocket('br-int')}`]);
     const lines = flows.split('\n').filter((l) => l.includes('actions='));
-    // The one fixed flow that acts on a packet only finishes an answer the ND responder
-    // started (NdReply mark, reg1 bit 1): with no ports, nothing ever sets that mark.
+    // The fixed flows that act on a packet: one finishes an answer the ND responder started
+    // (NdReply mark, reg1 bit 1), which with no ports nothing ever sets; one per tunnel port
+    // hands tunnel probes (tunnel id 0, which no network has) to the controller.
     const ndFinish = (l: string) => l.includes('reg1=0x2/0x2') && l.includes('actions=move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT');
-    expect(lines.filter((l) => !/cookie=0x[0-9a-f]*56[0-9a-f]{8},/.test(l) || (!/actions=(goto_table:\d+|resubmit\(,\d+\))$/.test(l) && !ndFinish(l)))).toEqual([]);
-    // Table-miss passes (at most one per table) and the ND responder's three node-wide flows.
-    expect(lines.length).toBeLessThanOrEqual(TABLE_ORDER.length + 3);
+    const probe = (l: string) => /tun_id=0,in_port=\d+,dl_type=0x88b5 actions=CONTROLLER:\d+$/.test(l);
+    expect(lines.filter(probe)).toHaveLength(2);
+    expect(lines.filter((l) => !/cookie=0x[0-9a-f]*56[0-9a-f]{8},/.test(l) || (!/actions=(goto_table:\d+|resubmit\(,\d+\))$/.test(l) && !ndFinish(l) && !probe(l)))).toEqual([]);
+    // Table-miss passes (at most one per table), the ND responder's three node-wide flows, the two probe flows.
+    expect(lines.length).toBeLessThanOrEqual(TABLE_ORDER.length + 3 + 2);
 
     // The foreign bridge is exactly as it was.
     expect(await vsctl('--columns=name,fail_mode,ports,external_ids,controller,datapath_type', 'list', 'Bridge', 'br-ext')).toBe(foreignBefore);

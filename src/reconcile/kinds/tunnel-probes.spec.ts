@@ -50,14 +50,14 @@ function bed(names: string[]) {
     await settle();
     now += 1000;
   };
-  return { prober, reports, cut, sent, round, ready };
+  return { prober, reports, cut, sent, round, ready, conns, model, settle };
 }
 
 describe('tunnel probes', () => {
   it('a probe frame carries who sent it to whom over which tunnel; anything else is not one', () => {
-    const f = probeFrame({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', sentAt: 5 });
+    const f = probeFrame({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', nonce: 'ab12' });
     expect(f.readUInt16BE(12)).toBe(0x88b5);
-    expect(parseProbe(f)).toEqual({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', sentAt: 5 });
+    expect(parseProbe(f)).toEqual({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', nonce: 'ab12' });
     expect(parseProbe(Buffer.concat([f.subarray(0, 14), Buffer.from('{"vnetdProbe":1,"kind":"probe"}')]))).toBeUndefined();
     expect(parseProbe(Buffer.concat([f.subarray(0, 14), Buffer.from('not json')]))).toBeUndefined();
     const arp = Buffer.from(f);
@@ -82,7 +82,7 @@ describe('tunnel probes', () => {
       expect(sent.filter((s) => parseProbe(s.m.data)?.kind === 'echo')).toHaveLength(12);
       expect(reports.size).toBe(0);
       for (let i = 0; i < 3; i++) await round();
-      expect(reports.get('hv1')).toEqual({ status: 'True', reason: 'ProbesAnswered', message: 'tunnel probes to all 2 peers come back' });
+      expect(reports.get('hv1')).toEqual({ status: 'True', reason: 'ProbesAnswered', message: 'tunnel probes to every Ready peer come back' });
       expect(reports.get('hv3')?.status).toBe('True');
     } finally {
       prober.stop();
@@ -97,7 +97,7 @@ describe('tunnel probes', () => {
       cut.add('hv2');
       for (let i = 0; i < 4; i++) await round();
       expect(reports.get('hv2')).toMatchObject({ status: 'False', reason: 'NoProbeAnswered' });
-      expect(reports.get('hv2')!.message).toBe('no tunnel probe came back in 3 s from hv1 (geneve), hv1 (vxlan), hv3 (geneve), hv3 (vxlan): check that this host holds its tunnel IP 198.18.0.2, routes to its peers, and that UDP 4789 (VXLAN) and 6081 (GENEVE) pass');
+      expect(reports.get('hv2')!.message).toBe('no tunnel probe came back in 3 s from hv1 (geneve), hv1 (vxlan), hv3 (geneve), hv3 (vxlan): check that this host holds its tunnel IP 198.18.0.2, routes to its peers, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that vnetd (or the agent) runs there');
       expect(reports.get('hv1')).toMatchObject({ status: 'False', reason: 'ProbesUnanswered' });
       expect(reports.get('hv1')!.message).toMatch(/^no tunnel probe came back in 3 s from hv2 \(geneve\), hv2 \(vxlan\): check that those hosts hold their tunnel IPs, this host routes to them/);
       cut.delete('hv2');
@@ -116,6 +116,56 @@ describe('tunnel probes', () => {
       for (let i = 0; i < 4; i++) await round();
       expect(sent.filter((s) => s.from === 'hv1')).toEqual([]);
       expect(reports.get('hv1')).toEqual({ status: 'True', reason: 'NoPeers', message: 'no other Ready node with a tunnel IP to probe' });
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('a peer that becomes Ready, a node whose connection comes back: judged only once their probes have had two rounds, so nobody flips False meanwhile', async () => {
+    const { prober, reports, cut, round, ready, conns } = bed(['hv1', 'hv2', 'hv3']);
+    try {
+      ready.delete('hv3');
+      cut.add('hv3');
+      for (let i = 0; i < 4; i++) await round();
+      expect(reports.get('hv1')?.status).toBe('True');
+      // hv3 comes up: Ready at once, its echoes a round later (its controller is starting).
+      ready.add('hv3');
+      await round();
+      cut.delete('hv3');
+      for (let i = 0; i < 4; i++) {
+        await round();
+        expect(reports.get('hv1')?.status).toBe('True');
+      }
+      // hv1's connection drops and comes back: it starts over, never reporting what it could not yet see.
+      conns.get('hv1')!.emit('connected');
+      for (let i = 0; i < 4; i++) {
+        await round();
+        expect(reports.get('hv1')?.status).toBe('True');
+      }
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('an echo counts only with the node\'s nonce and for a peer it probes; a probe is echoed only from its sender\'s tunnel IP, once per 200 ms', async () => {
+    const { prober, reports, cut, sent, round, conns, settle } = bed(['hv1', 'hv2']);
+    try {
+      cut.add('hv2');
+      const inject = (node: string, frame: Buffer, tunSrc?: string) =>
+        conns.get(node)!.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: frame.length, reason: 1, tableId: TABLES.Classifier.id, cookie: 0n, match: tunSrc ? [{ field: 'tun_ipv4_src', value: tunSrc }] : [], data: frame } as OfMessage);
+      // Forged echoes to hv1 every round (no nonce of hv1's, or for a node it does not probe): still False.
+      for (let i = 0; i < 5; i++) {
+        for (const e of ['vxlan', 'geneve'] as const) inject('hv1', probeFrame({ kind: 'echo', from: 'hv1', to: 'hv2', encap: e, nonce: 'forged' }));
+        inject('hv1', probeFrame({ kind: 'echo', from: 'hv1', to: `x${i}`, encap: 'vxlan', nonce: 'forged' }));
+        await round();
+      }
+      expect(reports.get('hv1')).toMatchObject({ status: 'False', reason: 'NoProbeAnswered' });
+      // A flood of probes "from hv1" to hv2: one echo per tunnel type, and none from another address.
+      sent.length = 0;
+      for (let i = 0; i < 50; i++) inject('hv2', probeFrame({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'vxlan', nonce: 'n' }));
+      inject('hv2', probeFrame({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', nonce: 'n' }), '203.0.113.9');
+      await settle();
+      expect(sent.filter((x) => x.from === 'hv2' && parseProbe(x.m.data)?.kind === 'echo')).toHaveLength(1);
     } finally {
       prober.stop();
     }

@@ -10,15 +10,27 @@
  * Works the same where an agent programs a single node: a probe's echo is sent by whoever
  * programs the peer, and only the sender reads it. Costs per node and interval one packet-out
  * per peer and tunnel type, and one packet-in and one packet-out per probe it echoes (paced).
+ *
+ * A peer and tunnel type are judged only once their first probe (since the node's connection
+ * came up, or since the peer became Ready) has had two rounds to come back, so a node or peer
+ * that just (re)started is never reported as a failure. An echo counts only when it carries the
+ * node's own nonce (a random one per connection), and names a peer and tunnel type probed now.
+ * Probes come from the underlay, which anyone on it can send: a probe is echoed only for a
+ * sender the model knows, from its tunnel IP, at most once per ECHO_GAP_MS per tunnel type.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
-import { PROBE_ETHERTYPE, PROBE_TUNNEL_ID, TABLES, type LogicalModel } from '../../pipeline';
+import { PROBE_BYTES, PROBE_ETHERTYPE, PROBE_TUNNEL_ID, TABLES, type LogicalModel, type NodeModel } from '../../pipeline';
 import type { Encapsulation } from '../../resources/kinds';
 
 export const TUNNEL_PROBE_INTERVAL_MS = 5000;
-/** Echoes a node sends per second at most: probes arrive from the underlay, which anyone on it can send. */
-const ECHOES_PER_SECOND = 100;
+/**
+ * How soon a node echoes another probe from the same peer and tunnel type: a peer sends one
+ * per round; anything faster is someone on the underlay flooding (one echo per 200 ms and
+ * sender is the most it makes a node send).
+ */
+const ECHO_GAP_MS = 200;
 export const TUNNELS_UP = 'TunnelsUp';
 
 export interface TunnelsOutcome {
@@ -34,7 +46,8 @@ interface Probe {
   /** The node it was sent to. */
   to: string;
   encap: Encapsulation;
-  sentAt: number;
+  /** The sender's, per connection: an echo without it is not one of its probes'. */
+  nonce: string;
 }
 
 const SRC_MAC = Buffer.from([0x02, 0x76, 0x6e, 0x65, 0x74, 0x64]);
@@ -47,11 +60,11 @@ export function probeFrame(p: Probe): Buffer {
 }
 
 export function parseProbe(frame: Buffer): Probe | undefined {
-  if (frame.length < 15 || frame.readUInt16BE(12) !== PROBE_ETHERTYPE) return undefined;
+  if (frame.length < 15 || frame.length > PROBE_BYTES || frame.readUInt16BE(12) !== PROBE_ETHERTYPE) return undefined;
   try {
     const o = JSON.parse(frame.subarray(14).toString('utf8')) as Partial<Probe> & { vnetdProbe?: number };
-    if (o.vnetdProbe !== 1 || (o.kind !== 'probe' && o.kind !== 'echo') || typeof o.from !== 'string' || typeof o.to !== 'string' || (o.encap !== 'vxlan' && o.encap !== 'geneve') || typeof o.sentAt !== 'number') return undefined;
-    return { kind: o.kind, from: o.from, to: o.to, encap: o.encap, sentAt: o.sentAt };
+    if (o.vnetdProbe !== 1 || (o.kind !== 'probe' && o.kind !== 'echo') || typeof o.from !== 'string' || typeof o.to !== 'string' || (o.encap !== 'vxlan' && o.encap !== 'geneve') || typeof o.nonce !== 'string') return undefined;
+    return { kind: o.kind, from: o.from, to: o.to, encap: o.encap, nonce: o.nonce };
   } catch {
     return undefined;
   }
@@ -59,12 +72,20 @@ export function parseProbe(frame: Buffer): Probe | undefined {
 
 interface NodeProbes {
   conn: OpenFlowConnection;
-  since: number;
-  /** "peer/encap" -> when its echo last came back, and the round trip then. */
-  echoes: Map<string, { at: number; rttMs: number }>;
-  tokens: number;
-  tokensAt: number;
+  nonce: string;
+  /** "peer/encap" probed now -> when its first probe went (since the connection came up, or the peer became Ready). */
+  firstSent: Map<string, number>;
+  /** "peer/encap" -> when its echo last came back. */
+  echoes: Map<string, number>;
+  /** "sender/encap" -> when a probe of it was last echoed. */
+  echoed: Map<string, number>;
   last?: string;
+}
+
+interface Peer {
+  name: string;
+  tunnelIP: string;
+  encaps: Encapsulation[];
 }
 
 export interface TunnelProberOptions {
@@ -97,12 +118,19 @@ export class TunnelProber {
   /** Starts probing from node over conn (the node's main connection, which receives packet-ins). */
   attach(node: string, conn: OpenFlowConnection): void {
     if (this.nodes.get(node)?.conn === conn) return;
-    const st: NodeProbes = { conn, since: this.now(), echoes: new Map(), tokens: ECHOES_PER_SECOND, tokensAt: this.now() };
+    const st: NodeProbes = { conn, nonce: randomBytes(8).toString('hex'), firstSent: new Map(), echoes: new Map(), echoed: new Map() };
     this.nodes.set(node, st);
     conn.on('message', (m: OfMessage) => {
       if (this.nodes.get(node) !== st || m.type !== 'packet_in' || m.tableId !== TABLES.Classifier.id) return;
       const p = parseProbe(m.data);
-      if (p) this.received(node, st, p);
+      if (p) this.received(node, st, p, m.match.find((f) => f.field === 'tun_ipv4_src')?.value);
+    });
+    // A connection that comes (back) up starts over: what came back before says nothing now.
+    conn.on('connected', () => {
+      if (this.nodes.get(node) !== st) return;
+      st.nonce = randomBytes(8).toString('hex');
+      st.firstSent.clear();
+      st.echoes.clear();
     });
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), this.intervalMs);
@@ -127,27 +155,37 @@ export class TunnelProber {
     const model = this.opts.model();
     if (!model) return;
     const now = this.now();
+    // Probed nodes, once per round (not per node: O(N) Ready lookups, not O(N^2)).
+    const candidates = [...model.nodes.values()].filter((n) => n.tunnelIP && this.opts.peerReady?.(n.name) !== false).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const [name, st] of this.nodes) {
       const self = model.nodes.get(name);
       if (!self?.tunnelIP || !st.conn.connected) continue;
-      for (const peer of this.peersOf(model, name)) {
-        for (const encap of peer.encaps) this.send(st, self.tunnelPorts![encap]!, peer.tunnelIP, { kind: 'probe', from: name, to: peer.name, encap, sentAt: now });
+      const peers = this.peersOf(self, candidates);
+      const probed = new Set<string>();
+      for (const peer of peers) {
+        for (const encap of peer.encaps) {
+          const key = `${peer.name}/${encap}`;
+          probed.add(key);
+          if (!st.firstSent.has(key)) st.firstSent.set(key, now);
+          this.send(st, self.tunnelPorts![encap]!, peer.tunnelIP, { kind: 'probe', from: name, to: peer.name, encap, nonce: st.nonce });
+        }
       }
-      this.evaluate(name, st, model, now);
+      // A peer no longer probed (gone, not Ready) starts over when it is again.
+      for (const m of [st.firstSent, st.echoes]) for (const k of m.keys()) if (!probed.has(k)) m.delete(k);
+      this.evaluate(name, st, self.tunnelIP, peers, now);
     }
   }
 
   /** The peers a node has tunnels to, and the tunnel types both ends have. */
-  private peersOf(model: LogicalModel, name: string): Array<{ name: string; tunnelIP: string; encaps: Encapsulation[] }> {
-    const self = model.nodes.get(name);
-    const mine = Object.keys(self?.tunnelPorts ?? {}) as Encapsulation[];
-    const out: Array<{ name: string; tunnelIP: string; encaps: Encapsulation[] }> = [];
-    for (const n of [...model.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (n.name === name || !n.tunnelIP || n.tunnelIP === self?.tunnelIP || this.opts.peerReady?.(n.name) === false) continue;
+  private peersOf(self: NodeModel, candidates: readonly NodeModel[]): Peer[] {
+    const mine = Object.keys(self.tunnelPorts ?? {}) as Encapsulation[];
+    const out: Peer[] = [];
+    for (const n of candidates) {
+      if (n.name === self.name || n.tunnelIP === self.tunnelIP) continue;
       // A peer whose tunnel ports are not known here (another agent's node): it has the same layout.
       const theirs = n.tunnelPorts ? (Object.keys(n.tunnelPorts) as Encapsulation[]) : mine;
       const encaps = mine.filter((e) => theirs.includes(e)).sort();
-      if (encaps.length) out.push({ name: n.name, tunnelIP: n.tunnelIP, encaps });
+      if (encaps.length) out.push({ name: n.name, tunnelIP: n.tunnelIP!, encaps });
     }
     return out;
   }
@@ -168,11 +206,11 @@ export class TunnelProber {
       .catch((err: unknown) => this.log.debug({ err, to: p.to }, 'tunnel probe not sent'));
   }
 
-  private received(node: string, st: NodeProbes, p: Probe): void {
+  private received(node: string, st: NodeProbes, p: Probe, tunSrc: unknown): void {
     const now = this.now();
     if (p.kind === 'echo') {
-      if (p.from !== node) return;
-      st.echoes.set(`${p.to}/${p.encap}`, { at: now, rttMs: Math.max(0, now - p.sentAt) });
+      const key = `${p.to}/${p.encap}`;
+      if (p.from === node && p.nonce === st.nonce && st.firstSent.has(key)) st.echoes.set(key, now);
       return;
     }
     // A probe for this node: back to its sender, through the same kind of tunnel.
@@ -180,42 +218,43 @@ export class TunnelProber {
     const model = this.opts.model();
     const sender = model?.nodes.get(p.from);
     const ofport = model?.nodes.get(node)?.tunnelPorts?.[p.encap];
-    if (!sender?.tunnelIP || ofport === undefined) return;
-    st.tokens = Math.min(ECHOES_PER_SECOND, st.tokens + ((now - st.tokensAt) * ECHOES_PER_SECOND) / 1000);
-    st.tokensAt = now;
-    if (st.tokens < 1) return;
-    st.tokens--;
+    if (!sender?.tunnelIP || ofport === undefined || (tunSrc !== undefined && tunSrc !== sender.tunnelIP)) return;
+    const key = `${p.from}/${p.encap}`;
+    if (now - (st.echoed.get(key) ?? -Infinity) < ECHO_GAP_MS) return;
+    st.echoed.set(key, now);
     this.send(st, ofport, sender.tunnelIP, { ...p, kind: 'echo' });
   }
 
-  /** A node's outcome: every peer's echo within the last few intervals, or which are missing. */
-  private evaluate(name: string, st: NodeProbes, model: LogicalModel, now: number): void {
+  /** A node's outcome: every peer's echo within the last two rounds, or which are missing. */
+  private evaluate(name: string, st: NodeProbes, tunnelIP: string, peers: Peer[], now: number): void {
     const stale = 2 * this.intervalMs + 1000;
-    // The first probes have not had the time to come back.
-    if (now - st.since < stale) return;
-    const peers = this.peersOf(model, name);
-    const missing = peers.flatMap((p) => p.encaps.filter((e) => (st.echoes.get(`${p.name}/${e}`)?.at ?? -Infinity) < now - stale).map((e) => `${p.name} (${e})`));
-    const self = model.nodes.get(name)!;
+    // Judged: the peers and tunnel types whose first probe has had the time to come back.
+    const judged = [...st.firstSent].filter(([, first]) => first <= now - stale).map(([k]) => k);
     let outcome: TunnelsOutcome;
     if (!peers.length) outcome = { status: 'True', reason: 'NoPeers', message: 'no other Ready node with a tunnel IP to probe' };
-    // (No round-trip time in it: the Node would be written at every round.)
-    else if (!missing.length) outcome = { status: 'True', reason: 'ProbesAnswered', message: `tunnel probes to all ${peers.length} peers come back` };
+    else if (!judged.length) return;
     else {
-      const all = missing.length === peers.reduce((n, p) => n + p.encaps.length, 0);
-      // Which end to suspect: this one when no peer answers (of several), those when others do.
-      const suspect =
-        all && peers.length === 1
-          ? `this host and ${peers[0]!.name} hold their tunnel IPs (${self.tunnelIP}, ${peers[0]!.tunnelIP}), route to each other`
-          : all
-            ? `this host holds its tunnel IP ${self.tunnelIP}, routes to its peers`
-            : 'those hosts hold their tunnel IPs, this host routes to them';
-      outcome = {
-        status: 'False',
-        reason: all ? 'NoProbeAnswered' : 'ProbesUnanswered',
-        message: `no tunnel probe came back in ${Math.round(stale / 1000)} s from ${missing.join(', ')}: check that ${suspect}, and that UDP 4789 (VXLAN) and 6081 (GENEVE) pass`,
-      };
+      const missing = judged.filter((k) => (st.echoes.get(k) ?? -Infinity) < now - stale).sort();
+      // (No peer count or round-trip time in it: the Node would be written whenever they change.)
+      if (!missing.length) outcome = { status: 'True', reason: 'ProbesAnswered', message: 'tunnel probes to every Ready peer come back' };
+      else {
+        const named = missing.map((k) => k.replace(/\/(vxlan|geneve)$/, ' ($1)'));
+        const all = missing.length === [...st.firstSent.keys()].length;
+        // Which end to suspect: this one when no peer answers (of several), those when others do.
+        const suspect =
+          all && peers.length === 1
+            ? `this host and ${peers[0]!.name} hold their tunnel IPs (${tunnelIP}, ${peers[0]!.tunnelIP}), route to each other`
+            : all
+              ? `this host holds its tunnel IP ${tunnelIP}, routes to its peers`
+              : 'those hosts hold their tunnel IPs, this host routes to them';
+        outcome = {
+          status: 'False',
+          reason: all ? 'NoProbeAnswered' : 'ProbesUnanswered',
+          message: `no tunnel probe came back in ${Math.round(stale / 1000)} s from ${named.join(', ')}: check that ${suspect}, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that vnetd (or the agent) runs there`,
+        };
+      }
     }
-    const key = `${outcome.status}|${outcome.reason}|${outcome.status === 'False' ? outcome.message : ''}`;
+    const key = `${outcome.status}|${outcome.reason}|${outcome.message}`;
     if (key !== st.last) {
       st.last = key;
       const fields = { event: 'node.tunnels', node: name, status: outcome.status, reason: outcome.reason };
