@@ -111,7 +111,6 @@ describe('refused connections: the answers', () => {
     expect(sctpAnswer(a6, 40)).toEqual({ sport: 38412, dport: 40000, vtag: 0xcafe0001, chunk: 6, flags: 0, length: 4, crcOk: true });
   });
 
-
   it('a TCP SYN gets RST+ACK from the VIP acknowledging it (SEQ 0, ACK = SYN seq + 1 + data), checksums right', () => {
     const answer = refusalFor(syn('10.0.0.5', '10.0.0.100'))!;
     const rst = parseTcpFrame(answer)!;
