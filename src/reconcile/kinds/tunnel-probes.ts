@@ -159,7 +159,8 @@ export class TunnelProber {
     const candidates = [...model.nodes.values()].filter((n) => n.tunnelIP && this.opts.peerReady?.(n.name) !== false).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const [name, st] of this.nodes) {
       const self = model.nodes.get(name);
-      if (!self?.tunnelIP || !st.conn.connected) continue;
+      // (No tunnel port known yet: nothing to probe with, nothing to say.)
+      if (!self?.tunnelIP || !st.conn.connected || !Object.keys(self.tunnelPorts ?? {}).length) continue;
       const peers = this.peersOf(self, candidates);
       const probed = new Set<string>();
       for (const peer of peers) {
