@@ -62,8 +62,8 @@ describe('compileNode', () => {
       'ArpResponder, priority=110, icmp6,icmp_type=135,nd_sll=00:00:00:00:00:00 actions=goto_table:LbVip',
       'ArpResponder, priority=120, NdReply=1, icmp6,icmp_type=136 actions=move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT',
       // tunnel probes and their echoes (tunnel-probe.ts), one per tunnel port
-      'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:256',
-      'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:256',
+      'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
+      'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
       // port a (local, ofport 5)
       'Classifier, priority=100, in_port=5 actions=load:0x64->Network,load:0->FromTunnel,goto_table:SpoofGuard',
       'SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,ip,nw_src=10.0.0.5 actions=goto_table:ArpResponder',
