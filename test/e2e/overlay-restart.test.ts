@@ -102,7 +102,7 @@ describeOvs('overlay: controller restart', () => {
     // TunnelsUp too (probes every 500 ms here): the new process must not rewrite it either.
     await eventually(async () => {
       const c = (await nodeConditions()) as Array<Array<{ type: string; status: string }> | undefined>;
-      return c.every((x) => x?.some((k) => k.type === 'TunnelsUp' && k.status === 'True')) ? true : undefined;
+      return c.every((x) => x?.some((k) => k.type === 'TunnelsUp' && k.status === 'True' && (k as { reason?: string }).reason === 'ProbesAnswered')) ? true : undefined;
     }, 30_000, 100);
     const nodesBefore = await nodeConditions();
     const portsNow = () => Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));

@@ -36,7 +36,8 @@ function until(call: Call, hv: string, status: 'True' | 'False', timeoutMs = 20_
     const n = (await call('GET', `/apis/vnet.dev/v1alpha1/nodes/${hv}`)) as HypervisorNode;
     const c = n.status?.conditions ?? [];
     const tunnels = c.find((x) => x.type === 'TunnelsUp');
-    const done = tunnels?.status === status && (status === 'True' || tunnels.reason === 'NoProbeAnswered');
+    // (A node's first True may be NoPeers: its peers answer probes once they report TunnelsUp themselves.)
+    const done = tunnels?.status === status && tunnels.reason === (status === 'True' ? 'ProbesAnswered' : 'NoProbeAnswered');
     return done ? { tunnels, ready: c.find((x) => x.type === 'Ready') } : undefined;
   }, timeoutMs, 100);
 }

@@ -60,7 +60,7 @@ import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
-import { TunnelProber, type TunnelsOutcome } from './tunnel-probes';
+import { TUNNELS_UP, TunnelProber, type TunnelsOutcome } from './tunnel-probes';
 import { failingInStatus, reportedFailing, sameBackendKeys } from './lb-health-reports';
 import { DispatchReporter, LbStatusReporter } from './lb-status';
 import { NodeReports, dispatchedIn } from './node-reports';
@@ -448,7 +448,12 @@ export class PipelineReconciler {
       logger: this.log,
       model: () => (this.modelStale ? undefined : this.live.model),
       report: (node, outcome) => this.opts.chassis?.reportTunnels?.(node, outcome),
-      peerReady: (node) => getCondition(this.nodes.get(objectKey(NODES, undefined, node))?.status?.conditions, 'Ready')?.status === 'True',
+      // Ready, and probing itself (its Node has TunnelsUp): a node whose vnetd predates the
+      // probes echoes none, and would be reported unanswered through a rolling upgrade.
+      peerReady: (node) => {
+        const conditions = this.nodes.get(objectKey(NODES, undefined, node))?.status?.conditions;
+        return getCondition(conditions, 'Ready')?.status === 'True' && getCondition(conditions, TUNNELS_UP) !== undefined;
+      },
       intervalMs: Number(process.env.VNETD_TUNNEL_PROBE_MS) || undefined,
     });
     this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);

@@ -115,7 +115,7 @@ describe('tunnel probes', () => {
       ready.delete('hv2');
       for (let i = 0; i < 4; i++) await round();
       expect(sent.filter((s) => s.from === 'hv1')).toEqual([]);
-      expect(reports.get('hv1')).toEqual({ status: 'True', reason: 'NoPeers', message: 'no other Ready node with a tunnel IP to probe' });
+      expect(reports.get('hv1')).toEqual({ status: 'True', reason: 'NoPeers', message: 'no other Ready node with a tunnel IP answers tunnel probes (yet)' });
     } finally {
       prober.stop();
     }

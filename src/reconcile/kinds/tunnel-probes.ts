@@ -94,8 +94,9 @@ export interface TunnelProberOptions {
   /** Where each node's outcome goes (the chassis layer writes it into Node status). */
   report(node: string, outcome: TunnelsOutcome): void;
   /**
-   * Whether a peer is up (its Node Ready): one that is not echoes nothing (its switch or its
-   * agent is down, which its own Ready already says), so it is not probed, nor counted missing.
+   * Whether a peer answers probes (its Node Ready, and its own TunnelsUp reported): one that
+   * does not echoes nothing (its switch or its agent is down, which its own Ready already says;
+   * or its vnetd predates the probes), so it is not probed, nor counted missing.
    */
   peerReady?(node: string): boolean;
   intervalMs?: number;
@@ -232,7 +233,7 @@ export class TunnelProber {
     // Judged: the peers and tunnel types whose first probe has had the time to come back.
     const judged = [...st.firstSent].filter(([, first]) => first <= now - stale).map(([k]) => k);
     let outcome: TunnelsOutcome;
-    if (!peers.length) outcome = { status: 'True', reason: 'NoPeers', message: 'no other Ready node with a tunnel IP to probe' };
+    if (!peers.length) outcome = { status: 'True', reason: 'NoPeers', message: 'no other Ready node with a tunnel IP answers tunnel probes (yet)' };
     else if (!judged.length) return;
     else {
       const missing = judged.filter((k) => (st.echoes.get(k) ?? -Infinity) < now - stale).sort();
