@@ -428,6 +428,17 @@ static int close_port(void *arg)
 	return 0;
 }
 
+/* Closes a port the runner thread let go of, inside the namespace. Not in it (it is gone):
+ * detaching there would name another interface by its ifindex, so the program stays (with its
+ * interface, if any) and the rest is freed. */
+static void close_in_netns(const struct vfp_runner *r, struct vfp_xsk *x)
+{
+	char e[512];
+
+	if (in_netns(r, close_port, x, e, sizeof(e)))
+		vfp_xsk_close_keep(x, 1);
+}
+
 /* Whether an interface of that name or port is open (r->ifs_mu held, or the runner thread). */
 static int is_open(const struct vfp_runner *r, const struct vfp_runner_if *ifc)
 {
@@ -464,8 +475,8 @@ static int add_locked(struct vfp_runner *r, const struct vfp_runner_if *ifc, cha
 		return rc;
 	}
 	rc = command(r, 1, ifc, &a.x, err, errlen);
-	if (rc && in_netns(r, close_port, a.x, e, sizeof(e)))
-		vfp_xsk_close_keep(a.x, 1); /* see vfp_runner_remove */
+	if (rc)
+		close_in_netns(r, a.x);
 	return rc;
 }
 
@@ -485,15 +496,12 @@ int vfp_runner_remove(struct vfp_runner *r, uint32_t port)
 {
 	struct vfp_runner_if ifc = { .port = port };
 	struct vfp_xsk *x = NULL;
-	char e[512];
 	int rc;
 
 	pthread_mutex_lock(&r->call_mu);
 	rc = command(r, 2, &ifc, &x, NULL, 0);
-	/* Not in the namespace (it is gone): detaching there would name another interface by its
-	 * ifindex, so the program stays (with its interface, if any) and the rest is freed. */
-	if (!rc && in_netns(r, close_port, x, e, sizeof(e)))
-		vfp_xsk_close_keep(x, 1);
+	if (!rc)
+		close_in_netns(r, x);
 	pthread_mutex_unlock(&r->call_mu);
 	return rc;
 }

@@ -101,6 +101,11 @@ export function findLibrary(): string | null {
 
 let loaded: NativeLib | null = null;
 
+/** The NUL-terminated text C wrote into buf (an error message; '' without a NUL). */
+export function cString(buf: Buffer): string {
+  return buf.toString('utf8', 0, Math.max(0, buf.indexOf(0)));
+}
+
 /**
  * How many of the runner's slow calls run at once, over every node. koffi runs them on libuv's
  * thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), which the store's WAL

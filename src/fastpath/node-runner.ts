@@ -19,7 +19,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Classifier, FastPath, TableBuilder, VipConnections } from './fastpath';
-import { RUNNER_IF_SIZE, type Handle } from './native';
+import { RUNNER_IF_SIZE, cString, type Handle } from './native';
 import { FilterMap, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tablesSignature, type NodeTables } from './node-tables';
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
@@ -335,7 +335,7 @@ export class NodeRunner {
       const err = Buffer.alloc(512);
       h = await this.fp.lib.runnerStart(this.ctx.handle, netns, buf, ifs.length, obj, skb, UNDERLAY_PORT, err);
       if (h) break;
-      errors.push(`${skb ? 'generic' : 'native'} XDP: ${err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || 'AF_XDP runner did not start'}`);
+      errors.push(`${skb ? 'generic' : 'native'} XDP: ${cString(err) || 'AF_XDP runner did not start'}`);
     }
     if (!h) return errors.join('; ');
     this.runner = h;
@@ -357,7 +357,7 @@ export class NodeRunner {
     this.ifs = this.ifs.filter((x) => wanted.has(key(x)));
     for (const f of want.filter((x) => !have.has(key(x)))) {
       const err = Buffer.alloc(512);
-      if ((await this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err)) < 0) return err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || `${f.name}: could not be added`;
+      if ((await this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err)) < 0) return cString(err) || `${f.name}: could not be added`;
       this.ifs.push(f);
     }
     this.ifs.sort((a, b) => a.port - b.port);

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Classifier, FastPath } from './fastpath';
-import type { Handle } from './native';
+import { cString, type Handle } from './native';
 import type { FastPathStatus } from './types';
 
 /** vfp_cfg.mode of bpf/xdp_redirect.c (VFP_XDP_* in include/vfp.h); the runner opens its ports filtered. */
@@ -52,7 +52,7 @@ export function openXskPort(
   const err = Buffer.alloc(256);
   const h = fp.lib.xskOpen(ifname, opts.queue ?? 0, obj, opts.mode ?? XdpMode.AllOurs, opts.skbMode === false ? 0 : 1, err);
   if (!h) {
-    const reason = err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || 'unknown error';
+    const reason = cString(err) || 'unknown error';
     return { status: { available: false, component: 'afxdp', reason: `${ifname}: ${reason}` }, port: null };
   }
   return { status: { available: true, library: fp.lib.path }, port: new XskPort(fp, h, ifname) };
