@@ -127,6 +127,12 @@ export function slotsOf(active: readonly LbBackendModel[]): readonly number[] {
   return deal;
 }
 
+/** Every backend, healthy or not, once per address (the first declared). */
+function distinctBackends(lb: LoadBalancerModel): LbBackendModel[] {
+  const seen = new Set<string>();
+  return lb.backends.filter((b) => !seen.has(b.ip) && !!seen.add(b.ip));
+}
+
 /** Backends that get new connections: healthy, weighted, one per address. */
 export function activeBackends(lb: LoadBalancerModel): LbBackendModel[] {
   const seen = new Set<string>();
@@ -217,10 +223,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   // A packet still addressed to the LB's MAC but now to a backend IP (after the DNAT of
   // its connection): deliver to the backend's MAC through L2. Unhealthy backends keep
   // theirs, so connections they still have are not cut.
-  const seen = new Set<string>();
-  for (const b of lb.backends) {
-    if (seen.has(b.ip)) continue;
-    seen.add(b.ip);
+  for (const b of distinctBackends(lb)) {
     flows.push(
       flow(
         TABLES.LbNat,
@@ -292,8 +295,7 @@ function sctpPortsByFlow(lb: LoadBalancerModel, l: LbListenerModel): boolean {
 function sctpPortFlows(lb: LoadBalancerModel, l: LbListenerModel, inNet: KnownOxm, ip: KnownOxm): DesiredFlow[] {
   const v6 = lb.vip.includes(':');
   const sctp = { field: 'ip_proto', value: IP_PROTO.SCTP } as KnownOxm;
-  const seen = new Set<string>();
-  const out = lb.backends.filter((b) => !seen.has(b.ip) && !!seen.add(b.ip)).map((b) =>
+  const out = distinctBackends(lb).map((b) =>
     flow(
       TABLES.LbNat,
       Priority.Normal + 1,
@@ -338,10 +340,7 @@ function hairpinFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, zone
   const dst = v6 ? 'ipv6_dst' : 'ipv4_dst';
   const toLbMac = { field: 'eth_dst', value: lb.mac } as KnownOxm;
   const out: DesiredFlow[] = [];
-  const seen = new Set<string>();
-  for (const b of lb.backends) {
-    if (seen.has(b.ip)) continue;
-    seen.add(b.ip);
+  for (const b of distinctBackends(lb)) {
     const selfToSelf = [{ field: src, value: b.ip } as KnownOxm, { field: dst, value: b.ip } as KnownOxm];
     out.push(
       flow(TABLES.LbNat, Priority.Hairpin, [inNet, TRK_NOT_REPLY, toLbMac, ip, ...selfToSelf], [

@@ -57,19 +57,20 @@ function resetFor(frame: Buffer, ip: Buffer, l4: Buffer, v6: boolean): Buffer | 
   });
 }
 
+/** The frame that carries payload back to the sender of `frame` (IP packet `ip`), from the address and MAC it was sent to. */
+function answerFrame(frame: Buffer, ip: Buffer, v6: boolean, proto: number, payload: Buffer): Buffer {
+  const eth = Buffer.concat([frame.subarray(6, 12), frame.subarray(0, 6), frame.subarray(12, 14)]);
+  const header = v6 ? ipv6Header(ip.subarray(24, 40), ip.subarray(8, 24), proto, payload.length) : ipv4Header(ip.subarray(16, 20), ip.subarray(12, 16), proto, payload.length, false);
+  return Buffer.concat([eth, header, payload]);
+}
+
 /** UDP: ICMP (type 3 code 3) or ICMPv6 (type 1 code 4) port unreachable from the VIP, quoting the datagram. */
 function unreachableFor(frame: Buffer, ip: Buffer, v6: boolean): Buffer {
   const quote = ip.subarray(0, Math.min(ip.length, ICMP_QUOTE_MAX));
   const icmp = Buffer.concat([Buffer.from(v6 ? [1, 4, 0, 0, 0, 0, 0, 0] : [3, 3, 0, 0, 0, 0, 0, 0]), quote]);
-  const eth = Buffer.concat([frame.subarray(6, 12), frame.subarray(0, 6), frame.subarray(12, 14)]);
-  if (v6) {
-    const src = ip.subarray(24, 40); // from the VIP the datagram was sent to
-    const dst = ip.subarray(8, 24); // to its sender
-    icmp.writeUInt16BE(ipv6PayloadChecksum(src, dst, IP_PROTO.ICMPV6, icmp), 2);
-    return Buffer.concat([eth, ipv6Header(src, dst, IP_PROTO.ICMPV6, icmp.length), icmp]);
-  }
-  icmp.writeUInt16BE(checksum(icmp), 2);
-  return Buffer.concat([eth, ipv4Header(ip.subarray(16, 20), ip.subarray(12, 16), IP_PROTO.ICMP, icmp.length, false), icmp]);
+  // ICMPv6's checksum covers the answer's addresses: from the VIP the datagram was sent to, to its sender.
+  icmp.writeUInt16BE(v6 ? ipv6PayloadChecksum(ip.subarray(24, 40), ip.subarray(8, 24), IP_PROTO.ICMPV6, icmp) : checksum(icmp), 2);
+  return answerFrame(frame, ip, v6, v6 ? IP_PROTO.ICMPV6 : IP_PROTO.ICMP, icmp);
 }
 
 const SCTP_CHUNK = { INIT: 1, ABORT: 6, SHUTDOWN_ACK: 8, ERROR: 9, COOKIE_ACK: 11, SHUTDOWN_COMPLETE: 14 } as const;
@@ -112,9 +113,7 @@ function abortFor(frame: Buffer, ip: Buffer, l4: Buffer, v6: boolean): Buffer | 
   sctp.writeUInt16BE(4, 14);
   // CRC32c over the packet with its checksum field 0, stored little-endian (RFC 9260 appendix A).
   sctp.writeInt32LE(crc32c(sctp), 8);
-  const eth = Buffer.concat([frame.subarray(6, 12), frame.subarray(0, 6), frame.subarray(12, 14)]);
-  if (v6) return Buffer.concat([eth, ipv6Header(ip.subarray(24, 40), ip.subarray(8, 24), IP_PROTO.SCTP, sctp.length), sctp]);
-  return Buffer.concat([eth, ipv4Header(ip.subarray(16, 20), ip.subarray(12, 16), IP_PROTO.SCTP, sctp.length, false), sctp]);
+  return answerFrame(frame, ip, v6, IP_PROTO.SCTP, sctp);
 }
 
 /**
