@@ -361,8 +361,7 @@ export class ChassisManager {
   private readonly tunnels = new Map<string, ConditionView>();
 
   reportTunnels(node: string, outcome: ConditionView): void {
-    const cur = this.tunnels.get(node);
-    if (cur && cur.status === outcome.status && cur.reason === outcome.reason && cur.message === outcome.message) return;
+    if (sameValue(this.tunnels.get(node), outcome)) return;
     this.tunnels.set(node, outcome);
     this.nodeController.enqueue(objectKey(NODES, undefined, node));
   }

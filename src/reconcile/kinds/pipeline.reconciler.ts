@@ -26,6 +26,7 @@
  */
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
+import { TUNNELS_UP } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, MAC_MISMATCH, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
@@ -60,7 +61,7 @@ import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
-import { TUNNELS_UP, TunnelProber, type TunnelsOutcome } from './tunnel-probes';
+import { TunnelProber, type TunnelsOutcome } from './tunnel-probes';
 import { failingInStatus, reportedFailing, sameBackendKeys } from './lb-health-reports';
 import { DispatchReporter, LbStatusReporter } from './lb-status';
 import { NodeReports, dispatchedIn } from './node-reports';

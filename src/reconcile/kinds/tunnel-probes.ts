@@ -20,6 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { ConditionView } from '../../chassis/node-status';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { PROBE_BYTES, PROBE_ETHERTYPE, PROBE_TUNNEL_ID, TABLES, type LogicalModel, type NodeModel } from '../../pipeline';
 import type { Encapsulation } from '../../resources/kinds';
@@ -31,13 +32,9 @@ export const TUNNEL_PROBE_INTERVAL_MS = 5000;
  * sender is the most it makes a node send).
  */
 const ECHO_GAP_MS = 200;
-export const TUNNELS_UP = 'TunnelsUp';
 
-export interface TunnelsOutcome {
-  status: 'True' | 'False';
-  reason: string;
-  message: string;
-}
+/** A node's TunnelsUp, as the chassis layer writes it into Node status. */
+export type TunnelsOutcome = ConditionView;
 
 interface Probe {
   kind: 'probe' | 'echo';
@@ -241,7 +238,7 @@ export class TunnelProber {
       if (!missing.length) outcome = { status: 'True', reason: 'ProbesAnswered', message: 'tunnel probes to every Ready peer come back' };
       else {
         const named = missing.map((k) => k.replace(/\/(vxlan|geneve)$/, ' ($1)'));
-        const all = missing.length === [...st.firstSent.keys()].length;
+        const all = missing.length === st.firstSent.size;
         // Which end to suspect: this one when no peer answers (of several), those when others do.
         const suspect =
           all && peers.length === 1
