@@ -7,7 +7,8 @@
  * vfp_cfg[0].mode: 0 = pass everything (fast path off on this interface),
  *                  1 = VM-facing: every frame is ours,
  *                  2 = underlay: only UDP to a port listed in vfp_ours (VXLAN, GENEVE),
- *                  3 = VM-facing, filtered: unicast to a MAC in vfp_dst, and with
+ *                  3 = VM-facing, filtered: unicast to a MAC of the port's network
+ *                      (vfp_cfg.net) in vfp_dst, not its own (vfp_cfg.mac), and with
  *                      VFP_CFG_PORT_SECURITY only IPv4 whose (source MAC, source IP)
  *                      is in vfp_src, or IPv6 TCP, UDP or ICMPv6 other than neighbour
  *                      discovery whose (source MAC, source IPv6) is in vfp_src6,
@@ -44,7 +45,12 @@ struct vfp_cfg {
 	/* The rx queue the runner's socket is bound to: the hold applies there only. Frames of
 	 * other queues of a multi-queue NIC never reach a socket, and go to OVS as always. */
 	__u32 queue;
-	__u32 pad;
+	/* A VM NIC's network (its tag in vfp_dst and vfp_vipaddr) and its own MAC; net 0: its
+	 * ordinary traffic is OVS's (a port whose network's load balancers need its conntrack,
+	 * or not yet applied). */
+	__u32 net;
+	__u8 mac[6];
+	__u16 pad;
 };
 
 /* Keys of the filter maps (layouts mirrored in native/src/xsk.c and src/fastpath). */
@@ -66,11 +72,20 @@ struct vfp_inner_key {
 	__u16 pad;
 };
 
+/* One map for all of a node's VM NICs (native/src/runner.c creates it and every VM NIC's
+ * program takes it): the MACs of each network with a port there, by network. Per NIC, the
+ * keys were every MAC of its network: O(ports x MACs) at a busy hypervisor. */
+struct vfp_dst_key {
+	__u32 net; /* host order (vfp_cfg.net) */
+	__u8 mac[6];
+	__u16 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 262144);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64); /* destination MAC in the low 6 bytes (memory order) */
+	__type(key, struct vfp_dst_key);
 	__type(value, __u8);
 } vfp_dst SEC(".maps");
 
@@ -244,28 +259,41 @@ static __always_inline int ipv6_source_ok(struct ethhdr *eth, void *end)
  * fast path's: a frame to one of them sent to a port's MAC (a router's, across subnets) is
  * not taken as ordinary traffic; only the connections the fast path owns or opens are
  * (vm_conn_is_ours), as for any port. OVS deals the others whatever their MAC. */
+struct vfp_vipaddr_key {
+	__u32 net; /* host order (vfp_cfg.net) */
+	__u32 addr; /* IPv4, network order */
+};
+
+/* Node-wide, as vfp_dst. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 65536);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32); /* IPv4, network order */
+	__type(key, struct vfp_vipaddr_key);
 	__type(value, __u8);
 } vfp_vipaddr SEC(".maps");
 
-static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
+static __always_inline int vm_frame_is_ours(void *data, void *end, const struct vfp_cfg *cfg)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	struct vfp_src_key sk = {};
-	__u64 dst = 0;
+	struct vfp_dst_key dst = {};
+	struct vfp_vipaddr_key va = {};
+	__u32 flags = cfg->flags;
 
-	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1))
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !cfg->net)
+		return 0;
+	/* Its own MAC: a frame the port sends itself is OVS's to drop, as with no fast path. */
+	if (eth->h_dest[0] == cfg->mac[0] && eth->h_dest[1] == cfg->mac[1] && eth->h_dest[2] == cfg->mac[2] &&
+	    eth->h_dest[3] == cfg->mac[3] && eth->h_dest[4] == cfg->mac[4] && eth->h_dest[5] == cfg->mac[5])
 		return 0;
 	/* IP only: ARP (and anything else) is answered or switched by OVS; a frame handed
 	 * to the socket that the classifier then sends to the slow path has no way back. */
 	if (eth->h_proto != bpf_htons(ETH_P_IP) && eth->h_proto != bpf_htons(ETH_P_IPV6))
 		return 0;
-	__builtin_memcpy(&dst, eth->h_dest, 6);
+	dst.net = cfg->net;
+	__builtin_memcpy(dst.mac, eth->h_dest, 6);
 	if (!bpf_map_lookup_elem(&vfp_dst, &dst))
 		return 0;
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
@@ -273,7 +301,9 @@ static __always_inline int vm_frame_is_ours(void *data, void *end, __u32 flags)
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end)
 		return 0;
-	if (bpf_map_lookup_elem(&vfp_vipaddr, &ip->daddr))
+	va.net = cfg->net;
+	va.addr = ip->daddr;
+	if (bpf_map_lookup_elem(&vfp_vipaddr, &va))
 		return 0;
 	if (!(flags & VFP_CFG_PORT_SECURITY))
 		return 1;
@@ -465,7 +495,7 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 	if (cfg->mode == 2 && !underlay_is_ours(data, end))
 		return XDP_PASS;
 	/* L2 keys first: in a network without load balancers the connection lookups are never paid. */
-	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg->flags) && !vm_conn_is_ours(data, end, cfg->flags))
+	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg) && !vm_conn_is_ours(data, end, cfg->flags))
 		return XDP_PASS;
 	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end) && !tunnel_conn_is_ours(data, end, 0))
 		return XDP_PASS;

@@ -17,7 +17,9 @@ extern "C" {
 #endif
 
 #define VFP_MAGLEV_M 65537u /* prime ring size: every skip visits every slot */
-#define VFP_MAX_IFACES 1024u /* per-interface counters exist for ports below this */
+/* Port ids are OpenFlow port numbers, which OVS keeps below OFPP_MAX (0xff00) and does not
+ * reuse at once: a hypervisor whose VMs come and go reaches the thousands. */
+#define VFP_MAX_IFACES 0xff00u
 #define VFP_MAX_READERS 64u  /* classify contexts per datapath (RCU reader slots) */
 
 /* Verdict kinds. */
@@ -100,7 +102,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 9
+#define VFP_ABI_VERSION 10
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -297,6 +299,10 @@ void vfp_xsk_flush(struct vfp_xsk *x);
 uint32_t vfp_xsk_stats(const struct vfp_xsk *x, uint64_t *out, uint32_t n);
 /* Where the port's UMEM is mapped (what it costs the host is that mapping, pinned). */
 uint64_t vfp_xsk_umem_addr(const struct vfp_xsk *x);
+/* Frames of the UMEMs of VM NICs opened from now on, in this process: RX and TX, powers of two
+ * from 64 to 4096 (2 KiB each, pinned); 0, 0: the default (VFP_XSK_VM_UMEM=RX/TX, else
+ * 4096/512). 0 or -EINVAL. */
+int vfp_xsk_set_vm_umem(uint32_t rx, uint32_t tx);
 
 /* XDP modes (vfp_cfg.mode in bpf/xdp_redirect.c). The filtered ones are how vnetd runs: only
  * frames the fast path decides reach the socket; the rest continue to the stack and OVS
@@ -345,10 +351,13 @@ int vfp_runner_remove(struct vfp_runner *r, uint32_t port);
 /* {ns, count} of the add/remove commands on the runner thread (time it forwarded nothing), and
  * the ns their callers waited for them (the thread woken at once, not at its next poll). */
 uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_t n);
-/* Filter maps of the interface with fast-path port id `port`: map 0 = vfp_dst (key 8 bytes),
- * 1 = vfp_src (12), 2 = vfp_inner (12), 3 = vfp_vip (8), 4 = vfp_src6 (24: MAC, 2 pad
- * bytes, IPv6 address). add != 0 inserts, else deletes (a missing key is not an error).
- * 0 or negative errno. */
+/* Filter maps of the interface with fast-path port id `port`: map 1 = vfp_src (key 12
+ * bytes), 2 = vfp_inner (12), 3 = vfp_vip (8), 4 = vfp_src6 (24: MAC, 2 pad bytes, IPv6
+ * address), 5 = vfp_target (20), 6 = vfp_lbnet (4); 8 = the VM NIC's network tag and own MAC
+ * (12: u32 host order, MAC, 2 pad; deleting it clears the tag if it is still that one). The
+ * node's own maps, shared by its VM NICs' programs (port ignored): 0 = vfp_dst (12: network
+ * tag, MAC, 2 pad), 7 = vfp_vipaddr (8: network tag, IPv4). add != 0 inserts, else deletes (a
+ * missing key is not an error). 0 or negative errno. */
 int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const uint8_t *key, uint32_t add);
 /* xsk stats of that interface ({rx, tx, tx_full, fast, slow, drops}); loop iterations in out[6] when n > 6. */
 uint32_t vfp_runner_stats(struct vfp_runner *r, uint32_t port, uint64_t *out, uint32_t n);

@@ -45,7 +45,9 @@
 #include "../include/vfp.h"
 #include "xsk.h"
 
-#define MAX_RUNNER_IFS 256u
+/* A hypervisor's VM NICs and its underlay NIC. Each costs its UMEM (VFP_XSK_VM_UMEM) and a
+ * look at its RX ring per pass. */
+#define MAX_RUNNER_IFS 4096u
 #define BUDGET 256u
 /* Empty passes (no frame on any RX ring) before the thread sleeps in poll(): a short
  * busy wait keeps a steady stream from paying a sleep + wake-up per burst, the bound
@@ -62,6 +64,10 @@ struct vfp_runner {
 	struct vfp_runner_if ifs[MAX_RUNNER_IFS];
 	struct vfp_xsk *x[MAX_RUNNER_IFS];
 	struct vfp_xsk **outs; /* by port id, VFP_MAX_IFACES entries */
+	struct vfp_xsk_shared shared; /* the filter maps every VM NIC's program takes */
+	/* close_all's copies (the thread's stack would need them at every size) */
+	struct vfp_xsk *closing[MAX_RUNNER_IFS];
+	char closing_names[MAX_RUNNER_IFS][16];
 	uint32_t n_outs;        /* highest port id in use + 1 */
 	struct runner_cmd *cmd; /* an add/remove for the thread (the caller waits) */
 	atomic_int cmd_pending;
@@ -100,8 +106,8 @@ static void fail(struct vfp_runner *r, const char *fmt, const char *a, int e)
  * another thread finds none), then are closed outside it (milliseconds each). */
 static void close_all(struct vfp_runner *r, int keep_programs)
 {
-	struct vfp_xsk *x[MAX_RUNNER_IFS];
-	char names[MAX_RUNNER_IFS][sizeof(r->ifs[0].name)];
+	struct vfp_xsk **x = r->closing;
+	char(*names)[16] = r->closing_names;
 	uint32_t n;
 
 	pthread_mutex_lock(&r->ifs_mu);
@@ -258,8 +264,8 @@ static int open_all(struct vfp_runner *r)
 	/* Every program first, then the connections they inherited, then the sockets. */
 	for (uint32_t i = 0; i < r->n; i++) {
 		char e[256] = "";
-		r->x[i] = vfp_xsk_open_program(r->ifs[i].name, 0, r->obj, r->ifs[i].mode, r->ifs[i].flags, r->skb_mode, e,
-					       sizeof(e));
+		r->x[i] = vfp_xsk_open_program(r->ifs[i].name, 0, r->obj, r->ifs[i].mode, r->ifs[i].flags, r->skb_mode,
+					       &r->shared, e, sizeof(e));
 		if (!r->x[i]) {
 			snprintf(r->err, sizeof(r->err), "%s: %s", r->ifs[i].name, e);
 			return -1;
@@ -410,7 +416,8 @@ static int open_port(void *arg)
 
 	/* Not in vfp_xsks yet: the runner thread puts it there once it has taken over the
 	 * connections the program inherited (do_cmd). */
-	a->x = vfp_xsk_open_program(a->ifc->name, 0, a->r->obj, a->ifc->mode, a->ifc->flags, a->r->skb_mode, e, sizeof(e));
+	a->x = vfp_xsk_open_program(a->ifc->name, 0, a->r->obj, a->ifc->mode, a->ifc->flags, a->r->skb_mode, &a->r->shared,
+				    e, sizeof(e));
 	if (a->x && vfp_xsk_open_socket(a->x, e, sizeof(e))) {
 		vfp_xsk_close(a->x);
 		a->x = NULL;
@@ -605,6 +612,7 @@ static void free_runner(struct vfp_runner *r)
 		close(r->netns_fd);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
+	vfp_xsk_shared_close(&r->shared);
 	free(r->outs);
 	free(r);
 }
@@ -636,11 +644,16 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	}
 	r->n_outs = max_port + 1;
 	r->ctx = ctx;
+	r->shared.dst = r->shared.vipaddr = -1;
 	strcpy(r->netns, netns);
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	r->netns_fd = netns[0] ? open(netns, O_RDONLY | O_CLOEXEC) : -1;
 	if (netns[0] && r->netns_fd < 0) {
 		snprintf(err, errlen, "open netns %s: %s", netns, strerror(errno));
+		free_runner(r);
+		return NULL;
+	}
+	if (vfp_xsk_shared_create(&r->shared, err, errlen)) {
 		free_runner(r);
 		return NULL;
 	}
@@ -702,7 +715,22 @@ void vfp_runner_stop(struct vfp_runner *r)
 	free_runner(r);
 }
 
-static const char *const MAPS[] = { "vfp_dst", "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6", "vfp_target", "vfp_lbnet", "vfp_vipaddr" };
+/* The filter maps by number (src/fastpath/node-tables.ts FilterMap); NULL: not an interface's own. */
+static const char *const MAPS[] = { NULL, "vfp_src", "vfp_inner", "vfp_vip", "vfp_src6", "vfp_target", "vfp_lbnet", NULL, NULL };
+enum { MAP_DST = 0, MAP_VIPADDR = 7, MAP_NET = 8 };
+
+/* Map MAP_NET: a VM NIC's network tag and own MAC (key: u32 host order, 6 bytes, 2 pad). Taking
+ * it away leaves a tag that another key set since in place. */
+static int set_net(struct vfp_xsk *x, const uint8_t *key, uint32_t add)
+{
+	static const uint8_t none[6];
+	uint32_t net;
+
+	memcpy(&net, key, 4);
+	if (add)
+		return vfp_xsk_set_net(x, net, key + 4);
+	return vfp_xsk_net(x) == net ? vfp_xsk_set_net(x, 0, none) : 0;
+}
 
 /* Inserts (add) or deletes key in a map; a key already gone is not an error. */
 static int map_put(int fd, const void *key, const void *val, uint32_t add)
@@ -721,10 +749,16 @@ int vfp_runner_filter(struct vfp_runner *r, uint32_t port, uint32_t map, const u
 
 	if (map >= sizeof(MAPS) / sizeof(MAPS[0]))
 		return -EINVAL;
+	if (map == MAP_DST || map == MAP_VIPADDR) /* the node's, whatever the port */
+		return map_put(map == MAP_DST ? r->shared.dst : r->shared.vipaddr, key, &one, add);
 	pthread_mutex_lock(&r->ifs_mu);
 	i = index_of(r, port);
-	fd = i < 0 ? -EINVAL : vfp_xsk_map_fd(r->x[i], MAPS[map]);
-	rc = fd < 0 ? fd : map_put(fd, key, &one, add);
+	if (i >= 0 && map == MAP_NET) {
+		rc = set_net(r->x[i], key, add);
+	} else {
+		fd = i < 0 ? -EINVAL : vfp_xsk_map_fd(r->x[i], MAPS[map]);
+		rc = fd < 0 ? fd : map_put(fd, key, &one, add);
+	}
 	pthread_mutex_unlock(&r->ifs_mu);
 	return rc;
 }

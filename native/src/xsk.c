@@ -9,6 +9,7 @@
  * port's TX ring -> recycle rx chunks to the fill ring -> reap completions.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -66,10 +67,13 @@ struct vfp_xsk {
 	int attached;
 	int conn_inherited; /* vfp_conn is the map of the program this one replaced */
 	int cfg_fd;         /* the program's vfp_cfg map, and what was last written there */
+	pthread_mutex_t cfg_mu; /* cfg's writers: the runner thread's hold, a caller's set_net */
 	struct xdp_cfg {    /* struct vfp_cfg in bpf/xdp_redirect.c */
 		uint32_t mode, flags;
 		uint64_t hold_until;
-		uint32_t queue, pad;
+		uint32_t queue, net;
+		uint8_t mac[6];
+		uint16_t pad;
 	} cfg;
 	uint32_t rx_frames, tx_frames; /* the UMEM's two sides, powers of two */
 	uint8_t *area;
@@ -153,7 +157,8 @@ static int inherited_conn_map(struct vfp_xsk *x)
 }
 
 /* The maps only the other role's program reads (node-tables.ts interfaceFilters writes a VM
- * NIC's keys to vfp_dst, vfp_src, vfp_src6, vfp_vip and vfp_vipaddr, the underlay's to
+ * NIC's keys to vfp_src, vfp_src6 and vfp_vip, and the node's to the shared vfp_dst and
+ * vfp_vipaddr (load_prog), the underlay's to
  * vfp_inner, vfp_target and vfp_lbnet) get one entry: a hash map's bucket array is
  * allocated whole when it is created (16 bytes per entry of max_entries, elements only as
  * used: BPF_F_NO_PREALLOC), and a hypervisor pays it per VM NIC. */
@@ -178,7 +183,43 @@ static int size_for_role(struct bpf_object *obj, uint32_t mode)
 	return 0;
 }
 
-static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uint32_t flags, char *err, uint32_t errlen)
+/* Sizes of the shared maps: bpf/xdp_redirect.c's vfp_dst and vfp_vipaddr (key and entries). */
+#define SHARED_DST_KEY 12u
+#define SHARED_DST_MAX 262144u
+#define SHARED_VIPADDR_KEY 8u
+#define SHARED_VIPADDR_MAX 65536u
+
+int vfp_xsk_shared_create(struct vfp_xsk_shared *s, char *err, uint32_t errlen)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+
+	s->dst = bpf_map_create(BPF_MAP_TYPE_HASH, "vfp_dst", SHARED_DST_KEY, 1, SHARED_DST_MAX, &opts);
+	s->vipaddr = s->dst < 0 ? -1 : bpf_map_create(BPF_MAP_TYPE_HASH, "vfp_vipaddr", SHARED_VIPADDR_KEY, 1, SHARED_VIPADDR_MAX, &opts);
+	if (s->dst < 0 || s->vipaddr < 0) {
+		errf(err, errlen, "create the node's filter maps", errno);
+		vfp_xsk_shared_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+void vfp_xsk_shared_close(struct vfp_xsk_shared *s)
+{
+	if (s->dst >= 0)
+		close(s->dst);
+	if (s->vipaddr >= 0)
+		close(s->vipaddr);
+	s->dst = s->vipaddr = -1;
+}
+
+static int reuse_map(struct bpf_object *obj, const char *name, int fd)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+	return fd < 0 ? 0 : m ? bpf_map__reuse_fd(m, fd) : -ENOENT;
+}
+
+static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uint32_t flags,
+		     const struct vfp_xsk_shared *shared, char *err, uint32_t errlen)
 {
 	struct bpf_program *prog;
 	int rc, map, zero = 0, old;
@@ -200,6 +241,23 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		errf(err, errlen, "size xdp maps", rc);
 		return rc;
 	}
+	if (mode == VFP_XDP_VM_FILTERED) {
+		/* A runner's VM NIC takes the node's maps; one opened alone has no network tag, so
+		 * nothing reads its own: one entry each, as for the other role's maps. */
+		if (shared) {
+			rc = reuse_map(x->obj, "vfp_dst", shared->dst);
+			if (!rc)
+				rc = reuse_map(x->obj, "vfp_vipaddr", shared->vipaddr);
+		} else {
+			rc = bpf_map__set_max_entries(bpf_object__find_map_by_name(x->obj, "vfp_dst"), 1);
+			if (!rc)
+				rc = bpf_map__set_max_entries(bpf_object__find_map_by_name(x->obj, "vfp_vipaddr"), 1);
+		}
+		if (rc) {
+			errf(err, errlen, "size or share the node's filter maps", rc);
+			return rc;
+		}
+	}
 	rc = bpf_object__load(x->obj);
 	if (rc) {
 		errf(err, errlen, "load xdp object", rc);
@@ -210,7 +268,7 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		errf(err, errlen, "find vfp_xdp_redirect", ENOENT);
 		return -ENOENT;
 	}
-	x->cfg = (struct xdp_cfg){ mode, flags, monotonic_ns() + VFP_CONN_HOLD_NS, x->queue, 0 };
+	x->cfg = (struct xdp_cfg){ .mode = mode, .flags = flags, .hold_until = monotonic_ns() + VFP_CONN_HOLD_NS, .queue = x->queue };
 	x->cfg_fd = map = bpf_object__find_map_fd_by_name(x->obj, "vfp_cfg");
 	if (map < 0 || bpf_map_update_elem(map, &zero, &x->cfg, 0)) {
 		errf(err, errlen, "configure vfp_cfg", errno);
@@ -238,12 +296,44 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 
 int vfp_xsk_hold(struct vfp_xsk *x, uint64_t until_ns)
 {
-	int zero = 0;
+	int zero = 0, rc;
 
 	if (!x->attached)
 		return -ENOENT;
+	pthread_mutex_lock(&x->cfg_mu);
 	x->cfg.hold_until = until_ns;
-	return bpf_map_update_elem(x->cfg_fd, &zero, &x->cfg, 0) ? -errno : 0;
+	rc = bpf_map_update_elem(x->cfg_fd, &zero, &x->cfg, 0) ? -errno : 0;
+	pthread_mutex_unlock(&x->cfg_mu);
+	return rc;
+}
+
+int vfp_xsk_set_net(struct vfp_xsk *x, uint32_t net, const uint8_t mac[6])
+{
+	int zero = 0, rc = 0;
+	struct xdp_cfg was;
+
+	if (!x->attached)
+		return -ENOENT;
+	pthread_mutex_lock(&x->cfg_mu);
+	was = x->cfg;
+	x->cfg.net = net;
+	memcpy(x->cfg.mac, mac, 6);
+	if (bpf_map_update_elem(x->cfg_fd, &zero, &x->cfg, 0)) {
+		rc = -errno;
+		x->cfg = was;
+	}
+	pthread_mutex_unlock(&x->cfg_mu);
+	return rc;
+}
+
+uint32_t vfp_xsk_net(struct vfp_xsk *x)
+{
+	uint32_t net;
+
+	pthread_mutex_lock(&x->cfg_mu);
+	net = x->cfg.net;
+	pthread_mutex_unlock(&x->cfg_mu);
+	return net;
 }
 
 uint64_t vfp_xsk_now_ns(void) { return monotonic_ns(); }
@@ -271,6 +361,7 @@ void vfp_xsk_close_keep(struct vfp_xsk *x, int keep_program)
 		bpf_object__close(x->obj);
 	if (x->area)
 		munmap(x->area, umem_bytes(x));
+	pthread_mutex_destroy(&x->cfg_mu);
 	free(x);
 }
 
@@ -302,7 +393,7 @@ struct vfp_xsk *vfp_xsk_open(const char *ifname, uint32_t queue, const char *obj
 struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
 				   uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen)
 {
-	struct vfp_xsk *x = vfp_xsk_open_program(ifname, queue, obj_path, mode, flags, skb_mode, err, errlen);
+	struct vfp_xsk *x = vfp_xsk_open_program(ifname, queue, obj_path, mode, flags, skb_mode, NULL, err, errlen);
 
 	if (x && (vfp_xsk_open_socket(x, err, errlen) || vfp_xsk_map_socket(x, err, errlen))) {
 		vfp_xsk_close(x);
@@ -312,7 +403,8 @@ struct vfp_xsk *vfp_xsk_open_flags(const char *ifname, uint32_t queue, const cha
 }
 
 struct vfp_xsk *vfp_xsk_open_program(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
-				     uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen)
+				     uint32_t flags, uint32_t skb_mode, const struct vfp_xsk_shared *shared, char *err,
+				     uint32_t errlen)
 {
 	struct vfp_xsk *x = calloc(1, sizeof(*x));
 
@@ -320,6 +412,7 @@ struct vfp_xsk *vfp_xsk_open_program(const char *ifname, uint32_t queue, const c
 		errf(err, errlen, "alloc", ENOMEM);
 		return NULL;
 	}
+	pthread_mutex_init(&x->cfg_mu, NULL);
 	x->queue = queue;
 	x->xdp_flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	snprintf(x->ifname, sizeof(x->ifname), "%s", ifname);
@@ -328,7 +421,7 @@ struct vfp_xsk *vfp_xsk_open_program(const char *ifname, uint32_t queue, const c
 		errf(err, errlen, "if_nametoindex", errno);
 		goto fail;
 	}
-	if (load_prog(x, obj_path, mode, flags, err, errlen))
+	if (load_prog(x, obj_path, mode, flags, shared, err, errlen))
 		goto fail;
 	return x;
 fail:
@@ -338,13 +431,29 @@ fail:
 
 static int umem_side_ok(unsigned long n) { return n >= 64 && n <= UMEM_SIDE_MAX && !(n & (n - 1)); }
 
+/* vfp_xsk_set_vm_umem's sizes (0: none set) */
+static _Atomic uint32_t vm_umem_set;
+
+int vfp_xsk_set_vm_umem(uint32_t rx, uint32_t tx)
+{
+	if ((rx || tx) && !(umem_side_ok(rx) && umem_side_ok(tx)))
+		return -EINVAL;
+	vm_umem_set = rx << 16 | tx;
+	return 0;
+}
+
 /* The UMEM's two sides for this port's role (the mode its program runs in). */
 static void size_umem(struct vfp_xsk *x)
 {
 	const char *env = getenv("VFP_XSK_VM_UMEM");
 	char *slash = NULL;
 	unsigned long rx = env ? strtoul(env, &slash, 10) : 0, tx = slash && *slash == '/' ? strtoul(slash + 1, NULL, 10) : 0;
+	uint32_t set = vm_umem_set;
 
+	if (set) {
+		rx = set >> 16;
+		tx = set & 0xffff;
+	}
 	if (is_underlay(x->cfg.mode)) {
 		x->rx_frames = UMEM_RX_UNDERLAY;
 		x->tx_frames = UMEM_TX_UNDERLAY;

@@ -15,11 +15,25 @@ uint32_t vfp_xsk_backlog(const struct vfp_xsk *x);
  * retransmit) while no runner takes them: a restart's gap, not a runner gone for good. */
 #define VFP_CONN_HOLD_NS (30ull * 1000000000ull)
 
+/* The filter maps all of a node's VM NICs share (bpf/xdp_redirect.c vfp_dst and
+ * vfp_vipaddr, keyed by network): created once per runner, taken by each VM NIC's program.
+ * -1: the program's own. */
+struct vfp_xsk_shared {
+	int dst, vipaddr;
+};
+int vfp_xsk_shared_create(struct vfp_xsk_shared *s, char *err, uint32_t errlen);
+void vfp_xsk_shared_close(struct vfp_xsk_shared *s);
+/* A VM NIC's network tag and own MAC (vfp_cfg.net, .mac): net 0, none of vfp_dst applies. */
+int vfp_xsk_set_net(struct vfp_xsk *x, uint32_t net, const uint8_t mac[6]);
+/* The network tag vfp_xsk_set_net last wrote. */
+uint32_t vfp_xsk_net(struct vfp_xsk *x);
+
 /* Opening in two steps, so a runner can take over an earlier process's connections
  * between them: the XDP program first (attached, inheriting the vfp_conn map of the
  * program it replaces), then the UMEM and socket. */
 struct vfp_xsk *vfp_xsk_open_program(const char *ifname, uint32_t queue, const char *obj_path, uint32_t mode,
-				     uint32_t flags, uint32_t skb_mode, char *err, uint32_t errlen);
+				     uint32_t flags, uint32_t skb_mode, const struct vfp_xsk_shared *shared, char *err,
+				     uint32_t errlen);
 int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen);
 /* Puts the socket in its program's vfp_xsks: from then on the program hands it frames. Apart
  * from opening it, so that a runner takes over the connections the program inherited first. */

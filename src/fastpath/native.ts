@@ -11,7 +11,7 @@ import koffi, { type TypeObject } from 'koffi';
 /** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
 export type Handle = { readonly __handle: 'vfp' };
 
-export const ABI_VERSION = 9;
+export const ABI_VERSION = 10;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
@@ -61,6 +61,11 @@ export interface NativeLib {
   xskRxForward(x: Handle, ctx: Handle, inPort: number, outs: (Handle | null)[], underlayPort: number, slowPort: number, budget: number): number;
   xskStats(x: Handle, out: BigUint64Array, n: number): number;
   xskUmemAddr(x: Handle): bigint;
+  /**
+   * UMEM frames (RX, TX) of the VM NICs opened from now on, process-wide: powers of two, 64 to
+   * 4096, 2 KiB each, pinned; (0, 0) restores the default (VFP_XSK_VM_UMEM, else 4096/512).
+   */
+  xskSetVmUmem(rx: number, tx: number): number;
   /**
    * The runner calls that take milliseconds (a port's XDP program through the verifier, its
    * attach, its UMEM; a thread joined) run on a worker thread: the event loop goes on meanwhile.
@@ -183,6 +188,7 @@ export function loadNative(path: string): NativeLib {
     xRun: f('vfp_xsk_rx_forward', 'uint32_t', [xsk, ctx, 'uint32_t', koffi.pointer(xsk), 'uint32_t', 'uint32_t', 'uint32_t', 'uint32_t']),
     xStats: f('vfp_xsk_stats', 'uint32_t', [xsk, 'void *', 'uint32_t']),
     xUmem: f('vfp_xsk_umem_addr', 'uint64_t', [xsk]),
+    xVmUmem: f('vfp_xsk_set_vm_umem', 'int', ['uint32_t', 'uint32_t']),
     rStart: f('vfp_runner_start', runner, [ctx, 'const char *', 'void *', 'uint32_t', 'const char *', 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
     rStop: f('vfp_runner_stop', 'void', [runner]),
     rRelease: f('vfp_runner_release', 'void', [runner]),
@@ -245,6 +251,7 @@ export function loadNative(path: string): NativeLib {
     xskRxForward: (x, c, ip, outs, up, sp, budget) => n(fns.xRun(x, c, ip, outs, outs.length, up, sp, budget)),
     xskStats: (x, out, cnt) => n(fns.xStats(x, out, cnt)),
     xskUmemAddr: (x) => BigInt(fns.xUmem(x) as number | bigint),
+    xskSetVmUmem: (rx, tx) => n(fns.xVmUmem(rx, tx)),
     runnerStart: async (c, netns, ifs, cnt, obj, skb, up, err) => h(await onWorker(fns.rStart, c, netns, ifs, cnt, obj, skb, up, err, err.length)),
     runnerStop: async (r) => void (await onWorker(fns.rStop, r)),
     runnerRelease: async (r) => void (await onWorker(fns.rRelease, r)),

@@ -191,9 +191,11 @@ maybe('NodeRunner in a network namespace', () => {
       expect(last(0, FilterMap.LbNet, true)).toBeGreaterThanOrEqual(0);
       expect(last(0, FilterMap.Target, true)).toBeLessThan(first(0, FilterMap.Inner, true));
       expect(last(0, FilterMap.LbNet, true)).toBeLessThan(first(0, FilterMap.Inner, true));
-      // The VM NIC (port 3): the VIP's address before the network's MACs.
-      expect(last(3, FilterMap.VipAddr, true)).toBeGreaterThanOrEqual(0);
-      expect(last(3, FilterMap.VipAddr, true)).toBeLessThan(first(3, FilterMap.Dst, true));
+      // The node's maps (written under port 0): the VIP's address before the network's MACs,
+      // and both before the VM NIC (port 3) gets its network's tag.
+      expect(last(0, FilterMap.VipAddr, true)).toBeGreaterThanOrEqual(0);
+      expect(last(0, FilterMap.VipAddr, true)).toBeLessThan(first(0, FilterMap.Dst, true));
+      expect(last(0, FilterMap.Dst, true)).toBeLessThan(first(3, FilterMap.Net, true));
       // The network has no load balancer any more, and a new remote port appears: applied ahead
       // of OVS's bundle (widen: false), nothing lets more frames in yet: the holding keys stay
       // (OVS may still deal connections to the backend until its bundle commits) and the new
@@ -204,9 +206,9 @@ maybe('NodeRunner in a network namespace', () => {
       expect(await runner.apply(later, Date.now(), { widen: false })).toMatchObject({ state: 'Running' });
       expect(calls.filter((c) => c.add || c.map === FilterMap.LbNet || c.map === FilterMap.VipAddr || c.map === FilterMap.Target)).toEqual([]);
       await runner.widen();
-      expect(first(3, FilterMap.Dst, true)).toBeGreaterThanOrEqual(0);
+      expect(first(0, FilterMap.Dst, true)).toBeGreaterThanOrEqual(0);
       expect(first(0, FilterMap.LbNet, false)).toBeGreaterThanOrEqual(0);
-      expect(first(3, FilterMap.VipAddr, false)).toBeGreaterThan(first(3, FilterMap.Dst, true));
+      expect(first(0, FilterMap.VipAddr, false)).toBeGreaterThan(first(0, FilterMap.Dst, true));
       expect(first(0, FilterMap.Target, false)).toBeGreaterThanOrEqual(0);
       // Once widened, widening again writes nothing.
       const written = calls.length;
@@ -222,7 +224,7 @@ maybe('NodeRunner in a network namespace', () => {
       try {
         expect(await fresh.apply(t, Date.now(), { widen: false })).toMatchObject({ state: 'Running' });
         expect(first(3, FilterMap.Src, true)).toBeGreaterThanOrEqual(0);
-        expect(calls.filter((c) => c.add && (c.map === FilterMap.Dst || c.map === FilterMap.Inner || c.map === FilterMap.Vip))).toEqual([]);
+        expect(calls.filter((c) => c.add && (c.map === FilterMap.Dst || c.map === FilterMap.Inner || c.map === FilterMap.Vip || c.map === FilterMap.Net))).toEqual([]);
       } finally {
         await fresh.close();
       }
@@ -236,7 +238,8 @@ maybe('NodeRunner in a network namespace', () => {
         expect(await held.apply(t)).toMatchObject({ state: 'Running', recheckMs: HOLD_RETRY_MS, heldBack: [UL] });
         expect(first(0, FilterMap.LbNet, true)).toBeGreaterThanOrEqual(0);
         expect(first(0, FilterMap.Inner, true)).toBe(-1);
-        expect(first(3, FilterMap.Dst, true)).toBeGreaterThanOrEqual(0); // another interface: unaffected
+        expect(first(3, FilterMap.Net, true)).toBeGreaterThanOrEqual(0); // the VM NIC and the node's maps: unaffected
+        expect(first(0, FilterMap.Dst, true)).toBeGreaterThanOrEqual(0);
         failing = undefined;
         expect(await held.apply(t)).not.toHaveProperty('heldBack');
         expect(first(0, FilterMap.Inner, true)).toBeGreaterThanOrEqual(0);

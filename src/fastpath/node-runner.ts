@@ -20,7 +20,7 @@
 import { existsSync } from 'node:fs';
 import type { Classifier, FastPath, TableBuilder, VipConnections } from './fastpath';
 import { RUNNER_IF_SIZE, cString, type Handle } from './native';
-import { FilterMap, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tablesSignature, type NodeTables } from './node-tables';
+import { FilterMap, NODE_FILTERS, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tablesSignature, type NodeTables } from './node-tables';
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
 
@@ -40,11 +40,17 @@ import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
  * dealing it connections, not a moment before (their SYN-ACKs would have skipped OVS's un-DNAT).
  */
 const FILTER_ORDER = {
-  add: [FilterMap.VipAddr, FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Target, FilterMap.LbNet, FilterMap.Inner, FilterMap.Vip],
-  remove: [FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Inner, FilterMap.Vip, FilterMap.Target, FilterMap.LbNet, FilterMap.VipAddr],
+  add: [FilterMap.VipAddr, FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Target, FilterMap.LbNet, FilterMap.Inner, FilterMap.Vip, FilterMap.Net],
+  remove: [FilterMap.Net, FilterMap.Dst, FilterMap.Src, FilterMap.Src6, FilterMap.Inner, FilterMap.Vip, FilterMap.Target, FilterMap.LbNet, FilterMap.VipAddr],
 } as const;
 const HOLDING = new Set<FilterMap>([FilterMap.VipAddr, FilterMap.Target, FilterMap.LbNet]);
-const LETTING = new Set<FilterMap>([FilterMap.Dst, FilterMap.Inner]);
+/**
+ * A VM NIC's Net (its network tag) lets in what the node's Dst keys of that network let in: both
+ * letting. The node's maps (NODE_FILTERS) are applied before the interfaces in each phase:
+ * VipAddr holds back before any tag or Dst key lets in, and Dst keys go only after the tags
+ * that no longer want them.
+ */
+const LETTING = new Set<FilterMap>([FilterMap.Dst, FilterMap.Inner, FilterMap.Net]);
 /**
  * Port security's source pairs only gate what other keys let in, and the connections the fast
  * path owns (a restart's, taken over from the XDP maps) need them at once: added with the
@@ -384,7 +390,8 @@ export class NodeRunner {
   private updateFilters(want: Map<string, Map<FilterMap, Set<string>>>, phase: 'narrow' | 'hold' | 'widen'): void {
     if (!this.runner) return;
     const write = (port: number, map: FilterMap, k: string, add: boolean): boolean => this.fp.lib.runnerFilter(this.runner!, port, map, keyBytes(k), add ? 1 : 0) === 0;
-    this.ifs.forEach((f) => {
+    // The node's maps first (see LETTING), under the underlay's port (the runner ignores it for them).
+    [{ name: NODE_FILTERS, port: UNDERLAY_PORT }, ...this.ifs].forEach((f) => {
       const cur = this.filters.get(f.name) ?? new Map<FilterMap, Set<string>>();
       this.filters.set(f.name, cur);
       const next = want.get(f.name) ?? new Map<FilterMap, Set<string>>();

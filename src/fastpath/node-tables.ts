@@ -65,8 +65,15 @@ export interface NodeTablesVip {
 /** The underlay's fast-path port id: OVS never numbers a port 0. */
 export const UNDERLAY_PORT = 0;
 
-/** The runner's filter maps (native/src/runner.c MAPS; the program's vfp_conn is the runner's own). */
-export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4, Target = 5, LbNet = 6, VipAddr = 7 }
+/**
+ * The runner's filter maps (native/src/runner.c MAPS; the program's vfp_conn is the runner's
+ * own). Dst and VipAddr are the node's (every VM NIC's program takes them, by network: keys
+ * go to NODE_FILTERS); Net is a VM NIC's network tag and own MAC (its vfp_cfg), which picks
+ * its network's keys there.
+ */
+export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4, Target = 5, LbNet = 6, VipAddr = 7, Net = 8 }
+/** interfaceFilters' entry for the node's own maps (no interface has this name: IFNAMSIZ is 16). */
+export const NODE_FILTERS = '(node)';
 
 export function macBytes(mac: string): Uint8Array {
   const parts = mac.split(':');
@@ -90,8 +97,18 @@ export function mappedIPv4(ip: string): Uint8Array {
   return out;
 }
 
-/** Filter keys as hex strings (for diffing); keyBytes turns them back into map keys. */
-export const dstKey = (mac: string): string => Buffer.concat([Buffer.from(macBytes(mac)), Buffer.alloc(2)]).toString('hex');
+/**
+ * Filter keys as hex strings (for diffing); keyBytes turns them back into map keys.
+ * struct vfp_dst_key of bpf/xdp_redirect.c: network tag (host order, as the program takes it
+ * from vfp_cfg), MAC, 2 pad bytes. netKey has the same layout: a VM NIC's tag and own MAC.
+ */
+export function dstKey(network: number, mac: string): string {
+  const b = Buffer.alloc(12);
+  b.writeUInt32LE(network >>> 0, 0);
+  b.set(macBytes(mac), 4);
+  return b.toString('hex');
+}
+export const netKey = dstKey;
 export function srcKey(mac: string, ip: string): string {
   const b = Buffer.alloc(12);
   b.set(macBytes(mac), 0);
@@ -106,10 +123,11 @@ export function src6Key(mac: string, ip: string): string {
   for (let i = 23; i >= 8; i--, v >>= 8n) b[i] = Number(v & 0xffn);
   return b.toString('hex');
 }
-/** vfp_vipaddr key of bpf/xdp_redirect.c: an IPv4 VIP address (network order). */
-export function vipAddrKey(vip: string): string {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(ipv4Number(vip), 0);
+/** struct vfp_vipaddr_key of bpf/xdp_redirect.c: network tag (host order), IPv4 VIP address (network order). */
+export function vipAddrKey(network: number, vip: string): string {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(network >>> 0, 0);
+  b.writeUInt32BE(ipv4Number(vip), 4);
   return b.toString('hex');
 }
 /** VFP_LBNET_IPV6 of bpf/xdp_redirect.c: with it, the VNI's key says its network's IPv6 is OVS's. */
@@ -163,11 +181,22 @@ const conntrackCapable = (v: NodeTablesVip): boolean => isIPv4(v.vip);
  * backend that gets new connections reachable by the tables (a MAC entry in the network),
  * since a SYN it cannot deliver would be lost (a frame handed over cannot go back to OVS).
  */
-export function isConntrackVip(t: NodeTables, v: NodeTablesVip): boolean {
+export function isConntrackVip(t: NodeTables, v: NodeTablesVip, macsByNetwork = knownMacs(t)): boolean {
   if (!conntrackCapable(v)) return false;
-  const known = new Set(t.macs.filter((m) => m.network === v.network).map((m) => m.mac.toLowerCase()));
+  const known = macsByNetwork.get(v.network) ?? new Set<string>();
   const active = v.backends.filter((b) => b.weight > 0);
   return active.length > 0 && active.every((b) => b.mac !== undefined && isIPv4(b.ip) && known.has(b.mac.toLowerCase()));
+}
+
+/** The MACs the tables deliver, by network (lower case). */
+function knownMacs(t: NodeTables): Map<number, Set<string>> {
+  const out = new Map<number, Set<string>>();
+  for (const m of t.macs) {
+    let s = out.get(m.network);
+    if (!s) out.set(m.network, (s = new Set()));
+    s.add(m.mac.toLowerCase());
+  }
+  return out;
 }
 
 export interface InterfaceFilters {
@@ -191,18 +220,27 @@ export interface InterfaceFilters {
 export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = new Set()): InterfaceFilters[] {
   const out: InterfaceFilters[] = [];
   // A network that only just became load-balanced: its VIPs' SYNs stay with OVS a while (NodeRunner, VIP_SETTLE_MS).
-  const ctVips = t.vips.filter((v) => isConntrackVip(t, v) && !settling.has(v.network));
-  const byNetwork = new Map<number, string[]>();
-  for (const m of t.macs) {
-    let l = byNetwork.get(m.network);
-    if (!l) byNetwork.set(m.network, (l = []));
-    l.push(m.mac.toLowerCase());
+  const macs = knownMacs(t);
+  const ctVips = new Map<number, NodeTablesVip[]>();
+  for (const v of t.vips) {
+    if (!isConntrackVip(t, v, macs) || settling.has(v.network)) continue;
+    const l = ctVips.get(v.network);
+    if (l) l.push(v);
+    else ctVips.set(v.network, [v]);
   }
   const guards = new Map((t.lbGuards ?? []).map((g) => [g.network, g]));
   const ipv6Guarded = new Set([...guards.values()].filter((g) => [...g.vips, ...g.backends].some(isIPv6)).map((g) => g.network));
+  // The node's maps: each network with a port whose ordinary traffic is the fast path's.
+  const tagged = new Set(t.ports.filter((p) => !p.slowOnly).map((p) => p.network));
+  const dst = new Set<string>();
+  const vipAddrs = new Set<string>();
+  for (const m of t.macs) if (tagged.has(m.network)) dst.add(dstKey(m.network, m.mac));
+  // A frame to a VIP address by a port's MAC (a router's) is OVS's, unless a connection's own keys take it.
+  for (const n of tagged) for (const vip of guards.get(n)?.vips ?? []) if (isIPv4(vip)) vipAddrs.add(vipAddrKey(n, vip));
+  out.push({ ifname: NODE_FILTERS, keys: new Map([[FilterMap.Dst, dst], [FilterMap.VipAddr, vipAddrs]]) });
   for (const p of t.ports) {
-    const own = p.mac.toLowerCase();
-    const dst = new Set(p.slowOnly ? [] : (byNetwork.get(p.network) ?? []).filter((m) => m !== own).map(dstKey));
+    // Its network's keys of the node's maps apply to it (not its own MAC); none on a slowOnly port.
+    const net = new Set(p.slowOnly ? [] : [netKey(p.network, p.mac)]);
     // Source pairs gate whatever the other keys let in (on a slowOnly port: only VIP connections).
     const src = new Set(p.portSecurity ? p.sources.filter((s) => isIPv4(s.ip)).map((s) => srcKey(s.mac, s.ip)) : []);
     const src6 = new Set(p.portSecurity && !ipv6Guarded.has(p.network) ? p.sources.filter((s) => isIPv6(s.ip)).map((s) => src6Key(s.mac, s.ip)) : []);
@@ -211,11 +249,8 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     // hairpin, which OVS SNATs to the VIP and the fast path cannot (its SYN, once handed
     // over, could not go back), so a backend's connections to its own VIP all stay with OVS.
     const ownIps = new Set(p.sources.map((s) => s.ip));
-    const vips = new Set(ctVips.filter((v) => v.network === p.network && !v.backends.some((b) => ownIps.has(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
-    // A port of a load-balanced network whose ordinary traffic is the fast path's: its frames to
-    // a VIP address by a port's MAC (a router's) are OVS's, unless a connection's own keys take them.
-    const vipAddrs = new Set(p.slowOnly ? [] : (guards.get(p.network)?.vips ?? []).filter(isIPv4).map(vipAddrKey));
-    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Dst, dst], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips], [FilterMap.VipAddr, vipAddrs]]) });
+    const vips = new Set((ctVips.get(p.network) ?? []).filter((v) => !v.backends.some((b) => ownIps.has(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
+    out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Net, net], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips]]) });
   }
   const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));
   const slowPorts = new Set(t.ports.filter((p) => p.slowOnly).map((p) => p.id));
