@@ -176,8 +176,14 @@ export interface NodeFastPathStatus {
   counters?: {
     /** Lookups per table (portHit, portMiss, macHit, ...), parse errors, packets, batches. */
     tables: Record<string, number>;
-    /** Per interface: rx, rxBytes, fast, slow, drops, errors (classifier) and tx, txFull, xskDrops (socket). */
-    interfaces: Array<{ name: string; port: number; [counter: string]: number | string }>;
+    /**
+     * The underlay NIC's, and the VM NICs' summed (count: how many): rx, rxBytes, fast, slow,
+     * drops, errors (classifier) and tx, txFull, xskDrops (socket). Each VM NIC's own are in
+     * /metrics: a Node listing them grew by 150 bytes per NIC, rewritten every interval to
+     * every watcher of Nodes.
+     */
+    underlay?: { name: string; [counter: string]: number | string };
+    vmNics?: { count: number; [counter: string]: number };
   };
 }
 

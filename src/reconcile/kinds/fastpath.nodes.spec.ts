@@ -273,6 +273,14 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
     try {
       await fp.nodeCompiled(node, model, indexModel(model), snapshot);
       expect(fp.counters()[0]).toMatchObject({ node: 'hv1', state: 'Running' });
+      // Node status: the underlay's counters and the VM NICs' summed, not a list that grows with the NICs.
+      let status: HypervisorNode['status'];
+      for (let i = 0; i < 100 && !status?.fastpath?.counters; i++) {
+        status = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!.status;
+        if (!status?.fastpath?.counters) await new Promise((go) => setTimeout(go, 20));
+      }
+      expect(status?.fastpath).toMatchObject({ state: 'Running', interfaces: 2, counters: { underlay: { name: UL, rx: 0 }, vmNics: { count: 1, rx: 0, drops: 0 } } });
+      expect(Object.keys(status!.fastpath!.counters!).sort()).toEqual(['tables', 'underlay', 'vmNics']);
       // The node leaves (its agent was replaced, say) and comes back at once.
       fp.nodeGone('hv1');
       await fp.nodeCompiled(node, model, indexModel(model), snapshot);

@@ -16,8 +16,8 @@ import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE } from '../../chassis/layout';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { FastPath, openFastPath } from '../../fastpath/fastpath';
 import type { NativeLib } from '../../fastpath/native';
-import { NodeRunner, type NodeCounters } from '../../fastpath/node-runner';
-import type { NodeTables } from '../../fastpath/node-tables';
+import { NodeRunner, type InterfaceCounters, type NodeCounters } from '../../fastpath/node-runner';
+import { UNDERLAY_PORT, type NodeTables } from '../../fastpath/node-tables';
 import * as underlayFacts from '../../fastpath/underlay';
 import { planFastPath, type FastPathPlan } from '../../pipeline/fastpath-plan';
 import type { LogicalModel } from '../../pipeline/model';
@@ -397,10 +397,15 @@ export class FastPathNodes implements FastPathHook {
   private statusCounters(st: NodeFastPath): NodeFastPathStatus['counters'] {
     const c = st.runner?.counters();
     if (!c) return undefined;
-    return {
-      tables: { ...num(c.tables), connReleased: c.connReleased },
-      interfaces: c.interfaces.map((i) => ({ name: i.ifname, port: i.port, ...num(i.counters), ...(i.xsk ? { tx: Number(i.xsk.tx), txFull: Number(i.xsk.txFull), xskDrops: Number(i.xsk.drops) } : {}) })),
-    };
+    const figures = (i: InterfaceCounters): Record<string, number> => ({ ...num(i.counters), ...(i.xsk ? { tx: Number(i.xsk.tx), txFull: Number(i.xsk.txFull), xskDrops: Number(i.xsk.drops) } : {}) });
+    const underlay = c.interfaces.find((i) => i.port === UNDERLAY_PORT);
+    const vmNics: { count: number; [counter: string]: number } = { count: 0 };
+    for (const i of c.interfaces) {
+      if (i.port === UNDERLAY_PORT) continue;
+      vmNics.count++;
+      for (const [k, v] of Object.entries(figures(i))) vmNics[k] = (vmNics[k] ?? 0) + v;
+    }
+    return { tables: { ...num(c.tables), connReleased: c.connReleased }, ...(underlay ? { underlay: { name: underlay.ifname, ...figures(underlay) } } : {}), vmNics };
   }
 
   private async report(name: string, st: NodeFastPath, s: { state: NodeFastPathStatus['state']; reason?: string; interfaces?: number }): Promise<void> {
