@@ -274,6 +274,10 @@ static int open_all(struct vfp_runner *r)
 	adopt_conns(r, 0);
 	for (uint32_t i = 0; i < r->n; i++) {
 		char e[256] = "";
+		/* A socket opens in 5-60 ms (the kernel clears its UMEM's pages as it pins them): the
+		 * programs loaded first would let their hold lapse before a thousand sockets opened,
+		 * and the connections they hold for this runner go to OVS, which resets them. */
+		hold(r, 0);
 		if (vfp_xsk_open_socket(r->x[i], e, sizeof(e)) || vfp_xsk_map_socket(r->x[i], e, sizeof(e))) {
 			snprintf(r->err, sizeof(r->err), "%s: %s", r->ifs[i].name, e);
 			return -1;
