@@ -160,6 +160,55 @@ maybe('NodeRunner in a network namespace', () => {
     }
   }, 30_000);
 
+  it('says it has narrowed (the caller may program OVS) after it let an interface go and before it opens a new one', async () => {
+    const { fastPath: real } = openFastPath();
+    const events: string[] = [];
+    const lib: NativeLib = new Proxy(real!.lib, {
+      get(target, k: keyof NativeLib) {
+        if (k === 'runnerAdd') {
+          const add: NativeLib['runnerAdd'] = async (...args) => {
+            events.push('add');
+            await new Promise((go) => setTimeout(go, 200)); // a port of a loaded host: the wait OVS no longer pays
+            const rc = await target.runnerAdd(...args);
+            events.push('added');
+            return rc;
+          };
+          return add;
+        }
+        if (k === 'runnerRemove') {
+          const remove: NativeLib['runnerRemove'] = async (...args) => {
+            events.push('remove');
+            const rc = await target.runnerRemove(...args);
+            events.push('removed');
+            return rc;
+          };
+          return remove;
+        }
+        return target[k];
+      },
+    });
+    const runner = new NodeRunner(new FastPath(lib), { netns: HV });
+    const t = tables();
+    const NEW_MAC = '02:00:00:00:01:08';
+    const more: NodeTables = { ...t, ports: [...t.ports, { id: 8, ifname: TAP2, network: 100, mac: NEW_MAC, portSecurity: false, sources: [] }], macs: [...t.macs, { network: 100, mac: NEW_MAC, to: { kind: 'local', port: 8 } }] };
+    const narrowed = () => events.push('narrowed');
+    try {
+      expect(await runner.apply(t)).toMatchObject({ state: 'Running', interfaces: 2 });
+      events.length = 0;
+      expect(await runner.apply(more, Date.now(), { narrowed })).toMatchObject({ state: 'Running', interfaces: 3 });
+      expect(events).toEqual(['narrowed', 'add', 'added']);
+      events.length = 0;
+      expect(await runner.apply(t, Date.now(), { narrowed })).toMatchObject({ state: 'Running', interfaces: 2 });
+      expect(events).toEqual(['remove', 'removed', 'narrowed']);
+      // Once per apply, also when nothing changes.
+      events.length = 0;
+      await runner.apply(t, Date.now(), { narrowed });
+      expect(events).toEqual(['narrowed']);
+    } finally {
+      await runner.close();
+    }
+  }, 30_000);
+
   it('a load-balanced network: the keys that hold a backend\'s frames back go in before the keys that let frames in, and out after them; none of the latter while one of the former failed', async () => {
     const { fastPath: real } = openFastPath();
     const calls: Array<{ port: number; map: FilterMap; add: boolean }> = [];

@@ -131,6 +131,8 @@ export interface NodeRunnerOptions {
   skbMode?: boolean;
 }
 
+const ifKey = (f: RunnerIf): string => JSON.stringify(f);
+
 function packIfs(ifs: RunnerIf[]): Buffer {
   const buf = Buffer.alloc(ifs.length * RUNNER_IF_SIZE);
   ifs.forEach((f, i) => {
@@ -142,6 +144,20 @@ function packIfs(ifs: RunnerIf[]): Buffer {
     buf.writeUInt32LE(f.flags, o + 24);
   });
   return buf;
+}
+
+export interface ApplyOptions {
+  /** When t has no port and the runner stops: its XDP programs stay, held (see apply). */
+  keepPrograms?: boolean;
+  /** false: leave the keys that let more frames in for widen(). */
+  widen?: boolean;
+  /**
+   * Called once the apply no longer forwards what t takes away (keys, tables, interfaces gone),
+   * before it opens any interface (20-100 ms each): the caller may program OVS from then on. A
+   * port that is new to the fast path is OVS's until its interface is open and its keys
+   * written, so OVS need not wait for that.
+   */
+  narrowed?: () => void;
 }
 
 export class NodeRunner {
@@ -191,7 +207,7 @@ export class NodeRunner {
    * programs stay (held), as at a restart: the caller could not resolve the node's tables
    * for a moment (its underlay facts), and the next runner takes the connections over.
    */
-  apply(t: NodeTables, now = Date.now(), opts: { keepPrograms?: boolean; widen?: boolean } = {}): Promise<RunnerState> {
+  apply(t: NodeTables, now = Date.now(), opts: ApplyOptions = {}): Promise<RunnerState> {
     return this.inTurn(() => this.applyNow(t, now, opts));
   }
 
@@ -202,7 +218,20 @@ export class NodeRunner {
     return run;
   }
 
-  private async applyNow(t: NodeTables, now: number, opts: { keepPrograms?: boolean; widen?: boolean }): Promise<RunnerState> {
+  private async applyNow(t: NodeTables, now: number, opts: ApplyOptions): Promise<RunnerState> {
+    let told = false;
+    const narrowed = () => {
+      if (!told) opts.narrowed?.();
+      told = true;
+    };
+    try {
+      return await this.applyInTurn(t, now, { ...opts, narrowed });
+    } finally {
+      narrowed(); // at the latest
+    }
+  }
+
+  private async applyInTurn(t: NodeTables, now: number, opts: ApplyOptions): Promise<RunnerState> {
     if (this.closed) return { state: 'Idle', reason: 'closed' };
     const wantIfs: RunnerIf[] = [
       ...t.ports.map((p) => ({ name: p.ifname, port: p.id, mode: XDP_VM_FILTERED, flags: p.portSecurity ? XDP_PORT_SECURITY : 0 })),
@@ -230,9 +259,11 @@ export class NodeRunner {
       this.st = { state: 'Idle', reason: 'no VM port bound on this node' };
       return this.st;
     }
+    if (this.runner && wantSig !== this.ifSig) await this.removeInterfaces(wantIfs);
+    opts.narrowed?.();
     if (this.runner && wantSig !== this.ifSig) {
       // Interfaces come and go one by one; the others keep forwarding.
-      const why = await this.changeInterfaces(wantIfs);
+      const why = await this.addInterfaces(wantIfs);
       if (why) {
         await this.stopRunner();
         this.ifSig = wantSig;
@@ -350,18 +381,21 @@ export class NodeRunner {
     return null;
   }
 
-  /** Removes interfaces that are no longer wanted (or changed), then adds the new ones. */
-  private async changeInterfaces(want: RunnerIf[]): Promise<string | null> {
-    const key = (f: RunnerIf) => JSON.stringify(f);
-    const wanted = new Set(want.map(key));
-    const have = new Set(this.ifs.map(key));
-    for (const f of this.ifs.filter((x) => !wanted.has(key(x)))) {
+  /** Removes the interfaces that are no longer wanted (or changed). */
+  private async removeInterfaces(want: RunnerIf[]): Promise<void> {
+    const wanted = new Set(want.map(ifKey));
+    for (const f of this.ifs.filter((x) => !wanted.has(ifKey(x)))) {
       await this.fp.lib.runnerRemove(this.runner!, f.port);
       this.filters.delete(f.name);
       this.heldBack.delete(f.name);
     }
-    this.ifs = this.ifs.filter((x) => wanted.has(key(x)));
-    for (const f of want.filter((x) => !have.has(key(x)))) {
+    this.ifs = this.ifs.filter((x) => wanted.has(ifKey(x)));
+  }
+
+  /** Adds the wanted interfaces not open yet (after removeInterfaces). */
+  private async addInterfaces(want: RunnerIf[]): Promise<string | null> {
+    const have = new Set(this.ifs.map(ifKey));
+    for (const f of want.filter((x) => !have.has(ifKey(x)))) {
       const err = Buffer.alloc(512);
       if ((await this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err)) < 0) return cString(err) || `${f.name}: could not be added`;
       this.ifs.push(f);

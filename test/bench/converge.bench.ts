@@ -68,6 +68,9 @@
  *    hypervisor (the hypervisors' own ovsdb-server/ovs-vswitchd excluded on both).
  * vnetd's store is SQLite with synchronous=FULL in a tmpdir: every write waits for fsync,
  * so its figures depend on the disk; BENCH_DATA_DIR=/dev/shm shows them without that.
+ * BENCH_FASTPATH=1 runs vnetd's sides with the AF_XDP fast path on every hypervisor (each port's
+ * NIC an AF_XDP port; set VFP_XSK_VM_UMEM small, e.g. 64/64: the default UMEM pins 9 MiB per
+ * NIC) and also reports when each node's runner had every NIC open.
  * BENCH_VNETD_PROF=DIR writes a CPU profile of each vnetd run there (--cpu-prof). vnetd runs
  * from the compiled build as `npm start` does (built once per run; BENCH_VNETD_TSX=1: from
  * the sources under tsx).
@@ -104,6 +107,8 @@ const RESTART = !process.argv.includes('--no-restart');
  * its hot code during the burst). Default 0: a fresh process.
  */
 const WARMUP = Number(arg('warmup') ?? 0);
+/** BENCH_FASTPATH=1: the fast path on every hypervisor (see the header). */
+const FASTPATH = process.env.BENCH_FASTPATH === '1';
 if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new Error(`--warmup must be a whole number, got "${arg('warmup')}"`);
 /**
  * --client-warmup=K (default 3000): before vnetd's burst, this process's own client code
@@ -718,7 +723,7 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     v = await startVnetdProcess(dataDir, mode);
     const call = mustCall(v);
     bed = await startTestbed({ hypervisors: 2 });
-    for (const hv of bed.hypervisors) await call('POST', `${G}/nodes`, { metadata: { name: hv.name }, spec: hv.nodeSpec() });
+    for (const hv of bed.hypervisors) await call('POST', `${G}/nodes`, { metadata: { name: hv.name }, spec: { ...hv.nodeSpec(), ...(FASTPATH ? { fastPath: { enabled: true, netns: hv.netns } } : {}) } });
     // The agents build br-phy, which the underlay waits for.
     if (mode === 'agents') agents = bed.hypervisors.map((hv) => startAgentProcess(dataDir, hv, process.env.BENCH_VNETD_LOG ?? 'warn'));
     await bed.underlayReady();
@@ -780,6 +785,16 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     out(`  ${side} N=${n}: ${n} POSTs done after ${postedMs.toFixed(0)} ms, all Ready after ${realizeMs.toFixed(0)} ms (${txns} store revisions, ${(txns / n).toFixed(2)} per port; vnetd CPU ${realizeCpuMs.toFixed(0)} ms, ${(realizeCpuMs / n).toFixed(2)} ms per port, its main thread ${realizeMainCpuMs.toFixed(0)} ms; per thread, name/start order, node/0 being that main thread: ${threadsCpu})`);
     out(`  ${side} N=${n}: CPU of the rest in the same ${realizeMs.toFixed(0)} ms: this bench (the ${CLIENTS} clients, the watch) ${others.client.toFixed(0)} ms, ovs-vswitchd ${others.vswitchd.toFixed(0)} ms, ovsdb-server ${others.ovsdb.toFixed(0)} ms (2 cores: ${(2 * realizeMs).toFixed(0)} ms available)`);
     const flows = await Promise.all(bed.hypervisors.map(flowCount));
+    if (FASTPATH) {
+      // Every NIC of the burst open on each node's runner (plus the underlay), and how long after the first request.
+      const want = bed.hypervisors.map((_, h) => Array.from({ length: n }, (_, i) => i).filter((i) => i % bed!.hypervisors.length === h).length + 1);
+      const states = await eventually(async () => {
+        const fps = await Promise.all(hvs.map(async (h) => ((await call('GET', `${G}/nodes/${h}`)) as { status?: { fastpath?: { state?: string; interfaces?: number; reason?: string } } }).status?.fastpath));
+        if (fps.some((f) => f?.state === 'Unavailable')) throw new Error(`fast path unavailable: ${JSON.stringify(fps)}`);
+        return fps.every((f, h) => f?.state === 'Running' && f.interfaces === want[h]) ? fps : undefined;
+      }, 600_000, 200);
+      out(`  ${side} N=${n}: fast path Running on every NIC (${states.map((f, h) => `${hvs[h]} ${f!.interfaces}`).join(', ')} interfaces) ${(now() - t0).toFixed(0)} ms after the first request`);
+    }
 
     // New port to first ping.
     const vmPort = async (name: string, hv: string) => {

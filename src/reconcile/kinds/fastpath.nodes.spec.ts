@@ -270,9 +270,15 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
       ports: new Map([['p5', row<Port>({ _uuid: 'p5', name: TAP, interfaces: ['i5'] })], ['pu', row<Port>({ _uuid: 'pu', name: UL, interfaces: ['iu'] })]]),
       interfaces: new Map([['i5', row<Interface>({ _uuid: 'i5', name: TAP, type: '', ofport: 5 })], ['iu', row<Interface>({ _uuid: 'iu', name: UL, type: '', ofport: 1 })]]),
     };
+    // nodeCompiled resolves once nothing the compile took away is forwarded: before a runner
+    // opens its ports (OVS carries the new ports meanwhile). The state says when it has.
+    const running = async () => {
+      for (let i = 0; i < 250 && fp.counters()[0]?.state !== 'Running'; i++) await new Promise((go) => setTimeout(go, 20));
+      expect(fp.counters()[0]).toMatchObject({ node: 'hv1', state: 'Running' });
+    };
     try {
       await fp.nodeCompiled(node, model, indexModel(model), snapshot);
-      expect(fp.counters()[0]).toMatchObject({ node: 'hv1', state: 'Running' });
+      await running();
       // Node status: the underlay's counters and the VM NICs' summed, not a list that grows with the NICs.
       let status: HypervisorNode['status'];
       for (let i = 0; i < 100 && !status?.fastpath?.counters; i++) {
@@ -284,7 +290,7 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
       // The node leaves (its agent was replaced, say) and comes back at once.
       fp.nodeGone('hv1');
       await fp.nodeCompiled(node, model, indexModel(model), snapshot);
-      expect(fp.counters()[0]).toMatchObject({ node: 'hv1', state: 'Running' });
+      await running();
       // Before, the new runner started during the old one's stop, whose detach could take the new program off.
       expect(events).toEqual(['start', 'stop', 'stopped', 'start']);
     } finally {
