@@ -23,6 +23,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <xdp/xsk.h>
 
 #include "../include/vfp.h"
@@ -118,6 +120,63 @@ static uint64_t monotonic_ns(void)
  * The new program takes that very map, so the connections it lists keep being handed to a
  * socket (or held) with no gap, and the runner takes them over (runner.c, adopt_conns).
  */
+/*
+ * The id of the XDP program attached to one interface in the mode of xdp_flags (0: none), by one
+ * RTM_GETLINK for that interface. libbpf's bpf_xdp_query_id dumps every link of the namespace
+ * and keeps one: beside a thousand NICs that dump was a third of a port's opening, and the
+ * runner opens them all (perf, 2026-12-01).
+ */
+static int xdp_prog_id(int ifindex, uint32_t xdp_flags, uint32_t *id)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr ext;
+		uint32_t mask;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+		.ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex },
+		.ext = { .rta_len = RTA_LENGTH(sizeof(uint32_t)), .rta_type = IFLA_EXT_MASK },
+		.mask = RTEXT_FILTER_SKIP_STATS,
+	};
+	unsigned short want = (xdp_flags & XDP_FLAGS_SKB_MODE) ? IFLA_XDP_SKB_PROG_ID : IFLA_XDP_DRV_PROG_ID;
+	size_t cap = 64 * 1024;
+	char *buf = malloc(cap);
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc = -EIO;
+	ssize_t len;
+
+	*id = 0;
+	if (!buf || fd < 0 || send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) || (len = recv(fd, buf, cap, 0)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (struct nlmsghdr *nh = (void *)buf; NLMSG_OK(nh, (size_t)len); nh = NLMSG_NEXT(nh, len)) {
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			rc = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+			goto out;
+		}
+		if (nh->nlmsg_type != RTM_NEWLINK)
+			continue;
+		struct ifinfomsg *ifi = NLMSG_DATA(nh);
+		int alen = (int)IFLA_PAYLOAD(nh);
+		for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+			if ((a->rta_type & NLA_TYPE_MASK) != IFLA_XDP)
+				continue;
+			int xlen = (int)RTA_PAYLOAD(a);
+			for (struct rtattr *x = RTA_DATA(a); RTA_OK(x, xlen); x = RTA_NEXT(x, xlen))
+				if (x->rta_type == want && RTA_PAYLOAD(x) >= sizeof(uint32_t))
+					memcpy(id, RTA_DATA(x), sizeof(*id));
+		}
+		rc = 0;
+		goto out;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
 static int inherited_conn_map(struct vfp_xsk *x)
 {
 	uint32_t prog_id = 0, map_ids[16], i, n;
@@ -125,7 +184,7 @@ static int inherited_conn_map(struct vfp_xsk *x)
 	uint32_t plen = sizeof(pinfo);
 	int pfd, found = -1;
 
-	if (bpf_xdp_query_id(x->ifindex, x->xdp_flags, &prog_id) || !prog_id)
+	if (xdp_prog_id(x->ifindex, x->xdp_flags, &prog_id) || !prog_id)
 		return -1;
 	pfd = bpf_prog_get_fd_by_id(prog_id);
 	if (pfd < 0)
