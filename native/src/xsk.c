@@ -9,6 +9,7 @@
  * port's TX ring -> recycle rx chunks to the fill ring -> reap completions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -68,7 +69,8 @@ struct vfp_xsk {
 	struct bpf_object *obj;
 	int attached;
 	int conn_inherited; /* vfp_conn is the map of the program this one replaced */
-	int cfg_fd;         /* the program's vfp_cfg map, and what was last written there */
+	int cfg_fd;         /* the program's vfp_cfg map (one of kept[]), and what was last written there */
+	int kept[9];        /* the maps of KEPT this port's role uses once attached, else -1 */
 	pthread_mutex_t cfg_mu; /* cfg's writers: the runner thread's hold, a caller's set_net */
 	struct xdp_cfg {    /* struct vfp_cfg in bpf/xdp_redirect.c */
 		uint32_t mode, flags;
@@ -277,6 +279,30 @@ static int reuse_map(struct bpf_object *obj, const char *name, int fd)
 	return fd < 0 ? 0 : m ? bpf_map__reuse_fd(m, fd) : -ENOENT;
 }
 
+/* The program's maps a port uses once its program is attached (vfp_xsk_map_fd): the object,
+ * its program's descriptor and the other maps' are closed then (the attached program keeps
+ * them alive). A port held 14 descriptors, 7 now: 1,500 NICs on each of two nodes passed the
+ * process's limit of 20,000 (bench:converge, 2026-12-01). */
+static const char *const KEPT[] = { "vfp_cfg", "vfp_xsks", "vfp_conn", "vfp_src", "vfp_src6", "vfp_vip", "vfp_inner", "vfp_target", "vfp_lbnet" };
+#define N_KEPT (sizeof(KEPT) / sizeof(KEPT[0]))
+#define N_KEPT_COMMON 3u /* the first three, every role's; then three a VM NIC's, three the underlay's */
+_Static_assert(N_KEPT == sizeof(((struct vfp_xsk *)0)->kept) / sizeof(int), "kept[] holds KEPT");
+
+static int keep_maps(struct vfp_xsk *x, uint32_t mode)
+{
+	uint32_t from = is_underlay(mode) ? N_KEPT_COMMON + 3 : N_KEPT_COMMON;
+
+	for (uint32_t i = 0; i < N_KEPT; i++) {
+		int fd = i < N_KEPT_COMMON || (i >= from && i < from + 3) ? bpf_object__find_map_fd_by_name(x->obj, KEPT[i]) : -1;
+		if (fd >= 0 && (x->kept[i] = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+			return -errno;
+	}
+	x->cfg_fd = x->kept[0];
+	bpf_object__close(x->obj);
+	x->obj = NULL;
+	return 0;
+}
+
 static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uint32_t flags,
 		     const struct vfp_xsk_shared *shared, char *err, uint32_t errlen)
 {
@@ -350,7 +376,10 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		return rc;
 	}
 	x->attached = 1;
-	return 0;
+	rc = keep_maps(x, mode);
+	if (rc)
+		errf(err, errlen, "keep the program's maps", rc);
+	return rc;
 }
 
 int vfp_xsk_hold(struct vfp_xsk *x, uint64_t until_ns)
@@ -418,6 +447,9 @@ void vfp_xsk_close_keep(struct vfp_xsk *x, int keep_program)
 		bpf_xdp_detach(x->ifindex, x->xdp_flags, NULL);
 	if (x->obj)
 		bpf_object__close(x->obj);
+	for (uint32_t i = 0; i < N_KEPT; i++)
+		if (x->kept[i] >= 0)
+			close(x->kept[i]);
 	if (x->area)
 		munmap(x->area, umem_bytes(x));
 	pthread_mutex_destroy(&x->cfg_mu);
@@ -426,7 +458,12 @@ void vfp_xsk_close_keep(struct vfp_xsk *x, int keep_program)
 
 int vfp_xsk_map_fd(const struct vfp_xsk *x, const char *name)
 {
-	return bpf_object__find_map_fd_by_name(x->obj, name);
+	if (x->obj) /* still loading */
+		return bpf_object__find_map_fd_by_name(x->obj, name);
+	for (uint32_t i = 0; i < N_KEPT; i++)
+		if (!strcmp(KEPT[i], name))
+			return x->kept[i] >= 0 ? x->kept[i] : -ENOENT;
+	return -ENOENT;
 }
 
 /* One sendto transmits everything queued (up to the ring) instead of 32 frames: the
@@ -472,6 +509,9 @@ struct vfp_xsk *vfp_xsk_open_program(const char *ifname, uint32_t queue, const c
 		return NULL;
 	}
 	pthread_mutex_init(&x->cfg_mu, NULL);
+	for (uint32_t i = 0; i < N_KEPT; i++)
+		x->kept[i] = -1;
+	x->cfg_fd = -1;
 	x->queue = queue;
 	x->xdp_flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	snprintf(x->ifname, sizeof(x->ifname), "%s", ifname);
@@ -585,7 +625,7 @@ fail:
 
 int vfp_xsk_map_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
 {
-	int map = bpf_object__find_map_fd_by_name(x->obj, "vfp_xsks");
+	int map = vfp_xsk_map_fd(x, "vfp_xsks");
 	int rc = map < 0 ? map : xsk_socket__update_xskmap(x->xsk, map);
 
 	if (rc)
