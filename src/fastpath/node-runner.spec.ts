@@ -175,6 +175,13 @@ maybe('NodeRunner in a network namespace', () => {
           };
           return add;
         }
+        if (k === 'runnerFilter') {
+          const filter: NativeLib['runnerFilter'] = (r, port, map, key, add) => {
+            if (add === 1 && map === FilterMap.VipAddr) events.push('hold VipAddr');
+            return target.runnerFilter(r, port, map, key, add);
+          };
+          return filter;
+        }
         if (k === 'runnerRemove') {
           const remove: NativeLib['runnerRemove'] = async (...args) => {
             events.push('remove');
@@ -197,6 +204,12 @@ maybe('NodeRunner in a network namespace', () => {
       events.length = 0;
       expect(await runner.apply(more, Date.now(), { narrowed })).toMatchObject({ state: 'Running', interfaces: 3 });
       expect(events).toEqual(['narrowed', 'add', 'added']);
+      // A load balancer arrives with another interface: what holds frames back for OVS's
+      // conntrack (the VIP's address) is written before OVS may deal its connections.
+      events.length = 0;
+      const lb: NodeTables = { ...t, lbGuards: [{ network: 100, vips: ['10.9.0.200'], backends: ['10.9.0.9'] }] };
+      expect(await runner.apply({ ...lb, ports: [...lb.ports, { id: 9, ifname: TAP3, network: 100, mac: '02:00:00:00:01:09', portSecurity: false, sources: [] }] }, Date.now(), { narrowed })).toMatchObject({ state: 'Running', interfaces: 3 });
+      expect(events).toEqual(['remove', 'removed', 'hold VipAddr', 'narrowed', 'add', 'added']);
       events.length = 0;
       expect(await runner.apply(t, Date.now(), { narrowed })).toMatchObject({ state: 'Running', interfaces: 2 });
       expect(events).toEqual(['remove', 'removed', 'narrowed']);

@@ -260,6 +260,9 @@ export class NodeRunner {
       return this.st;
     }
     if (this.runner && wantSig !== this.ifSig) await this.removeInterfaces(wantIfs);
+    // The open interfaces' holding keys too (a new load balancer's: what OVS's conntrack must
+    // see) before OVS may deal with it; a new interface's come once it is open.
+    this.updateFilters(want, 'hold');
     opts.narrowed?.();
     if (this.runner && wantSig !== this.ifSig) {
       // Interfaces come and go one by one; the others keep forwarding.
