@@ -245,15 +245,17 @@ static void adopt_conns(struct vfp_runner *r, uint32_t from)
 
 /* Pushes every program's hold forward (once a second): were this process to die now, the
  * connections it owns would be held for the next one (see bpf/xdp_redirect.c, vfp_cfg). */
-static void hold(struct vfp_runner *r, int now)
+static void hold_first(struct vfp_runner *r, uint32_t n, int now)
 {
 	uint64_t t = vfp_xsk_now_ns();
 	if (!now && t - r->held_at < 1000000000ull)
 		return;
 	r->held_at = t;
-	for (uint32_t i = 0; i < r->n; i++)
+	for (uint32_t i = 0; i < n; i++)
 		vfp_xsk_hold(r->x[i], t + VFP_CONN_HOLD_NS);
 }
+
+static void hold(struct vfp_runner *r, int now) { hold_first(r, r->n, now); }
 
 static int open_all(struct vfp_runner *r)
 {
@@ -264,6 +266,8 @@ static int open_all(struct vfp_runner *r)
 	/* Every program first, then the connections they inherited, then the sockets. */
 	for (uint32_t i = 0; i < r->n; i++) {
 		char e[256] = "";
+		/* 20-30 ms a program: at 1,500 NICs the first ones' holds (30 s) would lapse here already. */
+		hold_first(r, i, 0);
 		r->x[i] = vfp_xsk_open_program(r->ifs[i].name, 0, r->obj, r->ifs[i].mode, r->ifs[i].flags, r->skb_mode,
 					       &r->shared, e, sizeof(e));
 		if (!r->x[i]) {
@@ -724,16 +728,13 @@ static const char *const MAPS[] = { NULL, "vfp_src", "vfp_inner", "vfp_vip", "vf
 enum { MAP_DST = 0, MAP_VIPADDR = 7, MAP_NET = 8 };
 
 /* Map MAP_NET: a VM NIC's network tag and own MAC (key: u32 host order, 6 bytes, 2 pad). Taking
- * it away leaves a tag that another key set since in place. */
+ * it away leaves a tag and MAC that another key set since in place. */
 static int set_net(struct vfp_xsk *x, const uint8_t *key, uint32_t add)
 {
-	static const uint8_t none[6];
 	uint32_t net;
 
 	memcpy(&net, key, 4);
-	if (add)
-		return vfp_xsk_set_net(x, net, key + 4);
-	return vfp_xsk_net(x) == net ? vfp_xsk_set_net(x, 0, none) : 0;
+	return add ? vfp_xsk_set_net(x, net, key + 4) : vfp_xsk_clear_net(x, net, key + 4);
 }
 
 /* Inserts (add) or deletes key in a map; a key already gone is not an error. */

@@ -414,14 +414,16 @@ int vfp_xsk_set_net(struct vfp_xsk *x, uint32_t net, const uint8_t mac[6])
 	return rc;
 }
 
-uint32_t vfp_xsk_net(struct vfp_xsk *x)
+int vfp_xsk_clear_net(struct vfp_xsk *x, uint32_t net, const uint8_t mac[6])
 {
-	uint32_t net;
+	static const uint8_t none[6];
+	int same;
 
 	pthread_mutex_lock(&x->cfg_mu);
-	net = x->cfg.net;
+	same = x->cfg.net == net && !memcmp(x->cfg.mac, mac, 6);
 	pthread_mutex_unlock(&x->cfg_mu);
-	return net;
+	/* (Only the caller, under the runner's ifs_mu, sets a tag: nothing sets another meanwhile.) */
+	return same ? vfp_xsk_set_net(x, 0, none) : 0;
 }
 
 uint64_t vfp_xsk_now_ns(void) { return monotonic_ns(); }

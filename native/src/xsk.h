@@ -25,8 +25,8 @@ int vfp_xsk_shared_create(struct vfp_xsk_shared *s, char *err, uint32_t errlen);
 void vfp_xsk_shared_close(struct vfp_xsk_shared *s);
 /* A VM NIC's network tag and own MAC (vfp_cfg.net, .mac): net 0, none of vfp_dst applies. */
 int vfp_xsk_set_net(struct vfp_xsk *x, uint32_t net, const uint8_t mac[6]);
-/* The network tag vfp_xsk_set_net last wrote. */
-uint32_t vfp_xsk_net(struct vfp_xsk *x);
+/* Clears the tag if it is still net with that MAC (a newer one stays). */
+int vfp_xsk_clear_net(struct vfp_xsk *x, uint32_t net, const uint8_t mac[6]);
 
 /* Opening in two steps, so a runner can take over an earlier process's connections
  * between them: the XDP program first (attached, inheriting the vfp_conn map of the
