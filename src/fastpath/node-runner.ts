@@ -153,9 +153,10 @@ export interface ApplyOptions {
   widen?: boolean;
   /**
    * Called once the apply no longer forwards what t takes away (keys, tables, interfaces gone),
-   * before it opens any interface (20-100 ms each): the caller may program OVS from then on. A
-   * port that is new to the fast path is OVS's until its interface is open and its keys
-   * written, so OVS need not wait for that.
+   * before it opens an interface on a running runner (20-100 ms each): the caller may program
+   * OVS from then on. A port that is new to the fast path is OVS's until its interface is open
+   * and its keys written, so OVS need not wait for that. A runner that starts (taking over an
+   * earlier process's connections) is waited for: called at the end.
    */
   narrowed?: () => void;
 }
@@ -261,9 +262,12 @@ export class NodeRunner {
     }
     if (this.runner && wantSig !== this.ifSig) await this.removeInterfaces(wantIfs);
     // The open interfaces' holding keys too (a new load balancer's: what OVS's conntrack must
-    // see) before OVS may deal with it; a new interface's come once it is open.
+    // see) before OVS may deal with it; a new interface's come once it is open. Not before a
+    // runner starts: it takes over an earlier process's connections from the XDP maps, and
+    // OVS must not go on (a restart's compile flushes the VIPs' UDP conntrack entries) before
+    // that: with it, overlay-fastpath-restart saw replies no datapath un-DNATed (4 runs of 8).
     this.updateFilters(want, 'hold');
-    opts.narrowed?.();
+    if (this.runner) opts.narrowed?.();
     if (this.runner && wantSig !== this.ifSig) {
       // Interfaces come and go one by one; the others keep forwarding.
       const why = await this.addInterfaces(wantIfs);

@@ -270,8 +270,8 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
       ports: new Map([['p5', row<Port>({ _uuid: 'p5', name: TAP, interfaces: ['i5'] })], ['pu', row<Port>({ _uuid: 'pu', name: UL, interfaces: ['iu'] })]]),
       interfaces: new Map([['i5', row<Interface>({ _uuid: 'i5', name: TAP, type: '', ofport: 5 })], ['iu', row<Interface>({ _uuid: 'iu', name: UL, type: '', ofport: 1 })]]),
     };
-    // The state says when the runner runs (polled: not tied to when nodeCompiled resolves,
-    // which NodeRunner's `narrowed` may one day bring before the ports open).
+    // A runner that starts is waited for (it takes over an earlier process's connections before
+    // OVS goes on); a port added to a running one is not (NodeRunner's narrowed spec).
     const running = async () => {
       for (let i = 0; i < 250 && fp.counters()[0]?.state !== 'Running'; i++) await new Promise((go) => setTimeout(go, 20));
       expect(fp.counters()[0]).toMatchObject({ node: 'hv1', state: 'Running' });

@@ -50,8 +50,10 @@ export type UnderlayFacts = Pick<typeof underlayFacts, 'localMacOf' | 'knownNext
 export interface FastPathHook {
   /** `index` may be lazy: building it is O(model), and most nodes run without a fast path. */
   /**
-   * Resolves once the node's fast path has the tables of this compile (or a newer one), or
-   * at once where the fast path does not run; never rejects.
+   * Resolves once the node's fast path no longer forwards what this compile (or a newer one)
+   * takes away, or at once where the fast path does not run; never rejects. What it adds (a
+   * new port's interface, 20-100 ms to open) it takes over after, from OVS, which need not
+   * wait for it (NodeRunner ApplyOptions.narrowed).
    */
   nodeCompiled(node: HypervisorNode, model: LogicalModel, index: ModelIndex | (() => ModelIndex), ovs: OvsSnapshot): Promise<void>;
   /**
@@ -99,6 +101,8 @@ interface NodeFastPath {
   unresolved: Set<string>;
   /** The underlay NIC whose ARP settings were checked (arpFluxRisk), once per NIC. */
   arpChecked?: string;
+  /** nodeCompiled's callers waiting for the next apply to have narrowed (taken by it as it starts). */
+  narrowWaiters: Array<() => void>;
 }
 
 /** Interfaces of a bridge by ofport, and its NICs (not internal, tunnel or patch ports). */
@@ -149,10 +153,11 @@ export class FastPathNodes implements FastPathHook {
     const enabled = node.spec?.fastPath?.enabled ?? this.opts.enabledByDefault ?? false;
     const cur = this.nodes.get(name);
     if (!enabled && !cur) return Promise.resolve();
-    const st: NodeFastPath = cur ?? { chain: this.closing.get(name)?.then(() => undefined) ?? Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set() };
+    const st: NodeFastPath = cur ?? { chain: this.closing.get(name)?.then(() => undefined) ?? Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set(), narrowWaiters: [] };
     this.nodes.set(name, st);
     st.last = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
-    return this.enqueueApply(name, st);
+    const narrowed = new Promise<void>((resolve) => st.narrowWaiters.push(resolve));
+    return Promise.race([narrowed, this.enqueueApply(name, st)]);
   }
 
   /** One apply at a time per node; compiles that arrive meanwhile coalesce into the newest. */
@@ -161,10 +166,17 @@ export class FastPathNodes implements FastPathHook {
     if (st.applyQueued) return st.chain;
     st.applyQueued = true;
     st.chain = st.chain
-      .then(() => {
+      .then(async () => {
         st.applyQueued = false;
         const n = st.last;
-        return n && this.applyNode(name, n.node, st, n.plan, n.ovs, st.programmed === n);
+        // The callers of the compiles this apply covers (it reads st.last now); later ones wait for the next.
+        const waiters = st.narrowWaiters.splice(0);
+        const narrowed = () => waiters.forEach((w) => w());
+        try {
+          if (n) await this.applyNode(name, n.node, st, n.plan, n.ovs, st.programmed === n, narrowed);
+        } finally {
+          narrowed();
+        }
       })
       .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: apply failed'));
     return st.chain;
@@ -234,7 +246,7 @@ export class FastPathNodes implements FastPathHook {
   }
 
   /** programmed: the node's OVS has this compile already (a re-apply): widen at once. */
-  private async applyNode(name: string, node: HypervisorNode, st: NodeFastPath, plan: FastPathPlan | undefined, ovs: OvsSnapshot, programmed: boolean): Promise<void> {
+  private async applyNode(name: string, node: HypervisorNode, st: NodeFastPath, plan: FastPathPlan | undefined, ovs: OvsSnapshot, programmed: boolean, narrowed: () => void): Promise<void> {
     if (this.stopped) return;
     if (!plan) {
       await this.closeRunner(st);
@@ -261,7 +273,7 @@ export class FastPathNodes implements FastPathHook {
       return this.report(name, st, { state: state.state === 'Running' ? 'Idle' : state.state, reason: tables });
     }
     this.log.debug({ node: name, tables }, 'fastpath: applying tables');
-    const state = await st.runner.apply(tables, Date.now(), { widen: programmed });
+    const state = await st.runner.apply(tables, Date.now(), { widen: programmed, narrowed });
     if (state.state === 'Running' && state.recheckMs !== undefined) {
       // A network's VIPs are settling (NodeRunner, VIP_SETTLE_MS): apply again once they may go on the fast path.
       clearTimeout(st.recheck);

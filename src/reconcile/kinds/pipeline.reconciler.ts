@@ -1093,8 +1093,9 @@ export class PipelineReconciler {
     }
     const compiledMs = performance.now() - tStart;
     // The fast path first: a deleted port or network must stop being forwarded there no
-    // later than its OVS flows go (the fast path does not consult OVS), and Ready covers
-    // both datapaths. Bounded, so a stuck fast path cannot hold OVS programming back.
+    // later than its OVS flows go (the fast path does not consult OVS). What it adds (a new
+    // port's interface) it takes over from OVS after; nodeCompiled does not wait for that.
+    // Bounded, so a stuck fast path cannot hold OVS programming back.
     if (fastPathApplied) await this.boundedWait(fastPathApplied, FAST_PATH_APPLY_WAIT_MS, name);
     // A large compile and the manager's preparation of its flows (keys, conflicts) are two
     // long synchronous stretches: let the event loop turn between them (API requests, OVSDB
