@@ -225,23 +225,27 @@ static int inherited_conn_map(struct vfp_xsk *x)
  * used: BPF_F_NO_PREALLOC), and a hypervisor pays it per VM NIC. */
 static int is_underlay(uint32_t mode) { return mode == VFP_XDP_TUNNELS_ONLY || mode == VFP_XDP_UNDERLAY_FILTERED; }
 
-static int size_for_role(struct bpf_object *obj, uint32_t mode)
+/* Gives each named map of obj one entry (before it is loaded). */
+static int one_entry(struct bpf_object *obj, const char *const names[], size_t n)
 {
-	static const char *const vm_only[] = { "vfp_dst", "vfp_src", "vfp_src6", "vfp_vip", "vfp_vipaddr" };
-	static const char *const underlay_only[] = { "vfp_inner", "vfp_target", "vfp_lbnet", "vfp_ours" };
-	int underlay = is_underlay(mode);
-	const char *const *unused = underlay ? vm_only : underlay_only;
-	size_t i, n = underlay ? sizeof(vm_only) / sizeof(vm_only[0]) : sizeof(underlay_only) / sizeof(underlay_only[0]);
-
-	if (mode == VFP_XDP_PASS_ALL || mode == VFP_XDP_ALL_OURS) /* no filter keys either way */
-		return 0;
-	for (i = 0; i < n; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(obj, unused[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, names[i]);
 		int rc = m ? bpf_map__set_max_entries(m, 1) : -ENOENT;
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+static int size_for_role(struct bpf_object *obj, uint32_t mode)
+{
+	static const char *const vm_only[] = { "vfp_dst", "vfp_src", "vfp_src6", "vfp_vip", "vfp_vipaddr" };
+	static const char *const underlay_only[] = { "vfp_inner", "vfp_target", "vfp_lbnet", "vfp_ours" };
+
+	if (mode == VFP_XDP_PASS_ALL || mode == VFP_XDP_ALL_OURS) /* no filter keys either way */
+		return 0;
+	return is_underlay(mode) ? one_entry(obj, vm_only, sizeof(vm_only) / sizeof(vm_only[0]))
+				 : one_entry(obj, underlay_only, sizeof(underlay_only) / sizeof(underlay_only[0]));
 }
 
 /* Sizes of the shared maps: bpf/xdp_redirect.c's vfp_dst and vfp_vipaddr (key and entries). */
@@ -329,14 +333,13 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 	if (mode == VFP_XDP_VM_FILTERED) {
 		/* A runner's VM NIC takes the node's maps; one opened alone has no network tag, so
 		 * nothing reads its own: one entry each, as for the other role's maps. */
+		static const char *const node_maps[] = { "vfp_dst", "vfp_vipaddr" };
 		if (shared) {
-			rc = reuse_map(x->obj, "vfp_dst", shared->dst);
+			rc = reuse_map(x->obj, node_maps[0], shared->dst);
 			if (!rc)
-				rc = reuse_map(x->obj, "vfp_vipaddr", shared->vipaddr);
+				rc = reuse_map(x->obj, node_maps[1], shared->vipaddr);
 		} else {
-			rc = bpf_map__set_max_entries(bpf_object__find_map_by_name(x->obj, "vfp_dst"), 1);
-			if (!rc)
-				rc = bpf_map__set_max_entries(bpf_object__find_map_by_name(x->obj, "vfp_vipaddr"), 1);
+			rc = one_entry(x->obj, node_maps, 2);
 		}
 		if (rc) {
 			errf(err, errlen, "size or share the node's filter maps", rc);

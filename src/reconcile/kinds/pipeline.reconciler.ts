@@ -453,7 +453,7 @@ export class PipelineReconciler {
       // probes echoes none, and would be reported unanswered through a rolling upgrade.
       peerReady: (node) => {
         const conditions = this.nodes.get(objectKey(NODES, undefined, node))?.status?.conditions;
-        return getCondition(conditions, 'Ready')?.status === 'True' && getCondition(conditions, TUNNELS_UP) !== undefined;
+        return getCondition(conditions, READY)?.status === 'True' && getCondition(conditions, TUNNELS_UP) !== undefined;
       },
       intervalMs: Number(process.env.VNETD_TUNNEL_PROBE_MS) || undefined,
     });
@@ -1288,7 +1288,7 @@ export class PipelineReconciler {
     for (const node of this.nodes.list()) {
       const n = node.metadata.name;
       if (this.opts.readiness === 'node-status') {
-        const ready = getCondition(node.status?.conditions, 'Ready');
+        const ready = getCondition(node.status?.conditions, READY);
         if (agentMarkedSilent(node) || ready?.reason === 'SwitchUnreachable' || getCondition(node.status?.conditions, 'Connected')?.status === 'False') continue;
         if (this.realizedOn(n)?.has(uid)) out.push(n);
         continue;
