@@ -102,7 +102,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 10
+#define VFP_ABI_VERSION 11
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -143,17 +143,19 @@ int vfp_builder_add_backend(struct vfp_builder *b, uint32_t vip_index, uint32_t 
 #define VFP_VIP_CONNTRACK 2u
 int vfp_builder_set_vip_flags(struct vfp_builder *b, uint32_t vip_index, uint32_t flags);
 /* OVS's slot table of a conntrack VIP (src/pipeline/load-balancer.ts: LbNat hashes a new
- * connection into one of VFP_LB_SLOTS slots with multipath, LbSlot maps the slot to a
- * backend): ids[slot] is that slot's backend id (added to this VIP), or VFP_LB_NO_BACKEND.
+ * connection into one of n_slots slots with multipath, LbSlot maps the slot to a
+ * backend): ids[slot] is that slot's backend id (added to this VIP), or VFP_LB_NO_BACKEND;
+ * n_slots from 1 to VFP_LB_SLOTS_MAX (the pipeline uses powers of two from 256).
  * With it, a new connection takes the slot OVS's multipath would compute (ovs_hash.c) and
  * the same backend, instead of the Maglev ring: both datapaths deal every connection alike. */
-#define VFP_LB_SLOTS 256u
+#define VFP_LB_SLOTS_MAX 8192u
 #define VFP_LB_NO_BACKEND 0xffffffffu
-int vfp_builder_set_vip_slots(struct vfp_builder *b, uint32_t vip_index, const uint32_t ids[VFP_LB_SLOTS]);
-/* The slot OVS's multipath picks for an IPv4 connection (host-order addresses and ports):
- * symmetric_l3l4+udp, or nw_src when client_ip. Exposed to check against OVS itself. */
+int vfp_builder_set_vip_slots(struct vfp_builder *b, uint32_t vip_index, const uint32_t *ids, uint32_t n_slots);
+/* The slot OVS's multipath picks for an IPv4 connection (host-order addresses and ports) in
+ * a table of n_slots: symmetric_l3l4+udp, or nw_src when client_ip. Exposed to check
+ * against OVS itself. VFP_LB_NO_BACKEND when n_slots is 0 or above VFP_LB_SLOTS_MAX. */
 uint32_t vfp_ovs_lb_slot_of(uint32_t saddr, uint32_t daddr, uint8_t proto, uint16_t sport, uint16_t dport,
-			    uint32_t client_ip);
+			    uint32_t client_ip, uint32_t n_slots);
 /* vfp_builder_add_backend plus the backend's MAC (needed by conntrack VIPs for L2 delivery). */
 int vfp_builder_add_backend_mac(struct vfp_builder *b, uint32_t vip_index, uint32_t backend_id, const uint8_t addr[16],
 				uint16_t port, uint16_t weight, const uint8_t mac[6]);

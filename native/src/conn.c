@@ -353,7 +353,7 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		 * With OVS's slot table (the pipeline always gives it), the very slot OVS's multipath
 		 * picks and so the same backend; else the Maglev ring. */
 		if (vip->lb_slots) {
-			uint16_t bi = vip->lb_slots[vfp_ovs_lb_slot(p, !!(vip->flags & VFP_VIP_CLIENT_IP))];
+			uint16_t bi = vip->lb_slots[vfp_ovs_lb_slot(p, !!(vip->flags & VFP_VIP_CLIENT_IP), vip->n_lb_slots)];
 			idx = bi == 0xffff ? -1 : bi;
 		} else if (vip->ring) {
 			uint64_t h = (vip->flags & VFP_VIP_CLIENT_IP) ? conn_hash(0, p->src, zero, 0, 0, 0) : vfp_tuple_hash(p);

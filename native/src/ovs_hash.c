@@ -64,22 +64,26 @@ static uint32_t hash_nw_src(uint32_t saddr_raw)
 }
 
 /* Addresses and ports as the frame's bytes read as host integers, as OVS reads them. */
-static uint32_t slot_raw(uint32_t s, uint32_t d, uint8_t proto, uint16_t sport, uint16_t dport, int client_ip)
+/* multipath's modulo_n: the hash modulo the number of links (lib/multipath.c). */
+static uint32_t slot_raw(uint32_t s, uint32_t d, uint8_t proto, uint16_t sport, uint16_t dport, int client_ip,
+			 uint32_t n_slots)
 {
-	return (client_ip ? hash_nw_src(s) : hash_symmetric_l3l4(s, d, proto, sport, dport)) & (VFP_LB_SLOTS - 1);
+	return (client_ip ? hash_nw_src(s) : hash_symmetric_l3l4(s, d, proto, sport, dport)) % n_slots;
 }
 
-uint32_t vfp_ovs_lb_slot(const struct vfp_pkt *p, int client_ip)
+uint32_t vfp_ovs_lb_slot(const struct vfp_pkt *p, int client_ip, uint32_t n_slots)
 {
 	uint32_t s, d;
 	memcpy(&s, p->src + 12, 4);
 	memcpy(&d, p->dst + 12, 4);
-	return slot_raw(s, d, p->proto, htons(p->sport), htons(p->dport), client_ip);
+	return slot_raw(s, d, p->proto, htons(p->sport), htons(p->dport), client_ip, n_slots);
 }
 
 uint32_t vfp_ovs_lb_slot_of(uint32_t saddr, uint32_t daddr, uint8_t proto, uint16_t sport, uint16_t dport,
-			    uint32_t client_ip)
+			    uint32_t client_ip, uint32_t n_slots)
 {
+	if (n_slots == 0 || n_slots > VFP_LB_SLOTS_MAX)
+		return VFP_LB_NO_BACKEND;
 	/* Host-order arguments (the binding's), turned into the frame's bytes. */
-	return slot_raw(htonl(saddr), htonl(daddr), proto, htons(sport), htons(dport), client_ip != 0);
+	return slot_raw(htonl(saddr), htonl(daddr), proto, htons(sport), htons(dport), client_ip != 0, n_slots);
 }

@@ -42,7 +42,8 @@ struct b_vip {
 	uint32_t network;
 	uint32_t flags;
 	struct vec backends; /* struct vfp_backend */
-	uint32_t *slot_ids;  /* VFP_LB_SLOTS backend ids (vfp_builder_set_vip_slots), or NULL */
+	uint32_t *slot_ids;  /* n_slots backend ids (vfp_builder_set_vip_slots), or NULL */
+	uint32_t n_slots;
 };
 
 struct vfp_builder {
@@ -186,15 +187,21 @@ int vfp_builder_set_vip_flags(struct vfp_builder *b, uint32_t vip_index, uint32_
 	return 0;
 }
 
-int vfp_builder_set_vip_slots(struct vfp_builder *b, uint32_t vip_index, const uint32_t ids[VFP_LB_SLOTS])
+int vfp_builder_set_vip_slots(struct vfp_builder *b, uint32_t vip_index, const uint32_t *ids, uint32_t n_slots)
 {
 	struct b_vip *v;
-	if (vip_index >= b->vips.n)
+	uint32_t *copy;
+	if (vip_index >= b->vips.n || n_slots == 0 || n_slots > VFP_LB_SLOTS_MAX)
 		return -EINVAL;
 	v = &((struct b_vip *)b->vips.d)[vip_index];
-	if (!v->slot_ids && !(v->slot_ids = malloc(VFP_LB_SLOTS * sizeof(uint32_t))))
-		return -ENOMEM;
-	memcpy(v->slot_ids, ids, VFP_LB_SLOTS * sizeof(uint32_t));
+	if (v->n_slots != n_slots) {
+		if (!(copy = malloc(n_slots * sizeof(uint32_t))))
+			return -ENOMEM;
+		free(v->slot_ids);
+		v->slot_ids = copy;
+		v->n_slots = n_slots;
+	}
+	memcpy(v->slot_ids, ids, n_slots * sizeof(uint32_t));
 	return 0;
 }
 
@@ -343,9 +350,10 @@ static int build_vip(struct vfp_vip *v, const struct b_vip *s, const struct vfp_
 		v->id_keys[h] = v->backends[i].id;
 	}
 	if (s->slot_ids) {
-		if (!(v->lb_slots = malloc(VFP_LB_SLOTS * sizeof(uint16_t))))
+		if (!(v->lb_slots = malloc(s->n_slots * sizeof(uint16_t))))
 			return -ENOMEM;
-		for (i = 0; i < VFP_LB_SLOTS; i++) {
+		v->n_lb_slots = s->n_slots;
+		for (i = 0; i < s->n_slots; i++) {
 			int bi = s->slot_ids[i] == VFP_LB_NO_BACKEND ? -1 : vfp_vip_backend_index(v, s->slot_ids[i]);
 			v->lb_slots[i] = bi < 0 ? 0xffff : (uint16_t)bi;
 		}

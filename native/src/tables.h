@@ -102,6 +102,7 @@ struct vfp_vip {
 	const uint16_t *ring; /* ringobj->slot: VFP_MAGLEV_M entries, NULL when no usable backend */
 	struct vfp_ring *ringobj;
 	uint16_t *lb_slots;  /* conntrack VIPs: OVS's slot table, backend index per slot (0xffff none), or NULL */
+	uint32_t n_lb_slots; /* its size, 1 to VFP_LB_SLOTS_MAX */
 	uint32_t *id_slots;  /* id -> backend index + 1 (0 empty), id_mask + 1 entries */
 	uint32_t *id_keys;
 	uint32_t id_mask;

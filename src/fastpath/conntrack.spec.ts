@@ -7,7 +7,7 @@
  */
 import { FastPath, FrameBatch, PORT_VIA_UNDERLAY, openFastPath, type Classifier } from './fastpath';
 import { eth, ipv4, ipv4Packet, mac, mapped, referenceEncap, tcp, udp, withL4Checksum } from './reference';
-import { Encap, LB_SLOTS, NO_BACKEND, PORT_CONNTRACK, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
+import { Encap, LB_SLOTS, LB_SLOTS_MAX, NO_BACKEND, PORT_CONNTRACK, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
 
 const opened = openFastPath();
 if (!opened.fastPath) throw new Error(`libvnetfp must build for the tests: ${JSON.stringify(opened.status)}`);
@@ -143,7 +143,7 @@ describe('conntrack VIPs', () => {
       try {
         for (let sport = 43000; sport < 43100; sport++) {
           const { v, out } = forwardOne(cc, CLIENT_PORT, toVip(sport, SYN));
-          const slot = fp.lib.ovsLbSlot(CLI, VIP, 6, sport, 80, affinity ? 1 : 0);
+          const slot = fp.lib.ovsLbSlot(CLI, VIP, 6, sport, 80, affinity ? 1 : 0, LB_SLOTS);
           expect([sport, backendOf(out, v.kind)]).toEqual([sport, slot % 3]);
         }
       } finally {
@@ -156,6 +156,37 @@ describe('conntrack VIPs', () => {
     // No slot has a backend (none healthy in OVS's table): the SYN is left to OVS, which refuses it.
     commit([backend(0), backend(1), backend(2)], VIP_CONNTRACK, Array.from({ length: LB_SLOTS }, () => NO_BACKEND));
     expect(forwardOne(c, CLIENT_PORT, toVip(43300, SYN)).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipEmpty });
+  });
+
+  it("takes OVS's table at any size it has (a VIP with many backends has up to 8192 slots), and no other", () => {
+    const ids = BE.map((ip) => ip);
+    for (const size of [512, 2048, 8192, 1000]) {
+      // Slot s -> backend (s >> 7) % 3: a table read as 256 slots would give another backend.
+      commit([backend(0), backend(1), backend(2)], VIP_CONNTRACK, Array.from({ length: size }, (_, s) => ids[(s >> 7) % 3]!));
+      const cc = fp.classifier(4096);
+      try {
+        const seen = new Set<number>();
+        for (let sport = 45000; sport < 45200; sport++) {
+          const slot = fp.lib.ovsLbSlot(CLI, VIP, 6, sport, 80, 0, size);
+          expect(slot).toBeLessThan(size);
+          seen.add(slot >> 7);
+          const { v, out } = forwardOne(cc, CLIENT_PORT, toVip(sport, SYN));
+          expect([size, sport, backendOf(out, v.kind)]).toEqual([size, sport, (slot >> 7) % 3]);
+        }
+        // The connections spread over the whole table, not its first 256 slots.
+        expect(seen.size).toBeGreaterThan(Math.min(size >> 7, 8) - 1);
+      } finally {
+        cc.free();
+      }
+    }
+    const b = fp.builder();
+    try {
+      for (const size of [0, LB_SLOTS_MAX + 1]) expect(() => b.vip({ network: 1, proto: 6, addr: mapped(VIP), port: 80, backends: [], flags: VIP_CONNTRACK, slots: new Array(size).fill(NO_BACKEND) })).toThrow(/slot table has 1 to 8192 entries/);
+    } finally {
+      b.free();
+    }
+    expect(fp.lib.ovsLbSlot(CLI, VIP, 6, 1, 80, 0, 0)).toBe(NO_BACKEND);
+    expect(fp.lib.ovsLbSlot(CLI, VIP, 6, 1, 80, 0, LB_SLOTS_MAX + 1)).toBe(NO_BACKEND);
   });
 
   it('a connection whose VIP left the tables is dropped with its keys at its next frame, so the ones after reach OVS', () => {
@@ -443,7 +474,7 @@ describe('conntrack VIPs over UDP', () => {
   it("a flow's first datagram is dealt by OVS's slot (as multipath computes it), rewritten toward the backend with its checksum; later datagrams keep it; replies come from the VIP", () => {
     for (let sport = 50000; sport < 50060; sport++) {
       const first = dealt(sport);
-      expect(first.i).toBe(fp.lib.ovsLbSlot(CLI, VIP, 17, sport, 80, 0) % 3);
+      expect(first.i).toBe(fp.lib.ovsLbSlot(CLI, VIP, 17, sport, 80, 0, LB_SLOTS) % 3);
       const atBe = (first.v.kind === VerdictKind.Encap ? inner(first.out) : first.out).toString('hex');
       expect(atBe).toBe(atBackendUdp(first.i, sport).toString('hex'));
       expect(dealt(sport).i).toBe(first.i);
@@ -632,12 +663,12 @@ describe('passthrough connections: a remote client to a local backend', () => {
     try {
       // The local client's connection to the VIP (dealt to backend 0 on this node) takes two
       // of the four ways: the 40 passthrough connections take turns in the other two.
-      const sport = [43000, 43001, 43002, 43003, 43004, 43005, 43006, 43007].find((p) => fp.lib.ovsLbSlot(CLI, VIP, 6, p, 80, 0) % 2 === 0)!;
+      const sport = [43000, 43001, 43002, 43003, 43004, 43005, 43006, 43007].find((p) => fp.lib.ovsLbSlot(CLI, VIP, 6, p, 80, 0, LB_SLOTS) % 2 === 0)!;
       expect(forwardOne(small, CLIENT_PORT, toVip(sport, SYN)).v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
       for (let p = 43100; p < 43140; p++) forwardOne(small, UNDERLAY, tunnelled(toBackend(p, SYN)));
       expect(small.counters()).toMatchObject({ connPass: 40n, connEvict: 0n });
       // Nor a UDP flow's room (its next reply would reach OVS, which has no NAT for it).
-      const flow = [44000, 44001, 44002, 44003, 44004, 44005, 44006, 44007].find((p) => fp.lib.ovsLbSlot(CLI, VIP, 17, p, 80, 0) % 2 === 0)!;
+      const flow = [44000, 44001, 44002, 44003, 44004, 44005, 44006, 44007].find((p) => fp.lib.ovsLbSlot(CLI, VIP, 17, p, 80, 0, LB_SLOTS) % 2 === 0)!;
       const dgramTo = (src: number, dst: number, sp: number, dp: number) => withL4Checksum(src, dst, 17, udp(sp, dp, Buffer.from('x')));
       expect(forwardOne(small, CLIENT_PORT, eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 17, dgramTo(CLI, VIP, flow, 80)))).v.kind).toBe(VerdictKind.Local);
       forwardOne(small, UNDERLAY, tunnelled(toBackend(43150, SYN)));

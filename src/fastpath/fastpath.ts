@@ -6,7 +6,7 @@
  */
 import { findLibrary, loadNative, CONN_COUNT_SIZE, CONN_COUNTS, VERDICT_SIZE, ENCAP_PARAMS_SIZE, type Handle, type NativeLib } from './native';
 import {
-  LB_SLOTS,
+  LB_SLOTS_MAX,
   IFACE_COUNTERS, TABLE_COUNTERS, type BackendSpec, type EncapParams, type FastPathStatus, type IfaceCounters,
   type TableCounters, type Verdict, type VipSpec, type VtepSpec,
 } from './types';
@@ -76,7 +76,7 @@ export class TableBuilder {
     if (v.flags) check('set_vip_flags', this.lib.setVipFlags(this.handle, idx, v.flags));
     for (const b of v.backends) this.backend(idx, b);
     if (v.slots) {
-      if (v.slots.length !== LB_SLOTS) throw new RangeError(`a VIP's slot table has ${LB_SLOTS} entries, not ${v.slots.length}`);
+      if (v.slots.length < 1 || v.slots.length > LB_SLOTS_MAX) throw new RangeError(`a VIP's slot table has 1 to ${LB_SLOTS_MAX} entries, not ${v.slots.length}`);
       check('set_vip_slots', this.lib.setVipSlots(this.handle, idx, Uint32Array.from(v.slots)));
     }
     return this;

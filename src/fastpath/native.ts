@@ -11,7 +11,7 @@ import koffi, { type TypeObject } from 'koffi';
 /** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
 export type Handle = { readonly __handle: 'vfp' };
 
-export const ABI_VERSION = 10;
+export const ABI_VERSION = 11;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
@@ -41,10 +41,10 @@ export interface NativeLib {
   addBackend(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number): number;
   addBackendMac(b: Handle, vip: number, id: number, addr: Bytes, port: number, weight: number, mac: Bytes): number;
   setVipFlags(b: Handle, vip: number, flags: number): number;
-  /** ids: LB_SLOTS backend ids (NO_BACKEND for an empty slot). */
+  /** ids: one backend id per slot (NO_BACKEND for an empty slot), 1 to LB_SLOTS_MAX of them. */
   setVipSlots(b: Handle, vip: number, ids: Uint32Array): number;
-  /** The slot OVS's multipath picks for an IPv4 connection (host-order addresses and ports). */
-  ovsLbSlot(saddr: number, daddr: number, proto: number, sport: number, dport: number, clientIp: number): number;
+  /** The slot OVS's multipath picks for an IPv4 connection (host-order addresses and ports) in a table of nSlots. */
+  ovsLbSlot(saddr: number, daddr: number, proto: number, sport: number, dport: number, clientIp: number, nSlots: number): number;
   setLocalVtep(b: Handle, ip: number, mac: Bytes): number;
   forwardUmem(ctx: Handle, inPort: number, base: Bytes, chunk: number, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): number;
   classifyUmem(ctx: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, verdicts: Bytes): void;
@@ -171,8 +171,8 @@ export function loadNative(path: string): NativeLib {
     be: f('vfp_builder_add_backend', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t']),
     beMac: f('vfp_builder_add_backend_mac', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint16_t', 'uint16_t', 'void *']),
     vipFlags: f('vfp_builder_set_vip_flags', 'int', [bld, 'uint32_t', 'uint32_t']),
-    vipSlots: f('vfp_builder_set_vip_slots', 'int', [bld, 'uint32_t', 'void *']),
-    ovsLbSlot: f('vfp_ovs_lb_slot_of', 'uint32_t', ['uint32_t', 'uint32_t', 'uint8_t', 'uint16_t', 'uint16_t', 'uint32_t']),
+    vipSlots: f('vfp_builder_set_vip_slots', 'int', [bld, 'uint32_t', 'void *', 'uint32_t']),
+    ovsLbSlot: f('vfp_ovs_lb_slot_of', 'uint32_t', ['uint32_t', 'uint32_t', 'uint8_t', 'uint16_t', 'uint16_t', 'uint32_t', 'uint32_t']),
     local: f('vfp_builder_set_local_vtep', 'int', [bld, 'uint32_t', 'void *']),
     forward: f('vfp_forward_umem', 'uint32_t', [ctx, 'uint32_t', 'void *', 'uint32_t', 'void *', 'void *', 'uint32_t', 'void *']),
     classify: f('vfp_classify_umem', 'void', [ctx, 'uint32_t', 'void *', 'void *', 'void *', 'uint32_t', 'void *']),
@@ -234,8 +234,8 @@ export function loadNative(path: string): NativeLib {
     addBackend: (b, v, id, a, p, w) => n(fns.be(b, v, id, a, p, w)),
     addBackendMac: (b, v, id, a, p, w, mac) => n(fns.beMac(b, v, id, a, p, w, mac)),
     setVipFlags: (b, v, fl) => n(fns.vipFlags(b, v, fl)),
-    setVipSlots: (b, v, ids) => n(fns.vipSlots(b, v, ids)),
-    ovsLbSlot: (s, d, pr, sp, dp, c) => n(fns.ovsLbSlot(s, d, pr, sp, dp, c)),
+    setVipSlots: (b, v, ids) => n(fns.vipSlots(b, v, ids, ids.length)),
+    ovsLbSlot: (s, d, pr, sp, dp, c, m) => n(fns.ovsLbSlot(s, d, pr, sp, dp, c, m)),
     setLocalVtep: (b, ip, mac) => n(fns.local(b, ip, mac)),
     forwardUmem: (c, ip, base, chunk, offs, lens, cnt, out) => n(fns.forward(c, ip, base, chunk, offs, lens, cnt, out)),
     classifyUmem: (c, ip, base, offs, lens, cnt, out) => void fns.classify(c, ip, base, offs, lens, cnt, out),

@@ -54,13 +54,16 @@ export interface BackendSpec { id: number; addr: Uint8Array; port: number; weigh
 export const VIP_CLIENT_IP = 1;
 export const VIP_CONNTRACK = 2;
 /**
- * slots: OVS's slot table (LB_SLOTS backend ids, NO_BACKEND for none): a conntrack VIP then
- * deals new connections exactly as OVS's LbNat/LbSlot flows do, not by Maglev.
+ * slots: OVS's slot table (one backend id per slot, NO_BACKEND for none; 1 to LB_SLOTS_MAX
+ * slots): a conntrack VIP then deals new connections exactly as OVS's LbNat/LbSlot flows
+ * do, not by Maglev.
  */
 /** network: the VIP is that network's (only its ports' frames meet it; tenants may reuse an address). */
 export interface VipSpec { network: number; proto: number; addr: Uint8Array; port: number; backends: BackendSpec[]; flags?: number; slots?: readonly number[] }
-/** OVS's load-balancer slot table size (vfp.h VFP_LB_SLOTS, src/pipeline LB_SLOTS). */
+/** The size of OVS's smallest load-balancer slot table (src/pipeline LB_SLOTS_MIN). */
 export const LB_SLOTS = 256;
+/** The largest slot table (vfp.h VFP_LB_SLOTS_MAX, src/pipeline LB_SLOTS_MAX). */
+export const LB_SLOTS_MAX = 8192;
 export const NO_BACKEND = 0xffffffff;
 
 export interface EncapParams {

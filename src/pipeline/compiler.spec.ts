@@ -1,7 +1,7 @@
 import { checkMatch } from '../openflow';
 import { flowKey, ownerKey, type DesiredFlow } from '../openflow/sync';
 import { compileNode, indexModel, type NodeCompilation } from './compiler';
-import { LB_SLOTS, dealSlots } from './load-balancer';
+import { LB_SLOTS, dealSlots, lbSlotCount } from './load-balancer';
 import { formatPipelineFlow } from './format';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, floodChunkOwner, lbMac, networkOwner } from './owners';
@@ -285,6 +285,34 @@ describe('load balancers', () => {
     expect(d).toMatchObject({ added: moved.length, removed: moved.length + 5 });
   });
 
+  it('a VIP with more than 4 backends gets a larger table (64 slots or more each), sized by all its backends, healthy or not', () => {
+    const ids = new OwnerIds();
+    const many = Array.from({ length: 20 }, (_, i) => 10 + i);
+    const big = lb(many);
+    // Five unhealthy: the table keeps its size (a health change never re-deals every slot),
+    // and their slots go to the others, nobody else's moving.
+    const withSick = { ...big, backends: big.backends.map((b, i) => (i < 5 ? { ...b, healthy: false } : b)) };
+    const tables = [big, withSick].map((m) => {
+      const t = lbText(compileNode(model([net('blue', 100)], ports(), [m]), 'hv1', ids), ids);
+      expect(t).toContain('LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=multipath(symmetric_l3l4+udp,0,modulo_n,2048,0,LbSlot),goto_table:LbSlot');
+      const slots = slotsOf(t);
+      expect([...slots.keys()].sort((x, y) => x - y)).toEqual(Array.from({ length: 2048 }, (_, s) => s));
+      const share = new Map<string, number>();
+      for (const ip of slots.values()) share.set(ip, (share.get(ip) ?? 0) + 1);
+      const healthy = m === big ? 20 : 15;
+      expect(share.size).toBe(healthy);
+      for (const n of share.values()) expect(n / (2048 / healthy)).toBeGreaterThan(0.6);
+      return slots;
+    });
+    const sickIps = big.backends.slice(0, 5).map((b) => b.ip);
+    for (const [s, ip] of tables[0]!) if (!sickIps.includes(ip)) expect(tables[1]!.get(s)).toBe(ip);
+    // The reconciler's count (the spec's backends) is the one used when given.
+    const t = lbText(compileNode(model([net('blue', 100)], ports(), [{ ...big, slots: 4096 }]), 'hv1', ids), ids);
+    expect(slotsOf(t).size).toBe(4096);
+    // The slot register is 16 bits wide: slot 4095 matches as itself, not as 255.
+    expect(t.some((l) => l.startsWith('LbSlot, priority=100, Network=100,LbSlot=4095, '))).toBe(true);
+  });
+
   it('unhealthy backends get no new connections but keep their MAC flow; none healthy refuses new connections (local clients\' through the controller, the rest dropped)', () => {
     const ids = new OwnerIds();
     const sick = lb([5, 6, 7]);
@@ -315,6 +343,12 @@ describe('load balancers', () => {
   it('networks without a load balancer keep tunnel traffic off conntrack', () => {
     const t = text(compileNode(model([net('blue', 100)], ports()), 'hv1', new OwnerIds()));
     expect(t.filter((l) => l.startsWith('LbVip') || l.startsWith('LbNat'))).toEqual(['LbVip, priority=0 actions=goto_table:L2Lookup', 'LbNat, priority=0 actions=goto_table:L2Lookup']);
+  });
+});
+
+describe('lbSlotCount', () => {
+  it('is 256 up to 4 backends, then a power of two with at least 64 slots per backend, at most 8192', () => {
+    expect([0, 1, 4, 5, 8, 9, 16, 17, 32, 33, 64, 65, 128, 129, 5000].map(lbSlotCount)).toEqual([256, 256, 256, 512, 512, 1024, 1024, 2048, 2048, 4096, 4096, 8192, 8192, 8192, 8192]);
   });
 });
 
@@ -352,6 +386,31 @@ describe('dealSlots (rendezvous hashing)', () => {
     expect(a / LB_SLOTS).toBeGreaterThan(0.65);
     expect(a / LB_SLOTS).toBeLessThan(0.85);
     expect(dealSlots([])).toEqual(new Array(LB_SLOTS).fill(-1));
+  });
+
+  it('spreads load better in the larger table a VIP with many backends gets, and still moves only the slots of a backend that goes', () => {
+    const spread = (n: number, slots: number, weight: (i: number) => number) => {
+      const list = Array.from({ length: n }, (_, i) => ({ key: `10.3.${i >> 8}.${i & 255}`, weight: weight(i) }));
+      const total = list.reduce((sum, b) => sum + b.weight, 0);
+      const got = list.map(() => 0);
+      for (const i of dealSlots(list, slots)) got[i]!++;
+      const norm = got.map((g, i) => g / ((slots * list[i]!.weight) / total));
+      return Math.max(...norm) / Math.min(...norm);
+    };
+    // 256 slots over 10 / 100 backends: the busiest got 1.7-2 / 5-20 times the least busy's share.
+    const figures = [10, 100].flatMap((n) => [1, 0].map((equal) => {
+      const w = (i: number) => (equal ? 1 : 1 + (i % 4));
+      return { n, equal: !!equal, at256: spread(n, 256, w), sized: spread(n, lbSlotCount(n), w) };
+    }));
+    // Rendezvous deals each slot on its own: a backend's count varies by about 1/sqrt(its
+    // slots), so weight-1 backends among weights 1..4 (41 slots each at 10 backends) vary most.
+    for (const f of figures) expect([f, f.sized < (f.n === 10 ? 1.9 : 2.5)]).toEqual([f, true]);
+    for (const f of figures.filter((x) => x.n === 100)) expect([f, f.at256 > 4 && f.sized < f.at256 / 2]).toEqual([f, true]);
+    const list = bs(100);
+    const before = dealSlots(list, lbSlotCount(100)).map((i) => list[i]!.key);
+    const fewer = list.filter((b) => b.key !== '10.1.0.42');
+    const after = dealSlots(fewer, lbSlotCount(100)).map((i) => fewer[i]!.key);
+    before.forEach((k, s) => expect(k === '10.1.0.42' ? after[s] !== k : after[s] === k).toBe(true));
   });
 
   it('gives every weighted backend a slot, however small its weight (QA: weights 100/100/1 left the last with none), still independent of order', () => {

@@ -14,7 +14,7 @@
  */
 import type { Encapsulation } from '../resources/kinds';
 import { indexModel, type ModelIndex } from './compiler';
-import { activeBackends, slotsOf } from './load-balancer';
+import { activeBackends, slotCountOf, slotsOf } from './load-balancer';
 import { ipv6AddressesOf } from './port-security-v6';
 import type { LbBackendModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { isIPv4 } from 'node:net';
@@ -96,7 +96,7 @@ export interface FastPathVip {
    */
   backends: FastPathBackend[];
   /**
-   * OVS's slot table for this VIP (load-balancer.ts: LbNat's multipath over LB_SLOTS slots,
+   * OVS's slot table for this VIP (load-balancer.ts: LbNat's multipath over slotCountOf(lb) slots,
    * LbSlot's backend per slot), as indexes into `backends` (-1: none). The fast path deals a
    * new connection to the backend of the slot OVS's multipath computes for it, so a
    * connection goes to the same backend whichever datapath takes it.
@@ -130,7 +130,7 @@ export interface FastPathPlan {
 function slotTable(lb: LoadBalancerModel, unique: readonly LbBackendModel[]): number[] {
   const active = activeBackends(lb);
   const at = new Map(unique.map((b, i) => [b.ip, i]));
-  return slotsOf(active).map((i) => (i < 0 ? -1 : at.get(active[i]!.ip)!));
+  return slotsOf(active, slotCountOf(lb)).map((i) => (i < 0 ? -1 : at.get(active[i]!.ip)!));
 }
 
 function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {

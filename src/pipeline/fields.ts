@@ -60,8 +60,8 @@ export function loadMark(m: RegMark): Action {
   return loadField(m.field, m.value);
 }
 
-/** A new connection's load balancer slot (multipath's result; LB_SLOTS = 256 fits 8 bits). */
-export const LbSlotField = regField('LbSlot', 'reg2', 0, 8);
+/** A new connection's load balancer slot (multipath's result; LB_SLOTS_MAX = 8192 fits 16 bits). */
+export const LbSlotField = regField('LbSlot', 'reg2', 0, 16);
 /** The backend its slot chose, as an IPv4 address (stable across backend list changes). */
 export const LbBackendField = regField('LbBackend', 'reg3', 0, 32);
 

@@ -83,6 +83,8 @@ export interface LoadBalancerModel {
   sessionAffinity?: 'None' | 'ClientIP';
   /** TCP ports its backends are health-checked on: their answers go to the controller. */
   healthCheckPorts?: readonly number[];
+  /** Its slot table's size (load-balancer.ts lbSlotCount of the spec's backends); absent: from `backends`. */
+  slots?: number;
 }
 
 export interface LogicalModel {

@@ -25,7 +25,8 @@ import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FrameBatch, maglevRing, openFastPath, type Classifier, type FastPath } from '../../src/fastpath';
-import { dealSlots } from '../../src/pipeline/load-balancer';
+import { dealSlots, lbSlotCount } from '../../src/pipeline/load-balancer';
+import { fnv1a } from '../../src/pipeline/owners';
 import { eth, ipv4, ipv4Packet, mac, mapped, NaiveClassifier, naiveMaglev, udp } from '../../src/fastpath/reference';
 import { Encap, type BackendSpec } from '../../src/fastpath/types';
 
@@ -269,7 +270,10 @@ function main(): void {
  *    that changed (ideal 0). Averaged over up to 10 removals.
  *  - spread: slots per backend over its weight share: max/min (ideal 1) and stddev/mean
  *    (ideal 0), equal weights and weights 1..4 cycling.
- * Peer: the OVS pipeline's table (dealSlots: 256 slots dealt by weighted rendezvous).
+ * Beside it the OVS pipeline's table, which both datapaths deal load-balancer connections
+ * by (dealSlots: lbSlotCount(N) slots, 256 up to 4 backends, then 64 or more per backend,
+ * dealt by weighted rendezvous), and the table it replaced on 2026-12-01 (256 slots
+ * by rendezvous alone: previousTable).
  */
 function maglevFigures(fp: FastPath): void {
   const be = (n: number, weight: (i: number) => number): BackendSpec[] =>
@@ -286,14 +290,16 @@ function maglevFigures(fp: FastPath): void {
   };
   /** ring over bes (indexes into bes, which are sorted by id already) -> backend ids. */
   const maglevIds = (bes: BackendSpec[]) => Array.from(maglevRing(fp.lib, bes), (i) => bes[i]!.id);
-  const ovsIds = (bes: BackendSpec[]) => dealSlots(bes.map((b) => ({ key: String(b.id), weight: b.weight }))).map((i) => bes[i]!.id);
-  const moved = (table: (bes: BackendSpec[]) => number[], bes: BackendSpec[]) => {
+  // Sized by the backends declared (the spec's), as the pipeline does: removing one keeps the size.
+  const ovsIds = (bes: BackendSpec[], declared = bes.length) => dealSlots(bes.map((b) => ({ key: String(b.id), weight: b.weight })), lbSlotCount(declared)).map((i) => bes[i]!.id);
+  const previousIds = (bes: BackendSpec[]) => previousTable(bes.map((b) => ({ key: String(b.id), weight: b.weight }))).map((i) => bes[i]!.id);
+  const moved = (table: (bes: BackendSpec[], declared?: number) => number[], bes: BackendSpec[]) => {
     const before = table(bes);
     const removals = Math.min(bes.length, 10);
     let all = 0, others = 0;
     for (let r = 0; r < removals; r++) {
       const gone = bes[Math.floor((r * bes.length) / removals)]!.id;
-      const after = table(bes.filter((b) => b.id !== gone));
+      const after = table(bes.filter((b) => b.id !== gone), bes.length);
       let changed = 0, changedOthers = 0, othersTotal = 0;
       before.forEach((id, s) => {
         if (id !== after[s]) changed++;
@@ -308,15 +314,48 @@ function maglevFigures(fp: FastPath): void {
     return { ratio: all / removals / (1 / bes.length), others: others / removals };
   };
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'inf');
-  console.log('\n== Maglev (C ring, 65537 slots) vs OVS pipeline slot table (256 slots, rendezvous): ratios to the ideal');
+  console.log('\n== Maglev (C ring, 65537 slots), the OVS pipeline\'s slot table (lbSlotCount(N) slots, rendezvous) and the table before it (256 slots, rendezvous alone): ratios to the ideal');
   console.log(`${'N'.padStart(4)} ${'table'.padEnd(8)} ${'moved/(1/N)'.padStart(12)} ${'others moved'.padStart(13)} ${'max/min'.padStart(8)} ${'sd/mean'.padStart(8)} ${'w max/min'.padStart(10)} ${'w sd/mean'.padStart(10)}`);
   for (const n of [3, 10, 100]) {
     const equal = be(n, () => 1), weighted = be(n, (i) => 1 + (i % 4));
-    for (const [name, table] of [['maglev', maglevIds], ['ovs-256', ovsIds]] as const) {
+    for (const [name, table] of [['maglev', maglevIds], [`ovs-${lbSlotCount(n)}`, ovsIds], ['prev-256', previousIds]] as const) {
       const m = moved(table, equal), s = spread(table(equal), equal), w = spread(table(weighted), weighted);
       console.log(`${String(n).padStart(4)} ${name.padEnd(8)} ${m.ratio.toFixed(3).padStart(12)} ${(m.others * 100).toFixed(2).padStart(12)}% ${fmt(s.maxMin).padStart(8)} ${s.cv.toFixed(3).padStart(8)} ${fmt(w.maxMin).padStart(10)} ${w.cv.toFixed(3).padStart(10)}`);
     }
   }
+}
+
+/**
+ * The pipeline's table before 2026-12-01, kept here as this benchmark's peer: 256 slots,
+ * each to the backend of highest weighted rendezvous score (-weight / ln u), then one slot
+ * for any weighted backend left with none, from the backend holding the most.
+ */
+function previousTable(backends: ReadonlyArray<{ key: string; weight: number }>): number[] {
+  const mix = (h: number) => {
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  };
+  const seeds = backends.map((b) => fnv1a(b.key));
+  const score = (i: number, s: number) => -backends[i]!.weight / Math.log((mix(seeds[i]! ^ mix(s + 0x9e3779b9)) + 0.5) / 0x100000000);
+  const out = Array.from({ length: 256 }, (_, s) => {
+    let best = -1;
+    for (let i = 0; i < backends.length; i++) if (backends[i]!.weight > 0 && (best < 0 || score(i, s) > score(best, s))) best = i;
+    return best;
+  });
+  const held = backends.map((_, i) => out.filter((x) => x === i).length);
+  const byKey = (x: number, y: number) => (backends[x]!.key < backends[y]!.key ? -1 : 1);
+  for (const i of backends.map((_, i) => i).filter((i) => backends[i]!.weight > 0 && held[i] === 0).sort(byKey)) {
+    let donor = -1;
+    for (let j = 0; j < backends.length; j++) if (held[j]! > 1 && (donor < 0 || held[j]! > held[donor]! || (held[j] === held[donor] && byKey(j, donor) < 0))) donor = j;
+    if (donor < 0) break;
+    let take = -1;
+    for (let s = 0; s < 256; s++) if (out[s] === donor && (take < 0 || score(i, s) > score(i, take))) take = s;
+    out[take] = i;
+    held[donor]!--;
+    held[i] = 1;
+  }
+  return out;
 }
 
 main();

@@ -16,6 +16,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { VIP_SETTLE_MS } from '../../src/fastpath/node-runner';
+import { parseLbSlots } from '../../src/cli/commands/trace-lb-flows';
+import { openFastPath } from '../../src/fastpath';
+import { TABLES } from '../../src/pipeline/tables';
 import type { BackendStatus, LoadBalancer } from '../../src/resources/kinds';
 import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
@@ -413,5 +416,67 @@ function done(){console.log(JSON.stringify(out))}`;
     expect(poked).toEqual(held);
     log(`hairpin: 20 long connections ${JSON.stringify(tally(held))}, every one answering again after a poke`);
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/self`);
+  }, 120_000);
+
+  it('a VIP with six backends gets a 512-slot table: every connection reaches the backend its 5-tuple hashes to in OVS\'s table, whichever datapath deals it', async () => {
+    const ns = 'w-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.42.0.0/24' }] } });
+    // Two backend VMs (one per hypervisor) with three addresses each: their own and two
+    // allowed pairs, each a backend of its own.
+    const extra = { w1: ['10.42.0.201', '10.42.0.202'], w2: ['10.42.0.203', '10.42.0.204'] };
+    const client = await vmFor(ns, 'net', 'wc', 'hv1');
+    const hosts = [];
+    for (const [name, hv] of [['w1', 'hv1'], ['w2', 'hv2']] as const) {
+      const h = await api.vmFor(fixture.bed(), ns, 'net', name, hv, { vmName: `lb${name}`, spec: { allowedAddressPairs: extra[name].map((ip) => ({ ip })) } });
+      for (const ip of extra[name]) await h.vm.exec(['ip', 'addr', 'add', `${ip}/24`, 'dev', h.vm.iface]);
+      hosts.push(h);
+    }
+    // Each answers with the address the connection reached (the DNAT's target).
+    for (const h of hosts) {
+      const c = nodeIn(h.vm, ['-e', `require('net').createServer(s=>{s.on('error',()=>{});s.end(s.localAddress+'\\n')}).listen(8080,'0.0.0.0',()=>console.log('listening'))`]);
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`server in ${h.port.metadata.name} did not start`)), 10_000);
+        c.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && (clearTimeout(t), resolve()));
+      });
+    }
+    const backendIps = hosts.flatMap((h) => [h.port.spec!.ips![0]!, ...extra[h.port.metadata.name as 'w1' | 'w2']]);
+    const t0 = performance.now();
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'wide' },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: backendIps.map((ip) => ({ ip })) },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'wide');
+    const vip = lb.spec!.vip!;
+    // OVS's table on the client's node: 512 slots (64 or more per backend), each backend's.
+    const table = await eventually(async () => {
+      const hv = client.vm.hypervisor;
+      const dump = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.LbSlot.id},ip,nw_dst=${vip}`]);
+      const slots = parseLbSlots(dump, vip);
+      return slots.size === 512 ? slots : undefined;
+    }, 10_000, 100);
+    expect(new Set(table.values())).toEqual(new Set(backendIps));
+    // With the fast path on, its VIPs settle on OVS first (VIP_SETTLE_MS): then it deals them.
+    if (process.env.VNETD_FASTPATH === '1') await new Promise((r) => setTimeout(r, Math.max(0, VIP_SETTLE_MS + 500 - (performance.now() - t0))));
+    const took = async (): Promise<number> => {
+      const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
+      return Number(metrics.split('\n').find((l) => l.startsWith('vnetd_fastpath_vip_connections_total{') && l.includes(`node="${client.vm.hypervisor.name}"`) && l.includes('event="new"'))?.split(' ').pop() ?? 0);
+    };
+    const tookBefore = await took();
+    const got = await connections(client.vm, vip, 150, 46000);
+    const fp = openFastPath().fastPath;
+    if (!fp) throw new Error('libvnetfp must build for the tests');
+    const ip4 = (a: string) => a.split('.').reduce((n, x) => n * 256 + Number(x), 0);
+    const clientIp = client.port.spec!.ips![0]!;
+    const wrong = got.filter((c) => c.name !== table.get(fp.lib.ovsLbSlot(ip4(clientIp), ip4(vip), 6, c.lp, 80, 0, 512)));
+    const dist = tally(got.map((c) => c.name));
+    const fastPath = (await took()) - tookBefore;
+    log(`VIP with 6 backends: 512 LbSlot flows; 150 connections per backend address ${JSON.stringify(dist)}; ${150 - wrong.length} reached the backend OVS's table gives their 5-tuple${process.env.VNETD_FASTPATH === '1' ? `; the fast path dealt ${fastPath}` : ''}`);
+    expect(got.filter((c) => !c.name)).toEqual([]);
+    expect(wrong).toEqual([]);
+    for (const ip of backendIps) expect(dist[ip] ?? 0).toBeGreaterThan(5);
+    expect(new Set(got.map((c) => c.peer))).toEqual(new Set([vip]));
+    if (process.env.VNETD_FASTPATH === '1') expect(fastPath).toBeGreaterThanOrEqual(150);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/wide`);
   }, 120_000);
 });

@@ -3,8 +3,9 @@
  * the two datapaths never disagree about where a packet goes): it computes the slot OVS's
  * `multipath` action computes (native/src/ovs_hash.c) and looks it up in the same slot
  * table. This checks that hash against a running ovs-vswitchd: a flow with the pipeline's
- * two multipath actions (symmetric_l3l4+udp for plain VIPs, nw_src for ClientIP affinity,
- * basis 0, modulo_n over 256 slots) and ofproto/trace of random TCP and UDP packets; the
+ * multipath actions (symmetric_l3l4+udp for plain VIPs, nw_src for ClientIP affinity,
+ * basis 0, modulo_n over the table sizes the pipeline uses: 256, 2048 and 8192 slots, and
+ * 1000, which is not a power of two) and ofproto/trace of random TCP and UDP packets; the
  * registers OVS fills must be the slots the C library computes.
  */
 import { randomInt } from 'node:crypto';
@@ -13,6 +14,15 @@ import { startOvs, type OvsInstance } from '../harness/ovs';
 import { describeOvs } from './ovsdb-helpers';
 
 const TRACES = 200;
+/** Register n gets hash `fields` modulo `size`. */
+const TABLES = [
+  { reg: 0, fields: 'symmetric_l3l4+udp', clientIp: 0, size: 256 },
+  { reg: 1, fields: 'nw_src', clientIp: 1, size: 256 },
+  { reg: 2, fields: 'symmetric_l3l4+udp', clientIp: 0, size: 2048 },
+  { reg: 3, fields: 'nw_src', clientIp: 1, size: 2048 },
+  { reg: 4, fields: 'symmetric_l3l4+udp', clientIp: 0, size: 8192 },
+  { reg: 5, fields: 'symmetric_l3l4+udp', clientIp: 0, size: 1000 },
+];
 
 describeOvs('OVS multipath hash, as the fast path computes it', () => {
   let ovs: OvsInstance | undefined;
@@ -25,7 +35,8 @@ describeOvs('OVS multipath hash, as the fast path computes it', () => {
     const tag = `lbh${process.pid.toString(36).slice(-4)}`;
     ovs = await startOvs({ name: tag, netns: tag });
     await ovs.vsctl(['add-br', 'br0', '--', 'set', 'bridge', 'br0', 'datapath_type=netdev', 'protocols=OpenFlow13', 'fail_mode=secure']);
-    await ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', 'br0', 'table=0,ip,actions=multipath(symmetric_l3l4+udp,0,modulo_n,256,0,NXM_NX_REG0[0..7]),multipath(nw_src,0,modulo_n,256,0,NXM_NX_REG1[0..7])']);
+    const picks = TABLES.map((t) => `multipath(${t.fields},0,modulo_n,${t.size},0,NXM_NX_REG${t.reg}[0..15])`);
+    await ovs.ofctl(['-O', 'OpenFlow13', 'add-flow', 'br0', `table=0,ip,actions=${picks.join(',')}`]);
   }, 60_000);
   afterAll(async () => {
     await ovs?.stop();
@@ -35,7 +46,7 @@ describeOvs('OVS multipath hash, as the fast path computes it', () => {
     const ip = () => [10, randomInt(256), randomInt(256), randomInt(1, 255)];
     const num = (a: number[]) => ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
     const mismatches: string[] = [];
-    const slots = new Set<number>();
+    const slots = new Map(TABLES.map((t) => [t.reg, new Set<number>()]));
     for (let i = 0; i < TRACES; i++) {
       const [src, dst] = [ip(), ip()];
       const proto = i % 2 ? 17 : 6;
@@ -44,14 +55,20 @@ describeOvs('OVS multipath hash, as the fast path computes it', () => {
       const out = await ovs!.appctl('ovs-vswitchd', ['ofproto/trace', 'br0', `in_port=LOCAL,${l4},nw_src=${src.join('.')},nw_dst=${dst.join('.')},${l4}_src=${sport},${l4}_dst=${dport}`]);
       const final = /Final flow: (.*)/.exec(out)?.[1] ?? '';
       const reg = (n: number) => Number(new RegExp(`reg${n}=(0x[0-9a-f]+|\\d+)`).exec(final)?.[1] ?? 0);
-      const want = { l3l4: reg(0), nwSrc: reg(1) };
-      const got = { l3l4: fp.lib.ovsLbSlot(num(src), num(dst), proto, sport, dport, 0), nwSrc: fp.lib.ovsLbSlot(num(src), num(dst), proto, sport, dport, 1) };
-      slots.add(got.l3l4);
-      if (got.l3l4 !== want.l3l4 || got.nwSrc !== want.nwSrc) mismatches.push(`${l4} ${src.join('.')}:${sport} -> ${dst.join('.')}:${dport}: OVS ${JSON.stringify(want)}, fast path ${JSON.stringify(got)}`);
+      const want = TABLES.map((t) => reg(t.reg));
+      const got = TABLES.map((t) => fp.lib.ovsLbSlot(num(src), num(dst), proto, sport, dport, t.clientIp, t.size));
+      TABLES.forEach((t, k) => slots.get(t.reg)!.add(got[k]!));
+      if (want.some((w, k) => w !== got[k])) mismatches.push(`${l4} ${src.join('.')}:${sport} -> ${dst.join('.')}:${dport}: OVS ${JSON.stringify(want)}, fast path ${JSON.stringify(got)} (tables ${TABLES.map((t) => `${t.fields}/${t.size}`).join(', ')})`);
     }
-    process.stdout.write(`[ovs-lb-hash] ${TRACES - mismatches.length}/${TRACES} connections: the fast path computes OVS's slot (${slots.size} distinct slots seen)\n`);
+    const seen = TABLES.map((t) => `${t.fields} over ${t.size}: ${slots.get(t.reg)!.size} distinct`).join('; ');
+    process.stdout.write(`[ovs-lb-hash] ${TRACES - mismatches.length}/${TRACES} connections: the fast path computes OVS's slot in every table (${seen})\n`);
     expect(mismatches).toEqual([]);
-    // A hash that spreads: 200 connections over 256 slots reach well over 100 of them.
-    expect(slots.size).toBeGreaterThan(100);
+    // A hash that spreads: 200 connections over 256 slots reach well over 100 of them, and
+    // over the larger tables nearly 200 (slots past the first 256 included).
+    expect(slots.get(0)!.size).toBeGreaterThan(100);
+    for (const reg of [2, 4, 5]) {
+      expect(slots.get(reg)!.size).toBeGreaterThan(170);
+      expect(Math.max(...slots.get(reg)!)).toBeGreaterThan(700);
+    }
   }, 120_000);
 });

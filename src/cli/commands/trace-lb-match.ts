@@ -2,9 +2,9 @@
  * A VIP's slot table and DNAT flows in OVS beside the logical model's backends: each
  * backend's slots (its share of new connections), its DNAT, and every place they do not
  * line up, as the pipeline builds them (load-balancer.ts): one LbDnat flow per healthy
- * backend, LB_SLOTS slots dealt by dealSlots over the healthy backends by weight.
+ * backend, lb.slotCount slots dealt by dealSlots over the healthy backends by weight.
  */
-import { LB_SLOTS, dealSlots } from '../../pipeline/load-balancer';
+import { dealSlots } from '../../pipeline/load-balancer';
 import type { LbDnatFlow, LbPick } from './trace-lb-flows';
 import type { LbChoice, LogicalLb } from './trace-logical';
 
@@ -17,7 +17,7 @@ export interface LbBackendReport {
   weight?: number;
   /** Slots of OVS's LbSlot table that lead to it. */
   slots: number;
-  /** slots / LB_SLOTS, in percent (one decimal): its share of new connections. */
+  /** slots / the table's size, in percent (one decimal): its share of new connections. */
   share: number;
   /** Slots vnetd's dealing over the logical backends gives it (logical backends only). */
   dealt?: number;
@@ -43,12 +43,12 @@ export interface LbCheck {
   mismatches: string[];
 }
 
-const pct = (n: number) => Math.round((n / LB_SLOTS) * 1000) / 10;
+const pct = (n: number, of: number) => Math.round((n / of) * 1000) / 10;
 
 /** Slot -> logical backend as vnetd deals them (as activeBackends: weight > 0, one per address). */
 export function dealtBackends(lb: LogicalLb): (LbChoice | undefined)[] {
   const usable = lb.choices.filter((c) => c.weight > 0);
-  return usable.length ? dealSlots(usable.map((c) => ({ key: c.ip!, weight: c.weight }))).map((i) => usable[i]) : [];
+  return usable.length ? dealSlots(usable.map((c) => ({ key: c.ip!, weight: c.weight })), lb.slotCount).map((i) => usable[i]) : [];
 }
 
 /**
@@ -64,15 +64,16 @@ export function checkLbFlows(lb: LogicalLb, slots: Map<number, string | undefine
   for (const ip of slots.values()) if (ip !== undefined) held.set(ip, (held.get(ip) ?? 0) + 1);
   const empty = [...slots].filter(([, ip]) => ip === undefined).map(([s]) => s);
   if (empty.length) mismatches.push(`OVS's LbSlot flows for ${lb.vip} of slot${empty.length === 1 ? '' : 's'} ${list(empty)} load no backend: new connections hashed there are dropped`);
-  const missing = Array.from({ length: LB_SLOTS }, (_, s) => s).filter((s) => !slots.has(s));
-  if (lb.choices.length && missing.length) mismatches.push(`OVS has ${LB_SLOTS - missing.length} of ${LB_SLOTS} LbSlot flows for ${lb.vip}: new connections hashed to slot${missing.length === 1 ? '' : 's'} ${list(missing)} are dropped`);
+  const size = lb.slotCount;
+  const missing = Array.from({ length: size }, (_, s) => s).filter((s) => !slots.has(s));
+  if (lb.choices.length && missing.length) mismatches.push(`OVS has ${size - missing.length} of ${size} LbSlot flows for ${lb.vip}: new connections hashed to slot${missing.length === 1 ? '' : 's'} ${list(missing)} are dropped`);
   const ips = [...new Set([...lb.choices.map((c) => c.ip!), ...held.keys(), ...dnats.map((d) => d.backend)])];
   const sameSet = ips.length === lb.choices.length && lb.choices.every((c) => held.has(c.ip!));
   if (sameSet && !missing.length && !empty.length) {
     const off = [...slots].filter(([s, ip]) => dealt[s]?.ip !== ip);
     if (off.length) {
       const [s, ip] = off[0]!;
-      mismatches.push(`OVS's LbSlot table for ${lb.vip} differs from vnetd's dealing over the same backends in ${off.length} of ${LB_SLOTS} slots (e.g. slot ${s}: OVS ${nameOf(lb, ip)}, dealt to ${dealt[s]?.backend ?? 'none'})`);
+      mismatches.push(`OVS's LbSlot table for ${lb.vip} differs from vnetd's dealing over the same backends in ${off.length} of ${size} slots (e.g. slot ${s}: OVS ${nameOf(lb, ip)}, dealt to ${dealt[s]?.backend ?? 'none'})`);
     }
   }
   const checks = ips.map((ip): LbCheck => {
@@ -80,17 +81,17 @@ export function checkLbFlows(lb: LogicalLb, slots: Map<number, string | undefine
     const n = held.get(ip) ?? 0;
     const flow = dnats.find((d) => d.backend === ip);
     const nat = flow?.nat;
-    const entry: LbBackendReport = { ip, slots: n, share: pct(n), tables: [], end: 'not traced', agrees: false };
+    const entry: LbBackendReport = { ip, slots: n, share: pct(n, lb.slotCount), tables: [], end: 'not traced', agrees: false };
     if (choice) Object.assign(entry, { backend: choice.backend, weight: choice.weight, dealt: dealt.filter((c) => c === choice).length });
     if (nat) entry.dnat = `${nat.ip}${nat.port !== undefined ? `:${nat.port}` : ''}`;
     if (flow) entry.connections = flow.packets;
     const out: string[] = [];
     if (!choice) {
       const why = lb.unhealthyIps.includes(ip) ? ' (the status reports it unhealthy)' : '';
-      if (n) out.push(`OVS deals ${n} of ${LB_SLOTS} slots of ${lb.vip} to ${ip}, which is not a backend the logical model uses${why}`);
+      if (n) out.push(`OVS deals ${n} of ${size} slots of ${lb.vip} to ${ip}, which is not a backend the logical model uses${why}`);
       if (flow) out.push(`OVS has an LbDnat flow for ${where} to ${entry.dnat ?? ip}${n ? '' : ' (no slot leads to it)'}, which is not a backend the logical model uses${why}`);
     } else {
-      if (!n) out.push(`backend ${choice.backend} (weight ${choice.weight}) holds none of OVS's ${LB_SLOTS} slots for ${lb.vip}: OVS never sends it a new connection`);
+      if (!n) out.push(`backend ${choice.backend} (weight ${choice.weight}) holds none of OVS's ${size} slots for ${lb.vip}: OVS never sends it a new connection`);
       if (!flow) out.push(`backend ${choice.backend} has no LbDnat flow for ${where}${n ? `: new connections hashed to its ${n} slot${n === 1 ? '' : 's'} are dropped` : ''}`);
       else if (!nat) out.push(`OVS's LbDnat flow for backend ${choice.backend} does no DNAT (${flow.actions})`);
       else {

@@ -1,6 +1,6 @@
 /**
  * The OVS half of `vnetctl trace` through a VIP. OVS hands a new connection to the VIP
- * to multipath (LbNat), which hashes it into one of LB_SLOTS slots; LbSlot gives the slot
+ * to multipath (LbNat), which hashes it into one of the VIP's slots (256 to 8192); LbSlot gives the slot
  * its backend, LbDnat DNATs to it (load-balancer.ts). ofproto/trace computes multipath
  * as the datapath does, and with --ct-next it resumes after each conntrack recirculation,
  * so one trace shows the backend OVS picks for this 5-tuple and where the packet ends.
@@ -22,7 +22,7 @@ export const VIP_CT_NEXT = ['--ct-next', 'trk,new', '--ct-next', 'trk,new,dnat']
 const MAX_TRACED = 32;
 
 export interface LbOvsReport {
-  /** LbSlot flows of the VIP in OVS, of LB_SLOTS. */
+  /** LbSlot flows of the VIP in OVS, of the table's size (LogicalLb.slotCount). */
   slots: number;
   /** OVS's own pick for this packet; undefined when ofproto/trace did not reach a DNAT. */
   pick?: LbPickReport;

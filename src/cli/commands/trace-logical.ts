@@ -5,7 +5,7 @@
  */
 import { tryParseIp } from '../../ipam/address';
 import { cidrContains, tryParseCidr } from '../../ipam/subnet';
-import { LB_SLOTS } from '../../pipeline/load-balancer';
+import { lbSlotCount } from '../../pipeline/load-balancer';
 import { loadBalancerMac } from '../../pipeline/owners';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { UsageError } from '../errors';
@@ -68,6 +68,8 @@ export interface LogicalLb {
   weightZero: string[];
   /** What picks the backend: the connection's 5-tuple, or the client address (sessionAffinity ClientIP). */
   hashOf: '5-tuple' | 'client address';
+  /** Slots of its table (LbSlot flows), by the spec's backends as the pipeline counts them. */
+  slotCount: number;
   /** The network's VNI (OVS's flows of this VIP match it). */
   vni?: number;
 }
@@ -159,7 +161,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   const unhealthy = backends.filter(isUnhealthy).map((b) => b.port ?? b.ip ?? '?');
   const affinity = lb.spec?.sessionAffinity === 'ClientIP';
   const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
-  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved, weightZero, hashOf: affinity ? 'client address' : '5-tuple', ...(vni !== undefined ? { vni } : {}) };
+  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved, weightZero, hashOf: affinity ? 'client address' : '5-tuple', slotCount: lbSlotCount(backends.length), ...(vni !== undefined ? { vni } : {}) };
   const skipped = [
     unhealthy.length ? `left out as unhealthy: ${unhealthy.join(', ')}` : '',
     unresolved.length ? `left out until a port of the network has them: ${unresolved.join(', ')}` : '',
@@ -177,7 +179,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
       ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: no usable backend${skipped}: new connections are ${proto === 'sctp' ? 'dropped' : `refused: vnetd answers a ${proto === 'tcp' ? 'TCP RST' : 'ICMP port unreachable'} from the VIP (table LbNat, to the controller)`}`
       : choices.length === 1
         ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only usable backend${skipped} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`
-        : `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${LB_SLOTS} slots, dealt to the backends by weight (rendezvous hashing); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
+        : `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${logicalLb.slotCount} slots, dealt to the backends by weight (rendezvous hashing, balanced); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
   );
   const self = ipsOf(input.from);
   for (const c of choices) {

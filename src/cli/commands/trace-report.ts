@@ -2,7 +2,6 @@
  * The report of `vnetctl trace`: its shape (the same facts for -o json|yaml) and its text
  * for people.
  */
-import { LB_SLOTS } from '../../pipeline/load-balancer';
 import type { LbOvsReport } from './trace-lb';
 import type { LbBackendReport } from './trace-lb-match';
 import type { LogicalLb, Proto } from './trace-logical';
@@ -63,7 +62,7 @@ function backendLine(b: LbBackendReport): string {
 function lbLines(r: TraceReport, lb: LbOvsReport): string[] {
   const out: string[] = [];
   if (lb.unread) out.push(`  lb:       ${lb.unread}`);
-  else out.push(`  lb:       ${lb.slots} of ${LB_SLOTS} slots in LbSlot for ${r.logical.loadBalancer?.vip ?? 'the VIP'}, ${lb.backends.filter((b) => b.dnat).length} LbDnat flow(s) for ${r.packet.to}/${r.packet.proto}`);
+  else out.push(`  lb:       ${lb.slots} of ${r.logical.loadBalancer?.slotCount ?? '?'} slots in LbSlot for ${r.logical.loadBalancer?.vip ?? 'the VIP'}, ${lb.backends.filter((b) => b.dnat).length} LbDnat flow(s) for ${r.packet.to}/${r.packet.proto}`);
   const p = lb.pick;
   if (p) {
     const slot = p.slot !== undefined ? `: multipath hashes it to slot ${p.slot}${p.dealtTo ? ` (vnetd deals slot ${p.slot} to ${p.dealtTo})` : ''}` : '';
