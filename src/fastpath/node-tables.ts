@@ -75,16 +75,49 @@ export enum FilterMap { Dst = 0, Src = 1, Inner = 2, Vip = 3, Src6 = 4, Target =
 /** interfaceFilters' entry for the node's own maps (no interface has this name: IFNAMSIZ is 16). */
 export const NODE_FILTERS = '(node)';
 
+const MAC = /^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/;
+/**
+ * Every apply turns each MAC and address of the node's tables into keys again (thousands at
+ * a thousand ports, on the event loop): each text's hex is remembered. Bounded: cleared when
+ * full.
+ */
+const macHexes = new Map<string, string>();
+const ipv4Hexes = new Map<string, string>();
+const CACHED = 1 << 16;
+function remember(cache: Map<string, string>, text: string, hex: string): string {
+  if (cache.size >= CACHED) cache.clear();
+  cache.set(text, hex);
+  return hex;
+}
+
+/** A MAC's 6 bytes as lower-case hex. */
+function macHex(mac: string): string {
+  const hex = macHexes.get(mac);
+  if (hex !== undefined) return hex;
+  if (!MAC.test(mac)) throw new RangeError(`bad MAC ${mac}`);
+  return remember(macHexes, mac, mac.replace(/:/g, '').toLowerCase());
+}
+
 export function macBytes(mac: string): Uint8Array {
-  const parts = mac.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new RangeError(`bad MAC ${mac}`);
-  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
+  return Buffer.from(macHex(mac), 'hex');
 }
 
 export function ipv4Number(ip: string): number {
   const parts = ip.split('.').map(Number);
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new RangeError(`bad IPv4 address ${ip}`);
   return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+}
+
+/** Big-endian (network order) hex of an unsigned value of `bytes` bytes. */
+const be = (n: number, bytes: number): string => (n >>> 0).toString(16).padStart(bytes * 2, '0');
+/** Little-endian (host order here) hex of a 32-bit value. */
+function le32(n: number): string {
+  const h = be(n, 4);
+  return h.slice(6, 8) + h.slice(4, 6) + h.slice(2, 4) + h.slice(0, 2);
+}
+/** An IPv4 address's 4 bytes in network order, as hex. */
+function ipv4Hex(ip: string): string {
+  return ipv4Hexes.get(ip) ?? remember(ipv4Hexes, ip, be(ipv4Number(ip), 4));
 }
 
 /** IPv4 as the 16-byte IPv4-mapped form the native VIP table keys on. */
@@ -103,17 +136,11 @@ export function mappedIPv4(ip: string): Uint8Array {
  * from vfp_cfg), MAC, 2 pad bytes. netKey has the same layout: a VM NIC's tag and own MAC.
  */
 export function dstKey(network: number, mac: string): string {
-  const b = Buffer.alloc(12);
-  b.writeUInt32LE(network >>> 0, 0);
-  b.set(macBytes(mac), 4);
-  return b.toString('hex');
+  return le32(network) + macHex(mac) + '0000';
 }
 export const netKey = dstKey;
 export function srcKey(mac: string, ip: string): string {
-  const b = Buffer.alloc(12);
-  b.set(macBytes(mac), 0);
-  b.writeUInt32BE(ipv4Number(ip), 8);
-  return b.toString('hex');
+  return macHex(mac) + '0000' + ipv4Hex(ip);
 }
 /** struct vfp_src6_key of bpf/xdp_redirect.c: MAC, 2 pad bytes, IPv6 address. */
 export function src6Key(mac: string, ip: string): string {
@@ -125,32 +152,21 @@ export function src6Key(mac: string, ip: string): string {
 }
 /** struct vfp_vipaddr_key of bpf/xdp_redirect.c: network tag (host order), IPv4 VIP address (network order). */
 export function vipAddrKey(network: number, vip: string): string {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(network >>> 0, 0);
-  b.writeUInt32BE(ipv4Number(vip), 4);
-  return b.toString('hex');
+  return le32(network) + ipv4Hex(vip);
 }
 /** VFP_LBNET_IPV6 of bpf/xdp_redirect.c: with it, the VNI's key says its network's IPv6 is OVS's. */
 export const LBNET_IPV6 = 0x80000000;
 /** vfp_lbnet key of bpf/xdp_redirect.c: a load-balanced network's VNI (host order), with LBNET_IPV6 or not. */
 export function lbNetKey(vni: number, ipv6 = false): string {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE((ipv6 ? vni | LBNET_IPV6 : vni) >>> 0, 0);
-  return b.toString('hex');
+  return le32(ipv6 ? vni | LBNET_IPV6 : vni);
 }
+/** struct vfp_inner_key: VNI in host order, as the XDP program builds it; MAC; 2 pad bytes. */
 export function innerKey(vni: number, mac: string): string {
-  const b = Buffer.alloc(12);
-  b.writeUInt32LE(vni >>> 0, 0); // struct vfp_inner_key.vni: host order, as the XDP program builds it
-  b.set(macBytes(mac), 4);
-  return b.toString('hex');
+  return le32(vni) + macHex(mac) + '0000';
 }
-/** struct vfp_vip_key of bpf/xdp_redirect.c: IPv4 VIP, port (network order), protocol. */
+/** struct vfp_vip_key of bpf/xdp_redirect.c: IPv4 VIP, port (network order), protocol, 1 pad byte. */
 export function vipKey(vip: string, port: number, proto: number): string {
-  const b = Buffer.alloc(8);
-  b.writeUInt32BE(ipv4Number(vip), 0);
-  b.writeUInt16BE(port, 4);
-  b.writeUInt8(proto, 6);
-  return b.toString('hex');
+  return ipv4Hex(vip) + be(port & 0xffff, 2) + be(proto & 0xff, 1) + '00';
 }
 /**
  * struct vfp_target_key of bpf/xdp_redirect.c: a local backend's listener, as a tunnel frame's
@@ -158,13 +174,7 @@ export function vipKey(vip: string, port: number, proto: number): string {
  * network order).
  */
 export function targetKey(vni: number, mac: string, ip: string, port: number, proto: number): string {
-  const b = Buffer.alloc(20);
-  b.writeUInt32LE(vni >>> 0, 0);
-  b.set(macBytes(mac), 4);
-  b.writeUInt16BE(port, 10);
-  b.writeUInt32BE(ipv4Number(ip), 12);
-  b.writeUInt8(proto, 16);
-  return b.toString('hex');
+  return le32(vni) + macHex(mac) + be(port & 0xffff, 2) + ipv4Hex(ip) + be(proto & 0xff, 1) + '000000';
 }
 const PROTO = { TCP: 6, UDP: 17 } as const;
 /** targetKey's MAC for "any backend's listener", as a UDP datagram's source. */

@@ -5,10 +5,16 @@
  * An unknown neighbour is resolved by the kernel (one ping), and reported as missing
  * until then: its remote MACs stay with OVS.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { CommandRunner } from './command-runner';
 
-const run = promisify(execFile);
+/** The commands run from a helper process (command-runner.ts: forking vnetd itself held its event loop). */
+const commands = new CommandRunner();
+const run = async (file: string, args: string[], o: { timeout: number }): Promise<{ stdout: string }> => ({ stdout: await commands.run(file, args, o.timeout) });
+
+/** Ends the helper process the underlay commands run from (started again on the next command). */
+export function closeUnderlayCommands(): void {
+  commands.close();
+}
 
 async function ipJson<T>(netns: string | undefined, args: string[]): Promise<T | undefined> {
   const full = [...(netns ? ['-n', netns] : []), '-j', ...args];
@@ -27,8 +33,13 @@ function inNetns(netns: string | undefined, cmd: string, args: string[]): Promis
 
 /** MAC of the interface carrying ip, or undefined. */
 export async function localMacOf(netns: string | undefined, ip: string): Promise<string | undefined> {
-  const links = await ipJson<Array<{ ifname: string; address?: string; addr_info?: Array<{ local?: string }> }>>(netns, ['addr', 'show']);
-  return links?.find((l) => l.addr_info?.some((a) => a.local === ip))?.address;
+  // Only the interfaces with that address (a hypervisor's namespace has one per VM NIC), then
+  // that one's MAC (a filtered `addr show` prints no link address).
+  const withIp = await ipJson<Array<{ ifname: string; addr_info?: Array<{ local?: string }> }>>(netns, ['addr', 'show', 'to', ip]);
+  const ifname = withIp?.find((l) => l.addr_info?.some((a) => a.local === ip))?.ifname;
+  if (!ifname) return undefined;
+  const link = await ipJson<Array<{ address?: string }>>(netns, ['link', 'show', 'dev', ifname]);
+  return link?.[0]?.address;
 }
 
 /** The kernel's current next-hop MAC toward ip (no resolution attempt). */
