@@ -13,9 +13,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 
 /** The helper: newline-delimited JSON requests on stdin, one JSON line per answer on stdout. */
-const HELPER = `const {execFile}=require('child_process');let buf='';const running=new Set();
+const HELPER = `const {execFile}=require('child_process');let buf='';const running=new Set();process.stdin.setEncoding('utf8');
 process.stdin.on('data',(d)=>{buf+=d;let i;while((i=buf.indexOf('\\n'))>=0){const r=JSON.parse(buf.slice(0,i));buf=buf.slice(i+1);
-const c=execFile(r.file,r.args,{timeout:r.timeoutMs,maxBuffer:64<<20},(err,stdout,stderr)=>{running.delete(c);process.stdout.write(JSON.stringify({id:r.id,stdout:String(stdout??''),error:err?String(stderr||err.message).trim()||String(err.message):undefined})+'\\n')});running.add(c);}});
+const c=execFile(r.file,r.args,{timeout:r.timeoutMs,maxBuffer:64<<20},(err,stdout,stderr)=>{running.delete(c);process.stdout.write(JSON.stringify({id:r.id,stdout:String(stdout??''),error:err?(String(stderr).trim()||String(err.message).trim())+(err.signal?' (killed: '+err.signal+')':''):undefined})+'\\n')});running.add(c);}});
 process.stdin.on('end',()=>{for(const c of running)c.kill();process.exit(0)});`;
 
 interface Pending {
@@ -28,7 +28,6 @@ export class CommandRunner {
   private child?: ChildProcess;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private buf = '';
 
   /** file's stdout; rejects when it fails or exits non-zero (its stderr), or takes longer than timeoutMs. */
   run(file: string, args: readonly string[], timeoutMs: number): Promise<string> {
@@ -53,11 +52,30 @@ export class CommandRunner {
 
   private helper(): ChildProcess {
     if (this.child) return this.child;
-    const child = spawn(process.execPath, ['-e', HELPER], { stdio: ['pipe', 'pipe', 'ignore'] });
+    // Not vnetd's NODE_OPTIONS (an --inspect port, a preload): the helper is plain Node.
+    const child = spawn(process.execPath, ['-e', HELPER], { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, NODE_OPTIONS: '' } });
     this.child = child;
-    this.buf = '';
+    // Each helper its own buffer: the rest of a dead one's output must not mix into the next's.
+    let buf = '';
     child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => this.onData(d));
+    child.stdout!.on('data', (d: string) => {
+      if (this.child !== child) return;
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let answer: { id: number; stdout: string; error?: string };
+        try {
+          answer = JSON.parse(line) as typeof answer;
+        } catch {
+          // Never from a sound helper: start afresh (its commands fail, the next gets a new one).
+          child.kill('SIGKILL');
+          return;
+        }
+        this.settle(answer.id, answer.error !== undefined ? new Error(answer.error) : undefined, answer.stdout);
+      }
+    });
     const gone = (why: string) => {
       if (this.child !== child) return;
       this.child = undefined;
@@ -72,17 +90,6 @@ export class CommandRunner {
     (child.stdin as Socket).unref();
     (child.stdout as Socket).unref();
     return child;
-  }
-
-  private onData(d: string): void {
-    this.buf += d;
-    let i: number;
-    while ((i = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, i);
-      this.buf = this.buf.slice(i + 1);
-      const answer = JSON.parse(line) as { id: number; stdout: string; error?: string };
-      this.settle(answer.id, answer.error !== undefined ? new Error(answer.error) : undefined, answer.stdout);
-    }
   }
 
   private settle(id: number, err: Error | undefined, stdout = ''): void {

@@ -250,6 +250,7 @@ export class NodeRunner {
     // An apply at 1,000 ports is tens of ms of the event loop: in slices, so that an API
     // request (a POST answered in 54 ms instead of 9) need not wait for all of it.
     await nextTurnOfLoop();
+    if (this.closed) return { state: 'Idle', reason: 'closed' };
     this.vipListeners = new Set(t.vips.map((v) => listenerKey(v.network, v.vip, v.port, v.proto === 'TCP' ? 6 : 17)));
     const sig = tablesSignature(t);
     if (sig !== this.tablesSig) {
@@ -258,6 +259,7 @@ export class NodeRunner {
       this.fp.commit(this.builder);
       this.tablesSig = sig;
       await nextTurnOfLoop();
+      if (this.closed) return { state: 'Idle', reason: 'closed' };
     }
     if (!t.ports.length) {
       await this.stopRunner(opts.keepPrograms);

@@ -108,8 +108,11 @@ export function ipv4Number(ip: string): number {
   return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
 }
 
-/** Big-endian (network order) hex of an unsigned value of `bytes` bytes. */
-const be = (n: number, bytes: number): string => (n >>> 0).toString(16).padStart(bytes * 2, '0');
+/** Big-endian (network order) hex of an unsigned value of `bytes` bytes; a RangeError when it does not fit. */
+function be(n: number, bytes: number): string {
+  if (bytes < 4 && !(Number.isInteger(n) && n >= 0 && n < 2 ** (8 * bytes))) throw new RangeError(`${n} does not fit ${bytes} byte(s)`);
+  return (n >>> 0).toString(16).padStart(bytes * 2, '0');
+}
 /** Little-endian (host order here) hex of a 32-bit value. */
 function le32(n: number): string {
   const h = be(n, 4);
@@ -166,7 +169,7 @@ export function innerKey(vni: number, mac: string): string {
 }
 /** struct vfp_vip_key of bpf/xdp_redirect.c: IPv4 VIP, port (network order), protocol, 1 pad byte. */
 export function vipKey(vip: string, port: number, proto: number): string {
-  return ipv4Hex(vip) + be(port & 0xffff, 2) + be(proto & 0xff, 1) + '00';
+  return ipv4Hex(vip) + be(port, 2) + be(proto, 1) + '00';
 }
 /**
  * struct vfp_target_key of bpf/xdp_redirect.c: a local backend's listener, as a tunnel frame's
@@ -174,7 +177,7 @@ export function vipKey(vip: string, port: number, proto: number): string {
  * network order).
  */
 export function targetKey(vni: number, mac: string, ip: string, port: number, proto: number): string {
-  return le32(vni) + macHex(mac) + be(port & 0xffff, 2) + ipv4Hex(ip) + be(proto & 0xff, 1) + '000000';
+  return le32(vni) + macHex(mac) + be(port, 2) + ipv4Hex(ip) + be(proto, 1) + '000000';
 }
 const PROTO = { TCP: 6, UDP: 17 } as const;
 /** targetKey's MAC for "any backend's listener", as a UDP datagram's source. */

@@ -1,7 +1,7 @@
 import { checkMatch } from '../openflow';
 import { flowKey, ownerKey, type DesiredFlow } from '../openflow/sync';
 import { compileNode, indexModel, type NodeCompilation } from './compiler';
-import { LB_SLOTS, dealSlots, lbSlotCount } from './load-balancer';
+import { LB_SLOTS, dealSlots, lbSlotCount, lbTableSize } from './load-balancer';
 import { formatPipelineFlow } from './format';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, floodChunkOwner, lbMac, networkOwner } from './owners';
@@ -349,6 +349,25 @@ describe('load balancers', () => {
 describe('lbSlotCount', () => {
   it('is 256 up to 4 backends, then a power of two with at least 64 slots per backend, at most 8192', () => {
     expect([0, 1, 4, 5, 8, 9, 16, 17, 32, 33, 64, 65, 128, 129, 5000].map(lbSlotCount)).toEqual([256, 256, 256, 512, 512, 1024, 1024, 2048, 2048, 4096, 4096, 8192, 8192, 8192, 8192]);
+  });
+});
+
+describe('lbTableSize', () => {
+  it('never shrinks below the size recorded in status, and ignores a recorded size that is no table size', () => {
+    expect([lbTableSize(5), lbTableSize(4, 512), lbTableSize(4), lbTableSize(5, 256), lbTableSize(100, 512), lbTableSize(2, 8192)]).toEqual([512, 512, 256, 512, 8192, 8192]);
+    expect([1000, 16384, 128, -512, 0.5].map((bad) => lbTableSize(2, bad))).toEqual([256, 256, 256, 256, 256]);
+  });
+
+  it('removing backends across a power of two with the size kept moves only their slots; without it, most slots', () => {
+    const five = Array.from({ length: 5 }, (_, i) => ({ key: `10.1.0.${i + 1}`, weight: 1 }));
+    const four = five.filter((x) => x.key !== '10.1.0.3');
+    const before = dealSlots(five, lbTableSize(5)).map((i) => five[i]!.key);
+    const kept = dealSlots(four, lbTableSize(4, lbTableSize(5))).map((i) => four[i]!.key);
+    before.forEach((k, s) => expect(k === '10.1.0.3' ? kept[s] !== k : kept[s] === k).toBe(true));
+    // At 256 slots, a connection's slot is its hash mod 256: the one of slot s + 256 moves to s.
+    const shrunk = dealSlots(four, lbTableSize(4)).map((i) => four[i]!.key);
+    const moved = before.filter((k, s) => k !== '10.1.0.3' && shrunk[s % 256] !== k).length;
+    expect(moved / before.length).toBeGreaterThan(0.25);
   });
 });
 

@@ -41,9 +41,11 @@ import { TABLES } from './tables';
  * on its own, so a backend's slot count varies like a binomial's, by about 1/sqrt(slots per
  * backend) of its share: at 256 slots, 100 backends' busiest got 5 times the connections of
  * the least busy; 64 slots each keep them within about 1.5-2 times. Counted from the spec's
- * backends, not the healthy ones: a health change never changes the size (which re-deals
- * every slot); adding backends across a power of two does, once (established connections
- * keep their backend: conntrack, and the fast path's own).
+ * backends, not the healthy ones: a health change never changes the size. A change of size
+ * re-deals every slot (a connection's slot is its hash modulo the size), so the size only
+ * grows: the controller records it in status.slots (lbTableSize), and removing backends keeps
+ * it, moving only their connections. Adding backends across a power of two re-deals once
+ * (established connections keep their backend: conntrack, and the fast path's own).
  */
 export const LB_SLOTS_MIN = 256;
 export const LB_SLOTS_MAX = 8192;
@@ -57,7 +59,17 @@ export function lbSlotCount(declaredBackends: number): number {
   return m;
 }
 
-/** A model's table size: as the reconciler set it from the spec, else from its backends. */
+/**
+ * A load balancer's table size: lbSlotCount of its spec's backends, or the size its status
+ * records if larger (it never shrinks). A recorded size that is no table size is ignored.
+ */
+export function lbTableSize(declaredBackends: number, recorded?: number): number {
+  const want = lbSlotCount(declaredBackends);
+  const valid = recorded !== undefined && Number.isInteger(recorded) && recorded >= LB_SLOTS_MIN && recorded <= LB_SLOTS_MAX && (recorded & (recorded - 1)) === 0;
+  return valid && recorded > want ? recorded : want;
+}
+
+/** A model's table size: as the reconciler set it (lbTableSize), else from its backends. */
 export function slotCountOf(lb: LoadBalancerModel): number {
   return lb.slots ?? lbSlotCount(distinctBackends(lb).length);
 }
@@ -133,9 +145,13 @@ export function dealSlots(backends: ReadonlyArray<{ key: string; weight: number 
   return out;
 }
 
-/** Slot tables by their backends and weights: most compiles (and every node's fast-path plan) deal the same few. */
+/**
+ * Slot tables by their size, backends and weights: most compiles (and every node's fast-path
+ * plan) deal the same ones again. Least recently used first out past a million slots (8 MiB):
+ * clearing it all at once made every table of a cycle through more than that a miss.
+ */
 const dealt = new Map<string, readonly number[]>();
-/** Slots held in `dealt`: it is cleared past a million (8 MiB), 128 tables of the largest size. */
+const DEALT_SLOTS = 1 << 20;
 let dealtSlots = 0;
 
 /**
@@ -146,15 +162,19 @@ let dealtSlots = 0;
 export function slotsOf(active: readonly LbBackendModel[], slots: number): readonly number[] {
   const key = JSON.stringify([slots, active.map((b) => [b.ip, b.weight])]);
   let deal = dealt.get(key);
-  if (!deal) {
-    if (dealtSlots + slots > 1 << 20) {
-      dealt.clear();
-      dealtSlots = 0;
-    }
-    deal = dealSlots(active.map((b) => ({ key: b.ip, weight: b.weight })), slots);
+  if (deal) {
+    dealt.delete(key); // to the end: the most recently used
     dealt.set(key, deal);
-    dealtSlots += slots;
+    return deal;
   }
+  deal = dealSlots(active.map((b) => ({ key: b.ip, weight: b.weight })), slots);
+  for (const [k, d] of dealt) {
+    if (dealtSlots + slots <= DEALT_SLOTS) break;
+    dealt.delete(k);
+    dealtSlots -= d.length;
+  }
+  dealt.set(key, deal);
+  dealtSlots += slots;
   return deal;
 }
 

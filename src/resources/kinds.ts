@@ -140,6 +140,8 @@ export interface BackendStatus {
 
 export interface LoadBalancerStatus extends ObjectStatusBase {
   vip?: string;
+  /** Its slot table's size (LbSlot flows): recorded so that removing backends never shrinks it. */
+  slots?: number;
   /** Healthy backends of those declared ("2/3"). */
   healthyBackends?: string;
   backends?: BackendStatus[];

@@ -418,7 +418,7 @@ function done(){console.log(JSON.stringify(out))}`;
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/self`);
   }, 120_000);
 
-  it('a VIP with six backends gets a 512-slot table: every connection reaches the backend its 5-tuple hashes to in OVS\'s table, whichever datapath deals it', async () => {
+  it('a VIP with six backends gets a 512-slot table: every connection reaches the backend its 5-tuple hashes to in OVS\'s table, whichever datapath deals it; removing two keeps the size, and only their connections move', async () => {
     const ns = 'w-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.42.0.0/24' }] } });
@@ -477,6 +477,26 @@ function done(){console.log(JSON.stringify(out))}`;
     for (const ip of backendIps) expect(dist[ip] ?? 0).toBeGreaterThan(5);
     expect(new Set(got.map((c) => c.peer))).toEqual(new Set([vip]));
     if (process.env.VNETD_FASTPATH === '1') expect(fastPath).toBeGreaterThanOrEqual(150);
+    // The recorded size (status.slots) keeps the table at 512 when two backends go (4 would
+    // make 256, re-dealing every slot): the same source ports keep their backend unless it went.
+    await eventually(async () => ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/wide`)) as LoadBalancer).status?.slots === 512, 10_000, 100);
+    const gone = [backendIps[1]!, backendIps[4]!];
+    await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/wide`, (cur) => ({ ...cur, spec: { ...cur.spec, backends: cur.spec!.backends!.filter((b) => !gone.includes(b.ip!)) } }));
+    await waitReady(ns, 'loadbalancers', 'wide');
+    await eventually(async () => {
+      const hv = client.vm.hypervisor;
+      const dump = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.LbSlot.id},ip,nw_dst=${vip}`]);
+      const slots = parseLbSlots(dump, vip);
+      return slots.size === 512 && ![...slots.values()].some((ip) => gone.includes(ip!)) ? true : undefined;
+    }, 10_000, 100);
+    if (process.env.VNETD_FASTPATH === '1') await new Promise((r) => setTimeout(r, 1000)); // the fast path's apply of the same compile
+    const again = await connections(client.vm, vip, 150, 46000);
+    const before = new Map(got.map((c) => [c.lp, c.name]));
+    const kept = again.filter((c) => !gone.includes(before.get(c.lp)!));
+    const moved = kept.filter((c) => c.name !== before.get(c.lp));
+    log(`removed ${gone.join(', ')}: still 512 slots; of ${kept.length} source ports on the other backends, ${moved.length} moved`);
+    expect(again.filter((c) => !c.name || gone.includes(c.name))).toEqual([]);
+    expect(moved).toEqual([]);
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/wide`);
   }, 120_000);
 });

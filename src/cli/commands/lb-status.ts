@@ -9,7 +9,7 @@ import type { Condition } from '../../resources/object';
 import { humanAge } from '../../resources/age';
 import { renderTable, paint, statusColor, type Cell } from '../output/table';
 import type { Terminal } from '../output/terminal';
-import { lbSlotCount } from '../../pipeline/load-balancer';
+import { lbTableSize } from '../../pipeline/load-balancer';
 import { describeHealthCheck } from './lb-health-check';
 
 /** A backend as the dataplane reports it; node and connections are newer fields, absent on older servers. */
@@ -70,7 +70,7 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
     field('Network', spec.network),
     field('VIP', st.vip ?? spec.vip ?? '<pending>'),
     // spec.algorithm only ever held "maglev" (kept for compatibility): say what deals the connections.
-    field('Algorithm', `weighted rendezvous hashing over ${lbSlotCount(spec.backends?.length ?? 0)} slots (OVS and the fast path alike)`),
+    field('Algorithm', `weighted rendezvous hashing over ${lbTableSize(spec.backends?.length ?? 0, st.slots)} slots (OVS and the fast path alike)`),
     field('Session affinity', spec.sessionAffinity ?? 'None'),
     field('Health check', describeHealthCheck(spec.healthCheck)),
     field('Nodes realized', nodesLine(conds)),

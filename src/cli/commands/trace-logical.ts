@@ -5,7 +5,7 @@
  */
 import { tryParseIp } from '../../ipam/address';
 import { cidrContains, tryParseCidr } from '../../ipam/subnet';
-import { lbSlotCount } from '../../pipeline/load-balancer';
+import { lbTableSize } from '../../pipeline/load-balancer';
 import { loadBalancerMac } from '../../pipeline/owners';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { UsageError } from '../errors';
@@ -161,7 +161,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   const unhealthy = backends.filter(isUnhealthy).map((b) => b.port ?? b.ip ?? '?');
   const affinity = lb.spec?.sessionAffinity === 'ClientIP';
   const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
-  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved, weightZero, hashOf: affinity ? 'client address' : '5-tuple', slotCount: lbSlotCount(backends.length), ...(vni !== undefined ? { vni } : {}) };
+  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved, weightZero, hashOf: affinity ? 'client address' : '5-tuple', slotCount: lbTableSize(backends.length, lb.status?.slots), ...(vni !== undefined ? { vni } : {}) };
   const skipped = [
     unhealthy.length ? `left out as unhealthy: ${unhealthy.join(', ')}` : '',
     unresolved.length ? `left out until a port of the network has them: ${unresolved.join(', ')}` : '',

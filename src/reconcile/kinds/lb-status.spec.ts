@@ -129,6 +129,41 @@ describe('LbStatusReporter', () => {
   });
 });
 
+describe('LbStatusReporter: status.slots', () => {
+  it('records the slot table\'s size, and keeps it when backends are removed (a smaller table would re-deal every slot)', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const five = [5, 6, 7, 8, 9].map((n) => ({ port: `p${n}` }));
+    await objects.create<LoadBalancer>(LOAD_BALANCERS, {
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: 'web', namespace: 't' },
+      spec: { network: 'n', vip: '10.0.0.100', listeners: [{ port: 80, protocol: 'TCP' }], backends: five },
+    });
+    const current = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!;
+    let now = await current();
+    const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[now.metadata.uid!, lb]]) }) as unknown as LogicalModel;
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [now], model, intervalMs: 3_600_000 });
+    const slotsAfterRefresh = async () => {
+      await reporter.refresh();
+      now = await current();
+      return now.status?.slots;
+    };
+    try {
+      expect(await slotsAfterRefresh()).toBe(512);
+      // Down to 4 backends (256 slots from the spec alone): the recorded 512 stays.
+      await objects.update<LoadBalancer>(LOAD_BALANCERS, { ...now, spec: { ...now.spec!, backends: five.slice(0, 4) } });
+      now = await current();
+      expect(await slotsAfterRefresh()).toBe(512);
+      // Up to 9 (1024): it grows.
+      await objects.update<LoadBalancer>(LOAD_BALANCERS, { ...now, spec: { ...now.spec!, backends: [...five, ...[10, 11, 12, 13].map((n) => ({ port: `p${n}` }))] } });
+      now = await current();
+      expect(await slotsAfterRefresh()).toBe(1024);
+    } finally {
+      await reporter.stop();
+    }
+  });
+});
+
 describe('RunningTotals: connection counts as counters across reinstalled flows', () => {
   const K = '7/10.0.0.100/10.0.0.5';
   const r = (flow: string, packets: number, ageSec: number, key = K) => ({ key, flow: `${key}|${flow}`, packets, ageSec });

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import type { FlowStats, OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector } from '../../openflow/sync';
-import { LbBackendField, NetworkField, TABLES, type LogicalModel } from '../../pipeline';
+import { LbBackendField, NetworkField, TABLES, lbTableSize, type LogicalModel } from '../../pipeline';
 import type { BackendStatus, LoadBalancer } from '../../resources/kinds';
 import { sortedRecord } from '../../resources/sorted-record';
 import { LOAD_BALANCERS } from '../../store/kinds';
@@ -332,8 +332,10 @@ export class LbStatusReporter {
       const available = backendsAvailable(lb, backends);
       const healthyBackends = `${backends.filter((b) => b.healthy).length}/${backends.length}`;
       const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
+      // The table's size as the pipeline computes it from this object: recorded, it never shrinks.
+      const slotsOf = (cur: LoadBalancer) => lbTableSize(cur.spec?.backends?.length ?? 0, cur.status?.slots);
       // setCondition hands back the same list when nothing changes.
-      const unchanged = (cur: LoadBalancer) => sameBackends(cur.status?.backends, backends) && cur.status?.healthyBackends === healthyBackends && conditionsOf(cur) === cur.status?.conditions;
+      const unchanged = (cur: LoadBalancer) => sameBackends(cur.status?.backends, backends) && cur.status?.healthyBackends === healthyBackends && conditionsOf(cur) === cur.status?.conditions && cur.status?.slots === slotsOf(cur);
       if (unchanged(lb)) continue;
       await this.src.objects
         .modify<LoadBalancer>(
@@ -342,7 +344,7 @@ export class LbStatusReporter {
           lb.metadata.name,
           (cur) => {
             if (cur.metadata.uid !== lb.metadata.uid || unchanged(cur)) return undefined;
-            return { ...cur, status: { ...(cur.status ?? {}), healthyBackends, backends, conditions: conditionsOf(cur) } };
+            return { ...cur, status: { ...(cur.status ?? {}), slots: slotsOf(cur), healthyBackends, backends, conditions: conditionsOf(cur) } };
           },
           { subresource: 'status' },
         )

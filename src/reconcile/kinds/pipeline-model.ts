@@ -16,7 +16,7 @@
 import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
-import { floodChunkKey, floodChunkOf, indexModel, lbSlotCount, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
+import { floodChunkKey, floodChunkOf, indexModel, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
@@ -352,7 +352,7 @@ export class LiveModel implements ScopeIndex {
       backends: this.resolveBackends(lb, net, this.portsByNet.get(net.uid) ?? new Map()),
       sessionAffinity: lb.spec.sessionAffinity ?? 'None',
       healthCheckPorts: checkedPorts(lb),
-      slots: lbSlotCount(lb.spec.backends?.length ?? 0),
+      slots: lbTableSize(lb.spec.backends?.length ?? 0, lb.status?.slots),
     };
     this.loadBalancers.set(m.uid, m);
     this.lbUidByKey.set(key, m.uid);
