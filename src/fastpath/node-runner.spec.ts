@@ -222,6 +222,41 @@ maybe('NodeRunner in a network namespace', () => {
     }
   }, 30_000);
 
+  it('a runner that starts lets OVS go on before it opens anything where no interface carries an earlier process\'s program, and only after its start where one does', async () => {
+    const { fastPath: real } = openFastPath();
+    const events: string[] = [];
+    const lib: NativeLib = new Proxy(real!.lib, {
+      get(target, k: keyof NativeLib) {
+        if (k === 'runnerStart') {
+          const start: NativeLib['runnerStart'] = async (...args) => {
+            events.push('start');
+            const h = await target.runnerStart(...args);
+            events.push('started');
+            return h;
+          };
+          return start;
+        }
+        return target[k];
+      },
+    });
+    const narrowed = () => events.push('narrowed');
+    const first = new NodeRunner(new FastPath(lib), { netns: HV });
+    let second: NodeRunner | undefined;
+    try {
+      expect(await first.apply(tables(), Date.now(), { narrowed })).toMatchObject({ state: 'Running', interfaces: 2 });
+      expect(events).toEqual(['narrowed', 'start', 'started']);
+      // As vnetd stopping: the programs stay, holding what they carry for the next process.
+      await first.close({ keepPrograms: true });
+      events.length = 0;
+      second = new NodeRunner(new FastPath(lib), { netns: HV });
+      expect(await second.apply(tables(), Date.now(), { narrowed })).toMatchObject({ state: 'Running', interfaces: 2 });
+      expect(events).toEqual(['start', 'started', 'narrowed']);
+    } finally {
+      await first.close();
+      await second?.close();
+    }
+  }, 30_000);
+
   it('a load-balanced network: the keys that hold a backend\'s frames back go in before the keys that let frames in, and out after them; none of the latter while one of the former failed', async () => {
     const { fastPath: real } = openFastPath();
     const calls: Array<{ port: number; map: FilterMap; add: boolean }> = [];

@@ -22,7 +22,11 @@ import type { Classifier, FastPath, TableBuilder, VipConnections } from './fastp
 import { RUNNER_IF_SIZE, cString, type Handle } from './native';
 import { FilterMap, NODE_FILTERS, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tablesSignature, type NodeTables } from './node-tables';
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
+import { xdpPrograms } from './underlay';
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
+
+/** The kernel's name of bpf/xdp_redirect.c's program (its function name, cut to 15 characters). */
+const XDP_PROGRAM_NAME = 'vfp_xdp_redirec';
 
 /**
  * The order filter maps are updated in. Inner keys (the underlay) and Dst keys (a VM NIC) let
@@ -286,6 +290,11 @@ export class NodeRunner {
       this.ifSig = wantSig;
     }
     if (!this.runner) {
+      // A runner that starts takes over the connections an earlier process's programs hold,
+      // and OVS waits for that (above). Where no interface it opens carries one of them, there
+      // is nothing to take over: OVS need not wait for the opens, seconds at hundreds of NICs
+      // (OVS gave up after 2 s, and every port's Ready of a burst waited that long).
+      if (opts.narrowed && !(await this.earlierPrograms(wantIfs))) opts.narrowed();
       const why = await this.startRunner(wantIfs);
       this.ifSig = wantSig;
       if (why) {
@@ -369,6 +378,12 @@ export class NodeRunner {
       this.builder.free();
       this.fp.close();
     });
+  }
+
+  /** Whether one of ifs carries the fast path's XDP program already (or that cannot be told). */
+  private async earlierPrograms(ifs: RunnerIf[]): Promise<boolean> {
+    const programs = await xdpPrograms(this.opts.netns);
+    return !programs || ifs.some((f) => programs.get(f.name) === XDP_PROGRAM_NAME);
   }
 
   private async startRunner(ifs: RunnerIf[]): Promise<string | null> {

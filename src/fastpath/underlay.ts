@@ -52,6 +52,16 @@ export async function knownNextHopMac(netns: string | undefined, ip: string): Pr
   return n?.lladdr;
 }
 
+/**
+ * The name of the XDP program on each interface of netns that has one (the kernel's name: 15
+ * characters at most); undefined when it cannot be read.
+ */
+export async function xdpPrograms(netns: string | undefined): Promise<Map<string, string> | undefined> {
+  const links = await ipJson<Array<{ ifname: string; xdp?: { prog?: { name?: string } } }>>(netns, ['link', 'show']);
+  if (!links) return undefined;
+  return new Map(links.filter((l) => l.xdp).map((l) => [l.ifname, l.xdp!.prog?.name ?? '']));
+}
+
 /** Next-hop MAC toward a remote VTEP; asks the kernel to resolve it once when unknown. */
 export async function nextHopMac(netns: string | undefined, ip: string): Promise<string | undefined> {
   const known = await knownNextHopMac(netns, ip);

@@ -208,3 +208,32 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
   plan.macs.sort((a, b) => a.network - b.network || a.mac.localeCompare(b.mac));
   return plan;
 }
+
+const portKey = (p: FastPathLocalPort): string => `${p.ofport}|${p.network}|${p.mac}|${p.portSecurity}|${!!p.conntrackOnly}|${p.sources.map((x) => `${x.mac}/${x.ip}`).join(',')}`;
+const macKey = (m: FastPathMacEntry): string => `${m.network}|${m.mac}|${m.to.kind === 'local' ? m.to.ofport : `${m.to.vtep}|${m.to.node}|${m.to.ip}|${m.to.vni}|${m.to.encap}`}`;
+const vtepKey = (v: FastPathVtep): string => `${v.id}|${v.node}|${v.ip}|${v.encap}`;
+
+function includes<T>(next: readonly T[], prev: readonly T[], key: (x: T) => string): boolean {
+  if (prev.length > next.length) return false;
+  const have = new Set(next.map(key));
+  return prev.every((x) => have.has(key(x)));
+}
+
+/**
+ * Whether next only adds to prev: every port, VNI, VTEP and MAC entry of prev is in next as it
+ * was, and the node's VTEP, its VIPs and its load-balancer guards are the same. Applying it
+ * then takes nothing from what the fast path forwards and holds nothing new back from it (a
+ * new port's frames reach OVS until its own keys are written), so OVS need not wait for it.
+ */
+export function planOnlyAdds(prev: FastPathPlan, next: FastPathPlan): boolean {
+  return (
+    prev.node === next.node &&
+    prev.localVtep === next.localVtep &&
+    includes(next.ports, prev.ports, portKey) &&
+    includes(next.vnis, prev.vnis, (v) => `${v.vni}|${v.network}`) &&
+    includes(next.vteps, prev.vteps, vtepKey) &&
+    includes(next.macs, prev.macs, macKey) &&
+    JSON.stringify(prev.vips) === JSON.stringify(next.vips) &&
+    JSON.stringify(prev.lbGuards) === JSON.stringify(next.lbGuards)
+  );
+}

@@ -37,6 +37,12 @@ const ovs: OvsSnapshot = {
   controllers: new Map(),
 };
 
+/** A compile, and its apply (a compile that only adds resolves before it). */
+async function compiledAndApplied(fp: FastPathNodes, node: HypervisorNode, m: LogicalModel): Promise<void> {
+  await fp.nodeCompiled(node, m, indexModel(m), ovs);
+  await fp.whenApplied(node.metadata.name);
+}
+
 async function setup(spec: HypervisorNode['spec'], extra: { underlay?: UnderlayFacts; level?: string } = {}) {
   const objects = new ObjectStore(new MemoryStore());
   await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec } as HypervisorNode);
@@ -147,7 +153,7 @@ describe('FastPathNodes underlay facts', () => {
     const { reads, facts } = fakeUnderlay();
     const { fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true } }, { underlay: facts, level: 'debug' });
     try {
-      for (let i = 0; i < 5; i++) await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      for (let i = 0; i < 5; i++) await compiledAndApplied(fp, node, twoNodes);
       expect(vtepMacsApplied(lines)).toEqual(Array(5).fill('02:aa:00:00:00:02'));
       // Before: an `ip addr show` and, per VTEP, an `ip route get` + `ip neigh show` on every apply.
       expect(reads).toEqual({ localMac: 1, known: 0, resolve: 1 });
@@ -162,7 +168,7 @@ describe('FastPathNodes underlay facts', () => {
     facts.arpFluxRisk = async (_ns, nic) => (asked.push(nic), true);
     const { fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true, underlay: 'up0' } }, { underlay: facts });
     try {
-      for (let i = 0; i < 3; i++) await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      for (let i = 0; i < 3; i++) await compiledAndApplied(fp, node, twoNodes);
       await new Promise((r) => setImmediate(r));
       expect(asked).toEqual(['up0']);
       const warned = lines.filter((l) => l.includes('"fastpath.arp_flux"'));
@@ -179,11 +185,11 @@ describe('FastPathNodes underlay facts', () => {
     facts.localMacOf = async () => (reads.localMac++, holder);
     const { fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true } }, { underlay: facts, level: 'debug' });
     try {
-      await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
-      await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      await compiledAndApplied(fp, node, twoNodes);
+      await compiledAndApplied(fp, node, twoNodes);
       expect(vtepMacsApplied(lines)).toEqual([]);
       holder = '02:bb:00:00:00:01';
-      for (let i = 0; i < 3; i++) await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      for (let i = 0; i < 3; i++) await compiledAndApplied(fp, node, twoNodes);
       expect(vtepMacsApplied(lines)).toEqual(Array(3).fill('02:aa:00:00:00:02'));
       expect(reads.localMac).toBe(3);
     } finally {
@@ -196,8 +202,8 @@ describe('FastPathNodes underlay facts', () => {
     macs.delete('192.0.2.2');
     const { fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true } }, { underlay: facts, level: 'debug' });
     try {
-      await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
-      await fp.nodeCompiled(node, twoNodes, indexModel(twoNodes), ovs);
+      await compiledAndApplied(fp, node, twoNodes);
+      await compiledAndApplied(fp, node, twoNodes);
       // Not resolvable yet: its MACs stay with OVS, and it is not asked again on each apply.
       expect(vtepMacsApplied(lines)).toEqual(['', '']);
       expect(reads.resolve).toBe(1);
@@ -234,6 +240,54 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
   afterAll(() => {
     spawnSync('ip', ['netns', 'del', NS]);
   });
+
+  it('OVS is not kept waiting behind a slow apply for a compile that only adds; a compile that takes a port away waits for its own apply', async () => {
+    const { fastPath: real } = openFastPath();
+    const lib: NativeLib = new Proxy(real!.lib, {
+      get(target, k: keyof NativeLib) {
+        if (k === 'runnerAdd') {
+          // A NIC opening on a loaded host beside hundreds of others.
+          const add: NativeLib['runnerAdd'] = async (...args) => {
+            await new Promise((go) => setTimeout(go, 1500));
+            return target.runnerAdd(...args);
+          };
+          return add;
+        }
+        return target[k];
+      },
+    });
+    const facts: UnderlayFacts = { localMacOf: async () => '02:bb:00:00:00:01', knownNextHopMac: async () => undefined, nextHopMac: async () => undefined };
+    const objects = new ObjectStore(new MemoryStore());
+    await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: NS, underlay: UL } } } as HypervisorNode);
+    const fp = new FastPathNodes({ objects, logger: pino({ level: 'silent' }), underlay: facts, underlayRefreshMs: 3_600_000, library: lib });
+    const node = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!;
+    const snapshot: OvsSnapshot = {
+      ...ovs,
+      bridges: [row<Bridge>({ _uuid: 'b1', name: 'br-int', ports: ['p5', 'p6'] }), row<Bridge>({ _uuid: 'b2', name: 'br-phy', ports: ['pu'] })],
+      ports: new Map([['p5', row<Port>({ _uuid: 'p5', name: TAP, interfaces: ['i5'] })], ['p6', row<Port>({ _uuid: 'p6', name: PEER, interfaces: ['i6'] })], ['pu', row<Port>({ _uuid: 'pu', name: UL, interfaces: ['iu'] })]]),
+      interfaces: new Map([['i5', row<Interface>({ _uuid: 'i5', name: TAP, type: '', ofport: 5 })], ['i6', row<Interface>({ _uuid: 'i6', name: PEER, type: '', ofport: 6 })], ['iu', row<Interface>({ _uuid: 'iu', name: UL, type: '', ofport: 1 })]]),
+    };
+    const second = { uid: 'q', key: 't/q', version: '1', network: 'n', mac: '02:00:00:00:00:06', ips: ['10.0.0.6'], portSecurity: true, allowedAddressPairs: [], binding: { node: 'hv1', ofport: 6 } };
+    const withSecond: LogicalModel = { ...model, ports: new Map([...model.ports, ['q', second]]) };
+    const took = async (m: LogicalModel): Promise<number> => {
+      const t0 = performance.now();
+      await fp.nodeCompiled(node, m, indexModel(m), snapshot);
+      return performance.now() - t0;
+    };
+    try {
+      await took(model);
+      for (let i = 0; i < 250 && fp.counters()[0]?.state !== 'Running'; i++) await new Promise((go) => setTimeout(go, 20));
+      expect(fp.counters()[0]).toMatchObject({ state: 'Running' });
+      // A second port: its NIC opens for 1.5 s; OVS goes on at once.
+      expect(await took(withSecond)).toBeLessThan(500);
+      // The same again (nothing taken away): at once, behind that open.
+      expect(await took(withSecond)).toBeLessThan(500);
+      // The second port gone: OVS waits until the fast path let it go, behind the open.
+      expect(await took(model)).toBeGreaterThan(800);
+    } finally {
+      await fp.stop();
+    }
+  }, 30_000);
 
   it('a node programmed here again while its old runner is still stopping starts the new one only once the old one let go of the interfaces', async () => {
     const { fastPath: real } = openFastPath();

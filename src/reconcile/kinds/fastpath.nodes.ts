@@ -19,7 +19,7 @@ import type { NativeLib } from '../../fastpath/native';
 import { NodeRunner, type InterfaceCounters, type NodeCounters } from '../../fastpath/node-runner';
 import { UNDERLAY_PORT, type NodeTables } from '../../fastpath/node-tables';
 import * as underlayFacts from '../../fastpath/underlay';
-import { planFastPath, type FastPathPlan } from '../../pipeline/fastpath-plan';
+import { planFastPath, planOnlyAdds, type FastPathPlan } from '../../pipeline/fastpath-plan';
 import type { LogicalModel } from '../../pipeline/model';
 import type { ModelIndex } from '../../pipeline/compiler';
 import type { HypervisorNode, NodeFastPathStatus } from '../../resources/kinds';
@@ -121,6 +121,15 @@ function bridgeInterfaces(s: OvsSnapshot, bridge: string): { byOfport: Map<numbe
   return { byOfport, nics: nics.sort() };
 }
 
+/** planOnlyAdds, with the same node facts and the same interfaces behind the ports it had. */
+function onlyAdds(prev: NonNullable<NodeFastPath['last']>, next: NonNullable<NodeFastPath['last']>): boolean {
+  if (!prev.plan || !next.plan || JSON.stringify(prev.node.spec?.fastPath ?? null) !== JSON.stringify(next.node.spec?.fastPath ?? null)) return false;
+  const [before, after] = [bridgeInterfaces(prev.ovs, INTEGRATION_BRIDGE).byOfport, bridgeInterfaces(next.ovs, INTEGRATION_BRIDGE).byOfport];
+  if (prev.plan.ports.some((p) => before.get(p.ofport) !== after.get(p.ofport))) return false;
+  if (bridgeInterfaces(prev.ovs, UNDERLAY_BRIDGE).nics[0] !== bridgeInterfaces(next.ovs, UNDERLAY_BRIDGE).nics[0]) return false;
+  return planOnlyAdds(prev.plan, next.plan);
+}
+
 const num = (o: Record<string, bigint>): Record<string, number> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
 
 export class FastPathNodes implements FastPathHook {
@@ -155,7 +164,15 @@ export class FastPathNodes implements FastPathHook {
     if (!enabled && !cur) return Promise.resolve();
     const st: NodeFastPath = cur ?? { chain: this.closing.get(name)?.then(() => undefined) ?? Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set(), narrowWaiters: [] };
     this.nodes.set(name, st);
+    const prev = st.last;
     st.last = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
+    // A compile that only adds (a burst of new ports): nothing to take away first, so OVS need
+    // not wait behind the applies queued before it (seconds while hundreds of NICs open: OVS
+    // gave up after 2 s, and every port of a burst of 1,000 was Ready that much later).
+    if (st.runner && prev && onlyAdds(prev, st.last)) {
+      void this.enqueueApply(name, st);
+      return Promise.resolve();
+    }
     const narrowed = new Promise<void>((resolve) => st.narrowWaiters.push(resolve));
     return Promise.race([narrowed, this.enqueueApply(name, st)]);
   }
@@ -180,6 +197,11 @@ export class FastPathNodes implements FastPathHook {
       })
       .catch((err: unknown) => this.log.error({ err, node: name }, 'fastpath: apply failed'));
     return st.chain;
+  }
+
+  /** Once the applies queued for the node so far are done (a compile that only adds resolves before its own). */
+  whenApplied(name: string): Promise<void> {
+    return this.nodes.get(name)?.chain ?? Promise.resolve();
   }
 
   nodeProgrammed(name: string): void {
