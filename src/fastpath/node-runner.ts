@@ -22,11 +22,8 @@ import type { Classifier, FastPath, TableBuilder, VipConnections } from './fastp
 import { RUNNER_IF_SIZE, cString, type Handle } from './native';
 import { FilterMap, NODE_FILTERS, UNDERLAY_PORT, fillBuilder, interfaceFilters, keyBytes, tablesSignature, type NodeTables } from './node-tables';
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
-import { xdpPrograms } from './underlay';
+import { interfacesWithXdp } from './underlay';
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
-
-/** The kernel's name of bpf/xdp_redirect.c's program (its function name, cut to 15 characters). */
-const XDP_PROGRAM_NAME = 'vfp_xdp_redirec';
 
 /**
  * The order filter maps are updated in. Inner keys (the underlay) and Dst keys (a VM NIC) let
@@ -295,6 +292,7 @@ export class NodeRunner {
       // is nothing to take over: OVS need not wait for the opens, seconds at hundreds of NICs
       // (OVS gave up after 2 s, and every port's Ready of a burst waited that long).
       if (opts.narrowed && !(await this.earlierPrograms(wantIfs))) opts.narrowed();
+      if (this.closed) return { state: 'Idle', reason: 'closed' };
       const why = await this.startRunner(wantIfs);
       this.ifSig = wantSig;
       if (why) {
@@ -380,10 +378,13 @@ export class NodeRunner {
     });
   }
 
-  /** Whether one of ifs carries the fast path's XDP program already (or that cannot be told). */
+  /**
+   * Whether one of ifs may carry an earlier process's program: any XDP program on one, or
+   * that cannot be told (the runner itself checks which are the fast path's).
+   */
   private async earlierPrograms(ifs: RunnerIf[]): Promise<boolean> {
-    const programs = await xdpPrograms(this.opts.netns);
-    return !programs || ifs.some((f) => programs.get(f.name) === XDP_PROGRAM_NAME);
+    const withXdp = await interfacesWithXdp(this.opts.netns);
+    return !withXdp || ifs.some((f) => withXdp.has(f.name));
   }
 
   private async startRunner(ifs: RunnerIf[]): Promise<string | null> {

@@ -53,13 +53,14 @@ export async function knownNextHopMac(netns: string | undefined, ip: string): Pr
 }
 
 /**
- * The name of the XDP program on each interface of netns that has one (the kernel's name: 15
- * characters at most); undefined when it cannot be read.
+ * The interfaces of netns carrying an XDP program (any: iproute2 names a program only when it
+ * may open it, and a program attached in two modes has no single one); undefined when that
+ * cannot be read.
  */
-export async function xdpPrograms(netns: string | undefined): Promise<Map<string, string> | undefined> {
-  const links = await ipJson<Array<{ ifname: string; xdp?: { prog?: { name?: string } } }>>(netns, ['link', 'show']);
+export async function interfacesWithXdp(netns: string | undefined): Promise<Set<string> | undefined> {
+  const links = await ipJson<Array<{ ifname: string; xdp?: unknown }>>(netns, ['link', 'show']);
   if (!links) return undefined;
-  return new Map(links.filter((l) => l.xdp).map((l) => [l.ifname, l.xdp!.prog?.name ?? '']));
+  return new Set(links.filter((l) => l.xdp !== undefined).map((l) => l.ifname));
 }
 
 /** Next-hop MAC toward a remote VTEP; asks the kernel to resolve it once when unknown. */

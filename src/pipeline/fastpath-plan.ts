@@ -219,6 +219,12 @@ function includes<T>(next: readonly T[], prev: readonly T[], key: (x: T) => stri
   return prev.every((x) => have.has(key(x)));
 }
 
+function uniqueIn<T>(next: readonly T[], prev: readonly T[], key: (x: T) => string): boolean {
+  const count = new Map<string, number>();
+  for (const x of next) count.set(key(x), (count.get(key(x)) ?? 0) + 1);
+  return prev.every((x) => count.get(key(x)) === 1);
+}
+
 /**
  * Whether next only adds to prev: every port, VNI, VTEP and MAC entry of prev is in next as it
  * was, and the node's VTEP, its VIPs and its load-balancer guards are the same. Applying it
@@ -233,6 +239,8 @@ export function planOnlyAdds(prev: FastPathPlan, next: FastPathPlan): boolean {
     includes(next.vnis, prev.vnis, (v) => `${v.vni}|${v.network}`) &&
     includes(next.vteps, prev.vteps, vtepKey) &&
     includes(next.macs, prev.macs, macKey) &&
+    // And no second destination for one of its MACs (a duplicate during a move).
+    uniqueIn(next.macs, prev.macs, (m) => `${m.network}|${m.mac}`) &&
     JSON.stringify(prev.vips) === JSON.stringify(next.vips) &&
     JSON.stringify(prev.lbGuards) === JSON.stringify(next.lbGuards)
   );

@@ -87,6 +87,8 @@ interface NodeFastPath {
   adopted?: { adopted: number; released: number };
   /** The newest compile handed over: what a change of underlay facts re-applies. */
   last?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
+  /** The compile the fast path last narrowed to (its apply took away what that compile does). */
+  narrowedTo?: NodeFastPath['last'];
   /** The compile the node's OVS has (nodeProgrammed): applying it again widens at once. */
   programmed?: NodeFastPath['last'];
   /**
@@ -164,12 +166,16 @@ export class FastPathNodes implements FastPathHook {
     if (!enabled && !cur) return Promise.resolve();
     const st: NodeFastPath = cur ?? { chain: this.closing.get(name)?.then(() => undefined) ?? Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set(), narrowWaiters: [] };
     this.nodes.set(name, st);
-    const prev = st.last;
+    const requested = st.last;
     st.last = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
-    // A compile that only adds (a burst of new ports): nothing to take away first, so OVS need
-    // not wait behind the applies queued before it (seconds while hundreds of NICs open: OVS
-    // gave up after 2 s, and every port of a burst of 1,000 was Ready that much later).
-    if (st.runner && prev && onlyAdds(prev, st.last)) {
+    // A compile that only adds (a burst of new ports) to every state the fast path may be in
+    // or on its way to (the compile it last narrowed to, and the last one asked for, whose
+    // apply may be under way): nothing to take away first, so OVS need not wait behind the
+    // applies queued before it (seconds while hundreds of NICs open: OVS gave up after 2 s,
+    // and every port of a burst of 1,000 was Ready that much later). Only for a running
+    // runner: one that (re)starts takes over an earlier process's connections first.
+    const narrowedTo = st.narrowedTo;
+    if (st.runner && st.status?.state === 'Running' && narrowedTo && requested && onlyAdds(narrowedTo, st.last) && onlyAdds(requested, st.last)) {
       void this.enqueueApply(name, st);
       return Promise.resolve();
     }
@@ -188,7 +194,10 @@ export class FastPathNodes implements FastPathHook {
         const n = st.last;
         // The callers of the compiles this apply covers (it reads st.last now); later ones wait for the next.
         const waiters = st.narrowWaiters.splice(0);
-        const narrowed = () => waiters.forEach((w) => w());
+        const narrowed = () => {
+          st.narrowedTo = n;
+          waiters.forEach((w) => w());
+        };
         try {
           if (n) await this.applyNode(name, n.node, st, n.plan, n.ovs, st.programmed === n, narrowed);
         } finally {

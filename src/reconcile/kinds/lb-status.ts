@@ -332,8 +332,10 @@ export class LbStatusReporter {
       const available = backendsAvailable(lb, backends);
       const healthyBackends = `${backends.filter((b) => b.healthy).length}/${backends.length}`;
       const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
-      // The table's size as the pipeline computes it from this object: recorded, it never shrinks.
-      const slotsOf = (cur: LoadBalancer) => lbTableSize(cur.spec?.backends?.length ?? 0, cur.status?.slots);
+      // The table's size as the pipeline has it (its model never shrinks it), recorded so that a
+      // restart keeps it: never smaller than recorded.
+      const modelled = model?.loadBalancers?.get(lb.metadata.uid!)?.slots ?? 0;
+      const slotsOf = (cur: LoadBalancer) => lbTableSize(cur.spec?.backends?.length ?? 0, Math.max(cur.status?.slots ?? 0, modelled));
       // setCondition hands back the same list when nothing changes.
       const unchanged = (cur: LoadBalancer) => sameBackends(cur.status?.backends, backends) && cur.status?.healthyBackends === healthyBackends && conditionsOf(cur) === cur.status?.conditions && cur.status?.slots === slotsOf(cur);
       if (unchanged(lb)) continue;

@@ -1,5 +1,5 @@
 import { floodChunkKey } from '../../pipeline';
-import type { HypervisorNode, VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { LiveModel } from './pipeline-model';
 
 const network: VirtualNetwork = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: 't', uid: 'net-uid', generation: 1 }, spec: { subnets: [{ cidr: '10.0.0.0/24' }], vni: 100 } } as VirtualNetwork;
@@ -60,5 +60,31 @@ describe('LiveModel flood bookkeeping', () => {
     expect(same.networks.size).toBe(0);
     expect(m.portChanged(key(2), undefined).networks.size).toBe(0);
     expect([...m.floodChunksOf('net-uid', 'hv1')!.get(0)!.keys()]).toEqual([10]);
+  });
+});
+
+describe('LiveModel load balancers', () => {
+  const lb = (backends: number, status?: LoadBalancer['status']): LoadBalancer =>
+    ({
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: 'web', namespace: 't', uid: 'lb-uid', generation: backends },
+      spec: { network: 'net', vip: '10.0.0.100', listeners: [{ port: 80, protocol: 'TCP' }], backends: Array.from({ length: backends }, (_, i) => ({ port: `p${i + 1}` })) },
+      ...(status ? { status } : {}),
+    }) as LoadBalancer;
+  const KEY = '/registry/vnet.dev/loadbalancers/t/web';
+
+  it('sizes the slot table by the spec\'s backends, never smaller than recorded in status or than it had', () => {
+    const m = new LiveModel(() => [], () => ({ vxlan: 1 }));
+    m.rebuild([network], [], nodes, [lb(5)]);
+    const slots = () => m.loadBalancers.get('lb-uid')!.slots;
+    expect(slots()).toBe(512);
+    // A backend removed before the controller recorded 512 in status: the table keeps its size.
+    m.lbChanged(KEY, lb(4));
+    expect(slots()).toBe(512);
+    // A new process (no model before) takes the recorded size.
+    const fresh = new LiveModel(() => [], () => ({ vxlan: 1 }));
+    fresh.rebuild([network], [], nodes, [lb(4, { slots: 1024 })]);
+    expect(fresh.loadBalancers.get('lb-uid')!.slots).toBe(1024);
   });
 });

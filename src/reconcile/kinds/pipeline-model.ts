@@ -264,7 +264,7 @@ export class LiveModel implements ScopeIndex {
       t.networks.add(old.network);
       this.dropLb(key, old);
     }
-    const now = obj ? this.putLb(key, obj) : undefined;
+    const now = obj ? this.putLb(key, obj, old && old.uid === obj.metadata.uid ? old.slots : undefined) : undefined;
     this.retire(old, now);
     if (now) {
       t.loadBalancers.add(now.uid);
@@ -338,7 +338,8 @@ export class LiveModel implements ScopeIndex {
     if (nodes.size === 0) this.chunksByNet.delete(net);
   }
 
-  private putLb(key: string, lb: LoadBalancer): LoadBalancerModel | undefined {
+  /** had: the slot table's size of the same load balancer's model before (absent: the one in the map). */
+  private putLb(key: string, lb: LoadBalancer, had?: number): LoadBalancerModel | undefined {
     const net = this.netByName.get(`${lb.metadata.namespace}/${lb.spec?.network}`);
     if (!net || !lb.spec?.vip || !isIP(lb.spec.vip) || lb.metadata.deletionTimestamp) return undefined;
     const m: LoadBalancerModel = {
@@ -352,7 +353,9 @@ export class LiveModel implements ScopeIndex {
       backends: this.resolveBackends(lb, net, this.portsByNet.get(net.uid) ?? new Map()),
       sessionAffinity: lb.spec.sessionAffinity ?? 'None',
       healthCheckPorts: checkedPorts(lb),
-      slots: lbTableSize(lb.spec.backends?.length ?? 0, lb.status?.slots),
+      // Never smaller than this process had it either: a backend removed before the
+      // controller recorded a larger size in status must not shrink the table.
+      slots: lbTableSize(lb.spec.backends?.length ?? 0, Math.max(lb.status?.slots ?? 0, had ?? this.loadBalancers.get(lb.metadata.uid!)?.slots ?? 0)),
     };
     this.loadBalancers.set(m.uid, m);
     this.lbUidByKey.set(key, m.uid);
