@@ -241,6 +241,23 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
     spawnSync('ip', ['netns', 'del', NS]);
   });
 
+  /** FastPathNodes on lib for node hv1 of this bed, and an OVS snapshot with TAP as ofport 5 (and PEER as 6) and UL on br-phy. */
+  const onBed = async (lib: NativeLib, withPeer = false) => {
+    const facts: UnderlayFacts = { localMacOf: async () => '02:bb:00:00:00:01', knownNextHopMac: async () => undefined, nextHopMac: async () => undefined };
+    const objects = new ObjectStore(new MemoryStore());
+    await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: NS, underlay: UL } } } as HypervisorNode);
+    const fp = new FastPathNodes({ objects, logger: pino({ level: 'silent' }), underlay: facts, underlayRefreshMs: 3_600_000, library: lib });
+    const node = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!;
+    const nics: Array<[port: string, name: string, ofport: number]> = [['p5', TAP, 5], ...(withPeer ? [['p6', PEER, 6] as [string, string, number]] : []), ['pu', UL, 1]];
+    const snapshot: OvsSnapshot = {
+      ...ovs,
+      bridges: [row<Bridge>({ _uuid: 'b1', name: 'br-int', ports: nics.filter(([p]) => p !== 'pu').map(([p]) => p) }), row<Bridge>({ _uuid: 'b2', name: 'br-phy', ports: ['pu'] })],
+      ports: new Map(nics.map(([p, name]) => [p, row<Port>({ _uuid: p, name, interfaces: [`i${p.slice(1)}`] })])),
+      interfaces: new Map(nics.map(([p, name, ofport]) => [`i${p.slice(1)}`, row<Interface>({ _uuid: `i${p.slice(1)}`, name, type: '', ofport })])),
+    };
+    return { objects, fp, node, snapshot };
+  };
+
   it('OVS is not kept waiting behind a slow apply for a compile that only adds; a compile that takes a port away waits for its own apply', async () => {
     const { fastPath: real } = openFastPath();
     const lib: NativeLib = new Proxy(real!.lib, {
@@ -256,17 +273,7 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
         return target[k];
       },
     });
-    const facts: UnderlayFacts = { localMacOf: async () => '02:bb:00:00:00:01', knownNextHopMac: async () => undefined, nextHopMac: async () => undefined };
-    const objects = new ObjectStore(new MemoryStore());
-    await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: NS, underlay: UL } } } as HypervisorNode);
-    const fp = new FastPathNodes({ objects, logger: pino({ level: 'silent' }), underlay: facts, underlayRefreshMs: 3_600_000, library: lib });
-    const node = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!;
-    const snapshot: OvsSnapshot = {
-      ...ovs,
-      bridges: [row<Bridge>({ _uuid: 'b1', name: 'br-int', ports: ['p5', 'p6'] }), row<Bridge>({ _uuid: 'b2', name: 'br-phy', ports: ['pu'] })],
-      ports: new Map([['p5', row<Port>({ _uuid: 'p5', name: TAP, interfaces: ['i5'] })], ['p6', row<Port>({ _uuid: 'p6', name: PEER, interfaces: ['i6'] })], ['pu', row<Port>({ _uuid: 'pu', name: UL, interfaces: ['iu'] })]]),
-      interfaces: new Map([['i5', row<Interface>({ _uuid: 'i5', name: TAP, type: '', ofport: 5 })], ['i6', row<Interface>({ _uuid: 'i6', name: PEER, type: '', ofport: 6 })], ['iu', row<Interface>({ _uuid: 'iu', name: UL, type: '', ofport: 1 })]]),
-    };
+    const { fp, node, snapshot } = await onBed(lib, true);
     const second = { uid: 'q', key: 't/q', version: '1', network: 'n', mac: '02:00:00:00:00:06', ips: ['10.0.0.6'], portSecurity: true, allowedAddressPairs: [], binding: { node: 'hv1', ofport: 6 } };
     const withSecond: LogicalModel = { ...model, ports: new Map([...model.ports, ['q', second]]) };
     const took = async (m: LogicalModel): Promise<number> => {
@@ -314,16 +321,7 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
         return target[k];
       },
     });
-    const facts: UnderlayFacts = { localMacOf: async () => '02:bb:00:00:00:01', knownNextHopMac: async () => undefined, nextHopMac: async () => undefined };
-    const objects = new ObjectStore(new MemoryStore());
-    await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: NS, underlay: UL } } } as HypervisorNode);
-    const fp = new FastPathNodes({ objects, logger: pino({ level: 'silent' }), underlay: facts, underlayRefreshMs: 3_600_000, library: lib });
-    const node = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!;
-    const snapshot: OvsSnapshot = {
-      ...ovs,
-      ports: new Map([['p5', row<Port>({ _uuid: 'p5', name: TAP, interfaces: ['i5'] })], ['pu', row<Port>({ _uuid: 'pu', name: UL, interfaces: ['iu'] })]]),
-      interfaces: new Map([['i5', row<Interface>({ _uuid: 'i5', name: TAP, type: '', ofport: 5 })], ['iu', row<Interface>({ _uuid: 'iu', name: UL, type: '', ofport: 1 })]]),
-    };
+    const { objects, fp, node, snapshot } = await onBed(lib);
     // A runner that starts is waited for (it takes over an earlier process's connections before
     // OVS goes on); a port added to a running one is not (NodeRunner's narrowed spec).
     const running = async () => {
