@@ -20,7 +20,7 @@ import { SchemaValidator } from '../../resources/schema-validator';
 import { MemoryStore } from '../testing/memory-store';
 import { openFastPath } from '../../fastpath/fastpath';
 import type { NativeLib } from '../../fastpath/native';
-import { FastPathNodes, type UnderlayFacts } from './fastpath.nodes';
+import { ADDS_COALESCE_MS, FastPathNodes, type UnderlayFacts } from './fastpath.nodes';
 
 const model: LogicalModel = {
   networks: new Map([['n', { uid: 'n', key: 't/n', version: '1', vni: 100, encapsulation: 'vxlan' }]]),
@@ -242,11 +242,11 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
   });
 
   /** FastPathNodes on lib for node hv1 of this bed, and an OVS snapshot with TAP as ofport 5 (and PEER as 6) and UL on br-phy. */
-  const onBed = async (lib: NativeLib, withPeer = false) => {
+  const onBed = async (lib: NativeLib, withPeer = false, logger = pino({ level: 'silent' })) => {
     const facts: UnderlayFacts = { localMacOf: async () => '02:bb:00:00:00:01', knownNextHopMac: async () => undefined, nextHopMac: async () => undefined };
     const objects = new ObjectStore(new MemoryStore());
     await objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: NS, underlay: UL } } } as HypervisorNode);
-    const fp = new FastPathNodes({ objects, logger: pino({ level: 'silent' }), underlay: facts, underlayRefreshMs: 3_600_000, library: lib });
+    const fp = new FastPathNodes({ objects, logger, underlay: facts, underlayRefreshMs: 3_600_000, library: lib });
     const node = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!;
     const nics: Array<[port: string, name: string, ofport: number]> = [['p5', TAP, 5], ...(withPeer ? [['p6', PEER, 6] as [string, string, number]] : []), ['pu', UL, 1]];
     const snapshot: OvsSnapshot = {
@@ -285,12 +285,37 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
       await took(model);
       for (let i = 0; i < 250 && fp.counters()[0]?.state !== 'Running'; i++) await new Promise((go) => setTimeout(go, 20));
       expect(fp.counters()[0]).toMatchObject({ state: 'Running' });
-      // A second port: its NIC opens for 1.5 s; OVS goes on at once.
+      // A second port: OVS goes on at once.
       expect(await took(withSecond)).toBeLessThan(500);
-      // The same again (nothing taken away): at once, behind that open.
+      // The same again (nothing taken away): at once.
       expect(await took(withSecond)).toBeLessThan(500);
+      // Their apply starts (it waits ADDS_COALESCE_MS for more otherwise): the NIC opens for 1.5 s.
+      const applying = fp.whenApplied('hv1');
+      await new Promise((go) => setTimeout(go, 100));
       // The second port gone: OVS waits until the fast path let it go, behind the open.
       expect(await took(model)).toBeGreaterThan(800);
+      await applying;
+    } finally {
+      await fp.stop();
+    }
+  }, 30_000);
+
+  it('the compiles of a burst that only add share one apply', async () => {
+    const lines: string[] = [];
+    const { fp, node, snapshot } = await onBed(openFastPath().fastPath!.lib, true, pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) }));
+    const applies = () => lines.filter((l) => l.includes('fastpath: applying tables')).length;
+    const second = { uid: 'q', key: 't/q', version: '1', network: 'n', mac: '02:00:00:00:00:06', ips: ['10.0.0.6'], portSecurity: true, allowedAddressPairs: [], binding: { node: 'hv1', ofport: 6 } };
+    const withSecond: LogicalModel = { ...model, ports: new Map([...model.ports, ['q', second]]) };
+    try {
+      await fp.nodeCompiled(node, model, indexModel(model), snapshot);
+      for (let i = 0; i < 250 && fp.counters()[0]?.state !== 'Running'; i++) await new Promise((go) => setTimeout(go, 20));
+      await fp.whenApplied('hv1');
+      const before = applies();
+      for (let i = 0; i < 10; i++) await fp.nodeCompiled(node, withSecond, indexModel(withSecond), snapshot);
+      await new Promise((go) => setTimeout(go, ADDS_COALESCE_MS + 200));
+      await fp.whenApplied('hv1');
+      expect(applies() - before).toBe(1);
+      expect(fp.counters()[0]).toMatchObject({ state: 'Running', counters: { interfaces: expect.arrayContaining([expect.objectContaining({ ifname: PEER })]) } });
     } finally {
       await fp.stop();
     }

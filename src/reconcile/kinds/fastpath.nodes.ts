@@ -89,6 +89,10 @@ interface NodeFastPath {
   last?: { node: HypervisorNode; plan: FastPathPlan | undefined; ovs: OvsSnapshot };
   /** The compile the fast path last narrowed to (its apply took away what that compile does). */
   narrowedTo?: NodeFastPath['last'];
+  /** The compile the last apply started with. */
+  appliedLast?: NodeFastPath['last'];
+  /** A compile that only adds waits this long for more before it is applied (ADDS_COALESCE_MS). */
+  addsPending?: NodeJS.Timeout;
   /** The compile the node's OVS has (nodeProgrammed): applying it again widens at once. */
   programmed?: NodeFastPath['last'];
   /**
@@ -122,6 +126,9 @@ function bridgeInterfaces(s: OvsSnapshot, bridge: string): { byOfport: Map<numbe
   }
   return { byOfport, nics: nics.sort() };
 }
+
+/** How long a compile that only adds waits for the next ones of a burst before its apply. */
+export const ADDS_COALESCE_MS = 100;
 
 /** planOnlyAdds, with the same node facts and the same interfaces behind the ports it had. */
 function onlyAdds(prev: NonNullable<NodeFastPath['last']>, next: NonNullable<NodeFastPath['last']>): boolean {
@@ -176,7 +183,12 @@ export class FastPathNodes implements FastPathHook {
     // runner: one that (re)starts takes over an earlier process's connections first.
     const narrowedTo = st.narrowedTo;
     if (st.runner && st.status?.state === 'Running' && narrowedTo && requested && onlyAdds(narrowedTo, st.last) && onlyAdds(requested, st.last)) {
-      void this.enqueueApply(name, st);
+      // OVS carries the new ports meanwhile: the compiles of a burst share one apply (each is
+      // a full rebuild of the node's tables and keys, 50-100 ms at 1,500 NICs).
+      st.addsPending ??= setTimeout(() => {
+        st.addsPending = undefined;
+        if (!this.stopped && this.nodes.get(name) === st && st.appliedLast !== st.last) void this.enqueueApply(name, st);
+      }, ADDS_COALESCE_MS);
       return Promise.resolve();
     }
     const narrowed = new Promise<void>((resolve) => st.narrowWaiters.push(resolve));
@@ -192,6 +204,7 @@ export class FastPathNodes implements FastPathHook {
       .then(async () => {
         st.applyQueued = false;
         const n = st.last;
+        st.appliedLast = n;
         // The callers of the compiles this apply covers (it reads st.last now); later ones wait for the next.
         const waiters = st.narrowWaiters.splice(0);
         const narrowed = () => {
@@ -208,9 +221,16 @@ export class FastPathNodes implements FastPathHook {
     return st.chain;
   }
 
-  /** Once the applies queued for the node so far are done (a compile that only adds resolves before its own). */
+  /** Once the node's newest compile is applied (a compile that only adds resolves before its apply, which may wait for more). */
   whenApplied(name: string): Promise<void> {
-    return this.nodes.get(name)?.chain ?? Promise.resolve();
+    const st = this.nodes.get(name);
+    if (!st) return Promise.resolve();
+    if (st.addsPending) {
+      clearTimeout(st.addsPending);
+      st.addsPending = undefined;
+      if (st.appliedLast !== st.last) void this.enqueueApply(name, st);
+    }
+    return st.chain;
   }
 
   nodeProgrammed(name: string): void {
@@ -230,6 +250,7 @@ export class FastPathNodes implements FastPathHook {
     if (!st) return;
     this.nodes.delete(name);
     clearTimeout(st.recheck);
+    clearTimeout(st.addsPending);
     st.chain = st.chain.then(() => st.runner?.close({ keepPrograms: opts.stopping || this.stopped }));
     // stop() waits for it: a process that exits first leaves the programs unreleased (as a kill -9 would).
     const closing = Promise.all([this.closing.get(name), st.chain.catch(() => undefined)]);
@@ -258,6 +279,7 @@ export class FastPathNodes implements FastPathHook {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    for (const st of this.nodes.values()) clearTimeout(st.addsPending);
     clearInterval(this.underlayTimer);
     // A restart, not the nodes leaving the fast path: the next process takes over the VIP
     // connections the runners own (NodeRunner.close).
