@@ -63,8 +63,8 @@ static uint32_t hash_nw_src(uint32_t saddr_raw)
 	return lookup3_final(init + saddr_raw, init, init);
 }
 
-/* Addresses and ports as the frame's bytes read as host integers, as OVS reads them. */
-/* multipath's modulo_n: the hash modulo the number of links (lib/multipath.c). */
+/* Addresses and ports as the frame's bytes read as host integers, as OVS reads them; then
+ * multipath's modulo_n: the hash modulo the number of links (lib/multipath.c). */
 static uint32_t slot_raw(uint32_t s, uint32_t d, uint8_t proto, uint16_t sport, uint16_t dport, int client_ip,
 			 uint32_t n_slots)
 {
