@@ -753,6 +753,7 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     const io0 = pids().map(processIo);
     const mainCpu0 = sumOver(mainThreadCpuMs);
     const threads0 = threadCpuMs(v.child.pid!);
+    const agentThreads0 = agents.map((a) => threadCpuMs(a.child.pid!));
     const others0 = otherCpuMs(bed);
     const t0 = now();
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.100.0.0/16' }] } });
@@ -765,7 +766,8 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     const realizeMainCpuMs = sumOver(mainThreadCpuMs) - mainCpu0;
     const threadsCpu =
       mode === 'agents'
-        ? `controller ${(processCpuMs(v.child.pid!) - perProcess0[0]!).toFixed(0)}, ${agents.map((a, i) => `agent ${hvs[i]} ${(processCpuMs(a.child.pid!) - perProcess0[i + 1]!).toFixed(0)}`).join(', ')}; the controller's threads: ${threadCpuDelta(threads0, threadCpuMs(v.child.pid!))}`
+        ? `controller ${(processCpuMs(v.child.pid!) - perProcess0[0]!).toFixed(0)}, ${agents.map((a, i) => `agent ${hvs[i]} ${(processCpuMs(a.child.pid!) - perProcess0[i + 1]!).toFixed(0)}`).join(', ')}; the controller's threads: ${threadCpuDelta(threads0, threadCpuMs(v.child.pid!))}` +
+          agents.map((a, i) => `; agent ${hvs[i]}'s threads: ${threadCpuDelta(agentThreads0[i]!, threadCpuMs(a.child.pid!))}`).join('')
         : threadCpuDelta(threads0, threadCpuMs(v.child.pid!));
     const others = otherCpuMs(bed, others0);
     const io = pids().map((pid, i) => ioDelta(io0[i]!, processIo(pid)));
