@@ -1,5 +1,5 @@
 import { compileNode, indexModel } from './compiler';
-import { planFastPath, planOnlyAdds, type FastPathPlan } from './fastpath-plan';
+import { onlyAddsTo, planFastPath, type FastPathPlan } from './fastpath-plan';
 import { LbSlotField, NetworkField } from './fields';
 import { lbFlows } from './load-balancer';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
@@ -221,25 +221,25 @@ describe('planFastPath', () => {
   });
 });
 
-describe('planOnlyAdds', () => {
+describe('onlyAddsTo', () => {
   const base = sample();
   const withPorts = (extra: PortModel[], drop: string[] = []): LogicalModel => ({ ...base, ports: new Map([...[...base.ports].filter(([uid]) => !drop.includes(uid)), ...extra.map((p) => [p.uid, p] as const)]) });
   const plan = (m: LogicalModel) => planFastPath(m, 'hv1');
   const before = plan(base);
 
   it('is true for the same plan and for one with more ports, local or remote', () => {
-    expect(planOnlyAdds(before, plan(base))).toBe(true);
-    expect(planOnlyAdds(before, plan(withPorts([port('b6', 'blue', 16, 'hv1'), port('b7', 'blue', 17, 'hv2'), port('g3', 'green', 33, 'hv1')])))).toBe(true);
+    expect(onlyAddsTo(plan(base))(before)).toBe(true);
+    expect(onlyAddsTo(plan(withPorts([port('b6', 'blue', 16, 'hv1'), port('b7', 'blue', 17, 'hv2'), port('g3', 'green', 33, 'hv1')])))(before)).toBe(true);
   });
 
   it('is false when a port goes, moves, or changes what it may send; when a MAC gets a second destination; when VIPs change', () => {
-    expect(planOnlyAdds(before, plan(withPorts([], ['b3'])))).toBe(false);
-    expect(planOnlyAdds(before, plan(withPorts([port('b3', 'blue', 13, 'hv3')])))).toBe(false);
-    expect(planOnlyAdds(before, plan(withPorts([port('b2', 'blue', 12, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.98', mac: mac(12) }] })])))).toBe(false);
+    expect(onlyAddsTo(plan(withPorts([], ['b3'])))(before)).toBe(false);
+    expect(onlyAddsTo(plan(withPorts([port('b3', 'blue', 13, 'hv3')])))(before)).toBe(false);
+    expect(onlyAddsTo(plan(withPorts([port('b2', 'blue', 12, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.98', mac: mac(12) }] })])))(before)).toBe(false);
     // Another port with b3's MAC on hv3 (a duplicate while a VM moves).
-    expect(planOnlyAdds(before, plan(withPorts([port('b3x', 'blue', 13, 'hv3', { uid: 'b3x', ips: ['10.0.0.113'] })])))).toBe(false);
+    expect(onlyAddsTo(plan(withPorts([port('b3x', 'blue', 13, 'hv3', { uid: 'b3x', ips: ['10.0.0.113'] })])))(before)).toBe(false);
     const lbs = new Map(base.loadBalancers);
     lbs.set('lb1', { ...lbs.get('lb1')!, backends: lbs.get('lb1')!.backends.slice(0, 1) });
-    expect(planOnlyAdds(before, plan({ ...base, loadBalancers: lbs }))).toBe(false);
+    expect(onlyAddsTo(plan({ ...base, loadBalancers: lbs }))(before)).toBe(false);
   });
 });

@@ -210,38 +210,37 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
 }
 
 const portKey = (p: FastPathLocalPort): string => `${p.ofport}|${p.network}|${p.mac}|${p.portSecurity}|${!!p.conntrackOnly}|${p.sources.map((x) => `${x.mac}/${x.ip}`).join(',')}`;
-const macKey = (m: FastPathMacEntry): string => `${m.network}|${m.mac}|${m.to.kind === 'local' ? m.to.ofport : `${m.to.vtep}|${m.to.node}|${m.to.ip}|${m.to.vni}|${m.to.encap}`}`;
+const macKey = (m: FastPathMacEntry): string => (m.to.kind === 'local' ? `${m.to.ofport}` : `${m.to.vtep}|${m.to.node}|${m.to.ip}|${m.to.vni}|${m.to.encap}`);
 const vtepKey = (v: FastPathVtep): string => `${v.id}|${v.node}|${v.ip}|${v.encap}`;
-
-function includes<T>(next: readonly T[], prev: readonly T[], key: (x: T) => string): boolean {
-  if (prev.length > next.length) return false;
-  const have = new Set(next.map(key));
-  return prev.every((x) => have.has(key(x)));
-}
-
-function uniqueIn<T>(next: readonly T[], prev: readonly T[], key: (x: T) => string): boolean {
-  const count = new Map<string, number>();
-  for (const x of next) count.set(key(x), (count.get(key(x)) ?? 0) + 1);
-  return prev.every((x) => count.get(key(x)) === 1);
-}
+/** A MAC with two destinations in a plan (a duplicate while a VM moves). */
+const TWO_PLACES = '';
 
 /**
- * Whether next only adds to prev: every port, VNI, VTEP and MAC entry of prev is in next as it
- * was, and the node's VTEP, its VIPs and its load-balancer guards are the same. Applying it
- * then takes nothing from what the fast path forwards and holds nothing new back from it (a
- * new port's frames reach OVS until its own keys are written), so OVS need not wait for it.
+ * Whether a plan only adds to next: every port, VNI, VTEP and MAC entry of it is in next as it
+ * was (and next has no second destination for one of its MACs), and the node's VTEP, its VIPs
+ * and its load-balancer guards are the same. Applying next then takes nothing from what the
+ * fast path forwards and holds nothing new back from it (a new port's frames reach OVS until
+ * its own keys are written), so OVS need not wait for it. next's side is indexed once, for
+ * every plan it is compared with.
  */
-export function planOnlyAdds(prev: FastPathPlan, next: FastPathPlan): boolean {
-  return (
+export function onlyAddsTo(next: FastPathPlan): (prev: FastPathPlan) => boolean {
+  const ports = new Set(next.ports.map(portKey));
+  const vnis = new Set(next.vnis.map((v) => `${v.vni}|${v.network}`));
+  const vteps = new Set(next.vteps.map(vtepKey));
+  const macs = new Map<string, string>();
+  for (const m of next.macs) {
+    const at = `${m.network}|${m.mac}`;
+    macs.set(at, macs.has(at) ? TWO_PLACES : macKey(m));
+  }
+  const vips = JSON.stringify(next.vips);
+  const guards = JSON.stringify(next.lbGuards);
+  return (prev) =>
     prev.node === next.node &&
     prev.localVtep === next.localVtep &&
-    includes(next.ports, prev.ports, portKey) &&
-    includes(next.vnis, prev.vnis, (v) => `${v.vni}|${v.network}`) &&
-    includes(next.vteps, prev.vteps, vtepKey) &&
-    includes(next.macs, prev.macs, macKey) &&
-    // And no second destination for one of its MACs (a duplicate during a move).
-    uniqueIn(next.macs, prev.macs, (m) => `${m.network}|${m.mac}`) &&
-    JSON.stringify(prev.vips) === JSON.stringify(next.vips) &&
-    JSON.stringify(prev.lbGuards) === JSON.stringify(next.lbGuards)
-  );
+    prev.ports.every((p) => ports.has(portKey(p))) &&
+    prev.vnis.every((v) => vnis.has(`${v.vni}|${v.network}`)) &&
+    prev.vteps.every((v) => vteps.has(vtepKey(v))) &&
+    prev.macs.every((m) => macs.get(`${m.network}|${m.mac}`) === macKey(m)) &&
+    JSON.stringify(prev.vips) === vips &&
+    JSON.stringify(prev.lbGuards) === guards;
 }

@@ -19,7 +19,7 @@ import type { NativeLib } from '../../fastpath/native';
 import { NodeRunner, type InterfaceCounters, type NodeCounters } from '../../fastpath/node-runner';
 import { UNDERLAY_PORT, type NodeTables } from '../../fastpath/node-tables';
 import * as underlayFacts from '../../fastpath/underlay';
-import { planFastPath, planOnlyAdds, type FastPathPlan } from '../../pipeline/fastpath-plan';
+import { onlyAddsTo, planFastPath, type FastPathPlan } from '../../pipeline/fastpath-plan';
 import type { LogicalModel } from '../../pipeline/model';
 import type { ModelIndex } from '../../pipeline/compiler';
 import type { HypervisorNode, NodeFastPathStatus } from '../../resources/kinds';
@@ -130,13 +130,22 @@ function bridgeInterfaces(s: OvsSnapshot, bridge: string): { byOfport: Map<numbe
 /** How long a compile that only adds waits for the next ones of a burst before its apply. */
 export const ADDS_COALESCE_MS = 100;
 
-/** planOnlyAdds, with the same node facts and the same interfaces behind the ports it had. */
-function onlyAdds(prev: NonNullable<NodeFastPath['last']>, next: NonNullable<NodeFastPath['last']>): boolean {
-  if (!prev.plan || !next.plan || JSON.stringify(prev.node.spec?.fastPath ?? null) !== JSON.stringify(next.node.spec?.fastPath ?? null)) return false;
-  const [before, after] = [bridgeInterfaces(prev.ovs, INTEGRATION_BRIDGE).byOfport, bridgeInterfaces(next.ovs, INTEGRATION_BRIDGE).byOfport];
-  if (prev.plan.ports.some((p) => before.get(p.ofport) !== after.get(p.ofport))) return false;
-  if (bridgeInterfaces(prev.ovs, UNDERLAY_BRIDGE).nics[0] !== bridgeInterfaces(next.ovs, UNDERLAY_BRIDGE).nics[0]) return false;
-  return planOnlyAdds(prev.plan, next.plan);
+/**
+ * Whether next only adds to each of prevs (onlyAddsTo), with the same node facts and the same
+ * interfaces behind the ports each had; next's side is read once.
+ */
+function onlyAdds(prevs: ReadonlyArray<NonNullable<NodeFastPath['last']>>, next: NonNullable<NodeFastPath['last']>): boolean {
+  if (!next.plan) return false;
+  const adds = onlyAddsTo(next.plan);
+  const spec = JSON.stringify(next.node.spec?.fastPath ?? null);
+  const after = bridgeInterfaces(next.ovs, INTEGRATION_BRIDGE).byOfport;
+  const underlay = bridgeInterfaces(next.ovs, UNDERLAY_BRIDGE).nics[0];
+  return prevs.every((prev) => {
+    if (!prev.plan || JSON.stringify(prev.node.spec?.fastPath ?? null) !== spec) return false;
+    const before = bridgeInterfaces(prev.ovs, INTEGRATION_BRIDGE).byOfport;
+    if (prev.plan.ports.some((p) => before.get(p.ofport) !== after.get(p.ofport))) return false;
+    return bridgeInterfaces(prev.ovs, UNDERLAY_BRIDGE).nics[0] === underlay && adds(prev.plan);
+  });
 }
 
 const num = (o: Record<string, bigint>): Record<string, number> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Number(v)]));
@@ -182,7 +191,7 @@ export class FastPathNodes implements FastPathHook {
     // and every port of a burst of 1,000 was Ready that much later). Only for a running
     // runner: one that (re)starts takes over an earlier process's connections first.
     const narrowedTo = st.narrowedTo;
-    if (st.runner && st.status?.state === 'Running' && narrowedTo && requested && onlyAdds(narrowedTo, st.last) && onlyAdds(requested, st.last)) {
+    if (st.runner && st.status?.state === 'Running' && narrowedTo && requested && onlyAdds([...new Set([narrowedTo, requested])], st.last)) {
       // OVS carries the new ports meanwhile: the compiles of a burst share one apply (each is
       // a full rebuild of the node's tables and keys, 50-100 ms at 1,500 NICs).
       st.addsPending ??= setTimeout(() => {
