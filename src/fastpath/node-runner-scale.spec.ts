@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { FastPath, openFastPath } from './fastpath';
-import type { NativeLib } from './native';
+import { libWith } from './testing/lib-with';
 import { NodeRunner } from './node-runner';
 import { FilterMap, type NodeTables, type NodeTablesPort } from './node-tables';
 
@@ -81,14 +81,10 @@ maybe('NodeRunner with hundreds of VM NICs', () => {
   it('runs on 300 VM NICs with port ids up to 65279, forwards from the highest, and one more NIC writes a handful of filter keys', async () => {
     if (!real) throw new Error('libvnetfp did not load');
     const writes: Array<{ port: number; map: FilterMap; add: boolean }> = [];
-    const lib: NativeLib = new Proxy(real.lib, {
-      get(target, k: keyof NativeLib) {
-        if (k !== 'runnerFilter') return target[k];
-        const filter: NativeLib['runnerFilter'] = (r, p, map, key, add) => {
-          writes.push({ port: p, map, add: add === 1 });
-          return target.runnerFilter(r, p, map, key, add);
-        };
-        return filter;
+    const lib = libWith(real.lib, {
+      runnerFilter: (r, p, map, key, add) => {
+        writes.push({ port: p, map, add: add === 1 });
+        return real.lib.runnerFilter(r, p, map, key, add);
       },
     });
     const runner = new NodeRunner(new FastPath(lib), { netns: HV });

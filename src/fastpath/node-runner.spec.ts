@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { FastPath, openFastPath } from './fastpath';
-import type { NativeLib } from './native';
+import { libWith } from './testing/lib-with';
 import { HOLD_RETRY_MS, NodeRunner, VIP_SETTLE_MS } from './node-runner';
 import { FilterMap, type NodeTables } from './node-tables';
 
@@ -163,35 +163,24 @@ maybe('NodeRunner in a network namespace', () => {
   it('says it has narrowed (the caller may program OVS) after it let an interface go and before it opens a new one', async () => {
     const { fastPath: real } = openFastPath();
     const events: string[] = [];
-    const lib: NativeLib = new Proxy(real!.lib, {
-      get(target, k: keyof NativeLib) {
-        if (k === 'runnerAdd') {
-          const add: NativeLib['runnerAdd'] = async (...args) => {
-            events.push('add');
-            await new Promise((go) => setTimeout(go, 200)); // a port of a loaded host: the wait OVS no longer pays
-            const rc = await target.runnerAdd(...args);
-            events.push('added');
-            return rc;
-          };
-          return add;
-        }
-        if (k === 'runnerFilter') {
-          const filter: NativeLib['runnerFilter'] = (r, port, map, key, add) => {
-            if (add === 1 && map === FilterMap.VipAddr) events.push('hold VipAddr');
-            return target.runnerFilter(r, port, map, key, add);
-          };
-          return filter;
-        }
-        if (k === 'runnerRemove') {
-          const remove: NativeLib['runnerRemove'] = async (...args) => {
-            events.push('remove');
-            const rc = await target.runnerRemove(...args);
-            events.push('removed');
-            return rc;
-          };
-          return remove;
-        }
-        return target[k];
+    const target = real!.lib;
+    const lib = libWith(target, {
+      runnerAdd: async (...args) => {
+        events.push('add');
+        await new Promise((go) => setTimeout(go, 200)); // a port of a loaded host: the wait OVS no longer pays
+        const rc = await target.runnerAdd(...args);
+        events.push('added');
+        return rc;
+      },
+      runnerFilter: (r, port, map, key, add) => {
+        if (add === 1 && map === FilterMap.VipAddr) events.push('hold VipAddr');
+        return target.runnerFilter(r, port, map, key, add);
+      },
+      runnerRemove: async (...args) => {
+        events.push('remove');
+        const rc = await target.runnerRemove(...args);
+        events.push('removed');
+        return rc;
       },
     });
     const runner = new NodeRunner(new FastPath(lib), { netns: HV });
@@ -225,18 +214,12 @@ maybe('NodeRunner in a network namespace', () => {
   it('a runner that starts lets OVS go on before it opens anything where no interface carries an earlier process\'s program, and only after its start where one does', async () => {
     const { fastPath: real } = openFastPath();
     const events: string[] = [];
-    const lib: NativeLib = new Proxy(real!.lib, {
-      get(target, k: keyof NativeLib) {
-        if (k === 'runnerStart') {
-          const start: NativeLib['runnerStart'] = async (...args) => {
-            events.push('start');
-            const h = await target.runnerStart(...args);
-            events.push('started');
-            return h;
-          };
-          return start;
-        }
-        return target[k];
+    const lib = libWith(real!.lib, {
+      runnerStart: async (...args) => {
+        events.push('start');
+        const h = await real!.lib.runnerStart(...args);
+        events.push('started');
+        return h;
       },
     });
     const narrowed = () => events.push('narrowed');
@@ -261,14 +244,10 @@ maybe('NodeRunner in a network namespace', () => {
     const { fastPath: real } = openFastPath();
     const calls: Array<{ port: number; map: FilterMap; add: boolean }> = [];
     let failing: FilterMap | undefined;
-    const lib: NativeLib = new Proxy(real!.lib, {
-      get(target, k: keyof NativeLib) {
-        if (k !== 'runnerFilter') return target[k];
-        const filter: NativeLib['runnerFilter'] = (r, port, map, key, add) => {
-          calls.push({ port, map, add: add === 1 });
-          return add === 1 && map === failing ? -12 : target.runnerFilter(r, port, map, key, add);
-        };
-        return filter;
+    const lib = libWith(real!.lib, {
+      runnerFilter: (r, port, map, key, add) => {
+        calls.push({ port, map, add: add === 1 });
+        return add === 1 && map === failing ? -12 : real!.lib.runnerFilter(r, port, map, key, add);
       },
     });
     const runner = new NodeRunner(new FastPath(lib), { netns: HV });

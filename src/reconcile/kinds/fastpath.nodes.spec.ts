@@ -20,6 +20,7 @@ import { SchemaValidator } from '../../resources/schema-validator';
 import { MemoryStore } from '../testing/memory-store';
 import { openFastPath } from '../../fastpath/fastpath';
 import type { NativeLib } from '../../fastpath/native';
+import { libWith } from '../../fastpath/testing/lib-with';
 import { ADDS_COALESCE_MS, FastPathNodes, type UnderlayFacts } from './fastpath.nodes';
 
 const model: LogicalModel = {
@@ -260,17 +261,11 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
 
   it('OVS is not kept waiting behind a slow apply for a compile that only adds; a compile that takes a port away waits for its own apply', async () => {
     const { fastPath: real } = openFastPath();
-    const lib: NativeLib = new Proxy(real!.lib, {
-      get(target, k: keyof NativeLib) {
-        if (k === 'runnerAdd') {
-          // A NIC opening on a loaded host beside hundreds of others.
-          const add: NativeLib['runnerAdd'] = async (...args) => {
-            await new Promise((go) => setTimeout(go, 1500));
-            return target.runnerAdd(...args);
-          };
-          return add;
-        }
-        return target[k];
+    const lib = libWith(real!.lib, {
+      // A NIC opening on a loaded host beside hundreds of others.
+      runnerAdd: async (...args) => {
+        await new Promise((go) => setTimeout(go, 1500));
+        return real!.lib.runnerAdd(...args);
       },
     });
     const { fp, node, snapshot } = await onBed(lib, true);
@@ -324,27 +319,22 @@ if (runnerBedWhy) console.warn(`skipping FastPathNodes runner test: ${runnerBedW
   it('a node programmed here again while its old runner is still stopping starts the new one only once the old one let go of the interfaces', async () => {
     const { fastPath: real } = openFastPath();
     const events: string[] = [];
-    const lib: NativeLib = new Proxy(real!.lib, {
-      get(target, k: keyof NativeLib) {
-        if (k === 'runnerStart') {
-          const start: NativeLib['runnerStart'] = async (...args) => {
-            events.push('start');
-            return target.runnerStart(...args);
-          };
-          return start;
-        }
-        if (k === 'runnerStop' || k === 'runnerRelease') {
-          // A stop that takes a while (many ports, a loaded host): the window the new runner must not use.
-          const stop: NativeLib['runnerStop'] = async (r) => {
-            events.push('stop');
-            await new Promise((go) => setTimeout(go, 300));
-            await target[k](r);
-            events.push('stopped');
-          };
-          return stop;
-        }
-        return target[k];
+    // A stop that takes a while (many ports, a loaded host): the window the new runner must not use.
+    const slowly =
+      (stop: NativeLib['runnerStop']): NativeLib['runnerStop'] =>
+      async (r) => {
+        events.push('stop');
+        await new Promise((go) => setTimeout(go, 300));
+        await stop(r);
+        events.push('stopped');
+      };
+    const lib = libWith(real!.lib, {
+      runnerStart: async (...args) => {
+        events.push('start');
+        return real!.lib.runnerStart(...args);
       },
+      runnerStop: slowly(real!.lib.runnerStop),
+      runnerRelease: slowly(real!.lib.runnerRelease),
     });
     const { objects, fp, node, snapshot } = await onBed(lib);
     // A runner that starts is waited for (it takes over an earlier process's connections before
