@@ -200,7 +200,7 @@ function hashFields(lb: LoadBalancerModel): MultipathFields {
  * load balancer by probing upwards in address order, so that it depends only on the set of
  * backends, never on their order, and a backend keeps its value while others come and go.
  */
-export function backendRegisterValues(active: readonly LbBackendModel[]): Map<string, number> {
+export function backendRegisterValues<B extends Pick<LbBackendModel, 'ip'>>(active: readonly B[]): Map<string, number> {
   const out = new Map<string, number>();
   if (!active.some((b) => b.ip.includes(':'))) {
     for (const b of active) out.set(b.ip, parseIpv4(b.ip));

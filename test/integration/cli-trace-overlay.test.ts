@@ -31,10 +31,11 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     await v?.stop();
   }, 60_000);
 
-  const portOn = async (name: string, hv: string): Promise<VirtualPort> => {
-    const port = (await call('POST', `${G}/namespaces/tr/virtualports`, { metadata: { name }, spec: { network: 'net', node: hv } })) as VirtualPort;
-    await bed.addVm(hv, { name: `tr${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
-    await waitReady('tr', 'virtualports', name);
+  const portOn = async (name: string, hv: string, ns = 'tr'): Promise<VirtualPort> => {
+    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: 'net', node: hv } })) as VirtualPort;
+    const v4 = port.spec!.ips!.find((a) => !a.includes(':'));
+    await bed.addVm(hv, { name: `${ns}${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ...(v4 ? { ip: `${v4}/24` } : {}) });
+    await waitReady(ns, 'virtualports', name);
     return port;
   };
 
@@ -103,5 +104,63 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     expect(refused.stdout).toMatch(/new connections are refused: vnetd answers a TCP RST from the VIP/);
     expect(refused.stdout).toMatch(/end: +to vnetd \(controller\), which refuses/);
     expect(refused.stdout).toContain('OVS agrees with the logical path (drop).');
+  }, 90_000);
+
+  it('IPv6: through an IPv6 VIP (backends by their IPv6 addresses; the backend register holds a hash of each), to a peer across the tunnel, and from a port without IPv6', async () => {
+    await network('t6', 'net', { subnets: [{ cidr: '10.42.0.0/24' }, { cidr: 'fd00:42::/64' }] });
+    await network('t6', 'v4only', { subnets: [{ cidr: '10.43.0.0/24' }] });
+    await portOn('client', 'hv1', 't6');
+    const [b1, b2] = [await portOn('b1', 'hv1', 't6'), await portOn('b2', 'hv2', 't6')];
+    await call('POST', `${G}/namespaces/t6/virtualports`, { metadata: { name: 'old' }, spec: { network: 'v4only', node: 'hv1' } });
+    const vip = 'fd00:42::100';
+    await call('POST', `${G}/namespaces/t6/loadbalancers`, {
+      metadata: { name: 'web6' },
+      spec: { network: 'net', vip, listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 'b1' }, { port: 'b2', weight: 2 }] },
+    });
+    await waitReady('t6', 'loadbalancers', 'web6');
+    const hv2 = bed.hypervisors.find((h) => h.name === 'hv2')!.tunnelIP;
+    const [ip1, ip2] = [b1, b2].map((p) => p.spec!.ips!.find((a) => a.includes(':'))!);
+
+    // The VIP written in another spelling is the same address.
+    const [toVip, toB2, json, udp, noV6] = await Promise.all([
+      cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', `[FD00:42:0:0::100]:80`]),
+      cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', ip2]),
+      cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', `[${vip}]:80`, '-o', 'json']),
+      cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', `[${vip}]:53`, '--proto', 'udp']),
+      cli.run(['-n', 't6', 'trace', '--from', 'old', '--to', ip2]),
+    ]);
+    if (process.env.VNETD_TEST_LOG) process.stdout.write(`${toVip.stdout}\n${toB2.stdout}\n${udp.stdout}\n${noV6.stdout}\n`);
+    for (const r of [toVip, toB2, json, udp, noV6]) expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(toVip.stdout).toContain(`nd:       ${vip} is the VIP of load balancer web6: the Neighbor Solicitation answered on this node`);
+    expect(toVip.stdout).toMatch(new RegExp(`-> b2: port b2 on node hv2: tunnel \\(vxlan, VNI \\d+\\) to VTEP ${hv2}`));
+    const picked = /pick: +OVS picks (b[12]) \(DNAT to \[[0-9a-f:]+\]:8080\) for this 5-tuple: multipath hashes it to slot \d+/.exec(toVip.stdout)?.[1];
+    expect(picked).toBeDefined();
+    const path = (b: string) => (b === picked ? "OVS's pick: LbNat -> LbSlot -> LbDnat -> LbNat -> L2Lookup" : 'after its DNAT: LbNat -> L2Lookup');
+    expect(toVip.stdout).toContain(`backend b1 ${ip1}: `);
+    expect(toVip.stdout).toMatch(new RegExp(`backend b1 ${ip1}: \\d+ slots \\([0-9.]+%\\), weight 1, DNAT to \\[${ip1}\\]:8080: ${path('b1')}: output to ofport \\d+ \\(b1\\): as the logical model says`));
+    expect(toVip.stdout).toMatch(new RegExp(`backend b2 ${ip2}: \\d+ slots \\([0-9.]+%\\), weight 2, DNAT to \\[${ip2}\\]:8080: ${path('b2')}: output to ofport \\d+, tunnel destination ${hv2}: as the logical model says`));
+    expect(toVip.stdout).toContain('OVS agrees with the logical path (deliver). Every backend holds slots and a DNAT flow');
+    const report = JSON.parse(json.stdout);
+    expect(report.ovs.flow).toMatch(/^in_port=\d+,tcp6,.*,ipv6_src=fd00:42::[0-9a-f:]+,ipv6_dst=fd00:42::100,nw_ttl=64,tcp_src=40000,tcp_dst=80$/);
+    expect(report.agrees).toBe(true);
+    expect(report.disagreements).toEqual([]);
+    const backends = report.ovs.loadBalancer.backends as { backend: string; ip: string; slots: number; dealt: number }[];
+    expect(backends.map((b) => `${b.backend} ${b.ip}`).sort()).toEqual([`b1 ${ip1}`, `b2 ${ip2}`]);
+    expect(backends.reduce((n, b) => n + b.slots, 0)).toBe(256);
+    for (const b of backends) expect(b.slots).toBe(b.dealt);
+    expect(udp.stdout).toMatch(/pick: +OVS picks b[12] \(DNAT to \[[0-9a-f:]+\]:5353\)/);
+    expect(udp.stdout).toContain('OVS agrees with the logical path (deliver).');
+    // ICMPv6 echo to b2 across the tunnel, traced again on hv2 as it arrives there.
+    expect(toB2.stdout).toContain(`nd:       ${ip2} is port b2`);
+    expect(toB2.stdout).toMatch(new RegExp(`OVS ofproto/trace on node hv2, arriving through the tunnel \\(br-int in_port=\\d+,tun_id=0x[0-9a-f]+,tun_src=[0-9.]+,tun_dst=${hv2},icmp6,`));
+    expect(toB2.stdout).toMatch(/arriving through the tunnel[^\n]*\n +tables: +Classifier -> [^\n]*L2Lookup\n[^\n]*\n +end: +output to ofport \d+ \(b2\)\n/);
+    expect(toB2.stdout).toContain('OVS agrees with the logical path (deliver).');
+    expect(noV6.stdout).toMatch(/port old has no IPv6 address \(10\.43\.0\.\d+\): the VM would not send this packet/);
+
+    // Bad input: one clear line, exit code 2.
+    const bad = await cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', `[${vip}]:0`]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`--to "[${vip}]:0": port 0 is outside 1-65535`);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   }, 90_000);
 });

@@ -8,6 +8,7 @@
  */
 import { LbBackendField, LbSlotField, NetworkField, type RegField } from '../../pipeline/fields';
 import { TABLES, tableName } from '../../pipeline/tables';
+import { canonical, familyOf } from './trace-logical';
 
 /** One flow of a `dump-flows` answer: its table, match fields and actions. */
 export interface DumpedFlow {
@@ -47,6 +48,12 @@ export function fieldValue(f: DumpedFlow, field: RegField): number | undefined {
 
 export const ipOfNumber = (n: number): string => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
 
+/**
+ * What a LbBackend register value names: an IPv4 backend's value is its address; an IPv6
+ * backend's is a hash of its address (backendRegisterValues), named by whoever knows it.
+ */
+export type RegisterNames = (value: number) => string;
+
 /** "NXM_NX_REG3[]" / "NXM_NX_REG2[0..7]": how ovs-ofctl and ofproto/trace print a register field. */
 function nxmName(f: RegField): string {
   const reg = `NXM_NX_${f.sub.field.toUpperCase()}`;
@@ -59,31 +66,34 @@ function loadedValue(actions: string, f: RegField): number | undefined {
   return m ? num(m[1]!) : undefined;
 }
 
-/** The DNAT of a ct action: "nat(dst=10.0.0.4:8080)" -> ip and port. */
+/** The DNAT of a ct action: "nat(dst=10.0.0.4:8080)", "nat(dst=[fd00::4]:8080)", "nat(dst=fd00::4)" -> ip and port. */
 export function natOf(actions: string): { ip: string; port?: number } | undefined {
-  const m = /nat\(dst=([0-9.]+)(?:-[0-9.]+)?(?::(\d+)(?:-\d+)?)?/.exec(actions);
-  return m ? { ip: m[1]!, port: m[2] !== undefined ? Number(m[2]) : undefined } : undefined;
+  const m = /nat\(dst=(?:\[([0-9a-f:.]+)\](?:-\[[0-9a-f:.]+\])?|([0-9.]+)(?:-[0-9.]+)?|([0-9a-f:.]*:[0-9a-f:.]*))(?::(\d+)(?:-\d+)?)?/i.exec(actions);
+  return m ? { ip: canonical(m[1] ?? m[2] ?? m[3]!), port: m[4] !== undefined ? Number(m[4]) : undefined } : undefined;
 }
 
 /** Which flows of a dump belong to one VIP of one network (every LB table matches both). */
 function ofVip(flows: DumpedFlow[], table: number, vip: string, vni: number | undefined): DumpedFlow[] {
-  return flows.filter((f) => f.table === table && f.match.get('nw_dst') === vip && (vni === undefined || fieldValue(f, NetworkField) === vni));
+  const dst = familyOf(vip) === 6 ? 'ipv6_dst' : 'nw_dst';
+  return flows.filter((f) => f.table === table && canonical(f.match.get(dst) ?? '') === vip && (vni === undefined || fieldValue(f, NetworkField) === vni));
 }
 
-/** The VIP's slot table: slot -> backend address (undefined: the slot's flow loads no backend). */
-export function parseLbSlots(dump: string, vip: string, vni?: number): Map<number, string | undefined> {
+/** The VIP's slot table: slot -> backend (undefined: the slot's flow loads no backend). */
+export function parseLbSlots(dump: string, vip: string, vni?: number, names: RegisterNames = ipOfNumber): Map<number, string | undefined> {
   const slots = new Map<number, string | undefined>();
   for (const f of ofVip(parseFlowDump(dump), TABLES.LbSlot.id, vip, vni)) {
     const slot = fieldValue(f, LbSlotField);
     if (slot === undefined) continue;
     const backend = loadedValue(f.actions, LbBackendField);
-    slots.set(slot, backend === undefined ? undefined : ipOfNumber(backend));
+    slots.set(slot, backend === undefined ? undefined : names(backend));
   }
   return slots;
 }
 
 export interface LbDnatFlow {
   /** The backend register value the flow matches (what a slot loads). */
+  register: number;
+  /** The backend that value names. */
   backend: string;
   /** Where its ct action DNATs to; undefined when it does no DNAT. */
   nat?: { ip: string; port?: number };
@@ -93,12 +103,13 @@ export interface LbDnatFlow {
 }
 
 /** The LbDnat flows of one VIP listener (protocol and port). */
-export function parseLbDnats(dump: string, vip: string, proto: 'tcp' | 'udp' | 'sctp', port: number, vni?: number): LbDnatFlow[] {
+export function parseLbDnats(dump: string, vip: string, proto: 'tcp' | 'udp' | 'sctp', port: number, vni?: number, names: RegisterNames = ipOfNumber): LbDnatFlow[] {
+  const l4 = familyOf(vip) === 6 ? `${proto}6` : proto;
   return ofVip(parseFlowDump(dump), TABLES.LbDnat.id, vip, vni)
-    .filter((f) => f.match.has(proto) && num(f.match.get('tp_dst') ?? f.match.get(`${proto}_dst`) ?? '-1') === port)
+    .filter((f) => f.match.has(l4) && num(f.match.get('tp_dst') ?? f.match.get(`${proto}_dst`) ?? '-1') === port)
     .flatMap((f) => {
-      const backend = fieldValue(f, LbBackendField);
-      return backend === undefined ? [] : [{ backend: ipOfNumber(backend), nat: natOf(f.actions), actions: f.actions, packets: f.packets }];
+      const register = fieldValue(f, LbBackendField);
+      return register === undefined ? [] : [{ register, backend: names(register), nat: natOf(f.actions), actions: f.actions, packets: f.packets }];
     });
 }
 
@@ -117,7 +128,7 @@ export interface LbPick {
  * LbNat, the backend loaded in LbSlot, the nat(dst=...) in LbDnat. undefined when the
  * packet never reached LbDnat's DNAT.
  */
-export function parseLbPick(text: string): LbPick | undefined {
+export function parseLbPick(text: string, names: RegisterNames = ipOfNumber): LbPick | undefined {
   const pick: LbPick = {};
   const slotIs = new RegExp(`-> ${nxmName(LbSlotField)} is now (0x[0-9a-f]+|\\d+)`, 'i');
   let table: string | undefined;
@@ -131,7 +142,7 @@ export function parseLbPick(text: string): LbPick | undefined {
     if (slot) pick.slot = num(slot[1]!) & ((1 << LbSlotField.sub.nbits) - 1);
     if (table === TABLES.LbSlot.name) {
       const b = loadedValue(line, LbBackendField);
-      if (b !== undefined) pick.backend = ipOfNumber(b);
+      if (b !== undefined) pick.backend = names(b);
     }
     if (table === TABLES.LbDnat.name && /^\s*ct\(/.test(line)) pick.nat ??= natOf(line);
   }

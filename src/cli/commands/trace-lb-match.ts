@@ -6,7 +6,7 @@
  */
 import { dealSlots } from '../../pipeline/load-balancer';
 import type { LbDnatFlow, LbPick } from './trace-lb-flows';
-import type { LbChoice, LogicalLb } from './trace-logical';
+import { hostPort, type LbChoice, type LogicalLb } from './trace-logical';
 
 export interface LbBackendReport {
   /** The backend's address as OVS's flows carry it (LbSlot's load, LbDnat's match). */
@@ -57,7 +57,7 @@ export function dealtBackends(lb: LogicalLb): (LbChoice | undefined)[] {
  * slot table dealt otherwise than vnetd deals it) are separate from each backend's.
  */
 export function checkLbFlows(lb: LogicalLb, slots: Map<number, string | undefined>, dnats: LbDnatFlow[]): { checks: LbCheck[]; mismatches: string[] } {
-  const where = `${lb.vip}:${lb.port}/${lb.proto}`;
+  const where = `${hostPort(lb.vip, lb.port)}/${lb.proto}`;
   const mismatches: string[] = [];
   const dealt = dealtBackends(lb);
   const held = new Map<string, number>();
@@ -83,7 +83,7 @@ export function checkLbFlows(lb: LogicalLb, slots: Map<number, string | undefine
     const nat = flow?.nat;
     const entry: LbBackendReport = { ip, slots: n, share: pct(n, lb.slotCount), tables: [], end: 'not traced', agrees: false };
     if (choice) Object.assign(entry, { backend: choice.backend, weight: choice.weight, dealt: dealt.filter((c) => c === choice).length });
-    if (nat) entry.dnat = `${nat.ip}${nat.port !== undefined ? `:${nat.port}` : ''}`;
+    if (nat) entry.dnat = hostPort(nat.ip, nat.port);
     if (flow) entry.connections = flow.packets;
     const out: string[] = [];
     if (!choice) {
@@ -120,7 +120,7 @@ export function pickReport(lb: LogicalLb, pick: LbPick): LbPickReport {
   const nat = pick.nat!;
   const ip = pick.backend ?? nat.ip;
   const slot = pick.slot !== undefined ? dealtBackends(lb)[pick.slot] : undefined;
-  return { slot: pick.slot, dnat: `${nat.ip}${nat.port !== undefined ? `:${nat.port}` : ''}`, backend: lb.choices.find((c) => c.ip === ip)?.backend, dealtTo: slot?.backend };
+  return { slot: pick.slot, dnat: hostPort(nat.ip, nat.port), backend: lb.choices.find((c) => c.ip === ip)?.backend, dealtTo: slot?.backend };
 }
 
 function nameOf(lb: LogicalLb, ip: string | undefined): string {

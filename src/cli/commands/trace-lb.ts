@@ -10,9 +10,10 @@
  */
 import { TABLES } from '../../pipeline/tables';
 import { appctl, ofctl, type NodeOvs } from './node-ovs';
-import { parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
+import { backendRegisterValues } from '../../pipeline/load-balancer';
+import { ipOfNumber, parseLbDnats, parseLbPick, parseLbSlots, type LbDnatFlow, type RegisterNames } from './trace-lb-flows';
 import { checkLbFlows, pickReport, type LbBackendReport, type LbPickReport } from './trace-lb-match';
-import type { LogicalLb } from './trace-logical';
+import { familyOf, type LogicalLb } from './trace-logical';
 import { afterDnat, deliveryMismatch, summarizeOvsTrace, type OvsSummary } from './trace-ovs';
 
 /** What OVS's conntrack says about a new connection at its first and second pass (ct(nat) in LbVip, ct(commit,nat) in LbDnat). */
@@ -31,6 +32,19 @@ export interface LbOvsReport {
   unread?: string;
 }
 
+/**
+ * An IPv6 VIP's LbBackend register holds a hash of each backend's address: named by the
+ * logical backend the pipeline gives that value (the same backendRegisterValues over the
+ * same usable backends), else by the DNAT target of the LbDnat flow that matches it, else
+ * shown as the value itself.
+ */
+export function ipv6RegisterNames(lb: LogicalLb, dnats: readonly LbDnatFlow[]): RegisterNames {
+  const logical = new Map<number, string>();
+  for (const [ip, value] of backendRegisterValues(lb.choices.filter((c) => c.weight > 0 && c.ip !== undefined).map((c) => ({ ip: c.ip! })))) logical.set(value, ip);
+  const dnatTo = new Map(dnats.flatMap((d) => (d.nat ? [[d.register, d.nat.ip] as const] : [])));
+  return (value) => logical.get(value) ?? dnatTo.get(value) ?? `0x${value.toString(16).padStart(8, '0')}`;
+}
+
 /** Where OVS ends the packet, for people. */
 export type Where = (s: OvsSummary) => string;
 
@@ -47,20 +61,22 @@ export async function traceLoadBalancer(
   disagreements: string[],
 ): Promise<{ report: LbOvsReport; deliver: boolean | undefined }> {
   const report: LbOvsReport = { slots: 0, backends: [] };
-  const pick = parseLbPick(main.text);
   const l4 = lb.proto === 'icmp' ? undefined : lb.proto;
+  const v6 = familyOf(lb.vip) === 6;
   let slotDump = '';
   let dnatDump = '';
   try {
     [slotDump, dnatDump] = await Promise.all(
-      [TABLES.LbSlot, TABLES.LbDnat].map((t) => ofctl(ovs, 'dump-flows', 'br-int', [`table=${t.id},ip,nw_dst=${lb.vip}`])),
+      [TABLES.LbSlot, TABLES.LbDnat].map((t) => ofctl(ovs, 'dump-flows', 'br-int', [`table=${t.id},${v6 ? `ipv6,ipv6_dst` : 'ip,nw_dst'}=${lb.vip}`])),
     );
   } catch (e) {
     report.unread = `cannot read the VIP's LbSlot/LbDnat flows: ${(e as Error).message}`;
   }
-  const slots = parseLbSlots(slotDump, lb.vip, lb.vni);
+  const names = v6 ? ipv6RegisterNames(lb, l4 ? parseLbDnats(dnatDump, lb.vip, l4, lb.port, lb.vni) : []) : ipOfNumber;
+  const pick = parseLbPick(main.text, names);
+  const slots = parseLbSlots(slotDump, lb.vip, lb.vni, names);
   report.slots = slots.size;
-  const { checks, mismatches } = report.unread || !l4 ? { checks: [], mismatches: [] } : checkLbFlows(lb, slots, parseLbDnats(dnatDump, lb.vip, l4, lb.port, lb.vni));
+  const { checks, mismatches } = report.unread || !l4 ? { checks: [], mismatches: [] } : checkLbFlows(lb, slots, parseLbDnats(dnatDump, lb.vip, l4, lb.port, lb.vni, names));
   disagreements.push(...mismatches);
   if (pick) {
     report.pick = pickReport(lb, pick);

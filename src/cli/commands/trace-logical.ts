@@ -3,7 +3,7 @@
  * alone (network, port security, ARP/L2, load balancer, local port or tunnel), with, for
  * every place the packet can end, what OVS should do there, so the OVS half can compare.
  */
-import { tryParseIp } from '../../ipam/address';
+import { familyName, formatIp, tryParseIp, type IpFamily } from '../../ipam/address';
 import { cidrContains, tryParseCidr } from '../../ipam/subnet';
 import { lbTableSize } from '../../pipeline/load-balancer';
 import { loadBalancerMac } from '../../pipeline/owners';
@@ -17,16 +17,37 @@ export interface Target {
   port?: number;
 }
 
+const TO_FORMS = 'an IPv4 address, optionally with :PORT (10.0.0.5, 10.0.0.5:80), or an IPv6 address, with a port in brackets (fd00::5, [fd00::5]:80)';
+
+/** --to: IPv4 `A.B.C.D[:PORT]`, IPv6 `ADDR` or `[ADDR][:PORT]` (as URLs write them); the address canonical. */
 export function parseTarget(text: string): Target {
-  if (tryParseIp(text.replace(/^\[(.*)\](:\d+)?$/, '$1'))?.family === 6) throw new UsageError(`--to "${text}": IPv6 is not traced yet (trace follows IPv4 only; ofproto/trace itself takes IPv6 flows)`);
-  const m = /^([0-9.]+)(?::(\d+))?$/.exec(text);
-  const ip = m?.[1];
-  if (!m || !ip || tryParseIp(ip)?.family !== 4) throw new UsageError(`--to "${text}": expected an IPv4 address, optionally with :PORT (e.g. 10.0.0.5:80)`);
-  if (m[2] === undefined) return { ip };
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new UsageError(`--to "${text}": port ${port} is outside 1-65535`);
+  const bracketed = /^\[([^\]]*)\](?::([^:]*))?$/.exec(text);
+  const parts = text.split(':');
+  const [addrText, portText] = bracketed ? [bracketed[1]!, bracketed[2]] : parts.length > 2 ? [text, undefined] : [parts[0]!, parts[1]];
+  const addr = tryParseIp(addrText);
+  // An IPv4 address goes without brackets; an IPv6 one takes a port only inside them.
+  if (!addr || (bracketed && addr.family === 4) || (portText !== undefined && !/^\d{1,5}$/.test(portText))) throw new UsageError(`--to "${text}": expected ${TO_FORMS}`);
+  const ip = formatIp(addr.family, addr.value);
+  if (portText === undefined) return { ip };
+  const port = Number(portText);
+  if (!(port >= 1 && port <= 65535)) throw new UsageError(`--to "${text}": port ${port} is outside 1-65535`);
   return { ip, port };
 }
+
+/** An address with a port as URLs write them: 10.0.0.5:80, [fd00::5]:80; the address alone without a port. */
+export const hostPort = (ip: string, port?: number): string => (port === undefined ? ip : familyOf(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`);
+export const targetText = (t: Target): string => hostPort(t.ip, t.port);
+
+export const familyOf = (ip: string): IpFamily => (ip.includes(':') ? 6 : 4);
+/** An address's canonical text (objects may carry another spelling of an IPv6 address); other text as it is. */
+export function canonical(text: string): string {
+  const a = tryParseIp(text);
+  return a ? formatIp(a.family, a.value) : text;
+}
+const hasIp = (ips: readonly string[], ip: string): boolean => ips.some((x) => canonical(x) === ip);
+
+/** The port's address of a family (its first), the source of a packet to an address of that family. */
+export const sourceIp = (p: VirtualPort, family: IpFamily): string | undefined => ipsOf(p).find((a) => familyOf(a) === family);
 
 /** --src-port: the TCP/UDP source port of the traced packet (with the rest, its 5-tuple). */
 export function parseSrcPort(text: string): number {
@@ -60,7 +81,7 @@ export interface LogicalLb {
   choices: LbChoice[];
   /** Backends left out because the status reports them unhealthy. */
   unhealthy: string[];
-  /** Their IPv4 addresses (what OVS's LbDnat flows would DNAT to). */
+  /** Their addresses (what OVS's LbDnat flows would DNAT to). */
   unhealthyIps: string[];
   /** Backends left out because no port of the network has them (yet). */
   unresolved: string[];
@@ -134,7 +155,8 @@ export function describeDelivery(input: TraceInput, d: Delivery): string {
 function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPath {
   const { to, proto } = input;
   const mac = loadBalancerMac(lb);
-  lines.push(`arp:      ${to.ip} is the VIP of load balancer ${lb.metadata.name}: ARP answered on this node with ${mac ?? 'its MAC'} (table ArpResponder)`);
+  const family = familyOf(to.ip);
+  lines.push(`${resolution(family)}${to.ip} is the VIP of load balancer ${lb.metadata.name}: ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node with ${mac ?? 'its MAC'} (table ArpResponder)`);
   if (proto === 'icmp' || to.port === undefined) return { lines: [...lines, `lb:       ${proto}${to.port ? '' : ' without a port'} to a VIP matches no listener: drop (table LbNat)`], deliver: false, dstMac: mac };
   const lis = lb.spec!.listeners.find((l) => l.port === to.port && (l.protocol ?? 'TCP').toLowerCase() === proto);
   if (!lis) return { lines: [...lines, `lb:       ${lb.metadata.name} has no ${proto.toUpperCase()} listener on port ${to.port} (listeners: ${lb.spec!.listeners.map((l) => `${l.port}/${l.protocol ?? 'TCP'}`).join(', ')}): drop (table LbNat)`], deliver: false, dstMac: mac };
@@ -147,9 +169,9 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   const unhealthyIps: string[] = [];
   const weightZero: string[] = [];
   for (const b of backends) {
-    // As the pipeline resolves them: a port by name (its IPv4), an IP by the port that owns it.
-    const p = b.port !== undefined ? input.ports.find((x) => x.metadata.name === b.port) : input.ports.find((x) => x.spec?.network === lb.spec?.network && ipsOf(x).includes(b.ip ?? ''));
-    const ip = b.ip ?? (p ? ipsOf(p).find((a) => tryParseIp(a)?.family === 4) : undefined);
+    // As the pipeline resolves them: a port by name (its address of the VIP's family), an IP by the port that owns it.
+    const p = b.port !== undefined ? input.ports.find((x) => x.metadata.name === b.port) : input.ports.find((x) => x.spec?.network === lb.spec?.network && b.ip !== undefined && hasIp(ipsOf(x), canonical(b.ip)));
+    const ip = b.ip !== undefined ? canonical(b.ip) : p ? sourceIp(p, family) : undefined;
     const weight = b.weight ?? 1;
     if (isUnhealthy(b)) {
       if (ip) unhealthyIps.push(ip);
@@ -170,18 +192,18 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     .filter(Boolean)
     .map((t) => ` (${t})`)
     .join('');
-  const label = (c: LbChoice) => `${c.backend}${c.ip && c.ip !== c.backend ? ` ${c.ip}` : ''}:${c.targetPort}${c.weight !== 1 ? ` w${c.weight}` : ''}`;
+  const label = (c: LbChoice) => `${c.ip && c.ip !== c.backend ? `${c.backend} ${hostPort(c.ip, c.targetPort)}` : hostPort(c.backend, c.targetPort)}${c.weight !== 1 ? ` w${c.weight}` : ''}`;
   const hash = affinity
-    ? `the hash of the client address ${ipsOf(input.from)[0] ?? '?'} (sessionAffinity ClientIP: all its connections go to one backend while the backends stay the same)`
+    ? `the hash of the client address ${sourceIp(input.from, family) ?? '?'} (sessionAffinity ClientIP: all its connections go to one backend while the backends stay the same)`
     : 'the hash of the 5-tuple';
   lines.push(
     choices.length === 0
-      ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: no usable backend${skipped}: new connections are ${proto === 'sctp' ? 'dropped' : `refused: vnetd answers a ${proto === 'tcp' ? 'TCP RST' : 'ICMP port unreachable'} from the VIP (table LbNat, to the controller)`}`
+      ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: no usable backend${skipped}: new connections are ${proto === 'sctp' ? 'dropped' : `refused: vnetd answers a ${proto === 'tcp' ? 'TCP RST' : `${family === 6 ? 'ICMPv6' : 'ICMP'} port unreachable`} from the VIP (table LbNat, to the controller)`}`
       : choices.length === 1
-        ? `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only usable backend${skipped} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`
-        : `lb:       ${lb.metadata.name} ${to.ip}:${to.port}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${logicalLb.slotCount} slots, dealt to the backends by weight (rendezvous hashing, balanced); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
+        ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only usable backend${skipped} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`
+        : `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${logicalLb.slotCount} slots, dealt to the backends by weight (rendezvous hashing, balanced); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
   );
-  const self = ipsOf(input.from);
+  const self = ipsOf(input.from).map(canonical);
   for (const c of choices) {
     // Hairpin: a backend's own connection dealt to itself is SNATed to the VIP too (load-balancer.ts).
     const hairpin = c.ip !== undefined && self.includes(c.ip) ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
@@ -190,23 +212,29 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   return { lines, deliver: choices.some((c) => c.delivery.kind !== 'drop'), dstMac: mac, lb: logicalLb };
 }
 
+/** The label of the address-resolution step: ARP for IPv4, neighbor discovery for IPv6. */
+const resolution = (family: IpFamily): string => (family === 4 ? 'arp:      ' : 'nd:       ');
+
 export function logicalPath(input: TraceInput): LogicalPath {
   const { from, network, to } = input;
   const netName = from.spec?.network ?? '?';
   const lines: string[] = [];
-  const srcIp = ipsOf(from)[0];
+  const family = familyOf(to.ip);
+  const srcIp = sourceIp(from, family);
   lines.push(`from:     port ${from.metadata.name} (${macOf(from) ?? '?'} ${srcIp ?? '?'}) on node ${nodeOf(from) ?? '<unbound>'}, network ${netName}`);
   if (!network) return { lines: [...lines, `network:  ${netName} does not exist: drop`], deliver: false };
+  if (!srcIp) return { lines: [...lines, `source:   port ${from.metadata.name} has no ${familyName(family)} address (${ipsOf(from).join(', ') || 'none'}): the VM would not send this packet`], deliver: false };
   if (!nodeOf(from) || !from.status?.ofport) lines.push(`binding:  port ${from.metadata.name} is not realized on a node yet (no ofport): OVS has no flows for it`);
   const ps = from.spec?.portSecurity !== false;
-  lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp ?? '?'} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
-  const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) === to.ip);
+  lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
+  const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) !== undefined && canonical(vipOf(l)!) === to.ip);
   if (lb) return lbPath(input, lb, lines);
   if (!inNetwork(network, to.ip)) return { lines: [...lines, `route:    ${to.ip} is outside network ${netName}'s subnets (${network.spec!.subnets.map((s) => s.cidr).join(', ')}) and networks have no router: drop`], deliver: false };
-  const dst = input.ports.find((p) => p.spec?.network === netName && ipsOf(p).includes(to.ip));
-  if (!dst) return { lines: [...lines, `arp:      no port of ${netName} has ${to.ip}: ARP request flooded to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false };
+  const dst = input.ports.find((p) => p.spec?.network === netName && hasIp(ipsOf(p), to.ip));
+  const asked = family === 4 ? 'ARP request flooded' : 'Neighbor Solicitation (to its solicited-node multicast group) flooded';
+  if (!dst) return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false };
   if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false };
-  lines.push(`arp:      ${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ARP answered on this node (table ArpResponder)`);
+  lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);
   const delivery = deliveryTo(input, dst);
   lines.push(`l2:       dst MAC ${macOf(dst) ?? '?'}: ${describeDelivery(input, delivery)}`);
   return { lines, deliver: delivery.kind !== 'drop', dstMac: macOf(dst), delivery };

@@ -6,16 +6,18 @@
  */
 import { tableName } from '../../pipeline/tables';
 import type { VirtualPort } from '../../resources/kinds';
-import { ipsOf, macOf, type Delivery, type Proto, type Target } from './trace-logical';
+import { familyOf, macOf, sourceIp, type Delivery, type Proto, type Target } from './trace-logical';
 
 /** The source port trace gives a TCP/UDP packet unless told otherwise. */
 export const DEFAULT_SRC_PORT = 40000;
 
-/** ofproto/trace's flow for the packet. */
+/** ofproto/trace's flow for the packet (IPv4 or IPv6, as the destination is). */
 export function ovsFlow(ofport: number, from: VirtualPort, dstMac: string, to: Target, proto: Proto, srcPort = DEFAULT_SRC_PORT): string {
-  const f = [`in_port=${ofport}`, proto, `dl_src=${macOf(from)}`, `dl_dst=${dstMac}`, `nw_src=${ipsOf(from)[0]}`, `nw_dst=${to.ip}`, 'nw_ttl=64'];
+  const v6 = familyOf(to.ip) === 6;
+  const [src, dst] = v6 ? ['ipv6_src', 'ipv6_dst'] : ['nw_src', 'nw_dst'];
+  const f = [`in_port=${ofport}`, v6 ? `${proto}6` : proto, `dl_src=${macOf(from)}`, `dl_dst=${dstMac}`, `${src}=${sourceIp(from, v6 ? 6 : 4)}`, `${dst}=${to.ip}`, 'nw_ttl=64'];
   // The protocol's own field names: OVS 3.1 parses tp_src/tp_dst with tcp only.
-  if (proto === 'icmp') f.push('icmp_type=8', 'icmp_code=0');
+  if (proto === 'icmp') f.push(v6 ? 'icmpv6_type=128' : 'icmp_type=8', v6 ? 'icmpv6_code=0' : 'icmp_code=0');
   else f.push(`${proto}_src=${srcPort}`, `${proto}_dst=${to.port ?? 80}`);
   return f.join(',');
 }
@@ -61,7 +63,7 @@ export function summarizeOvsTrace(text: string): OvsSummary {
     const out = /^\s+output:(\d+)\s*$/.exec(line);
     if (out) outputs.push(Number(out[1]));
     if (/^\s+IN_PORT\s*$/.test(line) && Number.isInteger(inPort)) outputs.push(inPort);
-    const tun = /^\s+set_field:([0-9.]+)->tun_dst\s*$/.exec(line);
+    const tun = /^\s+set_field:([0-9a-f.:]+)->tun_(?:ipv6_)?dst\s*$/i.exec(line);
     if (tun) tunnelDsts.push(tun[1]!);
   }
   const acts = [...text.matchAll(/^Datapath actions: (.*)$/gm)].map((m) => m[1]!.trim());
@@ -93,7 +95,7 @@ export function deliveryMismatch(expected: Delivery, s: OvsSummary): string | un
 
 /** The flow of the packet as it looks after a backend's DNAT (destination rewritten). */
 export function afterDnat(flow: string, ip: string, port: number | undefined): string {
-  let f = flow.replace(/(^|,)nw_dst=[^,]+/, `$1nw_dst=${ip}`);
+  let f = flow.replace(/(^|,)(nw_dst|ipv6_dst)=[^,]+/, `$1$2=${ip}`);
   if (port !== undefined) f = f.replace(/(^|,)(tp|tcp|udp|sctp)_dst=[^,]+/, `$1$2_dst=${port}`);
   return f;
 }

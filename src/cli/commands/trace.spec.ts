@@ -2,9 +2,10 @@ import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LB_SLOTS } from '../../pipeline/load-balancer';
-import { parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
+import { natOf, parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
+import { ipv6RegisterNames } from './trace-lb';
 import { checkLbFlows, pickReport } from './trace-lb-match';
-import { logicalPath, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
+import { logicalPath, macOf, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
 import { renderTraceText, whereOvs, type TraceReport } from './trace-report';
 import { afterDnat, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
 
@@ -60,8 +61,13 @@ describe('trace: logical path', () => {
   it('parses --to', () => {
     expect(parseTarget('10.0.0.1:80')).toEqual({ ip: '10.0.0.1', port: 80 });
     expect(() => parseTarget('10.0.0.300')).toThrow(/expected an IPv4 address/);
-    expect(() => parseTarget('fd00::5')).toThrow(/IPv6 is not traced yet/);
-    expect(() => parseTarget('[fd00::5]:80')).toThrow(/IPv6 is not traced yet/);
+    // IPv6: bare, or in brackets with a port (as URLs write it); the address canonical.
+    expect(parseTarget('fd00::5')).toEqual({ ip: 'fd00::5' });
+    expect(parseTarget('[FD00:0:0::5]:80')).toEqual({ ip: 'fd00::5', port: 80 });
+    expect(parseTarget('[fd00::5]')).toEqual({ ip: 'fd00::5' });
+    expect(() => parseTarget('[10.0.0.1]:80')).toThrow(/expected an IPv4 address, optionally with :PORT .*or an IPv6 address, with a port in brackets/);
+    for (const bad of ['[fd00::5]:', '[fd00::5]:http', 'fd00::zz', '[fd00::5', '10.0.0.1:80:1', '10.0.0.1:', '']) expect(() => parseTarget(bad)).toThrow(/expected an IPv4 address/);
+    expect(() => parseTarget('[fd00::5]:65536')).toThrow(/port 65536 is outside 1-65535/);
     expect(() => parseTarget('10.0.0.1:0')).toThrow(/outside 1-65535/);
   });
 });
@@ -154,8 +160,8 @@ describe('trace: a VIP\'s slot table and DNAT flows (captured on the demo)', () 
     expect(parseLbSlots(captured('lb-slot-flows.txt'), '10.99.0.6', VNI + 1).size).toBe(0);
     expect(parseLbSlots(captured('lb-slot-flows.txt'), '10.99.0.7').size).toBe(0);
     expect(dnats()).toEqual([
-      { backend: '10.99.0.4', nat: { ip: '10.99.0.4', port: 8080 }, actions: 'ct(commit,table=4,zone=18486,nat(dst=10.99.0.4:8080))', packets: 4 },
-      { backend: '10.99.0.5', nat: { ip: '10.99.0.5', port: 8080 }, actions: 'ct(commit,table=4,zone=18486,nat(dst=10.99.0.5:8080))', packets: 2 },
+      { register: 0x0a630004, backend: '10.99.0.4', nat: { ip: '10.99.0.4', port: 8080 }, actions: 'ct(commit,table=4,zone=18486,nat(dst=10.99.0.4:8080))', packets: 4 },
+      { register: 0x0a630005, backend: '10.99.0.5', nat: { ip: '10.99.0.5', port: 8080 }, actions: 'ct(commit,table=4,zone=18486,nat(dst=10.99.0.5:8080))', packets: 2 },
     ]);
     expect(parseLbDnats(captured('lb-dnat-flows.txt'), '10.99.0.6', 'tcp', 81, VNI)).toEqual([]);
     expect(parseLbDnats(captured('lb-dnat-flows.txt'), '10.99.0.6', 'udp', 80, VNI)).toEqual([]);
@@ -209,7 +215,7 @@ describe('trace: a VIP\'s slot table and DNAT flows (captured on the demo)', () 
     const swapped = slots();
     swapped.set(0, '10.99.0.5');
     expect(checkLbFlows(lb, swapped, dnats()).mismatches).toEqual(["OVS's LbSlot table for 10.99.0.6 differs from vnetd's dealing over the same backends in 1 of 256 slots (e.g. slot 0: OVS b2, dealt to b1)"]);
-    const stray = [...dnats(), { backend: '10.99.0.9', nat: { ip: '10.99.0.9', port: 8080 }, actions: 'ct(...)', packets: 0 }];
+    const stray = [...dnats(), { register: 0x0a630009, backend: '10.99.0.9', nat: { ip: '10.99.0.9', port: 8080 }, actions: 'ct(...)', packets: 0 }];
     expect(checkLbFlows(lb, slots(), stray).checks[2]!.mismatches).toEqual(['OVS has an LbDnat flow for 10.99.0.6:80/tcp to 10.99.0.9:8080 (no slot leads to it), which is not a backend the logical model uses']);
   });
 
@@ -264,5 +270,93 @@ describe('trace: a VIP\'s slot table and DNAT flows (captured on the demo)', () 
     expect(text).toContain('  backend b1 10.99.0.4: 135 slots (52.7%), weight 1, DNAT to 10.99.0.4:8080: after its DNAT: LbNat -> L2Lookup: output to ofport 5 (b1): as the logical model says\n');
     expect(text).toContain("  backend b2 10.99.0.5: 121 slots (47.3%), weight 1, DNAT to 10.99.0.5:8080: OVS's pick: LbNat -> LbSlot -> LbDnat -> LbNat -> L2Lookup: output to ofport 6 (b2): as the logical model says\n");
     expect(text).toMatch(/verdict: +deliver \(for this 5-tuple: OVS picks b2\)\nOVS agrees with the logical path \(deliver\)\. Every backend holds slots and a DNAT flow/);
+  });
+});
+
+/**
+ * Captured on the test bed (test/integration/cli-trace-overlay.test.ts, OVS 3.1): VIP
+ * fd00:42::100 (VNI 0x60e947), TCP 80 -> 8080 and UDP 53 -> 5353, backends b1
+ * fd00:42::3fb0:93b7:eb98:40e3 (weight 1, hv1) and b2 fd00:42::dcd6:9768:30bf:742f (weight 2,
+ * hv2). An IPv6 backend's LbBackend register holds a hash of its address, not the address.
+ */
+describe('trace: IPv6', () => {
+  const VNI6 = 0x60e947;
+  const VIP6 = 'fd00:42::100';
+  const [IP1, IP2] = ['fd00:42::3fb0:93b7:eb98:40e3', 'fd00:42::dcd6:9768:30bf:742f'];
+  const dual = (name: string, v4: string, v6: string, node: string, ofport?: number): VirtualPort => {
+    const p = port(name, v4, node, ofport);
+    return { ...p, spec: { ...p.spec!, network: 'net6', ips: [v4, v6] } } as VirtualPort;
+  };
+  const client6 = dual('client', '10.42.0.2', 'fd00:42::3d12:1e6b:d38a:5725', 'hv1', 5);
+  const ports6 = [client6, dual('b1', '10.42.0.3', IP1, 'hv1', 6), dual('b2', '10.42.0.4', IP2, 'hv2', 3)];
+  const net6 = { ...network, metadata: { name: 'net6' }, spec: { subnets: [{ cidr: '10.42.0.0/24' }, { cidr: 'fd00:42::/64' }] }, status: { vni: VNI6 } } as VirtualNetwork;
+  // The spec writes the VIP in another spelling: the same address.
+  const lb6 = { metadata: { name: 'web6', uid: 'u6' }, spec: { network: 'net6', vip: 'FD00:42:0::100', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }, { protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 'b1' }, { port: 'b2', weight: 2 }] } } as LoadBalancer;
+  const input6 = (to: string, proto: TraceInput['proto'], from = client6): TraceInput => ({ from, network: net6, ports: ports6, lbs: [lb6], nodes, to: parseTarget(to), proto });
+  const logical6 = () => logicalPath(input6(`[${VIP6}]:80`, 'tcp')).lb!;
+
+  it('logical path: the port\'s IPv6 source, Neighbor Discovery answered locally, the tunnel; a port without IPv6 sends nothing', () => {
+    const p = logicalPath(input6(IP2, 'icmp'));
+    expect(p).toMatchObject({ deliver: true, dstMac: macOf(ports6[2]!), delivery: { kind: 'tunnel', port: 'b2', node: 'hv2', vtep: '192.168.1.2' } });
+    expect(p.lines.join('\n')).toContain('from:     port client (0a:58:00:00:00:02 fd00:42::3d12:1e6b:d38a:5725) on node hv1');
+    expect(p.lines.join('\n')).toContain(`nd:       ${IP2} is port b2 (0a:58:00:00:00:04): the Neighbor Solicitation answered on this node (table ArpResponder)`);
+    expect(logicalPath(input6('fd00:42::99', 'icmp')).lines.join('\n')).toMatch(/no port of net6 has fd00:42::99: Neighbor Solicitation \(to its solicited-node multicast group\) flooded/);
+    expect(logicalPath(input6('fd00:43::1', 'icmp')).lines.join('\n')).toMatch(/fd00:43::1 is outside network net6's subnets/);
+    const v4only = port('old', '10.42.0.9', 'hv1', 9);
+    const none = logicalPath(input6(IP2, 'icmp', { ...v4only, spec: { ...v4only.spec!, network: 'net6' } } as VirtualPort));
+    expect(none.deliver).toBe(false);
+    expect(none.lines.join('\n')).toContain('source:   port old has no IPv6 address (10.42.0.9): the VM would not send this packet');
+    // IPv4 from the same dual-stack port still takes its IPv4 address.
+    expect(logicalPath(input6('10.42.0.4', 'icmp')).lines[0]).toContain('(0a:58:00:00:00:02 10.42.0.2)');
+  });
+
+  it('ofproto/trace flows: tcp6/udp6/icmp6 with ipv6_src and ipv6_dst; a DNAT rewrites ipv6_dst', () => {
+    expect(ovsFlow(5, client6, '02:4c:42:e0:cc:f9', parseTarget(`[${VIP6}]:80`), 'tcp')).toBe('in_port=5,tcp6,dl_src=0a:58:00:00:00:02,dl_dst=02:4c:42:e0:cc:f9,ipv6_src=fd00:42::3d12:1e6b:d38a:5725,ipv6_dst=fd00:42::100,nw_ttl=64,tcp_src=40000,tcp_dst=80');
+    expect(ovsFlow(5, client6, '0a:58:00:00:00:04', parseTarget(IP2), 'icmp')).toBe(`in_port=5,icmp6,dl_src=0a:58:00:00:00:02,dl_dst=0a:58:00:00:00:04,ipv6_src=fd00:42::3d12:1e6b:d38a:5725,ipv6_dst=${IP2},nw_ttl=64,icmpv6_type=128,icmpv6_code=0`);
+    expect(ovsFlow(5, client6, 'm', parseTarget(`[${VIP6}]:53`), 'udp', 41000)).toMatch(/,udp6,.*,udp_src=41000,udp_dst=53$/);
+    expect(afterDnat(ovsFlow(5, client6, 'm', parseTarget(`[${VIP6}]:80`), 'tcp'), IP1, 8080)).toMatch(new RegExp(`,ipv6_dst=${IP1},nw_ttl=64,tcp_src=40000,tcp_dst=8080$`));
+  });
+
+  it('a VIP: backends by their IPv6 addresses, named through the register hash vnetd gives them; the captured tables agree with vnetd\'s dealing', () => {
+    const lb = logical6();
+    expect(lb.choices.map((c) => [c.backend, c.ip, c.weight])).toEqual([['b1', IP1, 1], ['b2', IP2, 2]]);
+    expect(logicalPath(input6(`[${VIP6}]:80`, 'tcp')).lines.join('\n')).toContain(`nd:       ${VIP6} is the VIP of load balancer web6: the Neighbor Solicitation answered on this node`);
+    expect(logicalPath(input6(`[${VIP6}]:80`, 'tcp')).lines.join('\n')).toContain(`b1 [${IP1}]:8080, b2 [${IP2}]:8080 w2`);
+    const names = ipv6RegisterNames(lb, []);
+    // The same values the pipeline wrote into the captured flows.
+    expect([names(0xd2d009b9), names(0xfc5128d4)]).toEqual([IP1, IP2]);
+    const dnats = parseLbDnats(captured('lb6-dnat-flows.txt'), VIP6, 'tcp', 80, VNI6, names);
+    expect(dnats.map((d) => [d.backend, d.nat])).toEqual([[IP1, { ip: IP1, port: 8080 }], [IP2, { ip: IP2, port: 8080 }]]);
+    expect(parseLbDnats(captured('lb6-dnat-flows.txt'), VIP6, 'udp', 53, VNI6, names).map((d) => d.nat?.port)).toEqual([5353, 5353]);
+    const slots = parseLbSlots(captured('lb6-slot-flows.txt'), VIP6, VNI6, names);
+    expect(slots.size).toBe(256);
+    expect(parseLbSlots(captured('lb6-slot-flows.txt'), 'fd00:42::101', VNI6, names).size).toBe(0);
+    const { checks, mismatches } = checkLbFlows(lb, slots, dnats);
+    expect(mismatches).toEqual([]);
+    expect(checks.map((c) => [c.entry.backend, c.entry.slots, c.entry.dealt, c.entry.dnat, c.mismatches])).toEqual([
+      ['b1', 74, 74, `[${IP1}]:8080`, []],
+      ['b2', 182, 182, `[${IP2}]:8080`, []],
+    ]);
+    const text = captured('ofproto-trace-vip6.txt');
+    expect(parseLbPick(text, names)).toEqual({ slot: 9, backend: IP1, nat: { ip: IP1, port: 8080 } });
+    expect(pickReport(lb, parseLbPick(text, names)!)).toEqual({ slot: 9, dnat: `[${IP1}]:8080`, backend: 'b1', dealtTo: 'b1' });
+  });
+
+  it('a register no logical backend has is named by its LbDnat flow\'s target, else shown as the value', () => {
+    // b2 gone from the logical model (say, unhealthy): OVS's flows for it still name its address.
+    const lb = { ...logical6(), choices: logical6().choices.slice(0, 1) };
+    const raw = parseLbDnats(captured('lb6-dnat-flows.txt'), VIP6, 'tcp', 80, VNI6, (v) => String(v));
+    const names = ipv6RegisterNames(lb, raw);
+    expect([names(0xfc5128d4), names(0x1234)]).toEqual([IP2, '0x00001234']);
+    const { mismatches, checks } = checkLbFlows(lb, parseLbSlots(captured('lb6-slot-flows.txt'), VIP6, VNI6, names), parseLbDnats(captured('lb6-dnat-flows.txt'), VIP6, 'tcp', 80, VNI6, names));
+    expect(mismatches).toEqual([]);
+    expect(checks[1]!.mismatches).toEqual([`OVS deals 182 of 256 slots of ${VIP6} to ${IP2}, which is not a backend the logical model uses`, `OVS has an LbDnat flow for [${VIP6}]:80/tcp to [${IP2}]:8080, which is not a backend the logical model uses`]);
+  });
+
+  it('reads IPv6 DNAT targets in each form OVS prints', () => {
+    expect(natOf('ct(commit,nat(dst=[fd00::4]:8080))')).toEqual({ ip: 'fd00::4', port: 8080 });
+    expect(natOf('ct(commit,nat(dst=fd00::4))')).toEqual({ ip: 'fd00::4', port: undefined });
+    expect(natOf('ct(commit,nat(dst=[fd00::4]-[fd00::9]:8080-8081))')).toEqual({ ip: 'fd00::4', port: 8080 });
+    expect(natOf('ct(commit,nat(dst=10.0.0.4-10.0.0.9:80))')).toEqual({ ip: '10.0.0.4', port: 80 });
   });
 });

@@ -20,7 +20,7 @@ import type { Runtime } from '../runtime';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
-import { ipsOf, logicalPath, nodeOf, parseSrcPort, parseTarget, type Delivery, type LogicalPath, type Proto, type Target } from './trace-logical';
+import { familyOf, logicalPath, nodeOf, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalPath, type Proto, type Target } from './trace-logical';
 import { renderTraceText, whereOvs, type PortAt, type RemoteHop, type TraceReport } from './trace-report';
 import { VIP_CT_NEXT, traceLoadBalancer } from './trace-lb';
 import { DEFAULT_SRC_PORT, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
@@ -123,7 +123,7 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
   const nodes = (await listObjects<HypervisorNode>(rt, NODES, undefined).catch(() => ({ items: [] as HypervisorNode[] }))).items;
   const logical = logicalPath({ from, network, ports, lbs, nodes, to: o.to, proto: o.proto });
   const report: TraceReport = {
-    packet: { from: o.from, src: ipsOf(from)[0], ...(o.srcPort !== undefined ? { srcPort: o.srcPort } : {}), to: `${o.to.ip}${o.to.port ? `:${o.to.port}` : ''}`, proto: o.proto },
+    packet: { from: o.from, src: sourceIp(from, familyOf(o.to.ip)), ...(o.srcPort !== undefined ? { srcPort: o.srcPort } : {}), to: targetText(o.to), proto: o.proto },
     logical: { steps: logical.lines, verdict: logical.deliver ? 'deliver' : 'drop', ...(logical.lb ? { loadBalancer: logical.lb } : {}) },
     ovs: {},
     disagreements: [],
@@ -137,18 +137,18 @@ export function traceCommand(runtimeOf: RuntimeOf): Command {
     new Command('trace')
       .description("explain a packet's path: the logical decisions from the API objects and, on the node, OVS's ofproto/trace (through a VIP: the backend OVS picks for this 5-tuple, and each backend's slots, DNAT and end); disagreements are named; -o json|yaml give the same report for scripts")
       .requiredOption('--from <port>', 'source VirtualPort')
-      .requiredOption('--to <ip[:port]>', 'destination IPv4 address, optionally :PORT', parser(parseTarget))
+      .requiredOption('--to <ip[:port]>', 'destination address: IPv4, optionally :PORT (10.0.0.5:80), or IPv6, with a port in brackets ([fd00::5]:80)', parser(parseTarget))
       .addOption(new Option('--proto <proto>', 'protocol (default: tcp with a port, icmp without)').choices(['tcp', 'udp', 'sctp', 'icmp']))
       .option('--src-port <port>', `TCP/UDP source port of the packet (default ${DEFAULT_SRC_PORT}); through a VIP it is part of the hash that picks the backend`, parser(parseSrcPort))
       .action(async (o: { from: string; to: Target; proto?: Proto; srcPort?: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         if (rt.output === 'name') throw new UsageError('trace prints a report, not objects: use -o table (the default), json or yaml');
         const proto = o.proto ?? (o.to.port === undefined ? 'icmp' : 'tcp');
-        if (proto === 'icmp' && o.to.port !== undefined) throw new UsageError(`--to ${o.to.ip}:${o.to.port}: a port makes no sense with --proto icmp`);
+        if (proto === 'icmp' && o.to.port !== undefined) throw new UsageError(`--to ${targetText(o.to)}: a port makes no sense with --proto icmp`);
         if (proto === 'icmp' && o.srcPort !== undefined) throw new UsageError(`--src-port ${o.srcPort}: ICMP has no ports`);
         const report = await trace(rt, { from: o.from, to: o.to, proto, srcPort: o.srcPort });
         rt.io.out(rt.output === 'json' ? toJson(report) : rt.output === 'yaml' ? toYaml(report) : renderTraceText(report));
       }),
-    ['vnetctl trace --from vm1-eth0 --to 10.0.0.6', 'vnetctl -n demo trace --from vdemo-c1 --to 10.99.0.10:80 --proto tcp --src-port 41000', 'vnetctl trace --from vm1-eth0 --to 10.0.0.7:53 --proto udp -o json'],
+    ['vnetctl trace --from vm1-eth0 --to 10.0.0.6', 'vnetctl -n demo trace --from vdemo-c1 --to 10.99.0.10:80 --proto tcp --src-port 41000', 'vnetctl trace --from vm1-eth0 --to 10.0.0.7:53 --proto udp -o json', 'vnetctl trace --from vm1-eth0 --to [fd00::64]:80'],
   );
 }
