@@ -6,6 +6,7 @@
  * follows its weight, and trace says so beside the logical model. No traffic is sent:
  * trace only reads the API and asks OVS.
  */
+import { linkLocalOf } from '../../src/pipeline/port-security-v6';
 import type { LoadBalancer, VirtualPort } from '../../src/resources/kinds';
 import { G, joinBed, overlayApi } from '../e2e/overlay-support';
 import { startTestbed, type Testbed } from '../harness/testbed';
@@ -122,15 +123,17 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     const [ip1, ip2] = [b1, b2].map((p) => p.spec!.ips!.find((a) => a.includes(':'))!);
 
     // The VIP written in another spelling is the same address.
-    const [toVip, toB2, json, udp, noV6] = await Promise.all([
+    const b2LinkLocal = linkLocalOf(b2.spec!.mac!);
+    const [toVip, toB2, json, udp, noV6, linkLocal] = await Promise.all([
       cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', `[FD00:42:0:0::100]:80`]),
       cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', ip2]),
       cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', `[${vip}]:80`, '-o', 'json']),
       cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', `[${vip}]:53`, '--proto', 'udp']),
       cli.run(['-n', 't6', 'trace', '--from', 'old', '--to', ip2]),
+      cli.run(['-n', 't6', 'trace', '--from', 'client', '--to', `[${b2LinkLocal}]:22`, '-o', 'json']),
     ]);
     if (process.env.VNETD_TEST_LOG) process.stdout.write(`${toVip.stdout}\n${toB2.stdout}\n${udp.stdout}\n${noV6.stdout}\n`);
-    for (const r of [toVip, toB2, json, udp, noV6]) expect(r).toMatchObject({ code: 0, stderr: '' });
+    for (const r of [toVip, toB2, json, udp, noV6, linkLocal]) expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(toVip.stdout).toContain(`nd:       ${vip} is the VIP of load balancer web6: the Neighbor Solicitation answered on this node`);
     expect(toVip.stdout).toMatch(new RegExp(`-> b2: port b2 on node hv2: tunnel \\(vxlan, VNI \\d+\\) to VTEP ${hv2}`));
     const picked = /pick: +OVS picks (b[12]) \(DNAT to \[[0-9a-f:]+\]:8080\) for this 5-tuple: multipath hashes it to slot \d+/.exec(toVip.stdout)?.[1];
@@ -155,6 +158,12 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     expect(toB2.stdout).toMatch(new RegExp(`OVS ofproto/trace on node hv2, arriving through the tunnel \\(br-int in_port=\\d+,tun_id=0x[0-9a-f]+,tun_src=[0-9.]+,tun_dst=${hv2},icmp6,`));
     expect(toB2.stdout).toMatch(/arriving through the tunnel[^\n]*\n +tables: +Classifier -> [^\n]*L2Lookup\n[^\n]*\n +end: +output to ofport \d+ \(b2\)\n/);
     expect(toB2.stdout).toContain('OVS agrees with the logical path (deliver).');
+    // To b2's link-local address, from the client's own: port security and OVS agree across the tunnel.
+    const ll = JSON.parse(linkLocal.stdout);
+    expect(ll.packet.src).toBe(linkLocalOf(((await call('GET', `${G}/namespaces/t6/virtualports/client`)) as VirtualPort).spec!.mac!));
+    expect(ll.ovs.flow).toContain(`,ipv6_dst=${b2LinkLocal},`);
+    expect(ll.ovs.remote.end).toMatch(/^output to ofport \d+ \(b2\)$/);
+    expect([ll.agrees, ll.disagreements]).toEqual([true, []]);
     expect(noV6.stdout).toMatch(/port old has no IPv6 address \(10\.43\.0\.\d+\): the VM would not send this packet/);
 
     // Bad input: one clear line, exit code 2.

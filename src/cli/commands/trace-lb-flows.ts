@@ -68,7 +68,7 @@ function loadedValue(actions: string, f: RegField): number | undefined {
 
 /** The DNAT of a ct action: "nat(dst=10.0.0.4:8080)", "nat(dst=[fd00::4]:8080)", "nat(dst=fd00::4)" -> ip and port. */
 export function natOf(actions: string): { ip: string; port?: number } | undefined {
-  const m = /nat\(dst=(?:\[([0-9a-f:.]+)\](?:-\[[0-9a-f:.]+\])?|([0-9.]+)(?:-[0-9.]+)?|([0-9a-f:.]*:[0-9a-f:.]*))(?::(\d+)(?:-\d+)?)?/i.exec(actions);
+  const m = /nat\(dst=(?:\[([0-9a-f:.]+)\](?:-\[[0-9a-f:.]+\])?|(\d{1,3}(?:\.\d{1,3}){3})(?:-[0-9.]+)?|([0-9a-f:.]*:[0-9a-f:.]*)(?:-[0-9a-f:.]+)?)(?::(\d+)(?:-\d+)?)?/i.exec(actions);
   return m ? { ip: canonical(m[1] ?? m[2] ?? m[3]!), port: m[4] !== undefined ? Number(m[4]) : undefined } : undefined;
 }
 

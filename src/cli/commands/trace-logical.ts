@@ -6,6 +6,7 @@
 import { familyName, formatIp, tryParseIp, type IpFamily } from '../../ipam/address';
 import { cidrContains, tryParseCidr } from '../../ipam/subnet';
 import { lbTableSize } from '../../pipeline/load-balancer';
+import { linkLocalOf } from '../../pipeline/port-security-v6';
 import { loadBalancerMac } from '../../pipeline/owners';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { UsageError } from '../errors';
@@ -28,6 +29,9 @@ export function parseTarget(text: string): Target {
   // An IPv4 address goes without brackets; an IPv6 one takes a port only inside them.
   if (!addr || (bracketed && addr.family === 4) || (portText !== undefined && !/^\d{1,5}$/.test(portText))) throw new UsageError(`--to "${text}": expected ${TO_FORMS}`);
   const ip = formatIp(addr.family, addr.value);
+  // One unicast packet is traced: a group has no one path, and a mapped address is IPv4's.
+  if (addr.family === 6 ? addr.value >> 120n === 0xffn : addr.value >> 28n === 0xen) throw new UsageError(`--to "${text}": ${ip} is a multicast address; trace follows one unicast packet`);
+  if (addr.family === 6 && addr.value >> 32n === 0xffffn) throw new UsageError(`--to "${text}": ${ip} is an IPv4-mapped address; trace the IPv4 address itself (${formatIp(4, addr.value & 0xffffffffn)})`);
   if (portText === undefined) return { ip };
   const port = Number(portText);
   if (!(port >= 1 && port <= 65535)) throw new UsageError(`--to "${text}": port ${port} is outside 1-65535`);
@@ -48,6 +52,17 @@ const hasIp = (ips: readonly string[], ip: string): boolean => ips.some((x) => c
 
 /** The port's address of a family (its first), the source of a packet to an address of that family. */
 export const sourceIp = (p: VirtualPort, family: IpFamily): string | undefined => ipsOf(p).find((a) => familyOf(a) === family);
+
+/** fe80::/10: on the link, whatever the subnets; every port has the EUI-64 one of its MAC. */
+const isLinkLocal = (ip: string): boolean => familyOf(ip) === 6 && (tryParseIp(ip)!.value >> 118n) === 0x3fan;
+const linkLocalOfPort = (p: VirtualPort): string | undefined => {
+  const mac = macOf(p);
+  try {
+    return mac ? linkLocalOf(mac) : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 /** --src-port: the TCP/UDP source port of the traced packet (with the rest, its 5-tuple). */
 export function parseSrcPort(text: string): number {
@@ -98,6 +113,8 @@ export interface LogicalLb {
 /** What the logical model says; `deliver` is false for a drop. */
 export interface LogicalPath {
   lines: string[];
+  /** The packet's source address (of the destination's family; link-local to a link-local one). */
+  src?: string;
   deliver: boolean;
   /** For the OVS trace: destination MAC the VM would use. */
   dstMac?: string;
@@ -170,7 +187,15 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   const weightZero: string[] = [];
   for (const b of backends) {
     // As the pipeline resolves them: a port by name (its address of the VIP's family), an IP by the port that owns it.
-    const p = b.port !== undefined ? input.ports.find((x) => x.metadata.name === b.port) : input.ports.find((x) => x.spec?.network === lb.spec?.network && b.ip !== undefined && hasIp(ipsOf(x), canonical(b.ip)));
+    // An IP a port owns through an allowed address pair counts too (lb-backends.ts).
+    const ofNet = input.ports.filter((x) => x.spec?.network === lb.spec?.network);
+    const ownedIp = b.ip !== undefined ? canonical(b.ip) : undefined;
+    const p =
+      b.port !== undefined
+        ? input.ports.find((x) => x.metadata.name === b.port)
+        : ownedIp === undefined
+          ? undefined
+          : (ofNet.find((x) => hasIp(ipsOf(x), ownedIp)) ?? ofNet.find((x) => hasIp((x.spec?.allowedAddressPairs ?? []).map((a) => a.ip), ownedIp)));
     const ip = b.ip !== undefined ? canonical(b.ip) : p ? sourceIp(p, family) : undefined;
     const weight = b.weight ?? 1;
     if (isUnhealthy(b)) {
@@ -198,15 +223,15 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     : 'the hash of the 5-tuple';
   lines.push(
     choices.length === 0
-      ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: no usable backend${skipped}: new connections are ${proto === 'sctp' ? 'dropped' : `refused: vnetd answers a ${proto === 'tcp' ? 'TCP RST' : `${family === 6 ? 'ICMPv6' : 'ICMP'} port unreachable`} from the VIP (table LbNat, to the controller)`}`
+      ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: no usable backend${skipped}: new connections are refused: vnetd answers ${proto === 'tcp' ? 'a TCP RST' : proto === 'sctp' ? 'an SCTP ABORT' : `an ${family === 6 ? 'ICMPv6' : 'ICMP'} port unreachable`} from the VIP (table LbNat, to the controller)`
       : choices.length === 1
         ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only usable backend${skipped} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`
         : `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${logicalLb.slotCount} slots, dealt to the backends by weight (rendezvous hashing, balanced); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
   );
-  const self = ipsOf(input.from).map(canonical);
+  const self = sourceIp(input.from, family);
   for (const c of choices) {
-    // Hairpin: a backend's own connection dealt to itself is SNATed to the VIP too (load-balancer.ts).
-    const hairpin = c.ip !== undefined && self.includes(c.ip) ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
+    // Hairpin: a backend's own connection (from the backend's address) dealt to itself is SNATed to the VIP too (load-balancer.ts).
+    const hairpin = c.ip !== undefined && self !== undefined && canonical(self) === c.ip ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
     lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}${hairpin}`);
   }
   return { lines, deliver: choices.some((c) => c.delivery.kind !== 'drop'), dstMac: mac, lb: logicalLb };
@@ -220,22 +245,24 @@ export function logicalPath(input: TraceInput): LogicalPath {
   const netName = from.spec?.network ?? '?';
   const lines: string[] = [];
   const family = familyOf(to.ip);
-  const srcIp = sourceIp(from, family);
+  const linkLocal = isLinkLocal(to.ip);
+  const srcIp = linkLocal ? linkLocalOfPort(from) : sourceIp(from, family);
   lines.push(`from:     port ${from.metadata.name} (${macOf(from) ?? '?'} ${srcIp ?? '?'}) on node ${nodeOf(from) ?? '<unbound>'}, network ${netName}`);
   if (!network) return { lines: [...lines, `network:  ${netName} does not exist: drop`], deliver: false };
-  if (!srcIp) return { lines: [...lines, `source:   port ${from.metadata.name} has no ${familyName(family)} address (${ipsOf(from).join(', ') || 'none'}): the VM would not send this packet`], deliver: false };
+  if (!srcIp) return { lines: [...lines, `source:   port ${from.metadata.name} has no ${linkLocal ? 'MAC, so no link-local' : familyName(family)} address (${ipsOf(from).join(', ') || 'none'}): the VM would not send this packet`], deliver: false };
+  if (linkLocal) lines.push(`source:   ${to.ip} is link-local: the VM sends from its own link-local address ${srcIp} (the EUI-64 one of its MAC, which port security allows)`);
   if (!nodeOf(from) || !from.status?.ofport) lines.push(`binding:  port ${from.metadata.name} is not realized on a node yet (no ofport): OVS has no flows for it`);
   const ps = from.spec?.portSecurity !== false;
   lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
   const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) !== undefined && canonical(vipOf(l)!) === to.ip);
-  if (lb) return lbPath(input, lb, lines);
-  if (!inNetwork(network, to.ip)) return { lines: [...lines, `route:    ${to.ip} is outside network ${netName}'s subnets (${network.spec!.subnets.map((s) => s.cidr).join(', ')}) and networks have no router: drop`], deliver: false };
-  const dst = input.ports.find((p) => p.spec?.network === netName && hasIp(ipsOf(p), to.ip));
+  if (lb) return { ...lbPath(input, lb, lines), src: srcIp };
+  if (!linkLocal && !inNetwork(network, to.ip)) return { lines: [...lines, `route:    ${to.ip} is outside network ${netName}'s subnets (${network.spec!.subnets.map((s) => s.cidr).join(', ')}) and networks have no router: drop`], deliver: false };
+  const dst = input.ports.find((p) => p.spec?.network === netName && (linkLocal ? linkLocalOfPort(p) === to.ip : hasIp(ipsOf(p), to.ip)));
   const asked = family === 4 ? 'ARP request flooded' : 'Neighbor Solicitation (to its solicited-node multicast group) flooded';
-  if (!dst) return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false };
-  if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false };
+  if (!dst) return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false, src: srcIp };
+  if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false, src: srcIp };
   lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);
   const delivery = deliveryTo(input, dst);
   lines.push(`l2:       dst MAC ${macOf(dst) ?? '?'}: ${describeDelivery(input, delivery)}`);
-  return { lines, deliver: delivery.kind !== 'drop', dstMac: macOf(dst), delivery };
+  return { lines, deliver: delivery.kind !== 'drop', dstMac: macOf(dst), delivery, src: srcIp };
 }

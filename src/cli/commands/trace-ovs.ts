@@ -12,10 +12,10 @@ import { familyOf, macOf, sourceIp, type Delivery, type Proto, type Target } fro
 export const DEFAULT_SRC_PORT = 40000;
 
 /** ofproto/trace's flow for the packet (IPv4 or IPv6, as the destination is). */
-export function ovsFlow(ofport: number, from: VirtualPort, dstMac: string, to: Target, proto: Proto, srcPort = DEFAULT_SRC_PORT): string {
+export function ovsFlow(ofport: number, from: VirtualPort, dstMac: string, to: Target, proto: Proto, srcPort = DEFAULT_SRC_PORT, srcIp = sourceIp(from, familyOf(to.ip))): string {
   const v6 = familyOf(to.ip) === 6;
   const [src, dst] = v6 ? ['ipv6_src', 'ipv6_dst'] : ['nw_src', 'nw_dst'];
-  const f = [`in_port=${ofport}`, v6 ? `${proto}6` : proto, `dl_src=${macOf(from)}`, `dl_dst=${dstMac}`, `${src}=${sourceIp(from, v6 ? 6 : 4)}`, `${dst}=${to.ip}`, 'nw_ttl=64'];
+  const f = [`in_port=${ofport}`, v6 ? `${proto}6` : proto, `dl_src=${macOf(from)}`, `dl_dst=${dstMac}`, `${src}=${srcIp}`, `${dst}=${to.ip}`, 'nw_ttl=64'];
   // The protocol's own field names: OVS 3.1 parses tp_src/tp_dst with tcp only.
   if (proto === 'icmp') f.push(v6 ? 'icmpv6_type=128' : 'icmp_type=8', v6 ? 'icmpv6_code=0' : 'icmp_code=0');
   else f.push(`${proto}_src=${srcPort}`, `${proto}_dst=${to.port ?? 80}`);

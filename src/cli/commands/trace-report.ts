@@ -4,7 +4,7 @@
  */
 import type { LbOvsReport } from './trace-lb';
 import type { LbBackendReport } from './trace-lb-match';
-import type { LogicalLb, Proto } from './trace-logical';
+import { hostPort, type LogicalLb, type Proto } from './trace-logical';
 import type { OvsSummary } from './trace-ovs';
 
 export interface TraceReport {
@@ -44,7 +44,7 @@ export type PortAt = (ofport: number) => string | undefined;
 
 /** "output to ofport 5 (vdemo-b1)" / "drop (...)": where OVS ends the packet, ports named. */
 export function whereOvs(s: OvsSummary, portAt: PortAt): string {
-  if (s.deliver !== true && /userspace\(.*controller\(/.test(s.actions)) return `to vnetd (controller), which refuses a new connection with a TCP RST or ICMP port unreachable (datapath actions: ${s.actions})`;
+  if (s.deliver !== true && /userspace\(.*controller\(/.test(s.actions)) return `to vnetd (controller), which refuses a new connection with a TCP RST, an ICMP or ICMPv6 port unreachable or an SCTP ABORT (datapath actions: ${s.actions})`;
   if (s.deliver !== true || s.outputs.length === 0) return `drop (datapath actions: ${s.actions})`;
   const outs = s.outputs.map((o) => `${o}${portAt(o) ? ` (${portAt(o)})` : ''}`).join(', ');
   return `output to ofport ${outs}${s.tunnelDsts.length ? `, tunnel destination ${s.tunnelDsts.join(', ')}` : ''}`;
@@ -74,8 +74,7 @@ function lbLines(r: TraceReport, lb: LbOvsReport): string[] {
 
 /** The report as text for people. */
 export function renderTraceText(r: TraceReport): string {
-  const sport = r.packet.srcPort !== undefined ? `:${r.packet.srcPort}` : '';
-  const out: string[] = [`Logical path (${r.packet.proto} ${r.packet.src ?? '?'}${sport} -> ${r.packet.to}):`, ...r.logical.steps.map((l) => `  ${l}`), `  verdict:  ${r.logical.verdict}`];
+  const out: string[] = [`Logical path (${r.packet.proto} ${r.packet.src === undefined ? '?' : hostPort(r.packet.src, r.packet.srcPort)} -> ${r.packet.to}):`, ...r.logical.steps.map((l) => `  ${l}`), `  verdict:  ${r.logical.verdict}`];
   const o = r.ovs;
   const lb = o.loadBalancer;
   if (o.flow === undefined) out.push(`OVS: not traced here (${o.skipped ?? 'unknown reason'})`);

@@ -128,7 +128,7 @@ describe('trace: through a VIP', () => {
     expect(deliveryMismatch({ kind: 'local', port: 'b1', ofport: 5 }, s)).toBeUndefined();
     const refused = summarizeOvsTrace('Flow: tcp,in_port=3\n 4. priority 111\n    CONTROLLER:128\nDatapath actions: userspace(pid=0,controller(reason=1,dont_send=0,continuation=0,recirc_id=7,rule_cookie=0x1,controller_id=0,max_len=128))\n');
     expect(refused.deliver).toBe(false);
-    expect(whereOvs(refused, () => undefined)).toMatch(/^to vnetd \(controller\), which refuses a new connection with a TCP RST or ICMP port unreachable/);
+    expect(whereOvs(refused, () => undefined)).toMatch(/^to vnetd \(controller\), which refuses a new connection with a TCP RST, an ICMP or ICMPv6 port unreachable or an SCTP ABORT/);
   });
 
   it('reads OpenFlow outputs and tunnel destinations from a trace', () => {
@@ -353,7 +353,48 @@ describe('trace: IPv6', () => {
     expect(checks[1]!.mismatches).toEqual([`OVS deals 182 of 256 slots of ${VIP6} to ${IP2}, which is not a backend the logical model uses`, `OVS has an LbDnat flow for [${VIP6}]:80/tcp to [${IP2}]:8080, which is not a backend the logical model uses`]);
   });
 
+  it('link-local: to a port\'s EUI-64 address from the sender\'s own, whatever the subnets; multicast and IPv4-mapped targets are refused', () => {
+    const b2LinkLocal = 'fe80::858:ff:fe00:4'; // 0a:58:00:00:00:04
+    const p = logicalPath(input6(b2LinkLocal, 'icmp'));
+    expect(p).toMatchObject({ deliver: true, src: 'fe80::858:ff:fe00:2', delivery: { kind: 'tunnel', port: 'b2' } });
+    expect(p.lines.join('\n')).toContain('source:   fe80::858:ff:fe00:4 is link-local: the VM sends from its own link-local address fe80::858:ff:fe00:2');
+    expect(ovsFlow(5, client6, p.dstMac!, parseTarget(b2LinkLocal), 'icmp', undefined, p.src)).toContain(',ipv6_src=fe80::858:ff:fe00:2,ipv6_dst=fe80::858:ff:fe00:4,');
+    expect(logicalPath(input6('fe80::1', 'icmp')).lines.join('\n')).toMatch(/no port of net6 has fe80::1/);
+    expect(() => parseTarget('ff02::1')).toThrow('--to "ff02::1": ff02::1 is a multicast address; trace follows one unicast packet');
+    expect(() => parseTarget('239.1.2.3')).toThrow(/is a multicast address/);
+    expect(() => parseTarget('[::ffff:10.42.0.3]:80')).toThrow('--to "[::ffff:10.42.0.3]:80": ::ffff:10.42.0.3 is an IPv4-mapped address; trace the IPv4 address itself (10.42.0.3)');
+  });
+
+  it('hairpin only when the packet comes from the backend\'s own address; an IP backend owned through an allowed pair is resolved; refusals by protocol', () => {
+    // The client holds a second address that is an IP backend: its packets from its first address are no hairpin.
+    const two = { ...client6, spec: { ...client6.spec!, ips: ['10.42.0.2', 'fd00:42::2', 'fd00:42::20'] } } as VirtualPort;
+    const ipBackend = { ...lb6, spec: { ...lb6.spec!, backends: [{ ip: 'fd00:42::20' }, { port: 'b2' }] } } as LoadBalancer;
+    const viaFirst = logicalPath({ ...input6(`[${VIP6}]:80`, 'tcp', two), ports: [two, ...ports6.slice(1)], lbs: [ipBackend] });
+    expect(viaFirst.lines.join('\n')).not.toContain('hairpin');
+    const fromIt = { ...two, spec: { ...two.spec!, ips: ['10.42.0.2', 'fd00:42::20'] } } as VirtualPort;
+    expect(logicalPath({ ...input6(`[${VIP6}]:80`, 'tcp', fromIt), ports: [fromIt, ...ports6.slice(1)], lbs: [ipBackend] }).lines.join('\n')).toContain('(hairpin: the source is this backend');
+    // fd00:42::30 is b1's through an allowed address pair: a usable backend, delivered to b1.
+    const paired = { ...ports6[1]!, spec: { ...ports6[1]!.spec!, allowedAddressPairs: [{ ip: 'fd00:42::30' }] } } as VirtualPort;
+    const pairLb = { ...lb6, spec: { ...lb6.spec!, backends: [{ ip: 'FD00:42::30' }] } } as LoadBalancer;
+    const viaPair = logicalPath({ ...input6(`[${VIP6}]:80`, 'tcp'), ports: [client6, paired, ports6[2]!], lbs: [pairLb] });
+    expect(viaPair.lb?.choices).toEqual([{ backend: 'fd00:42::30', ip: 'fd00:42::30', targetPort: 8080, weight: 1, delivery: { kind: 'local', port: 'b1', ofport: 6 } }]);
+    expect(viaPair.lines.join('\n')).toContain('new connections DNAT to [fd00:42::30]:8080, its only usable backend');
+    const empty = (proto: TraceInput['proto'], to: string, protocol: string) =>
+      logicalPath({ ...input6(to, proto), lbs: [{ ...lb6, spec: { ...lb6.spec!, listeners: [{ protocol, port: 80 }], backends: [] } } as LoadBalancer] }).lines.join('\n');
+    expect(empty('udp', `[${VIP6}]:80`, 'UDP')).toContain('refused: vnetd answers an ICMPv6 port unreachable from the VIP');
+    expect(empty('sctp', `[${VIP6}]:80`, 'SCTP')).toContain('refused: vnetd answers an SCTP ABORT from the VIP');
+    expect(empty('tcp', `[${VIP6}]:80`, 'TCP')).toContain('refused: vnetd answers a TCP RST from the VIP');
+  });
+
+  it('the text report writes an IPv6 source with its port in brackets', () => {
+    const r: TraceReport = { packet: { from: 'client', src: 'fd00:42::2', srcPort: 41000, to: `[${VIP6}]:80`, proto: 'tcp' }, logical: { steps: [], verdict: 'deliver' }, ovs: {}, disagreements: [] };
+    expect(renderTraceText(r).split('\n')[0]).toBe(`Logical path (tcp [fd00:42::2]:41000 -> [${VIP6}]:80):`);
+  });
+
   it('reads IPv6 DNAT targets in each form OVS prints', () => {
+    expect(natOf('ct(commit,nat(dst=2001:db8::4))')).toEqual({ ip: '2001:db8::4', port: undefined });
+    expect(natOf('ct(commit,nat(dst=1234:5678::9-1234:5678::a))')).toEqual({ ip: '1234:5678::9', port: undefined });
+    expect(natOf('ct(commit,nat(dst=[2001:db8::4]:8080))')).toEqual({ ip: '2001:db8::4', port: 8080 });
     expect(natOf('ct(commit,nat(dst=[fd00::4]:8080))')).toEqual({ ip: 'fd00::4', port: 8080 });
     expect(natOf('ct(commit,nat(dst=fd00::4))')).toEqual({ ip: 'fd00::4', port: undefined });
     expect(natOf('ct(commit,nat(dst=[fd00::4]-[fd00::9]:8080-8081))')).toEqual({ ip: 'fd00::4', port: 8080 });

@@ -40,7 +40,7 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
     return;
   }
   const here = node!.metadata.name;
-  const flow = ovsFlow(ofport, from, logical.dstMac, input.to, input.proto, input.srcPort);
+  const flow = ovsFlow(ofport, from, logical.dstMac, input.to, input.proto, input.srcPort, logical.src);
   report.ovs.node = here;
   report.ovs.flow = flow;
   // Through a VIP, conntrack answers twice (LbVip's ct(nat), LbDnat's ct(commit,nat)): say
@@ -123,7 +123,7 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
   const nodes = (await listObjects<HypervisorNode>(rt, NODES, undefined).catch(() => ({ items: [] as HypervisorNode[] }))).items;
   const logical = logicalPath({ from, network, ports, lbs, nodes, to: o.to, proto: o.proto });
   const report: TraceReport = {
-    packet: { from: o.from, src: sourceIp(from, familyOf(o.to.ip)), ...(o.srcPort !== undefined ? { srcPort: o.srcPort } : {}), to: targetText(o.to), proto: o.proto },
+    packet: { from: o.from, src: logical.src ?? sourceIp(from, familyOf(o.to.ip)), ...(o.srcPort !== undefined ? { srcPort: o.srcPort } : {}), to: targetText(o.to), proto: o.proto },
     logical: { steps: logical.lines, verdict: logical.deliver ? 'deliver' : 'drop', ...(logical.lb ? { loadBalancer: logical.lb } : {}) },
     ovs: {},
     disagreements: [],
