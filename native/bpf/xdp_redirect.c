@@ -1,6 +1,6 @@
 /*
- * XDP program for vnetd's fast path, one per interface (the libxdp dispatcher does not
- * load on our machines). Frames that are ours go to the AF_XDP socket bound to the rx
+ * XDP programs for vnetd's fast path, one per interface (the libxdp dispatcher does not
+ * load on our machines): vfp_xdp_vm on a VM's NIC, vfp_xdp_underlay on the underlay. Frames that are ours go to the AF_XDP socket bound to the rx
  * queue they arrived on; everything else, and everything when no socket is bound,
  * continues up the stack (XDP_PASS) so vnetd never black-holes traffic it does not own.
  *
@@ -483,8 +483,50 @@ static __always_inline int tunnel_conn_is_ours(void *data, void *end, int held)
 	return tk.proto != IPPROTO_UDP || !bpf_map_lookup_elem(&vfp_target, &from);
 }
 
+/*
+ * One program per role, each with only its own paths: the verifier walks every path of a
+ * program at each load, and a runner loads one per interface. Both roles in one program
+ * took 9,008 verified instructions (518 states) per load, 13 ms of the 20 ms a load took;
+ * each role alone takes 1,695 (VM) or 1,782 (underlay).
+ */
+
+/*
+ * When the socket took nothing (XDP_PASS as bpf_redirect_map's fallback: no socket on this
+ * queue, no loss): whether frames of a connection the fast path owns are held here. The
+ * runner is gone or not bound yet: a TCP connection the fast path owns waits for it while
+ * the hold lasts (see vfp_cfg), but not a passthrough one, which OVS switches as well. A UDP
+ * flow goes to OVS meanwhile: its conntrack takes a flow up at any datagram, deals it to the
+ * same backend (the same slot table) and un-DNATs the replies, with nothing to reset; the
+ * next runner takes it back.
+ */
+static __always_inline int holding(struct xdp_md *ctx, const struct vfp_cfg *cfg)
+{
+	return ctx->rx_queue_index == cfg->queue && bpf_ktime_get_ns() < cfg->hold_until;
+}
+
+/* VM-facing (modes 0, 1, 3). */
 SEC("xdp")
-int vfp_xdp_redirect(struct xdp_md *ctx)
+int vfp_xdp_vm(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0;
+	struct vfp_cfg *cfg = bpf_map_lookup_elem(&vfp_cfg, &zero);
+
+	if (!cfg || cfg->mode == 0)
+		return XDP_PASS;
+	/* L2 keys first: in a network without load balancers the connection lookups are never paid. */
+	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg) && !vm_conn_is_ours(data, end, cfg->flags))
+		return XDP_PASS;
+	if (bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)
+		return XDP_REDIRECT;
+	if (cfg->mode == 3 && holding(ctx, cfg) && conn_is_ours(data, end, 0, 1, NULL, NULL, NULL))
+		return XDP_DROP;
+	return XDP_PASS;
+}
+
+/* The underlay (modes 0, 2, 4). */
+SEC("xdp")
+int vfp_xdp_underlay(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	__u32 zero = 0;
@@ -494,21 +536,11 @@ int vfp_xdp_redirect(struct xdp_md *ctx)
 		return XDP_PASS;
 	if (cfg->mode == 2 && !underlay_is_ours(data, end))
 		return XDP_PASS;
-	/* L2 keys first: in a network without load balancers the connection lookups are never paid. */
-	if (cfg->mode == 3 && !vm_frame_is_ours(data, end, cfg) && !vm_conn_is_ours(data, end, cfg->flags))
-		return XDP_PASS;
 	if (cfg->mode == 4 && !tunnel_frame_is_ours(data, end) && !tunnel_conn_is_ours(data, end, 0))
 		return XDP_PASS;
-	/* XDP_PASS as the flags' fallback action: no socket on this queue, no loss. */
 	if (bpf_redirect_map(&vfp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)
 		return XDP_REDIRECT;
-	/* No socket (the runner is gone or not bound yet): a TCP connection the fast path owns
-	 * waits for it while the hold lasts (see vfp_cfg), but not a passthrough one, which OVS
-	 * switches as well. A UDP flow goes to OVS meanwhile: its
-	 * conntrack takes a flow up at any datagram, deals it to the same backend (the same slot
-	 * table) and un-DNATs the replies, with nothing to reset; the next runner takes it back. */
-	if (ctx->rx_queue_index == cfg->queue && bpf_ktime_get_ns() < cfg->hold_until &&
-	    ((cfg->mode == 3 && conn_is_ours(data, end, 0, 1, NULL, NULL, NULL)) || (cfg->mode == 4 && tunnel_conn_is_ours(data, end, 1))))
+	if (cfg->mode == 4 && holding(ctx, cfg) && tunnel_conn_is_ours(data, end, 1))
 		return XDP_DROP;
 	return XDP_PASS;
 }

@@ -179,6 +179,13 @@ out:
 	return rc;
 }
 
+/* The kernel keeps 15 characters of a program's name. "vfp_xdp_redirec": the one program of
+ * both roles before 2026-12-01, still attached where an older process left it. */
+static int is_our_program(const char *name)
+{
+	return !strcmp(name, "vfp_xdp_vm") || !strcmp(name, "vfp_xdp_underla") || !strcmp(name, "vfp_xdp_redirec");
+}
+
 static int inherited_conn_map(struct vfp_xsk *x)
 {
 	uint32_t prog_id = 0, map_ids[16], i, n;
@@ -194,7 +201,7 @@ static int inherited_conn_map(struct vfp_xsk *x)
 	memset(&pinfo, 0, sizeof(pinfo));
 	pinfo.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
 	pinfo.map_ids = (uint64_t)(uintptr_t)map_ids;
-	if (bpf_obj_get_info_by_fd(pfd, &pinfo, &plen) || strcmp(pinfo.name, "vfp_xdp_redirec")) {
+	if (bpf_obj_get_info_by_fd(pfd, &pinfo, &plen) || !is_our_program(pinfo.name)) {
 		close(pfd);
 		return -1;
 	}
@@ -217,13 +224,13 @@ static int inherited_conn_map(struct vfp_xsk *x)
 	return found;
 }
 
-/* The maps only the other role's program reads (node-tables.ts interfaceFilters writes a VM
- * NIC's keys to vfp_src, vfp_src6 and vfp_vip, and the node's to the shared vfp_dst and
- * vfp_vipaddr (load_prog), the underlay's to
- * vfp_inner, vfp_target and vfp_lbnet) get one entry: a hash map's bucket array is
- * allocated whole when it is created (16 bytes per entry of max_entries, elements only as
- * used: BPF_F_NO_PREALLOC), and a hypervisor pays it per VM NIC. */
+/* Roles: a VM NIC's program reads vfp_src, vfp_src6, vfp_vip and the node's shared vfp_dst
+ * and vfp_vipaddr (node-tables.ts interfaceFilters writes them; load_prog shares the node's);
+ * the underlay's reads vfp_inner, vfp_target, vfp_lbnet and vfp_ours. A hash map's bucket
+ * array is allocated whole when it is created (16 bytes per entry of max_entries, elements
+ * only as used: BPF_F_NO_PREALLOC), and a hypervisor pays it per VM NIC. */
 static int is_underlay(uint32_t mode) { return mode == VFP_XDP_TUNNELS_ONLY || mode == VFP_XDP_UNDERLAY_FILTERED; }
+static const char *role_program(uint32_t mode) { return is_underlay(mode) ? "vfp_xdp_underlay" : "vfp_xdp_vm"; }
 
 /* Gives each named map of obj one entry (before it is loaded). */
 static int one_entry(struct bpf_object *obj, const char *const names[], size_t n)
@@ -237,15 +244,33 @@ static int one_entry(struct bpf_object *obj, const char *const names[], size_t n
 	return 0;
 }
 
-static int size_for_role(struct bpf_object *obj, uint32_t mode)
+/*
+ * Only the role's program is loaded (the verifier walks every path of each program loaded),
+ * and the other role's maps are not created: its program alone reads them. The role's own
+ * maps a mode without filter keys never writes keep their size (a hash map's bucket array is
+ * what its max_entries costs; its elements come as they are written).
+ */
+static int load_role_only(struct bpf_object *obj, uint32_t mode)
 {
 	static const char *const vm_only[] = { "vfp_dst", "vfp_src", "vfp_src6", "vfp_vip", "vfp_vipaddr" };
 	static const char *const underlay_only[] = { "vfp_inner", "vfp_target", "vfp_lbnet", "vfp_ours" };
+	const char *const *other = is_underlay(mode) ? vm_only : underlay_only;
+	size_t n = is_underlay(mode) ? sizeof(vm_only) / sizeof(vm_only[0]) : sizeof(underlay_only) / sizeof(underlay_only[0]);
+	const char *prog = role_program(mode);
+	struct bpf_program *p;
 
-	if (mode == VFP_XDP_PASS_ALL || mode == VFP_XDP_ALL_OURS) /* no filter keys either way */
-		return 0;
-	return is_underlay(mode) ? one_entry(obj, vm_only, sizeof(vm_only) / sizeof(vm_only[0]))
-				 : one_entry(obj, underlay_only, sizeof(underlay_only) / sizeof(underlay_only[0]));
+	bpf_object__for_each_program(p, obj) {
+		int rc = bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), prog));
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, other[i]);
+		int rc = m ? bpf_map__set_autocreate(m, false) : -ENOENT;
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* Sizes of the shared maps: bpf/xdp_redirect.c's vfp_dst and vfp_vipaddr (key and entries). */
@@ -325,9 +350,9 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		x->conn_inherited = m && !bpf_map__reuse_fd(m, old);
 		close(old); /* reuse_fd holds its own duplicate */
 	}
-	rc = size_for_role(x->obj, mode);
+	rc = load_role_only(x->obj, mode);
 	if (rc) {
-		errf(err, errlen, "size xdp maps", rc);
+		errf(err, errlen, "choose the role's xdp program and maps", rc);
 		return rc;
 	}
 	if (mode == VFP_XDP_VM_FILTERED) {
@@ -351,9 +376,9 @@ static int load_prog(struct vfp_xsk *x, const char *obj_path, uint32_t mode, uin
 		errf(err, errlen, "load xdp object", rc);
 		return rc;
 	}
-	prog = bpf_object__find_program_by_name(x->obj, "vfp_xdp_redirect");
+	prog = bpf_object__find_program_by_name(x->obj, role_program(mode));
 	if (!prog) {
-		errf(err, errlen, "find vfp_xdp_redirect", ENOENT);
+		errf(err, errlen, role_program(mode), ENOENT);
 		return -ENOENT;
 	}
 	x->cfg = (struct xdp_cfg){ .mode = mode, .flags = flags, .hold_until = monotonic_ns() + VFP_CONN_HOLD_NS, .queue = x->queue };
