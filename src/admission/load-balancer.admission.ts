@@ -4,7 +4,7 @@ import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type Vir
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
-import { PORTS, referencedNetwork } from './network-lookup';
+import { LOAD_BALANCERS, PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { lbVipMac } from '../pipeline/owners';
 
@@ -23,7 +23,12 @@ function vipFamily(lb: LoadBalancer, net: VirtualNetwork): 4 | 6 {
   return allocatorsOf(net).some((a) => a.subnet.cidr.family === 4) ? 4 : 6;
 }
 
-async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[]): Promise<void> {
+/**
+ * `kept`: the backend addresses an update leaves as they were; whether such an address has
+ * since become another load balancer's VIP is not asked again (Kubernetes' ratcheting): a
+ * label change must not fail on what the client did not touch.
+ */
+async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[], kept: ReadonlySet<string> = new Set()): Promise<void> {
   const spec = lb.spec!;
   const listeners = new Map<string, number>();
   spec.listeners.forEach((l, i) => {
@@ -74,7 +79,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       });
       if (!inside) {
         causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": not a host address in VirtualNetwork "${net.metadata.name}" (${allocators.map((a) => a.cidr).join(', ')})` });
-      } else {
+      } else if (!kept.has(b.ip)) {
         // A VIP as a backend would send the load balancer's traffic back into a load balancer.
         const holder = await ctx.allocations.get(ipKey(lb.metadata.namespace!, net.metadata.name, b.ip));
         const ownVip = spec.vip !== undefined && tryParseIp(spec.vip) && canonicalIp(spec.vip) === b.ip;
@@ -110,6 +115,16 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
   }
 }
 
+/** The IP backends of the network's load balancers: address -> the load balancer naming it. */
+async function backendAddresses(ctx: AdmissionContext, ns: string, network: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const o of (await ctx.objects.list<LoadBalancer>(LOAD_BALANCERS, ns)).items) {
+    if (o.spec?.network !== network) continue;
+    for (const b of o.spec.backends ?? []) if (b.ip !== undefined && tryParseIp(b.ip)) out.set(canonicalIp(b.ip), o.metadata.name);
+  }
+  return out;
+}
+
 /**
  * The VIP's MAC: derived from namespace, network and VIP (lbVipMac), so the same VIP gets
  * the same MAC again; the next candidate when another object of the network has it (24
@@ -138,13 +153,16 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       causes.push({ field: 'spec.network', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.network}": VirtualNetwork has no subnet to take a VIP from` });
     } else if (spec.vip !== undefined) {
       const res = await checkRequestedIp(spec.vip, net, allocators, ctx.allocations);
+      const backendOf = 'ip' in res ? (await backendAddresses(ctx, ns, spec.network)).get(res.ip) : undefined;
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
+      else if (backendOf) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": a backend address of LoadBalancer "${backendOf}"; a VIP may not be a backend` });
       else spec.vip = res.ip;
     } else {
       picked = true;
-      // Never one of its own backends' addresses (free as long as no port has it yet): the
+      // Never a backend address of this or another load balancer of the network (free as long
+      // as no port has it yet; taken, it would make that load balancer invalid): the
       // passed-over picks are handed back once a VIP is chosen.
-      const backendIps = new Set((spec.backends ?? []).flatMap((b) => (b.ip !== undefined ? [b.ip] : [])));
+      const backendIps = new Set([...(spec.backends ?? []).flatMap((b) => (b.ip !== undefined ? [b.ip] : [])), ...(await backendAddresses(ctx, ns, spec.network)).keys()]);
       const passedOver: string[] = [];
       const pick = () => pickIp(net, allocators, family, ctx.allocations);
       let vip = await pick();
@@ -201,7 +219,8 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     else delete spec.mac;
     const net = await referencedNetwork(ctx, next.metadata.namespace!, spec.network).catch(() => undefined);
     const warnings: string[] = [];
-    if (net) await validateListenersAndBackends(next, net, ctx, causes, warnings);
+    const kept = new Set((old.spec?.backends ?? []).flatMap((b) => (b.ip !== undefined && tryParseIp(b.ip) ? [canonicalIp(b.ip)] : [])));
+    if (net) await validateListenersAndBackends(next, net, ctx, causes, warnings, kept);
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.algorithm ??= 'maglev';
     spec.sessionAffinity ??= 'None';

@@ -104,10 +104,13 @@ export function decodeYaml(buf: Buffer): unknown {
   }
 }
 
-/** Decodes a PATCH body according to its patch type. */
-export function decodePatchBody(body: unknown, contentType: string | undefined): { type: PatchType; patch: unknown } {
+/**
+ * Decodes a PATCH body according to its patch type. `strategicOk`: the kind is a built-in
+ * one (Namespace), to which kubectl apply, patch and edit send strategic merge patches.
+ */
+export function decodePatchBody(body: unknown, contentType: string | undefined, strategicOk = false): { type: PatchType; patch: unknown } {
   const type = patchTypeOf(contentType);
-  if (type === 'strategic') {
+  if (type === 'strategic' && !strategicOk) {
     throw ApiErrors.unsupportedMediaType(
       'application/strategic-merge-patch+json (vnet.dev kinds are custom resources: use application/merge-patch+json)',
     );

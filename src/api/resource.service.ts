@@ -256,11 +256,9 @@ export class ResourceService {
   /** `metadataWritten`: the request sets metadata (not a status write, which keeps the stored one). */
   private validate(type: ResourceType, obj: KubeObject, q: WriteQuery, warnings: string[], metadataWritten = true): void {
     const causes: StatusCause[] = [];
-    if (type !== NAMESPACE_TYPE) {
-      const res = this.validator.validate(type, obj, q.fieldValidation);
-      causes.push(...res.causes);
-      if (q.fieldValidation === 'Warn') warnings.push(...res.pruned.map((f) => `unknown field "${f}"`));
-    }
+    const res = this.validator.validate(type, obj, q.fieldValidation);
+    causes.push(...res.causes);
+    if (q.fieldValidation === 'Warn') warnings.push(...res.pruned.map((f) => `unknown field "${f}"`));
     const name = obj.metadata.name;
     if (typeof name === 'string') {
       const why = type.namespaced || type === NAMESPACE_TYPE ? dns1123LabelError(name) : dns1123SubdomainError(name);
@@ -269,6 +267,15 @@ export class ResourceService {
     const annotationBytes = Object.entries(obj.metadata.annotations ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0), 0);
     if (metadataWritten && annotationBytes > MAX_ANNOTATION_BYTES) {
       causes.push({ field: 'metadata.annotations', reason: 'FieldValueTooLong', message: `Too long: must have at most ${MAX_ANNOTATION_BYTES} bytes (has ${annotationBytes})` });
+    }
+    // Keys as Kubernetes has them (qualified names, optionally prefixed): annotations' and finalizers'.
+    for (const k of metadataWritten ? Object.keys(obj.metadata.annotations ?? {}) : []) {
+      const kw = labelKeyError(k.toLowerCase());
+      if (kw) causes.push({ field: 'metadata.annotations', reason: 'FieldValueInvalid', message: `Invalid value: "${k}": ${kw}` });
+    }
+    for (const f of metadataWritten ? (obj.metadata.finalizers ?? []) : []) {
+      const fw = typeof f === 'string' ? labelKeyError(f) : 'must be a string';
+      if (fw) causes.push({ field: 'metadata.finalizers', reason: 'FieldValueInvalid', message: `Invalid value: "${String(f)}": ${fw}` });
     }
     for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) {
       const kw = labelKeyError(k);
@@ -388,7 +395,8 @@ export class ResourceService {
     if (body.metadata.name === undefined) body.metadata.name = name;
     if (body.metadata.name !== name) throw ApiErrors.badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
     this.authorize(scope, 'update', name);
-    if (!body.metadata.resourceVersion) {
+    // "0" is "any version" to a list or watch, and no precondition at all to a write: not one here.
+    if (!body.metadata.resourceVersion || body.metadata.resourceVersion === '0') {
       throw this.invalid(type, name, [{ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' }]);
     }
     return this.replace<T>(scope, name, body as T, q, subresource);
@@ -480,9 +488,13 @@ export class ResourceService {
       const patched = serverSideApply ? applyConfiguration(current, patch as Record<string, unknown>, q.fieldManager!) : (applyPatchOfType(patchType, current, patch) as T);
       this.checkEnvelope(type, patched, namespace);
       if (patched.metadata.name !== name) throw ApiErrors.badRequest('the patch must not change metadata.name');
-      const explicitRv = isPlainObject(patch) && isPlainObject(patch.metadata) && typeof patch.metadata.resourceVersion === 'string';
+      const rvInPatch = isPlainObject(patch) && isPlainObject(patch.metadata) && typeof patch.metadata.resourceVersion === 'string' ? patch.metadata.resourceVersion : undefined;
+      // A JSON patch may set it too (replace /metadata/resourceVersion): a precondition as well.
+      const rvPatched = !serverSideApply && typeof patched.metadata.resourceVersion === 'string' && patched.metadata.resourceVersion !== current.metadata.resourceVersion ? patched.metadata.resourceVersion : undefined;
+      const explicit = rvInPatch ?? rvPatched;
+      const explicitRv = explicit !== undefined;
       // An apply's configuration keeps only its fields: its resourceVersion is a precondition still.
-      patched.metadata.resourceVersion = explicitRv ? ((patch as { metadata: { resourceVersion: string } }).metadata.resourceVersion) : current.metadata.resourceVersion;
+      patched.metadata.resourceVersion = explicit ?? current.metadata.resourceVersion;
       try {
         return await this.replace<T>(scope, name, patched, q, subresource, serverSideApply ? (patch as Record<string, unknown>) : undefined);
       } catch (err) {

@@ -4,13 +4,14 @@
  */
 import { Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ResourceType } from '../resources/catalog';
+import { NAMESPACE_TYPE, type ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import type { Subresource } from '../store/object-store';
 import type { AuthedRequest } from './auth.guard';
 import { parseListQuery, parseWriteQuery, type Query } from './query';
-import { decodeObjectBody, decodePatchBody, decodeJson, isPlainObject } from './request-body';
-import { ResourceService, type DeleteOptions, type Scope } from './resource.service';
+import { decodeObjectBody, decodePatchBody, decodeJson } from './request-body';
+import { parseDeleteOptions } from './delete-options';
+import { ResourceService, type Scope } from './resource.service';
 import { includeObjectOf, send, sendList, sendObject, wantsTable } from './respond';
 import { toTable } from './table';
 import { WatchService, type WatchEventType } from './watch.service';
@@ -25,7 +26,8 @@ export class ResourcesController {
   ) {}
 
   private scope(req: AuthedRequest, plural: string, namespace?: string, core = false): Scope {
-    const type = core ? this.resources.resolveType('namespaces', undefined) : this.resources.resolveType(plural, namespace !== undefined ? true : undefined);
+    // Namespaces are core/v1's only: under our group, "namespaces" names no resource (404).
+    const type = core ? this.resources.resolveType('namespaces', undefined) : this.resources.resolveType(plural, namespace !== undefined);
     return { principal: req.principal!, type, namespace: type.namespaced ? namespace : undefined };
   }
 
@@ -231,20 +233,15 @@ export class ResourcesController {
   }
 
   private async patch(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
-    const { type, patch } = decodePatchBody(req.body, req.headers['content-type']);
+    const { type, patch } = decodePatchBody(req.body, req.headers['content-type'], scope.type === NAMESPACE_TYPE);
     const res = await this.resources.patch(scope, name, type, patch, parseWriteQuery(req.query as Query, req.headers['user-agent']), sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 
   private async remove(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string): Promise<void> {
     const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
-    const opts = raw && raw.length > 0 ? decodeJson(raw) : {};
-    const q = req.query as Query;
-    const options: DeleteOptions = isPlainObject(opts) ? (opts as DeleteOptions) : {};
-    if (q.dryRun === 'All') options.dryRun = ['All'];
     // As query parameters too (curl, older clients); the body's win.
-    if (typeof q.propagationPolicy === 'string') options.propagationPolicy ??= q.propagationPolicy;
-    if (q.orphanDependents === 'true') options.orphanDependents ??= true;
+    const options = parseDeleteOptions(raw && raw.length > 0 ? decodeJson(raw) : undefined, req.query as Query);
     const res = await this.resources.delete(scope, name, options);
     send(req, reply, res.code, res.object, res.warnings);
   }

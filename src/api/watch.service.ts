@@ -142,7 +142,8 @@ export class WatchService {
       };
       timers.push(setTimeout(bookmark, this.settings.bookmarkIntervalMs).unref());
     }
-    const timeout = Math.min(q.timeoutSeconds ?? this.settings.maxTimeoutSeconds, this.settings.maxTimeoutSeconds);
+    // 0, as unset, is the default (kube-apiserver), not "close at once".
+    const timeout = Math.min(q.timeoutSeconds || this.settings.maxTimeoutSeconds, this.settings.maxTimeoutSeconds);
     timers.push(setTimeout(close, timeout * 1000).unref());
   }
 }

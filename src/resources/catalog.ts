@@ -72,6 +72,17 @@ export const NAMESPACE_TYPE: ResourceType = {
   printerColumns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }],
   adminOnly: false,
   description: 'A tenant: every VirtualNetwork, VirtualPort and LoadBalancer lives in one.',
+  // core/v1's, as far as vnetd uses them: validated like every kind (a name that is not a
+  // string was stored once and broke every client's list of namespaces).
+  specSchema: { type: 'object', additionalProperties: false, properties: { finalizers: { type: 'array', items: { type: 'string' }, description: 'Finalizers of the namespace (kubernetes).' } } },
+  statusSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      phase: { type: 'string', enum: ['Active', 'Terminating'], description: 'Active, or Terminating while its objects are deleted.' },
+      conditions: { type: 'array', items: { type: 'object' } },
+    },
+  },
 };
 
 function inlineRefs(node: unknown, defs: Record<string, JsonSchema>): unknown {

@@ -3,7 +3,7 @@
  * kubeconfig vnetd writes: discovery, OpenAPI, apply, get, watch, wait, explain, delete.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,24 @@ describeIf('kubectl against vnetd', () => {
     const g = await kubectl(['get', 'ns']);
     expect(g.out).toMatch(/^NAME\s+STATUS\s+AGE\n/);
     expect(g.out).toMatch(/\ndemo\s+Active\s+\d+s\n/);
+  });
+
+  it('applies, labels and patches a namespace (kubectl sends strategic merge patches for built-in kinds)', async () => {
+    const file = manifest('ns.yaml', `apiVersion: v1
+kind: Namespace
+metadata:
+  name: nsapply
+  labels:
+    team: a
+`);
+    expect((await kubectl(['apply', '-f', file])).out.trim()).toBe('namespace/nsapply created');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('team: a', 'team: b'));
+    const changed = await kubectl(['apply', '-f', file]);
+    expect([changed.err, changed.out.trim()]).toEqual(['', 'namespace/nsapply configured']);
+    expect((await kubectl(['label', 'ns', 'nsapply', 'tier=web'])).out.trim()).toBe('namespace/nsapply labeled');
+    expect((await kubectl(['patch', 'ns', 'nsapply', '-p', '{"metadata":{"annotations":{"owner":"qa"}}}'])).out.trim()).toBe('namespace/nsapply patched');
+    expect((await kubectl(['get', 'ns', 'nsapply', '-o', 'jsonpath={.metadata.labels.team} {.metadata.labels.tier} {.metadata.annotations.owner}'])).out).toBe('b web qa');
+    expect((await kubectl(['delete', 'ns', 'nsapply'])).err).toBe('');
   });
 
   it('applies a manifest, then applies a change to it', async () => {

@@ -1,7 +1,8 @@
 /** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
 import { lbVipMac } from '../../src/pipeline/owners';
 import { MacAllocator } from '../../src/ipam/mac-allocator';
-import { NETWORKS, PORTS } from '../../src/store/kinds';
+import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../src/store/kinds';
+import { AllocationRegistry, ipKey } from '../../src/ipam/allocation-registry';
 import { startTestVnetd, eventually, replaceOnConflict, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -854,6 +855,83 @@ describe('garbage collection (metadata.ownerReferences)', () => {
     await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lbOf('kept-lb', 'gcnet'));
     const s = await rejected('DELETE', `${G}/namespaces/t2/loadbalancers/kept-lb`, { propagationPolicy: 'Sideways' }, 422, 'Invalid');
     expect(s.details.causes[0]).toMatchObject({ field: 'propagationPolicy', message: expect.stringContaining('"Sideways"') });
+  });
+});
+
+describe('requests Kubernetes refuses (found by a black-box review)', () => {
+  it('a DELETE whose dryRun or preconditions do not decode is a 400 and deletes nothing; dryRun=All still works', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('deldry', { subnets: [{ cidr: '10.71.0.0/24' }] }));
+    const path = `${G}/namespaces/t1/virtualnetworks/deldry`;
+    expect((await rejected('DELETE', `${path}?dryRun=true`, undefined, 400, 'BadRequest')).message).toMatch(/unsupported dryRun value "true": only "All"/);
+    await rejected('DELETE', path, { dryRun: ['all'] }, 400, 'BadRequest');
+    await rejected('DELETE', path, { preconditions: 'rv=1' }, 400, 'BadRequest');
+    await rejected('DELETE', path, { preconditions: { resourceVersion: 1 } }, 400, 'BadRequest');
+    await rejected('DELETE', path, [1], 400, 'BadRequest');
+    await rejected('DELETE', path, { propagationPolicy: 'Orphan', orphanDependents: true }, 422, 'Invalid');
+    expect((await v.call('DELETE', path, { dryRun: ['All'] })).status).toBe(200);
+    expect((await v.call('GET', path)).json.metadata.deletionTimestamp).toBeUndefined();
+    expect((await v.call('DELETE', path, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' })).status).toBe(200);
+  });
+
+  it('PUT with resourceVersion "0" is not an update without precondition; a JSON patch setting a stale resourceVersion is a 409', async () => {
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('rvzero', { subnets: [{ cidr: '10.72.0.0/24' }] }));
+    const path = `${G}/namespaces/t1/virtualnetworks/rvzero`;
+    const cur = (await v.call('GET', path)).json;
+    const s = await rejected('PUT', path, { ...cur, metadata: { ...cur.metadata, resourceVersion: '0' }, spec: { ...cur.spec, mtu: 1300 } }, 422, 'Invalid');
+    expect(s.details.causes[0]).toMatchObject({ field: 'metadata.resourceVersion' });
+    const json = { contentType: 'application/json-patch+json' };
+    await rejected('PATCH', path, [{ op: 'replace', path: '/metadata/resourceVersion', value: '1' }, { op: 'replace', path: '/spec/mtu', value: 1300 }], 409, 'Conflict', json);
+    // The current one is a precondition that holds (the reconcilers may write status meanwhile: read it again then).
+    const ok = await eventually(async () => {
+      const rv = (await v.call('GET', path)).json.metadata.resourceVersion;
+      const res = await v.call('PATCH', path, [{ op: 'replace', path: '/metadata/resourceVersion', value: rv }, { op: 'replace', path: '/spec/mtu', value: 1300 }], json);
+      return res.status === 409 ? undefined : res;
+    });
+    expect([ok.status, ok.json.spec.mtu]).toEqual([200, 1300]);
+  });
+
+  it('namespaces are validated like every kind, take strategic merge patches (kubectl apply, patch, edit) and are core/v1 only', async () => {
+    await rejected('POST', '/api/v1/namespaces', { metadata: { name: 123 } }, 422, 'Invalid');
+    await rejected('POST', '/api/v1/namespaces', { metadata: { name: { a: 1 } } }, 422, 'Invalid');
+    await rejected('POST', '/api/v1/namespaces', { metadata: { name: 'nsx', labels: 'str' } }, 422, 'Invalid');
+    await rejected('POST', '/api/v1/namespaces?fieldValidation=Strict', { metadata: { name: 'nsx' }, bogus: 1 }, 422, 'Invalid');
+    await rejected('POST', '/api/v1/namespaces', { metadata: { name: 'nsx', finalizers: ['bad name!'] } }, 422, 'Invalid');
+    await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, { ...net('badann', { subnets: [{ cidr: '10.73.0.0/24' }] }), metadata: { name: 'badann', annotations: { 'bad key!': 'x' } } }, 422, 'Invalid');
+    // What kubectl create sends.
+    expect((await v.call('POST', '/api/v1/namespaces?fieldValidation=Strict', { kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'smp', creationTimestamp: null, annotations: { Upper: 'ok' } }, spec: {}, status: {} })).status).toBe(201);
+    const smp = { contentType: 'application/strategic-merge-patch+json' };
+    const patched = await v.call('PATCH', '/api/v1/namespaces/smp', { metadata: { labels: { team: 'a' }, finalizers: ['example.com/hold'] } }, smp);
+    expect(patched.status).toBe(200);
+    // Finalizers merge as a set (vnetd's own, vnet.dev/namespace, stays).
+    expect(patched.json.metadata).toMatchObject({ labels: { team: 'a' }, finalizers: ['vnet.dev/namespace', 'example.com/hold'] });
+    const again = await v.call('PATCH', '/api/v1/namespaces/smp', { metadata: { labels: { team: null, tier: 'b' }, finalizers: ['example.com/two'], '$setElementOrder/finalizers': ['example.com/hold', 'example.com/two'] } }, smp);
+    expect(again.json.metadata.labels).toEqual({ tier: 'b' });
+    expect(again.json.metadata.finalizers).toEqual(['vnet.dev/namespace', 'example.com/hold', 'example.com/two']);
+    const dropped = await v.call('PATCH', '/api/v1/namespaces/smp', { metadata: { '$deleteFromPrimitiveList/finalizers': ['example.com/hold', 'example.com/two'] } }, smp);
+    expect(dropped.json.metadata.finalizers).toEqual(['vnet.dev/namespace']);
+    await rejected('PATCH', '/api/v1/namespaces/smp', { metadata: { $retainKeys: ['labels'] } }, 400, 'BadRequest', smp);
+    // vnet.dev kinds are custom resources: no strategic merge, as for CRDs.
+    await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/rvzero`, { spec: { mtu: 1200 } }, 415, 'UnsupportedMediaType', smp);
+    for (const path of [`${G}/namespaces`, `${G}/namespaces/smp`]) expect((await v.call('GET', path)).status).toBe(404);
+    expect((await v.call('DELETE', '/api/v1/namespaces/smp')).status).toBe(200);
+  });
+
+  it('a VIP, picked or asked for, is never another load balancer\'s backend address; an update is not refused for a backend it left as it was', async () => {
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('vipnet2', { subnets: [{ cidr: '10.74.0.0/24' }] }));
+    const lb = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name }, spec: { network: 'vipnet2', listeners: [{ port: 80 }], ...spec } });
+    expect((await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lb('lb1', { vip: '10.74.0.9', backends: [{ ip: '10.74.0.2' }] }))).status).toBe(201);
+    const picked = await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lb('lb2', {}));
+    expect([picked.status, picked.json.spec.vip]).toEqual([201, '10.74.0.3']);
+    const s = await rejected('POST', `${G}/namespaces/t2/loadbalancers`, lb('lb3', { vip: '10.74.0.2' }), 422, 'Invalid');
+    expect(s.message).toContain('a backend address of LoadBalancer "lb1"');
+    // Stored before this check (or raced): lb1's unchanged backend no longer fails its updates.
+    const path = `${G}/namespaces/t2/loadbalancers/lb1`;
+    await v.call('DELETE', `${G}/namespaces/t2/loadbalancers/lb2`);
+    await v.objects.create(LOAD_BALANCERS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'raced', namespace: 't2' }, spec: { network: 'vipnet2', vip: '10.74.0.2', listeners: [{ port: 80 }] } } as never, [AllocationRegistry.claim(ipKey('t2', 'vipnet2', '10.74.0.2'), { kind: 'LoadBalancer', namespace: 't2', name: 'raced', uid: 'raced-uid' })]);
+    const merge = { contentType: 'application/merge-patch+json' };
+    expect((await v.call('PATCH', path, { metadata: { labels: { touched: 'yes' } } }, merge)).status).toBe(200);
+    // A backend added now is checked.
+    await rejected('PATCH', path, { spec: { backends: [{ ip: '10.74.0.2' }, { ip: '10.74.0.9' }] } }, 422, 'Invalid', merge);
   });
 });
 

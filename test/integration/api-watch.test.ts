@@ -207,3 +207,10 @@ it('serves watches over HTTP/2 too, and shutting down ends open sessions at once
     expect(session.closed || session.destroyed).toBe(true);
   }
 }, 20_000);
+
+it('timeoutSeconds=0 is the default timeout, as kube-apiserver reads it, not "end at once"', async () => {
+  const p = watch(`${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=0&timeoutSeconds=0`, (e) => e.some((x) => x.object.metadata?.name === 'tzero'), undefined, 5000);
+  await new Promise((r) => setTimeout(r, 500));
+  await create('tzero');
+  expect(names((await p).events)).toContain('ADDED tzero');
+});
