@@ -137,7 +137,11 @@ export class WatchService {
     if (q.allowWatchBookmarks) {
       const bookmark = () => {
         if (closed) return;
-        sink.send('BOOKMARK', { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(lastRevision) } });
+        // As far as the store has delivered this watch's events, not only to its last one: a
+        // watch whose selector matched nothing for a while still moves on (kube-apiserver's
+        // bookmarks do), so a client resuming from it is not sent back to list after a compaction.
+        const at = Math.max(lastRevision, watch?.progress?.() ?? 0);
+        sink.send('BOOKMARK', { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(at) } });
         timers.push(setTimeout(bookmark, this.settings.bookmarkIntervalMs).unref());
       };
       timers.push(setTimeout(bookmark, this.settings.bookmarkIntervalMs).unref());

@@ -71,7 +71,7 @@ export class SharedPrefixWatch {
     const replay = from < this.delivered ? this.history.since(from, this.delivered, this.prefix) : [];
     if (!replay) return undefined;
     const sub: Subscriber = {
-      watcher: new Watcher(this.prefix, route, handler, Math.max(from, this.delivered), this.logger, (w) => this.leave(w, sub)),
+      watcher: new Watcher(this.prefix, route, handler, Math.max(from, this.delivered), this.logger, (w) => this.leave(w, sub), () => this.hub.published, from),
       afterRevision: from,
       onError,
     };
@@ -79,7 +79,7 @@ export class SharedPrefixWatch {
     if (replay.length) sub.watcher.startReplay(replay);
     this.hub.add(sub.watcher);
     this.subscribers.add(sub);
-    return { stop: () => sub.watcher.stop() };
+    return { stop: () => sub.watcher.stop(), progress: () => sub.watcher.progress() };
   }
 
   /** Ends the channel and its watches without reporting anything (its last watch left, or the store is closing). */

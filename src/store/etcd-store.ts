@@ -197,7 +197,7 @@ export class EtcdStore implements Store {
       },
       onFailure: (err) => void this.reportWatchFailures(err, [{ afterRevision: from, onError: options.onError }]),
     });
-    return { stop: () => current.stop() };
+    return { stop: () => current.stop(), progress: () => (current === catching ? catching.progress() : (current.progress?.() ?? 0)) };
   }
 
   /** etcd watches this store holds, and how many of them serve shared (routed) watches. */

@@ -491,12 +491,14 @@ export class SqliteStore implements Store {
       Math.max(after ?? this.revision, this.revision),
       this.logger,
       (w) => this.hub.remove(w),
+      () => this.hub.published,
+      after ?? this.revision,
     );
     // Reading history and registering happen in the same synchronous step, so no commit
     // can fall between them: replayed events end at this.revision, live ones start after.
     if (after !== undefined && after < this.revision) watcher.startReplay(this.published.since(after, this.revision, prefix, options.route) ?? this.history(prefix, after));
     this.hub.add(watcher);
-    return { stop: () => watcher.stop() };
+    return { stop: () => watcher.stop(), progress: () => watcher.progress() };
   }
 
   async currentRevision(): Promise<number> {

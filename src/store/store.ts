@@ -108,6 +108,12 @@ export interface WatchRoute {
 export interface Watch {
   /** Stop delivery; idempotent. */
   stop(): void;
+  /**
+   * A revision up to which the handler has been given every event of this watch, possibly
+   * past its last event (later commits did not concern it); absent where the backend cannot
+   * tell more than the last event's revision.
+   */
+  progress?(): number;
 }
 
 /**

@@ -24,6 +24,8 @@ export class Watcher {
   private draining = false;
   private replayPending = false;
   private stopped = false;
+  /** Every event of this watch up to this revision has been handed to the handler. */
+  private deliveredUpTo: number;
 
   constructor(
     readonly prefix: string,
@@ -33,7 +35,24 @@ export class Watcher {
     private lastRevision: number,
     private readonly logger: pino.Logger,
     private readonly onStop: (w: Watcher) => void,
-  ) {}
+    /** The revision its source (a hub) has offered every watcher up to, when it has one. */
+    private readonly sourceRevision?: () => number,
+    /** Where the watch starts (events after it); absent: lastRevision. */
+    startRevision?: number,
+  ) {
+    this.deliveredUpTo = startRevision ?? lastRevision;
+  }
+
+  /**
+   * A revision up to which this watch has nothing left to deliver: every event of it at or
+   * below has reached the handler. Past the watch's own last event when its source has
+   * published later batches that did not concern it (a route, a prefix): what a bookmark
+   * may say, so that a client resuming from it after a compaction is not sent back to list.
+   */
+  progress(): number {
+    if (this.replayPending || this.draining || this.head < this.queue.length) return this.deliveredUpTo;
+    return Math.max(this.lastRevision, this.sourceRevision?.() ?? 0);
+  }
 
   /** Queue the replayed history; delivery starts in a microtask, after watch() returns. */
   startReplay(events: WatchEvent[]): void {
@@ -72,6 +91,8 @@ export class Watcher {
     try {
       while (!this.stopped && this.head < this.queue.length) {
         const event = this.queue[this.head++]!;
+        // Its transaction's other events may still be queued: only the revisions before are done.
+        this.deliveredUpTo = Math.max(this.deliveredUpTo, event.kv.modRevision - 1);
         try {
           this.handler(event);
         } catch (err) {
@@ -80,6 +101,7 @@ export class Watcher {
       }
       this.queue = [];
       this.head = 0;
+      if (!this.stopped) this.deliveredUpTo = Math.max(this.deliveredUpTo, this.lastRevision);
     } finally {
       this.draining = false;
     }
@@ -110,6 +132,8 @@ interface RouteIndex {
  * every watcher does.
  */
 export class WatchHub {
+  /** The last batch offered to every watcher (Watcher.progress). */
+  published = 0;
   private readonly unrouted = new Set<Watcher>();
   private readonly routes = new Map<string, RouteIndex>();
   /**
@@ -172,6 +196,7 @@ export class WatchHub {
         const routed = this.routed(b);
         for (const w of [...this.unrouted]) w.offer(b);
         for (const [w, events] of routed) w.offer(events.length === b.events.length ? b : { revision: b.revision, events });
+        this.published = b.revision;
       }
     } finally {
       this.dispatching = false;

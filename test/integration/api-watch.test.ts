@@ -214,3 +214,25 @@ it('timeoutSeconds=0 is the default timeout, as kube-apiserver reads it, not "en
   await create('tzero');
   expect(names((await p).events)).toContain('ADDED tzero');
 });
+
+it('bookmarks move on with the store while nothing the watch selects changes (a name selector, other objects written)', async () => {
+  await create('bm-watched');
+  // Once the reconcilers are done with it (its status written): nothing more of it comes.
+  const rvOf = async () => (await v.call('GET', `${G}/namespaces/w/virtualnetworks/bm-watched`)).json.metadata.resourceVersion as string;
+  for (let last = ''; ; ) {
+    await new Promise((r) => setTimeout(r, 400));
+    const now = await rvOf();
+    if (now === last) break;
+    last = now;
+  }
+  const from = Number((await v.call('GET', `${G}/namespaces/w/virtualnetworks`)).json.metadata.resourceVersion);
+  const p = watch(`${G}/namespaces/w/virtualnetworks?watch=true&allowWatchBookmarks=true&resourceVersion=${from}&fieldSelector=metadata.name%3Dbm-watched`, (e) => e.some((x) => x.type === 'BOOKMARK' && Number(x.object.metadata.resourceVersion) >= after), undefined, 4000);
+  // Other objects of the same kind and namespace: none of them is this watch's.
+  for (const n of ['bm-other-1', 'bm-other-2']) await create(n);
+  const after = Number((await v.call('GET', `${G}/namespaces/w/virtualnetworks/bm-other-2`)).json.metadata.resourceVersion);
+  const { events } = await p;
+  expect(events.filter((e) => e.type !== 'BOOKMARK')).toEqual([]);
+  const marks = events.filter((e) => e.type === 'BOOKMARK').map((e) => Number(e.object.metadata.resourceVersion));
+  // Before: every bookmark said `from`, the last event the watch had seen.
+  expect(Math.max(...marks)).toBeGreaterThanOrEqual(after);
+});
