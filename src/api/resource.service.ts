@@ -14,7 +14,7 @@ import type { KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, type StatusCause } from '../resources/status';
 import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
-import { objectKey } from '../store/keys';
+import { namespacePrefix, objectKey, typePrefix } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { canUseNamespace, type Principal } from './auth/principal';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
@@ -146,6 +146,9 @@ export class ResourceService {
     if (q.continueToken) {
       if (q.resourceVersion && q.resourceVersion !== '0') throw ApiErrors.badRequest('specifying resource version is not allowed when using continue');
       const c = decodeContinue(q.continueToken);
+      // A token is its list's: one from another kind or namespace would start anywhere.
+      const prefix = scope.type.namespaced && scope.namespace ? namespacePrefix(scope.type, scope.namespace) : typePrefix(scope.type);
+      if (!c.start.startsWith(prefix)) throw ApiErrors.badRequest('the continue token is not for this list (another kind or namespace): start the list again without it');
       revision = c.rv;
       startAfter = c.start;
     } else if (q.resourceVersion && q.resourceVersion !== '0') {

@@ -34,7 +34,12 @@ export function parseLabelSelector(s: string | undefined): Requirement[] {
   if (!s || !s.trim()) return [];
   return splitTerms(s).map((term) => {
     let m = /^([A-Za-z0-9./_-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term);
-    if (m) return { key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()) };
+    if (m) {
+      const values = m[3]!.split(',').map((v) => v.trim());
+      // As apimachinery: "for 'in', 'notin' operators, values set can't be empty".
+      if (values.length === 1 && values[0] === '') throw new SelectorSyntaxError(`unable to parse requirement: "${term}": for 'in', 'notin' operators, values set can't be empty`);
+      return { key: m[1]!, op: m[2] as 'in' | 'notin', values };
+    }
     m = /^([A-Za-z0-9./_-]+)\s*(==|=|!=)\s*([A-Za-z0-9._-]*)$/.exec(term);
     if (m) return { key: m[1]!, op: m[2] === '!=' ? 'notin' : 'in', values: [m[3]!] };
     m = /^(!?)([A-Za-z0-9./_-]+)$/.exec(term);

@@ -51,6 +51,9 @@ const RESERVED: ReadonlyArray<readonly [string, string]> = [
   ['240.0.0.0/4', 'reserved and broadcast (240.0.0.0/4)'],
   ['::/127', 'the unspecified and loopback addresses (::/127)'],
   ['ff00::/8', 'multicast (ff00::/8)'],
+  // IPv4 written as IPv6 (RFC 4291 2.5.5.2): the dataplane sees them as IPv4, and nodes refuse them too.
+  ['::ffff:0:0/96', 'IPv4-mapped addresses (::ffff:0:0/96)'],
+  ['fe80::/10', 'link-local addresses (fe80::/10): every port has its own there'],
 ];
 let reservedCidrs: Array<{ cidr: Cidr; name: string }> | undefined;
 

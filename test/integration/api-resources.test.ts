@@ -916,6 +916,22 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
     expect((await v.call('DELETE', '/api/v1/namespaces/smp')).status).toBe(200);
   });
 
+  it('refuses an empty in () selector, a continue token of another list, and IPv4-mapped or link-local subnets', async () => {
+    expect((await rejected('GET', `${G}/namespaces/t1/virtualnetworks?labelSelector=${encodeURIComponent('team in ()')}`, undefined, 400, 'BadRequest')).message).toContain("values set can't be empty");
+    for (const n of ['ct-a', 'ct-b']) await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net(n, { subnets: [{ cidr: `10.7${n === 'ct-a' ? 5 : 6}.0.0/24` }] }));
+    const page = (await v.call('GET', `${G}/namespaces/t2/virtualnetworks?limit=1`)).json;
+    expect(page.metadata.continue).toEqual(expect.any(String));
+    const token = encodeURIComponent(page.metadata.continue);
+    expect((await v.call('GET', `${G}/namespaces/t2/virtualnetworks?limit=1&continue=${token}`)).status).toBe(200);
+    for (const other of [`${G}/namespaces/t1/virtualnetworks`, `${G}/namespaces/t2/virtualports`]) {
+      expect((await rejected('GET', `${other}?limit=1&continue=${token}`, undefined, 400, 'BadRequest')).message).toContain('not for this list');
+    }
+    for (const cidr of ['::ffff:10.0.0.0/120', 'fe80::/64']) {
+      const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('mapped', { subnets: [{ cidr }] }), 422, 'Invalid');
+      expect(s.message).toMatch(/IPv4-mapped|link-local/);
+    }
+  });
+
   it('a VIP, picked or asked for, is never another load balancer\'s backend address; an update is not refused for a backend it left as it was', async () => {
     await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('vipnet2', { subnets: [{ cidr: '10.74.0.0/24' }] }));
     const lb = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name }, spec: { network: 'vipnet2', listeners: [{ port: 80 }], ...spec } });
