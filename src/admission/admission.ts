@@ -22,6 +22,8 @@ export interface AdmissionContext {
   networks?: ObjectReader<VirtualNetwork>;
   /** Where a port's spec.node is looked up for its warning (default: the store): a read per pinned port created otherwise. */
   nodes?: ObjectReader<HypervisorNode>;
+  /** The request is a dry run: admission writes nothing of its own (subnet-changes.ts). */
+  dryRun?: boolean;
 }
 
 export interface Admitted<T> {

@@ -4,6 +4,7 @@ import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type Vir
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
+import { subnetGuard } from './subnet-changes';
 import { LOAD_BALANCERS, PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { lbVipMac } from '../pipeline/owners';
@@ -146,15 +147,19 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const causes: StatusCause[] = [];
     const warnings: string[] = [];
     await validateListenersAndBackends(lb, net, ctx, causes, warnings);
-    const allocators = allocatorsOf(net);
+    const guard = await subnetGuard(ctx, ns, spec.network);
+    const allNets = allocatorsOf(net);
+    const allocators = guard.usable(allNets);
     let picked = false;
     const family = vipFamily(lb, net);
-    if (allocators.length === 0) {
+    if (allNets.length === 0) {
       causes.push({ field: 'spec.network', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.network}": VirtualNetwork has no subnet to take a VIP from` });
     } else if (spec.vip !== undefined) {
-      const res = await checkRequestedIp(spec.vip, net, allocators, ctx.allocations);
+      const res = await checkRequestedIp(spec.vip, net, allNets, ctx.allocations);
       const backendOf = 'ip' in res ? (await backendAddresses(ctx, ns, spec.network)).get(res.ip) : undefined;
+      const changing = 'ip' in res ? guard.changingOf(allNets, res.ip) : undefined;
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
+      else if (changing) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": subnet ${changing} of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
       else if (backendOf) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": a backend address of LoadBalancer "${backendOf}"; a VIP may not be a backend` });
       else spec.vip = res.ip;
     } else {
@@ -198,7 +203,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const vip = spec.vip!;
     return {
       object: lb,
-      ops: [AllocationRegistry.claim(ipKey(ns, spec.network, vip), owner), AllocationRegistry.claim(macKey(ns, spec.network, spec.mac!), owner)],
+      ops: [AllocationRegistry.claim(ipKey(ns, spec.network, vip), owner), AllocationRegistry.claim(macKey(ns, spec.network, spec.mac!), owner), guard.op],
       warnings,
       abandon: () => {
         if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);

@@ -4,6 +4,7 @@ import { ctZone } from '../pipeline/owners';
 import type { VirtualNetwork } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
+import { announceSubnetChange, endSubnetChange, withdrawSubnetChange } from './subnet-changes';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 
 const vnis = new VniAllocator();
@@ -128,9 +129,15 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     validateSubnets(next, causes, old.spec);
     if (causes.length > 0) throw new AdmissionError(causes);
     normalise(next);
-    // A subnet may change or go only while no address allocated in it is stranded.
+    // A subnet may change or go only while no address allocated in it is stranded: announced
+    // first, so that no claim lands in it after the check below (subnet-changes.ts).
+    const ns = next.metadata.namespace!;
+    const kept = new Set(spec.subnets.map((s) => JSON.stringify(s)));
+    const changing = (old.spec?.subnets ?? []).filter((s) => !kept.has(JSON.stringify(s))).map((s) => s.cidr);
+    const announce = changing.length > 0 && !ctx.dryRun;
+    if (announce) await announceSubnetChange(ctx, ns, next.metadata.name, changing);
     const allocators = spec.subnets.map((s) => new IpAllocator(s));
-    const allocated = await ctx.allocations.ips(next.metadata.namespace!, next.metadata.name);
+    const allocated = await ctx.allocations.ips(ns, next.metadata.name);
     for (const [ip, a] of allocated) {
       const home = allocators.find((al) => al.check(ip) === undefined || al.check(ip)!.includes('excluded range'));
       if (!home) {
@@ -141,8 +148,11 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
         });
       }
     }
-    if (causes.length > 0) throw new AdmissionError(causes);
-    const ops: TxnOp[] = [];
-    return { object: next, ops };
+    if (causes.length > 0) {
+      if (announce) await withdrawSubnetChange(ctx, ns, next.metadata.name);
+      throw new AdmissionError(causes);
+    }
+    const ops: TxnOp[] = announce ? [endSubnetChange(ns, next.metadata.name)] : [];
+    return { object: next, ops, ...(announce ? { abandon: () => void withdrawSubnetChange(ctx, ns, next.metadata.name) } : {}) };
   }
 }

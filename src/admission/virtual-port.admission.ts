@@ -3,6 +3,7 @@ import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-
 import type { LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { subnetGuard } from './subnet-changes';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { referencedNetwork } from './network-lookup';
 import { LOAD_BALANCERS, NODES } from '../store/kinds';
@@ -58,7 +59,9 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     validatePairs(port, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
     const net = await referencedNetwork(ctx, ns, spec.network);
-    const allocators = allocatorsOf(net);
+    const guard = await subnetGuard(ctx, ns, spec.network);
+    const allNets = allocatorsOf(net);
+    const allocators = guard.usable(allNets);
     const allocations = ctx.allocations;
 
     if (spec.mac !== undefined) {
@@ -81,13 +84,15 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     let picked = false;
     if (spec.ips !== undefined && spec.ips.length > 0) {
       const seen = new Set<string>();
-      const checked = await Promise.all(spec.ips.map((ip) => checkRequestedIp(ip, net, allocators, allocations)));
+      const checked = await Promise.all(spec.ips.map((ip) => checkRequestedIp(ip, net, allNets, allocations)));
       spec.ips = spec.ips.map((ip, i) => {
         const res = checked[i]!;
         if ('error' in res) {
           causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": ${res.error}` });
           return ip;
         }
+        const changing = guard.changingOf(allNets, res.ip);
+        if (changing) causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": subnet ${changing} of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
         if (seen.has(res.ip)) causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueDuplicate', message: `Duplicate value: "${ip}"` });
         seen.add(res.ip);
         return res.ip;
@@ -126,6 +131,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         AllocationRegistry.claim(macKey(ns, spec.network, spec.mac!), owner),
         ...spec.ips.map((ip) => AllocationRegistry.claim(ipKey(ns, spec.network, ip), owner)),
         AllocationRegistry.claim(ifaceKey(spec.interfaceId!), owner),
+        ...(spec.ips.length ? [guard.op] : []),
       ],
       warnings: await nodeWarnings(port, ctx),
       abandon: () => {

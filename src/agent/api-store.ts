@@ -146,7 +146,7 @@ export class ApiStore implements Store {
 
   async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
     const op = ops[0];
-    if (ops.length !== 1 || !op || op.type === 'delete') throw new StoreError('an agent writes through the API one status update (or its own NodeLease) at a time');
+    if (ops.length !== 1 || !op || op.type === 'delete' || op.type === 'check') throw new StoreError('an agent writes through the API one status update (or its own NodeLease) at a time');
     const { type, namespace, name } = this.parseKey(op.key);
     if (op.type === 'create' && !type.noStatus) throw new StoreError(`an agent creates only kinds without status (its NodeLease), not ${type.plural}`);
     // The caller's value stays as it is: only the metadata it is sent with differs.

@@ -16,6 +16,7 @@ import { ApiError, ApiErrors, type StatusCause } from '../resources/status';
 import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
 import { namespacePrefix, objectKey, typePrefix } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
+import { isSubnetChangeKey } from '../ipam/allocation-registry';
 import { canUseNamespace, type Principal } from './auth/principal';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
 import { cloneJson } from '../resources/clone-json';
@@ -381,6 +382,8 @@ export class ResourceService {
       } catch (err) {
         // Nothing of the request was stored: what admission picked is free again.
         admitted.abandon?.();
+        // A network announced a subnet change since this request read it: admit it again against it.
+        if (err instanceof ConflictError && isSubnetChangeKey(err.key) && attempt + 1 < MAX_ALLOCATION_RETRIES) continue;
         if (err instanceof KeyExistsError) {
           if (err.key === objectKey(type, namespace, meta.name)) throw ApiErrors.alreadyExists(rid(type, meta.name));
           // Another request claimed the same address/MAC/VNI between our read and write: choose again.
@@ -430,6 +433,7 @@ export class ResourceService {
     }
     this.validate(type, next, q, warnings, subresource === 'main');
     let admittedOps: TxnOp[] = [];
+    let abandon: (() => void) | undefined;
     if (subresource === 'main') {
       const added = (next.metadata.finalizers ?? []).filter((f) => !(current.metadata.finalizers ?? []).includes(f));
       if (current.metadata.deletionTimestamp && added.length > 0) {
@@ -445,9 +449,10 @@ export class ResourceService {
         if (kept.length > 0) next.metadata.finalizers = kept;
       }
       try {
-        const admitted = await this.admissionFor(type).update(current, next, this.admissionContext);
+        const admitted = await this.admissionFor(type).update(current, next, q.dryRun ? { ...this.admissionContext, dryRun: true } : this.admissionContext);
         next = admitted.object as T;
         admittedOps = admitted.ops;
+        abandon = admitted.abandon;
         warnings.push(...(admitted.warnings ?? []));
       } catch (err) {
         this.translateAdmission(type, name, err);
@@ -460,8 +465,17 @@ export class ResourceService {
       setManagedFields(next, applied ? managedFieldsAfterApply(current, next, applied, o) : managedFieldsAfterUpdate(current, next, q.manager, type.apiVersion));
     }
     try {
-      const res = await this.objects.update(type, next, { subresource, extraOps: admittedOps, dryRun: q.dryRun });
-      if (q.dryRun) return { object: res.object, code: 200, warnings };
+      let res;
+      try {
+        res = await this.objects.update(type, next, { subresource, extraOps: admittedOps, dryRun: q.dryRun });
+      } catch (err) {
+        abandon?.();
+        throw err;
+      }
+      if (q.dryRun) {
+        abandon?.();
+        return { object: res.object, code: 200, warnings };
+      }
       this.hooks.afterWrite?.(type, namespace, name);
       this.log.info({ event: res.deleted ? 'object.deleted' : 'object.updated', kind: type.kind, namespace, name, rv: res.object.metadata.resourceVersion, subresource });
       return { object: res.object, code: 200, warnings };

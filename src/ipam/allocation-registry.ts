@@ -58,6 +58,18 @@ export function ctZoneKey(zone: number): string {
   return `${CT_ZONE_PREFIX}${zone}`;
 }
 
+/**
+ * Where a network update announces the subnets it is changing (admission/subnet-changes.ts).
+ * Outside ROOT: every key there is an allocation, and the repair sweep reads them all.
+ */
+const SUBNET_CHANGES = '/subnet-changes/';
+
+export function subnetChangeKey(namespace: string, network: string): string {
+  return `${SUBNET_CHANGES}${namespace}/${network}`;
+}
+
+export const isSubnetChangeKey = (key: string): boolean => key.startsWith(SUBNET_CHANGES);
+
 export const IFACE_PREFIX = `${ROOT}ifaces/`;
 
 export function ifaceKey(interfaceId: string): string {

@@ -24,13 +24,14 @@ interface Encoded {
 
 function validate<V>(ops: TxnOp<V>[]): void {
   if (!Array.isArray(ops) || ops.length === 0) throw new StoreError('a transaction needs at least one op');
+  if (ops.every((op) => op.type === 'check')) throw new StoreError('a transaction needs at least one op that writes');
   const seen = new Set<string>();
   for (const op of ops) {
     if (typeof op.key !== 'string' || op.key === '') throw new StoreError('keys must be non-empty strings');
     // etcd rejects it too ("duplicate key given in txn request"); say so in our terms.
     if (seen.has(op.key)) throw new StoreError(`key ${op.key} appears twice in one transaction`);
     seen.add(op.key);
-    if (op.type !== 'create' && op.type !== 'update' && op.type !== 'delete') {
+    if (op.type !== 'create' && op.type !== 'update' && op.type !== 'delete' && op.type !== 'check') {
       throw new StoreError(`unknown op type ${(op as { type: unknown }).type}`);
     }
   }
@@ -38,6 +39,12 @@ function validate<V>(ops: TxnOp<V>[]): void {
 
 function compares(e: Encoded): ICompare[] {
   if (e.op.type === 'create') return [{ key: e.key, target: 'Version', result: 'Equal', version: 0 }];
+  if (e.op.type === 'check') {
+    // Absent: version 0 (store revisions are not etcd's, so no mod_revision stands for absent).
+    return e.op.expectedModRevision === 0
+      ? [{ key: e.key, target: 'Version', result: 'Equal', version: 0 }]
+      : [{ key: e.key, target: 'Mod', result: 'Equal', mod_revision: toEtcdRevision(e.op.expectedModRevision) }];
+  }
   const out: ICompare[] = [{ key: e.key, target: 'Version', result: 'Greater', version: 0 }];
   if (e.op.expectedModRevision !== undefined) {
     out.push({ key: e.key, target: 'Mod', result: 'Equal', mod_revision: toEtcdRevision(e.op.expectedModRevision) });
@@ -46,6 +53,7 @@ function compares(e: Encoded): ICompare[] {
 }
 
 function request(e: Encoded): IRequestOp {
+  if (e.op.type === 'check') return { request_range: { key: e.key } };
   return e.op.type === 'delete'
     ? { request_delete_range: { key: e.key, prev_kv: true } }
     : { request_put: { key: e.key, value: e.value, prev_kv: true } };
@@ -61,6 +69,11 @@ function diagnose(keys: KeyCodec, encoded: Encoded[], res: ITxnResponse, fence?:
       if (cur) return new KeyExistsError(op.key);
       continue;
     }
+    if (op.type === 'check') {
+      const actual = cur ? toKeyValue(keys, cur).modRevision : 0;
+      if (actual !== op.expectedModRevision) return new ConflictError(op.key, op.expectedModRevision, actual);
+      continue;
+    }
     if (!cur) return new KeyNotFoundError(op.key);
     const actual = toKeyValue(keys, cur).modRevision;
     if (op.expectedModRevision !== undefined && op.expectedModRevision !== actual) {
@@ -72,6 +85,10 @@ function diagnose(keys: KeyCodec, encoded: Encoded[], res: ITxnResponse, fence?:
 
 function result<V>(keys: KeyCodec, e: Encoded, res: ITxnResponse, i: number, revision: number): KeyValue<V> {
   const r = res.responses[i];
+  if (e.op.type === 'check') {
+    const cur = r?.response_range.kvs[0];
+    return cur ? toKeyValue<V>(keys, cur) : { key: e.op.key, value: undefined as V, createRevision: 0, modRevision: 0 };
+  }
   if (e.op.type === 'delete') {
     const prev = r?.response_delete_range.prev_kvs[0];
     if (!prev) throw new StoreError(`etcd did not return the deleted value of ${e.op.key}`);
@@ -97,7 +114,7 @@ export async function runTxn<V>(client: Etcd3, keys: KeyCodec, ops: TxnOp<V>[], 
   const encoded: Encoded[] = ops.map((op) => ({
     op: op as TxnOp,
     key: keys.encode(op.key),
-    ...(op.type === 'delete' ? {} : { value: serialize(op.key, op.value) }),
+    ...(op.type === 'delete' || op.type === 'check' ? {} : { value: serialize(op.key, op.value) }),
   }));
   let res: ITxnResponse;
   try {

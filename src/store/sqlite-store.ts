@@ -176,7 +176,10 @@ function checkRevision(what: string, revision: number): void {
 type Planned =
   | { type: 'create'; key: string; json: string }
   | { type: 'update'; key: string; json: string; cur: CurrentRow }
-  | { type: 'delete'; key: string; cur: CurrentRow };
+  | { type: 'delete'; key: string; cur: CurrentRow }
+  | { type: 'check'; key: string; cur: CurrentRow | undefined };
+
+const writes = (planned: Planned[]): Exclude<Planned, { type: 'check' }>[] => planned.filter((p): p is Exclude<Planned, { type: 'check' }> => p.type !== 'check');
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -387,6 +390,7 @@ export class SqliteStore implements Store {
     try {
       this.assertOpen();
       if (!Array.isArray(ops) || ops.length === 0) throw new StoreError('a transaction needs at least one op');
+      if (ops.every((op) => op.type === 'check')) throw new StoreError('a transaction needs at least one op that writes');
       json = ops.map((op) => (op.type === 'create' || op.type === 'update' ? serialize(op.key, op.value) : undefined));
     } catch (err) {
       return Promise.reject(err);
@@ -436,7 +440,7 @@ export class SqliteStore implements Store {
         }
         // Readers may already have seen it: watchers must too, whatever the disk said.
         if (this.hub.size > 0) {
-          const published = { revision: o.revision, events: o.planned.map((p) => toEvent(p, o.revision)) };
+          const published = { revision: o.revision, events: writes(o.planned).map((p) => toEvent(p, o.revision)) };
           this.published.push(published);
           this.hub.publish(published);
         } else this.published.reset(o.revision);
@@ -582,6 +586,11 @@ export class SqliteStore implements Store {
             ? { type: 'update', key: op.key, json: json[i]!, cur }
             : { type: 'delete', key: op.key, cur };
         }
+        case 'check': {
+          const actual = cur?.mod_rev ?? 0;
+          if (actual !== op.expectedModRevision) throw new ConflictError(op.key, op.expectedModRevision, actual);
+          return { type: 'check', key: op.key, cur };
+        }
         default:
           throw new StoreError(`unknown op type ${(op as { type: unknown }).type}`);
       }
@@ -589,6 +598,7 @@ export class SqliteStore implements Store {
   }
 
   private remember(p: Planned, rev: number): void {
+    if (p.type === 'check') return;
     if (p.type === 'delete') this.recent.forget(p.key);
     else this.recent.put({ key: p.key, value: p.json, create_rev: p.type === 'create' ? rev : p.cur.create_rev, mod_rev: rev });
   }
@@ -608,6 +618,8 @@ export class SqliteStore implements Store {
           this.stmt.deleteCurrent.run(p.key);
           // The tombstone keeps the last value: a delete event carries it (etcd does too).
           this.stmt.insertLog.run(rev, seq, p.key, p.cur.value, 1, p.cur.create_rev, p.cur.mod_rev);
+          break;
+        case 'check':
           break;
       }
     });
@@ -639,6 +651,8 @@ function toKeyValue<V>(key: string, json: string, createRevision: number, modRev
 
 function toResult<V>(p: Planned, rev: number): KeyValue<V> {
   switch (p.type) {
+    case 'check':
+      return p.cur ? toKeyValue<V>(p.key, p.cur.value, p.cur.create_rev, p.cur.mod_rev) : { key: p.key, value: undefined as V, createRevision: 0, modRevision: 0 };
     case 'create':
       return toKeyValue<V>(p.key, p.json, rev, rev);
     case 'update':
@@ -649,7 +663,7 @@ function toResult<V>(p: Planned, rev: number): KeyValue<V> {
 }
 
 /** Live event for a just-committed op. Values are parsed once and shared by all watchers. */
-function toEvent(p: Planned, rev: number): WatchEvent {
+function toEvent(p: Exclude<Planned, { type: 'check' }>, rev: number): WatchEvent {
   switch (p.type) {
     case 'create':
       return { type: 'put', kv: toKeyValue(p.key, p.json, rev, rev), created: true };

@@ -253,6 +253,29 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         rec.watch.stop();
       });
 
+      it('a check guards a key it does not write: the txn applies only while the key is at that revision (0: absent), and no event names it', async () => {
+        const r1 = await put('/t/guard', 1);
+        const rec = new Recorder(store, '/t/', { afterRevision: r1 });
+        const ok = await store.txn<Val>([{ type: 'check', key: '/t/guard', expectedModRevision: r1 }, { type: 'create', key: '/t/w1', value: { n: 1 } }, { type: 'check', key: '/t/none', expectedModRevision: 0 }]);
+        expect(ok.results.map((r) => [r.key, r.modRevision])).toEqual([['/t/guard', r1], ['/t/w1', ok.revision], ['/t/none', 0]]);
+        expect(ok.results[0]!.value).toEqual({ n: 1 });
+        const r2 = await put('/t/guard', 2);
+        const stale = await store.txn([{ type: 'check', key: '/t/guard', expectedModRevision: r1 }, { type: 'create', key: '/t/w2', value: { n: 2 } }]).catch((e: unknown) => e);
+        expect(stale).toBeInstanceOf(ConflictError);
+        expect(await store.get('/t/w2')).toBeUndefined();
+        await expect(store.txn([{ type: 'check', key: '/t/guard', expectedModRevision: 0 }, { type: 'create', key: '/t/w3', value: {} }])).rejects.toBeInstanceOf(ConflictError);
+        await expect(store.txn([{ type: 'check', key: '/t/none', expectedModRevision: r2 }, { type: 'create', key: '/t/w4', value: {} }])).rejects.toBeInstanceOf(ConflictError);
+        // Nothing to write: refused, as a txn of no ops is.
+        await expect(store.txn([{ type: 'check', key: '/t/guard', expectedModRevision: r2 }])).rejects.toBeInstanceOf(StoreError);
+        // Checks do not conflict with each other.
+        const both = await Promise.all([1, 2].map((i) => store.txn([{ type: 'check', key: '/t/guard', expectedModRevision: r2 }, { type: 'create', key: `/t/c${i}`, value: {} }])));
+        expect(both).toHaveLength(2);
+        await flush(store, rec);
+        // Only the writes: w1, guard's second put, c1 and c2 (in either order).
+        expect(rec.events.map((e) => e.kv.key).sort()).toEqual(['/t/c1', '/t/c2', '/t/guard', '/t/w1']);
+        rec.watch.stop();
+      });
+
       it('reports the first failing op in op order', async () => {
         await put('/t/a', 1);
         await expect(

@@ -31,7 +31,15 @@ export type TxnOp<V = unknown> =
    */
   | { type: 'update'; key: string; value: V; expectedModRevision?: number }
   /** Same preconditions as update. */
-  | { type: 'delete'; key: string; expectedModRevision?: number };
+  | { type: 'delete'; key: string; expectedModRevision?: number }
+  /**
+   * Writes nothing: fails with ConflictError unless the key's modRevision is
+   * expectedModRevision (0: the key must be absent). A guard on a key the transaction reads
+   * but does not write (etcd's compare without a put), so that writers who only read it do
+   * not conflict with each other. A transaction needs at least one op that writes; the
+   * result of a check is the key's state (absent: modRevision 0, value undefined).
+   */
+  | { type: 'check'; key: string; expectedModRevision: number };
 
 export interface TxnResult<V = unknown> {
   /** The revision the transaction committed at (all its writes share it). */

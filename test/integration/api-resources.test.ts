@@ -2,7 +2,7 @@
 import { lbVipMac } from '../../src/pipeline/owners';
 import { MacAllocator } from '../../src/ipam/mac-allocator';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../src/store/kinds';
-import { AllocationRegistry, ipKey } from '../../src/ipam/allocation-registry';
+import { AllocationRegistry, ipKey, subnetChangeKey } from '../../src/ipam/allocation-registry';
 import { startTestVnetd, eventually, replaceOnConflict, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -930,6 +930,61 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
       const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('mapped', { subnets: [{ cidr }] }), 422, 'Invalid');
       expect(s.message).toMatch(/IPv4-mapped|link-local/);
     }
+  });
+
+  it('a subnet removed while ports are created in it: either the port or the removal is refused, never an address outside every subnet', async () => {
+    const merge = { contentType: 'application/merge-patch+json' };
+    let portsWon = 0;
+    let removalsWon = 0;
+    for (let round = 0; round < 12; round++) {
+      const name = `race${round}`;
+      // The first subnet is full (a /30 has two hosts): a new port's address can only come from the second.
+      await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net(name, { subnets: [{ cidr: `10.80.${round}.0/30` }, { cidr: `10.81.${round}.0/24` }] }));
+      for (const p of ['a', 'b']) await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: `${name}-${p}` }, spec: { network: name, ips: [`10.80.${round}.${p === 'a' ? 1 : 2}`] } });
+      const [port, removal] = await Promise.all([
+        v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: `${name}-c` }, spec: { network: name } }),
+        v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/${name}`, { spec: { subnets: [{ cidr: `10.80.${round}.0/30` }] } }, merge),
+      ]);
+      const subnets = ((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/${name}`)).json.spec.subnets as { cidr: string }[]).map((x) => x.cidr);
+      if (port.status === 201) {
+        portsWon++;
+        // Its address is in a subnet the network still has.
+        expect(subnets).toContain(`10.81.${round}.0/24`);
+        expect(removal.status).toBe(422);
+      } else {
+        removalsWon++;
+        expect([port.status, removal.status]).toEqual([422, 200]);
+      }
+    }
+    process.stdout.write(`[api-resources] subnet removal racing a port create, 12 rounds: the port won ${portsWon}, the removal ${removalsWon}\n`);
+
+    // While a change of a subnet is announced (an update between its announcement and its
+    // commit), no address is claimed there; once it lapses, claims go on.
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('announced', { subnets: [{ cidr: '10.82.0.0/24' }, { cidr: '10.83.0.0/24' }] }));
+    const key = subnetChangeKey('t1', 'announced');
+    await v.objects.kv.txn([{ type: 'create', key, value: { changing: ['10.83.0.0/24'], until: Date.now() + 60_000 } }]);
+    const port = (n: string, ips?: string[]) => v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: n }, spec: { network: 'announced', ...(ips ? { ips } : {}) } });
+    expect((await rejected('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'in-changing' }, spec: { network: 'announced', ips: ['10.83.0.5'] } }, 422, 'Invalid')).message).toContain('subnet 10.83.0.0/24 of VirtualNetwork "announced" is being changed or removed');
+    expect((await port('beside')).json.spec.ips).toEqual(['10.82.0.2']);
+    const lb = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'announced-lb' }, spec: { network: 'announced', vip: '10.83.0.9', listeners: [{ port: 80 }] } });
+    expect(lb.status).toBe(422);
+    const cur = await v.objects.kv.get(key);
+    await v.objects.kv.txn([{ type: 'update', key, value: { changing: ['10.83.0.0/24'], until: Date.now() - 1 }, expectedModRevision: cur!.modRevision }]);
+    expect((await port('after-lapse', ['10.83.0.5'])).status).toBe(201);
+
+    // A dry run of a removal announces nothing (it writes nothing at all); a removal that
+    // commits ends its announcement with it.
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('dryrm', { subnets: [{ cidr: '10.84.0.0/24' }, { cidr: '10.85.0.0/24' }] }));
+    const before = await settledRevision();
+    const dry = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/dryrm?dryRun=All`, { spec: { subnets: [{ cidr: '10.84.0.0/24' }] } }, { contentType: 'application/merge-patch+json' });
+    expect(dry.status).toBe(200);
+    expect(await revision()).toBe(before);
+    expect(await v.objects.kv.get(subnetChangeKey('t1', 'dryrm'))).toBeUndefined();
+    expect((await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/dryrm`, { spec: { subnets: [{ cidr: '10.84.0.0/24' }] } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    expect((await v.objects.kv.get(subnetChangeKey('t1', 'dryrm')))?.value).toEqual({ changing: [], until: 0 });
+    // ...and goes with the network.
+    expect((await v.call('DELETE', `${G}/namespaces/t1/virtualnetworks/dryrm`)).status).toBe(200);
+    await eventually(async () => ((await v.objects.kv.get(subnetChangeKey('t1', 'dryrm'))) === undefined ? true : undefined));
   });
 
   it('a VIP, picked or asked for, is never another load balancer\'s backend address; an update is not refused for a backend it left as it was', async () => {

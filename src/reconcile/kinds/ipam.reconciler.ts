@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { IpAllocator } from '../../ipam';
-import { AllocationRegistry, ctZoneKey, ifaceKey, interfaceIdOfKey, ipKey, macKey, macPrefix, vniKey, type Allocation } from '../../ipam/allocation-registry';
+import { AllocationRegistry, ctZoneKey, ifaceKey, interfaceIdOfKey, ipKey, macKey, macPrefix, subnetChangeKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
 import { ctZone, loadBalancerMac } from '../../pipeline/owners';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
@@ -191,6 +191,11 @@ export class IpamReconciler {
     for (const k of claimKeys(type, obj)) {
       const kv = await this.opts.objects.kv.get<Allocation>(k);
       if (kv && kv.value.owner.uid === obj.metadata.uid) releases.push({ type: 'delete', key: k, expectedModRevision: kv.modRevision });
+    }
+    // A network's last subnet-change announcement goes with it (a network of that name later starts afresh).
+    if (type === NETWORKS) {
+      const announced = await this.opts.objects.kv.get(subnetChangeKey(ns, obj.metadata.name));
+      if (announced) releases.push({ type: 'delete', key: announced.key, expectedModRevision: announced.modRevision });
     }
     await this.opts.objects.modify(type, ns, obj.metadata.name, (cur) => (cur.metadata.uid === obj.metadata.uid ? removeFinalizer(cur, IPAM_FINALIZER) : undefined), {
       extraOps: () => releases,

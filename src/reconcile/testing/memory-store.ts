@@ -108,6 +108,7 @@ export class MemoryStore implements Store {
   async txn<V = unknown>(ops: TxnOp<V>[]): Promise<TxnResult<V>> {
     this.assertOpen();
     if (ops.length === 0) throw new StoreError('a transaction needs at least one op');
+    if (ops.every((op) => op.type === 'check')) throw new StoreError('a transaction needs at least one op that writes');
     const keys = new Set(ops.map((op) => op.key));
     if (keys.size !== ops.length) throw new StoreError('a transaction may touch each key only once');
     // Check everything against a scratch copy first so a failure leaves no trace.
@@ -117,6 +118,11 @@ export class MemoryStore implements Store {
     const results: KeyValue[] = [];
     for (const op of ops) {
       const cur = scratch.get(op.key);
+      if (op.type === 'check') {
+        if ((cur?.modRevision ?? 0) !== op.expectedModRevision) throw new ConflictError(op.key, op.expectedModRevision, cur?.modRevision ?? 0);
+        results.push(cur ?? { key: op.key, value: undefined, createRevision: 0, modRevision: 0 });
+        continue;
+      }
       if (op.type === 'create') {
         if (cur) throw new KeyExistsError(op.key);
         const kv: KeyValue = { key: op.key, value: clone(op.value), createRevision: revision, modRevision: revision };
