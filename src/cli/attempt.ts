@@ -11,6 +11,8 @@ export interface AttemptSpec {
   name?: string;
   /** Field path -> flag, for causes. */
   flags?: readonly (readonly [string, string])[];
+  /** The object's namespace when it is not -n's or the context's (a manifest's own). */
+  namespace?: string;
 }
 
 export function flagLookup(flags: readonly (readonly [string, string])[] | undefined): ((field: string) => string | undefined) | undefined {
@@ -25,11 +27,11 @@ export async function attempt<T>(rt: Runtime, spec: AttemptSpec, fn: () => Promi
     if (err instanceof CliError) throw err;
     let ns: string | undefined;
     try {
-      ns = spec.kind.namespaced ? rt.namespace() : undefined;
+      ns = spec.kind.namespaced ? (spec.namespace ?? rt.namespace()) : undefined;
     } catch {
       ns = undefined;
     }
     const target = spec.name !== undefined ? describeObject(spec.kind, spec.name, ns) : `${spec.kind.plural}${ns ? ` in namespace "${ns}"` : ''}`;
-    throw new CliError(describeError(err, rt.errorContext(`${spec.verb} ${target}`, spec.kind, flagLookup(spec.flags))));
+    throw new CliError(describeError(err, rt.errorContext(`${spec.verb} ${target}`, spec.kind, flagLookup(spec.flags), spec.namespace)), undefined, err);
   }
 }

@@ -13,10 +13,21 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: number = EXIT_ERROR,
+    /** What failed underneath (a transport error, a Status), when there was something. */
+    readonly underlying?: unknown,
   ) {
     super(message);
     this.name = 'CliError';
   }
+}
+
+/**
+ * A failure no other object of a batch can escape (vnetd unreachable, the credentials
+ * refused): the batch stops at it instead of printing it once per object.
+ */
+export function failsEveryObject(err: CliError): boolean {
+  const u = err.underlying;
+  return u instanceof TransportError || (u instanceof ApiStatusError && u.httpStatus === 401);
 }
 
 /** The command line itself is wrong (bad flag value, missing argument): exit 2. */

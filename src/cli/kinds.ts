@@ -211,8 +211,8 @@ export function findKind(name: string): KindInfo | undefined {
 }
 
 /** Finds the kind of a manifest from its apiVersion and kind. */
-export function kindOfManifest(apiVersion: string | undefined, kind: string | undefined): KindInfo | undefined {
-  return KINDS.find((k) => k.kind === kind && (apiVersion === undefined || k.apiVersion === apiVersion));
+export function kindOfManifest(apiVersion: string, kind: string | undefined): KindInfo | undefined {
+  return KINDS.find((k) => k.kind === kind && k.apiVersion === apiVersion);
 }
 
 export function kindByPlural(plural: string): KindInfo {

@@ -81,6 +81,38 @@ interface RawKubeconfig {
   'current-context'?: string;
 }
 
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What in a parsed kubeconfig is not the shape kubectl reads (a list that is not a list, a value that is not text), or undefined. */
+function shapeError(raw: unknown): string | undefined {
+  if (!isMap(raw)) return 'it is not a YAML mapping';
+  const lists = [['clusters', 'cluster'], ['users', 'user'], ['contexts', 'context']] as const;
+  for (const [list, field] of lists) {
+    const v = raw[list];
+    if (v === undefined || v === null) continue;
+    if (!Array.isArray(v)) return `${list} must be a list`;
+    for (const [i, e] of v.entries()) {
+      if (!isMap(e)) return `${list}[${i}] must be a mapping with name and ${field}`;
+      if (e.name !== undefined && typeof e.name !== 'string') return `${list}[${i}].name must be text`;
+      const inner = e[field];
+      if (inner === undefined || inner === null) continue;
+      if (!isMap(inner)) return `${list}[${i}].${field} must be a mapping`;
+      for (const [k, x] of Object.entries(inner)) {
+        if (x !== null && typeof x !== 'string' && typeof x !== 'boolean' && !Array.isArray(x) && !isMap(x)) return `${list}[${i}].${field}.${k} must be text`;
+      }
+      if (field === 'cluster' && typeof inner.server === 'string') {
+        try {
+          new URL(inner.server);
+        } catch {
+          return `${list}[${i}].cluster.server "${inner.server}" is not a URL such as https://127.0.0.1:6443`;
+        }
+      }
+    }
+  }
+  if (raw['current-context'] !== undefined && raw['current-context'] !== null && typeof raw['current-context'] !== 'string') return 'current-context must be text';
+  return undefined;
+}
+
 /** Loads and merges files; for each name the first file that defines it wins, as in kubectl. */
 export function loadKubeconfig(paths: string[], fs: Pick<FileSystem, 'read'>): Kubeconfig {
   const out: Kubeconfig = { clusters: new Map(), users: new Map(), contexts: new Map(), files: paths };
@@ -91,6 +123,8 @@ export function loadKubeconfig(paths: string[], fs: Pick<FileSystem, 'read'>): K
     } catch (err) {
       throw new CliError(`cannot load kubeconfig ${file}: ${(err as Error).message.split('\n')[0]}; fix or replace the file`);
     }
+    const why = shapeError(raw);
+    if (why) throw new CliError(`cannot load kubeconfig ${file}: ${why}; fix the file`);
     for (const c of raw.clusters ?? []) if (c.name && c.cluster && !out.clusters.has(c.name)) out.clusters.set(c.name, { entry: c.cluster, file });
     for (const u of raw.users ?? []) if (u.name && u.user && !out.users.has(u.name)) out.users.set(u.name, { entry: u.user, file });
     for (const c of raw.contexts ?? []) if (c.name && c.context && !out.contexts.has(c.name)) out.contexts.set(c.name, c.context);

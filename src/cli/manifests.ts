@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../resources/object';
 import { CliError } from './errors';
-import { kindOfManifest, type KindInfo } from './kinds';
+import { KINDS, kindOfManifest, type KindInfo } from './kinds';
 
 export interface Manifest {
   kind: KindInfo;
@@ -35,7 +35,12 @@ export function parseManifests(text: string, file: string): Manifest[] {
     items.forEach((item: unknown, j: number) => {
       const at = items.length > 1 ? `${where} item ${j + 1}` : where;
       if (!isObject(item)) throw new CliError(`cannot read ${at}: a manifest must be an object with apiVersion, kind and metadata.name`);
-      const kind = kindOfManifest(typeof item.apiVersion === 'string' ? item.apiVersion : undefined, typeof item.kind === 'string' ? item.kind : undefined);
+      // As kubectl: no apiVersion, no object (it would be stored without one).
+      if (typeof item.apiVersion !== 'string' || item.apiVersion === '') {
+        const known = typeof item.kind === 'string' ? KINDS.find((k) => k.kind === item.kind) : undefined;
+        throw new CliError(`cannot read ${at}: apiVersion is missing${known ? `; a ${known.kind} is apiVersion: ${known.apiVersion}` : ''}`);
+      }
+      const kind = kindOfManifest(item.apiVersion, typeof item.kind === 'string' ? item.kind : undefined);
       if (!kind) throw new CliError(`cannot read ${at}: vnetd does not serve apiVersion "${String(item.apiVersion)}" kind "${String(item.kind)}"; use vnet.dev/v1alpha1 VirtualNetwork, VirtualPort, LoadBalancer, Node or AccessToken, or v1 Namespace`);
       const meta = item.metadata;
       if (!isObject(meta) || typeof meta.name !== 'string' || meta.name === '') throw new CliError(`cannot read ${at}: metadata.name is missing`);

@@ -67,13 +67,13 @@ export class Runtime {
   }
 
   /** Context for describeError: names the action, the kubeconfig, and a listing command. */
-  errorContext(action: string, kind?: KindInfo, flagFor?: (field: string) => string | undefined): ErrorContext {
+  errorContext(action: string, kind?: KindInfo, flagFor?: (field: string) => string | undefined, namespace?: string): ErrorContext {
     return {
       action,
       flagFor,
       kubeconfig: this.conn?.source,
       hasCredentials: this.conn ? Boolean(this.conn.token || this.conn.cert) : undefined,
-      namespace: kind?.namespaced ? this.opts.namespace ?? this.conn?.namespace : undefined,
+      namespace: kind?.namespaced ? (namespace ?? this.opts.namespace ?? this.conn?.namespace) : undefined,
       listCommand: kind ? (kind.command ? `vnetctl ${kind.command} list` : `vnetctl get ${kind.plural}`) : undefined,
     };
   }

@@ -1,6 +1,6 @@
 /** vnetctl network/port/lb/node against a real vnetd, as a subprocess: every output format and the error paths. */
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -384,7 +384,7 @@ describe('terminal and shell', () => {
       complete(['vnetctl', '-n', 't1', 'lb', 'set-health', '']),
     ]);
     expect(fromPorts).toEqual(expect.arrayContaining(['vm1', 'vm2']));
-    expect(protos).toEqual(['tcp', 'udp', 'icmp']);
+    expect(protos).toEqual(['tcp', 'udp', 'sctp', 'icmp']);
     expect(groups).toEqual(expect.arrayContaining(['network', 'port', 'lb', 'node', 'get', 'apply', 'delete', 'wait', 'watch', 'trace', 'demo', 'completion']));
     expect(lbSubs).toEqual(expect.arrayContaining(['create', 'add-backend', 'set-weight', 'remove-backend', 'set-health', 'status', 'list', 'get', 'delete']));
     expect(flags).toEqual(expect.arrayContaining(['--network', '--vip', '--listen', '--backend', '--health-check', '--health-interval', '--help']));
@@ -392,5 +392,64 @@ describe('terminal and shell', () => {
     // Names of load balancers in the namespace typed on the line (w4 from the lb tests).
     expect(names).toContain('w4');
     expect(healthNames).toContain('w4');
+  });
+});
+
+describe('what a black-box review of vnetctl found', () => {
+  it('durations beyond what a timer can wait, -A with names, and empty --vip / --interface-id are usage errors', async () => {
+    expect(await fails(2, 'wait', 'vnet', 'x', '-n', 't1', '--timeout', '1000h')).toContain('longer than the longest wait, 596h');
+    expect(await fails(2, 'watch', 'vnet', '-n', 't1', '--timeout', '2147484s')).toContain('longer than the longest wait');
+    expect(await fails(2, 'get', 'vnet', '-A', 'blue')).toContain('-A/--all-namespaces lists every namespace: it cannot be used with names (blue)');
+    await fails(2, 'lb', 'create', 'x', '--network', 'n', '--listen', '80', '--vip', '', '-n', 't1');
+    await fails(2, 'port', 'create', 'x', '--network', 'n', '--node', 'h', '--interface-id', '', '-n', 't1');
+  });
+
+  it('-f: a manifest\'s own namespace in its errors, no apiVersion refused, one line for one manifest, -n "" once, a dead server once', async () => {
+    await ok('network', 'create', 'fns', '--subnet', '10.91.0.0/24', '-n', 't1');
+    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-f-'));
+    const other = join(dir, 'other.yaml');
+    writeFileSync(other, 'apiVersion: vnet.dev/v1alpha1\nkind: VirtualPort\nmetadata: {name: ghost, namespace: t1}\nspec: {network: fns}\n');
+    const e = await fails(1, 'get', '-f', other);
+    expect(e).toContain('cannot get virtualport "ghost" in namespace "t1"');
+    expect(e).toContain('-n t1');
+    const noApi = join(dir, 'noapi.yaml');
+    writeFileSync(noApi, 'kind: VirtualNetwork\nmetadata: {name: noapi}\nspec: {subnets: [{cidr: 10.92.0.0/24}]}\n');
+    expect(await fails(1, 'apply', '-f', noApi, '-n', 't1')).toContain('apiVersion is missing; a VirtualNetwork is apiVersion: vnet.dev/v1alpha1');
+    const multi = join(dir, 'multi.yaml');
+    writeFileSync(multi, ['a', 'b', 'c'].map((n, i) => `apiVersion: vnet.dev/v1alpha1\nkind: VirtualNetwork\nmetadata: {name: m${n}}\nspec: {subnets: [{cidr: 10.93.${i}.0/24}]}\n`).join('---\n'));
+    expect(await fails(2, 'apply', '-f', multi, '-n', '')).toContain('-n/--namespace needs a namespace name');
+    const deadConfig = join(dir, 'dead.kubeconfig');
+    writeFileSync(deadConfig, readFileSync(v.kubeconfigPath, 'utf8').replace(/server: .*/, 'server: https://127.0.0.1:1'));
+    const down = await cli.run(['apply', '-f', multi, '-n', 't1'], { env: { KUBECONFIG: deadConfig } });
+    expect(down.code).toBe(1);
+    expect(down.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(down.stderr).toMatch(/stopped at .*multi\.yaml \(document 1\): 0 of 3 object\(s\) done/);
+  });
+
+  it('an IPv6 backend written with an IPv4 tail is the same backend when its weight is set or it is removed; set-weight refuses a backend given twice', async () => {
+    await ok('network', 'create', 'v6b', '--subnet', 'fd00:11::/64', '-n', 't1');
+    await ok('lb', 'create', 'v6', '--network', 'v6b', '--listen', '80', '--backend', 'fd00:11::10.11.0.7', '-n', 't1');
+    expect(await ok('lb', 'set-weight', 'v6', '--backend', 'fd00:11::10.11.0.7=3', '-n', 't1')).toContain('weights set');
+    expect(await fails(2, 'lb', 'set-weight', 'v6', '--backend', 'fd00:11::a0b:7=2', '--backend', 'fd00:11::10.11.0.7=5', '-n', 't1')).toContain('is given twice');
+    await ok('lb', 'remove-backend', 'v6', '--backend', 'FD00:11:0::10.11.0.7', '-n', 't1');
+    expect(JSON.parse(await ok('lb', 'get', 'v6', '-n', 't1', '-o', 'json')).spec.backends ?? []).toEqual([]);
+  });
+
+  it('a kubeconfig of the wrong shape is one line naming what to fix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-kc-'));
+    for (const [body, what] of [
+      ['clusters: 5\n', 'clusters must be a list'],
+      ['clusters: [null]\n', 'clusters[0] must be a mapping'],
+      ['clusters: [{name: c, cluster: {server: https://127.0.0.1:1, certificate-authority-data: 5}}]\n', 'clusters[0].cluster.certificate-authority-data must be text'],
+      ['clusters: [{name: c, cluster: {server: "not a url"}}]\n', 'is not a URL'],
+    ] as const) {
+      const file = join(dir, `kc${what.length}`);
+      writeFileSync(file, body);
+      const r = await cli.run(['get', 'vnet', '-n', 't1'], { env: { KUBECONFIG: file } });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`cannot load kubeconfig ${file}: `);
+      expect(r.stderr).toContain(what);
+    }
   });
 });

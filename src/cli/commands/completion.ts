@@ -30,6 +30,7 @@ function walk(cmd: Command, path: string, out: Node[], inherited: string[]): voi
 /** Which group lists names for positional arguments of a command path. */
 const NAME_SOURCES: Record<string, string> = {
   'network get': 'network', 'network delete': 'network', 'network rm': 'network',
+  'net get': 'network', 'net delete': 'network', 'net rm': 'network',
   'port get': 'port', 'port delete': 'port', 'port rm': 'port', 'port libvirt': 'port',
   'lb get': 'lb', 'lb delete': 'lb', 'lb rm': 'lb', 'lb status': 'lb', 'lb add-backend': 'lb', 'lb set-weight': 'lb', 'lb remove-backend': 'lb', 'lb set-health': 'lb',
   'node get': 'node',
@@ -64,7 +65,8 @@ _vnetctl() {
     --encap) COMPREPLY=($(compgen -W "vxlan geneve" -- "$cur")); return ;;
     --for) COMPREPLY=($(compgen -W "condition=Ready delete" -- "$cur")); return ;;
     --session-affinity) COMPREPLY=($(compgen -W "None ClientIP" -- "$cur")); return ;;
-    --proto) COMPREPLY=($(compgen -W "tcp udp icmp" -- "$cur")); return ;;
+    --proto) COMPREPLY=($(compgen -W "tcp udp sctp icmp" -- "$cur")); return ;;
+    --backend) COMPREPLY=($(compgen -W "$(_vnetctl_names port list)" -- "$cur")); return ;;
     --from) COMPREPLY=($(compgen -W "$(_vnetctl_names port list)" -- "$cur")); return ;;
     -f|--filename|--kubeconfig) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     -n|--namespace) COMPREPLY=($(compgen -W "$(_vnetctl_names get ns)" -- "$cur")); return ;;

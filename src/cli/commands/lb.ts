@@ -124,6 +124,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
   examples(
     create.action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP'; healthCheck?: boolean } & HealthFlagValues, cmd: Command) => {
         // Before anything is sent: a bad value creates nothing.
+        if (o.vip !== undefined && o.vip.trim() === '') throw new UsageError('--vip needs an address (leave the flag out to have one allocated)');
         const healthCheck = healthCheckForCreate(o);
         const rt = runtimeOf(cmd);
         const body: LoadBalancer = {
@@ -180,7 +181,11 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .requiredOption('--backend <port|ip=weight>', 'backend and its new weight, 1-100 (repeatable)', repeatable(parseBackend))
       .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        for (const b of o.backend) if (b.weight === undefined) throw new UsageError(`--backend ${backendLabel(b)}: give the new weight, e.g. --backend ${b.port ?? b.ip}=2`);
+        for (const [i, b] of o.backend.entries()) {
+          if (b.weight === undefined) throw new UsageError(`--backend ${backendLabel(b)}: give the new weight, e.g. --backend ${b.port ?? b.ip}=2`);
+          const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
+          if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
+        }
         const lb = await editBackends(rt, name, 'set a backend weight of', (cur, backends) =>
           o.backend.map((b) => {
             const i = backends.findIndex((x) => sameBackend(x, b));

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { KubeObject } from '../../resources/object';
 import { attempt } from '../attempt';
-import { ApiStatusError, CliError, UsageError } from '../errors';
+import { ApiStatusError, CliError, UsageError, failsEveryObject } from '../errors';
 import { appliedConfiguration, LAST_APPLIED, lastAppliedOf, threeWayMergePatch, type JsonObject } from '../apply-patch';
 import { describeObject, findKind, KINDS, qualifiedName, type KindInfo } from '../kinds';
 import { readManifests, type Manifest } from '../manifests';
@@ -28,14 +28,19 @@ function namespaceOf(rt: Runtime, m: Manifest): string | undefined {
   return own ?? rt.namespace();
 }
 
-/** Runs fn for every manifest; collects failures into one exit code. */
+/**
+ * Runs fn for every manifest; collects failures into one exit code. One manifest's failure is
+ * the one error line; a usage mistake, or a failure every object would meet (vnetd
+ * unreachable, credentials refused), stops the batch at once instead of repeating itself.
+ */
 async function eachManifest(rt: Runtime, manifests: Manifest[], fn: (m: Manifest, ns: string | undefined) => Promise<void>): Promise<void> {
   let failed = 0;
-  for (const m of manifests) {
+  for (const [i, m] of manifests.entries()) {
     try {
       await fn(m, namespaceOf(rt, m));
     } catch (err) {
-      if (!(err instanceof CliError)) throw err;
+      if (!(err instanceof CliError) || err instanceof UsageError || manifests.length === 1) throw err;
+      if (failsEveryObject(err)) throw new CliError(`${err.message} (stopped at ${m.source}: ${i} of ${manifests.length} object(s) done${failed ? `, ${failed} failed` : ''})`, err.exitCode, err.underlying);
       rt.io.err(`error: ${err.message}\n`);
       failed++;
     }
@@ -66,7 +71,7 @@ async function getIfExists(rt: Runtime, m: Manifest, ns: string | undefined): Pr
  */
 async function apply(rt: Runtime, m: Manifest, ns: string | undefined): Promise<void> {
   const name = m.object.metadata.name;
-  const spec = { kind: m.kind, name, verb: 'apply' };
+  const spec = { kind: m.kind, name, verb: 'apply', ...(ns !== undefined ? { namespace: ns } : {}) };
   const { modified } = appliedConfiguration(m.object, ns);
   const { result, verb } = await attempt(rt, spec, async () => {
     for (let i = 1; ; i++) {
@@ -131,7 +136,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
           if (kindText) throw new UsageError('cannot combine -f with a KIND argument; use one or the other');
           const found: { kind: KindInfo; object: KubeObject }[] = [];
           await eachManifest(rt, readManifests(o.filename, stdin), async (m, ns) => {
-            found.push({ kind: m.kind, object: await attempt(rt, { verb: 'get', kind: m.kind, name: m.object.metadata.name }, () => getObject(rt, m.kind, ns, m.object.metadata.name)) });
+            found.push({ kind: m.kind, object: await attempt(rt, { verb: 'get', kind: m.kind, name: m.object.metadata.name, ...(ns !== undefined ? { namespace: ns } : {}) }, () => getObject(rt, m.kind, ns, m.object.metadata.name)) });
           }).finally(() => {
             if (found.length > 0) printMixed(rt, found, false);
           });
@@ -140,6 +145,8 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         if (!kindText) throw new UsageError('say what to get: vnetctl get KIND [NAME] or vnetctl get -f FILE');
         const kind = kindArg(kindText);
         const all = kind.namespaced && o.allNamespaces === true;
+        // As kubectl: a name is in one namespace, which -A does not say.
+        if (all && names.length > 0) throw new UsageError(`-A/--all-namespaces lists every namespace: it cannot be used with names (${names.join(', ')}); give the namespace with -n instead`);
         const ns = kind.namespaced && !all ? rt.namespace() : undefined;
         if (names.length === 0) {
           const res = await attempt(rt, { verb: 'list', kind }, () => listObjects(rt, kind, ns));

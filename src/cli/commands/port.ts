@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { Command } from 'commander';
 import type { VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
-import { CliError } from '../errors';
+import { CliError, UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
 import { libvirtInterfaceXml } from '../libvirt';
 import { createObject, getObject } from '../ops';
@@ -61,6 +61,7 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
       .option('--mac <mac>', 'fixed MAC (allocated when omitted)', parser(parseMac))
       .option('--interface-id <id>', "OVS iface-id / libvirt interfaceid (defaults to the port's uid)")
       .action(async (name: string, o: { network: string; node: string; ip?: string[]; mac?: string; interfaceId?: string }, cmd: Command) => {
+        if (o.interfaceId !== undefined && o.interfaceId.trim() === '') throw new UsageError("--interface-id needs an id (leave the flag out to use the port's uid)");
         const rt = runtimeOf(cmd);
         const body: VirtualPort = {
           apiVersion: PORTS.apiVersion,

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { KubeObject } from '../../resources/object';
 import { attempt } from '../attempt';
 import { qualifiedName, type KindInfo } from '../kinds';
-import { ApiStatusError, CliError } from '../errors';
+import { ApiStatusError, CliError, failsEveryObject } from '../errors';
 import { deleteObject, getObject, listObjects } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
@@ -140,7 +140,7 @@ export async function deleteEach(rt: Runtime, targets: DeleteTarget[], o: { wait
   const failures: CliError[] = [];
   for (const t of targets) {
     try {
-      const gone = await attempt(rt, { verb: 'delete', kind: t.kind, name: t.name }, async () => {
+      const gone = await attempt(rt, { verb: 'delete', kind: t.kind, name: t.name, ...(t.ns !== undefined ? { namespace: t.ns } : {}) }, async () => {
         try {
           await deleteObject(rt, t.kind, t.ns, t.name);
           return false;
@@ -155,6 +155,7 @@ export async function deleteEach(rt: Runtime, targets: DeleteTarget[], o: { wait
     } catch (err) {
       if (!(err instanceof CliError)) throw err;
       if (targets.length === 1) throw err;
+      if (failsEveryObject(err)) throw new CliError(`${err.message} (stopped at ${qualifiedName(t.kind, t.name)}: ${accepted.length} of ${targets.length} deleted)`, err.exitCode, err.underlying);
       rt.io.err(`error: ${err.message}\n`);
       failures.push(err);
     }

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { Backend } from '../../resources/kinds';
+import { formatIp, tryParseIp } from '../../ipam/address';
 
 export function parseBackend(spec: string): Backend {
   const text = spec.trim();
@@ -33,13 +34,8 @@ export function sameBackend(a: Backend, b: Backend): boolean {
   return a.ip !== undefined && b.ip !== undefined && normalizeIp(a.ip) === normalizeIp(b.ip);
 }
 
-/** Enough canonicalisation to compare addresses a user typed with the server's canonical ones. */
+/** The canonical text the server stores (RFC 5952, an embedded IPv4 tail as hex groups too), to compare with. */
 function normalizeIp(ip: string): string {
-  if (isIP(ip) !== 6) return ip;
-  // Expand "::" and strip leading zeros, then compare lower-case groups.
-  const [head, tail] = ip.toLowerCase().split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.map((g) => g.replace(/^0+(?=.)/, '')).join(':');
+  const a = tryParseIp(ip);
+  return a ? formatIp(a.family, a.value) : ip;
 }
