@@ -257,8 +257,14 @@ export class ResourceService {
     this.checkEnvelope(type, { apiVersion: config.apiVersion, kind: config.kind, metadata: { ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}) } }, namespace);
   }
 
-  /** `metadataWritten`: the request sets metadata (not a status write, which keeps the stored one). */
-  private validate(type: ResourceType, obj: KubeObject, q: WriteQuery, warnings: string[], metadataWritten = true): void {
+  /**
+   * `metadataWritten`: the request sets metadata (not a status write, which keeps the stored
+   * one). `before`: the stored object an update replaces; annotation keys and finalizers it
+   * already had are not checked again (accepted before these checks existed, they must not
+   * block the update that removes them, or a finalizer's removal).
+   */
+  private validate(type: ResourceType, obj: KubeObject, q: WriteQuery, warnings: string[], metadataWritten = true, before?: KubeObject): void {
+    dropNullMetadata(obj);
     const causes: StatusCause[] = [];
     const res = this.validator.validate(type, obj, q.fieldValidation);
     causes.push(...res.causes);
@@ -273,11 +279,13 @@ export class ResourceService {
       causes.push({ field: 'metadata.annotations', reason: 'FieldValueTooLong', message: `Too long: must have at most ${MAX_ANNOTATION_BYTES} bytes (has ${annotationBytes})` });
     }
     // Keys as Kubernetes has them (qualified names, optionally prefixed): annotations' and finalizers'.
-    for (const k of metadataWritten ? Object.keys(obj.metadata.annotations ?? {}) : []) {
+    const hadKeys = new Set(Object.keys(before?.metadata.annotations ?? {}));
+    const hadFinalizers = new Set(before?.metadata.finalizers ?? []);
+    for (const k of metadataWritten ? Object.keys(obj.metadata.annotations ?? {}).filter((x) => !hadKeys.has(x)) : []) {
       const kw = labelKeyError(k.toLowerCase());
       if (kw) causes.push({ field: 'metadata.annotations', reason: 'FieldValueInvalid', message: `Invalid value: "${k}": ${kw}` });
     }
-    for (const f of metadataWritten ? (obj.metadata.finalizers ?? []) : []) {
+    for (const f of metadataWritten ? (obj.metadata.finalizers ?? []).filter((x) => !hadFinalizers.has(x)) : []) {
       const fw = typeof f === 'string' ? labelKeyError(f) : 'must be a string';
       if (fw) causes.push({ field: 'metadata.finalizers', reason: 'FieldValueInvalid', message: `Invalid value: "${String(f)}": ${fw}` });
     }
@@ -401,8 +409,9 @@ export class ResourceService {
     if (body.metadata.name === undefined) body.metadata.name = name;
     if (body.metadata.name !== name) throw ApiErrors.badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
     this.authorize(scope, 'update', name);
-    // "0" is "any version" to a list or watch, and no precondition at all to a write: not one here.
-    if (!body.metadata.resourceVersion || body.metadata.resourceVersion === '0') {
+    // "0" is "any version" to a list or watch, and no precondition at all to a write: not one
+    // here, except for namespaces, which kube-apiserver updates unconditionally.
+    if ((!body.metadata.resourceVersion || body.metadata.resourceVersion === '0') && type !== NAMESPACE_TYPE) {
       throw this.invalid(type, name, [{ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' }]);
     }
     return this.replace<T>(scope, name, body as T, q, subresource);
@@ -431,7 +440,7 @@ export class ResourceService {
       const { status: _ignored, ...rest } = next;
       next = (current.status === undefined ? rest : { ...rest, status: current.status }) as T;
     }
-    this.validate(type, next, q, warnings, subresource === 'main');
+    this.validate(type, next, q, warnings, subresource === 'main', current);
     let admittedOps: TxnOp[] = [];
     let abandon: (() => void) | undefined;
     if (subresource === 'main') {
@@ -566,4 +575,16 @@ function setManagedFields(obj: unknown, entries: ManagedFieldsEntry[]): void {
   const meta = (obj as { metadata: { managedFields?: ManagedFieldsEntry[] } }).metadata;
   if (entries.length > 0) meta.managedFields = entries;
   else delete meta.managedFields;
+}
+
+/**
+ * What clients that write every field send as null where they mean "none": metadata's maps
+ * and lists, and a spec or status (kube-apiserver drops them: unset for built-in kinds,
+ * pruned for custom resources).
+ */
+function dropNullMetadata(obj: KubeObject): void {
+  const o = obj as unknown as Record<string, unknown>;
+  for (const k of ['spec', 'status'] as const) if (o[k] === null) delete o[k];
+  const meta = obj.metadata as unknown as Record<string, unknown>;
+  for (const k of ['labels', 'annotations', 'finalizers', 'ownerReferences', 'managedFields']) if (meta[k] === null) delete meta[k];
 }

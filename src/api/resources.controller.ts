@@ -80,6 +80,22 @@ export class ResourcesController {
     return this.patch(req, reply, this.scope(req, 'namespaces', undefined, true), name, 'main');
   }
 
+  // The status subresource discovery lists for namespaces (their phase), as kube-apiserver serves it.
+  @Get('api/v1/namespaces/:name/status')
+  getNamespaceStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
+    return this.get(req, reply, this.scope(req, 'namespaces', undefined, true), name);
+  }
+
+  @Put('api/v1/namespaces/:name/status')
+  putNamespaceStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
+    return this.put(req, reply, this.scope(req, 'namespaces', undefined, true), name, 'status');
+  }
+
+  @Patch('api/v1/namespaces/:name/status')
+  patchNamespaceStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
+    return this.patch(req, reply, this.scope(req, 'namespaces', undefined, true), name, 'status');
+  }
+
   @Delete('api/v1/namespaces/:name')
   deleteNamespace(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
     return this.remove(req, reply, this.scope(req, 'namespaces', undefined, true), name);

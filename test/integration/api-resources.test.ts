@@ -862,12 +862,19 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
   it('a DELETE whose dryRun or preconditions do not decode is a 400 and deletes nothing; dryRun=All still works', async () => {
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('deldry', { subnets: [{ cidr: '10.71.0.0/24' }] }));
     const path = `${G}/namespaces/t1/virtualnetworks/deldry`;
-    expect((await rejected('DELETE', `${path}?dryRun=true`, undefined, 400, 'BadRequest')).message).toMatch(/unsupported dryRun value "true": only "All"/);
-    await rejected('DELETE', path, { dryRun: ['all'] }, 400, 'BadRequest');
+    // As kube-apiserver's ValidateDeleteOptions: an unsupported dryRun is Invalid (422), a body that does not decode a 400.
+    expect((await rejected('DELETE', `${path}?dryRun=true`, undefined, 422, 'Invalid')).details.causes[0]).toMatchObject({ field: 'dryRun', message: 'Unsupported value: "true": supported values: "All"' });
+    await rejected('DELETE', path, { dryRun: ['all'] }, 422, 'Invalid');
+    await rejected('DELETE', path, { dryRun: 'All' }, 400, 'BadRequest');
     await rejected('DELETE', path, { preconditions: 'rv=1' }, 400, 'BadRequest');
     await rejected('DELETE', path, { preconditions: { resourceVersion: 1 } }, 400, 'BadRequest');
     await rejected('DELETE', path, [1], 400, 'BadRequest');
     await rejected('DELETE', path, { propagationPolicy: 'Orphan', orphanDependents: true }, 422, 'Invalid');
+    // A body's options are the options: the query's are not merged in (kube-apiserver reads one or the other).
+    expect((await v.call('DELETE', `${path}?orphanDependents=false`, { propagationPolicy: 'Background', dryRun: ['All'] })).status).toBe(200);
+    // What clients that write every field send: nulls are absent, a negative grace period is taken (vnetd has none).
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('delnull', { subnets: [{ cidr: '10.77.0.0/24' }] }));
+    expect((await v.call('DELETE', `${G}/namespaces/t1/virtualnetworks/delnull`, { kind: null, apiVersion: null, dryRun: null, preconditions: null, gracePeriodSeconds: -1, orphanDependents: null })).status).toBe(200);
     expect((await v.call('DELETE', path, { dryRun: ['All'] })).status).toBe(200);
     expect((await v.call('GET', path)).json.metadata.deletionTimestamp).toBeUndefined();
     expect((await v.call('DELETE', path, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' })).status).toBe(200);
@@ -913,6 +920,22 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
     // vnet.dev kinds are custom resources: no strategic merge, as for CRDs.
     await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/rvzero`, { spec: { mtu: 1200 } }, 415, 'UnsupportedMediaType', smp);
     for (const path of [`${G}/namespaces`, `${G}/namespaces/smp`]) expect((await v.call('GET', path)).status).toBe(404);
+    // The status subresource discovery lists for namespaces is served.
+    expect((await v.call('GET', '/api/v1/namespaces/smp/status')).json.status).toEqual({ phase: 'Active' });
+    expect((await v.call('PATCH', '/api/v1/namespaces/smp/status', { status: { conditions: [] } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    // Nulls where none is meant, and an unconditional update (no resourceVersion, or "0"), as kube-apiserver takes them for namespaces.
+    expect((await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'nulls', labels: null, annotations: null }, spec: null, status: null })).status).toBe(201);
+    const ns = (await v.call('GET', '/api/v1/namespaces/nulls')).json;
+    expect((await v.call('PUT', '/api/v1/namespaces/nulls', { ...ns, metadata: { ...ns.metadata, resourceVersion: '0', labels: { a: 'b' } } })).status).toBe(200);
+    // An annotation key stored before keys were checked does not block the update that removes a finalizer.
+    const old = (await v.call('GET', '/api/v1/namespaces/nulls')).json;
+    await v.objects.kv.txn([{ type: 'update', key: '/registry/core/namespaces/nulls', value: { ...old, metadata: { ...old.metadata, resourceVersion: undefined, annotations: { 'my note': 'x' }, finalizers: [...old.metadata.finalizers, 'example.com/hold'] } } }]);
+    const stored = (await v.call('GET', '/api/v1/namespaces/nulls')).json;
+    expect(stored.metadata.annotations).toEqual({ 'my note': 'x' });
+    const removed = await v.call('PATCH', '/api/v1/namespaces/nulls', { metadata: { '$deleteFromPrimitiveList/finalizers': ['example.com/hold'] } }, smp);
+    expect([removed.status, removed.json.metadata.finalizers]).toEqual([200, ['vnet.dev/namespace']]);
+    await rejected('PATCH', '/api/v1/namespaces/nulls', { metadata: { annotations: { 'another bad': 'y' } } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+    expect((await v.call('DELETE', '/api/v1/namespaces/nulls')).status).toBe(200);
     expect((await v.call('DELETE', '/api/v1/namespaces/smp')).status).toBe(200);
   });
 
