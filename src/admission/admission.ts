@@ -35,7 +35,7 @@ export interface Admitted<T> {
    * when the object is not stored after all: dry run, name taken, store error. Without it
    * a picked address stays reserved for a while, and a small subnet looks full.
    */
-  abandon?(): void;
+  abandon?(): void | Promise<void>;
   /**
    * What the client should know although the write is valid (a reference to an object that
    * does not exist yet): sent as Warning headers, which kubectl and vnetctl print.

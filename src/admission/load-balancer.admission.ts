@@ -143,11 +143,12 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
   async create(lb: LoadBalancer, ctx: AdmissionContext): Promise<Admitted<LoadBalancer>> {
     const ns = lb.metadata.namespace!;
     const spec = lb.spec!;
-    const net = await referencedNetwork(ctx, ns, spec.network);
+    const guard = await subnetGuard(ctx, ns, spec.network);
+    let net = await referencedNetwork(ctx, ns, spec.network);
+    if (guard.stale(net)) net = await referencedNetwork(ctx, ns, spec.network, true);
     const causes: StatusCause[] = [];
     const warnings: string[] = [];
     await validateListenersAndBackends(lb, net, ctx, causes, warnings);
-    const guard = await subnetGuard(ctx, ns, spec.network);
     const allNets = allocatorsOf(net);
     const allocators = guard.usable(allNets);
     let picked = false;
@@ -176,7 +177,8 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
         vip = await pick();
       }
       for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip);
-      if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP: every subnet is full; add a subnet to the network, or delete ports or load balancers that hold its addresses` });
+      if (!vip && !allocators.some((a) => a.subnet.cidr.family === family)) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `every IPv${family} subnet of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
+      else if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP: every subnet is full; add a subnet to the network, or delete ports or load balancers that hold its addresses` });
       else spec.vip = vip;
     }
     if (spec.mac !== undefined && !isUnicastMac(spec.mac)) {

@@ -5,9 +5,12 @@ import { NETWORKS } from '../store/kinds';
 
 export { LOAD_BALANCERS, NETWORKS, PORTS } from '../store/kinds';
 
-/** The network an object refers to by spec.network (read-only), or a 422 saying why it cannot be used. */
-export async function referencedNetwork(ctx: AdmissionContext, namespace: string, name: string): Promise<VirtualNetwork> {
-  const net = ctx.networks ? await ctx.networks.get(namespace, name) : await ctx.objects.get<VirtualNetwork>(NETWORKS, namespace, name);
+/**
+ * The network an object refers to by spec.network (read-only), or a 422 saying why it cannot
+ * be used. `fresh`: from the store itself, not ctx.networks (a cache that may lag a commit).
+ */
+export async function referencedNetwork(ctx: AdmissionContext, namespace: string, name: string, fresh = false): Promise<VirtualNetwork> {
+  const net = ctx.networks && !fresh ? await ctx.networks.get(namespace, name) : await ctx.objects.get<VirtualNetwork>(NETWORKS, namespace, name);
   if (!net) {
     throw new AdmissionError([
       { field: 'spec.network', reason: 'FieldValueNotFound', message: `Not found: "${name}": no VirtualNetwork "${name}" in namespace "${namespace}"` },

@@ -11,13 +11,20 @@
  *   - a claim admitted after it stays out of the announced subnets;
  *   - so what the update's check sees is every address that will ever be in them.
  *
- * Claims only read the key (a check op): they do not conflict with each other. An
- * announcement lapses after SUBNET_CHANGE_MS, should its update never commit or clear it.
+ * Claims only read the key (a check op): they do not conflict with each other. A claim reads
+ * the key before the network, and reads the network again from the store when what it read
+ * is older than the key (a cache lagging the update that ended the announcement: the review
+ * of the first version found a port claiming in a removed subnet through it). One update of
+ * a network's subnets at a time: a second one meanwhile is a 409 (the API retries a patch).
+ * An announcement lapses after SUBNET_CHANGE_MS, should its update never commit or clear it,
+ * and an update that took longer than half of it gives up instead of committing.
  */
 import type { IpAllocator } from '../ipam';
 import { subnetChangeKey } from '../ipam/allocation-registry';
 
-import type { TxnOp } from '../store/store';
+import { ApiErrors } from '../resources/status';
+import type { VirtualNetwork } from '../resources/kinds';
+import { ConflictError, KeyExistsError, type TxnOp } from '../store/store';
 import type { AdmissionContext } from './admission';
 
 export interface SubnetChange {
@@ -27,19 +34,24 @@ export interface SubnetChange {
   until: number;
 }
 
-export const SUBNET_CHANGE_MS = 10_000;
+export const SUBNET_CHANGE_MS = 60_000;
+
+const ENDED: SubnetChange = { changing: [], until: 0 };
 
 export interface SubnetGuard {
   /** Subnets no address may be claimed in now. */
   changing: ReadonlySet<string>;
   /** To commit with the claims: fails if an announcement came since it was read. */
   op: TxnOp;
+  /** The network as read before the guard is older than the announcement key: read it again from the store. */
+  stale(net: VirtualNetwork): boolean;
   /** The allocators claims may use. */
   usable(allocators: IpAllocator[]): IpAllocator[];
   /** The changing subnet an address is in, if any. */
   changingOf(allocators: IpAllocator[], ip: string): string | undefined;
 }
 
+/** Read it before the network (see the top of this file). */
 export async function subnetGuard(ctx: AdmissionContext, namespace: string, network: string): Promise<SubnetGuard> {
   const key = subnetChangeKey(namespace, network);
   const kv = await ctx.objects.kv.get<SubnetChange>(key);
@@ -47,6 +59,7 @@ export async function subnetGuard(ctx: AdmissionContext, namespace: string, netw
   return {
     changing,
     op: { type: 'check', key, expectedModRevision: kv?.modRevision ?? 0 },
+    stale: (net) => kv !== undefined && Number(net.metadata.resourceVersion ?? 0) < kv.modRevision,
     usable: (allocators) => (changing.size ? allocators.filter((a) => !changing.has(a.cidr)) : allocators),
     changingOf: (allocators, ip) =>
       allocators.find((a) => {
@@ -57,21 +70,47 @@ export async function subnetGuard(ctx: AdmissionContext, namespace: string, netw
   };
 }
 
-/** Announces the change (a write of its own, before the update's check). */
-export async function announceSubnetChange(ctx: AdmissionContext, namespace: string, network: string, changing: string[]): Promise<void> {
+/** An announcement this update made: what its end and withdrawal are conditional on. */
+export interface Announcement {
+  revision: number;
+  until: number;
+}
+
+const busy = (network: string, why: string) => ApiErrors.conflict({ group: 'vnet.dev', kind: 'virtualnetworks', name: network }, why);
+
+/** Announces the change (a write of its own, before the update's check); a 409 while another update's is in force. */
+export async function announceSubnetChange(ctx: AdmissionContext, namespace: string, network: string, changing: string[]): Promise<Announcement> {
   const key = subnetChangeKey(namespace, network);
+  const cur = await ctx.objects.kv.get<SubnetChange>(key);
+  if (cur && cur.value.changing.length > 0 && cur.value.until > Date.now()) throw busy(network, `another update of its subnets (${cur.value.changing.join(', ')}) is in progress; try again`);
   const value: SubnetChange = { changing, until: Date.now() + SUBNET_CHANGE_MS };
-  const cur = await ctx.objects.kv.get(key);
-  await ctx.objects.kv.txn([cur ? { type: 'update', key, value } : { type: 'create', key, value }]);
+  try {
+    const res = await ctx.objects.kv.txn([cur ? { type: 'update', key, value, expectedModRevision: cur.modRevision } : { type: 'create', key, value }]);
+    return { revision: res.revision, until: value.until };
+  } catch (err) {
+    if (err instanceof ConflictError || err instanceof KeyExistsError) throw busy(network, 'another update of its subnets began at the same time; try again');
+    throw err;
+  }
 }
 
-/** The op that ends the announcement with the update's commit. */
-export function endSubnetChange(namespace: string, network: string): TxnOp {
-  return { type: 'update', key: subnetChangeKey(namespace, network), value: { changing: [], until: 0 } satisfies SubnetChange };
+/** The op that ends the announcement with the update's commit (which fails if another took its place), or a 409 when the update took too long. */
+export function endSubnetChange(namespace: string, network: string, a: Announcement): TxnOp {
+  if (Date.now() > a.until - SUBNET_CHANGE_MS / 2) throw busy(network, 'checking its subnets took too long; try again');
+  return { type: 'update', key: subnetChangeKey(namespace, network), value: ENDED, expectedModRevision: a.revision };
 }
 
-/** Ends it now (the update was refused or did not commit); a failure is left to the lapse. */
-export async function withdrawSubnetChange(ctx: AdmissionContext, namespace: string, network: string): Promise<void> {
-  const key = subnetChangeKey(namespace, network);
-  await ctx.objects.kv.txn([{ type: 'update', key, value: { changing: [], until: 0 } satisfies SubnetChange }]).catch(() => undefined);
+/** Ends it now (the update was refused or did not commit), if it is still this one; a failure is left to the lapse. */
+export async function withdrawSubnetChange(ctx: AdmissionContext, namespace: string, network: string, a: Announcement): Promise<void> {
+  await ctx.objects.kv.txn([{ type: 'update', key: subnetChangeKey(namespace, network), value: ENDED, expectedModRevision: a.revision }]).catch(() => undefined);
+}
+
+/** A subnet's meaning as text: the same whatever the order of its keys and of its excluded ranges. */
+export function subnetIdentity(s: object): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical).sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1))
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)]))
+        : v;
+  return JSON.stringify(canonical(s));
 }

@@ -4,7 +4,7 @@ import { ctZone } from '../pipeline/owners';
 import type { VirtualNetwork } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
-import { announceSubnetChange, endSubnetChange, withdrawSubnetChange } from './subnet-changes';
+import { announceSubnetChange, endSubnetChange, subnetIdentity, withdrawSubnetChange } from './subnet-changes';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 
 const vnis = new VniAllocator();
@@ -132,10 +132,13 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     // A subnet may change or go only while no address allocated in it is stranded: announced
     // first, so that no claim lands in it after the check below (subnet-changes.ts).
     const ns = next.metadata.namespace!;
-    const kept = new Set(spec.subnets.map((s) => JSON.stringify(s)));
-    const changing = (old.spec?.subnets ?? []).filter((s) => !kept.has(JSON.stringify(s))).map((s) => s.cidr);
-    const announce = changing.length > 0 && !ctx.dryRun;
-    if (announce) await announceSubnetChange(ctx, ns, next.metadata.name, changing);
+    // Compared as the admission would store them: an object stored before a default existed
+    // (a gateway) is not changing its subnets when a label changes.
+    const was = structuredClone(old);
+    if (was.spec) normalise(was);
+    const kept = new Set(spec.subnets.map(subnetIdentity));
+    const changing = (was.spec?.subnets ?? []).filter((s) => !kept.has(subnetIdentity(s))).map((s) => s.cidr);
+    const announced = changing.length > 0 && !ctx.dryRun ? await announceSubnetChange(ctx, ns, next.metadata.name, changing) : undefined;
     const allocators = spec.subnets.map((s) => new IpAllocator(s));
     const allocated = await ctx.allocations.ips(ns, next.metadata.name);
     for (const [ip, a] of allocated) {
@@ -148,11 +151,18 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
         });
       }
     }
-    if (causes.length > 0) {
-      if (announce) await withdrawSubnetChange(ctx, ns, next.metadata.name);
-      throw new AdmissionError(causes);
+    if (!announced) {
+      if (causes.length > 0) throw new AdmissionError(causes);
+      return { object: next, ops: [] };
     }
-    const ops: TxnOp[] = announce ? [endSubnetChange(ns, next.metadata.name)] : [];
-    return { object: next, ops, ...(announce ? { abandon: () => void withdrawSubnetChange(ctx, ns, next.metadata.name) } : {}) };
+    let end: TxnOp;
+    try {
+      if (causes.length > 0) throw new AdmissionError(causes);
+      end = endSubnetChange(ns, next.metadata.name, announced);
+    } catch (err) {
+      await withdrawSubnetChange(ctx, ns, next.metadata.name, announced);
+      throw err;
+    }
+    return { object: next, ops: [end], abandon: () => withdrawSubnetChange(ctx, ns, next.metadata.name, announced) };
   }
 }

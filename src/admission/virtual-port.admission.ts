@@ -58,8 +58,9 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     const causes: StatusCause[] = [];
     validatePairs(port, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
-    const net = await referencedNetwork(ctx, ns, spec.network);
     const guard = await subnetGuard(ctx, ns, spec.network);
+    let net = await referencedNetwork(ctx, ns, spec.network);
+    if (guard.stale(net)) net = await referencedNetwork(ctx, ns, spec.network, true);
     const allNets = allocatorsOf(net);
     const allocators = guard.usable(allNets);
     const allocations = ctx.allocations;
@@ -100,7 +101,13 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     } else {
       picked = true;
       const ips: string[] = [];
-      for (const family of familiesOf(allocators)) {
+      // Every family the network has: one whose every subnet is being changed right now gets no
+      // address silently (ips are immutable): the port waits for the change instead.
+      for (const family of familiesOf(allNets)) {
+        if (!allocators.some((a) => a.subnet.cidr.family === family)) {
+          causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `every IPv${family} subnet of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
+          continue;
+        }
         const ip = await pickIp(net, allocators, family, allocations);
         if (!ip) {
           causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}": every IPv${family} subnet is full; add a subnet to the network, or delete ports or load balancers that hold its addresses` });

@@ -478,11 +478,12 @@ export class ResourceService {
       try {
         res = await this.objects.update(type, next, { subresource, extraOps: admittedOps, dryRun: q.dryRun });
       } catch (err) {
-        abandon?.();
+        // Awaited: a patch retried on a conflict admits again at once, and must find it withdrawn.
+        await abandon?.();
         throw err;
       }
       if (q.dryRun) {
-        abandon?.();
+        await abandon?.();
         return { object: res.object, code: 200, warnings };
       }
       this.hooks.afterWrite?.(type, namespace, name);

@@ -117,10 +117,10 @@ maybe('NodeRunner with hundreds of VM NICs', () => {
       // 64-byte UDP from it, forwarded as fast beside 299 idle NICs as beside none:
       // each pass over the interfaces used to scan every port id up to the highest for frames
       // to send (301 x 65,280 per pass; 1,000 NICs forwarded a tenth of what 2 did).
-      // (The best of two half seconds each side: CI's other Jest worker shares the two cores.)
+      // (The best of three half seconds each side: CI's other Jest worker shares the two cores.)
       const blast = (): number => {
         let best = 0;
-        for (let k = 0; k < 2; k++) {
+        for (let k = 0; k < 3; k++) {
           const c0 = runner.counters().interfaces.find((i) => i.port === 0xfeff)!.counters.fast;
           spawnSync('ip', ['netns', 'exec', VMS, UDPGEN, REMOTE_IP, '9000', '0.5']);
           best = Math.max(best, Number(runner.counters().interfaces.find((i) => i.port === 0xfeff)!.counters.fast - c0));
@@ -140,8 +140,9 @@ maybe('NodeRunner with hundreds of VM NICs', () => {
       expect(await runner.apply({ ...alone, ports: alone.ports.slice(-1), macs: alone.macs.filter((m) => m.mac === mac(NICS - 1) || m.mac === REMOTE_MAC) })).toEqual({ state: 'Running', interfaces: 2 });
       const alongside = blast();
       console.log(`NodeRunner: half a second of UDP from one NIC, forwarded beside ${NICS - 1} others: ${amongMany} packets; alone: ${alongside}`);
-      // Before the fix 0.03 of it (in a second: 7,040 against 266,796); 0.8-1.4 on a quiet machine, 0.4 under CI's load.
-      expect(amongMany).toBeGreaterThan(alongside * 0.2);
+      // Before the fix 0.03 of it (in a second: 7,040 against 266,796); 0.8-1.4 on a quiet machine, 0.4 under CI's
+      // load, once 0.16 (2026-12-01, CI with a review's scripts beside it): a tenth still tells the two apart.
+      expect(amongMany).toBeGreaterThan(alongside * 0.1);
     } finally {
       await runner.close();
     }
