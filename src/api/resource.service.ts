@@ -546,7 +546,10 @@ export class ResourceService {
       throw this.invalid(type, name, [{ field: 'propagationPolicy', reason: 'FieldValueNotSupported', message: `Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"` }]);
     }
     try {
-      const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers });
+      // A namespace's content goes with it whatever the policy (the namespace reconciler deletes
+      // it; nothing refers to a namespace by ownerReferences): no finalizer the garbage
+      // collector would have to remove, which it never did, leaving the namespace Terminating.
+      const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers: type === NAMESPACE_TYPE ? [] : finalizers });
       const warnings = (await this.admissions.get(type.plural)?.deleteWarnings?.(res.object, this.admissionContext).catch(() => [])) ?? [];
       if (dryRun) return { object: res.object, code: 200, warnings };
       this.hooks.afterWrite?.(type, namespace, name);

@@ -787,6 +787,16 @@ describe('namespaces', () => {
     // The VNI is free again.
     expect((await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('reuse', { subnets: [{ cidr: '10.61.0.0/24' }], vni: 6060 }))).status).toBe(201);
   });
+
+  it('a namespace deleted with kubectl --cascade=orphan or foreground goes too (it stayed Terminating)', async () => {
+    for (const propagationPolicy of ['Orphan', 'Foreground']) {
+      const name = `cascade-${propagationPolicy.toLowerCase()}`;
+      await v.call('POST', '/api/v1/namespaces', { metadata: { name } });
+      await v.call('POST', `${G}/namespaces/${name}/virtualnetworks`, net('n', { subnets: [{ cidr: '10.62.0.0/24' }] }));
+      expect((await v.call('DELETE', `/api/v1/namespaces/${name}`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy })).status).toBe(200);
+      await eventually(async () => (await v.call('GET', `/api/v1/namespaces/${name}`)).status === 404, 10000);
+    }
+  });
 });
 
 describe('garbage collection (metadata.ownerReferences)', () => {
