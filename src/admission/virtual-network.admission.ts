@@ -139,25 +139,28 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     const kept = new Set(spec.subnets.map(subnetIdentity));
     const changing = (was.spec?.subnets ?? []).filter((s) => !kept.has(subnetIdentity(s))).map((s) => s.cidr);
     const announced = changing.length > 0 && !ctx.dryRun ? await announceSubnetChange(ctx, ns, next.metadata.name, changing) : undefined;
-    const allocators = spec.subnets.map((s) => new IpAllocator(s));
-    const allocated = await ctx.allocations.ips(ns, next.metadata.name);
-    for (const [ip, a] of allocated) {
-      const home = allocators.find((al) => al.check(ip) === undefined || al.check(ip)!.includes('excluded range'));
-      if (!home) {
-        causes.push({
-          field: 'spec.subnets',
-          reason: 'FieldValueForbidden',
-          message: `Forbidden: ${ip} is allocated to ${a.owner.kind} "${a.owner.name}" and would be outside every subnet (or be a gateway)`,
-        });
+    const check = async (): Promise<void> => {
+      const allocators = spec.subnets.map((s) => new IpAllocator(s));
+      for (const [ip, a] of await ctx.allocations.ips(ns, next.metadata.name)) {
+        const home = allocators.find((al) => al.check(ip) === undefined || al.check(ip)!.includes('excluded range'));
+        if (!home) {
+          causes.push({
+            field: 'spec.subnets',
+            reason: 'FieldValueForbidden',
+            message: `Forbidden: ${ip} is allocated to ${a.owner.kind} "${a.owner.name}" and would be outside every subnet (or be a gateway)`,
+          });
+        }
       }
-    }
-    if (!announced) {
       if (causes.length > 0) throw new AdmissionError(causes);
+    };
+    if (!announced) {
+      await check();
       return { object: next, ops: [] };
     }
+    // Whatever fails from here on (a stranded address, the store) withdraws the announcement.
     let end: TxnOp;
     try {
-      if (causes.length > 0) throw new AdmissionError(causes);
+      await check();
       end = endSubnetChange(ns, next.metadata.name, announced);
     } catch (err) {
       await withdrawSubnetChange(ctx, ns, next.metadata.name, announced);

@@ -442,7 +442,7 @@ export class ResourceService {
     }
     this.validate(type, next, q, warnings, subresource === 'main', current);
     let admittedOps: TxnOp[] = [];
-    let abandon: (() => void) | undefined;
+    let abandon: (() => void | Promise<void>) | undefined;
     if (subresource === 'main') {
       const added = (next.metadata.finalizers ?? []).filter((f) => !(current.metadata.finalizers ?? []).includes(f));
       if (current.metadata.deletionTimestamp && added.length > 0) {
@@ -467,15 +467,16 @@ export class ResourceService {
         this.translateAdmission(type, name, err);
       }
     }
-    if (subresource === 'main') {
-      // The server's record, never the client's copy of it (a PUT sends back what it read),
-      // decided on the object as admitted: re-sent defaults change nothing.
-      const o = { manager: q.fieldManager ?? q.manager, force: q.force, apiVersion: type.apiVersion };
-      setManagedFields(next, applied ? managedFieldsAfterApply(current, next, applied, o) : managedFieldsAfterUpdate(current, next, q.manager, type.apiVersion));
-    }
     try {
       let res;
       try {
+        if (subresource === 'main') {
+          // The server's record, never the client's copy of it (a PUT sends back what it read),
+          // decided on the object as admitted: re-sent defaults change nothing. (An apply's
+          // field conflict throws here, after admission: what admission set aside goes back.)
+          const o = { manager: q.fieldManager ?? q.manager, force: q.force, apiVersion: type.apiVersion };
+          setManagedFields(next, applied ? managedFieldsAfterApply(current, next, applied, o) : managedFieldsAfterUpdate(current, next, q.manager, type.apiVersion));
+        }
         res = await this.objects.update(type, next, { subresource, extraOps: admittedOps, dryRun: q.dryRun });
       } catch (err) {
         // Awaited: a patch retried on a conflict admits again at once, and must find it withdrawn.

@@ -1015,6 +1015,14 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
     expect(await v.objects.kv.get(subnetChangeKey('t1', 'dryrm'))).toBeUndefined();
     expect((await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/dryrm`, { spec: { subnets: [{ cidr: '10.84.0.0/24' }] } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
     expect((await v.objects.kv.get(subnetChangeKey('t1', 'dryrm')))?.value).toEqual({ changing: [], until: 0 });
+    // An apply refused for a field conflict after admission announced the change withdraws it (it held the subnet 60 s).
+    const ssa = (manager: string, cidrs: string[]) =>
+      v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/ssarm?fieldManager=${manager}`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'ssarm' }, spec: { subnets: cidrs.map((cidr) => ({ cidr })) } }, { contentType: 'application/apply-patch+yaml' });
+    expect((await ssa('alice', ['10.86.0.0/24', '10.87.0.0/24'])).status).toBe(201);
+    expect((await ssa('bob', ['10.86.0.0/24'])).status).toBe(409);
+    expect((await v.objects.kv.get<{ changing: string[] }>(subnetChangeKey('t1', 'ssarm')))?.value.changing ?? []).toEqual([]);
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'after-ssa' }, spec: { network: 'ssarm', ips: ['10.87.0.5'] } })).status).toBe(201);
+
     // ...and goes with the network.
     expect((await v.call('DELETE', `${G}/namespaces/t1/virtualnetworks/dryrm`)).status).toBe(200);
     await eventually(async () => ((await v.objects.kv.get(subnetChangeKey('t1', 'dryrm'))) === undefined ? true : undefined));
