@@ -21,7 +21,6 @@
  */
 import type { IpAllocator } from '../ipam';
 import { subnetChangeKey } from '../ipam/allocation-registry';
-
 import { ApiErrors } from '../resources/status';
 import type { VirtualNetwork } from '../resources/kinds';
 import { ConflictError, KeyExistsError, type TxnOp } from '../store/store';
