@@ -63,6 +63,12 @@ export function canonicalIp(text: string, field?: string): string {
   return formatIp(ip.family, ip.value);
 }
 
+/** The canonical text of an address; text that is no address, as it is (to compare what users typed). */
+export function canonicalIfIp(text: string): string {
+  const ip = tryParseIp(text);
+  return ip ? formatIp(ip.family, ip.value) : text;
+}
+
 export function familyName(family: IpFamily): string {
   return family === 4 ? 'IPv4' : 'IPv6';
 }

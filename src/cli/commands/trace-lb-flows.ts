@@ -8,7 +8,8 @@
  */
 import { LbBackendField, LbSlotField, NetworkField, type RegField } from '../../pipeline/fields';
 import { TABLES, tableName } from '../../pipeline/tables';
-import { canonical, familyOf } from './trace-logical';
+import { canonicalIfIp } from '../../ipam/address';
+import { familyOf } from './trace-logical';
 
 /** One flow of a `dump-flows` answer: its table, match fields and actions. */
 export interface DumpedFlow {
@@ -69,13 +70,13 @@ function loadedValue(actions: string, f: RegField): number | undefined {
 /** The DNAT of a ct action: "nat(dst=10.0.0.4:8080)", "nat(dst=[fd00::4]:8080)", "nat(dst=fd00::4)" -> ip and port. */
 export function natOf(actions: string): { ip: string; port?: number } | undefined {
   const m = /nat\(dst=(?:\[([0-9a-f:.]+)\](?:-\[[0-9a-f:.]+\])?|(\d{1,3}(?:\.\d{1,3}){3})(?:-[0-9.]+)?|([0-9a-f:.]*:[0-9a-f:.]*)(?:-[0-9a-f:.]+)?)(?::(\d+)(?:-\d+)?)?/i.exec(actions);
-  return m ? { ip: canonical(m[1] ?? m[2] ?? m[3]!), port: m[4] !== undefined ? Number(m[4]) : undefined } : undefined;
+  return m ? { ip: canonicalIfIp(m[1] ?? m[2] ?? m[3]!), port: m[4] !== undefined ? Number(m[4]) : undefined } : undefined;
 }
 
 /** Which flows of a dump belong to one VIP of one network (every LB table matches both). */
 function ofVip(flows: DumpedFlow[], table: number, vip: string, vni: number | undefined): DumpedFlow[] {
   const dst = familyOf(vip) === 6 ? 'ipv6_dst' : 'nw_dst';
-  return flows.filter((f) => f.table === table && canonical(f.match.get(dst) ?? '') === vip && (vni === undefined || fieldValue(f, NetworkField) === vni));
+  return flows.filter((f) => f.table === table && canonicalIfIp(f.match.get(dst) ?? '') === vip && (vni === undefined || fieldValue(f, NetworkField) === vni));
 }
 
 /** The VIP's slot table: slot -> backend (undefined: the slot's flow loads no backend). */

@@ -3,7 +3,7 @@
  * alone (network, port security, ARP/L2, load balancer, local port or tunnel), with, for
  * every place the packet can end, what OVS should do there, so the OVS half can compare.
  */
-import { familyName, formatIp, tryParseIp, type IpFamily } from '../../ipam/address';
+import { canonicalIfIp, familyName, formatIp, tryParseIp, type IpFamily } from '../../ipam/address';
 import { cidrContains, tryParseCidr } from '../../ipam/subnet';
 import { lbTableSize } from '../../pipeline/load-balancer';
 import { linkLocalOf } from '../../pipeline/port-security-v6';
@@ -43,12 +43,7 @@ export const hostPort = (ip: string, port?: number): string => (port === undefin
 export const targetText = (t: Target): string => hostPort(t.ip, t.port);
 
 export const familyOf = (ip: string): IpFamily => (ip.includes(':') ? 6 : 4);
-/** An address's canonical text (objects may carry another spelling of an IPv6 address); other text as it is. */
-export function canonical(text: string): string {
-  const a = tryParseIp(text);
-  return a ? formatIp(a.family, a.value) : text;
-}
-const hasIp = (ips: readonly string[], ip: string): boolean => ips.some((x) => canonical(x) === ip);
+const hasIp = (ips: readonly string[], ip: string): boolean => ips.some((x) => canonicalIfIp(x) === ip);
 
 /** The port's address of a family (its first), the source of a packet to an address of that family. */
 export const sourceIp = (p: VirtualPort, family: IpFamily): string | undefined => ipsOf(p).find((a) => familyOf(a) === family);
@@ -189,14 +184,14 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     // As the pipeline resolves them: a port by name (its address of the VIP's family), an IP by the port that owns it.
     // An IP a port owns through an allowed address pair counts too (lb-backends.ts).
     const ofNet = input.ports.filter((x) => x.spec?.network === lb.spec?.network);
-    const ownedIp = b.ip !== undefined ? canonical(b.ip) : undefined;
+    const ownedIp = b.ip !== undefined ? canonicalIfIp(b.ip) : undefined;
     const p =
       b.port !== undefined
         ? input.ports.find((x) => x.metadata.name === b.port)
         : ownedIp === undefined
           ? undefined
           : (ofNet.find((x) => hasIp(ipsOf(x), ownedIp)) ?? ofNet.find((x) => hasIp((x.spec?.allowedAddressPairs ?? []).map((a) => a.ip), ownedIp)));
-    const ip = b.ip !== undefined ? canonical(b.ip) : p ? sourceIp(p, family) : undefined;
+    const ip = b.ip !== undefined ? canonicalIfIp(b.ip) : p ? sourceIp(p, family) : undefined;
     const weight = b.weight ?? 1;
     if (isUnhealthy(b)) {
       if (ip) unhealthyIps.push(ip);
@@ -231,7 +226,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   const self = sourceIp(input.from, family);
   for (const c of choices) {
     // Hairpin: a backend's own connection (from the backend's address) dealt to itself is SNATed to the VIP too (load-balancer.ts).
-    const hairpin = c.ip !== undefined && self !== undefined && canonical(self) === c.ip ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
+    const hairpin = c.ip !== undefined && self !== undefined && canonicalIfIp(self) === c.ip ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
     lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}${hairpin}`);
   }
   return { lines, deliver: choices.some((c) => c.delivery.kind !== 'drop'), dstMac: mac, lb: logicalLb };
@@ -254,7 +249,7 @@ export function logicalPath(input: TraceInput): LogicalPath {
   if (!nodeOf(from) || !from.status?.ofport) lines.push(`binding:  port ${from.metadata.name} is not realized on a node yet (no ofport): OVS has no flows for it`);
   const ps = from.spec?.portSecurity !== false;
   lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
-  const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) !== undefined && canonical(vipOf(l)!) === to.ip);
+  const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) !== undefined && canonicalIfIp(vipOf(l)!) === to.ip);
   if (lb) return { ...lbPath(input, lb, lines), src: srcIp };
   if (!linkLocal && !inNetwork(network, to.ip)) return { lines: [...lines, `route:    ${to.ip} is outside network ${netName}'s subnets (${network.spec!.subnets.map((s) => s.cidr).join(', ')}) and networks have no router: drop`], deliver: false };
   const dst = input.ports.find((p) => p.spec?.network === netName && (linkLocal ? linkLocalOfPort(p) === to.ip : hasIp(ipsOf(p), to.ip)));

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { Backend } from '../../resources/kinds';
-import { formatIp, tryParseIp } from '../../ipam/address';
+import { canonicalIfIp } from '../../ipam/address';
 
 export function parseBackend(spec: string): Backend {
   const text = spec.trim();
@@ -31,11 +31,8 @@ export function parseBackend(spec: string): Backend {
 /** Whether two backends name the same target (weights aside). */
 export function sameBackend(a: Backend, b: Backend): boolean {
   if (a.port !== undefined || b.port !== undefined) return a.port === b.port;
-  return a.ip !== undefined && b.ip !== undefined && normalizeIp(a.ip) === normalizeIp(b.ip);
+  // As the server stores them (RFC 5952; an embedded IPv4 tail as hex groups too).
+  return a.ip !== undefined && b.ip !== undefined && canonicalIfIp(a.ip) === canonicalIfIp(b.ip);
 }
 
-/** The canonical text the server stores (RFC 5952, an embedded IPv4 tail as hex groups too), to compare with. */
-function normalizeIp(ip: string): string {
-  const a = tryParseIp(ip);
-  return a ? formatIp(a.family, a.value) : ip;
-}
+
