@@ -44,10 +44,8 @@ export async function checkRequestedIp(
   if (sameFamily.length === 0) {
     return { error: `VirtualNetwork "${net.metadata.name}" has no IPv${parsed.family} subnet` };
   }
-  const reasons = sameFamily.map((a) => a.check(canonical));
-  const ok = reasons.some((r) => r === undefined || r.includes('excluded range'));
-  if (!ok) {
-    const inside = reasons.find((r) => r !== undefined && !r.includes('outside'));
+  if (!sameFamily.some((a) => a.holds(canonical))) {
+    const inside = sameFamily.map((a) => a.check(canonical)).find((r) => r !== undefined && !r.includes('outside'));
     return {
       error: inside ?? `${canonical} is outside the network's subnets (${sameFamily.map((a) => a.cidr).join(', ')})`,
     };

@@ -74,11 +74,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
         causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": an IPv${familyOf(b.ip)} backend for an IPv${family} VIP; a load balancer's backends are of its VIP's family (make one load balancer per family)` });
         continue;
       }
-      const inside = allocators.some((a) => {
-        const why = a.check(b.ip!);
-        return why === undefined || why.includes('excluded range');
-      });
-      if (!inside) {
+      if (!allocators.some((a) => a.holds(b.ip!))) {
         causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": not a host address in VirtualNetwork "${net.metadata.name}" (${allocators.map((a) => a.cidr).join(', ')})` });
       } else if (!kept.has(b.ip)) {
         // A VIP as a backend would send the load balancer's traffic back into a load balancer.

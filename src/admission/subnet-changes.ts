@@ -60,12 +60,7 @@ export async function subnetGuard(ctx: AdmissionContext, namespace: string, netw
     op: { type: 'check', key, expectedModRevision: kv?.modRevision ?? 0 },
     stale: (net) => kv !== undefined && Number(net.metadata.resourceVersion ?? 0) < kv.modRevision,
     usable: (allocators) => (changing.size ? allocators.filter((a) => !changing.has(a.cidr)) : allocators),
-    changingOf: (allocators, ip) =>
-      allocators.find((a) => {
-        if (!changing.has(a.cidr)) return false;
-        const why = a.check(ip);
-        return why === undefined || why.includes('excluded range');
-      })?.cidr,
+    changingOf: (allocators, ip) => allocators.find((a) => changing.has(a.cidr) && a.holds(ip))?.cidr,
   };
 }
 

@@ -142,8 +142,7 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     const check = async (): Promise<void> => {
       const allocators = spec.subnets.map((s) => new IpAllocator(s));
       for (const [ip, a] of await ctx.allocations.ips(ns, next.metadata.name)) {
-        const home = allocators.find((al) => al.check(ip) === undefined || al.check(ip)!.includes('excluded range'));
-        if (!home) {
+        if (!allocators.some((al) => al.holds(ip))) {
           causes.push({
             field: 'spec.subnets',
             reason: 'FieldValueForbidden',

@@ -157,6 +157,15 @@ describe('IpAllocator.check', () => {
     if (reason === undefined) expect(got).toBeUndefined();
     else expect(got).toContain(reason);
   });
+  it('holds: what check allows, and an excluded range too (an address asked for may be held there)', () => {
+    for (const a of [alloc, v6]) {
+      for (const ip of ['10.0.0.5', '10.0.0.254', '10.0.1.5', '10.0.0.0', '10.0.0.255', '10.0.0.1', '10.0.0.15', 'fd00::5', '10.0.0.005', 'FD00::1', 'fd00::', 'fd00::fffe', 'nonsense']) {
+        const why = a.check(ip);
+        expect([ip, a.holds(ip)]).toEqual([ip, why === undefined || why.includes('excluded range')]);
+      }
+    }
+    expect(alloc.holds('10.0.0.15')).toBe(true);
+  });
 
   it('counts allocations and free addresses as bigints', () => {
     expect(alloc.capacity).toBe(253n - 10n);

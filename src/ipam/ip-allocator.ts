@@ -57,6 +57,15 @@ export class IpAllocator {
   }
 
   /**
+   * Whether ip may be held in this subnet: a host address of it other than the gateway. An
+   * excluded range keeps an address from picks only; one asked for there may be held.
+   */
+  holds(ip: string): boolean {
+    const addr = tryParseIp(ip);
+    return addr !== undefined && hostReservedReason(this.subnet.cidr, addr) === undefined && addr.value !== this.subnet.gateway;
+  }
+
+  /**
    * A free address, or undefined when the subnet is full.
    *
    * Walks the allocatable ranges from a start offset (0 = lowest address first; with rng,
