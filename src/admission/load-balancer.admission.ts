@@ -4,7 +4,7 @@ import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type Vir
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
-import { subnetGuard } from './subnet-changes';
+import { networkForClaims } from './subnet-changes';
 import { LOAD_BALANCERS, PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { lbVipMac } from '../pipeline/owners';
@@ -139,9 +139,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
   async create(lb: LoadBalancer, ctx: AdmissionContext): Promise<Admitted<LoadBalancer>> {
     const ns = lb.metadata.namespace!;
     const spec = lb.spec!;
-    const guard = await subnetGuard(ctx, ns, spec.network);
-    let net = await referencedNetwork(ctx, ns, spec.network);
-    if (guard.stale(net)) net = await referencedNetwork(ctx, ns, spec.network, true);
+    const { guard, net } = await networkForClaims(ctx, ns, spec.network);
     const causes: StatusCause[] = [];
     const warnings: string[] = [];
     await validateListenersAndBackends(lb, net, ctx, causes, warnings);

@@ -25,6 +25,7 @@ import { ApiErrors } from '../resources/status';
 import type { VirtualNetwork } from '../resources/kinds';
 import { ConflictError, KeyExistsError, type TxnOp } from '../store/store';
 import type { AdmissionContext } from './admission';
+import { referencedNetwork } from './network-lookup';
 
 export interface SubnetChange {
   /** The old subnets (canonical CIDRs) the update is removing or changing. */
@@ -51,7 +52,7 @@ export interface SubnetGuard {
 }
 
 /** Read it before the network (see the top of this file). */
-export async function subnetGuard(ctx: AdmissionContext, namespace: string, network: string): Promise<SubnetGuard> {
+async function subnetGuard(ctx: AdmissionContext, namespace: string, network: string): Promise<SubnetGuard> {
   const key = subnetChangeKey(namespace, network);
   const kv = await ctx.objects.kv.get<SubnetChange>(key);
   const changing = new Set(kv && kv.value.until > Date.now() ? kv.value.changing : []);
@@ -62,6 +63,16 @@ export async function subnetGuard(ctx: AdmissionContext, namespace: string, netw
     usable: (allocators) => (changing.size ? allocators.filter((a) => !changing.has(a.cidr)) : allocators),
     changingOf: (allocators, ip) => allocators.find((a) => changing.has(a.cidr) && a.holds(ip))?.cidr,
   };
+}
+
+/**
+ * The network a claim is admitted against, with its guard: the guard read first, the network
+ * read again from the store when the one read (a cache) is older than the guard's key.
+ */
+export async function networkForClaims(ctx: AdmissionContext, namespace: string, network: string): Promise<{ guard: SubnetGuard; net: VirtualNetwork }> {
+  const guard = await subnetGuard(ctx, namespace, network);
+  const net = await referencedNetwork(ctx, namespace, network);
+  return { guard, net: guard.stale(net) ? await referencedNetwork(ctx, namespace, network, true) : net };
 }
 
 /** An announcement this update made: what its end and withdrawal are conditional on. */
@@ -90,12 +101,14 @@ export async function announceSubnetChange(ctx: AdmissionContext, namespace: str
 /** The op that ends the announcement with the update's commit (which fails if another took its place), or a 409 when the update took too long. */
 export function endSubnetChange(namespace: string, network: string, a: Announcement): TxnOp {
   if (Date.now() > a.until - SUBNET_CHANGE_MS / 2) throw busy(network, 'checking its subnets took too long; try again');
-  return { type: 'update', key: subnetChangeKey(namespace, network), value: ENDED, expectedModRevision: a.revision };
+  return ending(namespace, network, a);
 }
+
+const ending = (namespace: string, network: string, a: Announcement): TxnOp => ({ type: 'update', key: subnetChangeKey(namespace, network), value: ENDED, expectedModRevision: a.revision });
 
 /** Ends it now (the update was refused or did not commit), if it is still this one; a failure is left to the lapse. */
 export async function withdrawSubnetChange(ctx: AdmissionContext, namespace: string, network: string, a: Announcement): Promise<void> {
-  await ctx.objects.kv.txn([{ type: 'update', key: subnetChangeKey(namespace, network), value: ENDED, expectedModRevision: a.revision }]).catch(() => undefined);
+  await ctx.objects.kv.txn([ending(namespace, network, a)]).catch(() => undefined);
 }
 
 /** A subnet's meaning as text: the same whatever the order of its keys and of its excluded ranges. */

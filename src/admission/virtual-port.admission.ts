@@ -3,9 +3,8 @@ import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-
 import type { LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
-import { subnetGuard } from './subnet-changes';
+import { networkForClaims } from './subnet-changes';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
-import { referencedNetwork } from './network-lookup';
 import { LOAD_BALANCERS, NODES } from '../store/kinds';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 
@@ -58,9 +57,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     const causes: StatusCause[] = [];
     validatePairs(port, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
-    const guard = await subnetGuard(ctx, ns, spec.network);
-    let net = await referencedNetwork(ctx, ns, spec.network);
-    if (guard.stale(net)) net = await referencedNetwork(ctx, ns, spec.network, true);
+    const { guard, net } = await networkForClaims(ctx, ns, spec.network);
     const allNets = allocatorsOf(net);
     const allocators = guard.usable(allNets);
     const allocations = ctx.allocations;
