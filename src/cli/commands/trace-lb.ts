@@ -72,11 +72,14 @@ export async function traceLoadBalancer(
   } catch (e) {
     report.unread = `cannot read the VIP's LbSlot/LbDnat flows: ${(e as Error).message}`;
   }
-  const names = v6 ? ipv6RegisterNames(lb, l4 ? parseLbDnats(dnatDump, lb.vip, l4, lb.port, lb.vni) : []) : ipOfNumber;
+  // Read once; an IPv6 VIP's register values are named from them too.
+  const rawDnats = l4 ? parseLbDnats(dnatDump, lb.vip, l4, lb.port, lb.vni) : [];
+  const names = v6 ? ipv6RegisterNames(lb, rawDnats) : ipOfNumber;
+  const dnats = v6 ? rawDnats.map((d) => ({ ...d, backend: names(d.register) })) : rawDnats;
   const pick = parseLbPick(main.text, names);
   const slots = parseLbSlots(slotDump, lb.vip, lb.vni, names);
   report.slots = slots.size;
-  const { checks, mismatches } = report.unread || !l4 ? { checks: [], mismatches: [] } : checkLbFlows(lb, slots, parseLbDnats(dnatDump, lb.vip, l4, lb.port, lb.vni, names));
+  const { checks, mismatches } = report.unread || !l4 ? { checks: [], mismatches: [] } : checkLbFlows(lb, slots, dnats);
   disagreements.push(...mismatches);
   if (pick) {
     report.pick = pickReport(lb, pick);
