@@ -14,7 +14,7 @@ import type { KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, type StatusCause } from '../resources/status';
 import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
-import { namespacePrefix, objectKey, typePrefix } from '../store/keys';
+import { listPrefix, objectKey } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { isSubnetChangeKey } from '../ipam/allocation-registry';
 import { canUseNamespace, type Principal } from './auth/principal';
@@ -148,8 +148,7 @@ export class ResourceService {
       if (q.resourceVersion && q.resourceVersion !== '0') throw ApiErrors.badRequest('specifying resource version is not allowed when using continue');
       const c = decodeContinue(q.continueToken);
       // A token is its list's: one from another kind or namespace would start anywhere.
-      const prefix = scope.type.namespaced && scope.namespace ? namespacePrefix(scope.type, scope.namespace) : typePrefix(scope.type);
-      if (!c.start.startsWith(prefix)) throw ApiErrors.badRequest('the continue token is not for this list (another kind or namespace): start the list again without it');
+      if (!c.start.startsWith(listPrefix(scope.type, scope.namespace))) throw ApiErrors.badRequest('the continue token is not for this list (another kind or namespace): start the list again without it');
       revision = c.rv;
       startAfter = c.start;
     } else if (q.resourceVersion && q.resourceVersion !== '0') {

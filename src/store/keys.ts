@@ -23,6 +23,11 @@ export function namespacePrefix(type: StoredType, namespace: string): string {
   return `${typePrefix(type)}${namespace}/`;
 }
 
+/** The keys a list or watch of type reads: one namespace's, or every namespace's (namespace absent, or a cluster-scoped type). */
+export function listPrefix(type: StoredType, namespace: string | undefined): string {
+  return type.namespaced && namespace ? namespacePrefix(type, namespace) : typePrefix(type);
+}
+
 export function objectKey(type: StoredType, namespace: string | undefined, name: string): string {
   return type.namespaced ? `${namespacePrefix(type, namespace ?? '')}${name}` : `${typePrefix(type)}${name}`;
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { KubeObject } from '../resources/object';
 import { cloneJson } from '../resources/clone-json';
 import { sameValue } from '../resources/same-value';
-import { objectKey, namespacePrefix, typePrefix, type StoredType } from './keys';
+import { listPrefix, objectKey, typePrefix, type StoredType } from './keys';
 import { StatusCoalescer, type PendingStatus, type StatusMutation } from './status-coalescer';
 import {
   ConflictError,
@@ -175,7 +175,7 @@ export class ObjectStore {
     namespace: string | undefined,
     options: { limit?: number; startAfter?: string; revision?: number } = {},
   ): Promise<ObjectListResult<T>> {
-    const prefix = type.namespaced && namespace ? namespacePrefix(type, namespace) : typePrefix(type);
+    const prefix = listPrefix(type, namespace);
     const res = await this.kv.list<T>(prefix, options);
     const items = res.items.map((kv) => withRevision(kv));
     const last = res.items[res.items.length - 1];
@@ -427,7 +427,7 @@ export class ObjectStore {
     handler: (event: ObjectEvent<T>) => void,
     options: { route?: WatchRoute; onError?: (err: StoreError) => void } = {},
   ): Watch {
-    const prefix = type.namespaced && namespace ? namespacePrefix(type, namespace) : typePrefix(type);
+    const prefix = listPrefix(type, namespace);
     return this.kv.watch<T>(prefix, (ev) => handler(objectEventOf(ev)), { afterRevision, ...options });
   }
 
