@@ -14,21 +14,22 @@
  * program to ship, and would hide bpffs (ip netns exec remounts /sys).
  *
  * A port added or removed while it runs is opened or closed by the caller's thread, which
- * enters the namespace for that call only (in_netns): an open takes 30-50 ms (the verifier,
- * the XDP attach, pinning the UMEM), during which the runner thread used to forward nothing.
+ * enters the namespace for that call only (in_netns): an open takes milliseconds (the maps,
+ * the verifier, the XDP attach, pinning the UMEM), in which the runner thread used to forward
+ * nothing.
  * The runner thread only takes the port in (the connections its program inherited first) or
  * lets it go, a few microseconds (vfp_runner_cmd_stats counts them).
  *
  * Any thread may call in (vnetd makes the calls that take milliseconds, start, stop, add and
- * remove, from a worker thread, so that its event loop goes on meanwhile): add and remove
- * are taken one at a time (call_mu), and the interface arrays, which only the runner thread
- * writes, are written under ifs_mu, which every other thread that reads them holds. The
+ * remove, from a worker thread, so that its event loop goes on meanwhile): adds open their
+ * ports at once, their commands and removes are taken one at a time (call_mu), and the
+ * interface arrays, which only the runner thread writes, are written under ifs_mu, which
+ * every other thread that reads them holds. The
  * runner thread reads them without it: the packet path takes no lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -39,6 +40,7 @@
 
 #include <bpf/bpf.h>
 #include <linux/if_xdp.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -49,7 +51,9 @@
  * look at its RX ring per pass. */
 #define MAX_RUNNER_IFS 4096u
 #define BUDGET 256u
-/* Empty passes (no frame on any RX ring) before the thread sleeps in poll(): a short
+/* Adds opening their ports at once (callers' threads): more than vnetd's worker pool runs. */
+#define MAX_OPENING 16u
+/* Empty passes (no frame on any RX ring) before the thread sleeps (epoll_wait): a short
  * busy wait keeps a steady stream from paying a sleep + wake-up per burst, the bound
  * keeps an idle runner from burning a core. VFP_RUNNER_SPIN overrides it (0: sleep
  * at once). */
@@ -74,7 +78,12 @@ struct vfp_runner {
 	pthread_t thread;
 	pthread_mutex_t mu;     /* cmd's hand-over and state (with cv) */
 	pthread_cond_t cv;
-	pthread_mutex_t call_mu; /* one add or remove at a time, and none once stopping */
+	pthread_mutex_t call_mu; /* one command (add or remove) at a time, and none once stopping */
+	/* Adds between their two halves under call_mu (opening their ports, outside it): their
+	 * names and ports are taken, and a stop waits for them (call_cv). */
+	struct vfp_runner_if opening[MAX_OPENING];
+	uint32_t n_opening;
+	pthread_cond_t call_cv;
 	pthread_mutex_t ifs_mu;  /* n, ifs, x, outs: written under it (runner thread), read under it elsewhere */
 	int state; /* 0 starting, 1 running, -1 failed */
 	char err[512];
@@ -84,7 +93,11 @@ struct vfp_runner {
 	/* Counters written by one thread and read by any (relaxed: each is a figure of its own). */
 	_Atomic uint64_t cmd_ns, cmds; /* the runner thread's time in add/remove commands, and their number */
 	_Atomic uint64_t wait_ns;      /* the callers' time waiting for their commands to be taken up and done */
-	int wake_fd;           /* an eventfd in the idle poll: a command wakes the thread at once (-1: none) */
+	int wake_fd;           /* an eventfd in the idle wait: a command wakes the thread at once (-1: none) */
+	/* The idle wait: the sockets and wake_fd, registered once. poll() over 1,000 sockets
+	 * registered with each at every sleep and drove each one's copy-mode TX (xsk_poll): the
+	 * thread's wake-ups, one per port added, cost O(ports). */
+	int ep;
 	uint64_t held_at; /* when the programs' holds were last pushed forward */
 	_Atomic uint64_t adopted, not_adopted; /* connections of an earlier process taken over, or let go */
 };
@@ -96,6 +109,13 @@ struct runner_cmd {
 	int rc;
 	int done;
 };
+
+/* Adds fd to the idle wait, or takes it out. */
+static int watch(const struct vfp_runner *r, int fd, int add)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	return epoll_ctl(r->ep, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) ? -errno : 0;
+}
 
 static void fail(struct vfp_runner *r, const char *fmt, const char *a, int e)
 {
@@ -286,6 +306,10 @@ static int open_all(struct vfp_runner *r)
 			snprintf(r->err, sizeof(r->err), "%s: %s", r->ifs[i].name, e);
 			return -1;
 		}
+		if (watch(r, vfp_xsk_fd(r->x[i]), 1)) {
+			fail(r, "%s: epoll_ctl: %s", r->ifs[i].name, errno);
+			return -1;
+		}
 		r->outs[r->ifs[i].port] = r->x[i];
 	}
 	return 0;
@@ -320,14 +344,21 @@ static void do_cmd(struct vfp_runner *r)
 			r->x[r->n] = c->x;
 			r->n++;
 			adopt_conns(r, r->n - 1);
-			if (vfp_xsk_map_socket(c->x, e, sizeof(e))) {
+			if ((c->rc = watch(r, vfp_xsk_fd(c->x), 1))) {
+				snprintf(r->err, sizeof(r->err), "%s: epoll_ctl: %s", c->ifc.name, strerror(-c->rc));
+				r->n--;
+				r->x[r->n] = NULL;
+			} else if (vfp_xsk_map_socket(c->x, e, sizeof(e))) {
 				snprintf(r->err, sizeof(r->err), "%s: %s", c->ifc.name, e);
 				c->rc = -EIO;
+				watch(r, vfp_xsk_fd(c->x), 0);
 				r->n--;
 				r->x[r->n] = NULL;
 			} else {
 				r->outs[port] = c->x;
-				hold(r, 1);
+				/* Its own hold only: the loop pushes the others' once a second (all of them
+				 * here cost a map write per port per add, 3-4 ms at 1,000 NICs). */
+				vfp_xsk_hold(c->x, vfp_xsk_now_ns() + VFP_CONN_HOLD_NS);
 			}
 		}
 	} else {
@@ -338,6 +369,7 @@ static void do_cmd(struct vfp_runner *r)
 		} else {
 			r->outs[port] = NULL;
 			c->x = r->x[i];
+			watch(r, vfp_xsk_fd(c->x), 0); /* before the caller closes it */
 			r->n--;
 			r->ifs[i] = r->ifs[r->n];
 			r->x[i] = r->x[r->n];
@@ -365,7 +397,7 @@ static int command(struct vfp_runner *r, int op, const struct vfp_runner_if *ifc
 	pthread_mutex_lock(&r->mu);
 	r->cmd = &c;
 	atomic_store(&r->cmd_pending, 1);
-	/* An idle runner sleeps in poll() up to 20 ms: wake it (a failed write only waits for that). */
+	/* An idle runner sleeps up to 20 ms: wake it (a failed write only waits for that). */
 	if (r->wake_fd >= 0 && write(r->wake_fd, &one, sizeof(one)) < 0)
 		one = 0;
 	while (!c.done)
@@ -454,55 +486,87 @@ static void close_in_netns(const struct vfp_runner *r, struct vfp_xsk *x)
 		vfp_xsk_close_keep(x, 1);
 }
 
-/* Whether an interface of that name or port is open (r->ifs_mu held, or the runner thread). */
-static int is_open(const struct vfp_runner *r, const struct vfp_runner_if *ifc)
+/* Whether an interface of that name or port is open or being opened (call_mu held). */
+static int is_taken(struct vfp_runner *r, const struct vfp_runner_if *ifc)
 {
-	for (uint32_t i = 0; i < r->n; i++)
-		if (!strcmp(r->ifs[i].name, ifc->name) || r->ifs[i].port == ifc->port)
-			return 1;
-	return 0;
-}
-
-static int add_locked(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
-{
-	char e[512] = "";
-	struct open_args a = { .r = r, .ifc = ifc, .err = e, .errlen = sizeof(e) };
-	uint32_t n;
-	int rc, open;
+	int open = 0;
 
 	pthread_mutex_lock(&r->ifs_mu);
-	open = is_open(r, ifc);
-	n = r->n;
+	for (uint32_t i = 0; i < r->n && !open; i++)
+		open = !strcmp(r->ifs[i].name, ifc->name) || r->ifs[i].port == ifc->port;
 	pthread_mutex_unlock(&r->ifs_mu);
-	/* An interface open already must not get a second program attached. (Only this caller's
-	 * command changes the arrays until call_mu is let go: the check holds until then.) */
-	if (open) {
+	for (uint32_t i = 0; i < r->n_opening && !open; i++)
+		open = !strcmp(r->opening[i].name, ifc->name) || r->opening[i].port == ifc->port;
+	return open;
+}
+
+/* Takes ifc's name and port for an add (call_mu held): checked once, held while it opens. */
+static int reserve(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+{
+	uint32_t n;
+
+	/* An interface open already must not get a second program attached. */
+	if (is_taken(r, ifc)) {
 		snprintf(err, errlen, "%s: interface or port %u open already", ifc->name, ifc->port);
 		return -EEXIST;
 	}
-	if (ifc->port >= VFP_MAX_IFACES || n >= MAX_RUNNER_IFS) {
+	pthread_mutex_lock(&r->ifs_mu);
+	n = r->n;
+	pthread_mutex_unlock(&r->ifs_mu);
+	if (ifc->port >= VFP_MAX_IFACES || n + r->n_opening >= MAX_RUNNER_IFS) {
 		snprintf(err, errlen, "%s: port %u out of range, or %u interfaces already", ifc->name, ifc->port, n);
 		return -EINVAL;
 	}
-	rc = in_netns(r, open_port, &a, e, sizeof(e));
-	if (rc) {
-		snprintf(err, errlen, "%s", e);
-		return rc;
+	if (r->n_opening == MAX_OPENING) {
+		snprintf(err, errlen, "%s: %u interfaces opening already", ifc->name, MAX_OPENING);
+		return -EBUSY;
 	}
-	rc = command(r, 1, ifc, &a.x, err, errlen);
-	if (rc)
-		close_in_netns(r, a.x);
-	return rc;
+	r->opening[r->n_opening++] = *ifc;
+	return 0;
 }
 
+static void unreserve(struct vfp_runner *r, const struct vfp_runner_if *ifc)
+{
+	for (uint32_t i = 0; i < r->n_opening; i++)
+		if (r->opening[i].port == ifc->port) {
+			r->opening[i] = r->opening[--r->n_opening];
+			break;
+		}
+	pthread_cond_broadcast(&r->call_cv);
+}
+
+/*
+ * An add opens its port outside call_mu, so that several callers open theirs at once: an open
+ * is milliseconds of the kernel's (the maps, the verifier, the attach), most of a port's
+ * bring-up, and at 1,500 NICs one at a time took half a minute. Only the hand-over to the
+ * runner thread is one at a time.
+ */
 int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
 {
+	char e[512] = "";
+	struct open_args a = { .r = r, .ifc = ifc, .err = e, .errlen = sizeof(e) };
 	int rc;
 
 	if (!memchr(ifc->name, 0, sizeof(ifc->name)))
 		return -EINVAL;
 	pthread_mutex_lock(&r->call_mu);
-	rc = add_locked(r, ifc, err, errlen);
+	rc = atomic_load(&r->stop) ? -ESHUTDOWN : reserve(r, ifc, err, errlen);
+	pthread_mutex_unlock(&r->call_mu);
+	if (rc)
+		return rc;
+	rc = in_netns(r, open_port, &a, e, sizeof(e));
+	pthread_mutex_lock(&r->call_mu);
+	if (rc) {
+		snprintf(err, errlen, "%s", e);
+	} else if (atomic_load(&r->stop)) {
+		/* A stop waits for this add (its thread is ending: no command would be taken up). */
+		snprintf(err, errlen, "%s: the runner stopped while it opened", ifc->name);
+		close_in_netns(r, a.x);
+		rc = -ESHUTDOWN;
+	} else if ((rc = command(r, 1, ifc, &a.x, err, errlen))) {
+		close_in_netns(r, a.x);
+	}
+	unreserve(r, ifc);
 	pthread_mutex_unlock(&r->call_mu);
 	return rc;
 }
@@ -541,27 +605,9 @@ static int index_of(const struct vfp_runner *r, uint32_t port)
 	return -1;
 }
 
-/* The sockets, and the command eventfd after them; returns how many entries. */
-static nfds_t poll_set(const struct vfp_runner *r, struct pollfd pfd[])
-{
-	nfds_t n = 0;
-
-	for (uint32_t i = 0; i < r->n; i++, n++) {
-		pfd[n].fd = vfp_xsk_fd(r->x[i]);
-		pfd[n].events = POLLIN;
-	}
-	if (r->wake_fd >= 0) {
-		pfd[n].fd = r->wake_fd;
-		pfd[n++].events = POLLIN;
-	}
-	return n;
-}
-
 static void *run(void *arg)
 {
 	struct vfp_runner *r = arg;
-	struct pollfd pfd[MAX_RUNNER_IFS + 1];
-	nfds_t npfd;
 	int ok = open_all(r) == 0;
 	const char *spin_env = getenv("VFP_RUNNER_SPIN");
 	uint32_t spin = spin_env ? (uint32_t)strtoul(spin_env, NULL, 10) : SPIN_PASSES, idle = 0;
@@ -575,13 +621,10 @@ static void *run(void *arg)
 		return NULL;
 	}
 	hold(r, 1);
-	npfd = poll_set(r, pfd);
 	while (!atomic_load(&r->stop)) {
 		uint32_t got = 0, held = 0;
-		if (atomic_load(&r->cmd_pending)) {
+		if (atomic_load(&r->cmd_pending))
 			do_cmd(r);
-			npfd = poll_set(r, pfd);
-		}
 		for (uint32_t i = 0; i < r->n; i++)
 			got += vfp_xsk_rx_forward(r->x[i], r->ctx, r->ifs[i].port, r->outs, r->n_outs, r->underlay_port,
 						  UINT32_MAX, BUDGET);
@@ -596,15 +639,23 @@ static void *run(void *arg)
 		} else if (held) {
 			sched_yield(); /* an output is full: let the kernel's receive side drain it */
 		} else if (++idle > spin) {
-			idle = 0;
-			poll(pfd, npfd, 20); /* idle: sleep until a frame or a command arrives (or re-check stop) */
-			/* Read whatever woke it (a command may have been taken up before its write came):
-			 * an eventfd left readable would end every later poll at once. */
-			if (r->wake_fd >= 0 && (pfd[npfd - 1].revents & POLLIN)) {
+			/* idle: sleep until a frame or a command arrives (or re-check stop) */
+			struct epoll_event ev[16];
+			int ready = epoll_wait(r->ep, ev, 16, 20), frames = 0;
+			for (int k = 0; k < ready; k++) {
 				uint64_t woken;
-				if (read(r->wake_fd, &woken, sizeof(woken)) < 0)
+				if (ev[k].data.fd != r->wake_fd)
+					frames = 1;
+				/* Read what woke it (a command may have been taken up before its write
+				 * came): an eventfd left readable would end every later wait at once. */
+				else if (read(r->wake_fd, &woken, sizeof(woken)) < 0)
 					woken = 0; /* EAGAIN: read already */
 			}
+			/* Only frames are worth the busy wait. After a command or the timeout, one empty
+			 * pass and back to sleep: each spin pass looks at every RX ring, and at 1,000 NICs
+			 * the passes after every port's add (and every 20 ms while idle) were a fifth of a
+			 * burst of adds' CPU. */
+			idle = frames ? 0 : spin;
 		}
 	}
 	close_all(r, r->keep_programs);
@@ -620,6 +671,8 @@ static void free_runner(struct vfp_runner *r)
 		close(r->netns_fd);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
+	if (r->ep >= 0)
+		close(r->ep);
 	vfp_xsk_shared_close(&r->shared);
 	free(r->outs);
 	free(r);
@@ -655,6 +708,12 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	r->shared.dst = r->shared.vipaddr = -1;
 	strcpy(r->netns, netns);
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	r->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r->ep < 0 || (r->wake_fd >= 0 && watch(r, r->wake_fd, 1))) {
+		snprintf(err, errlen, "runner: epoll: %s", strerror(errno));
+		free_runner(r);
+		return NULL;
+	}
 	r->netns_fd = netns[0] ? open(netns, O_RDONLY | O_CLOEXEC) : -1;
 	if (netns[0] && r->netns_fd < 0) {
 		snprintf(err, errlen, "open netns %s: %s", netns, strerror(errno));
@@ -673,6 +732,7 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	pthread_mutex_init(&r->call_mu, NULL);
+	pthread_cond_init(&r->call_cv, NULL);
 	pthread_mutex_init(&r->ifs_mu, NULL);
 	/* Before the thread opens the ports: the connections it takes over are published again. */
 	vfp_ctx_set_conn_hook(ctx, conn_publish, r);
@@ -710,15 +770,19 @@ void vfp_runner_stop(struct vfp_runner *r)
 {
 	if (!r)
 		return;
-	/* After an add or remove under way (its command needs the thread running). */
+	/* After the adds and removes under way (their commands need the thread running); adds
+	 * that come later are refused. */
 	pthread_mutex_lock(&r->call_mu);
 	atomic_store(&r->stop, 1);
+	while (r->n_opening)
+		pthread_cond_wait(&r->call_cv, &r->call_mu);
 	pthread_join(r->thread, NULL);
 	pthread_mutex_unlock(&r->call_mu);
 	vfp_ctx_set_conn_hook(r->ctx, NULL, NULL);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->call_mu);
+	pthread_cond_destroy(&r->call_cv);
 	pthread_mutex_destroy(&r->ifs_mu);
 	free_runner(r);
 }

@@ -127,14 +127,16 @@ maybe('what a fast-path port costs the host', () => {
 
   // Before: 16 MiB of UMEM and 19.4 MiB of preallocated maps for every port, VM NIC or not,
   // which a hypervisor with a hundred VM NICs paid 3.5 GiB for. A VM NIC's maps were 2.2 MiB
-  // until its vfp_dst (1 MiB of buckets) became the node's, shared by all its VM NICs (1.2).
+  // until its vfp_dst (1 MiB of buckets) became the node's, shared by all its VM NICs (1.2),
+  // and its vfp_conn had the underlay's 65,536 entries (1 MiB of buckets) until 2026-12-02:
+  // 16,384 now (0.45 MiB in all).
   // The maps it keeps are what the port costs: the others hold one entry (those only the other
   // role's program reads) or are the node's (a runner's VM NICs share vfp_dst and vfp_vipaddr),
   // and their descriptors are closed once the program is attached.
   it.each([
-    ['a VM NIC', VM, XdpMode.VmFiltered, 9, 1.5],
-    ['the underlay', UNDERLAY, XdpMode.UnderlayFiltered, 16, 3.5],
-  ])('%s: its UMEM, its XDP maps and its descriptors', (_what, ifname, mode, umemMiB, mapsMiB) => {
+    ['a VM NIC', VM, XdpMode.VmFiltered, 9, 0.6, 16384],
+    ['the underlay', UNDERLAY, XdpMode.UnderlayFiltered, 16, 3.5, 65536],
+  ])('%s: its UMEM, its XDP maps and its descriptors', (_what, ifname, mode, umemMiB, mapsMiB, connEntries) => {
     const { status: lib, fastPath: fp } = openFastPath();
     if (!fp) throw new Error(`libvnetfp did not load: ${JSON.stringify(lib)}`);
     const maps0 = bpfMaps(), fds0 = readdirSync('/proc/self/fd').length;
@@ -148,6 +150,9 @@ maybe('what a fast-path port costs the host', () => {
       // The kernel's view of the UMEM's mapping: its size, all of it resident (pinned).
       expect(umem).toEqual({ size: umemMiB * 2 ** 20, rss: umemMiB * 2 ** 20 });
       expect(memlock).toBeLessThan(mapsMiB * 2 ** 20);
+      // vfp_conn, the largest (hash maps: type 1): a VM NIC's holds its own connections' keys,
+      // the underlay's every remote one's.
+      expect(Math.max(...maps.filter((m) => m.type === 1).map((m) => m.maxEntries))).toBe(connEntries);
       // Six maps (vfp_cfg, vfp_xsks, vfp_conn and the role's three filter maps) and the socket:
       // 14 descriptors before 2026-12-01 (every map of the object, and the program).
       expect(maps.length).toBe(6);
