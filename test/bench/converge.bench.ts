@@ -878,6 +878,8 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     // BENCH_LOG_DIR keeps vnetd's logs (with BENCH_VNETD_LOG=debug: timestamps of every step).
     // Named by this N's runs (1: the first process, 2: the one after the restart).
     if (process.env.BENCH_LOG_DIR) for (let i = runsBefore + 1; i <= vnetdRuns; i++) if (existsSync(join(dataDir, `vnetd-${i}.log`))) copyFileSync(join(dataDir, `vnetd-${i}.log`), join(process.env.BENCH_LOG_DIR, `vnetd-N${n}-${i - runsBefore}.log`));
+    // And the agents' (agents side), by hypervisor and the same run number.
+    if (process.env.BENCH_LOG_DIR) for (const hv of bed?.hypervisors ?? []) for (let i = runsBefore + 1; i <= vnetdRuns; i++) if (existsSync(join(dataDir, `agent-${hv.name}-${i}.log`))) copyFileSync(join(dataDir, `agent-${hv.name}-${i}.log`), join(process.env.BENCH_LOG_DIR, `agent-${hv.name}-N${n}-${i - runsBefore}.log`));
     // BENCH_KEEP_DATA=1 keeps the data dir (the store: which writes realizing N ports took).
     if (process.env.BENCH_KEEP_DATA) out(`  vnetd data dir kept: ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
