@@ -347,9 +347,7 @@ void vfp_runner_release(struct vfp_runner *r);
 uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t n);
 /* Add or remove one interface while running: the calling thread opens or closes it inside
  * the runner's netns, the runner thread only takes it in or lets it go (the caller waits for
- * that: the thread is woken, a fraction of a millisecond). Adds from several threads open
- * their interfaces at once (up to 16; more: -EBUSY); an interface or port open or being opened
- * is -EEXIST. 0 or negative errno (reason in err). */
+ * that: the thread is woken, a fraction of a millisecond). 0 or negative errno (reason in err). */
 int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen);
 int vfp_runner_remove(struct vfp_runner *r, uint32_t port);
 /* {ns, count} of the add/remove commands on the runner thread (time it forwarded nothing), and

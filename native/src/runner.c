@@ -21,10 +21,9 @@
  * lets it go, a few microseconds (vfp_runner_cmd_stats counts them).
  *
  * Any thread may call in (vnetd makes the calls that take milliseconds, start, stop, add and
- * remove, from a worker thread, so that its event loop goes on meanwhile): adds open their
- * ports at once, their commands and removes are taken one at a time (call_mu), and the
- * interface arrays, which only the runner thread writes, are written under ifs_mu, which
- * every other thread that reads them holds. The
+ * remove, from a worker thread, so that its event loop goes on meanwhile): add and remove
+ * are taken one at a time (call_mu), and the interface arrays, which only the runner thread
+ * writes, are written under ifs_mu, which every other thread that reads them holds. The
  * runner thread reads them without it: the packet path takes no lock.
  */
 #define _GNU_SOURCE
@@ -51,8 +50,6 @@
  * look at its RX ring per pass. */
 #define MAX_RUNNER_IFS 4096u
 #define BUDGET 256u
-/* Adds opening their ports at once (callers' threads): more than vnetd's worker pool runs. */
-#define MAX_OPENING 16u
 /* Empty passes (no frame on any RX ring) before the thread sleeps (epoll_wait): a short
  * busy wait keeps a steady stream from paying a sleep + wake-up per burst, the bound
  * keeps an idle runner from burning a core. VFP_RUNNER_SPIN overrides it (0: sleep
@@ -78,12 +75,7 @@ struct vfp_runner {
 	pthread_t thread;
 	pthread_mutex_t mu;     /* cmd's hand-over and state (with cv) */
 	pthread_cond_t cv;
-	pthread_mutex_t call_mu; /* one command (add or remove) at a time, and none once stopping */
-	/* Adds between their two halves under call_mu (opening their ports, outside it): their
-	 * names and ports are taken, and a stop waits for them (call_cv). */
-	struct vfp_runner_if opening[MAX_OPENING];
-	uint32_t n_opening;
-	pthread_cond_t call_cv;
+	pthread_mutex_t call_mu; /* one add or remove at a time, and none once stopping */
 	pthread_mutex_t ifs_mu;  /* n, ifs, x, outs: written under it (runner thread), read under it elsewhere */
 	int state; /* 0 starting, 1 running, -1 failed */
 	char err[512];
@@ -486,87 +478,55 @@ static void close_in_netns(const struct vfp_runner *r, struct vfp_xsk *x)
 		vfp_xsk_close_keep(x, 1);
 }
 
-/* Whether an interface of that name or port is open or being opened (call_mu held). */
-static int is_taken(struct vfp_runner *r, const struct vfp_runner_if *ifc)
+/* Whether an interface of that name or port is open (r->ifs_mu held, or the runner thread). */
+static int is_open(const struct vfp_runner *r, const struct vfp_runner_if *ifc)
 {
-	int open = 0;
-
-	pthread_mutex_lock(&r->ifs_mu);
-	for (uint32_t i = 0; i < r->n && !open; i++)
-		open = !strcmp(r->ifs[i].name, ifc->name) || r->ifs[i].port == ifc->port;
-	pthread_mutex_unlock(&r->ifs_mu);
-	for (uint32_t i = 0; i < r->n_opening && !open; i++)
-		open = !strcmp(r->opening[i].name, ifc->name) || r->opening[i].port == ifc->port;
-	return open;
-}
-
-/* Takes ifc's name and port for an add (call_mu held): checked once, held while it opens. */
-static int reserve(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
-{
-	uint32_t n;
-
-	/* An interface open already must not get a second program attached. */
-	if (is_taken(r, ifc)) {
-		snprintf(err, errlen, "%s: interface or port %u open already", ifc->name, ifc->port);
-		return -EEXIST;
-	}
-	pthread_mutex_lock(&r->ifs_mu);
-	n = r->n;
-	pthread_mutex_unlock(&r->ifs_mu);
-	if (ifc->port >= VFP_MAX_IFACES || n + r->n_opening >= MAX_RUNNER_IFS) {
-		snprintf(err, errlen, "%s: port %u out of range, or %u interfaces already", ifc->name, ifc->port, n);
-		return -EINVAL;
-	}
-	if (r->n_opening == MAX_OPENING) {
-		snprintf(err, errlen, "%s: %u interfaces opening already", ifc->name, MAX_OPENING);
-		return -EBUSY;
-	}
-	r->opening[r->n_opening++] = *ifc;
+	for (uint32_t i = 0; i < r->n; i++)
+		if (!strcmp(r->ifs[i].name, ifc->name) || r->ifs[i].port == ifc->port)
+			return 1;
 	return 0;
 }
 
-static void unreserve(struct vfp_runner *r, const struct vfp_runner_if *ifc)
-{
-	for (uint32_t i = 0; i < r->n_opening; i++)
-		if (r->opening[i].port == ifc->port) {
-			r->opening[i] = r->opening[--r->n_opening];
-			break;
-		}
-	pthread_cond_broadcast(&r->call_cv);
-}
-
-/*
- * An add opens its port outside call_mu, so that several callers open theirs at once: an open
- * is milliseconds of the kernel's (the maps, the verifier, the attach), most of a port's
- * bring-up, and at 1,500 NICs one at a time took half a minute. Only the hand-over to the
- * runner thread is one at a time.
- */
-int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+static int add_locked(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
 {
 	char e[512] = "";
 	struct open_args a = { .r = r, .ifc = ifc, .err = e, .errlen = sizeof(e) };
+	uint32_t n;
+	int rc, open;
+
+	pthread_mutex_lock(&r->ifs_mu);
+	open = is_open(r, ifc);
+	n = r->n;
+	pthread_mutex_unlock(&r->ifs_mu);
+	/* An interface open already must not get a second program attached. (Only this caller's
+	 * command changes the arrays until call_mu is let go: the check holds until then.) */
+	if (open) {
+		snprintf(err, errlen, "%s: interface or port %u open already", ifc->name, ifc->port);
+		return -EEXIST;
+	}
+	if (ifc->port >= VFP_MAX_IFACES || n >= MAX_RUNNER_IFS) {
+		snprintf(err, errlen, "%s: port %u out of range, or %u interfaces already", ifc->name, ifc->port, n);
+		return -EINVAL;
+	}
+	rc = in_netns(r, open_port, &a, e, sizeof(e));
+	if (rc) {
+		snprintf(err, errlen, "%s", e);
+		return rc;
+	}
+	rc = command(r, 1, ifc, &a.x, err, errlen);
+	if (rc)
+		close_in_netns(r, a.x);
+	return rc;
+}
+
+int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen)
+{
 	int rc;
 
 	if (!memchr(ifc->name, 0, sizeof(ifc->name)))
 		return -EINVAL;
 	pthread_mutex_lock(&r->call_mu);
-	rc = atomic_load(&r->stop) ? -ESHUTDOWN : reserve(r, ifc, err, errlen);
-	pthread_mutex_unlock(&r->call_mu);
-	if (rc)
-		return rc;
-	rc = in_netns(r, open_port, &a, e, sizeof(e));
-	pthread_mutex_lock(&r->call_mu);
-	if (rc) {
-		snprintf(err, errlen, "%s", e);
-	} else if (atomic_load(&r->stop)) {
-		/* A stop waits for this add (its thread is ending: no command would be taken up). */
-		snprintf(err, errlen, "%s: the runner stopped while it opened", ifc->name);
-		close_in_netns(r, a.x);
-		rc = -ESHUTDOWN;
-	} else if ((rc = command(r, 1, ifc, &a.x, err, errlen))) {
-		close_in_netns(r, a.x);
-	}
-	unreserve(r, ifc);
+	rc = add_locked(r, ifc, err, errlen);
 	pthread_mutex_unlock(&r->call_mu);
 	return rc;
 }
@@ -732,7 +692,6 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	pthread_mutex_init(&r->call_mu, NULL);
-	pthread_cond_init(&r->call_cv, NULL);
 	pthread_mutex_init(&r->ifs_mu, NULL);
 	/* Before the thread opens the ports: the connections it takes over are published again. */
 	vfp_ctx_set_conn_hook(ctx, conn_publish, r);
@@ -770,19 +729,15 @@ void vfp_runner_stop(struct vfp_runner *r)
 {
 	if (!r)
 		return;
-	/* After the adds and removes under way (their commands need the thread running); adds
-	 * that come later are refused. */
+	/* After an add or remove under way (its command needs the thread running). */
 	pthread_mutex_lock(&r->call_mu);
 	atomic_store(&r->stop, 1);
-	while (r->n_opening)
-		pthread_cond_wait(&r->call_cv, &r->call_mu);
 	pthread_join(r->thread, NULL);
 	pthread_mutex_unlock(&r->call_mu);
 	vfp_ctx_set_conn_hook(r->ctx, NULL, NULL);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->call_mu);
-	pthread_cond_destroy(&r->call_cv);
 	pthread_mutex_destroy(&r->ifs_mu);
 	free_runner(r);
 }

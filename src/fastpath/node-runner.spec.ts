@@ -160,53 +160,18 @@ maybe('NodeRunner in a network namespace', () => {
     }
   }, 30_000);
 
-  it('opens new interfaces two at a time, never one twice, and a stop waits for an open under way', async () => {
+  it('opens an interface again right after closing it (its flags changed): the kernel frees its queue late', async () => {
     const { fastPath: real } = openFastPath();
-    const target = real!.lib;
-    let inFlight = 0, most = 0;
-    const twice: number[] = [];
-    let doubled = false;
-    let handle: Parameters<typeof target.runnerAdd>[0] | undefined;
-    const lib = libWith(target, {
-      runnerAdd: async (r, ifc, err) => {
-        handle = r;
-        most = Math.max(most, ++inFlight);
-        try {
-          if (doubled) return await target.runnerAdd(r, ifc, err);
-          doubled = true;
-          // The same interface from two threads at once: one opens it, the other is told it is
-          // taken (a second XDP program on it would replace the first's).
-          const rcs = await Promise.all([target.runnerAdd(r, ifc, err), target.runnerAdd(r, Buffer.from(ifc), Buffer.alloc(512))]);
-          twice.push(...rcs);
-          return Math.max(...rcs);
-        } finally {
-          inFlight--;
-        }
-      },
-    });
-    const runner = new NodeRunner(new FastPath(lib), { netns: HV });
+    const runner = new NodeRunner(new FastPath(real!.lib), { netns: HV });
     const t = tables();
-    const extra = [TAP2, TAP3].map((ifname, i) => ({ id: 8 + i, ifname, network: 100, mac: `02:00:00:00:01:0${8 + i}`, portSecurity: false, sources: [] }));
-    const more: NodeTables = { ...t, ports: [...t.ports, ...extra], macs: [...t.macs, ...extra.map((p) => ({ network: 100, mac: p.mac, to: { kind: 'local' as const, port: p.id } }))] };
+    const flipped: NodeTables = { ...t, ports: t.ports.map((p) => ({ ...p, portSecurity: !p.portSecurity })) };
     try {
       expect(await runner.apply(t)).toMatchObject({ state: 'Running', interfaces: 2 });
-      expect(await runner.apply(more)).toMatchObject({ state: 'Running', interfaces: 4 });
-      expect(most).toBe(2);
-      expect(twice.sort((a, b) => a - b)).toEqual([-17, 0]); // -EEXIST, and the one that opened it
-      expect(runner.counters().interfaces.map((i) => i.ifname).sort()).toEqual([TAP, TAP2, TAP3, UL].sort());
-      // Back to two, then an add of TAP3 under way as the runner stops: the stop waits for it
-      // (its port is closed either way), and nothing of the fast path's stays on TAP3.
-      expect(await runner.apply(t)).toMatchObject({ state: 'Running', interfaces: 2 });
-      const ifc = Buffer.alloc(28);
-      ifc.write(TAP3, 0, 'utf8');
-      ifc.writeUInt32LE(9, 16);
-      ifc.writeUInt32LE(3, 20); // XDP_VM_FILTERED
-      // (TAP3's socket was closed a moment ago: its queue is busy until the kernel's deferred
-      // work lets it go, which the open waits for; it was "Device or resource busy" before.)
-      const late = target.runnerAdd(handle!, ifc, Buffer.alloc(512));
-      await runner.close();
-      expect([0, -108]).toContain(await late); // taken in before the stop, or -ESHUTDOWN
-      expect(execFileSync('ip', ['-n', HV, '-d', 'link', 'show', TAP3], { encoding: 'utf8' })).not.toMatch(/prog\/xdp/);
+      // The same interface closed and opened in one apply: its socket's queue stays busy until
+      // the kernel's deferred work lets it go ("xsk_socket__create: Device or resource busy",
+      // and the node's fast path Unavailable, before 2026-12-01).
+      for (const next of [flipped, t, flipped]) expect(await runner.apply(next)).toMatchObject({ state: 'Running', interfaces: 2 });
+      expect(execFileSync('ip', ['-n', HV, '-d', 'link', 'show', TAP], { encoding: 'utf8' })).toMatch(/prog\/xdp/);
     } finally {
       await runner.close();
     }

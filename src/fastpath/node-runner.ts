@@ -79,13 +79,6 @@ export const VIP_SETTLE_MS = 3000;
 /** How soon an apply whose holding keys could not all be written is tried again. */
 export const HOLD_RETRY_MS = 1000;
 
-/**
- * Interfaces a running runner opens at once. An open is a few milliseconds of kernel work
- * (the XDP program's maps and verification, the attach, the socket's UMEM), on one of libuv's
- * four worker threads: two keep both of these machines' cores busy and leave two workers
- * to the rest of the process (SQLite's syncs in an all-in-one vnetd).
- */
-const OPENS_AT_ONCE = Number(process.env.VFP_OPENS_AT_ONCE ?? 2);
 const XDP_VM_FILTERED = 3;
 const XDP_UNDERLAY_FILTERED = 4;
 const XDP_PORT_SECURITY = 1;
@@ -429,26 +422,16 @@ export class NodeRunner {
     this.ifs = this.ifs.filter((x) => wanted.has(ifKey(x)));
   }
 
-  /**
-   * Adds the wanted interfaces not open yet (after removeInterfaces), OPENS_AT_ONCE at a time;
-   * after a failure no more are begun, and the first failure's reason is returned.
-   */
+  /** Adds the wanted interfaces not open yet (after removeInterfaces). */
   private async addInterfaces(want: RunnerIf[]): Promise<string | null> {
     const have = new Set(this.ifs.map(ifKey));
-    const todo = want.filter((x) => !have.has(ifKey(x)));
-    let next = 0;
-    let why: string | null = null;
-    const opener = async (): Promise<void> => {
-      while (why === null && next < todo.length) {
-        const f = todo[next++]!;
-        const err = Buffer.alloc(512);
-        if ((await this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err)) < 0) why ??= cString(err) || `${f.name}: could not be added`;
-        else this.ifs.push(f);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(OPENS_AT_ONCE, todo.length) }, opener));
+    for (const f of want.filter((x) => !have.has(ifKey(x)))) {
+      const err = Buffer.alloc(512);
+      if ((await this.fp.lib.runnerAdd(this.runner!, packIfs([f]), err)) < 0) return cString(err) || `${f.name}: could not be added`;
+      this.ifs.push(f);
+    }
     this.ifs.sort((a, b) => a.port - b.port);
-    return why;
+    return null;
   }
 
   private async stopRunner(keepPrograms = false): Promise<void> {
