@@ -667,16 +667,17 @@ struct vfp_runner *vfp_runner_start(struct vfp_ctx *ctx, const char *netns, cons
 	r->ctx = ctx;
 	r->shared.dst = r->shared.vipaddr = -1;
 	strcpy(r->netns, netns);
+	r->ep = -1; /* before any free_runner: descriptor 0 is not ours to close */
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	r->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (r->ep < 0 || (r->wake_fd >= 0 && watch(r, r->wake_fd, 1))) {
-		snprintf(err, errlen, "runner: epoll: %s", strerror(errno));
-		free_runner(r);
-		return NULL;
-	}
 	r->netns_fd = netns[0] ? open(netns, O_RDONLY | O_CLOEXEC) : -1;
 	if (netns[0] && r->netns_fd < 0) {
 		snprintf(err, errlen, "open netns %s: %s", netns, strerror(errno));
+		free_runner(r);
+		return NULL;
+	}
+	r->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r->ep < 0 || (r->wake_fd >= 0 && watch(r, r->wake_fd, 1))) {
+		snprintf(err, errlen, "runner: epoll: %s", strerror(errno));
 		free_runner(r);
 		return NULL;
 	}

@@ -233,12 +233,12 @@ static int is_underlay(uint32_t mode) { return mode == VFP_XDP_TUNNELS_ONLY || m
 static const char *role_program(uint32_t mode) { return is_underlay(mode) ? "vfp_xdp_underlay" : "vfp_xdp_vm"; }
 
 /*
- * A VM NIC's vfp_conn holds the keys of the connections whose frames arrive at it (as a client,
- * or as a local backend), up to half the connections the node's LRU holds (65,536 ways,
- * two per connection), which only a very busy VM would reach; a connection that finds it full stays with
- * OVS. At 65,536 entries (the underlay's size, which carries every remote connection) its
- * bucket array was 1 MiB per VM NIC, 1.5 GiB of kernel memory at 1,500 NICs, and creating it
- * 1.6 ms of each port's opening (0.64 ms at this size).
+ * A VM NIC's vfp_conn holds the keys of the connections whose frames arrive at it (as a
+ * client, or as a local backend): room for half the connections the node's LRU holds (65,536
+ * ways, two per connection), which only a very busy VM would fill; a connection that finds it
+ * full stays with OVS. At 65,536 entries (the underlay's size: it carries every remote
+ * connection) its bucket array was 1 MiB per VM NIC, 1.5 GiB of kernel memory at 1,500 NICs,
+ * and creating it 1.6 ms of each port's opening (0.64 ms at this size).
  */
 #define VM_CONN_ENTRIES 16384u
 

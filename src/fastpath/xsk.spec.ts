@@ -128,7 +128,7 @@ maybe('what a fast-path port costs the host', () => {
   // Before: 16 MiB of UMEM and 19.4 MiB of preallocated maps for every port, VM NIC or not,
   // which a hypervisor with a hundred VM NICs paid 3.5 GiB for. A VM NIC's maps were 2.2 MiB
   // until its vfp_dst (1 MiB of buckets) became the node's, shared by all its VM NICs (1.2),
-  // and its vfp_conn had the underlay's 65,536 entries (1 MiB of buckets) until 2026-12-02:
+  // and its vfp_conn had the underlay's 65,536 entries (1 MiB of buckets) until 2026-12-01:
   // 16,384 now (0.45 MiB in all).
   // The maps it keeps are what the port costs: the others hold one entry (those only the other
   // role's program reads) or are the node's (a runner's VM NICs share vfp_dst and vfp_vipaddr),
