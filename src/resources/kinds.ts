@@ -187,6 +187,13 @@ export interface NodeFastPathStatus {
     underlay?: { name: string; [counter: string]: number | string };
     vmNics?: { count: number; [counter: string]: number };
   };
+  /**
+   * What the fast path last read from the node's kernel: the MAC of the device holding the
+   * tunnel IP, and the next-hop MAC toward each remote VTEP (up to 128: reconcile/kinds/fastpath.nodes.ts).
+   * A restarted vnetd starts its first apply from them, so it takes over the connections its
+   * predecessor left without waiting on iproute2 first, and reads them again at once.
+   */
+  underlayFacts?: { tunnelIP: string; tunnelMac: string; nextHops?: Record<string, string> };
 }
 
 export interface NodeStatus extends ObjectStatusBase {

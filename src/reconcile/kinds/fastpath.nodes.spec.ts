@@ -198,6 +198,57 @@ describe('FastPathNodes underlay facts', () => {
     }
   });
 
+  it('a restarted process applies first with the facts its predecessor recorded in Node status, then reads them at once', async () => {
+    const { reads, macs, facts } = fakeUnderlay();
+    const { objects, fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true } }, { underlay: facts, level: 'debug' });
+    await compiledAndApplied(fp, node, twoNodes);
+    await fp.stop();
+    const recorded = (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!;
+    expect(recorded.status?.fastpath?.underlayFacts).toEqual({ tunnelIP: '127.0.0.1', tunnelMac: '02:bb:00:00:00:01', nextHops: { '192.0.2.2': '02:aa:00:00:00:02' } });
+    expect(reads).toEqual({ localMac: 1, known: 0, resolve: 1 });
+
+    // The next process: its kernel reads wait until released, and the next hop has moved meanwhile.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gated: UnderlayFacts = {
+      localMacOf: async (ns, ip) => (await gate, facts.localMacOf(ns, ip)),
+      knownNextHopMac: async (ns, ip) => (await gate, facts.knownNextHopMac(ns, ip)),
+      nextHopMac: async (ns, ip) => (await gate, facts.nextHopMac(ns, ip)),
+    };
+    macs.set('192.0.2.2', '02:aa:00:00:00:99');
+    const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
+    const next = new FastPathNodes({ objects, logger, underlay: gated, underlayRefreshMs: 3_600_000 });
+    try {
+      // Applied while every read still waits: from status alone.
+      await compiledAndApplied(next, recorded, twoNodes);
+      expect(vtepMacsApplied(lines)).toEqual(['02:aa:00:00:00:02', '02:aa:00:00:00:02']);
+      release();
+      await new Promise((r) => setTimeout(r, 50));
+      await next.whenApplied('hv1');
+      expect(vtepMacsApplied(lines)).toEqual(['02:aa:00:00:00:02', '02:aa:00:00:00:02', '02:aa:00:00:00:99']);
+      // Verified once each: the seeded next hop by a read that resolves it when the kernel has forgotten it.
+      expect(reads).toEqual({ localMac: 2, known: 0, resolve: 2 });
+      const now = await objects.get<HypervisorNode>(NODES, undefined, 'hv1');
+      expect(now?.status?.fastpath?.underlayFacts?.nextHops).toEqual({ '192.0.2.2': '02:aa:00:00:00:99' });
+    } finally {
+      await next.stop();
+    }
+  });
+
+  it('ignores recorded facts that are not MACs (status is writable) and reads the kernel before applying', async () => {
+    const { reads, facts } = fakeUnderlay();
+    const { objects, fp, node, lines } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true } }, { underlay: facts, level: 'debug' });
+    try {
+      const forged = { ...node, status: { fastpath: { state: 'Running' as const, underlayFacts: { tunnelIP: '127.0.0.1', tunnelMac: 'zz', nextHops: { '192.0.2.2': '02:aa:00:00:00:66' } } } } };
+      await compiledAndApplied(fp, forged, twoNodes);
+      expect(vtepMacsApplied(lines)).toEqual(['02:aa:00:00:00:02']);
+      expect(reads).toEqual({ localMac: 1, known: 0, resolve: 1 });
+      expect((await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))?.status?.fastpath?.underlayFacts?.tunnelMac).toBe('02:bb:00:00:00:01');
+    } finally {
+      await fp.stop();
+    }
+  });
+
   it('the refresh re-reads them and applies the newest compile again only when one changed; an unresolved VTEP is retried there', async () => {
     const { reads, macs, facts } = fakeUnderlay();
     macs.delete('192.0.2.2');

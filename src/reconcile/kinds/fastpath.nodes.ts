@@ -105,10 +105,24 @@ interface NodeFastPath {
   neighbours: Map<string, string>;
   /** VTEPs tried once and not resolved: retried by the refresh timer, not by every apply. */
   unresolved: Set<string>;
+  /**
+   * localMac and neighbours came from Node status (an earlier process's reads, seedFacts), not
+   * from this kernel yet: the first apply uses them, then they are read again at once.
+   */
+  seeded?: boolean;
+  /** Node status said an earlier process ran the fast path here: its programs are still attached (NodeRunner ApplyOptions.earlierPrograms). */
+  earlierRunning?: boolean;
   /** The underlay NIC whose ARP settings were checked (arpFluxRisk), once per NIC. */
   arpChecked?: string;
   /** nodeCompiled's callers waiting for the next apply to have narrowed (taken by it as it starts). */
   narrowWaiters: Array<() => void>;
+}
+
+/** The underlay facts to keep in Node status (seedFacts reads them back after a restart). */
+function recordedFacts(st: NodeFastPath): NodeFastPathStatus['underlayFacts'] {
+  if (!st.localMac?.mac) return undefined;
+  const hops = [...st.neighbours].slice(0, MAX_RECORDED_NEXT_HOPS);
+  return { tunnelIP: st.localMac.ip, tunnelMac: st.localMac.mac, ...(hops.length ? { nextHops: Object.fromEntries(hops) } : {}) };
 }
 
 /** Interfaces of a bridge by ofport, and its NICs (not internal, tunnel or patch ports). */
@@ -129,6 +143,31 @@ function bridgeInterfaces(s: OvsSnapshot, bridge: string): { byOfport: Map<numbe
 
 /** How long a compile that only adds waits for the next ones of a burst before its apply. */
 export const ADDS_COALESCE_MS = 100;
+
+/**
+ * Next-hop MACs kept in Node status.fastpath.underlayFacts: the status is rewritten with the
+ * counters every interval and sent to every watcher of Nodes, so it does not grow with a
+ * large mesh; the VTEPs beyond are read from the kernel on restart as before.
+ */
+export const MAX_RECORDED_NEXT_HOPS = 128;
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/**
+ * Takes the underlay facts an earlier process recorded in the node's status (a restart): an
+ * apply that waited on iproute2 for them (four commands, a helper process to start: 0.4 s
+ * after a restart on the test bed) kept the VIP connections that process left held in XDP
+ * that much longer. Malformed entries (status is writable) are skipped.
+ */
+function seedFacts(st: NodeFastPath, node: HypervisorNode): NodeFastPath {
+  st.earlierRunning = node.status?.fastpath?.state === 'Running';
+  const f = node.status?.fastpath?.underlayFacts;
+  if (!f || typeof f.tunnelIP !== 'string' || typeof f.tunnelMac !== 'string' || !MAC.test(f.tunnelMac)) return st;
+  st.localMac = { ip: f.tunnelIP, mac: f.tunnelMac };
+  for (const [ip, mac] of Object.entries(f.nextHops ?? {})) if (typeof mac === 'string' && MAC.test(mac)) st.neighbours.set(ip, mac);
+  st.seeded = true;
+  return st;
+}
 
 /**
  * Whether next only adds to each of prevs (onlyAddsTo), with the same node facts and the same
@@ -180,7 +219,7 @@ export class FastPathNodes implements FastPathHook {
     const enabled = node.spec?.fastPath?.enabled ?? this.opts.enabledByDefault ?? false;
     const cur = this.nodes.get(name);
     if (!enabled && !cur) return Promise.resolve();
-    const st: NodeFastPath = cur ?? { chain: this.closing.get(name)?.then(() => undefined) ?? Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set(), narrowWaiters: [] };
+    const st: NodeFastPath = cur ?? seedFacts({ chain: this.closing.get(name)?.then(() => undefined) ?? Promise.resolve(), logged: '', neighbours: new Map(), unresolved: new Set(), narrowWaiters: [] }, node);
     this.nodes.set(name, st);
     const requested = st.last;
     st.last = { node, plan: enabled ? planFastPath(model, name, typeof index === 'function' ? index() : index) : undefined, ovs };
@@ -336,7 +375,11 @@ export class FastPathNodes implements FastPathHook {
       return this.report(name, st, { state: state.state === 'Running' ? 'Idle' : state.state, reason: tables });
     }
     this.log.debug({ node: name, tables }, 'fastpath: applying tables');
-    const state = await st.runner.apply(tables, Date.now(), { widen: programmed, narrowed });
+    const state = await st.runner.apply(tables, Date.now(), { widen: programmed, narrowed, earlierPrograms: st.earlierRunning });
+    st.earlierRunning = false;
+    // Facts taken from status were this kernel's when they were written: read them again now,
+    // not at the next refresh (a change applies the tables again).
+    if (st.seeded) void this.refreshNode(name, st);
     if (state.state === 'Running' && state.recheckMs !== undefined) {
       // A network's VIPs are settling (NodeRunner, VIP_SETTLE_MS): apply again once they may go on the fast path.
       clearTimeout(st.recheck);
@@ -436,37 +479,40 @@ export class FastPathNodes implements FastPathHook {
    * device), the node's newest compile is applied again with them.
    */
   async refreshUnderlay(): Promise<void> {
-    await Promise.all(
-      [...this.nodes].map(async ([name, st]) => {
-        const plan = st.last?.plan;
-        if (this.stopped || !plan?.localVtep || !st.runner) return;
-        const netns = st.last!.node.spec?.fastPath?.netns;
-        let changed = false;
-        const localMac = await this.underlay.localMacOf(netns, plan.localVtep);
-        if (st.localMac?.ip === plan.localVtep && st.localMac.mac !== localMac) {
-          st.localMac = { ip: plan.localVtep, mac: localMac };
-          changed = true;
-        }
-        for (const v of new Set(plan.vteps.map((x) => x.ip))) {
-          const retry = st.unresolved.has(v);
-          if (!retry && !st.neighbours.has(v)) continue;
-          const mac = retry ? await this.underlay.nextHopMac(netns, v) : await this.underlay.knownNextHopMac(netns, v);
-          if (mac === st.neighbours.get(v)) continue;
-          if (mac) {
-            st.neighbours.set(v, mac);
-            st.unresolved.delete(v);
-          } else {
-            st.neighbours.delete(v);
-            st.unresolved.add(v);
-          }
-          changed = true;
-        }
-        if (changed && !this.stopped && this.nodes.get(name) === st) {
-          this.log.info({ event: 'fastpath.underlay_changed', node: name }, 'fastpath: underlay neighbours changed; applying the tables again');
-          await this.enqueueApply(name, st);
-        }
-      }),
-    );
+    await Promise.all([...this.nodes].map(([name, st]) => this.refreshNode(name, st)));
+  }
+
+  private async refreshNode(name: string, st: NodeFastPath): Promise<void> {
+    const plan = st.last?.plan;
+    if (this.stopped || !plan?.localVtep || !st.runner) return;
+    // Seeded next hops the kernel does not know (yet) are resolved, not dropped.
+    const verifying = st.seeded === true;
+    st.seeded = false;
+    const netns = st.last!.node.spec?.fastPath?.netns;
+    let changed = false;
+    const localMac = await this.underlay.localMacOf(netns, plan.localVtep);
+    if (st.localMac?.ip === plan.localVtep && st.localMac.mac !== localMac) {
+      st.localMac = { ip: plan.localVtep, mac: localMac };
+      changed = true;
+    }
+    for (const v of new Set(plan.vteps.map((x) => x.ip))) {
+      const retry = st.unresolved.has(v) || (verifying && st.neighbours.has(v));
+      if (!retry && !st.neighbours.has(v)) continue;
+      const mac = retry ? await this.underlay.nextHopMac(netns, v) : await this.underlay.knownNextHopMac(netns, v);
+      if (mac === st.neighbours.get(v)) continue;
+      if (mac) {
+        st.neighbours.set(v, mac);
+        st.unresolved.delete(v);
+      } else {
+        st.neighbours.delete(v);
+        st.unresolved.add(v);
+      }
+      changed = true;
+    }
+    if (changed && !this.stopped && this.nodes.get(name) === st) {
+      this.log.info({ event: 'fastpath.underlay_changed', node: name }, 'fastpath: underlay neighbours changed; applying the tables again');
+      await this.enqueueApply(name, st);
+    }
   }
 
   private statusCounters(st: NodeFastPath): NodeFastPathStatus['counters'] {
@@ -492,6 +538,8 @@ export class FastPathNodes implements FastPathHook {
       else this.log.info(fields, `fast path ${s.state.toLowerCase()} on ${name}`);
     }
     const status: NodeFastPathStatus = { state: s.state, ...(s.reason ? { reason: s.reason } : {}), ...(s.interfaces !== undefined ? { interfaces: s.interfaces } : {}) };
+    const facts = s.state === 'Disabled' ? undefined : recordedFacts(st);
+    if (facts) status.underlayFacts = facts;
     // The figures refreshCounters last took (every statusIntervalMs) while the state and the
     // interfaces stay: reading them from every interface after each apply took 10-20 ms of the
     // event loop at 500 NICs, and rewrote the Node's status each time.
