@@ -222,7 +222,7 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
         const n = await connectionsMetric('hv2', 'adopted');
         return n >= onHv2 ? n : undefined;
       }, 10_000, 100).catch(async () => connectionsMetric('hv2', 'adopted'));
-      log(`${signal}: the new vnetd took over ${adopted} connections and let ${released} go ${tookMs.toFixed(0)} ms after the old one was stopped; every connection answered again ${Date.now() - takenAt} ms after that; hv2 took over ${passedOn} passthrough connections (${onHv2} TCP ones on b2, b3)`);
+      log(`${signal}: the new vnetd (${server.entry}) took over ${adopted} connections and let ${released} go ${tookMs.toFixed(0)} ms after the old one was stopped; every connection answered again ${Date.now() - takenAt} ms after that; hv2 took over ${passedOn} passthrough connections (${onHv2} TCP ones on b2, b3)`);
       return { adopted, released, passedOn, onHv2 };
     };
     // The probe's connection had ended: let go at the first restart (its keys withdrawn).

@@ -147,7 +147,7 @@ describeOvs('overlay: controller restart', () => {
     // A flow re-added by the new run would be younger than it was before the kill.
     const readded = after.flatMap((f, i) => [...f.ages].filter(([text, age]) => age < before[i]!.ages.get(text)!).map(([text]) => text));
     process.stdout.write(
-      `[overlay-restart] ping every 10 ms: ${sent} sent, ${received} received, ${sent - received} lost${missing.length ? ` (icmp_seq ${missing.slice(0, 20).join(',')})` : ''}; every node synced by the new vnetd ${convergeMs.toFixed(0)} ms after kill -9; flows re-added: ${readded.length}; the VIP's UDP conntrack entries flushed by the new run\n`,
+      `[overlay-restart] ping every 10 ms: ${sent} sent, ${received} received, ${sent - received} lost${missing.length ? ` (icmp_seq ${missing.slice(0, 20).join(',')})` : ''}; every node synced by the new vnetd (${server.entry}) ${convergeMs.toFixed(0)} ms after kill -9; flows re-added: ${readded.length}; the VIP's UDP conntrack entries flushed by the new run\n`,
     );
     expect(sent).toBe(COUNT);
     expect(sent - received).toBe(0);
