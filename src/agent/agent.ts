@@ -98,7 +98,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       lease.start();
       work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced, closing: closing.signal });
       if (closing.signal.aborted) return undefined;
-      log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb, generation: generation.toString() }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
+      log.info({ event: 'agent.ready', node: o.node, server: client.server, ovsdb: o.ovsdb, generation: generation.toString(), codeCache: process.env.VNETD_CODE_CACHE_STATE }, `vnetd agent for node ${o.node} is running (API ${client.server}, OVSDB ${o.ovsdb})`);
       return generation;
     });
   claimed.catch((err: unknown) => log.error({ event: 'agent.start_failed', node: o.node, err }, 'the agent could not claim its node or start programming it'));

@@ -264,7 +264,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const settled = chassis ? switchesSettled(() => work?.pipeline.flowTables() ?? [], VALIDATOR_WARMUP_MAX_WAIT_MS) : Promise.resolve();
   void settled.then(() => schemas.warmUp());
   logger.info(
-    { event: 'vnetd.ready', url, kubeconfig: kubeconfigPath, role, store: storeConfig.kind },
+    // codeCache: what the bundle's entry did with V8's code cache (src/app/launch.ts), when it ran.
+    { event: 'vnetd.ready', url, kubeconfig: kubeconfigPath, role, store: storeConfig.kind, codeCache: process.env.VNETD_CODE_CACHE_STATE },
     `vnetd is serving ${url}; admin kubeconfig: ${kubeconfigPath} (try: kubectl --kubeconfig ${kubeconfigPath} get vnets -A)`,
   );
 

@@ -42,7 +42,8 @@ let logCount = 0;
 let bundle: string | undefined;
 
 /**
- * The sources bundled as `npm run build:bundle` does, once per test process, into
+ * The sources bundled as `npm run build:app` does (the bundle without its code-cache entry,
+ * src/app/launch.ts), once per test process, into
  * dist/chaos beside dist/bundle (the same depth: the bundle finds schemas/ and native/
  * relative to itself), so that a build running beside it changes nothing here. Under tsx
  * a process spent 3-5 s transpiling before its first log line, which the restart figures
@@ -51,7 +52,7 @@ let bundle: string | undefined;
 function vnetdBundle(): string {
   if (bundle) return bundle;
   const out = join(ROOT, 'dist', 'chaos', 'vnetd.js');
-  execFileSync('npm', ['run', '--silent', 'build:bundle', '--', `--outfile=${out}`], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npm', ['run', '--silent', 'build:app', '--', `--outfile=${out}`], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   return (bundle = out);
 }
 

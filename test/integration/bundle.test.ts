@@ -2,10 +2,11 @@
  * What `npm start` runs: the single-file build (dist/bundle/vnetd.js, esbuild, made by
  * `npm run build`). It must find what the per-file build finds beside it (schemas/, the
  * native library, the externals in node_modules) and serve the same API; on a restart it
- * is up in about two thirds of the per-file build's time (README, bench:converge).
+ * is up in about two thirds of the per-file build's time (README, bench:converge). Its entry
+ * (src/app/launch.ts) runs the bundle with V8's code cache kept in a private data dir.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { eventually, kubeconfigCaller } from '../support/vnetd';
@@ -49,5 +50,84 @@ if (!built) process.stdout.write('SKIP bundle test: dist/bundle/vnetd.js is not 
       rmSync(dataDir, { recursive: true, force: true });
       expect(code).toBe(0);
     }
+  }, 60_000);
+});
+
+/** The bundle on dataDir until it is ready: its ready line's codeCache, and a stop that returns the exit code. */
+async function startBundle(dataDir: string): Promise<{ codeCache: string | undefined; stop(): Promise<number | null> }> {
+  const child = spawn(process.execPath, [BUNDLE], {
+    cwd: tmpdir(),
+    env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: 'info', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    return exited;
+  };
+  try {
+    const ready = await eventually(async () => {
+      if (child.exitCode !== null) throw new Error(`vnetd exited while starting (${child.exitCode}): ${out}`);
+      return out.split('\n').find((l) => l.includes('"vnetd.ready"'));
+    }, 45_000, 20);
+    return { codeCache: (JSON.parse(ready) as { codeCache?: string }).codeCache, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+(built ? describe : describe.skip)('the bundle\'s code cache (src/app/launch.ts)', () => {
+  let dataDir: string;
+  beforeEach(() => (dataDir = mkdtempSync(join(tmpdir(), 'vnetd-codecache-'))));
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+  const cacheDir = () => join(dataDir, 'code-cache');
+  const cached = () => (existsSync(cacheDir()) ? readdirSync(cacheDir()) : []);
+
+  it('is written in the data dir by a process that ran a while, and used by the next start', async () => {
+    const first = await startBundle(dataDir);
+    expect(first.codeCache).toBe('none');
+    await eventually(async () => cached().length === 1, 15_000, 100);
+    expect(await first.stop()).toBe(0);
+    expect(cached()[0]).toMatch(/^vnetd-app-[0-9a-f]{32}\.bin$/);
+    const second = await startBundle(dataDir);
+    expect(second.codeCache).toBe('used');
+    expect(await second.stop()).toBe(0);
+  }, 60_000);
+
+  it('a cache V8 refuses (corrupt) costs only the compile: the process serves, and writes a good one', async () => {
+    const first = await startBundle(dataDir);
+    await eventually(async () => cached().length === 1, 15_000, 100);
+    await first.stop();
+    const [name] = cached();
+    writeFileSync(join(cacheDir(), name!), Buffer.alloc(4096, 0x5a));
+    const second = await startBundle(dataDir);
+    expect(second.codeCache).toBe('rejected');
+    await eventually(async () => statSync(join(cacheDir(), name!)).size !== 4096, 15_000, 100);
+    await second.stop();
+    const third = await startBundle(dataDir);
+    expect(third.codeCache).toBe('used');
+    await third.stop();
+  }, 60_000);
+
+  it('is neither read nor written where others may write the data dir, or with VNETD_CODE_CACHE=0', async () => {
+    mkdirSync(cacheDir(), { mode: 0o700 });
+    chmodSync(dataDir, 0o777);
+    const open = await startBundle(dataDir);
+    expect(open.codeCache).toBe('off');
+    await open.stop();
+    chmodSync(dataDir, 0o700);
+    process.env.VNETD_CODE_CACHE = '0';
+    try {
+      const off = await startBundle(dataDir);
+      expect(off.codeCache).toBe('off');
+      await off.stop();
+    } finally {
+      delete process.env.VNETD_CODE_CACHE;
+    }
+    expect(cached()).toEqual([]);
   }, 60_000);
 });
