@@ -482,6 +482,7 @@ export class FastPathNodes implements FastPathHook {
     await Promise.all([...this.nodes].map(([name, st]) => this.refreshNode(name, st)));
   }
 
+  /** One node's part of refreshUnderlay; also run right after an apply from facts taken from status. */
   private async refreshNode(name: string, st: NodeFastPath): Promise<void> {
     const plan = st.last?.plan;
     if (this.stopped || !plan?.localVtep || !st.runner) return;
