@@ -9,14 +9,14 @@
  * The cache is bytecode the process runs as its own: it is kept only in a data dir this user
  * owns and nobody else may write (never in /tmp), named by the bundle's SHA-256 (V8 checks
  * only the source's length), written once the process has run a while (so it holds the
- * functions start-up compiled), atomically. VNETD_CODE_CACHE=0 turns it off. What happened is
+ * functions start-up compiled), atomically, in place of earlier builds'. VNETD_CODE_CACHE=0 turns it off. What happened is
  * left in VNETD_CODE_CACHE_STATE for the ready log line. Imports nothing of vnetd: this file is
  * bundled alone.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Script, constants } from 'node:vm';
 
 const APP = join(__dirname, 'vnetd-app.js');
@@ -58,6 +58,8 @@ function writeCache(file: string, script: Script): void {
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     renameSync(tmp, file);
+    // Earlier builds' caches: each build names a new one (3 MB), and none is read again.
+    for (const name of readdirSync(dirname(file))) if (/^vnetd-app-[0-9a-f]{32}\.bin$/.test(name) && name !== basename(file)) unlinkSync(join(dirname(file), name));
   } catch {
     // A read-only or full disk costs the next start the compile, nothing else.
   }

@@ -87,10 +87,13 @@ async function startBundle(dataDir: string): Promise<{ codeCache: string | undef
   const cacheDir = () => join(dataDir, 'code-cache');
   const cached = () => (existsSync(cacheDir()) ? readdirSync(cacheDir()) : []);
 
-  it('is written in the data dir by a process that ran a while, and used by the next start', async () => {
+  it('is written in the data dir by a process that ran a while, in place of an earlier build\'s, and used by the next start', async () => {
+    mkdirSync(cacheDir(), { mode: 0o700 });
+    const stale = `vnetd-app-${'0'.repeat(32)}.bin`;
+    writeFileSync(join(cacheDir(), stale), 'an earlier build');
     const first = await startBundle(dataDir);
     expect(first.codeCache).toBe('none');
-    await eventually(async () => cached().length === 1, 15_000, 100);
+    await eventually(async () => cached().length === 1 && cached()[0] !== stale, 15_000, 100);
     expect(await first.stop()).toBe(0);
     expect(cached()[0]).toMatch(/^vnetd-app-[0-9a-f]{32}\.bin$/);
     const second = await startBundle(dataDir);
