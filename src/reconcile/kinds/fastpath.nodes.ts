@@ -19,6 +19,7 @@ import type { NativeLib } from '../../fastpath/native';
 import { NodeRunner, type InterfaceCounters, type NodeCounters } from '../../fastpath/node-runner';
 import { UNDERLAY_PORT, type NodeTables } from '../../fastpath/node-tables';
 import * as underlayFacts from '../../fastpath/underlay';
+import { parseMac } from '../../ipam/mac-allocator';
 import { onlyAddsTo, planFastPath, type FastPathPlan } from '../../pipeline/fastpath-plan';
 import type { LogicalModel } from '../../pipeline/model';
 import type { ModelIndex } from '../../pipeline/compiler';
@@ -151,7 +152,14 @@ export const ADDS_COALESCE_MS = 100;
  */
 export const MAX_RECORDED_NEXT_HOPS = 128;
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+/** A recorded MAC in canonical form, or undefined where it is none a NIC could have (status is writable). */
+function recordedMac(text: unknown): string | undefined {
+  try {
+    return typeof text === 'string' ? parseMac(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Takes the underlay facts an earlier process recorded in the node's status (a restart): an
@@ -162,9 +170,13 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 function seedFacts(st: NodeFastPath, node: HypervisorNode): NodeFastPath {
   st.earlierRunning = node.status?.fastpath?.state === 'Running';
   const f = node.status?.fastpath?.underlayFacts;
-  if (!f || typeof f.tunnelIP !== 'string' || typeof f.tunnelMac !== 'string' || !MAC.test(f.tunnelMac)) return st;
-  st.localMac = { ip: f.tunnelIP, mac: f.tunnelMac };
-  for (const [ip, mac] of Object.entries(f.nextHops ?? {})) if (typeof mac === 'string' && MAC.test(mac)) st.neighbours.set(ip, mac);
+  const tunnelMac = recordedMac(f?.tunnelMac);
+  if (!f || typeof f.tunnelIP !== 'string' || !tunnelMac) return st;
+  st.localMac = { ip: f.tunnelIP, mac: tunnelMac };
+  for (const [ip, text] of Object.entries(f.nextHops ?? {})) {
+    const mac = recordedMac(text);
+    if (mac) st.neighbours.set(ip, mac);
+  }
   st.seeded = true;
   return st;
 }
