@@ -6,10 +6,11 @@
  * (src/app/launch.ts) runs the bundle with V8's code cache kept in a private data dir.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { eventually, kubeconfigCaller } from '../support/vnetd';
+import { startVnetdProcess, stopVnetdProcess } from '../support/vnetd-process';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BUNDLE = join(ROOT, 'dist', 'bundle', 'vnetd.js');
@@ -55,24 +56,13 @@ if (!built) process.stdout.write('SKIP bundle test: dist/bundle/vnetd.js is not 
 
 /** The bundle on dataDir until it is ready: its ready line's codeCache, and a stop that returns the exit code. */
 async function startBundle(dataDir: string): Promise<{ codeCache: string | undefined; stop(): Promise<number | null> }> {
-  const child = spawn(process.execPath, [BUNDLE], {
-    cwd: tmpdir(),
-    env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: 'info', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const p = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: 'info', VNETD_CHASSIS: '0' }, { entry: 'bundle' });
   const stop = async () => {
-    child.kill('SIGTERM');
-    return exited;
+    await stopVnetdProcess(p, 'SIGTERM');
+    return p.child.exitCode;
   };
   try {
-    const ready = await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`vnetd exited while starting (${child.exitCode}): ${out}`);
-      return out.split('\n').find((l) => l.includes('"vnetd.ready"'));
-    }, 45_000, 20);
+    const ready = await eventually(async () => readFileSync(p.log, 'utf8').split('\n').find((l) => l.includes('"vnetd.ready"')), 10_000, 20);
     return { codeCache: (JSON.parse(ready) as { codeCache?: string }).codeCache, stop };
   } catch (err) {
     await stop();

@@ -14,6 +14,8 @@ export interface VnetdProcess {
   child: ChildProcess;
   /** What ran: the bundle `npm start` and the systemd units run, or src/ through tsx. */
   entry: 'bundle' | 'tsx';
+  /** Its stdout and stderr. */
+  log: string;
   call(method: string, path: string, body?: unknown): Promise<ApiResponse>;
 }
 
@@ -45,14 +47,18 @@ function entry(): VnetdProcess['entry'] {
 /** Starts of each data dir, for the log file names. */
 const starts = new Map<string, number>();
 
-/** A vnetd (chassis on, no local OVS) on dataDir; env adds to or overrides the defaults. */
-export async function startVnetdProcess(dataDir: string, env: Record<string, string> = {}): Promise<VnetdProcess> {
+/**
+ * A vnetd (chassis on, no local OVS) on dataDir; env adds to or overrides the defaults;
+ * opts.entry: what to run (default: entry()).
+ */
+export async function startVnetdProcess(dataDir: string, env: Record<string, string> = {}, opts: { entry?: VnetdProcess['entry'] } = {}): Promise<VnetdProcess> {
   const kubeconfig = join(dataDir, 'admin.kubeconfig');
   if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
   const n = (starts.get(dataDir) ?? 0) + 1;
   starts.set(dataDir, n);
-  const log = openSync(join(dataDir, `vnetd-${n}.log`), 'w');
-  const runs = entry();
+  const logPath = join(dataDir, `vnetd-${n}.log`);
+  const log = openSync(logPath, 'w');
+  const runs = opts.entry ?? entry();
   const child = spawn(process.execPath, runs === 'bundle' ? [BUNDLE] : ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '1', ...env },
@@ -60,7 +66,7 @@ export async function startVnetdProcess(dataDir: string, env: Record<string, str
   });
   closeSync(log);
   await eventually(async () => existsSync(kubeconfig), 60_000, 50);
-  return { child, entry: runs, call: kubeconfigCaller(kubeconfig) };
+  return { child, entry: runs, log: logPath, call: kubeconfigCaller(kubeconfig) };
 }
 
 /** Sends signal to the process (if it still runs) and waits for it to exit. */
