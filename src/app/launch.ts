@@ -1,49 +1,43 @@
 #!/usr/bin/env node
 /**
  * The entry of the single-file build (dist/bundle/vnetd.js): runs the bundle beside it
- * (vnetd-app.js) with V8's code cache kept in the data dir. Compiling the 5 MB bundle took
- * 0.1-0.15 s of each start (771-1120 ms to ready without the cache, 676-972 ms with it, eight
- * alternating restarts, 2026-12-02), and a restart's takeover of the fast path's connections
- * waits for the start. Node 20 has no module.enableCompileCache, hence vm.Script's cachedData.
+ * (vnetd-app.js) with a V8 code cache. Compiling the 5 MB bundle took 0.1-0.15 s of each start
+ * (771-1120 ms to ready without a cache, 676-972 ms with one, eight alternating restarts,
+ * 2026-12-02), and a restart's takeover of the fast path's connections waits for the start.
+ * Node 20 has no module.enableCompileCache, hence vm.Script's cachedData.
  *
- * The cache is bytecode the process runs as its own: it is kept only in a data dir this user
- * owns and nobody else may write (never in /tmp), named by the bundle's SHA-256 (V8 checks
- * only the source's length), written once the process has run a while (so it holds the
- * functions start-up compiled), atomically, in place of earlier builds'. VNETD_CODE_CACHE=0 turns it off. What happened is
- * left in VNETD_CODE_CACHE_STATE for the ready log line. Imports nothing of vnetd: this file is
+ * Two caches, the first found is read: DATA_DIR/code-cache (written by this process once it
+ * has run a while, so it holds what this role compiled; only where the data dir belongs to
+ * this user and nobody else may write it, never in /tmp), then the build's own beside the
+ * bundle (`npm run build` primes it from a start; a pod's data dir is an emptyDir others may
+ * write, so there it is the only one). VNETD_CODE_CACHE=0 turns both off. What happened is left
+ * in VNETD_CODE_CACHE_STATE for the ready log line: used (the data dir's), shipped (the
+ * build's), none, rejected (V8 refused it: a compile, nothing else), off.
+ * VNETD_CODE_CACHE_PRIME=1 is the build's primer (prime-code-cache.ts): compile afresh and
+ * write the build's cache at exit. Imports nothing of vnetd but code-cache.ts: this file is
  * bundled alone.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Script, constants } from 'node:vm';
+import { codeCacheName, privateDir, protectedLike, readAppSource, replaceCache } from './code-cache';
 
 const APP = join(__dirname, 'vnetd-app.js');
-/** How long after start the cache is written (unref'd: a process that stops sooner writes none). */
+/** How long after start the data dir's cache is written (unref'd: a process that stops sooner writes none). */
 const WRITE_AFTER_MS = 5_000;
 
-/** dir, when it exists, belongs to this user and only this user may write it. */
-function privateDir(dir: string): boolean {
-  try {
-    const st = statSync(dir);
-    return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
-  } catch {
-    return false;
-  }
-}
+const source = readAppSource(APP);
+const name = codeCacheName(source);
+const off = process.env.VNETD_CODE_CACHE === '0';
+const priming = process.env.VNETD_CODE_CACHE_PRIME === '1';
+// As loadConfig resolves it; the data dir is made by vnetd itself (a first start has none yet).
+const dataDir = resolve(process.env.VNETD_DATA_DIR ?? '.vnetd');
+const ownFile = off || priming || !privateDir(dataDir) ? undefined : join(dataDir, 'code-cache', name);
+const shippedFile = join(__dirname, name);
 
-function cacheFile(source: string): string | undefined {
-  if (process.env.VNETD_CODE_CACHE === '0') return undefined;
-  // As loadConfig resolves it; the data dir is made by vnetd itself (a first start has none yet).
-  const dataDir = resolve(process.env.VNETD_DATA_DIR ?? '.vnetd');
-  if (!privateDir(dataDir)) return undefined;
-  const digest = createHash('sha256').update(source).update(process.version).digest('hex').slice(0, 32);
-  return join(dataDir, 'code-cache', `vnetd-app-${digest}.bin`);
-}
-
-function readCache(file: string | undefined): Buffer | undefined {
-  if (!file || !privateDir(dirname(file))) return undefined;
+function read(file: string | undefined, trusted: (file: string) => boolean): Buffer | undefined {
+  if (!file || !trusted(file)) return undefined;
   try {
     return readFileSync(file);
   } catch {
@@ -51,27 +45,24 @@ function readCache(file: string | undefined): Buffer | undefined {
   }
 }
 
-function writeCache(file: string, script: Script): void {
-  try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    if (!privateDir(dirname(file))) return;
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
-    renameSync(tmp, file);
-    // Earlier builds' caches: each build names a new one (3 MB), and none is read again.
-    for (const name of readdirSync(dirname(file))) if (/^vnetd-app-[0-9a-f]{32}\.bin$/.test(name) && name !== basename(file)) unlinkSync(join(dirname(file), name));
-  } catch {
-    // A read-only or full disk costs the next start the compile, nothing else.
-  }
-}
-
-const source = readFileSync(APP, 'utf8').replace(/^#!.*/, '');
-const file = cacheFile(source);
-const cachedData = readCache(file);
+const own = read(ownFile, (f) => privateDir(dirname(f)));
+const cachedData = own ?? (off || priming ? undefined : read(shippedFile, (f) => protectedLike(f, APP)));
 const script = new Script(Module.wrap(source), { filename: APP, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
-const used = cachedData !== undefined && !script.cachedDataRejected;
-process.env.VNETD_CODE_CACHE_STATE = !file ? 'off' : used ? 'used' : cachedData ? 'rejected' : 'none';
-if (file && !used) setTimeout(() => writeCache(file, script), WRITE_AFTER_MS).unref();
+const rejected = cachedData !== undefined && script.cachedDataRejected === true;
+process.env.VNETD_CODE_CACHE_STATE = off ? 'off' : !cachedData ? 'none' : rejected ? 'rejected' : own ? 'used' : 'shipped';
+
+if (ownFile && (!own || rejected)) {
+  setTimeout(() => {
+    try {
+      mkdirSync(dirname(ownFile), { recursive: true, mode: 0o700 });
+      if (privateDir(dirname(ownFile))) replaceCache(ownFile, script.createCachedData(), 0o600);
+    } catch {
+      // A read-only or full disk costs the next start the compile, nothing else.
+    }
+  }, WRITE_AFTER_MS).unref();
+}
+// Only from a start that ran and stopped cleanly; readable by every user the bundle runs as (the image's controller is not its owner).
+if (priming) process.once('exit', (code) => code === 0 && replaceCache(shippedFile, script.createCachedData(), 0o644));
 
 const app = new Module(APP, module);
 app.filename = APP;

@@ -3,12 +3,14 @@
  * `npm run build`). It must find what the per-file build finds beside it (schemas/, the
  * native library, the externals in node_modules) and serve the same API; on a restart it
  * is up in about two thirds of the per-file build's time (README, bench:converge). Its entry
- * (src/app/launch.ts) runs the bundle with V8's code cache kept in a private data dir.
+ * (src/app/launch.ts) runs the bundle with a V8 code cache: its own in a private data dir, or
+ * the one the build primed beside the bundle (src/app/prime-code-cache.ts).
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { eventually, kubeconfigCaller } from '../support/vnetd';
 import { startVnetdProcess, stopVnetdProcess } from '../support/vnetd-process';
 
@@ -54,9 +56,9 @@ if (!built) process.stdout.write('SKIP bundle test: dist/bundle/vnetd.js is not 
   }, 60_000);
 });
 
-/** The bundle on dataDir until it is ready: its ready line's codeCache, and a stop that returns the exit code. */
-async function startBundle(dataDir: string): Promise<{ codeCache: string | undefined; stop(): Promise<number | null> }> {
-  const p = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: 'info', VNETD_CHASSIS: '0' }, { entry: 'bundle' });
+/** The bundle (this tree's, or bundle) on dataDir until it is ready: its ready line's codeCache, and a stop that returns the exit code. */
+async function startBundle(dataDir: string, bundle?: string): Promise<{ codeCache: string | undefined; stop(): Promise<number | null> }> {
+  const p = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: 'info', VNETD_CHASSIS: '0' }, { entry: 'bundle', bundle });
   const stop = async () => {
     await stopVnetdProcess(p, 'SIGTERM');
     return p.child.exitCode;
@@ -82,7 +84,8 @@ async function startBundle(dataDir: string): Promise<{ codeCache: string | undef
     const stale = `vnetd-app-${'0'.repeat(32)}.bin`;
     writeFileSync(join(cacheDir(), stale), 'an earlier build');
     const first = await startBundle(dataDir);
-    expect(first.codeCache).toBe('none');
+    // Until then the build's own cache serves: npm run build primed it.
+    expect(first.codeCache).toBe('shipped');
     await eventually(async () => cached().length === 1 && cached()[0] !== stale, 15_000, 100);
     expect(await first.stop()).toBe(0);
     expect(cached()[0]).toMatch(/^vnetd-app-[0-9a-f]{32}\.bin$/);
@@ -106,11 +109,12 @@ async function startBundle(dataDir: string): Promise<{ codeCache: string | undef
     await third.stop();
   }, 60_000);
 
-  it('is neither read nor written where others may write the data dir, or with VNETD_CODE_CACHE=0', async () => {
+  it('is neither read nor written where others may write the data dir (the build\'s serves), and neither is used with VNETD_CODE_CACHE=0', async () => {
     mkdirSync(cacheDir(), { mode: 0o700 });
+    writeFileSync(join(cacheDir(), readdirSync(join(ROOT, 'dist', 'bundle')).find((n) => n.endsWith('.bin'))!), Buffer.alloc(4096, 0x5a), { mode: 0o600 });
     chmodSync(dataDir, 0o777);
     const open = await startBundle(dataDir);
-    expect(open.codeCache).toBe('off');
+    expect(open.codeCache).toBe('shipped');
     await open.stop();
     chmodSync(dataDir, 0o700);
     process.env.VNETD_CODE_CACHE = '0';
@@ -121,6 +125,98 @@ async function startBundle(dataDir: string): Promise<{ codeCache: string | undef
     } finally {
       delete process.env.VNETD_CODE_CACHE;
     }
-    expect(cached()).toEqual([]);
+    expect(cached()).toHaveLength(1);
+    expect(statSync(join(cacheDir(), cached()[0]!)).size).toBe(4096);
+  }, 60_000);
+});
+
+const run = promisify(execFile);
+
+/**
+ * A copy of this tree's build (dist/bundle and the primer; schemas/, node_modules and native/
+ * linked) with no code cache, in a temporary dir, so that its cache can be taken away, made
+ * writable or given away without touching the one every other test starts with.
+ */
+function copyOfBuild(root: string, app = readFileSync(join(ROOT, 'dist', 'bundle', 'vnetd-app.js'), 'utf8')): { bundle: string; bundleDir: string; prime(): Promise<{ code: number; stderr: string }> } {
+  const bundleDir = join(root, 'dist', 'bundle');
+  mkdirSync(bundleDir, { recursive: true });
+  mkdirSync(join(root, 'dist', 'app'));
+  copyFileSync(join(ROOT, 'dist', 'bundle', 'vnetd.js'), join(bundleDir, 'vnetd.js'));
+  writeFileSync(join(bundleDir, 'vnetd-app.js'), app);
+  for (const f of ['prime-code-cache.js', 'code-cache.js']) copyFileSync(join(ROOT, 'dist', 'app', f), join(root, 'dist', 'app', f));
+  for (const d of ['schemas', 'node_modules', 'native']) symlinkSync(join(ROOT, d), join(root, d));
+  return {
+    bundle: join(bundleDir, 'vnetd.js'),
+    bundleDir,
+    prime: () =>
+      run(process.execPath, [join(root, 'dist', 'app', 'prime-code-cache.js')]).then(
+        (r) => ({ code: 0, stderr: r.stderr }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      ),
+  };
+}
+
+(built ? describe : describe.skip)('the build\'s code cache (src/app/prime-code-cache.ts)', () => {
+  let root: string;
+  let dataDir: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'vnetd-build-'));
+    // A data dir others may write: no cache of its own, only the build's can serve.
+    dataDir = mkdtempSync(join(tmpdir(), 'vnetd-codecache-'));
+    chmodSync(dataDir, 0o777);
+  });
+  afterEach(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const caches = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.bin'));
+
+  it('is primed by a start of the bundle, in place of an earlier build\'s, read only while nobody but the bundle\'s owner may write it', async () => {
+    const build = copyOfBuild(root);
+    const stale = `vnetd-app-${'0'.repeat(32)}.bin`;
+    writeFileSync(join(build.bundleDir, stale), 'an earlier build');
+    const unprimed = await startBundle(dataDir, build.bundle);
+    expect(unprimed.codeCache).toBe('none');
+    expect(await unprimed.stop()).toBe(0);
+
+    expect(await build.prime()).toEqual({ code: 0, stderr: '' });
+    const [cache] = caches(build.bundleDir);
+    expect(caches(build.bundleDir)).toEqual([cache]);
+    expect(cache).toMatch(/^vnetd-app-[0-9a-f]{32}\.bin$/);
+    const file = join(build.bundleDir, cache!);
+    // Readable by the image's unprivileged controller, writable only by its owner.
+    expect(statSync(file).mode & 0o777).toBe(0o644);
+    const primed = await startBundle(dataDir, build.bundle);
+    expect(primed.codeCache).toBe('shipped');
+    expect(await primed.stop()).toBe(0);
+
+    // A build already primed is left as it is.
+    const mtime = statSync(file).mtimeMs;
+    expect(await build.prime()).toEqual({ code: 0, stderr: '' });
+    expect(statSync(file).mtimeMs).toBe(mtime);
+
+    const owner = statSync(file);
+    const spoilers: [string, () => void, () => void][] = [['writable by others', () => chmodSync(file, 0o666), () => chmodSync(file, 0o644)]];
+    if (process.getuid?.() === 0) spoilers.push(['owned by another user than the bundle', () => chownSync(file, 65534, 65534), () => chownSync(file, owner.uid, owner.gid)]);
+    else process.stdout.write('SKIP the code cache owned by another user: giving a file away needs root\n');
+    for (const [why, spoil, mend] of spoilers) {
+      spoil();
+      const refused = await startBundle(dataDir, build.bundle);
+      expect({ why, codeCache: refused.codeCache }).toEqual({ why, codeCache: 'none' });
+      expect(await refused.stop()).toBe(0);
+      mend();
+    }
+    const again = await startBundle(dataDir, build.bundle);
+    expect(again.codeCache).toBe('shipped');
+    expect(await again.stop()).toBe(0);
+  }, 120_000);
+
+  it('fails the build with one line, and writes nothing, when the bundle cannot start', async () => {
+    const build = copyOfBuild(root, 'throw new Error("this build is broken");\n');
+    const { code, stderr } = await build.prime();
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^prime-code-cache: the bundle did not start \(exit 1\): .*this build is broken/);
+    expect(caches(build.bundleDir)).toEqual([]);
   }, 60_000);
 });

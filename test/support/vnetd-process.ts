@@ -49,9 +49,9 @@ const starts = new Map<string, number>();
 
 /**
  * A vnetd (chassis on, no local OVS) on dataDir; env adds to or overrides the defaults;
- * opts.entry: what to run (default: entry()).
+ * opts.entry: what to run (default: entry()); opts.bundle: which build's bundle (default this tree's).
  */
-export async function startVnetdProcess(dataDir: string, env: Record<string, string> = {}, opts: { entry?: VnetdProcess['entry'] } = {}): Promise<VnetdProcess> {
+export async function startVnetdProcess(dataDir: string, env: Record<string, string> = {}, opts: { entry?: VnetdProcess['entry']; bundle?: string } = {}): Promise<VnetdProcess> {
   const kubeconfig = join(dataDir, 'admin.kubeconfig');
   if (existsSync(kubeconfig)) unlinkSync(kubeconfig);
   const n = (starts.get(dataDir) ?? 0) + 1;
@@ -59,7 +59,7 @@ export async function startVnetdProcess(dataDir: string, env: Record<string, str
   const logPath = join(dataDir, `vnetd-${n}.log`);
   const log = openSync(logPath, 'w');
   const runs = opts.entry ?? entry();
-  const child = spawn(process.execPath, runs === 'bundle' ? [BUNDLE] : ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, runs === 'bundle' ? [opts.bundle ?? BUNDLE] : ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: process.env.VNETD_TEST_LOG ?? 'warn', VNETD_LOCAL_OVS: '0', VNETD_CHASSIS: '1', ...env },
     stdio: ['ignore', log, log],
