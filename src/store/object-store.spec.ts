@@ -43,6 +43,21 @@ describe('ObjectStore status writes', () => {
     w.stop();
   });
 
+  it('hands a mutation the stored resourceVersion only while no earlier mutation of the write changed the object', async () => {
+    const created = await objects.create(PORTS, port('p'));
+    const seen: Array<string | undefined> = [];
+    const rv = (cur: Obj) => seen.push(cur.metadata.resourceVersion);
+    const noop = objects.modify<Obj>(PORTS, 't', 'p', (cur) => void rv(cur), { subresource: 'status' });
+    const setA = objects.modify<Obj>(PORTS, 't', 'p', (cur) => (rv(cur), { ...cur, status: { a: 1 } }), { subresource: 'status' });
+    // What a writer memoising by revision (the chassis layer's binding) must not take for the
+    // stored object: it holds A's change, which an answer for that revision would drop.
+    const afterA = objects.modify<Obj>(PORTS, 't', 'p', (cur) => (rv(cur), { ...cur, status: { ...cur.status, b: 2 } }), { subresource: 'status' });
+    const [, , r] = await Promise.all([noop, setA, afterA]);
+    expect(seen).toEqual([created.metadata.resourceVersion, created.metadata.resourceVersion, undefined]);
+    expect(r!.object.status).toEqual({ a: 1, b: 2 });
+    expect(r!.object.metadata.resourceVersion).toBe(String(Number(created.metadata.resourceVersion) + 1));
+  });
+
   it('writes different objects separately, skips a write that changes nothing, and answers undefined for a missing object', async () => {
     await objects.create(PORTS, port('p'));
     await objects.create(PORTS, port('q'));

@@ -378,7 +378,11 @@ export class ObjectStore {
       for (const w of waiters) {
         try {
           // cloneJson, not structuredClone: a fraction of its cost on decoded JSON, and this runs per status write.
-          const r = await w.mutate(cloneJson(next));
+          const input = cloneJson(next);
+          // Changed by an earlier mutation: no longer the stored revision, so it does not say it
+          // is (answers memoised by revision, the chassis layer's binding, would drop that change).
+          if (changed) delete input.metadata.resourceVersion;
+          const r = await w.mutate(input);
           if (r) {
             next = r;
             changed = true;
