@@ -7,52 +7,26 @@
  * Ready says FlowConflict), every other object's go in, and the left-out flows go in once
  * the other load balancer is gone.
  */
-import pino from 'pino';
-import { ChassisManager } from '../../src/chassis/chassis-manager';
-import { PipelineReconciler } from '../../src/reconcile/kinds/pipeline.reconciler';
-import { MemoryStore } from '../../src/reconcile/testing/memory-store';
-import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
-import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../src/store/kinds';
-import { ObjectStore } from '../../src/store/object-store';
-import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
+import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
+import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../src/store/kinds';
 import { eventually } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';
-
-async function flows(hv: Hypervisor): Promise<string[]> {
-  const o = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
-  return o.split('\n').filter((l) => l.includes('actions='));
-}
+import { brIntFlows as flows, plugNic, startPipelineBed, type PipelineBed } from './pipeline-bed';
 
 describeOvs('pipeline: an object whose flows clash with another\'s is left out; the node goes on', () => {
-  let bed: Testbed | undefined;
-  let chassis: ChassisManager | undefined;
-  let pipeline: PipelineReconciler | undefined;
-
-  afterAll(async () => {
-    await pipeline?.stop();
-    await chassis?.stop();
-    await bed?.stop();
-  }, 60_000);
+  let pb: PipelineBed | undefined;
+  afterAll(async () => pb?.stop(), 60_000);
 
   it('two load balancers with one MAC: the later one is left out, another tenant\'s port still gets its flows, and the left-out one goes in once the first is deleted', async () => {
-    const logger = pino({ level: 'silent' });
-    const objects = new ObjectStore(new MemoryStore());
-    bed = await startTestbed({ hypervisors: 1 });
+    pb = await startPipelineBed({ hypervisors: 1 });
+    const { bed, objects } = pb;
     const hv = bed.hypervisors[0]!;
-    await objects.create<HypervisorNode>(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: hv.name }, spec: hv.nodeSpec() } as HypervisorNode);
-    chassis = new ChassisManager({ objects, logger });
-    await chassis.start();
-    pipeline = new PipelineReconciler({ objects, logger, chassis, readiness: 'off', echoIntervalMs: 500 });
-    await pipeline.start();
-    await eventually(async () => pipeline!.agent(hv.name)?.inSync, 30_000, 50);
 
     const network = (ns: string, cidr: string, vni: number) =>
       objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: ns }, spec: { subnets: [{ cidr }], vni } } as VirtualNetwork);
     const port = async (ns: string, name: string, mac: string, ip: string): Promise<number> => {
-      await objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: ns }, spec: { network: 'net', node: hv.name, mac, ips: [ip], interfaceId: `${bed!.prefix}-${ns}-${name}` } } as VirtualPort);
-      const ifname = `${bed!.prefix}${ns.slice(0, 1)}${name}`;
-      await hv.ovs.vsctl(['add-port', 'br-int', ifname, '--', 'set', 'Interface', ifname, 'type=internal', `external_ids:iface-id=${bed!.prefix}-${ns}-${name}`]);
-      return Number((await hv.ovs.vsctl(['get', 'Interface', ifname, 'ofport'])).trim());
+      await objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: ns }, spec: { network: 'net', node: hv.name, mac, ips: [ip], interfaceId: `${bed.prefix}-${ns}-${name}` } } as VirtualPort);
+      return plugNic(hv, `${bed.prefix}${ns.slice(0, 1)}${name}`, `${bed.prefix}-${ns}-${name}`);
     };
     const lb = (name: string, vip: string) =>
       objects.create<LoadBalancer>(LOAD_BALANCERS, {

@@ -13,18 +13,16 @@
  * Without live binding, step 2 never happens (nothing writes Bound); without declared
  * nodes, step 1 fails.
  */
-import pino from 'pino';
-import { ChassisManager } from '../../src/chassis/chassis-manager';
-import { PipelineReconciler } from '../../src/reconcile/kinds/pipeline.reconciler';
 import { MemoryStore } from '../../src/reconcile/testing/memory-store';
 import type { KubeObject } from '../../src/resources/object';
-import type { HypervisorNode, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
-import { NETWORKS, NODES, PORTS } from '../../src/store/kinds';
+import type { VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
+import { NETWORKS, PORTS } from '../../src/store/kinds';
 import type { StoredType } from '../../src/store/keys';
 import { ObjectStore, type WriteResult } from '../../src/store/object-store';
-import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
+import type { Hypervisor } from '../harness/testbed';
 import { eventually } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';
+import { brIntFlows as flows, plugNic as plug, startPipelineBed, type PipelineBed } from './pipeline-bed';
 
 const NS = 'live';
 
@@ -53,40 +51,20 @@ class GatedObjectStore extends ObjectStore {
   }
 }
 
-async function flows(hv: Hypervisor): Promise<string[]> {
-  const o = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
-  return o.split('\n').filter((l) => l.includes('actions='));
-}
-
-async function plug(hv: Hypervisor, name: string, ifaceId: string): Promise<number> {
-  await hv.ovs.vsctl(['add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=internal', `external_ids:iface-id=${ifaceId}`]);
-  return Number((await hv.ovs.vsctl(['get', 'Interface', name, 'ofport'])).trim());
-}
-
 describeOvs('pipeline: flows follow the hypervisor\'s OVSDB rows, remote entries follow spec.node', () => {
-  let bed: Testbed | undefined;
   let objects: GatedObjectStore | undefined;
-  let chassis: ChassisManager | undefined;
-  let pipeline: PipelineReconciler | undefined;
+  let pb: PipelineBed | undefined;
 
   afterAll(async () => {
     objects?.open();
-    await pipeline?.stop();
-    await chassis?.stop();
-    await bed?.stop();
+    await pb?.stop();
   }, 60_000);
 
   it('installs remote entries before the plug, local flows from the OVSDB row, and removes them on unplug, move and delete', async () => {
-    const logger = pino({ level: 'silent' });
     objects = new GatedObjectStore(new MemoryStore());
-    bed = await startTestbed({ hypervisors: 2 });
+    pb = await startPipelineBed({ hypervisors: 2, objects });
+    const { bed } = pb;
     const [hv1, hv2] = bed.hypervisors as [Hypervisor, Hypervisor];
-    for (const hv of bed.hypervisors) await objects.create<HypervisorNode>(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: hv.name }, spec: hv.nodeSpec() } as HypervisorNode);
-    chassis = new ChassisManager({ objects, logger });
-    await chassis.start();
-    pipeline = new PipelineReconciler({ objects, logger, chassis, readiness: 'off', echoIntervalMs: 500 });
-    await pipeline.start();
-    await eventually(async () => bed!.hypervisors.every((h) => pipeline!.agent(h.name)?.inSync), 30_000, 50);
 
     await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: NS }, spec: { subnets: [{ cidr: '10.77.0.0/24' }], vni: 7701 } } as VirtualNetwork);
     const port = (name: string, node: string, mac: string, ip: string) =>
@@ -94,7 +72,7 @@ describeOvs('pipeline: flows follow the hypervisor\'s OVSDB rows, remote entries
         apiVersion: 'vnet.dev/v1alpha1',
         kind: 'VirtualPort',
         metadata: { name, namespace: NS },
-        spec: { network: 'net', node, mac, ips: [ip], interfaceId: `${bed!.prefix}-${name}` },
+        spec: { network: 'net', node, mac, ips: [ip], interfaceId: `${bed.prefix}-${name}` },
       } as VirtualPort);
     const tunDst = (hv: Hypervisor) => `set_field:${hv.tunnelIP}->tun_dst`;
 

@@ -8,53 +8,25 @@
  * interval before it compiled (that nothing changed): 0.3-0.4 s after a burst in
  * bench:converge, the whole interval here. A change of hv1's flows still waits.
  */
-import pino from 'pino';
-import { ChassisManager } from '../../src/chassis/chassis-manager';
 import { isTrue, setCondition } from '../../src/reconcile/conditions';
-import { PipelineReconciler } from '../../src/reconcile/kinds/pipeline.reconciler';
-import { MemoryStore } from '../../src/reconcile/testing/memory-store';
-import type { HypervisorNode, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
-import { NETWORKS, NODES, PORTS } from '../../src/store/kinds';
-import { ObjectStore } from '../../src/store/object-store';
-import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
+import type { VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
+import { NETWORKS, PORTS } from '../../src/store/kinds';
+import type { Hypervisor } from '../harness/testbed';
 import { eventually } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';
+import { brIntFlows as flows, plugNic as plug, startPipelineBed, type PipelineBed } from './pipeline-bed';
 
 const NS = 'paced';
 const INTERVAL_MS = 4000;
 
-async function flows(hv: Hypervisor): Promise<string[]> {
-  const o = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
-  return o.split('\n').filter((l) => l.includes('actions='));
-}
-
-async function plug(hv: Hypervisor, name: string, ifaceId: string): Promise<number> {
-  await hv.ovs.vsctl(['add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=internal', `external_ids:iface-id=${ifaceId}`]);
-  return Number((await hv.ovs.vsctl(['get', 'Interface', name, 'ofport'])).trim());
-}
-
 describeOvs('pipeline: bundle pacing holds back flow changes, not a realization that changes none', () => {
-  let bed: Testbed | undefined;
-  let chassis: ChassisManager | undefined;
-  let pipeline: PipelineReconciler | undefined;
-
-  afterAll(async () => {
-    await pipeline?.stop();
-    await chassis?.stop();
-    await bed?.stop();
-  }, 60_000);
+  let pb: PipelineBed | undefined;
+  afterAll(async () => pb?.stop(), 60_000);
 
   it('a port plugged on hv2 just after hv1 sent a bundle is Ready without waiting for hv1\'s interval; hv1\'s own next change waits', async () => {
-    const logger = pino({ level: 'silent' });
-    const objects = new ObjectStore(new MemoryStore());
-    bed = await startTestbed({ hypervisors: 2 });
+    pb = await startPipelineBed({ hypervisors: 2, pipeline: { readiness: 'local', nodeBundleIntervalMs: INTERVAL_MS, nodeBundleMaxIntervalMs: INTERVAL_MS } });
+    const { bed, objects } = pb;
     const [hv1, hv2] = bed.hypervisors as [Hypervisor, Hypervisor];
-    for (const hv of bed.hypervisors) await objects.create<HypervisorNode>(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: hv.name }, spec: hv.nodeSpec() } as HypervisorNode);
-    chassis = new ChassisManager({ objects, logger });
-    await chassis.start();
-    pipeline = new PipelineReconciler({ objects, logger, chassis, readiness: 'local', echoIntervalMs: 500, nodeBundleIntervalMs: INTERVAL_MS, nodeBundleMaxIntervalMs: INTERVAL_MS });
-    await pipeline.start();
-    await eventually(async () => bed!.hypervisors.every((h) => pipeline!.agent(h.name)?.inSync), 30_000, 50);
 
     await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: NS }, spec: { subnets: [{ cidr: '10.78.0.0/24' }], vni: 7801 } } as VirtualNetwork);
     // Declared with its addresses (no IPAM here: its condition is set as IPAM would).
@@ -63,7 +35,7 @@ describeOvs('pipeline: bundle pacing holds back flow changes, not a realization 
         apiVersion: 'vnet.dev/v1alpha1',
         kind: 'VirtualPort',
         metadata: { name, namespace: NS },
-        spec: { network: 'net', node, mac, ips: [ip], interfaceId: `${bed!.prefix}-${name}` },
+        spec: { network: 'net', node, mac, ips: [ip], interfaceId: `${bed.prefix}-${name}` },
       } as VirtualPort);
       // Coalesced with the chassis layer's first binding write (same turn): that write must
       // keep this condition (it dropped it, deciding the binding for the stored revision).
