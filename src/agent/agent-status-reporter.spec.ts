@@ -81,6 +81,29 @@ describe('AgentStatusReporter', () => {
     expect(starts.length).toBeLessThanOrEqual(Math.floor(burstMs / 500) + 1);
   });
 
+  it('writes a lone change at once, and one that follows a write no sooner than the delay after it', async () => {
+    const { objects } = await setup();
+    const starts: number[] = [];
+    const modify = objects.modify.bind(objects);
+    objects.modify = (async (...args: Parameters<typeof modify>) => {
+      if (args[0] === NODE_REALIZATIONS) starts.push(performance.now());
+      return modify(...args);
+    }) as typeof objects.modify;
+    const delayMs = 600;
+    const reporter = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), delayMs);
+    const t0 = performance.now();
+    reporter.report(new Map([['uid-a', 'v1']]));
+    const deadline = Date.now() + 5000;
+    while (starts.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    // A port's Ready waits for this write: it used to wait for the delay first.
+    expect(starts[0]! - t0).toBeLessThan(delayMs / 2);
+    reporter.report(new Map([['uid-a', 'v1'], ['uid-b', 'v1']]));
+    while (starts.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await reporter.stop();
+    expect(starts).toHaveLength(2);
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(delayMs - 5);
+  });
+
   it('writes the dispatched counts beside the realized map, each part kept when only the other changes', async () => {
     const { writes, reporter, until, report } = await setup();
     reporter.report(new Map([['uid-1', 'v1']]));
