@@ -38,6 +38,17 @@ async function setup(o: { realization?: boolean; nodeStatus?: HypervisorNode['st
   return { objects, writes, reporter, until, nodeStatus, report };
 }
 
+/** When each write to a NodeRealization began (performance.now()), as objects makes them from now on. */
+function realizationWriteStarts(objects: ObjectStore): number[] {
+  const starts: number[] = [];
+  const modify = objects.modify.bind(objects);
+  objects.modify = (async (...args: Parameters<typeof modify>) => {
+    if (args[0] === NODE_REALIZATIONS) starts.push(performance.now());
+    return modify(...args);
+  }) as typeof objects.modify;
+  return starts;
+}
+
 describe('AgentStatusReporter', () => {
   it('turns a burst of reports into one write of the latest map, sorted by uid, to the NodeRealization, not the Node', async () => {
     const { writes, reporter, until, nodeStatus, report } = await setup();
@@ -59,12 +70,7 @@ describe('AgentStatusReporter', () => {
 
   it('spaces the writes of a long burst by the size of the report', async () => {
     const { objects, reporter } = await setup();
-    const starts: number[] = [];
-    const modify = objects.modify.bind(objects);
-    objects.modify = (async (...args: Parameters<typeof modify>) => {
-      if (args[0] === NODE_REALIZATIONS) starts.push(performance.now());
-      return modify(...args);
-    }) as typeof objects.modify;
+    const starts = realizationWriteStarts(objects);
     // 5,000 objects: a write at most every 500 ms, not every 30 ms (the delay). Counted, not
     // timed gap by gap: a loaded machine can only delay writes, so the count over the burst
     // is a bound that holds however late each one went out.
@@ -83,12 +89,7 @@ describe('AgentStatusReporter', () => {
 
   it('writes a lone change at once, and one that follows a write no sooner than the delay after it', async () => {
     const { objects } = await setup();
-    const starts: number[] = [];
-    const modify = objects.modify.bind(objects);
-    objects.modify = (async (...args: Parameters<typeof modify>) => {
-      if (args[0] === NODE_REALIZATIONS) starts.push(performance.now());
-      return modify(...args);
-    }) as typeof objects.modify;
+    const starts = realizationWriteStarts(objects);
     const delayMs = 600;
     const reporter = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), delayMs);
     const t0 = performance.now();
