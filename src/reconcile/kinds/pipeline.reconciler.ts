@@ -380,6 +380,11 @@ function sameOwnerFlows(a: OwnerFlows | undefined, b: OwnerFlows): boolean {
   return a !== undefined && sameValue(a.flows, b.flows) && sameValue(a.groups ?? [], b.groups ?? []);
 }
 
+/** Whether owner k, as compiled (absent: compiled to nothing), differs from what the node has applied. */
+function differsFromApplied(applied: ReadonlyMap<number, OwnerFlows>, k: number, compiled: OwnerFlows | undefined): boolean {
+  return compiled ? !sameOwnerFlows(applied.get(k), compiled) : applied.has(k);
+}
+
 export class PipelineReconciler {
   private readonly log: Logger;
   private readonly networks: Informer<VirtualNetwork>;
@@ -1022,16 +1027,17 @@ export class PipelineReconciler {
     const t = pending.touched;
     if (this.modelStale || t.ports.size + t.networks.size + t.loadBalancers.size + t.floodChunks.size > PEEK_BEFORE_PACING_MAX) return false;
     try {
-      const live = this.ensureModel();
-      const scoped = compileScope(live.model, name, this.ids, live, t, (net) => agent.applied.has(ownerKey(networkOwner(net.vni))));
-      for (const k of scoped.coveredOwners) {
-        const o = scoped.owners.get(k);
-        if (o ? !sameOwnerFlows(agent.applied.get(k), o) : agent.applied.has(k)) return false;
-      }
+      const scoped = this.compileTouched(this.ensureModel(), name, agent, t);
+      for (const k of scoped.coveredOwners) if (differsFromApplied(agent.applied, k, scoped.owners.get(k))) return false;
       return true;
     } catch {
       return false;
     }
+  }
+
+  /** The node's flows of the touched objects (a network is new there unless the node has its owner applied). */
+  private compileTouched(live: LiveModel, name: string, agent: NodeAgent, touched: Touched): ReturnType<typeof compileScope> {
+    return compileScope(live.model, name, this.ids, live, touched, (net) => agent.applied.has(ownerKey(networkOwner(net.vni))));
   }
 
   private async reconcileNode(name: string): Promise<void> {
@@ -1105,7 +1111,7 @@ export class PipelineReconciler {
       covered = new Set([...compiled.owners.keys(), ...agent.applied.keys()]);
       realizes = compiled.realizes;
     } else {
-      const scoped = compileScope(live.model, name, this.ids, live, dirt.touched, (net) => agent.applied.has(ownerKey(networkOwner(net.vni))));
+      const scoped = this.compileTouched(live, name, agent, dirt.touched);
       compiledOwners = scoped.owners;
       covered = scoped.coveredOwners;
       realizes = scoped.realizes;
@@ -1113,12 +1119,8 @@ export class PipelineReconciler {
     }
     for (const k of covered) {
       const o = compiledOwners.get(k);
-      if (o) {
-        nextApplied.set(k, o);
-        if (!sameOwnerFlows(agent.applied.get(k), o)) changes.push({ owner: o.owner, flows: o.flows, groups: o.groups ?? [] });
-      } else if (agent.applied.has(k)) {
-        changes.push({ owner: ownerFromKey(k), flows: [], groups: [] });
-      }
+      if (o) nextApplied.set(k, o);
+      if (differsFromApplied(agent.applied, k, o)) changes.push(o ? { owner: o.owner, flows: o.flows, groups: o.groups ?? [] } : { owner: ownerFromKey(k), flows: [], groups: [] });
     }
     const compiledMs = performance.now() - tStart;
     // The fast path first: a deleted port or network must stop being forwarded there no
