@@ -31,9 +31,11 @@ const source = readAppSource(APP);
 const name = codeCacheName(source);
 const off = process.env.VNETD_CODE_CACHE === '0';
 const priming = process.env.VNETD_CODE_CACHE_PRIME === '1';
+/** Turned off, or the primer (which compiles afresh and writes only the build's): no cache is read, nor the data dir's written. */
+const readsCaches = !off && !priming;
 // As loadConfig resolves it; the data dir is made by vnetd itself (a first start has none yet).
 const dataDir = resolve(process.env.VNETD_DATA_DIR ?? '.vnetd');
-const ownFile = off || priming || !privateDir(dataDir) ? undefined : join(dataDir, 'code-cache', name);
+const ownFile = !readsCaches || !privateDir(dataDir) ? undefined : join(dataDir, 'code-cache', name);
 const shippedFile = join(__dirname, name);
 
 function read(file: string | undefined, trusted: (file: string) => boolean): Buffer | undefined {
@@ -46,7 +48,7 @@ function read(file: string | undefined, trusted: (file: string) => boolean): Buf
 }
 
 const own = read(ownFile, (f) => privateDir(dirname(f)));
-const cachedData = own ?? (off || priming ? undefined : read(shippedFile, (f) => protectedLike(f, APP)));
+const cachedData = own ?? (readsCaches ? read(shippedFile, (f) => protectedLike(f, APP)) : undefined);
 const script = new Script(Module.wrap(source), { filename: APP, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
 const rejected = cachedData !== undefined && script.cachedDataRejected === true;
 process.env.VNETD_CODE_CACHE_STATE = off ? 'off' : !cachedData ? 'none' : rejected ? 'rejected' : own ? 'used' : 'shipped';
