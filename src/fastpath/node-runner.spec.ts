@@ -6,6 +6,7 @@
  * ours) must not reach the fast path. Needs root and iproute2; skips, saying why, without.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { FastPath, openFastPath } from './fastpath';
 import { libWith } from './testing/lib-with';
 import { HOLD_RETRY_MS, NodeRunner, VIP_SETTLE_MS } from './node-runner';
@@ -32,23 +33,36 @@ function rx(ns: string, dev: string): number {
 
 const VM_MAC = '02:00:00:00:01:01', REMOTE_MAC = '02:00:00:00:01:02';
 
+/** CPU time the event loop's thread (the main thread: its tid is the pid) has run, in ms. */
+function mainThreadCpuMs(): number {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}
+
 /**
- * Runs fn while a 1 ms timer ticks: how long it took, and the longest the event loop went
- * without a tick meanwhile (a native call made on the event loop's own thread is all of it).
+ * Runs fn while a 1 ms timer ticks: how long it took, the longest the event loop went
+ * without a tick meanwhile, and the most CPU its thread ran within one such stretch. A
+ * native call made on the event loop's thread shows in both; the process only scheduled
+ * out (a loaded machine: 61 ms of 122 once in CI) shows in the first alone.
  */
-async function loopGaps<T>(fn: () => Promise<T>, onTick?: () => void): Promise<{ result: T; ms: number; maxGapMs: number }> {
+async function loopGaps<T>(fn: () => Promise<T>, onTick?: () => void): Promise<{ result: T; ms: number; maxGapMs: number; maxBusyGapMs: number }> {
   const t0 = performance.now();
-  let last = t0, maxGapMs = 0;
+  let last = t0, lastCpu = mainThreadCpuMs(), maxGapMs = 0, maxBusyGapMs = 0;
+  const gap = () => {
+    const t = performance.now(), cpu = mainThreadCpuMs();
+    maxGapMs = Math.max(maxGapMs, t - last);
+    maxBusyGapMs = Math.max(maxBusyGapMs, cpu - lastCpu);
+    last = t;
+    lastCpu = cpu;
+  };
   const tick = setInterval(() => {
     onTick?.();
-    const t = performance.now();
-    maxGapMs = Math.max(maxGapMs, t - last);
-    last = t;
+    gap();
   }, 1);
   try {
     const result = await fn();
     const end = performance.now();
-    return { result, ms: end - t0, maxGapMs: Math.max(maxGapMs, end - last) };
+    gap();
+    return { result, ms: end - t0, maxGapMs, maxBusyGapMs };
   } finally {
     clearInterval(tick);
   }
@@ -128,9 +142,10 @@ maybe('NodeRunner in a network namespace', () => {
       expect(reads).toBeGreaterThan(0);
       expect(add.result).toEqual({ state: 'Running', interfaces: 4 });
       const addMs = add.ms / 2;
-      console.log(`NodeRunner: event loop while starting on 2 ports: ${start.ms.toFixed(1)} ms, longest without a turn ${start.maxGapMs.toFixed(1)} ms; adding 2 ports: ${add.ms.toFixed(1)} ms, longest ${add.maxGapMs.toFixed(1)} ms`);
-      expect(start.maxGapMs).toBeLessThan(start.ms / 2);
-      expect(add.maxGapMs).toBeLessThan(add.ms / 2);
+      const gaps = (g: typeof add) => `${g.ms.toFixed(1)} ms, longest without a turn ${g.maxGapMs.toFixed(1)} ms (its thread on a CPU ${g.maxBusyGapMs.toFixed(1)} ms of it)`;
+      console.log(`NodeRunner: event loop while starting on 2 ports: ${gaps(start)}; adding 2 ports: ${gaps(add)}`);
+      expect(start.maxBusyGapMs).toBeLessThan(start.ms / 2);
+      expect(add.maxBusyGapMs).toBeLessThan(add.ms / 2);
       const kept = runner.counters().interfaces.find((i) => i.ifname === TAP)!;
       expect(kept.xsk!.rx).toBeGreaterThanOrEqual(5n);
       expect(runner.counters().interfaces.map((i) => i.ifname).sort()).toEqual([TAP, TAP2, TAP3, UL].sort());
