@@ -8,6 +8,7 @@ import { networkForClaims } from './subnet-changes';
 import { LOAD_BALANCERS, PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { lbVipMac } from '../pipeline/owners';
+import { dns1123LabelError } from './names';
 
 /** A MAC of the schema's format whose first octet has the multicast bit clear. */
 const isUnicastMac = (mac: string): boolean => /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac) && (parseInt(mac.slice(0, 2), 16) & 1) === 0;
@@ -87,6 +88,12 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       }
       id = `ip:${b.ip}`;
     } else {
+      // A name no VirtualPort can have would never resolve: refused, where a missing port only warns.
+      const badName = dns1123LabelError(b.port!);
+      if (badName) {
+        causes.push({ field: `${field}.port`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.port}": ${badName}` });
+        continue;
+      }
       const port = await ctx.objects.get<VirtualPort>(PORTS, lb.metadata.namespace, b.port!);
       // Valid (a backend may be declared before its port), but most often a typo.
       if (!port) warnings.push(`${field}.port: VirtualPort "${b.port}" does not exist (yet); this backend takes no connections until it does`);

@@ -7,6 +7,7 @@ import { networkForClaims } from './subnet-changes';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { LOAD_BALANCERS, NODES } from '../store/kinds';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
+import { dns1123SubdomainError } from './names';
 
 const macs = new MacAllocator({ prefix: '0a:58' });
 
@@ -15,6 +16,21 @@ async function nodeWarnings(port: VirtualPort, ctx: AdmissionContext): Promise<s
   const node = port.spec?.node;
   if (!node || (await (ctx.nodes ? ctx.nodes.get(undefined, node) : ctx.objects.get(NODES, undefined, node)))) return [];
   return [`spec.node: Node "${node}" does not exist (yet); the port binds only once it does`];
+}
+
+/** A node name no Node can have: the port would never bind (a Node not there yet only warns). */
+function validateNode(port: VirtualPort, causes: StatusCause[]): void {
+  const node = port.spec!.node;
+  const why = node === undefined ? undefined : dns1123SubdomainError(node);
+  if (why) causes.push({ field: 'spec.node', reason: 'FieldValueInvalid', message: `Invalid value: "${node}": ${why}` });
+}
+
+/** An empty interface id: no OVS Interface binds by it (and before 2026-12-02 its claim was never released). */
+function validateInterfaceId(port: VirtualPort, causes: StatusCause[]): void {
+  const id = port.spec!.interfaceId;
+  if (id !== undefined && id.trim() === '') {
+    causes.push({ field: 'spec.interfaceId', reason: 'FieldValueRequired', message: "Required value: an interface id may not be empty (omit the field: it defaults to the port's uid)" });
+  }
 }
 
 function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
@@ -55,6 +71,8 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     const ns = port.metadata.namespace!;
     const spec = port.spec!;
     const causes: StatusCause[] = [];
+    validateNode(port, causes);
+    validateInterfaceId(port, causes);
     validatePairs(port, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
     const { guard, net } = await networkForClaims(ctx, ns, spec.network);
@@ -161,6 +179,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     immutable(causes, 'spec.ips', was.ips, ips && ips.length > 0 ? ips : undefined);
     // Claimed at create (see AllocationRegistry): the NIC's identity, as an OVN port's name.
     immutable(causes, 'spec.interfaceId', was.interfaceId, spec.interfaceId);
+    if (spec.node !== was.node) validateNode(next, causes);
     validatePairs(next, causes);
     if (causes.length > 0) throw new AdmissionError(causes);
     // Omitted allocated fields keep their values, as a Service's clusterIP does.

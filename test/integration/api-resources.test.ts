@@ -657,6 +657,43 @@ describe('interface ids', () => {
   });
 });
 
+describe('references that could never resolve (found by a black-box review)', () => {
+  const port = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name }, spec: { network: 'refnet', ...spec } });
+  beforeAll(async () => {
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('refnet', { subnets: [{ cidr: '10.61.0.0/24' }] }))).status).toBe(201);
+  });
+
+  it('refuses an empty interfaceId, which was claimed and never released (every later "" refused, in every namespace)', async () => {
+    for (const id of ['', '  ']) {
+      const s = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('noid', { interfaceId: id }), 422, 'Invalid');
+      expect(s.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.interfaceId', reason: 'FieldValueRequired' }));
+    }
+    // Omitted, it is the port's uid as before.
+    const ok = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('withuid', {}));
+    expect(ok.json.spec.interfaceId).toBe(ok.json.metadata.uid);
+  });
+
+  it('refuses a node name no Node can have (create and update); a well-formed one that does not exist yet only warns', async () => {
+    const s = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('badnode', { node: 'Bad_Node!' }), 422, 'Invalid');
+    expect(s.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.node', message: expect.stringContaining('Invalid value: "Bad_Node!": a lowercase RFC 1123 subdomain') }));
+    const later = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('latenode', { node: 'hv-later.example' }));
+    expect(later.status).toBe(201);
+    expect(String(later.headers.warning)).toContain('does not exist (yet); the port binds only once it does');
+    await rejected('PATCH', `${G}/namespaces/t1/virtualports/latenode`, { spec: { node: 'HV 2' } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+  });
+
+  it('refuses a load balancer backend port that is not a VirtualPort name (an empty one took no connections, said for VirtualPort "")', async () => {
+    const lb = (backends: unknown[]) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'reflb' }, spec: { network: 'refnet', listeners: [{ port: 80 }], backends } });
+    for (const name of ['', 'Bad_Name!']) {
+      const s = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb([{ port: name }]), 422, 'Invalid');
+      expect(s.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.backends[0].port', message: expect.stringMatching(/^Invalid value: ".*": (a lowercase RFC 1123 label|must be)/) }));
+    }
+    const ok = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb([{ port: 'not-yet' }]));
+    expect(ok.status).toBe(201);
+    await rejected('PATCH', `${G}/namespaces/t1/loadbalancers/reflb`, { spec: { backends: [{ port: 'UPPER' }] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+  });
+});
+
 describe('status written over', () => {
   it('a port whose status was wiped through /status gets its allocation status back', async () => {
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('wiped', { subnets: [{ cidr: '10.62.0.0/24' }] }));

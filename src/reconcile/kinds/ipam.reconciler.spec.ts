@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { AllocationRegistry, ipKey, macKey, vniKey } from '../../ipam/allocation-registry';
+import { AllocationRegistry, ifaceKey, ipKey, macKey, vniKey } from '../../ipam/allocation-registry';
+import { IPAM_FINALIZER } from '../../resources/finalizers';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
 import { ObjectStore } from '../../store/object-store';
@@ -123,5 +124,20 @@ describe('IpamReconciler: repair', () => {
     expect(p2?.metadata.uid).toBe('u-p2');
     // One read per owner (the network, p0, p1, p2), not one per claim.
     expect(reads.sort()).toEqual(['t/net', 't/p0', 't/p1', 't/p2']);
+  });
+
+  it('releases an empty interface id with the port that claimed it (admitted before 2026-12-02; it stayed claimed)', async () => {
+    const { objects, ipam } = await setup(200);
+    await ipam.start();
+    stop = () => ipam.stop();
+    const p = { ...port(5), metadata: { name: 'p5', namespace: NS, uid: 'u-p5', finalizers: [IPAM_FINALIZER] } } as VirtualPort;
+    p.spec!.interfaceId = '';
+    const owner = { kind: 'VirtualPort', namespace: NS, name: 'p5', uid: 'u-p5' };
+    await objects.create(PORTS, p, [AllocationRegistry.claim(macKey(NS, 'net', p.spec!.mac!), owner), AllocationRegistry.claim(ipKey(NS, 'net', p.spec!.ips![0]!), owner), AllocationRegistry.claim(ifaceKey(''), owner)]);
+    await objects.delete(PORTS, NS, 'p5');
+    const deadline = Date.now() + 5000;
+    while ((await objects.get(PORTS, NS, 'p5')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await objects.get(PORTS, NS, 'p5')).toBeUndefined();
+    expect(await objects.kv.get(ifaceKey(''))).toBeUndefined();
   });
 });

@@ -41,7 +41,8 @@ function claimKeys(type: StoredType, obj: KubeObject): string[] {
   }
   if (type === PORTS) {
     const s = (obj as VirtualPort).spec!;
-    return [...(s.mac ? [macKey(ns, s.network, s.mac)] : []), ...(s.ips ?? []).map((ip) => ipKey(ns, s.network, ip)), ...(s.interfaceId ? [ifaceKey(s.interfaceId)] : [])];
+    // An empty interface id too: admission took it (and claimed it) before 2026-12-02.
+    return [...(s.mac ? [macKey(ns, s.network, s.mac)] : []), ...(s.ips ?? []).map((ip) => ipKey(ns, s.network, ip)), ...(s.interfaceId !== undefined ? [ifaceKey(s.interfaceId)] : [])];
   }
   const lb = obj as LoadBalancer;
   const s = lb.spec!;
