@@ -8,6 +8,8 @@ import { ApiErrors } from '../resources/status';
 import { Public } from './public.decorator';
 
 const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+/** vnet.dev kinds also take DELETE on a collection; namespaces do not, as in Kubernetes. */
+const GROUP_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 function apiResources(t: ResourceType) {
   const main = {
@@ -15,7 +17,7 @@ function apiResources(t: ResourceType) {
     singularName: t.singular,
     namespaced: t.namespaced,
     kind: t.kind,
-    verbs: VERBS,
+    verbs: t === NAMESPACE_TYPE ? VERBS : GROUP_VERBS,
     ...(t.shortNames.length ? { shortNames: t.shortNames } : {}),
     ...(t.categories.length ? { categories: t.categories } : {}),
   };

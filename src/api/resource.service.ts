@@ -32,7 +32,7 @@ import { reachedRevision } from './resource-version';
 const MAX_GENERATE_NAME_PREFIX = 58;
 const MAX_ANNOTATION_BYTES = 256 * 1024;
 
-export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
 export interface Scope {
   principal: Principal;
@@ -411,6 +411,8 @@ export class ResourceService {
     // "0" is "any version" to a list or watch, and no precondition at all to a write: not one
     // here, except for namespaces, which kube-apiserver updates unconditionally.
     if ((!body.metadata.resourceVersion || body.metadata.resourceVersion === '0') && type !== NAMESPACE_TYPE) {
+      // An object that is not there is a 404 first, as kube-apiserver answers a custom resource.
+      if (!(await this.objects.get(type, namespace, name))) throw ApiErrors.notFound(rid(type, name));
       throw this.invalid(type, name, [{ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' }]);
     }
     return this.replace<T>(scope, name, body as T, q, subresource);
@@ -558,6 +560,31 @@ export class ResourceService {
     } catch (err) {
       throw this.storeError(type, name, err);
     }
+  }
+
+  /**
+   * DELETE on a collection (deletecollection, as kube-apiserver serves it for custom
+   * resources): every object the selectors match, each deleted as its own DELETE would be
+   * (finalizers, propagation, dry run, warnings). Answers the list of what it deleted; one
+   * still held by a finalizer shows its deletionTimestamp. Namespaces have no such verb.
+   */
+  async deleteCollection<T extends KubeObject>(scope: Scope, q: ListQuery, options: DeleteOptions): Promise<{ items: T[]; resourceVersion: string; warnings: string[] }> {
+    if (scope.type === NAMESPACE_TYPE) throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
+    this.authorize(scope, 'deletecollection');
+    const listed = await this.list<T>(scope, { ...q, limit: 0, continueToken: undefined });
+    const items: T[] = [];
+    const warnings: string[] = [];
+    for (const o of listed.items) {
+      try {
+        const res = await this.delete<T>({ ...scope, namespace: o.metadata.namespace }, o.metadata.name, options);
+        items.push(res.object);
+        warnings.push(...res.warnings);
+      } catch (err) {
+        // Deleted by someone else since the list: what was asked is done.
+        if (!(err instanceof ApiError && err.code === 404)) throw err;
+      }
+    }
+    return { items, resourceVersion: String(await this.objects.kv.currentRevision()), warnings };
   }
 
   private storeError(type: ResourceType, name: string, err: unknown): unknown {

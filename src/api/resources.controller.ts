@@ -14,6 +14,7 @@ import { parseDeleteOptions } from './delete-options';
 import { ResourceService, type Scope } from './resource.service';
 import { includeObjectOf, send, sendList, sendObject, wantsTable } from './respond';
 import { toTable } from './table';
+import { ApiErrors } from '../resources/status';
 import { WatchService, type WatchEventType } from './watch.service';
 
 const GV = 'apis/vnet.dev/v1alpha1';
@@ -61,6 +62,68 @@ export class ResourcesController {
   @Post(`${GV}/namespaces/:ns/:plural`)
   createNamespaced(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string) {
     return this.create(req, reply, this.scope(req, plural, ns));
+  }
+
+  @Delete('api/v1/namespaces')
+  deleteNamespaces(@Req() req: AuthedRequest) {
+    return this.notAllowed(req, 'namespaces', undefined, true);
+  }
+
+  @Delete(`${GV}/:plural`)
+  deleteCollectionAll(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string) {
+    return this.removeCollection(req, reply, this.scope(req, plural));
+  }
+
+  @Delete(`${GV}/namespaces/:ns/:plural`)
+  deleteCollection(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string) {
+    return this.removeCollection(req, reply, this.scope(req, plural, ns));
+  }
+
+  // A collection is not replaced or patched as a whole, nor an item created by POST to itself:
+  // 405, as kube-apiserver answers (the router's own 404 said "Cannot PUT ...").
+  @Put('api/v1/namespaces')
+  putNamespaces(@Req() req: AuthedRequest) {
+    return this.notAllowed(req, 'namespaces', undefined, true);
+  }
+
+  @Patch('api/v1/namespaces')
+  patchNamespaces(@Req() req: AuthedRequest) {
+    return this.notAllowed(req, 'namespaces', undefined, true);
+  }
+
+  @Put(`${GV}/:plural`)
+  putCollection(@Req() req: AuthedRequest, @Param('plural') plural: string) {
+    return this.notAllowed(req, plural);
+  }
+
+  @Patch(`${GV}/:plural`)
+  patchCollection(@Req() req: AuthedRequest, @Param('plural') plural: string) {
+    return this.notAllowed(req, plural);
+  }
+
+  @Put(`${GV}/namespaces/:ns/:plural`)
+  putNamespacedCollection(@Req() req: AuthedRequest, @Param('ns') ns: string, @Param('plural') plural: string) {
+    return this.notAllowed(req, plural, ns);
+  }
+
+  @Patch(`${GV}/namespaces/:ns/:plural`)
+  patchNamespacedCollection(@Req() req: AuthedRequest, @Param('ns') ns: string, @Param('plural') plural: string) {
+    return this.notAllowed(req, plural, ns);
+  }
+
+  @Post('api/v1/namespaces/:name')
+  namespaceItemNotAllowed(@Req() req: AuthedRequest) {
+    return this.notAllowed(req, 'namespaces', undefined, true);
+  }
+
+  @Post(`${GV}/:plural/:name`)
+  itemNotAllowed(@Req() req: AuthedRequest, @Param('plural') plural: string) {
+    return this.notAllowed(req, plural);
+  }
+
+  @Post(`${GV}/namespaces/:ns/:plural/:name`)
+  namespacedItemNotAllowed(@Req() req: AuthedRequest, @Param('ns') ns: string, @Param('plural') plural: string) {
+    return this.notAllowed(req, plural, ns);
   }
 
   // ---- items: namespaces ----
@@ -252,6 +315,19 @@ export class ResourcesController {
     const { type, patch } = decodePatchBody(req.body, req.headers['content-type'], scope.type === NAMESPACE_TYPE);
     const res = await this.resources.patch(scope, name, type, patch, parseWriteQuery(req.query as Query, req.headers['user-agent']), sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
+  }
+
+  /** A resource that exists, asked with a method it does not take (an unknown one is 404). */
+  private notAllowed(req: AuthedRequest, plural: string, namespace?: string, core = false): never {
+    this.scope(req, plural, namespace, core);
+    throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
+  }
+
+  private async removeCollection(req: AuthedRequest, reply: FastifyReply, scope: Scope): Promise<void> {
+    const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
+    const options = parseDeleteOptions(raw && raw.length > 0 ? decodeJson(raw) : undefined, req.query as Query);
+    const res = await this.resources.deleteCollection(scope, parseListQuery(req.query as Query), options);
+    send(req, reply, 200, { apiVersion: scope.type.apiVersion, kind: scope.type.listKind, metadata: { resourceVersion: res.resourceVersion }, items: res.items }, res.warnings);
   }
 
   private async remove(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string): Promise<void> {

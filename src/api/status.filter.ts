@@ -14,7 +14,8 @@ export function toApiError(err: unknown, log: Logger): ApiError {
   if (err instanceof HttpException) {
     const code = err.getStatus();
     if (code === 413) return ApiErrors.tooLarge(BODY_LIMIT);
-    if (code === 404) return ApiErrors.notFoundPath(String((err.getResponse() as { message?: string }).message ?? ''));
+    // The router's own words ("Cannot POST /path") are not the API's: kubectl adds the method and resource itself.
+    if (code === 404) return ApiErrors.notFoundPath();
     if (code === 401) return ApiErrors.unauthorized();
     if (code < 500) return new ApiError(code, 'BadRequest', err.message);
   }

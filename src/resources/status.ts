@@ -95,7 +95,7 @@ export const ApiErrors = {
     new ApiError(403, 'Forbidden', `${qualified(r)}${r.name ? ` "${r.name}"` : ''} is forbidden: ${message}`, detailsOf(r)),
   notFound: (r: ResourceId) =>
     new ApiError(404, 'NotFound', `${qualified(r)} "${r.name ?? ''}" not found`, detailsOf(r)),
-  notFoundPath: (path: string) => new ApiError(404, 'NotFound', `the server could not find the requested resource (${path})`, {}),
+  notFoundPath: (path?: string) => new ApiError(404, 'NotFound', `the server could not find the requested resource${path ? ` (${path})` : ''}`, {}),
   alreadyExists: (r: ResourceId) =>
     new ApiError(409, 'AlreadyExists', `${qualified(r)} "${r.name ?? ''}" already exists`, detailsOf(r)),
   conflict: (r: ResourceId, why: string) =>

@@ -694,6 +694,60 @@ describe('references that could never resolve (found by a black-box review)', ()
   });
 });
 
+describe('collections and methods (found by a black-box review)', () => {
+  const port = (name: string, labels: Record<string, string>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, labels }, spec: { network: 'colnet' } });
+  beforeAll(async () => {
+    expect((await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('colnet', { subnets: [{ cidr: '10.62.0.0/24' }] }))).status).toBe(201);
+  });
+
+  it('deletes a collection by label selector (deletecollection): only what matches, with its finalizers and addresses as a DELETE of each', async () => {
+    for (const [name, tier] of [['c1', 'web'], ['c2', 'web'], ['c3', 'db']] as const) expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, port(name, { tier }))).status).toBe(201);
+    const dry = await v.call('DELETE', `${G}/namespaces/t2/virtualports?labelSelector=tier%3Dweb&dryRun=All`);
+    expect(dry.status).toBe(200);
+    expect(dry.json.items.map((o: { metadata: { name: string } }) => o.metadata.name).sort()).toEqual(['c1', 'c2']);
+    expect((await v.call('GET', `${G}/namespaces/t2/virtualports/c1`)).json.metadata.deletionTimestamp).toBeUndefined();
+    const res = await v.call('DELETE', `${G}/namespaces/t2/virtualports?labelSelector=tier%3Dweb`);
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ kind: 'VirtualPortList', apiVersion: 'vnet.dev/v1alpha1' });
+    expect(res.json.items.map((o: { metadata: { name: string } }) => o.metadata.name).sort()).toEqual(['c1', 'c2']);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t2/virtualports/c1`)).status === 404 && (await v.call('GET', `${G}/namespaces/t2/virtualports/c2`)).status === 404);
+    expect((await v.call('GET', `${G}/namespaces/t2/virtualports/c3`)).status).toBe(200);
+    // Their addresses went back: the next two ports get them again.
+    await eventually(async () => !(await v.objects.kv.get(ipKey('t2', 'colnet', '10.62.0.2'))));
+    // Advertised, as for custom resources (kubectl and client-go read it from discovery).
+    const disco = await v.call('GET', `${G}`);
+    expect(disco.json.resources.find((r: { name: string }) => r.name === 'virtualports').verbs).toContain('deletecollection');
+  });
+
+  it('a tenant deletes a collection in its own namespaces only; namespaces take no deletecollection', async () => {
+    const token = await v.tenantToken('coltenant', ['t2']);
+    expect((await v.call('DELETE', `${G}/namespaces/t1/virtualports?labelSelector=none%3Dx`, undefined, { token })).status).toBe(403);
+    expect((await v.call('DELETE', `${G}/virtualports?labelSelector=none%3Dx`, undefined, { token })).status).toBe(403);
+    const own = await v.call('DELETE', `${G}/namespaces/t2/virtualports?labelSelector=none%3Dx`, undefined, { token });
+    expect(own.status).toBe(200);
+    expect(own.json.items).toEqual([]);
+    expect(await rejected('DELETE', '/api/v1/namespaces', undefined, 405, 'MethodNotAllowed')).toMatchObject({ message: 'the server does not allow this method on the requested resource' });
+    expect((await v.call('GET', '/api/v1/namespaces/t1')).status).toBe(200);
+  });
+
+  it('answers 405 to a method a resource does not take, 404 to a resource that does not exist, and a PUT to a missing object 404', async () => {
+    await rejected('PUT', `${G}/namespaces/t2/virtualports`, { items: [] }, 405, 'MethodNotAllowed');
+    await rejected('PATCH', `${G}/namespaces/t2/virtualports`, {}, 405, 'MethodNotAllowed', { contentType: 'application/merge-patch+json' });
+    await rejected('POST', `${G}/namespaces/t2/virtualports/c3`, port('c3', {}), 405, 'MethodNotAllowed');
+    await rejected('POST', `${G}/nodes/somenode`, {}, 405, 'MethodNotAllowed');
+    await rejected('DELETE', `${G}/namespaces/t2/nosuchthings`, undefined, 404, 'NotFound');
+    const other = await v.call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {});
+    expect(other.status).toBe(404);
+    expect(other.json).toMatchObject({ kind: 'Status', reason: 'NotFound' });
+    expect(other.json.message).not.toMatch(/Cannot POST/);
+    // As kube-apiserver for a custom resource: not there is 404 before "resourceVersion must be specified".
+    const missing = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'nonexist' }, spec: { network: 'colnet' } };
+    await rejected('PUT', `${G}/namespaces/t2/virtualports/nonexist`, missing, 404, 'NotFound');
+    const existing = (await v.call('GET', `${G}/namespaces/t2/virtualports/c3`)).json;
+    await rejected('PUT', `${G}/namespaces/t2/virtualports/c3`, { ...existing, metadata: { ...existing.metadata, resourceVersion: undefined } }, 422, 'Invalid');
+  });
+});
+
 describe('status written over', () => {
   it('a port whose status was wiped through /status gets its allocation status back', async () => {
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('wiped', { subnets: [{ cidr: '10.62.0.0/24' }] }));

@@ -129,7 +129,6 @@ describe('IpamReconciler: repair', () => {
   it('releases an empty interface id with the port that claimed it (admitted before 2026-12-02; it stayed claimed)', async () => {
     const { objects, ipam } = await setup(200);
     await ipam.start();
-    stop = () => ipam.stop();
     const p = { ...port(5), metadata: { name: 'p5', namespace: NS, uid: 'u-p5', finalizers: [IPAM_FINALIZER] } } as VirtualPort;
     p.spec!.interfaceId = '';
     const owner = { kind: 'VirtualPort', namespace: NS, name: 'p5', uid: 'u-p5' };
@@ -139,5 +138,6 @@ describe('IpamReconciler: repair', () => {
     while ((await objects.get(PORTS, NS, 'p5')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await objects.get(PORTS, NS, 'p5')).toBeUndefined();
     expect(await objects.kv.get(ifaceKey(''))).toBeUndefined();
+    await ipam.stop();
   });
 });
