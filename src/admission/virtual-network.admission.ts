@@ -1,7 +1,9 @@
 import { IpAllocator, VniAllocator, cryptoRng, randomBelow, findOverlap, parseCidr, reservedOverlap, tryParseCidr, validateSubnet, type Cidr } from '../ipam';
 import { AllocationRegistry, ctZoneKey, vniKey } from '../ipam/allocation-registry';
 import { ctZone } from '../pipeline/owners';
-import type { VirtualNetwork } from '../resources/kinds';
+import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../resources/kinds';
+import { ORPHAN } from '../resources/finalizers';
+import { LOAD_BALANCERS, PORTS } from '../store/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
 import { announceSubnetChange, endSubnetChange, subnetIdentity, withdrawSubnetChange } from './subnet-changes';
@@ -80,8 +82,29 @@ function pickVniOfFreeZone(zonesTaken: ReadonlySet<number>): number | undefined 
   return undefined;
 }
 
+/** Names for a message: the first few, then how many more. */
+function someNames(names: string[], max = 5): string {
+  return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+}
+
 export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
   readonly finalizers = [DATAPLANE_FINALIZER, IPAM_FINALIZER];
+
+  /**
+   * A network is deleted only once no port or load balancer is on it (its IPAM finalizer
+   * waits, as a PVC in use waits for its pods). `kubectl delete` waits with it, and said
+   * nothing of why. Objects the network owns go with it (ownerReferences), unless orphaned.
+   */
+  async deleteWarnings(net: VirtualNetwork, ctx: AdmissionContext): Promise<string[]> {
+    const ns = net.metadata.namespace;
+    const orphaning = (net.metadata.finalizers ?? []).includes(ORPHAN);
+    const blocking = (o: VirtualPort | LoadBalancer) =>
+      o.spec?.network === net.metadata.name && !o.metadata.deletionTimestamp && (orphaning || !(o.metadata.ownerReferences ?? []).some((r) => r.uid === net.metadata.uid));
+    const [ports, lbs] = await Promise.all([ctx.objects.list<VirtualPort>(PORTS, ns), ctx.objects.list<LoadBalancer>(LOAD_BALANCERS, ns)]);
+    const on = [...ports.items.filter(blocking).map((o) => `VirtualPort ${o.metadata.name}`), ...lbs.items.filter(blocking).map((o) => `LoadBalancer ${o.metadata.name}`)];
+    if (!on.length) return [];
+    return [`VirtualNetwork "${net.metadata.name}" still has ${on.length} object${on.length > 1 ? 's' : ''} on it (${someNames(on)}): it stays Terminating, and keeps its VNI and flows, until they are deleted`];
+  }
 
   async create(net: VirtualNetwork, ctx: AdmissionContext): Promise<Admitted<VirtualNetwork>> {
     const causes: StatusCause[] = [];

@@ -748,6 +748,31 @@ describe('collections and methods (found by a black-box review)', () => {
   });
 });
 
+describe('deleting a network that is in use', () => {
+  it('says which objects hold it (Warning), stays Terminating with them, and goes once they do; objects it owns are not named', async () => {
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('inuse', { subnets: [{ cidr: '10.63.0.0/24' }] }))).status).toBe(201);
+    const netUid = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/inuse`)).json.metadata.uid;
+    const port = (name: string, owned: boolean) => ({
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'VirtualPort',
+      metadata: { name, ...(owned ? { ownerReferences: [{ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', name: 'inuse', uid: netUid }] } : {}) },
+      spec: { network: 'inuse' },
+    });
+    for (const [name, owned] of [['inuse-p', false], ['inuse-owned', true]] as const) expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port(name, owned))).status).toBe(201);
+    const lb = { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'inuse-lb' }, spec: { network: 'inuse', listeners: [{ port: 80 }], backends: [{ port: 'inuse-p' }] } };
+    expect((await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb)).status).toBe(201);
+    const del = await v.call('DELETE', `${G}/namespaces/t1/virtualnetworks/inuse`);
+    expect(del.status).toBe(200);
+    expect(String(del.headers.warning)).toContain('VirtualNetwork \\"inuse\\" still has 2 objects on it (VirtualPort inuse-p, LoadBalancer inuse-lb): it stays Terminating');
+    expect(String(del.headers.warning)).not.toContain('inuse-owned');
+    // The owned port goes with it (garbage collection); the network waits for the others.
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualports/inuse-owned`)).status === 404);
+    expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/inuse`)).json.metadata.deletionTimestamp).toBeDefined();
+    for (const path of ['virtualports/inuse-p', 'loadbalancers/inuse-lb']) expect((await v.call('DELETE', `${G}/namespaces/t1/${path}`)).status).toBe(200);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/inuse`)).status === 404, 10_000);
+  });
+});
+
 describe('status written over', () => {
   it('a port whose status was wiped through /status gets its allocation status back', async () => {
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('wiped', { subnets: [{ cidr: '10.62.0.0/24' }] }));

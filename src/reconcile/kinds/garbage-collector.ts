@@ -8,7 +8,11 @@
  * Only references to kinds vnetd serves are followed. A reference to anything else (a
  * KubeVirt VM's uid, say: vnetd is not that API server) cannot be checked, so its object is
  * never collected, as kube-apiserver's collector leaves a reference it cannot resolve.
- * An owner counts as present when an object of its kind and name has its uid.
+ * An owner counts as present when an object of its kind and name has its uid. One being
+ * deleted in the background but held by a finalizer counts as gone for its dependents: a
+ * network's own finalizer waits for the ports on it, so a port it owns, collected only once
+ * the network was gone, held it Terminating for good (kube-apiserver's collector waits for
+ * the owner to be gone; no built-in owner there waits on its dependents).
  */
 import type { Logger } from 'pino';
 import { FOREGROUND_DELETION, ORPHAN } from '../../resources/finalizers';
@@ -84,7 +88,10 @@ export class GarbageCollector {
   private changed(o: KubeObject, key: string): void {
     const gcFinalizer = o.metadata.deletionTimestamp !== undefined && (hasFinalizer(o, FOREGROUND_DELETION) || hasFinalizer(o, ORPHAN));
     if (gcFinalizer || o.metadata.ownerReferences?.length) this.controller.enqueue(key);
-    if (o.metadata.deletionTimestamp !== undefined) this.enqueueOwners(o);
+    if (o.metadata.deletionTimestamp !== undefined) {
+      this.enqueueOwners(o);
+      this.enqueueDependents(o.metadata.uid);
+    }
   }
 
   private enqueueDependents(uid: string | undefined): void {
@@ -125,10 +132,14 @@ export class GarbageCollector {
     if (obj.metadata.ownerReferences?.length) await this.collect(type, obj);
   }
 
-  /** Deletes an object whose owners are all gone; drops the references to owners that are gone while others remain. */
+  /**
+   * Deletes an object whose owners are all gone or being deleted (not orphaning); drops the
+   * references to owners that are gone while others remain.
+   */
   private async collect(type: StoredType, obj: KubeObject): Promise<void> {
     const refs = obj.metadata.ownerReferences ?? [];
     const gone: OwnerReference[] = [];
+    let going = 0;
     for (const ref of refs) {
       const ownerType = typeOf(ref);
       // An owner vnetd cannot see, or a namespaced owner of a cluster-scoped object (which
@@ -138,9 +149,14 @@ export class GarbageCollector {
       if (owner?.metadata.uid === ref.uid) {
         // A Foreground owner takes its dependents with it.
         if (owner.metadata.deletionTimestamp !== undefined && hasFinalizer(owner, FOREGROUND_DELETION) && !obj.metadata.deletionTimestamp) return this.remove(type, obj, 'owner deleted in the foreground');
+        if (owner.metadata.deletionTimestamp !== undefined && !hasFinalizer(owner, ORPHAN)) going++;
         continue;
       }
       gone.push(ref);
+    }
+    if (gone.length + going === refs.length && going > 0) {
+      if (!obj.metadata.deletionTimestamp) await this.remove(type, obj, 'every owner is gone or being deleted');
+      return;
     }
     if (gone.length === 0) return;
     if (gone.length === refs.length) {
