@@ -786,6 +786,13 @@ describe('status written over', () => {
     }, 10_000);
     expect(back.status.ips).toEqual(p.json.spec.ips);
   });
+
+  it('a network whose status.vni was written over gets its VNI back (vnetctl shows status.vni)', async () => {
+    const n = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('forged', { subnets: [{ cidr: '10.64.0.0/24' }] }));
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/forged`)).json.status?.vni === n.json.spec.vni);
+    expect((await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/forged/status`, { status: { vni: 5 } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/forged`)).json.status?.vni === n.json.spec.vni, 5000);
+  });
 });
 
 describe('objects stored before a check existed, and server-side apply preconditions', () => {

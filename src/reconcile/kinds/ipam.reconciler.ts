@@ -99,8 +99,10 @@ export class IpamReconciler {
       // confirm it (three reads). An add seen before start() has synced (the first list: a
       // restart; or a shared informer's replay of what it holds) is checked.
       const ignoreAdd = type === NETWORKS ? undefined : (o: KubeObject) => this.synced && !o.metadata.deletionTimestamp && allocatedAtGeneration(o as Claimant);
-      // A status that lost its allocation condition (written over through /status) is rebuilt.
-      const ignoreUpdate = (o: KubeObject, n: KubeObject) => sameSpecAndLifecycle(o, n) && getCondition((n as Claimant).status?.conditions, ALLOCATED) !== undefined;
+      // A status that lost its allocation condition (written over through /status) is rebuilt,
+      // and so is a network's whose VNI another writer changed (vnetctl shows status.vni).
+      const ignoreUpdate = (o: KubeObject, n: KubeObject) =>
+        sameSpecAndLifecycle(o, n) && getCondition((n as Claimant).status?.conditions, ALLOCATED) !== undefined && (type !== NETWORKS || (n as VirtualNetwork).status?.vni === (n as VirtualNetwork).spec?.vni);
       this.unsubscribe.push(c.watch(informer, undefined, { ignoreUpdate, ignoreAdd }));
       this.controllers.push(c);
     }
