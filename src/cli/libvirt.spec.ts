@@ -1,4 +1,4 @@
-import { libvirtInterfaceXml } from './libvirt';
+import { libvirtInterfaceXml, libvirtTakesInterfaceId, ovsVsctlPlug } from './libvirt';
 
 describe('libvirtInterfaceXml', () => {
   it('renders the openvswitch virtualport interface and escapes attribute values', () => {
@@ -9,5 +9,11 @@ describe('libvirtInterfaceXml', () => {
 
   it('carries the network\'s MTU, which libvirt sets on the tap and offers to a virtio guest', () => {
     expect(libvirtInterfaceXml('vm1', '0a:58:00:00:00:01', 'br-int', 1450)).toContain("  <mac address='0a:58:00:00:00:01'/>\n  <mtu size='1450'/>\n  <model type='virtio'/>");
+  });
+
+  it('knows which interface ids libvirt carries (a lowercase UUID: it parses and reformats it) and quotes the rest for ovs-vsctl', () => {
+    expect(libvirtTakesInterfaceId('668033d2-06a4-4aaa-aca5-30cde245e477')).toBe(true);
+    for (const id of ['vm2-nic0', '668033D2-06A4-4AAA-ACA5-30CDE245E477', '668033d206a44aaaaca530cde245e477', '']) expect(libvirtTakesInterfaceId(id)).toBe(false);
+    expect(ovsVsctlPlug("it's", '0a:58:00:00:00:01')).toBe("ovs-vsctl add-port br-int TAP -- set Interface TAP external_ids:iface-id='it'\\''s' external_ids:attached-mac=0a:58:00:00:00:01");
   });
 });

@@ -26,3 +26,18 @@ export function libvirtInterfaceXml(interfaceId: string, mac: string, bridge = '
     `</interface>`,
   ].join('\n');
 }
+
+/**
+ * libvirt parses <parameters interfaceid> as a UUID (it refuses the domain XML otherwise) and
+ * writes it back formatted, lowercase: only an id in that form is set on the OVS Interface as
+ * the port has it. vnetd's default, the port's uid, is one.
+ */
+export function libvirtTakesInterfaceId(interfaceId: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(interfaceId);
+}
+
+/** For an interface id libvirt cannot carry: what plugs the NIC in by hand instead. */
+export function ovsVsctlPlug(interfaceId: string, mac: string, bridge = 'br-int'): string {
+  const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  return `ovs-vsctl add-port ${bridge} TAP -- set Interface TAP external_ids:iface-id=${q(interfaceId)} external_ids:attached-mac=${mac}`;
+}

@@ -114,6 +114,12 @@ describe('port', () => {
     expect(json).not.toContain('<interface');
     expect(fixed).toBe('virtualport.vnet.dev/vm3\n');
     expect(libvirt).toMatch(/^<interface type='bridge'>[\s\S]*<\/interface>\n$/);
+    // libvirt refuses an interfaceid that is not a UUID: no snippet that cannot work, but how to plug the NIC in.
+    expect(await fails(1, 'port', 'libvirt', 'vm2', '-n', 't1')).toContain(`port "vm2" has interface id "vm2-nic0", not a UUID, which libvirt's <virtualport> requires; plug its NIC in with: ovs-vsctl add-port br-int TAP -- set Interface TAP external_ids:iface-id='vm2-nic0' external_ids:attached-mac=0a:58:0a:00:00:14`);
+    const byHand = await ok('port', 'create', 'vm5', '--network', 'blue', '--node', 'hv1', '--interface-id', 'vm5-nic0', '-n', 't1');
+    expect(byHand).not.toContain('<interface');
+    expect(byHand).toContain("is not one. On node hv1, plug the VM's NIC (TAP) in with:\novs-vsctl add-port br-int TAP -- set Interface TAP external_ids:iface-id='vm5-nic0'");
+    await ok('port', 'delete', 'vm5', '-n', 't1');
     expect(list).toMatch(/\nvm2 +blue +0a:58:0a:00:00:14 +10\.0\.0\.20 +hv1 /);
     expect(wide).toMatch(/INTERFACE-ID/);
     expect(wide).toContain('vm2-nic0');

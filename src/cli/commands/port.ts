@@ -5,7 +5,7 @@ import type { VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
 import { CliError, UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
-import { libvirtInterfaceXml } from '../libvirt';
+import { libvirtInterfaceXml, libvirtTakesInterfaceId, ovsVsctlPlug } from '../libvirt';
 import { createObject, getObject } from '../ops';
 import type { Runtime } from '../runtime';
 import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
@@ -31,10 +31,18 @@ function parseMac(text: string): string {
   return text.toLowerCase().replace(/-/g, ':');
 }
 
-function snippet(port: VirtualPort, mtu: number | undefined): string {
+function macAndId(port: VirtualPort): { mac: string; id: string } {
   const mac = port.spec?.mac ?? port.status?.mac;
   const id = port.spec?.interfaceId ?? port.metadata.uid;
   if (!mac || !id) throw new CliError(`cannot render the libvirt <interface> for port "${port.metadata.name}": the server returned no MAC or interfaceId`);
+  return { mac, id };
+}
+
+function snippet(port: VirtualPort, mtu: number | undefined): string {
+  const { mac, id } = macAndId(port);
+  if (!libvirtTakesInterfaceId(id)) {
+    throw new CliError(`port "${port.metadata.name}" has interface id "${id}", not a UUID, which libvirt's <virtualport> requires; plug its NIC in with: ${ovsVsctlPlug(id, mac)}`);
+  }
   return libvirtInterfaceXml(id, mac, undefined, mtu);
 }
 
@@ -45,7 +53,13 @@ async function networkMtu(rt: Runtime, port: VirtualPort): Promise<number | unde
 }
 
 async function printSnippet(rt: Runtime, port: VirtualPort): Promise<void> {
-  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${port.spec?.node ?? '<node>'}:\n${snippet(port, await networkMtu(rt, port))}\n`);
+  const node = port.spec?.node ?? '<node>';
+  const { mac, id } = macAndId(port);
+  if (!libvirtTakesInterfaceId(id)) {
+    rt.io.out(`\n# libvirt takes only a UUID as <virtualport> interfaceid, and "${id}" is not one. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac)}\n`);
+    return;
+  }
+  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${node}:\n${snippet(port, await networkMtu(rt, port))}\n`);
 }
 
 export function portCommand(runtimeOf: RuntimeOf): Command {

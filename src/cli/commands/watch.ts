@@ -13,12 +13,15 @@ import { tableLines, toYaml } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { examples, parser, type RuntimeOf } from './shared';
 
-class EventPrinter {
-  private widths: number[] | undefined;
+/** The longest event type: the EVENT column is that wide from the first row (ADDED), so a later MODIFIED does not shift the rest. */
+const EVENT_WIDTH = 'MODIFIED'.length;
+
+export class EventPrinter {
+  private widths: number[] | undefined = [EVENT_WIDTH];
   private headerDone = false;
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly rt: Pick<Runtime, 'output' | 'io' | 'term'>,
     private readonly kind: KindInfo,
     private readonly withNamespace: boolean,
   ) {}
