@@ -269,7 +269,8 @@ export class ResourceService {
     causes.push(...res.causes);
     if (q.fieldValidation === 'Warn') warnings.push(...res.pruned.map((f) => `unknown field "${f}"`));
     const name = obj.metadata.name;
-    if (typeof name === 'string') {
+    // One cause per field: a name the schema refused already (over 253 characters) is not also told it is over 63.
+    if (typeof name === 'string' && !causes.some((c) => c.field === 'metadata.name')) {
       const why = type.namespaced || type === NAMESPACE_TYPE ? dns1123LabelError(name) : dns1123SubdomainError(name);
       if (why) causes.push({ field: 'metadata.name', reason: 'FieldValueInvalid', message: `Invalid value: "${name}": ${why}` });
     }

@@ -189,6 +189,9 @@ describe('VirtualNetwork', () => {
       const r = await v.call(method, `${G}/namespaces/t1/virtualnetworks/${long}`);
       expect(r.json).toMatchObject({ kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound' });
     }
+    // Created: one cause for the name, not the schema's 253 and the label rule's 63 both.
+    const created = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net(long, { subnets: [{ cidr: '10.65.0.0/24' }] }), 422, 'Invalid');
+    expect(created.details.causes.filter((c: { field: string }) => c.field === 'metadata.name')).toHaveLength(1);
   });
 
   it('answers 404 in a namespace that does not exist, 409 on a duplicate name', async () => {
