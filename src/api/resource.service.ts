@@ -97,7 +97,7 @@ export class ResourceService {
 
   // ---- authorization -------------------------------------------------------------
 
-  authorize(scope: Scope, verb: Verb, name?: string): void {
+  authorize(scope: Scope, verb: Verb, name?: string, subresource: Subresource = 'main'): void {
     const { principal: p, type, namespace } = scope;
     if (p.admin) return;
     const deny = (why: string) => {
@@ -114,6 +114,10 @@ export class ResourceService {
       deny('a namespace is required');
     }
     if (!canUseNamespace(p, namespace!)) deny('not one of your namespaces');
+    // Status is what vnetd's controllers observed (Ready, bindings, addresses): a tenant's
+    // write there was reverted within seconds, and meanwhile fooled kubectl wait. As
+    // Kubernetes' edit role, which grants no status subresource.
+    if (subresource === 'status' && (verb === 'update' || verb === 'patch')) deny('the status subresource is written by vnetd itself');
   }
 
   /** For all-namespace lists and watches: what a tenant may see. */
@@ -408,7 +412,7 @@ export class ResourceService {
     this.checkEnvelope(type, body, namespace);
     if (body.metadata.name === undefined) body.metadata.name = name;
     if (body.metadata.name !== name) throw ApiErrors.badRequest(`the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
-    this.authorize(scope, 'update', name);
+    this.authorize(scope, 'update', name, subresource);
     // "0" is "any version" to a list or watch, and no precondition at all to a write: not one
     // here, except for namespaces, which kube-apiserver updates unconditionally.
     if ((!body.metadata.resourceVersion || body.metadata.resourceVersion === '0') && type !== NAMESPACE_TYPE) {
@@ -499,7 +503,7 @@ export class ResourceService {
 
   async patch<T extends KubeObject>(scope: Scope, name: string, patchType: PatchType, patch: unknown, q: WriteQuery, subresource: Subresource = 'main'): Promise<WriteResponse<T>> {
     const { type, namespace } = scope;
-    this.authorize(scope, 'patch', name);
+    this.authorize(scope, 'patch', name, subresource);
     const serverSideApply = patchType === 'apply' && subresource === 'main';
     if (serverSideApply) this.checkApplyConfiguration(type, patch, name, namespace, q);
     for (let attempt = 0; ; attempt++) {

@@ -41,6 +41,19 @@ it('a tenant reads and writes its own namespaces', async () => {
   expect((await v.call('DELETE', `${G}/namespaces/a2/virtualnetworks/m`, undefined, { token: alice })).status).toBe(200);
 });
 
+it('a tenant reads the status of its objects but does not write it (vnetd\'s controllers do), as Kubernetes\' edit role', async () => {
+  const path = `${G}/namespaces/a1/virtualnetworks/n`;
+  const cur = await v.call('GET', `${path}/status`, undefined, { token: alice });
+  expect(cur.status).toBe(200);
+  const forged = { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Forged', message: 'by a tenant' }] } };
+  const patch = await v.call('PATCH', `${path}/status`, forged, { token: alice, contentType: 'application/merge-patch+json' });
+  expect(patch.json).toMatchObject({ kind: 'Status', code: 403, reason: 'Forbidden', message: expect.stringContaining('the status subresource is written by vnetd itself') });
+  expect((await v.call('PUT', `${path}/status`, { ...cur.json, ...forged }, { token: alice })).status).toBe(403);
+  expect(JSON.stringify((await v.call('GET', path)).json.status)).not.toContain('Forged');
+  // The admin (and vnetd's own writers) still may.
+  expect((await v.call('PATCH', `${path}/status`, { status: { observedGeneration: cur.json.status?.observedGeneration ?? 1 } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+});
+
 it('a tenant gets 403 in other namespaces, for every verb, and nothing changes', async () => {
   // Once the reconcilers are done with beforeAll's objects (they write on their own).
   let before = -1;
