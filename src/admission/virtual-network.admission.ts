@@ -3,7 +3,7 @@ import { AllocationRegistry, ctZoneKey, vniKey } from '../ipam/allocation-regist
 import { ctZone } from '../pipeline/owners';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../resources/kinds';
 import { ORPHAN } from '../resources/finalizers';
-import { LOAD_BALANCERS, PORTS } from '../store/kinds';
+import { LOAD_BALANCERS, NETWORKS, PORTS } from '../store/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
 import { announceSubnetChange, endSubnetChange, subnetIdentity, withdrawSubnetChange } from './subnet-changes';
@@ -72,14 +72,34 @@ function pickVniOfFreeZone(zonesTaken: ReadonlySet<number>): number | undefined 
   for (let i = 0; i < ZONES; i++) {
     const zone = ((start + i) % ZONES) + 1;
     if (zonesTaken.has(zone)) continue;
-    const base = zone - 1;
-    const kMin = Math.max(0, Math.ceil((vnis.min - base) / ZONES));
-    const kMax = Math.floor((vnis.max - base) / ZONES);
-    if (kMax < kMin) continue;
-    const k = kMin + Number(randomBelow(BigInt(kMax - kMin + 1), cryptoRng));
-    return base + k * ZONES;
+    const vni = randomVniOfZone(zone);
+    if (vni !== undefined) return vni;
   }
   return undefined;
+}
+
+/** A random VNI whose conntrack zone is `zone` (the VNIs equal to zone - 1 modulo 65535). */
+function randomVniOfZone(zone: number): number | undefined {
+  const base = zone - 1;
+  const kMin = Math.max(0, Math.ceil((vnis.min - base) / ZONES));
+  const kMax = Math.floor((vnis.max - base) / ZONES);
+  if (kMax < kMin) return undefined;
+  return base + (kMin + Number(randomBelow(BigInt(kMax - kMin + 1), cryptoRng))) * ZONES;
+}
+
+/** Random zones tried by point reads before a VNI is picked from a read of every claim. */
+const POINT_PICKS = 32;
+
+/**
+ * Zones held by networks stored before zones were claimed (their VNI claimed, its zone not),
+ * zone -> VNI: read once per process. Every network created since claims its zone, so
+ * there are never more of them (one deleted meanwhile only keeps its zone avoided).
+ */
+async function readLegacyZones(ctx: AdmissionContext): Promise<Map<number, number>> {
+  const [byVni, byZone] = await Promise.all([ctx.allocations.vnis(), ctx.allocations.ctZones()]);
+  const legacy = new Map<number, number>();
+  for (const [vni, a] of byVni) if (byZone.get(ctZone(vni))?.owner.uid !== a.owner.uid) legacy.set(ctZone(vni), vni);
+  return legacy;
 }
 
 /** Names for a message: the first few, then how many more. */
@@ -89,6 +109,7 @@ function someNames(names: string[], max = 5): string {
 
 export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
   readonly finalizers = [DATAPLANE_FINALIZER, IPAM_FINALIZER];
+  private legacyZones?: Promise<Map<number, number>>;
 
   /**
    * A network is deleted only once no port or load balancer is on it (its IPAM finalizer
@@ -112,30 +133,50 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     if (causes.length > 0) throw new AdmissionError(causes);
     normalise(net);
     const spec = net.spec!;
-    const taken = await ctx.allocations.vnis();
-    // Zones of every network, those stored before zones were claimed included.
-    const zones = new Map([...taken.keys()].map((v) => [ctZone(v), v]));
+    // Point reads of the claims a VNI needs, not a read of every network's claim (which made
+    // creating N networks O(N^2)): the create-only claims in the object's transaction are
+    // what keeps two networks off one VNI or zone; these reads only choose and explain.
+    const legacy = await (this.legacyZones ??= readLegacyZones(ctx).catch((err: unknown) => {
+      this.legacyZones = undefined;
+      throw err;
+    }));
+    /** The network holding a zone, as the message names it ("VNI 4242"), or undefined when it is free. */
+    const zoneHolder = async (zone: number): Promise<string | undefined> => {
+      const legacyVni = legacy.get(zone);
+      if (legacyVni !== undefined && (await ctx.allocations.get(vniKey(legacyVni)))) return `VNI ${legacyVni}`;
+      const holder = await ctx.allocations.get(ctZoneKey(zone));
+      if (!holder) return undefined;
+      const other = await ctx.objects.get<VirtualNetwork>(NETWORKS, holder.owner.namespace, holder.owner.name);
+      return other?.spec?.vni !== undefined ? `VNI ${other.spec.vni}` : 'a network being created or deleted';
+    };
     if (spec.vni !== undefined) {
       const why = vnis.check(spec.vni);
       if (why) throw new AdmissionError([{ field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: ${why}` }]);
-      const holder = taken.get(spec.vni);
+      const holder = await ctx.allocations.get(vniKey(spec.vni));
       if (holder) {
         throw new AdmissionError([
           { field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: VNI is already allocated` },
         ]);
       }
-      const sharing = zones.get(ctZone(spec.vni));
+      const sharing = await zoneHolder(ctZone(spec.vni));
       if (sharing !== undefined) {
         throw new AdmissionError([
           {
             field: 'spec.vni',
             reason: 'FieldValueInvalid',
-            message: `Invalid value: ${spec.vni}: its conntrack zone (${ctZone(spec.vni)}, the VNI modulo 65535 plus 1) is another network's (VNI ${sharing}); networks must not share one, or their load balanced connections would mix: choose another VNI, or leave it out to have one allocated`,
+            message: `Invalid value: ${spec.vni}: its conntrack zone (${ctZone(spec.vni)}, the VNI modulo 65535 plus 1) is another network's (${sharing}); networks must not share one, or their load balanced connections would mix: choose another VNI, or leave it out to have one allocated`,
           },
         ]);
       }
     } else {
-      const vni = pickVniOfFreeZone(new Set(zones.keys()));
+      let vni: number | undefined;
+      for (let i = 0; i < POINT_PICKS && vni === undefined; i++) {
+        const zone = 1 + Number(randomBelow(BigInt(ZONES), cryptoRng));
+        if (legacy.has(zone) || (await ctx.allocations.get(ctZoneKey(zone)))) continue;
+        vni = randomVniOfZone(zone);
+      }
+      // Most zones taken: one read of them all.
+      vni ??= pickVniOfFreeZone(new Set([...(await ctx.allocations.ctZones()).keys(), ...legacy.keys()]));
       if (vni === undefined) throw new AdmissionError([{ field: 'spec.vni', reason: 'FieldValueInvalid', message: 'no free VNI left' }]);
       spec.vni = vni;
     }

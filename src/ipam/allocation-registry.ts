@@ -125,6 +125,12 @@ export class AllocationRegistry {
     return new Map(rows.map((r) => [Number(r.key.slice(VNI_PREFIX.length)), r.value]));
   }
 
+  /** Every conntrack zone claim, by zone. */
+  async ctZones(): Promise<Map<number, Allocation>> {
+    const rows = await this.keysUnder(CT_ZONE_PREFIX);
+    return new Map(rows.map((r) => [Number(r.key.slice(CT_ZONE_PREFIX.length)), r.value]));
+  }
+
   /** Who holds an IP of a network (one key lookup, whatever the network's size). */
   ipHolder(namespace: string, network: string, ip: string): Promise<Allocation | undefined> {
     return this.get(ipKey(namespace, network, ip));

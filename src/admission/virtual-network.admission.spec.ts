@@ -1,0 +1,53 @@
+import { AllocationRegistry, CT_ZONE_PREFIX, VNI_PREFIX, ctZoneKey, vniKey } from '../ipam/allocation-registry';
+import { ctZone } from '../pipeline/owners';
+import type { VirtualNetwork } from '../resources/kinds';
+import { CountingStore } from '../reconcile/testing/counting-store';
+import { NETWORKS } from '../store/kinds';
+import { ObjectStore } from '../store/object-store';
+import { AdmissionError, type AdmissionContext } from './admission';
+import { VirtualNetworkAdmission } from './virtual-network.admission';
+
+const ZONES = 65535;
+const net = (name: string, vni?: number): VirtualNetwork =>
+  ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name, namespace: 't', uid: `u-${name}` }, spec: { subnets: [{ cidr: '10.0.0.0/24' }], ...(vni !== undefined ? { vni } : {}) } }) as VirtualNetwork;
+
+async function setup() {
+  const store = new CountingStore();
+  const objects = new ObjectStore(store);
+  const ctx: AdmissionContext = { objects, allocations: new AllocationRegistry(store) };
+  const owner = (name: string) => ({ kind: 'VirtualNetwork', namespace: 't', name, uid: `u-${name}` });
+  // A network stored before zones were claimed (its VNI claimed, its zone not), and one since.
+  await store.txn([AllocationRegistry.claim(vniKey(4242), owner('legacy'))]);
+  await objects.create(NETWORKS, net('modern', 100), [AllocationRegistry.claim(vniKey(100), owner('modern')), AllocationRegistry.claim(ctZoneKey(ctZone(100)), owner('modern'))]);
+  return { store, ctx, admission: new VirtualNetworkAdmission() };
+}
+
+const causeOf = async (p: Promise<unknown>): Promise<string> => {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(AdmissionError);
+  return (err as AdmissionError).causes[0]!.message;
+};
+
+describe('VirtualNetworkAdmission: VNIs and conntrack zones', () => {
+  it('refuses a VNI in the zone of a network stored before zones were claimed, or of one since, naming its VNI', async () => {
+    const { ctx, admission } = await setup();
+    expect(await causeOf(admission.create(net('a', 4242 + ZONES), ctx))).toContain("is another network's (VNI 4242)");
+    expect(await causeOf(admission.create(net('b', 100 + ZONES), ctx))).toContain("is another network's (VNI 100)");
+    expect(await causeOf(admission.create(net('c', 100), ctx))).toContain('VNI is already allocated');
+    expect((await admission.create(net('d', 100 + 1), ctx)).object.spec!.vni).toBe(101);
+  });
+
+  it('picks VNIs of free zones by point reads: the claims are read in full once per process (for the zones stored before they were claimed), not per create', async () => {
+    const { store, ctx, admission } = await setup();
+    const zones = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const admitted = await admission.create(net(`n${i}`), ctx);
+      await store.txn(admitted.ops);
+      zones.add(ctZone(admitted.object.spec!.vni!));
+    }
+    expect(zones.size).toBe(200);
+    expect(zones.has(ctZone(4242)) || zones.has(ctZone(100))).toBe(false);
+    expect(store.lists.get(VNI_PREFIX)).toBe(1);
+    expect(store.lists.get(CT_ZONE_PREFIX)).toBe(1);
+  });
+});
