@@ -3,9 +3,10 @@
  * rebuilt from every informer on each change (which made N port creates cost O(N^2)).
  *
  * Port and load balancer changes update the model in place and say which networks,
- * ports and load balancers they touch (a CompileScope for every node). Network and node
- * changes are rare and rebuild the whole model (rebuild()); the caller then recompiles
- * every node in full.
+ * ports and load balancers they touch (a CompileScope for every node). A network that
+ * appears, or goes, with nothing on it is added or dropped in place (it has no flows);
+ * other network and node changes are rare and rebuild the whole model (rebuild()); the
+ * caller then recompiles every node in full.
  *
  * Per network it also counts bound ports per node, so "which nodes need this network"
  * (status) is a lookup, not a scan of the network's ports, and keeps its local ofports
@@ -196,14 +197,7 @@ export class LiveModel implements ScopeIndex {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
     for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.rawLbs]) m.clear();
-    for (const n of networks) {
-      if (!n.spec?.vni || n.metadata.deletionTimestamp) continue;
-      const key = `${n.metadata.namespace}/${n.metadata.name}`;
-      const m: NetworkModel = { uid: n.metadata.uid!, key, version: String(n.metadata.generation ?? 0), vni: n.spec.vni, encapsulation: n.spec.encapsulation ?? 'vxlan' };
-      this.networks.set(m.uid, m);
-      this.netByName.set(key, m);
-      this.keyOfUid.set(m.uid, objectKey(NETWORKS, n.metadata.namespace, n.metadata.name));
-    }
+    for (const n of networks) this.putNetwork(n);
     for (const n of nodes) {
       if (!n.spec?.tunnelIP) continue;
       this.nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
@@ -213,6 +207,42 @@ export class LiveModel implements ScopeIndex {
       this.putPort(key, p, modelled.get(key));
     }
     for (const lb of lbs) this.putLb(objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name), lb);
+  }
+
+  /** The modelled network of that namespace/name. */
+  networkNamed(key: string): NetworkModel | undefined {
+    return this.netByName.get(key);
+  }
+
+  /** Whether the model holds ports or load balancers of a network. */
+  hasObjectsOn(networkUid: string): boolean {
+    return (this.portsByNet.get(networkUid)?.size ?? 0) > 0 || (this.lbsByNet.get(networkUid)?.size ?? 0) > 0;
+  }
+
+  /**
+   * A new network with nothing on it yet, added in place: it has no flows on any node until
+   * a port of it is bound, so nothing is touched. Each one created cost a rebuild of the whole
+   * model (and a full compile of every node) before. The caller checks that no port or load
+   * balancer names it.
+   */
+  addNetwork(n: VirtualNetwork): void {
+    this.putNetwork(n);
+  }
+
+  /** A network gone that nothing is modelled on and no node has flows of (the caller checks the nodes). */
+  dropNetwork(m: NetworkModel): void {
+    this.networks.delete(m.uid);
+    this.netByName.delete(m.key);
+    this.keyOfUid.delete(m.uid);
+  }
+
+  private putNetwork(n: VirtualNetwork): void {
+    if (!n.spec?.vni || n.metadata.deletionTimestamp) return;
+    const key = `${n.metadata.namespace}/${n.metadata.name}`;
+    const m: NetworkModel = { uid: n.metadata.uid!, key, version: String(n.metadata.generation ?? 0), vni: n.spec.vni, encapsulation: n.spec.encapsulation ?? 'vxlan' };
+    this.networks.set(m.uid, m);
+    this.netByName.set(key, m);
+    this.keyOfUid.set(m.uid, objectKey(NETWORKS, n.metadata.namespace, n.metadata.name));
   }
 
   /** Refreshes a node's tunnel ofports; true when they changed (its flows must be recompiled in full). */

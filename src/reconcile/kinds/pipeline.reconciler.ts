@@ -470,6 +470,8 @@ export class PipelineReconciler {
     // nodes in parallel: a new port's flows reach both of its nodes in one bundle time.
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 4, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
+    this.ports.ensureIndex(IX_NETWORK, networkIndex);
+    this.lbs.ensureIndex(IX_NETWORK, networkIndex);
     if (opts.readiness !== 'off') {
       this.unsubscribe.push(this.statusController.watch(this.networks), this.statusController.watch(this.ports), this.statusController.watch(this.lbs));
       // A port's status depends on its network's nodes; a network's on its ports, through
@@ -481,8 +483,6 @@ export class PipelineReconciler {
       );
       // A network being deleted takes its flows at once (it waits for its ports and load
       // balancers, which stayed Ready while they had no flows): theirs is NetworkTerminating.
-      this.ports.ensureIndex(IX_NETWORK, networkIndex);
-      this.lbs.ensureIndex(IX_NETWORK, networkIndex);
       this.unsubscribe.push(
         this.statusController.watch(this.networks, (n) => [...this.ports.indexKeys(IX_NETWORK, networkKeyOf(n)), ...this.lbs.indexKeys(IX_NETWORK, networkKeyOf(n))], {
           ignoreAdd: () => true,
@@ -601,8 +601,9 @@ export class PipelineReconciler {
         this.log.debug({ event: 'pipeline.object-event', key, deleted }, 'pipeline: object changed');
         if (s === undefined) this.seen.delete(key);
         else this.seen.set(key, s);
-        if (kind === 'model') this.modelStale = true;
-        else incremental(key, obj, deleted, kind);
+        if (kind === 'model') {
+          if (informer !== this.networks || !this.networkInPlace(obj as VirtualNetwork, deleted)) this.modelStale = true;
+        } else incremental(key, obj, deleted, kind);
         // Where no node is compiled here (a controller of agents), a spec change reaches the
         // load balancer's status this way.
         if (kind === 'lb' && !deleted) this.lbStatus?.statusSoon();
@@ -964,6 +965,30 @@ export class PipelineReconciler {
   // ---- the logical model ----
 
   /** The model, rebuilt first when a network or node changed (then every node recompiles in full). */
+  /**
+   * A network that appears, or goes, with nothing on it: added to or dropped from the model
+   * in place, as it has no flows anywhere. False where the model must be rebuilt: a network
+   * changed, one that ports or load balancers name (its new uid must reach them), or one
+   * that goes while something of it is modelled or a node still has its flows.
+   */
+  private networkInPlace(n: VirtualNetwork, deleted: boolean): boolean {
+    if (this.modelStale) return false;
+    const key = networkKeyOf(n);
+    const modelled = this.live.networkNamed(key);
+    const going = deleted || !!n.metadata.deletionTimestamp;
+    if (!modelled) {
+      if (going || !n.spec?.vni) return true;
+      if (this.ports.indexKeys(IX_NETWORK, key).length > 0 || this.lbs.indexKeys(IX_NETWORK, key).length > 0) return false;
+      this.live.addNetwork(n);
+      return true;
+    }
+    if (!going || modelled.uid !== n.metadata.uid || this.live.hasObjectsOn(modelled.uid)) return false;
+    const owner = ownerKey(networkOwner(modelled.vni));
+    for (const a of this.agents.values()) if (a.applied.has(owner)) return false;
+    this.live.dropNetwork(modelled);
+    return true;
+  }
+
   private ensureModel(): LiveModel {
     if (this.modelStale) {
       this.modelStale = false;
