@@ -4,6 +4,7 @@ import { FlowOwner, formatOwner, ownerFromKey, ownerKey } from './cookie';
 import { DesiredStateConflictError, InvalidDesiredStateError, type OwnerConflict } from './errors';
 import { flowKey, flowSignature, groupSignature } from './flow-key';
 import { DesiredFlow, DesiredGroup, OwnerChange } from './types';
+import { formatMatch } from '../format/flow';
 
 /** A desired flow with its identity computed once. */
 export interface FlowEntry {
@@ -89,7 +90,8 @@ export class DesiredState {
    * wanting the same flow (table, priority, match) or group id throw, unless onConflict is
    * given: then the later owner's change is left out (its previous flows stay as they were)
    * and reported, and the rest goes ahead, so one object's bad flows cannot hold every
-   * other owner's changes back.
+   * other owner's changes back. So is, with onConflict, an owner whose own flows are
+   * invalid (one that cannot be encoded, the same flow twice): reported as its own holder.
    */
   prepare(changes: readonly OwnerChange[], onConflict?: (c: OwnerConflict) => void): PreparedOwner[] {
     const out: PreparedOwner[] = [];
@@ -97,15 +99,19 @@ export class DesiredState {
     for (const c of changes) {
       const owner = ownerKey(c.owner);
       if (touched.has(owner)) throw new InvalidDesiredStateError(c.owner, 'appears twice in one update');
-      touched.add(owner);
       const prev = this.owners.get(owner);
-      out.push({
-        owner,
-        oldFlows: prev?.flows ?? EMPTY_FLOWS,
-        newFlows: this.prepareFlows(c.owner, c.flows),
-        oldGroups: prev?.groups ?? EMPTY_GROUPS,
-        newGroups: this.prepareGroups(c.owner, c.groups ?? []),
-      });
+      let newFlows: Map<string, FlowEntry>;
+      let newGroups: Map<number, GroupEntry>;
+      try {
+        newFlows = this.prepareFlows(c.owner, c.flows);
+        newGroups = this.prepareGroups(c.owner, c.groups ?? []);
+      } catch (e) {
+        if (!onConflict || !(e instanceof InvalidDesiredStateError)) throw e;
+        onConflict({ owner: c.owner, holder: c.owner, what: e.detail });
+        continue;
+      }
+      touched.add(owner);
+      out.push({ owner, oldFlows: prev?.flows ?? EMPTY_FLOWS, newFlows, oldGroups: prev?.groups ?? EMPTY_GROUPS, newGroups });
     }
     // A left-out owner keeps its previous flows: another owner may not take them over, so
     // the check runs again without it until nothing more is left out.
@@ -184,7 +190,7 @@ export class DesiredState {
         throw new InvalidDesiredStateError(owner, `flow in table ${flow.tableId} priority ${flow.priority}: ${(e as Error).message}`, e as Error);
       }
       const key = flowKey(flow.tableId, flow.priority, flow.match);
-      if (out.has(key)) throw new InvalidDesiredStateError(owner, `flow ${key} listed twice`);
+      if (out.has(key)) throw new InvalidDesiredStateError(owner, `flow in table ${flow.tableId} priority ${flow.priority} listed twice (${formatMatch(flow.match) || 'any'})`);
       out.set(key, { key, owner: o, flow });
     }
     return out;

@@ -306,6 +306,26 @@ describe('FlowTableManager (fake switch)', () => {
     expect(refused).not.toContain('again');
   });
 
+  it('with onConflict, an owner whose own flows are invalid (the same flow twice, a missing prerequisite) is left out alone: the rest of the node goes ahead', async () => {
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1)]);
+    const bad: DesiredFlow = { tableId: 0, priority: 1, match: [{ field: 'tcp_dst', value: 80 }], instructions: [] };
+    const refused: string[] = [];
+    await m.apply(
+      [
+        { owner: owner(PORT, 1), flows: [flow(0, 7), flow(0, 7)] }, // keeps flow 1
+        { owner: owner(PORT, 2), flows: [bad] },
+        { owner: owner(PORT, 3), flows: [flow(0, 3)] },
+      ],
+      { onConflict: (c) => refused.push(`${c.owner.objectId} -> ${c.holder.objectId}: ${c.what}`) },
+    );
+    expect([...new Set(refused)]).toEqual(['1 -> 1: flow in table 0 priority 100 listed twice (reg0=0x7)', expect.stringMatching(/^2 -> 2: flow in table 0 priority 1: match field tcp_dst requires/)]);
+    expect(lastBundle(sw)).toEqual(['add t0 reg0=3']);
+    expect([...sw.flows.values()].map((f) => decodeCookie(f.cookie).objectId).sort()).toEqual([1, 3]);
+    // Without onConflict the whole update is refused, as before.
+    await expect(m.apply([{ owner: owner(PORT, 2), flows: [bad] }])).rejects.toThrow(InvalidDesiredStateError);
+  });
+
   /**
    * Pacing on a clock that moves only when the test or a pacing wait moves it: the waits the
    * manager asks for are exact, whatever the machine's load (wall-clock bounds failed under

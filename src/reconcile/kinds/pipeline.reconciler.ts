@@ -1260,7 +1260,11 @@ export class PipelineReconciler {
         if (on?.delete(node) && !on.size) this.flowConflicts.delete(uid);
         continue;
       }
-      const message = `its flows clash with those of ${this.describeOwner(conflict.holder, model)} (${conflict.what}); they are left out there until that changes`;
+      // Its own flows invalid (the switch could not take them): left out alone, the node's other objects go ahead.
+      const message =
+        ownerKey(conflict.holder) === k
+          ? `its flows cannot be installed (${conflict.what}); they are left out there until it changes`
+          : `its flows clash with those of ${this.describeOwner(conflict.holder, model)} (${conflict.what}); they are left out there until that changes`;
       if (!on) this.flowConflicts.set(uid, (on = new Map()));
       if (on.get(node) !== message) this.log.warn({ event: 'pipeline.flow_conflict', node, owner: formatOwner(c.owner), holder: formatOwner(conflict.holder), what: conflict.what }, `node ${node}: ${this.describeOwner(c.owner, model)}: ${message}`);
       on.set(node, message);
