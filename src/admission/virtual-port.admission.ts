@@ -1,4 +1,4 @@
-import { MacAllocator, canonicalIp, parseMac, tryParseIp, parseCidr } from '../ipam';
+import { MacAllocator, canonicalIfIp, canonicalIp, parseMac, tryParseCidr, tryParseIp, parseCidr } from '../ipam';
 import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-registry';
 import type { LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
@@ -52,6 +52,30 @@ function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
         causes.push({ field: `spec.allowedAddressPairs[${i}].mac`, reason: 'FieldValueInvalid', message: `Invalid value: "${p.mac}": ${(err as Error).message}` });
       }
     }
+  });
+}
+
+/**
+ * Pairs that add nothing or cannot be a source, as Neutron refuses them: the same pair twice,
+ * the port's own address with its own MAC, the unspecified address. (Before 2026-12-02 they
+ * were taken, and their repeated flows made a node refuse every object's flow update.)
+ */
+function validatePairsAgainst(port: VirtualPort, ips: readonly string[], causes: StatusCause[]): void {
+  const mac = port.spec!.mac?.toLowerCase();
+  const own = new Set(ips.map((ip) => canonicalIfIp(ip)));
+  const seen = new Map<string, number>();
+  (port.spec!.allowedAddressPairs ?? []).forEach((p, i) => {
+    const field = `spec.allowedAddressPairs[${i}]`;
+    const ip = tryParseIp(p.ip);
+    const text = p.ip.includes('/') ? tryParseCidr(p.ip)?.text : ip ? canonicalIp(p.ip) : undefined;
+    if (text === undefined) return; // refused by validatePairs
+    const pairMac = (p.mac ?? mac ?? '').toLowerCase();
+    if (ip && ip.value === 0n) causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${p.ip}": the unspecified address is no source a pair can allow` });
+    else if (ip && own.has(text) && pairMac === mac) causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${p.ip}": the port's own address with its own MAC; a pair allows another address or MAC` });
+    const key = `${text} ${pairMac}`;
+    const first = seen.get(key);
+    if (first !== undefined) causes.push({ field, reason: 'FieldValueDuplicate', message: `Duplicate value: ${text} with MAC ${pairMac} is also spec.allowedAddressPairs[${first}]` });
+    else seen.set(key, i);
   });
 }
 
@@ -130,6 +154,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       }
       spec.ips = ips;
     }
+    validatePairsAgainst(port, spec.ips, causes);
     spec.interfaceId ??= port.metadata.uid;
     const ifaceHolder = await allocations.interfaceHolder(spec.interfaceId!);
     if (ifaceHolder) {
@@ -181,6 +206,8 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     immutable(causes, 'spec.interfaceId', was.interfaceId, spec.interfaceId);
     if (spec.node !== was.node) validateNode(next, causes);
     validatePairs(next, causes);
+    // Only pairs being changed: a port stored with such a pair can still be updated otherwise (then fixed).
+    if (JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? [])) validatePairsAgainst({ ...next, spec: { ...spec, mac: was.mac } }, was.ips ?? [], causes);
     if (causes.length > 0) throw new AdmissionError(causes);
     // Omitted allocated fields keep their values, as a Service's clusterIP does.
     spec.mac = was.mac;

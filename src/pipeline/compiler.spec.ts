@@ -184,6 +184,38 @@ describe('compileNode', () => {
     expect(compileNode(bound, 'hv2', ids).owners.get(owner)?.flows).toHaveLength(6);
   });
 
+  it('allowed address pairs: a CIDR is a masked match (IPv4 and IPv6, /0 any address), and a pair twice, or repeating the port\'s own address, or "::", yields each flow once', () => {
+    const m = model(
+      [net('blue', 100)],
+      [
+        port('a', 'blue', 5, 'hv1', {
+          ips: ['10.0.0.5', 'fd00::5'],
+          allowedAddressPairs: [
+            { ip: '10.0.0.64/28', mac: '02:00:00:00:00:05' },
+            { ip: '10.0.0.50', mac: '02:00:00:00:00:05' },
+            { ip: '10.0.0.50', mac: '02:00:00:00:00:05' },
+            { ip: '10.0.0.5', mac: '02:00:00:00:00:05' },
+            { ip: '10.0.0.77/32', mac: '02:00:00:00:00:05' },
+            { ip: 'fd60::100/120', mac: '02:00:00:00:00:05' },
+            { ip: '::', mac: '02:00:00:00:00:05' },
+            { ip: '0.0.0.0/0', mac: '02:00:00:00:00:99' },
+          ],
+        }),
+      ],
+    );
+    const flows = [...compileNode(m, 'hv1', new OwnerIds()).owners.values()].flatMap((o) => o.flows);
+    const keys = flows.map((f) => flowKey(f.tableId, f.priority, f.match));
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const f of flows) expect(() => checkMatch(f.match)).not.toThrow();
+    const t = flows.map(formatPipelineFlow);
+    expect(t).toContain('SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,ip,nw_src=10.0.0.64/28 actions=goto_table:ArpResponder');
+    expect(t).toContain('SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,arp,arp_spa=10.0.0.64/28,arp_sha=02:00:00:00:00:05 actions=goto_table:ArpResponder');
+    expect(t).toContain('SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,ip,nw_src=10.0.0.77 actions=goto_table:ArpResponder');
+    expect(t).toContain('SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:99,ip actions=goto_table:ArpResponder');
+    expect(t.filter((l) => l.includes('ipv6_src=fd60::100/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00'))).not.toEqual([]);
+    expect(t.filter((l) => l.includes('nw_src=10.0.0.50 '))).toHaveLength(1);
+  });
+
   it('gives flows to a node only for networks with a port bound there', () => {
     const m = model([net('blue', 100)], [port('b', 'blue', 6, 'hv2')]);
     const c = compileNode(m, 'hv1', new OwnerIds());

@@ -29,6 +29,7 @@ import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortMode
 import { OwnerIds, PIPELINE_OWNER, ctZone, floodChunkOwner, networkOwner } from './owners';
 import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
 import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
+import { sourceMatchesOf, type SourceMatch } from './source-matches';
 import { SharedParts, deepFreeze } from './shared-parts';
 import { TABLES, type Table } from './tables';
 // tunnel-probe.ts imports Priority and flow from here, used only inside its functions (as load-balancer.ts does).
@@ -129,24 +130,20 @@ export function arpReplyActions(ip: string, mac: string): Action[] {
 
 
 /** The addresses a port answers to and may send from: its own IPs plus allowed pairs. */
-function addressesOf(port: PortModel): Array<{ ip: string; mac: string }> {
-  return [...port.ips.map((ip) => ({ ip, mac: port.mac })), ...port.allowedAddressPairs].filter((a) => isIPv4(a.ip));
+/** An IPv4 source match as OXM: the address (masked for a prefix), nothing for any address. */
+function ipv4Source(field: 'ipv4_src' | 'arp_spa', m: SourceMatch): KnownOxm[] {
+  if (m.ip === undefined) return [];
+  return [m.mask === undefined ? { field, value: m.ip } : { field, value: m.ip, mask: m.mask }];
 }
 
 function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): DesiredFlow[] {
   const inPort: KnownOxm = { field: 'in_port', value: ofport };
   const flows: DesiredFlow[] = [flow(TABLES.Classifier, Priority.Normal, [inPort], [loadField(NetworkField, net.vni), loadMark(FromLocalMark)], TABLES.SpoofGuard)];
   if (port.portSecurity) {
-    for (const a of addressesOf(port)) {
+    for (const a of sourceMatchesOf(port, 4)) {
       flows.push(
-        flow(TABLES.SpoofGuard, Priority.Normal, [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.IPV4), { field: 'ipv4_src', value: a.ip }], [], TABLES.ArpResponder),
-        flow(
-          TABLES.SpoofGuard,
-          Priority.Normal,
-          [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.ARP), { field: 'arp_spa', value: a.ip }, { field: 'arp_sha', value: a.mac }],
-          [],
-          TABLES.ArpResponder,
-        ),
+        flow(TABLES.SpoofGuard, Priority.Normal, [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.IPV4), ...ipv4Source('ipv4_src', a)], [], TABLES.ArpResponder),
+        flow(TABLES.SpoofGuard, Priority.Normal, [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.ARP), ...ipv4Source('arp_spa', a), { field: 'arp_sha', value: a.mac }], [], TABLES.ArpResponder),
       );
     }
     flows.push(...ipv6SpoofGuardFlows(port, ofport));

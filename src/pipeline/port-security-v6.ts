@@ -18,6 +18,7 @@ import { ETH_TYPE, IP_PROTO, type KnownOxm } from '../openflow';
 import type { DesiredFlow } from '../openflow/sync';
 import type { PortModel } from './model';
 import { TABLES } from './tables';
+import { sourceMatchesOf, type SourceMatch } from './source-matches';
 
 const ICMPV6_NS = 135;
 const ICMPV6_NA = 136;
@@ -44,18 +45,23 @@ export function linkLocalOf(mac: string): string {
   return `fe80::${groups.join(':')}`;
 }
 
-/** (IPv6 address, MAC) pairs the port may use: its IPv6 IPs, IPv6 allowed pairs, and their MACs' link-local addresses. */
+/**
+ * (IPv6 address, MAC) pairs the port may use: its IPv6 IPs, IPv6 allowed pairs of one
+ * address, and their MACs' link-local addresses (the fast path's too). CIDR pairs are
+ * ipv6PrefixesOf's.
+ */
 export function ipv6AddressesOf(port: PortModel): Array<{ ip: string; mac: string }> {
-  const own = [...port.ips.filter(isIPv6).map((ip) => ({ ip, mac: port.mac })), ...port.allowedAddressPairs.filter((a) => isIPv6(a.ip))];
-  if (!own.length) return [];
-  const seen = new Set<string>();
-  const withLinkLocal = [...own, ...[...new Set(own.map((a) => a.mac))].map((mac) => ({ ip: linkLocalOf(mac), mac }))];
-  return withLinkLocal.filter((a) => {
-    const key = `${a.ip}/${a.mac}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const all = sourceMatchesOf(port, 6);
+  if (!all.length) return [];
+  const own = all.flatMap((m) => (m.ip !== undefined && m.mask === undefined ? [{ ip: m.ip, mac: m.mac }] : []));
+  const seen = new Set(own.map((a) => `${a.ip}/${a.mac}`));
+  const linkLocal = [...new Set(all.map((a) => a.mac))].map((mac) => ({ ip: linkLocalOf(mac), mac })).filter((a) => !seen.has(`${a.ip}/${a.mac}`));
+  return [...own, ...linkLocal];
+}
+
+/** The port's IPv6 CIDR pairs: prefixes (masked) and any address (ip undefined). */
+function ipv6PrefixesOf(port: PortModel): SourceMatch[] {
+  return sourceMatchesOf(port, 6).filter((m) => m.ip === undefined || m.mask !== undefined);
 }
 
 function allow(priority: number, match: KnownOxm[]): DesiredFlow {
@@ -70,6 +76,7 @@ function drop(priority: number, match: KnownOxm[]): DesiredFlow {
 export function ipv6SpoofGuardFlows(port: PortModel, ofport: number): DesiredFlow[] {
   const pairs = ipv6AddressesOf(port);
   if (!pairs.length) return [];
+  const prefixes = ipv6PrefixesOf(port);
   const inPort: KnownOxm = { field: 'in_port', value: ofport };
   const ip6: KnownOxm = { field: 'eth_type', value: ETH_TYPE.IPV6 };
   const icmp6: KnownOxm = { field: 'ip_proto', value: IP_PROTO.ICMPV6 };
@@ -89,6 +96,15 @@ export function ipv6SpoofGuardFlows(port: PortModel, ofport: number): DesiredFlo
       flows.push(allow(NdAllow, [inPort, src, ip6, from, icmp6, type(ICMPV6_NS), { field: 'ipv6_nd_sll', value: ll }]));
     }
     flows.push(allow(Ipv6Allow, [inPort, src, ip6, from]));
+  }
+  for (const m of prefixes) {
+    const src: KnownOxm = { field: 'eth_src', value: m.mac };
+    const masked = (field: 'ipv6_src' | 'ipv6_nd_target'): KnownOxm[] => (m.ip === undefined ? [] : [{ field, value: m.ip, mask: m.mask! }]);
+    for (const ll of [m.mac, NO_LL_OPTION]) {
+      flows.push(allow(NdAllow, [inPort, src, ip6, icmp6, type(ICMPV6_NA), ...masked('ipv6_nd_target'), { field: 'ipv6_nd_tll', value: ll }]));
+      flows.push(allow(NdAllow, [inPort, src, ip6, ...masked('ipv6_src'), icmp6, type(ICMPV6_NS), { field: 'ipv6_nd_sll', value: ll }]));
+    }
+    flows.push(allow(Ipv6Allow, [inPort, src, ip6, ...masked('ipv6_src')]));
   }
   flows.push(drop(NdDrop, [inPort, ip6, icmp6, type(ICMPV6_NA)]), drop(NdDrop, [inPort, ip6, icmp6, type(ICMPV6_NS)]));
   return flows;

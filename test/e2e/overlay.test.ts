@@ -129,7 +129,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
   it('port security drops spoofed source MAC and IP; an allowedAddressPair passes', async () => {
     const ns = 'e-sec';
     await network(ns, 'net', { subnets: [{ cidr: '10.20.0.0/24' }] });
-    const s = await vmFor(ns, 'net', 's', 'hv1', { ips: ['10.20.0.10'], allowedAddressPairs: [{ ip: '10.20.0.200' }] });
+    const s = await vmFor(ns, 'net', 's', 'hv1', { ips: ['10.20.0.10'], allowedAddressPairs: [{ ip: '10.20.0.200' }, { ip: '10.20.0.208/29' }] });
     const d = await vmFor(ns, 'net', 'd', 'hv2', { ips: ['10.20.0.20'] });
     await pingUntil(s.vm, '10.20.0.20');
 
@@ -148,6 +148,11 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const t0 = performance.now();
     await eventually(() => ping(s.vm, '10.20.0.20', ['-I', '10.20.0.200']), 10_000, 50);
     const pairMs = performance.now() - t0;
+    // And a CIDR pair, any address of it (it was left out of the flows before 2026-12-02); not one beside it.
+    await s.vm.exec(['ip', 'addr', 'add', '10.20.0.214/24', 'dev', s.vm.iface]);
+    await s.vm.exec(['ip', 'addr', 'add', '10.20.0.216/24', 'dev', s.vm.iface]);
+    await eventually(() => ping(s.vm, '10.20.0.20', ['-I', '10.20.0.214']), 10_000, 50);
+    expect(await ping(s.vm, '10.20.0.20', ['-c', '2', '-i', '0.2', '-I', '10.20.0.216'])).toBe(false);
 
     // Spoofed source MAC: nothing gets through, not even ARP.
     await s.vm.exec(['ip', 'link', 'set', s.vm.iface, 'address', '02:66:66:66:66:66']);

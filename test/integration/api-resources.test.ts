@@ -498,6 +498,20 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     ]);
   });
 
+  it('refuses pairs that add nothing or cannot be a source (as Neutron): the same twice, the port\'s own address and MAC, the unspecified address; on create and update', async () => {
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('pairnet', { subnets: [{ cidr: '192.168.66.0/24' }, { cidr: 'fd60::/64' }] }))).status).toBe(201);
+    const pport = (name: string, spec: Record<string, unknown>) => ({ ...port(name, spec), spec: { ...port(name, spec).spec, network: 'pairnet' } });
+    const s = await rejected('POST', `${G}/namespaces/t1/virtualports`, pport('pairs2', { ips: ['192.168.66.40'], allowedAddressPairs: [{ ip: '192.168.66.41' }, { ip: '192.168.66.41' }, { ip: '192.168.66.40' }, { ip: '::' }, { ip: '192.168.66.48/29' }, { ip: '192.168.66.48/29', mac: '02:00:00:00:00:77' }] }), 422, 'Invalid');
+    expect(s.details.causes.map((c: { field: string; reason: string }) => `${c.field} ${c.reason}`)).toEqual([
+      'spec.allowedAddressPairs[1] FieldValueDuplicate',
+      'spec.allowedAddressPairs[2].ip FieldValueInvalid',
+      'spec.allowedAddressPairs[3].ip FieldValueInvalid',
+    ]);
+    const ok = await v.call('POST', `${G}/namespaces/t1/virtualports`, pport('pairs2', { allowedAddressPairs: [{ ip: '192.168.66.40', mac: '02:00:00:00:00:78' }, { ip: 'fd60::100/120' }] }));
+    expect(ok.status).toBe(201);
+    await rejected('PATCH', `${G}/namespaces/t1/virtualports/pairs2`, { spec: { allowedAddressPairs: [{ ip: 'fd60::100/120' }, { ip: 'fd60::100/120' }] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+  });
+
   it('keeps allocated fields immutable and answers with the field', async () => {
     await rejected('PATCH', `${G}/namespaces/t1/virtualports/a`, { spec: { ips: ['192.168.50.5'] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
     const keep = await v.call('PATCH', `${G}/namespaces/t1/virtualports/a`, { spec: { node: 'hv1' } }, { contentType: 'application/merge-patch+json' });
