@@ -235,6 +235,20 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
 /** The label of the address-resolution step: ARP for IPv4, neighbor discovery for IPv6. */
 const resolution = (family: IpFamily): string => (family === 4 ? 'arp:      ' : 'nd:       ');
 
+/** A port of the network whose allowed address pair (an address, or a CIDR) covers ip. */
+function pairHolder(input: TraceInput, netName: string, ip: string): { port: VirtualPort; pair: { ip: string; mac?: string } } | undefined {
+  const addr = tryParseIp(ip);
+  if (!addr) return undefined;
+  for (const port of input.ports) {
+    if (port.spec?.network !== netName) continue;
+    for (const pair of port.spec.allowedAddressPairs ?? []) {
+      const cidr = pair.ip.includes('/') ? tryParseCidr(pair.ip) : undefined;
+      if (cidr ? cidr.family === addr.family && cidrContains(cidr, addr) : canonicalIfIp(pair.ip) === ip) return { port, pair };
+    }
+  }
+  return undefined;
+}
+
 export function logicalPath(input: TraceInput): LogicalPath {
   const { from, network, to } = input;
   const netName = from.spec?.network ?? '?';
@@ -254,6 +268,23 @@ export function logicalPath(input: TraceInput): LogicalPath {
   if (!linkLocal && !inNetwork(network, to.ip)) return { lines: [...lines, `route:    ${to.ip} is outside network ${netName}'s subnets (${network.spec!.subnets.map((s) => s.cidr).join(', ')}) and networks have no router: drop`], deliver: false };
   const dst = input.ports.find((p) => p.spec?.network === netName && (linkLocal ? linkLocalOfPort(p) === to.ip : hasIp(ipsOf(p), to.ip)));
   const asked = family === 4 ? 'ARP request flooded' : 'Neighbor Solicitation (to its solicited-node multicast group) flooded';
+  if (!dst && !linkLocal) {
+    // No port has it as its own address, but one may hold it by an allowed address pair (a
+    // VRRP address, a container's): the flooded request reaches that VM, which answers.
+    const holder = pairHolder(input, netName, to.ip);
+    if (holder && holder.port.metadata.name !== from.metadata.name) {
+      const { port, pair } = holder;
+      const mac = (pair.mac ?? macOf(port) ?? '?').toLowerCase();
+      lines.push(`${resolution(family)}no port of ${netName} has ${to.ip} as its own address: ${asked} to the network's ports and VTEPs (table Flood); port ${port.metadata.name} may answer, its allowed address pair ${pair.ip} covers it${pair.mac ? ` (with MAC ${mac})` : ''}`);
+      if (mac !== (macOf(port) ?? '').toLowerCase()) {
+        lines.push(`l2:       dst MAC ${mac} is no port's: unknown unicast, flooded to the network's ports and VTEPs (table Flood), which port ${port.metadata.name} receives`);
+        return { lines, deliver: true, src: srcIp };
+      }
+      const delivery = deliveryTo(input, port);
+      lines.push(`l2:       dst MAC ${mac}: ${describeDelivery(input, delivery)}`);
+      return { lines, deliver: delivery.kind !== 'drop', dstMac: macOf(port), delivery, src: srcIp };
+    }
+  }
   if (!dst) return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false, src: srcIp };
   if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false, src: srcIp };
   lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);

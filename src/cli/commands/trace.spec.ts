@@ -58,6 +58,19 @@ describe('trace: logical path', () => {
     expect(logicalPath(input('10.0.0.50', 'icmp')).lines.join('\n')).toMatch(/no port of blue has 10\.0\.0\.50/);
     expect(logicalPath({ ...input('10.0.0.3', 'icmp'), network: undefined }).lines.join('\n')).toMatch(/blue does not exist: drop/);
   });
+  it('an address no port has as its own, but one holds by an allowed address pair (an address or a CIDR): flooded, and that port answers', () => {
+    const holder = { ...port('h', '10.0.0.9', 'hv2', 7), spec: { ...port('h', '10.0.0.9', 'hv2', 7).spec!, allowedAddressPairs: [{ ip: '10.0.0.50' }, { ip: '10.0.0.64/28', mac: '02:00:00:00:00:99' }] } } as VirtualPort;
+    const withPairs = (to: string): TraceInput => ({ ...input(to, 'icmp'), ports: [...ports, holder] });
+    const exact = logicalPath(withPairs('10.0.0.50'));
+    expect(exact.deliver).toBe(true);
+    expect(exact.lines.join('\n')).toMatch(/no port of blue has 10\.0\.0\.50 as its own address: ARP request flooded .*port h may answer, its allowed address pair 10\.0\.0\.50 covers it/);
+    expect(exact.lines.join('\n')).toMatch(/port h on node hv2: tunnel/);
+    const ranged = logicalPath(withPairs('10.0.0.70'));
+    expect(ranged.deliver).toBe(true);
+    expect(ranged.lines.join('\n')).toMatch(/allowed address pair 10\.0\.0\.64\/28 covers it \(with MAC 02:00:00:00:00:99\)[\s\S]*unknown unicast, flooded/);
+    expect(logicalPath(withPairs('10.0.0.80')).deliver).toBe(false);
+  });
+
   it('parses --to', () => {
     expect(parseTarget('10.0.0.1:80')).toEqual({ ip: '10.0.0.1', port: 80 });
     expect(() => parseTarget('10.0.0.300')).toThrow(/expected an IPv4 address/);
