@@ -38,19 +38,20 @@ describe('NodeRealizationReconciler', () => {
     await objects.create<NodeRealization>(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'hv1' }, spec: {}, status: { agent: claimed } });
     await objects.create<NodeRealization>(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'hv2' }, spec: {} });
     const informers = new SharedInformers(objects.kv, log);
-    const r = new NodeRealizationReconciler(objects, informers, log, { agentTimeoutMs: 300, checkEveryMs: 20 });
+    const r = new NodeRealizationReconciler(objects, informers, log, { agentTimeoutMs: 1000, checkEveryMs: 20 });
     const ready = async (name: string) => (await objects.get<HypervisorNode>(NODES, undefined, name))!.status!.conditions!.find((c) => c.type === 'Ready')!;
     await r.start();
     try {
-      // Renewed three times, 150 ms apart (450 ms in all, over the 300 ms timeout): still as the agent wrote it.
-      for (let i = 1; i <= 3; i++) {
-        await new Promise((res) => setTimeout(res, 150));
+      // Renewed five times, 250 ms apart (1.25 s in all, over the 1 s timeout): still as the agent
+      // wrote it. (150 ms apart against 300 ms failed in CI: a loaded machine fired a timer late.)
+      for (let i = 1; i <= 5; i++) {
+        await new Promise((res) => setTimeout(res, 250));
         await renew(objects, i);
       }
       expect((await ready('hv1')).reason).toBe('LayoutReady');
       // Then silence.
       await eventually(async () => (await ready('hv1')).reason === 'AgentNotReporting');
-      expect(await ready('hv1')).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^the agent of node hv1 \(host\/1\) has not renewed its heartbeat \(NodeLease hv1\) for \d+ s \(last: 2026-11-30T00:00:03/) });
+      expect(await ready('hv1')).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^the agent of node hv1 \(host\/1\) has not renewed its heartbeat \(NodeLease hv1\) for \d+ s \(last: 2026-11-30T00:00:05/) });
       // hv2 was never claimed: no agent to miss.
       expect((await ready('hv2')).reason).toBe('LayoutReady');
     } finally {
