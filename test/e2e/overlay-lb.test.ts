@@ -329,6 +329,53 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     log(`deleted: VIP flows and groups gone from both nodes ${(performance.now() - t3).toFixed(0)} ms after DELETE`);
   }, 240_000);
 
+  it('weight 0 drains a backend: its established connections go on, new ones go to the others', async () => {
+    const ns = 'd-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.43.0.0/24' }] } });
+    const [client, d1, d2] = [await vmFor(ns, 'net', 'd0', 'hv1'), await vmFor(ns, 'net', 'd1', 'hv1'), await vmFor(ns, 'net', 'd2', 'hv2')];
+    for (const [b, name] of [[d1, 'd1'], [d2, 'd2']] as const) await startServer(b.vm, name);
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'drain' },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'd1' }, { port: 'd2' }] },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'drain');
+    const vip = lb.spec!.vip!;
+    const persistent = nodeIn(client.vm, ['-e', PERSISTENT, vip, '80', '20', '44000']);
+    const lines: string[] = [];
+    let partial = '';
+    persistent.stdout!.on('data', (d: Buffer) => {
+      partial += d.toString();
+      const parts = partial.split('\n');
+      partial = parts.pop()!;
+      lines.push(...parts.filter(Boolean));
+    });
+    const nextLine = async (n: number): Promise<string[]> => JSON.parse(await eventually(async () => lines[n], 10_000, 20)) as string[];
+    const held = await nextLine(0);
+    expect(held.filter((n) => !n)).toEqual([]);
+    expect(held).toContain('d2');
+    // Drain d2.
+    await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/drain`, (cur) => ({ ...cur, spec: { ...cur.spec!, backends: [{ port: 'd1' }, { port: 'd2', weight: 0 }] } }));
+    await waitReady(ns, 'loadbalancers', 'drain');
+    const drained = await eventually(async () => {
+      const o = (await call('GET', `${G}/namespaces/${ns}/loadbalancers/drain`)) as LoadBalancer;
+      const c = o.status?.conditions?.find((x) => x.type === 'BackendsAvailable');
+      return c?.message?.includes('drained (weight 0): d2') && c.observedGeneration === o.metadata.generation ? c : undefined;
+    }, 10_000, 50);
+    expect(drained).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable' });
+    await new Promise((r) => setTimeout(r, 1500)); // past any conntrack flush (a second after)
+    persistent.stdin!.write('poke\n');
+    const poked = await nextLine(1);
+    const toD2 = held.filter((n) => n === 'd2').length;
+    log(`drain: ${toD2} of ${held.length} held connections on d2; after weight 0 they answered ${JSON.stringify(tally(poked.filter((_, i) => held[i] === 'd2')))}`);
+    expect(poked).toEqual(held);
+    persistent.stdin!.end();
+    if (persistent.pid && persistent.exitCode === null) process.kill(persistent.pid, 'SIGTERM');
+    const fresh = await connections(client.vm, vip, 60, 45000);
+    expect(fresh.filter((c) => !c.name)).toEqual([]);
+    expect(tally(fresh.map((c) => c.name))).toEqual({ d1: 60 });
+  });
+
   it('a VIP without a healthy backend refuses at once: TCP RST and UDP port unreachable from the VIP; with a backend again it serves', async () => {
     const ns = 'r-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });

@@ -112,7 +112,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
     .requiredOption('--network <net>', 'the VirtualNetwork that carries the VIP')
     .option('--vip <ip>', 'the virtual IP (allocated from the network when omitted)')
     .requiredOption('--listen <port[:target][/proto]>', 'a listener, e.g. 80:8080/tcp (repeatable)', repeatable(parseListen))
-    .option('--backend <port|ip[=weight]>', 'a backend VirtualPort name or IP, optional weight 1-100 (repeatable)', repeatable(parseBackend))
+    .option('--backend <port|ip[=weight]>', 'a backend VirtualPort name or IP, optional weight 0-100 (0: drained; repeatable)', repeatable(parseBackend))
     .option('--session-affinity <mode>', 'None or ClientIP (any case)', parser((t) => {
       // As --listen takes tcp or TCP: the case of a flag value never mattered elsewhere.
       const mode = ['None', 'ClientIP'].find((m) => m.toLowerCase() === t.toLowerCase());
@@ -176,9 +176,9 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
   examples(
     group
       .command('set-weight')
-      .description("change backends' weights in place: their connections stay (removing and adding a backend flushes its connection state)")
+      .description("change backends' weights in place: their connections stay; weight 0 drains a backend (no new connections, its established ones go on), where removing it resets them")
       .argument('<name>', 'load balancer name')
-      .requiredOption('--backend <port|ip=weight>', 'backend and its new weight, 1-100 (repeatable)', repeatable(parseBackend))
+      .requiredOption('--backend <port|ip=weight>', 'backend and its new weight, 0-100 (0: drain; repeatable)', repeatable(parseBackend))
       .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         for (const [i, b] of o.backend.entries()) {
@@ -195,7 +195,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         );
         printBackends(rt, lb, `weights set: ${o.backend.map(backendLabel).join(', ')}`);
       }),
-    ['vnetctl lb set-weight web --backend vm3-eth0=3', 'vnetctl lb set-weight web --backend 10.0.0.40=1 --backend vm4-eth0=4'],
+    ['vnetctl lb set-weight web --backend vm3-eth0=3', 'vnetctl lb set-weight web --backend 10.0.0.40=1 --backend vm4-eth0=4', 'vnetctl lb set-weight web --backend vm2-eth0=0   # drain it, then remove-backend'],
   );
   examples(
     group

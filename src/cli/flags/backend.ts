@@ -1,6 +1,6 @@
 /**
  * --backend PORT|IP[=WEIGHT]: a VirtualPort name or an address in the network, with an
- * optional Maglev weight (1-100). Anything that parses as an IP address is an address;
+ * optional weight (0-100; 0 drains it). Anything that parses as an IP address is an address;
  * port names are DNS labels, which never do.
  */
 import { isIP } from 'node:net';
@@ -15,8 +15,8 @@ export function parseBackend(spec: string): Backend {
   if (!id) throw new Error(`"${spec}" names no backend: use a port name or an IP, e.g. web-1 or 10.0.0.7=2`);
   let weight: number | undefined;
   if (weightText !== undefined) {
-    if (!/^\d{1,3}$/.test(weightText) || Number(weightText) < 1 || Number(weightText) > 100) {
-      throw new Error(`"${spec}": weight "${weightText}" must be a whole number from 1 to 100`);
+    if (!/^\d{1,3}$/.test(weightText) || Number(weightText) > 100) {
+      throw new Error(`"${spec}": weight "${weightText}" must be a whole number from 0 (drain: no new connections) to 100`);
     }
     weight = Number(weightText);
   }

@@ -21,9 +21,10 @@ describe('--backend', () => {
     ['10.0.0.7', { ip: '10.0.0.7' }],
     ['10.0.0.7=100', { ip: '10.0.0.7', weight: 100 }],
     ['fd00::7=2', { ip: 'fd00::7', weight: 2 }],
+    ['web-1=0', { port: 'web-1', weight: 0 }], // drained
   ])('parses %s', (text, want) => expect(parseBackend(text)).toEqual(want));
 
-  it.each([['=2'], ['web=0'], ['web=101'], ['web=x'], ['Web_1'], ['10.0.0']])('rejects %p', (text) => expect(() => parseBackend(text)).toThrow());
+  it.each([['=2'], ['web=101'], ['web=-1'], ['web=x'], ['Web_1'], ['10.0.0']])('rejects %p', (text) => expect(() => parseBackend(text)).toThrow());
 
   it('compares backends by target, ignoring weight and IPv6 spelling', () => {
     expect(sameBackend({ port: 'a', weight: 2 }, { port: 'a' })).toBe(true);

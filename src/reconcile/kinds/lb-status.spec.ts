@@ -123,6 +123,14 @@ describe('LbStatusReporter', () => {
       const none = await until((s) => s?.healthyBackends === '0/2');
       expect(available(none)).toMatchObject({ status: 'False', reason: 'NoHealthyBackends', message: expect.stringContaining('none of its 2 backends gets connections') });
       expect(none.backends?.map((b) => b.healthy)).toEqual([false, false]);
+      // A weight of 0 drains a healthy backend: it gets no new connections, and the condition says so.
+      healthy = [true, true];
+      stored.spec!.backends![1]!.weight = 0;
+      reporter.refreshSoon();
+      expect(available(await until((s) => s?.healthyBackends === '2/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: drained (weight 0): p6' });
+      stored.spec!.backends![0]!.weight = 0;
+      reporter.refreshSoon();
+      expect(available(await until((s) => s?.conditions?.find((c) => c.type === 'BackendsAvailable')?.status === 'False'))).toMatchObject({ reason: 'AllBackendsDrained', message: 'none of its 2 backends gets connections, so new connections are refused: drained (weight 0): p5, p6' });
     } finally {
       await reporter.stop();
     }

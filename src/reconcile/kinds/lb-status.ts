@@ -412,16 +412,20 @@ const BACKENDS_AVAILABLE = 'BackendsAvailable';
  */
 function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[]): ConditionInput {
   const observedGeneration = lb.metadata.generation;
-  const healthy = backends.filter((b) => b.healthy).length;
   const names = (bs: readonly LbBackendStatus[]) => bs.map((b) => b.name).join(', ');
   if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP are refused', observedGeneration };
+  // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
+  const drained = backends.filter((b, i) => b.healthy && lb.spec?.backends?.[i]?.weight === 0);
   const unhealthy = backends.filter((b) => !b.healthy);
-  if (healthy === 0) {
+  const getting = backends.length - drained.length - unhealthy.length;
+  const not = [...(unhealthy.length ? [names(unhealthy)] : []), ...(drained.length ? [`drained (weight 0): ${names(drained)}`] : [])].join('; ');
+  if (getting === 0) {
     const none = backends.length === 1 ? 'its only backend gets no connections' : `none of its ${backends.length} backends gets connections`;
-    return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoHealthyBackends', message: `${none} (not bound to a node, or failing health checks), so new connections are refused: ${names(unhealthy)}`, observedGeneration };
+    const why = unhealthy.length ? ' (not bound to a node, or failing health checks)' : '';
+    return { type: BACKENDS_AVAILABLE, status: 'False', reason: unhealthy.length ? 'NoHealthyBackends' : 'AllBackendsDrained', message: `${none}${why}, so new connections are refused: ${not}`, observedGeneration };
   }
-  if (unhealthy.length > 0) {
-    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${healthy} of ${backends.length} backends ${healthy === 1 ? 'gets' : 'get'} connections; not: ${names(unhealthy)}`, observedGeneration };
+  if (getting < backends.length) {
+    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections; not: ${not}`, observedGeneration };
   }
   return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: backends.length === 1 ? 'its only backend gets connections' : `all ${backends.length} backends get connections`, observedGeneration };
 }
