@@ -69,6 +69,29 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
   const connections = async (client: Vm, vip: string, count: number, base: number, port = 80): Promise<Array<{ lp: number; name: string; peer: string }>> =>
     JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, String(port), String(count), String(base), '10'])) as Array<{ lp: number; name: string; peer: string }>;
   const tally = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});
+  /** PERSISTENT's connections from client: who answered them at first (held), then at each poke(); end() closes them. */
+  const persistentClient = async (client: Vm, vip: string, count: number, base: number) => {
+    const c = nodeIn(client, ['-e', PERSISTENT, vip, '80', String(count), String(base)]);
+    const lines: string[] = [];
+    let partial = '';
+    c.stdout!.on('data', (d: Buffer) => {
+      partial += d.toString();
+      const parts = partial.split('\n');
+      partial = parts.pop()!;
+      lines.push(...parts.filter(Boolean));
+    });
+    const line = async (n: number): Promise<string[]> => JSON.parse(await eventually(async () => lines[n], 10_000, 20)) as string[];
+    const held = await line(0);
+    let pokes = 0;
+    return {
+      held,
+      poke: () => (c.stdin!.write('poke\n'), line(++pokes)),
+      end: () => {
+        c.stdin!.end();
+        if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGTERM');
+      },
+    };
+  };
 
 
   it('VIP with three backends: 300 connections all succeed, reach every backend, replies from the VIP, counted in status; removing a backend moves only its connections; an unbound backend is skipped until bound again; ClientIP affinity; active TCP health checks', async () => {
@@ -115,17 +138,8 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     const tookFirst = await fastPathTook();
 
     // Long-lived connections across the backend removal.
-    const persistent = nodeIn(client.vm, ['-e', PERSISTENT, vip, '80', '30', '43000']);
-    const lines: string[] = [];
-    let partial = '';
-    persistent.stdout!.on('data', (d: Buffer) => {
-      partial += d.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop()!;
-      lines.push(...parts.filter(Boolean));
-    });
-    const nextLine = async (n: number): Promise<string[]> => JSON.parse(await eventually(async () => lines[n], 10_000, 20)) as string[];
-    const held = await nextLine(0);
+    const persistent = await persistentClient(client.vm, vip, 30, 43000);
+    const held = persistent.held;
     expect(held.filter((n) => !n)).toEqual([]);
 
     // Remove b2 (on hv2).
@@ -148,12 +162,10 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     if (process.env.VNETD_FASTPATH !== '1') expect(await entries(backends[0]!.port.spec!.ips![0]!)).toBeGreaterThan(0);
 
     // Established connections to the remaining backends are untouched.
-    persistent.stdin!.write('poke\n');
-    const poked = await nextLine(1);
+    const poked = await persistent.poke();
     const kept = held.map((n, i) => ({ before: n, after: poked[i] })).filter((c) => c.before !== removed);
     expect(kept.filter((c) => c.after !== c.before)).toEqual([]);
-    persistent.stdin!.end();
-    if (persistent.pid && persistent.exitCode === null) process.kill(persistent.pid, 'SIGTERM');
+    persistent.end();
 
     // New connections (the same source ports again): never the removed backend; the others keep serving.
     // With the fast path on, the first 300 went through OVS (a new load balancer's VIPs settle
@@ -341,17 +353,8 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     })) as LoadBalancer;
     await waitReady(ns, 'loadbalancers', 'drain');
     const vip = lb.spec!.vip!;
-    const persistent = nodeIn(client.vm, ['-e', PERSISTENT, vip, '80', '20', '44000']);
-    const lines: string[] = [];
-    let partial = '';
-    persistent.stdout!.on('data', (d: Buffer) => {
-      partial += d.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop()!;
-      lines.push(...parts.filter(Boolean));
-    });
-    const nextLine = async (n: number): Promise<string[]> => JSON.parse(await eventually(async () => lines[n], 10_000, 20)) as string[];
-    const held = await nextLine(0);
+    const persistent = await persistentClient(client.vm, vip, 20, 44000);
+    const held = persistent.held;
     expect(held.filter((n) => !n)).toEqual([]);
     expect(held).toContain('d2');
     // Drain d2.
@@ -364,13 +367,11 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     }, 10_000, 50);
     expect(drained).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable' });
     await new Promise((r) => setTimeout(r, 1500)); // past any conntrack flush (a second after)
-    persistent.stdin!.write('poke\n');
-    const poked = await nextLine(1);
+    const poked = await persistent.poke();
     const toD2 = held.filter((n) => n === 'd2').length;
     log(`drain: ${toD2} of ${held.length} held connections on d2; after weight 0 they answered ${JSON.stringify(tally(poked.filter((_, i) => held[i] === 'd2')))}`);
     expect(poked).toEqual(held);
-    persistent.stdin!.end();
-    if (persistent.pid && persistent.exitCode === null) process.kill(persistent.pid, 'SIGTERM');
+    persistent.end();
     const fresh = await connections(client.vm, vip, 60, 45000);
     expect(fresh.filter((c) => !c.name)).toEqual([]);
     expect(tally(fresh.map((c) => c.name))).toEqual({ d1: 60 });
@@ -450,14 +451,10 @@ function done(){console.log(JSON.stringify(out))}`;
     expect(dist['h2'] ?? 0).toBeGreaterThan(10);
     expect(new Set(got.map((c) => c.peer))).toEqual(new Set([vip]));
     // A hairpin connection carries on past its first answer (both directions through both NATs).
-    const persistent = nodeIn(h1.vm, ['-e', PERSISTENT, vip, '80', '20', '45100']);
-    let out = '';
-    persistent.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const lineAt = async (n: number): Promise<string[]> => JSON.parse(await eventually(async () => out.split('\n')[n] || undefined, 10_000, 20)) as string[];
-    const held = await lineAt(0);
-    persistent.stdin!.write('poke\n');
-    const poked = await lineAt(1);
-    persistent.stdin!.end();
+    const persistent = await persistentClient(h1.vm, vip, 20, 45100);
+    const held = persistent.held;
+    const poked = await persistent.poke();
+    persistent.end();
     expect(held.filter((n) => !n)).toEqual([]);
     expect(held).toContain('h1');
     expect(poked).toEqual(held);
