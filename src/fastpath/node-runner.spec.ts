@@ -164,8 +164,9 @@ maybe('NodeRunner in a network namespace', () => {
       console.log(`NodeRunner: adding a port took ${addMs.toFixed(1)} ms; the runner thread spent ${busy.ms.toFixed(3)} ms in ${busy.commands} add/remove commands, which waited ${busy.waitedMs.toFixed(3)} ms for it`);
       expect(busy.commands).toBe(4);
       expect(busy.ms / busy.commands).toBeLessThan(10); // (wall time on that thread: room for a preemption)
-      // The idle thread is woken for a command (it sleeps up to 20 ms otherwise).
-      expect(busy.waitedMs / busy.commands).toBeLessThan(5);
+      // The idle thread is woken for a command (it sleeps up to 20 ms otherwise, 10 ms on
+      // average). Woken, a command waited 0.1-2 ms here quiet, 6.5 ms once in a loaded CI run.
+      expect(busy.waitedMs / busy.commands).toBeLessThan(10);
       // A VM NIC that does not exist: the runner says why and stops.
       const bad = await runner.apply({ ...t, ports: [{ ...t.ports[0]!, ifname: 'nosuchif0' }] });
       expect(bad.state).toBe('Unavailable');

@@ -5,6 +5,7 @@
  * repeats the port's own address and MAC, once produced the same flow twice, and the node's
  * whole flow update was refused.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { formatIp, tryParseCidr, tryParseIp, type IpFamily } from '../ipam';
 import type { PortModel } from './model';
 
@@ -43,6 +44,9 @@ export function sourceMatch(text: string, mac: string): SourceMatch | undefined 
 
 /** The port's own addresses first, then its pairs, of one family, each once. */
 export function sourceMatchesOf(port: PortModel, family: IpFamily): SourceMatch[] {
+  // Most ports have no pairs, and their own addresses are canonical and distinct (admission):
+  // no parsing on a full compile's path (3,000 ports parsed took 15-20 ms).
+  if (!port.allowedAddressPairs.length) return port.ips.filter(family === 4 ? isIPv4 : isIPv6).map((ip) => ({ family, mac: port.mac, ip }));
   const seen = new Set<string>();
   const out: SourceMatch[] = [];
   const all = [...port.ips.map((ip) => sourceMatch(ip, port.mac)), ...port.allowedAddressPairs.map((a) => sourceMatch(a.ip, a.mac))];

@@ -234,7 +234,7 @@ describe('lb', () => {
     expect(await fails(1, 'lb', 'add-backend', 'nope', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add a backend to loadbalancer "nope" in namespace "t1": .*not found; see what exists with: vnetctl lb list -n t1/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80:99999/tcp')).toMatch(/target port 99999 is outside 1-65535/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80/icmp')).toMatch(/protocol "icmp"/);
-    expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80', '--backend', 'vm1=0')).toMatch(/weight "0"/);
+    expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80', '--backend', 'vm1=101')).toMatch(/weight "101" must be a whole number from 0 \(drain: no new connections\) to 100/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue')).toMatch(/required option '--listen/);
     // A flag value's case does not matter (as --listen 80/TCP).
     await ok('lb', 'create', 'w6', '--network', 'blue', '--listen', '80', '--session-affinity', 'clientip', '-n', 't1');

@@ -964,7 +964,6 @@ export class PipelineReconciler {
 
   // ---- the logical model ----
 
-  /** The model, rebuilt first when a network or node changed (then every node recompiles in full). */
   /**
    * A network that appears, or goes, with nothing on it: added to or dropped from the model
    * in place, as it has no flows anywhere. False where the model must be rebuilt: a network
@@ -989,6 +988,7 @@ export class PipelineReconciler {
     return true;
   }
 
+  /** The model, rebuilt first when a network or node changed (then every node recompiles in full). */
   private ensureModel(): LiveModel {
     if (this.modelStale) {
       this.modelStale = false;
