@@ -41,32 +41,51 @@ async function start(argv: string[]): Promise<Running | undefined> {
   return startVnetd(config, { role: cmd.kind });
 }
 
+/** How long a signal that came during the start waits for it to end before the process just exits. */
+const SIGNAL_DURING_START_MS = 2000;
+
 async function main(): Promise<void> {
-  const running = await start(process.argv.slice(2));
-  if (!running) return;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    const t0 = performance.now();
-    running.logger.info({ event: 'vnetd.stopping', signal }, `${signal}: stopping (the switches keep their flows)`);
-    running
-      // The embedded OVS outlives this process (the VMs keep their traffic) unless told otherwise.
-      .close({ keepLocalOvs: process.env.VNETD_LOCAL_OVS_STOP !== '1' })
-      .then(() => {
-        running.logger.info({ event: 'vnetd.stopped', ms: Math.round(performance.now() - t0) }, 'stopped');
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        running.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
+  // Installed before the start: vnetd logs "vnetd.ready" before start() returns, and a
+  // supervisor that stops it at once (the build's code-cache primer does) found no handler
+  // yet, so the default action killed it without a clean stop (once in CI, under load). A
+  // signal during the start still ends the process soon, as before, if the start goes on.
+  let running: Running | undefined;
+  let asked: string | undefined;
+  let giveUp: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (running) return stop(running, signal);
+    asked ??= signal;
+    giveUp ??= setTimeout(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)), SIGNAL_DURING_START_MS).unref();
   };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  running = await start(process.argv.slice(2));
+  clearTimeout(giveUp);
+  if (!running) return;
+  const up = running;
   // A southbound connection dropping mid-request must not take the API down with it: log
   // the stray rejection (with its stack) and keep serving; the reconcilers retry.
-  process.on('unhandledRejection', (err) => running.logger.error({ event: 'vnetd.unhandled_rejection', err }, 'unhandled promise rejection'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('unhandledRejection', (err) => up.logger.error({ event: 'vnetd.unhandled_rejection', err }, 'unhandled promise rejection'));
+  if (asked) stop(up, asked);
+}
+
+let stopping = false;
+function stop(running: Running, signal: string): void {
+  if (stopping) return;
+  stopping = true;
+  const t0 = performance.now();
+  running.logger.info({ event: 'vnetd.stopping', signal }, `${signal}: stopping (the switches keep their flows)`);
+  running
+    // The embedded OVS outlives this process (the VMs keep their traffic) unless told otherwise.
+    .close({ keepLocalOvs: process.env.VNETD_LOCAL_OVS_STOP !== '1' })
+    .then(() => {
+      running.logger.info({ event: 'vnetd.stopped', ms: Math.round(performance.now() - t0) }, 'stopped');
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      running.logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
 }
 
 main().catch((err: unknown) => {

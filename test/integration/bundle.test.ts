@@ -56,6 +56,36 @@ if (!built) process.stdout.write('SKIP bundle test: dist/bundle/vnetd.js is not 
   }, 60_000);
 });
 
+(built ? describe : describe.skip)('the bundled vnetd and signals', () => {
+  it('a SIGTERM while it starts is never the default action: a clean stop once started (exit 0), or exit 143 if the start goes on', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vnetd-signal-'));
+    const child = spawn(process.execPath, [BUNDLE], {
+      cwd: tmpdir(),
+      env: { ...process.env, VNETD_DATA_DIR: dataDir, VNETD_LISTEN: '127.0.0.1:0', VNETD_LOG_LEVEL: 'info', VNETD_LOCAL_OVS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    // At its first line of output: well before it is ready (the line the code-cache primer stops it at, in a race).
+    await new Promise<void>((r) => {
+      const see = (c: Buffer) => {
+        out += c.toString();
+        r();
+      };
+      child.stdout!.on('data', see);
+      child.stderr!.on('data', see);
+    });
+    child.kill('SIGTERM');
+    const { code, signal } = await exited;
+    rmSync(dataDir, { recursive: true, force: true });
+    process.stdout.write(`[bundle] SIGTERM at the first line: exit ${code ?? signal}${out.includes('"vnetd.stopped"') ? ', stopped cleanly' : ''}\n`);
+    // Before 2026-12-02 the handlers came after the start: killed by the signal itself.
+    expect(signal).toBeNull();
+    expect([0, 143]).toContain(code);
+    if (code === 0) expect(out).toContain('"vnetd.stopped"');
+  }, 60_000);
+});
+
 /** The bundle (this tree's, or bundle) on dataDir until it is ready: its ready line's codeCache, and a stop that returns the exit code. */
 async function startBundle(dataDir: string, bundle?: string): Promise<{ codeCache: string | undefined; stop(): Promise<number | null> }> {
   const p = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: 'info', VNETD_CHASSIS: '0' }, { entry: 'bundle', bundle });
