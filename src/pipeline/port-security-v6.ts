@@ -48,10 +48,9 @@ export function linkLocalOf(mac: string): string {
 /**
  * (IPv6 address, MAC) pairs the port may use: its IPv6 IPs, IPv6 allowed pairs of one
  * address, and their MACs' link-local addresses (the fast path's too). CIDR pairs are
- * ipv6PrefixesOf's.
+ * prefixesOf's. `all`: the port's IPv6 source matches, when the caller has them.
  */
-export function ipv6AddressesOf(port: PortModel): Array<{ ip: string; mac: string }> {
-  const all = sourceMatchesOf(port, 6);
+export function ipv6AddressesOf(port: PortModel, all: readonly SourceMatch[] = sourceMatchesOf(port, 6)): Array<{ ip: string; mac: string }> {
   if (!all.length) return [];
   const own = all.flatMap((m) => (m.ip !== undefined && m.mask === undefined ? [{ ip: m.ip, mac: m.mac }] : []));
   const seen = new Set(own.map((a) => `${a.ip}/${a.mac}`));
@@ -59,9 +58,9 @@ export function ipv6AddressesOf(port: PortModel): Array<{ ip: string; mac: strin
   return [...own, ...linkLocal];
 }
 
-/** The port's IPv6 CIDR pairs: prefixes (masked) and any address (ip undefined). */
-function ipv6PrefixesOf(port: PortModel): SourceMatch[] {
-  return sourceMatchesOf(port, 6).filter((m) => m.ip === undefined || m.mask !== undefined);
+/** Of a port's IPv6 source matches, its CIDR pairs: prefixes (masked) and any address (ip undefined). */
+function prefixesOf(all: readonly SourceMatch[]): SourceMatch[] {
+  return all.filter((m) => m.ip === undefined || m.mask !== undefined);
 }
 
 function allow(priority: number, match: KnownOxm[]): DesiredFlow {
@@ -74,9 +73,10 @@ function drop(priority: number, match: KnownOxm[]): DesiredFlow {
 
 /** SpoofGuard flows for the port's IPv6 (none when it has no IPv6 address). */
 export function ipv6SpoofGuardFlows(port: PortModel, ofport: number): DesiredFlow[] {
-  const pairs = ipv6AddressesOf(port);
+  const all = sourceMatchesOf(port, 6);
+  const pairs = ipv6AddressesOf(port, all);
   if (!pairs.length) return [];
-  const prefixes = ipv6PrefixesOf(port);
+  const prefixes = prefixesOf(all);
   const inPort: KnownOxm = { field: 'in_port', value: ofport };
   const ip6: KnownOxm = { field: 'eth_type', value: ETH_TYPE.IPV6 };
   const icmp6: KnownOxm = { field: 'ip_proto', value: IP_PROTO.ICMPV6 };

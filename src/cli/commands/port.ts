@@ -59,7 +59,7 @@ async function printSnippet(rt: Runtime, port: VirtualPort): Promise<void> {
     rt.io.out(`\n# libvirt takes only a UUID as <virtualport> interfaceid, and "${id}" is not one. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac)}\n`);
     return;
   }
-  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${node}:\n${snippet(port, await networkMtu(rt, port))}\n`);
+  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${node}:\n${libvirtInterfaceXml(id, mac, undefined, await networkMtu(rt, port))}\n`);
 }
 
 export function portCommand(runtimeOf: RuntimeOf): Command {

@@ -197,7 +197,7 @@ export class LiveModel implements ScopeIndex {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
     for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.rawLbs]) m.clear();
-    for (const n of networks) this.putNetwork(n);
+    for (const n of networks) this.addNetwork(n);
     for (const n of nodes) {
       if (!n.spec?.tunnelIP) continue;
       this.nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
@@ -219,15 +219,6 @@ export class LiveModel implements ScopeIndex {
     return (this.portsByNet.get(networkUid)?.size ?? 0) > 0 || (this.lbsByNet.get(networkUid)?.size ?? 0) > 0;
   }
 
-  /**
-   * A new network with nothing on it yet, added in place: it has no flows on any node until
-   * a port of it is bound, so nothing is touched. Each one created cost a rebuild of the whole
-   * model (and a full compile of every node) before. The caller checks that no port or load
-   * balancer names it.
-   */
-  addNetwork(n: VirtualNetwork): void {
-    this.putNetwork(n);
-  }
 
   /** A network gone that nothing is modelled on and no node has flows of (the caller checks the nodes). */
   dropNetwork(m: NetworkModel): void {
@@ -236,7 +227,14 @@ export class LiveModel implements ScopeIndex {
     this.keyOfUid.delete(m.uid);
   }
 
-  private putNetwork(n: VirtualNetwork): void {
+  /**
+   * A network into the model (one being deleted, or without a VNI yet, is not). Outside a
+   * rebuild: a new network with nothing on it yet, added in place, as it has no flows on any
+   * node until a port of it is bound, so nothing is touched (each one created cost a rebuild
+   * of the whole model and a full compile of every node before); the caller checks that no
+   * port or load balancer names it.
+   */
+  addNetwork(n: VirtualNetwork): void {
     if (!n.spec?.vni || n.metadata.deletionTimestamp) return;
     const key = `${n.metadata.namespace}/${n.metadata.name}`;
     const m: NetworkModel = { uid: n.metadata.uid!, key, version: String(n.metadata.generation ?? 0), vni: n.spec.vni, encapsulation: n.spec.encapsulation ?? 'vxlan' };
