@@ -226,3 +226,46 @@ describe('countDispatched over IPv6', () => {
     expect(countDispatched(flows)).toEqual(new Map([[`${0x123456}/fd00::100/fd00::5`, 14]]));
   });
 });
+
+describe('LbStatusReporter: connection counts across a restart', () => {
+  it('carries over what status counted beyond the switches\' counters, keeps it while the switches are not read, and counts surviving flows once', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    // Written by the process before: p5 had 40 connections (30 on flows since removed), p6 7.
+    const created = await objects.create<LoadBalancer>(LOAD_BALANCERS, {
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: 'web', namespace: 't' },
+      spec: { network: 'n', vip: lb.vip, listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ port: 'p5' }, { port: 'p6' }] },
+    });
+    await objects.modify<LoadBalancer>(LOAD_BALANCERS, 't', 'web', (cur) => ({
+      ...cur,
+      status: { backends: [{ name: 'p5', ip: '10.0.0.5', node: 'hv1', healthy: true, connections: 40 }, { name: 'p6', ip: '10.0.0.6', node: 'hv1', healthy: true, connections: 7 }] },
+    }), { subresource: 'status' });
+    const current = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!;
+    const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[created.metadata.uid!, lb]]) }) as unknown as LogicalModel;
+    let connected = false;
+    // The flows that outlived the restart: p5's listeners counted 5 each (10), p6's 3 and 4 (7).
+    let counts = [5, 3, 5, 4]; // LbDnat flows: p5 TCP, p6 TCP, p5 UDP, p6 UDP
+    const conn = {
+      get connected() { return connected; },
+      dumpFlows: async () => dumped(() => 0).filter((f) => f.tableId === TABLES.LbDnat.id).map((f, i) => ({ ...f, packetCount: BigInt(counts[i]!) })),
+    } as unknown as OpenFlowConnection;
+    let stored = await current();
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, connections: () => [['hv1', conn]], intervalMs: 3_600_000 });
+    const connections = async () => (await current()).status?.backends?.map((b) => b.connections);
+    // The switch not read yet: nothing counted does not lower what status says.
+    await reporter.refresh();
+    expect(await connections()).toEqual([40, 7]);
+    connected = true;
+    stored = await current();
+    reporter.refreshSoon(); // a count now, not at the hour's tick
+    await reporter.refresh();
+    expect(await connections()).toEqual([40, 7]);
+    // New connections add to the carried-over counts; p6's flows were all still there.
+    counts = [6, 3, 7, 5];
+    stored = await current();
+    reporter.refreshSoon();
+    await reporter.refresh();
+    expect(await connections()).toEqual([43, 8]);
+  });
+});

@@ -7,8 +7,9 @@
  * this counts connections the load balancer sent to the backend. A counter: when a flow
  * goes away (the backend failed its checks or was unbound) or is installed again, what it
  * had counted is kept (RunningTotals), so the figure never goes down while this process
- * runs (QA: it fell to 0 at every health flap). A node that is not connected contributes
- * its last known count.
+ * runs (QA: it fell to 0 at every health flap), nor across a restart (what status held beyond
+ * the switches' counters is carried over: LbStatusReporter.countOf). A node that is not
+ * connected contributes its last known count.
  *
  * Refreshed every intervalMs (one flow dump of the LbDnat table per connected node);
  * status is written only when it changed. A controller of agents has no flows to count:
@@ -142,6 +143,8 @@ export class DispatchCounter {
   /** Last counts seen per node, kept while a node is away. */
   private readonly perNode = new Map<string, Map<string, number>>();
   private readonly totals = new Map<string, RunningTotals>();
+  /** Whether the last count read every node's flows (each connected, each dump answered). */
+  complete = false;
 
   constructor(
     private readonly log: Logger,
@@ -150,6 +153,7 @@ export class DispatchCounter {
 
   async count(connections: Iterable<[string, OpenFlowConnection]>): Promise<Map<string, number>> {
     const conns = [...connections];
+    let read = 0;
     // A node vnetd no longer manages at all (deleted) stops counting.
     const managed = new Set(conns.map(([node]) => node));
     for (const node of this.perNode.keys()) if (!managed.has(node)) this.perNode.delete(node);
@@ -162,11 +166,13 @@ export class DispatchCounter {
           let totals = this.totals.get(node);
           if (!totals) this.totals.set(node, (totals = new RunningTotals()));
           this.perNode.set(node, totals.update(readings));
+          read++;
         } catch (err) {
           this.log.debug({ node, err }, 'lb status: flow dump failed; keeping last counts');
         }
       }),
     );
+    this.complete = conns.length > 0 && read === conns.length;
     return sumCounts([...this.perNode.values(), this.fastPathDispatched?.() ?? new Map<string, number>()]);
   }
 }
@@ -311,6 +317,14 @@ export class LbStatusReporter {
 
   private countRequested = false;
   private counted = false;
+  /**
+   * What each backend's count carries over from before this process, by "uid|name|ip": the
+   * count its status held beyond what the switches' counters say at the first complete count
+   * (what flows removed before a restart had counted; a fast path's counts start again with
+   * it). Decided once per backend, so a restart never makes status.backends[].connections
+   * go down, and flows that outlived the restart with their counters are not counted twice.
+   */
+  private readonly carried = new Map<string, number>();
   private countedAt = 0;
   private lastTotals?: ReadonlyMap<string, number>;
 
@@ -325,7 +339,9 @@ export class LbStatusReporter {
     }
     const totals = this.lastTotals;
     const model = this.src.model();
-    for (const lb of this.src.loadBalancers()) {
+    const lbs = this.src.loadBalancers();
+    this.forgetCarried(new Set(lbs.map((lb) => lb.metadata.uid!)));
+    for (const lb of lbs) {
       if (lb.metadata.deletionTimestamp) continue;
       const backends = this.backendsOf(lb, model, totals);
       const refs = resolvedRefs(lb, model);
@@ -363,6 +379,30 @@ export class LbStatusReporter {
     return this.src.reportedDispatched?.();
   }
 
+  /**
+   * A backend's count: what the switches count now plus what it carries over (see `carried`),
+   * decided where this process counts the switches itself, once a count has read them all.
+   * Until then (a restart, switches not yet connected) a low count is not knowledge, and the
+   * count its status holds stands. Agents' reports are kept in the store and outlive a
+   * controller's restart: there the count is theirs.
+   */
+  private countOf(lb: LoadBalancer, name: string, ip: string, live: number): number {
+    const key = `${lb.metadata.uid}|${name}|${ip}`;
+    const known = this.carried.get(key);
+    if (known !== undefined) return live + known;
+    if (!this.src.connections) return live;
+    const before = lb.status?.backends?.find((s) => s.name === name && s.ip === ip)?.connections ?? 0;
+    if (!this.counter.complete) return Math.max(live, before);
+    const carried = Math.max(0, before - live);
+    this.carried.set(key, carried);
+    return live + carried;
+  }
+
+  /** Carry-overs of load balancers that are gone. */
+  private forgetCarried(uids: ReadonlySet<string>): void {
+    for (const key of this.carried.keys()) if (!uids.has(key.slice(0, key.indexOf('|')))) this.carried.delete(key);
+  }
+
   /** Without totals (nothing counted here), no connections field. */
   private backendsOf(lb: LoadBalancer, model: LogicalModel, totals: ReadonlyMap<string, number> | undefined): LbBackendStatus[] {
     const m = model.loadBalancers?.get(lb.metadata.uid!);
@@ -373,7 +413,8 @@ export class LbStatusReporter {
       const b = resolved.get(name);
       const counted = (n: number) => (totals ? { connections: n } : {});
       if (!b) return { name, ip: spec.ip ?? '', node: '', healthy: false, ...counted(0) };
-      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...counted(totals?.get(`${vni}/${m!.vip}/${b.ip}`) ?? 0) };
+      const live = totals?.get(`${vni}/${m!.vip}/${b.ip}`) ?? 0;
+      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...counted(this.countOf(lb, name, b.ip, live)) };
     });
   }
 }
