@@ -228,7 +228,26 @@ describeOvs('overlay: fast-path VIP connections across a vnetd restart', () => {
     // The probe's connection had ended: let go at the first restart (its keys withdrawn).
     // At least: a probe on a loaded machine may have been taken and never answered (its SYN-ACK
     // lost), and stays open in the tables; each connection's answers below are the proof.
+    // status.backends[].connections: what the fast path dispatched (OVS's LbDnat counters never
+    // see its connections), which a restarted process's runners count again from 0.
+    const lbConnections = async (): Promise<number> => {
+      const o = (await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as { status?: { backends?: Array<{ connections?: number }> } };
+      return (o.status?.backends ?? []).reduce((n, b) => n + (b.connections ?? 0), 0);
+    };
+    const countedBefore = await eventually(async () => {
+      const n = await lbConnections();
+      return n >= CONNECTIONS + UDP_FLOWS ? n : undefined;
+    }, 15_000, 200);
     const first = await restart('SIGKILL');
+    // One more connection after the restart: the counts go on from what they were, not from 0.
+    await eventually(async () => cl.exec([process.execPath, '-e', PROBE, lb.spec.vip]).then(() => true, () => false), 10_000, 250);
+    const countedAfter = await eventually(async () => {
+      const n = await lbConnections();
+      return n > countedBefore ? n : undefined;
+    }, 15_000, 200).catch(async () => {
+      throw new Error(`status.backends[].connections did not go on from ${countedBefore} after the restart: ${await lbConnections()}`);
+    });
+    log(`load balancer status: ${countedBefore} connections counted before the SIGKILL, ${countedAfter} after it and one more connection`);
     expect(first.adopted).toBeGreaterThanOrEqual(owned);
     expect(first.released).toBeGreaterThanOrEqual(1);
     expect(first.onHv2).toBeGreaterThan(0);
