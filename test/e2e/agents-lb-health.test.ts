@@ -70,8 +70,12 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     portWatch.stop();
     // Each was created before its NIC was plugged: the binding comes from its agent, and no
     // NotBound was written meanwhile (one store revision per port, sent to every agent).
-    expect(reasons.filter((r) => !r.endsWith(':Realized'))).toEqual([]);
-    expect(new Set(reasons)).toEqual(new Set(['client:Realized', 'b1:Realized', 'b2:Realized']));
+    // Realizing is written after REALIZING_QUIET_MS (5 s) without the flows: a loaded CI machine
+    // once took that long for b2; it says nothing about the binding.
+    const slow = reasons.filter((r) => r.endsWith(':Realizing'));
+    if (slow.length) process.stdout.write(`[agents-lb-health] realized after over 5 s: ${slow.join(', ')}\n`);
+    expect(reasons.filter((r) => !r.endsWith(':Realized') && !r.endsWith(':Realizing'))).toEqual([]);
+    expect(new Set(reasons.filter((r) => r.endsWith(':Realized')))).toEqual(new Set(['client:Realized', 'b1:Realized', 'b2:Realized']));
     const farIp = far.port.spec!.ips![0]!;
     await startNamedServer(near.vm, 'b1', children);
     let farServer = await startNamedServer(far.vm, 'b2', children);
