@@ -97,6 +97,8 @@ export interface RetiredBackends {
 
 export class LiveModel implements ScopeIndex {
   readonly networks = new Map<string, NetworkModel>();
+  /** Uids of modelled networks being deleted, kept for the ports and load balancers on them. */
+  private readonly terminating = new Set<string>();
   readonly ports = new Map<string, PortModel>();
   readonly nodes = new Map<string, NodeModel>();
   readonly loadBalancers = new Map<string, LoadBalancerModel>();
@@ -196,8 +198,13 @@ export class LiveModel implements ScopeIndex {
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
-    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.rawLbs]) m.clear();
-    for (const n of networks) this.addNetwork(n);
+    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.rawLbs, this.terminating]) m.clear();
+    // A network being deleted keeps its flows while ports or load balancers are on it (it waits
+    // for them, and their traffic goes on until they are deleted, as a terminating namespace's
+    // pods keep running): modelled while something names it.
+    const named = new Set<string>();
+    for (const o of [...ports, ...lbs]) if (!o.metadata.deletionTimestamp && o.spec?.network) named.add(`${o.metadata.namespace}/${o.spec.network}`);
+    for (const n of networks) this.addNetwork(n, named.has(`${n.metadata.namespace}/${n.metadata.name}`));
     for (const n of nodes) {
       if (!n.spec?.tunnelIP) continue;
       this.nodes.set(n.metadata.name, { name: n.metadata.name, tunnelIP: n.spec.tunnelIP, tunnelPorts: this.tunnelPorts(n.metadata.name) });
@@ -215,6 +222,12 @@ export class LiveModel implements ScopeIndex {
   }
 
   /** Whether the model holds ports or load balancers of a network. */
+  /** Whether a network being deleted that was kept for what is on it now has nothing on it (a rebuild drops it). */
+  terminatingEmptied(): boolean {
+    for (const uid of this.terminating) if (!this.hasObjectsOn(uid)) return true;
+    return false;
+  }
+
   hasObjectsOn(networkUid: string): boolean {
     return (this.portsByNet.get(networkUid)?.size ?? 0) > 0 || (this.lbsByNet.get(networkUid)?.size ?? 0) > 0;
   }
@@ -225,17 +238,20 @@ export class LiveModel implements ScopeIndex {
     this.networks.delete(m.uid);
     this.netByName.delete(m.key);
     this.keyOfUid.delete(m.uid);
+    this.terminating.delete(m.uid);
   }
 
   /**
-   * A network into the model (one being deleted, or without a VNI yet, is not). Outside a
+   * A network into the model (one without a VNI yet is not, nor one being deleted unless
+   * `inUse`: ports or load balancers are on it, see rebuild). Outside a
    * rebuild: a new network with nothing on it yet, added in place, as it has no flows on any
    * node until a port of it is bound, so nothing is touched (each one created cost a rebuild
    * of the whole model and a full compile of every node before); the caller checks that no
    * port or load balancer names it.
    */
-  addNetwork(n: VirtualNetwork): void {
-    if (!n.spec?.vni || n.metadata.deletionTimestamp) return;
+  addNetwork(n: VirtualNetwork, inUse = false): void {
+    if (!n.spec?.vni || (n.metadata.deletionTimestamp && !inUse)) return;
+    if (n.metadata.deletionTimestamp) this.terminating.add(n.metadata.uid!);
     const key = `${n.metadata.namespace}/${n.metadata.name}`;
     const m: NetworkModel = { uid: n.metadata.uid!, key, version: String(n.metadata.generation ?? 0), vni: n.spec.vni, encapsulation: n.spec.encapsulation ?? 'vxlan' };
     this.networks.set(m.uid, m);

@@ -481,8 +481,8 @@ export class PipelineReconciler {
           ignoreUpdate: (o, n) => o.spec?.network === n.spec?.network && sameBinding(bindingOf(o), bindingOf(n)),
         }),
       );
-      // A network being deleted takes its flows at once (it waits for its ports and load
-      // balancers, which stayed Ready while they had no flows): theirs is NetworkTerminating.
+      // A network being deleted keeps its flows while ports or load balancers are on it (it
+      // waits for them; their traffic goes on): their status follows its deletion.
       this.unsubscribe.push(
         this.statusController.watch(this.networks, (n) => [...this.ports.indexKeys(IX_NETWORK, networkKeyOf(n)), ...this.lbs.indexKeys(IX_NETWORK, networkKeyOf(n))], {
           ignoreAdd: () => true,
@@ -588,6 +588,8 @@ export class PipelineReconciler {
       const t = kind === 'port' ? this.live.portChanged(key, deleted ? undefined : (obj as VirtualPort)) : this.live.lbChanged(key, deleted ? undefined : (obj as LoadBalancer));
       for (const d of this.dirt.values()) mergeTouched(d.touched, t);
       this.flushRetiredLater(this.live.drainRetired());
+      // The last object on a network being deleted is gone: the network's flows go too.
+      if (this.live.terminatingEmptied()) this.modelStale = true;
     };
     for (const [informer, sig, kind] of [
       [this.networks, (n: VirtualNetwork) => JSON.stringify([n.metadata.uid, n.metadata.generation, n.spec?.vni, n.spec?.encapsulation, !!n.metadata.deletionTimestamp]), 'model'],
