@@ -129,7 +129,7 @@ export interface BackendStatus {
   ip: string;
   /** Node its port is bound to ("" when not bound). */
   node: string;
-  /** Gets new connections: its port is bound and, with spec.healthCheck, it passes the TCP checks. */
+  /** Its port is bound and, with spec.healthCheck, it passes the TCP checks (with weight 0 it still gets no new connections). */
   healthy: boolean;
   /**
    * Connections dispatched to it (first packets through its DNAT flows, all nodes). Absent
@@ -142,7 +142,7 @@ export interface LoadBalancerStatus extends ObjectStatusBase {
   vip?: string;
   /** Its slot table's size (LbSlot flows): recorded so that removing backends never shrinks it. */
   slots?: number;
-  /** Healthy backends of those declared ("2/3"). */
+  /** Backends that get new connections (healthy, weight above 0) of those declared ("2/3"). */
   healthyBackends?: string;
   backends?: BackendStatus[];
 }

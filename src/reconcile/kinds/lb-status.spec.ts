@@ -127,10 +127,13 @@ describe('LbStatusReporter', () => {
       healthy = [true, true];
       stored.spec!.backends![1]!.weight = 0;
       reporter.refreshSoon();
-      expect(available(await until((s) => s?.healthyBackends === '2/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: drained (weight 0): p6' });
+      // The BACKENDS column counts backends that get new connections: a drained one is healthy, not counted.
+      const drained = await until((s) => s?.healthyBackends === '1/2' && s?.conditions?.find((c) => c.type === 'BackendsAvailable')?.message?.includes('drained') === true);
+      expect(available(drained)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: drained (weight 0): p6' });
+      expect(drained.backends?.map((b) => b.healthy)).toEqual([true, true]);
       stored.spec!.backends![0]!.weight = 0;
       reporter.refreshSoon();
-      expect(available(await until((s) => s?.conditions?.find((c) => c.type === 'BackendsAvailable')?.status === 'False'))).toMatchObject({ reason: 'AllBackendsDrained', message: 'none of its 2 backends gets connections, so new connections are refused: drained (weight 0): p5, p6' });
+      expect(available(await until((s) => s?.healthyBackends === '0/2' && s?.conditions?.find((c) => c.type === 'BackendsAvailable')?.status === 'False'))).toMatchObject({ reason: 'AllBackendsDrained', message: 'none of its 2 backends gets connections, so new connections are refused: drained (weight 0): p5, p6' });
     } finally {
       await reporter.stop();
     }

@@ -346,7 +346,8 @@ export class LbStatusReporter {
       const backends = this.backendsOf(lb, model, totals);
       const refs = resolvedRefs(lb, model);
       const available = backendsAvailable(lb, backends);
-      const healthyBackends = `${backends.filter((b) => b.healthy).length}/${backends.length}`;
+      // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, and not drained.
+      const healthyBackends = `${backends.filter((b, i) => b.healthy && lb.spec?.backends?.[i]?.weight !== 0).length}/${backends.length}`;
       const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
       // The table's size as the pipeline has it (its model never shrinks it), recorded so that a
       // restart keeps it: never smaller than recorded.
