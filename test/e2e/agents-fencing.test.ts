@@ -22,7 +22,7 @@ import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { flowRounds, startPing } from '../chaos/chaos-support';
 import { cliRunner } from '../integration/cli-support';
-import { G, joinBed, overlayApi } from './overlay-support';
+import { G, joinBed, overlayApi, startNamedServer } from './overlay-support';
 
 // Heartbeats every 300 ms, a silent agent noticed after 2 s (defaults 20 s / 60 s): read
 // when the controller's leader and the agents start, in this process.
@@ -182,6 +182,15 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     expect(rzAfter.metadata.resourceVersion).toBe(rz.metadata.resourceVersion);
     expect(rzAfter.status?.agent?.renewTime).toBeUndefined();
     expect((await ready())?.status).toBe('True');
+    // A health-checked backend on the node: once nobody checks it (its agent silent: a dead
+    // hypervisor, as far as anyone can tell), it counts as failing, as Kubernetes takes a
+    // NotReady node's pods out of their endpoints; it once stayed healthy for good.
+    const d = await api.vmFor(bed, 'fencing', 'net', 'hc', 'hv1', { vmName: 'fhc' });
+    await startNamedServer(d.vm, 'd', children);
+    await api.call('POST', `${G}/namespaces/fencing/loadbalancers`, { metadata: { name: 'web' }, spec: { network: 'net', listeners: [{ port: 80, targetPort: 8080 }], backends: [{ port: 'hc' }], healthCheck: { protocol: 'TCP', intervalSeconds: 1 } } });
+    type LbObj = { status?: { healthyBackends?: string; backends?: Array<{ name: string; healthy: boolean }> } };
+    const lbHealthy = async () => ((await api.call('GET', `${G}/namespaces/fencing/loadbalancers/web`)) as LbObj).status?.healthyBackends;
+    await eventually(async () => (await lbHealthy()) === '1/1', 15_000, 100);
     for (const a of agents.splice(0)) await a.close();
     const t0 = performance.now();
     const silent = await eventually(async () => {
@@ -190,9 +199,14 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     }, 15_000, 100);
     const markedMs = performance.now() - t0;
     expect(silent).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^the agent of node hv1 \(.+\) has not renewed its heartbeat \(NodeLease hv1\) for \d+ s/) });
+    await eventually(async () => (await lbHealthy()) === '0/1', 10_000, 100).catch(async () => {
+      throw new Error(`the backend on the silent node still counts as healthy: ${await lbHealthy()}`);
+    });
     await newAgent();
     const t1 = performance.now();
     await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
+    // Its agent back, its own checks decide again.
+    await eventually(async () => (await lbHealthy()) === '1/1', 20_000, 100);
     log(`agent stopped: Node Ready=Unknown after ${markedMs.toFixed(0)} ms (timeout 2000 ms); a new agent: Ready=True after ${(performance.now() - t1).toFixed(0)} ms`);
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 import type { HypervisorNode, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
 import { backendKey } from './lb-health';
-import { failingInStatus, reportedFailing, sameBackendKeys } from './lb-health-reports';
+import { failingInStatus, reportedFailing, sameBackendKeys, uncheckedOnSilentNodes } from './lb-health-reports';
+import type { LogicalModel } from '../../pipeline';
 
 const failing = (lb: string, ip: string): UnhealthyBackend => ({ loadBalancer: lb, ip, reason: 'RST', since: '2026-11-29T10:00:00.000Z' });
 const node = (name: string, unhealthyBackends?: UnhealthyBackend[]): HypervisorNode => ({
@@ -45,5 +46,33 @@ describe('health reports across agents', () => {
       },
     });
     expect([...failingInStatus([lb('checked', true), lb('unchecked', false)]).keys()]).toEqual(['checked/10.0.0.6']);
+  });
+});
+
+describe('backends on a node whose agent is silent', () => {
+  const silent = (name: string): HypervisorNode => ({
+    ...node(name),
+    status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'AgentNotReporting', message: 'no heartbeat', lastTransitionTime: '2026-12-02T21:00:00Z' }] },
+  });
+  const lb = (uid: string, healthCheck: boolean): LoadBalancer => ({
+    apiVersion: 'vnet.dev/v1alpha1',
+    kind: 'LoadBalancer',
+    metadata: { name: uid, namespace: 't', uid },
+    spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80 }], ...(healthCheck ? { healthCheck: { protocol: 'TCP' } } : {}) },
+  });
+  const backend = (ip: string, node?: string) => ({ name: ip, ip, mac: '02:00:00:00:00:01', weight: 1, healthy: true, ...(node ? { node } : {}) });
+  const model = {
+    loadBalancers: new Map([
+      ['checked', { backends: [backend('10.0.0.5', 'hv1'), backend('10.0.0.6', 'hv2'), backend('10.0.0.7')] }],
+      ['passive', { backends: [backend('10.0.0.6', 'hv2')] }],
+    ]),
+  } as unknown as LogicalModel;
+
+  it('count as failing where health checks are on (nobody checks them), naming the node; not on a reporting node, nor the process\'s own, nor without checks', () => {
+    const lbs = [lb('checked', true), lb('passive', false)];
+    const out = uncheckedOnSilentNodes([node('hv1'), silent('hv2')], lbs, model);
+    expect(out).toEqual(new Map([[backendKey('checked', '10.0.0.6'), { loadBalancer: 'checked', ip: '10.0.0.6', reason: 'agent of node hv2 not reporting', since: '2026-12-02T21:00:00Z' }]]));
+    expect(uncheckedOnSilentNodes([node('hv1'), silent('hv2')], lbs, model, 'hv2').size).toBe(0);
+    expect(uncheckedOnSilentNodes([node('hv1'), node('hv2')], lbs, model).size).toBe(0);
   });
 });

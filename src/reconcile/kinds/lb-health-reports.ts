@@ -6,8 +6,34 @@
  * Every other agent takes those backends out of the slot tables it compiles, and the
  * controller's leader reports them in LoadBalancer status.backends.
  */
+import type { LogicalModel } from '../../pipeline';
 import type { HypervisorNode, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
+import { READY, agentMarkedSilent } from '../../chassis/node-status';
+import { getCondition } from '../conditions';
 import { backendKey } from './lb-health';
+
+/**
+ * Health-checked backends bound to nodes whose agent the leader has marked silent
+ * (AgentNotReporting): nobody checks them any more, and a dead hypervisor's backends would
+ * otherwise keep their share of new connections for good. They count as failing, as
+ * Kubernetes takes a NotReady node's pods out of their Services' endpoints, until the node's
+ * agent reports again (its own checks then decide). Backends without health checks keep
+ * passive health (bound or not).
+ */
+export function uncheckedOnSilentNodes(nodes: Iterable<HypervisorNode>, lbs: Iterable<LoadBalancer>, model: LogicalModel, exceptNode?: string): Map<string, UnhealthyBackend> {
+  const silentSince = new Map<string, string>();
+  for (const n of nodes) if (n.metadata.name !== exceptNode && agentMarkedSilent(n)) silentSince.set(n.metadata.name, getCondition(n.status?.conditions, READY)?.lastTransitionTime ?? '');
+  const out = new Map<string, UnhealthyBackend>();
+  if (!silentSince.size) return out;
+  for (const lb of lbs) {
+    if (!lb.spec?.healthCheck) continue;
+    for (const b of model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []) {
+      const since = b.node === undefined ? undefined : silentSince.get(b.node);
+      if (since !== undefined) out.set(backendKey(lb.metadata.uid!, b.ip), { loadBalancer: lb.metadata.uid!, ip: b.ip, reason: `agent of node ${b.node} not reporting`, since });
+    }
+  }
+  return out;
+}
 
 /** The failing backends the Nodes report, by backendKey; `exceptNode`'s reports are left out (that process probes its own). */
 export function reportedFailing(nodes: Iterable<HypervisorNode>, exceptNode?: string): Map<string, UnhealthyBackend> {

@@ -62,7 +62,7 @@ import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { TunnelProber, type TunnelsOutcome } from './tunnel-probes';
-import { failingInStatus, reportedFailing, sameBackendKeys } from './lb-health-reports';
+import { failingInStatus, reportedFailing, sameBackendKeys, uncheckedOnSilentNodes } from './lb-health-reports';
 import { DispatchReporter, LbStatusReporter } from './lb-status';
 import { NodeReports, dispatchedIn } from './node-reports';
 import { parseObjectKey, typePrefixOf } from './object-keys';
@@ -537,6 +537,7 @@ export class PipelineReconciler {
       // What the agents of other nodes found failing; a change is rare: rebuild and recompile.
       const refresh = () => {
         const now = reportedFailing(this.nodes.list(), opts.node);
+        for (const [k, b] of uncheckedOnSilentNodes(this.nodes.list(), this.lbs.list(), this.ensureModel().model, opts.node)) if (!now.has(k)) now.set(k, b);
         const same = sameBackendKeys(now, this.failingElsewhere);
         this.failingElsewhere = now;
         if (same) return;
@@ -548,7 +549,7 @@ export class PipelineReconciler {
         this.nodes.addEventHandler({
           onAdd: refresh,
           onUpdate: (o, n) => {
-            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends)) refresh();
+            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || agentMarkedSilent(o) !== agentMarkedSilent(n)) refresh();
           },
           onDelete: refresh,
         }),
