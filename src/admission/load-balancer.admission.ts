@@ -26,9 +26,12 @@ function vipFamily(lb: LoadBalancer, net: VirtualNetwork): 4 | 6 {
 }
 
 /**
- * `kept`: the backend addresses an update leaves as they were; whether such an address has
- * since become another load balancer's VIP is not asked again (Kubernetes' ratcheting): a
- * label change must not fail on what the client did not touch.
+ * `kept`: the backends an update leaves as they were (addresses, and ports as "port:NAME"). What
+ * changed around one since it was admitted (its address now outside a shrunk subnet or another
+ * load balancer's VIP, its port's name reused in another network) is not asked again, as
+ * Kubernetes ratchets validation: a label change, a drain or a finalizer's removal must not fail
+ * on what the client did not touch (QA: every update was refused, and a load balancer stayed
+ * Terminating). Status (ResolvedRefs) says what such a backend resolves to now.
  */
 async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[], kept: ReadonlySet<string> = new Set()): Promise<void> {
   const spec = lb.spec!;
@@ -75,9 +78,12 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
         causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": an IPv${familyOf(b.ip)} backend for an IPv${family} VIP; a load balancer's backends are of its VIP's family (make one load balancer per family)` });
         continue;
       }
-      if (!allocators.some((a) => a.holds(b.ip!))) {
+      // Only an added address is checked against the network (see `kept`).
+      if (kept.has(b.ip)) {
+        // as admitted
+      } else if (!allocators.some((a) => a.holds(b.ip!))) {
         causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": not a host address in VirtualNetwork "${net.metadata.name}" (${allocators.map((a) => a.cidr).join(', ')})` });
-      } else if (!kept.has(b.ip)) {
+      } else {
         // A VIP as a backend would send the load balancer's traffic back into a load balancer.
         const holder = await ctx.allocations.get(ipKey(lb.metadata.namespace!, net.metadata.name, b.ip));
         const ownVip = spec.vip !== undefined && tryParseIp(spec.vip) && canonicalIp(spec.vip) === b.ip;
@@ -97,7 +103,9 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       const port = await ctx.objects.get<VirtualPort>(PORTS, lb.metadata.namespace, b.port!);
       // Valid (a backend may be declared before its port), but most often a typo.
       if (!port) warnings.push(`${field}.port: VirtualPort "${b.port}" does not exist (yet); this backend takes no connections until it does`);
-      if (port && port.spec?.network !== net.metadata.name) {
+      if (port && port.spec?.network !== net.metadata.name && kept.has(`port:${b.port}`)) {
+        warnings.push(`${field}.port: VirtualPort "${b.port}" is now on network "${port.spec?.network}", not "${net.metadata.name}"; this backend takes no connections`);
+      } else if (port && port.spec?.network !== net.metadata.name) {
         causes.push({ field: `${field}.port`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.port}": VirtualPort is on network "${port.spec?.network}", not "${net.metadata.name}"` });
       }
       // The address it balances to (lb-backends.ts: the port's address of the VIP's family).
@@ -227,7 +235,8 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     else delete spec.mac;
     const net = await referencedNetwork(ctx, next.metadata.namespace!, spec.network).catch(() => undefined);
     const warnings: string[] = [];
-    const kept = new Set((old.spec?.backends ?? []).flatMap((b) => (b.ip !== undefined && tryParseIp(b.ip) ? [canonicalIp(b.ip)] : [])));
+    // Backends the update keeps: their addresses, and their ports as "port:NAME".
+    const kept = new Set((old.spec?.backends ?? []).flatMap((b) => (b.ip !== undefined && tryParseIp(b.ip) ? [canonicalIp(b.ip)] : b.port !== undefined ? [`port:${b.port}`] : [])));
     if (net) await validateListenersAndBackends(next, net, ctx, causes, warnings, kept);
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.algorithm ??= 'maglev';

@@ -214,6 +214,17 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
           });
         }
       }
+      // A load balancer's address backends are not claims, but as stranded (QA: every later
+      // update of the load balancer was refused for them, a finalizer's removal included).
+      if (changing.length > 0) {
+        for (const lb of (await ctx.objects.list<LoadBalancer>(LOAD_BALANCERS, ns)).items) {
+          if (lb.spec?.network !== next.metadata.name || lb.metadata.deletionTimestamp) continue;
+          for (const b of lb.spec.backends ?? []) {
+            if (b.ip === undefined || allocators.some((al) => al.holds(b.ip!))) continue;
+            causes.push({ field: 'spec.subnets', reason: 'FieldValueForbidden', message: `Forbidden: ${b.ip} is a backend of LoadBalancer "${lb.metadata.name}" and would be outside every subnet (or be a gateway)` });
+          }
+        }
+      }
       if (causes.length > 0) throw new AdmissionError(causes);
     };
     if (!announced) {

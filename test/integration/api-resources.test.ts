@@ -1185,6 +1185,31 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
     // A backend added now is checked.
     await rejected('PATCH', path, { spec: { backends: [{ ip: '10.74.0.2' }, { ip: '10.74.0.9' }] } }, 422, 'Invalid', merge);
   });
+
+  it('a subnet change that strands a load balancer\'s address backend is refused; a backend whose port moved to another network does not block the load balancer\'s updates', async () => {
+    const merge = { contentType: 'application/merge-patch+json' };
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('shrink', { subnets: [{ cidr: '10.75.0.0/28' }] }));
+    const lb = (name: string, network: string, backends: unknown[]) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name }, spec: { network, listeners: [{ port: 80 }], backends } });
+    expect((await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lb('shl', 'shrink', [{ ip: '10.75.0.12' }]))).status).toBe(201);
+    // Accepted before: every later update of shl was then refused, "not a host address".
+    const s = await rejected('PATCH', `${G}/namespaces/t2/virtualnetworks/shrink`, { spec: { subnets: [{ cidr: '10.75.0.0/29' }] } }, 422, 'Invalid', merge);
+    expect(s.message).toContain('10.75.0.12 is a backend of LoadBalancer "shl" and would be outside every subnet');
+    // A backend port deleted and its name created again in another network.
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('other6', { subnets: [{ cidr: '10.76.0.0/24' }] }));
+    expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'mover' }, spec: { network: 'shrink' } })).status).toBe(201);
+    expect((await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lb('byport', 'shrink', [{ port: 'mover' }, { ip: '10.75.0.12' }]))).status).toBe(201);
+    await v.call('DELETE', `${G}/namespaces/t2/virtualports/mover`);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t2/virtualports/mover`)).status === 404, 10_000, 50);
+    expect((await v.call('POST', `${G}/namespaces/t2/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'mover' }, spec: { network: 'other6' } })).status).toBe(201);
+    const path = `${G}/namespaces/t2/loadbalancers/byport`;
+    // A drain and a label: accepted, with a warning about the port that moved.
+    const drained = await v.call('PATCH', path, { metadata: { labels: { drained: 'yes' } }, spec: { backends: [{ port: 'mover' }, { ip: '10.75.0.12', weight: 0 }] } }, merge);
+    expect(drained.status).toBe(200);
+    expect(String(drained.headers.warning)).toContain('VirtualPort \\"mover\\" is now on network \\"other6\\"');
+    // Naming it anew is still checked.
+    const fresh = await rejected('POST', `${G}/namespaces/t2/loadbalancers`, lb('byport2', 'shrink', [{ port: 'mover' }]), 422, 'Invalid');
+    expect(fresh.message).toContain('VirtualPort is on network "other6", not "shrink"');
+  });
 });
 
 describe('health and metrics', () => {
