@@ -9,8 +9,13 @@
 const UNAVAILABLE = new Set(['GRPCUnavailableError', 'GRPCDeadlineExceededError']);
 
 export function storeUnavailable(err: unknown): boolean {
-  const e = err as { constructor?: { name?: string }; isBrokenCircuitError?: boolean } | undefined;
-  // etcd3's calls go through a cockatiel circuit breaker; once open it throws this without trying.
-  if (e?.isBrokenCircuitError === true) return true;
-  return UNAVAILABLE.has(e?.constructor?.name ?? '');
+  // The etcd store wraps its client's errors (a StoreError "etcd: ..." with the error as its
+  // cause): followed a few levels (QA: a stopped etcd answered 500, not 503).
+  for (let e = err as Cause | undefined, depth = 0; e && depth < 4; e = e.cause as Cause | undefined, depth++) {
+    // etcd3's calls go through a cockatiel circuit breaker; once open it throws this without trying.
+    if (e.isBrokenCircuitError === true || UNAVAILABLE.has(e.constructor?.name ?? '')) return true;
+  }
+  return false;
 }
+
+type Cause = { constructor?: { name?: string }; isBrokenCircuitError?: boolean; cause?: unknown };
