@@ -66,6 +66,9 @@ export interface EtcdStoreOptions {
   client?: Omit<IOptions, 'hosts'>;
 }
 
+/** How long a unary etcd call may take before it fails (GRPCDeadlineExceededError: the store is unavailable). */
+const CALL_DEADLINE_MS = 5_000;
+
 export class EtcdStore implements Store {
   private closed = false;
   /** Highest store revision seen in any etcd response: where live-only watches start. */
@@ -88,7 +91,12 @@ export class EtcdStore implements Store {
   /** Connects and reads the current and compacted revisions (so watch() can check synchronously). */
   static async open(options: EtcdStoreOptions): Promise<EtcdStore> {
     const logger = options.logger ?? pino({ level: 'silent' });
-    const client = new Etcd3({ ...options.client, hosts: options.endpoints });
+    // Every call but a stream (watches, keepalives) with a deadline: an etcd that stops
+    // answering without closing its connections (a partition, a stopped process) held every
+    // API request and /readyz until it came back (QA: 50 s); past the deadline the call fails,
+    // and the API answers 503 with Retry-After, as kube-apiserver bounds its store calls.
+    const defaultCallOptions = options.client?.defaultCallOptions ?? ((ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }));
+    const client = new Etcd3({ ...options.client, defaultCallOptions, hosts: options.endpoints });
     const store = new EtcdStore(client, options, logger);
     try {
       await store.compactedRevision();

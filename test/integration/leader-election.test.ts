@@ -179,6 +179,20 @@ describe('vnetd controller replicas: /readyz', () => {
       const v = await controller({ kind: 'etcd', endpoints: [etcd.endpoint] });
       const create = (name: string) => httpsCall(v.url, v.caCertPem, 'POST', '/api/v1/namespaces', { metadata: { name } }, { defaultToken: v.adminToken });
       expect((await create('before-stop')).status).toBe(201);
+      // An etcd that stops answering but keeps its connections (a partition): the call's
+      // deadline ends the request with a 503 (it once waited for etcd, 50 s in QA).
+      process.kill(etcd.pid, 'SIGSTOP');
+      const t0 = performance.now();
+      let hung: Awaited<ReturnType<typeof create>>;
+      try {
+        hung = await create('while-stopped');
+      } finally {
+        process.kill(etcd.pid, 'SIGCONT');
+      }
+      const hungMs = performance.now() - t0;
+      process.stdout.write(`[leader-election] etcd not answering: ${hung.status} after ${hungMs.toFixed(0)} ms\n`);
+      expect({ status: hung.status, retryAfter: hung.headers['retry-after'] !== undefined }).toEqual({ status: 503, retryAfter: true });
+      expect(hungMs).toBeLessThan(15_000);
       await etcd.crash();
       down = true;
       // The first failures come from the etcd client's calls, then from its open circuit breaker
