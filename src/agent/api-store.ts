@@ -34,7 +34,7 @@ import {
   type WatchHandler,
   type WatchOptions,
 } from '../store/store';
-import type { ApiClient, WatchStream } from './api-client';
+import type { ApiClient, ApiResult, WatchStream } from './api-client';
 import { INITIAL_EVENTS_END } from '../resources/watch-list';
 
 const VERSION = 'v1alpha1';
@@ -77,7 +77,10 @@ function toKv(type: StoredType, obj: KubeObject): KeyValue<KubeObject> {
   return { key, value, modRevision, createRevision: 0 };
 }
 
-/** The API answered that it cannot serve right now (503 and gateway errors): worth retrying. */
+/**
+ * The API cannot serve right now: it answered 503 or a gateway error, or could not be
+ * reached at all (not started yet, restarting, a connection cut). Worth retrying.
+ */
 export class ApiUnavailableError extends StoreError {
   override readonly name = 'ApiUnavailableError';
 }
@@ -107,6 +110,19 @@ export class ApiStore implements Store {
     return type.namespaced ? { type, namespace: rest[0], name: rest[1] ?? '' } : { type, name: rest[0] ?? '' };
   }
 
+  /**
+   * One request; a failure to get any answer is ApiUnavailableError, so that an agent started
+   * before its controller (or during its restart) waits for it, as a kubelet waits for its
+   * API server, instead of exiting on ECONNREFUSED.
+   */
+  private async request(method: string, path: string, body?: unknown): Promise<ApiResult> {
+    try {
+      return await this.client.call(method, path, body);
+    } catch (err) {
+      throw new ApiUnavailableError(`${method} ${path}: cannot reach the API at ${this.client.server}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   private fail(what: string, status: number, text: string): never {
     // The controller is up but cannot serve yet (its store unreachable, 503; a gateway): retryable.
     if (status === 503 || status === 502 || status === 504) throw new ApiUnavailableError(`${what}: the API at ${this.client.server} is unavailable (HTTP ${status}): ${text.slice(0, 200)}`);
@@ -118,14 +134,14 @@ export class ApiStore implements Store {
 
   async get<V = unknown>(key: string): Promise<KeyValue<V> | undefined> {
     const { type, namespace, name } = this.parseKey(key);
-    const r = await this.client.call('GET', objectPath(type, namespace, name));
+    const r = await this.request('GET', objectPath(type, namespace, name));
     if (r.status === 404) return undefined;
     if (r.status !== 200 || !r.body) this.fail(`GET ${key}`, r.status, r.text);
     return toKv(type, r.body as unknown as KubeObject) as unknown as KeyValue<V>;
   }
 
   private async listAll(type: StoredType): Promise<{ revision: number; items: KeyValue<KubeObject>[] }> {
-    const r = await this.client.call('GET', listPath(type));
+    const r = await this.request('GET', listPath(type));
     if (r.status !== 200 || !r.body) this.fail(`list ${type.plural}`, r.status, r.text);
     const items = ((r.body.items as KubeObject[] | undefined) ?? []).map((o) => toKv(type, o));
     items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -153,14 +169,14 @@ export class ApiStore implements Store {
     const own = op.value as unknown as KubeObject;
     let r;
     if (op.type === 'create') {
-      r = await this.client.call('POST', listPath(type, namespace), own);
+      r = await this.request('POST', listPath(type, namespace), own);
       if (r.status === 409) throw new KeyExistsError(op.key);
       if (r.status !== 201 || !r.body) this.fail(`POST ${op.key}`, r.status, r.text);
     } else {
       const value: KubeObject = op.expectedModRevision === undefined ? own : { ...own, metadata: { ...own.metadata, resourceVersion: String(op.expectedModRevision) } };
       // A kind without status is written whole (the agent's NodeLease); every other, its status only.
       const path = type.noStatus ? objectPath(type, namespace, name) : `${objectPath(type, namespace, name)}/status`;
-      r = await this.client.call('PUT', path, value);
+      r = await this.request('PUT', path, value);
       if (r.status === 409) throw new ConflictError(op.key, op.expectedModRevision ?? 0, 0);
       if (r.status === 404) throw new KeyNotFoundError(op.key);
       if (r.status !== 200 || !r.body) this.fail(`PUT ${path}`, r.status, r.text);
@@ -190,7 +206,7 @@ export class ApiStore implements Store {
   }
 
   async currentRevision(): Promise<number> {
-    const r = await this.client.call('GET', `${listPath(this.types[0]!)}?limit=1`);
+    const r = await this.request('GET', `${listPath(this.types[0]!)}?limit=1`);
     if (r.status !== 200) this.fail('current revision', r.status, r.text);
     return rvOf(r.body);
   }

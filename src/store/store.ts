@@ -150,8 +150,8 @@ export interface Store {
 
 /** Base class of every error the store raises: callers switch on the subclass. */
 export class StoreError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

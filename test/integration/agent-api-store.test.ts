@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ApiClient } from '../../src/agent/api-client';
-import { ApiStore } from '../../src/agent/api-store';
+import { ApiStore, ApiUnavailableError } from '../../src/agent/api-store';
+import { claimNode } from '../../src/agent/node-claim';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from '../../src/agent/node-scope';
 import { Informer } from '../../src/reconcile/informer';
 import type { HypervisorNode, NodeLease, VirtualPort } from '../../src/resources/kinds';
 import { typePrefix } from '../../src/store/keys';
-import { LOAD_BALANCERS, NETWORKS, NODES, NODE_LEASES, PORTS } from '../../src/store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, NODE_LEASES, NODE_REALIZATIONS, PORTS } from '../../src/store/kinds';
 import { ObjectStore } from '../../src/store/object-store';
 import { ConflictError, KeyExistsError, type WatchEvent } from '../../src/store/store';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -159,6 +160,38 @@ it('gives up a connection that stops answering (its peer vanished without a rese
     client.close();
     for (const s of open) s.destroy();
     await new Promise((r) => relay.close(r));
+  }
+});
+
+it('an agent started before its controller waits for the API, then claims its node (no exit on ECONNREFUSED)', async () => {
+  // The NodeRealization a controller's leader would create with the Node (this vnetd is all-in-one).
+  expect((await v.call('POST', `${G}/noderealizations`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'late' }, spec: {} })).status).toBe(201);
+  // A port nothing listens on yet: the controller "starts" when a relay to it opens there.
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const early = new ApiStore(new ApiClient(`https://127.0.0.1:${port}`, v.caCertPem, v.adminToken, 2000), [NODES, NODE_REALIZATIONS], log);
+  const relay = createServer((c) => {
+    const up = connect(Number(new URL(v.url).port), '127.0.0.1');
+    c.pipe(up).pipe(c);
+    const end = () => (c.destroy(), up.destroy());
+    for (const s of [c, up]) s.on('error', end).on('close', end);
+  });
+  try {
+    await expect(early.get(`${typePrefix(NODES)}n1`)).rejects.toThrow(ApiUnavailableError);
+    await expect(early.get(`${typePrefix(NODES)}n1`)).rejects.toThrow(/^GET \S+: cannot reach the API at https:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    const claim = claimNode(new ObjectStore(early), 'late', 'early/1', log, { retryMs: 50 });
+    let settled = false;
+    void claim.finally(() => (settled = true)).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(settled).toBe(false);
+    await new Promise<void>((r) => relay.listen(port, '127.0.0.1', r));
+    expect(await claim).toBeGreaterThan(0n);
+  } finally {
+    await early.close();
+    await new Promise<void>((r) => relay.close(() => r()));
+    await v.call('DELETE', `${G}/noderealizations/late`);
   }
 });
 
