@@ -155,8 +155,16 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
       return c?.reason === 'NoAgent' ? c : undefined;
     }, 15_000);
     expect(ready.message).toBe('no vnetd agent has claimed node hv9: run vnetd agent --node hv9 on that hypervisor');
-    await api.call('DELETE', `${G}/namespaces/fencing/virtualports/on-hv9`);
-    await api.call('DELETE', `${G}/nodes/hv9`);
+    // Pinned to a node that does not exist (a typo): said so, not NoAgent; once the Node is
+    // created, the reason follows (it waits for that node's agent).
+    const readyOf = async (name: string) => ((await api.call('GET', `${G}/namespaces/fencing/virtualports/${name}`)) as { status?: { conditions?: Array<{ type: string; reason?: string; message?: string }> } }).status?.conditions?.find((x) => x.type === 'Ready');
+    await api.call('POST', `${G}/namespaces/fencing/virtualports`, { metadata: { name: 'on-hv8' }, spec: { network: 'net', node: 'hv8' } });
+    const missing = await eventually(async () => ((await readyOf('on-hv8'))?.reason === 'NodeNotFound' ? readyOf('on-hv8') : undefined), 15_000);
+    expect(missing?.message).toMatch(/^node hv8 \(spec\.node\) does not exist: /);
+    await api.call('POST', `${G}/nodes`, { metadata: { name: 'hv8' }, spec: { tunnelIP: '198.18.0.98' } });
+    await eventually(async () => (await readyOf('on-hv8'))?.reason === 'NoAgent', 15_000);
+    for (const name of ['on-hv9', 'on-hv8']) await api.call('DELETE', `${G}/namespaces/fencing/virtualports/${name}`);
+    for (const name of ['hv9', 'hv8']) await api.call('DELETE', `${G}/nodes/${name}`);
   }, 60_000);
 
   it('a node whose agent stops renewing its heartbeat turns Ready=Unknown, and Ready again when an agent is back', async () => {
@@ -199,12 +207,21 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     }, 15_000, 100);
     const markedMs = performance.now() - t0;
     expect(silent).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^the agent of node hv1 \(.+\) has not renewed its heartbeat \(NodeLease hv1\) for \d+ s/) });
+    // A port for hv1 declared meanwhile waits for that agent, and says so (not NotBound: no VM is at fault).
+    type PortObj = { status?: { conditions?: Array<{ type: string; reason?: string; message?: string }> } };
+    const portReady = async () => ((await api.call('GET', `${G}/namespaces/fencing/virtualports/while-silent`)) as PortObj).status?.conditions?.find((x) => x.type === 'Ready');
+    await api.call('POST', `${G}/namespaces/fencing/virtualports`, { metadata: { name: 'while-silent' }, spec: { network: 'net', node: 'hv1' } });
+    const waiting = await eventually(async () => ((await portReady())?.reason === 'AgentNotReporting' ? portReady() : undefined), 15_000, 100);
+    expect(waiting?.message).toMatch(/^the vnetd agent of node hv1 \(.+\) has not reported since .+: is it running\?$/);
     await eventually(async () => (await lbHealthy()) === '0/1', 10_000, 100).catch(async () => {
       throw new Error(`the backend on the silent node still counts as healthy: ${await lbHealthy()}`);
     });
     await newAgent();
     const t1 = performance.now();
     await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
+    // The agent back, the port waits for its VM's NIC again.
+    await eventually(async () => (await portReady())?.reason === 'NotBound', 15_000, 100);
+    await api.call('DELETE', `${G}/namespaces/fencing/virtualports/while-silent`);
     // Its agent back, its own checks decide again.
     await eventually(async () => (await lbHealthy()) === '1/1', 20_000, 100);
     log(`agent stopped: Node Ready=Unknown after ${markedMs.toFixed(0)} ms (timeout 2000 ms); a new agent: Ready=True after ${(performance.now() - t1).toFixed(0)} ms`);

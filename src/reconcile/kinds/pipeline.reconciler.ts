@@ -26,7 +26,7 @@
  */
 import type { Logger } from 'pino';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
-import { TUNNELS_UP } from '../../chassis/node-status';
+import { TUNNELS_UP, agentMarkedSilent } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, MAC_MISMATCH, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
@@ -53,7 +53,6 @@ import type { ObjectStore } from '../../store/object-store';
 import { getCondition, setCondition } from '../conditions';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../finalizers';
 import { DATAPLANE_FINALIZER } from '../../resources/finalizers';
-import { agentMarkedSilent } from '../../chassis/node-status';
 import { Controller } from '../controller';
 import type { Informer } from '../informer';
 import { SharedInformers } from '../shared-informers';
@@ -563,22 +562,26 @@ export class PipelineReconciler {
         this.enqueueStatusDelta(this.reports.of(before.rz, before.node) ?? none, this.reports.of(after.rz, after.node) ?? none, this.ensureModel().keyOfUid);
       const rzOf = (name: string) => realizations.get(objectKey(NODE_REALIZATIONS, undefined, name));
       const nodeOf = (name: string) => this.nodes.get(objectKey(NODES, undefined, name));
+      // An unbound port pinned to a node says what the node lacks (notBound): it changes with the Node, its agent's claim and its silence.
+      const pinnedTo = (node: string) => this.requeueUnboundPinnedTo(node);
       this.unsubscribe.push(
         realizations.addEventHandler({
-          onAdd: (r) => delta({ node: nodeOf(r.metadata.name) }, { rz: r, node: nodeOf(r.metadata.name) }),
+          onAdd: (r) => (delta({ node: nodeOf(r.metadata.name) }, { rz: r, node: nodeOf(r.metadata.name) }), pinnedTo(r.metadata.name)),
           onUpdate: (o, n) => {
             // A write of the counts alone leaves the report as it was (a new object, the same content).
             if (o.status?.realized !== n.status?.realized && !sameValue(o.status?.realized, n.status?.realized)) delta({ rz: o, node: nodeOf(n.metadata.name) }, { rz: n, node: nodeOf(n.metadata.name) });
+            if (o.status?.agent?.holder !== n.status?.agent?.holder) pinnedTo(n.metadata.name);
           },
-          onDelete: (o) => delta({ rz: o, node: nodeOf(o.metadata.name) }, { node: nodeOf(o.metadata.name) }),
+          onDelete: (o) => (delta({ rz: o, node: nodeOf(o.metadata.name) }, { node: nodeOf(o.metadata.name) }), pinnedTo(o.metadata.name)),
         }),
         // Agents of an earlier release report in the Node itself.
         this.nodes.addEventHandler({
-          onAdd: (n) => delta({ rz: rzOf(n.metadata.name) }, { rz: rzOf(n.metadata.name), node: n }),
+          onAdd: (n) => (delta({ rz: rzOf(n.metadata.name) }, { rz: rzOf(n.metadata.name), node: n }), pinnedTo(n.metadata.name)),
           onUpdate: (o, n) => {
             if (o.status?.realized !== n.status?.realized) delta({ rz: rzOf(n.metadata.name), node: o }, { rz: rzOf(n.metadata.name), node: n });
+            if (agentMarkedSilent(o) !== agentMarkedSilent(n)) pinnedTo(n.metadata.name);
           },
-          onDelete: (o) => delta({ rz: rzOf(o.metadata.name), node: o }, { rz: rzOf(o.metadata.name) }),
+          onDelete: (o) => (delta({ rz: rzOf(o.metadata.name), node: o }, { rz: rzOf(o.metadata.name) }), pinnedTo(o.metadata.name)),
         }),
       );
     }
@@ -1458,15 +1461,32 @@ export class PipelineReconciler {
   }
 
   /**
-   * A port without a binding. With agents, one pinned to a node no agent has claimed (its
-   * NodeRealization has no status.agent) waits for that agent, not for its VM: said so.
+   * A port without a binding. With agents, one pinned to a node waits for what that node
+   * lacks, not for its VM, and says which: the Node itself (a typo in spec.node), an agent
+   * (none has claimed it: its NodeRealization has no status.agent), or an agent's reports
+   * (the leader marked it AgentNotReporting), as a Pod's reason names its kubelet's state.
    */
   private notBound(node: string | undefined, boundMessage: string | undefined): Realization {
     if (this.opts.readiness === 'node-status' && node !== undefined) {
+      const n = this.nodes.get(objectKey(NODES, undefined, node));
+      if (!n) return { status: 'False', reason: 'NodeNotFound', message: `node ${node} (spec.node) does not exist: create it (vnetctl get nodes lists those there are) or pin the port to one that does` };
       const rz = this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node));
       if (!rz?.status?.agent) return { status: 'False', reason: 'NoAgent', message: `no vnetd agent has claimed node ${node}: run vnetd agent --node ${node} on that hypervisor` };
+      if (agentMarkedSilent(n)) {
+        const since = getCondition(n.status?.conditions, READY)?.lastTransitionTime;
+        return { status: 'False', reason: 'AgentNotReporting', message: `the vnetd agent of node ${node} (${rz.status.agent.holder}) has not reported${since ? ` since ${since}` : ''}: is it running?` };
+      }
     }
     return { status: 'False', reason: 'NotBound', message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
+  }
+
+  /** Queues the status of the ports pinned to `node` that have no binding (their Ready reason names the node's state). */
+  private requeueUnboundPinnedTo(node: string): void {
+    const model = this.ensureModel().model;
+    for (const p of this.ports.list()) {
+      if (p.spec?.node !== node || model.ports.get(p.metadata.uid!)?.binding) continue;
+      this.statusController.queue.add(objectKey(PORTS, p.metadata.namespace, p.metadata.name));
+    }
   }
 
   private async reconcileStatus(key: string): Promise<void> {
