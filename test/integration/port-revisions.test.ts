@@ -78,7 +78,8 @@ describeOvs('a port\'s store revisions from create to Ready', () => {
         expect(p.status?.conditions?.find((c) => c.type === 'AddressesAllocated')).toMatchObject({ status: 'True', observedGeneration: 1 });
         expect(p.status?.ips).toEqual(p.spec?.ips);
         expect(p.status?.mac).toBe(p.spec?.mac);
-        expect(p.status?.observedGeneration).toBe(1);
+        // Nothing describes the whole status yet: that comes with Ready (below).
+        expect(p.status?.observedGeneration).toBeUndefined();
       }
       for (const name of names) await api.waitReady(NS, 'virtualports', name, 20_000);
       // Whatever would still follow Ready counts too: a late IPAM write, or the chassis
@@ -92,6 +93,29 @@ describeOvs('a port\'s store revisions from create to Ready', () => {
         return revs.length;
       });
       expect(Math.max(...counts)).toBeLessThanOrEqual(2);
+    } finally {
+      w.stop();
+    }
+  }, 60_000);
+
+  it('status.observedGeneration comes with Ready: no revision says the status describes a generation its Ready does not', async () => {
+    const hv = bed!.hypervisors[0]!;
+    await plugInternalNic(hv, 'rvgen', 'if-gen');
+    const seen: Array<{ rev: number; generation?: number; observed?: number; ready?: string }> = [];
+    const w = v!.objects.kv.watch<Port>(`/registry/vnet.dev/virtualports/${NS}/gen`, (e) => {
+      const p = e.kv.value;
+      const r = p.status?.conditions?.find((c) => c.type === 'Ready') as { status: string; observedGeneration?: number } | undefined;
+      seen.push({ rev: e.kv.modRevision, generation: p.metadata.generation, observed: p.status?.observedGeneration, ready: r ? `${r.status}@${r.observedGeneration}` : undefined });
+    });
+    try {
+      await api.call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name: 'gen' }, spec: { network: 'net', node: hv.name, interfaceId: 'if-gen' } });
+      await api.waitReady(NS, 'virtualports', 'gen', 20_000);
+      // A new generation (IPAM writes its AddressesAllocated for it at once, Ready follows the flows).
+      expect((await v!.call('PATCH', `${G}/namespaces/${NS}/virtualports/gen`, { spec: { allowedAddressPairs: [{ ip: '10.77.0.200' }] } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+      await eventually(async () => seen.some((s) => s.generation === 2 && s.ready === 'True@2'), 20_000, 20);
+      process.stdout.write(`[port-revisions] gen: ${seen.map((s) => `${s.rev}[g${s.generation} og${s.observed ?? '-'} Ready ${s.ready ?? '-'}]`).join(' ')}\n`);
+      for (const s of seen) if (s.observed !== undefined) expect({ rev: s.rev, ready: s.ready }).toEqual({ rev: s.rev, ready: expect.stringMatching(new RegExp(`@${s.observed}$`)) });
+      expect(seen.at(-1)).toMatchObject({ generation: 2, observed: 2, ready: 'True@2' });
     } finally {
       w.stop();
     }

@@ -1,6 +1,9 @@
 /**
  * The status IPAM gives a port or load balancer: what was allocated (status.mac/ips or
- * status.vip), observedGeneration and the AddressesAllocated condition. One function for
+ * status.vip) and the AddressesAllocated condition (with its observedGeneration). Not
+ * status.observedGeneration: that says the status as a whole describes a generation, and is
+ * written with Ready (pipeline), which comes last; set here, it ran ahead of a Ready still
+ * about the previous generation. One function for
  * both writers: admission sets it on create, in the same write as the object and its
  * claims (as the apiserver allocates a Service's clusterIP), and the IPAM reconciler
  * keeps it true later (spec updates, conflicts). Being the same function, the reconciler
@@ -35,7 +38,6 @@ export function claimantAllocatedStatus(kind: 'VirtualPort' | 'LoadBalancer', ob
   } else {
     status.vip = (obj as LoadBalancer).spec!.vip;
   }
-  status.observedGeneration = generation;
   status.conditions = allocationConditions(obj, ok, ok ? 'Allocated' : 'AddressConflict', ok ? 'addresses allocated' : `not held by this object: ${missing.join(', ')}`, generation);
   return status;
 }
@@ -43,5 +45,5 @@ export function claimantAllocatedStatus(kind: 'VirtualPort' | 'LoadBalancer', ob
 /** The object's status already says its addresses are allocated, for its current generation. */
 export function allocatedAtGeneration(obj: KubeObject<unknown, { conditions?: Condition[] }>): boolean {
   const c = getCondition(obj.status?.conditions, ALLOCATED);
-  return c?.status === 'True' && c.observedGeneration === obj.metadata.generation && (obj.status as { observedGeneration?: number } | undefined)?.observedGeneration === obj.metadata.generation;
+  return c?.status === 'True' && c.observedGeneration === obj.metadata.generation;
 }

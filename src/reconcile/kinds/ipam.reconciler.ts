@@ -267,7 +267,6 @@ export class IpamReconciler {
         ...(n.status ?? {}),
         vni: n.spec?.vni,
         subnets,
-        observedGeneration: o.metadata.generation,
         conditions: allocationConditions(n, ok, ok ? 'Allocated' : 'VNIConflict', ok ? `VNI ${n.spec?.vni} allocated` : `VNI ${n.spec?.vni} is not held by this network`),
       };
     });

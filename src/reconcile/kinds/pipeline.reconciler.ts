@@ -1583,7 +1583,8 @@ export class PipelineReconciler {
     const nextStatus = (cur: VirtualPort | VirtualNetwork | LoadBalancer): Record<string, unknown> | undefined => {
       const base = isPort ? portStatus(cur as VirtualPort) : cur.status;
       const conditions: Condition[] = setCondition(base?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
-      const status: Record<string, unknown> = { ...(base ?? {}), conditions };
+      // Ready is the status's last word on a generation: the status as a whole describes it from this write on.
+      const status: Record<string, unknown> = { ...(base ?? {}), observedGeneration: cur.metadata.generation, conditions };
       if (isPort) status.realized = ready.status === 'True';
       return sameValue(status, cur.status) ? undefined : status;
     };
@@ -1595,7 +1596,9 @@ export class PipelineReconciler {
       id.namespace,
       id.name,
       (cur) => {
-        if (cur.metadata.uid !== uid) return undefined;
+        // Ready was decided for the cached generation: a newer spec in the store is not
+        // described by it (its own event queues this key again).
+        if (cur.metadata.uid !== uid || cur.metadata.generation !== obj.metadata.generation) return undefined;
         const status = nextStatus(cur);
         return status ? ({ ...cur, status } as VirtualPort | VirtualNetwork | LoadBalancer) : undefined;
       },
