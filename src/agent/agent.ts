@@ -38,6 +38,7 @@ import { NODE_SCOPED_KINDS, NodeScopedStore } from './node-scope';
 import { AgentStatusReporter } from './agent-status-reporter';
 import { NodeLeaseHeartbeat } from './node-lease';
 import { claimHolder, claimNode } from './node-claim';
+import { agentMetricsRegistry, serveAgentMetrics, type AgentMetricsServer } from './agent-metrics';
 
 export interface RunningAgent {
   logger: Logger;
@@ -48,6 +49,8 @@ export interface RunningAgent {
    * its switch or database; the agent has stopped by then. Never resolves otherwise.
    */
   fenced: Promise<string>;
+  /** Its /metrics server, when VNETD_METRICS_ADDRESS (AgentCommand.metricsAddress) asked for one. */
+  metrics?: AgentMetricsServer;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,11 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   let fence: (reason: string) => void = () => undefined;
   const fenced = new Promise<string>((r) => (fence = r));
   let work: AgentWork | undefined;
+  let generation: bigint | undefined;
+  // Served from the start: an agent still waiting for its controller or its switch is worth a scrape too.
+  const metrics = o.metricsAddress
+    ? await serveAgentMetrics(o.metricsAddress, agentMetricsRegistry(o.node, { flowTables: () => work?.flowTables() ?? [], counters: () => work?.counters() ?? [], generation: () => generation }), log)
+    : undefined;
   const close = async () => {
     if (closing.signal.aborted) return;
     closing.abort();
@@ -72,6 +80,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     // A start still in progress stops itself at its next step (startAgentWork checks
     // the signal); waiting for it is bounded so that SIGTERM cannot hang on a stuck start.
     await Promise.race([claimed.catch(() => undefined), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
+    await metrics?.close();
     await work?.stop();
     await lease.stop();
     await reporter.stop();
@@ -92,8 +101,9 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       seedInterfaces(db === 'stopped' ? [] : db.interfaceIds);
       return db === 'stopped' ? undefined : claimNode(objects, o.node, holder, log, { recorded: db.generation, signal: closing.signal });
     })
-    .then(async (generation) => {
-      if (generation === undefined || closing.signal.aborted) return undefined;
+    .then(async (claimedGeneration) => {
+      if (claimedGeneration === undefined || closing.signal.aborted) return undefined;
+      generation = claimedGeneration;
       // Alive from the claim on: the leader times a claimed node's agent by its renewals.
       lease.start();
       work = await startAgentWork(o, { objects, kv, reporter, log, generation, onFenced, closing: closing.signal });
@@ -102,10 +112,10 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       return generation;
     });
   claimed.catch((err: unknown) => log.error({ event: 'agent.start_failed', node: o.node, err }, 'the agent could not claim its node or start programming it'));
-  return { logger: log, claimed, fenced, close };
+  return { logger: log, claimed, fenced, metrics, close };
 }
 
-interface AgentWork {
+interface AgentWork extends Pick<PipelineReconciler, 'flowTables'>, Pick<FastPathNodes, 'counters'> {
   stop(): Promise<void>;
 }
 
@@ -169,9 +179,9 @@ async function startAgentWork(
   if (!c.closing.aborted) await pipeline.start();
   if (c.closing.aborted) {
     await stop();
-    return { stop: async () => undefined };
+    return { stop: async () => undefined, flowTables: () => [], counters: () => [] };
   }
-  return { stop };
+  return { stop, flowTables: () => pipeline.flowTables(), counters: () => fastPath.counters() };
 }
 
 /**

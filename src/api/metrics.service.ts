@@ -45,6 +45,24 @@ export class MetricsService {
     });
   }
 
+  /**
+   * vnetd_leader{identity}: 1 on the replica running the reconcilers, 0 on a standby (as
+   * client-go's leader_election_master_status); summed over replicas it says 1 when all is well.
+   */
+  registerLeadership(leadership: () => { readonly isLeader: boolean; readonly identity: string }): void {
+    new Gauge({
+      name: 'vnetd_leader',
+      help: 'This replica runs the reconcilers (1) or stands by (0).',
+      labelNames: ['identity'],
+      registers: [this.registry],
+      collect() {
+        const l = leadership();
+        this.reset();
+        this.set({ identity: l.identity }, l.isLeader ? 1 : 0);
+      },
+    });
+  }
+
   observe(verb: string, resource: string, code: number, seconds: number): void {
     const labels = { verb, resource, code: String(code) };
     this.requests.inc(labels);

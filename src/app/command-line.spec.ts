@@ -26,6 +26,13 @@ describe('vnetd command line', () => {
     expect(() => parseCommandLine(['agent', '--node'], {})).toThrow(/--node needs a value/);
     expect(() => parseCommandLine(['agent', '--node', 'HV_1', '--kubeconfig', '/k'], {})).toThrow(/not a valid Node name/);
     expect(() => parseCommandLine(['agent', '--nod', 'hv1'], {})).toThrow(/unknown flag "--nod"/);
+    expect(() => parseCommandLine(['agent', '--node', 'hv1', '--kubeconfig', '/k'], { VNETD_METRICS_ADDRESS: '9464' })).toThrow(/^VNETD_METRICS_ADDRESS must be HOST:PORT \(e\.g\. 127\.0\.0\.1:9464\), got "9464"\n/);
+    expect(() => parseCommandLine(['agent', '--node', 'hv1', '--kubeconfig', '/k'], { VNETD_METRICS_ADDRESS: '127.0.0.1:70000' })).toThrow(/VNETD_METRICS_ADDRESS port 70000 is out of range/);
+  });
+
+  it('agent: /metrics only where VNETD_METRICS_ADDRESS asks', () => {
+    expect(parseCommandLine(['agent', '--node', 'hv1', '--kubeconfig', '/k'], {})).toMatchObject({ options: { metricsAddress: undefined } });
+    expect(parseCommandLine(['agent', '--node', 'hv1', '--kubeconfig', '/k'], { VNETD_METRICS_ADDRESS: '[::1]:9464' })).toMatchObject({ options: { metricsAddress: '[::1]:9464' } });
   });
 });
 

@@ -2,7 +2,7 @@
  * vnetd's command line: the subcommand picks the role, flags and environment its settings.
  * This is the contract deploy/ manifests and systemd units are written against.
  */
-import { parseLogLevel, parseOpenflowLanes, parseWorkers } from './config';
+import { parseListen, parseLogLevel, parseOpenflowLanes, parseWorkers } from './config';
 export const USAGE = `usage:
   vnetd                       all-in-one: SQLite, embedded OVS, reconcilers (VNETD_* settings, see README)
   vnetd controller            one controller replica: VNETD_STORE=sqlite|etcd://host:port[,host:port...]
@@ -11,7 +11,8 @@ export const USAGE = `usage:
   vnetd agent --node NAME [--kubeconfig PATH]
                               programs this hypervisor's OVS (VNETD_OVSDB, default
                               unix:/var/run/openvswitch/db.sock) through the controller's API;
-                              NAME also from VNETD_NODE_NAME, PATH from KUBECONFIG
+                              NAME also from VNETD_NODE_NAME, PATH from KUBECONFIG; its /metrics
+                              on VNETD_METRICS_ADDRESS (HOST:PORT, e.g. 127.0.0.1:9464) when set
 `;
 
 export class UsageError extends Error {
@@ -31,6 +32,8 @@ export interface AgentCommand {
   openflowLanes?: number;
   /** Least time between two reports of the node's load-balancing counts (default 30 s; tests shorten it). */
   dispatchReportMs?: number;
+  /** host:port of the agent's /metrics (VNETD_METRICS_ADDRESS); none when unset. */
+  metricsAddress?: string;
 }
 
 export type Command = { kind: 'all-in-one' } | { kind: 'controller' } | { kind: 'agent'; options: AgentCommand } | { kind: 'help' };
@@ -39,6 +42,17 @@ export const DEFAULT_OVSDB = 'unix:/var/run/openvswitch/db.sock';
 
 /** Node names are Kubernetes object names (DNS subdomain). */
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/** VNETD_METRICS_ADDRESS, checked here so that a wrong one is a usage error, before anything starts. */
+function parseMetricsSetting(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    parseListen(value, 'VNETD_METRICS_ADDRESS', '127.0.0.1:9464');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return value;
+}
 
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Command {
   const [sub, ...rest] = argv;
@@ -79,6 +93,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Comman
       logLevel: parseLogLevel(env.VNETD_LOG_LEVEL),
       workers: parseWorkers(env.VNETD_WORKERS),
       openflowLanes: parseOpenflowLanes(env.VNETD_OPENFLOW_LANES),
+      metricsAddress: parseMetricsSetting(env.VNETD_METRICS_ADDRESS),
     },
   };
 }

@@ -39,11 +39,12 @@ function flag(value: string | undefined, fallback: boolean): boolean {
  */
 export const DEFAULT_WORKERS = 16;
 
-export function parseListen(listen: string): { host: string; port: number } {
+/** HOST:PORT or [V6]:PORT, of VNETD_LISTEN or another address setting (named in the error). */
+export function parseListen(listen: string, setting = 'VNETD_LISTEN', example = '127.0.0.1:8443'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen.trim());
-  if (!m) throw new Error(`VNETD_LISTEN must be HOST:PORT (e.g. 127.0.0.1:8443), got "${listen}"`);
+  if (!m) throw new Error(`${setting} must be HOST:PORT (e.g. ${example}), got "${listen}"`);
   const port = Number(m[3]);
-  if (port > 65535) throw new Error(`VNETD_LISTEN port ${port} is out of range`);
+  if (port > 65535) throw new Error(`${setting} port ${port} is out of range`);
   return { host: m[1] ?? m[2]!, port };
 }
 

@@ -152,9 +152,12 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // The fast path outlives leadership changes: its runners keep forwarding on the tables
   // they have while another replica takes over.
   const fastPath = new FastPathNodes({ objects, logger, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
-  registerFastPathMetrics(metrics.registry, fastPath);
-  // Read through `work`: the pipeline is this leader term's (none while another replica leads).
-  registerOpenFlowMetrics(metrics.registry, { flowTables: () => work?.pipeline.flowTables() ?? [] });
+  // Only where this process programs switches: with agents, they serve these series (VNETD_METRICS_ADDRESS).
+  if (chassis) {
+    registerFastPathMetrics(metrics.registry, fastPath);
+    // Read through `work`: the pipeline is this leader term's (none while another replica leads).
+    registerOpenFlowMetrics(metrics.registry, { flowTables: () => work?.pipeline.flowTables() ?? [] });
+  }
   const workOptions = { objects, catalog, logger, workers: config.workers, openflowLanes: config.openflowLanes, chassis, agents: role === 'controller' && !chassis, fastPath };
   // With etcd the leader writes through a fenced view of the store (see EtcdStore.fenced),
   // and, programming switches itself, claims them with a new generation (leader-generation.ts).
@@ -206,6 +209,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     leadership = new SoleLeader(identity());
   }
 
+  metrics.registerLeadership(() => leadership);
   const tls = ensureTlsMaterial(join(config.dataDir, 'pki'), [config.host]);
   // HTTP/2 where the client offers it (ALPN), as kube-apiserver: a client's watches (an
   // agent holds three per network) share one connection instead of one each.

@@ -40,7 +40,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
   const children = new Set<ChildProcess>();
   const api = overlayApi(() => v);
   const newAgent = () => {
-    const a = startAgent({ node: 'hv1', kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv('hv1').ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
+    const a = startAgent({ node: 'hv1', kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv('hv1').ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2, metricsAddress: '127.0.0.1:0' });
     return a.then((x) => (agents.push(x), x));
   };
 
@@ -59,6 +59,30 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     for (const a of agents) await a.close();
     await bed?.stop();
     await v?.stop();
+  }, 60_000);
+
+  it('the agent serves its node\'s flow-table series at its own /metrics; the controller, its leadership', async () => {
+    const [first] = agents as [RunningAgent];
+    const generation = (await first.claimed)!;
+    expect(first.metrics?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const scrape = async (path = '/metrics') => {
+      const r = await fetch(`${first.metrics!.url}${path}`);
+      return { status: r.status, text: await r.text() };
+    };
+    const synced = await eventually(async () => {
+      const m = await scrape();
+      return /^vnetd_openflow_in_sync\{node="hv1"\} 1$/m.test(m.text) ? m.text : undefined;
+    }, 15_000, 100);
+    expect(synced).toMatch(new RegExp(`^vnetd_agent_generation\\{node="hv1"\\} ${generation}$`, 'm'));
+    expect(synced).toMatch(/^vnetd_openflow_desired_flows\{node="hv1"\} [1-9]\d*$/m);
+    expect(synced).toMatch(/^vnetd_process_cpu_seconds_total /m);
+    expect((await scrape('/healthz')).status).toBe(404);
+    // The controller programs no switch here: no switch series (they were HELP lines with no
+    // samples), and it says that it leads.
+    const controller = (await v.call('GET', '/metrics')).text;
+    expect(controller).not.toMatch(/vnetd_openflow_|vnetd_fastpath_/);
+    expect(controller).toMatch(/^vnetd_leader\{identity="[^"]+"\} 1$/m);
+    log(`agent /metrics at ${first.metrics!.url}: in sync, generation ${generation}; controller: vnetd_leader 1`);
   }, 60_000);
 
   it('the newer agent takes the switch over without a lost packet; the older one stops', async () => {
