@@ -20,7 +20,7 @@ export function getObject<T extends KubeObject>(rt: Runtime, kind: KindInfo, ns:
 }
 
 /** Lists every object (following continue tokens); ns undefined = all namespaces. */
-export async function listObjects<T extends KubeObject>(rt: Runtime, kind: KindInfo, ns: string | undefined, query: { labelSelector?: string } = {}): Promise<ObjectList<T>> {
+export async function listObjects<T extends KubeObject>(rt: Runtime, kind: KindInfo, ns: string | undefined, query: { labelSelector?: string; fieldSelector?: string } = {}): Promise<ObjectList<T>> {
   const items: T[] = [];
   let token: string | undefined;
   let rv: string | undefined;

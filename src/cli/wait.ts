@@ -1,7 +1,7 @@
 /**
  * Waiting for an object to reach a condition (or disappear), watch-based: one GET, then
  * a watch from that object's resourceVersion, so no change between the two is missed and
- * nothing is polled. A spinner on stderr shows progress only when stderr is a terminal.
+ * nothing is polled; a lost connection is resumed from the last resourceVersion seen. A spinner on stderr shows progress only when stderr is a terminal.
  */
 import type { KubeObject } from '../resources/object';
 import { attempt } from './attempt';
@@ -10,6 +10,7 @@ import { conditionMet, conditionSummary, type WaitFor } from './flags/condition'
 import { formatDuration } from './flags/duration';
 import { qualifiedName, resourcePath, type KindInfo } from './kinds';
 import { getObject } from './ops';
+import { lastErrorText, resumableWatch } from './resumable-watch';
 import type { Runtime } from './runtime';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -41,47 +42,44 @@ async function current(rt: Runtime, kind: KindInfo, ns: string | undefined, name
   }
 }
 
+/** The timeout line: what it waited for, how the object was when last seen, and the last error if the last try failed. */
+function timeoutMessage(kind: KindInfo, name: string, label: string, want: WaitFor, last: KubeObject | undefined, givenTimeoutMs: number, lastError: unknown): string {
+  const now = want.kind === 'delete' ? 'it still exists' + (last?.metadata.finalizers?.length ? ` (finalizers: ${last.metadata.finalizers.join(', ')})` : '') : conditionSummary(last, want.type);
+  const head = `timed out after ${formatDuration(givenTimeoutMs)} waiting for ${label}`;
+  if (lastError === undefined) return `${head}: ${now}; check the object (vnetctl get ${kind.plural} ${name} -o yaml) or wait longer with --timeout`;
+  return `${head} (last error: ${lastErrorText(lastError)}): when last seen, ${now}; check that vnetd is running and reachable, or wait longer with --timeout`;
+}
+
 /**
  * Resolves when the object meets `want`; throws a CliError on timeout or if it is deleted while waiting for a condition.
  * `givenTimeoutMs` is the --timeout the user gave, for the message (timeoutMs may be what is left of it).
+ * A lost connection is retried until the deadline (see resumable-watch.ts).
  */
 export async function waitFor(rt: Runtime, kind: KindInfo, ns: string | undefined, name: string, want: WaitFor, timeoutMs: number, givenTimeoutMs = timeoutMs): Promise<KubeObject | undefined> {
   const label = `${qualifiedName(kind, name)} ${want.kind === 'delete' ? 'to be deleted' : `condition ${want.type}=${want.status}`}`;
   const deadline = Date.now() + timeoutMs;
   const stop = spinner(rt, label);
   let last: KubeObject | undefined;
+  let deletedWhileWaiting = false;
   try {
     return await attempt(rt, { verb: 'wait for', kind, name }, async () => {
-      for (;;) {
-        last = await current(rt, kind, ns, name, want);
-        if (met(last, want)) return last;
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        let deletedWhileWaiting = false;
-        const w = rt.client().watch<KubeObject>(
-          resourcePath(kind, ns),
-          { fieldSelector: `metadata.name=${name}`, resourceVersion: last?.metadata.resourceVersion, timeoutSeconds: Math.ceil(left / 1000) },
-          (ev) => {
-            if (ev.type === 'BOOKMARK') return false;
-            if (ev.type === 'ERROR') return true; // e.g. 410 Expired: GET again and re-watch
-            last = ev.type === 'DELETED' ? undefined : ev.object;
-            if (ev.type === 'DELETED' && want.kind === 'condition') deletedWhileWaiting = true;
-            return deletedWhileWaiting || met(last, want);
-          },
-        );
-        const timer = setTimeout(() => w.stop(), left);
-        let how: string;
-        try {
-          how = await w.done;
-        } finally {
-          clearTimeout(timer);
-        }
-        if (deletedWhileWaiting) throw new CliError(`cannot wait for ${label}: it was deleted while waiting; create it again and re-run`);
-        if (how === 'satisfied' && met(last, want)) return last;
-        if (how === 'stopped' || Date.now() >= deadline) break;
-      }
-      const now = want.kind === 'delete' ? 'it still exists' + (last?.metadata.finalizers?.length ? ` (finalizers: ${last.metadata.finalizers.join(', ')})` : '') : conditionSummary(last, want.type);
-      throw new CliError(`timed out after ${formatDuration(givenTimeoutMs)} waiting for ${label}: ${now}; check the object (vnetctl get ${kind.plural} ${name} -o yaml) or wait longer with --timeout`);
+      const { how, lastError } = await resumableWatch<KubeObject>(rt.client(), {
+        path: resourcePath(kind, ns),
+        query: { fieldSelector: `metadata.name=${name}` },
+        deadline,
+        relist: async () => {
+          last = await current(rt, kind, ns, name, want);
+          return { resourceVersion: last?.metadata.resourceVersion, satisfied: met(last, want) };
+        },
+        onEvent: (ev) => {
+          last = ev.type === 'DELETED' ? undefined : ev.object;
+          if (ev.type === 'DELETED' && want.kind === 'condition') deletedWhileWaiting = true;
+          return deletedWhileWaiting || met(last, want);
+        },
+      });
+      if (deletedWhileWaiting) throw new CliError(`cannot wait for ${label}: it was deleted while waiting; create it again and re-run`);
+      if (how === 'satisfied') return last;
+      throw new CliError(timeoutMessage(kind, name, label, want, last, givenTimeoutMs, lastError));
     });
   } finally {
     stop();

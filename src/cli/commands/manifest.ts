@@ -1,6 +1,6 @@
 /**
  * kubectl-style generic verbs: `get|apply|delete -f FILE` over manifests, and
- * `get KIND [NAME...]` / `delete KIND NAME...` by kind name. Manifest errors do not stop
+ * `get KIND [NAME...]` (-w to follow changes) / `delete KIND NAME...` by kind name. Manifest errors do not stop
  * the batch: every object is tried, each failure is one line, and the exit code is 1.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { parseDuration } from '../flags/duration';
 import { deleteEach, deleteNamed, examples, getNamed, parser, type RuntimeOf } from './shared';
+import { EventPrinter, streamEvents } from './watch';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -130,10 +131,13 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
       .argument('[names...]', 'object names (all when omitted)')
       .option('-f, --filename <file>', 'manifest file, directory or - for stdin (repeatable)', collect)
       .option('-A, --all-namespaces', 'with a KIND: list across namespaces')
-      .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; allNamespaces?: boolean }, cmd: Command) => {
+      .option('-w, --watch', 'after listing, print each change (Ctrl-C to stop)')
+      .option('--output-watch-events', 'with --watch: an EVENT column (ADDED, MODIFIED, DELETED)')
+      .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; allNamespaces?: boolean; watch?: boolean; outputWatchEvents?: boolean }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         if (o.filename) {
           if (kindText) throw new UsageError('cannot combine -f with a KIND argument; use one or the other');
+          if (o.watch) throw new UsageError('cannot combine -f with --watch; watch a KIND [NAME]');
           const found: { kind: KindInfo; object: KubeObject }[] = [];
           await eachManifest(rt, readManifests(o.filename, stdin), async (m, ns) => {
             found.push({ kind: m.kind, object: await attempt(rt, { verb: 'get', kind: m.kind, name: m.object.metadata.name, ...(ns !== undefined ? { namespace: ns } : {}) }, () => getObject(rt, m.kind, ns, m.object.metadata.name)) });
@@ -148,6 +152,12 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         // As kubectl: a name is in one namespace, which -A does not say.
         if (all && names.length > 0) throw new UsageError(`-A/--all-namespaces lists every namespace: it cannot be used with names (${names.join(', ')}); give the namespace with -n instead`);
         const ns = kind.namespaced && !all ? rt.namespace() : undefined;
+        if (o.watch) {
+          // As kubectl: one object or a whole collection.
+          if (names.length > 1) throw new UsageError(`--watch follows one object or all of a kind, not ${names.length}; give one name or none`);
+          await streamEvents(rt, { kind, ns, name: names[0], initial: true }, new EventPrinter(rt, kind, all, o.outputWatchEvents === true));
+          return;
+        }
         if (names.length === 0) {
           const res = await attempt(rt, { verb: 'list', kind }, () => listObjects(rt, kind, ns));
           if (res.items.length === 0 && (rt.output === 'table' || rt.output === 'wide')) rt.io.err(`No ${kind.plural} found${ns ? ` in namespace "${ns}"` : ''}.\n`);
@@ -156,7 +166,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         }
         await getNamed(rt, kind, ns, names);
       }),
-    ['vnetctl get -f network.yaml', 'vnetctl get vnet', 'vnetctl get vport vm1-eth0 -o yaml', 'vnetctl get vlb -A -o wide'],
+    ['vnetctl get -f network.yaml', 'vnetctl get vnet', 'vnetctl get vport vm1-eth0 -o yaml', 'vnetctl get vlb -A -o wide', 'vnetctl get vnet -w --output-watch-events'],
   );
   const applyCmd = examples(
     new Command('apply')

@@ -1,7 +1,8 @@
 /**
  * vnetctl watch KIND [NAME]: streams ADDED/MODIFIED/DELETED events until interrupted
  * (or --timeout). Reconnects from the last resourceVersion when the server ends a
- * watch, and relists after 410 Expired, as an informer does.
+ * watch or goes away (retrying until it is back), and relists after 410 Expired, as an
+ * informer does.
  */
 import { Command } from 'commander';
 import type { KubeObject } from '../../resources/object';
@@ -9,7 +10,9 @@ import { attempt } from '../attempt';
 import { UsageError } from '../errors';
 import { parseDuration } from '../flags/duration';
 import { findKind, KINDS, qualifiedName, resourcePath, type KindInfo } from '../kinds';
-import { tableLines, toYaml } from '../output/printer';
+import { listObjects } from '../ops';
+import { renderObjects, tableLines, toYaml } from '../output/printer';
+import { resumableWatch } from '../resumable-watch';
 import type { Runtime } from '../runtime';
 import { examples, parser, type RuntimeOf } from './shared';
 
@@ -17,16 +20,21 @@ import { examples, parser, type RuntimeOf } from './shared';
 const EVENT_WIDTH = 'MODIFIED'.length;
 
 export class EventPrinter {
-  private widths: number[] | undefined = [EVENT_WIDTH];
+  private widths: number[] | undefined;
   private headerDone = false;
 
   constructor(
     private readonly rt: Pick<Runtime, 'output' | 'io' | 'term'>,
     private readonly kind: KindInfo,
     private readonly withNamespace: boolean,
-  ) {}
+    /** false: the objects alone, as kubectl get -w prints them without --output-watch-events. */
+    private readonly withEvents = true,
+  ) {
+    if (withEvents) this.widths = [EVENT_WIDTH];
+  }
 
   print(type: string, obj: KubeObject): void {
+    if (!this.withEvents) return this.printObject(obj);
     const { rt, kind } = this;
     switch (rt.output) {
       case 'json':
@@ -38,13 +46,90 @@ export class EventPrinter {
       case 'name':
         rt.io.out(`${type} ${qualifiedName(kind, obj.metadata.name)}\n`);
         return;
-      default: {
-        // Row by row, keeping the widths already used so columns stay aligned.
-        const lines = tableLines(kind, [obj], { wide: rt.output === 'wide', withNamespace: this.withNamespace, prefix: { header: 'EVENT', values: [type] }, minWidths: this.widths, onWidths: (w) => (this.widths = w) }, rt.term);
-        rt.io.out(`${(this.headerDone ? lines.slice(1) : lines).join('\n')}\n`);
-        this.headerDone = true;
-      }
+      default:
+        this.printRow(obj, { header: 'EVENT', values: [type] });
     }
+  }
+
+  private printObject(obj: KubeObject): void {
+    const { rt, kind } = this;
+    switch (rt.output) {
+      case 'json':
+      case 'yaml':
+        rt.io.out(`${rt.output === 'yaml' ? '---\n' : ''}${renderObjects(kind, [obj], rt.output, rt.term, { single: true })}`);
+        return;
+      case 'name':
+        rt.io.out(`${qualifiedName(kind, obj.metadata.name)}\n`);
+        return;
+      default:
+        this.printRow(obj, undefined);
+    }
+  }
+
+  /** Row by row, keeping the widths already used so columns stay aligned. */
+  private printRow(obj: KubeObject, prefix: { header: string; values: string[] } | undefined): void {
+    const { rt, kind } = this;
+    const lines = tableLines(kind, [obj], { wide: rt.output === 'wide', withNamespace: this.withNamespace, prefix, minWidths: this.widths, onWidths: (w) => (this.widths = w) }, rt.term);
+    rt.io.out(`${(this.headerDone ? lines.slice(1) : lines).join('\n')}\n`);
+    this.headerDone = true;
+  }
+}
+
+export interface WatchTarget {
+  kind: KindInfo;
+  /** undefined: every namespace (or a cluster-scoped kind). */
+  ns: string | undefined;
+  name?: string;
+  /** ADDED events for the objects there are when the watch starts. */
+  initial: boolean;
+  /** Epoch ms to stop at. */
+  deadline?: number;
+}
+
+/** Lists for a revision to watch from, printing the objects as ADDED unless quiet. */
+async function listAt(rt: Runtime, t: WatchTarget, fieldSelector: string | undefined, printer: EventPrinter, quiet: boolean): Promise<string | undefined> {
+  if (quiet) {
+    const list = await rt.client().call<{ metadata: { resourceVersion?: string } }>({ method: 'GET', path: resourcePath(t.kind, t.ns), query: { limit: 1, fieldSelector } });
+    return list.metadata.resourceVersion;
+  }
+  const list = await listObjects(rt, t.kind, t.ns, { fieldSelector });
+  for (const obj of list.items) printer.print('ADDED', obj);
+  return list.metadata.resourceVersion;
+}
+
+/**
+ * Prints events until Ctrl-C (SIGINT/SIGTERM) or the deadline. The stream is resumed
+ * from the last resourceVersion when it ends or vnetd goes away, so no event is printed
+ * twice or lost; after 410 Expired the objects are listed again (as ADDED), as an informer does.
+ */
+export async function streamEvents(rt: Runtime, t: WatchTarget, printer: EventPrinter): Promise<void> {
+  const fieldSelector = t.name ? `metadata.name=${t.name}` : undefined;
+  const interrupted = new AbortController();
+  const stop = () => interrupted.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let first = true;
+  try {
+    await attempt(rt, { verb: 'watch', kind: t.kind, name: t.name }, () =>
+      resumableWatch<KubeObject>(rt.client(), {
+        path: resourcePath(t.kind, t.ns),
+        query: { fieldSelector },
+        deadline: t.deadline,
+        signal: interrupted.signal,
+        relist: async () => {
+          const resourceVersion = await listAt(rt, t, fieldSelector, printer, first && !t.initial);
+          first = false;
+          return { resourceVersion };
+        },
+        onEvent: (ev) => {
+          printer.print(ev.type, ev.object);
+          return false;
+        },
+      }),
+    );
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   }
 }
 
@@ -63,49 +148,8 @@ export function watchCommand(runtimeOf: RuntimeOf): Command {
         if (!kind) throw new UsageError(`unknown kind "${kindText}": use one of ${KINDS.map((k) => k.shortNames[0] ?? k.plural).join(', ')}`);
         const all = kind.namespaced && o.allNamespaces === true;
         const ns = kind.namespaced && !all ? rt.namespace() : undefined;
-        const printer = new EventPrinter(rt, kind, all);
         const deadline = o.timeout !== undefined ? Date.now() + o.timeout : undefined;
-        let rv: string | undefined;
-        let skipInitial = !o.initial;
-        await attempt(rt, { verb: 'watch', kind, name }, async () => {
-          for (;;) {
-            if (skipInitial) {
-              // Start from "now": list once for the revision, print nothing.
-              const list = await rt.client().call<{ metadata: { resourceVersion?: string } }>({ method: 'GET', path: resourcePath(kind, ns), query: { limit: 1 } });
-              rv = list.metadata.resourceVersion;
-              skipInitial = false;
-            }
-            let expired = false;
-            const w = rt.client().watch<KubeObject>(
-              resourcePath(kind, ns),
-              { resourceVersion: rv, allowWatchBookmarks: true, ...(name ? { fieldSelector: `metadata.name=${name}` } : {}) },
-              (ev) => {
-                if (ev.type === 'ERROR') {
-                  expired = true;
-                  return true;
-                }
-                if (ev.object?.metadata?.resourceVersion) rv = ev.object.metadata.resourceVersion;
-                if (ev.type !== 'BOOKMARK') printer.print(ev.type, ev.object);
-                return false;
-              },
-            );
-            const timer = deadline !== undefined ? setTimeout(() => w.stop(), Math.max(0, deadline - Date.now())) : undefined;
-            const stopOnSignal = () => w.stop();
-            process.once('SIGINT', stopOnSignal);
-            process.once('SIGTERM', stopOnSignal);
-            let how: string;
-            try {
-              how = await w.done;
-            } finally {
-              if (timer) clearTimeout(timer);
-              process.off('SIGINT', stopOnSignal);
-              process.off('SIGTERM', stopOnSignal);
-            }
-            if (how === 'stopped') return;
-            // 410: our revision was compacted; relist (the ADDED events repeat current state).
-            if (expired) rv = undefined;
-          }
-        });
+        await streamEvents(rt, { kind, ns, name, initial: o.initial, deadline }, new EventPrinter(rt, kind, all));
       }),
     ['vnetctl watch vnet', 'vnetctl watch vlb web -o json', 'vnetctl watch vport -A --no-initial', 'vnetctl watch vnode --timeout 5m'],
   );

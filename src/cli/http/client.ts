@@ -47,6 +47,8 @@ export function warningsOf(res: Pick<IncomingMessage, 'headersDistinct'>): strin
 }
 
 export class ApiClient {
+  private hasAnswered = false;
+
   constructor(
     private readonly conn: Connection,
     private readonly timeoutMs = 30_000,
@@ -56,6 +58,14 @@ export class ApiClient {
 
   get server(): string {
     return this.conn.server;
+  }
+
+  /**
+   * Whether this server has answered anything yet: a connection refused before it ever did
+   * is a wrong kubeconfig or a stopped vnetd, one refused after is a replica going away.
+   */
+  get answered(): boolean {
+    return this.hasAnswered;
   }
 
   private url(path: string, query: Query = {}): URL {
@@ -82,7 +92,10 @@ export class ApiClient {
       rejectUnauthorized: !this.conn.insecure,
       servername: this.conn.servername,
     };
-    const req = (url.protocol === 'http:' ? requestHttp : request)(url, options, onResponse);
+    const req = (url.protocol === 'http:' ? requestHttp : request)(url, options, (res) => {
+      this.hasAnswered = true;
+      onResponse(res);
+    });
     let failed = false;
     const fail = (err: Error) => {
       if (failed) return;
@@ -134,9 +147,9 @@ export class ApiClient {
 
   /**
    * Streams a watch until the server ends it, `stop()` is called, or onEvent returns
-   * true (done). Resolves with how it ended.
+   * true (done). Resolves with how it ended. onOpen is called when the server accepts it.
    */
-  watch<T>(path: string, query: Query, onEvent: (ev: WatchEvent<T>) => boolean | void): { done: Promise<'ended' | 'stopped' | 'satisfied'>; stop: () => void } {
+  watch<T>(path: string, query: Query, onEvent: (ev: WatchEvent<T>) => boolean | void, onOpen: () => void = () => undefined): { done: Promise<'ended' | 'stopped' | 'satisfied'>; stop: () => void } {
     let cancel: () => void = () => undefined;
     let settle: (how: 'ended' | 'stopped' | 'satisfied') => void = () => undefined;
     const done = new Promise<'ended' | 'stopped' | 'satisfied'>((resolve, reject) => {
@@ -173,6 +186,7 @@ export class ApiClient {
             });
             return;
           }
+          onOpen();
           let buffered = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => {
