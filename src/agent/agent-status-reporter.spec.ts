@@ -141,6 +141,30 @@ describe('AgentStatusReporter', () => {
     expect(again).toMatchObject({ agent: claim, realized: { 'uid-1': 'v1' }, objects: 1, dispatched: { '7/10.0.0.100/10.0.0.5': 4 } });
   });
 
+  it('a graceful stop writes what is pending (the last counts); a report after another agent claimed the node is not written', async () => {
+    const { objects, reporter, report } = await setup();
+    await reporter.stop();
+    const mine = { holder: 'host/7', claimTime: '2026-12-03T00:00:00.000Z', generation: '12' };
+    await objects.modify<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1', (cur) => ({ ...cur, status: { agent: mine } }), { subresource: 'status' });
+    // A long delay: nothing goes out before the stop unless the stop writes it.
+    const stopping = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 60_000, 60_000, 'host/7');
+    stopping.report(new Map([['uid-1', 'v1']]));
+    await new Promise((r) => setTimeout(r, 20));
+    stopping.reportDispatched(new Map([['7/10.0.0.100/10.0.0.5', 9]]));
+    await stopping.stop({ flush: true });
+    expect(await report()).toMatchObject({ agent: mine, dispatched: { '7/10.0.0.100/10.0.0.5': 9 } });
+
+    // A newer agent has claimed the node: this one (being fenced off) writes nothing over its report.
+    const newer = { holder: 'host/8', claimTime: '2026-12-03T00:01:00.000Z', generation: '13' };
+    await objects.modify<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1', (cur) => ({ ...cur, status: { agent: newer, realized: { 'uid-2': 'v9' } } }), { subresource: 'status' });
+    const old = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 1, 60_000, 'host/7');
+    old.report(new Map([['uid-1', 'v2']]));
+    old.reportDispatched(new Map([['7/10.0.0.100/10.0.0.5', 10]]));
+    await new Promise((r) => setTimeout(r, 50));
+    await old.stop({ flush: true });
+    expect(await report()).toEqual({ agent: newer, realized: { 'uid-2': 'v9' } });
+  });
+
   it('writes the failing backends to the Node, and removes the field once none fail', async () => {
     const { writes, reporter, until, nodeStatus, report } = await setup();
     const failing = [{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since: '2026-11-29T10:00:00.000Z' }];

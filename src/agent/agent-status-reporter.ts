@@ -37,6 +37,9 @@ const MAX_SPACING_MS = 2_000;
  */
 const RECHECK_MS = 60_000;
 
+/** How long a graceful stop waits for its last write. */
+const FLUSH_AT_STOP_MS = 2_000;
+
 export class AgentStatusReporter {
   /** The pipeline's latest map (kept by reference; copied and sorted only when a write goes out) and counts. */
   private realized?: ReadonlyMap<string, string>;
@@ -97,11 +100,24 @@ export class AgentStatusReporter {
     this.markPending();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops; with `flush`, what is still pending is written first, once and bounded (a graceful
+   * stop's last load-balancing counts: a restarted agent cannot count them again).
+   */
+  async stop(o: { flush?: boolean } = {}): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
     clearInterval(this.recheck);
     await this.writing;
+    if (!o.flush || !(this.pending || this.pendingHealth)) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_AT_STOP_MS)));
+    try {
+      await Promise.race([this.flush(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -173,6 +189,8 @@ export class AgentStatusReporter {
         const newRealized = latest !== undefined && !sameEntries(latest, status.realized ?? {});
         // Empty counts are written too: "this node counts, and dispatched nothing" shows as 0, not as absent.
         const newCounts = counts !== undefined && (status.dispatched === undefined || !sameEntries(counts, status.dispatched));
+        // Another agent has claimed the node since (this one is being fenced off): its report is not this one's to overwrite.
+        if (this.holder !== undefined && status.agent !== undefined && status.agent.holder !== this.holder) return undefined;
         if (status.agent !== undefined && status.agent.holder === this.holder) this.claim = status.agent;
         // Made anew by the leader (deleted by hand): without the claim, nothing would show which agent programs the node.
         const lostClaim = status.agent === undefined && this.claim !== undefined;

@@ -69,6 +69,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const fenced = new Promise<string>((r) => (fence = r));
   let work: AgentWork | undefined;
   let generation: bigint | undefined;
+  let fencedOff = false;
   // Served from the start: an agent still waiting for its controller or its switch is worth a scrape too.
   const metrics = o.metricsAddress
     ? await serveAgentMetrics(o.metricsAddress, agentMetricsRegistry(o.node, { flowTables: () => work?.flowTables() ?? [], counters: () => work?.counters() ?? [], generation: () => generation }), log)
@@ -83,11 +84,13 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
     await metrics?.close();
     await work?.stop();
     await lease.stop();
-    await reporter.stop();
+    // A fenced agent's last report is not written: the node is another agent's now.
+    await reporter.stop({ flush: !fencedOff });
     await kv.close();
   };
   const onFenced = (reason: string) => {
     if (closing.signal.aborted) return;
+    fencedOff = true;
     log.error({ event: 'agent.fenced', node: o.node, reason }, `another vnetd agent for node ${o.node} has taken over its switch (${reason}); this one stops`);
     void close()
       .catch((err: unknown) => log.error({ event: 'agent.stop_failed', node: o.node, err }, 'stopping the fenced agent failed'))

@@ -81,6 +81,11 @@ describe('DispatchReporter', () => {
     minReportMs = 0;
     await r.refresh();
     expect(reported[1]).toEqual(new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 10], [`${net.vni}/${lb.vip}/10.0.0.6`, 10]]));
+    // A graceful stop hands over the last counts however soon after the last report.
+    minReportMs = 60_000;
+    packets = 8;
+    await r.stop();
+    expect(reported[2]).toEqual(new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 16], [`${net.vni}/${lb.vip}/10.0.0.6`, 16]]));
   });
 });
 
@@ -270,5 +275,10 @@ describe('LbStatusReporter: connection counts across a restart', () => {
     reporter.refreshSoon();
     await reporter.refresh();
     expect(await connections()).toEqual([43, 8]);
+    // Counted since the last write, then a graceful stop: written by the stop, not lost.
+    counts = [9, 3, 7, 5];
+    stored = await current();
+    await reporter.stop();
+    expect(await connections()).toEqual([46, 8]);
   });
 });

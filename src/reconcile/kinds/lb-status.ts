@@ -177,6 +177,20 @@ export class DispatchCounter {
   }
 }
 
+/** How long a stop waits for its last count and write. */
+const LAST_WRITE_MS = 2_000;
+
+/** Waits for a stop's last work, LAST_WRITE_MS at most; its failure is logged. */
+async function lastly(work: Promise<void>, log: Logger, failed: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(() => (log.warn({ event: 'lb.last_write_late', ms: LAST_WRITE_MS }, `${failed}: not done within ${LAST_WRITE_MS} ms`), resolve()), LAST_WRITE_MS)));
+  try {
+    await Promise.race([work.catch((err: unknown) => log.warn({ err }, failed)), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `run` every `ms` (never two at once; a failure goes to onError); stop() waits for one under way. */
 class Periodic {
   private timer?: NodeJS.Timeout;
@@ -262,8 +276,16 @@ export class DispatchReporter {
     this.ticks.start();
   }
 
-  stop(): Promise<void> {
-    return this.ticks.stop();
+  /**
+   * Stops after a last count handed over at once (minReportMs aside): what flows removed
+   * since the last report counted lives only in this process, and a graceful stop must not
+   * lose it. Bounded: a switch that does not answer does not hold the stop.
+   */
+  async stop(): Promise<void> {
+    await this.ticks.stop();
+    if (this.last === undefined) return;
+    this.lastReportAt = -Infinity;
+    await lastly(this.refresh(), this.log, 'lb connection count at stop failed');
   }
 
   async refresh(): Promise<void> {
@@ -296,8 +318,16 @@ export class LbStatusReporter {
     this.ticks.start();
   }
 
-  stop(): Promise<void> {
-    return this.ticks.stop();
+  /**
+   * Stops after a last count and write (bounded): what flows removed since the last write
+   * counted (a backend's flows reinstalled) lives only in this process, and a graceful
+   * restart must not lose it.
+   */
+  async stop(): Promise<void> {
+    await this.ticks.stop();
+    if (!this.counted || !this.src.connections) return;
+    this.countRequested = true;
+    await lastly(this.refresh(), this.log, 'lb status write at stop failed');
   }
 
   /** A backend's health changed: its status need not wait for the next tick. */
