@@ -88,8 +88,24 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
         healthCheck: { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 },
       },
     })) as LoadBalancer;
-    await waitReady(ns, 'loadbalancers', 'web');
+    const readyLb = (await waitReady(ns, 'loadbalancers', 'web')) as unknown as LoadBalancer;
     const vip = lb.spec!.vip!;
+    // Edited (a weight, and back), it stays Ready: its Ready for the previous generation
+    // stands while the agents install and report the new flows (it once flipped to
+    // Realizing for that round trip on every edit).
+    const lbReady: string[] = [];
+    const lbWatch = client0.watch<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers`, { resourceVersion: readyLb.metadata.resourceVersion }, (ev) => {
+      const r = ev.object.status?.conditions?.find((c) => c.type === 'Ready');
+      if (r) lbReady.push(`g${ev.object.metadata.generation} ${r.status}:${r.reason}@${r.observedGeneration}`);
+    });
+    for (const [i, weight] of [2, 1].entries()) {
+      expect((await setup.vnetd().call('PATCH', `${G}/namespaces/${ns}/loadbalancers/web`, { spec: { backends: [{ port: 'b1', weight }, { port: 'b2' }] } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+      const generation = readyLb.metadata.generation! + i + 1;
+      await eventually(async () => lbReady.at(-1) === `g${generation} True:Realized@${generation}`, 20_000, 20);
+    }
+    lbWatch.stop();
+    log(`lb edited twice: Ready ${lbReady.join(' -> ')}`);
+    expect(lbReady.filter((r) => !r.includes(' True:'))).toEqual([]);
     // Ready came from what each agent reported in its NodeRealization; the Nodes, which
     // every agent watches, carry none of it.
     for (const hv of ['hv1', 'hv2']) {

@@ -121,6 +121,29 @@ describeOvs('a port\'s store revisions from create to Ready', () => {
     }
   }, 60_000);
 
+  it('a load balancer edited stays Ready while its new flows go in: no Ready=False revision for the milliseconds they take', async () => {
+    // The network's ports w0/w1 (first test) are bound on both nodes: the LB is realized on both.
+    const lbPath = `${G}/namespaces/${NS}/loadbalancers/edited`;
+    const readiness: string[] = [];
+    const w = v!.objects.kv.watch<Port>(`/registry/vnet.dev/loadbalancers/${NS}/edited`, (e) => {
+      const r = e.kv.value.status?.conditions?.find((c) => c.type === 'Ready') as { status: string; reason?: string; observedGeneration?: number } | undefined;
+      if (r) readiness.push(`g${e.kv.value.metadata.generation} ${r.status}:${r.reason}@${r.observedGeneration}`);
+    });
+    try {
+      await api.call('POST', `${G}/namespaces/${NS}/loadbalancers`, { metadata: { name: 'edited' }, spec: { network: 'net', listeners: [{ port: 80, targetPort: 8080 }], backends: [{ port: 'w0' }] } });
+      await api.waitReady(NS, 'loadbalancers', 'edited', 20_000);
+      for (const [i, body] of [{ spec: { listeners: [{ port: 80, targetPort: 8080 }, { port: 443, targetPort: 8443 }] } }, { spec: { backends: [{ port: 'w0' }, { port: 'w1' }] } }].entries()) {
+        expect((await v!.call('PATCH', lbPath, body, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+        await eventually(async () => readiness.at(-1) === `g${i + 2} True:Realized@${i + 2}`, 20_000, 20);
+      }
+      process.stdout.write(`[port-revisions] lb edited: Ready ${readiness.join(' -> ')}\n`);
+      expect(readiness.filter((r) => !r.includes(' True:'))).toEqual([]);
+    } finally {
+      w.stop();
+      await v!.call('DELETE', lbPath);
+    }
+  }, 60_000);
+
   it('the binding arriving in the store with Ready compiles nothing more', async () => {
     const hv = bed!.hypervisors[0]!;
     await plugInternalNic(hv, 'rvsolo', 'if-solo');

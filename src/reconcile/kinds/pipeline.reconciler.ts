@@ -1567,8 +1567,11 @@ export class PipelineReconciler {
     // out to every agent. (Where this process binds, the binding is known at once: an
     // unplugged port says NotBound at once.) A port that was Ready and loses its binding is
     // written at once either way.
+    // The same for a load balancer or network edited (a weight, a listener): its Ready stays
+    // as it was (for the previous generation, which kubectl wait tells apart) instead of
+    // flipping to False for the milliseconds its flows take, on every edit.
     const quietReason = ready.reason === 'Realizing' || (ready.reason === 'NotBound' && this.opts.readiness === 'node-status');
-    if (isPort && quietReason && !this.readyNow(obj)) {
+    if (quietReason && !this.readyNow(obj)) {
       const since = this.quietSince.get(key);
       const left = since === undefined || since.generation !== obj.metadata.generation ? REALIZING_QUIET_MS : since.at + REALIZING_QUIET_MS - Date.now();
       if (since === undefined || since.generation !== obj.metadata.generation) this.quietSince.set(key, { generation: obj.metadata.generation, at: Date.now() });
