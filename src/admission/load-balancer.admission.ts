@@ -102,7 +102,8 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       }
       const port = await ctx.objects.get<VirtualPort>(PORTS, lb.metadata.namespace, b.port!);
       // Valid (a backend may be declared before its port), but most often a typo.
-      if (!port) warnings.push(`${field}.port: VirtualPort "${b.port}" does not exist (yet); this backend takes no connections until it does`);
+      // Warned when added, not again on every later edit (status ResolvedRefs keeps saying it).
+      if (!port && !kept.has(`port:${b.port}`)) warnings.push(`${field}.port: VirtualPort "${b.port}" does not exist (yet); this backend takes no connections until it does`);
       if (port && port.spec?.network !== net.metadata.name && kept.has(`port:${b.port}`)) {
         warnings.push(`${field}.port: VirtualPort "${b.port}" is now on network "${port.spec?.network}", not "${net.metadata.name}"; this backend takes no connections`);
       } else if (port && port.spec?.network !== net.metadata.name) {
@@ -112,7 +113,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       const ip = port?.spec?.network === net.metadata.name ? port.spec.ips?.find((x) => familyOf(x) === family) : undefined;
       if (ip !== undefined) portIps.set(canonicalIp(ip), { index: i, port: b.port! });
       // Valid too (its addresses may change), but it takes nothing as it is (QA: accepted silently).
-      else if (port?.spec?.network === net.metadata.name) warnings.push(`${field}.port: VirtualPort "${b.port}" has no IPv${family} address, the VIP's family; this backend takes no connections until it has one`);
+      else if (port?.spec?.network === net.metadata.name && !kept.has(`port:${b.port}`)) warnings.push(`${field}.port: VirtualPort "${b.port}" has no IPv${family} address, the VIP's family; this backend takes no connections until it has one`);
       id = `port:${b.port}`;
     }
     if (seen.has(id)) {

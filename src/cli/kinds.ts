@@ -117,7 +117,8 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'VIP', value: (o) => dash(lb(o).status?.vip ?? lb(o).spec?.vip) },
       { header: 'LISTENERS', value: (o) => list(lb(o).spec?.listeners.map(listenerLabel)) },
       // Healthy of declared (2/3), as kubectl shows a Deployment's READY; the count alone until status says.
-      { header: 'BACKENDS', value: (o) => lb(o).status?.healthyBackends ?? String(lb(o).spec?.backends?.length ?? 0) },
+      // Before the controller's first status write (a create's answer), as a new Deployment's READY: none yet of N.
+      { header: 'BACKENDS', value: (o) => lb(o).status?.healthyBackends ?? `0/${lb(o).spec?.backends?.length ?? 0}` },
       { header: 'BACKEND-LIST', value: (o) => list(lb(o).spec?.backends?.map(backendLabel)), wide: true },
       { header: 'AFFINITY', value: (o) => dash(lb(o).spec?.sessionAffinity), wide: true },
       READY,

@@ -104,7 +104,7 @@ function printHealthCheck(rt: Runtime, lb: LoadBalancer): void {
 }
 
 export function lbCommand(runtimeOf: RuntimeOf): Command {
-  const group = new Command('lb').description('load balancers (LoadBalancer): a VIP with L4 listeners balanced over weighted backends (a table of 256 slots, 64 or more per backend, dealt by weighted rendezvous hashing, used alike by OVS and the fast path)');
+  const group = new Command('lb').description('load balancers (LoadBalancer): a VIP with L4 listeners balanced over weighted backends (a table of 256 to 8192 slots, 64 or more per backend, dealt by weighted rendezvous hashing, used alike by OVS and the fast path; it grows with the backends and never shrinks)');
   const create = group
     .command('create')
     .description('create a load balancer on a network')
