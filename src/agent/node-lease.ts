@@ -14,6 +14,7 @@ import type { HypervisorNode, NodeLease } from '../resources/kinds';
 import { GROUP, VERSION } from '../resources/kinds';
 import { NODES, NODE_LEASES } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
+import { Backoff } from '../ovsdb';
 import { KeyExistsError } from '../store/store';
 
 /** Renewal interval (VNETD_AGENT_HEARTBEAT_MS: tests shorten it). */
@@ -21,6 +22,14 @@ export const HEARTBEAT_MS = 20_000;
 
 export class NodeLeaseHeartbeat {
   private timer?: NodeJS.Timeout;
+  private retry?: NodeJS.Timeout;
+  /**
+   * After a failed renewal the next try comes sooner than the next beat: 0.2 s doubling to a
+   * quarter of the interval, as a kubelet retries its Lease. Waiting a whole interval after
+   * each failure let two failures and a slow answer add up past the leader's timeout (three
+   * intervals), and a healthy agent was marked AgentNotReporting.
+   */
+  private readonly backoff: Backoff;
   private renewing?: Promise<void>;
   /** The last renewal failed (logged once per run of failures). */
   private failing = false;
@@ -32,7 +41,9 @@ export class NodeLeaseHeartbeat {
     private readonly holder: string,
     private readonly log: Logger,
     private readonly heartbeatMs = Number(process.env.VNETD_AGENT_HEARTBEAT_MS) || HEARTBEAT_MS,
-  ) {}
+  ) {
+    this.backoff = new Backoff({ initialDelayMs: Math.min(200, heartbeatMs / 4), maxDelayMs: heartbeatMs / 4 });
+  }
 
   /** Renews now, then every heartbeatMs until stopped. */
   start(): void {
@@ -45,20 +56,28 @@ export class NodeLeaseHeartbeat {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.retry);
     await this.renewing;
   }
 
   private beat(): void {
     // A renewal still under way (a slow API) is not doubled: the next tick renews.
     if (this.renewing || this.stopped) return;
+    clearTimeout(this.retry);
+    this.retry = undefined;
     this.renewing = this.renew()
       .then(() => {
         if (this.failing) this.log.info({ event: 'agent.lease_renewed', node: this.node }, `renewed NodeLease ${this.node} again`);
         this.failing = false;
+        this.backoff.reset();
       })
       .catch((err: unknown) => {
-        if (!this.failing) this.log.warn({ event: 'agent.lease_renew_failed', node: this.node, err: (err as Error).message }, `could not renew NodeLease ${this.node}; retrying every ${this.heartbeatMs} ms`);
+        const delay = this.backoff.next();
+        if (!this.failing) this.log.warn({ event: 'agent.lease_renew_failed', node: this.node, err: (err as Error).message }, `could not renew NodeLease ${this.node}; retrying in ${delay} ms, backing off to ${this.heartbeatMs / 4} ms`);
         this.failing = true;
+        if (this.stopped) return;
+        this.retry = setTimeout(() => this.beat(), delay);
+        this.retry.unref();
       })
       .finally(() => (this.renewing = undefined));
   }

@@ -18,6 +18,6 @@ export * from './ops/operations';
 export * from './ops/results';
 export { TableCache, type RowChange, type ChangeKind, type ChangeListener } from './cache/table-cache';
 export { RowCache, type IndexKeyFn } from './cache/row-cache';
-export type { BackoffOptions } from './client/backoff';
+export { Backoff, type BackoffOptions } from './client/backoff';
 export * from './client/options';
 export { createOvsdbClient } from './client/client';
