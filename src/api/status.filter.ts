@@ -2,7 +2,7 @@ import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError, ApiErrors } from '../resources/status';
-import { storeUnavailable } from '../store/unavailable';
+import { storeFailure } from '../store/unavailable';
 import { BODY_LIMIT } from './request-body';
 
 /** Maps anything thrown to a Kubernetes Status (also used as Fastify's own error handler). */
@@ -22,9 +22,10 @@ export function toApiError(err: unknown, log: Logger): ApiError {
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new ApiError(e.statusCode, 'BadRequest', e.message ?? 'bad request');
   }
-  if (storeUnavailable(err)) {
-    log.warn({ event: 'api.store_unavailable', err: e?.message }, 'the store is unavailable');
-    return ApiErrors.storeUnavailable(e?.message ?? String(err));
+  const failure = storeFailure(err);
+  if (failure) {
+    log.warn({ event: failure === 'timeout' ? 'api.store_timeout' : 'api.store_unavailable', err: e?.message }, failure === 'timeout' ? 'the store did not answer in time' : 'the store is unavailable');
+    return failure === 'timeout' ? ApiErrors.storeTimeout(e?.message ?? String(err)) : ApiErrors.storeUnavailable(e?.message ?? String(err));
   }
   log.error({ event: 'api.internal_error', err }, 'unhandled error');
   return ApiErrors.internal(e?.message ?? String(err));

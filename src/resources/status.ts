@@ -124,6 +124,8 @@ export const ApiErrors = {
   internal: (message: string) => new ApiError(500, 'InternalError', `Internal error occurred: ${message}`),
   /** The store (etcd) cannot be reached: retry shortly (client-go honours Retry-After on 503). */
   storeUnavailable: (message: string) => new ApiError(503, 'ServiceUnavailable', `the store is unavailable, retry shortly: ${message}`, { retryAfterSeconds: 1 }),
+  // kube-apiserver's words for the same: the request may have been done, so a retried write can find it done.
+  storeTimeout: (message: string) => new ApiError(504, 'Timeout', `Timeout: the store did not answer in time; the request may still have been done (a retried create can answer AlreadyExists): ${message}`, { retryAfterSeconds: 1 }),
   /** A read asked for a revision the store has not reached (kube-apiserver's storage.NewTooLargeResourceVersionError). */
   tooLargeResourceVersion: (asked: number, current: number) =>
     new ApiError(504, 'Timeout', `Timeout: Too large resource version: ${asked}, current: ${current}`, {

@@ -16,7 +16,7 @@
  *   onWatchError option, else logged: after it no events follow (relist, like a 410).
  * - keyPrefix puts the store's keys under a prefix, so several stores share one etcd.
  */
-import { Etcd3, type IOptions, type IRangeRequest, type IRangeResponse } from 'etcd3';
+import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IOptions, type IRangeRequest, type IRangeResponse } from 'etcd3';
 import pino from 'pino';
 import {
   checkRevision,
@@ -66,8 +66,33 @@ export interface EtcdStoreOptions {
   client?: Omit<IOptions, 'hosts'>;
 }
 
-/** How long a unary etcd call may take before it fails (GRPCDeadlineExceededError: the store is unavailable). */
+/** How long a unary etcd call may take before it fails (GRPCDeadlineExceededError: the API answers 504 Timeout). */
 const CALL_DEADLINE_MS = 5_000;
+/** A physical compaction of a long history may take that long, and is idempotent. */
+const COMPACT_DEADLINE_MS = 120_000;
+/** etcd3's own: a recoverable error is tried again, up to three more times. */
+const RETRIES = 3;
+
+type GlobalPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+
+/**
+ * etcd3's global retry of a recoverable error, less one case: a call that ran out of its
+ * deadline. Its outcome is unknown (a write may have been applied), and sent again it would
+ * fail its own compare (a create answered 409 AlreadyExists for an object it had made); it
+ * goes to the caller instead, as kube-apiserver answers 504 Timeout. Only execute() is used
+ * of the policy (connection-pool.js); cockatiel is etcd3's dependency, not ours.
+ */
+const retryUnlessTimedOut = {
+  async execute<T>(fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T, signal = new AbortController().signal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn({ signal, attempt });
+      } catch (err) {
+        if (attempt >= RETRIES || !(err instanceof Error) || !isRecoverableError(err) || err instanceof GRPCDeadlineExceededError) throw err;
+      }
+    }
+  },
+} as unknown as GlobalPolicy;
 
 export class EtcdStore implements Store {
   private closed = false;
@@ -94,9 +119,10 @@ export class EtcdStore implements Store {
     // Every call but a stream (watches, keepalives) with a deadline: an etcd that stops
     // answering without closing its connections (a partition, a stopped process) held every
     // API request and /readyz until it came back (QA: 50 s); past the deadline the call fails,
-    // and the API answers 503 with Retry-After, as kube-apiserver bounds its store calls.
+    // and the API answers 504 Timeout with Retry-After, as kube-apiserver bounds its store calls.
     const defaultCallOptions = options.client?.defaultCallOptions ?? ((ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }));
-    const client = new Etcd3({ ...options.client, defaultCallOptions, hosts: options.endpoints });
+    const faultHandling = { global: retryUnlessTimedOut, ...options.client?.faultHandling };
+    const client = new Etcd3({ ...options.client, defaultCallOptions, faultHandling, hosts: options.endpoints });
     const store = new EtcdStore(client, options, logger);
     try {
       await store.compactedRevision();
@@ -278,7 +304,7 @@ export class EtcdStore implements Store {
     if (revision <= this.compacted) return;
     try {
       // physical: resolve only once the history is gone, so a read below it is Gone at once.
-      await this.client.kv.compact({ revision: toEtcdRevision(revision), physical: true });
+      await this.client.kv.compact({ revision: toEtcdRevision(revision), physical: true }, { deadline: Date.now() + COMPACT_DEADLINE_MS });
     } catch (err) {
       // Someone (etcd's auto-compactor, another replica) compacted further: idempotent.
       if (!isCompactedError(err)) throw this.wrap(err);

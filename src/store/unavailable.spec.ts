@@ -1,21 +1,22 @@
 import { GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError } from 'etcd3';
 import { StoreError } from './store';
-import { storeUnavailable } from './unavailable';
+import { storeFailure } from './unavailable';
 
-describe('storeUnavailable', () => {
-  it("knows etcd3's unreachable-store errors and its open circuit breaker, and nothing else", () => {
-    expect(storeUnavailable(new GRPCUnavailableError('14 UNAVAILABLE: No connection established'))).toBe(true);
-    expect(storeUnavailable(new GRPCDeadlineExceededError('deadline'))).toBe(true);
-    expect(storeUnavailable(Object.assign(new Error('Execution prevented because the circuit breaker is open'), { isBrokenCircuitError: true }))).toBe(true);
-    expect(storeUnavailable(new GRPCInvalidArgumentError('bad'))).toBe(false);
-    expect(storeUnavailable(new Error('boom'))).toBe(false);
-    expect(storeUnavailable(undefined)).toBe(false);
+describe('storeFailure', () => {
+  it("tells etcd3's unreachable store and open circuit breaker (unavailable) from a call past its deadline (timeout), and nothing else", () => {
+    expect(storeFailure(new GRPCUnavailableError('14 UNAVAILABLE: No connection established'))).toBe('unavailable');
+    expect(storeFailure(new GRPCDeadlineExceededError('deadline'))).toBe('timeout');
+    expect(storeFailure(Object.assign(new Error('Execution prevented because the circuit breaker is open'), { isBrokenCircuitError: true }))).toBe('unavailable');
+    expect(storeFailure(new GRPCInvalidArgumentError('bad'))).toBeUndefined();
+    expect(storeFailure(new Error('boom'))).toBeUndefined();
+    expect(storeFailure(undefined)).toBeUndefined();
   });
 
   it('sees them through the etcd store\'s wrapping (a StoreError with the client\'s error as its cause)', () => {
     const wrapped = (cause: unknown) => Object.assign(new StoreError(`etcd: ${(cause as Error).message}`), { cause });
-    expect(storeUnavailable(wrapped(Object.assign(new Error('Execution prevented because the circuit breaker is open'), { isBrokenCircuitError: true })))).toBe(true);
-    expect(storeUnavailable(wrapped(new GRPCUnavailableError('14 UNAVAILABLE')))).toBe(true);
-    expect(storeUnavailable(wrapped(new GRPCInvalidArgumentError('bad')))).toBe(false);
+    expect(storeFailure(wrapped(Object.assign(new Error('Execution prevented because the circuit breaker is open'), { isBrokenCircuitError: true })))).toBe('unavailable');
+    expect(storeFailure(wrapped(new GRPCUnavailableError('14 UNAVAILABLE')))).toBe('unavailable');
+    expect(storeFailure(wrapped(new GRPCDeadlineExceededError('deadline')))).toBe('timeout');
+    expect(storeFailure(wrapped(new GRPCInvalidArgumentError('bad')))).toBeUndefined();
   });
 });
