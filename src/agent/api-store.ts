@@ -77,6 +77,16 @@ function toKv(type: StoredType, obj: KubeObject): KeyValue<KubeObject> {
   return { key, value, modRevision, createRevision: 0 };
 }
 
+/** Codes of a TLS handshake that failed on trust (Node's and OpenSSL's), through the error's causes. */
+const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|HOSTNAME_MISMATCH|ERR_SSL/;
+
+function tlsFailure(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && TLS_TRUST.test(e.code)) return e.code;
+  }
+  return undefined;
+}
+
 /**
  * The API cannot serve right now: it answered 503 or a gateway error, or could not be
  * reached at all (not started yet, restarting, a connection cut). Worth retrying.
@@ -119,7 +129,12 @@ export class ApiStore implements Store {
     try {
       return await this.client.call(method, path, body);
     } catch (err) {
-      throw new ApiUnavailableError(`${method} ${path}: cannot reach the API at ${this.client.server}: ${(err as Error).message}`, { cause: err });
+      const what = `${method} ${path}: cannot reach the API at ${this.client.server}: ${(err as Error).message}`;
+      // A server this agent does not trust is not one that comes back by waiting (a CA
+      // regenerated, a kubeconfig for another cluster): said at once, as a kubelet exits.
+      const tls = tlsFailure(err);
+      if (tls) throw new StoreError(`${what} (${tls}: the kubeconfig's certificate authority does not match the controller's; make a new one with deploy/kubernetes/agent-kubeconfig.sh)`, { cause: err });
+      throw new ApiUnavailableError(what, { cause: err });
     }
   }
 

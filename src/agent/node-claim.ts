@@ -32,6 +32,8 @@ export interface NodeClaimOptions {
   signal?: AbortSignal;
 }
 
+const UNAVAILABLE_RELOG_MS = 60_000;
+
 /** Who claims: stable for a process, readable by an operator. */
 export const claimHolder = (): string => `${hostname()}/${process.pid}`;
 
@@ -43,7 +45,9 @@ const max = (...xs: bigint[]): bigint => xs.reduce((a, b) => (b > a ? b : a), 0n
  */
 export async function claimNode(objects: ObjectStore, node: string, holder: string, log: Logger, o: NodeClaimOptions = {}): Promise<bigint | undefined> {
   let waitingLogged = false;
-  let unavailableLogged = false;
+  /** When the API was last said to be unavailable: said again each minute it stays so, not only once. */
+  let unavailableLoggedAt = -Infinity;
+  const since = performance.now();
   while (!o.signal?.aborted) {
     let claimed;
     try {
@@ -51,8 +55,11 @@ export async function claimNode(objects: ObjectStore, node: string, holder: stri
     } catch (err) {
       // The controller is there but its store is not (etcd down): wait for it, as for the Node.
       if (!(err instanceof ApiUnavailableError)) throw err;
-      if (!unavailableLogged) log.warn({ event: 'agent.api_unavailable', node, err: err.message }, `${err.message}; retrying`);
-      unavailableLogged = true;
+      if (performance.now() - unavailableLoggedAt >= UNAVAILABLE_RELOG_MS) {
+        const waited = Math.round((performance.now() - since) / 1000);
+        log.warn({ event: 'agent.api_unavailable', node, err: err.message, waitedSeconds: waited }, `${err.message}; retrying${waited ? ` (waiting for ${waited} s)` : ''}`);
+        unavailableLoggedAt = performance.now();
+      }
       await sleep(o.retryMs ?? 500, undefined, { signal: o.signal }).catch(() => undefined);
       continue;
     }

@@ -13,6 +13,7 @@ import pino from 'pino';
 import { ApiClient } from '../../src/agent/api-client';
 import { ApiStore, ApiUnavailableError } from '../../src/agent/api-store';
 import { claimNode } from '../../src/agent/node-claim';
+import { ensureTlsMaterial } from '../../src/pki/certificates';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from '../../src/agent/node-scope';
 import { Informer } from '../../src/reconcile/informer';
 import type { HypervisorNode, NodeLease, VirtualPort } from '../../src/resources/kinds';
@@ -192,6 +193,26 @@ it('an agent started before its controller waits for the API, then claims its no
     await early.close();
     await new Promise<void>((r) => relay.close(() => r()));
     await v.call('DELETE', `${G}/noderealizations/late`);
+  }
+});
+
+it('a controller whose certificate it does not trust is an error at once, not a wait for an API that never comes', async () => {
+  const otherDir = mkdtempSync(join(tmpdir(), 'vnetd-other-ca-'));
+  try {
+    const otherCa = ensureTlsMaterial(otherDir, ['127.0.0.1']).caCertPem;
+    const untrusting = new ApiStore(new ApiClient(v.url, otherCa, v.adminToken, 2000), [NODES, NODE_REALIZATIONS], log);
+    try {
+      const err = await untrusting.get(`${typePrefix(NODES)}n1`).then(() => undefined, (e: unknown) => e as Error);
+      expect(err).toBeDefined();
+      expect(err).not.toBeInstanceOf(ApiUnavailableError);
+      expect(err!.message).toMatch(/cannot reach the API at https:\/\/127\.0\.0\.1:\d+: .*\((?:[A-Z_]*CERT[A-Z_]*|UNABLE_TO_VERIFY_LEAF_SIGNATURE|ERR_TLS_CERT_ALTNAME_INVALID)[^)]*: the kubeconfig's certificate authority does not match the controller's/);
+      // claimNode gives up with it (the agent exits) instead of retrying.
+      await expect(claimNode(new ObjectStore(untrusting), 'late', 'x/1', log, { retryMs: 10 })).rejects.toThrow(/certificate authority does not match/);
+    } finally {
+      await untrusting.close();
+    }
+  } finally {
+    rmSync(otherDir, { recursive: true, force: true });
   }
 });
 
