@@ -17,6 +17,7 @@ function fakeClient(scripts: Script[], answered = true): WatchClient & { from: (
   return {
     from,
     answered,
+    server: 'https://vnetd:6443',
     watch<T>(_path: string, query: Query, onEvent: (ev: WatchEvent<T>) => boolean | void, onOpen?: () => void) {
       from.push(query.resourceVersion as string | undefined);
       const script = scripts.shift() ?? { hang: true };
@@ -50,9 +51,25 @@ describe('resumableWatch', () => {
   it('lists again after 410 Gone, as a watch error or as an ERROR event', async () => {
     const client = fakeClient([{ end: gone() }, { events: [{ type: 'ERROR', object: obj('', '') }], end: 'ended' }, { hang: true }]);
     let lists = 0;
-    const r = await resumableWatch(client, { path: '/x', query: {}, deadline: Date.now() + 300, relist: async () => ({ resourceVersion: String(++lists * 10) }), onEvent: () => false });
+    const r = await resumableWatch(client, { path: '/x', query: {}, deadline: Date.now() + 1500, relist: async () => ({ resourceVersion: String(++lists * 10) }), onEvent: () => false });
     expect(r).toEqual({ how: 'timeout', lastError: undefined });
     expect(client.from).toEqual(['10', '20', '30']);
+  });
+
+  it('backs off when each relist is answered 410 again (a revision the list cannot get past), instead of a request loop', async () => {
+    const client = fakeClient(Array.from({ length: 1000 }, () => ({ end: gone() })));
+    let lists = 0;
+    const r = await resumableWatch(client, { path: '/x', query: {}, deadline: Date.now() + 1000, relist: async () => ({ resourceVersion: String(++lists) }), onEvent: () => false });
+    expect(r.how).toBe('timeout');
+    // 0.2 s doubling: a handful in a second, where it was hundreds.
+    expect(lists).toBeLessThan(8);
+  });
+
+  it('gives up a stream that sends nothing (no event, no bookmark) for idleMs and opens it again from where it was', async () => {
+    const client = fakeClient([{ events: [{ type: 'ADDED', object: obj('a', '5') }], end: new TransportError('https://vnetd:6443', 'ECONNRESET', 'aborted') }, { hang: true }, { events: [{ type: 'MODIFIED', object: obj('a', '8') }], end: 'ended' }]);
+    const r = await resumableWatch(client, { path: '/x', query: {}, deadline: Date.now() + 5_000, relist: async () => ({ resourceVersion: '3' }), onEvent: (ev) => ev.type === 'MODIFIED' }, 100);
+    expect(r).toEqual({ how: 'satisfied' });
+    expect(client.from).toEqual(['3', '5', '5']);
   });
 
   it('times out with the last error while vnetd stays unreachable', async () => {

@@ -11,7 +11,7 @@ import { ApiStatusError, TransportError } from './errors';
 import type { ApiClient, Query, WatchEvent } from './http/client';
 
 /** What a resumable watch needs of the client. */
-export type WatchClient = Pick<ApiClient, 'watch' | 'answered'>;
+export type WatchClient = Pick<ApiClient, 'watch' | 'answered' | 'server'>;
 
 export interface ResumableWatchSpec<T extends KubeObject> {
   path: string;
@@ -34,6 +34,9 @@ export interface ResumableWatchResult {
 
 /** 200 ms growing to 2 s: a failover takes seconds, and a wait should notice the new replica soon after. */
 const RETRY = { initialDelayMs: 200, maxDelayMs: 2000 };
+
+/** Three of the server's 10 s bookmark intervals without a byte: the stream is dead. */
+const IDLE_MS = 30_000;
 
 /** Server answers that say "not now" rather than "no". */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -87,6 +90,7 @@ class ResumableWatch<T extends KubeObject> {
   constructor(
     private readonly client: WatchClient,
     private readonly spec: ResumableWatchSpec<T>,
+    private readonly idleMs = IDLE_MS,
   ) {}
 
   async run(): Promise<ResumableWatchResult> {
@@ -101,13 +105,16 @@ class ResumableWatch<T extends KubeObject> {
     }
   }
 
+  /** Nothing has come since the last relist: a 410 or ERROR now is not mended by relisting at once. */
+  private freshList = false;
+
   private async step(): Promise<Step> {
     try {
       return this.listed ? await this.watchOnce() : await this.relist();
     } catch (err) {
       if (isGone(err)) {
         this.listed = false;
-        return 'resume';
+        return this.goneAgain();
       }
       if (!retryable(err, this.client.answered)) throw err;
       this.lastError = err;
@@ -117,11 +124,21 @@ class ResumableWatch<T extends KubeObject> {
 
   private async relist(): Promise<Step> {
     const r = await this.spec.relist();
-    this.reached();
+    // The server answers; the backoff is reset only once a watch opens (a list that leads to
+    // 410 again must not restart it at its shortest).
+    this.lastError = undefined;
     if (r.satisfied) return 'satisfied';
     this.resourceVersion = r.resourceVersion;
     this.listed = true;
+    this.freshList = true;
     return 'resume';
+  }
+
+  /** Lists again: at once after events, after a backoff when the list before came to nothing (no request loop). */
+  private goneAgain(): Step {
+    const again = this.freshList;
+    this.freshList = false;
+    return again ? 'retry' : 'resume';
   }
 
   private reached(): void {
@@ -133,10 +150,23 @@ class ResumableWatch<T extends KubeObject> {
     const { deadline, signal } = this.spec;
     const left = deadline === undefined ? undefined : deadline - Date.now();
     let expired = false;
+    // A replica gone without a reset (its host powered off, a moved VIP) sends nothing, not
+    // even the bookmarks it sends every 10 s: after IDLE_MS of silence the stream is given up
+    // and opened again, instead of waiting minutes for TCP to notice.
+    let idle = false;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const quiet = () => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => {
+        idle = true;
+        w.stop();
+      }, this.idleMs);
+    };
     const w = this.client.watch<T>(
       this.spec.path,
       { ...this.spec.query, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: left === undefined ? undefined : Math.max(1, Math.ceil(left / 1000)) },
       (ev) => {
+        quiet();
         // An ERROR event is the server ending the watch (410 after a compaction): list again.
         if (ev.type === 'ERROR') {
           expired = true;
@@ -144,10 +174,12 @@ class ResumableWatch<T extends KubeObject> {
         }
         const rv = ev.object?.metadata?.resourceVersion;
         if (rv) this.resourceVersion = rv;
+        if (ev.type !== 'BOOKMARK') this.freshList = false;
         return ev.type !== 'BOOKMARK' && this.spec.onEvent(ev);
       },
       () => this.reached(),
     );
+    quiet();
     const timer = left === undefined ? undefined : setTimeout(() => w.stop(), Math.max(0, left));
     const stop = () => w.stop();
     signal?.addEventListener('abort', stop, { once: true });
@@ -155,21 +187,26 @@ class ResumableWatch<T extends KubeObject> {
       const how = await w.done;
       if (expired) {
         this.listed = false;
-        return 'resume';
+        return this.goneAgain();
       }
       if (how === 'satisfied') return 'satisfied';
+      if (idle && !signal?.aborted) {
+        this.lastError = new Error(`vnetd at ${this.client.server} sent nothing for ${this.idleMs / 1000} s (not even a bookmark)`);
+        return 'retry';
+      }
       if (how === 'stopped') return signal?.aborted ? 'stopped' : 'resume';
       // The server ended the stream (its timeout, or a replica shutting down): a pause
       // keeps a server that ends every stream at once from being called in a tight loop.
       return 'retry';
     } finally {
       if (timer) clearTimeout(timer);
+      clearTimeout(idleTimer);
       signal?.removeEventListener('abort', stop);
     }
   }
 }
 
 /** Runs a watch until onEvent or relist is satisfied, the deadline passes, or signal aborts. */
-export function resumableWatch<T extends KubeObject>(client: WatchClient, spec: ResumableWatchSpec<T>): Promise<ResumableWatchResult> {
-  return new ResumableWatch(client, spec).run();
+export function resumableWatch<T extends KubeObject>(client: WatchClient, spec: ResumableWatchSpec<T>, idleMs?: number): Promise<ResumableWatchResult> {
+  return new ResumableWatch(client, spec, idleMs).run();
 }

@@ -9,7 +9,7 @@ import { ApiStatusError, CliError } from './errors';
 import { conditionMet, conditionSummary, type WaitFor } from './flags/condition';
 import { formatDuration } from './flags/duration';
 import { qualifiedName, resourcePath, type KindInfo } from './kinds';
-import { getObject } from './ops';
+import { getObject, listObjects } from './ops';
 import { lastErrorText, resumableWatch } from './resumable-watch';
 import type { Runtime } from './runtime';
 
@@ -67,9 +67,15 @@ export async function waitFor(rt: Runtime, kind: KindInfo, ns: string | undefine
         path: resourcePath(kind, ns),
         query: { fieldSelector: `metadata.name=${name}` },
         deadline,
+        // From a list's resourceVersion, as kubectl wait: the object's own may be compacted
+        // away (an object stuck Terminating for hours), and a watch from it answers 410 again
+        // after each relist.
         relist: async () => {
-          last = await current(rt, kind, ns, name, want);
-          return { resourceVersion: last?.metadata.resourceVersion, satisfied: met(last, want) };
+          const list = await listObjects(rt, kind, ns, { fieldSelector: `metadata.name=${name}` });
+          last = list.items[0];
+          // Not there: a wait for a condition fails as a GET says it (404), unless it came meanwhile.
+          if (last === undefined && want.kind === 'condition') last = await current(rt, kind, ns, name, want);
+          return { resourceVersion: list.metadata.resourceVersion ?? last?.metadata.resourceVersion, satisfied: met(last, want) };
         },
         onEvent: (ev) => {
           last = ev.type === 'DELETED' ? undefined : ev.object;

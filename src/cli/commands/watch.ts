@@ -105,9 +105,14 @@ async function listAt(rt: Runtime, t: WatchTarget, fieldSelector: string | undef
 export async function streamEvents(rt: Runtime, t: WatchTarget, printer: EventPrinter): Promise<void> {
   const fieldSelector = t.name ? `metadata.name=${t.name}` : undefined;
   const interrupted = new AbortController();
-  const stop = () => interrupted.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // The first Ctrl-C ends the stream (a list under way is let finish, up to the request
+  // timeout); a second one does not wait for it.
+  const stop = (signal: NodeJS.Signals) => {
+    if (interrupted.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    interrupted.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   let first = true;
   try {
     await attempt(rt, { verb: 'watch', kind: t.kind, name: t.name }, () =>
