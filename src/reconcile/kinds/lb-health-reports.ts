@@ -20,13 +20,16 @@ import { backendKey } from './lb-health';
  * agent reports again (its own checks then decide). Backends without health checks keep
  * passive health (bound or not).
  */
-export function uncheckedOnSilentNodes(nodes: Iterable<HypervisorNode>, lbs: Iterable<LoadBalancer>, model: LogicalModel, exceptNode?: string): Map<string, UnhealthyBackend> {
+export function uncheckedOnSilentNodes(nodes: Iterable<HypervisorNode>, lbs: Iterable<LoadBalancer>, modelOf: () => LogicalModel, exceptNode?: string): Map<string, UnhealthyBackend> {
   const silentSince = new Map<string, string>();
   for (const n of nodes) if (n.metadata.name !== exceptNode && agentMarkedSilent(n)) silentSince.set(n.metadata.name, getCondition(n.status?.conditions, READY)?.lastTransitionTime ?? '');
   const out = new Map<string, UnhealthyBackend>();
   if (!silentSince.size) return out;
+  // Read only now: called on every Node event, and a stale model is rebuilt whole when read.
+  let model: LogicalModel | undefined;
   for (const lb of lbs) {
     if (!lb.spec?.healthCheck) continue;
+    model ??= modelOf();
     for (const b of model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []) {
       const since = b.node === undefined ? undefined : silentSince.get(b.node);
       if (since !== undefined) out.set(backendKey(lb.metadata.uid!, b.ip), { loadBalancer: lb.metadata.uid!, ip: b.ip, reason: `agent of node ${b.node} not reporting`, since });

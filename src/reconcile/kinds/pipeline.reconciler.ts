@@ -115,6 +115,9 @@ const STARTUP_GRACE_MS = 120_000;
  */
 export const REALIZING_QUIET_MS = 5000;
 
+/** Ports informer index: spec.node (pinned ports only). */
+const IX_PINNED_NODE = 'pinned-node';
+
 interface Realization {
   status: 'True' | 'False';
   reason: string;
@@ -536,7 +539,7 @@ export class PipelineReconciler {
       // What the agents of other nodes found failing; a change is rare: rebuild and recompile.
       const refresh = () => {
         const now = reportedFailing(this.nodes.list(), opts.node);
-        for (const [k, b] of uncheckedOnSilentNodes(this.nodes.list(), this.lbs.list(), this.ensureModel().model, opts.node)) if (!now.has(k)) now.set(k, b);
+        for (const [k, b] of uncheckedOnSilentNodes(this.nodes.list(), this.lbs.list(), () => this.ensureModel().model, opts.node)) if (!now.has(k)) now.set(k, b);
         const same = sameBackendKeys(now, this.failingElsewhere);
         this.failingElsewhere = now;
         if (same) return;
@@ -563,6 +566,7 @@ export class PipelineReconciler {
       const rzOf = (name: string) => realizations.get(objectKey(NODE_REALIZATIONS, undefined, name));
       const nodeOf = (name: string) => this.nodes.get(objectKey(NODES, undefined, name));
       // An unbound port pinned to a node says what the node lacks (notBound): it changes with the Node, its agent's claim and its silence.
+      this.ports.ensureIndex(IX_PINNED_NODE, (p) => (p.spec?.node ? [p.spec.node] : []));
       const pinnedTo = (node: string) => this.requeueUnboundPinnedTo(node);
       this.unsubscribe.push(
         realizations.addEventHandler({
@@ -1480,11 +1484,14 @@ export class PipelineReconciler {
     return { status: 'False', reason: 'NotBound', message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
   }
 
-  /** Queues the status of the ports pinned to `node` that have no binding (their Ready reason names the node's state). */
+  /**
+   * Queues the status of the ports pinned to `node` that are not Ready (an unbound one's
+   * reason names the node's state). From the informer's index and the cached status: run on
+   * Node and NodeRealization events, it neither scans every port nor rebuilds a stale model.
+   */
   private requeueUnboundPinnedTo(node: string): void {
-    const model = this.ensureModel().model;
-    for (const p of this.ports.list()) {
-      if (p.spec?.node !== node || model.ports.get(p.metadata.uid!)?.binding) continue;
+    for (const p of this.ports.byIndex(IX_PINNED_NODE, node)) {
+      if (getCondition(p.status?.conditions, READY)?.status === 'True') continue;
       this.statusController.queue.add(objectKey(PORTS, p.metadata.namespace, p.metadata.name));
     }
   }
