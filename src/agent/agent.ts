@@ -31,6 +31,8 @@ import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { SharedInformers } from '../reconcile/shared-informers';
 import { ObjectStore } from '../store/object-store';
+import { NODE_REALIZATIONS } from '../store/kinds';
+import type { NodeRealization } from '../resources/kinds';
 import type { AgentCommand } from '../app/command-line';
 import { ApiClient } from './api-client';
 import { ApiStore } from './api-store';
@@ -144,6 +146,8 @@ async function startAgentWork(
   c: { objects: ObjectStore; kv: NodeScopedStore; reporter: AgentStatusReporter; log: Logger; generation: bigint; onFenced: (reason: string) => void; closing: AbortSignal },
 ): Promise<AgentWork> {
   const { objects, kv, reporter, log, generation } = c;
+  // What the node's agent before this one reported dispatching: the counts go on from there.
+  const before = (await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, o.node))?.status?.dispatched;
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
   const informers = new SharedInformers(kv, log.child({ component: 'informers' }));
   const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb }, generation, onFenced: (_node, e) => c.onFenced(e.message) });
@@ -168,6 +172,7 @@ async function startAgentWork(
     onUnhealthyBackends: (failing) => reporter.reportUnhealthyBackends(failing),
     onDispatched: (counts) => reporter.reportDispatched(counts),
     dispatchReportMs: o.dispatchReportMs,
+    dispatchedBefore: before ? new Map(Object.entries(before)) : undefined,
   });
   const stop = async () => {
     unfollow();

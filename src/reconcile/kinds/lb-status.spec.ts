@@ -89,6 +89,27 @@ describe('DispatchReporter', () => {
   });
 });
 
+describe('DispatchReporter: a restarted agent', () => {
+  it('goes on from what the node reported before (flows removed before the restart counted too), once its switch is read, counting surviving flows once', async () => {
+    const key5 = `${net.vni}/${lb.vip}/10.0.0.5`;
+    const key6 = `${net.vni}/${lb.vip}/10.0.0.6`;
+    let connected = false;
+    let packets = 3; // the flows that outlived the restart: 3 per listener, 6 per backend
+    const conn = { get connected() { return connected; }, dumpFlows: async () => dumped((t) => (t === TABLES.LbDnat.id ? packets : 0)).filter((f) => f.tableId === TABLES.LbDnat.id) } as unknown as OpenFlowConnection;
+    const reported: Array<Map<string, number>> = [];
+    // The agent before reported 40 for p5 (34 on flows since removed) and 6 for p6.
+    const r = new DispatchReporter({ logger: pino({ level: 'silent' }), connections: () => [['hv1', conn]], onChange: (c) => reported.push(new Map(c)), minReportMs: 0, previous: new Map([[key5, 40], [key6, 6]]) });
+    await r.refresh();
+    expect(reported).toEqual([]);
+    connected = true;
+    await r.refresh();
+    expect(reported).toEqual([new Map([[key5, 40], [key6, 6]])]);
+    packets = 5; // 4 more connections per backend
+    await r.refresh();
+    expect(reported[1]).toEqual(new Map([[key5, 44], [key6, 10]]));
+  });
+});
+
 describe('LbStatusReporter', () => {
   it('says how many backends get connections (status.healthyBackends, condition BackendsAvailable), at once when health changes', async () => {
     const objects = new ObjectStore(new MemoryStore());

@@ -177,6 +177,9 @@ export class DispatchCounter {
   }
 }
 
+/** How often a restarted agent tries its first count, until its switch answers. */
+const CARRY_CHECK_MS = 200;
+
 /** How long a stop waits for its last count and write. */
 const LAST_WRITE_MS = 2_000;
 
@@ -235,6 +238,16 @@ class Periodic {
   }
 }
 
+/** previous - live per key, where positive: what a restarted process carries over. */
+export function carriedOver(previous: ReadonlyMap<string, number>, live: ReadonlyMap<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, n] of previous) {
+    const carried = n - (live.get(k) ?? 0);
+    if (carried > 0) out.set(k, carried);
+  }
+  return out;
+}
+
 /** Counts of the same keys added up. */
 export function sumCounts(parts: Iterable<ReadonlyMap<string, number>>): Map<string, number> {
   const totals = new Map<string, number>();
@@ -255,6 +268,13 @@ export class DispatchReporter {
   private lastReportAt = -Infinity;
   private readonly counter: DispatchCounter;
   private readonly log: Logger;
+  /**
+   * What each count carries over from the process before (a restarted agent): the count it
+   * reported beyond what the switch's counters say at this process's first complete count
+   * (flows removed before the restart, the fast path's counts, which start again with it).
+   * A report rewrites the node's counts: without this a restart made them go down.
+   */
+  private carried?: Map<string, number>;
 
   constructor(
     private readonly o: {
@@ -265,6 +285,8 @@ export class DispatchReporter {
       intervalMs?: number;
       /** Default 30 s. */
       minReportMs?: number;
+      /** What the node reported before this process: carried over (see `carried`). */
+      previous?: ReadonlyMap<string, number>;
     },
   ) {
     this.log = o.logger.child({ component: 'lb-dispatch' });
@@ -274,7 +296,18 @@ export class DispatchReporter {
 
   start(): void {
     this.ticks.start();
+    // The carried-over counts are right only if decided before new connections add to the
+    // surviving flows' counters: decided as soon as the switch is read, not at the first tick.
+    if (this.o.previous) {
+      this.carryTimer = setInterval(() => {
+        if (this.carried) clearInterval(this.carryTimer);
+        else void this.refresh().catch((err: unknown) => this.log.warn({ err }, 'lb connection count failed'));
+      }, CARRY_CHECK_MS);
+      this.carryTimer.unref();
+    }
   }
+
+  private carryTimer?: NodeJS.Timeout;
 
   /**
    * Stops after a last count handed over at once (minReportMs aside): what flows removed
@@ -282,6 +315,7 @@ export class DispatchReporter {
    * lose it. Bounded: a switch that does not answer does not hold the stop.
    */
   async stop(): Promise<void> {
+    clearInterval(this.carryTimer);
     await this.ticks.stop();
     if (this.last === undefined) return;
     this.lastReportAt = -Infinity;
@@ -293,7 +327,13 @@ export class DispatchReporter {
     const conns = [...this.o.connections()];
     // Not connected to its switch yet (a restart): nothing counted is not "dispatched nothing".
     if (!conns.some(([, c]) => c.connected)) return;
-    const counts = await this.counter.count(conns);
+    const live = await this.counter.count(conns);
+    if (this.o.previous && !this.carried) {
+      // Until every switch is read, a low count is not knowledge: nothing is reported.
+      if (!this.counter.complete) return;
+      this.carried = carriedOver(this.o.previous, live);
+    }
+    const counts = this.carried?.size ? sumCounts([live, this.carried]) : live;
     // Sorted, so that the same counts compare the same.
     const text = JSON.stringify(sortedRecord(counts));
     if (text === this.last) return;

@@ -264,6 +264,8 @@ export interface PipelineReconcilerOptions {
   onDispatched?: (counts: ReadonlyMap<string, number>) => void;
   /** Least time between two onDispatched calls (DispatchReporter's minReportMs). */
   dispatchReportMs?: number;
+  /** What this node reported dispatching before this process (its NodeRealization's): carried over, so a restart never lowers it. */
+  dispatchedBefore?: ReadonlyMap<string, number>;
   /** The process's shared informers (its own when absent). */
   informers?: SharedInformers;
 }
@@ -516,6 +518,7 @@ export class PipelineReconciler {
         fastPathDispatched,
         onChange: opts.onDispatched,
         minReportMs: opts.dispatchReportMs,
+        previous: opts.dispatchedBefore,
       });
     }
     if (readiness === 'local' || opts.node !== undefined) {
