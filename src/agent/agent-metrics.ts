@@ -68,6 +68,9 @@ export async function serveAgentMetrics(address: string, registry: Registry, log
       resolve();
     });
   });
+  // Once serving, an error (an accept that fails: EMFILE) is logged; unhandled, it would end
+  // the agent that programs the node, for the sake of its metrics.
+  server.on('error', (err) => log.warn({ event: 'agent.metrics_error', err }, 'the agent metrics server failed'));
   const bound = server.address() as AddressInfo;
   const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   log.info({ event: 'agent.metrics_serving', url }, `agent metrics at ${url}/metrics`);
