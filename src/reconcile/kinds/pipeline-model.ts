@@ -221,13 +221,13 @@ export class LiveModel implements ScopeIndex {
     return this.netByName.get(key);
   }
 
-  /** Whether the model holds ports or load balancers of a network. */
   /** Whether a network being deleted that was kept for what is on it now has nothing on it (a rebuild drops it). */
   terminatingEmptied(): boolean {
     for (const uid of this.terminating) if (!this.hasObjectsOn(uid)) return true;
     return false;
   }
 
+  /** Whether the model holds ports or load balancers of a network. */
   hasObjectsOn(networkUid: string): boolean {
     return (this.portsByNet.get(networkUid)?.size ?? 0) > 0 || (this.lbsByNet.get(networkUid)?.size ?? 0) > 0;
   }
