@@ -62,6 +62,7 @@ import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { TunnelProber, type TunnelsOutcome } from './tunnel-probes';
 import { failingInStatus, reportedFailing, sameBackendKeys, uncheckedOnSilentNodes } from './lb-health-reports';
+import { READY, networkNotReady, readyNow, realizationOf, unbound, type Realization } from './readiness';
 import { DispatchReporter, LbStatusReporter } from './lb-status';
 import { NodeReports, dispatchedIn } from './node-reports';
 import { parseObjectKey, typePrefixOf } from './object-keys';
@@ -69,7 +70,7 @@ import type { FastPathHook } from './fastpath.nodes';
 import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type RetiredBackends, type Touched } from './pipeline-model';
 
 
-export const READY = 'Ready';
+export { READY } from './readiness';
 
 /** How long a node's OVS programming waits for its fast path to take the same compile. */
 const FAST_PATH_APPLY_WAIT_MS = 2000;
@@ -118,13 +119,6 @@ export const REALIZING_QUIET_MS = 5000;
 /** Ports informer index: spec.node (pinned ports only). */
 const IX_PINNED_NODE = 'pinned-node';
 
-interface Realization {
-  status: 'True' | 'False';
-  reason: string;
-  message: string;
-  /** Realizing: the nodes that lag. */
-  lagging?: string[];
-}
 const ALLOCATED = 'AddressesAllocated';
 
 /** What the pipeline needs from the chassis layer (ChassisManager implements it). */
@@ -1460,31 +1454,17 @@ export class PipelineReconciler {
   /** What agents reported installed (readiness 'node-status'). */
   private readonly reports = new NodeReports();
 
-  /** Why an object of a network the model does not hold is not Ready: its network is being deleted, or not compiled yet. */
+  /** Why an object of a network the model does not hold is not Ready. */
   private networkNotReady(namespace: string, network: string | undefined): Realization {
     const net = network === undefined ? undefined : this.networks.get(objectKey(NETWORKS, namespace, network));
-    if (net?.metadata.deletionTimestamp) return { status: 'False', reason: 'NetworkTerminating', message: `network ${network} is being deleted` };
-    return { status: 'False', reason: 'NetworkNotReady', message: `network ${network} is not known to the pipeline yet` };
+    return networkNotReady(network, !!net?.metadata.deletionTimestamp);
   }
 
-  /**
-   * A port without a binding. With agents, one pinned to a node waits for what that node
-   * lacks, not for its VM, and says which: the Node itself (a typo in spec.node), an agent
-   * (none has claimed it: its NodeRealization has no status.agent), or an agent's reports
-   * (the leader marked it AgentNotReporting), as a Pod's reason names its kubelet's state.
-   */
+  /** A port without a binding; with agents, pinned to a node, what that node lacks (readiness.ts). */
   private notBound(node: string | undefined, boundMessage: string | undefined): Realization {
-    if (this.opts.readiness === 'node-status' && node !== undefined) {
-      const n = this.nodes.get(objectKey(NODES, undefined, node));
-      if (!n) return { status: 'False', reason: 'NodeNotFound', message: `node ${node} (spec.node) does not exist: create it (vnetctl get nodes lists those there are) or pin the port to one that does` };
-      const rz = this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node));
-      if (!rz?.status?.agent) return { status: 'False', reason: 'NoAgent', message: `no vnetd agent has claimed node ${node}: run vnetd agent --node ${node} on that hypervisor` };
-      if (agentMarkedSilent(n)) {
-        const since = getCondition(n.status?.conditions, READY)?.lastTransitionTime;
-        return { status: 'False', reason: 'AgentNotReporting', message: `the vnetd agent of node ${node} (${rz.status.agent.holder}) has not reported${since ? ` since ${since}` : ''}: is it running?` };
-      }
-    }
-    return { status: 'False', reason: 'NotBound', message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
+    if (this.opts.readiness !== 'node-status' || node === undefined) return unbound(undefined, boundMessage);
+    const claimedBy = this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node))?.status?.agent?.holder;
+    return unbound({ name: node, node: this.nodes.get(objectKey(NODES, undefined, node)), claimedBy }, boundMessage);
   }
 
   /**
@@ -1561,7 +1541,7 @@ export class PipelineReconciler {
     // is Ready must not flip to False (and back, thousands of status writes) only because
     // this process has not synced a node yet. The node's first sync re-queues it; the
     // grace period bounds how long a node that never comes back is trusted.
-    if (ready.status === 'False' && ready.reason === 'Realizing' && this.readyNow(obj)) {
+    if (ready.status === 'False' && ready.reason === 'Realizing' && readyNow(obj)) {
       const graceLeft = STARTUP_GRACE_MS - (Date.now() - this.startedAt);
       const unknown = (n: string) => !this.agents.get(n)?.everRealized;
       if (graceLeft > 0 && ready.lagging!.every(unknown)) {
@@ -1581,7 +1561,7 @@ export class PipelineReconciler {
     // as it was (for the previous generation, which kubectl wait tells apart) instead of
     // flipping to False for the milliseconds its flows take, on every edit.
     const quietReason = ready.reason === 'Realizing' || (ready.reason === 'NotBound' && this.opts.readiness === 'node-status');
-    if (quietReason && !this.readyNow(obj)) {
+    if (quietReason && !readyNow(obj)) {
       const since = this.quietSince.get(key);
       const left = since === undefined || since.generation !== obj.metadata.generation ? REALIZING_QUIET_MS : since.at + REALIZING_QUIET_MS - Date.now();
       if (since === undefined || since.generation !== obj.metadata.generation) this.quietSince.set(key, { generation: obj.metadata.generation, at: Date.now() });
@@ -1619,18 +1599,8 @@ export class PipelineReconciler {
     );
   }
 
-  private readyNow(obj: VirtualPort | VirtualNetwork | LoadBalancer): boolean {
-    const c = getCondition(obj.status?.conditions, READY);
-    return c?.status === 'True' && c.observedGeneration === obj.metadata.generation;
-  }
-
   private realization(uid: string, version: string, needed: Set<string>): Realization {
     const clash = [...(this.flowConflicts.get(uid) ?? [])].filter(([n]) => needed.has(n)).sort(([a], [b]) => a.localeCompare(b));
-    if (clash.length) return { status: 'False', reason: 'FlowConflict', message: clash.map(([n, m]) => `on node ${n}: ${m}`).join('; '), lagging: clash.map(([n]) => n) };
-    const lag = this.lagging(uid, version, needed);
-    const nodes = sortNames([...needed]);
-    if (lag.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lag.join(', ')} (of ${nodes.join(', ')})`, lagging: lag };
-    if (!nodes.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
-    return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${nodes.join(', ')}` };
+    return realizationOf(sortNames([...needed]), clash.length ? [] : this.lagging(uid, version, needed), clash);
   }
 }

@@ -1,0 +1,39 @@
+import type { HypervisorNode, VirtualPort } from '../../resources/kinds';
+import { networkNotReady, readyNow, realizationOf, unbound } from './readiness';
+
+const node = (ready?: { status: string; reason: string; lastTransitionTime?: string }): HypervisorNode => ({
+  apiVersion: 'vnet.dev/v1alpha1',
+  kind: 'Node',
+  metadata: { name: 'hv1' },
+  spec: { tunnelIP: '192.0.2.1' },
+  ...(ready ? { status: { conditions: [{ type: 'Ready', message: '', ...ready }] } } : {}),
+} as HypervisorNode);
+
+describe('readiness', () => {
+  it('Realized, Realizing with the lagging nodes, or FlowConflict first', () => {
+    expect(realizationOf(['hv1', 'hv2'], [], [])).toEqual({ status: 'True', reason: 'Realized', message: 'flows installed on node(s) hv1, hv2' });
+    expect(realizationOf([], [], [])).toMatchObject({ status: 'True', message: 'no node needs flows for it yet (no bound ports)' });
+    expect(realizationOf(['hv1', 'hv2'], ['hv2'], [])).toEqual({ status: 'False', reason: 'Realizing', message: 'flows not yet installed on node(s) hv2 (of hv1, hv2)', lagging: ['hv2'] });
+    expect(realizationOf(['hv1'], ['hv1'], [['hv1', 'table 12 is full']])).toEqual({ status: 'False', reason: 'FlowConflict', message: 'on node hv1: table 12 is full', lagging: ['hv1'] });
+  });
+
+  it('an unbound port pinned to a node names what the node lacks, in order: the Node, an agent, its reports; else NotBound', () => {
+    expect(unbound({ name: 'hv9' }, undefined)).toMatchObject({ reason: 'NodeNotFound', message: expect.stringMatching(/^node hv9 \(spec\.node\) does not exist: /) });
+    expect(unbound({ name: 'hv1', node: node() }, undefined)).toMatchObject({ reason: 'NoAgent', message: 'no vnetd agent has claimed node hv1: run vnetd agent --node hv1 on that hypervisor' });
+    const silent = node({ status: 'Unknown', reason: 'AgentNotReporting', lastTransitionTime: '2026-12-03T08:00:00Z' });
+    expect(unbound({ name: 'hv1', node: silent, claimedBy: 'host/7' }, undefined)).toMatchObject({ reason: 'AgentNotReporting', message: 'the vnetd agent of node hv1 (host/7) has not reported since 2026-12-03T08:00:00Z: is it running?' });
+    expect(unbound({ name: 'hv1', node: node({ status: 'True', reason: 'Ready' }), claimedBy: 'host/7' }, 'no interface with iface-id x')).toEqual({ status: 'False', reason: 'NotBound', message: 'not bound: no interface with iface-id x' });
+    expect(unbound(undefined, undefined)).toMatchObject({ reason: 'NotBound', message: 'not bound to a hypervisor interface yet' });
+  });
+
+  it('a network the model does not hold: being deleted, or not compiled yet', () => {
+    expect(networkNotReady('blue', true)).toMatchObject({ reason: 'NetworkTerminating', message: 'network blue is being deleted' });
+    expect(networkNotReady('blue', false)).toMatchObject({ reason: 'NetworkNotReady' });
+  });
+
+  it('Ready now only for the current generation', () => {
+    const port = (og: number, generation: number) => ({ metadata: { name: 'p', generation }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Realized', message: '', observedGeneration: og }] } }) as unknown as VirtualPort;
+    expect(readyNow(port(2, 2))).toBe(true);
+    expect(readyNow(port(1, 2))).toBe(false);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * Why an object is Ready or not, as the pipeline reconciler writes it: pure decisions from
+ * what the reconciler has gathered (the nodes that need the object, those that lag or
+ * refused its flows, the state of the node a port is pinned to). Kept apart so that every
+ * reason and message can be read, and tested, in one place.
+ */
+import { agentMarkedSilent } from '../../chassis/node-status';
+import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import { getCondition } from '../conditions';
+
+export const READY = 'Ready';
+
+export interface Realization {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  /** Realizing: the nodes that lag. */
+  lagging?: string[];
+}
+
+/** Ready=True for the object's current generation. */
+export function readyNow(obj: VirtualPort | VirtualNetwork | LoadBalancer): boolean {
+  const c = getCondition(obj.status?.conditions, READY);
+  return c?.status === 'True' && c.observedGeneration === obj.metadata.generation;
+}
+
+/**
+ * An object its nodes need: FlowConflict where a node refused its flows, Realizing where one
+ * has not installed its current version, else Realized. Node lists come sorted.
+ */
+export function realizationOf(needed: readonly string[], lagging: readonly string[], conflicts: ReadonlyArray<readonly [node: string, message: string]>): Realization {
+  if (conflicts.length) return { status: 'False', reason: 'FlowConflict', message: conflicts.map(([n, m]) => `on node ${n}: ${m}`).join('; '), lagging: conflicts.map(([n]) => n) };
+  if (lagging.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lagging.join(', ')} (of ${needed.join(', ')})`, lagging: [...lagging] };
+  if (!needed.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
+  return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${needed.join(', ')}` };
+}
+
+/** An object of a network the model does not hold: its network is being deleted, or not compiled yet. */
+export function networkNotReady(network: string | undefined, terminating: boolean): Realization {
+  if (terminating) return { status: 'False', reason: 'NetworkTerminating', message: `network ${network} is being deleted` };
+  return { status: 'False', reason: 'NetworkNotReady', message: `network ${network} is not known to the pipeline yet` };
+}
+
+/** What is known of the node an unbound port is pinned to, where agents program the nodes. */
+export interface PinnedNode {
+  name: string;
+  /** Its Node, if it exists. */
+  node?: HypervisorNode;
+  /** The holder of its agent's claim (NodeRealization status.agent), if any. */
+  claimedBy?: string;
+}
+
+/**
+ * A port without a binding. Pinned to a node where agents program the nodes, it waits for
+ * what that node lacks, not for its VM, and says which: the Node itself (a typo in
+ * spec.node), an agent (none has claimed it), or an agent's reports (the leader marked it
+ * AgentNotReporting), as a Pod's reason names its kubelet's state.
+ */
+export function unbound(pinned: PinnedNode | undefined, boundMessage: string | undefined): Realization {
+  if (pinned) {
+    const { name, node, claimedBy } = pinned;
+    if (!node) return { status: 'False', reason: 'NodeNotFound', message: `node ${name} (spec.node) does not exist: create it (vnetctl get nodes lists those there are) or pin the port to one that does` };
+    if (claimedBy === undefined) return { status: 'False', reason: 'NoAgent', message: `no vnetd agent has claimed node ${name}: run vnetd agent --node ${name} on that hypervisor` };
+    if (agentMarkedSilent(node)) {
+      const since = getCondition(node.status?.conditions, READY)?.lastTransitionTime;
+      return { status: 'False', reason: 'AgentNotReporting', message: `the vnetd agent of node ${name} (${claimedBy}) has not reported${since ? ` since ${since}` : ''}: is it running?` };
+    }
+  }
+  return { status: 'False', reason: 'NotBound', message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
+}
