@@ -87,6 +87,26 @@ describe('DispatchReporter', () => {
     await r.stop();
     expect(reported[2]).toEqual(new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 16], [`${net.vni}/${lb.vip}/10.0.0.6`, 16]]));
   });
+
+  it('reads the switch every interval, reports at most once per minReportMs: a flow removed between two reports keeps what it counted', async () => {
+    /** Whether an LbDnat flow sends to ip (as the counters read it). */
+    const sendsTo = (f: FlowStats, ip: string) => countDispatched([f]).has(`${net.vni}/${lb.vip}/${ip}`);
+    let flows = dumped((t) => (t === TABLES.LbDnat.id ? 3 : 0)).filter((f) => f.tableId === TABLES.LbDnat.id);
+    const conn = { connected: true, dumpFlows: async () => flows } as unknown as OpenFlowConnection;
+    const reported: Array<Map<string, number>> = [];
+    let minReportMs = 0;
+    const r = new DispatchReporter({ logger: pino({ level: 'silent' }), connections: () => [['hv1', conn]], onChange: (c) => reported.push(new Map(c)), get minReportMs() { return minReportMs; } });
+    await r.refresh();
+    minReportMs = 60_000;
+    // 10.0.0.6's flows count 4 more each (8 connections), are read, then removed (drained) before any report is due.
+    flows = flows.map((f) => (sendsTo(f, '10.0.0.6') ? { ...f, packetCount: 7n } : f));
+    await r.refresh();
+    flows = flows.filter((f) => !sendsTo(f, '10.0.0.6'));
+    await r.refresh();
+    minReportMs = 0;
+    await r.refresh();
+    expect(reported.at(-1)).toEqual(new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 6], [`${net.vni}/${lb.vip}/10.0.0.6`, 14]]));
+  });
 });
 
 describe('DispatchReporter: a restarted agent', () => {
