@@ -242,6 +242,12 @@ describe('wait and watch', () => {
     expect(n.stdout).toMatch(/\nDELETED virtualnetwork\.vnet\.dev\/ev\n$/);
     expect(y.stdout.startsWith('---\ntype: ADDED\nobject:\n')).toBe(true);
     expect(await cli.run(['watch', 'vnode', '--timeout', '300ms', '--no-initial'])).toMatchObject({ code: 0, stdout: '' });
+    // A name that is not there: watch says it waits for it (QA: a silent stream looked hung);
+    // get -w fails at once, as kubectl get NAME -w answers NotFound.
+    expect(await cli.run(['watch', 'vnet', 'nosuch', '-n', 'm1', '--timeout', '300ms'])).toMatchObject({ code: 0, stdout: '', stderr: 'no virtualnetwork.vnet.dev/nosuch in namespace m1 yet: watching for it (Ctrl-C to stop)\n' });
+    const missing = await cli.run(['get', 'vnet', 'nosuch', '-w', '-n', 'm1']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: cannot watch virtualnetwork "nosuch" in namespace "m1": .*not found/);
   });
 });
 

@@ -155,7 +155,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         if (o.watch) {
           // As kubectl: one object or a whole collection.
           if (names.length > 1) throw new UsageError(`--watch follows one object or all of a kind, not ${names.length}; give one name or none`);
-          await streamEvents(rt, { kind, ns, name: names[0], initial: true }, new EventPrinter(rt, kind, all, o.outputWatchEvents === true));
+          await streamEvents(rt, { kind, ns, name: names[0], initial: true, mustExist: true }, new EventPrinter(rt, kind, all, o.outputWatchEvents === true));
           return;
         }
         if (names.length === 0) {

@@ -10,7 +10,7 @@ import { attempt } from '../attempt';
 import { UsageError } from '../errors';
 import { parseDuration } from '../flags/duration';
 import { findKind, KINDS, qualifiedName, resourcePath, type KindInfo } from '../kinds';
-import { listObjects } from '../ops';
+import { getObject, listObjects } from '../ops';
 import { renderObjects, tableLines, toYaml } from '../output/printer';
 import { resumableWatch } from '../resumable-watch';
 import type { Runtime } from '../runtime';
@@ -82,19 +82,21 @@ export interface WatchTarget {
   name?: string;
   /** ADDED events for the objects there are when the watch starts. */
   initial: boolean;
+  /** A named object must exist when the watch starts (get NAME -w, as kubectl's); else the watch waits for it, saying so. */
+  mustExist?: boolean;
   /** Epoch ms to stop at. */
   deadline?: number;
 }
 
-/** Lists for a revision to watch from, printing the objects as ADDED unless quiet. */
-async function listAt(rt: Runtime, t: WatchTarget, fieldSelector: string | undefined, printer: EventPrinter, quiet: boolean): Promise<string | undefined> {
+/** Lists for a revision to watch from, printing the objects as ADDED unless quiet; says whether any matched. */
+async function listAt(rt: Runtime, t: WatchTarget, fieldSelector: string | undefined, printer: EventPrinter, quiet: boolean): Promise<{ resourceVersion?: string; found: boolean }> {
   if (quiet) {
-    const list = await rt.client().call<{ metadata: { resourceVersion?: string } }>({ method: 'GET', path: resourcePath(t.kind, t.ns), query: { limit: 1, fieldSelector } });
-    return list.metadata.resourceVersion;
+    const list = await rt.client().call<{ metadata: { resourceVersion?: string }; items?: unknown[] }>({ method: 'GET', path: resourcePath(t.kind, t.ns), query: { limit: 1, fieldSelector } });
+    return { resourceVersion: list.metadata.resourceVersion, found: (list.items?.length ?? 0) > 0 };
   }
   const list = await listObjects(rt, t.kind, t.ns, { fieldSelector });
   for (const obj of list.items) printer.print('ADDED', obj);
-  return list.metadata.resourceVersion;
+  return { resourceVersion: list.metadata.resourceVersion, found: list.items.length > 0 };
 }
 
 /**
@@ -122,7 +124,14 @@ export async function streamEvents(rt: Runtime, t: WatchTarget, printer: EventPr
         deadline: t.deadline,
         signal: interrupted.signal,
         relist: async () => {
-          const resourceVersion = await listAt(rt, t, fieldSelector, printer, first && !t.initial);
+          const { resourceVersion, found } = await listAt(rt, t, fieldSelector, printer, first && !t.initial);
+          // A named object that is not there: get -w fails at once (the GET's 404, with what
+          // to do), as kubectl get NAME -w answers NotFound; watch waits for it, and says so
+          // (QA: a silent stream looked like a hang).
+          if (first && t.name !== undefined && !found) {
+            if (t.mustExist) await getObject(rt, t.kind, t.ns, t.name);
+            else rt.io.err(`no ${qualifiedName(t.kind, t.name)}${t.ns ? ` in namespace ${t.ns}` : ''} yet: watching for it (Ctrl-C to stop)\n`);
+          }
           first = false;
           return { resourceVersion };
         },
