@@ -303,7 +303,9 @@ describe('update, patch, status, finalizers', () => {
       return ready?.reason === 'Terminating' && g.json.metadata.finalizers.length === 2 && ready.message === 'waiting for finalizers example.com/hold before releasing its addresses' ? g.json : undefined;
     }, 10_000);
     expect(waiting.metadata.finalizers).toEqual(['example.com/hold', 'vnet.dev/ipam']);
-    expect(waiting.status.conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'False', message: 'waiting for finalizers example.com/hold before releasing its addresses' });
+    expect(waiting.status.conditions.find((c: { type: string }) => c.type === 'Ready')).toMatchObject({ status: 'False', message: 'waiting for finalizers example.com/hold before releasing its addresses', observedGeneration: waiting.metadata.generation });
+    // Written with that Ready: the status as a whole describes the deletion's generation (QA: it stayed one behind).
+    expect(waiting.status.observedGeneration).toBe(waiting.metadata.generation);
     const thief = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('thief'), 422, 'Invalid');
     expect(thief.message).toContain('10.98.0.91');
     // The holder lets go: the port goes and its addresses with it.

@@ -173,7 +173,8 @@ export class IpamReconciler {
     const ready = getCondition((obj.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready');
     if (ready?.message === message && ready.observedGeneration === obj.metadata.generation) return;
     await this.writeStatus(type, obj, (o) => {
-      o.status = { ...(o.status as object), conditions: setCondition((o.status as { conditions?: Condition[] })?.conditions, { type: 'Ready', status: 'False', reason: 'Terminating', message, observedGeneration: o.metadata.generation }) };
+      // Ready decided for this generation (the deletion's): the status as a whole describes it too.
+      o.status = { ...(o.status as object), observedGeneration: o.metadata.generation, conditions: setCondition((o.status as { conditions?: Condition[] })?.conditions, { type: 'Ready', status: 'False', reason: 'Terminating', message, observedGeneration: o.metadata.generation }) };
     });
   }
 
