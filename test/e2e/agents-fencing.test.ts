@@ -237,14 +237,20 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     await api.call('POST', `${G}/namespaces/fencing/virtualports`, { metadata: { name: 'while-silent' }, spec: { network: 'net', node: 'hv1' } });
     const waiting = await eventually(async () => ((await portReady())?.reason === 'AgentNotReporting' ? portReady() : undefined), 15_000, 100);
     expect(waiting?.message).toMatch(/^the vnetd agent of node hv1 \(.+\) has not reported since .+: is it running\?$/);
+    // The load balancer edited meanwhile waits for that agent too, and says so, not "Realizing" for good.
+    expect((await v.call('PATCH', `${G}/namespaces/fencing/loadbalancers/web`, { spec: { listeners: [{ port: 80, targetPort: 8080 }, { port: 81, targetPort: 8080 }] } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    const lbReady = async () => ((await api.call('GET', `${G}/namespaces/fencing/loadbalancers/web`)) as PortObj).status?.conditions?.find((x) => x.type === 'Ready');
+    const lbWaiting = await eventually(async () => ((await lbReady())?.reason === 'AgentNotReporting' ? lbReady() : undefined), 15_000, 100);
+    expect(lbWaiting?.message).toBe('flows not yet installed on node(s) hv1 (of hv1); the agent of node(s) hv1 is not reporting');
     await eventually(async () => (await lbHealthy()) === '0/1', 10_000, 100).catch(async () => {
       throw new Error(`the backend on the silent node still counts as healthy: ${await lbHealthy()}`);
     });
     await newAgent();
     const t1 = performance.now();
     await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
-    // The agent back, the port waits for its VM's NIC again.
+    // The agent back, the port waits for its VM's NIC again, and the load balancer is realized.
     await eventually(async () => (await portReady())?.reason === 'NotBound', 15_000, 100);
+    await eventually(async () => (await lbReady())?.reason === 'Realized', 15_000, 100);
     await api.call('DELETE', `${G}/namespaces/fencing/virtualports/while-silent`);
     // Its agent back, its own checks decide again.
     await eventually(async () => (await lbHealthy()) === '1/1', 20_000, 100);

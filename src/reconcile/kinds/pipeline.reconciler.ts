@@ -580,7 +580,8 @@ export class PipelineReconciler {
           onAdd: (n) => (delta({ rz: rzOf(n.metadata.name) }, { rz: rzOf(n.metadata.name), node: n }), pinnedTo(n.metadata.name)),
           onUpdate: (o, n) => {
             if (o.status?.realized !== n.status?.realized) delta({ rz: rzOf(n.metadata.name), node: o }, { rz: rzOf(n.metadata.name), node: n });
-            if (agentMarkedSilent(o) !== agentMarkedSilent(n)) pinnedTo(n.metadata.name);
+            // A node whose agent goes silent (or comes back): what lags there says so (rare: every object not Ready is looked at again).
+            if (agentMarkedSilent(o) !== agentMarkedSilent(n)) this.requeueNotReady();
           },
           onDelete: (o) => (delta({ rz: rzOf(o.metadata.name), node: o }, { rz: rzOf(o.metadata.name) }), pinnedTo(o.metadata.name)),
         }),
@@ -1479,6 +1480,15 @@ export class PipelineReconciler {
     }
   }
 
+  /** Queues the status of every port, load balancer and network not Ready for its generation. */
+  private requeueNotReady(): void {
+    for (const [informer, type] of [[this.ports, PORTS], [this.lbs, LOAD_BALANCERS], [this.networks, NETWORKS]] as const) {
+      for (const o of (informer as Informer<VirtualPort | LoadBalancer | VirtualNetwork>).list()) {
+        if (!readyNow(o)) this.statusController.queue.add(objectKey(type, o.metadata.namespace, o.metadata.name));
+      }
+    }
+  }
+
   private async reconcileStatus(key: string): Promise<void> {
     const isPort = key.startsWith(typePrefixOf(PORTS));
     const isLb = key.startsWith(typePrefixOf(LOAD_BALANCERS));
@@ -1601,6 +1611,8 @@ export class PipelineReconciler {
 
   private realization(uid: string, version: string, needed: Set<string>): Realization {
     const clash = [...(this.flowConflicts.get(uid) ?? [])].filter(([n]) => needed.has(n)).sort(([a], [b]) => a.localeCompare(b));
-    return realizationOf(sortNames([...needed]), clash.length ? [] : this.lagging(uid, version, needed), clash);
+    const lag = clash.length ? [] : this.lagging(uid, version, needed);
+    const silent = this.opts.readiness === 'node-status' ? lag.filter((n) => agentMarkedSilent(this.nodes.get(objectKey(NODES, undefined, n)))) : [];
+    return realizationOf(sortNames([...needed]), lag, clash, silent);
   }
 }

@@ -15,6 +15,9 @@ describe('readiness', () => {
     expect(realizationOf([], [], [])).toMatchObject({ status: 'True', message: 'no node needs flows for it yet (no bound ports)' });
     expect(realizationOf(['hv1', 'hv2'], ['hv2'], [])).toEqual({ status: 'False', reason: 'Realizing', message: 'flows not yet installed on node(s) hv2 (of hv1, hv2)', lagging: ['hv2'] });
     expect(realizationOf(['hv1'], ['hv1'], [['hv1', 'table 12 is full']])).toEqual({ status: 'False', reason: 'FlowConflict', message: 'on node hv1: table 12 is full', lagging: ['hv1'] });
+    // Lagging where the agent is silent: nothing is being realized there, and it is said.
+    expect(realizationOf(['hv1', 'hv2'], ['hv2'], [], ['hv2'])).toEqual({ status: 'False', reason: 'AgentNotReporting', message: 'flows not yet installed on node(s) hv2 (of hv1, hv2); the agent of node(s) hv2 is not reporting', lagging: ['hv2'] });
+    expect(realizationOf(['hv1', 'hv2'], ['hv1', 'hv2'], [], ['hv2'])).toMatchObject({ reason: 'Realizing', message: 'flows not yet installed on node(s) hv1, hv2 (of hv1, hv2); the agent of node(s) hv2 is not reporting' });
   });
 
   it('an unbound port pinned to a node names what the node lacks, in order: the Node, an agent, its reports; else NotBound', () => {

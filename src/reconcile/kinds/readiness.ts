@@ -28,9 +28,15 @@ export function readyNow(obj: VirtualPort | VirtualNetwork | LoadBalancer): bool
  * An object its nodes need: FlowConflict where a node refused its flows, Realizing where one
  * has not installed its current version, else Realized. Node lists come sorted.
  */
-export function realizationOf(needed: readonly string[], lagging: readonly string[], conflicts: ReadonlyArray<readonly [node: string, message: string]>): Realization {
+export function realizationOf(needed: readonly string[], lagging: readonly string[], conflicts: ReadonlyArray<readonly [node: string, message: string]>, silent: readonly string[] = []): Realization {
   if (conflicts.length) return { status: 'False', reason: 'FlowConflict', message: conflicts.map(([n, m]) => `on node ${n}: ${m}`).join('; '), lagging: conflicts.map(([n]) => n) };
-  if (lagging.length) return { status: 'False', reason: 'Realizing', message: `flows not yet installed on node(s) ${lagging.join(', ')} (of ${needed.join(', ')})`, lagging: [...lagging] };
+  if (lagging.length) {
+    const message = `flows not yet installed on node(s) ${lagging.join(', ')} (of ${needed.join(', ')})`;
+    // Lagging on nodes whose agent went silent, nothing is being realized there: said so (QA: "Realizing" for good).
+    if (!silent.length) return { status: 'False', reason: 'Realizing', message, lagging: [...lagging] };
+    const reason = silent.length === lagging.length ? 'AgentNotReporting' : 'Realizing';
+    return { status: 'False', reason, message: `${message}; the agent of node(s) ${silent.join(', ')} is not reporting`, lagging: [...lagging] };
+  }
   if (!needed.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
   return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${needed.join(', ')}` };
 }
