@@ -231,6 +231,11 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     }, 15_000, 100);
     const markedMs = performance.now() - t0;
     expect(silent).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^the agent of node hv1 \(.+\) has not renewed its heartbeat \(NodeLease hv1\) for \d+ s/) });
+    // The agent's other conditions are no longer its word either: Unknown, as a kubelet's are.
+    const others = async () => (((await api.call('GET', `${G}/nodes/hv1`)) as NodeObj).status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+    const stale = await others();
+    expect(stale.map((c) => c.type)).toContain('Connected');
+    expect(stale.filter((c) => c.status !== 'Unknown' || c.reason !== 'AgentNotReporting')).toEqual([]);
     // A port for hv1 declared meanwhile waits for that agent, and says so (not NotBound: no VM is at fault).
     type PortObj = { status?: { conditions?: Array<{ type: string; reason?: string; message?: string }> } };
     const portReady = async () => ((await api.call('GET', `${G}/namespaces/fencing/virtualports/while-silent`)) as PortObj).status?.conditions?.find((x) => x.type === 'Ready');
@@ -248,6 +253,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     await newAgent();
     const t1 = performance.now();
     await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
+    await eventually(async () => (await others()).find((c) => c.type === 'Connected')?.status === 'True', 15_000, 100);
     // The agent back, the port waits for its VM's NIC again, and the load balancer is realized.
     await eventually(async () => (await portReady())?.reason === 'NotBound', 15_000, 100);
     await eventually(async () => (await lbReady())?.reason === 'Realized', 15_000, 100);

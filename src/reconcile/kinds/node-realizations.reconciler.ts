@@ -98,7 +98,14 @@ export class NodeRealizationReconciler {
       await this.objects
         .modify<HypervisorNode>(NODES, undefined, rz.metadata.name, (cur) => {
           if (cur.metadata.uid !== node.metadata.uid || agentMarkedSilent(cur)) return undefined;
-          const conditions = setCondition(cur.status?.conditions, { type: READY, status: 'Unknown', reason: AGENT_NOT_REPORTING, message, observedGeneration: cur.metadata.generation });
+          let conditions = setCondition(cur.status?.conditions, { type: READY, status: 'Unknown', reason: AGENT_NOT_REPORTING, message, observedGeneration: cur.metadata.generation });
+          // The agent's other conditions (Connected, TunnelsUp) are its word too, no longer
+          // renewed: Unknown as well, as Kubernetes marks every condition of a node whose
+          // kubelet stopped posting (QA: TunnelsUp=True stayed for a dead hypervisor).
+          for (const c of cur.status?.conditions ?? []) {
+            if (c.type === READY || c.status === 'Unknown') continue;
+            conditions = setCondition(conditions, { type: c.type, status: 'Unknown', reason: AGENT_NOT_REPORTING, message: `the agent stopped reporting; its last word: ${c.status} ${c.reason ?? ''}`.trimEnd(), observedGeneration: c.observedGeneration });
+          }
           return { ...cur, status: { ...cur.status, conditions } };
         }, { subresource: 'status' })
         .then(() => this.logger.warn({ event: 'node.agent_not_reporting', node: rz.metadata.name, holder: agent.holder, last: since }, message))
