@@ -187,6 +187,14 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     expect(missing?.message).toMatch(/^node hv8 \(spec\.node\) does not exist: /);
     await api.call('POST', `${G}/nodes`, { metadata: { name: 'hv8' }, spec: { tunnelIP: '198.18.0.98' } });
     await eventually(async () => (await readyOf('on-hv8'))?.reason === 'NoAgent', 15_000);
+    // The Node itself, never claimed, says so once the agent timeout (2 s here) has passed, as
+    // Kubernetes marks a node whose kubelet never posted (QA: it stayed without any status).
+    type NodeObj = { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+    const nodeReady = await eventually(async () => {
+      const c = ((await api.call('GET', `${G}/nodes/hv8`)) as NodeObj).status?.conditions?.find((x) => x.type === 'Ready');
+      return c?.reason === 'NoAgent' ? c : undefined;
+    }, 15_000, 100);
+    expect(nodeReady).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^no vnetd agent has claimed node hv8 \(for \d+ s\): run vnetd agent --node hv8 on that hypervisor$/) });
     for (const name of ['on-hv9', 'on-hv8']) await api.call('DELETE', `${G}/namespaces/fencing/virtualports/${name}`);
     for (const name of ['hv9', 'hv8']) await api.call('DELETE', `${G}/nodes/${name}`);
   }, 60_000);

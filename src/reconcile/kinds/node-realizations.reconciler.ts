@@ -18,12 +18,15 @@ import type { Logger } from 'pino';
 import type { HypervisorNode, NodeLease, NodeRealization } from '../../resources/kinds';
 import { GROUP, VERSION } from '../../resources/kinds';
 import { AGENT_NOT_REPORTING, READY, agentMarkedSilent } from '../../chassis/node-status';
-import { setCondition } from '../conditions';
+import { getCondition, setCondition } from '../conditions';
 import { objectKey } from '../../store/keys';
 import { NODES, NODE_LEASES, NODE_REALIZATIONS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import { KeyExistsError, KeyNotFoundError } from '../../store/store';
 import { Controller } from '../controller';
+
+/** A Node no agent has claimed (Ready=Unknown, as a node whose kubelet never posted its status). */
+export const NO_AGENT = 'NoAgent';
 import type { Informer } from '../informer';
 import type { SharedInformers } from '../shared-informers';
 import { parseObjectKey } from './object-keys';
@@ -62,7 +65,7 @@ export class NodeRealizationReconciler {
     this.unsubscribe.push(this.controller.watch(this.nodes, byName(NODES)), this.controller.watch(this.realizations, byName(NODE_REALIZATIONS)));
     const saw = (o: { metadata: { name: string } }) => this.sawRenewal(o.metadata.name);
     this.unsubscribe.push(
-      this.realizations.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n), onDelete: (rz) => this.renewals.delete(rz.metadata.name) }),
+      this.realizations.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n), onDelete: (rz) => (this.renewals.delete(rz.metadata.name), this.unclaimed.delete(rz.metadata.name)) }),
       this.leases.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n) }),
     );
   }
@@ -84,10 +87,41 @@ export class NodeRealizationReconciler {
     return times.at(-1) ?? 'its claim';
   }
 
-  /** Marks the Node of every claimed node whose heartbeat has not moved for agentTimeoutMs. */
+  /** Per node no agent has claimed: since when this process has seen it so. */
+  private readonly unclaimed = new Map<string, number>();
+
+  /**
+   * A Node no agent has ever claimed, with no status at all, is marked Ready=Unknown NoAgent
+   * once agentTimeoutMs has passed, as Kubernetes marks a node whose kubelet never posted its
+   * status (QA: such a Node stayed without any status, for good).
+   */
+  private async markNeverClaimed(name: string, now: number): Promise<void> {
+    const since = this.unclaimed.get(name);
+    if (since === undefined) {
+      this.unclaimed.set(name, now);
+      return;
+    }
+    const node = this.nodes.get(objectKey(NODES, undefined, name));
+    if (!node || now - since < this.agentTimeoutMs || getCondition(node.status?.conditions, READY)) return;
+    const message = `no vnetd agent has claimed node ${name} (for ${Math.round((now - since) / 1000)} s): run vnetd agent --node ${name} on that hypervisor`;
+    await this.objects
+      .modify<HypervisorNode>(NODES, undefined, name, (cur) => {
+        if (cur.metadata.uid !== node.metadata.uid || getCondition(cur.status?.conditions, READY)) return undefined;
+        return { ...cur, status: { ...cur.status, conditions: setCondition(cur.status?.conditions, { type: READY, status: 'Unknown', reason: NO_AGENT, message, observedGeneration: cur.metadata.generation }) } };
+      }, { subresource: 'status' })
+      .then(() => this.logger.warn({ event: 'node.no_agent', node: name }, message))
+      .catch((err: unknown) => this.logger.warn({ event: 'node.agent_check_failed', node: name, err }, 'could not mark a node no agent has claimed'));
+  }
+
+  /** Marks the Node of every claimed node whose heartbeat has not moved for agentTimeoutMs, and of every node never claimed. */
   private async checkAgents(): Promise<void> {
     const now = performance.now();
     for (const rz of this.realizations.list()) {
+      if (!rz.status?.agent) {
+        await this.markNeverClaimed(rz.metadata.name, now);
+        continue;
+      }
+      this.unclaimed.delete(rz.metadata.name);
       const agent = rz.status?.agent;
       const last = this.renewals.get(rz.metadata.name);
       if (!agent || !last || now - last.at < this.agentTimeoutMs) continue;
