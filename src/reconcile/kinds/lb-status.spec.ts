@@ -140,10 +140,11 @@ describe('LbStatusReporter', () => {
       spec: { network: 'n', vip: '10.0.0.100', listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ port: 'p5' }, { port: 'p6' }] },
     });
     let healthy = [true, true];
+    let resolvable = [true, true];
     const model = () =>
       ({
         networks: new Map([['n', net]]),
-        loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, healthy: healthy[i]! })) }]]),
+        loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, healthy: healthy[i]! })).filter((_b, i) => resolvable[i]) }]]),
       }) as unknown as LogicalModel;
     // A tick an hour apart: only refreshSoon can bring the writes this test sees.
     const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, intervalMs: 3_600_000 });
@@ -163,7 +164,12 @@ describe('LbStatusReporter', () => {
       expect(available(await until((s) => s?.healthyBackends === '2/2'))).toMatchObject({ status: 'True', reason: 'AllBackendsAvailable', message: 'all 2 backends get connections' });
       healthy = [true, false];
       reporter.refreshSoon();
-      expect(available(await until((s) => s?.healthyBackends === '1/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6' });
+      expect(available(await until((s) => s?.healthyBackends === '1/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (not bound to a node, or failing health checks)' });
+      // One that resolves to no address (a port without one of the VIP's family) is said apart.
+      resolvable = [true, false];
+      reporter.refreshSoon();
+      expect(available(await until((s) => available(s)?.message?.includes('ResolvedRefs') === true))).toMatchObject({ status: 'True', message: '1 of 2 backends gets connections; not: p6 (no address in the network of the VIP\'s family: see ResolvedRefs)' });
+      resolvable = [true, true];
       healthy = [false, false];
       reporter.refreshSoon();
       const none = await until((s) => s?.healthyBackends === '0/2');

@@ -418,7 +418,7 @@ export class LbStatusReporter {
       if (lb.metadata.deletionTimestamp) continue;
       const backends = this.backendsOf(lb, model, totals);
       const refs = resolvedRefs(lb, model);
-      const available = backendsAvailable(lb, backends);
+      const available = backendsAvailable(lb, backends, unresolvedBackends(lb, model));
       // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, and not drained.
       const healthyBackends = `${backends.filter((b, i) => b.healthy && lb.spec?.backends?.[i]?.weight !== 0).length}/${backends.length}`;
       const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
@@ -502,10 +502,10 @@ const RESOLVED_REFS = 'ResolvedRefs';
  * showed only as an empty address in status.backends while the load balancer said Ready.
  */
 function resolvedRefs(lb: LoadBalancer, model: LogicalModel): ConditionInput {
-  const known = new Set((model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []).map((b) => b.name));
+  const unresolved = unresolvedBackends(lb, model);
   const missing = (lb.spec?.backends ?? []).flatMap((b) => {
-    if (b.port !== undefined) return known.has(b.port) ? [] : [`VirtualPort "${b.port}"`];
-    return b.ip === undefined || known.has(b.ip) ? [] : [`address ${b.ip}`];
+    if (b.port !== undefined) return unresolved.has(b.port) ? [`VirtualPort "${b.port}"`] : [];
+    return b.ip !== undefined && unresolved.has(b.ip) ? [`address ${b.ip}`] : [];
   });
   const observedGeneration = lb.metadata.generation;
   if (missing.length === 0) return { type: RESOLVED_REFS, status: 'True', reason: 'ResolvedRefs', message: 'every backend resolves to a port of the network', observedGeneration };
@@ -518,6 +518,12 @@ function resolvedRefs(lb: LoadBalancer, model: LogicalModel): ConditionInput {
   };
 }
 
+/** The names (port or address) of the backends that resolve to no address of the network in the VIP's family. */
+function unresolvedBackends(lb: LoadBalancer, model: LogicalModel): Set<string> {
+  const known = new Set((model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []).map((b) => b.name));
+  return new Set((lb.spec?.backends ?? []).map((b) => b.port ?? b.ip ?? '').filter((name) => name !== '' && !known.has(name)));
+}
+
 const BACKENDS_AVAILABLE = 'BackendsAvailable';
 
 /**
@@ -525,19 +531,24 @@ const BACKENDS_AVAILABLE = 'BackendsAvailable';
  * new connections to. Ready says the VIP's flows are installed where needed; a VIP whose
  * every backend fails its checks is Ready and refuses every connection, which only this tells.
  */
-function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[]): ConditionInput {
+function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[], unresolved: ReadonlySet<string>): ConditionInput {
   const observedGeneration = lb.metadata.generation;
   const names = (bs: readonly LbBackendStatus[]) => bs.map((b) => b.name).join(', ');
   if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP are refused', observedGeneration };
   // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
   const drained = backends.filter((b, i) => b.healthy && lb.spec?.backends?.[i]?.weight === 0);
-  const unhealthy = backends.filter((b) => !b.healthy);
-  const getting = backends.length - drained.length - unhealthy.length;
-  const not = [...(unhealthy.length ? [names(unhealthy)] : []), ...(drained.length ? [`drained (weight 0): ${names(drained)}`] : [])].join('; ');
+  // Those that resolve to no address are said apart: no bind or health check would mend them (QA: a wrong-family port "failing health checks").
+  const unaddressed = backends.filter((b) => !b.healthy && unresolved.has(b.name));
+  const unhealthy = backends.filter((b) => !b.healthy && !unresolved.has(b.name));
+  const getting = backends.length - drained.length - unhealthy.length - unaddressed.length;
+  const not = [
+    ...(unhealthy.length ? [`${names(unhealthy)} (not bound to a node, or failing health checks)`] : []),
+    ...(unaddressed.length ? [`${names(unaddressed)} (no address in the network of the VIP's family: see ResolvedRefs)`] : []),
+    ...(drained.length ? [`drained (weight 0): ${names(drained)}`] : []),
+  ].join('; ');
   if (getting === 0) {
     const none = backends.length === 1 ? 'its only backend gets no connections' : `none of its ${backends.length} backends gets connections`;
-    const why = unhealthy.length ? ' (not bound to a node, or failing health checks)' : '';
-    return { type: BACKENDS_AVAILABLE, status: 'False', reason: unhealthy.length ? 'NoHealthyBackends' : 'AllBackendsDrained', message: `${none}${why}, so new connections are refused: ${not}`, observedGeneration };
+    return { type: BACKENDS_AVAILABLE, status: 'False', reason: unhealthy.length || unaddressed.length ? 'NoHealthyBackends' : 'AllBackendsDrained', message: `${none}, so new connections are refused: ${not}`, observedGeneration };
   }
   if (getting < backends.length) {
     return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections; not: ${not}`, observedGeneration };
