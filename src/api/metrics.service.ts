@@ -10,6 +10,7 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly requests: Counter<'verb' | 'resource' | 'code'>;
   private readonly latency: Histogram<'verb' | 'resource' | 'code'>;
+  private readonly longRunning: Gauge<'verb' | 'resource'>;
 
   constructor(catalog: ResourceCatalog, objects: ObjectStore) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vnetd_' });
@@ -24,6 +25,13 @@ export class MetricsService {
       help: 'API request latency (watches: until the stream ends).',
       labelNames: ['verb', 'resource', 'code'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60],
+      registers: [this.registry],
+    });
+    // A watch is counted in requests_total when it ends, hours later: this says how many are open now.
+    this.longRunning = new Gauge({
+      name: 'vnetd_apiserver_longrunning_requests',
+      help: 'Requests in progress that last (watches), by verb and resource, as kube-apiserver\'s apiserver_longrunning_requests.',
+      labelNames: ['verb', 'resource'],
       registers: [this.registry],
     });
     new Gauge({
@@ -61,6 +69,18 @@ export class MetricsService {
         this.set({ identity: l.identity }, l.isLeader ? 1 : 0);
       },
     });
+  }
+
+  /** A long-running request (a watch) began; the returned function ends it (once). */
+  longRunningStarted(verb: string, resource: string): () => void {
+    const labels = { verb, resource };
+    this.longRunning.inc(labels);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.longRunning.dec(labels);
+    };
   }
 
   observe(verb: string, resource: string, code: number, seconds: number): void {

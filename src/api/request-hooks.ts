@@ -32,8 +32,13 @@ export function installRequestHooks(fastify: FastifyInstance, deps: { logger: Lo
     }
     return info;
   };
-  fastify.addHook('onRequest', (req: Stamped, _reply: FastifyReply, done: () => void) => {
+  fastify.addHook('onRequest', (req: Stamped, reply: FastifyReply, done: () => void) => {
     req[STARTED] = performance.now();
+    // A watch is in progress until its stream closes, however it ends (its timeout, the client gone).
+    if (req.method === 'GET' && req.url.includes('watch=')) {
+      const info = infoOf(req.method, req.url);
+      if (info.verb === 'watch') reply.raw.once('close', metrics.longRunningStarted(info.verb, info.resource));
+    }
     done();
   });
   fastify.addHook('onResponse', (req: Stamped, reply: FastifyReply, done: () => void) => {

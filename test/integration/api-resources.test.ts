@@ -1,5 +1,6 @@
 /** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
 import { lbVipMac } from '../../src/pipeline/owners';
+import { ApiClient } from '../../src/agent/api-client';
 import { MacAllocator } from '../../src/ipam/mac-allocator';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../src/store/kinds';
 import { AllocationRegistry, ipKey, subnetChangeKey } from '../../src/ipam/allocation-registry';
@@ -1223,5 +1224,21 @@ describe('health and metrics', () => {
     expect(m.text).toMatch(/vnetd_apiserver_request_duration_seconds_bucket\{le="0.005",verb="get",resource="virtualnetworks",code="200"\}/);
     expect(m.text).toMatch(/vnetd_store_revision \d+/);
     expect(m.text).toMatch(/vnetd_objects\{kind="VirtualPort"\} \d+/);
+  });
+
+  it('counts the watches open now (a watch is in requests_total only once it ends)', async () => {
+    const open = async () => Number(/^vnetd_apiserver_longrunning_requests\{verb="watch",resource="virtualnetworks"\} (\d+)$/m.exec((await v.call('GET', '/metrics')).text)?.[1] ?? 0);
+    const before = await open();
+    const client = new ApiClient(v.url, v.caCertPem, v.adminToken);
+    const watches = [0, 1].map(() => client.watch(`${G}/namespaces/t1/virtualnetworks?watch=true`, () => undefined, () => undefined));
+    try {
+      await eventually(async () => (await open()) === before + 2, 5_000, 20);
+      watches[0]!.stop();
+      await eventually(async () => (await open()) === before + 1, 5_000, 20);
+    } finally {
+      for (const w of watches) w.stop();
+      client.close();
+    }
+    await eventually(async () => (await open()) === before, 5_000, 20);
   });
 });
