@@ -147,7 +147,11 @@ async function startAgentWork(
 ): Promise<AgentWork> {
   const { objects, kv, reporter, log, generation } = c;
   // What the node's agent before this one reported dispatching: the counts go on from there.
-  const before = (await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, o.node))?.status?.dispatched;
+  // Not worth failing the start for: unread (the API unavailable right after the claim), they start from the switch's.
+  const before = await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, o.node).then(
+    (rz) => rz?.status?.dispatched,
+    (err: unknown) => void log.warn({ event: 'agent.dispatched_unread', node: o.node, err: (err as Error).message }, 'could not read the counts the node reported before; they start from the switch\'s'),
+  );
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
   const informers = new SharedInformers(kv, log.child({ component: 'informers' }));
   const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb }, generation, onFenced: (_node, e) => c.onFenced(e.message) });
