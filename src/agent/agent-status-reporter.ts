@@ -13,6 +13,7 @@
  * waits. An agent of an earlier release reported in the Node's status.realized: the first
  * write here removes that.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { HypervisorNode, NodeRealization, UnhealthyBackend } from '../resources/kinds';
 import { sameValue } from '../resources/same-value';
@@ -111,13 +112,7 @@ export class AgentStatusReporter {
     clearInterval(this.recheck);
     await this.writing;
     if (!o.flush || !(this.pending || this.pendingHealth)) return;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_AT_STOP_MS)));
-    try {
-      await Promise.race([this.flush(), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await Promise.race([this.flush(), sleep(FLUSH_AT_STOP_MS, undefined, { ref: false })]);
   }
 
   /**

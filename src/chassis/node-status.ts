@@ -18,6 +18,8 @@ export interface ConditionView {
  * (NodeRealizationReconciler); the agent writes its own Ready over it once it is back.
  */
 export const AGENT_NOT_REPORTING = 'AgentNotReporting';
+/** No agent has claimed the node (a Node's Ready=Unknown, as a node whose kubelet never posted; an unbound port pinned there). */
+export const NO_AGENT = 'NoAgent';
 
 /** The leader has marked the Node's agent silent (Ready=Unknown, AGENT_NOT_REPORTING). */
 export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefined): boolean {

@@ -16,6 +16,7 @@
  * each agent counts its own node's (DispatchReporter) and reports them in its
  * NodeRealization's status.dispatched, and the controller sums those reports.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { FlowStats, OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector } from '../../openflow/sync';
@@ -185,13 +186,8 @@ const LAST_WRITE_MS = 2_000;
 
 /** Waits for a stop's last work, LAST_WRITE_MS at most; its failure is logged. */
 async function lastly(work: Promise<void>, log: Logger, failed: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => (timer = setTimeout(() => (log.warn({ event: 'lb.last_write_late', ms: LAST_WRITE_MS }, `${failed}: not done within ${LAST_WRITE_MS} ms`), resolve()), LAST_WRITE_MS)));
-  try {
-    await Promise.race([work.catch((err: unknown) => log.warn({ err }, failed)), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const done = await Promise.race([work.then(() => 'done' as const, (err: unknown) => void log.warn({ err }, failed)), sleep(LAST_WRITE_MS, 'late' as const, { ref: false })]);
+  if (done === 'late') log.warn({ event: 'lb.last_write_late', ms: LAST_WRITE_MS }, `${failed}: not done within ${LAST_WRITE_MS} ms`);
 }
 
 /** `run` every `ms` (never two at once; a failure goes to onError); stop() waits for one under way. */
@@ -299,10 +295,8 @@ export class DispatchReporter {
     // The carried-over counts are right only if decided before new connections add to the
     // surviving flows' counters: decided as soon as the switch is read, not at the first tick.
     if (this.o.previous) {
-      this.carryTimer = setInterval(() => {
-        if (this.carried) clearInterval(this.carryTimer);
-        else void this.refresh().catch((err: unknown) => this.log.warn({ err }, 'lb connection count failed'));
-      }, CARRY_CHECK_MS);
+      // Through the ticks' own runner: never two counts at once.
+      this.carryTimer = setInterval(() => (this.carried ? clearInterval(this.carryTimer) : this.ticks.now()), CARRY_CHECK_MS);
       this.carryTimer.unref();
     }
   }
@@ -417,8 +411,9 @@ export class LbStatusReporter {
     for (const lb of lbs) {
       if (lb.metadata.deletionTimestamp) continue;
       const backends = this.backendsOf(lb, model, totals);
-      const refs = resolvedRefs(lb, model);
-      const available = backendsAvailable(lb, backends, unresolvedBackends(lb, model));
+      const unresolved = unresolvedBackends(lb, model);
+      const refs = resolvedRefs(lb, unresolved);
+      const available = backendsAvailable(lb, backends, unresolved);
       // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, and not drained.
       const healthyBackends = `${backends.filter((b, i) => b.healthy && lb.spec?.backends?.[i]?.weight !== 0).length}/${backends.length}`;
       const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
@@ -501,8 +496,7 @@ const RESOLVED_REFS = 'ResolvedRefs';
  * has, or allows as an address pair). One that does not gets no traffic, and otherwise
  * showed only as an empty address in status.backends while the load balancer said Ready.
  */
-function resolvedRefs(lb: LoadBalancer, model: LogicalModel): ConditionInput {
-  const unresolved = unresolvedBackends(lb, model);
+function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>): ConditionInput {
   const missing = (lb.spec?.backends ?? []).flatMap((b) => {
     if (b.port !== undefined) return unresolved.has(b.port) ? [`VirtualPort "${b.port}"`] : [];
     return b.ip !== undefined && unresolved.has(b.ip) ? [`address ${b.ip}`] : [];

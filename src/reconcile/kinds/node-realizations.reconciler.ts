@@ -17,16 +17,13 @@
 import type { Logger } from 'pino';
 import type { HypervisorNode, NodeLease, NodeRealization } from '../../resources/kinds';
 import { GROUP, VERSION } from '../../resources/kinds';
-import { AGENT_NOT_REPORTING, READY, agentMarkedSilent } from '../../chassis/node-status';
+import { AGENT_NOT_REPORTING, NO_AGENT, READY, agentMarkedSilent } from '../../chassis/node-status';
 import { getCondition, setCondition } from '../conditions';
 import { objectKey } from '../../store/keys';
 import { NODES, NODE_LEASES, NODE_REALIZATIONS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
 import { KeyExistsError, KeyNotFoundError } from '../../store/store';
 import { Controller } from '../controller';
-
-/** A Node no agent has claimed (Ready=Unknown, as a node whose kubelet never posted its status). */
-export const NO_AGENT = 'NoAgent';
 import type { Informer } from '../informer';
 import type { SharedInformers } from '../shared-informers';
 import { parseObjectKey } from './object-keys';
@@ -122,9 +119,9 @@ export class NodeRealizationReconciler {
         continue;
       }
       this.unclaimed.delete(rz.metadata.name);
-      const agent = rz.status?.agent;
+      const agent = rz.status.agent;
       const last = this.renewals.get(rz.metadata.name);
-      if (!agent || !last || now - last.at < this.agentTimeoutMs) continue;
+      if (!last || now - last.at < this.agentTimeoutMs) continue;
       const node = this.nodes.get(objectKey(NODES, undefined, rz.metadata.name));
       if (!node || agentMarkedSilent(node)) continue;
       const since = this.lastRenewal(rz.metadata.name, agent);

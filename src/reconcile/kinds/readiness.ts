@@ -4,11 +4,11 @@
  * refused its flows, the state of the node a port is pinned to). Kept apart so that every
  * reason and message can be read, and tested, in one place.
  */
-import { agentMarkedSilent } from '../../chassis/node-status';
+import { AGENT_NOT_REPORTING, NO_AGENT, READY, agentMarkedSilent } from '../../chassis/node-status';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { getCondition } from '../conditions';
 
-export const READY = 'Ready';
+export { READY };
 
 export interface Realization {
   status: 'True' | 'False';
@@ -34,7 +34,7 @@ export function realizationOf(needed: readonly string[], lagging: readonly strin
     const message = `flows not yet installed on node(s) ${lagging.join(', ')} (of ${needed.join(', ')})`;
     // Lagging on nodes whose agent went silent, nothing is being realized there: said so (QA: "Realizing" for good).
     if (!silent.length) return { status: 'False', reason: 'Realizing', message, lagging: [...lagging] };
-    const reason = silent.length === lagging.length ? 'AgentNotReporting' : 'Realizing';
+    const reason = silent.length === lagging.length ? AGENT_NOT_REPORTING : 'Realizing';
     return { status: 'False', reason, message: `${message}; the agent of node(s) ${silent.join(', ')} is not reporting`, lagging: [...lagging] };
   }
   if (!needed.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
@@ -66,10 +66,10 @@ export function unbound(pinned: PinnedNode | undefined, boundMessage: string | u
   if (pinned) {
     const { name, node, claimedBy } = pinned;
     if (!node) return { status: 'False', reason: 'NodeNotFound', message: `node ${name} (spec.node) does not exist: create it (vnetctl get nodes lists those there are) or pin the port to one that does` };
-    if (claimedBy === undefined) return { status: 'False', reason: 'NoAgent', message: `no vnetd agent has claimed node ${name}: run vnetd agent --node ${name} on that hypervisor` };
+    if (claimedBy === undefined) return { status: 'False', reason: NO_AGENT, message: `no vnetd agent has claimed node ${name}: run vnetd agent --node ${name} on that hypervisor` };
     if (agentMarkedSilent(node)) {
       const since = getCondition(node.status?.conditions, READY)?.lastTransitionTime;
-      return { status: 'False', reason: 'AgentNotReporting', message: `the vnetd agent of node ${name} (${claimedBy}) has not reported${since ? ` since ${since}` : ''}: is it running?` };
+      return { status: 'False', reason: AGENT_NOT_REPORTING, message: `the vnetd agent of node ${name} (${claimedBy}) has not reported${since ? ` since ${since}` : ''}: is it running?` };
     }
   }
   return { status: 'False', reason: 'NotBound', message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
