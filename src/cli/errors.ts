@@ -7,6 +7,8 @@ import type { Status } from '../resources/status';
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
+/** The reader of stdout went away (`| head`): 128 + SIGPIPE, what a shell reports for kubectl there. */
+export const EXIT_BROKEN_PIPE = 141;
 
 /** An operation failed; the message is already the whole user-facing line. */
 export class CliError extends Error {

@@ -6,7 +6,7 @@
  */
 import { CommanderError } from 'commander';
 import { describeError } from './describe-error';
-import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './errors';
+import { CliError, EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './errors';
 import { paint } from './output/table';
 import { detectTerminal } from './output/terminal';
 import { buildProgram } from './program';
@@ -53,8 +53,14 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `vnetctl get ports | head -1`: once the reader is gone, stop quietly (Node ignores SIGPIPE,
+  // so every later write would fail with EPIPE, and the first one threw a stack trace).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
+    throw err;
+  });
   void run(process.argv.slice(2)).then((code) => {
     // Flush stdout before exiting: watch sockets and keep-alive agents would otherwise hold the process open.
-    process.stdout.write('', () => process.exit(code));
+    process.stdout.write('', (err?: NodeJS.ErrnoException | null) => process.exit(err?.code === 'EPIPE' ? EXIT_BROKEN_PIPE : code));
   });
 }

@@ -1,5 +1,5 @@
 /** vnetctl get/apply/delete -f, wait, watch, kubeconfig and credential errors, completion, pending commands. */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -389,6 +389,21 @@ describe('the installed bin', () => {
       rmSync(npmCache, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('a reader that goes away', () => {
+  it('ends vnetctl quietly with 141, as a shell reports for kubectl (| head): no EPIPE stack trace', async () => {
+    for (const args of [['--help'], ['get', 'ns', '-o', 'name']]) {
+      const [node, ...entry] = cli.argv;
+      const child = spawn(node, [...entry, ...args], { env: { PATH: process.env.PATH ?? '', KUBECONFIG: v.kubeconfigPath }, stdio: ['ignore', 'pipe', 'pipe'] });
+      // The read end closes before vnetctl has started, so its first write meets EPIPE.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      expect({ args, code, stderr }).toEqual({ args, code: 141, stderr: '' });
+    }
+  });
 });
 
 describe('help, completion, trace and demo errors', () => {
