@@ -165,6 +165,27 @@ describe('AgentStatusReporter', () => {
     expect(await report()).toEqual({ agent: newer, realized: { 'uid-2': 'v9' } });
   });
 
+  it('a report of failing backends after another agent claimed the node does not overwrite the successor\'s', async () => {
+    const { objects, reporter, nodeStatus } = await setup();
+    await reporter.stop();
+    const newer = { holder: 'host/8', claimTime: '2026-12-03T00:01:00.000Z', generation: '13' };
+    await objects.modify<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1', (cur) => ({ ...cur, status: { agent: newer } }), { subresource: 'status' });
+    const theirs = [{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since: '2026-12-03T00:01:30.000Z' }];
+    await objects.modify<HypervisorNode>(NODES, undefined, 'hv1', (cur) => ({ ...cur, status: { unhealthyBackends: theirs } }), { subresource: 'status' });
+    const old = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 1, 60_000, 'host/7');
+    old.reportUnhealthyBackends([]);
+    await new Promise((r) => setTimeout(r, 50));
+    await old.stop({ flush: true });
+    expect(await nodeStatus()).toEqual({ unhealthyBackends: theirs });
+
+    // Its own claim: written.
+    const mine = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 1, 60_000, 'host/8');
+    mine.reportUnhealthyBackends([]);
+    await new Promise((r) => setTimeout(r, 50));
+    await mine.stop({ flush: true });
+    expect(await nodeStatus()).toEqual({});
+  });
+
   it('writes the failing backends to the Node, and removes the field once none fail', async () => {
     const { writes, reporter, until, nodeStatus, report } = await setup();
     const failing = [{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since: '2026-11-29T10:00:00.000Z' }];

@@ -203,8 +203,22 @@ export class AgentStatusReporter {
     return found;
   }
 
+  /**
+   * Another agent holds the node's claim (this one is being fenced off and does not know it
+   * yet). The Node has no claim of its own, so its failing backends are checked against the
+   * NodeRealization's just before they are written: a read, once per (rare) change of them.
+   */
+  private async supplanted(): Promise<boolean> {
+    if (this.holder === undefined) return false;
+    const r = await this.objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, this.node);
+    const holder = r?.status?.agent?.holder;
+    return holder !== undefined && holder !== this.holder;
+  }
+
   /** The failing backends (when given), and no report of an earlier release's left in the Node. */
   private async writeNode(health: UnhealthyBackend[] | undefined): Promise<void> {
+    // The successor's checks are the node's now; this agent's would overwrite them until it stops.
+    if (health && (await this.supplanted())) health = undefined;
     await this.objects.modify<HypervisorNode>(
       NODES,
       undefined,
