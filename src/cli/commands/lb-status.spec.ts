@@ -55,8 +55,23 @@ describe('lb status rendering', () => {
       new Map([['b2', { ips: ['10.0.0.5'], node: 'hv2' }]]),
       now,
     );
-    expect(text).toMatch(/\n +port\/b1 +- +- +1 +unhealthy +0\n/);
+    expect(text).toMatch(/\n +port\/b1 +- +- +1 +unresolved +0\n/);
+    expect(text).toMatch(/\n +port\/b2 +10\.0\.0\.5 +- +3 +unbound +0\n/);
+  });
+
+  it('a port backend with no address of the VIP\'s family shows none of its others, and says unresolved', () => {
+    const text = renderLbStatus(
+      lb({ vip: '10.0.0.100', backends: [{ name: 'b1', ip: '', node: '', healthy: false, connections: 0 }, { name: 'b2', ip: '10.0.0.5', node: 'hv2', healthy: false, connections: 0 }] }),
+      plain,
+      new Map([['b1', { ips: ['fd00::4'], node: 'hv1' }], ['b2', { ips: ['10.0.0.5', 'fd00::5'], node: 'hv2' }]]),
+      now,
+    );
+    expect(text).toMatch(/\n +port\/b1 +- +- +1 +unresolved +0\n/);
     expect(text).toMatch(/\n +port\/b2 +10\.0\.0\.5 +hv2 +3 +unhealthy +0\n/);
+    // Before the status: the port's address of the VIP's family only.
+    const early = renderLbStatus(lb({ vip: '10.0.0.100' }), plain, new Map([['b1', { ips: ['fd00::4'], node: 'hv1' }], ['b2', { ips: ['fd00::5', '10.0.0.5'], node: 'hv2' }]]), now);
+    expect(early).toMatch(/\n +port\/b1 +- +hv1 +1 +- +-\n/);
+    expect(early).toMatch(/\n +port\/b2 +10\.0\.0\.5 +hv2 +3 +- +-\n/);
   });
 
   it('fits the terminal and colours only when asked', () => {

@@ -4,6 +4,7 @@
  * address, node, health and connections as the status reports them, the nodes that
  * realized it, and the conditions. Fields the status does not carry (yet) show as "-".
  */
+import { isIPv6 } from 'node:net';
 import type { Backend, BackendStatus, LoadBalancer } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { humanAge } from '../../resources/age';
@@ -24,6 +25,25 @@ export interface PortFacts {
 /** The status entry for a spec backend: by port name, else by address. */
 function reportOf(b: Backend, status: BackendReport[] | undefined): BackendReport | undefined {
   return status?.find((s) => (b.port !== undefined ? s.name === b.port : s.ip === b.ip || s.name === b.ip));
+}
+
+/**
+ * Why a backend gets no connections, when it gets none. The controller writes "" for the
+ * address of a port backend that does not resolve (no such port in the network, or none of
+ * its addresses of the VIP's family) and for the node of a backend on no bound port.
+ */
+function healthOf(b: Backend, r: BackendReport | undefined): string {
+  if (r?.healthy === undefined) return '-';
+  if (r.healthy) return 'healthy';
+  if (b.port !== undefined && r.ip === '') return 'unresolved';
+  if (r.node === '') return 'unbound';
+  return 'unhealthy';
+}
+
+/** The port's addresses a load balancer on this VIP can use (those of its family; all when the VIP is not known yet). */
+function usableIps(port: PortFacts | undefined, vip: string | undefined): string[] {
+  if (!port) return [];
+  return vip === undefined ? port.ips : port.ips.filter((ip) => isIPv6(ip) === isIPv6(vip));
 }
 
 function section(title: string, lines: string[], color: boolean): string[] {
@@ -83,12 +103,13 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
     const rows: Cell[][] = backends.map((b) => {
       const r = reportOf(b, reports);
       const port = b.port !== undefined ? ports.get(b.port) : undefined;
-      const health = r?.healthy === undefined ? '-' : r.healthy ? 'healthy' : 'unhealthy';
+      const health = healthOf(b, r);
+      const ips = usableIps(port, st.vip ?? spec.vip);
       return [
         { text: b.port !== undefined ? `port/${b.port}` : `ip/${b.ip}` },
-        // The controller writes "" for an address that does not resolve and a port not bound.
-        { text: r?.ip || b.ip || (port?.ips.length ? port.ips.join(',') : undefined) || '-' },
-        { text: r?.node || port?.node || '-' },
+        { text: r?.ip || b.ip || (ips.length ? ips.join(',') : undefined) || '-' },
+        // A backend the status says is on no node shows none, whatever node its port names.
+        { text: r?.node || (r?.node === '' ? undefined : port?.node) || '-' },
         { text: String(b.weight ?? 1) },
         { text: health, color: statusColor(health) },
         { text: typeof r?.connections === 'number' ? String(r.connections) : '-' },

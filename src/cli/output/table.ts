@@ -91,7 +91,7 @@ export function renderTable(headers: string[], rows: Cell[][], opts: TableOption
 /** The colour kubectl users expect for a condition status or boolean. */
 export function statusColor(text: string): Color | undefined {
   if (text === 'True' || text === 'true' || text === 'healthy') return 'green';
-  if (text === 'False' || text === 'false' || text === 'unhealthy') return 'red';
+  if (text === 'False' || text === 'false' || text === 'unhealthy' || text === 'unresolved' || text === 'unbound') return 'red';
   if (text === 'Unknown' || text === 'unknown') return 'yellow';
   return undefined;
 }
