@@ -16,6 +16,7 @@
  *                 of whole objects, only its NodeLease (a kind without status: created
  *                 with POST, renewed with PUT)
  */
+import { opensslReason, tlsFailureOf, type TlsFailure } from '../pki/tls-failure';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../resources/object';
 import { typePrefix, type StoredType } from '../store/keys';
@@ -77,15 +78,21 @@ function toKv(type: StoredType, obj: KubeObject): KeyValue<KubeObject> {
   return { key, value, modRevision, createRevision: 0 };
 }
 
-/** Codes of a TLS handshake that failed on trust (Node's and OpenSSL's), through the error's causes. */
-const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|HOSTNAME_MISMATCH|ERR_SSL/;
-
-function tlsFailure(err: unknown): string | undefined {
+/** The TLS failure under err (through its causes), with its code. */
+function tlsFailure(err: unknown): { kind: TlsFailure; code: string } | undefined {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string' && TLS_TRUST.test(e.code)) return e.code;
+    const kind = typeof e.code === 'string' ? tlsFailureOf(e.code) : undefined;
+    if (kind) return { kind, code: e.code as string };
   }
   return undefined;
 }
+
+/** What to do about each TLS failure (none comes right by waiting). */
+const TLS_REMEDY: Record<TlsFailure, string> = {
+  'server-certificate': "the kubeconfig's certificate authority does not match the controller's; make a new one with deploy/kubernetes/agent-kubeconfig.sh",
+  'client-certificate': "the controller refused the kubeconfig's client certificate; make a new kubeconfig with deploy/kubernetes/agent-kubeconfig.sh",
+  'not-tls': "what answers at the kubeconfig's server does not speak TLS: check its address (https://host:port of a vnetd controller)",
+};
 
 /**
  * The API cannot serve right now: it answered 503 or a gateway error, or could not be
@@ -129,11 +136,12 @@ export class ApiStore implements Store {
     try {
       return await this.client.call(method, path, body);
     } catch (err) {
-      const what = `${method} ${path}: cannot reach the API at ${this.client.server}: ${(err as Error).message}`;
+      const message = (err as Error).message;
+      const what = `${method} ${path}: cannot reach the API at ${this.client.server}: ${opensslReason(message) ?? message}`;
       // A server this agent does not trust is not one that comes back by waiting (a CA
       // regenerated, a kubeconfig for another cluster): said at once, as a kubelet exits.
       const tls = tlsFailure(err);
-      if (tls) throw new StoreError(`${what} (${tls}: the kubeconfig's certificate authority does not match the controller's; make a new one with deploy/kubernetes/agent-kubeconfig.sh)`, { cause: err });
+      if (tls) throw new StoreError(`${what} (${tls.code}: ${TLS_REMEDY[tls.kind]})`, { cause: err });
       throw new ApiUnavailableError(what, { cause: err });
     }
   }

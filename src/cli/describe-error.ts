@@ -3,6 +3,7 @@
  * The why comes from the Status (message, or its field causes); the what-to-do is a hint
  * chosen from the reason, so people are told a command to run instead of a status code.
  */
+import { tlsFailureOf } from '../pki/tls-failure';
 import { ApiStatusError, CliError, TransportError } from './errors';
 
 export interface ErrorContext {
@@ -75,10 +76,16 @@ function transportHint(err: TransportError): string {
     case 'ETIMEDOUT':
       return 'the server did not answer in time: check the network path and that vnetd is healthy';
     default:
-      if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/.test(err.code)) {
-        return "the server's certificate is not signed by the kubeconfig's certificate-authority-data: refresh the kubeconfig from vnetd's data dir";
+      switch (tlsFailureOf(err.code)) {
+        case 'server-certificate':
+          return "the server's certificate is not signed by the kubeconfig's certificate-authority-data: refresh the kubeconfig from vnetd's data dir";
+        case 'client-certificate':
+          return "the server refused the kubeconfig's client certificate: refresh the kubeconfig from vnetd's data dir";
+        case 'not-tls':
+          return 'what answers there is not a vnetd speaking TLS: check that the server in the kubeconfig is https://host:port of a running vnetd';
+        default:
+          return 'check that the server in the kubeconfig is a running vnetd';
       }
-      return 'check that the server in the kubeconfig is a running vnetd';
   }
 }
 

@@ -6,6 +6,7 @@
  * (401, 403, 404, an untrusted certificate) are thrown for the caller's one error line.
  */
 import { Backoff } from '../ovsdb/client/backoff';
+import { tlsFailureOf } from '../pki/tls-failure';
 import type { KubeObject } from '../resources/object';
 import { ApiStatusError, TransportError } from './errors';
 import type { ApiClient, Query, WatchEvent } from './http/client';
@@ -41,15 +42,14 @@ const IDLE_MS = 30_000;
 /** Server answers that say "not now" rather than "no". */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
-/** Transport failures no retry mends: the server is not one we trust, or does not speak the API. */
-const PERMANENT_TRANSPORT = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|EPROTO/;
 
 /**
  * Whether retrying can mend err. A server that never answered is a wrong kubeconfig or a
  * stopped vnetd: that is said at once, as kubectl does, instead of after --timeout.
  */
 export function retryable(err: unknown, serverAnswered: boolean): boolean {
-  if (err instanceof TransportError) return serverAnswered && !PERMANENT_TRANSPORT.test(err.code);
+  // No retry mends a TLS failure: the server is not one we trust, refuses us, or does not speak TLS.
+  if (err instanceof TransportError) return serverAnswered && tlsFailureOf(err.code) === undefined;
   return err instanceof ApiStatusError && RETRYABLE_STATUS.has(err.httpStatus);
 }
 

@@ -3,6 +3,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { renderKubeconfig } from '../../src/app/kubeconfig';
@@ -310,6 +311,22 @@ describe('connection and credentials', () => {
 });
 
 describe('server trust and timeouts', () => {
+  it('says in one line that what answers does not speak TLS (a plain HTTP server), without OpenSSL\'s trail', async () => {
+    const plain = createHttpServer((_req, res) => res.end('not vnetd'));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    const kc = join(tmp, 'plain-http.kubeconfig');
+    writeFileSync(kc, renderKubeconfig(`https://127.0.0.1:${(plain.address() as AddressInfo).port}`, v.caCertPem, v.adminToken));
+    try {
+      const r = await cli.run(['network', 'list', '-n', 'm1', '--kubeconfig', kc]);
+      expect(r).toMatchObject({ code: 1, stdout: '' });
+      expect(r.stderr).toMatch(
+        /^error: cannot list virtualnetworks in namespace "m1": cannot reach vnetd at https:\/\/127\.0\.0\.1:\d+ \(EPROTO: wrong version number\); what answers there is not a vnetd speaking TLS: check that the server in the kubeconfig is https:\/\/host:port of a running vnetd\n$/,
+      );
+    } finally {
+      plain.close();
+    }
+  });
+
   it('explains a server certificate the kubeconfig does not trust, and a server that never answers', async () => {
     // Another CA than vnetd's: the TLS handshake must fail with a hint about the kubeconfig's CA.
     const otherCa = ensureTlsMaterial(mkdtempSync(join(tmpdir(), 'vnetctl-ca-')), ['127.0.0.1']).caCertPem;

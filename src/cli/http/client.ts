@@ -3,6 +3,7 @@
  * objects become ApiStatusError, socket failures become TransportError. Watches are
  * newline-delimited JSON streams read event by event.
  */
+import { opensslReason } from '../../pki/tls-failure';
 import { request, type RequestOptions } from 'node:https';
 import { request as requestHttp } from 'node:http';
 import type { IncomingMessage } from 'node:http';
@@ -101,7 +102,9 @@ export class ApiClient {
       if (failed) return;
       failed = true;
       const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-      onError(new TransportError(this.conn.server, code, err.message || code));
+      // One line: OpenSSL's messages carry an error number, a file:line trail and a newline.
+      const reason = opensslReason(err.message);
+      onError(new TransportError(this.conn.server, code, reason ? `${code}: ${reason}` : (err.message || code).replace(/\s*\n\s*/g, ' ').trim()));
     };
     req.on('error', fail);
     if (timeoutMs !== undefined) {
