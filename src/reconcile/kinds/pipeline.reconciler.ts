@@ -10,8 +10,9 @@
  *           node), diff per owner against what was last handed to the node's
  *           FlowTableManager, apply only changed owners (one bundle); remember what
  *           the node now realizes
- *        -> status queue: Ready=True (observedGeneration) once every node that needs
- *           the object has installed its current version; otherwise which nodes lag.
+ *        -> status queue (pipeline-status.ts): Ready=True (observedGeneration) once
+ *           every node that needs the object has installed its current version;
+ *           otherwise which nodes lag.
  *
  * One OpenFlow connection and FlowTableManager per node, dialled at the chassis
  * session's controller target (br-int's passive punix:...br-int.vnetd). The manager
@@ -25,10 +26,9 @@
  * those reports.
  */
 import type { Logger } from 'pino';
-import type { OvsSnapshot } from '../../chassis/layout-plan';
 import { TUNNELS_UP, agentMarkedSilent } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { BOUND, INTERFACE_ID_INDEX as IX_IFACE, MAC_MISMATCH, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
+import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
 import { createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
@@ -45,14 +45,11 @@ import {
   type OwnerFlows,
   type PortModel,
 } from '../../pipeline';
-import { type Encapsulation, type HypervisorNode, type LoadBalancer, type NodeRealization, type UnhealthyBackend, type VirtualNetwork, type VirtualPort, type VirtualPortStatus } from '../../resources/kinds';
-import type { Condition, KubeObject } from '../../resources/object';
+import { type Encapsulation, type HypervisorNode, type LoadBalancer, type UnhealthyBackend, type VirtualNetwork, type VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
-import { LOAD_BALANCERS, NETWORKS, NODES, NODE_REALIZATIONS, PORTS } from '../../store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
-import { getCondition, setCondition } from '../conditions';
-import { addFinalizer, hasFinalizer, removeFinalizer } from '../finalizers';
-import { DATAPLANE_FINALIZER } from '../../resources/finalizers';
+import { getCondition } from '../conditions';
 import { Controller } from '../controller';
 import type { Informer } from '../informer';
 import { SharedInformers } from '../shared-informers';
@@ -60,17 +57,20 @@ import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
-import { TunnelProber, type TunnelsOutcome } from './tunnel-probes';
+import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, reportedFailing, sameBackendKeys, uncheckedOnSilentNodes } from './lb-health-reports';
-import { READY, networkNotReady, readyNow, realizationOf, unbound, type Realization } from './readiness';
+import { READY } from './readiness';
 import { DispatchReporter, LbStatusReporter } from './lb-status';
-import { NodeReports, dispatchedIn } from './node-reports';
-import { parseObjectKey, typePrefixOf } from './object-keys';
+import { dispatchedIn } from './node-reports';
 import type { FastPathHook } from './fastpath.nodes';
+import type { ChassisAccess } from './chassis-access';
+import { IX_NETWORK, RealizationStatus, networkIndex, networkKeyOf } from './pipeline-status';
 import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type RetiredBackends, type Touched } from './pipeline-model';
 
 
 export { READY } from './readiness';
+export { REALIZING_QUIET_MS } from './pipeline-status';
+export type { ChassisAccess } from './chassis-access';
 
 /** How long a node's OVS programming waits for its fast path to take the same compile. */
 const FAST_PATH_APPLY_WAIT_MS = 2000;
@@ -105,63 +105,7 @@ const PEEK_BEFORE_PACING_MAX = 16;
 /** Owners changed by one compile from which it yields to the event loop before applying them. */
 const YIELD_BEFORE_APPLY_OWNERS = 500;
 
-/** How long after start a Ready object is trusted on nodes this process has not synced yet. */
-const STARTUP_GRACE_MS = 120_000;
 
-/**
- * How long a port not yet Ready for its generation may lag without a Realizing (with
- * agents, also NotBound) write: its flows are usually installed within milliseconds (seconds at the end
- * of a burst of thousands of creates), and Ready=True then comes in one write instead of
- * Realizing first and Ready one revision later. After this, Realizing (NotBound) is written.
- */
-export const REALIZING_QUIET_MS = 5000;
-
-/** Ports informer index: spec.node (pinned ports only). */
-const IX_PINNED_NODE = 'pinned-node';
-
-const ALLOCATED = 'AddressesAllocated';
-
-/** What the pipeline needs from the chassis layer (ChassisManager implements it). */
-export interface ChassisAccess {
-  session(node: string):
-    | {
-        readonly ready: boolean;
-        /** The node's database records this leader's generation (always true unfenced). */
-        readonly generationRecorded: boolean;
-        readonly controller: { dial: string };
-        snapshot(): OvsSnapshot;
-        /** The ofport of the node's Interface with this name. */
-        interfaceOfport(name: string): number | null | undefined;
-        /** The node's OVS Interfaces carrying this external_ids:iface-id (its live OVSDB replica). */
-        interfacesWithIfaceId(id: string): ReadonlyArray<{ ofport: number | null }>;
-      }
-    | undefined;
-  /** interfaceIds: only Interfaces with these iface-ids changed; undefined: anything may have. */
-  onNodeChange(listener: (node: string, interfaceIds?: readonly string[]) => void): () => void;
-  /**
-   * The port's status with its binding (Bound, node, ofport) as the chassis layer decides
-   * it. Given, a port's status write here carries its binding, so a new port's binding and
-   * Ready are one store revision (the chassis leaves a new binding to it: boundWithReadyMs).
-   */
-  bindingStatusOf?(port: VirtualPort, resourceVersion?: string | number): VirtualPortStatus;
-  /**
-   * The node's switch has not answered on its OpenFlow connection for a while (problem, in
-   * words), or answers again (undefined): the Node's Ready says so.
-   */
-  reportSwitch?(node: string, problem: string | undefined): void;
-  /** How many flows vnetd keeps on the node's br-int, once its table is in sync (the Node's status.flows). */
-  reportFlows?(node: string, flows: number): void;
-  /** Whether the node's tunnel probes come back from its peers (the Node's TunnelsUp condition; tunnel-probes.ts). */
-  reportTunnels?(node: string, outcome: TunnelsOutcome): void;
-  /** Agent mode: the node of another live agent that holds this unpinned port's binding (see ChassisManager.boundElsewhere). */
-  boundElsewhere?(port: VirtualPort): string | undefined;
-}
-
-/** Not Ready, though bound and realized: the VM's NIC has another MAC than the port (chassis/binding.ts). */
-function macMismatch(status: VirtualPortStatus | undefined): Realization | undefined {
-  const bound = getCondition(status?.conditions, BOUND);
-  return bound?.reason === MAC_MISMATCH ? { status: 'False', reason: MAC_MISMATCH, message: bound.message } : undefined;
-}
 
 /** How many times each conntrack flush is sent (sendFlushes). */
 const FLUSH_PASSES = 4;
@@ -169,18 +113,11 @@ const FLUSH_PASSES = 4;
 /** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
 const RETIRED_FLUSH_DELAY_MS = 1000;
 
-/** Informer index of ports and load balancers by "namespace/network". */
-const IX_NETWORK = 'network';
-const networkIndex = (o: VirtualPort | LoadBalancer): readonly string[] => (o.spec?.network ? [`${o.metadata.namespace}/${o.spec.network}`] : []);
-const networkKeyOf = (n: VirtualNetwork): string => `${n.metadata.namespace}/${n.metadata.name}`;
-
 /** While flows of some object clash with another's on a node, how often the node is compiled in full again. */
 const CONFLICT_RETRY_MS = 5000;
 
 /** How often a node's flow count is brought to its Node's status (when it changed). */
 const FLOW_COUNT_REPORT_MS = 5000;
-/** How often objects being deleted look again for nodes still holding their flows (a node may go away without a realization change). */
-const UNREALIZING_RECHECK_MS = 2000;
 
 /** A node's OpenFlow connection down this long makes its Node Ready=False (a restart of ovs-vswitchd takes about a second). */
 const SWITCH_DOWN_REPORT_MS = 3000;
@@ -337,22 +274,6 @@ function actionCount(o: OwnerFlows): number {
   return n;
 }
 
-/**
- * Node names sorted in place, for status messages. The lists are short (the nodes of one
- * network) and sorted on every status reconcile: Array.prototype.sort's set-up allocated
- * about a kilobyte each time, 11 MB over a 3000-port burst.
- */
-function sortNames(names: string[]): string[] {
-  if (names.length > 16) return names.sort();
-  for (let i = 1; i < names.length; i++) {
-    const n = names[i] as string;
-    let j = i;
-    for (; j > 0 && (names[j - 1] as string) > n; j--) names[j] = names[j - 1] as string;
-    names[j] = n;
-  }
-  return names;
-}
-
 /** Waits for p, at most ms: true if it resolved in time (a rejection of p is passed on). */
 async function resolvesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -388,11 +309,10 @@ export class PipelineReconciler {
   private readonly networks: Informer<VirtualNetwork>;
   private readonly ports: Informer<VirtualPort>;
   private readonly nodes: Informer<HypervisorNode>;
-  /** Where agents report what their node installed (readiness 'node-status' only). */
-  private realizations?: Informer<NodeRealization>;
   private readonly lbs: Informer<LoadBalancer>;
   private readonly nodeController: Controller;
-  private readonly statusController: Controller;
+  /** Ready of ports, networks and load balancers, and their dataplane finalizer. */
+  private readonly status: RealizationStatus;
   private readonly agents = new Map<string, NodeAgent>();
   private readonly ids = new OwnerIds();
   /** Objects (uid) whose flows are left out on a node (node -> why): see noteConflicts. */
@@ -429,15 +349,6 @@ export class PipelineReconciler {
   private readonly tunnelProbes: TunnelProber;
   /** Backends other nodes' agents report failing (agents, and a controller of agents), by backendKey. */
   private failingElsewhere = new Map<string, UnhealthyBackend>();
-  private readonly startedAt = Date.now();
-  /** Ports realizing without a Realizing write yet (REALIZING_QUIET_MS): since when, for which generation. */
-  private readonly quietSince = new Map<string, { generation: number | undefined; at: number }>();
-  /**
-   * Objects being deleted whose flows some node still has (DATAPLANE_FINALIZER), by uid: the
-   * model has forgotten them, so this is how a node's realization change finds their key.
-   */
-  private readonly unrealizing = new Map<string, string>();
-  private unrealizingTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -467,27 +378,8 @@ export class PipelineReconciler {
     // One worker per node at a time (the queue never hands one key to two workers), and
     // nodes in parallel: a new port's flows reach both of its nodes in one bundle time.
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 4, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
-    this.statusController = new Controller({ name: 'pipeline-status', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileStatus(k) });
     this.ports.ensureIndex(IX_NETWORK, networkIndex);
     this.lbs.ensureIndex(IX_NETWORK, networkIndex);
-    if (opts.readiness !== 'off') {
-      this.unsubscribe.push(this.statusController.watch(this.networks), this.statusController.watch(this.ports), this.statusController.watch(this.lbs));
-      // A port's status depends on its network's nodes; a network's on its ports, through
-      // the nodes they are bound to: other port updates (its own Ready write, most) leave it be.
-      this.unsubscribe.push(
-        this.statusController.watch(this.ports, (p) => [objectKey(NETWORKS, p.metadata.namespace, p.spec?.network ?? '')], {
-          ignoreUpdate: (o, n) => o.spec?.network === n.spec?.network && sameBinding(bindingOf(o), bindingOf(n)),
-        }),
-      );
-      // A network being deleted keeps its flows while ports or load balancers are on it (it
-      // waits for them; their traffic goes on): their status follows its deletion.
-      this.unsubscribe.push(
-        this.statusController.watch(this.networks, (n) => [...this.ports.indexKeys(IX_NETWORK, networkKeyOf(n)), ...this.lbs.indexKeys(IX_NETWORK, networkKeyOf(n))], {
-          ignoreAdd: () => true,
-          ignoreUpdate: (o, n) => !!o.metadata.deletionTimestamp === !!n.metadata.deletionTimestamp,
-        }),
-      );
-    }
     const readiness = opts.readiness ?? 'local';
     // Where this process's load balancing counts its connections: its nodes' switches and the fast path.
     const switches = (): Array<[string, OpenFlowConnection]> => [...this.agents].map(([node, a]) => [node, a.conn]);
@@ -501,7 +393,7 @@ export class PipelineReconciler {
         model: () => this.ensureModel().model,
         connections: readiness === 'local' ? switches : undefined,
         fastPathDispatched,
-        reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.realizations?.list() ?? []) : undefined,
+        reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.status.realizations?.list() ?? []) : undefined,
       });
     }
     if (opts.node !== undefined && opts.onDispatched) {
@@ -554,39 +446,15 @@ export class PipelineReconciler {
         }),
       );
     }
-    if (opts.readiness === 'node-status') {
-      const realizations = (this.realizations = shared.of<NodeRealization>(NODE_REALIZATIONS));
-      const none = new Map<string, string>();
-      // What a node's report was and is, around one change of its NodeRealization or Node.
-      const delta = (before: { rz?: NodeRealization; node?: HypervisorNode }, after: { rz?: NodeRealization; node?: HypervisorNode }) =>
-        this.enqueueStatusDelta(this.reports.of(before.rz, before.node) ?? none, this.reports.of(after.rz, after.node) ?? none, this.ensureModel().keyOfUid);
-      const rzOf = (name: string) => realizations.get(objectKey(NODE_REALIZATIONS, undefined, name));
-      const nodeOf = (name: string) => this.nodes.get(objectKey(NODES, undefined, name));
-      // An unbound port pinned to a node says what the node lacks (notBound): it changes with the Node, its agent's claim and its silence.
-      this.ports.ensureIndex(IX_PINNED_NODE, (p) => (p.spec?.node ? [p.spec.node] : []));
-      const pinnedTo = (node: string) => this.requeueUnboundPinnedTo(node);
-      this.unsubscribe.push(
-        realizations.addEventHandler({
-          onAdd: (r) => (delta({ node: nodeOf(r.metadata.name) }, { rz: r, node: nodeOf(r.metadata.name) }), pinnedTo(r.metadata.name)),
-          onUpdate: (o, n) => {
-            // A write of the counts alone leaves the report as it was (a new object, the same content).
-            if (o.status?.realized !== n.status?.realized && !sameValue(o.status?.realized, n.status?.realized)) delta({ rz: o, node: nodeOf(n.metadata.name) }, { rz: n, node: nodeOf(n.metadata.name) });
-            if (o.status?.agent?.holder !== n.status?.agent?.holder) pinnedTo(n.metadata.name);
-          },
-          onDelete: (o) => (delta({ rz: o, node: nodeOf(o.metadata.name) }, { node: nodeOf(o.metadata.name) }), pinnedTo(o.metadata.name)),
-        }),
-        // Agents of an earlier release report in the Node itself.
-        this.nodes.addEventHandler({
-          onAdd: (n) => (delta({ rz: rzOf(n.metadata.name) }, { rz: rzOf(n.metadata.name), node: n }), pinnedTo(n.metadata.name)),
-          onUpdate: (o, n) => {
-            if (o.status?.realized !== n.status?.realized) delta({ rz: rzOf(n.metadata.name), node: o }, { rz: rzOf(n.metadata.name), node: n });
-            // A node whose agent goes silent (or comes back): what lags there says so (rare: every object not Ready is looked at again).
-            if (agentMarkedSilent(o) !== agentMarkedSilent(n)) this.requeueNotReady();
-          },
-          onDelete: (o) => (delta({ rz: rzOf(o.metadata.name), node: o }, { rz: rzOf(o.metadata.name) }), pinnedTo(o.metadata.name)),
-        }),
-      );
-    }
+    this.status = new RealizationStatus(opts, this.log, { networks: this.networks, ports: this.ports, nodes: this.nodes, lbs: this.lbs }, shared, {
+      model: () => this.ensureModel(),
+      realizedOn: (node) => this.agents.get(node)?.realized,
+      everRealized: (node) => !!this.agents.get(node)?.everRealized,
+      connected: (node) => !!this.agents.get(node)?.conn.connected,
+      fastPathLagging: (node) => this.fastPathLagging.has(node),
+      conflicts: (uid) => this.flowConflicts.get(uid),
+      stopped: () => this.stopped,
+    });
     // Ports and load balancers update the model in place and dirty only their owners;
     // networks and nodes (rare) rebuild it and recompile every node.
     const incremental = (key: string, obj: unknown, deleted: boolean, kind: 'port' | 'lb'): void => {
@@ -628,7 +496,7 @@ export class PipelineReconciler {
   }
 
   async start(): Promise<void> {
-    const informers = [this.networks, this.ports, this.nodes, this.lbs, ...(this.realizations ? [this.realizations] : [])] as Informer<unknown>[];
+    const informers = [this.networks, this.ports, this.nodes, this.lbs, ...this.status.informers()] as Informer<unknown>[];
     for (const i of informers) i.start();
     await Promise.all(informers.map((i) => i.waitForSync()));
     if (this.opts.chassis) {
@@ -643,7 +511,7 @@ export class PipelineReconciler {
       );
     }
     this.nodeController.start();
-    this.statusController.start();
+    this.status.start();
     this.lbStatus?.start();
     this.dispatch?.start();
     this.startFlowAudit();
@@ -832,7 +700,6 @@ export class PipelineReconciler {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.unrealizingTimer);
     clearInterval(this.auditTimer);
     clearInterval(this.switchTimer);
     clearInterval(this.flowCountTimer);
@@ -842,7 +709,7 @@ export class PipelineReconciler {
     await this.dispatch?.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     this.ownInformers?.stop();
-    await Promise.all([this.nodeController.stop(), this.statusController.stop()]);
+    await Promise.all([this.nodeController.stop(), this.status.stop()]);
     await Promise.all([...this.agents.keys()].map((n) => this.dropAgent(n)));
   }
 
@@ -1237,7 +1104,7 @@ export class PipelineReconciler {
       agent.realizedIsWanted = true;
       agent.everRealized = true;
       this.opts.onRealized?.(name, agent.realized);
-      this.enqueueStatusDelta(agent.reannounce ? new Map() : before, agent.realized, live.keyOfUid);
+      this.status.enqueueDelta(agent.reannounce ? new Map() : before, agent.realized, live.keyOfUid);
       agent.reannounce = false;
       return;
     }
@@ -1245,7 +1112,7 @@ export class PipelineReconciler {
       if (agent.realized.get(uid) === v) continue;
       if (v === undefined) agent.realized.delete(uid);
       else agent.realized.set(uid, v);
-      this.enqueueUid(uid, live.keyOfUid);
+      this.status.enqueueUid(uid, live.keyOfUid);
     }
     if (delta.size) this.opts.onRealized?.(name, agent.realized);
   }
@@ -1297,79 +1164,6 @@ export class PipelineReconciler {
     if (owner.category === OwnerCategory.LoadBalancer) return named('LoadBalancer', this.lbs.list().find((l) => l.metadata.uid === uid)) ?? `load balancer ${uid ?? formatOwner(owner)}`;
     if (owner.category === OwnerCategory.Network) return `the network with VNI ${owner.objectId}`;
     return formatOwner(owner);
-  }
-
-  private enqueueStatusDelta(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, keyOfUid: Map<string, string>): void {
-    for (const [uid, v] of after) if (before.get(uid) !== v) this.enqueueUid(uid, keyOfUid);
-    for (const uid of before.keys()) if (!after.has(uid)) this.enqueueUid(uid, keyOfUid);
-  }
-
-  private enqueueUid(uid: string, keyOfUid: Map<string, string>): void {
-    if (this.opts.readiness === 'off') return;
-    const k = keyOfUid.get(uid) ?? this.unrealizing.get(uid);
-    if (k) this.statusController.enqueue(k);
-  }
-
-  /**
-   * An object being deleted: its DATAPLANE_FINALIZER goes once no node has its flows (see
-   * nodesRealizing for which count). Re-checked when a node's realization changes (enqueueUid),
-   * and every UNREALIZING_RECHECK_MS (nodes going away, a first sync after a start).
-   */
-  private async finishDeletion(type: typeof PORTS | typeof LOAD_BALANCERS | typeof NETWORKS, key: string, obj: KubeObject): Promise<void> {
-    const uid = obj.metadata.uid!;
-    if (!hasFinalizer(obj, DATAPLANE_FINALIZER)) {
-      this.unrealizing.delete(uid);
-      return;
-    }
-    const holding = this.nodesRealizing(uid);
-    if (holding.length) {
-      if (this.stopped) return;
-      this.unrealizing.set(uid, key);
-      this.unrealizingTimer ??= setInterval(() => {
-        if (!this.stopped) for (const k of this.unrealizing.values()) this.statusController.enqueue(k);
-        if (this.stopped || !this.unrealizing.size) {
-          clearInterval(this.unrealizingTimer);
-          this.unrealizingTimer = undefined;
-        }
-      }, UNREALIZING_RECHECK_MS).unref();
-      this.log.debug({ key, nodes: holding }, 'pipeline: a deleted object still has flows on nodes');
-      return;
-    }
-    this.unrealizing.delete(uid);
-    await this.opts.objects.modify<KubeObject>(type, obj.metadata.namespace, obj.metadata.name, (cur) => (cur.metadata.uid === uid ? removeFinalizer(cur, DATAPLANE_FINALIZER) : undefined));
-    this.log.info({ event: 'pipeline.unrealized', kind: type.plural, namespace: obj.metadata.namespace, name: obj.metadata.name }, 'pipeline: no node has the deleted object\'s flows any more');
-  }
-
-  /**
-   * Nodes that may still have uid's flows. A node whose switch cannot be reached is not
-   * counted (it keeps its flows, but a node down for good must not hold deletions; they are
-   * resynced when it is back): in this process, one whose OpenFlow connection or OVSDB
-   * session is down; with agents, one whose agent is marked silent or whose Node says its
-   * switch is unreachable. A node whose fast path has not taken the latest compile counts
-   * as holding. Right after this process starts, a reachable node it has not synced yet holds
-   * every object (its switch has what the previous process installed), for STARTUP_GRACE_MS at
-   * most.
-   */
-  private nodesRealizing(uid: string): string[] {
-    const out: string[] = [];
-    const inGrace = Date.now() - this.startedAt < STARTUP_GRACE_MS;
-    for (const node of this.nodes.list()) {
-      const n = node.metadata.name;
-      if (this.opts.readiness === 'node-status') {
-        const ready = getCondition(node.status?.conditions, READY);
-        if (agentMarkedSilent(node) || ready?.reason === 'SwitchUnreachable' || getCondition(node.status?.conditions, 'Connected')?.status === 'False') continue;
-        if (this.realizedOn(n)?.has(uid)) out.push(n);
-        continue;
-      }
-      const a = this.agents.get(n);
-      const sessionReady = !!this.opts.chassis?.session(n)?.ready;
-      if (!a?.everRealized) {
-        if (inGrace && sessionReady && !node.metadata.deletionTimestamp) out.push(n);
-      } else if (sessionReady && a.conn.connected && (a.realized.has(uid) || this.fastPathLagging.has(n))) {
-        out.push(n);
-      }
-    }
-    return sortNames(out);
   }
 
   private ensureAgent(name: string, dial: string): NodeAgent {
@@ -1435,184 +1229,7 @@ export class PipelineReconciler {
     a.manager.stop();
     await Promise.all([a.conn, ...a.lanes].map((c) => c.close().catch(() => undefined)));
     // Whatever it realized no longer counts.
-    if (!this.stopped) this.enqueueStatusDelta(a.realized, new Map(), this.live.keyOfUid);
+    if (!this.stopped) this.status.enqueueDelta(a.realized, new Map(), this.live.keyOfUid);
   }
 
-  // ---- status ----
-
-  /** Nodes that need an object and have not installed its current version. */
-  private lagging(uid: string, version: string, needed: Iterable<string>): string[] {
-    const out: string[] = [];
-    for (const n of needed) if (this.realizedOn(n)?.get(uid) !== version) out.push(n);
-    return sortNames(out);
-  }
-
-  private realizedOn(node: string): ReadonlyMap<string, string> | undefined {
-    if (this.opts.readiness === 'node-status') return this.reports.of(this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node)), this.nodes.get(objectKey(NODES, undefined, node)));
-    return this.agents.get(node)?.realized;
-  }
-
-  /** What agents reported installed (readiness 'node-status'). */
-  private readonly reports = new NodeReports();
-
-  /** Why an object of a network the model does not hold is not Ready. */
-  private networkNotReady(namespace: string, network: string | undefined): Realization {
-    const net = network === undefined ? undefined : this.networks.get(objectKey(NETWORKS, namespace, network));
-    return networkNotReady(network, !!net?.metadata.deletionTimestamp);
-  }
-
-  /** A port without a binding; with agents, pinned to a node, what that node lacks (readiness.ts). */
-  private notBound(node: string | undefined, boundMessage: string | undefined): Realization {
-    if (this.opts.readiness !== 'node-status' || node === undefined) return unbound(undefined, boundMessage);
-    const claimedBy = this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node))?.status?.agent?.holder;
-    return unbound({ name: node, node: this.nodes.get(objectKey(NODES, undefined, node)), claimedBy }, boundMessage);
-  }
-
-  /**
-   * Queues the status of the ports pinned to `node` that are not Ready (an unbound one's
-   * reason names the node's state). From the informer's index and the cached status: run on
-   * Node and NodeRealization events, it neither scans every port nor rebuilds a stale model.
-   */
-  private requeueUnboundPinnedTo(node: string): void {
-    for (const p of this.ports.byIndex(IX_PINNED_NODE, node)) {
-      if (getCondition(p.status?.conditions, READY)?.status === 'True') continue;
-      this.statusController.queue.add(objectKey(PORTS, p.metadata.namespace, p.metadata.name));
-    }
-  }
-
-  /** Queues the status of every port, load balancer and network not Ready for its generation. */
-  private requeueNotReady(): void {
-    for (const [informer, type] of [[this.ports, PORTS], [this.lbs, LOAD_BALANCERS], [this.networks, NETWORKS]] as const) {
-      for (const o of (informer as Informer<VirtualPort | LoadBalancer | VirtualNetwork>).list()) {
-        if (!readyNow(o)) this.statusController.queue.add(objectKey(type, o.metadata.namespace, o.metadata.name));
-      }
-    }
-  }
-
-  private async reconcileStatus(key: string): Promise<void> {
-    const isPort = key.startsWith(typePrefixOf(PORTS));
-    const isLb = key.startsWith(typePrefixOf(LOAD_BALANCERS));
-    const type = isPort ? PORTS : isLb ? LOAD_BALANCERS : NETWORKS;
-    const id = parseObjectKey(type, key);
-    if (!id) return;
-    // From this process's informer cache (read-only), as controller-runtime reads: it holds
-    // every committed event already, and a store read per reconcile (a query and a JSON
-    // parse) was a tenth of the status path. The write below reads the store afresh.
-    const obj: VirtualPort | VirtualNetwork | LoadBalancer | undefined = isPort ? this.ports.get(key) : isLb ? this.lbs.get(key) : this.networks.get(key);
-    if (!obj || obj.metadata.deletionTimestamp) {
-      this.quietSince.delete(key);
-      if (obj) await this.finishDeletion(type, key, obj);
-      else for (const [uid, k] of this.unrealizing) if (k === key) this.unrealizing.delete(uid);
-      return;
-    }
-    // Stored before the finalizer existed (admission adds it to every new object): added once,
-    // so that its deletion too waits for its flows to go.
-    if (!hasFinalizer(obj, DATAPLANE_FINALIZER)) {
-      const uid = obj.metadata.uid;
-      await this.opts.objects.modify<KubeObject>(type, obj.metadata.namespace, obj.metadata.name, (cur) => (cur.metadata.uid === uid && !cur.metadata.deletionTimestamp && !hasFinalizer(cur, DATAPLANE_FINALIZER) ? addFinalizer(cur, DATAPLANE_FINALIZER) : undefined));
-    }
-    const model = this.ensureModel();
-    // A port's status as written here: with its binding as the chassis layer decides it.
-    const withBinding = isPort && (this.opts.readiness ?? 'local') === 'local' ? this.opts.chassis?.bindingStatusOf?.bind(this.opts.chassis) : undefined;
-    // Computed once for the cached object (bindingStatus allocates a dozen small objects).
-    let cachedStatus: VirtualPortStatus | undefined;
-    const portStatus = (p: VirtualPort): VirtualPortStatus | undefined => {
-      if (!withBinding) return p.status;
-      if (p !== obj) return withBinding(p);
-      // With its stored revision: the chassis layer decided it already for that revision, most often.
-      return (cachedStatus ??= withBinding(p, this.ports.modRevision(key)));
-    };
-    const uid = obj.metadata.uid!;
-    let ready: Realization;
-    const allocated = getCondition(obj.status?.conditions, ALLOCATED);
-    if (allocated?.status !== 'True') {
-      ready = { status: 'False', reason: allocated ? allocated.reason : 'Allocating', message: allocated ? `addresses: ${allocated.message}` : 'waiting for address allocation' };
-    } else if (isPort) {
-      const pm = model.ports.get(uid);
-      const bound = getCondition(obj.status?.conditions, BOUND);
-      if (!pm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as VirtualPort).spec?.network);
-      else if (!pm.binding) ready = this.notBound((obj as VirtualPort).spec?.node, bound?.message);
-      // Flows follow the hypervisor's rows at once; Ready waits until the status written
-      // with it shows the same binding (the store's, or the chassis layer's, carried by
-      // this write; else its event queues this key again), so a client that waits for
-      // Ready finds status.node and ofport set.
-      else if (!sameBinding(pm.binding, bindingOf({ ...(obj as VirtualPort), status: portStatus(obj as VirtualPort) }))) return;
-      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network));
-    } else if (isLb) {
-      const lm = model.loadBalancers?.get(uid);
-      if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);
-      else ready = this.realization(uid, lm.version, model.nodesOf(lm.network));
-    } else {
-      const nm = model.networks.get(uid);
-      if (!nm) ready = { status: 'False', reason: 'Pending', message: 'no VNI yet' };
-      else ready = this.realization(uid, nm.version, model.nodesOf(uid));
-    }
-    // A restarted vnetd does not know yet what its nodes have installed: an object that
-    // is Ready must not flip to False (and back, thousands of status writes) only because
-    // this process has not synced a node yet. The node's first sync re-queues it; the
-    // grace period bounds how long a node that never comes back is trusted.
-    if (ready.status === 'False' && ready.reason === 'Realizing' && readyNow(obj)) {
-      const graceLeft = STARTUP_GRACE_MS - (Date.now() - this.startedAt);
-      const unknown = (n: string) => !this.agents.get(n)?.everRealized;
-      if (graceLeft > 0 && ready.lagging!.every(unknown)) {
-        this.statusController.queue.addAfter(key, graceLeft);
-        return;
-      }
-    }
-    // A port not Ready yet (new, newly plugged, or a new generation) that is being
-    // realized: no Realizing write for the moment its flows take; their installation queues this key again and Ready=True is
-    // the one write. Only a lag that lasts gets written. With agents, nor a NotBound write for
-    // the moment its binding takes to arrive: it comes from another process (the agent's
-    // Bound write), and a NotBound written meanwhile was one more revision per port, fanned
-    // out to every agent. (Where this process binds, the binding is known at once: an
-    // unplugged port says NotBound at once.) A port that was Ready and loses its binding is
-    // written at once either way.
-    // The same for a load balancer or network edited (a weight, a listener): its Ready stays
-    // as it was (for the previous generation, which kubectl wait tells apart) instead of
-    // flipping to False for the milliseconds its flows take, on every edit.
-    const quietReason = ready.reason === 'Realizing' || (ready.reason === 'NotBound' && this.opts.readiness === 'node-status');
-    if (quietReason && !readyNow(obj)) {
-      const since = this.quietSince.get(key);
-      const left = since === undefined || since.generation !== obj.metadata.generation ? REALIZING_QUIET_MS : since.at + REALIZING_QUIET_MS - Date.now();
-      if (since === undefined || since.generation !== obj.metadata.generation) this.quietSince.set(key, { generation: obj.metadata.generation, at: Date.now() });
-      if (left > 0) {
-        this.statusController.queue.addAfter(key, left);
-        return;
-      }
-    }
-    // Ready: the quiet period's (or the startup grace's) pending check of this key is moot.
-    if (this.quietSince.delete(key) && ready.status === 'True') this.statusController.queue.cancelDelayed(key);
-    /** The status to write on cur, or undefined when it already says all of it. */
-    const nextStatus = (cur: VirtualPort | VirtualNetwork | LoadBalancer): Record<string, unknown> | undefined => {
-      const base = isPort ? portStatus(cur as VirtualPort) : cur.status;
-      const conditions: Condition[] = setCondition(base?.conditions, { type: READY, status: ready.status, reason: ready.reason, message: ready.message, observedGeneration: cur.metadata.generation });
-      // Ready is the status's last word on a generation: the status as a whole describes it from this write on.
-      const status: Record<string, unknown> = { ...(base ?? {}), observedGeneration: cur.metadata.generation, conditions };
-      if (isPort) status.realized = ready.status === 'True';
-      return sameValue(status, cur.status) ? undefined : status;
-    };
-    // Nothing to write as the cache sees it (most reconciles: the object's own Ready write
-    // queued it again): no store read for the write.
-    if (!nextStatus(obj)) return;
-    await this.opts.objects.modify<VirtualPort | VirtualNetwork | LoadBalancer>(
-      type,
-      id.namespace,
-      id.name,
-      (cur) => {
-        // Ready was decided for the cached generation: a newer spec in the store is not
-        // described by it (its own event queues this key again).
-        if (cur.metadata.uid !== uid || cur.metadata.generation !== obj.metadata.generation) return undefined;
-        const status = nextStatus(cur);
-        return status ? ({ ...cur, status } as VirtualPort | VirtualNetwork | LoadBalancer) : undefined;
-      },
-      { subresource: 'status' },
-    );
-  }
-
-  private realization(uid: string, version: string, needed: Set<string>): Realization {
-    const clash = [...(this.flowConflicts.get(uid) ?? [])].filter(([n]) => needed.has(n)).sort(([a], [b]) => a.localeCompare(b));
-    const lag = clash.length ? [] : this.lagging(uid, version, needed);
-    const silent = this.opts.readiness === 'node-status' ? lag.filter((n) => agentMarkedSilent(this.nodes.get(objectKey(NODES, undefined, n)))) : [];
-    return realizationOf(sortNames([...needed]), lag, clash, silent);
-  }
 }
