@@ -37,6 +37,12 @@ export interface Admitted<T> {
    */
   abandon?(): void | Promise<void>;
   /**
+   * The object is stored with its claims: what admission set aside in memory is moot (the
+   * store's keys hold the addresses now). Kept, a claim released soon after (the object
+   * deleted) left its address looking taken until the reservation ran out.
+   */
+  committed?(): void;
+  /**
    * What the client should know although the write is valid (a reference to an object that
    * does not exist yet): sent as Warning headers, which kubectl and vnetctl print.
    */

@@ -220,6 +220,9 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       abandon: () => {
         if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
       },
+      committed: () => {
+        if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
+      },
     };
   }
 

@@ -184,6 +184,9 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       abandon: () => {
         if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
       },
+      committed: () => {
+        if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
+      },
     };
   }
 

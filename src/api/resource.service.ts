@@ -387,6 +387,7 @@ export class ResourceService {
       }
       try {
         const created = await this.objects.create(type, obj, admitted.ops);
+        admitted.committed?.();
         this.hooks.afterWrite?.(type, namespace, created.metadata.name);
         if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
         this.log.info({ event: 'object.created', kind: type.kind, namespace, name: created.metadata.name, rv: created.metadata.resourceVersion });

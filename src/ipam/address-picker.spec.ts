@@ -94,6 +94,22 @@ describe('AddressPicker', () => {
     expect(await c.pick('net', a, s)).toBe('10.1.0.2');
   });
 
+  it('a pick that finds another pick\'s reservation leaves it as it was: retries on a full subnet do not keep it reserved', async () => {
+    // A /30: one allocatable address.
+    const a = new IpAllocator({ cidr: '10.1.0.0/30' });
+    let t = 1000;
+    const c = new AddressPicker();
+    const s = { ...store(new Set()), now: () => t };
+    expect(await c.pick('net', a, s)).toBe('10.1.0.2');
+    // Its request never claims nor gives it back; a client retries every second meanwhile.
+    for (let i = 0; i < 4; i++) {
+      t += 1000;
+      expect(await c.pick('net', a, s)).toBeUndefined();
+    }
+    t += 1001;
+    expect(await c.pick('net', a, s)).toBe('10.1.0.2');
+  });
+
   it('with an rng probes random addresses (big subnets)', async () => {
     const a = new IpAllocator({ cidr: 'fd00::/64' });
     const c = new AddressPicker();

@@ -9,8 +9,8 @@
  *
  * Concurrent picks in one process must not all probe the same free address (all but one
  * would lose the create-only claim and retry): a probed address is reserved, in memory,
- * before its lookup is awaited, until the claim commits (the next probe then finds it
- * taken), the caller gives it back (the request failed), or RESERVATION_MS pass.
+ * before its lookup is awaited, until the caller gives it back (its claim committed, or the
+ * request failed) or RESERVATION_MS pass.
  *
  * The cursor and reservations are hints: they start empty in a new process and another
  * replica sees none of them; the store's create-only key decides. After maxProbes
@@ -58,7 +58,10 @@ export class AddressPicker {
       // cursor can move past it.
       if ((st.reserved.get(ip) ?? 0) > now() && !atCursor) continue;
       const mine = !st.reserved.has(ip) || (st.reserved.get(ip) ?? 0) <= now();
-      st.reserved.set(ip, now() + RESERVATION_MS);
+      // Another pick's reservation is left as it is: renewed by every pick that found it (a
+      // client retrying a create on a full subnet), it never ran out, and an address its
+      // claim had freed since was refused for as long as the retries went on (QA).
+      if (mine) st.reserved.set(ip, now() + RESERVATION_MS);
       lookups++;
       if (!(await opts.isTaken(ip))) {
         if (mine) return ip;
@@ -77,7 +80,10 @@ export class AddressPicker {
     return ip;
   }
 
-  /** Gives back a picked address whose claim will not be made (the request failed). */
+  /**
+   * Gives back a picked address: its claim will not be made (the request failed), or it has
+   * been made (the store's key holds the address now, and a release frees it at once).
+   */
   unreserve(subnetKey: string, ip: string): void {
     this.subnets.get(subnetKey)?.reserved.delete(ip);
   }
