@@ -152,7 +152,7 @@ describe('lb', () => {
       ok('lb', 'add-backend', 'web', '--backend', 'vm2', '-n', 't1'),
       ok('lb', 'add-backend', 'web', '--backend', '10.0.0.51', '-n', 't1', '-o', 'json'),
     ]);
-    // The two concurrent edits both land: the second one retried after the resourceVersion test failed.
+    // The two concurrent edits both land: the second one retried after the generation test failed.
     expect(added).toMatch(/^loadbalancer\.vnet\.dev\/web added vm2; backends now: /);
     expect(JSON.parse(json).kind).toBe('LoadBalancer');
     const spec = (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/web')).json.spec;
@@ -219,6 +219,16 @@ describe('lb', () => {
     expect(r.stdout).toBe('loadbalancer.vnet.dev/d1 deleted\nloadbalancer.vnet.dev/d2 deleted\n');
     expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^error: cannot delete loadbalancer "ghost" in namespace "t1": .*not found/), 'error: 1 of 3 object(s) failed']);
     expect(await cli.run(['delete', 'vlb', 'ghost', 'd1', '--ignore-not-found', '-n', 't1'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('twelve concurrent add-backends all land (each retries with backoff when another changed the spec first)', async () => {
+    await ok('lb', 'create', 'conc', '--network', 'blue', '--listen', '81', '-n', 't1');
+    const ips = Array.from({ length: 12 }, (_, i) => `10.0.0.${111 + i}`);
+    const results = await Promise.all(ips.map((ip) => cli.run(['lb', 'add-backend', 'conc', '--backend', ip, '-n', 't1'])));
+    expect(results.filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([]);
+    const backends = (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/conc')).json.spec.backends as { ip: string }[];
+    expect(backends.map((b) => b.ip).sort()).toEqual([...ips].sort());
+    await ok('lb', 'delete', 'conc', '-n', 't1');
   });
 
   it('rejects a VIP outside the subnet, duplicate backends, unknown backends and bad listeners', async () => {

@@ -1,4 +1,5 @@
 /** vnetctl lb create|add-backend|set-weight|remove-backend|set-health|status|list|get|delete */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import type { Backend, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
 import { attempt, type AttemptSpec } from '../attempt';
@@ -6,7 +7,7 @@ import { ApiStatusError, CliError, UsageError } from '../errors';
 import { parseBackend, sameBackend } from '../flags/backend';
 import { healthCheckForCreate, parseHealthEdit, type HealthFlagValues } from '../flags/health';
 import { parseListen } from '../flags/listen';
-import { backendLabel, kindByPlural, qualifiedName } from '../kinds';
+import { backendLabel, describeObject, kindByPlural, qualifiedName } from '../kinds';
 import { createObject, getObject, JSON_PATCH, listObjects, patchObject, type JsonPatchOp } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
@@ -31,17 +32,25 @@ const FLAGS = [
 ] as const;
 /** set-health has no --health-check: a cause on the whole check is left unnamed rather than named by a flag it lacks. */
 const SET_HEALTH_FLAGS = FLAGS.filter(([field]) => field !== 'spec.healthCheck');
-const MAX_TRIES = 5;
+/** Tries of an edit that other writers keep getting in before (each round, one of them wins). */
+const MAX_TRIES = 12;
 
-/** A json-patch test on resourceVersion that failed means someone else wrote first: re-read and retry. */
+/** A json-patch test on the generation that failed means someone else changed the spec first: re-read and retry. */
 function lostRace(err: unknown): boolean {
   return err instanceof ApiStatusError && (err.httpStatus === 409 || (err.httpStatus === 422 && /test operation failed/i.test(err.status.message)));
 }
 
+/** Before try i (from 2): 10 ms doubling to 320 ms, with jitter, so that writers that collided spread out. */
+function retryDelayMs(i: number): number {
+  return Math.min(320, 10 * 2 ** (i - 2)) * (0.5 + Math.random());
+}
+
 /**
  * Read-modify-write of a load balancer through a JSON patch guarded by a test on
- * metadata.resourceVersion, retried when another writer got there first. No ops: nothing
- * to write, the object is returned as read.
+ * metadata.generation, retried when another writer changed the spec first. The generation
+ * moves with the spec only: a guard on the resourceVersion also lost to every status write
+ * (connection counts, health), and 8 concurrent add-backends failed one (QA). No ops:
+ * nothing to write, the object is returned as read.
  */
 async function editLoadBalancer(rt: Runtime, name: string, verb: string, edit: (lb: LoadBalancer) => JsonPatchOp[], flags: AttemptSpec['flags'] = FLAGS): Promise<LoadBalancer> {
   const ns = rt.namespace();
@@ -51,9 +60,13 @@ async function editLoadBalancer(rt: Runtime, name: string, verb: string, edit: (
       const ops = edit(lb);
       if (ops.length === 0) return lb;
       try {
-        return await patchObject<LoadBalancer>(rt, LBS, ns, name, JSON_PATCH, [{ op: 'test', path: '/metadata/resourceVersion', value: lb.metadata.resourceVersion }, ...ops]);
+        return await patchObject<LoadBalancer>(rt, LBS, ns, name, JSON_PATCH, [{ op: 'test', path: '/metadata/generation', value: lb.metadata.generation }, ...ops]);
       } catch (err) {
-        if (!lostRace(err) || i >= MAX_TRIES) throw err;
+        if (!lostRace(err)) throw err;
+        if (i >= MAX_TRIES) {
+          throw new CliError(`cannot ${verb} ${describeObject(LBS, name, ns)}: other writers changed its spec before each of ${MAX_TRIES} tries; run the command again`, undefined, err);
+        }
+        await sleep(retryDelayMs(i + 1));
       }
     }
   });
