@@ -27,7 +27,7 @@ import type { ObjectStore } from '../store/object-store';
 import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { OvsdbFencedError } from './ovsdb-fence';
-import { agentMarkedSilent, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
+import { SWITCH_UNREACHABLE, agentMarkedSilent, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 
@@ -344,7 +344,7 @@ export class ChassisManager {
     }
     // The database says the layout is right, but the switch itself does not answer.
     const unreachable = this.switchProblems.get(node.metadata.name);
-    if (layout?.ready && unreachable) layout = { ready: false, reason: 'SwitchUnreachable', message: unreachable };
+    if (layout?.ready && unreachable) layout = { ready: false, reason: SWITCH_UNREACHABLE, message: unreachable };
     await this.writeNodeStatus(node, session.view(), layout);
     if (failure) throw failure; // retry with backoff
   }

@@ -21,6 +21,15 @@ export const AGENT_NOT_REPORTING = 'AgentNotReporting';
 /** No agent has claimed the node (a Node's Ready=Unknown, as a node whose kubelet never posted; an unbound port pinned there). */
 export const NO_AGENT = 'NoAgent';
 
+/** Ready's reason while the node's br-int does not answer on OpenFlow (ovs-vswitchd down or hung): its flows cannot be checked. */
+export const SWITCH_UNREACHABLE = 'SwitchUnreachable';
+
+/** The Node says its switch does not answer (Ready=False, SWITCH_UNREACHABLE). */
+export function switchUnreachable(node: Pick<HypervisorNode, 'status'> | undefined): boolean {
+  const ready = getCondition(node?.status?.conditions, READY);
+  return ready?.status === 'False' && ready.reason === SWITCH_UNREACHABLE;
+}
+
 /** The leader has marked the Node's agent silent (Ready=Unknown, AGENT_NOT_REPORTING). */
 export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefined): boolean {
   return getCondition(node?.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;

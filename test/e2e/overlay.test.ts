@@ -276,10 +276,19 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     }, 15_000, 100);
     const downMs = performance.now() - t;
     expect(down).toMatchObject({ status: 'False', message: expect.stringContaining('br-int does not answer on its OpenFlow socket') });
+    // The port bound there is not Ready while its switch is gone (QA: it said Realized); the one on hv1 is.
+    const portReady = async (name: string) => ((await call('GET', `${G}/namespaces/${ns}/virtualports/${name}`)) as NodeObj).status?.conditions?.find((c) => c.type === 'Ready');
+    const bDown = await eventually(async () => {
+      const c = await portReady('b');
+      return c?.reason === 'SwitchUnreachable' ? c : undefined;
+    }, 10_000, 100).catch(() => portReady('b'));
+    expect(bDown).toMatchObject({ status: 'False', reason: 'SwitchUnreachable', message: expect.stringMatching(/^the switch of its node hv2 does not answer since /) });
+    expect(await portReady('a')).toMatchObject({ status: 'True' });
     await hv2.ovs.restartVswitchd();
     await eventually(() => hv2.exec(['ip', 'addr', 'replace', `${hv2.tunnelIP}/24`, 'dev', 'br-phy']).then(() => true, () => false), 10_000, 20);
     await hv2.exec(['ip', 'link', 'set', 'br-phy', 'up']);
     await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
+    await eventually(async () => (await portReady('b'))?.status === 'True', 10_000, 100);
     await pingUntil(a.vm, '10.51.0.20', 20_000);
     log(`drift: all flows deleted -> back in ${auditMs.toFixed(0)} ms (audit); fail_mode=standalone -> secure and flows back in ${failModeMs.toFixed(0)} ms; ovs-vswitchd stopped -> Node Ready=False SwitchUnreachable after ${downMs.toFixed(0)} ms`);
   }, 90_000);

@@ -9,7 +9,7 @@
  * node's name ('node-status').
  */
 import type { Logger } from 'pino';
-import { agentMarkedSilent } from '../../chassis/node-status';
+import { agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
 import { BOUND, MAC_MISMATCH } from '../../chassis/binding';
 import type { HypervisorNode, LoadBalancer, NodeRealization, VirtualNetwork, VirtualPort, VirtualPortStatus } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
@@ -27,7 +27,7 @@ import type { ChassisAccess } from './chassis-access';
 import { NodeReports } from './node-reports';
 import { parseObjectKey, typePrefixOf } from './object-keys';
 import { bindingOf, sameBinding, type LiveModel } from './pipeline-model';
-import { READY, networkNotReady, readyNow, realizationOf, unbound, type Realization } from './readiness';
+import { READY, boundToUnreachable, networkNotReady, readyNow, realizationOf, unbound, type Realization } from './readiness';
 
 /** How long after start a Ready object is trusted on nodes this process has not synced yet. */
 const STARTUP_GRACE_MS = 120_000;
@@ -159,6 +159,16 @@ export class RealizationStatus {
         }),
       );
     }
+    if (opts.readiness !== 'off') {
+      // A node's switch stops answering, or answers again: its ports' Ready and the lagging objects' reasons say so.
+      this.unsubscribe.push(
+        this.nodes.addEventHandler({
+          onUpdate: (o, n) => {
+            if (switchUnreachable(o) !== switchUnreachable(n)) this.requeueOnNode(n.metadata.name);
+          },
+        }),
+      );
+    }
     if (opts.readiness === 'node-status') {
       const realizations = (this.realizations = shared.of<NodeRealization>(NODE_REALIZATIONS));
       const none = new Map<string, string>();
@@ -267,7 +277,7 @@ export class RealizationStatus {
       const n = node.metadata.name;
       if (this.opts.readiness === 'node-status') {
         const ready = getCondition(node.status?.conditions, READY);
-        if (agentMarkedSilent(node) || ready?.reason === 'SwitchUnreachable' || getCondition(node.status?.conditions, 'Connected')?.status === 'False') continue;
+        if (agentMarkedSilent(node) || switchUnreachable(node) || getCondition(node.status?.conditions, 'Connected')?.status === 'False') continue;
         if (this.realizedOn(n)?.has(uid)) out.push(n);
         continue;
       }
@@ -316,6 +326,14 @@ export class RealizationStatus {
       if (getCondition(p.status?.conditions, READY)?.status === 'True') continue;
       this.statusController.queue.add(objectKey(PORTS, p.metadata.namespace, p.metadata.name));
     }
+  }
+
+  /** Queues the status of the ports bound to `node` and of every object not Ready (a rare event: a switch gone or back). */
+  private requeueOnNode(node: string): void {
+    for (const p of this.ports.list()) {
+      if (p.status?.node === node) this.statusController.queue.add(objectKey(PORTS, p.metadata.namespace, p.metadata.name));
+    }
+    this.requeueNotReady();
   }
 
   /** Queues the status of every port, load balancer and network not Ready for its generation. */
@@ -375,7 +393,7 @@ export class RealizationStatus {
       // this write; else its event queues this key again), so a client that waits for
       // Ready finds status.node and ofport set.
       else if (!sameBinding(pm.binding, bindingOf({ ...(obj as VirtualPort), status: portStatus(obj as VirtualPort) }))) return;
-      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network));
+      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? boundToUnreachable(pm.binding.node, this.nodeObj(pm.binding.node)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
       if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);
@@ -450,7 +468,12 @@ export class RealizationStatus {
   private realization(uid: string, version: string, needed: Set<string>): Realization {
     const clash = [...(this.switches.conflicts(uid) ?? [])].filter(([n]) => needed.has(n)).sort(([a], [b]) => a.localeCompare(b));
     const lag = clash.length ? [] : this.lagging(uid, version, needed);
-    const silent = this.opts.readiness === 'node-status' ? lag.filter((n) => agentMarkedSilent(this.nodes.get(objectKey(NODES, undefined, n)))) : [];
-    return realizationOf(sortNames([...needed]), lag, clash, silent);
+    const silent = this.opts.readiness === 'node-status' ? lag.filter((n) => agentMarkedSilent(this.nodeObj(n))) : [];
+    const unreachable = lag.length ? lag.filter((n) => switchUnreachable(this.nodeObj(n))) : [];
+    return realizationOf(sortNames([...needed]), lag, clash, silent, unreachable);
+  }
+
+  private nodeObj(name: string): HypervisorNode | undefined {
+    return this.nodes.get(objectKey(NODES, undefined, name));
   }
 }

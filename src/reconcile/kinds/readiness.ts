@@ -4,7 +4,7 @@
  * refused its flows, the state of the node a port is pinned to). Kept apart so that every
  * reason and message can be read, and tested, in one place.
  */
-import { AGENT_NOT_REPORTING, NO_AGENT, READY, agentMarkedSilent } from '../../chassis/node-status';
+import { AGENT_NOT_REPORTING, NO_AGENT, READY, SWITCH_UNREACHABLE, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { getCondition } from '../conditions';
 
@@ -26,19 +26,41 @@ export function readyNow(obj: VirtualPort | VirtualNetwork | LoadBalancer): bool
 
 /**
  * An object its nodes need: FlowConflict where a node refused its flows, Realizing where one
- * has not installed its current version, else Realized. Node lists come sorted.
+ * has not installed its current version, else Realized. Lagging only on nodes whose agent is
+ * silent (AgentNotReporting) or whose switch does not answer (SwitchUnreachable), nothing is
+ * being realized there, and the reason says which. Node lists come sorted.
  */
-export function realizationOf(needed: readonly string[], lagging: readonly string[], conflicts: ReadonlyArray<readonly [node: string, message: string]>, silent: readonly string[] = []): Realization {
+export function realizationOf(
+  needed: readonly string[],
+  lagging: readonly string[],
+  conflicts: ReadonlyArray<readonly [node: string, message: string]>,
+  silent: readonly string[] = [],
+  unreachable: readonly string[] = [],
+): Realization {
   if (conflicts.length) return { status: 'False', reason: 'FlowConflict', message: conflicts.map(([n, m]) => `on node ${n}: ${m}`).join('; '), lagging: conflicts.map(([n]) => n) };
   if (lagging.length) {
-    const message = `flows not yet installed on node(s) ${lagging.join(', ')} (of ${needed.join(', ')})`;
-    // Lagging on nodes whose agent went silent, nothing is being realized there: said so (QA: "Realizing" for good).
-    if (!silent.length) return { status: 'False', reason: 'Realizing', message, lagging: [...lagging] };
-    const reason = silent.length === lagging.length ? AGENT_NOT_REPORTING : 'Realizing';
-    return { status: 'False', reason, message: `${message}; the agent of node(s) ${silent.join(', ')} is not reporting`, lagging: [...lagging] };
+    let message = `flows not yet installed on node(s) ${lagging.join(', ')} (of ${needed.join(', ')})`;
+    // QA: "Realizing" for good, where nothing was being realized.
+    if (silent.length) message += `; the agent of node(s) ${silent.join(', ')} is not reporting`;
+    if (unreachable.length) message += `; the switch of node(s) ${unreachable.join(', ')} does not answer`;
+    let reason = 'Realizing';
+    if (silent.length === lagging.length) reason = AGENT_NOT_REPORTING;
+    else if (unreachable.length && silent.length + unreachable.length >= lagging.length) reason = SWITCH_UNREACHABLE;
+    return { status: 'False', reason, message, lagging: [...lagging] };
   }
   if (!needed.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
   return { status: 'True', reason: 'Realized', message: `flows installed on node(s) ${needed.join(', ')}` };
+}
+
+/**
+ * A port bound to a node whose switch does not answer (ovs-vswitchd stopped or hung): its
+ * NIC's traffic has stopped, or cannot be known to flow, whatever was installed before, as a
+ * Pod on a node gone NotReady is marked not Ready.
+ */
+export function boundToUnreachable(nodeName: string, node: HypervisorNode | undefined): Realization | undefined {
+  if (!switchUnreachable(node)) return undefined;
+  const since = getCondition(node?.status?.conditions, READY)?.lastTransitionTime;
+  return { status: 'False', reason: SWITCH_UNREACHABLE, message: `the switch of its node ${nodeName} does not answer${since ? ` since ${since}` : ''}: its traffic stops until ovs-vswitchd is back (vnetctl get node ${nodeName} says why)` };
 }
 
 /** An object of a network the model does not hold: its network is being deleted, or not compiled yet. */
