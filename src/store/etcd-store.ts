@@ -27,6 +27,7 @@ import {
   toKeyValue,
   toStoreRevision,
 } from './etcd-codec';
+import { lostInFlight } from './unavailable';
 import { runTxn } from './etcd-txn';
 import { EtcdWatch } from './etcd-watch';
 import { SharedPrefixWatch } from './etcd-shared-watch';
@@ -76,8 +77,9 @@ const RETRIES = 3;
 type GlobalPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
 /**
- * etcd3's global retry of a recoverable error, less one case: a call that ran out of its
- * deadline. Its outcome is unknown (a write may have been applied), and sent again it would
+ * etcd3's global retry of a recoverable error, less two cases: a call that ran out of its
+ * deadline, and one whose connection was lost under it (lostInFlight: etcd3 retries any
+ * UNAVAILABLE). Its outcome is unknown (a write may have been applied), and sent again it would
  * fail its own compare (a create answered 409 AlreadyExists for an object it had made); it
  * goes to the caller instead, as kube-apiserver answers 504 Timeout. Only execute() is used
  * of the policy (connection-pool.js); cockatiel is etcd3's dependency, not ours.
@@ -88,7 +90,7 @@ const retryUnlessTimedOut = {
       try {
         return await fn({ signal, attempt });
       } catch (err) {
-        if (attempt >= RETRIES || !(err instanceof Error) || !isRecoverableError(err) || err instanceof GRPCDeadlineExceededError) throw err;
+        if (attempt >= RETRIES || !(err instanceof Error) || !isRecoverableError(err) || err instanceof GRPCDeadlineExceededError || lostInFlight(err)) throw err;
       }
     }
   },

@@ -1,6 +1,6 @@
 import { GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError } from 'etcd3';
 import { StoreError } from './store';
-import { storeFailure } from './unavailable';
+import { lostInFlight, storeFailure } from './unavailable';
 
 describe('storeFailure', () => {
   it("tells etcd3's unreachable store and open circuit breaker (unavailable) from a call past its deadline (timeout), and nothing else", () => {
@@ -10,6 +10,15 @@ describe('storeFailure', () => {
     expect(storeFailure(new GRPCInvalidArgumentError('bad'))).toBeUndefined();
     expect(storeFailure(new Error('boom'))).toBeUndefined();
     expect(storeFailure(undefined)).toBeUndefined();
+  });
+
+  it('a call whose connection was lost under it may have been applied: timeout, not unavailable', () => {
+    expect(storeFailure(new GRPCUnavailableError('14 UNAVAILABLE: read ECONNRESET'))).toBe('timeout');
+    expect(storeFailure(new GRPCUnavailableError('14 UNAVAILABLE: Connection dropped'))).toBe('timeout');
+    expect(storeFailure(Object.assign(new StoreError('etcd: 14 UNAVAILABLE: read ECONNRESET'), { cause: new GRPCUnavailableError('14 UNAVAILABLE: read ECONNRESET') }))).toBe('timeout');
+    expect(lostInFlight(new GRPCUnavailableError('14 UNAVAILABLE: read ECONNRESET'))).toBe(true);
+    expect(lostInFlight(new GRPCUnavailableError('14 UNAVAILABLE: No connection established'))).toBe(false);
+    expect(lostInFlight(new Error('read ECONNRESET'))).toBe(false);
   });
 
   it('sees them through the etcd store\'s wrapping (a StoreError with the client\'s error as its cause)', () => {

@@ -2,7 +2,7 @@
  * Whether a store error means the store cannot serve right now, which a client should
  * retry, rather than a fault in the request or in vnetd: 'unavailable' (etcd down, no
  * quorum, its client's circuit breaker open: the request was not done) or 'timeout' (a call
- * ran out of its deadline: it may have been done). The API answers 503 and 504 Timeout, both
+ * ran out of its deadline, or lost its connection on the way: it may have been done). The API answers 503 and 504 Timeout, both
  * with Retry-After, as kube-apiserver does.
  *
  * By class name, not instanceof: importing etcd3 here would load it (and gRPC) into every
@@ -15,12 +15,26 @@ const FAILURES: ReadonlyMap<string, StoreFailure> = new Map([
   ['GRPCDeadlineExceededError', 'timeout'],
 ]);
 
+/**
+ * gRPC's words for a connection lost while a call was on it (the call may have reached etcd
+ * and been applied), as opposed to one never established (the call never left).
+ */
+const LOST_IN_FLIGHT = /ECONNRESET|EPIPE|Connection dropped|Socket closed|Stream removed|RST_STREAM/i;
+
+/** An UNAVAILABLE whose call was under way when the connection went: its outcome is unknown. */
+export function lostInFlight(err: unknown): boolean {
+  const e = err as Cause | undefined;
+  return e?.constructor?.name === 'GRPCUnavailableError' && LOST_IN_FLIGHT.test(String((err as { message?: unknown }).message ?? ''));
+}
+
 export function storeFailure(err: unknown): StoreFailure | undefined {
   // The etcd store wraps its client's errors (a StoreError "etcd: ..." with the error as its
   // cause): followed a few levels (QA: a stopped etcd answered 500, not 503).
   for (let e = err as Cause | undefined, depth = 0; e && depth < 4; e = e.cause as Cause | undefined, depth++) {
     // etcd3's calls go through a cockatiel circuit breaker; once open it throws this without trying.
     if (e.isBrokenCircuitError === true) return 'unavailable';
+    // A write lost with its connection may have been applied (QA: 503 "retry shortly" for a create that was stored).
+    if (lostInFlight(e)) return 'timeout';
     const failure = FAILURES.get(e.constructor?.name ?? '');
     if (failure) return failure;
   }
