@@ -65,7 +65,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   const objects = new ObjectStore(kv);
   const holder = claimHolder();
   const reporter = new AgentStatusReporter(objects, o.node, log, undefined, undefined, holder);
-  const lease = new NodeLeaseHeartbeat(objects, o.node, holder, log);
+  const lease = new NodeLeaseHeartbeat(objects, o.node, holder, log, undefined, (claimHolder) => onFenced(`node ${o.node} is claimed by ${claimHolder}`));
   const closing = new AbortController();
   let fence: (reason: string) => void = () => undefined;
   const fenced = new Promise<string>((r) => (fence = r));

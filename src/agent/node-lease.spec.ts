@@ -1,7 +1,7 @@
 import pino from 'pino';
-import type { HypervisorNode, NodeLease } from '../resources/kinds';
+import type { HypervisorNode, NodeLease, NodeRealization } from '../resources/kinds';
 import { MemoryStore } from '../reconcile/testing/memory-store';
-import { NODES, NODE_LEASES } from '../store/kinds';
+import { NODES, NODE_LEASES, NODE_REALIZATIONS } from '../store/kinds';
 import { ObjectStore } from '../store/object-store';
 import { NodeLeaseHeartbeat } from './node-lease';
 
@@ -41,6 +41,36 @@ describe('NodeLeaseHeartbeat', () => {
     const stoppedAt = (await lease())!.metadata.resourceVersion;
     await new Promise((r) => setTimeout(r, 120));
     expect((await lease())!.metadata.resourceVersion).toBe(stoppedAt);
+  });
+
+  it('takes over a lease another agent holds only with the node\'s claim: a stalled agent whose claim is gone writes nothing and is told', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    await objects.create(NODES, node);
+    const lease = async () => objects.get<NodeLease>(NODE_LEASES, undefined, 'hv1');
+    const claimBy = async (holder: string) => {
+      if (!(await objects.get(NODE_REALIZATIONS, undefined, 'hv1'))) await objects.create(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'hv1' }, spec: {} });
+      await objects.modify<NodeRealization>(NODE_REALIZATIONS, undefined, 'hv1', (cur) => ({ ...cur, status: { agent: { holder, claimTime: new Date().toISOString(), generation: '1' } } }), { subresource: 'status' });
+    };
+    await claimBy('host/1');
+    const old = new NodeLeaseHeartbeat(objects, 'hv1', 'host/1', silent, 1000);
+    old.start();
+    await until(lease, (l) => l?.spec?.holderIdentity === 'host/1');
+    // A newer agent claims the node and takes the lease while the first one is stalled.
+    await claimBy('host/2');
+    const next = new NodeLeaseHeartbeat(objects, 'hv1', 'host/2', silent, 1000);
+    next.start();
+    const taken = await until(lease, (l) => l?.spec?.holderIdentity === 'host/2');
+    // The first one beats again: it does not write over the lease, and hears who has the node.
+    const told: string[] = [];
+    const stale = new NodeLeaseHeartbeat(objects, 'hv1', 'host/1', silent, 40, (by) => told.push(by));
+    stale.start();
+    try {
+      await until(async () => told, (t) => t.length > 0);
+      expect(told).toEqual(['host/2']);
+      expect((await lease())!.metadata.resourceVersion).toBe(taken!.metadata.resourceVersion);
+    } finally {
+      await Promise.all([old.stop(), next.stop(), stale.stop()]);
+    }
   });
 
   it('counts a new holder as a transition, and creates the lease again after it was deleted (its Node re-created: the new uid owns it)', async () => {

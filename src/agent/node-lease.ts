@@ -10,9 +10,9 @@
  * re-created under the same name gets a new lease, owned by the new uid).
  */
 import type { Logger } from 'pino';
-import type { HypervisorNode, NodeLease } from '../resources/kinds';
+import type { HypervisorNode, NodeLease, NodeRealization } from '../resources/kinds';
 import { GROUP, VERSION } from '../resources/kinds';
-import { NODES, NODE_LEASES } from '../store/kinds';
+import { NODES, NODE_LEASES, NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 import { Backoff } from '../ovsdb';
 import { KeyExistsError } from '../store/store';
@@ -41,6 +41,8 @@ export class NodeLeaseHeartbeat {
     private readonly holder: string,
     private readonly log: Logger,
     private readonly heartbeatMs = Number(process.env.VNETD_AGENT_HEARTBEAT_MS) || HEARTBEAT_MS,
+    /** Another agent holds the node's claim: this one renews nothing more (the agent stops). */
+    private readonly onSupplanted?: (claimHolder: string) => void,
   ) {
     this.backoff = new Backoff({ initialDelayMs: Math.min(200, heartbeatMs / 4), maxDelayMs: heartbeatMs / 4 });
   }
@@ -96,7 +98,28 @@ export class NodeLeaseHeartbeat {
         leaseTransitions: (cur?.leaseTransitions ?? 0) + (cur && !same ? 1 : 0),
       };
     };
-    const renewed = await this.objects.modify<NodeLease>(NODE_LEASES, undefined, this.node, (cur) => ({ ...cur, spec: spec(cur.spec) }));
+    let supplantedBy: string | undefined;
+    const renewed = await this.objects.modify<NodeLease>(NODE_LEASES, undefined, this.node, async (cur) => {
+      // Held by another agent: the one of the node's claim takes it over (a new agent, whose
+      // claim is newer); one whose claim is gone does not (an agent stalled, SIGSTOP, while a
+      // newer one claimed the node: it wrote its lease over the live successor's, QA).
+      const held = cur.spec?.holderIdentity;
+      if (held !== undefined && held !== this.holder) {
+        const claim = (await this.objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, this.node))?.status?.agent?.holder;
+        if (claim !== undefined && claim !== this.holder) {
+          supplantedBy = claim;
+          return undefined;
+        }
+      }
+      return { ...cur, spec: spec(cur.spec) };
+    });
+    if (supplantedBy !== undefined) {
+      this.stopped = true;
+      clearInterval(this.timer);
+      this.log.warn({ event: 'agent.lease_supplanted', node: this.node, holder: supplantedBy }, `NodeLease ${this.node} is held by ${supplantedBy}, whose claim of the node is newer: not renewed`);
+      this.onSupplanted?.(supplantedBy);
+      return;
+    }
     if (renewed) return;
     const node = await this.objects.get<HypervisorNode>(NODES, undefined, this.node);
     if (!node) throw new Error(`Node ${this.node} does not exist`);

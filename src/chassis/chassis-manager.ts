@@ -26,7 +26,7 @@ import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
 import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
-import type { OvsdbFencedError } from './ovsdb-fence';
+import { OvsdbFencedError } from './ovsdb-fence';
 import { SWITCH_UNREACHABLE, agentMarkedSilent, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
@@ -338,6 +338,8 @@ export class ChassisManager {
       try {
         layout = await session.ensureLayout(node.spec!);
       } catch (err) {
+        // Fenced off (a newer agent or leader has the node): the Node is its to describe; onFenced ends this one's work (QA: a stale agent wrote Ready=False LayoutFailed over its successor's).
+        if (err instanceof OvsdbFencedError) return;
         failure = err;
         layout = { ready: false, reason: 'LayoutFailed', message: `could not apply the OVS layout: ${(err as Error).message}` };
       }
