@@ -147,6 +147,24 @@ describe('tunnel probes', () => {
     }
   });
 
+  it('after rounds missed (the process stalled) it starts over instead of counting the unread echoes as lost', async () => {
+    const { prober, reports, round } = bed(['hv1', 'hv2']);
+    try {
+      for (let i = 0; i < 4; i++) await round();
+      expect(reports.get('hv1')?.status).toBe('True');
+      reports.clear();
+      // 15 s without a round: the process was stopped.
+      (prober as unknown as { now: () => number }).now = ((base) => () => base() + 15_000)((prober as unknown as { now: () => number }).now);
+      for (let i = 0; i < 4; i++) {
+        await round();
+        expect(reports.get('hv1')?.status ?? 'True').toBe('True');
+      }
+      expect(reports.get('hv1')?.status).toBe('True');
+    } finally {
+      prober.stop();
+    }
+  });
+
   it('an echo counts only with the node\'s nonce and for a peer it probes; a probe is echoed only from its sender\'s tunnel IP, once per 200 ms', async () => {
     const { prober, reports, cut, sent, round, conns, settle } = bed(['hv1', 'hv2']);
     try {

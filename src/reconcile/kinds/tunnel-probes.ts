@@ -104,6 +104,8 @@ export class TunnelProber {
   private readonly nodes = new Map<string, NodeProbes>();
   private readonly log: Logger;
   private readonly intervalMs: number;
+  /** When the last round ran (this.now()). */
+  private lastTick?: number;
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
 
@@ -153,6 +155,18 @@ export class TunnelProber {
     const model = this.opts.model();
     if (!model) return;
     const now = this.now();
+    // Rounds missed (this process stopped, SIGSTOP, or its event loop held): the echoes that
+    // came meanwhile were never read, so what is outstanding says nothing about the tunnels.
+    // Start over, as on a new connection (QA: TunnelsUp=False for 20 s after a stall while
+    // pings across the tunnels lost nothing).
+    const stalled = this.lastTick !== undefined && now - this.lastTick > 2 * this.intervalMs;
+    this.lastTick = now;
+    if (stalled) {
+      for (const st of this.nodes.values()) {
+        st.firstSent.clear();
+        st.echoes.clear();
+      }
+    }
     // Probed nodes, once per round (not per node: O(N) Ready lookups, not O(N^2)).
     const candidates = [...model.nodes.values()].filter((n) => n.tunnelIP && this.opts.peerReady?.(n.name) !== false).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const [name, st] of this.nodes) {
