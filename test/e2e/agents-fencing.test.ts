@@ -249,7 +249,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     const portReady = async () => ((await api.call('GET', `${G}/namespaces/fencing/virtualports/while-silent`)) as PortObj).status?.conditions?.find((x) => x.type === 'Ready');
     await api.call('POST', `${G}/namespaces/fencing/virtualports`, { metadata: { name: 'while-silent' }, spec: { network: 'net', node: 'hv1' } });
     const waiting = await eventually(async () => ((await portReady())?.reason === 'AgentNotReporting' ? portReady() : undefined), 15_000, 100);
-    expect(waiting?.message).toMatch(/^the vnetd agent of node hv1 \(.+\) has not reported since .+: is it running\?$/);
+    expect(waiting?.message).toMatch(/^the vnetd agent of node hv1 \(.+\) stopped reporting \(marked silent at .+; vnetctl get node hv1 names its last renewal\): is it running\?$/);
     // The load balancer edited meanwhile waits for that agent too, and says so, not "Realizing" for good.
     expect((await v.call('PATCH', `${G}/namespaces/fencing/loadbalancers/web`, { spec: { listeners: [{ port: 80, targetPort: 8080 }, { port: 81, targetPort: 8080 }] } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
     const lbReady = async () => ((await api.call('GET', `${G}/namespaces/fencing/loadbalancers/web`)) as PortObj).status?.conditions?.find((x) => x.type === 'Ready');

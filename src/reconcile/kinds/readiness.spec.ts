@@ -35,7 +35,7 @@ describe('readiness', () => {
     expect(unbound({ name: 'hv9' }, undefined)).toMatchObject({ reason: 'NodeNotFound', message: expect.stringMatching(/^node hv9 \(spec\.node\) does not exist: /) });
     expect(unbound({ name: 'hv1', node: node() }, undefined)).toMatchObject({ reason: 'NoAgent', message: 'no vnetd agent has claimed node hv1: run vnetd agent --node hv1 on that hypervisor' });
     const silent = node({ status: 'Unknown', reason: 'AgentNotReporting', lastTransitionTime: '2026-12-03T08:00:00Z' });
-    expect(unbound({ name: 'hv1', node: silent, claimedBy: 'host/7' }, undefined)).toMatchObject({ reason: 'AgentNotReporting', message: 'the vnetd agent of node hv1 (host/7) has not reported since 2026-12-03T08:00:00Z: is it running?' });
+    expect(unbound({ name: 'hv1', node: silent, claimedBy: 'host/7' }, undefined)).toMatchObject({ reason: 'AgentNotReporting', message: 'the vnetd agent of node hv1 (host/7) stopped reporting (marked silent at 2026-12-03T08:00:00Z; vnetctl get node hv1 names its last renewal): is it running?' });
     expect(unbound({ name: 'hv1', node: node({ status: 'True', reason: 'Ready' }), claimedBy: 'host/7' }, 'no interface with iface-id x')).toEqual({ status: 'False', reason: 'NotBound', message: 'not bound: no interface with iface-id x' });
     expect(unbound(undefined, undefined)).toMatchObject({ reason: 'NotBound', message: 'not bound to a hypervisor interface yet' });
   });

@@ -91,7 +91,8 @@ export function unbound(pinned: PinnedNode | undefined, boundMessage: string | u
     if (claimedBy === undefined) return { status: 'False', reason: NO_AGENT, message: `no vnetd agent has claimed node ${name}: run vnetd agent --node ${name} on that hypervisor` };
     if (agentMarkedSilent(node)) {
       const since = getCondition(node.status?.conditions, READY)?.lastTransitionTime;
-      return { status: 'False', reason: AGENT_NOT_REPORTING, message: `the vnetd agent of node ${name} (${claimedBy}) has not reported${since ? ` since ${since}` : ''}: is it running?` };
+      // When the leader marked it silent, its timeout after the last renewal (QA: read as the last renewal; the Node names that).
+      return { status: 'False', reason: AGENT_NOT_REPORTING, message: `the vnetd agent of node ${name} (${claimedBy}) stopped reporting${since ? ` (marked silent at ${since}; vnetctl get node ${name} names its last renewal)` : ''}: is it running?` };
     }
   }
   return { status: 'False', reason: 'NotBound', message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
