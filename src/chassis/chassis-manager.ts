@@ -467,7 +467,16 @@ export class ChassisManager {
     const s = this.sessions.get(node);
     const rows = s?.interfacesWithIfaceId(interfaceId);
     const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC] })) : [];
-    return { node, connected: !!s?.ready, settling: !!s?.settling, interfaces };
+    // No session yet for a node that will have one (this process is starting, its node not
+    // reconciled yet): no news either, as a session whose first connection is being made. It
+    // said NodeDisconnected, and every bound port flapped Bound at each agent restart (QA).
+    return { node, connected: !!s?.ready, settling: s ? s.settling : this.sessionComing(node), interfaces };
+  }
+
+  /** The node's session is yet to be made: it exists, is not being deleted, and has an endpoint. */
+  private sessionComing(name: string): boolean {
+    const node = this.nodes.get(objectKey(NODES, undefined, name));
+    return !!node && !node.metadata.deletionTimestamp && !!(this.opts.only ? this.opts.only.ovsdb : node.spec?.ovsdb);
   }
 
   /**

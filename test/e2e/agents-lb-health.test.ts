@@ -153,11 +153,20 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     // hv2's agent restarts while b2 still fails: it starts from its own report, so its
     // first compile leaves b2 out of hv2's slot table too (a fresh start would put it back
     // for the three failed checks it takes to learn again), and the report stays.
+    // Nor does a restart flap its ports' Bound (QA: Unknown NodeDisconnected, then True, 21 ms apart, every port).
+    const boundFlaps: string[] = [];
+    const beforeRestart = ((await call('GET', `${G}/namespaces/${ns}/virtualports`)) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+    const boundWatch = client0.watch<VirtualPort>(`${G}/namespaces/${ns}/virtualports`, { resourceVersion: beforeRestart }, (ev) => {
+      const bound = ev.object.status?.conditions?.find((c) => c.type === 'Bound');
+      if (bound && bound.status !== 'True') boundFlaps.push(`${ev.object.metadata.name}:${bound.status}:${bound.reason}`);
+    });
     await agents.get('hv2')!.close();
     await startAgentFor('hv2');
     let seen = 0;
     for (const deadline = performance.now() + 4000; performance.now() < deadline; ) seen += await dnatOn('hv2', farIp);
+    boundWatch.stop();
     expect(seen).toBe(0);
+    expect(boundFlaps).toEqual([]);
     expect((await reported('hv2')).map((b) => b.ip)).toEqual([farIp]);
     log('hv2\'s agent restarted while b2 failed: no DNAT flow toward b2 on hv2 in the 4 s after, its report kept');
 
