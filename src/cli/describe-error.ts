@@ -51,8 +51,8 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
     case 'Invalid': {
       const missing = (err.status.details?.causes ?? []).find((c) => c.reason === 'FieldValueNotFound' && c.field === 'spec.network');
       if (missing) return `create the network first, or pick one from: vnetctl network list${ns}`;
-      // A full network is not a value to fix (QA R18: said so with no --vip given).
-      if ((err.status.details?.causes ?? []).some((c) => /^no free .*address left/.test(c.message ?? ''))) return 'the network has no address left: add a subnet, or free some, then run the command again';
+      // A full network is not a value to fix (QA R18: said so with no --vip given); its message says what to do already.
+      if ((err.status.details?.causes ?? []).some((c) => /^no free .*address left/.test(c.message ?? ''))) return 'then run the command again';
       return 'fix the values and run the command again';
     }
     case 'Expired':
