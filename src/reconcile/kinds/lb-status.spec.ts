@@ -283,6 +283,45 @@ describe('countDispatched over IPv6', () => {
 });
 
 describe('LbStatusReporter: connection counts across a restart', () => {
+  it('a backend\'s count is the backend\'s: it stays while its port is gone and goes on when the port comes back with another address', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const created = await objects.create<LoadBalancer>(LOAD_BALANCERS, {
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: 'web', namespace: 't' },
+      spec: { network: 'n', vip: lb.vip, listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ port: 'p5' }, { port: 'p6' }] },
+    });
+    let backends = lb.backends;
+    const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[created.metadata.uid!, { ...lb, uid: created.metadata.uid!, backends }]]) }) as unknown as LogicalModel;
+    // Where agents count: their reports, by address.
+    let reported = new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 18], [`${net.vni}/${lb.vip}/10.0.0.6`, 3]]);
+    const current = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!;
+    let stored = await current();
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, reportedDispatched: () => reported, intervalMs: 3_600_000 });
+    const counts = async () => {
+      stored = await current();
+      reporter.refreshSoon();
+      await reporter.refresh();
+      stored = await current();
+      return stored.status?.backends?.map((b) => `${b.name}@${b.ip}=${b.connections}`);
+    };
+    try {
+      expect(await counts()).toEqual(['p5@10.0.0.5=18', 'p6@10.0.0.6=3']);
+      // p5's port deleted: unresolved, its flows gone (nothing reported for its address any more).
+      backends = lb.backends.filter((b) => b.name !== 'p5');
+      reported = new Map([[`${net.vni}/${lb.vip}/10.0.0.6`, 3]]);
+      expect(await counts()).toEqual(['p5@=18', 'p6@10.0.0.6=3']);
+      // Made again with another address: its count goes on, and adds what the new address counts.
+      backends = [{ ...lb.backends[0]!, ip: '10.0.0.9' }, lb.backends[1]!];
+      reported = new Map([[`${net.vni}/${lb.vip}/10.0.0.9`, 2], [`${net.vni}/${lb.vip}/10.0.0.6`, 4]]);
+      expect(await counts()).toEqual(['p5@10.0.0.9=20', 'p6@10.0.0.6=4']);
+      reported = new Map([[`${net.vni}/${lb.vip}/10.0.0.9`, 5], [`${net.vni}/${lb.vip}/10.0.0.6`, 4]]);
+      expect(await counts()).toEqual(['p5@10.0.0.9=23', 'p6@10.0.0.6=4']);
+    } finally {
+      await reporter.stop();
+    }
+  });
+
   it('carries over what status counted beyond the switches\' counters, keeps it while the switches are not read, and counts surviving flows once', async () => {
     const objects = new ObjectStore(new MemoryStore());
     // Written by the process before: p5 had 40 connections (30 on flows since removed), p6 7.

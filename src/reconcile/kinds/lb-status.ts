@@ -385,13 +385,15 @@ export class LbStatusReporter {
   private countRequested = false;
   private counted = false;
   /**
-   * What each backend's count carries over from before this process, by "uid|name|ip": the
+   * What each backend's count carries over from before this process, by "uid|name": the
    * count its status held beyond what the switches' counters say at the first complete count
    * (what flows removed before a restart had counted; a fast path's counts start again with
    * it). Decided once per backend, so a restart never makes status.backends[].connections
    * go down, and flows that outlived the restart with their counters are not counted twice.
+   * And when a backend's address changes (its port deleted and made again), what it had
+   * counted: the count is the backend's, by its name in the spec (QA: 18 connections lost).
    */
-  private readonly carried = new Map<string, number>();
+  private readonly carried = new Map<string, { ip: string; count: number }>();
   private countedAt = 0;
   private lastTotals?: ReadonlyMap<string, number>;
 
@@ -456,14 +458,20 @@ export class LbStatusReporter {
    * controller's restart: there the count is theirs.
    */
   private countOf(lb: LoadBalancer, name: string, ip: string, live: number): number {
-    const key = `${lb.metadata.uid}|${name}|${ip}`;
+    const key = `${lb.metadata.uid}|${name}`;
     const known = this.carried.get(key);
-    if (known !== undefined) return live + known;
+    if (known?.ip === ip) return live + known.count;
+    const prev = lb.status?.backends?.find((s) => s.name === name);
+    const before = prev?.connections ?? 0;
+    // A new address for the backend (unresolved meanwhile: ""): its count goes on from what it was.
+    if (known !== undefined || (prev !== undefined && prev.ip !== ip)) {
+      this.carried.set(key, { ip, count: before });
+      return live + before;
+    }
     if (!this.src.connections) return live;
-    const before = lb.status?.backends?.find((s) => s.name === name && s.ip === ip)?.connections ?? 0;
     if (!this.counter.complete) return Math.max(live, before);
     const carried = Math.max(0, before - live);
-    this.carried.set(key, carried);
+    this.carried.set(key, { ip, count: carried });
     return live + carried;
   }
 
@@ -481,7 +489,8 @@ export class LbStatusReporter {
       const name = spec.port ?? spec.ip ?? '';
       const b = resolved.get(name);
       const counted = (n: number) => (totals ? { connections: n } : {});
-      if (!b) return { name, ip: spec.ip ?? '', node: '', healthy: false, ...counted(0) };
+      // Unresolved (its port deleted, say): what it had counted stays, as a counter does.
+      if (!b) return { name, ip: spec.ip ?? '', node: '', healthy: false, ...counted(lb.status?.backends?.find((s) => s.name === name)?.connections ?? 0) };
       const live = totals?.get(`${vni}/${m!.vip}/${b.ip}`) ?? 0;
       return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...counted(this.countOf(lb, name, b.ip, live)) };
     });
