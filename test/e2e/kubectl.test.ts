@@ -251,6 +251,14 @@ spec:
     const s = await kubectl(['apply', '-f', unknown]);
     expect(s.code).not.toBe(0);
     expect(s.err).toContain('unknown field "spec.colour"');
+    // A typo in kind or apiVersion: what kube-apiserver's kubectl says, not "failed to download openapi" (QA).
+    for (const [apiVersion, kind] of [['vnet.dev/v1alpha1', 'VirtualNetwrok'], ['vnet.dev/v1beta1', 'VirtualNetwork']]) {
+      const typo = manifest('typo.yaml', `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: typo\n  namespace: demo\nspec:\n  subnets:\n  - cidr: 10.4.0.0/24\n`);
+      const t = await kubectl(['apply', '-f', typo]);
+      expect(t.code).not.toBe(0);
+      expect(t.err).toContain(`no matches for kind "${kind}" in version "${apiVersion}"`);
+      expect(t.err).not.toContain('openapi');
+    }
   });
 
   it('keeps tenants to their namespaces', async () => {
