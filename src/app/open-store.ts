@@ -1,8 +1,11 @@
 /** Opens the Store the configuration names: the embedded SQLite file or a shared etcd. */
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SqliteStore } from '../store/sqlite-store';
 import type { Store } from '../store/store';
+import { storeFailure } from '../store/unavailable';
+import { Backoff } from '../ovsdb';
 import type { StoreConfig } from './config';
 
 /** Every vnetd key in a shared etcd lives under this prefix (the leader election beside it). */
@@ -33,10 +36,28 @@ export async function openStore(config: StoreConfig, dataDir: string, logger: Lo
   const { hosts, credentials } = etcdClientOptions(config);
   // Loaded only here: the etcd client and its gRPC stack are a fifth of vnetd's start-up.
   const { EtcdStore } = await import('../store/etcd-store');
-  try {
-    return await EtcdStore.open({ endpoints: hosts, keyPrefix: ETCD_KEY_PREFIX, logger, client: { credentials } });
-  } catch (err) {
-    throw new Error(`cannot open the etcd store at ${hosts.join(', ')}: ${(err as Error).message}`);
+  const backoff = new Backoff({ initialDelayMs: 250, maxDelayMs: 5000 });
+  let waitingSince: number | undefined;
+  let saidAt = -Infinity;
+  for (;;) {
+    try {
+      const store = await EtcdStore.open({ endpoints: hosts, keyPrefix: ETCD_KEY_PREFIX, logger, client: { credentials } });
+      if (waitingSince !== undefined) logger.info({ event: 'store.etcd_reachable', waitedMs: Date.now() - waitingSince }, `etcd at ${hosts.join(', ')} answers`);
+      return store;
+    } catch (err) {
+      // gRPC ends its message with an empty "Resolution note: ".
+      const why = (err as Error).message.replace(/[\s.]*Resolution note:\s*$/, '');
+      // Not up yet (a controller started before etcd, as at a host's boot): waited for, as an
+      // agent waits for its controller, and said once a minute. It exited at once (QA).
+      if (storeFailure(err) === undefined) throw new Error(`cannot open the etcd store at ${hosts.join(', ')}: ${why}`);
+      const now = Date.now();
+      waitingSince ??= now;
+      if (now - saidAt >= 60_000) {
+        saidAt = now;
+        logger.warn({ event: 'store.etcd_unreachable', err: why }, `cannot reach etcd at ${hosts.join(', ')} yet (${why}); retrying`);
+      }
+      await sleep(backoff.next());
+    }
   }
 }
 

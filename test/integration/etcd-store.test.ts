@@ -3,9 +3,12 @@
  * its own key prefix of one shared etcd), plus what only a distributed store shows: two
  * stores ("controllers") on one etcd, and compaction done by etcd itself.
  */
+import pino from 'pino';
+import { openStore } from '../../src/app/open-store';
+import type { StoreConfig } from '../../src/app/config';
 import { EtcdStore } from '../../src/store/etcd-store';
 import { describeStoreConformance } from '../../src/store/store.conformance';
-import { GoneError, type StoreError, type WatchEvent } from '../../src/store/store';
+import { GoneError, type Store, type StoreError, type WatchEvent } from '../../src/store/store';
 import { etcdAvailability, startEtcd, type EtcdInstance } from '../harness/etcd';
 
 const unavailable = etcdAvailability();
@@ -247,4 +250,28 @@ describeEtcd('EtcdStore across an etcd restart', () => {
       await s.close();
     }
   });
+});
+
+describeEtcd('a controller started before its etcd', () => {
+  let etcd: EtcdInstance;
+  afterAll(async () => {
+    await etcd?.stop();
+  });
+
+  it('waits for etcd to answer instead of exiting (as an agent waits for its controller)', async () => {
+    etcd = await startEtcd();
+    await etcd.crash();
+    const logs: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
+    let opened: Store | undefined;
+    const opening = openStore({ kind: 'etcd', endpoints: [etcd.endpoint] } satisfies StoreConfig, '/nonexistent', logger).then((s) => (opened = s));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(opened).toBeUndefined();
+    expect(logs.join('')).toContain('store.etcd_unreachable');
+    expect(logs.join('')).not.toContain('Resolution note');
+    await etcd.restart();
+    await opening;
+    expect(logs.join('')).toContain('store.etcd_reachable');
+    await opened!.close();
+  }, 40_000);
 });
