@@ -12,6 +12,17 @@ describe('nodeStatus', () => {
     expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'LayoutReady' });
   });
 
+  it('an agent back after it was marked silent: TunnelsUp no longer says it stopped reporting while its probes are not judged yet', () => {
+    const silent = { conditions: [{ type: 'TunnelsUp', status: 'Unknown', reason: 'AgentNotReporting', message: 'the agent stopped reporting', lastTransitionTime: '2026-12-03T10:00:00Z' }] } as HypervisorNode['status'];
+    const back = nodeStatus({ ...node, status: silent }, { connected: true, reason: 'Connected', message: 'ok' }, { ready: true, reason: 'LayoutReady', message: 'm' }, 0);
+    expect(cond(back, 'TunnelsUp')).toMatchObject({ status: 'Unknown', reason: 'Probing' });
+    const judged = nodeStatus({ ...node, status: back }, { connected: true, reason: 'Connected', message: 'ok' }, { ready: true, reason: 'LayoutReady', message: 'm' }, 0, undefined, undefined, { status: 'True', reason: 'ProbesAnswered', message: 'm' });
+    expect(cond(judged, 'TunnelsUp')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
+    // Any other verdict stands until the probes give a new one.
+    const up = nodeStatus({ ...node, status: judged }, { connected: true, reason: 'Connected', message: 'ok' }, { ready: true, reason: 'LayoutReady', message: 'm' }, 0);
+    expect(cond(up, 'TunnelsUp')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
+  });
+
   it('is not Ready while disconnected and keeps the last known host facts', () => {
     const prev = nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok', ovsVersion: '3.1.0', datapathTypes: ['netdev'] }, undefined, 0);
     const s = nodeStatus({ ...node, status: prev }, { connected: false, reason: 'ConnectFailed', message: 'cannot connect to OVSDB at unix:/x: ENOENT' }, undefined, 0);

@@ -68,6 +68,12 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
     now,
   );
   if (tunnels) conditions = setCondition(conditions, { type: TUNNELS_UP, ...tunnels, observedGeneration: gen }, now);
+  // The agent is back and writes its status, but its probes have not been judged yet (two
+  // rounds): the leader's "the agent stopped reporting" is no longer true, so it says what is
+  // (QA: it stood 20 s beside a Ready=True written by the returned agent).
+  else if (getCondition(conditions, TUNNELS_UP)?.reason === AGENT_NOT_REPORTING) {
+    conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: 'Probing', message: 'the agent is back; its tunnel probes are judged within two rounds', observedGeneration: gen }, now);
+  }
   const next: NodeStatus = { ...prev, observedGeneration: gen, connected: session.connected, boundPorts, conditions };
   // Version and datapath types describe the host; keep the last known ones while disconnected.
   if (session.ovsVersion !== undefined) next.ovsVersion = session.ovsVersion;
