@@ -29,6 +29,7 @@ export interface VirtualNetworkSpec {
 
 export interface SubnetUsage {
   cidr: string;
+  /** Addresses of the allocatable pool in use: one claimed explicitly inside an excluded range is outside the pool, not counted (free = pool - allocated). */
   allocated: number;
   free: string; // decimal string: an IPv6 /64 does not fit a JSON number
 }
