@@ -42,9 +42,22 @@ async function current(rt: Runtime, kind: KindInfo, ns: string | undefined, name
   }
 }
 
+/**
+ * Why an object waited for to go is still there: nobody deleted it, or what its deletion
+ * waits for, as its Ready says while Terminating (the ports and load balancers still on a
+ * network), else its finalizers. (QA: only the finalizers, also for an object not deleted.)
+ */
+function stillThere(last: KubeObject | undefined): string {
+  if (!last) return 'it still exists';
+  if (!last.metadata.deletionTimestamp) return 'it still exists and has not been deleted (delete it first, or wait for whoever deletes it)';
+  const ready = (last.status as { conditions?: Array<{ type: string; reason?: string; message?: string }> } | undefined)?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.reason === 'Terminating' && ready.message) return `it is being deleted and waits: ${ready.message}`;
+  return `it is being deleted and waits for its finalizers (${(last.metadata.finalizers ?? []).join(', ')})`;
+}
+
 /** The timeout line: what it waited for, how the object was when last seen, and the last error if the last try failed. */
 function timeoutMessage(kind: KindInfo, name: string, label: string, want: WaitFor, last: KubeObject | undefined, givenTimeoutMs: number, lastError: unknown): string {
-  const now = want.kind === 'delete' ? 'it still exists' + (last?.metadata.finalizers?.length ? ` (finalizers: ${last.metadata.finalizers.join(', ')})` : '') : conditionSummary(last, want.type);
+  const now = want.kind === 'delete' ? stillThere(last) : conditionSummary(last, want.type);
   const head = `timed out after ${formatDuration(givenTimeoutMs)} waiting for ${label}`;
   if (lastError === undefined) return `${head}: ${now}; check the object (vnetctl get ${kind.plural} ${name} -o yaml) or wait longer with --timeout`;
   return `${head} (last error: ${lastErrorText(lastError)}): when last seen, ${now}; check that vnetd is running and reachable, or wait longer with --timeout`;

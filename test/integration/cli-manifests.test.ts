@@ -222,6 +222,22 @@ describe('wait and watch', () => {
     expect((await cli.run(['wait', 'vnet', 'w', '--for', 'condition=Maybe=Perhaps'])).code).toBe(2);
   });
 
+  it('a wait for deletion that times out says whether the object was deleted at all, and what its deletion waits for', async () => {
+    await ok(['network', 'create', 'w2', '--subnet', '10.21.0.0/24', '-n', 'm1']);
+    await ok(['port', 'create', 'w2p', '--network', 'w2', '--node', 'hv-w2', '-n', 'm1']);
+    const notDeleted = await cli.run(['wait', 'vnet', 'w2', '-n', 'm1', '--for', 'delete', '--timeout', '500ms']);
+    expect(notDeleted.stderr).toMatch(/^error: timed out after 500ms waiting for virtualnetwork\.vnet\.dev\/w2 to be deleted: it still exists and has not been deleted \(delete it first/);
+    // In use: deleted, but it waits for its port.
+    expect((await v.call('DELETE', '/apis/vnet.dev/v1alpha1/namespaces/m1/virtualnetworks/w2')).status).toBe(200);
+    await eventually(async () => (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/m1/virtualnetworks/w2')).json.status?.conditions?.some((c: { reason: string }) => c.reason === 'Terminating'));
+    const held = await cli.run(['wait', 'vnet', 'w2', '-n', 'm1', '--for', 'delete', '--timeout', '500ms']);
+    expect(held.code).toBe(1);
+    expect(held.stderr).toMatch(/: it is being deleted and waits: .*w2p/);
+    expect(held.stderr.trimEnd().split('\n')).toHaveLength(1);
+    await ok(['port', 'delete', 'w2p', '-n', 'm1']);
+    expect(await ok(['wait', 'vnet', 'w2', '-n', 'm1', '--for', 'delete', '--timeout', '10s', '-o', 'name'])).toBe('virtualnetwork.vnet.dev/w2\n');
+  });
+
   it('streams events as a table, JSON lines, YAML and names, and stops on Ctrl-C or --timeout', async () => {
     const table = cli.start(['watch', 'vnet', '-n', 'm1']);
     const json = cli.start(['watch', 'vnet', '-n', 'm1', '-o', 'json', '--no-initial']);

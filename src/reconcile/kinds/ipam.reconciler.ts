@@ -184,7 +184,9 @@ export class IpamReconciler {
     const ns = obj.metadata.namespace!;
     if (type === NETWORKS) {
       const users = await this.usersOf(ns, obj.metadata.name);
-      if (users > 0) return this.terminating(type, obj, `waiting for ${users} ports/load balancers on this network to be deleted`);
+      // Named (a few), so that whoever waits for the deletion knows what to delete (QA: a count).
+      const named = users.length > 5 ? `${users.slice(0, 5).join(', ')} and ${users.length - 5} more` : users.join(', ');
+      if (users.length > 0) return this.terminating(type, obj, `waiting for ${users.length} port(s)/load balancer(s) on this network to be deleted: ${named}`);
     }
     // Released last: while another finalizer holds the object it still shows its addresses,
     // so none may go to a new object meanwhile (the owner of that finalizer may still be
@@ -207,13 +209,14 @@ export class IpamReconciler {
     this.log.info({ event: 'ipam.released', kind: type.plural, namespace: ns, name: obj.metadata.name, released: releases.length });
   }
 
-  private async usersOf(ns: string, network: string): Promise<number> {
-    let n = 0;
-    for (const t of [PORTS, LOAD_BALANCERS]) {
+  /** The ports and load balancers on a network ("port/a", "loadbalancer/b"). */
+  private async usersOf(ns: string, network: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const [t, kind] of [[PORTS, 'port'], [LOAD_BALANCERS, 'loadbalancer']] as const) {
       const list = await this.opts.objects.list<Claimant>(t, ns);
-      n += list.items.filter((o) => o.spec?.network === network).length;
+      for (const o of list.items) if (o.spec?.network === network) out.push(`${kind}/${o.metadata.name}`);
     }
-    return n;
+    return out;
   }
 
   private async claimantStatus(type: StoredType, obj: Claimant): Promise<void> {
