@@ -33,7 +33,10 @@ describe('VirtualNetworkAdmission: VNIs and conntrack zones', () => {
     const { ctx, admission } = await setup();
     expect(await causeOf(admission.create(net('a', 4242 + ZONES), ctx))).toContain("is another network's (VNI 4242)");
     expect(await causeOf(admission.create(net('b', 100 + ZONES), ctx))).toContain("is another network's (VNI 100)");
-    expect(await causeOf(admission.create(net('c', 100), ctx))).toContain('VNI is already allocated');
+    expect(await causeOf(admission.create(net('c', 100), ctx))).toBe('Invalid value: 100: VNI is already allocated to VirtualNetwork "modern"; leave spec.vni out to get a free one');
+    // Another tenant's network is not named.
+    const elsewhere = { ...net('c', 100), metadata: { ...net('c', 100).metadata, namespace: 'other' } };
+    expect(await causeOf(admission.create(elsewhere, ctx))).toBe('Invalid value: 100: VNI is already allocated to a VirtualNetwork in another namespace; leave spec.vni out to get a free one');
     expect((await admission.create(net('d', 100 + 1), ctx)).object.spec!.vni).toBe(101);
   });
 

@@ -155,7 +155,8 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
       const holder = await ctx.allocations.get(vniKey(spec.vni));
       if (holder) {
         throw new AdmissionError([
-          { field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: VNI is already allocated` },
+          // Named within the tenant's own namespace; another tenant's network is not (VNIs are cluster-wide).
+          { field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: VNI is already allocated to ${holder.owner.namespace === net.metadata.namespace ? `VirtualNetwork "${holder.owner.name}"` : 'a VirtualNetwork in another namespace'}; leave spec.vni out to get a free one` },
         ]);
       }
       const sharing = await zoneHolder(ctZone(spec.vni));
