@@ -16,8 +16,8 @@
  *                 of whole objects, only its NodeLease (a kind without status: created
  *                 with POST, renewed with PUT)
  */
-import { opensslReason, tlsFailureOf, type TlsFailure } from '../pki/tls-failure';
 import type { Logger } from 'pino';
+import { opensslReason, tlsFailureOf, type TlsFailure } from '../pki/tls-failure';
 import type { KubeObject } from '../resources/object';
 import { typePrefix, type StoredType } from '../store/keys';
 import {

@@ -3,10 +3,10 @@
  * objects become ApiStatusError, socket failures become TransportError. Watches are
  * newline-delimited JSON streams read event by event.
  */
-import { opensslReason } from '../../pki/tls-failure';
 import { request, type RequestOptions } from 'node:https';
 import { request as requestHttp } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import { opensslReason } from '../../pki/tls-failure';
 import type { Status } from '../../resources/status';
 import { ApiStatusError, TransportError } from '../errors';
 import type { Connection } from '../kubeconfig';
