@@ -213,16 +213,16 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     lb.status = claimantAllocatedStatus('LoadBalancer', lb, [], 1) as LoadBalancer['status'];
     const owner = { kind: 'LoadBalancer', namespace: ns, name: lb.metadata.name, uid: lb.metadata.uid! };
     const vip = spec.vip!;
+    const giveBack = () => {
+      if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
+    };
     return {
       object: lb,
       ops: [AllocationRegistry.claim(ipKey(ns, spec.network, vip), owner), AllocationRegistry.claim(macKey(ns, spec.network, spec.mac!), owner), guard.op],
       warnings,
-      abandon: () => {
-        if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
-      },
-      committed: () => {
-        if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
-      },
+      // Its pick goes back either way: not stored, or held by the store's claim now.
+      abandon: giveBack,
+      committed: giveBack,
     };
   }
 

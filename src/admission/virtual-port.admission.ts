@@ -172,6 +172,9 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     // (generation 1), not one status write later.
     port.status = claimantAllocatedStatus('VirtualPort', port, [], 1) as VirtualPort['status'];
     const owner = { kind: 'VirtualPort', namespace: ns, name: port.metadata.name, uid: port.metadata.uid! };
+    const giveBack = () => {
+      if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
+    };
     return {
       object: port,
       ops: [
@@ -181,12 +184,9 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         ...(spec.ips.length ? [guard.op] : []),
       ],
       warnings: await nodeWarnings(port, ctx),
-      abandon: () => {
-        if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
-      },
-      committed: () => {
-        if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
-      },
+      // Its picks go back either way: not stored, or held by the store's claims now.
+      abandon: giveBack,
+      committed: giveBack,
     };
   }
 

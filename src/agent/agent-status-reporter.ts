@@ -20,6 +20,7 @@ import { sameValue } from '../resources/same-value';
 import { sortedRecord } from '../resources/sorted-record';
 import { NODES, NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
+import { claimedByOther } from './node-claim';
 
 /**
  * In a burst, the report's writes are spaced by its size: this long per entry (300 ms at
@@ -209,10 +210,7 @@ export class AgentStatusReporter {
    * NodeRealization's just before they are written: a read, once per (rare) change of them.
    */
   private async supplanted(): Promise<boolean> {
-    if (this.holder === undefined) return false;
-    const r = await this.objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, this.node);
-    const holder = r?.status?.agent?.holder;
-    return holder !== undefined && holder !== this.holder;
+    return this.holder !== undefined && (await claimedByOther(this.objects, this.node, this.holder)) !== undefined;
   }
 
   /** The failing backends (when given), and no report of an earlier release's left in the Node. */

@@ -37,6 +37,15 @@ const UNAVAILABLE_RELOG_MS = 60_000;
 /** Who claims: stable for a process, readable by an operator. */
 export const claimHolder = (): string => `${hostname()}/${process.pid}`;
 
+/**
+ * The holder of the node's claim when it is not `holder` (a newer agent has claimed the node
+ * since); undefined while the claim is holder's, or nobody's. One read of the NodeRealization.
+ */
+export async function claimedByOther(objects: ObjectStore, node: string, holder: string): Promise<string | undefined> {
+  const claim = (await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, node))?.status?.agent?.holder;
+  return claim !== undefined && claim !== holder ? claim : undefined;
+}
+
 const max = (...xs: bigint[]): bigint => xs.reduce((a, b) => (b > a ? b : a), 0n);
 
 /**

@@ -10,12 +10,13 @@
  * re-created under the same name gets a new lease, owned by the new uid).
  */
 import type { Logger } from 'pino';
-import type { HypervisorNode, NodeLease, NodeRealization } from '../resources/kinds';
+import type { HypervisorNode, NodeLease } from '../resources/kinds';
 import { GROUP, VERSION } from '../resources/kinds';
-import { NODES, NODE_LEASES, NODE_REALIZATIONS } from '../store/kinds';
+import { NODES, NODE_LEASES } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 import { Backoff } from '../ovsdb';
 import { KeyExistsError } from '../store/store';
+import { claimedByOther } from './node-claim';
 
 /** Renewal interval (VNETD_AGENT_HEARTBEAT_MS: tests shorten it). */
 export const HEARTBEAT_MS = 20_000;
@@ -105,11 +106,8 @@ export class NodeLeaseHeartbeat {
       // newer one claimed the node: it wrote its lease over the live successor's, QA).
       const held = cur.spec?.holderIdentity;
       if (held !== undefined && held !== this.holder) {
-        const claim = (await this.objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, this.node))?.status?.agent?.holder;
-        if (claim !== undefined && claim !== this.holder) {
-          supplantedBy = claim;
-          return undefined;
-        }
+        supplantedBy = await claimedByOther(this.objects, this.node, this.holder);
+        if (supplantedBy !== undefined) return undefined;
       }
       return { ...cur, spec: spec(cur.spec) };
     });
