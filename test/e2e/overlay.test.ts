@@ -12,7 +12,7 @@ import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { joinBed, startCapture, G, overlayApi, tcpExchange } from './overlay-support';
+import { joinBed, startCapture, startNamedServer, G, overlayApi, tcpExchange } from './overlay-support';
 
 
 function log(line: string): void {
@@ -242,8 +242,32 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const ns = 'x-drift';
     await network(ns, 'net', { subnets: [{ cidr: '10.51.0.0/24' }] });
     const a = await vmFor(ns, 'net', 'a', 'hv1', { ips: ['10.51.0.10'] });
-    await vmFor(ns, 'net', 'b', 'hv2', { ips: ['10.51.0.20'] });
+    const b = await vmFor(ns, 'net', 'b', 'hv2', { ips: ['10.51.0.20'] });
     await pingUntil(a.vm, '10.51.0.20');
+    // Load balancers with a backend on hv2: one health-checked (its server answers), one not.
+    await startNamedServer(b.vm, 'b', servers);
+    const lb = (name: string, vip: string, backends: string[], healthCheck?: Record<string, unknown>) =>
+      call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+        apiVersion: 'vnet.dev/v1alpha1',
+        kind: 'LoadBalancer',
+        metadata: { name },
+        spec: { network: 'net', vip, listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: backends.map((port) => ({ port })), ...(healthCheck ? { healthCheck } : {}) },
+      });
+    await lb('checked', '10.51.0.100', ['b'], { protocol: 'TCP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 2, healthyThreshold: 1 });
+    await lb('plain', '10.51.0.101', ['a', 'b']);
+    type LbObj = { status?: { healthyBackends?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+    const lbStatus = async (name: string) => {
+      const s = ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/${name}`)) as LbObj).status;
+      return { backends: s?.healthyBackends, available: s?.conditions?.find((c) => c.type === 'BackendsAvailable') };
+    };
+    const lbsSay = (checked: string, plain: string) =>
+      eventually(async () => {
+        const [c, p] = [await lbStatus('checked'), await lbStatus('plain')];
+        return c.backends === checked && p.backends === plain ? { checked: c, plain: p } : undefined;
+      }, 20_000, 100).catch(async () => ({ checked: await lbStatus('checked'), plain: await lbStatus('plain') }));
+    await waitReady(ns, 'loadbalancers', 'checked');
+    await waitReady(ns, 'loadbalancers', 'plain');
+    expect(await lbsSay('1/1', '2/2')).toMatchObject({ checked: { available: { reason: 'AllBackendsAvailable' } }, plain: { available: { reason: 'AllBackendsAvailable' } } });
     const hv2 = bed.hv('hv2');
     const sock = `unix:${hv2.ovs.bridgeMgmtSocket('br-int')}`;
     const countFlows = async () => (await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', sock])).split('\n').filter((l) => l.includes('actions=')).length;
@@ -284,12 +308,18 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     }, 10_000, 100).catch(() => portReady('b'));
     expect(bDown).toMatchObject({ status: 'False', reason: 'SwitchUnreachable', message: expect.stringMatching(/^the switch of its node hv2 does not answer since /) });
     expect(await portReady('a')).toMatchObject({ status: 'True' });
+    // The backend there gets no connection that arrives: nobody can check the checked one,
+    // so it leaves hv1's slot table; the unchecked one is named (QA: "all backends get connections").
+    const lbsDown = await lbsSay('0/1', '1/2');
+    expect(lbsDown.checked.available).toMatchObject({ status: 'False', reason: 'NoHealthyBackends', message: expect.stringContaining('b (not checked: the switch of node hv2 does not answer)') });
+    expect(lbsDown.plain.available).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: b (the switch of its node hv2 does not answer)' });
     await hv2.ovs.restartVswitchd();
     await eventually(() => hv2.exec(['ip', 'addr', 'replace', `${hv2.tunnelIP}/24`, 'dev', 'br-phy']).then(() => true, () => false), 10_000, 20);
     await hv2.exec(['ip', 'link', 'set', 'br-phy', 'up']);
     await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
     await eventually(async () => (await portReady('b'))?.status === 'True', 10_000, 100);
     await pingUntil(a.vm, '10.51.0.20', 20_000);
+    expect(await lbsSay('1/1', '2/2')).toMatchObject({ checked: { available: { reason: 'AllBackendsAvailable' } }, plain: { available: { reason: 'AllBackendsAvailable' } } });
     log(`drift: all flows deleted -> back in ${auditMs.toFixed(0)} ms (audit); fail_mode=standalone -> secure and flows back in ${failModeMs.toFixed(0)} ms; ovs-vswitchd stopped -> Node Ready=False SwitchUnreachable after ${downMs.toFixed(0)} ms`);
   }, 90_000);
 

@@ -1,6 +1,6 @@
 import type { HypervisorNode, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
 import { backendKey } from './lb-health';
-import { failingInStatus, reportedFailing, sameBackendKeys, uncheckedOnSilentNodes } from './lb-health-reports';
+import { failingInStatus, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes } from './lb-health-reports';
 import type { LogicalModel } from '../../pipeline';
 
 const failing = (lb: string, ip: string): UnhealthyBackend => ({ loadBalancer: lb, ip, reason: 'RST', since: '2026-11-29T10:00:00.000Z' });
@@ -49,7 +49,7 @@ describe('health reports across agents', () => {
   });
 });
 
-describe('backends on a node whose agent is silent', () => {
+describe('backends on a node nobody can check them on', () => {
   const silent = (name: string): HypervisorNode => ({
     ...node(name),
     status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'AgentNotReporting', message: 'no heartbeat', lastTransitionTime: '2026-12-02T21:00:00Z' }] },
@@ -72,12 +72,26 @@ describe('backends on a node whose agent is silent', () => {
     const lbs = [lb('checked', true), lb('passive', false)];
     let reads = 0;
     const modelOf = () => (reads++, model);
-    const out = uncheckedOnSilentNodes([node('hv1'), silent('hv2')], lbs, modelOf);
-    expect(out).toEqual(new Map([[backendKey('checked', '10.0.0.6'), { loadBalancer: 'checked', ip: '10.0.0.6', reason: 'agent of node hv2 not reporting', since: '2026-12-02T21:00:00Z' }]]));
+    const out = uncheckedOnDownNodes([node('hv1'), silent('hv2')], lbs, modelOf);
+    expect(out).toEqual(new Map([[backendKey('checked', '10.0.0.6'), { loadBalancer: 'checked', ip: '10.0.0.6', reason: 'not checked: the agent of node hv2 is not reporting', since: '2026-12-02T21:00:00Z' }]]));
     expect(reads).toBe(1);
-    expect(uncheckedOnSilentNodes([node('hv1'), silent('hv2')], lbs, modelOf, 'hv2').size).toBe(0);
+    expect(uncheckedOnDownNodes([node('hv1'), silent('hv2')], lbs, modelOf, 'hv2').size).toBe(0);
     // No silent node (every Node event of a healthy cluster): the model is not read (a stale one is rebuilt whole when read).
-    expect(uncheckedOnSilentNodes([node('hv1'), node('hv2')], lbs, modelOf).size).toBe(0);
+    expect(uncheckedOnDownNodes([node('hv1'), node('hv2')], lbs, modelOf).size).toBe(0);
     expect(reads).toBe(1);
+  });
+
+  it('count as failing where the node\'s switch does not answer (a probe leaves from it), until it answers again', () => {
+    const unreachable: HypervisorNode = {
+      ...node('hv2'),
+      status: { conditions: [{ type: 'Ready', status: 'False', reason: 'SwitchUnreachable', message: 'br-int does not answer', lastTransitionTime: '2026-12-03T14:00:00Z' }] },
+    };
+    const lbs = [lb('checked', true), lb('passive', false)];
+    const out = uncheckedOnDownNodes([node('hv1'), unreachable], lbs, () => model);
+    expect(out).toEqual(new Map([[backendKey('checked', '10.0.0.6'), { loadBalancer: 'checked', ip: '10.0.0.6', reason: 'not checked: the switch of node hv2 does not answer', since: '2026-12-03T14:00:00Z' }]]));
+    // The process on that node (an agent) leaves its own to its own checks.
+    expect(uncheckedOnDownNodes([node('hv1'), unreachable], lbs, () => model, 'hv2').size).toBe(0);
+    expect(failureText(out.get(backendKey('checked', '10.0.0.6'))!)).toBe('not checked: the switch of node hv2 does not answer');
+    expect(failureText(failing('lb1', '10.0.0.5'))).toBe('failing health checks: RST since 2026-11-29T10:00:00.000Z');
   });
 });

@@ -4,38 +4,55 @@
  * service monitors of its own chassis) and publishes the ones failing in its Node's
  * status.unhealthyBackends (OVN: Service_Monitor status in the southbound database).
  * Every other agent takes those backends out of the slot tables it compiles, and the
- * controller's leader reports them in LoadBalancer status.backends.
+ * controller's leader reports them in LoadBalancer status.backends. In every mode, the
+ * checked backends of a node nobody can check count as failing (uncheckedOnDownNodes).
  */
 import type { LogicalModel } from '../../pipeline';
 import type { HypervisorNode, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
-import { READY, agentMarkedSilent } from '../../chassis/node-status';
+import { READY, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
 import { getCondition } from '../conditions';
 import { backendKey } from './lb-health';
 
+/** How uncheckedOnDownNodes' reasons begin; a check's own are 'RST' or 'no answer'. */
+const NOT_CHECKED = 'not checked:';
+
 /**
- * Health-checked backends bound to nodes whose agent the leader has marked silent
- * (AgentNotReporting): nobody checks them any more, and a dead hypervisor's backends would
- * otherwise keep their share of new connections for good. They count as failing, as
- * Kubernetes takes a NotReady node's pods out of their Services' endpoints, until the node's
- * agent reports again (its own checks then decide). Backends without health checks keep
- * passive health (bound or not).
+ * Health-checked backends bound to nodes nobody can check them on: the leader has marked
+ * the node's agent silent (AgentNotReporting), or the node's switch does not answer
+ * (SwitchUnreachable: a probe leaves from the backend's own switch, and no connection sent
+ * there arrives). A dead hypervisor's backends would otherwise keep their share of new
+ * connections for good. They count as failing, as Kubernetes takes a NotReady node's pods
+ * out of their Services' endpoints, until the node answers again (its checks then decide).
+ * Backends without health checks keep passive health (bound or not). The reason is a
+ * phrase that says why (status and conditions quote it).
  */
-export function uncheckedOnSilentNodes(nodes: Iterable<HypervisorNode>, lbs: Iterable<LoadBalancer>, modelOf: () => LogicalModel, exceptNode?: string): Map<string, UnhealthyBackend> {
-  const silentSince = new Map<string, string>();
-  for (const n of nodes) if (n.metadata.name !== exceptNode && agentMarkedSilent(n)) silentSince.set(n.metadata.name, getCondition(n.status?.conditions, READY)?.lastTransitionTime ?? '');
+export function uncheckedOnDownNodes(nodes: Iterable<HypervisorNode>, lbs: Iterable<LoadBalancer>, modelOf: () => LogicalModel, exceptNode?: string): Map<string, UnhealthyBackend> {
+  const down = new Map<string, { reason: string; since: string }>();
+  for (const n of nodes) {
+    if (n.metadata.name === exceptNode) continue;
+    const since = getCondition(n.status?.conditions, READY)?.lastTransitionTime ?? '';
+    if (agentMarkedSilent(n)) down.set(n.metadata.name, { reason: `${NOT_CHECKED} the agent of node ${n.metadata.name} is not reporting`, since });
+    else if (switchUnreachable(n)) down.set(n.metadata.name, { reason: `${NOT_CHECKED} the switch of node ${n.metadata.name} does not answer`, since });
+  }
   const out = new Map<string, UnhealthyBackend>();
-  if (!silentSince.size) return out;
+  if (!down.size) return out;
   // Read only now: called on every Node event, and a stale model is rebuilt whole when read.
   let model: LogicalModel | undefined;
   for (const lb of lbs) {
     if (!lb.spec?.healthCheck) continue;
     model ??= modelOf();
     for (const b of model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []) {
-      const since = b.node === undefined ? undefined : silentSince.get(b.node);
-      if (since !== undefined) out.set(backendKey(lb.metadata.uid!, b.ip), { loadBalancer: lb.metadata.uid!, ip: b.ip, reason: `agent of node ${b.node} not reporting`, since });
+      const d = b.node === undefined ? undefined : down.get(b.node);
+      if (d) out.set(backendKey(lb.metadata.uid!, b.ip), { loadBalancer: lb.metadata.uid!, ip: b.ip, ...d });
     }
   }
   return out;
+}
+
+/** What status says of a failing backend: its check's last failure, or why nobody checks it. */
+export function failureText(b: UnhealthyBackend): string {
+  if (b.reason.startsWith(NOT_CHECKED)) return b.reason;
+  return `failing health checks: ${b.reason || 'failed'}${b.since ? ` since ${b.since}` : ''}`;
 }
 
 /** The failing backends the Nodes report, by backendKey; `exceptNode`'s reports are left out (that process probes its own). */

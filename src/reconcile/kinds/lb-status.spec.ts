@@ -141,13 +141,24 @@ describe('LbStatusReporter', () => {
     });
     let healthy = [true, true];
     let resolvable = [true, true];
+    let nodes: Array<string | undefined> = ['hv1', 'hv2'];
     const model = () =>
       ({
         networks: new Map([['n', net]]),
-        loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, healthy: healthy[i]! })).filter((_b, i) => resolvable[i]) }]]),
+        loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, healthy: healthy[i]!, node: nodes[i] })).filter((_b, i) => resolvable[i]) }]]),
       }) as unknown as LogicalModel;
+    let failure: string | undefined = 'failing health checks: RST since 2026-12-03T14:00:00.000Z';
+    const down = new Set<string>();
     // A tick an hour apart: only refreshSoon can bring the writes this test sees.
-    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, intervalMs: 3_600_000 });
+    const reporter = new LbStatusReporter({
+      objects,
+      logger: pino({ level: 'silent' }),
+      loadBalancers: () => [stored],
+      model,
+      intervalMs: 3_600_000,
+      whyUnhealthy: (uid, ip) => (uid === stored.metadata.uid && ip === '10.0.0.6' ? failure : undefined),
+      switchDown: (node) => down.has(node),
+    });
     const status = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status;
     const until = async (ok: (s: LoadBalancer['status']) => boolean) => {
       const deadline = Date.now() + 2000;
@@ -164,7 +175,28 @@ describe('LbStatusReporter', () => {
       expect(available(await until((s) => s?.healthyBackends === '2/2'))).toMatchObject({ status: 'True', reason: 'AllBackendsAvailable', message: 'all 2 backends get connections' });
       healthy = [true, false];
       reporter.refreshSoon();
-      expect(available(await until((s) => s?.healthyBackends === '1/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (not bound to a node, or failing health checks)' });
+      expect(available(await until((s) => s?.healthyBackends === '1/2'))).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (failing health checks: RST since 2026-12-03T14:00:00.000Z)' });
+      // Why it is unhealthy, as the pipeline has it: its checks, nobody to check it, not bound.
+      failure = 'not checked: the switch of node hv2 does not answer';
+      reporter.refreshSoon();
+      await until((s) => available(s)?.message === '1 of 2 backends gets connections; not: p6 (not checked: the switch of node hv2 does not answer)');
+      failure = undefined;
+      nodes = ['hv1', undefined];
+      reporter.refreshSoon();
+      await until((s) => available(s)?.message === '1 of 2 backends gets connections; not: p6 (not bound to a node)');
+      // Healthy (no checks to fail) on a node whose switch does not answer: dealt connections that are lost, so not counted as getting them.
+      nodes = ['hv1', 'hv2'];
+      healthy = [true, true];
+      down.add('hv2');
+      reporter.refreshSoon();
+      const cutOff = await until((s) => available(s)?.message?.includes('does not answer') === true && s?.backends?.[1]?.healthy === true);
+      expect(cutOff.healthyBackends).toBe('1/2');
+      expect(available(cutOff)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (the switch of its node hv2 does not answer)' });
+      down.delete('hv2');
+      reporter.refreshSoon();
+      await until((s) => s?.healthyBackends === '2/2');
+      healthy = [true, false];
+      failure = 'failing health checks: RST since 2026-12-03T14:00:00.000Z';
       // One that resolves to no address (a port without one of the VIP's family) is said apart.
       resolvable = [true, false];
       reporter.refreshSoon();
@@ -181,11 +213,11 @@ describe('LbStatusReporter', () => {
       reporter.refreshSoon();
       // The BACKENDS column counts backends that get new connections: a drained one is healthy, not counted.
       const drained = await until((s) => s?.healthyBackends === '1/2' && s?.conditions?.find((c) => c.type === 'BackendsAvailable')?.message?.includes('drained') === true);
-      expect(available(drained)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: drained (weight 0): p6' });
+      expect(available(drained)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (drained: weight 0)' });
       expect(drained.backends?.map((b) => b.healthy)).toEqual([true, true]);
       stored.spec!.backends![0]!.weight = 0;
       reporter.refreshSoon();
-      expect(available(await until((s) => s?.healthyBackends === '0/2' && s?.conditions?.find((c) => c.type === 'BackendsAvailable')?.status === 'False'))).toMatchObject({ reason: 'AllBackendsDrained', message: 'none of its 2 backends gets connections, so new connections are refused: drained (weight 0): p5, p6' });
+      expect(available(await until((s) => s?.healthyBackends === '0/2' && s?.conditions?.find((c) => c.type === 'BackendsAvailable')?.status === 'False'))).toMatchObject({ reason: 'AllBackendsDrained', message: 'none of its 2 backends gets connections, so new connections are refused: p5, p6 (drained: weight 0)' });
     } finally {
       await reporter.stop();
     }

@@ -48,6 +48,10 @@ export interface LbStatusSources {
    */
   reportedDispatched?(): ReadonlyMap<string, number> | undefined;
   intervalMs?: number;
+  /** Why a backend fails its health checks, or why nobody can check it (undefined: it passes, or has none). */
+  whyUnhealthy?(lbUid: string, ip: string): string | undefined;
+  /** Whether a node's switch does not answer (its Node says SwitchUnreachable): connections sent to its backends are lost. */
+  switchDown?(node: string): boolean;
 }
 
 function ipv4FromNumber(n: number): string {
@@ -415,9 +419,13 @@ export class LbStatusReporter {
       const backends = this.backendsOf(lb, model, totals);
       const unresolved = unresolvedBackends(lb, model);
       const refs = resolvedRefs(lb, unresolved);
-      const available = backendsAvailable(lb, backends, unresolved);
-      // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, and not drained.
-      const healthyBackends = `${backends.filter((b, i) => b.healthy && lb.spec?.backends?.[i]?.weight !== 0).length}/${backends.length}`;
+      const troubles = whyNoConnections(lb, backends, unresolved, {
+        whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
+        switchDown: (node) => this.src.switchDown?.(node) ?? false,
+      });
+      const available = backendsAvailable(lb, backends, troubles);
+      // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, not drained, their switch up.
+      const healthyBackends = `${troubles.filter((t) => t === undefined).length}/${backends.length}`;
       const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
       // The table's size as the pipeline has it (its model never shrinks it), recorded so that a
       // restart keeps it: never smaller than recorded.
@@ -534,29 +542,47 @@ const BACKENDS_AVAILABLE = 'BackendsAvailable';
  * new connections to. Ready says the VIP's flows are installed where needed; a VIP whose
  * every backend fails its checks is Ready and refuses every connection, which only this tells.
  */
-function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[], unresolved: ReadonlySet<string>): ConditionInput {
+function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[], troubles: ReadonlyArray<string | undefined>): ConditionInput {
   const observedGeneration = lb.metadata.generation;
-  const names = (bs: readonly LbBackendStatus[]) => bs.map((b) => b.name).join(', ');
   if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP are refused', observedGeneration };
-  // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
-  const drained = backends.filter((b, i) => b.healthy && lb.spec?.backends?.[i]?.weight === 0);
-  // Those that resolve to no address are said apart: no bind or health check would mend them (QA: a wrong-family port "failing health checks").
-  const unaddressed = backends.filter((b) => !b.healthy && unresolved.has(b.name));
-  const unhealthy = backends.filter((b) => !b.healthy && !unresolved.has(b.name));
-  const getting = backends.length - drained.length - unhealthy.length - unaddressed.length;
-  const not = [
-    ...(unhealthy.length ? [`${names(unhealthy)} (not bound to a node, or failing health checks)`] : []),
-    ...(unaddressed.length ? [`${names(unaddressed)} (no address in the network of the VIP's family: see ResolvedRefs)`] : []),
-    ...(drained.length ? [`drained (weight 0): ${names(drained)}`] : []),
-  ].join('; ');
+  const getting = troubles.filter((t) => t === undefined).length;
+  const byTrouble = new Map<string, string[]>();
+  troubles.forEach((t, i) => t !== undefined && byTrouble.set(t, [...(byTrouble.get(t) ?? []), backends[i]!.name]));
+  const not = [...byTrouble].map(([t, names]) => `${names.join(', ')} (${t})`).join('; ');
   if (getting === 0) {
     const none = backends.length === 1 ? 'its only backend gets no connections' : `none of its ${backends.length} backends gets connections`;
-    return { type: BACKENDS_AVAILABLE, status: 'False', reason: unhealthy.length || unaddressed.length ? 'NoHealthyBackends' : 'AllBackendsDrained', message: `${none}, so new connections are refused: ${not}`, observedGeneration };
+    const allDrained = troubles.every((t) => t === DRAINED);
+    return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, so new connections are refused: ${not}`, observedGeneration };
   }
   if (getting < backends.length) {
     return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections; not: ${not}`, observedGeneration };
   }
   return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: backends.length === 1 ? 'its only backend gets connections' : `all ${backends.length} backends get connections`, observedGeneration };
+}
+
+const DRAINED = 'drained: weight 0';
+
+/**
+ * Why each backend (status.backends, in spec order) gets no new connections; undefined for
+ * one that gets them. Those that resolve to no address are said apart: no bind or health
+ * check would mend them (QA: a wrong-family port "failing health checks").
+ */
+function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[], unresolved: ReadonlySet<string>, why: BackendTroubles): Array<string | undefined> {
+  return backends.map((b, i) => {
+    if (!b.healthy && unresolved.has(b.name)) return "no address in the network of the VIP's family: see ResolvedRefs";
+    if (!b.healthy) return b.node === '' ? 'not bound to a node' : (why.whyUnhealthy(b.ip) ?? 'failing health checks');
+    // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
+    if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
+    // Unchecked (no healthCheck), so still dealt connections, which its node's switch loses.
+    if (why.switchDown(b.node)) return `the switch of its node ${b.node} does not answer`;
+    return undefined;
+  });
+}
+
+/** What whyNoConnections asks beyond status.backends: why an unhealthy backend is so, and which nodes' switches do not answer. */
+interface BackendTroubles {
+  whyUnhealthy(ip: string): string | undefined;
+  switchDown(node: string): boolean;
 }
 
 function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {

@@ -26,7 +26,7 @@
  * those reports.
  */
 import type { Logger } from 'pino';
-import { TUNNELS_UP, agentMarkedSilent } from '../../chassis/node-status';
+import { TUNNELS_UP, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
@@ -58,7 +58,7 @@ import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { TunnelProber } from './tunnel-probes';
-import { failingInStatus, reportedFailing, sameBackendKeys, uncheckedOnSilentNodes } from './lb-health-reports';
+import { failingInStatus, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes } from './lb-health-reports';
 import { READY } from './readiness';
 import { DispatchReporter, LbStatusReporter } from './lb-status';
 import { dispatchedIn } from './node-reports';
@@ -347,7 +347,7 @@ export class PipelineReconciler {
   private readonly lbHealth?: LbHealthMonitor;
   private readonly lbReject: LbRejecter;
   private readonly tunnelProbes: TunnelProber;
-  /** Backends other nodes' agents report failing (agents, and a controller of agents), by backendKey. */
+  /** Backends other nodes' agents report failing (agents, and a controller of agents), and checked backends nobody can check (uncheckedOnDownNodes), by backendKey. */
   private failingElsewhere = new Map<string, UnhealthyBackend>();
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
@@ -394,6 +394,8 @@ export class PipelineReconciler {
         connections: readiness === 'local' ? switches : undefined,
         fastPathDispatched,
         reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.status.realizations?.list() ?? []) : undefined,
+        whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
+        switchDown: (node) => switchUnreachable(this.nodes.get(objectKey(NODES, undefined, node))),
       });
     }
     if (opts.node !== undefined && opts.onDispatched) {
@@ -424,11 +426,12 @@ export class PipelineReconciler {
         },
       });
     }
-    if (readiness !== 'local') {
-      // What the agents of other nodes found failing; a change is rare: rebuild and recompile.
+    {
+      // What the agents of other nodes found failing (none where this process checks every
+      // node), and the checked backends of nodes nobody can check: a change is rare: rebuild and recompile.
       const refresh = () => {
-        const now = reportedFailing(this.nodes.list(), opts.node);
-        for (const [k, b] of uncheckedOnSilentNodes(this.nodes.list(), this.lbs.list(), () => this.ensureModel().model, opts.node)) if (!now.has(k)) now.set(k, b);
+        const now = readiness === 'local' ? new Map<string, UnhealthyBackend>() : reportedFailing(this.nodes.list(), opts.node);
+        for (const [k, b] of uncheckedOnDownNodes(this.nodes.list(), this.lbs.list(), () => this.ensureModel().model, opts.node)) if (!now.has(k)) now.set(k, b);
         const same = sameBackendKeys(now, this.failingElsewhere);
         this.failingElsewhere = now;
         if (same) return;
@@ -440,7 +443,7 @@ export class PipelineReconciler {
         this.nodes.addEventHandler({
           onAdd: refresh,
           onUpdate: (o, n) => {
-            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || agentMarkedSilent(o) !== agentMarkedSilent(n)) refresh();
+            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || agentMarkedSilent(o) !== agentMarkedSilent(n) || switchUnreachable(o) !== switchUnreachable(n)) refresh();
           },
           onDelete: refresh,
         }),
@@ -526,6 +529,12 @@ export class PipelineReconciler {
   }
 
   /** A backend passes the health checks this process sends and those other nodes' agents report. */
+  /** Why a backend fails its checks, or why nobody can check it; undefined when it passes. */
+  private whyFailing(lbUid: string, ip: string): string | undefined {
+    const failed = this.lbHealth?.failing().find((b) => b.loadBalancer === lbUid && b.ip === ip) ?? this.failingElsewhere.get(backendKey(lbUid, ip));
+    return failed && failureText(failed);
+  }
+
   private passesChecks(lbUid: string, ip: string): boolean {
     return (this.lbHealth?.healthy(lbUid, ip) ?? true) && !this.failingElsewhere.has(backendKey(lbUid, ip));
   }
