@@ -176,19 +176,18 @@ export class RealizationStatus {
       const delta = (before: { rz?: NodeRealization; node?: HypervisorNode }, after: { rz?: NodeRealization; node?: HypervisorNode }) =>
         this.enqueueDelta(this.reports.of(before.rz, before.node) ?? none, this.reports.of(after.rz, after.node) ?? none, this.switches.model().keyOfUid);
       const rzOf = (name: string) => realizations.get(objectKey(NODE_REALIZATIONS, undefined, name));
-      const nodeOf = (name: string) => this.nodes.get(objectKey(NODES, undefined, name));
       // An unbound port pinned to a node says what the node lacks (notBound): it changes with the Node, its agent's claim and its silence.
       this.ports.ensureIndex(IX_PINNED_NODE, (p) => (p.spec?.node ? [p.spec.node] : []));
       const pinnedTo = (node: string) => this.requeueUnboundPinnedTo(node);
       this.unsubscribe.push(
         realizations.addEventHandler({
-          onAdd: (r) => (delta({ node: nodeOf(r.metadata.name) }, { rz: r, node: nodeOf(r.metadata.name) }), pinnedTo(r.metadata.name)),
+          onAdd: (r) => (delta({ node: this.nodeObj(r.metadata.name) }, { rz: r, node: this.nodeObj(r.metadata.name) }), pinnedTo(r.metadata.name)),
           onUpdate: (o, n) => {
             // A write of the counts alone leaves the report as it was (a new object, the same content).
-            if (o.status?.realized !== n.status?.realized && !sameValue(o.status?.realized, n.status?.realized)) delta({ rz: o, node: nodeOf(n.metadata.name) }, { rz: n, node: nodeOf(n.metadata.name) });
+            if (o.status?.realized !== n.status?.realized && !sameValue(o.status?.realized, n.status?.realized)) delta({ rz: o, node: this.nodeObj(n.metadata.name) }, { rz: n, node: this.nodeObj(n.metadata.name) });
             if (o.status?.agent?.holder !== n.status?.agent?.holder) pinnedTo(n.metadata.name);
           },
-          onDelete: (o) => (delta({ rz: o, node: nodeOf(o.metadata.name) }, { node: nodeOf(o.metadata.name) }), pinnedTo(o.metadata.name)),
+          onDelete: (o) => (delta({ rz: o, node: this.nodeObj(o.metadata.name) }, { node: this.nodeObj(o.metadata.name) }), pinnedTo(o.metadata.name)),
         }),
         // Agents of an earlier release report in the Node itself.
         this.nodes.addEventHandler({
@@ -276,7 +275,6 @@ export class RealizationStatus {
     for (const node of this.nodes.list()) {
       const n = node.metadata.name;
       if (this.opts.readiness === 'node-status') {
-        const ready = getCondition(node.status?.conditions, READY);
         if (agentMarkedSilent(node) || switchUnreachable(node) || getCondition(node.status?.conditions, 'Connected')?.status === 'False') continue;
         if (this.realizedOn(n)?.has(uid)) out.push(n);
         continue;
@@ -299,7 +297,7 @@ export class RealizationStatus {
   }
 
   private realizedOn(node: string): ReadonlyMap<string, string> | undefined {
-    if (this.opts.readiness === 'node-status') return this.reports.of(this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node)), this.nodes.get(objectKey(NODES, undefined, node)));
+    if (this.opts.readiness === 'node-status') return this.reports.of(this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node)), this.nodeObj(node));
     return this.switches.realizedOn(node);
   }
 
@@ -313,7 +311,7 @@ export class RealizationStatus {
   private notBound(node: string | undefined, boundMessage: string | undefined): Realization {
     if (this.opts.readiness !== 'node-status' || node === undefined) return unbound(undefined, boundMessage);
     const claimedBy = this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node))?.status?.agent?.holder;
-    return unbound({ name: node, node: this.nodes.get(objectKey(NODES, undefined, node)), claimedBy }, boundMessage);
+    return unbound({ name: node, node: this.nodeObj(node), claimedBy }, boundMessage);
   }
 
   /**

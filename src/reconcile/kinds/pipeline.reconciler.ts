@@ -369,7 +369,7 @@ export class PipelineReconciler {
       // Ready, and probing itself (its Node has TunnelsUp): a node whose vnetd predates the
       // probes echoes none, and would be reported unanswered through a rolling upgrade.
       peerReady: (node) => {
-        const conditions = this.nodes.get(objectKey(NODES, undefined, node))?.status?.conditions;
+        const conditions = this.nodeObj(node)?.status?.conditions;
         return getCondition(conditions, READY)?.status === 'True' && getCondition(conditions, TUNNELS_UP) !== undefined;
       },
       intervalMs: Number(process.env.VNETD_TUNNEL_PROBE_MS) || undefined,
@@ -395,7 +395,7 @@ export class PipelineReconciler {
         fastPathDispatched,
         reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.status.realizations?.list() ?? []) : undefined,
         whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
-        switchDown: (node) => switchUnreachable(this.nodes.get(objectKey(NODES, undefined, node))),
+        switchDown: (node) => switchUnreachable(this.nodeObj(node)),
       });
     }
     if (opts.node !== undefined && opts.onDispatched) {
@@ -523,12 +523,16 @@ export class PipelineReconciler {
     // A restart starts from what was last published: the agent's own Node report, or the
     // LoadBalancers' status where this process checks every backend.
     const node = this.opts.node;
-    const own = node === undefined ? undefined : this.nodes.get(objectKey(NODES, undefined, node));
+    const own = node === undefined ? undefined : this.nodeObj(node);
     this.lbHealth?.start(node === undefined ? failingInStatus(this.lbs.list()) : reportedFailing(own ? [own] : []));
     this.enqueueAllNodes();
   }
 
   /** A backend passes the health checks this process sends and those other nodes' agents report. */
+  private nodeObj(name: string): HypervisorNode | undefined {
+    return this.nodes.get(objectKey(NODES, undefined, name));
+  }
+
   /** Why a backend fails its checks, or why nobody can check it; undefined when it passes. */
   private whyFailing(lbUid: string, ip: string): string | undefined {
     const failed = this.lbHealth?.failing().find((b) => b.loadBalancer === lbUid && b.ip === ip) ?? this.failingElsewhere.get(backendKey(lbUid, ip));
@@ -807,7 +811,7 @@ export class PipelineReconciler {
     // as the chassis layer keeps the last known binding then, so do the flows.
     // A deleted Node's session is gone too, but that is no outage: nothing is bound there.
     const known = bindingOf(p) ?? modelled;
-    if (!known || !this.nodes.get(objectKey(NODES, undefined, known.node)) || !(candidates ? candidates.includes(known.node) : known.node === pinned) || chassis.session(known.node)?.ready) return undefined;
+    if (!known || !this.nodeObj(known.node) || !(candidates ? candidates.includes(known.node) : known.node === pinned) || chassis.session(known.node)?.ready) return undefined;
     return known;
   }
 
@@ -960,7 +964,7 @@ export class PipelineReconciler {
     const pending = this.dirt.get(name);
     if (paced?.started && pending && !pending.all && !this.changesNoFlows(name, paced, pending)) await paced.manager.pace();
     const tStart = performance.now();
-    const node = this.nodes.get(objectKey(NODES, undefined, name));
+    const node = this.nodeObj(name);
     const session = this.opts.chassis?.session(name);
     if (!node || node.metadata.deletionTimestamp || !session) {
       await this.dropAgent(name);
