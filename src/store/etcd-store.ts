@@ -65,6 +65,30 @@ export interface EtcdStoreOptions {
   watchDeliveryWaitMs?: number;
   /** Passed through to the etcd3 client (TLS, auth, timeouts). */
   client?: Omit<IOptions, 'hosts'>;
+  /**
+   * How often, while watches are open, the store reads etcd's revision to learn that it
+   * went back (etcd restored from a backup; see revisionWentBack). Default 5000 ms; 0: never
+   * (a restore is then learnt at the next read or write only).
+   */
+  restoreCheckMs?: number;
+}
+
+/**
+ * etcd answered with a revision lower than one it had answered before a request was sent: its
+ * history was replaced by an older one (a restore from a snapshot or a backup of its data).
+ * Watches waiting at the old revisions would see nothing until etcd's revision caught up
+ * with them, and then only what came after: each ends with this, a Gone, so that its owner
+ * lists again (an informer does; an API watch answers 410 and kubectl lists again).
+ */
+export class RevisionWentBackError extends GoneError {
+  constructor(
+    requestedRevision: number,
+    readonly from: number,
+    readonly to: number,
+  ) {
+    super(requestedRevision, to);
+    this.message = `etcd's revision went back from ${from} to ${to} (restored from a backup): revision ${requestedRevision} is not in its history; list again`;
+  }
 }
 
 /** How long a unary etcd call may take before it fails (GRPCDeadlineExceededError: the API answers 504 Timeout). */
@@ -100,12 +124,15 @@ export class EtcdStore implements Store {
   private closed = false;
   /** Highest store revision seen in any etcd response: where live-only watches start. */
   private known = 0;
+  /** How many times etcd's history was seen to go back (observe). */
+  private histories = 0;
   /** Highest compacted store revision learned of (own compact(), probes, errors). */
   private compacted = 0;
   private readonly watches = new Set<EtcdWatch>();
   /** Shared etcd watches of routed watches, by prefix. */
   private readonly channels = new Map<string, SharedPrefixWatch>();
   private readonly keys: KeyCodec;
+  private readonly restoreCheck?: NodeJS.Timeout;
 
   private constructor(
     private readonly client: Etcd3,
@@ -113,6 +140,14 @@ export class EtcdStore implements Store {
     private readonly logger: pino.Logger,
   ) {
     this.keys = new KeyCodec(options.keyPrefix ?? '');
+    const every = options.restoreCheckMs ?? 5_000;
+    if (every > 0) {
+      // Only while watches wait: a restore is learnt by every read and write anyway.
+      this.restoreCheck = setInterval(() => {
+        if (this.watches.size > 0) this.currentRevision().catch((err: unknown) => this.logger.debug({ err }, 'etcd revision check failed'));
+      }, every);
+      this.restoreCheck.unref();
+    }
   }
 
   /** Connects and reads the current and compacted revisions (so watch() can check synchronously). */
@@ -180,8 +215,9 @@ export class EtcdStore implements Store {
 
   async txn<V = unknown>(ops: TxnOp<V>[], fence?: string): Promise<TxnResult<V>> {
     this.assertOpen();
+    const sent = this.sent();
     const result = await runTxn(this.client, this.keys, ops, fence);
-    this.observe(result.revision);
+    this.observe(result.revision, sent);
     // Like SQLite (which publishes before txn() returns): when a write resolves, this
     // process's watchers of its keys have received it. Bounded, so a stuck watch only slows writes.
     const waits = [...this.watches]
@@ -336,6 +372,7 @@ export class EtcdStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.restoreCheck);
     for (const channel of [...this.channels.values()]) channel.stop();
     for (const w of [...this.watches]) w.stop();
     this.client.close();
@@ -352,9 +389,10 @@ export class EtcdStore implements Store {
   }
 
   private async range(req: IRangeRequest): Promise<IRangeResponse> {
+    const sent = this.sent();
     try {
       const res = await this.client.kv.range(req);
-      this.observe(toStoreRevision(res.header.revision));
+      this.observe(toStoreRevision(res.header.revision), sent);
       return res;
     } catch (err) {
       const revision = req.revision === undefined ? 0 : toStoreRevision(req.revision);
@@ -380,8 +418,34 @@ export class EtcdStore implements Store {
     }
   }
 
-  private observe(revision: number): void {
-    if (revision > this.known) this.known = revision;
+  /** What a request is sent knowing: the highest revision seen, in which history (see observe). */
+  private sent(): { floor: number; history: number } {
+    return { floor: this.known, history: this.histories };
+  }
+
+  /**
+   * revision: etcd's, in the answer to a request sent knowing `sent`. Reads and writes are
+   * linearizable: an answer below the floor cannot be a late one (those are at or above what
+   * was seen when they were sent), only a history gone back. Once that is learnt, answers to
+   * requests sent before it say nothing more.
+   */
+  private observe(revision: number, sent: { floor: number; history: number }): void {
+    if (sent.history !== this.histories) return;
+    if (revision < sent.floor) this.revisionWentBack(sent.floor, revision);
+    else if (revision > this.known) this.known = revision;
+  }
+
+  /** etcd's history went back (RevisionWentBackError): every watch ends, to be listed again; what was known of it is forgotten. */
+  private revisionWentBack(from: number, to: number): void {
+    this.histories++;
+    this.logger.error(
+      { event: 'store.revision_went_back', from, to, watches: this.watches.size },
+      `etcd's revision went back from ${from} to ${to}: it was restored from a backup; every watch is ended so that its owner lists again`,
+    );
+    this.known = to;
+    // The restored history's own compaction is found again (compactedRevision searches from here).
+    this.compacted = 0;
+    for (const w of [...this.watches]) w.end(new RevisionWentBackError(w.afterRevision, from, to));
   }
 
   private learnCompacted(revision: number): void {

@@ -127,6 +127,12 @@ export class EtcdWatch implements Watch {
     for (const w of ready) w.resolve();
   }
 
+  /** Ends the watch as a failure of etcd's would: its owner is told err (onFailure). */
+  end(err: unknown): void {
+    this.onError(err);
+    this.watcher.cancel().catch((e: unknown) => this.logger.debug({ err: e }, 'etcd watch cancel failed'));
+  }
+
   private onError(err: unknown): void {
     if (this.stopped) return;
     this.stopped = true;
