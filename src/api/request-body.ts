@@ -5,7 +5,8 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { ApiError, ApiErrors } from '../resources/status';
-import { decodeNamespace, isKubernetesProtobuf } from './protobuf-namespace';
+import { decodeNamespace } from './protobuf-namespace';
+import { isKubernetesProtobuf } from './protobuf-wire';
 
 export const BODY_LIMIT = 1024 * 1024;
 

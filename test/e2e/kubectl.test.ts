@@ -278,6 +278,48 @@ spec:
     expect(r.err).toContain('You must be logged in to the server');
   });
 
+  it('answers kubectl auth can-i (with --list) and auth whoami with the API\'s own decisions', async () => {
+    const token = await v.tenantToken('bob', ['demo']);
+    const cfg = join(dir, 'bob.kubeconfig');
+    writeFileSync(cfg, renderKubeconfig(v.url, v.caCertPem, token, 'bob'));
+    const canI = async (args: string[], kubeconfig?: string) => {
+      const r = await kubectl(['auth', 'can-i', ...args], kubeconfig);
+      return `${r.out.trim() || r.err.trim()}${r.code === 0 ? '' : ` (exit ${r.code})`}`;
+    };
+    expect(await canI(['create', 'vport', '-n', 'demo'], cfg)).toBe('yes');
+    expect(await canI(['delete', 'virtualnetworks.vnet.dev', '-n', 'demo'], cfg)).toBe('yes');
+    // "no", with the API's reason (kubectl prints it after the answer).
+    expect(await canI(['create', 'vport', '-n', 'other'], cfg)).toBe('no - User "token:bob" cannot create resource "virtualports" in API group "vnet.dev" in the namespace "other": not one of your namespaces (exit 1)');
+    // Status is vnetd's to write, Nodes an admin's: as the API answers the writes themselves.
+    expect(await canI(['update', 'vport', '--subresource=status', '-n', 'demo'], cfg)).toMatch(/^no - .*: the status subresource is written by vnetd itself \(exit 1\)$/);
+    expect(await canI(['create', 'vnodes'], cfg)).toMatch(/^no - .*: Node objects are admin-only \(exit 1\)$/);
+    expect(await canI(['get', 'namespace/demo'], cfg)).toBe('yes');
+    expect(await canI(['get', 'namespace/other'], cfg)).toMatch(/^no - .*: not one of your namespaces \(exit 1\)$/);
+    expect(await canI(['create', 'namespace'], cfg)).toMatch(/^no - .*namespaces are managed by an admin \(exit 1\)$/);
+    expect(await canI(['create', 'vnodes'])).toBe('yes');
+    // The reason is the API's (kubectl shows it with -v or in --list's absence, through the review's status).
+    const review = await v.call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { namespace: 'other', verb: 'create', group: 'vnet.dev', resource: 'virtualports' } } }, { token });
+    expect(review.status).toBe(201);
+    expect(review.json.status).toEqual({ allowed: false, reason: 'User "token:bob" cannot create resource "virtualports" in API group "vnet.dev" in the namespace "other": not one of your namespaces' });
+    const bad = await v.call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { kind: 'SelfSubjectAccessReview', spec: {} }, { token });
+    expect({ status: bad.status, reason: bad.json.reason }).toEqual({ status: 422, reason: 'Invalid' });
+    const list = await kubectl(['auth', 'can-i', '--list', '-n', 'demo'], cfg);
+    expect(list.code).toBe(0);
+    process.stdout.write(`[kubectl] auth can-i --list -n demo as a tenant:\n${list.out}`);
+    // Columns: resources, non-resource URLs, resource names, verbs.
+    const rows = list.out.split('\n').flatMap((l) => {
+      const m = /^(\S+)\s+(\[[^\]]*\])\s+(\[[^\]]*\])\s+(\[[^\]]*\])$/.exec(l.trim());
+      return m ? [{ resource: m[1], names: m[3], verbs: m[4] }] : [];
+    });
+    const verbsOf = (resource: string, names = '[]') => rows.find((r) => r.resource === resource && r.names === names)?.verbs;
+    expect(verbsOf('virtualports.vnet.dev')).toBe('[get list watch create update patch delete deletecollection]');
+    expect(verbsOf('virtualports.vnet.dev/status')).toBe('[get]');
+    expect(verbsOf('namespaces', '[demo]')).toBe('[get]');
+    expect(verbsOf('namespaces')).toBe('[list watch]');
+    const who = await kubectl(['auth', 'whoami', '-o', 'json'], cfg);
+    expect(JSON.parse(who.out).status.userInfo).toEqual({ username: 'token:bob', groups: ['system:authenticated'], extra: { 'vnet.dev/namespaces': ['demo'] } });
+  });
+
   it('deletes and waits for the object to be gone', async () => {
     const d = await kubectl(['delete', 'vport', 'vm1', '-n', 'demo']);
     expect(d.out.trim()).toBe('virtualport.vnet.dev "vm1" deleted');
