@@ -37,6 +37,15 @@ describe('bindingStatus', () => {
     expect(bound(s)!.message).toContain('iface-id=vm1-eth0');
   });
 
+  it('says WrongBridge for a NIC with the port\'s iface-id on another bridge, and unbinds a port bound before', () => {
+    const prev = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null }] }], now);
+    const s = bindingStatus(port({}, prev), [{ node: 'hv1', connected: true, interfaces: [], misplaced: [{ name: 'tap1', bridge: 'br-phy' }] }], now);
+    expect([s.node, s.ofport]).toEqual([undefined, undefined]);
+    expect(bound(s)).toMatchObject({ status: 'False', reason: 'WrongBridge', message: "interface tap1 on node hv1 has external_ids:iface-id=vm1-eth0 but is on bridge br-phy, not br-int: only br-int's interfaces are bound (libvirt <source bridge='br-int'/>)" });
+    // One on br-int as well: that one is bound.
+    expect(bound(bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap2', ofport: 9, error: null }], misplaced: [{ name: 'tap1', bridge: 'br-phy' }] }], now))).toMatchObject({ status: 'True' });
+  });
+
   it('reports a pending or failed interface without an ofport', () => {
     expect(bound(bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 't', ofport: null, error: null }] }], now))).toMatchObject({ status: 'False', reason: 'InterfacePending' });
     const failed = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 't', ofport: -1, error: 'could not open network device t' }] }], now);

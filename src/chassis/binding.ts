@@ -5,6 +5,7 @@
  */
 import { setCondition } from '../reconcile/conditions';
 import type { VirtualPort, VirtualPortStatus } from '../resources/kinds';
+import { INTEGRATION_BRIDGE } from './layout';
 
 export const BOUND = 'Bound';
 export const IFACE_ID = 'iface-id';
@@ -36,7 +37,12 @@ export interface NodeView {
   settling?: boolean;
   /** Interfaces on that node with the port's iface-id (attachedMac: their external_ids:attached-mac, the VM's MAC as libvirt sets it). */
   interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null; attachedMac?: string }>;
+  /** Interfaces with the port's iface-id on another bridge than br-int (never bound), with that bridge ('' for none). */
+  misplaced?: ReadonlyArray<{ name: string; bridge: string }>;
 }
+
+/** The port's NIC is on the node, on another bridge than br-int: not bound. */
+export const WRONG_BRIDGE = 'WrongBridge';
 
 /** Bound, to an interface whose VM MAC (external_ids:attached-mac) is not the port's: the port is not Ready. */
 export const MAC_MISMATCH = 'MacMismatch';
@@ -130,6 +136,13 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     next.node = pending.node;
     if (pending.ofport === -1 || pending.error) cond('False', 'InterfaceError', `interface ${pending.name} on node ${pending.node} failed: ${pending.error ?? 'ofport -1'}`);
     else cond('False', 'InterfacePending', `interface ${pending.name} on node ${pending.node} has no OpenFlow port yet`);
+    return next;
+  }
+  const misplaced = views.flatMap((v) => (v.misplaced ?? []).map((i) => ({ node: v.node, ...i })));
+  if (misplaced.length) {
+    delete next.node;
+    const m = misplaced[0]!;
+    cond('False', WRONG_BRIDGE, `interface ${m.name} on node ${m.node} has external_ids:iface-id=${interfaceIdOf(port)} but is on ${m.bridge ? `bridge ${m.bridge}` : 'no bridge'}, not ${INTEGRATION_BRIDGE}: only ${INTEGRATION_BRIDGE}'s interfaces are bound (libvirt <source bridge='${INTEGRATION_BRIDGE}'/>)`);
     return next;
   }
   // Not found on the nodes that are up, and a node that may hold it not known yet: no news.

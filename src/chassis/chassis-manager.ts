@@ -470,7 +470,8 @@ export class ChassisManager {
     // No session yet for a node that will have one (this process is starting, its node not
     // reconciled yet): no news either, as a session whose first connection is being made. It
     // said NodeDisconnected, and every bound port flapped Bound at each agent restart (QA).
-    return { node, connected: !!s?.ready, settling: s ? s.settling : this.sessionComing(node), interfaces };
+    const misplaced = interfaces.length ? undefined : s?.misplacedWithIfaceId(interfaceId);
+    return { node, connected: !!s?.ready, settling: s ? s.settling : this.sessionComing(node), interfaces, ...(misplaced?.length ? { misplaced } : {}) };
   }
 
   /** The node's session is yet to be made: it exists, is not being deleted, and has an endpoint. */

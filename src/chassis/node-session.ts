@@ -74,6 +74,8 @@ const MONITORED = {
 const IFACE_NAME = 'name';
 /** Cache index of Ports by name (the layout's ports). */
 const PORT_NAME = 'name';
+/** Cache index of single-Interface Ports by that Interface's uuid (which bridge a NIC is on). */
+const PORT_OF_IFACE = 'interface';
 /** Cache index of Ports and Interfaces by external_ids:vnetd-owner (the layout's own rows). */
 const OWNER = 'owner';
 
@@ -221,10 +223,44 @@ export class NodeSession {
     return (this.client.cache.table('Interface').lookup(IFACE_NAME, name)[0] as Interface | undefined)?.ofport;
   }
 
-  /** Interfaces whose external_ids:iface-id is id (empty until synced). */
+  /**
+   * Interfaces on br-int whose external_ids:iface-id is id (empty until synced). Only br-int's:
+   * an Interface elsewhere (a NIC plugged into br-phy by mistake) has an OpenFlow port number
+   * of another bridge, and bound by it the port's flows matched what that number is on br-int
+   * (QA: the VXLAN port, which let underlay frames of any VNI into a tenant's network).
+   */
   interfacesWithIfaceId(id: string): Interface[] {
     if (!this.synced) return [];
-    return this.client.cache.table('Interface').lookup(IFACE_ID, id) as Interface[];
+    const rows = this.client.cache.table('Interface').lookup(IFACE_ID, id) as Interface[];
+    return rows.length ? rows.filter((r) => this.bridgeOf(r) === INTEGRATION_BRIDGE) : rows;
+  }
+
+  /** Interfaces with the iface-id that are not on br-int, with the bridge they are on ('' for none): why a port is not bound. */
+  misplacedWithIfaceId(id: string): Array<{ name: string; bridge: string }> {
+    if (!this.synced) return [];
+    const out: Array<{ name: string; bridge: string }> = [];
+    for (const r of this.client.cache.table('Interface').lookup(IFACE_ID, id) as Interface[]) {
+      const bridge = this.bridgeOf(r);
+      if (bridge !== INTEGRATION_BRIDGE) out.push({ name: r.name, bridge: bridge ?? '' });
+    }
+    return out;
+  }
+
+  /** Port uuids of each Bridge row (rows are immutable snapshots: a new row, a new set). */
+  private readonly bridgePorts = new WeakMap<Bridge, Set<string>>();
+
+  /** The name of the bridge an Interface is on (undefined: on none). */
+  private bridgeOf(iface: Interface): string | undefined {
+    const c = this.client.cache;
+    // A VM NIC's Port has that one Interface (the index); a bond's members are looked for.
+    const port = (c.table('Port').lookupOne(PORT_OF_IFACE, iface._uuid) as Port | undefined) ?? (c.table('Port').rows() as Port[]).find((p) => p.interfaces.includes(iface._uuid));
+    if (!port) return undefined;
+    for (const b of c.table('Bridge').rows() as Bridge[]) {
+      let ports = this.bridgePorts.get(b);
+      if (!ports) this.bridgePorts.set(b, (ports = new Set(b.ports)));
+      if (ports.has(port._uuid)) return b.name;
+    }
+    return undefined;
   }
 
   /** Every iface-id on the node's Interfaces (undefined until synced). */
@@ -416,6 +452,7 @@ export class NodeSession {
     cache.table('Interface').addIndex(IFACE_NAME, (r) => r.name);
     cache.table('Interface').addIndex(OWNER, (r) => r.external_ids?.[OWNER_KEY]);
     cache.table('Port').addIndex(PORT_NAME, (r) => r.name);
+    cache.table('Port').addIndex(PORT_OF_IFACE, (r) => (r.interfaces.length === 1 ? r.interfaces[0] : undefined));
     cache.table('Port').addIndex(OWNER, (r) => r.external_ids?.[OWNER_KEY]);
     // Batch the changes of one update message: listeners get them in one call.
     let pending: RowChange[] = [];

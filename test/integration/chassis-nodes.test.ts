@@ -110,6 +110,33 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     await eventually(async () => (await getNode('hv1'))?.status?.boundPorts === 0, 10_000);
   });
 
+  it('binds only an Interface on br-int: a NIC plugged into br-phy says so and stays unbound (its ofport is br-phy\'s)', async () => {
+    const created = await v.call('POST', `${G}/namespaces/default/virtualports`, { metadata: { name: 'vm-w' }, spec: { network: 'net1', node: 'hv1', interfaceId: 'iface-vm-w' } });
+    expect(created.status).toBe(201);
+    // ofport 1 on br-phy: on br-int that number is a tunnel port.
+    await vsctl('add-port', 'br-phy', 'tapw', '--', 'set', 'Interface', 'tapw', 'type=internal', 'ofport_request=1', 'external_ids:iface-id=iface-vm-w');
+    const wrong = await eventually(async () => {
+      const p = await getPort('vm-w');
+      return cond(p, 'Bound')?.reason === 'WrongBridge' ? p : undefined;
+    }, 10_000).catch(() => getPort('vm-w'));
+    expect(cond(wrong, 'Bound')).toMatchObject({ status: 'False', reason: 'WrongBridge', message: "interface tapw on node hv1 has external_ids:iface-id=iface-vm-w but is on bridge br-phy, not br-int: only br-int's interfaces are bound (libvirt <source bridge='br-int'/>)" });
+    expect(wrong?.status?.ofport).toBeUndefined();
+    // Nothing of it reached br-int's flows: no flow matches in_port=1 as the port's.
+    const flows = await ovs.ofctl(['dump-flows', `unix:${ovs.bridgeMgmtSocket('br-int')}`]);
+    expect(flows.split('\n').filter((l) => l.includes(created.json.spec.mac))).toEqual([]);
+    // Moved to br-int (as libvirt would plug it after a fix): bound there.
+    await vsctl('del-port', 'br-phy', 'tapw');
+    await vsctl('add-port', 'br-int', 'tapw', '--', 'set', 'Interface', 'tapw', 'type=internal', 'external_ids:iface-id=iface-vm-w');
+    const ofport = Number(await vsctl('get', 'Interface', 'tapw', 'ofport'));
+    const bound = await eventually(async () => {
+      const p = await getPort('vm-w');
+      return cond(p, 'Bound')?.status === 'True' ? p : undefined;
+    }, 10_000);
+    expect(bound.status).toMatchObject({ node: 'hv1', ofport });
+    await vsctl('del-port', 'br-int', 'tapw');
+    expect((await v.call('DELETE', `${G}/namespaces/default/virtualports/vm-w`)).status).toBeLessThan(300);
+  });
+
   it('leaves a foreign port on br-int alone across re-reconciles', async () => {
     await vsctl('add-port', 'br-int', 'admin0', '--', 'set', 'Interface', 'admin0', 'type=internal', 'external_ids:owner=admin');
     // A flow standing in for vnetd's pipeline: repairs must never flush the table.
