@@ -778,7 +778,7 @@ describe('collections and methods (found by a black-box review)', () => {
     await rejected('POST', `${G}/namespaces/t2/virtualports/c3`, port('c3', {}), 405, 'MethodNotAllowed');
     await rejected('POST', `${G}/nodes/somenode`, {}, 405, 'MethodNotAllowed');
     await rejected('DELETE', `${G}/namespaces/t2/nosuchthings`, undefined, 404, 'NotFound');
-    const other = await v.call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {});
+    const other = await v.call('POST', '/apis/apps/v1/namespaces/t2/deployments', {});
     expect(other.status).toBe(404);
     expect(other.json).toMatchObject({ kind: 'Status', reason: 'NotFound' });
     expect(other.json.message).not.toMatch(/Cannot POST/);
