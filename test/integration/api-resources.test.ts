@@ -266,6 +266,22 @@ describe('update, patch, status, finalizers', () => {
     expect(dryCreate.json.metadata).toMatchObject({ generation: 1, creationTimestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), uid: expect.any(String) });
     expect(await revision()).toBe(before);
     expect((await v.call('GET', path)).json.metadata.deletionTimestamp).toBeUndefined();
+    // A create of a name that exists is a 409 in a dry run too (QA: "created (server dry run)").
+    await rejected('POST', `${G}/namespaces/t1/virtualnetworks?dryRun=All`, { ...cur, metadata: { name: 'upd' } }, 409, 'AlreadyExists');
+  });
+
+  it('a create of an object that exists, exported with its own addresses, is a 409 AlreadyExists, not its claims refused as "already allocated"', async () => {
+    const made = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('exported', { subnets: [{ cidr: '10.98.0.0/24' }] }));
+    expect(made.status).toBe(201);
+    const p = await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'ex1' }, spec: { network: 'exported' } });
+    expect(p.status).toBe(201);
+    // kubectl get -o yaml > f; kubectl create -f f: the spec holds the port's own IP and MAC.
+    const exported = { ...p.json, metadata: { name: 'ex1', namespace: 't1' } };
+    delete exported.status;
+    const before = await settledRevision();
+    await rejected('POST', `${G}/namespaces/t1/virtualports`, exported, 409, 'AlreadyExists');
+    await rejected('POST', `${G}/namespaces/t1/virtualports?dryRun=All`, exported, 409, 'AlreadyExists');
+    expect(await revision()).toBe(before);
   });
 
   it('keeps its own finalizer through a replace or patch that drops it, until the object is being deleted', async () => {
