@@ -23,6 +23,16 @@ describe('nodeStatus', () => {
     expect(cond(up, 'TunnelsUp')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
   });
 
+  it('a switch that does not answer: TunnelsUp is Unknown (no probe is sent or answered there), whatever the last round said', () => {
+    const ok = { connected: true, reason: 'Connected', message: 'ok' };
+    const answered = { status: 'True' as const, reason: 'ProbesAnswered', message: 'm' };
+    const up = nodeStatus(node, ok, { ready: true, reason: 'LayoutReady', message: 'm' }, 0, undefined, undefined, answered);
+    const down = nodeStatus({ ...node, status: up }, ok, { ready: false, reason: 'SwitchUnreachable', message: 'br-int does not answer' }, 0, undefined, undefined, answered);
+    expect(cond(down, 'TunnelsUp')).toMatchObject({ status: 'Unknown', reason: 'SwitchUnreachable' });
+    const back = nodeStatus({ ...node, status: down }, ok, { ready: true, reason: 'LayoutReady', message: 'm' }, 0, undefined, undefined, answered);
+    expect(cond(back, 'TunnelsUp')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
+  });
+
   it('is not Ready while disconnected and keeps the last known host facts', () => {
     const prev = nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok', ovsVersion: '3.1.0', datapathTypes: ['netdev'] }, undefined, 0);
     const s = nodeStatus({ ...node, status: prev }, { connected: false, reason: 'ConnectFailed', message: 'cannot connect to OVSDB at unix:/x: ENOENT' }, undefined, 0);

@@ -67,7 +67,11 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
     { type: READY, status: ready.ready ? 'True' : 'False', reason: ready.reason, message: ready.message, observedGeneration: gen },
     now,
   );
-  if (tunnels) conditions = setCondition(conditions, { type: TUNNELS_UP, ...tunnels, observedGeneration: gen }, now);
+  // Probes leave from and arrive at the node's switch: none is sent or answered while it does
+  // not answer, and the last round's verdict says nothing of now (QA: True beside a dead switch).
+  if (ready.reason === SWITCH_UNREACHABLE) {
+    conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: SWITCH_UNREACHABLE, message: 'its switch does not answer: no tunnel probe is sent or answered there until it does', observedGeneration: gen }, now);
+  } else if (tunnels) conditions = setCondition(conditions, { type: TUNNELS_UP, ...tunnels, observedGeneration: gen }, now);
   // The agent is back and writes its status, but its probes have not been judged yet (two
   // rounds): the leader's "the agent stopped reporting" is no longer true, so it says what is
   // (QA: it stood 20 s beside a Ready=True written by the returned agent).

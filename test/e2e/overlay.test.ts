@@ -300,6 +300,8 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     }, 15_000, 100);
     const downMs = performance.now() - t;
     expect(down).toMatchObject({ status: 'False', message: expect.stringContaining('br-int does not answer on its OpenFlow socket') });
+    // Its tunnels' last verdict says nothing of now: no probe is sent or answered there (QA: True).
+    expect(((await call('GET', `${G}/nodes/hv2`)) as NodeObj).status?.conditions?.find((c) => c.type === 'TunnelsUp')).toMatchObject({ status: 'Unknown', reason: 'SwitchUnreachable' });
     // The port bound there is not Ready while its switch is gone (QA: it said Realized); the one on hv1 is.
     const portReady = async (name: string) => ((await call('GET', `${G}/namespaces/${ns}/virtualports/${name}`)) as NodeObj).status?.conditions?.find((c) => c.type === 'Ready');
     const bDown = await eventually(async () => {
