@@ -97,6 +97,7 @@ export function describeError(err: unknown, ctx: ErrorContext = {}): string {
     return `${what}: ${why}; ${hintFor(err, ctx)}`;
   }
   if (err instanceof TransportError) {
+    if (err.outcomeUnknown) return `${what}: no answer from vnetd at ${err.server} (${err.message}): it may have been done; look before running it again${ctx.listCommand ? ` (${ctx.listCommand})` : ''}`;
     return `${what}: cannot reach vnetd at ${err.server} (${err.message}); ${transportHint(err)}`;
   }
   // CliErrors are written as complete lines where they are raised.

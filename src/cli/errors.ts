@@ -61,6 +61,8 @@ export class TransportError extends Error {
     readonly server: string,
     readonly code: string,
     message: string,
+    /** A write that was sent and got no answer: vnetd may have done it. */
+    readonly outcomeUnknown = false,
   ) {
     super(message);
     this.name = 'TransportError';

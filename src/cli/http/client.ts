@@ -104,7 +104,9 @@ export class ApiClient {
       const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
       // One line: OpenSSL's messages carry an error number, a file:line trail and a newline.
       const reason = opensslReason(err.message);
-      onError(new TransportError(this.conn.server, code, reason ? `${code}: ${reason}` : (err.message || code).replace(/\s*\n\s*/g, ' ').trim()));
+      // A write that left in full and got no answer (a timeout, a connection reset) may have been done.
+      const unknown = spec.method !== 'GET' && req.writableFinished && !this.hasAnswered && (code === 'ETIMEDOUT' || code === 'ECONNRESET');
+      onError(new TransportError(this.conn.server, code, reason ? `${code}: ${reason}` : (err.message || code).replace(/\s*\n\s*/g, ' ').trim(), unknown));
     };
     req.on('error', fail);
     if (timeoutMs !== undefined) {
