@@ -845,11 +845,23 @@ describe('status written over', () => {
     expect(back.status.ips).toEqual(p.json.spec.ips);
   });
 
-  it('a network whose status.vni was written over gets its VNI back (vnetctl shows status.vni)', async () => {
+  it('a status whose addresses were written over gets them back: a network\'s VNI, a load balancer\'s VIP, a port\'s MAC and IPs (vnetctl shows them)', async () => {
     const n = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('forged', { subnets: [{ cidr: '10.64.0.0/24' }] }));
     await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/forged`)).json.status?.vni === n.json.spec.vni);
     expect((await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/forged/status`, { status: { vni: 5 } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
     await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/forged`)).json.status?.vni === n.json.spec.vni, 5000);
+    // So do a load balancer's VIP and a port's addresses (QA: a VIP written over stood until a restart).
+    const lb = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'forged-lb' }, spec: { network: 'forged', listeners: [{ port: 80 }], backends: [] } });
+    expect(lb.status).toBe(201);
+    const port = await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'forged-p' }, spec: { network: 'forged' } });
+    expect(port.status).toBe(201);
+    expect((await v.call('PATCH', `${G}/namespaces/t1/loadbalancers/forged-lb/status`, { status: { vip: '1.2.3.4' } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    expect((await v.call('PATCH', `${G}/namespaces/t1/virtualports/forged-p/status`, { status: { ips: ['10.64.0.250'], mac: '02:00:00:00:00:99' } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/loadbalancers/forged-lb`)).json.status?.vip === lb.json.spec.vip, 5000);
+    await eventually(async () => {
+      const s = (await v.call('GET', `${G}/namespaces/t1/virtualports/forged-p`)).json.status;
+      return s?.mac === port.json.spec.mac && JSON.stringify(s?.ips) === JSON.stringify(port.json.spec.ips);
+    }, 5000);
   });
 });
 

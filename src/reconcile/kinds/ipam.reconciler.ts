@@ -28,6 +28,7 @@ import { removeFinalizer, hasFinalizer } from '../finalizers';
 import type { Informer } from '../informer';
 import { SharedInformers } from '../shared-informers';
 import { sameSpecAndLifecycle } from '../predicates';
+import { sameValue } from '../../resources/same-value';
 import { throttledEnqueue } from '../throttle';
 import { parseObjectKey } from './object-keys';
 
@@ -100,9 +101,9 @@ export class IpamReconciler {
       // restart; or a shared informer's replay of what it holds) is checked.
       const ignoreAdd = type === NETWORKS ? undefined : (o: KubeObject) => this.synced && !o.metadata.deletionTimestamp && allocatedAtGeneration(o as Claimant);
       // A status that lost its allocation condition (written over through /status) is rebuilt,
-      // and so is a network's whose VNI another writer changed (vnetctl shows status.vni).
-      const ignoreUpdate = (o: KubeObject, n: KubeObject) =>
-        sameSpecAndLifecycle(o, n) && getCondition((n as Claimant).status?.conditions, ALLOCATED) !== undefined && (type !== NETWORKS || (n as VirtualNetwork).status?.vni === (n as VirtualNetwork).spec?.vni);
+      // and so is one whose addresses another writer changed: a network's VNI, a port's MAC and
+      // IPs, a load balancer's VIP (vnetctl shows them; QA: a VIP written over stood until a restart).
+      const ignoreUpdate = (o: KubeObject, n: KubeObject) => sameSpecAndLifecycle(o, n) && getCondition((n as Claimant).status?.conditions, ALLOCATED) !== undefined && statusSaysSpec(type, n);
       this.unsubscribe.push(c.watch(informer, undefined, { ignoreUpdate, ignoreAdd }));
       this.controllers.push(c);
     }
@@ -315,4 +316,12 @@ export class IpamReconciler {
     }
     return freed;
   }
+}
+
+/** The addresses status shows are the spec's (what the IPAM reconciler writes there). */
+function statusSaysSpec(type: StoredType, o: KubeObject): boolean {
+  if (type === NETWORKS) return (o as VirtualNetwork).status?.vni === (o as VirtualNetwork).spec?.vni;
+  if (type === LOAD_BALANCERS) return (o as LoadBalancer).status?.vip === (o as LoadBalancer).spec?.vip;
+  const p = o as VirtualPort;
+  return p.status?.mac === p.spec?.mac && sameValue(p.status?.ips, p.spec?.ips);
 }
