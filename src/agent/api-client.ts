@@ -22,8 +22,15 @@ const STREAM_WINDOW_BYTES = 4 << 20;
 export interface ConnectionHealth {
   pingEveryMs: number;
   pingTimeoutMs: number;
+  /**
+   * How long a new connection may take to connect and finish its TLS handshake (client-go's
+   * TLSHandshakeTimeout: 10 s). A controller stopped (SIGSTOP) behind a Service still accepts
+   * TCP in its kernel and never answers: pings wait for a connected session, and the agent
+   * sent every request and watch onto that one for minutes (QA: 3 min 18 s, until SIGCONT).
+   */
+  connectTimeoutMs?: number;
 }
-const DEFAULT_HEALTH: ConnectionHealth = { pingEveryMs: 30_000, pingTimeoutMs: 15_000 };
+const DEFAULT_HEALTH: ConnectionHealth = { pingEveryMs: 30_000, pingTimeoutMs: 15_000, connectTimeoutMs: 10_000 };
 
 export interface ApiResult {
   status: number;
@@ -84,12 +91,18 @@ export class ApiClient {
     const forget = () => {
       if (this.session === session) this.session = undefined;
     };
-    session.on('connect', () => session.setLocalWindowSize(SESSION_WINDOW_BYTES));
+    const connectMs = this.health.connectTimeoutMs ?? DEFAULT_HEALTH.connectTimeoutMs!;
+    const handshake = setTimeout(() => session.destroy(new Error(`the API at ${this.server} did not complete its connection (TLS handshake) within ${connectMs} ms`)), connectMs).unref();
+    session.on('connect', () => {
+      clearTimeout(handshake);
+      session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+    });
     // A session's error reaches each of its streams as well, where the caller hears of it.
     session.on('error', forget);
     session.on('goaway', forget);
     const pinger = setInterval(() => this.checkAlive(session), this.health.pingEveryMs).unref();
     session.on('close', () => {
+      clearTimeout(handshake);
       clearInterval(pinger);
       forget();
       this.sessions.delete(session);

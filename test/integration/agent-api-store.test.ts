@@ -178,6 +178,28 @@ it('gives up a connection that stops answering (its peer vanished without a rese
   }
 });
 
+it('gives up a connection whose TLS handshake never completes (a stopped controller behind a Service), and dials a new one', async () => {
+  // Accepts TCP (as the kernel does for a SIGSTOPped process) and never answers.
+  const accepted: Socket[] = [];
+  const mute = createServer((s) => void accepted.push(s));
+  await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+  const port = (mute.address() as AddressInfo).port;
+  const client = new ApiClient(`https://127.0.0.1:${port}`, v.caCertPem, v.adminToken, 5000, { pingEveryMs: 30_000, pingTimeoutMs: 15_000, connectTimeoutMs: 300 });
+  try {
+    const t0 = performance.now();
+    await expect(client.call('GET', '/version')).rejects.toThrow(/did not complete its connection \(TLS handshake\) within 300 ms/);
+    const tookMs = performance.now() - t0;
+    // The next request is not sent onto that session: a new connection is dialled.
+    await expect(client.call('GET', '/version')).rejects.toThrow(/within 300 ms/);
+    expect(accepted.length).toBe(2);
+    expect(tookMs).toBeLessThan(2000);
+  } finally {
+    client.close();
+    for (const s of accepted) s.destroy();
+    await new Promise((r) => mute.close(r));
+  }
+});
+
 it('an agent started before its controller waits for the API, then claims its node (no exit on ECONNREFUSED)', async () => {
   // The NodeRealization a controller's leader would create with the Node (this vnetd is all-in-one).
   expect((await v.call('POST', `${G}/noderealizations`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'late' }, spec: {} })).status).toBe(201);
