@@ -23,6 +23,10 @@ export function toApiError(err: unknown, log: Logger): ApiError {
     return new ApiError(e.statusCode, 'BadRequest', e.message ?? 'bad request');
   }
   const failure = storeFailure(err);
+  if (failure === 'full') {
+    log.error({ event: 'api.store_full', err: e?.message }, "the store is full: etcd's database reached its space quota and refuses writes");
+    return ApiErrors.storeFull(e?.message ?? String(err));
+  }
   if (failure) {
     log.warn({ event: failure === 'timeout' ? 'api.store_timeout' : 'api.store_unavailable', err: e?.message }, failure === 'timeout' ? 'the store did not answer in time' : 'the store is unavailable');
     return failure === 'timeout' ? ApiErrors.storeTimeout(e?.message ?? String(err)) : ApiErrors.storeUnavailable(e?.message ?? String(err));

@@ -61,6 +61,8 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
     case 'InternalError':
     case 'ServiceUnavailable':
       return "this is vnetd's fault: check its log";
+    case 'InsufficientStorage':
+      return 'nothing can be written until space is freed in etcd: tell its operator';
     default:
       return 'check the command and run it again';
   }

@@ -16,6 +16,7 @@ export type StatusReason =
   | 'MethodNotAllowed'
   | 'NotAcceptable'
   | 'UnsupportedMediaType'
+  | 'InsufficientStorage'
   | 'RequestEntityTooLarge'
   | 'TooManyRequests'
   | 'InternalError'
@@ -125,6 +126,9 @@ export const ApiErrors = {
   /** The store (etcd) cannot be reached: retry shortly (client-go honours Retry-After on 503). */
   storeUnavailable: (message: string) => new ApiError(503, 'ServiceUnavailable', `the store is unavailable, retry shortly: ${message}`, { retryAfterSeconds: 1 }),
   // kube-apiserver's words for the same: the request may have been done, so a retried write can find it done.
+  /** etcd's database reached its space quota: writes are refused until an operator frees space (no retry helps: no Retry-After). */
+  storeFull: (message: string) =>
+    new ApiError(507, 'InsufficientStorage', `the store is full and refuses writes (etcd's database reached its space quota, --quota-backend-bytes); reads go on. An operator compacts and defragments etcd, then disarms its NOSPACE alarm (etcdctl alarm disarm): ${message}`),
   storeTimeout: (message: string) => new ApiError(504, 'Timeout', `Timeout: the store did not answer in time; the request may still have been done (a retried create can answer AlreadyExists): ${message}`, { retryAfterSeconds: 1 }),
   /** A read asked for a revision the store has not reached (kube-apiserver's storage.NewTooLargeResourceVersionError). */
   tooLargeResourceVersion: (asked: number, current: number) =>

@@ -16,7 +16,7 @@
  *   onWatchError option, else logged: after it no events follow (relist, like a 410).
  * - keyPrefix puts the store's keys under a prefix, so several stores share one etcd.
  */
-import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IOptions, type IRangeRequest, type IRangeResponse } from 'etcd3';
+import { Etcd3, GRPCDeadlineExceededError, GRPCResourceExhastedError, isRecoverableError, type IOptions, type IRangeRequest, type IRangeResponse } from 'etcd3';
 import pino from 'pino';
 import {
   checkRevision,
@@ -114,11 +114,49 @@ const retryUnlessTimedOut = {
       try {
         return await fn({ signal, attempt });
       } catch (err) {
-        if (attempt >= RETRIES || !(err instanceof Error) || !isRecoverableError(err) || err instanceof GRPCDeadlineExceededError || lostInFlight(err)) throw err;
+        // A full database (RESOURCE_EXHAUSTED) refuses every write alike until an operator acts: not retried.
+        if (attempt >= RETRIES || !(err instanceof Error) || !isRecoverableError(err) || err instanceof GRPCDeadlineExceededError || err instanceof GRPCResourceExhastedError || lostInFlight(err)) throw err;
       }
     }
   },
 } as unknown as GlobalPolicy;
+
+type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>['host']>>;
+
+/** etcd3's per-host breaker: so many failures of a host in a row stop calls to it for a while. */
+const HOST_FAILURES_TO_OPEN = 3;
+const HOST_OPEN_MS = 5_000;
+
+/**
+ * etcd3's per-host circuit breaker (three failures in a row stop calls to the host for 5 s,
+ * other hosts taking them), counting only failures of the host itself: not RESOURCE_EXHAUSTED,
+ * a refusal a healthy etcd answers while its database is full. Counted, it opened the breaker
+ * after three refused writes, and every read, list and /readyz answered 503 (QA). Only
+ * execute() is used of a host policy (connection-pool.js).
+ */
+function hostBreaker(): HostPolicy {
+  let failures = 0;
+  let openUntil = 0;
+  return {
+    async execute<T>(fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T, signal = new AbortController().signal): Promise<T> {
+      // The flag etcd3 and storeFailure read of cockatiel's BrokenCircuitError.
+      if (Date.now() < openUntil) throw Object.assign(new Error('Execution prevented because the circuit breaker is open'), { isBrokenCircuitError: true });
+      try {
+        const result = await fn({ signal, attempt: 0 });
+        failures = 0;
+        return result;
+      } catch (err) {
+        if (err instanceof Error && isRecoverableError(err) && !(err instanceof GRPCResourceExhastedError)) {
+          if (++failures >= HOST_FAILURES_TO_OPEN) {
+            failures = 0;
+            openUntil = Date.now() + HOST_OPEN_MS;
+          }
+        } else failures = 0;
+        throw err;
+      }
+    },
+  } as unknown as HostPolicy;
+}
 
 export class EtcdStore implements Store {
   private closed = false;
@@ -158,7 +196,7 @@ export class EtcdStore implements Store {
     // API request and /readyz until it came back (QA: 50 s); past the deadline the call fails,
     // and the API answers 504 Timeout with Retry-After, as kube-apiserver bounds its store calls.
     const defaultCallOptions = options.client?.defaultCallOptions ?? ((ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }));
-    const faultHandling = { global: retryUnlessTimedOut, ...options.client?.faultHandling };
+    const faultHandling = { global: retryUnlessTimedOut, host: hostBreaker, ...options.client?.faultHandling };
     const client = new Etcd3({ ...options.client, defaultCallOptions, faultHandling, hosts: options.endpoints });
     const store = new EtcdStore(client, options, logger);
     try {

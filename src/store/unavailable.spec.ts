@@ -1,4 +1,4 @@
-import { GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError } from 'etcd3';
+import { GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCResourceExhastedError, GRPCUnavailableError } from 'etcd3';
 import { StoreError } from './store';
 import { lostInFlight, storeFailure } from './unavailable';
 
@@ -10,6 +10,12 @@ describe('storeFailure', () => {
     expect(storeFailure(new GRPCInvalidArgumentError('bad'))).toBeUndefined();
     expect(storeFailure(new Error('boom'))).toBeUndefined();
     expect(storeFailure(undefined)).toBeUndefined();
+  });
+
+  it('etcd at its space quota is full; a message too large is not', () => {
+    const full = Object.assign(new StoreError('etcd: 8 RESOURCE_EXHAUSTED: etcdserver: mvcc: database space exceeded'), { cause: new GRPCResourceExhastedError('8 RESOURCE_EXHAUSTED: etcdserver: mvcc: database space exceeded') });
+    expect(storeFailure(full)).toBe('full');
+    expect(storeFailure(new GRPCResourceExhastedError('8 RESOURCE_EXHAUSTED: Received message larger than max (5402580 vs 4194304)'))).toBeUndefined();
   });
 
   it('a call whose connection was lost under it may have been applied: timeout, not unavailable', () => {

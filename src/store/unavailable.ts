@@ -3,17 +3,21 @@
  * retry, rather than a fault in the request or in vnetd: 'unavailable' (etcd down, no
  * quorum, its client's circuit breaker open: the request was not done) or 'timeout' (a call
  * ran out of its deadline, or lost its connection on the way: it may have been done). The API answers 503 and 504 Timeout, both
- * with Retry-After, as kube-apiserver does.
+ * with Retry-After, as kube-apiserver does. 'full': etcd's database reached its quota and refuses
+ * writes (not done); no retry helps until an operator frees space: 507, without Retry-After.
  *
  * By class name, not instanceof: importing etcd3 here would load it (and gRPC) into every
  * process that serves the API, SQLite ones too; etcd-store.ts loads it only for etcd.
  */
-export type StoreFailure = 'unavailable' | 'timeout';
+export type StoreFailure = 'unavailable' | 'timeout' | 'full';
 
 const FAILURES: ReadonlyMap<string, StoreFailure> = new Map([
   ['GRPCUnavailableError', 'unavailable'],
   ['GRPCDeadlineExceededError', 'timeout'],
 ]);
+
+/** etcd's words for a database at its space quota (RESOURCE_EXHAUSTED also says a message was too large: not that). */
+const SPACE_EXCEEDED = /database space exceeded/i;
 
 /**
  * gRPC's words for a connection lost while a call was on it (the call may have reached etcd
@@ -35,6 +39,8 @@ export function storeFailure(err: unknown): StoreFailure | undefined {
     if (e.isBrokenCircuitError === true) return 'unavailable';
     // A write lost with its connection may have been applied (QA: 503 "retry shortly" for a create that was stored).
     if (lostInFlight(e)) return 'timeout';
+    // etcd's database reached its space quota: it refuses writes until an operator acts; reads go on.
+    if (e.constructor?.name === 'GRPCResourceExhastedError' && SPACE_EXCEEDED.test(String((e as { message?: unknown }).message ?? ''))) return 'full';
     const failure = FAILURES.get(e.constructor?.name ?? '');
     if (failure) return failure;
   }

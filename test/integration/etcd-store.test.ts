@@ -8,6 +8,7 @@ import pino from 'pino';
 import { openStore } from '../../src/app/open-store';
 import type { StoreConfig } from '../../src/app/config';
 import { EtcdStore } from '../../src/store/etcd-store';
+import { storeFailure } from '../../src/store/unavailable';
 import { describeStoreConformance } from '../../src/store/store.conformance';
 import { GoneError, type Store, type StoreError, type WatchEvent } from '../../src/store/store';
 import { etcdAvailability, startEtcd, type EtcdInstance } from '../harness/etcd';
@@ -302,6 +303,36 @@ describeEtcd('EtcdStore when etcd is restored from a backup', () => {
     } finally {
       await s.close();
       fs.rmSync(backup, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describeEtcd('EtcdStore on an etcd whose database is full', () => {
+  let etcd: EtcdInstance;
+  beforeAll(async () => {
+    etcd = await startEtcd({ extraArgs: ['--quota-backend-bytes=2097152'] });
+  });
+  afterAll(async () => {
+    await etcd?.stop();
+  });
+
+  it('refuses writes as "full" (not retried, not "unavailable"), and reads go on however many writes it refused', async () => {
+    const s = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/full' });
+    try {
+      await s.txn([{ type: 'create', key: '/k/small', value: { n: 1 } }]);
+      const big = 'x'.repeat(100_000);
+      let refused: unknown;
+      for (let i = 0; i < 200 && refused === undefined; i++) {
+        await s.txn([{ type: 'create', key: `/big/${i}`, value: { big, i } }]).catch((err: unknown) => (refused = err));
+      }
+      expect(storeFailure(refused)).toBe('full');
+      // More refused writes than the per-host breaker's three: it must not open for them.
+      for (let i = 0; i < 5; i++) expect(storeFailure(await s.txn([{ type: 'create', key: `/k/more-${i}`, value: {} }]).then(() => undefined, (err: unknown) => err))).toBe('full');
+      expect((await s.get<{ n: number }>('/k/small'))?.value).toEqual({ n: 1 });
+      expect((await s.list('/k/')).items.map((kv) => kv.key)).toContain('/k/small');
+      expect(await s.count('/k/')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await s.close();
     }
   }, 60_000);
 });
