@@ -1,6 +1,6 @@
 import type { KubeObject } from '../../resources/object';
 import { findKind } from '../kinds';
-import { EventPrinter } from './watch';
+import { EventPrinter, StreamedObjects } from './watch';
 
 describe('vnetctl watch: the table', () => {
   it('keeps every column where the first row put it when a MODIFIED follows an ADDED', () => {
@@ -14,5 +14,29 @@ describe('vnetctl watch: the table', () => {
     const nameAt = lines.map((l) => l.indexOf('blue', 1));
     expect(lines[0]!.indexOf('NAME')).toBe(nameAt[1]);
     expect(new Set(nameAt.slice(1)).size).toBe(1);
+  });
+});
+
+const obj = (name: string, rv: string, namespace = 't'): KubeObject => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace, resourceVersion: rv } });
+const said = (events: Array<[string, KubeObject]>) => events.map(([type, o]) => `${type} ${o.metadata.namespace}/${o.metadata.name}@${o.metadata.resourceVersion}`);
+
+describe('StreamedObjects: a watch listed again after 410 Expired', () => {
+  it('says only what changed while it was away: new objects ADDED, changed ones MODIFIED, gone ones DELETED; unchanged ones nothing', () => {
+    const s = new StreamedObjects();
+    expect(said(s.listed([obj('a', '1'), obj('b', '2'), obj('c', '3')], true))).toEqual(['ADDED t/a@1', 'ADDED t/b@2', 'ADDED t/c@3']);
+    // Events seen on the watch before it expired.
+    s.saw('MODIFIED', obj('a', '5'));
+    s.saw('ADDED', obj('d', '6'));
+    s.saw('DELETED', obj('b', '7'));
+    // The gap: c deleted, d relabelled, e created; a unchanged since its event.
+    expect(said(s.listed([obj('a', '5'), obj('d', '9'), obj('e', '10')], false))).toEqual(['MODIFIED t/d@9', 'ADDED t/e@10', 'DELETED t/c@3']);
+    // Another relist with nothing changed says nothing.
+    expect(said(s.listed([obj('a', '5'), obj('d', '9'), obj('e', '10')], false))).toEqual([]);
+  });
+
+  it('tells objects of the same name in two namespaces apart', () => {
+    const s = new StreamedObjects();
+    s.listed([obj('a', '1', 't1'), obj('a', '2', 't2')], true);
+    expect(said(s.listed([obj('a', '1', 't1')], false))).toEqual(['DELETED t2/a@2']);
   });
 });

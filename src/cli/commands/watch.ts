@@ -88,21 +88,60 @@ export interface WatchTarget {
   deadline?: number;
 }
 
-/** Lists for a revision to watch from, printing the objects as ADDED unless quiet; says whether any matched. */
-async function listAt(rt: Runtime, t: WatchTarget, fieldSelector: string | undefined, printer: EventPrinter, quiet: boolean): Promise<{ resourceVersion?: string; found: boolean }> {
-  if (quiet) {
-    const list = await rt.client().call<{ metadata: { resourceVersion?: string }; items?: unknown[] }>({ method: 'GET', path: resourcePath(t.kind, t.ns), query: { limit: 1, fieldSelector } });
-    return { resourceVersion: list.metadata.resourceVersion, found: (list.items?.length ?? 0) > 0 };
+/**
+ * What the stream has said of each object, by namespace/name: a list after 410 Expired then
+ * says only what changed while the watch was away, as an informer's replace does: ADDED for
+ * new objects, MODIFIED for changed ones, DELETED for those gone (QA: every object again as
+ * ADDED, and no DELETED for one deleted in the gap).
+ */
+export class StreamedObjects {
+  private readonly known = new Map<string, KubeObject>();
+
+  /** A watch event, as printed. */
+  saw(type: string, obj: KubeObject): void {
+    if (type === 'DELETED') this.known.delete(keyOf(obj));
+    else if (type === 'ADDED' || type === 'MODIFIED') this.known.set(keyOf(obj), obj);
   }
+
+  /** A full list: the events that bring what was said to it (all ADDED the first time, when `initial`). */
+  listed(items: readonly KubeObject[], first: boolean): Array<['ADDED' | 'MODIFIED' | 'DELETED', KubeObject]> {
+    const out: Array<['ADDED' | 'MODIFIED' | 'DELETED', KubeObject]> = [];
+    const seen = new Set<string>();
+    for (const obj of items) {
+      const key = keyOf(obj);
+      seen.add(key);
+      const before = this.known.get(key);
+      this.known.set(key, obj);
+      if (first || !before) out.push(['ADDED', obj]);
+      else if (before.metadata.resourceVersion !== obj.metadata.resourceVersion) out.push(['MODIFIED', obj]);
+    }
+    if (!first) {
+      for (const [key, obj] of this.known) {
+        if (seen.has(key)) continue;
+        this.known.delete(key);
+        out.push(['DELETED', obj]);
+      }
+    }
+    return out;
+  }
+}
+
+function keyOf(obj: KubeObject): string {
+  return `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+}
+
+/** Lists for a revision to watch from, printing what the list changes (see StreamedObjects; nothing when quiet); says whether any matched. */
+async function listAt(rt: Runtime, t: WatchTarget, fieldSelector: string | undefined, printer: EventPrinter, streamed: StreamedObjects, first: boolean, quiet: boolean): Promise<{ resourceVersion?: string; found: boolean }> {
   const list = await listObjects(rt, t.kind, t.ns, { fieldSelector });
-  for (const obj of list.items) printer.print('ADDED', obj);
+  for (const [type, obj] of streamed.listed(list.items, first)) if (!quiet) printer.print(type, obj);
   return { resourceVersion: list.metadata.resourceVersion, found: list.items.length > 0 };
 }
 
 /**
  * Prints events until Ctrl-C (SIGINT/SIGTERM) or the deadline. The stream is resumed
  * from the last resourceVersion when it ends or vnetd goes away, so no event is printed
- * twice or lost; after 410 Expired the objects are listed again (as ADDED), as an informer does.
+ * twice or lost; after 410 Expired the objects are listed again and what changed meanwhile is
+ * printed (StreamedObjects), as an informer does.
  */
 export async function streamEvents(rt: Runtime, t: WatchTarget, printer: EventPrinter): Promise<void> {
   const fieldSelector = t.name ? `metadata.name=${t.name}` : undefined;
@@ -116,6 +155,7 @@ export async function streamEvents(rt: Runtime, t: WatchTarget, printer: EventPr
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   let first = true;
+  const streamed = new StreamedObjects();
   try {
     await attempt(rt, { verb: 'watch', kind: t.kind, name: t.name }, () =>
       resumableWatch<KubeObject>(rt.client(), {
@@ -124,7 +164,7 @@ export async function streamEvents(rt: Runtime, t: WatchTarget, printer: EventPr
         deadline: t.deadline,
         signal: interrupted.signal,
         relist: async () => {
-          const { resourceVersion, found } = await listAt(rt, t, fieldSelector, printer, first && !t.initial);
+          const { resourceVersion, found } = await listAt(rt, t, fieldSelector, printer, streamed, first, first && !t.initial);
           // A named object that is not there: get -w fails at once (the GET's 404, with what
           // to do), as kubectl get NAME -w answers NotFound; watch waits for it, and says so
           // (QA: a silent stream looked like a hang).
@@ -136,6 +176,7 @@ export async function streamEvents(rt: Runtime, t: WatchTarget, printer: EventPr
           return { resourceVersion };
         },
         onEvent: (ev) => {
+          streamed.saw(ev.type, ev.object);
           printer.print(ev.type, ev.object);
           return false;
         },
