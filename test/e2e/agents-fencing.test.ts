@@ -245,7 +245,11 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     expect(stale.map((c) => c.type)).toContain('Connected');
     expect(stale.filter((c) => c.status !== 'Unknown' || c.reason !== 'AgentNotReporting')).toEqual([]);
     // A port for hv1 declared meanwhile waits for that agent, and says so (not NotBound: no VM is at fault).
-    type PortObj = { status?: { conditions?: Array<{ type: string; reason?: string; message?: string }> } };
+    type PortObj = { status?: { conditions?: Array<{ type: string; status?: string; reason?: string; message?: string }> } };
+    // The port bound there is no longer known to be realized, as a Pod on a NotReady node (QA: Ready=True Realized).
+    const boundReady = async () => ((await api.call('GET', `${G}/namespaces/fencing/virtualports/hc`)) as PortObj).status?.conditions?.find((x) => x.type === 'Ready');
+    const boundSilent = await eventually(async () => ((await boundReady())?.reason === 'AgentNotReporting' ? boundReady() : undefined), 15_000, 100).catch(boundReady);
+    expect(boundSilent).toMatchObject({ status: 'False', reason: 'AgentNotReporting', message: expect.stringMatching(/^the agent of its node hv1 stopped reporting \(marked silent at .+\): whether its flows are still in place is not known/) });
     const portReady = async () => ((await api.call('GET', `${G}/namespaces/fencing/virtualports/while-silent`)) as PortObj).status?.conditions?.find((x) => x.type === 'Ready');
     await api.call('POST', `${G}/namespaces/fencing/virtualports`, { metadata: { name: 'while-silent' }, spec: { network: 'net', node: 'hv1' } });
     const waiting = await eventually(async () => ((await portReady())?.reason === 'AgentNotReporting' ? portReady() : undefined), 15_000, 100);
@@ -265,6 +269,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     // The agent back, the port waits for its VM's NIC again, and the load balancer is realized.
     await eventually(async () => (await portReady())?.reason === 'NotBound', 15_000, 100);
     await eventually(async () => (await lbReady())?.reason === 'Realized', 15_000, 100);
+    await eventually(async () => (await boundReady())?.status === 'True', 15_000, 100);
     await api.call('DELETE', `${G}/namespaces/fencing/virtualports/while-silent`);
     // Its agent back, its own checks decide again.
     await eventually(async () => (await lbHealthy()) === '1/1', 20_000, 100);

@@ -27,7 +27,7 @@ import type { ChassisAccess } from './chassis-access';
 import { NodeReports } from './node-reports';
 import { parseObjectKey, typePrefixOf } from './object-keys';
 import { bindingOf, sameBinding, type LiveModel } from './pipeline-model';
-import { READY, boundToUnreachable, networkNotReady, readyNow, realizationOf, unbound, type Realization } from './readiness';
+import { READY, boundToDownNode, networkNotReady, readyNow, realizationOf, unbound, type Realization } from './readiness';
 
 /** How long after start a Ready object is trusted on nodes this process has not synced yet. */
 const STARTUP_GRACE_MS = 120_000;
@@ -194,8 +194,8 @@ export class RealizationStatus {
           onAdd: (n) => (delta({ rz: rzOf(n.metadata.name) }, { rz: rzOf(n.metadata.name), node: n }), pinnedTo(n.metadata.name)),
           onUpdate: (o, n) => {
             if (o.status?.realized !== n.status?.realized) delta({ rz: rzOf(n.metadata.name), node: o }, { rz: rzOf(n.metadata.name), node: n });
-            // A node whose agent goes silent (or comes back): what lags there says so (rare: every object not Ready is looked at again).
-            if (agentMarkedSilent(o) !== agentMarkedSilent(n)) this.requeueNotReady();
+            // A node whose agent goes silent (or comes back): its ports' Ready, and what lags there, say so (rare: its ports and every object not Ready are looked at again).
+            if (agentMarkedSilent(o) !== agentMarkedSilent(n)) this.requeueOnNode(n.metadata.name);
           },
           onDelete: (o) => (delta({ rz: rzOf(o.metadata.name), node: o }, { rz: rzOf(o.metadata.name) }), pinnedTo(o.metadata.name)),
         }),
@@ -391,7 +391,7 @@ export class RealizationStatus {
       // this write; else its event queues this key again), so a client that waits for
       // Ready finds status.node and ofport set.
       else if (!sameBinding(pm.binding, bindingOf({ ...(obj as VirtualPort), status: portStatus(obj as VirtualPort) }))) return;
-      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? boundToUnreachable(pm.binding.node, this.nodeObj(pm.binding.node)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network));
+      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? boundToDownNode(pm.binding.node, this.nodeObj(pm.binding.node)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network));
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
       if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);

@@ -1,5 +1,5 @@
 import type { HypervisorNode, VirtualPort } from '../../resources/kinds';
-import { boundToUnreachable, networkNotReady, readyNow, realizationOf, unbound } from './readiness';
+import { boundToDownNode, networkNotReady, readyNow, realizationOf, unbound } from './readiness';
 
 const node = (ready?: { status: string; reason: string; lastTransitionTime?: string }): HypervisorNode => ({
   apiVersion: 'vnet.dev/v1alpha1',
@@ -20,15 +20,18 @@ describe('readiness', () => {
     expect(realizationOf(['hv1', 'hv2'], ['hv1', 'hv2'], [], ['hv2'])).toMatchObject({ reason: 'Realizing', message: 'flows not yet installed on node(s) hv1, hv2 (of hv1, hv2); the agent of node(s) hv2 is not reporting' });
   });
 
-  it('lagging on nodes whose switch does not answer: SwitchUnreachable, with silent agents too; a port bound to such a node is not Ready', () => {
+  it('lagging on nodes whose switch does not answer: SwitchUnreachable, with silent agents too; a port bound to such a node, or to one whose agent is silent, is not Ready', () => {
     expect(realizationOf(['hv1', 'hv2'], ['hv2'], [], [], ['hv2'])).toEqual({ status: 'False', reason: 'SwitchUnreachable', message: 'flows not yet installed on node(s) hv2 (of hv1, hv2); the switch of node(s) hv2 does not answer', lagging: ['hv2'] });
     expect(realizationOf(['hv1', 'hv2', 'hv3'], ['hv2', 'hv3'], [], ['hv3'], ['hv2'])).toMatchObject({ reason: 'SwitchUnreachable', message: 'flows not yet installed on node(s) hv2, hv3 (of hv1, hv2, hv3); the agent of node(s) hv3 is not reporting; the switch of node(s) hv2 does not answer' });
     expect(realizationOf(['hv1', 'hv2'], ['hv1', 'hv2'], [], [], ['hv2'])).toMatchObject({ reason: 'Realizing' });
     const down = node({ status: 'False', reason: 'SwitchUnreachable', lastTransitionTime: '2026-12-03T08:00:00Z' });
-    expect(boundToUnreachable('hv2', down)).toEqual({ status: 'False', reason: 'SwitchUnreachable', message: 'the switch of its node hv2 does not answer since 2026-12-03T08:00:00Z: its traffic stops until ovs-vswitchd is back (vnetctl get node hv2 says why)' });
-    expect(boundToUnreachable('hv2', node({ status: 'True', reason: 'Ready' }))).toBeUndefined();
-    expect(boundToUnreachable('hv2', node({ status: 'False', reason: 'Disconnected' }))).toBeUndefined();
-    expect(boundToUnreachable('hv2', undefined)).toBeUndefined();
+    expect(boundToDownNode('hv2', down)).toEqual({ status: 'False', reason: 'SwitchUnreachable', message: 'the switch of its node hv2 does not answer since 2026-12-03T08:00:00Z: its traffic stops until ovs-vswitchd is back (vnetctl get node hv2 says why)' });
+    expect(boundToDownNode('hv2', node({ status: 'True', reason: 'Ready' }))).toBeUndefined();
+    expect(boundToDownNode('hv2', node({ status: 'False', reason: 'Disconnected' }))).toBeUndefined();
+    expect(boundToDownNode('hv2', undefined)).toBeUndefined();
+    // A node whose agent is marked silent: what is in place there is no longer known (as a Pod on a NotReady node).
+    const silent = node({ status: 'Unknown', reason: 'AgentNotReporting', lastTransitionTime: '2026-12-03T08:00:00Z' });
+    expect(boundToDownNode('hv2', silent)).toEqual({ status: 'False', reason: 'AgentNotReporting', message: 'the agent of its node hv2 stopped reporting (marked silent at 2026-12-03T08:00:00Z): whether its flows are still in place is not known; its traffic likely goes on (vnetctl get node hv2 says why)' });
   });
 
   it('an unbound port pinned to a node names what the node lacks, in order: the Node, an agent, its reports; else NotBound', () => {

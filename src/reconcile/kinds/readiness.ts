@@ -54,13 +54,20 @@ export function realizationOf(
 
 /**
  * A port bound to a node whose switch does not answer (ovs-vswitchd stopped or hung): its
- * NIC's traffic has stopped, or cannot be known to flow, whatever was installed before, as a
- * Pod on a node gone NotReady is marked not Ready.
+ * NIC's traffic has stopped, or cannot be known to flow, whatever was installed before; or to
+ * a node whose agent the leader marked silent: what is in place there is no longer known. As
+ * a Pod on a node gone NotReady is marked not Ready (QA: Ready=True Realized beside a load
+ * balancer that took the port's backend out for its silent agent).
  */
-export function boundToUnreachable(nodeName: string, node: HypervisorNode | undefined): Realization | undefined {
-  if (!switchUnreachable(node)) return undefined;
+export function boundToDownNode(nodeName: string, node: HypervisorNode | undefined): Realization | undefined {
   const since = getCondition(node?.status?.conditions, READY)?.lastTransitionTime;
-  return { status: 'False', reason: SWITCH_UNREACHABLE, message: `the switch of its node ${nodeName} does not answer${since ? ` since ${since}` : ''}: its traffic stops until ovs-vswitchd is back (vnetctl get node ${nodeName} says why)` };
+  if (switchUnreachable(node)) {
+    return { status: 'False', reason: SWITCH_UNREACHABLE, message: `the switch of its node ${nodeName} does not answer${since ? ` since ${since}` : ''}: its traffic stops until ovs-vswitchd is back (vnetctl get node ${nodeName} says why)` };
+  }
+  if (agentMarkedSilent(node)) {
+    return { status: 'False', reason: AGENT_NOT_REPORTING, message: `the agent of its node ${nodeName} stopped reporting${since ? ` (marked silent at ${since})` : ''}: whether its flows are still in place is not known; its traffic likely goes on (vnetctl get node ${nodeName} says why)` };
+  }
+  return undefined;
 }
 
 /** An object of a network the model does not hold: its network is being deleted, or not compiled yet. */
