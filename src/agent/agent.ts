@@ -104,7 +104,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       const foreign = db === 'stopped' ? undefined : foreignNode(db.node, o.node);
       if (foreign) throw new Error(foreign);
       seedInterfaces(db === 'stopped' ? [] : db.interfaceIds);
-      return db === 'stopped' ? undefined : claimNode(objects, o.node, holder, log, { recorded: db.generation, signal: closing.signal });
+      return db === 'stopped' ? undefined : claimNode(objects, o.node, holder, log, { recorded: db.generation, switchId: db.switchId, signal: closing.signal });
     })
     .then(async (claimedGeneration) => {
       if (claimedGeneration === undefined || closing.signal.aborted) return undefined;

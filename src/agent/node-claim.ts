@@ -19,8 +19,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiUnavailableError } from './api-store';
 import type { Logger } from 'pino';
 import { parseGeneration } from '../chassis/ovsdb-fence';
-import type { NodeRealization } from '../resources/kinds';
-import { NODE_REALIZATIONS } from '../store/kinds';
+import type { NodeLease, NodeRealization } from '../resources/kinds';
+import { NODE_LEASES, NODE_REALIZATIONS } from '../store/kinds';
 import type { ObjectStore } from '../store/object-store';
 
 export interface NodeClaimOptions {
@@ -30,7 +30,18 @@ export interface NodeClaimOptions {
   retryMs?: number;
   /** Aborted when the claim should be given up (the agent is closing). */
   signal?: AbortSignal;
+  /** Which switch the agent programs (NodeDatabaseSnapshot.switchId): recorded with the claim. */
+  switchId?: string;
 }
+
+/**
+ * The node is claimed by a live agent on another switch: the same --node given to a second
+ * hypervisor by mistake. Taking it would fence the right agent off its own switch (it stops,
+ * exit 0) and leave the node's ports unbound (QA); so this agent refuses instead, as one
+ * started with another node's name on a claimed switch does. An agent of the same switch (a
+ * restart, a surging update) still takes over, and so does any once the holder's heartbeat stops.
+ */
+export class ClaimedElsewhereError extends Error {}
 
 const UNAVAILABLE_RELOG_MS = 60_000;
 
@@ -85,16 +96,40 @@ export async function claimNode(objects: ObjectStore, node: string, holder: stri
   }
   return undefined;
 
-  function claimOnce() {
+  async function claimOnce() {
+    const before = await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, node);
+    const theirs = before?.status?.agent;
+    if (o.switchId && theirs?.switch && theirs.switch !== o.switchId && theirs.holder && (await heartbeatGoesOn(objects, node, theirs.holder, o.signal))) {
+      throw new ClaimedElsewhereError(
+        `node ${node} is held by the vnetd agent ${theirs.holder} on another switch (Open_vSwitch ${theirs.switch}; this agent's is ${o.switchId}), and that agent's heartbeat goes on: an agent does not take a node from a live agent of another hypervisor. Is --node ${node} right for this one? (Stop that agent first to move the node here.)`,
+      );
+    }
     return objects.modify<NodeRealization>(
       NODE_REALIZATIONS,
       undefined,
       node,
       (cur) => {
         const generation = max(parseGeneration(cur.status?.agent?.generation) ?? 0n, o.recorded ?? 0n, parseGeneration(cur.metadata.resourceVersion) ?? 0n) + 1n;
-        return { ...cur, status: { ...(cur.status ?? {}), agent: { holder, claimTime: new Date().toISOString(), generation: generation.toString() } } };
+        return { ...cur, status: { ...(cur.status ?? {}), agent: { holder, claimTime: new Date().toISOString(), generation: generation.toString(), ...(o.switchId ? { switch: o.switchId } : {}) } } };
       },
       { subresource: 'status' },
     );
   }
+}
+
+/**
+ * Whether `holder` still renews the node's NodeLease: watched for one lease duration (no
+ * comparison of this host's clock with the holder's). A lease of another holder, or none, is no heartbeat.
+ */
+async function heartbeatGoesOn(objects: ObjectStore, node: string, holder: string, signal?: AbortSignal): Promise<boolean> {
+  const read = async () => (await objects.get<NodeLease>(NODE_LEASES, undefined, node))?.spec;
+  const first = await read();
+  if (first?.holderIdentity !== holder) return false;
+  const until = performance.now() + (first.leaseDurationSeconds ?? 60) * 1000;
+  while (performance.now() < until && !signal?.aborted) {
+    await sleep(Math.min(500, Math.max(0, until - performance.now())), undefined, { signal }).catch(() => undefined);
+    const now = await read();
+    if (now?.holderIdentity === holder && now.renewTime !== first.renewTime) return true;
+  }
+  return false;
 }

@@ -16,6 +16,8 @@ export interface NodeDatabaseSnapshot {
   interfaceIds: Set<string>;
   /** The Node name a claim recorded (ovsdb-fence.ts NODE_KEY; undefined: none yet). */
   node: string | undefined;
+  /** Which switch this is: its Open_vSwitch row's uuid, unique to the database (undefined: no row). */
+  switchId: string | undefined;
 }
 
 /** Throws if the database cannot be reached or read. */
@@ -23,7 +25,7 @@ export async function readNodeDatabase(endpoint: string, logger: OvsdbLogger, co
   const client = createOvsdbClient<OpenVSwitchModel>({ endpoints: endpoint, logger, connectTimeoutMs, requestTimeoutMs: connectTimeoutMs, reconnect: false });
   try {
     await client.connect();
-    const [ovs, ifaces] = await client.transact(client.ops.select('Open_vSwitch', [], ['external_ids']), client.ops.select('Interface', [], ['external_ids']));
+    const [ovs, ifaces] = await client.transact(client.ops.select('Open_vSwitch', [], ['_uuid', 'external_ids']), client.ops.select('Interface', [], ['external_ids']));
     const ovsWire = ovs?.rows?.[0];
     const ovsRow = ovsWire ? rowFromWire(tableSchema(client.schema, 'Open_vSwitch'), '', ovsWire, ['external_ids']) : undefined;
     const interfaceIds = new Set<string>();
@@ -33,7 +35,8 @@ export async function readNodeDatabase(endpoint: string, logger: OvsdbLogger, co
       if (id) interfaceIds.add(id);
     }
     const row = ovsRow && { external_ids: ovsRow.external_ids as OpenVSwitch['external_ids'] };
-    return { generation: generationIn(row), interfaceIds, node: nodeIn(row) };
+    const uuid = ovsWire?._uuid;
+    return { generation: generationIn(row), interfaceIds, node: nodeIn(row), switchId: Array.isArray(uuid) && uuid[0] === 'uuid' ? String(uuid[1]) : undefined };
   } finally {
     await client.close();
   }

@@ -241,7 +241,8 @@ export type HypervisorNode = KubeObject<NodeSpec, NodeStatus>;
 export interface NodeRealizationStatus {
   /** The agent programming the node, as it claimed it (node-claim.ts). */
   /** renewTime: the heartbeat of an agent of an earlier release (agents now renew their NodeLease). */
-  agent?: { holder?: string; claimTime?: string; generation?: string; renewTime?: string };
+  /** switch: the Open_vSwitch row uuid of the switch it programs (node-claim.ts: a live agent of another switch is not displaced). */
+  agent?: { holder?: string; claimTime?: string; generation?: string; renewTime?: string; switch?: string };
   /** Object uid -> the version the pipeline compiled and the node installed. */
   realized?: Record<string, string>;
   /** How many entries realized has (a printer column). */

@@ -17,6 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startAgent, type RunningAgent } from '../../src/agent/agent';
 import type { NodeRealization } from '../../src/resources/kinds';
+import { startOvs } from '../harness/ovs';
 import { startTestbed, type Testbed } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -114,7 +115,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     const fencedMs = performance.now() - t0;
     await eventually(async () => (await recorded()) === secondGeneration.toString(), 10_000, 50);
     const claim = ((await api.call('GET', `${G}/noderealizations/hv1`)) as NodeRealization).status?.agent;
-    expect(claim).toEqual({ holder: expect.stringMatching(/\/\d+$/), claimTime: expect.any(String), generation: secondGeneration.toString(), ...(claim?.renewTime ? { renewTime: expect.any(String) } : {}) });
+    expect(claim).toEqual({ holder: expect.stringMatching(/\/\d+$/), claimTime: expect.any(String), generation: secondGeneration.toString(), switch: expect.stringMatching(/^[0-9a-f-]{36}$/), ...(claim?.renewTime ? { renewTime: expect.any(String) } : {}) });
     // What `kubectl get noderealizations` shows: who programs the node, with which generation.
     const table = (await v.call('GET', `${G}/noderealizations`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' })).json as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
     const columns = table.columnDefinitions.map((c) => c.name);
@@ -157,6 +158,25 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     await eventually(() => d.vm.exec(['ping', '-c', '1', '-W', '1', a.port.spec!.ips![0]!]).then(() => true, () => false), 10_000, 100);
     log(`after the switch recorded ${far}: the next agent claimed ${thirdGeneration} and programmed a new port (Ready ${d.readyMs.toFixed(0)} ms after its POST)`);
   }, 120_000);
+
+  it('an agent with this node\'s name on another switch refuses while this node\'s agent lives (the same --node on a second hypervisor)', async () => {
+    const other = await startOvs({ name: 'fence-other', vswitchd: false });
+    try {
+      const rz = () => api.call('GET', `${G}/noderealizations/hv1`) as Promise<NodeRealization>;
+      const before = (await rz()).status?.agent;
+      expect(before?.switch).toMatch(/^[0-9a-f-]{36}$/);
+      const t0 = performance.now();
+      const impostor = await startAgent({ node: 'hv1', kubeconfig: v.kubeconfigPath, ovsdb: `unix:${other.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
+      agents.push(impostor);
+      await expect(impostor.claimed).rejects.toThrow(/^node hv1 is held by the vnetd agent .+ on another switch \(Open_vSwitch [0-9a-f-]{36}; this agent's is [0-9a-f-]{36}\), and that agent's heartbeat goes on: .*Is --node hv1 right for this one\?/);
+      log(`an agent of hv1 on another switch refused after ${(performance.now() - t0).toFixed(0)} ms (one lease duration watched)`);
+      // The node's own agent keeps it: its claim unchanged, not fenced (QA: it stopped, and the node's ports went NotBound).
+      expect((await rz()).status?.agent).toEqual(before);
+      expect(agents.filter((a) => a !== impostor).length).toBeGreaterThan(0);
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
 
   it('an agent started with another node\'s name on this switch refuses, and leaves it alone', async () => {
     const hv = bed.hv('hv1');

@@ -16,7 +16,7 @@ import { claimNode } from '../../src/agent/node-claim';
 import { ensureTlsMaterial } from '../../src/pki/certificates';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from '../../src/agent/node-scope';
 import { Informer } from '../../src/reconcile/informer';
-import type { HypervisorNode, NodeLease, VirtualPort } from '../../src/resources/kinds';
+import type { HypervisorNode, NodeLease, NodeRealization, VirtualPort } from '../../src/resources/kinds';
 import { typePrefix } from '../../src/store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, NODE_LEASES, NODE_REALIZATIONS, PORTS } from '../../src/store/kinds';
 import { ObjectStore } from '../../src/store/object-store';
@@ -38,6 +38,27 @@ afterAll(async () => {
 });
 
 const node = (name: string, tunnelIP = '192.0.2.1') => v.call('POST', `${G}/nodes`, { metadata: { name }, spec: { tunnelIP } });
+
+it('a claim from another switch: refused while the holder renews its NodeLease, taken once it stops (a hypervisor replaced)', async () => {
+  const objects = v.objects;
+  expect((await v.call('POST', `${G}/noderealizations`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name: 'moved' }, spec: {} })).status).toBe(201);
+  expect(await claimNode(objects, 'moved', 'old-host/1', log, { switchId: 'switch-a' })).toBeGreaterThan(0n);
+  // The holder's heartbeat, renewed every 100 ms, one-second lease.
+  const renew = () => objects.modify<NodeLease>(NODE_LEASES, undefined, 'moved', (cur) => ({ ...cur, spec: { ...cur.spec, renewTime: new Date().toISOString() } }));
+  await objects.create<NodeLease>(NODE_LEASES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeLease', metadata: { name: 'moved' }, spec: { holderIdentity: 'old-host/1', leaseDurationSeconds: 1, renewTime: new Date().toISOString() } });
+  const beat = setInterval(() => void renew().catch(() => undefined), 100);
+  try {
+    await expect(claimNode(objects, 'moved', 'new-host/2', log, { switchId: 'switch-b' })).rejects.toThrow(/^node moved is held by the vnetd agent old-host\/1 on another switch \(Open_vSwitch switch-a; this agent's is switch-b\)/);
+    // The same switch (a restart, a surging update) takes over as before.
+    expect(await claimNode(objects, 'moved', 'old-host/3', log, { switchId: 'switch-a' })).toBeGreaterThan(0n);
+  } finally {
+    clearInterval(beat);
+  }
+  // Its agent gone (no renewal for a lease duration): another switch may take the node.
+  await objects.modify<NodeLease>(NODE_LEASES, undefined, 'moved', (cur) => ({ ...cur, spec: { ...cur.spec, holderIdentity: 'old-host/3' } }));
+  expect(await claimNode(objects, 'moved', 'new-host/2', log, { switchId: 'switch-b' })).toBeGreaterThan(0n);
+  expect((await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, 'moved'))?.status?.agent).toMatchObject({ holder: 'new-host/2', switch: 'switch-b' });
+});
 
 it('a refused token says who refused it and what to do, not an HTTP status and a store path', async () => {
   const wrong = new ApiStore(new ApiClient(v.url, v.caCertPem, 'admin.not-the-secret'), [NODES], log);
