@@ -30,6 +30,9 @@ export interface EtcdLeaderElectionOptions extends LeaderCallbacks {
   retryMs?: number;
 }
 
+/** etcd3's words for a campaign's lease lost (expired while etcd was out of reach, or revoked). */
+const LOST_LEASE = /lease has expired|is expired or revoked/i;
+
 /** How often a campaign error that keeps coming back is logged again. */
 const CAMPAIGN_ERROR_LOG_MS = 30_000;
 
@@ -107,13 +110,15 @@ export class EtcdLeaderElection implements Leadership {
       // Retried every retryMs while etcd is down: the same error is said once, then every
       // CAMPAIGN_ERROR_LOG_MS with how many times it came (4 lines a second otherwise).
       const now = Date.now();
-      if (err.message !== this.lastCampaignError || now - this.campaignErrorLoggedAt >= CAMPAIGN_ERROR_LOG_MS) {
-        this.log.warn({ event: 'leader.campaign_error', err: err.message, repeated: this.campaignErrorRepeats }, 'leader campaign failed');
-        this.lastCampaignError = err.message;
+      // etcd3 words a lost lease as "Lease We lost connection to etcd and our lease has expired. is expired or revoked" (QA).
+      const why = LOST_LEASE.test(err.message) ? `its lease expired: etcd was out of reach for longer than the lease's ${this.opts.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS} s` : err.message;
+      if (why !== this.lastCampaignError || now - this.campaignErrorLoggedAt >= CAMPAIGN_ERROR_LOG_MS) {
+        this.log.warn({ event: 'leader.campaign_error', err: why, repeated: this.campaignErrorRepeats }, 'leader campaign failed');
+        this.lastCampaignError = why;
         this.campaignErrorLoggedAt = now;
         this.campaignErrorRepeats = 0;
       } else this.campaignErrorRepeats++;
-      this.fail(c, err.message);
+      this.fail(c, why);
     });
   }
 
