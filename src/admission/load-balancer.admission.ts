@@ -5,6 +5,7 @@ import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
 import { networkForClaims } from './subnet-changes';
+import { networkPairs, pairCovers, vipInPairsWarning } from './pair-overlap';
 import { LOAD_BALANCERS, PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { lbVipMac } from '../pipeline/owners';
@@ -163,6 +164,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const allocators = guard.usable(allNets);
     let picked = false;
     const family = vipFamily(lb, net);
+    const pairs = await networkPairs(ctx, ns, spec.network);
     if (allNets.length === 0) {
       causes.push({ field: 'spec.network', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.network}": VirtualNetwork has no subnet to take a VIP from` });
     } else if (spec.vip !== undefined) {
@@ -172,7 +174,11 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
       else if (changing) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": subnet ${changing} of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
       else if (backendOf) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": a backend address of LoadBalancer "${backendOf}"; a VIP may not be a backend` });
-      else spec.vip = res.ip;
+      else {
+        spec.vip = res.ip;
+        const inPairs = vipInPairsWarning(res.ip, pairs);
+        if (inPairs) warnings.push(inPairs);
+      }
     } else {
       picked = true;
       // Never a backend address of this or another load balancer of the network (free as long
@@ -182,7 +188,8 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       const passedOver: string[] = [];
       const pick = () => pickIp(net, allocators, family, ctx.allocations);
       let vip = await pick();
-      while (vip && backendIps.has(vip)) {
+      // Nor an address inside a port's allowed address pair (see pair-overlap.ts).
+      while (vip && (backendIps.has(vip) || pairs.some((p) => pairCovers(p.pair, vip!)))) {
         passedOver.push(vip);
         vip = await pick();
       }

@@ -8,6 +8,7 @@ import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-cl
 import { LOAD_BALANCERS, NODES } from '../store/kinds';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { dns1123SubdomainError } from './names';
+import { pairsOverVipsWarnings } from './pair-overlap';
 
 const macs = new MacAllocator({ prefix: '0a:58' });
 
@@ -183,7 +184,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         AllocationRegistry.claim(ifaceKey(spec.interfaceId!), owner),
         ...(spec.ips.length ? [guard.op] : []),
       ],
-      warnings: await nodeWarnings(port, ctx),
+      warnings: [...(await nodeWarnings(port, ctx)), ...(await pairsOverVipsWarnings(ctx, port))],
       // Its picks go back either way: not stored, or held by the store's claims now.
       abandon: giveBack,
       committed: giveBack,
@@ -217,6 +218,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     spec.ips = was.ips;
     spec.interfaceId ??= was.interfaceId;
     spec.portSecurity ??= true;
-    return { object: next, ops: [], warnings: next.spec!.node !== was.node ? await nodeWarnings(next, ctx) : [] };
+    const pairsChanged = JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? []);
+    return { object: next, ops: [], warnings: [...(next.spec!.node !== was.node ? await nodeWarnings(next, ctx) : []), ...(pairsChanged ? await pairsOverVipsWarnings(ctx, next) : [])] };
   }
 }

@@ -270,6 +270,27 @@ describe('update, patch, status, finalizers', () => {
     await rejected('POST', `${G}/namespaces/t1/virtualnetworks?dryRun=All`, { ...cur, metadata: { name: 'upd' } }, 409, 'AlreadyExists');
   });
 
+  it('a VIP inside a port\'s allowed address pair is said in a warning, either made first; a VIP vnetd picks avoids pair addresses', async () => {
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('vrrp', { subnets: [{ cidr: '10.96.0.0/29' }] }))).status).toBe(201);
+    // .1 is the gateway; the port takes .2; its VRRP pair is .3, the next free address.
+    const port = await v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'keepalived' }, spec: { network: 'vrrp', allowedAddressPairs: [{ ip: '10.96.0.3' }] } });
+    expect(port.status).toBe(201);
+    expect(port.json.spec.ips).toEqual(['10.96.0.2']);
+    const lb = (name: string, vip?: string) => v.call('POST', `${G}/namespaces/t1/loadbalancers`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name }, spec: { network: 'vrrp', listeners: [{ port: 80 }], backends: [], ...(vip ? { vip } : {}) } });
+    const picked = await lb('picked');
+    expect(picked.status).toBe(201);
+    expect(picked.json.spec.vip).toBe('10.96.0.4');
+    expect(picked.headers.warning).toBeUndefined();
+    const asked = await lb('asked', '10.96.0.3');
+    expect(asked.status).toBe(201);
+    expect(String(asked.headers.warning)).toContain('spec.vip: 10.96.0.3 is inside an allowed address pair of VirtualPort \\"keepalived\\": ARP and ND for it are answered with the load balancer\'s MAC');
+    // The other way: a pair (a CIDR here) made over a VIP.
+    const cur = (await v.call('GET', `${G}/namespaces/t1/virtualports/keepalived`)).json;
+    const updated = await v.call('PUT', `${G}/namespaces/t1/virtualports/keepalived`, { ...cur, spec: { ...cur.spec, allowedAddressPairs: [{ ip: '10.96.0.3' }, { ip: '10.96.0.4/31' }] } });
+    expect(updated.status).toBe(200);
+    expect(String(updated.headers.warning)).toContain('spec.allowedAddressPairs[1]: 10.96.0.4/31 covers the VIP 10.96.0.4 of LoadBalancer \\"picked\\"');
+  });
+
   it('a create of an object that exists, exported with its own addresses, is a 409 AlreadyExists, not its claims refused as "already allocated"', async () => {
     const made = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('exported', { subnets: [{ cidr: '10.98.0.0/24' }] }));
     expect(made.status).toBe(201);
