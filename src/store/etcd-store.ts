@@ -128,6 +128,17 @@ const HOST_FAILURES_TO_OPEN = 3;
 const HOST_OPEN_MS = 5_000;
 
 /**
+ * As cockatiel's: etcd3 and storeFailure know it by its flag. A class of its own, not a plain
+ * Error: etcd3 recasts plain Errors by their message (castGrpcError), which drops the flag.
+ */
+class BrokenCircuitError extends Error {
+  readonly isBrokenCircuitError = true;
+  constructor() {
+    super('Execution prevented because the circuit breaker is open');
+  }
+}
+
+/**
  * etcd3's per-host circuit breaker (three failures in a row stop calls to the host for 5 s,
  * other hosts taking them), counting only failures of the host itself: not RESOURCE_EXHAUSTED,
  * a refusal a healthy etcd answers while its database is full. Counted, it opened the breaker
@@ -139,8 +150,7 @@ function hostBreaker(): HostPolicy {
   let openUntil = 0;
   return {
     async execute<T>(fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T, signal = new AbortController().signal): Promise<T> {
-      // The flag etcd3 and storeFailure read of cockatiel's BrokenCircuitError.
-      if (Date.now() < openUntil) throw Object.assign(new Error('Execution prevented because the circuit breaker is open'), { isBrokenCircuitError: true });
+      if (Date.now() < openUntil) throw new BrokenCircuitError();
       try {
         const result = await fn({ signal, attempt: 0 });
         failures = 0;
