@@ -214,7 +214,6 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       if (picked && spec.vip) ctx.allocations.unreserveIp(ns, spec.network, allocators, spec.vip);
       throw new AdmissionError(causes);
     }
-    spec.algorithm ??= 'maglev';
     spec.sessionAffinity ??= 'None';
     // The VIP's claim commits with the load balancer: its status says so from the first revision.
     lb.status = claimantAllocatedStatus('LoadBalancer', lb, [], 1) as LoadBalancer['status'];
@@ -250,7 +249,6 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const kept = new Set((old.spec?.backends ?? []).flatMap((b) => (b.ip !== undefined && tryParseIp(b.ip) ? [canonicalIp(b.ip)] : b.port !== undefined ? [`port:${b.port}`] : [])));
     if (net) await validateListenersAndBackends(next, net, ctx, causes, warnings, kept);
     if (causes.length > 0) throw new AdmissionError(causes);
-    spec.algorithm ??= 'maglev';
     spec.sessionAffinity ??= 'None';
     return { object: next, ops: [], warnings };
   }
