@@ -9,7 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createConnection, type FlowModMessage, type OfMessage, type OpenFlowConnection } from '../../src/openflow';
+import { FlowModFlags, createConnection, type FlowModMessage, type OfMessage, type OpenFlowConnection } from '../../src/openflow';
 import {
   DEFAULT_COOKIE_APP,
   FlowSyncError,
@@ -132,6 +132,24 @@ describeOvs('flow-table sync against ovs-vswitchd', () => {
     expect(dump.find((f) => f.priority === mine[99]!.priority && f.match.some((m) => m.field === 'reg0' && m.value === 99))?.instructions).toEqual([{ type: 'goto_table', tableId: 200 }]);
     await manager.setDesired(owner, mine); // back to the original
     expect(await ourDump()).toEqual(desiredText(flows, 1));
+  }, 30_000);
+
+  it('a change of a flow\'s flags alone replaces it (OVS keeps flags through a modify), and then compares equal', async () => {
+    const g = generateFlow(N + 7);
+    const plain = g.flow;
+    expect(await manager.setDesired(g.owner, [plain])).toMatchObject({ sent: true, flowMods: 1 });
+    const flagged: DesiredFlow = { ...plain, flags: FlowModFlags.SEND_FLOW_REM };
+    const flagsOnSwitch = async () =>
+      (await conn.dumpFlows({ tableId: plain.tableId, cookie: encodeCookie({ round: 1, app: DEFAULT_COOKIE_APP, ...g.owner }), cookieMask: 0xffffffffffffffffn })).filter((f) => f.priority === plain.priority).map((f) => f.flags & FlowModFlags.SEND_FLOW_REM);
+    // One flow_mod (an add replacing the flow); a modify_strict left the flag unset, and every sync sent it again.
+    expect(await manager.setDesired(g.owner, [flagged])).toMatchObject({ sent: true, flowMods: 1 });
+    expect(await flagsOnSwitch()).toEqual([FlowModFlags.SEND_FLOW_REM]);
+    expect(await manager.resync()).toMatchObject({ flowMods: 0 });
+    // And back, in a full sync too.
+    expect(await manager.setDesired(g.owner, [plain])).toMatchObject({ sent: true, flowMods: 1 });
+    expect(await flagsOnSwitch()).toEqual([0]);
+    expect(await manager.resync()).toMatchObject({ flowMods: 0 });
+    expect(await manager.setDesired(g.owner, [])).toMatchObject({ sent: true, flowMods: 1 });
   }, 30_000);
 
   it('an audit counts the table: flows deleted, or added under our cookie, behind its back get a full sync; foreign flows are counted and left', async () => {
