@@ -528,7 +528,6 @@ export class PipelineReconciler {
     this.enqueueAllNodes();
   }
 
-  /** A backend passes the health checks this process sends and those other nodes' agents report. */
   private nodeObj(name: string): HypervisorNode | undefined {
     return this.nodes.get(objectKey(NODES, undefined, name));
   }
@@ -539,6 +538,7 @@ export class PipelineReconciler {
     return failed && failureText(failed);
   }
 
+  /** A backend passes the health checks this process sends and those other nodes' agents report. */
   private passesChecks(lbUid: string, ip: string): boolean {
     return (this.lbHealth?.healthy(lbUid, ip) ?? true) && !this.failingElsewhere.has(backendKey(lbUid, ip));
   }
