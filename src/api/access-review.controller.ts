@@ -11,7 +11,7 @@ import { ApiErrors } from '../resources/status';
 import { reviewAccess, reviewRules, userInfo, type AccessReviewSpec, type Authorize } from './access-review';
 import type { AuthedRequest } from './auth.guard';
 import { decodeMessage, isKubernetesProtobuf, unwrapUnknown, type MessageLayout } from './protobuf-wire';
-import { decodeJson } from './request-body';
+import { asBuffer, decodeJson } from './request-body';
 import { ResourceService } from './resource.service';
 import { send } from './respond';
 
@@ -56,7 +56,7 @@ export class AccessReviewController {
 
 /** A review's spec, from protobuf (by layout) or JSON; a body of another kind is refused. */
 function specOf<T>(body: unknown, layout: MessageLayout, kind: string): T {
-  const buf = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body ?? {}));
+  const buf = asBuffer(body);
   let review: { kind?: unknown; spec?: unknown };
   if (isKubernetesProtobuf(buf)) {
     try {
@@ -65,7 +65,7 @@ function specOf<T>(body: unknown, layout: MessageLayout, kind: string): T {
     } catch (err) {
       throw ApiErrors.badRequest(`unable to decode protobuf body: ${(err as Error).message}`);
     }
-  } else review = (decodeJson(buf) ?? {}) as typeof review;
+  } else review = (buf.length ? (decodeJson(buf) ?? {}) : {}) as typeof review;
   if (review.kind !== undefined && review.kind !== kind) throw ApiErrors.badRequest(`expected a ${kind}, got a ${String(review.kind)}`);
   return (review.spec ?? {}) as T;
 }

@@ -43,7 +43,8 @@ export function patchTypeOf(contentType: string | undefined): PatchType {
   }
 }
 
-function asBuffer(body: unknown): Buffer {
+/** A request body as the bytes it came as (Fastify hands over a Buffer, a string or parsed JSON). */
+export function asBuffer(body: unknown): Buffer {
   if (Buffer.isBuffer(body)) return body;
   if (body === undefined || body === null) return Buffer.alloc(0);
   if (typeof body === 'string') return Buffer.from(body);

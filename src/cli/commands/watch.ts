@@ -103,7 +103,7 @@ export class StreamedObjects {
     else if (type === 'ADDED' || type === 'MODIFIED') this.known.set(keyOf(obj), obj);
   }
 
-  /** A full list: the events that bring what was said to it (all ADDED the first time, when `initial`). */
+  /** A full list: the events that bring what was said to it (the first list: every object ADDED). */
   listed(items: readonly KubeObject[], first: boolean): Array<['ADDED' | 'MODIFIED' | 'DELETED', KubeObject]> {
     const out: Array<['ADDED' | 'MODIFIED' | 'DELETED', KubeObject]> = [];
     const seen = new Set<string>();

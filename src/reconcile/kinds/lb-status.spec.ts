@@ -41,6 +41,16 @@ function dumped(count: (tableId: number, i: number) => number): FlowStats[] {
   }));
 }
 
+/** The stored LoadBalancer "web" the reporter tests write status to: lb's VIP, one TCP listener, backends p5 and p6 unless given. */
+function storeWeb(objects: ObjectStore, backends: Array<{ port: string }> = [{ port: 'p5' }, { port: 'p6' }]): Promise<LoadBalancer> {
+  return objects.create<LoadBalancer>(LOAD_BALANCERS, {
+    apiVersion: 'vnet.dev/v1alpha1',
+    kind: 'LoadBalancer',
+    metadata: { name: 'web', namespace: 't' },
+    spec: { network: 'n', vip: lb.vip, listeners: [{ port: 80, protocol: 'TCP' }], backends },
+  });
+}
+
 describe('countDispatched', () => {
   it('sums the LbDnat counters of every listener per (network, VIP, backend)', () => {
     const flows = dumped((t, i) => (t === TABLES.LbDnat.id ? 10 + i : 1000)).filter((f) => f.tableId === TABLES.LbDnat.id);
@@ -133,12 +143,7 @@ describe('DispatchReporter: a restarted agent', () => {
 describe('LbStatusReporter', () => {
   it('says how many backends get connections (status.healthyBackends, condition BackendsAvailable), at once when health changes', async () => {
     const objects = new ObjectStore(new MemoryStore());
-    const stored = await objects.create<LoadBalancer>(LOAD_BALANCERS, {
-      apiVersion: 'vnet.dev/v1alpha1',
-      kind: 'LoadBalancer',
-      metadata: { name: 'web', namespace: 't' },
-      spec: { network: 'n', vip: '10.0.0.100', listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ port: 'p5' }, { port: 'p6' }] },
-    });
+    const stored = await storeWeb(objects);
     let healthy = [true, true];
     let resolvable = [true, true];
     let nodes: Array<string | undefined> = ['hv1', 'hv2'];
@@ -228,12 +233,7 @@ describe('LbStatusReporter: status.slots', () => {
   it('records the slot table\'s size, and keeps it when backends are removed (a smaller table would re-deal every slot)', async () => {
     const objects = new ObjectStore(new MemoryStore());
     const five = [5, 6, 7, 8, 9].map((n) => ({ port: `p${n}` }));
-    await objects.create<LoadBalancer>(LOAD_BALANCERS, {
-      apiVersion: 'vnet.dev/v1alpha1',
-      kind: 'LoadBalancer',
-      metadata: { name: 'web', namespace: 't' },
-      spec: { network: 'n', vip: '10.0.0.100', listeners: [{ port: 80, protocol: 'TCP' }], backends: five },
-    });
+    await storeWeb(objects, five);
     const current = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!;
     let now = await current();
     let modelled: number | undefined;
@@ -317,12 +317,7 @@ describe('countDispatched over IPv6', () => {
 describe('LbStatusReporter: connection counts across a restart', () => {
   it('a backend\'s count is the backend\'s: it stays while its port is gone and goes on when the port comes back with another address', async () => {
     const objects = new ObjectStore(new MemoryStore());
-    const created = await objects.create<LoadBalancer>(LOAD_BALANCERS, {
-      apiVersion: 'vnet.dev/v1alpha1',
-      kind: 'LoadBalancer',
-      metadata: { name: 'web', namespace: 't' },
-      spec: { network: 'n', vip: lb.vip, listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ port: 'p5' }, { port: 'p6' }] },
-    });
+    const created = await storeWeb(objects);
     let backends = lb.backends;
     const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[created.metadata.uid!, { ...lb, uid: created.metadata.uid!, backends }]]) }) as unknown as LogicalModel;
     // Where agents count: their reports, by address.
@@ -357,12 +352,7 @@ describe('LbStatusReporter: connection counts across a restart', () => {
   it('carries over what status counted beyond the switches\' counters, keeps it while the switches are not read, and counts surviving flows once', async () => {
     const objects = new ObjectStore(new MemoryStore());
     // Written by the process before: p5 had 40 connections (30 on flows since removed), p6 7.
-    const created = await objects.create<LoadBalancer>(LOAD_BALANCERS, {
-      apiVersion: 'vnet.dev/v1alpha1',
-      kind: 'LoadBalancer',
-      metadata: { name: 'web', namespace: 't' },
-      spec: { network: 'n', vip: lb.vip, listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ port: 'p5' }, { port: 'p6' }] },
-    });
+    const created = await storeWeb(objects);
     await objects.modify<LoadBalancer>(LOAD_BALANCERS, 't', 'web', (cur) => ({
       ...cur,
       status: { backends: [{ name: 'p5', ip: '10.0.0.5', node: 'hv1', healthy: true, connections: 40 }, { name: 'p6', ip: '10.0.0.6', node: 'hv1', healthy: true, connections: 7 }] },
