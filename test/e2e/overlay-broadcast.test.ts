@@ -75,10 +75,13 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
     await a1.vm.exec(['ping', '-b', '-c', String(SENT), '-i', '0.2', '-W', '1', '10.0.0.255']).catch(() => '');
     // ARP for an address no port has: the responder does not know it, so it is flooded.
     await a1.vm.exec(['ping', '-c', '1', '-W', '1', '10.0.0.77']).catch(() => '');
+    const icmpIn = (lines: string[]) => lines.filter((l) => l.includes('> ff:ff:ff:ff:ff:ff') && l.includes('10.0.0.11 > 10.0.0.255') && l.includes('ICMP echo request')).length;
+    const arpIn = (lines: string[]) => lines.filter((l) => l.includes('who-has 10.0.0.77')).length;
     const seen: Record<string, string[]> = {};
-    for (const [k, c] of Object.entries(caps)) seen[k] = await c.stop();
-    const icmp = (k: string) => seen[k]!.filter((l) => l.includes('> ff:ff:ff:ff:ff:ff') && l.includes('10.0.0.11 > 10.0.0.255') && l.includes('ICMP echo request')).length;
-    const arp = (k: string) => seen[k]!.filter((l) => l.includes('who-has 10.0.0.77')).length;
+    // Tenant A's receivers must see them all: wait for a late tcpdump; B's must see nothing.
+    for (const [k, c] of Object.entries(caps)) seen[k] = await c.stop(k.startsWith('a') ? (l) => icmpIn(l) >= SENT && arpIn(l) >= 1 : undefined);
+    const icmp = (k: string) => icmpIn(seen[k]!);
+    const arp = (k: string) => arpIn(seen[k]!);
     const counts = Object.keys(receivers).map((k) => `${k}: ${icmp(k)} ICMP + ${arp(k)} ARP (${seen[k]!.length} frames in all)`);
     log(`from a1 (hv1, tenant A): ${SENT} ICMP echo requests to 10.0.0.255 and ARP who-has 10.0.0.77; received ${counts.join('; ')}`);
     expect(icmp('a2')).toBe(SENT); // same hypervisor

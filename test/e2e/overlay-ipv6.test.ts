@@ -128,8 +128,9 @@ describeOvs('overlay: IPv6 with port security', () => {
     const aLinkLocal = (await a.vm.exec(['ip', '-6', '-o', 'addr', 'show', 'dev', a.vm.iface, 'scope', 'link'])).match(/inet6 (fe80::[0-9a-f:]+)/)![1]!;
     cap = await startCapture(b.vm, children, 'icmp6 and ip6[40] == 136');
     await sendNa(a.vm, aLinkLocal, a.ip6);
-    const genuine = await cap.stop();
-    expect(genuine.some((l) => l.includes(`tgt is ${a.ip6}`))).toBe(true);
+    const genuineNa = (l: string) => l.includes(`tgt is ${a.ip6}`);
+    const genuine = await cap.stop((seen) => seen.some(genuineNa));
+    expect(genuine.some(genuineNa)).toBe(true);
     const droppedBefore = await naDrops(a.vm);
     cap = await startCapture(b.vm, children, 'icmp6 and ip6[40] == 136');
     await sendNa(a.vm, aLinkLocal, b.ip6);

@@ -80,14 +80,20 @@ export async function joinBed(bed: Testbed, call: Call, extraSpec: (hv: Testbed[
 
 /**
  * tcpdump on a VM's interface, started once it says it is listening; stop() waits
- * `settleMs` for frames still crossing a tunnel and returns the lines seen. The process is
- * kept in `track` so the file's afterAll can end it (by PID) if a test fails first.
+ * `settleMs` for frames still crossing a tunnel and returns the lines seen. A test that
+ * expects frames passes `until`: stop() then also waits (up to 5 s) until the lines seen
+ * satisfy it, because a tcpdump starved of CPU (CI: two cores, load 6-8) reads its socket
+ * late and drops what it has not read when it is ended. The process is kept in `track` so
+ * the file's afterAll can end it (by PID) if a test fails first.
  */
-export async function startCapture(vm: Pick<Vm, 'netns' | 'iface'>, track: Set<ChildProcess>, filter = 'not ip6', settleMs = 300): Promise<{ stop(): Promise<string[]> }> {
+export async function startCapture(vm: Pick<Vm, 'netns' | 'iface'>, track: Set<ChildProcess>, filter = 'not ip6', settleMs = 300): Promise<{ stop(until?: (lines: string[]) => boolean): Promise<string[]> }> {
   const child = spawn('ip', ['netns', 'exec', vm.netns, 'tcpdump', '-l', '-n', '-e', '-i', vm.iface, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
   track.add(child);
   child.on('exit', () => track.delete(child));
+  // 'close', not 'exit': the last lines may still be in the pipe when the process exits.
+  const closed = new Promise((r) => child.once('close', r));
   let text = '';
+  const lines = () => text.split('\n').filter(Boolean);
   child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
   await new Promise<void>((resolve) => {
     const t = setTimeout(resolve, 2000);
@@ -99,13 +105,13 @@ export async function startCapture(vm: Pick<Vm, 'netns' | 'iface'>, track: Set<C
     });
   });
   return {
-    async stop() {
+    async stop(until) {
       await new Promise((r) => setTimeout(r, settleMs));
-      const exited = new Promise((r) => child.once('exit', r));
+      if (until) await eventually(() => until(lines()), 5_000, 50).catch(() => undefined);
       if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-      await exited;
+      await closed;
       track.delete(child);
-      return text.split('\n').filter(Boolean);
+      return lines();
     },
   };
 }

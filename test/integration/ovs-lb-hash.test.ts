@@ -63,12 +63,21 @@ describeOvs('OVS multipath hash, as the fast path computes it', () => {
     const seen = TABLES.map((t) => `${t.fields} over ${t.size}: ${slots.get(t.reg)!.size} distinct`).join('; ');
     process.stdout.write(`[ovs-lb-hash] ${TRACES - mismatches.length}/${TRACES} connections: the fast path computes OVS's slot in every table (${seen})\n`);
     expect(mismatches).toEqual([]);
-    // A hash that spreads: 200 connections over 256 slots reach well over 100 of them, and
-    // over the larger tables nearly 200 (slots past the first 256 included).
+    // A hash that spreads: as many distinct slots as a uniform hash gives. Two of n
+    // connections share a slot of `size` about n(n-1)/2/size times (a Poisson count: 19.9
+    // over 1000 slots, 9.7 over 2048, 2.4 over 8192); allow six standard deviations and six
+    // more, so a fair hash fails this about once in a million runs and a hash that uses a
+    // fraction of the table always does. (A fixed 170 failed a CI run: 170 distinct over
+    // 1000 slots is 30 collisions, 2.3 deviations, a 1-in-100 event.)
+    const distinctAtLeast = (size: number) => {
+      const collisions = (TRACES * (TRACES - 1)) / 2 / size;
+      return TRACES - Math.ceil(collisions + 6 * Math.sqrt(collisions) + 6);
+    };
     expect(slots.get(0)!.size).toBeGreaterThan(100);
-    for (const reg of [2, 4, 5]) {
-      expect(slots.get(reg)!.size).toBeGreaterThan(170);
-      expect(Math.max(...slots.get(reg)!)).toBeGreaterThan(700);
+    for (const t of TABLES.filter((x) => x.size > 256)) {
+      if (t.fields === 'nw_src') continue;
+      expect(slots.get(t.reg)!.size).toBeGreaterThanOrEqual(distinctAtLeast(t.size));
+      expect(Math.max(...slots.get(t.reg)!)).toBeGreaterThan(0.7 * t.size);
     }
   }, 120_000);
 });
