@@ -107,7 +107,7 @@ export async function startCapture(vm: Pick<Vm, 'netns' | 'iface'>, track: Set<C
   return {
     async stop(until) {
       await new Promise((r) => setTimeout(r, settleMs));
-      if (until) await eventually(() => until(lines()), 5_000, 50).catch(() => undefined);
+      if (until) await eventually(async () => until(lines()), 5_000, 50).catch(() => undefined);
       if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
       await closed;
       track.delete(child);

@@ -1,13 +1,13 @@
 /** vnetctl get/apply/delete -f, wait, watch, kubeconfig and credential errors, completion, pending commands. */
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { renderKubeconfig } from '../../src/app/kubeconfig';
 import { ensureTlsMaterial } from '../../src/pki/certificates';
+import { scratchDir } from '../support/scratch';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
   v = await startTestVnetd();
   expect((await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'm1' } })).status).toBe(201);
   cli = await cliRunner({ KUBECONFIG: v.kubeconfigPath });
-  tmp = mkdtempSync(join(tmpdir(), 'vnetctl-test-'));
+  tmp = scratchDir('vnetctl-test');
 });
 afterAll(async () => v.stop());
 
@@ -139,7 +139,7 @@ describe('apply is kubectl\'s three-way merge', () => {
       process.stdout.write('SKIP kubectl half of the apply interop test: kubectl is not installed on this machine\n');
       return;
     }
-    const home = mkdtempSync(join(tmpdir(), 'vnetctl-kubectl-'));
+    const home = scratchDir('vnetctl-kubectl');
     // Asynchronous: vnetd runs in this process and must keep answering while kubectl runs.
     const kubectl = (args: string[]) =>
       new Promise<{ stdout: string; stderr: string }>((resolvePromise) =>
@@ -273,7 +273,7 @@ describe('connection and credentials', () => {
     const noKc = { KUBECONFIG: undefined };
     expect(await ok(['get', 'ns', '-o', 'name', '--kubeconfig', v.kubeconfigPath], { env: noKc })).toContain('namespace/m1');
     expect(await ok(['get', 'ns', '-o', 'name'], { env: { ...noKc, VNETD_DATA_DIR: v.dataDir } })).toContain('namespace/m1');
-    const cwd = mkdtempSync(join(tmpdir(), 'vnetctl-cwd-'));
+    const cwd = scratchDir('vnetctl-cwd');
     require('node:fs').mkdirSync(join(cwd, '.vnetd'));
     copyFileSync(v.kubeconfigPath, join(cwd, '.vnetd', 'admin.kubeconfig'));
     expect(await ok(['get', 'ns', '-o', 'name'], { env: noKc, cwd })).toContain('namespace/m1');
@@ -345,7 +345,7 @@ describe('server trust and timeouts', () => {
 
   it('explains a server certificate the kubeconfig does not trust, and a server that never answers', async () => {
     // Another CA than vnetd's: the TLS handshake must fail with a hint about the kubeconfig's CA.
-    const otherCa = ensureTlsMaterial(mkdtempSync(join(tmpdir(), 'vnetctl-ca-')), ['127.0.0.1']).caCertPem;
+    const otherCa = ensureTlsMaterial(scratchDir('vnetctl-ca'), ['127.0.0.1']).caCertPem;
     const wrongCa = join(tmp, 'wrong-ca.kubeconfig');
     writeFileSync(wrongCa, renderKubeconfig(v.url, otherCa, v.adminToken));
     // A listener that accepts connections and never says a word.
@@ -376,7 +376,7 @@ describe('demo as an unprivileged user', () => {
   if (!isRoot) process.stdout.write('SKIP demo-as-nobody test: it needs root to start the CLI as another user\n');
   (isRoot ? it : it.skip)('demo up and down say in one line that they need root, exit 1 and touch nothing', async () => {
     // A kubeconfig the user can read, so the only thing missing is root.
-    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-nobody-'));
+    const dir = scratchDir('vnetctl-nobody');
     chmodSync(dir, 0o755);
     const kc = join(dir, 'admin.kubeconfig');
     copyFileSync(v.kubeconfigPath, kc);
@@ -400,7 +400,7 @@ describe('the installed bin', () => {
     // empty cache makes every run do that first install, as on a fresh machine. The calls run one
     // after the other: two npx processes that both find the cache empty both install, and the
     // second re-links the bin while the first is running it (exit 127 in CI on a fresh machine).
-    const npmCache = mkdtempSync(join(tmpdir(), 'vnetctl-npx-cache-'));
+    const npmCache = scratchDir('vnetctl-npx-cache');
     const npx = (args: string[]) =>
       new Promise<{ code: number | string; stdout: string; stderr: string }>((resolvePromise) =>
         execFile(

@@ -1,9 +1,9 @@
 /** vnetctl network/port/lb/node against a real vnetd, as a subprocess: every output format and the error paths. */
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { scratchDir } from '../support/scratch';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
 
@@ -351,7 +351,7 @@ describe('node', () => {
 describe('terminal and shell', () => {
   /** A `vnetctl` on PATH that runs the bundle under test with this vnetd's kubeconfig. */
   function wrapperDir(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-path-'));
+    const dir = scratchDir('vnetctl-path');
     const quoted = cli.argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     writeFileSync(join(dir, 'vnetctl'), `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
     return dir;
@@ -426,7 +426,7 @@ describe('what a black-box review of vnetctl found', () => {
 
   it('-f: a manifest\'s own namespace in its errors, no apiVersion refused, one line for one manifest, -n "" once, a dead server once', async () => {
     await ok('network', 'create', 'fns', '--subnet', '10.91.0.0/24', '-n', 't1');
-    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-f-'));
+    const dir = scratchDir('vnetctl-f');
     const other = join(dir, 'other.yaml');
     writeFileSync(other, 'apiVersion: vnet.dev/v1alpha1\nkind: VirtualPort\nmetadata: {name: ghost, namespace: t1}\nspec: {network: fns}\n');
     const e = await fails(1, 'get', '-f', other);
@@ -456,7 +456,7 @@ describe('what a black-box review of vnetctl found', () => {
   });
 
   it('a kubeconfig of the wrong shape is one line naming what to fix', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vnetctl-kc-'));
+    const dir = scratchDir('vnetctl-kc');
     for (const [body, what] of [
       ['clusters: 5\n', 'clusters must be a list'],
       ['clusters: [null]\n', 'clusters[0] must be a mapping'],

@@ -4,9 +4,9 @@
  * tsx); set VNETCTL_BIN=dist/cli/main.js to test the tsc build instead.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { scratchDir } from '../support/scratch';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -34,7 +34,7 @@ export interface CliRunner {
 
 async function bundle(): Promise<string[]> {
   if (process.env.VNETCTL_BIN) return [resolve(ROOT, process.env.VNETCTL_BIN)];
-  const dir = mkdtempSync(join(tmpdir(), 'vnetctl-bin-'));
+  const dir = scratchDir('vnetctl-bin');
   // Readable by every user: tests also run the CLI as an unprivileged user.
   chmodSync(dir, 0o755);
   const out = join(dir, 'vnetctl.js');

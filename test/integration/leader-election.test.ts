@@ -3,15 +3,13 @@
  * its work; stopping it resigns, so the other starts its work at once (not after the
  * lease TTL); each transition is one log line.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { EtcdLeaderElection } from '../../src/app/leader-election';
 import { EtcdStore } from '../../src/store/etcd-store';
 import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
 import type { StoreConfig } from '../../src/app/config';
+import { scratchDir } from '../support/scratch';
 import { httpsCall } from '../support/vnetd';
 import { etcdAvailability, startEtcd, type EtcdInstance } from '../harness/etcd';
 import { eventually } from '../support/vnetd';
@@ -112,19 +110,16 @@ describeEtcd('controller leader election', () => {
 });
 
 describe('vnetd controller replicas: /readyz', () => {
-  const started: Array<{ v: RunningVnetd; dir: string }> = [];
+  const started: Array<{ v: RunningVnetd }> = [];
   const controller = async (store: StoreConfig) => {
-    const dir = mkdtempSync(join(tmpdir(), 'vnetd-ctrl-'));
+    const dir = scratchDir('vnetd-ctrl');
     const v = await startVnetd({ dataDir: dir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 1, chassis: false, store }, { logger: pino({ level: 'silent' }), role: 'controller' });
-    started.push({ v, dir });
+    started.push({ v });
     return v;
   };
   const readyz = (v: RunningVnetd) => httpsCall(v.url, v.caCertPem, 'GET', '/readyz', undefined, { defaultToken: v.adminToken, token: null });
   afterEach(async () => {
-    for (const { v, dir } of started.splice(0).reverse()) {
-      await v.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    for (const { v } of started.splice(0).reverse()) await v.close();
   });
 
   it('on SQLite the one controller is the leader', async () => {
