@@ -11,11 +11,11 @@ import { OfMessage, decodeMessage, encodeMessage } from './message';
  * the rest, to exercise what a real OVS will not do on demand (wrong version,
  * going silent, splitting multipart replies).
  */
-async function fakeSwitch(onMessage: (m: OfMessage, send: (m: OfMessage) => void, s: Socket) => void, helloVersions = [4]): Promise<Server> {
+async function fakeSwitch(onMessage: (m: OfMessage, send: (m: OfMessage) => void, s: Socket) => void, helloVersions = [4], helloHeaderVersion?: number): Promise<Server> {
   const server = createServer((s) => {
     const framer = new MessageFramer();
     const send = (m: OfMessage): void => void s.write(encodeMessage(m));
-    send({ type: 'hello', xid: 1, versions: helloVersions });
+    send({ type: 'hello', xid: 1, versions: helloVersions, ...(helloHeaderVersion ? { headerVersion: helloHeaderVersion } : {}) });
     s.on('data', (d) => {
       for (const f of framer.push(d)) {
         const m = decodeMessage(f);
@@ -98,10 +98,39 @@ describe('OpenFlow connection (fake switch)', () => {
   });
 
   it('refuses a peer without OpenFlow 1.3', async () => {
-    const sw = await fakeSwitch(() => undefined, [1]);
+    const sw = await fakeSwitch(() => undefined, [1, 2]);
     servers.push(sw);
     const c = createConnection(target(sw), { reconnect: false });
-    await expect(c.ready()).rejects.toThrow(/does not speak OpenFlow 1.3/);
+    await expect(c.ready()).rejects.toThrow('peer does not speak OpenFlow 1.3 (offers OpenFlow 1.0, OpenFlow 1.1)');
+    await c.close();
+  });
+
+  it('refuses a peer whose bare HELLO says OpenFlow 1.0 (OVS with protocols=OpenFlow10), and takes one that says 1.5', async () => {
+    // OVS sends no version bitmap then: the header's version is the highest it speaks.
+    const old = await fakeSwitch(() => undefined, [], 0x01);
+    servers.push(old);
+    const c = createConnection(target(old), { reconnect: false });
+    await expect(c.ready()).rejects.toThrow("peer does not speak OpenFlow 1.3 (its HELLO says OpenFlow 1.0, with no version bitmap); set the bridge's protocols to include OpenFlow13");
+    await c.close();
+    const newer = await fakeSwitch(() => undefined, [], 0x06);
+    servers.push(newer);
+    const d = createConnection(target(newer), { reconnect: false });
+    expect((await d.ready()).datapathId).toBe(42n);
+    await d.close();
+  });
+
+  it("fails with the switch's reason when it refuses our HELLO", async () => {
+    const server = createServer((s) => {
+      s.write(encodeMessage({ type: 'hello', xid: 1, versions: [4] }));
+      s.on('error', () => undefined);
+      s.resume(); // reads to the client's FIN, so the socket closes
+      // ... and hangs up, as OVS does.
+      s.end(encodeMessage(errorFromName('OFPHFC_INCOMPATIBLE', 0, Buffer.from('version negotiation failed (we support version 0x01, peer supports version 0x04)'))));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    const c = createConnection(target(server), { reconnect: false });
+    await expect(c.ready()).rejects.toThrow('the switch refused the connection: OFPHFC_INCOMPATIBLE: version negotiation failed (we support version 0x01, peer supports version 0x04)');
     await c.close();
   });
 

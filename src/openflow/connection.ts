@@ -464,13 +464,22 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     if (!this.helloSeen) {
       if (m.type !== 'hello') return this.fail(new OpenFlowConnectionError(`expected HELLO, got ${m.type}`));
       this.helloSeen = true;
-      // The peer must support 1.3: by bitmap if it sent one (OVS does).
-      if (m.versions.length > 0 && !m.versions.includes(OFP13_VERSION)) {
+      // The peer must support 1.3: by its bitmap if it sent one, else by its header's
+      // version, the highest it speaks (OpenFlow 1.3.1 section 6.3.1).
+      const offered = m.versions.length > 0 ? m.versions : [m.headerVersion ?? OFP13_VERSION];
+      const speaks13 = m.versions.length > 0 ? offered.includes(OFP13_VERSION) : offered[0]! >= OFP13_VERSION;
+      if (!speaks13) {
         void this.writeRaw(errorFromName('OFPHFC_INCOMPATIBLE', m.xid)).catch(() => undefined);
-        return this.fail(new OpenFlowConnectionError(`peer does not speak OpenFlow 1.3 (offers ${m.versions.join(',')})`));
+        const what = m.versions.length > 0 ? `offers ${offered.map(ofVersionName).join(', ')}` : `its HELLO says ${ofVersionName(offered[0]!)}, with no version bitmap`;
+        return this.fail(new OpenFlowConnectionError(`peer does not speak OpenFlow 1.3 (${what}); set the bridge's protocols to include OpenFlow13`));
       }
       void this.handshake();
       return;
+    }
+    // The switch refusing our HELLO says why in the error's text, then hangs up.
+    if (m.type === 'error' && m.errorType === OFPET_HELLO_FAILED && !this.features) {
+      const text = m.data.toString('latin1').replace(/[^\x20-\x7e]+/g, ' ').trim();
+      return this.fail(new OpenFlowConnectionError(`the switch refused the connection: ${m.name}${text ? `: ${text}` : ''}`));
     }
     if (m.type === 'echo_request') {
       void this.writeRaw({ type: 'echo_reply', xid: m.xid, data: m.data }).catch(() => undefined);
@@ -675,4 +684,11 @@ export async function listen(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+const OFPET_HELLO_FAILED = 0;
+
+/** "OpenFlow 1.0" for wire version 1, as ovs-vsctl's protocols names them. */
+function ofVersionName(wire: number): string {
+  return wire >= 1 && wire <= 6 ? `OpenFlow 1.${wire - 1}` : `wire version ${wire}`;
 }

@@ -185,6 +185,7 @@ export function encodeMessageInto(w: Writer, m: OfMessage, xid = m.xid): void {
   try {
     w.u8(OFP13_VERSION).u8(0).u16(0).u32(xid >>> 0, 'xid');
     const type = encodeBody(w, m, start);
+    if (m.type === 'hello' && m.headerVersion !== undefined) w.patchU8(start, m.headerVersion);
     const len = w.length - start;
     if (len > 0xffff) throw new OpenFlowEncodeError(`message too long: ${len} bytes (max 65535)`);
     w.patchU8(start + 1, type);
@@ -224,7 +225,7 @@ function decodeUnchecked(buf: Buffer, base: number): OfMessage {
   const b = r.sub(length - OFP_HEADER_LEN, 'body');
   switch (type) {
     case OFPT.HELLO:
-      return decodeHello(b, xid);
+      return decodeHello(b, xid, version);
     case OFPT.ERROR:
       return decodeError(b, xid);
     case OFPT.ECHO_REQUEST:

@@ -16,8 +16,20 @@ export class OvsdbError extends Error {
   }
 }
 
-/** The transport closed (or was closed) while a request was outstanding. */
-export class ConnectionClosedError extends OvsdbError {}
+/**
+ * The transport closed (or was closed) while a request was outstanding. `outcomeUnknown`:
+ * the request had been sent, so the server may have carried it out before the connection
+ * went (a transact committed: ovsdb-server reads what is in the socket after a client
+ * gave up on its probe). Look at the database before retrying a transaction that is not
+ * idempotent. False when it never left (the connection was already closed, or TLS failed).
+ */
+export class ConnectionClosedError extends OvsdbError {
+  readonly outcomeUnknown: boolean;
+  constructor(message: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
+    super(message, options);
+    this.outcomeUnknown = options?.outcomeUnknown ?? false;
+  }
+}
 /**
  * An ssl: connection failed in TLS. `reason` says which side's certificate was the
  * problem, since the fixes differ: 'server-certificate' - the server's certificate did

@@ -1,3 +1,4 @@
+import { OFP13_VERSION } from '../constants';
 import { Reader } from '../wire/reader';
 import { Writer } from '../wire/writer';
 
@@ -6,6 +7,11 @@ export interface HelloMessage {
   xid: number;
   /** Versions offered in the OFPHET_VERSIONBITMAP element, ascending; empty = no element. */
   versions: number[];
+  /**
+   * The header's version, when it is not 1.3's: without a bitmap it is the highest version
+   * the peer speaks (OVS configured for OpenFlow 1.0 only sends a bare 1.0 HELLO).
+   */
+  headerVersion?: number;
 }
 
 const OFPHET_VERSIONBITMAP = 1;
@@ -24,7 +30,7 @@ export function encodeHello(w: Writer, m: HelloMessage): void {
   w.pad8(start);
 }
 
-export function decodeHello(r: Reader, xid: number): HelloMessage {
+export function decodeHello(r: Reader, xid: number, headerVersion: number): HelloMessage {
   const versions: number[] = [];
   // Elements are TLVs padded to 8; unknown ones are skipped as the spec asks.
   while (r.remaining >= 4) {
@@ -39,5 +45,5 @@ export function decodeHello(r: Reader, xid: number): HelloMessage {
       for (let b = 0; b < 32; b++) if (bits & (1 << b)) versions.push(word * 32 + b);
     }
   }
-  return { type: 'hello', xid, versions };
+  return headerVersion === OFP13_VERSION ? { type: 'hello', xid, versions } : { type: 'hello', xid, versions, headerVersion };
 }

@@ -80,6 +80,15 @@ describe('TableCache', () => {
     const { cache } = setup();
     cache.applyUpdates({ Switch: { [A]: { insert: { name: 'a', weight: 10 } }, [B]: { insert: { name: 'b', weight: 50 } } } });
     expect(cache.table('Switch').rowsByCondition([cond('weight', '>', 20)]).map((r) => r.name)).toEqual(['b']);
+    // An optional integer (Interface.ofport, Port.tag): an empty one is neither < nor >= anything,
+    // as ovsdb-server's select answers; before, the cache threw for the whole table.
+    cache.applyUpdates({ Port: { [A]: { insert: { name: 'p1', tag: 3 } }, [B]: { insert: { name: 'p2' } }, [C]: { insert: { name: 'p3', tag: 9 } } } });
+    const names = (fn: '<' | '>=', v: number) => cache.table('Port').rowsByCondition([cond('tag', fn, v)]).map((r) => r.name).sort();
+    expect(names('<', 5)).toEqual(['p1']);
+    expect(names('>=', 3)).toEqual(['p1', 'p3']);
+    // Inequalities stay refused for columns that are not one number.
+    expect(() => cache.table('Switch').rowsByCondition([cond('tags', '<', 5)])).toThrow(/integer or real scalar/);
+    expect(() => cache.table('Port').rowsByCondition([cond('name', '<', 5)])).toThrow(/integer or real scalar/);
   });
 
   it('resync emits only the differences against the snapshot', () => {

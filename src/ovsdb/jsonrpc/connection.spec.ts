@@ -125,6 +125,19 @@ describe('JsonRpcConnection', () => {
     peer.destroy();
     await expect(r).rejects.toBeInstanceOf(ConnectionClosedError);
   });
+
+  it('says a transaction that was sent and never answered may have committed; one made after the close was never sent', async () => {
+    await open();
+    const sent = conn.request('transact', ['Lab', { op: 'insert', table: 'Counter', row: {} }]);
+    peer.destroy();
+    const err = await sent.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err).toMatchObject({ outcomeUnknown: true });
+    expect((err as Error).message).toMatch(/ \(the transaction had been sent: it may have committed\)$/);
+    const late = await conn.request('transact', []).then(() => undefined, (e: unknown) => e);
+    expect(late).toBeInstanceOf(ConnectionClosedError);
+    expect(late).toMatchObject({ outcomeUnknown: false });
+  });
 });
 
 describe('endpoints', () => {

@@ -12,6 +12,7 @@ import {
   RequestCancelledError,
   RequestTimeoutError,
   RpcError,
+  TlsError,
 } from '../errors';
 import { isJsonObject, type Json, type JsonObject } from '../wire/json';
 import type { RpcId } from '../wire/rpc';
@@ -94,7 +95,8 @@ export class JsonRpcConnection {
     const id = this.nextId++;
     const result = new Promise<Json>((resolve, reject) => {
       if (this.isClosed) {
-        reject(this.closedWith ?? new ConnectionClosedError('connection closed'));
+        const why = this.closedWith;
+        reject(why instanceof ConnectionClosedError && !why.outcomeUnknown ? why : new ConnectionClosedError(why?.message ?? 'connection closed', { cause: why }));
         return;
       }
       const p: Pending = { method, resolve, reject, onResult };
@@ -141,7 +143,7 @@ export class JsonRpcConnection {
     const reason = err ?? new ConnectionClosedError('connection closed');
     for (const [, p] of this.pending) {
       if (p.timer) clearTimeout(p.timer);
-      p.reject(reason instanceof ConnectionClosedError ? reason : new ConnectionClosedError(reason.message, { cause: reason }));
+      p.reject(sentRequestLost(p.method, reason));
     }
     this.pending.clear();
     for (const h of this.closeHandlers) h(err);
@@ -224,4 +226,14 @@ export class JsonRpcConnection {
       this.write({ result: null, error: (e as Error).message, id: id as RpcId });
     }
   }
+}
+
+/**
+ * The error for a request that was written before the connection went: its outcome is
+ * unknown. A TLS failure keeps its own error: the server never read the request.
+ */
+function sentRequestLost(method: string, reason: Error): ConnectionClosedError {
+  if (reason instanceof TlsError) return reason;
+  const note = method === 'transact' ? ' (the transaction had been sent: it may have committed)' : '';
+  return new ConnectionClosedError(`${reason.message}${note}`, { cause: reason, outcomeUnknown: true });
 }

@@ -70,9 +70,13 @@ export function evaluateCondition(t: TableSchema, row: Row, c: AnyCondition): bo
       return want ? atoms.every((a) => have.has(a)) : atoms.every((a) => !have.has(a));
     }
     default: {
-      if (typeof actual !== 'number' || typeof wanted !== 'number') {
+      const kind = columnKind(type);
+      if ((type.key.type !== 'integer' && type.key.type !== 'real') || (kind !== 'scalar' && kind !== 'optional')) {
         throw new SchemaError(`${c.fn} needs an integer or real scalar column (${t.name}.${c.column})`);
       }
+      // As ovsdb-server: an empty optional (Interface.ofport before it is assigned) is
+      // neither less nor greater than anything.
+      if (typeof actual !== 'number' || typeof wanted !== 'number') return false;
       return compareNumbers(c.fn, actual, wanted);
     }
   }

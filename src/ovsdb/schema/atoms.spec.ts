@@ -65,6 +65,19 @@ describe('atom and datum conversion', () => {
     expect(() => datumFromWire(col(sw, 'other'), ['set', []], 'other')).toThrow(SchemaError);
   });
 
+  it('refuses what ovsdb-server would drop the whole session over, and keeps what it reads', () => {
+    // Measured against ovsdb-server 3.1: "null bytes not supported in quoted strings",
+    // "malformed escaped surrogate pair", "number outside valid range", then the connection closed.
+    for (const bad of ['a\0b', '\ud800', 'x\udc00']) expect(() => datumToWire(col(sw, 'name'), bad, 'name')).toThrow(/name: .* (NUL|lone UTF-16 surrogate)/);
+    expect(() => datumToWire(col(sw, 'ratio'), 5e-324, 'ratio')).toThrow(/subnormal/);
+    expect(() => datumToWire(col(sw, 'ratio'), -1e-310, 'ratio')).toThrow(/subnormal/);
+    expect(() => datumToWire(col(sw, 'ratio'), 2.2250738585072014e-308, 'ratio')).toThrow(/subnormal/);
+    expect(() => datumToWire(col(sw, 'tags'), [2 ** 63], 'tags')).toThrow(/outside the 64-bit integers/);
+    for (const good of ['\u{10FFFF}', '\ud83d\ude00', 'a\u2028b', '']) expect(datumToWire(col(sw, 'name'), good, 'name')).toBe(good);
+    for (const good of [0, -0, 1e-300, 2.3e-308, 1.7976931348623157e308]) expect(datumToWire(col(sw, 'ratio'), good, 'ratio')).toBe(good);
+    expect(datumToWire(col(sw, 'tags'), [-(2 ** 63), 2 ** 62], 'tags')).toEqual(['set', [-(2 ** 63), 2 ** 62]]);
+  });
+
   it('compares sets and maps without regard to order', () => {
     expect(datumEquals(col(sw, 'tags'), [1, 2, 3], [3, 1, 2])).toBe(true);
     expect(datumEquals(col(sw, 'tags'), [1, 2], [1, 3])).toBe(false);
@@ -77,6 +90,10 @@ describe('atom and datum conversion', () => {
     expect(defaultValue(col(sw, 'mode'))).toBeNull();
     expect(defaultValue(col(sw, 'tags'))).toEqual([]);
     expect(defaultValue(col(sw, 'other'))).toEqual({});
+    // A set or map that must hold an element holds one default atom (ovsdb-server omits it from rows).
+    expect(defaultValue({ key: { type: 'string' }, min: 1, max: 2 })).toEqual(['']);
+    expect(defaultValue({ key: { type: 'string' }, value: { type: 'integer' }, min: 1, max: 4 })).toEqual({ '': 0 });
+    expect(defaultValue({ key: { type: 'integer' }, value: { type: 'boolean' }, min: 1, max: 4 })).toEqual(new Map([[0, false]]));
   });
 });
 

@@ -11,6 +11,11 @@
  * Atoms are primitives: integer/real -> number, boolean, string, and uuid -> its string
  * form, so values compare with === and serialise as plain JSON. A reference to a row
  * inserted earlier in the same transaction is written namedUuid("name").
+ *
+ * Integers are exact up to 2^53 (Number.MAX_SAFE_INTEGER); larger ones arrive rounded to
+ * the nearest double, as JSON.parse reads them. In vswitch.ovsschema only statistics
+ * counters grow that large (Interface.statistics after about 9 PB). Values outside the
+ * 64-bit range (a rounded 2^63 written back) are refused here rather than by the server.
  */
 import { SchemaError } from '../errors';
 import type { Json } from '../wire/json';
@@ -33,19 +38,51 @@ export function isUuid(s: unknown): s is string {
   return typeof s === 'string' && UUID_RE.test(s);
 }
 
+/**
+ * Why ovsdb-server's JSON reader would refuse this value, or undefined. It refuses them by
+ * dropping the whole session (a protocol error, not an error for the operation), failing
+ * every other request in flight on it, so they are refused here first.
+ */
+function unreadableByServer(v: number | string): string | undefined {
+  if (typeof v === 'string') {
+    if (v.includes('\0')) return 'holds a NUL character, which OVSDB strings cannot';
+    if (LONE_SURROGATE.test(v)) return 'holds a lone UTF-16 surrogate, which is not Unicode text';
+    return undefined;
+  }
+  // strtod() reports ERANGE for subnormal doubles and the server calls them out of range;
+  // the smallest normal double itself made ovsdb-server 3.1 drop the session too (measured).
+  if (v !== 0 && Math.abs(v) <= DBL_MIN) return 'is subnormal (at most 2.2250738585072014e-308 from zero), which ovsdb-server reads as out of range';
+  return undefined;
+}
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const DBL_MIN = 2.2250738585072014e-308;
+/** OVSDB integers are 64-bit signed. */
+const INT64_LIMIT = 2 ** 63;
+
 export function atomToWire(base: BaseType, v: unknown, where: string): WireAtom {
   switch (base.type) {
     case 'integer':
-      if (typeof v === 'number' && Number.isInteger(v)) return v;
+      if (typeof v === 'number' && Number.isInteger(v)) {
+        if (v >= -INT64_LIMIT && v < INT64_LIMIT) return v;
+        throw new SchemaError(`${where}: ${v} is outside the 64-bit integers OVSDB holds`);
+      }
       break;
     case 'real':
-      if (typeof v === 'number' && Number.isFinite(v)) return v;
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        const why = unreadableByServer(v);
+        if (why) throw new SchemaError(`${where}: ${v} ${why}`);
+        return v;
+      }
       break;
     case 'boolean':
       if (typeof v === 'boolean') return v;
       break;
     case 'string':
-      if (typeof v === 'string') return v;
+      if (typeof v === 'string') {
+        const why = unreadableByServer(v);
+        if (why) throw new SchemaError(`${where}: ${JSON.stringify(v)} ${why}`);
+        return v;
+      }
       break;
     case 'uuid':
       if (v instanceof NamedUuid) return ['named-uuid', v.name];
@@ -129,10 +166,13 @@ export function defaultValue(type: ColumnType): Value {
       return defaultAtom(type.key);
     case 'optional':
       return null;
+    // A set or map that must hold one element defaults to one of default atoms (RFC 7047 5.1).
     case 'set':
-      return [];
-    case 'map':
-      return type.key.type === 'string' ? {} : new Map();
+      return type.min >= 1 ? [defaultAtom(type.key)] : [];
+    case 'map': {
+      const pair: Array<[Atom, Atom]> = type.min >= 1 ? [[defaultAtom(type.key), defaultAtom(type.value!)]] : [];
+      return type.key.type === 'string' ? Object.fromEntries(pair) : new Map(pair);
+    }
   }
 }
 
