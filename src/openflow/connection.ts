@@ -12,7 +12,7 @@ import {
 import { OpenFlowDecodeError } from './errors';
 import { MessageFramer } from './framing';
 import { BundleFlags } from './messages/bundle';
-import { ErrorMessage, errorFromName } from './messages/error';
+import { ErrorMessage, OFPET_HELLO_FAILED, errorFromName } from './messages/error';
 import { FlowStats, MultipartReplyBody, MultipartReplyMessage } from './messages/multipart-reply';
 import { FlowStatsSelector, MultipartRequestBody } from './messages/multipart-request';
 import { FeaturesReply } from './messages/simple';
@@ -685,8 +685,6 @@ export async function listen(
     },
   };
 }
-
-const OFPET_HELLO_FAILED = 0;
 
 /** "OpenFlow 1.0" for wire version 1, as ovs-vsctl's protocols names them. */
 function ofVersionName(wire: number): string {

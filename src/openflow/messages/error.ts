@@ -4,6 +4,8 @@ import { Reader } from '../wire/reader';
 import { Writer } from '../wire/writer';
 import { EXPERIMENTER_ERRORS, STANDARD_ERRORS } from './error-names.generated';
 
+/** ofp_error_type OFPET_HELLO_FAILED: the peer refused version negotiation; data is text. */
+export const OFPET_HELLO_FAILED = 0;
 /** ofp_error_type OFPET_EXPERIMENTER: code and experimenter id follow. */
 export const OFPET_EXPERIMENTER = 0xffff;
 
