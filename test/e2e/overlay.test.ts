@@ -310,6 +310,17 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     }, 10_000, 100).catch(() => portReady('b'));
     expect(bDown).toMatchObject({ status: 'False', reason: 'SwitchUnreachable', message: expect.stringMatching(/^the switch of its node hv2 does not answer since /) });
     expect(await portReady('a')).toMatchObject({ status: 'True' });
+    // The network and the load balancers need flows on hv2, which has none now: not Ready,
+    // saying why (QA: "flows installed on node(s) hv1, hv2" for the outage's length).
+    const readyOf = async (kind: string, name: string) => ((await call('GET', `${G}/namespaces/${ns}/${kind}/${name}`)) as NodeObj).status?.conditions?.find((c) => c.type === 'Ready');
+    for (const [kind, name] of [['virtualnetworks', 'net'], ['loadbalancers', 'checked'], ['loadbalancers', 'plain']] as const) {
+      const c = await eventually(async () => ((await readyOf(kind, name))?.reason === 'SwitchUnreachable' ? readyOf(kind, name) : undefined), 10_000, 100).catch(() => readyOf(kind, name));
+      expect(c).toMatchObject({ status: 'False', reason: 'SwitchUnreachable', message: 'flows not yet installed on node(s) hv2 (of hv1, hv2); the switch of node(s) hv2 does not answer' });
+    }
+    // One hypervisor down does not unready the ports of the others: a port's own node decides.
+    const c = await vmFor(ns, 'net', 'c', 'hv1', { ips: ['10.51.0.30'] });
+    expect(await portReady('c')).toMatchObject({ status: 'True', message: 'flows installed on node(s) hv1' });
+    await pingUntil(c.vm, '10.51.0.10');
     // The backend there gets no connection that arrives: nobody can check the checked one,
     // so it leaves hv1's slot table; the unchecked one is named (QA: "all backends get connections").
     const lbsDown = await lbsSay('0/1', '1/2');
@@ -321,6 +332,9 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
     await eventually(async () => (await portReady('b'))?.status === 'True', 10_000, 100);
     await pingUntil(a.vm, '10.51.0.20', 20_000);
+    for (const [kind, name] of [['virtualnetworks', 'net'], ['loadbalancers', 'checked'], ['loadbalancers', 'plain']] as const) {
+      await eventually(async () => (await readyOf(kind, name))?.status === 'True', 10_000, 100);
+    }
     expect(await lbsSay('1/1', '2/2')).toMatchObject({ checked: { available: { reason: 'AllBackendsAvailable' } }, plain: { available: { reason: 'AllBackendsAvailable' } } });
     log(`drift: all flows deleted -> back in ${auditMs.toFixed(0)} ms (audit); fail_mode=standalone -> secure and flows back in ${failModeMs.toFixed(0)} ms; ovs-vswitchd stopped -> Node Ready=False SwitchUnreachable after ${downMs.toFixed(0)} ms`);
   }, 90_000);

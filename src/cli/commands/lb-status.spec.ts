@@ -96,6 +96,7 @@ describe('lb status rendering', () => {
   it('reads realized and pending nodes from the Ready condition', () => {
     expect(realizedNodes([cond('flows installed on node(s) hv1, hv2')])).toEqual({ done: ['hv1', 'hv2'], pending: [] });
     expect(realizedNodes([cond('flows not yet installed on node(s) hv2 (of hv1, hv2)', 'Realizing')])).toEqual({ done: ['hv1'], pending: ['hv2'] });
+    expect(realizedNodes([cond('flows not yet installed on node(s) hv2 (of hv1, hv2); the switch of node(s) hv2 does not answer', 'SwitchUnreachable')])).toEqual({ done: ['hv1'], pending: ['hv2'] });
     expect(realizedNodes([cond('no node needs flows for it yet (no bound ports)')])).toEqual({ done: [], pending: [] });
     expect(realizedNodes([])).toBeUndefined();
   });

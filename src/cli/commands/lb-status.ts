@@ -61,7 +61,8 @@ export function realizedNodes(conds: Condition[]): { done: string[]; pending: st
   const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
   const done = /flows installed on node\(s\) (.+)$/.exec(ready.message);
   if (done) return { done: list(done[1]!), pending: [] };
-  const lag = /flows not yet installed on node\(s\) (.+?) \(of (.+)\)$/.exec(ready.message);
+  // Possibly followed by why: "; the switch of node(s) b does not answer".
+  const lag = /flows not yet installed on node\(s\) (.+?) \(of ([^)]+)\)(?:;|$)/.exec(ready.message);
   if (lag) {
     const pending = list(lag[1]!);
     return { done: list(lag[2]!).filter((n) => !pending.includes(n)), pending };

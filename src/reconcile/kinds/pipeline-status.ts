@@ -290,10 +290,28 @@ export class RealizationStatus {
   }
 
   /** Nodes that need an object and have not installed its current version. */
-  private lagging(uid: string, version: string, needed: Iterable<string>): string[] {
+  /**
+   * The needed nodes that have not installed `version`. With `downToo`, also those whose
+   * switch does not answer or whose agent is marked silent, whatever they installed: a
+   * restarted ovs-vswitchd has no flows until vnetd puts them back, a hung one cannot be
+   * known to forward (QA: a load balancer stayed "flows installed on node(s) hv1, hv2"
+   * while hv2's ovs-vswitchd was dead, where one created then said SwitchUnreachable).
+   * Without it, nodes down are left out: a port's own node is judged apart
+   * (boundToDownNode), and one hypervisor gone does not unready the ports of every other,
+   * as a Pod stays Ready when another node fails.
+   */
+  private lagging(uid: string, version: string, needed: Iterable<string>, downToo: boolean): string[] {
     const out: string[] = [];
-    for (const n of needed) if (this.realizedOn(n)?.get(uid) !== version) out.push(n);
+    for (const n of needed) {
+      const down = this.nodeDown(n);
+      if (downToo ? down || this.realizedOn(n)?.get(uid) !== version : !down && this.realizedOn(n)?.get(uid) !== version) out.push(n);
+    }
     return sortNames(out);
+  }
+
+  private nodeDown(name: string): boolean {
+    const node = this.nodeObj(name);
+    return switchUnreachable(node) || (this.opts.readiness === 'node-status' && agentMarkedSilent(node));
   }
 
   private realizedOn(node: string): ReadonlyMap<string, string> | undefined {
@@ -326,10 +344,21 @@ export class RealizationStatus {
     }
   }
 
-  /** Queues the status of the ports bound to `node` and of every object not Ready (a rare event: a switch gone or back). */
+  /**
+   * Queues the status of the ports bound to `node`, of every network and load balancer
+   * whose flows it needs, and of every object not Ready (a rare event: a switch or an
+   * agent gone or back).
+   */
   private requeueOnNode(node: string): void {
     for (const p of this.ports.list()) {
       if (p.status?.node === node) this.statusController.queue.add(objectKey(PORTS, p.metadata.namespace, p.metadata.name));
+    }
+    const model = this.switches.model();
+    for (const [type, informer] of [[NETWORKS, this.networks], [LOAD_BALANCERS, this.lbs]] as const) {
+      for (const o of (informer as Informer<VirtualNetwork | LoadBalancer>).list()) {
+        const network = type === NETWORKS ? o.metadata.uid : model.loadBalancers?.get(o.metadata.uid!)?.network;
+        if (network && model.nodesOf(network).has(node)) this.statusController.queue.add(objectKey(type, o.metadata.namespace, o.metadata.name));
+      }
     }
     this.requeueNotReady();
   }
@@ -391,7 +420,7 @@ export class RealizationStatus {
       // this write; else its event queues this key again), so a client that waits for
       // Ready finds status.node and ofport set.
       else if (!sameBinding(pm.binding, bindingOf({ ...(obj as VirtualPort), status: portStatus(obj as VirtualPort) }))) return;
-      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? boundToDownNode(pm.binding.node, this.nodeObj(pm.binding.node)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network));
+      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? boundToDownNode(pm.binding.node, this.nodeObj(pm.binding.node)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network), true);
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
       if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);
@@ -463,12 +492,14 @@ export class RealizationStatus {
     );
   }
 
-  private realization(uid: string, version: string, needed: Set<string>): Realization {
+  /** `ofPort`: a port's, whose own node is judged before (see lagging). */
+  private realization(uid: string, version: string, needed: Set<string>, ofPort = false): Realization {
     const clash = [...(this.switches.conflicts(uid) ?? [])].filter(([n]) => needed.has(n)).sort(([a], [b]) => a.localeCompare(b));
-    const lag = clash.length ? [] : this.lagging(uid, version, needed);
+    const lag = clash.length ? [] : this.lagging(uid, version, needed, !ofPort);
     const silent = this.opts.readiness === 'node-status' ? lag.filter((n) => agentMarkedSilent(this.nodeObj(n))) : [];
     const unreachable = lag.length ? lag.filter((n) => switchUnreachable(this.nodeObj(n))) : [];
-    return realizationOf(sortNames([...needed]), lag, clash, silent, unreachable);
+    const of = ofPort ? [...needed].filter((n) => !this.nodeDown(n)) : [...needed];
+    return realizationOf(sortNames(of), lag, clash, silent, unreachable);
   }
 
   private nodeObj(name: string): HypervisorNode | undefined {
