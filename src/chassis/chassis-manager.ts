@@ -316,9 +316,9 @@ export class ChassisManager {
     if (this.opts.only && name !== this.opts.only.node) return;
     const node = await this.opts.objects.get<HypervisorNode>(NODES, undefined, name);
     if (!node || node.metadata.deletionTimestamp) {
-      // An agent's own node deleted: said, once, for the operator wondering why it idles (its
-      // switch keeps its flows, as on any stop; they are its again if the Node comes back).
-      if (this.opts.only && this.sessions.has(name)) this.log.warn({ event: 'agent.node_deleted', node: name }, `Node ${name} was deleted: this agent leaves its switch as it is and waits for the Node to be created again (stop it, or delete the switch's flows, to retire the hypervisor)`);
+      // An agent's own node deleted: said, once, for the operator wondering why it idles (the
+      // pipeline removes vnetd's flows from the switch: the hypervisor is retired).
+      if (this.opts.only && this.sessions.has(name)) this.log.warn({ event: 'agent.node_deleted', node: name }, `Node ${name} was deleted: its switch loses vnetd's flows and this agent waits for the Node to be created again (stop it to retire the hypervisor)`);
       return this.dropSession(name);
     }
     const endpoint = this.opts.only ? this.opts.only.ovsdb : node.spec?.ovsdb;

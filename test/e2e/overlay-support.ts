@@ -55,7 +55,8 @@ export function overlayApi(vnetd: () => TestVnetd) {
 }
 
 /** With VNETD_FASTPATH=1 the suites run with the fast path on: tell vnetd where each hypervisor's interfaces are. */
-const fastPathFromEnv = (hv: Testbed['hypervisors'][number]): Record<string, unknown> => (process.env.VNETD_FASTPATH === '1' ? { fastPath: { netns: hv.netns } } : {});
+/** A Node's spec.fastPath when the suite runs with the fast path on (VNETD_FASTPATH=1). */
+export const fastPathFromEnv = (hv: Testbed['hypervisors'][number]): Record<string, unknown> => (process.env.VNETD_FASTPATH === '1' ? { fastPath: { netns: hv.netns } } : {});
 
 /**
  * Registers every hypervisor as a Node, waits for the underlay, and pins the underlay

@@ -81,6 +81,14 @@ export class DesiredState {
     for (const o of this.owners.values()) yield* o.groups.values();
   }
 
+  /** Forgets every owner: the switch is to hold none of our flows or groups. */
+  clear(): void {
+    this.owners.clear();
+    this.flowOwner.clear();
+    this.groupOwner.clear();
+    this.versionValue++;
+  }
+
   ownsGroupId(id: number): boolean {
     return id >= this.groupRange.min && id <= this.groupRange.max;
   }

@@ -102,6 +102,19 @@ describe('FlowTableManager (fake switch)', () => {
     expect([...sw.flows.keys()]).toEqual([key(0, 9)]);
   });
 
+  it('retire() removes every flow and group of ours in one bundle and leaves the rest', async () => {
+    sw.install({ tableId: 0, priority: 5, match: [], instructions: [] }); // cookie 0, as ovs-ofctl adds
+    const m = await connect();
+    await m.setDesired(owner(PORT, 1), [flow(0, 1), flow(1, 1)], [group(10, 1)]);
+    await m.setDesired(owner(PORT, 2), [flow(0, 2)]);
+    const bundles = sw.committed.length;
+    expect(await m.retire()).toMatchObject({ sent: true, flowMods: 3, groupMods: 1 });
+    expect(sw.committed).toHaveLength(bundles + 1);
+    expect([...sw.flows.values()].map((f) => f.cookie)).toEqual([0n]);
+    expect(sw.groups.size).toBe(0);
+    expect(m.counters()).toMatchObject({ desiredFlows: 0, desiredGroups: 0 });
+  });
+
   it('never touches flows it does not own, whatever the sync', async () => {
     sw.install({ tableId: 0, priority: 5, match: [], instructions: [] }); // cookie 0, as ovs-ofctl adds
     const otherApp = encodeCookie({ round: 1, category: PORT, app: 0x41, objectId: 1 });

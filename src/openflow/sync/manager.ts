@@ -134,6 +134,8 @@ export interface FlowTableManager {
   apply(changes: readonly OwnerChange[], options?: { onConflict?: (c: OwnerConflict) => void }): Promise<SyncResult>;
   /** Reads the switch and sends whatever differs from the desired state. */
   resync(): Promise<SyncResult>;
+  /** Removes every flow and group of ours from the switch (it is retired); the desired state is empty after. */
+  retire(): Promise<SyncResult>;
   /**
    * Counts the switch's flows (one aggregate stats request each for ours and for all) and
    * resyncs when the count of ours differs from the desired one: flows deleted or added by
@@ -276,6 +278,18 @@ class Manager extends EventEmitter implements FlowTableManager {
     }
     const version = this.desired.version;
     return this.enqueue(() => this.incremental(changes, this.desired.version === version ? prepared : undefined, options.onConflict));
+  }
+
+  /**
+   * Removes every flow and group of ours from the switch in one bundle, for a switch that
+   * is retired (its node deleted); other cookies' flows stay. The desired state is empty
+   * afterwards. NOT_SENT when not connected: the switch keeps what it has.
+   */
+  retire(): Promise<SyncResult> {
+    return this.enqueue(() => {
+      this.desired.clear();
+      return this.fullSync();
+    });
   }
 
   resync(): Promise<SyncResult> {

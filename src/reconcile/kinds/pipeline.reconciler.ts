@@ -31,7 +31,7 @@ import { TUNNEL_PORTS } from '../../chassis/layout';
 import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
-import { createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
+import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerCategory,
   OwnerIds,
@@ -303,6 +303,9 @@ function sameOwnerFlows(a: OwnerFlows | undefined, b: OwnerFlows): boolean {
 function differsFromApplied(applied: ReadonlyMap<number, OwnerFlows>, k: number, compiled: OwnerFlows | undefined): boolean {
   return compiled ? !sameOwnerFlows(applied.get(k), compiled) : applied.has(k);
 }
+
+/** How long a deleted Node's switch may take to drop our flows before it is left as it is. */
+const RETIRE_TIMEOUT_MS = 5000;
 
 export class PipelineReconciler {
   private readonly log: Logger;
@@ -967,7 +970,7 @@ export class PipelineReconciler {
     const node = this.nodeObj(name);
     const session = this.opts.chassis?.session(name);
     if (!node || node.metadata.deletionTimestamp || !session) {
-      await this.dropAgent(name);
+      await this.dropAgent(name, !node || !!node.metadata.deletionTimestamp);
       return;
     }
     // Until the OVSDB session is up, tunnel ports (and bindings) are unknown: compiling
@@ -1230,7 +1233,14 @@ export class PipelineReconciler {
     return agent;
   }
 
-  private async dropAgent(name: string): Promise<void> {
+  /**
+   * `nodeDeleted`: the Node is gone, so its switch is retired: every flow and group of ours
+   * is removed from it first (QA: the VMs of a deleted node kept talking through its old
+   * flows, and their addresses went to new ports meanwhile). A stop, or a session lost,
+   * leaves the switch as it is (hitless restart). A switch that does not answer keeps what
+   * it has, said in the log.
+   */
+  private async dropAgent(name: string, nodeDeleted = false): Promise<void> {
     this.opts.fastPath?.nodeGone(name, { stopping: this.stopped });
     const a = this.agents.get(name);
     if (!a) return;
@@ -1239,10 +1249,30 @@ export class PipelineReconciler {
     this.dirt.delete(name);
     // A node re-registered later starts from a clean slate, not from this agent's report.
     if (a.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);
+    if (nodeDeleted && !this.stopped) await this.retireSwitch(name, a);
     a.manager.stop();
     await Promise.all([a.conn, ...a.lanes].map((c) => c.close().catch(() => undefined)));
     // Whatever it realized no longer counts.
     if (!this.stopped) this.status.enqueueDelta(a.realized, new Map(), this.live.keyOfUid);
+  }
+
+  private async retireSwitch(name: string, a: NodeAgent): Promise<void> {
+    const ours = appSelector(DEFAULT_COOKIE_APP);
+    const left = `its switch keeps vnetd's flows: remove them by hand (ovs-ofctl -O OpenFlow13 del-flows br-int cookie=0x${ours.cookie.toString(16)}/0x${ours.cookieMask.toString(16)}) or bring the hypervisor down`;
+    if (!a.conn.connected) {
+      this.log.warn({ event: 'pipeline.node_retired', node: name, flowsRemoved: false }, `Node ${name} was deleted while its switch does not answer: ${left}`);
+      return;
+    }
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${RETIRE_TIMEOUT_MS} ms`)), RETIRE_TIMEOUT_MS)));
+      const r = await Promise.race([a.manager.retire(), late]).finally(() => clearTimeout(timer));
+      // Not sent: the connection went meanwhile, or another controller holds the switch now.
+      if (!r.sent) this.log.warn({ event: 'pipeline.node_retired', node: name, flowsRemoved: false }, `Node ${name} was deleted but its switch took no change: ${left}`);
+      else this.log.info({ event: 'pipeline.node_retired', node: name, flowsRemoved: true, flowMods: r.flowMods, groupMods: r.groupMods }, `Node ${name} was deleted: vnetd's flows and groups are removed from its switch; its VMs are cut off until it is created again`);
+    } catch (err) {
+      this.log.warn({ event: 'pipeline.node_retired', node: name, flowsRemoved: false, err }, `Node ${name} was deleted but its flows could not be removed (${(err as Error).message}): ${left}`);
+    }
   }
 
 }
