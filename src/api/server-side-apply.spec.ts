@@ -95,7 +95,7 @@ describe('server-side apply field management', () => {
 
   it('an object written before managedFields existed: its fields are before-first-apply\'s, so the first apply conflicts where it changes them and never removes them later', () => {
     const legacy = { apiVersion: AV, kind: 'VirtualNetwork', metadata: { name: 'n', labels: { team: 'x', env: 'prod' } }, spec: { mtu: 1400 } } as Net;
-    expect(() => apply(legacy, config({ mtu: 1300 }), 'flux')).toThrow('conflict with "before-first-apply": .spec.mtu');
+    expect(() => apply(legacy, config({ mtu: 1300 }), 'flux')).toThrow('conflict with "before-first-apply" using vnet.dev/v1alpha1: .spec.mtu');
     const first = apply(legacy, config({ mtu: 1400 }, { team: 'x' }), 'flux');
     // flux stops applying team: before-first-apply still holds it.
     expect(apply(first, config({ mtu: 1400 }), 'flux').metadata.labels).toEqual({ team: 'x', env: 'prod' });

@@ -243,12 +243,12 @@ export function managedFieldsAfterApply(current: KubeObject | undefined, result:
   const others: Owned[] = entriesForApply(current, o.apiVersion, now)
     .filter((e) => !(e.manager === o.manager && e.operation === 'Apply'))
     .map((e) => ({ entry: e, paths: fromFieldsV1(e.fieldsV1) }));
-  const conflicts: Array<{ manager: string; path: Path }> = [];
+  const conflicts: Array<{ manager: string; path: Path; updatedWith?: string }> = [];
   for (const other of others) {
     other.paths = other.paths.filter((q) => {
       const clash = applied.find((p) => overlaps(p, q) && !sameValue(getAt(current, p), getAt(result, p)));
       if (!clash) return true;
-      if (!o.force) conflicts.push({ manager: other.entry.manager, path: clash });
+      if (!o.force) conflicts.push({ manager: other.entry.manager, path: clash, ...(other.entry.operation === 'Update' ? { updatedWith: other.entry.apiVersion } : {}) });
       return false; // forced: the field is the applier's now
     });
   }
@@ -257,11 +257,17 @@ export function managedFieldsAfterApply(current: KubeObject | undefined, result:
   return [...rebuilt(others, now), ...(applied.length > 0 ? [entry(o.manager, 'Apply', o.apiVersion, now, applied)] : [])];
 }
 
-function applyConflict(conflicts: ReadonlyArray<{ manager: string; path: Path }>): ApiError {
+/**
+ * Worded as kube-apiserver words it: a manager that wrote with an update is named with the
+ * API version it used, which tells its Update entry from its Apply one (QA: the same line
+ * twice for kubectl-client-side-apply).
+ */
+function applyConflict(conflicts: ReadonlyArray<{ manager: string; path: Path; updatedWith?: string }>): ApiError {
   const fieldOf = (p: Path) => `.${p.join('.')}`;
-  const lines = conflicts.map((c) => `conflict with "${c.manager}": ${fieldOf(c.path)}`);
+  const who = (c: (typeof conflicts)[number]) => `conflict with "${c.manager}"${c.updatedWith ? ` using ${c.updatedWith}` : ''}`;
+  const lines = conflicts.map((c) => `${who(c)}: ${fieldOf(c.path)}`);
   return new ApiError(409, 'Conflict', `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? 's' : ''}: ${lines.join('\n')}`, {
-    causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: fieldOf(c.path) })),
+    causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: who(c), field: fieldOf(c.path) })),
   });
 }
 
