@@ -59,6 +59,25 @@ describe('lb status rendering', () => {
     expect(text).toMatch(/\n +port\/b2 +10\.0\.0\.5 +- +3 +unbound +0\n/);
   });
 
+  it('an address backend no port holds is unresolved, and the total says how many get new connections as lb list does', () => {
+    const text = renderLbStatus(
+      lb({
+        vip: '10.0.0.100',
+        healthyBackends: '1/3',
+        backends: [
+          { name: 'b1', ip: '10.0.0.4', node: 'hv1', healthy: true, connections: 5 },
+          { name: 'b2', ip: '10.0.0.5', node: 'hv2', healthy: true, connections: 2 },
+          { name: '10.0.0.50', ip: '', node: '', healthy: false, connections: 0 },
+        ],
+      }),
+      plain,
+      new Map(),
+      now,
+    );
+    expect(text).toMatch(/\n +ip\/10\.0\.0\.50 +10\.0\.0\.50 +- +1 +unresolved +0\n/);
+    expect(text).toContain('  1/3 get new connections, 2/3 healthy; 7 connection(s) dispatched\n');
+  });
+
   it('a port backend with no address of the VIP\'s family shows none of its others, and says unresolved', () => {
     const text = renderLbStatus(
       lb({ vip: '10.0.0.100', backends: [{ name: 'b1', ip: '', node: '', healthy: false, connections: 0 }, { name: 'b2', ip: '10.0.0.5', node: 'hv2', healthy: false, connections: 0 }] }),

@@ -35,7 +35,7 @@ function reportOf(b: Backend, status: BackendReport[] | undefined): BackendRepor
 function healthOf(b: Backend, r: BackendReport | undefined): string {
   if (r?.healthy === undefined) return '-';
   if (r.healthy) return 'healthy';
-  if (b.port !== undefined && r.ip === '') return 'unresolved';
+  if (r.ip === '') return 'unresolved';
   if (r.node === '') return 'unbound';
   return 'unhealthy';
 }
@@ -121,7 +121,9 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
     const healthy = known.filter((r) => r!.healthy).length;
     const conns = backends.map((b) => reportOf(b, reports)?.connections).filter((c): c is number => typeof c === 'number');
     const total = conns.length ? `; ${conns.reduce((a, c) => a + c, 0)} connection(s) dispatched` : '';
-    out.push(`  ${known.length === 0 ? 'health: not reported yet (nodes report it once they program the VIP)' : `${healthy}/${backends.length} healthy${total}`}`);
+    // What lb list and kubectl's BACKENDS column say (QA: a drained backend made this 2/2 where they said 1/2).
+    const getting = st.healthyBackends ? `${st.healthyBackends} get new connections, ` : '';
+    out.push(`  ${known.length === 0 ? 'health: not reported yet (nodes report it once they program the VIP)' : `${getting}${healthy}/${backends.length} healthy${total}`}`);
   }
   const condRows: Cell[][] = conds.map((c) => [
     { text: c.type },

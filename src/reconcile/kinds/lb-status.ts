@@ -497,8 +497,10 @@ export class LbStatusReporter {
       const name = spec.port ?? spec.ip ?? '';
       const b = resolved.get(name);
       const counted = (n: number) => (totals ? { connections: n } : {});
-      // Unresolved (its port deleted, say): what it had counted stays, as a counter does.
-      if (!b) return { name, ip: spec.ip ?? '', node: '', healthy: false, ...counted(lb.status?.backends?.find((s) => s.name === name)?.connections ?? 0) };
+      // Unresolved (its port deleted, or no port holds its address): no address, as the
+      // schema says (QA: an address backend no port holds read as "unbound" in vnetctl lb
+      // status); what it had counted stays, as a counter does.
+      if (!b) return { name, ip: '', node: '', healthy: false, ...counted(lb.status?.backends?.find((s) => s.name === name)?.connections ?? 0) };
       const live = totals?.get(`${vni}/${m!.vip}/${b.ip}`) ?? 0;
       return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...counted(this.countOf(lb, name, b.ip, live)) };
     });
