@@ -341,7 +341,8 @@ export class ResourceService {
     // An object of that name is a 409 before admission claims anything: its own addresses,
     // claimed by it, were refused as "already allocated" (422, QA: an exported object created
     // again), and a dry run never writes, so never met the store's refusal (QA: "created").
-    if (await this.objects.get(type, namespace, meta.name)) throw ApiErrors.alreadyExists(rid(type, meta.name));
+    const existing = await this.objects.get(type, namespace, meta.name);
+    if (existing) throw ApiErrors.alreadyExists(rid(type, meta.name), !!existing.metadata.deletionTimestamp);
     const admission = this.admissionFor(type);
     // Server-owned fields are never taken from the request.
     for (const k of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'managedFields'] as const) {

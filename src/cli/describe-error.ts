@@ -45,6 +45,8 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
       if (err.status.details?.kind === 'namespaces') return 'see the namespaces there are with: vnetctl get ns (kubectl create namespace makes one)';
       return ctx.listCommand ? `see what exists with: ${ctx.listCommand}${ns}` : 'check the name and namespace (-n)';
     case 'AlreadyExists':
+      // A network deleted with ports on it stays until they are gone (QA: "delete the existing object first", which was done).
+      if (err.status.message?.startsWith('object is being deleted:')) return 'it is being deleted and waits for what its status names (its ports and load balancers, for a network): delete those, or pick another name';
       return 'pick another name, or delete the existing object first';
     case 'Conflict':
       return 'it changed meanwhile: run the command again';

@@ -97,8 +97,9 @@ export const ApiErrors = {
   notFound: (r: ResourceId) =>
     new ApiError(404, 'NotFound', `${qualified(r)} "${r.name ?? ''}" not found`, detailsOf(r)),
   notFoundPath: (path?: string) => new ApiError(404, 'NotFound', `the server could not find the requested resource${path ? ` (${path})` : ''}`, {}),
-  alreadyExists: (r: ResourceId) =>
-    new ApiError(409, 'AlreadyExists', `${qualified(r)} "${r.name ?? ''}" already exists`, detailsOf(r)),
+  /** `beingDeleted`: the object there has a deletionTimestamp, said first as kube-apiserver says it. */
+  alreadyExists: (r: ResourceId, beingDeleted = false) =>
+    new ApiError(409, 'AlreadyExists', `${beingDeleted ? 'object is being deleted: ' : ''}${qualified(r)} "${r.name ?? ''}" already exists`, detailsOf(r)),
   conflict: (r: ResourceId, why: string) =>
     new ApiError(
       409,

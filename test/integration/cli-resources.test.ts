@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { scratchDir } from '../support/scratch';
-import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
 
 let v: TestVnetd;
@@ -91,6 +91,20 @@ describe('network', () => {
     expect(await fails(2, 'bogus')).toMatch(/unknown command 'bogus'/);
     // commander's suggestion joins the same line.
     expect(await fails(2, 'lb', 'crate')).toBe('error: unknown command \'crate\' (Did you mean create?) (see "vnetctl lb --help")\n');
+  });
+
+  it('creating a network again while it is being deleted (it has a port still) says so, and what it waits for', async () => {
+    await ok('network', 'create', 'held', '--subnet', '10.44.0.0/24', '-n', 't1');
+    await ok('port', 'create', 'h1', '--network', 'held', '--node', 'hv1', '-n', 't1');
+    await ok('network', 'delete', 'held', '-n', 't1');
+    // QA: "already exists; pick another name, or delete the existing object first", which was done.
+    expect(await fails(1, 'network', 'create', 'held', '--subnet', '10.44.0.0/24', '-n', 't1')).toMatch(
+      /: object is being deleted: virtualnetworks\.vnet\.dev "held" already exists; it is being deleted and waits for what its status names \(its ports and load balancers, for a network\): delete those, or pick another name\n$/,
+    );
+    await ok('port', 'delete', 'h1', '-n', 't1', '--wait', '--timeout', '10s');
+    await eventually(async () => (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualnetworks/held')).status === 404, 10_000, 50);
+    await ok('network', 'create', 'held', '--subnet', '10.44.0.0/24', '-n', 't1');
+    await ok('network', 'delete', 'held', '-n', 't1', '--wait', '--timeout', '10s');
   });
 });
 
