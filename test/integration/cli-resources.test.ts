@@ -187,11 +187,11 @@ describe('lb', () => {
     expect(status).toMatch(/\nNodes realized: +/);
     expect(status).toMatch(/Backends:\n +BACKEND +ADDRESS +NODE +WEIGHT +HEALTH +CONNECTIONS\n/);
     // No dataplane in this test: until the controller's status writer has run, health and
-    // connections are "-" and the address and node come from the port; then both backends are
-    // unbound (vm1 is not bound, 10.0.0.51 belongs to no port) with 0 connections and no node,
-    // and a status written before an edit may not list 10.0.0.51 yet.
+    // connections are "-" and the address and node come from the port; then vm1 is unbound
+    // (no NIC) and 10.0.0.51, which belongs to no port, unresolved, both with 0 connections and
+    // no node, and a status written before an edit may not list 10.0.0.51 yet.
     expect(status).toMatch(/port\/vm1 +10\.0\.0\.\d+(,fd00:[0-9a-f:]+)? +(hv1 +1 +- +-|- +1 +unbound +0)\n/);
-    expect(status).toMatch(/ip\/10\.0\.0\.51 +10\.0\.0\.51 +- +1 +(- +-|unbound +0)\n/);
+    expect(status).toMatch(/ip\/10\.0\.0\.51 +10\.0\.0\.51 +- +1 +(- +-|unresolved +0)\n/);
     expect(status).toMatch(/Conditions:\n +TYPE +STATUS +REASON +AGE +MESSAGE\n/);
     expect(JSON.parse(statusJson).spec.backends).toHaveLength(2);
     expect(parseYaml(statusYaml).kind).toBe('LoadBalancer');

@@ -70,7 +70,11 @@ export function parseSrcPort(text: string): number {
 export type Delivery =
   | { kind: 'local'; port: string; ofport?: number }
   | { kind: 'tunnel'; port: string; node: string; vtep?: string }
-  | { kind: 'drop'; why: string };
+  | { kind: 'drop'; why: string }
+  /** To a MAC no switch knows (its port bound nowhere): flooded, and no VM takes it. */
+  | { kind: 'flood'; port: string; why: string }
+  /** Delivered to the port's NIC, whose MAC is not the port's: the VM drops it. */
+  | { kind: 'refused'; port: string; why: string; inner: Delivery };
 
 /** One backend the VIP can send a new connection to. */
 export interface LbChoice {
@@ -113,6 +117,8 @@ export interface LogicalPath {
   deliver: boolean;
   /** For the OVS trace: destination MAC the VM would use. */
   dstMac?: string;
+  /** For the OVS trace: the source MAC the VM's NIC really has, when it is not the port's. */
+  srcMac?: string;
   /** The end of a plain (non-VIP) path, to compare with OVS's output. */
   delivery?: Delivery;
   /** Set when the packet goes to a load balancer's VIP and a listener takes it. */
@@ -131,7 +137,26 @@ export interface TraceInput {
 
 export const ipsOf = (p: VirtualPort): string[] => p.status?.ips ?? p.spec?.ips ?? [];
 export const macOf = (p: VirtualPort): string | undefined => p.status?.mac ?? p.spec?.mac;
-export const nodeOf = (p: VirtualPort): string | undefined => p.status?.node ?? p.spec?.node;
+const boundCondition = (p: VirtualPort) => p.status?.conditions?.find((c) => c.type === 'Bound');
+/**
+ * The node a port is bound to: its status's, unless its Bound condition says otherwise. A
+ * port only pinned (spec.node), or bound nowhere now, is on no node (QA: a port pinned to a
+ * node that does not exist was traced as tunnelled there, and OVS blamed for flooding).
+ */
+export const nodeOf = (p: VirtualPort): string | undefined => {
+  const bound = boundCondition(p);
+  return bound && bound.status !== 'True' ? undefined : p.status?.node;
+};
+/** Why a port is on no node, from its Bound condition. */
+const notBoundWhy = (p: VirtualPort): string => {
+  const bound = boundCondition(p);
+  return bound && bound.status !== 'True' ? `Bound=${bound.status} ${bound.reason}${bound.message ? `: ${bound.message}` : ''}` : p.spec?.node ? `pinned to node ${p.spec.node}, not bound there yet` : 'not bound to a node yet';
+};
+/** The MAC its VM's NIC really has, when it is not the port's (Bound reason MacMismatch). */
+export const nicMacOf = (p: VirtualPort): string | undefined => {
+  const bound = boundCondition(p);
+  return bound?.reason === 'MacMismatch' ? /\bis ([0-9a-f]{2}(?::[0-9a-f]{2}){5}), not the port's\b/i.exec(bound.message ?? '')?.[1]?.toLowerCase() : undefined;
+};
 const vipOf = (lb: LoadBalancer) => lb.status?.vip ?? lb.spec?.vip;
 
 function inNetwork(net: VirtualNetwork | undefined, ip: string): boolean {
@@ -146,10 +171,14 @@ function inNetwork(net: VirtualNetwork | undefined, ip: string): boolean {
 function deliveryTo(input: TraceInput, dst: VirtualPort): Delivery {
   const here = nodeOf(input.from);
   const there = nodeOf(dst);
-  if (!there) return { kind: 'drop', why: `port ${dst.metadata.name} is not bound to a node` };
-  if (there === here) return { kind: 'local', port: dst.metadata.name, ofport: dst.status?.ofport };
-  return { kind: 'tunnel', port: dst.metadata.name, node: there, vtep: input.nodes.find((n) => n.metadata.name === there)?.spec?.tunnelIP };
+  if (!there) return { kind: 'flood', port: dst.metadata.name, why: notBoundWhy(dst) };
+  const inner: Delivery = there === here ? { kind: 'local', port: dst.metadata.name, ofport: dst.status?.ofport } : { kind: 'tunnel', port: dst.metadata.name, node: there, vtep: input.nodes.find((n) => n.metadata.name === there)?.spec?.tunnelIP };
+  const nicMac = nicMacOf(dst);
+  return nicMac ? { kind: 'refused', port: dst.metadata.name, why: `its VM's NIC has MAC ${nicMac}, not the port's ${macOf(dst) ?? '?'} (Bound MacMismatch)`, inner } : inner;
 }
+
+/** Whether a VM receives what is sent this way. */
+export const reachesVm = (d: Delivery): boolean => d.kind === 'local' || d.kind === 'tunnel';
 
 export function describeDelivery(input: TraceInput, d: Delivery): string {
   switch (d.kind) {
@@ -161,6 +190,10 @@ export function describeDelivery(input: TraceInput, d: Delivery): string {
     }
     case 'drop':
       return `${d.why}: no delivery (drop)`;
+    case 'flood':
+      return `port ${d.port} is on no node (${d.why}): no switch knows its MAC, so the frame is unknown unicast, flooded to the network's ports and VTEPs (table Flood), and no VM takes it`;
+    case 'refused':
+      return `${describeDelivery(input, d.inner)}; but ${d.why}: the VM drops it`;
   }
 }
 
@@ -229,7 +262,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     const hairpin = c.ip !== undefined && self !== undefined && canonicalIfIp(self) === c.ip ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
     lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}${hairpin}`);
   }
-  return { lines, deliver: choices.some((c) => c.delivery.kind !== 'drop'), dstMac: mac, lb: logicalLb };
+  return { lines, deliver: choices.some((c) => reachesVm(c.delivery)), dstMac: mac, lb: logicalLb };
 }
 
 /** The label of the address-resolution step: ARP for IPv4, neighbor discovery for IPv6. */
@@ -260,8 +293,14 @@ export function logicalPath(input: TraceInput): LogicalPath {
   if (!network) return { lines: [...lines, `network:  ${netName} does not exist: drop`], deliver: false };
   if (!srcIp) return { lines: [...lines, `source:   port ${from.metadata.name} has no ${linkLocal ? 'MAC, so no link-local' : familyName(family)} address (${ipsOf(from).join(', ') || 'none'}): the VM would not send this packet`], deliver: false };
   if (linkLocal) lines.push(`source:   ${to.ip} is link-local: the VM sends from its own link-local address ${srcIp} (the EUI-64 one of its MAC, which port security allows)`);
-  if (!nodeOf(from) || !from.status?.ofport) lines.push(`binding:  port ${from.metadata.name} is not realized on a node yet (no ofport): OVS has no flows for it`);
+  // Nothing its VM sends is forwarded (QA: verdict "deliver" from a port bound nowhere).
+  if (!nodeOf(from)) return { lines: [...lines, `binding:  port ${from.metadata.name} is on no node (${notBoundWhy(from)}): no switch has flows for its VM's NIC, so nothing it sends is forwarded`], deliver: false, src: srcIp };
+  if (!from.status?.ofport) return { lines: [...lines, `binding:  port ${from.metadata.name} is not realized on node ${nodeOf(from)} yet (no ofport): OVS has no flows for it`], deliver: false, src: srcIp };
   const ps = from.spec?.portSecurity !== false;
+  const nicMac = nicMacOf(from);
+  if (ps && nicMac) {
+    return { lines: [...lines, `security: port security on: its VM's NIC sends from ${nicMac}, not the port's ${macOf(from) ?? '?'} (Bound MacMismatch): dropped (table SpoofGuard)`], deliver: false, src: srcIp, srcMac: nicMac };
+  }
   lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
   const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) !== undefined && canonicalIfIp(vipOf(l)!) === to.ip);
   if (lb) return { ...lbPath(input, lb, lines), src: srcIp };
@@ -282,7 +321,7 @@ export function logicalPath(input: TraceInput): LogicalPath {
       }
       const delivery = deliveryTo(input, port);
       lines.push(`l2:       dst MAC ${mac}: ${describeDelivery(input, delivery)}`);
-      return { lines, deliver: delivery.kind !== 'drop', dstMac: macOf(port), delivery, src: srcIp };
+      return { lines, deliver: reachesVm(delivery), dstMac: macOf(port), delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
     }
   }
   if (!dst) return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false, src: srcIp };
@@ -290,5 +329,5 @@ export function logicalPath(input: TraceInput): LogicalPath {
   lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);
   const delivery = deliveryTo(input, dst);
   lines.push(`l2:       dst MAC ${macOf(dst) ?? '?'}: ${describeDelivery(input, delivery)}`);
-  return { lines, deliver: delivery.kind !== 'drop', dstMac: macOf(dst), delivery, src: srcIp };
+  return { lines, deliver: reachesVm(delivery), dstMac: macOf(dst), delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
 }

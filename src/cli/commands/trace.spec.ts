@@ -71,6 +71,37 @@ describe('trace: logical path', () => {
     expect(logicalPath(withPairs('10.0.0.80')).deliver).toBe(false);
   });
 
+  it('a port on no node (pinned to a node that does not exist, or unbound now) is neither traced from nor delivered to; a NIC with another MAC refuses both ways', () => {
+    const bound = (name: string, ip: string, reason: string, message: string, node?: string): VirtualPort => {
+      const p = port(name, ip, node ?? 'nosuchnode', node ? 8 : undefined);
+      return { ...p, status: { ...(node ? { node, ofport: 8 } : {}), conditions: [{ type: 'Bound', status: node ? 'True' : 'False', reason, message, lastTransitionTime: '2026-12-03T16:00:00Z' }] } } as VirtualPort;
+    };
+    const ghost = bound('ghost', '10.0.0.20', 'NodeNotFound', 'pinned to node nosuchnode, which does not exist');
+    const to = logicalPath({ ...input('10.0.0.20', 'icmp'), ports: [...ports, ghost] });
+    // QA: "tunnel (vxlan, VNI ...) to VTEP <unknown node>", verdict deliver, and OVS blamed for flooding.
+    expect(to.deliver).toBe(false);
+    expect(to.delivery).toMatchObject({ kind: 'flood', port: 'ghost' });
+    expect(to.lines.join('\n')).toMatch(/port ghost is on no node \(Bound=False NodeNotFound: pinned to node nosuchnode, which does not exist\): no switch knows its MAC, so the frame is unknown unicast, flooded .* and no VM takes it/);
+    expect(deliveryMismatch(to.delivery!, { tables: [], actions: '1,2', deliver: true, outputs: [1, 2], tunnelDsts: ['192.168.1.2'] })).toBeUndefined();
+    const from = logicalPath({ ...input('10.0.0.3', 'icmp'), from: ghost });
+    expect(from.deliver).toBe(false);
+    expect(from.lines.join('\n')).toMatch(/binding: +port ghost is on no node \(Bound=False NodeNotFound: .*\): no switch has flows for its VM's NIC, so nothing it sends is forwarded/);
+    // A port only pinned, with no status yet, is on no node either.
+    expect(logicalPath({ ...input('10.0.0.3', 'icmp'), from: { ...port('p', '10.0.0.21', 'hv1'), status: {} } as VirtualPort }).deliver).toBe(false);
+
+    const mism = 'bound to interface tap1 (ofport 8) on node hv2, but the VM\'s MAC there (external_ids:attached-mac) is 52:54:00:aa:bb:cc, not the port\'s 0a:58:00:00:00:22: give the VM\'s NIC the port\'s MAC';
+    const odd = bound('odd', '10.0.0.22', 'MacMismatch', mism, 'hv2');
+    const fromOdd = logicalPath({ ...input('10.0.0.2', 'icmp'), from: odd, ports: [...ports, odd] });
+    expect(fromOdd).toMatchObject({ deliver: false, srcMac: '52:54:00:aa:bb:cc' });
+    expect(fromOdd.lines.join('\n')).toMatch(/its VM's NIC sends from 52:54:00:aa:bb:cc, not the port's 0a:58:00:00:00:22 \(Bound MacMismatch\): dropped \(table SpoofGuard\)/);
+    expect(ovsFlow(8, odd, '0a:58:00:00:00:02', parseTarget('10.0.0.2'), 'icmp', undefined, undefined, fromOdd.srcMac)).toMatch(/dl_src=52:54:00:aa:bb:cc,/);
+    const toOdd = logicalPath({ ...input('10.0.0.22', 'icmp'), ports: [...ports, odd] });
+    expect(toOdd.deliver).toBe(false);
+    expect(toOdd.lines.join('\n')).toMatch(/port odd on node hv2: tunnel .*; but its VM's NIC has MAC 52:54:00:aa:bb:cc, not the port's 0a:58:00:00:00:22 \(Bound MacMismatch\): the VM drops it/);
+    // What the switch does is compared as for a plain tunnel.
+    expect(deliveryMismatch(toOdd.delivery!, { tables: [], actions: 'drop', deliver: false, outputs: [], tunnelDsts: [] })).toMatch(/tunnels it to node hv2 but OVS drops it/);
+  });
+
   it('parses --to', () => {
     expect(parseTarget('10.0.0.1:80')).toEqual({ ip: '10.0.0.1', port: 80 });
     expect(() => parseTarget('10.0.0.300')).toThrow(/expected an IPv4 address/);
@@ -90,6 +121,9 @@ describe('trace: ofproto/trace summary', () => {
     const text = ' 0. in_port=3, priority 100\n    goto_table:1\n 1. reg0=0x1, priority 100\n    goto_table:5\n 5. dl_dst=0a:58:00:00:00:03\n    output:4\n\nFinal flow: unchanged\nDatapath actions: 4\n';
     expect(summarizeOvsTrace(text)).toEqual({ tables: ['Classifier', 'SpoofGuard', 'L2Lookup'], actions: '4', deliver: true, outputs: [4], tunnelDsts: [] });
     expect(summarizeOvsTrace(' 0. in_port=3\n    drop\nDatapath actions: drop\n').deliver).toBe(false);
+    // A flood's output to the input port, which OVS skips, is not an output (QA: listed as one).
+    const flood = 'Flow: in_port=6,dl_dst=ff:ff:ff:ff:ff:ff\n 9. priority 10\n    output:6\n     >> skipping output to input port\n    output:2\nDatapath actions: 2\n';
+    expect(summarizeOvsTrace(flood).outputs).toEqual([2]);
     expect(summarizeOvsTrace(' 4. priority 1\nDatapath actions: hash(sym_l4(0)),recirc(0x6)\n').deliver).toBeUndefined();
     expect(summarizeOvsTrace('Datapath actions: ct(zone=1),recirc(0x1)\n\nDatapath actions: set(tunnel(dst=1.2.3.4)),2\n').deliver).toBe(true);
   });

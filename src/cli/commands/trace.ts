@@ -40,7 +40,7 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
     return;
   }
   const here = node!.metadata.name;
-  const flow = ovsFlow(ofport, from, logical.dstMac, input.to, input.proto, input.srcPort, logical.src);
+  const flow = ovsFlow(ofport, from, logical.dstMac, input.to, input.proto, input.srcPort, logical.src, logical.srcMac);
   report.ovs.node = here;
   report.ovs.flow = flow;
   // Through a VIP, conntrack answers twice (LbVip's ct(nat), LbDnat's ct(commit,nat)): say
@@ -66,7 +66,10 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
     if (mismatch) report.disagreements.push(mismatch);
   }
   report.ovs.verdict = deliver === undefined ? 'undetermined' : deliver ? 'deliver' : 'drop';
-  if (deliver !== undefined && deliver !== logical.deliver) report.disagreements.unshift(`the logical model says ${logical.deliver ? 'deliver' : 'drop'} but OVS says ${deliver ? 'deliver' : 'drop'} (${s.actions})`);
+  // Flooded to a MAC no VM has, or delivered to a NIC that refuses it: the switch sends it on,
+  // and no VM takes it; deliveryMismatch compared what the switch does.
+  const switchOnly = logical.delivery?.kind === 'flood' || logical.delivery?.kind === 'refused';
+  if (deliver !== undefined && deliver !== logical.deliver && !switchOnly) report.disagreements.unshift(`the logical model says ${logical.deliver ? 'deliver' : 'drop'} but OVS says ${deliver ? 'deliver' : 'drop'} (${s.actions})`);
   if (deliver && logical.delivery?.kind === 'tunnel') await traceRemote(report, { ...input, flow, delivery: logical.delivery, srcNode: node! });
   report.agrees = deliver === undefined ? undefined : report.disagreements.length === 0;
 }
