@@ -56,6 +56,10 @@ export function networkCommand(runtimeOf: RuntimeOf): Command {
       'vnetctl network create lab --subnet 192.168.50.0/24,gateway=192.168.50.254 --mtu 1400 -n tenant-a',
     ],
   );
-  addReadDelete(group, NETWORKS, runtimeOf, { delete: true });
+  addReadDelete(group, NETWORKS, runtimeOf, {
+    delete: true,
+    // QA: said only by a warning after the fact, and not undone by creating it again.
+    deleteNote: 'A network that still has ports or load balancers is marked for deletion at once and stays until they are deleted: no new port or load balancer can join it meanwhile, and its name cannot be created again until it is gone (as with a Kubernetes namespace). See what it holds first: vnetctl port list; vnetctl lb list.',
+  });
   return examples(group, ['vnetctl network create blue --subnet 10.0.0.0/24 --subnet fd00::/64', 'vnetctl network list -o wide', 'vnetctl network delete blue --wait']);
 }

@@ -52,7 +52,8 @@ export function printWritten(rt: Runtime, kind: KindInfo, obj: KubeObject, verb:
 }
 
 /** Adds `list`, `get NAME...` and `delete NAME...` for a kind under a command group. */
-export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: RuntimeOf, opts: { delete: boolean }): void {
+/** `deleteNote`: what deleting one does beyond the object itself, printed in `delete --help`. */
+export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: RuntimeOf, opts: { delete: boolean; deleteNote?: string }): void {
   const noun = kind.kind;
   const listCmd = group
     .command('list')
@@ -89,7 +90,7 @@ export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: Runtime
     group
       .command('delete')
       .alias('rm')
-      .description(`delete ${noun}s`)
+      .description(`delete ${noun}s${opts.deleteNote ? `\n\n${opts.deleteNote}` : ''}`)
       .argument('<name...>', `${noun} name(s)`)
       .option('--wait', 'wait until the objects are gone (finalizers done)')
       .addOption(new Option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)').argParser(parser(parseDuration)).default(60_000, '60s'))
