@@ -326,10 +326,10 @@ export class RealizationStatus {
   }
 
   /** A port without a binding; with agents, pinned to a node, what that node lacks (readiness.ts). */
-  private notBound(node: string | undefined, boundMessage: string | undefined): Realization {
-    if (this.opts.readiness !== 'node-status' || node === undefined) return unbound(undefined, boundMessage);
+  private notBound(node: string | undefined, bound: { reason: string; message: string } | undefined): Realization {
+    if (this.opts.readiness !== 'node-status' || node === undefined) return unbound(undefined, bound?.message, bound?.reason);
     const claimedBy = this.realizations?.get(objectKey(NODE_REALIZATIONS, undefined, node))?.status?.agent?.holder;
-    return unbound({ name: node, node: this.nodeObj(node), claimedBy }, boundMessage);
+    return unbound({ name: node, node: this.nodeObj(node), claimedBy }, bound?.message, bound?.reason);
   }
 
   /**
@@ -414,7 +414,7 @@ export class RealizationStatus {
       const pm = model.ports.get(uid);
       const bound = getCondition(obj.status?.conditions, BOUND);
       if (!pm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as VirtualPort).spec?.network);
-      else if (!pm.binding) ready = this.notBound((obj as VirtualPort).spec?.node, bound?.message);
+      else if (!pm.binding) ready = this.notBound((obj as VirtualPort).spec?.node, bound);
       // Flows follow the hypervisor's rows at once; Ready waits until the status written
       // with it shows the same binding (the store's, or the chassis layer's, carried by
       // this write; else its event queues this key again), so a client that waits for

@@ -41,6 +41,10 @@ describe('readiness', () => {
     expect(unbound({ name: 'hv1', node: silent, claimedBy: 'host/7' }, undefined)).toMatchObject({ reason: 'AgentNotReporting', message: 'the vnetd agent of node hv1 (host/7) stopped reporting (marked silent at 2026-12-03T08:00:00Z; vnetctl get node hv1 names its last renewal): is it running?' });
     expect(unbound({ name: 'hv1', node: node({ status: 'True', reason: 'Ready' }), claimedBy: 'host/7' }, 'no interface with iface-id x')).toEqual({ status: 'False', reason: 'NotBound', message: 'not bound: no interface with iface-id x' });
     expect(unbound(undefined, undefined)).toMatchObject({ reason: 'NotBound', message: 'not bound to a hypervisor interface yet' });
+    // A Bound reason someone must act on is Ready's reason too; waiting for the VM's NIC is NotBound.
+    expect(unbound(undefined, 'interface tap1 on node hv1 ... is on br-phy', 'WrongBridge')).toEqual({ status: 'False', reason: 'WrongBridge', message: 'not bound: interface tap1 on node hv1 ... is on br-phy' });
+    expect(unbound(undefined, 'node hv9 does not exist', 'NodeNotFound')).toMatchObject({ reason: 'NodeNotFound' });
+    expect(unbound(undefined, 'no interface with iface-id x on hv1', 'InterfaceNotFound')).toMatchObject({ reason: 'NotBound' });
   });
 
   it('a network the model does not hold: being deleted, or not compiled yet', () => {

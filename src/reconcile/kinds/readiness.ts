@@ -91,7 +91,14 @@ export interface PinnedNode {
  * spec.node), an agent (none has claimed it), or an agent's reports (the leader marked it
  * AgentNotReporting), as a Pod's reason names its kubelet's state.
  */
-export function unbound(pinned: PinnedNode | undefined, boundMessage: string | undefined): Realization {
+/**
+ * Bound reasons that need someone to act, shown as Ready's reason too, so that
+ * `kubectl get virtualports -o wide` tells them apart (QA: NotBound for all of them); an
+ * interface not plugged yet, or pending, is the plain NotBound of a port waiting for its VM.
+ */
+const ACTIONABLE_BOUND_REASONS = new Set(['NodeNotFound', 'WrongBridge', 'InterfaceError']);
+
+export function unbound(pinned: PinnedNode | undefined, boundMessage: string | undefined, boundReason?: string): Realization {
   if (pinned) {
     const { name, node, claimedBy } = pinned;
     if (!node) return { status: 'False', reason: 'NodeNotFound', message: `node ${name} (spec.node) does not exist: create it (vnetctl get nodes lists those there are) or pin the port to one that does` };
@@ -102,5 +109,6 @@ export function unbound(pinned: PinnedNode | undefined, boundMessage: string | u
       return { status: 'False', reason: AGENT_NOT_REPORTING, message: `the vnetd agent of node ${name} (${claimedBy}) stopped reporting${since ? ` (marked silent at ${since}; vnetctl get node ${name} names its last renewal)` : ''}: is it running?` };
     }
   }
-  return { status: 'False', reason: 'NotBound', message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
+  const reason = boundReason !== undefined && ACTIONABLE_BOUND_REASONS.has(boundReason) ? boundReason : 'NotBound';
+  return { status: 'False', reason, message: boundMessage ? `not bound: ${boundMessage}` : 'not bound to a hypervisor interface yet' };
 }
