@@ -289,7 +289,6 @@ export class RealizationStatus {
     return sortNames(out);
   }
 
-  /** Nodes that need an object and have not installed its current version. */
   /**
    * The needed nodes that have not installed `version`. With `downToo`, also those whose
    * switch does not answer or whose agent is marked silent, whatever they installed: a
@@ -303,8 +302,8 @@ export class RealizationStatus {
   private lagging(uid: string, version: string, needed: Iterable<string>, downToo: boolean): string[] {
     const out: string[] = [];
     for (const n of needed) {
-      const down = this.nodeDown(n);
-      if (downToo ? down || this.realizedOn(n)?.get(uid) !== version : !down && this.realizedOn(n)?.get(uid) !== version) out.push(n);
+      const behind = this.realizedOn(n)?.get(uid) !== version;
+      if (downToo ? behind || this.nodeDown(n) : behind && !this.nodeDown(n)) out.push(n);
     }
     return sortNames(out);
   }
