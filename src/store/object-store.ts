@@ -265,7 +265,7 @@ export class ObjectStore {
     type: StoredType,
     namespace: string | undefined,
     name: string,
-    options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean; finalizers?: readonly string[] } = {},
+    options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean; finalizers?: readonly string[]; deleting?: (next: T) => void } = {},
   ): Promise<WriteResult<T>> {
     const key = objectKey(type, namespace, name);
     // Without a resourceVersion precondition the caller asked for no particular version:
@@ -283,8 +283,12 @@ export class ObjectStore {
     }
   }
 
-  /** `finalizers`: added as the deletion starts (the garbage collector's foregroundDeletion or orphan), never to an object already being deleted. */
-  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean; finalizers?: readonly string[] }): Promise<WriteResult<T>> {
+  /**
+   * `finalizers`: added as the deletion starts (the garbage collector's foregroundDeletion or
+   * orphan), never to an object already being deleted. `deleting`: changes the object makes
+   * in the write that starts its deletion (a Namespace's phase turns Terminating).
+   */
+  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean; finalizers?: readonly string[]; deleting?: (next: T) => void }): Promise<WriteResult<T>> {
     const current = await this.kv.get<T>(key);
     if (!current) throw new KeyNotFoundError(key);
     const pre = options.preconditions ?? {};
@@ -308,6 +312,7 @@ export class ObjectStore {
       next.metadata.deletionTimestamp ??= this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
       next.metadata.deletionGracePeriodSeconds ??= 0;
       next.metadata.generation = (next.metadata.generation ?? 1) + 1;
+      if (!deleting) options.deleting?.(next);
       if (options.dryRun) return { object: withRevision({ ...current, value: next }), deleted: false };
       const res = await this.kv.txn<T>([
         { type: 'update', key, value: next, expectedModRevision: current.modRevision },

@@ -992,6 +992,8 @@ describe('namespaces', () => {
     await v.call('POST', `${G}/namespaces/gone/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'p' }, spec: { network: 'n' } });
     const d = await v.call('DELETE', '/api/v1/namespaces/gone');
     expect(d.status).toBe(200);
+    // Already Terminating in the answer to the DELETE, as kube-apiserver's (QA: Active, then Terminating on the next GET).
+    expect(d.json).toMatchObject({ status: { phase: 'Terminating' }, metadata: { deletionTimestamp: expect.any(String) } });
     // While the namespace terminates (its reconciler deleting objects meanwhile, so the store
     // revision moves anyway): new objects are refused and none is written.
     const refused = await v.call('POST', `${G}/namespaces/gone/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'q' }, spec: { network: 'n' } });
