@@ -465,6 +465,10 @@ export class ChassisManager {
 
   private viewOf(node: string, interfaceId: string): NodeView {
     const s = this.sessions.get(node);
+    // Another Node's switch (spec.ovsdb pointing at it, NodeMismatch): no news of this node,
+    // as a disconnected one, so its ports keep their binding (QA: they were unbound by the
+    // other switch's interfaces, and a load balancer's only backend with them).
+    if (s?.foreign) return { node, connected: false, settling: false, interfaces: [] };
     const rows = s?.interfacesWithIfaceId(interfaceId);
     const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC] })) : [];
     // No session yet for a node that will have one (this process is starting, its node not

@@ -120,6 +120,11 @@ export class NodeSession {
     return this.synced && this.client.connected;
   }
 
+  /** The database is another Node's switch (its Open_vSwitch row records that node): nothing in it is this node's. */
+  get foreign(): boolean {
+    return this.synced && foreignNode(nodeIn(this.openVSwitch()), this.opts.node) !== undefined;
+  }
+
   /**
    * The database records this leader's generation (always, without one). The pipeline
    * claims the switch's OpenFlow master role only then, so that the generation a database
@@ -130,7 +135,7 @@ export class NodeSession {
    */
   get generationRecorded(): boolean {
     const generation = this.opts.generation;
-    if (this.synced && foreignNode(nodeIn(this.openVSwitch()), this.opts.node)) return false;
+    if (this.foreign) return false;
     return generation === undefined || (this.synced && generationIn(this.openVSwitch()) === generation);
   }
 

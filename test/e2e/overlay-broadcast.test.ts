@@ -13,6 +13,7 @@
 import { decodeCookie } from '../../src/openflow/sync/cookie';
 import { OwnerCategory, OwnerIds } from '../../src/pipeline/owners';
 import type { Hypervisor, Vm } from '../harness/testbed';
+import type { VirtualPort } from '../../src/resources/kinds';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
 import { fastPathFromEnv, startCapture, G, overlayApi, type Obj, overlayBed } from './overlay-support';
@@ -27,7 +28,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
   const { children } = fixture;
 
   const api = overlayApi(fixture.vnetd);
-  const { call, waitReady, network } = api;
+  const { call, replace, waitReady, network } = api;
   const vmFor = (ns: string, net: string, name: string, hv: string, vmName: string, spec: Record<string, unknown> = {}) => api.vmFor(fixture.bed(), ns, net, name, hv, { vmName, spec });
   const ping = (from: Vm, ip: string, extra: string[] = []) =>
     from.exec(['ping', '-c', '1', '-W', '1', ...extra, ip]).then(
@@ -225,5 +226,36 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
     expect(await ours()).toBe(before.flows);
     for (const x of ['loadbalancers/web', 'virtualports/a', 'virtualports/b', 'virtualnetworks/net']) await call('DELETE', `${G}/namespaces/${ns}/${x}`);
     log(`Node hv2 deleted: its ${before.flows} flows and ${before.groups} groups of vnetd's gone in ${goneMs.toFixed(0)} ms, pings across cut off; created again: traffic back in ${backMs.toFixed(0)} ms with ${before.flows} flows`);
+  }, 90_000);
+
+  it("a Node whose spec.ovsdb points at another node's switch (NodeMismatch) keeps its ports' binding and its switch's flows, as a disconnected one", async () => {
+    const ns = 'mismatch';
+    await network(ns, 'net', { subnets: [{ cidr: '10.78.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1', 'mma', { ips: ['10.78.0.10'] });
+    await vmFor(ns, 'net', 'b', 'hv2', 'mmb', { ips: ['10.78.0.20'] });
+    await eventually(() => ping(a.vm, '10.78.0.20'), 10_000, 50);
+    const [hv1, hv2] = [fixture.bed().hv('hv1'), fixture.bed().hv('hv2')];
+    const ours = async (hv: Hypervisor) => (await flows(hv)).filter((f) => f.app === 0x56).length;
+    const before = [await ours(hv1), await ours(hv2)];
+    type NodeObj = Omit<Obj, 'status'> & { spec: { ovsdb?: string }; status?: { conditions?: Array<{ type: string; status: string; reason?: string }> } };
+    const own = hv2.nodeSpec().ovsdb;
+    await replace<NodeObj>(`${G}/nodes/hv2`, (n) => ({ ...n, spec: { ...n.spec, ovsdb: hv1.nodeSpec().ovsdb } }));
+    try {
+      await eventually(async () => ((await call('GET', `${G}/nodes/hv2`)) as NodeObj).status?.conditions?.find((c) => c.type === 'Ready')?.reason === 'NodeMismatch', 15_000, 100);
+      await new Promise((r) => setTimeout(r, 1500));
+      // QA: the other switch's interfaces unbound b, and hv1 lost its 259 flows for it.
+      const b = (await call('GET', `${G}/namespaces/${ns}/virtualports/b`)) as VirtualPort;
+      expect(b.status).toMatchObject({ node: 'hv2' });
+      // No news of hv2 (as for a disconnected node): the binding stays, Bound says it is not known now.
+      expect(b.status?.conditions?.find((c) => c.type === 'Bound')).toMatchObject({ status: 'Unknown' });
+      expect([await ours(hv1), await ours(hv2)]).toEqual(before);
+      expect(await ping(a.vm, '10.78.0.20')).toBe(true);
+    } finally {
+      await replace<NodeObj>(`${G}/nodes/hv2`, (n) => ({ ...n, spec: { ...n.spec, ovsdb: own } }));
+    }
+    await eventually(async () => ((await call('GET', `${G}/nodes/hv2`)) as NodeObj).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', 15_000, 100);
+    await eventually(() => ping(a.vm, '10.78.0.20'), 10_000, 50);
+    for (const x of ['virtualports/a', 'virtualports/b', 'virtualnetworks/net']) await call('DELETE', `${G}/namespaces/${ns}/${x}`);
+    log(`hv2's spec.ovsdb pointed at hv1's switch: NodeMismatch, port b kept its binding, ${before.join(' / ')} flows of vnetd's on hv1 / hv2 unchanged, pings answered`);
   }, 90_000);
 });
