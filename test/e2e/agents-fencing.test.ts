@@ -295,4 +295,24 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     await eventually(async () => (await lbHealthy()) === '1/1', 20_000, 100);
     log(`agent stopped: Node Ready=Unknown after ${markedMs.toFixed(0)} ms (timeout 2000 ms); a new agent: Ready=True after ${(performance.now() - t1).toFixed(0)} ms`);
   }, 60_000);
+
+  it('a Node deleted while its agent is down holds nothing back: its network and load balancer are Ready again, its bound port says NodeNotFound; created again, all come back', async () => {
+    type Cond = { type: string; status: string; reason?: string; message?: string };
+    type Any = { spec?: Record<string, unknown>; status?: { conditions?: Cond[] } };
+    const readyOf = async (path: string) => ((await api.call('GET', `${G}/${path}`)) as Any).status?.conditions?.find((c) => c.type === 'Ready');
+    await eventually(async () => (await readyOf('namespaces/fencing/virtualports/hc'))?.status === 'True', 15_000, 100);
+    const spec = ((await api.call('GET', `${G}/nodes/hv1`)) as Any).spec!;
+    for (const a of agents.splice(0)) await a.close();
+    await eventually(async () => (await readyOf('nodes/hv1'))?.reason === 'AgentNotReporting', 15_000, 100);
+    await api.call('DELETE', `${G}/nodes/hv1`);
+    // QA: with nobody to unbind its ports, every object of its networks stayed Realizing for good.
+    await eventually(async () => (await readyOf('namespaces/fencing/virtualnetworks/net'))?.status === 'True', 15_000, 100);
+    await eventually(async () => (await readyOf('namespaces/fencing/loadbalancers/web'))?.status === 'True', 15_000, 100);
+    const hc = await eventually(async () => ((await readyOf('namespaces/fencing/virtualports/hc'))?.reason === 'NodeNotFound' ? readyOf('namespaces/fencing/virtualports/hc') : undefined), 15_000, 100);
+    expect(hc).toMatchObject({ status: 'False', message: expect.stringMatching(/^bound to node hv1, which no longer exists/) });
+    await api.call('POST', `${G}/nodes`, { metadata: { name: 'hv1' }, spec });
+    await newAgent();
+    await eventually(async () => (await readyOf('namespaces/fencing/virtualports/hc'))?.status === 'True', 20_000, 100);
+    log('Node deleted while its agent was down: network and load balancer Ready, its bound port NodeNotFound; created again with an agent: Ready');
+  }, 60_000);
 });

@@ -166,6 +166,8 @@ export class RealizationStatus {
           onUpdate: (o, n) => {
             if (switchUnreachable(o) !== switchUnreachable(n)) this.requeueOnNode(n.metadata.name);
           },
+          // A Node deleted: what it held back (or its ports said of it) is looked at again.
+          onDelete: (o) => this.requeueOnNode(o.metadata.name),
         }),
       );
     }
@@ -303,6 +305,10 @@ export class RealizationStatus {
     const out: string[] = [];
     for (const n of needed) {
       const behind = this.realizedOn(n)?.get(uid) !== version;
+      // A Node deleted while ports were still bound there (its agent down, so nobody unbound
+      // them) holds nothing back: no flows are wanted on a retired hypervisor (QA: every
+      // object of its networks stayed Realizing for good).
+      if (behind && !this.nodeObj(n)) continue;
       if (downToo ? behind || this.nodeDown(n) : behind && !this.nodeDown(n)) out.push(n);
     }
     return sortNames(out);
@@ -497,7 +503,7 @@ export class RealizationStatus {
     const lag = clash.length ? [] : this.lagging(uid, version, needed, !ofPort);
     const silent = this.opts.readiness === 'node-status' ? lag.filter((n) => agentMarkedSilent(this.nodeObj(n))) : [];
     const unreachable = lag.length ? lag.filter((n) => switchUnreachable(this.nodeObj(n))) : [];
-    const of = ofPort ? [...needed].filter((n) => !this.nodeDown(n)) : [...needed];
+    const of = [...needed].filter((n) => (ofPort ? !this.nodeDown(n) : true) && this.nodeObj(n) !== undefined);
     return realizationOf(sortNames(of), lag, clash, silent, unreachable);
   }
 

@@ -28,7 +28,8 @@ describe('readiness', () => {
     expect(boundToDownNode('hv2', down)).toEqual({ status: 'False', reason: 'SwitchUnreachable', message: 'the switch of its node hv2 does not answer since 2026-12-03T08:00:00Z: its traffic stops until ovs-vswitchd is back (vnetctl get node hv2 says why)' });
     expect(boundToDownNode('hv2', node({ status: 'True', reason: 'Ready' }))).toBeUndefined();
     expect(boundToDownNode('hv2', node({ status: 'False', reason: 'Disconnected' }))).toBeUndefined();
-    expect(boundToDownNode('hv2', undefined)).toBeUndefined();
+    // Its Node deleted while the port was bound there (an agent down, nobody unbinding it): said, not Ready.
+    expect(boundToDownNode('hv2', undefined)).toMatchObject({ status: 'False', reason: 'NodeNotFound', message: expect.stringMatching(/^bound to node hv2, which no longer exists/) });
     // A node whose agent is marked silent: what is in place there is no longer known (as a Pod on a NotReady node).
     const silent = node({ status: 'Unknown', reason: 'AgentNotReporting', lastTransitionTime: '2026-12-03T08:00:00Z' });
     expect(boundToDownNode('hv2', silent)).toEqual({ status: 'False', reason: 'AgentNotReporting', message: 'the agent of its node hv2 stopped reporting (marked silent at 2026-12-03T08:00:00Z): whether its flows are still in place is not known; its traffic likely goes on (vnetctl get node hv2 says why)' });

@@ -60,6 +60,8 @@ export function realizationOf(
  * balancer that took the port's backend out for its silent agent).
  */
 export function boundToDownNode(nodeName: string, node: HypervisorNode | undefined): Realization | undefined {
+  // Its Node deleted while the port was bound there, with no agent left to unbind it.
+  if (!node) return { status: 'False', reason: 'NodeNotFound', message: `bound to node ${nodeName}, which no longer exists (deleted while its agent was down?): create it again, or move the port's VM to another hypervisor` };
   const since = getCondition(node?.status?.conditions, READY)?.lastTransitionTime;
   if (switchUnreachable(node)) {
     return { status: 'False', reason: SWITCH_UNREACHABLE, message: `the switch of its node ${nodeName} does not answer${since ? ` since ${since}` : ''}: its traffic stops until ovs-vswitchd is back (vnetctl get node ${nodeName} says why)` };
