@@ -197,6 +197,12 @@ describe('LbStatusReporter', () => {
       const cutOff = await until((s) => available(s)?.message?.includes('does not answer') === true && s?.backends?.[1]?.healthy === true);
       expect(cutOff.healthyBackends).toBe('1/2');
       expect(available(cutOff)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (the switch of its node hv2 does not answer)' });
+      // Both there: they are still dealt connections, which go unanswered, not refused (QA: "refused" while a partitioned switch served them).
+      nodes = ['hv2', 'hv2'];
+      reporter.refreshSoon();
+      const bothDown = await until((s) => s?.healthyBackends === '0/2' && available(s)?.status === 'False');
+      expect(available(bothDown)).toMatchObject({ reason: 'NoHealthyBackends', message: 'none of its 2 backends gets connections known to be answered, so new connections go unanswered unless that switch still forwards them: p5, p6 (the switch of its node hv2 does not answer)' });
+      nodes = ['hv1', 'hv2'];
       down.delete('hv2');
       reporter.refreshSoon();
       await until((s) => s?.healthyBackends === '2/2');

@@ -552,9 +552,14 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
   troubles.forEach((t, i) => t !== undefined && byTrouble.set(t, [...(byTrouble.get(t) ?? []), backends[i]!.name]));
   const not = [...byTrouble].map(([t, names]) => `${names.join(', ')} (${t})`).join('; ');
   if (getting === 0) {
-    const none = backends.length === 1 ? 'its only backend gets no connections' : `none of its ${backends.length} backends gets connections`;
+    // An unchecked backend on a node whose switch does not answer is still dealt connections:
+    // they go unanswered there, not refused (QA: "refused" while a partitioned switch served them).
+    const unanswered = troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX)).length;
+    const known = unanswered ? ' known to be answered' : '';
+    const none = backends.length === 1 ? `its only backend gets no connections${known}` : `none of its ${backends.length} backends gets connections${known}`;
+    const outcome = unanswered === 0 ? 'so new connections are refused' : unanswered === backends.length ? 'so new connections go unanswered unless that switch still forwards them' : 'so new connections are refused, or go unanswered unless those switches still forward them';
     const allDrained = troubles.every((t) => t === DRAINED);
-    return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, so new connections are refused: ${not}`, observedGeneration };
+    return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, ${outcome}: ${not}`, observedGeneration };
   }
   if (getting < backends.length) {
     return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections; not: ${not}`, observedGeneration };
@@ -563,6 +568,7 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
 }
 
 const DRAINED = 'drained: weight 0';
+const SWITCH_DOWN_PREFIX = 'the switch of its node ';
 
 /**
  * Why each backend (status.backends, in spec order) gets no new connections; undefined for
@@ -576,7 +582,7 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
     // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
     if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
     // Unchecked (no healthCheck), so still dealt connections, which its node's switch loses.
-    if (why.switchDown(b.node)) return `the switch of its node ${b.node} does not answer`;
+    if (why.switchDown(b.node)) return `${SWITCH_DOWN_PREFIX}${b.node} does not answer`;
     return undefined;
   });
 }
