@@ -563,7 +563,10 @@ export class ResourceService {
       // it; nothing refers to a namespace by ownerReferences): no finalizer the garbage
       // collector would have to remove, which it never did, leaving the namespace Terminating.
       // A namespace answers its DELETE already Terminating, as kube-apiserver's does (QA: Active, then Terminating on the next GET).
-      const terminating = (next: T) => void ((next as { status?: Record<string, unknown> }).status = { ...(next as { status?: Record<string, unknown> }).status, phase: 'Terminating' });
+      const terminating = (next: T): void => {
+        const ns = next as { status?: Record<string, unknown> };
+        ns.status = { ...ns.status, phase: 'Terminating' };
+      };
       const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers: type === NAMESPACE_TYPE ? [] : finalizers, ...(type === NAMESPACE_TYPE ? { deleting: terminating } : {}) });
       const warnings = (await this.admissions.get(type.plural)?.deleteWarnings?.(res.object, this.admissionContext).catch(() => [])) ?? [];
       if (dryRun) return { object: res.object, code: 200, warnings };

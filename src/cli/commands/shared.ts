@@ -51,8 +51,10 @@ export function printWritten(rt: Runtime, kind: KindInfo, obj: KubeObject, verb:
   } else rt.io.out(renderObjects(kind, [obj], format, rt.term, { single: true }));
 }
 
-/** Adds `list`, `get NAME...` and `delete NAME...` for a kind under a command group. */
-/** `deleteNote`: what deleting one does beyond the object itself, printed in `delete --help`. */
+/**
+ * Adds `list`, `get NAME...` and `delete NAME...` for a kind under a command group.
+ * `deleteNote`: what deleting one does beyond the object itself, printed in `delete --help`.
+ */
 export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: RuntimeOf, opts: { delete: boolean; deleteNote?: string }): void {
   const noun = kind.kind;
   const listCmd = group

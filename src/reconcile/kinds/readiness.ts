@@ -57,12 +57,12 @@ export function realizationOf(
  * NIC's traffic has stopped, or cannot be known to flow, whatever was installed before; or to
  * a node whose agent the leader marked silent: what is in place there is no longer known. As
  * a Pod on a node gone NotReady is marked not Ready (QA: Ready=True Realized beside a load
- * balancer that took the port's backend out for its silent agent).
+ * balancer that took the port's backend out for its silent agent); or to a node deleted.
  */
 export function boundToDownNode(nodeName: string, node: HypervisorNode | undefined): Realization | undefined {
   // Its Node deleted while the port was bound there, with no agent left to unbind it.
   if (!node) return { status: 'False', reason: 'NodeNotFound', message: `bound to node ${nodeName}, which no longer exists (deleted while its agent was down?): create it again, or move the port's VM to another hypervisor` };
-  const since = getCondition(node?.status?.conditions, READY)?.lastTransitionTime;
+  const since = getCondition(node.status?.conditions, READY)?.lastTransitionTime;
   if (switchUnreachable(node)) {
     return { status: 'False', reason: SWITCH_UNREACHABLE, message: `the switch of its node ${nodeName} does not answer${since ? ` since ${since}` : ''}: its traffic stops until ovs-vswitchd is back (vnetctl get node ${nodeName} says why)` };
   }
