@@ -22,6 +22,16 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
   const getNode = (name: string) => v.objects.get<HypervisorNode>(NODES, undefined, name);
   const getPort = (name: string) => v.objects.get<VirtualPort>(VIRTUAL_PORTS, 'default', name);
   const vsctl = async (...args: string[]) => (await ovs.vsctl(args)).trim();
+  /** Plugs a hypervisor-created NIC (foreign: no vnetd-owner) with the iface-id into br-int; waits for the port to be bound to it and returns the port and the NIC's ofport. */
+  const plugBound = async (port: string, tap: string, ifaceId: string) => {
+    await vsctl('add-port', 'br-int', tap, '--', 'set', 'Interface', tap, 'type=internal', `external_ids:iface-id=${ifaceId}`);
+    const ofport = Number(await vsctl('get', 'Interface', tap, 'ofport'));
+    const bound = await eventually(async () => {
+      const p = await getPort(port);
+      return cond(p, 'Bound')?.status === 'True' ? p : undefined;
+    }, 10_000);
+    return { bound, ofport };
+  };
   const ready = (name: string, timeoutMs = 15_000) =>
     eventually(async () => {
       const n = await getNode(name);
@@ -89,12 +99,7 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     const created = await v.call('POST', `${G}/namespaces/default/virtualports`, { metadata: { name: 'vm-a' }, spec: { network: 'net1', node: 'hv1', interfaceId: 'iface-vm-a' } });
     expect(created.status).toBe(201);
     // A hypervisor-created NIC (foreign: no vnetd-owner) on vnetd's bridge.
-    await vsctl('add-port', 'br-int', 'tapa', '--', 'set', 'Interface', 'tapa', 'type=internal', 'external_ids:iface-id=iface-vm-a');
-    const ofport = Number(await vsctl('get', 'Interface', 'tapa', 'ofport'));
-    const bound = await eventually(async () => {
-      const p = await getPort('vm-a');
-      return cond(p, 'Bound')?.status === 'True' ? p : undefined;
-    }, 10_000);
+    const { bound, ofport } = await plugBound('vm-a', 'tapa', 'iface-vm-a');
     expect(bound.status).toMatchObject({ node: 'hv1', ofport });
     expect(ofport).toBeGreaterThan(0);
     await eventually(async () => (await getNode('hv1'))?.status?.boundPorts === 1, 10_000);
@@ -126,12 +131,7 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     expect(flows.split('\n').filter((l) => l.includes(created.json.spec.mac))).toEqual([]);
     // Moved to br-int (as libvirt would plug it after a fix): bound there.
     await vsctl('del-port', 'br-phy', 'tapw');
-    await vsctl('add-port', 'br-int', 'tapw', '--', 'set', 'Interface', 'tapw', 'type=internal', 'external_ids:iface-id=iface-vm-w');
-    const ofport = Number(await vsctl('get', 'Interface', 'tapw', 'ofport'));
-    const bound = await eventually(async () => {
-      const p = await getPort('vm-w');
-      return cond(p, 'Bound')?.status === 'True' ? p : undefined;
-    }, 10_000);
+    const { bound, ofport } = await plugBound('vm-w', 'tapw', 'iface-vm-w');
     expect(bound.status).toMatchObject({ node: 'hv1', ofport });
     await vsctl('del-port', 'br-int', 'tapw');
     expect((await v.call('DELETE', `${G}/namespaces/default/virtualports/vm-w`)).status).toBeLessThan(300);

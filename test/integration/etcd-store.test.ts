@@ -28,17 +28,22 @@ async function waitFor(cond: () => boolean | Promise<boolean>, what: string, tim
   }
 }
 
-describeEtcd('EtcdStore', () => {
-  let etcd: EtcdInstance;
-  let prefixes = 0;
-  const open = (keyPrefix = `/vnetd-test/${++prefixes}`) => EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix });
-
+/** A private etcd for the enclosing describe block, started before its tests and stopped after. */
+function ownEtcd(options?: Parameters<typeof startEtcd>[0]): () => EtcdInstance {
+  let etcd: EtcdInstance | undefined;
   beforeAll(async () => {
-    etcd = await startEtcd();
+    etcd = await startEtcd(options);
   });
   afterAll(async () => {
     await etcd?.stop();
   });
+  return () => etcd!;
+}
+
+describeEtcd('EtcdStore', () => {
+  const etcd = ownEtcd();
+  let prefixes = 0;
+  const open = (keyPrefix = `/vnetd-test/${++prefixes}`) => EtcdStore.open({ endpoints: [etcd().endpoint], keyPrefix });
 
   describe('on a fresh etcd', () => {
     it('reports revision 0 and nothing compacted', async () => {
@@ -132,20 +137,14 @@ describeEtcd('EtcdStore', () => {
 });
 
 describeEtcd('EtcdStore with etcd auto-compaction', () => {
-  let etcd: EtcdInstance;
-  beforeAll(async () => {
-    // etcd 3.4 periodic mode with a retention under an hour compacts every retention period.
-    etcd = await startEtcd({ extraArgs: ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1s'] });
-  });
-  afterAll(async () => {
-    await etcd?.stop();
-  });
+  // etcd 3.4 periodic mode with a retention under an hour compacts every retention period.
+  const etcd = ownEtcd({ extraArgs: ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1s'] });
 
   it('surfaces compaction by etcd itself as GoneError (list, watch(), and a watch opened by a store that had not learned of it)', async () => {
-    const s = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/auto' });
+    const s = await EtcdStore.open({ endpoints: [etcd().endpoint], keyPrefix: '/auto' });
     // Opened now, before any compaction: it learns of it only through its failing watch.
-    const other = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/auto' });
-    const third = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/auto' });
+    const other = await EtcdStore.open({ endpoints: [etcd().endpoint], keyPrefix: '/auto' });
+    const third = await EtcdStore.open({ endpoints: [etcd().endpoint], keyPrefix: '/auto' });
     try {
       const first = await s.txn([{ type: 'create', key: '/k/a', value: { n: 0 } }]);
       // Keep writing so the compactor has revisions to drop; stop once it dropped `first`.
@@ -200,16 +199,10 @@ describeEtcd('EtcdStore with etcd auto-compaction', () => {
 
 
 describeEtcd('EtcdStore across an etcd restart', () => {
-  let etcd: EtcdInstance;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
-  afterAll(async () => {
-    await etcd?.stop();
-  });
+  const etcd = ownEtcd();
 
   it('resumes a watch exactly once and in order after etcd restarts', async () => {
-    const s = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/restart' });
+    const s = await EtcdStore.open({ endpoints: [etcd().endpoint], keyPrefix: '/restart' });
     try {
       const base = await s.currentRevision();
       // History long enough that etcd replays it in several responses (1,000 revisions
@@ -233,7 +226,7 @@ describeEtcd('EtcdStore across an etcd restart', () => {
         { afterRevision: base, onError: (e) => failures.push(e) },
       );
       await waitFor(() => seen.length > 0, 'the replay to start');
-      await etcd.restart();
+      await etcd().restart();
       const seenAtRestart = seen.length;
       // The client reconnects on its own; the first write may need its retries.
       let last = 0;
@@ -255,23 +248,17 @@ describeEtcd('EtcdStore across an etcd restart', () => {
 });
 
 describeEtcd('EtcdStore when etcd is restored from a backup', () => {
-  let etcd: EtcdInstance;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-  });
-  afterAll(async () => {
-    await etcd?.stop();
-  });
+  const etcd = ownEtcd();
 
   it('ends every watch with Gone (its owner lists again) once etcd\'s revision went back, and follows the restored history', async () => {
-    const s = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/restore', restoreCheckMs: 200 });
-    const backup = `${etcd.dataDir}.backup`;
+    const s = await EtcdStore.open({ endpoints: [etcd().endpoint], keyPrefix: '/restore', restoreCheckMs: 200 });
+    const backup = `${etcd().dataDir}.backup`;
     try {
       await s.txn([{ type: 'create', key: '/k/a', value: { n: 1 } }]);
       // The backup: etcd stopped, its data copied (as a snapshot restore brings it back).
-      await etcd.crash();
-      fs.cpSync(etcd.dataDir, backup, { recursive: true });
-      await etcd.restart();
+      await etcd().crash();
+      fs.cpSync(etcd().dataDir, backup, { recursive: true });
+      await etcd().restart();
       for (let i = 0; i < 20; i++) await s.txn([{ type: 'create', key: `/k/later-${i}`, value: { i } }]);
       const before = await s.currentRevision();
       const seen: string[] = [];
@@ -280,10 +267,10 @@ describeEtcd('EtcdStore when etcd is restored from a backup', () => {
       s.watch('/k/', (e) => seen.push(e.kv.key), { afterRevision: before, onError: (e) => failures.push(e) });
       s.watch('/k/', () => undefined, { afterRevision: before, route, onError: (e) => failures.push(e) });
       // Restored: etcd's revision is back where the backup was taken.
-      await etcd.crash();
-      fs.rmSync(etcd.dataDir, { recursive: true, force: true });
-      fs.cpSync(backup, etcd.dataDir, { recursive: true });
-      await etcd.restart();
+      await etcd().crash();
+      fs.rmSync(etcd().dataDir, { recursive: true, force: true });
+      fs.cpSync(backup, etcd().dataDir, { recursive: true });
+      await etcd().restart();
       const t0 = performance.now();
       // Nobody reads or writes: the store's own check learns it.
       await waitFor(() => failures.length === 2, 'both watches to end', 15_000);
@@ -308,16 +295,10 @@ describeEtcd('EtcdStore when etcd is restored from a backup', () => {
 });
 
 describeEtcd('EtcdStore on an etcd whose database is full', () => {
-  let etcd: EtcdInstance;
-  beforeAll(async () => {
-    etcd = await startEtcd({ extraArgs: ['--quota-backend-bytes=2097152'] });
-  });
-  afterAll(async () => {
-    await etcd?.stop();
-  });
+  const etcd = ownEtcd({ extraArgs: ['--quota-backend-bytes=2097152'] });
 
   it('refuses writes as "full" (not retried, not "unavailable"), and reads go on however many writes it refused', async () => {
-    const s = await EtcdStore.open({ endpoints: [etcd.endpoint], keyPrefix: '/full' });
+    const s = await EtcdStore.open({ endpoints: [etcd().endpoint], keyPrefix: '/full' });
     try {
       await s.txn([{ type: 'create', key: '/k/small', value: { n: 1 } }]);
       const big = 'x'.repeat(100_000);
