@@ -4,17 +4,14 @@
  * port can no longer take the address over (VRRP, keepalived): said as a warning (QA: a VIP
  * took over a port's VRRP address silently). A VIP vnetd picks itself avoids pair addresses.
  */
-import { canonicalIp, cidrContains, tryParseCidr, tryParseIp } from '../ipam';
+import { canonicalIp, coversAddress } from '../ipam';
 import type { AllowedAddressPair, LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { AdmissionContext } from './admission';
 import { LOAD_BALANCERS, PORTS } from './network-lookup';
 
 /** Whether a pair (an address, or a CIDR) covers ip. */
 export function pairCovers(pair: AllowedAddressPair, ip: string): boolean {
-  const addr = tryParseIp(ip);
-  if (!addr) return false;
-  const cidr = tryParseCidr(pair.ip.includes('/') ? pair.ip : `${pair.ip}/${addr.family === 4 ? 32 : 128}`);
-  return cidr !== undefined && cidr.family === addr.family && cidrContains(cidr, addr);
+  return coversAddress(pair.ip, ip);
 }
 
 /** The ports of the network with an allowed address pair, and their pairs. */

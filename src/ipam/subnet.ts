@@ -13,7 +13,7 @@
  * accepted are /30 and /126.
  */
 import type { IpRange, Subnet } from '../resources/kinds';
-import { ADDRESS_BITS, formatIp, familyName, parseIp, type IpAddress, type IpFamily } from './address';
+import { ADDRESS_BITS, formatIp, familyName, parseIp, tryParseIp, type IpAddress, type IpFamily } from './address';
 import { IpamError, IpamValidationError, type IpamIssue } from './errors';
 
 export interface Cidr {
@@ -102,6 +102,17 @@ export function canonicalCidr(text: string, field?: string): string {
 
 export function cidrContains(cidr: Cidr, ip: IpAddress): boolean {
   return ip.family === cidr.family && ip.value >= cidr.network && ip.value <= cidr.last;
+}
+
+/**
+ * Whether `addressOrCidr` (an address, or a CIDR: an allowed address pair's form) covers
+ * the address `ip`; false for text that parses as neither.
+ */
+export function coversAddress(addressOrCidr: string, ip: string): boolean {
+  const addr = tryParseIp(ip);
+  if (!addr) return false;
+  const cidr = tryParseCidr(addressOrCidr.includes('/') ? addressOrCidr : `${addressOrCidr}/${addr.family === 4 ? 32 : 128}`);
+  return cidr !== undefined && cidrContains(cidr, addr);
 }
 
 /** True when every address of inner is in outer. */

@@ -4,7 +4,7 @@
  * every place the packet can end, what OVS should do there, so the OVS half can compare.
  */
 import { canonicalIfIp, familyName, formatIp, tryParseIp, type IpFamily } from '../../ipam/address';
-import { cidrContains, tryParseCidr } from '../../ipam/subnet';
+import { cidrContains, coversAddress, tryParseCidr } from '../../ipam/subnet';
 import { lbTableSize } from '../../pipeline/load-balancer';
 import { linkLocalOf } from '../../pipeline/port-security-v6';
 import { loadBalancerMac } from '../../pipeline/owners';
@@ -270,14 +270,9 @@ const resolution = (family: IpFamily): string => (family === 4 ? 'arp:      ' : 
 
 /** A port of the network whose allowed address pair (an address, or a CIDR) covers ip. */
 function pairHolder(input: TraceInput, netName: string, ip: string): { port: VirtualPort; pair: { ip: string; mac?: string } } | undefined {
-  const addr = tryParseIp(ip);
-  if (!addr) return undefined;
   for (const port of input.ports) {
     if (port.spec?.network !== netName) continue;
-    for (const pair of port.spec.allowedAddressPairs ?? []) {
-      const cidr = pair.ip.includes('/') ? tryParseCidr(pair.ip) : undefined;
-      if (cidr ? cidr.family === addr.family && cidrContains(cidr, addr) : canonicalIfIp(pair.ip) === ip) return { port, pair };
-    }
+    for (const pair of port.spec.allowedAddressPairs ?? []) if (coversAddress(pair.ip, ip)) return { port, pair };
   }
   return undefined;
 }
