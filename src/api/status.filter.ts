@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError, ApiErrors } from '../resources/status';
 import { storeFailure } from '../store/unavailable';
-import { BODY_LIMIT } from './request-body';
+import { BODY_LIMIT, drainBody } from './request-body';
 
 /** Maps anything thrown to a Kubernetes Status (also used as Fastify's own error handler). */
 export function toApiError(err: unknown, log: Logger): ApiError {
@@ -46,6 +46,19 @@ export class StatusFilter implements ExceptionFilter {
       reply.raw.end();
       return;
     }
+    if (err.code === 413) {
+      // Fastify asked to close the connection; unless the body is huge, it is drained instead.
+      void reply.removeHeader('connection');
+      drainBody(reply.request.raw, (overflow) => {
+        if (overflow && reply.request.raw.httpVersionMajor === 1) void reply.header('connection', 'close');
+        this.send(reply, err);
+      });
+      return;
+    }
+    this.send(reply, err);
+  }
+
+  private send(reply: FastifyReply, err: ApiError): void {
     // As kube-apiserver: a Status that says when to retry says it in the header too (client-go reads it).
     const retryAfter = err.details?.retryAfterSeconds ?? 0;
     if (retryAfter > 0) void reply.header('retry-after', String(retryAfter));

@@ -1,4 +1,6 @@
 /** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
+import https from 'node:https';
+import http2 from 'node:http2';
 import { lbVipMac } from '../../src/pipeline/owners';
 import { ApiClient } from '../../src/agent/api-client';
 import { MacAllocator } from '../../src/ipam/mac-allocator';
@@ -182,6 +184,55 @@ describe('VirtualNetwork', () => {
     const big = net('big', { subnets: [{ cidr: '10.7.0.0/24' }] }) as Record<string, unknown>;
     (big.metadata as Record<string, unknown>).annotations = { a: 'x'.repeat(1024 * 1024 + 10) };
     await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, big, 413, 'RequestEntityTooLarge');
+  });
+
+  it('answers 413 to a body of many MiB still being sent, over HTTP/1.1 and HTTP/2, and the connection serves the next request', async () => {
+    // Before, vnetd answered and closed at once while the client was still writing: a Node
+    // client got EPIPE (HTTP/1.1, from 4 MiB) or ENHANCE_YOUR_CALM (HTTP/2, from 8 MiB)
+    // instead of the Status.
+    const body = Buffer.alloc(16 * 1024 * 1024, 0x20);
+    const path = `${G}/namespaces/t1/virtualnetworks`;
+    const headers = { authorization: `Bearer ${v.adminToken}`, 'content-type': 'application/json' };
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: v.caCertPem });
+    const h1 = (payload: Buffer) => new Promise<{ status: number; json: Record<string, unknown>; socket: unknown }>((resolve, reject) => {
+      const req = https.request(`${v.url}${path}`, { method: 'POST', agent, headers: { ...headers, 'content-length': payload.length } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown>, socket: req.socket }));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+    try {
+      for (const size of [4, 16]) {
+        const r = await h1(body.subarray(0, size * 1024 * 1024));
+        expect(r).toMatchObject({ status: 413, json: { kind: 'Status', reason: 'RequestEntityTooLarge', code: 413 } });
+        const next = await h1(Buffer.from(JSON.stringify(net('after-big-h1', { subnets: [{ cidr: '10.7.1.0/24' }] }))));
+        expect(next.status).toBe(size === 4 ? 201 : 409);
+        expect(next.socket === r.socket).toBe(true);
+      }
+    } finally {
+      agent.destroy();
+    }
+    const session = http2.connect(v.url, { ca: v.caCertPem });
+    const h2 = (payload: Buffer) => new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': path, ...headers, 'content-length': String(payload.length) });
+      let status = 0;
+      let text = '';
+      stream.on('response', (h) => (status = Number(h[':status'])));
+      stream.on('data', (c: Buffer) => (text += c));
+      stream.on('end', () => resolve({ status, json: JSON.parse(text) as Record<string, unknown> }));
+      stream.on('error', reject);
+      stream.end(payload);
+    });
+    try {
+      for (const size of [8, 16]) {
+        expect(await h2(body.subarray(0, size * 1024 * 1024))).toMatchObject({ status: 413, json: { reason: 'RequestEntityTooLarge' } });
+      }
+      expect((await h2(Buffer.from(JSON.stringify(net('after-big-h2', { subnets: [{ cidr: '10.7.2.0/24' }] }))))).status).toBe(201);
+    } finally {
+      session.close();
+    }
   });
 
   it('answers a name too long for any object with a Status, not the HTTP server\'s own error', async () => {
