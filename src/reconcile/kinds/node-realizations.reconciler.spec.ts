@@ -60,6 +60,32 @@ describe('NodeRealizationReconciler', () => {
     }
   });
 
+  it('warns once per node when the timeout is shorter than an agent\'s lease (three of its heartbeats), and not when it is not', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const lines: Array<{ event?: string; node?: string; msg?: string }> = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l) as { event?: string }) });
+    await objects.create(NODES, node('hv1'));
+    await objects.create(NODES, node('hv2'));
+    for (const name of ['hv1', 'hv2']) {
+      await objects.create<NodeRealization>(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name }, spec: {}, status: { agent: claimed } });
+    }
+    const lease = (name: string, leaseDurationSeconds: number, i: number) => ({ holderIdentity: 'host/1', leaseDurationSeconds, renewTime: `2026-11-30T00:00:0${i}.000Z` });
+    await objects.create<NodeLease>(NODE_LEASES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeLease', metadata: { name: 'hv1' }, spec: lease('hv1', 60, 0) });
+    await objects.create<NodeLease>(NODE_LEASES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeLease', metadata: { name: 'hv2' }, spec: lease('hv2', 30, 0) });
+    const informers = new SharedInformers(objects.kv, log);
+    const r = new NodeRealizationReconciler(objects, informers, log, { agentTimeoutMs: 30_000 });
+    await r.start();
+    try {
+      for (let i = 1; i <= 3; i++) await objects.modify<NodeLease>(NODE_LEASES, undefined, 'hv1', (cur) => ({ ...cur, spec: lease('hv1', 60, i) }));
+      await eventually(async () => lines.length > 0);
+      await new Promise((res) => setTimeout(res, 100));
+      expect(lines).toEqual([expect.objectContaining({ event: 'node.agent_timeout_short', node: 'hv1', msg: expect.stringContaining('set the timeout to 60000 ms or more') })]);
+    } finally {
+      await r.stop();
+      informers.stop();
+    }
+  });
+
   it('keeps one NodeRealization per Node: made with it, made again if deleted, deleted with it (orphans too)', async () => {
     const objects = new ObjectStore(new MemoryStore());
     const log = pino({ level: 'silent' });

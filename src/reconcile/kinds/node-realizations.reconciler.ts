@@ -62,7 +62,7 @@ export class NodeRealizationReconciler {
     this.unsubscribe.push(this.controller.watch(this.nodes, byName(NODES)), this.controller.watch(this.realizations, byName(NODE_REALIZATIONS)));
     const saw = (o: { metadata: { name: string } }) => this.sawRenewal(o.metadata.name);
     this.unsubscribe.push(
-      this.realizations.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n), onDelete: (rz) => (this.renewals.delete(rz.metadata.name), this.unclaimed.delete(rz.metadata.name)) }),
+      this.realizations.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n), onDelete: (rz) => (this.renewals.delete(rz.metadata.name), this.unclaimed.delete(rz.metadata.name), this.warnedDurations.delete(rz.metadata.name)) }),
       this.leases.addEventHandler({ onAdd: saw, onUpdate: (_o, n) => saw(n) }),
     );
   }
@@ -75,6 +75,24 @@ export class NodeRealizationReconciler {
     const seen = `${agent.generation ?? ''}/${agent.claimTime ?? ''}/${agent.renewTime ?? ''}/${lease?.holderIdentity ?? ''}/${lease?.renewTime ?? ''}`;
     const cur = this.renewals.get(name);
     if (cur?.seen !== seen) this.renewals.set(name, { seen, at: performance.now() });
+    this.checkLeaseDuration(name, lease?.leaseDurationSeconds);
+  }
+
+  /** Per node: the lease duration already warned about. */
+  private readonly warnedDurations = new Map<string, number>();
+
+  /**
+   * An agent's lease lasts three of its heartbeats (node-lease.ts). A timeout shorter than
+   * that marks a healthy agent AgentNotReporting whenever a renewal is a little late, or
+   * between every two renewals: said once per node, as a misconfiguration, not a node's trouble.
+   */
+  private checkLeaseDuration(name: string, seconds: number | undefined): void {
+    if (seconds === undefined || seconds * 1000 <= this.agentTimeoutMs || this.warnedDurations.get(name) === seconds) return;
+    this.warnedDurations.set(name, seconds);
+    this.logger.warn(
+      { event: 'node.agent_timeout_short', node: name, agentTimeoutMs: this.agentTimeoutMs, leaseDurationSeconds: seconds },
+      `the agent timeout (VNETD_AGENT_TIMEOUT_MS, ${this.agentTimeoutMs} ms) is shorter than node ${name}'s lease (${seconds} s, three of its agent's heartbeats): its agent will be marked AgentNotReporting while healthy; set the timeout to ${seconds * 1000} ms or more, or shorten the agents' VNETD_AGENT_HEARTBEAT_MS`,
+    );
   }
 
   /** The last renewal as the agent stamped it, for the message. */
