@@ -40,7 +40,7 @@ export function planFullSync(
   groups: readonly GroupDesc[],
   ownsGroup: (id: number) => boolean,
   ctx: CookieContext,
-): { plan: SyncPlan; unchanged: number } {
+): { plan: SyncPlan; unchanged: number; removed: number } {
   const plan = emptyPlan();
   const onSwitch = new Map<string, FlowStats>();
   const staleRounds = new Set<number>();
@@ -78,7 +78,7 @@ export function planFullSync(
     else if (groupSignature(have) !== e.sig) plan.groupModifies.push(groupMod('modify', e.group));
   }
   for (const g of groupsOnSwitch.values()) plan.groupDeletes.push(groupMod('delete', g));
-  return { plan, unchanged };
+  return { plan, unchanged, removed: onSwitch.size };
 }
 
 /**

@@ -155,8 +155,10 @@ describe('FlowTableManager (fake switch)', () => {
     m1.stop();
     const bundles = sw.committed.length;
 
-    // Unchanged: nothing is sent at all.
-    const m2 = createFlowTableManager(conns[0] as OpenFlowConnection, {});
+    // Unchanged: nothing is sent at all, and nothing is said above info.
+    const warned: Array<{ obj: object; msg?: string }> = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (obj: object, msg?: string) => void warned.push({ obj, msg }) };
+    const m2 = createFlowTableManager(conns[0] as OpenFlowConnection, { logger });
     managers.push(m2);
     await m2.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 2)]);
     await m2.setDesired(owner(NET, 1), [flow(3, 50)]);
@@ -166,15 +168,18 @@ describe('FlowTableManager (fake switch)', () => {
     expect(m2.round).toBe(1);
     expect(sw.committed).toHaveLength(bundles);
     expect(m2.counters().lastSyncUnchangedFlows).toBe(3);
+    expect(warned).toEqual([]);
     m2.stop();
 
-    // Changed while no controller ran: one add, one delete of this round's flow, nothing else.
-    const m3 = createFlowTableManager(conns[0] as OpenFlowConnection, {});
+    // Changed while no controller ran: one add, one delete of this round's flow, nothing else;
+    // the removal is a warning (a store that never programmed the switch looks the same).
+    const m3 = createFlowTableManager(conns[0] as OpenFlowConnection, { logger });
     managers.push(m3);
     await m3.setDesired(owner(PORT, 1), [flow(0, 1), flow(0, 3)]);
     await m3.setDesired(owner(NET, 1), [flow(3, 50)]);
     await m3.start();
     expect(lastBundle(sw)).toEqual(['add t0 reg0=3', 'delete_strict t0 reg0=2']);
+    expect(warned).toEqual([{ obj: { removed: 1, dumped: 3 }, msg: expect.stringMatching(/^openflow first sync: removed 1 of this application's flows/) }]);
     expect(m3.round).toBe(1);
     expect([...sw.flows.keys()].sort()).toEqual([key(0, 1), key(0, 3), key(3, 50)].sort());
   });

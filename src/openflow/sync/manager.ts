@@ -366,7 +366,7 @@ class Manager extends EventEmitter implements FlowTableManager {
       this.roundValue = adoptableRound(dump) ?? 1;
       this.log.info({ round: this.roundValue, dumped: dump.length }, 'openflow sync: adopted round');
     }
-    const { plan, unchanged } = planFullSync(
+    const { plan, unchanged, removed } = planFullSync(
       this.desired.flows(),
       this.desired.groups(),
       dump,
@@ -374,9 +374,16 @@ class Manager extends EventEmitter implements FlowTableManager {
       (id) => this.desired.ownsGroupId(id),
       { round: this.roundValue, app: this.app },
     );
+    const first = this.stats.fullSyncs === 0;
     const result = await this.send(plan, 'full', undefined, started);
     this.needFullSync = !result.sent;
     this.stats.fullSyncs++;
+    // Ours but not desired, on first contact: objects deleted while no controller ran, or a
+    // controller whose store never programmed this switch (a new data dir pointed at a
+    // switch in service), which then cuts off its VMs. Either way the operator should know.
+    if (first && result.sent && removed > 0) {
+      this.log.warn({ removed, dumped: dump.length }, `openflow first sync: removed ${removed} of this application's flows that the desired state does not hold (deleted while the controller was away, or this controller's store is not the one that programmed the switch)`);
+    }
     this.stats.lastSyncUnchangedFlows = unchanged;
     this.log.info({ ...result, unchanged, dumped: dump.length }, 'openflow full sync done');
     this.emit('synced', result);
