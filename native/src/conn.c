@@ -340,9 +340,14 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 		syn = !e || idx < 0 || vip->backends[idx].weight == 0 || vip->backends[idx].port != e->nat_port;
 	}
 	if (!syn) {
-		/* Not seen from its first packet, or its backend left the VIP (OVS drops those too). */
+		/* Not seen from its first packet: OVS's. Or its backend left the VIP: this packet is
+		 * lost and the connection's keys go, so its next one (a retransmission) reaches OVS,
+		 * which deals it anew and the new backend resets it, as for a connection OVS had
+		 * (QA: kept, every retransmission was dropped here and the client hung). */
 		c[e && idx >= 0 ? VFP_C_LRU_HIT : VFP_C_LRU_MISS]++;
 		if (!e || idx < 0) {
+			if (e)
+				vfp_conn_evict(ctx, e, c);
 			slow(v, VFP_R_VIP_NOT_OURS);
 			return;
 		}
