@@ -102,7 +102,7 @@ struct vfp_builder; /* tables being assembled by the control plane */
 
 /* ABI check for the binding: bump when a struct above changes. */
 uint32_t vfp_abi_version(void);
-#define VFP_ABI_VERSION 11
+#define VFP_ABI_VERSION 12
 
 struct vfp_dp *vfp_dp_new(void);
 void vfp_dp_free(struct vfp_dp *dp);
@@ -120,6 +120,9 @@ void vfp_builder_free(struct vfp_builder *b);
 void vfp_builder_clear(struct vfp_builder *b);
 int vfp_builder_add_port(struct vfp_builder *b, uint32_t port, uint32_t network, uint32_t flags);
 int vfp_builder_add_vni(struct vfp_builder *b, uint32_t vni, uint32_t network);
+/* The same for a network of one encapsulation (enum vfp_encap): a tunnel frame of the other
+ * carrying its VNI is refused, as OVS's tunnel port matches it to no flow. */
+int vfp_builder_add_vni_encap(struct vfp_builder *b, uint32_t vni, uint32_t network, uint32_t encap);
 int vfp_builder_add_vtep(struct vfp_builder *b, uint32_t vtep_id, uint32_t ip, const uint8_t nh_mac[6],
 			 uint32_t encap);
 int vfp_builder_add_mac_local(struct vfp_builder *b, uint32_t network, const uint8_t mac[6], uint32_t port);

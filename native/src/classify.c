@@ -155,6 +155,35 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
 	memcpy(v->addr, be->addr, 16);
 }
 
+/*
+ * Whether an underlay frame is addressed to this VTEP as OVS's tunnel port would take it:
+ * IPv4 to this host's MAC and tunnel address (when the tables name them), and a UDP
+ * checksum that is absent (ours, OVS's and Linux's default) or right. The XDP filter
+ * takes any UDP to the tunnel ports; a frame failing here is dropped, as OVS drops it.
+ */
+static int tunnel_frame_for_us(const struct vfp_tables *t, const uint8_t *f, const struct vfp_pkt *outer)
+{
+	static const uint8_t zero_mac[6];
+	const uint8_t *udp = f + outer->l4_off;
+	uint32_t ulen, sum;
+
+	if (outer->l3 != VFP_L3_IPV4 || outer->n_vlans)
+		return 0;
+	if (memcmp(t->local_mac, zero_mac, 6) != 0 && memcmp(f, t->local_mac, 6) != 0)
+		return 0;
+	if (t->local_ip && vfp_rd32(outer->dst + 12) != t->local_ip)
+		return 0;
+	if (vfp_rd16(udp + 6) == 0)
+		return 1;
+	ulen = vfp_rd16(udp + 4);
+	/* The pseudo-header (addresses, protocol, UDP length), then the datagram: 0xffff if right. */
+	sum = vfp_csum_add(0, outer->src + 12, 4);
+	sum = vfp_csum_add(sum, outer->dst + 12, 4);
+	sum += 17 + ulen;
+	sum = vfp_csum_add(sum, udp, ulen);
+	return vfp_csum_fold(sum) == 0;
+}
+
 /* fresh: the current tables decide (not the previous snapshot's retry, which never changes
  * connection state). */
 static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const uint8_t *f, uint32_t len,
@@ -163,25 +192,28 @@ static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const
 	uint32_t inner_off, vni;
 	const struct vfp_vni_ent *ve;
 	struct vfp_pkt in;
-	int err;
+	int err, encap;
 
-	if (vfp_decap_parsed(f, len, outer, &inner_off, &vni) < 0) {
+	if (!tunnel_frame_for_us(t, f, outer) || (encap = vfp_decap_parsed(f, len, outer, &inner_off, &vni)) < 0) {
 		slow(v, VFP_R_UNDERLAY);
 		return;
 	}
 	v->vni = vni;
 	v->inner_off = (uint16_t)inner_off;
 	ve = vfp_vni_lookup(t, vni);
-	if (!ve) {
+	/* A network's VNI arrives in its own encapsulation only: OVS matches a VNI on its
+	 * tunnel port (a GENEVE frame with a VXLAN network's VNI meets no flow there). */
+	if (!ve || (ve->encap && ve->encap != (uint16_t)(encap + 1))) {
 		ty->c[VFP_C_VNI_MISS]++;
 		slow(v, VFP_R_VNI_MISS);
 		return;
 	}
 	ty->c[VFP_C_VNI_HIT]++;
 	v->network = ve->network;
-	/* The inner frame is parsed too: malformed inner traffic must not reach a VM. */
+	/* The inner frame is parsed too: malformed inner traffic must not reach a VM (sound
+	 * addresses with a bad checksum or L4 header go by MAC, as from a local VM). */
 	err = vfp_parse(f + inner_off, (uint32_t)outer->l3_off + outer->ip_len - inner_off, &in);
-	if (err) {
+	if (err && !vfp_parse_l3_sound(err)) {
 		ty->c[VFP_C_PARSE_ERR]++;
 		ty->errors++;
 		slow(v, VFP_R_MALFORMED);
@@ -225,7 +257,10 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 		hn->mac_tag = 0;
 	nat->kind = VFP_NAT_NONE;
 	ty->bytes += len;
-	if (err) {
+	/* A VM's frame whose addresses are sound but whose IP checksum or TCP/UDP header is not
+	 * goes by its addresses (never to a VIP: no ports), as OVS switches it; dropped, it was
+	 * traffic OVS delivers (a first UDP fragment, before the parser knew them). */
+	if (err && !(vfp_parse_l3_sound(err) && pe && !(pe->flags & VFP_PORT_UNDERLAY))) {
 		ty->c[VFP_C_PARSE_ERR]++;
 		ty->errors++;
 		slow(v, VFP_R_MALFORMED);

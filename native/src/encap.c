@@ -72,12 +72,14 @@ int vfp_decap_parsed(const uint8_t *f, uint32_t len, const struct vfp_pkt *p, ui
 	if (end > len || end < off + 8)
 		return -1;
 	t = f + off;
+	/* Headers as OVS's tunnel ports take them (netdev-native-tnl.c): VXLAN with exactly the
+	 * I flag and zero reserved fields; GENEVE version 0 carrying Ethernet, no critical option. */
 	if (p->dport == VFP_VXLAN_PORT) {
-		if (!(t[0] & 0x08))
+		if (vfp_rd32(t) != 0x08000000u || t[7] != 0)
 			return -1;
 		hl = 8;
 	} else if (p->dport == VFP_GENEVE_PORT) {
-		if ((t[0] >> 6) != 0 || vfp_rd16(t + 2) != 0x6558)
+		if ((t[0] >> 6) != 0 || (t[1] & 0x40) || vfp_rd16(t + 2) != 0x6558)
 			return -1;
 		hl = 8 + (uint32_t)(t[0] & 0x3f) * 4u;
 	} else {

@@ -35,8 +35,9 @@ static int parse_l4(const uint8_t *f, uint32_t end, struct vfp_pkt *p)
 	case 17: /* UDP */
 		if (avail < 8)
 			return VFP_P_TRUNC_L4;
-		/* A UDP length beyond what the IP header carries is malformed. */
-		if (vfp_rd16(f + off + 4) < 8 || vfp_rd16(f + off + 4) > avail)
+		/* A UDP length beyond what the IP header carries is malformed, but for a first
+		 * fragment's: it counts the whole datagram, the rest in later fragments. */
+		if (vfp_rd16(f + off + 4) < 8 || (vfp_rd16(f + off + 4) > avail && !(p->flags & VFP_PF_FRAG)))
 			return VFP_P_BAD_L4;
 		p->sport = vfp_rd16(f + off);
 		p->dport = vfp_rd16(f + off + 2);
@@ -109,9 +110,6 @@ static int parse_ipv4(const uint8_t *f, uint32_t len, struct vfp_pkt *p)
 		return VFP_P_BAD_IPV4;
 	if (tot > len - off) /* Ethernet padding may follow, but never less than tot */
 		return VFP_P_TRUNC_IPV4;
-	/* A correct header sums (with its checksum) to 0xffff: fold gives 0. */
-	if (!ipv4_csum_ok(h, ihl))
-		return VFP_P_BAD_IPV4_CSUM;
 	p->ip_len = (uint16_t)tot;
 	p->ttl = h[8];
 	p->proto = h[9];
@@ -121,11 +119,15 @@ static int parse_ipv4(const uint8_t *f, uint32_t len, struct vfp_pkt *p)
 	frag = vfp_rd16(h + 6);
 	if (frag & 0x3fffu) { /* MF set or a non-zero offset */
 		p->flags |= VFP_PF_FRAG;
-		if (frag & 0x1fffu) {
+		if (frag & 0x1fffu)
 			p->flags |= VFP_PF_LATER_FRAG;
-			return VFP_P_OK;
-		}
 	}
+	/* A correct header sums (with its checksum) to 0xffff. Checked after the fields are
+	 * read: such a frame is still switched by its addresses (vfp_parse_l3_sound). */
+	if (!ipv4_csum_ok(h, ihl))
+		return VFP_P_BAD_IPV4_CSUM;
+	if (p->flags & VFP_PF_LATER_FRAG)
+		return VFP_P_OK;
 	return parse_l4(f, off + tot, p);
 }
 

@@ -45,6 +45,17 @@ struct vfp_pkt {
 	uint8_t src[16], dst[16]; /* IPv4 mapped as ::ffff:a.b.c.d */
 };
 
+/*
+ * Whether a frame vfp_parse refused still has sound Ethernet and IP headers, with p's L3
+ * fields filled and no L4 (VFP_PF_HAS_L4 clear): a bad IPv4 header checksum, a truncated or
+ * inconsistent TCP/UDP header. OVS switches such frames by their addresses without looking
+ * further, and so does the classifier (never to a VIP: that needs the ports).
+ */
+static inline int vfp_parse_l3_sound(int err)
+{
+	return err == VFP_P_BAD_IPV4_CSUM || err == VFP_P_TRUNC_L4 || err == VFP_P_BAD_L4;
+}
+
 /* Returns VFP_P_OK and fills p, or an error code; p is partly filled on error. */
 int vfp_parse(const uint8_t *f, uint32_t len, struct vfp_pkt *p);
 /* The same without the shortcut for the common frame (the fuzz target's reference). */

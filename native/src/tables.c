@@ -50,7 +50,7 @@ struct vfp_builder {
 	uint32_t local_ip;
 	uint8_t local_mac[6];
 	struct vec ports; /* struct { port, network, flags } as 3 x u32 */
-	struct vec vnis;  /* 2 x u32 */
+	struct vec vnis;  /* vni, network, encap + 1 (0: either) as 3 x u32 */
 	struct vec vteps; /* struct vfp_vtep_ent */
 	struct vec macs;  /* struct b_mac */
 	struct vec vips;  /* struct b_vip */
@@ -62,7 +62,7 @@ struct vfp_builder *vfp_builder_new(void)
 	if (!b)
 		return NULL;
 	b->ports.sz = 3 * sizeof(uint32_t);
-	b->vnis.sz = 2 * sizeof(uint32_t);
+	b->vnis.sz = 3 * sizeof(uint32_t);
 	b->vteps.sz = sizeof(struct vfp_vtep_ent);
 	b->macs.sz = sizeof(struct b_mac);
 	b->vips.sz = sizeof(struct b_vip);
@@ -120,6 +120,17 @@ int vfp_builder_add_vni(struct vfp_builder *b, uint32_t vni, uint32_t network)
 		return -ENOMEM;
 	e[0] = vni;
 	e[1] = network;
+	e[2] = 0;
+	return 0;
+}
+
+int vfp_builder_add_vni_encap(struct vfp_builder *b, uint32_t vni, uint32_t network, uint32_t encap)
+{
+	if (encap > VFP_ENCAP_GENEVE)
+		return -EINVAL;
+	if (vfp_builder_add_vni(b, vni, network) < 0)
+		return -ENOMEM;
+	((uint32_t *)b->vnis.d)[3 * (b->vnis.n - 1) + 2] = encap + 1;
 	return 0;
 }
 
@@ -457,11 +468,11 @@ struct vfp_tables *vfp_tables_build(const struct vfp_builder *b, uint64_t genera
 						   .val = m->remote ? m->vni : m->target };
 	}
 	for (i = 0; i < b->vnis.n; i++) {
-		const uint32_t *e = (const uint32_t *)b->vnis.d + 2 * i;
+		const uint32_t *e = (const uint32_t *)b->vnis.d + 3 * i;
 		uint32_t h = u32_hash(e[0]) & t->vni_mask;
 		while (t->vnis[h].used && t->vnis[h].vni != e[0])
 			h = (h + 1) & t->vni_mask;
-		t->vnis[h] = (struct vfp_vni_ent){ .vni = e[0], .network = e[1], .used = 1 };
+		t->vnis[h] = (struct vfp_vni_ent){ .vni = e[0], .network = e[1], .used = 1, .encap = (uint16_t)e[2] };
 		h = u32_hash(e[1]) & t->vni_mask;
 		while (t->net_vnis[h].used && t->net_vnis[h].network != e[1])
 			h = (h + 1) & t->vni_mask;

@@ -61,7 +61,9 @@ struct vfp_mac_verdict {
 struct vfp_vni_ent {
 	uint32_t vni;
 	uint32_t network;
-	uint32_t used;
+	uint16_t used;
+	/* The network's encapsulation + 1 (VFP_ENCAP_*), 0: either (vfp_builder_add_vni). */
+	uint16_t encap;
 };
 
 struct vfp_vtep_ent {

@@ -4,7 +4,7 @@
  */
 import { encapsulate, decapsulate, FastPath, FrameBatch, maglevRing, openFastPath, type Classifier } from './fastpath';
 import {
-  arp, eth, icmpEcho, ipv4, ipv4Packet, ipv6Packet, mac, mapped, naiveMaglev, referenceEncap, tcp, udp, withL4Checksum,
+  arp, checksum, eth, icmpEcho, ipv4, ipv4Packet, ipv6Packet, mac, mapped, naiveMaglev, referenceEncap, tcp, udp, withL4Checksum,
 } from './reference';
 import { Encap, ParseError, PORT_UNDERLAY, SlowReason, VerdictKind, type BackendSpec, type EncapParams } from './types';
 
@@ -105,22 +105,34 @@ describe('classifier', () => {
     expect(classifyOne(c, 1, udp4(mac('02:aa:00:00:00:01')))).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.MacMiss });
     expect(classifyOne(c, 9, udp4(vmA))).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.PortMiss });
   });
-  it('malformed: bad IPv4 checksum, truncation at every length, bad lengths', () => {
+  it('malformed: truncation at every length and bad IP lengths go to the slow path; sound addresses with a bad checksum or L4 header are switched, as OVS switches them', () => {
     const good = udp4(vmA);
-    const badSum = Buffer.from(good);
-    badSum[14 + 10] ^= 0xff;
-    expect(classifyOne(c, 1, badSum)).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.Malformed, err: ParseError.BadIpv4Checksum });
     for (let n = 0; n < good.length; n++) {
       const v = classifyOne(c, 1, good.subarray(0, n));
       expect(v.kind).toBe(VerdictKind.Slow);
       expect(v.reason).toBe(SlowReason.Malformed);
     }
     expect(classifyOne(c, 1, eth(vmA, src, 0x0806, arp().subarray(0, 27)))).toMatchObject({ err: ParseError.TruncArp });
+    const longer = Buffer.from(good);
+    longer.writeUInt16BE(longer.readUInt16BE(16) + 1, 16); // total length past the frame
+    expect(classifyOne(c, 1, longer)).toMatchObject({ kind: VerdictKind.Slow, err: ParseError.TruncIpv4 });
+    // QA: each of these was dropped by the fast path (taken, then slow) while OVS delivers it.
+    const badSum = Buffer.from(good);
+    badSum[14 + 10] ^= 0xff;
     const badUdp = eth(vmA, src, 0x0800, ipv4Packet(1, 2, 17, Buffer.from([0, 1, 0, 2, 0, 4, 0, 0])));
-    expect(classifyOne(c, 1, badUdp)).toMatchObject({ err: ParseError.BadL4 });
     const badTcp = Buffer.from(tcp(1, 2));
-    badTcp[12] = 4 << 4;
-    expect(classifyOne(c, 1, eth(vmA, src, 0x0800, ipv4Packet(1, 2, 6, badTcp)))).toMatchObject({ err: ParseError.BadL4 });
+    badTcp[12] = 2 << 4;
+    const cutTcp = eth(vmA, src, 0x0800, ipv4Packet(1, 2, 6, tcp(1, 2).subarray(0, 12)));
+    // The first fragment of a 3,000-byte datagram: its UDP length counts every fragment.
+    const firstFrag = eth(vmA, src, 0x0800, ipv4Packet(1, 2, 17, udp(1, 2, Buffer.alloc(2992)).subarray(0, 1400), { frag: 0x2000 }));
+    for (const [what, f] of [['bad IPv4 checksum', badSum], ['UDP length too short', badUdp], ['TCP data offset 2', eth(vmA, src, 0x0800, ipv4Packet(1, 2, 6, badTcp))], ['TCP header cut', cutTcp], ['first UDP fragment', firstFrag]] as const) {
+      expect({ what, ...classifyOne(c, 1, f) }).toMatchObject({ what, kind: VerdictKind.Local, port: 1, network: NET });
+      expect({ what, ...classifyOne(c, 1, Buffer.from(f).fill(vmB[5]!, 5, 6)) }).toMatchObject({ what, kind: VerdictKind.Encap, port: 7 });
+    }
+    // Never to a VIP: a frame whose ports cannot be read is switched by its MAC alone.
+    const toVip = Buffer.from(udp4(vmA, VIP, 53));
+    toVip[14 + 10] ^= 0xff;
+    expect(classifyOne(c, 1, toVip)).toMatchObject({ kind: VerdictKind.Local, port: 1 });
     // Ethernet padding after the IP packet is fine.
     expect(classifyOne(c, 1, Buffer.concat([good, Buffer.alloc(10)]))).toMatchObject({ kind: VerdictKind.Local });
   });
@@ -149,6 +161,48 @@ describe('classifier', () => {
     }
     expect(classifyOne(c, 3, referenceEncap(params(Encap.Vxlan, 42), inner))).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VniMiss });
     expect(classifyOne(c, 3, udp4(vmA))).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.Underlay });
+  });
+  it('decap takes only what OVS\'s tunnel port takes: to this VTEP, exact headers, a right UDP checksum, the network\'s own encapsulation', () => {
+    const here = mac('02:00:00:00:00:aa');
+    const b = baseTables().localVtep(ipv4('192.168.0.1'), here).vni(VNI + 7, NET + 7, Encap.Vxlan).port(4, NET + 7).localMac(NET + 7, vmA, 4);
+    const strict = new FastPath(lib);
+    strict.commit(b);
+    b.free();
+    const sc = strict.classifier(64);
+    try {
+      const inner = udp4(vmA);
+      const params = (type: Encap, vni = VNI): EncapParams => ({
+        type, ttl: 64, srcPort: 50000, vni, srcIp: ipv4('192.168.0.2'), dstIp: ipv4('192.168.0.1'), srcMac: nh, dstMac: here, ipId: 0,
+      });
+      const vx = referenceEncap(params(Encap.Vxlan), inner);
+      expect(classifyOne(sc, 3, vx)).toMatchObject({ kind: VerdictKind.Local, port: 1 });
+      expect(classifyOne(sc, 3, referenceEncap(params(Encap.Geneve), inner))).toMatchObject({ kind: VerdictKind.Local, port: 1 });
+      const edited = (edit: (f: Buffer) => void, from = vx) => {
+        const f = Buffer.from(from);
+        edit(f);
+        return f;
+      };
+      const UDP = 34, TUN = 42;
+      // A right UDP checksum is taken; a wrong one is not.
+      const summed = edited((f) => withL4Checksum(ipv4('192.168.0.2'), ipv4('192.168.0.1'), 17, f.subarray(UDP)).copy(f, UDP));
+      expect(classifyOne(sc, 3, summed)).toMatchObject({ kind: VerdictKind.Local, port: 1 });
+      const refused: Array<[string, Buffer, SlowReason]> = [
+        ['UDP checksum wrong', edited((f) => f.writeUInt16BE(summed.readUInt16BE(UDP + 6) ^ 0x0101, UDP + 6)), SlowReason.Underlay],
+        ['VXLAN flags 0x0c', edited((f) => (f[TUN] = 0x0c)), SlowReason.Underlay],
+        ['VXLAN flags 0x88', edited((f) => (f[TUN] = 0x88)), SlowReason.Underlay],
+        ['VXLAN reserved byte after the VNI', edited((f) => (f[TUN + 7] = 1)), SlowReason.Underlay],
+        ['outer destination another host\'s MAC', edited((f) => f.set(nh, 0)), SlowReason.Underlay],
+        ['outer destination broadcast', edited((f) => f.set(bcast, 0)), SlowReason.Underlay],
+        ['outer destination another address', edited((f) => { f.writeUInt32BE(ipv4('192.168.0.77'), 30); f.writeUInt16BE(0, 24); f.writeUInt16BE(checksum(f.subarray(14, 34)), 24); }), SlowReason.Underlay],
+        ['GENEVE critical option', edited((f) => (f[TUN + 1] |= 0x40), referenceEncap(params(Encap.Geneve), inner)), SlowReason.Underlay],
+        ['GENEVE carrying a VXLAN network\'s VNI', referenceEncap(params(Encap.Geneve, VNI + 7), inner), SlowReason.VniMiss],
+      ];
+      for (const [what, f, reason] of refused) expect({ what, ...classifyOne(sc, 3, f) }).toMatchObject({ what, kind: VerdictKind.Slow, reason });
+      expect(classifyOne(sc, 3, referenceEncap(params(Encap.Vxlan, VNI + 7), inner))).toMatchObject({ kind: VerdictKind.Local, port: 4 });
+    } finally {
+      sc.free();
+      strict.close();
+    }
   });
   it('a batch decodes to the same verdicts as frames classified one by one', () => {
     const frames = [udp4(vmA), udp4(vmB), udp4(vmC), eth(vmA, src, 0x0806, arp()), Buffer.alloc(5),

@@ -7,7 +7,7 @@
 import { findLibrary, loadNative, CONN_COUNT_SIZE, CONN_COUNTS, VERDICT_SIZE, ENCAP_PARAMS_SIZE, type Handle, type NativeLib } from './native';
 import {
   LB_SLOTS_MAX,
-  IFACE_COUNTERS, TABLE_COUNTERS, type BackendSpec, type EncapParams, type FastPathStatus, type IfaceCounters,
+  Encap, IFACE_COUNTERS, TABLE_COUNTERS, type BackendSpec, type EncapParams, type FastPathStatus, type IfaceCounters,
   type TableCounters, type Verdict, type VipSpec, type VtepSpec,
 } from './types';
 
@@ -55,8 +55,10 @@ export class TableBuilder {
     check('add_port', this.lib.addPort(this.handle, port, network, flags));
     return this;
   }
-  vni(vni: number, network: number): this {
-    check('add_vni', this.lib.addVni(this.handle, vni, network));
+  /** encap: the network's; a tunnel frame of the other one carrying this VNI is refused (absent: either). */
+  vni(vni: number, network: number, encap?: Encap): this {
+    if (encap === undefined) check('add_vni', this.lib.addVni(this.handle, vni, network));
+    else check('add_vni_encap', this.lib.addVniEncap(this.handle, vni, network, encap));
     return this;
   }
   vtep(v: VtepSpec): this {

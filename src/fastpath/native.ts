@@ -11,7 +11,7 @@ import koffi, { type TypeObject } from 'koffi';
 /** An opaque C pointer (vfp_dp *, vfp_ctx *, ...). Never dereferenced in JS. */
 export type Handle = { readonly __handle: 'vfp' };
 
-export const ABI_VERSION = 11;
+export const ABI_VERSION = 12;
 export const VERDICT_SIZE = 36; // sizeof(struct vfp_verdict), checked by a _Static_assert in C
 export const ENCAP_PARAMS_SIZE = 32;
 export const RUNNER_IF_SIZE = 28; // sizeof(struct vfp_runner_if)
@@ -34,6 +34,7 @@ export interface NativeLib {
   builderClear(b: Handle): void;
   addPort(b: Handle, port: number, network: number, flags: number): number;
   addVni(b: Handle, vni: number, network: number): number;
+  addVniEncap(b: Handle, vni: number, network: number, encap: number): number;
   addVtep(b: Handle, id: number, ip: number, nhMac: Bytes, encap: number): number;
   addMacLocal(b: Handle, network: number, mac: Bytes, port: number): number;
   addMacRemote(b: Handle, network: number, mac: Bytes, vtepId: number, vni: number): number;
@@ -164,6 +165,7 @@ export function loadNative(path: string): NativeLib {
     bClear: f('vfp_builder_clear', 'void', [bld]),
     port: f('vfp_builder_add_port', 'int', [bld, 'uint32_t', 'uint32_t', 'uint32_t']),
     vni: f('vfp_builder_add_vni', 'int', [bld, 'uint32_t', 'uint32_t']),
+    vniEncap: f('vfp_builder_add_vni_encap', 'int', [bld, 'uint32_t', 'uint32_t', 'uint32_t']),
     vtep: f('vfp_builder_add_vtep', 'int', [bld, 'uint32_t', 'uint32_t', 'void *', 'uint32_t']),
     macL: f('vfp_builder_add_mac_local', 'int', [bld, 'uint32_t', 'void *', 'uint32_t']),
     macR: f('vfp_builder_add_mac_remote', 'int', [bld, 'uint32_t', 'void *', 'uint32_t', 'uint32_t']),
@@ -227,6 +229,7 @@ export function loadNative(path: string): NativeLib {
     builderClear: (b) => void fns.bClear(b),
     addPort: (b, p, net, fl) => n(fns.port(b, p, net, fl)),
     addVni: (b, v, net) => n(fns.vni(b, v, net)),
+    addVniEncap: (b, v, net, e) => n(fns.vniEncap(b, v, net, e)),
     addVtep: (b, id, ip, mac, e) => n(fns.vtep(b, id, ip, mac, e)),
     addMacLocal: (b, net, mac, p) => n(fns.macL(b, net, mac, p)),
     addMacRemote: (b, net, mac, vt, vni) => n(fns.macR(b, net, mac, vt, vni)),

@@ -32,7 +32,8 @@ export interface NodeTables {
   /** The underlay NIC frames to and from remote VTEPs cross. */
   underlay: { ifname: string };
   ports: NodeTablesPort[];
-  vnis: Array<{ vni: number; network: number }>;
+  /** encap: the network's; a tunnel frame of the other one carrying its VNI is refused (absent: either). */
+  vnis: Array<{ vni: number; network: number; encap?: 'vxlan' | 'geneve' }>;
   vteps: Array<{ id: number; ip: string; mac: string; encap: 'vxlan' | 'geneve' }>;
   macs: Array<{ network: number; mac: string; to: NodeTablesDestination }>;
   vips: NodeTablesVip[];
@@ -321,7 +322,7 @@ export function tablesSignature(t: NodeTables): string {
 export interface BuilderLike {
   localVtep(ip: number, mac: Uint8Array): unknown;
   port(port: number, network: number, flags?: number): unknown;
-  vni(vni: number, network: number): unknown;
+  vni(vni: number, network: number, encap?: Encap): unknown;
   vtep(v: { id: number; ip: number; nextHopMac: Uint8Array; encap: Encap }): unknown;
   localMac(network: number, mac: Uint8Array, port: number): unknown;
   remoteMac(network: number, mac: Uint8Array, vtepId: number, vni: number): unknown;
@@ -332,7 +333,7 @@ export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number)
   b.localVtep(ipv4Number(t.localVtep.ip), macBytes(t.localVtep.mac));
   b.port(UNDERLAY_PORT, 0, underlayFlag);
   for (const p of t.ports) b.port(p.id, p.network, p.slowOnly ? PORT_CONNTRACK : 0);
-  for (const v of t.vnis) b.vni(v.vni, v.network);
+  for (const v of t.vnis) b.vni(v.vni, v.network, v.encap === undefined ? undefined : encapOf(v.encap));
   for (const v of t.vteps) b.vtep({ id: v.id, ip: ipv4Number(v.ip), nextHopMac: macBytes(v.mac), encap: encapOf(v.encap) });
   for (const m of t.macs) {
     if (m.to.kind === 'local') b.localMac(m.network, macBytes(m.mac), m.to.port);

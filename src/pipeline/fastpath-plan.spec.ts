@@ -133,7 +133,7 @@ describe('planFastPath', () => {
       [21, 200, mac(21), false],
     ]);
     expect(p.ports[0]!.sources).toEqual([{ mac: mac(11), ip: '10.0.0.11' }, { mac: mac(11), ip: '10.0.0.99' }]);
-    expect(p.vnis).toEqual([{ vni: 100, network: 100 }, { vni: 200, network: 200 }]); // green (300) is not present
+    expect(p.vnis).toEqual([{ vni: 100, network: 100, encap: 'vxlan' }, { vni: 200, network: 200, encap: 'geneve' }]); // green (300) is not present
     expect(p.vteps).toEqual([
       { id: 1, node: 'hv2', ip: '198.18.0.2', encap: 'geneve' },
       { id: 2, node: 'hv2', ip: '198.18.0.2', encap: 'vxlan' },

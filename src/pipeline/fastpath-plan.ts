@@ -109,8 +109,8 @@ export interface FastPathPlan {
   /** This node's VTEP address (source of encapsulated frames); absent when the node is unknown. */
   localVtep?: string;
   ports: FastPathLocalPort[];
-  /** VNI -> network for decapsulation: the present networks. */
-  vnis: Array<{ vni: number; network: number }>;
+  /** VNI -> network for decapsulation: the present networks, each arriving in its own encapsulation only. */
+  vnis: Array<{ vni: number; network: number; encap: Encapsulation }>;
   vteps: FastPathVtep[];
   macs: FastPathMacEntry[];
   vips: FastPathVip[];
@@ -155,7 +155,7 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
   for (const net of nets) {
     const ports = index.portsByNetwork.get(net.uid) ?? [];
     if (!ports.some((p) => p.binding?.node === nodeName)) continue;
-    plan.vnis.push({ vni: net.vni, network: net.vni });
+    plan.vnis.push({ vni: net.vni, network: net.vni, encap: net.encapsulation });
     const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
     const lbs = index.lbsByNetwork.get(net.uid) ?? [];
     const conntrackOnly = lbs.length ? conntrackOnlyOf(lbs) : undefined;
@@ -225,7 +225,7 @@ const TWO_PLACES = '';
  */
 export function onlyAddsTo(next: FastPathPlan): (prev: FastPathPlan) => boolean {
   const ports = new Set(next.ports.map(portKey));
-  const vnis = new Set(next.vnis.map((v) => `${v.vni}|${v.network}`));
+  const vnis = new Set(next.vnis.map((v) => `${v.vni}|${v.network}|${v.encap}`));
   const vteps = new Set(next.vteps.map(vtepKey));
   const macs = new Map<string, string>();
   for (const m of next.macs) {
@@ -238,7 +238,7 @@ export function onlyAddsTo(next: FastPathPlan): (prev: FastPathPlan) => boolean 
     prev.node === next.node &&
     prev.localVtep === next.localVtep &&
     prev.ports.every((p) => ports.has(portKey(p))) &&
-    prev.vnis.every((v) => vnis.has(`${v.vni}|${v.network}`)) &&
+    prev.vnis.every((v) => vnis.has(`${v.vni}|${v.network}|${v.encap}`)) &&
     prev.vteps.every((v) => vteps.has(vtepKey(v))) &&
     prev.macs.every((m) => macs.get(`${m.network}|${m.mac}`) === macKey(m)) &&
     JSON.stringify(prev.vips) === vips &&
