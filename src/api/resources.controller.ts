@@ -32,6 +32,19 @@ export class ResourcesController {
     return { principal: req.principal!, type, namespace: type.namespaced ? namespace : undefined };
   }
 
+  /**
+   * A cluster-scoped kind's collection. A namespaced kind's all-namespaces path takes list and
+   * watch only: 405 for a create or delete there, as kube-apiserver answers (QA: a DELETE
+   * there deleted the kind's objects in every namespace).
+   */
+  private clusterScope(req: AuthedRequest, plural: string, verb: 'create' | 'deletecollection'): Scope {
+    const scope = this.scope(req, plural);
+    if (!scope.type.namespaced) return scope;
+    // Authorization first, as kube-apiserver's filters run before its routes: a tenant is forbidden.
+    this.resources.authorize(scope, verb);
+    throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
+  }
+
   // ---- collections ----
 
   @Get('api/v1/namespaces')
@@ -56,7 +69,7 @@ export class ResourcesController {
 
   @Post(`${GV}/:plural`)
   createCluster(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string) {
-    return this.create(req, reply, this.scope(req, plural));
+    return this.create(req, reply, this.clusterScope(req, plural, 'create'));
   }
 
   @Post(`${GV}/namespaces/:ns/:plural`)
@@ -71,7 +84,7 @@ export class ResourcesController {
 
   @Delete(`${GV}/:plural`)
   deleteCollectionAll(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string) {
-    return this.removeCollection(req, reply, this.scope(req, plural));
+    return this.removeCollection(req, reply, this.clusterScope(req, plural, 'deletecollection'));
   }
 
   @Delete(`${GV}/namespaces/:ns/:plural`)

@@ -180,6 +180,16 @@ describe('VirtualNetwork', () => {
     expect(generated.json.metadata.name).toMatch(/^g{58}[0-9a-f]{5}$/);
   });
 
+  it('answers 405 to a create or delete on a namespaced kind\'s all-namespaces path, and deletes nothing (it deleted in every namespace)', async () => {
+    for (const ns of ['t1', 't2']) expect((await v.call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { ...net('everywhere', { subnets: [{ cidr: ns === 't1' ? '10.7.8.0/24' : '10.7.9.0/24' }] }), metadata: { name: 'everywhere', labels: { sweep: 'all' } } })).status).toBe(201);
+    await rejected('DELETE', `${G}/virtualnetworks?labelSelector=sweep%3Dall`, undefined, 405, 'MethodNotAllowed');
+    await rejected('POST', `${G}/virtualnetworks`, { ...net('nowhere', { subnets: [{ cidr: '10.7.10.0/24' }] }), metadata: { name: 'nowhere', namespace: 't1' } }, 405, 'MethodNotAllowed');
+    const left = await v.call('GET', `${G}/virtualnetworks?labelSelector=sweep%3Dall`);
+    expect(left.json.items.map((o: { metadata: { namespace: string } }) => o.metadata.namespace).sort()).toEqual(['t1', 't2']);
+    // Its own namespace's collection still deletes.
+    expect((await v.call('DELETE', `${G}/namespaces/t2/virtualnetworks?labelSelector=sweep%3Dall`)).status).toBe(200);
+  });
+
   it('answers 413 to a body over 1 MiB', async () => {
     const big = net('big', { subnets: [{ cidr: '10.7.0.0/24' }] }) as Record<string, unknown>;
     (big.metadata as Record<string, unknown>).annotations = { a: 'x'.repeat(1024 * 1024 + 10) };
