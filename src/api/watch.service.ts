@@ -115,7 +115,10 @@ export class WatchService {
         else if (ev.type === 'MODIFIED') {
           if (now && before) sink.send('MODIFIED', render(ev.object));
           else if (now) sink.send('ADDED', render(ev.object));
-          else if (before) sink.send('DELETED', render(ev.object));
+          // Leaving the selection: the object as it was, which the selection matched, at this
+          // event's revision, as kube-apiserver sends it (handlers rely on a DELETED object
+          // matching their selector; QA: the new one went, with the label that left it).
+          else if (before) sink.send('DELETED', render({ ...ev.old!, metadata: { ...ev.old!.metadata, resourceVersion: ev.object.metadata.resourceVersion } }));
         }
       }, { route, onError: (err) => {
         // The store ended the watch (etcd, history compacted): as kube-apiserver, an ERROR

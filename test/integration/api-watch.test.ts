@@ -8,7 +8,7 @@ let v: TestVnetd;
 
 interface Event {
   type: string;
-  object: { metadata: { name: string; resourceVersion: string }; code?: number; reason?: string };
+  object: { metadata: { name: string; resourceVersion: string; labels?: Record<string, string> }; code?: number; reason?: string };
 }
 
 /** Opens a watch and collects events until `until` is satisfied or the stream ends. */
@@ -91,11 +91,15 @@ it('resumes from a resourceVersion with exactly the later changes', async () => 
 it('applies label selectors to both sides of a change', async () => {
   const rv = (await v.call('GET', `${G}/namespaces/w/virtualnetworks`)).json.metadata.resourceVersion;
   await create('sel', { app: 'web' });
-  await v.call('PATCH', `${G}/namespaces/w/virtualnetworks/sel`, { metadata: { labels: { app: 'db' } } }, { contentType: 'application/merge-patch+json' });
+  const patched = await v.call('PATCH', `${G}/namespaces/w/virtualnetworks/sel`, { metadata: { labels: { app: 'db' } } }, { contentType: 'application/merge-patch+json' });
   const { events } = await watch(`${G}/namespaces/w/virtualnetworks?watch=true&resourceVersion=${rv}&labelSelector=app%3Dweb`, (e) => e.some((x) => x.type === 'DELETED'));
   const seen = names(events).filter((s) => s.endsWith(' sel'));
   expect(seen[0]).toBe('ADDED sel');
   expect(seen[seen.length - 1]).toBe('DELETED sel');
+  // The object as the selector matched it, at the change's revision (as kube-apiserver sends it).
+  const left = events.filter((e) => e.object.metadata.name === 'sel').at(-1)!;
+  expect(left.object.metadata.labels).toEqual({ app: 'web' });
+  expect(left.object.metadata.resourceVersion).toBe(patched.json.metadata.resourceVersion);
 });
 
 it('applies field selectors to both sides of a live change (an agent\'s watch of its node)', async () => {
