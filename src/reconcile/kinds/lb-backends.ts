@@ -5,13 +5,23 @@
  */
 import type { LbBackendModel, NetworkModel, PortModel } from '../../pipeline';
 import type { LoadBalancer } from '../../resources/kinds';
+import { coversAddress } from '../../ipam/subnet';
 import { isIPv6 } from 'node:net';
 
 /**
+ * The ports that may hold an address by their allowed address pairs (an address, or a CIDR
+ * covering it: QA, a backend in a /29 pair or given as /32 never resolved). More than one (a
+ * VRRP pair) is ambiguous: which one holds the address now is the VMs' business.
+ */
+export function pairHolders(ip: string, ports: readonly PortModel[]): PortModel[] {
+  return ports.filter((p) => p.allowedAddressPairs.some((a) => coversAddress(a.ip, ip)));
+}
+
+/**
  * A VirtualPort name gives the port's address of the VIP's family (IPv4 or IPv6) and its
- * MAC; an IP gives the port that owns it (own IP or allowed pair). Backends that resolve to
- * nothing (port not there yet, no address of that family) are left out until they do;
- * status lists them as unhealthy.
+ * MAC; an IP gives the port that owns it (own IP, or the one port whose allowed pairs cover
+ * it). Backends that resolve to nothing (port not there yet, no address of that family, an
+ * address several ports' pairs cover) are left out until they do; status says why.
  */
 export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>): LbBackendModel[] {
   const ns = lb.metadata.namespace;
@@ -27,10 +37,14 @@ export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: Read
       const ip = p?.ips.find(ofFamily);
       if (p && ip) out.push(backend(b.port, ip, p.mac, weight, p));
     } else if (b.ip !== undefined && ofFamily(b.ip)) {
-      const own = inNet.find((p) => p.ips.includes(b.ip!));
-      const owner = own ?? inNet.find((p) => p.allowedAddressPairs.some((a) => a.ip === b.ip));
-      const mac = own?.mac ?? owner?.allowedAddressPairs.find((a) => a.ip === b.ip)?.mac;
-      if (owner && mac) out.push(backend(b.ip, b.ip, mac, weight, owner));
+      const ip = b.ip;
+      const own = inNet.find((p) => p.ips.includes(ip));
+      // Several holders: the first one taken was as likely the one not holding it (QA: the
+      // VIP answered nothing while status said all was well); unresolved, status says why.
+      const holders = own ? [own] : pairHolders(ip, inNet);
+      const owner = holders.length === 1 ? holders[0] : undefined;
+      const mac = own?.mac ?? owner?.allowedAddressPairs.find((a) => coversAddress(a.ip, ip))?.mac;
+      if (owner && mac) out.push(backend(ip, ip, mac, weight, owner));
     }
   }
   return out;

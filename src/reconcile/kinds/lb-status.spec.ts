@@ -236,6 +236,29 @@ describe('LbStatusReporter', () => {
 });
 
 describe('LbStatusReporter: status.slots', () => {
+  it('says an address backend several ports\' allowed pairs cover is ambiguous (ResolvedRefs AmbiguousBackend), naming the ports', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const stored = await objects.create<LoadBalancer>(LOAD_BALANCERS, {
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: 'web', namespace: 't' },
+      spec: { network: 'n', vip: lb.vip, listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ ip: '10.0.0.40' }] },
+    });
+    const holder = (name: string, n: number) => ({ uid: name, key: `t/${name}`, version: '1', network: 'n', mac: `02:00:00:00:00:0${n}`, ips: [`10.0.0.${n}`], portSecurity: true, allowedAddressPairs: [{ ip: '10.0.0.40', mac: `02:00:00:00:00:0${n}` }] });
+    const model = () => ({ networks: new Map([['n', net]]), ports: new Map([['t/b1', holder('b1', 1)], ['t/b2', holder('b2', 2)]]), loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: [] }]]) }) as unknown as LogicalModel;
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, intervalMs: 3_600_000 });
+    reporter.start();
+    try {
+      reporter.refreshSoon();
+      const deadline = Date.now() + 2000;
+      let refs;
+      while (!(refs = (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status?.conditions?.find((c) => c.type === 'ResolvedRefs')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(refs).toMatchObject({ status: 'False', reason: 'AmbiguousBackend', message: expect.stringContaining('address 10.0.0.40 (ports b1, b2)') });
+    } finally {
+      await reporter.stop();
+    }
+  });
+
   it('records the slot table\'s size, and keeps it when backends are removed (a smaller table would re-deal every slot)', async () => {
     const objects = new ObjectStore(new MemoryStore());
     const five = [5, 6, 7, 8, 9].map((n) => ({ port: `p${n}` }));

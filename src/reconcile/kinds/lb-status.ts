@@ -25,6 +25,7 @@ import type { BackendStatus, LoadBalancer } from '../../resources/kinds';
 import { sortedRecord } from '../../resources/sorted-record';
 import { LOAD_BALANCERS } from '../../store/kinds';
 import { setCondition, type ConditionInput } from '../conditions';
+import { pairHolders } from './lb-backends';
 import type { ObjectStore } from '../../store/object-store';
 
 /** One entry of status.backends (the CLI's `vnetctl lb status` reads these names). */
@@ -418,7 +419,7 @@ export class LbStatusReporter {
       if (lb.metadata.deletionTimestamp) continue;
       const backends = this.backendsOf(lb, model, totals);
       const unresolved = unresolvedBackends(lb, model);
-      const refs = resolvedRefs(lb, unresolved);
+      const refs = resolvedRefs(lb, unresolved, (ip) => ambiguousHolders(lb, model, ip));
       const troubles = whyNoConnections(lb, backends, unresolved, {
         whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
         switchDown: (node) => this.src.switchDown?.(node) ?? false,
@@ -515,12 +516,25 @@ const RESOLVED_REFS = 'ResolvedRefs';
  * has, or allows as an address pair). One that does not gets no traffic, and otherwise
  * showed only as an empty address in status.backends while the load balancer said Ready.
  */
-function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>): ConditionInput {
+function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>, ambiguous: (ip: string) => string[]): ConditionInput {
+  const observedGeneration = lb.metadata.generation;
+  const shared = (lb.spec?.backends ?? []).flatMap((b) => {
+    const holders = b.ip !== undefined && unresolved.has(b.ip) ? ambiguous(b.ip) : [];
+    return holders.length > 1 ? [`address ${b.ip} (ports ${holders.join(', ')})`] : [];
+  });
+  if (shared.length > 0) {
+    return {
+      type: RESOLVED_REFS,
+      status: 'False',
+      reason: 'AmbiguousBackend',
+      message: `the allowed address pairs of several ports cover ${shared.join(', ')}: which one holds it is not known, so it gets no connections; name the port as the backend, or leave the pair on one port`,
+      observedGeneration,
+    };
+  }
   const missing = (lb.spec?.backends ?? []).flatMap((b) => {
     if (b.port !== undefined) return unresolved.has(b.port) ? [`VirtualPort "${b.port}"`] : [];
     return b.ip !== undefined && unresolved.has(b.ip) ? [`address ${b.ip}`] : [];
   });
-  const observedGeneration = lb.metadata.generation;
   if (missing.length === 0) return { type: RESOLVED_REFS, status: 'True', reason: 'ResolvedRefs', message: 'every backend resolves to a port of the network', observedGeneration };
   return {
     type: RESOLVED_REFS,
@@ -529,6 +543,14 @@ function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>): Condit
     message: `no address in network "${lb.spec?.network}" to balance to for ${missing.join(', ')} (a VirtualPort must exist there with an IPv${lb.spec?.vip?.includes(':') ? 6 : 4} address, the VIP's family; an address must be a port's, or one of its allowed address pairs)`,
     observedGeneration,
   };
+}
+
+/** The ports of the load balancer's network whose allowed pairs cover ip, by name. */
+function ambiguousHolders(lb: LoadBalancer, model: LogicalModel, ip: string): string[] {
+  const network = model.loadBalancers?.get(lb.metadata.uid!)?.network;
+  if (!network) return [];
+  // A port's key is namespace/name.
+  return pairHolders(ip, [...model.ports.values()].filter((p) => p.network === network)).map((p) => p.key.slice(p.key.indexOf('/') + 1));
 }
 
 /** The names (port or address) of the backends that resolve to no address of the network in the VIP's family. */
