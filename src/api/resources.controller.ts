@@ -16,6 +16,7 @@ import { includeObjectOf, send, sendList, sendObject, wantsTable } from './respo
 import { toTable } from './table';
 import { ApiErrors } from '../resources/status';
 import { WatchService, type WatchEventType } from './watch.service';
+import { stallGuard } from './watch-stall';
 
 const GV = 'apis/vnet.dev/v1alpha1';
 
@@ -272,10 +273,17 @@ export class ResourcesController {
     // events, that takes every commit of the requests read in the same loop turn (in a burst
     // of creates, writes to the watchers were a fifth of a controller's CPU).
     let pending: string[] | undefined;
+    const checkStall = stallGuard(raw, (why) => {
+      raw.destroy();
+      this.watches.stalled(scope, why);
+    });
     const flush = () => {
       const lines = pending;
       pending = undefined;
-      if (lines && !raw.writableEnded) raw.write(lines.length === 1 ? lines[0]! : lines.join(''));
+      if (lines && !raw.writableEnded && !raw.destroyed) {
+        raw.write(lines.length === 1 ? lines[0]! : lines.join(''));
+        checkStall();
+      }
     };
     start({
       send: (type: WatchEventType, object: unknown) => {

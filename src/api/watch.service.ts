@@ -10,6 +10,7 @@
  *     than resourceVersion), then a BOOKMARK annotated k8s.io/initial-events-end at that
  *     revision, then changes: a list and its watch in one request.
  */
+import type { Logger } from 'pino';
 import type { ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import { ApiErrors } from '../resources/status';
@@ -43,7 +44,16 @@ export class WatchService {
     private readonly resources: ResourceService,
     private readonly objects: ObjectStore,
     private readonly settings: WatchSettings = { bookmarkIntervalMs: 10_000, maxTimeoutSeconds: 1800 },
+    private readonly log?: Pick<Logger, 'warn'>,
   ) {}
+
+  /** Said when a watch is closed because its client stopped reading (watch-stall.ts). */
+  stalled(scope: Scope, why: string): void {
+    this.log?.warn(
+      { event: 'watch.stalled', user: scope.principal.name, resource: scope.type.plural, namespace: scope.namespace, why },
+      `closed a watch of ${scope.type.plural} by ${scope.principal.name}: its client stopped reading (${why}); it will list and watch again`,
+    );
+  }
 
   /**
    * Validates the request and returns a function that starts streaming into a sink;

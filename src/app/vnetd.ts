@@ -129,7 +129,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       else if (type.plural === NODES.plural) nodeCache.forget(undefined, name);
     },
   });
-  const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800 });
+  const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800 }, logger);
   const metrics = new MetricsService(catalog, objects);
 
   await ensureDefaultNamespace(objects);

@@ -242,3 +242,30 @@ it('bookmarks move on with the store while nothing the watch selects changes (a 
   // Before: every bookmark said `from`, the last event the watch had seen.
   expect(Math.max(...marks)).toBeGreaterThanOrEqual(after);
 });
+
+it('closes a watch whose client stopped reading once its unsent events stay over 4 MiB (VNETD_WATCH_STALL_MS), and not one that reads', async () => {
+  const open = async () => Number(/^vnetd_apiserver_longrunning_requests\{verb="watch",resource="virtualnetworks"\} (\d+)$/m.exec((await v.call('GET', '/metrics')).text)?.[1] ?? 0);
+  await create('stall');
+  const before = await open();
+  process.env.VNETD_WATCH_STALL_MS = '1000';
+  const stopped = request(new URL(`${G}/namespaces/w/virtualnetworks?watch=true&fieldSelector=metadata.name%3Dstall`, v.url), { ca: v.caCertPem, headers: { authorization: `Bearer ${v.adminToken}` } }, (res) => {
+    res.pause(); // a client that stops reading (QA: vnetd held every event for it, 100 MB and more)
+  });
+  stopped.on('error', () => undefined);
+  stopped.end();
+  const reading = watch(`${G}/namespaces/w/virtualnetworks?watch=true&fieldSelector=metadata.name%3Dstall`, (e) => e.filter((x) => x.type === 'MODIFIED').length >= 150, undefined, 60_000);
+  try {
+    await eventually(async () => (await open()) === before + 2, 5_000, 20);
+    for (let i = 0; i < 150; i++) {
+      const r = await v.call('PATCH', `${G}/namespaces/w/virtualnetworks/stall`, { metadata: { annotations: { big: `${i}`.padEnd(230 * 1024, 'x') } } }, { contentType: 'application/merge-patch+json' });
+      expect(r.status).toBe(200);
+    }
+    // The stopped one goes; the one that reads got every change and is still open.
+    await eventually(async () => (await open()) === before + 1, 15_000, 50);
+    const { events } = await reading;
+    expect(events.filter((x) => x.type === 'MODIFIED').length).toBeGreaterThanOrEqual(150);
+  } finally {
+    delete process.env.VNETD_WATCH_STALL_MS;
+    stopped.destroy();
+  }
+}, 60_000);
