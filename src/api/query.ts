@@ -6,7 +6,7 @@ import { parseFieldSelector, parseLabelSelector, SelectorSyntaxError, type Objec
 
 export type Query = Record<string, string | string[] | undefined>;
 
-function one(q: Query, name: string): string | undefined {
+export function one(q: Query, name: string): string | undefined {
   const v = q[name];
   return Array.isArray(v) ? v[v.length - 1] : v;
 }
@@ -110,7 +110,8 @@ export function parseWriteQuery(q: Query, userAgent?: string): WriteQuery {
   const dry = q.dryRun;
   const dryRun = Array.isArray(dry) ? dry.includes('All') : dry === 'All';
   if (dry !== undefined && !dryRun) throw ApiErrors.badRequest(`unsupported dryRun value: only "All" is supported`);
-  const fv = one(q, 'fieldValidation') ?? 'Warn';
+  // Empty is the default, as kube-apiserver reads it.
+  const fv = one(q, 'fieldValidation') || 'Warn';
   if (fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
     throw ApiErrors.badRequest(`fieldValidation must be one of Strict, Warn, Ignore; got "${fv}"`);
   }

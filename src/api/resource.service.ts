@@ -12,7 +12,7 @@ import { FOREGROUND_DELETION, ORPHAN } from '../resources/finalizers';
 import { DEFAULT_NAMESPACE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
-import { ApiError, ApiErrors, type StatusCause } from '../resources/status';
+import { ApiError, ApiErrors, cause, type StatusCause } from '../resources/status';
 import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
 import { listPrefix, objectKey } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
@@ -129,8 +129,14 @@ export class ResourceService {
 
   // ---- reads ---------------------------------------------------------------------
 
-  async get<T extends KubeObject>(scope: Scope, name: string): Promise<T> {
+  /**
+   * resourceVersion as kube-apiserver reads it for a GET: unset or "0", any (the latest
+   * here); N, not older than N: the latest once the store has reached N (400 for one that is
+   * no number, 504 for one it has not reached; QA: both were ignored).
+   */
+  async get<T extends KubeObject>(scope: Scope, name: string, resourceVersion?: string): Promise<T> {
     this.authorize(scope, 'get', name);
+    if (resourceVersion && resourceVersion !== '0') await reachedRevision(this.objects.kv, resourceVersion);
     const obj = await this.objects.get<T>(scope.type, scope.namespace, name);
     if (!obj) throw ApiErrors.notFound(rid(scope.type, name));
     return obj;
@@ -510,6 +516,10 @@ export class ResourceService {
   async patch<T extends KubeObject>(scope: Scope, name: string, patchType: PatchType, patch: unknown, q: WriteQuery, subresource: Subresource = 'main'): Promise<WriteResponse<T>> {
     const { type, namespace } = scope;
     this.authorize(scope, 'patch', name, subresource);
+    if (q.force && patchType !== 'apply') {
+      // As kube-apiserver: force takes conflicts from other managers, which only an apply has.
+      throw ApiErrors.invalid({ group: 'meta.k8s.io', kind: 'PatchOptions', kindName: 'PatchOptions.meta.k8s.io', name: '' }, [cause('force', 'Forbidden: may not be specified for non-apply patch', 'FieldValueForbidden')]);
+    }
     const serverSideApply = patchType === 'apply' && subresource === 'main';
     if (serverSideApply) this.checkApplyConfiguration(type, patch, name, namespace, q);
     for (let attempt = 0; ; attempt++) {

@@ -8,7 +8,7 @@ import { NAMESPACE_TYPE, type ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import type { Subresource } from '../store/object-store';
 import type { AuthedRequest } from './auth.guard';
-import { parseListQuery, parseWriteQuery, type Query } from './query';
+import { one, parseListQuery, parseWriteQuery, type Query } from './query';
 import { decodeObjectBody, decodePatchBody, decodeJson } from './request-body';
 import { parseDeleteOptions } from './delete-options';
 import { ResourceService, type Scope } from './resource.service';
@@ -317,7 +317,7 @@ export class ResourcesController {
   }
 
   private async get(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string): Promise<void> {
-    sendObject(req, reply, scope.type, 200, await this.resources.get(scope, name));
+    sendObject(req, reply, scope.type, 200, await this.resources.get(scope, name, one(req.query as Query, 'resourceVersion')));
   }
 
   private async create(req: AuthedRequest, reply: FastifyReply, scope: Scope): Promise<void> {

@@ -190,6 +190,20 @@ describe('VirtualNetwork', () => {
     expect((await v.call('DELETE', `${G}/namespaces/t2/virtualnetworks?labelSelector=sweep%3Dall`)).status).toBe(200);
   });
 
+  it('reads a GET\'s resourceVersion as kube-apiserver does (400 malformed, 504 not reached yet), an empty fieldValidation as the default, and refuses force on a patch that is no apply', async () => {
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('rv-get', { subnets: [{ cidr: '10.7.11.0/24' }] }))).status).toBe(201);
+    const path = `${G}/namespaces/t1/virtualnetworks/rv-get`;
+    const rv = Number((await v.call('GET', path)).json.metadata.resourceVersion);
+    for (const ok of ['0', '', String(rv)]) expect((await v.call('GET', `${path}?resourceVersion=${ok}`)).status).toBe(200);
+    for (const bad of ['abc', '-1']) await rejected('GET', `${path}?resourceVersion=${bad}`, undefined, 400, 'BadRequest');
+    expect((await v.call('GET', `${path}?resourceVersion=${rv + 100000}`)).json).toMatchObject({ kind: 'Status', code: 504, reason: 'Timeout' });
+    const merge = { contentType: 'application/merge-patch+json' };
+    expect((await v.call('PATCH', `${path}?fieldValidation=`, { metadata: { labels: { a: 'b' } } }, merge)).status).toBe(200);
+    const forced = await rejected('PATCH', `${path}?force=true`, { metadata: { labels: { a: 'c' } } }, 422, 'Invalid', merge);
+    expect(forced.details.causes).toEqual([expect.objectContaining({ field: 'force', message: 'Forbidden: may not be specified for non-apply patch' })]);
+    expect((await v.call('GET', path)).json.metadata.labels).toEqual({ a: 'b' });
+  });
+
   it('answers 413 to a body over 1 MiB', async () => {
     const big = net('big', { subnets: [{ cidr: '10.7.0.0/24' }] }) as Record<string, unknown>;
     (big.metadata as Record<string, unknown>).annotations = { a: 'x'.repeat(1024 * 1024 + 10) };
