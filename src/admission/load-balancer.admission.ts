@@ -195,7 +195,13 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       }
       for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip);
       if (!vip && !allocators.some((a) => a.subnet.cidr.family === family)) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `every IPv${family} subnet of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
-      else if (!vip) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free address left in VirtualNetwork "${spec.network}" for a VIP: every subnet is full; add a subnet to the network, or delete ports or load balancers that hold its addresses` });
+      else if (!vip) {
+        // What the pick passed over, and the other family, said: "every subnet is full" was
+        // wrong for a dual-stack network, or free addresses that are backends or pairs (QA-90).
+        const other = allNets.some((n) => n.subnet.cidr.family !== family) ? ` (a VIP is picked from the IPv${family} subnets; give spec.vip an IPv${family === 4 ? 6 : 4} address for a VIP of that family)` : '';
+        const skipped = passedOver.length ? `; its free addresses ${passedOver.join(', ')} are load balancers' backends or inside allowed address pairs, which a VIP may not be` : '';
+        causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}" for a VIP${other}${skipped}; add a subnet to the network, delete ports or load balancers that hold its addresses, or name a VIP (spec.vip)` });
+      }
       else spec.vip = vip;
     }
     if (spec.mac !== undefined && !isUnicastMac(spec.mac)) {

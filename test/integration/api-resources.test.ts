@@ -644,6 +644,22 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port('e', {}))).json.spec.ips).toEqual(['192.168.50.5']);
   });
 
+  it('a VIP that cannot be picked says why: the family it is picked from, and free addresses a VIP may not take (it said "every subnet is full")', async () => {
+    // A /29 with IPv6 beside it: .1 the gateway, .2-.6 free; two ports take .2 and .3, a port's
+    // allowed pair covers .4 and .5, a load balancer has .6 and a backend .4.
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('vipfull', { subnets: [{ cidr: '10.87.0.0/29' }, { cidr: 'fd87::/64' }] }));
+    const on = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name }, spec: { network: 'vipfull', ...spec } });
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, on('vf1', { ips: ['10.87.0.2'], allowedAddressPairs: [{ ip: '10.87.0.4/31' }] }))).status).toBe(201);
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, on('vf2', { ips: ['10.87.0.3'] }))).status).toBe(201);
+    const lbOf = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name }, spec: { network: 'vipfull', listeners: [{ port: 80, protocol: 'TCP' }], ...spec } });
+    expect((await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lbOf('vfb', { vip: '10.87.0.6', backends: [{ ip: '10.87.0.4' }] }))).status).toBe(201);
+    const full = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lbOf('vfx', { backends: [{ port: 'vf2' }] }), 422, 'Invalid');
+    expect(full.message).toContain('no free IPv4 address left in VirtualNetwork "vipfull" for a VIP (a VIP is picked from the IPv4 subnets; give spec.vip an IPv6 address for a VIP of that family)');
+    expect(full.message).toContain("its free addresses 10.87.0.4, 10.87.0.5 are load balancers' backends or inside allowed address pairs");
+    // Nothing stays reserved: a port takes .4 at once.
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, on('vf3', {}))).json.spec.ips).toContain('10.87.0.4');
+  });
+
   it('an address freed right after it was given out is given out again at once (a port\'s, then a VIP\'s), also to a client retrying', async () => {
     // A /30 has one allocatable address; all of this happens well within the picker's 5 s reservation.
     await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('one', { subnets: [{ cidr: '10.86.0.0/30' }] }));
