@@ -616,6 +616,13 @@ static void size_umem(struct vfp_xsk *x)
 	}
 }
 
+/* Not inherited across exec: a child holding the socket holds the queue it is bound to. */
+static int cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+	return fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) ? -1 : 0;
+}
+
 /* How long a queue a closed socket was bound to may stay busy (see vfp_xsk_open_socket). */
 #define QUEUE_FREED_NS (200ull * 1000000ull)
 
@@ -643,9 +650,24 @@ int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
 		errf(err, errlen, "madvise umem", errno);
 		goto fail;
 	}
+	/* Faulted in now, not as XDP_UMEM_REG pins them (the kernel clearing the pages): that
+	 * registration runs between libxdp's socket() and cloexec() below, where a child forked
+	 * meanwhile would keep the socket. Best effort (Linux 5.14+; the pin faults them in). */
+	(void)madvise(x->area, umem_bytes(x), MADV_POPULATE_WRITE);
 	rc = xsk_umem__create(&x->umem, x->area, umem_bytes(x), &x->fill, &x->comp, &ucfg);
 	if (rc) {
 		errf(err, errlen, "xsk_umem__create", rc);
+		goto fail;
+	}
+	/* libxdp (1.3) opens the AF_XDP socket without SOCK_CLOEXEC: every process vnetd spawns
+	 * while the port is open (a VM's server in a test, ip, ovs-vsctl) kept a descriptor of
+	 * it for its whole life, and with it the socket, its binding and the queue: a runner
+	 * started again on the interface found it busy (EBUSY) until that child ended (QA-91: a
+	 * fast path turned off and on again stayed Unavailable). The first socket of a UMEM is
+	 * the UMEM's own descriptor. A fork between libxdp's socket() and here still inherits
+	 * it: the few syscalls of the rings' setup (the pages are in, above). */
+	if (cloexec(xsk_umem__fd(x->umem))) {
+		errf(err, errlen, "xsk umem: FD_CLOEXEC", errno);
 		goto fail;
 	}
 	memset(&scfg, 0, sizeof(scfg));
@@ -664,6 +686,10 @@ int vfp_xsk_open_socket(struct vfp_xsk *x, char *err, uint32_t errlen)
 	}
 	if (rc) {
 		errf(err, errlen, "xsk_socket__create", rc);
+		goto fail;
+	}
+	if (cloexec(xsk_socket__fd(x->xsk))) { /* the UMEM's (done above), unless libxdp opened another */
+		errf(err, errlen, "xsk socket: FD_CLOEXEC", errno);
 		goto fail;
 	}
 	set_tx_budget(x);

@@ -243,7 +243,28 @@ describeOvs('overlay: load balancer VIP on the AF_XDP fast path', () => {
       return c.every((x) => x.name) && fp === 0 && ovsMoved >= 10 ? { ovsMoved, fp } : undefined;
     }, 30_000, 500);
     log(`loadBalancers: false: 10 connections, OVS's LbSlot/LbDnat counted ${handedBack.ovsMoved} packets, the fast path took none`);
-  }, 150_000);
+
+    // Turned off and on again at run time on hv1: it runs again at once and takes the VIP's new
+    // connections. Before, it stayed Unavailable ("xsk_socket__create: Device or resource busy"):
+    // the backends' servers, started from this process, had inherited its AF_XDP sockets.
+    const fastPathState = async () => (await node('hv1')).status?.fastpath?.state;
+    await api.replace<HypervisorNode>(`${G}/nodes/hv1`, (cur) => ({ ...cur, spec: { ...cur.spec, fastPath: { enabled: false } } }));
+    await eventually(async () => (await fastPathState()) === 'Disabled', 30_000, 200);
+    for (const hv of fixture.bed().hypervisors) {
+      await api.replace<HypervisorNode>(`${G}/nodes/${hv.name}`, (cur) => ({ ...cur, spec: { ...cur.spec, fastPath: { enabled: true, netns: hv.netns, loadBalancers: true } } }));
+    }
+    const t0 = Date.now();
+    await eventually(async () => (await fastPathState()) === 'Running', 20_000, 100).catch(async () => expect((await node('hv1')).status?.fastpath).toEqual('Running'));
+    const runningAfter = Date.now() - t0;
+    const retaken = await eventually(async () => {
+      const before = (await tableCounters('hv1')).connNew ?? 0;
+      const c = await connections(client.vm, vip, 10);
+      await new Promise((r) => setTimeout(r, 500));
+      const taken = ((await tableCounters('hv1')).connNew ?? 0) - before;
+      return c.every((x) => x.name) && taken >= 10 ? taken : undefined;
+    }, 30_000, 500);
+    log(`fast path off and on again on hv1: Running ${runningAfter} ms after it was enabled; 10 connections, ${retaken} new on its fast path`);
+  }, 180_000);
 
   it('two tenants with the same addresses (CIDR, VIP, client, backends) and the same 4-tuples at once: each reaches its own backends through the fast path', async () => {
     for (const hv of fixture.bed().hypervisors) {
