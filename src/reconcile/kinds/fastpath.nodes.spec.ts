@@ -76,6 +76,29 @@ describe('FastPathNodes', () => {
     }
   });
 
+  it('tries a node that could not start again, backing off, with no new compile: its network namespace made after the Node is taken up (it stayed Unavailable until the next compile)', async () => {
+    const netns = `vr${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+    const { objects, fp, node } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns } });
+    const state = async () => (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!.status?.fastpath;
+    const until = async (ok: (s: Awaited<ReturnType<typeof state>>) => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!ok(await state())) {
+        if (Date.now() > deadline) throw new Error(`not met: ${JSON.stringify(await state())}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await compiledAndApplied(fp, node, model);
+      expect(await state()).toMatchObject({ state: 'Unavailable', reason: `network namespace ${netns} not found` });
+      execFileSync('ip', ['netns', 'add', netns]);
+      // Applied again on its own: past the namespace check now (its interfaces are not there).
+      await until((s) => s?.state !== 'Unavailable' || s.reason !== `network namespace ${netns} not found`);
+    } finally {
+      await fp.stop();
+      spawnSync('ip', ['netns', 'del', netns]);
+    }
+  });
+
   it('nodeCompiled resolves once that compile is applied (the pipeline programs OVS after it), coalesced compiles included', async () => {
     const { objects, fp, node } = await setup({ tunnelIP: '127.0.0.1', fastPath: { enabled: true, netns: 'vnetd-no-such-netns' } });
     try {

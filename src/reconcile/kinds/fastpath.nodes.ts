@@ -82,6 +82,8 @@ interface NodeFastPath {
   logged: string;
   /** An apply due when a network's VIPs have settled. */
   recheck?: NodeJS.Timeout;
+  /** The last wait before a runner that could not start was tried again (absent: none failed since). */
+  retryMs?: number;
   /** Interfaces whose holding keys could not all be written, as last logged ("" for none). */
   heldBack?: string;
   /** What the runner took over from an earlier process (logged when it changes). */
@@ -144,6 +146,10 @@ function bridgeInterfaces(s: OvsSnapshot, bridge: string): { byOfport: Map<numbe
 
 /** How long a compile that only adds waits for the next ones of a burst before its apply. */
 export const ADDS_COALESCE_MS = 100;
+
+/** The first wait before a runner that could not start is tried again; it doubles up to the max. */
+export const UNAVAILABLE_RETRY_MS = 500;
+export const UNAVAILABLE_RETRY_MAX_MS = 30_000;
 
 /**
  * Next-hop MACs kept in Node status.fastpath.underlayFacts: the status is rewritten with the
@@ -542,7 +548,25 @@ export class FastPathNodes implements FastPathHook {
     return { tables: { ...num(c.tables), connReleased: c.connReleased }, ...(underlay ? { underlay: { name: underlay.ifname, ...figures(underlay) } } : {}), vmNics };
   }
 
+  /**
+   * A node whose runner could not start is applied again, backing off from 0.5 s to 30 s, as a
+   * controller requeues what failed: the cause is often passing (its network namespace made
+   * after the Node, an interface's queue still held). It stayed Unavailable until the next
+   * compile. Not when the library itself is missing.
+   */
+  private retryLater(name: string, st: NodeFastPath): void {
+    if (!this.fp || this.stopped) return;
+    st.retryMs = Math.min(UNAVAILABLE_RETRY_MAX_MS, (st.retryMs ?? UNAVAILABLE_RETRY_MS / 2) * 2);
+    clearTimeout(st.recheck);
+    st.recheck = setTimeout(() => {
+      if (!this.stopped && this.nodes.get(name) === st) void this.enqueueApply(name, st);
+    }, st.retryMs);
+    st.recheck.unref();
+  }
+
   private async report(name: string, st: NodeFastPath, s: { state: NodeFastPathStatus['state']; reason?: string; interfaces?: number }): Promise<void> {
+    if (s.state === 'Unavailable') this.retryLater(name, st);
+    else st.retryMs = undefined;
     const key = `${s.state}|${s.reason ?? ''}`;
     if (key !== st.logged) {
       st.logged = key;
