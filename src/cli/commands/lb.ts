@@ -189,7 +189,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
   examples(
     group
       .command('set-weight')
-      .description("change backends' weights in place: their connections stay; weight 0 drains a backend (no new connections, its established ones go on), where removing it resets them")
+      .description("change backends' weights in place: their connections stay; weight 0 drains a backend (no new connections, its established TCP connections go on; UDP flows are dealt again a second later), where removing it resets them")
       .argument('<name>', 'load balancer name')
       .requiredOption('--backend <port|ip=weight>', 'backend and its new weight, 0-100 (0: drain; repeatable)', repeatable(parseBackend))
       .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
