@@ -163,6 +163,8 @@ static void by_vip(struct vfp_ctx *ctx, const struct vfp_vip *vip, const struct 
  */
 static int tunnel_frame_for_us(const struct vfp_tables *t, const uint8_t *f, const struct vfp_pkt *outer)
 {
+	/* (Only after vfp_decap_parsed: UDP with its header, no fragment, its length checked
+	 * against the IP packet's by the parser, so the sum below stays inside the frame.) */
 	static const uint8_t zero_mac[6];
 	const uint8_t *udp = f + outer->l4_off;
 	uint32_t ulen, sum;
@@ -194,7 +196,8 @@ static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const
 	struct vfp_pkt in;
 	int err, encap;
 
-	if (!tunnel_frame_for_us(t, f, outer) || (encap = vfp_decap_parsed(f, len, outer, &inner_off, &vni)) < 0) {
+	/* vfp_decap_parsed first: it makes sure of a whole UDP datagram, which the check reads. */
+	if ((encap = vfp_decap_parsed(f, len, outer, &inner_off, &vni)) < 0 || !tunnel_frame_for_us(t, f, outer)) {
 		slow(v, VFP_R_UNDERLAY);
 		return;
 	}
