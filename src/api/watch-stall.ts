@@ -29,15 +29,20 @@ export function stallGuard(raw: Writable, onStall: (why: string) => void): () =>
     onStall(why);
   };
   raw.once('close', () => clearTimeout(timer));
+  // Everything sent: not stalled (one listener for the watch's life, not one per episode).
+  raw.on('drain', () => {
+    clearTimeout(timer);
+    timer = undefined;
+  });
   return () => {
     const unsent = raw.writableLength;
     if (unsent > MAX_BYTES) return stall(`${unsent} bytes of events unsent`);
     if (unsent <= STALL_BYTES || timer) return;
-    timer = setTimeout(() => stall(`over ${STALL_BYTES} bytes of events unsent for ${stallMs} ms`), stallMs);
-    timer.unref();
-    raw.once('drain', () => {
-      clearTimeout(timer);
+    // Still over when it fires: a client that reads, slowly, below the mark meanwhile is not stalled.
+    timer = setTimeout(() => {
       timer = undefined;
-    });
+      if (raw.writableLength > STALL_BYTES) stall(`over ${STALL_BYTES} bytes of events unsent for ${stallMs} ms`);
+    }, stallMs);
+    timer.unref();
   };
 }
