@@ -400,11 +400,7 @@ export class FastPathNodes implements FastPathHook {
     if (st.seeded) void this.refreshNode(name, st);
     if (state.state === 'Running' && state.recheckMs !== undefined) {
       // A network's VIPs are settling (NodeRunner, VIP_SETTLE_MS): apply again once they may go on the fast path.
-      clearTimeout(st.recheck);
-      st.recheck = setTimeout(() => {
-        if (!this.stopped && this.nodes.get(name) === st) void this.enqueueApply(name, st);
-      }, state.recheckMs);
-      st.recheck.unref();
+      this.applyAgainIn(name, st, state.recheckMs);
     }
     const heldBack = state.state === 'Running' ? (state.heldBack ?? []).join(',') : '';
     if (heldBack !== (st.heldBack ?? '')) {
@@ -557,10 +553,15 @@ export class FastPathNodes implements FastPathHook {
   private retryLater(name: string, st: NodeFastPath): void {
     if (!this.fp || this.stopped) return;
     st.retryMs = Math.min(UNAVAILABLE_RETRY_MAX_MS, (st.retryMs ?? UNAVAILABLE_RETRY_MS / 2) * 2);
+    this.applyAgainIn(name, st, st.retryMs);
+  }
+
+  /** The node's newest compile applied again in ms, unless the node left meanwhile (one timer per node: the later call wins). */
+  private applyAgainIn(name: string, st: NodeFastPath, ms: number): void {
     clearTimeout(st.recheck);
     st.recheck = setTimeout(() => {
       if (!this.stopped && this.nodes.get(name) === st) void this.enqueueApply(name, st);
-    }, st.retryMs);
+    }, ms);
     st.recheck.unref();
   }
 
