@@ -24,6 +24,7 @@ import { FilterMap, NODE_FILTERS, UNDERLAY_PORT, fillBuilder, interfaceFilters, 
 import { IFACE_COUNTERS, PORT_UNDERLAY, TABLE_COUNTERS, type IfaceCounters, type TableCounters } from './types';
 import { interfacesWithXdp } from './underlay';
 import { XSK_STATS, xdpObjectPath, type XskStats } from './xsk';
+import { VipCountBase, listenerKey } from './vip-count-base';
 
 /**
  * The order filter maps are updated in. Inner keys (the underlay) and Dst keys (a VM NIC) let
@@ -61,7 +62,6 @@ const LETTING = new Set<FilterMap>([FilterMap.Dst, FilterMap.Inner, FilterMap.Ne
 const GATING = new Set<FilterMap>([FilterMap.Src, FilterMap.Src6]);
 
 /** A VIP listener of a network, as dispatch counts are matched to the VIPs applied. */
-const listenerKey = (network: number, vip: string, port: number, proto: number): string => `${network}/${vip}/${port}/${proto}`;
 
 /**
  * How long a network that just got its first load balancer here keeps its VIPs' new
@@ -185,6 +185,8 @@ export class NodeRunner {
   private st: RunnerState = { state: 'Idle', reason: 'no tables applied yet' };
   /** "network/vip/port/proto" of the VIPs applied: the dispatch counts reported are theirs. */
   private vipListeners = new Set<string>();
+  /** Each listener's counts are its load balancer's own (one made again on the same VIP starts from 0). */
+  private readonly countBase = new VipCountBase();
   /**
    * When each network of this node's ports first had a VIP the fast path deals, for
    * VIP_SETTLE_MS (a network with only IPv6 or SCTP load balancers has none: its first IPv4
@@ -260,7 +262,9 @@ export class NodeRunner {
     // applies was answered in 152-177 ms, 17-24 ms with the slices and the other cuts).
     await nextTurnOfLoop();
     if (this.closed) return { state: 'Idle', reason: 'closed' };
-    this.vipListeners = new Set(t.vips.map((v) => listenerKey(v.network, v.vip, v.port, v.proto === 'TCP' ? 6 : 17)));
+    const listeners = new Map(t.vips.map((v) => [listenerKey(v.network, v.vip, v.port, v.proto === 'TCP' ? 6 : 17), v.lb]));
+    this.vipListeners = new Set(listeners.keys());
+    this.countBase.applied(listeners, () => this.ctx.connCounts());
     const sig = tablesSignature(t);
     if (sig !== this.tablesSig) {
       this.builder.clear();
@@ -342,7 +346,7 @@ export class NodeRunner {
   /** Connections dispatched per (network, VIP listener, backend), of the VIPs applied now. */
   vipConnections(): VipConnections[] {
     if (this.closed) return [];
-    return this.ctx.connCounts().filter((c) => this.vipListeners.has(listenerKey(c.network, c.vip, c.port, c.proto)));
+    return this.countBase.own(this.ctx.connCounts().filter((c) => this.vipListeners.has(listenerKey(c.network, c.vip, c.port, c.proto))));
   }
 
   /**

@@ -54,6 +54,8 @@ export interface NodeTables {
  */
 export interface NodeTablesVip {
   network: number;
+  /** The load balancer's uid: its connection counts are its own (VipCountBase). */
+  lb?: string;
   proto: 'TCP' | 'UDP';
   vip: string;
   port: number;

@@ -146,7 +146,7 @@ describe('planFastPath', () => {
     // new connections, established ones kept, as OVS's conntrack keeps them); affinity carried.
     expect(p.lbGuards.map((g) => g.network)).toEqual([100]);
     expect(p.vips).toEqual([{
-      network: 100, proto: 'TCP', vip: '10.0.0.200', port: 80, affinity: 'ClientIP',
+      network: 100, lb: 'lb1', proto: 'TCP', vip: '10.0.0.200', port: 80, affinity: 'ClientIP',
       backends: [
         { ip: '10.0.0.13', port: 8080, weight: 2, mac: mac(13) },
         { ip: '10.0.0.14', port: 8080, weight: 0, mac: mac(14) },

@@ -84,6 +84,8 @@ export interface FastPathBackend {
 
 export interface FastPathVip {
   network: number;
+  /** The load balancer's uid (a listener's connection counts are its own). */
+  lb: string;
   proto: 'TCP' | 'UDP';
   vip: string;
   port: number;
@@ -187,6 +189,7 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
         if (l.protocol === 'SCTP') continue; // the classifier hashes TCP and UDP only
         plan.vips.push({
           network: net.vni,
+          lb: lb.uid,
           proto: l.protocol,
           vip: lb.vip,
           port: l.port,

@@ -377,6 +377,51 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     expect(tally(fresh.map((c) => c.name))).toEqual({ d1: 60 });
   });
 
+  it('a load balancer deleted and made again with the same VIP and backends counts its own connections only, from 0', async () => {
+    const ns = 'r-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.47.0.0/24' }] } });
+    const [client, r1, r2] = [await vmFor(ns, 'net', 'r0', 'hv1'), await vmFor(ns, 'net', 'r1', 'hv1'), await vmFor(ns, 'net', 'r2', 'hv2')];
+    for (const [b, name] of [[r1, 'r1'], [r2, 'r2']] as const) await startServer(b.vm, name);
+    const path = `${G}/namespaces/${ns}/loadbalancers/again`;
+    const make = async (vip?: string): Promise<string> => {
+      const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+        metadata: { name: 'again' },
+        spec: { network: 'net', ...(vip ? { vip } : {}), listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'r1' }, { port: 'r2' }] },
+      })) as LoadBalancer;
+      await waitReady(ns, 'loadbalancers', 'again');
+      // With the fast path on, its VIP settles on OVS first (VIP_SETTLE_MS): then the fast path deals, and counts, its connections.
+      if (process.env.VNETD_FASTPATH === '1') await new Promise((r) => setTimeout(r, VIP_SETTLE_MS + 500));
+      return lb.spec!.vip!;
+    };
+    const fastPathTook = async (): Promise<number> => {
+      const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
+      return Number(metrics.split('\n').find((l) => l.startsWith('vnetd_fastpath_vip_connections_total{') && l.includes(`node="${client.vm.hypervisor.name}"`) && l.includes('event="new"'))?.split(' ').pop() ?? 0);
+    };
+    const took0 = await fastPathTook();
+    const counted = async (): Promise<number | undefined> => {
+      const s = ((await call('GET', path)) as LoadBalancer).status?.backends;
+      return s?.length === 2 && s.every((b) => b.connections !== undefined) ? s.reduce((n, b) => n + b.connections!, 0) : undefined;
+    };
+    const vip = await make();
+    const first = await connections(client.vm, vip, 40, 46000);
+    expect(first.filter((c) => !c.name)).toEqual([]);
+    await eventually(async () => ((await counted()) === 40 ? true : undefined), 20_000, 250).catch(async () => expect(await counted()).toBe(40));
+    await call('DELETE', path);
+    await eventually(async () => (await fixture.vnetd().call('GET', path)).status === 404, 20_000, 100);
+    expect(await make(vip)).toBe(vip);
+    const second = await connections(client.vm, vip, 10, 46100);
+    expect(second.filter((c) => !c.name)).toEqual([]);
+    // Counted every 5 s: past two counts, it is its own 10, never 50.
+    await eventually(async () => ((await counted()) === 10 ? true : undefined), 20_000, 250).catch(async () => expect(await counted()).toBe(10));
+    await new Promise((r) => setTimeout(r, 11_000));
+    const after = await counted();
+    const took = (await fastPathTook()) - took0;
+    log(`made again on ${vip}: its status counts ${after} connections (its own 10; its predecessor had 40); the fast path dealt ${took} of the 50`);
+    expect(after).toBe(10);
+    if (process.env.VNETD_FASTPATH === '1') expect(took).toBe(50);
+  });
+
   it('a VIP without a healthy backend refuses at once: TCP RST and UDP port unreachable from the VIP; with a backend again it serves', async () => {
     const ns = 'r-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });

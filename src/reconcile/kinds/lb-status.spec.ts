@@ -1,4 +1,5 @@
 import type { FlowStats } from '../../openflow';
+import { encodeCookie } from '../../openflow/sync';
 import { LB_SLOTS, TABLES, lbFlows, lbMac, type LoadBalancerModel, type LogicalModel, type NetworkModel } from '../../pipeline';
 import pino from 'pino';
 import type { OpenFlowConnection } from '../../openflow';
@@ -116,6 +117,54 @@ describe('DispatchReporter', () => {
     minReportMs = 0;
     await r.refresh();
     expect(reported.at(-1)).toEqual(new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 6], [`${net.vni}/${lb.vip}/10.0.0.6`, 14]]));
+  });
+});
+
+describe('DispatchReporter: a load balancer deleted', () => {
+  const key5 = `${net.vni}/${lb.vip}/10.0.0.5`;
+  const key6 = `${net.vni}/${lb.vip}/10.0.0.6`;
+
+  it('reports at once that its counts are gone (rate limit aside), so that one made again on the same VIP does not show them', async () => {
+    let flows = dumped((t) => (t === TABLES.LbDnat.id ? 3 : 0)).filter((f) => f.tableId === TABLES.LbDnat.id);
+    const conn = { connected: true, dumpFlows: async () => flows } as unknown as OpenFlowConnection;
+    const reported: Array<Map<string, number>> = [];
+    let live = true;
+    const r = new DispatchReporter({ logger: pino({ level: 'silent' }), connections: () => [['hv1', conn]], onChange: (c) => reported.push(new Map(c)), minReportMs: 60_000, lbOwnerLive: () => live });
+    await r.refresh();
+    expect(reported).toEqual([new Map([[key5, 6], [key6, 6]])]);
+    flows = flows.map((f) => ({ ...f, packetCount: 5n }));
+    await r.refresh();
+    expect(reported).toHaveLength(1); // a count up waits for its turn
+    live = false;
+    flows = [];
+    await r.refresh();
+    expect(reported).toEqual([new Map([[key5, 6], [key6, 6]]), new Map()]);
+  });
+
+  it('a restarted agent drops what it carries over for a load balancer gone before it started, or once it goes, or once another has its key', async () => {
+    const conn = { connected: true, dumpFlows: async () => [] } as unknown as OpenFlowConnection;
+    const reported: Array<Map<string, number>> = [];
+    const other = `${net.vni}/${lb.vip}/10.0.0.7`;
+    // Keys of the load balancers there are now: lb1 has 5 and 6; 7's was deleted while the agent was down.
+    let keys = new Map([[key5, 'lb1'], [key6, 'lb1']]);
+    const lbs = new Set(['lb1']);
+    const r = new DispatchReporter({
+      logger: pino({ level: 'silent' }),
+      connections: () => [['hv1', conn]],
+      onChange: (c) => reported.push(new Map(c)),
+      minReportMs: 0,
+      previous: new Map([[key5, 40], [key6, 6], [other, 9]]),
+      lbKeys: () => keys,
+      lbLive: (uid) => lbs.has(uid),
+    });
+    await r.refresh();
+    expect(reported.at(-1)).toEqual(new Map([[key5, 40], [key6, 6]]));
+    // lb1 deleted and lb2 made with the same VIP and backend 5 before the agent counted again.
+    lbs.delete('lb1');
+    lbs.add('lb2');
+    keys = new Map([[key5, 'lb2']]);
+    await r.refresh();
+    expect(reported.at(-1)).toEqual(new Map());
   });
 });
 
@@ -294,7 +343,7 @@ describe('LbStatusReporter: status.slots', () => {
 
 describe('RunningTotals: connection counts as counters across reinstalled flows', () => {
   const K = '7/10.0.0.100/10.0.0.5';
-  const r = (flow: string, packets: number, ageSec: number, key = K) => ({ key, flow: `${key}|${flow}`, packets, ageSec });
+  const r = (flow: string, packets: number, ageSec: number, key = K, owner = 1) => ({ key, flow: `${owner}|${key}|${flow}`, owner, packets, ageSec });
 
   it('keeps what a flow counted when it goes (backend unhealthy) and when it comes back (healthy again), summing its listeners', () => {
     const t = new RunningTotals();
@@ -323,6 +372,34 @@ describe('RunningTotals: connection counts as counters across reinstalled flows'
     t.update([r('80', 10, 1), r('80', 4, 1, other)], 0);
     expect(t.update([r('80', 6, 60, other)], 1_000)).toEqual(new Map([[K, 10], [other, 6]]));
     expect(t.update([r('80', 6, 3660, other)], 3_602_000)).toEqual(new Map([[other, 6]]));
+  });
+
+  it('forgets what a deleted load balancer\'s flows counted at once: one made again with the same VIP and backends starts from 0', () => {
+    const live = new Set([1]);
+    const t = new RunningTotals((owner) => live.has(owner));
+    expect(t.update([r('80', 40, 100)], 0).get(K)).toBe(40);
+    // Its flows gone, the load balancer still there (a health flap): kept.
+    expect(t.update([], 1).get(K)).toBe(40);
+    // Deleted, and another (owner 2) made with the same VIP and backend before the next reading.
+    live.delete(1);
+    live.add(2);
+    expect(t.update([r('80', 3, 1, K, 2)], 2).get(K)).toBe(3);
+    // Its own flow replaced the first one's on the switch (same match) before it was ever read gone: still its own count only.
+    const u = new RunningTotals((owner) => live.has(owner));
+    live.add(1);
+    u.update([r('80', 40, 100, K, 1)], 0);
+    live.delete(1);
+    expect(u.update([r('80', 2, 0, K, 2)], 1).get(K)).toBe(2);
+    expect(u.update([r('80', 5, 5, K, 2)], 2).get(K)).toBe(5);
+  });
+
+  it('reads each flow\'s load balancer from its cookie, and tells the same flow of two load balancers apart', () => {
+    const flows = dumped((t) => (t === TABLES.LbDnat.id ? 1 : 0)).filter((f) => f.tableId === TABLES.LbDnat.id);
+    const a = dispatchReadings(flows.map((f) => ({ ...f, cookie: encodeCookie({ round: 1, category: 4, app: 1, objectId: 77 }) })));
+    const b = dispatchReadings(flows.map((f) => ({ ...f, cookie: encodeCookie({ round: 2, category: 4, app: 1, objectId: 78 }) })));
+    expect(new Set(a.map((x) => x.owner))).toEqual(new Set([77]));
+    expect(a.map((x) => x.key)).toEqual(b.map((x) => x.key));
+    for (let i = 0; i < a.length; i++) expect(a[i]!.flow).not.toBe(b[i]!.flow);
   });
 
   it('reads one flow per listener from a dump', () => {

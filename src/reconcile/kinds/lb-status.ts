@@ -19,7 +19,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { FlowStats, OpenFlowConnection } from '../../openflow';
-import { DEFAULT_COOKIE_APP, appSelector } from '../../openflow/sync';
+import { DEFAULT_COOKIE_APP, appSelector, decodeCookie } from '../../openflow/sync';
 import { LbBackendField, NetworkField, TABLES, lbTableSize, type LogicalModel } from '../../pipeline';
 import type { BackendStatus, LoadBalancer } from '../../resources/kinds';
 import { sortedRecord } from '../../resources/sorted-record';
@@ -53,6 +53,8 @@ export interface LbStatusSources {
   whyUnhealthy?(lbUid: string, ip: string): string | undefined;
   /** Whether a node's switch does not answer (its Node says SwitchUnreachable): connections sent to its backends are lost. */
   switchDown?(node: string): boolean;
+  /** Whether the load balancer whose flows carry this cookie object id still exists (see RunningTotals). */
+  lbOwnerLive?(objectId: number): boolean;
 }
 
 function ipv4FromNumber(n: number): string {
@@ -71,10 +73,11 @@ function natTarget(f: FlowStats): string | undefined {
   return undefined;
 }
 
-/** One LbDnat flow's count: its "vni/vip/backend" key, what tells it from the others of that key, and its age. */
+/** One LbDnat flow's count: its "vni/vip/backend" key, what tells it from the others of that key, its load balancer (cookie object id) and its age. */
 export interface DispatchReading {
   key: string;
   flow: string;
+  owner: number;
   packets: number;
   ageSec: number;
 }
@@ -102,9 +105,11 @@ export function dispatchReadings(flows: readonly FlowStats[]): DispatchReading[]
     if (vip?.includes(':')) backend = natTarget(f);
     if (vni === undefined || !vip || !backend) continue;
     const key = `${vni}/${vip}/${backend}`;
-    // One flow per listener: its protocol and port tell it from the key's others.
-    const flow = `${key}|${f.priority}|${f.match.map((m) => `${m.field}=${String(m.value)}`).join(',')}`;
-    out.push({ key, flow, packets: Number(f.packetCount), ageSec: f.durationSec });
+    const owner = decodeCookie(f.cookie).objectId;
+    // One flow per listener: its protocol and port tell it from the key's others; its owner
+    // from the same flow of a load balancer made again with the same VIP and backends.
+    const flow = `${owner}|${key}|${f.priority}|${f.match.map((m) => `${m.field}=${String(m.value)}`).join(',')}`;
+    out.push({ key, flow, owner, packets: Number(f.packetCount), ageSec: f.durationSec });
   }
   return out;
 }
@@ -116,10 +121,14 @@ const GONE_KEPT_MS = 3_600_000;
  * One node's connection counts as counters: a flow's packet count starts at 0 whenever the
  * flow is installed again (health flaps, a rebind), so what each flow had counted is kept
  * as it goes and added to what its next incarnation counts. A new incarnation shows as a
- * lower count or a younger flow than the last reading.
+ * lower count or a younger flow than the last reading. What a deleted load balancer's flows
+ * counted goes with it (ownerLive): a load balancer made again with the same VIP and
+ * backends starts from 0 (QA: it showed its predecessor's counts for an hour).
  */
 export class RunningTotals {
-  private readonly flows = new Map<string, { key: string; base: number; last: number; ageSec: number; goneAt?: number }>();
+  private readonly flows = new Map<string, { key: string; owner: number; base: number; last: number; ageSec: number; goneAt?: number }>();
+
+  constructor(private readonly ownerLive?: (objectId: number) => boolean) {}
 
   update(readings: readonly DispatchReading[], now = Date.now()): Map<string, number> {
     const seen = new Set<string>();
@@ -128,11 +137,12 @@ export class RunningTotals {
       const prev = this.flows.get(r.flow);
       const again = prev !== undefined && (prev.goneAt !== undefined || r.packets < prev.last || r.ageSec < prev.ageSec);
       const base = prev === undefined ? 0 : again ? prev.base + prev.last : prev.base;
-      this.flows.set(r.flow, { key: r.key, base, last: r.packets, ageSec: r.ageSec });
+      this.flows.set(r.flow, { key: r.key, owner: r.owner, base, last: r.packets, ageSec: r.ageSec });
     }
     for (const [flow, e] of this.flows) {
       if (seen.has(flow)) continue;
-      if (e.goneAt === undefined) this.flows.set(flow, { key: e.key, base: e.base + e.last, last: 0, ageSec: 0, goneAt: now });
+      if (this.ownerLive && !this.ownerLive(e.owner)) this.flows.delete(flow);
+      else if (e.goneAt === undefined) this.flows.set(flow, { ...e, base: e.base + e.last, last: 0, ageSec: 0, goneAt: now });
       else if (now - e.goneAt > GONE_KEPT_MS) this.flows.delete(flow);
     }
     const out = new Map<string, number>();
@@ -155,6 +165,7 @@ export class DispatchCounter {
   constructor(
     private readonly log: Logger,
     private readonly fastPathDispatched?: () => ReadonlyMap<string, number>,
+    private readonly ownerLive?: (objectId: number) => boolean,
   ) {}
 
   async count(connections: Iterable<[string, OpenFlowConnection]>): Promise<Map<string, number>> {
@@ -170,7 +181,7 @@ export class DispatchCounter {
         try {
           const readings = dispatchReadings(await conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) }));
           let totals = this.totals.get(node);
-          if (!totals) this.totals.set(node, (totals = new RunningTotals()));
+          if (!totals) this.totals.set(node, (totals = new RunningTotals(this.ownerLive)));
           this.perNode.set(node, totals.update(readings));
           read++;
         } catch (err) {
@@ -239,6 +250,17 @@ class Periodic {
   }
 }
 
+/** Every "vni/vip/backend" key of the model's load balancers (the keys of countDispatched), with the load balancer's uid. */
+export function lbKeysOf(model: LogicalModel): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const lb of model.loadBalancers?.values() ?? []) {
+    const vni = model.networks.get(lb.network)?.vni;
+    if (vni === undefined) continue;
+    for (const b of lb.backends) out.set(`${vni}/${lb.vip}/${b.ip}`, lb.uid);
+  }
+  return out;
+}
+
 /** previous - live per key, where positive: what a restarted process carries over. */
 export function carriedOver(previous: ReadonlyMap<string, number>, live: ReadonlyMap<string, number>): Map<string, number> {
   const out = new Map<string, number>();
@@ -276,6 +298,10 @@ export class DispatchReporter {
    * A report rewrites the node's counts: without this a restart made them go down.
    */
   private carried?: Map<string, number>;
+  /** The load balancer each carried count is of: it goes when that one does (see `forgetCarried`). */
+  private readonly carriedFor = new Map<string, string>();
+  /** The counts last handed over, to tell a count that went down (a load balancer deleted). */
+  private lastCounts = new Map<string, number>();
 
   constructor(
     private readonly o: {
@@ -288,10 +314,16 @@ export class DispatchReporter {
       minReportMs?: number;
       /** What the node reported before this process: carried over (see `carried`). */
       previous?: ReadonlyMap<string, number>;
+      /** Whether the load balancer whose flows carry this cookie object id still exists (see RunningTotals). */
+      lbOwnerLive?(objectId: number): boolean;
+      /** Each "vni/vip/backend" key a load balancer has now, with its uid (lbKeysOf). */
+      lbKeys?(): ReadonlyMap<string, string>;
+      /** Whether a load balancer (uid) still exists. */
+      lbLive?(uid: string): boolean;
     },
   ) {
     this.log = o.logger.child({ component: 'lb-dispatch' });
-    this.counter = new DispatchCounter(this.log, o.fastPathDispatched);
+    this.counter = new DispatchCounter(this.log, o.fastPathDispatched, o.lbOwnerLive);
     this.ticks = new Periodic(o.intervalMs ?? 5000, () => this.refresh(), (err) => this.log.warn({ err }, 'lb connection count failed'));
   }
 
@@ -330,18 +362,41 @@ export class DispatchReporter {
       // Until every switch is read, a low count is not knowledge: nothing is reported.
       if (!this.counter.complete) return;
       this.carried = carriedOver(this.o.previous, live);
+      const keys = this.o.lbKeys?.();
+      for (const key of keys ? this.carried.keys() : []) {
+        const lb = keys!.get(key);
+        // A key no load balancer has: one deleted while no agent ran here.
+        if (lb !== undefined) this.carriedFor.set(key, lb);
+        else this.carried.delete(key);
+      }
     }
+    if (this.carriedFor.size) this.forgetCarried(this.o.lbKeys?.() ?? new Map<string, string>());
     const counts = this.carried?.size ? sumCounts([live, this.carried]) : live;
+    // A count that went down is a load balancer deleted: its successor on the same VIP and
+    // backends must not show it meanwhile, so that goes out at once.
+    const wentDown = [...this.lastCounts].some(([k, n]) => (counts.get(k) ?? 0) < n);
     // The switch is read every interval, the report rate-limited: a flow removed between two
     // reports (a backend drained, a health flap) had its counter read while it lived, where
     // reading only when a report was due lost what it counted (QA: 10 connections, 1 counted).
-    if (performance.now() - this.lastReportAt < (this.o.minReportMs ?? 30_000)) return;
+    if (!wentDown && performance.now() - this.lastReportAt < (this.o.minReportMs ?? 30_000)) return;
     // Sorted, so that the same counts compare the same.
     const text = JSON.stringify(sortedRecord(counts));
     if (text === this.last) return;
     this.last = text;
+    this.lastCounts = new Map(counts);
     this.lastReportAt = performance.now();
     this.o.onChange(counts);
+  }
+
+  /** Carried counts of load balancers deleted since, or of keys another load balancer has now (deleted and made again). */
+  private forgetCarried(keys: ReadonlyMap<string, string>): void {
+    for (const [key, lb] of this.carriedFor) {
+      const now = keys.get(key);
+      if ((now !== undefined && now !== lb) || this.o.lbLive?.(lb) === false) {
+        this.carried?.delete(key);
+        this.carriedFor.delete(key);
+      }
+    }
   }
 }
 
@@ -352,7 +407,7 @@ export class LbStatusReporter {
 
   constructor(private readonly src: LbStatusSources) {
     this.log = src.logger.child({ component: 'lb-status' });
-    this.counter = new DispatchCounter(this.log, src.fastPathDispatched);
+    this.counter = new DispatchCounter(this.log, src.fastPathDispatched, src.lbOwnerLive);
     this.ticks = new Periodic(src.intervalMs ?? 5000, () => this.refresh(), (err) => this.log.warn({ err }, 'lb status refresh failed'));
   }
 

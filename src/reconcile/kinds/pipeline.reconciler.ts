@@ -60,7 +60,7 @@ import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes } from './lb-health-reports';
 import { READY } from './readiness';
-import { DispatchReporter, LbStatusReporter } from './lb-status';
+import { DispatchReporter, LbStatusReporter, lbKeysOf } from './lb-status';
 import { dispatchedIn } from './node-reports';
 import type { FastPathHook } from './fastpath.nodes';
 import type { ChassisAccess } from './chassis-access';
@@ -387,6 +387,12 @@ export class PipelineReconciler {
     // Where this process's load balancing counts its connections: its nodes' switches and the fast path.
     const switches = (): Array<[string, OpenFlowConnection]> => [...this.agents].map(([node, a]) => [node, a.conn]);
     const fastPathDispatched = () => this.opts.fastPath?.dispatched?.() ?? new Map<string, number>();
+    // Whether a load balancer still exists, by its uid or by its flows' cookie object id.
+    const lbLive = (uid: string) => this.ensureModel().model.loadBalancers?.has(uid) ?? false;
+    const lbOwnerLive = (objectId: number) => {
+      const uid = this.ids.uidOf(objectId);
+      return uid !== undefined && lbLive(uid);
+    };
     if (readiness !== 'off') {
       this.lbStatus = new LbStatusReporter({
         objects: opts.objects,
@@ -399,6 +405,7 @@ export class PipelineReconciler {
         reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.status.realizations?.list() ?? []) : undefined,
         whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
         switchDown: (node) => switchUnreachable(this.nodeObj(node)),
+        lbOwnerLive,
       });
     }
     if (opts.node !== undefined && opts.onDispatched) {
@@ -410,6 +417,9 @@ export class PipelineReconciler {
         onChange: opts.onDispatched,
         minReportMs: opts.dispatchReportMs,
         previous: opts.dispatchedBefore,
+        lbOwnerLive,
+        lbLive,
+        lbKeys: () => lbKeysOf(this.ensureModel().model),
       });
     }
     if (readiness === 'local' || opts.node !== undefined) {
