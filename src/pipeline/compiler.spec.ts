@@ -64,6 +64,9 @@ describe('compileNode', () => {
       // tunnel probes and their echoes (tunnel-probe.ts), one per tunnel port
       'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
       'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
+      // This node's own tunnel endpoint: never output (OVS would decapsulate it: tunnel-guard.ts).
+      'L2Lookup, priority=90, udp,nw_dst=198.18.0.1,tp_dst=4789 actions=drop',
+      'L2Lookup, priority=90, udp,nw_dst=198.18.0.1,tp_dst=6081 actions=drop',
       // port a (local, ofport 5)
       'Classifier, priority=100, in_port=5 actions=load:0x64->Network,load:0->FromTunnel,goto_table:SpoofGuard',
       'SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,ip,nw_src=10.0.0.5 actions=goto_table:ArpResponder',
@@ -115,8 +118,8 @@ describe('compileNode', () => {
       const total = [...c.owners.values()].reduce((s, o) => s + o.flows.length, 0);
       // + one flow per flood chunk (64 ofports) holding a local port.
       const chunks = new Set(ports.filter((p) => p.binding?.node === 'hv1').map((p) => Math.floor(p.binding!.ofport / 64))).size;
-      // 7 pipeline flows and 2 tunnel probe flows (one per tunnel port), 3 of the network.
-      expect(total).toBe(7 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
+      // 7 pipeline flows, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 3 of the network.
+      expect(total).toBe(7 + 2 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
     }
   });
 

@@ -34,6 +34,7 @@ import { SharedParts, deepFreeze } from './shared-parts';
 import { TABLES, type Table } from './tables';
 // tunnel-probe.ts imports Priority and flow from here, used only inside its functions (as load-balancer.ts does).
 import { tunnelProbeFlows } from './tunnel-probe';
+import { tunnelGuardFlows } from './tunnel-guard';
 import { isIPv4 } from 'node:net';
 
 /** Priorities, named: more specific beats less specific inside a table. */
@@ -317,7 +318,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
   const { owners, add } = ownerMap();
   const realizes = new Map<string, string>();
   const self = model.nodes.get(nodeName);
-  add(PIPELINE_OWNER, 'pipeline', [...pipelineFlows(), ...tunnelProbeFlows(self?.tunnelPorts)]);
+  add(PIPELINE_OWNER, 'pipeline', [...pipelineFlows(), ...tunnelProbeFlows(self?.tunnelPorts), ...tunnelGuardFlows(self?.tunnelIP)]);
   const nets = [...model.networks.values()].sort((a, b) => a.vni - b.vni);
   for (const net of nets) {
     const ports = index.portsByNetwork.get(net.uid) ?? [];
