@@ -32,7 +32,7 @@ const COUNTERS: Array<[name: string, help: string, read: Read]> = [
   ['vnetd_openflow_incremental_updates_total', 'Incremental updates that reached the switch.', (t) => t.counters.incrementalUpdates],
   ['vnetd_openflow_flow_mods_total', 'flow_mods sent to the node.', (t) => t.counters.flowModsSent],
   ['vnetd_openflow_group_mods_total', 'group_mods sent to the node.', (t) => t.counters.groupModsSent],
-  ['vnetd_openflow_drift_repairs_total', 'Audits that found the node\'s count of vnetd flows off (deleted or added outside vnetd, a table OVS flushed) and resynced it.', (t) => t.counters.driftRepairs],
+  ['vnetd_openflow_drift_repairs_total', 'Audits that found the node\'s vnetd flows off (deleted, added or changed outside vnetd, a table OVS flushed) and repaired them.', (t) => t.counters.driftRepairs],
 ];
 
 export function registerOpenFlowMetrics(registry: Registry, source: FlowTableSource): void {

@@ -19,6 +19,31 @@ function log(line: string): void {
   process.stdout.write(`[overlay] ${line}\n`);
 }
 
+/**
+ * Sends, from a VM, 5 frames to a VTEP as its own tunnel traffic would arrive: outer Ethernet
+ * to its underlay MAC, IPv4 and UDP to its tunnel IP and port (4789: VXLAN, else GENEVE),
+ * with a VNI and an inner UDP frame to port 7777 carrying a tag.
+ * argv: iface smac sip vtepMac vtepIp udpPort vni innerDstMac innerDstIp tag
+ */
+const TUNNEL_IN_FRAME = `
+import socket, struct, sys
+iface, smac, sip, dmac, dip, dport, vni, imac, iip, tag = sys.argv[1:]
+mac = lambda m: bytes.fromhex(m.replace(':', ''))
+def csum(b):
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+def ip4(src, dst, payload):
+    h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(payload), 0, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack('!H', csum(h)) + h[12:] + payload
+udp = lambda sp, dp, data: struct.pack('!HHHH', sp, dp, 8 + len(data), 0) + data
+inner = mac(imac) + mac('02:66:66:66:66:66') + b'\\x08\\x00' + ip4('10.0.0.250', iip, udp(40000, 7777, tag.encode()))
+dport, vni = int(dport), int(vni)
+tun = struct.pack('!II', 0x08000000, vni << 8) if dport == 4789 else struct.pack('!BBHI', 0, 0, 0x6558, vni << 8)
+frame = mac(dmac) + mac(smac) + b'\\x08\\x00' + ip4(sip, dip, udp(40001, dport, tun + inner))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((iface, 0))
+for _ in range(5): s.send(frame)
+`;
+
 describeOvs('overlay: tenant networks across two hypervisors', () => {
   let v: TestVnetd;
   let bed: Testbed;
@@ -54,13 +79,17 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const line = out.split('\n').find((l) => l.includes(`arp_tpa=${ip},`) && l.includes('priority=100,') && l.includes('IN_PORT'));
     return Number(/n_packets=(\d+)/.exec(line ?? '')?.[1] ?? -1);
   };
-  const flowPackets = async (vm: Vm, filter: string): Promise<number> => {
-    const out = await vm.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${vm.hypervisor.ovs.bridgeMgmtSocket('br-int')}`, filter]);
+  const flowPacketsOn = async (hv: Testbed['hypervisors'][number], filter: string): Promise<number> => {
+    const out = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`, filter]);
     return [...out.matchAll(/n_packets=(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);
   };
+  const flowPackets = (vm: Vm, filter: string): Promise<number> => flowPacketsOn(vm.hypervisor, filter);
 
   beforeAll(async () => {
+    // The drift test changes a flow in place: verified every 2 s here (60 s by default).
+    process.env.VNETD_FLOW_VERIFY_MS = '2000';
     v = await startTestVnetd({ chassis: true });
+    delete process.env.VNETD_FLOW_VERIFY_MS;
     bed = await startTestbed({ hypervisors: 2 });
     await joinBed(bed, call);
   }, 60_000);
@@ -124,6 +153,46 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const seen = [...(await caps[0]!.stop()), ...(await caps[1]!.stop())];
     expect(seen).toEqual([]);
     log(`tenants: both reach 10.0.0.11 in their own network; 10 forged frames to the other tenant's MACs, received there: ${seen.length}`);
+  }, 90_000);
+
+  it('a frame a VM tunnels to a hypervisor\'s own VTEP (its underlay MAC, tunnel IP and UDP port) is dropped, never decapsulated into another network', async () => {
+    await network('tc', 'net', { subnets: [{ cidr: '10.0.0.0/24' }, { cidr: 'fd00::/64' }], encapsulation: 'geneve' });
+    const victims: Record<string, { vni: number; port: number; vms: Array<Awaited<ReturnType<typeof vmFor>>> }> = {};
+    for (const [name, encapsulation, port] of [['vx', 'vxlan', 4789], ['gn', 'geneve', 6081]] as const) {
+      const net = await network('td', name, { subnets: [{ cidr: '10.0.0.0/24' }], encapsulation });
+      victims[name] = { vni: net.spec.vni as number, port, vms: [await vmFor('td', name, `${name}1`, 'hv1'), await vmFor('td', name, `${name}2`, 'hv2')] };
+    }
+    const attacker = await vmFor('tc', 'net', 'x1', 'hv1');
+    // A port of the attacker's network on hv2 too: its unknown unicast is flooded there. And a
+    // load balancer: its network's IP goes through conntrack (as in QA-92's bed, where OVS
+    // then decapsulated such frames).
+    await vmFor('tc', 'net', 'x2', 'hv2');
+    // And beside the attacker: OVS decapsulated such a frame as it output the flooded copy to a local port.
+    await vmFor('tc', 'net', 'x3', 'hv1');
+    await call('POST', `${G}/namespaces/tc/loadbalancers`, { metadata: { name: 'lb' }, spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80 }], backends: [{ port: 'x2' }] } });
+    await waitReady('tc', 'loadbalancers', 'lb');
+    await waitReady('tc', 'virtualnetworks', 'net');
+    await waitReady('td', 'virtualnetworks', 'vx');
+    await waitReady('td', 'virtualnetworks', 'gn');
+    const caps = await Promise.all(Object.values(victims).flatMap((v) => v.vms.map((x) => capture(x.vm, 'udp port 7777'))));
+    const guarded = (hv: Testbed['hypervisors'][number]) => flowPacketsOn(hv, `table=${TABLES.L2Lookup.id},udp,nw_dst=${hv.tunnelIP}`);
+    const before = [await guarded(bed.hv('hv1')), await guarded(bed.hv('hv2'))];
+    let sent = 0;
+    for (const hv of [bed.hv('hv1'), bed.hv('hv2')]) {
+      const vtepMac = (await hv.exec(['cat', '/sys/class/net/br-phy/address'])).trim();
+      for (const v of Object.values(victims)) {
+        const victim = v.vms.find((x) => x.vm.hypervisor === hv)!;
+        await attacker.vm.exec(['python3', '-c', TUNNEL_IN_FRAME, attacker.vm.iface, attacker.vm.mac, attacker.port.spec!.ips![0]!, vtepMac, hv.tunnelIP, String(v.port), String(v.vni), victim.vm.mac, victim.port.spec!.ips![0]!, `guard-${hv.name}-${v.port}`]);
+        sent += 5;
+      }
+    }
+    const seen = (await Promise.all(caps.map((c) => c.stop()))).flat();
+    const after = [await guarded(bed.hv('hv1')), await guarded(bed.hv('hv2'))];
+    log(`tunnel-in frames: ${sent} sent to both VTEPs' MACs, tunnel IPs and ports, VNIs of another tenant; received there: ${seen.length}; dropped by the guards of hv1 / hv2: ${after[0]! - before[0]!} / ${after[1]! - before[1]!}`);
+    expect(seen).toEqual([]);
+    // Each reached its endpoint's guard: on the attacker's node, and flooded over the tunnel to the other.
+    expect(after[0]! - before[0]!).toBeGreaterThanOrEqual(10);
+    expect(after[1]! - before[1]!).toBeGreaterThanOrEqual(10);
   }, 90_000);
 
   it('port security drops spoofed source MAC and IP; an allowedAddressPair passes', async () => {
@@ -271,6 +340,18 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const hv2 = bed.hv('hv2');
     const sock = `unix:${hv2.ovs.bridgeMgmtSocket('br-int')}`;
     const countFlows = async () => (await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', sock])).split('\n').filter((l) => l.includes('actions=')).length;
+    // A flow changed in place by hand (b's L2 entry made to drop: the count is unchanged, which
+    // the flow-count audit cannot see): the verify puts it back.
+    const l2OfB = `table=${TABLES.L2Lookup.id},dl_dst=${b.vm.mac}`;
+    const l2Actions = async () => (await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', sock, l2OfB])).split('\n').filter((l) => l.includes('actions=')).map((l) => l.slice(l.indexOf('actions=')));
+    const rightActions = await l2Actions();
+    expect(rightActions).toHaveLength(1);
+    await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'mod-flows', sock, `${l2OfB},actions=drop`]);
+    const modifiedAt = performance.now();
+    expect(await l2Actions()).toEqual(['actions=drop']);
+    await eventually(async () => (await l2Actions())[0] === rightActions[0], 15_000, 100);
+    const verifyMs = performance.now() - modifiedAt;
+    await pingUntil(a.vm, '10.51.0.20');
     const before = await countFlows();
     type NodeObj = { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
     const ready = async () => ((await call('GET', `${G}/nodes/hv2`)) as NodeObj).status?.conditions?.find((c) => c.type === 'Ready');
@@ -336,7 +417,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
       await eventually(async () => (await readyOf(kind, name))?.status === 'True', 10_000, 100);
     }
     expect(await lbsSay('1/1', '2/2')).toMatchObject({ checked: { available: { reason: 'AllBackendsAvailable' } }, plain: { available: { reason: 'AllBackendsAvailable' } } });
-    log(`drift: all flows deleted -> back in ${auditMs.toFixed(0)} ms (audit); fail_mode=standalone -> secure and flows back in ${failModeMs.toFixed(0)} ms; ovs-vswitchd stopped -> Node Ready=False SwitchUnreachable after ${downMs.toFixed(0)} ms`);
+    log(`drift: a flow changed in place -> back in ${verifyMs.toFixed(0)} ms (verify, every 2 s here); all flows deleted -> back in ${auditMs.toFixed(0)} ms (audit); fail_mode=standalone -> secure and flows back in ${failModeMs.toFixed(0)} ms; ovs-vswitchd stopped -> Node Ready=False SwitchUnreachable after ${downMs.toFixed(0)} ms`);
   }, 90_000);
 
   it('deleting ports and networks removes all their flows', async () => {

@@ -171,6 +171,23 @@ describeOvs('flow-table sync against ovs-vswitchd', () => {
     await expectForeignIntact();
   }, 60_000);
 
+  it('a verify reads every flow: one changed in place (its count unchanged, which an audit misses) is put back; foreign flows are left', async () => {
+    const victim = flows.find((g) => g.flow.tableId === 7)!;
+    const cookie = encodeCookie({ round: 1, app: DEFAULT_COOKIE_APP, ...victim.owner });
+    const before = manager.counters().driftRepairs;
+    expect(await manager.verify()).toEqual({ checked: true, repaired: false, changed: 0 });
+    // Made to drop by hand: same match, same cookie, other actions.
+    await ofctl('mod-flows', 'br0', `table=7,cookie=0x${cookie.toString(16)}/-1,actions=drop`);
+    expect(await ourDump()).not.toEqual(desiredText(flows, 1));
+    expect(await manager.audit()).toMatchObject({ checked: true, repaired: false });
+    const r = await manager.verify();
+    expect(r).toMatchObject({ checked: true, repaired: true });
+    expect(r.changed).toBeGreaterThan(0);
+    expect(await ourDump()).toEqual(desiredText(flows, 1));
+    expect(manager.counters().driftRepairs).toBe(before + 1);
+    await expectForeignIntact();
+  }, 60_000);
+
   it('fails the whole bundle on a bad flow and leaves the table as it was', async () => {
     const before = normalizeOfctlDump(await ofctl('dump-flows', 'br0'));
     const committed = manager.counters().bundlesCommitted;

@@ -140,9 +140,15 @@ export interface FlowTableManager {
    * Counts the switch's flows (one aggregate stats request each for ours and for all) and
    * resyncs when the count of ours differs from the desired one: flows deleted or added by
    * hand, or a table OVS flushed (a fail_mode change does) while the connection stayed up.
-   * A flow changed in place keeps the count; the next full sync (any reconnect) repairs it.
+   * A flow changed in place keeps the count: verify() finds it.
    */
   audit(): Promise<AuditResult>;
+  /**
+   * Reads every flow and group of ours and repairs what differs from the desired state
+   * (a full sync): flows changed in place (`ovs-ofctl mod-flows`), which keep the count
+   * audit() reads. A dump of the whole table: run it far less often than audit().
+   */
+  verify(): Promise<AuditResult>;
   /**
    * Resolves when an incremental change may go (minIntervalMs, maxIntervalMs). apply() paces
    * itself; a caller that waits for this before it computes its changes lets more of them
@@ -158,8 +164,10 @@ export interface FlowTableManager {
 export interface AuditResult {
   /** False when nothing could be counted (not connected, not synced yet, fenced). */
   checked: boolean;
-  /** A full sync was sent because the count of our flows was off. */
+  /** A full sync was sent because the count of our flows was off (audit), or it changed flows and groups that differed (verify). */
   repaired: boolean;
+  /** verify(): the flow and group mods its repair sent. */
+  changed?: number;
   ours?: number;
   desired?: number;
   foreign?: number;
@@ -317,6 +325,19 @@ class Manager extends EventEmitter implements FlowTableManager {
       this.log.warn({ found: ours, desired }, 'openflow audit: the switch holds a different number of our flows than desired (changed behind our back); full sync');
       await this.fullSync();
       return { checked: true, repaired: true, ours, desired, foreign };
+    });
+  }
+
+  verify(): Promise<AuditResult> {
+    return this.enqueue(async (): Promise<AuditResult> => {
+      if (!this.started || !this.conn.connected || this.needFullSync || this.fencedBy) return { checked: false, repaired: false };
+      const r = await this.fullSync();
+      if (!r.sent) return { checked: false, repaired: false };
+      const changed = r.flowMods + r.groupMods;
+      if (changed === 0) return { checked: true, repaired: false, changed };
+      this.stats.driftRepairs++;
+      this.log.warn({ flowMods: r.flowMods, groupMods: r.groupMods }, 'openflow verify: flows or groups of ours on the switch differed from the desired ones (changed behind our back); repaired');
+      return { checked: true, repaired: true, changed };
     });
   }
 

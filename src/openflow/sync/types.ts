@@ -51,7 +51,7 @@ export interface SyncCounters {
   lastSyncFlowMods: number;
   /** Flows of ours that the last full sync found already right on the switch. */
   lastSyncUnchangedFlows: number;
-  /** Audits (audit()) that found the switch's count of our flows off and resynced it. */
+  /** Audits that found our flows off and repaired them: audit() (the count differed, resynced) and verify() (flows or groups changed in place). */
   driftRepairs: number;
   /** Flows on the switch that are not ours (another cookie), as the last audit counted them. */
   foreignFlows: number;

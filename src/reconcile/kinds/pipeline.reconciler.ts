@@ -171,6 +171,12 @@ export interface PipelineReconcilerOptions {
    * (VNETD_FLOW_AUDIT_MS); 0 turns it off.
    */
   flowAuditMs?: number;
+  /**
+   * How often every node's flows and groups are dumped and compared with the desired ones
+   * (FlowTableManager.verify: finds flows changed in place). Default 60 s
+   * (VNETD_FLOW_VERIFY_MS); 0 turns it off.
+   */
+  flowVerifyMs?: number;
   /** Fills each node's fast-path tables from the same model (fastpath.nodes.ts). */
   fastPath?: FastPathHook;
   /** Program only this node (an agent); default every node the chassis layer has. */
@@ -339,6 +345,7 @@ export class PipelineReconciler {
    */
   private readonly lbStatus?: LbStatusReporter;
   private auditTimer?: NodeJS.Timeout;
+  private verifyTimer?: NodeJS.Timeout;
   private switchTimer?: NodeJS.Timeout;
   private flowCountTimer?: NodeJS.Timeout;
   /** An agent's count of what its node's load balancing dispatched (onDispatched). */
@@ -706,27 +713,43 @@ export class PipelineReconciler {
    * (a fail_mode change) while the connection stayed up were noticed by nothing until the
    * next reconnect; Node and metrics said in sync all along.
    */
+  /**
+   * Every few seconds each node's count of our flows (one aggregate request: flows deleted or
+   * added by hand, a flushed table), and once a minute every flow (a dump and diff: flows
+   * changed in place, which keep the count; QA: a port's flow made to drop stayed for minutes
+   * while the port said Ready).
+   */
   private startFlowAudit(): void {
-    const ms = this.opts.flowAuditMs ?? (process.env.VNETD_FLOW_AUDIT_MS !== undefined ? Number(process.env.VNETD_FLOW_AUDIT_MS) : 5_000);
-    if (!(ms > 0)) return;
-    this.auditTimer = setInterval(() => {
+    const envMs = (name: string, fallback: number) => (process.env[name] !== undefined ? Number(process.env[name]) : fallback);
+    const ms = this.opts.flowAuditMs ?? envMs('VNETD_FLOW_AUDIT_MS', 5_000);
+    const verifyMs = this.opts.flowVerifyMs ?? envMs('VNETD_FLOW_VERIFY_MS', 60_000);
+    const check = (kind: 'audit' | 'verify') => {
       for (const [node, a] of this.agents) {
         if (!a.inSync || a.auditing) continue;
-        a.auditing = a.manager
-          .audit()
+        a.auditing = (kind === 'audit' ? a.manager.audit() : a.manager.verify())
           .then((r) => {
-            if (r.repaired) this.log.warn({ event: 'openflow.drift_repaired', node, found: r.ours, desired: r.desired }, `node ${node}: its flow table had ${r.ours} of our flows where ${r.desired} were desired (changed outside vnetd); resynced`);
+            if (!r.repaired) return;
+            if (kind === 'audit') this.log.warn({ event: 'openflow.drift_repaired', node, found: r.ours, desired: r.desired }, `node ${node}: its flow table had ${r.ours} of our flows where ${r.desired} were desired (changed outside vnetd); resynced`);
+            else this.log.warn({ event: 'openflow.drift_repaired', node, changed: r.changed }, `node ${node}: ${r.changed} of our flows or groups differed from the desired ones (changed outside vnetd); repaired`);
           })
-          .catch((err: unknown) => this.log.debug({ node, err }, 'pipeline: flow audit failed'))
+          .catch((err: unknown) => this.log.debug({ node, err }, `pipeline: flow ${kind} failed`))
           .finally(() => (a.auditing = undefined));
       }
-    }, ms);
-    this.auditTimer.unref();
+    };
+    if (ms > 0) {
+      this.auditTimer = setInterval(() => check('audit'), ms);
+      this.auditTimer.unref();
+    }
+    if (verifyMs > 0) {
+      this.verifyTimer = setInterval(() => check('verify'), verifyMs);
+      this.verifyTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.auditTimer);
+    clearInterval(this.verifyTimer);
     clearInterval(this.switchTimer);
     clearInterval(this.flowCountTimer);
     this.lbHealth?.stop();
