@@ -46,6 +46,8 @@ enum vfp_reason {
 	VFP_R_VIP_NOT_OURS = 11, /* conntrack VIP: a packet of a connection the fast path did not see from its
 				  * first packet (or whose backend left the VIP): OVS's conntrack owns it */
 	VFP_R_VIP_HAIRPIN = 12, /* conntrack VIP: a SYN dealt to its own sender, which OVS also SNATs to the VIP */
+	VFP_R_ROUTER_GUARD = 13, /* a VM's router advertisement, ICMPv6 redirect or DHCP server reply: OVS's
+				  * port security drops it from a port that has port security */
 };
 
 enum vfp_encap { VFP_ENCAP_VXLAN = 0, VFP_ENCAP_GENEVE = 1 };

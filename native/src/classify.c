@@ -291,6 +291,10 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 		slow(v, VFP_R_ARP);
 		return;
 	}
+	if (__builtin_expect(vfp_router_guarded(pp), 0)) {
+		slow(v, VFP_R_ROUTER_GUARD);
+		return;
+	}
 	/* With hints, stage_parse already decided whether the frame may be for a VIP. */
 	if (hn && hn->mac_known ? hn->vip_known
 				: vips && t->n_vips && (pp->proto == 6 || pp->proto == 17) &&
@@ -426,7 +430,7 @@ static __attribute__((noinline)) int stage_parse_general(const struct batch *b, 
 	const struct vfp_tables *t = b->t;
 	int err = vfp_parse_general(f, len, p);
 
-	if (err || !b->by_port || (f[0] & 1) || p->l3 == VFP_L3_ARP)
+	if (err || !b->by_port || (f[0] & 1) || p->l3 == VFP_L3_ARP || vfp_router_guarded(p))
 		return err;
 	/* Forwarding: the outer UDP source port of an encapsulated frame is this hash
 	 * (vfp_entropy_port), computed here while the stage's lookups are in flight. */
@@ -463,7 +467,7 @@ static inline __attribute__((always_inline)) int stage_parse(const struct batch 
 		no_hints(hn);
 		return stage_parse_general(b, f, len, p, hn);
 	}
-	if (!b->by_port || (f[0] & 1)) {
+	if (!b->by_port || (f[0] & 1) || __builtin_expect(vfp_router_guarded(p), 0)) {
 		no_hints(hn);
 		return VFP_P_OK;
 	}

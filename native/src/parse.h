@@ -56,6 +56,21 @@ static inline int vfp_parse_l3_sound(int err)
 	return err == VFP_P_BAD_IPV4_CSUM || err == VFP_P_TRUNC_L4 || err == VFP_P_BAD_L4;
 }
 
+/*
+ * Whether a VM's frame is one that port security keeps from its neighbours (OpenStack's
+ * and OVS's pipeline alike): a router advertisement or ICMPv6 redirect (a rogue router takes
+ * over their default route), a DHCP or DHCPv6 server's reply. The classifier leaves these to
+ * the slow path, whose port security decides (a port without port security may be a router).
+ */
+static inline int vfp_router_guarded(const struct vfp_pkt *p)
+{
+	if (p->proto == 17 && (p->flags & VFP_PF_HAS_L4))
+		return (p->l3 == VFP_L3_IPV4 && p->sport == 67) || (p->l3 == VFP_L3_IPV6 && p->sport == 547);
+	if (p->proto == 58 && p->l3 == VFP_L3_IPV6 && (p->flags & VFP_PF_HAS_L4))
+		return (p->sport >> 8) == 134 || (p->sport >> 8) == 137;
+	return 0;
+}
+
 /* Returns VFP_P_OK and fills p, or an error code; p is partly filled on error. */
 int vfp_parse(const uint8_t *f, uint32_t len, struct vfp_pkt *p);
 /* The same without the shortcut for the common frame (the fuzz target's reference). */

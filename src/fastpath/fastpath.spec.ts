@@ -105,6 +105,28 @@ describe('classifier', () => {
     expect(classifyOne(c, 1, udp4(mac('02:aa:00:00:00:01')))).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.MacMiss });
     expect(classifyOne(c, 9, udp4(vmA))).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.PortMiss });
   });
+  it('a VM\'s router advertisements, ICMPv6 redirects and DHCP server replies go to the slow path, whose port security decides; the rest of its DHCP and ICMPv6 is switched', () => {
+    const s6 = Buffer.from('fe800000000000000000000000000009', 'hex'), d6 = Buffer.from('fe800000000000000000000000000001', 'hex');
+    const icmp6 = (type: number) => eth(vmA, src, 0x86dd, ipv6Packet(s6, d6, 58, Buffer.from([type, 0, 0, 0, 0, 0, 0, 0])));
+    const udp6 = (sport: number, dport: number) => eth(vmA, src, 0x86dd, ipv6Packet(s6, d6, 17, udp(sport, dport, Buffer.from('x'))));
+    const udp4From = (sport: number, dport: number) => eth(vmA, src, 0x0800, ipv4Packet(ipv4('10.0.0.9'), ipv4('10.0.0.5'), 17, udp(sport, dport, Buffer.from('offer'))));
+    const guarded = { kind: VerdictKind.Slow, reason: SlowReason.RouterGuard };
+    expect(classifyOne(c, 1, icmp6(134))).toMatchObject(guarded); // router advertisement
+    expect(classifyOne(c, 1, icmp6(137))).toMatchObject(guarded); // redirect
+    expect(classifyOne(c, 1, udp4From(67, 68))).toMatchObject(guarded); // DHCP offer / ack (unicast to a known MAC)
+    expect(classifyOne(c, 1, udp6(547, 546))).toMatchObject(guarded); // DHCPv6 advertise / reply
+    expect(classifyOne(c, 1, icmp6(128))).toMatchObject({ kind: VerdictKind.Local }); // echo request
+    expect(classifyOne(c, 1, icmp6(133))).toMatchObject({ kind: VerdictKind.Local }); // router solicitation: a client's
+    expect(classifyOne(c, 1, udp4From(68, 67))).toMatchObject({ kind: VerdictKind.Local }); // a client's DHCP request
+    expect(classifyOne(c, 1, udp6(546, 547))).toMatchObject({ kind: VerdictKind.Local });
+    expect(classifyOne(c, 1, udp4From(67, 9999))).toMatchObject(guarded);
+    // In a batch beside frames of the common kind (the hinted path decides those).
+    const b = FrameBatch.of([udp4(vmA), udp4From(67, 68), udp4(vmB), icmp6(134), udp4(vmA)]);
+    c.classify(1, b);
+    expect([0, 1, 2, 3, 4].map((i) => b.verdict(i).kind)).toEqual([VerdictKind.Local, VerdictKind.Slow, VerdictKind.Encap, VerdictKind.Slow, VerdictKind.Local]);
+    expect(b.verdict(1).reason).toBe(SlowReason.RouterGuard);
+  });
+
   it('malformed: truncation at every length and bad IP lengths go to the slow path; sound addresses with a bad checksum or L4 header are switched, as OVS switches them', () => {
     const good = udp4(vmA);
     for (let n = 0; n < good.length; n++) {

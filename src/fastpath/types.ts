@@ -8,6 +8,8 @@ export enum SlowReason {
   VipNotOurs = 11,
   /** A conntrack VIP's SYN dealt to its own sender: OVS SNATs such a connection to the VIP. */
   VipHairpin = 12,
+  /** A VM's router advertisement, ICMPv6 redirect or DHCP server reply: OVS's port security decides (router-guard.ts). */
+  RouterGuard = 13,
 }
 export enum Encap { Vxlan = 0, Geneve = 1 }
 export enum ParseError {

@@ -62,13 +62,18 @@ describe('compileNode', () => {
       'ArpResponder, priority=110, icmp6,icmp_type=135,nd_sll=00:00:00:00:00:00 actions=goto_table:LbVip',
       'ArpResponder, priority=120, NdReply=1, icmp6,icmp_type=136 actions=move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT',
       // tunnel probes and their echoes (tunnel-probe.ts), one per tunnel port
+      // Port security's router and DHCP-server guard, for every port that has it (router-guard.ts).
+      'SpoofGuard, priority=130, PortSecured=1, icmp6,icmp_type=134 actions=drop',
+      'SpoofGuard, priority=130, PortSecured=1, icmp6,icmp_type=137 actions=drop',
+      'SpoofGuard, priority=130, PortSecured=1, udp,tp_src=67 actions=drop',
+      'SpoofGuard, priority=130, PortSecured=1, udp6,tp_src=547 actions=drop',
       'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
       'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
       // This node's own tunnel endpoint: never output (OVS would decapsulate it: tunnel-guard.ts).
       'L2Lookup, priority=90, udp,nw_dst=198.18.0.1,tp_dst=4789 actions=drop',
       'L2Lookup, priority=90, udp,nw_dst=198.18.0.1,tp_dst=6081 actions=drop',
       // port a (local, ofport 5)
-      'Classifier, priority=100, in_port=5 actions=load:0x64->Network,load:0->FromTunnel,goto_table:SpoofGuard',
+      'Classifier, priority=100, in_port=5 actions=load:0x64->Network,load:0->FromTunnel,load:0x1->PortSecured,goto_table:SpoofGuard',
       'SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,ip,nw_src=10.0.0.5 actions=goto_table:ArpResponder',
       'SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,arp,arp_spa=10.0.0.5,arp_sha=02:00:00:00:00:05 actions=goto_table:ArpResponder',
       'SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,ip,nw_src=10.0.0.50 actions=goto_table:ArpResponder',
@@ -104,7 +109,10 @@ describe('compileNode', () => {
 
   it('without port security a port gets one pass-through flow instead of the guard', () => {
     const m = model([net('blue', 100)], [port('a', 'blue', 5, 'hv1', { portSecurity: false })]);
-    expect(text(compileNode(m, 'hv1', new OwnerIds())).filter((l) => l.startsWith('SpoofGuard'))).toEqual(['SpoofGuard, priority=100, in_port=5 actions=goto_table:ArpResponder']);
+    const lines = text(compileNode(m, 'hv1', new OwnerIds()));
+    expect(lines.filter((l) => l.startsWith('SpoofGuard') && !l.includes('PortSecured=1'))).toEqual(['SpoofGuard, priority=100, in_port=5 actions=goto_table:ArpResponder']);
+    // Nor the router guard's mark: it may be a router or a DHCP server.
+    expect(lines.find((l) => l.startsWith('Classifier, priority=100, in_port=5'))).not.toContain('PortSecured');
   });
 
   it('keeps the flow count per port small and constant: 6 per local port, 2 per remote port', () => {
@@ -118,8 +126,8 @@ describe('compileNode', () => {
       const total = [...c.owners.values()].reduce((s, o) => s + o.flows.length, 0);
       // + one flow per flood chunk (64 ofports) holding a local port.
       const chunks = new Set(ports.filter((p) => p.binding?.node === 'hv1').map((p) => Math.floor(p.binding!.ofport / 64))).size;
-      // 7 pipeline flows, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 3 of the network.
-      expect(total).toBe(7 + 2 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
+      // 7 pipeline flows, 4 router guards, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 3 of the network.
+      expect(total).toBe(7 + 4 + 2 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
     }
   });
 

@@ -23,7 +23,7 @@
 import { ETH_TYPE, OFPP, type Action, type KnownOxm } from '../openflow';
 import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
 import { ownerKey, type FlowOwner } from '../openflow/sync';
-import { FloodChunkField, FromLocalMark, FromTunnelMark, NetworkField, loadField, loadMark, matchField, matchMark } from './fields';
+import { FloodChunkField, FromLocalMark, FromTunnelMark, NetworkField, PortSecuredMark, loadField, loadMark, matchField, matchMark } from './fields';
 import { lbFlows } from './load-balancer';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, PIPELINE_OWNER, ctZone, floodChunkOwner, networkOwner } from './owners';
@@ -35,6 +35,7 @@ import { TABLES, type Table } from './tables';
 // tunnel-probe.ts imports Priority and flow from here, used only inside its functions (as load-balancer.ts does).
 import { tunnelProbeFlows } from './tunnel-probe';
 import { tunnelGuardFlows } from './tunnel-guard';
+import { routerGuardFlows } from './router-guard';
 import { isIPv4 } from 'node:net';
 
 /** Priorities, named: more specific beats less specific inside a table. */
@@ -139,7 +140,8 @@ function ipv4Source(field: 'ipv4_src' | 'arp_spa', m: SourceMatch): KnownOxm[] {
 
 function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): DesiredFlow[] {
   const inPort: KnownOxm = { field: 'in_port', value: ofport };
-  const flows: DesiredFlow[] = [flow(TABLES.Classifier, Priority.Normal, [inPort], [loadField(NetworkField, net.vni), loadMark(FromLocalMark)], TABLES.SpoofGuard)];
+  const classify = port.portSecurity ? [loadField(NetworkField, net.vni), loadMark(FromLocalMark), loadMark(PortSecuredMark)] : [loadField(NetworkField, net.vni), loadMark(FromLocalMark)];
+  const flows: DesiredFlow[] = [flow(TABLES.Classifier, Priority.Normal, [inPort], classify, TABLES.SpoofGuard)];
   if (port.portSecurity) {
     for (const a of sourceMatchesOf(port, 4)) {
       flows.push(
@@ -318,7 +320,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
   const { owners, add } = ownerMap();
   const realizes = new Map<string, string>();
   const self = model.nodes.get(nodeName);
-  add(PIPELINE_OWNER, 'pipeline', [...pipelineFlows(), ...tunnelProbeFlows(self?.tunnelPorts), ...tunnelGuardFlows(self?.tunnelIP)]);
+  add(PIPELINE_OWNER, 'pipeline', [...pipelineFlows(), ...routerGuardFlows(), ...tunnelProbeFlows(self?.tunnelPorts), ...tunnelGuardFlows(self?.tunnelIP)]);
   const nets = [...model.networks.values()].sort((a, b) => a.vni - b.vni);
   for (const net of nets) {
     const ports = index.portsByNetwork.get(net.uid) ?? [];

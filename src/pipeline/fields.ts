@@ -29,6 +29,9 @@ export const FromLocalMark: RegMark = Object.freeze({ name: 'FromLocal', field: 
 /** Flags register; bit 1 = this packet is an ND solicitation being turned into its answer. */
 export const NdReplyField = regField('NdReply', 'reg1', 1, 1);
 export const NdReplyMark: RegMark = Object.freeze({ name: 'NdReply', field: NdReplyField, value: 1 });
+/** Flags register; bit 2 = the packet came from a local port with port security (router-guard.ts). */
+export const PortSecuredField = regField('PortSecured', 'reg1', 2, 1);
+export const PortSecuredMark: RegMark = Object.freeze({ name: 'PortSecured', field: PortSecuredField, value: 1 });
 
 function mask(f: RegField): number {
   return f.sub.nbits >= 32 ? 0xffffffff : ((1 << f.sub.nbits) - 1) * 2 ** f.sub.ofs;
@@ -69,4 +72,4 @@ export const LbBackendField = regField('LbBackend', 'reg3', 0, 32);
 export const FloodChunkField = regField('FloodChunk', 'reg4', 0, 8);
 
 /** Register names for readable dumps: "NXM_NX_REG0[0..23]" -> "Network". */
-export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField, LbSlotField, LbBackendField, FloodChunkField];
+export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField, PortSecuredField, LbSlotField, LbBackendField, FloodChunkField];
