@@ -70,8 +70,8 @@ describe('compileNode', () => {
       'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
       'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
       // This node's own tunnel endpoint: never output (OVS would decapsulate it: tunnel-guard.ts).
-      'L2Lookup, priority=90, udp,nw_dst=198.18.0.1,tp_dst=4789 actions=drop',
-      'L2Lookup, priority=90, udp,nw_dst=198.18.0.1,tp_dst=6081 actions=drop',
+      'L2Lookup, priority=110, udp,nw_dst=198.18.0.1,tp_dst=4789 actions=drop',
+      'L2Lookup, priority=110, udp,nw_dst=198.18.0.1,tp_dst=6081 actions=drop',
       // port a (local, ofport 5)
       'Classifier, priority=100, in_port=5 actions=load:0x64->Network,load:0->FromTunnel,load:0x1->PortSecured,goto_table:SpoofGuard',
       'SpoofGuard, priority=100, in_port=5,dl_src=02:00:00:00:00:05,ip,nw_src=10.0.0.5 actions=goto_table:ArpResponder',

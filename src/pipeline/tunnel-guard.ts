@@ -8,10 +8,13 @@
  * was flooded) put the inner frame into another tenant's network, past every port-security
  * check, on its own node and, flooded over the tunnel, on the others (QA-92).
  *
- * No port has the underlay's MAC, so such a frame misses L2Lookup: the guard sits just above
- * the miss, and a frame to a port's MAC (a VM's own VXLAN to a peer that happens to use the
- * same address) is delivered as before. Each node guards its own endpoint: frames flooded
- * to it over a tunnel meet the guard on arrival.
+ * OVS does so on output to a port that has an IP address in its netns, as a hypervisor's tap
+ * has (its IPv6 link-local one). The guard sits above L2 delivery: a tenant may give a port
+ * the underlay's MAC (spec.mac), and a frame delivered to that port was decapsulated as well
+ * (QA-95). Nothing of the overlay has business with this node's tunnel endpoint; a tenant
+ * whose own addresses overlap the underlay's cannot run VXLAN or GENEVE to that one address
+ * on their default ports. Each node guards its own endpoint: frames flooded to it over a
+ * tunnel meet the guard on arrival.
  */
 import { ETH_TYPE, IP_PROTO } from '../openflow';
 import type { DesiredFlow } from '../openflow/sync';
@@ -25,5 +28,5 @@ export function tunnelGuardFlows(tunnelIP: string | undefined): DesiredFlow[] {
   if (!tunnelIP) return [];
   const v6 = tunnelIP.includes(':');
   const ip = v6 ? [{ field: 'eth_type' as const, value: ETH_TYPE.IPV6 }, { field: 'ipv6_dst' as const, value: tunnelIP }] : [{ field: 'eth_type' as const, value: ETH_TYPE.IPV4 }, { field: 'ipv4_dst' as const, value: tunnelIP }];
-  return Object.values(TUNNEL_UDP_PORTS).map((port) => flow(TABLES.L2Lookup, Priority.Low, [...ip, { field: 'ip_proto', value: IP_PROTO.UDP }, { field: 'udp_dst', value: port }], []));
+  return Object.values(TUNNEL_UDP_PORTS).map((port) => flow(TABLES.L2Lookup, Priority.Specific, [...ip, { field: 'ip_proto', value: IP_PROTO.UDP }, { field: 'udp_dst', value: port }], []));
 }
