@@ -273,6 +273,42 @@ struct {
 	__type(value, __u8);
 } vfp_vipaddr SEC(".maps");
 
+/*
+ * What a frame must be for the classifier to decide it, beyond its addresses (a VM NIC's, or
+ * a tunnel frame's inner one): an IP
+ * header of its ethertype's version (OVS switches an IPv4 ethertype with version 6 in its
+ * header, or an IHL under 5, as it does any frame: the classifier refuses it, and a frame the
+ * socket takes has no way back to OVS) and not what port security's router guard leaves to
+ * OVS (src/pipeline/router-guard.ts, parse.h vfp_router_guarded: a port without port
+ * security may send it, and OVS must see it). l3: the IP header, v6: its ethertype's.
+ */
+static __always_inline int ip_takeable(__u8 *l3, void *end, int v6)
+{
+	__u8 *l4;
+	__u8 proto;
+
+	if ((void *)(l3 + (v6 ? 40 : 20)) > end)
+		return 0;
+	if (v6) {
+		if ((l3[0] >> 4) != 6)
+			return 0;
+		proto = l3[6];
+		l4 = l3 + 40;
+	} else {
+		if ((l3[0] >> 4) != 4 || (l3[0] & 15) < 5)
+			return 0;
+		proto = l3[9];
+		l4 = l3 + (l3[0] & 15) * 4;
+	}
+	if ((void *)(l4 + 2) > end)
+		return proto != IPPROTO_UDP && proto != 58;
+	if (proto == IPPROTO_UDP)
+		return ((__u16)l4[0] << 8 | l4[1]) != (v6 ? 547 : 67);
+	if (v6 && proto == 58)
+		return l4[0] != 134 && l4[0] != 137;
+	return 1;
+}
+
 static __always_inline int vm_frame_is_ours(void *data, void *end, const struct vfp_cfg *cfg)
 {
 	struct ethhdr *eth = data;
@@ -295,6 +331,8 @@ static __always_inline int vm_frame_is_ours(void *data, void *end, const struct 
 	dst.net = cfg->net;
 	__builtin_memcpy(dst.mac, eth->h_dest, 6);
 	if (!bpf_map_lookup_elem(&vfp_dst, &dst))
+		return 0;
+	if (!ip_takeable((__u8 *)(eth + 1), end, eth->h_proto == bpf_htons(ETH_P_IPV6)))
 		return 0;
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
 		return !(flags & VFP_CFG_PORT_SECURITY) || ipv6_source_ok(eth, end);
@@ -383,6 +421,8 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 		return 0;
 	/* Inner IP only (ARP stays with OVS, as on the VM side). */
 	if (!((inner[12] == 0x08 && inner[13] == 0x00) || (inner[12] == 0x86 && inner[13] == 0xdd)))
+		return 0;
+	if (!ip_takeable(inner + 14, end, inner[12] == 0x86))
 		return 0;
 	k.vni = ((__u32)hdr[4] << 16) | ((__u32)hdr[5] << 8) | hdr[6];
 	__builtin_memcpy(k.mac, inner, 6);

@@ -47,12 +47,12 @@ for _ in range(5): s.send(frame)
 /**
  * Sends from a VM what a router and a DHCP server send: 2 router advertisements (to all
  * nodes), 2 ICMPv6 redirects (to a neighbour's link-local address, unicast to a MAC nobody
- * has, so flooded), 2 DHCP offers (UDP 67 -> 68, broadcast).
- * argv: iface mac ipv4 tag
+ * has, so flooded), 2 DHCP offers (UDP 67 -> 68) broadcast and 2 unicast to umac/uip.
+ * argv: iface mac ipv4 tag umac uip
  */
 const ROUTER_FRAMES = `
 import socket, struct, sys
-iface, smac, sip, tag = sys.argv[1:]
+iface, smac, sip, tag, umac, uip = sys.argv[1:]
 mac = lambda m: bytes.fromhex(m.replace(':', ''))
 def csum(b):
     if len(b) % 2: b += b'\\0'
@@ -74,11 +74,24 @@ def ip4(dst, payload):
     h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(payload), 0, 0, 64, 17, 0, socket.inet_aton(sip), socket.inet_aton(dst))
     return h[:10] + struct.pack('!H', csum(h)) + h[12:] + payload
 offer = ip4('255.255.255.255', struct.pack('!HHHH', 67, 68, 8 + len(tag) + 4, 0) + b'offr' + tag.encode())
+unicast = ip4(uip, struct.pack('!HHHH', 67, 68, 8 + len(tag) + 4, 0) + b'offr' + tag.encode())
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((iface, 0))
 for _ in range(2):
     s.send(mac('33:33:00:00:00:01') + m + b'\\x86\\xdd' + ip6(allnodes, 58, ra))
     s.send(mac('02:42:42:42:42:42') + m + b'\\x86\\xdd' + ip6(peer, 58, redirect))
     s.send(b'\\xff' * 6 + m + b'\\x08\\x00' + ip4('255.255.255.255', offer[20:]))
+    s.send(mac(umac) + m + b'\\x08\\x00' + unicast)
+`;
+
+/** 3 frames of ethertype IPv4 whose header's version nibble says 6 (IHL 5), UDP to 7777. argv: iface smac sip dmac dip */
+const WRONG_VERSION = `
+import socket, struct, sys
+iface, smac, sip, dmac, dip = sys.argv[1:]
+mac = lambda m: bytes.fromhex(m.replace(':', ''))
+payload = struct.pack('!HHHH', 40000, 7777, 12, 0) + b'vers'
+h = struct.pack('!BBHHHBBH4s4s', 0x65, 0, 20 + len(payload), 0, 0, 64, 17, 0, socket.inet_aton(sip), socket.inet_aton(dip))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((iface, 0))
+for _ in range(3): s.send(mac(dmac) + mac(smac) + b'\\x08\\x00' + h + payload)
 `;
 
 describeOvs('overlay: tenant networks across two hypervisors', () => {
@@ -200,14 +213,22 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
       victims[name] = { vni: net.spec.vni as number, port, vms: [await vmFor('td', name, `${name}1`, 'hv1'), await vmFor('td', name, `${name}2`, 'hv2')] };
     }
     const attacker = await vmFor('tc', 'net', 'x1', 'hv1');
-    // A port of the attacker's network on hv2 too: its unknown unicast is flooded there. And a
-    // load balancer: its network's IP goes through conntrack (as in QA-92's bed, where OVS
-    // then decapsulated such frames).
-    await vmFor('tc', 'net', 'x2', 'hv2');
-    // And beside the attacker: OVS decapsulated such a frame as it output the flooded copy to a local port.
-    await vmFor('tc', 'net', 'x3', 'hv1');
-    await call('POST', `${G}/namespaces/tc/loadbalancers`, { metadata: { name: 'lb' }, spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80 }], backends: [{ port: 'x2' }] } });
-    await waitReady('tc', 'loadbalancers', 'lb');
+    // A port of the attacker's network on each node (on hv2, where its unknown unicast is
+    // flooded over the tunnel; on hv1, beside the attacker). OVS's userspace datapath turns an
+    // output into tnl_pop (terminate_native_tunnel) only when the output port has an IP
+    // address in ovs-vswitchd's netns, as a hypervisor's tap has: its IPv6 link-local one
+    // (QA-92's bed). vmFor turns IPv6 off on the tap for quiet captures: give it back, and wait
+    // until OVS has seen it (it reads the addresses again on a route change).
+    const withLinkLocal = async (x: Awaited<ReturnType<typeof vmFor>>) => {
+      await x.vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${x.vm.tap}.disable_ipv6=0`]);
+      await eventually(async () => (await x.vm.hypervisor.ovs.appctl('ovs-vswitchd', ['ovs/route/show'])).includes(`dev ${x.vm.tap} SRC fe80:`), 10_000, 100);
+    };
+    await withLinkLocal(await vmFor('tc', 'net', 'x2', 'hv2'));
+    await withLinkLocal(await vmFor('tc', 'net', 'x3', 'hv1'));
+    // And a port the tenant gave hv1's underlay MAC: a frame to that MAC is delivered to it (a
+    // known MAC, above a miss), and OVS decapsulated that output too (QA-95).
+    const hv1Mac = (await bed.hv('hv1').exec(['cat', '/sys/class/net/br-phy/address'])).trim();
+    await withLinkLocal(await vmFor('tc', 'net', 'x4', 'hv1', { mac: hv1Mac }));
     await waitReady('tc', 'virtualnetworks', 'net');
     await waitReady('td', 'virtualnetworks', 'vx');
     await waitReady('td', 'virtualnetworks', 'gn');
@@ -227,9 +248,10 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const after = [await guarded(bed.hv('hv1')), await guarded(bed.hv('hv2'))];
     log(`tunnel-in frames: ${sent} sent to both VTEPs' MACs, tunnel IPs and ports, VNIs of another tenant; received there: ${seen.length}; dropped by the guards of hv1 / hv2: ${after[0]! - before[0]!} / ${after[1]! - before[1]!}`);
     expect(seen).toEqual([]);
-    // They reached their endpoint's guard: on the attacker's node, and flooded over the tunnel to
-    // the other (all of them with OVS alone; with the fast path on, 6 of hv2's 10 in one run).
-    expect(after[0]! - before[0]!).toBeGreaterThan(0);
+    // They reached their endpoint's guard: on the attacker's node (with the fast path on, those
+    // to x4's MAC go straight to x4, never output by OVS), and flooded over the tunnel to the
+    // other (all of them with OVS alone; with the fast path on, 6 of hv2's 10 in one run).
+    if (process.env.VNETD_FASTPATH !== '1') expect(after[0]! - before[0]!).toBeGreaterThan(0);
     expect(after[1]! - before[1]!).toBeGreaterThan(0);
   }, 90_000);
 
@@ -242,7 +264,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const far = await vmFor(ns, 'net', 'n2', 'hv2');
     await waitReady(ns, 'virtualnetworks', 'net');
     const send = (from: Awaited<ReturnType<typeof vmFor>>, tag: string) =>
-      from.vm.exec(['python3', '-c', ROUTER_FRAMES, from.vm.iface, from.vm.mac, from.port.spec!.ips!.find((ip) => !ip.includes(':'))!, tag]);
+      from.vm.exec(['python3', '-c', ROUTER_FRAMES, from.vm.iface, from.vm.mac, from.port.spec!.ips!.find((ip) => !ip.includes(':'))!, tag, near.vm.mac, near.port.spec!.ips!.find((ip) => !ip.includes(':'))!]);
     const heard = async (tag: string, from: Awaited<ReturnType<typeof vmFor>>) => {
       const caps = await Promise.all([near, far].map((x) => capture(x.vm, 'icmp6 or udp port 68')));
       await send(from, tag);
@@ -254,8 +276,25 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const fromRouter = await heard('router', router);
     log(`router guard: the secured VM's RA / redirect / DHCP offer heard by its neighbours (hv1, hv2): ${JSON.stringify(fromRogue)}; the router's (no port security): ${JSON.stringify(fromRouter)}`);
     expect(fromRogue).toEqual([{ ra: 0, redirect: 0, dhcp: 0 }, { ra: 0, redirect: 0, dhcp: 0 }]);
-    for (const r of fromRouter) expect(r).toEqual({ ra: 2, redirect: 2, dhcp: 2 });
+    // The router's unicast offers too, to the VM beside the router's node (with the fast path on, its
+    // XDP leaves them to OVS: taken, the classifier's guard had nowhere to send them).
+    expect(fromRouter).toEqual([{ ra: 2, redirect: 2, dhcp: 4 }, { ra: 2, redirect: 2, dhcp: 2 }]);
   }, 90_000);
+
+  it('an IPv4-ethertype frame whose header says version 6, from a VM\'s own addresses, is switched as OVS switches it, fast path or not', async () => {
+    const ns = 'e-ver';
+    await network(ns, 'net', { subnets: [{ cidr: '10.23.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'va', 'hv1');
+    const b = await vmFor(ns, 'net', 'vb', 'hv2');
+    await pingUntil(a.vm, b.port.spec!.ips![0]!);
+    const cap = await capture(b.vm, `ether src ${a.vm.mac} and ether proto 0x0800`);
+    // OVS reads the IPv4 header whatever its version nibble (the fast path's XDP filter left it
+    // to OVS once the classifier had refused it, QA-92: taken, it was lost).
+    await a.vm.exec(['python3', '-c', WRONG_VERSION, a.vm.iface, a.vm.mac, a.port.spec!.ips![0]!, b.vm.mac, b.port.spec!.ips![0]!]);
+    const seen = await cap.stop((lines) => lines.length >= 3);
+    log(`version 6 in an IPv4 header: 3 sent, ${seen.length} received`);
+    expect(seen).toHaveLength(3);
+  }, 60_000);
 
   it('port security drops spoofed source MAC and IP; an allowedAddressPair passes', async () => {
     const ns = 'e-sec';
