@@ -27,6 +27,10 @@ export function toApiError(err: unknown, log: Logger): ApiError {
     log.error({ event: 'api.store_full', err: e?.message }, "the store is full: etcd's database reached its space quota and refuses writes");
     return ApiErrors.storeFull(e?.message ?? String(err));
   }
+  if (failure === 'disk-full' || failure === 'read-only') {
+    log.error({ event: 'api.store_disk', failure, err: e?.message }, failure === 'read-only' ? "the store's data dir is read-only: writes refused" : "the store's data dir is full: writes refused");
+    return ApiErrors.diskFull(e?.message ?? String(err), failure === 'read-only');
+  }
   if (failure) {
     log.warn({ event: failure === 'timeout' ? 'api.store_timeout' : 'api.store_unavailable', err: e?.message }, failure === 'timeout' ? 'the store did not answer in time' : 'the store is unavailable');
     return failure === 'timeout' ? ApiErrors.storeTimeout(e?.message ?? String(err)) : ApiErrors.storeUnavailable(e?.message ?? String(err));

@@ -27,8 +27,13 @@ export async function openStore(config: StoreConfig, dataDir: string, logger: Lo
       return SqliteStore.open(path, { logger });
     } catch (err) {
       // SQLITE_BUSY: another vnetd (a second replica, or one still stopping) holds the file.
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      const code = (err as { code?: string }).code ?? '';
+      if (code === 'SQLITE_BUSY') {
         throw new Error(`${path} is in use by another vnetd process: SQLite serves one process; for several controller replicas use VNETD_STORE=etcd://HOST:PORT`);
+      }
+      // QA: "vnetd: disk I/O error", with no path, on a full disk.
+      if (code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')) {
+        throw new Error(`cannot open the SQLite store ${path}: ${(err as Error).message} (${code}): is its file system full, read-only or gone? (df ${dataDir}; VNETD_DATA_DIR moves the data dir)`);
       }
       throw err;
     }

@@ -130,6 +130,15 @@ export const ApiErrors = {
   /** etcd's database reached its space quota: writes are refused until an operator frees space (no retry helps: no Retry-After). */
   storeFull: (message: string) =>
     new ApiError(507, 'InsufficientStorage', `the store is full and refuses writes (etcd's database reached its space quota, --quota-backend-bytes); reads go on. An operator compacts and defragments etcd, then disarms its NOSPACE alarm (etcdctl alarm disarm): ${message}`),
+  /** SQLite's data dir refuses writes: its file system full (or read-only). */
+  diskFull: (message: string, readOnly: boolean) =>
+    new ApiError(
+      507,
+      'InsufficientStorage',
+      readOnly
+        ? `the store refuses writes: its data dir's file system is read-only (the SQLite file or its directory cannot be written); reads go on. An operator makes it writable again, and writes succeed: ${message}`
+        : `the store refuses writes: its data dir's file system is full (no write was done); reads go on. An operator frees space there (df on VNETD_DATA_DIR), and writes succeed again: ${message}`,
+    ),
   storeTimeout: (message: string) => new ApiError(504, 'Timeout', `Timeout: the store did not answer in time; the request may still have been done (a retried create can answer AlreadyExists): ${message}`, { retryAfterSeconds: 1 }),
   /** A read asked for a revision the store has not reached (kube-apiserver's storage.NewTooLargeResourceVersionError). */
   tooLargeResourceVersion: (asked: number, current: number) =>

@@ -5,11 +5,20 @@
  * ran out of its deadline, or lost its connection on the way: it may have been done). The API answers 503 and 504 Timeout, both
  * with Retry-After, as kube-apiserver does. 'full': etcd's database reached its quota and refuses
  * writes (not done); no retry helps until an operator frees space: 507, without Retry-After.
+ * 'disk-full' and 'read-only': SQLite's data dir cannot be written (its file system full, or
+ * mounted read-only); 507 too (QA: "this is vnetd's fault" on a full disk).
  *
  * By class name, not instanceof: importing etcd3 here would load it (and gRPC) into every
  * process that serves the API, SQLite ones too; etcd-store.ts loads it only for etcd.
  */
-export type StoreFailure = 'unavailable' | 'timeout' | 'full';
+export type StoreFailure = 'unavailable' | 'timeout' | 'full' | 'disk-full' | 'read-only';
+
+/** SQLite's codes for a data dir that refuses writes: its file system full, or read-only (better-sqlite3's SqliteError.code). */
+const SQLITE_FAILURES: ReadonlyArray<[string, StoreFailure]> = [
+  ['SQLITE_FULL', 'disk-full'],
+  ['SQLITE_IOERR_WRITE', 'disk-full'],
+  ['SQLITE_READONLY', 'read-only'],
+];
 
 const FAILURES: ReadonlyMap<string, StoreFailure> = new Map([
   ['GRPCUnavailableError', 'unavailable'],
@@ -43,6 +52,8 @@ export function storeFailure(err: unknown): StoreFailure | undefined {
     if (e.constructor?.name === 'GRPCResourceExhastedError' && SPACE_EXCEEDED.test(String((e as { message?: unknown }).message ?? ''))) return 'full';
     const failure = FAILURES.get(e.constructor?.name ?? '');
     if (failure) return failure;
+    const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : '';
+    if (code.startsWith('SQLITE_')) for (const [prefix, f] of SQLITE_FAILURES) if (code.startsWith(prefix)) return f;
   }
   return undefined;
 }
