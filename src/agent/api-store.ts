@@ -90,6 +90,8 @@ function tlsFailure(err: unknown): { kind: TlsFailure; code: string } | undefine
 /** What to do about each TLS failure (none comes right by waiting). */
 const TLS_REMEDY: Record<TlsFailure, string> = {
   'server-certificate': "the kubeconfig's certificate authority does not match the controller's; make a new one with deploy/kubernetes/agent-kubeconfig.sh",
+  'server-certificate-dates': "the controller's certificate is out of its validity period (expired, or not valid yet): check this host's and the controller's clocks; a controller renews its certificate when it starts",
+  'server-name': "the controller's certificate does not name the address in the kubeconfig's server: use one it names (localhost, 127.0.0.1 and the host of VNETD_LISTEN)",
   'client-certificate': "the controller refused the kubeconfig's client certificate; make a new kubeconfig with deploy/kubernetes/agent-kubeconfig.sh",
   'not-tls': "what answers at the kubeconfig's server does not speak TLS: check its address (https://host:port of a vnetd controller)",
 };

@@ -83,6 +83,10 @@ function transportHint(err: TransportError): string {
       switch (tlsFailureOf(err.code)) {
         case 'server-certificate':
           return "the server's certificate is not signed by the kubeconfig's certificate-authority-data: refresh the kubeconfig from vnetd's data dir";
+        case 'server-certificate-dates':
+          return "the server's certificate is out of its validity period (expired, or not valid yet): check this host's and vnetd's clocks; vnetd renews its certificate when it starts";
+        case 'server-name':
+          return "the server's certificate does not name the address in the kubeconfig: use one it names (localhost, 127.0.0.1 and the host of vnetd's VNETD_LISTEN)";
         case 'client-certificate':
           return "the server refused the kubeconfig's client certificate: refresh the kubeconfig from vnetd's data dir";
         case 'not-tls':

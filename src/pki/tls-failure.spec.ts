@@ -2,9 +2,13 @@ import { opensslReason, tlsFailureOf } from './tls-failure';
 
 describe('tlsFailureOf', () => {
   it('tells a server certificate not trusted, our certificate refused, and a server that does not speak TLS from network errors', () => {
-    for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']) {
+    for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE']) {
       expect([code, tlsFailureOf(code)]).toEqual([code, 'server-certificate']);
     }
+    // Signed by the right CA, but out of its dates, or naming other addresses: their own remedies
+    // (QA-93: an expired certificate was told to refresh the kubeconfig).
+    for (const code of ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']) expect([code, tlsFailureOf(code)]).toEqual([code, 'server-certificate-dates']);
+    for (const code of ['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']) expect([code, tlsFailureOf(code)]).toEqual([code, 'server-name']);
     for (const code of ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED']) {
       expect([code, tlsFailureOf(code)]).toEqual([code, 'client-certificate']);
     }

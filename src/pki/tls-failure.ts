@@ -12,9 +12,17 @@ const CLIENT_CERTIFICATE = /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_(UNKNOWN_CA|BAD_
 /** What answered does not speak TLS (plain HTTP, another protocol): a wrong address or scheme. */
 const NOT_TLS = /^(EPROTO|ERR_SSL_WRONG_VERSION_NUMBER|ERR_SSL_PACKET_LENGTH_TOO_LONG|ERR_SSL_HTTP_REQUEST)$/;
 
-export type TlsFailure = 'server-certificate' | 'client-certificate' | 'not-tls';
+/** A server certificate out of its validity period: signed by the right CA, but expired or not valid yet (a clock). */
+const SERVER_CERTIFICATE_DATES = /^(CERT_HAS_EXPIRED|CERT_NOT_YET_VALID)$/;
+/** A server certificate that does not name the address the client asked for. */
+const SERVER_NAME = /^(HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+export type TlsFailure = 'server-certificate' | 'server-certificate-dates' | 'server-name' | 'client-certificate' | 'not-tls';
 
 export function tlsFailureOf(code: string): TlsFailure | undefined {
+  // Before the general server-certificate test, which takes every CERT_ code.
+  if (SERVER_CERTIFICATE_DATES.test(code)) return 'server-certificate-dates';
+  if (SERVER_NAME.test(code)) return 'server-name';
   if (SERVER_CERTIFICATE.test(code)) return 'server-certificate';
   if (CLIENT_CERTIFICATE.test(code)) return 'client-certificate';
   if (NOT_TLS.test(code)) return 'not-tls';
