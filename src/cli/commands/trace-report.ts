@@ -25,6 +25,12 @@ export interface TraceReport {
     remote?: RemoteHop;
   };
   disagreements: string[];
+  /**
+   * What the nodes on the path report against it (a switch not answering, tunnels whose
+   * probes come back from no peer): a trace of the flow tables alone says deliver across a
+   * cut underlay or a stopped switch (QA-93).
+   */
+  trouble?: string[];
   /** undefined when OVS was not traced (or could not be followed to the end). */
   agrees?: boolean;
 }
@@ -96,6 +102,8 @@ export function renderTraceText(r: TraceReport): string {
   if (rh?.tables) out.push(`OVS ofproto/trace on node ${rh.node}, arriving through the tunnel (br-int ${rh.flow}):`, `  tables:   ${rh.tables.join(' -> ') || '<none>'}`, `  datapath actions: ${rh.datapathActions}`, `  end:      ${rh.end}`);
   else if (rh) out.push(`OVS on node ${rh.node}: not traced (${rh.skipped ?? 'unknown reason'})`);
   for (const d of r.disagreements) out.push(`DISAGREEMENT: ${d}`);
-  if (r.agrees) out.push(`OVS agrees with the logical path (${r.logical.verdict}).${lb?.backends.length ? ' Every backend holds slots and a DNAT flow and ends where the logical model says.' : ''}`);
+  for (const t of r.trouble ?? []) out.push(`TROUBLE on the path: ${t}`);
+  const but = r.trouble?.length ? ' in its flow tables; but the packet would not get through as the nodes report (TROUBLE above)' : '';
+  if (r.agrees) out.push(`OVS agrees with the logical path (${r.logical.verdict})${but}.${lb?.backends.length && !but ? ' Every backend holds slots and a DNAT flow and ends where the logical model says.' : ''}`);
   return `${out.join('\n')}\n`;
 }

@@ -5,6 +5,7 @@ import { LB_SLOTS } from '../../pipeline/load-balancer';
 import { natOf, parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
 import { ipv6RegisterNames } from './trace-lb';
 import { checkLbFlows, pickReport } from './trace-lb-match';
+import { pathTrouble } from './trace';
 import { logicalPath, macOf, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
 import { renderTraceText, whereOvs, type TraceReport } from './trace-report';
 import { afterDnat, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
@@ -24,6 +25,35 @@ const lb = {
 const a = port('a', '10.0.0.2', 'hv1', 3);
 const ports = [a, port('b', '10.0.0.3', 'hv2', 4), port('b1', '10.0.0.4', 'hv1', 5), port('b2', '10.0.0.5', 'hv2', 6)];
 const input = (to: string, proto: TraceInput['proto']): TraceInput => ({ from: a, network, ports, lbs: [lb], nodes, to: parseTarget(to), proto });
+
+describe('trace: what the nodes on the path report', () => {
+  const down = (name: string, conditions: Array<{ type: string; status: string; reason: string; message: string }>) => ({ ...nodes.find((n) => n.metadata.name === name)!, status: { conditions } }) as HypervisorNode;
+  it('names a cut tunnel or a switch that does not answer on the path, which the flow tables cannot show (QA-93: "OVS agrees ... (deliver)")', () => {
+    const cut = [
+      down('hv1', [{ type: 'Ready', status: 'True', reason: 'Connected', message: '' }, { type: 'TunnelsUp', status: 'False', reason: 'NoProbeAnswered', message: 'no tunnel probe answered by hv2 for 15 s' }]),
+      down('hv2', [{ type: 'Ready', status: 'False', reason: 'SwitchUnreachable', message: 'ovs-vswitchd does not answer' }]),
+    ];
+    const delivery = logicalPath({ ...input('10.0.0.3', 'icmp'), nodes: cut }).delivery;
+    expect(pathTrouble(cut, 'hv1', delivery)).toEqual([
+      'node hv2 is Ready=False SwitchUnreachable: ovs-vswitchd does not answer',
+      'node hv1 is TunnelsUp=False NoProbeAnswered: no tunnel probe answered by hv2 for 15 s',
+    ]);
+    // Delivered on the same node: a tunnel's trouble is not this packet's.
+    expect(pathTrouble(cut, 'hv1', logicalPath({ ...input('10.0.0.4', 'icmp'), nodes: cut }).delivery)).toEqual([]);
+    expect(pathTrouble(nodes, 'hv1', delivery)).toEqual([]);
+    const report: TraceReport = {
+      packet: { from: 'a', src: '10.0.0.2', to: '10.0.0.3', proto: 'icmp' },
+      logical: { steps: [], verdict: 'deliver' },
+      ovs: { node: 'hv1', flow: 'in_port=3', tables: ['Classifier'], datapathActions: '5', end: 'output to ofport 5', verdict: 'deliver' },
+      disagreements: [],
+      trouble: pathTrouble(cut, 'hv1', delivery),
+      agrees: true,
+    };
+    const text = renderTraceText(report);
+    expect(text).toContain('TROUBLE on the path: node hv1 is TunnelsUp=False NoProbeAnswered');
+    expect(text).toContain('OVS agrees with the logical path (deliver) in its flow tables; but the packet would not get through as the nodes report (TROUBLE above).');
+  });
+});
 
 describe('trace: logical path', () => {
   it('tunnels to the remote node VTEP with the VNI', () => {

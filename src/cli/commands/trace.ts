@@ -18,6 +18,7 @@ import { getObject, listObjects } from '../ops';
 import { toJson, toYaml } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { TUNNEL_PORTS } from '../../chassis/layout';
+import { TUNNELS_UP } from '../../chassis/node-status';
 import { appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
 import { familyOf, logicalPath, nodeOf, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalPath, type Proto, type Target } from './trace-logical';
@@ -132,7 +133,33 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
     disagreements: [],
   };
   await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
+  const trouble = pathTrouble(nodes, nodeOf(from), logical.deliver ? logical.delivery : undefined);
+  if (trouble.length) report.trouble = trouble;
   return report;
+}
+
+/**
+ * What the nodes the packet crosses report against its path: the source node's switch (and,
+ * through a tunnel, the destination's) not Ready, and tunnels whose probes come back from no
+ * peer (TunnelsUp=False on either end).
+ */
+export function pathTrouble(nodes: readonly HypervisorNode[], srcNode: string | undefined, delivery: Delivery | undefined): string[] {
+  const out: string[] = [];
+  const byName = (n: string | undefined) => nodes.find((x) => x.metadata.name === n);
+  const condition = (n: HypervisorNode | undefined, type: string) => n?.status?.conditions?.find((c) => c.type === type);
+  const say = (n: HypervisorNode, type: string) => {
+    const c = condition(n, type);
+    if (c?.status === 'False') out.push(`node ${n.metadata.name} is ${type}=False ${c.reason ?? ''}${c.message ? `: ${c.message}` : ''}`);
+  };
+  const src = byName(srcNode);
+  if (src) say(src, 'Ready');
+  if (delivery?.kind === 'tunnel') {
+    const dst = byName(delivery.node);
+    if (dst) say(dst, 'Ready');
+    if (src) say(src, TUNNELS_UP);
+    if (dst) say(dst, TUNNELS_UP);
+  }
+  return out;
 }
 
 export function traceCommand(runtimeOf: RuntimeOf): Command {
