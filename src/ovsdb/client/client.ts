@@ -340,7 +340,8 @@ class Client<M extends ModelMap> implements OvsdbClient<M> {
     this.stopProbe = undefined;
     // Our own close is routine: no error and its stack in the log at every stop.
     if (this.closedByUser) this.log.debug({ endpoint }, 'ovsdb connection closed');
-    else this.log.info({ endpoint, err }, 'ovsdb disconnected');
+    // Unasked, it is the node's OVSDB going away (its Node turns NotConnected): a warning.
+    else this.log.warn({ event: 'ovsdb.disconnected', endpoint, err: err?.message }, 'ovsdb disconnected');
     this.events.emit('disconnected', { endpoint, error: err });
     if (!this.closedByUser && this.opts.reconnect !== false) this.scheduleReconnect();
   }

@@ -362,7 +362,9 @@ export class PipelineReconciler {
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
-    this.lbReject = new LbRejecter(this.log);
+    // Parts that name their own component get the logger this one came from: a child of
+    // this.log would carry "component" twice in every line (QA-93: 24 lines with both).
+    this.lbReject = new LbRejecter(opts.logger);
     const shared = opts.informers ?? (this.ownInformers = new SharedInformers(opts.objects.kv, this.log));
     this.networks = shared.of<VirtualNetwork>(NETWORKS);
     this.ports = shared.of<VirtualPort>(PORTS);
@@ -373,7 +375,7 @@ export class PipelineReconciler {
       resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
     this.tunnelProbes = new TunnelProber({
-      logger: this.log,
+      logger: opts.logger,
       model: () => (this.modelStale ? undefined : this.live.model),
       report: (node, outcome) => this.opts.chassis?.reportTunnels?.(node, outcome),
       // Ready, and probing itself (its Node has TunnelsUp): a node whose vnetd predates the
@@ -403,7 +405,7 @@ export class PipelineReconciler {
     if (readiness !== 'off') {
       this.lbStatus = new LbStatusReporter({
         objects: opts.objects,
-        logger: this.log,
+        logger: opts.logger,
         intervalMs: opts.lbStatusIntervalMs,
         loadBalancers: () => this.lbs.list(),
         model: () => this.ensureModel().model,
@@ -417,7 +419,7 @@ export class PipelineReconciler {
     }
     if (opts.node !== undefined && opts.onDispatched) {
       this.dispatch = new DispatchReporter({
-        logger: this.log,
+        logger: opts.logger,
         intervalMs: opts.lbStatusIntervalMs,
         connections: switches,
         fastPathDispatched,
@@ -431,7 +433,7 @@ export class PipelineReconciler {
     }
     if (readiness === 'local' || opts.node !== undefined) {
       this.lbHealth = new LbHealthMonitor({
-        logger: this.log,
+        logger: opts.logger,
         targets: () => {
           const all = healthTargets(this.lbs.list(), this.ensureModel().model);
           return opts.node === undefined ? all : all.filter((t) => t.node === opts.node);
