@@ -3,7 +3,7 @@ import type { KubeObject } from '../resources/object';
 import type { VirtualPort } from '../resources/kinds';
 import { PORTS } from '../store/kinds';
 import { typePrefix, type StoredType } from '../store/keys';
-import type { KeyValue, WatchEvent, WatchHandler } from '../store/store';
+import { GoneError, type KeyValue, type WatchEvent, type WatchHandler } from '../store/store';
 import type { ApiStore, ApiWatch, WatchScope } from './api-store';
 import { NodeScopedStore } from './node-scope';
 
@@ -171,6 +171,34 @@ describe('NodeScopedStore and the NICs of its node', () => {
     scoped.setInterface('nic-y', false);
     expect(taken!.stopped).toBe(true);
     expect(events.map((e) => e.type)).toEqual(['put', 'delete']);
+    await scoped.close();
+  });
+
+  it('remembers changes for a watch that starts after a list for a while only: older ones are forgotten, and a watch from before them is told to list again', async () => {
+    const api = new FakeApi();
+    const scoped = new NodeScopedStore(api as unknown as ApiStore, 'hv1', log, { interfaceIds: Promise.resolve([]), logMaxAgeMs: 100 });
+    await flush();
+    api.open(PINNED)!.synced();
+    api.open(BOUND)!.synced();
+    await api.syncNetworks();
+    const start = (await within(scoped.list(PREFIX), 2000, 'the first list')).revision;
+    for (let i = 1; i <= 50; i++) api.open(PINNED)!.handler(put(portKv(`p${i}`, 10 + i, { node: 'hv1' })));
+    await api.syncNetworks(); // their network's watches
+    // Just after: a watch from the first list replays all 50.
+    const replayed: string[] = [];
+    scoped.watch(PREFIX, (ev) => replayed.push(ev.kv.key), { afterRevision: start }).stop();
+    expect(replayed).toHaveLength(50);
+    // Past the age bound, with no change since (the timer trims): forgotten.
+    await new Promise((r) => setTimeout(r, 250));
+    expect(() => scoped.watch(PREFIX, () => undefined, { afterRevision: start })).toThrow(GoneError);
+    // A watch from a list made now loses nothing: it gets the next change.
+    const now = await within(scoped.list(PREFIX), 2000, 'a list now');
+    expect(now.items).toHaveLength(50);
+    const next: string[] = [];
+    const w = scoped.watch(PREFIX, (ev) => next.push(ev.kv.key), { afterRevision: now.revision });
+    api.open(PINNED)!.handler(put(portKv('p51', 61, { node: 'hv1' })));
+    expect(next).toEqual([`${PREFIX}t/p51`]);
+    w.stop();
     await scoped.close();
   });
 });

@@ -65,8 +65,14 @@ const NARROW_BELOW = MAX_NIC_WATCHES / 2;
 const NARROW_DELAY_MS = 5_000;
 /** How long the agent's last write of an object no view watches stands for it (see get). */
 const UNWATCHED_WRITE_TTL_MS = 10_000;
-/** Changes a view remembers for watches that start after a list. */
+/**
+ * Changes a view remembers for watches that start after a list, at most, and for how long.
+ * The informers watch right after they list, in the same process; one asking from further
+ * back is told Gone and lists again. Without the age bound a busy agent's views kept their
+ * last 20,000 changes each for its whole life (QA-94: towards 180 MB).
+ */
 const LOG_LIMIT = 20_000;
+const LOG_MAX_AGE_MS = 60_000;
 
 interface Entry {
   kv: KeyValue<KubeObject>;
@@ -76,15 +82,25 @@ interface Entry {
 /** One kind as the informers see it. */
 class View {
   readonly entries = new Map<string, Entry>();
-  readonly log: Array<{ seq: number; ev: WatchEvent<KubeObject> }> = [];
+  readonly log: Array<{ seq: number; at: number; ev: WatchEvent<KubeObject> }> = [];
   readonly listeners = new Set<WatchHandler<KubeObject>>();
   seq = 0;
 
+  constructor(private readonly logMaxAgeMs: number) {}
+
   emit(ev: WatchEvent<KubeObject>): void {
     this.seq++;
-    this.log.push({ seq: this.seq, ev });
-    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+    const now = performance.now();
+    this.log.push({ seq: this.seq, at: now, ev });
+    this.trim(now);
     for (const l of [...this.listeners]) l(ev);
+  }
+
+  /** Forgets the changes past LOG_LIMIT and those older than the age bound. */
+  trim(now = performance.now()): void {
+    let drop = Math.max(0, this.log.length - LOG_LIMIT);
+    while (drop < this.log.length && this.log[drop].at < now - this.logMaxAgeMs) drop++;
+    if (drop) this.log.splice(0, drop);
   }
 
   put(source: string, kv: KeyValue<KubeObject>): void {
@@ -119,10 +135,14 @@ export interface NodeScopeOptions {
   interfaceIds?: Promise<Iterable<string>>;
   /** How long the NICs without a port here must stay below NARROW_BELOW before the broad watch goes (tests). */
   narrowDelayMs?: number;
+  /** How long a view remembers a change for a watch that starts later (tests; LOG_MAX_AGE_MS). */
+  logMaxAgeMs?: number;
 }
 
 export class NodeScopedStore implements Store {
-  private readonly views = new Map<string, View>(SCOPED.map((t) => [typePrefix(t), new View()]));
+  private readonly views: Map<string, View>;
+  /** Trims the views' logs while no change comes (a burst's log would otherwise stay until the next one). */
+  private readonly trimTimer: NodeJS.Timeout;
   private readonly watches = new Map<string, ApiWatch>();
   /** The keys each source holds in its view (closing one source costs its own entries only). */
   private readonly sourceKeys = new Map<string, Set<string>>();
@@ -137,6 +157,11 @@ export class NodeScopedStore implements Store {
     options: NodeScopeOptions = {},
   ) {
     this.narrowDelayMs = options.narrowDelayMs ?? NARROW_DELAY_MS;
+    const logMaxAgeMs = options.logMaxAgeMs ?? LOG_MAX_AGE_MS;
+    this.views = new Map(SCOPED.map((t) => [typePrefix(t), new View(logMaxAgeMs)]));
+    this.trimTimer = setInterval(() => {
+      for (const v of this.views.values()) v.trim();
+    }, logMaxAgeMs).unref();
     const here = escapeFieldValue(node);
     this.ready = (async () => {
       await Promise.all([this.open(PINNED, PORTS, { fieldSelector: `spec.node=${here}` }), this.open(BOUND, PORTS, { fieldSelector: `status.node=${here},spec.node=` })]);
@@ -564,6 +589,7 @@ export class NodeScopedStore implements Store {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.narrowTimer);
+    clearInterval(this.trimTimer);
     for (const w of this.watches.values()) w.stop();
     this.watches.clear();
     for (const settle of this.unsynced.values()) settle();
