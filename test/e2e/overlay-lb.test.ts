@@ -378,16 +378,16 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
   });
 
   it('a load balancer deleted and made again with the same VIP and backends counts its own connections only, from 0', async () => {
-    const ns = 'r-lb';
+    const ns = 'again-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.47.0.0/24' }] } });
-    const [client, r1, r2] = [await vmFor(ns, 'net', 'r0', 'hv1'), await vmFor(ns, 'net', 'r1', 'hv1'), await vmFor(ns, 'net', 'r2', 'hv2')];
-    for (const [b, name] of [[r1, 'r1'], [r2, 'r2']] as const) await startServer(b.vm, name);
+    const [client, m1, m2] = [await vmFor(ns, 'net', 'm0', 'hv1'), await vmFor(ns, 'net', 'm1', 'hv1'), await vmFor(ns, 'net', 'm2', 'hv2')];
+    for (const [b, name] of [[m1, 'm1'], [m2, 'm2']] as const) await startServer(b.vm, name);
     const path = `${G}/namespaces/${ns}/loadbalancers/again`;
     const make = async (vip?: string): Promise<string> => {
       const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
         metadata: { name: 'again' },
-        spec: { network: 'net', ...(vip ? { vip } : {}), listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'r1' }, { port: 'r2' }] },
+        spec: { network: 'net', ...(vip ? { vip } : {}), listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'm1' }, { port: 'm2' }] },
       })) as LoadBalancer;
       await waitReady(ns, 'loadbalancers', 'again');
       // With the fast path on, its VIP settles on OVS first (VIP_SETTLE_MS): then the fast path deals, and counts, its connections.
