@@ -15,6 +15,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipelineFlows } from '../../src/pipeline/compiler';
+import { routerGuardFlows } from '../../src/pipeline/router-guard';
+import { tunnelGuardFlows } from '../../src/pipeline/tunnel-guard';
 import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
 import { G, joinBed, overlayApi, readyNow, type Obj } from '../e2e/overlay-support';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -102,11 +104,13 @@ describeOvs('pipeline at scale: one more port in a network of 100 and of 2000', 
       return set;
     };
     const expectedFlows = async (hv: Hypervisor) => {
-      // Fixed pipeline flows (table misses, the ND responder's node-wide ones), the tunnel
-      // probes' one per tunnel port (VXLAN and GENEVE) + per network its tunnel classifier
-      // and two flood flows (3) + one flow per flood chunk.
+      // Fixed pipeline flows (table misses, the ND responder's node-wide ones), the router
+      // guard's, the tunnel guard's for the node's tunnel IP, the tunnel probes' one per
+      // tunnel port (VXLAN and GENEVE) + per network its tunnel classifier and two flood
+      // flows (3) + one flow per flood chunk.
       const local = ports.filter((p) => p.hv === hv).length;
-      return pipelineFlows().length + 2 + 3 * NETS.length + (await chunksOn(hv, ports)).size + 6 * local + 2 * (ports.length - local);
+      const fixed = pipelineFlows().length + routerGuardFlows().length + tunnelGuardFlows(hv.tunnelIP).length;
+      return fixed + 2 + 3 * NETS.length + (await chunksOn(hv, ports)).size + 6 * local + 2 * (ports.length - local);
     };
     const expected = { [hv1.name]: await expectedFlows(hv1), [hv2.name]: await expectedFlows(hv2) };
     await eventually(async () => (await flowCount(hv1)) === expected[hv1.name] && (await flowCount(hv2)) === expected[hv2.name], 30_000, 100).catch(async () => {
