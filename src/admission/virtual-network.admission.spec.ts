@@ -40,6 +40,25 @@ describe('VirtualNetworkAdmission: VNIs and conntrack zones', () => {
     expect((await admission.create(net('d', 100 + 1), ctx)).object.spec!.vni).toBe(101);
   });
 
+  it('two creates racing for one VNI: the one that lost is told the VNI is taken, not that its conntrack zone is shared', async () => {
+    const { store, ctx, admission } = await setup();
+    const allocations = ctx.allocations;
+    const owner = { kind: 'VirtualNetwork', namespace: 't', name: 'winner', uid: 'u-winner' };
+    let raced = false;
+    // The winner's transaction commits just after this create's first read of the VNI.
+    const get = allocations.get.bind(allocations);
+    allocations.get = async (key: string) => {
+      const found = await get(key);
+      if (key === vniKey(777) && !raced) {
+        raced = true;
+        await store.txn([AllocationRegistry.claim(vniKey(777), owner), AllocationRegistry.claim(ctZoneKey(ctZone(777)), owner)]);
+      }
+      return found;
+    };
+    expect(await causeOf(admission.create(net('loser', 777), ctx))).toBe('Invalid value: 777: VNI is already allocated to VirtualNetwork "winner"; leave spec.vni out to get a free one');
+    expect(raced).toBe(true);
+  });
+
   it('picks VNIs of free zones by point reads: the claims are read in full once per process (for the zones stored before they were claimed), not per create', async () => {
     const { store, ctx, admission } = await setup();
     const zones = new Set<number>();

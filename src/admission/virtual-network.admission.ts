@@ -152,15 +152,21 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     if (spec.vni !== undefined) {
       const why = vnis.check(spec.vni);
       if (why) throw new AdmissionError([{ field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: ${why}` }]);
-      const holder = await ctx.allocations.get(vniKey(spec.vni));
-      if (holder) {
+      const vni = spec.vni;
+      const refuseIfVniHeld = async (): Promise<void> => {
+        const holder = await ctx.allocations.get(vniKey(vni));
+        if (!holder) return;
         throw new AdmissionError([
           // Named within the tenant's own namespace; another tenant's network is not (VNIs are cluster-wide).
-          { field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.vni}: VNI is already allocated to ${holder.owner.namespace === net.metadata.namespace ? `VirtualNetwork "${holder.owner.name}"` : 'a VirtualNetwork in another namespace'}; leave spec.vni out to get a free one` },
+          { field: 'spec.vni', reason: 'FieldValueInvalid', message: `Invalid value: ${vni}: VNI is already allocated to ${holder.owner.namespace === net.metadata.namespace ? `VirtualNetwork "${holder.owner.name}"` : 'a VirtualNetwork in another namespace'}; leave spec.vni out to get a free one` },
         ]);
-      }
+      };
+      await refuseIfVniHeld();
       const sharing = await zoneHolder(ctZone(spec.vni));
       if (sharing !== undefined) {
+        // A network created with this very VNI between the two reads (two creates racing for
+        // one VNI) holds its zone too: say the VNI is taken, not that a zone is shared (QA-94).
+        await refuseIfVniHeld();
         throw new AdmissionError([
           {
             field: 'spec.vni',
