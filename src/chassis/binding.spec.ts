@@ -37,6 +37,20 @@ describe('bindingStatus', () => {
     expect(bound(s)!.message).toContain('iface-id=vm1-eth0');
   });
 
+  it('a pinned port whose NIC is on another node says where it is; an unpinned port does not need to', () => {
+    const here = [{ node: 'hv1', connected: true, interfaces: [] }];
+    const s = bindingStatus(port(), here, now, [{ node: 'hv2', name: 'tap9' }]);
+    expect([s.node, s.ofport]).toEqual([undefined, undefined]);
+    expect(bound(s)).toMatchObject({
+      status: 'False',
+      reason: 'InterfaceOnOtherNode',
+      message: "no interface with external_ids:iface-id=vm1-eth0 on node hv1, the port's spec.node; it is on node hv2 (interface tap9): start the VM on hv1, or set spec.node to hv2 (or leave spec.node out to bind wherever the NIC is)",
+    });
+    // Pinned to a node that does not exist.
+    expect(bound(bindingStatus(port({ node: 'hv7' }), [], now, [{ node: 'hv2', name: 'tap9' }]))!.message).toMatch(/^node hv7 does not exist, the port's spec\.node; it is on node hv2/);
+    expect(bound(bindingStatus(port(), here, now, []))).toMatchObject({ reason: 'InterfaceNotFound' });
+  });
+
   it('says WrongBridge for a NIC with the port\'s iface-id on another bridge, and unbinds a port bound before', () => {
     const prev = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null }] }], now);
     const s = bindingStatus(port({}, prev), [{ node: 'hv1', connected: true, interfaces: [], misplaced: [{ name: 'tap1', bridge: 'br-phy' }] }], now);

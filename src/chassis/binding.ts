@@ -100,11 +100,16 @@ export function firstReadyInterface<I extends { ofport: number | null }>(views: 
   return best === undefined ? undefined : { node: bestNode, iface: best as I & { ofport: number }, count };
 }
 
+/** The port is pinned to a node (spec.node) and its NIC is on another one: not bound. */
+export const ON_OTHER_NODE = 'InterfaceOnOtherNode';
+
 /**
  * The port's next status. `views` are the nodes it may bind on: its spec.node only,
  * or every node when spec.node is unset (the NIC is bound wherever it shows up).
+ * `elsewhere`: for a pinned port, interfaces with its iface-id on other nodes, which
+ * are never bound but say where the VM runs.
  */
-export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now?: Date): VirtualPortStatus {
+export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now?: Date, elsewhere: ReadonlyArray<{ node: string; name: string }> = []): VirtualPortStatus {
   const prev = port.status ?? {};
   const gen = port.metadata.generation;
   const next: VirtualPortStatus = { ...prev };
@@ -156,7 +161,11 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
   }
   delete next.node;
   const where = wanted ? `node ${wanted}` : views.length ? 'any node' : 'any node (no nodes are known)';
-  if (wanted && !views.length) cond('False', 'NodeNotFound', `node ${wanted} does not exist`);
+  const other = wanted ? elsewhere.find((i) => i.node !== wanted) : undefined;
+  if (other) {
+    // The VM started on another hypervisor than the port names: say where, not only where not (QA-93).
+    cond('False', ON_OTHER_NODE, `${wanted && !views.length ? `node ${wanted} does not exist` : `no interface with external_ids:iface-id=${interfaceIdOf(port)} on node ${wanted}`}, the port's spec.node; it is on node ${other.node} (interface ${other.name}): start the VM on ${wanted}, or set spec.node to ${other.node} (or leave spec.node out to bind wherever the NIC is)`);
+  } else if (wanted && !views.length) cond('False', 'NodeNotFound', `node ${wanted} does not exist`);
   else cond('False', 'InterfaceNotFound', `no interface with external_ids:iface-id=${interfaceIdOf(port)} on ${where}`);
   return next;
 }

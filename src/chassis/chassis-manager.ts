@@ -402,12 +402,12 @@ export class ChassisManager {
   bindingStatusOf(port: VirtualPort, resourceVersion?: string | number): VirtualPortStatus {
     const uid = port.metadata.uid;
     const id = interfaceIdOf(port);
-    if (!uid || !id) return bindingStatus(port, this.viewsOf(port));
+    if (!uid || !id) return bindingStatus(port, this.viewsOf(port), undefined, this.elsewhereOf(port));
     const revision = resourceVersion !== undefined ? String(resourceVersion) : this.revisionOf(port);
     const stamp = this.ifaceStamps.get(id) ?? 0;
     const m = this.bindingMemo.get(uid);
     if (m && m.epoch === this.viewsEpoch && m.stamp === stamp && (m.port === port || (revision !== undefined && m.revision === revision))) return m.status;
-    const status = bindingStatus(port, this.viewsOf(port));
+    const status = bindingStatus(port, this.viewsOf(port), undefined, this.elsewhereOf(port));
     // Only ports the informer knows (a deleted port's entry goes with its delete event).
     const cached = this.ports.get(objectKey(VIRTUAL_PORTS, port.metadata.namespace, port.metadata.name));
     if (cached?.metadata.uid === uid && (cached === port || revision !== undefined)) {
@@ -432,6 +432,22 @@ export class ChassisManager {
     const one = this.opts.only ? this.opts.only.node : port.spec?.node;
     if (one) return this.nodes.get(objectKey(NODES, undefined, one)) ? [this.viewOf(one, id)] : [];
     return this.nodes.list().map((n) => this.viewOf(n.metadata.name, id));
+  }
+
+  /**
+   * A pinned port's interfaces on the other nodes this process sees (an agent sees its own
+   * node only): where the VM runs when it is not where the port says.
+   */
+  private elsewhereOf(port: VirtualPort): Array<{ node: string; name: string }> {
+    const id = interfaceIdOf(port);
+    const pinned = port.spec?.node;
+    if (!id || !pinned || this.opts.only) return [];
+    const out: Array<{ node: string; name: string }> = [];
+    for (const [node, s] of this.sessions) {
+      if (node === pinned || s.foreign || !s.ready) continue;
+      for (const i of s.interfacesWithIfaceId(id)) out.push({ node, name: i.name });
+    }
+    return out.sort((a, b) => a.node.localeCompare(b.node));
   }
 
   /**

@@ -296,6 +296,34 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(seen).toHaveLength(3);
   }, 60_000);
 
+  it('a port pinned to one hypervisor whose VM runs on the other says where the VM is; with spec.node moved there it binds and the VM is reached', async () => {
+    const ns = 'e-where';
+    await network(ns, 'net', { subnets: [{ cidr: '10.12.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1');
+    const path = `${G}/namespaces/${ns}/virtualports/w`;
+    const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'w' }, spec: { network: 'net', node: 'hv1' } })) as VirtualPort;
+    // The VM started on hv2, not on hv1 where its port says it runs.
+    const w = await bed.addVm('hv2', { name: 'ewhere', ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${port.spec!.ips![0]}/24` });
+    const t0 = performance.now();
+    const bound = await eventually(async () => {
+      const c = getCondition(((await call('GET', path)) as VirtualPort).status?.conditions, 'Bound');
+      return c?.reason === 'InterfaceOnOtherNode' ? c : undefined;
+    }, 10_000);
+    const saidMs = performance.now() - t0;
+    expect(bound.status).toBe('False');
+    expect(bound.message).toBe(
+      `no interface with external_ids:iface-id=${port.spec!.interfaceId} on node hv1, the port's spec.node; it is on node hv2 (interface ${w.tap}): start the VM on hv1, or set spec.node to hv2 (or leave spec.node out to bind wherever the NIC is)`,
+    );
+    const ready = getCondition(((await call('GET', path)) as VirtualPort).status?.conditions, 'Ready');
+    expect(ready?.status).toBe('False');
+    // Done as it says: the port binds on hv2 and its VM answers.
+    await api.replace<VirtualPort>(path, (cur) => ({ ...cur, spec: { ...cur.spec, node: 'hv2' } }));
+    const moved = await waitReady(ns, 'virtualports', 'w');
+    expect((moved as VirtualPort).status?.node).toBe('hv2');
+    const first = await pingUntil(a.vm, port.spec!.ips![0]!);
+    log(`VM on the other hypervisor: Bound=False InterfaceOnOtherNode after ${saidMs.toFixed(0)} ms (Ready ${ready?.reason}); spec.node moved: first ping ${first.toFixed(0)} ms later`);
+  }, 60_000);
+
   it('port security drops spoofed source MAC and IP; an allowedAddressPair passes', async () => {
     const ns = 'e-sec';
     await network(ns, 'net', { subnets: [{ cidr: '10.20.0.0/24' }] });
