@@ -37,6 +37,15 @@ describe('bindingStatus', () => {
     expect(bound(s)!.message).toContain('iface-id=vm1-eth0');
   });
 
+  it('bound to a NIC whose link is down: still bound (its flows stay), but says LinkDown; up or unknown, InterfaceFound', () => {
+    const views = (linkState: 'up' | 'down' | null) => [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null, linkState }] }];
+    const s = bindingStatus(port(), views('down'), now);
+    expect([s.node, s.ofport]).toEqual(['hv1', 7]);
+    expect(bound(s)).toMatchObject({ status: 'True', reason: 'LinkDown', message: expect.stringContaining('bound to interface tap1 (ofport 7) on node hv1, but its link is down') });
+    expect(bound(bindingStatus(port(), views('up'), now))).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
+    expect(bound(bindingStatus(port(), views(null), now))).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
+  });
+
   it('a pinned port whose NIC is on another node says where it is; an unpinned port does not need to', () => {
     const here = [{ node: 'hv1', connected: true, interfaces: [] }];
     const s = bindingStatus(port(), here, now, [{ node: 'hv2', name: 'tap9' }]);

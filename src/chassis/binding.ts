@@ -36,7 +36,7 @@ export interface NodeView {
    */
   settling?: boolean;
   /** Interfaces on that node with the port's iface-id (attachedMac: their external_ids:attached-mac, the VM's MAC as libvirt sets it). */
-  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null; attachedMac?: string }>;
+  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null; attachedMac?: string; linkState?: 'up' | 'down' | null }>;
   /** Interfaces with the port's iface-id on another bridge than br-int (never bound), with that bridge ('' for none). */
   misplaced?: ReadonlyArray<{ name: string; bridge: string }>;
 }
@@ -46,6 +46,12 @@ export const WRONG_BRIDGE = 'WrongBridge';
 
 /** Bound, to an interface whose VM MAC (external_ids:attached-mac) is not the port's: the port is not Ready. */
 export const MAC_MISMATCH = 'MacMismatch';
+
+/**
+ * Bound, to an interface whose link is down (OVS link_state: the VM's NIC is down, or the
+ * VM is off with its tap left behind): the port is not Ready, as with MAC_MISMATCH.
+ */
+export const LINK_DOWN = 'LinkDown';
 
 /**
  * The interfaces a port can be bound to (an OpenFlow port assigned), by node name (the
@@ -128,6 +134,12 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
       // Port security drops all it sends, and traffic for the port's MAC never reaches it:
       // bound (its flows stay, so fixing either side is all it takes), but said plainly.
       cond('True', MAC_MISMATCH, `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}, but the VM's MAC there (external_ids:attached-mac) is ${hit.attachedMac}, not the port's ${mac}: give the VM's NIC the port's MAC (libvirt <mac address='${mac}'/>, as vnetctl port libvirt prints it)${more}`);
+      return next;
+    }
+    if (hit.linkState === 'down') {
+      // Its flows stay (the link coming up is all it takes), but nothing reaches the VM: a
+      // port Ready with its VM's NIC down sent operators looking at the network (QA-93).
+      cond('True', LINK_DOWN, `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}, but its link is down (OVS link_state): the VM's NIC is down or the VM is not running, and nothing sent to the port reaches it${more}`);
       return next;
     }
     cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}${more}`);

@@ -486,7 +486,9 @@ export class ChassisManager {
     // other switch's interfaces, and a load balancer's only backend with them).
     if (s?.foreign) return { node, connected: false, settling: false, interfaces: [] };
     const rows = s?.interfacesWithIfaceId(interfaceId);
-    const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC] })) : [];
+    // An internal port's link is the switch's own device, down until someone configures it
+    // (test beds and host ports plug them bare): only a VM's NIC (tap, veth) down is LinkDown.
+    const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC], linkState: i.type === 'internal' ? null : i.link_state })) : [];
     // No session yet for a node that will have one (this process is starting, its node not
     // reconciled yet): no news either, as a session whose first connection is being made. It
     // said NodeDisconnected, and every bound port flapped Bound at each agent restart (QA).

@@ -324,6 +324,36 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     log(`VM on the other hypervisor: Bound=False InterfaceOnOtherNode after ${saidMs.toFixed(0)} ms (Ready ${ready?.reason}); spec.node moved: first ping ${first.toFixed(0)} ms later`);
   }, 60_000);
 
+  it('a VM whose NIC goes down: its port says LinkDown and is not Ready, its flows stay; up again, Ready and reached', async () => {
+    const ns = 'e-link';
+    await network(ns, 'net', { subnets: [{ cidr: '10.13.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1');
+    const b = await vmFor(ns, 'net', 'b', 'hv2');
+    const ip = b.port.spec!.ips![0]!;
+    const path = `${G}/namespaces/${ns}/virtualports/b`;
+    const conditions = async () => ((await call('GET', path)) as VirtualPort).status?.conditions;
+    await pingUntil(a.vm, ip);
+    const flowsOf = async () => (await b.vm.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${b.vm.hypervisor.ovs.bridgeMgmtSocket('br-int')}`])).split('\n').filter((l) => l.includes(b.port.spec!.mac!)).length;
+    const flowsBefore = await flowsOf();
+    let t0 = performance.now();
+    await b.vm.exec(['ip', 'link', 'set', b.vm.iface, 'down']);
+    const down = await eventually(async () => {
+      const c = await conditions();
+      return getCondition(c, 'Ready')?.status === 'False' ? c : undefined;
+    }, 15_000);
+    const downMs = performance.now() - t0;
+    expect(getCondition(down, 'Bound')).toMatchObject({ status: 'True', reason: 'LinkDown' });
+    expect(getCondition(down, 'Ready')).toMatchObject({ reason: 'LinkDown', message: expect.stringContaining(`bound to interface ${b.vm.tap} (ofport ${await b.vm.ofport()}) on node hv2, but its link is down`) });
+    expect(await flowsOf()).toBe(flowsBefore);
+    t0 = performance.now();
+    await b.vm.exec(['ip', 'link', 'set', b.vm.iface, 'up']);
+    await waitReady(ns, 'virtualports', 'b');
+    const upMs = performance.now() - t0;
+    expect(getCondition(await conditions(), 'Bound')).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
+    const first = await pingUntil(a.vm, ip);
+    log(`link down in the VM: port Ready=False LinkDown after ${downMs.toFixed(0)} ms (flows kept: ${flowsBefore}); up: Ready after ${upMs.toFixed(0)} ms, first ping ${first.toFixed(0)} ms later`);
+  }, 60_000);
+
   it('port security drops spoofed source MAC and IP; an allowedAddressPair passes', async () => {
     const ns = 'e-sec';
     await network(ns, 'net', { subnets: [{ cidr: '10.20.0.0/24' }] });

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
-import { BOUND, MAC_MISMATCH } from '../../chassis/binding';
+import { BOUND, LINK_DOWN, MAC_MISMATCH } from '../../chassis/binding';
 import type { HypervisorNode, LoadBalancer, NodeRealization, VirtualNetwork, VirtualPort, VirtualPortStatus } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
 import { DATAPLANE_FINALIZER } from '../../resources/finalizers';
@@ -53,10 +53,10 @@ export const IX_NETWORK = 'network';
 export const networkIndex = (o: VirtualPort | LoadBalancer): readonly string[] => (o.spec?.network ? [`${o.metadata.namespace}/${o.spec.network}`] : []);
 export const networkKeyOf = (n: VirtualNetwork): string => `${n.metadata.namespace}/${n.metadata.name}`;
 
-/** Not Ready, though bound and realized: the VM's NIC has another MAC than the port (chassis/binding.ts). */
-function macMismatch(status: VirtualPortStatus | undefined): Realization | undefined {
+/** Not Ready, though bound and realized: the VM's NIC has another MAC than the port, or its link is down (chassis/binding.ts). */
+function boundUnusable(status: VirtualPortStatus | undefined): Realization | undefined {
   const bound = getCondition(status?.conditions, BOUND);
-  return bound?.reason === MAC_MISMATCH ? { status: 'False', reason: MAC_MISMATCH, message: bound.message } : undefined;
+  return bound?.reason === MAC_MISMATCH || bound?.reason === LINK_DOWN ? { status: 'False', reason: bound.reason, message: bound.message } : undefined;
 }
 
 /**
@@ -425,7 +425,7 @@ export class RealizationStatus {
       // this write; else its event queues this key again), so a client that waits for
       // Ready finds status.node and ofport set.
       else if (!sameBinding(pm.binding, bindingOf({ ...(obj as VirtualPort), status: portStatus(obj as VirtualPort) }))) return;
-      else ready = macMismatch(portStatus(obj as VirtualPort)) ?? boundToDownNode(pm.binding.node, this.nodeObj(pm.binding.node)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network), true);
+      else ready = boundUnusable(portStatus(obj as VirtualPort)) ?? boundToDownNode(pm.binding.node, this.nodeObj(pm.binding.node)) ?? this.realization(uid, pm.version, model.nodesOf(pm.network), true);
     } else if (isLb) {
       const lm = model.loadBalancers?.get(uid);
       if (!lm) ready = this.networkNotReady(obj.metadata.namespace!, (obj as LoadBalancer).spec?.network);
