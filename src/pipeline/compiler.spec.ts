@@ -67,6 +67,8 @@ describe('compileNode', () => {
       'SpoofGuard, priority=130, PortSecured=1, icmp6,icmp_type=137 actions=drop',
       'SpoofGuard, priority=130, PortSecured=1, udp,tp_src=67 actions=drop',
       'SpoofGuard, priority=130, PortSecured=1, udp6,tp_src=547 actions=drop',
+      // 802.1Q-tagged frames from any VM port, port security or not (vlan-guard.ts).
+      'SpoofGuard, priority=140, FromTunnel=0, vlan_vid=4096/0x1000 actions=drop',
       'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
       'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
       // This node's own tunnel endpoint: never output (OVS would decapsulate it: tunnel-guard.ts).
@@ -110,7 +112,7 @@ describe('compileNode', () => {
   it('without port security a port gets one pass-through flow instead of the guard', () => {
     const m = model([net('blue', 100)], [port('a', 'blue', 5, 'hv1', { portSecurity: false })]);
     const lines = text(compileNode(m, 'hv1', new OwnerIds()));
-    expect(lines.filter((l) => l.startsWith('SpoofGuard') && !l.includes('PortSecured=1'))).toEqual(['SpoofGuard, priority=100, in_port=5 actions=goto_table:ArpResponder']);
+    expect(lines.filter((l) => l.startsWith('SpoofGuard') && !l.includes('PortSecured=1'))).toEqual(['SpoofGuard, priority=140, FromTunnel=0, vlan_vid=4096/0x1000 actions=drop', 'SpoofGuard, priority=100, in_port=5 actions=goto_table:ArpResponder']);
     // Nor the router guard's mark: it may be a router or a DHCP server.
     expect(lines.find((l) => l.startsWith('Classifier, priority=100, in_port=5'))).not.toContain('PortSecured');
   });
@@ -126,8 +128,8 @@ describe('compileNode', () => {
       const total = [...c.owners.values()].reduce((s, o) => s + o.flows.length, 0);
       // + one flow per flood chunk (64 ofports) holding a local port.
       const chunks = new Set(ports.filter((p) => p.binding?.node === 'hv1').map((p) => Math.floor(p.binding!.ofport / 64))).size;
-      // 7 pipeline flows, 4 router guards, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 3 of the network.
-      expect(total).toBe(7 + 4 + 2 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
+      // 7 pipeline flows, 4 router guards, the VLAN guard, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 3 of the network.
+      expect(total).toBe(7 + 4 + 1 + 2 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
     }
   });
 

@@ -36,6 +36,7 @@ import { TABLES, type Table } from './tables';
 import { tunnelProbeFlows } from './tunnel-probe';
 import { tunnelGuardFlows } from './tunnel-guard';
 import { routerGuardFlows } from './router-guard';
+import { vlanGuardFlows } from './vlan-guard';
 import { isIPv4 } from 'node:net';
 
 /** Priorities, named: more specific beats less specific inside a table. */
@@ -320,7 +321,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
   const { owners, add } = ownerMap();
   const realizes = new Map<string, string>();
   const self = model.nodes.get(nodeName);
-  add(PIPELINE_OWNER, 'pipeline', [...pipelineFlows(), ...routerGuardFlows(), ...tunnelProbeFlows(self?.tunnelPorts), ...tunnelGuardFlows(self?.tunnelIP)]);
+  add(PIPELINE_OWNER, 'pipeline', [...pipelineFlows(), ...routerGuardFlows(), ...vlanGuardFlows(), ...tunnelProbeFlows(self?.tunnelPorts), ...tunnelGuardFlows(self?.tunnelIP)]);
   const nets = [...model.networks.values()].sort((a, b) => a.vni - b.vni);
   for (const net of nets) {
     const ports = index.portsByNetwork.get(net.uid) ?? [];

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { pipelineFlows } from '../../src/pipeline/compiler';
 import { routerGuardFlows } from '../../src/pipeline/router-guard';
 import { tunnelGuardFlows } from '../../src/pipeline/tunnel-guard';
+import { vlanGuardFlows } from '../../src/pipeline/vlan-guard';
 import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
 import { G, joinBed, overlayApi, readyNow, type Obj } from '../e2e/overlay-support';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -109,7 +110,7 @@ describeOvs('pipeline at scale: one more port in a network of 100 and of 2000', 
       // tunnel port (VXLAN and GENEVE) + per network its tunnel classifier and two flood
       // flows (3) + one flow per flood chunk.
       const local = ports.filter((p) => p.hv === hv).length;
-      const fixed = pipelineFlows().length + routerGuardFlows().length + tunnelGuardFlows(hv.tunnelIP).length;
+      const fixed = pipelineFlows().length + routerGuardFlows().length + vlanGuardFlows().length + tunnelGuardFlows(hv.tunnelIP).length;
       return fixed + 2 + 3 * NETS.length + (await chunksOn(hv, ports)).size + 6 * local + 2 * (ports.length - local);
     };
     const expected = { [hv1.name]: await expectedFlows(hv1), [hv2.name]: await expectedFlows(hv2) };
