@@ -19,9 +19,11 @@ describe('CommandRunner (commands run from a helper process)', () => {
 
   it('ends a command that outlives its timeout', async () => {
     const t0 = Date.now();
-    // The helper's timeout ends it (SIGTERM), before this side's own (timeout + 1 s).
+    // The helper's timeout ends it (SIGTERM): this side's own (timeout + 1 s) would say "no answer".
     await expect(commands.run('sleep', ['5'], 200)).rejects.toThrow(/SIGTERM|killed/);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // Well before the sleep's 5 s; not a tighter bound: the first command also starts the helper
+    // process, which a loaded CI machine took over 800 ms to do.
+    expect(Date.now() - t0).toBeLessThan(4000);
   });
 
   it('fails the pending commands of a helper that dies, and starts a new one for the next', async () => {
