@@ -30,6 +30,15 @@ export function switchUnreachable(node: Pick<HypervisorNode, 'status'> | undefin
   return ready?.status === 'False' && ready.reason === SWITCH_UNREACHABLE;
 }
 
+/**
+ * Why the node's tunnels do not carry its traffic (TunnelsUp=False, its message), or undefined
+ * (up, or not judged): its VMs are out of reach of every other node's.
+ */
+export function tunnelsDown(node: Pick<HypervisorNode, 'status'> | undefined): string | undefined {
+  const c = getCondition(node?.status?.conditions, TUNNELS_UP);
+  return c?.status === 'False' ? (c.message || c.reason || 'TunnelsUp=False') : undefined;
+}
+
 /** The leader has marked the Node's agent silent (Ready=Unknown, AGENT_NOT_REPORTING). */
 export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefined): boolean {
   return getCondition(node?.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;

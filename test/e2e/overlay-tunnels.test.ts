@@ -6,7 +6,7 @@
  * and stays Ready, but its overlay carries nothing: TunnelsUp goes False on it, naming its
  * peers, and on its peer, naming it; with the address back, True on both. Prints the times.
  */
-import type { HypervisorNode } from '../../src/resources/kinds';
+import type { HypervisorNode, LoadBalancer } from '../../src/resources/kinds';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
 import { agentsBed, overlayApi, overlayBed } from './overlay-support';
@@ -44,10 +44,26 @@ function until(call: Call, hv: string, status: 'True' | 'False', timeoutMs = 20_
 
 describeOvs('overlay: tunnel probes and the Node TunnelsUp condition', () => {
   const fixture = overlayBed();
-  const { call } = overlayApi(fixture.vnetd);
+  const { call, network, vmFor, waitReady } = overlayApi(fixture.vnetd);
 
-  it('TunnelsUp follows the round trips: False on both ends while one hypervisor lacks its tunnel IP, True again once it has it back; Ready stays True', async () => {
+  it('TunnelsUp follows the round trips: False on both ends while one hypervisor lacks its tunnel IP, True again once it has it back; Ready stays True; a load balancer says its backends behind the cut tunnels are out of reach', async () => {
     const [hv1, hv2] = fixture.bed().hypervisors;
+    // A load balancer with a backend on each side of the cut (no health check: those probe from
+    // the backend's own node, across no tunnel, and pass).
+    const ns = 't-lb';
+    await network(ns, 'net', { subnets: [{ cidr: '10.41.0.0/24' }] });
+    const backends = [await vmFor(fixture.bed(), ns, 'net', 'tb1', hv1!.name), await vmFor(fixture.bed(), ns, 'net', 'tb2', hv2!.name)];
+    await call('POST', `/apis/vnet.dev/v1alpha1/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'web' },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80 }], backends: backends.map((b) => ({ port: b.port.metadata.name })) },
+    });
+    await waitReady(ns, 'loadbalancers', 'web');
+    const lbUntil = (healthy: string) =>
+      eventually(async () => {
+        const lb = (await call('GET', `/apis/vnet.dev/v1alpha1/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer;
+        return lb.status?.healthyBackends === healthy ? lb.status.conditions?.find((c) => c.type === 'BackendsAvailable') : undefined;
+      }, 20_000, 100);
+    await lbUntil('2/2');
     const up1 = await until(call, hv1!.name, 'True');
     const up2 = await until(call, hv2!.name, 'True');
     log(`both nodes: ${up1.tunnels!.reason} (${up1.tunnels!.message}); ${up2.tunnels!.reason}`);
@@ -65,13 +81,20 @@ describeOvs('overlay: tunnel probes and the Node TunnelsUp condition', () => {
       expect(down1.tunnels!.message).toContain(`from ${hv2!.name} (geneve), ${hv2!.name} (vxlan)`);
       // Its flows are all there: Ready says nothing of this (before, nothing did).
       expect(down2.ready?.status).toBe('True');
+      // Both ends' tunnels are down: each backend is reached from its own node only (QA-93: 2/2, all available).
+      const cut = await lbUntil('0/2');
+      log(`load balancer across the cut: healthyBackends 0/2 after ${(performance.now() - t0).toFixed(0)} ms; BackendsAvailable=${cut?.status}: ${cut?.message}`);
+      expect(cut).toMatchObject({ status: 'False', message: expect.stringContaining("answered only for clients on the backends' own nodes") });
+      expect(cut!.message).toContain(`tb2 (the tunnels of its node ${hv2!.name} are down, so clients on other nodes do not reach it: `);
     } finally {
       await hv2!.exec(['ip', 'addr', 'replace', `${hv2!.tunnelIP}/24`, 'dev', 'br-phy']);
     }
     const t1 = performance.now();
     await until(call, hv2!.name, 'True');
     await until(call, hv1!.name, 'True');
-    log(`tunnel IP back: True on both after ${(performance.now() - t1).toFixed(0)} ms`);
+    const back = await lbUntil('2/2');
+    log(`tunnel IP back: True on both, and the load balancer's backends 2/2, after ${(performance.now() - t1).toFixed(0)} ms`);
+    expect(back).toMatchObject({ status: 'True', reason: 'AllBackendsAvailable' });
   }, 120_000);
 });
 

@@ -203,6 +203,7 @@ describe('LbStatusReporter', () => {
       }) as unknown as LogicalModel;
     let failure: string | undefined = 'failing health checks: RST since 2026-12-03T14:00:00.000Z';
     const down = new Set<string>();
+    const cut = new Map<string, string>();
     // A tick an hour apart: only refreshSoon can bring the writes this test sees.
     const reporter = new LbStatusReporter({
       objects,
@@ -212,6 +213,7 @@ describe('LbStatusReporter', () => {
       intervalMs: 3_600_000,
       whyUnhealthy: (uid, ip) => (uid === stored.metadata.uid && ip === '10.0.0.6' ? failure : undefined),
       switchDown: (node) => down.has(node),
+      tunnelsDown: (node) => cut.get(node),
     });
     const status = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status;
     const until = async (ok: (s: LoadBalancer['status']) => boolean) => {
@@ -253,6 +255,19 @@ describe('LbStatusReporter', () => {
       expect(available(bothDown)).toMatchObject({ reason: 'NoHealthyBackends', message: 'none of its 2 backends gets connections known to be answered, so new connections go unanswered unless that switch still forwards them: p5, p6 (the switch of its node hv2 does not answer)' });
       nodes = ['hv1', 'hv2'];
       down.delete('hv2');
+      reporter.refreshSoon();
+      await until((s) => s?.healthyBackends === '2/2');
+      // Behind cut tunnels (its Node TunnelsUp=False): dealt connections only its own node's clients reach (QA-93: all 2 said available).
+      cut.set('hv2', 'no probe echo from hv1 over vxlan');
+      reporter.refreshSoon();
+      const behindCut = await until((s) => s?.healthyBackends === '1/2');
+      expect(available(behindCut)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (the tunnels of its node hv2 are down, so clients on other nodes do not reach it: no probe echo from hv1 over vxlan)' });
+      expect(behindCut.backends?.map((b) => b.healthy)).toEqual([true, true]);
+      nodes = ['hv2', 'hv2'];
+      reporter.refreshSoon();
+      expect(available(await until((s) => s?.healthyBackends === '0/2'))).toMatchObject({ status: 'False', message: expect.stringMatching(/^none of its 2 backends gets connections known to be answered, so new connections are answered only for clients on the backends' own nodes: p5, p6 \(the tunnels of its node hv2 are down/) });
+      nodes = ['hv1', 'hv2'];
+      cut.clear();
       reporter.refreshSoon();
       await until((s) => s?.healthyBackends === '2/2');
       healthy = [true, false];

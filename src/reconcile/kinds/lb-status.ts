@@ -53,6 +53,8 @@ export interface LbStatusSources {
   whyUnhealthy?(lbUid: string, ip: string): string | undefined;
   /** Whether a node's switch does not answer (its Node says SwitchUnreachable): connections sent to its backends are lost. */
   switchDown?(node: string): boolean;
+  /** Why a node's tunnels are down (its Node says TunnelsUp=False), undefined while they carry traffic: its backends are out of other nodes' reach. */
+  tunnelsDown?(node: string): string | undefined;
   /** Whether the load balancer whose flows carry this cookie object id still exists (see RunningTotals). */
   lbOwnerLive?(objectId: number): boolean;
 }
@@ -478,6 +480,7 @@ export class LbStatusReporter {
       const troubles = whyNoConnections(lb, backends, unresolved, {
         whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
         switchDown: (node) => this.src.switchDown?.(node) ?? false,
+        tunnelsDown: (node) => this.src.tunnelsDown?.(node),
       });
       const available = backendsAvailable(lb, backends, troubles);
       // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, not drained, their switch up.
@@ -632,9 +635,19 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
     // An unchecked backend on a node whose switch does not answer is still dealt connections:
     // they go unanswered there, not refused (QA: "refused" while a partitioned switch served them).
     const unanswered = troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX)).length;
-    const known = unanswered ? ' known to be answered' : '';
+    // Behind cut tunnels: answered for clients on the backend's own node only.
+    const local = troubles.filter((t) => t?.startsWith(TUNNELS_DOWN_PREFIX)).length;
+    const known = unanswered + local ? ' known to be answered' : '';
     const none = backends.length === 1 ? `its only backend gets no connections${known}` : `none of its ${backends.length} backends gets connections${known}`;
-    const outcome = unanswered === 0 ? 'so new connections are refused' : unanswered === backends.length ? 'so new connections go unanswered unless that switch still forwards them' : 'so new connections are refused, or go unanswered unless those switches still forward them';
+    const lost = unanswered === 0 ? '' : unanswered === backends.length ? 'go unanswered unless that switch still forwards them' : 'go unanswered unless those switches still forward them';
+    const outcome =
+      local === 0
+        ? unanswered === 0
+          ? 'so new connections are refused'
+          : unanswered === backends.length
+            ? `so new connections ${lost}`
+            : `so new connections are refused, or ${lost}`
+        : `so new connections are answered only for clients on the backends' own nodes${unanswered + local < backends.length ? ', refused for others' : ''}${unanswered ? `, or ${lost}` : ''}`;
     const allDrained = troubles.every((t) => t === DRAINED);
     return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, ${outcome}: ${not}`, observedGeneration };
   }
@@ -646,6 +659,7 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
 
 const DRAINED = 'drained: weight 0';
 const SWITCH_DOWN_PREFIX = 'the switch of its node ';
+const TUNNELS_DOWN_PREFIX = 'the tunnels of its node ';
 
 /**
  * Why each backend (status.backends, in spec order) gets no new connections; undefined for
@@ -660,6 +674,10 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
     if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
     // Unchecked (no healthCheck), so still dealt connections, which its node's switch loses.
     if (why.switchDown(b.node)) return `${SWITCH_DOWN_PREFIX}${b.node} does not answer`;
+    // Dealt connections from every node, which only its own node's clients reach (QA-93:
+    // status said all backends got connections while half the clients' went unanswered).
+    const tunnels = why.tunnelsDown(b.node);
+    if (tunnels !== undefined) return `${TUNNELS_DOWN_PREFIX}${b.node} are down, so clients on other nodes do not reach it: ${tunnels}`;
     return undefined;
   });
 }
@@ -668,6 +686,7 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
 interface BackendTroubles {
   whyUnhealthy(ip: string): string | undefined;
   switchDown(node: string): boolean;
+  tunnelsDown(node: string): string | undefined;
 }
 
 function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {

@@ -26,7 +26,7 @@
  * those reports.
  */
 import type { Logger } from 'pino';
-import { TUNNELS_UP, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
+import { TUNNELS_UP, agentMarkedSilent, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
 import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
@@ -414,6 +414,7 @@ export class PipelineReconciler {
         reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.status.realizations?.list() ?? []) : undefined,
         whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
         switchDown: (node) => switchUnreachable(this.nodeObj(node)),
+        tunnelsDown: (node) => tunnelsDown(this.nodeObj(node)),
         lbOwnerLive,
       });
     }
@@ -466,6 +467,8 @@ export class PipelineReconciler {
           onAdd: refresh,
           onUpdate: (o, n) => {
             if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || agentMarkedSilent(o) !== agentMarkedSilent(n) || switchUnreachable(o) !== switchUnreachable(n)) refresh();
+            // Load balancer status names backends behind cut tunnels: at once, not at its next round.
+            else if ((tunnelsDown(o) === undefined) !== (tunnelsDown(n) === undefined)) this.lbStatus?.refreshSoon();
           },
           onDelete: refresh,
         }),
