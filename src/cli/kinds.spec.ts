@@ -13,6 +13,17 @@ describe('CLI kinds', () => {
     expect(KINDS).toHaveLength(catalog.types.length + 1);
   });
 
+  it('a Node\'s fast path state is a wide column, in vnetctl and in kubectl\'s Table (QA-93: an Unavailable fast path showed only in -o yaml)', () => {
+    const node = findKind('node')!;
+    const column = node.columns.find((c) => c.header === 'FASTPATH');
+    expect(column?.wide).toBe(true);
+    const obj = { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, status: { fastpath: { state: 'Unavailable', reason: 'no AF_XDP' } } };
+    expect(column!.value(obj as never)).toBe('Unavailable');
+    expect(column!.value({ ...obj, status: {} } as never)).toBe('-');
+    const printer = ResourceCatalog.load().types.find((t) => t.kind === 'Node')!.printerColumns.find((c) => c.name === 'Fast-Path');
+    expect(printer).toMatchObject({ jsonPath: '.status.fastpath.state', priority: 1 });
+  });
+
   it('finds kinds by any name and builds REST paths', () => {
     expect(findKind('vlb')?.kind).toBe('LoadBalancer');
     expect(findKind('VirtualPort')?.plural).toBe('virtualports');

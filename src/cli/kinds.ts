@@ -142,6 +142,8 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'DATAPATH', value: (o) => dash(node(o).spec?.datapath ?? node(o).status?.datapathTypes?.join(',')), wide: true },
       { header: 'OVS', value: (o) => dash(node(o).status?.ovsVersion), wide: true },
       { header: 'FLOWS', value: (o) => dash(node(o).status?.flows), wide: true },
+      // Unavailable here sends the operator to status.fastpath.reason (QA-93: only -o yaml showed it).
+      { header: 'FASTPATH', value: (o) => dash(node(o).status?.fastpath?.state), wide: true },
       // Whether its tunnel probes come back from every peer (the TunnelsUp condition).
       { header: 'TUNNELS', value: (o) => dash(node(o).status?.conditions?.find((c) => c.type === 'TunnelsUp')?.status) },
       READY,
