@@ -38,10 +38,11 @@ import type { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler'
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { registerFastPathMetrics } from '../api/fastpath-metrics';
 import { registerOpenFlowMetrics } from '../api/openflow-metrics';
+import { registerLoadBalancerMetrics } from '../api/loadbalancer-metrics';
 import { NAMESPACE_TYPE, ResourceCatalog } from '../resources/catalog';
-import type { HypervisorNode, VirtualNetwork } from '../resources/kinds';
+import type { HypervisorNode, LoadBalancer, VirtualNetwork } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
-import { NETWORKS, NODES } from '../store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES } from '../store/kinds';
 import { ObjectCache } from '../api/object-cache';
 import { SchemaValidator } from '../resources/schema-validator';
 import { ObjectStore } from '../store/object-store';
@@ -152,6 +153,8 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // The fast path outlives leadership changes: its runners keep forwarding on the tables
   // they have while another replica takes over.
   const fastPath = new FastPathNodes({ objects, logger, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
+  // From the store, which every replica reads (the leader writes load balancer status).
+  registerLoadBalancerMetrics(metrics.registry, { loadBalancers: async () => (await objects.list<LoadBalancer>(LOAD_BALANCERS, undefined)).items });
   // Only where this process programs switches: with agents, they serve these series (VNETD_METRICS_ADDRESS).
   if (chassis) {
     registerFastPathMetrics(metrics.registry, fastPath);

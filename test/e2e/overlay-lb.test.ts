@@ -214,6 +214,12 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     expect(third.filter((c) => !c.name)).toEqual([]);
     expect(third.filter((c) => c.name === sick.port.metadata.name)).toEqual([]);
     await eventually(async () => (await statusBackends()).find((b) => b.name === sick.port.metadata.name)?.healthy === false, 20_000, 250);
+    // /metrics says so too, for alerts: the backend's health gauge and the VIP's backends getting connections.
+    const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
+    expect(metrics).toContain(`vnetd_loadbalancer_backend_healthy{namespace="${ns}",loadbalancer="web",backend="${sick.port.metadata.name}",node=""} 0`);
+    // (Two backends left since one was removed above: one gets connections.)
+    expect(metrics).toMatch(new RegExp(`vnetd_loadbalancer_backends_available\\{namespace="${ns}",loadbalancer="web"\\} 1\n`));
+    expect(metrics).toMatch(new RegExp(`vnetd_loadbalancer_backends\\{namespace="${ns}",loadbalancer="web"\\} 2\n`));
     await sick.vm.hypervisor.ovs.vsctl([
       'add-port', 'br-int', sick.vm.tap, '--', 'set', 'Interface', sick.vm.tap,
       `external_ids:iface-id=${sick.vm.ifaceId}`, `external_ids:attached-mac="${sick.vm.mac}"`, `external_ids:vm-uuid=${sick.vm.name}`, 'external_ids:iface-status=active',

@@ -1,0 +1,80 @@
+/**
+ * Load balancers in /metrics, as their status has them: each backend's health and the
+ * connections dealt to it, and how many backends of each get new connections. Alerting on
+ * a backend going unhealthy, or on a VIP with none left, needed a watch on LoadBalancer
+ * status (QA-93: "no health metrics").
+ *
+ * Read from the store at scrape time (the leader writes status; every replica serves the same
+ * figures). A load balancer or backend that goes away leaves the series at the next scrape.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { LoadBalancer } from '../resources/kinds';
+
+export interface LoadBalancerSource {
+  loadBalancers(): Promise<readonly LoadBalancer[]>;
+}
+
+/** "2/3" -> [2, 3]; undefined until status says. */
+function backendCounts(healthyBackends: string | undefined): [number, number] | undefined {
+  const m = /^(\d+)\/(\d+)$/.exec(healthyBackends ?? '');
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+export function registerLoadBalancerMetrics(registry: Registry, source: LoadBalancerSource): void {
+  const registers = [registry];
+  // One read per scrape, shared by every metric below: prom-client collects them all at once,
+  // so the first to ask starts the read and the others wait on it.
+  let pending: Promise<readonly LoadBalancer[]> | undefined;
+  const read = (): Promise<readonly LoadBalancer[]> =>
+    (pending ??= source.loadBalancers().finally(() => {
+      pending = undefined;
+    }));
+  const lbLabels = (lb: LoadBalancer) => ({ namespace: lb.metadata.namespace ?? '', loadbalancer: lb.metadata.name });
+  new Gauge({
+    name: 'vnetd_loadbalancer_backends_available',
+    help: 'Backends of the load balancer that get new connections (healthy, weight above 0, their node reachable): status.healthyBackends.',
+    labelNames: ['namespace', 'loadbalancer'],
+    registers,
+    async collect() {
+      const lbs = await read();
+      this.reset();
+      for (const lb of lbs) {
+        const counts = backendCounts(lb.status?.healthyBackends);
+        if (counts) this.set(lbLabels(lb), counts[0]);
+      }
+    },
+  });
+  new Gauge({
+    name: 'vnetd_loadbalancer_backends',
+    help: 'Backends the load balancer declares.',
+    labelNames: ['namespace', 'loadbalancer'],
+    registers,
+    async collect() {
+      const lbs = await read();
+      this.reset();
+      for (const lb of lbs) this.set(lbLabels(lb), lb.spec?.backends?.length ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'vnetd_loadbalancer_backend_healthy',
+    help: 'The backend is bound and passes its health checks (1) or not (0), as status.backends says.',
+    labelNames: ['namespace', 'loadbalancer', 'backend', 'node'],
+    registers,
+    async collect() {
+      const lbs = await read();
+      this.reset();
+      for (const lb of lbs) for (const b of lb.status?.backends ?? []) this.set({ ...lbLabels(lb), backend: b.name, node: b.node }, b.healthy ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'vnetd_loadbalancer_backend_connections_total',
+    help: 'New connections dealt to the backend, on every node (absent where agents program the nodes).',
+    labelNames: ['namespace', 'loadbalancer', 'backend'],
+    registers,
+    async collect() {
+      const lbs = await read();
+      this.reset();
+      for (const lb of lbs) for (const b of lb.status?.backends ?? []) if (b.connections !== undefined) this.inc({ ...lbLabels(lb), backend: b.name }, b.connections);
+    },
+  });
+}
