@@ -107,6 +107,35 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     expect(refused.stdout).toContain('OVS agrees with the logical path (drop).');
   }, 90_000);
 
+  it('--src-ip / --src-mac: an allowed pair\'s address is delivered, a spoofed one dropped at SpoofGuard, and OVS agrees both ways', async () => {
+    // The network and b2 of the test above.
+    const vr = (await call('POST', `${G}/namespaces/tr/virtualports`, { metadata: { name: 'vr' }, spec: { network: 'net', node: 'hv1', allowedAddressPairs: [{ ip: '10.41.0.200' }, { ip: '10.41.0.210', mac: '00:00:5e:00:01:01' }] } })) as VirtualPort;
+    await bed.addVm('hv1', { name: 'trvr', ifaceId: vr.spec!.interfaceId!, mac: vr.spec!.mac, ip: `${vr.spec!.ips![0]}/24` });
+    await waitReady('tr', 'virtualports', 'vr');
+    const ip2 = ((await call('GET', `${G}/namespaces/tr/virtualports/b2`)) as VirtualPort).spec!.ips![0]!;
+    const trace = (...extra: string[]) => cli.run(['-n', 'tr', 'trace', '--from', 'vr', '--to', `${ip2}:80`, ...extra, '-o', 'json']);
+    const [pair, pairMac, spoofed, wrongMac, bad] = await Promise.all([
+      trace('--src-ip', '10.41.0.200'),
+      trace('--src-ip', '10.41.0.210', '--src-mac', '00:00:5e:00:01:01'),
+      trace('--src-ip', '10.41.0.99'),
+      trace('--src-ip', '10.41.0.210'),
+      cli.run(['-n', 'tr', 'trace', '--from', 'vr', '--to', ip2, '--src-ip', 'fd00::5']),
+    ]);
+    for (const r of [pair, pairMac, spoofed, wrongMac]) expect(r).toMatchObject({ code: 0, stderr: '' });
+    const [p, pm, sp, wm] = [pair, pairMac, spoofed, wrongMac].map((r) => JSON.parse(r.stdout));
+    expect(p.ovs.flow).toContain(',nw_src=10.41.0.200,');
+    expect(pm.ovs.flow).toContain('dl_src=00:00:5e:00:01:01,');
+    for (const r of [p, pm]) expect([r.logical.verdict, r.ovs.verdict, r.agrees]).toEqual(['deliver', 'deliver', true]);
+    expect(sp.logical.steps.join('\n')).toContain('10.41.0.99 is neither the port\'s address');
+    // Dropped in OVS too, at SpoofGuard: the logical model and the switch agree.
+    for (const r of [sp, wm]) {
+      expect([r.logical.verdict, r.ovs.verdict, r.agrees]).toEqual(['drop', 'drop', true]);
+      expect(r.ovs.tables).toEqual(['Classifier', 'SpoofGuard']);
+    }
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe(`error: --src-ip fd00::5 is IPv6 and --to ${ip2} IPv4: one packet has one family`);
+  }, 60_000);
+
   it('IPv6: through an IPv6 VIP (backends by their IPv6 addresses; the backend register holds a hash of each), to a peer across the tunnel, and from a port without IPv6', async () => {
     await network('t6', 'net', { subnets: [{ cidr: '10.42.0.0/24' }, { cidr: 'fd00:42::/64' }] });
     await network('t6', 'v4only', { subnets: [{ cidr: '10.43.0.0/24' }] });

@@ -9,6 +9,7 @@ import { lbTableSize } from '../../pipeline/load-balancer';
 import { linkLocalOf } from '../../pipeline/port-security-v6';
 import { loadBalancerMac } from '../../pipeline/owners';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import { parseMac } from '../../ipam/mac-allocator';
 import { UsageError } from '../errors';
 
 export type Proto = 'tcp' | 'udp' | 'sctp' | 'icmp';
@@ -58,6 +59,22 @@ const linkLocalOfPort = (p: VirtualPort): string | undefined => {
     return undefined;
   }
 };
+
+/** --src-ip: the traced packet's source address, canonical (port security decides what becomes of it). */
+export function parseSrcIp(text: string): string {
+  const addr = tryParseIp(text);
+  if (!addr) throw new UsageError(`--src-ip "${text}": expected an IPv4 or IPv6 address (no port, no prefix)`);
+  return formatIp(addr.family, addr.value);
+}
+
+/** --src-mac: the traced packet's source MAC, canonical; a unicast one, as a NIC sends from. */
+export function parseSrcMac(text: string): string {
+  try {
+    return parseMac(text);
+  } catch (e) {
+    throw new UsageError(`--src-mac "${text}": ${(e as Error).message}`);
+  }
+}
 
 /** --src-port: the TCP/UDP source port of the traced packet (with the rest, its 5-tuple). */
 export function parseSrcPort(text: string): number {
@@ -133,6 +150,9 @@ export interface TraceInput {
   nodes: HypervisorNode[];
   to: Target;
   proto: Proto;
+  /** --src-ip / --src-mac: the packet's source, if not the port's own (what port security makes of it). */
+  srcIp?: string;
+  srcMac?: string;
 }
 
 export const ipsOf = (p: VirtualPort): string[] => p.status?.ips ?? p.spec?.ips ?? [];
@@ -247,7 +267,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     .join('');
   const label = (c: LbChoice) => `${c.ip && c.ip !== c.backend ? `${c.backend} ${hostPort(c.ip, c.targetPort)}` : hostPort(c.backend, c.targetPort)}${c.weight !== 1 ? ` w${c.weight}` : ''}`;
   const hash = affinity
-    ? `the hash of the client address ${sourceIp(input.from, family) ?? '?'} (sessionAffinity ClientIP: all its connections go to one backend while the backends stay the same)`
+    ? `the hash of the client address ${input.srcIp ?? sourceIp(input.from, family) ?? '?'} (sessionAffinity ClientIP: all its connections go to one backend while the backends stay the same)`
     : 'the hash of the 5-tuple';
   lines.push(
     choices.length === 0
@@ -256,7 +276,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
         ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only usable backend${skipped} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`
         : `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${logicalLb.slotCount} slots, dealt to the backends by weight (rendezvous hashing, balanced); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
   );
-  const self = sourceIp(input.from, family);
+  const self = input.srcIp ?? sourceIp(input.from, family);
   for (const c of choices) {
     // Hairpin: a backend's own connection (from the backend's address) dealt to itself is SNATed to the VIP too (load-balancer.ts).
     const hairpin = c.ip !== undefined && self !== undefined && canonicalIfIp(self) === c.ip ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
@@ -277,28 +297,58 @@ function pairHolder(input: TraceInput, netName: string, ip: string): { port: Vir
   return undefined;
 }
 
+/**
+ * What port security (pipeline/source-matches.ts, port-security-v6.ts) makes of a source MAC
+ * and address the port does not send from by default: allowed when they are the port's own
+ * (its link-local address for IPv6 too) or an allowed address pair's (an address or a CIDR;
+ * the pair's MAC, the port's when it names none).
+ */
+export function sourceVerdict(port: VirtualPort, mac: string, ip: string): { allowed: boolean; why: string } {
+  const own = macOf(port)?.toLowerCase();
+  const m = mac.toLowerCase();
+  const source = `source ${mac} / ${ip}`;
+  const ownIp = ipsOf(port).some((a) => canonicalIfIp(a) === canonicalIfIp(ip)) || (familyOf(ip) === 6 && linkLocalOfPort(port) === canonicalIfIp(ip));
+  if (m === own && ownIp) return { allowed: true, why: `${source} are the port's own` };
+  const pair = (port.spec?.allowedAddressPairs ?? []).find((a) => (a.mac ?? own)?.toLowerCase() === m && coversAddress(a.ip, ip));
+  if (pair) return { allowed: true, why: `${source} match its allowed address pair ${pair.ip}${pair.mac ? ` (${pair.mac})` : ''}` };
+  const pairs = (port.spec?.allowedAddressPairs ?? []).map((a) => `${a.ip}${a.mac ? ` (${a.mac})` : ''}`);
+  const why = m !== own && !(port.spec?.allowedAddressPairs ?? []).some((a) => a.mac?.toLowerCase() === m) ? `MAC ${mac} is not the port's ${own ?? '?'}${pairs.length ? ' nor an allowed pair\'s' : ''}` : `${ip} is neither the port's address (${ipsOf(port).join(', ') || 'none'}) nor covered by an allowed address pair with MAC ${mac}${pairs.length ? ` (${pairs.join(', ')})` : ''}`;
+  return { allowed: false, why: `${source}: ${why}` };
+}
+
 export function logicalPath(input: TraceInput): LogicalPath {
   const { from, network, to } = input;
   const netName = from.spec?.network ?? '?';
   const lines: string[] = [];
   const family = familyOf(to.ip);
   const linkLocal = isLinkLocal(to.ip);
-  const srcIp = linkLocal ? linkLocalOfPort(from) : sourceIp(from, family);
+  const srcIp = input.srcIp ?? (linkLocal ? linkLocalOfPort(from) : sourceIp(from, family));
   lines.push(`from:     port ${from.metadata.name} (${macOf(from) ?? '?'} ${srcIp ?? '?'}) on node ${nodeOf(from) ?? '<unbound>'}, network ${netName}`);
   if (!network) return { lines: [...lines, `network:  ${netName} does not exist: drop`], deliver: false };
   if (!srcIp) return { lines: [...lines, `source:   port ${from.metadata.name} has no ${linkLocal ? 'MAC, so no link-local' : familyName(family)} address (${ipsOf(from).join(', ') || 'none'}): the VM would not send this packet`], deliver: false };
-  if (linkLocal) lines.push(`source:   ${to.ip} is link-local: the VM sends from its own link-local address ${srcIp} (the EUI-64 one of its MAC, which port security allows)`);
+  if (linkLocal && input.srcIp === undefined) lines.push(`source:   ${to.ip} is link-local: the VM sends from its own link-local address ${srcIp} (the EUI-64 one of its MAC, which port security allows)`);
   // Nothing its VM sends is forwarded (QA: verdict "deliver" from a port bound nowhere).
   if (!nodeOf(from)) return { lines: [...lines, `binding:  port ${from.metadata.name} is on no node (${notBoundWhy(from)}): no switch has flows for its VM's NIC, so nothing it sends is forwarded`], deliver: false, src: srcIp };
   if (!from.status?.ofport) return { lines: [...lines, `binding:  port ${from.metadata.name} is not realized on node ${nodeOf(from)} yet (no ofport): OVS has no flows for it`], deliver: false, src: srcIp };
   const ps = from.spec?.portSecurity !== false;
-  const nicMac = nicMacOf(from);
-  if (ps && nicMac) {
+  // The MAC the packet leaves the VM with: as asked, else its NIC's (MacMismatch), else the port's.
+  const nicMac = input.srcMac ?? nicMacOf(from);
+  if (ps && nicMac && input.srcMac === undefined) {
     return { lines: [...lines, `security: port security on: its VM's NIC sends from ${nicMac}, not the port's ${macOf(from) ?? '?'} (Bound MacMismatch): dropped (table SpoofGuard)`], deliver: false, src: srcIp, srcMac: nicMac };
   }
-  lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
+  if (ps && (input.srcIp !== undefined || input.srcMac !== undefined)) {
+    const verdict = sourceVerdict(from, nicMac ?? macOf(from) ?? '?', srcIp);
+    if (!verdict.allowed) {
+      // The MAC the VM would address it to, so that OVS's trace of it shows the drop too.
+      const lbTo = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) !== undefined && canonicalIfIp(vipOf(l)!) === to.ip);
+      const portTo = input.ports.find((p) => p.spec?.network === netName && (linkLocal ? linkLocalOfPort(p) === to.ip : hasIp(ipsOf(p), to.ip)));
+      const dstMac = lbTo ? loadBalancerMac(lbTo) : portTo ? macOf(portTo) : undefined;
+      return { lines: [...lines, `security: port security on: ${verdict.why}: dropped (table SpoofGuard)`], deliver: false, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}), ...(dstMac ? { dstMac } : {}) };
+    }
+    lines.push(`security: port security on: ${verdict.why}: allowed (table SpoofGuard)`);
+  } else lines.push(`security: ${ps ? `port security on: source ${macOf(from) ?? '?'} / ${srcIp} are the port's own: allowed (table SpoofGuard)` : 'port security off: any source allowed (table SpoofGuard)'}`);
   const lb = input.lbs.find((l) => l.spec?.network === netName && vipOf(l) !== undefined && canonicalIfIp(vipOf(l)!) === to.ip);
-  if (lb) return { ...lbPath(input, lb, lines), src: srcIp };
+  if (lb) return { ...lbPath(input, lb, lines), src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
   if (!linkLocal && !inNetwork(network, to.ip)) return { lines: [...lines, `route:    ${to.ip} is outside network ${netName}'s subnets (${network.spec!.subnets.map((s) => s.cidr).join(', ')}) and networks have no router: drop`], deliver: false };
   const dst = input.ports.find((p) => p.spec?.network === netName && (linkLocal ? linkLocalOfPort(p) === to.ip : hasIp(ipsOf(p), to.ip)));
   const asked = family === 4 ? 'ARP request flooded' : 'Neighbor Solicitation (to its solicited-node multicast group) flooded';

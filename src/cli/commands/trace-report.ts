@@ -8,7 +8,7 @@ import { hostPort, type LogicalLb, type Proto } from './trace-logical';
 import type { OvsSummary } from './trace-ovs';
 
 export interface TraceReport {
-  packet: { from: string; src?: string; srcPort?: number; to: string; proto: Proto };
+  packet: { from: string; src?: string; srcMac?: string; srcPort?: number; to: string; proto: Proto };
   logical: { steps: string[]; verdict: 'deliver' | 'drop'; loadBalancer?: LogicalLb };
   ovs: {
     node?: string;
@@ -80,7 +80,7 @@ function lbLines(r: TraceReport, lb: LbOvsReport): string[] {
 
 /** The report as text for people. */
 export function renderTraceText(r: TraceReport): string {
-  const out: string[] = [`Logical path (${r.packet.proto} ${r.packet.src === undefined ? '?' : hostPort(r.packet.src, r.packet.srcPort)} -> ${r.packet.to}):`, ...r.logical.steps.map((l) => `  ${l}`), `  verdict:  ${r.logical.verdict}`];
+  const out: string[] = [`Logical path (${r.packet.proto} ${r.packet.src === undefined ? '?' : hostPort(r.packet.src, r.packet.srcPort)}${r.packet.srcMac ? ` from ${r.packet.srcMac}` : ''} -> ${r.packet.to}):`, ...r.logical.steps.map((l) => `  ${l}`), `  verdict:  ${r.logical.verdict}`];
   const o = r.ovs;
   const lb = o.loadBalancer;
   if (o.flow === undefined) out.push(`OVS: not traced here (${o.skipped ?? 'unknown reason'})`);

@@ -6,7 +6,7 @@ import { natOf, parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows
 import { ipv6RegisterNames } from './trace-lb';
 import { checkLbFlows, pickReport } from './trace-lb-match';
 import { pathTrouble } from './trace';
-import { logicalPath, macOf, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
+import { logicalPath, macOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
 import { renderTraceText, whereOvs, type TraceReport } from './trace-report';
 import { afterDnat, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
 
@@ -99,6 +99,42 @@ describe('trace: logical path', () => {
     expect(ranged.deliver).toBe(true);
     expect(ranged.lines.join('\n')).toMatch(/allowed address pair 10\.0\.0\.64\/28 covers it \(with MAC 02:00:00:00:00:99\)[\s\S]*unknown unicast, flooded/);
     expect(logicalPath(withPairs('10.0.0.80')).deliver).toBe(false);
+  });
+
+  it('--src-ip / --src-mac: what port security makes of a source the port does not send from by default (QA-93)', () => {
+    const vrrp = { ...a, spec: { ...a.spec!, allowedAddressPairs: [{ ip: '10.0.0.100' }, { ip: '10.0.0.200/30', mac: '00:00:5e:00:01:01' }] } } as VirtualPort;
+    const from = (srcIp?: string, srcMac?: string, f: VirtualPort = vrrp) => logicalPath({ ...input('10.0.0.3', 'icmp'), from: f, srcIp, srcMac });
+    const text = (p: ReturnType<typeof logicalPath>) => p.lines.join('\n');
+    // The port's own, given explicitly: allowed, as by default.
+    expect(text(from('10.0.0.2'))).toContain("security: port security on: source 0a:58:00:00:00:02 / 10.0.0.2 are the port's own: allowed");
+    // An allowed pair's address with the port's MAC, and a CIDR pair's with its own MAC.
+    const pair = from('10.0.0.100');
+    expect([pair.deliver, pair.src, pair.srcMac]).toEqual([true, '10.0.0.100', undefined]);
+    expect(text(pair)).toContain('match its allowed address pair 10.0.0.100: allowed');
+    const ranged = from('10.0.0.201', '00:00:5e:00:01:01');
+    expect([ranged.deliver, ranged.srcMac]).toEqual([true, '00:00:5e:00:01:01']);
+    expect(text(ranged)).toContain('match its allowed address pair 10.0.0.200/30 (00:00:5e:00:01:01): allowed');
+    // Spoofed: an address no pair covers, a pair's address with the wrong MAC, a MAC nobody declared.
+    const spoofed = from('10.0.0.77');
+    expect(spoofed.deliver).toBe(false);
+    expect(text(spoofed)).toContain("security: port security on: source 0a:58:00:00:00:02 / 10.0.0.77: 10.0.0.77 is neither the port's address (10.0.0.2) nor covered by an allowed address pair with MAC 0a:58:00:00:00:02 (10.0.0.100, 10.0.0.200/30 (00:00:5e:00:01:01)): dropped (table SpoofGuard)");
+    // The MAC the VM would send to is still known: OVS's trace shows the drop too.
+    expect(spoofed.dstMac).toBe(macOf(ports[1]!));
+    expect(from('10.0.0.201').deliver).toBe(false);
+    const otherMac = from(undefined, '02:00:00:00:00:ee');
+    expect(otherMac.deliver).toBe(false);
+    expect(text(otherMac)).toContain("MAC 02:00:00:00:00:ee is not the port's 0a:58:00:00:00:02 nor an allowed pair's: dropped");
+    // Without port security anything goes.
+    const open = from('10.0.0.77', '02:00:00:00:00:ee', { ...a, spec: { ...a.spec!, portSecurity: false } } as VirtualPort);
+    expect([open.deliver, open.src, open.srcMac]).toEqual([true, '10.0.0.77', '02:00:00:00:00:ee']);
+    // And the flow OVS traces carries them.
+    expect(ovsFlow(3, a, macOf(ports[1]!)!, parseTarget('10.0.0.3'), 'icmp', undefined, open.src, open.srcMac)).toContain('dl_src=02:00:00:00:00:ee,dl_dst=0a:58:00:00:00:03,nw_src=10.0.0.77,');
+    // Bad input, one clear line each.
+    expect(parseSrcIp('FD00::0005')).toBe('fd00::5');
+    expect(() => parseSrcIp('10.0.0.0/24')).toThrow('--src-ip "10.0.0.0/24": expected an IPv4 or IPv6 address (no port, no prefix)');
+    expect(parseSrcMac('00-00-5E-00-01-01')).toBe('00:00:5e:00:01:01');
+    expect(() => parseSrcMac('01:00:5e:00:00:01')).toThrow('--src-mac "01:00:5e:00:00:01": 01:00:5e:00:00:01 is a multicast MAC address');
+    expect(() => parseSrcMac('nope')).toThrow(/--src-mac "nope": "nope" is not a MAC address/);
   });
 
   it('a port on no node (pinned to a node that does not exist, or unbound now) is neither traced from nor delivered to; a NIC with another MAC refuses both ways', () => {

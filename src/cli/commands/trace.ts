@@ -21,7 +21,7 @@ import { TUNNEL_PORTS } from '../../chassis/layout';
 import { TUNNELS_UP } from '../../chassis/node-status';
 import { appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
-import { familyOf, logicalPath, nodeOf, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalPath, type Proto, type Target } from './trace-logical';
+import { familyOf, logicalPath, nodeOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalPath, type Proto, type Target } from './trace-logical';
 import { renderTraceText, whereOvs, type PortAt, type RemoteHop, type TraceReport } from './trace-report';
 import { VIP_CT_NEXT, traceLoadBalancer } from './trace-lb';
 import { DEFAULT_SRC_PORT, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
@@ -117,7 +117,7 @@ async function traceRemote(report: TraceReport, input: { flow: string; delivery:
   if (mismatch) report.disagreements.push(`on ${delivery.node}, after the tunnel: ${mismatch}`);
 }
 
-async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; srcPort?: number }): Promise<TraceReport> {
+async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; srcPort?: number; srcIp?: string; srcMac?: string }): Promise<TraceReport> {
   const ns = rt.namespace();
   const from = await attempt(rt, { verb: 'get', kind: PORTS, name: o.from }, () => getObject<VirtualPort>(rt, PORTS, ns, o.from));
   const netName = from.spec?.network ?? '';
@@ -125,9 +125,9 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
   const ports = (await attempt(rt, { verb: 'list', kind: PORTS }, () => listObjects<VirtualPort>(rt, PORTS, ns))).items;
   const lbs = (await attempt(rt, { verb: 'list', kind: LBS }, () => listObjects<LoadBalancer>(rt, LBS, ns))).items;
   const nodes = (await listObjects<HypervisorNode>(rt, NODES, undefined).catch(() => ({ items: [] as HypervisorNode[] }))).items;
-  const logical = logicalPath({ from, network, ports, lbs, nodes, to: o.to, proto: o.proto });
+  const logical = logicalPath({ from, network, ports, lbs, nodes, to: o.to, proto: o.proto, srcIp: o.srcIp, srcMac: o.srcMac });
   const report: TraceReport = {
-    packet: { from: o.from, src: logical.src ?? sourceIp(from, familyOf(o.to.ip)), ...(o.srcPort !== undefined ? { srcPort: o.srcPort } : {}), to: targetText(o.to), proto: o.proto },
+    packet: { from: o.from, src: logical.src ?? sourceIp(from, familyOf(o.to.ip)), ...(logical.srcMac ? { srcMac: logical.srcMac } : {}), ...(o.srcPort !== undefined ? { srcPort: o.srcPort } : {}), to: targetText(o.to), proto: o.proto },
     logical: { steps: logical.lines, verdict: logical.deliver ? 'deliver' : 'drop', ...(logical.lb ? { loadBalancer: logical.lb } : {}) },
     ovs: {},
     disagreements: [],
@@ -169,16 +169,19 @@ export function traceCommand(runtimeOf: RuntimeOf): Command {
       .requiredOption('--from <port>', 'source VirtualPort')
       .requiredOption('--to <ip[:port]>', 'destination address: IPv4, optionally :PORT (10.0.0.5:80), or IPv6, with a port in brackets ([fd00::5]:80)', parser(parseTarget))
       .addOption(new Option('--proto <proto>', 'protocol (default: tcp with a port, icmp without)').choices(['tcp', 'udp', 'sctp', 'icmp']))
+      .option('--src-ip <ip>', "source address of the packet (default: the port's own of the destination's family): what port security makes of an allowed pair's address, or a spoofed one", parser(parseSrcIp))
+      .option('--src-mac <mac>', "source MAC of the packet (default: the VM NIC's, the port's)", parser(parseSrcMac))
       .option('--src-port <port>', `TCP/UDP source port of the packet (default ${DEFAULT_SRC_PORT}); through a VIP it is part of the hash that picks the backend`, parser(parseSrcPort))
-      .action(async (o: { from: string; to: Target; proto?: Proto; srcPort?: number }, cmd: Command) => {
+      .action(async (o: { from: string; to: Target; proto?: Proto; srcPort?: number; srcIp?: string; srcMac?: string }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         if (rt.output === 'name') throw new UsageError('trace prints a report, not objects: use -o table (the default), json or yaml');
         const proto = o.proto ?? (o.to.port === undefined ? 'icmp' : 'tcp');
         if (proto === 'icmp' && o.to.port !== undefined) throw new UsageError(`--to ${targetText(o.to)}: a port makes no sense with --proto icmp`);
         if (proto === 'icmp' && o.srcPort !== undefined) throw new UsageError(`--src-port ${o.srcPort}: ICMP has no ports`);
-        const report = await trace(rt, { from: o.from, to: o.to, proto, srcPort: o.srcPort });
+        if (o.srcIp !== undefined && familyOf(o.srcIp) !== familyOf(o.to.ip)) throw new UsageError(`--src-ip ${o.srcIp} is IPv${familyOf(o.srcIp)} and --to ${targetText(o.to)} IPv${familyOf(o.to.ip)}: one packet has one family`);
+        const report = await trace(rt, { from: o.from, to: o.to, proto, srcPort: o.srcPort, srcIp: o.srcIp, srcMac: o.srcMac });
         rt.io.out(rt.output === 'json' ? toJson(report) : rt.output === 'yaml' ? toYaml(report) : renderTraceText(report));
       }),
-    ['vnetctl trace --from vm1-eth0 --to 10.0.0.6', 'vnetctl -n demo trace --from vdemo-c1 --to 10.99.0.10:80 --proto tcp --src-port 41000', 'vnetctl trace --from vm1-eth0 --to 10.0.0.7:53 --proto udp -o json', 'vnetctl trace --from vm1-eth0 --to [fd00::64]:80'],
+    ['vnetctl trace --from vm1-eth0 --to 10.0.0.6', 'vnetctl -n demo trace --from vdemo-c1 --to 10.99.0.10:80 --proto tcp --src-port 41000', 'vnetctl trace --from vm1-eth0 --to 10.0.0.7:53 --proto udp -o json', 'vnetctl trace --from vm1-eth0 --to [fd00::64]:80', 'vnetctl trace --from vrrp-a --to 10.0.0.6 --src-ip 10.0.0.100 --src-mac 00:00:5e:00:01:01'],
   );
 }
