@@ -11,10 +11,9 @@ import type { LogicalModel } from '../../pipeline';
 import type { HypervisorNode, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
 import { READY, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
 import { getCondition } from '../conditions';
-import { backendKey } from './lb-health';
+import { NOT_CHECKED, backendKey } from './lb-health';
 
 /** How uncheckedOnDownNodes' reasons begin; a check's own are 'RST' or 'no answer'. */
-const NOT_CHECKED = 'not checked:';
 
 /**
  * Health-checked backends bound to nodes nobody can check them on: the leader has marked

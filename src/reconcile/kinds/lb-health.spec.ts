@@ -8,9 +8,14 @@ import { TCP_FLAGS, buildTcpFrame, parseTcpFrame } from './lb-health-packets';
 class FakeConn extends EventEmitter {
   connected = true;
   sent: OfMessage[] = [];
+  /** A hung ovs-vswitchd: its connection still up, nothing answered. */
+  hung = false;
   send(m: OfMessage): Promise<number> {
     this.sent.push(m);
     return Promise.resolve(0);
+  }
+  barrier(): Promise<void> {
+    return this.hung ? new Promise(() => undefined) : Promise.resolve();
   }
   lastSyn() {
     const outs = this.sent.filter((m) => m.type === 'packet_out');
@@ -49,6 +54,8 @@ function setup(targets: HealthTarget[] = [target]) {
   return { conn, mon, changes: () => changes };
 }
 
+const flush = () => new Promise((r) => setImmediate(r));
+
 describe('LbHealthMonitor', () => {
   it('probes with a SYN from the VIP to the backend port, straight out of its OpenFlow port, after asking for packet-ins', () => {
     const { conn, mon } = setup();
@@ -59,12 +66,13 @@ describe('LbHealthMonitor', () => {
     expect(conn.lastSyn()).toMatchObject({ srcIp: '10.0.0.100', srcMac: '02:4c:42:00:00:01', dstIp: '10.0.0.5', dstMac: '02:00:00:00:00:05', dstPort: 8080, flags: TCP_FLAGS.SYN });
   });
 
-  it('goes unhealthy after unhealthyThreshold failures (RST or timeout) and back after healthyThreshold SYN-ACKs, resetting each accepted probe', () => {
+  it('goes unhealthy after unhealthyThreshold failures (RST or timeout) and back after healthyThreshold SYN-ACKs, resetting each accepted probe', async () => {
     const { conn, mon, changes } = setup();
     mon.tick(0);
     conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
     mon.tick(1000);
+    await flush(); // the switch answers the barrier after the probe
     mon.tick(1600); // no answer within 500 ms: second failure
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
     expect(changes()).toBe(1);
@@ -79,6 +87,31 @@ describe('LbHealthMonitor', () => {
     conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
     expect(changes()).toBe(2);
+  });
+
+  it('a hung switch (connection up, nothing answered, not even a barrier) takes its backends out naming the switch, not the backend (QA-93)', async () => {
+    const { conn, mon } = setup();
+    conn.hung = true;
+    for (const t of [0, 600, 1000, 1600]) {
+      mon.tick(t);
+      await flush();
+    }
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
+    expect(mon.failing()).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'not checked: the switch of node hv1 answers nothing (the probe and a barrier after it went unanswered: ovs-vswitchd hung or overloaded)', since: expect.any(String) }]);
+    // The switch back, the backend answering: in again after healthyThreshold (2) successes.
+    conn.hung = false;
+    for (const t of [2000, 3000]) {
+      mon.tick(t);
+      await flush();
+      conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    }
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    // A switch that answers, a backend that does not: the backend's failure.
+    for (const t of [4000, 4600, 5000, 5600]) {
+      mon.tick(t);
+      await flush();
+    }
+    expect(mon.failing()[0]?.reason).toBe('no answer');
   });
 
   it('does not count a probe lost with the connection to the node', () => {
@@ -101,12 +134,13 @@ describe('LbHealthMonitor', () => {
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
   });
 
-  it('lists the failing backends once per (load balancer, address), with the failure that counted and since when', () => {
+  it('lists the failing backends once per (load balancer, address), with the failure that counted and since when', async () => {
     const second = { ...target, port: 9090 };
     const { conn, mon } = setup([target, second]);
     expect(mon.failing()).toEqual([]);
     for (const at of [0, 1000]) {
       mon.tick(at);
+      await flush(); // the switch answers the barrier after the probes
       // Both probes are pending; the last SYN sent belongs to `second`: it answers RST, `target` never answers.
       conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
     }

@@ -40,6 +40,9 @@ export interface HealthTarget {
   listenerPorts?: readonly number[];
 }
 
+/** A backend's failure that is not its own (its node's switch or agent): said as is, with no "failing health checks". */
+export const NOT_CHECKED = 'not checked:';
+
 /** Defaults close to OVN's service monitor (interval 5 s); timeout at most the interval. */
 export function timingOf(hc: HealthCheck): HealthCheckTiming {
   const e = effectiveHealthCheck(hc);
@@ -77,7 +80,8 @@ interface Probe {
   successes: number;
   failures: number;
   nextAt: number;
-  pending?: { srcPort: number; seq: number; deadline: number };
+  /** switchAnswered: the barrier sent after the probe came back, so the switch itself is alive. */
+  pending?: { srcPort: number; seq: number; deadline: number; switchAnswered: boolean };
 }
 
 export interface LbHealthMonitorOptions {
@@ -165,9 +169,16 @@ export class LbHealthMonitor {
       }
       p.target = t;
       if (p.pending && now >= p.pending.deadline) {
+        const { switchAnswered } = p.pending;
         p.pending = undefined;
-        // Lost with vnetd's own connection to the node: says nothing about the backend.
-        if (this.opts.connection(t.node)?.connected) changed = this.record(p, false, 'no answer') || changed;
+        // Lost with vnetd's own connection to the node: says nothing about the backend. Unanswered
+        // by a switch that answers nothing (hung, its connection not yet timed out): the switch is
+        // named, not the backend (QA-93: a stopped ovs-vswitchd had its backends "failing: no answer").
+        if (!this.opts.connection(t.node)?.connected) {
+          // no result either way while the node is away
+        } else if (switchAnswered) changed = this.record(p, false, 'no answer') || changed;
+        // Still a failure (nothing reaches the backend through that switch), but the switch's.
+        else changed = this.record(p, false, `${NOT_CHECKED} the switch of node ${t.node} answers nothing (the probe and a barrier after it went unanswered: ovs-vswitchd hung or overloaded)`) || changed;
       }
       if (!p.pending && now >= p.nextAt) {
         p.nextAt = now + t.timing.intervalMs;
@@ -189,10 +200,16 @@ export class LbHealthMonitor {
     let srcPort = 32768 + Math.floor(Math.random() * 28000);
     while (t.listenerPorts?.includes(srcPort)) srcPort = 32768 + Math.floor(Math.random() * 28000);
     const seq = Math.floor(Math.random() * 0xffffffff) >>> 0;
-    p.pending = { srcPort, seq, deadline: now + t.timing.timeoutMs };
+    const pending = { srcPort, seq, deadline: now + t.timing.timeoutMs, switchAnswered: false };
+    p.pending = pending;
     const syn: TcpSegment = { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN };
     this.log.debug({ node: t.node, backend: t.ip, port: t.port, srcPort }, 'health probe');
     this.inject(conn, t, syn);
+    // Answered once the switch has handled the packet-out: a probe timing out after it is the backend's silence.
+    conn.barrier().then(
+      () => (pending.switchAnswered = true),
+      () => undefined,
+    );
   }
 
   private inject(conn: OpenFlowConnection, t: HealthTarget, seg: TcpSegment): void {

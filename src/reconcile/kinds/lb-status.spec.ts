@@ -7,7 +7,7 @@ import type { LoadBalancer } from '../../resources/kinds';
 import { LOAD_BALANCERS } from '../../store/kinds';
 import { ObjectStore } from '../../store/object-store';
 import { MemoryStore } from '../testing/memory-store';
-import { DispatchReporter, LbStatusReporter, RunningTotals, countDispatched, dispatchReadings } from './lb-status';
+import { DispatchCounter, DispatchReporter, LbStatusReporter, RunningTotals, countDispatched, dispatchReadings } from './lb-status';
 
 const net: NetworkModel = { uid: 'n', key: 't/n', version: '1', vni: 0x123456, encapsulation: 'vxlan' };
 const lb: LoadBalancerModel = {
@@ -66,6 +66,24 @@ describe('countDispatched', () => {
     const others = dumped(() => 7).filter((f) => f.tableId !== TABLES.LbDnat.id && f.tableId !== TABLES.LbSlot.id);
     expect(countDispatched(others).size).toBe(0);
     expect(dumped(() => 1).filter((f) => f.tableId === TABLES.LbSlot.id)).toHaveLength(LB_SLOTS);
+  });
+});
+
+describe('DispatchCounter', () => {
+  it('goes on without a hung switch\'s dump (its connection up, nothing answered) after 1 s, with that node\'s last counts (QA-93: it held every load balancer\'s status)', async () => {
+    const flows = dumped((t) => (t === TABLES.LbDnat.id ? 4 : 0)).filter((f) => f.tableId === TABLES.LbDnat.id);
+    let hung = false;
+    const hv2 = { connected: true, dumpFlows: () => (hung ? new Promise(() => undefined) : Promise.resolve(flows)) } as unknown as OpenFlowConnection;
+    const hv1 = { connected: true, dumpFlows: async () => flows } as unknown as OpenFlowConnection;
+    const counter = new DispatchCounter(pino({ level: 'silent' }));
+    const before = await counter.count([['hv1', hv1], ['hv2', hv2]]);
+    expect(counter.complete).toBe(true);
+    hung = true;
+    const t0 = performance.now();
+    const during = await counter.count([['hv1', hv1], ['hv2', hv2]]);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(counter.complete).toBe(false);
+    expect(during).toEqual(before);
   });
 });
 

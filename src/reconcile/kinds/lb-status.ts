@@ -181,7 +181,16 @@ export class DispatchCounter {
       conns.map(async ([node, conn]) => {
         if (!conn.connected) return;
         try {
-          const readings = dispatchReadings(await conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) }));
+          // A hung switch (its connection not yet timed out) answers no dump: without a bound, it
+          // held every load balancer's status, health included, until its connection died.
+          const dump = conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) });
+          dump.catch(() => undefined);
+          const flows = await Promise.race([dump, sleep(DUMP_TIMEOUT_MS, undefined, { ref: false })]);
+          if (!flows) {
+            this.log.debug({ node, ms: DUMP_TIMEOUT_MS }, 'lb status: flow dump unanswered; keeping last counts');
+            return;
+          }
+          const readings = dispatchReadings(flows);
           let totals = this.totals.get(node);
           if (!totals) this.totals.set(node, (totals = new RunningTotals(this.ownerLive)));
           this.perNode.set(node, totals.update(readings));
@@ -195,6 +204,9 @@ export class DispatchCounter {
     return sumCounts([...this.perNode.values(), this.fastPathDispatched?.() ?? new Map<string, number>()]);
   }
 }
+
+/** How long a count waits for one node's dump before it goes on with that node's last counts. */
+const DUMP_TIMEOUT_MS = 1_000;
 
 /** How often a restarted agent tries its first count, until its switch answers. */
 const CARRY_CHECK_MS = 200;
