@@ -9,7 +9,7 @@ import { AdmissionError, type AdmissionContext, type KindAdmission, type ObjectR
 import type { AccessToken } from '../admission/access-token.admission';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from '../admission/names';
 import { FOREGROUND_DELETION, ORPHAN } from '../resources/finalizers';
-import { DEFAULT_NAMESPACE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
+import { DEFAULT_NAMESPACE, NAMESPACE_TYPE, withNamespaceNameLabel, type ResourceCatalog, type ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, cause, type StatusCause } from '../resources/status';
@@ -341,6 +341,7 @@ export class ResourceService {
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName.slice(0, MAX_GENERATE_NAME_PREFIX)}${randomBytes(4).toString('hex').slice(0, 5)}`;
     if (!meta.name) throw this.invalid(type, undefined, [{ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' }]);
     this.authorize(scope, 'create', meta.name);
+    if (type === NAMESPACE_TYPE) withNamespaceNameLabel(body);
     const warnings: string[] = [];
     this.validate(type, body, q, warnings);
     await this.requireNamespace(type, namespace);
@@ -457,6 +458,7 @@ export class ResourceService {
       // one), so a status the client sent is neither validated nor stored, as in Kubernetes.
       const { status: _ignored, ...rest } = next;
       next = (current.status === undefined ? rest : { ...rest, status: current.status }) as T;
+      if (type === NAMESPACE_TYPE) withNamespaceNameLabel(next);
     }
     this.validate(type, next, q, warnings, subresource === 'main', current);
     let admittedOps: TxnOp[] = [];

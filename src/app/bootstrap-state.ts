@@ -8,19 +8,19 @@ import type { AccessToken } from '../admission/access-token.admission';
 import { NAMESPACE_FINALIZER, type Namespace } from '../admission/namespace.admission';
 import { ACCESS_TOKENS } from '../api/auth/authenticator';
 import { acceptedHashes, formatToken, hashSecret, mintSecret, parseToken, statusAccepts } from '../api/auth/token';
-import { DEFAULT_NAMESPACE, NAMESPACE_TYPE } from '../resources/catalog';
+import { DEFAULT_NAMESPACE, NAMESPACE_TYPE, withNamespaceNameLabel } from '../resources/catalog';
 import type { ObjectStore } from '../store/object-store';
 import { KeyExistsError } from '../store/store';
 
 export async function ensureDefaultNamespace(objects: ObjectStore): Promise<void> {
   if (await objects.get(NAMESPACE_TYPE, undefined, DEFAULT_NAMESPACE)) return;
-  const ns: Namespace = {
+  const ns: Namespace = withNamespaceNameLabel({
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: { name: DEFAULT_NAMESPACE, finalizers: [NAMESPACE_FINALIZER] },
     spec: { finalizers: ['kubernetes'] },
     status: { phase: 'Active' },
-  };
+  });
   try {
     await objects.create(NAMESPACE_TYPE, ns);
   } catch (err) {

@@ -57,6 +57,20 @@ export const SCHEMAS_DIR = resolve(__dirname, '..', '..', 'schemas');
 /** The namespace created on first start, which clients use when they name none; it may not be deleted. */
 export const DEFAULT_NAMESPACE = 'default';
 
+/**
+ * The label kube-apiserver puts on every namespace (since 1.21): its name, so that a namespace
+ * selector can pick one by name. Set on create and on every update, whatever the client sent.
+ */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+export function withNamespaceNameLabel<T extends { metadata: { name?: string; labels?: Record<string, string> } }>(ns: T): T {
+  const labels: unknown = ns.metadata.labels;
+  // Labels that are not a map (or a name that is not a string) are validation's to refuse.
+  const map = labels === undefined || (typeof labels === 'object' && labels !== null && !Array.isArray(labels));
+  if (typeof ns.metadata.name === 'string' && ns.metadata.name && map) ns.metadata.labels = { ...(ns.metadata.labels ?? {}), [NAMESPACE_NAME_LABEL]: ns.metadata.name };
+  return ns;
+}
+
 /** Namespaces are core/v1 and carry no spec of ours; they are served beside our group. */
 export const NAMESPACE_TYPE: ResourceType = {
   group: '',

@@ -1077,6 +1077,20 @@ describe('namespaces', () => {
     expect((ns.json as { metadata: { deletionTimestamp?: string } }).metadata.deletionTimestamp).toBeUndefined();
   });
 
+  it('every namespace carries kube-apiserver\'s kubernetes.io/metadata.name label, whatever a create, update or patch sends, and a selector finds it by it', async () => {
+    const made = await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'lbl', labels: { team: 'a', 'kubernetes.io/metadata.name': 'other' } } });
+    expect(made.status).toBe(201);
+    expect(made.json.metadata.labels).toEqual({ team: 'a', 'kubernetes.io/metadata.name': 'lbl' });
+    const cur = (await v.call('GET', '/api/v1/namespaces/lbl')).json;
+    const put = await v.call('PUT', '/api/v1/namespaces/lbl', { ...cur, metadata: { ...cur.metadata, labels: { team: 'b' } } });
+    expect(put.json.metadata.labels).toEqual({ team: 'b', 'kubernetes.io/metadata.name': 'lbl' });
+    const patched = await v.call('PATCH', '/api/v1/namespaces/lbl', { metadata: { labels: { 'kubernetes.io/metadata.name': null } } }, { contentType: 'application/merge-patch+json' });
+    expect(patched.json.metadata.labels).toEqual({ team: 'b', 'kubernetes.io/metadata.name': 'lbl' });
+    const picked = await v.call('GET', '/api/v1/namespaces?labelSelector=kubernetes.io%2Fmetadata.name%3Dlbl');
+    expect(picked.json.items.map((n: { metadata: { name: string } }) => n.metadata.name)).toEqual(['lbl']);
+    expect((await v.call('GET', '/api/v1/namespaces/default')).json.metadata.labels).toEqual({ 'kubernetes.io/metadata.name': 'default' });
+  });
+
   it('deleting a namespace deletes its objects and releases their addresses', async () => {
     await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'gone' } });
     await v.call('POST', `${G}/namespaces/gone/virtualnetworks`, net('n', { subnets: [{ cidr: '10.60.0.0/24' }], vni: 6060 }));
@@ -1230,7 +1244,7 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
     // Finalizers merge as a set (vnetd's own, vnet.dev/namespace, stays).
     expect(patched.json.metadata).toMatchObject({ labels: { team: 'a' }, finalizers: ['vnet.dev/namespace', 'example.com/hold'] });
     const again = await v.call('PATCH', '/api/v1/namespaces/smp', { metadata: { labels: { team: null, tier: 'b' }, finalizers: ['example.com/two'], '$setElementOrder/finalizers': ['example.com/hold', 'example.com/two'] } }, smp);
-    expect(again.json.metadata.labels).toEqual({ tier: 'b' });
+    expect(again.json.metadata.labels).toEqual({ tier: 'b', 'kubernetes.io/metadata.name': 'smp' });
     expect(again.json.metadata.finalizers).toEqual(['vnet.dev/namespace', 'example.com/hold', 'example.com/two']);
     const dropped = await v.call('PATCH', '/api/v1/namespaces/smp', { metadata: { '$deleteFromPrimitiveList/finalizers': ['example.com/hold', 'example.com/two'] } }, smp);
     expect(dropped.json.metadata.finalizers).toEqual(['vnet.dev/namespace']);
