@@ -78,7 +78,11 @@ function asStrings(v: unknown, field: string): string[] {
   return v as string[];
 }
 
-export function applyPatchOfType(type: PatchType, current: unknown, patch: unknown): unknown {
+export function applyPatchOfType(type: PatchType, current: unknown, sent: unknown): unknown {
+  // The result must share nothing with the patch: a JSON patch's values go into the document as
+  // they are, and later operations (or admission, writing into the result) changed them in the
+  // patch itself, which a retry after a conflict then applied (QA-96: backends ap4, not ap2-ap4).
+  const patch = structuredClone(sent);
   if (type === 'strategic') return strategicMergeNamespace(current, patch);
   if (type === 'merge' || type === 'apply') {
     if (!isPlainObject(patch)) throw ApiErrors.badRequest('a merge patch must be a JSON object');

@@ -537,7 +537,8 @@ export class ResourceService {
         }
         throw ApiErrors.notFound(rid(type, name));
       }
-      const patched = serverSideApply ? applyConfiguration(current, patch as Record<string, unknown>, q.fieldManager!) : (applyPatchOfType(patchType, current, patch) as T);
+      // Each attempt from the patch as sent (applyPatchOfType copies it; an apply's configuration too).
+      const patched = serverSideApply ? applyConfiguration(current, structuredClone(patch) as Record<string, unknown>, q.fieldManager!) : (applyPatchOfType(patchType, current, patch) as T);
       this.checkEnvelope(type, patched, namespace);
       if (patched.metadata.name !== name) throw ApiErrors.badRequest('the patch must not change metadata.name');
       const rvInPatch = isPlainObject(patch) && isPlainObject(patch.metadata) && typeof patch.metadata.resourceVersion === 'string' ? patch.metadata.resourceVersion : undefined;
