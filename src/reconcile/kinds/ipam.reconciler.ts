@@ -105,6 +105,11 @@ export class IpamReconciler {
       // IPs, a load balancer's VIP (vnetctl shows them; QA: a VIP written over stood until a restart).
       const ignoreUpdate = (o: KubeObject, n: KubeObject) => sameSpecAndLifecycle(o, n) && getCondition((n as Claimant).status?.conditions, ALLOCATED) !== undefined && statusSaysSpec(type, n);
       this.unsubscribe.push(c.watch(informer, undefined, { ignoreUpdate, ignoreAdd }));
+      // An object gone with its claims still held: its finalizers were removed by hand (the
+      // usual mend of an object stuck Terminating), so vnet.dev/ipam never released them. Its
+      // addresses were refused to everyone, naming an object that no longer exists, until the
+      // next repair sweep, up to 5 minutes later (QA-96).
+      this.unsubscribe.push(informer.addEventHandler({ onDelete: (o) => void this.releaseOrphaned(type, o) }));
       this.controllers.push(c);
     }
     // Network status counts its ports and VIPs, and its deletion waits for them. A recount
@@ -293,6 +298,28 @@ export class IpamReconciler {
   }
 
   /** Frees claims whose owner no longer exists (or is a different object of the same name). */
+  /** Frees the claims a deleted object still holds (none after a normal deletion: finalize released them). */
+  private async releaseOrphaned(type: StoredType, obj: KubeObject): Promise<void> {
+    try {
+      const stale: Array<{ key: string; modRevision: number }> = [];
+      for (const k of claimKeys(type, obj)) {
+        const kv = await this.opts.objects.kv.get<Allocation>(k);
+        if (kv && kv.value.owner.uid === obj.metadata.uid) stale.push(kv);
+      }
+      // A network's subnet-change announcement goes with it, unless a network of that name is back.
+      if (type === NETWORKS && stale.length > 0 && !(await this.opts.objects.get(type, obj.metadata.namespace, obj.metadata.name))) {
+        const announced = await this.opts.objects.kv.get(subnetChangeKey(obj.metadata.namespace!, obj.metadata.name));
+        if (announced) stale.push(announced);
+      }
+      for (const kv of stale) {
+        await this.opts.objects.kv.txn([{ type: 'delete', key: kv.key, expectedModRevision: kv.modRevision }]).catch(() => undefined);
+        this.log.warn({ event: 'ipam.released_orphaned', kind: type.plural, namespace: obj.metadata.namespace, name: obj.metadata.name, key: kv.key }, 'freed a claim of an object deleted without its vnet.dev/ipam finalizer');
+      }
+    } catch (err) {
+      this.log.warn({ err, kind: type.plural, name: obj.metadata.name }, 'releasing a deleted object\'s claims failed; the repair sweep will');
+    }
+  }
+
   async repair(): Promise<number> {
     let freed = 0;
     const types: Record<string, StoredType> = { VirtualNetwork: NETWORKS, VirtualPort: PORTS, LoadBalancer: LOAD_BALANCERS };
