@@ -66,6 +66,13 @@ export class AdmissionError extends Error {
   }
 }
 
+/**
+ * A cause that is no fault of the request: the network's subnet it claims from is being changed
+ * by an update in progress. Alone, the request is answered 409 Conflict (retryable, as a write
+ * conflict), not 422 Invalid, which tells clients and controllers not to retry (QA-96).
+ */
+export const SUBNET_CHANGING = 'SubnetChanging';
+
 /** Thrown when a referenced object (e.g. spec.network) cannot be used. */
 export class AdmissionForbiddenError extends Error {}
 

@@ -2,7 +2,7 @@ import { canonicalIp, tryParseIp } from '../ipam';
 import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
 import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
-import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
 import { networkForClaims } from './subnet-changes';
 import { networkPairs, pairCovers, vipInPairsWarning } from './pair-overlap';
@@ -172,7 +172,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       const backendOf = 'ip' in res ? (await backendAddresses(ctx, ns, spec.network)).get(res.ip) : undefined;
       const changing = 'ip' in res ? guard.changingOf(allNets, res.ip) : undefined;
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });
-      else if (changing) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": subnet ${changing} of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
+      else if (changing) causes.push({ field: 'spec.vip', reason: SUBNET_CHANGING, message: `Invalid value: "${spec.vip}": subnet ${changing} of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
       else if (backendOf) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": a backend address of LoadBalancer "${backendOf}"; a VIP may not be a backend` });
       else {
         spec.vip = res.ip;
@@ -194,7 +194,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
         vip = await pick();
       }
       for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip);
-      if (!vip && !allocators.some((a) => a.subnet.cidr.family === family)) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `every IPv${family} subnet of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
+      if (!vip && !allocators.some((a) => a.subnet.cidr.family === family)) causes.push({ field: 'spec.vip', reason: SUBNET_CHANGING, message: `every IPv${family} subnet of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
       else if (!vip) {
         // What the pick passed over, and the other family, said: "every subnet is full" was
         // wrong for a dual-stack network, or free addresses that are backends or pairs (QA-90).

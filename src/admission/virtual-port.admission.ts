@@ -2,7 +2,7 @@ import { MacAllocator, canonicalIfIp, canonicalIp, parseMac, tryParseCidr, tryPa
 import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-registry';
 import type { LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
-import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
+import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { networkForClaims } from './subnet-changes';
 import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
 import { LOAD_BALANCERS, NODES } from '../store/kinds';
@@ -133,7 +133,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
           return ip;
         }
         const changing = guard.changingOf(allNets, res.ip);
-        if (changing) causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": subnet ${changing} of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
+        if (changing) causes.push({ field: `spec.ips[${i}]`, reason: SUBNET_CHANGING, message: `Invalid value: "${ip}": subnet ${changing} of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
         if (seen.has(res.ip)) causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueDuplicate', message: `Duplicate value: "${ip}"` });
         seen.add(res.ip);
         return res.ip;
@@ -145,7 +145,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       // address silently (ips are immutable): the port waits for the change instead.
       for (const family of familiesOf(allNets)) {
         if (!allocators.some((a) => a.subnet.cidr.family === family)) {
-          causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `every IPv${family} subnet of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
+          causes.push({ field: 'spec.ips', reason: SUBNET_CHANGING, message: `every IPv${family} subnet of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
           continue;
         }
         const ip = await pickIp(net, allocators, family, allocations);

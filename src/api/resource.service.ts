@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { AdmissionError, type AdmissionContext, type KindAdmission, type ObjectReader } from '../admission/admission';
+import { AdmissionError, SUBNET_CHANGING, type AdmissionContext, type KindAdmission, type ObjectReader } from '../admission/admission';
 import type { AccessToken } from '../admission/access-token.admission';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from '../admission/names';
 import { FOREGROUND_DELETION, ORPHAN } from '../resources/finalizers';
@@ -328,8 +328,10 @@ export class ResourceService {
   }
 
   private translateAdmission(type: ResourceType, name: string, err: unknown): never {
-    if (err instanceof AdmissionError) throw this.invalid(type, name, err.causes);
-    throw err;
+    if (!(err instanceof AdmissionError)) throw err;
+    // Refused only because an update of the network's subnets is in progress: try again, 409.
+    if (err.causes.every((c) => c.reason === SUBNET_CHANGING)) throw ApiErrors.conflict(rid(type, name), err.causes.map((c) => `${c.field}: ${c.message}`).join(', '));
+    throw this.invalid(type, name, err.causes.map((c) => (c.reason === SUBNET_CHANGING ? { ...c, reason: 'FieldValueInvalid' } : c)));
   }
 
   /** `appliedBy`: a server-side apply creating the object, by this field manager. */

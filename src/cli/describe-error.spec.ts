@@ -17,3 +17,19 @@ describe('describeError: an Invalid answer', () => {
     expect(describeError(invalid('Invalid value: "10.9.9.9": not in any subnet of VirtualNetwork "net"'))).toContain('fix the values and run the command again');
   });
 });
+
+describe('describeError: a name still being deleted, and a retryable refusal', () => {
+  const beingDeleted = (kind: string) =>
+    new ApiStatusError(409, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'AlreadyExists', code: 409, message: `object is being deleted: ${kind}.vnet.dev "held" already exists`, details: { kind, name: 'held' } });
+
+  it('says what a load balancer being deleted waits for: its finalizers, not ports (QA-96: it gave the network\'s case)', () => {
+    expect(describeError(beingDeleted('loadbalancers'))).toMatch(/waits for its finalizers, as its Ready condition says \(-o yaml\): wait for it to go, or pick another name$/);
+    expect(describeError(beingDeleted('virtualnetworks'))).toContain('waits for its ports and load balancers, or another finalizer');
+  });
+
+  it('a claim refused while the network\'s subnets change (409) is to be run again, with no values to fix', () => {
+    const text = describeError(new ApiStatusError(409, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Conflict', code: 409, message: 'Operation cannot be fulfilled on virtualports.vnet.dev "p": spec.ips[0]: Invalid value: "10.90.1.17": subnet 10.90.1.0/24 of VirtualNetwork "ann" is being changed or removed; try again in a moment', details: { kind: 'virtualports', name: 'p' } }));
+    expect(text).toContain('run the command again');
+    expect(text).not.toContain('fix the values');
+  });
+});

@@ -46,7 +46,11 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
       return ctx.listCommand ? `see what exists with: ${ctx.listCommand}${ns}` : 'check the name and namespace (-n)';
     case 'AlreadyExists':
       // A network deleted with ports on it stays until they are gone (QA: "delete the existing object first", which was done).
-      if (err.status.message?.startsWith('object is being deleted:')) return 'it is being deleted and waits for what its status names (its ports and load balancers, for a network): delete those, or pick another name';
+      if (err.status.message?.startsWith('object is being deleted:')) {
+        // A network waits for its ports and load balancers; anything may wait for another finalizer (QA-96).
+        const what = err.status.details?.kind === 'virtualnetworks' ? 'its ports and load balancers, or another finalizer' : 'its finalizers';
+        return `it is being deleted and waits for ${what}, as its Ready condition says (-o yaml): wait for it to go, or pick another name`;
+      }
       return 'pick another name, or delete the existing object first';
     case 'Conflict':
       return 'it changed meanwhile: run the command again';

@@ -99,7 +99,7 @@ describe('network', () => {
     await ok('network', 'delete', 'held', '-n', 't1');
     // QA: "already exists; pick another name, or delete the existing object first", which was done.
     expect(await fails(1, 'network', 'create', 'held', '--subnet', '10.44.0.0/24', '-n', 't1')).toMatch(
-      /: object is being deleted: virtualnetworks\.vnet\.dev "held" already exists; it is being deleted and waits for what its status names \(its ports and load balancers, for a network\): delete those, or pick another name\n$/,
+      /: object is being deleted: virtualnetworks\.vnet\.dev "held" already exists; it is being deleted and waits for its ports and load balancers, or another finalizer, as its Ready condition says \(-o yaml\): wait for it to go, or pick another name\n$/,
     );
     await ok('port', 'delete', 'h1', '-n', 't1', '--wait', '--timeout', '10s');
     await eventually(async () => (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualnetworks/held')).status === 404, 10_000, 50);
