@@ -26,11 +26,18 @@ function validateNode(port: VirtualPort, causes: StatusCause[]): void {
   if (why) causes.push({ field: 'spec.node', reason: 'FieldValueInvalid', message: `Invalid value: "${node}": ${why}` });
 }
 
+/** What an interface id may hold: what OVS integrations put in iface-id (UUIDs, pod and VM names). */
+const INTERFACE_ID = /^[A-Za-z0-9._:@/-]+$/;
+
 /** An empty interface id: no OVS Interface binds by it (and before 2026-12-02 its claim was never released). */
 function validateInterfaceId(port: VirtualPort, causes: StatusCause[]): void {
   const id = port.spec!.interfaceId;
   if (id !== undefined && id.trim() === '') {
     causes.push({ field: 'spec.interfaceId', reason: 'FieldValueRequired', message: "Required value: an interface id may not be empty (omit the field: it defaults to the port's uid)" });
+  } else if (id !== undefined && !INTERFACE_ID.test(id)) {
+    // It goes into external_ids:iface-id and the commands vnetctl prints for the hypervisor
+    // (ovs-vsctl, libvirt XML): a newline or a quote there broke them (QA-96).
+    causes.push({ field: 'spec.interfaceId', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(id)}: an interface id is letters, digits and . _ : @ / - (a UUID, as libvirt and Neutron give, or a name), no spaces, quotes or control characters` });
   }
 }
 

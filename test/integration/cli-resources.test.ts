@@ -259,6 +259,9 @@ describe('lb', () => {
     expect(await fails(2, 'lb', 'add-backend', 'w4', '--backend', 'vm2', '--backend', 'vm2', '-n', 't1')).toMatch(/--backend vm2 is given twice/);
     expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', '10.7.0.1', '-n', 't1')).toMatch(/spec\.backends\[1\]\.ip \(--backend\): .*not a host address/);
     expect(await fails(1, 'lb', 'remove-backend', 'w4', '--backend', 'vm9', '-n', 't1')).toMatch(/it is not one of its backends \(vm1=7\)/);
+    // As add-backend and set-weight (QA-96: a weight was ignored, a repeat "removed" twice).
+    expect(await fails(2, 'lb', 'remove-backend', 'w4', '--backend', 'vm1=3', '-n', 't1')).toMatch(/remove-backend takes no weight; to drain it first: vnetctl lb set-weight w4 --backend vm1=0/);
+    expect(await fails(2, 'lb', 'remove-backend', 'w4', '--backend', 'vm1', '--backend', 'vm1', '-n', 't1')).toMatch(/--backend vm1 is given twice/);
     expect(await fails(1, 'lb', 'add-backend', 'nope', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add a backend to loadbalancer "nope" in namespace "t1": .*not found; see what exists with: vnetctl lb list -n t1/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80:99999/tcp')).toMatch(/target port 99999 is outside 1-65535/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80/icmp')).toMatch(/protocol "icmp"/);

@@ -215,9 +215,15 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .command('remove-backend')
       .description('remove backends from a load balancer')
       .argument('<name>', 'load balancer name')
-      .requiredOption('--backend <port|ip>', 'backend to remove (repeatable; a weight is ignored)', repeatable(parseBackend))
+      .requiredOption('--backend <port|ip>', 'backend to remove (repeatable)', repeatable(parseBackend))
       .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
+        // As add-backend and set-weight refuse them (QA-96: a weight was ignored, a repeat removed "twice").
+        for (const [i, b] of o.backend.entries()) {
+          if (b.weight !== undefined) throw new UsageError(`--backend ${backendLabel(b)}: remove-backend takes no weight; to drain it first: vnetctl lb set-weight ${name} --backend ${b.port ?? b.ip}=0`);
+          const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
+          if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
+        }
         const lb = await editBackends(rt, name, 'remove a backend from', (cur, backends) => {
           const indexes = o.backend.map((b) => {
             const i = backends.findIndex((x) => sameBackend(x, b));
