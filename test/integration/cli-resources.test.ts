@@ -262,6 +262,18 @@ describe('lb', () => {
     // As add-backend and set-weight (QA-96: a weight was ignored, a repeat "removed" twice).
     expect(await fails(2, 'lb', 'remove-backend', 'w4', '--backend', 'vm1=3', '-n', 't1')).toMatch(/remove-backend takes no weight; to drain it first: vnetctl lb set-weight w4 --backend vm1=0/);
     expect(await fails(2, 'lb', 'remove-backend', 'w4', '--backend', 'vm1', '--backend', 'vm1', '-n', 't1')).toMatch(/--backend vm1 is given twice/);
+    // Being deleted (another finalizer holds it): an edit would never take effect (QA-96: accepted, exit 0).
+    await ok('lb', 'create', 'w9', '--network', 'blue', '--listen', '80', '--backend', 'vm1=7', '-n', 't1');
+    const lb9 = '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/w9';
+    await v.call('PATCH', lb9, { metadata: { finalizers: ['example.com/hold'] } }, { contentType: 'application/merge-patch+json' });
+    await ok('lb', 'delete', 'w9', '-n', 't1');
+    for (const args of [['add-backend', 'w9', '--backend', 'vm2'], ['set-weight', 'w9', '--backend', 'vm1=2'], ['remove-backend', 'w9', '--backend', 'vm1']]) {
+      expect(await fails(1, 'lb', ...args, '-n', 't1')).toMatch(/: it is being deleted \(it waits for its finalizers: [^)]*example\.com\/hold[^)]*\), so the change would never take effect; create a load balancer under another name, or wait for this one to go\n$/);
+    }
+    const held = (await v.call('GET', lb9)).json;
+    expect(held.spec.backends).toEqual([{ port: 'vm1', weight: 7 }]);
+    await v.call('PATCH', lb9, { metadata: { finalizers: held.metadata.finalizers.filter((f: string) => f !== 'example.com/hold') } }, { contentType: 'application/merge-patch+json' });
+    await eventually(async () => (await v.call('GET', lb9)).status === 404, 10_000, 50);
     expect(await fails(1, 'lb', 'add-backend', 'nope', '--backend', 'vm1', '-n', 't1')).toMatch(/cannot add a backend to loadbalancer "nope" in namespace "t1": .*not found; see what exists with: vnetctl lb list -n t1/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80:99999/tcp')).toMatch(/target port 99999 is outside 1-65535/);
     expect(await fails(2, 'lb', 'create', 'w5', '--network', 'blue', '--listen', '80/icmp')).toMatch(/protocol "icmp"/);

@@ -57,6 +57,11 @@ async function editLoadBalancer(rt: Runtime, name: string, verb: string, edit: (
   return attempt(rt, { verb, kind: LBS, name, flags }, async () => {
     for (let i = 1; ; i++) {
       const lb = await getObject<LoadBalancer>(rt, LBS, ns, name);
+      // The API takes the edit (as kube-apiserver does) and nothing ever realizes it (QA-96).
+      if (lb.metadata.deletionTimestamp) {
+        const waits = (lb.metadata.finalizers ?? []).join(', ');
+        throw new CliError(`cannot ${verb} ${describeObject(LBS, name, ns)}: it is being deleted${waits ? ` (it waits for its finalizers: ${waits})` : ''}, so the change would never take effect; create a load balancer under another name, or wait for this one to go`);
+      }
       const ops = edit(lb);
       if (ops.length === 0) return lb;
       try {
