@@ -30,31 +30,24 @@ export function registerLoadBalancerMetrics(registry: Registry, source: LoadBala
       pending = undefined;
     }));
   const lbLabels = (lb: LoadBalancer) => ({ namespace: lb.metadata.namespace ?? '', loadbalancer: lb.metadata.name });
-  new Gauge({
-    name: 'vnetd_loadbalancer_backends_available',
-    help: 'Backends of the load balancer that get new connections (healthy, weight above 0, their node reachable): status.healthyBackends.',
-    labelNames: ['namespace', 'loadbalancer'],
-    registers,
-    async collect() {
-      const lbs = await read();
-      this.reset();
-      for (const lb of lbs) {
-        const counts = backendCounts(lb.status?.healthyBackends);
-        if (counts) this.set(lbLabels(lb), counts[0]);
-      }
-    },
-  });
-  new Gauge({
-    name: 'vnetd_loadbalancer_backends',
-    help: 'Backends the load balancer declares.',
-    labelNames: ['namespace', 'loadbalancer'],
-    registers,
-    async collect() {
-      const lbs = await read();
-      this.reset();
-      for (const lb of lbs) this.set(lbLabels(lb), lb.spec?.backends?.length ?? 0);
-    },
-  });
+  /** A gauge per load balancer: value(lb), or no sample when it is undefined. */
+  const perLoadBalancer = (name: string, help: string, value: (lb: LoadBalancer) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['namespace', 'loadbalancer'],
+      registers,
+      async collect() {
+        const lbs = await read();
+        this.reset();
+        for (const lb of lbs) {
+          const v = value(lb);
+          if (v !== undefined) this.set(lbLabels(lb), v);
+        }
+      },
+    });
+  perLoadBalancer('vnetd_loadbalancer_backends_available', 'Backends of the load balancer that get new connections (healthy, weight above 0, their node reachable): status.healthyBackends.', (lb) => backendCounts(lb.status?.healthyBackends)?.[0]);
+  perLoadBalancer('vnetd_loadbalancer_backends', 'Backends the load balancer declares.', (lb) => lb.spec?.backends?.length ?? 0);
   new Gauge({
     name: 'vnetd_loadbalancer_backend_healthy',
     help: 'The backend is bound and passes its health checks (1) or not (0), as status.backends says.',
