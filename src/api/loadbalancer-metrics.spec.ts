@@ -35,6 +35,15 @@ describe('load balancer metrics', () => {
       expect(text).toContain(line);
     }
     expect(text).not.toContain('vnetd_loadbalancer_backends_available{namespace="t",loadbalancer="new"}');
+    // A store that fails a read: the last figures, and every other series still served.
+    let failing = true;
+    const registry2 = new Registry();
+    registerLoadBalancerMetrics(registry2, { loadBalancers: async () => (failing ? Promise.reject(new Error('etcd away')) : lbs) });
+    expect(await registry2.metrics()).toContain('# TYPE vnetd_loadbalancer_backends gauge');
+    failing = false;
+    expect(await registry2.metrics()).toContain('vnetd_loadbalancer_backends{namespace="t",loadbalancer="web"} 2');
+    failing = true;
+    expect(await registry2.metrics()).toContain('vnetd_loadbalancer_backends{namespace="t",loadbalancer="web"} 2');
     // A load balancer deleted: its series go at the next scrape, with a new read.
     lbs = [];
     const next = await registry.metrics();

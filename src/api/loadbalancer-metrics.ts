@@ -5,7 +5,8 @@
  * status (QA-93: "no health metrics").
  *
  * Read from the store at scrape time (the leader writes status; every replica serves the same
- * figures). A load balancer or backend that goes away leaves the series at the next scrape.
+ * figures, so sum one replica's, not all). A load balancer or backend that goes away leaves the
+ * series at the next scrape.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LoadBalancer } from '../resources/kinds';
@@ -24,11 +25,20 @@ export function registerLoadBalancerMetrics(registry: Registry, source: LoadBala
   const registers = [registry];
   // One read per scrape, shared by every metric below: prom-client collects them all at once,
   // so the first to ask starts the read and the others wait on it.
+  // A store that does not answer (etcd away) leaves the last figures: a failed collect failed
+  // the whole scrape, every other series with it.
   let pending: Promise<readonly LoadBalancer[]> | undefined;
+  let last: readonly LoadBalancer[] = [];
   const read = (): Promise<readonly LoadBalancer[]> =>
-    (pending ??= source.loadBalancers().finally(() => {
-      pending = undefined;
-    }));
+    (pending ??= source
+      .loadBalancers()
+      .then(
+        (lbs) => (last = lbs),
+        () => last,
+      )
+      .finally(() => {
+        pending = undefined;
+      }));
   const lbLabels = (lb: LoadBalancer) => ({ namespace: lb.metadata.namespace ?? '', loadbalancer: lb.metadata.name });
   /** A gauge per load balancer: value(lb), or no sample when it is undefined. */
   const perLoadBalancer = (name: string, help: string, value: (lb: LoadBalancer) => number | undefined) =>

@@ -330,7 +330,7 @@ export class ResourceService {
   private translateAdmission(type: ResourceType, name: string, err: unknown): never {
     if (!(err instanceof AdmissionError)) throw err;
     // Refused only because an update of the network's subnets is in progress: try again, 409.
-    if (err.causes.every((c) => c.reason === SUBNET_CHANGING)) throw ApiErrors.conflict(rid(type, name), err.causes.map((c) => `${c.field}: ${c.message}`).join(', '));
+    if (err.causes.every((c) => c.reason === SUBNET_CHANGING)) throw ApiErrors.conflict(rid(type, name), err.causes.map((c) => `${c.field}: ${c.message}`).join(', '), err.causes);
     throw this.invalid(type, name, err.causes.map((c) => (c.reason === SUBNET_CHANGING ? { ...c, reason: 'FieldValueInvalid' } : c)));
   }
 

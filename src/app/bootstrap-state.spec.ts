@@ -6,7 +6,8 @@ import { ACCESS_TOKENS } from '../api/auth/authenticator';
 import { parseToken, statusAccepts } from '../api/auth/token';
 import { MemoryStore } from '../reconcile/testing/memory-store';
 import { ObjectStore } from '../store/object-store';
-import { ensureAdminToken } from './bootstrap-state';
+import { ensureAdminToken, ensureDefaultNamespace } from './bootstrap-state';
+import { NAMESPACE_TYPE } from '../resources/catalog';
 
 describe('ensureAdminToken', () => {
   let dir: string;
@@ -49,5 +50,18 @@ describe('ensureAdminToken', () => {
     // A replica whose kubeconfig holds an earlier, still valid secret keeps it.
     kubeconfigWith(tokens[2]!);
     expect((await ensureAdminToken(objects, path, true)).outcome).toBe('kept');
+  });
+});
+
+describe('ensureDefaultNamespace', () => {
+  it('makes default with kube-apiserver\'s name label, and labels namespaces stored before the label existed', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    await ensureDefaultNamespace(objects);
+    expect((await objects.get(NAMESPACE_TYPE, undefined, 'default'))!.metadata.labels).toEqual({ 'kubernetes.io/metadata.name': 'default' });
+    await objects.create(NAMESPACE_TYPE, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'old', labels: { team: 'a' } } });
+    await objects.modify(NAMESPACE_TYPE, undefined, 'default', (cur) => ({ ...cur, metadata: { ...cur.metadata, labels: {} } }));
+    await ensureDefaultNamespace(objects);
+    expect((await objects.get(NAMESPACE_TYPE, undefined, 'old'))!.metadata.labels).toEqual({ team: 'a', 'kubernetes.io/metadata.name': 'old' });
+    expect((await objects.get(NAMESPACE_TYPE, undefined, 'default'))!.metadata.labels).toEqual({ 'kubernetes.io/metadata.name': 'default' });
   });
 });

@@ -8,12 +8,12 @@ import type { AccessToken } from '../admission/access-token.admission';
 import { NAMESPACE_FINALIZER, type Namespace } from '../admission/namespace.admission';
 import { ACCESS_TOKENS } from '../api/auth/authenticator';
 import { acceptedHashes, formatToken, hashSecret, mintSecret, parseToken, statusAccepts } from '../api/auth/token';
-import { DEFAULT_NAMESPACE, NAMESPACE_TYPE, withNamespaceNameLabel } from '../resources/catalog';
+import { DEFAULT_NAMESPACE, NAMESPACE_NAME_LABEL, NAMESPACE_TYPE, withNamespaceNameLabel } from '../resources/catalog';
 import type { ObjectStore } from '../store/object-store';
 import { KeyExistsError } from '../store/store';
 
 export async function ensureDefaultNamespace(objects: ObjectStore): Promise<void> {
-  if (await objects.get(NAMESPACE_TYPE, undefined, DEFAULT_NAMESPACE)) return;
+  if (await objects.get(NAMESPACE_TYPE, undefined, DEFAULT_NAMESPACE)) return labelNamespaces(objects);
   const ns: Namespace = withNamespaceNameLabel({
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -74,4 +74,16 @@ export async function ensureAdminToken(objects: ObjectStore, kubeconfigPath: str
     });
   }
   return { token: formatToken('admin', secret), outcome: stored ? (shared ? 'added' : 'replaced') : 'created' };
+}
+
+/**
+ * Namespaces stored before vnetd set kubernetes.io/metadata.name get it now, as every write to
+ * them would: a selector on the label missed them until then.
+ */
+async function labelNamespaces(objects: ObjectStore): Promise<void> {
+  const { items } = await objects.list<Namespace>(NAMESPACE_TYPE, undefined);
+  for (const ns of items) {
+    if (ns.metadata.labels?.[NAMESPACE_NAME_LABEL] === ns.metadata.name) continue;
+    await objects.modify<Namespace>(NAMESPACE_TYPE, undefined, ns.metadata.name, (cur) => (cur.metadata.labels?.[NAMESPACE_NAME_LABEL] === cur.metadata.name ? undefined : withNamespaceNameLabel(structuredClone(cur)))).catch(() => undefined);
+  }
 }

@@ -1,5 +1,5 @@
 import type { HypervisorNode } from '../resources/kinds';
-import { nodeStatus } from './node-status';
+import { nodeStatus, tunnelsDown } from './node-status';
 
 const node: HypervisorNode = { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1', generation: 2 }, spec: { tunnelIP: '192.0.2.1' } };
 const cond = (s: ReturnType<typeof nodeStatus>, t: string) => s.conditions?.find((c) => c.type === t);
@@ -45,5 +45,15 @@ describe('nodeStatus', () => {
     expect(nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok' }, undefined, 0, 40).flows).toBe(40);
     const s = nodeStatus({ ...node, status: { flows: 12 } }, { connected: true, reason: 'Connected', message: 'ok' }, undefined, 0);
     expect(s.flows).toBe(12);
+  });
+});
+
+describe('tunnelsDown', () => {
+  const node = (status: string, reason: string) => ({ status: { conditions: [{ type: 'TunnelsUp', status, reason, message: `probes: ${reason}`, lastTransitionTime: '2026-12-04T00:00:00Z' }] } }) as unknown as HypervisorNode;
+  it('is a node cut off the overlay only when no peer answers at all; some peers or one tunnel type unanswered is not (review of QA-93\'s fix: every healthy node named a filtered peer)', () => {
+    expect(tunnelsDown(node('False', 'NoProbeAnswered'))).toBe('probes: NoProbeAnswered');
+    expect(tunnelsDown(node('False', 'ProbesUnanswered'))).toBeUndefined();
+    expect(tunnelsDown(node('True', 'ProbesAnswered'))).toBeUndefined();
+    expect(tunnelsDown(undefined)).toBeUndefined();
   });
 });

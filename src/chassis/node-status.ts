@@ -31,13 +31,18 @@ export function switchUnreachable(node: Pick<HypervisorNode, 'status'> | undefin
 }
 
 /**
- * Why the node's tunnels do not carry its traffic (TunnelsUp=False, its message), or undefined
- * (up, or not judged): its VMs are out of reach of every other node's.
+ * Why the node is cut off the overlay (TunnelsUp=False NoProbeAnswered: no peer answers on any
+ * tunnel type; its message), or undefined: its VMs are out of reach of every other node's.
+ * Some peers or one tunnel type unanswered (ProbesUnanswered) is not that: with one node's
+ * UDP 4789 filtered, every other node says so naming it, and their VMs reach each other.
  */
 export function tunnelsDown(node: Pick<HypervisorNode, 'status'> | undefined): string | undefined {
   const c = getCondition(node?.status?.conditions, TUNNELS_UP);
-  return c?.status === 'False' ? (c.message || c.reason || 'TunnelsUp=False') : undefined;
+  return c?.status === 'False' && c.reason === NO_PROBE_ANSWERED ? c.message || c.reason : undefined;
 }
+
+/** TunnelsUp=False with no peer answering at all (reconcile/kinds/tunnel-probes.ts). */
+export const NO_PROBE_ANSWERED = 'NoProbeAnswered';
 
 /** The leader has marked the Node's agent silent (Ready=Unknown, AGENT_NOT_REPORTING). */
 export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefined): boolean {

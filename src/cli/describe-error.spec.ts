@@ -28,8 +28,9 @@ describe('describeError: a name still being deleted, and a retryable refusal', (
   });
 
   it('a claim refused while the network\'s subnets change (409) is to be run again, with no values to fix', () => {
-    const text = describeError(new ApiStatusError(409, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Conflict', code: 409, message: 'Operation cannot be fulfilled on virtualports.vnet.dev "p": spec.ips[0]: Invalid value: "10.90.1.17": subnet 10.90.1.0/24 of VirtualNetwork "ann" is being changed or removed; try again in a moment', details: { kind: 'virtualports', name: 'p' } }));
-    expect(text).toContain('run the command again');
+    const text = describeError(new ApiStatusError(409, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Conflict', code: 409, message: 'Operation cannot be fulfilled on virtualports.vnet.dev "p": spec.ips[0]: Invalid value: "10.90.1.17": subnet 10.90.1.0/24 of VirtualNetwork "ann" is being changed or removed; try again in a moment', details: { kind: 'virtualports', name: 'p', causes: [{ field: 'spec.ips[0]', reason: 'SubnetChanging', message: 'Invalid value: ...' }] } }));
+    expect(text).toMatch(/run the command again in a moment$/);
+    expect(text).not.toContain('it changed meanwhile');
     expect(text).not.toContain('fix the values');
   });
 });

@@ -53,6 +53,8 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
       }
       return 'pick another name, or delete the existing object first';
     case 'Conflict':
+      // Refused while the network's subnets are being changed: nothing of the object changed.
+      if ((err.status.details?.causes ?? []).some((c) => c.reason === 'SubnetChanging')) return 'run the command again in a moment';
       return 'it changed meanwhile: run the command again';
     case 'Invalid': {
       const missing = (err.status.details?.causes ?? []).find((c) => c.reason === 'FieldValueNotFound' && c.field === 'spec.network');

@@ -100,12 +100,13 @@ export const ApiErrors = {
   /** `beingDeleted`: the object there has a deletionTimestamp, said first as kube-apiserver says it. */
   alreadyExists: (r: ResourceId, beingDeleted = false) =>
     new ApiError(409, 'AlreadyExists', `${beingDeleted ? 'object is being deleted: ' : ''}${qualified(r)} "${r.name ?? ''}" already exists`, detailsOf(r)),
-  conflict: (r: ResourceId, why: string) =>
+  /** `causes`: the fields the conflict is about, as kube-apiserver gives them when it has them. */
+  conflict: (r: ResourceId, why: string, causes?: StatusCause[]) =>
     new ApiError(
       409,
       'Conflict',
       `Operation cannot be fulfilled on ${qualified(r)} "${r.name ?? ''}": ${why}`,
-      detailsOf(r),
+      detailsOf(r, causes ? { causes } : undefined),
     ),
   gone: (message: string) => new ApiError(410, 'Expired', message),
   invalid: (r: ResourceId & { kindName: string }, causes: StatusCause[]) =>

@@ -1354,7 +1354,9 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
     const port = (n: string, ips?: string[]) => v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: n }, spec: { network: 'announced', ...(ips ? { ips } : {}) } });
     // 409 Conflict, retryable, as kube-apiserver answers a write that lost a race: nothing is
     // wrong with the request (QA-96: 422 told clients not to retry, and vnetctl to fix the values).
-    expect((await rejected('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'in-changing' }, spec: { network: 'announced', ips: ['10.83.0.5'] } }, 409, 'Conflict')).message).toContain('subnet 10.83.0.0/24 of VirtualNetwork "announced" is being changed or removed');
+    const busy = await rejected('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'in-changing' }, spec: { network: 'announced', ips: ['10.83.0.5'] } }, 409, 'Conflict');
+    expect(busy.message).toContain('subnet 10.83.0.0/24 of VirtualNetwork "announced" is being changed or removed');
+    expect(busy.details.causes).toEqual([expect.objectContaining({ field: 'spec.ips[0]', reason: 'SubnetChanging' })]);
     // With a fault of its own as well: 422, naming both.
     const both = await rejected('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'in-changing' }, spec: { network: 'announced', ips: ['10.83.0.5', '10.99.0.1'] } }, 422, 'Invalid');
     expect(both.details.causes.map((c: { reason: string }) => c.reason)).toEqual(['FieldValueInvalid', 'FieldValueInvalid']);

@@ -297,7 +297,6 @@ export class IpamReconciler {
     );
   }
 
-  /** Frees claims whose owner no longer exists (or is a different object of the same name). */
   /** Frees the claims a deleted object still holds (none after a normal deletion: finalize released them). */
   private async releaseOrphaned(type: StoredType, obj: KubeObject): Promise<void> {
     try {
@@ -312,14 +311,19 @@ export class IpamReconciler {
         if (announced) stale.push(announced);
       }
       for (const kv of stale) {
-        await this.opts.objects.kv.txn([{ type: 'delete', key: kv.key, expectedModRevision: kv.modRevision }]).catch(() => undefined);
-        this.log.warn({ event: 'ipam.released_orphaned', kind: type.plural, namespace: obj.metadata.namespace, name: obj.metadata.name, key: kv.key }, 'freed a claim of an object deleted without its vnet.dev/ipam finalizer');
+        // Refused: claimed again, or gone, meanwhile; nothing of this object's to free.
+        const freed = await this.opts.objects.kv.txn([{ type: 'delete', key: kv.key, expectedModRevision: kv.modRevision }]).then(
+          () => true,
+          () => false,
+        );
+        if (freed) this.log.warn({ event: 'ipam.released_orphaned', kind: type.plural, namespace: obj.metadata.namespace, name: obj.metadata.name, key: kv.key }, 'freed a claim of an object deleted without its vnet.dev/ipam finalizer');
       }
     } catch (err) {
       this.log.warn({ err, kind: type.plural, name: obj.metadata.name }, 'releasing a deleted object\'s claims failed; the repair sweep will');
     }
   }
 
+  /** Frees claims whose owner no longer exists (or is a different object of the same name). */
   async repair(): Promise<number> {
     let freed = 0;
     const types: Record<string, StoredType> = { VirtualNetwork: NETWORKS, VirtualPort: PORTS, LoadBalancer: LOAD_BALANCERS };

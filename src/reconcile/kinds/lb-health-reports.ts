@@ -13,8 +13,6 @@ import { READY, agentMarkedSilent, switchUnreachable } from '../../chassis/node-
 import { getCondition } from '../conditions';
 import { NOT_CHECKED, backendKey } from './lb-health';
 
-/** How uncheckedOnDownNodes' reasons begin; a check's own are 'RST' or 'no answer'. */
-
 /**
  * Health-checked backends bound to nodes nobody can check them on: the leader has marked
  * the node's agent silent (AgentNotReporting), or the node's switch does not answer

@@ -97,7 +97,7 @@ describe('LbHealthMonitor', () => {
       await flush();
     }
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
-    expect(mon.failing()).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'not checked: the switch of node hv1 answers nothing (the probe and a barrier after it went unanswered: ovs-vswitchd hung or overloaded)', since: expect.any(String) }]);
+    expect(mon.failing()).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'not checked: the switch of node hv1 did not answer within 500 ms (neither the probe nor a barrier after it: ovs-vswitchd hung or overloaded)', since: expect.any(String) }]);
     // The switch back, the backend answering: in again after healthyThreshold (2) successes.
     conn.hung = false;
     for (const t of [2000, 3000]) {

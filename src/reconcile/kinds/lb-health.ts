@@ -178,7 +178,7 @@ export class LbHealthMonitor {
           // no result either way while the node is away
         } else if (switchAnswered) changed = this.record(p, false, 'no answer') || changed;
         // Still a failure (nothing reaches the backend through that switch), but the switch's.
-        else changed = this.record(p, false, `${NOT_CHECKED} the switch of node ${t.node} answers nothing (the probe and a barrier after it went unanswered: ovs-vswitchd hung or overloaded)`) || changed;
+        else changed = this.record(p, false, `${NOT_CHECKED} the switch of node ${t.node} did not answer within ${t.timing.timeoutMs} ms (neither the probe nor a barrier after it: ovs-vswitchd hung or overloaded)`) || changed;
       }
       if (!p.pending && now >= p.nextAt) {
         p.nextAt = now + t.timing.intervalMs;

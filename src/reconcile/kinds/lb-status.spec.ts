@@ -85,6 +85,22 @@ describe('DispatchCounter', () => {
     expect(counter.complete).toBe(false);
     expect(during).toEqual(before);
   });
+
+  it('a slow switch\'s dump stays the one in flight (no second one meanwhile) and counts when it comes', async () => {
+    const flows = (n: number) => dumped((t) => (t === TABLES.LbDnat.id ? n : 0)).filter((f) => f.tableId === TABLES.LbDnat.id);
+    let answer: ((f: ReturnType<typeof flows>) => void) | undefined;
+    let dumps = 0;
+    const slow = { connected: true, dumpFlows: () => (dumps++, new Promise((r) => (answer = r))) } as unknown as OpenFlowConnection;
+    const counter = new DispatchCounter(pino({ level: 'silent' }));
+    const empty = await counter.count([['hv1', slow]]);
+    expect([dumps, counter.complete, empty.size]).toEqual([1, false, 0]);
+    await counter.count([['hv1', slow]]);
+    expect(dumps).toBe(1);
+    answer!(flows(5));
+    const late = await counter.count([['hv1', slow]]);
+    expect([...late.values()].every((n) => n === 10)).toBe(true);
+    expect(dumps).toBe(1);
+  }, 10_000);
 });
 
 describe('DispatchReporter', () => {

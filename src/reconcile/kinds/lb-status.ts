@@ -164,11 +164,22 @@ export class DispatchCounter {
   /** Whether the last count read every node's flows (each connected, each dump answered). */
   complete = false;
 
+  /** The dump in flight per node (one at a time), and the nodes whose last one was late. */
+  private readonly dumps = new Map<string, Promise<void>>();
+  private readonly slow = new Set<string>();
+
   constructor(
     private readonly log: Logger,
     private readonly fastPathDispatched?: () => ReadonlyMap<string, number>,
     private readonly ownerLive?: (objectId: number) => boolean,
   ) {}
+
+  /** A node's dump, whenever it comes: its counts from now on. */
+  private apply(node: string, flows: readonly FlowStats[]): void {
+    let totals = this.totals.get(node);
+    if (!totals) this.totals.set(node, (totals = new RunningTotals(this.ownerLive)));
+    this.perNode.set(node, totals.update(dispatchReadings(flows)));
+  }
 
   async count(connections: Iterable<[string, OpenFlowConnection]>): Promise<Map<string, number>> {
     const conns = [...connections];
@@ -182,19 +193,24 @@ export class DispatchCounter {
         if (!conn.connected) return;
         try {
           // A hung switch (its connection not yet timed out) answers no dump: without a bound, it
-          // held every load balancer's status, health included, until its connection died.
-          const dump = conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) });
-          dump.catch(() => undefined);
-          const flows = await Promise.race([dump, sleep(DUMP_TIMEOUT_MS, undefined, { ref: false })]);
-          if (!flows) {
-            this.log.debug({ node, ms: DUMP_TIMEOUT_MS }, 'lb status: flow dump unanswered; keeping last counts');
-            return;
+          // held every load balancer's status, health included, until its connection died. A slow
+          // one's dump stays the one in flight (never a second meanwhile) and counts when it comes.
+          let dump = this.dumps.get(node);
+          if (!dump) {
+            dump = conn.dumpFlows({ tableId: TABLES.LbDnat.id, ...appSelector(DEFAULT_COOKIE_APP) }).then((flows) => this.apply(node, flows));
+            this.dumps.set(node, dump);
+            void dump.catch(() => undefined).finally(() => this.dumps.delete(node));
           }
-          const readings = dispatchReadings(flows);
-          let totals = this.totals.get(node);
-          if (!totals) this.totals.set(node, (totals = new RunningTotals(this.ownerLive)));
-          this.perNode.set(node, totals.update(readings));
-          read++;
+          const bound = new AbortController();
+          const answered = await Promise.race([dump.then(() => true), sleep(DUMP_TIMEOUT_MS, false, { ref: false, signal: bound.signal }).catch(() => false)]);
+          bound.abort();
+          if (answered) {
+            read++;
+            this.slow.delete(node);
+          } else if (!this.slow.has(node)) {
+            this.slow.add(node);
+            this.log.warn({ event: 'lb.count_slow', node, ms: DUMP_TIMEOUT_MS }, 'lb status: the node\'s flow dump is not answered in time; its last counts stand until it is');
+          }
         } catch (err) {
           this.log.debug({ node, err }, 'lb status: flow dump failed; keeping last counts');
         }

@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ConditionView } from '../../chassis/node-status';
+import { NO_PROBE_ANSWERED, type ConditionView } from '../../chassis/node-status';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { PROBE_BYTES, PROBE_ETHERTYPE, PROBE_TUNNEL_ID, TABLES, type LogicalModel, type NodeModel } from '../../pipeline';
 import type { Encapsulation } from '../../resources/kinds';
@@ -262,7 +262,7 @@ export class TunnelProber {
               : 'those hosts hold their tunnel IPs, this host routes to them';
         outcome = {
           status: 'False',
-          reason: all ? 'NoProbeAnswered' : 'ProbesUnanswered',
+          reason: all ? NO_PROBE_ANSWERED : 'ProbesUnanswered',
           message: `no tunnel probe came back in ${Math.round(stale / 1000)} s from ${named.join(', ')}: check that ${suspect}, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that vnetd (or the agent) runs there`,
         };
       }
