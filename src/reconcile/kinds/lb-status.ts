@@ -53,7 +53,7 @@ export interface LbStatusSources {
   whyUnhealthy?(lbUid: string, ip: string): string | undefined;
   /** Whether a node's switch does not answer (its Node says SwitchUnreachable): connections sent to its backends are lost. */
   switchDown?(node: string): boolean;
-  /** Why a node's tunnels are down (its Node says TunnelsUp=False), undefined while they carry traffic: its backends are out of other nodes' reach. */
+  /** Why a node is cut off the overlay (its Node says TunnelsUp=False NoProbeAnswered), undefined otherwise: its backends are out of other nodes' reach. */
   tunnelsDown?(node: string): string | undefined;
   /** Whether the load balancer whose flows carry this cookie object id still exists (see RunningTotals). */
   lbOwnerLive?(objectId: number): boolean;
@@ -508,9 +508,8 @@ export class LbStatusReporter {
       const troubles = whyNoConnections(lb, backends, unresolved, {
         whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
         switchDown: (node) => this.src.switchDown?.(node) ?? false,
-        tunnelsDown: (node) => this.src.tunnelsDown?.(node),
       });
-      const available = backendsAvailable(lb, backends, troubles);
+      const available = backendsAvailable(lb, backends, troubles, cutOffNote(backends, troubles, (node) => this.src.tunnelsDown?.(node)));
       // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, not drained, their switch up.
       const healthyBackends = `${troubles.filter((t) => t === undefined).length}/${backends.length}`;
       const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
@@ -652,7 +651,7 @@ const BACKENDS_AVAILABLE = 'BackendsAvailable';
  * new connections to. Ready says the VIP's flows are installed where needed; a VIP whose
  * every backend fails its checks is Ready and refuses every connection, which only this tells.
  */
-function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[], troubles: ReadonlyArray<string | undefined>): ConditionInput {
+function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[], troubles: ReadonlyArray<string | undefined>, note = ''): ConditionInput {
   const observedGeneration = lb.metadata.generation;
   if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP are refused', observedGeneration };
   const getting = troubles.filter((t) => t === undefined).length;
@@ -663,31 +662,37 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
     // An unchecked backend on a node whose switch does not answer is still dealt connections:
     // they go unanswered there, not refused (QA: "refused" while a partitioned switch served them).
     const unanswered = troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX)).length;
-    // Behind cut tunnels: answered for clients on the backend's own node only.
-    const local = troubles.filter((t) => t?.startsWith(TUNNELS_DOWN_PREFIX)).length;
-    const known = unanswered + local ? ' known to be answered' : '';
+    const known = unanswered ? ' known to be answered' : '';
     const none = backends.length === 1 ? `its only backend gets no connections${known}` : `none of its ${backends.length} backends gets connections${known}`;
-    const lost = unanswered === 0 ? '' : unanswered === backends.length ? 'go unanswered unless that switch still forwards them' : 'go unanswered unless those switches still forward them';
-    const outcome =
-      local === 0
-        ? unanswered === 0
-          ? 'so new connections are refused'
-          : unanswered === backends.length
-            ? `so new connections ${lost}`
-            : `so new connections are refused, or ${lost}`
-        : `so new connections are answered only for clients on the backends' own nodes${unanswered + local < backends.length ? ', refused for others' : ''}${unanswered ? `, or ${lost}` : ''}`;
+    const outcome = unanswered === 0 ? 'so new connections are refused' : unanswered === backends.length ? 'so new connections go unanswered unless that switch still forwards them' : 'so new connections are refused, or go unanswered unless those switches still forward them';
     const allDrained = troubles.every((t) => t === DRAINED);
     return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, ${outcome}: ${not}`, observedGeneration };
   }
   if (getting < backends.length) {
-    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections; not: ${not}`, observedGeneration };
+    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections; not: ${not}${note}`, observedGeneration };
   }
-  return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: backends.length === 1 ? 'its only backend gets connections' : `all ${backends.length} backends get connections`, observedGeneration };
+  return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: `${backends.length === 1 ? 'its only backend gets connections' : `all ${backends.length} backends get connections`}${note}`, observedGeneration };
 }
 
 const DRAINED = 'drained: weight 0';
 const SWITCH_DOWN_PREFIX = 'the switch of its node ';
-const TUNNELS_DOWN_PREFIX = 'the tunnels of its node ';
+
+/**
+ * Backends that get connections but sit on a node cut off the overlay: dealt connections from
+ * every node, which only that node's clients reach (QA-93: status said all was well while every
+ * remote client's connections went unanswered). Said, not subtracted from the count: the node's
+ * own clients are served, and a node leaving (its peers' probes unanswered a moment) must not
+ * make a load balancer look down.
+ */
+function cutOffNote(backends: readonly LbBackendStatus[], troubles: ReadonlyArray<string | undefined>, tunnelsDown: (node: string) => string | undefined): string {
+  const byNode = new Map<string, string[]>();
+  backends.forEach((b, i) => {
+    if (troubles[i] === undefined && b.node && tunnelsDown(b.node) !== undefined) byNode.set(b.node, [...(byNode.get(b.node) ?? []), b.name]);
+  });
+  if (byNode.size === 0) return '';
+  const parts = [...byNode].map(([node, names]) => `${names.join(', ')} (node ${node} is cut off the overlay: ${tunnelsDown(node)})`);
+  return `; reached by clients on their own node only: ${parts.join('; ')}`;
+}
 
 /**
  * Why each backend (status.backends, in spec order) gets no new connections; undefined for
@@ -702,10 +707,6 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
     if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
     // Unchecked (no healthCheck), so still dealt connections, which its node's switch loses.
     if (why.switchDown(b.node)) return `${SWITCH_DOWN_PREFIX}${b.node} does not answer`;
-    // Dealt connections from every node, which only its own node's clients reach (QA-93:
-    // status said all backends got connections while half the clients' went unanswered).
-    const tunnels = why.tunnelsDown(b.node);
-    if (tunnels !== undefined) return `${TUNNELS_DOWN_PREFIX}${b.node} are down, so clients on other nodes do not reach it: ${tunnels}`;
     return undefined;
   });
 }
@@ -714,7 +715,6 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
 interface BackendTroubles {
   whyUnhealthy(ip: string): string | undefined;
   switchDown(node: string): boolean;
-  tunnelsDown(node: string): string | undefined;
 }
 
 function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {
