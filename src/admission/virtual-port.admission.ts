@@ -26,8 +26,12 @@ function validateNode(port: VirtualPort, causes: StatusCause[]): void {
   if (why) causes.push({ field: 'spec.node', reason: 'FieldValueInvalid', message: `Invalid value: "${node}": ${why}` });
 }
 
-/** What an interface id may hold: what OVS integrations put in iface-id (UUIDs, pod and VM names). */
-const INTERFACE_ID = /^[A-Za-z0-9._:@/-]+$/;
+/**
+ * What an interface id may not hold: what breaks the ovs-vsctl and libvirt commands printed
+ * for it (whitespace, quotes, a backslash, shell and XML metacharacters, control characters).
+ * Commas and '=' stay (field selectors escape them).
+ */
+const INTERFACE_ID = /^[^\s\x00-\x1f\x7f"'`\\<>$;&|()]+$/;
 
 /** An empty interface id: no OVS Interface binds by it (and before 2026-12-02 its claim was never released). */
 function validateInterfaceId(port: VirtualPort, causes: StatusCause[]): void {
@@ -37,7 +41,7 @@ function validateInterfaceId(port: VirtualPort, causes: StatusCause[]): void {
   } else if (id !== undefined && !INTERFACE_ID.test(id)) {
     // It goes into external_ids:iface-id and the commands vnetctl prints for the hypervisor
     // (ovs-vsctl, libvirt XML): a newline or a quote there broke them (QA-96).
-    causes.push({ field: 'spec.interfaceId', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(id)}: an interface id is letters, digits and . _ : @ / - (a UUID, as libvirt and Neutron give, or a name), no spaces, quotes or control characters` });
+    causes.push({ field: 'spec.interfaceId', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(id)}: an interface id (a UUID, as libvirt and Neutron give, or a name) may not hold spaces, quotes, a backslash, control characters or any of < > $ ; & | ( )` });
   }
 }
 
