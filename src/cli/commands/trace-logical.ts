@@ -194,8 +194,14 @@ function deliveryTo(input: TraceInput, dst: VirtualPort): Delivery {
   if (!there) return { kind: 'flood', port: dst.metadata.name, why: notBoundWhy(dst) };
   const inner: Delivery = there === here ? { kind: 'local', port: dst.metadata.name, ofport: dst.status?.ofport } : { kind: 'tunnel', port: dst.metadata.name, node: there, vtep: input.nodes.find((n) => n.metadata.name === there)?.spec?.tunnelIP };
   const nicMac = nicMacOf(dst);
-  return nicMac ? { kind: 'refused', port: dst.metadata.name, why: `its VM's NIC has MAC ${nicMac}, not the port's ${macOf(dst) ?? '?'} (Bound MacMismatch)`, inner } : inner;
+  if (nicMac) return { kind: 'refused', port: dst.metadata.name, why: `its VM's NIC has MAC ${nicMac}, not the port's ${macOf(dst) ?? '?'} (Bound MacMismatch)`, inner };
+  // The switch outputs it; a NIC whose link is down takes nothing (chassis/binding.ts LinkDown).
+  if (linkDown(dst)) return { kind: 'refused', port: dst.metadata.name, why: "its VM's NIC link is down (Bound LinkDown): the VM is not running, or its NIC is down", inner };
+  return inner;
 }
+
+/** Bound, to a NIC whose link is down. */
+const linkDown = (p: VirtualPort): boolean => boundCondition(p)?.status === 'True' && boundCondition(p)?.reason === 'LinkDown';
 
 /** Whether a VM receives what is sent this way. */
 export const reachesVm = (d: Delivery): boolean => d.kind === 'local' || d.kind === 'tunnel';
@@ -307,12 +313,20 @@ export function sourceVerdict(port: VirtualPort, mac: string, ip: string): { all
   const own = macOf(port)?.toLowerCase();
   const m = mac.toLowerCase();
   const source = `source ${mac} / ${ip}`;
-  const ownIp = ipsOf(port).some((a) => canonicalIfIp(a) === canonicalIfIp(ip)) || (familyOf(ip) === 6 && linkLocalOfPort(port) === canonicalIfIp(ip));
+  const pairList = port.spec?.allowedAddressPairs ?? [];
+  if (familyOf(ip) === 6) {
+    // IPv6 as port-security-v6.ts has it: none at all from a port without an IPv6 address or
+    // pair; the link-local address of each MAC that has one (the port's, a pair's).
+    const macs = new Set([...(ipsOf(port).some((a) => familyOf(a) === 6) && own ? [own] : []), ...pairList.filter((a) => familyOf(a.ip.split('/')[0]!) === 6).map((a) => (a.mac ?? own ?? '').toLowerCase())]);
+    if (macs.size === 0) return { allowed: false, why: `${source}: the port has no IPv6 address nor IPv6 allowed pair, so port security lets no IPv6 through` };
+    if (macs.has(m) && canonicalIfIp(ip) === linkLocalOf(m)) return { allowed: true, why: `${source} are the link-local address of ${m === own ? "the port's MAC" : `its allowed pair's MAC`}` };
+  }
+  const ownIp = ipsOf(port).some((a) => canonicalIfIp(a) === canonicalIfIp(ip));
   if (m === own && ownIp) return { allowed: true, why: `${source} are the port's own` };
-  const pair = (port.spec?.allowedAddressPairs ?? []).find((a) => (a.mac ?? own)?.toLowerCase() === m && coversAddress(a.ip, ip));
+  const pair = pairList.find((a) => (a.mac ?? own)?.toLowerCase() === m && coversAddress(a.ip, ip));
   if (pair) return { allowed: true, why: `${source} match its allowed address pair ${pair.ip}${pair.mac ? ` (${pair.mac})` : ''}` };
-  const pairs = (port.spec?.allowedAddressPairs ?? []).map((a) => `${a.ip}${a.mac ? ` (${a.mac})` : ''}`);
-  const why = m !== own && !(port.spec?.allowedAddressPairs ?? []).some((a) => a.mac?.toLowerCase() === m) ? `MAC ${mac} is not the port's ${own ?? '?'}${pairs.length ? ' nor an allowed pair\'s' : ''}` : `${ip} is neither the port's address (${ipsOf(port).join(', ') || 'none'}) nor covered by an allowed address pair with MAC ${mac}${pairs.length ? ` (${pairs.join(', ')})` : ''}`;
+  const pairs = pairList.map((a) => `${a.ip}${a.mac ? ` (${a.mac})` : ''}`);
+  const why = m !== own && !pairList.some((a) => a.mac?.toLowerCase() === m) ? `MAC ${mac} is not the port's ${own ?? '?'}${pairs.length ? ' nor an allowed pair\'s' : ''}` : `${ip} is neither the port's address (${ipsOf(port).join(', ') || 'none'}) nor covered by an allowed address pair with MAC ${mac}${pairs.length ? ` (${pairs.join(', ')})` : ''}`;
   return { allowed: false, why: `${source}: ${why}` };
 }
 
@@ -330,6 +344,7 @@ export function logicalPath(input: TraceInput): LogicalPath {
   // Nothing its VM sends is forwarded (QA: verdict "deliver" from a port bound nowhere).
   if (!nodeOf(from)) return { lines: [...lines, `binding:  port ${from.metadata.name} is on no node (${notBoundWhy(from)}): no switch has flows for its VM's NIC, so nothing it sends is forwarded`], deliver: false, src: srcIp };
   if (!from.status?.ofport) return { lines: [...lines, `binding:  port ${from.metadata.name} is not realized on node ${nodeOf(from)} yet (no ofport): OVS has no flows for it`], deliver: false, src: srcIp };
+  if (linkDown(from)) return { lines: [...lines, `binding:  port ${from.metadata.name}'s NIC link is down (Bound LinkDown): its VM sends nothing until the link is up (its flows are in place)`], deliver: false, src: srcIp };
   const ps = from.spec?.portSecurity !== false;
   // The MAC the packet leaves the VM with: as asked, else its NIC's (MacMismatch), else the port's.
   const nicMac = input.srcMac ?? nicMacOf(from);

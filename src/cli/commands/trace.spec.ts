@@ -6,6 +6,7 @@ import { natOf, parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows
 import { ipv6RegisterNames } from './trace-lb';
 import { checkLbFlows, pickReport } from './trace-lb-match';
 import { pathTrouble } from './trace';
+import { linkLocalOf } from '../../pipeline/port-security-v6';
 import { logicalPath, macOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
 import { renderTraceText, whereOvs, type TraceReport } from './trace-report';
 import { afterDnat, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
@@ -99,6 +100,26 @@ describe('trace: logical path', () => {
     expect(ranged.deliver).toBe(true);
     expect(ranged.lines.join('\n')).toMatch(/allowed address pair 10\.0\.0\.64\/28 covers it \(with MAC 02:00:00:00:00:99\)[\s\S]*unknown unicast, flooded/);
     expect(logicalPath(withPairs('10.0.0.80')).deliver).toBe(false);
+  });
+
+  it('a NIC whose link is down (Bound LinkDown) takes nothing the switch sends it, and sends nothing', () => {
+    const down = (p: VirtualPort) => ({ ...p, status: { ...p.status, conditions: [{ type: 'Bound', status: 'True', reason: 'LinkDown', message: 'bound to interface t (ofport 4) on node hv2, but its link is down', lastTransitionTime: '2026-12-04T00:00:00Z' }] } }) as VirtualPort;
+    const to = logicalPath({ ...input('10.0.0.3', 'icmp'), ports: [a, down(ports[1]!), ...ports.slice(2)] });
+    expect(to.deliver).toBe(false);
+    expect(to.delivery).toMatchObject({ kind: 'refused', port: 'b', why: expect.stringContaining("its VM's NIC link is down (Bound LinkDown)") });
+    const from = logicalPath({ ...input('10.0.0.3', 'icmp'), from: down(a) });
+    expect(from.deliver).toBe(false);
+    expect(from.lines.join('\n')).toContain("port a's NIC link is down (Bound LinkDown): its VM sends nothing");
+  });
+
+  it('--src-ip / --src-mac over IPv6: link-local addresses of the port\'s and its pairs\' MACs pass; a port without IPv6 sends none', () => {
+    const v6 = { ...a, spec: { ...a.spec!, ips: ['10.0.0.2', 'fd00::2'], allowedAddressPairs: [{ ip: 'fd00::100', mac: '00:00:5e:00:02:01' }] } } as VirtualPort;
+    const verdict = (f: VirtualPort, srcIp: string, srcMac?: string) => logicalPath({ ...input('fd00::3', 'icmp'), from: f, srcIp, srcMac }).lines.find((l) => l.startsWith('security:'));
+    expect(verdict(v6, linkLocalOf('00:00:5e:00:02:01'), '00:00:5e:00:02:01')).toContain("link-local address of its allowed pair's MAC: allowed");
+    expect(verdict(v6, linkLocalOf(macOf(a)!))).toContain("link-local address of the port's MAC: allowed");
+    expect(verdict(v6, linkLocalOf('00:00:5e:00:02:01'))).toContain('dropped');
+    // An IPv4-only port: OVS drops every IPv6 packet it sends, its link-local ones too.
+    expect(verdict(a, linkLocalOf(macOf(a)!))).toContain('the port has no IPv6 address nor IPv6 allowed pair, so port security lets no IPv6 through: dropped');
   });
 
   it('--src-ip / --src-mac: what port security makes of a source the port does not send from by default (QA-93)', () => {
