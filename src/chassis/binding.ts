@@ -3,7 +3,7 @@
  * Interface carries external_ids:iface-id equal to its interfaceId. This file decides
  * the port's binding status from what the node sessions see. Pure.
  */
-import { setCondition } from '../reconcile/conditions';
+import { getCondition, setCondition } from '../reconcile/conditions';
 import type { VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { INTEGRATION_BRIDGE } from './layout';
 
@@ -52,6 +52,12 @@ export const MAC_MISMATCH = 'MacMismatch';
  * VM is off with its tap left behind): the port is not Ready, as with MAC_MISMATCH.
  */
 export const LINK_DOWN = 'LinkDown';
+
+/** Whether the port is bound to a NIC whose link is down (see LINK_DOWN). */
+export function linkIsDown(port: Pick<VirtualPort, 'status'> | undefined): boolean {
+  const bound = getCondition(port?.status?.conditions, BOUND);
+  return bound?.status === 'True' && bound.reason === LINK_DOWN;
+}
 
 /**
  * The interfaces a port can be bound to (an OpenFlow port assigned), by node name (the

@@ -66,6 +66,8 @@ export interface LbBackendModel {
   /** Node its port is bound to and the port's OpenFlow number there, when bound. */
   node?: string;
   ofport?: number;
+  /** Key (namespace/name) of the VirtualPort holding the address: status asks whether its NIC's link is up. */
+  port?: string;
 }
 
 export interface LoadBalancerModel {

@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { TABLES } from '../../src/pipeline/tables';
 import { getCondition } from '../../src/reconcile/conditions';
-import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
+import type { HypervisorNode, LoadBalancer, VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
@@ -375,6 +375,15 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const conditions = async () => ((await call('GET', path)) as VirtualPort).status?.conditions;
     await pingUntil(a.vm, ip);
     const flowsOf = async () => (await b.vm.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${b.vm.hypervisor.ovs.bridgeMgmtSocket('br-int')}`])).split('\n').filter((l) => l.includes(b.port.spec!.mac!)).length;
+    // An unchecked load balancer over both: b's NIC down, it is still dealt connections, which go unanswered.
+    await call('POST', `${G}/namespaces/${ns}/loadbalancers`, { metadata: { name: 'web' }, spec: { network: 'net', vip: '10.13.0.100', listeners: [{ protocol: 'TCP', port: 80 }], backends: [{ port: 'a' }, { port: 'b' }] } });
+    await waitReady(ns, 'loadbalancers', 'web');
+    const lbSays = (backends: string) =>
+      eventually(async () => {
+        const s = ((await call('GET', `${G}/namespaces/${ns}/loadbalancers/web`)) as LoadBalancer).status;
+        return s?.healthyBackends === backends ? s : undefined;
+      }, 15_000, 100);
+    await lbSays('2/2');
     const flowsBefore = await flowsOf();
     let t0 = performance.now();
     await b.vm.exec(['ip', 'link', 'set', b.vm.iface, 'down']);
@@ -386,13 +395,17 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(getCondition(down, 'Bound')).toMatchObject({ status: 'True', reason: 'LinkDown' });
     expect(getCondition(down, 'Ready')).toMatchObject({ reason: 'LinkDown', message: expect.stringContaining(`bound to interface ${b.vm.tap} (ofport ${await b.vm.ofport()}) on node hv2, but its link is down`) });
     expect(await flowsOf()).toBe(flowsBefore);
+    const lbDown = await lbSays('1/2');
+    const lbDownMs = performance.now() - t0;
+    expect(getCondition(lbDown.conditions, 'BackendsAvailable')).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: "1 of 2 backends gets connections; not: b (port b's NIC's link is down (Bound LinkDown))" });
     t0 = performance.now();
     await b.vm.exec(['ip', 'link', 'set', b.vm.iface, 'up']);
     await waitReady(ns, 'virtualports', 'b');
     const upMs = performance.now() - t0;
     expect(getCondition(await conditions(), 'Bound')).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
     const first = await pingUntil(a.vm, ip);
-    log(`link down in the VM: port Ready=False LinkDown after ${downMs.toFixed(0)} ms (flows kept: ${flowsBefore}); up: Ready after ${upMs.toFixed(0)} ms, first ping ${first.toFixed(0)} ms later`);
+    expect(getCondition((await lbSays('2/2')).conditions, 'BackendsAvailable')).toMatchObject({ reason: 'AllBackendsAvailable' });
+    log(`link down in the VM: port Ready=False LinkDown after ${downMs.toFixed(0)} ms (flows kept: ${flowsBefore}), its load balancer 1/2 after ${lbDownMs.toFixed(0)} ms; up: Ready after ${upMs.toFixed(0)} ms, first ping ${first.toFixed(0)} ms later`);
   }, 60_000);
 
   it('port security drops spoofed source MAC and IP; an allowedAddressPair passes', async () => {

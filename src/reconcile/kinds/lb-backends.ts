@@ -51,7 +51,7 @@ export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: Read
 }
 
 function backend(name: string, ip: string, mac: string, weight: number, port: PortModel): LbBackendModel {
-  const m: LbBackendModel = { name, ip, mac, weight, healthy: !!port.binding };
+  const m: LbBackendModel = { name, ip, mac, weight, healthy: !!port.binding, port: port.key };
   if (port.binding) {
     m.node = port.binding.node;
     m.ofport = port.binding.ofport;

@@ -328,6 +328,45 @@ describe('LbStatusReporter', () => {
       await reporter.stop();
     }
   });
+
+  it('does not count an unchecked backend whose NIC\'s link is down (Bound LinkDown) as getting connections: it is still dealt them, and they go unanswered (review of QA-93\'s LinkDown)', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const stored = await storeWeb(objects);
+    // Unchecked backends: healthy whatever their NIC does; their ports by key.
+    const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, node: `hv${i + 1}`, port: `t/${b.name}` })) }]]) }) as unknown as LogicalModel;
+    const down = new Set<string>();
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, intervalMs: 3_600_000, linkDown: (key) => down.has(key) });
+    const status = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status;
+    const available = (s: LoadBalancer['status']) => s?.conditions?.find((c) => c.type === 'BackendsAvailable');
+    const until = async (ok: (s: LoadBalancer['status']) => boolean) => {
+      const deadline = Date.now() + 2000;
+      while (!ok(await status())) {
+        if (Date.now() > deadline) throw new Error(`not met: ${JSON.stringify(await status())}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return (await status())!;
+    };
+    reporter.start();
+    try {
+      reporter.statusSoon();
+      await until((s) => s?.healthyBackends === '2/2');
+      down.add('t/p6');
+      reporter.statusSoon();
+      const one = await until((s) => s?.healthyBackends === '1/2');
+      expect(available(one)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: "1 of 2 backends gets connections; not: p6 (port p6's NIC's link is down (Bound LinkDown))" });
+      // Its flows stay: status.backends still has it healthy (nothing to check it), bound where it was.
+      expect(one.backends?.map((b) => [b.name, b.healthy, b.node])).toEqual([['p5', true, 'hv1'], ['p6', true, 'hv2']]);
+      down.add('t/p5');
+      reporter.statusSoon();
+      const none = await until((s) => s?.healthyBackends === '0/2');
+      expect(available(none)).toMatchObject({ status: 'False', reason: 'NoHealthyBackends', message: "none of its 2 backends gets connections known to be answered, so new connections go unanswered: p5 (port p5's NIC's link is down (Bound LinkDown)); p6 (port p6's NIC's link is down (Bound LinkDown))" });
+      down.clear();
+      reporter.statusSoon();
+      expect(available(await until((s) => s?.healthyBackends === '2/2'))).toMatchObject({ reason: 'AllBackendsAvailable' });
+    } finally {
+      await reporter.stop();
+    }
+  });
 });
 
 describe('LbStatusReporter: status.slots', () => {

@@ -55,6 +55,8 @@ export interface LbStatusSources {
   switchDown?(node: string): boolean;
   /** Why a node is cut off the overlay (its Node says TunnelsUp=False NoProbeAnswered), undefined otherwise: its backends are out of other nodes' reach. */
   tunnelsDown?(node: string): string | undefined;
+  /** Whether a VirtualPort (namespace/name) is bound to a NIC whose link is down (Bound=True LinkDown): what is sent to it is lost. */
+  linkDown?(portKey: string): boolean;
   /** Whether the load balancer whose flows carry this cookie object id still exists (see RunningTotals). */
   lbOwnerLive?(objectId: number): boolean;
 }
@@ -505,9 +507,14 @@ export class LbStatusReporter {
       const backends = this.backendsOf(lb, model, totals);
       const unresolved = unresolvedBackends(lb, model);
       const refs = resolvedRefs(lb, unresolved, (ip) => ambiguousHolders(lb, model, ip));
+      const portOf = new Map((model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []).map((b) => [b.name, b.port]));
       const troubles = whyNoConnections(lb, backends, unresolved, {
         whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
         switchDown: (node) => this.src.switchDown?.(node) ?? false,
+        linkDown: (name) => {
+          const port = portOf.get(name);
+          return port !== undefined && (this.src.linkDown?.(port) ?? false) ? port.slice(port.indexOf('/') + 1) : undefined;
+        },
       });
       const available = backendsAvailable(lb, backends, troubles, cutOffNote(backends, troubles, (node) => this.src.tunnelsDown?.(node)));
       // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, not drained, their switch up.
@@ -659,12 +666,16 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
   troubles.forEach((t, i) => t !== undefined && byTrouble.set(t, [...(byTrouble.get(t) ?? []), backends[i]!.name]));
   const not = [...byTrouble].map(([t, names]) => `${names.join(', ')} (${t})`).join('; ');
   if (getting === 0) {
-    // An unchecked backend on a node whose switch does not answer is still dealt connections:
-    // they go unanswered there, not refused (QA: "refused" while a partitioned switch served them).
-    const unanswered = troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX)).length;
+    // An unchecked backend on a node whose switch does not answer, or whose NIC's link is down,
+    // is still dealt connections: they go unanswered, not refused (QA: "refused" while a
+    // partitioned switch served them).
+    const switchDown = troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX)).length;
+    const unanswered = switchDown + troubles.filter((t) => t?.endsWith(LINK_DOWN_SUFFIX)).length;
     const known = unanswered ? ' known to be answered' : '';
     const none = backends.length === 1 ? `its only backend gets no connections${known}` : `none of its ${backends.length} backends gets connections${known}`;
-    const outcome = unanswered === 0 ? 'so new connections are refused' : unanswered === backends.length ? 'so new connections go unanswered unless that switch still forwards them' : 'so new connections are refused, or go unanswered unless those switches still forward them';
+    const switches = new Set(troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX))).size;
+    const unless = switches === 0 ? '' : switches === 1 ? ' unless that switch still forwards them' : ' unless those switches still forward them';
+    const outcome = unanswered === 0 ? 'so new connections are refused' : unanswered === backends.length ? `so new connections go unanswered${unless}` : `so new connections are refused, or go unanswered${unless}`;
     const allDrained = troubles.every((t) => t === DRAINED);
     return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, ${outcome}: ${not}`, observedGeneration };
   }
@@ -676,6 +687,7 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
 
 const DRAINED = 'drained: weight 0';
 const SWITCH_DOWN_PREFIX = 'the switch of its node ';
+const LINK_DOWN_SUFFIX = "NIC's link is down (Bound LinkDown)";
 
 /**
  * Backends that get connections but sit on a node cut off the overlay: dealt connections from
@@ -707,14 +719,20 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
     if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
     // Unchecked (no healthCheck), so still dealt connections, which its node's switch loses.
     if (why.switchDown(b.node)) return `${SWITCH_DOWN_PREFIX}${b.node} does not answer`;
+    // Its flows stay (the VM may bring its NIC up again any moment), and so do its connections,
+    // which a NIC that is down never answers: a checked backend's checks fail soon after.
+    const port = why.linkDown(b.name);
+    if (port !== undefined) return `port ${port}'s ${LINK_DOWN_SUFFIX}`;
     return undefined;
   });
 }
 
-/** What whyNoConnections asks beyond status.backends: why an unhealthy backend is so, and which nodes' switches do not answer. */
+/** What whyNoConnections asks beyond status.backends: why an unhealthy backend is so, which nodes' switches do not answer, which backends' NICs are down. */
 interface BackendTroubles {
   whyUnhealthy(ip: string): string | undefined;
   switchDown(node: string): boolean;
+  /** The backend's port name when its NIC's link is down, undefined otherwise. */
+  linkDown(name: string): string | undefined;
 }
 
 function sameBackends(a: unknown, b: readonly LbBackendStatus[]): boolean {

@@ -28,7 +28,7 @@
 import type { Logger } from 'pino';
 import { TUNNELS_UP, agentMarkedSilent, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf } from '../../chassis/binding';
+import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, linkIsDown } from '../../chassis/binding';
 import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
 import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
@@ -415,8 +415,20 @@ export class PipelineReconciler {
         whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
         switchDown: (node) => switchUnreachable(this.nodeObj(node)),
         tunnelsDown: (node) => tunnelsDown(this.nodeObj(node)),
+        linkDown: (key) => {
+          const slash = key.indexOf('/');
+          return linkIsDown(this.ports.get(objectKey(PORTS, key.slice(0, slash), key.slice(slash + 1))));
+        },
         lbOwnerLive,
       });
+      // A backend's NIC going down or up changes no flow (its port's signature): its load balancers' status follows it here.
+      this.unsubscribe.push(
+        this.ports.addEventHandler({
+          onUpdate: (o, n) => {
+            if (linkIsDown(o) !== linkIsDown(n)) this.lbStatus?.statusSoon();
+          },
+        }),
+      );
     }
     if (opts.node !== undefined && opts.onDispatched) {
       this.dispatch = new DispatchReporter({
