@@ -13,6 +13,7 @@ import { decodeObjectBody, decodePatchBody, decodeJson } from './request-body';
 import { parseDeleteOptions } from './delete-options';
 import { ResourceService, type Scope } from './resource.service';
 import { includeObjectOf, send, sendList, sendObject, wantsTable } from './respond';
+import { assertAcceptable } from './negotiate';
 import { toTable } from './table';
 import { ApiErrors } from '../resources/status';
 import { WatchService, type WatchEventType } from './watch.service';
@@ -30,6 +31,8 @@ export class ResourcesController {
   private scope(req: AuthedRequest, plural: string, namespace?: string, core = false): Scope {
     // Namespaces are core/v1's only: under our group, "namespaces" names no resource (404).
     const type = core ? this.resources.resolveType('namespaces', undefined) : this.resources.resolveType(plural, namespace !== undefined);
+    // Before anything is done, as kube-apiserver negotiates: a client that cannot read the answer gets 406.
+    assertAcceptable(req.headers.accept);
     return { principal: req.principal!, type, namespace: type.namespaced ? namespace : undefined };
   }
 

@@ -933,6 +933,20 @@ describe('collections and methods (found by a black-box review)', () => {
     expect((await v.call('GET', '/api/v1/namespaces/t1')).status).toBe(200);
   });
 
+  it('answers 406 NotAcceptable, doing nothing, to a client that accepts only what vnetd does not write (protobuf); with a JSON fallback it is served', async () => {
+    const protobufOnly = { accept: 'application/vnd.kubernetes.protobuf' };
+    const body = port('c406', {});
+    const refused = await rejected('POST', `${G}/namespaces/t2/virtualports`, body, 406, 'NotAcceptable', protobufOnly);
+    expect(refused.message).toBe('only the following media types are accepted: application/json, application/yaml (asked for application/vnd.kubernetes.protobuf)');
+    expect((await v.call('GET', `${G}/namespaces/t2/virtualports/c406`)).status).toBe(404);
+    await rejected('GET', `${G}/namespaces/t2/virtualports`, undefined, 406, 'NotAcceptable', protobufOnly);
+    await rejected('GET', '/api/v1/namespaces/t2', undefined, 406, 'NotAcceptable', { accept: 'application/vnd.kubernetes.protobuf;stream=watch' });
+    // As kubectl asks for built-in kinds: protobuf first, JSON after.
+    const served = await v.call('GET', '/api/v1/namespaces/t2', undefined, { accept: 'application/vnd.kubernetes.protobuf,application/json' });
+    expect(served.status).toBe(200);
+    expect(served.headers['content-type']).toMatch(/^application\/json/);
+  });
+
   it('answers 405 to a method a resource does not take, 404 to a resource that does not exist, and a PUT to a missing object 404', async () => {
     await rejected('PUT', `${G}/namespaces/t2/virtualports`, { items: [] }, 405, 'MethodNotAllowed');
     await rejected('PATCH', `${G}/namespaces/t2/virtualports`, {}, 405, 'MethodNotAllowed', { contentType: 'application/merge-patch+json' });
