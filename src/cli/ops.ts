@@ -33,15 +33,20 @@ export async function listObjects<T extends KubeObject>(rt: Runtime, kind: KindI
   return { items, metadata: { resourceVersion: rv } };
 }
 
+/** Every write carries --dry-run: the server admits, validates and answers as for a real one, and stores nothing. */
+function writeQuery(rt: Runtime, query: Record<string, string> = {}): Record<string, string> {
+  return rt.dryRun ? { ...query, dryRun: 'All' } : query;
+}
+
 export function createObject<T extends KubeObject>(rt: Runtime, kind: KindInfo, ns: string | undefined, body: KubeObject): Promise<T> {
   // Strict: a typo'd field in a manifest is an error, not silently pruned.
-  return rt.client().call<T>({ method: 'POST', path: resourcePath(kind, ns), body, query: { fieldValidation: 'Strict' } });
+  return rt.client().call<T>({ method: 'POST', path: resourcePath(kind, ns), body, query: writeQuery(rt, { fieldValidation: 'Strict' }) });
 }
 
 export function deleteObject<T extends KubeObject>(rt: Runtime, kind: KindInfo, ns: string | undefined, name: string): Promise<T> {
-  return rt.client().call<T>({ method: 'DELETE', path: resourcePath(kind, ns, name) });
+  return rt.client().call<T>({ method: 'DELETE', path: resourcePath(kind, ns, name), query: writeQuery(rt) });
 }
 
 export function patchObject<T extends KubeObject>(rt: Runtime, kind: KindInfo, ns: string | undefined, name: string, type: typeof MERGE_PATCH | typeof JSON_PATCH, patch: unknown): Promise<T> {
-  return rt.client().call<T>({ method: 'PATCH', path: resourcePath(kind, ns, name), body: patch, contentType: type, query: { fieldValidation: 'Strict' } });
+  return rt.client().call<T>({ method: 'PATCH', path: resourcePath(kind, ns, name), body: patch, contentType: type, query: writeQuery(rt, { fieldValidation: 'Strict' }) });
 }

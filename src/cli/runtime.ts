@@ -19,6 +19,8 @@ export interface GlobalOptions {
   namespace?: string;
   output: OutputFormat;
   requestTimeout?: number;
+  /** --dry-run: every write is sent as a server-side dry run (dryRun=All). */
+  dryRun?: boolean;
 }
 
 export interface Io {
@@ -45,6 +47,15 @@ export class Runtime {
 
   get output(): OutputFormat {
     return this.opts.output;
+  }
+
+  get dryRun(): boolean {
+    return this.opts.dryRun === true;
+  }
+
+  /** What follows a write's verb in a table output: kubectl's words for a server-side dry run. */
+  get dryRunNote(): string {
+    return this.dryRun ? ' (server dry run)' : '';
   }
 
   connection(): Connection {

@@ -484,6 +484,38 @@ describe('what a black-box review of vnetctl found', () => {
     expect(JSON.parse(await ok('lb', 'get', 'v6', '-n', 't1', '-o', 'json')).spec.backends ?? []).toEqual([]);
   });
 
+  it('--dry-run sends every write as a server-side dry run: the object as it would be (VIP and addresses picked), "(server dry run)" after the verb, nothing stored (QA-96 #9)', async () => {
+    await ok('network', 'create', 'dry', '--subnet', '10.94.0.0/24', '-n', 't1');
+    const names = async (plural: string) => ((await v.call('GET', `/apis/vnet.dev/v1alpha1/namespaces/t1/${plural}`)).json.items as Array<{ metadata: { name: string } }>).map((o) => o.metadata.name).sort();
+    const before = { nets: await names('virtualnetworks'), ports: await names('virtualports'), lbs: await names('loadbalancers') };
+    expect(await ok('network', 'create', 'dry2', '--subnet', '10.95.0.0/24', '-n', 't1', '--dry-run')).toMatch(/^virtualnetwork\.vnet\.dev\/dry2 created \(server dry run\)\n/);
+    // The port as the server would make it (address and MAC picked), and no libvirt snippet: its uid names no port.
+    const port = JSON.parse(await ok('port', 'create', 'p1', '--network', 'dry', '--node', 'hv1', '-n', 't1', '--dry-run', '-o', 'json'));
+    expect(port.spec).toMatchObject({ network: 'dry', ips: [expect.stringMatching(/^10\.94\.0\./)], mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/) });
+    const table = await ok('port', 'create', 'p1', '--network', 'dry', '--node', 'hv1', '-n', 't1', '--dry-run');
+    expect(table).toMatch(/^virtualport\.vnet\.dev\/p1 created \(server dry run\)\n/);
+    expect(table).not.toContain('<interface');
+    const lb = JSON.parse(await ok('lb', 'create', 'web', '--network', 'dry', '--listen', '80', '-n', 't1', '--dry-run', '-o', 'json'));
+    expect(lb.spec.vip).toMatch(/^10\.94\.0\./);
+    // Refused as the real write would be, one line.
+    expect(await fails(1, 'lb', 'create', 'web', '--network', 'nosuch', '--listen', '80', '-n', 't1', '--dry-run')).toContain('nosuch');
+    expect({ nets: await names('virtualnetworks'), ports: await names('virtualports'), lbs: await names('loadbalancers') }).toEqual(before);
+    // Edits and deletes of what exists: said, not done.
+    await ok('port', 'create', 'p2', '--network', 'dry', '--node', 'hv1', '-n', 't1');
+    await ok('lb', 'create', 'real', '--network', 'dry', '--listen', '80', '-n', 't1');
+    expect(await ok('lb', 'add-backend', 'real', '--backend', 'p2', '-n', 't1', '--dry-run')).toMatch(/backends now: p2 \(server dry run\)\n$/);
+    expect(await ok('lb', 'delete', 'real', '-n', 't1', '--dry-run', '--wait')).toBe('loadbalancer.vnet.dev/real deleted (server dry run)\n');
+    const real = JSON.parse(await ok('lb', 'get', 'real', '-n', 't1', '-o', 'json'));
+    expect(real.spec.backends ?? []).toEqual([]);
+    expect(real.metadata.deletionTimestamp).toBeUndefined();
+    const manifest = join(scratchDir('vnetctl-dry'), 'lb.yaml');
+    writeFileSync(manifest, 'apiVersion: vnet.dev/v1alpha1\nkind: LoadBalancer\nmetadata: {name: real}\nspec: {network: dry, listeners: [{port: 81}]}\n');
+    expect(await ok('apply', '-f', manifest, '-n', 't1', '--dry-run')).toBe('loadbalancer.vnet.dev/real configured (server dry run)\n');
+    expect(JSON.parse(await ok('lb', 'get', 'real', '-n', 't1', '-o', 'json')).spec.listeners).toEqual([expect.objectContaining({ port: 80 })]);
+    expect(await fails(2, 'demo', 'up', '--dry-run')).toContain('vnetctl demo has no --dry-run');
+    expect(await fails(2, 'port', 'libvirt', 'p2', '-n', 't1', '-o', 'json')).toContain('port libvirt prints the libvirt <interface> XML only; -o json does not apply (the port itself: vnetctl port get p2 -o json)');
+  });
+
   it('a kubeconfig of the wrong shape is one line naming what to fix', async () => {
     const dir = scratchDir('vnetctl-kc');
     for (const [body, what] of [

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import type { HypervisorNode, LoadBalancer, VirtualPort } from '../../resources/kinds';
 import type { KubeObject } from '../../resources/object';
-import { ApiStatusError, CliError } from '../errors';
+import { ApiStatusError, CliError, UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
 import { createObject, deleteObject, getObject } from '../ops';
 import type { Runtime } from '../runtime';
@@ -161,7 +161,13 @@ function startServer(vm: string): number {
   return child.pid;
 }
 
+/** The demo makes namespaces and veths on this host, which no server-side dry run covers. */
+function refuseDryRun(rt: Runtime): void {
+  if (rt.dryRun) throw new UsageError('vnetctl demo has no --dry-run: it makes network namespaces and veths on this host as well as objects');
+}
+
 async function demoUp(rt: Runtime): Promise<void> {
+  refuseDryRun(rt);
   requireRoot('up');
   const ovs = await localOvs(rt, 'up');
   const say = (s: string) => rt.io.out(`${s}\n`);
@@ -223,6 +229,7 @@ async function demoUp(rt: Runtime): Promise<void> {
 }
 
 async function demoDown(rt: Runtime): Promise<void> {
+  refuseDryRun(rt);
   requireRoot('down');
   const ovs = await localOvs(rt, 'down');
   const say = (s: string) => rt.io.out(`${s}\n`);

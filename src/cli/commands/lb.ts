@@ -106,7 +106,7 @@ export function portOfAddress(lb: LoadBalancer, b: Backend): string {
 
 /** An edited load balancer: one line after its name in a table output, else the object. */
 function printEdited(rt: Runtime, lb: LoadBalancer, line: (lb: LoadBalancer) => string): void {
-  if (rt.output === 'table' || rt.output === 'wide') rt.io.out(`${qualifiedName(LBS, lb.metadata.name)}${line(lb)}\n`);
+  if (rt.output === 'table' || rt.output === 'wide') rt.io.out(`${qualifiedName(LBS, lb.metadata.name)}${line(lb)}${rt.dryRunNote}\n`);
   else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
 }
 

@@ -90,13 +90,14 @@ async function apply(rt: Runtime, m: Manifest, ns: string | undefined): Promise<
       try {
         const result = await patchObject(rt, m.kind, ns, name, MERGE_PATCH, guarded);
         // A patch can be a no-op for the server (a list re-sent with the values it defaulted): say so.
-        return { result, verb: result.metadata.resourceVersion === live.metadata.resourceVersion ? 'unchanged' : 'configured' };
+        // A dry run keeps the resourceVersion whatever it would change: the patch says it.
+        return { result, verb: !rt.dryRun && result.metadata.resourceVersion === live.metadata.resourceVersion ? 'unchanged' : 'configured' };
       } catch (err) {
         if (!(err instanceof ApiStatusError && err.httpStatus === 409 && err.reason === 'Conflict') || i >= APPLY_TRIES) throw err;
       }
     }
   });
-  if (rt.output === 'table' || rt.output === 'wide') rt.io.out(`${qualifiedName(m.kind, name)} ${verb}\n`);
+  if (rt.output === 'table' || rt.output === 'wide') rt.io.out(`${qualifiedName(m.kind, name)} ${verb}${verb === 'unchanged' ? '' : rt.dryRunNote}\n`);
   else rt.io.out(renderObjects(m.kind, [result], rt.output, rt.term, { single: true }));
 }
 

@@ -86,7 +86,8 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
         const created = await attempt(rt, { verb: 'create', kind: PORTS, name, flags: FLAGS }, () => createObject<VirtualPort>(rt, PORTS, rt.namespace(), body));
         printWritten(rt, PORTS, created, 'created');
         // json/yaml/name stay machine-readable; the snippet is for people (and `port libvirt`).
-        if (rt.output === 'table' || rt.output === 'wide') await printSnippet(rt, created);
+        // A dry run's uid (the default interface id) names no port: no snippet to plug a VM with.
+        if ((rt.output === 'table' || rt.output === 'wide') && !rt.dryRun) await printSnippet(rt, created);
       }),
     [
       'vnetctl port create vm1-eth0 --network blue --node hv1',
@@ -102,6 +103,8 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
       .argument('<name>', 'port name')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         const rt = runtimeOf(cmd);
+        // It prints XML, nothing else (QA-96: -o json was ignored).
+        if (rt.output !== 'table') throw new UsageError(`port libvirt prints the libvirt <interface> XML only; -o ${rt.output} does not apply (the port itself: vnetctl port get ${name} -o ${rt.output})`);
         const port = await attempt(rt, { verb: 'get', kind: PORTS, name }, () => getObject<VirtualPort>(rt, PORTS, rt.namespace(), name));
         rt.io.out(`${snippet(port, await networkMtu(rt, port))}\n`);
       }),

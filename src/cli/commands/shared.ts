@@ -46,7 +46,7 @@ export function integer(min: number, max: number): (text: string) => number {
 export function printWritten(rt: Runtime, kind: KindInfo, obj: KubeObject, verb: string): void {
   const format = rt.output;
   if (format === 'table' || format === 'wide') {
-    rt.io.out(`${qualifiedName(kind, obj.metadata.name)} ${verb}\n`);
+    rt.io.out(`${qualifiedName(kind, obj.metadata.name)} ${verb}${rt.dryRunNote}\n`);
     rt.io.out(renderObjects(kind, [obj], format, rt.term));
   } else rt.io.out(renderObjects(kind, [obj], format, rt.term, { single: true }));
 }
@@ -154,7 +154,7 @@ export async function deleteEach(rt: Runtime, targets: DeleteTarget[], o: { wait
       });
       if (gone) continue;
       accepted.push(t);
-      rt.io.out(rt.output === 'name' ? `${qualifiedName(t.kind, t.name)}\n` : `${qualifiedName(t.kind, t.name)} deleted\n`);
+      rt.io.out(rt.output === 'name' ? `${qualifiedName(t.kind, t.name)}\n` : `${qualifiedName(t.kind, t.name)} deleted${rt.dryRunNote}\n`);
     } catch (err) {
       if (!(err instanceof CliError)) throw err;
       if (targets.length === 1) throw err;
@@ -164,7 +164,8 @@ export async function deleteEach(rt: Runtime, targets: DeleteTarget[], o: { wait
     }
   }
   // Wait only after every delete was sent: objects may hold each other (a network waits for its ports).
-  if (o.wait) await waitAllDeleted(rt, accepted, o.timeout);
+  // A dry run deleted nothing to wait for.
+  if (o.wait && !rt.dryRun) await waitAllDeleted(rt, accepted, o.timeout);
   if (failures.length > 0) throw new CliError(`${failures.length} of ${targets.length} object(s) failed`);
 }
 
