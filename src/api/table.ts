@@ -2,7 +2,7 @@
  * Server-side printing (meta.k8s.io/v1 Table), which `kubectl get` asks for: the
  * printer columns declared in schemas/ plus Name and Age.
  */
-import type { ResourceType } from '../resources/catalog';
+import type { PrinterColumn, ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import { humanAge } from '../resources/age';
 import { evaluate } from './jsonpath';
@@ -29,6 +29,18 @@ function cell(type: string, found: unknown[]): unknown {
   if (values.length === 0) return type === 'integer' || type === 'number' || type === 'boolean' ? null : '<none>';
   if (values.length === 1 && typeof values[0] !== 'object') return values[0];
   return values.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(',');
+}
+
+/** Listeners as kubectl shows a Service's PORT(S): 80/TCP,53/UDP (the ports alone said 80,80 for TCP and UDP on 80). */
+function listenersCell(o: KubeObject): string {
+  const listeners = (o.spec as { listeners?: Array<{ port?: unknown; protocol?: unknown }> } | undefined)?.listeners;
+  if (!Array.isArray(listeners) || listeners.length === 0) return '<none>';
+  return listeners.map((l) => `${String(l.port)}/${typeof l.protocol === 'string' ? l.protocol : 'TCP'}`).join(',');
+}
+
+function cellOf(c: PrinterColumn, o: KubeObject): unknown {
+  if (c.cell === 'listeners') return listenersCell(o);
+  return cell(c.type, evaluate(c.jsonPath, o));
 }
 
 export function columnsOf(type: ResourceType): TableColumn[] {
@@ -61,7 +73,7 @@ export function toTable(
     rows: objects.map((o) => ({
       cells: [
         o.metadata.name,
-        ...type.printerColumns.map((c) => cell(c.type, evaluate(c.jsonPath, o))),
+        ...type.printerColumns.map((c) => cellOf(c, o)),
         humanAge(o.metadata.creationTimestamp),
       ],
       object:

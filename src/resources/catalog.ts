@@ -15,6 +15,11 @@ export interface PrinterColumn {
   description?: string;
   /** 0: shown by default; 1: only with -o wide. */
   priority?: number;
+  /**
+   * vnetd's own rendering of the cell where one path cannot say it (see api/table.ts); the CRDs
+   * for a kube-apiserver keep jsonPath alone.
+   */
+  cell?: 'listeners';
 }
 
 /** Everything the API, the store and the generators need to know about one kind. */

@@ -121,6 +121,10 @@ spec:
     const one = await kubectl(['get', 'vnet', 'net1', '-n', 'demo', '-o', 'jsonpath={.spec.encapsulation}']);
     expect(one.out).toBe('geneve');
     expect((await kubectl(['get', 'vlb', '-A'])).err).toContain('No resources found');
+    // Listeners as a Service's PORT(S), with their protocols (QA-96: DNS over UDP and TCP read 53,53).
+    expect((await v.call('POST', '/apis/vnet.dev/v1alpha1/namespaces/demo/loadbalancers', { metadata: { name: 'dns' }, spec: { network: 'net1', listeners: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] } })).status).toBe(201);
+    expect((await kubectl(['get', 'vlb', '-n', 'demo'])).out).toMatch(/^NAME\s+NETWORK\s+VIP\s+PORTS\s+BACKENDS\s+READY\s+AGE\ndns\s+net1\s+10\.0\.0\.\d+\s+53\/UDP,53\/TCP\s/);
+    expect((await v.call('DELETE', '/apis/vnet.dev/v1alpha1/namespaces/demo/loadbalancers/dns')).status).toBe(200);
   });
 
   it('server-side apply creates then updates; patch and label work', async () => {
