@@ -16,4 +16,9 @@ describe('libvirtInterfaceXml', () => {
     for (const id of ['vm2-nic0', '668033D2-06A4-4AAA-ACA5-30CDE245E477', '668033d206a44aaaaca530cde245e477', '']) expect(libvirtTakesInterfaceId(id)).toBe(false);
     expect(ovsVsctlPlug("it's", '0a:58:00:00:00:01')).toBe("ovs-vsctl add-port br-int TAP -- set Interface TAP external_ids:iface-id='it'\\''s' external_ids:attached-mac=0a:58:00:00:00:01");
   });
+
+  it('names a node\'s OVSDB with --db unless it is the system\'s socket', () => {
+    for (const system of [undefined, '', 'unix:/var/run/openvswitch/db.sock', 'unix:/run/openvswitch/db.sock']) expect(ovsVsctlPlug('id', '0a:58:00:00:00:01', 'br-int', system)).toMatch(/^ovs-vsctl add-port /);
+    expect(ovsVsctlPlug('id', '0a:58:00:00:00:01', 'br-int', 'unix:/root/.vnetd/ovs/db.sock')).toMatch(/^ovs-vsctl --db='unix:\/root\/\.vnetd\/ovs\/db\.sock' add-port br-int TAP /);
+  });
 });

@@ -36,8 +36,18 @@ export function libvirtTakesInterfaceId(interfaceId: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(interfaceId);
 }
 
-/** For an interface id libvirt cannot carry: what plugs the NIC in by hand instead. */
-export function ovsVsctlPlug(interfaceId: string, mac: string, bridge = 'br-int'): string {
+/** The OVSDB socket ovs-vsctl and libvirt use when told none (Debian's /var/run is /run). */
+export function isSystemOvsdb(ovsdb: string | undefined): boolean {
+  return ovsdb === undefined || ovsdb === '' || ovsdb === 'unix:/var/run/openvswitch/db.sock' || ovsdb === 'unix:/run/openvswitch/db.sock';
+}
+
+/**
+ * For an interface id libvirt cannot carry, or a node whose Open vSwitch is not the system's:
+ * what plugs the NIC in by hand instead. `ovsdb`: the node's spec.ovsdb, named with --db when
+ * it is not the system's socket (QA-98: `npm start`'s own OVS, and the command failed as printed).
+ */
+export function ovsVsctlPlug(interfaceId: string, mac: string, bridge = 'br-int', ovsdb?: string): string {
   const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-  return `ovs-vsctl add-port ${bridge} TAP -- set Interface TAP external_ids:iface-id=${q(interfaceId)} external_ids:attached-mac=${mac}`;
+  const db = isSystemOvsdb(ovsdb) ? '' : ` --db=${q(ovsdb!)}`;
+  return `ovs-vsctl${db} add-port ${bridge} TAP -- set Interface TAP external_ids:iface-id=${q(interfaceId)} external_ids:attached-mac=${mac}`;
 }

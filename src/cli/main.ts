@@ -12,11 +12,23 @@ import { detectTerminal } from './output/terminal';
 import { buildProgram } from './program';
 
 /** The command path the user typed (`lb add-backend`), for the --help hint after a usage error. */
-function commandPath(argv: string[], root: import('commander').Command): string {
+export function commandPath(argv: string[], root: import('commander').Command): string {
   const path: string[] = [];
   let cmd = root;
-  for (const arg of argv) {
-    if (arg.startsWith('-')) continue;
+  // An option's value is no command (QA-98: `-n lb port create` pointed at "vnetctl lb --help").
+  const takesValue = (flag: string): boolean => {
+    for (let c: import('commander').Command | null = cmd; c; c = c.parent) {
+      const option = c.options.find((o) => o.long === flag || o.short === flag);
+      if (option) return option.required || option.optional;
+    }
+    return false;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('-')) {
+      if (!arg.includes('=') && takesValue(arg)) i++;
+      continue;
+    }
     const next = cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
     if (!next) break;
     path.push(next.name());

@@ -34,3 +34,17 @@ describe('vnetctl --help', () => {
     }
   });
 });
+
+describe('the command a usage error points at', () => {
+  it('skips option values, which are no commands (QA-98: `-n lb port create` pointed at "vnetctl lb --help", `-n demo trace` at demo\'s)', async () => {
+    const { commandPath } = await import('./main');
+    const program = quiet();
+    expect(commandPath(['-n', 'lb', 'port', 'create', 'p9', '--network', 'n1'], program)).toBe('vnetctl port create');
+    expect(commandPath(['-n', 'demo', 'trace', '--from', 'c1', '--to', '10.0.0.3:99999'], program)).toBe('vnetctl trace');
+    expect(commandPath(['--namespace=qa', 'lb', 'create', 'x'], program)).toBe('vnetctl lb create');
+    expect(commandPath(['-o', 'json', 'lb', 'status', 'web'], program)).toBe('vnetctl lb status');
+    // A flag without a value does not swallow the command after it.
+    expect(commandPath(['--dry-run', 'network', 'create', 'x'], program)).toBe('vnetctl network create');
+    expect(commandPath(['lb', '-n', 'port', 'add-backend'], program)).toBe('vnetctl lb add-backend');
+  });
+});

@@ -154,7 +154,25 @@ describe('port', () => {
     expect(await fails(1, 'port', 'create', 'p2', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0.20', '-n', 't1')).toMatch(/spec\.ips\[0\] \(--ip\): .*already allocated to VirtualPort "vm2"/);
     expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0')).toMatch(/not an IPv4 or IPv6 address/);
     expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue', '--node', 'hv1', '--mac', 'zz')).toMatch(/not a MAC address/);
-    expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue')).toMatch(/required option '--node/);
+    expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue', '--node', '')).toContain('--node needs a node name');
+  });
+
+  it('creates an unpinned port without --node, and names a node\'s own OVSDB where its Open vSwitch is not the system\'s (QA-98: the ovs-vsctl printed for `npm start`\'s node failed as printed)', async () => {
+    const unpinned = JSON.parse(await ok('port', 'create', 'roam', '--network', 'blue', '-n', 't1', '-o', 'json'));
+    expect(unpinned.spec.node).toBeUndefined();
+    expect(await ok('port', 'libvirt', 'roam', '-n', 't1')).toMatch(/^<interface type='bridge'>/);
+    expect((await v.call('POST', '/apis/vnet.dev/v1alpha1/nodes', { metadata: { name: 'hvp' }, spec: { ovsdb: 'unix:/srv/vnetd/ovs/db.sock', tunnelIP: '192.0.2.77' } })).status).toBe(201);
+    const created = await ok('port', 'create', 'onp', '--network', 'blue', '--node', 'hvp', '-n', 't1');
+    const mac = JSON.parse(await ok('port', 'get', 'onp', '-n', 't1', '-o', 'json')).spec.mac;
+    expect(created).not.toContain('<interface');
+    expect(created).toContain(`Node hvp's Open vSwitch is not the system's (its OVSDB is unix:/srv/vnetd/ovs/db.sock), and libvirt plugs NICs into the system's only. On node hvp, plug the VM's NIC (TAP) in with:\novs-vsctl --db='unix:/srv/vnetd/ovs/db.sock' add-port br-int TAP -- set Interface TAP external_ids:iface-id=`);
+    const libvirt = await cli.run(['port', 'libvirt', 'onp', '-n', 't1']);
+    expect(libvirt.code).toBe(0);
+    expect(libvirt.stdout).toMatch(/^<interface type='bridge'>[\s\S]*<\/interface>\n$/);
+    expect(libvirt.stderr).toContain(`Warning: node hvp's Open vSwitch is not the system's (its OVSDB is unix:/srv/vnetd/ovs/db.sock), and libvirt plugs NICs into the system's only; plug the VM's NIC (TAP) in with: ovs-vsctl --db='unix:/srv/vnetd/ovs/db.sock' add-port br-int TAP`);
+    expect(libvirt.stderr).toContain(`external_ids:attached-mac=${mac}`);
+    await ok('port', 'delete', 'roam', 'onp', '-n', 't1', '--wait');
+    expect((await v.call('DELETE', '/apis/vnet.dev/v1alpha1/nodes/hvp')).status).toBe(200);
   });
 });
 

@@ -1,17 +1,18 @@
 /** vnetctl port create|list|get|delete|libvirt */
 import { isIP } from 'node:net';
 import { Command } from 'commander';
-import type { VirtualNetwork, VirtualPort } from '../../resources/kinds';
+import type { HypervisorNode, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
 import { CliError, UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
-import { libvirtInterfaceXml, libvirtTakesInterfaceId, ovsVsctlPlug } from '../libvirt';
+import { isSystemOvsdb, libvirtInterfaceXml, libvirtTakesInterfaceId, ovsVsctlPlug } from '../libvirt';
 import { createObject, getObject } from '../ops';
 import type { Runtime } from '../runtime';
 import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
 
 const PORTS = kindByPlural('virtualports');
 const NETWORKS = kindByPlural('virtualnetworks');
+const NODES = kindByPlural('nodes');
 const FLAGS = [
   ['metadata.name', 'NAME'],
   ['spec.network', '--network'],
@@ -38,12 +39,29 @@ function macAndId(port: VirtualPort): { mac: string; id: string } {
   return { mac, id };
 }
 
-function snippet(port: VirtualPort, mtu: number | undefined): string {
+function snippet(port: VirtualPort, mtu: number | undefined, ovsdb: string | undefined): string {
   const { mac, id } = macAndId(port);
   if (!libvirtTakesInterfaceId(id)) {
-    throw new CliError(`port "${port.metadata.name}" has interface id "${id}", not a UUID, which libvirt's <virtualport> requires; plug its NIC in with: ${ovsVsctlPlug(id, mac)}`);
+    throw new CliError(`port "${port.metadata.name}" has interface id "${id}", not a UUID, which libvirt's <virtualport> requires; plug its NIC in with: ${ovsVsctlPlug(id, mac, undefined, ovsdb)}`);
   }
   return libvirtInterfaceXml(id, mac, undefined, mtu);
+}
+
+/**
+ * The OVSDB of the port's node (spec.ovsdb), when the port is pinned and the caller may read
+ * Nodes (an admin; a tenant's token may not: then the system's is assumed).
+ */
+async function nodeOvsdb(rt: Runtime, port: VirtualPort): Promise<string | undefined> {
+  if (!port.spec?.node) return undefined;
+  const node = await getObject<HypervisorNode>(rt, NODES, undefined, port.spec.node).catch(() => undefined);
+  return node?.spec?.ovsdb;
+}
+
+/** libvirt's <virtualport> plugs into the system's Open vSwitch only: said when the node's is another one. */
+function privateOvsNote(port: VirtualPort, ovsdb: string | undefined): string | undefined {
+  if (isSystemOvsdb(ovsdb)) return undefined;
+  const { mac, id } = macAndId(port);
+  return `node ${port.spec?.node}'s Open vSwitch is not the system's (its OVSDB is ${ovsdb}), and libvirt plugs NICs into the system's only; plug the VM's NIC (TAP) in with: ${ovsVsctlPlug(id, mac, undefined, ovsdb)}`;
 }
 
 /** The MTU of the port's network (what the guest should use), or undefined when it cannot be read. */
@@ -53,10 +71,15 @@ async function networkMtu(rt: Runtime, port: VirtualPort): Promise<number | unde
 }
 
 async function printSnippet(rt: Runtime, port: VirtualPort): Promise<void> {
-  const node = port.spec?.node ?? '<node>';
+  const node = port.spec?.node ?? '<whichever node runs the VM>';
   const { mac, id } = macAndId(port);
+  const ovsdb = await nodeOvsdb(rt, port);
   if (!libvirtTakesInterfaceId(id)) {
-    rt.io.out(`\n# libvirt takes only a UUID as <virtualport> interfaceid, and "${id}" is not one. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac)}\n`);
+    rt.io.out(`\n# libvirt takes only a UUID as <virtualport> interfaceid, and "${id}" is not one. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac, undefined, ovsdb)}\n`);
+    return;
+  }
+  if (!isSystemOvsdb(ovsdb)) {
+    rt.io.out(`\n# Node ${node}'s Open vSwitch is not the system's (its OVSDB is ${ovsdb}), and libvirt plugs NICs into the system's only. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac, undefined, ovsdb)}\n`);
     return;
   }
   rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${node}:\n${libvirtInterfaceXml(id, mac, undefined, await networkMtu(rt, port))}\n`);
@@ -70,18 +93,19 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
       .description("create a port and print the libvirt <interface> that binds a VM's NIC to it")
       .argument('<name>', 'port name (DNS label)')
       .requiredOption('--network <net>', 'the VirtualNetwork (same namespace)')
-      .requiredOption('--node <node>', 'the hypervisor (Node) the VM runs on')
+      .option('--node <node>', 'the hypervisor (Node) the VM runs on; left out, the port binds wherever its NIC shows up (and follows a live migration)')
       .option('--ip <ip>', 'fixed address (repeat for IPv4 + IPv6; allocated when omitted)', repeatable(parseIp))
       .option('--mac <mac>', 'fixed MAC (allocated when omitted)', parser(parseMac))
       .option('--interface-id <id>', "OVS iface-id / libvirt interfaceid (defaults to the port's uid)")
-      .action(async (name: string, o: { network: string; node: string; ip?: string[]; mac?: string; interfaceId?: string }, cmd: Command) => {
+      .action(async (name: string, o: { network: string; node?: string; ip?: string[]; mac?: string; interfaceId?: string }, cmd: Command) => {
         if (o.interfaceId !== undefined && o.interfaceId.trim() === '') throw new UsageError("--interface-id needs an id (leave the flag out to use the port's uid)");
+        if (o.node !== undefined && o.node.trim() === '') throw new UsageError('--node needs a node name (leave the flag out for a port bound wherever its NIC shows up)');
         const rt = runtimeOf(cmd);
         const body: VirtualPort = {
           apiVersion: PORTS.apiVersion,
           kind: PORTS.kind,
           metadata: { name },
-          spec: { network: o.network, node: o.node, ...(o.ip ? { ips: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.interfaceId ? { interfaceId: o.interfaceId } : {}) },
+          spec: { network: o.network, ...(o.node ? { node: o.node } : {}), ...(o.ip ? { ips: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.interfaceId ? { interfaceId: o.interfaceId } : {}) },
         };
         const created = await attempt(rt, { verb: 'create', kind: PORTS, name, flags: FLAGS }, () => createObject<VirtualPort>(rt, PORTS, rt.namespace(), body));
         printWritten(rt, PORTS, created, 'created');
@@ -93,6 +117,7 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
       'vnetctl port create vm1-eth0 --network blue --node hv1',
       'vnetctl port create vm2-eth0 --network blue --node hv1 --ip 10.0.0.20 --mac 0a:58:0a:00:00:14',
       'vnetctl port create vm3-eth0 --network blue --node hv2 --interface-id 6f1c0c7e-vm3-nic0',
+      'vnetctl port create vm4-eth0 --network blue   # unpinned: bound where its NIC is plugged in',
     ],
   );
   addReadDelete(group, PORTS, runtimeOf, { delete: true });
@@ -106,7 +131,11 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
         // It prints XML, nothing else (QA-96: -o json was ignored).
         if (rt.output !== 'table') throw new UsageError(`port libvirt prints the libvirt <interface> XML only; -o ${rt.output} does not apply (the port itself: vnetctl port get ${name} -o ${rt.output})`);
         const port = await attempt(rt, { verb: 'get', kind: PORTS, name }, () => getObject<VirtualPort>(rt, PORTS, rt.namespace(), name));
-        rt.io.out(`${snippet(port, await networkMtu(rt, port))}\n`);
+        const ovsdb = await nodeOvsdb(rt, port);
+        rt.io.out(`${snippet(port, await networkMtu(rt, port), ovsdb)}\n`);
+        // The XML stays what was asked for (a file is being written); what it cannot do goes to stderr.
+        const note = privateOvsNote(port, ovsdb);
+        if (note) rt.io.err(`Warning: ${note}\n`);
       }),
     ['vnetctl port libvirt vm1-eth0 > vm1-nic.xml && virsh attach-device vm1 vm1-nic.xml --config'],
   );
