@@ -208,6 +208,9 @@ const ipToNumber = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toStr
     expect(demoNetnsLeft()).toEqual([]);
     expect(pids.filter(alive)).toEqual([]);
     expect((await v!.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/demo/virtualports')).json.items).toEqual([]);
+    // The namespace up made is gone too (QA-98: it stayed).
+    expect(down.stdout).toContain('deleted Namespace demo');
+    expect((await v!.call('GET', '/api/v1/namespaces/demo')).status).toBe(404);
     const ports = execFileSync('ovs-vsctl', [`--db=unix:${v!.dataDir}/ovs/db.sock`, 'list-ports', 'br-int']).toString();
     expect(ports).not.toContain('vdemo-');
 

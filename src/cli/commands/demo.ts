@@ -11,8 +11,8 @@ import { Command } from 'commander';
 import type { HypervisorNode, LoadBalancer, VirtualPort } from '../../resources/kinds';
 import type { KubeObject } from '../../resources/object';
 import { ApiStatusError, CliError, UsageError } from '../errors';
-import { kindByPlural } from '../kinds';
-import { createObject, deleteObject, getObject } from '../ops';
+import { KINDS, kindByPlural } from '../kinds';
+import { createObject, deleteObject, getObject, listObjects } from '../ops';
 import type { Runtime } from '../runtime';
 import { waitFor } from '../wait';
 import { inOvsNetns, localOvsOf, run, vsctl, type NodeOvs } from './node-ovs';
@@ -255,6 +255,14 @@ async function demoDown(rt: Runtime): Promise<void> {
   if (await deleteIfPresent(rt, NETWORKS, DEMO_NS, NET)) gone.push({ kind: NETWORKS, name: NET });
   await Promise.all(gone.map((g) => waitFor(rt, g.kind, DEMO_NS, g.name, { kind: 'delete' }, READY_MS)));
   for (const g of gone) say(`deleted ${g.kind.kind} ${DEMO_NS}/${g.name}`);
+  // The namespace `up` made goes too (QA-98: "removes all of it" left it), unless it holds
+  // objects of someone else's: deleting it would delete them.
+  const others = (await Promise.all(KINDS.filter((k) => k.namespaced).map(async (k) => (await listObjects(rt, k, DEMO_NS)).items.map((o) => `${k.kind} ${o.metadata.name}`)))).flat();
+  if (others.length > 0) say(`kept namespace ${DEMO_NS}: it holds objects the demo did not make (${others.join(', ')})`);
+  else if (await deleteIfPresent(rt, NAMESPACES, undefined, DEMO_NS)) {
+    await waitFor(rt, NAMESPACES, undefined, DEMO_NS, { kind: 'delete' }, READY_MS);
+    say(`deleted Namespace ${DEMO_NS}`);
+  }
   say('demo is down');
 }
 
