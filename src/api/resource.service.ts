@@ -312,13 +312,19 @@ export class ResourceService {
     return ApiErrors.invalid({ group: type.group, kind: type.plural, kindName: type.kind, name }, causes);
   }
 
-  private async requireNamespace(type: ResourceType, namespace: string | undefined): Promise<void> {
-    if (!type.namespaced) return;
-    const ns = this.hooks.namespaces ? await this.hooks.namespaces.get(undefined, namespace!) : await this.objects.get(NAMESPACE_TYPE, undefined, namespace!);
+  /**
+   * The namespace a namespaced object is created in must exist and not be terminating; its
+   * revision as read, which the create's transaction checks. `fresh`: from the store, not the
+   * cache (which may lag another replica's commit).
+   */
+  private async requireNamespace(type: ResourceType, namespace: string | undefined, fresh = false): Promise<number | undefined> {
+    if (!type.namespaced) return undefined;
+    const ns = this.hooks.namespaces && !fresh ? await this.hooks.namespaces.get(undefined, namespace!) : await this.objects.get(NAMESPACE_TYPE, undefined, namespace!);
     if (!ns) throw ApiErrors.notFound({ group: '', kind: 'namespaces', name: namespace });
     if (ns.metadata.deletionTimestamp) {
       throw ApiErrors.forbidden(rid(type), `unable to create new content in namespace ${namespace} because it is being terminated`);
     }
+    return Number(ns.metadata.resourceVersion);
   }
 
   private admissionFor(type: ResourceType): KindAdmission {
@@ -346,7 +352,8 @@ export class ResourceService {
     if (type === NAMESPACE_TYPE) withNamespaceNameLabel(body);
     const warnings: string[] = [];
     this.validate(type, body, q, warnings);
-    await this.requireNamespace(type, namespace);
+    let namespaceRevision = await this.requireNamespace(type, namespace);
+    const namespaceKey = type.namespaced ? objectKey(NAMESPACE_TYPE, undefined, namespace!) : undefined;
     // An object of that name is a 409 before admission claims anything: its own addresses,
     // claimed by it, were refused as "already allocated" (422, QA: an exported object created
     // again), and a dry run never writes, so never met the store's refusal (QA: "created").
@@ -400,7 +407,12 @@ export class ResourceService {
         return { object: obj, code: 201, warnings: sent };
       }
       try {
-        const created = await this.objects.create(type, obj, admitted.ops);
+        // The namespace as it was read: a create another replica's cache let through after the
+        // namespace began terminating (its revision moved on) fails here, and is refused on its
+        // retry, instead of outliving the namespace (QA-99: 3-5 of 20 deleted namespaces kept
+        // networks created through a replica that was not the leader).
+        const guard: TxnOp[] = namespaceKey !== undefined && namespaceRevision !== undefined ? [{ type: 'check', key: namespaceKey, expectedModRevision: namespaceRevision }] : [];
+        const created = await this.objects.create(type, obj, [...(admitted.ops ?? []), ...guard]);
         admitted.committed?.();
         this.hooks.afterWrite?.(type, namespace, created.metadata.name);
         if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
@@ -411,6 +423,11 @@ export class ResourceService {
         admitted.abandon?.();
         // A network announced a subnet change since this request read it: admit it again against it.
         if (err instanceof ConflictError && isSubnetChangeKey(err.key) && attempt + 1 < MAX_ALLOCATION_RETRIES) continue;
+        // The namespace changed since it was read (terminating, gone, or only relabelled): read it from the store.
+        if (err instanceof ConflictError && err.key === namespaceKey && attempt + 1 < MAX_ALLOCATION_RETRIES) {
+          namespaceRevision = await this.requireNamespace(type, namespace, true);
+          continue;
+        }
         if (err instanceof KeyExistsError) {
           if (err.key === objectKey(type, namespace, meta.name)) throw ApiErrors.alreadyExists(rid(type, meta.name));
           // Another request claimed the same address/MAC/VNI between our read and write: choose again.
