@@ -14,6 +14,8 @@ export interface Column {
   value: (o: KubeObject) => string;
   /** Only with -o wide. */
   wide?: boolean;
+  /** Tells rows apart (a MAC, an address): never cut to fit the terminal. */
+  identifies?: boolean;
 }
 
 export interface KindInfo {
@@ -60,6 +62,15 @@ export function listenerLabel(l: { protocol?: string; port: number; targetPort?:
 const AGE: Column = { header: 'AGE', value: (o) => humanAge(o.metadata.creationTimestamp) };
 const READY: Column = { header: 'READY', value: readyOf };
 
+/** Why it is (not) Ready, as kubectl's -o wide REASON; Terminating while being deleted (its finalizers still at work). */
+export function reasonOf(o: KubeObject): string {
+  if (o.metadata.deletionTimestamp) return 'Terminating';
+  const conds = (o.status as { conditions?: { type: string; reason?: string }[] } | undefined)?.conditions;
+  return conds?.find((c) => c.type === 'Ready')?.reason || '-';
+}
+
+const REASON: Column = { header: 'REASON', value: reasonOf, wide: true };
+
 const VNET_API = { group: GROUP, apiVersion: API_VERSION };
 
 export const KINDS: readonly KindInfo[] = [
@@ -79,6 +90,7 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'MTU', value: (o) => dash(net(o).spec?.mtu), wide: true },
       { header: 'ADDRESSES', value: (o) => list(net(o).status?.subnets?.map((s) => `${s.allocated} used/${abbreviate(s.free)} free`)), wide: true },
       READY,
+      REASON,
       AGE,
     ],
   },
@@ -93,13 +105,14 @@ export const KINDS: readonly KindInfo[] = [
     command: 'port',
     columns: [
       { header: 'NETWORK', value: (o) => dash(port(o).spec?.network) },
-      { header: 'MAC', value: (o) => dash(port(o).spec?.mac) },
-      { header: 'IPS', value: (o) => list(port(o).spec?.ips) },
+      { header: 'MAC', value: (o) => dash(port(o).spec?.mac), identifies: true },
+      { header: 'IPS', value: (o) => list(port(o).spec?.ips), identifies: true },
       { header: 'NODE', value: (o) => dash(port(o).spec?.node) },
-      { header: 'INTERFACE-ID', value: (o) => dash(port(o).spec?.interfaceId), wide: true },
+      { header: 'INTERFACE-ID', value: (o) => dash(port(o).spec?.interfaceId), wide: true, identifies: true },
       { header: 'OFPORT', value: (o) => dash(port(o).status?.ofport), wide: true },
       { header: 'BOUND', value: (o) => dash(port(o).status?.node), wide: true },
       READY,
+      REASON,
       AGE,
     ],
   },
@@ -114,7 +127,7 @@ export const KINDS: readonly KindInfo[] = [
     command: 'lb',
     columns: [
       { header: 'NETWORK', value: (o) => dash(lb(o).spec?.network) },
-      { header: 'VIP', value: (o) => dash(lb(o).status?.vip ?? lb(o).spec?.vip) },
+      { header: 'VIP', value: (o) => dash(lb(o).status?.vip ?? lb(o).spec?.vip), identifies: true },
       { header: 'LISTENERS', value: (o) => list(lb(o).spec?.listeners.map(listenerLabel)) },
       // Healthy of declared (2/3), as kubectl shows a Deployment's READY; the count alone until status says.
       // Before the controller's first status write (a create's answer), as a new Deployment's READY: none yet of N.
@@ -122,6 +135,7 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'BACKEND-LIST', value: (o) => list(lb(o).spec?.backends?.map(backendLabel)), wide: true },
       { header: 'AFFINITY', value: (o) => dash(lb(o).spec?.sessionAffinity), wide: true },
       READY,
+      REASON,
       AGE,
     ],
   },

@@ -56,7 +56,7 @@ describe('network', () => {
     ]);
     expect(list.split('\n')[0]).toMatch(/^NAME +VNI +ENCAP +SUBNETS +READY +AGE$/);
     expect(list).toMatch(/\ngreen +7001 +geneve +10\.1\.0\.0\/24 /);
-    expect(wide.split('\n')[0]).toMatch(/^NAME +VNI +ENCAP +SUBNETS +MTU +ADDRESSES +READY +AGE$/);
+    expect(wide.split('\n')[0]).toMatch(/^NAME +VNI +ENCAP +SUBNETS +MTU +ADDRESSES +READY +REASON +AGE$/);
     expect(wide).toMatch(/green .* 1400 /);
     expect(JSON.parse(listJson)).toMatchObject({ kind: 'List', items: expect.arrayContaining([expect.objectContaining({ kind: 'VirtualNetwork' })]) });
     expect(listName.trim().split('\n').sort()).toEqual(['blue', 'gone', 'green', 'red'].map((n) => `virtualnetwork.vnet.dev/${n}`));
@@ -137,6 +137,12 @@ describe('port', () => {
     expect(list).toMatch(/\nvm2 +blue +0a:58:0a:00:00:14 +10\.0\.0\.20 +hv1 /);
     expect(wide).toMatch(/INTERFACE-ID/);
     expect(wide).toContain('vm2-nic0');
+    // -o wide says why a port is not Ready, as kubectl's REASON (QA-98: vnetctl showed False alone).
+    expect(wide).toMatch(/\nvm2 +blue +.* +False +NotBound +\d+s\n/);
+    // On a narrow terminal the columns that tell ports apart are never cut (QA-98: four ports read "0a:58…  10.99…").
+    const narrow = await cli.run(['port', 'list', '-n', 't1', '-o', 'wide'], { env: { COLUMNS: '60' } });
+    expect(narrow.stdout).toContain('0a:58:0a:00:00:14   10.0.0.20');
+    expect(narrow.stdout).toContain('vm2-nic0');
 
     const [get, getYaml, getName] = await Promise.all([ok('port', 'get', 'vm2', '-n', 't1'), ok('port', 'get', 'vm2', 'vm3', '-n', 't1', '-o', 'yaml'), ok('port', 'get', 'vm2', '-n', 't1', '-o', 'name')]);
     expect(get).toMatch(/^NAME +NETWORK +MAC +IPS +NODE +READY +AGE\nvm2 +blue +0a:58:0a:00:00:14 +10\.0\.0\.20 +hv1 /);

@@ -35,7 +35,8 @@ export function tableLines(kind: KindInfo, objects: KubeObject[], opts: TableRen
       return { text, color: c.header === 'READY' || c.header === 'CONNECTED' || c.header === 'TUNNELS' ? statusColor(text) : undefined };
     }),
   ]);
-  return renderTable(headers, rows, { maxWidth: term.columns, color: term.color, minWidths: opts.minWidths, onWidths: opts.onWidths });
+  const keep = [...(opts.prefix ? [true] : []), ...(opts.withNamespace ? [true] : []), true, ...cols.map((c) => c.identifies === true)];
+  return renderTable(headers, rows, { maxWidth: term.columns, color: term.color, minWidths: opts.minWidths, onWidths: opts.onWidths, keep });
 }
 
 /** Drops what nobody wants to read back (managedFields), as kubectl does by default. */

@@ -13,6 +13,13 @@ describe('table layout', () => {
     expect(fitWidths([30, 30], [4, 4], undefined)).toEqual([30, 30]);
   });
 
+  it('never shrinks a column that tells rows apart: the others give up more, and the terminal wraps when they alone do not fit', () => {
+    expect(fitWidths([4, 40, 17], [4, 7, 3], 40, [false, false, true])).toEqual([4, 13, 17]);
+    expect(fitWidths([30, 30], [4, 4], 5, [true, false])).toEqual([30, 6]);
+    const lines = renderTable(['NAME', 'MAC', 'SUBNETS'], [[{ text: 'vm1' }, { text: '0a:58:0a:00:00:14' }, { text: '10.0.0.0/24,fd00:1234::/64' }]], { maxWidth: 40, color: false, keep: [true, true, false] });
+    expect(lines[1]).toContain('0a:58:0a:00:00:14');
+  });
+
   it('truncates with an ellipsis and fits every line to the width', () => {
     expect(truncate('abcdef', 4)).toBe('abc…');
     const lines = renderTable(['NAME', 'SUBNETS'], [[{ text: 'n' }, { text: '10.0.0.0/24,fd00:1234:5678:9abc::/64' }]], { maxWidth: 30, color: false });

@@ -1,8 +1,10 @@
 /**
  * Plain-text tables in kubectl's layout (upper-case headers, three-space gaps), shrunk to
  * fit a terminal width: the widest columns give up characters first and truncated cells
- * end in "…", so one long value cannot push every row onto two lines. Colour is applied
- * after padding, so escape codes never count toward a width.
+ * end in "…", so one long value cannot push every row onto two lines. Columns that tell rows
+ * apart (names, MACs, addresses) are never cut: cut, different rows read the same (QA-98),
+ * and kubectl cuts nothing; where they alone do not fit, the terminal wraps. Colour is
+ * applied after padding, so escape codes never count toward a width.
  */
 
 export interface Cell {
@@ -31,11 +33,11 @@ export const GAP = 3;
 /** A column is never shrunk below this (or its header, if shorter). */
 export const MIN_WIDTH = 6;
 
-/** Column widths that fit `maxWidth` (undefined = no limit), shrinking the widest first. */
-export function fitWidths(natural: number[], headers: number[], maxWidth: number | undefined): number[] {
+/** Column widths that fit `maxWidth` (undefined = no limit), shrinking the widest first; `keep`: columns never shrunk. */
+export function fitWidths(natural: number[], headers: number[], maxWidth: number | undefined, keep: readonly boolean[] = []): number[] {
   const widths = [...natural];
   if (maxWidth === undefined || widths.length === 0) return widths;
-  const floor = widths.map((w, i) => Math.min(w, Math.max(MIN_WIDTH, Math.min(headers[i] ?? 0, 12))));
+  const floor = widths.map((w, i) => (keep[i] ? w : Math.min(w, Math.max(MIN_WIDTH, Math.min(headers[i] ?? 0, 12)))));
   const total = () => widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1);
   let excess = total() - maxWidth;
   while (excess > 0) {
@@ -65,6 +67,8 @@ export interface TableOptions {
   minWidths?: number[];
   /** Receives the widths used, to pass back as minWidths next time. */
   onWidths?: (widths: number[]) => void;
+  /** Per column: never shrunk (it tells rows apart). */
+  keep?: readonly boolean[];
 }
 
 /** Renders rows (each a list of cells) under headers; returns lines without trailing spaces. */
@@ -74,6 +78,7 @@ export function renderTable(headers: string[], rows: Cell[][], opts: TableOption
     natural,
     headers.map((h) => h.length),
     opts.maxWidth,
+    opts.keep,
   );
   opts.onWidths?.(widths);
   const line = (cells: Cell[]) =>
