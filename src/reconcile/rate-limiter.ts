@@ -44,3 +44,68 @@ export class ExponentialBackoffRateLimiter implements RateLimiter {
     return this.failures.get(key) ?? 0;
   }
 }
+
+/**
+ * A token bucket over every key (client-go's BucketRateLimiter): `qps` retries a second after a
+ * burst of `burst`, whichever keys they are of. Per-key backoff alone let a thousand keys failing
+ * at once (a store refusing every call) retry 2,500 times a second (QA-99).
+ */
+export class BucketRateLimiter implements RateLimiter {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly qps: number,
+    private readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    if (!(qps > 0) || !(burst >= 1)) throw new RangeError(`invalid bucket: ${qps} per second, burst ${burst}`);
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  when(): number {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.qps) / 1000);
+    this.last = t;
+    // A reservation: the token is taken now, and owed for as long as the bucket is below one.
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.qps;
+  }
+
+  forget(): void {}
+
+  numRequeues(): number {
+    return 0;
+  }
+}
+
+/** The longest delay of several limiters (client-go's MaxOfRateLimiter); each counts every failure. */
+export class MaxOfRateLimiter implements RateLimiter {
+  private readonly limiters: readonly RateLimiter[];
+
+  constructor(...limiters: RateLimiter[]) {
+    this.limiters = limiters;
+  }
+
+  when(key: string): number {
+    return Math.max(...this.limiters.map((l) => l.when(key)));
+  }
+
+  forget(key: string): void {
+    for (const l of this.limiters) l.forget(key);
+  }
+
+  numRequeues(key: string): number {
+    return Math.max(...this.limiters.map((l) => l.numRequeues(key)));
+  }
+}
+
+/** Retries of failed keys over a whole queue: client-go's 10/s after 100 is slow for a controller whose keys are nodes and ports; this bounds a storm, not recovery. */
+export const QUEUE_RETRY_QPS = 50;
+export const QUEUE_RETRY_BURST = 200;
+
+/** A work queue's default: per-key exponential backoff, and the bucket over all keys. */
+export function defaultRateLimiter(options: BackoffOptions = {}): RateLimiter {
+  return new MaxOfRateLimiter(new ExponentialBackoffRateLimiter(options), new BucketRateLimiter(QUEUE_RETRY_QPS, QUEUE_RETRY_BURST));
+}

@@ -7,10 +7,10 @@
  * - shutDown() stops accepting keys; workers still get what is queued, then undefined.
  * Keys, not objects, are queued so a worker always reads the latest state from a cache.
  */
-import { ExponentialBackoffRateLimiter, type BackoffOptions, type RateLimiter } from './rate-limiter';
+import { defaultRateLimiter, type BackoffOptions, type RateLimiter } from './rate-limiter';
 
 export interface WorkQueueOptions extends BackoffOptions {
-  /** Replaces the default exponential limiter (baseDelayMs/maxDelayMs are then ignored). */
+  /** Replaces the default (per-key exponential, baseDelayMs/maxDelayMs, and a bucket over all keys). */
   rateLimiter?: RateLimiter;
 }
 
@@ -32,7 +32,7 @@ export class WorkQueue {
   private stopping = false;
 
   constructor(options: WorkQueueOptions = {}) {
-    this.rateLimiter = options.rateLimiter ?? new ExponentialBackoffRateLimiter(options);
+    this.rateLimiter = options.rateLimiter ?? defaultRateLimiter(options);
   }
 
   add(key: string): void {

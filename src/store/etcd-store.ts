@@ -126,6 +126,8 @@ type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>[
 /** etcd3's per-host breaker: so many failures of a host in a row stop calls to it for a while. */
 const HOST_FAILURES_TO_OPEN = 3;
 const HOST_OPEN_MS = 5_000;
+/** A host that answered a call this recently is alive, however many of its calls failed since. */
+const HOST_ALIVE_MS = 1_000;
 
 /**
  * As cockatiel's: etcd3 and storeFailure know it by its flag. A class of its own, not a plain
@@ -142,26 +144,36 @@ class BrokenCircuitError extends Error {
  * etcd3's per-host circuit breaker (three failures in a row stop calls to the host for 5 s,
  * other hosts taking them), counting only failures of the host itself: not RESOURCE_EXHAUSTED,
  * a refusal a healthy etcd answers while its database is full. Counted, it opened the breaker
- * after three refused writes, and every read, list and /readyz answered 503 (QA). Only
- * execute() is used of a host policy (connection-pool.js).
+ * after three refused writes, and every read, list and /readyz answered 503 (QA). Nor while the
+ * host answered another call within the last second: with many calls in flight, three of them
+ * running out of their deadline says the host (or this process) is slow, not gone, and opened,
+ * the breaker turned a burst (a new leader's first pass) into 5 s of 503 for every request of
+ * the replica, twice per failover (QA-99). Only execute() is used of a host policy
+ * (connection-pool.js).
  */
-function hostBreaker(): HostPolicy {
+export function hostBreaker(now: () => number = Date.now): HostPolicy {
   let failures = 0;
   let openUntil = 0;
+  let answeredAt = -Infinity;
   return {
     async execute<T>(fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T, signal = new AbortController().signal): Promise<T> {
-      if (Date.now() < openUntil) throw new BrokenCircuitError();
+      if (now() < openUntil) throw new BrokenCircuitError();
       try {
         const result = await fn({ signal, attempt: 0 });
         failures = 0;
+        answeredAt = now();
         return result;
       } catch (err) {
         if (err instanceof Error && isRecoverableError(err) && !(err instanceof GRPCResourceExhastedError)) {
-          if (++failures >= HOST_FAILURES_TO_OPEN) {
+          if (++failures >= HOST_FAILURES_TO_OPEN && now() - answeredAt >= HOST_ALIVE_MS) {
             failures = 0;
-            openUntil = Date.now() + HOST_OPEN_MS;
+            openUntil = now() + HOST_OPEN_MS;
           }
-        } else failures = 0;
+        } else {
+          failures = 0;
+          // A refusal is an answer.
+          answeredAt = now();
+        }
         throw err;
       }
     },
@@ -206,7 +218,7 @@ export class EtcdStore implements Store {
     // API request and /readyz until it came back (QA: 50 s); past the deadline the call fails,
     // and the API answers 504 Timeout with Retry-After, as kube-apiserver bounds its store calls.
     const defaultCallOptions = options.client?.defaultCallOptions ?? ((ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }));
-    const faultHandling = { global: retryUnlessTimedOut, host: hostBreaker, ...options.client?.faultHandling };
+    const faultHandling = { global: retryUnlessTimedOut, host: () => hostBreaker(), ...options.client?.faultHandling };
     const client = new Etcd3({ ...options.client, defaultCallOptions, faultHandling, hosts: options.endpoints });
     const store = new EtcdStore(client, options, logger);
     try {
