@@ -102,8 +102,8 @@ export class MaxOfRateLimiter implements RateLimiter {
 }
 
 /** Retries of failed keys over a whole queue: client-go's 10/s after 100 is slow for a controller whose keys are nodes and ports; this bounds a storm, not recovery. */
-export const QUEUE_RETRY_QPS = 50;
-export const QUEUE_RETRY_BURST = 200;
+export const QUEUE_RETRY_QPS = 100;
+export const QUEUE_RETRY_BURST = 500;
 
 /** A work queue's default: per-key exponential backoff, and the bucket over all keys. */
 export function defaultRateLimiter(options: BackoffOptions = {}): RateLimiter {
