@@ -210,4 +210,17 @@ describe('AgentStatusReporter', () => {
     await reporter.stop();
     expect(got?.realized).toEqual({ 'uid-1': 'v1' });
   });
+
+  it('backs off while its NodeRealization does not exist (a deleted Node), 0.5 s doubling to 5 s, where it retried twice a second for as long as it ran (QA-99)', async () => {
+    const { objects, reporter } = await setup({ realization: false });
+    const starts = realizationWriteStarts(objects);
+    reporter.report(new Map([['uid-1', 'v1']]));
+    await new Promise((r) => setTimeout(r, 4000));
+    await reporter.stop();
+    // 0.5 + 1 + 2 s between tries: four at most in 4 s (eight or nine before).
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    expect(starts.length).toBeLessThanOrEqual(4);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(gaps[1] ?? 1000).toBeGreaterThan(gaps[0]! * 1.5);
+  }, 10_000);
 });

@@ -42,6 +42,10 @@ const RECHECK_MS = 60_000;
 /** How long a graceful stop waits for its last write. */
 const FLUSH_AT_STOP_MS = 2_000;
 
+/** A failed report is retried after this, doubling with each failure in a row up to REPORT_RETRY_MAX_MS. */
+const REPORT_RETRY_MS = 500;
+const REPORT_RETRY_MAX_MS = 5_000;
+
 export class AgentStatusReporter {
   /** The pipeline's latest map (kept by reference; copied and sorted only when a write goes out) and counts. */
   private realized?: ReadonlyMap<string, string>;
@@ -108,6 +112,7 @@ export class AgentStatusReporter {
    */
   async stop(o: { flush?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     clearTimeout(this.timer);
     this.timer = undefined;
     clearInterval(this.recheck);
@@ -138,7 +143,11 @@ export class AgentStatusReporter {
     }, wait);
   }
 
-  /** Writes what is pending; a failure is retried (after 500 ms) by the next flush. */
+  /** Failed flushes in a row: the next retry waits longer. */
+  private failedInRow = 0;
+  private readonly stopping = new AbortController();
+
+  /** Writes what is pending; a failure is retried (after 500 ms, doubling up to 5 s) by the next flush. */
   private async flush(): Promise<void> {
     const health = this.pendingHealth;
     const report = this.pending;
@@ -148,7 +157,7 @@ export class AgentStatusReporter {
     if (report) {
       try {
         if (!(await this.writeRealization(this.realized, this.dispatched))) {
-          failures.push(`NodeRealization ${this.node} does not exist yet (the controller's leader creates it)`);
+          failures.push(`NodeRealization ${this.node} does not exist (the controller's leader creates it for Node ${this.node}: not yet, or that Node was deleted)`);
           this.pending = true;
         }
       } catch (err) {
@@ -165,9 +174,13 @@ export class AgentStatusReporter {
       }
     }
     if (failures.length > 0) {
-      this.log.warn({ event: 'agent.report_failed', err: failures.join('; ') }, 'could not report realized flows or failing backends; retrying');
-      await new Promise((r) => setTimeout(r, 500));
-    }
+      // Backing off as the lease does (QA-99: a deleted Node's agent retried twice a second for as long as it ran).
+      this.failedInRow++;
+      const ms = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MS * 2 ** (this.failedInRow - 1));
+      this.log.warn({ event: 'agent.report_failed', err: failures.join('; '), retryInMs: ms }, 'could not report realized flows or failing backends; retrying');
+      // A stop does not wait out the back-off.
+      await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+    } else this.failedInRow = 0;
   }
 
   /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */
