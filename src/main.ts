@@ -74,10 +74,12 @@ function stop(running: Running, signal: string): void {
   if (stopping) return;
   stopping = true;
   const t0 = performance.now();
-  running.logger.info({ event: 'vnetd.stopping', signal }, `${signal}: stopping (the switches keep their flows)`);
+  // The embedded OVS outlives this process (the VMs keep their traffic) unless told otherwise.
+  const keepLocalOvs = process.env.VNETD_LOCAL_OVS_STOP !== '1';
+  // Said as it will be (QA-98: "keep their flows", then the embedded OVS stopped).
+  running.logger.info({ event: 'vnetd.stopping', signal }, `${signal}: stopping (${keepLocalOvs ? 'the switches keep their flows' : 'the embedded Open vSwitch stops too, VNETD_LOCAL_OVS_STOP=1; other switches keep their flows'})`);
   running
-    // The embedded OVS outlives this process (the VMs keep their traffic) unless told otherwise.
-    .close({ keepLocalOvs: process.env.VNETD_LOCAL_OVS_STOP !== '1' })
+    .close({ keepLocalOvs })
     .then(() => {
       running.logger.info({ event: 'vnetd.stopped', ms: Math.round(performance.now() - t0) }, 'stopped');
       process.exit(0);
