@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ObjectStore } from '../store/object-store';
 import { MetricsService } from './metrics.service';
@@ -26,32 +26,42 @@ export class HealthController {
   @Public()
   @Get('healthz')
   @Header('content-type', 'text/plain')
-  healthz() {
-    return 'ok';
+  healthz(@Query('verbose') verbose?: string) {
+    return verbose === undefined ? 'ok' : verboseReport('healthz', [['ping', undefined]]);
   }
 
   @Public()
   @Get('livez')
   @Header('content-type', 'text/plain')
-  livez() {
-    return 'ok';
+  livez(@Query('verbose') verbose?: string) {
+    return verbose === undefined ? 'ok' : verboseReport('livez', [['ping', undefined]]);
   }
 
+  /** `?verbose` lists each check as kube-apiserver does ([+]name ok / [-]name failed: why); QA-98: it said "ok" alone. */
   @Public()
   @Get('readyz')
   @HttpCode(200)
-  async readyz(@Res() reply: FastifyReply) {
+  async readyz(@Res() reply: FastifyReply, @Query('verbose') verbose?: string) {
+    const leader = this.role().isLeader;
+    let revision: number | undefined;
+    let failure: string | undefined;
     try {
-      await this.objects.kv.currentRevision();
-      const leader = this.role().isLeader;
-      void reply
-        .code(200)
-        .header('content-type', 'text/plain')
-        .header('x-vnetd-leader', String(leader))
-        .send(leader ? 'ok' : 'ok (standby: the leader runs the reconcilers)');
+      revision = await this.objects.kv.currentRevision();
     } catch (err) {
-      void reply.code(503).header('content-type', 'text/plain').send(`store not ready: ${(err as Error).message}`);
+      failure = (err as Error).message;
     }
+    void reply.header('content-type', 'text/plain').header('x-vnetd-leader', String(leader));
+    if (verbose !== undefined) {
+      const checks: Array<[string, string | undefined, string?]> = [
+        ['ping', undefined],
+        ['store', failure, `revision ${revision}`],
+        ['role', undefined, leader ? 'leader: runs the reconcilers' : 'standby: the leader runs the reconcilers'],
+      ];
+      void reply.code(failure === undefined ? 200 : 503).send(verboseReport('readyz', checks));
+      return;
+    }
+    if (failure !== undefined) void reply.code(503).send(`store not ready: ${failure}`);
+    else void reply.code(200).send(leader ? 'ok' : 'ok (standby: the leader runs the reconcilers)');
   }
 
   @Get('metrics')
@@ -59,4 +69,11 @@ export class HealthController {
     const m = await this.metrics.render();
     void reply.code(200).header('content-type', m.contentType).send(m.body);
   }
+}
+
+/** kube-apiserver's verbose health text: a line per check ([+] passed, [-] failed: why), then the verdict. */
+function verboseReport(endpoint: string, checks: ReadonlyArray<readonly [name: string, failure: string | undefined, detail?: string]>): string {
+  const lines = checks.map(([name, failure, detail]) => (failure === undefined ? `[+]${name} ok${detail ? ` (${detail})` : ''}` : `[-]${name} failed: ${failure}`));
+  const passed = checks.every(([, failure]) => failure === undefined);
+  return `${lines.join('\n')}\n${endpoint} check ${passed ? 'passed' : 'failed'}\n`;
 }

@@ -1451,6 +1451,11 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
 describe('health and metrics', () => {
   it('serves health without a token and metrics with one', async () => {
     for (const p of ['/healthz', '/livez', '/readyz', '/version']) expect((await v.call('GET', p, undefined, { token: null })).status).toBe(200);
+    // ?verbose lists the checks, as kube-apiserver's (QA-98: "ok" alone).
+    const verbose = await v.call('GET', '/readyz?verbose', undefined, { token: null });
+    expect(verbose.text).toMatch(/^\[\+\]ping ok\n\[\+\]store ok \(revision \d+\)\n\[\+\]role ok \(leader: runs the reconcilers\)\nreadyz check passed\n$/);
+    expect((await v.call('GET', '/livez?verbose', undefined, { token: null })).text).toBe('[+]ping ok\nlivez check passed\n');
+    expect((await v.call('GET', '/readyz', undefined, { token: null })).text).toBe('ok');
     expect((await v.call('GET', '/metrics', undefined, { token: null })).status).toBe(401);
     const m = await v.call('GET', '/metrics');
     expect(m.text).toMatch(/vnetd_apiserver_requests_total\{verb="create",resource="virtualnetworks",code="201"\} \d+/);
