@@ -106,6 +106,20 @@ export function endSubnetChange(namespace: string, network: string, a: Announcem
 
 const ending = (namespace: string, network: string, a: Announcement): TxnOp => ({ type: 'update', key: subnetChangeKey(namespace, network), value: ENDED, expectedModRevision: a.revision });
 
+/**
+ * What the write that starts a network's deletion adds: its announcement key written again (as
+ * it is: an update of its subnets meanwhile keeps its announcement), so that every claim
+ * admitted against the network as it was fails its guard, and is admitted again against the
+ * network read from the store, which is being deleted: refused. Without it, a replica whose
+ * cache had not yet seen the deletion let ports into the network after it (QA-99: 6 of 25
+ * rounds), which then held it Terminating.
+ */
+export async function networkDeletionGuard(ctx: AdmissionContext, namespace: string, network: string): Promise<TxnOp> {
+  const key = subnetChangeKey(namespace, network);
+  const cur = await ctx.objects.kv.get<SubnetChange>(key);
+  return cur ? { type: 'update', key, value: cur.value, expectedModRevision: cur.modRevision } : { type: 'create', key, value: ENDED };
+}
+
 /** Ends it now (the update was refused or did not commit), if it is still this one; a failure is left to the lapse. */
 export async function withdrawSubnetChange(ctx: AdmissionContext, namespace: string, network: string, a: Announcement): Promise<void> {
   await ctx.objects.kv.txn([ending(namespace, network, a)]).catch(() => undefined);

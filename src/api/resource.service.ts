@@ -15,6 +15,8 @@ import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, cause, type StatusCause } from '../resources/status';
 import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
 import { listPrefix, objectKey } from '../store/keys';
+import { NETWORKS } from '../store/kinds';
+import { networkDeletionGuard } from '../admission/subnet-changes';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { isSubnetChangeKey } from '../ipam/allocation-registry';
 import { canUseNamespace, type Principal } from './auth/principal';
@@ -599,7 +601,19 @@ export class ResourceService {
         const ns = next as { status?: Record<string, unknown> };
         ns.status = { ...ns.status, phase: 'Terminating' };
       };
-      const res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers: type === NAMESPACE_TYPE ? [] : finalizers, ...(type === NAMESPACE_TYPE ? { deleting: terminating } : {}) });
+      let res;
+      for (let attempt = 1; ; attempt++) {
+        // A network's deletion is guarded against claims admitted before it (networkDeletionGuard).
+        const guard = type.plural === NETWORKS.plural && !dryRun ? await this.networkDeletionOps(namespace!, name) : [];
+        try {
+          res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers: type === NAMESPACE_TYPE ? [] : finalizers, extraOps: guard, ...(type === NAMESPACE_TYPE ? { deleting: terminating } : {}) });
+          break;
+        } catch (err) {
+          // A subnet update announced itself meanwhile: read its key again.
+          if ((err instanceof ConflictError || err instanceof KeyExistsError) && isSubnetChangeKey(err.key) && attempt < 3) continue;
+          throw err;
+        }
+      }
       const warnings = (await this.admissions.get(type.plural)?.deleteWarnings?.(res.object, this.admissionContext).catch(() => [])) ?? [];
       if (dryRun) return { object: res.object, code: 200, warnings };
       this.hooks.afterWrite?.(type, namespace, name);
@@ -608,6 +622,13 @@ export class ResourceService {
     } catch (err) {
       throw this.storeError(type, name, err);
     }
+  }
+
+  /** The guard a network's deletion commits with; none once it is being deleted (a DELETE again changes nothing). */
+  private async networkDeletionOps(namespace: string, name: string): Promise<TxnOp[]> {
+    const cur = await this.objects.get(NETWORKS, namespace, name);
+    if (!cur || cur.metadata.deletionTimestamp) return [];
+    return [await networkDeletionGuard(this.admissionContext, namespace, name)];
   }
 
   /**

@@ -1,12 +1,14 @@
 import pino from 'pino';
 import { VirtualNetworkAdmission } from '../admission/virtual-network.admission';
 import { NamespaceAdmission } from '../admission/namespace.admission';
+import { VirtualPortAdmission } from '../admission/virtual-port.admission';
+import type { VirtualNetwork } from '../resources/kinds';
 import type { KindAdmission, ObjectReader } from '../admission/admission';
 import { AllocationRegistry } from '../ipam/allocation-registry';
 import { NAMESPACE_TYPE, ResourceCatalog } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import { SchemaValidator } from '../resources/schema-validator';
-import { NETWORKS } from '../store/kinds';
+import { NETWORKS, PORTS } from '../store/kinds';
 import { ObjectStore } from '../store/object-store';
 import { SqliteStore } from '../store/sqlite-store';
 import { SYSTEM_PRINCIPAL } from './auth/principal';
@@ -53,6 +55,38 @@ describe('ResourceService: a create in a namespace another replica is deleting',
     await objects.modify<KubeObject>(NAMESPACE_TYPE, undefined, 'live', (cur) => ({ ...cur, metadata: { ...cur.metadata, labels: { team: 'a' } } }));
     const made = await service(new StaleReader(live)).create({ principal: SYSTEM_PRINCIPAL, type: catalog.byPluralName('virtualnetworks')!, namespace: 'live' }, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.1.0.0/24' }] } }, query);
     expect(made.code).toBe(201);
+    kv.close();
+  });
+});
+
+describe('ResourceService: a port created in a network another replica is deleting', () => {
+  it('fails its claim\'s guard and is refused, where a cache that had not seen the deletion let it in and it held the network Terminating (QA-99: 6 of 25 rounds)', async () => {
+    const kv = SqliteStore.open(':memory:');
+    const objects = new ObjectStore(kv);
+    const catalog = ResourceCatalog.load();
+    const admissions = new Map<string, KindAdmission>([
+      ['namespaces', new NamespaceAdmission() as KindAdmission],
+      ['virtualnetworks', new VirtualNetworkAdmission() as KindAdmission],
+      ['virtualports', new VirtualPortAdmission() as KindAdmission],
+    ]);
+    const allocations = new AllocationRegistry(kv);
+    const fresh = new ResourceService(catalog, objects, new SchemaValidator(catalog), admissions, { objects, allocations }, pino({ level: 'silent' }));
+    const scope = (plural: string) => ({ principal: SYSTEM_PRINCIPAL, type: plural === 'namespaces' ? NAMESPACE_TYPE : catalog.byPluralName(plural)!, namespace: plural === 'namespaces' ? undefined : 't' });
+    await fresh.create(scope('namespaces'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 't' } }, query);
+    const net = (await fresh.create<VirtualNetwork>(scope('virtualnetworks'), { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.2.0.0/24' }] } }, query)).object;
+    // Deleted through one replica (its finalizers hold it: Terminating)...
+    await fresh.delete(scope('virtualnetworks'), 'n', {});
+    expect((await objects.get(NETWORKS, 't', 'n'))?.metadata.deletionTimestamp).toBeDefined();
+    // ...while another's cache still has it as it was.
+    const stale = new ResourceService(catalog, objects, new SchemaValidator(catalog), admissions, { objects, allocations, networks: new StaleReader(net) as unknown as ObjectReader<VirtualNetwork> }, pino({ level: 'silent' }));
+    const port = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'late' }, spec: { network: 'n' } };
+    await expect(stale.create(scope('virtualports'), port, query)).rejects.toMatchObject({ code: 422, message: expect.stringContaining('VirtualNetwork "n" is being deleted') });
+    expect((await objects.list(PORTS, 't')).items).toEqual([]);
+    expect((await kv.list('/ipam/')).items.filter((i) => i.key.includes('10.2.0.'))).toEqual([]);
+    // A second DELETE changes nothing (no generation bump for the guard).
+    const generation = (await objects.get(NETWORKS, 't', 'n'))?.metadata.generation;
+    await fresh.delete(scope('virtualnetworks'), 'n', {});
+    expect((await objects.get(NETWORKS, 't', 'n'))?.metadata.generation).toBe(generation);
     kv.close();
   });
 });
