@@ -25,15 +25,20 @@ class StaleReader implements ObjectReader<KubeObject> {
   }
 }
 
+/** A store in memory (SQLite, as all-in-one runs) and the admissions of the kinds these tests write. */
+function setup() {
+  const kv = SqliteStore.open(':memory:');
+  const admissions = new Map<string, KindAdmission>([
+    ['namespaces', new NamespaceAdmission() as KindAdmission],
+    ['virtualnetworks', new VirtualNetworkAdmission() as KindAdmission],
+    ['virtualports', new VirtualPortAdmission() as KindAdmission],
+  ]);
+  return { kv, objects: new ObjectStore(kv), catalog: ResourceCatalog.load(), admissions };
+}
+
 describe('ResourceService: a create in a namespace another replica is deleting', () => {
   it('fails at commit and is refused, never outliving the namespace, when this replica\'s cache still has the namespace Active (QA-99: 3-5 of 20 namespaces kept networks)', async () => {
-    const kv = SqliteStore.open(':memory:');
-    const objects = new ObjectStore(kv);
-    const catalog = ResourceCatalog.load();
-    const admissions = new Map<string, KindAdmission>([
-      ['namespaces', new NamespaceAdmission() as KindAdmission],
-      ['virtualnetworks', new VirtualNetworkAdmission() as KindAdmission],
-    ]);
+    const { kv, objects, catalog, admissions } = setup();
     const ns = await objects.create(NAMESPACE_TYPE, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gone', finalizers: ['kubernetes'] } } as KubeObject);
     const seen = structuredClone(ns);
     // Another replica marks it for deletion (its controller then deletes what is in it and the namespace).
@@ -61,14 +66,7 @@ describe('ResourceService: a create in a namespace another replica is deleting',
 
 describe('ResourceService: a port created in a network another replica is deleting', () => {
   it('fails its claim\'s guard and is refused, where a cache that had not seen the deletion let it in and it held the network Terminating (QA-99: 6 of 25 rounds)', async () => {
-    const kv = SqliteStore.open(':memory:');
-    const objects = new ObjectStore(kv);
-    const catalog = ResourceCatalog.load();
-    const admissions = new Map<string, KindAdmission>([
-      ['namespaces', new NamespaceAdmission() as KindAdmission],
-      ['virtualnetworks', new VirtualNetworkAdmission() as KindAdmission],
-      ['virtualports', new VirtualPortAdmission() as KindAdmission],
-    ]);
+    const { kv, objects, catalog, admissions } = setup();
     const allocations = new AllocationRegistry(kv);
     const fresh = new ResourceService(catalog, objects, new SchemaValidator(catalog), admissions, { objects, allocations }, pino({ level: 'silent' }));
     const scope = (plural: string) => ({ principal: SYSTEM_PRINCIPAL, type: plural === 'namespaces' ? NAMESPACE_TYPE : catalog.byPluralName(plural)!, namespace: plural === 'namespaces' ? undefined : 't' });

@@ -223,6 +223,22 @@ describe('DispatchReporter: a restarted agent', () => {
   });
 });
 
+/** The condition BackendsAvailable of a status. */
+const available = (s: LoadBalancer['status']) => s?.conditions?.find((c) => c.type === 'BackendsAvailable');
+
+/** Waits (2 s at most) until the stored "web" load balancer's status passes `ok`, and hands it back. */
+function statusUntil(objects: ObjectStore): (ok: (s: LoadBalancer['status']) => boolean) => Promise<NonNullable<LoadBalancer['status']>> {
+  const status = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status;
+  return async (ok) => {
+    const deadline = Date.now() + 2000;
+    while (!ok(await status())) {
+      if (Date.now() > deadline) throw new Error(`not met: ${JSON.stringify(await status())}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return (await status())!;
+  };
+}
+
 describe('LbStatusReporter', () => {
   it('says how many backends get connections (status.healthyBackends, condition BackendsAvailable), at once when health changes', async () => {
     const objects = new ObjectStore(new MemoryStore());
@@ -249,16 +265,7 @@ describe('LbStatusReporter', () => {
       switchDown: (node) => down.has(node),
       tunnelsDown: (node) => cut.get(node),
     });
-    const status = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status;
-    const until = async (ok: (s: LoadBalancer['status']) => boolean) => {
-      const deadline = Date.now() + 2000;
-      while (!ok(await status())) {
-        if (Date.now() > deadline) throw new Error(`not met: ${JSON.stringify(await status())}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      return (await status())!;
-    };
-    const available = (s: LoadBalancer['status']) => s?.conditions?.find((c) => c.type === 'BackendsAvailable');
+    const until = statusUntil(objects);
     reporter.start();
     try {
       reporter.refreshSoon();
@@ -336,16 +343,7 @@ describe('LbStatusReporter', () => {
     const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, node: `hv${i + 1}`, port: `t/${b.name}` })) }]]) }) as unknown as LogicalModel;
     const down = new Set<string>();
     const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, intervalMs: 3_600_000, linkDown: (key) => down.has(key) });
-    const status = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status;
-    const available = (s: LoadBalancer['status']) => s?.conditions?.find((c) => c.type === 'BackendsAvailable');
-    const until = async (ok: (s: LoadBalancer['status']) => boolean) => {
-      const deadline = Date.now() + 2000;
-      while (!ok(await status())) {
-        if (Date.now() > deadline) throw new Error(`not met: ${JSON.stringify(await status())}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      return (await status())!;
-    };
+    const until = statusUntil(objects);
     reporter.start();
     try {
       reporter.statusSoon();
