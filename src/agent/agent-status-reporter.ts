@@ -154,9 +154,11 @@ export class AgentStatusReporter {
     this.pending = false;
     this.pendingHealth = undefined;
     const failures: string[] = [];
+    let missing = false;
     if (report) {
       try {
         if (!(await this.writeRealization(this.realized, this.dispatched))) {
+          missing = true;
           failures.push(`NodeRealization ${this.node} does not exist (the controller's leader creates it for Node ${this.node}: not yet, or that Node was deleted)`);
           this.pending = true;
         }
@@ -174,8 +176,10 @@ export class AgentStatusReporter {
       }
     }
     if (failures.length > 0) {
-      // Backing off as the lease does (QA-99: a deleted Node's agent retried twice a second for as long as it ran).
-      this.failedInRow++;
+      // No NodeRealization: backing off as the lease does (QA-99: a deleted Node's agent retried
+      // twice a second for as long as it ran). Other failures (a failover) keep 0.5 s: health
+      // reports share this flush, and a backend's failover waits for them (review).
+      this.failedInRow = missing && failures.length === 1 ? this.failedInRow + 1 : 1;
       const ms = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MS * 2 ** (this.failedInRow - 1));
       this.log.warn({ event: 'agent.report_failed', err: failures.join('; '), retryInMs: ms }, 'could not report realized flows or failing backends; retrying');
       // A stop does not wait out the back-off.

@@ -430,6 +430,8 @@ export class ResourceService {
           namespaceRevision = await this.requireNamespace(type, namespace, true);
           continue;
         }
+        // Still racing after every attempt: the client's to retry (409), not a server error.
+        if (err instanceof ConflictError && (err.key === namespaceKey || isSubnetChangeKey(err.key))) throw ApiErrors.conflict(rid(type, meta.name), 'its namespace or network kept changing under concurrent requests; try again');
         if (err instanceof KeyExistsError) {
           if (err.key === objectKey(type, namespace, meta.name)) throw ApiErrors.alreadyExists(rid(type, meta.name));
           // Another request claimed the same address/MAC/VNI between our read and write: choose again.

@@ -18,7 +18,8 @@ describe('libvirtInterfaceXml', () => {
   });
 
   it('names a node\'s OVSDB with --db unless it is the system\'s socket', () => {
-    for (const system of [undefined, '', 'unix:/var/run/openvswitch/db.sock', 'unix:/run/openvswitch/db.sock']) expect(ovsVsctlPlug('id', '0a:58:00:00:00:01', 'br-int', system)).toMatch(/^ovs-vsctl add-port /);
+    // A tcp:/ssl: endpoint is a remote hypervisor's own OVS, the one libvirt plugs into there (review).
+    for (const system of [undefined, '', 'unix:/var/run/openvswitch/db.sock', 'unix:/run/openvswitch/db.sock', 'tcp:192.0.2.10:6640', 'ssl:192.0.2.10:6640']) expect(ovsVsctlPlug('id', '0a:58:00:00:00:01', 'br-int', system)).toMatch(/^ovs-vsctl add-port /);
     expect(ovsVsctlPlug('id', '0a:58:00:00:00:01', 'br-int', 'unix:/root/.vnetd/ovs/db.sock')).toMatch(/^ovs-vsctl --db='unix:\/root\/\.vnetd\/ovs\/db\.sock' add-port br-int TAP /);
   });
 });

@@ -36,9 +36,15 @@ export function libvirtTakesInterfaceId(interfaceId: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(interfaceId);
 }
 
-/** The OVSDB socket ovs-vsctl and libvirt use when told none (Debian's /var/run is /run). */
+/**
+ * Whether an OVSDB endpoint is the hypervisor's own Open vSwitch, the one ovs-vsctl and libvirt
+ * use when told none: any tcp:/ssl: endpoint (a remote hypervisor's), and the usual sockets
+ * (Debian's /var/run is /run; a source build's /usr/local/var/run). Another unix: socket is a
+ * private OVS (npm start's), which libvirt cannot plug into.
+ */
 export function isSystemOvsdb(ovsdb: string | undefined): boolean {
-  return ovsdb === undefined || ovsdb === '' || ovsdb === 'unix:/var/run/openvswitch/db.sock' || ovsdb === 'unix:/run/openvswitch/db.sock';
+  if (ovsdb === undefined || ovsdb === '' || !ovsdb.startsWith('unix:')) return true;
+  return ['unix:/var/run/openvswitch/db.sock', 'unix:/run/openvswitch/db.sock', 'unix:/usr/local/var/run/openvswitch/db.sock'].includes(ovsdb);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { WorkQueue } from './work-queue';
 import { BucketRateLimiter, ExponentialBackoffRateLimiter, MaxOfRateLimiter, QUEUE_RETRY_BURST, QUEUE_RETRY_QPS, defaultRateLimiter } from './rate-limiter';
 
 describe('rate limiters', () => {
@@ -27,5 +28,16 @@ describe('rate limiters', () => {
     expect(max.numRequeues('a')).toBe(3);
     max.forget('a');
     expect(max.when('a')).toBe(100);
+  });
+
+  it('a work queue retries failed keys under the bucket by default: past its burst, they come at its rate, not all at once (review: the wiring was untested)', async () => {
+    const queue = new WorkQueue();
+    const keys = Array.from({ length: QUEUE_RETRY_BURST + 400 }, (_, i) => `k${i}`);
+    for (const k of keys) queue.addRateLimited(k);
+    await new Promise((r) => setTimeout(r, 100));
+    // Per key alone, every one would be queued after 5 ms; the bucket lets its burst and about a tenth of a second's worth through.
+    expect(queue.len()).toBeGreaterThanOrEqual(QUEUE_RETRY_BURST);
+    expect(queue.len()).toBeLessThan(QUEUE_RETRY_BURST + 0.1 * QUEUE_RETRY_QPS + 60);
+    queue.shutDown();
   });
 });
