@@ -56,6 +56,8 @@ export interface KindAdmission<T extends KubeObject = KubeObject> {
   update(old: T, next: T, ctx: AdmissionContext): Promise<Admitted<T>>;
   /** What the client should know about a delete it asked for (other objects that refer to it), as Warning headers. */
   deleteWarnings?(obj: T, ctx: AdmissionContext): Promise<string[]>;
+  /** Ops committed with the write that starts the object's deletion (not with a DELETE of one already being deleted). */
+  deletionOps?(namespace: string | undefined, name: string, ctx: AdmissionContext): Promise<TxnOp[]>;
 }
 
 /** Thrown by admission with Kubernetes field causes; the API turns it into 422 Invalid. */

@@ -6,7 +6,7 @@ import { ORPHAN } from '../resources/finalizers';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../store/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
-import { announceSubnetChange, endSubnetChange, subnetIdentity, withdrawSubnetChange } from './subnet-changes';
+import { announceSubnetChange, endSubnetChange, networkDeletionGuard, subnetIdentity, withdrawSubnetChange } from './subnet-changes';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 
 const vnis = new VniAllocator();
@@ -116,6 +116,11 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
    * waits, as a PVC in use waits for its pods). `kubectl delete` waits with it, and said
    * nothing of why. Objects the network owns go with it (ownerReferences), unless orphaned.
    */
+  /** Claims admitted against the network as it was fail their guard (networkDeletionGuard). */
+  async deletionOps(namespace: string | undefined, name: string, ctx: AdmissionContext): Promise<TxnOp[]> {
+    return [await networkDeletionGuard(ctx, namespace!, name)];
+  }
+
   async deleteWarnings(net: VirtualNetwork, ctx: AdmissionContext): Promise<string[]> {
     const ns = net.metadata.namespace;
     const orphaning = (net.metadata.finalizers ?? []).includes(ORPHAN);

@@ -15,8 +15,6 @@ import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, cause, type StatusCause } from '../resources/status';
 import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
 import { listPrefix, objectKey } from '../store/keys';
-import { NETWORKS } from '../store/kinds';
-import { networkDeletionGuard } from '../admission/subnet-changes';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { isSubnetChangeKey } from '../ipam/allocation-registry';
 import { canUseNamespace, type Principal } from './auth/principal';
@@ -605,10 +603,10 @@ export class ResourceService {
       };
       let res;
       for (let attempt = 1; ; attempt++) {
-        // A network's deletion is guarded against claims admitted before it (networkDeletionGuard).
-        const guard = type.plural === NETWORKS.plural && !dryRun ? await this.networkDeletionOps(namespace!, name) : [];
+        // What the kind commits with the start of a deletion (a network's: the guard of its claims).
+        const startingOps = dryRun ? [] : ((await this.admissions.get(type.plural)?.deletionOps?.(namespace, name, this.admissionContext)) ?? []);
         try {
-          res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers: type === NAMESPACE_TYPE ? [] : finalizers, extraOps: guard, ...(type === NAMESPACE_TYPE ? { deleting: terminating } : {}) });
+          res = await this.objects.delete<T>(type, namespace, name, { preconditions: options.preconditions, dryRun, finalizers: type === NAMESPACE_TYPE ? [] : finalizers, startingOps, ...(type === NAMESPACE_TYPE ? { deleting: terminating } : {}) });
           break;
         } catch (err) {
           // A subnet update announced itself meanwhile: read its key again.
@@ -624,13 +622,6 @@ export class ResourceService {
     } catch (err) {
       throw this.storeError(type, name, err);
     }
-  }
-
-  /** The guard a network's deletion commits with; none once it is being deleted (a DELETE again changes nothing). */
-  private async networkDeletionOps(namespace: string, name: string): Promise<TxnOp[]> {
-    const cur = await this.objects.get(NETWORKS, namespace, name);
-    if (!cur || cur.metadata.deletionTimestamp) return [];
-    return [await networkDeletionGuard(this.admissionContext, namespace, name)];
   }
 
   /**

@@ -51,6 +51,22 @@ export interface ObjectEvent<T> {
 /** Extra key/value writes that must commit atomically with an object write (e.g. IP allocations). */
 export type ExtraOps = TxnOp[];
 
+/**
+ * `finalizers`: added as the deletion starts (the garbage collector's foregroundDeletion or
+ * orphan), never to an object already being deleted. `deleting`: changes the object makes
+ * in the write that starts its deletion (a Namespace's phase turns Terminating);
+ * `startingOps`: ops committed with that write only (a DELETE of an object already being
+ * deleted commits none of them, and writes nothing).
+ */
+export interface DeleteOptions<T> {
+  preconditions?: Preconditions;
+  extraOps?: ExtraOps;
+  startingOps?: ExtraOps;
+  dryRun?: boolean;
+  finalizers?: readonly string[];
+  deleting?: (next: T) => void;
+}
+
 /** A precondition on the stored object; mismatch is a ConflictError. */
 export interface Preconditions {
   resourceVersion?: string;
@@ -265,7 +281,7 @@ export class ObjectStore {
     type: StoredType,
     namespace: string | undefined,
     name: string,
-    options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean; finalizers?: readonly string[]; deleting?: (next: T) => void } = {},
+    options: DeleteOptions<T> = {},
   ): Promise<WriteResult<T>> {
     const key = objectKey(type, namespace, name);
     // Without a resourceVersion precondition the caller asked for no particular version:
@@ -283,12 +299,7 @@ export class ObjectStore {
     }
   }
 
-  /**
-   * `finalizers`: added as the deletion starts (the garbage collector's foregroundDeletion or
-   * orphan), never to an object already being deleted. `deleting`: changes the object makes
-   * in the write that starts its deletion (a Namespace's phase turns Terminating).
-   */
-  private async deleteOnce<T extends KubeObject>(key: string, options: { preconditions?: Preconditions; extraOps?: ExtraOps; dryRun?: boolean; finalizers?: readonly string[]; deleting?: (next: T) => void }): Promise<WriteResult<T>> {
+  private async deleteOnce<T extends KubeObject>(key: string, options: DeleteOptions<T>): Promise<WriteResult<T>> {
     const current = await this.kv.get<T>(key);
     if (!current) throw new KeyNotFoundError(key);
     const pre = options.preconditions ?? {};
@@ -299,8 +310,8 @@ export class ObjectStore {
     if (pre.uid && pre.uid !== current.value.metadata.uid) {
       throw new UidPreconditionError(key, pre.uid, current.value.metadata.uid ?? '');
     }
-    const extra = (options.extraOps ?? []) as TxnOp<T>[];
     const deleting = current.value.metadata.deletionTimestamp !== undefined;
+    const extra = [...(options.extraOps ?? []), ...(deleting ? [] : (options.startingOps ?? []))] as TxnOp<T>[];
     const added = deleting ? [] : (options.finalizers ?? []).filter((f) => !(current.value.metadata.finalizers ?? []).includes(f));
     const finalizers = [...(current.value.metadata.finalizers ?? []), ...added];
     if (finalizers.length > 0) {

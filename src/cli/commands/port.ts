@@ -57,11 +57,14 @@ async function nodeOvsdb(rt: Runtime, port: VirtualPort): Promise<string | undef
   return node?.spec?.ovsdb;
 }
 
+/** Why libvirt cannot plug into the node's Open vSwitch (its <virtualport> uses the system's), after "node X" / "Node X". */
+const notTheSystems = (ovsdb: string | undefined) => `'s Open vSwitch is not the system's (its OVSDB is ${ovsdb}), and libvirt plugs NICs into the system's only`;
+
 /** libvirt's <virtualport> plugs into the system's Open vSwitch only: said when the node's is another one. */
 function privateOvsNote(port: VirtualPort, ovsdb: string | undefined): string | undefined {
   if (isSystemOvsdb(ovsdb)) return undefined;
   const { mac, id } = macAndId(port);
-  return `node ${port.spec?.node}'s Open vSwitch is not the system's (its OVSDB is ${ovsdb}), and libvirt plugs NICs into the system's only; plug the VM's NIC (TAP) in with: ${ovsVsctlPlug(id, mac, undefined, ovsdb)}`;
+  return `node ${port.spec?.node}${notTheSystems(ovsdb)}; plug the VM's NIC (TAP) in with: ${ovsVsctlPlug(id, mac, undefined, ovsdb)}`;
 }
 
 /** The MTU of the port's network (what the guest should use), or undefined when it cannot be read. */
@@ -79,7 +82,7 @@ async function printSnippet(rt: Runtime, port: VirtualPort): Promise<void> {
     return;
   }
   if (!isSystemOvsdb(ovsdb)) {
-    rt.io.out(`\n# Node ${node}'s Open vSwitch is not the system's (its OVSDB is ${ovsdb}), and libvirt plugs NICs into the system's only. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac, undefined, ovsdb)}\n`);
+    rt.io.out(`\n# Node ${node}${notTheSystems(ovsdb)}. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac, undefined, ovsdb)}\n`);
     return;
   }
   rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${node}:\n${libvirtInterfaceXml(id, mac, undefined, await networkMtu(rt, port))}\n`);
