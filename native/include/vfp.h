@@ -355,8 +355,9 @@ uint32_t vfp_runner_adopted(const struct vfp_runner *r, uint64_t *out, uint32_t 
  * that: the thread is woken, a fraction of a millisecond). 0 or negative errno (reason in err). */
 int vfp_runner_add(struct vfp_runner *r, const struct vfp_runner_if *ifc, char *err, uint32_t errlen);
 int vfp_runner_remove(struct vfp_runner *r, uint32_t port);
-/* {ns, count} of the add/remove commands on the runner thread (time it forwarded nothing), and
- * the ns their callers waited for them (the thread woken at once, not at its next poll). */
+/* {ns, count} of the add/remove commands on the runner thread (time it forwarded nothing), the
+ * ns their callers waited for them (the thread woken at once, not at its next poll), and the
+ * idle waits a command's wake-up ended. */
 uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_t n);
 /* Filter maps of the interface with fast-path port id `port`: map 1 = vfp_src (key 12
  * bytes), 2 = vfp_inner (12), 3 = vfp_vip (8), 4 = vfp_src6 (24: MAC, 2 pad bytes, IPv6

@@ -85,6 +85,7 @@ struct vfp_runner {
 	/* Counters written by one thread and read by any (relaxed: each is a figure of its own). */
 	_Atomic uint64_t cmd_ns, cmds; /* the runner thread's time in add/remove commands, and their number */
 	_Atomic uint64_t wait_ns;      /* the callers' time waiting for their commands to be taken up and done */
+	_Atomic uint64_t wakes;        /* idle waits a command's eventfd write ended (a test's proof of the wake-up) */
 	int wake_fd;           /* an eventfd in the idle wait: a command wakes the thread at once (-1: none) */
 	/* The idle wait: the sockets and wake_fd, registered once. poll() over 1,000 sockets
 	 * registered with each at every sleep and drove each one's copy-mode TX (xsk_poll): the
@@ -547,11 +548,11 @@ int vfp_runner_remove(struct vfp_runner *r, uint32_t port)
 
 uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_t n)
 {
-	uint64_t v[3] = { atomic_load_explicit(&r->cmd_ns, memory_order_relaxed), atomic_load_explicit(&r->cmds, memory_order_relaxed),
-			  atomic_load_explicit(&r->wait_ns, memory_order_relaxed) };
+	uint64_t v[4] = { atomic_load_explicit(&r->cmd_ns, memory_order_relaxed), atomic_load_explicit(&r->cmds, memory_order_relaxed),
+			  atomic_load_explicit(&r->wait_ns, memory_order_relaxed), atomic_load_explicit(&r->wakes, memory_order_relaxed) };
 	uint32_t i;
 
-	for (i = 0; i < n && i < 3; i++)
+	for (i = 0; i < n && i < 4; i++)
 		out[i] = v[i];
 	return i;
 }
@@ -610,6 +611,8 @@ static void *run(void *arg)
 				 * came): an eventfd left readable would end every later wait at once. */
 				else if (read(r->wake_fd, &woken, sizeof(woken)) < 0)
 					woken = 0; /* EAGAIN: read already */
+				else
+					atomic_fetch_add_explicit(&r->wakes, 1, memory_order_relaxed);
 			}
 			/* Only frames are worth the busy wait. After a command or the timeout, one empty
 			 * pass and back to sleep: each spin pass looks at every RX ring, and at 1,000 NICs

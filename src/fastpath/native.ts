@@ -86,7 +86,7 @@ export interface NativeLib {
   runnerRemove(r: Handle, port: number): Promise<number>;
   runnerFilter(r: Handle, port: number, map: number, key: Bytes, add: number): number;
   runnerStats(r: Handle, port: number, out: BigUint64Array, n: number): number;
-  /** out: {ns, count} of the add/remove commands on the runner thread, ns the callers waited. */
+  /** out: {ns, count} of the add/remove commands on the runner thread, ns the callers waited, idle waits a command woke. */
   runnerCmdStats(r: Handle, out: BigUint64Array, n: number): number;
   stressStart(dp: Handle, inPort: number, base: Bytes, offs: Uint32Array, lens: Uint32Array, n: number, expA: Bytes, expB: Bytes): Handle | null;
   stressStop(s: Handle, out: BigUint64Array): number;

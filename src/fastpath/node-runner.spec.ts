@@ -161,12 +161,15 @@ maybe('NodeRunner in a network namespace', () => {
       // socket, UMEM: the apply took addMs) and closed: it only took the port in and let it go.
       // Until 2026-11-30 it opened the port itself, 30-50 ms in which it forwarded nothing.
       const busy = runner.commandTime();
-      console.log(`NodeRunner: adding a port took ${addMs.toFixed(1)} ms; the runner thread spent ${busy.ms.toFixed(3)} ms in ${busy.commands} add/remove commands, which waited ${busy.waitedMs.toFixed(3)} ms for it`);
+      console.log(`NodeRunner: adding a port took ${addMs.toFixed(1)} ms; the runner thread spent ${busy.ms.toFixed(3)} ms in ${busy.commands} add/remove commands, which waited ${busy.waitedMs.toFixed(3)} ms for it (${busy.wakes} woke it)`);
       expect(busy.commands).toBe(4);
       expect(busy.ms / busy.commands).toBeLessThan(10); // (wall time on that thread: room for a preemption)
-      // The idle thread is woken for a command (it sleeps up to 20 ms otherwise, 10 ms on
-      // average). Woken, a command waited 0.1-2 ms here quiet, 6.5 ms once and 10.7 ms once in loaded CI runs.
-      expect(busy.waitedMs / busy.commands).toBeLessThan(25);
+      // The idle thread is woken for a command (it sleeps up to 20 ms otherwise): the thread
+      // idles between these commands, so some of its waits were ended by one. A wait time
+      // cannot tell a missed wake-up (10 ms on average) from a loaded machine's scheduling:
+      // woken, a command waited 0.1-2 ms here quiet, 6.5 and 10.7 ms in loaded CI runs.
+      expect(busy.wakes).toBeGreaterThan(0);
+      expect(busy.waitedMs / busy.commands).toBeLessThan(100);
       // A VM NIC that does not exist: the runner says why and stops.
       const bad = await runner.apply({ ...t, ports: [{ ...t.ports[0]!, ifname: 'nosuchif0' }] });
       expect(bad.state).toBe('Unavailable');

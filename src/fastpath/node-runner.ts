@@ -363,12 +363,13 @@ export class NodeRunner {
   /**
    * The runner thread's time in interface additions and removals, in which it forwarded
    * nothing (the caller's thread opens and closes the ports; the thread only takes them in),
-   * and the callers' time waiting for it to take them up (an idle thread is woken at once).
+   * the callers' time waiting for it to take them up, and how many of its idle waits a
+   * command ended (an idle thread is woken at once, not at its next 20 ms poll).
    */
-  commandTime(): { ms: number; commands: number; waitedMs: number } {
-    const out = new BigUint64Array(3);
-    if (this.runner) this.fp.lib.runnerCmdStats(this.runner, out, 3);
-    return { ms: Number(out[0]) / 1e6, commands: Number(out[1]), waitedMs: Number(out[2]) / 1e6 };
+  commandTime(): { ms: number; commands: number; waitedMs: number; wakes: number } {
+    const out = new BigUint64Array(4);
+    if (this.runner) this.fp.lib.runnerCmdStats(this.runner, out, 4);
+    return { ms: Number(out[0]) / 1e6, commands: Number(out[1]), waitedMs: Number(out[2]) / 1e6, wakes: Number(out[3]) };
   }
 
   /**
