@@ -96,7 +96,7 @@ export function decodeObjectBody(body: unknown, contentType: string | undefined)
   const type = mediaType(contentType);
   if (type === 'application/vnd.kubernetes.protobuf' || isKubernetesProtobuf(buf)) {
     try {
-      return decodeNamespace(buf);
+      return checkedBody(decodeNamespace(buf));
     } catch (err) {
       throw ApiErrors.badRequest(`unable to decode protobuf body: ${(err as Error).message}`);
     }
@@ -113,7 +113,7 @@ export function decodeJson(buf: Buffer): unknown {
   } catch (err) {
     throw ApiErrors.badRequest(`the body of the request is not valid JSON: ${(err as Error).message}`);
   }
-  return withinDepth(value);
+  return checkedBody(value);
 }
 
 /**
@@ -123,21 +123,36 @@ export function decodeJson(buf: Buffer): unknown {
  */
 export const MAX_BODY_DEPTH = 100;
 
-/** The value, unless it nests deeper than MAX_BODY_DEPTH (400). Iterative: never recurses itself. */
-function withinDepth(value: unknown): unknown {
-  const stack: Array<[unknown, number]> = [[value, 1]];
+/**
+ * A key no object may have. JSON.parse keeps "__proto__" as an own key, but every later
+ * `obj[key] = ...` on it (merge patch, server-side apply's field walk) reaches the object's
+ * prototype instead: through apply it set a label on Object.prototype, which crashed vnetd
+ * (QA-102). No kind has such a field, and no label or annotation key may start with "_".
+ */
+const FORBIDDEN_KEY = '__proto__';
+
+/**
+ * The value, unless it nests deeper than MAX_BODY_DEPTH or has a "__proto__" key (400).
+ * Iterative: never recurses itself.
+ */
+function checkedBody(value: unknown): unknown {
+  const stack: Array<[unknown, number, string]> = [[value, 1, '']];
   while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
+    const [v, depth, path] = stack.pop()!;
     if (typeof v !== 'object' || v === null) continue;
     if (depth > MAX_BODY_DEPTH) throw ApiErrors.badRequest(`the body of the request nests more than ${MAX_BODY_DEPTH} levels deep`);
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    if (Object.hasOwn(v, FORBIDDEN_KEY) || Object.getPrototypeOf(v) !== (Array.isArray(v) ? Array.prototype : Object.prototype)) {
+      throw ApiErrors.badRequest(`the body of the request has a "${FORBIDDEN_KEY}" key${path === '' ? '' : ` in ${path}`}: no field may have that name`);
+    }
+    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x]) : Object.entries(v).map(([k, x]) => [`.${k}`, x]);
+    for (const [k, child] of entries) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1, `${path}${k}`]);
   }
   return value;
 }
 
 export function decodeYaml(buf: Buffer): unknown {
   try {
-    return withinDepth(parseYaml(buf.toString('utf8')));
+    return checkedBody(parseYaml(buf.toString('utf8')));
   } catch (err) {
     if (err instanceof ApiError) throw err;
     throw ApiErrors.badRequest(`the body of the request is not valid YAML: ${(err as Error).message}`);

@@ -24,6 +24,16 @@ describe('server-side apply field management', () => {
     expect(fromFieldsV1({ 'f:metadata': { 'f:labels': { '.': {}, 'f:a': {} } }, 'f:spec': { 'f:subnets': { 'k:{"cidr":"x"}': {} } } })).toEqual([['metadata', 'labels', 'a'], ['spec', 'subnets']]);
   });
 
+  it('never walks into a prototype: a managedFields entry naming "f:__proto__" neither sets nor deletes anything on Object.prototype (QA-102)', () => {
+    expect(fromFieldsV1({ 'f:metadata': { 'f:labels': { 'f:__proto__': { 'f:toString': {} }, 'f:a': {} } } })).toEqual([['metadata', 'labels', 'a']]);
+    const hostile = { 'f:metadata': { 'f:labels': { 'f:__proto__': { 'f:hasOwnProperty': {} } } }, 'f:spec': { 'f:__proto__': { 'f:polluted': {} } } };
+    const current = { ...config({ mtu: 1400 }, { a: '1' }), metadata: { name: 'n', namespace: 't', labels: { a: '1' }, managedFields: [{ manager: 'm', operation: 'Apply', apiVersion: AV, time: now.toISOString(), fieldsType: 'FieldsV1', fieldsV1: hostile }] } } as unknown as Net;
+    const next = apply(current, config({ mtu: 1500 }), 'm');
+    expect(next.spec).toEqual({ mtu: 1500 });
+    expect(typeof Object.prototype.hasOwnProperty).toBe('function');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('creates, then removes what the manager stops applying, and keeps what another manager set', () => {
     const created = apply(undefined, config({ subnets: [{ cidr: '10.0.0.0/24' }], mtu: 1400 }, { team: 'a' }), 'flux');
     expect(created.spec).toEqual({ subnets: [{ cidr: '10.0.0.0/24' }], mtu: 1400 });

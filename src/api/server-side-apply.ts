@@ -51,6 +51,14 @@ const SET_ITEM = 'v:';
  */
 export const BEFORE_FIRST_APPLY = 'before-first-apply';
 
+/**
+ * A path through "__proto__" would make the walks below read and write the object's prototype
+ * (Object.prototype itself, for a plain object). Bodies with such a key are refused when
+ * decoded; a stored or client-sent managedFields entry can still name "f:__proto__", so paths
+ * are filtered where they are made too.
+ */
+const safePath = (p: Path): boolean => !p.includes('__proto__');
+
 /** The fields an object (or an apply configuration) sets; a null sets nothing. */
 export function fieldsOf(obj: unknown): Path[] {
   const out: Path[] = [];
@@ -60,7 +68,7 @@ export function fieldsOf(obj: unknown): Path[] {
   if (Array.isArray(meta.finalizers)) for (const f of meta.finalizers) out.push(['metadata', 'finalizers', `${SET_ITEM}${JSON.stringify(f)}`]);
   if (meta.ownerReferences !== undefined && meta.ownerReferences !== null) out.push(['metadata', 'ownerReferences']);
   for (const [k, v] of Object.entries(obj)) if (!UNTRACKED_TOP.has(k)) walk(v, [k], out);
-  return out;
+  return out.filter(safePath);
 }
 
 function walk(v: unknown, path: Path, out: Path[]): void {
@@ -143,7 +151,7 @@ export function fromFieldsV1(f: unknown, prefix: Path = []): Path[] {
   if (!isPlainObject(f)) return [];
   const children = Object.keys(f).filter((k) => k.startsWith('f:') || k.startsWith(SET_ITEM));
   if (children.length === 0) return prefix.length ? [prefix] : [];
-  return children.flatMap((k) => fromFieldsV1(f[k], [...prefix, k.startsWith(SET_ITEM) ? k : k.slice(2)]));
+  return children.flatMap((k) => fromFieldsV1(f[k], [...prefix, k.startsWith(SET_ITEM) ? k : k.slice(2)])).filter(safePath);
 }
 
 /** The object's entries, whatever a client or an earlier release stored (malformed ones dropped). */

@@ -180,6 +180,19 @@ describe('VirtualNetwork', () => {
     expect(generated.json.metadata.name).toMatch(/^g{58}[0-9a-f]{5}$/);
   });
 
+  it('answers 400 to a "__proto__" key in a create, merge patch or server-side apply (dry run too), and the server stays up (QA-102: an apply set it on Object.prototype and vnetd crashed)', async () => {
+    const proto = '{"apiVersion":"vnet.dev/v1alpha1","kind":"VirtualNetwork","metadata":{"name":"blue","labels":{"__proto__":{"polluted":"yes"}}},"spec":{"subnets":[{"cidr":"10.6.1.0/24"}]}}';
+    await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, undefined, 400, 'BadRequest', { raw: proto.replace('"blue"', '"proto"') });
+    await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/blue`, undefined, 400, 'BadRequest', { raw: '{"spec":{"__proto__":{"polluted":"yes"}}}', contentType: 'application/merge-patch+json' });
+    for (const q of ['?fieldManager=qa&dryRun=All', '?fieldManager=qa']) {
+      const s = await rejected('PATCH', `${G}/namespaces/t1/virtualnetworks/blue${q}`, undefined, 400, 'BadRequest', { raw: proto, contentType: 'application/apply-patch+yaml' });
+      expect(s.message).toBe('the body of the request has a "__proto__" key in .metadata.labels: no field may have that name');
+    }
+    expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks`)).status).toBe(200);
+    expect((await v.call('GET', '/metrics')).status).toBe(200);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('answers 405 to a create or delete on a namespaced kind\'s all-namespaces path, and deletes nothing (it deleted in every namespace)', async () => {
     for (const ns of ['t1', 't2']) expect((await v.call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { ...net('everywhere', { subnets: [{ cidr: ns === 't1' ? '10.7.8.0/24' : '10.7.9.0/24' }] }), metadata: { name: 'everywhere', labels: { sweep: 'all' } } })).status).toBe(201);
     await rejected('DELETE', `${G}/virtualnetworks?labelSelector=sweep%3Dall`, undefined, 405, 'MethodNotAllowed');
