@@ -1,6 +1,8 @@
-import { Controller, Get, Header, HttpCode, Inject, Query, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { ApiError } from '../resources/status';
 import { ObjectStore } from '../store/object-store';
+import type { AuthedRequest } from './auth.guard';
 import { MetricsService } from './metrics.service';
 import { Public } from './public.decorator';
 
@@ -64,8 +66,15 @@ export class HealthController {
     else void reply.code(200).send(leader ? 'ok' : 'ok (standby: the leader runs the reconcilers)');
   }
 
+  /**
+   * Admins only, as kube-apiserver's /metrics is for users without get on that path: the
+   * load-balancer and fast-path series name every tenant's objects (QA-102: a tenant's token
+   * read the names of other tenants' load balancers and backends).
+   */
   @Get('metrics')
-  async metricsText(@Res() reply: FastifyReply) {
+  async metricsText(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    const who = req.principal;
+    if (who && !who.admin) throw new ApiError(403, 'Forbidden', `forbidden: User "${who.name}" cannot get path "/metrics"`, {});
     const m = await this.metrics.render();
     void reply.code(200).header('content-type', m.contentType).send(m.body);
   }

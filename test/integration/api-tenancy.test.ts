@@ -100,6 +100,16 @@ it('Node objects, tokens and namespace creation are admin-only', async () => {
   expect((await v.call('POST', `${G}/accesstokens`, { metadata: { name: 'mallory' }, spec: { admin: true } }, { token: alice })).status).toBe(403);
 });
 
+it('/metrics is for admins: a tenant gets 403, since its series name every tenant\'s load balancers and backends (QA-102)', async () => {
+  const r = await v.call('GET', '/metrics', undefined, { token: alice });
+  expect(r.status).toBe(403);
+  expect(r.json).toMatchObject({ kind: 'Status', code: 403, reason: 'Forbidden', message: 'forbidden: User "token:alice" cannot get path "/metrics"' });
+  const admin = await v.call('GET', '/metrics');
+  expect(admin.status).toBe(200);
+  expect(admin.text).toContain('# TYPE');
+  expect((await v.call('GET', '/metrics', undefined, { token: null })).status).toBe(401);
+});
+
 it('a deleted token stops working at once', async () => {
   const t = await v.tenantToken('temp', ['a1']);
   expect((await v.call('GET', `${G}/namespaces/a1/virtualnetworks`, undefined, { token: t })).status).toBe(200);
