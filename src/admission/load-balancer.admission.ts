@@ -1,4 +1,4 @@
-import { canonicalIp, tryParseIp } from '../ipam';
+import { canonicalIp, tryParseIp, validateMac } from '../ipam';
 import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
 import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
@@ -12,7 +12,6 @@ import { lbVipMac } from '../pipeline/owners';
 import { dns1123LabelError } from './names';
 
 /** A MAC of the schema's format whose first octet has the multicast bit clear. */
-const isUnicastMac = (mac: string): boolean => /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac) && (parseInt(mac.slice(0, 2), 16) & 1) === 0;
 
 const familyOf = (ip: string): 4 | 6 | undefined => tryParseIp(ip)?.family;
 
@@ -204,12 +203,14 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       }
       else spec.vip = vip;
     }
-    if (spec.mac !== undefined && !isUnicastMac(spec.mac)) {
-      causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": must be a unicast MAC address` });
+    // The check a port's MAC has (QA-102: 00:00:00:00:00:00 was taken here, and refused on a port).
+    const macProblem = spec.mac === undefined ? undefined : validateMac(spec.mac);
+    if (spec.mac !== undefined && macProblem !== undefined) {
+      causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": ${macProblem}` });
     } else if (spec.mac !== undefined) {
       // A MAC another port or load balancer of the network answers with: two objects would
       // want the same flows. Claimed below, as ports' MACs are.
-      spec.mac = spec.mac.toLowerCase();
+      spec.mac = spec.mac.toLowerCase().replace(/-/g, ':');
       const holder = await ctx.allocations.macHolder(ns, spec.network, spec.mac);
       if (holder) causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${spec.network}"` });
     } else if (spec.vip !== undefined && causes.length === 0) {

@@ -799,7 +799,10 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     expect(again.json.metadata.uid).not.toBe(first.json.metadata.uid);
     expect(again.json.spec.mac).toBe(first.json.spec.mac);
     const multicast = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ vip: '172.19.0.51', mac: '01:00:5e:00:00:01' }), metadata: { name: 'maclb2' } }, 422, 'Invalid');
-    expect(multicast.details.causes[0]).toMatchObject({ field: 'spec.mac', message: expect.stringContaining('must be a unicast MAC address') });
+    expect(multicast.details.causes[0]).toMatchObject({ field: 'spec.mac', message: 'Invalid value: "01:00:5e:00:00:01": 01:00:5e:00:00:01 is a multicast MAC address: a NIC needs a unicast one' });
+    // The same check as a port's (QA-102: the all-zero MAC was taken for a VIP).
+    const zero = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ vip: '172.19.0.51', mac: '00:00:00:00:00:00' }), metadata: { name: 'maclb2' } }, 422, 'Invalid');
+    expect(zero.details.causes[0]).toMatchObject({ field: 'spec.mac', message: 'Invalid value: "00:00:00:00:00:00": 00:00:00:00:00:00 is not a usable MAC address' });
 
     // A VIP's MAC is claimed as a port's is: no other load balancer or port of the network
     // may answer with it (both would want the same flows), and a refusal leaks nothing.
