@@ -4,7 +4,7 @@
  * (ResourceService.authorize, given here as `authorize`), asked of the kinds vnetd serves:
  * nothing of the policy is written twice.
  */
-import { NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
+import { EVENT_TYPE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
 import { ApiError } from '../resources/status';
 import type { Subresource } from '../store/object-store';
 import type { Principal } from './auth/principal';
@@ -85,9 +85,9 @@ export function reviewRules(p: Principal, namespace: string, catalog: ResourceCa
   if (p.admin) return { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
   const rules: ResourceRule[] = [];
   const may = (scope: Scope, verb: Verb, sub: Subresource, name?: string) => refusal(() => authorize(scope, verb, name, sub)) === undefined;
-  for (const type of [NAMESPACE_TYPE, ...catalog.types]) {
+  for (const type of [NAMESPACE_TYPE, EVENT_TYPE, ...catalog.types]) {
     const scope: Scope = { principal: p, type, namespace: type.namespaced ? namespace : undefined };
-    for (const sub of ['main', 'status'] as const) {
+    for (const sub of type === EVENT_TYPE ? (['main'] as const) : (['main', 'status'] as const)) {
       const verbs = verbsOf(sub).filter((v) => may(scope, v, sub));
       const resource = sub === 'main' ? type.plural : `${type.plural}/status`;
       if (verbs.length) rules.push({ verbs: [...verbs], apiGroups: [type.group], resources: [resource] });
@@ -109,6 +109,7 @@ export function userInfo(p: Principal): { username: string; groups: string[]; ex
 
 function typeOf(catalog: ResourceCatalog, group: string, resource: string): ResourceType | undefined {
   if (resource === 'namespaces') return group === '' ? NAMESPACE_TYPE : undefined;
+  if (resource === 'events') return group === '' ? EVENT_TYPE : undefined;
   const type = catalog.byPluralName(resource);
   return type && type.group === group ? type : undefined;
 }

@@ -1,7 +1,7 @@
 /** Discovery and OpenAPI: what kubectl reads before any other request. */
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { NAMESPACE_TYPE, ResourceCatalog, type ResourceType } from '../resources/catalog';
+import { EVENT_TYPE, NAMESPACE_TYPE, ResourceCatalog, type ResourceType } from '../resources/catalog';
 import { GROUP, VERSION } from '../resources/kinds';
 import { coreDocument, groupDocument } from '../resources/openapi';
 import { Public } from './public.decorator';
@@ -10,13 +10,16 @@ const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 /** vnet.dev kinds also take DELETE on a collection; namespaces do not, as in Kubernetes. */
 const GROUP_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
+/** Events: vnetd writes them. */
+const READ_VERBS = ['get', 'list', 'watch'];
+
 function apiResources(t: ResourceType) {
   const main = {
     name: t.plural,
     singularName: t.singular,
     namespaced: t.namespaced,
     kind: t.kind,
-    verbs: t === NAMESPACE_TYPE ? VERBS : GROUP_VERBS,
+    verbs: t.readOnly ? READ_VERBS : t === NAMESPACE_TYPE ? VERBS : GROUP_VERBS,
     ...(t.shortNames.length ? { shortNames: t.shortNames } : {}),
     ...(t.categories.length ? { categories: t.categories } : {}),
   };
@@ -61,7 +64,7 @@ export class DiscoveryController {
 
   @Get('api/v1')
   coreV1() {
-    return { kind: 'APIResourceList', groupVersion: 'v1', resources: apiResources(NAMESPACE_TYPE) };
+    return { kind: 'APIResourceList', groupVersion: 'v1', resources: [...apiResources(NAMESPACE_TYPE), ...apiResources(EVENT_TYPE)] };
   }
 
   private group() {

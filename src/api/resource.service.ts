@@ -109,6 +109,7 @@ export class ResourceService {
       deny(verb === 'get' ? 'not one of your namespaces' : 'namespaces are managed by an admin');
     }
     if (!type.namespaced || type.adminOnly) deny(`${type.kind} objects are admin-only`);
+    if (type.readOnly && verb !== 'get' && verb !== 'list' && verb !== 'watch') deny(`${type.plural} are recorded by vnetd itself`);
     if (namespace === undefined) {
       if (verb === 'list' || verb === 'watch') return; // filtered
       deny('a namespace is required');

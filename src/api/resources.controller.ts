@@ -1,10 +1,11 @@
 /**
- * The Kubernetes REST surface for vnet.dev/v1alpha1 kinds and core/v1 namespaces.
+ * The Kubernetes REST surface for vnet.dev/v1alpha1 kinds, core/v1 namespaces and (read-only)
+ * core/v1 events.
  * Handlers only translate HTTP into ResourceService/WatchService calls.
  */
 import { Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { NAMESPACE_TYPE, type ResourceType } from '../resources/catalog';
+import { EVENT_TYPE, NAMESPACE_TYPE, type ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import type { Subresource } from '../store/object-store';
 import type { AuthedRequest } from './auth.guard';
@@ -179,6 +180,64 @@ export class ResourcesController {
   @Delete('api/v1/namespaces/:name')
   deleteNamespace(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
     return this.remove(req, reply, this.scope(req, 'namespaces', undefined, true), name);
+  }
+
+  // ---- core/v1 events: vnetd records them; clients read them ----
+
+  private eventScope(req: AuthedRequest, namespace?: string): Scope {
+    assertAcceptable(req.headers.accept);
+    return { principal: req.principal!, type: EVENT_TYPE, namespace };
+  }
+
+  @Get('api/v1/events')
+  listAllEvents(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.listOrWatch(req, reply, this.eventScope(req));
+  }
+
+  @Get('api/v1/namespaces/:ns/events')
+  listEvents(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string) {
+    return this.listOrWatch(req, reply, this.eventScope(req, ns));
+  }
+
+  @Get('api/v1/namespaces/:ns/events/:name')
+  getEvent(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('name') name: string) {
+    return this.get(req, reply, this.eventScope(req, ns), name);
+  }
+
+  /** Writes of events: 403 to a tenant (authorization comes first), 405 to an admin. */
+  private eventWrite(req: AuthedRequest, verb: 'create' | 'update' | 'patch' | 'delete' | 'deletecollection', namespace?: string): never {
+    this.resources.authorize(this.eventScope(req, namespace), verb);
+    throw ApiErrors.methodNotAllowed(`events are recorded by vnetd itself and expire an hour after they were last seen: ${verb} is not allowed`);
+  }
+
+  @Post('api/v1/events')
+  createEventAll(@Req() req: AuthedRequest) {
+    return this.eventWrite(req, 'create');
+  }
+
+  @Post('api/v1/namespaces/:ns/events')
+  createEvent(@Req() req: AuthedRequest, @Param('ns') ns: string) {
+    return this.eventWrite(req, 'create', ns);
+  }
+
+  @Delete('api/v1/namespaces/:ns/events')
+  deleteEvents(@Req() req: AuthedRequest, @Param('ns') ns: string) {
+    return this.eventWrite(req, 'deletecollection', ns);
+  }
+
+  @Put('api/v1/namespaces/:ns/events/:name')
+  putEvent(@Req() req: AuthedRequest, @Param('ns') ns: string) {
+    return this.eventWrite(req, 'update', ns);
+  }
+
+  @Patch('api/v1/namespaces/:ns/events/:name')
+  patchEvent(@Req() req: AuthedRequest, @Param('ns') ns: string) {
+    return this.eventWrite(req, 'patch', ns);
+  }
+
+  @Delete('api/v1/namespaces/:ns/events/:name')
+  deleteEvent(@Req() req: AuthedRequest, @Param('ns') ns: string) {
+    return this.eventWrite(req, 'delete', ns);
   }
 
   // ---- items: cluster-scoped kinds ----

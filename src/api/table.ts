@@ -38,22 +38,35 @@ function listenersCell(o: KubeObject): string {
   return listeners.map((l) => `${String(l.port)}/${typeof l.protocol === 'string' ? l.protocol : 'TCP'}`).join(',');
 }
 
+/** An event's object as kubectl prints it: kind/name, the kind in lower case (virtualport/vm1). */
+function involvedObjectCell(o: KubeObject): string {
+  const ref = (o as { involvedObject?: { kind?: unknown; name?: unknown } }).involvedObject;
+  return typeof ref?.kind === 'string' && typeof ref.name === 'string' ? `${ref.kind.toLowerCase()}/${ref.name}` : '<none>';
+}
+
 function cellOf(c: PrinterColumn, o: KubeObject): unknown {
   if (c.cell === 'listeners') return listenersCell(o);
+  if (c.cell === 'involvedObject') return involvedObjectCell(o);
+  if (c.cell === 'age') {
+    const at = evaluate(c.jsonPath, o)[0];
+    return typeof at === 'string' ? humanAge(at) : '<unknown>';
+  }
   return cell(c.type, evaluate(c.jsonPath, o));
 }
 
 export function columnsOf(type: ResourceType): TableColumn[] {
+  const own = type.printerColumns.map((c) => ({
+    name: c.name,
+    type: c.type,
+    format: '',
+    description: c.description ?? '',
+    // Columns marked priority 1 in the schema show only with -o wide.
+    priority: c.priority ?? 0,
+  }));
+  if (type.ownColumns) return own;
   return [
     { name: 'Name', type: 'string', format: 'name', description: 'Name of the object.', priority: 0 },
-    ...type.printerColumns.map((c) => ({
-      name: c.name,
-      type: c.type,
-      format: '',
-      description: c.description ?? '',
-      // Columns marked priority 1 in the schema show only with -o wide.
-      priority: c.priority ?? 0,
-    })),
+    ...own,
     { name: 'Age', type: 'string', format: '', description: 'Time since creation.', priority: 0 },
   ];
 }
@@ -71,11 +84,7 @@ export function toTable(
     metadata: meta,
     columnDefinitions: withColumns ? columnsOf(type) : [],
     rows: objects.map((o) => ({
-      cells: [
-        o.metadata.name,
-        ...type.printerColumns.map((c) => cellOf(c, o)),
-        humanAge(o.metadata.creationTimestamp),
-      ],
+      cells: type.ownColumns ? type.printerColumns.map((c) => cellOf(c, o)) : [o.metadata.name, ...type.printerColumns.map((c) => cellOf(c, o)), humanAge(o.metadata.creationTimestamp)],
       object:
         includeObject === 'Object'
           ? o

@@ -8,6 +8,7 @@
  * compiles and sends only the difference, in one atomic bundle, so a takeover never
  * empties a switch's table.
  */
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ChassisManager } from '../chassis/chassis-manager';
 import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
@@ -17,6 +18,8 @@ import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
 import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
 import { SharedInformers } from '../reconcile/shared-informers';
+import { ConditionEvents } from '../reconcile/events/condition-events';
+import { EventRecorder } from '../reconcile/events/event-recorder';
 import type { ResourceCatalog } from '../resources/catalog';
 import { Compactor } from '../store/compactor';
 import type { ObjectStore } from '../store/object-store';
@@ -95,6 +98,13 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     stops.push(() => namespaces.stop());
     await collector.start();
     stops.push(() => collector.stop());
+    // Last to start, first to stop: its handlers only read what the others write.
+    const recorder = new EventRecorder({ objects: o.objects, informers, logger: o.logger.child({ component: 'events' }), instance: `vnetd-${hostname()}`, host: hostname() });
+    const conditionEvents = new ConditionEvents(recorder, informers, o.logger.child({ component: 'condition-events' }));
+    await recorder.start();
+    stops.push(() => recorder.stop());
+    await conditionEvents.start();
+    stops.push(() => conditionEvents.stop());
     compactor.start();
     stops.push(() => compactor.stop());
     return { chassis, pipeline, stop: stopAll };

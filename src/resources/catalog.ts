@@ -19,7 +19,7 @@ export interface PrinterColumn {
    * vnetd's own rendering of the cell where one path cannot say it (see api/table.ts); the CRDs
    * for a kube-apiserver keep jsonPath alone.
    */
-  cell?: 'listeners';
+  cell?: 'listeners' | 'age' | 'involvedObject';
 }
 
 /** Everything the API, the store and the generators need to know about one kind. */
@@ -42,6 +42,10 @@ export interface ResourceType {
   /** Schema of spec and status with every $ref inlined (structural, CRD-compatible). */
   specSchema?: JsonSchema;
   statusSchema?: JsonSchema;
+  /** Served for reading only: vnetd writes it, clients get, list and watch it (Events). */
+  readOnly?: true;
+  /** Its printer columns are the whole table: no Name and Age added around them (Events, as kubectl prints them). */
+  ownColumns?: true;
 }
 
 interface ResourceAnnotation {
@@ -102,6 +106,38 @@ export const NAMESPACE_TYPE: ResourceType = {
       conditions: { type: 'array', items: { type: 'object' } },
     },
   },
+};
+
+/**
+ * core/v1 Events (resources/event.ts): served under /api/v1 beside namespaces, read-only (vnetd
+ * records them, and they expire), printed as kubectl prints them.
+ */
+export const EVENT_TYPE: ResourceType = {
+  group: '',
+  version: 'v1',
+  apiVersion: 'v1',
+  kind: 'Event',
+  listKind: 'EventList',
+  plural: 'events',
+  singular: 'event',
+  shortNames: ['ev'],
+  namespaced: true,
+  categories: [],
+  printerColumns: [
+    { name: 'Last Seen', type: 'string', jsonPath: '.lastTimestamp', cell: 'age', description: 'Time since the event was last seen.' },
+    { name: 'Type', type: 'string', jsonPath: '.type', description: 'Normal, or Warning where something is wrong.' },
+    { name: 'Reason', type: 'string', jsonPath: '.reason' },
+    { name: 'Object', type: 'string', jsonPath: '.involvedObject', cell: 'involvedObject', description: 'The object the event is about (kind/name).' },
+    { name: 'Source', type: 'string', jsonPath: '.source.component', priority: 1 },
+    { name: 'Message', type: 'string', jsonPath: '.message' },
+    { name: 'First Seen', type: 'string', jsonPath: '.firstTimestamp', cell: 'age', priority: 1 },
+    { name: 'Count', type: 'integer', jsonPath: '.count', priority: 1 },
+    { name: 'Name', type: 'string', jsonPath: '.metadata.name', priority: 1 },
+  ],
+  adminOnly: false,
+  description: 'What vnetd\'s controllers saw happen to an object: a condition gone wrong (Warning) and its recovery (Normal). Kept an hour after it was last seen.',
+  readOnly: true,
+  ownColumns: true,
 };
 
 function inlineRefs(node: unknown, defs: Record<string, JsonSchema>): unknown {

@@ -15,7 +15,25 @@ export class SelectorSyntaxError extends Error {}
  * selects unpinned ports).
  */
 const OBJECT_FIELDS = ['spec.node', 'spec.network', 'spec.interfaceId', 'status.node'] as const;
-type ObjectField = (typeof OBJECT_FIELDS)[number];
+/**
+ * An Event's, as kube-apiserver offers them: `kubectl describe` finds an object's events by
+ * involvedObject.{name,namespace,kind,uid}; `source` is source.component.
+ */
+const EVENT_FIELDS = [
+  'involvedObject.kind',
+  'involvedObject.name',
+  'involvedObject.namespace',
+  'involvedObject.uid',
+  'involvedObject.apiVersion',
+  'involvedObject.resourceVersion',
+  'involvedObject.fieldPath',
+  'reason',
+  'type',
+  'source',
+  'reportingComponent',
+] as const;
+type ObjectField = (typeof OBJECT_FIELDS)[number] | (typeof EVENT_FIELDS)[number];
+const FIELDS: readonly string[] = [...OBJECT_FIELDS, ...EVENT_FIELDS];
 
 export interface FieldRequirement {
   field: 'metadata.name' | 'metadata.namespace' | ObjectField;
@@ -85,7 +103,7 @@ export function parseFieldSelector(s: string | undefined): FieldRequirement[] {
     // The name may be spaced from its operator; the value is taken as it is (Kubernetes
     // trims neither, and an escaped value cannot protect its spaces).
     const field = parts.lhs.trim();
-    if (field !== 'metadata.name' && field !== 'metadata.namespace' && !(OBJECT_FIELDS as readonly string[]).includes(field)) {
+    if (field !== 'metadata.name' && field !== 'metadata.namespace' && !FIELDS.includes(field)) {
       throw new SelectorSyntaxError(`field label not supported: ${field}`);
     }
     return { field: field as FieldRequirement['field'], equals: parts.op !== '!=', value: unescapeFieldValue(parts.rhs) };
@@ -96,9 +114,12 @@ export function parseFieldSelector(s: string | undefined): FieldRequirement[] {
 export function fieldValue(field: FieldRequirement['field'], obj: KubeObject): string {
   if (field === 'metadata.name') return obj.metadata.name;
   if (field === 'metadata.namespace') return obj.metadata.namespace ?? '';
-  const dot = field.indexOf('.');
-  const section = (obj as unknown as Record<string, Record<string, unknown> | undefined>)[field.slice(0, dot)];
-  return String(section?.[field.slice(dot + 1)] ?? '');
+  const top = obj as unknown as Record<string, unknown>;
+  const path = field === 'source' ? 'source.component' : field;
+  const dot = path.indexOf('.');
+  if (dot < 0) return String(top[path] ?? '');
+  const section = top[path.slice(0, dot)] as Record<string, unknown> | undefined;
+  return String(section?.[path.slice(dot + 1)] ?? '');
 }
 
 export function matchesFields(reqs: FieldRequirement[], obj: KubeObject): boolean {

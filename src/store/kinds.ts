@@ -11,3 +11,5 @@ export const NODES: StoredType = { group: GROUP, plural: 'nodes', namespaced: fa
 export const NODE_REALIZATIONS: StoredType = { group: GROUP, plural: 'noderealizations', namespaced: false };
 export const NODE_LEASES: StoredType = { group: GROUP, plural: 'nodeleases', namespaced: false, noStatus: true };
 export const ACCESS_TOKENS: StoredType = { group: GROUP, plural: 'accesstokens', namespaced: false };
+/** core/v1 Events: their fields are at the top level, no spec or status (resources/event.ts). */
+export const EVENTS: StoredType = { group: '', plural: 'events', namespaced: true, noStatus: true };

@@ -193,6 +193,43 @@ spec:
     expect(w.out.trim()).toBe('virtualnetwork.vnet.dev/net1 condition met');
   });
 
+  it('lists the events vnetd records (a load balancer\'s missing backend, then its recovery) and describe shows them; events are not writable', async () => {
+    const lb = manifest('evlb.yaml', `apiVersion: vnet.dev/v1alpha1
+kind: LoadBalancer
+metadata: {name: evlb, namespace: demo}
+spec:
+  network: net1
+  listeners: [{port: 80, protocol: TCP}]
+  backends: [{port: evvm}]
+`);
+    expect((await kubectl(['apply', '-f', lb])).code).toBe(0);
+    const until = async (args: string[], re: RegExp): Promise<string> => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const r = await kubectl(args);
+        if (re.test(r.out)) return r.out;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} in kubectl ${args.join(' ')}:\n${r.out}${r.err}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    };
+    const warnings = await until(['get', 'events', '-n', 'demo', '--field-selector', 'type=Warning,involvedObject.name=evlb'], /BackendNotFound/);
+    expect(warnings).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n/);
+    expect(warnings).toMatch(/\d+s\s+Warning\s+BackendNotFound\s+loadbalancer\/evlb\s+ResolvedRefs: no address in network "net1" to balance to for VirtualPort "evvm"/);
+    const described = await kubectl(['describe', 'vlb', 'evlb', '-n', 'demo']);
+    expect(described.out).toMatch(/Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n/);
+    expect(described.out).toMatch(/Warning\s+BackendNotFound\s+\d+s\s+vnetd\s+ResolvedRefs: /);
+    // The backend appears: the recovery is recorded as a Normal event.
+    await v.call('POST', '/apis/vnet.dev/v1alpha1/namespaces/demo/virtualports', { metadata: { name: 'evvm' }, spec: { network: 'net1' } });
+    await until(['get', 'events', '-n', 'demo', '--field-selector', 'type=Normal,involvedObject.name=evlb', '-o', 'wide'], /Normal\s+ResolvedRefs\s+loadbalancer\/evlb\s+vnetd\s+ResolvedRefs: every backend resolves/);
+    // A healthy network records nothing: the steps on its way to Ready are not news.
+    const quiet = await kubectl(['get', 'events', '-n', 'demo', '--field-selector', 'involvedObject.name=net1']);
+    expect(quiet.err.trim()).toBe('No resources found in demo namespace.');
+    const del = await kubectl(['delete', 'events', '--all', '-n', 'demo']);
+    expect(del.code).not.toBe(0);
+    expect(del.err).toContain('events are recorded by vnetd itself');
+    expect((await kubectl(['get', 'ev', '-n', 'demo', '-o', 'name'])).out).toMatch(/^event\/evlb\.[0-9a-f]+$/m);
+  });
+
   it('explains a field from the OpenAPI document', async () => {
     const e = await kubectl(['explain', 'virtualnetwork.spec']);
     expect(e.out).toContain('GROUP:      vnet.dev');

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { NAMESPACE_FINALIZER } from '../../resources/finalizers';
 import type { KubeObject } from '../../resources/object';
 import { NAMESPACE_TYPE, type ResourceCatalog } from '../../resources/catalog';
+import { EVENTS } from '../../store/kinds';
 import { typePrefix } from '../../store/keys';
 import type { ObjectStore } from '../../store/object-store';
 import { KeyNotFoundError } from '../../store/store';
@@ -51,7 +52,8 @@ export class NamespaceReconciler {
       await this.objects.modify<Namespace>(NAMESPACE_TYPE, undefined, id.name, (cur) => ({ ...cur, status: { phase: 'Terminating' } }), { subresource: 'status' });
     }
     let remaining = 0;
-    for (const type of this.catalog.types.filter((t) => t.namespaced)) {
+    // Its events too, which no catalog kind lists (they are served read-only, beside it).
+    for (const type of [...this.catalog.types.filter((t) => t.namespaced), EVENTS]) {
       const { items } = await this.objects.list(type, id.name);
       remaining += items.length;
       for (const obj of items) {

@@ -1,0 +1,53 @@
+import type { Condition, KubeObject } from '../../resources/object';
+import { conditionEvents } from './condition-events';
+
+const at = '2026-12-05T00:00:00Z';
+const cond = (type: string, status: Condition['status'], reason: string, message = `${reason} message`): Condition => ({ type, status, reason, message, lastTransitionTime: at });
+const lb = (...conditions: Condition[]): KubeObject => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'web', namespace: 't', uid: 'u1' }, status: { conditions } });
+
+describe('conditionEvents', () => {
+  it('records nothing on the way to Ready, nor while Ready stays', () => {
+    const realizing = lb(cond('Ready', 'False', 'Realizing'), cond('ResolvedRefs', 'True', 'ResolvedRefs'));
+    const ready = lb(cond('Ready', 'True', 'Realized'), cond('ResolvedRefs', 'True', 'ResolvedRefs'));
+    expect(conditionEvents(lb(), realizing)).toEqual([]);
+    expect(conditionEvents(realizing, ready)).toEqual([]);
+    expect(conditionEvents(ready, ready)).toEqual([]);
+    const port = (reason: string) => lb(cond('Bound', 'False', reason), cond('Ready', 'False', 'NotBound'));
+    expect(conditionEvents(port('InterfaceNotFound'), port('InterfacePending'))).toEqual([]);
+  });
+
+  it('warns when a condition goes wrong, with its reason and message, and says the recovery once', () => {
+    const ok = lb(cond('ResolvedRefs', 'True', 'ResolvedRefs'), cond('BackendsAvailable', 'True', 'AllBackendsAvailable', 'all 2 backends get connections'));
+    const missing = lb(cond('ResolvedRefs', 'False', 'BackendNotFound', 'no address for VirtualPort "b"'), cond('BackendsAvailable', 'True', 'SomeBackendsUnavailable', '1 of 2 backends gets connections'));
+    expect(conditionEvents(ok, missing)).toEqual([
+      { type: 'Warning', reason: 'BackendNotFound', message: 'ResolvedRefs: no address for VirtualPort "b"' },
+      { type: 'Warning', reason: 'SomeBackendsUnavailable', message: 'BackendsAvailable: 1 of 2 backends gets connections' },
+    ]);
+    // The same reason with another message is not news (counts in messages change all the time).
+    const worse = lb(cond('ResolvedRefs', 'False', 'BackendNotFound', 'no address for VirtualPort "b", "c"'), cond('BackendsAvailable', 'True', 'SomeBackendsUnavailable', '1 of 3'));
+    expect(conditionEvents(missing, worse)).toEqual([]);
+    expect(conditionEvents(worse, ok)).toEqual([
+      { type: 'Normal', reason: 'ResolvedRefs', message: 'ResolvedRefs: ResolvedRefs message' },
+      { type: 'Normal', reason: 'AllBackendsAvailable', message: 'BackendsAvailable: all 2 backends get connections' },
+    ]);
+  });
+
+  it('leaves out a Ready warning that repeats the reason of the condition holding it back', () => {
+    const bound = lb(cond('Bound', 'True', 'InterfaceFound'), cond('Ready', 'True', 'Realized'));
+    const noNode = lb(cond('Bound', 'False', 'NodeNotFound', 'node hv9 does not exist'), cond('Ready', 'False', 'NodeNotFound', 'node hv9 (spec.node) does not exist'));
+    expect(conditionEvents(bound, noNode)).toEqual([{ type: 'Warning', reason: 'NodeNotFound', message: 'Bound: node hv9 does not exist' }]);
+    // Ready taking Bound's reason an update later is no second warning.
+    const boundFirst = lb(cond('Bound', 'False', 'WrongBridge', 'on br0'), cond('Ready', 'True', 'Realized'));
+    expect(conditionEvents(bound, boundFirst)).toEqual([{ type: 'Warning', reason: 'WrongBridge', message: 'Bound: on br0' }]);
+    expect(conditionEvents(boundFirst, lb(cond('Bound', 'False', 'WrongBridge', 'on br0'), cond('Ready', 'False', 'WrongBridge', 'on br0')))).toEqual([]);
+    const silent = lb(cond('Ready', 'False', 'AgentNotReporting', 'the agent stopped reporting'));
+    expect(conditionEvents(bound, silent)).toEqual([{ type: 'Warning', reason: 'AgentNotReporting', message: 'Ready: the agent stopped reporting' }]);
+  });
+
+  it('records nothing for an object being deleted, or for Unknown', () => {
+    const ok = lb(cond('Ready', 'True', 'Realized'));
+    const deleting = { ...lb(cond('Ready', 'False', 'NoAgent')), metadata: { name: 'web', namespace: 't', uid: 'u1', deletionTimestamp: at } };
+    expect(conditionEvents(ok, deleting)).toEqual([]);
+    expect(conditionEvents(ok, lb(cond('Ready', 'Unknown', 'NodeDisconnected')))).toEqual([]);
+  });
+});

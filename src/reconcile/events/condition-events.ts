@@ -1,0 +1,112 @@
+/**
+ * Events from condition transitions: when a network, port, load balancer or node goes wrong,
+ * a Warning saying why (the condition's reason and message); when it recovers, a Normal
+ * event. The conditions say how an object is now; these say what happened to it, and when,
+ * which is what `kubectl describe` and `kubectl get events` show an operator after the fact.
+ *
+ * Only transitions someone should hear of: the steps every object passes through on its
+ * way to Ready (Realizing, Pending, a port waiting for its VM) record nothing, so a healthy
+ * cluster records no events at all, and a recovery is recorded only after a warning.
+ */
+import type { Logger } from 'pino';
+import type { EventType } from '../../resources/event';
+import type { Condition, KubeObject } from '../../resources/object';
+import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
+import type { SharedInformers } from '../shared-informers';
+import type { EventRecorder } from './event-recorder';
+
+/** False for a while on the way to True, or while an object is made or deleted: not news. */
+const ON_THE_WAY = new Set([
+  'Realizing',
+  'Allocating',
+  'Pending',
+  'Probing',
+  'Connecting',
+  'Applying',
+  'NotBound',
+  'InterfacePending',
+  'InterfaceNotFound',
+  'NetworkNotReady',
+  'Terminating',
+  'NetworkTerminating',
+  // A Node's Ready while its switch is not connected: its Connected condition says why (Connecting, or Disconnected and ConnectFailed, which warn).
+  'NotConnected',
+]);
+/** True, and yet something is wrong (a load balancer that lost some of its backends). */
+const DEGRADED = new Set(['SomeBackendsUnavailable']);
+
+export interface ConditionEvent {
+  type: EventType;
+  reason: string;
+  message: string;
+}
+
+const READY = 'Ready';
+
+const warns = (c: Condition): boolean => (c.status === 'False' && !ON_THE_WAY.has(c.reason)) || DEGRADED.has(c.reason);
+
+interface WithConditions {
+  status?: { conditions?: Condition[] };
+}
+
+const conditionsOf = (o: KubeObject): Condition[] => {
+  const c = (o as WithConditions).status?.conditions;
+  return Array.isArray(c) ? c : [];
+};
+
+/**
+ * The events an update of an object records: a Warning per condition that has just gone
+ * wrong (its status or reason changed to one that warns), a Normal one per condition that
+ * warned and is well again. Ready repeats the reason of the condition that holds it back, so
+ * a Ready warning with the reason another condition of the object warns with is left out.
+ */
+export function conditionEvents(before: KubeObject, after: KubeObject): ConditionEvent[] {
+  if (after.metadata.deletionTimestamp) return [];
+  const old = new Map(conditionsOf(before).map((c) => [c.type, c]));
+  const out: Array<ConditionEvent & { condition: string }> = [];
+  for (const c of conditionsOf(after)) {
+    const was = old.get(c.type);
+    if (was && was.status === c.status && was.reason === c.reason) continue;
+    const message = `${c.type}: ${c.message}`;
+    if (warns(c)) out.push({ type: 'Warning', reason: c.reason, message, condition: c.type });
+    else if (was && warns(was) && c.status === 'True') out.push({ type: 'Normal', reason: c.reason, message, condition: c.type });
+  }
+  // Its other conditions as they are now: Ready often takes their reason an update later.
+  const otherWarnings = new Set(conditionsOf(after).filter((c) => c.type !== READY && warns(c)).map((c) => c.reason));
+  return out
+    .filter((e) => !(e.type === 'Warning' && e.condition === READY && otherWarnings.has(e.reason)))
+    .map(({ type, reason, message }) => ({ type, reason, message }));
+}
+
+/** Records conditionEvents for every update of the kinds that have conditions. */
+export class ConditionEvents {
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly informers;
+
+  constructor(
+    private readonly recorder: EventRecorder,
+    shared: SharedInformers,
+    private readonly log: Logger,
+  ) {
+    this.informers = [NETWORKS, PORTS, LOAD_BALANCERS, NODES].map((t) => shared.of<KubeObject>(t));
+  }
+
+  async start(): Promise<void> {
+    for (const informer of this.informers) {
+      this.unsubscribe.push(informer.addEventHandler({ onUpdate: (before, after) => this.updated(before, after) }));
+      informer.start();
+    }
+    await Promise.all(this.informers.map((i) => i.waitForSync()));
+  }
+
+  stop(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  private updated(before: KubeObject, after: KubeObject): void {
+    for (const e of conditionEvents(before, after)) {
+      this.log.debug({ event: 'events.condition', object: `${after.kind}/${after.metadata.namespace ?? ''}/${after.metadata.name}`, type: e.type, reason: e.reason });
+      this.recorder.record(after, e.type, e.reason, e.message);
+    }
+  }
+}
