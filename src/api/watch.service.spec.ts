@@ -1,4 +1,6 @@
-import { SYSTEM_PRINCIPAL } from './auth/principal';
+import { SYSTEM_PRINCIPAL, type Principal } from './auth/principal';
+import { ApiError } from '../resources/status';
+import { SqliteStore } from '../store/sqlite-store';
 import { EndingStore } from '../reconcile/testing/ending-store';
 import type { ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
@@ -25,5 +27,45 @@ describe('WatchService', () => {
     await store.endWatches();
     expect(ended).toBe(true);
     expect(sent).toEqual([{ type: 'ERROR', object: expect.objectContaining({ kind: 'Status', code: 410, reason: 'Expired' }) }]);
+  });
+
+  it('holds a tenant to its watch limit with 429 and Retry-After; a closed or failed watch gives its slot back; admins have no limit', async () => {
+    const objects = new ObjectStore(SqliteStore.open(':memory:'));
+    const resources = { authorize: () => undefined, visible: () => true } as unknown as ResourceService;
+    const watches = new WatchService(resources, objects, { bookmarkIntervalMs: 10_000, maxTimeoutSeconds: 60, maxWatchesPerTenant: 2 });
+    const type = { ...NETWORKS, kind: 'VirtualNetwork', apiVersion: 'vnet.dev/v1alpha1' } as unknown as ResourceType;
+    const alice: Principal = { name: 'token:alice', admin: false, namespaces: new Set(['w']) };
+    const bob: Principal = { name: 'token:bob', admin: false, namespaces: new Set(['w']) };
+    await objects.kv.txn([{ type: 'create', key: '/x', value: {} }]);
+    const q = parseListQuery({ watch: 'true', resourceVersion: '1' });
+    const open = async (principal: Principal) => {
+      const start = await watches.prepare({ principal, type, namespace: 'w' }, q, (o: KubeObject) => o);
+      const closers: Array<() => void> = [];
+      start({ send: () => undefined, end: () => undefined, onClose: (cb) => closers.push(cb) });
+      return () => closers.forEach((c) => c());
+    };
+    const refused = async (principal: Principal) => {
+      try {
+        await open(principal);
+      } catch (err) {
+        return err instanceof ApiError ? { code: err.code, reason: err.reason, retry: err.details?.retryAfterSeconds, message: err.message } : err;
+      }
+      return 'opened';
+    };
+    const first = await open(alice);
+    await open(alice);
+    expect(await refused(alice)).toEqual({ code: 429, reason: 'TooManyRequests', retry: 1, message: 'Too many requests, please try again later: token:alice has 2 watches open, the most a tenant may hold: close some, or retry later' });
+    expect(await refused(bob)).toBe('opened');
+    for (let i = 0; i < 5; i++) await open(SYSTEM_PRINCIPAL);
+    first();
+    first();
+    expect(await refused(alice)).toBe('opened');
+    expect((await refused(alice) as { code: number }).code).toBe(429);
+    // A watch refused after its slot was taken (a malformed resourceVersion) gives it back.
+    const bad = parseListQuery({ watch: 'true', resourceVersion: '999999' });
+    const carol: Principal = { name: 'token:carol', admin: false, namespaces: new Set(['w']) };
+    for (let i = 0; i < 3; i++) await expect(watches.prepare({ principal: carol, type, namespace: 'w' }, bad, (o: KubeObject) => o)).rejects.toMatchObject({ code: 504 });
+    expect(await refused(carol)).toBe('opened');
+    watches.closeAll();
   });
 });

@@ -34,11 +34,23 @@ export interface WatchSettings {
   bookmarkIntervalMs: number;
   /** Upper bound on a watch's life when the client gives no timeoutSeconds (client-go asks 5-10 min). */
   maxTimeoutSeconds: number;
+  /** Open watches a tenant may hold at once (admins, agents among them, have no limit); default MAX_WATCHES_PER_TENANT. */
+  maxWatchesPerTenant?: number;
 }
+
+/**
+ * A tenant's open watches, at most. A client watches a handful of kinds; each watch costs
+ * vnetd its initial events and a write per change for as long as it is open, and 4,000 of
+ * one tenant's watches over large objects held the event loop for 110 s (QA-102). Past it:
+ * 429 with Retry-After, which client-go and kubectl wait out and retry.
+ */
+export const MAX_WATCHES_PER_TENANT = 250;
 
 export class WatchService {
   /** Open streams, ended on shutdown: an HTTP server does not close while they run. */
   private readonly open = new Set<() => void>();
+  /** Open (or being opened) watches per tenant. */
+  private readonly tenantWatches = new Map<string, number>();
 
   constructor(
     private readonly resources: ResourceService,
@@ -61,6 +73,35 @@ export class WatchService {
    */
   async prepare(scope: Scope, q: ListQuery, render: (obj: KubeObject) => unknown): Promise<(sink: WatchSink) => void> {
     this.resources.authorize(scope, 'watch');
+    const release = this.reserve(scope);
+    try {
+      const stream = await this.prepared(scope, q, render);
+      return (sink) => stream(sink, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Counts a tenant's watch against its limit (429 past it); the function returned gives it back, once. */
+  private reserve(scope: Scope): () => void {
+    const p = scope.principal;
+    if (p.admin) return () => undefined;
+    const limit = this.settings.maxWatchesPerTenant ?? MAX_WATCHES_PER_TENANT;
+    const open = this.tenantWatches.get(p.name) ?? 0;
+    if (open >= limit) throw ApiErrors.tooManyRequests(`${p.name} has ${open} watches open, the most a tenant may hold: close some, or retry later`, 1);
+    this.tenantWatches.set(p.name, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.tenantWatches.get(p.name) ?? 1) - 1;
+      if (left > 0) this.tenantWatches.set(p.name, left);
+      else this.tenantWatches.delete(p.name);
+    };
+  }
+
+  private async prepared(scope: Scope, q: ListQuery, render: (obj: KubeObject) => unknown): Promise<(sink: WatchSink, release: () => void) => void> {
     const rvText = q.resourceVersion;
     let initial: KubeObject[] = [];
     let after: number;
@@ -81,7 +122,7 @@ export class WatchService {
     const compacted = await this.objects.kv.compactedRevision();
     if (after < compacted) throw ApiErrors.gone(`too old resource version: ${after} (${compacted + 1})`);
 
-    return (sink) => this.stream(scope, q, after, initial, render, sink);
+    return (sink, release) => this.stream(scope, q, after, initial, render, sink, release);
   }
 
   /** Ends every open watch (clients re-watch from their last resourceVersion elsewhere). */
@@ -90,7 +131,7 @@ export class WatchService {
     this.open.clear();
   }
 
-  private stream(scope: Scope, q: ListQuery, after: number, initial: KubeObject[], render: (obj: KubeObject) => unknown, sink: WatchSink): void {
+  private stream(scope: Scope, q: ListQuery, after: number, initial: KubeObject[], render: (obj: KubeObject) => unknown, sink: WatchSink, release: () => void): void {
     const type: ResourceType = scope.type;
     let lastRevision = after;
     let closed = false;
@@ -99,6 +140,7 @@ export class WatchService {
     const close = () => {
       if (closed) return;
       closed = true;
+      release();
       watch?.stop();
       for (const t of timers) clearTimeout(t);
       sink.end();

@@ -124,6 +124,8 @@ export const ApiErrors = {
     new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/apply-patch+yaml (got ${contentType || 'none'})`),
   tooLarge: (limit: number) =>
     new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit} bytes`),
+  /** kube-apiserver's words for a request over a limit, which client-go retries after Retry-After. */
+  tooManyRequests: (message: string, retryAfterSeconds: number) => new ApiError(429, 'TooManyRequests', `Too many requests, please try again later: ${message}`, { retryAfterSeconds }),
   internal: (message: string) => new ApiError(500, 'InternalError', `Internal error occurred: ${message}`),
   /** The store (etcd) cannot be reached: retry shortly (client-go honours Retry-After on 503). */
   storeUnavailable: (message: string) => new ApiError(503, 'ServiceUnavailable', `the store is unavailable, retry shortly: ${message}`, { retryAfterSeconds: 1 }),
