@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { Http2Session } from 'node:http2';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { closeIdleConnections, HANDSHAKE_TIMEOUT_MS, IDLE_CONNECTION_MS } from './idle-connections';
 import pino, { type Logger } from 'pino';
 import type { KindAdmission } from '../admission/admission';
 import { PlainAdmission } from '../admission/plain.admission';
@@ -91,6 +92,8 @@ export interface StartOptions {
   role?: 'all-in-one' | 'controller';
   /** Leader lease TTL in seconds (controller on etcd). */
   leaseTtlSeconds?: number;
+  /** How long an API connection may carry no request (idle-connections.ts; tests shorten it). */
+  idleConnectionMs?: number;
 }
 
 export async function startVnetd(config: VnetdConfig, options: StartOptions = {}): Promise<RunningVnetd> {
@@ -218,8 +221,11 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   // agent holds three per network) share one connection instead of one each.
   // maxParamLength: Fastify's own 100 answered a longer name in a path with its own 414
   // body, not a Status; past this, Node's header size limit answers first.
-  const adapter = new FastifyAdapter({ http2: true, https: { allowHTTP1: true, key: tls.keyPem, cert: tls.certPem }, bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 16_384 } });
+  const idleMs = options.idleConnectionMs ?? IDLE_CONNECTION_MS;
+  const https = { allowHTTP1: true, key: tls.keyPem, cert: tls.certPem, handshakeTimeout: Math.min(HANDSHAKE_TIMEOUT_MS, idleMs) };
+  const adapter = new FastifyAdapter({ http2: true, https, bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 16_384 } });
   const fastify = adapter.getInstance();
+  closeIdleConnections(fastify.server, idleMs);
   const sessions = trackSessions(fastify.server);
   // Bodies stay raw buffers: the API decodes them itself, so that malformed JSON,
   // YAML, protobuf and patches all come back as Kubernetes Status objects.
