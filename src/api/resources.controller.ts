@@ -9,6 +9,7 @@ import { EVENT_TYPE, NAMESPACE_TYPE, type ResourceType } from '../resources/cata
 import type { KubeObject } from '../resources/object';
 import type { Subresource } from '../store/object-store';
 import type { AuthedRequest } from './auth.guard';
+import { onResponseClose } from './response-close';
 import { one, parseListQuery, parseWriteQuery, type Query } from './query';
 import { decodeObjectBody, decodePatchBody, decodeJson } from './request-body';
 import { parseDeleteOptions } from './delete-options';
@@ -363,7 +364,7 @@ export class ResourcesController {
         if (!raw.writableEnded) raw.end();
       },
       // The request's 'close' fires once its body is read; the response's fires on disconnect.
-      onClose: (cb) => raw.on('close', cb),
+      onClose: (cb) => onResponseClose(raw, cb),
     });
   }
 

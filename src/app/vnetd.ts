@@ -94,6 +94,8 @@ export interface StartOptions {
   leaseTtlSeconds?: number;
   /** How long an API connection may carry no request (idle-connections.ts; tests shorten it). */
   idleConnectionMs?: number;
+  /** WatchSettings.maxWatchesPerTenant (tests lower it). */
+  maxWatchesPerTenant?: number;
 }
 
 export async function startVnetd(config: VnetdConfig, options: StartOptions = {}): Promise<RunningVnetd> {
@@ -133,7 +135,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       else if (type.plural === NODES.plural) nodeCache.forget(undefined, name);
     },
   });
-  const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800 }, logger);
+  const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800, maxWatchesPerTenant: options.maxWatchesPerTenant }, logger);
   const metrics = new MetricsService(catalog, objects);
 
   await ensureDefaultNamespace(objects);

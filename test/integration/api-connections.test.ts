@@ -1,7 +1,8 @@
 /**
- * Connections that carry no request are closed (QA-102: a TLS connection that then sent
- * nothing, HTTP/2 or HTTP/1.1, stayed open for good); one with a request in flight, a quiet
- * watch, is not. The idle limit is shortened to 1.5 s here (120 s by default).
+ * What one client may hold open (QA-102): connections that carry no request are closed (a TLS
+ * connection that then sent nothing, HTTP/2 or HTTP/1.1, stayed open for good), one with a
+ * request in flight, a quiet watch, is not; and a tenant's watches are limited. The limits are
+ * lowered here: idle 1.5 s (120 s by default), 3 watches a tenant (250).
  */
 import { connect as h2connect } from 'node:http2';
 import { request } from 'node:https';
@@ -14,7 +15,7 @@ let v: TestVnetd;
 let port: number;
 
 beforeAll(async () => {
-  v = await startTestVnetd({ idleConnectionMs: IDLE_MS });
+  v = await startTestVnetd({ idleConnectionMs: IDLE_MS, maxWatchesPerTenant: 3 });
   port = Number(new URL(v.url).port);
   await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'quiet' } });
 });
@@ -97,4 +98,40 @@ it('keeps a quiet watch open past the idle limit, over HTTP/2 and HTTP/1.1', asy
     resolve(res.socket as TLSSocket);
   }));
   expect(await Promise.all([closesWithin(session, IDLE_MS * 3), closesWithin(h1socket, IDLE_MS * 3)])).toEqual([undefined, undefined]);
+});
+
+it('holds a tenant to its watch limit (429 with Retry-After), and gives a slot back when a watch ends, also one whose client left before it started', async () => {
+  const token = await v.tenantToken('watcher', ['quiet']);
+  const path = '/apis/vnet.dev/v1alpha1/namespaces/quiet/virtualnetworks?watch=true&timeoutSeconds=60';
+  const session = h2connect(v.url, { ca: v.caCertPem });
+  session.on('error', () => undefined);
+  const open = () =>
+    new Promise<{ status: number; retryAfter?: string; close(): void }>((resolve, reject) => {
+      const stream = session.request({ ':path': path, authorization: `Bearer ${token}` });
+      stream.on('response', (h) => resolve({ status: Number(h[':status']), retryAfter: h['retry-after'] as string | undefined, close: () => stream.close() }));
+      stream.on('error', reject);
+      stream.resume();
+    });
+  try {
+    const held = [await open(), await open(), await open()];
+    expect(held.map((w) => w.status)).toEqual([200, 200, 200]);
+    const refused = await open();
+    expect({ status: refused.status, retryAfter: refused.retryAfter }).toEqual({ status: 429, retryAfter: '1' });
+    held.pop()!.close();
+    // Clients that leave right after sending their watch (the case of one gone before its watch starts: response-close.spec.ts).
+    for (let i = 0; i < 10; i++) {
+      const s = await tls('http/1.1');
+      s.end(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+      s.destroy();
+    }
+    const deadline = Date.now() + 5_000;
+    let again = await open();
+    while (again.status !== 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      again = await open();
+    }
+    expect(again.status).toBe(200);
+  } finally {
+    session.destroy();
+  }
 });

@@ -105,6 +105,8 @@ export interface TestVnetdOptions {
   store?: StoreConfig;
   /** StartOptions.idleConnectionMs. */
   idleConnectionMs?: number;
+  /** StartOptions.maxWatchesPerTenant. */
+  maxWatchesPerTenant?: number;
 }
 
 export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<TestVnetd> {
@@ -114,7 +116,7 @@ export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<Te
   const logger = ring ? pino({ level: 'debug' }, ring.stream) : pino({ level: process.env.VNETD_TEST_LOG });
   const running = await startVnetd(
     { dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 2, chassis: options.chassis ?? false, localOvs: options.localOvs ?? false, store: options.store },
-    { logger, bookmarkIntervalMs: options.bookmarkIntervalMs, localOvsNetns: options.localOvsNetns, role: options.role, idleConnectionMs: options.idleConnectionMs },
+    { logger, bookmarkIntervalMs: options.bookmarkIntervalMs, localOvsNetns: options.localOvsNetns, role: options.role, idleConnectionMs: options.idleConnectionMs, maxWatchesPerTenant: options.maxWatchesPerTenant },
   );
   const call = (method: string, path: string, body?: unknown, opts: CallOptions = {}) =>
     httpsCall(running.url, running.caCertPem, method, path, body, { ...opts, defaultToken: running.adminToken });
