@@ -9,7 +9,8 @@ import { AdmissionError, SUBNET_CHANGING, type AdmissionContext, type KindAdmiss
 import type { AccessToken } from '../admission/access-token.admission';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from '../admission/names';
 import { FOREGROUND_DELETION, ORPHAN } from '../resources/finalizers';
-import { DEFAULT_NAMESPACE, NAMESPACE_TYPE, withNamespaceNameLabel, type ResourceCatalog, type ResourceType } from '../resources/catalog';
+import { DEFAULT_NAMESPACE, EVENT_TYPE, NAMESPACE_TYPE, withNamespaceNameLabel, type ResourceCatalog, type ResourceType } from '../resources/catalog';
+import type { KubeEvent } from '../resources/event';
 import type { KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, cause, type StatusCause } from '../resources/status';
@@ -125,6 +126,9 @@ export class ResourceService {
   visible(principal: Principal, type: ResourceType, obj: KubeObject): boolean {
     if (principal.admin) return true;
     if (type === NAMESPACE_TYPE) return principal.namespaces.has(obj.metadata.name);
+    // A cluster-scoped object's events (a Node's, in "default") are as admin-only as the
+    // object: they name hypervisors and their OVSDB endpoints (found in review).
+    if (type === EVENT_TYPE && (obj as KubeEvent).involvedObject?.namespace !== obj.metadata.namespace) return false;
     return obj.metadata.namespace !== undefined && principal.namespaces.has(obj.metadata.namespace);
   }
 
@@ -139,7 +143,7 @@ export class ResourceService {
     this.authorize(scope, 'get', name);
     if (resourceVersion && resourceVersion !== '0') await reachedRevision(this.objects.kv, resourceVersion);
     const obj = await this.objects.get<T>(scope.type, scope.namespace, name);
-    if (!obj) throw ApiErrors.notFound(rid(scope.type, name));
+    if (!obj || !this.visible(scope.principal, scope.type, obj)) throw ApiErrors.notFound(rid(scope.type, name));
     return obj;
   }
 

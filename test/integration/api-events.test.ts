@@ -4,6 +4,8 @@
  * and gone with their namespace.
  */
 import { request } from 'node:https';
+import type { KubeObject } from '../../src/resources/object';
+import { EVENTS } from '../../src/store/kinds';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -73,6 +75,19 @@ it('a tenant reads its own namespaces\' events only, and writes none (403); an a
   }
   expect((await eventsOf('e1', 'reason=BackendNotFound'))[0]).toMatchObject({ count: 1 });
   expect(await eventsOf('e1', 'reason=Hacked')).toEqual([]);
+});
+
+it('a cluster-scoped object\'s events (a Node\'s, in "default") are for admins only, as the Node is', async () => {
+  const nodeEvent = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'hv1.1', namespace: 'default' }, involvedObject: { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', name: 'hv1', uid: 'u-hv1' }, reason: 'ConnectFailed', message: 'Connected: cannot connect to OVSDB at tcp:192.0.2.9:6640', type: 'Warning', source: { component: 'vnetd' }, firstTimestamp: '2026-12-05T00:00:00Z', lastTimestamp: '2026-12-05T00:00:00Z', count: 1, reportingComponent: 'vnetd', reportingInstance: 'test' };
+  await v.objects.create(EVENTS, nodeEvent as unknown as KubeObject);
+  const insider = await v.tenantToken('insider', ['default']);
+  const list = await v.call('GET', '/api/v1/namespaces/default/events', undefined, { token: insider });
+  expect(list.status).toBe(200);
+  expect((list.json as { items: EventItem[] }).items).toEqual([]);
+  expect((await v.call('GET', '/api/v1/namespaces/default/events/hv1.1', undefined, { token: insider })).status).toBe(404);
+  const all = await v.call('GET', '/api/v1/events', undefined, { token: insider });
+  expect((all.json as { items: EventItem[] }).items).toEqual([]);
+  expect((await v.call('GET', '/api/v1/namespaces/default/events/hv1.1')).json).toMatchObject({ reason: 'ConnectFailed' });
 });
 
 it('a watch of events sees the recovery as it is recorded', async () => {
