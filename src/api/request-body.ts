@@ -131,21 +131,42 @@ export const MAX_BODY_DEPTH = 100;
  */
 const FORBIDDEN_KEY = '__proto__';
 
+/** A node of the walk below: its parent and its key there, so that a path is only built for an error. */
+interface Visit {
+  value: object;
+  depth: number;
+  parent?: Visit;
+  key?: string | number;
+}
+
+function pathOf(n: Visit): string {
+  const keys: string[] = [];
+  for (let at: Visit | undefined = n; at?.parent; at = at.parent) keys.push(typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`);
+  return keys.reverse().join('');
+}
+
 /**
  * The value, unless it nests deeper than MAX_BODY_DEPTH or has a "__proto__" key (400).
  * Iterative: never recurses itself.
  */
 function checkedBody(value: unknown): unknown {
-  const stack: Array<[unknown, number, string]> = [[value, 1, '']];
+  if (typeof value !== 'object' || value === null) return value;
+  const stack: Visit[] = [{ value, depth: 1 }];
   while (stack.length > 0) {
-    const [v, depth, path] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > MAX_BODY_DEPTH) throw ApiErrors.badRequest(`the body of the request nests more than ${MAX_BODY_DEPTH} levels deep`);
-    if (Object.hasOwn(v, FORBIDDEN_KEY) || Object.getPrototypeOf(v) !== (Array.isArray(v) ? Array.prototype : Object.prototype)) {
+    const n = stack.pop()!;
+    if (n.depth > MAX_BODY_DEPTH) throw ApiErrors.badRequest(`the body of the request nests more than ${MAX_BODY_DEPTH} levels deep`);
+    if (Object.hasOwn(n.value, FORBIDDEN_KEY)) {
+      const path = pathOf(n);
       throw ApiErrors.badRequest(`the body of the request has a "${FORBIDDEN_KEY}" key${path === '' ? '' : ` in ${path}`}: no field may have that name`);
     }
-    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x]) : Object.entries(v).map(([k, x]) => [`.${k}`, x]);
-    for (const [k, child] of entries) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1, `${path}${k}`]);
+    if (Array.isArray(n.value)) {
+      n.value.forEach((child: unknown, key) => typeof child === 'object' && child !== null && stack.push({ value: child, depth: n.depth + 1, parent: n, key }));
+    } else {
+      for (const key in n.value) {
+        const child = (n.value as Record<string, unknown>)[key];
+        if (typeof child === 'object' && child !== null && Object.hasOwn(n.value, key)) stack.push({ value: child, depth: n.depth + 1, parent: n, key });
+      }
+    }
   }
   return value;
 }
