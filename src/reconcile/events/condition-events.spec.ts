@@ -40,6 +40,9 @@ describe('conditionEvents', () => {
     const boundFirst = lb(cond('Bound', 'False', 'WrongBridge', 'on br0'), cond('Ready', 'True', 'Realized'));
     expect(conditionEvents(bound, boundFirst)).toEqual([{ type: 'Warning', reason: 'WrongBridge', message: 'Bound: on br0' }]);
     expect(conditionEvents(boundFirst, lb(cond('Bound', 'False', 'WrongBridge', 'on br0'), cond('Ready', 'False', 'WrongBridge', 'on br0')))).toEqual([]);
+    // Its recovery: one Normal, Bound's; not Ready's as well.
+    const wrongBoth = lb(cond('Bound', 'False', 'WrongBridge', 'on br0'), cond('Ready', 'False', 'WrongBridge', 'on br0'));
+    expect(conditionEvents(wrongBoth, bound)).toEqual([{ type: 'Normal', reason: 'InterfaceFound', message: 'Bound: InterfaceFound message' }]);
     const silent = lb(cond('Ready', 'False', 'AgentNotReporting', 'the agent stopped reporting'));
     expect(conditionEvents(bound, silent)).toEqual([{ type: 'Warning', reason: 'AgentNotReporting', message: 'Ready: the agent stopped reporting' }]);
   });

@@ -58,7 +58,8 @@ const conditionsOf = (o: KubeObject): Condition[] => {
  * The events an update of an object records: a Warning per condition that has just gone
  * wrong (its status or reason changed to one that warns), a Normal one per condition that
  * warned and is well again. Ready repeats the reason of the condition that holds it back, so
- * a Ready warning with the reason another condition of the object warns with is left out.
+ * a Ready warning with the reason another condition of the object warns with is left out,
+ * and so is Ready's recovery from such a reason.
  */
 export function conditionEvents(before: KubeObject, after: KubeObject): ConditionEvent[] {
   if (after.metadata.deletionTimestamp) return [];
@@ -72,9 +73,14 @@ export function conditionEvents(before: KubeObject, after: KubeObject): Conditio
     else if (was && warns(was) && c.status === 'True') out.push({ type: 'Normal', reason: c.reason, message, condition: c.type });
   }
   // Its other conditions as they are now: Ready often takes their reason an update later.
-  const otherWarnings = new Set(conditionsOf(after).filter((c) => c.type !== READY && warns(c)).map((c) => c.reason));
+  // Likewise Ready's recovery from a reason another condition warned with (one incident, one
+  // Warning and one Normal: that condition's).
+  const othersWarning = (o: KubeObject) => new Set(conditionsOf(o).filter((c) => c.type !== READY && warns(c)).map((c) => c.reason));
+  const warningNow = othersWarning(after);
+  const warnedBefore = othersWarning(before);
+  const readyBefore = old.get(READY)?.reason;
   return out
-    .filter((e) => !(e.type === 'Warning' && e.condition === READY && otherWarnings.has(e.reason)))
+    .filter((e) => !(e.condition === READY && (e.type === 'Warning' ? warningNow.has(e.reason) : readyBefore !== undefined && warnedBefore.has(readyBefore))))
     .map(({ type, reason, message }) => ({ type, reason, message }));
 }
 

@@ -17,6 +17,7 @@ import type { KubeObject } from '../../resources/object';
 import { objectKey } from '../../store/keys';
 import { EVENTS, NAMESPACES } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
+import { ConflictError } from '../../store/store';
 import type { Informer } from '../informer';
 import type { SharedInformers } from '../shared-informers';
 import { SpamFilter } from './spam-filter';
@@ -37,12 +38,22 @@ export interface EventRecorderOptions {
   /** Per object: events at once, then per second. */
   burst?: number;
   perSecond?: number;
+  /** All objects together, likewise. */
+  allBurst?: number;
+  allPerSecond?: number;
 }
 
 export const EVENT_TTL_MS = 60 * 60 * 1000;
 const SWEEP_MS = 60 * 1000;
 const SPAM_BURST = 25;
 const SPAM_PER_SECOND = 1 / 300;
+/**
+ * All objects together: an incident (a switch gone, and every port bound there with it) records
+ * a burst, then 20 events a second, so the store is not written for each of thousands of
+ * objects while it is busiest.
+ */
+const ALL_BURST = 500;
+const ALL_PER_SECOND = 20;
 /** Writes waiting at most; more are dropped (a storm of transitions must not grow memory). */
 const MAX_PENDING = 1_000;
 const COMPONENT = 'vnetd';
@@ -59,6 +70,7 @@ export class EventRecorder {
   private readonly events: Informer<KubeEvent>;
   private readonly namespaces: Informer<KubeObject>;
   private readonly spam: SpamFilter;
+  private readonly all: SpamFilter;
   private readonly now: () => Date;
   /** Events this recorder wrote, by repeat key: found before the informer has heard of them. */
   private readonly written = new Map<string, { namespace: string; name: string }>();
@@ -68,10 +80,12 @@ export class EventRecorder {
   private sequence = 0;
   private sweeper?: NodeJS.Timeout;
   private stopped = false;
+  private sweeping = false;
 
   constructor(private readonly o: EventRecorderOptions) {
     this.now = o.now ?? (() => new Date());
     this.spam = new SpamFilter(o.burst ?? SPAM_BURST, o.perSecond ?? SPAM_PER_SECOND, () => this.now().getTime());
+    this.all = new SpamFilter(o.allBurst ?? ALL_BURST, o.allPerSecond ?? ALL_PER_SECOND, () => this.now().getTime());
     this.events = o.informers.of<KubeEvent>(EVENTS);
     this.events.ensureIndex(BY_REPEAT, repeatKeyOf);
     this.namespaces = o.informers.of<KubeObject>(NAMESPACES);
@@ -86,7 +100,10 @@ export class EventRecorder {
     this.sweeper.unref();
   }
 
-  /** Stops recording; the writes already queued finish first. */
+  /**
+   * Stops recording: the writes queued and not started are dropped (a leader stepping down
+   * must not wait for them, least of all on a store that does not answer).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
@@ -101,13 +118,13 @@ export class EventRecorder {
     const namespace = obj.metadata.namespace ?? CLUSTER_EVENTS_NAMESPACE;
     const ns = this.namespaces.get(objectKey(NAMESPACES, undefined, namespace));
     if (!ns || ns.metadata.deletionTimestamp) return;
-    if (!this.spam.allow(uid) || this.pending >= MAX_PENDING) {
+    if (!this.spam.allow(uid) || !this.all.allow('') || this.pending >= MAX_PENDING) {
       if (this.dropped++ === 0) this.o.logger.info({ event: 'events.dropped', object: `${obj.kind}/${namespace}/${obj.metadata.name}`, reason }, 'event not recorded: too many events of this object, or waiting to be written');
       return;
     }
     this.pending++;
     this.chain = this.chain
-      .then(() => this.write(obj, namespace, type, reason, message))
+      .then(() => (this.stopped ? undefined : this.write(obj, namespace, type, reason, message)))
       .catch((err: unknown) => this.o.logger.warn({ event: 'events.write_failed', err: (err as Error).message, reason }, 'an event could not be written (dropped)'))
       .finally(() => this.pending--);
   }
@@ -137,8 +154,27 @@ export class EventRecorder {
       reportingComponent: COMPONENT,
       reportingInstance: this.o.instance,
     };
-    await this.o.objects.create(EVENTS, event);
+    // Committed only while its namespace is still there and not being deleted: one queued before
+    // the deletion and written after the namespace's last list of its contents would outlive it
+    // (found in review), and a namespace made again with that name would show it.
+    for (let attempt = 1; ; attempt++) {
+      const guard = await this.namespaceGuard(namespace);
+      if (!guard) return;
+      try {
+        await this.o.objects.create(EVENTS, event, [guard]);
+        break;
+      } catch (err) {
+        if (!(err instanceof ConflictError && err.key === guard.key) || attempt === 3) throw err;
+      }
+    }
     this.remember(key, { namespace, name: event.metadata.name });
+  }
+
+  /** A check that the namespace is as read now (a store check writes nothing); none if it is missing or being deleted. */
+  private async namespaceGuard(namespace: string): Promise<{ type: 'check'; key: string; expectedModRevision: number } | undefined> {
+    const ns = await this.o.objects.get<KubeObject>(NAMESPACES, undefined, namespace);
+    if (!ns || ns.metadata.deletionTimestamp) return undefined;
+    return { type: 'check', key: objectKey(NAMESPACES, undefined, namespace), expectedModRevision: Number(ns.metadata.resourceVersion) };
   }
 
   /** Counts a repeat into the event already there, if there is one: true when done. */
@@ -174,9 +210,20 @@ export class EventRecorder {
 
   /** Deletes the events last seen longer ago than the TTL (a conflict: seen again meanwhile, kept). */
   async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    try {
+      return await this.sweepOnce();
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepOnce(): Promise<number> {
     const oldest = this.now().getTime() - (this.o.ttlMs ?? EVENT_TTL_MS);
     let deleted = 0;
     for (const key of this.events.keys()) {
+      if (this.stopped) break;
       const e = this.events.get(key);
       const revision = this.events.modRevision(key);
       if (!e || revision === undefined || !(Date.parse(e.lastTimestamp) < oldest)) continue;
