@@ -11,8 +11,6 @@ import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { lbVipMac } from '../pipeline/owners';
 import { dns1123LabelError } from './names';
 
-/** A MAC of the schema's format whose first octet has the multicast bit clear. */
-
 const familyOf = (ip: string): 4 | 6 | undefined => tryParseIp(ip)?.family;
 
 /**

@@ -74,7 +74,7 @@ export class HealthController {
   @Get('metrics')
   async metricsText(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
     const who = req.principal;
-    if (who && !who.admin) throw new ApiError(403, 'Forbidden', `forbidden: User "${who.name}" cannot get path "/metrics"`, {});
+    if (!who?.admin) throw new ApiError(403, 'Forbidden', `forbidden: User "${who?.name ?? 'system:anonymous'}" cannot get path "/metrics"`, {});
     const m = await this.metrics.render();
     void reply.code(200).header('content-type', m.contentType).send(m.body);
   }
