@@ -54,7 +54,7 @@ describe('WatchService', () => {
     };
     const first = await open(alice);
     await open(alice);
-    expect(await refused(alice)).toEqual({ code: 429, reason: 'TooManyRequests', retry: 1, message: 'Too many requests, please try again later: token:alice has 2 watches open, the most a tenant may hold: close some, or retry later' });
+    expect(await refused(alice)).toEqual({ code: 429, reason: 'TooManyRequests', retry: 1, message: "Too many requests, please try again later: token:alice has 2 watches open on this server, the most a tenant's token may hold: close some, or retry later" });
     expect(await refused(bob)).toBe('opened');
     for (let i = 0; i < 5; i++) await open(SYSTEM_PRINCIPAL);
     first();

@@ -42,7 +42,8 @@ export interface WatchSettings {
  * A tenant's open watches, at most. A client watches a handful of kinds; each watch costs
  * vnetd its initial events and a write per change for as long as it is open, and 4,000 of
  * one tenant's watches over large objects held the event loop for 110 s (QA-102). Past it:
- * 429 with Retry-After, which client-go and kubectl wait out and retry.
+ * 429 with Retry-After, which client-go and kubectl wait out and retry. Counted per token
+ * (a principal) and per replica: each replica bounds its own work.
  */
 export const MAX_WATCHES_PER_TENANT = 250;
 
@@ -89,7 +90,7 @@ export class WatchService {
     if (p.admin) return () => undefined;
     const limit = this.settings.maxWatchesPerTenant ?? MAX_WATCHES_PER_TENANT;
     const open = this.tenantWatches.get(p.name) ?? 0;
-    if (open >= limit) throw ApiErrors.tooManyRequests(`${p.name} has ${open} watches open, the most a tenant may hold: close some, or retry later`, 1);
+    if (open >= limit) throw ApiErrors.tooManyRequests(`${p.name} has ${open} watches open on this server, the most a tenant's token may hold: close some, or retry later`, 1);
     this.tenantWatches.set(p.name, open + 1);
     let released = false;
     return () => {
