@@ -26,6 +26,7 @@ import { decodeContinue, encodeContinue, type ListQuery, type WriteQuery } from 
 import { isPlainObject, type PatchType } from './request-body';
 import { applyConfiguration, managedFieldsAfterApply, managedFieldsAfterUpdate, type ManagedFieldsEntry } from './server-side-apply';
 import { matches } from './selectors';
+import { unsupportedField } from '../resources/field-selector';
 import { pointRead } from './point-read';
 import { reachedRevision } from './resource-version';
 
@@ -123,6 +124,12 @@ export class ResourceService {
   }
 
   /** For all-namespace lists and watches: what a tenant may see. */
+  /** 400 for a field selector on a field the kind does not offer, as kube-apiserver answers. */
+  checkFieldSelector(type: ResourceType, q: ListQuery): void {
+    const field = unsupportedField(type.kind, q.filter.fields);
+    if (field !== undefined) throw ApiErrors.badRequest(`field label not supported: ${field}`);
+  }
+
   visible(principal: Principal, type: ResourceType, obj: KubeObject): boolean {
     if (principal.admin) return true;
     if (type === NAMESPACE_TYPE) return principal.namespaces.has(obj.metadata.name);
@@ -156,6 +163,7 @@ export class ResourceService {
    */
   async list<T extends KubeObject>(scope: Scope, q: ListQuery): Promise<ListResponse<T>> {
     this.authorize(scope, 'list');
+    this.checkFieldSelector(scope.type, q);
     let revision: number | undefined;
     let startAfter: string | undefined;
     let exact = false;

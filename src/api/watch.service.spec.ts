@@ -15,7 +15,7 @@ describe('WatchService', () => {
     const store = new EndingStore();
     const objects = new ObjectStore(store);
     // Authorization and listing are the ResourceService's (tested with the API); here they allow everything.
-    const resources = { authorize: () => undefined, visible: () => true } as unknown as ResourceService;
+    const resources = { authorize: () => undefined, checkFieldSelector: () => undefined, visible: () => true } as unknown as ResourceService;
     const watches = new WatchService(resources, objects);
     const type = { ...NETWORKS, kind: 'VirtualNetwork', apiVersion: 'vnet.dev/v1alpha1' } as unknown as ResourceType;
     await store.txn([{ type: 'create', key: '/x', value: {} }]);
@@ -31,7 +31,7 @@ describe('WatchService', () => {
 
   it('holds a tenant to its watch limit with 429 and Retry-After; a closed or failed watch gives its slot back; admins have no limit', async () => {
     const objects = new ObjectStore(SqliteStore.open(':memory:'));
-    const resources = { authorize: () => undefined, visible: () => true } as unknown as ResourceService;
+    const resources = { authorize: () => undefined, checkFieldSelector: () => undefined, visible: () => true } as unknown as ResourceService;
     const watches = new WatchService(resources, objects, { bookmarkIntervalMs: 10_000, maxTimeoutSeconds: 60, maxWatchesPerTenant: 2 });
     const type = { ...NETWORKS, kind: 'VirtualNetwork', apiVersion: 'vnet.dev/v1alpha1' } as unknown as ResourceType;
     const alice: Principal = { name: 'token:alice', admin: false, namespaces: new Set(['w']) };

@@ -74,6 +74,7 @@ export class WatchService {
    */
   async prepare(scope: Scope, q: ListQuery, render: (obj: KubeObject) => unknown): Promise<(sink: WatchSink) => void> {
     this.resources.authorize(scope, 'watch');
+    this.resources.checkFieldSelector(scope.type, q);
     const release = this.reserve(scope);
     try {
       const stream = await this.prepared(scope, q, render);

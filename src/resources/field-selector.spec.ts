@@ -1,5 +1,5 @@
 import type { KubeObject } from './object';
-import { escapeFieldValue, matchesFields, parseFieldSelector, SelectorSyntaxError } from './field-selector';
+import { escapeFieldValue, matchesFields, parseFieldSelector, SelectorSyntaxError, unsupportedField } from './field-selector';
 
 const port = (spec: Record<string, unknown>, status: Record<string, unknown> = {}) =>
   ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'p', namespace: 'ns' }, spec, status }) as unknown as KubeObject;
@@ -39,5 +39,14 @@ describe('field selectors', () => {
   ])('refuse %s with a clear message', (selector, message) => {
     expect(() => parseFieldSelector(selector)).toThrow(SelectorSyntaxError);
     expect(() => parseFieldSelector(selector)).toThrow(message);
+  });
+  it('tell the fields a kind does not offer: an Event\'s on other kinds, theirs on an Event', () => {
+    expect(unsupportedField('Event', parseFieldSelector('involvedObject.name=web,type=Warning,reason=R,source=vnetd,metadata.name=x'))).toBeUndefined();
+    expect(unsupportedField('Event', parseFieldSelector('involvedObject.kind=Node,spec.node=hv1'))).toBe('spec.node');
+    expect(unsupportedField('VirtualPort', parseFieldSelector('spec.node=hv1,metadata.namespace=t'))).toBeUndefined();
+    expect(unsupportedField('VirtualPort', parseFieldSelector('type=Warning'))).toBe('type');
+    const event = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e' }, involvedObject: { kind: 'Node', name: 'hv1' }, type: 'Warning', source: { component: 'vnetd' } } as unknown as KubeObject;
+    expect(matchesFields(parseFieldSelector('involvedObject.kind=Node,type=Warning,source=vnetd'), event)).toBe(true);
+    expect(matchesFields(parseFieldSelector('involvedObject.name=hv2'), event)).toBe(false);
   });
 });

@@ -122,6 +122,16 @@ export function fieldValue(field: FieldRequirement['field'], obj: KubeObject): s
   return String(section?.[path.slice(dot + 1)] ?? '');
 }
 
+/**
+ * The fields of a selector that the kind does not offer (kube-apiserver's 400 "field label not
+ * supported"): an Event's fields on another kind, or another kind's on an Event, would select
+ * nothing rather than say so.
+ */
+export function unsupportedField(kind: string, reqs: readonly FieldRequirement[]): string | undefined {
+  const own: readonly string[] = kind === 'Event' ? EVENT_FIELDS : OBJECT_FIELDS;
+  return reqs.find((r) => r.field !== 'metadata.name' && r.field !== 'metadata.namespace' && !own.includes(r.field))?.field;
+}
+
 export function matchesFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
   return reqs.every((r) => (fieldValue(r.field, obj) === r.value) === r.equals);
 }

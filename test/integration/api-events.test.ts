@@ -50,6 +50,12 @@ it('lists an object\'s events by field selector, as kubectl describe asks for th
   expect(await eventsOf('e1', 'involvedObject.name=other')).toEqual([]);
   const bad = await v.call('GET', '/api/v1/namespaces/e1/events?fieldSelector=spec.x%3Dy');
   expect(bad.status).toBe(400);
+  // Each kind's own fields: another kind's would select nothing instead of saying so.
+  const portField = await v.call('GET', '/api/v1/namespaces/e1/events?fieldSelector=spec.node%3Dhv1');
+  expect(portField.json).toMatchObject({ code: 400, message: 'field label not supported: spec.node' });
+  const eventField = await v.call('GET', `${G}/namespaces/e1/virtualports?fieldSelector=type%3DWarning`);
+  expect(eventField.json).toMatchObject({ code: 400, message: 'field label not supported: type' });
+  expect((await v.call('GET', `${G}/namespaces/e1/virtualports?watch=true&fieldSelector=reason%3Dx`)).status).toBe(400);
   const one = await v.call('GET', `/api/v1/namespaces/e1/events/${e!.metadata.name}`);
   expect(one.json).toMatchObject({ apiVersion: 'v1', kind: 'Event', reason: 'BackendNotFound' });
   const all = await v.call('GET', '/api/v1/events?fieldSelector=reason%3DBackendNotFound');
