@@ -1,4 +1,5 @@
 /** Discovery and OpenAPI: what kubectl reads before any other request. */
+import { createHash } from 'node:crypto';
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EVENT_TYPE, NAMESPACE_TYPE, ResourceCatalog, type ResourceType } from '../resources/catalog';
@@ -45,10 +46,19 @@ export const SERVER_VERSION = {
 export class DiscoveryController {
   private readonly groupDoc: unknown;
   private readonly coreDoc: unknown;
+  /**
+   * Of each document's content, as kube-apiserver's: kubectl keeps a document by its URL,
+   * and a fixed hash kept a document from before a change (Events joining core/v1, a new
+   * field) for as long as its cache lived.
+   */
+  private readonly groupHash: string;
+  private readonly coreHash: string;
 
   constructor(@Inject(ResourceCatalog) private readonly catalog: ResourceCatalog) {
     this.groupDoc = groupDocument(catalog);
     this.coreDoc = coreDocument();
+    this.groupHash = contentHash(this.groupDoc);
+    this.coreHash = contentHash(this.coreDoc);
   }
 
   @Public()
@@ -96,8 +106,8 @@ export class DiscoveryController {
   openapiIndex() {
     return {
       paths: {
-        [`apis/${GROUP}/${VERSION}`]: { serverRelativeURL: `/openapi/v3/apis/${GROUP}/${VERSION}?hash=vnetd-${VERSION}` },
-        'api/v1': { serverRelativeURL: '/openapi/v3/api/v1?hash=vnetd-core' },
+        [`apis/${GROUP}/${VERSION}`]: { serverRelativeURL: `/openapi/v3/apis/${GROUP}/${VERSION}?hash=${this.groupHash}` },
+        'api/v1': { serverRelativeURL: `/openapi/v3/api/v1?hash=${this.coreHash}` },
       },
     };
   }
@@ -128,6 +138,10 @@ export class DiscoveryController {
     }
     void reply.header('content-type', 'application/json').send({ swagger: '2.0', info: { title: 'vnetd', version: VERSION }, paths: {}, definitions: {} });
   }
+}
+
+function contentHash(doc: unknown): string {
+  return createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 32).toUpperCase();
 }
 
 const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';

@@ -44,6 +44,8 @@ export interface ResourceType {
   statusSchema?: JsonSchema;
   /** Served for reading only: vnetd writes it, clients get, list and watch it (Events). */
   readOnly?: true;
+  /** Fields at the top level instead of spec and status (an Event's), for the OpenAPI document. */
+  topLevelSchema?: Record<string, JsonSchema>;
   /** Its printer columns are the whole table: no Name and Age added around them (Events, as kubectl prints them). */
   ownColumns?: true;
 }
@@ -137,6 +139,29 @@ export const EVENT_TYPE: ResourceType = {
   adminOnly: false,
   description: 'What vnetd\'s controllers saw happen to an object: a condition gone wrong (Warning) and its recovery (Normal). Kept an hour after it was last seen.',
   readOnly: true,
+  topLevelSchema: {
+    involvedObject: {
+      type: 'object',
+      description: 'The object this event is about.',
+      properties: {
+        apiVersion: { type: 'string' },
+        kind: { type: 'string' },
+        name: { type: 'string' },
+        namespace: { type: 'string', description: 'Absent for a cluster-scoped object (a Node): its events are in "default".' },
+        uid: { type: 'string' },
+        resourceVersion: { type: 'string', description: 'The object\'s resourceVersion when the event was first recorded.' },
+      },
+    },
+    type: { type: 'string', description: 'Normal, or Warning where something is wrong.' },
+    reason: { type: 'string', description: 'The reason of the condition that changed (BackendNotFound, SwitchUnreachable, ...), in UpperCamelCase.' },
+    message: { type: 'string', description: 'The condition\'s type and message.' },
+    count: { type: 'integer', description: 'How many times this event was seen.' },
+    firstTimestamp: { type: 'string', format: 'date-time', description: 'When it was first seen.' },
+    lastTimestamp: { type: 'string', format: 'date-time', description: 'When it was last seen; it is deleted an hour after.' },
+    source: { type: 'object', properties: { component: { type: 'string' }, host: { type: 'string' } }, description: 'vnetd, and the host of the controller that recorded it.' },
+    reportingComponent: { type: 'string' },
+    reportingInstance: { type: 'string' },
+  },
   ownColumns: true,
 };
 

@@ -4,7 +4,7 @@
  * x-kubernetes-group-version-kind; the PATCH operation lists fieldValidation and accepts
  * merge and JSON patches but not strategic merge (so kubectl uses merge-patch for us).
  */
-import { NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from './catalog';
+import { EVENT_TYPE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from './catalog';
 import type { JsonSchema } from './json-schema';
 import { objectMetaSchema } from './object-meta.schema';
 
@@ -30,8 +30,10 @@ function objectSchema(t: ResourceType): JsonSchema {
       apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
       kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
       metadata: { allOf: [ref(META_REF)], default: {}, description: 'Standard object metadata.' },
-      ...(t.specSchema ? { spec: t.specSchema } : { spec: { type: 'object' } }),
-      ...(t.statusSchema ? { status: t.statusSchema } : { status: { type: 'object' } }),
+      ...(t.topLevelSchema ?? {
+        ...(t.specSchema ? { spec: t.specSchema } : { spec: { type: 'object' } }),
+        ...(t.statusSchema ? { status: t.statusSchema } : { status: { type: 'object' } }),
+      }),
     },
     'x-kubernetes-group-version-kind': gvk,
   };
@@ -90,6 +92,12 @@ function paths(t: ResourceType, base: string): Record<string, JsonSchema> {
     },
     required: true,
   };
+  if (t.readOnly) {
+    return {
+      [collection]: { parameters: nsParam, get: { operationId: `list${t.kind}`, parameters: LIST_PARAMS, responses: ok(ref(`${schemaName(t)}List`)), ...gvkExt(t, 'list') } },
+      [item]: { parameters: [nameParam, ...nsParam], get: { operationId: `read${t.kind}`, responses: ok(obj), ...gvkExt(t, 'get') } },
+    };
+  }
   const out: Record<string, JsonSchema> = {
     [collection]: {
       parameters: nsParam,
@@ -152,5 +160,5 @@ export function groupDocument(catalog: ResourceCatalog): JsonSchema {
 }
 
 export function coreDocument(): JsonSchema {
-  return document('vnetd core/v1', [NAMESPACE_TYPE], '/api/v1');
+  return document('vnetd core/v1', [NAMESPACE_TYPE, EVENT_TYPE], '/api/v1');
 }

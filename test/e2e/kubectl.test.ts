@@ -228,6 +228,9 @@ spec:
     expect(del.code).not.toBe(0);
     expect(del.err).toContain('events are recorded by vnetd itself');
     expect((await kubectl(['get', 'ev', '-n', 'demo', '-o', 'name'])).out).toMatch(/^event\/evlb\.[0-9a-f]+$/m);
+    const explained = await kubectl(['explain', 'events.involvedObject']);
+    expect(explained.out).toContain('KIND:       Event');
+    expect(explained.out).toContain('uid\t<string>');
   });
 
   it('explains a field from the OpenAPI document', async () => {
