@@ -239,6 +239,12 @@ describe('lb', () => {
     const port = await cli.run(['port', 'create', 'pinned', '--network', 'blue', '--node', 'nosuchnode', '-n', 't1', '-o', 'name']);
     expect(port).toMatchObject({ code: 0, stdout: 'virtualport.vnet.dev/pinned\n' });
     expect(port.stderr).toBe('Warning: spec.node: Node "nosuchnode" does not exist (yet); the port binds only once it does\n');
+    // What vnetd recorded of it, as kubectl describe's Events: the missing backends, said once.
+    const described = await eventually(async () => {
+      const out = await ok('lb', 'status', 'typo', '-n', 't1');
+      return /\nEvents:\n +TYPE +REASON +AGE +MESSAGE\n(.*\n)* +Warning +BackendNotFound +\d+s +ResolvedRefs: no address in network "blue"/.test(out) && out;
+    }, 15_000, 100);
+    expect(described).not.toMatch(/Events:\n  <none>/);
     await ok('lb', 'delete', 'typo', '-n', 't1');
     await ok('port', 'delete', 'pinned', '-n', 't1');
     // A port with no address of the VIP's family (QA: accepted silently).

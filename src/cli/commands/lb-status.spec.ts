@@ -1,5 +1,6 @@
 import type { LoadBalancer } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
+import type { KubeEvent } from '../../resources/event';
 import { realizedNodes, renderLbStatus } from './lb-status';
 
 const now = new Date('2026-11-28T08:00:00Z');
@@ -118,5 +119,29 @@ describe('lb status rendering', () => {
     expect(realizedNodes([cond('flows not yet installed on node(s) hv2 (of hv1, hv2); the switch of node(s) hv2 does not answer', 'SwitchUnreachable')])).toEqual({ done: ['hv1'], pending: ['hv2'] });
     expect(realizedNodes([cond('no node needs flows for it yet (no bound ports)')])).toEqual({ done: [], pending: [] });
     expect(realizedNodes([])).toBeUndefined();
+  });
+  it('lists its events oldest first, as kubectl describe does, the latest 10; none from a server without events', () => {
+    const ev = (i: number, count = 1) => ({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `web.${i}`, namespace: 't1' },
+      involvedObject: { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', name: 'web', namespace: 't1' },
+      type: i % 2 ? 'Warning' : 'Normal',
+      reason: i % 2 ? 'NoHealthyBackends' : 'AllBackendsAvailable',
+      message: `BackendsAvailable: message ${i}`,
+      source: { component: 'vnetd' },
+      firstTimestamp: '2026-11-28T07:50:00Z',
+      lastTimestamp: `2026-11-28T07:${String(40 + i).padStart(2, '0')}:00Z`,
+      count,
+      reportingComponent: 'vnetd',
+      reportingInstance: 'vnetd-h',
+    });
+    const status = lb({ conditions: [cond('flows installed on node(s) hv1')] });
+    const text = renderLbStatus(status, plain, new Map(), now, [ev(12, 3), ev(1), ...Array.from({ length: 10 }, (_, i) => ev(i + 2))] as KubeEvent[]);
+    expect(text).toMatch(/\nEvents:\n +TYPE +REASON +AGE +MESSAGE\n +Warning +NoHealthyBackends +17m +BackendsAvailable: message 3\n/);
+    expect(text).toMatch(/\n +Normal +AllBackendsAvailable +8m \(x3 over 10m\) +BackendsAvailable: message 12\n  \(and 2 older: kubectl get events -n t1 --field-selector involvedObject.name=web\)\n$/);
+    expect(text).not.toMatch(/message [12]\n/);
+    expect(renderLbStatus(status, plain, new Map(), now, [])).toMatch(/\nEvents:\n  <none>\n$/);
+    expect(renderLbStatus(status, plain, new Map(), now)).not.toContain('Events:');
   });
 });

@@ -7,6 +7,7 @@
 import { isIPv6 } from 'node:net';
 import type { Backend, BackendStatus, LoadBalancer } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
+import type { KubeEvent } from '../../resources/event';
 import { humanAge } from '../../resources/age';
 import { renderTable, paint, statusColor, type Cell } from '../output/table';
 import type { Terminal } from '../output/terminal';
@@ -78,7 +79,29 @@ function nodesLine(conds: Condition[]): string {
   return `${r.done.length ? r.done.join(', ') : 'none yet'}${r.pending.length ? `; pending: ${r.pending.join(', ')}` : ''}`;
 }
 
-export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: ReadonlyMap<string, PortFacts> = new Map(), now = new Date()): string {
+/** How many of a load balancer's events lb status shows: the latest. */
+export const SHOWN_EVENTS = 10;
+
+/**
+ * Its events, oldest first, as kubectl describe's Events: what went wrong and when, also after
+ * it recovered (the conditions only say how it is now). undefined: the server has none to give
+ * (one older than Events), and the section is left out.
+ */
+function eventLines(lb: LoadBalancer, events: readonly KubeEvent[] | undefined, term: Terminal, width: number | undefined, now: Date): string[] | undefined {
+  if (events === undefined) return undefined;
+  if (events.length === 0) return ['<none>'];
+  const latest = [...events].sort((a, b) => a.lastTimestamp.localeCompare(b.lastTimestamp)).slice(-SHOWN_EVENTS);
+  const rows: Cell[][] = latest.map((e) => [
+    { text: e.type, color: e.type === 'Warning' ? 'yellow' : undefined },
+    { text: e.reason },
+    { text: e.count > 1 ? `${humanAge(e.lastTimestamp, now)} (x${e.count} over ${humanAge(e.firstTimestamp, now)})` : humanAge(e.lastTimestamp, now) },
+    { text: e.message },
+  ]);
+  const more = events.length > latest.length ? [`(and ${events.length - latest.length} older: kubectl get events -n ${lb.metadata.namespace} --field-selector involvedObject.name=${lb.metadata.name})`] : [];
+  return [...renderTable(['TYPE', 'REASON', 'AGE', 'MESSAGE'], rows, { maxWidth: width, color: term.color }), ...more];
+}
+
+export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: ReadonlyMap<string, PortFacts> = new Map(), now = new Date(), events?: readonly KubeEvent[]): string {
   const spec = lb.spec!;
   const st = lb.status ?? {};
   const reports = st.backends as BackendReport[] | undefined;
@@ -133,5 +156,7 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
     { text: c.message },
   ]);
   out.push(...section('Conditions', conds.length ? renderTable(['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'], condRows, { maxWidth: width, color: term.color }) : ['<none>'], term.color));
+  const shown = eventLines(lb, events, term, width, now);
+  if (shown) out.push(...section('Events', shown, term.color));
   return `${out.join('\n')}\n`;
 }

@@ -1,6 +1,7 @@
 /** vnetctl lb create|add-backend|set-weight|remove-backend|set-health|status|list|get|delete */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
+import type { KubeEvent } from '../../resources/event';
 import type { Backend, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
 import { attempt, type AttemptSpec } from '../attempt';
 import { ApiStatusError, CliError, UsageError } from '../errors';
@@ -92,6 +93,18 @@ async function portFacts(rt: Runtime, lb: LoadBalancer): Promise<Map<string, Por
     /* the table shows "-" instead */
   }
   return out;
+}
+
+/** The load balancer's events (undefined: the server serves none, or would not give them). */
+async function eventsOf(rt: Runtime, lb: LoadBalancer): Promise<KubeEvent[] | undefined> {
+  const ns = lb.metadata.namespace ?? rt.namespace();
+  const fieldSelector = `involvedObject.kind=LoadBalancer,involvedObject.name=${lb.metadata.name}${lb.metadata.uid ? `,involvedObject.uid=${lb.metadata.uid}` : ''}`;
+  try {
+    const list = await rt.client().call<{ items: KubeEvent[] }>({ method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(ns)}/events`, query: { fieldSelector } });
+    return list.items;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -270,7 +283,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .action(async (name: string, _o: unknown, cmd: Command) => {
         const rt = runtimeOf(cmd);
         const lb = await attempt(rt, { verb: 'get', kind: LBS, name }, () => getObject<LoadBalancer>(rt, LBS, rt.namespace(), name));
-        if (rt.output === 'table' || rt.output === 'wide') rt.io.out(renderLbStatus(lb, rt.term, await portFacts(rt, lb)));
+        if (rt.output === 'table' || rt.output === 'wide') rt.io.out(renderLbStatus(lb, rt.term, await portFacts(rt, lb), new Date(), await eventsOf(rt, lb)));
         else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
       }),
     ['vnetctl lb status web', 'vnetctl lb status web -o json'],
