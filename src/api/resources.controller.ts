@@ -221,6 +221,11 @@ export class ResourcesController {
     return this.eventWrite(req, 'create', ns);
   }
 
+  @Delete('api/v1/events')
+  deleteEventsAll(@Req() req: AuthedRequest) {
+    return this.eventWrite(req, 'deletecollection');
+  }
+
   @Delete('api/v1/namespaces/:ns/events')
   deleteEvents(@Req() req: AuthedRequest, @Param('ns') ns: string) {
     return this.eventWrite(req, 'deletecollection', ns);

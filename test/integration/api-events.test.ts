@@ -73,7 +73,7 @@ it('a tenant reads its own namespaces\' events only, and writes none (403); an a
   const [e] = await eventsOf('e1', 'reason=BackendNotFound');
   const path = `/api/v1/namespaces/e1/events/${e!.metadata.name}`;
   const forged = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'forged' }, involvedObject: { kind: 'LoadBalancer', name: 'web' }, reason: 'Hacked', type: 'Normal' };
-  for (const [method, p, body] of [['POST', '/api/v1/namespaces/e1/events', forged], ['PUT', path, e], ['PATCH', path, { count: 9 }], ['DELETE', path, undefined], ['DELETE', '/api/v1/namespaces/e1/events', undefined]] as const) {
+  for (const [method, p, body] of [['POST', '/api/v1/namespaces/e1/events', forged], ['PUT', path, e], ['PATCH', path, { count: 9 }], ['DELETE', path, undefined], ['DELETE', '/api/v1/namespaces/e1/events', undefined], ['DELETE', '/api/v1/events', undefined], ['POST', '/api/v1/events', forged]] as const) {
     const t = await v.call(method, p, body, { token: alice, contentType: method === 'PATCH' ? 'application/merge-patch+json' : undefined });
     expect([method, p, t.status, (t.json as { reason?: string }).reason]).toEqual([method, p, 403, 'Forbidden']);
     const a = await v.call(method, p, body, { contentType: method === 'PATCH' ? 'application/merge-patch+json' : undefined });
