@@ -83,17 +83,39 @@ describe('EventRecorder', () => {
     b.informers.stop();
   });
 
-  it('lets an object record a burst, then one event per interval (a flapping condition becomes counts, not writes)', async () => {
+  it('lets an object record a burst, then one event per interval; the latest held back is recorded once the limit allows', async () => {
     const b = await bed({ burst: 3, perSecond: 1 / 300 });
-    for (let i = 0; i < 10; i++) b.recorder.record(port('vm1'), 'Warning', i % 2 ? 'A' : 'B', `flap ${i}`);
+    const summary = async () => (await b.events()).map((e) => `${e.involvedObject.name} ${e.type} ${e.reason} x${e.count}: ${e.message}`).sort();
+    // A port flapping between the wrong bridge and bound.
+    for (let i = 0; i < 10; i++) b.recorder.record(port('vm1'), i % 2 ? 'Normal' : 'Warning', i % 2 ? 'InterfaceFound' : 'WrongBridge', `flap ${i}`);
     await b.recorder.flush();
-    expect((await b.events()).length).toBe(3);
+    expect(await summary()).toEqual(['vm1 Normal InterfaceFound x1: flap 1', 'vm1 Warning WrongBridge x2: flap 2']);
+    // Its last state (flap 9: bound) waits; another object has its own bucket.
+    b.recorder.record(port('vm2'), 'Warning', 'WrongBridge', 'another object');
+    b.recorder.retryDeferred();
+    await b.recorder.flush();
+    expect(await summary()).toEqual(['vm1 Normal InterfaceFound x1: flap 1', 'vm1 Warning WrongBridge x2: flap 2', 'vm2 Warning WrongBridge x1: another object']);
     b.advance(300_000);
-    b.recorder.record(port('vm1'), 'Warning', 'A', 'after');
-    b.recorder.record(port('vm1'), 'Warning', 'A', 'after again');
-    b.recorder.record(port('vm2'), 'Warning', 'A', 'another object has its own bucket');
+    b.recorder.retryDeferred();
     await b.recorder.flush();
-    expect((await b.events()).map((e) => e.message).sort()).toEqual(['after', 'another object has its own bucket', 'flap 0', 'flap 1', 'flap 2']);
+    expect(await summary()).toEqual(['vm1 Normal InterfaceFound x2: flap 9', 'vm1 Warning WrongBridge x2: flap 2', 'vm2 Warning WrongBridge x1: another object']);
+    // Nothing left waiting: a later retry records nothing more.
+    b.advance(300_000);
+    b.recorder.retryDeferred();
+    await b.recorder.flush();
+    expect((await summary())[0]).toBe('vm1 Normal InterfaceFound x2: flap 9');
+    await b.recorder.stop();
+    b.informers.stop();
+  });
+
+  it('counts a repeat with another message into its event, which takes the latest message (messages carry times and counts)', async () => {
+    const b = await bed();
+    b.recorder.record(port('vm1'), 'Warning', 'SwitchUnreachable', 'Ready: the switch of node hv1 does not answer since 10:00:00');
+    await b.recorder.flush();
+    b.advance(60_000);
+    b.recorder.record(port('vm1'), 'Warning', 'SwitchUnreachable', 'Ready: the switch of node hv1 does not answer since 10:01:00');
+    await b.recorder.flush();
+    expect((await b.events()).map((e) => [e.count, e.message, e.firstTimestamp, e.lastTimestamp])).toEqual([[2, 'Ready: the switch of node hv1 does not answer since 10:01:00', '2026-12-05T10:00:00Z', '2026-12-05T10:01:00Z']]);
     await b.recorder.stop();
     b.informers.stop();
   });

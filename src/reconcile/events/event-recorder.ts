@@ -1,10 +1,15 @@
 /**
  * Records core/v1 Events about objects, as client-go's EventRecorder and the apiserver's
  * event TTL do between them:
- *  - a repeat of an event (same object, type, reason and message) adds one to its count and
- *    moves its lastTimestamp, instead of a new event;
+ *  - a repeat of an event (same object, type and reason) adds one to its count, moves its
+ *    lastTimestamp and takes the latest message, instead of a new event: messages carry
+ *    details that change every time (a time, a count, an OpenFlow port number), and with them
+ *    in the key no repeat was ever counted (QA-104: five SwitchUnreachable events of one port);
  *  - each object may record a burst of 25 events, then one per 5 minutes (a flapping
  *    condition becomes a count, not a write per flap), and at most MAX_PENDING writes wait;
+ *    the latest event refused by these limits is recorded when they allow again, so that the
+ *    newest event never contradicts the object's state (QA-104: "bound" shown for good while
+ *    the port was on the wrong bridge);
  *  - nothing is recorded into a namespace that is missing or being deleted (its deletion
  *    would have to wait for them);
  *  - an event is deleted an hour after it was last seen (kube-apiserver's --event-ttl).
@@ -35,6 +40,8 @@ export interface EventRecorderOptions {
   ttlMs?: number;
   /** How often expired events are looked for. */
   sweepMs?: number;
+  /** How often events refused by a rate limit are tried again. */
+  retryMs?: number;
   /** Per object: events at once, then per second. */
   burst?: number;
   perSecond?: number;
@@ -59,12 +66,25 @@ const MAX_PENDING = 1_000;
 const COMPONENT = 'vnetd';
 const BY_REPEAT = 'repeatKey';
 
-/** What makes two events the same one, counted (client-go's aggregation key, with the message). */
-function repeatKey(uid: string, type: EventType, reason: string, message: string): string {
-  return JSON.stringify([uid, type, reason, message]);
+/** What makes two events the same one, counted (client-go's aggregation key, without the message). */
+function repeatKey(uid: string, type: EventType, reason: string): string {
+  return JSON.stringify([uid, type, reason]);
 }
 
-const repeatKeyOf = (e: KubeEvent): readonly string[] => (e.involvedObject?.uid ? [repeatKey(e.involvedObject.uid, e.type, e.reason, e.message)] : []);
+const repeatKeyOf = (e: KubeEvent): readonly string[] => (e.involvedObject?.uid ? [repeatKey(e.involvedObject.uid, e.type, e.reason)] : []);
+
+/** An event refused by a rate limit, to record once the limits allow. */
+interface Deferred {
+  obj: KubeObject;
+  type: EventType;
+  reason: string;
+  message: string;
+}
+
+/** How often refused events are tried again. */
+const RETRY_MS = 10_000;
+/** Objects with a refused event kept at most (the least recently refused go first). */
+const MAX_DEFERRED = 4_096;
 
 export class EventRecorder {
   private readonly events: Informer<KubeEvent>;
@@ -79,6 +99,9 @@ export class EventRecorder {
   private dropped = 0;
   private sequence = 0;
   private sweeper?: NodeJS.Timeout;
+  private retrier?: NodeJS.Timeout;
+  /** Per object (uid): its latest event refused by a limit. */
+  private readonly deferred = new Map<string, Deferred>();
   private stopped = false;
   private sweeping = false;
 
@@ -98,6 +121,8 @@ export class EventRecorder {
     this.stopped = false;
     this.sweeper = setInterval(() => void this.sweep(), this.o.sweepMs ?? SWEEP_MS);
     this.sweeper.unref();
+    this.retrier = setInterval(() => this.retryDeferred(), this.o.retryMs ?? RETRY_MS);
+    this.retrier.unref();
   }
 
   /**
@@ -107,7 +132,9 @@ export class EventRecorder {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    this.sweeper = undefined;
+    if (this.retrier) clearInterval(this.retrier);
+    this.sweeper = this.retrier = undefined;
+    this.deferred.clear();
     await this.chain;
   }
 
@@ -118,10 +145,33 @@ export class EventRecorder {
     const namespace = obj.metadata.namespace ?? CLUSTER_EVENTS_NAMESPACE;
     const ns = this.namespaces.get(objectKey(NAMESPACES, undefined, namespace));
     if (!ns || ns.metadata.deletionTimestamp) return;
-    if (!this.spam.allow(uid) || !this.all.allow('') || this.pending >= MAX_PENDING) {
-      if (this.dropped++ === 0) this.o.logger.info({ event: 'events.dropped', object: `${obj.kind}/${namespace}/${obj.metadata.name}`, reason }, 'event not recorded: too many events of this object, or waiting to be written');
+    // A newer event of the object supersedes the one it had waiting.
+    this.deferred.delete(uid);
+    if (!this.allowed(uid)) {
+      this.deferred.set(uid, { obj, type, reason, message });
+      if (this.deferred.size > MAX_DEFERRED) this.deferred.delete(this.deferred.keys().next().value!);
+      if (this.dropped++ === 0) this.o.logger.info({ event: 'events.deferred', object: `${obj.kind}/${namespace}/${obj.metadata.name}`, reason }, 'event held back: too many events of this object, or of all; its latest is recorded when the limits allow');
       return;
     }
+    this.enqueue(obj, namespace, type, reason, message);
+  }
+
+  private allowed(uid: string): boolean {
+    return this.pending < MAX_PENDING && this.spam.allow(uid) && this.all.allow('');
+  }
+
+  /** Records the events the limits refused, each object's latest, where they allow now. */
+  retryDeferred(): void {
+    for (const [uid, d] of [...this.deferred]) {
+      if (this.stopped) return;
+      if (!this.allowed(uid)) continue;
+      this.deferred.delete(uid);
+      const namespace = d.obj.metadata.namespace ?? CLUSTER_EVENTS_NAMESPACE;
+      this.enqueue(d.obj, namespace, d.type, d.reason, d.message);
+    }
+  }
+
+  private enqueue(obj: KubeObject, namespace: string, type: EventType, reason: string, message: string): void {
     this.pending++;
     this.chain = this.chain
       .then(() => (this.stopped ? undefined : this.write(obj, namespace, type, reason, message)))
@@ -136,9 +186,9 @@ export class EventRecorder {
 
   private async write(obj: KubeObject, namespace: string, type: EventType, reason: string, message: string): Promise<void> {
     const uid = obj.metadata.uid!;
-    const key = repeatKey(uid, type, reason, message);
+    const key = repeatKey(uid, type, reason);
     const at = kubeTime(this.now());
-    if (await this.repeat(key, at)) return;
+    if (await this.repeat(key, at, message)) return;
     const event: KubeEvent = {
       apiVersion: 'v1',
       kind: 'Event',
@@ -178,7 +228,7 @@ export class EventRecorder {
   }
 
   /** Counts a repeat into the event already there, if there is one: true when done. */
-  private async repeat(key: string, at: string): Promise<boolean> {
+  private async repeat(key: string, at: string, message: string): Promise<boolean> {
     const cached = this.events.byIndex(BY_REPEAT, key)[0];
     const where = this.written.get(key) ?? (cached && { namespace: cached.metadata.namespace!, name: cached.metadata.name });
     if (!where) return false;
@@ -189,7 +239,7 @@ export class EventRecorder {
     }
     const revision = Number(current.metadata.resourceVersion);
     delete current.metadata.resourceVersion;
-    const next: KubeEvent = { ...current, count: (current.count ?? 1) + 1, lastTimestamp: at };
+    const next: KubeEvent = { ...current, count: (current.count ?? 1) + 1, lastTimestamp: at, message };
     // Straight to the key: an Event's fields are at its top level, which ObjectStore.update
     // (metadata and spec from the request) would not take.
     await this.o.objects.kv.txn([{ type: 'update', key: objectKey(EVENTS, where.namespace, where.name), value: next, expectedModRevision: revision }]);
@@ -235,7 +285,7 @@ export class EventRecorder {
       }
     }
     if (this.dropped > 0) {
-      this.o.logger.warn({ event: 'events.dropped_total', dropped: this.dropped }, `${this.dropped} events were not recorded since the last sweep (rate limits)`);
+      this.o.logger.warn({ event: 'events.dropped_total', dropped: this.dropped }, `${this.dropped} events were held back by the rate limits since the last sweep (each object's latest is recorded once they allow)`);
       this.dropped = 0;
     }
     if (deleted > 0) this.o.logger.debug({ event: 'events.expired', deleted });
