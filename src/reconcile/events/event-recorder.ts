@@ -156,8 +156,10 @@ export class EventRecorder {
     this.enqueue(obj, namespace, type, reason, message);
   }
 
+  /** Whether every limit lets the object record an event now, which then takes its tokens (none are taken from one bucket when another refuses). */
   private allowed(uid: string): boolean {
-    return this.pending < MAX_PENDING && this.spam.allow(uid) && this.all.allow('');
+    if (this.pending >= MAX_PENDING || !this.spam.has(uid) || !this.all.has('')) return false;
+    return this.spam.allow(uid) && this.all.allow('');
   }
 
   /** Records the events the limits refused, each object's latest, where they allow now. */

@@ -16,15 +16,25 @@ export class SpamFilter {
 
   /** Takes a token of key's bucket: false when it has none left. */
   allow(key: string): boolean {
+    const b = this.refilled(key);
+    const ok = b.tokens >= 1;
+    if (ok) b.tokens -= 1;
+    return ok;
+  }
+
+  /** Whether key's bucket has a token, taking none. */
+  has(key: string): boolean {
+    return this.refilled(key).tokens >= 1;
+  }
+
+  private refilled(key: string): { tokens: number; at: number } {
     const t = this.now();
     const b = this.buckets.get(key) ?? { tokens: this.burst, at: t };
     this.buckets.delete(key);
     b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.perSecond);
     b.at = t;
-    const ok = b.tokens >= 1;
-    if (ok) b.tokens -= 1;
     this.buckets.set(key, b);
     if (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
-    return ok;
+    return b;
   }
 }
