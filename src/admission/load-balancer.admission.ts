@@ -1,4 +1,4 @@
-import { canonicalIp, tryParseIp, validateMac } from '../ipam';
+import { canonicalIp, parseMac, tryParseIp } from '../ipam';
 import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
 import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
@@ -201,16 +201,21 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
       }
       else spec.vip = vip;
     }
-    // The check a port's MAC has (QA-102: 00:00:00:00:00:00 was taken here, and refused on a port).
-    const macProblem = spec.mac === undefined ? undefined : validateMac(spec.mac);
-    if (spec.mac !== undefined && macProblem !== undefined) {
-      causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": ${macProblem}` });
-    } else if (spec.mac !== undefined) {
-      // A MAC another port or load balancer of the network answers with: two objects would
-      // want the same flows. Claimed below, as ports' MACs are.
-      spec.mac = spec.mac.toLowerCase().replace(/-/g, ':');
-      const holder = await ctx.allocations.macHolder(ns, spec.network, spec.mac);
-      if (holder) causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${spec.network}"` });
+    if (spec.mac !== undefined) {
+      // The check and canonical form a port's MAC has (QA-102: 00:00:00:00:00:00 was taken here, and refused on a port).
+      let mac: string | undefined;
+      try {
+        mac = parseMac(spec.mac);
+      } catch (err) {
+        causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": ${(err as Error).message}` });
+      }
+      if (mac !== undefined) {
+        // A MAC another port or load balancer of the network answers with: two objects would
+        // want the same flows. Claimed below, as ports' MACs are.
+        spec.mac = mac;
+        const holder = await ctx.allocations.macHolder(ns, spec.network, spec.mac);
+        if (holder) causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${spec.network}"` });
+      }
     } else if (spec.vip !== undefined && causes.length === 0) {
       spec.mac = await derivedMac(ns, spec.network, spec.vip, ctx);
     }
