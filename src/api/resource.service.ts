@@ -11,7 +11,7 @@ import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueErro
 import { FOREGROUND_DELETION, ORPHAN } from '../resources/finalizers';
 import { DEFAULT_NAMESPACE, EVENT_TYPE, NAMESPACE_TYPE, withNamespaceNameLabel, type ResourceCatalog, type ResourceType } from '../resources/catalog';
 import type { KubeEvent } from '../resources/event';
-import type { KubeObject } from '../resources/object';
+import { kubeTime, type KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, cause, type StatusCause } from '../resources/status';
 import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
@@ -416,7 +416,7 @@ export class ResourceService {
         admitted.abandon?.();
         // As the store would set them (its status already says observedGeneration 1).
         obj.metadata.generation = 1;
-        obj.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+        obj.metadata.creationTimestamp = kubeTime(new Date());
         return { object: obj, code: 201, warnings: sent };
       }
       try {

@@ -18,7 +18,7 @@
  * Without this an apply was a merge patch: nothing was ever removed, nothing conflicted
  * (GitOps tools such as Flux apply this way and rely on both).
  */
-import type { KubeObject } from '../resources/object';
+import { kubeTime, type KubeObject } from '../resources/object';
 import { sameValue } from '../resources/same-value';
 import { ApiError } from '../resources/status';
 import { isPlainObject } from './request-body';
@@ -178,7 +178,7 @@ interface Owned {
 }
 
 function entry(manager: string, operation: ManagedFieldsEntry['operation'], apiVersion: string, now: Date, paths: readonly Path[]): ManagedFieldsEntry {
-  return { manager, operation, apiVersion, time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: toFieldsV1(paths) };
+  return { manager, operation, apiVersion, time: kubeTime(now), fieldsType: 'FieldsV1', fieldsV1: toFieldsV1(paths) };
 }
 
 /** The entries after `owned` changed: each with its remaining fields (unchanged ones as they were), empty ones gone. */

@@ -7,7 +7,7 @@
  * `next !== prev` tells the caller whether a status write is needed, and arrays taken
  * from an informer's cache are never mutated.
  */
-import type { Condition, ConditionStatus } from '../resources/object';
+import { kubeTime, type Condition, type ConditionStatus } from '../resources/object';
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'> & { lastTransitionTime?: string };
 
@@ -78,7 +78,7 @@ function rfc3339(d: Date): string {
   const second = Math.floor(d.getTime() / 1000);
   if (second !== lastSecond) {
     lastSecond = second;
-    lastText = d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    lastText = kubeTime(d);
   }
   return lastText;
 }

@@ -44,8 +44,3 @@ export function eventName(objectName: string, nowNs: bigint): string {
   const suffix = `.${nowNs.toString(16)}`;
   return `${objectName.slice(0, NAME_MAX - suffix.length)}${suffix}`;
 }
-
-/** A timestamp as Kubernetes writes metav1.Time (seconds, UTC). */
-export function kubeTime(at: Date): string {
-  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}

@@ -28,6 +28,11 @@ export interface ObjectMeta {
   selfLink?: string;
 }
 
+/** A timestamp as Kubernetes writes metav1.Time (RFC 3339, whole seconds, UTC). */
+export function kubeTime(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 /** metav1.Condition. */

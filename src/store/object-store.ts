@@ -5,7 +5,7 @@
  * reconcilers both write through this class, so the rules hold for every writer.
  */
 import { randomUUID } from 'node:crypto';
-import type { KubeObject } from '../resources/object';
+import { kubeTime, type KubeObject } from '../resources/object';
 import { cloneJson } from '../resources/clone-json';
 import { sameValue } from '../resources/same-value';
 import { listPrefix, objectKey, typePrefix, type StoredType } from './keys';
@@ -212,7 +212,7 @@ export class ObjectStore {
     const meta = stored.metadata;
     meta.uid ??= randomUUID();
     meta.generation = 1;
-    meta.creationTimestamp = this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    meta.creationTimestamp = kubeTime(this.now());
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     const key = objectKey(type, meta.namespace, meta.name);
@@ -320,7 +320,7 @@ export class ObjectStore {
       }
       const next = cloneJson(current.value);
       if (added.length > 0) next.metadata.finalizers = finalizers;
-      next.metadata.deletionTimestamp ??= this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      next.metadata.deletionTimestamp ??= kubeTime(this.now());
       next.metadata.deletionGracePeriodSeconds ??= 0;
       next.metadata.generation = (next.metadata.generation ?? 1) + 1;
       if (!deleting) options.deleting?.(next);

@@ -17,8 +17,8 @@
  * anything depends on, so a write that fails is logged and dropped.
  */
 import type { Logger } from 'pino';
-import { CLUSTER_EVENTS_NAMESPACE, eventName, kubeTime, type EventType, type KubeEvent } from '../../resources/event';
-import type { KubeObject } from '../../resources/object';
+import { CLUSTER_EVENTS_NAMESPACE, eventName, type EventType, type KubeEvent } from '../../resources/event';
+import { kubeTime, type KubeObject } from '../../resources/object';
 import { objectKey } from '../../store/keys';
 import { EVENTS, NAMESPACES } from '../../store/kinds';
 import type { ObjectStore } from '../../store/object-store';
