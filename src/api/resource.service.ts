@@ -123,13 +123,13 @@ export class ResourceService {
     if (subresource === 'status' && (verb === 'update' || verb === 'patch')) deny('the status subresource is written by vnetd itself');
   }
 
-  /** For all-namespace lists and watches: what a tenant may see. */
   /** 400 for a field selector on a field the kind does not offer, as kube-apiserver answers. */
   checkFieldSelector(type: ResourceType, q: ListQuery): void {
     const field = unsupportedField(type.kind, q.filter.fields);
     if (field !== undefined) throw ApiErrors.badRequest(`field label not supported: ${field}`);
   }
 
+  /** For all-namespace lists and watches: what a tenant may see. */
   visible(principal: Principal, type: ResourceType, obj: KubeObject): boolean {
     if (principal.admin) return true;
     if (type === NAMESPACE_TYPE) return principal.namespaces.has(obj.metadata.name);

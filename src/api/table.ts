@@ -54,6 +54,12 @@ function cellOf(c: PrinterColumn, o: KubeObject): unknown {
   return cell(c.type, evaluate(c.jsonPath, o));
 }
 
+/** A row's cells, column for column as columnsOf gives them. */
+function cellsOf(type: ResourceType, o: KubeObject): unknown[] {
+  const own = type.printerColumns.map((c) => cellOf(c, o));
+  return type.ownColumns ? own : [o.metadata.name, ...own, humanAge(o.metadata.creationTimestamp)];
+}
+
 export function columnsOf(type: ResourceType): TableColumn[] {
   const own = type.printerColumns.map((c) => ({
     name: c.name,
@@ -84,7 +90,7 @@ export function toTable(
     metadata: meta,
     columnDefinitions: withColumns ? columnsOf(type) : [],
     rows: objects.map((o) => ({
-      cells: type.ownColumns ? type.printerColumns.map((c) => cellOf(c, o)) : [o.metadata.name, ...type.printerColumns.map((c) => cellOf(c, o)), humanAge(o.metadata.creationTimestamp)],
+      cells: cellsOf(type, o),
       object:
         includeObject === 'Object'
           ? o
