@@ -278,13 +278,16 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
   examples(
     group
       .command('status')
-      .description('show a load balancer: VIP, listeners, backends with node, health and connections, the nodes that realized it, conditions')
+      .description('show a load balancer: VIP, listeners, backends with node, health and connections, the nodes that realized it, conditions, latest events')
       .argument('<name>', 'load balancer name')
       .action(async (name: string, _o: unknown, cmd: Command) => {
         const rt = runtimeOf(cmd);
         const lb = await attempt(rt, { verb: 'get', kind: LBS, name }, () => getObject<LoadBalancer>(rt, LBS, rt.namespace(), name));
-        if (rt.output === 'table' || rt.output === 'wide') rt.io.out(renderLbStatus(lb, rt.term, await portFacts(rt, lb), new Date(), await eventsOf(rt, lb)));
-        else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
+        if (rt.output === 'table' || rt.output === 'wide') {
+          // Two reads that do not wait on each other.
+          const [ports, events] = await Promise.all([portFacts(rt, lb), eventsOf(rt, lb)]);
+          rt.io.out(renderLbStatus(lb, rt.term, ports, new Date(), events));
+        } else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
       }),
     ['vnetctl lb status web', 'vnetctl lb status web -o json'],
   );
