@@ -3,10 +3,11 @@ import { connect, createServer as createH2Server, type Http2ServerRequest, type 
 import type { AddressInfo } from 'node:net';
 import { onResponseClose } from './response-close';
 
-/** A server whose handler waits until its client has gone, then asks to hear of it. */
-function heardOfAClientGoneFirst(make: (handler: (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void) => { listen(port: number, host: string, cb: () => void): unknown; address(): unknown; close(): unknown }, client: (port: number) => { abort(): void }) {
-  return new Promise<boolean>((resolve) => {
-    const server = make((req, res) => {
+/** A server whose handler waits until its client has gone, then asks to hear of it; closed once it has the answer. */
+async function heardOfAClientGoneFirst(make: (handler: (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void) => { listen(port: number, host: string, cb: () => void): unknown; address(): unknown; close(): unknown }, client: (port: number) => { abort(): void }): Promise<boolean> {
+  let server: ReturnType<typeof make> | undefined;
+  const heard = await new Promise<boolean>((resolve) => {
+    server = make((req, res) => {
       const gone = 'stream' in req ? req.stream : req.socket;
       const ask = () => {
         const timer = setTimeout(() => resolve(false), 1_000);
@@ -20,19 +21,16 @@ function heardOfAClientGoneFirst(make: (handler: (req: IncomingMessage | Http2Se
       c.abort();
     });
     let c: { abort(): void };
-    server.listen(0, '127.0.0.1', () => (c = client((server.address() as AddressInfo).port)));
+    server.listen(0, '127.0.0.1', () => (c = client((server!.address() as AddressInfo).port)));
   });
+  server?.close();
+  return heard;
 }
 
 describe('onResponseClose', () => {
   it('hears of an HTTP/1.1 client that left before it was asked', async () => {
-    const servers: Array<{ close(): unknown }> = [];
     const heard = await heardOfAClientGoneFirst(
-      (h) => {
-        const s = createServer(h as (req: IncomingMessage, res: ServerResponse) => void);
-        servers.push(s);
-        return s;
-      },
+      (h) => createServer(h as (req: IncomingMessage, res: ServerResponse) => void),
       (port) => {
         const req = request({ port, host: '127.0.0.1', path: '/' });
         req.on('error', () => undefined);
@@ -40,19 +38,13 @@ describe('onResponseClose', () => {
         return { abort: () => req.destroy() };
       },
     );
-    servers.forEach((s) => s.close());
     expect(heard).toBe(true);
   });
 
   it('hears of an HTTP/2 stream reset before it was asked', async () => {
-    const servers: Array<{ close(): unknown }> = [];
     let session: ReturnType<typeof connect> | undefined;
     const heard = await heardOfAClientGoneFirst(
-      (h) => {
-        const s = createH2Server(h as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
-        servers.push(s);
-        return s;
-      },
+      (h) => createH2Server(h as (req: Http2ServerRequest, res: Http2ServerResponse) => void),
       (port) => {
         session = connect(`http://127.0.0.1:${port}`);
         session.on('error', () => undefined);
@@ -62,7 +54,6 @@ describe('onResponseClose', () => {
       },
     );
     session?.destroy();
-    servers.forEach((s) => s.close());
     expect(heard).toBe(true);
   });
 });

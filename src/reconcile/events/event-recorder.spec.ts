@@ -19,7 +19,11 @@ async function bed(options: { burst?: number; perSecond?: number; allBurst?: num
   const recorder = new EventRecorder({ objects, informers, logger: pino({ level: 'silent' }), instance: 'vnetd-test', host: 'h1', now: () => now, ttlMs: 3_600_000, sweepMs: 3_600_000, ...options });
   await recorder.start();
   const events = async (namespace = 't') => (await objects.list<KubeEvent>(EVENTS, namespace)).items;
-  return { objects, informers, recorder, events, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
+  const close = async () => {
+    await recorder.stop();
+    informers.stop();
+  };
+  return { objects, informers, recorder, events, close, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
 }
 
 describe('EventRecorder', () => {
@@ -53,8 +57,7 @@ describe('EventRecorder', () => {
     b.recorder.record(port('vm2'), 'Warning', 'NodeNotFound', 'Bound: node hv9 does not exist');
     await b.recorder.flush();
     expect((await b.events()).map((x) => `${x.involvedObject.name} ${x.reason} ${x.count}`).sort()).toEqual(['vm1 InterfaceFound 1', 'vm1 NodeNotFound 3', 'vm2 NodeNotFound 1']);
-    await b.recorder.stop();
-    b.informers.stop();
+    await b.close();
   });
 
   it('counts into an event written before a restart (a new recorder finds it through the store)', async () => {
@@ -79,8 +82,7 @@ describe('EventRecorder', () => {
     await b.recorder.flush();
     expect((await b.events('default')).map((e) => [e.involvedObject.kind, e.involvedObject.name, e.involvedObject.namespace])).toEqual([['Node', 'hv1', undefined]]);
     expect(await b.objects.count(EVENTS)).toBe(1);
-    await b.recorder.stop();
-    b.informers.stop();
+    await b.close();
   });
 
   it('lets an object record a burst, then one event per interval; the latest held back is recorded once the limit allows', async () => {
@@ -104,8 +106,7 @@ describe('EventRecorder', () => {
     b.recorder.retryDeferred();
     await b.recorder.flush();
     expect((await summary())[0]).toBe('vm1 Normal InterfaceFound x2: flap 9');
-    await b.recorder.stop();
-    b.informers.stop();
+    await b.close();
   });
 
   it('counts a repeat with another message into its event, which takes the latest message (messages carry times and counts)', async () => {
@@ -116,8 +117,7 @@ describe('EventRecorder', () => {
     b.recorder.record(port('vm1'), 'Warning', 'SwitchUnreachable', 'Ready: the switch of node hv1 does not answer since 10:01:00');
     await b.recorder.flush();
     expect((await b.events()).map((e) => [e.count, e.message, e.firstTimestamp, e.lastTimestamp])).toEqual([[2, 'Ready: the switch of node hv1 does not answer since 10:01:00', '2026-12-05T10:00:00Z', '2026-12-05T10:01:00Z']]);
-    await b.recorder.stop();
-    b.informers.stop();
+    await b.close();
   });
 
   it('writes nothing into a namespace whose deletion began after the event was queued (its informer not told yet)', async () => {
@@ -129,8 +129,7 @@ describe('EventRecorder', () => {
     await b.recorder.flush();
     expect(await b.objects.count(EVENTS)).toBe(30);
     expect(await b.events('soon-going')).toEqual([]);
-    await b.recorder.stop();
-    b.informers.stop();
+    await b.close();
   });
 
   it('holds all objects together to a burst, then a rate (an incident that touches thousands of ports)', async () => {
@@ -142,8 +141,7 @@ describe('EventRecorder', () => {
     for (let i = 10; i < 20; i++) b.recorder.record(port(`vm${i}`), 'Warning', 'SwitchUnreachable', 'Ready: the switch does not answer');
     await b.recorder.flush();
     expect(await b.objects.count(EVENTS)).toBe(6);
-    await b.recorder.stop();
-    b.informers.stop();
+    await b.close();
   });
 
   it('deletes events last seen longer ago than the TTL, and keeps those seen since', async () => {
@@ -160,8 +158,7 @@ describe('EventRecorder', () => {
     while (b.informers.of<KubeEvent>(EVENTS).list().find((e) => e.involvedObject.name === 'kept')?.count !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(await b.recorder.sweep()).toBe(1);
     expect((await b.events()).map((e) => e.involvedObject.name)).toEqual(['kept']);
-    await b.recorder.stop();
-    b.informers.stop();
+    await b.close();
   });
 
   it('records nothing for an object without a uid, nor once stopped', async () => {
