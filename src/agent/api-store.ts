@@ -60,6 +60,17 @@ function objectPath(type: StoredType, namespace: string | undefined, name: strin
   return `${basePath(type)}${ns}/${type.plural}/${encodeURIComponent(name)}`;
 }
 
+/** The message of a Kubernetes Status body, else the text as it came (cut short). */
+function statusMessage(text: string): string {
+  try {
+    const message = (JSON.parse(text) as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // not a Status: the text itself
+  }
+  return text.slice(0, 300);
+}
+
 function rvOf(obj: Record<string, unknown> | undefined): number {
   const meta = obj?.metadata as { resourceVersion?: string } | undefined;
   return Number(meta?.resourceVersion ?? 0);
@@ -153,7 +164,9 @@ export class ApiStore implements Store {
     if (status === 503 || status === 502 || status === 504) throw new ApiUnavailableError(`${what}: the API at ${this.client.server} is unavailable (HTTP ${status}): ${text.slice(0, 200)}`);
     // What an operator can act on first: who refused, and which credentials.
     if (status === 401) throw new StoreError(`the API at ${this.client.server} refused the agent's token (401 Unauthorized; ${what}): its kubeconfig's token is wrong, expired or was deleted; make one with deploy/kubernetes/agent-kubeconfig.sh`);
-    if (status === 403) throw new StoreError(`the API at ${this.client.server} forbids the agent's token (403; ${what}): agents need an admin AccessToken (spec.admin: true)`);
+    if (status === 403) {
+      throw new StoreError(`the API at ${this.client.server} forbids the agent's token (403; ${what}): ${statusMessage(text)}; an agent needs an AccessToken of its node (spec.node; deploy/kubernetes/agent-kubeconfig.sh ... TOKEN_NAME NODE) or of every node's agents (spec.node: "*")`);
+    }
     throw new StoreError(`${what}: HTTP ${status} ${text.slice(0, 300)}`);
   }
 

@@ -8,6 +8,8 @@ import { EVENT_TYPE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } f
 import { ApiError } from '../resources/status';
 import type { Subresource } from '../store/object-store';
 import type { Principal } from './auth/principal';
+import { ANY_NODE } from '../admission/access-token.admission';
+import { perNodeNames } from './auth/node-authorizer';
 import type { Scope, Verb } from './resource.service';
 
 export interface ResourceAttributes {
@@ -77,7 +79,8 @@ export function reviewAccess(p: Principal, spec: AccessReviewSpec | undefined, c
     const why = refusal(() => authorize(scope, verb, r.name || undefined, subresource));
     if (why !== undefined) return { allowed: false, reason: why };
   }
-  return { allowed: true, reason: type.namespaced && !r.namespace && (r.verb === 'list' || r.verb === 'watch') ? 'listed across namespaces, filtered to yours' : 'allowed' };
+  const filtered = p.node === undefined ? type.namespaced && !r.namespace : !r.name && perNodeNames(type);
+  return { allowed: true, reason: filtered && (r.verb === 'list' || r.verb === 'watch') ? (p.node === undefined ? 'listed across namespaces, filtered to yours' : "listed, filtered to your node's") : 'allowed' };
 }
 
 /** What principal may do in namespace, as rules (`kubectl auth can-i --list`). */
@@ -87,10 +90,20 @@ export function reviewRules(p: Principal, namespace: string, catalog: ResourceCa
   const may = (scope: Scope, verb: Verb, sub: Subresource, name?: string) => refusal(() => authorize(scope, verb, name, sub)) === undefined;
   for (const type of [NAMESPACE_TYPE, EVENT_TYPE, ...catalog.types]) {
     const scope: Scope = { principal: p, type, namespace: type.namespaced ? namespace : undefined };
-    for (const sub of type === EVENT_TYPE ? (['main'] as const) : (['main', 'status'] as const)) {
+    const subresources = type.statusSchema ? (['main', 'status'] as const) : (['main'] as const);
+    for (const sub of subresources) {
       const verbs = verbsOf(sub).filter((v) => may(scope, v, sub));
       const resource = sub === 'main' ? type.plural : `${type.plural}/status`;
       if (verbs.length) rules.push({ verbs: [...verbs], apiGroups: [type.group], resources: [resource] });
+    }
+    if (p.node !== undefined && p.node !== ANY_NODE) {
+      // An agent's own node's objects, by name (a NodeRealization, a NodeLease, its Node's status).
+      for (const sub of subresources) {
+        const unnamed = new Set(verbsOf(sub).filter((v) => may(scope, v, sub)));
+        const named = verbsOf(sub).filter((v) => !unnamed.has(v) && may(scope, v, sub, p.node));
+        const resource = sub === 'main' ? type.plural : `${type.plural}/status`;
+        if (named.length) rules.push({ verbs: named, apiGroups: [type.group], resources: [resource], resourceNames: [p.node] });
+      }
     }
     if (type === NAMESPACE_TYPE) {
       // A tenant reads its own namespaces by name.
@@ -104,6 +117,8 @@ export function reviewRules(p: Principal, namespace: string, catalog: ResourceCa
 /** Who the caller is (`kubectl auth whoami`). */
 export function userInfo(p: Principal): { username: string; groups: string[]; extra?: Record<string, string[]> } {
   if (p.admin) return { username: p.name, groups: ['system:masters', 'system:authenticated'] };
+  // As a kubelet's: Kubernetes' Node authorizer knows its callers by this group.
+  if (p.node !== undefined) return { username: p.name, groups: ['system:nodes', 'system:authenticated'], extra: { 'vnet.dev/node': [p.node] } };
   return { username: p.name, groups: ['system:authenticated'], extra: { 'vnet.dev/namespaces': [...p.namespaces].sort() } };
 }
 

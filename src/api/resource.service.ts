@@ -19,6 +19,9 @@ import { listPrefix, objectKey } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { isSubnetChangeKey } from '../ipam/allocation-registry';
 import { canUseNamespace, type Principal } from './auth/principal';
+import { nodeRefusal, portBindingRefusal, visibleToNode } from './auth/node-authorizer';
+import type { HypervisorNode, VirtualPort } from '../resources/kinds';
+import { NODES } from '../store/kinds';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
 import { cloneJson } from '../resources/clone-json';
 import { applyPatchOfType } from './patch';
@@ -105,6 +108,11 @@ export class ResourceService {
     const deny = (why: string) => {
       throw ApiErrors.forbidden(rid(type, name), `User "${p.name}" cannot ${verb} resource "${type.plural}"${type.group ? ` in API group "${type.group}"` : ''}${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}: ${why}`);
     };
+    if (p.node !== undefined) {
+      const why = nodeRefusal(p.node, type, verb, name, subresource);
+      if (why !== undefined) deny(why);
+      return;
+    }
     if (type === NAMESPACE_TYPE) {
       if (verb === 'list' || verb === 'watch') return; // filtered to the tenant's own
       if (verb === 'get' && name && p.namespaces.has(name)) return;
@@ -123,6 +131,14 @@ export class ResourceService {
     if (subresource === 'status' && (verb === 'update' || verb === 'patch')) deny('the status subresource is written by vnetd itself');
   }
 
+  /** An agent's write of a port's status: only its own node's binding (node-authorizer.ts). */
+  private async checkAgentBinding(p: Principal, type: ResourceType, current: KubeObject, next: KubeObject): Promise<void> {
+    const nodeOf = (name: string) => this.objects.get<HypervisorNode>(NODES, undefined, name);
+    const why = await portBindingRefusal(p.node!, current as VirtualPort, next as VirtualPort, nodeOf);
+    const { name, namespace } = current.metadata;
+    if (why !== undefined) throw ApiErrors.forbidden(rid(type, name), `User "${p.name}" cannot update resource "${type.plural}/status" in API group "${type.group}" in the namespace "${namespace}": ${why}`);
+  }
+
   /** 400 for a field selector on a field the kind does not offer, as kube-apiserver answers. */
   checkFieldSelector(type: ResourceType, q: ListQuery): void {
     const field = unsupportedField(type.kind, q.filter.fields);
@@ -132,6 +148,7 @@ export class ResourceService {
   /** For all-namespace lists and watches: what a tenant may see. */
   visible(principal: Principal, type: ResourceType, obj: KubeObject): boolean {
     if (principal.admin) return true;
+    if (principal.node !== undefined) return visibleToNode(principal.node, type, obj.metadata.name);
     if (type === NAMESPACE_TYPE) return principal.namespaces.has(obj.metadata.name);
     // A cluster-scoped object's events (a Node's, in "default") are as admin-only as the
     // object: they name hypervisors and their OVSDB endpoints (found in review).
@@ -495,6 +512,12 @@ export class ResourceService {
       if (type === NAMESPACE_TYPE) withNamespaceNameLabel(next);
     }
     this.validate(type, next, q, warnings, subresource === 'main', current);
+    // Decided on the object the write would replace: one sent from an older copy (its
+    // resourceVersion not the stored one) is a 409 in the store below, which the agent
+    // retries from the newer copy, not a 403 for what changed since.
+    if (scope.principal.node !== undefined && type.kind === 'VirtualPort' && next.metadata.resourceVersion === current.metadata.resourceVersion) {
+      await this.checkAgentBinding(scope.principal, type, current, next);
+    }
     let admittedOps: TxnOp[] = [];
     let abandon: (() => void | Promise<void>) | undefined;
     if (subresource === 'main') {

@@ -88,7 +88,8 @@ export class WatchService {
   /** Counts a tenant's watch against its limit (429 past it); the function returned gives it back, once. */
   private reserve(scope: Scope): () => void {
     const p = scope.principal;
-    if (p.admin) return () => undefined;
+    // An agent holds a watch per NIC whose port it is yet to learn (up to 128) and three per network it serves.
+    if (p.admin || p.node !== undefined) return () => undefined;
     const limit = this.settings.maxWatchesPerTenant ?? MAX_WATCHES_PER_TENANT;
     const open = this.tenantWatches.get(p.name) ?? 0;
     if (open >= limit) throw ApiErrors.tooManyRequests(`${p.name} has ${open} watches open on this server, the most a tenant's token may hold: close some, or retry later`, 1);

@@ -40,13 +40,16 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
   const agents: RunningAgent[] = [];
   const children = new Set<ChildProcess>();
   const api = overlayApi(() => v);
+  /** hv1's agent token (AccessToken spec.node: hv1), as each host's agent should hold. */
+  let hv1Kubeconfig: string;
   const newAgent = () => {
-    const a = startAgent({ node: 'hv1', kubeconfig: v.kubeconfigPath, ovsdb: `unix:${bed.hv('hv1').ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2, metricsAddress: '127.0.0.1:0' });
+    const a = startAgent({ node: 'hv1', kubeconfig: hv1Kubeconfig, ovsdb: `unix:${bed.hv('hv1').ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2, metricsAddress: '127.0.0.1:0' });
     return a.then((x) => (agents.push(x), x));
   };
 
   beforeAll(async () => {
     v = await startTestVnetd({ role: 'controller' });
+    hv1Kubeconfig = await v.agentKubeconfig('hv1');
     bed = await startTestbed({ hypervisors: 1 });
     await newAgent();
     await joinBed(bed, api.call);
@@ -166,7 +169,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
       const before = (await rz()).status?.agent;
       expect(before?.switch).toMatch(/^[0-9a-f-]{36}$/);
       const t0 = performance.now();
-      const impostor = await startAgent({ node: 'hv1', kubeconfig: v.kubeconfigPath, ovsdb: `unix:${other.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
+      const impostor = await startAgent({ node: 'hv1', kubeconfig: hv1Kubeconfig, ovsdb: `unix:${other.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
       agents.push(impostor);
       await expect(impostor.claimed).rejects.toThrow(/^node hv1 is held by the vnetd agent .+ on another switch \(Open_vSwitch [0-9a-f-]{36}; this agent's is [0-9a-f-]{36}\), and that agent's heartbeat goes on: .*Is --node hv1 right for this one\?/);
       log(`an agent of hv1 on another switch refused after ${(performance.now() - t0).toFixed(0)} ms (one lease duration watched)`);
@@ -185,7 +188,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     const flowsBefore = await flowRounds(hv);
     const localIp = async () => (await hv.ovs.vsctl(['get', 'Interface', 'vxlan0', 'options:local_ip'])).trim();
     const ipBefore = await localIp();
-    const wrong = await startAgent({ node: 'hv9', kubeconfig: v.kubeconfigPath, ovsdb: `unix:${hv.ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
+    const wrong = await startAgent({ node: 'hv9', kubeconfig: await v.agentKubeconfig('hv9'), ovsdb: `unix:${hv.ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
     agents.push(wrong);
     await expect(wrong.claimed).rejects.toThrow(/this Open vSwitch belongs to Node "hv1" \(external_ids:vnetd-node of its Open_vSwitch row\), not "hv9": start the agent with --node hv1/);
     // The running agent was not fenced, and nothing of the switch changed.
@@ -218,6 +221,17 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     for (const name of ['on-hv9', 'on-hv8']) await api.call('DELETE', `${G}/namespaces/fencing/virtualports/${name}`);
     for (const name of ['hv9', 'hv8']) await api.call('DELETE', `${G}/nodes/${name}`);
   }, 60_000);
+
+  it("an agent holding another node's token refuses with the API's reason, and leaves this node's agent alone", async () => {
+    const rz = () => api.call('GET', `${G}/noderealizations/hv1`) as Promise<NodeRealization>;
+    const before = (await rz()).status?.agent;
+    const flowsBefore = await flowRounds(bed.hv('hv1'));
+    const stolen = await startAgent({ node: 'hv1', kubeconfig: await v.agentKubeconfig('hv7'), ovsdb: `unix:${bed.hv('hv1').ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2 });
+    agents.push(stolen);
+    await expect(stolen.claimed).rejects.toThrow(/forbids the agent's token \(403; GET .*noderealizations\/hv1\): .*User "token:agent-hv7" cannot get resource "noderealizations" .*: node hv7's agent token may use its own node's noderealizations only; an agent needs an AccessToken of its node/);
+    expect((await rz()).status?.agent).toEqual(before);
+    expect(await flowRounds(bed.hv('hv1'))).toEqual(flowsBefore);
+  }, 30_000);
 
   it('a node whose agent stops renewing its heartbeat turns Ready=Unknown, and Ready again when an agent is back', async () => {
     type NodeObj = { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };

@@ -221,4 +221,10 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     expect(await dnatOn('hv1', near.port.spec!.ips![0]!)).toBe(0);
     expect(await dnatOn('hv2', near.port.spec!.ips![0]!)).toBe(0);
   }, 120_000);
+
+  it("the agents did all of it with their own node's token: the API refused none of their requests", async () => {
+    const refused = await setup.refused();
+    log(`the API's 403 answers over the file: ${refused.length ? refused.join(', ') : 'none'}`);
+    expect(refused).toEqual([]);
+  });
 });

@@ -139,4 +139,10 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
     const r = await setup.vnetd().call('GET', `${G}/namespaces/${ns}/virtualports?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name=mm&timeoutSeconds=1`);
     return r.text.split('\n').filter((l) => l.includes('"MODIFIED"')).length;
   }
+
+  it("the agents did all of it with their own node's token: the API refused none of their requests", async () => {
+    const refused = await setup.refused();
+    log(`the API's 403 answers over the file: ${refused.length ? refused.join(', ') : 'none'}`);
+    expect(refused).toEqual([]);
+  });
 });

@@ -208,6 +208,8 @@ export function overlayBed(): { vnetd: () => TestVnetd; bed: () => Testbed; chil
  * two-hypervisor bed, and one agent per hypervisor (started before the bed joins: the agents
  * build br-phy, which the underlay waits for, once their Node exists). startAgentFor starts
  * (or, after a test closed one, restarts) a node's agent; every agent is closed at teardown.
+ * Each agent holds its own node's token (AccessToken spec.node), as a host's agent should:
+ * everything these tests see an agent do, it does within what that token allows.
  */
 export function agentsBed(options: Partial<AgentCommand> = {}): {
   vnetd: () => TestVnetd;
@@ -215,13 +217,17 @@ export function agentsBed(options: Partial<AgentCommand> = {}): {
   children: Set<ChildProcess>;
   agents: Map<string, RunningAgent>;
   startAgentFor(node: string): Promise<RunningAgent>;
+  /** The API's 403 answers so far, as "verb resource: count" (its /metrics): an agent refused a write it needs shows here. */
+  refused(): Promise<string[]>;
 } {
   let v: TestVnetd | undefined;
   let bed: Testbed | undefined;
   const children = new Set<ChildProcess>();
   const agents = new Map<string, RunningAgent>();
+  const kubeconfigs = new Map<string, Promise<string>>();
+  const kubeconfigOf = (node: string) => kubeconfigs.get(node) ?? kubeconfigs.set(node, v!.agentKubeconfig(node)).get(node)!;
   const startAgentFor = async (node: string) => {
-    const a = await startAgent({ node, kubeconfig: v!.kubeconfigPath, ovsdb: `unix:${bed!.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2, ...options });
+    const a = await startAgent({ node, kubeconfig: await kubeconfigOf(node), ovsdb: `unix:${bed!.hv(node).ovs.dbSocket}`, logLevel: process.env.VNETD_TEST_LOG ?? 'silent', workers: 2, ...options });
     agents.set(node, a);
     return a;
   };
@@ -237,5 +243,9 @@ export function agentsBed(options: Partial<AgentCommand> = {}): {
     await bed?.stop();
     await v?.stop();
   }, 60_000);
-  return { vnetd: () => v!, bed: () => bed!, children, agents, startAgentFor };
+  const refused = async () => {
+    const text = (await v!.call('GET', '/metrics')).text;
+    return [...text.matchAll(/^vnetd_apiserver_requests_total\{verb="([^"]*)",resource="([^"]*)",code="403"\} (\d+)$/gm)].map((m) => `${m[1]} ${m[2]}: ${m[3]}`);
+  };
+  return { vnetd: () => v!, bed: () => bed!, children, agents, startAgentFor, refused };
 }

@@ -436,7 +436,15 @@ describeKube('deploy/ on Kubernetes (kubectl kustomize deploy/)', () => {
     expect([r.status, r.stderr]).toEqual([0, expect.stringContaining('create secret generic vnetd-agent-kubeconfig')]);
     const get = await kubectlAsync(['--kubeconfig', out, 'get', 'vnodes']);
     expect([get.status, get.stderr]).toEqual([0, 'No resources found\n']);
-    expect((await kubectlAsync(['--kubeconfig', v.kubeconfigPath, 'get', 'vtoken', 'vnetd-agents', '-o', 'jsonpath={.spec.admin}'])).stdout).toBe('true');
+    // Every node's agents' token (a DaemonSet's one Secret): it reads the topology, and is no admin.
+    expect((await kubectlAsync(['--kubeconfig', v.kubeconfigPath, 'get', 'vtoken', 'vnetd-agents', '-o', 'jsonpath={.spec}'])).stdout).toBe('{"admin":false,"node":"*"}');
+    const create = await kubectlAsync(['--kubeconfig', out, 'create', 'namespace', 'x']);
+    expect([create.status, create.stderr]).toEqual([1, expect.stringContaining("namespaces are not an agent's")]);
+    // A host's own: its one node.
+    const hv1 = join(scratch, 'hv1.kubeconfig');
+    expect((await run('agent-kubeconfig.sh', [v.kubeconfigPath, v.url, join(pki, 'ca.crt'), hv1, 'agent-hv1', 'hv1'])).status).toBe(0);
+    expect((await kubectlAsync(['--kubeconfig', v.kubeconfigPath, 'get', 'vtoken', 'agent-hv1', '-o', 'jsonpath={.spec.node}'])).stdout).toBe('hv1');
+    expect((await kubectlAsync(['--kubeconfig', hv1, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.groups}'])).stdout).toBe('["system:nodes","system:authenticated"]');
     // A second run cannot show the secret again, and says what to do.
     const again = await run('agent-kubeconfig.sh', [v.kubeconfigPath, v.url, join(pki, 'ca.crt'), join(scratch, 'agent2.kubeconfig')]);
     expect(again.status).toBe(1);
@@ -457,6 +465,9 @@ describeKube('deploy/ on Kubernetes (kubectl kustomize deploy/)', () => {
     expect([url.status, url.stderr]).toEqual([2, expect.stringContaining('SERVER_URL must be https://host:port, got "http://x:8443"')]);
     const admin = await run('agent-kubeconfig.sh', [join(dir, 'missing.kubeconfig'), 'https://x:8443', join(dir, 'pki', 'ca.crt'), join(dir, 'k3')]);
     expect([admin.status, admin.stderr]).toEqual([1, expect.stringContaining('cannot read admin kubeconfig')]);
+    const node = await run('agent-kubeconfig.sh', [join(dir, 'admin.kubeconfig'), 'https://x:8443', join(dir, 'pki', 'ca.crt'), join(dir, 'k4'), 'agent-x', 'HV_1']);
+    expect([node.status, node.stderr]).toEqual([2, expect.stringContaining(`NODE must be a Node's name (lowercase letters, digits, '-' and '.') or '*', got "HV_1"`)]);
+    expect(existsSync(join(dir, 'k4'))).toBe(false);
     const usage = await run('agent-kubeconfig.sh', []);
     expect([usage.status, usage.stderr]).toEqual([2, expect.stringContaining('usage:')]);
   });

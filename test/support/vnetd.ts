@@ -1,10 +1,10 @@
 /** Starts an in-process vnetd on a free port with a private data dir, for API tests. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { StoreConfig } from '../../src/app/config';
 import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
 import { LogRing } from './log-ring';
@@ -14,6 +14,8 @@ export interface TestVnetd extends RunningVnetd {
   call(method: string, path: string, body?: unknown, opts?: CallOptions): Promise<ApiResponse>;
   /** Creates a tenant token bound to namespaces; returns the bearer token. */
   tenantToken(name: string, namespaces: string[]): Promise<string>;
+  /** Creates an agent's token for `node` (AccessToken spec.node, "*" for every node) and a kubeconfig with it beside admin.kubeconfig; returns its path. */
+  agentKubeconfig(node: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -130,6 +132,16 @@ export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<Te
       const res = await call('POST', '/apis/vnet.dev/v1alpha1/accesstokens', { metadata: { name }, spec: { namespaces } });
       if (res.status !== 201) throw new Error(`token create failed: ${res.text}`);
       return res.json.status.token as string;
+    },
+    async agentKubeconfig(node: string) {
+      const name = `agent-${node === '*' ? 'every-node' : node}`;
+      const res = await call('POST', '/apis/vnet.dev/v1alpha1/accesstokens', { metadata: { name }, spec: { node } });
+      if (res.status !== 201) throw new Error(`token create failed: ${res.text}`);
+      const cfg = parse(readFileSync(running.kubeconfigPath, 'utf8')) as { users: { user: { token: string } }[] };
+      cfg.users[0]!.user.token = res.json.status.token as string;
+      const path = join(dataDir, `${name}.kubeconfig`);
+      writeFileSync(path, stringify(cfg), { mode: 0o600 });
+      return path;
     },
     async stop() {
       await running.close();

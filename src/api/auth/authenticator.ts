@@ -79,6 +79,7 @@ export class TokenAuthenticator {
       name: `token:${parsed.name}`,
       admin: tok.spec?.admin === true,
       namespaces: new Set(tok.spec?.namespaces ?? []),
+      ...(tok.spec?.node !== undefined && tok.spec.admin !== true ? { node: tok.spec.node } : {}),
     };
     if (this.watch && generation === this.generation) {
       if (this.verified.size >= VERIFIED_MAX) this.verified.clear();

@@ -1,9 +1,11 @@
-/** Who is calling: an admin, a tenant bound to namespaces, or vnetd itself (reconcilers). */
+/** Who is calling: an admin, a tenant bound to namespaces, a node's agent, or vnetd itself (reconcilers). */
 export interface Principal {
   name: string;
   admin: boolean;
   /** Namespaces a tenant may use; ignored for admins. */
   namespaces: ReadonlySet<string>;
+  /** An agent's token: the node it acts for, or ANY_NODE (access-token.admission.ts). Such a principal is never admin. */
+  node?: string;
 }
 
 export const SYSTEM_PRINCIPAL: Principal = { name: 'system:vnetd', admin: true, namespaces: new Set() };

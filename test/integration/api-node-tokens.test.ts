@@ -1,0 +1,167 @@
+/**
+ * Agents' tokens (AccessToken spec.node), over HTTP: an agent reads the topology and writes
+ * only its own node's reports and its ports' binding, as Kubernetes' Node authorizer and
+ * NodeRestriction allow a kubelet. Every refusal is a 403 Status that says why, and leaves
+ * the object as it was.
+ */
+import { eventually, startTestVnetd, type ApiResponse, type TestVnetd } from '../support/vnetd';
+
+const G = '/apis/vnet.dev/v1alpha1';
+const PORTS = `${G}/namespaces/t1/virtualports`;
+const JSON_PATCH = { contentType: 'application/json-patch+json' };
+const MERGE = { contentType: 'application/merge-patch+json' };
+let v: TestVnetd;
+let hv1: string;
+let every: string;
+
+async function tokenOf(name: string, spec: Record<string, unknown>): Promise<string> {
+  const r = await v.call('POST', `${G}/accesstokens`, { metadata: { name }, spec });
+  expect(r.status).toBe(201);
+  return r.json.status.token as string;
+}
+
+function expectForbidden(r: ApiResponse, why: string | RegExp): void {
+  expect(r.status).toBe(403);
+  expect(r.json).toMatchObject({ kind: 'Status', code: 403, reason: 'Forbidden', message: expect.stringMatching(why) });
+}
+
+const port = async (name: string) => (await v.call('GET', `${PORTS}/${name}`)).json;
+
+beforeAll(async () => {
+  v = await startTestVnetd({ role: 'controller' });
+  await v.call('POST', '/api/v1/namespaces', { metadata: { name: 't1' } });
+  await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, { metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.7.0.0/24' }] } });
+  for (const [name, ip] of [['hv1', '192.0.2.1'], ['hv2', '192.0.2.2']]) expect((await v.call('POST', `${G}/nodes`, { metadata: { name }, spec: { tunnelIP: ip } })).status).toBe(201);
+  for (const [name, node] of [['pinned1', 'hv1'], ['pinned2', 'hv2'], ['loose', undefined]]) {
+    expect((await v.call('POST', PORTS, { metadata: { name }, spec: { network: 'n', ...(node ? { node } : {}) } })).status).toBe(201);
+  }
+  hv1 = await tokenOf('agent-hv1', { node: 'hv1' });
+  every = await tokenOf('agents', { node: '*' });
+  // The controller's leader makes each Node's NodeRealization.
+  await eventually(async () => (await v.call('GET', `${G}/noderealizations/hv2`)).status === 200, 10_000);
+  // ... and gives each port its addresses (status.ips), which no agent may write.
+  await eventually(async () => ((await port('loose')).status?.ips?.length ?? 0) > 0, 10_000);
+});
+afterAll(async () => v?.stop());
+
+it('refuses a token that would be an agent and something else, or names no node', async () => {
+  const bad = async (spec: Record<string, unknown>, field: string, message: RegExp) => {
+    const r = await v.call('POST', `${G}/accesstokens`, { metadata: { name: 'bad' }, spec });
+    expect(r.status).toBe(422);
+    expect(r.json.details.causes).toEqual([expect.objectContaining({ field, message: expect.stringMatching(message) })]);
+  };
+  await bad({ node: 'hv1', admin: true }, 'spec.admin', /cannot also be admin/);
+  await bad({ node: 'hv1', namespaces: ['t1'] }, 'spec.namespaces', /not a tenant's/);
+  await bad({ node: 'HV_1' }, 'spec.node', /Invalid value: "HV_1".*or "\*" for every node's agents/);
+  expect((await v.call('GET', `${G}/accesstokens/bad`)).status).toBe(404);
+  const listed = await v.call('GET', `${G}/accesstokens`, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+  expect(listed.json.columnDefinitions.map((c: { name: string }) => c.name)).toContain('Node');
+});
+
+it('reads the topology in every namespace, and nothing else', async () => {
+  for (const path of [`${G}/virtualnetworks`, `${G}/virtualports`, `${G}/loadbalancers`, `${G}/nodes`, `${PORTS}/pinned2`, `${G}/nodes/hv2`]) {
+    expect([path, (await v.call('GET', path, undefined, { token: hv1 })).status]).toEqual([path, 200]);
+  }
+  expect((await v.call('GET', `${G}/virtualports`, undefined, { token: hv1 })).json.items).toHaveLength(3);
+  expectForbidden(await v.call('GET', `${G}/accesstokens`, undefined, { token: hv1 }), /accesstokens are not an agent's/);
+  expectForbidden(await v.call('GET', `${G}/accesstokens/agent-hv1`, undefined, { token: hv1 }), /not an agent's/);
+  expectForbidden(await v.call('GET', '/api/v1/namespaces', undefined, { token: hv1 }), /namespaces are not an agent's/);
+  expectForbidden(await v.call('GET', '/api/v1/namespaces/t1/events', undefined, { token: every }), /events are not an agent's/);
+  expect((await v.call('GET', '/metrics', undefined, { token: hv1 })).status).toBe(403);
+});
+
+it('writes nothing tenants and admins declare, and the objects stay as they were', async () => {
+  const before = await port('pinned1');
+  const attempts: Array<[string, string, unknown, object?]> = [
+    ['POST', `${G}/namespaces/t1/virtualnetworks`, { metadata: { name: 'm' }, spec: { subnets: [{ cidr: '10.8.0.0/24' }] } }],
+    ['PATCH', `${PORTS}/pinned1`, { spec: { node: 'hv2' } }, MERGE],
+    ['DELETE', `${PORTS}/pinned1`, undefined],
+    ['DELETE', PORTS, undefined],
+    ['PATCH', `${G}/nodes/hv1`, { spec: { tunnelIP: '192.0.2.99' } }, MERGE],
+    ['DELETE', `${G}/nodes/hv1`, undefined],
+    ['PATCH', `${G}/namespaces/t1/virtualnetworks/n/status`, { status: { observedGeneration: 9 } }, MERGE],
+    ['POST', `${G}/accesstokens`, { metadata: { name: 'escalate' }, spec: { admin: true } }],
+  ];
+  for (const [method, path, body, opts] of attempts) {
+    const r = await v.call(method, path, body, { token: every, ...opts });
+    expect([method, path, r.status]).toEqual([method, path, 403]);
+  }
+  const after = await port('pinned1');
+  expect(after.spec).toEqual(before.spec);
+  expect((await v.call('GET', `${G}/nodes/hv1`)).json.spec.tunnelIP).toBe('192.0.2.1');
+  expect((await v.call('GET', `${G}/accesstokens/escalate`)).status).toBe(404);
+});
+
+it("writes its own Node's status, NodeRealization and NodeLease; not another node's", async () => {
+  const health = { status: { unhealthyBackends: [] } };
+  expect((await v.call('PATCH', `${G}/nodes/hv1/status`, health, { token: hv1, ...MERGE })).status).toBe(200);
+  expectForbidden(await v.call('PATCH', `${G}/nodes/hv2/status`, health, { token: hv1, ...MERGE }), /writes the status of its own Node only/);
+  // Realizations: its own by name; a list holds its own only.
+  expect((await v.call('GET', `${G}/noderealizations/hv1`, undefined, { token: hv1 })).status).toBe(200);
+  expectForbidden(await v.call('GET', `${G}/noderealizations/hv2`, undefined, { token: hv1 }), /its own node's noderealizations only/);
+  expect((await v.call('GET', `${G}/noderealizations`, undefined, { token: hv1 })).json.items.map((o: { metadata: { name: string } }) => o.metadata.name)).toEqual(['hv1']);
+  const report = { status: { realized: { 'some-uid': '1' } } };
+  expect((await v.call('PATCH', `${G}/noderealizations/hv1/status`, report, { token: hv1, ...MERGE })).status).toBe(200);
+  expectForbidden(await v.call('PATCH', `${G}/noderealizations/hv2/status`, report, { token: hv1, ...MERGE }), /own node's noderealizations only/);
+  expectForbidden(await v.call('DELETE', `${G}/noderealizations/hv1`, undefined, { token: hv1 }), /may not delete noderealizations/);
+  // Its lease: made and renewed whole, never deleted.
+  const lease = (name: string) => ({ metadata: { name }, spec: { holderIdentity: 'host/1', leaseDurationSeconds: 3, renewTime: new Date().toISOString() } });
+  expect((await v.call('POST', `${G}/nodeleases`, lease('hv1'), { token: hv1 })).status).toBe(201);
+  expectForbidden(await v.call('POST', `${G}/nodeleases`, lease('hv2'), { token: hv1 }), /own node's nodeleases only/);
+  expect((await v.call('PATCH', `${G}/nodeleases/hv1`, { spec: { renewTime: new Date().toISOString() } }, { token: hv1, ...MERGE })).status).toBe(200);
+  expectForbidden(await v.call('DELETE', `${G}/nodeleases/hv1`, undefined, { token: hv1 }), /may not delete nodeleases/);
+  // "*" is every node's agent.
+  expect((await v.call('POST', `${G}/nodeleases`, lease('hv2'), { token: every })).status).toBe(201);
+});
+
+it("writes the binding of its own ports only, and nothing else of their status", async () => {
+  const bind = (node: string, ofport: number) => [
+    { op: 'add', path: '/status/node', value: node },
+    { op: 'add', path: '/status/ofport', value: ofport },
+  ];
+  // Pinned here: yes. Pinned to hv2: no, and it stays unbound.
+  expect((await v.call('PATCH', `${PORTS}/pinned1/status`, bind('hv1', 5), { token: hv1, ...JSON_PATCH })).status).toBe(200);
+  expectForbidden(await v.call('PATCH', `${PORTS}/pinned2/status`, bind('hv1', 5), { token: hv1, ...JSON_PATCH }), /pinned to node hv2, not hv1/);
+  expect((await port('pinned2')).status.node).toBeUndefined();
+  // Its own port's addresses or Ready: the controller's, not the agent's.
+  const ips = (await port('pinned1')).status.ips;
+  expectForbidden(await v.call('PATCH', `${PORTS}/pinned1/status`, [{ op: 'replace', path: '/status/ips', value: ['10.7.0.200'] }], { token: hv1, ...JSON_PATCH }), /writes a port's binding only/);
+  expectForbidden(await v.call('PATCH', `${PORTS}/pinned1/status`, { status: { realized: true } }, { token: every, ...MERGE }), /writes a port's binding only/);
+  expect((await port('pinned1')).status.ips).toEqual(ips);
+  // A write from an older copy is a conflict, as anyone's, not a refusal of what changed since
+  // (the controller's Ready, say): the agent reads again and retries.
+  const stale = await port('pinned1');
+  expect((await v.call('PATCH', `${PORTS}/pinned1/status`, { status: { conditions: [...(stale.status.conditions ?? []), { type: 'Note', status: 'True', reason: 'R', message: 'm', lastTransitionTime: new Date().toISOString() }] } }, MERGE)).status).toBe(200);
+  const put = await v.call('PUT', `${PORTS}/pinned1/status`, { ...stale, status: { ...stale.status, ofport: 6 } }, { token: hv1 });
+  expect([put.status, put.json.reason]).toEqual([409, 'Conflict']);
+  // An unpinned port: another node's while that node's agent is alive; free once it is silent.
+  expect((await v.call('PATCH', `${PORTS}/loose/status`, bind('hv2', 8), { token: every, ...JSON_PATCH })).status).toBe(200);
+  expectForbidden(await v.call('PATCH', `${PORTS}/loose/status`, bind('hv1', 5), { token: hv1, ...JSON_PATCH }), /bound to node hv2, whose agent is alive: it moves once that agent unbinds it/);
+  expectForbidden(await v.call('PATCH', `${PORTS}/loose/status`, [{ op: 'remove', path: '/status/node' }], { token: hv1, ...JSON_PATCH }), /only that agent unbinds it/);
+  expectForbidden(await v.call('PATCH', `${PORTS}/loose/status`, bind('hv2', 9), { token: hv1, ...JSON_PATCH }), /may bind a port to node hv1 only, not to hv2/);
+  expect((await port('loose')).status).toMatchObject({ node: 'hv2', ofport: 8 });
+  const silent = { type: 'Ready', status: 'Unknown', reason: 'AgentNotReporting', message: 'no renewal', lastTransitionTime: new Date().toISOString() };
+  expect((await v.call('PATCH', `${G}/nodes/hv2/status`, { status: { conditions: [silent] } }, MERGE)).status).toBe(200);
+  expect((await v.call('PATCH', `${PORTS}/loose/status`, bind('hv1', 5), { token: hv1, ...JSON_PATCH })).status).toBe(200);
+  expect((await port('loose')).status).toMatchObject({ node: 'hv1', ofport: 5, ips: expect.any(Array) });
+});
+
+it('says who it is and what it may do (kubectl auth whoami, can-i)', async () => {
+  const who = await v.call('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }, { token: hv1 });
+  expect(who.json.status.userInfo).toEqual({ username: 'token:agent-hv1', groups: ['system:nodes', 'system:authenticated'], extra: { 'vnet.dev/node': ['hv1'] } });
+  const can = async (resourceAttributes: Record<string, string>) =>
+    (await v.call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } }, { token: hv1 })).json.status;
+  expect(await can({ verb: 'list', group: 'vnet.dev', resource: 'virtualports' })).toMatchObject({ allowed: true });
+  expect(await can({ verb: 'delete', group: 'vnet.dev', resource: 'virtualports', namespace: 't1' })).toMatchObject({ allowed: false });
+  expect(await can({ verb: 'update', group: 'vnet.dev', resource: 'nodes', subresource: 'status', name: 'hv1' })).toMatchObject({ allowed: true });
+  expect(await can({ verb: 'update', group: 'vnet.dev', resource: 'nodes', subresource: 'status', name: 'hv2' })).toMatchObject({ allowed: false });
+  const rules = (await v.call('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: 't1' } }, { token: hv1 })).json.status.resourceRules;
+  expect(rules).toEqual(expect.arrayContaining([
+    { verbs: ['get'], apiGroups: ['vnet.dev'], resources: ['nodes/status'] },
+    { verbs: ['update', 'patch'], apiGroups: ['vnet.dev'], resources: ['nodes/status'], resourceNames: ['hv1'] },
+    { verbs: ['get', 'create', 'update', 'patch'], apiGroups: ['vnet.dev'], resources: ['nodeleases'], resourceNames: ['hv1'] },
+  ]));
+  // A NodeLease has no status subresource; tokens, namespaces and events are not an agent's at all.
+  const resources = rules.flatMap((r: { resources: string[] }) => r.resources);
+  for (const none of ['nodeleases/status', 'accesstokens', 'namespaces', 'events']) expect(resources).not.toContain(none);
+});
