@@ -205,6 +205,7 @@ export const KINDS: readonly KindInfo[] = [
     columns: [
       { header: 'ADMIN', value: (o) => dash((o.spec as { admin?: boolean } | undefined)?.admin) },
       { header: 'NAMESPACES', value: (o) => list((o.spec as { namespaces?: string[] } | undefined)?.namespaces) },
+      { header: 'NODE', value: (o) => dash((o.spec as { node?: string } | undefined)?.node) },
       AGE,
     ],
   },
