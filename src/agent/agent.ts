@@ -40,6 +40,7 @@ import { NODE_SCOPED_KINDS, NodeScopedStore } from './node-scope';
 import { AgentStatusReporter } from './agent-status-reporter';
 import { NodeLeaseHeartbeat } from './node-lease';
 import { claimHolder, claimNode } from './node-claim';
+import { checkAgentToken } from './agent-token';
 import { agentMetricsRegistry, serveAgentMetrics, type AgentMetricsServer } from './agent-metrics';
 
 export interface RunningAgent {
@@ -98,8 +99,9 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
       .catch((err: unknown) => log.error({ event: 'agent.stop_failed', node: o.node, err }, 'stopping the fenced agent failed'))
       .finally(() => fence(reason));
   };
-  const claimed = nodeDatabase(o.ovsdb, log, closing.signal)
-    .then((db) => {
+  // The token is checked while the switch is read: a token of another node stops the agent here.
+  const claimed = Promise.all([nodeDatabase(o.ovsdb, log, closing.signal), checkAgentToken(client, o.node, log)])
+    .then(([db]) => {
       // Another node's switch (a wrong --node): refuse before claiming anything of it.
       const foreign = db === 'stopped' ? undefined : foreignNode(db.node, o.node);
       if (foreign) throw new Error(foreign);

@@ -13,6 +13,7 @@ import pino from 'pino';
 import { ApiClient } from '../../src/agent/api-client';
 import { ApiStore, ApiUnavailableError } from '../../src/agent/api-store';
 import { claimNode } from '../../src/agent/node-claim';
+import { checkAgentToken } from '../../src/agent/agent-token';
 import { ensureTlsMaterial } from '../../src/pki/certificates';
 import { NODE_SCOPED_KINDS, NodeScopedStore } from '../../src/agent/node-scope';
 import { Informer } from '../../src/reconcile/informer';
@@ -21,7 +22,7 @@ import { typePrefix } from '../../src/store/keys';
 import { LOAD_BALANCERS, NETWORKS, NODES, NODE_LEASES, NODE_REALIZATIONS, PORTS } from '../../src/store/kinds';
 import { ObjectStore } from '../../src/store/object-store';
 import { ConflictError, KeyExistsError, type WatchEvent } from '../../src/store/store';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, readKubeconfig, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
 const log = pino({ level: 'silent' });
@@ -66,6 +67,28 @@ it('a refused token says who refused it and what to do, not an HTTP status and a
     await expect(wrong.get(`${typePrefix(NODES)}n1`)).rejects.toThrow(new RegExp(`^the API at ${v.url.replace(/[.]/g, '\\.')} refused the agent's token \\(401 Unauthorized; GET .*\\): its kubeconfig's token is wrong, expired or was deleted`));
   } finally {
     await wrong.close();
+  }
+});
+
+it("checks its token before claiming: another node's stops the agent in one line, an admin's is warned about, its node's or every node's pass", async () => {
+  const clientOf = async (node: string) => {
+    const { token } = readKubeconfig(await v.agentKubeconfig(node));
+    return new ApiClient(v.url, v.caCertPem, token);
+  };
+  const lines: string[] = [];
+  const captured = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const clients = { hv7: await clientOf('hv7'), own: await clientOf('hv1'), every: await clientOf('*'), admin: ApiClient.fromKubeconfig(v.kubeconfigPath) };
+  try {
+    await expect(checkAgentToken(clients.hv7, 'hv1', captured)).rejects.toThrow("the agent's token (token:agent-hv7) is node hv7's agent token, not node hv1's: start the agent with --node hv7, or give it node hv1's (deploy/kubernetes/agent-kubeconfig.sh ADMIN_KUBECONFIG URL CA OUT agent-hv1 hv1)");
+    await checkAgentToken(clients.own, 'hv1', captured);
+    await checkAgentToken(clients.every, 'hv1', captured);
+    expect(lines).toEqual([]);
+    await checkAgentToken(clients.admin, 'hv1', captured);
+    expect(lines.map((l) => JSON.parse(l) as { event: string; msg: string })).toEqual([expect.objectContaining({ event: 'agent.admin_token', msg: expect.stringContaining("is an admin token: a hypervisor broken into holds the whole API with it; an agent needs only node hv1's agent token") })]);
+    // An API that cannot tell (here, a wrong secret: the claim says so with its remedy) holds nothing up.
+    await checkAgentToken(new ApiClient(v.url, v.caCertPem, 'admin.not-the-secret'), 'hv1', captured);
+  } finally {
+    for (const c of Object.values(clients)) c.close();
   }
 });
 
