@@ -36,6 +36,8 @@ export interface WriteQuery {
   /** Who managedFields records for a write other than an apply: fieldManager, else the client program (User-Agent). */
   manager: string;
   force: boolean;
+  /** Fields the request's JSON body named twice in one object (the last was kept): refused under Strict, warned of under Warn. */
+  duplicateFields?: string[];
 }
 
 function bool(v: string | undefined): boolean {

@@ -8,6 +8,8 @@ import { parse as parseYaml } from 'yaml';
 import { ApiError, ApiErrors } from '../resources/status';
 import { decodeNamespace } from './protobuf-namespace';
 import { isKubernetesProtobuf } from './protobuf-wire';
+import { duplicateFields } from './duplicate-fields';
+import type { FieldValidation } from '../resources/schema-validator';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -104,6 +106,18 @@ export function decodeObjectBody(body: unknown, contentType: string | undefined)
   if (type === 'application/yaml' || type === 'application/apply-patch+yaml') return decodeYaml(buf);
   if (type !== '' && type !== 'application/json' && !type.endsWith('+json')) throw ApiErrors.unsupportedMediaType(type);
   return decodeJson(buf);
+}
+
+/**
+ * The fields a JSON body names twice in one object, for field validation (duplicate-fields.ts);
+ * none asked for (Ignore) or for a body of another encoding (YAML's parser refuses them itself).
+ */
+export function bodyDuplicateFields(body: unknown, contentType: string | undefined, fieldValidation: FieldValidation): string[] {
+  if (fieldValidation === 'Ignore') return [];
+  const type = mediaType(contentType);
+  if (type !== '' && type !== 'application/json' && !type.endsWith('+json')) return [];
+  const buf = asBuffer(body);
+  return isKubernetesProtobuf(buf) ? [] : duplicateFields(buf.toString('utf8'));
 }
 
 export function decodeJson(buf: Buffer): unknown {

@@ -308,6 +308,11 @@ export class ResourceService {
     const res = this.validator.validate(type, obj, q.fieldValidation);
     causes.push(...res.causes);
     if (q.fieldValidation === 'Warn') warnings.push(...res.pruned.map((f) => `unknown field "${f}"`));
+    // As Kubernetes' field validation: a field named twice keeps its last value, said so.
+    for (const f of q.duplicateFields ?? []) {
+      if (q.fieldValidation === 'Strict') causes.push({ field: f, reason: 'FieldValueDuplicate', message: `duplicate field "${f}"` });
+      else if (q.fieldValidation === 'Warn') warnings.push(`duplicate field "${f}"`);
+    }
     const name = obj.metadata.name;
     // One cause per field: a name the schema refused already (over 253 characters) is not also told it is over 63.
     if (typeof name === 'string' && !causes.some((c) => c.field === 'metadata.name')) {

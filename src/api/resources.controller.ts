@@ -10,8 +10,8 @@ import type { KubeObject } from '../resources/object';
 import type { Subresource } from '../store/object-store';
 import type { AuthedRequest } from './auth.guard';
 import { onResponseClose } from './response-close';
-import { one, parseListQuery, parseWriteQuery, type Query } from './query';
-import { decodeObjectBody, decodePatchBody, decodeJson } from './request-body';
+import { one, parseListQuery, parseWriteQuery, type Query, type WriteQuery } from './query';
+import { bodyDuplicateFields, decodeObjectBody, decodePatchBody, decodeJson } from './request-body';
 import { parseDeleteOptions } from './delete-options';
 import { ResourceService, type Scope } from './resource.service';
 import { includeObjectOf, send, sendList, sendObject, wantsTable } from './respond';
@@ -390,20 +390,27 @@ export class ResourcesController {
 
   private async create(req: AuthedRequest, reply: FastifyReply, scope: Scope): Promise<void> {
     const body = decodeObjectBody(req.body, req.headers['content-type']);
-    const res = await this.resources.create(scope, body, parseWriteQuery(req.query as Query, req.headers['user-agent']));
+    const res = await this.resources.create(scope, body, this.writeQuery(req));
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 
   private async put(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
     const body = decodeObjectBody(req.body, req.headers['content-type']);
-    const res = await this.resources.update(scope, name, body, parseWriteQuery(req.query as Query, req.headers['user-agent']), sub);
+    const res = await this.resources.update(scope, name, body, this.writeQuery(req), sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 
   private async patch(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
     const { type, patch } = decodePatchBody(req.body, req.headers['content-type'], scope.type === NAMESPACE_TYPE);
-    const res = await this.resources.patch(scope, name, type, patch, parseWriteQuery(req.query as Query, req.headers['user-agent']), sub);
+    const res = await this.resources.patch(scope, name, type, patch, this.writeQuery(req), sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
+  }
+
+  /** A write's options, with the fields its (decoded) body named twice. */
+  private writeQuery(req: AuthedRequest): WriteQuery {
+    const q = parseWriteQuery(req.query as Query, req.headers['user-agent']);
+    q.duplicateFields = bodyDuplicateFields(req.body, req.headers['content-type'], q.fieldValidation);
+    return q;
   }
 
   /** A resource that exists, asked with a method it does not take (an unknown one is 404). */

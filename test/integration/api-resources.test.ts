@@ -141,6 +141,21 @@ describe('VirtualNetwork', () => {
     expect(String(ok.headers.warning)).toBe('299 - "unknown field \\"spec.colour\\""');
   });
 
+  it('reports a field named twice as Kubernetes does: refused under Strict, warned of under Warn (the last kept), silent under Ignore', async () => {
+    const text = (name: string) => `{"apiVersion":"vnet.dev/v1alpha1","kind":"VirtualNetwork","metadata":{"name":"${name}"},"spec":{"mtu":1400,"subnets":[{"cidr":"10.6.9.0/24"}],"mtu":1300}}`;
+    const strict = await v.call('POST', `${G}/namespaces/t1/virtualnetworks?fieldValidation=Strict`, undefined, { raw: text('dup-strict') });
+    expect([strict.status, strict.json.reason, strict.json.details.causes]).toEqual([422, 'Invalid', [{ field: 'spec.mtu', reason: 'FieldValueDuplicate', message: 'duplicate field "spec.mtu"' }]]);
+    expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/dup-strict`)).status).toBe(404);
+    const warned = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, undefined, { raw: text('dup-warn') });
+    expect([warned.status, warned.json.spec.mtu, warned.headers.warning]).toEqual([201, 1300, '299 - "duplicate field \\"spec.mtu\\""']);
+    const ignored = await v.call('POST', `${G}/namespaces/t1/virtualnetworks?fieldValidation=Ignore`, undefined, { raw: text('dup-ignore') });
+    expect([ignored.status, ignored.headers.warning]).toEqual([201, undefined]);
+    // A patch's too: a merge patch naming spec.mtu twice under Strict changes nothing.
+    const patch = await v.call('PATCH', `${G}/namespaces/t1/virtualnetworks/dup-warn?fieldValidation=Strict`, undefined, { raw: '{"spec":{"mtu":1450,"mtu":1500}}', contentType: 'application/merge-patch+json' });
+    expect([patch.status, patch.json.details?.causes?.[0]?.message]).toEqual([422, 'duplicate field "spec.mtu"']);
+    expect((await v.call('GET', `${G}/namespaces/t1/virtualnetworks/dup-warn`)).json.spec.mtu).toBe(1300);
+  });
+
   it('rejects an object without a spec, or a patch removing it, with 422 (not a 500 from admission)', async () => {
     for (const [plural, kind] of [['virtualnetworks', 'VirtualNetwork'], ['virtualports', 'VirtualPort'], ['loadbalancers', 'LoadBalancer']]) {
       const s = await rejected('POST', `${G}/namespaces/t1/${plural}`, { apiVersion: 'vnet.dev/v1alpha1', kind, metadata: { name: 'nospec' } }, 422, 'Invalid');
