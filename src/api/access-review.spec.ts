@@ -33,7 +33,9 @@ describe('self access reviews', () => {
     expect(reviewAccess(tenant, { resourceAttributes: { group: 'apps', resource: 'deployments', verb: 'get', namespace: 'demo' } }, catalog, authorize)).toMatchObject({ allowed: false, reason: expect.stringContaining('vnetd serves no resource "deployments" in API group "apps"') });
     expect(reviewAccess(tenant, { resourceAttributes: { group: '', resource: 'virtualports', verb: 'get', namespace: 'demo' } }, catalog, authorize)).toMatchObject({ allowed: false });
     expect(reviewAccess(tenant, { resourceAttributes: { group: 'vnet.dev', resource: 'virtualports', verb: 'proxy', namespace: 'demo' } }, catalog, authorize)).toEqual({ allowed: false, reason: 'vnetd serves no verb "proxy"' });
-    expect(reviewAccess(tenant, { nonResourceAttributes: { path: '/metrics', verb: 'get' } }, catalog, authorize)).toMatchObject({ allowed: true });
+    expect(reviewAccess(tenant, { nonResourceAttributes: { path: '/version', verb: 'get' } }, catalog, authorize)).toMatchObject({ allowed: true });
+    // /metrics is an admin's (QA-106: can-i said yes, and the GET was 403).
+    expect(reviewAccess(tenant, { nonResourceAttributes: { path: '/metrics', verb: 'get' } }, catalog, authorize)).toMatchObject({ allowed: false });
     expect(reviewAccess(tenant, { nonResourceAttributes: { path: '/metrics', verb: 'post' } }, catalog, authorize)).toMatchObject({ allowed: false });
     expect(reviewAccess(admin, { resourceAttributes: { group: 'apps', resource: 'deployments', verb: 'delete' } }, catalog, authorize)).toEqual({ allowed: true, reason: 'admin is a vnetd admin' });
     expect(asked).toEqual([]);

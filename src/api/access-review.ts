@@ -53,6 +53,9 @@ export interface RulesStatus {
 /** The API's decision: throws its 403 (an ApiError) when the principal may not. */
 export type Authorize = (scope: Scope, verb: Verb, name?: string, subresource?: Subresource) => void;
 
+/** What any caller with a valid token reads beyond the resources: all but /metrics, which is an admin's. */
+const READABLE_PATHS = ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi/*', '/readyz', '/version'];
+
 const VERBS: readonly Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
 /** What the status subresource serves (the object is made, listed and deleted as a whole). */
 const STATUS_VERBS: readonly Verb[] = ['get', 'update', 'patch'];
@@ -64,9 +67,13 @@ export function reviewAccess(p: Principal, spec: AccessReviewSpec | undefined, c
   if (p.admin) return { allowed: true, reason: `${p.name} is a vnetd admin` };
   const r = spec?.resourceAttributes;
   if (!r) {
-    // Beyond resources vnetd asks only for a valid token (discovery, /version, /metrics, health): reading is all there is.
+    // Beyond resources vnetd asks only for a valid token (discovery, /version, health), and
+    // reading is all there is; /metrics is an admin's (its series name every tenant's objects).
     const verb = spec?.nonResourceAttributes?.verb ?? '';
-    return verb === 'get' || verb === 'head' ? { allowed: true, reason: 'any authenticated caller may read' } : { allowed: false, reason: `vnetd serves no "${verb}" beyond its resources` };
+    const path = spec?.nonResourceAttributes?.path ?? '';
+    if (verb !== 'get' && verb !== 'head') return { allowed: false, reason: `vnetd serves no "${verb}" beyond its resources` };
+    if (path === '/metrics' || path.startsWith('/metrics/')) return { allowed: false, reason: '/metrics is for admins: its series name every tenant\'s objects' };
+    return { allowed: true, reason: 'any authenticated caller may read' };
   }
   const type = typeOf(catalog, r.group ?? '', r.resource ?? '');
   if (!type) return { allowed: false, reason: `vnetd serves no resource "${r.resource ?? ''}"${r.group ? ` in API group "${r.group}"` : ''} (a tenant has vnet.dev kinds in its namespaces)` };
@@ -111,7 +118,7 @@ export function reviewRules(p: Principal, namespace: string, catalog: ResourceCa
       if (names.length) rules.push({ verbs: ['get'], apiGroups: [type.group], resources: [type.plural], resourceNames: names });
     }
   }
-  return { resourceRules: rules, nonResourceRules: [{ verbs: ['get'], nonResourceURLs: ['*'] }], incomplete: false };
+  return { resourceRules: rules, nonResourceRules: [{ verbs: ['get'], nonResourceURLs: READABLE_PATHS }], incomplete: false };
 }
 
 /** Who the caller is (`kubectl auth whoami`). */

@@ -14,12 +14,12 @@ import type { KubeEvent } from '../resources/event';
 import { kubeTime, type KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
 import { ApiError, ApiErrors, cause, type StatusCause } from '../resources/status';
-import { InvalidResourceVersionError, ObjectStore, UidPreconditionError, type Subresource } from '../store/object-store';
+import { InvalidResourceVersionError, ObjectStore, parseRv, UidPreconditionError, type Subresource } from '../store/object-store';
 import { listPrefix, objectKey } from '../store/keys';
 import { ConflictError, GoneError, KeyExistsError, KeyNotFoundError, type TxnOp } from '../store/store';
 import { isSubnetChangeKey } from '../ipam/allocation-registry';
 import { canUseNamespace, type Principal } from './auth/principal';
-import { nodeRefusal, portBindingRefusal, visibleToNode } from './auth/node-authorizer';
+import { leaseRefusal, nodeRefusal, portBindingRefusal, visibleToNode } from './auth/node-authorizer';
 import type { HypervisorNode, VirtualPort } from '../resources/kinds';
 import { NODES } from '../store/kinds';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
@@ -131,12 +131,36 @@ export class ResourceService {
     if (subresource === 'status' && (verb === 'update' || verb === 'patch')) deny('the status subresource is written by vnetd itself');
   }
 
-  /** An agent's write of a port's status: only its own node's binding (node-authorizer.ts). */
-  private async checkAgentBinding(p: Principal, type: ResourceType, current: KubeObject, next: KubeObject): Promise<void> {
-    const nodeOf = (name: string) => this.objects.get<HypervisorNode>(NODES, undefined, name);
+  /**
+   * What an agent's token may write is decided on the object too (node-authorizer.ts): a
+   * port's status, its binding only; a NodeLease, no finalizers, and of a Node that exists.
+   * A port's check is of the object the write replaces, so the write is held to it: one
+   * without a precondition gets this one's, and one with another revision is the conflict the
+   * store would answer (a 409 the agent retries from the newer copy, not a 403 for what changed
+   * since; and never a write of a newer revision that was not checked).
+   */
+  private async checkAgentWrite(p: Principal, type: ResourceType, next: KubeObject, current?: KubeObject): Promise<void> {
+    const { name, namespace } = next.metadata;
+    const refuse = (verb: string, resource: string, why: string) =>
+      ApiErrors.forbidden(rid(type, name), `User "${p.name}" cannot ${verb} resource "${resource}" in API group "${type.group}"${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}: ${why}`);
+    const nodeOf = (n: string) => this.objects.get<HypervisorNode>(NODES, undefined, n);
+    if (type.kind === 'NodeLease') {
+      const why = await leaseRefusal(next, current === undefined, nodeOf);
+      if (why !== undefined) throw refuse(current ? 'update' : 'create', type.plural, why);
+      return;
+    }
+    if (type.kind !== 'VirtualPort' || !current) return;
+    let expected: number | undefined;
+    try {
+      expected = parseRv(next.metadata.resourceVersion);
+    } catch (err) {
+      throw this.storeError(type, name, err);
+    }
+    const stored = Number(current.metadata.resourceVersion);
+    if (expected === undefined) next.metadata.resourceVersion = current.metadata.resourceVersion;
+    else if (expected !== stored) throw this.storeError(type, name, new ConflictError(objectKey(type, namespace, name), expected, stored));
     const why = await portBindingRefusal(p.node!, current as VirtualPort, next as VirtualPort, nodeOf);
-    const { name, namespace } = current.metadata;
-    if (why !== undefined) throw ApiErrors.forbidden(rid(type, name), `User "${p.name}" cannot update resource "${type.plural}/status" in API group "${type.group}" in the namespace "${namespace}": ${why}`);
+    if (why !== undefined) throw refuse('update', `${type.plural}/status`, why);
   }
 
   /** 400 for a field selector on a field the kind does not offer, as kube-apiserver answers. */
@@ -308,6 +332,9 @@ export class ResourceService {
     const res = this.validator.validate(type, obj, q.fieldValidation);
     causes.push(...res.causes);
     if (q.fieldValidation === 'Warn') warnings.push(...res.pruned.map((f) => `unknown field "${f}"`));
+    // A condition type once per status, as metav1.Condition lists are keyed (QA-106: an agent's
+    // JSON patch added two more Bound conditions, and readers take whichever comes first).
+    if (!metadataWritten) causes.push(...duplicateConditions((obj.status as { conditions?: unknown } | undefined)?.conditions));
     // As Kubernetes' field validation: a field named twice keeps its last value, said so.
     for (const f of q.duplicateFields ?? []) {
       if (q.fieldValidation === 'Strict') causes.push({ field: f, reason: 'FieldValueDuplicate', message: `duplicate field "${f}"` });
@@ -387,6 +414,7 @@ export class ResourceService {
     if (type === NAMESPACE_TYPE) withNamespaceNameLabel(body);
     const warnings: string[] = [];
     this.validate(type, body, q, warnings);
+    if (scope.principal.node !== undefined) await this.checkAgentWrite(scope.principal, type, body);
     let namespaceRevision = await this.requireNamespace(type, namespace);
     const namespaceKey = type.namespaced ? objectKey(NAMESPACE_TYPE, undefined, namespace!) : undefined;
     // An object of that name is a 409 before admission claims anything: its own addresses,
@@ -517,12 +545,7 @@ export class ResourceService {
       if (type === NAMESPACE_TYPE) withNamespaceNameLabel(next);
     }
     this.validate(type, next, q, warnings, subresource === 'main', current);
-    // Decided on the object the write would replace: one sent from an older copy (its
-    // resourceVersion not the stored one) is a 409 in the store below, which the agent
-    // retries from the newer copy, not a 403 for what changed since.
-    if (scope.principal.node !== undefined && type.kind === 'VirtualPort' && next.metadata.resourceVersion === current.metadata.resourceVersion) {
-      await this.checkAgentBinding(scope.principal, type, current, next);
-    }
+    if (scope.principal.node !== undefined) await this.checkAgentWrite(scope.principal, type, next, current);
     let admittedOps: TxnOp[] = [];
     let abandon: (() => void | Promise<void>) | undefined;
     if (subresource === 'main') {
@@ -702,6 +725,20 @@ export class ResourceService {
     if (err instanceof KeyExistsError) return ApiErrors.conflict(rid(type, name), 'an address or identifier this change needs is already allocated');
     return err;
   }
+}
+
+/** A cause for each condition whose type an earlier one in the list has. */
+function duplicateConditions(conditions: unknown): StatusCause[] {
+  if (!Array.isArray(conditions)) return [];
+  const seen = new Set<unknown>();
+  const causes: StatusCause[] = [];
+  conditions.forEach((c: unknown, i) => {
+    const type = isPlainObject(c) ? c.type : undefined;
+    if (type === undefined) return;
+    if (seen.has(type)) causes.push({ field: `status.conditions[${i}].type`, reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(type)}` });
+    seen.add(type);
+  });
+  return causes;
 }
 
 /** Sets metadata.managedFields, or leaves none when nobody manages anything. */

@@ -34,3 +34,12 @@ describe('describeError: a name still being deleted, and a retryable refusal', (
     expect(text).not.toContain('fix the values');
   });
 });
+
+describe('describeError: a refusal (403)', () => {
+  const forbidden = new ApiStatusError(403, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403, message: 'accesstokens.vnet.dev is forbidden: User "token:agent-hv1" cannot list resource "accesstokens"', details: { kind: 'accesstokens' } });
+
+  it('offers another namespace only where there is one (QA-106: a cluster-scoped kind was told to try -n)', () => {
+    expect(describeError(forbidden, { namespace: 't1' })).toMatch(/use a token that is allowed there \(or another namespace with -n\)$/);
+    expect(describeError(forbidden, {})).toMatch(/use a token that is allowed there$/);
+  });
+});

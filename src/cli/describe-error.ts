@@ -39,7 +39,8 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
       if (ctx.hasCredentials === false) return `the user${ctx.kubeconfig ? ` in ${ctx.kubeconfig}` : ''} has no token: use vnetd's admin kubeconfig ($VNETD_DATA_DIR/admin.kubeconfig) or one with an AccessToken's token`;
       return `the token${ctx.kubeconfig ? ` in ${ctx.kubeconfig}` : ''} is wrong, expired or was deleted: ask an admin for a new one, or use vnetd's admin kubeconfig ($VNETD_DATA_DIR/admin.kubeconfig)`;
     case 'Forbidden':
-      return `use a token that is allowed there (or another namespace with -n)`;
+      // -n helps only where there is a namespace: a cluster-scoped kind's is the token's alone.
+      return ctx.namespace ? `use a token that is allowed there (or another namespace with -n)` : 'use a token that is allowed there';
     case 'NotFound':
       // The namespace itself is what is missing: listing in it would fail the same way.
       if (err.status.details?.kind === 'namespaces') return 'see the namespaces there are with: vnetctl get ns (kubectl create namespace makes one)';

@@ -138,7 +138,8 @@ function toStored<T extends KubeObject>(obj: T): T {
   return copy;
 }
 
-function parseRv(rv: string | undefined): number | undefined {
+/** A resourceVersion precondition as the store reads it: none (unset, "" or "0"), a revision, or InvalidResourceVersionError. */
+export function parseRv(rv: string | undefined): number | undefined {
   if (rv === undefined || rv === '' || rv === '0') return undefined;
   const n = Number(rv);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidResourceVersionError(rv);

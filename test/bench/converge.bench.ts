@@ -78,7 +78,8 @@
  * prefix) is stopped on success, failure, and SIGINT/SIGTERM.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findBinary, runCommand } from '../../src/chassis/ovs-daemons';
@@ -566,13 +567,27 @@ async function startVnetdProcess(dataDir: string, mode: VnetdMode = 'all-in-one'
   };
 }
 
+/** Where an agent's kubeconfig is: its own node's agent token (writeAgentKubeconfigs), as deployed agents hold. */
+const agentKubeconfig = (dataDir: string, hv: Hypervisor): string => join(dataDir, `agent-${hv.name}.kubeconfig`);
+
+/** For each hypervisor, an agent token of its node and a kubeconfig with it (kept for the agents restarted later in the run). */
+async function writeAgentKubeconfigs(call: ReturnType<typeof mustCall>, dataDir: string, hvs: readonly Hypervisor[]): Promise<void> {
+  const admin = readFileSync(join(dataDir, 'admin.kubeconfig'), 'utf8');
+  for (const hv of hvs) {
+    const made = (await call('POST', `${G}/accesstokens`, { metadata: { name: `agent-${hv.name}` }, spec: { node: hv.name } })) as { status: { token: string } };
+    const cfg = parseYaml(admin) as { users: Array<{ user: { token: string } }> };
+    cfg.users[0]!.user.token = made.status.token;
+    writeFileSync(agentKubeconfig(dataDir, hv), stringifyYaml(cfg), { mode: 0o600 });
+  }
+}
+
 /**
- * `vnetd agent` for one hypervisor (the agents side), on the controller's admin kubeconfig,
+ * `vnetd agent` for one hypervisor (the agents side), on its node's agent token,
  * logging to dataDir/agent-HV-K.log at `level` (info shows its full syncs).
  */
 function startAgentProcess(dataDir: string, hv: Hypervisor, level: string): { child: ChildProcess; logPath: string } {
   const logPath = join(dataDir, `agent-${hv.name}-${++vnetdRuns}.log`);
-  const child = spawnLogged([...profFlags(), ...vnetdEntryArgs(), 'agent', '--node', hv.name, '--kubeconfig', join(dataDir, 'admin.kubeconfig')], { VNETD_OVSDB: `unix:${hv.ovs.dbSocket}`, VNETD_LOG_LEVEL: level }, logPath);
+  const child = spawnLogged([...profFlags(), ...vnetdEntryArgs(), 'agent', '--node', hv.name, '--kubeconfig', agentKubeconfig(dataDir, hv)], { VNETD_OVSDB: `unix:${hv.ovs.dbSocket}`, VNETD_LOG_LEVEL: level }, logPath);
   return { child, logPath };
 }
 
@@ -725,7 +740,10 @@ async function benchVnetd(n: number, mode: VnetdMode = 'all-in-one'): Promise<Re
     bed = await startTestbed({ hypervisors: 2 });
     for (const hv of bed.hypervisors) await call('POST', `${G}/nodes`, { metadata: { name: hv.name }, spec: { ...hv.nodeSpec(), ...(FASTPATH ? { fastPath: { enabled: true, netns: hv.netns } } : {}) } });
     // The agents build br-phy, which the underlay waits for.
-    if (mode === 'agents') agents = bed.hypervisors.map((hv) => startAgentProcess(dataDir, hv, process.env.BENCH_VNETD_LOG ?? 'warn'));
+    if (mode === 'agents') {
+      await writeAgentKubeconfigs(call, dataDir, bed.hypervisors);
+      agents = bed.hypervisors.map((hv) => startAgentProcess(dataDir, hv, process.env.BENCH_VNETD_LOG ?? 'warn'));
+    }
     await bed.underlayReady();
     await pinNeighbours(bed);
     await waitBrInt(bed);

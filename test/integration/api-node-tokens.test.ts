@@ -26,6 +26,7 @@ function expectForbidden(r: ApiResponse, why: string | RegExp): void {
 }
 
 const port = async (name: string) => (await v.call('GET', `${PORTS}/${name}`)).json;
+const ready = { type: 'Ready', status: 'True', reason: 'Forged', message: 'm', lastTransitionTime: '2026-12-05T00:00:00Z' };
 
 beforeAll(async () => {
   v = await startTestVnetd({ role: 'controller' });
@@ -110,8 +111,13 @@ it("writes its own Node's status, NodeRealization and NodeLease; not another nod
   expectForbidden(await v.call('POST', `${G}/nodeleases`, lease('hv2'), { token: hv1 }), /own node's nodeleases only/);
   expect((await v.call('PATCH', `${G}/nodeleases/hv1`, { spec: { renewTime: new Date().toISOString() } }, { token: hv1, ...MERGE })).status).toBe(200);
   expectForbidden(await v.call('DELETE', `${G}/nodeleases/hv1`, undefined, { token: hv1 }), /may not delete nodeleases/);
-  // "*" is every node's agent.
+  // "*" is every node's agent: of the Nodes that exist (QA-106: it made leases of any name).
   expect((await v.call('POST', `${G}/nodeleases`, lease('hv2'), { token: every })).status).toBe(201);
+  expectForbidden(await v.call('POST', `${G}/nodeleases`, { ...lease('junk'), metadata: { generateName: 'junk-' } }, { token: every }), /there is no Node junk-\w+: a NodeLease is a Node's heartbeat/);
+  expect((await v.call('GET', `${G}/nodeleases`)).json.items.map((o: { metadata: { name: string } }) => o.metadata.name)).toEqual(['hv1', 'hv2']);
+  // No finalizers: an admin's delete (or the Node's) would wait on them.
+  expectForbidden(await v.call('PATCH', `${G}/nodeleases/hv1`, { metadata: { finalizers: ['example.com/stuck'] } }, { token: hv1, ...MERGE }), /has no finalizers/);
+  expect((await v.call('GET', `${G}/nodeleases/hv1`)).json.metadata.finalizers).toBeUndefined();
 });
 
 it("writes the binding of its own ports only, and nothing else of their status", async () => {
@@ -123,11 +129,29 @@ it("writes the binding of its own ports only, and nothing else of their status",
   expect((await v.call('PATCH', `${PORTS}/pinned1/status`, bind('hv1', 5), { token: hv1, ...JSON_PATCH })).status).toBe(200);
   expectForbidden(await v.call('PATCH', `${PORTS}/pinned2/status`, bind('hv1', 5), { token: hv1, ...JSON_PATCH }), /pinned to node hv2, not hv1/);
   expect((await port('pinned2')).status.node).toBeUndefined();
+  // However the request states its resourceVersion (none, "0", "", the stored one written
+  // otherwise), the check is of the object it replaces (QA-106: all of these bound pinned2).
+  const hijack = (rv: string) => ({ metadata: { resourceVersion: rv }, status: { node: 'hv1', ofport: 66 } });
+  const rv = (await port('pinned2')).metadata.resourceVersion as string;
+  for (const r of ['0', '', `0${rv}`, ` ${rv}`, `${rv}.0`]) {
+    expectForbidden(await v.call('PATCH', `${PORTS}/pinned2/status`, hijack(r), { token: hv1, ...MERGE }), /pinned to node hv2, not hv1/);
+  }
+  const cur2 = await port('pinned2');
+  const put2 = await v.call('PUT', `${PORTS}/pinned2/status`, { ...cur2, metadata: { ...cur2.metadata, resourceVersion: `0${cur2.metadata.resourceVersion}` }, status: { ...cur2.status, node: 'hv1' } }, { token: hv1 });
+  expectForbidden(put2, /pinned to node hv2, not hv1/);
+  const ahead = await v.call('PATCH', `${PORTS}/pinned2/status`, hijack(String(Number(rv) + 1000)), { token: hv1, ...MERGE });
+  expect([ahead.status, ahead.json.reason]).toEqual([409, 'Conflict']);
+  expect((await v.call('PATCH', `${PORTS}/pinned2/status`, hijack('x1'), { token: hv1, ...MERGE })).status).toBe(422);
   // Its own port's addresses or Ready: the controller's, not the agent's.
   const ips = (await port('pinned1')).status.ips;
   expectForbidden(await v.call('PATCH', `${PORTS}/pinned1/status`, [{ op: 'replace', path: '/status/ips', value: ['10.7.0.200'] }], { token: hv1, ...JSON_PATCH }), /writes a port's binding only/);
   expectForbidden(await v.call('PATCH', `${PORTS}/pinned1/status`, { status: { realized: true } }, { token: every, ...MERGE }), /writes a port's binding only/);
   expect((await port('pinned1')).status.ips).toEqual(ips);
+  // A condition type once: a second Bound is refused, from anyone (QA-106: three were stored).
+  const boundOp = { op: 'add', path: '/status/conditions/-', value: { type: 'Bound', status: 'True', reason: 'InterfaceFound', message: 'again', lastTransitionTime: new Date().toISOString() } };
+  const twice = await v.call('PATCH', `${PORTS}/pinned1/status`, [boundOp, boundOp], { token: hv1, ...JSON_PATCH });
+  expect([twice.status, twice.json.details?.causes?.[0]]).toEqual([422, expect.objectContaining({ reason: 'FieldValueDuplicate', message: 'Duplicate value: "Bound"' })]);
+  expect((await v.call('PATCH', `${PORTS}/pinned1/status`, [{ op: 'add', path: '/status/conditions/-', value: ready }, { op: 'add', path: '/status/conditions/-', value: ready }], JSON_PATCH)).status).toBe(422);
   // A write from an older copy is a conflict, as anyone's, not a refusal of what changed since
   // (the controller's Ready, say): the agent reads again and retries.
   const stale = await port('pinned1');

@@ -16,6 +16,7 @@ import { ANY_NODE } from '../../admission/access-token.admission';
 import { BOUND } from '../../chassis/binding';
 import { agentMarkedSilent } from '../../chassis/node-status';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../../resources/kinds';
+import type { KubeObject } from '../../resources/object';
 import { sameValue } from '../../resources/same-value';
 import { LOAD_BALANCERS, NETWORKS, NODES, NODE_LEASES, NODE_REALIZATIONS, PORTS } from '../../store/kinds';
 import type { StoredType } from '../../store/keys';
@@ -79,6 +80,18 @@ export function visibleToNode(node: string, type: KindRef, name: string): boolea
   if (TOPOLOGY.some((k) => is(type, k))) return true;
   if (PER_NODE.some((k) => is(type, k))) return actsFor(node, name);
   return false;
+}
+
+/**
+ * Why an agent may not write `lease` (`created`, or replaced), or undefined when it may. A
+ * NodeLease is a Node's heartbeat: made only for a Node that exists (a token of every node
+ * could otherwise make any number of them), and with no finalizers, which would hold up its
+ * deletion with the Node.
+ */
+export async function leaseRefusal(lease: KubeObject, created: boolean, nodeOf: (name: string) => Promise<HypervisorNode | undefined>): Promise<string | undefined> {
+  if ((lease.metadata.finalizers ?? []).length > 0) return "an agent's NodeLease has no finalizers: they would hold up its deletion with its Node";
+  if (created && !(await nodeOf(lease.metadata.name))) return `there is no Node ${lease.metadata.name}: a NodeLease is a Node's heartbeat`;
+  return undefined;
 }
 
 /** Whether a port's status write touches only what an agent decides (binding.ts): node, ofport, Bound. */
