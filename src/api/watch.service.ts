@@ -48,8 +48,8 @@ export interface WatchSettings {
 export const MAX_WATCHES_PER_TENANT = 250;
 
 export class WatchService {
-  /** Open streams, ended on shutdown: an HTTP server does not close while they run. */
-  private readonly open = new Set<() => void>();
+  /** Open streams and whose they are, ended on shutdown (an HTTP server does not close while they run) or when their token changes. */
+  private readonly open = new Map<() => void, string>();
   /** Open (or being opened) watches per tenant. */
   private readonly tenantWatches = new Map<string, number>();
 
@@ -130,8 +130,25 @@ export class WatchService {
 
   /** Ends every open watch (clients re-watch from their last resourceVersion elsewhere). */
   closeAll(): void {
-    for (const close of [...this.open]) close();
+    for (const close of [...this.open.keys()]) close();
     this.open.clear();
+  }
+
+  /**
+   * Ends the open watches of one principal (its token was deleted or changed): each was
+   * authorized, and filtered, as the token was when it opened. A client with a token still
+   * good watches again from its last resourceVersion; a revoked one gets 401 (QA-106: a
+   * deleted agent token's watches went on streaming the topology for up to 30 minutes).
+   * Returns how many it ended.
+   */
+  closeWatchesOf(principal: string): number {
+    let ended = 0;
+    for (const [close, who] of [...this.open]) {
+      if (who !== principal) continue;
+      close();
+      ended++;
+    }
+    return ended;
   }
 
   private stream(scope: Scope, q: ListQuery, after: number, initial: KubeObject[], render: (obj: KubeObject) => unknown, sink: WatchSink, release: () => void): void {
@@ -149,7 +166,7 @@ export class WatchService {
       sink.end();
     };
     sink.onClose(close);
-    this.open.add(close);
+    this.open.set(close, scope.principal.name);
     sink.onClose(() => this.open.delete(close));
 
     for (const obj of initial) sink.send('ADDED', render(obj));

@@ -4,6 +4,7 @@
  * NodeRestriction allow a kubelet. Every refusal is a 403 Status that says why, and leaves
  * the object as it was.
  */
+import { request } from 'node:https';
 import { eventually, startTestVnetd, type ApiResponse, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -188,4 +189,44 @@ it('says who it is and what it may do (kubectl auth whoami, can-i)', async () =>
   // A NodeLease has no status subresource; tokens, namespaces and events are not an agent's at all.
   const resources = rules.flatMap((r: { resources: string[] }) => r.resources);
   for (const none of ['nodeleases/status', 'accesstokens', 'namespaces', 'events']) expect(resources).not.toContain(none);
+});
+
+/** A watch held open with `token`: `ended` resolves once the server ends it (its status code). */
+function openWatch(path: string, token: string): { ended: Promise<number>; events: () => number; stop(): void } {
+  let count = 0;
+  let stop = () => undefined as void;
+  const ended = new Promise<number>((resolve, reject) => {
+    const req = request(new URL(path, v.url), { ca: v.caCertPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.on('data', (d: Buffer) => (count += d.toString().split('\n').filter(Boolean).length));
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+    stop = () => void req.destroy();
+  });
+  return { ended, events: () => count, stop };
+}
+
+it("ends a token's open watches when the token is deleted or changed, and no other token's (QA-106: they went on streaming)", async () => {
+  const doomed = await tokenOf('agent-doomed', { node: 'hv1' });
+  const kept = openWatch(`${G}/nodes?watch=true&timeoutSeconds=600`, hv1);
+  const watched = openWatch(`${G}/nodes?watch=true&timeoutSeconds=600`, doomed);
+  const ports = openWatch(`${G}/virtualports?watch=true&timeoutSeconds=600`, doomed);
+  try {
+    await eventually(async () => kept.events() >= 2 && watched.events() >= 2 && ports.events() >= 3, 5_000);
+    const t0 = performance.now();
+    expect((await v.call('DELETE', `${G}/accesstokens/agent-doomed`)).status).toBe(200);
+    expect(await watched.ended).toBe(200);
+    expect(await ports.ended).toBe(200);
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    // Watching again with it is a 401; the other token's watch goes on.
+    expect((await v.call('GET', `${G}/nodes?watch=true&timeoutSeconds=1`, undefined, { token: doomed })).status).toBe(401);
+    const before = kept.events();
+    expect((await v.call('PATCH', `${G}/nodes/hv1/status`, { status: { unhealthyBackends: [] } }, MERGE)).status).toBe(200);
+    await v.call('PATCH', `${G}/nodes/hv1`, { metadata: { labels: { poke: String(Date.now()) } } }, MERGE);
+    await eventually(async () => kept.events() > before, 5_000);
+  } finally {
+    for (const w of [kept, watched, ports]) w.stop();
+  }
 });

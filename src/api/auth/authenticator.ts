@@ -1,7 +1,7 @@
 import type { AccessToken } from '../../admission/access-token.admission';
 import type { ObjectStore } from '../../store/object-store';
 import type { Watch } from '../../store/store';
-import type { Principal } from './principal';
+import { tokenPrincipal, type Principal } from './principal';
 import { parseToken, statusAccepts } from './token';
 
 import { ACCESS_TOKENS } from '../../store/kinds';
@@ -28,6 +28,8 @@ export class TokenAuthenticator {
   private watch?: Watch;
   /** Bumped by forget(): a check that read the token before a change must not remember it. */
   private generation = 0;
+  /** Told the name of each AccessToken changed or deleted (onTokenChange). */
+  private changed?: (name: string) => void;
 
   constructor(
     private readonly objects: ObjectStore,
@@ -39,7 +41,10 @@ export class TokenAuthenticator {
     if (this.watch) return;
     // Ended by the store (etcd): a revoked token could stay verified, so start over (unless
     // stopped meanwhile: the report comes after a probe of the store).
-    const watch: Watch = this.objects.watch(ACCESS_TOKENS, undefined, undefined, () => this.forget(), {
+    const watch: Watch = this.objects.watch(ACCESS_TOKENS, undefined, undefined, (ev) => {
+      this.forget();
+      this.changed?.(ev.object.metadata.name);
+    }, {
       onError: () => (this.watch === watch ? this.restart() : undefined),
     });
     this.watch = watch;
@@ -48,6 +53,15 @@ export class TokenAuthenticator {
   private restart(): void {
     this.stop();
     this.start();
+  }
+
+  /**
+   * Calls `cb` with the name of every AccessToken that changes or goes, as the store reports
+   * it on every replica: what was decided with the token before (an open watch) is to be
+   * decided again.
+   */
+  onTokenChange(cb: (name: string) => void): void {
+    this.changed = cb;
   }
 
   stop(): void {
@@ -76,7 +90,7 @@ export class TokenAuthenticator {
       return undefined;
     }
     const principal: Principal = {
-      name: `token:${parsed.name}`,
+      name: tokenPrincipal(parsed.name),
       admin: tok.spec?.admin === true,
       namespaces: new Set(tok.spec?.namespaces ?? []),
       ...(tok.spec?.node !== undefined && tok.spec.admin !== true ? { node: tok.spec.node } : {}),

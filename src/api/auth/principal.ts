@@ -8,6 +8,9 @@ export interface Principal {
   node?: string;
 }
 
+/** The principal name of an AccessToken's holder (what logs, 403s and `kubectl auth whoami` say). */
+export const tokenPrincipal = (tokenName: string): string => `token:${tokenName}`;
+
 export const SYSTEM_PRINCIPAL: Principal = { name: 'system:vnetd', admin: true, namespaces: new Set() };
 
 export function canUseNamespace(p: Principal, namespace: string): boolean {
