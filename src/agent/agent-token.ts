@@ -6,9 +6,8 @@
  * agent says so once, and how to make its node's.
  */
 import type { Logger } from 'pino';
+import { ANY_NODE } from '../admission/access-token.admission';
 import type { ApiClient } from './api-client';
-
-const ANY_NODE = '*';
 
 interface UserInfo {
   username?: string;

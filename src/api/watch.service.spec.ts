@@ -32,7 +32,7 @@ describe('WatchService', () => {
   it('holds a tenant to its watch limit with 429 and Retry-After; a closed or failed watch gives its slot back; admins have no limit', async () => {
     const objects = new ObjectStore(SqliteStore.open(':memory:'));
     const resources = { authorize: () => undefined, checkFieldSelector: () => undefined, visible: () => true } as unknown as ResourceService;
-    const watches = new WatchService(resources, objects, { bookmarkIntervalMs: 10_000, maxTimeoutSeconds: 60, maxWatchesPerTenant: 2 });
+    const watches = new WatchService(resources, objects, { bookmarkIntervalMs: 10_000, maxTimeoutSeconds: 60, maxWatchesPerTenant: 2, maxWatchesPerAgent: 3 });
     const type = { ...NETWORKS, kind: 'VirtualNetwork', apiVersion: 'vnet.dev/v1alpha1' } as unknown as ResourceType;
     const alice: Principal = { name: 'token:alice', admin: false, namespaces: new Set(['w']) };
     const bob: Principal = { name: 'token:bob', admin: false, namespaces: new Set(['w']) };
@@ -57,6 +57,11 @@ describe('WatchService', () => {
     expect(await refused(alice)).toEqual({ code: 429, reason: 'TooManyRequests', retry: 1, message: "Too many requests, please try again later: token:alice has 2 watches open on this server, the most a tenant's token may hold: close some, or retry later" });
     expect(await refused(bob)).toBe('opened');
     for (let i = 0; i < 5; i++) await open(SYSTEM_PRINCIPAL);
+    // One node's agent token has a limit of its own; every node's agents' shared token none.
+    const hv1: Principal = { name: 'token:agent-hv1', admin: false, namespaces: new Set(), node: 'hv1' };
+    for (let i = 0; i < 3; i++) await open(hv1);
+    expect(await refused(hv1)).toMatchObject({ code: 429, message: expect.stringContaining("the most a node's agent token may hold") });
+    for (let i = 0; i < 5; i++) await open({ name: 'token:agents', admin: false, namespaces: new Set(), node: '*' });
     first();
     first();
     expect(await refused(alice)).toBe('opened');

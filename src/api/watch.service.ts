@@ -18,6 +18,7 @@ import { INITIAL_EVENTS_END } from '../resources/watch-list';
 import type { ObjectEvent, ObjectStore } from '../store/object-store';
 import { GoneError, type Watch, type WatchRoute } from '../store/store';
 import type { ListQuery } from './query';
+import { ANY_NODE } from '../admission/access-token.admission';
 import { reachedRevision } from './resource-version';
 import type { ResourceService, Scope } from './resource.service';
 import { fieldValue, matches, type FieldRequirement, type ObjectFilter } from './selectors';
@@ -34,8 +35,10 @@ export interface WatchSettings {
   bookmarkIntervalMs: number;
   /** Upper bound on a watch's life when the client gives no timeoutSeconds (client-go asks 5-10 min). */
   maxTimeoutSeconds: number;
-  /** Open watches a tenant may hold at once (admins, agents among them, have no limit); default MAX_WATCHES_PER_TENANT. */
+  /** Open watches a tenant may hold at once (admins have no limit); default MAX_WATCHES_PER_TENANT. */
   maxWatchesPerTenant?: number;
+  /** Open watches one node's agent token may hold at once (a token of every node has no limit); default MAX_WATCHES_PER_AGENT. */
+  maxWatchesPerAgent?: number;
 }
 
 /**
@@ -47,11 +50,18 @@ export interface WatchSettings {
  */
 export const MAX_WATCHES_PER_TENANT = 250;
 
+/**
+ * One node's agent token's open watches, at most (review: none bounded a broken-into host).
+ * An agent holds a watch per NIC whose port it is yet to learn (at most 128, node-scope.ts),
+ * three per network it serves and a few more: this is over a thousand networks on one node.
+ */
+export const MAX_WATCHES_PER_AGENT = 4_000;
+
 export class WatchService {
   /** Open streams and whose they are, ended on shutdown (an HTTP server does not close while they run) or when their token changes. */
   private readonly open = new Map<() => void, string>();
-  /** Open (or being opened) watches per tenant. */
-  private readonly tenantWatches = new Map<string, number>();
+  /** Open (or being opened) watches per token (tenants' and one node's agents'). */
+  private readonly watchesByToken = new Map<string, number>();
 
   constructor(
     private readonly resources: ResourceService,
@@ -85,22 +95,24 @@ export class WatchService {
     }
   }
 
-  /** Counts a tenant's watch against its limit (429 past it); the function returned gives it back, once. */
+  /** Counts a tenant's or one node's agent's watch against its limit (429 past it); the function returned gives it back, once. */
   private reserve(scope: Scope): () => void {
     const p = scope.principal;
-    // An agent holds a watch per NIC whose port it is yet to learn (up to 128) and three per network it serves.
-    if (p.admin || p.node !== undefined) return () => undefined;
-    const limit = this.settings.maxWatchesPerTenant ?? MAX_WATCHES_PER_TENANT;
-    const open = this.tenantWatches.get(p.name) ?? 0;
-    if (open >= limit) throw ApiErrors.tooManyRequests(`${p.name} has ${open} watches open on this server, the most a tenant's token may hold: close some, or retry later`, 1);
-    this.tenantWatches.set(p.name, open + 1);
+    // A token of every node's agents (a DaemonSet's one Secret) is shared by all of them: no
+    // count per token could tell one agent's from a hundred's.
+    if (p.admin || p.node === ANY_NODE) return () => undefined;
+    const agent = p.node !== undefined;
+    const limit = agent ? (this.settings.maxWatchesPerAgent ?? MAX_WATCHES_PER_AGENT) : (this.settings.maxWatchesPerTenant ?? MAX_WATCHES_PER_TENANT);
+    const open = this.watchesByToken.get(p.name) ?? 0;
+    if (open >= limit) throw ApiErrors.tooManyRequests(`${p.name} has ${open} watches open on this server, the most ${agent ? "a node's agent token" : "a tenant's token"} may hold: close some, or retry later`, 1);
+    this.watchesByToken.set(p.name, open + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const left = (this.tenantWatches.get(p.name) ?? 1) - 1;
-      if (left > 0) this.tenantWatches.set(p.name, left);
-      else this.tenantWatches.delete(p.name);
+      const left = (this.watchesByToken.get(p.name) ?? 1) - 1;
+      if (left > 0) this.watchesByToken.set(p.name, left);
+      else this.watchesByToken.delete(p.name);
     };
   }
 

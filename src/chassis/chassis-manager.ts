@@ -27,7 +27,7 @@ import type { ObjectStore } from '../store/object-store';
 import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import { OvsdbFencedError } from './ovsdb-fence';
-import { SWITCH_UNREACHABLE, agentMarkedSilent, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
+import { SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 
@@ -526,9 +526,7 @@ export class ChassisManager {
     const here = this.opts.only?.node;
     const there = port.status?.node;
     if (!here || port.spec?.node || !there || there === here) return undefined;
-    const node = this.nodes.get(objectKey(NODES, undefined, there));
-    if (!node || node.metadata.deletionTimestamp || agentMarkedSilent(node)) return undefined;
-    return there;
+    return holdsBindings(this.nodes.get(objectKey(NODES, undefined, there))) ? there : undefined;
   }
 
   private async reconcilePort(key: string): Promise<void> {

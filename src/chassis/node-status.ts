@@ -49,6 +49,16 @@ export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefin
   return getCondition(node?.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;
 }
 
+/**
+ * Whether the unpinned ports bound to `node` stay its own: the Node exists, is not being
+ * deleted, and its agent is not marked silent. Until then no other node's agent takes them
+ * (ChassisManager.boundElsewhere), and the API refuses another agent's token that tries
+ * (api/auth/node-authorizer.ts): one rule for both.
+ */
+export function holdsBindings(node: HypervisorNode | undefined): boolean {
+  return !!node && !node.metadata.deletionTimestamp && !agentMarkedSilent(node);
+}
+
 export interface LayoutOutcome {
   ready: boolean;
   reason: string;

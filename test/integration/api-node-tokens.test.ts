@@ -119,6 +119,9 @@ it("writes its own Node's status, NodeRealization and NodeLease; not another nod
   // No finalizers: an admin's delete (or the Node's) would wait on them.
   expectForbidden(await v.call('PATCH', `${G}/nodeleases/hv1`, { metadata: { finalizers: ['example.com/stuck'] } }, { token: hv1, ...MERGE }), /has no finalizers/);
   expect((await v.call('GET', `${G}/nodeleases/hv1`)).json.metadata.finalizers).toBeUndefined();
+  // Owned by its own Node only (review: naming hv2 tied hv1's lease to hv2's deletion).
+  const hv2uid = (await v.call('GET', `${G}/nodes/hv2`)).json.metadata.uid;
+  expectForbidden(await v.call('PATCH', `${G}/nodeleases/hv1`, { metadata: { ownerReferences: [{ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', name: 'hv2', uid: hv2uid, blockOwnerDeletion: true }] } }, { token: hv1, ...MERGE }), /owned by its own Node only, not by Node hv2/);
 });
 
 it("writes the binding of its own ports only, and nothing else of their status", async () => {

@@ -3,7 +3,7 @@ import type { HypervisorNode, VirtualPort } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { nodeRefusal, portBindingRefusal, visibleToNode } from './node-authorizer';
 
-const bound = (status: 'True' | 'False', reason = 'InterfaceFound'): Condition => ({ type: 'Bound', status, reason, message: reason, lastTransitionTime: '2026-12-05T00:00:00Z' });
+const bound = (status: 'True' | 'False' | 'Unknown', reason = 'InterfaceFound'): Condition => ({ type: 'Bound', status, reason, message: reason, lastTransitionTime: '2026-12-05T00:00:00Z' });
 const ready: Condition = { type: 'Ready', status: 'True', reason: 'Realized', message: 'ok', lastTransitionTime: '2026-12-05T00:00:00Z' };
 
 function port(spec: VirtualPort['spec'], status: VirtualPort['status']): VirtualPort {
@@ -93,6 +93,13 @@ describe('portBindingRefusal (an agent writing a port status)', () => {
     expect(await portBindingRefusal('hv2', cur, next, nodeOf)).toBe('the port is pinned to node hv1, not hv2');
     const elsewhere = port(cur.spec, { ...next.status, node: 'hv2' });
     expect(await portBindingRefusal('hv1', cur, elsewhere, nodeOf)).toBe("node hv1's agent token may bind a port to node hv1 only, not to hv2");
+    // Bound on hv2 before it was pinned here: hv1's agent, disconnected from its switch, keeps
+    // that node while it cannot tell (review: 403 on every retry); it may not name hv2 anew.
+    const stale = port({ network: 'n', node: 'hv1' }, { node: 'hv2', ofport: 4, conditions: [bound('True')] });
+    expect(await portBindingRefusal('hv1', stale, port(stale.spec, { node: 'hv2', ofport: 4, conditions: [bound('Unknown', 'NodeDisconnected')] }), nodeOf)).toBeUndefined();
+    // Unpinned and bound to a live hv2: keeping hv2 is still not hv1's to write (its ofport would move hv2's flows).
+    const loose = port({ network: 'n' }, { node: 'hv2', ofport: 4, conditions: [bound('True')] });
+    expect(await portBindingRefusal('hv1', loose, port(loose.spec, { node: 'hv2', ofport: 9, conditions: [bound('True')] }), nodeOf)).toMatch(/may bind a port to node hv1 only, not to hv2/);
   });
 
   it('changes nothing but the binding: addresses, Ready and the like are the controller\'s', async () => {

@@ -14,7 +14,7 @@
  */
 import { ANY_NODE } from '../../admission/access-token.admission';
 import { BOUND } from '../../chassis/binding';
-import { agentMarkedSilent } from '../../chassis/node-status';
+import { holdsBindings } from '../../chassis/node-status';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../../resources/kinds';
 import type { KubeObject } from '../../resources/object';
 import { sameValue } from '../../resources/same-value';
@@ -85,11 +85,14 @@ export function visibleToNode(node: string, type: KindRef, name: string): boolea
 /**
  * Why an agent may not write `lease` (`created`, or replaced), or undefined when it may. A
  * NodeLease is a Node's heartbeat: made only for a Node that exists (a token of every node
- * could otherwise make any number of them), and with no finalizers, which would hold up its
- * deletion with the Node.
+ * could otherwise make any number of them), owned by that Node alone, and with no
+ * finalizers, which would hold up its deletion with the Node.
  */
 export async function leaseRefusal(lease: KubeObject, created: boolean, nodeOf: (name: string) => Promise<HypervisorNode | undefined>): Promise<string | undefined> {
   if ((lease.metadata.finalizers ?? []).length > 0) return "an agent's NodeLease has no finalizers: they would hold up its deletion with its Node";
+  const name = lease.metadata.name;
+  const foreign = (lease.metadata.ownerReferences ?? []).find((o) => o.kind !== 'Node' || o.name !== name);
+  if (foreign) return `an agent's NodeLease is owned by its own Node only, not by ${foreign.kind} ${foreign.name}: it would go, or stay, with that one`;
   if (created && !(await nodeOf(lease.metadata.name))) return `there is no Node ${lease.metadata.name}: a NodeLease is a Node's heartbeat`;
   return undefined;
 }
@@ -128,11 +131,12 @@ export async function portBindingRefusal(
   if (pinned && pinned !== node) return `the port is pinned to node ${pinned}, not ${node}`;
   const was = current.status?.node;
   const now = next.status?.node;
-  if (now !== undefined && now !== node) return `${who} may bind a port to node ${node} only, not to ${now}`;
+  // A port pinned here may keep the node it names while this agent cannot tell (NodeDisconnected
+  // keeps the last binding, binding.ts): one bound elsewhere before it was pinned here (review).
+  if (now !== undefined && now !== node && !(pinned && now === was)) return `${who} may bind a port to node ${node} only, not to ${now}`;
   if (pinned) return undefined;
   if (was === undefined || was === node) return undefined;
-  const holder = await nodeOf(was);
-  if (holder && !holder.metadata.deletionTimestamp && !agentMarkedSilent(holder)) {
+  if (holdsBindings(await nodeOf(was))) {
     return now === undefined ? `the port is bound to node ${was}, whose agent is alive: only that agent unbinds it` : `the port is bound to node ${was}, whose agent is alive: it moves once that agent unbinds it`;
   }
   return undefined;

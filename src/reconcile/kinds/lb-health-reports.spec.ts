@@ -1,6 +1,6 @@
 import type { HypervisorNode, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
 import { backendKey } from './lb-health';
-import { failingInStatus, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes } from './lb-health-reports';
+import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes } from './lb-health-reports';
 import type { LogicalModel } from '../../pipeline';
 
 const failing = (lb: string, ip: string): UnhealthyBackend => ({ loadBalancer: lb, ip, reason: 'RST', since: '2026-11-29T10:00:00.000Z' });
@@ -18,9 +18,20 @@ describe('health reports across agents', () => {
   it('gathers every node report by (load balancer, address), leaving out the node that probes its own', () => {
     expect([...reportedFailing(nodes).keys()].sort()).toEqual(['lb1/10.0.0.5', 'lb1/10.0.0.6', 'lb2/10.0.0.6']);
     expect([...reportedFailing(nodes, 'hv2').keys()]).toEqual(['lb1/10.0.0.5']);
-    expect(reportedFailing(nodes, 'hv2').get(backendKey('lb1', '10.0.0.5'))).toEqual(failing('lb1', '10.0.0.5'));
-    expect(reportedFailing([nodes[1]!])).toEqual(new Map([[backendKey('lb1', '10.0.0.6'), failing('lb1', '10.0.0.6')], [backendKey('lb2', '10.0.0.6'), failing('lb2', '10.0.0.6')]]));
+    expect(reportedFailing(nodes, 'hv2').get(backendKey('lb1', '10.0.0.5'))).toEqual({ ...failing('lb1', '10.0.0.5'), reportedBy: ['hv1'] });
+    expect(reportedFailing([nodes[1]!])).toEqual(new Map([[backendKey('lb1', '10.0.0.6'), { ...failing('lb1', '10.0.0.6'), reportedBy: ['hv2'] }], [backendKey('lb2', '10.0.0.6'), { ...failing('lb2', '10.0.0.6'), reportedBy: ['hv2'] }]]));
     expect(reportedFailing([]).size).toBe(0);
+  });
+
+  it("counts a report only from the node the backend is bound to (found in review: any agent's token could fail every node's backends)", () => {
+    const forged = reportedFailing([node('hv1', [failing('lb1', '10.0.0.6')]), nodes[1]!]).get(backendKey('lb1', '10.0.0.6'));
+    expect(forged?.reportedBy).toEqual(['hv1', 'hv2']);
+    expect(failureCounts(forged, 'hv2')).toBe(true);
+    const only = reportedFailing([node('hv1', [failing('lb1', '10.0.0.6')])]).get(backendKey('lb1', '10.0.0.6'));
+    expect([failureCounts(only, 'hv2'), failureCounts(only, undefined), failureCounts(only, 'hv1')]).toEqual([false, false, true]);
+    // A down node's backends, which nobody reports, count wherever they are.
+    expect(failureCounts({ ...failing('lb1', '10.0.0.6') }, 'hv2')).toBe(true);
+    expect(failureCounts(undefined, 'hv2')).toBe(false);
   });
 
   it('compares reports by their backends only (a new reason or time recompiles nothing)', () => {

@@ -52,14 +52,33 @@ export function failureText(b: UnhealthyBackend): string {
   return `failing health checks: ${b.reason || 'failed'}${b.since ? ` since ${b.since}` : ''}`;
 }
 
+/** A failing backend as Nodes reported it: `reportedBy` names them. */
+export interface ReportedFailure extends UnhealthyBackend {
+  reportedBy?: string[];
+}
+
 /** The failing backends the Nodes report, by backendKey; `exceptNode`'s reports are left out (that process probes its own). */
-export function reportedFailing(nodes: Iterable<HypervisorNode>, exceptNode?: string): Map<string, UnhealthyBackend> {
-  const out = new Map<string, UnhealthyBackend>();
+export function reportedFailing(nodes: Iterable<HypervisorNode>, exceptNode?: string): Map<string, ReportedFailure> {
+  const out = new Map<string, ReportedFailure>();
   for (const n of nodes) {
     if (n.metadata.name === exceptNode) continue;
-    for (const b of n.status?.unhealthyBackends ?? []) out.set(backendKey(b.loadBalancer, b.ip), b);
+    for (const b of n.status?.unhealthyBackends ?? []) {
+      const key = backendKey(b.loadBalancer, b.ip);
+      out.set(key, { ...b, reportedBy: [...(out.get(key)?.reportedBy ?? []), n.metadata.name] });
+    }
   }
   return out;
+}
+
+/**
+ * Whether a reported failure counts against a backend bound to `node`: only the report of
+ * the node it is bound to, which probes it from its own switch. Another node's agent token
+ * may write that node's status only, and must not take other nodes' backends out of every
+ * slot table (found in review: one broken-into hypervisor could black-hole any VIP). A
+ * failure nobody reported (a down node's, uncheckedOnDownNodes) always counts.
+ */
+export function failureCounts(f: ReportedFailure | undefined, node: string | undefined): boolean {
+  return f !== undefined && (f.reportedBy === undefined || (node !== undefined && f.reportedBy.includes(node)));
 }
 
 /** Same backends (what a compile depends on; reasons and times do not matter there). */

@@ -58,7 +58,7 @@ import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { TunnelProber } from './tunnel-probes';
-import { failingInStatus, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes } from './lb-health-reports';
+import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes, type ReportedFailure } from './lb-health-reports';
 import { READY } from './readiness';
 import { DispatchReporter, LbStatusReporter, lbKeysOf } from './lb-status';
 import { dispatchedIn } from './node-reports';
@@ -358,7 +358,7 @@ export class PipelineReconciler {
   private readonly lbReject: LbRejecter;
   private readonly tunnelProbes: TunnelProber;
   /** Backends other nodes' agents report failing (agents, and a controller of agents), and checked backends nobody can check (uncheckedOnDownNodes), by backendKey. */
-  private failingElsewhere = new Map<string, UnhealthyBackend>();
+  private failingElsewhere = new Map<string, ReportedFailure>();
 
   constructor(private readonly opts: PipelineReconcilerOptions) {
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -372,7 +372,7 @@ export class PipelineReconciler {
     this.lbs = shared.of<LoadBalancer>(LOAD_BALANCERS);
     // Backends a health check found failing get no new connections (until it says otherwise).
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
-      resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip) ? { ...b, healthy: false } : b));
+      resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip, b.node) ? { ...b, healthy: false } : b));
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
     this.tunnelProbes = new TunnelProber({
       logger: opts.logger,
@@ -465,7 +465,7 @@ export class PipelineReconciler {
       // What the agents of other nodes found failing (none where this process checks every
       // node), and the checked backends of nodes nobody can check: a change is rare: rebuild and recompile.
       const refresh = () => {
-        const now = readiness === 'local' ? new Map<string, UnhealthyBackend>() : reportedFailing(this.nodes.list(), opts.node);
+        const now: Map<string, ReportedFailure> = readiness === 'local' ? new Map() : reportedFailing(this.nodes.list(), opts.node);
         for (const [k, b] of uncheckedOnDownNodes(this.nodes.list(), this.lbs.list(), () => this.ensureModel().model, opts.node)) if (!now.has(k)) now.set(k, b);
         const same = sameBackendKeys(now, this.failingElsewhere);
         this.failingElsewhere = now;
@@ -575,9 +575,9 @@ export class PipelineReconciler {
     return failed && failureText(failed);
   }
 
-  /** A backend passes the health checks this process sends and those other nodes' agents report. */
-  private passesChecks(lbUid: string, ip: string): boolean {
-    return (this.lbHealth?.healthy(lbUid, ip) ?? true) && !this.failingElsewhere.has(backendKey(lbUid, ip));
+  /** A backend bound to `node` passes the health checks this process sends and those that node's agent reports. */
+  private passesChecks(lbUid: string, ip: string, node: string | undefined): boolean {
+    return (this.lbHealth?.healthy(lbUid, ip) ?? true) && !failureCounts(this.failingElsewhere.get(backendKey(lbUid, ip)), node);
   }
 
   /**
