@@ -76,7 +76,7 @@ export type NodeChangeListener = (node: string, interfaceIds?: readonly string[]
 const IX_NODE = 'node';
 const IX_BOUND = 'boundNode';
 /** Index value for ports without spec.node (they may bind on any node). */
-const ANY_NODE = '';
+const UNPINNED = '';
 
 /** A binding decided by bindingStatusOf, valid while its port revision, the views epoch and its interface's stamp hold. */
 interface BindingMemo {
@@ -138,7 +138,7 @@ export class ChassisManager {
     this.nodes = shared.of<HypervisorNode>(NODES);
     this.ports = shared.of<VirtualPort>(VIRTUAL_PORTS);
     this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);
-    this.ports.ensureIndex(IX_NODE, (p) => [p.spec?.node ?? ANY_NODE]);
+    this.ports.ensureIndex(IX_NODE, (p) => [p.spec?.node ?? UNPINNED]);
     this.ports.ensureIndex(IX_BOUND, (p) => (p.status?.node && isTrue(p.status.conditions, BOUND) ? [p.status.node] : []));
 
     this.nodeController = new Controller({ name: 'chassis-nodes', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
@@ -241,7 +241,7 @@ export class ChassisManager {
   }
 
   private portKeysOfNode(node: string): string[] {
-    return [...this.ports.indexKeys(IX_NODE, node), ...this.ports.indexKeys(IX_NODE, ANY_NODE)];
+    return [...this.ports.indexKeys(IX_NODE, node), ...this.ports.indexKeys(IX_NODE, UNPINNED)];
   }
 
   private onSessionChange(node: string, change: SessionChange): void {
