@@ -133,7 +133,7 @@ export class ResourceService {
 
   /**
    * What an agent's token may write is decided on the object too (node-authorizer.ts): a
-   * port's status, its binding only; a NodeLease, no finalizers, and of a Node that exists.
+   * port's status, its binding only; a NodeLease, of a Node that exists, owned by it alone, with no finalizers.
    * A port's check is of the object the write replaces, so the write is held to it: one
    * without a precondition gets this one's, and one with another revision is the conflict the
    * store would answer (a 409 the agent retries from the newer copy, not a 403 for what changed
