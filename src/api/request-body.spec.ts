@@ -24,12 +24,20 @@ describe('request bodies', () => {
   });
 
   it('keeps other unusual keys, which validation judges ("constructor" is a valid label key)', () => {
-    const body = decodeObjectBody(Buffer.from('{"metadata":{"labels":{"constructor":"x","prototype":"y"}}}'), 'application/json');
+    const body = decodeObjectBody(Buffer.from('{"metadata":{"labels":{"constructor":"x","prototype":"y"}}}'), 'application/json').value;
     expect(body).toEqual({ metadata: { labels: { constructor: 'x', prototype: 'y' } } });
   });
 
   it('refuses a body nested deeper than the limit', () => {
     const deep = `${'{"a":'.repeat(MAX_BODY_DEPTH + 1)}1${'}'.repeat(MAX_BODY_DEPTH + 1)}`;
     expect(status(() => decodeObjectBody(Buffer.from(deep), 'application/json')).message).toBe(`the body of the request nests more than ${MAX_BODY_DEPTH} levels deep`);
+  });
+
+  it('names the fields a JSON body or patch names twice when field validation asks, from the text it parsed', () => {
+    const json = Buffer.from('{"metadata":{"name":"a","name":"b"}}');
+    expect(decodeObjectBody(json, 'application/json', 'Strict')).toEqual({ value: { metadata: { name: 'b' } }, duplicateFields: ['metadata.name'] });
+    expect(decodeObjectBody(json, 'application/json', 'Ignore').duplicateFields).toEqual([]);
+    expect(decodePatchBody(json, 'application/merge-patch+json', false, 'Warn').duplicateFields).toEqual(['metadata.name']);
+    expect(decodeObjectBody(Buffer.from('metadata: {name: a}\n'), 'application/yaml', 'Strict').duplicateFields).toEqual([]);
   });
 });

@@ -91,43 +91,46 @@ export function asBuffer(body: unknown): Buffer {
   return Buffer.from(JSON.stringify(body));
 }
 
+/**
+ * A decoded body, with the fields its JSON named twice in one object when field validation
+ * asked for them (duplicate-fields.ts; YAML's parser refuses them itself, protobuf has none).
+ */
+export interface DecodedBody {
+  value: unknown;
+  duplicateFields: string[];
+}
+
 /** Decodes a create/update body (JSON, YAML, or protobuf for namespaces). */
-export function decodeObjectBody(body: unknown, contentType: string | undefined): unknown {
+export function decodeObjectBody(body: unknown, contentType: string | undefined, fieldValidation: FieldValidation = 'Ignore'): DecodedBody {
   const buf = asBuffer(body);
   if (buf.length === 0) throw ApiErrors.badRequest('the request body is empty: an object is required');
   const type = mediaType(contentType);
   if (type === 'application/vnd.kubernetes.protobuf' || isKubernetesProtobuf(buf)) {
     try {
-      return checkedBody(decodeNamespace(buf));
+      return { value: checkedBody(decodeNamespace(buf)), duplicateFields: [] };
     } catch (err) {
       throw ApiErrors.badRequest(`unable to decode protobuf body: ${(err as Error).message}`);
     }
   }
-  if (type === 'application/yaml' || type === 'application/apply-patch+yaml') return decodeYaml(buf);
+  if (type === 'application/yaml' || type === 'application/apply-patch+yaml') return { value: decodeYaml(buf), duplicateFields: [] };
   if (type !== '' && type !== 'application/json' && !type.endsWith('+json')) throw ApiErrors.unsupportedMediaType(type);
-  return decodeJson(buf);
-}
-
-/**
- * The fields a JSON body names twice in one object, for field validation (duplicate-fields.ts);
- * none asked for (Ignore) or for a body of another encoding (YAML's parser refuses them itself).
- */
-export function bodyDuplicateFields(body: unknown, contentType: string | undefined, fieldValidation: FieldValidation): string[] {
-  if (fieldValidation === 'Ignore') return [];
-  const type = mediaType(contentType);
-  if (type !== '' && type !== 'application/json' && !type.endsWith('+json')) return [];
-  const buf = asBuffer(body);
-  return isKubernetesProtobuf(buf) ? [] : duplicateFields(buf.toString('utf8'));
+  return parseJson(buf, fieldValidation);
 }
 
 export function decodeJson(buf: Buffer): unknown {
+  return parseJson(buf, 'Ignore').value;
+}
+
+/** The text is made once, for the parse and for the scan of duplicates (about one more parse's cost). */
+function parseJson(buf: Buffer, fieldValidation: FieldValidation): DecodedBody {
+  const text = buf.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(buf.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw ApiErrors.badRequest(`the body of the request is not valid JSON: ${(err as Error).message}`);
   }
-  return checkedBody(value);
+  return { value: checkedBody(value), duplicateFields: fieldValidation === 'Ignore' ? [] : duplicateFields(text) };
 }
 
 /**
@@ -198,7 +201,12 @@ export function decodeYaml(buf: Buffer): unknown {
  * Decodes a PATCH body according to its patch type. `strategicOk`: the kind is a built-in
  * one (Namespace), to which kubectl apply, patch and edit send strategic merge patches.
  */
-export function decodePatchBody(body: unknown, contentType: string | undefined, strategicOk = false): { type: PatchType; patch: unknown } {
+export function decodePatchBody(
+  body: unknown,
+  contentType: string | undefined,
+  strategicOk = false,
+  fieldValidation: FieldValidation = 'Ignore',
+): { type: PatchType; patch: unknown; duplicateFields: string[] } {
   const type = patchTypeOf(contentType);
   if (type === 'strategic' && !strategicOk) {
     throw ApiErrors.unsupportedMediaType(
@@ -207,7 +215,9 @@ export function decodePatchBody(body: unknown, contentType: string | undefined, 
   }
   const buf = asBuffer(body);
   if (buf.length === 0) throw ApiErrors.badRequest('the patch body is empty');
-  return { type, patch: type === 'apply' ? decodeYaml(buf) : decodeJson(buf) };
+  if (type === 'apply') return { type, patch: decodeYaml(buf), duplicateFields: [] };
+  const { value, duplicateFields } = parseJson(buf, fieldValidation);
+  return { type, patch: value, duplicateFields };
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

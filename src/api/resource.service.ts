@@ -83,6 +83,12 @@ function rid(type: ResourceType, name?: string) {
   return { group: type.group, kind: type.plural, name };
 }
 
+/** A 403 in kube-apiserver's words: who cannot do what to which resource where, and why. */
+function forbidden(p: Principal, type: ResourceType, name: string | undefined, namespace: string | undefined, verb: string, resource: string, why: string): ApiError {
+  const where = namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope';
+  return ApiErrors.forbidden(rid(type, name), `User "${p.name}" cannot ${verb} resource "${resource}"${type.group ? ` in API group "${type.group}"` : ''}${where}: ${why}`);
+}
+
 export class ResourceService {
   constructor(
     private readonly catalog: ResourceCatalog,
@@ -106,7 +112,7 @@ export class ResourceService {
     const { principal: p, type, namespace } = scope;
     if (p.admin) return;
     const deny = (why: string) => {
-      throw ApiErrors.forbidden(rid(type, name), `User "${p.name}" cannot ${verb} resource "${type.plural}"${type.group ? ` in API group "${type.group}"` : ''}${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}: ${why}`);
+      throw forbidden(p, type, name, namespace, verb, type.plural, why);
     };
     if (p.node !== undefined) {
       const why = nodeRefusal(p.node, type, verb, name, subresource);
@@ -141,8 +147,7 @@ export class ResourceService {
    */
   private async checkAgentWrite(p: Principal, type: ResourceType, next: KubeObject, current?: KubeObject): Promise<void> {
     const { name, namespace } = next.metadata;
-    const refuse = (verb: string, resource: string, why: string) =>
-      ApiErrors.forbidden(rid(type, name), `User "${p.name}" cannot ${verb} resource "${resource}" in API group "${type.group}"${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}: ${why}`);
+    const refuse = (verb: string, resource: string, why: string) => forbidden(p, type, name, namespace, verb, resource, why);
     const nodeOf = (n: string) => this.objects.get<HypervisorNode>(NODES, undefined, n);
     if (type.kind === 'NodeLease') {
       const why = await leaseRefusal(next, current === undefined, nodeOf);

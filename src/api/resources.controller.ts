@@ -11,7 +11,7 @@ import type { Subresource } from '../store/object-store';
 import type { AuthedRequest } from './auth.guard';
 import { onResponseClose } from './response-close';
 import { one, parseListQuery, parseWriteQuery, type Query, type WriteQuery } from './query';
-import { bodyDuplicateFields, decodeObjectBody, decodePatchBody, decodeJson } from './request-body';
+import { decodeObjectBody, decodePatchBody, decodeJson } from './request-body';
 import { parseDeleteOptions } from './delete-options';
 import { ResourceService, type Scope } from './resource.service';
 import { includeObjectOf, send, sendList, sendObject, wantsTable } from './respond';
@@ -389,28 +389,28 @@ export class ResourcesController {
   }
 
   private async create(req: AuthedRequest, reply: FastifyReply, scope: Scope): Promise<void> {
-    const body = decodeObjectBody(req.body, req.headers['content-type']);
-    const res = await this.resources.create(scope, body, this.writeQuery(req));
+    const q = this.writeQuery(req);
+    const body = decodeObjectBody(req.body, req.headers['content-type'], q.fieldValidation);
+    const res = await this.resources.create(scope, body.value, { ...q, duplicateFields: body.duplicateFields });
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 
   private async put(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
-    const body = decodeObjectBody(req.body, req.headers['content-type']);
-    const res = await this.resources.update(scope, name, body, this.writeQuery(req), sub);
+    const q = this.writeQuery(req);
+    const body = decodeObjectBody(req.body, req.headers['content-type'], q.fieldValidation);
+    const res = await this.resources.update(scope, name, body.value, { ...q, duplicateFields: body.duplicateFields }, sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 
   private async patch(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
-    const { type, patch } = decodePatchBody(req.body, req.headers['content-type'], scope.type === NAMESPACE_TYPE);
-    const res = await this.resources.patch(scope, name, type, patch, this.writeQuery(req), sub);
+    const q = this.writeQuery(req);
+    const { type, patch, duplicateFields } = decodePatchBody(req.body, req.headers['content-type'], scope.type === NAMESPACE_TYPE, q.fieldValidation);
+    const res = await this.resources.patch(scope, name, type, patch, { ...q, duplicateFields }, sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }
 
-  /** A write's options, with the fields its (decoded) body named twice. */
   private writeQuery(req: AuthedRequest): WriteQuery {
-    const q = parseWriteQuery(req.query as Query, req.headers['user-agent']);
-    q.duplicateFields = bodyDuplicateFields(req.body, req.headers['content-type'], q.fieldValidation);
-    return q;
+    return parseWriteQuery(req.query as Query, req.headers['user-agent']);
   }
 
   /** A resource that exists, asked with a method it does not take (an unknown one is 404). */

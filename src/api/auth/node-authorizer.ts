@@ -58,7 +58,7 @@ export function nodeRefusal(node: string, type: KindRef, verb: NodeVerb, name: s
     }
     return `${who} may read ${type.plural} but not ${verb} them${subresource === 'status' ? "' status" : ''}: what tenants and admins declare is theirs`;
   }
-  if (PER_NODE.some((k) => is(type, k))) {
+  if (perNodeNames(type)) {
     if (verb === 'list' || verb === 'watch') return undefined;
     if (!actsFor(node, name)) return `${who} may use its own node's ${type.plural} only`;
     if (verb === 'get') return undefined;
@@ -78,7 +78,7 @@ export function perNodeNames(type: KindRef): boolean {
 /** Whether an agent of `node` sees `obj` of `type` in a list or watch. */
 export function visibleToNode(node: string, type: KindRef, name: string): boolean {
   if (TOPOLOGY.some((k) => is(type, k))) return true;
-  if (PER_NODE.some((k) => is(type, k))) return actsFor(node, name);
+  if (perNodeNames(type)) return actsFor(node, name);
   return false;
 }
 
