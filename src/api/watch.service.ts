@@ -147,16 +147,17 @@ export class WatchService {
   }
 
   /**
-   * Ends the open watches of one principal (its token was deleted or changed): each was
-   * authorized, and filtered, as the token was when it opened. A client with a token still
+   * Ends the open watches of one principal, or of every principal `principal` matches (its
+   * token was deleted or changed): each was authorized, and filtered, as the token was when it opened. A client with a token still
    * good watches again from its last resourceVersion; a revoked one gets 401 (QA-106: a
    * deleted agent token's watches went on streaming the topology for up to 30 minutes).
    * Returns how many it ended.
    */
-  closeWatchesOf(principal: string): number {
+  closeWatchesOf(principal: string | ((name: string) => boolean)): number {
+    const matches = typeof principal === 'string' ? (who: string) => who === principal : principal;
     let ended = 0;
     for (const [close, who] of [...this.open]) {
-      if (who !== principal) continue;
+      if (!matches(who)) continue;
       close();
       ended++;
     }

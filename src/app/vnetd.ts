@@ -26,7 +26,7 @@ import { VirtualNetworkAdmission } from '../admission/virtual-network.admission'
 import { VirtualPortAdmission } from '../admission/virtual-port.admission';
 import { ApiModule } from '../api/api.module';
 import { TokenAuthenticator } from '../api/auth/authenticator';
-import { tokenPrincipal } from '../api/auth/principal';
+import { isTokenPrincipal, tokenPrincipal } from '../api/auth/principal';
 import { MetricsService } from '../api/metrics.service';
 import { installRequestHooks } from '../api/request-hooks';
 import { API_MEDIA_TYPES, BODY_LIMIT } from '../api/request-body';
@@ -138,6 +138,11 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   });
   const watches = new WatchService(resources, objects, { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxTimeoutSeconds: 1800, maxWatchesPerTenant: options.maxWatchesPerTenant }, logger);
   authenticator.onTokenChange((name) => {
+    if (name === undefined) {
+      const ended = watches.closeWatchesOf(isTokenPrincipal);
+      logger.warn({ event: 'watch.tokens_resynced', ended }, `ended ${ended} watches of AccessTokens: the store lost the history of their changes, so any may have been revoked`);
+      return;
+    }
     const ended = watches.closeWatchesOf(tokenPrincipal(name));
     if (ended > 0) logger.info({ event: 'watch.token_changed', token: name, ended }, `ended ${ended} watches of AccessToken ${name}: it changed or was deleted`);
   });

@@ -4,8 +4,7 @@
  * NodeRestriction allow a kubelet. Every refusal is a 403 Status that says why, and leaves
  * the object as it was.
  */
-import { request } from 'node:https';
-import { eventually, startTestVnetd, type ApiResponse, type TestVnetd } from '../support/vnetd';
+import { eventually, openWatch, startTestVnetd, type ApiResponse, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
 const PORTS = `${G}/namespaces/t1/virtualports`;
@@ -194,28 +193,11 @@ it('says who it is and what it may do (kubectl auth whoami, can-i)', async () =>
   for (const none of ['nodeleases/status', 'accesstokens', 'namespaces', 'events']) expect(resources).not.toContain(none);
 });
 
-/** A watch held open with `token`: `ended` resolves once the server ends it (its status code). */
-function openWatch(path: string, token: string): { ended: Promise<number>; events: () => number; stop(): void } {
-  let count = 0;
-  let stop = () => undefined as void;
-  const ended = new Promise<number>((resolve, reject) => {
-    const req = request(new URL(path, v.url), { ca: v.caCertPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.on('data', (d: Buffer) => (count += d.toString().split('\n').filter(Boolean).length));
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-    stop = () => void req.destroy();
-  });
-  return { ended, events: () => count, stop };
-}
-
 it("ends a token's open watches when the token is deleted or changed, and no other token's (QA-106: they went on streaming)", async () => {
   const doomed = await tokenOf('agent-doomed', { node: 'hv1' });
-  const kept = openWatch(`${G}/nodes?watch=true&timeoutSeconds=600`, hv1);
-  const watched = openWatch(`${G}/nodes?watch=true&timeoutSeconds=600`, doomed);
-  const ports = openWatch(`${G}/virtualports?watch=true&timeoutSeconds=600`, doomed);
+  const kept = openWatch(v, `${G}/nodes?watch=true&timeoutSeconds=600`, hv1);
+  const watched = openWatch(v, `${G}/nodes?watch=true&timeoutSeconds=600`, doomed);
+  const ports = openWatch(v, `${G}/virtualports?watch=true&timeoutSeconds=600`, doomed);
   try {
     await eventually(async () => kept.events() >= 2 && watched.events() >= 2 && ports.events() >= 3, 5_000);
     const t0 = performance.now();

@@ -109,4 +109,37 @@ describe('TokenAuthenticator', () => {
       tokens.stop();
     }
   });
+
+  describe('reports what changed while its watch was lost (onTokenChange: open watches of a revoked token end)', () => {
+    let ending: EndingStore;
+    let tokens: TokenAuthenticator;
+    let changed: Array<string | undefined>;
+    const token = (name: string) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'AccessToken', metadata: { name }, spec: { node: 'hv1' }, status: { tokenHash: hashSecret(mintSecret()) } });
+
+    beforeEach(async () => {
+      ending = new EndingStore();
+      const onEnding = new ObjectStore(ending);
+      await onEnding.create<AccessToken>(ACCESS_TOKENS, token('a'));
+      tokens = new TokenAuthenticator(onEnding, () => clock);
+      changed = [];
+      tokens.onTokenChange((name) => changed.push(name));
+      tokens.start();
+      await onEnding.create<AccessToken>(ACCESS_TOKENS, token('b'));
+      expect(changed).toEqual(['b']);
+    });
+    afterEach(() => tokens.stop());
+
+    it('by name, resuming after the last change it saw, when the store failed but kept its history', async () => {
+      await ending.endWatches([{ type: 'delete', key: objectKey(ACCESS_TOKENS, undefined, 'a') }], false);
+      expect(changed).toEqual(['b', 'a']);
+    });
+
+    it('as "any token", when the history it needed is gone (compacted): a token deleted meanwhile has no name to report', async () => {
+      await ending.endWatches([{ type: 'delete', key: objectKey(ACCESS_TOKENS, undefined, 'a') }]);
+      expect(changed).toEqual(['b', undefined]);
+      // ... and the new watch reports the next change by name.
+      await ending.txn([{ type: 'delete', key: objectKey(ACCESS_TOKENS, undefined, 'b') }]);
+      expect(changed).toEqual(['b', undefined, 'b']);
+    });
+  });
 });

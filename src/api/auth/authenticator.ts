@@ -1,6 +1,6 @@
 import type { AccessToken } from '../../admission/access-token.admission';
-import type { ObjectStore } from '../../store/object-store';
-import type { Watch } from '../../store/store';
+import type { ObjectEvent, ObjectStore } from '../../store/object-store';
+import { GoneError, StoreClosedError, type StoreError, type Watch } from '../../store/store';
 import { tokenPrincipal, type Principal } from './principal';
 import { parseToken, statusAccepts } from './token';
 
@@ -29,7 +29,9 @@ export class TokenAuthenticator {
   /** Bumped by forget(): a check that read the token before a change must not remember it. */
   private generation = 0;
   /** Told the name of each AccessToken changed or deleted (onTokenChange). */
-  private changed?: (name: string) => void;
+  private changed?: (name: string | undefined) => void;
+  /** The revision of the last AccessToken event seen, from which a lost watch resumes. */
+  private lastRevision?: number;
 
   constructor(
     private readonly objects: ObjectStore,
@@ -39,34 +41,61 @@ export class TokenAuthenticator {
   /** Starts remembering verified tokens (without it every request checks the store). */
   start(): void {
     if (this.watch) return;
-    // Ended by the store (etcd): a revoked token could stay verified, so start over (unless
-    // stopped meanwhile: the report comes after a probe of the store).
-    const watch: Watch = this.objects.watch(ACCESS_TOKENS, undefined, undefined, (ev) => {
+    this.watchFrom(undefined);
+  }
+
+  /**
+   * The watch of AccessTokens, from `after` (undefined: from now). Ended by the store (etcd),
+   * it starts again where it was, so that no change goes unreported to onTokenChange; where
+   * that history is gone (compacted), or none was seen to resume from, every token is
+   * reported changed: a token deleted meanwhile must not keep its open watches.
+   */
+  private watchFrom(after: number | undefined): void {
+    const onEvent = (ev: ObjectEvent<AccessToken>) => {
+      this.lastRevision = ev.revision;
       this.forget();
       this.changed?.(ev.object.metadata.name);
-    }, {
-      onError: () => (this.watch === watch ? this.restart() : undefined),
-    });
+    };
+    let watch: Watch;
+    try {
+      watch = this.objects.watch<AccessToken>(ACCESS_TOKENS, undefined, after, onEvent, {
+        // Unless stopped meanwhile: the report comes after a probe of the store.
+        onError: (err) => (this.watch === watch ? this.restart(err) : undefined),
+      });
+    } catch (err) {
+      if (!(err instanceof GoneError) || after === undefined) throw err;
+      this.watchFrom(undefined);
+      this.changed?.(undefined);
+      return;
+    }
     this.watch = watch;
   }
 
-  private restart(): void {
-    this.stop();
-    this.start();
+  private restart(err: StoreError): void {
+    // A revoked token could stay verified: start over (unless the store is closing).
+    this.watch?.stop();
+    this.watch = undefined;
+    this.forget();
+    if (err instanceof StoreClosedError) return;
+    const from = err instanceof GoneError ? undefined : this.lastRevision;
+    this.watchFrom(from);
+    if (from === undefined) this.changed?.(undefined);
   }
 
   /**
    * Calls `cb` with the name of every AccessToken that changes or goes, as the store reports
-   * it on every replica: what was decided with the token before (an open watch) is to be
+   * it on every replica, or with undefined when any may have changed unseen (the store lost
+   * the watch's history): what was decided with the token before (an open watch) is to be
    * decided again.
    */
-  onTokenChange(cb: (name: string) => void): void {
+  onTokenChange(cb: (name: string | undefined) => void): void {
     this.changed = cb;
   }
 
   stop(): void {
     this.watch?.stop();
     this.watch = undefined;
+    this.lastRevision = undefined;
     this.forget();
   }
 

@@ -11,6 +11,9 @@ export interface Principal {
 /** The principal name of an AccessToken's holder (what logs, 403s and `kubectl auth whoami` say). */
 export const tokenPrincipal = (tokenName: string): string => `token:${tokenName}`;
 
+/** Whether a principal name is an AccessToken holder's (tokenPrincipal). */
+export const isTokenPrincipal = (name: string): boolean => name.startsWith('token:');
+
 export const SYSTEM_PRINCIPAL: Principal = { name: 'system:vnetd', admin: true, namespaces: new Set() };
 
 export function canUseNamespace(p: Principal, namespace: string): boolean {

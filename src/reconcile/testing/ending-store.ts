@@ -1,4 +1,4 @@
-import { GoneError, type StoreError, type TxnOp, type Watch, type WatchHandler, type WatchOptions } from '../../store/store';
+import { GoneError, StoreError, type TxnOp, type Watch, type WatchHandler, type WatchOptions } from '../../store/store';
 import { MemoryStore } from './memory-store';
 
 /** A MemoryStore whose watches the test can end as etcd does when history they need is gone: onError, then silence. */
@@ -19,12 +19,16 @@ export class EndingStore extends MemoryStore {
     };
   }
 
-  /** Ends the live watches; `missed` is written after they stopped, so none of them sees it. */
-  async endWatches(missed: TxnOp[] = []): Promise<void> {
+  /**
+   * Ends the live watches; `missed` is written after they stopped, so none of them sees it.
+   * `gone`: as for history compacted away (GoneError), else as for a store that failed
+   * another way (StoreError), after which a watch may resume where it was.
+   */
+  async endWatches(missed: TxnOp[] = [], gone = true): Promise<void> {
     const ended = this.live.splice(0);
     for (const w of ended) w.watch.stop();
     if (missed.length) await this.txn(missed);
     const revision = await this.currentRevision();
-    for (const w of ended) w.onError?.(new GoneError(revision - 1, revision));
+    for (const w of ended) w.onError?.(gone ? new GoneError(revision - 1, revision) : new StoreError('the watch failed'));
   }
 }
