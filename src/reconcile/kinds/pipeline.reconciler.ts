@@ -29,16 +29,13 @@ import type { Logger } from 'pino';
 import { TUNNELS_UP, agentMarkedSilent, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, linkIsDown } from '../../chassis/binding';
-import { IP_PROTO, createConnection, type OfMessage, type OpenFlowConnection } from '../../openflow';
-import { ctFlushMessage } from '../../openflow/messages/ct-flush';
+import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerCategory,
   OwnerIds,
-  activeBackends,
   compileNode,
   compileScope,
-  ctZone,
   networkOwner,
   type LogicalModel,
   type NetworkModel,
@@ -57,6 +54,7 @@ import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
+import { LbConntrackFlusher } from './lb-conntrack-flush';
 import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes, type ReportedFailure } from './lb-health-reports';
 import { READY } from './readiness';
@@ -65,7 +63,7 @@ import { dispatchedIn } from './node-reports';
 import type { FastPathHook } from './fastpath.nodes';
 import type { ChassisAccess } from './chassis-access';
 import { IX_NETWORK, RealizationStatus, networkIndex, networkKeyOf } from './pipeline-status';
-import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type RetiredBackends, type Touched } from './pipeline-model';
+import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
 
 
 export { READY } from './readiness';
@@ -74,20 +72,6 @@ export type { ChassisAccess } from './chassis-access';
 
 /** How long a node's OVS programming waits for its fast path to take the same compile. */
 const FAST_PATH_APPLY_WAIT_MS = 2000;
-
-/** UDP targets ("ip|targetPort", udpTarget) of a VIP that stopped getting new flows: their entries are flushed. */
-interface RetiredUdpTargets {
-  vni: number;
-  vip: string;
-  targets: string[];
-}
-
-const udpTarget = (ip: string, port: number): string => `${ip}|${port}`;
-
-function splitTarget(t: string): { ip: string; port: number } {
-  const i = t.lastIndexOf('|');
-  return { ip: t.slice(0, i), port: Number(t.slice(i + 1)) };
-}
 
 /**
  * How long a full compile waits for OpenFlow connections being established (its own node's
@@ -104,14 +88,6 @@ const PEEK_BEFORE_PACING_MAX = 16;
 
 /** Owners changed by one compile from which it yields to the event loop before applying them. */
 const YIELD_BEFORE_APPLY_OWNERS = 500;
-
-
-
-/** How many times each conntrack flush is sent (sendFlushes). */
-const FLUSH_PASSES = 4;
-
-/** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
-const RETIRED_FLUSH_DELAY_MS = 1000;
 
 /** While flows of some object clash with another's on a node, how often the node is compiled in full again. */
 const CONFLICT_RETRY_MS = 5000;
@@ -255,7 +231,7 @@ interface NodeAgent {
   /** Since when its main OpenFlow connection has been down (performance.now()), and whether the chassis layer was told. */
   downSince?: number;
   downReported?: boolean;
-  /** The UDP conntrack entries of the node's VIPs were flushed after this process's first full sync (flushVipUdpAtStart). */
+  /** The UDP conntrack entries of the node's VIPs were flushed after this process's first full sync (LbConntrackFlusher.flushVipUdp). */
   udpFlushedAtStart?: boolean;
   /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
   compiles: CompileCounters;
@@ -356,6 +332,7 @@ export class PipelineReconciler {
    */
   private readonly lbHealth?: LbHealthMonitor;
   private readonly lbReject: LbRejecter;
+  private readonly ctFlusher: LbConntrackFlusher;
   private readonly tunnelProbes: TunnelProber;
   /** Backends other nodes' agents report failing (agents, and a controller of agents), and checked backends nobody can check (uncheckedOnDownNodes), by backendKey. */
   private failingElsewhere = new Map<string, ReportedFailure>();
@@ -365,6 +342,12 @@ export class PipelineReconciler {
     // Parts that name their own component get the logger this one came from: a child of
     // this.log would carry "component" twice in every line (QA-93: 24 lines with both).
     this.lbReject = new LbRejecter(opts.logger);
+    this.ctFlusher = new LbConntrackFlusher({
+      log: this.log,
+      switches: () => [...this.agents].map(([node, a]) => [node, a.conn] as [string, OpenFlowConnection]),
+      backendsOfVip: (vni, vip) => this.live.backendsOfVip(vni, vip),
+      stopped: () => this.stopped,
+    });
     const shared = opts.informers ?? (this.ownInformers = new SharedInformers(opts.objects.kv, this.log));
     this.networks = shared.of<VirtualNetwork>(NETWORKS);
     this.ports = shared.of<VirtualPort>(PORTS);
@@ -501,7 +484,7 @@ export class PipelineReconciler {
       if (this.modelStale) return;
       const t = kind === 'port' ? this.live.portChanged(key, deleted ? undefined : (obj as VirtualPort)) : this.live.lbChanged(key, deleted ? undefined : (obj as LoadBalancer));
       for (const d of this.dirt.values()) mergeTouched(d.touched, t);
-      this.flushRetiredLater(this.live.drainRetired());
+      this.ctFlusher.flushRetiredLater(this.live.drainRetired());
       // The last object on a network being deleted is gone: the network's flows go too.
       if (this.live.terminatingEmptied()) this.modelStale = true;
     };
@@ -621,120 +604,12 @@ export class PipelineReconciler {
   }
 
   /**
-   * Conntrack entries of backends that left a load balancer (or of a load balancer that went)
-   * are flushed on every node this process programs, once the flows no longer pick them (a
-   * second later: a compile and a paced bundle take well under that). Without it, a UDP
-   * client that keeps its source port kept being sent to the removed backend, and got no
-   * answer, for as long as it kept sending (QA). OVN flushes the same way (ct_flush).
-   */
-  private flushRetiredLater(retired: readonly (RetiredBackends | RetiredUdpTargets)[]): void {
-    if (!retired.length) return;
-    setTimeout(() => {
-      if (this.stopped) return;
-      const msgs = retired.flatMap((r) => {
-        // A load balancer created again with the same VIP meanwhile keeps its backends'
-        // entries; a backend that turned unhealthy or unbound and is back keeps its UDP ones.
-        if ('targets' in r) {
-          const keep = this.activeOfVip(r.vni, r.vip);
-          return r.targets
-            .filter((t) => !keep.has(t))
-            .map((t) => {
-              const { ip, port } = splitTarget(t);
-              return ctFlushMessage({ zone: ctZone(r.vni), ipProto: IP_PROTO.UDP, orig: { dst: r.vip }, reply: { src: ip, srcPort: port } });
-            });
-        }
-        const keep = this.live.backendsOfVip(r.vni, r.vip);
-        return r.backends.filter((ip) => !keep.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), orig: { dst: r.vip }, reply: { src: ip } }));
-      });
-      this.sendFlushes(msgs, retired);
-    }, RETIRED_FLUSH_DELAY_MS).unref();
-  }
-
-  /**
-   * Each flush goes FLUSH_PASSES times: on the userspace datapath, OVS before 3.4 skips some
-   * entries while it flushes (the table shrinks under its iteration: OVS commit 6c082a831,
-   * "conntrack: Fix flush not flushing all elements"); one pass left 3 of 10 here.
-   */
-  private sendFlushes(msgs: OfMessage[], what: unknown, only?: string): void {
-    if (!msgs.length) return;
-    const passes = Array.from({ length: FLUSH_PASSES }, () => msgs).flat();
-    for (const [node, a] of this.agents) {
-      if (!a.conn.connected || (only !== undefined && node !== only)) continue;
-      a.conn
-        .transact(passes)
-        .then(() => this.log.debug({ node, flushed: what }, 'pipeline: conntrack entries of load balancer backends flushed'))
-        .catch((err: unknown) => this.log.warn({ node, err: (err as Error).message }, 'pipeline: could not flush conntrack entries of load balancer backends (OVS before 3.1 has no NXT_CT_FLUSH)'));
-    }
-  }
-
-  /** Per "vni/vip": the UDP targets ("ip|targetPort") that got new flows as last compiled (noteDeactivated). */
-  private readonly activeByVip = new Map<string, ReadonlySet<string>>();
-
-  private activeOfVip(vni: number, vip: string): ReadonlySet<string> {
-    return this.activeByVip.get(`${vni}/${vip}`) ?? new Set();
-  }
-
-  /**
-   * A backend that stops getting new connections without leaving the load balancer (its
-   * health checks fail, its port is unbound) keeps its TCP connections, as OVS's conntrack
-   * keeps them; but a UDP client that keeps its source port stayed on it for as long as it
-   * sent (QA: 12 s and counting). Its UDP entries are flushed a second later, as kube-proxy
-   * flushes those of endpoints that stop being ready. So are a backend's entries on a UDP
-   * targetPort the load balancer no longer uses (a client kept being sent to the old port,
-   * where nothing answers; the fast path deals such a flow again at its next datagram).
-   */
-  private noteDeactivated(model: LogicalModel): void {
-    const seen = new Set<string>();
-    const out: RetiredUdpTargets[] = [];
-    for (const lb of model.loadBalancers?.values() ?? []) {
-      const vni = model.networks.get(lb.network)?.vni;
-      if (vni === undefined || !lb.listeners.some((l) => l.protocol === 'UDP')) continue;
-      const k = `${vni}/${lb.vip}`;
-      seen.add(k);
-      const udpPorts = [...new Set(lb.listeners.filter((l) => l.protocol === 'UDP').map((l) => l.targetPort))];
-      const now = new Set(activeBackends(lb).flatMap((b) => udpPorts.map((port) => udpTarget(b.ip, port))));
-      const before = this.activeByVip.get(k);
-      this.activeByVip.set(k, now);
-      const left = before ? [...before].filter((t) => !now.has(t)) : [];
-      if (left.length) out.push({ vni, vip: lb.vip, targets: left });
-    }
-    for (const k of [...this.activeByVip.keys()]) if (!seen.has(k)) this.activeByVip.delete(k);
-    this.flushRetiredLater(out);
-  }
-
-  /**
-   * After this process's first full sync of a node: its VIPs' UDP conntrack entries go. A
-   * removal whose flush the previous process had not sent yet (it died within the second)
-   * left clients sending to a backend no longer there, for good (QA). UDP entries hold no
-   * more than the NAT, so the others are made again, to the same backend, by the next
-   * datagram.
-   */
-  private flushVipUdpAtStart(node: string, agent: NodeAgent): void {
-    if (agent.udpFlushedAtStart) return;
-    agent.udpFlushedAtStart = true;
-    const model = this.live.model;
-    const msgs: OfMessage[] = [];
-    const vips: string[] = [];
-    for (const lb of model.loadBalancers?.values() ?? []) {
-      const vni = model.networks.get(lb.network)?.vni;
-      if (vni !== undefined && lb.listeners.some((l) => l.protocol === 'UDP')) {
-        msgs.push(ctFlushMessage({ zone: ctZone(vni), ipProto: IP_PROTO.UDP, orig: { dst: lb.vip } }));
-        vips.push(`${ctZone(vni)}/${lb.vip}`);
-      }
-    }
-    this.sendFlushes(msgs, { udpOfVips: vips, at: 'start' }, node);
-  }
-
-  /**
-   * Flows deleted by hand (ovs-ofctl del-flows), added under our cookie, or flushed by OVS
-   * (a fail_mode change) while the connection stayed up were noticed by nothing until the
-   * next reconnect; Node and metrics said in sync all along.
-   */
-  /**
    * Every few seconds each node's count of our flows (one aggregate request: flows deleted or
    * added by hand, a flushed table), and once a minute every flow (a dump and diff: flows
    * changed in place, which keep the count; QA: a port's flow made to drop stayed for minutes
-   * while the port said Ready).
+   * while the port said Ready). Flows deleted by hand (ovs-ofctl del-flows), added under our
+   * cookie, or flushed by OVS (a fail_mode change) while the connection stayed up were
+   * noticed by nothing until the next reconnect; Node and metrics said in sync all along.
    */
   private startFlowAudit(): void {
     const envMs = (name: string, fallback: number) => (process.env[name] !== undefined ? Number(process.env[name]) : fallback);
@@ -1057,7 +932,7 @@ export class PipelineReconciler {
       if (this.stopped || this.agents.get(name) !== agent) return;
     }
     const live = this.ensureModel();
-    this.noteDeactivated(live.model);
+    this.ctFlusher.noteDeactivated(live.model);
     // Tunnel ofports come from the session: when they change, every flow of the node may.
     if (live.refreshTunnelPorts(name)) this.dirt.delete(name);
     const dirt = this.dirt.get(name);
@@ -1263,7 +1138,10 @@ export class PipelineReconciler {
     });
     manager.on('synced', (r) => {
       agent.inSync = r.sent;
-      if (r.sent && !this.stopped) this.flushVipUdpAtStart(name, agent);
+      if (r.sent && !this.stopped && !agent.udpFlushedAtStart) {
+        agent.udpFlushedAtStart = true;
+        this.ctFlusher.flushVipUdp(name, this.live.model);
+      }
       if (!this.stopped) this.nodeController.enqueue(name);
       this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
     });

@@ -1,0 +1,144 @@
+/**
+ * Conntrack entries that would keep clients on a backend no longer theirs: flushed on every
+ * node this process programs (OFPT_CT_FLUSH, OVS 3.1+), as OVN's ct_flush and kube-proxy's
+ * UDP endpoint flush do.
+ */
+import type { Logger } from 'pino';
+import { IP_PROTO, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { ctFlushMessage } from '../../openflow/messages/ct-flush';
+import { activeBackends, ctZone, type LogicalModel } from '../../pipeline';
+import type { RetiredBackends } from './pipeline-model';
+
+/** How many times each conntrack flush is sent (sendFlushes). */
+const FLUSH_PASSES = 4;
+
+/** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
+const RETIRED_FLUSH_DELAY_MS = 1000;
+
+/** UDP targets ("ip|targetPort", udpTarget) of a VIP that stopped getting new flows: their entries are flushed. */
+interface RetiredUdpTargets {
+  vni: number;
+  vip: string;
+  targets: string[];
+}
+
+const udpTarget = (ip: string, port: number): string => `${ip}|${port}`;
+
+function splitTarget(t: string): { ip: string; port: number } {
+  const i = t.lastIndexOf('|');
+  return { ip: t.slice(0, i), port: Number(t.slice(i + 1)) };
+}
+
+export interface LbConntrackFlusherDeps {
+  log: Logger;
+  /** The OpenFlow connection of each node this process programs. */
+  switches: () => Iterable<[node: string, conn: OpenFlowConnection]>;
+  /** The backends a VIP has now, in every load balancer that has it (one created again with the same VIP keeps them). */
+  backendsOfVip: (vni: number, vip: string) => ReadonlySet<string>;
+  stopped: () => boolean;
+}
+
+export class LbConntrackFlusher {
+  /** Per "vni/vip": the UDP targets ("ip|targetPort") that got new flows as last compiled (noteDeactivated). */
+  private readonly activeByVip = new Map<string, ReadonlySet<string>>();
+
+  constructor(private readonly deps: LbConntrackFlusherDeps) {}
+
+  /**
+   * Conntrack entries of backends that left a load balancer (or of a load balancer that went)
+   * are flushed once the flows no longer pick them (a second later: a compile and a paced
+   * bundle take well under that). Without it, a UDP client that keeps its source port kept
+   * being sent to the removed backend, and got no answer, for as long as it kept sending (QA).
+   */
+  flushRetiredLater(retired: readonly (RetiredBackends | RetiredUdpTargets)[]): void {
+    if (!retired.length) return;
+    setTimeout(() => {
+      if (this.deps.stopped()) return;
+      const msgs = retired.flatMap((r) => {
+        // A load balancer created again with the same VIP meanwhile keeps its backends'
+        // entries; a backend that turned unhealthy or unbound and is back keeps its UDP ones.
+        if ('targets' in r) {
+          const keep = this.activeOfVip(r.vni, r.vip);
+          return r.targets
+            .filter((t) => !keep.has(t))
+            .map((t) => {
+              const { ip, port } = splitTarget(t);
+              return ctFlushMessage({ zone: ctZone(r.vni), ipProto: IP_PROTO.UDP, orig: { dst: r.vip }, reply: { src: ip, srcPort: port } });
+            });
+        }
+        const keep = this.deps.backendsOfVip(r.vni, r.vip);
+        return r.backends.filter((ip) => !keep.has(ip)).map((ip) => ctFlushMessage({ zone: ctZone(r.vni), orig: { dst: r.vip }, reply: { src: ip } }));
+      });
+      this.sendFlushes(msgs, retired);
+    }, RETIRED_FLUSH_DELAY_MS).unref();
+  }
+
+  /**
+   * A backend that stops getting new connections without leaving the load balancer (its
+   * health checks fail, its port is unbound) keeps its TCP connections, as OVS's conntrack
+   * keeps them; but a UDP client that keeps its source port stayed on it for as long as it
+   * sent (QA: 12 s and counting). Its UDP entries are flushed a second later, as kube-proxy
+   * flushes those of endpoints that stop being ready. So are a backend's entries on a UDP
+   * targetPort the load balancer no longer uses (a client kept being sent to the old port,
+   * where nothing answers; the fast path deals such a flow again at its next datagram).
+   */
+  noteDeactivated(model: LogicalModel): void {
+    const seen = new Set<string>();
+    const out: RetiredUdpTargets[] = [];
+    for (const lb of model.loadBalancers?.values() ?? []) {
+      const vni = model.networks.get(lb.network)?.vni;
+      if (vni === undefined || !lb.listeners.some((l) => l.protocol === 'UDP')) continue;
+      const k = `${vni}/${lb.vip}`;
+      seen.add(k);
+      const udpPorts = [...new Set(lb.listeners.filter((l) => l.protocol === 'UDP').map((l) => l.targetPort))];
+      const now = new Set(activeBackends(lb).flatMap((b) => udpPorts.map((port) => udpTarget(b.ip, port))));
+      const before = this.activeByVip.get(k);
+      this.activeByVip.set(k, now);
+      const left = before ? [...before].filter((t) => !now.has(t)) : [];
+      if (left.length) out.push({ vni, vip: lb.vip, targets: left });
+    }
+    for (const k of [...this.activeByVip.keys()]) if (!seen.has(k)) this.activeByVip.delete(k);
+    this.flushRetiredLater(out);
+  }
+
+  /**
+   * Every UDP conntrack entry of the VIPs on `node`, after this process's first full sync of
+   * it. A removal whose flush the previous process had not sent yet (it died within the
+   * second) left clients sending to a backend no longer there, for good (QA). UDP entries
+   * hold no more than the NAT, so the others are made again, to the same backend, by the
+   * next datagram.
+   */
+  flushVipUdp(node: string, model: LogicalModel): void {
+    const msgs: OfMessage[] = [];
+    const vips: string[] = [];
+    for (const lb of model.loadBalancers?.values() ?? []) {
+      const vni = model.networks.get(lb.network)?.vni;
+      if (vni !== undefined && lb.listeners.some((l) => l.protocol === 'UDP')) {
+        msgs.push(ctFlushMessage({ zone: ctZone(vni), ipProto: IP_PROTO.UDP, orig: { dst: lb.vip } }));
+        vips.push(`${ctZone(vni)}/${lb.vip}`);
+      }
+    }
+    this.sendFlushes(msgs, { udpOfVips: vips, at: 'start' }, node);
+  }
+
+  private activeOfVip(vni: number, vip: string): ReadonlySet<string> {
+    return this.activeByVip.get(`${vni}/${vip}`) ?? new Set();
+  }
+
+  /**
+   * Each flush goes FLUSH_PASSES times: on the userspace datapath, OVS before 3.4 skips some
+   * entries while it flushes (the table shrinks under its iteration: OVS commit 6c082a831,
+   * "conntrack: Fix flush not flushing all elements"); one pass left 3 of 10 here.
+   */
+  private sendFlushes(msgs: OfMessage[], what: unknown, only?: string): void {
+    if (!msgs.length) return;
+    const passes = Array.from({ length: FLUSH_PASSES }, () => msgs).flat();
+    for (const [node, conn] of this.deps.switches()) {
+      if (!conn.connected || (only !== undefined && node !== only)) continue;
+      conn
+        .transact(passes)
+        .then(() => this.deps.log.debug({ node, flushed: what }, 'pipeline: conntrack entries of load balancer backends flushed'))
+        .catch((err: unknown) => this.deps.log.warn({ node, err: (err as Error).message }, 'pipeline: could not flush conntrack entries of load balancer backends (OVS before 3.1 has no NXT_CT_FLUSH)'));
+    }
+  }
+}
