@@ -4,11 +4,10 @@
  * through one, the other ends its open watches (each replica hears of it from its own etcd
  * watch of AccessTokens, not from the request) and decides again with what the token is now.
  */
-import pino from 'pino';
-import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
-import { scratchDir } from '../support/scratch';
-import { eventually, httpsCall, openWatch, type CallOptions } from '../support/vnetd';
-import { etcdAvailability, startEtcd, type EtcdInstance } from '../harness/etcd';
+import type { RunningVnetd } from '../../src/app/vnetd';
+import { etcdAvailability } from '../harness/etcd';
+import { startEtcdReplicas, type EtcdReplicas } from '../support/etcd-replicas';
+import { eventually, openWatch, type CallOptions } from '../support/vnetd';
 
 const missing = etcdAvailability();
 if (missing) process.stdout.write(`[etcd-agent-tokens] skipping: ${missing}\n`);
@@ -18,28 +17,21 @@ const MERGE = { contentType: 'application/merge-patch+json' };
 const lease = (name: string) => ({ metadata: { name }, spec: { holderIdentity: name, renewTime: new Date().toISOString() } });
 
 describeEtcd('agent tokens on two replicas sharing etcd', () => {
-  let etcd: EtcdInstance;
+  let bed: EtcdReplicas;
   let a: RunningVnetd;
   let b: RunningVnetd;
   let token: string;
-  const call = (v: RunningVnetd, method: string, path: string, body?: unknown, opts: CallOptions = {}) => httpsCall(v.url, v.caCertPem, method, path, body, { defaultToken: v.adminToken, ...opts });
+  const call = (v: RunningVnetd, method: string, path: string, body?: unknown, opts?: CallOptions) => bed.call(v, method, path, body, opts);
 
   beforeAll(async () => {
-    etcd = await startEtcd();
-    const store = { kind: 'etcd' as const, endpoints: [etcd.endpoint] };
-    const start = (name: string) => startVnetd({ dataDir: scratchDir(`vnetd-tokens-${name}`), host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 1, chassis: false, store }, { logger: pino({ level: 'silent' }), role: 'controller' });
-    a = await start('a');
-    b = await start('b');
+    bed = await startEtcdReplicas('tokens');
+    [a, b] = bed.replicas as [RunningVnetd, RunningVnetd];
     for (const [name, ip] of [['hv1', '192.0.2.1'], ['hv2', '192.0.2.2']]) expect((await call(a, 'POST', `${G}/nodes`, { metadata: { name }, spec: { tunnelIP: ip } })).status).toBe(201);
     const minted = await call(a, 'POST', `${G}/accesstokens`, { metadata: { name: 'agent' }, spec: { node: 'hv1' } });
     expect(minted.status).toBe(201);
     token = minted.json.status.token as string;
   }, 60_000);
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-    await etcd?.stop();
-  });
+  afterAll(async () => bed?.stop());
 
   it("a token minted through one replica has its node's rights, and only those, on the other", async () => {
     await eventually(async () => (await call(b, 'GET', `${G}/nodes/hv2`, undefined, { token })).status === 200, 10_000);

@@ -10,11 +10,10 @@
  * themselves are proven deterministically with a cache held stale
  * (src/api/resource.service.deletion-race.spec.ts); this shows the outcome on a real etcd.
  */
-import pino from 'pino';
-import { startVnetd, type RunningVnetd } from '../../src/app/vnetd';
-import { scratchDir } from '../support/scratch';
-import { eventually, httpsCall } from '../support/vnetd';
-import { etcdAvailability, startEtcd, type EtcdInstance } from '../harness/etcd';
+import type { RunningVnetd } from '../../src/app/vnetd';
+import { etcdAvailability } from '../harness/etcd';
+import { startEtcdReplicas, type EtcdReplicas } from '../support/etcd-replicas';
+import { eventually, type CallOptions } from '../support/vnetd';
 
 const missing = etcdAvailability();
 if (missing) process.stdout.write(`[replica-races] skipping: ${missing}\n`);
@@ -23,23 +22,16 @@ const G = '/apis/vnet.dev/v1alpha1';
 const ROUNDS = 6;
 
 describeEtcd('creates through one replica racing deletes through another', () => {
-  let etcd: EtcdInstance;
+  let bed: EtcdReplicas;
   let a: RunningVnetd;
   let b: RunningVnetd;
-  const call = (v: RunningVnetd, method: string, path: string, body?: unknown) => httpsCall(v.url, v.caCertPem, method, path, body, { defaultToken: v.adminToken });
+  const call = (v: RunningVnetd, method: string, path: string, body?: unknown, opts?: CallOptions) => bed.call(v, method, path, body, opts);
 
   beforeAll(async () => {
-    etcd = await startEtcd();
-    const store = { kind: 'etcd' as const, endpoints: [etcd.endpoint] };
-    const start = (name: string) => startVnetd({ dataDir: scratchDir(`vnetd-race-${name}`), host: '127.0.0.1', port: 0, logLevel: 'silent', workers: 1, chassis: false, store }, { logger: pino({ level: 'silent' }), role: 'controller' });
-    a = await start('a');
-    b = await start('b');
+    bed = await startEtcdReplicas('race');
+    [a, b] = bed.replicas as [RunningVnetd, RunningVnetd];
   }, 60_000);
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-    await etcd?.stop();
-  });
+  afterAll(async () => bed?.stop());
 
   it('nothing created through the other replica outlives a namespace being deleted', async () => {
     let refused = 0;
