@@ -8,7 +8,7 @@ import { CommanderError } from 'commander';
 import { describeError } from './describe-error';
 import { CliError, EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './errors';
 import { paint } from './output/table';
-import { detectTerminal } from './output/terminal';
+import { detectTerminal, escapeTerminal } from './output/terminal';
 import { buildProgram } from './program';
 
 /** The command path the user typed (`lb add-backend`), for the --help hint after a usage error. */
@@ -39,7 +39,7 @@ export function commandPath(argv: string[], root: import('commander').Command): 
 
 export async function run(argv: string[]): Promise<number> {
   const term = detectTerminal();
-  const io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) };
+  const io = { out: (s: string) => void process.stdout.write(escapeTerminal(s)), err: (s: string) => void process.stderr.write(escapeTerminal(s)) };
   const errLine = (msg: string) => io.err(`${paint('error:', 'red', term.stderrIsTTY && !process.env.NO_COLOR)} ${msg}\n`);
   let usage: string | undefined;
   const program = buildProgram({ term, io, onUsageError: (m) => (usage = m) });

@@ -407,6 +407,19 @@ describe('node', () => {
   });
 });
 
+describe('what others wrote', () => {
+  it("prints an agent's status without the control characters in it (an ESC would act on the terminal: OSC 52 writes the clipboard)", async () => {
+    await v.call('POST', '/apis/vnet.dev/v1alpha1/nodes', { metadata: { name: 'hv-esc' }, spec: { tunnelIP: '192.0.2.12' } });
+    const forged = '3.1.0\x1b]52;c;ZXZpbA==\x07\x1b[2J';
+    expect((await v.call('PATCH', '/apis/vnet.dev/v1alpha1/nodes/hv-esc/status', { status: { ovsVersion: forged } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    const wide = await ok('node', 'get', 'hv-esc', '-o', 'wide');
+    expect(wide).not.toContain('\x1b');
+    expect(wide).toContain('3.1.0^[]52;c;ZXZpbA==^G^[[2J');
+    // -o json is still JSON of what is stored.
+    expect(JSON.parse(await ok('node', 'get', 'hv-esc', '-o', 'json')).status.ovsVersion).toBe(forged);
+  });
+});
+
 describe('terminal and shell', () => {
   /** A `vnetctl` on PATH that runs the bundle under test with this vnetd's kubeconfig. */
   function wrapperDir(): string {
