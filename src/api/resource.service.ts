@@ -339,7 +339,10 @@ export class ResourceService {
     if (q.fieldValidation === 'Warn') warnings.push(...res.pruned.map((f) => `unknown field "${f}"`));
     // A condition type once per status, as metav1.Condition lists are keyed (QA-106: an agent's
     // JSON patch added two more Bound conditions, and readers take whichever comes first).
-    if (!metadataWritten) causes.push(...duplicateConditions((obj.status as { conditions?: unknown } | undefined)?.conditions));
+    if (!metadataWritten) {
+      const conditions = (obj.status as { conditions?: unknown } | undefined)?.conditions;
+      causes.push(...duplicateConditions(conditions), ...malformedConditions(conditions, (before?.status as { conditions?: unknown } | undefined)?.conditions));
+    }
     // As Kubernetes' field validation: a field named twice keeps its last value, said so.
     for (const f of q.duplicateFields ?? []) {
       if (q.fieldValidation === 'Strict') causes.push({ field: f, reason: 'FieldValueDuplicate', message: `duplicate field "${f}"` });
@@ -742,6 +745,35 @@ function duplicateConditions(conditions: unknown): StatusCause[] {
     if (type === undefined) return;
     if (seen.has(type)) causes.push({ field: `status.conditions[${i}].type`, reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(type)}` });
     seen.add(type);
+  });
+  return causes;
+}
+
+/** metav1.Condition's patterns (its OpenAPI schema, as controller-gen writes it into a CRD). */
+const CONDITION_TYPE = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
+const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
+/**
+ * A cause for each condition whose type or reason is not metav1.Condition's shape: a
+ * reason is one CamelCase word for machines (and for `kubectl get` columns, where an
+ * agent's reason with spaces, newlines or escape sequences would land). As Kubernetes'
+ * validation ratcheting, a condition the stored status already had unchanged is not judged
+ * again: a write of something else must not fail on it.
+ */
+function malformedConditions(conditions: unknown, stored: unknown): StatusCause[] {
+  if (!Array.isArray(conditions)) return [];
+  const before = new Map<unknown, unknown>(Array.isArray(stored) ? stored.filter(isPlainObject).map((c) => [c.type, c.reason]) : []);
+  const causes: StatusCause[] = [];
+  conditions.forEach((c: unknown, i) => {
+    if (!isPlainObject(c)) return;
+    const { type, reason } = c;
+    if (before.has(type) && before.get(type) === reason) return;
+    if (typeof type === 'string' && !CONDITION_TYPE.test(type)) {
+      causes.push({ field: `status.conditions[${i}].type`, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(type)}: status.conditions[${i}].type in body should match '${CONDITION_TYPE.source}'` });
+    }
+    if (typeof reason === 'string' && !CONDITION_REASON.test(reason)) {
+      causes.push({ field: `status.conditions[${i}].reason`, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(reason)}: status.conditions[${i}].reason in body should match '${CONDITION_REASON.source}'` });
+    }
   });
   return causes;
 }

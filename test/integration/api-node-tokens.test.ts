@@ -4,6 +4,7 @@
  * NodeRestriction allow a kubelet. Every refusal is a 403 Status that says why, and leaves
  * the object as it was.
  */
+import { NODES as NODES_TYPE } from '../../src/store/kinds';
 import { eventually, openWatch, startTestVnetd, type ApiResponse, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -171,6 +172,28 @@ it("writes the binding of its own ports only, and nothing else of their status",
   expect((await v.call('PATCH', `${G}/nodes/hv2/status`, { status: { conditions: [silent] } }, MERGE)).status).toBe(200);
   expect((await v.call('PATCH', `${PORTS}/loose/status`, bind('hv1', 5), { token: hv1, ...JSON_PATCH })).status).toBe(200);
   expect((await port('loose')).status).toMatchObject({ node: 'hv1', ofport: 5, ips: expect.any(Array) });
+});
+
+it("refuses a condition whose type or reason is not metav1.Condition's shape, but not one the status already had", async () => {
+  const at = new Date().toISOString();
+  const cond = (type: string, reason: string) => ({ type, status: 'False', reason, message: 'm', lastTransitionTime: at });
+  const nodeStatus = async () => (await v.call('GET', `${G}/nodes/hv1`)).json.status;
+  const before = await nodeStatus();
+  const r = await v.call('PATCH', `${G}/nodes/hv1/status`, { status: { conditions: [cond('Odd', 'Switch down\x1b[2J'), cond('bad type!', 'Fine')] } }, { token: hv1, ...MERGE });
+  expect(r.status).toBe(422);
+  expect(r.json.details.causes).toEqual([
+    expect.objectContaining({ field: 'status.conditions[0].reason', message: expect.stringMatching(/^Invalid value: "Switch down\\u001b\[2J": status.conditions\[0\].reason in body should match/) }),
+    expect.objectContaining({ field: 'status.conditions[1].type', reason: 'FieldValueInvalid' }),
+  ]);
+  expect(await nodeStatus()).toEqual(before);
+  // One stored before the check existed (written here straight to the store) does not block a write of something else.
+  const stored = await v.objects.get(NODES_TYPE, undefined, 'hv1');
+  await v.objects.update(NODES_TYPE, { ...stored!, status: { ...(stored!.status as object), conditions: [cond('Legacy', 'old reason')] } }, { subresource: 'status' });
+  const kept = await v.call('PATCH', `${G}/nodes/hv1/status`, { status: { flows: 7 } }, { token: hv1, ...MERGE });
+  expect(kept.status).toBe(200);
+  expect(kept.json.status.conditions).toEqual([cond('Legacy', 'old reason')]);
+  // ... but a new reason is judged.
+  expect((await v.call('PATCH', `${G}/nodes/hv1/status`, { status: { conditions: [cond('Legacy', 'still not one word')] } }, { token: hv1, ...MERGE })).status).toBe(422);
 });
 
 it('says who it is and what it may do (kubectl auth whoami, can-i)', async () => {
