@@ -3,6 +3,7 @@ import { compileNode, compileScope, floodChunkKey, floodChunkOf, floodViewOf, ty
 import { formatPipelineFlow } from './format';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, floodChunkOwner, lbMac, networkOwner } from './owners';
+import { countPairMacs, pairMacShared, pairMacsOf, type PairMacHolders } from './pair-macs';
 import { TABLES } from './tables';
 
 const nodes: NodeModel[] = [
@@ -27,7 +28,8 @@ function port(i: number, network: string, node: string | undefined, version = 1)
     mac: `02:00:00:00:01:${h}`,
     ips: [`10.0.1.${i & 0xff}`],
     portSecurity: i % 5 !== 0,
-    allowedAddressPairs: [],
+    // By turns: no pairs; a pair with a MAC of a small pool (held alone or shared); a pair with its own MAC.
+    allowedAddressPairs: [[], [{ ip: `10.0.2.${i & 0xff}`, mac: `02:aa:00:00:00:0${(i + version) % 3}` }], [{ ip: `10.0.3.${i & 0xff}`, mac: `02:00:00:00:01:${h}` }]][(i * 7 + version) % 3]!,
     binding: node ? { node, ofport: 100 + i } : undefined,
     expectedNode: declared,
   };
@@ -53,6 +55,11 @@ function indexOf(m: LogicalModel): ScopeIndex {
     lbsOf: (net) => [...(m.loadBalancers?.values() ?? [])].filter((l) => l.network === net).sort((a, b) => a.key.localeCompare(b.key)),
     floodChunksOf: (net, node) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), node).chunks,
     boundNodesOf: (net) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), '').boundNodes,
+    pairMacShared: (net, mac) => {
+      const holders: PairMacHolders = new Map();
+      for (const p of m.ports.values()) countPairMacs(holders, p, 1);
+      return pairMacShared(holders, net, mac);
+    },
   };
 }
 
@@ -90,6 +97,12 @@ describe('compileScope', () => {
       // A port change touches its network's own owner only when the network's flood
       // structure moves (a chunk or a bound node appears or goes), as LiveModel decides.
       const structureBefore = new Map(['blue', 'red'].map((n) => [n, floodStructure(ports, n)]));
+      // As LiveModel does: the ports declaring a pair MAC the changed port had or has.
+      const sharers = (p: PortModel | undefined) => {
+        const macs = new Set(p ? pairMacsOf(p).map((mac) => `${p.network} ${mac}`) : []);
+        for (const q of ports.values()) if (pairMacsOf(q).some((mac) => macs.has(`${q.network} ${mac}`))) touched.ports.add(q.uid);
+      };
+      sharers(old);
       if (op < 0.15) {
         ports.delete(`p${i}`);
       } else if (op < 0.25) {
@@ -108,6 +121,7 @@ describe('compileScope', () => {
         // nothing more: a load balancer change
       } else {
         touched.ports.add(`p${i}`);
+        sharers(ports.get(`p${i}`));
         for (const [n, before] of structureBefore) if (before !== floodStructure(ports, n)) touched.networks.add(n);
         const portNets = new Set([old?.network, ports.get(`p${i}`)?.network]);
         // As the reconciler does: load balancers of the port's networks are re-resolved and touched.
@@ -146,7 +160,7 @@ describe('compileScope', () => {
       const ids = new OwnerIds();
       const ports = new Map<string, PortModel>(Array.from({ length: n }, (_, i) => [`p${i}`, port(i, 'blue', i % 2 ? 'hv1' : 'hv2')]));
       // Bound to the ofport after the last one, in a chunk hv1 already has: the network's own flows do not move.
-      const np = { ...port(n + 1, 'blue', 'hv1'), binding: { node: 'hv1', ofport: 100 + n + 1 } };
+      const np = { ...port(n + 1, 'blue', 'hv1'), binding: { node: 'hv1', ofport: 100 + n + 1 }, allowedAddressPairs: [] };
       ports.set(np.uid, np);
       const m = modelOf(ports, new Map());
       const chunk = floodChunkOf(np.binding.ofport);

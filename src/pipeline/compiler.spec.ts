@@ -229,6 +229,31 @@ describe('compileNode', () => {
     expect(t.filter((l) => l.includes('nw_src=10.0.0.50 '))).toHaveLength(1);
   });
 
+  it('a pair MAC one port holds is an L2 entry to it on every node, below the ports\' own MACs; one several ports share stays unknown unicast (flooded)', () => {
+    const l2 = (m: LogicalModel, node: string) => text(compileNode(m, node, new OwnerIds())).filter((l) => l.startsWith('L2Lookup, priority=90'));
+    const vrrp = '00:00:5e:00:01:07';
+    const alone = model(
+      [net('blue', 100)],
+      [
+        port('a', 'blue', 5, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.50', mac: '02:00:00:00:00:aa' }, { ip: '10.0.0.51', mac: '02:00:00:00:00:AA' }, { ip: '10.0.0.52', mac: '02:00:00:00:00:05' }] }),
+        port('b', 'blue', 6, 'hv2'),
+      ],
+    );
+    expect(l2(alone, 'hv1')).toEqual(['L2Lookup, priority=90, Network=100, dl_dst=02:00:00:00:00:aa actions=output:5']);
+    expect(l2(alone, 'hv2')).toEqual(['L2Lookup, priority=90, Network=100,FromTunnel=0, dl_dst=02:00:00:00:00:aa actions=set_field:198.18.0.1->tun_dst,set_field:0x64->tun_id,output:1']);
+    const shared = model(
+      [net('blue', 100), net('red', 200)],
+      [
+        port('a', 'blue', 5, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.50', mac: vrrp }] }),
+        port('b', 'blue', 6, 'hv2', { allowedAddressPairs: [{ ip: '10.0.0.50', mac: vrrp }] }),
+        // The same MAC in another network is another address space: held alone there.
+        port('c', 'red', 7, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.50', mac: vrrp }] }),
+      ],
+    );
+    expect(l2(shared, 'hv1')).toEqual([`L2Lookup, priority=90, Network=200, dl_dst=${vrrp} actions=output:7`]);
+    expect(l2(shared, 'hv2')).toEqual([]);
+  });
+
   it('gives flows to a node only for networks with a port bound there', () => {
     const m = model([net('blue', 100)], [port('b', 'blue', 6, 'hv2')]);
     const c = compileNode(m, 'hv1', new OwnerIds());

@@ -7,7 +7,8 @@
  * business). Per local port with port security and one IP: 6 flows (classifier, 2 spoof
  * guard, ARP answer + self-ARP pass, L2 entry); per remote port of a present network:
  * 2 flows (ARP answer, L2 entry to the tunnel; also for a port declared on another node
- * (spec.node) whose NIC is not plugged yet); per present network: 1 tunnel
+ * (spec.node) whose NIC is not plugged yet); either way 1 more L2 entry per allowed pair
+ * MAC other than the port's that it alone declares (pair-macs.ts); per present network: 1 tunnel
  * classifier + 2 flood flows (+1 conntrack flow when it has load balancers) + 1 flow per
  * flood chunk that holds a local port of it; per load balancer: see lbFlows.
  *
@@ -30,6 +31,7 @@ import { OwnerIds, PIPELINE_OWNER, ctZone, floodChunkOwner, networkOwner } from 
 import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
 import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
 import { sourceMatchesOf, type SourceMatch } from './source-matches';
+import { countPairMacs, pairMacShared, pairMacsOf, type PairMacHolders } from './pair-macs';
 import { SharedParts, deepFreeze } from './shared-parts';
 import { TABLES, type Table } from './tables';
 // tunnel-probe.ts imports Priority and flow from here, used only inside its functions (as load-balancer.ts does).
@@ -139,7 +141,10 @@ function ipv4Source(field: 'ipv4_src' | 'arp_spa', m: SourceMatch): KnownOxm[] {
   return [m.mask === undefined ? { field, value: m.ip } : { field, value: m.ip, mask: m.mask }];
 }
 
-function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): DesiredFlow[] {
+/** Whether a pair MAC (lower-case) of the network is declared by more than one port: it then gets no L2 entry (pair-macs.ts). */
+export type PairMacSharing = (networkUid: string, mac: string) => boolean;
+
+function localPortFlows(port: PortModel, net: NetworkModel, ofport: number, shared: PairMacSharing): DesiredFlow[] {
   const inPort: KnownOxm = { field: 'in_port', value: ofport };
   const classify = port.portSecurity ? [loadField(NetworkField, net.vni), loadMark(FromLocalMark), loadMark(PortSecuredMark)] : [loadField(NetworkField, net.vni), loadMark(FromLocalMark)];
   const flows: DesiredFlow[] = [flow(TABLES.Classifier, Priority.Normal, [inPort], classify, TABLES.SpoofGuard)];
@@ -161,6 +166,7 @@ function localPortFlows(port: PortModel, net: NetworkModel, ofport: number): Des
   for (const ip of port.ips.filter(isIPv6)) flows.push(ndSelfPassFlow(net.vni, ofport, ip));
   flows.push(...arpAnswers(port, net));
   flows.push(flow(TABLES.L2Lookup, Priority.Normal, [matchField(NetworkField, net.vni), { field: 'eth_dst', value: port.mac }], [out(ofport)]));
+  for (const mac of pairMacsOf(port)) if (!shared(net.uid, mac)) flows.push(flow(TABLES.L2Lookup, Priority.Low, [matchField(NetworkField, net.vni), { field: 'eth_dst', value: mac }], [out(ofport)]));
   return flows;
 }
 
@@ -173,12 +179,15 @@ function arpAnswers(port: PortModel, net: NetworkModel): DesiredFlow[] {
   ];
 }
 
-function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, tunnelPort: number): DesiredFlow[] {
-  return [
+function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, tunnelPort: number, shared: PairMacSharing): DesiredFlow[] {
+  const toRemote = tunnelActions(net, remote, tunnelPort);
+  const flows = [
     ...arpAnswers(port, net),
     // Only for traffic of local ports: what comes in on a tunnel is never sent back out on one.
-    flow(TABLES.L2Lookup, Priority.Normal, [matchField(NetworkField, net.vni), matchMark(FromLocalMark), { field: 'eth_dst', value: port.mac }], tunnelActions(net, remote, tunnelPort)),
+    flow(TABLES.L2Lookup, Priority.Normal, [matchField(NetworkField, net.vni), matchMark(FromLocalMark), { field: 'eth_dst', value: port.mac }], toRemote),
   ];
+  for (const mac of pairMacsOf(port)) if (!shared(net.uid, mac)) flows.push(flow(TABLES.L2Lookup, Priority.Low, [matchField(NetworkField, net.vni), matchMark(FromLocalMark), { field: 'eth_dst', value: mac }], toRemote));
+  return flows;
 }
 
 export function pipelineFlows(): DesiredFlow[] {
@@ -237,12 +246,15 @@ function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: Node
 export interface ModelIndex {
   portsByNetwork: Map<string, PortModel[]>;
   lbsByNetwork: Map<string, LoadBalancerModel[]>;
+  pairMacShared: PairMacSharing;
 }
 
 export function indexModel(model: LogicalModel): ModelIndex {
   const portsByNetwork = new Map<string, PortModel[]>();
+  const pairHolders: PairMacHolders = new Map();
   for (const p of [...model.ports.values()].sort((a, b) => a.key.localeCompare(b.key))) {
     if (!model.networks.has(p.network)) continue;
+    countPairMacs(pairHolders, p, 1);
     let list = portsByNetwork.get(p.network);
     if (!list) portsByNetwork.set(p.network, (list = []));
     list.push(p);
@@ -254,19 +266,19 @@ export function indexModel(model: LogicalModel): ModelIndex {
     if (!list) lbsByNetwork.set(lb.network, (list = []));
     list.push(lb);
   }
-  return { portsByNetwork, lbsByNetwork };
+  return { portsByNetwork, lbsByNetwork, pairMacShared: (net, mac) => pairMacShared(pairHolders, net, mac) };
 }
 
 /** A port's flows on a node whose network is present there, or undefined when it has none (unbound and undeclared, or declared for this node; unknown remote node; no tunnel port). */
-function portOnNode(p: PortModel, net: NetworkModel, model: LogicalModel, nodeName: string, tunnelPort: number | undefined): DesiredFlow[] | undefined {
+function portOnNode(p: PortModel, net: NetworkModel, model: LogicalModel, nodeName: string, tunnelPort: number | undefined, shared: PairMacSharing): DesiredFlow[] | undefined {
   const b = p.binding;
-  if (b?.node === nodeName) return localPortFlows(p, net, b.ofport);
+  if (b?.node === nodeName) return localPortFlows(p, net, b.ofport, shared);
   // Bound elsewhere, or declared for another node and not plugged yet (its remote
   // entries are the same either way: the plug then only adds flows on its own node).
   const where = b ? b.node : p.expectedNode !== nodeName ? p.expectedNode : undefined;
   const remote = where ? model.nodes.get(where) : undefined;
   if (!remote || tunnelPort === undefined) return undefined;
-  return remotePortFlows(p, net, remote, tunnelPort);
+  return remotePortFlows(p, net, remote, tunnelPort, shared);
 }
 
 /** Where a network's ports are bound, as its flood needs it: the local ofports by chunk on one node, and the nodes holding any. */
@@ -331,7 +343,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
     const netFlows = networkOnNode(net, view, model, nodeName, tunnelPort, lbs);
     if (!netFlows) continue;
     for (const p of ports) {
-      const flows = portOnNode(p, net, model, nodeName, tunnelPort);
+      const flows = portOnNode(p, net, model, nodeName, tunnelPort, index.pairMacShared);
       if (!flows) continue;
       add(ids.portOwner(p.uid), `port ${p.key}`, flows);
       realizes.set(p.uid, p.version);
@@ -368,6 +380,8 @@ export interface ScopeIndex {
   floodChunksOf(networkUid: string, node: string): FloodChunks | undefined;
   /** Nodes with a port of the network bound. */
   boundNodesOf(networkUid: string): Iterable<string>;
+  /** Whether several ports of the network declare this pair MAC (lower-case). */
+  pairMacShared(networkUid: string, mac: string): boolean;
 }
 
 /** A flood chunk in a CompileScope. */
@@ -457,7 +471,7 @@ export function compileScope(
     const p = model.ports.get(uid);
     const net = p ? model.networks.get(p.network) : undefined;
     if (!p || !net || !isPresent(net)) continue;
-    const flows = portOnNode(p, net, model, nodeName, self?.tunnelPorts?.[net.encapsulation]);
+    const flows = portOnNode(p, net, model, nodeName, self?.tunnelPorts?.[net.encapsulation], (n, mac) => index.pairMacShared(n, mac));
     if (!flows) continue;
     add(owner, `port ${p.key}`, flows);
     realizes.set(uid, p.version);

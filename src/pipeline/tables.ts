@@ -14,6 +14,7 @@
  *                packets to the LB's MAC now addressed to a backend IP -> backend MAC, or,
  *                from that very backend (hairpin), SNAT to the VIP and back out its port
  *   L2Lookup     destination MAC of a local port -> output; of a remote port -> tunnel
+ *                (its own MAC; below those, a pair MAC only it declares, pair-macs.ts)
  *   Flood        broadcast / unknown unicast -> the network's flood chunks (resubmit) and VTEPs
  *   LbSlot       VIP + slot -> the slot's backend (load-balancer.ts)
  *   LbDnat       VIP:port + backend -> ct(commit, nat(dst=backend:targetPort)), back to LbNat

@@ -466,6 +466,38 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     log(`port security: spoofed IP frames received ${spoofedIpSeen}, spoofed MAC frames received ${spoofedMacSeen}, allowed pair pinged after ${pairMs.toFixed(0)} ms (guard passed ${dropped} packets so far)`);
   }, 60_000);
 
+  it('frames to an allowed pair\'s own MAC reach its port alone, across the tunnel; a pair MAC two ports share is flooded to the network', async () => {
+    const ns = 'e-pairmac';
+    const pairMac = '02:ab:00:00:00:50';
+    await network(ns, 'net', { subnets: [{ cidr: '10.23.0.0/24' }] });
+    const h = await vmFor(ns, 'net', 'h', 'hv2', { ips: ['10.23.0.20'], allowedAddressPairs: [{ ip: '10.23.0.50', mac: pairMac }] });
+    const c = await vmFor(ns, 'net', 'c', 'hv1', { ips: ['10.23.0.10'] });
+    const near = await vmFor(ns, 'net', 'near', 'hv1', { ips: ['10.23.0.11'] });
+    const far = await vmFor(ns, 'net', 'far', 'hv2', { ips: ['10.23.0.21'] });
+    await pingUntil(c.vm, '10.23.0.20');
+    await pingUntil(c.vm, '10.23.0.21');
+    await pingUntil(c.vm, '10.23.0.11');
+    // The client knows the pair's MAC (as after the holder's gratuitous ARP); its echo
+    // requests are all that goes to that MAC (the holder does not answer: no address there).
+    await c.vm.exec(['ip', 'neigh', 'replace', '10.23.0.50', 'lladdr', pairMac, 'dev', c.vm.iface, 'nud', 'permanent']);
+    const toPair = `ether dst ${pairMac}`;
+    const send = async () => {
+      const caps = await Promise.all([h, near, far].map((v) => capture(v.vm, toPair)));
+      await ping(c.vm, '10.23.0.50', ['-c', '10', '-i', '0.05', '-W', '1']);
+      const [atH, atNear, atFar] = await Promise.all(caps.map((cap) => cap.stop()));
+      return { atH: atH!.length, atNear: atNear!.length, atFar: atFar!.length };
+    };
+    const alone = await send();
+    // Before 2026-12-06 every one was unknown unicast: the three VMs got all ten.
+    expect(alone).toEqual({ atH: 10, atNear: 0, atFar: 0 });
+    // A second port declares the same MAC (VRRP peers): no one place, so flooded to both and the rest.
+    expect((await v!.call('PATCH', `${G}/namespaces/${ns}/virtualports/${near.port.metadata.name}`, { spec: { allowedAddressPairs: [{ ip: '10.23.0.50', mac: pairMac }] } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    await waitReady(ns, 'virtualports', near.port.metadata.name);
+    const shared = await eventually(async () => { const r = await send(); return r.atNear === 10 ? r : undefined; }, 10_000, 100);
+    expect(shared).toEqual({ atH: 10, atNear: 10, atFar: 10 });
+    log(`pair MAC: held by one port ${JSON.stringify(alone)} of 10 frames; shared by two ${JSON.stringify(shared)}`);
+  }, 60_000);
+
   it('ARP for a known address is answered on the local hypervisor; nothing is flooded', async () => {
     const ns = 'e-arp';
     await network(ns, 'net', { subnets: [{ cidr: '10.30.0.0/24' }] });

@@ -304,6 +304,16 @@ function pairHolder(input: TraceInput, netName: string, ip: string): { port: Vir
 }
 
 /**
+ * The ports of the network that declare this MAC (lower-case) as an allowed pair's, other
+ * than their own (pipeline/pair-macs.ts): one holder gets the MAC's L2 entry, several none.
+ */
+function pairMacSharers(input: TraceInput, netName: string, mac: string): string[] {
+  return input.ports
+    .filter((p) => p.spec?.network === netName && (macOf(p) ?? '').toLowerCase() !== mac && (p.spec.allowedAddressPairs ?? []).some((a) => (a.mac ?? '').toLowerCase() === mac))
+    .map((p) => p.metadata.name);
+}
+
+/**
  * What port security (pipeline/source-matches.ts, port-security-v6.ts) makes of a source MAC
  * and address the port does not send from by default: allowed when they are the port's own
  * (its link-local address for IPv6 too) or an allowed address pair's (an address or a CIDR;
@@ -375,13 +385,14 @@ export function logicalPath(input: TraceInput): LogicalPath {
       const { port, pair } = holder;
       const mac = (pair.mac ?? macOf(port) ?? '?').toLowerCase();
       lines.push(`${resolution(family)}no port of ${netName} has ${to.ip} as its own address: ${asked} to the network's ports and VTEPs (table Flood); port ${port.metadata.name} may answer, its allowed address pair ${pair.ip} covers it${pair.mac ? ` (with MAC ${mac})` : ''}`);
-      if (mac !== (macOf(port) ?? '').toLowerCase()) {
-        lines.push(`l2:       dst MAC ${mac} is no port's: unknown unicast, flooded to the network's ports and VTEPs (table Flood), which port ${port.metadata.name} receives`);
+      const sharers = mac !== (macOf(port) ?? '').toLowerCase() ? pairMacSharers(input, netName, mac) : [];
+      if (sharers.length > 1) {
+        lines.push(`l2:       dst MAC ${mac} is the allowed pair MAC of ${sharers.length} ports (${sharers.join(', ')}), so of no one place: unknown unicast, flooded to the network's ports and VTEPs (table Flood), which port ${port.metadata.name} receives`);
         return { lines, deliver: true, src: srcIp };
       }
       const delivery = deliveryTo(input, port);
-      lines.push(`l2:       dst MAC ${mac}: ${describeDelivery(input, delivery)}`);
-      return { lines, deliver: reachesVm(delivery), dstMac: macOf(port), delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
+      lines.push(`l2:       dst MAC ${mac}${sharers.length ? ` (port ${port.metadata.name}'s allowed pair MAC)` : ''}: ${describeDelivery(input, delivery)}`);
+      return { lines, deliver: reachesVm(delivery), dstMac: mac, delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
     }
   }
   if (!dst) return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false, src: srcIp };

@@ -98,8 +98,15 @@ describe('trace: logical path', () => {
     expect(exact.lines.join('\n')).toMatch(/port h on node hv2: tunnel/);
     const ranged = logicalPath(withPairs('10.0.0.70'));
     expect(ranged.deliver).toBe(true);
-    expect(ranged.lines.join('\n')).toMatch(/allowed address pair 10\.0\.0\.64\/28 covers it \(with MAC 02:00:00:00:00:99\)[\s\S]*unknown unicast, flooded/);
+    // A pair MAC one port holds is an L2 entry to it (pipeline/pair-macs.ts); OVS is traced with it.
+    expect(ranged.lines.join('\n')).toMatch(/allowed address pair 10\.0\.0\.64\/28 covers it \(with MAC 02:00:00:00:00:99\)\nl2:       dst MAC 02:00:00:00:00:99 \(port h's allowed pair MAC\): port h on node hv2: tunnel/);
+    expect([ranged.dstMac, ranged.delivery?.kind]).toEqual(['02:00:00:00:00:99', 'tunnel']);
     expect(logicalPath(withPairs('10.0.0.80')).deliver).toBe(false);
+    // Declared by two ports (VRRP peers): no one place, flooded.
+    const peer = { ...port('k', '10.0.0.11', 'hv1', 8), spec: { ...port('k', '10.0.0.11', 'hv1', 8).spec!, allowedAddressPairs: [{ ip: '10.0.0.64/28', mac: '02:00:00:00:00:99' }] } } as VirtualPort;
+    const shared = logicalPath({ ...input('10.0.0.70', 'icmp'), ports: [...ports, holder, peer] });
+    expect(shared.lines.join('\n')).toMatch(/dst MAC 02:00:00:00:00:99 is the allowed pair MAC of 2 ports \(h, k\), so of no one place: unknown unicast, flooded/);
+    expect(shared.dstMac).toBeUndefined();
   });
 
   it('a NIC whose link is down (Bound LinkDown) takes nothing the switch sends it, and sends nothing', () => {

@@ -88,3 +88,24 @@ describe('LiveModel load balancers', () => {
     expect(fresh.loadBalancers.get('lb-uid')!.slots).toBe(1024);
   });
 });
+
+describe('LiveModel pair MACs', () => {
+  const withPair = (i: number, mac: string, bound?: { node: string; ofport: number }): VirtualPort => {
+    const p = port(i, bound);
+    return { ...p, spec: { ...p.spec!, allowedAddressPairs: [{ ip: `10.0.0.${100 + i}`, mac }] } };
+  };
+
+  it('a port declaring a pair MAC another port holds touches that port too (its L2 entry goes), and so does its leaving', () => {
+    const m = new LiveModel(() => [], () => ({ vxlan: 1 }));
+    m.rebuild([network], [withPair(1, '00:00:5e:00:01:07', { node: 'hv1', ofport: 10 }), port(2, { node: 'hv2', ofport: 11 })], nodes, []);
+    expect(m.pairMacShared('net-uid', '00:00:5e:00:01:07')).toBe(false);
+    const joins = m.portChanged(key(2), withPair(2, '00:00:5E:00:01:07', { node: 'hv2', ofport: 11 }));
+    expect(joins.ports).toEqual(new Set(['p1-uid', 'p2-uid']));
+    expect(m.pairMacShared('net-uid', '00:00:5e:00:01:07')).toBe(true);
+    const leaves = m.portChanged(key(2), undefined);
+    expect(leaves.ports).toEqual(new Set(['p1-uid', 'p2-uid']));
+    expect(m.pairMacShared('net-uid', '00:00:5e:00:01:07')).toBe(false);
+    // A port without pairs touches only itself.
+    expect(m.portChanged(key(3), port(3, { node: 'hv2', ofport: 12 })).ports).toEqual(new Set(['p3-uid']));
+  });
+});

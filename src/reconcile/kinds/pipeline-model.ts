@@ -17,6 +17,7 @@
 import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
+import { countPairMacs, pairMacShared, type PairMacHolders } from '../../pipeline/pair-macs';
 import { floodChunkKey, floodChunkOf, indexModel, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
@@ -114,6 +115,8 @@ export class LiveModel implements ScopeIndex {
   private readonly boundCount = new Map<string, Map<string, number>>();
   /** networkUid -> node -> flood chunk -> ofport -> number of ports bound to it. */
   private readonly chunksByNet = new Map<string, Map<string, Map<number, Map<number, number>>>>();
+  /** networkUid -> pair MAC -> ports declaring it (a shared one gets no L2 entry, pair-macs.ts). */
+  private readonly pairHolders: PairMacHolders = new Map();
   /** The raw load balancers, to re-resolve backends when their network's ports change. */
   private readonly rawLbs = new Map<string, LoadBalancer>();
   /** Backends that left a load balancer (all of one that went) since the last drainRetired(). */
@@ -195,10 +198,14 @@ export class LiveModel implements ScopeIndex {
     return this.chunksByNet.get(networkUid)?.get(node);
   }
 
+  pairMacShared(networkUid: string, mac: string): boolean {
+    return pairMacShared(this.pairHolders, networkUid, mac);
+  }
+
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
-    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.rawLbs, this.terminating]) m.clear();
+    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.pairHolders, this.rawLbs, this.terminating]) m.clear();
     // A network being deleted keeps its flows while ports or load balancers are on it (it waits
     // for them, and their traffic goes on until they are deleted, as a terminating namespace's
     // pods keep running): modelled while something names it.
@@ -280,9 +287,10 @@ export class LiveModel implements ScopeIndex {
       t.ports.add(old.uid);
       nets.add(old.network);
       if (old.binding) t.floodChunks.add(floodChunkKey(old.network, floodChunkOf(old.binding.ofport)));
-      this.dropPort(key, old, crossings);
+      // The other ports of its pair MACs: one that held a MAC alone, or now does, gains or loses its L2 entry.
+      for (const uid of this.dropPort(key, old, crossings)) t.ports.add(uid);
     }
-    const now = obj ? this.putPort(key, obj, old?.binding, crossings) : undefined;
+    const now = obj ? this.putPort(key, obj, old?.binding, crossings, t.ports) : undefined;
     if (now) {
       t.ports.add(now.uid);
       nets.add(now.network);
@@ -317,7 +325,8 @@ export class LiveModel implements ScopeIndex {
     return t;
   }
 
-  private putPort(key: string, p: VirtualPort, modelled?: PortBinding, crossings?: Crossings): PortModel | undefined {
+  /** sharers: where to add the ports that declare one of its pair MACs (itself included). */
+  private putPort(key: string, p: VirtualPort, modelled?: PortBinding, crossings?: Crossings, sharers?: Set<string>): PortModel | undefined {
     const net = this.netByName.get(`${p.metadata.namespace}/${p.spec?.network}`);
     if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) return undefined;
     const binding = this.bindingFor(p, modelled);
@@ -341,10 +350,12 @@ export class LiveModel implements ScopeIndex {
     if (!inNet) this.portsByNet.set(net.uid, (inNet = new Map()));
     inNet.set(m.uid, m);
     if (m.binding) this.countBinding(net.uid, m.binding, +1, crossings);
+    for (const uid of countPairMacs(this.pairHolders, m, 1)) sharers?.add(uid);
     return m;
   }
 
-  private dropPort(key: string, m: PortModel, crossings?: Crossings): void {
+  /** Returns the ports still declaring one of its pair MACs. */
+  private dropPort(key: string, m: PortModel, crossings?: Crossings): string[] {
     this.ports.delete(m.uid);
     this.portUidByKey.delete(key);
     this.keyOfUid.delete(m.uid);
@@ -352,6 +363,7 @@ export class LiveModel implements ScopeIndex {
     inNet?.delete(m.uid);
     if (inNet?.size === 0) this.portsByNet.delete(m.network);
     if (m.binding) this.countBinding(m.network, m.binding, -1, crossings);
+    return countPairMacs(this.pairHolders, m, -1);
   }
 
   private countBinding(net: string, b: PortBinding, delta: 1 | -1, crossings?: Crossings): void {

@@ -1,0 +1,52 @@
+/**
+ * Allowed address pairs may name a MAC other than the port's (a VRRP virtual MAC, a nested
+ * container's, a load balancer backend at a pair address). The switch must know where such
+ * a MAC is, or every frame to it is unknown unicast, flooded to all of the network's ports
+ * and VTEPs (QA-108: a backend at a pair address received its load balancer's traffic by
+ * flooding, and so did every other VM of the network).
+ *
+ * A pair MAC held by one port of the network gets an L2 entry to that port, below the
+ * network's own MACs (a pair that repeats another port's MAC never takes its traffic).
+ * A pair MAC several ports declare (VRRP peers sharing 00:00:5e:00:01:xx) has no one place:
+ * it stays unknown unicast and is flooded, which reaches whichever peer holds it now.
+ */
+import type { PortModel } from './model';
+
+/** The MACs of a port's pairs other than its own, lower-cased, each once, in order. */
+export function pairMacsOf(port: PortModel): string[] {
+  if (!port.allowedAddressPairs.length) return [];
+  const own = port.mac.toLowerCase();
+  const out: string[] = [];
+  for (const a of port.allowedAddressPairs) {
+    const mac = a.mac.toLowerCase();
+    if (mac !== own && !out.includes(mac)) out.push(mac);
+  }
+  return out;
+}
+
+/** Per network uid, per pair MAC: the ports that declare it. */
+export type PairMacHolders = Map<string, Map<string, Set<string>>>;
+
+/** Adds (delta 1) or removes (-1) a port's pair MACs; the holders of each, for the caller to recompile. */
+export function countPairMacs(holders: PairMacHolders, port: PortModel, delta: 1 | -1): string[] {
+  const macs = pairMacsOf(port);
+  if (!macs.length) return [];
+  let byMac = holders.get(port.network);
+  if (!byMac) holders.set(port.network, (byMac = new Map()));
+  const affected: string[] = [];
+  for (const mac of macs) {
+    let ports = byMac.get(mac);
+    if (!ports) byMac.set(mac, (ports = new Set()));
+    if (delta > 0) ports.add(port.uid);
+    else ports.delete(port.uid);
+    affected.push(...ports);
+    if (ports.size === 0) byMac.delete(mac);
+  }
+  if (byMac.size === 0) holders.delete(port.network);
+  return affected;
+}
+
+/** Whether more than one port of the network declares this pair MAC (lower-case). */
+export function pairMacShared(holders: PairMacHolders, networkUid: string, mac: string): boolean {
+  return (holders.get(networkUid)?.get(mac)?.size ?? 0) > 1;
+}
