@@ -1,6 +1,6 @@
 import { canonicalIp, parseMac, tryParseIp } from '../ipam';
 import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
-import { HEALTH_CHECK_DEFAULTS, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
+import { HEALTH_CHECK_DEFAULTS, type AllowedAddressPair, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
@@ -31,6 +31,17 @@ function vipFamily(lb: LoadBalancer, net: VirtualNetwork): 4 | 6 {
  * on what the client did not touch (QA: every update was refused, and a load balancer stayed
  * Terminating). Status (ResolvedRefs) says what such a backend resolves to now.
  */
+/**
+ * An address backend no port has as its own: resolved through allowed address pairs
+ * (lb-backends.ts) when exactly one port's pairs cover it; otherwise it takes no connections.
+ */
+function unheldAddressWarning(field: string, ip: string, network: string, pairs: ReadonlyArray<{ port: string; pair: AllowedAddressPair }>): string | undefined {
+  const ports = [...new Set(pairs.filter((p) => pairCovers(p.pair, ip)).map((p) => `"${p.port}"`))];
+  if (ports.length === 1) return undefined;
+  if (ports.length === 0) return `${field}.ip: no VirtualPort of network "${network}" has ${ip} as its address or in an allowed address pair (yet); this backend takes no connections until one does`;
+  return `${field}.ip: ${ip} is in allowed address pairs of VirtualPorts ${ports.join(', ')} (a VRRP pair): which one holds it is the VMs' business, so this backend takes no connections (ResolvedRefs AmbiguousBackend); name the port instead`;
+}
+
 async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[], kept: ReadonlySet<string> = new Set()): Promise<void> {
   const spec = lb.spec!;
   const listeners = new Map<string, number>();
@@ -57,6 +68,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
   const family = vipFamily(lb, net);
   const seen = new Map<string, number>();
   const portIps = new Map<string, { index: number; port: string }>();
+  let pairs: Awaited<ReturnType<typeof networkPairs>> | undefined;
   for (const [i, b] of (spec.backends ?? []).entries()) {
     const field = `spec.backends[${i}]`;
     if ((b.port === undefined) === (b.ip === undefined)) {
@@ -88,6 +100,12 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
         if (ownVip || holder?.owner.kind === 'LoadBalancer') {
           const whose = ownVip || holder?.owner.uid === lb.metadata.uid ? "this load balancer's own VIP" : `the VIP of LoadBalancer "${holder!.owner.name}"`;
           causes.push({ field: `${field}.ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${b.ip}": ${whose}; a backend must be a VM's address` });
+        } else if (!holder) {
+          // Valid (its port may come later), but it takes nothing as it is; a port backend
+          // that does not exist is warned of, an address no port holds was accepted silently (QA-107).
+          pairs ??= await networkPairs(ctx, lb.metadata.namespace!, net.metadata.name);
+          const warning = unheldAddressWarning(field, b.ip, net.metadata.name, pairs);
+          if (warning) warnings.push(warning);
         }
       }
       id = `ip:${b.ip}`;

@@ -253,7 +253,20 @@ describe('lb', () => {
     expect(six).toMatchObject({ code: 0, stdout: 'loadbalancer.vnet.dev/six\n' });
     expect(six.stderr).toBe('Warning: spec.backends[0].port: VirtualPort "v4only" has no IPv6 address, the VIP\'s family; this backend takes no connections (a port\'s addresses never change: name a port with one, or create this one again with one)\n');
     await ok('lb', 'delete', 'six', '-n', 't1');
-    await ok('port', 'delete', 'v4only', '-n', 't1');
+    // An address backend no port holds, own or by a pair, nor one port alone (QA-107: accepted silently).
+    for (const name of ['vrrp1', 'vrrp2']) {
+      expect((await v.call('POST', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualports', { metadata: { name }, spec: { network: 'blue', allowedAddressPairs: [{ ip: '10.0.0.88' }] } })).status).toBe(201);
+    }
+    const addr = await cli.run(['lb', 'create', 'addr', '--network', 'blue', '--listen', '80', '--backend', '10.0.0.87', '--backend', '10.0.0.88', '--backend', '10.0.0.77', '-n', 't1', '-o', 'name']);
+    expect(addr).toMatchObject({ code: 0, stdout: 'loadbalancer.vnet.dev/addr\n' });
+    expect(addr.stderr).toBe(
+      'Warning: spec.backends[0].ip: no VirtualPort of network "blue" has 10.0.0.87 as its address or in an allowed address pair (yet); this backend takes no connections until one does\n' +
+        'Warning: spec.backends[1].ip: 10.0.0.88 is in allowed address pairs of VirtualPorts "vrrp1", "vrrp2" (a VRRP pair): which one holds it is the VMs\' business, so this backend takes no connections (ResolvedRefs AmbiguousBackend); name the port instead\n',
+    );
+    // Said when added, not again for what an edit keeps.
+    expect(await cli.run(['lb', 'add-backend', 'addr', '--backend', 'vm1', '-n', 't1'])).toMatchObject({ code: 0, stderr: '' });
+    await ok('lb', 'delete', 'addr', '-n', 't1');
+    await ok('port', 'delete', 'v4only', 'vrrp1', 'vrrp2', '-n', 't1');
   });
 
   it('deletes every name it can, says which one it could not, and ignores missing ones when asked', async () => {
