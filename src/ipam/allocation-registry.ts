@@ -41,6 +41,12 @@ export function macKey(namespace: string, network: string, mac: string): string 
   return `${macPrefix(namespace, network)}${mac}`;
 }
 
+/** The network an address or MAC claim is in (ipKey, macKey); undefined for other claims. */
+export function networkOfClaim(key: string): { namespace: string; network: string } | undefined {
+  const m = /^\/ipam\/(?:ips|macs)\/([^/]+)\/([^/]+)\//.exec(key);
+  return m ? { namespace: m[1]!, network: m[2]! } : undefined;
+}
+
 export const VNI_PREFIX = `${ROOT}vnis/`;
 
 export function vniKey(vni: number): string {

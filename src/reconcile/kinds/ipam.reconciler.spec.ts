@@ -85,6 +85,37 @@ describe('IpamReconciler: network status', () => {
   });
 });
 
+describe('IpamReconciler: claims of an object deleted without its finalizer', () => {
+  it('are freed, and its network counts them out: the delete event\'s recount ran before they were freed', async () => {
+    const { objects, ipam } = await setup(200);
+    await createPort(objects, 1);
+    await createPort(objects, 2);
+    await ipam.start();
+    const allocated = async () => ((await objects.get<VirtualNetwork>(NETWORKS, NS, 'net'))?.status as NetStatus | undefined)?.subnets?.[0]?.allocated;
+    const until = async (n: number) => {
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline && (await allocated()) !== n) await new Promise((r) => setTimeout(r, 10));
+      return allocated();
+    };
+    expect(await until(2)).toBe(2);
+    // A quiet network: the delete's own recount runs at once, and no other event follows.
+    await new Promise((r) => setTimeout(r, 300));
+    // Freeing a claim takes a store round trip or two (etcd, a busy SQLite): the recount reads first.
+    const txn = objects.kv.txn.bind(objects.kv);
+    objects.kv.txn = (async (ops: Parameters<typeof txn>[0]) => {
+      if (ops.some((o) => o.type === 'delete' && o.key.startsWith('/ipam/'))) await new Promise((r) => setTimeout(r, 100));
+      return txn(ops);
+    }) as typeof objects.kv.txn;
+    // Its finalizers removed by hand: the object goes, its claims stay until released.
+    await objects.kv.txn([{ type: 'delete', key: '/registry/vnet.dev/virtualports/t/p1' }]);
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && (await objects.kv.get(ipKey(NS, 'net', port(1).spec!.ips![0]!)))) await new Promise((r) => setTimeout(r, 10));
+    expect(await objects.kv.get(ipKey(NS, 'net', port(1).spec!.ips![0]!))).toBeUndefined();
+    expect(await until(1)).toBe(1);
+    await ipam.stop();
+  });
+});
+
 describe('IpamReconciler: repair', () => {
   it('a load balancer stored before VIP MACs were claimed claims its MAC late; one whose MAC another object holds says so in AddressesAllocated', async () => {
     const { objects, ipam } = await setup(200);

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { IpAllocator } from '../../ipam';
-import { AllocationRegistry, ctZoneKey, ifaceKey, interfaceIdOfKey, ipKey, macKey, macPrefix, subnetChangeKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
+import { AllocationRegistry, ctZoneKey, ifaceKey, interfaceIdOfKey, ipKey, macKey, macPrefix, networkOfClaim, subnetChangeKey, vniKey, type Allocation } from '../../ipam/allocation-registry';
 import { ctZone, loadBalancerMac } from '../../pipeline/owners';
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
@@ -75,6 +75,8 @@ export class IpamReconciler {
   private readonly allocations: AllocationRegistry;
   private repairTimer?: NodeJS.Timeout;
   private readonly log: Logger;
+  /** Recounts a network's status soon (throttled): namespace and network name. */
+  private recountNetwork: (namespace: string, network: string) => void = () => undefined;
 
   constructor(private readonly opts: IpamReconcilerOptions) {
     this.allocations = new AllocationRegistry(opts.objects.kv);
@@ -119,6 +121,7 @@ export class IpamReconciler {
     const netController = this.controllers[2]!;
     const delay = opts.networkStatusDelayMs ?? NETWORK_STATUS_DELAY_MS;
     const throttled = throttledEnqueue(netController.queue, delay);
+    this.recountNetwork = (namespace, network) => throttled(`${typePrefix(NETWORKS)}${namespace}/${network}`);
     for (const informer of [portInformer, lbInformer]) {
       const schedule = (obj: KubeObject) => {
         for (const k of networkKeyOf(obj)) throttled(k);
@@ -317,10 +320,21 @@ export class IpamReconciler {
           () => false,
         );
         if (freed) this.log.warn({ event: 'ipam.released_orphaned', kind: type.plural, namespace: obj.metadata.namespace, name: obj.metadata.name, key: kv.key }, 'freed a claim of an object deleted without its vnet.dev/ipam finalizer');
+        if (freed) this.recountFreed(kv.key);
       }
     } catch (err) {
       this.log.warn({ err, kind: type.plural, name: obj.metadata.name }, 'releasing a deleted object\'s claims failed; the repair sweep will');
     }
+  }
+
+  /**
+   * The network of a freed address claim counts one less: recounted, as the delete event's
+   * own recount ran before the claim was freed (QA-107: status said an address was still
+   * allocated after its load balancer's finalizers were removed by hand).
+   */
+  private recountFreed(key: string): void {
+    const at = networkOfClaim(key);
+    if (at) this.recountNetwork(at.namespace, at.network);
   }
 
   /** Frees claims whose owner no longer exists (or is a different object of the same name). */
@@ -340,6 +354,7 @@ export class IpamReconciler {
       try {
         await this.opts.objects.kv.txn([{ type: 'delete', key: kv.key, expectedModRevision: kv.modRevision }]);
         freed++;
+        this.recountFreed(kv.key);
         this.log.warn({ event: 'ipam.repaired', key: kv.key, owner }, 'freed an allocation whose owner is gone');
       } catch {
         /* re-claimed or already gone meanwhile: nothing to repair */
