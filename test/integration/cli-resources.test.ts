@@ -161,6 +161,8 @@ describe('port', () => {
     expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0')).toMatch(/not an IPv4 or IPv6 address/);
     expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue', '--node', 'hv1', '--mac', 'zz')).toMatch(/not a MAC address/);
     expect(await fails(2, 'port', 'create', 'p3', '--network', 'blue', '--node', '')).toContain('--node needs a node name');
+    expect(await fails(2, 'port', 'create', 'p3', '--network', ' ')).toContain('--network needs the name of a VirtualNetwork');
+    expect(await fails(2, 'lb', 'create', 'l3', '--network', '', '--listen', '80')).toContain('--network needs the name of the VirtualNetwork');
   });
 
   it('creates an unpinned port without --node, and names a node\'s own OVSDB where its Open vSwitch is not the system\'s (QA-98: the ovs-vsctl printed for `npm start`\'s node failed as printed)', async () => {

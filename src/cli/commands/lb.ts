@@ -156,6 +156,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
     create.action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP'; healthCheck?: boolean } & HealthFlagValues, cmd: Command) => {
         // Before anything is sent: a bad value creates nothing.
         if (o.vip !== undefined && o.vip.trim() === '') throw new UsageError('--vip needs an address (leave the flag out to have one allocated)');
+        if (o.network.trim() === '') throw new UsageError('--network needs the name of the VirtualNetwork that carries the VIP');
         const healthCheck = healthCheckForCreate(o);
         const rt = runtimeOf(cmd);
         const body: LoadBalancer = {

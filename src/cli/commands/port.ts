@@ -103,6 +103,7 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
       .action(async (name: string, o: { network: string; node?: string; ip?: string[]; mac?: string; interfaceId?: string }, cmd: Command) => {
         if (o.interfaceId !== undefined && o.interfaceId.trim() === '') throw new UsageError("--interface-id needs an id (leave the flag out to use the port's uid)");
         if (o.node !== undefined && o.node.trim() === '') throw new UsageError('--node needs a node name (leave the flag out for a port bound wherever its NIC shows up)');
+        if (o.network.trim() === '') throw new UsageError('--network needs the name of a VirtualNetwork in the namespace');
         const rt = runtimeOf(cmd);
         const body: VirtualPort = {
           apiVersion: PORTS.apiVersion,
