@@ -112,6 +112,18 @@ describe('NodeTables', () => {
     expect(f.get('tap4')!.get(FilterMap.Src6)).toEqual(new Set());
   });
 
+  it('a backend at an allowed pair address, by the pair\'s own MAC (delivered to its port by the tables): a conntrack VIP, and a remote client\'s first packet to it is taken at the underlay', () => {
+    const D = '02:00:00:00:00:0d', P = '02:aa:00:00:00:50';
+    const t = tables();
+    t.ports[2] = { ...t.ports[2]!, sources: [{ mac: D, ip: '10.0.1.13' }, { mac: P, ip: '10.0.1.50' }] };
+    t.macs.push({ network: 200, mac: P, to: { kind: 'local', port: 5 } });
+    t.vips = [{ network: 200, proto: 'TCP', vip: '10.0.1.200', port: 80, backends: [{ ip: '10.0.1.50', port: 8080, weight: 1, mac: P }] }];
+    t.lbGuards = [{ network: 200, vips: ['10.0.1.200'], backends: ['10.0.1.50'] }];
+    expect(isConntrackVip(t, t.vips[0]!)).toBe(true);
+    const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
+    expect(f.get('eth0')!.get(FilterMap.Target)).toContain(targetKey(200, P, '10.0.1.50', 8080, 6));
+  });
+
   it('conntrack VIPs: SYN (TCP) and flow-opening (UDP) keys on the VM NICs of the VIP\'s network, only when every weighted backend is reachable by the tables', () => {
     const D = '02:00:00:00:00:0d';
     const t = tables();

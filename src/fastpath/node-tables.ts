@@ -294,7 +294,8 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
   // network (lbGuards: SCTP listeners' too): toward a port whose ordinary
   // traffic is the fast path's, nothing from it is taken (whatever its port: a connection OVS
   // dealt keeps its target port when the listener's changes; an ICMP error OVS relates to it).
-  const slowPortMacs = new Set(t.ports.filter((p) => p.slowOnly).map((p) => `${p.network}/${p.mac.toLowerCase()}`));
+  // Every MAC the tables deliver to such a port: its own and a pair MAC it alone declares (a backend at a pair address).
+  const slowPortMacs = new Set(t.macs.flatMap((m) => (m.to.kind === 'local' && slowPorts.has(m.to.port) ? [`${m.network}/${m.mac.toLowerCase()}`] : [])));
   const targets = new Set<string>();
   for (const g of guards.values()) {
     const vni = vniOf.get(g.network);

@@ -41,12 +41,13 @@ function sample(): LogicalModel {
     [net('blue', 100), net('red', 200, 'geneve'), net('green', 300)],
     [
       port('b1', 'blue', 11, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.99', mac: mac(11) }] }),
-      port('b2', 'blue', 12, 'hv1'),
-      port('b3', 'blue', 13, 'hv2'),
-      port('b4', 'blue', 14, 'hv3'),
+      // A pair MAC b2 alone declares; one b3 and b4 share (VRRP); r2's pair repeats r1's own MAC.
+      port('b2', 'blue', 12, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.98', mac: '02:aa:00:00:00:01' }] }),
+      port('b3', 'blue', 13, 'hv2', { allowedAddressPairs: [{ ip: '10.0.0.97', mac: '00:00:5e:00:01:07' }, { ip: '10.0.0.96', mac: '02:aa:00:00:00:03' }] }),
+      port('b4', 'blue', 14, 'hv3', { allowedAddressPairs: [{ ip: '10.0.0.97', mac: '00:00:5e:00:01:07' }] }),
       port('b5', 'blue', 15, undefined), // unbound: nowhere
       port('r1', 'red', 21, 'hv1', { portSecurity: false }),
-      port('r2', 'red', 22, 'hv2'),
+      port('r2', 'red', 22, 'hv2', { allowedAddressPairs: [{ ip: '10.0.0.95', mac: mac(21) }] }),
       port('g1', 'green', 31, 'hv2'), // green is not present on hv1
       port('g2', 'green', 32, 'hv3'),
     ],
@@ -78,6 +79,7 @@ type Where = string; // "local:5" or "remote:198.18.0.2/vni 100/port 1"
 function ovsDeliveries(m: LogicalModel, node: string): Map<string, Where> {
   const c = compileNode(m, node, new OwnerIds());
   const out = new Map<string, Where>();
+  const priority = new Map<string, number>();
   for (const o of c.owners.values()) {
     for (const f of o.flows) {
       if (f.tableId !== TABLES.L2Lookup.id || !f.priority) continue;
@@ -89,7 +91,11 @@ function ovsDeliveries(m: LogicalModel, node: string): Map<string, Where> {
       const tunDst = actions.find((a) => a.type === 'set_field' && a.field === 'tun_ipv4_dst') as { value: string } | undefined;
       const tunId = actions.find((a) => a.type === 'set_field' && a.field === 'tunnel_id') as { value: bigint } | undefined;
       const where = tunDst ? `remote:${tunDst.value}/vni ${tunId?.value}/port ${output?.port}` : `local:${output?.port}`;
-      out.set(`${reg.value}/${dst.value}`, where);
+      // The highest priority entry for a MAC is where OVS sends it (a port's own MAC above a pair's).
+      const k = `${reg.value}/${dst.value}`;
+      if ((priority.get(k) ?? -1) >= f.priority) continue;
+      priority.set(k, f.priority);
+      out.set(k, where);
     }
   }
   return out;
@@ -112,6 +118,9 @@ describe('planFastPath', () => {
       const ovs = ovsDeliveries(m, node);
       const fp = planDeliveries(planFastPath(m, node), m);
       expect(ovs.size).toBeGreaterThan(0);
+      // The pair MAC b2 alone holds is switched on every node where blue is; the shared one nowhere.
+      expect(fp.get('100/02:aa:00:00:00:01')).toBe(node === 'hv1' ? 'local:12' : 'remote:198.18.0.1/vni 100/port 1');
+      expect(fp.has('100/00:00:5e:00:01:07')).toBe(false);
       expect([...fp.entries()].sort()).toEqual([...ovs.entries()].sort());
     }
   });

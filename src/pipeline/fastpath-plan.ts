@@ -14,6 +14,7 @@
  */
 import type { Encapsulation } from '../resources/kinds';
 import { indexModel, type ModelIndex } from './compiler';
+import { pairMacsOf } from './pair-macs';
 import { activeBackends, slotCountOf, slotsOf } from './load-balancer';
 import { ipv6AddressesOf } from './port-security-v6';
 import type { LbBackendModel, LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
@@ -135,6 +136,17 @@ function slotTable(lb: LoadBalancerModel, unique: readonly LbBackendModel[]): nu
   return slotsOf(active, slotCountOf(lb)).map((i) => (i < 0 ? -1 : at.get(active[i]!.ip)!));
 }
 
+/**
+ * The MACs L2Lookup switches to a port (compiler.ts): its own, and each pair MAC it alone
+ * declares that is no port's own (OVS's own-MAC entries are above the pair ones, so such a
+ * pair MAC goes to its owner there, and so here).
+ */
+function l2MacsIn(net: NetworkModel, ports: readonly PortModel[], index: ModelIndex): (p: PortModel) => string[] {
+  if (!ports.some((p) => p.allowedAddressPairs.length)) return (p) => [p.mac];
+  const own = new Set(ports.map((p) => p.mac.toLowerCase()));
+  return (p) => [p.mac, ...pairMacsOf(p).filter((mac) => !own.has(mac) && !index.pairMacShared(net.uid, mac))];
+}
+
 function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
   const v4 = [...p.ips.map((ip) => ({ mac: p.mac, ip })), ...p.allowedAddressPairs].filter((a) => isIPv4(a.ip));
   return [...v4, ...ipv6AddressesOf(p).map(({ mac, ip }) => ({ mac, ip }))];
@@ -152,7 +164,7 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
   const plan: FastPathPlan = { node: nodeName, ports: [], vnis: [], vteps: [], macs: [], vips: [], lbGuards: [] };
   if (self) plan.localVtep = self.tunnelIP;
   const vteps = new Map<string, FastPathVtep>();
-  const remoteEntries: Array<{ net: NetworkModel; port: PortModel; remote: NodeModel }> = [];
+  const remoteEntries: Array<{ net: NetworkModel; macs: readonly string[]; remote: NodeModel }> = [];
   const nets = [...model.networks.values()].sort((a, b) => a.vni - b.vni);
   for (const net of nets) {
     const ports = index.portsByNetwork.get(net.uid) ?? [];
@@ -161,18 +173,19 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
     const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
     const lbs = index.lbsByNetwork.get(net.uid) ?? [];
     const conntrackOnly = lbs.length ? conntrackOnlyOf(lbs) : undefined;
+    const macsOf = l2MacsIn(net, ports, index);
     for (const p of ports) {
       const b = p.binding;
       if (b?.node === nodeName) {
         const sources = sourcesOf(p);
         plan.ports.push({ ofport: b.ofport, network: net.vni, mac: p.mac, key: p.key, portSecurity: p.portSecurity, sources, ...(conntrackOnly ? { conntrackOnly: conntrackOnly(p, sources) } : {}) });
-        plan.macs.push({ network: net.vni, mac: p.mac, to: { kind: 'local', ofport: b.ofport } });
+        for (const mac of macsOf(p)) plan.macs.push({ network: net.vni, mac, to: { kind: 'local', ofport: b.ofport } });
         continue;
       }
       const remote = b ? model.nodes.get(b.node) : undefined;
       if (!remote || tunnelPort === undefined) continue;
       vteps.set(`${remote.name}/${net.encapsulation}`, { id: 0, node: remote.name, ip: remote.tunnelIP, encap: net.encapsulation });
-      remoteEntries.push({ net, port: p, remote });
+      remoteEntries.push({ net, macs: macsOf(p), remote });
     }
     if (lbs.length) {
       const sorted = (a: string[]) => [...new Set(a)].sort();
@@ -204,9 +217,9 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
   }
   plan.vteps = [...vteps.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, v], i) => ({ ...v, id: i + 1 }));
   const vtepId = new Map(plan.vteps.map((v) => [`${v.node}/${v.encap}`, v.id]));
-  for (const { net, port, remote } of remoteEntries) {
+  for (const { net, macs, remote } of remoteEntries) {
     const vtep = vtepId.get(`${remote.name}/${net.encapsulation}`)!;
-    plan.macs.push({ network: net.vni, mac: port.mac, to: { kind: 'remote', vtep, node: remote.name, ip: remote.tunnelIP, vni: net.vni, encap: net.encapsulation } });
+    for (const mac of macs) plan.macs.push({ network: net.vni, mac, to: { kind: 'remote', vtep, node: remote.name, ip: remote.tunnelIP, vni: net.vni, encap: net.encapsulation } });
   }
   plan.macs.sort((a, b) => a.network - b.network || a.mac.localeCompare(b.mac));
   return plan;
