@@ -2,7 +2,7 @@
  * Picking and checking addresses inside a network: shared by ports (their IPs) and load
  * balancers (their VIP).
  */
-import { IpAllocator, canonicalIp, cryptoRng, tryParseIp } from '../ipam';
+import { IpAllocator, canonicalIp, cryptoRng, formatIp, tryParseIp } from '../ipam';
 import type { AllocationRegistry } from '../ipam/allocation-registry';
 import type { VirtualNetwork } from '../resources/kinds';
 
@@ -64,4 +64,17 @@ export function pickIp(net: VirtualNetwork, allocators: IpAllocator[], family: 4
 
 export function familiesOf(allocators: IpAllocator[]): (4 | 6)[] {
   return [...new Set(allocators.map((a) => a.subnet.cidr.family))].sort();
+}
+
+/**
+ * What a "no free address" message adds when excluded ranges hold part of the family's
+ * subnets back: the full pool is smaller than the subnet looks, and an address there may
+ * still be named (QA-107: the message said only that the subnet was full).
+ */
+export function excludedRangesNote(allocators: readonly IpAllocator[], family: 4 | 6): string {
+  const ranges = allocators
+    .filter((a) => a.subnet.cidr.family === family)
+    .flatMap((a) => a.subnet.excludes.map((r) => `${formatIp(family, r.start)}-${formatIp(family, r.end)} of ${a.cidr}`));
+  if (!ranges.length) return '';
+  return ` (excluded ${ranges.length > 1 ? 'ranges' : 'range'} ${ranges.join(', ')} ${ranges.length > 1 ? 'are' : 'is'} never picked, though an address there may be named)`;
 }

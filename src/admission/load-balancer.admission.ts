@@ -3,7 +3,7 @@ import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
 import { HEALTH_CHECK_DEFAULTS, type AllowedAddressPair, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
-import { allocatorsOf, checkRequestedIp, pickIp } from './address-claims';
+import { allocatorsOf, checkRequestedIp, excludedRangesNote, pickIp } from './address-claims';
 import { networkForClaims } from './subnet-changes';
 import { networkPairs, pairCovers, vipInPairsWarning } from './pair-overlap';
 import { LOAD_BALANCERS, PORTS, referencedNetwork } from './network-lookup';
@@ -215,7 +215,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
         // wrong for a dual-stack network, or free addresses that are backends or pairs (QA-90).
         const other = allNets.some((n) => n.subnet.cidr.family !== family) ? ` (a VIP is picked from the IPv${family} subnets; give spec.vip an IPv${family === 4 ? 6 : 4} address for a VIP of that family)` : '';
         const skipped = passedOver.length ? `; its free addresses ${passedOver.join(', ')} are load balancers' backends or inside allowed address pairs, which a VIP may not be` : '';
-        causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}" for a VIP${other}${skipped}; add a subnet to the network, delete ports or load balancers that hold its addresses, or name a VIP (spec.vip)` });
+        causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}" for a VIP${other}${skipped}${excludedRangesNote(allNets, family)}; add a subnet to the network, delete ports or load balancers that hold its addresses, or name a VIP (spec.vip)` });
       }
       else spec.vip = vip;
     }

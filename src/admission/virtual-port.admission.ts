@@ -4,7 +4,7 @@ import type { LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { networkForClaims } from './subnet-changes';
-import { allocatorsOf, checkRequestedIp, familiesOf, pickIp } from './address-claims';
+import { allocatorsOf, checkRequestedIp, excludedRangesNote, familiesOf, pickIp } from './address-claims';
 import { LOAD_BALANCERS, NODES } from '../store/kinds';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { dns1123SubdomainError } from './names';
@@ -161,7 +161,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         }
         const ip = await pickIp(net, allocators, family, allocations);
         if (!ip) {
-          causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}": every IPv${family} subnet is full; add a subnet to the network, or delete ports or load balancers that hold its addresses` });
+          causes.push({ field: 'spec.ips', reason: 'FieldValueInvalid', message: `no free IPv${family} address left in VirtualNetwork "${spec.network}": every IPv${family} subnet is full${excludedRangesNote(allNets, family)}; add a subnet to the network, or delete ports or load balancers that hold its addresses` });
         } else ips.push(ip);
       }
       spec.ips = ips;
