@@ -304,6 +304,12 @@ describe('lb', () => {
     expect(await fails(2, 'lb', 'add-backend', 'w4', '--backend', 'vm2', '--backend', 'vm2', '-n', 't1')).toMatch(/--backend vm2 is given twice/);
     expect(await fails(1, 'lb', 'add-backend', 'w4', '--backend', '10.7.0.1', '-n', 't1')).toMatch(/spec\.backends\[1\]\.ip \(--backend\): .*not a host address/);
     expect(await fails(1, 'lb', 'remove-backend', 'w4', '--backend', 'vm9', '-n', 't1')).toMatch(/it is not one of its backends \(vm1=7\)/);
+    // A port named where its address is the backend (QA-107: the answer listed the address, without a word on it).
+    const vm1Ip = (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/virtualports/vm1')).json.spec.ips[0] as string;
+    await ok('lb', 'create', 'w5', '--network', 'blue', '--listen', '80', '--backend', vm1Ip, '-n', 't1');
+    expect(await fails(1, 'lb', 'set-weight', 'w5', '--backend', 'vm1=2', '-n', 't1')).toContain(`it is not one of its backends (${vm1Ip}); ${vm1Ip}, the address of VirtualPort vm1, is: name it instead, --backend ${vm1Ip}=N`);
+    expect(await fails(1, 'lb', 'remove-backend', 'w5', '--backend', 'vm1', '-n', 't1')).toContain(`; ${vm1Ip}, the address of VirtualPort vm1, is: name it instead, --backend ${vm1Ip}\n`);
+    await ok('lb', 'delete', 'w5', '-n', 't1');
     // As add-backend and set-weight (QA-96: a weight was ignored, a repeat "removed" twice).
     expect(await fails(2, 'lb', 'remove-backend', 'w4', '--backend', 'vm1=3', '-n', 't1')).toMatch(/remove-backend takes no weight; to drain it first: vnetctl lb set-weight w4 --backend vm1=0/);
     expect(await fails(2, 'lb', 'remove-backend', 'w4', '--backend', 'vm1', '--backend', 'vm1', '-n', 't1')).toMatch(/--backend vm1 is given twice/);

@@ -117,6 +117,17 @@ export function portOfAddress(lb: LoadBalancer, b: Backend): string {
   return hit ? `; ${b.ip} is the address of backend ${hit.name} (a VirtualPort): name it instead, --backend ${hit.name}` : '';
 }
 
+/** The VirtualPorts the --backend flags name (undefined for an address, or a port not there): for addressOfPort. */
+function portsNamed(rt: Runtime, backends: readonly Backend[]): Promise<Array<VirtualPort | undefined>> {
+  return Promise.all(backends.map((b) => (b.port === undefined ? undefined : getObject<VirtualPort>(rt, PORTS, rt.namespace(), b.port).catch(() => undefined))));
+}
+
+/** The hint for a port named where the load balancer lists its address instead (QA-107); suffix: what the flag's value goes on with. */
+function addressOfPort(backends: readonly Backend[], port: VirtualPort | undefined, suffix: string): string {
+  const ip = port?.spec?.ips?.find((a) => backends.some((x) => x.port === undefined && x.ip === a));
+  return port && ip ? `; ${ip}, the address of VirtualPort ${port.metadata.name}, is: name it instead, --backend ${ip}${suffix}` : '';
+}
+
 /** An edited load balancer: one line after its name in a table output, else the object. */
 function printEdited(rt: Runtime, lb: LoadBalancer, line: (lb: LoadBalancer) => string): void {
   if (rt.output === 'table' || rt.output === 'wide') rt.io.out(`${qualifiedName(LBS, lb.metadata.name)}${line(lb)}${rt.dryRunNote}\n`);
@@ -218,10 +229,12 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
           const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
           if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
         }
+        // A port named where its address is the backend: the addresses of the ports named, for the hint.
+        const named = await portsNamed(rt, o.backend);
         const lb = await editBackends(rt, name, 'set a backend weight of', (cur, backends) =>
-          o.backend.map((b) => {
+          o.backend.map((b, k) => {
             const i = backends.findIndex((x) => sameBackend(x, b));
-            if (i < 0) throw new CliError(`cannot set the weight of ${b.port ?? b.ip} in loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})${portOfAddress(cur, b)}`);
+            if (i < 0) throw new CliError(`cannot set the weight of ${b.port ?? b.ip} in loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})${portOfAddress(cur, b)}${addressOfPort(backends, named[k], '=N')}`);
             return { op: 'add' as const, path: `/spec/backends/${i}/weight`, value: b.weight };
           }),
         );
@@ -243,11 +256,12 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
           const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
           if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
         }
+        const named = await portsNamed(rt, o.backend);
         const lb = await editBackends(rt, name, 'remove a backend from', (cur, backends) => {
-          const indexes = o.backend.map((b) => {
+          const indexes = o.backend.map((b, k) => {
             const i = backends.findIndex((x) => sameBackend(x, b));
             if (i < 0) {
-              throw new CliError(`cannot remove backend ${b.port ?? b.ip} from loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})${portOfAddress(cur, b)}`);
+              throw new CliError(`cannot remove backend ${b.port ?? b.ip} from loadbalancer "${cur.metadata.name}": it is not one of its backends (${backends.map(backendLabel).join(', ') || 'none'})${portOfAddress(cur, b)}${addressOfPort(backends, named[k], '')}`);
             }
             return i;
           });
