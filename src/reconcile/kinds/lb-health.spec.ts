@@ -23,10 +23,13 @@ class FakeConn extends EventEmitter {
     return m?.type === 'packet_out' ? parseTcpFrame(m.data) : undefined;
   }
   /** The backend answers the last probe (SYN-ACK or RST), as the LbNat health flow would deliver it. */
-  answer(flags: number) {
+  answer(flags: number, change: { ack?: number; inPort?: number } = {}) {
     const syn = this.lastSyn()!;
-    const data = buildTcpFrame({ srcMac: syn.dstMac, dstMac: syn.srcMac, srcIp: syn.dstIp, dstIp: syn.srcIp, srcPort: syn.dstPort, dstPort: syn.srcPort, seq: 77, ack: (syn.seq + 1) >>> 0, flags });
-    this.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: 4, cookie: 0n, match: [], data });
+    const out = this.sent.filter((m) => m.type === 'packet_out').pop();
+    // From the port the probe went out of (OVS puts in_port in every packet-in's match).
+    const inPort = change.inPort ?? (out?.type === 'packet_out' && out.actions[0]?.type === 'output' ? out.actions[0].port : 0);
+    const data = buildTcpFrame({ srcMac: syn.dstMac, dstMac: syn.srcMac, srcIp: syn.dstIp, dstIp: syn.srcIp, srcPort: syn.dstPort, dstPort: syn.srcPort, seq: 77, ack: change.ack ?? (syn.seq + 1) >>> 0, flags });
+    this.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: 4, cookie: 0n, match: [{ field: 'in_port', value: inPort }], data });
   }
 }
 
@@ -131,6 +134,31 @@ describe('LbHealthMonitor', () => {
     const data = buildTcpFrame({ srcMac: syn.dstMac, dstMac: syn.srcMac, srcIp: syn.dstIp, dstIp: syn.srcIp, srcPort: syn.dstPort, dstPort: (syn.srcPort + 1) & 0xffff, seq: 1, ack: 0, flags: TCP_FLAGS.RST });
     conn.emit('message', { type: 'packet_in', xid: 0, bufferId: 0, totalLen: 0, reason: 1, tableId: 4, cookie: 0n, match: [], data });
     mon.tick(1000); // the real probe timed out: one failure only
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+  });
+
+  it('counts only an answer that acknowledges the probe, from the backend\'s own port on the probe\'s switch (QA-108 F2)', () => {
+    // Two tenants' load balancers with the same VIP and backend address, on two nodes; one answer decides.
+    const strict = { ...target.timing, healthyThreshold: 1, unhealthyThreshold: 1 };
+    const mine: HealthTarget = { ...target, timing: strict };
+    const other: HealthTarget = { ...target, lbUid: 'lb2', node: 'hv2', ofport: 9, timing: strict };
+    const conns = { hv1: new FakeConn(), hv2: new FakeConn() };
+    const mon = new LbHealthMonitor({ logger: pino({ level: 'silent' }), targets: () => [mine, other], connection: (n) => conns[n as 'hv1' | 'hv2'] as unknown as OpenFlowConnection, onChange: () => undefined });
+    mon.tick(0);
+    expect(conns.hv1.lastSyn()!.srcPort).not.toBe(conns.hv2.lastSyn()!.srcPort);
+    // RSTs that do not acknowledge the SYN (no ACK flag, another number), from another port, and
+    // hv2's backend's answer delivered on hv1's connection: none counts.
+    conns.hv1.answer(TCP_FLAGS.RST);
+    conns.hv1.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK, { ack: 12345 });
+    conns.hv2.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK, { inPort: 7 });
+    const fromHv2 = conns.hv2.lastSyn()!;
+    const data = buildTcpFrame({ srcMac: fromHv2.dstMac, dstMac: fromHv2.srcMac, srcIp: fromHv2.dstIp, dstIp: fromHv2.srcIp, srcPort: fromHv2.dstPort, dstPort: fromHv2.srcPort, seq: 1, ack: (fromHv2.seq + 1) >>> 0, flags: TCP_FLAGS.RST | TCP_FLAGS.ACK });
+    conns.hv1.emit('message', { type: 'packet_in', xid: 0, bufferId: 0, totalLen: data.length, reason: 1, tableId: 4, cookie: 0n, match: [{ field: 'in_port', value: 9 }], data });
+    expect(mon.failing()).toEqual([]);
+    // The real answers: hv1's backend accepts, hv2's refuses; each counts for its own load balancer.
+    conns.hv1.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    conns.hv2.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
+    expect(mon.failing().map((f) => [f.loadBalancer, f.reason])).toEqual([['lb2', 'RST']]);
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
   });
 

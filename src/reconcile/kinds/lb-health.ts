@@ -12,11 +12,17 @@
  * backend is healthy only while all of them answer.
  */
 import type { Logger } from 'pino';
-import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { OFPP, OFP_NO_BUFFER, type Match, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import type { LogicalModel } from '../../pipeline';
 import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
 import { receivePacketIns } from './packet-ins';
+
+/** The packet-in's in_port (OVS always sends it in the match). */
+function inPortOf(match: Match): number | undefined {
+  for (const x of match) if (x.field === 'in_port') return x.value;
+  return undefined;
+}
 
 export interface HealthCheckTiming {
   intervalMs: number;
@@ -81,8 +87,11 @@ interface Probe {
   failures: number;
   nextAt: number;
   /** switchAnswered: the barrier sent after the probe came back, so the switch itself is alive. */
-  pending?: { srcPort: number; seq: number; deadline: number; switchAnswered: boolean };
+  pending?: { srcPort: number; seq: number; deadline: number; switchAnswered: boolean; tuple: string };
 }
+
+/** A pending probe by the 4-tuple its answer carries (backend address and port, VIP, probe's source port). */
+const tupleOf = (backendIp: string, backendPort: number, vip: string, srcPort: number): string => `${backendIp}/${backendPort}/${vip}/${srcPort}`;
 
 export interface LbHealthMonitorOptions {
   logger: Logger;
@@ -100,12 +109,14 @@ const keyOf = (t: HealthTarget): string => `${t.lbUid}/${t.ip}/${t.port}`;
 
 export class LbHealthMonitor {
   private readonly probes = new Map<string, Probe>();
+  /** Pending probes by tupleOf: an answer finds its probe without a scan of every probe. */
+  private readonly pendingByTuple = new Map<string, Probe>();
   private readonly attached = new WeakSet<OpenFlowConnection>();
   private timer?: NodeJS.Timeout;
   private readonly log: Logger;
   private failingAtStart?: ReadonlyMap<string, UnhealthyBackend>;
-  private readonly onMessage = (m: OfMessage): void => {
-    if (m.type === 'packet_in') this.answer(m.data);
+  private readonly onMessage = (m: OfMessage, from: OpenFlowConnection): void => {
+    if (m.type === 'packet_in') this.answer(m.data, from, inPortOf(m.match));
   };
 
   constructor(private readonly opts: LbHealthMonitorOptions) {
@@ -151,6 +162,7 @@ export class LbHealthMonitor {
     const wanted = new Map(this.opts.targets().map((t) => [keyOf(t), t]));
     for (const [k, p] of this.probes) {
       if (wanted.has(k)) continue;
+      this.settle(p);
       this.probes.delete(k);
       if (!p.healthy) changed = true;
     }
@@ -170,7 +182,7 @@ export class LbHealthMonitor {
       p.target = t;
       if (p.pending && now >= p.pending.deadline) {
         const { switchAnswered } = p.pending;
-        p.pending = undefined;
+        this.settle(p);
         // Lost with vnetd's own connection to the node: says nothing about the backend. Unanswered
         // by a switch that answers nothing (hung, its connection not yet timed out): the switch is
         // named, not the backend (QA-93: a stopped ovs-vswitchd had its backends "failing: no answer").
@@ -194,14 +206,16 @@ export class LbHealthMonitor {
     if (!conn?.connected) return; // no result either way while the node is away
     if (!this.attached.has(conn)) {
       this.attached.add(conn);
-      conn.on('message', this.onMessage);
+      conn.on('message', (m: OfMessage) => this.onMessage(m, conn));
       receivePacketIns(conn, this.log);
     }
     let srcPort = 32768 + Math.floor(Math.random() * 28000);
-    while (t.listenerPorts?.includes(srcPort)) srcPort = 32768 + Math.floor(Math.random() * 28000);
+    // Never a listener port, nor one another pending probe of the same tuple has (two tenants' probes of one address).
+    while (t.listenerPorts?.includes(srcPort) || this.pendingByTuple.has(tupleOf(t.ip, t.port, t.vip, srcPort))) srcPort = 32768 + Math.floor(Math.random() * 28000);
     const seq = Math.floor(Math.random() * 0xffffffff) >>> 0;
-    const pending = { srcPort, seq, deadline: now + t.timing.timeoutMs, switchAnswered: false };
+    const pending = { srcPort, seq, deadline: now + t.timing.timeoutMs, switchAnswered: false, tuple: tupleOf(t.ip, t.port, t.vip, srcPort) };
     p.pending = pending;
+    this.pendingByTuple.set(pending.tuple, p);
     const syn: TcpSegment = { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN };
     this.log.debug({ node: t.node, backend: t.ip, port: t.port, srcPort }, 'health probe');
     this.inject(conn, t, syn);
@@ -218,25 +232,33 @@ export class LbHealthMonitor {
       .catch((err: unknown) => this.log.debug({ node: t.node, backend: t.ip, err }, 'health probe not sent'));
   }
 
-  /** A backend's answer to a probe (packet-in from the LbNat health flow). */
-  private answer(frame: Buffer): void {
+  private settle(p: Probe): void {
+    if (p.pending && this.pendingByTuple.get(p.pending.tuple) === p) this.pendingByTuple.delete(p.pending.tuple);
+    p.pending = undefined;
+  }
+
+  /**
+   * A backend's answer to a probe (packet-in from the LbNat health flow): from the switch the
+   * probe went out on and the backend's own OpenFlow port (another network's port with the same
+   * addresses, or another node, is not it), and acknowledging the probe's sequence number, a
+   * SYN-ACK as an RST (RFC 9293: the RST answering a SYN carries ACK, seq + 1), so a stray or
+   * forged segment with the right ports counts for nothing (QA-108 F2).
+   */
+  private answer(frame: Buffer, from: OpenFlowConnection, inPort: number | undefined): void {
     const seg = parseTcpFrame(frame);
     if (!seg) return;
-    for (const p of this.probes.values()) {
-      const t = p.target;
-      if (!p.pending || t.ip !== seg.srcIp || t.vip !== seg.dstIp || t.port !== seg.srcPort || p.pending.srcPort !== seg.dstPort) continue;
-      const synAck = (seg.flags & (TCP_FLAGS.SYN | TCP_FLAGS.ACK)) === (TCP_FLAGS.SYN | TCP_FLAGS.ACK) && seg.ack === ((p.pending.seq + 1) >>> 0);
-      const reset = (seg.flags & TCP_FLAGS.RST) !== 0;
-      if (!synAck && !reset) return;
-      p.pending = undefined;
-      if (synAck) {
-        // Close the half-open connection on the backend.
-        const conn = this.opts.connection(t.node);
-        if (conn?.connected) this.inject(conn, t, { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort: seg.dstPort, dstPort: t.port, seq: seg.ack, ack: 0, flags: TCP_FLAGS.RST });
-      }
-      if (this.record(p, synAck, synAck ? 'SYN-ACK' : 'RST')) this.opts.onChange();
-      return;
-    }
+    const p = this.pendingByTuple.get(tupleOf(seg.srcIp, seg.srcPort, seg.dstIp, seg.dstPort));
+    if (!p?.pending) return;
+    const t = p.target;
+    if (inPort !== t.ofport || this.opts.connection(t.node) !== from) return;
+    const acked = (seg.flags & TCP_FLAGS.ACK) !== 0 && seg.ack === ((p.pending.seq + 1) >>> 0);
+    const synAck = acked && (seg.flags & TCP_FLAGS.SYN) !== 0;
+    const reset = acked && (seg.flags & TCP_FLAGS.RST) !== 0;
+    if (!synAck && !reset) return;
+    this.settle(p);
+    // Close the half-open connection on the backend.
+    if (synAck && from.connected) this.inject(from, t, { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort: seg.dstPort, dstPort: t.port, seq: seg.ack, ack: 0, flags: TCP_FLAGS.RST });
+    if (this.record(p, synAck, synAck ? 'SYN-ACK' : 'RST')) this.opts.onChange();
   }
 
   /** Counts one result; true when the backend's health flipped. */
