@@ -235,7 +235,8 @@ describe('compileNode', () => {
     const alone = model(
       [net('blue', 100)],
       [
-        port('a', 'blue', 5, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.50', mac: '02:00:00:00:00:aa' }, { ip: '10.0.0.51', mac: '02:00:00:00:00:AA' }, { ip: '10.0.0.52', mac: '02:00:00:00:00:05' }] }),
+        // Also a broadcast pair MAC stored before admission refused it: never an L2 entry.
+        port('a', 'blue', 5, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.50', mac: '02:00:00:00:00:aa' }, { ip: '10.0.0.51', mac: '02:00:00:00:00:AA' }, { ip: '10.0.0.52', mac: '02:00:00:00:00:05' }, { ip: '10.0.0.53', mac: 'ff:ff:ff:ff:ff:ff' }] }),
         port('b', 'blue', 6, 'hv2'),
       ],
     );

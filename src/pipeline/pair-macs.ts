@@ -19,10 +19,14 @@ export function pairMacsOf(port: PortModel): string[] {
   const out: string[] = [];
   for (const a of port.allowedAddressPairs) {
     const mac = a.mac.toLowerCase();
-    if (mac !== own && !out.includes(mac)) out.push(mac);
+    // Admission refuses a multicast pair MAC; one stored before must never take the broadcast or a group's frames.
+    if (mac !== own && !isGroupMac(mac) && !out.includes(mac)) out.push(mac);
   }
   return out;
 }
+
+/** The group bit of the first octet: broadcast and multicast. */
+const isGroupMac = (mac: string): boolean => (parseInt(mac.slice(0, 2), 16) & 1) === 1;
 
 /** Per network uid, per pair MAC: the ports that declare it. */
 export type PairMacHolders = Map<string, Map<string, Set<string>>>;
