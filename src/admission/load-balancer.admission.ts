@@ -156,12 +156,13 @@ async function backendAddresses(ctx: AdmissionContext, ns: string, network: stri
 
 /**
  * The VIP's MAC: derived from namespace, network and VIP (lbVipMac), so the same VIP gets
- * the same MAC again; the next candidate when another object of the network has it (24
+ * the same MAC again; the next candidate when another object of the network has it, or a
+ * port's allowed pair names it (24
  * hashed bits: rare, but two objects answering with one MAC would want the same flows).
  */
-async function derivedMac(ns: string, network: string, vip: string, ctx: AdmissionContext): Promise<string> {
+async function derivedMac(ns: string, network: string, vip: string, ctx: AdmissionContext, pairMacs: ReadonlySet<string>): Promise<string> {
   let mac = lbVipMac(ns, network, vip);
-  for (let attempt = 1; attempt < 16 && (await ctx.allocations.macHolder(ns, network, mac)); attempt++) mac = lbVipMac(ns, network, vip, attempt);
+  for (let attempt = 1; attempt < 16 && (pairMacs.has(mac) || (await ctx.allocations.macHolder(ns, network, mac))); attempt++) mac = lbVipMac(ns, network, vip, attempt);
   return mac;
 }
 
@@ -232,10 +233,13 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
         // want the same flows. Claimed below, as ports' MACs are.
         spec.mac = mac;
         const holder = await ctx.allocations.macHolder(ns, spec.network, spec.mac);
+        const pairHolder = pairs.find((p) => p.pair.mac?.toLowerCase() === mac);
         if (holder) causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${spec.network}"` });
+        // The pipeline drops what is sent to a load balancer's MAC and is not for its VIP (QA-113).
+        else if (pairHolder) causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": the MAC of an allowed address pair of VirtualPort "${pairHolder.port}" in network "${spec.network}"` });
       }
     } else if (spec.vip !== undefined && causes.length === 0) {
-      spec.mac = await derivedMac(ns, spec.network, spec.vip, ctx);
+      spec.mac = await derivedMac(ns, spec.network, spec.vip, ctx, new Set(pairs.flatMap((p) => (p.pair.mac ? [p.pair.mac.toLowerCase()] : []))));
     }
     if (causes.length > 0) {
       // A rejected request claims nothing: its pick goes back for the next request.

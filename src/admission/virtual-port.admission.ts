@@ -91,6 +91,26 @@ function validatePairsAgainst(port: VirtualPort, ips: readonly string[], causes:
   });
 }
 
+/**
+ * Pair MACs other objects of the network answer with (QA-113): a load balancer's is refused,
+ * as the pipeline drops what is sent to it and not to its VIP (and the fast path would not);
+ * another port's own MAC only warns, as Neutron allows it: frames to it still go to that port.
+ * known: pair MACs the port had before (an update judges only new ones).
+ */
+async function checkPairMacs(port: VirtualPort, ctx: AdmissionContext, causes: StatusCause[], warnings: string[], known: ReadonlySet<string> = new Set()): Promise<void> {
+  const ns = port.metadata.namespace!;
+  const { network, mac: own } = port.spec!;
+  const seen = new Set<string>();
+  for (const [i, p] of (port.spec!.allowedAddressPairs ?? []).entries()) {
+    const mac = p.mac?.toLowerCase();
+    if (!mac || mac === own?.toLowerCase() || known.has(mac) || seen.has(mac)) continue;
+    seen.add(mac);
+    const holder = await ctx.allocations.macHolder(ns, network, mac);
+    if (holder?.owner.kind === 'LoadBalancer') causes.push({ field: `spec.allowedAddressPairs[${i}].mac`, reason: 'FieldValueInvalid', message: `Invalid value: "${mac}": the MAC LoadBalancer "${holder.owner.name}" answers its VIP with in network "${network}"` });
+    else if (holder && holder.owner.uid !== port.metadata.uid) warnings.push(`spec.allowedAddressPairs[${i}].mac: ${mac} is the MAC of ${holder.owner.kind} "${holder.owner.name}": frames to it still go to that port; this pair only lets this port send from it`);
+  }
+}
+
 export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
   readonly finalizers = [DATAPLANE_FINALIZER, IPAM_FINALIZER];
 
@@ -167,6 +187,8 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       spec.ips = ips;
     }
     validatePairsAgainst(port, spec.ips, causes);
+    const pairWarnings: string[] = [];
+    await checkPairMacs(port, ctx, causes, pairWarnings);
     spec.interfaceId ??= port.metadata.uid;
     const ifaceHolder = await allocations.interfaceHolder(spec.interfaceId!);
     if (ifaceHolder) {
@@ -195,7 +217,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
         AllocationRegistry.claim(ifaceKey(spec.interfaceId!), owner),
         ...(spec.ips.length ? [guard.op] : []),
       ],
-      warnings: [...(await nodeWarnings(port, ctx)), ...(await pairsOverVipsWarnings(ctx, port))],
+      warnings: [...(await nodeWarnings(port, ctx)), ...(await pairsOverVipsWarnings(ctx, port)), ...pairWarnings],
       // Its picks go back either way: not stored, or held by the store's claims now.
       abandon: giveBack,
       committed: giveBack,
@@ -222,7 +244,12 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     if (spec.node !== was.node) validateNode(next, causes);
     validatePairs(next, causes);
     // Only pairs being changed: a port stored with such a pair can still be updated otherwise (then fixed).
-    if (JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? [])) validatePairsAgainst({ ...next, spec: { ...spec, mac: was.mac } }, was.ips ?? [], causes);
+    const pairWarnings: string[] = [];
+    if (JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? [])) {
+      validatePairsAgainst({ ...next, spec: { ...spec, mac: was.mac } }, was.ips ?? [], causes);
+      const known = new Set((was.allowedAddressPairs ?? []).flatMap((p) => (p.mac ? [p.mac.toLowerCase()] : [])));
+      await checkPairMacs({ ...next, spec: { ...spec, mac: was.mac } }, ctx, causes, pairWarnings, known);
+    }
     if (causes.length > 0) throw new AdmissionError(causes);
     // Omitted allocated fields keep their values, as a Service's clusterIP does.
     spec.mac = was.mac;
@@ -230,6 +257,6 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     spec.interfaceId ??= was.interfaceId;
     spec.portSecurity ??= true;
     const pairsChanged = JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? []);
-    return { object: next, ops: [], warnings: [...(next.spec!.node !== was.node ? await nodeWarnings(next, ctx) : []), ...(pairsChanged ? await pairsOverVipsWarnings(ctx, next) : [])] };
+    return { object: next, ops: [], warnings: [...(next.spec!.node !== was.node ? await nodeWarnings(next, ctx) : []), ...(pairsChanged ? await pairsOverVipsWarnings(ctx, next) : []), ...pairWarnings] };
   }
 }

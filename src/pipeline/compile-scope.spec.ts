@@ -3,7 +3,7 @@ import { compileNode, compileScope, floodChunkKey, floodChunkOf, floodViewOf, ty
 import { formatPipelineFlow } from './format';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, floodChunkOwner, lbMac, networkOwner } from './owners';
-import { countPairMacs, pairMacShared, pairMacsOf, type PairMacHolders } from './pair-macs';
+import { countPairMacs, pairMacHoldersOf, pairMacKey, pairMacShared, pairMacsOf, sharedPairMacsOf, type PairMacHolders } from './pair-macs';
 import { TABLES } from './tables';
 
 const nodes: NodeModel[] = [
@@ -55,12 +55,16 @@ function indexOf(m: LogicalModel): ScopeIndex {
     lbsOf: (net) => [...(m.loadBalancers?.values() ?? [])].filter((l) => l.network === net).sort((a, b) => a.key.localeCompare(b.key)),
     floodChunksOf: (net, node) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), node).chunks,
     boundNodesOf: (net) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), '').boundNodes,
-    pairMacShared: (net, mac) => {
-      const holders: PairMacHolders = new Map();
-      for (const p of m.ports.values()) countPairMacs(holders, p, 1);
-      return pairMacShared(holders, net, mac);
-    },
+    pairMacShared: (net, mac) => pairMacShared(holdersIn(m), net, mac),
+    pairMacHolders: (net, mac) => pairMacHoldersOf(holdersIn(m), net, mac),
+    sharedPairMacs: (net) => sharedPairMacsOf(holdersIn(m), net),
   };
+}
+
+function holdersIn(m: LogicalModel): PairMacHolders {
+  const holders: PairMacHolders = new Map();
+  for (const p of m.ports.values()) if (m.networks.has(p.network)) countPairMacs(holders, p, 1);
+  return holders;
 }
 
 type Table = Map<number, string>;
@@ -88,7 +92,7 @@ describe('compileScope', () => {
     const state = new Map(nodes.map((n) => [n.name, fullTable(modelOf(ports, lbs), n.name, ids)]));
     let scopedOwners = 0;
     for (let step = 0; step < 200; step++) {
-      const touched = { ports: new Set<string>(), networks: new Set<string>(), loadBalancers: new Set<string>(), floodChunks: new Set<string>() };
+      const touched = { ports: new Set<string>(), networks: new Set<string>(), loadBalancers: new Set<string>(), floodChunks: new Set<string>(), pairMacs: new Set<string>() };
       const op = r();
       const i = Math.floor(r() * 30);
       const old = ports.get(`p${i}`);
@@ -99,6 +103,7 @@ describe('compileScope', () => {
       const structureBefore = new Map(['blue', 'red'].map((n) => [n, floodStructure(ports, n)]));
       // As LiveModel does: the ports declaring a pair MAC the changed port had or has.
       const sharers = (p: PortModel | undefined) => {
+        for (const mac of p ? pairMacsOf(p) : []) touched.pairMacs.add(pairMacKey(p!.network, mac));
         const macs = new Set(p ? pairMacsOf(p).map((mac) => `${p.network} ${mac}`) : []);
         for (const q of ports.values()) if (pairMacsOf(q).some((mac) => macs.has(`${q.network} ${mac}`))) touched.ports.add(q.uid);
       };

@@ -229,7 +229,7 @@ describe('compileNode', () => {
     expect(t.filter((l) => l.includes('nw_src=10.0.0.50 '))).toHaveLength(1);
   });
 
-  it('a pair MAC one port holds is an L2 entry to it on every node, below the ports\' own MACs; one several ports share stays unknown unicast (flooded)', () => {
+  it('a pair MAC one port holds is an L2 entry to it on every node, below the ports\' own MACs; one several ports share goes to each of them and no other VM', () => {
     const l2 = (m: LogicalModel, node: string) => text(compileNode(m, node, new OwnerIds())).filter((l) => l.startsWith('L2Lookup, priority=90'));
     const vrrp = '00:00:5e:00:01:07';
     const alone = model(
@@ -253,6 +253,16 @@ describe('compileNode', () => {
     );
     expect(l2(shared, 'hv1')).toEqual([`L2Lookup, priority=90, Network=200, dl_dst=${vrrp} actions=output:7`]);
     expect(l2(shared, 'hv2')).toEqual([]);
+    // Shared in blue: to every port declaring it (local, and the VTEP of a node with one), no other VM.
+    const toHolders = (node: string) => text(compileNode(shared, node, new OwnerIds())).filter((l) => l.startsWith('L2Lookup, priority=95'));
+    expect(toHolders('hv1')).toEqual([
+      `L2Lookup, priority=95, Network=100,FromTunnel=0, dl_dst=${vrrp} actions=output:5,set_field:198.18.0.2->tun_dst,set_field:0x64->tun_id,output:1`,
+      `L2Lookup, priority=95, Network=100,FromTunnel=1, dl_dst=${vrrp} actions=output:5`,
+    ]);
+    expect(toHolders('hv2')).toEqual([
+      `L2Lookup, priority=95, Network=100,FromTunnel=0, dl_dst=${vrrp} actions=output:6,set_field:198.18.0.1->tun_dst,set_field:0x64->tun_id,output:1`,
+      `L2Lookup, priority=95, Network=100,FromTunnel=1, dl_dst=${vrrp} actions=output:6`,
+    ]);
   });
 
   it('gives flows to a node only for networks with a port bound there', () => {

@@ -8,7 +8,8 @@
  * guard, ARP answer + self-ARP pass, L2 entry); per remote port of a present network:
  * 2 flows (ARP answer, L2 entry to the tunnel; also for a port declared on another node
  * (spec.node) whose NIC is not plugged yet); either way 1 more L2 entry per allowed pair
- * MAC other than the port's that it alone declares (pair-macs.ts); per present network: 1 tunnel
+ * MAC other than the port's that it alone declares (pair-macs.ts); per pair MAC several ports
+ * share: 2 flows to its holders (its own owner); per present network: 1 tunnel
  * classifier + 2 flood flows (+1 conntrack flow when it has load balancers) + 1 flow per
  * flood chunk that holds a local port of it; per load balancer: see lbFlows.
  *
@@ -31,7 +32,7 @@ import { OwnerIds, PIPELINE_OWNER, ctZone, floodChunkOwner, networkOwner } from 
 import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
 import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
 import { sourceMatchesOf, type SourceMatch } from './source-matches';
-import { countPairMacs, pairMacShared, pairMacsOf, type PairMacHolders } from './pair-macs';
+import { countPairMacs, pairMacHoldersOf, pairMacKey, pairMacShared, pairMacsOf, parsePairMacKey, sharedPairMacsOf, type PairMacHolders } from './pair-macs';
 import { SharedParts, deepFreeze } from './shared-parts';
 import { TABLES, type Table } from './tables';
 // tunnel-probe.ts imports Priority and flow from here, used only inside its functions (as load-balancer.ts does).
@@ -49,6 +50,8 @@ export const Priority = {
   Low: 90,
   /** A load balancer's hairpin flows (load-balancer.ts): above its backend-MAC flows, which they refine. */
   Hairpin: 105,
+  /** A pair MAC several ports share (pair-macs.ts): above a single holder's entry (Low), below ports' own MACs. */
+  SharedPairMac: 95,
 } as const;
 
 const ARP_OP_REQUEST = 1;
@@ -190,6 +193,34 @@ function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, 
   return flows;
 }
 
+/**
+ * The entries of a pair MAC several ports declare, on one node: from a local port, to each
+ * holder here and to the VTEP of each other node holding one; from a tunnel, to the holders
+ * here only (the sender's node reached every node). Nothing when no holder is bound anywhere.
+ * OVS never outputs a frame to the port it came in on, so a holder's own frames stay away from it.
+ */
+function sharedPairMacFlows(net: NetworkModel, mac: string, holders: readonly PortModel[], model: LogicalModel, nodeName: string, tunnelPort: number | undefined): DesiredFlow[] {
+  const local = new Set<number>();
+  const remotes = new Map<string, NodeModel>();
+  for (const p of holders) {
+    const b = p.binding;
+    if (!b) continue;
+    if (b.node === nodeName) local.add(b.ofport);
+    else {
+      const remote = model.nodes.get(b.node);
+      if (remote && tunnelPort !== undefined) remotes.set(remote.name, remote);
+    }
+  }
+  if (!local.size && !remotes.size) return [];
+  const toLocal = [...local].sort((a, b) => a - b).map(out);
+  const toRemotes = [...remotes.values()].sort((a, b) => a.name.localeCompare(b.name)).flatMap((r) => tunnelActions(net, r, tunnelPort!));
+  const dst: KnownOxm = { field: 'eth_dst', value: mac };
+  return [
+    flow(TABLES.L2Lookup, Priority.SharedPairMac, [matchField(NetworkField, net.vni), matchMark(FromLocalMark), dst], [...toLocal, ...toRemotes]),
+    flow(TABLES.L2Lookup, Priority.SharedPairMac, [matchField(NetworkField, net.vni), matchMark(FromTunnelMark), dst], toLocal),
+  ];
+}
+
 export function pipelineFlows(): DesiredFlow[] {
   return [
     // Table misses drop, except that an unknown destination is flooded in its network
@@ -247,6 +278,9 @@ export interface ModelIndex {
   portsByNetwork: Map<string, PortModel[]>;
   lbsByNetwork: Map<string, LoadBalancerModel[]>;
   pairMacShared: PairMacSharing;
+  /** The ports (uids) declaring a pair MAC of a network, and a network's shared pair MACs. */
+  pairMacHolders(networkUid: string, mac: string): Iterable<string>;
+  sharedPairMacs(networkUid: string): Iterable<string>;
 }
 
 export function indexModel(model: LogicalModel): ModelIndex {
@@ -266,7 +300,13 @@ export function indexModel(model: LogicalModel): ModelIndex {
     if (!list) lbsByNetwork.set(lb.network, (list = []));
     list.push(lb);
   }
-  return { portsByNetwork, lbsByNetwork, pairMacShared: (net, mac) => pairMacShared(pairHolders, net, mac) };
+  return {
+    portsByNetwork,
+    lbsByNetwork,
+    pairMacShared: (net, mac) => pairMacShared(pairHolders, net, mac),
+    pairMacHolders: (net, mac) => pairMacHoldersOf(pairHolders, net, mac),
+    sharedPairMacs: (net) => sharedPairMacsOf(pairHolders, net),
+  };
 }
 
 /** A port's flows on a node whose network is present there, or undefined when it has none (unbound and undeclared, or declared for this node; unknown remote node; no tunnel port). */
@@ -356,8 +396,25 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
       add(ids.lbOwner(lb.uid), `loadbalancer ${lb.key}`, flows, groups);
       realizes.set(lb.uid, lb.version);
     }
+    for (const mac of index.sharedPairMacs(net.uid)) addSharedPairMac(add, ids, model, index, net, mac, nodeName, tunnelPort);
   }
   return { node: nodeName, owners, realizes };
+}
+
+/** A shared pair MAC's owner on a node (none when it has no flows there). */
+function addSharedPairMac(
+  add: ReturnType<typeof ownerMap>['add'],
+  ids: OwnerIds,
+  model: LogicalModel,
+  index: Pick<ModelIndex, 'pairMacHolders'>,
+  net: NetworkModel,
+  mac: string,
+  nodeName: string,
+  tunnelPort: number | undefined,
+): void {
+  const holders = [...index.pairMacHolders(net.uid, mac)].flatMap((uid) => model.ports.get(uid) ?? []);
+  const flows = sharedPairMacFlows(net, mac, holders, model, nodeName, tunnelPort);
+  if (flows.length) add(ids.pairMacOwner(pairMacKey(net.uid, mac)), `network ${net.key} pair MAC ${mac}`, flows);
 }
 
 /** What changed since a node's last compile: the objects whose owners must be recompiled. */
@@ -370,6 +427,8 @@ export interface CompileScope {
   floodChunks?: ReadonlySet<string>;
   /** Load balancer uids (also deleted ones). */
   loadBalancers: ReadonlySet<string>;
+  /** Pair MACs whose holders changed (pairMacKey(network uid, MAC)); absent: none. */
+  pairMacs?: ReadonlySet<string>;
 }
 
 /** Live per-network views of the model (kept up to date by the caller instead of re-indexed per compile). */
@@ -382,6 +441,9 @@ export interface ScopeIndex {
   boundNodesOf(networkUid: string): Iterable<string>;
   /** Whether several ports of the network declare this pair MAC (lower-case). */
   pairMacShared(networkUid: string, mac: string): boolean;
+  /** The ports (uids) declaring a pair MAC of a network, and a network's shared pair MACs. */
+  pairMacHolders(networkUid: string, mac: string): Iterable<string>;
+  sharedPairMacs(networkUid: string): Iterable<string>;
 }
 
 /** A flood chunk in a CompileScope. */
@@ -429,6 +491,7 @@ export function compileScope(
   const ports = new Set(scope.ports);
   const lbUids = new Set(scope.loadBalancers);
   const chunks = new Set(scope.floodChunks);
+  const pairMacs = new Set(scope.pairMacs);
   const viewOf = (uid: string): FloodView => ({ chunks: index.floodChunksOf(uid, nodeName), boundNodes: index.boundNodesOf(uid) });
   for (const uid of scope.networks) {
     const net = model.networks.get(uid);
@@ -447,6 +510,7 @@ export function compileScope(
     if (wasPresent(net) !== (netFlows !== undefined)) {
       for (const p of index.portsOf(uid)) ports.add(p.uid);
       for (const c of view.chunks?.keys() ?? []) chunks.add(floodChunkKey(uid, c));
+      for (const mac of index.sharedPairMacs(uid)) pairMacs.add(pairMacKey(uid, mac));
     }
   }
   const isPresent = (net: NetworkModel): boolean => {
@@ -485,6 +549,13 @@ export function compileScope(
     const { flows, groups } = lbFlows(lb, net);
     add(ids.lbOwner(uid), `loadbalancer ${lb.key}`, flows, groups);
     realizes.set(uid, lb.version);
+  }
+  for (const key of pairMacs) {
+    const { networkUid, mac } = parsePairMacKey(key);
+    coveredOwners.add(ownerKey(ids.pairMacOwner(key)));
+    const net = model.networks.get(networkUid);
+    if (!net || !isPresent(net) || !index.pairMacShared(networkUid, mac)) continue;
+    addSharedPairMac(add, ids, model, index, net, mac, nodeName, self?.tunnelPorts?.[net.encapsulation]);
   }
   return { owners, coveredOwners, realizes, coveredUids };
 }

@@ -1,4 +1,4 @@
-import { compileNode, indexModel } from './compiler';
+import { Priority, compileNode, indexModel } from './compiler';
 import { onlyAddsTo, planFastPath, type FastPathPlan } from './fastpath-plan';
 import { LbSlotField, NetworkField } from './fields';
 import { lbFlows } from './load-balancer';
@@ -48,6 +48,8 @@ function sample(): LogicalModel {
       port('b5', 'blue', 15, undefined), // unbound: nowhere
       port('r1', 'red', 21, 'hv1', { portSecurity: false }),
       port('r2', 'red', 22, 'hv2', { allowedAddressPairs: [{ ip: '10.0.0.95', mac: mac(21) }] }),
+      // A pair naming blue's load balancer's MAC (stored before admission refused it): OVS drops frames to it before L2Lookup.
+      port('b8', 'blue', 18, 'hv2', { allowedAddressPairs: [{ ip: '10.0.0.94', mac: '02:4c:42:00:00:01' }] }),
       port('g1', 'green', 31, 'hv2'), // green is not present on hv1
       port('g2', 'green', 32, 'hv3'),
     ],
@@ -79,10 +81,13 @@ type Where = string; // "local:5" or "remote:198.18.0.2/vni 100/port 1"
 function ovsDeliveries(m: LogicalModel, node: string): Map<string, Where> {
   const c = compileNode(m, node, new OwnerIds());
   const out = new Map<string, Where>();
+  // LbNat drops what is sent to a load balancer's MAC and not to its VIP before L2Lookup (load-balancer.ts).
+  const lbMacs = new Set([...(m.loadBalancers?.values() ?? [])].map((lb) => `${m.networks.get(lb.network)?.vni}/${lb.mac}`));
   const priority = new Map<string, number>();
   for (const o of c.owners.values()) {
     for (const f of o.flows) {
-      if (f.tableId !== TABLES.L2Lookup.id || !f.priority) continue;
+      // A pair MAC several ports share goes to all of them: OVS's (the fast path has no entry, its frames reach OVS).
+      if (f.tableId !== TABLES.L2Lookup.id || !f.priority || f.priority === Priority.SharedPairMac) continue;
       const reg = f.match.find((x) => x.field === NetworkField.sub.field && (x as { mask?: number }).mask !== undefined) as { value: number } | undefined;
       const dst = f.match.find((x) => x.field === 'eth_dst') as { value: string } | undefined;
       if (!reg || !dst) continue;
@@ -93,7 +98,7 @@ function ovsDeliveries(m: LogicalModel, node: string): Map<string, Where> {
       const where = tunDst ? `remote:${tunDst.value}/vni ${tunId?.value}/port ${output?.port}` : `local:${output?.port}`;
       // The highest priority entry for a MAC is where OVS sends it (a port's own MAC above a pair's).
       const k = `${reg.value}/${dst.value}`;
-      if ((priority.get(k) ?? -1) >= f.priority) continue;
+      if ((priority.get(k) ?? -1) >= f.priority || lbMacs.has(k)) continue;
       priority.set(k, f.priority);
       out.set(k, where);
     }

@@ -139,11 +139,13 @@ function slotTable(lb: LoadBalancerModel, unique: readonly LbBackendModel[]): nu
 /**
  * The MACs L2Lookup switches to a port (compiler.ts): its own, and each pair MAC it alone
  * declares that is no port's own (OVS's own-MAC entries are above the pair ones, so such a
- * pair MAC goes to its owner there, and so here).
+ * pair MAC goes to its owner there, and so here) nor a load balancer's (OVS drops what is
+ * sent to that MAC and not to its VIP before L2Lookup; admission refuses such a pair since
+ * QA-113, one stored before must not be switched here alone).
  */
-function l2MacsIn(net: NetworkModel, ports: readonly PortModel[], index: ModelIndex): (p: PortModel) => string[] {
+function l2MacsIn(net: NetworkModel, ports: readonly PortModel[], lbs: readonly LoadBalancerModel[], index: ModelIndex): (p: PortModel) => string[] {
   if (!ports.some((p) => p.allowedAddressPairs.length)) return (p) => [p.mac];
-  const own = new Set(ports.map((p) => p.mac.toLowerCase()));
+  const own = new Set([...ports.map((p) => p.mac.toLowerCase()), ...lbs.map((lb) => lb.mac.toLowerCase())]);
   return (p) => [p.mac, ...pairMacsOf(p).filter((mac) => !own.has(mac) && !index.pairMacShared(net.uid, mac))];
 }
 
@@ -173,7 +175,7 @@ export function planFastPath(model: LogicalModel, nodeName: string, index: Model
     const tunnelPort = self?.tunnelPorts?.[net.encapsulation];
     const lbs = index.lbsByNetwork.get(net.uid) ?? [];
     const conntrackOnly = lbs.length ? conntrackOnlyOf(lbs) : undefined;
-    const macsOf = l2MacsIn(net, ports, index);
+    const macsOf = l2MacsIn(net, ports, lbs, index);
     for (const p of ports) {
       const b = p.binding;
       if (b?.node === nodeName) {

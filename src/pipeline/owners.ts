@@ -15,6 +15,8 @@ export const OwnerCategory = {
   LoadBalancer: 4,
   /** One flood chunk of a network's local ports on a node. objectId = VNI * 256 + chunk. */
   FloodChunk: 5,
+  /** A pair MAC several ports of a network declare (pair-macs.ts): its L2 entries to them. objectId: OwnerIds of pairMacKey. */
+  PairMac: 6,
 } as const;
 
 export const PIPELINE_OWNER: FlowOwner = Object.freeze({ category: OwnerCategory.Pipeline, objectId: 0 });
@@ -65,6 +67,11 @@ export class OwnerIds {
 
   lbOwner(uid: string): FlowOwner {
     return { category: OwnerCategory.LoadBalancer, objectId: this.id(uid) };
+  }
+
+  /** The owner of a shared pair MAC's entries; key: pairMacKey(network uid, MAC). */
+  pairMacOwner(key: string): FlowOwner {
+    return { category: OwnerCategory.PairMac, objectId: this.id(`pair-mac/${key}`) };
   }
 }
 

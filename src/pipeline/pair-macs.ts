@@ -8,7 +8,8 @@
  * A pair MAC held by one port of the network gets an L2 entry to that port, below the
  * network's own MACs (a pair that repeats another port's MAC never takes its traffic).
  * A pair MAC several ports declare (VRRP peers sharing 00:00:5e:00:01:xx) has no one place:
- * it stays unknown unicast and is flooded, which reaches whichever peer holds it now.
+ * which peer holds it now is the VMs' business, so its frames go to every port that declares
+ * it (and to no other VM), through one owner per (network, MAC) that lists them.
  */
 import type { PortModel } from './model';
 
@@ -53,4 +54,26 @@ export function countPairMacs(holders: PairMacHolders, port: PortModel, delta: 1
 /** Whether more than one port of the network declares this pair MAC (lower-case). */
 export function pairMacShared(holders: PairMacHolders, networkUid: string, mac: string): boolean {
   return (holders.get(networkUid)?.get(mac)?.size ?? 0) > 1;
+}
+
+/** The ports (uids) that declare this pair MAC (lower-case) in the network. */
+export function pairMacHoldersOf(holders: PairMacHolders, networkUid: string, mac: string): ReadonlySet<string> {
+  return holders.get(networkUid)?.get(mac) ?? EMPTY;
+}
+
+/** The pair MACs of a network several ports declare. */
+export function sharedPairMacsOf(holders: PairMacHolders, networkUid: string): string[] {
+  return [...(holders.get(networkUid) ?? [])].filter(([, ports]) => ports.size > 1).map(([mac]) => mac).sort();
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** A (network, pair MAC) in a CompileScope. */
+export function pairMacKey(networkUid: string, mac: string): string {
+  return `${mac}/${networkUid}`;
+}
+
+export function parsePairMacKey(key: string): { networkUid: string; mac: string } {
+  const i = key.indexOf('/');
+  return { mac: key.slice(0, i), networkUid: key.slice(i + 1) };
 }

@@ -394,6 +394,29 @@ describe('update, patch, status, finalizers', () => {
     expect(String(updated.headers.warning)).toContain('spec.allowedAddressPairs[1]: 10.96.0.4/31 covers the VIP 10.96.0.4 of LoadBalancer \\"picked\\"');
   });
 
+  it('a pair MAC a load balancer answers with is refused either way; another port\'s own MAC is warned of (QA-113)', async () => {
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('pmac', { subnets: [{ cidr: '10.97.0.0/24' }] }))).status).toBe(201);
+    const post = (name: string, spec: Record<string, unknown>) => v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name }, spec: { network: 'pmac', ...spec } });
+    const lb = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'pm' }, spec: { network: 'pmac', listeners: [{ port: 80 }] } });
+    expect(lb.status).toBe(201);
+    const lbMac = lb.json.spec.mac as string;
+    const onLb = await post('onlb', { allowedAddressPairs: [{ ip: '10.97.0.80', mac: lbMac.toUpperCase() }] });
+    expect(onLb.status).toBe(422);
+    expect(onLb.json.details.causes).toEqual([{ field: 'spec.allowedAddressPairs[0].mac', reason: 'FieldValueInvalid', message: `Invalid value: "${lbMac}": the MAC LoadBalancer "pm" answers its VIP with in network "pmac"` }]);
+    const owner = await post('owner', {});
+    expect(owner.status).toBe(201);
+    const ownerMac = owner.json.spec.mac as string;
+    const squat = await post('squat', { allowedAddressPairs: [{ ip: '10.97.0.81', mac: ownerMac }] });
+    expect(squat.status).toBe(201);
+    expect(String(squat.headers.warning)).toContain(`spec.allowedAddressPairs[0].mac: ${ownerMac} is the MAC of VirtualPort \\"owner\\": frames to it still go to that port`);
+    // The other way: a load balancer asking for a pair's MAC.
+    const vrrp = await post('vrrp', { allowedAddressPairs: [{ ip: '10.97.0.82', mac: '00:00:5e:00:01:09' }] });
+    expect(vrrp.status).toBe(201);
+    const taken = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'pm2' }, spec: { network: 'pmac', mac: '00:00:5E:00:01:09', listeners: [{ port: 80 }] } });
+    expect(taken.status).toBe(422);
+    expect(taken.json.message).toContain('spec.mac: Invalid value: "00:00:5e:00:01:09": the MAC of an allowed address pair of VirtualPort "vrrp" in network "pmac"');
+  });
+
   it('a create of an object that exists, exported with its own addresses, is a 409 AlreadyExists, not its claims refused as "already allocated"', async () => {
     const made = await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('exported', { subnets: [{ cidr: '10.98.0.0/24' }] }));
     expect(made.status).toBe(201);

@@ -305,7 +305,7 @@ function pairHolder(input: TraceInput, netName: string, ip: string): { port: Vir
 
 /**
  * The ports of the network that declare this MAC (lower-case) as an allowed pair's, other
- * than their own (pipeline/pair-macs.ts): one holder gets the MAC's L2 entry, several none.
+ * than their own (pipeline/pair-macs.ts): one holder gets the MAC's L2 entry, several share one to all of them.
  */
 function pairMacSharers(input: TraceInput, netName: string, mac: string): string[] {
   return input.ports
@@ -385,9 +385,16 @@ export function logicalPath(input: TraceInput): LogicalPath {
       const { port, pair } = holder;
       const mac = (pair.mac ?? macOf(port) ?? '?').toLowerCase();
       lines.push(`${resolution(family)}no port of ${netName} has ${to.ip} as its own address: ${asked} to the network's ports and VTEPs (table Flood); port ${port.metadata.name} may answer, its allowed address pair ${pair.ip} covers it${pair.mac ? ` (with MAC ${mac})` : ''}`);
+      // A port's own MAC is above every pair's entry (compiler.ts): its frames go to that port.
+      const owner = input.ports.find((p) => p.spec?.network === netName && p !== port && (macOf(p) ?? '').toLowerCase() === mac);
+      if (owner) {
+        const delivery = deliveryTo(input, owner);
+        lines.push(`l2:       dst MAC ${mac} is port ${owner.metadata.name}'s own MAC, above the pair's entry: ${describeDelivery(input, delivery)}`);
+        return { lines, deliver: reachesVm(delivery), dstMac: mac, delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
+      }
       const sharers = mac !== (macOf(port) ?? '').toLowerCase() ? pairMacSharers(input, netName, mac) : [];
       if (sharers.length > 1) {
-        lines.push(`l2:       dst MAC ${mac} is the allowed pair MAC of ${sharers.length} ports (${sharers.join(', ')}), so of no one place: unknown unicast, flooded to the network's ports and VTEPs (table Flood), which port ${port.metadata.name} receives`);
+        lines.push(`l2:       dst MAC ${mac} is the allowed pair MAC of ${sharers.length} ports (${sharers.join(', ')}): sent to each of them, whichever holds it now (table L2Lookup)`);
         return { lines, deliver: true, src: srcIp };
       }
       const delivery = deliveryTo(input, port);

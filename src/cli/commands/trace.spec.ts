@@ -102,11 +102,16 @@ describe('trace: logical path', () => {
     expect(ranged.lines.join('\n')).toMatch(/allowed address pair 10\.0\.0\.64\/28 covers it \(with MAC 02:00:00:00:00:99\)\nl2:       dst MAC 02:00:00:00:00:99 \(port h's allowed pair MAC\): port h on node hv2: tunnel/);
     expect([ranged.dstMac, ranged.delivery?.kind]).toEqual(['02:00:00:00:00:99', 'tunnel']);
     expect(logicalPath(withPairs('10.0.0.80')).deliver).toBe(false);
-    // Declared by two ports (VRRP peers): no one place, flooded.
+    // Declared by two ports (VRRP peers): to both.
     const peer = { ...port('k', '10.0.0.11', 'hv1', 8), spec: { ...port('k', '10.0.0.11', 'hv1', 8).spec!, allowedAddressPairs: [{ ip: '10.0.0.64/28', mac: '02:00:00:00:00:99' }] } } as VirtualPort;
     const shared = logicalPath({ ...input('10.0.0.70', 'icmp'), ports: [...ports, holder, peer] });
-    expect(shared.lines.join('\n')).toMatch(/dst MAC 02:00:00:00:00:99 is the allowed pair MAC of 2 ports \(h, k\), so of no one place: unknown unicast, flooded/);
+    expect(shared.lines.join('\n')).toMatch(/dst MAC 02:00:00:00:00:99 is the allowed pair MAC of 2 ports \(h, k\): sent to each of them, whichever holds it now/);
     expect(shared.dstMac).toBeUndefined();
+    // A pair naming another port's own MAC: that port's entry is above the pair's (QA-113).
+    const squatter = { ...port('s', '10.0.0.12', 'hv2', 9), spec: { ...port('s', '10.0.0.12', 'hv2', 9).spec!, allowedAddressPairs: [{ ip: '10.0.0.90', mac: macOf(a) }] } } as VirtualPort;
+    const owned = logicalPath({ ...input('10.0.0.90', 'icmp'), from: ports[1]!, ports: [...ports, squatter] });
+    expect(owned.lines.join('\n')).toContain(`dst MAC ${macOf(a)} is port a's own MAC, above the pair's entry`);
+    expect(owned.delivery).toMatchObject({ port: 'a' });
   });
 
   it('a NIC whose link is down (Bound LinkDown) takes nothing the switch sends it, and sends nothing', () => {

@@ -17,7 +17,7 @@
 import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
-import { countPairMacs, pairMacShared, type PairMacHolders } from '../../pipeline/pair-macs';
+import { countPairMacs, pairMacHoldersOf, pairMacKey, pairMacShared, pairMacsOf, sharedPairMacsOf, type PairMacHolders } from '../../pipeline/pair-macs';
 import { floodChunkKey, floodChunkOf, indexModel, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
@@ -31,14 +31,16 @@ export interface Touched {
   loadBalancers: Set<string>;
   /** floodChunkKey(network uid, chunk) */
   floodChunks: Set<string>;
+  /** pairMacKey(network uid, MAC): pair MACs whose holders changed */
+  pairMacs: Set<string>;
 }
 
 export function emptyTouched(): Touched {
-  return { ports: new Set(), networks: new Set(), loadBalancers: new Set(), floodChunks: new Set() };
+  return { ports: new Set(), networks: new Set(), loadBalancers: new Set(), floodChunks: new Set(), pairMacs: new Set() };
 }
 
 export function mergeTouched(into: Touched, from: Touched): void {
-  for (const k of ['ports', 'networks', 'loadBalancers', 'floodChunks'] as const) for (const uid of from[k]) into[k].add(uid);
+  for (const k of ['ports', 'networks', 'loadBalancers', 'floodChunks', 'pairMacs'] as const) for (const uid of from[k]) into[k].add(uid);
 }
 
 /**
@@ -202,6 +204,14 @@ export class LiveModel implements ScopeIndex {
     return pairMacShared(this.pairHolders, networkUid, mac);
   }
 
+  pairMacHolders(networkUid: string, mac: string): Iterable<string> {
+    return pairMacHoldersOf(this.pairHolders, networkUid, mac);
+  }
+
+  sharedPairMacs(networkUid: string): Iterable<string> {
+    return sharedPairMacsOf(this.pairHolders, networkUid);
+  }
+
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
@@ -286,6 +296,7 @@ export class LiveModel implements ScopeIndex {
     if (old) {
       t.ports.add(old.uid);
       nets.add(old.network);
+      for (const mac of pairMacsOf(old)) t.pairMacs.add(pairMacKey(old.network, mac));
       if (old.binding) t.floodChunks.add(floodChunkKey(old.network, floodChunkOf(old.binding.ofport)));
       // The other ports of its pair MACs: one that held a MAC alone, or now does, gains or loses its L2 entry.
       for (const uid of this.dropPort(key, old, crossings)) t.ports.add(uid);
@@ -294,6 +305,7 @@ export class LiveModel implements ScopeIndex {
     if (now) {
       t.ports.add(now.uid);
       nets.add(now.network);
+      for (const mac of pairMacsOf(now)) t.pairMacs.add(pairMacKey(now.network, mac));
       if (now.binding) t.floodChunks.add(floodChunkKey(now.network, floodChunkOf(now.binding.ofport)));
     }
     // The network's own flood flows change only when a chunk or a node of it appears or goes.
