@@ -2,7 +2,7 @@
  * Register fields and marks of the pipeline, named once (Antrea's fields file).
  * Flow code uses these helpers; no raw register number appears anywhere else.
  */
-import type { Action, KnownOxm, Subfield } from '../openflow';
+import type { Action, KnownOxm, Oxm, Subfield } from '../openflow';
 import { SharedParts } from './shared-parts';
 
 export interface RegField {
@@ -61,6 +61,15 @@ export function loadField(f: RegField, value: number): Action {
 
 export function loadMark(m: RegMark): Action {
   return loadField(m.field, m.value);
+}
+
+/**
+ * A register field's value in a match the switch sent, such as a packet-in's (OVS lists every
+ * nonzero register there, exact); undefined when its register is absent, i.e. zero.
+ */
+export function fieldIn(f: RegField, match: readonly Oxm[]): number | undefined {
+  for (const m of match) if (m.field === f.sub.field) return Math.floor(Number(m.value) / 2 ** f.sub.ofs) % 2 ** f.sub.nbits;
+  return undefined;
 }
 
 /** A new connection's load balancer slot (multipath's result; LB_SLOTS_MAX = 8192 fits 16 bits). */

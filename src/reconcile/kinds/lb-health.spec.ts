@@ -1,8 +1,14 @@
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import type { OfMessage, OpenFlowConnection } from '../../openflow';
-import { LbHealthMonitor, backendKey, type HealthTarget } from './lb-health';
-import { TCP_FLAGS, buildTcpFrame, parseTcpFrame } from './lb-health-packets';
+import { LbHealthMonitor, backendKey, probeAnswer, type HealthTarget } from './lb-health';
+import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
+
+/** A probe as it went out: the SYN and the OpenFlow port it was sent out of. */
+interface SentProbe {
+  syn: TcpSegment;
+  port: number;
+}
 
 /** A switch stand-in: records what vnetd sends; the test plays the backend. */
 class FakeConn extends EventEmitter {
@@ -10,6 +16,10 @@ class FakeConn extends EventEmitter {
   sent: OfMessage[] = [];
   /** A hung ovs-vswitchd: its connection still up, nothing answered. */
   hung = false;
+  /** vniOf: each VM port's network, as the Classifier loads it into the Network register (reg0) from in_port. */
+  constructor(private readonly vniOf: Record<number, number> = { 7: 100 }) {
+    super();
+  }
   send(m: OfMessage): Promise<number> {
     this.sent.push(m);
     return Promise.resolve(0);
@@ -22,14 +32,30 @@ class FakeConn extends EventEmitter {
     const m = outs[outs.length - 1];
     return m?.type === 'packet_out' ? parseTcpFrame(m.data) : undefined;
   }
+  /** Every probe (SYN) sent so far, oldest first. */
+  probes(): SentProbe[] {
+    const out: SentProbe[] = [];
+    for (const m of this.sent) {
+      const syn = m.type === 'packet_out' ? parseTcpFrame(m.data) : undefined;
+      if (m.type === 'packet_out' && syn?.flags === TCP_FLAGS.SYN && m.actions[0]?.type === 'output') out.push({ syn, port: m.actions[0].port });
+    }
+    return out;
+  }
   /** The backend answers the last probe (SYN-ACK or RST), as the LbNat health flow would deliver it. */
-  answer(flags: number, change: { ack?: number; inPort?: number } = {}) {
-    const syn = this.lastSyn()!;
-    const out = this.sent.filter((m) => m.type === 'packet_out').pop();
-    // From the port the probe went out of (OVS puts in_port in every packet-in's match).
-    const inPort = change.inPort ?? (out?.type === 'packet_out' && out.actions[0]?.type === 'output' ? out.actions[0].port : 0);
+  answer(flags: number, change: { ack?: number; inPort?: number; network?: number } = {}) {
+    this.reply(this.probes().pop()!, flags, change);
+  }
+  /**
+   * An answer to `to` from the port it went out of, in that port's network (OVS puts in_port and
+   * every nonzero register in a packet-in's match), acknowledging its SYN; `change` says otherwise.
+   */
+  reply(to: SentProbe, flags: number, change: { ack?: number; inPort?: number; network?: number } = {}) {
+    const { syn } = to;
+    const inPort = change.inPort ?? to.port;
+    const network = change.network ?? this.vniOf[inPort];
     const data = buildTcpFrame({ srcMac: syn.dstMac, dstMac: syn.srcMac, srcIp: syn.dstIp, dstIp: syn.srcIp, srcPort: syn.dstPort, dstPort: syn.srcPort, seq: 77, ack: change.ack ?? (syn.seq + 1) >>> 0, flags });
-    this.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: 4, cookie: 0n, match: [{ field: 'in_port', value: inPort }], data });
+    const match = network === undefined ? [{ field: 'in_port', value: inPort }] : [{ field: 'in_port', value: inPort }, { field: 'reg0', value: network }];
+    this.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: 4, cookie: 0n, match, data });
   }
 }
 
@@ -42,11 +68,15 @@ const target: HealthTarget = {
   port: 8080,
   node: 'hv1',
   ofport: 7,
+  vni: 100,
   timing: { intervalMs: 1000, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 2 },
 };
 
-function setup(targets: HealthTarget[] = [target]) {
-  const conn = new FakeConn();
+/** One answer decides: the checks below need no series. */
+const strict = { ...target.timing, healthyThreshold: 1, unhealthyThreshold: 1 };
+
+function setup(targets: HealthTarget[] = [target], vniOf?: Record<number, number>) {
+  const conn = new FakeConn(vniOf);
   let changes = 0;
   const mon = new LbHealthMonitor({
     logger: pino({ level: 'silent' }),
@@ -139,10 +169,9 @@ describe('LbHealthMonitor', () => {
 
   it('counts only an answer that acknowledges the probe, from the backend\'s own port on the probe\'s switch (QA-108 F2)', () => {
     // Two tenants' load balancers with the same VIP and backend address, on two nodes; one answer decides.
-    const strict = { ...target.timing, healthyThreshold: 1, unhealthyThreshold: 1 };
     const mine: HealthTarget = { ...target, timing: strict };
     const other: HealthTarget = { ...target, lbUid: 'lb2', node: 'hv2', ofport: 9, timing: strict };
-    const conns = { hv1: new FakeConn(), hv2: new FakeConn() };
+    const conns = { hv1: new FakeConn(), hv2: new FakeConn({ 9: 100 }) };
     const mon = new LbHealthMonitor({ logger: pino({ level: 'silent' }), targets: () => [mine, other], connection: (n) => conns[n as 'hv1' | 'hv2'] as unknown as OpenFlowConnection, onChange: () => undefined });
     mon.tick(0);
     expect(conns.hv1.lastSyn()!.srcPort).not.toBe(conns.hv2.lastSyn()!.srcPort);
@@ -160,6 +189,103 @@ describe('LbHealthMonitor', () => {
     conns.hv2.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
     expect(mon.failing().map((f) => [f.loadBalancer, f.reason])).toEqual([['lb2', 'RST']]);
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+  });
+
+  describe('which answers count (QA-108 F2)', () => {
+    // Two tenants on one node, both with 10.0.0.0/24: the same VIP, backend address and port, their own ports and networks.
+    const tenantA: HealthTarget = { ...target, timing: strict };
+    const tenantB: HealthTarget = { ...target, lbUid: 'lb2', lbMac: '02:4c:42:00:00:02', ofport: 9, vni: 200, timing: strict };
+    const twoTenants = () => {
+      const s = setup([tenantA, tenantB], { 7: 100, 9: 200 });
+      s.mon.tick(0);
+      const byPort = new Map(s.conn.probes().map((p) => [p.port, p]));
+      return { ...s, probeA: byPort.get(7)!, probeB: byPort.get(9)! };
+    };
+    const failures = (mon: LbHealthMonitor) => mon.failing().map((f) => [f.loadBalancer, f.reason]);
+
+    it('cross-network answer not taken: another tenant\'s backend with the same addresses answering a probe is not its answer', () => {
+      const { conn, mon, probeA, probeB } = twoTenants();
+      // Pending together for one (backend, port, VIP): each has its own source port, so an answer names one probe.
+      expect(probeA.syn.srcPort).not.toBe(probeB.syn.srcPort);
+      // Tenant B's VM answers tenant A's probe, even acknowledging its sequence number: from B's port, in B's network.
+      conn.reply(probeA, TCP_FLAGS.RST | TCP_FLAGS.ACK, { inPort: 9 });
+      // From A's port number but not in A's network (the port is another's now): not A's backend either.
+      conn.reply(probeA, TCP_FLAGS.RST | TCP_FLAGS.ACK, { network: 200 });
+      conn.reply(probeA, TCP_FLAGS.RST | TCP_FLAGS.ACK, { network: 0 });
+      expect(failures(mon)).toEqual([]);
+      // Each backend's own answer settles its own probe only.
+      conn.reply(probeB, TCP_FLAGS.RST | TCP_FLAGS.ACK);
+      expect(failures(mon)).toEqual([['lb2', 'RST']]);
+      conn.reply(probeA, TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+      expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+      expect(failures(mon)).toEqual([['lb2', 'RST']]);
+    });
+
+    it('wrong-ack RST ignored: an RST (or SYN-ACK) that does not acknowledge the probe\'s SYN decides nothing', () => {
+      const { conn, mon } = setup([{ ...target, timing: strict }]);
+      mon.tick(0);
+      const { syn } = conn.probes()[0]!;
+      conn.answer(TCP_FLAGS.RST); // no ACK: RFC 9293 SYN-SENT drops it
+      conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK, { ack: syn.seq }); // the SYN itself not acknowledged
+      conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK, { ack: (syn.seq + 2) >>> 0 });
+      conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK, { ack: (syn.seq + 2) >>> 0 });
+      expect(mon.failing()).toEqual([]);
+      // Still waiting for its answer: the right one is taken.
+      conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
+      expect(failures(mon)).toEqual([['lb1', 'RST']]);
+    });
+
+    it('right answer still counted: a SYN-ACK or RST acknowledging the probe, from its port in its network, after stray ones', async () => {
+      const { conn, mon } = setup([{ ...target, timing: strict }]);
+      mon.tick(0);
+      const { syn, port } = conn.probes()[0]!;
+      conn.answer(TCP_FLAGS.RST, { ack: 0 }); // a stray RST first: it must not take the probe's place
+      conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+      expect(mon.failing()).toEqual([]);
+      // The half-open connection is reset out of the probe's port.
+      const reset = conn.sent[conn.sent.length - 1]!;
+      expect(reset).toMatchObject({ type: 'packet_out', actions: [{ type: 'output', port }] });
+      expect(reset.type === 'packet_out' && parseTcpFrame(reset.data)).toMatchObject({ flags: TCP_FLAGS.RST, seq: (syn.seq + 1) >>> 0, srcPort: syn.srcPort });
+      mon.tick(600); // answered: no timeout after it
+      expect(mon.failing()).toEqual([]);
+      mon.tick(1000);
+      await flush();
+      conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK, { ack: 0 }); // a stale SYN-ACK: not a success either
+      conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK); // what Linux answers on a closed port
+      expect(failures(mon)).toEqual([['lb1', 'RST']]);
+      mon.tick(2000);
+      conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+      expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    });
+
+    it('a backend that moved while its probe was out is probed again where it is: that answer counts, not the old probe\'s silence', async () => {
+      let now: HealthTarget = { ...target, timing: strict };
+      const conn = new FakeConn({ 7: 100, 8: 100 });
+      const mon = new LbHealthMonitor({ logger: pino({ level: 'silent' }), targets: () => [now], connection: () => conn as unknown as OpenFlowConnection, onChange: () => undefined });
+      mon.tick(0);
+      await flush();
+      now = { ...now, ofport: 8 }; // its VM plugged again: another OpenFlow port
+      mon.tick(100);
+      const [old, moved] = conn.probes();
+      expect([old?.port, moved?.port]).toEqual([7, 8]);
+      conn.reply(old!, TCP_FLAGS.RST | TCP_FLAGS.ACK); // the old probe is no longer waited for
+      expect(mon.failing()).toEqual([]);
+      conn.reply(moved!, TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+      mon.tick(600);
+      mon.tick(700);
+      expect(mon.failing()).toEqual([]);
+      expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    });
+  });
+
+  it('reads an answer as acknowledging the SYN or as nothing', () => {
+    const seg = (flags: number, ack: number): TcpSegment => ({ srcMac: '', dstMac: '', srcIp: '', dstIp: '', srcPort: 1, dstPort: 2, seq: 0, ack, flags });
+    expect(probeAnswer(seg(TCP_FLAGS.SYN | TCP_FLAGS.ACK, 0), 0xffffffff)).toBe('SYN-ACK'); // seq + 1 wraps
+    expect(probeAnswer(seg(TCP_FLAGS.RST | TCP_FLAGS.ACK, 11), 10)).toBe('RST');
+    expect(probeAnswer(seg(TCP_FLAGS.RST, 11), 10)).toBeUndefined();
+    expect(probeAnswer(seg(TCP_FLAGS.SYN, 11), 10)).toBeUndefined();
+    expect(probeAnswer(seg(TCP_FLAGS.ACK, 11), 10)).toBeUndefined();
+    expect(probeAnswer(seg(TCP_FLAGS.SYN | TCP_FLAGS.ACK, 10), 10)).toBeUndefined();
   });
 
   it('lists the failing backends once per (load balancer, address), with the failure that counted and since when', async () => {

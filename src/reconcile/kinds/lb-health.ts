@@ -12,8 +12,8 @@
  * backend is healthy only while all of them answer.
  */
 import type { Logger } from 'pino';
-import { OFPP, OFP_NO_BUFFER, type Match, type OfMessage, type OpenFlowConnection } from '../../openflow';
-import type { LogicalModel } from '../../pipeline';
+import { OFPP, OFP_NO_BUFFER, type Match, type OfMessage, type OpenFlowConnection, type PacketInMessage } from '../../openflow';
+import { NetworkField, fieldIn, type LogicalModel } from '../../pipeline';
 import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
 import { receivePacketIns } from './packet-ins';
@@ -41,6 +41,8 @@ export interface HealthTarget {
   port: number;
   node: string;
   ofport: number;
+  /** The backend's network: the Network register its answers carry (another tenant's backend with the same addresses has another). */
+  vni: number;
   timing: HealthCheckTiming;
   /** The load balancer's TCP listener ports: never a probe's source port (its answer would look like a client's new connection). */
   listenerPorts?: readonly number[];
@@ -66,12 +68,13 @@ export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel)
   const out: HealthTarget[] = [];
   for (const lb of lbs) {
     const m = lb.spec?.healthCheck ? model.loadBalancers?.get(lb.metadata.uid!) : undefined;
-    if (!m) continue;
+    const net = m && model.networks.get(m.network);
+    if (!m || !net) continue;
     const timing = timingOf(lb.spec!.healthCheck!);
     const listenerPorts = m.listeners.filter((l) => l.protocol === 'TCP').map((l) => l.port);
     for (const b of m.backends) {
       if (!b.node || !b.ofport) continue;
-      for (const port of checkedPorts(lb)) out.push({ lbUid: m.uid, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, node: b.node, ofport: b.ofport, timing, listenerPorts });
+      for (const port of checkedPorts(lb)) out.push({ lbUid: m.uid, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, node: b.node, ofport: b.ofport, vni: net.vni, timing, listenerPorts });
     }
   }
   return out;
@@ -86,12 +89,48 @@ interface Probe {
   successes: number;
   failures: number;
   nextAt: number;
-  /** switchAnswered: the barrier sent after the probe came back, so the switch itself is alive. */
-  pending?: { srcPort: number; seq: number; deadline: number; switchAnswered: boolean; tuple: string };
+  pending?: Pending;
+}
+
+/** A probe sent and not yet answered. */
+interface Pending {
+  srcPort: number;
+  seq: number;
+  deadline: number;
+  /** The barrier sent after the probe came back, so the switch itself is alive. */
+  switchAnswered: boolean;
+  tuple: string;
+  /** Where the probe went and as what: its answer must come back there (the target may have moved since). */
+  conn: OpenFlowConnection;
+  sent: HealthTarget;
 }
 
 /** A pending probe by the 4-tuple its answer carries (backend address and port, VIP, probe's source port). */
 const tupleOf = (backendIp: string, backendPort: number, vip: string, srcPort: number): string => `${backendIp}/${backendPort}/${vip}/${srcPort}`;
+
+/** Whether a probe sent to `a` still probes `b`: same switch, port, network and addresses (a moved or re-plugged backend is not). */
+const probedAlike = (a: HealthTarget, b: HealthTarget): boolean => a.node === b.node && a.ofport === b.ofport && a.vni === b.vni && a.mac === b.mac && a.lbMac === b.lbMac && a.vip === b.vip;
+
+/**
+ * The packet-in came from where the probe went: the switch it was sent to, the backend's own
+ * port there, in the backend's network. A bound port is one network's, so the Network register
+ * mostly repeats in_port; it is checked anyway because a port number names the backend only
+ * while the binding the probe was sent under holds, and the register is what the switch saw.
+ */
+function cameFrom(pending: Pending, from: OpenFlowConnection, match: Match): boolean {
+  return from === pending.conn && inPortOf(match) === pending.sent.ofport && fieldIn(NetworkField, match) === pending.sent.vni;
+}
+
+/**
+ * What a segment says of the probe with sequence number `seq`: nothing unless it acknowledges
+ * exactly the SYN (ACK set, seq + 1; an RST answering a SYN carries that too, RFC 9293), so a
+ * stale or forged one decides nothing.
+ */
+export function probeAnswer(seg: TcpSegment, seq: number): 'SYN-ACK' | 'RST' | undefined {
+  if (!(seg.flags & TCP_FLAGS.ACK) || seg.ack !== ((seq + 1) >>> 0)) return undefined;
+  if (seg.flags & TCP_FLAGS.SYN) return 'SYN-ACK';
+  return seg.flags & TCP_FLAGS.RST ? 'RST' : undefined;
+}
 
 export interface LbHealthMonitorOptions {
   logger: Logger;
@@ -116,7 +155,7 @@ export class LbHealthMonitor {
   private readonly log: Logger;
   private failingAtStart?: ReadonlyMap<string, UnhealthyBackend>;
   private readonly onMessage = (m: OfMessage, from: OpenFlowConnection): void => {
-    if (m.type === 'packet_in') this.answer(m.data, from, inPortOf(m.match));
+    if (m.type === 'packet_in') this.answer(m, from);
   };
 
   constructor(private readonly opts: LbHealthMonitorOptions) {
@@ -180,13 +219,18 @@ export class LbHealthMonitor {
         this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now, reason: failing?.reason, since: failing?.since }));
       }
       p.target = t;
+      if (p.pending && !probedAlike(p.pending.sent, t)) {
+        // Sent where the backend no longer is: its answer (or silence) says nothing of it now.
+        this.settle(p);
+        p.nextAt = now;
+      }
       if (p.pending && now >= p.pending.deadline) {
-        const { switchAnswered } = p.pending;
+        const { switchAnswered, conn } = p.pending;
         this.settle(p);
         // Lost with vnetd's own connection to the node: says nothing about the backend. Unanswered
         // by a switch that answers nothing (hung, its connection not yet timed out): the switch is
         // named, not the backend (QA-93: a stopped ovs-vswitchd had its backends "failing: no answer").
-        if (!this.opts.connection(t.node)?.connected) {
+        if (!conn.connected || this.opts.connection(t.node) !== conn) {
           // no result either way while the node is away
         } else if (switchAnswered) changed = this.record(p, false, 'no answer') || changed;
         // Still a failure (nothing reaches the backend through that switch), but the switch's.
@@ -213,7 +257,7 @@ export class LbHealthMonitor {
     // Never a listener port, nor one another pending probe of the same tuple has (two tenants' probes of one address).
     while (t.listenerPorts?.includes(srcPort) || this.pendingByTuple.has(tupleOf(t.ip, t.port, t.vip, srcPort))) srcPort = 32768 + Math.floor(Math.random() * 28000);
     const seq = Math.floor(Math.random() * 0xffffffff) >>> 0;
-    const pending = { srcPort, seq, deadline: now + t.timing.timeoutMs, switchAnswered: false, tuple: tupleOf(t.ip, t.port, t.vip, srcPort) };
+    const pending: Pending = { srcPort, seq, deadline: now + t.timing.timeoutMs, switchAnswered: false, tuple: tupleOf(t.ip, t.port, t.vip, srcPort), conn, sent: t };
     p.pending = pending;
     this.pendingByTuple.set(pending.tuple, p);
     const syn: TcpSegment = { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN };
@@ -238,27 +282,28 @@ export class LbHealthMonitor {
   }
 
   /**
-   * A backend's answer to a probe (packet-in from the LbNat health flow): from the switch the
-   * probe went out on and the backend's own OpenFlow port (another network's port with the same
-   * addresses, or another node, is not it), and acknowledging the probe's sequence number, a
-   * SYN-ACK as an RST (RFC 9293: the RST answering a SYN carries ACK, seq + 1), so a stray or
-   * forged segment with the right ports counts for nothing (QA-108 F2).
+   * A backend's answer to a probe (packet-in from the LbNat health flow), found by its 4-tuple:
+   * two pending probes never share one (probe() picks the source port so), so an answer settles
+   * at most one. It counts only from where the probe went (cameFrom) and acknowledging it
+   * (probeAnswer): another tenant's backend with the same addresses, another node, or a stray
+   * or forged segment decides nothing (QA-108 F2).
    */
-  private answer(frame: Buffer, from: OpenFlowConnection, inPort: number | undefined): void {
-    const seg = parseTcpFrame(frame);
+  private answer(m: PacketInMessage, from: OpenFlowConnection): void {
+    const seg = parseTcpFrame(m.data);
     if (!seg) return;
     const p = this.pendingByTuple.get(tupleOf(seg.srcIp, seg.srcPort, seg.dstIp, seg.dstPort));
-    if (!p?.pending) return;
-    const t = p.target;
-    if (inPort !== t.ofport || this.opts.connection(t.node) !== from) return;
-    const acked = (seg.flags & TCP_FLAGS.ACK) !== 0 && seg.ack === ((p.pending.seq + 1) >>> 0);
-    const synAck = acked && (seg.flags & TCP_FLAGS.SYN) !== 0;
-    const reset = acked && (seg.flags & TCP_FLAGS.RST) !== 0;
-    if (!synAck && !reset) return;
+    const pending = p?.pending;
+    if (!p || !pending) return;
+    const result = cameFrom(pending, from, m.match) ? probeAnswer(seg, pending.seq) : undefined;
+    if (!result) {
+      this.log.debug({ node: pending.sent.node, backend: seg.srcIp, port: seg.srcPort, srcPort: seg.dstPort, inPort: inPortOf(m.match), flags: seg.flags }, 'health probe answer not counted: not from the probed port or not acknowledging the probe');
+      return;
+    }
     this.settle(p);
+    const t = pending.sent;
     // Close the half-open connection on the backend.
-    if (synAck && from.connected) this.inject(from, t, { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort: seg.dstPort, dstPort: t.port, seq: seg.ack, ack: 0, flags: TCP_FLAGS.RST });
-    if (this.record(p, synAck, synAck ? 'SYN-ACK' : 'RST')) this.opts.onChange();
+    if (result === 'SYN-ACK' && from.connected) this.inject(from, t, { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort: seg.dstPort, dstPort: t.port, seq: seg.ack, ack: 0, flags: TCP_FLAGS.RST });
+    if (this.record(p, result === 'SYN-ACK', result)) this.opts.onChange();
   }
 
   /** Counts one result; true when the backend's health flipped. */
