@@ -278,10 +278,11 @@ describe('LbHealthMonitor', () => {
     });
   });
 
-  it('reads an answer as acknowledging the SYN or as nothing', () => {
+  it('reads an answer as the probing TCP in SYN-SENT would: acknowledging the SYN or nothing, RST before SYN', () => {
     const seg = (flags: number, ack: number): TcpSegment => ({ srcMac: '', dstMac: '', srcIp: '', dstIp: '', srcPort: 1, dstPort: 2, seq: 0, ack, flags });
     expect(probeAnswer(seg(TCP_FLAGS.SYN | TCP_FLAGS.ACK, 0), 0xffffffff)).toBe('SYN-ACK'); // seq + 1 wraps
     expect(probeAnswer(seg(TCP_FLAGS.RST | TCP_FLAGS.ACK, 11), 10)).toBe('RST');
+    expect(probeAnswer(seg(TCP_FLAGS.SYN | TCP_FLAGS.RST | TCP_FLAGS.ACK, 11), 10)).toBe('RST');
     expect(probeAnswer(seg(TCP_FLAGS.RST, 11), 10)).toBeUndefined();
     expect(probeAnswer(seg(TCP_FLAGS.SYN, 11), 10)).toBeUndefined();
     expect(probeAnswer(seg(TCP_FLAGS.ACK, 11), 10)).toBeUndefined();

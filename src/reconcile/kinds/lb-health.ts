@@ -122,14 +122,15 @@ function cameFrom(pending: Pending, from: OpenFlowConnection, match: Match): boo
 }
 
 /**
- * What a segment says of the probe with sequence number `seq`: nothing unless it acknowledges
- * exactly the SYN (ACK set, seq + 1; an RST answering a SYN carries that too, RFC 9293), so a
- * stale or forged one decides nothing.
+ * What a segment says of the probe with sequence number `seq`, as the probing TCP in SYN-SENT
+ * would take it (RFC 9293 3.10.7.3): nothing unless it acknowledges exactly the SYN (ACK set,
+ * seq + 1; an RST answering a SYN carries that too), so a stale or forged one decides nothing;
+ * then RST before SYN, so a segment with both refuses.
  */
 export function probeAnswer(seg: TcpSegment, seq: number): 'SYN-ACK' | 'RST' | undefined {
   if (!(seg.flags & TCP_FLAGS.ACK) || seg.ack !== ((seq + 1) >>> 0)) return undefined;
-  if (seg.flags & TCP_FLAGS.SYN) return 'SYN-ACK';
-  return seg.flags & TCP_FLAGS.RST ? 'RST' : undefined;
+  if (seg.flags & TCP_FLAGS.RST) return 'RST';
+  return seg.flags & TCP_FLAGS.SYN ? 'SYN-ACK' : undefined;
 }
 
 export interface LbHealthMonitorOptions {
