@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { describeError } from '../describe-error';
 import { TransportError } from '../errors';
 import { ApiClient, warningsOf } from './client';
@@ -39,5 +39,63 @@ describe('ApiClient: a request with no answer', () => {
     expect({ code: get!.code, unknown: get!.outcomeUnknown }).toEqual({ code: 'ETIMEDOUT', unknown: false });
     const closed = await failure(new ApiClient(conn('http://127.0.0.1:9'), 150).call({ method: 'POST', path: '/x', body: {} }));
     expect({ code: closed!.code, unknown: closed!.outcomeUnknown }).toEqual({ code: 'ECONNREFUSED', unknown: false });
+  });
+});
+
+describe('ApiClient: --request-timeout bounds the whole request by the clock', () => {
+  const TIMEOUT_MS = 600;
+  // Timers and a loaded CI machine: well under the old behaviour (twice the timeout, or never).
+  const MARGIN_MS = 400;
+  const sockets: Socket[] = [];
+  const servers: NetServer[] = [];
+  const listen = async (onConnection: (s: Socket) => void): Promise<number> => {
+    const server = createNetServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+      onConnection(s);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as AddressInfo).port;
+  };
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  });
+  const timed = async (client: ApiClient): Promise<{ ms: number; err: unknown }> => {
+    const started = Date.now();
+    const err = await client.call({ method: 'GET', path: '/version' }).then(() => undefined, (e: unknown) => e);
+    return { ms: Date.now() - started, err };
+  };
+
+  it('gives up on a TLS handshake the server never answers within the timeout (QA-112: 2s took 4s)', async () => {
+    // Accepts, reads the ClientHello and says nothing.
+    const port = await listen((s) => s.resume());
+    const { ms, err } = await timed(new ApiClient({ ...conn(`https://127.0.0.1:${port}`), insecure: true }, TIMEOUT_MS));
+    expect(err).toBeInstanceOf(TransportError);
+    expect({ code: (err as TransportError).code, message: (err as TransportError).message }).toEqual({ code: 'ETIMEDOUT', message: 'no answer within 0.6s' });
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
+    expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+  });
+
+  it('gives up on an answer whose body trickles in a byte every 200 ms (QA-112: never timed out)', async () => {
+    const port = await listen((s) => {
+      s.once('data', () => {
+        s.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n');
+        const drip = setInterval(() => s.write(' '), 200);
+        s.on('close', () => clearInterval(drip));
+      });
+    });
+    const { ms, err } = await timed(new ApiClient(conn(`http://127.0.0.1:${port}`), TIMEOUT_MS));
+    expect({ code: (err as TransportError).code, message: (err as TransportError).message }).toEqual({ code: 'ETIMEDOUT', message: 'no answer within 0.6s' });
+    expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+    expect(describeError(err, { action: 'get version' })).toBe(`cannot get version: cannot reach vnetd at http://127.0.0.1:${port} (no answer within 0.6s); the server did not answer in time: check the network path and that vnetd is healthy`);
+  });
+
+  it('an answer read in full within the timeout is the answer; 0 is no limit, as kubectl\'s', async () => {
+    const port = await listen((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}')));
+    const url = `http://127.0.0.1:${port}`;
+    await expect(new ApiClient(conn(url), TIMEOUT_MS).call({ method: 'GET', path: '/version' })).resolves.toEqual({});
+    await expect(new ApiClient(conn(url), 0).call({ method: 'GET', path: '/version' })).resolves.toEqual({});
   });
 });

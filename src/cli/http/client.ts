@@ -47,6 +47,12 @@ export function warningsOf(res: Pick<IncomingMessage, 'headersDistinct'>): strin
   return out;
 }
 
+/** Calls onExpire once ms have passed, unless the returned stop is called first. */
+function wallClock(ms: number, onExpire: () => void): () => void {
+  const timer = setTimeout(onExpire, ms);
+  return () => clearTimeout(timer);
+}
+
 export class ApiClient {
   private hasAnswered = false;
 
@@ -93,12 +99,27 @@ export class ApiClient {
       rejectUnauthorized: !this.conn.insecure,
       servername: this.conn.servername,
     };
+    // A wall-clock bound on the whole request, as kubectl's --request-timeout: a socket idle
+    // timeout (req.setTimeout) is armed only once TCP connects, so a hung TLS handshake took
+    // twice as long, and is reset by every byte, so a server trickling its body never timed out.
+    // 0 is no bound, as kubectl's (and as req.setTimeout(0) was).
+    const stopClock =
+      timeoutMs === undefined || timeoutMs <= 0
+        ? () => undefined
+        : wallClock(timeoutMs, () => {
+            fail(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' }));
+            req.destroy();
+          });
     const req = (url.protocol === 'http:' ? requestHttp : request)(url, options, (res) => {
       this.hasAnswered = true;
+      // The body is part of the request: the clock stops only once it is read to its end.
+      res.once('end', stopClock);
+      res.once('close', stopClock);
       onResponse(res);
     });
     let failed = false;
     const fail = (err: Error) => {
+      stopClock();
       if (failed) return;
       failed = true;
       const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
@@ -109,16 +130,12 @@ export class ApiClient {
       onError(new TransportError(this.conn.server, code, reason ? `${code}: ${reason}` : (err.message || code).replace(/\s*\n\s*/g, ' ').trim(), unknown));
     };
     req.on('error', fail);
-    if (timeoutMs !== undefined) {
-      req.setTimeout(timeoutMs, () => {
-        const e = Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' });
-        fail(e);
-        req.destroy();
-      });
-    }
     if (payload) req.write(payload);
     req.end();
-    return () => req.destroy();
+    return () => {
+      stopClock();
+      req.destroy();
+    };
   }
 
   /** One request; resolves with the decoded JSON body of a 2xx answer. */
