@@ -148,6 +148,8 @@ export interface TraceInput {
   ports: VirtualPort[];
   lbs: LoadBalancer[];
   nodes: HypervisorNode[];
+  /** This token may not read Nodes (a tenant's): nodes is empty, and no VTEP is known. */
+  nodesForbidden?: boolean;
   to: Target;
   proto: Proto;
   /** --src-ip / --src-mac: the packet's source, if not the port's own (what port security makes of it). */
@@ -212,7 +214,7 @@ export function describeDelivery(input: TraceInput, d: Delivery): string {
       return `local port ${d.port} on node ${nodeOf(input.from)}${d.ofport ? ` (ofport ${d.ofport})` : ''}: output (table L2Lookup)`;
     case 'tunnel': {
       const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
-      return `port ${d.port} on node ${d.node}: tunnel (${input.network?.spec?.encapsulation ?? 'vxlan'}${vni !== undefined ? `, VNI ${vni}` : ''}) to VTEP ${d.vtep ?? '<unknown node>'} (table L2Lookup)`;
+      return `port ${d.port} on node ${d.node}: tunnel (${input.network?.spec?.encapsulation ?? 'vxlan'}${vni !== undefined ? `, VNI ${vni}` : ''}) to VTEP ${d.vtep ?? (input.nodesForbidden ? '? (this token may not read Nodes)' : '<unknown node>')} (table L2Lookup)`;
     }
     case 'drop':
       return `${d.why}: no delivery (drop)`;

@@ -1,6 +1,10 @@
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildProgram } from '../program';
 import { LB_SLOTS } from '../../pipeline/load-balancer';
 import { natOf, parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
 import { ipv6RegisterNames } from './trace-lb';
@@ -545,5 +549,73 @@ describe('trace: IPv6', () => {
     expect(natOf('ct(commit,nat(dst=fd00::4))')).toEqual({ ip: 'fd00::4', port: undefined });
     expect(natOf('ct(commit,nat(dst=[fd00::4]-[fd00::9]:8080-8081))')).toEqual({ ip: 'fd00::4', port: 8080 });
     expect(natOf('ct(commit,nat(dst=10.0.0.4-10.0.0.9:80))')).toEqual({ ip: '10.0.0.4', port: 80 });
+  });
+});
+
+describe('trace with a token that may not read Nodes (a tenant\'s)', () => {
+  const refusal = 'Node.vnet.dev is forbidden: User "tenant-a" cannot list resource "nodes" in API group "vnet.dev" at the cluster scope: Node objects are admin-only';
+  const api = '/apis/vnet.dev/v1alpha1';
+  let server: Server;
+  let dir: string;
+  let kubeconfig: string;
+  /** What GET /nodes answers: the tenant's 403 unless a test says otherwise. */
+  let nodesAnswer: { code: number; body: unknown };
+  beforeAll(async () => {
+    const b = ports[1]!;
+    const routes: Record<string, () => { code: number; body: unknown }> = {
+      [`${api}/namespaces/t1/virtualports/a`]: () => ({ code: 200, body: a }),
+      [`${api}/namespaces/t1/virtualnetworks/blue`]: () => ({ code: 200, body: network }),
+      [`${api}/namespaces/t1/virtualports`]: () => ({ code: 200, body: { items: [a, b], metadata: {} } }),
+      [`${api}/namespaces/t1/loadbalancers`]: () => ({ code: 200, body: { items: [], metadata: {} } }),
+      [`${api}/nodes`]: () => nodesAnswer,
+    };
+    server = createServer((req, res) => {
+      const route = routes[new URL(req.url ?? '/', 'http://x').pathname];
+      const { code, body } = route ? route() : { code: 404, body: { kind: 'Status', message: 'not found', code: 404 } };
+      res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    dir = mkdtempSync(join(tmpdir(), 'vnetctl-trace-'));
+    kubeconfig = join(dir, 'tenant.kubeconfig');
+    const yaml = [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{ name: c, cluster: { server: "http://127.0.0.1:${(server.address() as AddressInfo).port}" } }]`,
+      'users: [{ name: tenant-a, user: { token: t } }]',
+      'contexts: [{ name: tenant, context: { cluster: c, user: tenant-a, namespace: t1 } }]',
+      'current-context: tenant',
+    ];
+    writeFileSync(kubeconfig, `${yaml.join('\n')}\n`);
+  });
+  beforeEach(() => {
+    nodesAnswer = { code: 403, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403, message: refusal } };
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const vnetctl = async (...args: string[]): Promise<string> => {
+    let out = '';
+    const term = { isTTY: false, stderrIsTTY: false, color: false };
+    const program = buildProgram({ term, io: { out: (s) => (out += s), err: (s) => (out += s) }, onUsageError: () => undefined });
+    await program.parseAsync(['--kubeconfig', kubeconfig, ...args], { from: 'user' });
+    return out;
+  };
+
+  it('says the token may not read Nodes (the 403\'s words), so OVS is not traced, and still prints the logical path (QA-112: "not bound to a known node")', async () => {
+    const text = await vnetctl('trace', '--from', 'a', '--to', '10.0.0.3');
+    expect(text).toContain('Logical path (icmp 10.0.0.2 -> 10.0.0.3):\n  from:     port a (0a:58:00:00:00:02 10.0.0.2) on node hv1, network blue\n');
+    expect(text).toContain('port b on node hv2: tunnel (vxlan, VNI 77) to VTEP ? (this token may not read Nodes) (table L2Lookup)');
+    expect(text).toContain('  verdict:  deliver\n');
+    expect(text).toContain(`OVS: not traced here (this token may not read Nodes, so the OVS half cannot be traced: ${refusal})\n`);
+    expect(text).not.toContain('not bound to a known node');
+    const report = JSON.parse(await vnetctl('trace', '--from', 'a', '--to', '10.0.0.3', '-o', 'json')) as TraceReport;
+    expect(report).toMatchObject({ logical: { verdict: 'deliver' }, ovs: { skipped: `this token may not read Nodes, so the OVS half cannot be traced: ${refusal}` }, disagreements: [] });
+  });
+
+  it('any other failure to list Nodes is the command\'s, in one line', async () => {
+    nodesAnswer = { code: 500, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'InternalError', code: 500, message: 'etcd is down' } };
+    await expect(vnetctl('trace', '--from', 'a', '--to', '10.0.0.3')).rejects.toThrow(/^cannot list nodes: etcd is down; this is vnetd's fault/);
   });
 });

@@ -12,7 +12,7 @@
 import { Command, Option } from 'commander';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
-import { UsageError } from '../errors';
+import { ApiStatusError, UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
 import { getObject, listObjects } from '../ops';
 import { toJson, toYaml } from '../output/printer';
@@ -31,11 +31,38 @@ const PORTS = kindByPlural('virtualports');
 const LBS = kindByPlural('loadbalancers');
 const NODES = kindByPlural('nodes');
 
-async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: HypervisorNode[]; ports: VirtualPort[]; network?: VirtualNetwork; to: Target; proto: Proto; srcPort?: number }): Promise<void> {
+/** The Nodes, or, when this token may not read them (a tenant's: Nodes are cluster-scoped), the API's refusal. */
+interface NodesRead {
+  items: HypervisorNode[];
+  forbidden?: string;
+}
+
+/**
+ * Lists the Nodes. A 403 is no failure of the trace: the logical path needs no Node, and the
+ * refusal is said where the OVS half would be (QA-112: it read as a port "not bound to a
+ * known node"). Any other failure is the command's.
+ */
+async function readNodes(rt: Runtime): Promise<NodesRead> {
+  return attempt(rt, { verb: 'list', kind: NODES }, async () => {
+    try {
+      return { items: (await listObjects<HypervisorNode>(rt, NODES, undefined)).items };
+    } catch (err) {
+      if (err instanceof ApiStatusError && err.httpStatus === 403) return { items: [], forbidden: err.message };
+      throw err;
+    }
+  });
+}
+
+/** Why the source port's node is not among the Nodes read: this token may read none, or it is on no known node. */
+function noNodeWhy(from: VirtualPort, nodes: NodesRead): string {
+  return nodes.forbidden !== undefined ? `this token may not read Nodes, so the OVS half cannot be traced: ${nodes.forbidden}` : `port ${from.metadata.name} is not bound to a known node`;
+}
+
+async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork; to: Target; proto: Proto; srcPort?: number }): Promise<void> {
   const { from, logical } = input;
-  const node = input.nodes.find((n) => n.metadata.name === nodeOf(from));
+  const node = input.nodes.items.find((n) => n.metadata.name === nodeOf(from));
   const ofport = from.status?.ofport;
-  const ovs = node ? localOvsOf(node) : `port ${from.metadata.name} is not bound to a known node`;
+  const ovs = node ? localOvsOf(node) : noNodeWhy(from, input.nodes);
   if (typeof ovs === 'string' || !ofport || !logical.dstMac) {
     report.ovs.skipped = typeof ovs === 'string' ? ovs : !ofport ? `port ${from.metadata.name} has no ofport yet` : 'no destination MAC: the VM would not send this packet';
     return;
@@ -80,11 +107,11 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
  * tunnel port, VNI, the two VTEPs), traced there when that node's OVS runs on this machine
  * too (all-in-one, a test bed), and compared with the destination port.
  */
-async function traceRemote(report: TraceReport, input: { flow: string; delivery: Extract<Delivery, { kind: 'tunnel' }>; srcNode: HypervisorNode; nodes: HypervisorNode[]; ports: VirtualPort[]; network?: VirtualNetwork }): Promise<void> {
+async function traceRemote(report: TraceReport, input: { flow: string; delivery: Extract<Delivery, { kind: 'tunnel' }>; srcNode: HypervisorNode; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork }): Promise<void> {
   const { delivery } = input;
   const remote: RemoteHop = { node: delivery.node };
   report.ovs.remote = remote;
-  const there = input.nodes.find((n) => n.metadata.name === delivery.node);
+  const there = input.nodes.items.find((n) => n.metadata.name === delivery.node);
   const ovs = there ? localOvsOf(there) : `node ${delivery.node} is not known`;
   const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
   const dst = input.ports.find((p) => p.metadata.name === delivery.port);
@@ -124,8 +151,8 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
   const network = await getObject<VirtualNetwork>(rt, NETWORKS, ns, netName).catch(() => undefined);
   const ports = (await attempt(rt, { verb: 'list', kind: PORTS }, () => listObjects<VirtualPort>(rt, PORTS, ns))).items;
   const lbs = (await attempt(rt, { verb: 'list', kind: LBS }, () => listObjects<LoadBalancer>(rt, LBS, ns))).items;
-  const nodes = (await listObjects<HypervisorNode>(rt, NODES, undefined).catch(() => ({ items: [] as HypervisorNode[] }))).items;
-  const logical = logicalPath({ from, network, ports, lbs, nodes, to: o.to, proto: o.proto, srcIp: o.srcIp, srcMac: o.srcMac });
+  const nodes = await readNodes(rt);
+  const logical = logicalPath({ from, network, ports, lbs, nodes: nodes.items, nodesForbidden: nodes.forbidden !== undefined, to: o.to, proto: o.proto, srcIp: o.srcIp, srcMac: o.srcMac });
   const report: TraceReport = {
     packet: { from: o.from, src: logical.src ?? sourceIp(from, familyOf(o.to.ip)), ...(logical.srcMac ? { srcMac: logical.srcMac } : {}), ...(o.srcPort !== undefined ? { srcPort: o.srcPort } : {}), to: targetText(o.to), proto: o.proto },
     logical: { steps: logical.lines, verdict: logical.deliver ? 'deliver' : 'drop', ...(logical.lb ? { loadBalancer: logical.lb } : {}) },
@@ -133,7 +160,7 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
     disagreements: [],
   };
   await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
-  const trouble = pathTrouble(nodes, nodeOf(from), logical.deliver ? logical.delivery : undefined);
+  const trouble = pathTrouble(nodes.items, nodeOf(from), logical.deliver ? logical.delivery : undefined);
   if (trouble.length) report.trouble = trouble;
   return report;
 }
