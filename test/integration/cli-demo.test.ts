@@ -185,7 +185,9 @@ const ipToNumber = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toStr
       [pickingB1, pickingB2].map((p) => cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`, '--src-port', String(p)])),
     );
     for (const broken of [toB1, toB2]) {
-      expect(broken).toMatchObject({ code: 0, stderr: '' });
+      // A disagreement is a fault found: exit 1, the report on stdout, one line on stderr.
+      expect(broken.code).toBe(1);
+      expect(broken.stderr).toMatch(/^error: OVS disagrees with the logical path \((one disagreement|\d+ disagreements) in the report\)\n$/);
       expect(broken.stdout).toMatch(new RegExp(`\\n  backend vdemo-b2 ${b2}: .*: drop \\(datapath actions: drop\\): DISAGREES\\n`));
       expect(broken.stdout).toMatch(/\nDISAGREEMENT: backend vdemo-b2( \(OVS's pick for this 5-tuple\))?: the logical model delivers it to local port vdemo-b2 but OVS drops it/);
       expect(broken.stdout).not.toContain('OVS agrees');
@@ -195,6 +197,7 @@ const ipToNumber = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toStr
     // b1's DNAT flow gone: the connections its slots get are dropped.
     execFileSync('ovs-ofctl', ['-O', 'OpenFlow13', 'del-flows', mgmt, `table=${TABLES.LbDnat.id},tcp,nw_dst=${vip},reg3=${ipToNumber(b1)}`]);
     const noDnat = await cli.run(['-n', 'demo', 'trace', '--from', 'vdemo-c1', '--to', `${vip}:80`, '--src-port', String(pickingB1)]);
+    expect(noDnat.code).toBe(1);
     expect(noDnat.stdout).toMatch(/\nDISAGREEMENT: backend vdemo-b1 has no LbDnat flow for [0-9.]+:80\/tcp: new connections hashed to its \d+ slots are dropped\n/);
     expect(noDnat.stdout).toMatch(/pick: +ofproto\/trace did not reach a DNAT in LbDnat/);
     expect(noDnat.stdout).toMatch(/verdict: +drop/);

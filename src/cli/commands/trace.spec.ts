@@ -9,7 +9,8 @@ import { LB_SLOTS } from '../../pipeline/load-balancer';
 import { natOf, parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
 import { ipv6RegisterNames } from './trace-lb';
 import { checkLbFlows, pickReport } from './trace-lb-match';
-import { pathTrouble } from './trace';
+import { pathTrouble, traceExitCode } from './trace';
+import { EXIT_ERROR, EXIT_OK } from '../errors';
 import { linkLocalOf } from '../../pipeline/port-security-v6';
 import { logicalPath, macOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
 import { renderTraceText, whereOvs, type TraceReport } from './trace-report';
@@ -617,5 +618,24 @@ describe('trace with a token that may not read Nodes (a tenant\'s)', () => {
   it('any other failure to list Nodes is the command\'s, in one line', async () => {
     nodesAnswer = { code: 500, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'InternalError', code: 500, message: 'etcd is down' } };
     await expect(vnetctl('trace', '--from', 'a', '--to', '10.0.0.3')).rejects.toThrow(/^cannot list nodes: etcd is down; this is vnetd's fault/);
+  });
+});
+
+describe('trace: the exit code', () => {
+  const report = (disagreements: string[], agrees?: boolean): TraceReport => ({ packet: { from: 'a', src: '10.0.0.2', to: '10.0.0.3', proto: 'icmp' }, logical: { steps: [], verdict: 'deliver' }, ovs: {}, disagreements, ...(agrees !== undefined ? { agrees } : {}) });
+
+  it('is 1 when the report says DISAGREEMENT (QA-112: it was 0), 0 when OVS agrees or was not traced here', () => {
+    expect(traceExitCode(report(['the logical model says deliver but OVS says drop (drop)'], false))).toBe(EXIT_ERROR);
+    // Named while the verdict stays undetermined (a backend's slots, the far end of a tunnel): still a fault found.
+    expect(traceExitCode(report(['on hv2, after the tunnel: the logical model delivers it to local port b but OVS drops it']))).toBe(EXIT_ERROR);
+    expect(traceExitCode(report([], true))).toBe(EXIT_OK);
+    expect(traceExitCode(report([]))).toBe(EXIT_OK);
+  });
+
+  it('is said in trace --help', async () => {
+    let help = '';
+    const program = buildProgram({ term: { isTTY: false, stderrIsTTY: false, color: false }, io: { out: (s) => (help += s), err: (s) => (help += s) }, onUsageError: () => undefined });
+    await program.parseAsync(['trace', '--help'], { from: 'user' }).catch(() => undefined);
+    expect(help.replace(/\s+/g, ' ')).toContain('every disagreement is named, and any makes it exit 1 (0 otherwise, also when OVS is not traced here)');
   });
 });

@@ -12,7 +12,7 @@
 import { Command, Option } from 'commander';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
-import { ApiStatusError, UsageError } from '../errors';
+import { ApiStatusError, CliError, EXIT_ERROR, EXIT_OK, UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
 import { getObject, listObjects } from '../ops';
 import { toJson, toYaml } from '../output/printer';
@@ -189,10 +189,25 @@ export function pathTrouble(nodes: readonly HypervisorNode[], srcNode: string | 
   return out;
 }
 
+/**
+ * trace's exit code: 1 when the logical path and OVS disagree (a DISAGREEMENT line), so that
+ * a script or CI job sees a fault without reading the report, as a failed check; 0 otherwise,
+ * OVS not traced here included (nothing was found wrong).
+ */
+export function traceExitCode(report: Pick<TraceReport, 'disagreements'>): number {
+  return report.disagreements.length > 0 ? EXIT_ERROR : EXIT_OK;
+}
+
+/** The one stderr line after a report whose halves disagree (the report itself is on stdout). */
+function disagreementLine(report: TraceReport): string {
+  const n = report.disagreements.length;
+  return `OVS disagrees with the logical path (${n === 1 ? 'one disagreement' : `${n} disagreements`} in the report)`;
+}
+
 export function traceCommand(runtimeOf: RuntimeOf): Command {
   return examples(
     new Command('trace')
-      .description("explain a packet's path: the logical decisions from the API objects and, on the node, OVS's ofproto/trace (through a VIP: the backend OVS picks for this 5-tuple, and each backend's slots, DNAT and end); disagreements are named; -o json|yaml give the same report for scripts")
+      .description("explain a packet's path: the logical decisions from the API objects and, on the node, OVS's ofproto/trace (through a VIP: the backend OVS picks for this 5-tuple, and each backend's slots, DNAT and end); every disagreement is named, and any makes it exit 1 (0 otherwise, also when OVS is not traced here); -o json|yaml give the same report for scripts")
       .requiredOption('--from <port>', 'source VirtualPort')
       .requiredOption('--to <ip[:port]>', 'destination address: IPv4, optionally :PORT (10.0.0.5:80), or IPv6, with a port in brackets ([fd00::5]:80)', parser(parseTarget))
       .addOption(new Option('--proto <proto>', 'protocol (default: tcp with a port, icmp without)').choices(['tcp', 'udp', 'sctp', 'icmp']))
@@ -208,6 +223,8 @@ export function traceCommand(runtimeOf: RuntimeOf): Command {
         if (o.srcIp !== undefined && familyOf(o.srcIp) !== familyOf(o.to.ip)) throw new UsageError(`--src-ip ${o.srcIp} is IPv${familyOf(o.srcIp)} and --to ${targetText(o.to)} IPv${familyOf(o.to.ip)}: one packet has one family`);
         const report = await trace(rt, { from: o.from, to: o.to, proto, srcPort: o.srcPort, srcIp: o.srcIp, srcMac: o.srcMac });
         rt.io.out(rt.output === 'json' ? toJson(report) : rt.output === 'yaml' ? toYaml(report) : renderTraceText(report));
+        const code = traceExitCode(report);
+        if (code !== EXIT_OK) throw new CliError(disagreementLine(report), code);
       }),
     ['vnetctl trace --from vm1-eth0 --to 10.0.0.6', 'vnetctl -n demo trace --from vdemo-c1 --to 10.99.0.10:80 --proto tcp --src-port 41000', 'vnetctl trace --from vm1-eth0 --to 10.0.0.7:53 --proto udp -o json', 'vnetctl trace --from vm1-eth0 --to [fd00::64]:80', 'vnetctl trace --from vrrp-a --to 10.0.0.6 --src-ip 10.0.0.100 --src-mac 00:00:5e:00:01:01'],
   );
