@@ -561,11 +561,12 @@ describe('trace with a token that may not read Nodes (a tenant\'s)', () => {
   let kubeconfig: string;
   /** What GET /nodes answers: the tenant's 403 unless a test says otherwise. */
   let nodesAnswer: { code: number; body: unknown };
+  let networkAnswer: { code: number; body: unknown };
   beforeAll(async () => {
     const b = ports[1]!;
     const routes: Record<string, () => { code: number; body: unknown }> = {
       [`${api}/namespaces/t1/virtualports/a`]: () => ({ code: 200, body: a }),
-      [`${api}/namespaces/t1/virtualnetworks/blue`]: () => ({ code: 200, body: network }),
+      [`${api}/namespaces/t1/virtualnetworks/blue`]: () => networkAnswer,
       [`${api}/namespaces/t1/virtualports`]: () => ({ code: 200, body: { items: [a, b], metadata: {} } }),
       [`${api}/namespaces/t1/loadbalancers`]: () => ({ code: 200, body: { items: [], metadata: {} } }),
       [`${api}/nodes`]: () => nodesAnswer,
@@ -589,6 +590,7 @@ describe('trace with a token that may not read Nodes (a tenant\'s)', () => {
     writeFileSync(kubeconfig, `${yaml.join('\n')}\n`);
   });
   beforeEach(() => {
+    networkAnswer = { code: 200, body: network };
     nodesAnswer = { code: 403, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403, message: refusal } };
   });
   afterAll(async () => {
@@ -613,6 +615,13 @@ describe('trace with a token that may not read Nodes (a tenant\'s)', () => {
     expect(text).not.toContain('not bound to a known node');
     const report = JSON.parse(await vnetctl('trace', '--from', 'a', '--to', '10.0.0.3', '-o', 'json')) as TraceReport;
     expect(report).toMatchObject({ logical: { verdict: 'deliver' }, ovs: { skipped: `this token may not read Nodes, so the OVS half cannot be traced: ${refusal}` }, disagreements: [] });
+  });
+
+  it('a network it cannot read is the command\'s failure, not "does not exist: drop"; one that is gone is a step of the path', async () => {
+    networkAnswer = { code: 500, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'InternalError', code: 500, message: 'etcd is down' } };
+    await expect(vnetctl('trace', '--from', 'a', '--to', '10.0.0.3')).rejects.toThrow(/^cannot get virtualnetwork "blue" in namespace "t1": etcd is down/);
+    networkAnswer = { code: 404, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotFound', code: 404, message: 'virtualnetworks.vnet.dev "blue" not found' } };
+    expect(await vnetctl('trace', '--from', 'a', '--to', '10.0.0.3')).toMatch(/blue does not exist: drop/);
   });
 
   it('any other failure to list Nodes is the command\'s, in one line', async () => {

@@ -148,7 +148,13 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
   const ns = rt.namespace();
   const from = await attempt(rt, { verb: 'get', kind: PORTS, name: o.from }, () => getObject<VirtualPort>(rt, PORTS, ns, o.from));
   const netName = from.spec?.network ?? '';
-  const network = await getObject<VirtualNetwork>(rt, NETWORKS, ns, netName).catch(() => undefined);
+  // A network that does not exist is a step of the path (drop); any other failure to read it is the command's.
+  const network = await attempt(rt, { verb: 'get', kind: NETWORKS, name: netName }, () =>
+    getObject<VirtualNetwork>(rt, NETWORKS, ns, netName).catch((e: unknown) => {
+      if (e instanceof ApiStatusError && e.httpStatus === 404) return undefined;
+      throw e;
+    }),
+  );
   const ports = (await attempt(rt, { verb: 'list', kind: PORTS }, () => listObjects<VirtualPort>(rt, PORTS, ns))).items;
   const lbs = (await attempt(rt, { verb: 'list', kind: LBS }, () => listObjects<LoadBalancer>(rt, LBS, ns))).items;
   const nodes = await readNodes(rt);
