@@ -28,8 +28,13 @@ function port(i: number, network: string, node: string | undefined, version = 1)
     mac: `02:00:00:00:01:${h}`,
     ips: [`10.0.1.${i & 0xff}`],
     portSecurity: i % 5 !== 0,
-    // By turns: no pairs; a pair with a MAC of a small pool (held alone or shared); a pair with its own MAC.
-    allowedAddressPairs: [[], [{ ip: `10.0.2.${i & 0xff}`, mac: `02:aa:00:00:00:0${(i + version) % 3}` }], [{ ip: `10.0.3.${i & 0xff}`, mac: `02:00:00:00:01:${h}` }]][(i * 7 + version) % 3]!,
+    // By turns: no pairs; a pool MAC (held alone or shared); its own MAC; another port's own MAC (p0-p3's).
+    allowedAddressPairs: [
+      [],
+      [{ ip: `10.0.2.${i & 0xff}`, mac: `02:aa:00:00:00:0${(i + version) % 3}` }],
+      [{ ip: `10.0.3.${i & 0xff}`, mac: `02:00:00:00:01:${h}` }],
+      [{ ip: `10.0.4.${i & 0xff}`, mac: `02:00:00:00:01:0${(i + version) % 4}` }],
+    ][(i * 7 + version) % 4]!,
     binding: node ? { node, ofport: 100 + i } : undefined,
     expectedNode: declared,
   };
@@ -55,11 +60,14 @@ function indexOf(m: LogicalModel): ScopeIndex {
     lbsOf: (net) => [...(m.loadBalancers?.values() ?? [])].filter((l) => l.network === net).sort((a, b) => a.key.localeCompare(b.key)),
     floodChunksOf: (net, node) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), node).chunks,
     boundNodesOf: (net) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), '').boundNodes,
-    pairMacShared: (net, mac) => pairMacShared(holdersIn(m), net, mac),
+    pairMacShared: (net, mac) => pairMacShared(holdersIn(m), net, mac) || ownMac(m, net, mac),
+    isOwnMac: (net, mac) => ownMac(m, net, mac),
     pairMacHolders: (net, mac) => pairMacHoldersOf(holdersIn(m), net, mac),
     sharedPairMacs: (net) => sharedPairMacsOf(holdersIn(m), net),
   };
 }
+
+const ownMac = (m: LogicalModel, net: string, mac: string): boolean => [...m.ports.values()].some((p) => p.network === net && p.mac.toLowerCase() === mac);
 
 function holdersIn(m: LogicalModel): PairMacHolders {
   const holders: PairMacHolders = new Map();
@@ -101,13 +109,25 @@ describe('compileScope', () => {
       // A port change touches its network's own owner only when the network's flood
       // structure moves (a chunk or a bound node appears or goes), as LiveModel decides.
       const structureBefore = new Map(['blue', 'red'].map((n) => [n, floodStructure(ports, n)]));
-      // As LiveModel does: the ports declaring a pair MAC the changed port had or has.
-      const sharers = (p: PortModel | undefined) => {
-        for (const mac of p ? pairMacsOf(p) : []) touched.pairMacs.add(pairMacKey(p!.network, mac));
-        const macs = new Set(p ? pairMacsOf(p).map((mac) => `${p.network} ${mac}`) : []);
-        for (const q of ports.values()) if (pairMacsOf(q).some((mac) => macs.has(`${q.network} ${mac}`))) touched.ports.add(q.uid);
+      // As LiveModel does: the pair MACs the changed port had or has; the other holders of one
+      // that went from one holder to several or back; the holders of a pair naming its own MAC.
+      const holdersBefore = holdersIn(modelOf(ports, lbs));
+      const sharers = (was: PortModel | undefined, now: PortModel | undefined) => {
+        const after = holdersIn(modelOf(ports, lbs));
+        const count = (h: PairMacHolders, net: string, mac: string) => h.get(net)?.get(mac)?.size ?? 0;
+        for (const q of [was, now]) {
+          if (!q) continue;
+          for (const mac of pairMacsOf(q)) {
+            touched.pairMacs.add(pairMacKey(q.network, mac));
+            if (count(holdersBefore, q.network, mac) >= 2 !== count(after, q.network, mac) >= 2) {
+              for (const uid of [...pairMacHoldersOf(holdersBefore, q.network, mac), ...pairMacHoldersOf(after, q.network, mac)]) touched.ports.add(uid);
+            }
+          }
+          const own = q.mac.toLowerCase();
+          for (const uid of pairMacHoldersOf(after, q.network, own)) touched.ports.add(uid);
+          if (pairMacHoldersOf(after, q.network, own).size) touched.pairMacs.add(pairMacKey(q.network, own));
+        }
       };
-      sharers(old);
       if (op < 0.15) {
         ports.delete(`p${i}`);
       } else if (op < 0.25) {
@@ -126,7 +146,7 @@ describe('compileScope', () => {
         // nothing more: a load balancer change
       } else {
         touched.ports.add(`p${i}`);
-        sharers(ports.get(`p${i}`));
+        sharers(old, ports.get(`p${i}`));
         for (const [n, before] of structureBefore) if (before !== floodStructure(ports, n)) touched.networks.add(n);
         const portNets = new Set([old?.network, ports.get(`p${i}`)?.network]);
         // As the reconciler does: load balancers of the port's networks are re-resolved and touched.

@@ -253,6 +253,9 @@ describe('compileNode', () => {
     );
     expect(l2(shared, 'hv1')).toEqual([`L2Lookup, priority=90, Network=200, dl_dst=${vrrp} actions=output:7`]);
     expect(l2(shared, 'hv2')).toEqual([]);
+    // A pair naming another port's own MAC: no entry, not even while that port is unbound (QA-111 F4).
+    const squat = model([net('blue', 100)], [port('own', 'blue', 9, undefined), port('sq', 'blue', 5, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.60', mac: '02:00:00:00:00:09' }] })]);
+    expect(l2(squat, 'hv1')).toEqual([]);
     // Shared in blue: to every port declaring it (local, and the VTEP of a node with one), no other VM.
     const toHolders = (node: string) => text(compileNode(shared, node, new OwnerIds())).filter((l) => l.startsWith('L2Lookup, priority=95'));
     expect(toHolders('hv1')).toEqual([

@@ -144,7 +144,7 @@ function ipv4Source(field: 'ipv4_src' | 'arp_spa', m: SourceMatch): KnownOxm[] {
   return [m.mask === undefined ? { field, value: m.ip } : { field, value: m.ip, mask: m.mask }];
 }
 
-/** Whether a pair MAC (lower-case) of the network is declared by more than one port: it then gets no L2 entry (pair-macs.ts). */
+/** Whether a pair MAC (lower-case) of the network gets no single holder's L2 entry: several ports declare it, or it is a port's own MAC (pair-macs.ts). */
 export type PairMacSharing = (networkUid: string, mac: string) => boolean;
 
 function localPortFlows(port: PortModel, net: NetworkModel, ofport: number, shared: PairMacSharing): DesiredFlow[] {
@@ -281,11 +281,14 @@ export interface ModelIndex {
   /** The ports (uids) declaring a pair MAC of a network, and a network's shared pair MACs. */
   pairMacHolders(networkUid: string, mac: string): Iterable<string>;
   sharedPairMacs(networkUid: string): Iterable<string>;
+  /** Whether a MAC (lower-case) is a port's own in the network. */
+  isOwnMac(networkUid: string, mac: string): boolean;
 }
 
 export function indexModel(model: LogicalModel): ModelIndex {
   const portsByNetwork = new Map<string, PortModel[]>();
   const pairHolders: PairMacHolders = new Map();
+  let ownMacs: Set<string> | undefined;
   for (const p of [...model.ports.values()].sort((a, b) => a.key.localeCompare(b.key))) {
     if (!model.networks.has(p.network)) continue;
     countPairMacs(pairHolders, p, 1);
@@ -303,10 +306,16 @@ export function indexModel(model: LogicalModel): ModelIndex {
   return {
     portsByNetwork,
     lbsByNetwork,
-    pairMacShared: (net, mac) => pairMacShared(pairHolders, net, mac),
+    pairMacShared: (net, mac) => pairMacShared(pairHolders, net, mac) || isOwnMac(net, mac),
     pairMacHolders: (net, mac) => pairMacHoldersOf(pairHolders, net, mac),
     sharedPairMacs: (net) => sharedPairMacsOf(pairHolders, net),
+    isOwnMac,
   };
+  // Built on first use: only networks with pairs ask.
+  function isOwnMac(net: string, mac: string): boolean {
+    ownMacs ??= new Set([...model.ports.values()].map((p) => `${p.network}/${p.mac.toLowerCase()}`));
+    return ownMacs.has(`${net}/${mac}`);
+  }
 }
 
 /** A port's flows on a node whose network is present there, or undefined when it has none (unbound and undeclared, or declared for this node; unknown remote node; no tunnel port). */
@@ -396,7 +405,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
       add(ids.lbOwner(lb.uid), `loadbalancer ${lb.key}`, flows, groups);
       realizes.set(lb.uid, lb.version);
     }
-    for (const mac of index.sharedPairMacs(net.uid)) addSharedPairMac(add, ids, model, index, net, mac, nodeName, tunnelPort);
+    for (const mac of index.sharedPairMacs(net.uid)) if (!index.isOwnMac(net.uid, mac)) addSharedPairMac(add, ids, model, index, net, mac, nodeName, tunnelPort);
   }
   return { node: nodeName, owners, realizes };
 }
@@ -439,11 +448,13 @@ export interface ScopeIndex {
   floodChunksOf(networkUid: string, node: string): FloodChunks | undefined;
   /** Nodes with a port of the network bound. */
   boundNodesOf(networkUid: string): Iterable<string>;
-  /** Whether several ports of the network declare this pair MAC (lower-case). */
+  /** Whether several ports of the network declare this pair MAC (lower-case), or it is a port's own MAC. */
   pairMacShared(networkUid: string, mac: string): boolean;
   /** The ports (uids) declaring a pair MAC of a network, and a network's shared pair MACs. */
   pairMacHolders(networkUid: string, mac: string): Iterable<string>;
   sharedPairMacs(networkUid: string): Iterable<string>;
+  /** Whether a MAC (lower-case) is a port's own in the network. */
+  isOwnMac(networkUid: string, mac: string): boolean;
 }
 
 /** A flood chunk in a CompileScope. */
@@ -554,7 +565,7 @@ export function compileScope(
     const { networkUid, mac } = parsePairMacKey(key);
     coveredOwners.add(ownerKey(ids.pairMacOwner(key)));
     const net = model.networks.get(networkUid);
-    if (!net || !isPresent(net) || !index.pairMacShared(networkUid, mac)) continue;
+    if (!net || !isPresent(net) || index.isOwnMac(networkUid, mac) || [...index.pairMacHolders(networkUid, mac)].length < 2) continue;
     addSharedPairMac(add, ids, model, index, net, mac, nodeName, self?.tunnelPorts?.[net.encapsulation]);
   }
   return { owners, coveredOwners, realizes, coveredUids };

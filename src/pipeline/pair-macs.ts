@@ -6,7 +6,8 @@
  * flooding, and so did every other VM of the network).
  *
  * A pair MAC held by one port of the network gets an L2 entry to that port, below the
- * network's own MACs (a pair that repeats another port's MAC never takes its traffic).
+ * network's own MACs. A pair that repeats another port's own MAC gets none (admission warns
+ * of it): it never takes that port's traffic, not even while that port is unbound.
  * A pair MAC several ports declare (VRRP peers sharing 00:00:5e:00:01:xx) has no one place:
  * which peer holds it now is the VMs' business, so its frames go to every port that declares
  * it (and to no other VM), through one owner per (network, MAC) that lists them.
@@ -32,7 +33,11 @@ const isGroupMac = (mac: string): boolean => (parseInt(mac.slice(0, 2), 16) & 1)
 /** Per network uid, per pair MAC: the ports that declare it. */
 export type PairMacHolders = Map<string, Map<string, Set<string>>>;
 
-/** Adds (delta 1) or removes (-1) a port's pair MACs; the holders of each, for the caller to recompile. */
+/**
+ * Adds (delta 1) or removes (-1) a port's pair MACs. Returns the other ports whose entries
+ * change with it: those of a MAC that goes from one holder to two or back (a port's own
+ * flows only say whether it holds a MAC alone; the shared entries have their own owner).
+ */
 export function countPairMacs(holders: PairMacHolders, port: PortModel, delta: 1 | -1): string[] {
   const macs = pairMacsOf(port);
   if (!macs.length) return [];
@@ -44,7 +49,7 @@ export function countPairMacs(holders: PairMacHolders, port: PortModel, delta: 1
     if (!ports) byMac.set(mac, (ports = new Set()));
     if (delta > 0) ports.add(port.uid);
     else ports.delete(port.uid);
-    affected.push(...ports);
+    if ((delta > 0 && ports.size === 2) || (delta < 0 && ports.size === 1)) for (const uid of ports) if (uid !== port.uid) affected.push(uid);
     if (ports.size === 0) byMac.delete(mac);
   }
   if (byMac.size === 0) holders.delete(port.network);

@@ -108,4 +108,20 @@ describe('LiveModel pair MACs', () => {
     // A port without pairs touches only itself.
     expect(m.portChanged(key(3), port(3, { node: 'hv2', ofport: 12 })).ports).toEqual(new Set(['p3-uid']));
   });
+
+  it('a third port joining a shared pair MAC touches only itself and the MAC\'s owner; a port whose own MAC a pair names touches that pair\'s port', () => {
+    const m = new LiveModel(() => [], () => ({ vxlan: 1 }));
+    const vrrp = '00:00:5e:00:01:07';
+    m.rebuild([network], [withPair(1, vrrp), withPair(2, vrrp)], nodes, []);
+    const third = m.portChanged(key(3), withPair(3, vrrp, { node: 'hv1', ofport: 13 }));
+    expect(third.ports).toEqual(new Set(['p3-uid']));
+    expect(third.pairMacs).toEqual(new Set([`${vrrp}/net-uid`]));
+    // p5 names p4's own MAC (02:00:00:00:00:04) before p4 exists: held alone until p4 comes, then no entry of its own.
+    m.portChanged(key(5), withPair(5, '02:00:00:00:00:04'));
+    expect(m.pairMacShared('net-uid', '02:00:00:00:00:04')).toBe(false);
+    const owner = m.portChanged(key(4), port(4, { node: 'hv2', ofport: 14 }));
+    expect(owner.ports).toEqual(new Set(['p4-uid', 'p5-uid']));
+    expect(m.pairMacShared('net-uid', '02:00:00:00:00:04')).toBe(true);
+    expect(m.portChanged(key(4), undefined).ports).toEqual(new Set(['p4-uid', 'p5-uid']));
+  });
 });

@@ -119,6 +119,8 @@ export class LiveModel implements ScopeIndex {
   private readonly chunksByNet = new Map<string, Map<string, Map<number, Map<number, number>>>>();
   /** networkUid -> pair MAC -> ports declaring it (a shared one gets no L2 entry, pair-macs.ts). */
   private readonly pairHolders: PairMacHolders = new Map();
+  /** `${network uid}/${own MAC}` -> ports with it (a pair naming it gets no entry). */
+  private readonly ownMacs = new Map<string, number>();
   /** The raw load balancers, to re-resolve backends when their network's ports change. */
   private readonly rawLbs = new Map<string, LoadBalancer>();
   /** Backends that left a load balancer (all of one that went) since the last drainRetired(). */
@@ -201,7 +203,27 @@ export class LiveModel implements ScopeIndex {
   }
 
   pairMacShared(networkUid: string, mac: string): boolean {
-    return pairMacShared(this.pairHolders, networkUid, mac);
+    return pairMacShared(this.pairHolders, networkUid, mac) || this.isOwnMac(networkUid, mac);
+  }
+
+  isOwnMac(networkUid: string, mac: string): boolean {
+    return this.ownMacs.has(`${networkUid}/${mac}`);
+  }
+
+  private countOwnMac(m: PortModel, delta: 1 | -1): void {
+    const k = `${m.network}/${m.mac.toLowerCase()}`;
+    const n = (this.ownMacs.get(k) ?? 0) + delta;
+    if (n > 0) this.ownMacs.set(k, n);
+    else this.ownMacs.delete(k);
+  }
+
+  /** A port's own MAC came or went: the ports naming it in a pair gain or lose their entries for it. */
+  private touchPairsNaming(m: PortModel, t: Touched): void {
+    const mac = m.mac.toLowerCase();
+    const holders = pairMacHoldersOf(this.pairHolders, m.network, mac);
+    if (!holders.size) return;
+    for (const uid of holders) t.ports.add(uid);
+    t.pairMacs.add(pairMacKey(m.network, mac));
   }
 
   pairMacHolders(networkUid: string, mac: string): Iterable<string> {
@@ -215,7 +237,7 @@ export class LiveModel implements ScopeIndex {
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
-    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.pairHolders, this.rawLbs, this.terminating]) m.clear();
+    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.pairHolders, this.ownMacs, this.rawLbs, this.terminating]) m.clear();
     // A network being deleted keeps its flows while ports or load balancers are on it (it waits
     // for them, and their traffic goes on until they are deleted, as a terminating namespace's
     // pods keep running): modelled while something names it.
@@ -297,6 +319,7 @@ export class LiveModel implements ScopeIndex {
       t.ports.add(old.uid);
       nets.add(old.network);
       for (const mac of pairMacsOf(old)) t.pairMacs.add(pairMacKey(old.network, mac));
+      this.touchPairsNaming(old, t);
       if (old.binding) t.floodChunks.add(floodChunkKey(old.network, floodChunkOf(old.binding.ofport)));
       // The other ports of its pair MACs: one that held a MAC alone, or now does, gains or loses its L2 entry.
       for (const uid of this.dropPort(key, old, crossings)) t.ports.add(uid);
@@ -306,6 +329,7 @@ export class LiveModel implements ScopeIndex {
       t.ports.add(now.uid);
       nets.add(now.network);
       for (const mac of pairMacsOf(now)) t.pairMacs.add(pairMacKey(now.network, mac));
+      this.touchPairsNaming(now, t);
       if (now.binding) t.floodChunks.add(floodChunkKey(now.network, floodChunkOf(now.binding.ofport)));
     }
     // The network's own flood flows change only when a chunk or a node of it appears or goes.
@@ -363,6 +387,7 @@ export class LiveModel implements ScopeIndex {
     inNet.set(m.uid, m);
     if (m.binding) this.countBinding(net.uid, m.binding, +1, crossings);
     for (const uid of countPairMacs(this.pairHolders, m, 1)) sharers?.add(uid);
+    this.countOwnMac(m, 1);
     return m;
   }
 
@@ -375,6 +400,7 @@ export class LiveModel implements ScopeIndex {
     inNet?.delete(m.uid);
     if (inNet?.size === 0) this.portsByNet.delete(m.network);
     if (m.binding) this.countBinding(m.network, m.binding, -1, crossings);
+    this.countOwnMac(m, -1);
     return countPairMacs(this.pairHolders, m, -1);
   }
 
