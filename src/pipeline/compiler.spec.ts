@@ -253,6 +253,9 @@ describe('compileNode', () => {
     );
     expect(l2(shared, 'hv1')).toEqual([`L2Lookup, priority=90, Network=200, dl_dst=${vrrp} actions=output:7`]);
     expect(l2(shared, 'hv2')).toEqual([]);
+    // More sharers than a flow should list: flooded, as an unknown MAC.
+    const many = model([net('blue', 100)], Array.from({ length: 65 }, (_, i) => port(`v${i}`, 'blue', 10 + i, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.250', mac: vrrp }] })));
+    expect(text(compileNode(many, 'hv1', new OwnerIds())).filter((l) => l.includes(`dl_dst=${vrrp}`))).toEqual([]);
     // A pair naming another port's own MAC: no entry, not even while that port is unbound (QA-111 F4).
     const squat = model([net('blue', 100)], [port('own', 'blue', 9, undefined), port('sq', 'blue', 5, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.60', mac: '02:00:00:00:00:09' }] })]);
     expect(l2(squat, 'hv1')).toEqual([]);

@@ -58,6 +58,9 @@ const ARP_OP_REQUEST = 1;
 /** resubmit's "keep in_port" value (OFPP_IN_PORT of OpenFlow 1.0): output to the ingress port stays suppressed. */
 const OFPP10_IN_PORT = 0xfff8;
 
+/** Ports sharing one pair MAC that get it sent to each of them; more are flooded (their network's flood chunks). */
+export const SHARED_PAIR_MAC_MAX_HOLDERS = 64;
+
 /** Consecutive ofports per flood chunk, and the number of chunks (FloodChunkField holds 8 bits). */
 export const FLOOD_CHUNK_PORTS = 64;
 export const FLOOD_CHUNKS = 256;
@@ -200,6 +203,8 @@ function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, 
  * OVS never outputs a frame to the port it came in on, so a holder's own frames stay away from it.
  */
 function sharedPairMacFlows(net: NetworkModel, mac: string, holders: readonly PortModel[], model: LogicalModel, nodeName: string, tunnelPort: number | undefined): DesiredFlow[] {
+  // A flow lists every holder: past a VRRP group's size it would near OpenFlow's 64 KiB message; flooded then.
+  if (holders.length > SHARED_PAIR_MAC_MAX_HOLDERS) return [];
   const local = new Set<number>();
   const remotes = new Map<string, NodeModel>();
   for (const p of holders) {

@@ -8,6 +8,7 @@ import { cidrContains, coversAddress, tryParseCidr } from '../../ipam/subnet';
 import { lbTableSize } from '../../pipeline/load-balancer';
 import { linkLocalOf } from '../../pipeline/port-security-v6';
 import { loadBalancerMac } from '../../pipeline/owners';
+import { SHARED_PAIR_MAC_MAX_HOLDERS } from '../../pipeline/compiler';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { parseMac } from '../../ipam/mac-allocator';
 import { UsageError } from '../errors';
@@ -395,6 +396,10 @@ export function logicalPath(input: TraceInput): LogicalPath {
         return { lines, deliver: reachesVm(delivery), dstMac: mac, delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
       }
       const sharers = mac !== (macOf(port) ?? '').toLowerCase() ? pairMacSharers(input, netName, mac) : [];
+      if (sharers.length > SHARED_PAIR_MAC_MAX_HOLDERS) {
+        lines.push(`l2:       dst MAC ${mac} is the allowed pair MAC of ${sharers.length} ports, more than the ${SHARED_PAIR_MAC_MAX_HOLDERS} it is sent to one by one: unknown unicast, flooded to the network's ports and VTEPs (table Flood), which port ${port.metadata.name} receives`);
+        return { lines, deliver: true, src: srcIp };
+      }
       if (sharers.length > 1) {
         lines.push(`l2:       dst MAC ${mac} is the allowed pair MAC of ${sharers.length} ports (${sharers.join(', ')}): sent to each of them, whichever holds it now (table L2Lookup)`);
         return { lines, deliver: true, src: srcIp };
