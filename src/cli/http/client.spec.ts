@@ -42,6 +42,24 @@ describe('ApiClient: a request with no answer', () => {
   });
 });
 
+describe('ApiClient: a write with no answer after others were answered', () => {
+  it('may have been done too: what counts is this request\'s answer, not the client\'s first (a second POST of an apply)', async () => {
+    let n = 0;
+    // Answers the first request, then reads and never answers.
+    const server = createServer((req, res) => (n++ === 0 ? res.writeHead(200, { 'content-type': 'application/json' }).end('{}') : req.resume()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = new ApiClient(conn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 150);
+      await client.call({ method: 'GET', path: '/version' });
+      const post = await client.call({ method: 'POST', path: '/apis/vnet.dev/v1alpha1/namespaces/t/loadbalancers', body: {} }).then(() => undefined, (e: unknown) => e as TransportError);
+      expect({ code: post?.code, unknown: post?.outcomeUnknown }).toEqual({ code: 'ETIMEDOUT', unknown: true });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('ApiClient: --request-timeout bounds the whole request by the clock', () => {
   const TIMEOUT_MS = 600;
   // Timers and a loaded CI machine: well under the old behaviour (twice the timeout, or never).

@@ -110,8 +110,11 @@ export class ApiClient {
             fail(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' }));
             req.destroy();
           });
+    // Whether this request got its answer's status: a write with none may or may not have been done.
+    let answeredHere = false;
     const req = (url.protocol === 'http:' ? requestHttp : request)(url, options, (res) => {
       this.hasAnswered = true;
+      answeredHere = true;
       // The body is part of the request: the clock stops only once it is read to its end.
       res.once('end', stopClock);
       res.once('close', stopClock);
@@ -125,8 +128,10 @@ export class ApiClient {
       const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
       // One line: OpenSSL's messages carry an error number, a file:line trail and a newline.
       const reason = opensslReason(err.message);
-      // A write that left in full and got no answer (a timeout, a connection reset) may have been done.
-      const unknown = spec.method !== 'GET' && req.writableFinished && !this.hasAnswered && (code === 'ETIMEDOUT' || code === 'ECONNRESET');
+      // A write that left in full and got no answer (a timeout, a connection reset) may have been
+      // done: this request's answer, not the client's first one (a second POST of an apply that
+      // timed out was said to be "cannot reach vnetd").
+      const unknown = spec.method !== 'GET' && req.writableFinished && !answeredHere && (code === 'ETIMEDOUT' || code === 'ECONNRESET');
       onError(new TransportError(this.conn.server, code, reason ? `${code}: ${reason}` : (err.message || code).replace(/\s*\n\s*/g, ' ').trim(), unknown));
     };
     req.on('error', fail);
