@@ -5,7 +5,7 @@ import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, excludedRangesNote, pickIp } from './address-claims';
 import { networkForClaims } from './subnet-changes';
-import { networkPairs, pairCovers, vipInPairsWarning } from './pair-overlap';
+import { networkPairs, pairCovers, portsCovering, vipInPairsWarning } from './pair-overlap';
 import { LOAD_BALANCERS, PORTS, referencedNetwork } from './network-lookup';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { lbVipMac } from '../pipeline/owners';
@@ -24,6 +24,17 @@ function vipFamily(lb: LoadBalancer, net: VirtualNetwork): 4 | 6 {
 }
 
 /**
+ * An address backend no port has as its own: resolved through allowed address pairs
+ * (lb-backends.ts) when exactly one port's pairs cover it; otherwise it takes no connections.
+ */
+function unheldAddressWarning(field: string, ip: string, network: string, pairs: ReadonlyArray<{ port: string; pair: AllowedAddressPair }>): string | undefined {
+  const ports = portsCovering(pairs, ip).map((p) => `"${p}"`);
+  if (ports.length === 1) return undefined;
+  if (ports.length === 0) return `${field}.ip: no VirtualPort of network "${network}" has ${ip} as its address or in an allowed address pair (yet); this backend takes no connections until one does`;
+  return `${field}.ip: ${ip} is in allowed address pairs of VirtualPorts ${ports.join(', ')} (a VRRP pair): which one holds it is the VMs' business, so this backend takes no connections (ResolvedRefs AmbiguousBackend); name the port instead`;
+}
+
+/**
  * `kept`: the backends an update leaves as they were (addresses, and ports as "port:NAME"). What
  * changed around one since it was admitted (its address now outside a shrunk subnet or another
  * load balancer's VIP, its port's name reused in another network) is not asked again, as
@@ -31,17 +42,6 @@ function vipFamily(lb: LoadBalancer, net: VirtualNetwork): 4 | 6 {
  * on what the client did not touch (QA: every update was refused, and a load balancer stayed
  * Terminating). Status (ResolvedRefs) says what such a backend resolves to now.
  */
-/**
- * An address backend no port has as its own: resolved through allowed address pairs
- * (lb-backends.ts) when exactly one port's pairs cover it; otherwise it takes no connections.
- */
-function unheldAddressWarning(field: string, ip: string, network: string, pairs: ReadonlyArray<{ port: string; pair: AllowedAddressPair }>): string | undefined {
-  const ports = [...new Set(pairs.filter((p) => pairCovers(p.pair, ip)).map((p) => `"${p.port}"`))];
-  if (ports.length === 1) return undefined;
-  if (ports.length === 0) return `${field}.ip: no VirtualPort of network "${network}" has ${ip} as its address or in an allowed address pair (yet); this backend takes no connections until one does`;
-  return `${field}.ip: ${ip} is in allowed address pairs of VirtualPorts ${ports.join(', ')} (a VRRP pair): which one holds it is the VMs' business, so this backend takes no connections (ResolvedRefs AmbiguousBackend); name the port instead`;
-}
-
 async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[], kept: ReadonlySet<string> = new Set()): Promise<void> {
   const spec = lb.spec!;
   const listeners = new Map<string, number>();

@@ -24,9 +24,14 @@ export async function networkPairs(ctx: AdmissionContext, ns: string, network: s
   return out;
 }
 
+/** The ports whose pairs cover ip, each once. */
+export function portsCovering(pairs: ReadonlyArray<{ port: string; pair: AllowedAddressPair }>, ip: string): string[] {
+  return [...new Set(pairs.filter((p) => pairCovers(p.pair, ip)).map((p) => p.port))];
+}
+
 /** The warning for a VIP inside pairs of the network's ports (none: undefined). */
 export function vipInPairsWarning(vip: string, pairs: ReadonlyArray<{ port: string; pair: AllowedAddressPair }>): string | undefined {
-  const ports = [...new Set(pairs.filter((p) => pairCovers(p.pair, vip)).map((p) => `"${p.port}"`))];
+  const ports = portsCovering(pairs, vip).map((p) => `"${p}"`);
   if (!ports.length) return undefined;
   return `spec.vip: ${canonicalIp(vip)} is inside an allowed address pair of VirtualPort ${ports.join(', ')}: ARP and ND for it are answered with the load balancer's MAC, so that port can no longer take the address over (VRRP, keepalived)`;
 }

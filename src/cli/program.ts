@@ -43,7 +43,7 @@ export function buildProgram(hooks: ProgramHooks): Command {
     .option('--context <name>', 'kubeconfig context to use (default: its current-context)')
     .option('-n, --namespace <ns>', "tenant namespace (default: the context's, else default)")
     .addOption(new Option('-o, --output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-    .addOption(new Option('--request-timeout <duration>', 'give up on a request after this long, counted from connecting to the last byte of its answer (0: no limit)').argParser(parser(parseDuration)).default(30_000, '30s'))
+    .addOption(new Option('--request-timeout <duration>', 'give up on a request after this long, counted from sending it (name lookup and connecting included) to the last byte of its answer (0: no limit)').argParser(parser(parseDuration)).default(30_000, '30s'))
     .option('--dry-run', 'send every write as a server-side dry run: admitted, validated and answered (the VIP, addresses and MAC it would pick) as for real, nothing stored or reserved')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .exitOverride()

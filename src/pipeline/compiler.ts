@@ -58,7 +58,11 @@ const ARP_OP_REQUEST = 1;
 /** resubmit's "keep in_port" value (OFPP_IN_PORT of OpenFlow 1.0): output to the ingress port stays suppressed. */
 const OFPP10_IN_PORT = 0xfff8;
 
-/** Ports sharing one pair MAC that get it sent to each of them; more are flooded (their network's flood chunks). */
+/**
+ * Ports sharing one pair MAC that get it sent to each of them; more are flooded, as an unknown
+ * MAC. A policy, not a limit of OpenFlow (a flow of 64 holders is a few KiB of actions): a VRRP
+ * group is a handful of ports, and a flow that every holder's change rewrites stays small.
+ */
 export const SHARED_PAIR_MAC_MAX_HOLDERS = 64;
 
 /** Consecutive ofports per flood chunk, and the number of chunks (FloodChunkField holds 8 bits). */
@@ -203,7 +207,6 @@ function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, 
  * OVS never outputs a frame to the port it came in on, so a holder's own frames stay away from it.
  */
 function sharedPairMacFlows(net: NetworkModel, mac: string, holders: readonly PortModel[], model: LogicalModel, nodeName: string, tunnelPort: number | undefined): DesiredFlow[] {
-  // A flow lists every holder: past a VRRP group's size it would near OpenFlow's 64 KiB message; flooded then.
   if (holders.length > SHARED_PAIR_MAC_MAX_HOLDERS) return [];
   const local = new Set<number>();
   const remotes = new Map<string, NodeModel>();
@@ -284,7 +287,7 @@ export interface ModelIndex {
   lbsByNetwork: Map<string, LoadBalancerModel[]>;
   pairMacShared: PairMacSharing;
   /** The ports (uids) declaring a pair MAC of a network, and a network's shared pair MACs. */
-  pairMacHolders(networkUid: string, mac: string): Iterable<string>;
+  pairMacHolders(networkUid: string, mac: string): ReadonlySet<string>;
   sharedPairMacs(networkUid: string): Iterable<string>;
   /** Whether a MAC (lower-case) is a port's own in the network. */
   isOwnMac(networkUid: string, mac: string): boolean;
@@ -456,7 +459,7 @@ export interface ScopeIndex {
   /** Whether several ports of the network declare this pair MAC (lower-case), or it is a port's own MAC. */
   pairMacShared(networkUid: string, mac: string): boolean;
   /** The ports (uids) declaring a pair MAC of a network, and a network's shared pair MACs. */
-  pairMacHolders(networkUid: string, mac: string): Iterable<string>;
+  pairMacHolders(networkUid: string, mac: string): ReadonlySet<string>;
   sharedPairMacs(networkUid: string): Iterable<string>;
   /** Whether a MAC (lower-case) is a port's own in the network. */
   isOwnMac(networkUid: string, mac: string): boolean;
@@ -568,9 +571,13 @@ export function compileScope(
   }
   for (const key of pairMacs) {
     const { networkUid, mac } = parsePairMacKey(key);
-    coveredOwners.add(ownerKey(ids.pairMacOwner(key)));
     const net = model.networks.get(networkUid);
-    if (!net || !isPresent(net) || index.isOwnMac(networkUid, mac) || [...index.pairMacHolders(networkUid, mac)].length < 2) continue;
+    const holders = index.pairMacHolders(networkUid, mac).size;
+    const entries = !!net && isPresent(net) && !index.isOwnMac(networkUid, mac) && holders >= 2 && holders <= SHARED_PAIR_MAC_MAX_HOLDERS;
+    // An id only for a MAC with entries now or before: a pair MAC held alone never takes one.
+    const owner = entries ? ids.pairMacOwner(key) : ids.existingPairMacOwner(key);
+    if (owner) coveredOwners.add(ownerKey(owner));
+    if (!entries) continue;
     addSharedPairMac(add, ids, model, index, net, mac, nodeName, self?.tunnelPorts?.[net.encapsulation]);
   }
   return { owners, coveredOwners, realizes, coveredUids };

@@ -73,6 +73,12 @@ export class OwnerIds {
   pairMacOwner(key: string): FlowOwner {
     return { category: OwnerCategory.PairMac, objectId: this.id(`pair-mac/${key}`) };
   }
+
+  /** That owner if an id was ever given for it (its entries may be installed), without giving one. */
+  existingPairMacOwner(key: string): FlowOwner | undefined {
+    const id = this.byUid.get(`pair-mac/${key}`);
+    return id === undefined ? undefined : { category: OwnerCategory.PairMac, objectId: id };
+  }
 }
 
 /**

@@ -33,27 +33,20 @@ const isGroupMac = (mac: string): boolean => (parseInt(mac.slice(0, 2), 16) & 1)
 /** Per network uid, per pair MAC: the ports that declare it. */
 export type PairMacHolders = Map<string, Map<string, Set<string>>>;
 
-/**
- * Adds (delta 1) or removes (-1) a port's pair MACs. Returns the other ports whose entries
- * change with it: those of a MAC that goes from one holder to two or back (a port's own
- * flows only say whether it holds a MAC alone; the shared entries have their own owner).
- */
-export function countPairMacs(holders: PairMacHolders, port: PortModel, delta: 1 | -1): string[] {
+/** Adds (delta 1) or removes (-1) a port's pair MACs. */
+export function countPairMacs(holders: PairMacHolders, port: PortModel, delta: 1 | -1): void {
   const macs = pairMacsOf(port);
-  if (!macs.length) return [];
+  if (!macs.length) return;
   let byMac = holders.get(port.network);
   if (!byMac) holders.set(port.network, (byMac = new Map()));
-  const affected: string[] = [];
   for (const mac of macs) {
     let ports = byMac.get(mac);
     if (!ports) byMac.set(mac, (ports = new Set()));
     if (delta > 0) ports.add(port.uid);
     else ports.delete(port.uid);
-    if ((delta > 0 && ports.size === 2) || (delta < 0 && ports.size === 1)) for (const uid of ports) if (uid !== port.uid) affected.push(uid);
     if (ports.size === 0) byMac.delete(mac);
   }
   if (byMac.size === 0) holders.delete(port.network);
-  return affected;
 }
 
 /** Whether more than one port of the network declares this pair MAC (lower-case). */

@@ -402,7 +402,8 @@ export function logicalPath(input: TraceInput): LogicalPath {
       }
       if (sharers.length > 1) {
         lines.push(`l2:       dst MAC ${mac} is the allowed pair MAC of ${sharers.length} ports (${sharers.join(', ')}): sent to each of them, whichever holds it now (table L2Lookup)`);
-        return { lines, deliver: true, src: srcIp };
+        // OVS is traced with that MAC (the VM does send it), its path shown; several ends, none compared.
+        return { lines, deliver: true, dstMac: mac, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
       }
       const delivery = deliveryTo(input, port);
       lines.push(`l2:       dst MAC ${mac}${sharers.length ? ` (port ${port.metadata.name}'s allowed pair MAC)` : ''}: ${describeDelivery(input, delivery)}`);

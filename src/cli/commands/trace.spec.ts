@@ -111,7 +111,7 @@ describe('trace: logical path', () => {
     const peer = { ...port('k', '10.0.0.11', 'hv1', 8), spec: { ...port('k', '10.0.0.11', 'hv1', 8).spec!, allowedAddressPairs: [{ ip: '10.0.0.64/28', mac: '02:00:00:00:00:99' }] } } as VirtualPort;
     const shared = logicalPath({ ...input('10.0.0.70', 'icmp'), ports: [...ports, holder, peer] });
     expect(shared.lines.join('\n')).toMatch(/dst MAC 02:00:00:00:00:99 is the allowed pair MAC of 2 ports \(h, k\): sent to each of them, whichever holds it now/);
-    expect(shared.dstMac).toBeUndefined();
+    expect([shared.dstMac, shared.delivery]).toEqual(['02:00:00:00:00:99', undefined]);
     // A pair naming another port's own MAC: that port's entry is above the pair's (QA-113).
     const squatter = { ...port('s', '10.0.0.12', 'hv2', 9), spec: { ...port('s', '10.0.0.12', 'hv2', 9).spec!, allowedAddressPairs: [{ ip: '10.0.0.90', mac: macOf(a) }] } } as VirtualPort;
     const owned = logicalPath({ ...input('10.0.0.90', 'icmp'), from: ports[1]!, ports: [...ports, squatter] });

@@ -1,4 +1,5 @@
-import { floodChunkKey } from '../../pipeline';
+import { OwnerIds, compileNode, compileScope, floodChunkKey, formatPipelineFlow, networkOwner } from '../../pipeline';
+import { ownerKey } from '../../openflow/sync';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { LiveModel } from './pipeline-model';
 
@@ -123,5 +124,41 @@ describe('LiveModel pair MACs', () => {
     expect(owner.ports).toEqual(new Set(['p4-uid', 'p5-uid']));
     expect(m.pairMacShared('net-uid', '02:00:00:00:00:04')).toBe(true);
     expect(m.portChanged(key(4), undefined).ports).toEqual(new Set(['p4-uid', 'p5-uid']));
+  });
+});
+
+describe('LiveModel drives compileScope to what a full compile gives (pair MACs, own MACs, bindings; random changes)', () => {
+  it('for every node after every change', () => {
+    let s = 11;
+    const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    // Pair MACs from a small pool, some the own MACs of p1/p2 (02:00:00:00:00:01, :02).
+    const pool = ['00:00:5e:00:01:07', '02:aa:00:00:00:01', '02:00:00:00:00:01', '02:00:00:00:00:02'];
+    const make = (i: number, gen: number): VirtualPort => {
+      const b = pick([undefined, { node: 'hv1', ofport: 10 + i }, { node: 'hv2', ofport: 40 + i }]);
+      const p = port(i, b);
+      const pairs = r() < 0.6 ? [{ ip: `10.0.0.${100 + i}`, mac: pick(pool) }] : [];
+      return { ...p, metadata: { ...p.metadata, generation: gen }, spec: { ...p.spec!, allowedAddressPairs: pairs } };
+    };
+    const nodesWithTunnels = nodes;
+    const m = new LiveModel(() => [], () => ({ vxlan: 1 }));
+    m.rebuild([network], [], nodesWithTunnels, []);
+    const ids = new OwnerIds();
+    const sig = (o: { flows: Parameters<typeof formatPipelineFlow>[0][] }) => o.flows.map(formatPipelineFlow).join('\n');
+    const tables = new Map(['hv1', 'hv2'].map((n) => [n, new Map([...compileNode(m.model, n, ids, m.index()).owners].map(([k, o]) => [k, sig(o)]))]));
+    for (let step = 0; step < 300; step++) {
+      const i = 1 + Math.floor(r() * 6);
+      const t = m.portChanged(key(i), r() < 0.2 ? undefined : make(i, step + 2));
+      for (const [node, table] of tables) {
+        const scoped = compileScope(m.model, node, ids, m, t, (net) => table.has(ownerKey(networkOwner(net.vni))));
+        for (const k of scoped.coveredOwners) {
+          const o = scoped.owners.get(k);
+          if (o) table.set(k, sig(o));
+          else table.delete(k);
+        }
+        const full = new Map([...compileNode(m.model, node, ids, m.index()).owners].map(([k, o]) => [k, sig(o)]));
+        expect(table).toEqual(full);
+      }
+    }
   });
 });

@@ -24,6 +24,14 @@ import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
 import { checkedPorts } from './lb-health';
 
+/** What a pair entry for a MAC of a network depended on before a change (LiveModel.portChanged). */
+interface MacState {
+  network: string;
+  mac: string;
+  holders: string[];
+  own: boolean;
+}
+
 /** Objects a change touches, by uid (deleted ones included). */
 export interface Touched {
   ports: Set<string>;
@@ -217,16 +225,40 @@ export class LiveModel implements ScopeIndex {
     else this.ownMacs.delete(k);
   }
 
-  /** A port's own MAC came or went: the ports naming it in a pair gain or lose their entries for it. */
-  private touchPairsNaming(m: PortModel, t: Touched): void {
-    const mac = m.mac.toLowerCase();
-    const holders = pairMacHoldersOf(this.pairHolders, m.network, mac);
-    if (!holders.size) return;
-    for (const uid of holders) t.ports.add(uid);
-    t.pairMacs.add(pairMacKey(m.network, mac));
+  /**
+   * The MACs a port change can move (its own and its pairs', before and after), with what a
+   * pair entry for each depends on: several ports declare it, or it is a port's own MAC.
+   */
+  private macsBefore(old: PortModel | undefined, obj: VirtualPort | undefined): Map<string, MacState> {
+    const out = new Map<string, MacState>();
+    const watch = (network: string | undefined, mac: string | undefined) => {
+      if (!network || !mac) return;
+      const m = mac.toLowerCase();
+      const k = pairMacKey(network, m);
+      if (!out.has(k)) out.set(k, { network, mac: m, holders: [...pairMacHoldersOf(this.pairHolders, network, m)], own: this.isOwnMac(network, m) });
+    };
+    if (old) for (const mac of [old.mac, ...old.allowedAddressPairs.map((a) => a.mac)]) watch(old.network, mac);
+    const net = obj && this.netByName.get(`${obj.metadata.namespace}/${obj.spec?.network}`)?.uid;
+    if (obj?.spec?.mac) for (const mac of [obj.spec.mac, ...(obj.spec.allowedAddressPairs ?? []).map((a) => a.mac ?? obj.spec!.mac)]) watch(net, mac);
+    return out;
   }
 
-  pairMacHolders(networkUid: string, mac: string): Iterable<string> {
+  /**
+   * The ports whose pair entries a change moved: those declaring a MAC that went from one
+   * holder to several or back, or that became or stopped being a port's own MAC (a rebind, a
+   * new generation of either side changes neither, and recompiles nobody else: QA-111 F5).
+   */
+  private touchMacChanges(before: ReadonlyMap<string, MacState>, t: Touched): void {
+    for (const [k, b] of before) {
+      const after = pairMacHoldersOf(this.pairHolders, b.network, b.mac);
+      const own = this.isOwnMac(b.network, b.mac);
+      if (b.holders.length >= 2 === after.size >= 2 && b.own === own) continue;
+      for (const uid of [...b.holders, ...after]) t.ports.add(uid);
+      if (b.holders.length || after.size) t.pairMacs.add(k);
+    }
+  }
+
+  pairMacHolders(networkUid: string, mac: string): ReadonlySet<string> {
     return pairMacHoldersOf(this.pairHolders, networkUid, mac);
   }
 
@@ -315,23 +347,22 @@ export class LiveModel implements ScopeIndex {
     const crossings: Crossings = new Map();
     const oldUid = this.portUidByKey.get(key);
     const old = oldUid ? this.ports.get(oldUid) : undefined;
+    const macs = this.macsBefore(old, obj);
     if (old) {
       t.ports.add(old.uid);
       nets.add(old.network);
       for (const mac of pairMacsOf(old)) t.pairMacs.add(pairMacKey(old.network, mac));
-      this.touchPairsNaming(old, t);
       if (old.binding) t.floodChunks.add(floodChunkKey(old.network, floodChunkOf(old.binding.ofport)));
-      // The other ports of its pair MACs: one that held a MAC alone, or now does, gains or loses its L2 entry.
-      for (const uid of this.dropPort(key, old, crossings)) t.ports.add(uid);
+      this.dropPort(key, old, crossings);
     }
-    const now = obj ? this.putPort(key, obj, old?.binding, crossings, t.ports) : undefined;
+    const now = obj ? this.putPort(key, obj, old?.binding, crossings) : undefined;
     if (now) {
       t.ports.add(now.uid);
       nets.add(now.network);
       for (const mac of pairMacsOf(now)) t.pairMacs.add(pairMacKey(now.network, mac));
-      this.touchPairsNaming(now, t);
       if (now.binding) t.floodChunks.add(floodChunkKey(now.network, floodChunkOf(now.binding.ofport)));
     }
+    this.touchMacChanges(macs, t);
     // The network's own flood flows change only when a chunk or a node of it appears or goes.
     for (const [k, n] of crossings) if (n !== 0) t.networks.add(k.slice(0, k.indexOf('\n')));
     // Backends resolve to ports: re-resolve the load balancers of the networks touched.
@@ -361,8 +392,7 @@ export class LiveModel implements ScopeIndex {
     return t;
   }
 
-  /** sharers: where to add the ports that declare one of its pair MACs (itself included). */
-  private putPort(key: string, p: VirtualPort, modelled?: PortBinding, crossings?: Crossings, sharers?: Set<string>): PortModel | undefined {
+  private putPort(key: string, p: VirtualPort, modelled?: PortBinding, crossings?: Crossings): PortModel | undefined {
     const net = this.netByName.get(`${p.metadata.namespace}/${p.spec?.network}`);
     if (!net || !p.spec?.mac || p.metadata.deletionTimestamp) return undefined;
     const binding = this.bindingFor(p, modelled);
@@ -386,13 +416,12 @@ export class LiveModel implements ScopeIndex {
     if (!inNet) this.portsByNet.set(net.uid, (inNet = new Map()));
     inNet.set(m.uid, m);
     if (m.binding) this.countBinding(net.uid, m.binding, +1, crossings);
-    for (const uid of countPairMacs(this.pairHolders, m, 1)) sharers?.add(uid);
+    countPairMacs(this.pairHolders, m, 1);
     this.countOwnMac(m, 1);
     return m;
   }
 
-  /** Returns the ports still declaring one of its pair MACs. */
-  private dropPort(key: string, m: PortModel, crossings?: Crossings): string[] {
+  private dropPort(key: string, m: PortModel, crossings?: Crossings): void {
     this.ports.delete(m.uid);
     this.portUidByKey.delete(key);
     this.keyOfUid.delete(m.uid);
@@ -401,7 +430,7 @@ export class LiveModel implements ScopeIndex {
     if (inNet?.size === 0) this.portsByNet.delete(m.network);
     if (m.binding) this.countBinding(m.network, m.binding, -1, crossings);
     this.countOwnMac(m, -1);
-    return countPairMacs(this.pairHolders, m, -1);
+    countPairMacs(this.pairHolders, m, -1);
   }
 
   private countBinding(net: string, b: PortBinding, delta: 1 | -1, crossings?: Crossings): void {

@@ -1104,6 +1104,10 @@ export class PipelineReconciler {
     if (owner.category === OwnerCategory.Port) return named('VirtualPort', this.ports.list().find((p) => p.metadata.uid === uid)) ?? `port ${uid ?? formatOwner(owner)}`;
     if (owner.category === OwnerCategory.LoadBalancer) return named('LoadBalancer', this.lbs.list().find((l) => l.metadata.uid === uid)) ?? `load balancer ${uid ?? formatOwner(owner)}`;
     if (owner.category === OwnerCategory.Network) return `the network with VNI ${owner.objectId}`;
+    if (owner.category === OwnerCategory.PairMac) {
+      const key = this.ids.uidOf(owner.objectId);
+      return key ? `the entries of pair MAC ${key.replace(/^pair-mac\//, '').replace('/', ' in network uid ')}` : formatOwner(owner);
+    }
     return formatOwner(owner);
   }
 
