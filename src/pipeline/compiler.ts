@@ -207,7 +207,6 @@ function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, 
  * OVS never outputs a frame to the port it came in on, so a holder's own frames stay away from it.
  */
 function sharedPairMacFlows(net: NetworkModel, mac: string, holders: readonly PortModel[], model: LogicalModel, nodeName: string, tunnelPort: number | undefined): DesiredFlow[] {
-  if (holders.length > SHARED_PAIR_MAC_MAX_HOLDERS) return [];
   const local = new Set<number>();
   const remotes = new Map<string, NodeModel>();
   for (const p of holders) {
@@ -282,15 +281,26 @@ function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: Node
 }
 
 /** Index of the model used by every node's compile (build once per model change). */
-export interface ModelIndex {
-  portsByNetwork: Map<string, PortModel[]>;
-  lbsByNetwork: Map<string, LoadBalancerModel[]>;
+/** What pair MAC entries depend on (pair-macs.ts), kept by a full index and by the reconciler's live model alike. */
+export interface PairMacIndex {
+  /** Whether several ports of the network declare this pair MAC (lower-case), or it is a port's own MAC. */
   pairMacShared: PairMacSharing;
   /** The ports (uids) declaring a pair MAC of a network, and a network's shared pair MACs. */
   pairMacHolders(networkUid: string, mac: string): ReadonlySet<string>;
   sharedPairMacs(networkUid: string): Iterable<string>;
   /** Whether a MAC (lower-case) is a port's own in the network. */
   isOwnMac(networkUid: string, mac: string): boolean;
+}
+
+/** Whether a pair MAC has a shared owner's entries: 2..SHARED_PAIR_MAC_MAX_HOLDERS ports declare it and it is no port's own. */
+function hasSharedEntries(index: PairMacIndex, networkUid: string, mac: string): boolean {
+  const holders = index.pairMacHolders(networkUid, mac).size;
+  return holders >= 2 && holders <= SHARED_PAIR_MAC_MAX_HOLDERS && !index.isOwnMac(networkUid, mac);
+}
+
+export interface ModelIndex extends PairMacIndex {
+  portsByNetwork: Map<string, PortModel[]>;
+  lbsByNetwork: Map<string, LoadBalancerModel[]>;
 }
 
 export function indexModel(model: LogicalModel): ModelIndex {
@@ -413,7 +423,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
       add(ids.lbOwner(lb.uid), `loadbalancer ${lb.key}`, flows, groups);
       realizes.set(lb.uid, lb.version);
     }
-    for (const mac of index.sharedPairMacs(net.uid)) if (!index.isOwnMac(net.uid, mac)) addSharedPairMac(add, ids, model, index, net, mac, nodeName, tunnelPort);
+    for (const mac of index.sharedPairMacs(net.uid)) if (hasSharedEntries(index, net.uid, mac)) addSharedPairMac(add, ids, model, index, net, mac, nodeName, tunnelPort);
   }
   return { node: nodeName, owners, realizes };
 }
@@ -449,20 +459,13 @@ export interface CompileScope {
 }
 
 /** Live per-network views of the model (kept up to date by the caller instead of re-indexed per compile). */
-export interface ScopeIndex {
+export interface ScopeIndex extends PairMacIndex {
   portsOf(networkUid: string): Iterable<PortModel>;
   lbsOf(networkUid: string): readonly LoadBalancerModel[];
   /** The network's local ofports on a node by flood chunk; undefined or empty: none bound there. */
   floodChunksOf(networkUid: string, node: string): FloodChunks | undefined;
   /** Nodes with a port of the network bound. */
   boundNodesOf(networkUid: string): Iterable<string>;
-  /** Whether several ports of the network declare this pair MAC (lower-case), or it is a port's own MAC. */
-  pairMacShared(networkUid: string, mac: string): boolean;
-  /** The ports (uids) declaring a pair MAC of a network, and a network's shared pair MACs. */
-  pairMacHolders(networkUid: string, mac: string): ReadonlySet<string>;
-  sharedPairMacs(networkUid: string): Iterable<string>;
-  /** Whether a MAC (lower-case) is a port's own in the network. */
-  isOwnMac(networkUid: string, mac: string): boolean;
 }
 
 /** A flood chunk in a CompileScope. */
@@ -572,8 +575,7 @@ export function compileScope(
   for (const key of pairMacs) {
     const { networkUid, mac } = parsePairMacKey(key);
     const net = model.networks.get(networkUid);
-    const holders = index.pairMacHolders(networkUid, mac).size;
-    const entries = !!net && isPresent(net) && !index.isOwnMac(networkUid, mac) && holders >= 2 && holders <= SHARED_PAIR_MAC_MAX_HOLDERS;
+    const entries = !!net && isPresent(net) && hasSharedEntries(index, networkUid, mac);
     // An id only for a MAC with entries now or before: a pair MAC held alone never takes one.
     const owner = entries ? ids.pairMacOwner(key) : ids.existingPairMacOwner(key);
     if (owner) coveredOwners.add(ownerKey(owner));

@@ -145,8 +145,9 @@ function slotTable(lb: LoadBalancerModel, unique: readonly LbBackendModel[]): nu
  */
 function l2MacsIn(net: NetworkModel, ports: readonly PortModel[], lbs: readonly LoadBalancerModel[], index: ModelIndex): (p: PortModel) => string[] {
   if (!ports.some((p) => p.allowedAddressPairs.length)) return (p) => [p.mac];
-  const own = new Set([...ports.map((p) => p.mac.toLowerCase()), ...lbs.map((lb) => lb.mac.toLowerCase())]);
-  return (p) => [p.mac, ...pairMacsOf(p).filter((mac) => !own.has(mac) && !index.pairMacShared(net.uid, mac))];
+  // pairMacShared covers a port's own MAC; the load balancers' MACs are the fast path's own concern.
+  const lbMacs = new Set(lbs.map((lb) => lb.mac.toLowerCase()));
+  return (p) => [p.mac, ...pairMacsOf(p).filter((mac) => !lbMacs.has(mac) && !index.pairMacShared(net.uid, mac))];
 }
 
 function sourcesOf(p: PortModel): Array<{ mac: string; ip: string }> {
