@@ -16,13 +16,7 @@ import { OFPP, OFP_NO_BUFFER, type Match, type OfMessage, type OpenFlowConnectio
 import { NetworkField, fieldIn, type LogicalModel } from '../../pipeline';
 import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
-import { receivePacketIns } from './packet-ins';
-
-/** The packet-in's in_port (OVS always sends it in the match). */
-function inPortOf(match: Match): number | undefined {
-  for (const x of match) if (x.field === 'in_port') return x.value;
-  return undefined;
-}
+import { inPortOf, receivePacketIns } from './packet-ins';
 
 export interface HealthCheckTiming {
   intervalMs: number;

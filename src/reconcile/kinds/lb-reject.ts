@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { ETH_TYPE, IP_PROTO, OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { TABLES } from '../../pipeline/tables';
 import { TCP_FLAGS, buildTcpFrame, checksum, ipv4Header, ipv6Header, ipv6PayloadChecksum, parseTcpFrame } from './lb-health-packets';
-import { receivePacketIns } from './packet-ins';
+import { inPortOf, receivePacketIns } from './packet-ins';
 
 /** RFC 1812 4.3.2.3: an ICMP error quotes as much of the packet as fits in 576 bytes. */
 const ICMP_QUOTE_MAX = 576 - 20 - 8;
@@ -154,8 +154,8 @@ export class LbRejecter {
     conn.on('message', (m: OfMessage) => {
       // Only from the load-balancing table (the refuse flows, and a checked port's answers, which are never opening SYNs).
       if (m.type !== 'packet_in' || m.tableId !== TABLES.LbNat.id) return;
-      const inPort = m.match.find((f) => f.field === 'in_port')?.value;
-      if (typeof inPort !== 'number') return;
+      const inPort = inPortOf(m.match);
+      if (inPort === undefined) return;
       const answer = refusalFor(m.data);
       if (!answer) return;
       const counts = this.counts(node);

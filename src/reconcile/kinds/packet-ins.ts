@@ -5,7 +5,7 @@
  * expects them says so, now and after each reconnect.
  */
 import type { Logger } from 'pino';
-import type { OpenFlowConnection } from '../../openflow';
+import type { Match, OpenFlowConnection } from '../../openflow';
 
 /** Enough for Ethernet + IPv6 + TCP with options (what the pipeline's controller flows capture at most). */
 export const PACKET_IN_BYTES = 128;
@@ -14,4 +14,10 @@ export function receivePacketIns(conn: OpenFlowConnection, log: Logger): void {
   const enable = () => void conn.send({ type: 'set_config', flags: 0, missSendLen: PACKET_IN_BYTES }).catch((err: unknown) => log.debug({ err }, 'set_config not sent'));
   conn.on('connected', enable);
   if (conn.connected) enable();
+}
+
+/** A packet-in's ingress port (OVS always puts in_port in its match). */
+export function inPortOf(match: Match): number | undefined {
+  for (const x of match) if (x.field === 'in_port') return x.value;
+  return undefined;
 }
