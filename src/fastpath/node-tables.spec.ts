@@ -149,6 +149,9 @@ describe('NodeTables', () => {
     // D (tap5) is a backend of the VIP: its own connections to it (hairpins among them) stay with OVS.
     expect(f.get('tap5')!.get(FilterMap.Vip)).toEqual(new Set());
     expect(f.get('tap3')!.get(FilterMap.Vip)).toEqual(new Set()); // another network
+    // So does a port whose CIDR pair covers a backend: its connections from its first address may be dealt to itself (QA-113 F3).
+    const covering = { ...t, ports: t.ports.map((p) => (p.id === 6 ? { ...p, sources: [...p.sources, { mac: E, ip: '10.0.1.12/30' }] } : p)) };
+    expect(new Map(interfaceFilters(covering).map((x) => [x.ifname, x.keys])).get('tap6')!.get(FilterMap.Vip)).toEqual(new Set());
     expect(vipKey('10.0.1.200', 80, 6)).toBe('0a0001c800500600');
     // A network still settling (it just got its first load balancer here): no SYN key, OVS takes the new connections.
     const settling = new Map(interfaceFilters(t, new Set([200])).map((x) => [x.ifname, x.keys]));

@@ -8,6 +8,7 @@
 import { Encap, NO_BACKEND, PORT_CONNTRACK, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
 import { isIPv4, isIPv6 } from 'node:net';
 import { Address6 } from 'ip-address';
+import { coversAddress } from '../ipam/subnet';
 
 export interface NodeTablesPort {
   /** Fast-path port id (the ofport of the VM NIC on br-int). */
@@ -264,8 +265,11 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     // but not to a VIP the port is a backend of: a connection dealt to its own client is a
     // hairpin, which OVS SNATs to the VIP and the fast path cannot (its SYN, once handed
     // over, could not go back), so a backend's connections to its own VIP all stay with OVS.
+    // Its own addresses and pairs, a CIDR pair covering a backend too (QA-113 F3).
     const ownIps = new Set(p.sources.map((s) => s.ip));
-    const vips = new Set((ctVips.get(p.network) ?? []).filter((v) => !v.backends.some((b) => ownIps.has(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
+    const prefixes = p.sources.filter((s) => s.ip.includes('/'));
+    const holds = (ip: string) => ownIps.has(ip) || prefixes.some((s) => coversAddress(s.ip, ip));
+    const vips = new Set((ctVips.get(p.network) ?? []).filter((v) => !v.backends.some((b) => holds(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
     out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Net, net], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips]]) });
   }
   const vniOf = new Map(t.vnis.map((v) => [v.network, v.vni]));

@@ -1,7 +1,8 @@
 import { checkMatch, decodeMessage, encodeMessage, flowMod, type FlowModMessage } from '../openflow';
 import { backendRegisterValues, lbFlows } from './load-balancer';
 import { lbMac } from './owners';
-import type { LoadBalancerModel, NetworkModel } from './model';
+import { formatPipelineFlow } from './format';
+import type { LbBackendModel, LoadBalancerModel, NetworkModel } from './model';
 import { TABLES } from './tables';
 
 const net: NetworkModel = { uid: 'n', key: 't/n', version: '1', vni: 4242, encapsulation: 'geneve' };
@@ -106,5 +107,50 @@ describe('lbFlows for an SCTP listener', () => {
     const flows = lbFlows(sctp([{ protocol: 'SCTP', port: 38412, targetPort: 9000 }], []), net).flows;
     const toController = flows.filter((f) => f.tableId === TABLES.LbNat.id && text(f.instructions).includes('"type":"output"') && f.match.some((m) => m.field === 'sctp_dst'));
     expect(toController).toHaveLength(1);
+  });
+});
+
+describe('lbFlows: hairpin from another address of the backend\'s port (QA-113 F3)', () => {
+  const m = lbMac('lbh');
+  const lbh = (peers?: LbBackendModel['peers']): LoadBalancerModel => ({
+    uid: 'lbh',
+    key: 't/lbh',
+    version: '1',
+    network: 'n',
+    vip: '10.0.20.100',
+    mac: m,
+    listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }],
+    backends: [
+      { name: '10.0.20.60', ip: '10.0.20.60', mac: '02:00:00:00:00:05', weight: 1, healthy: true, ...(peers ? { peers } : {}) },
+      { name: 'b6', ip: '10.0.20.6', mac: '02:00:00:00:00:06', weight: 1, healthy: true },
+    ],
+  });
+  const hairpins = (lb: LoadBalancerModel) => lbFlows(lb, net).flows.map(formatPipelineFlow).filter((f) => /priority=10[45],/.test(f));
+
+  it('a client address of the port and a CIDR pair of it each get the two NATs and the way back, tied to the port by source MAC', () => {
+    const peers = [
+      { family: 4 as const, mac: '02:00:00:00:00:05', ip: '10.0.20.5' },
+      { family: 4 as const, mac: '02:00:00:00:99:05', ip: '10.0.20.48', mask: '255.255.255.248' },
+    ];
+    const withPeers = hairpins(lbh(peers));
+    const without = hairpins(lbh());
+    expect(without).toHaveLength(6);
+    expect(withPeers.filter((f) => !without.includes(f))).toEqual([
+      `LbNat, priority=104, Network=4242, ct_state=-rpl+trk,dl_src=02:00:00:00:00:05,dl_dst=${m},ip,nw_src=10.0.20.5,nw_dst=10.0.20.60 actions=ct_clear,ct(commit,table=LbNat,zone=4243,nat(src=10.0.20.100))`,
+      `LbNat, priority=104, Network=4242, ct_state=+rpl+trk,dl_src=02:00:00:00:00:05,dl_dst=${m},ip,nw_src=10.0.20.60,nw_dst=10.0.20.5 actions=ct_clear,ct(table=LbNat,zone=4243,nat)`,
+      `LbNat, priority=104, Network=4242, ct_state=+trk,dl_src=02:00:00:00:00:05,dl_dst=${m},ip,nw_src=10.0.20.100,nw_dst=10.0.20.5 actions=set_field:${m}->eth_src,set_field:02:00:00:00:00:05->eth_dst,IN_PORT`,
+      `LbNat, priority=104, Network=4242, ct_state=-rpl+trk,dl_src=02:00:00:00:99:05,dl_dst=${m},ip,nw_src=10.0.20.48/29,nw_dst=10.0.20.60 actions=ct_clear,ct(commit,table=LbNat,zone=4243,nat(src=10.0.20.100))`,
+      `LbNat, priority=104, Network=4242, ct_state=+rpl+trk,dl_src=02:00:00:00:00:05,dl_dst=${m},ip,nw_src=10.0.20.60,nw_dst=10.0.20.48/29 actions=ct_clear,ct(table=LbNat,zone=4243,nat)`,
+      `LbNat, priority=104, Network=4242, ct_state=+trk,dl_src=02:00:00:00:00:05,dl_dst=${m},ip,nw_src=10.0.20.100,nw_dst=10.0.20.48/29 actions=set_field:${m}->eth_src,set_field:02:00:00:00:99:05->eth_dst,IN_PORT`,
+    ]);
+    for (const f of lbFlows(lbh(peers), net).flows) expect(() => checkMatch(f.match)).not.toThrow();
+  });
+
+  it('two backends of one port, each the other\'s peer: flows for each direction once, none repeated', () => {
+    const lb = lbh([{ family: 4, mac: '02:00:00:00:00:05', ip: '10.0.20.5' }]);
+    const both: LoadBalancerModel = { ...lb, backends: [lb.backends[0]!, { name: 'p5', ip: '10.0.20.5', mac: '02:00:00:00:00:05', weight: 1, healthy: true, peers: [{ family: 4, mac: '02:00:00:00:00:05', ip: '10.0.20.60' }] }] };
+    const flows = lbFlows(both, net).flows.map(formatPipelineFlow);
+    expect(new Set(flows).size).toBe(flows.length);
+    expect(flows.filter((f) => f.includes('priority=104,'))).toHaveLength(6);
   });
 });

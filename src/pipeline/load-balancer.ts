@@ -33,6 +33,7 @@ import { FromLocalMark, LbBackendField, LbSlotField, NetworkField, loadField, ma
 import type { LbBackendModel, LbListenerModel, LoadBalancerModel, NetworkModel } from './model';
 import { ndAnswerFlow } from './nd-responder';
 import { ctZone, fnv1a } from './owners';
+import type { SourceMatch } from './source-matches';
 import { TABLES } from './tables';
 
 /**
@@ -219,7 +220,7 @@ export function backendRegisterValues<B extends Pick<LbBackendModel, 'ip'>>(acti
 /**
  * One load balancer on a node where its network is present: 1 ARP (IPv4 VIP) or Neighbor
  * Solicitation (IPv6 VIP) answer, per listener 1 LbNat flow and 1 LbDnat flow per healthy
- * backend, slotCountOf(lb) LbSlot flows (256 up to 4 backends), 1 MAC flow and 3 hairpin flows per distinct backend, 1 drop;
+ * backend, slotCountOf(lb) LbSlot flows (256 up to 4 backends), 1 MAC flow and 3 hairpin flows per distinct backend (and 3 per other address of its port), 1 drop;
  * an SCTP listener whose port is translated also 1 per healthy backend and 1 for its replies
  * (sctpPortFlows). Independent of the number of ports or other load balancers. No groups.
  */
@@ -392,6 +393,7 @@ function hairpinFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, zone
   const dst = v6 ? 'ipv6_dst' : 'ipv4_dst';
   const toLbMac = { field: 'eth_dst', value: lb.mac } as KnownOxm;
   const out: DesiredFlow[] = [];
+  const seen = new Set<string>();
   for (const b of distinctBackends(lb)) {
     const selfToSelf = [{ field: src, value: b.ip } as KnownOxm, { field: dst, value: b.ip } as KnownOxm];
     out.push(
@@ -406,6 +408,52 @@ function hairpinFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, zone
       flow(TABLES.LbNat, Priority.Hairpin, [inNet, TRK, toLbMac, ip, { field: src, value: lb.vip } as KnownOxm, { field: dst, value: b.ip } as KnownOxm], [
         { type: 'set_field', field: 'eth_src', value: lb.mac },
         { type: 'set_field', field: 'eth_dst', value: b.mac },
+        { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },
+      ]),
+    );
+    out.push(...peerHairpinFlows(lb, b, inNet, ip, zone, seen));
+  }
+  return out;
+}
+
+/**
+ * Hairpin from another address of the backend's port (QA-113 F3: a VM whose allowed pair, or
+ * second address, is a backend, reaching the VIP from its first address): the same two
+ * connections, but the client a and the backend b differ, so
+ *   forward  a:c -> VIP:p  DNAT -> a:c -> b:t (from a's MAC)  -> SNAT -> VIP:c -> b:t, out as above
+ *   reply    b:t -> VIP:c  un-SNAT -> b:t -> a:c (from b's MAC) -> un-DNAT -> VIP:p -> a:c,
+ *            to a's MAC, out of the port it came in on.
+ * The source MAC ties each flow to this port: port security lets no other port send from it,
+ * and a CIDR pair's prefix (which may cover other VMs' addresses) is matched only with it.
+ * Below the backend's own three flows, which they would only repeat where a prefix covers b.
+ * Three flows per other address; none for a port with one address of the VIP's family.
+ */
+function peerHairpinFlows(lb: LoadBalancerModel, b: LbBackendModel, inNet: KnownOxm, ip: KnownOxm, zone: number, seen: Set<string>): DesiredFlow[] {
+  const v6 = lb.vip.includes(':');
+  const src = v6 ? 'ipv6_src' : 'ipv4_src';
+  const dst = v6 ? 'ipv6_dst' : 'ipv4_dst';
+  const toLbMac = { field: 'eth_dst', value: lb.mac } as KnownOxm;
+  const out: DesiredFlow[] = [];
+  const at = (field: string, m: SourceMatch): KnownOxm[] => (m.ip === undefined ? [] : [{ field, value: m.ip, ...(m.mask ? { mask: m.mask } : {}) } as KnownOxm]);
+  for (const a of b.peers ?? []) {
+    // Two backends of one port each list the other: every flow here is for one (a, b).
+    const key = `${a.mac}|${a.ip ?? '*'}/${a.mask ?? ''}|${b.mac}|${b.ip}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const fromA = { field: 'eth_src', value: a.mac } as KnownOxm;
+    const fromB = { field: 'eth_src', value: b.mac } as KnownOxm;
+    out.push(
+      flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK_NOT_REPLY, fromA, toLbMac, ip, ...at(src, a), { field: dst, value: b.ip } as KnownOxm], [
+        { type: 'ct_clear' },
+        { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'src', ipMin: lb.vip }] },
+      ]),
+      flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK_REPLY, fromB, toLbMac, ip, { field: src, value: b.ip } as KnownOxm, ...at(dst, a)], [
+        { type: 'ct_clear' },
+        { type: 'ct', zone, table: TABLES.LbNat.id, actions: [{ type: 'nat' }] },
+      ]),
+      flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK, fromB, toLbMac, ip, { field: src, value: lb.vip } as KnownOxm, ...at(dst, a)], [
+        { type: 'set_field', field: 'eth_src', value: lb.mac },
+        { type: 'set_field', field: 'eth_dst', value: a.mac },
         { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },
       ]),
     );

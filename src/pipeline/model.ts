@@ -3,6 +3,7 @@
  * reconciler extracts from VirtualNetwork, VirtualPort and Node objects).
  */
 import type { Encapsulation } from '../resources/kinds';
+import type { SourceMatch } from './source-matches';
 
 export interface NetworkModel {
   /** Stable identity (metadata.uid). */
@@ -68,6 +69,12 @@ export interface LbBackendModel {
   ofport?: number;
   /** Key (namespace/name) of the VirtualPort holding the address: status asks whether its NIC's link is up. */
   port?: string;
+  /**
+   * The other source addresses of that port of the VIP's family (its own, its allowed pairs:
+   * an address or a CIDR, each with the MAC it is sent from): a connection from one of them
+   * dealt to this backend is a hairpin too (load-balancer.ts hairpinFlows). Absent: none.
+   */
+  peers?: readonly SourceMatch[];
 }
 
 export interface LoadBalancerModel {

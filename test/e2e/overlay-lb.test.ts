@@ -567,6 +567,37 @@ function done(){console.log(JSON.stringify(out))}`;
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/self`);
   }, 120_000);
 
+  it('hairpin from another address: a VM reaching a VIP whose backend is its allowed pair is answered by itself, from the VIP (QA-113 F3)', async () => {
+    const ns = 'hp-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.43.0.0/24' }] } });
+    // hp1 holds 10.43.0.200 by an allowed pair (as a keepalived or container address); its connections leave from its own address.
+    const pairIp = '10.43.0.200';
+    const hp1 = await api.vmFor(fixture.bed(), ns, 'net', 'hp1', 'hv1', { vmName: 'lbhp1', spec: { allowedAddressPairs: [{ ip: pairIp }] } });
+    await hp1.vm.exec(['ip', 'addr', 'add', `${pairIp}/24`, 'dev', hp1.vm.iface]);
+    const hp2 = await vmFor(ns, 'net', 'hp2', 'hv2');
+    await Promise.all([hp1, hp2].map((b) => startServer(b.vm, b.port.metadata.name)));
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'pair' },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ ip: pairIp }, { port: 'hp2' }] },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'pair');
+    const vip = lb.spec!.vip!;
+    const got = await connections(hp1.vm, vip, 60, 45200);
+    const dist = tally(got.map((c) => c.name));
+    log(`hairpin from another address: 60 connections from hp1 (${hp1.port.spec!.ips![0]}) to ${vip}, whose backend ${pairIp} is hp1's pair: ${JSON.stringify(dist)}`);
+    // Before: every connection dealt to hp1 itself failed (out of the port it came in on: OpenFlow drops it).
+    expect(got.filter((c) => !c.name)).toEqual([]);
+    expect(dist['hp1'] ?? 0).toBeGreaterThan(10);
+    expect(dist['hp2'] ?? 0).toBeGreaterThan(10);
+    expect(new Set(got.map((c) => c.peer))).toEqual(new Set([vip]));
+    // Connections from the pair address itself stay the plain hairpin.
+    const fromPair = JSON.parse(await hp1.vm.exec([process.execPath, '-e', `const net=require('net');const out=[];let n=0;function one(){return new Promise(r=>{let b='';const s=net.connect({host:'${vip}',port:80,localAddress:'${pairIp}'});const t=setTimeout(()=>{out.push('');s.destroy();r()},5000);s.on('data',d=>{b+=d;if(b.includes('\\n')){clearTimeout(t);out.push(b.trim());s.destroy();r()}});s.on('error',()=>{clearTimeout(t);out.push('');r()})})}(async()=>{while(n++<30)await one();console.log(JSON.stringify(out))})()`])) as string[];
+    log(`and 30 from ${pairIp} itself: ${JSON.stringify(tally(fromPair))}`);
+    expect(fromPair.filter((n) => !n)).toEqual([]);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/pair`);
+  }, 120_000);
+
   it('a VIP with six backends gets a 512-slot table: every connection reaches the backend its 5-tuple hashes to in OVS\'s table, whichever datapath deals it; removing two keeps the size, and only their connections move', async () => {
     const ns = 'w-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });

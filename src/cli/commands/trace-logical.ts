@@ -287,8 +287,12 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   );
   const self = input.srcIp ?? sourceIp(input.from, family);
   for (const c of choices) {
-    // Hairpin: a backend's own connection (from the backend's address) dealt to itself is SNATed to the VIP too (load-balancer.ts).
-    const hairpin = c.ip !== undefined && self !== undefined && canonicalIfIp(self) === c.ip ? ` (hairpin: the source is this backend, so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on)` : '';
+    // Hairpin: a backend's own connection dealt to itself is SNATed to the VIP too, whether it
+    // comes from the backend's address or another of its port's (load-balancer.ts).
+    const fromItself = c.ip !== undefined && self !== undefined && canonicalIfIp(self) === c.ip;
+    const fromItsPort = c.delivery.kind === 'local' && c.delivery.port === input.from.metadata.name;
+    const snat = `so the connection is also SNATed to the VIP ${to.ip} and goes back out of the port it came in on`;
+    const hairpin = fromItself ? ` (hairpin: the source is this backend, ${snat})` : fromItsPort ? ` (hairpin: this backend is an address of the sending port itself, ${snat})` : '';
     lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}${hairpin}`);
   }
   return { lines, deliver: choices.some((c) => reachesVm(c.delivery)), dstMac: mac, lb: logicalLb };

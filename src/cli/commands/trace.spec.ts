@@ -516,12 +516,15 @@ describe('trace: IPv6', () => {
     expect(() => parseTarget('[::ffff:10.42.0.3]:80')).toThrow('--to "[::ffff:10.42.0.3]:80": ::ffff:10.42.0.3 is an IPv4-mapped address; trace the IPv4 address itself (10.42.0.3)');
   });
 
-  it('hairpin only when the packet comes from the backend\'s own address; an IP backend owned through an allowed pair is resolved; refusals by protocol', () => {
-    // The client holds a second address that is an IP backend: its packets from its first address are no hairpin.
+  it('hairpin when the packet comes from the backend\'s own address or another address of its port; an IP backend owned through an allowed pair is resolved; refusals by protocol', () => {
+    // The client holds a second address that is an IP backend: dealt to it, its packets from its first address are a hairpin too (QA-113 F3).
     const two = { ...client6, spec: { ...client6.spec!, ips: ['10.42.0.2', 'fd00:42::2', 'fd00:42::20'] } } as VirtualPort;
     const ipBackend = { ...lb6, spec: { ...lb6.spec!, backends: [{ ip: 'fd00:42::20' }, { port: 'b2' }] } } as LoadBalancer;
     const viaFirst = logicalPath({ ...input6(`[${VIP6}]:80`, 'tcp', two), ports: [two, ...ports6.slice(1)], lbs: [ipBackend] });
-    expect(viaFirst.lines.join('\n')).not.toContain('hairpin');
+    const viaFirstLines = viaFirst.lines.join('\n');
+    expect(viaFirstLines).toContain('-> fd00:42::20: ');
+    expect(viaFirstLines).toContain('(hairpin: this backend is an address of the sending port itself, so the connection is also SNATed to the VIP');
+    expect(viaFirstLines.match(/hairpin/g)).toHaveLength(1);
     const fromIt = { ...two, spec: { ...two.spec!, ips: ['10.42.0.2', 'fd00:42::20'] } } as VirtualPort;
     expect(logicalPath({ ...input6(`[${VIP6}]:80`, 'tcp', fromIt), ports: [fromIt, ...ports6.slice(1)], lbs: [ipBackend] }).lines.join('\n')).toContain('(hairpin: the source is this backend');
     // fd00:42::30 is b1's through an allowed address pair: a usable backend, delivered to b1.

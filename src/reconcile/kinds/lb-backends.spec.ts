@@ -42,4 +42,21 @@ describe('resolveBackends', () => {
     // A port's own address is its own, whatever pairs cover it elsewhere.
     expect(resolveBackends(lbWith(['10.0.0.2']), net, new Map([...ports, ['t/b5', port('b5', 5, [{ ip: '10.0.0.0/29' }])]])).map((b) => b.mac)).toEqual([b2.mac]);
   });
+
+  it('a backend lists its port\'s other addresses of the VIP\'s family, each with the MAC it is sent from: its connections from them to the VIP are hairpins too (QA-113 F3)', () => {
+    const b3 = { ...port('b3', 3, [{ ip: '10.0.0.60' }, { ip: '10.0.0.48/29', mac: '02:00:00:00:99:03' }, { ip: 'fd00::3' }]), ips: ['10.0.0.3', 'fd00::33'] };
+    const ports = new Map([b3, port('b4', 4)].map((p) => [p.key, p]));
+    const [byPair, byPort, plain] = resolveBackends({ ...lbWith(['10.0.0.60', '10.0.0.4']), spec: { ...lbWith([]).spec!, backends: [{ ip: '10.0.0.60' }, { port: 'b3' }, { ip: '10.0.0.4' }] } }, net, ports);
+    expect(byPair!.peers).toEqual([
+      { family: 4, mac: b3.mac, ip: '10.0.0.3' },
+      { family: 4, mac: '02:00:00:00:99:03', ip: '10.0.0.48', mask: '255.255.255.248' },
+    ]);
+    expect(byPort!.ip).toBe('10.0.0.3');
+    expect(byPort!.peers).toEqual([
+      { family: 4, mac: b3.mac, ip: '10.0.0.60' },
+      { family: 4, mac: '02:00:00:00:99:03', ip: '10.0.0.48', mask: '255.255.255.248' },
+    ]);
+    // A port with one address of the family has none: no flows beyond the backend's own.
+    expect(plain!.peers).toBeUndefined();
+  });
 });

@@ -4,6 +4,7 @@
  * hypervisor interface (or is gone) gets no new connections until it is bound again.
  */
 import type { LbBackendModel, NetworkModel, PortModel } from '../../pipeline';
+import { sourceMatchesOf } from '../../pipeline/source-matches';
 import type { LoadBalancer } from '../../resources/kinds';
 import { coversAddress } from '../../ipam/subnet';
 import { isIPv6 } from 'node:net';
@@ -35,7 +36,7 @@ export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: Read
     if (b.port !== undefined) {
       const p = byName.get(`${ns}/${b.port}`);
       const ip = p?.ips.find(ofFamily);
-      if (p && ip) out.push(backend(b.port, ip, p.mac, weight, p));
+      if (p && ip) out.push(backend(b.port, ip, p.mac, weight, p, v6));
     } else if (b.ip !== undefined && ofFamily(b.ip)) {
       const ip = b.ip;
       const own = inNet.find((p) => p.ips.includes(ip));
@@ -44,14 +45,18 @@ export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: Read
       const holders = own ? [own] : pairHolders(ip, inNet);
       const owner = holders.length === 1 ? holders[0] : undefined;
       const mac = own?.mac ?? owner?.allowedAddressPairs.find((a) => coversAddress(a.ip, ip))?.mac;
-      if (owner && mac) out.push(backend(ip, ip, mac, weight, owner));
+      if (owner && mac) out.push(backend(ip, ip, mac, weight, owner, v6));
     }
   }
   return out;
 }
 
-function backend(name: string, ip: string, mac: string, weight: number, port: PortModel): LbBackendModel {
+function backend(name: string, ip: string, mac: string, weight: number, port: PortModel, v6: boolean): LbBackendModel {
   const m: LbBackendModel = { name, ip, mac, weight, healthy: !!port.binding, port: port.key };
+  // The port's other addresses: its connections from them to the VIP may be dealt to itself
+  // (QA-113 F3: they went out of the port they came in on, which OpenFlow drops).
+  const peers = sourceMatchesOf(port, v6 ? 6 : 4).filter((s) => !(s.ip === ip && s.mask === undefined && s.mac.toLowerCase() === mac.toLowerCase()));
+  if (peers.length) m.peers = peers;
   if (port.binding) {
     m.node = port.binding.node;
     m.ofport = port.binding.ofport;
