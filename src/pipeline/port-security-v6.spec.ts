@@ -37,14 +37,20 @@ describe('IPv6 port security', () => {
 
   it('lets ND advertise only what the port owns and drops every other NS/NA from it', () => {
     const flows = ipv6SpoofGuardFlows(port(), 7);
-    // 2 addresses (global + link-local) x (2 NA + 2 NS + 1 IP) + DAD NS + DAD MLD + 2 drops.
-    expect(flows).toHaveLength(2 * 5 + 2 + 2);
+    // 2 addresses (global + link-local) x (2 NA + 2 NS + 1 IP) + the global's 2 NA from the link-local + DAD NS + DAD MLD + 2 drops.
+    expect(flows).toHaveLength(2 * 5 + 2 + 2 + 2);
     const matches = flows.map((f) => Object.fromEntries(f.match.map((m) => [m.field, String(m.value)])));
     const na = matches.filter((m) => m.icmpv6_type === '136' && f(m));
     function f(m: Record<string, string>): boolean {
       return m.ipv6_nd_target !== undefined;
     }
-    expect(na.map((m) => m.ipv6_nd_target).sort()).toEqual(['fd00::5', 'fd00::5', 'fe80::5054:ff:fe12:3456', 'fe80::5054:ff:fe12:3456']);
+    expect(na.map((m) => m.ipv6_nd_target).sort()).toEqual(['fd00::5', 'fd00::5', 'fd00::5', 'fd00::5', 'fe80::5054:ff:fe12:3456', 'fe80::5054:ff:fe12:3456']);
+    // Each from the address it advertises or the port's link-local one, never from any address (QA-116 F3: an NA from a neighbour's address went through).
+    expect(na.map((m) => `${m.ipv6_src} ${m.ipv6_nd_target}`).sort()).toEqual([
+      'fd00::5 fd00::5', 'fd00::5 fd00::5',
+      'fe80::5054:ff:fe12:3456 fd00::5', 'fe80::5054:ff:fe12:3456 fd00::5',
+      'fe80::5054:ff:fe12:3456 fe80::5054:ff:fe12:3456', 'fe80::5054:ff:fe12:3456 fe80::5054:ff:fe12:3456',
+    ]);
     expect(new Set(na.map((m) => m.ipv6_nd_tll))).toEqual(new Set(['52:54:00:12:34:56', '00:00:00:00:00:00']));
     const drops = flows.filter((fl) => fl.instructions.length === 0);
     expect(drops.map((d) => d.priority)).toEqual([115, 115]);

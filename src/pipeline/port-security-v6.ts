@@ -91,8 +91,11 @@ export function ipv6SpoofGuardFlows(port: PortModel, ofport: number): DesiredFlo
   for (const { ip, mac } of pairs) {
     const src: KnownOxm = { field: 'eth_src', value: mac };
     const from: KnownOxm = { field: 'ipv6_src', value: ip };
+    // An advertisement comes from the address it advertises (as Linux and Windows send it) or
+    // from the MAC's link-local address: never from someone else's (QA-116 F3).
+    const naFrom = [ip, ...(ip === linkLocalOf(mac) ? [] : [linkLocalOf(mac)])];
     for (const ll of [mac, NO_LL_OPTION]) {
-      flows.push(allow(NdAllow, [inPort, src, ip6, icmp6, type(ICMPV6_NA), { field: 'ipv6_nd_target', value: ip }, { field: 'ipv6_nd_tll', value: ll }]));
+      for (const s of naFrom) flows.push(allow(NdAllow, [inPort, src, ip6, { field: 'ipv6_src', value: s }, icmp6, type(ICMPV6_NA), { field: 'ipv6_nd_target', value: ip }, { field: 'ipv6_nd_tll', value: ll }]));
       flows.push(allow(NdAllow, [inPort, src, ip6, from, icmp6, type(ICMPV6_NS), { field: 'ipv6_nd_sll', value: ll }]));
     }
     flows.push(allow(Ipv6Allow, [inPort, src, ip6, from]));
@@ -101,7 +104,9 @@ export function ipv6SpoofGuardFlows(port: PortModel, ofport: number): DesiredFlo
     const src: KnownOxm = { field: 'eth_src', value: m.mac };
     const masked = (field: 'ipv6_src' | 'ipv6_nd_target'): KnownOxm[] => (m.ip === undefined ? [] : [{ field, value: m.ip, mask: m.mask! }]);
     for (const ll of [m.mac, NO_LL_OPTION]) {
-      flows.push(allow(NdAllow, [inPort, src, ip6, icmp6, type(ICMPV6_NA), ...masked('ipv6_nd_target'), { field: 'ipv6_nd_tll', value: ll }]));
+      // From the prefix (any address of it the port holds) or the MAC's link-local address.
+      flows.push(allow(NdAllow, [inPort, src, ip6, ...masked('ipv6_src'), icmp6, type(ICMPV6_NA), ...masked('ipv6_nd_target'), { field: 'ipv6_nd_tll', value: ll }]));
+      if (m.ip !== undefined) flows.push(allow(NdAllow, [inPort, src, ip6, { field: 'ipv6_src', value: linkLocalOf(m.mac) }, icmp6, type(ICMPV6_NA), ...masked('ipv6_nd_target'), { field: 'ipv6_nd_tll', value: ll }]));
       flows.push(allow(NdAllow, [inPort, src, ip6, ...masked('ipv6_src'), icmp6, type(ICMPV6_NS), { field: 'ipv6_nd_sll', value: ll }]));
     }
     flows.push(allow(Ipv6Allow, [inPort, src, ip6, ...masked('ipv6_src')]));

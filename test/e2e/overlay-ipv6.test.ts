@@ -136,15 +136,20 @@ describeOvs('overlay: IPv6 with port security', () => {
     await sendNa(a.vm, aLinkLocal, b.ip6);
     const forged = (await cap.stop()).filter((l) => l.includes(`tgt is ${b.ip6}`));
     expect(forged).toEqual([]);
+    // An NA for a's own address, but from b's (QA-116 F3: the source was not checked): dropped too.
+    cap = await startCapture(b.vm, children, 'icmp6 and ip6[40] == 136');
+    await sendNa(a.vm, b.ip6, a.ip6);
+    const fromB = (await cap.stop()).filter((l) => l.includes(`${b.ip6} > ff02::1`));
+    expect(fromB).toEqual([]);
     // Flow statistics reach OpenFlow with the revalidator's delay: wait for all three.
     let dropped = 0;
-    await eventually(async () => (dropped = (await naDrops(a.vm)) - droppedBefore) >= 3, 5_000, 100).catch(() => undefined);
-    expect(dropped).toBeGreaterThanOrEqual(3);
+    await eventually(async () => (dropped = (await naDrops(a.vm)) - droppedBefore) >= 6, 5_000, 100).catch(() => undefined);
+    expect(dropped).toBeGreaterThanOrEqual(6);
     // b still resolves and reaches a's real address.
     expect(await ping6(b.vm, a.ip6)).toBe(true);
     log(
       `first IPv6 ping after ${firstMs.toFixed(0)} ms; ND for ${b.ip6} answered on hv1 in ${resolvedMs.toFixed(1)} ms (${answered} answered locally, ${nsAtB.length} solicitations reached b); link-local ping ok; TCP over IPv6 ${reply}; spoofed-source frames at b: ${spoofed.length}; ` +
-        `genuine NA seen at b: ${genuine.length}, forged NA seen at b: ${forged.length} (${dropped} dropped by a's spoof guard); allowed pair fd00:60::77 passes`,
+        `genuine NA seen at b: ${genuine.length}, forged NA seen at b: ${forged.length}, NA from b's address seen at b: ${fromB.length} (${dropped} dropped by a's spoof guard); allowed pair fd00:60::77 passes`,
     );
   }, 90_000);
 });
