@@ -280,8 +280,10 @@ export class EtcdStore implements Store {
     this.observe(result.revision, sent);
     // Like SQLite (which publishes before txn() returns): when a write resolves, this
     // process's watchers of its keys have received it. Bounded, so a stuck watch only slows writes.
+    // Only keys it wrote: a check writes nothing, so its watch never gets this revision (QA-117:
+    // every namespaced create, guarded by a check of its namespace, waited the whole 2 s).
     const waits = [...this.watches]
-      .filter((w) => ops.some((op) => op.key.startsWith(w.prefix)))
+      .filter((w) => ops.some((op) => op.type !== 'check' && op.key.startsWith(w.prefix)))
       .map((w) => w.waitDelivered(result.revision, this.options.watchDeliveryWaitMs ?? 2000));
     if (waits.length > 0) await Promise.all(waits);
     return result;

@@ -103,6 +103,32 @@ describeEtcd('EtcdStore', () => {
     expect(s.watchCounts()).toEqual({ etcd: 0, shared: 0 });
   });
 
+  it('a write waits for its own watchers only: a check of a watched key (a create guarded by its namespace) does not wait for an event that never comes (QA-117: 2 s per create)', async () => {
+    const s = await open();
+    try {
+      await s.txn([{ type: 'create', key: '/ns/a', value: {} }]);
+      const nsEvents: WatchEvent[] = [];
+      const objEvents: WatchEvent[] = [];
+      const w1 = s.watch('/ns/', (e) => void nsEvents.push(e));
+      const w2 = s.watch('/obj/', (e) => void objEvents.push(e));
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        const nsRev = (await s.get('/ns/a'))!.modRevision;
+        const r = await s.txn([{ type: 'check', key: '/ns/a', expectedModRevision: nsRev }, { type: 'create', key: `/obj/x${i}`, value: {} }]);
+        times.push(performance.now() - t0);
+        // Its own watcher has it when the write resolves, as before.
+        expect(objEvents.at(-1)?.kv.modRevision).toBe(r.revision);
+      }
+      expect(nsEvents).toEqual([]);
+      expect(Math.max(...times)).toBeLessThan(1000);
+      w1.stop();
+      w2.stop();
+    } finally {
+      await s.close();
+    }
+  });
+
   it('two stores on one etcd see each other through watch, with shared revisions', async () => {
     const prefix = `/vnetd-test/shared-${++prefixes}`;
     const [a, b] = [await open(prefix), await open(prefix)];
