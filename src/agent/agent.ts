@@ -59,7 +59,7 @@ export interface RunningAgent {
 
 export async function startAgent(o: AgentCommand, logger?: Logger): Promise<RunningAgent> {
   const log = logger ?? pino({ level: o.logLevel, base: { service: 'vnetd-agent', node: o.node } });
-  const client = ApiClient.fromKubeconfig(o.kubeconfig);
+  const client = ApiClient.fromKubeconfig(o.kubeconfig, log);
   let seedInterfaces: (ids: Iterable<string>) => void = () => undefined;
   const interfaceIds = new Promise<Iterable<string>>((r) => (seedInterfaces = r));
   const kv = new NodeScopedStore(new ApiStore(client, NODE_SCOPED_KINDS, log), o.node, log, { interfaceIds });

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { Logger } from 'pino';
 import { parse } from 'yaml';
 
 /** Receive windows, the connection's and each stream's: a burst of watch events or a large list is not held to 64 KiB per round trip. */
@@ -29,8 +30,22 @@ export interface ConnectionHealth {
    * sent every request and watch onto that one for minutes (QA: 3 min 18 s, until SIGCONT).
    */
   connectTimeoutMs?: number;
+  /**
+   * A gap this long between ticks of a timer that should tick every third of it means this
+   * process did not run (SIGSTOP, a paused VM, a starved or blocked event loop). What happened
+   * to its connections meanwhile went unseen: a controller restarted behind an address that
+   * drops the old connection's packets sends nothing more on it, and its watches and requests
+   * waited for the next ping and its 15 s timeout (QA-117 F3: bound 18 s after SIGCONT).
+   */
+  stallMs?: number;
+  /**
+   * How long the ping sent on each connection after a stall may take. Short: a live
+   * controller answers in milliseconds; a connection cut while this process stood still is
+   * better dialled again than waited on.
+   */
+  stallPingTimeoutMs?: number;
 }
-const DEFAULT_HEALTH: ConnectionHealth = { pingEveryMs: 30_000, pingTimeoutMs: 15_000, connectTimeoutMs: 10_000 };
+const DEFAULT_HEALTH: Required<ConnectionHealth> = { pingEveryMs: 30_000, pingTimeoutMs: 15_000, connectTimeoutMs: 10_000, stallMs: 3_000, stallPingTimeoutMs: 2_000 };
 
 export interface ApiResult {
   status: number;
@@ -52,6 +67,8 @@ export class ApiClient {
   private session?: ClientHttp2Session;
   /** Every open connection, the current one and those still finishing streams after a GOAWAY. */
   private readonly sessions = new Set<ClientHttp2Session>();
+  /** Ticks while a connection is open, to notice that this process stood still (ConnectionHealth.stallMs). */
+  private stallWatch?: NodeJS.Timeout;
 
   constructor(
     readonly server: string,
@@ -59,9 +76,10 @@ export class ApiClient {
     private readonly token: string,
     private readonly requestTimeoutMs = 15_000,
     private readonly health: ConnectionHealth = DEFAULT_HEALTH,
+    private readonly log?: Logger,
   ) {}
 
-  static fromKubeconfig(path: string): ApiClient {
+  static fromKubeconfig(path: string, log?: Logger): ApiClient {
     let cfg: KubeconfigShape;
     try {
       cfg = parse(readFileSync(path, 'utf8')) as KubeconfigShape;
@@ -77,7 +95,7 @@ export class ApiClient {
         ? readFileSync(cluster['certificate-authority'], 'utf8')
         : undefined;
     if (!ca) throw new Error(`kubeconfig ${path} names no certificate authority for ${cluster.server}`);
-    return new ApiClient(cluster.server, ca, token);
+    return new ApiClient(cluster.server, ca, token, undefined, undefined, log);
   }
 
   /**
@@ -91,7 +109,7 @@ export class ApiClient {
     const forget = () => {
       if (this.session === session) this.session = undefined;
     };
-    const connectMs = this.health.connectTimeoutMs ?? DEFAULT_HEALTH.connectTimeoutMs!;
+    const connectMs = this.health.connectTimeoutMs ?? DEFAULT_HEALTH.connectTimeoutMs;
     const handshake = setTimeout(() => session.destroy(new Error(`the API at ${this.server} did not complete its connection (TLS handshake) within ${connectMs} ms`)), connectMs).unref();
     session.on('connect', () => {
       clearTimeout(handshake);
@@ -106,17 +124,59 @@ export class ApiClient {
       clearInterval(pinger);
       forget();
       this.sessions.delete(session);
+      if (this.sessions.size === 0) this.unwatchStalls();
     });
     this.session = session;
     this.sessions.add(session);
+    this.watchStalls();
     return session;
   }
 
+  /**
+   * Notices that this process stood still and then checks every connection with a short ping
+   * at once. A connection whose peer's FIN or RST came meanwhile is seen closed anyway as
+   * the socket is read; one that simply went quiet (the controller restarted and nothing
+   * answers for the old connection) is seen only by a ping, and the regular ping's timeout
+   * (15 s) is meant for a slow controller, not for one the agent has not heard for a minute.
+   * A tick a second on a monotonic clock; the ping only after a stall.
+   */
+  private watchStalls(): void {
+    if (this.stallWatch) return;
+    const stallMs = this.health.stallMs ?? DEFAULT_HEALTH.stallMs;
+    const tickMs = Math.max(1, Math.floor(stallMs / 3));
+    let last = performance.now();
+    this.stallWatch = setInterval(() => {
+      const now = performance.now();
+      const gapMs = now - last;
+      last = now;
+      if (gapMs < stallMs) return;
+      const timeoutMs = this.health.stallPingTimeoutMs ?? DEFAULT_HEALTH.stallPingTimeoutMs;
+      this.log?.warn(
+        { event: 'agent.api_stall_check', server: this.server, stalledMs: Math.round(gapMs - tickMs), connections: this.sessions.size, pingTimeoutMs: timeoutMs },
+        `this process did not run for ${Math.round(gapMs - tickMs)} ms (stopped or starved); checking its connections to the API at ${this.server} with a ${timeoutMs} ms ping`,
+      );
+      for (const session of this.sessions) this.checkAlive(session, timeoutMs, ` after this process did not run for ${Math.round(gapMs - tickMs)} ms`);
+    }, tickMs).unref();
+  }
+
+  private unwatchStalls(): void {
+    clearInterval(this.stallWatch);
+    this.stallWatch = undefined;
+  }
+
   /** Pings the connection; one that does not answer in time is destroyed, failing its streams (watches reopen on a new one). */
-  private checkAlive(session: Http2Session): void {
+  private checkAlive(session: Http2Session, timeoutMs = this.health.pingTimeoutMs, context = ''): void {
     if (session.closed || session.destroyed || session.connecting) return;
-    const deadline = setTimeout(() => session.destroy(new Error(`the API at ${this.server} did not answer a ping within ${this.health.pingTimeoutMs} ms`)), this.health.pingTimeoutMs).unref();
+    let answered = false;
+    const deadline = setTimeout(() => {
+      // Timers run before sockets are read: after a stall the answer may be waiting, unread,
+      // behind this timer. Judged once the socket was read (setImmediate follows the poll).
+      setImmediate(() => {
+        if (!answered && !session.destroyed) session.destroy(new Error(`the API at ${this.server} did not answer a ping within ${timeoutMs} ms${context}`));
+      });
+    }, timeoutMs).unref();
     const sent = session.ping((err) => {
+      answered = true;
       clearTimeout(deadline);
       if (err && !session.destroyed) session.destroy(err);
     });
@@ -229,6 +289,7 @@ export class ApiClient {
   }
 
   close(): void {
+    this.unwatchStalls();
     for (const session of this.sessions) session.destroy();
     this.sessions.clear();
     this.session = undefined;
