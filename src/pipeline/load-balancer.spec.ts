@@ -153,4 +153,64 @@ describe('lbFlows: hairpin from another address of the backend\'s port (QA-113 F
     expect(new Set(flows).size).toBe(flows.length);
     expect(flows.filter((f) => f.includes('priority=104,'))).toHaveLength(6);
   });
+
+  it('three addresses of one port, each a backend: every flow once (its match at most once per priority), or the switch refuses the whole update', () => {
+    const mac = '02:00:00:00:00:05';
+    const ips = ['10.0.20.5', '10.0.20.201', '10.0.20.202'];
+    const lb: LoadBalancerModel = {
+      ...lbh(),
+      backends: ips.map((ip) => ({ name: ip, ip, mac, weight: 1, healthy: true, peers: ips.filter((x) => x !== ip).map((x) => ({ family: 4 as const, mac, ip: x })) })),
+    };
+    const flows = lbFlows(lb, net).flows;
+    const keys = flows.map((f) => `${f.tableId}|${f.priority}|${JSON.stringify(f.match)}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // Per ordered pair of addresses a forward and a reply flow, per address one way back.
+    expect(flows.filter((f) => f.priority === 104)).toHaveLength(6 + 6 + 3);
+  });
+});
+
+describe('lbFlows: UDP datagrams too big for one frame (QA-116 F1)', () => {
+  const m = lbMac('lbf');
+  const lbf = (listeners: LoadBalancerModel['listeners'], vip = '10.0.30.100', ips = ['10.0.30.5', '10.0.30.6']): LoadBalancerModel => ({
+    uid: 'lbf',
+    key: 't/lbf',
+    version: '1',
+    network: 'n',
+    vip,
+    mac: m,
+    listeners,
+    backends: ips.map((ip, i) => ({ name: `b${i}`, ip, mac: `02:00:00:00:00:0${i + 5}`, weight: 1, healthy: true })),
+  });
+  const fragmentFlows = (lb: LoadBalancerModel) => lbFlows(lb, net).flows.map(formatPipelineFlow).filter((f) => f.includes('nw_frag'));
+
+  it('a UDP listener takes first fragments by their connection\'s port and later ones by the VIP, hashed by client address, DNATed as the listener does', () => {
+    expect(fragmentFlows(lbf([{ protocol: 'UDP', port: 53, targetPort: 5353 }]))).toEqual([
+      'LbNat, priority=112, Network=4242, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_tp_dst=53 actions=multipath(nw_src,0,modulo_n,256,0,LbSlot),goto_table:LbSlot',
+      'LbDnat, priority=100, Network=4242,LbBackend=167779845, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_tp_dst=53 actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.5:5353))',
+      'LbDnat, priority=100, Network=4242,LbBackend=167779846, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_tp_dst=53 actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.6:5353))',
+      'LbNat, priority=112, Network=4242, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=later actions=multipath(nw_src,0,modulo_n,256,0,LbSlot),goto_table:LbSlot',
+      'LbDnat, priority=100, Network=4242,LbBackend=167779845, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=later actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.5:5353))',
+      'LbDnat, priority=100, Network=4242,LbBackend=167779846, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=later actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.6:5353))',
+    ]);
+    for (const f of lbFlows(lbf([{ protocol: 'UDP', port: 53, targetPort: 5353 }]), net).flows) {
+      checkMatch(f.match);
+      const back = decodeMessage(encodeMessage(flowMod({ command: 'add', tableId: f.tableId, priority: f.priority, match: f.match, instructions: f.instructions }))) as FlowModMessage;
+      expect(back.match).toEqual(f.match);
+    }
+  });
+
+  it('none for TCP; none for later fragments where two UDP listeners translate to different ports (the datagram\'s NAT is decided once, by whichever fragment completes it)', () => {
+    expect(fragmentFlows(lbf([{ protocol: 'TCP', port: 80, targetPort: 8080 }]))).toEqual([]);
+    const two = fragmentFlows(lbf([{ protocol: 'UDP', port: 53, targetPort: 5353 }, { protocol: 'UDP', port: 54, targetPort: 5354 }]));
+    expect(two.filter((f) => f.includes('nw_frag=later'))).toEqual([]);
+    expect(two.filter((f) => f.includes('nw_frag=first'))).toHaveLength(6);
+    const same = fragmentFlows(lbf([{ protocol: 'UDP', port: 53, targetPort: 5353 }, { protocol: 'UDP', port: 54, targetPort: 5353 }]));
+    expect(same.filter((f) => f.includes('nw_frag=later'))).toHaveLength(3);
+  });
+
+  it('an IPv6 VIP\'s later fragments are matched without a protocol (OVS reads the fragment header\'s)', () => {
+    const later = fragmentFlows(lbf([{ protocol: 'UDP', port: 53, targetPort: 5353 }], 'fd00:30::100', ['fd00:30::5'])).filter((f) => f.includes('nw_frag=later'));
+    expect(later).toHaveLength(2);
+    for (const f of later) expect(f).toMatch(/ ct_state=\+new\+trk,ipv6,ipv6_dst=fd00:30::100,nw_frag=later /);
+  });
 });

@@ -258,16 +258,23 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     if (l.protocol === 'TCP') {
       for (const hp of lb.healthCheckPorts ?? []) flows.push(flow(TABLES.LbNat, Priority.Specific + 11, [inNet, trackedNew, ...listener, { field: 'tcp_src', value: hp }], [pick], TABLES.LbSlot));
     }
+    // A datagram too big for one frame (QA-116 F1): OVS looks every fragment up with ports 0,
+    // so the listener above matches none of them; the first fragment's connection tuple
+    // (conntrack reassembled the datagram) still has the port. Hashed by client address, as
+    // the later fragments must be (laterFragmentFlows). The packet's own VIP, not the tuple's:
+    // back from the DNAT, the tuple still says VIP and the packet no longer does.
+    const firstFragment: KnownOxm[] | undefined = l.protocol === 'UDP' ? [ip, { field: 'ip_proto', value: proto }, vip, FIRST_FRAGMENT, { field: 'ct_tp_dst', value: l.port }] : undefined;
+    if (firstFragment) flows.push(flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...firstFragment], [{ ...pick, fields: 'nw_src' }], TABLES.LbSlot));
     // Commit records the DNAT for the rest of the connection and its replies; back in
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
     for (const b of active) {
-      flows.push(
-        flow(TABLES.LbDnat, Priority.Normal, [inNet, ...listener, matchField(LbBackendField, registerOf.get(b.ip)!)], [
-          { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: l.targetPort, portMax: l.targetPort }] },
-        ]),
-      );
+      const dnat: Action[] = [{ type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: l.targetPort, portMax: l.targetPort }] }];
+      const backend = matchField(LbBackendField, registerOf.get(b.ip)!);
+      flows.push(flow(TABLES.LbDnat, Priority.Normal, [inNet, ...listener, backend], dnat));
+      if (firstFragment) flows.push(flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...firstFragment, backend], dnat));
     }
   }
+  if (active.length) flows.push(...laterFragmentFlows(lb, inNet, ip, trackedNew, active, registerOf, zone, slots));
   if (active.length) {
     slotsOf(active, slots).forEach((i, s) => {
       flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ip, vip, matchField(LbSlotField, s)], [loadField(LbBackendField, registerOf.get(active[i]!.ip)!)], TABLES.LbDnat));
@@ -363,6 +370,39 @@ function sctpPortFlows(lb: LoadBalancerModel, l: LbListenerModel, inNet: KnownOx
   return out;
 }
 
+/** A first fragment (OVS's nw_frag=first) and a later one (nw_frag=later). */
+const FIRST_FRAGMENT = { field: 'ip_frag', value: 1, mask: 3 } as KnownOxm;
+const LATER_FRAGMENT = { field: 'ip_frag', value: 3, mask: 3 } as KnownOxm;
+
+/**
+ * The rest of a datagram too big for one frame (QA-116 F1). OVS's conntrack reassembles the
+ * fragments at every ct() and gives each the connection's state, but a later fragment has no
+ * ports, nor has its connection tuple (OVS keeps those beside the packet's own), so these match
+ * the VIP and protocol only, and its DNAT must be the first fragment's: the ct() that completes the datagram (often
+ * a later fragment's) decides the translation of all of them. The slot is the client
+ * address's hash, as the first fragment's (no ports to hash). So only where every UDP listener
+ * of the VIP has one target port; other VIPs keep dropping later fragments, and so their
+ * fragmented datagrams. 1 LbNat flow and 1 LbDnat flow per active backend.
+ */
+function laterFragmentFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, trackedNew: KnownOxm, active: readonly LbBackendModel[], registerOf: ReadonlyMap<string, number>, zone: number, slots: number): DesiredFlow[] {
+  const udp = lb.listeners.filter((l) => l.protocol === 'UDP');
+  const target = udp[0]?.targetPort;
+  if (target === undefined || udp.some((l) => l.targetPort !== target)) return [];
+  const v6 = lb.vip.includes(':');
+  // An IPv6 later fragment's protocol is the fragment header's (44) as OVS reads it: it has
+  // no UDP header to tell it by, so any later fragment of a new connection to the VIP.
+  const later: KnownOxm[] = [ip, ...(v6 ? [] : [{ field: 'ip_proto', value: IP_PROTO.UDP } as KnownOxm]), { field: v6 ? 'ipv6_dst' : 'ipv4_dst', value: lb.vip } as KnownOxm, LATER_FRAGMENT];
+  const pick: Action = { type: 'multipath', fields: 'nw_src', basis: 0, algorithm: 'modulo_n', nLinks: slots, arg: 0, dst: LbSlotField.sub };
+  return [
+    flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...later], [pick], TABLES.LbSlot),
+    ...active.map((b) =>
+      flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...later, matchField(LbBackendField, registerOf.get(b.ip)!)], [
+        { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: target, portMax: target }] },
+      ]),
+    ),
+  ];
+}
+
 const TRK_NOT_REPLY = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK | CtState.RPL } as KnownOxm;
 const TRK_REPLY = { field: 'ct_state', value: CtState.TRK | CtState.RPL, mask: CtState.TRK | CtState.RPL } as KnownOxm;
 const TRK = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK } as KnownOxm;
@@ -436,27 +476,28 @@ function peerHairpinFlows(lb: LoadBalancerModel, b: LbBackendModel, inNet: Known
   const out: DesiredFlow[] = [];
   const at = (field: string, m: SourceMatch): KnownOxm[] => (m.ip === undefined ? [] : [{ field, value: m.ip, ...(m.mask ? { mask: m.mask } : {}) } as KnownOxm]);
   for (const a of b.peers ?? []) {
-    // Two backends of one port each list the other: every flow here is for one (a, b).
-    const key = `${a.mac}|${a.ip ?? '*'}/${a.mask ?? ''}|${b.mac}|${b.ip}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    const aKey = `${a.ip ?? '*'}/${a.mask ?? ''}`;
     const fromA = { field: 'eth_src', value: a.mac } as KnownOxm;
     const fromB = { field: 'eth_src', value: b.mac } as KnownOxm;
-    out.push(
-      flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK_NOT_REPLY, fromA, toLbMac, ip, ...at(src, a), { field: dst, value: b.ip } as KnownOxm], [
-        { type: 'ct_clear' },
-        { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'src', ipMin: lb.vip }] },
-      ]),
-      flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK_REPLY, fromB, toLbMac, ip, { field: src, value: b.ip } as KnownOxm, ...at(dst, a)], [
-        { type: 'ct_clear' },
-        { type: 'ct', zone, table: TABLES.LbNat.id, actions: [{ type: 'nat' }] },
-      ]),
-      flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK, fromB, toLbMac, ip, { field: src, value: lb.vip } as KnownOxm, ...at(dst, a)], [
-        { type: 'set_field', field: 'eth_src', value: lb.mac },
-        { type: 'set_field', field: 'eth_dst', value: a.mac },
-        { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },
-      ]),
-    );
+    // Each flow once: backends of one port list each other, and the way back to a is the same
+    // flow for every backend its port sends from one MAC.
+    const once = (key: string, f: DesiredFlow) => {
+      if (!seen.has(key)) out.push(f);
+      seen.add(key);
+    };
+    once(`fwd|${a.mac.toLowerCase()}|${aKey}|${b.ip}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK_NOT_REPLY, fromA, toLbMac, ip, ...at(src, a), { field: dst, value: b.ip } as KnownOxm], [
+      { type: 'ct_clear' },
+      { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'src', ipMin: lb.vip }] },
+    ]));
+    once(`reply|${b.mac.toLowerCase()}|${b.ip}|${aKey}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK_REPLY, fromB, toLbMac, ip, { field: src, value: b.ip } as KnownOxm, ...at(dst, a)], [
+      { type: 'ct_clear' },
+      { type: 'ct', zone, table: TABLES.LbNat.id, actions: [{ type: 'nat' }] },
+    ]));
+    once(`back|${b.mac.toLowerCase()}|${aKey}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK, fromB, toLbMac, ip, { field: src, value: lb.vip } as KnownOxm, ...at(dst, a)], [
+      { type: 'set_field', field: 'eth_src', value: lb.mac },
+      { type: 'set_field', field: 'eth_dst', value: a.mac },
+      { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },
+    ]));
   }
   return out;
 }

@@ -6,7 +6,7 @@
  * probes from the VIP) take a backend whose server stopped out and bring it back, and
  * deleting the load balancer leaves no flow naming the VIP.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { BackendStatus, LoadBalancer, VirtualPort } from '../../src/resources/kinds';
 import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
@@ -29,8 +29,8 @@ describeOvs('overlay: load balancer with an IPv6 VIP', () => {
   const { children } = fixture;
   const { call, waitReady, network } = overlayApi(fixture.vnetd);
 
-  const vmFor = async (name: string, hv: string): Promise<{ vm: Vm; port: VirtualPort; ip6: string }> => {
-    const port = (await call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name }, spec: { network: 'net', node: hv } })) as VirtualPort;
+  const vmFor = async (name: string, hv: string, net = 'net'): Promise<{ vm: Vm; port: VirtualPort; ip6: string }> => {
+    const port = (await call('POST', `${G}/namespaces/${NS}/virtualports`, { metadata: { name }, spec: { network: net, node: hv } })) as VirtualPort;
     const ips = port.spec!.ips!;
     const ip6 = ips.find((i) => i.includes(':'))!;
     const vm = await fixture.bed().addVm(hv, { name: `l6${name}`, ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ip: `${ips.find((i) => !i.includes(':'))}/24` });
@@ -121,4 +121,35 @@ describeOvs('overlay: load balancer with an IPv6 VIP', () => {
     expect(left).toEqual([]);
     log(`load balancer deleted: its flows gone from both hypervisors after ${(performance.now() - t2).toFixed(0)} ms`);
   }, 180_000);
+  it('a UDP datagram too big for one frame to an IPv6 VIP reaches a backend and is answered from the VIP (QA-116 F1)', async () => {
+    await network(NS, 'frag', { subnets: [{ cidr: '10.62.0.0/24' }, { cidr: 'fd00:62::/64' }] });
+    const [c1, c2] = [await vmFor('fc1', 'hv1', 'frag'), await vmFor('fc2', 'hv2', 'frag')];
+    const backends = [await vmFor('fb1', 'hv1', 'frag'), await vmFor('fb2', 'hv2', 'frag')];
+    // Each backend answers a datagram on [::]:5353 with its name.
+    const SERVER = `const n=process.argv[1];const u=require('dgram').createSocket('udp6');u.on('message',(m,r)=>u.send(n,r.port,r.address));u.bind(5353,'::',()=>console.log('listening'))`;
+    for (const b of backends) {
+      const c = spawn('ip', ['netns', 'exec', b.vm.netns, process.execPath, '-e', SERVER, b.port.metadata.name], { stdio: ['ignore', 'pipe', 'ignore'] });
+      children.add(c);
+      c.on('exit', () => children.delete(c));
+      await eventually(async () => new Promise<boolean>((r) => (c.stdout!.once('data', () => r(true)), setTimeout(() => r(false), 500))), 10_000, 0);
+    }
+    const vip = 'fd00:62::100';
+    await call('POST', `${G}/namespaces/${NS}/loadbalancers`, {
+      metadata: { name: 'dns6' },
+      spec: { network: 'frag', vip, listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: backends.map((b) => ({ port: b.port.metadata.name })) },
+    });
+    await waitReady(NS, 'loadbalancers', 'dns6', 30_000);
+    const BIG = `const d=require('dgram');const [vip,base,n,size]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
+for(let i=0;i<n;i++){const s=d.createSocket('udp6');let done=false;const fin=(name,from)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('',''),3000);s.on('message',(m,r)=>fin(m.toString(),r.address));s.on('error',()=>fin('',''));s.bind(base+i,()=>s.send(Buffer.alloc(size,120),53,vip))}`;
+    for (const client of [c1, c2]) {
+      const got = await eventually(async () => {
+        const g = JSON.parse(await client.vm.exec([process.execPath, '-e', BIG, vip, '47600', '10', '3000'])) as Array<{ name: string; from: string }>;
+        return g.every((x) => x.name) ? g : undefined;
+      }, 10_000, 200).catch(() => undefined);
+      log(`fragmented UDP: 10 datagrams of 3000 bytes from ${client.port.metadata.name} to [${vip}]:53: ${got ? JSON.stringify(tally(got.map((g) => g.name))) : 'not all answered'}`);
+      expect(got).toBeDefined();
+      expect(new Set(got!.map((g) => g.from))).toEqual(new Set([vip]));
+    }
+    await call('DELETE', `${G}/namespaces/${NS}/loadbalancers/dns6`);
+  }, 120_000);
 });

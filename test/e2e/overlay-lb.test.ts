@@ -567,6 +567,37 @@ function done(){console.log(JSON.stringify(out))}`;
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/self`);
   }, 120_000);
 
+  it('a UDP request too big for one frame (fragmented) reaches a backend through the VIP and is answered from it (QA-116 F1)', async () => {
+    const ns = 'fr-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.44.0.0/24' }] } });
+    const [f1, f2, fc, fd] = [await vmFor(ns, 'net', 'f1', 'hv1'), await vmFor(ns, 'net', 'f2', 'hv2'), await vmFor(ns, 'net', 'fc', 'hv1'), await vmFor(ns, 'net', 'fd', 'hv2')];
+    await Promise.all([f1, f2].map((b) => startServer(b.vm, b.port.metadata.name)));
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'big' },
+      spec: { network: 'net', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 'f1' }, { port: 'f2' }] },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'big');
+    const vip = lb.spec!.vip!;
+    // 3000 bytes from each of 20 source ports: three fragments each on the VMs' 1450-byte MTU.
+    const BIG = `const d=require('dgram');const [vip,base,n,size]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
+for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(name,from)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('',''),3000);s.on('message',(m,r)=>fin(m.toString(),r.address));s.on('error',()=>fin('',''));s.bind(base+i,()=>s.send(Buffer.alloc(size,120),53,vip))}`;
+    for (const client of [fc, fd]) {
+      const got = JSON.parse(await client.vm.exec([process.execPath, '-e', BIG, vip, '47500', '20', '3000'])) as Array<{ name: string; from: string }>;
+      const dist = tally(got.map((g) => g.name));
+      log(`fragmented UDP: 20 datagrams of 3000 bytes from ${client.port.metadata.name} (${client.vm.hypervisor.name}) to ${vip}:53: ${JSON.stringify(dist)}, answered from ${JSON.stringify([...new Set(got.map((g) => g.from))])}`);
+      // Before: none answered (the listener matched the UDP port, which OVS looks no fragment up with).
+      expect(got.filter((g) => !g.name)).toEqual([]);
+      expect(new Set(got.map((g) => g.from))).toEqual(new Set([vip]));
+      // Fragments are dealt by the client's address (a later fragment has no ports): one backend per client.
+      expect(Object.keys(dist)).toHaveLength(1);
+      // Small datagrams from the same source ports keep their backend (the conntrack entries).
+      const again = JSON.parse(await client.vm.exec([process.execPath, '-e', BIG, vip, '47500', '20', '100'])) as Array<{ name: string; from: string }>;
+      expect(again.map((g) => g.name)).toEqual(got.map((g) => g.name));
+    }
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/big`);
+  }, 120_000);
+
   it('hairpin from another address: a VM reaching a VIP whose backend is its allowed pair is answered by itself, from the VIP (QA-113 F3)', async () => {
     const ns = 'hp-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });

@@ -25,6 +25,7 @@ export const MATCH_NAMES: Partial<Record<FieldName, string>> = {
   tunnel_id: 'tun_id',
   tun_ipv4_src: 'tun_src',
   tun_ipv4_dst: 'tun_dst',
+  ip_frag: 'nw_frag',
 };
 
 /** Names ovs-ofctl uses after set_field "->". */

@@ -25,6 +25,16 @@ const DECIMAL = new Set<string>([
   'icmpv6_code',
   'arp_op',
   'ct_zone',
+  'ct_tp_dst',
+]);
+
+/** nw_frag as ovs-ofctl prints it: value/mask of NXM_NX_IP_FRAG's two bits. */
+const IP_FRAG_NAMES: ReadonlyMap<string, string> = new Map([
+  ['1/1', 'yes'],
+  ['0/1', 'no'],
+  ['1/3', 'first'],
+  ['3/3', 'later'],
+  ['0/2', 'not_later'],
 ]);
 
 function prefixLen(maskBits: bigint, width: number): number | undefined {
@@ -55,6 +65,7 @@ function formatCtState(value: number, mask: number): string {
 export function formatFieldValue(f: KnownOxm): string {
   const kind = FIELDS[f.field].kind;
   if (f.field === 'ct_state') return formatCtState(f.value, f.mask ?? 0xffffffff);
+  if (f.field === 'ip_frag') return IP_FRAG_NAMES.get(`${f.value}/${f.mask ?? 3}`) ?? `${hex(f.value)}/${hex(f.mask ?? 3)}`;
   if (kind === 'ipv4' && typeof f.value === 'string') {
     if (typeof f.mask !== 'string') return f.value;
     const n = prefixLen(ipv4Bits(f.mask), 32);

@@ -24,9 +24,11 @@ const lb: LoadBalancerModel = {
   backends: [5, 6].map((n) => ({ name: `p${n}`, ip: `10.0.0.${n}`, mac: `02:00:00:00:00:0${n}`, weight: 1, healthy: true })),
 };
 
-/** The switch's view of the compiled flows, each with a packet count. */
-function dumped(count: (tableId: number, i: number) => number): FlowStats[] {
-  return lbFlows(lb, net).flows.map((f, i) => ({
+const isFragmentFlow = (f: { match: ReadonlyArray<{ field: string }> }): boolean => f.match.some((m) => m.field === 'ip_frag');
+
+/** The switch's view of the compiled flows, each with a packet count; `fragments`: the UDP listener's fragment flows too (one flow per listener and backend without). */
+function dumped(count: (tableId: number, i: number) => number, fragments = false): FlowStats[] {
+  return lbFlows(lb, net).flows.filter((f) => fragments || !isFragmentFlow(f)).map((f, i) => ({
     tableId: f.tableId,
     durationSec: 1,
     durationNsec: 0,
@@ -60,6 +62,14 @@ describe('countDispatched', () => {
     const total = flows.reduce((n, f) => n + Number(f.packetCount), 0);
     expect([...counts.keys()].sort()).toEqual([`${0x123456}/10.0.0.100/10.0.0.5`, `${0x123456}/10.0.0.100/10.0.0.6`]);
     expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(total);
+  });
+
+  it('counts a fragmented datagram that opened a connection once, by its first fragment\'s flow, never its later fragments (QA-116 F1)', () => {
+    const flows = dumped((t) => (t === TABLES.LbDnat.id ? 5 : 1000), true).filter((f) => f.tableId === TABLES.LbDnat.id);
+    // Per backend: TCP's and UDP's listener flows, UDP's first-fragment and later-fragment flows.
+    expect(flows).toHaveLength(8);
+    expect(flows.filter(isFragmentFlow)).toHaveLength(4);
+    expect([...countDispatched(flows).values()]).toEqual([15, 15]);
   });
 
   it('ignores flows that are not DNAT flows (slot table, MAC rewrites)', () => {
@@ -499,7 +509,8 @@ describe('countDispatched over IPv6', () => {
     const flows: FlowStats[] = lbFlows(v6, net)
       .flows.filter((f) => f.tableId === TABLES.LbDnat.id)
       .map((f) => ({ tableId: f.tableId, durationSec: 1, durationNsec: 0, priority: f.priority, idleTimeout: 0, hardTimeout: 0, flags: 0, cookie: 0n, packetCount: 7n, byteCount: 0n, match: f.match, instructions: f.instructions }));
-    expect(countDispatched(flows)).toEqual(new Map([[`${0x123456}/fd00::100/fd00::5`, 14]]));
+    // TCP's and UDP's listener flows and UDP's first-fragment flow; not the later fragments'.
+    expect(countDispatched(flows)).toEqual(new Map([[`${0x123456}/fd00::100/fd00::5`, 21]]));
   });
 });
 

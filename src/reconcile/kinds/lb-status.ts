@@ -100,6 +100,9 @@ export function dispatchReadings(flows: readonly FlowStats[]): DispatchReading[]
     let vni: number | undefined;
     let vip: string | undefined;
     let backend: string | undefined;
+    // A later fragment's flow passes each datagram's rest, not a new connection (a first
+    // fragment's flow counts the datagrams that opened one, as the listener's own flow counts the rest).
+    if (f.match.some((m) => m.field === 'ip_frag' && (Number(m.value) & 2) !== 0)) continue;
     for (const m of f.match) {
       if (m.field === NetworkField.sub.field) vni = Number(m.value) & 0xffffff;
       else if (m.field === LbBackendField.sub.field) backend = ipv4FromNumber(Number(m.value));
