@@ -56,6 +56,15 @@ export class OwnerIds {
     this.taken.delete(id);
   }
 
+  /** Every (uid, id) given and not released. */
+  entries(): IterableIterator<[string, number]> {
+    return this.byUid.entries();
+  }
+
+  get size(): number {
+    return this.byUid.size;
+  }
+
   /** The object whose id this is (undefined once released, or never given). */
   uidOf(objectId: number): string | undefined {
     return this.taken.get(objectId);

@@ -153,6 +153,11 @@ export interface PipelineReconcilerOptions {
    * (VNETD_FLOW_VERIFY_MS); 0 turns it off.
    */
   flowVerifyMs?: number;
+  /**
+   * How often the flow owner ids of objects gone from the model and from every node's
+   * applied flows are forgotten (releaseGoneOwnerIds). Default 60 s; 0 turns it off.
+   */
+  ownerIdSweepMs?: number;
   /** Fills each node's fast-path tables from the same model (fastpath.nodes.ts). */
   fastPath?: FastPathHook;
   /** Program only this node (an agent); default every node the chassis layer has. */
@@ -302,6 +307,8 @@ export class PipelineReconciler {
   private readonly ids = new OwnerIds();
   /** Objects (uid) whose flows are left out on a node (node -> why): see noteConflicts. */
   private readonly flowConflicts = new Map<string, Map<string, string>>();
+  /** The object of each owner (by owner key) in flowConflicts. */
+  private readonly conflictOwners = new Map<number, string>();
   /** Pipeline-relevant signature per store key: status-only churn does not recompile nodes. */
   private readonly seen = new Map<string, string>();
   /** Handlers on the informers, and the chassis listener: removed on stop. */
@@ -324,6 +331,7 @@ export class PipelineReconciler {
   private verifyTimer?: NodeJS.Timeout;
   private switchTimer?: NodeJS.Timeout;
   private flowCountTimer?: NodeJS.Timeout;
+  private ownerIdTimer?: NodeJS.Timeout;
   /** An agent's count of what its node's load balancing dispatched (onDispatched). */
   private readonly dispatch?: DispatchReporter;
   /**
@@ -540,6 +548,8 @@ export class PipelineReconciler {
     this.startFlowAudit();
     this.startSwitchWatch();
     this.startFlowCountReport();
+    const sweepMs = this.opts.ownerIdSweepMs ?? 60_000;
+    if (sweepMs > 0) this.ownerIdTimer = setInterval(() => this.releaseGoneOwnerIds(), sweepMs).unref();
     // A restart starts from what was last published: the agent's own Node report, or the
     // LoadBalancers' status where this process checks every backend.
     const node = this.opts.node;
@@ -644,6 +654,7 @@ export class PipelineReconciler {
     clearInterval(this.verifyTimer);
     clearInterval(this.switchTimer);
     clearInterval(this.flowCountTimer);
+    clearInterval(this.ownerIdTimer);
     this.lbHealth?.stop();
     this.tunnelProbes.stop();
     await this.lbStatus?.stop();
@@ -657,6 +668,35 @@ export class PipelineReconciler {
   /** Every programmed node's flow-table state and counters, read at scrape time. */
   flowTables(): NodeFlowTable[] {
     return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) } }));
+  }
+
+  /**
+   * Forgets the owner ids of ports, load balancers and shared pair MACs that are gone: not in
+   * the model, and no node has flows of theirs applied (QA-115: one entry per object ever
+   * seen, about 150 bytes each, grew without bound in a controller in service). A released id
+   * is safe to hand out again: ids are a hash of the uid, a switch this process no longer
+   * tracks is brought to the desired state flow by flow on its next full sync, and an object
+   * compiled again (a late scoped compile of a deleted port) gets its hash back.
+   */
+  releaseGoneOwnerIds(): number {
+    if (this.stopped || this.modelStale) return 0;
+    const model = this.ensureModel().model;
+    const inUse = new Set<number>();
+    for (const a of this.agents.values()) for (const k of a.applied.keys()) inUse.add(ownerFromKey(k).objectId);
+    const gone: string[] = [];
+    for (const [uid, id] of this.ids.entries()) {
+      if (inUse.has(id) || this.flowConflicts.has(uid)) continue;
+      if (uid.startsWith('pair-mac/') ? false : model.ports.has(uid) || !!model.loadBalancers?.has(uid)) continue;
+      gone.push(uid);
+    }
+    for (const uid of gone) this.ids.release(uid);
+    if (gone.length) this.log.debug({ event: 'pipeline.owner_ids_released', released: gone.length, kept: this.ids.size }, `pipeline: forgot the flow owner ids of ${gone.length} objects gone from every node`);
+    return gone.length;
+  }
+
+  /** How many flow owner ids this process holds (tests). */
+  ownerIdCount(): number {
+    return this.ids.size;
   }
 
   /** Flow-table counters of a node's manager (tests, metrics). */
@@ -1068,14 +1108,21 @@ export class PipelineReconciler {
     if (refused.size === 0 && this.flowConflicts.size === 0) return; // the usual case: nothing to note or clear
     for (const c of changes) {
       const k = ownerKey(c.owner);
-      const uid = this.uidOfOwner(c.owner, model);
+      // A conflict noted before is cleared by its owner's removal too, when the model (a
+      // network gone) or the ids no longer name the object (QA-115: the node was retried
+      // every CONFLICT_RETRY_MS, in full, for ever).
+      const uid = this.uidOfOwner(c.owner, model) ?? this.conflictOwners.get(k);
       if (!uid) continue;
       const conflict = refused.get(k);
       let on = this.flowConflicts.get(uid);
       if (!conflict) {
-        if (on?.delete(node) && !on.size) this.flowConflicts.delete(uid);
+        if (on?.delete(node) && !on.size) {
+          this.flowConflicts.delete(uid);
+          this.conflictOwners.delete(k);
+        }
         continue;
       }
+      this.conflictOwners.set(k, uid);
       // Its own flows invalid (the switch could not take them): left out alone, the node's other objects go ahead.
       const message =
         ownerKey(conflict.holder) === k
