@@ -16,7 +16,7 @@ type Read = (t: NodeFlowTable) => number;
 
 const GAUGES: Array<[name: string, help: string, read: Read]> = [
   ['vnetd_openflow_connected', 'OpenFlow connection to the node\'s integration bridge is up (1) or not (0).', (t) => Number(t.connected)],
-  ['vnetd_openflow_in_sync', 'A full sync of the node\'s flow table has succeeded on the current connection.', (t) => Number(t.inSync)],
+  ['vnetd_openflow_in_sync', 'The node\'s switch has confirmed every flow of ours: a full sync succeeded on the current connection and every change since was committed.', (t) => Number(t.inSync)],
   ['vnetd_openflow_fenced', 'The node\'s switch has a newer master than this process (a deposed leader): nothing more is sent to it.', (t) => Number(t.fenced)],
   ['vnetd_openflow_round', 'Cookie round of the node\'s flows (0 before the first sync).', (t) => t.round ?? 0],
   ['vnetd_openflow_desired_flows', 'Flows the pipeline wants on the node.', (t) => t.counters.desiredFlows],

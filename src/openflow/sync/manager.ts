@@ -124,6 +124,15 @@ export interface FlowTableManager {
   readonly round: number | undefined;
   /** Set once the switch has fenced this manager off (see generationId): it sends nothing more. */
   readonly fenced: FlowTableFencedError | undefined;
+  /**
+   * The switch has confirmed the whole desired state: a full sync succeeded on the current
+   * connection and every change since was committed (its bundle's commit answered). False
+   * before the first sync, while disconnected or fenced, and once a change's outcome is
+   * unknown (a lane's connection lost under its bundle, a withheld lane) until the full sync
+   * that settles it. What a caller may report as installed: a change recorded but not sent
+   * leaves apply() nothing to send the next time, so "nothing to send" alone proves nothing.
+   */
+  readonly inSync: boolean;
   /** Subscribes to the connection and syncs now if it is up. */
   start(): Promise<void>;
   stop(): void;
@@ -241,6 +250,10 @@ class Manager extends EventEmitter implements FlowTableManager {
 
   get fenced(): FlowTableFencedError | undefined {
     return this.fencedBy;
+  }
+
+  get inSync(): boolean {
+    return this.started && !this.needFullSync && this.conn.connected && this.fencedBy === undefined;
   }
 
   async start(): Promise<void> {
@@ -435,6 +448,7 @@ class Manager extends EventEmitter implements FlowTableManager {
         this.stats.bundlesFailed++;
         this.needFullSync = true;
         if (prepared) this.desired.commit(prepared);
+        this.resyncSoon();
         return NOT_SENT;
       }
       if (this.generationId !== undefined && (cause instanceof BundleWithheldError || refusedAsSlave(cause))) {
@@ -461,6 +475,7 @@ class Manager extends EventEmitter implements FlowTableManager {
         // Outcome unknown; the full sync after reconnecting settles it either way.
         this.needFullSync = true;
         this.desired.commit(prepared);
+        this.resyncSoon();
         return NOT_SENT;
       }
       throw e;
@@ -484,6 +499,18 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.stats.lastSyncDurationMs = durationMs;
     this.stats.lastSyncFlowMods = counts.flowMods;
     return { sent: true, ...counts, durationMs };
+  }
+
+  /**
+   * A change's outcome became unknown while the main connection stays up (a lane's connection
+   * was lost under its bundle, or a lane withheld its commit): no reconnect will bring the
+   * full sync that settles it, and audit() skips a manager out of sync, so one is queued
+   * here (after the operation under way). A main connection that is down gets its full sync
+   * when it is back (onConnected).
+   */
+  private resyncSoon(): void {
+    if (!this.started || !this.conn.connected || this.fencedBy) return;
+    void this.enqueue(() => (this.needFullSync ? this.fullSync() : Promise.resolve(NOT_SENT))).catch((e: Error) => this.emit('syncError', e));
   }
 
   /** Claims the master role on the current connection; false if the switch says the generation is stale. */

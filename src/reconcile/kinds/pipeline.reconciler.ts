@@ -192,7 +192,7 @@ export interface PipelineReconcilerOptions {
 export interface NodeFlowTable {
   node: string;
   connected: boolean;
-  /** A full sync has succeeded on the current connection (what a restart waits for). */
+  /** The switch has confirmed every flow of ours (FlowTableManager.inSync; what a restart waits for). */
   inSync: boolean;
   /** The cookie round of this node's flows; undefined before the first sync. */
   round: number | undefined;
@@ -214,8 +214,6 @@ interface NodeAgent {
   applied: Map<number, OwnerFlows>;
   /** manager.start() called: only after the first complete desired state is loaded. */
   started: boolean;
-  /** A full sync has succeeded on the current connection. */
-  inSync: boolean;
   /** What the switch has installed: uid -> version. */
   realized: Map<string, string>;
   /** What the compiled flows realize, kept up to date by full and incremental compiles. */
@@ -608,7 +606,7 @@ export class PipelineReconciler {
     const report = this.opts.chassis?.reportFlows?.bind(this.opts.chassis);
     if (!report) return;
     this.flowCountTimer = setInterval(() => {
-      for (const [node, a] of this.agents) if (a.inSync) report(node, a.manager.counters().desiredFlows);
+      for (const [node, a] of this.agents) if (a.manager.inSync) report(node, a.manager.counters().desiredFlows);
     }, FLOW_COUNT_REPORT_MS);
     this.flowCountTimer.unref();
   }
@@ -627,7 +625,7 @@ export class PipelineReconciler {
     const verifyMs = this.opts.flowVerifyMs ?? envMs('VNETD_FLOW_VERIFY_MS', 60_000);
     const check = (kind: 'audit' | 'verify') => {
       for (const [node, a] of this.agents) {
-        if (!a.inSync || a.auditing) continue;
+        if (!a.manager.inSync || a.auditing) continue;
         a.auditing = (kind === 'audit' ? a.manager.audit() : a.manager.verify())
           .then((r) => {
             if (!r.repaired) return;
@@ -667,7 +665,7 @@ export class PipelineReconciler {
 
   /** Every programmed node's flow-table state and counters, read at scrape time. */
   flowTables(): NodeFlowTable[] {
-    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) } }));
+    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.manager.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) } }));
   }
 
   /**
@@ -700,8 +698,9 @@ export class PipelineReconciler {
   }
 
   /** Flow-table counters of a node's manager (tests, metrics). */
-  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; inSync: boolean; compiles: CompileCounters } | undefined {
-    return this.agents.get(node);
+  agent(node: string): { manager: FlowTableManager; conn: OpenFlowConnection; lanes: readonly OpenFlowConnection[]; inSync: boolean; compiles: CompileCounters } | undefined {
+    const a = this.agents.get(node);
+    return a && { manager: a.manager, conn: a.conn, lanes: a.lanes, inSync: a.manager.inSync, compiles: a.compiles };
   }
 
   private enqueueAllNodes(): void {
@@ -1054,7 +1053,7 @@ export class PipelineReconciler {
     c.ownersChanged += changes.length;
     for (const o of compiledOwners.values()) c.actionsCompiled += actionCount(o);
     c.compileMs += compiledMs;
-    this.log.debug({ node: name, full, owners: compiledOwners.size, changed: changes.length, sent, inSync: agent.inSync, started: agent.started }, 'pipeline: node reconciled');
+    this.log.debug({ node: name, full, owners: compiledOwners.size, changed: changes.length, sent, inSync: agent.manager.inSync, started: agent.started }, 'pipeline: node reconciled');
     if (!agent.started) {
       // The first full sync sends what differs between the table and everything compiled,
       // in one atomic bundle: traffic never sees an empty table.
@@ -1070,7 +1069,13 @@ export class PipelineReconciler {
       if (v === undefined) agent.wanted.delete(uid);
       else agent.wanted.set(uid, v);
     }
-    if (!(sent && agent.inSync && agent.conn.connected)) {
+    // Realized only what the switch has confirmed. A compile with nothing to send (sent stays
+    // true) proves nothing by itself: a previous change's bundle may have been lost with a
+    // lane's connection while the main one stayed up (its outcome unknown, recorded for the
+    // full sync that settles it), and the next compile then finds nothing to send. The
+    // manager knows (QA-117 F2: a load balancer created while ovs-vswitchd was stopped was
+    // Ready once its lanes timed out, before the main connection did).
+    if (!(sent && agent.manager.inSync)) {
       agent.realizedIsWanted = false;
       return;
     }
@@ -1182,13 +1187,9 @@ export class PipelineReconciler {
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
       burstGraceMs: NODE_BUNDLE_BURST_GRACE_MS,
     });
-    const agent: NodeAgent = { dial, conn, lanes, manager, applied: new Map(), started: false, inSync: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
+    const agent: NodeAgent = { dial, conn, lanes, manager, applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
-    conn.on('disconnected', () => {
-      agent.inSync = false;
-    });
     manager.on('synced', (r) => {
-      agent.inSync = r.sent;
       if (r.sent && !this.stopped && !agent.udpFlushedAtStart) {
         agent.udpFlushedAtStart = true;
         this.ctFlusher.flushVipUdp(name, this.live.model);
@@ -1198,8 +1199,7 @@ export class PipelineReconciler {
     });
     manager.on('fenced', (err) => {
       if (this.stopped || this.agents.get(name) !== agent) return;
-      // The manager has logged it (with this node); the caller ends the leader term.
-      agent.inSync = false;
+      // The manager has logged it (with this node; it is out of sync from now on); the caller ends the leader term.
       this.opts.onFenced?.(name, err);
     });
     manager.on('syncError', (err) => {
