@@ -1,4 +1,5 @@
 import { createConnection, type OpenFlowConnection } from '../connection';
+import { OpenFlowConnectionError } from '../connection-errors';
 import { FlowModMessage } from '../messages/flow-mod';
 import { OfMessage } from '../message';
 import { startFakeSwitch, type FakeSwitch } from '../testing/fake-switch';
@@ -626,6 +627,35 @@ describe('FlowTableManager with lanes (fake switch)', () => {
     const r = await m.resync(); // full: 120 flows back in one bundle
     expect(r).toMatchObject({ flowMods: 120 });
     expect(sw.committed).toHaveLength(spread + 1);
+  });
+
+  it("lanes lost under their bundles while the main connection stays up: not in sync (nothing to send next is no proof), until the full sync the manager queues itself (QA-117 F2)", async () => {
+    // A lane whose connection goes while its bundle waits for the switch's answer (its
+    // keepalive timed out first on a hung switch): it still looked connected when picked.
+    const lost = (lane: OpenFlowConnection): OpenFlowConnection =>
+      Object.assign(Object.create(lane) as OpenFlowConnection, { bundle: () => Promise.reject(new OpenFlowConnectionError('peer silent for 6000 ms')) });
+    const main = await open();
+    const lm = createFlowTableManager(main, { round: 1, lanes: [lost(await open()), lost(await open()), lost(await open())] });
+    try {
+      await lm.start();
+      expect(lm.inSync).toBe(true);
+      const synced: boolean[] = [];
+      lm.on('synced', (r) => synced.push(r.sent));
+      const ids = Array.from({ length: 40 }, (_, i) => i + 1); // 120 flow_mods: over the main connection and the lanes
+      const r = await lm.apply(owners(ids));
+      expect(r.sent).toBe(false);
+      expect(main.connected).toBe(true);
+      // Recorded, not confirmed: applying the same again has nothing to send, yet the switch lacks flows.
+      expect(lm.inSync).toBe(false);
+      expect(sw.flows.size).toBeLessThan(120);
+      // No reconnect is coming: the manager settles it with a full sync on the main connection.
+      for (const deadline = Date.now() + 2000; !lm.inSync && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+      expect(lm.inSync).toBe(true);
+      expect(synced).toEqual([true]);
+      expect(sw.flows.size).toBe(120);
+    } finally {
+      lm.stop();
+    }
   });
 
   it("a lane's rejected bundle: FlowSyncError (partial), and the next operation's full sync puts the previous state back", async () => {
