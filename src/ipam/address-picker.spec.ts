@@ -1,5 +1,5 @@
 import { IpAllocator } from './ip-allocator';
-import { AddressPicker } from './address-picker';
+import { AddressPicker, SUBNET_FORGET_MS } from './address-picker';
 
 /** A taken set behind async lookups, counting them. */
 function store(taken: Set<string>) {
@@ -92,6 +92,21 @@ describe('AddressPicker', () => {
     expect(await c.pick('net', a, s)).toBe('10.1.0.3');
     t += 60_000;
     expect(await c.pick('net', a, s)).toBe('10.1.0.2');
+  });
+
+  it('forgets subnets unused for SUBNET_FORGET_MS (networks deleted long ago), never one in use (QA-115: a state per subnet ever used)', async () => {
+    const a = new IpAllocator({ cidr: '10.1.0.0/24' });
+    let t = 1000;
+    const c = new AddressPicker();
+    const s = { ...store(new Set()), now: () => t };
+    for (let i = 0; i < 300; i++) await c.pick(`old/${i}`, a, s);
+    expect(c.size).toBe(300);
+    t += SUBNET_FORGET_MS;
+    expect(await c.pick('live', a, s)).toBe('10.1.0.2');
+    for (let i = 0; i < 300; i++) await c.pick(`new/${i}`, a, s);
+    // The 300 old ones went at the sweep; 'live' and the new ones stay.
+    expect(c.size).toBe(301);
+    expect(await c.pick('live', a, s)).toBe('10.1.0.3');
   });
 
   it('a pick that finds another pick\'s reservation leaves it as it was: retries on a full subnet do not keep it reserved', async () => {

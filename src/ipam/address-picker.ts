@@ -38,15 +38,32 @@ interface SubnetState {
   cursor: bigint;
   /** ip -> until when it is reserved for a pick in flight. */
   reserved: Map<string, number>;
+  /** When a pick last used it. */
+  usedAt: number;
 }
+
+/**
+ * A subnet unused this long, with no reservation left, is forgotten: its cursor is only a
+ * hint (a new process starts at 0 too), and subnets of networks deleted long ago were kept
+ * for ever (QA-115: one state per subnet ever used).
+ */
+export const SUBNET_FORGET_MS = 10 * 60_000;
+const SWEEP_MIN = 256;
 
 export class AddressPicker {
   private readonly subnets = new Map<string, SubnetState>();
+  /** The state count at which idle subnets are next looked for (amortized: doubles). */
+  private sweepAt = SWEEP_MIN;
+
+  /** Subnets with a state (tests). */
+  get size(): number {
+    return this.subnets.size;
+  }
 
   async pick(subnetKey: string, alloc: IpAllocator, opts: PickOptions): Promise<string | undefined> {
     if (alloc.capacity === 0n) return undefined;
     const now = opts.now ?? Date.now;
-    const st = this.state(subnetKey);
+    const st = this.state(subnetKey, now());
     const maxProbes = opts.maxProbes ?? DEFAULT_MAX_PROBES;
     let offset = opts.rng ? randomBelow(alloc.capacity, opts.rng) : st.cursor;
     // Lookups are bounded by maxProbes; reserved addresses away from the cursor are
@@ -88,9 +105,22 @@ export class AddressPicker {
     this.subnets.get(subnetKey)?.reserved.delete(ip);
   }
 
-  private state(key: string): SubnetState {
+  private state(key: string, now: number): SubnetState {
     let st = this.subnets.get(key);
-    if (!st) this.subnets.set(key, (st = { cursor: 0n, reserved: new Map() }));
+    if (!st) {
+      if (this.subnets.size >= this.sweepAt) this.forgetIdle(now);
+      this.subnets.set(key, (st = { cursor: 0n, reserved: new Map(), usedAt: now }));
+    }
+    st.usedAt = now;
     return st;
+  }
+
+  private forgetIdle(now: number): void {
+    for (const [key, st] of this.subnets) {
+      if (now - st.usedAt < SUBNET_FORGET_MS) continue;
+      if ([...st.reserved.values()].some((until) => until > now)) continue;
+      this.subnets.delete(key);
+    }
+    this.sweepAt = Math.max(SWEEP_MIN, this.subnets.size * 2);
   }
 }

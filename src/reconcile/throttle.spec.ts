@@ -29,6 +29,18 @@ describe('throttledEnqueue', () => {
     expect(calls.at(-1)).toBe('add n');
   });
 
+  it('forgets keys whose period has long passed (deleted networks), acting for them as for new ones (QA-115: one entry per key ever seen)', () => {
+    let t = 1000;
+    const { q, calls } = fakeQueue();
+    const enqueue = throttledEnqueue(q, 200, { clock: () => t });
+    for (let i = 0; i < 1500; i++) enqueue(`old${i}`);
+    t += 200;
+    for (let i = 0; i < 1500; i++) enqueue(`new${i}`);
+    expect(enqueue.tracked()).toBeLessThan(2000);
+    enqueue('old1');
+    expect(calls.at(-1)).toBe('add old1');
+  });
+
   it('trailing: even the first event waits one period', () => {
     let t = 1000;
     const { q, calls } = fakeQueue();

@@ -8,13 +8,20 @@
  */
 import type { WorkQueue } from './work-queue';
 
-export function throttledEnqueue(queue: WorkQueue, periodMs: number, opts: { leading?: boolean; clock?: () => number } = {}): (key: string) => void {
+export function throttledEnqueue(queue: WorkQueue, periodMs: number, opts: { leading?: boolean; clock?: () => number } = {}): ((key: string) => void) & { tracked(): number } {
   const clock = opts.clock ?? Date.now;
   const leading = opts.leading ?? true;
   /** When the key's latest reconcile was (or is scheduled to be) queued. */
   const slot = new Map<string, number>();
-  return (key) => {
+  // A key whose slot is periodMs past acts as one never seen: such keys are dropped once the
+  // map doubles (QA-115: one entry per network ever reconciled, for ever).
+  let sweepAt = 1024;
+  const enqueue = (key: string): void => {
     const now = clock();
+    if (slot.size >= sweepAt) {
+      for (const [k, t] of slot) if (now - t >= periodMs) slot.delete(k);
+      sweepAt = Math.max(1024, slot.size * 2);
+    }
     const last = slot.get(key) ?? -Infinity;
     if (last > now) {
       queue.addAfter(key, last - now);
@@ -33,4 +40,6 @@ export function throttledEnqueue(queue: WorkQueue, periodMs: number, opts: { lea
     slot.set(key, last + periodMs);
     queue.addAfter(key, last + periodMs - now);
   };
+  /** Keys it remembers (tests). */
+  return Object.assign(enqueue, { tracked: () => slot.size });
 }
