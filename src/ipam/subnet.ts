@@ -49,7 +49,9 @@ const RESERVED: ReadonlyArray<readonly [string, string]> = [
   ['127.0.0.0/8', 'loopback (127.0.0.0/8)'],
   ['224.0.0.0/4', 'multicast (224.0.0.0/4)'],
   ['240.0.0.0/4', 'reserved and broadcast (240.0.0.0/4)'],
-  ['::/127', 'the unspecified and loopback addresses (::/127)'],
+  // The unspecified and loopback addresses, and the deprecated IPv4-compatible ones (RFC 4291
+  // 2.5.5.1): QA-116 took ::10.0.0.0/104 as a tenant subnet.
+  ['::/96', 'the unspecified, loopback and IPv4-compatible addresses (::/96)'],
   ['ff00::/8', 'multicast (ff00::/8)'],
   // IPv4 written as IPv6 (RFC 4291 2.5.5.2): the dataplane sees them as IPv4, and nodes refuse them too.
   ['::ffff:0:0/96', 'IPv4-mapped addresses (::ffff:0:0/96)'],

@@ -94,6 +94,7 @@ describe('VirtualNetwork', () => {
     ['loopback', { subnets: [{ cidr: '127.0.0.0/24' }] }, 'spec.subnets[0].cidr'],
     ['IPv6 multicast', { subnets: [{ cidr: 'ff02::/64' }] }, 'spec.subnets[0].cidr'],
     ['the IPv6 loopback', { subnets: [{ cidr: '::/64' }] }, 'spec.subnets[0].cidr'],
+    ['IPv4-compatible IPv6 (QA-116)', { subnets: [{ cidr: '::a00:0/104' }] }, 'spec.subnets[0].cidr'],
   ])('rejects %s with 422 and the field', async (_what, spec, field) => {
     const s = await rejected('POST', `${G}/namespaces/t1/virtualnetworks`, net('bad', spec), 422, 'Invalid');
     expect(s.details.causes.map((c: { field: string }) => c.field)).toContain(field);
