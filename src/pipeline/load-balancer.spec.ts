@@ -185,9 +185,9 @@ describe('lbFlows: UDP datagrams too big for one frame (QA-116 F1)', () => {
 
   it('a UDP listener takes first fragments by their connection\'s port and later ones by the VIP, hashed by client address, DNATed as the listener does', () => {
     expect(fragmentFlows(lbf([{ protocol: 'UDP', port: 53, targetPort: 5353 }]))).toEqual([
-      'LbNat, priority=112, Network=4242, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_tp_dst=53 actions=multipath(nw_src,0,modulo_n,256,0,LbSlot),goto_table:LbSlot',
-      'LbDnat, priority=100, Network=4242,LbBackend=167779845, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_tp_dst=53 actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.5:5353))',
-      'LbDnat, priority=100, Network=4242,LbBackend=167779846, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_tp_dst=53 actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.6:5353))',
+      'LbNat, priority=112, Network=4242, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_nw_proto=17,ct_tp_dst=53 actions=multipath(nw_src,0,modulo_n,256,0,LbSlot),goto_table:LbSlot',
+      'LbDnat, priority=100, Network=4242,LbBackend=167779845, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_nw_proto=17,ct_tp_dst=53 actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.5:5353))',
+      'LbDnat, priority=100, Network=4242,LbBackend=167779846, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=first,ct_nw_proto=17,ct_tp_dst=53 actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.6:5353))',
       'LbNat, priority=112, Network=4242, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=later actions=multipath(nw_src,0,modulo_n,256,0,LbSlot),goto_table:LbSlot',
       'LbDnat, priority=100, Network=4242,LbBackend=167779845, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=later actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.5:5353))',
       'LbDnat, priority=100, Network=4242,LbBackend=167779846, ct_state=+new+trk,udp,nw_dst=10.0.30.100,nw_frag=later actions=ct(commit,table=LbNat,zone=4243,nat(dst=10.0.30.6:5353))',

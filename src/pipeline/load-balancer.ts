@@ -263,7 +263,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     // (conntrack reassembled the datagram) still has the port. Hashed by client address, as
     // the later fragments must be (laterFragmentFlows). The packet's own VIP, not the tuple's:
     // back from the DNAT, the tuple still says VIP and the packet no longer does.
-    const firstFragment: KnownOxm[] | undefined = l.protocol === 'UDP' ? [ip, { field: 'ip_proto', value: proto }, vip, FIRST_FRAGMENT, { field: 'ct_tp_dst', value: l.port }] : undefined;
+    const firstFragment: KnownOxm[] | undefined = l.protocol === 'UDP' ? [ip, { field: 'ip_proto', value: proto }, vip, FIRST_FRAGMENT, { field: 'ct_nw_proto', value: proto }, { field: 'ct_tp_dst', value: l.port }] : undefined;
     if (firstFragment) flows.push(flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...firstFragment], [{ ...pick, fields: 'nw_src' }], TABLES.LbSlot));
     // Commit records the DNAT for the rest of the connection and its replies; back in
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
@@ -370,9 +370,13 @@ function sctpPortFlows(lb: LoadBalancerModel, l: LbListenerModel, inNet: KnownOx
   return out;
 }
 
-/** A first fragment (OVS's nw_frag=first) and a later one (nw_frag=later). */
-const FIRST_FRAGMENT = { field: 'ip_frag', value: 1, mask: 3 } as KnownOxm;
-const LATER_FRAGMENT = { field: 'ip_frag', value: 3, mask: 3 } as KnownOxm;
+/**
+ * A first fragment (OVS's nw_frag=first) and a later one (nw_frag=later). Exact: OVS keeps
+ * both of the field's bits either way and dumps such a match without a mask, so a restart's
+ * sync finds the flow it wants (with the mask, it deleted them as strangers).
+ */
+const FIRST_FRAGMENT = { field: 'ip_frag', value: 1 } as KnownOxm;
+const LATER_FRAGMENT = { field: 'ip_frag', value: 3 } as KnownOxm;
 
 /**
  * The rest of a datagram too big for one frame (QA-116 F1). OVS's conntrack reassembles the

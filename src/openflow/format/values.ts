@@ -25,6 +25,7 @@ const DECIMAL = new Set<string>([
   'icmpv6_code',
   'arp_op',
   'ct_zone',
+  'ct_nw_proto',
   'ct_tp_dst',
 ]);
 

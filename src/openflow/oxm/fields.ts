@@ -167,7 +167,12 @@ export const FIELDS = {
   ct_zone: nx(106, 'u16', false),
   ct_mark: nx(107, 'u32', true),
   ct_label: nx(108, 'u128', true),
-  /** The destination port of the original direction of the packet's connection (OVS 2.8+; the match needs ct_state +new, +est or +trk-inv). A first fragment has it, its own port or not. */
+  /**
+   * The protocol and destination port of the original direction of the packet's connection
+   * (OVS 2.8+; the match needs ct_state +new, +est or +trk-inv). A first fragment has them,
+   * its own port or not. Match ct_tp_dst with ct_nw_proto: OVS dumps ct_tp_* only beside it.
+   */
+  ct_nw_proto: nx(119, 'u8', false),
   ct_tp_dst: nx(125, 'u16', true),
   /** NXM_NX_IP_FRAG: bit 0 a fragment, bit 1 not the first (OVS's nw_frag=yes is 1/1). */
   ip_frag: nx(26, 'u8', true),

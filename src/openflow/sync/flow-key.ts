@@ -40,6 +40,8 @@ function fieldToken(f: Oxm): string | undefined {
     return keyScratch.toLatin1();
   }
   const kind = FIELDS[f.field].kind;
+  // nw_frag has two bits: OVS dumps a match of both as exact.
+  if (f.field === 'ip_frag' && typeof f.mask === 'number' && (f.mask & 3) === 3) return fieldToken({ field: 'ip_frag', value: f.value & 3 } as Oxm);
   // u8..u32 (registers, VLAN, ports): the same normalisation on numbers, no Buffers.
   if (isUintOf(f.value, kind) && isUintOf(f.mask, kind)) {
     if (f.mask === 0) return undefined;
