@@ -168,13 +168,22 @@ export class ApiClient {
   private checkAlive(session: Http2Session, timeoutMs = this.health.pingTimeoutMs, context = ''): void {
     if (session.closed || session.destroyed || session.connecting) return;
     let answered = false;
-    const deadline = setTimeout(() => {
-      // Timers run before sockets are read: after a stall the answer may be waiting, unread,
-      // behind this timer. Judged once the socket was read (setImmediate follows the poll).
-      setImmediate(() => {
-        if (!answered && !session.destroyed) session.destroy(new Error(`the API at ${this.server} did not answer a ping within ${timeoutMs} ms${context}`));
-      });
-    }, timeoutMs).unref();
+    let deadline: NodeJS.Timeout | undefined;
+    const arm = (ms: number, graceLeft: boolean): void => {
+      const due = performance.now() + ms;
+      deadline = setTimeout(() => {
+        // This process was starved again (the timer fired late by half its time or more): the
+        // controller may only be slow to be heard, not gone; once more before giving up
+        // (review 121: a busy host's connections were cut and every watch listed again).
+        if (graceLeft && performance.now() - due >= ms / 2) return arm(ms, false);
+        // Timers run before sockets are read: after a stall the answer may be waiting, unread,
+        // behind this timer. Judged once the socket was read (setImmediate follows the poll).
+        setImmediate(() => {
+          if (!answered && !session.destroyed) session.destroy(new Error(`the API at ${this.server} did not answer a ping within ${timeoutMs} ms${context}`));
+        });
+      }, ms).unref();
+    };
+    arm(timeoutMs, true);
     const sent = session.ping((err) => {
       answered = true;
       clearTimeout(deadline);

@@ -7,8 +7,7 @@
  */
 import { Encap, NO_BACKEND, PORT_CONNTRACK, VIP_CLIENT_IP, VIP_CONNTRACK } from './types';
 import { isIPv4, isIPv6 } from 'node:net';
-import { Address6 } from 'ip-address';
-import { coversAddress } from '../ipam/subnet';
+import { Address4, Address6 } from 'ip-address';
 
 export interface NodeTablesPort {
   /** Fast-path port id (the ofport of the VM NIC on br-int). */
@@ -268,7 +267,7 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     // Its own addresses and pairs, a CIDR pair covering a backend too (QA-113 F3).
     const ownIps = new Set(p.sources.map((s) => s.ip));
     const prefixes = p.sources.filter((s) => s.ip.includes('/'));
-    const holds = (ip: string) => ownIps.has(ip) || prefixes.some((s) => coversAddress(s.ip, ip));
+    const holds = (ip: string) => ownIps.has(ip) || prefixes.some((s) => inPrefix(ip, s.ip));
     const vips = new Set((ctVips.get(p.network) ?? []).filter((v) => !v.backends.some((b) => holds(b.ip))).map((v) => vipKey(v.vip, v.port, PROTO[v.proto])));
     out.push({ ifname: p.ifname, keys: new Map([[FilterMap.Net, net], [FilterMap.Src, src], [FilterMap.Src6, src6], [FilterMap.Vip, vips]]) });
   }
@@ -356,5 +355,14 @@ export function fillBuilder(b: BuilderLike, t: NodeTables, underlayFlag: number)
     const backends = v.backends.filter((x) => isIPv4(x.ip)).map((x) => ({ id: ipv4Number(x.ip), addr: mappedIPv4(x.ip), port: x.port, weight: x.weight, ...(ct && x.mac ? { mac: macBytes(x.mac) } : {}) }));
     const slots = ct && v.slots ? v.slots.map((i) => (i >= 0 && v.backends[i] && isIPv4(v.backends[i]!.ip) ? ipv4Number(v.backends[i]!.ip) : NO_BACKEND)) : undefined;
     b.vip({ network: v.network, proto: PROTO[v.proto], addr: mappedIPv4(v.vip), port: v.port, backends, flags, ...(slots ? { slots } : {}) });
+  }
+}
+
+/** Whether ip is in prefix (an address/length of the same family). */
+function inPrefix(ip: string, prefix: string): boolean {
+  try {
+    return isIPv4(ip) ? new Address4(ip).isInSubnet(new Address4(prefix)) : new Address6(ip).isInSubnet(new Address6(prefix));
+  } catch {
+    return false;
   }
 }

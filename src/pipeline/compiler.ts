@@ -31,7 +31,7 @@ import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortMode
 import { OwnerIds, PIPELINE_OWNER, ctZone, floodChunkOwner, networkOwner } from './owners';
 import { ndAnswerFlow, ndPassFlows, ndSelfPassFlow } from './nd-responder';
 import { ipv6SpoofGuardFlows, isIPv6 } from './port-security-v6';
-import { sourceMatchesOf, type SourceMatch } from './source-matches';
+import { addressMatch, sourceMatchesOf, type SourceMatch } from './source-matches';
 import { countPairMacs, pairMacHoldersOf, pairMacKey, pairMacShared, pairMacsOf, parsePairMacKey, sharedPairMacsOf, type PairMacHolders } from './pair-macs';
 import { SharedParts, deepFreeze } from './shared-parts';
 import { TABLES, type Table } from './tables';
@@ -144,13 +144,6 @@ export function arpReplyActions(ip: string, mac: string): Action[] {
 }
 
 
-/** The addresses a port answers to and may send from: its own IPs plus allowed pairs. */
-/** An IPv4 source match as OXM: the address (masked for a prefix), nothing for any address. */
-function ipv4Source(field: 'ipv4_src' | 'arp_spa', m: SourceMatch): KnownOxm[] {
-  if (m.ip === undefined) return [];
-  return [m.mask === undefined ? { field, value: m.ip } : { field, value: m.ip, mask: m.mask }];
-}
-
 /** Whether a pair MAC (lower-case) of the network gets no single holder's L2 entry: several ports declare it, or it is a port's own MAC (pair-macs.ts). */
 export type PairMacSharing = (networkUid: string, mac: string) => boolean;
 
@@ -161,8 +154,8 @@ function localPortFlows(port: PortModel, net: NetworkModel, ofport: number, shar
   if (port.portSecurity) {
     for (const a of sourceMatchesOf(port, 4)) {
       flows.push(
-        flow(TABLES.SpoofGuard, Priority.Normal, [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.IPV4), ...ipv4Source('ipv4_src', a)], [], TABLES.ArpResponder),
-        flow(TABLES.SpoofGuard, Priority.Normal, [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.ARP), ...ipv4Source('arp_spa', a), { field: 'arp_sha', value: a.mac }], [], TABLES.ArpResponder),
+        flow(TABLES.SpoofGuard, Priority.Normal, [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.IPV4), ...addressMatch('ipv4_src', a)], [], TABLES.ArpResponder),
+        flow(TABLES.SpoofGuard, Priority.Normal, [inPort, { field: 'eth_src', value: a.mac }, ethType(ETH_TYPE.ARP), ...addressMatch('arp_spa', a), { field: 'arp_sha', value: a.mac }], [], TABLES.ArpResponder),
       );
     }
     flows.push(...ipv6SpoofGuardFlows(port, ofport));

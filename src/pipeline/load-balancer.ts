@@ -22,7 +22,9 @@
  *
  * Only the first packet of a connection reaches LbDnat (later ones are +est, and the
  * conntrack NAT of LbVip already rewrote them), so an LbDnat flow's packet counter is the
- * number of connections dispatched on that node to that backend through that listener.
+ * number of connections dispatched on that node to that backend through that listener; for
+ * a connection opened by a fragmented datagram, its first-fragment flow's (each later
+ * fragment passes its own flow too, which lb-status.ts does not count).
  */
 import { CtState, ETH_TYPE, IP_PROTO, OFPP, parseIpv4, type Action, type KnownOxm, type MultipathFields } from '../openflow';
 import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
@@ -33,7 +35,7 @@ import { FromLocalMark, LbBackendField, LbSlotField, NetworkField, loadField, ma
 import type { LbBackendModel, LbListenerModel, LoadBalancerModel, NetworkModel } from './model';
 import { ndAnswerFlow } from './nd-responder';
 import { ctZone, fnv1a } from './owners';
-import type { SourceMatch } from './source-matches';
+import { addressMatch } from './source-matches';
 import { TABLES } from './tables';
 
 /**
@@ -222,7 +224,10 @@ export function backendRegisterValues<B extends Pick<LbBackendModel, 'ip'>>(acti
  * Solicitation (IPv6 VIP) answer, per listener 1 LbNat flow and 1 LbDnat flow per healthy
  * backend, slotCountOf(lb) LbSlot flows (256 up to 4 backends), 1 MAC flow and 3 hairpin flows per distinct backend (and 3 per other address of its port), 1 drop;
  * an SCTP listener whose port is translated also 1 per healthy backend and 1 for its replies
- * (sctpPortFlows). Independent of the number of ports or other load balancers. No groups.
+ * (sctpPortFlows); a UDP listener (where fragmentTarget has one) also 1 LbNat flow and 1
+ * LbDnat flow per healthy backend for first fragments, and the VIP 1 LbNat flow and 1 LbDnat
+ * flow per healthy backend for later ones. Independent of the number of ports or other load
+ * balancers. No groups.
  */
 export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: DesiredFlow[]; groups: DesiredGroup[] } {
   const inNet = matchField(NetworkField, net.vni);
@@ -263,12 +268,14 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     // (conntrack reassembled the datagram) still has the port. Hashed by client address, as
     // the later fragments must be (laterFragmentFlows). The packet's own VIP, not the tuple's:
     // back from the DNAT, the tuple still says VIP and the packet no longer does.
-    const firstFragment: KnownOxm[] | undefined = l.protocol === 'UDP' ? [ip, { field: 'ip_proto', value: proto }, vip, FIRST_FRAGMENT, { field: 'ct_nw_proto', value: proto }, { field: 'ct_tp_dst', value: l.port }] : undefined;
+    // Only where the rest of the datagram is taken too (fragmentTarget): a first fragment alone
+    // would wait in OVS's reassembly for its timeout.
+    const firstFragment: KnownOxm[] | undefined = l.protocol === 'UDP' && fragmentTarget(lb) !== undefined ? [ip, { field: 'ip_proto', value: proto }, vip, FIRST_FRAGMENT, { field: 'ct_nw_proto', value: proto }, { field: 'ct_tp_dst', value: l.port }] : undefined;
     if (firstFragment) flows.push(flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...firstFragment], [{ ...pick, fields: 'nw_src' }], TABLES.LbSlot));
     // Commit records the DNAT for the rest of the connection and its replies; back in
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
     for (const b of active) {
-      const dnat: Action[] = [{ type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: l.targetPort, portMax: l.targetPort }] }];
+      const dnat = [dnatTo(b.ip, l.targetPort, zone)];
       const backend = matchField(LbBackendField, registerOf.get(b.ip)!);
       flows.push(flow(TABLES.LbDnat, Priority.Normal, [inNet, ...listener, backend], dnat));
       if (firstFragment) flows.push(flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...firstFragment, backend], dnat));
@@ -379,32 +386,45 @@ const FIRST_FRAGMENT = { field: 'ip_frag', value: 1 } as KnownOxm;
 const LATER_FRAGMENT = { field: 'ip_frag', value: 3 } as KnownOxm;
 
 /**
- * The rest of a datagram too big for one frame (QA-116 F1). OVS's conntrack reassembles the
- * fragments at every ct() and gives each the connection's state, but a later fragment has no
- * ports, nor has its connection tuple (OVS keeps those beside the packet's own), so these match
- * the VIP and protocol only, and its DNAT must be the first fragment's: the ct() that completes the datagram (often
- * a later fragment's) decides the translation of all of them. The slot is the client
- * address's hash, as the first fragment's (no ports to hash). So only where every UDP listener
- * of the VIP has one target port; other VIPs keep dropping later fragments, and so their
- * fragmented datagrams. 1 LbNat flow and 1 LbDnat flow per active backend.
+ * The rest of a datagram too big for one frame (QA-116 F1). On OVS's userspace datapath (the
+ * one vnetd drives) conntrack reassembles the fragments at every ct() and hands each on with
+ * the connection's state, but a later fragment has no ports, nor has its connection tuple (OVS
+ * keeps those beside the packet's own), so these match the VIP and protocol only, and its DNAT
+ * must be the first fragment's: the ct() that completes the datagram (often a later
+ * fragment's) decides the translation of all of them. The slot is the client address's hash,
+ * as the first fragment's (no ports to hash). (The kernel datapath goes on with the
+ * reassembled datagram, which the listener's own flow takes; these then match nothing.)
+ * 1 LbNat flow and 1 LbDnat flow per active backend.
  */
 function laterFragmentFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, trackedNew: KnownOxm, active: readonly LbBackendModel[], registerOf: ReadonlyMap<string, number>, zone: number, slots: number): DesiredFlow[] {
-  const udp = lb.listeners.filter((l) => l.protocol === 'UDP');
-  const target = udp[0]?.targetPort;
-  if (target === undefined || udp.some((l) => l.targetPort !== target)) return [];
+  const target = fragmentTarget(lb);
+  if (target === undefined) return [];
   const v6 = lb.vip.includes(':');
   // An IPv6 later fragment's protocol is the fragment header's (44) as OVS reads it: it has
-  // no UDP header to tell it by, so any later fragment of a new connection to the VIP.
+  // no UDP header to tell it by, so any later fragment of a new connection to the VIP (a TCP
+  // or SCTP one's first fragment is never taken, so its datagram never completes).
   const later: KnownOxm[] = [ip, ...(v6 ? [] : [{ field: 'ip_proto', value: IP_PROTO.UDP } as KnownOxm]), { field: v6 ? 'ipv6_dst' : 'ipv4_dst', value: lb.vip } as KnownOxm, LATER_FRAGMENT];
   const pick: Action = { type: 'multipath', fields: 'nw_src', basis: 0, algorithm: 'modulo_n', nLinks: slots, arg: 0, dst: LbSlotField.sub };
   return [
     flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...later], [pick], TABLES.LbSlot),
-    ...active.map((b) =>
-      flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...later, matchField(LbBackendField, registerOf.get(b.ip)!)], [
-        { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: b.ip, portMin: target, portMax: target }] },
-      ]),
-    ),
+    ...active.map((b) => flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...later, matchField(LbBackendField, registerOf.get(b.ip)!)], [dnatTo(b.ip, target, zone)])),
   ];
+}
+
+/**
+ * The one target port of the VIP's UDP listeners, which a fragmented datagram is translated
+ * to; undefined when it has none or several (its fragmented datagrams are then dropped: no
+ * fragment of one tells which listener it is for).
+ */
+function fragmentTarget(lb: LoadBalancerModel): number | undefined {
+  const udp = lb.listeners.filter((l) => l.protocol === 'UDP');
+  const target = udp[0]?.targetPort;
+  return target === undefined || udp.some((l) => l.targetPort !== target) ? undefined : target;
+}
+
+/** Commits a new connection with its DNAT to the backend, back to LbNat for the backend's MAC. */
+function dnatTo(ip: string, port: number, zone: number): Action {
+  return { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'dst', ipMin: ip, portMin: port, portMax: port }] };
 }
 
 const TRK_NOT_REPLY = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK | CtState.RPL } as KnownOxm;
@@ -455,7 +475,7 @@ function hairpinFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, zone
         { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },
       ]),
     );
-    out.push(...peerHairpinFlows(lb, b, inNet, ip, zone, seen));
+    out.push(...peerHairpinFlows(lb, b, { inNet, ip, zone, v6, toLbMac }, seen));
   }
   return out;
 }
@@ -467,37 +487,34 @@ function hairpinFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, zone
  *   forward  a:c -> VIP:p  DNAT -> a:c -> b:t (from a's MAC)  -> SNAT -> VIP:c -> b:t, out as above
  *   reply    b:t -> VIP:c  un-SNAT -> b:t -> a:c (from b's MAC) -> un-DNAT -> VIP:p -> a:c,
  *            to a's MAC, out of the port it came in on.
- * The source MAC ties each flow to this port: port security lets no other port send from it,
- * and a CIDR pair's prefix (which may cover other VMs' addresses) is matched only with it.
- * Below the backend's own three flows, which they would only repeat where a prefix covers b.
- * Three flows per other address; none for a port with one address of the VIP's family.
+ * The source MAC ties each flow to this port: the peers are only addresses whose MACs no
+ * other port of the network may send from (lb-backends.ts peersOf), so a CIDR pair's prefix
+ * (which may cover other VMs' addresses) never takes another port's connections. Below the
+ * backend's own three flows, which they would only repeat where a prefix covers b. Three
+ * flows per other address; none for a port with one address of the VIP's family.
  */
-function peerHairpinFlows(lb: LoadBalancerModel, b: LbBackendModel, inNet: KnownOxm, ip: KnownOxm, zone: number, seen: Set<string>): DesiredFlow[] {
-  const v6 = lb.vip.includes(':');
-  const src = v6 ? 'ipv6_src' : 'ipv4_src';
-  const dst = v6 ? 'ipv6_dst' : 'ipv4_dst';
-  const toLbMac = { field: 'eth_dst', value: lb.mac } as KnownOxm;
+function peerHairpinFlows(lb: LoadBalancerModel, b: LbBackendModel, f: { inNet: KnownOxm; ip: KnownOxm; zone: number; v6: boolean; toLbMac: KnownOxm }, seen: Set<string>): DesiredFlow[] {
+  const [src, dst] = f.v6 ? (['ipv6_src', 'ipv6_dst'] as const) : (['ipv4_src', 'ipv4_dst'] as const);
   const out: DesiredFlow[] = [];
-  const at = (field: string, m: SourceMatch): KnownOxm[] => (m.ip === undefined ? [] : [{ field, value: m.ip, ...(m.mask ? { mask: m.mask } : {}) } as KnownOxm]);
+  // Each flow once: backends of one port list each other, and the way back to a is the same
+  // flow for every backend its port sends from one MAC.
+  const once = (key: string, fl: DesiredFlow) => {
+    if (!seen.has(key)) out.push(fl);
+    seen.add(key);
+  };
   for (const a of b.peers ?? []) {
     const aKey = `${a.ip ?? '*'}/${a.mask ?? ''}`;
     const fromA = { field: 'eth_src', value: a.mac } as KnownOxm;
     const fromB = { field: 'eth_src', value: b.mac } as KnownOxm;
-    // Each flow once: backends of one port list each other, and the way back to a is the same
-    // flow for every backend its port sends from one MAC.
-    const once = (key: string, f: DesiredFlow) => {
-      if (!seen.has(key)) out.push(f);
-      seen.add(key);
-    };
-    once(`fwd|${a.mac.toLowerCase()}|${aKey}|${b.ip}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK_NOT_REPLY, fromA, toLbMac, ip, ...at(src, a), { field: dst, value: b.ip } as KnownOxm], [
+    once(`fwd|${a.mac.toLowerCase()}|${aKey}|${b.ip}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [f.inNet, TRK_NOT_REPLY, fromA, f.toLbMac, f.ip, ...addressMatch(src, a), { field: dst, value: b.ip } as KnownOxm], [
       { type: 'ct_clear' },
-      { type: 'ct', commit: true, zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'src', ipMin: lb.vip }] },
+      { type: 'ct', commit: true, zone: f.zone, table: TABLES.LbNat.id, actions: [{ type: 'nat', direction: 'src', ipMin: lb.vip }] },
     ]));
-    once(`reply|${b.mac.toLowerCase()}|${b.ip}|${aKey}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK_REPLY, fromB, toLbMac, ip, { field: src, value: b.ip } as KnownOxm, ...at(dst, a)], [
+    once(`reply|${b.mac.toLowerCase()}|${b.ip}|${aKey}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [f.inNet, TRK_REPLY, fromB, f.toLbMac, f.ip, { field: src, value: b.ip } as KnownOxm, ...addressMatch(dst, a)], [
       { type: 'ct_clear' },
-      { type: 'ct', zone, table: TABLES.LbNat.id, actions: [{ type: 'nat' }] },
+      { type: 'ct', zone: f.zone, table: TABLES.LbNat.id, actions: [{ type: 'nat' }] },
     ]));
-    once(`back|${b.mac.toLowerCase()}|${aKey}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [inNet, TRK, fromB, toLbMac, ip, { field: src, value: lb.vip } as KnownOxm, ...at(dst, a)], [
+    once(`back|${b.mac.toLowerCase()}|${aKey}`, flow(TABLES.LbNat, Priority.Hairpin - 1, [f.inNet, TRK, fromB, f.toLbMac, f.ip, { field: src, value: lb.vip } as KnownOxm, ...addressMatch(dst, a)], [
       { type: 'set_field', field: 'eth_src', value: lb.mac },
       { type: 'set_field', field: 'eth_dst', value: a.mac },
       { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },

@@ -7,6 +7,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { formatIp, tryParseCidr, tryParseIp, type IpFamily } from '../ipam';
+import type { KnownOxm } from '../openflow';
 import type { PortModel } from './model';
 
 export interface SourceMatch {
@@ -58,4 +59,10 @@ export function sourceMatchesOf(port: PortModel, family: IpFamily): SourceMatch[
     out.push(m);
   }
   return out;
+}
+
+/** A source match as OXM on an address field: the address (masked for a prefix), nothing for any address. */
+export function addressMatch(field: 'ipv4_src' | 'ipv4_dst' | 'ipv6_src' | 'ipv6_dst' | 'arp_spa', m: SourceMatch): KnownOxm[] {
+  if (m.ip === undefined) return [];
+  return [(m.mask === undefined ? { field, value: m.ip } : { field, value: m.ip, mask: m.mask }) as KnownOxm];
 }

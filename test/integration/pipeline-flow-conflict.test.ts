@@ -15,7 +15,11 @@ import { brIntFlows as flows, plugNic, startPipelineBed, type PipelineBed } from
 
 describeOvs('pipeline: an object whose flows clash with another\'s is left out; the node goes on', () => {
   let pb: PipelineBed | undefined;
-  afterAll(async () => pb?.stop(), 60_000);
+  let pb2: PipelineBed | undefined;
+  afterAll(async () => {
+    await pb?.stop();
+    await pb2?.stop();
+  }, 60_000);
 
   it('two load balancers with one MAC: the later one is left out, another tenant\'s port still gets its flows, and the left-out one goes in once the first is deleted', async () => {
     pb = await startPipelineBed({ hypervisors: 1 });
@@ -57,5 +61,38 @@ describeOvs('pipeline: an object whose flows clash with another\'s is left out; 
       const f = await flows(hv);
       return f.some((l) => l.includes('arp_tpa=10.71.0.101')) && !f.some((l) => l.includes('arp_tpa=10.71.0.100'));
     }, 15_000, 100);
+  }, 120_000);
+  it('a left-out load balancer deleted: the node is no longer retried, and its owner id goes (review 121: retried in full every 5 s for ever)', async () => {
+    pb2 = await startPipelineBed({ hypervisors: 1, pipeline: { ownerIdSweepMs: 200 } });
+    const { bed, objects, pipeline } = pb2;
+    const hv = bed.hypervisors[0]!;
+    await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: 'c' }, spec: { subnets: [{ cidr: '10.73.0.0/24' }], vni: 7301 } } as VirtualNetwork);
+    await objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'p', namespace: 'c' }, spec: { network: 'net', node: hv.name, mac: '0a:73:00:00:00:01', ips: ['10.73.0.10'], interfaceId: `${bed.prefix}-c-p` } } as VirtualPort);
+    await plugNic(hv, `${bed.prefix}cp`, `${bed.prefix}-c-p`);
+    const lb = (name: string, vip: string) =>
+      objects.create<LoadBalancer>(LOAD_BALANCERS, {
+        apiVersion: 'vnet.dev/v1alpha1',
+        kind: 'LoadBalancer',
+        metadata: { name, namespace: 'c' },
+        spec: { network: 'net', vip, mac: '02:4c:42:00:00:cc', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [] },
+      } as LoadBalancer);
+    await lb('held', '10.73.0.100');
+    await eventually(async () => (await flows(hv)).some((f) => f.includes('arp_tpa=10.73.0.100')), 15_000, 50);
+    const idsBefore = pipeline.ownerIdCount();
+    await lb('clash', '10.73.0.101');
+    // Left out from its first flows, and retried (a full compile each time) while it clashes.
+    const full = () => pipeline.agent(hv.name)!.compiles.full;
+    const f0 = full();
+    await eventually(async () => full() > f0 + 1, 15_000, 100);
+    expect((await flows(hv)).some((f) => f.includes('arp_tpa=10.73.0.101'))).toBe(false);
+    await objects.delete<LoadBalancer>(LOAD_BALANCERS, 'c', 'clash');
+    await eventually(async () => pipeline.ownerIdCount() === idsBefore, 10_000, 100);
+    // No more retries: after the one already queued (within a retry period, 5 s), no full
+    // compile over more than a retry period.
+    await new Promise((r) => setTimeout(r, 5500));
+    const f1 = full();
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(full()).toBe(f1);
+    expect((await flows(hv)).some((f) => f.includes('arp_tpa=10.73.0.100'))).toBe(true);
   }, 120_000);
 });

@@ -510,7 +510,8 @@ class Manager extends EventEmitter implements FlowTableManager {
    */
   private resyncSoon(): void {
     if (!this.started || !this.conn.connected || this.fencedBy) return;
-    void this.enqueue(() => (this.needFullSync ? this.fullSync() : Promise.resolve(NOT_SENT))).catch((e: Error) => this.emit('syncError', e));
+    // Checked again when it runs: stop() in between leaves needFullSync set for a next start.
+    void this.enqueue(() => (this.started && this.needFullSync ? this.fullSync() : Promise.resolve(NOT_SENT))).catch((e: Error) => this.emit('syncError', e));
   }
 
   /** Claims the master role on the current connection; false if the switch says the generation is stale. */

@@ -59,4 +59,15 @@ describe('resolveBackends', () => {
     // A port with one address of the family has none: no flows beyond the backend's own.
     expect(plain!.peers).toBeUndefined();
   });
+
+  it('no peers by a MAC another port may send from: a VRRP peer sharing the pair MAC would have its own connections sent back out of its port (review 121)', () => {
+    const vrrp = { ip: '10.0.0.200', mac: '00:00:5e:00:01:07' };
+    const p1 = port('p1', 1, [vrrp]), p2 = port('p2', 2, [vrrp]);
+    const ports = new Map([p1, p2].map((p) => [p.key, p]));
+    const [byPort] = resolveBackends({ ...lbWith([]), spec: { ...lbWith([]).spec!, backends: [{ port: 'p1' }] } }, net, ports);
+    expect(byPort!.peers).toBeUndefined();
+    // Held alone, the pair is a peer.
+    const [alone] = resolveBackends({ ...lbWith([]), spec: { ...lbWith([]).spec!, backends: [{ port: 'p1' }] } }, net, new Map([[p1.key, p1]]));
+    expect(alone!.peers).toEqual([{ family: 4, mac: vrrp.mac, ip: vrrp.ip }]);
+  });
 });

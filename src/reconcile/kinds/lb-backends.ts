@@ -4,7 +4,7 @@
  * hypervisor interface (or is gone) gets no new connections until it is bound again.
  */
 import type { LbBackendModel, NetworkModel, PortModel } from '../../pipeline';
-import { sourceMatchesOf } from '../../pipeline/source-matches';
+import { sourceMatchesOf, type SourceMatch } from '../../pipeline/source-matches';
 import type { LoadBalancer } from '../../resources/kinds';
 import { coversAddress } from '../../ipam/subnet';
 import { isIPv6 } from 'node:net';
@@ -31,12 +31,14 @@ export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: Read
   const v6 = lb.spec?.vip !== undefined && isIPv6(lb.spec.vip);
   const ofFamily = (ip: string) => isIPv6(ip) === v6;
   const out: LbBackendModel[] = [];
+  let counted: Map<string, number> | undefined;
+  const senders = () => (counted ??= macHolders(inNet));
   for (const b of lb.spec?.backends ?? []) {
     const weight = b.weight ?? 1;
     if (b.port !== undefined) {
       const p = byName.get(`${ns}/${b.port}`);
       const ip = p?.ips.find(ofFamily);
-      if (p && ip) out.push(backend(b.port, ip, p.mac, weight, p, v6));
+      if (p && ip) out.push(backend(b.port, ip, p.mac, weight, p, v6, senders));
     } else if (b.ip !== undefined && ofFamily(b.ip)) {
       const ip = b.ip;
       const own = inNet.find((p) => p.ips.includes(ip));
@@ -45,21 +47,48 @@ export function resolveBackends(lb: LoadBalancer, net: NetworkModel, ports: Read
       const holders = own ? [own] : pairHolders(ip, inNet);
       const owner = holders.length === 1 ? holders[0] : undefined;
       const mac = own?.mac ?? owner?.allowedAddressPairs.find((a) => coversAddress(a.ip, ip))?.mac;
-      if (owner && mac) out.push(backend(ip, ip, mac, weight, owner, v6));
+      if (owner && mac) out.push(backend(ip, ip, mac, weight, owner, v6, senders));
     }
   }
   return out;
 }
 
-function backend(name: string, ip: string, mac: string, weight: number, port: PortModel, v6: boolean): LbBackendModel {
+function backend(name: string, ip: string, mac: string, weight: number, port: PortModel, v6: boolean, senders: () => ReadonlyMap<string, number>): LbBackendModel {
   const m: LbBackendModel = { name, ip, mac, weight, healthy: !!port.binding, port: port.key };
-  // The port's other addresses: its connections from them to the VIP may be dealt to itself
-  // (QA-113 F3: they went out of the port they came in on, which OpenFlow drops).
-  const peers = sourceMatchesOf(port, v6 ? 6 : 4).filter((s) => !(s.ip === ip && s.mask === undefined && s.mac.toLowerCase() === mac.toLowerCase()));
+  const peers = peersOf(port, ip, mac, v6, senders);
   if (peers.length) m.peers = peers;
   if (port.binding) {
     m.node = port.binding.node;
     m.ofport = port.binding.ofport;
   }
   return m;
+}
+
+/**
+ * The backend port's other addresses: its connections from them to the VIP may be dealt to
+ * itself (QA-113 F3: they went out of the port they came in on, which OpenFlow drops). The
+ * hairpin flows tell the port by the MACs it sends from, so only where no other port of the
+ * network may send from them: a VRRP peer sharing a pair MAC would have its own connections
+ * to the backend sent back out of its port (review 121).
+ */
+function peersOf(port: PortModel, ip: string, mac: string, v6: boolean, senders: () => ReadonlyMap<string, number>): SourceMatch[] {
+  const all = sourceMatchesOf(port, v6 ? 6 : 4);
+  if (all.length < 2) return [];
+  const mine = macsOf(port);
+  const elsewhere = (m: string) => (senders().get(m) ?? 0) - (mine.has(m) ? 1 : 0) > 0;
+  const own = mac.toLowerCase();
+  if (elsewhere(own)) return [];
+  return all.filter((s) => !(s.ip === ip && s.mask === undefined && s.mac.toLowerCase() === own) && !elsewhere(s.mac.toLowerCase()));
+}
+
+/** The MACs (lower case) a port may send from: its own and its pairs'. */
+function macsOf(p: PortModel): Set<string> {
+  return new Set([p.mac, ...p.allowedAddressPairs.map((a) => a.mac)].map((m) => m.toLowerCase()));
+}
+
+/** How many ports of the network may send from each MAC. */
+function macHolders(inNet: readonly PortModel[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of inNet) for (const m of macsOf(p)) out.set(m, (out.get(m) ?? 0) + 1);
+  return out;
 }

@@ -307,6 +307,8 @@ export class PipelineReconciler {
   private readonly flowConflicts = new Map<string, Map<string, string>>();
   /** The object of each owner (by owner key) in flowConflicts. */
   private readonly conflictOwners = new Map<number, string>();
+  /** Owner ids found gone at the last sweep (releaseGoneOwnerIds). */
+  private releaseCandidates = new Set<string>();
   /** Pipeline-relevant signature per store key: status-only churn does not recompile nodes. */
   private readonly seen = new Map<string, string>();
   /** Handlers on the informers, and the chassis listener: removed on stop. */
@@ -681,12 +683,22 @@ export class PipelineReconciler {
     const model = this.ensureModel().model;
     const inUse = new Set<number>();
     for (const a of this.agents.values()) for (const k of a.applied.keys()) inUse.add(ownerFromKey(k).objectId);
+    const live = (uid: string) => model.ports.has(uid) || !!model.loadBalancers?.has(uid) || model.networks.has(uid);
+    // A conflict of an object gone whose owner had nothing applied (it was refused from its
+    // first flows) is never cleared by a change: its node would be retried for ever.
+    for (const uid of [...this.flowConflicts.keys()]) if (!live(uid)) this.flowConflicts.delete(uid);
+    for (const [k, uid] of [...this.conflictOwners]) if (!this.flowConflicts.has(uid)) this.conflictOwners.delete(k);
+    // Gone at two sweeps in a row: a compile in flight at the first (its id given, not yet
+    // applied) has applied or dropped its owners by the second.
     const gone: string[] = [];
+    const candidates = new Set<string>();
     for (const [uid, id] of this.ids.entries()) {
       if (inUse.has(id) || this.flowConflicts.has(uid)) continue;
-      if (uid.startsWith('pair-mac/') ? false : model.ports.has(uid) || !!model.loadBalancers?.has(uid)) continue;
-      gone.push(uid);
+      if (!uid.startsWith('pair-mac/') && live(uid)) continue;
+      if (this.releaseCandidates.has(uid)) gone.push(uid);
+      else candidates.add(uid);
     }
+    this.releaseCandidates = candidates;
     for (const uid of gone) this.ids.release(uid);
     if (gone.length) this.log.debug({ event: 'pipeline.owner_ids_released', released: gone.length, kept: this.ids.size }, `pipeline: forgot the flow owner ids of ${gone.length} objects gone from every node`);
     return gone.length;
@@ -1031,6 +1043,10 @@ export class PipelineReconciler {
         throw err;
       }
     }
+    // A refused owner keeps what it had, in the manager and on the switch: so does applied, or
+    // its object's removal would be no change, and neither its old flows nor its conflict
+    // would ever go (review 121).
+    const kept = new Map([...refused.keys()].map((k) => [k, agent.applied.get(k)] as const));
     if (full) agent.applied = nextApplied;
     else for (const k of covered) {
       const sig = nextApplied.get(k);
@@ -1042,7 +1058,9 @@ export class PipelineReconciler {
     if (changes.some((c) => c.owner.category === OwnerCategory.LoadBalancer)) this.lbStatus?.statusSoon();
     for (const [k, c] of refused) {
       // Not applied: sent again by the next compile. Not realized here either.
-      agent.applied.delete(k);
+      const had = kept.get(k);
+      if (had) agent.applied.set(k, had);
+      else agent.applied.delete(k);
       const uid = this.uidOfOwner(c.owner, live.model);
       if (uid) realizes.delete(uid);
     }
