@@ -9,9 +9,20 @@
  */
 import type { LoadBalancer, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../src/store/kinds';
+import type { ObjectStore } from '../../src/store/object-store';
 import { eventually } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';
 import { brIntFlows as flows, plugNic, startPipelineBed, type PipelineBed } from './pipeline-bed';
+
+/** A load balancer of network "net" in ns stored with this MAC, past admission (which refuses a MAC another holds). */
+function lbWithMac(objects: ObjectStore, ns: string, name: string, vip: string, mac: string): Promise<unknown> {
+  return objects.create<LoadBalancer>(LOAD_BALANCERS, {
+    apiVersion: 'vnet.dev/v1alpha1',
+    kind: 'LoadBalancer',
+    metadata: { name, namespace: ns },
+    spec: { network: 'net', vip, mac, listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [] },
+  } as LoadBalancer);
+}
 
 describeOvs('pipeline: an object whose flows clash with another\'s is left out; the node goes on', () => {
   let pb: PipelineBed | undefined;
@@ -32,13 +43,7 @@ describeOvs('pipeline: an object whose flows clash with another\'s is left out; 
       await objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: ns }, spec: { network: 'net', node: hv.name, mac, ips: [ip], interfaceId: `${bed.prefix}-${ns}-${name}` } } as VirtualPort);
       return plugNic(hv, `${bed.prefix}${ns.slice(0, 1)}${name}`, `${bed.prefix}-${ns}-${name}`);
     };
-    const lb = (name: string, vip: string) =>
-      objects.create<LoadBalancer>(LOAD_BALANCERS, {
-        apiVersion: 'vnet.dev/v1alpha1',
-        kind: 'LoadBalancer',
-        metadata: { name, namespace: 'a' },
-        spec: { network: 'net', vip, mac: '02:4c:42:00:00:aa', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [] },
-      } as LoadBalancer);
+    const lb = (name: string, vip: string) => lbWithMac(objects, 'a', name, vip, '02:4c:42:00:00:aa');
 
     // Tenant a: a port (so its network is on the node) and two load balancers sharing a MAC.
     await network('a', '10.71.0.0/24', 7101);
@@ -69,13 +74,7 @@ describeOvs('pipeline: an object whose flows clash with another\'s is left out; 
     await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: 'c' }, spec: { subnets: [{ cidr: '10.73.0.0/24' }], vni: 7301 } } as VirtualNetwork);
     await objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'p', namespace: 'c' }, spec: { network: 'net', node: hv.name, mac: '0a:73:00:00:00:01', ips: ['10.73.0.10'], interfaceId: `${bed.prefix}-c-p` } } as VirtualPort);
     await plugNic(hv, `${bed.prefix}cp`, `${bed.prefix}-c-p`);
-    const lb = (name: string, vip: string) =>
-      objects.create<LoadBalancer>(LOAD_BALANCERS, {
-        apiVersion: 'vnet.dev/v1alpha1',
-        kind: 'LoadBalancer',
-        metadata: { name, namespace: 'c' },
-        spec: { network: 'net', vip, mac: '02:4c:42:00:00:cc', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [] },
-      } as LoadBalancer);
+    const lb = (name: string, vip: string) => lbWithMac(objects, 'c', name, vip, '02:4c:42:00:00:cc');
     await lb('held', '10.73.0.100');
     await eventually(async () => (await flows(hv)).some((f) => f.includes('arp_tpa=10.73.0.100')), 15_000, 50);
     const idsBefore = pipeline.ownerIdCount();
