@@ -160,6 +160,41 @@ struct vfp_conn_val {
 #define VFP_CONN_CLOSED 1 /* a TCP connection seen to end: not taken over */
 #define VFP_CONN_PASS 2   /* a passthrough connection: OVS may switch it too, never held */
 
+/*
+ * Fragments of a reply the fast path un-DNATs (native/src/frag.h, conn.h). Only a datagram's
+ * first fragment has ports, so it alone can be matched to its connection's reverse key; the
+ * later ones (same addresses, protocol and IP ID, and VNI at the underlay) are taken or passed
+ * as their first was, so one datagram is never split between the fast path (which rewrites
+ * its source to the VIP) and OVS (which cannot: it never saw the connection). A later fragment
+ * seen before its first (no entry) is passed, and noted, so that its first and the rest are
+ * passed too. LRU: bounded, the oldest datagram's entry goes; every fragmented datagram
+ * that reaches the connection checks writes one entry.
+ */
+struct vfp_frag_key {
+	__u32 saddr, daddr;
+	__u16 id; /* network order, as in the header */
+	__u8 proto;
+	__u8 vni[3];
+	__u16 pad;
+};
+
+struct vfp_frag_val {
+	__u64 until; /* bpf_ktime_get_ns after which the entry says nothing */
+	__u8 ours;   /* 1: the first fragment was handed to the socket */
+	__u8 pad[7];
+};
+
+/* Shorter than the classifier's memory of the rewrite (VFP_FRAG_TTL_NS in native/src/frag.h):
+ * a fragment handed over within it finds its first's rewrite there. */
+#define VFP_FRAG_NS 1000000000ull
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vfp_frag_key);
+	__type(value, struct vfp_frag_val);
+} vfp_frag SEC(".maps");
+
 /* A local backend's listener (a conntrack network's port, its address and target port): a
  * remote client's connection to it arrives DNATed by the client's node and is only switched
  * here, so the fast path takes it from its first packet off the tunnel (native/src/conn.h,
@@ -299,6 +334,11 @@ static __always_inline int ip_takeable(__u8 *l3, void *end, int v6)
 			return 0;
 		proto = l3[9];
 		l4 = l3 + (l3[0] & 15) * 4;
+		/* A later fragment has no L4 header (what is there is payload): it goes where its
+		 * first goes, as the classifier (vfp_router_guarded needs ports) decides it. Judged
+		 * by payload bytes, one in 65,536 of a reply's went to OVS unrewritten. */
+		if (((__u16)l3[6] << 8 | l3[7]) & 0x1fff)
+			return 1;
 	}
 	if ((void *)(l4 + 2) > end)
 		return proto != IPPROTO_UDP && proto != 58;
@@ -433,6 +473,54 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 	return !bpf_map_lookup_elem(&vfp_lbnet, &k.vni) || !from_backend(inner, end, k.vni);
 }
 
+/* Whether a TCP or UDP fragment (ip: its IPv4 header; tun: as conn_is_ours) is the fast
+ * path's: a first fragment of a connection's reverse direction (a backend's reply, which the
+ * classifier rewrites to come from the VIP), or a later fragment of a datagram whose first
+ * was (vfp_frag). Requests toward a VIP in fragments, passthrough connections' (switched as
+ * they are either way) and anything else go to OVS. */
+static __always_inline int frag_is_ours(struct iphdr *ip, void *end, __u8 *tun)
+{
+	struct vfp_frag_key fk = {};
+	struct vfp_frag_val fv = {}, *old;
+	struct vfp_conn_key k = {};
+	struct vfp_conn_val *cv;
+	__u64 now = bpf_ktime_get_ns();
+	__u8 *l4;
+
+	fk.saddr = ip->saddr;
+	fk.daddr = ip->daddr;
+	fk.id = ip->id;
+	fk.proto = ip->protocol;
+	if (tun)
+		__builtin_memcpy(fk.vni, tun + 4, 3);
+	old = bpf_map_lookup_elem(&vfp_frag, &fk);
+	fv.until = now + VFP_FRAG_NS;
+	if (ip->frag_off & bpf_htons(0x1fff)) { /* a later fragment */
+		if (old && now < old->until)
+			return old->ours;
+		bpf_map_update_elem(&vfp_frag, &fk, &fv, BPF_ANY); /* before its first: all passed */
+		return 0;
+	}
+	if (old && now < old->until && !old->ours)
+		return 0; /* a later fragment of it was passed already */
+	l4 = (void *)ip + ip->ihl * 4;
+	if ((void *)(l4 + 4) <= end) {
+		k.saddr = ip->saddr;
+		k.daddr = ip->daddr;
+		__builtin_memcpy(&k.sport, l4, 2);
+		__builtin_memcpy(&k.dport, l4 + 2, 2);
+		k.proto = ip->protocol;
+		if (tun)
+			__builtin_memcpy(k.vni, tun + 4, 3);
+		cv = bpf_map_lookup_elem(&vfp_conn, &k);
+		fv.ours = cv && cv->reverse && !(cv->flags & VFP_CONN_PASS);
+	}
+	/* Also when not ours: an entry of an earlier datagram with this IP ID must not take
+	 * this one's later fragments. */
+	bpf_map_update_elem(&vfp_frag, &fk, &fv, BPF_ANY);
+	return fv.ours;
+}
+
 /* An IPv4 TCP or UDP frame starting at eth that opens a flow to a conntrack VIP (syn_ok: a
  * TCP SYN, or any UDP datagram, which has no first packet to tell) or is a packet of a
  * connection the fast path owns (held: only one held while no socket takes it, not a
@@ -450,9 +538,12 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int he
 
 	if ((void *)(ip + 1) > end || ((__u8 *)eth)[12] != 0x08 || ((__u8 *)eth)[13] != 0x00)
 		return 0;
-	if ((ip->protocol != IPPROTO_TCP && (held || ip->protocol != IPPROTO_UDP)) || ip->ihl < 5 ||
-	    (ip->frag_off & bpf_htons(0x3fff)))
+	if ((ip->protocol != IPPROTO_TCP && (held || ip->protocol != IPPROTO_UDP)) || ip->ihl < 5)
 		return 0;
+	/* Fragments: a reply's are ours as its first is (frag_is_ours). Not while held: a UDP
+	 * flow is never held, and a TCP segment is seldom fragmented. */
+	if (ip->frag_off & bpf_htons(0x3fff))
+		return !held && frag_is_ours(ip, end, tun);
 	l4 = (void *)ip + ip->ihl * 4;
 	if ((void *)(l4 + 8) > end || (ip->protocol == IPPROTO_TCP && (void *)(l4 + 20) > end)) /* ports; TCP's header */
 		return 0;

@@ -241,7 +241,7 @@ static void from_underlay(struct vfp_ctx *ctx, const struct vfp_tables *t, const
 	 * Else, toward a port of a network with load balancers, a remote client's connection to a
 	 * local backend (conn.h, passthrough): what else of such a network the filter hands over. */
 	if (v->kind == VFP_V_LOCAL) {
-		if (!vfp_conn_reverse(ctx, ve->network, &in, inner_off, ty->c, nat) && fresh && v->port < t->n_ports &&
+		if (!vfp_conn_reverse(ctx, ve->network, f + inner_off, &in, inner_off, ty->c, nat) && fresh && v->port < t->n_ports &&
 		    (t->ports[v->port].flags & VFP_PORT_CONNTRACK))
 			vfp_conn_passthrough(ctx, t, ve->network, vni, f + inner_off, &in, v->port, ty->c);
 	} else if (ctx->ct_entries && fresh) {
@@ -300,8 +300,10 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 				: vips && t->n_vips && (pp->proto == 6 || pp->proto == 17) &&
 					  (pp->l3 == VFP_L3_IPV4 || pp->l3 == VFP_L3_IPV6)) {
 		/* Later fragments carry no ports: they are matched on the address alone by
-		 * the VIP lookup failing below, and go by MAC like any other frame. The
-		 * first fragment has ports and is sent to the slow path by by_vip. */
+		 * the VIP lookup failing below, and go by MAC like any other frame (a reply's
+		 * to a connection the fast path dealt is rewritten as its first fragment was:
+		 * vfp_conn_reverse). The first fragment has ports and is sent to the slow path
+		 * by by_vip. */
 		const struct vfp_vip *vip;
 		if (hn && hn->mac_known)
 			vip = hn->vip;
@@ -330,7 +332,7 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 	}
 	/* A local backend's reply to a connection the fast path dispatched: back to the VIP; else,
 	 * toward a remote client, a passthrough connection's (its end is tracked). */
-	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP) && !vfp_conn_reverse(ctx, pe->network, pp, 0, ty->c, nat) &&
+	if (ctx->ct_entries && (v->kind == VFP_V_LOCAL || v->kind == VFP_V_ENCAP) && !vfp_conn_reverse(ctx, pe->network, f, pp, 0, ty->c, nat) &&
 	    v->kind == VFP_V_ENCAP && (pe->flags & VFP_PORT_CONNTRACK) && vips)
 		vfp_conn_pass_reply(ctx, pe->network, pp, ty->c);
 }

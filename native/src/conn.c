@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "encap.h"
 #include "hash.h"
@@ -442,12 +443,109 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 	nat->port = e->nat_port;
 }
 
-int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint32_t at, uint64_t *c,
-		     struct vfp_nat *nat)
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock (vDSO: no system call) */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The entry of the datagram whose IPv4 header is ip in network, live at `now`, or NULL;
+ * *slot: the way to fill (an unused or void way first, else the one ending soonest). */
+static struct vfp_frag_ent *frag_find(struct vfp_ctx *ctx, uint32_t network, const uint8_t *ip, uint64_t now,
+				      struct vfp_frag_ent **slot)
+{
+	uint32_t s, d, w;
+	uint16_t id;
+	struct vfp_frag_ent *set, *old;
+
+	memcpy(&s, ip + 12, 4);
+	memcpy(&d, ip + 16, 4);
+	memcpy(&id, ip + 4, 2);
+	set = &ctx->frags[(vfp_mix64(((uint64_t)s << 32 | d) ^ ((uint64_t)id << 8 | ip[9]) ^ ((uint64_t)network << 40)) %
+			   VFP_FRAG_SETS) * VFP_FRAG_WAYS];
+	old = set;
+	for (w = 0; w < VFP_FRAG_WAYS; w++) {
+		struct vfp_frag_ent *e = &set[w];
+		if (e->until > now && e->network == network && e->id == id && e->proto == ip[9] && !memcmp(e->src, ip + 12, 4) &&
+		    !memcmp(e->dst, ip + 16, 4))
+			return e;
+		if ((e->until <= now ? 0 : e->until) < (old->until <= now ? 0 : old->until))
+			old = e;
+	}
+	*slot = old;
+	return NULL;
+}
+
+/*
+ * A fragment of a reply (frag.h). Its first fragment is a reply like any other when its
+ * connection's reverse entry is here: rewritten the same way (source address and port; the
+ * UDP or TCP checksum covers the whole datagram, but the change is the pseudo-header's and
+ * the port's, both in this fragment, so the incremental update holds; a UDP checksum 0 stays
+ * 0), and remembered. A later fragment gets the source its first got, the IP header checksum
+ * only; with no live entry (no first seen, or not a reply of ours) it goes as it is, as every
+ * fragment of that datagram then does. A first fragment that is not ours voids an entry of
+ * the same key (an IP ID reused), so its later fragments are not rewritten either.
+ */
+static int frag_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p, uint32_t at,
+			uint64_t *c, struct vfp_nat *nat)
+{
+	const uint8_t *ip = f + p->l3_off;
+	struct vfp_frag_ent *fe, *slot = NULL;
+	struct vfp_lru_ent *e = NULL;
+	uint64_t now;
+
+	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || (p->proto != 6 && p->proto != 17))
+		return 0;
+	now = now_ns();
+	fe = frag_find(ctx, network, ip, now, &slot);
+	if (p->flags & VFP_PF_LATER_FRAG) {
+		if (!fe)
+			return 0;
+		c[VFP_C_NAT_REVERSE]++;
+		nat->kind = VFP_NAT_REVERSE_SRC;
+		nat->at = at;
+		nat->pk = *p;
+		vfp_map4(nat->addr, fe->vip);
+		return 1;
+	}
+	if (p->flags & VFP_PF_HAS_L4)
+		e = entry_of(ctx, network, p, VFP_LRU_REVERSE);
+	if (!e || !e->ct) {
+		if (fe)
+			fe->until = 0;
+		return 0;
+	}
+	if (!fe)
+		fe = slot;
+	fe->until = now + VFP_FRAG_TTL_NS;
+	fe->network = network;
+	memcpy(fe->src, ip + 12, 4);
+	memcpy(fe->dst, ip + 16, 4);
+	memcpy(&fe->id, ip + 4, 2);
+	fe->proto = ip[9];
+	memcpy(fe->vip, e->nat_addr + 12, 4);
+	if (p->proto == 6)
+		note_end(ctx, e, p->tcp_flags, c);
+	c[VFP_C_NAT_REVERSE]++;
+	nat->kind = VFP_NAT_REVERSE;
+	nat->at = at;
+	nat->pk = *p;
+	memcpy(nat->addr, e->nat_addr, 16);
+	nat->port = e->nat_port;
+	return 1;
+}
+
+int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p, uint32_t at,
+		     uint64_t *c, struct vfp_nat *nat)
 {
 	struct vfp_lru_ent *e;
 
-	if (!ctx->ct_entries || !conn_pkt(ctx, p) || (p->flags & VFP_PF_FRAG))
+	if (!ctx->ct_entries)
+		return 0;
+	if (p->flags & VFP_PF_FRAG)
+		return frag_reverse(ctx, network, f, p, at, c, nat);
+	if (!conn_pkt(ctx, p))
 		return 0;
 	e = entry_of(ctx, network, p, VFP_LRU_REVERSE);
 	if (!e || !e->ct)
@@ -560,6 +658,11 @@ void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
 
 	if (n->kind == VFP_NAT_NONE || p->l3 != VFP_L3_IPV4)
 		return;
+	if (n->kind == VFP_NAT_REVERSE_SRC) { /* a later fragment: no L4 header to touch */
+		vfp_csum_replace(ip + 10, ip + 12, n->addr + 12, 4, 0);
+		memcpy(ip + 12, n->addr + 12, 4);
+		return;
+	}
 	if (p->proto == 6)
 		csum = l4 + 16;
 	else if (udp && vfp_rd16(l4 + 6) != 0)

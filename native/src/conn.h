@@ -15,10 +15,16 @@
  * UDP has no first packet to tell: the fast path takes a UDP flow from any datagram it has
  * no live entry for. A flow OVS began goes on to the same backend (both deal by OVS's slot
  * table), and its replies come back through the fast path's reverse key; OVS's entry for it
- * only times out. Both datapaths keep no more state for UDP than the NAT. A UDP flow's
- * fragments are OVS's (the XDP filter passes fragments): a reply larger than the MTU to a
- * flow the fast path dealt is not un-DNATed (OVS has no entry for it), as OVS alone drops
- * fragments through conntrack on the userspace datapath (README, load balancers).
+ * only times out. Both datapaths keep no more state for UDP than the NAT.
+ *
+ * Fragments. A request too big for one frame is OVS's (the XDP filter passes fragments toward
+ * a VIP; OVS reassembles and deals it, src/pipeline/load-balancer.ts laterFragmentFlows). A
+ * reply too big for one frame to a connection the fast path dealt is the fast path's: OVS has
+ * no NAT state for it (QA-116 F2: handed to OVS, it reached the client from the backend's
+ * address). The XDP filter hands over a first fragment by the connection's reverse key (its
+ * ports are there) and the datagram's later fragments by its IP ID after it (bpf vfp_frag);
+ * vfp_conn_reverse rewrites the first as any reply and the later ones' source the same way
+ * (frag.h). A later fragment the filter saw before its first makes the whole datagram OVS's.
  */
 #ifndef VFP_CONN_H
 #define VFP_CONN_H
@@ -41,6 +47,7 @@ struct vfp_nat {
 #define VFP_NAT_NONE 0
 #define VFP_NAT_DNAT 1
 #define VFP_NAT_REVERSE 2
+#define VFP_NAT_REVERSE_SRC 3 /* a reply's later fragment: its source address only (no L4 header) */
 
 /* The L2 decision inside a network (classify.c): LOCAL port or ENCAP toward a VTEP. */
 void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
@@ -51,10 +58,10 @@ void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *
 void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const struct vfp_pkt *p,
 		      uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat);
 
-/* 1 when p (at offset `at`, a frame of `network`) is a reply of a connection the fast path
- * owns: nat is filled. */
-int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const struct vfp_pkt *p, uint32_t at, uint64_t *c,
-		     struct vfp_nat *nat);
+/* 1 when p (parsed from f, at offset `at` of the buffer, a frame of `network`) is a reply of a
+ * connection the fast path owns, or a fragment of one: nat is filled. */
+int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p, uint32_t at,
+		     uint64_t *c, struct vfp_nat *nat);
 
 /* Drops the conntrack connection whose forward direction p is (client -> a VIP no longer in
  * the tables), with both its XDP keys; nothing when there is none. */

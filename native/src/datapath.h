@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "../include/vfp.h"
+#include "frag.h"
 #include "lru.h"
 #include "rcu.h"
 #include "tables.h"
@@ -31,6 +32,8 @@ struct vfp_ctx {
 	void *conn_arg;
 	uint64_t ct_entries;
 	struct vfp_conn_count conn_counts[VFP_CONN_COUNTS]; /* open addressing; used set last */
+	/* Reply fragments being un-DNATed (frag.h): 32 KiB, beside the 3 MiB of ic below. */
+	struct vfp_frag_ent frags[VFP_FRAG_SETS * VFP_FRAG_WAYS];
 	/* Plain counters: one writer (this context's thread), 64-bit aligned loads are
 	 * atomic on the platforms we build for, so readers see whole values. */
 	uint64_t c[VFP_C_COUNT];

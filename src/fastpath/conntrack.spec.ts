@@ -6,7 +6,7 @@
  * byte for byte against frames built independently (reference.ts), checksums included.
  */
 import { FastPath, FrameBatch, PORT_VIA_UNDERLAY, openFastPath, type Classifier } from './fastpath';
-import { eth, ipv4, ipv4Packet, mac, mapped, referenceEncap, tcp, udp, withL4Checksum } from './reference';
+import { checksum, eth, ipv4, ipv4Packet, mac, mapped, referenceEncap, tcp, udp, withL4Checksum } from './reference';
 import { Encap, LB_SLOTS, LB_SLOTS_MAX, NO_BACKEND, PORT_CONNTRACK, PORT_UNDERLAY, SlowReason, VIP_CLIENT_IP, VIP_CONNTRACK, VerdictKind, type BackendSpec } from './types';
 
 const opened = openFastPath();
@@ -493,6 +493,80 @@ describe('conntrack VIPs over UDP', () => {
     expect(k.natForward).toBe(120n);
     expect(k.natReverse).toBe(60n);
     expect(c.connCounts().every((x) => x.proto === 17 && x.port === 80)).toBe(true);
+  });
+
+  /** IPv4 fragments of an L4 datagram (payload chunks of `size` bytes, a multiple of 8). */
+  const fragments = (src: number, dst: number, datagram: Buffer, id: number, size = 1400): Buffer[] => {
+    const out: Buffer[] = [];
+    for (let off = 0; off < datagram.length; off += size) {
+      const more = off + size < datagram.length ? 0x2000 : 0;
+      out.push(ipv4Packet(src, dst, 17, datagram.subarray(off, off + size), { id, frag: more | (off / 8) }));
+    }
+    return out;
+  };
+  /** The datagram back from fragments (IP header 20 bytes, after the Ethernet header), by offset. */
+  const reassemble = (frames: Buffer[]): Buffer => {
+    const parts = frames.map((f) => ({ off: (f.readUInt16BE(20) & 0x1fff) * 8, data: f.subarray(34, 14 + f.readUInt16BE(16)) }));
+    return Buffer.concat(parts.sort((a, b) => a.off - b.off).map((p) => p.data));
+  };
+  /** UDP checksum check over the whole datagram: 0 when right (or when it carries none). */
+  const udpSumOf = (src: number, dst: number, d: Buffer): number => {
+    if (d.readUInt16BE(6) === 0) return 0;
+    const pseudo = Buffer.alloc(12);
+    pseudo.writeUInt32BE(src, 0);
+    pseudo.writeUInt32BE(dst, 4);
+    pseudo[9] = 17;
+    pseudo.writeUInt16BE(d.length, 10);
+    return checksum(Buffer.concat([pseudo, d, Buffer.alloc(d.length & 1)]));
+  };
+  const BIG = Buffer.alloc(3000, 0).map((_, k) => (k * 7 + 3) & 0xff);
+
+  it('QA-116 F2: a reply too big for one frame (fragmented) to a flow the fast path dealt comes from the VIP, every fragment (IP checksums, the UDP checksum over the reassembled datagram), locally and over the tunnel', () => {
+    const seen = new Set<number>();
+    let id = 0x1200;
+    for (let sport = 53000; sport < 53012; sport++) {
+      const { i } = dealt(sport);
+      seen.add(i);
+      id++;
+      const reply = withL4Checksum(BE[i]!, CLI, 17, udp(8080, sport, BIG));
+      const frames = fragments(BE[i]!, CLI, reply, id).map((p) => eth(cliMac, beMacs[i]!, 0x0800, p));
+      expect(frames).toHaveLength(3);
+      const want = fragments(VIP, CLI, withL4Checksum(VIP, CLI, 17, udp(80, sport, BIG)), id).map((p) => eth(cliMac, beMacs[i]!, 0x0800, p));
+      const got = frames.map((f) => fromBackendSide(c, i, f));
+      for (const [k, r] of got.entries()) {
+        expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
+        expect(r.out.readUInt32BE(26)).toBe(VIP);
+        expect(checksum(r.out.subarray(14, 34))).toBe(0);
+        expect(r.out.toString('hex')).toBe(want[k]!.toString('hex'));
+      }
+      const d = reassemble(got.map((r) => r.out));
+      expect(d.readUInt16BE(0)).toBe(80);
+      expect(d.subarray(8)).toEqual(BIG);
+      expect(udpSumOf(VIP, CLI, d)).toBe(0);
+    }
+    expect(seen).toEqual(new Set([0, 1, 2]));
+    // Each fragment is a reply rewritten.
+    expect(c.counters().natReverse).toBe(36n);
+  });
+
+  it('QA-116 F2: a fragmented reply without a UDP checksum keeps none; later fragments go as their first went (not a reply of ours, an IP ID reused, or no first seen: as they are)', () => {
+    const { i } = dealt(54000);
+    const noSum = udp(8080, 54000, BIG);
+    const back = (src: number, d: Buffer, id: number) => fragments(src, CLI, d, id).map((p) => eth(cliMac, beMacs[i]!, 0x0800, p));
+    const got = back(BE[i]!, noSum, 0x3001).map((f) => fromBackendSide(c, i, f).out);
+    expect(got.map((f) => f.readUInt32BE(26))).toEqual([VIP, VIP, VIP]);
+    expect(got.map((f) => checksum(f.subarray(14, 34)))).toEqual([0, 0, 0]);
+    expect(reassemble(got).toString('hex')).toBe(udp(80, 54000, BIG).toString('hex'));
+    // A fragment of the same addresses and IP ID but another protocol (TCP), while the entry lives: as it is.
+    const tcpLater = eth(cliMac, beMacs[i]!, 0x0800, ipv4Packet(BE[i]!, CLI, 6, BIG.subarray(0, 800), { id: 0x3001, frag: 175 }));
+    expect(fromBackendSide(c, i, tcpLater).out.toString('hex')).toBe(tcpLater.toString('hex'));
+    // A datagram of a flow OVS dealt (another port), with the same IP ID: as it is, every fragment.
+    const other = back(BE[i]!, withL4Checksum(BE[i]!, CLI, 17, udp(8080, 54001, BIG)), 0x3001);
+    for (const f of other) expect(fromBackendSide(c, i, f).out.toString('hex')).toBe(f.toString('hex'));
+    // Later fragments whose first was never seen: as they are.
+    for (const f of back(BE[i]!, withL4Checksum(BE[i]!, CLI, 17, udp(8080, 54000, BIG)), 0x3002).slice(1)) {
+      expect(fromBackendSide(c, i, f).out.toString('hex')).toBe(f.toString('hex'));
+    }
   });
 
   it('a datagram of a checksum-less flow (UDP checksum 0 over IPv4) is rewritten without one', () => {

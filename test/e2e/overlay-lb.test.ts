@@ -598,6 +598,64 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/big`);
   }, 120_000);
 
+  it('a UDP reply too big for one frame (fragmented) comes from the VIP, to clients on both nodes, from local and remote backends (QA-116 F2)', async () => {
+    const ns = 'fq-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.45.0.0/24' }] } });
+    const [q1, q2, qc, qd] = [await vmFor(ns, 'net', 'q1', 'hv1'), await vmFor(ns, 'net', 'q2', 'hv2'), await vmFor(ns, 'net', 'qc', 'hv1'), await vmFor(ns, 'net', 'qd', 'hv2')];
+    // Backends answering each datagram with as many bytes as it asks for (its name first): 3000
+    // bytes are three fragments on the VMs' 1450-byte MTU.
+    const BIG_ANSWER = `const n=process.argv[1];const u=require('dgram').createSocket('udp4');u.on('message',(m,r)=>{const b=Buffer.alloc(Number(m.toString())||1,46);b.write(n);u.send(b,r.port,r.address)});u.bind(5353,()=>console.log('listening'))`;
+    await Promise.all(
+      [q1, q2].map(
+        (b) =>
+          new Promise<void>((resolve, reject) => {
+            const c = nodeIn(b.vm, ['-e', BIG_ANSWER, b.port.metadata.name]);
+            const t = setTimeout(() => reject(new Error(`server ${b.port.metadata.name} did not start`)), 10_000);
+            c.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && (clearTimeout(t), resolve()));
+          }),
+      ),
+    );
+    const t0 = performance.now();
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'big' },
+      spec: { network: 'net', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 'q1' }, { port: 'q2' }] },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'big');
+    const vip = lb.spec!.vip!;
+    // With the fast path on, its VIP settles on OVS first (VIP_SETTLE_MS); then the fast path
+    // deals the flows, and so un-DNATs their replies (OVS never sees those connections).
+    const fastPathOn = process.env.VNETD_FASTPATH === '1';
+    if (fastPathOn) await new Promise((r) => setTimeout(r, Math.max(0, VIP_SETTLE_MS + 500 - (performance.now() - t0))));
+    const dealtBy = async (node: string): Promise<number> => {
+      const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
+      return Number(metrics.split('\n').find((l) => l.startsWith('vnetd_fastpath_vip_connections_total{') && l.includes(`node="${node}"`) && l.includes('event="new"'))?.split(' ').pop() ?? 0);
+    };
+    // 100-byte requests asking for 3000 bytes, from 16 source ports (dealt by their ports, so
+    // both backends); unconnected sockets, to see where an answer comes from (a connected one,
+    // as most resolvers use, drops an answer from another address).
+    const ASK = `const d=require('dgram');const [vip,base,n,want]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
+for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(name,from,len)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from,len};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('','',0),3000);s.on('message',(m,r)=>fin(m.toString().replace(/\\.+$/,''),r.address,m.length));s.on('error',()=>fin('','',0));const q=Buffer.alloc(100,32);q.write(String(want));s.bind(base+i,()=>s.send(q,53,vip))}`;
+    for (const client of [qc, qd]) {
+      const before = await dealtBy(client.vm.hypervisor.name);
+      const got = await eventually(async () => {
+        const r = JSON.parse(await client.vm.exec([process.execPath, '-e', ASK, vip, '47700', '16', '3000'])) as Array<{ name: string; from: string; len: number }>;
+        return r.every((g) => g.name) ? r : undefined;
+      }, 20_000, 500).catch(async () => JSON.parse(await client.vm.exec([process.execPath, '-e', ASK, vip, '47700', '16', '3000'])) as Array<{ name: string; from: string; len: number }>);
+      const dist = tally(got.map((g) => g.name));
+      const fastPath = (await dealtBy(client.vm.hypervisor.name)) - before;
+      log(`fragmented UDP replies: 16 answers of 3000 bytes to ${client.port.metadata.name} (${client.vm.hypervisor.name}) from ${vip}:53: ${JSON.stringify(dist)}, from ${JSON.stringify(tally(got.map((g) => g.from)))}${fastPathOn ? `; the fast path dealt ${fastPath} flows` : ''}`);
+      // The case at hand: flows the fast path dealt (their replies' first fragments are its, by their ports).
+      if (fastPathOn) expect(fastPath).toBeGreaterThanOrEqual(16);
+      expect(got.filter((g) => !g.name)).toEqual([]);
+      expect(got.map((g) => g.len)).toEqual(got.map(() => 3000));
+      // Before (fast path on): every answer came from its backend's own address (10.45.0.x), local or remote.
+      expect(new Set(got.map((g) => g.from))).toEqual(new Set([vip]));
+      expect(Object.keys(dist).sort()).toEqual(['q1', 'q2']);
+    }
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/big`);
+  }, 120_000);
+
   it('hairpin from another address: a VM reaching a VIP whose backend is its allowed pair is answered by itself, from the VIP (QA-113 F3)', async () => {
     const ns = 'hp-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
