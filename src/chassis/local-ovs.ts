@@ -87,10 +87,15 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const paths = new OvsPaths(dir);
   const pids: number[] = [];
+  let supervisor: NodeJS.Timeout | undefined;
   const stop = async () => {
+    clearInterval(supervisor);
     // vswitchd first, so it does not spin reconnecting to a vanished database.
     for (const pid of pids.splice(0).reverse()) await stopPid(pid);
     log.info({ event: 'local-ovs.stopped', dir }, 'local Open vSwitch stopped');
+  };
+  const init = async () => {
+    await runCommand(requireBinary('ovs-vsctl'), [`--db=unix:${paths.dbSocket}`, '--no-wait', '--timeout=20', ...(await initArgs())], paths.env());
   };
   try {
     if (!existsSync(paths.dbPath)) {
@@ -99,7 +104,7 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
     const oldDb = await leftover(paths, 'ovsdb-server');
     const dbPid = oldDb ?? (await startOvsdbServer(paths, { managerOptions: true }));
     if (dbPid) pids.push(dbPid);
-    await runCommand(requireBinary('ovs-vsctl'), [`--db=unix:${paths.dbSocket}`, '--no-wait', '--timeout=20', ...(await initArgs())], paths.env());
+    await init();
     const oldVs = await leftover(paths, 'ovs-vswitchd');
     const vsPid = oldVs ?? (await startVswitchd(paths, opts.netns));
     if (vsPid) pids.push(vsPid);
@@ -111,7 +116,14 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
     await stop();
     throw e;
   }
+  const restartDb = async () => {
+    const pid = await startOvsdbServer(paths, { managerOptions: true });
+    await init();
+    return pid;
+  };
+  supervisor = supervise({ pids, log, dir, start: { 'ovsdb-server': restartDb, 'ovs-vswitchd': () => startVswitchd(paths, opts.netns) } });
   const leave = () => {
+    clearInterval(supervisor);
     log.info(
       { event: 'local-ovs.left_running', dir, pids },
       `local Open vSwitch left running (pids ${pids.join(', ')}) so the VMs keep their traffic; the next start adopts it (VNETD_LOCAL_OVS_STOP=1 stops it with vnetd)`,
@@ -119,6 +131,53 @@ export async function startLocalOvs(opts: LocalOvsOptions): Promise<LocalOvs> {
     pids.splice(0);
   };
   return { dir, dbSocket: paths.dbSocket, endpoint: `unix:${paths.dbSocket}`, pids, stop, leave };
+}
+
+/** How often the daemons are looked at, and the shortest and longest wait before starting one again. */
+const SUPERVISE_MS = 1000;
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 60_000;
+
+/**
+ * Starts again a daemon of the embedded OVS that died, as systemd does for a hypervisor's
+ * (QA-117: a killed ovsdb-server stopped every VM's traffic, ovs-vswitchd losing its
+ * database, until someone restarted it by hand). pids[0] is ovsdb-server's, pids[1]
+ * ovs-vswitchd's; a new PID takes the old one's place, so stop() stops what runs. One that
+ * keeps dying waits twice as long each time, up to a minute.
+ */
+function supervise(o: { pids: number[]; log: Logger; dir: string; start: Record<OvsDaemon, () => Promise<number | undefined>> }): NodeJS.Timeout {
+  const order: OvsDaemon[] = ['ovsdb-server', 'ovs-vswitchd'];
+  const wait = new Map<OvsDaemon, number>(order.map((d) => [d, RESTART_MIN_MS]));
+  const notBefore = new Map<OvsDaemon, number>();
+  const startedAt = new Map<OvsDaemon, number>(order.map((d) => [d, Date.now()]));
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy || o.pids.length !== order.length) return;
+    const dead = order.findIndex((_, i) => !pidAlive(o.pids[i]!));
+    if (dead < 0) return;
+    const d = order[dead]!;
+    const now = Date.now();
+    if ((notBefore.get(d) ?? 0) > now) return;
+    // One that ran a good while died once, not in a loop: the shortest wait again.
+    if (now - startedAt.get(d)! > RESTART_MAX_MS) wait.set(d, RESTART_MIN_MS);
+    busy = true;
+    o.log.warn({ event: 'local-ovs.daemon_died', daemon: d, pid: o.pids[dead], dir: o.dir }, `local Open vSwitch: ${d} (pid ${o.pids[dead]}) is gone; starting it again`);
+    void o.start[d]()
+      .then((pid) => {
+        if (pid && o.pids.length === order.length) o.pids[dead] = pid;
+        o.log.info({ event: 'local-ovs.daemon_restarted', daemon: d, pid }, `local Open vSwitch: ${d} running again (pid ${pid})`);
+      })
+      .catch((err: unknown) => o.log.error({ event: 'local-ovs.restart_failed', daemon: d, err }, `local Open vSwitch: ${d} did not start again`))
+      .finally(() => {
+        startedAt.set(d, Date.now());
+        const w = wait.get(d)!;
+        notBefore.set(d, Date.now() + w);
+        wait.set(d, Math.min(RESTART_MAX_MS, w * 2));
+        busy = false;
+      });
+  }, SUPERVISE_MS);
+  timer.unref();
+  return timer;
 }
 
 /**

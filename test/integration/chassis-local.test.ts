@@ -52,4 +52,19 @@ describeOvs('chassis: embedded local OVS', () => {
     expect(existsSync(`${again.dataDir}/ovs/conf.db`)).toBe(true);
     rmSync(again.dataDir, { recursive: true, force: true });
   });
+  it('starts again a daemon that died (kill -9), ovsdb-server or ovs-vswitchd, and Node local is Ready again (QA-117: the switch stayed down until restarted by hand)', async () => {
+    v = await startTestVnetd({ chassis: true, localOvs: true, localOvsNetns: netns });
+    const local = v.localOvs!;
+    const ready = async () => (await v!.objects.get<HypervisorNode>(NODES, undefined, 'local'))?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    await eventually(ready, 15_000);
+    for (const i of [0, 1]) {
+      const old = local.pids[i]!;
+      process.kill(old, 'SIGKILL');
+      await eventually(async () => local.pids[i] !== old && pidAlive(local.pids[i]!), 15_000, 100);
+      await eventually(ready, 20_000, 100);
+    }
+    expect(local.pids.every(pidAlive)).toBe(true);
+    await v.close();
+    v = undefined;
+  }, 90_000);
 });
