@@ -149,6 +149,10 @@ describe('NodeTables', () => {
     // D (tap5) is a backend of the VIP: its own connections to it (hairpins among them) stay with OVS.
     expect(f.get('tap5')!.get(FilterMap.Vip)).toEqual(new Set());
     expect(f.get('tap3')!.get(FilterMap.Vip)).toEqual(new Set()); // another network
+    // A backend that tap6 holds only by a CIDR pair answers through OVS (its NIC's filter takes exact sources only): the VIP is OVS's on this node (QA-122).
+    const viaPrefix = { ...t, ports: t.ports.map((p) => (p.id === 6 ? { ...p, sources: [...p.sources, { mac: E, ip: '10.0.1.8/29' }] } : p)), vips: [{ network: 200, proto: 'TCP' as const, vip: '10.0.1.200', port: 80, backends: [{ ip: '10.0.1.12', port: 8080, weight: 1, mac: E }] }] };
+    expect(isConntrackVip(viaPrefix, viaPrefix.vips[0]!)).toBe(false);
+    expect(isConntrackVip({ ...viaPrefix, vips: [{ ...viaPrefix.vips[0]!, backends: [{ ip: '10.0.1.5', port: 8080, weight: 1, mac: E }] }] }, { ...viaPrefix.vips[0]!, backends: [{ ip: '10.0.1.5', port: 8080, weight: 1, mac: E }] })).toBe(true);
     // So does a port whose CIDR pair covers a backend: its connections from its first address may be dealt to itself (QA-113 F3).
     const covering = { ...t, ports: t.ports.map((p) => (p.id === 6 ? { ...p, sources: [...p.sources, { mac: E, ip: '10.0.1.12/30' }] } : p)) };
     expect(new Map(interfaceFilters(covering).map((x) => [x.ifname, x.keys])).get('tap6')!.get(FilterMap.Vip)).toEqual(new Set());

@@ -197,11 +197,44 @@ const conntrackCapable = (v: NodeTablesVip): boolean => isIPv4(v.vip);
  * backend that gets new connections reachable by the tables (a MAC entry in the network),
  * since a SYN it cannot deliver would be lost (a frame handed over cannot go back to OVS).
  */
-export function isConntrackVip(t: NodeTables, v: NodeTablesVip, macsByNetwork = knownMacs(t)): boolean {
+export function isConntrackVip(t: NodeTables, v: NodeTablesVip, macsByNetwork = knownMacs(t), replies = secureSources(t)): boolean {
   if (!conntrackCapable(v)) return false;
   const known = macsByNetwork.get(v.network) ?? new Set<string>();
   const active = v.backends.filter((b) => b.weight > 0);
-  return active.length > 0 && active.every((b) => b.mac !== undefined && isIPv4(b.ip) && known.has(b.mac.toLowerCase()));
+  return active.length > 0 && active.every((b) => b.mac !== undefined && isIPv4(b.ip) && known.has(b.mac.toLowerCase()) && repliesTaken(replies, v.network, b.mac, b.ip));
+}
+
+/**
+ * A local backend behind port security answers from an address its NIC's filter lets the
+ * fast path take: an exact source of its port. One it holds only by a CIDR pair (a prefix,
+ * which the filter's exact keys cannot hold) answers through OVS, which cannot undo a DNAT
+ * it never saw: the VIP's connections stay with OVS on this node (QA-122: clients on the
+ * backend's node got answers from the backend's address, 25 of 40 failed).
+ */
+function repliesTaken(r: SecureSources, network: number, mac: string, ip: string): boolean {
+  const key = `${network}|${mac.toLowerCase()}`;
+  return !r.secured.has(key) || r.exact.has(`${key}|${ip}`);
+}
+
+interface SecureSources {
+  /** network|mac of local ports with port security (their own MACs and pairs'). */
+  secured: Set<string>;
+  /** network|mac|ip of their exact IPv4 sources. */
+  exact: Set<string>;
+}
+
+function secureSources(t: NodeTables): SecureSources {
+  const r: SecureSources = { secured: new Set(), exact: new Set() };
+  for (const p of t.ports) {
+    if (!p.portSecurity) continue;
+    r.secured.add(`${p.network}|${p.mac.toLowerCase()}`);
+    for (const src of p.sources) {
+      const key = `${p.network}|${src.mac.toLowerCase()}`;
+      r.secured.add(key);
+      if (isIPv4(src.ip)) r.exact.add(`${key}|${src.ip}`);
+    }
+  }
+  return r;
 }
 
 /** The MACs the tables deliver, by network (lower case). */
@@ -237,9 +270,10 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
   const out: InterfaceFilters[] = [];
   // A network that only just became load-balanced: its VIPs' SYNs stay with OVS a while (NodeRunner, VIP_SETTLE_MS).
   const macs = knownMacs(t);
+  const replies = secureSources(t);
   const ctVips = new Map<number, NodeTablesVip[]>();
   for (const v of t.vips) {
-    if (!isConntrackVip(t, v, macs) || settling.has(v.network)) continue;
+    if (!isConntrackVip(t, v, macs, replies) || settling.has(v.network)) continue;
     const l = ctVips.get(v.network);
     if (l) l.push(v);
     else ctVips.set(v.network, [v]);

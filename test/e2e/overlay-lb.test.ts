@@ -687,6 +687,36 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/pair`);
   }, 120_000);
 
+  it('a backend held by a CIDR pair answers clients on its own hypervisor and elsewhere, from the VIP, whichever datapath deals them (QA-122)', async () => {
+    const ns = 'cp-lb';
+    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.46.0.0/24' }] } });
+    // cp1 holds 10.46.0.200/29 by an allowed pair; .201 in it is a backend.
+    const cp1 = await api.vmFor(fixture.bed(), ns, 'net', 'cp1', 'hv1', { vmName: 'lbcp1', spec: { allowedAddressPairs: [{ ip: '10.46.0.200/29' }] } });
+    await cp1.vm.exec(['ip', 'addr', 'add', '10.46.0.201/24', 'dev', cp1.vm.iface]);
+    const cp2 = await vmFor(ns, 'net', 'cp2', 'hv2');
+    const [near, far] = [await vmFor(ns, 'net', 'cpn', 'hv1'), await vmFor(ns, 'net', 'cpf', 'hv2')];
+    await Promise.all([cp1, cp2].map((b) => startServer(b.vm, b.port.metadata.name)));
+    const t0 = performance.now();
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'cidr' },
+      spec: { network: 'net', listeners: [{ protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ ip: '10.46.0.201' }, { port: 'cp2' }] },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'cidr');
+    const vip = lb.spec!.vip!;
+    // With the fast path on, its VIPs settle on OVS first (VIP_SETTLE_MS): then it would deal them.
+    if (process.env.VNETD_FASTPATH === '1') await new Promise((r) => setTimeout(r, Math.max(0, VIP_SETTLE_MS + 500 - (performance.now() - t0))));
+    for (const client of [near, far]) {
+      const got = await connections(client.vm, vip, 40, 45300);
+      log(`CIDR pair backend: 40 connections from ${client.port.metadata.name} (${client.vm.hypervisor.name}) to ${vip}: ${JSON.stringify(tally(got.map((c) => c.name)))}`);
+      // Before, with the fast path on: the ones dealt to 10.46.0.201 from hv1 got its answers from 10.46.0.201 itself, and failed.
+      expect(got.filter((c) => !c.name)).toEqual([]);
+      expect(new Set(got.map((c) => c.peer))).toEqual(new Set([vip]));
+      expect(new Set(got.map((c) => c.name))).toEqual(new Set(['cp1', 'cp2']));
+    }
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/cidr`);
+  }, 120_000);
+
   it('a VIP with six backends gets a 512-slot table: every connection reaches the backend its 5-tuple hashes to in OVS\'s table, whichever datapath deals it; removing two keeps the size, and only their connections move', async () => {
     const ns = 'w-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
