@@ -473,6 +473,19 @@ static __always_inline int tunnel_frame_is_ours(void *data, void *end)
 	return !bpf_map_lookup_elem(&vfp_lbnet, &k.vni) || !from_backend(inner, end, k.vni);
 }
 
+/* The vfp_conn key of an IPv4 packet whose ports are at l4 (checked by the caller); tun: the
+ * tunnel header of an inner frame (its VNI is part of the key), or NULL. */
+static __always_inline void conn_key_of(struct vfp_conn_key *k, struct iphdr *ip, __u8 *l4, __u8 *tun)
+{
+	k->saddr = ip->saddr;
+	k->daddr = ip->daddr;
+	__builtin_memcpy(&k->sport, l4, 2);
+	__builtin_memcpy(&k->dport, l4 + 2, 2);
+	k->proto = ip->protocol;
+	if (tun)
+		__builtin_memcpy(k->vni, tun + 4, 3);
+}
+
 /* Whether a TCP or UDP fragment (ip: its IPv4 header; tun: as conn_is_ours) is the fast
  * path's: a first fragment of a connection's reverse direction (a backend's reply, which the
  * classifier rewrites to come from the VIP), or a later fragment of a datagram whose first
@@ -505,13 +518,7 @@ static __always_inline int frag_is_ours(struct iphdr *ip, void *end, __u8 *tun)
 		return 0; /* a later fragment of it was passed already */
 	l4 = (void *)ip + ip->ihl * 4;
 	if ((void *)(l4 + 4) <= end) {
-		k.saddr = ip->saddr;
-		k.daddr = ip->daddr;
-		__builtin_memcpy(&k.sport, l4, 2);
-		__builtin_memcpy(&k.dport, l4 + 2, 2);
-		k.proto = ip->protocol;
-		if (tun)
-			__builtin_memcpy(k.vni, tun + 4, 3);
+		conn_key_of(&k, ip, l4, tun);
 		cv = bpf_map_lookup_elem(&vfp_conn, &k);
 		fv.ours = cv && cv->reverse && !(cv->flags & VFP_CONN_PASS);
 	}
@@ -547,13 +554,7 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int he
 	l4 = (void *)ip + ip->ihl * 4;
 	if ((void *)(l4 + 8) > end || (ip->protocol == IPPROTO_TCP && (void *)(l4 + 20) > end)) /* ports; TCP's header */
 		return 0;
-	k.saddr = ip->saddr;
-	k.daddr = ip->daddr;
-	__builtin_memcpy(&k.sport, l4, 2);
-	__builtin_memcpy(&k.dport, l4 + 2, 2);
-	k.proto = ip->protocol;
-	if (tun)
-		__builtin_memcpy(k.vni, tun + 4, 3);
+	conn_key_of(&k, ip, l4, tun);
 	cv = bpf_map_lookup_elem(&vfp_conn, &k);
 	if (cv)
 		return !held || !(cv->flags & VFP_CONN_PASS);

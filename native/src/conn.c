@@ -443,6 +443,21 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 	nat->port = e->nat_port;
 }
 
+/* A reply of connection e (its reverse entry): back from the VIP's address and port. */
+static int reverse_nat(struct vfp_ctx *ctx, struct vfp_lru_ent *e, const struct vfp_pkt *p, uint32_t at, uint64_t *c,
+		       struct vfp_nat *nat)
+{
+	if (p->proto == 6)
+		note_end(ctx, e, p->tcp_flags, c);
+	c[VFP_C_NAT_REVERSE]++;
+	nat->kind = VFP_NAT_REVERSE;
+	nat->at = at;
+	nat->pk = *p;
+	memcpy(nat->addr, e->nat_addr, 16);
+	nat->port = e->nat_port;
+	return 1;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -525,15 +540,7 @@ static int frag_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f,
 	memcpy(&fe->id, ip + 4, 2);
 	fe->proto = ip[9];
 	memcpy(fe->vip, e->nat_addr + 12, 4);
-	if (p->proto == 6)
-		note_end(ctx, e, p->tcp_flags, c);
-	c[VFP_C_NAT_REVERSE]++;
-	nat->kind = VFP_NAT_REVERSE;
-	nat->at = at;
-	nat->pk = *p;
-	memcpy(nat->addr, e->nat_addr, 16);
-	nat->port = e->nat_port;
-	return 1;
+	return reverse_nat(ctx, e, p, at, c, nat);
 }
 
 int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p, uint32_t at,
@@ -550,15 +557,7 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, co
 	e = entry_of(ctx, network, p, VFP_LRU_REVERSE);
 	if (!e || !e->ct)
 		return 0;
-	if (p->proto == 6)
-		note_end(ctx, e, p->tcp_flags, c);
-	c[VFP_C_NAT_REVERSE]++;
-	nat->kind = VFP_NAT_REVERSE;
-	nat->at = at;
-	nat->pk = *p;
-	memcpy(nat->addr, e->nat_addr, 16);
-	nat->port = e->nat_port;
-	return 1;
+	return reverse_nat(ctx, e, p, at, c, nat);
 }
 
 /* Room a passthrough connection may take: unused, a closed connection's or another
