@@ -245,6 +245,10 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   const active = activeBackends(lb);
   const registerOf = backendRegisterValues(active);
   const slots = slotCountOf(lb);
+  // Fragments (QA-116 F1): dealt by the client address, the one thing every fragment of a
+  // datagram has to hash; taken only where the VIP's UDP listeners share a target port.
+  const fragmentPort = fragmentTarget(lb);
+  const byClient: Action = { type: 'multipath', fields: 'nw_src', basis: 0, algorithm: 'modulo_n', nLinks: slots, arg: 0, dst: LbSlotField.sub };
   for (const l of lb.listeners) {
     const { proto, dst } = L4[l.protocol];
     const listener: KnownOxm[] = [ip, { field: 'ip_proto', value: proto }, vip, { field: dst, value: l.port } as KnownOxm];
@@ -270,8 +274,8 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     // back from the DNAT, the tuple still says VIP and the packet no longer does.
     // Only where the rest of the datagram is taken too (fragmentTarget): a first fragment alone
     // would wait in OVS's reassembly for its timeout.
-    const firstFragment: KnownOxm[] | undefined = l.protocol === 'UDP' && fragmentTarget(lb) !== undefined ? [ip, { field: 'ip_proto', value: proto }, vip, FIRST_FRAGMENT, { field: 'ct_nw_proto', value: proto }, { field: 'ct_tp_dst', value: l.port }] : undefined;
-    if (firstFragment) flows.push(flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...firstFragment], [{ ...pick, fields: 'nw_src' }], TABLES.LbSlot));
+    const firstFragment: KnownOxm[] | undefined = l.protocol === 'UDP' && fragmentPort !== undefined ? [ip, { field: 'ip_proto', value: proto }, vip, FIRST_FRAGMENT, { field: 'ct_nw_proto', value: proto }, { field: 'ct_tp_dst', value: l.port }] : undefined;
+    if (firstFragment) flows.push(flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...firstFragment], [byClient], TABLES.LbSlot));
     // Commit records the DNAT for the rest of the connection and its replies; back in
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
     for (const b of active) {
@@ -281,7 +285,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
       if (firstFragment) flows.push(flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...firstFragment, backend], dnat));
     }
   }
-  if (active.length) flows.push(...laterFragmentFlows(lb, inNet, ip, trackedNew, active, registerOf, zone, slots));
+  if (active.length && fragmentPort !== undefined) flows.push(...laterFragmentFlows({ inNet, ip, vip, v6, trackedNew, zone, byClient }, fragmentPort, active, registerOf));
   if (active.length) {
     slotsOf(active, slots).forEach((i, s) => {
       flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ip, vip, matchField(LbSlotField, s)], [loadField(LbBackendField, registerOf.get(active[i]!.ip)!)], TABLES.LbDnat));
@@ -396,18 +400,19 @@ const LATER_FRAGMENT = { field: 'ip_frag', value: 3 } as KnownOxm;
  * reassembled datagram, which the listener's own flow takes; these then match nothing.)
  * 1 LbNat flow and 1 LbDnat flow per active backend.
  */
-function laterFragmentFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, trackedNew: KnownOxm, active: readonly LbBackendModel[], registerOf: ReadonlyMap<string, number>, zone: number, slots: number): DesiredFlow[] {
-  const target = fragmentTarget(lb);
-  if (target === undefined) return [];
-  const v6 = lb.vip.includes(':');
+function laterFragmentFlows(
+  f: { inNet: KnownOxm; ip: KnownOxm; vip: KnownOxm; v6: boolean; trackedNew: KnownOxm; zone: number; byClient: Action },
+  target: number,
+  active: readonly LbBackendModel[],
+  registerOf: ReadonlyMap<string, number>,
+): DesiredFlow[] {
   // An IPv6 later fragment's protocol is the fragment header's (44) as OVS reads it: it has
   // no UDP header to tell it by, so any later fragment of a new connection to the VIP (a TCP
   // or SCTP one's first fragment is never taken, so its datagram never completes).
-  const later: KnownOxm[] = [ip, ...(v6 ? [] : [{ field: 'ip_proto', value: IP_PROTO.UDP } as KnownOxm]), { field: v6 ? 'ipv6_dst' : 'ipv4_dst', value: lb.vip } as KnownOxm, LATER_FRAGMENT];
-  const pick: Action = { type: 'multipath', fields: 'nw_src', basis: 0, algorithm: 'modulo_n', nLinks: slots, arg: 0, dst: LbSlotField.sub };
+  const later: KnownOxm[] = [f.ip, ...(f.v6 ? [] : [{ field: 'ip_proto', value: IP_PROTO.UDP } as KnownOxm]), f.vip, LATER_FRAGMENT];
   return [
-    flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...later], [pick], TABLES.LbSlot),
-    ...active.map((b) => flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...later, matchField(LbBackendField, registerOf.get(b.ip)!)], [dnatTo(b.ip, target, zone)])),
+    flow(TABLES.LbNat, Priority.Specific + 2, [f.inNet, f.trackedNew, ...later], [f.byClient], TABLES.LbSlot),
+    ...active.map((b) => flow(TABLES.LbDnat, Priority.Normal, [f.inNet, f.trackedNew, ...later, matchField(LbBackendField, registerOf.get(b.ip)!)], [dnatTo(b.ip, target, f.zone)])),
   ];
 }
 
@@ -475,7 +480,7 @@ function hairpinFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, zone
         { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },
       ]),
     );
-    out.push(...peerHairpinFlows(lb, b, { inNet, ip, zone, v6, toLbMac }, seen));
+    out.push(...peerHairpinFlows(lb, b, { inNet, ip, zone, src, dst, toLbMac }, seen));
   }
   return out;
 }
@@ -493,8 +498,13 @@ function hairpinFlows(lb: LoadBalancerModel, inNet: KnownOxm, ip: KnownOxm, zone
  * backend's own three flows, which they would only repeat where a prefix covers b. Three
  * flows per other address; none for a port with one address of the VIP's family.
  */
-function peerHairpinFlows(lb: LoadBalancerModel, b: LbBackendModel, f: { inNet: KnownOxm; ip: KnownOxm; zone: number; v6: boolean; toLbMac: KnownOxm }, seen: Set<string>): DesiredFlow[] {
-  const [src, dst] = f.v6 ? (['ipv6_src', 'ipv6_dst'] as const) : (['ipv4_src', 'ipv4_dst'] as const);
+function peerHairpinFlows(
+  lb: LoadBalancerModel,
+  b: LbBackendModel,
+  f: { inNet: KnownOxm; ip: KnownOxm; zone: number; src: 'ipv4_src' | 'ipv6_src'; dst: 'ipv4_dst' | 'ipv6_dst'; toLbMac: KnownOxm },
+  seen: Set<string>,
+): DesiredFlow[] {
+  const { src, dst } = f;
   const out: DesiredFlow[] = [];
   // Each flow once: backends of one port list each other, and the way back to a is the same
   // flow for every backend its port sends from one MAC.
