@@ -11,7 +11,7 @@ import type { BackendStatus, LoadBalancer, VirtualPort } from '../../src/resourc
 import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
-import { G, overlayApi, overlayBed, startNamedServer } from './overlay-support';
+import { G, overlayApi, overlayBed, startNamedServer, udpAnswers } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[overlay-lb-ipv6] ${line}\n`);
@@ -139,11 +139,9 @@ describeOvs('overlay: load balancer with an IPv6 VIP', () => {
       spec: { network: 'frag', vip, listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: backends.map((b) => ({ port: b.port.metadata.name })) },
     });
     await waitReady(NS, 'loadbalancers', 'dns6', 30_000);
-    const BIG = `const d=require('dgram');const [vip,base,n,size]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
-for(let i=0;i<n;i++){const s=d.createSocket('udp6');let done=false;const fin=(name,from)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('',''),3000);s.on('message',(m,r)=>fin(m.toString(),r.address));s.on('error',()=>fin('',''));s.bind(base+i,()=>s.send(Buffer.alloc(size,120),53,vip))}`;
     for (const client of [c1, c2]) {
       const got = await eventually(async () => {
-        const g = JSON.parse(await client.vm.exec([process.execPath, '-e', BIG, vip, '47600', '10', '3000'])) as Array<{ name: string; from: string }>;
+        const g = await udpAnswers(client.vm, vip, 53, 47600, 10, { size: 3000, waitMs: 3000 });
         return g.every((x) => x.name) ? g : undefined;
       }, 10_000, 200).catch(() => undefined);
       log(`fragmented UDP: 10 datagrams of 3000 bytes from ${client.port.metadata.name} to [${vip}]:53: ${got ? JSON.stringify(tally(got.map((g) => g.name))) : 'not all answered'}`);

@@ -569,8 +569,7 @@ function done(){console.log(JSON.stringify(out))}`;
 
   it('a UDP request too big for one frame (fragmented) reaches a backend through the VIP and is answered from it (QA-116 F1)', async () => {
     const ns = 'fr-lb';
-    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
-    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.44.0.0/24' }] } });
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.44.0.0/24' }] });
     const [f1, f2, fc, fd] = [await vmFor(ns, 'net', 'f1', 'hv1'), await vmFor(ns, 'net', 'f2', 'hv2'), await vmFor(ns, 'net', 'fc', 'hv1'), await vmFor(ns, 'net', 'fd', 'hv2')];
     await Promise.all([f1, f2].map((b) => startServer(b.vm, b.port.metadata.name)));
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
@@ -580,10 +579,8 @@ function done(){console.log(JSON.stringify(out))}`;
     await waitReady(ns, 'loadbalancers', 'big');
     const vip = lb.spec!.vip!;
     // 3000 bytes from each of 20 source ports: three fragments each on the VMs' 1450-byte MTU.
-    const BIG = `const d=require('dgram');const [vip,base,n,size]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
-for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(name,from)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('',''),3000);s.on('message',(m,r)=>fin(m.toString(),r.address));s.on('error',()=>fin('',''));s.bind(base+i,()=>s.send(Buffer.alloc(size,120),53,vip))}`;
     for (const client of [fc, fd]) {
-      const got = JSON.parse(await client.vm.exec([process.execPath, '-e', BIG, vip, '47500', '20', '3000'])) as Array<{ name: string; from: string }>;
+      const got = await udpAnswers(client.vm, vip, 53, 47500, 20, { size: 3000, waitMs: 3000 });
       const dist = tally(got.map((g) => g.name));
       log(`fragmented UDP: 20 datagrams of 3000 bytes from ${client.port.metadata.name} (${client.vm.hypervisor.name}) to ${vip}:53: ${JSON.stringify(dist)}, answered from ${JSON.stringify([...new Set(got.map((g) => g.from))])}`);
       // Before: none answered (the listener matched the UDP port, which OVS looks no fragment up with).
@@ -592,7 +589,7 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
       // Fragments are dealt by the client's address (a later fragment has no ports): one backend per client.
       expect(Object.keys(dist)).toHaveLength(1);
       // Small datagrams from the same source ports keep their backend (the conntrack entries).
-      const again = JSON.parse(await client.vm.exec([process.execPath, '-e', BIG, vip, '47500', '20', '100'])) as Array<{ name: string; from: string }>;
+      const again = await udpAnswers(client.vm, vip, 53, 47500, 20, { size: 100, waitMs: 3000 });
       expect(again.map((g) => g.name)).toEqual(got.map((g) => g.name));
     }
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/big`);
@@ -600,8 +597,7 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
 
   it('a UDP reply too big for one frame (fragmented) comes from the VIP, to clients on both nodes, from local and remote backends (QA-116 F2)', async () => {
     const ns = 'fq-lb';
-    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
-    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.45.0.0/24' }] } });
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.45.0.0/24' }] });
     const [q1, q2, qc, qd] = [await vmFor(ns, 'net', 'q1', 'hv1'), await vmFor(ns, 'net', 'q2', 'hv2'), await vmFor(ns, 'net', 'qc', 'hv1'), await vmFor(ns, 'net', 'qd', 'hv2')];
     // Backends answering each datagram with as many bytes as it asks for (its name first): 3000
     // bytes are three fragments on the VMs' 1450-byte MTU.
@@ -658,8 +654,7 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
 
   it('hairpin from another address: a VM reaching a VIP whose backend is its allowed pair is answered by itself, from the VIP (QA-113 F3)', async () => {
     const ns = 'hp-lb';
-    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
-    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.43.0.0/24' }] } });
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.43.0.0/24' }] });
     // hp1 holds 10.43.0.200 by an allowed pair (as a keepalived or container address); its connections leave from its own address.
     const pairIp = '10.43.0.200';
     const hp1 = await api.vmFor(fixture.bed(), ns, 'net', 'hp1', 'hv1', { vmName: 'lbhp1', spec: { allowedAddressPairs: [{ ip: pairIp }] } });
@@ -689,8 +684,7 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
 
   it('a backend held by a CIDR pair answers clients on its own hypervisor and elsewhere, from the VIP, whichever datapath deals them (QA-122)', async () => {
     const ns = 'cp-lb';
-    await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
-    await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.46.0.0/24' }] } });
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.46.0.0/24' }] });
     // cp1 holds 10.46.0.200/29 by an allowed pair; .201 in it is a backend.
     const cp1 = await api.vmFor(fixture.bed(), ns, 'net', 'cp1', 'hv1', { vmName: 'lbcp1', spec: { allowedAddressPairs: [{ ip: '10.46.0.200/29' }] } });
     await cp1.vm.exec(['ip', 'addr', 'add', '10.46.0.201/24', 'dev', cp1.vm.iface]);

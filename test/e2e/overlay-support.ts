@@ -126,15 +126,16 @@ require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data
 
 /**
  * UDP clients from fixed source ports base..base+count-1 (DNS resolvers, syslog), one datagram
- * each to vip:port; prints per source port the answer ("" when none came within 2 s) and the
- * address it came from.
+ * each to vip:port ("q", or `size` bytes: more than the VMs' MTU is a fragmented datagram),
+ * over IPv6 to an IPv6 vip; prints per source port the answer ("" when none came within
+ * `wait` ms, default 2 s) and the address it came from.
  */
-const UDP_CLIENTS = `const d=require('dgram');const [vip,port,base,n]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
-for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(name,from)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('',''),2000);s.on('message',(m,r)=>fin(m.toString(),r.address));s.on('error',()=>fin('',''));s.bind(base+i,()=>s.send('q',port,vip))}`;
+const UDP_CLIENTS = `const d=require('dgram');const [vip,port,base,n,size,wait]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
+for(let i=0;i<n;i++){const s=d.createSocket(vip.includes(':')?'udp6':'udp4');let done=false;const fin=(name,from)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('',''),wait||2000);s.on('message',(m,r)=>fin(m.toString(),r.address));s.on('error',()=>fin('',''));s.bind(base+i,()=>s.send(size?Buffer.alloc(size,120):'q',port,vip))}`;
 
 /** What each of `count` UDP clients (source ports from `base`) got back from vip:port. */
-export async function udpAnswers(vm: Vm, vip: string, port: number, base: number, count: number): Promise<Array<{ name: string; from: string }>> {
-  return JSON.parse(await vm.exec([process.execPath, '-e', UDP_CLIENTS, vip, String(port), String(base), String(count)])) as Array<{ name: string; from: string }>;
+export async function udpAnswers(vm: Vm, vip: string, port: number, base: number, count: number, o: { size?: number; waitMs?: number } = {}): Promise<Array<{ name: string; from: string }>> {
+  return JSON.parse(await vm.exec([process.execPath, '-e', UDP_CLIENTS, vip, String(port), String(base), String(count), String(o.size ?? 0), String(o.waitMs ?? 0)])) as Array<{ name: string; from: string }>;
 }
 
 /** NAMED_SERVER in vm's netns, kept in `track` (ended by the file's afterAll), once it listens. */
