@@ -285,8 +285,8 @@ export class NodeSession {
    * transaction failures (the caller retries with backoff).
    */
   async ensureLayout(spec: NodeSpec): Promise<LayoutOutcome> {
-    const ovs = this.openVSwitch();
-    if (!ovs) return { ready: false, reason: 'NoOpenVSwitchRow', message: 'the database has no Open_vSwitch row (run ovs-vsctl --no-wait init)' };
+    const ovs = this.openVSwitch() ?? (await this.initialise());
+    if (!ovs) return { ready: false, reason: 'NoOpenVSwitchRow', message: 'the database has no Open_vSwitch row and vnetd could not create one (run ovs-vsctl --no-wait init)' };
     const layout = desiredLayout({
       nodeName: this.opts.node,
       spec,
@@ -321,6 +321,26 @@ export class NodeSession {
       p = plan();
     }
     return this.readiness(p.conflicts, layout.layout.notes, layout.layout.datapathType);
+  }
+
+  /**
+   * Creates the Open_vSwitch row of a database that has none, as `ovs-vsctl init` does: an
+   * ovsdb-server restarted on an empty database (its file lost or recreated) would otherwise
+   * leave the hypervisor without br-int, and its VMs cut off, until someone ran it by hand
+   * (QA-117 F5). The table holds at most one row, and the insert waits on it being empty, so
+   * another writer's init at the same moment fails this one harmlessly. Waits for
+   * ovs-vswitchd to fill in its datapath types, which the layout needs.
+   */
+  private async initialise(): Promise<OpenVSwitch | undefined> {
+    const ops = this.client.ops;
+    try {
+      await this.client.transact(ops.wait('Open_vSwitch', [], { columns: [], until: '==', rows: [], timeout: 0 }), ops.insert('Open_vSwitch', {}));
+      this.log.warn({ event: 'chassis.initialised' }, 'the database had no Open_vSwitch row (an empty database): created it, as ovs-vsctl init does');
+    } catch (e) {
+      if (!failedFirstWait(e)) throw e;
+    }
+    await this.waitForCache(() => (this.openVSwitch()?.datapath_types.length ?? 0) > 0, 3000);
+    return this.openVSwitch();
   }
 
   /** Records the node's name in the Open_vSwitch row, as a claim does (for a process that never claims). */
