@@ -147,19 +147,19 @@ const RESTART_MAX_MS = 60_000;
  */
 function supervise(o: { pids: number[]; log: Logger; dir: string; start: Record<OvsDaemon, () => Promise<number | undefined>> }): NodeJS.Timeout {
   const order: OvsDaemon[] = ['ovsdb-server', 'ovs-vswitchd'];
-  const wait = new Map<OvsDaemon, number>(order.map((d) => [d, RESTART_MIN_MS]));
-  const notBefore = new Map<OvsDaemon, number>();
-  const startedAt = new Map<OvsDaemon, number>(order.map((d) => [d, Date.now()]));
+  /** Per daemon: when it was last started, the wait before its next start, and the earliest time for it. */
+  const restarts = new Map(order.map((d) => [d, { startedAt: Date.now(), wait: RESTART_MIN_MS, notBefore: 0 }]));
   let busy = false;
   const timer = setInterval(() => {
     if (busy || o.pids.length !== order.length) return;
     const dead = order.findIndex((_, i) => !pidAlive(o.pids[i]!));
     if (dead < 0) return;
     const d = order[dead]!;
+    const r = restarts.get(d)!;
     const now = Date.now();
-    if ((notBefore.get(d) ?? 0) > now) return;
+    if (r.notBefore > now) return;
     // One that ran a good while died once, not in a loop: the shortest wait again.
-    if (now - startedAt.get(d)! > RESTART_MAX_MS) wait.set(d, RESTART_MIN_MS);
+    if (now - r.startedAt > RESTART_MAX_MS) r.wait = RESTART_MIN_MS;
     busy = true;
     o.log.warn({ event: 'local-ovs.daemon_died', daemon: d, pid: o.pids[dead], dir: o.dir }, `local Open vSwitch: ${d} (pid ${o.pids[dead]}) is gone; starting it again`);
     void o.start[d]()
@@ -169,10 +169,9 @@ function supervise(o: { pids: number[]; log: Logger; dir: string; start: Record<
       })
       .catch((err: unknown) => o.log.error({ event: 'local-ovs.restart_failed', daemon: d, err }, `local Open vSwitch: ${d} did not start again`))
       .finally(() => {
-        startedAt.set(d, Date.now());
-        const w = wait.get(d)!;
-        notBefore.set(d, Date.now() + w);
-        wait.set(d, Math.min(RESTART_MAX_MS, w * 2));
+        r.startedAt = Date.now();
+        r.notBefore = r.startedAt + r.wait;
+        r.wait = Math.min(RESTART_MAX_MS, r.wait * 2);
         busy = false;
       });
   }, SUPERVISE_MS);
