@@ -10,7 +10,7 @@
  *                  3 = VM-facing, filtered: unicast to a MAC of the port's network
  *                      (vfp_cfg.net) in vfp_dst, not its own (vfp_cfg.mac), and with
  *                      VFP_CFG_PORT_SECURITY only IPv4 whose (source MAC, source IP)
- *                      is in vfp_src, or IPv6 TCP, UDP or ICMPv6 other than neighbour
+ *                      is in vfp_src (a VIP connection's: its VFP_SRC_CONN key), or IPv6 TCP, UDP or ICMPv6 other than neighbour
  *                      discovery whose (source MAC, source IPv6) is in vfp_src6,
  *                  4 = underlay, filtered: VXLAN/GENEVE whose (VNI, inner destination
  *                      MAC) is in vfp_inner (in a network of vfp_lbnet, unless it comes
@@ -56,9 +56,20 @@ struct vfp_cfg {
 /* Keys of the filter maps (layouts mirrored in native/src/xsk.c and src/fastpath). */
 struct vfp_src_key {
 	__u8 mac[6];
-	__u16 pad;
+	__u16 kind; /* 0: the port may send from it; VFP_SRC_CONN: and open VIP connections from it */
 	__u32 ip; /* network order */
 };
+
+/*
+ * A source a VIP connection may come from: one whose MAC the tables deliver to this port, so
+ * that the connection's replies, which the fast path rewrites and switches by the client's
+ * MAC, can reach it. A pair MAC several ports declare (VRRP peers) has no one place in the
+ * tables (OVS sends its frames to every holder): a connection dealt from it had every reply
+ * dropped as a MAC miss (QA-122 F7: 0 of 40 answered). Its VIP traffic stays with OVS, which
+ * deals and un-DNATs it and delivers the replies to every holder; its other traffic, whose
+ * replies go to OVS anyway (the MAC is in no vfp_dst or vfp_inner key), stays here.
+ */
+#define VFP_SRC_CONN 1
 
 struct vfp_src6_key {
 	__u8 mac[6];
@@ -578,7 +589,8 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int he
 	return bpf_map_lookup_elem(&vfp_vip, &vk) != NULL;
 }
 
-/* VM-facing: conntrack VIP traffic, with port security's (MAC, IPv4) check when on. */
+/* VM-facing: conntrack VIP traffic, with port security's (MAC, IPv4) check when on: a
+ * source whose replies the tables deliver to this port (VFP_SRC_CONN). */
 static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 {
 	struct ethhdr *eth = data;
@@ -591,6 +603,7 @@ static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 	if ((void *)((__u8 *)data + 34) > end)
 		return 0;
 	__builtin_memcpy(sk.mac, eth->h_source, 6);
+	sk.kind = VFP_SRC_CONN;
 	__builtin_memcpy(&sk.ip, (__u8 *)data + 26, 4);
 	return bpf_map_lookup_elem(&vfp_src, &sk) != NULL;
 }

@@ -360,7 +360,7 @@ int vfp_runner_remove(struct vfp_runner *r, uint32_t port);
  * idle waits a command's wake-up ended. */
 uint32_t vfp_runner_cmd_stats(const struct vfp_runner *r, uint64_t *out, uint32_t n);
 /* Filter maps of the interface with fast-path port id `port`: map 1 = vfp_src (key 12
- * bytes), 2 = vfp_inner (12), 3 = vfp_vip (8), 4 = vfp_src6 (24: MAC, 2 pad bytes, IPv6
+ * bytes: MAC, u16 kind in host order, 1 for a source VIP connections may come from, IPv4), 2 = vfp_inner (12), 3 = vfp_vip (8), 4 = vfp_src6 (24: MAC, 2 pad bytes, IPv6
  * address), 5 = vfp_target (20), 6 = vfp_lbnet (4); 8 = the VM NIC's network tag and own MAC
  * (12: u32 host order, MAC, 2 pad; deleting it clears the tag if it is still that one). The
  * node's own maps, shared by its VM NICs' programs (port ignored): 0 = vfp_dst (12: network

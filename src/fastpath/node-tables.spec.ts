@@ -74,7 +74,8 @@ describe('NodeTables', () => {
     // Once per network for the whole node, whatever its number of NICs; each NIC's tag carries its own MAC (not taken).
     expect(f.get(NODE_FILTERS)!.get(FilterMap.Dst)).toEqual(new Set([dstKey(100, A), dstKey(100, B), dstKey(100, C)]));
     expect(f.get('tap3')!.get(FilterMap.Net)).toEqual(new Set([netKey(100, A)]));
-    expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10')]));
+    // Network 100 has a VIP: A (its MAC delivered to tap3) may open connections to it too.
+    expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10'), srcKey(A, '10.0.0.10', true)]));
     expect(f.get('tap4')!.get(FilterMap.Net)).toEqual(new Set([netKey(100, C)]));
     expect(f.get('tap4')!.get(FilterMap.Src)).toEqual(new Set());
     // A network with load balancers stays with OVS (conntrack): nothing taken for it, no tag.
@@ -106,7 +107,7 @@ describe('NodeTables', () => {
     t.ports[0] = { ...t.ports[0]!, sources: [{ mac: A, ip: '10.0.0.10' }, { mac: A, ip: 'fd00::a' }, { mac: A, ip: 'fe80::ff:fe00:a' }, { mac: B, ip: 'fd00::77' }] };
     t.ports[1] = { ...t.ports[1]!, sources: [{ mac: C, ip: 'fd00::c' }] }; // no port security: no keys
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
-    expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10')]));
+    expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10'), srcKey(A, '10.0.0.10', true)]));
     expect(f.get('tap3')!.get(FilterMap.Src6)).toEqual(new Set([src6Key(A, 'fd00::a'), src6Key(A, 'fe80::ff:fe00:a'), src6Key(B, 'fd00::77')]));
     expect(src6Key(A, 'fd00::a')).toBe('02000000000a0000' + 'fd00000000000000000000000000000a');
     expect(f.get('tap4')!.get(FilterMap.Src6)).toEqual(new Set());
@@ -122,6 +123,22 @@ describe('NodeTables', () => {
     expect(isConntrackVip(t, t.vips[0]!)).toBe(true);
     const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
     expect(f.get('eth0')!.get(FilterMap.Target)).toContain(targetKey(200, P, '10.0.1.50', 8080, 6));
+  });
+
+  it('VIP connections only from a source whose MAC the tables deliver to the port: not from a pair MAC several ports share (VRRP, QA-122 F7), whose other traffic is still taken', () => {
+    const V = '00:00:5e:00:01:2f', S = '02:aa:00:00:00:51';
+    const t = tables();
+    // tap3 declares two pairs: V, which another port declares too (the plan gives it no MAC
+    // entry: OVS sends its frames to every holder), and S, which it alone declares.
+    t.ports[0] = { ...t.ports[0]!, sources: [{ mac: A, ip: '10.0.0.10' }, { mac: V, ip: '10.0.0.250' }, { mac: S, ip: '10.0.0.251' }] };
+    t.macs.push({ network: 100, mac: S, to: { kind: 'local', port: 3 } });
+    const f = new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys]));
+    expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(
+      new Set([srcKey(A, '10.0.0.10'), srcKey(A, '10.0.0.10', true), srcKey(V, '10.0.0.250'), srcKey(S, '10.0.0.251'), srcKey(S, '10.0.0.251', true)]),
+    );
+    // A network without an IPv4 VIP the fast path deals: no connection keys at all.
+    const noVips = new Map(interfaceFilters({ ...t, vips: [] }).map((x) => [x.ifname, x.keys]));
+    expect(noVips.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10'), srcKey(V, '10.0.0.250'), srcKey(S, '10.0.0.251')]));
   });
 
   it('conntrack VIPs: SYN (TCP) and flow-opening (UDP) keys on the VM NICs of the VIP\'s network, only when every weighted backend is reachable by the tables', () => {
@@ -145,7 +162,7 @@ describe('NodeTables', () => {
     expect(f.get('tap6')!.get(FilterMap.Vip)).toEqual(new Set([vipKey('10.0.1.200', 80, 6), vipKey('10.0.1.200', 53, 17)]));
     expect(f.get('tap6')!.get(FilterMap.Net)).toEqual(new Set()); // its other traffic stays with OVS
     expect([...f.get(NODE_FILTERS)!.get(FilterMap.Dst)!].some((k) => k.startsWith('c8000000'))).toBe(false);
-    expect(f.get('tap6')!.get(FilterMap.Src)).toEqual(new Set([srcKey(E, '10.0.1.5')])); // port security gates the VIP's SYNs
+    expect(f.get('tap6')!.get(FilterMap.Src)).toEqual(new Set([srcKey(E, '10.0.1.5'), srcKey(E, '10.0.1.5', true)])); // port security gates the VIP's SYNs
     // D (tap5) is a backend of the VIP: its own connections to it (hairpins among them) stay with OVS.
     expect(f.get('tap5')!.get(FilterMap.Vip)).toEqual(new Set());
     expect(f.get('tap3')!.get(FilterMap.Vip)).toEqual(new Set()); // another network
@@ -258,6 +275,8 @@ describe('NodeTables', () => {
     // struct vfp_dst_key (and a NIC's tag): network (host order), MAC, 2 pad bytes.
     expect(dstKey(0x123456, B)).toBe('5634120002000000000b0000');
     expect(srcKey(A, '10.0.0.10')).toBe('02000000000a00000a00000a');
+    // The key of a source VIP connections may come from: kind VFP_SRC_CONN (1, host order).
+    expect(srcKey(A, '10.0.0.10', true)).toBe('02000000000a01000a00000a');
     expect(innerKey(0x123456, A)).toBe('5634120002000000000a0000');
     // struct vfp_target_key: VNI (host order), MAC, port, address (network order), protocol, 3 pad bytes.
     expect(targetKey(0x123456, A, '10.0.0.11', 8080, 6)).toBe('5634120002000000000a1f900a00000b06000000');

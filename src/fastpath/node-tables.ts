@@ -145,8 +145,13 @@ export function dstKey(network: number, mac: string): string {
   return le32(network) + macHex(mac) + '0000';
 }
 export const netKey = dstKey;
-export function srcKey(mac: string, ip: string): string {
-  return macHex(mac) + '0000' + ipv4Hex(ip);
+/**
+ * struct vfp_src_key of bpf/xdp_redirect.c: MAC, kind (u16, host order), IPv4. conn: the
+ * VFP_SRC_CONN key, a source the port's VIP connections may come from (the tables deliver its
+ * MAC to the port, so the connection's replies reach it).
+ */
+export function srcKey(mac: string, ip: string, conn = false): string {
+  return macHex(mac) + (conn ? '0100' : '0000') + ipv4Hex(ip);
 }
 /** struct vfp_src6_key of bpf/xdp_redirect.c: MAC, 2 pad bytes, IPv6 address. */
 export function src6Key(mac: string, ip: string): string {
@@ -288,11 +293,26 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
   // A frame to a VIP address by a port's MAC (a router's) is OVS's, unless a connection's own keys take it.
   for (const n of tagged) for (const vip of guards.get(n)?.vips ?? []) if (isIPv4(vip)) vipAddrs.add(vipAddrKey(n, vip));
   out.push({ ifname: NODE_FILTERS, keys: new Map([[FilterMap.Dst, dst], [FilterMap.VipAddr, vipAddrs]]) });
+  // The MACs the tables deliver to each local port: its own and the pair MACs it alone declares.
+  const deliveredTo = new Set(t.macs.flatMap((m) => (m.to.kind === 'local' ? [`${m.to.port}/${m.mac.toLowerCase()}`] : [])));
+  // Networks whose VIPs the classifier may hold connections of (settling or not: a restart's
+  // adopted connections need their sources' keys at once); only their ports get VIP-connection keys.
+  const connNets = new Set(t.vips.filter(conntrackCapable).map((v) => v.network));
   for (const p of t.ports) {
     // Its network's keys of the node's maps apply to it (not its own MAC); none on a slowOnly port.
     const net = new Set(p.slowOnly ? [] : [netKey(p.network, p.mac)]);
     // Source pairs gate whatever the other keys let in (on a slowOnly port: only VIP connections).
-    const src = new Set(p.portSecurity ? p.sources.filter((s) => isIPv4(s.ip)).map((s) => srcKey(s.mac, s.ip)) : []);
+    // VIP connections (their own keys, VFP_SRC_CONN) only from a source whose MAC the tables
+    // deliver to this port: the fast path switches a connection's replies by the client's MAC,
+    // and a pair MAC several ports share (VRRP) has no one place in its tables, so the replies
+    // of a connection it dealt from one were all lost (QA-122 F7). Those stay with OVS, which
+    // delivers to every holder; the source's other traffic stays here (its replies go to OVS).
+    const src = new Set<string>();
+    for (const s of p.portSecurity ? p.sources : []) {
+      if (!isIPv4(s.ip)) continue;
+      src.add(srcKey(s.mac, s.ip));
+      if (connNets.has(p.network) && deliveredTo.has(`${p.id}/${s.mac.toLowerCase()}`)) src.add(srcKey(s.mac, s.ip, true));
+    }
     const src6 = new Set(p.portSecurity && !ipv6Guarded.has(p.network) ? p.sources.filter((s) => isIPv6(s.ip)).map((s) => src6Key(s.mac, s.ip)) : []);
     // SYNs to the network's conntrack VIPs (the connections' own keys come from the runner),
     // but not to a VIP the port is a backend of: a connection dealt to its own client is a

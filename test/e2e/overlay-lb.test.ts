@@ -711,6 +711,77 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/cidr`);
   }, 120_000);
 
+  it('a VRRP holder sending from a shared pair address (its pair MAC on a macvlan) is answered by VMs on both nodes and through a VIP (QA-122 F7)', async () => {
+    const ns = 'vr-lb';
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.47.0.0/24' }] });
+    // Two VRRP peers declare the same pair (address and virtual MAC); vr1 holds it now.
+    const pair = { ip: '10.47.0.250', mac: '00:00:5e:00:01:2f' };
+    const peer = (name: string, hv: string) => api.vmFor(fixture.bed(), ns, 'net', name, hv, { vmName: `lb${name}`, spec: { allowedAddressPairs: [pair] } });
+    const [vr1] = [await peer('vr1', 'hv1'), await peer('vr2', 'hv2')];
+    const [tn, tf, b1, b2] = [await vmFor(ns, 'net', 'vtn', 'hv1'), await vmFor(ns, 'net', 'vtf', 'hv2'), await vmFor(ns, 'net', 'vb1', 'hv1'), await vmFor(ns, 'net', 'vb2', 'hv2')];
+    await Promise.all([tn, tf, b1, b2].map((b) => startServer(b.vm, b.port.metadata.name)));
+    const t0 = performance.now();
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'vrrp' },
+      spec: { network: 'net', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }, { protocol: 'TCP', port: 80, targetPort: 8080 }], backends: [{ port: 'vb1' }, { port: 'vb2' }] },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'vrrp');
+    const vip = lb.spec!.vip!;
+    // The holder sends from the pair as keepalived's use_vmac does: a macvlan on its NIC with
+    // the virtual MAC and address (checksums in software, as the harness sets its NIC), and
+    // routes that pick it (the address's /32 alone, so the NIC's own subnet route stays).
+    const mv = `${vr1.vm.iface}m`;
+    await vr1.vm.exec(['ip', 'link', 'add', mv, 'link', vr1.vm.iface, 'address', pair.mac, 'type', 'macvlan', 'mode', 'bridge']);
+    await vr1.vm.exec(['ethtool', '-K', mv, 'tx', 'off']);
+    await vr1.vm.exec(['ip', 'addr', 'add', `${pair.ip}/32`, 'dev', mv]);
+    await vr1.vm.exec(['ip', 'link', 'set', mv, 'up']);
+    // Only the macvlan answers for the pair (else the NIC answers ARP for it with its own MAC).
+    await vr1.vm.exec(['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1']);
+    for (const to of [tn, tf]) await vr1.vm.exec(['ip', 'route', 'add', `${to.port.spec!.ips![0]}/32`, 'dev', mv, 'src', pair.ip]);
+    await vr1.vm.exec(['ip', 'route', 'add', `${vip}/32`, 'dev', mv, 'src', pair.ip]);
+    // The peers know the pair's MAC (as after the holder's gratuitous ARP).
+    for (const v of [tn, tf, b1, b2]) await v.vm.exec(['ip', 'neigh', 'replace', pair.ip, 'lladdr', pair.mac, 'dev', v.vm.iface, 'nud', 'permanent']);
+    // With the fast path on, its VIPs settle on OVS first (VIP_SETTLE_MS): then it would deal them.
+    if (process.env.VNETD_FASTPATH === '1') await new Promise((r) => setTimeout(r, Math.max(0, VIP_SETTLE_MS + 500 - (performance.now() - t0))));
+    const fastPathOn = process.env.VNETD_FASTPATH === '1';
+    const dealt = async (): Promise<number> => {
+      const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
+      return Number(metrics.split('\n').find((l) => l.startsWith('vnetd_fastpath_vip_connections_total{') && l.includes('node="hv1"') && l.includes('event="new"'))?.split(' ').pop() ?? 0);
+    };
+    const dealt0 = await dealt();
+    const seen: Record<string, string> = {};
+    for (const [i, to] of [tn, tf].entries()) {
+      const ip = to.port.spec!.ips![0]!;
+      const got = await udpAnswers(vr1.vm, ip, 5353, 47800 + i * 100, 40, { waitMs: 3000 });
+      seen[to.port.metadata.name] = `${got.filter((g) => g.name).length}/40`;
+      log(`VRRP holder (${pair.ip}, ${pair.mac}) to ${to.port.metadata.name} (${to.vm.hypervisor.name}) over UDP: ${JSON.stringify(tally(got.map((g) => g.name)))}`);
+      expect(got.filter((g) => g.name !== to.port.metadata.name || g.from !== ip)).toEqual([]);
+    }
+    const viaVip = await udpAnswers(vr1.vm, vip, 53, 48000, 40, { waitMs: 3000 });
+    log(`VRRP holder to ${vip} over UDP: ${JSON.stringify(tally(viaVip.map((g) => g.name)))} from ${JSON.stringify(tally(viaVip.map((g) => g.from)))}`);
+    const tcp = await connections(vr1.vm, vip, 20, 48100);
+    seen['vip/udp'] = `${viaVip.filter((g) => g.name).length}/40`;
+    seen['vip/tcp'] = `${tcp.filter((c) => c.name).length}/20`;
+    log(`VRRP holder to ${vip}: UDP ${JSON.stringify(tally(viaVip.map((g) => g.name)))}, TCP ${JSON.stringify(tally(tcp.map((c) => c.name)))}; answered ${JSON.stringify(seen)}`);
+    // Before (fast path on): none of the VIP's answers reached the holder.
+    expect(viaVip.filter((g) => !g.name || g.from !== vip)).toEqual([]);
+    expect(tcp.filter((c) => !c.name || c.peer !== vip)).toEqual([]);
+    expect(new Set([...viaVip.map((g) => g.name), ...tcp.map((c) => c.name)])).toEqual(new Set(['vb1', 'vb2']));
+    // The fast path leaves the shared pair's VIP connections to OVS (it could not deliver their
+    // replies to a MAC with several holders), and still deals the holder's from its own address.
+    const fromPair = (await dealt()) - dealt0;
+    await vr1.vm.exec(['ip', 'route', 'del', `${vip}/32`]);
+    const own = await udpAnswers(vr1.vm, vip, 53, 48200, 40, { waitMs: 3000 });
+    const fromOwn = (await dealt()) - dealt0 - fromPair;
+    log(`from its own address ${vr1.port.spec!.ips![0]}: UDP ${JSON.stringify(tally(own.map((g) => g.name)))}${fastPathOn ? `; the fast path dealt ${fromPair} of the pair's flows and connections, ${fromOwn} of these` : ''}`);
+    expect(own.filter((g) => !g.name || g.from !== vip)).toEqual([]);
+    if (fastPathOn) {
+      expect(fromPair).toBe(0);
+      expect(fromOwn).toBeGreaterThanOrEqual(40);
+    }
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/vrrp`);
+  }, 120_000);
+
   it('a VIP with six backends gets a 512-slot table: every connection reaches the backend its 5-tuple hashes to in OVS\'s table, whichever datapath deals it; removing two keeps the size, and only their connections move', async () => {
     const ns = 'w-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
