@@ -172,14 +172,15 @@ struct vfp_conn_val {
 #define VFP_CONN_PASS 2   /* a passthrough connection: OVS may switch it too, never held */
 
 /*
- * Fragments of a reply the fast path un-DNATs (native/src/frag.h, conn.h). Only a datagram's
- * first fragment has ports, so it alone can be matched to its connection's reverse key; the
- * later ones (same addresses, protocol and IP ID, and VNI at the underlay) are taken or passed
- * as their first was, so one datagram is never split between the fast path (which rewrites
- * its source to the VIP) and OVS (which cannot: it never saw the connection). A later fragment
+ * Fragments of a datagram of a connection the fast path NATs (native/src/frag.h, conn.h): a
+ * backend's reply it un-DNATs, or a client's request it DNATs. Only a datagram's first
+ * fragment has ports, so it alone can be matched to its connection's key (reverse or
+ * forward); the later ones (same addresses, protocol and IP ID, and VNI at the underlay) are
+ * taken or passed as their first was, so one datagram is never split between the fast path
+ * (which rewrites it) and OVS (which cannot: it never saw the connection). A later fragment
  * seen before its first (no entry) is passed, and noted, so that its first and the rest are
- * passed too. LRU: bounded, the oldest datagram's entry goes; every fragmented datagram
- * that reaches the connection checks writes one entry.
+ * passed too: that datagram is OVS's whole. LRU: bounded, the oldest datagram's entry goes;
+ * every fragmented datagram that reaches the connection checks writes one entry.
  */
 struct vfp_frag_key {
 	__u32 saddr, daddr;
@@ -498,10 +499,13 @@ static __always_inline void conn_key_of(struct vfp_conn_key *k, struct iphdr *ip
 }
 
 /* Whether a TCP or UDP fragment (ip: its IPv4 header; tun: as conn_is_ours) is the fast
- * path's: a first fragment of a connection's reverse direction (a backend's reply, which the
- * classifier rewrites to come from the VIP), or a later fragment of a datagram whose first
- * was (vfp_frag). Requests toward a VIP in fragments, passthrough connections' (switched as
- * they are either way) and anything else go to OVS. */
+ * path's: a first fragment of either direction of a connection it dealt (a backend's reply,
+ * which the classifier rewrites to come from the VIP; a client's request, rewritten toward its
+ * connection's backend: left to OVS, which deals fragments by the client's address alone, it
+ * could reach another backend than the 5-tuple's other datagrams, QA-122 F2), or a later
+ * fragment of a datagram whose first was (vfp_frag). Requests of a 5-tuple without a
+ * connection here (OVS reassembles and deals them), passthrough connections' (switched as they
+ * are either way) and anything else go to OVS. */
 static __always_inline int frag_is_ours(struct iphdr *ip, void *end, __u8 *tun)
 {
 	struct vfp_frag_key fk = {};
@@ -531,7 +535,7 @@ static __always_inline int frag_is_ours(struct iphdr *ip, void *end, __u8 *tun)
 	if ((void *)(l4 + 4) <= end) {
 		conn_key_of(&k, ip, l4, tun);
 		cv = bpf_map_lookup_elem(&vfp_conn, &k);
-		fv.ours = cv && cv->reverse && !(cv->flags & VFP_CONN_PASS);
+		fv.ours = cv && !(cv->flags & VFP_CONN_PASS);
 	}
 	/* Also when not ours: an entry of an earlier datagram with this IP ID must not take
 	 * this one's later fragments. */
@@ -558,8 +562,8 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int he
 		return 0;
 	if ((ip->protocol != IPPROTO_TCP && (held || ip->protocol != IPPROTO_UDP)) || ip->ihl < 5)
 		return 0;
-	/* Fragments: a reply's are ours as its first is (frag_is_ours). Not while held: a UDP
-	 * flow is never held, and a TCP segment is seldom fragmented. */
+	/* Fragments: a connection's are ours as its datagram's first is (frag_is_ours). Not while
+	 * held: a UDP flow is never held, and a TCP segment is seldom fragmented. */
 	if (ip->frag_off & bpf_htons(0x3fff))
 		return !held && frag_is_ours(ip, end, tun);
 	l4 = (void *)ip + ip->ihl * 4;

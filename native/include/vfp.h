@@ -39,7 +39,8 @@ enum vfp_reason {
 	VFP_R_ARP = 4,
 	VFP_R_BCAST = 5, /* broadcast or multicast destination */
 	VFP_R_VNI_MISS = 6,
-	VFP_R_VIP_FRAG = 7, /* a fragment toward a VIP: no ports to hash */
+	VFP_R_VIP_FRAG = 7, /* a fragment toward a VIP of no connection the fast path has (OVS deals the datagram
+			     * whole; a later fragment has no ports to hash) */
 	VFP_R_VIP_EMPTY = 8, /* VIP without usable backends */
 	VFP_R_UNDERLAY = 9, /* underlay frame that is not our tunnel traffic */
 	VFP_R_NO_HEADROOM = 10, /* forward: no room to encapsulate (counted as a drop) */

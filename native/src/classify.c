@@ -295,15 +295,23 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 		slow(v, VFP_R_ROUTER_GUARD);
 		return;
 	}
+	/* A later fragment of a request whose first fragment went to a VIP's backend (a connection
+	 * the fast path has): to that backend, its destination rewritten the same way (frag.h).
+	 * Only fragments test this: the common lane never gets here. */
+	if (__builtin_expect(pp->flags & VFP_PF_LATER_FRAG, 0) && vips && ctx->ct_entries &&
+	    vfp_conn_frag_forward(ctx, t, pe->network, f, pp, v, ty->c, nat)) {
+		v->network = pe->network;
+		return;
+	}
 	/* With hints, stage_parse already decided whether the frame may be for a VIP. */
 	if (hn && hn->mac_known ? hn->vip_known
 				: vips && t->n_vips && (pp->proto == 6 || pp->proto == 17) &&
 					  (pp->l3 == VFP_L3_IPV4 || pp->l3 == VFP_L3_IPV6)) {
-		/* Later fragments carry no ports: they are matched on the address alone by
-		 * the VIP lookup failing below, and go by MAC like any other frame (a reply's
-		 * to a connection the fast path dealt is rewritten as its first fragment was:
-		 * vfp_conn_reverse). The first fragment has ports and is sent to the slow path
-		 * by by_vip. */
+		/* Later fragments carry no ports: no VIP lookup; those of a request the fast path
+		 * DNATed went above, the others go by MAC like any other frame (a reply's to a
+		 * connection the fast path dealt is rewritten as its first fragment was:
+		 * vfp_conn_reverse). A first fragment has ports: a conntrack VIP's connection
+		 * takes it (vfp_conn_forward); by_vip sends it to the slow path. */
 		const struct vfp_vip *vip;
 		if (hn && hn->mac_known)
 			vip = hn->vip;
@@ -312,7 +320,7 @@ static inline __attribute__((always_inline)) void decide(struct vfp_ctx *ctx, co
 		if (vip) {
 			ty->c[VFP_C_VIP_HIT]++;
 			if (vip->flags & VFP_VIP_CONNTRACK)
-				vfp_conn_forward(ctx, t, vip, pp, in_port, pe->network, v, ty->c, nat);
+				vfp_conn_forward(ctx, t, vip, f, pp, in_port, pe->network, v, ty->c, nat);
 			else
 				by_vip(ctx, vip, pp, v, ty, hn);
 			v->network = pe->network;

@@ -305,15 +305,16 @@ static inline void slow(struct vfp_verdict *v, uint8_t reason)
 	v->reason = reason;
 }
 
-void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const struct vfp_pkt *p,
-		      uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat)
+/* vfp_conn_forward for one frame; p may be a first fragment (frag_forward_first notes it). */
+static void conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const struct vfp_pkt *p,
+			 uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat)
 {
 	static const uint8_t zero[16];
 	struct vfp_lru_ent *e, *slot = NULL, *r;
 	const struct vfp_backend *be;
 	int idx = -1, syn;
 
-	if (p->flags & VFP_PF_FRAG) {
+	if (p->flags & VFP_PF_LATER_FRAG) { /* no ports (vfp_conn_frag_forward takes those of ours) */
 		slow(v, VFP_R_VIP_FRAG);
 		return;
 	}
@@ -325,6 +326,14 @@ void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const str
 	if (e && !e->ct) { /* an affinity entry from before the VIP was conntracked */
 		slot = e;
 		e = NULL;
+	}
+	/* A first fragment opens nothing: a datagram of a 5-tuple the fast path has no connection
+	 * for is OVS's whole (the XDP program hands over only those of its connections, frag.h).
+	 * One of a connection it has goes on as any of its datagrams (dealt again too, for a UDP
+	 * flow whose backend left: its keys make the fast path its only datapath). */
+	if ((p->flags & VFP_PF_FRAG) && !e) {
+		slow(v, VFP_R_VIP_FRAG);
+		return;
 	}
 	if (e)
 		idx = vfp_vip_backend_index(vip, e->backend_id);
@@ -465,9 +474,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The entry of the datagram whose IPv4 header is ip in network, live at `now`, or NULL;
- * *slot: the way to fill (an unused or void way first, else the one ending soonest). */
-static struct vfp_frag_ent *frag_find(struct vfp_ctx *ctx, uint32_t network, const uint8_t *ip, uint64_t now,
+/* The entry (of kind dnat: VFP_FRAG_REPLY or VFP_FRAG_REQUEST) of the datagram whose IPv4
+ * header is ip in network, live at `now`, or NULL; *slot: the way to fill (an unused or void
+ * way first, else the one ending soonest). */
+static struct vfp_frag_ent *frag_find(struct vfp_ctx *ctx, uint32_t network, const uint8_t *ip, uint8_t dnat, uint64_t now,
 				      struct vfp_frag_ent **slot)
 {
 	uint32_t s, d, w;
@@ -482,14 +492,30 @@ static struct vfp_frag_ent *frag_find(struct vfp_ctx *ctx, uint32_t network, con
 	old = set;
 	for (w = 0; w < VFP_FRAG_WAYS; w++) {
 		struct vfp_frag_ent *e = &set[w];
-		if (e->until > now && e->network == network && e->id == id && e->proto == ip[9] && !memcmp(e->src, ip + 12, 4) &&
-		    !memcmp(e->dst, ip + 16, 4))
+		if (e->until > now && e->network == network && e->id == id && e->proto == ip[9] && e->dnat == dnat &&
+		    !memcmp(e->src, ip + 12, 4) && !memcmp(e->dst, ip + 16, 4))
 			return e;
 		if ((e->until <= now ? 0 : e->until) < (old->until <= now ? 0 : old->until))
 			old = e;
 	}
 	*slot = old;
 	return NULL;
+}
+
+/* Fills fe (found, or the way frag_find offered) for the datagram whose IPv4 header is ip. */
+static void frag_note(struct vfp_frag_ent *fe, uint32_t network, const uint8_t *ip, uint8_t dnat, const uint8_t *addr4,
+		      const uint8_t *mac, uint64_t now)
+{
+	fe->until = now + VFP_FRAG_TTL_NS;
+	fe->network = network;
+	memcpy(fe->src, ip + 12, 4);
+	memcpy(fe->dst, ip + 16, 4);
+	memcpy(&fe->id, ip + 4, 2);
+	fe->proto = ip[9];
+	fe->dnat = dnat;
+	memcpy(fe->addr, addr4, 4);
+	if (mac)
+		memcpy(fe->mac, mac, 6);
 }
 
 /*
@@ -513,7 +539,7 @@ static int frag_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f,
 	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || (p->proto != 6 && p->proto != 17))
 		return 0;
 	now = now_ns();
-	fe = frag_find(ctx, network, ip, now, &slot);
+	fe = frag_find(ctx, network, ip, VFP_FRAG_REPLY, now, &slot);
 	if (p->flags & VFP_PF_LATER_FRAG) {
 		if (!fe)
 			return 0;
@@ -521,7 +547,7 @@ static int frag_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f,
 		nat->kind = VFP_NAT_REVERSE_SRC;
 		nat->at = at;
 		nat->pk = *p;
-		vfp_map4(nat->addr, fe->vip);
+		vfp_map4(nat->addr, fe->addr);
 		return 1;
 	}
 	if (p->flags & VFP_PF_HAS_L4)
@@ -531,16 +557,57 @@ static int frag_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f,
 			fe->until = 0;
 		return 0;
 	}
-	if (!fe)
-		fe = slot;
-	fe->until = now + VFP_FRAG_TTL_NS;
-	fe->network = network;
-	memcpy(fe->src, ip + 12, 4);
-	memcpy(fe->dst, ip + 16, 4);
-	memcpy(&fe->id, ip + 4, 2);
-	fe->proto = ip[9];
-	memcpy(fe->vip, e->nat_addr + 12, 4);
+	frag_note(fe ? fe : slot, network, ip, VFP_FRAG_REPLY, e->nat_addr + 12, NULL, now);
 	return reverse_nat(ctx, e, p, at, c, nat);
+}
+
+/*
+ * A request's first fragment that conn_forward DNATed (frag.h): remembered, so that the later
+ * fragments of its datagram get the same destination (vfp_conn_frag_forward). One it did not
+ * voids an entry of the same key (an IP ID reused), so their later fragments are not rewritten.
+ */
+static void frag_forward_first(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p,
+			       const struct vfp_nat *nat)
+{
+	const uint8_t *ip = f + p->l3_off;
+	struct vfp_frag_ent *fe, *slot = NULL;
+	uint64_t now = now_ns();
+
+	fe = frag_find(ctx, network, ip, VFP_FRAG_REQUEST, now, &slot);
+	if (nat->kind == VFP_NAT_DNAT)
+		frag_note(fe ? fe : slot, network, ip, VFP_FRAG_REQUEST, nat->addr + 12, nat->mac, now);
+	else if (fe)
+		fe->until = 0;
+}
+
+void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const uint8_t *f,
+		      const struct vfp_pkt *p, uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c,
+		      struct vfp_nat *nat)
+{
+	conn_forward(ctx, t, vip, p, in_port, network, v, c, nat);
+	if (__builtin_expect(p->flags & VFP_PF_FRAG, 0) && p->l3 == VFP_L3_IPV4 && ctx->lru.ents)
+		frag_forward_first(ctx, network, f, p, nat);
+}
+
+int vfp_conn_frag_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, const uint8_t *f,
+			  const struct vfp_pkt *p, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat)
+{
+	struct vfp_frag_ent *fe, *slot = NULL;
+
+	if (!ctx->lru.ents || p->l3 != VFP_L3_IPV4 || (p->proto != 6 && p->proto != 17))
+		return 0;
+	if (!(fe = frag_find(ctx, network, f + p->l3_off, VFP_FRAG_REQUEST, now_ns(), &slot)))
+		return 0;
+	vfp_l2_lookup(t, network, fe->mac, v, c);
+	if (v->kind == VFP_V_SLOW) /* the backend left the tables since its first: lost, as it would be */
+		return 0;
+	c[VFP_C_NAT_FORWARD]++;
+	nat->kind = VFP_NAT_DNAT_DST;
+	nat->at = 0;
+	nat->pk = *p;
+	vfp_map4(nat->addr, fe->addr);
+	memcpy(nat->mac, fe->mac, 6);
+	return 1;
 }
 
 int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p, uint32_t at,
@@ -660,6 +727,12 @@ void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
 	if (n->kind == VFP_NAT_REVERSE_SRC) { /* a later fragment: no L4 header to touch */
 		vfp_csum_replace(ip + 10, ip + 12, n->addr + 12, 4, 0);
 		memcpy(ip + 12, n->addr + 12, 4);
+		return;
+	}
+	if (n->kind == VFP_NAT_DNAT_DST) { /* a request's later fragment: the same */
+		vfp_csum_replace(ip + 10, ip + 16, n->addr + 12, 4, 0);
+		memcpy(ip + 16, n->addr + 12, 4);
+		memcpy(f, n->mac, 6);
 		return;
 	}
 	if (p->proto == 6)

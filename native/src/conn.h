@@ -17,8 +17,14 @@
  * table), and its replies come back through the fast path's reverse key; OVS's entry for it
  * only times out. Both datapaths keep no more state for UDP than the NAT.
  *
- * Fragments. A request too big for one frame is OVS's (the XDP filter passes fragments toward
- * a VIP; OVS reassembles and deals it, src/pipeline/load-balancer.ts laterFragmentFlows). A
+ * Fragments. A request too big for one frame on a connection the fast path has (its first
+ * fragment's 5-tuple) is the fast path's: DNATed as the connection's other datagrams are, to
+ * the same backend; left to OVS, which never saw the flow, it was dealt by the client's
+ * address alone (QA-122 F2). The XDP filter hands over its first fragment by the connection's
+ * key and the later ones after it (vfp_frag); the classifier rewrites the first as any
+ * request and the later ones' destination the same way (frag.h). A request of a 5-tuple it
+ * has no connection for is OVS's whole (OVS reassembles and deals it by the client's address,
+ * src/pipeline/load-balancer.ts laterFragmentFlows). A
  * reply too big for one frame to a connection the fast path dealt is the fast path's: OVS has
  * no NAT state for it (QA-116 F2: handed to OVS, it reached the client from the backend's
  * address). The XDP filter hands over a first fragment by the connection's reverse key (its
@@ -48,15 +54,24 @@ struct vfp_nat {
 #define VFP_NAT_DNAT 1
 #define VFP_NAT_REVERSE 2
 #define VFP_NAT_REVERSE_SRC 3 /* a reply's later fragment: its source address only (no L4 header) */
+#define VFP_NAT_DNAT_DST 4 /* a request's later fragment: its destination address and MAC only */
 
 /* The L2 decision inside a network (classify.c): LOCAL port or ENCAP toward a VTEP. */
 void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
 		   uint64_t *c);
 
-/* A frame to a conntrack VIP arriving on in_port: v becomes the L2 verdict toward the
- * chosen backend (or SLOW), nat the DNAT to apply. */
-void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const struct vfp_pkt *p,
-		      uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat);
+/* A frame f (parsed as p) to a conntrack VIP arriving on in_port: v becomes the L2 verdict
+ * toward the chosen backend (or SLOW), nat the DNAT to apply. A first fragment only of a
+ * connection the fast path has (remembered for its later fragments, frag.h). */
+void vfp_conn_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, const struct vfp_vip *vip, const uint8_t *f,
+		      const struct vfp_pkt *p, uint32_t in_port, uint32_t network, struct vfp_verdict *v, uint64_t *c,
+		      struct vfp_nat *nat);
+
+/* 1 when p (parsed from f, a later fragment from a VM port of `network`) belongs to a request
+ * whose first fragment vfp_conn_forward DNATed: v is the L2 verdict toward that backend and
+ * nat its destination rewrite. */
+int vfp_conn_frag_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, uint32_t network, const uint8_t *f,
+			  const struct vfp_pkt *p, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat);
 
 /* 1 when p (parsed from f, at offset `at` of the buffer, a frame of `network`) is a reply of a
  * connection the fast path owns, or a fragment of one: nat is filled. */

@@ -569,6 +569,65 @@ describe('conntrack VIPs over UDP', () => {
     }
   });
 
+  /** A client's datagram to VIP:80 from sport in fragments (as its NIC sends them, to the VIP's MAC), and as backend i must get them. */
+  const requestFragments = (sport: number, id: number, i: number, d = BIG) => ({
+    frames: fragments(CLI, VIP, withL4Checksum(CLI, VIP, 17, udp(sport, 80, d)), id).map((p) => eth(lbMac, cliMac, 0x0800, p)),
+    want: fragments(CLI, BE[i]!, withL4Checksum(CLI, BE[i]!, 17, udp(sport, 8080, d)), id).map((p) => eth(beMacs[i]!, cliMac, 0x0800, p)),
+  });
+
+  it('QA-122 F2: a request too big for one frame (fragmented) of a flow the fast path dealt reaches that flow\'s backend, every fragment (destination address and MAC, IP checksums, the UDP checksum over the reassembled datagram), locally and over the tunnel', () => {
+    const seen = new Set<number>();
+    let id = 0x4200;
+    for (let sport = 55000; sport < 55012; sport++) {
+      const { i } = dealt(sport);
+      seen.add(i);
+      const { frames, want } = requestFragments(sport, ++id, i);
+      expect(frames).toHaveLength(3);
+      const got = frames.map((f) => forwardOne(c, CLIENT_PORT, f));
+      for (const [k, r] of got.entries()) {
+        if (i === 0) expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: LOCAL_BE_PORT });
+        else expect(r.v).toMatchObject({ kind: VerdictKind.Encap, port: 1, vni: VNI });
+        const at = i === 0 ? r.out : inner(r.out);
+        expect(checksum(at.subarray(14, 34))).toBe(0);
+        expect(at.toString('hex')).toBe(want[k]!.toString('hex'));
+      }
+      const d = reassemble(got.map((r) => (i === 0 ? r.out : inner(r.out))));
+      expect(d.readUInt16BE(2)).toBe(8080);
+      expect(d.subarray(8)).toEqual(BIG);
+      expect(udpSumOf(CLI, BE[i]!, d)).toBe(0);
+      // The 5-tuple's small datagrams after it: still the same backend.
+      expect(dealt(sport).i).toBe(i);
+    }
+    expect(seen).toEqual(new Set([0, 1, 2]));
+    const k = c.counters();
+    // 12 flows (their first datagrams), 36 fragments and 12 small datagrams after them, each rewritten.
+    expect(k.connNew).toBe(12n);
+    expect(k.natForward).toBe(12n + 36n + 12n);
+  });
+
+  it('QA-122 F2: a fragmented request of a 5-tuple without a flow is not taken (OVS deals it whole); a first fragment not taken voids the IP ID\'s entry; later fragments without their first are not rewritten', () => {
+    const newBefore = c.counters().connNew;
+    // No flow: the first fragment goes to the slow path (it opens nothing), the later ones by MAC (the VIP's: none).
+    const none = requestFragments(56000, 0x5001, 0);
+    expect(forwardOne(c, CLIENT_PORT, none.frames[0]!).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipFragment });
+    for (const f of none.frames.slice(1)) expect(forwardOne(c, CLIENT_PORT, f).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.MacMiss });
+    expect(c.counters().connNew).toBe(newBefore);
+    // A flow's fragmented datagram, then another 5-tuple's (no flow) with the same addresses and IP ID:
+    // its first fragment is not taken, and its later ones do not get the first datagram's backend.
+    const { i } = dealt(56001);
+    const ours = requestFragments(56001, 0x5002, i);
+    for (const [k, f] of ours.frames.entries()) {
+      const r = forwardOne(c, CLIENT_PORT, f);
+      expect((i === 0 ? r.out : inner(r.out)).toString('hex')).toBe(ours.want[k]!.toString('hex'));
+    }
+    const other = requestFragments(56002, 0x5002, i);
+    expect(forwardOne(c, CLIENT_PORT, other.frames[0]!).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.VipFragment });
+    for (const f of other.frames.slice(1)) expect(forwardOne(c, CLIENT_PORT, f).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.MacMiss });
+    // Later fragments of the flow's next datagram whose first was never seen: not rewritten.
+    for (const f of requestFragments(56001, 0x5003, i).frames.slice(1)) expect(forwardOne(c, CLIENT_PORT, f).v).toMatchObject({ kind: VerdictKind.Slow, reason: SlowReason.MacMiss });
+    expect(c.counters().connNew).toBe(newBefore + 1n);
+  });
+
   it('a datagram of a checksum-less flow (UDP checksum 0 over IPv4) is rewritten without one', () => {
     const noSum = (src: number, dst: number, sport: number, dport: number) => udp(sport, dport, DATA);
     const f = eth(lbMac, cliMac, 0x0800, ipv4Packet(CLI, VIP, 17, noSum(CLI, VIP, 51000, 80)));
