@@ -595,6 +595,48 @@ function done(){console.log(JSON.stringify(out))}`;
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/big`);
   }, 120_000);
 
+  it('a UDP 5-tuple keeps its backend when its datagrams grow too big for one frame: small ones, then a fragmented one, all answered by one backend per source port, from the VIP, whichever datapath deals them (QA-122 F2)', async () => {
+    const ns = 'fs-lb';
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.48.0.0/24' }] });
+    const [s1, s2, sc, sd] = [await vmFor(ns, 'net', 's1', 'hv1'), await vmFor(ns, 'net', 's2', 'hv2'), await vmFor(ns, 'net', 'sc', 'hv1'), await vmFor(ns, 'net', 'sd', 'hv2')];
+    await Promise.all([s1, s2].map((b) => startServer(b.vm, b.port.metadata.name)));
+    const t0 = performance.now();
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'grow' },
+      spec: { network: 'net', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 's1' }, { port: 's2' }] },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'grow');
+    const vip = lb.spec!.vip!;
+    // With the fast path on, its VIP settles on OVS first (VIP_SETTLE_MS); then the fast path
+    // deals the small datagrams' flows (by their 5-tuples), which OVS never sees.
+    const fastPathOn = process.env.VNETD_FASTPATH === '1';
+    if (fastPathOn) await new Promise((r) => setTimeout(r, Math.max(0, VIP_SETTLE_MS + 500 - (performance.now() - t0))));
+    const dealtBy = async (node: string): Promise<number> => {
+      const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
+      return Number(metrics.split('\n').find((l) => l.startsWith('vnetd_fastpath_vip_connections_total{') && l.includes(`node="${node}"`) && l.includes('event="new"'))?.split(' ').pop() ?? 0);
+    };
+    for (const [n, client] of [sc, sd].entries()) {
+      const base = 47900 + n * 100;
+      const before = await dealtBy(client.vm.hypervisor.name);
+      // Two small datagrams from each of 20 source ports, then 3000 bytes from the same ones
+      // (three fragments each on the VMs' 1450-byte MTU).
+      const small = await udpAnswers(client.vm, vip, 53, base, 20, { size: 100, waitMs: 3000 });
+      const again = await udpAnswers(client.vm, vip, 53, base, 20, { size: 100, waitMs: 3000 });
+      const big = await udpAnswers(client.vm, vip, 53, base, 20, { size: 3000, waitMs: 3000 });
+      const fastPath = (await dealtBy(client.vm.hypervisor.name)) - before;
+      const moved = big.filter((g, i) => g.name !== small[i]!.name);
+      log(`UDP small then fragmented: 20 source ports of ${client.port.metadata.name} (${client.vm.hypervisor.name}) to ${vip}:53: small ${JSON.stringify(tally(small.map((g) => g.name)))}, 3000 bytes ${JSON.stringify(tally(big.map((g) => g.name)))}, ${moved.length} of 20 on another backend${fastPathOn ? `; the fast path dealt ${fastPath} flows` : ''}`);
+      if (fastPathOn) expect(fastPath).toBeGreaterThanOrEqual(20); // the case at hand: flows the fast path dealt
+      expect([...small, ...again, ...big].filter((g) => !g.name || g.from !== vip)).toEqual([]);
+      expect(new Set(small.map((g) => g.name))).toEqual(new Set(['s1', 's2'])); // dealt by their 5-tuples
+      expect(again.map((g) => g.name)).toEqual(small.map((g) => g.name));
+      // Before (fast path on): 10-13 of 20 went to the other backend (OVS dealt the fragmented
+      // datagram by the client's address, never having seen the flow).
+      expect(moved).toEqual([]);
+    }
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/grow`);
+  }, 120_000);
+
   it('a UDP reply too big for one frame (fragmented) comes from the VIP, to clients on both nodes, from local and remote backends (QA-116 F2)', async () => {
     const ns = 'fq-lb';
     await api.network(ns, 'net', { subnets: [{ cidr: '10.45.0.0/24' }] });
