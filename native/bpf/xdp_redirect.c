@@ -56,7 +56,8 @@ struct vfp_cfg {
 /* Keys of the filter maps (layouts mirrored in native/src/xsk.c and src/fastpath). */
 struct vfp_src_key {
 	__u8 mac[6];
-	__u16 kind; /* 0: the port may send from it; VFP_SRC_CONN: and open VIP connections from it */
+	__u16 kind; /* 0: the port may send from it; VFP_SRC_CONN: and open VIP connections from it
+		     * (ip 0: from any address, a port without port security) */
 	__u32 ip; /* network order */
 };
 
@@ -544,8 +545,8 @@ static __always_inline int frag_is_ours(struct iphdr *ip, void *end, __u8 *tun)
 }
 
 /* An IPv4 TCP or UDP frame starting at eth that opens a flow to a conntrack VIP (syn_ok: a
- * TCP SYN, or any UDP datagram, which has no first packet to tell) or is a packet of a
- * connection the fast path owns (held: only one held while no socket takes it, not a
+ * TCP SYN, or any UDP datagram, which has no first packet to tell; 2) or is a packet of a
+ * connection the fast path owns (1; held: only one held while no socket takes it, not a
  * passthrough one; then also TCP only). tk: the frame's vfp_target key is filled too (the
  * caller looks it up when nothing else took the frame), NULL when not wanted. tun: the
  * tunnel header of an inner frame (its VNI is part of the connection's key), or NULL. */
@@ -590,25 +591,32 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int he
 	vk.addr = ip->daddr;
 	vk.port = k.dport;
 	vk.proto = k.proto;
-	return bpf_map_lookup_elem(&vfp_vip, &vk) != NULL;
+	return bpf_map_lookup_elem(&vfp_vip, &vk) ? 2 : 0;
 }
 
-/* VM-facing: conntrack VIP traffic, with port security's (MAC, IPv4) check when on: a
- * source whose replies the tables deliver to this port (VFP_SRC_CONN). */
+/* VM-facing: conntrack VIP traffic from a source whose replies the tables deliver to this
+ * port (VFP_SRC_CONN): with port security one of its (MAC, IPv4) pairs, every packet; without
+ * it, a connection's opening packet from such a MAC, any address (a port without port security
+ * may send from any MAC). */
 static __always_inline int vm_conn_is_ours(void *data, void *end, __u32 flags)
 {
 	struct ethhdr *eth = data;
 	struct vfp_src_key sk = {};
+	int r;
 
-	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !conn_is_ours(data, end, 1, 0, NULL, NULL, NULL))
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1) || !(r = conn_is_ours(data, end, 1, 0, NULL, NULL, NULL)))
 		return 0;
-	if (!(flags & VFP_CFG_PORT_SECURITY))
+	/* A packet of a connection it has, from a port without port security: it was opened from
+	 * such a MAC (nothing more to check, as before; a restart's adopted ones need no key). */
+	if (r == 1 && !(flags & VFP_CFG_PORT_SECURITY))
 		return 1;
 	if ((void *)((__u8 *)data + 34) > end)
 		return 0;
 	__builtin_memcpy(sk.mac, eth->h_source, 6);
 	sk.kind = VFP_SRC_CONN;
-	__builtin_memcpy(&sk.ip, (__u8 *)data + 26, 4);
+	/* Without port security, any address from such a MAC (its key's address is 0). */
+	if (flags & VFP_CFG_PORT_SECURITY)
+		__builtin_memcpy(&sk.ip, (__u8 *)data + 26, 4);
 	return bpf_map_lookup_elem(&vfp_src, &sk) != NULL;
 }
 

@@ -77,7 +77,8 @@ describe('NodeTables', () => {
     // Network 100 has a VIP: A (its MAC delivered to tap3) may open connections to it too.
     expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10'), srcKey(A, '10.0.0.10', true)]));
     expect(f.get('tap4')!.get(FilterMap.Net)).toEqual(new Set([netKey(100, C)]));
-    expect(f.get('tap4')!.get(FilterMap.Src)).toEqual(new Set());
+    // No port security: no source pairs; VIP connections from its MAC, any address.
+    expect(f.get('tap4')!.get(FilterMap.Src)).toEqual(new Set([srcKey(C, '0.0.0.0', true)]));
     // A network with load balancers stays with OVS (conntrack): nothing taken for it, no tag.
     expect(f.get('tap5')!.get(FilterMap.Net)).toEqual(new Set());
     expect([...f.get(NODE_FILTERS)!.get(FilterMap.Dst)!].some((k) => k.startsWith('c8000000'))).toBe(false);
@@ -125,7 +126,7 @@ describe('NodeTables', () => {
     expect(f.get('eth0')!.get(FilterMap.Target)).toContain(targetKey(200, P, '10.0.1.50', 8080, 6));
   });
 
-  it('VIP connections only from a source whose MAC the tables deliver to the port: not from a pair MAC several ports share (VRRP, QA-122 F7), whose other traffic is still taken', () => {
+  it('VIP connections only from a source whose MAC the tables deliver to the port: not from a pair MAC several ports share (VRRP, QA-122 F7), whose other traffic is still taken; without port security, from the port\'s MACs only', () => {
     const V = '00:00:5e:00:01:2f', S = '02:aa:00:00:00:51';
     const t = tables();
     // tap3 declares two pairs: V, which another port declares too (the plan gives it no MAC
@@ -136,9 +137,13 @@ describe('NodeTables', () => {
     expect(f.get('tap3')!.get(FilterMap.Src)).toEqual(
       new Set([srcKey(A, '10.0.0.10'), srcKey(A, '10.0.0.10', true), srcKey(V, '10.0.0.250'), srcKey(S, '10.0.0.251'), srcKey(S, '10.0.0.251', true)]),
     );
+    // A port without port security may send from any MAC: VIP connections from those the tables deliver to it, any address.
+    t.macs.push({ network: 100, mac: '02:aa:00:00:00:52', to: { kind: 'local', port: 4 } });
+    expect(new Map(interfaceFilters(t).map((x) => [x.ifname, x.keys])).get('tap4')!.get(FilterMap.Src)).toEqual(new Set([srcKey(C, '0.0.0.0', true), srcKey('02:aa:00:00:00:52', '0.0.0.0', true)]));
     // A network without an IPv4 VIP the fast path deals: no connection keys at all.
     const noVips = new Map(interfaceFilters({ ...t, vips: [] }).map((x) => [x.ifname, x.keys]));
     expect(noVips.get('tap3')!.get(FilterMap.Src)).toEqual(new Set([srcKey(A, '10.0.0.10'), srcKey(V, '10.0.0.250'), srcKey(S, '10.0.0.251')]));
+    expect(noVips.get('tap4')!.get(FilterMap.Src)).toEqual(new Set());
   });
 
   it('conntrack VIPs: SYN (TCP) and flow-opening (UDP) keys on the VM NICs of the VIP\'s network, only when every weighted backend is reachable by the tables', () => {

@@ -188,6 +188,8 @@ export function targetKey(vni: number, mac: string, ip: string, port: number, pr
   return le32(vni) + macHex(mac) + be(port, 2) + ipv4Hex(ip) + be(proto, 1) + '000000';
 }
 const PROTO = { TCP: 6, UDP: 17 } as const;
+/** srcKey's address for "any address" (a VIP connection's key of a port without port security). */
+const ANY_IPV4 = '0.0.0.0';
 /** targetKey's MAC for "any backend's listener", as a UDP datagram's source. */
 const ANY_MAC = '00:00:00:00:00:00';
 export const keyBytes = (hex: string): Buffer => Buffer.from(hex, 'hex');
@@ -294,7 +296,13 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
   for (const n of tagged) for (const vip of guards.get(n)?.vips ?? []) if (isIPv4(vip)) vipAddrs.add(vipAddrKey(n, vip));
   out.push({ ifname: NODE_FILTERS, keys: new Map([[FilterMap.Dst, dst], [FilterMap.VipAddr, vipAddrs]]) });
   // The MACs the tables deliver to each local port: its own and the pair MACs it alone declares.
-  const deliveredTo = new Set(t.macs.flatMap((m) => (m.to.kind === 'local' ? [`${m.to.port}/${m.mac.toLowerCase()}`] : [])));
+  const macsTo = new Map<number, Set<string>>();
+  for (const m of t.macs) {
+    if (m.to.kind !== 'local') continue;
+    let s = macsTo.get(m.to.port);
+    if (!s) macsTo.set(m.to.port, (s = new Set()));
+    s.add(m.mac.toLowerCase());
+  }
   // Networks whose VIPs the classifier may hold connections of (settling or not: a restart's
   // adopted connections need their sources' keys at once); only their ports get VIP-connection keys.
   const connNets = new Set(t.vips.filter(conntrackCapable).map((v) => v.network));
@@ -307,12 +315,17 @@ export function interfaceFilters(t: NodeTables, settling: ReadonlySet<number> = 
     // and a pair MAC several ports share (VRRP) has no one place in its tables, so the replies
     // of a connection it dealt from one were all lost (QA-122 F7). Those stay with OVS, which
     // delivers to every holder; the source's other traffic stays here (its replies go to OVS).
+    // A port without port security may send from any MAC and address: from each MAC delivered
+    // to it, any address (0.0.0.0); from any other MAC (a nested VM's, a macvlan's), OVS's, which
+    // floods the replies to a MAC it does not know.
     const src = new Set<string>();
+    const mine = connNets.has(p.network) ? (macsTo.get(p.id) ?? new Set<string>()) : new Set<string>();
     for (const s of p.portSecurity ? p.sources : []) {
       if (!isIPv4(s.ip)) continue;
       src.add(srcKey(s.mac, s.ip));
-      if (connNets.has(p.network) && deliveredTo.has(`${p.id}/${s.mac.toLowerCase()}`)) src.add(srcKey(s.mac, s.ip, true));
+      if (mine.has(s.mac.toLowerCase())) src.add(srcKey(s.mac, s.ip, true));
     }
+    if (!p.portSecurity) for (const m of mine) src.add(srcKey(m, ANY_IPV4, true));
     const src6 = new Set(p.portSecurity && !ipv6Guarded.has(p.network) ? p.sources.filter((s) => isIPv6(s.ip)).map((s) => src6Key(s.mac, s.ip)) : []);
     // SYNs to the network's conntrack VIPs (the connections' own keys come from the runner),
     // but not to a VIP the port is a backend of: a connection dealt to its own client is a

@@ -753,7 +753,7 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/cidr`);
   }, 120_000);
 
-  it('a VRRP holder sending from a shared pair address (its pair MAC on a macvlan) is answered by VMs on both nodes and through a VIP (QA-122 F7)', async () => {
+  it('a VRRP holder sending from a shared pair address (its pair MAC on a macvlan) is answered by VMs on both nodes and through a VIP (QA-122 F7); so is a port without port security from a MAC no port has', async () => {
     const ns = 'vr-lb';
     await api.network(ns, 'net', { subnets: [{ cidr: '10.47.0.0/24' }] });
     // Two VRRP peers declare the same pair (address and virtual MAC); vr1 holds it now.
@@ -821,6 +821,24 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
       expect(fromPair).toBe(0);
       expect(fromOwn).toBeGreaterThanOrEqual(40);
     }
+    // The same for a port without port security sending from a MAC and address no port has (a
+    // nested VM's): OVS floods the replies to that MAC, the fast path could not deliver them.
+    const open = await api.vmFor(fixture.bed(), ns, 'net', 'vro', 'hv1', { vmName: 'lbvro', spec: { portSecurity: false } });
+    const nested = { ip: '10.47.0.240', mac: '02:ab:cd:00:00:47' };
+    const omv = `${open.vm.iface}m`;
+    await open.vm.exec(['ip', 'link', 'add', omv, 'link', open.vm.iface, 'address', nested.mac, 'type', 'macvlan', 'mode', 'bridge']);
+    await open.vm.exec(['ethtool', '-K', omv, 'tx', 'off']);
+    await open.vm.exec(['ip', 'addr', 'add', `${nested.ip}/32`, 'dev', omv]);
+    await open.vm.exec(['ip', 'link', 'set', omv, 'up']);
+    await open.vm.exec(['ip', 'route', 'add', `${vip}/32`, 'dev', omv, 'src', nested.ip]);
+    for (const v of [b1, b2]) await v.vm.exec(['ip', 'neigh', 'replace', nested.ip, 'lladdr', nested.mac, 'dev', v.vm.iface, 'nud', 'permanent']);
+    const dealtNested0 = await dealt();
+    const fromNested = await udpAnswers(open.vm, vip, 53, 48300, 40, { waitMs: 3000 });
+    const nestedDealt = (await dealt()) - dealtNested0;
+    log(`a port without port security from ${nested.ip} (${nested.mac}, no port's) to ${vip}: UDP ${JSON.stringify(tally(fromNested.map((g) => g.name)))}${fastPathOn ? `; the fast path dealt ${nestedDealt}` : ''}`);
+    // Before (fast path on): the fast path dealt them, and lost every reply (a MAC miss).
+    expect(fromNested.filter((g) => !g.name || g.from !== vip)).toEqual([]);
+    if (fastPathOn) expect(nestedDealt).toBe(0);
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/vrrp`);
   }, 120_000);
 
