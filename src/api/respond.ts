@@ -4,6 +4,7 @@ import { stringify as toYaml } from 'yaml';
 import type { ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import { toTable } from './table';
+import { limitWarnings } from './warning-limits';
 
 export function wantsTable(req: FastifyRequest): boolean {
   return /as=Table/.test(String(req.headers.accept ?? ''));
@@ -21,7 +22,7 @@ function wantsYaml(req: FastifyRequest): boolean {
 
 export function send(req: FastifyRequest, reply: FastifyReply, code: number, body: unknown, warnings: string[] = []): void {
   // One header line per warning, as Kubernetes sends them (a header set once per warning kept only the last).
-  if (warnings.length > 0) void reply.header('warning', warnings.map((w) => `299 - "${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`));
+  if (warnings.length > 0) void reply.header('warning', limitWarnings(warnings).map((w) => `299 - "${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`));
   if (wantsYaml(req)) {
     void reply.code(code).header('content-type', 'application/yaml').send(toYaml(body));
     return;

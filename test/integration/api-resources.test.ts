@@ -395,6 +395,18 @@ describe('update, patch, status, finalizers', () => {
     expect(String(updated.headers.warning)).toContain('spec.allowedAddressPairs[1]: 10.96.0.4/31 covers the VIP 10.96.0.4 of LoadBalancer \\"picked\\"');
   });
 
+  it('keeps the Warning headers of a load balancer with a thousand missing backends under 4 KiB (QA-124 F5)', async () => {
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('manyw', { subnets: [{ cidr: '10.98.0.0/24' }] }))).status).toBe(201);
+    const backends = Array.from({ length: 1000 }, (_, i) => ({ port: `missing-${i}` }));
+    const lb = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'manyw' }, spec: { network: 'manyw', listeners: [{ port: 80 }], backends } });
+    expect(lb.status).toBe(201);
+    const header = String(lb.headers.warning);
+    // Before: a thousand header lines, 194 KB, which kubectl refused (FRAME_SIZE_ERROR).
+    expect(header.length).toBeLessThan(6000);
+    expect(header).toContain('missing-0');
+    expect(header).toMatch(/\d+ more warnings not shown/);
+  });
+
   it('a pair MAC a load balancer answers with is refused either way; another port\'s own MAC is warned of (QA-113)', async () => {
     expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('pmac', { subnets: [{ cidr: '10.97.0.0/24' }] }))).status).toBe(201);
     const post = (name: string, spec: Record<string, unknown>) => v.call('POST', `${G}/namespaces/t1/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name }, spec: { network: 'pmac', ...spec } });
