@@ -56,7 +56,9 @@ export class HealthController {
     if (verbose !== undefined) {
       const checks: Array<[string, string | undefined, string?]> = [
         ['ping', undefined],
-        ['store', failure, `revision ${revision}`],
+        // Reads go on while writes are refused (kube-apiserver stays ready on an etcd at its
+        // quota too), so this replica stays ready; but nothing it says is being kept current.
+        ['store', failure, [`revision ${revision}`, this.objects.writeRefusals.describe()].filter(Boolean).join('; ')],
         ['role', undefined, leader ? 'leader: runs the reconcilers' : 'standby: the leader runs the reconcilers'],
       ];
       void reply.code(failure === undefined ? 200 : 503).send(verboseReport('readyz', checks));

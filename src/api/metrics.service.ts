@@ -43,6 +43,26 @@ export class MetricsService {
       },
     });
     new Gauge({
+      name: 'vnetd_store_writes_refused',
+      help: 'Whether the store refuses writes now (1), by reason: disk-full, read-only (the data dir), full (etcd at its quota). Status is not being updated meanwhile.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        const now = objects.writeRefusals.current?.reason;
+        for (const reason of ['disk-full', 'read-only', 'full'] as const) this.set({ reason }, now === reason ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'vnetd_store_write_refusals_total',
+      help: 'Writes the store refused since the process started, by reason.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of objects.writeRefusals.counts) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
       name: 'vnetd_objects',
       help: 'Stored objects per kind.',
       labelNames: ['kind'],

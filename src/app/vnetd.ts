@@ -182,7 +182,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const startWork = async (fenceKey?: string) => {
     if (work) return;
     const fenced = fenceKey !== undefined ? await fencedStore(kv, fenceKey) : undefined;
-    const leaderObjects = fenced ? new ObjectStore(fenced) : objects;
+    const leaderObjects = fenced ? new ObjectStore(fenced, undefined, objects.writeRefusals) : objects;
     const generation = fenced && chassis ? await raiseLeaderGeneration(fenced) : undefined;
     const onFenced = fenced && generation !== undefined ? endFencedTerm(fenced, generation) : undefined;
     work = await startLeaderWork({ ...workOptions, objects: leaderObjects, openflowGeneration: generation, ovsdbGeneration: generation, onFenced });

@@ -4,6 +4,7 @@
  * status subresource, and graceful deletion through finalizers. The API and the
  * reconcilers both write through this class, so the rules hold for every writer.
  */
+import { WriteRefusals, trackWriteRefusals } from './write-refusals';
 import { randomUUID } from 'node:crypto';
 import { kubeTime, type KubeObject } from '../resources/object';
 import { cloneJson } from '../resources/clone-json';
@@ -164,10 +165,17 @@ interface StatusTarget {
 export class ObjectStore {
   private readonly statusWrites = new StatusCoalescer<WriteResult<KubeObject> | undefined, StatusTarget>((p) => this.writeCoalesced(p));
 
+  /** Every write through this store (and through kv) tells it whether the store took it. */
+  readonly kv: Store;
+
   constructor(
-    readonly kv: Store,
+    kv: Store,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    /** Shared by the stores of one process (the leader's fenced view and the API's). */
+    readonly writeRefusals: WriteRefusals = new WriteRefusals(),
+  ) {
+    this.kv = trackWriteRefusals(kv, writeRefusals);
+  }
 
   key(type: StoredType, namespace: string | undefined, name: string): string {
     return objectKey(type, namespace, name);

@@ -68,12 +68,22 @@ maybe('a full data dir', () => {
     expect(refused).toMatchObject({ status: 507, json: { kind: 'Status', code: 507, reason: 'InsufficientStorage', message: expect.stringMatching(/data dir's file system is full .*frees space/) } });
     // Reads go on.
     expect((await v!.call('GET', `${G}/namespaces/d/virtualnetworks/n`)).status).toBe(200);
+    // And the replica says its status is not kept current (QA-126 H5: "[+]store ok" alone, while
+    // every object kept the status it had when the disk filled).
+    const ready = await v!.call('GET', '/readyz?verbose');
+    expect(ready.status).toBe(200);
+    expect(ready.text).toMatch(/\[\+\]store ok \(revision \d+; writes refused since \S+: the data dir's file system is full \(status is not being updated\)\)/);
+    const metrics = (await v!.call('GET', '/metrics')).text;
+    expect(metrics).toMatch(/^vnetd_store_writes_refused\{reason="disk-full"\} 1$/m);
+    expect(metrics).toMatch(/^vnetd_store_write_refusals_total\{reason="disk-full"\} [1-9]\d*$/m);
     // Space freed: writes succeed, and the refused port was never half-stored.
     rmSync(filler());
     const refusedName = `p${made.length}`;
     expect((await v!.call('GET', `${G}/namespaces/d/virtualports/${refusedName}`)).status).toBe(404);
     const again = await v!.call('POST', `${G}/namespaces/d/virtualports`, port(refusedName));
     expect(again.status).toBe(201);
+    expect((await v!.call('GET', '/readyz?verbose')).text).not.toContain('writes refused');
+    expect((await v!.call('GET', '/metrics')).text).toMatch(/^vnetd_store_writes_refused\{reason="disk-full"\} 0$/m);
     const all = ((await v!.call('GET', `${G}/namespaces/d/virtualports`)).json as { items: Array<{ spec: { ips: string[] } }> }).items;
     // Every stored port has its own address: none was claimed by the refused write and kept.
     expect(new Set(all.map((p) => p.spec.ips[0])).size).toBe(all.length);
