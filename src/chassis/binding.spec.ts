@@ -1,5 +1,5 @@
 import type { VirtualPort } from '../resources/kinds';
-import { bindingStatus, firstReadyInterface, readyInterfaces } from './binding';
+import { bindingStatus, firstReadyInterface, interfaceIsLive, readyInterfaces } from './binding';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const port = (spec: Partial<VirtualPort['spec']> = {}, status?: VirtualPort['status']): VirtualPort => ({
@@ -150,5 +150,27 @@ describe('firstReadyInterface', () => {
     expect(firstReadyInterface(both, 'hv2')).toMatchObject({ node: 'hv2', count: 2 });
     // The source's NIC gone: the destination's.
     expect(bindingStatus(port({ node: undefined }, s), [both[0]!, { ...both[1]!, interfaces: [] }], now)).toMatchObject({ node: 'hv1', ofport: 8 });
+  });
+  it("a live interface over a leftover with the same iface-id on the same node, whatever their order (QA-126 H6)", () => {
+    // A VM restarted after a crash: its old tap's row stayed, link down; the new tap is up.
+    const leftover = { name: 'tap14', ofport: 11, error: null, linkState: 'down' as const };
+    const live = { name: 'tap9', ofport: 6, error: null, linkState: 'up' as const };
+    for (const interfaces of [[leftover, live], [live, leftover]]) {
+      const views = [{ node: 'hv2', connected: true, interfaces }];
+      // Before, a restarted controller with the rows in this order bound the port to tap14 (LinkDown, traffic cut).
+      const s = bindingStatus(port({ node: 'hv2' }, { node: 'hv2', ofport: 11 }), views, now);
+      expect(s).toMatchObject({ node: 'hv2', ofport: 6 });
+      expect(bound(s)).toMatchObject({ status: 'True', reason: 'InterfaceFound', message: expect.stringContaining('also present on hv2/tap14 (link down: a leftover of an earlier VM? ovs-vsctl del-port tap14)') });
+      // The pipeline reads OVSDB rows (link_state) and must choose the same.
+      const rows = interfaces.map((i) => ({ name: i.name, ofport: i.ofport, error: null, link_state: i.linkState }));
+      expect(firstReadyInterface([{ node: 'hv2', interfaces: rows }], 'hv2', interfaceIsLive)!.iface.name).toBe('tap9');
+    }
+    // An interface with an error loses to one without; an internal port's link state is not read.
+    expect(firstReadyInterface([{ node: 'hv1', interfaces: [{ ofport: 3, error: 'could not open', link_state: 'up' }, { ofport: 4, error: null, link_state: 'up' }] }], undefined, interfaceIsLive)!.iface.ofport).toBe(4);
+    expect(interfaceIsLive({ type: 'internal', link_state: 'down', error: null })).toBe(true);
+    // Every one down: the earliest, as before (and LinkDown says so).
+    const down = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [leftover, { ...live, linkState: 'down' }] }], now);
+    expect(down).toMatchObject({ ofport: 11 });
+    expect(bound(down)).toMatchObject({ reason: 'LinkDown' });
   });
 });

@@ -90,10 +90,18 @@ export interface FirstReady<I> {
  * `stay`: the node the port is bound to now. While it still has a ready interface the
  * binding stays there, whatever other node shows the NIC too: during a live migration the
  * destination's NIC (the VM still paused) appears while the source runs, and the binding
- * must move only once the source's NIC is gone. Without one, the earliest interface of the
- * lowest node name.
+ * must move only once the source's NIC is gone. Without one, the lowest node name.
+ *
+ * On that node, a live interface (`isLive`: its link up, no error) over one that is not,
+ * else the earliest: a VM restarted after a crash leaves its old tap's row behind with the
+ * same iface-id, and a restarted controller, finding the rows in another order, bound the
+ * port to the dead one and cut the running VM off (QA-126 H6).
  */
-export function firstReadyInterface<I extends { ofport: number | null }>(views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>, stay?: string): FirstReady<I> | undefined {
+export function firstReadyInterface<I extends { ofport: number | null }>(
+  views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>,
+  stay?: string,
+  isLive: (i: I) => boolean = () => true,
+): FirstReady<I> | undefined {
   let best: I | undefined;
   let bestNode = '';
   let count = 0;
@@ -101,15 +109,21 @@ export function firstReadyInterface<I extends { ofport: number | null }>(views: 
     for (const i of v.interfaces) {
       if (i.ofport === null || !(i.ofport > 0)) continue;
       count++;
-      if (best !== undefined && bestNode === stay) continue;
-      // As the stable sort of readyInterfaces: the earliest of the lowest node name.
-      if (best === undefined || v.node === stay || v.node.localeCompare(bestNode) < 0) {
+      const take =
+        best === undefined ||
+        (v.node === bestNode ? !isLive(best) && isLive(i) : bestNode !== stay && (v.node === stay || v.node.localeCompare(bestNode) < 0));
+      if (take) {
         best = i;
         bestNode = v.node;
       }
     }
   }
   return best === undefined ? undefined : { node: bestNode, iface: best as I & { ofport: number }, count };
+}
+
+/** Whether an interface row (OVSDB's, or a NodeView's) can carry the VM's traffic: its link not down (an internal port's is not read, as NodeView's), no error. */
+export function interfaceIsLive(i: { error?: string | null; linkState?: string | null; link_state?: string | null; type?: string }): boolean {
+  return !i.error && i.linkState !== 'down' && (i.type === 'internal' || i.link_state !== 'down');
 }
 
 /** The port is pinned to a node (spec.node) and its NIC is on another one: not bound. */
@@ -129,12 +143,12 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     next.conditions = setCondition(prev.conditions, { type: BOUND, status, reason, message, observedGeneration: gen }, now);
   };
   const wanted = port.spec?.node;
-  const first = firstReadyInterface(views, prev.node);
+  const first = firstReadyInterface(views, prev.node, interfaceIsLive);
   if (first) {
     const hit = first.iface;
     next.node = first.node;
     next.ofport = hit.ofport;
-    const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}`).join(', ')}; the binding stays until its interface here is gone)` : '';
+    const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}${interfaceIsLive(i) ? '' : ` (${i.error ? 'failed' : 'link down'}: a leftover of an earlier VM? ovs-vsctl del-port ${i.name})`}`).join(', ')}; the binding stays until its interface here is gone)` : '';
     const mac = port.spec?.mac;
     if (hit.attachedMac && mac && hit.attachedMac.toLowerCase() !== mac.toLowerCase()) {
       // Port security drops all it sends, and traffic for the port's MAC never reaches it:

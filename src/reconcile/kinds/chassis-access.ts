@@ -14,7 +14,7 @@ export interface ChassisAccess {
         /** The ofport of the node's Interface with this name. */
         interfaceOfport(name: string): number | null | undefined;
         /** The node's OVS Interfaces carrying this external_ids:iface-id (its live OVSDB replica). */
-        interfacesWithIfaceId(id: string): ReadonlyArray<{ ofport: number | null }>;
+        interfacesWithIfaceId(id: string): ReadonlyArray<{ ofport: number | null; error?: string | null; link_state?: string | null; type?: string }>;
       }
     | undefined;
   /** interfaceIds: only Interfaces with these iface-ids changed; undefined: anything may have. */

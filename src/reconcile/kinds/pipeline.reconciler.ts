@@ -28,7 +28,7 @@
 import type { Logger } from 'pino';
 import { TUNNELS_UP, agentMarkedSilent, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, linkIsDown } from '../../chassis/binding';
+import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
 import { createConnection, type OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
@@ -774,7 +774,7 @@ export class PipelineReconciler {
     if (!chassis || !id) return bindingOf(p);
     const pinned = p.spec?.node;
     const candidates = pinned ? undefined : this.nodes.list().map((n) => n.metadata.name);
-    const views: Array<{ node: string; interfaces: ReadonlyArray<{ ofport: number | null }> }> = [];
+    const views: Array<{ node: string; interfaces: ReadonlyArray<{ ofport: number | null; error?: string | null; link_state?: string | null; type?: string }> }> = [];
     for (const node of candidates ?? [pinned!]) {
       const s = chassis.session(node);
       if (s?.ready) views.push({ node, interfaces: s.interfacesWithIfaceId(id) });
@@ -783,7 +783,8 @@ export class PipelineReconciler {
     // before the source's is gone): its binding stands, as the chassis layer leaves it.
     if (chassis.boundElsewhere?.(p)) return bindingOf(p);
     // Where it is bound now stays while its interface is there (live migration).
-    const hit = firstReadyInterface(views, (modelled ?? bindingOf(p))?.node);
+    // The same choice as the chassis layer's binding (bindingStatus), live interfaces first.
+    const hit = firstReadyInterface(views, (modelled ?? bindingOf(p))?.node, interfaceIsLive);
     if (hit) return { node: hit.node, ofport: hit.iface.ofport };
     // No live hit. A binding (the store's, or else the one already modelled, which may be
     // ahead of the store) holds only on a node it may bind on whose session is down here:
