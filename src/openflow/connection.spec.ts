@@ -149,6 +149,40 @@ describe('OpenFlow connection (fake switch)', () => {
     await c.close();
   });
 
+  it("takes its own stall for its own: a blocked event loop does not drop a live peer (QA-124 F1), a dead one is still dropped", async () => {
+    const answering = await fakeSwitch((m, send) => {
+      if (m.type === 'echo_request') send({ type: 'echo_reply', xid: m.xid, data: m.data });
+    });
+    servers.push(answering);
+    const c = createConnection(target(answering), { echoIntervalMs: 100, deadAfterMs: 300, reconnect: { initialDelayMs: 10 } });
+    await c.ready();
+    let drops = 0;
+    c.on('disconnected', () => drops++);
+    try {
+      // The loop blocked three times deadAfterMs, as a verify of 447k flows did for 6-10 s.
+      const until = Date.now() + 900;
+      while (Date.now() < until);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(drops).toBe(0); // before: "peer silent for 9xx ms" at the first tick after the stall
+    } finally {
+      await c.close();
+    }
+
+    // A peer that answers nothing is still found dead after a stall.
+    const silent = await fakeSwitch(() => undefined);
+    servers.push(silent);
+    const d = createConnection(target(silent), { echoIntervalMs: 100, deadAfterMs: 300, reconnect: false });
+    await d.ready();
+    try {
+      const down = new Promise<Error | undefined>((r) => d.once('disconnected', r));
+      const until2 = Date.now() + 900;
+      while (Date.now() < until2);
+      expect((await down)?.message).toMatch(/silent/);
+    } finally {
+      await d.close();
+    }
+  });
+
   it('rejects pending requests when the connection drops', async () => {
     const sw = await fakeSwitch((_m, _send, s) => s.destroy());
     servers.push(sw);

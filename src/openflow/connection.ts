@@ -136,6 +136,8 @@ class Connection extends EventEmitter implements OpenFlowConnection {
   private readyWaiters: { resolve: (f: FeaturesReply) => void; reject: (e: Error) => void }[] = [];
   private helloSeen = false;
   private lastRx = Date.now();
+  /** When tick() last ran: a gap far past its interval means this process stalled, not the peer. */
+  private lastTickAt = Date.now();
   private keepalive: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
@@ -199,7 +201,8 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     // Said by the reconnect line that follows (once per failure, see RECONNECT_LOG_MS).
     s.on('error', (e) => this.log.debug({ err: e.message }, 'openflow socket error'));
     s.on('close', () => this.onClose(s));
-    this.keepalive = setInterval(() => this.tick(), Math.max(50, Math.floor(this.echoIntervalMs / 2)));
+    this.lastTickAt = Date.now();
+    this.keepalive = setInterval(() => this.tick(), this.tickMs);
     this.keepalive.unref();
     // A socket closed right after connecting rejects this write; onClose handles the rest.
     void this.writeRaw({ type: 'hello', xid: this.allocXid(), versions: [OFP13_VERSION] }).catch(() => undefined);
@@ -550,14 +553,41 @@ class Connection extends EventEmitter implements OpenFlowConnection {
     }
   }
 
+  private get tickMs(): number {
+    return Math.max(50, Math.floor(this.echoIntervalMs / 2));
+  }
+
   private tick(): void {
+    const now = Date.now();
+    const gap = now - this.lastTickAt;
+    this.lastTickAt = now;
+    if (gap > 2 * this.tickMs + 100) {
+      // Our own event loop was blocked (a verify of half a million flows takes seconds): the
+      // peer's echo replies are sitting unread in the socket, so its silence is ours. Give it
+      // one echo interval from now, and ask.
+      this.log.debug({ stalledMs: gap - this.tickMs }, 'openflow keepalive: this process stalled, not judging the peer');
+      this.lastRx = Math.max(this.lastRx, now - this.echoIntervalMs);
+      this.sendEcho();
+      return;
+    }
+    // Judge after the poll phase, so bytes that arrived during a short stall are read first.
+    setImmediate(() => this.judgeLiveness());
+  }
+
+  private judgeLiveness(): void {
+    if (!this.socket || this.socket.destroyed) return;
     const idle = Date.now() - this.lastRx;
     if (idle >= this.deadAfterMs) {
       this.log.warn({ idleMs: idle }, 'openflow peer is not answering, dropping connection');
       this.fail(new OpenFlowConnectionError(`peer silent for ${idle} ms`));
-    } else if (idle >= this.echoIntervalMs && this.helloSeen) {
-      void this.writeRaw({ type: 'echo_request', xid: this.allocXid(), data: Buffer.alloc(0) }).catch(() => undefined);
+    } else if (idle >= this.echoIntervalMs) {
+      this.sendEcho();
     }
+  }
+
+  private sendEcho(): void {
+    if (!this.helloSeen) return;
+    void this.writeRaw({ type: 'echo_request', xid: this.allocXid(), data: Buffer.alloc(0) }).catch(() => undefined);
   }
 
   private fail(e: Error): void {

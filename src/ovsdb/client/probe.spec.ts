@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProbeTimeoutError } from '../errors';
 import { JsonRpcConnection } from '../jsonrpc/connection';
+import type { Json } from '../wire/json';
 import { dial, parseEndpoint } from '../jsonrpc/transport';
 import { startProbe } from './probe';
 import { Backoff } from './backoff';
@@ -25,6 +26,49 @@ describe('inactivity probe', () => {
     stop();
     server.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not blame the server for a stall of its own process (QA-124 F1)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ovsdb-probe-'));
+    const path = join(dir, 's.sock');
+    let echoes = 0;
+    const server = net.createServer((s) =>
+      s.on('data', (d) => {
+        for (const m of d.toString().matchAll(/"method":"echo","params":\["probe"\],"id":(\d+)/g)) {
+          echoes++;
+          s.write(JSON.stringify({ id: Number(m[1]), result: ['probe'], error: null }));
+        }
+      }),
+    );
+    await new Promise<void>((r) => server.listen(path, r));
+    const conn = new JsonRpcConnection(await dial(parseEndpoint(`unix:${path}`)));
+    let closedWith: Error | undefined | null = null;
+    conn.onClose((e) => (closedWith = e));
+    // Block the loop right after the echo goes out, before its answer can be read, as a
+    // synchronous compile or verify of half a million flows did for 6-10 s.
+    const request = conn.request.bind(conn);
+    let blocked = false;
+    conn.request = ((method: string, params: Json[]) => {
+      const answer = request(method, params);
+      if (method === 'echo' && !blocked) {
+        blocked = true;
+        const until = Date.now() + 900;
+        while (Date.now() < until);
+      }
+      return answer;
+    }) as typeof conn.request;
+    const stop = startProbe(conn, 100);
+    try {
+      await new Promise((r) => setTimeout(r, 1300));
+      expect(blocked).toBe(true);
+      expect(closedWith).toBeNull();
+      expect(echoes).toBeGreaterThanOrEqual(1);
+    } finally {
+      stop();
+      conn.close();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -9,9 +9,16 @@ import type { JsonRpcConnection } from '../jsonrpc/connection';
 
 export function startProbe(conn: JsonRpcConnection, intervalMs: number): () => void {
   let probeSentAt: number | undefined;
+  const tickMs = Math.max(10, Math.floor(intervalMs / 4));
+  let lastTickAt = Date.now();
   const tick = (): void => {
     if (conn.closed) return;
     const now = Date.now();
+    const stalled = now - lastTickAt > 2 * tickMs + 100;
+    lastTickAt = now;
+    // This process was blocked (a long synchronous compile or verify): the answer may be
+    // sitting unread in the socket, so the silence is ours. Give the probe a fresh interval.
+    if (stalled && probeSentAt !== undefined) probeSentAt = now;
     if (probeSentAt !== undefined && conn.lastActivity < probeSentAt && now - probeSentAt >= intervalMs) {
       conn.close(new ProbeTimeoutError(`no answer to inactivity probe within ${intervalMs} ms`));
       return;
@@ -23,7 +30,7 @@ export function startProbe(conn: JsonRpcConnection, intervalMs: number): () => v
       conn.request('echo', ['probe']).catch(() => undefined);
     }
   };
-  const timer = setInterval(tick, Math.max(10, Math.floor(intervalMs / 4)));
+  const timer = setInterval(tick, tickMs);
   timer.unref();
   return () => clearInterval(timer);
 }
