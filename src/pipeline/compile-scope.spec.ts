@@ -208,6 +208,25 @@ describe('compileScope', () => {
     for (const c of [...small, ...big]) expect(c.actions).toBeLessThanOrEqual(64 + 30);
   });
 
+  it('a network in scope that stays present recompiles its own flows, not its load balancers (QA-124 F2)', () => {
+    const ids = new OwnerIds();
+    const ports = new Map<string, PortModel>(Array.from({ length: 10 }, (_, i) => [`p${i}`, port(i, 'blue', 'hv1')]));
+    const lbs = new Map(Array.from({ length: 50 }, (_, i) => [`lb${i}`, lb(`lb${i}`, 'blue', [ports.get('p1')!])] as const));
+    // A port opening a new flood chunk on hv1: the network's flood flows change, its load balancers do not.
+    const np = { ...port(11, 'blue', 'hv1'), binding: { node: 'hv1', ofport: 500 } };
+    ports.set(np.uid, np);
+    const m = modelOf(ports, lbs);
+    const s = compileScope(m, 'hv1', ids, indexOf(m), { ports: new Set([np.uid]), networks: new Set(['blue']), loadBalancers: new Set(), floodChunks: new Set([floodChunkKey('blue', floodChunkOf(500))]) }, () => true);
+    expect(s.coveredOwners.has(ownerKey(networkOwner(100)))).toBe(true);
+    expect([...lbs.keys()].filter((u) => s.coveredOwners.has(ownerKey(ids.lbOwner(u))))).toEqual([]);
+    // Where the network appears (hv2 had nothing of it), its load balancers come with it.
+    const first = { ...port(12, 'blue', 'hv2'), binding: { node: 'hv2', ofport: 600 } };
+    ports.set(first.uid, first);
+    const m2 = modelOf(ports, lbs);
+    const s2 = compileScope(m2, 'hv2', ids, indexOf(m2), { ports: new Set([first.uid]), networks: new Set(['blue']), loadBalancers: new Set(), floodChunks: new Set([floodChunkKey('blue', floodChunkOf(600))]) }, () => false);
+    expect([...lbs.keys()].filter((u) => s2.coveredOwners.has(ownerKey(ids.lbOwner(u))))).toHaveLength(50);
+  });
+
   it('the flood reaches every local port once, through bounded chunks, and the network flood flows list chunks, not ports', () => {
     const ports = new Map<string, PortModel>(Array.from({ length: 1000 }, (_, i) => [`p${i}`, port(i, 'blue', 'hv1')]));
     const c = compileNode(modelOf(ports, new Map()), 'hv1', new OwnerIds());

@@ -521,8 +521,10 @@ export function compileScope(
       add(networkOwner(net.vni), `network ${net.key}`, netFlows);
       realizes.set(uid, net.version);
     }
-    for (const lb of lbs) lbUids.add(lb.uid);
+    // Its load balancers' flows read only the network's VNI and encapsulation (lbFlows), not
+    // its flood structure: they change with its presence on this node, or when touched.
     if (wasPresent(net) !== (netFlows !== undefined)) {
+      for (const lb of lbs) lbUids.add(lb.uid);
       for (const p of index.portsOf(uid)) ports.add(p.uid);
       for (const c of view.chunks?.keys() ?? []) chunks.add(floodChunkKey(uid, c));
       for (const mac of index.sharedPairMacs(uid)) pairMacs.add(pairMacKey(uid, mac));

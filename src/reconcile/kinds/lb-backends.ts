@@ -92,3 +92,46 @@ function macHolders(inNet: readonly PortModel[]): Map<string, number> {
   for (const p of inNet) for (const m of macsOf(p)) out.set(m, (out.get(m) ?? 0) + 1);
   return out;
 }
+
+/**
+ * Whether a port's change (the port as it was and as it is) may change what a load
+ * balancer's backends resolve to: a backend naming the port, an address backend it holds
+ * or its pairs cover, or a resolved backend whose port may send from one of its MACs (the
+ * hairpin peers count the network's senders of each MAC). resolveBackends reads nothing
+ * else of other ports, so only these need resolving again: resolving every load balancer
+ * of the network on each port change cost 2.5-4.5 ms per load balancer, 3.6 s for a new
+ * port in a network of 1000 (QA-124 F2).
+ */
+export function backendsMayMove(lb: LoadBalancer, resolved: readonly LbBackendModel[], changed: ChangedPorts): boolean {
+  const ns = lb.metadata.namespace;
+  for (const b of lb.spec?.backends ?? []) {
+    if (b.port !== undefined && changed.keys.has(`${ns}/${b.port}`)) return true;
+    if (b.ip !== undefined && (changed.ips.has(b.ip) || changed.pairs.some((pair) => coversAddress(pair, b.ip!)))) return true;
+  }
+  for (const b of resolved) if (b.port !== undefined && changed.sameMacSenders.has(b.port)) return true;
+  return false;
+}
+
+/** What of a port's change (as it was and as it is) a load balancer's backends may read. */
+export interface ChangedPorts {
+  /** The port's keys (namespace/name). */
+  keys: ReadonlySet<string>;
+  ips: ReadonlySet<string>;
+  /** Its allowed address pairs' addresses and CIDRs. */
+  pairs: readonly string[];
+  /** Keys of the ports of its network that may send from a MAC it sends or sent from. */
+  sameMacSenders: ReadonlySet<string>;
+}
+
+/** `ports`: the changed port as it was and as it is; `inNetwork`: the ports of its network(s) now. */
+export function changedPorts(ports: readonly PortModel[], inNetwork: Iterable<PortModel>): ChangedPorts {
+  const macs = new Set(ports.flatMap((p) => [...macsOf(p)]));
+  const sameMacSenders = new Set<string>();
+  for (const p of inNetwork) if (macs.has(p.mac.toLowerCase()) || p.allowedAddressPairs.some((a) => macs.has(a.mac.toLowerCase()))) sameMacSenders.add(p.key);
+  return {
+    keys: new Set(ports.map((p) => p.key)),
+    ips: new Set(ports.flatMap((p) => p.ips)),
+    pairs: [...new Set(ports.flatMap((p) => p.allowedAddressPairs.map((a) => a.ip)))],
+    sameMacSenders,
+  };
+}

@@ -2,6 +2,7 @@ import { OwnerIds, compileNode, compileScope, floodChunkKey, formatPipelineFlow,
 import { ownerKey } from '../../openflow/sync';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { LiveModel } from './pipeline-model';
+import { resolveBackends } from './lb-backends';
 
 const network: VirtualNetwork = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: 't', uid: 'net-uid', generation: 1 }, spec: { subnets: [{ cidr: '10.0.0.0/24' }], vni: 100 } } as VirtualNetwork;
 const nodes = ['hv1', 'hv2'].map((name) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name, uid: name }, spec: { tunnelIP: name === 'hv1' ? '198.18.0.1' : '198.18.0.2' } }) as HypervisorNode);
@@ -160,5 +161,74 @@ describe('LiveModel drives compileScope to what a full compile gives (pair MACs,
         expect(table).toEqual(full);
       }
     }
+  });
+});
+
+describe('LiveModel: a port change resolves again only the load balancers it may move (QA-124 F2)', () => {
+  const lbOf = (i: number, backends: NonNullable<LoadBalancer['spec']>['backends']): LoadBalancer =>
+    ({
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: `lb${i}`, namespace: 't', uid: `lb${i}-uid`, generation: 1 },
+      spec: { network: 'net', vip: `10.0.1.${i}`, listeners: [{ port: 80, protocol: 'TCP' }], backends },
+    }) as LoadBalancer;
+  const lbKey = (i: number) => `/registry/vnet.dev/loadbalancers/t/lb${i}`;
+
+  it('a new port in a network of 200 load balancers touches none of them; binding a backend touches its own', () => {
+    const m = new LiveModel(resolveBackends, () => ({ vxlan: 1 }));
+    const ports = Array.from({ length: 40 }, (_, i) => port(i + 1, { node: i % 2 ? 'hv1' : 'hv2', ofport: 10 + i }));
+    const lbs = Array.from({ length: 200 }, (_, i) => lbOf(i, [{ port: `p${1 + (i % 20)}` }, { ip: `10.0.0.${21 + (i % 20)}` }]));
+    m.rebuild([network], ports, nodes, lbs);
+    expect(m.portChanged(key(50), port(50, { node: 'hv1', ofport: 90 })).loadBalancers.size).toBe(0);
+    // p3 backs lb2, lb22, lb42, ... by name; p23 backs the same ones by address.
+    const named = m.portChanged(key(3), port(3, { node: 'hv1', ofport: 91 }));
+    expect([...named.loadBalancers].sort()).toEqual(Array.from({ length: 10 }, (_, k) => `lb${2 + 20 * k}-uid`).sort());
+    expect(m.loadBalancers.get('lb2-uid')!.backends.find((b) => b.name === 'p3')!.ofport).toBe(91);
+    expect(m.portChanged(key(23), undefined).loadBalancers.size).toBe(10);
+    expect(m.loadBalancers.get('lb2-uid')!.backends.map((b) => b.name)).toEqual(['p3']);
+  });
+
+  it('keeps every load balancer resolved as a fresh resolve would, and patches nodes to what a full compile gives (random changes)', () => {
+    let s = 5;
+    const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    // Pairs from a small pool of addresses and MACs, some other ports' own: address backends
+    // resolve by own address, by a pair (alone or ambiguous), and hairpin peers move with MACs.
+    const make = (i: number, gen: number): VirtualPort => {
+      const p = port(i, pick([undefined, { node: 'hv1', ofport: 10 + i }, { node: 'hv2', ofport: 40 + i }]));
+      const pairs = r() < 0.6 ? [{ ip: pick(['10.0.0.200', '10.0.0.201', '10.0.0.192/29', `10.0.0.${100 + i}`]), mac: pick(['02:aa:00:00:00:01', '02:00:00:00:00:01', '02:00:00:00:00:02', undefined]) }] : [];
+      const ips = r() < 0.2 ? [`10.0.0.${pick([1, 2, 3])}`] : [`10.0.0.${i}`];
+      return { ...p, metadata: { ...p.metadata, generation: gen }, spec: { ...p.spec!, ips, allowedAddressPairs: pairs.map((a) => (a.mac ? a : { ip: a.ip })) } };
+    };
+    const lbs = [
+      lbOf(1, [{ port: 'p1' }, { port: 'p2' }]),
+      lbOf(2, [{ ip: '10.0.0.200' }, { ip: '10.0.0.3' }]),
+      lbOf(3, [{ ip: '10.0.0.196' }, { port: 'p4' }]),
+      lbOf(4, [{ port: 'p5' }, { ip: '10.0.0.104' }]),
+    ];
+    const m = new LiveModel(resolveBackends, () => ({ vxlan: 1 }));
+    m.rebuild([network], [], nodes, lbs);
+    const ids = new OwnerIds();
+    const sig = (o: { flows: Parameters<typeof formatPipelineFlow>[0][] }) => o.flows.map(formatPipelineFlow).join('\n');
+    const tables = new Map(['hv1', 'hv2'].map((n) => [n, new Map([...compileNode(m.model, n, ids, m.index()).owners].map(([k, o]) => [k, sig(o)]))]));
+    let touchedLbs = 0;
+    for (let step = 0; step < 200; step++) {
+      const i = 1 + Math.floor(r() * 6);
+      const t = m.portChanged(key(i), r() < 0.2 ? undefined : make(i, step + 2));
+      touchedLbs += t.loadBalancers.size;
+      const net = m.model.networks.get('net-uid')!;
+      for (const lb of lbs) expect(m.loadBalancers.get(`${lb.metadata.uid}`)!.backends).toEqual(resolveBackends(lb, net, m.model.ports));
+      for (const [node, table] of tables) {
+        const scoped = compileScope(m.model, node, ids, m, t, (n) => table.has(ownerKey(networkOwner(n.vni))));
+        for (const k of scoped.coveredOwners) {
+          const o = scoped.owners.get(k);
+          if (o) table.set(k, sig(o));
+          else table.delete(k);
+        }
+        expect(table).toEqual(new Map([...compileNode(m.model, node, ids, m.index()).owners].map(([k, o]) => [k, sig(o)])));
+      }
+    }
+    // Not every load balancer on every change (4 per change before).
+    expect(touchedLbs / 200).toBeLessThan(3);
   });
 });

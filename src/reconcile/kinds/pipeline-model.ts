@@ -23,6 +23,7 @@ import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, Virtu
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
 import { checkedPorts } from './lb-health';
+import { backendsMayMove, changedPorts } from './lb-backends';
 
 /** What a pair entry for a MAC of a network depended on before a change (LiveModel.portChanged). */
 interface MacState {
@@ -365,11 +366,17 @@ export class LiveModel implements ScopeIndex {
     this.touchMacChanges(macs, t);
     // The network's own flood flows change only when a chunk or a node of it appears or goes.
     for (const [k, n] of crossings) if (n !== 0) t.networks.add(k.slice(0, k.indexOf('\n')));
-    // Backends resolve to ports: re-resolve the load balancers of the networks touched.
-    for (const net of nets) for (const lb of this.lbsByNet.get(net)?.values() ?? []) {
-      const raw = this.rawLbs.get(lb.uid);
-      if (raw) this.retire(lb, this.putLb(this.keyOfUid.get(lb.uid)!, raw));
-      t.loadBalancers.add(lb.uid);
+    // Backends resolve to ports: re-resolve the load balancers whose backends this port may move.
+    for (const net of nets) {
+      const lbs = [...(this.lbsByNet.get(net)?.values() ?? [])];
+      if (lbs.length === 0) continue;
+      const changed = changedPorts([old, now].filter((p): p is PortModel => p !== undefined), this.portsByNet.get(net)?.values() ?? []);
+      for (const lb of lbs) {
+        const raw = this.rawLbs.get(lb.uid);
+        if (!raw || !backendsMayMove(raw, lb.backends, changed)) continue;
+        this.retire(lb, this.putLb(this.keyOfUid.get(lb.uid)!, raw));
+        t.loadBalancers.add(lb.uid);
+      }
     }
     return t;
   }
