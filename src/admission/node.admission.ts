@@ -51,18 +51,31 @@ async function checkTunnelIPFree(node: HypervisorNode, ctx: AdmissionContext): P
   if (holder) throw new AdmissionError([{ field: 'spec.tunnelIP', reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": already the tunnel address of Node "${holder.metadata.name}"` }]);
 }
 
+/**
+ * Fast-path settings without `enabled` take effect only where the node's vnetd runs with
+ * VNETD_FASTPATH=1, which the API cannot see: a netns or underlay given alone looked
+ * accepted while the fast path stayed off (QA-124 F8). Valid, so said, not refused.
+ */
+export function fastPathWarnings(node: HypervisorNode): string[] {
+  const fp = node.spec?.fastPath;
+  if (!fp || fp.enabled !== undefined) return [];
+  const given = Object.keys(fp).filter((k) => (fp as Record<string, unknown>)[k] !== undefined);
+  if (given.length === 0) return [];
+  return [`spec.fastPath.enabled is not set: ${given.map((k) => `spec.fastPath.${k}`).join(', ')} take effect only if Node "${node.metadata.name}"'s vnetd runs with VNETD_FASTPATH=1; set spec.fastPath.enabled: true to run the fast path there`];
+}
+
 export class NodeAdmission implements KindAdmission<HypervisorNode> {
   readonly finalizers: string[] = [];
 
   async create(node: HypervisorNode, ctx: AdmissionContext): Promise<Admitted<HypervisorNode>> {
     validate(node);
     await checkTunnelIPFree(node, ctx);
-    return { object: node, ops: [] };
+    return { object: node, ops: [], warnings: fastPathWarnings(node) };
   }
 
   async update(old: HypervisorNode, next: HypervisorNode, ctx: AdmissionContext): Promise<Admitted<HypervisorNode>> {
     validate(next);
     if (next.spec!.tunnelIP !== old.spec?.tunnelIP) await checkTunnelIPFree(next, ctx);
-    return { object: next, ops: [] };
+    return { object: next, ops: [], warnings: fastPathWarnings(next) };
   }
 }

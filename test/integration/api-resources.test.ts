@@ -1136,6 +1136,16 @@ describe('objects stored before a check existed, and server-side apply precondit
 });
 
 describe('nodes', () => {
+  it('says when fast-path settings are given without enabled, which leaves the fast path to the node\'s VNETD_FASTPATH (QA-124 F8)', async () => {
+    const node = (name: string, fastPath: Record<string, unknown>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name }, spec: { tunnelIP: name === 'fp-a' ? '192.0.2.40' : '192.0.2.41', fastPath } });
+    const alone = await v.call('POST', `${G}/nodes`, node('fp-a', { netns: 'hv1' }));
+    expect(alone.status).toBe(201);
+    expect(String(alone.headers.warning)).toContain('spec.fastPath.enabled is not set: spec.fastPath.netns take effect only if Node \\"fp-a\\"\'s vnetd runs with VNETD_FASTPATH=1');
+    const on = await v.call('PATCH', `${G}/nodes/fp-a`, { spec: { fastPath: { enabled: true } } }, { contentType: 'application/merge-patch+json' });
+    expect([on.status, on.headers.warning]).toEqual([200, undefined]);
+    expect((await v.call('POST', `${G}/nodes`, node('fp-b', { enabled: false, netns: 'hv2' }))).headers.warning).toBeUndefined();
+  });
+
   it('refuses a second node with a tunnel address another node has, on create and on update', async () => {
     const node = (name: string, tunnelIP: string) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name }, spec: { tunnelIP } });
     expect((await v.call('POST', `${G}/nodes`, node('vtep-a', '192.0.2.10'))).status).toBe(201);
