@@ -103,7 +103,8 @@ export function renderTraceText(r: TraceReport): string {
   else if (rh) out.push(`OVS on node ${rh.node}: not traced (${rh.skipped ?? 'unknown reason'})`);
   for (const d of r.disagreements) out.push(`DISAGREEMENT: ${d}`);
   for (const t of r.trouble ?? []) out.push(`TROUBLE on the path: ${t}`);
-  const but = r.trouble?.length ? ' in its flow tables; but the packet would not get through as the nodes report (TROUBLE above)' : '';
+  const viaBackends = r.logical.loadBalancer && r.trouble?.some((t) => / \(the node of backends? /.test(t));
+  const but = !r.trouble?.length ? '' : viaBackends ? ' in its flow tables; but connections dealt to the backends named in TROUBLE above would not get through, as the nodes report' : ' in its flow tables; but the packet would not get through as the nodes report (TROUBLE above)';
   if (r.agrees) out.push(`OVS agrees with the logical path (${r.logical.verdict})${but}.${lb?.backends.length && !but ? ' Every backend holds slots and a DNAT flow and ends where the logical model says.' : ''}`);
   return `${out.join('\n')}\n`;
 }

@@ -9,7 +9,7 @@ import { LB_SLOTS } from '../../pipeline/load-balancer';
 import { natOf, parseLbDnats, parseLbPick, parseLbSlots } from './trace-lb-flows';
 import { ipv6RegisterNames } from './trace-lb';
 import { checkLbFlows, pickReport } from './trace-lb-match';
-import { pathTrouble, traceExitCode } from './trace';
+import { deliveriesOf, pathTrouble, traceExitCode } from './trace';
 import { EXIT_ERROR, EXIT_OK } from '../errors';
 import { linkLocalOf } from '../../pipeline/port-security-v6';
 import { logicalPath, macOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, type LogicalLb, type TraceInput } from './trace-logical';
@@ -40,24 +40,54 @@ describe('trace: what the nodes on the path report', () => {
       down('hv2', [{ type: 'Ready', status: 'False', reason: 'SwitchUnreachable', message: 'ovs-vswitchd does not answer' }]),
     ];
     const delivery = logicalPath({ ...input('10.0.0.3', 'icmp'), nodes: cut }).delivery;
-    expect(pathTrouble(cut, 'hv1', delivery)).toEqual([
+    expect(pathTrouble(cut, 'hv1', [{ delivery: delivery! }])).toEqual([
       'node hv2 is Ready=False SwitchUnreachable: ovs-vswitchd does not answer',
       'node hv1 is TunnelsUp=False NoProbeAnswered: no tunnel probe answered by hv2 for 15 s',
     ]);
     // Delivered on the same node: a tunnel's trouble is not this packet's.
-    expect(pathTrouble(cut, 'hv1', logicalPath({ ...input('10.0.0.4', 'icmp'), nodes: cut }).delivery)).toEqual([]);
-    expect(pathTrouble(nodes, 'hv1', delivery)).toEqual([]);
+    expect(pathTrouble(cut, 'hv1', [{ delivery: logicalPath({ ...input('10.0.0.4', 'icmp'), nodes: cut }).delivery! }])).toEqual([]);
+    expect(pathTrouble(nodes, 'hv1', [{ delivery: delivery! }])).toEqual([]);
     const report: TraceReport = {
       packet: { from: 'a', src: '10.0.0.2', to: '10.0.0.3', proto: 'icmp' },
       logical: { steps: [], verdict: 'deliver' },
       ovs: { node: 'hv1', flow: 'in_port=3', tables: ['Classifier'], datapathActions: '5', end: 'output to ofport 5', verdict: 'deliver' },
       disagreements: [],
-      trouble: pathTrouble(cut, 'hv1', delivery),
+      trouble: pathTrouble(cut, 'hv1', [{ delivery: delivery! }]),
       agrees: true,
     };
     const text = renderTraceText(report);
     expect(text).toContain('TROUBLE on the path: node hv1 is TunnelsUp=False NoProbeAnswered');
     expect(text).toContain('OVS agrees with the logical path (deliver) in its flow tables; but the packet would not get through as the nodes report (TROUBLE above).');
+  });
+});
+
+describe('trace: what the nodes on the path of a VIP report (QA-126 H3)', () => {
+  it('names the node of each backend reached through a cut tunnel, and exits 1', () => {
+    const both = { ...lb, status: { vip: '10.0.0.100', backends: [{ name: 'b1', healthy: true }, { name: 'b2', healthy: true }] } } as LoadBalancer;
+    const cut = [
+      { ...nodes[0]!, status: { conditions: [{ type: 'TunnelsUp', status: 'False', reason: 'NoProbeAnswered', message: 'no tunnel probe answered by hv2 for 15 s' }] } },
+      { ...nodes[1]!, status: { conditions: [{ type: 'TunnelsUp', status: 'False', reason: 'NoProbeAnswered', message: 'no tunnel probe answered by hv1 for 15 s' }] } },
+    ] as HypervisorNode[];
+    const logical = logicalPath({ ...input('10.0.0.100:80', 'tcp'), lbs: [both], nodes: cut });
+    expect(logical.lb!.choices.map((c) => c.backend)).toEqual(['b1', 'b2']);
+    const trouble = pathTrouble(cut, 'hv1', deliveriesOf(logical));
+    // Before: nothing, and "OVS agrees with the logical path (deliver)" with exit 0.
+    expect(trouble).toEqual([
+      'node hv1 is TunnelsUp=False NoProbeAnswered: no tunnel probe answered by hv2 for 15 s',
+      'node hv2 (the node of backend b2) is TunnelsUp=False NoProbeAnswered: no tunnel probe answered by hv1 for 15 s',
+    ]);
+    const report: TraceReport = {
+      packet: { from: 'a', src: '10.0.0.2', to: '10.0.0.100:80', proto: 'tcp' },
+      logical: { steps: [], verdict: 'deliver', loadBalancer: logical.lb },
+      ovs: { node: 'hv1', flow: 'in_port=3', tables: ['Classifier'], datapathActions: '5', end: 'output to ofport 5', verdict: 'deliver' },
+      disagreements: [],
+      trouble,
+      agrees: true,
+    };
+    expect(renderTraceText(report)).toContain('but connections dealt to the backends named in TROUBLE above would not get through');
+    expect(traceExitCode(report)).toBe(EXIT_ERROR);
+    // Only local backends: the tunnels are not this connection's.
+    expect(pathTrouble(cut, 'hv1', deliveriesOf(logicalPath({ ...input('10.0.0.100:80', 'tcp'), nodes: cut })))).toEqual([]);
   });
 });
 
@@ -642,12 +672,14 @@ describe('trace: the exit code', () => {
     expect(traceExitCode(report(['on hv2, after the tunnel: the logical model delivers it to local port b but OVS drops it']))).toBe(EXIT_ERROR);
     expect(traceExitCode(report([], true))).toBe(EXIT_OK);
     expect(traceExitCode(report([]))).toBe(EXIT_OK);
+    // A TROUBLE line (a cut tunnel on the path) is a fault found too (QA-126 H3: it exited 0).
+    expect(traceExitCode({ ...report([], true), trouble: ['node hv2 is TunnelsUp=False NoProbeAnswered'] })).toBe(EXIT_ERROR);
   });
 
   it('is said in trace --help', async () => {
     let help = '';
     const program = buildProgram({ term: { isTTY: false, stderrIsTTY: false, color: false }, io: { out: (s) => (help += s), err: (s) => (help += s) }, onUsageError: () => undefined });
     await program.parseAsync(['trace', '--help'], { from: 'user' }).catch(() => undefined);
-    expect(help.replace(/\s+/g, ' ')).toContain('every disagreement is named, and any makes it exit 1 (0 otherwise, also when OVS is not traced here)');
+    expect(help.replace(/\s+/g, ' ')).toContain('every disagreement, and any trouble the nodes on the path report (a cut tunnel, a switch not answering), is named, and any makes it exit 1 (0 otherwise, also when OVS is not traced here)');
   });
 });

@@ -21,7 +21,7 @@ import { TUNNEL_PORTS } from '../../chassis/layout';
 import { TUNNELS_UP } from '../../chassis/node-status';
 import { appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
-import { familyOf, logicalPath, nodeOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalPath, type Proto, type Target } from './trace-logical';
+import { familyOf, logicalPath, nodeOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalLb, type LogicalPath, type Proto, type Target } from './trace-logical';
 import { renderTraceText, whereOvs, type PortAt, type RemoteHop, type TraceReport } from './trace-report';
 import { VIP_CT_NEXT, traceLoadBalancer } from './trace-lb';
 import { DEFAULT_SRC_PORT, deliveryMismatch, ovsFlow, summarizeOvsTrace } from './trace-ovs';
@@ -166,54 +166,86 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
     disagreements: [],
   };
   await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
-  const trouble = pathTrouble(nodes.items, nodeOf(from), logical.deliver ? logical.delivery : undefined);
+  const trouble = pathTrouble(nodes.items, nodeOf(from), logical.deliver ? deliveriesOf(logical) : []);
   if (trouble.length) report.trouble = trouble;
   return report;
+}
+
+/** Where the packet may go: its one delivery, or through a VIP each backend's that gets new connections. */
+export function deliveriesOf(logical: { delivery?: Delivery; lb?: LogicalLb }): PathDelivery[] {
+  if (logical.lb) return logical.lb.choices.map((c) => ({ delivery: c.delivery, backend: c.backend }));
+  return logical.delivery ? [{ delivery: logical.delivery }] : [];
+}
+
+export interface PathDelivery {
+  delivery: Delivery;
+  /** Through a VIP: the backend this delivery is of. */
+  backend?: string;
 }
 
 /**
  * What the nodes the packet crosses report against its path: the source node's switch (and,
  * through a tunnel, the destination's) not Ready, and tunnels whose probes come back from no
- * peer (TunnelsUp=False on either end).
+ * peer (TunnelsUp=False on either end). Through a VIP, each backend reached through a tunnel
+ * is a path: a cut tunnel to one backend's node fails the connections dealt to it (QA-126
+ * H3: the trace of a VIP said nothing of it).
  */
-export function pathTrouble(nodes: readonly HypervisorNode[], srcNode: string | undefined, delivery: Delivery | undefined): string[] {
+export function pathTrouble(nodes: readonly HypervisorNode[], srcNode: string | undefined, deliveries: readonly PathDelivery[]): string[] {
   const out: string[] = [];
   const byName = (n: string | undefined) => nodes.find((x) => x.metadata.name === n);
   const condition = (n: HypervisorNode | undefined, type: string) => n?.status?.conditions?.find((c) => c.type === type);
-  const say = (n: HypervisorNode, type: string) => {
+  const say = (n: HypervisorNode, type: string, backends: string[] = []) => {
     const c = condition(n, type);
-    if (c?.status === 'False') out.push(`node ${n.metadata.name} is ${type}=False ${c.reason ?? ''}${c.message ? `: ${c.message}` : ''}`);
+    const of = backends.length ? ` (the node of backend${backends.length === 1 ? '' : 's'} ${backends.join(', ')})` : '';
+    if (c?.status === 'False') out.push(`node ${n.metadata.name}${of} is ${type}=False ${c.reason ?? ''}${c.message ? `: ${c.message}` : ''}`);
   };
   const src = byName(srcNode);
   if (src) say(src, 'Ready');
-  if (delivery?.kind === 'tunnel') {
-    const dst = byName(delivery.node);
-    if (dst) say(dst, 'Ready');
-    if (src) say(src, TUNNELS_UP);
-    if (dst) say(dst, TUNNELS_UP);
+  const tunneledTo = new Map<string, string[]>();
+  for (const { delivery, backend } of deliveries) {
+    if (delivery.kind !== 'tunnel') continue;
+    const list = tunneledTo.get(delivery.node) ?? [];
+    if (backend !== undefined) list.push(backend);
+    tunneledTo.set(delivery.node, list);
+  }
+  if (tunneledTo.size === 0) return out;
+  for (const [name, backends] of tunneledTo) {
+    const dst = byName(name);
+    if (dst) say(dst, 'Ready', backends);
+  }
+  if (src) say(src, TUNNELS_UP);
+  for (const [name, backends] of tunneledTo) {
+    const dst = byName(name);
+    if (dst) say(dst, TUNNELS_UP, backends);
   }
   return out;
 }
 
 /**
- * trace's exit code: 1 when the logical path and OVS disagree (a DISAGREEMENT line), so that
- * a script or CI job sees a fault without reading the report, as a failed check; 0 otherwise,
- * OVS not traced here included (nothing was found wrong).
+ * trace's exit code: 1 when the logical path and OVS disagree (a DISAGREEMENT line) or the
+ * nodes on the path report trouble (a TROUBLE line: a cut tunnel, a switch not answering),
+ * so that a script or CI job sees a fault without reading the report, as a failed check;
+ * 0 otherwise, OVS not traced here included (nothing was found wrong).
  */
-export function traceExitCode(report: Pick<TraceReport, 'disagreements'>): number {
-  return report.disagreements.length > 0 ? EXIT_ERROR : EXIT_OK;
+export function traceExitCode(report: Pick<TraceReport, 'disagreements' | 'trouble'>): number {
+  return report.disagreements.length > 0 || (report.trouble?.length ?? 0) > 0 ? EXIT_ERROR : EXIT_OK;
 }
 
-/** The one stderr line after a report whose halves disagree (the report itself is on stdout). */
-function disagreementLine(report: TraceReport): string {
-  const n = report.disagreements.length;
-  return `OVS disagrees with the logical path (${n === 1 ? 'one disagreement' : `${n} disagreements`} in the report)`;
+/** The one stderr line after a report that found a fault (the report itself is on stdout). */
+function faultLine(report: TraceReport): string {
+  const count = (n: number, one: string, many: string) => (n === 1 ? one : `${n} ${many}`);
+  const parts: string[] = [];
+  const d = report.disagreements.length;
+  const t = report.trouble?.length ?? 0;
+  if (d) parts.push(`OVS disagrees with the logical path (${count(d, 'one disagreement', 'disagreements')} in the report)`);
+  if (t) parts.push(`the nodes on the path report trouble (${count(t, 'one TROUBLE line', 'TROUBLE lines')} in the report)`);
+  return parts.join('; ');
 }
 
 export function traceCommand(runtimeOf: RuntimeOf): Command {
   return examples(
     new Command('trace')
-      .description("explain a packet's path: the logical decisions from the API objects and, on the node, OVS's ofproto/trace (through a VIP: the backend OVS picks for this 5-tuple, and each backend's slots, DNAT and end); every disagreement is named, and any makes it exit 1 (0 otherwise, also when OVS is not traced here); -o json|yaml give the same report for scripts")
+      .description("explain a packet's path: the logical decisions from the API objects and, on the node, OVS's ofproto/trace (through a VIP: the backend OVS picks for this 5-tuple, and each backend's slots, DNAT and end); every disagreement, and any trouble the nodes on the path report (a cut tunnel, a switch not answering), is named, and any makes it exit 1 (0 otherwise, also when OVS is not traced here); -o json|yaml give the same report for scripts")
       .requiredOption('--from <port>', 'source VirtualPort')
       .requiredOption('--to <ip[:port]>', 'destination address: IPv4, optionally :PORT (10.0.0.5:80), or IPv6, with a port in brackets ([fd00::5]:80)', parser(parseTarget))
       .addOption(new Option('--proto <proto>', 'protocol (default: tcp with a port, icmp without)').choices(['tcp', 'udp', 'sctp', 'icmp']))
@@ -230,7 +262,7 @@ export function traceCommand(runtimeOf: RuntimeOf): Command {
         const report = await trace(rt, { from: o.from, to: o.to, proto, srcPort: o.srcPort, srcIp: o.srcIp, srcMac: o.srcMac });
         rt.io.out(rt.output === 'json' ? toJson(report) : rt.output === 'yaml' ? toYaml(report) : renderTraceText(report));
         const code = traceExitCode(report);
-        if (code !== EXIT_OK) throw new CliError(disagreementLine(report), code);
+        if (code !== EXIT_OK) throw new CliError(faultLine(report), code);
       }),
     ['vnetctl trace --from vm1-eth0 --to 10.0.0.6', 'vnetctl -n demo trace --from vdemo-c1 --to 10.99.0.10:80 --proto tcp --src-port 41000', 'vnetctl trace --from vm1-eth0 --to 10.0.0.7:53 --proto udp -o json', 'vnetctl trace --from vm1-eth0 --to [fd00::64]:80', 'vnetctl trace --from vrrp-a --to 10.0.0.6 --src-ip 10.0.0.100 --src-mac 00:00:5e:00:01:01'],
   );
