@@ -1,4 +1,4 @@
-import type { LoadBalancer } from '../../resources/kinds';
+import type { HypervisorNode, LoadBalancer } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import type { KubeEvent } from '../../resources/event';
 import { realizedNodes, renderLbStatus } from './lb-status';
@@ -38,6 +38,21 @@ describe('lb status rendering', () => {
     expect(text).toMatch(/\n +ip\/10\.0\.0\.50 +10\.0\.0\.50 +hv1 +1 +healthy +3\n/);
     expect(text).toContain('  2/3 healthy; 15 connection(s) dispatched\n');
     expect(text).toMatch(/Conditions:\n +TYPE +STATUS +REASON +AGE +MESSAGE\n +Ready +True +Realized +60s +flows installed/);
+  });
+
+  it("names what the backends' nodes report against reaching them: a cut tunnel, a switch not answering (QA-126 H3)", () => {
+    const status = { vip: '10.0.0.100', backends: [{ name: 'b1', ip: '10.0.0.4', node: 'hv1', healthy: true }, { name: 'b2', ip: '10.0.0.5', node: 'hv2', healthy: true }, { name: '10.0.0.50', ip: '10.0.0.50', node: 'hv2', healthy: true }] };
+    const node = (name: string, conditions: Condition[]) => ({ metadata: { name }, spec: { tunnelIP: '192.0.2.1' }, status: { conditions } }) as unknown as HypervisorNode;
+    const nodes = [
+      node('hv1', [{ type: 'Ready', status: 'True', reason: 'Connected', message: '', lastTransitionTime: '' }]),
+      node('hv2', [{ type: 'TunnelsUp', status: 'False', reason: 'NoProbeAnswered', message: 'no tunnel probe answered by hv1 for 15 s', lastTransitionTime: '' }]),
+    ];
+    const text = renderLbStatus(lb(status), plain, new Map(), now, undefined, nodes);
+    // Before: "3/3 healthy" and nothing else, while clients on hv1 could reach none of hv2's backends.
+    expect(text).toContain("Trouble on the backends' nodes:\n  node hv2 (port/b2, ip/10.0.0.50): TunnelsUp=False NoProbeAnswered: no tunnel probe answered by hv1 for 15 s: connections from clients on other nodes do not reach them\n");
+    expect(renderLbStatus(lb(status), plain, new Map(), now, undefined, [nodes[0]!])).not.toContain('Trouble');
+    // Nodes unreadable (a tenant's token): nothing said.
+    expect(renderLbStatus(lb(status), plain, new Map(), now)).not.toContain('Trouble');
   });
 
   it('shows "-" for what an older status lacks, filling address and node from the ports', () => {

@@ -5,7 +5,8 @@
  * realized it, and the conditions. Fields the status does not carry (yet) show as "-".
  */
 import { isIPv6 } from 'node:net';
-import type { Backend, BackendStatus, LoadBalancer } from '../../resources/kinds';
+import type { Backend, BackendStatus, HypervisorNode, LoadBalancer } from '../../resources/kinds';
+import { TUNNELS_UP } from '../../chassis/node-status';
 import type { Condition } from '../../resources/object';
 import type { KubeEvent } from '../../resources/event';
 import { humanAge } from '../../resources/age';
@@ -101,7 +102,28 @@ function eventLines(lb: LoadBalancer, events: readonly KubeEvent[] | undefined, 
   return [...renderTable(['TYPE', 'REASON', 'AGE', 'MESSAGE'], rows, { maxWidth: width, color: term.color }), ...more];
 }
 
-export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: ReadonlyMap<string, PortFacts> = new Map(), now = new Date(), events?: readonly KubeEvent[]): string {
+/**
+ * What the backends' nodes report against reaching them: a switch not answering (Ready=False)
+ * or tunnels whose probes nobody answers (TunnelsUp=False: connections from clients on
+ * other nodes do not get there). Health checks run on each backend's own node, so a cut
+ * underlay left every backend "healthy" while remote clients' connections to them failed
+ * (QA-126 H3).
+ */
+export function backendNodeTrouble(backendsByNode: ReadonlyMap<string, readonly string[]>, nodes: readonly HypervisorNode[]): string[] {
+  const out: string[] = [];
+  for (const [name, backends] of backendsByNode) {
+    const node = nodes.find((n) => n.metadata.name === name);
+    for (const type of ['Ready', TUNNELS_UP]) {
+      const c = node?.status?.conditions?.find((x) => x.type === type);
+      if (c?.status !== 'False') continue;
+      const what = type === 'Ready' ? 'its switch is not programmed or not answering' : 'connections from clients on other nodes do not reach them';
+      out.push(`node ${name} (${backends.join(', ')}): ${type}=False ${c.reason ?? ''}${c.message ? `: ${c.message}` : ''}: ${what}`);
+    }
+  }
+  return out;
+}
+
+export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: ReadonlyMap<string, PortFacts> = new Map(), now = new Date(), events?: readonly KubeEvent[], nodes?: readonly HypervisorNode[]): string {
   const spec = lb.spec!;
   const st = lb.status ?? {};
   const reports = st.backends as BackendReport[] | undefined;
@@ -124,16 +146,20 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
   const backends = spec.backends ?? [];
   if (backends.length === 0) out.push(...section('Backends', ['<none>: add some with vnetctl lb add-backend'], term.color));
   else {
+    const byNode = new Map<string, string[]>();
     const rows: Cell[][] = backends.map((b) => {
       const r = reportOf(b, reports);
       const port = b.port !== undefined ? ports.get(b.port) : undefined;
       const health = healthOf(b, r);
       const ips = usableIps(port, st.vip ?? spec.vip);
+      const name = b.port !== undefined ? `port/${b.port}` : `ip/${b.ip}`;
+      // A backend the status says is on no node shows none, whatever node its port names.
+      const node = r?.node || (r?.node === '' ? undefined : port?.node);
+      if (node) byNode.set(node, [...(byNode.get(node) ?? []), name]);
       return [
-        { text: b.port !== undefined ? `port/${b.port}` : `ip/${b.ip}` },
+        { text: name },
         { text: r?.ip || b.ip || (ips.length ? ips.join(',') : undefined) || '-' },
-        // A backend the status says is on no node shows none, whatever node its port names.
-        { text: r?.node || (r?.node === '' ? undefined : port?.node) || '-' },
+        { text: node || '-' },
         { text: String(b.weight ?? 1) },
         { text: health, color: statusColor(health) },
         { text: typeof r?.connections === 'number' ? String(r.connections) : '-' },
@@ -147,6 +173,8 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
     // What lb list and kubectl's BACKENDS column say (QA: a drained backend made this 2/2 where they said 1/2).
     const getting = st.healthyBackends ? `${st.healthyBackends} get new connections, ` : '';
     out.push(`  ${known.length === 0 ? 'health: not reported yet (nodes report it once they program the VIP)' : `${getting}${healthy}/${backends.length} healthy${total}`}`);
+    const trouble = nodes ? backendNodeTrouble(byNode, nodes) : [];
+    if (trouble.length) out.push(...section("Trouble on the backends' nodes", trouble.map((t) => paint(t, 'red', term.color)), term.color));
   }
   const condRows: Cell[][] = conds.map((c) => [
     { text: c.type },

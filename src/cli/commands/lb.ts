@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import type { KubeEvent } from '../../resources/event';
-import type { Backend, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
+import type { Backend, HypervisorNode, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
 import { attempt, type AttemptSpec } from '../attempt';
 import { ApiStatusError, CliError, UsageError } from '../errors';
 import { parseBackend, sameBackend } from '../flags/backend';
@@ -18,6 +18,7 @@ import { addReadDelete, examples, parser, printWritten, repeatable, type Runtime
 
 const LBS = kindByPlural('loadbalancers');
 const PORTS = kindByPlural('virtualports');
+const NODES = kindByPlural('nodes');
 const FLAGS = [
   ['metadata.name', 'NAME'],
   ['spec.network', '--network'],
@@ -96,6 +97,15 @@ async function portFacts(rt: Runtime, lb: LoadBalancer): Promise<Map<string, Por
 }
 
 /** The load balancer's events (undefined: the server serves none, or would not give them). */
+/** The Nodes, for what they report against the backends; undefined where the token may not read them (a tenant's). */
+async function nodesOf(rt: Runtime): Promise<HypervisorNode[] | undefined> {
+  try {
+    return (await listObjects<HypervisorNode>(rt, NODES, undefined)).items;
+  } catch {
+    return undefined;
+  }
+}
+
 async function eventsOf(rt: Runtime, lb: LoadBalancer): Promise<KubeEvent[] | undefined> {
   const ns = lb.metadata.namespace ?? rt.namespace();
   const fieldSelector = `involvedObject.kind=LoadBalancer,involvedObject.name=${lb.metadata.name}${lb.metadata.uid ? `,involvedObject.uid=${lb.metadata.uid}` : ''}`;
@@ -300,8 +310,8 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         const lb = await attempt(rt, { verb: 'get', kind: LBS, name }, () => getObject<LoadBalancer>(rt, LBS, rt.namespace(), name));
         if (rt.output === 'table' || rt.output === 'wide') {
           // Two reads that do not wait on each other.
-          const [ports, events] = await Promise.all([portFacts(rt, lb), eventsOf(rt, lb)]);
-          rt.io.out(renderLbStatus(lb, rt.term, ports, new Date(), events));
+          const [ports, events, nodes] = await Promise.all([portFacts(rt, lb), eventsOf(rt, lb), nodesOf(rt)]);
+          rt.io.out(renderLbStatus(lb, rt.term, ports, new Date(), events, nodes));
         } else rt.io.out(renderObjects(LBS, [lb], rt.output, rt.term, { single: true }));
       }),
     ['vnetctl lb status web', 'vnetctl lb status web -o json'],
