@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { IP_PROTO, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { IP_PROTO, OpenFlowRequestError, OpenFlowTimeoutError, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { errorFromName } from '../../openflow/messages/error';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
 import { ctZone, type LbBackendModel, type LoadBalancerModel, type LogicalModel } from '../../pipeline';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
@@ -85,5 +86,54 @@ describe('LbConntrackFlusher', () => {
     flusher.flushVipUdp('hv2', model([{ ip: '10.0.0.1' }]));
     const flush = ctFlushMessage({ zone: ctZone(VNI), ipProto: IP_PROTO.UDP, orig: { dst: VIP } });
     expect(sent).toEqual([{ node: 'hv2', msgs: [flush, flush, flush, flush] }]);
+  });
+
+  describe('a node that does not take its flushes at once (QA-124 F4)', () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
+    const flushes = (n: number) => Array.from({ length: n }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
+    const make = (transact: (msgs: OfMessage[]) => Promise<void>, connected = () => true) =>
+      new LbConntrackFlusher({ log, switches: () => [['hv1', { get connected() { return connected(); }, transact } as unknown as OpenFlowConnection]], backendsOfVip: () => new Set(), stopped: () => false });
+    beforeEach(() => lines.splice(0));
+
+    it('sends a thousand load balancers\' flushes in chunks, and again from the chunk that failed', async () => {
+      const got: number[] = [];
+      let fail = 1;
+      const f = make(async (msgs) => {
+        // The second chunk times out once, as a switch busy deleting 447k flows did.
+        if (got.length === 1 && fail-- > 0) throw new OpenFlowTimeoutError({ type: 'barrier_request', xid: 1 } as OfMessage, 30000);
+        got.push(msgs.length);
+      });
+      f.flushRetiredLater([{ vni: VNI, vip: VIP, backends: flushes(1000) }]);
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(got).toEqual([1024]);
+      await jest.advanceTimersByTimeAsync(1000);
+      // 1000 flushes, 256 a request, four passes each: every one sent, none twice.
+      expect(got).toEqual([1024, 1024, 1024, 232 * 4]);
+      expect(lines.join('')).toContain('"attempts":2');
+    });
+
+    it('tries a switch that is not connected again, and says so with the real cause when it never takes them', async () => {
+      const f = make(async () => undefined, () => false);
+      f.flushRetiredLater([{ vni: VNI, vip: VIP, backends: ['10.0.0.2'] }]);
+      await jest.advanceTimersByTimeAsync(1000 + 1000 + 2000 + 4000);
+      const warned = lines.map((l) => JSON.parse(l) as { msg: string; attempts?: number }).filter((l) => /could not flush/.test(l.msg));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]!.msg).toContain('(the switch is not connected)');
+      expect(warned[0]!.msg).not.toContain('3.1');
+      expect(warned[0]!.attempts).toBe(4);
+    });
+
+    it('blames the OVS version only when the switch refuses NXT_CT_FLUSH, and does not retry then', async () => {
+      let calls = 0;
+      const f = make(async () => {
+        calls++;
+        throw new OpenFlowRequestError(errorFromName('OFPBRC_BAD_SUBTYPE', 1), undefined, undefined);
+      });
+      f.flushRetiredLater([{ vni: VNI, vip: VIP, backends: ['10.0.0.2'] }]);
+      await jest.advanceTimersByTimeAsync(10000);
+      expect(calls).toBe(1);
+      expect(lines.join('')).toContain('no NXT_CT_FLUSH: OVS before 3.1');
+    });
   });
 });

@@ -4,13 +4,18 @@
  * UDP endpoint flush do.
  */
 import type { Logger } from 'pino';
-import { IP_PROTO, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { IP_PROTO, OpenFlowRequestError, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { ctFlushMessage } from '../../openflow/messages/ct-flush';
 import { activeBackends, ctZone, type LogicalModel } from '../../pipeline';
 import type { RetiredBackends } from './pipeline-model';
 
 /** How many times each conntrack flush is sent (sendFlushes). */
 const FLUSH_PASSES = 4;
+
+/** Flush messages per request (each sent FLUSH_PASSES times), and the retries of a node's flushes that failed, 1, 2, 4 s apart. */
+const FLUSH_CHUNK = 256;
+const FLUSH_RETRIES = 3;
+const FLUSH_RETRY_MS = 1000;
 
 /** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
 const RETIRED_FLUSH_DELAY_MS = 1000;
@@ -132,13 +137,58 @@ export class LbConntrackFlusher {
    */
   private sendFlushes(msgs: OfMessage[], what: unknown, only?: string): void {
     if (!msgs.length) return;
-    const passes = Array.from({ length: FLUSH_PASSES }, () => msgs).flat();
-    for (const [node, conn] of this.deps.switches()) {
-      if (!conn.connected || (only !== undefined && node !== only)) continue;
-      conn
-        .transact(passes)
-        .then(() => this.deps.log.debug({ node, flushed: what }, 'pipeline: conntrack entries of load balancer backends flushed'))
-        .catch((err: unknown) => this.deps.log.warn({ node, err: (err as Error).message }, 'pipeline: could not flush conntrack entries of load balancer backends (OVS before 3.1 has no NXT_CT_FLUSH)'));
+    for (const [node] of this.deps.switches()) {
+      if (only !== undefined && node !== only) continue;
+      void this.flushOn(node, msgs, what);
     }
   }
+
+  /**
+   * Sends a node's flushes in chunks (a thousand load balancers deleted at once made one
+   * request of 12,000 messages), and again from the chunk that failed, a few times, when the
+   * switch is not connected or does not answer in time: the entries stay otherwise, and the
+   * clients with them, until they expire (QA-124 F4: left behind, blamed on the OVS version).
+   */
+  private async flushOn(node: string, msgs: readonly OfMessage[], what: unknown): Promise<void> {
+    let done = 0;
+    let err: Error | undefined;
+    for (let attempt = 0; attempt <= FLUSH_RETRIES; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, FLUSH_RETRY_MS * 2 ** (attempt - 1)).unref());
+      if (this.deps.stopped()) return;
+      const conn = this.switchOf(node);
+      if (!conn?.connected) {
+        err = new Error('the switch is not connected');
+        continue;
+      }
+      try {
+        while (done < msgs.length) {
+          const chunk = msgs.slice(done, done + FLUSH_CHUNK);
+          await conn.transact(Array.from({ length: FLUSH_PASSES }, () => chunk).flat());
+          done += chunk.length;
+        }
+        this.deps.log.debug({ node, flushed: what, attempts: attempt + 1 }, 'pipeline: conntrack entries of load balancer backends flushed');
+        return;
+      } catch (e) {
+        err = e as Error;
+        if (unsupported(err)) {
+          this.deps.log.warn({ node, err: err.message }, 'pipeline: this switch cannot flush conntrack entries of load balancer backends (no NXT_CT_FLUSH: OVS before 3.1); clients stay on removed backends until their entries expire');
+          return;
+        }
+      }
+    }
+    this.deps.log.warn(
+      { node, err: err?.message, flushesLeft: msgs.length - done, attempts: FLUSH_RETRIES + 1 },
+      `pipeline: could not flush conntrack entries of load balancer backends (${err?.message}); clients may stay on removed backends until their entries expire (ovs-appctl dpctl/flush-conntrack clears them)`,
+    );
+  }
+
+  private switchOf(node: string): OpenFlowConnection | undefined {
+    for (const [name, conn] of this.deps.switches()) if (name === node) return conn;
+    return undefined;
+  }
+}
+
+/** The switch does not know NXT_CT_FLUSH (OVS before 3.1): no retry will help. */
+function unsupported(e: Error): boolean {
+  return e instanceof OpenFlowRequestError && /BAD_(SUBTYPE|TYPE|EXPERIMENTER|VENDOR)/.test(e.error.name);
 }
