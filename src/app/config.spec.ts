@@ -15,3 +15,11 @@ describe('VNETD_OPENFLOW_LANES', () => {
     }
   });
 });
+
+describe('VNETD_STORE', () => {
+  it('an etcd store is refused by all-in-one vnetd, which keeps its own SQLite store, in one line that says what to run (QA-123 F6)', () => {
+    expect(() => loadConfig({ VNETD_STORE: 'etcd://127.0.0.1:2379' })).toThrow('VNETD_STORE=etcd://127.0.0.1:2379 is for "vnetd controller": plain "vnetd" (all-in-one) keeps its state in its own SQLite store');
+    expect(loadConfig({ VNETD_STORE: 'etcd://127.0.0.1:2379' }, 'controller').store).toMatchObject({ kind: 'etcd', endpoints: ['http://127.0.0.1:2379'] });
+    expect(loadConfig({ VNETD_STORE: 'sqlite' }).store).toEqual({ kind: 'sqlite' });
+  });
+});

@@ -117,6 +117,13 @@ export function parseStore(env: NodeJS.ProcessEnv): StoreConfig {
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: 'all-in-one' | 'controller' = 'all-in-one'): VnetdConfig {
   const { host, port } = parseListen(env.VNETD_LISTEN ?? '127.0.0.1:8443');
+  const store = parseStore(env);
+  // All-in-one keeps its own SQLite store: started with an etcd store named, it ran on a
+  // fresh SQLite one instead, said nothing, and wrote its admin kubeconfig over the one of
+  // the etcd cluster's controllers in the same data dir (QA-123 F6).
+  if (role === 'all-in-one' && store.kind === 'etcd') {
+    throw new Error(`VNETD_STORE=${env.VNETD_STORE?.trim()} is for "vnetd controller": plain "vnetd" (all-in-one) keeps its state in its own SQLite store (VNETD_DATA_DIR/store.db); run "vnetd controller" to serve the etcd store, or unset VNETD_STORE`);
+  }
   return {
     dataDir: resolve(env.VNETD_DATA_DIR ?? '.vnetd'),
     host,
@@ -127,6 +134,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: 'all-in-o
     chassis: flag(env.VNETD_CHASSIS, role === 'all-in-one'),
     localOvs: flag(env.VNETD_LOCAL_OVS, true),
     localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP ?? '127.0.0.1',
-    store: parseStore(env),
+    store,
   };
 }
