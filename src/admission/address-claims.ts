@@ -36,6 +36,8 @@ export async function checkRequestedIp(
   net: VirtualNetwork,
   allocators: IpAllocator[],
   allocations: AllocationRegistry,
+  /** Asked as a load balancer's VIP: another one's VIP is pointed at as where its listeners go. */
+  asVip = false,
 ): Promise<{ ip: string } | { error: string }> {
   const parsed = tryParseIp(ip);
   if (!parsed) return { error: `must be a valid IP address` };
@@ -51,6 +53,11 @@ export async function checkRequestedIp(
     };
   }
   const holder = await allocations.ipHolder(net.metadata.namespace!, net.metadata.name, canonical);
+  if (holder && asVip && holder.owner.kind === 'LoadBalancer') {
+    // OVN and Kubernetes Services take one VIP on several objects, a port each; here a VIP
+    // has one MAC and one slot table, so one load balancer (QA-124 F7: the refusal did not say).
+    return { error: `${canonical} is already the VIP of LoadBalancer "${holder.owner.name}": a VIP belongs to one load balancer; give that one this port as another listener (spec.listeners; vnetctl lb add-listener ${holder.owner.name} --listen PORT[:TARGET][/PROTO])` };
+  }
   if (holder) return { error: `${canonical} is already allocated to ${holder.owner.kind} "${holder.owner.name}"` };
   return { ip: canonical };
 }

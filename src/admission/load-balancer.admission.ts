@@ -184,7 +184,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     if (allNets.length === 0) {
       causes.push({ field: 'spec.network', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.network}": VirtualNetwork has no subnet to take a VIP from` });
     } else if (spec.vip !== undefined) {
-      const res = await checkRequestedIp(spec.vip, net, allNets, ctx.allocations);
+      const res = await checkRequestedIp(spec.vip, net, allNets, ctx.allocations, true);
       const backendOf = 'ip' in res ? (await backendAddresses(ctx, ns, spec.network)).get(res.ip) : undefined;
       const changing = 'ip' in res ? guard.changingOf(allNets, res.ip) : undefined;
       if ('error' in res) causes.push({ field: 'spec.vip', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.vip}": ${res.error}` });

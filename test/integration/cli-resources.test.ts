@@ -185,6 +185,23 @@ describe('port', () => {
 });
 
 describe('lb', () => {
+  it('adds and removes listeners; a second load balancer on a VIP is pointed at the first one\'s listeners (QA-124 F7)', async () => {
+    const created = await ok('lb', 'create', 'shared', '--network', 'blue', '--listen', '80:8080', '-n', 't1', '-o', 'json');
+    const vip = JSON.parse(created).spec.vip as string;
+    const other = await fails(1, 'lb', 'create', 'shared2', '--network', 'blue', '--vip', vip, '--listen', '443', '-n', 't1');
+    expect(other).toContain(`spec.vip (--vip): Invalid value: "${vip}": ${vip} is already the VIP of LoadBalancer "shared": a VIP belongs to one load balancer; give that one this port as another listener (spec.listeners; vnetctl lb add-listener shared --listen PORT[:TARGET][/PROTO])`);
+    expect(await ok('lb', 'add-listener', 'shared', '--listen', '443:8443/tcp', '--listen', '53/udp', '-n', 't1')).toBe('loadbalancer.vnet.dev/shared added 443:8443/tcp, 53/udp; listeners now: 80:8080/tcp, 443:8443/tcp, 53/udp\n');
+    // Bad inputs: one clear line each, nothing changed.
+    expect(await fails(1, 'lb', 'add-listener', 'shared', '--listen', '443:9443', '-n', 't1')).toContain('cannot add listener 443:9443/tcp to loadbalancer "shared": it already listens on 443/tcp (443:8443/tcp); remove that one first to change its target port');
+    expect(await fails(2, 'lb', 'add-listener', 'shared', '--listen', '8080', '--listen', '8080/tcp', '-n', 't1')).toContain('--listen 8080/tcp is given twice');
+    expect(await fails(1, 'lb', 'remove-listener', 'shared', '--listen', '22', '-n', 't1')).toContain('cannot remove listener 22/tcp from loadbalancer "shared": it does not listen there (80:8080/tcp, 443:8443/tcp, 53/udp)');
+    expect(await ok('lb', 'remove-listener', 'shared', '--listen', '53/udp', '--listen', '80', '-n', 't1')).toBe('loadbalancer.vnet.dev/shared removed 53/udp, 80/tcp; listeners now: 443:8443/tcp\n');
+    expect(await fails(1, 'lb', 'remove-listener', 'shared', '--listen', '443', '-n', 't1')).toContain('cannot remove every listener of loadbalancer "shared": a load balancer listens on at least one port; delete it instead: vnetctl lb delete shared');
+    const spec = (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/shared')).json.spec;
+    expect(spec.listeners).toEqual([{ protocol: 'TCP', port: 443, targetPort: 8443 }]);
+    await ok('lb', 'delete', 'shared', '-n', 't1');
+  });
+
   it('creates, adds and removes backends, shows status, deletes', async () => {
     const created = await ok('lb', 'create', 'web', '--network', 'blue', '--listen', '80:8080/tcp', '--listen', '53/udp', '--backend', 'vm1', '--backend', '10.0.0.50=3', '-n', 't1');
     expect(created).toMatch(/loadbalancer\.vnet\.dev\/web created\nNAME +NETWORK +VIP +LISTENERS +BACKENDS +READY +AGE\nweb +blue +10\.0\.0\.\d+ +80:8080\/tcp,53\/udp +0\/2 /);

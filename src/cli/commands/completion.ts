@@ -32,7 +32,7 @@ const NAME_SOURCES: Record<string, string> = {
   'network get': 'network', 'network delete': 'network', 'network rm': 'network',
   'net get': 'network', 'net delete': 'network', 'net rm': 'network',
   'port get': 'port', 'port delete': 'port', 'port rm': 'port', 'port libvirt': 'port',
-  'lb get': 'lb', 'lb delete': 'lb', 'lb rm': 'lb', 'lb status': 'lb', 'lb add-backend': 'lb', 'lb set-weight': 'lb', 'lb remove-backend': 'lb', 'lb set-health': 'lb',
+  'lb get': 'lb', 'lb delete': 'lb', 'lb rm': 'lb', 'lb status': 'lb', 'lb add-backend': 'lb', 'lb set-weight': 'lb', 'lb remove-backend': 'lb', 'lb add-listener': 'lb', 'lb remove-listener': 'lb', 'lb set-health': 'lb',
   'node get': 'node',
 };
 

@@ -1,4 +1,4 @@
-/** vnetctl lb create|add-backend|set-weight|remove-backend|set-health|status|list|get|delete */
+/** vnetctl lb create|add-backend|set-weight|remove-backend|add-listener|remove-listener|set-health|status|list|get|delete */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import type { KubeEvent } from '../../resources/event';
@@ -151,6 +151,20 @@ function printBackends(rt: Runtime, lb: LoadBalancer, what: string): void {
   });
 }
 
+/** A listener as --listen writes it: 80:8080/tcp. */
+function listenerLabel(l: Listener): string {
+  return `${l.port}${l.targetPort !== undefined && l.targetPort !== l.port ? `:${l.targetPort}` : ''}/${(l.protocol ?? 'TCP').toLowerCase()}`;
+}
+
+/** One port and protocol of the VIP: what the API keeps unique among listeners. */
+function sameListener(a: Listener, b: Listener): boolean {
+  return a.port === b.port && (a.protocol ?? 'TCP') === (b.protocol ?? 'TCP');
+}
+
+function printListeners(rt: Runtime, lb: LoadBalancer, what: string): void {
+  printEdited(rt, lb, (cur) => ` ${what}; listeners now: ${(cur.spec?.listeners ?? []).map(listenerLabel).join(', ') || '<none>'}`);
+}
+
 function printHealthCheck(rt: Runtime, lb: LoadBalancer): void {
   printEdited(rt, lb, (cur) => `: health check ${cur.spec?.healthCheck ? describeHealthCheck(cur.spec.healthCheck) : `off (${NO_HEALTH_CHECK})`}`);
 }
@@ -281,6 +295,56 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         printBackends(rt, lb, `removed ${o.backend.map((b) => b.port ?? b.ip).join(', ')}`);
       }),
     ['vnetctl lb remove-backend web --backend vm3-eth0'],
+  );
+  examples(
+    group
+      .command('add-listener')
+      .description('add listeners to a load balancer (a VIP belongs to one load balancer: more ports on it are more listeners of that one)')
+      .argument('<name>', 'load balancer name')
+      .requiredOption('--listen <port[:target][/proto]>', 'a listener to add, e.g. 443:8443/tcp (repeatable)', repeatable(parseListen))
+      .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        for (const [i, l] of o.listen.entries()) {
+          const twice = o.listen.slice(0, i).find((x) => sameListener(x, l));
+          if (twice) throw new UsageError(`--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(twice)}); give each port and protocol once`);
+        }
+        const lb = await editLoadBalancer(rt, name, 'add a listener to', (cur) => {
+          const listeners = cur.spec?.listeners ?? [];
+          for (const l of o.listen) {
+            const dup = listeners.find((x) => sameListener(x, l));
+            if (dup) throw new CliError(`cannot add listener ${listenerLabel(l)} to loadbalancer "${cur.metadata.name}": it already listens on ${dup.port}/${(dup.protocol ?? 'TCP').toLowerCase()} (${listenerLabel(dup)}); remove that one first to change its target port`);
+          }
+          return o.listen.map((l) => ({ op: 'add' as const, path: '/spec/listeners/-', value: l }));
+        });
+        printListeners(rt, lb, `added ${o.listen.map(listenerLabel).join(', ')}`);
+      }),
+    ['vnetctl lb add-listener web --listen 443:8443/tcp', 'vnetctl lb add-listener dns --listen 53/udp --listen 53/tcp'],
+  );
+  examples(
+    group
+      .command('remove-listener')
+      .description('remove listeners from a load balancer: new connections to that port of the VIP are refused; the VIP and its other listeners stay')
+      .argument('<name>', 'load balancer name')
+      .requiredOption('--listen <port[/proto]>', 'the port and protocol of a listener to remove, e.g. 443/tcp (repeatable)', repeatable(parseListen))
+      .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        for (const [i, l] of o.listen.entries()) {
+          const twice = o.listen.slice(0, i).find((x) => sameListener(x, l));
+          if (twice) throw new UsageError(`--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(twice)}); give each port and protocol once`);
+        }
+        const lb = await editLoadBalancer(rt, name, 'remove a listener from', (cur) => {
+          const listeners = cur.spec?.listeners ?? [];
+          const indexes = o.listen.map((l) => {
+            const i = listeners.findIndex((x) => sameListener(x, l));
+            if (i < 0) throw new CliError(`cannot remove listener ${l.port}/${(l.protocol ?? 'TCP').toLowerCase()} from loadbalancer "${cur.metadata.name}": it does not listen there (${listeners.map(listenerLabel).join(', ') || 'no listeners'})`);
+            return i;
+          });
+          if (new Set(indexes).size >= listeners.length) throw new CliError(`cannot remove every listener of loadbalancer "${cur.metadata.name}": a load balancer listens on at least one port; delete it instead: vnetctl lb delete ${cur.metadata.name}`);
+          return [...new Set(indexes)].sort((a, b) => b - a).map((i) => ({ op: 'remove' as const, path: `/spec/listeners/${i}` }));
+        });
+        printListeners(rt, lb, `removed ${o.listen.map((l) => `${l.port}/${(l.protocol ?? 'TCP').toLowerCase()}`).join(', ')}`);
+      }),
+    ['vnetctl lb remove-listener web --listen 443/tcp'],
   );
   examples(
     addHealthTuningOptions(
