@@ -74,6 +74,8 @@ export interface ChassisManagerOptions {
 export type NodeChangeListener = (node: string, interfaceIds?: readonly string[]) => void;
 
 const IX_NODE = 'node';
+/** Unclaimed interfaces a Node's status names (the count says how many in all). */
+const UNCLAIMED_SHOWN = 20;
 const IX_BOUND = 'boundNode';
 /** Index value for ports without spec.node (they may bind on any node). */
 const UNPINNED = '';
@@ -168,7 +170,24 @@ export class ChassisManager {
         this.viewsEpoch++;
       }
     };
-    this.unsubscribe.push(this.ports.addEventHandler({ onAdd: boundNode, onUpdate: (o, n) => (boundNode(o), boundNode(n)), onDelete: gone }));
+    // A port claiming (or no longer claiming) an interface some node has: that node's
+    // status.unclaimedInterfaces changes.
+    const claims = (p: VirtualPort) => {
+      const id = interfaceIdOf(p);
+      if (!id) return;
+      for (const [node, s] of this.sessions) if (s.interfacesWithIfaceId(id).length) this.nodeSoon(objectKey(NODES, undefined, node));
+    };
+    this.unsubscribe.push(
+      this.ports.addEventHandler({
+        onAdd: (p) => (boundNode(p), claims(p)),
+        onUpdate: (o, n) => {
+          boundNode(o);
+          boundNode(n);
+          if (interfaceIdOf(o) !== interfaceIdOf(n)) (claims(o), claims(n));
+        },
+        onDelete: (p) => (gone(p), claims(p)),
+      }),
+    );
     // A node appearing or going changes where its ports can bind; so can its spec. Its
     // status does not (it is rewritten as ports bind: re-queuing all of the node's ports
     // on each of those writes made binding N ports cost O(N^2) reconciles).
@@ -379,8 +398,11 @@ export class ChassisManager {
     this.nodeController.enqueue(objectKey(NODES, undefined, node));
   }
 
-  private async writeNodeStatus(node: HypervisorNode, view: ReturnType<NodeSession['view']>, layout: LayoutOutcome | undefined): Promise<void> {
+  private async writeNodeStatus(node: HypervisorNode, sessionView: ReturnType<NodeSession['view']>, layout: LayoutOutcome | undefined): Promise<void> {
     const bound = this.ports.byIndex(IX_BOUND, node.metadata.name).length;
+    const session = this.sessions.get(node.metadata.name);
+    const unclaimed = sessionView.connected && session ? session.unclaimedInterfaces((id) => this.ports.indexKeys(IX_IFACE, id).length > 0, UNCLAIMED_SHOWN) : undefined;
+    const view = unclaimed ? { ...sessionView, unclaimed } : sessionView;
     await this.opts.objects.modify<HypervisorNode>(
       NODES,
       undefined,

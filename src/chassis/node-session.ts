@@ -269,6 +269,21 @@ export class NodeSession {
     return undefined;
   }
 
+  /**
+   * Interfaces on br-int whose iface-id `claimed` does not know, by name: their VM's traffic
+   * goes nowhere (undefined until synced). `limit` of them, and how many in all.
+   */
+  unclaimedInterfaces(claimed: (id: string) => boolean, limit: number): { items: Array<{ name: string; interfaceId: string }>; count: number } | undefined {
+    if (!this.synced) return undefined;
+    const all: Array<{ name: string; interfaceId: string }> = [];
+    for (const row of this.client.cache.table('Interface').rows() as Interface[]) {
+      const id = row.external_ids?.[IFACE_ID];
+      if (id && !claimed(id) && this.bridgeOf(row) === INTEGRATION_BRIDGE) all.push({ name: row.name, interfaceId: id });
+    }
+    all.sort((a, b) => a.name.localeCompare(b.name));
+    return { items: all.slice(0, limit), count: all.length };
+  }
+
   /** Every iface-id on the node's Interfaces (undefined until synced). */
   ifaceIds(): Set<string> | undefined {
     if (!this.synced) return undefined;

@@ -72,6 +72,8 @@ export interface SessionView {
   message: string;
   ovsVersion?: string;
   datapathTypes?: string[];
+  /** br-int interfaces whose iface-id no VirtualPort claims (absent: not known now, the last report stays). */
+  unclaimed?: { items: Array<{ name: string; interfaceId: string }>; count: number };
 }
 
 /** tunnels: TunnelsUp, where this process probes the node's tunnels (absent: the condition is left as it is). */
@@ -106,6 +108,15 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
   // Version and datapath types describe the host; keep the last known ones while disconnected.
   if (session.ovsVersion !== undefined) next.ovsVersion = session.ovsVersion;
   if (session.datapathTypes !== undefined) next.datapathTypes = session.datapathTypes;
+  // A VM whose NIC names an iface-id no port has (a typo in its interfaceid) showed nowhere:
+  // its port said only "no interface with iface-id X" (QA-126 M1).
+  if (session.unclaimed?.count) {
+    next.unclaimedInterfaces = session.unclaimed.items;
+    next.unclaimedInterfaceCount = session.unclaimed.count;
+  } else if (session.unclaimed) {
+    delete next.unclaimedInterfaces;
+    delete next.unclaimedInterfaceCount;
+  }
   // The pipeline's count (of a table in sync); the last one stays while it has none to say.
   if (flows !== undefined) next.flows = flows;
   return next;

@@ -204,6 +204,9 @@ export interface NodeStatus extends ObjectStatusBase {
   datapathTypes?: string[];
   boundPorts?: number;
   flows?: number;
+  /** Interfaces on br-int with an iface-id no VirtualPort this node may bind claims (at most UNCLAIMED_SHOWN, by name). */
+  unclaimedInterfaces?: Array<{ name: string; interfaceId: string }>;
+  unclaimedInterfaceCount?: number;
   /**
    * What an agent of an earlier release reported installed (object uid -> version); agents
    * now report in the NodeRealization of the same name. Read while an upgrade is under way.

@@ -147,6 +147,32 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     expect((await v.call('DELETE', `${G}/namespaces/default/virtualports/vm-w`)).status).toBeLessThan(300);
   });
 
+  it('names the br-int interfaces whose iface-id no VirtualPort claims in the Node status, until a port claims it (QA-126 M1)', async () => {
+    const created = await v.call('POST', `${G}/namespaces/default/virtualports`, { metadata: { name: 'vm-t' }, spec: { network: 'net1', node: 'hv1', interfaceId: 'iface-vm-typo' } });
+    expect(created.status).toBe(201);
+    // The VM's NIC names a mistyped iface-id: before, only the port's "no interface with iface-id iface-vm-typo" said anything.
+    await vsctl('add-port', 'br-int', 'tapt', '--', 'set', 'Interface', 'tapt', 'type=internal', 'external_ids:iface-id=iface-vm-tpyo');
+    const listed = await eventually(async () => {
+      const n = await getNode('hv1');
+      return n?.status?.unclaimedInterfaces?.length ? n : undefined;
+    }, 10_000);
+    expect(listed.status).toMatchObject({ unclaimedInterfaces: [{ name: 'tapt', interfaceId: 'iface-vm-tpyo' }], unclaimedInterfaceCount: 1 });
+    // Claimed (a port made with that interfaceId): bound, and the Node lists it no more.
+    expect((await v.call('POST', `${G}/namespaces/default/virtualports`, { metadata: { name: 'vm-t2' }, spec: { network: 'net1', node: 'hv1', interfaceId: 'iface-vm-tpyo' } })).status).toBe(201);
+    await eventually(async () => cond(await getPort('vm-t2'), 'Bound')?.status === 'True', 10_000);
+    const cleared = await eventually(async () => {
+      const n = await getNode('hv1');
+      return n?.status && n.status.unclaimedInterfaces === undefined ? n : undefined;
+    }, 10_000);
+    expect(cleared.status?.unclaimedInterfaceCount).toBeUndefined();
+    // The port gone, its NIC left behind: listed again.
+    expect((await v.call('DELETE', `${G}/namespaces/default/virtualports/vm-t2`)).status).toBeLessThan(300);
+    await eventually(async () => (await getNode('hv1'))?.status?.unclaimedInterfaceCount === 1, 10_000);
+    await vsctl('del-port', 'br-int', 'tapt');
+    await eventually(async () => (await getNode('hv1'))?.status?.unclaimedInterfaceCount === undefined, 10_000);
+    expect((await v.call('DELETE', `${G}/namespaces/default/virtualports/vm-t`)).status).toBeLessThan(300);
+  });
+
   it('leaves a foreign port on br-int alone across re-reconciles', async () => {
     await vsctl('add-port', 'br-int', 'admin0', '--', 'set', 'Interface', 'admin0', 'type=internal', 'external_ids:owner=admin');
     // A flow standing in for vnetd's pipeline: repairs must never flush the table.
