@@ -28,23 +28,33 @@ export function adoptableRound(dump: readonly FlowStats[]): number | undefined {
   return best;
 }
 
+/** Flows planned between two turns of the event loop (planFullSync). */
+const PLAN_SLICE = 4096;
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 /**
  * Full reconciliation: the switch's flows of our app (dumped with an app cookie
  * filter, so foreign flows are not even seen) and its groups in our id range,
  * against everything desired.
  */
-export function planFullSync(
+export async function planFullSync(
   desiredFlows: Iterable<FlowEntry>,
   desiredGroups: Iterable<GroupEntry>,
   dump: readonly FlowStats[],
   groups: readonly GroupDesc[],
   ownsGroup: (id: number) => boolean,
   ctx: CookieContext,
-): { plan: SyncPlan; unchanged: number; removed: number } {
+): Promise<{ plan: SyncPlan; unchanged: number; removed: number }> {
   const plan = emptyPlan();
   const onSwitch = new Map<string, FlowStats>();
   const staleRounds = new Set<number>();
+  // Half a million flows took 6-10 s in one go, and the event loop with them: every other
+  // switch's keepalive went unanswered (QA-124 F1). It lets I/O run between slices; the
+  // caller holds the sync queue, so the desired state does not change meanwhile.
+  let n = 0;
   for (const f of dump) {
+    if (++n % PLAN_SLICE === 0) await nextTurn();
     const round = roundOf(f.cookie);
     if (round === 0) continue; // not ours: round 0 is never used
     if (round !== ctx.round) staleRounds.add(round);
@@ -54,6 +64,7 @@ export function planFullSync(
   let unchanged = 0;
   const cookies = new Map<number, bigint>();
   for (const e of desiredFlows) {
+    if (++n % PLAN_SLICE === 0) await nextTurn();
     let cookie = cookies.get(e.owner);
     if (cookie === undefined) cookies.set(e.owner, (cookie = ownerCookie(e.owner, ctx.round, ctx.app)));
     const have = onSwitch.get(e.key);

@@ -400,7 +400,7 @@ class Manager extends EventEmitter implements FlowTableManager {
       this.roundValue = adoptableRound(dump) ?? 1;
       this.log.info({ round: this.roundValue, dumped: dump.length }, 'openflow sync: adopted round');
     }
-    const { plan, unchanged, removed } = planFullSync(
+    const { plan, unchanged, removed } = await planFullSync(
       this.desired.flows(),
       this.desired.groups(),
       dump,
