@@ -90,6 +90,26 @@ function setup(targets: HealthTarget[] = [target], vniOf?: Record<number, number
 const flush = () => new Promise((r) => setImmediate(r));
 
 describe('LbHealthMonitor', () => {
+  it('spreads the first probes of many targets over their interval, so their answers never come back all at once (QA-124 F6)', () => {
+    // 500 load balancers with 3 backends each, on one node, checked every 5 s.
+    const timing = { intervalMs: 5000, timeoutMs: 2000, healthyThreshold: 2, unhealthyThreshold: 3 };
+    const many = Array.from({ length: 1500 }, (_, i) => ({ ...target, lbUid: `lb${Math.floor(i / 3)}`, ip: `10.0.${i >> 8}.${i & 255}`, timing }));
+    const { conn, mon } = setup(many);
+    const perTick: number[] = [];
+    for (let now = 0; now <= 5000; now += 200) {
+      const before = conn.probes().length;
+      mon.tick(now);
+      perTick.push(conn.probes().length - before);
+    }
+    // Before: 1500 SYNs in the first tick, and 1500 answers toward a packet-in queue of 100.
+    expect(Math.max(...perTick)).toBeLessThanOrEqual(100);
+    expect(new Set(conn.probes().map((p) => p.syn.dstIp)).size).toBe(1500);
+    // A few targets are not held back at all.
+    const few = setup([target, { ...target, ip: '10.0.0.6' }]);
+    few.mon.tick(0);
+    expect(few.conn.probes()).toHaveLength(2);
+  });
+
   it('probes with a SYN from the VIP to the backend port, straight out of its OpenFlow port, after asking for packet-ins', () => {
     const { conn, mon } = setup();
     mon.tick(0);

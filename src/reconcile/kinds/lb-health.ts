@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type Match, type OfMessage, type OpenFlowConnection, type PacketInMessage } from '../../openflow';
 import { NetworkField, fieldIn, type LogicalModel } from '../../pipeline';
+import { fnv1a } from '../../pipeline/owners';
 import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
 import { inPortOf, receivePacketIns } from './packet-ins';
@@ -41,6 +42,14 @@ export interface HealthTarget {
   /** The load balancer's TCP listener ports: never a probe's source port (its answer would look like a client's new connection). */
   listenerPorts?: readonly number[];
 }
+
+/**
+ * New targets' first probes are spread over this much per target beyond the first
+ * BURST_TARGETS (which go at once, well within OVS's packet-in queue of 100 per
+ * connection), up to their interval (tick).
+ */
+const SPREAD_MS_PER_TARGET = 4;
+const BURST_TARGETS = 64;
 
 /** A backend's failure that is not its own (its node's switch or agent): said as is, with no "failing health checks". */
 export const NOT_CHECKED = 'not checked:';
@@ -211,7 +220,13 @@ export class LbHealthMonitor {
       let p = this.probes.get(k);
       if (!p) {
         const failing = failingAtStart?.get(backendKey(t.lbUid, t.ip));
-        this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now, reason: failing?.reason, since: failing?.since }));
+        // Spread over the interval, by the target's key: 1500 targets probed in one tick got
+        // 1500 answers back at once, and the switch's packet-in queue toward vnetd dropped
+        // most of them: backends of ~500 load balancers "failing: no answer" (QA-124 F6). A few
+        // targets still go within milliseconds; one reported failing is checked at once.
+        const window = Math.min(t.timing.intervalMs, Math.max(0, wanted.size - BURST_TARGETS) * SPREAD_MS_PER_TARGET);
+        const offset = failing || window === 0 ? 0 : fnv1a(k) % window;
+        this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now + offset, reason: failing?.reason, since: failing?.since }));
       }
       p.target = t;
       if (p.pending && !probedAlike(p.pending.sent, t)) {
