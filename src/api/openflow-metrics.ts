@@ -78,6 +78,16 @@ export function registerOpenFlowMetrics(registry: Registry, source: FlowTableSou
     },
   });
   new Counter({
+    name: 'vnetd_port_security_dropped_packets_total',
+    help: 'Frames a VM port sent that port security dropped (a MAC or address not the port\'s, a VLAN tag, a router advertisement), per node and port, counted from the flow counters at each minute\'s verify; only ports with drops appear.',
+    labelNames: ['node', 'port'],
+    registers,
+    collect() {
+      this.reset();
+      for (const t of snapshot) for (const d of t.portSecurityDrops) this.inc({ node: t.node, port: d.port }, d.dropped);
+    },
+  });
+  new Counter({
     name: 'vnetd_openflow_bundles_total',
     help: 'Bundles sent to the node, by result (committed, failed).',
     labelNames: ['node', 'result'],

@@ -3,7 +3,7 @@ import { BundleWithheldError, OpenFlowBundleError, OpenFlowConnectionError, Open
 import type { OpenFlowConnection, OpenFlowLogger } from '../connection';
 import { BundleFlags } from '../messages/bundle';
 import type { FlowModMessage } from '../messages/flow-mod';
-import { GroupDesc } from '../messages/multipart-reply';
+import { FlowStats, GroupDesc } from '../messages/multipart-reply';
 import { DEFAULT_COOKIE_APP, FlowOwner, appSelector } from './cookie';
 import { DesiredState, PreparedOwner } from './desired-state';
 import { adoptableRound, planFullSync, planIncremental } from './diff';
@@ -117,6 +117,8 @@ type Events = {
   syncError: [Error];
   /** The switch has a newer master (FlowTableManagerOptions.generationId); emitted once. */
   fenced: [FlowTableFencedError];
+  /** A full sync (or verify) dumped our flows, with their counters: read, never kept. */
+  dumped: [readonly FlowStats[]];
 };
 
 export interface FlowTableManager {
@@ -396,6 +398,7 @@ class Manager extends EventEmitter implements FlowTableManager {
       this.conn.multipart({ kind: 'group_desc' }),
     ]);
     const groups: GroupDesc[] = groupsBody.kind === 'group_desc' ? groupsBody.groups : [];
+    this.emit('dumped', dump);
     if (this.roundValue === undefined) {
       this.roundValue = adoptableRound(dump) ?? 1;
       this.log.info({ round: this.roundValue, dumped: dump.length }, 'openflow sync: adopted round');

@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import { TUNNELS_UP, agentMarkedSilent, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
-import { createConnection, type OpenFlowConnection } from '../../openflow';
+import { createConnection, type FlowStats, type OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerCategory,
@@ -52,6 +52,7 @@ import type { Informer } from '../informer';
 import { SharedInformers } from '../shared-informers';
 import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
+import { PortSecurityDropCounter } from './port-security-drops';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
@@ -201,7 +202,12 @@ export interface NodeFlowTable {
   counters: SyncCounters;
   /** Connections to load balancers without a healthy backend refused on the node (lb-reject.ts). */
   refused: RefusalCounts;
+  /** Ports (namespace/name) with frames port security dropped, and how many, counted at each verify. */
+  portSecurityDrops: Array<{ port: string; dropped: number }>;
 }
+
+/** Frames port security dropped from one port between two verifies from which the log line is a warning. */
+const SPOOF_DROPS_WARN = 20;
 
 /** One node's OpenFlow side. */
 interface NodeAgent {
@@ -231,6 +237,8 @@ interface NodeAgent {
   reannounce?: boolean;
   /** A flow-count audit under way (startFlowAudit). */
   auditing?: Promise<void>;
+  /** Frames port security dropped on the node, per port, from each full dump's counters. */
+  spoofDrops: PortSecurityDropCounter;
   /** Since when its main OpenFlow connection has been down (performance.now()), and whether the chassis layer was told. */
   downSince?: number;
   downReported?: boolean;
@@ -667,7 +675,38 @@ export class PipelineReconciler {
 
   /** Every programmed node's flow-table state and counters, read at scrape time. */
   flowTables(): NodeFlowTable[] {
-    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.manager.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) } }));
+    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.manager.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) }, portSecurityDrops: this.portSecurityDropsOf(a) }));
+  }
+
+  /** A node's ports with frames port security dropped, and how many (since this process counts them). */
+  private portSecurityDropsOf(a: NodeAgent): Array<{ port: string; dropped: number }> {
+    const out: Array<{ port: string; dropped: number }> = [];
+    for (const [id, dropped] of a.spoofDrops.totals) {
+      const uid = this.ids.uidOf(id);
+      const port = uid ? this.live.model.ports.get(uid)?.key : undefined;
+      if (port) out.push({ port, dropped });
+    }
+    return out;
+  }
+
+  /**
+   * Each full dump (the minute's verify): the ports whose frames port security dropped since
+   * the previous one, said in one line each, as the operator looking for a VM that "cannot
+   * send" needs (QA-126 H1: nothing anywhere said it).
+   */
+  private notePortSecurityDrops(node: string, agent: NodeAgent, dump: readonly FlowStats[]): void {
+    for (const { objectId, dropped } of agent.spoofDrops.observe(dump)) {
+      const uid = this.ids.uidOf(objectId);
+      const port = uid ? this.live.model.ports.get(uid) : undefined;
+      if (!port) continue;
+      // A handful is a booting VM's IPv6 chatter on an IPv4-only port (router solicitations,
+      // MLD reports); a VM sending from the wrong address drops all it sends.
+      const level = dropped >= SPOOF_DROPS_WARN ? 'warn' : 'info';
+      this.log[level](
+        { event: 'port.security_drops', node, port: port.key, dropped },
+        `port ${port.key} on node ${node}: port security dropped ${dropped} frame(s) it sent since the last check: from a MAC or address that is not the port's (spec.mac, spec.ips, spec.allowedAddressPairs), IPv6 from a port without an IPv6 address, a VLAN tag or a router advertisement; vnetctl trace --from ${port.key.slice(port.key.indexOf('/') + 1)} --src-ip ADDR --src-mac MAC shows the verdict`,
+      );
+    }
   }
 
   /**
@@ -1206,7 +1245,7 @@ export class PipelineReconciler {
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
       burstGraceMs: NODE_BUNDLE_BURST_GRACE_MS,
     });
-    const agent: NodeAgent = { dial, conn, lanes, manager, applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
+    const agent: NodeAgent = { dial, conn, lanes, manager, spoofDrops: new PortSecurityDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
     manager.on('synced', (r) => {
       if (r.sent && !this.stopped && !agent.udpFlushedAtStart) {
@@ -1216,6 +1255,7 @@ export class PipelineReconciler {
       if (!this.stopped) this.nodeController.enqueue(name);
       this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
     });
+    manager.on('dumped', (dump) => this.notePortSecurityDrops(name, agent, dump));
     manager.on('fenced', (err) => {
       if (this.stopped || this.agents.get(name) !== agent) return;
       // The manager has logged it (with this node; it is out of sync from now on); the caller ends the leader term.
