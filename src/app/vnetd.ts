@@ -44,7 +44,8 @@ import { registerLoadBalancerMetrics } from '../api/loadbalancer-metrics';
 import { NAMESPACE_TYPE, ResourceCatalog } from '../resources/catalog';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
-import { LOAD_BALANCERS, NETWORKS, NODES } from '../store/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../store/kinds';
+import { registerConditionMetrics } from '../api/condition-metrics';
 import { ObjectCache } from '../api/object-cache';
 import { SchemaValidator } from '../resources/schema-validator';
 import { ObjectStore } from '../store/object-store';
@@ -62,6 +63,8 @@ import { etcdClientOptions, fencedStore, openStore } from './open-store';
 
 /** The longest the validators' warm-up waits for the switches to be reprogrammed (see switchesSettled). */
 const VALIDATOR_WARMUP_MAX_WAIT_MS = 15_000;
+/** The kinds whose conditions /metrics counts (condition-metrics.ts), by their kind's name. */
+const CONDITION_KINDS = [['VirtualNetwork', NETWORKS], ['VirtualPort', PORTS], ['LoadBalancer', LOAD_BALANCERS], ['Node', NODES]] as const;
 
 export interface RunningVnetd {
   url: string;
@@ -170,6 +173,9 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const fastPath = new FastPathNodes({ objects, logger, enabledByDefault: process.env.VNETD_FASTPATH === '1', statusIntervalMs: Number(process.env.VNETD_FASTPATH_STATUS_MS) || undefined });
   // From the store, which every replica reads (the leader writes load balancer status).
   registerLoadBalancerMetrics(metrics.registry, { loadBalancers: async () => (await objects.list<LoadBalancer>(LOAD_BALANCERS, undefined)).items });
+  registerConditionMetrics(metrics.registry, {
+    objects: () => Promise.all(CONDITION_KINDS.map(async ([kind, type]) => ({ kind, items: (await objects.list<KubeObject>(type, undefined)).items }))),
+  });
   // Only where this process programs switches: with agents, they serve these series (VNETD_METRICS_ADDRESS).
   if (chassis) {
     registerFastPathMetrics(metrics.registry, fastPath);

@@ -1544,6 +1544,8 @@ describe('health and metrics', () => {
     expect(m.text).toMatch(/vnetd_apiserver_request_duration_seconds_bucket\{le="0.005",verb="get",resource="virtualnetworks",code="200"\}/);
     expect(m.text).toMatch(/vnetd_store_revision \d+/);
     expect(m.text).toMatch(/vnetd_objects\{kind="VirtualPort"\} \d+/);
+    // Conditions, counted per kind, as kube-state-metrics gives them (QA-126 M4).
+    expect(m.text).toMatch(/vnetd_objects_by_condition\{kind="VirtualNetwork",condition="Ready",status="True",reason="[A-Za-z]+"\} \d+/);
   });
 
   it('counts the watches open now (a watch is in requests_total only once it ends)', async () => {

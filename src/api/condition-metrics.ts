@@ -1,0 +1,79 @@
+/**
+ * Objects' conditions in /metrics, as kube-state-metrics gives Kubernetes objects': how many
+ * objects of each kind stand in each condition (by status and reason), and one series per
+ * object whose Ready is not True, naming it and why. Alerting on "a port is not Ready" or
+ * "a node's tunnels are down" needed a watch on every kind (QA-126 M4).
+ *
+ * Read from the store at scrape time, once per scrape for every series below; a store that
+ * does not answer leaves the last figures (a failed collect fails the whole scrape).
+ */
+import { Gauge, type Registry } from 'prom-client';
+import type { KubeObject } from '../resources/object';
+
+export interface ConditionSource {
+  /** Every object of each kind that has conditions, by its kind's name (VirtualPort...). */
+  objects(): Promise<ReadonlyArray<{ kind: string; items: readonly KubeObject[] }>>;
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+}
+
+const conditionsOf = (o: KubeObject): readonly Condition[] => ((o.status as { conditions?: Condition[] } | undefined)?.conditions ?? []);
+
+export function registerConditionMetrics(registry: Registry, source: ConditionSource): void {
+  const registers = [registry];
+  let pending: Promise<ReadonlyArray<{ kind: string; items: readonly KubeObject[] }>> | undefined;
+  let last: ReadonlyArray<{ kind: string; items: readonly KubeObject[] }> = [];
+  const read = () =>
+    (pending ??= source
+      .objects()
+      .then(
+        (all) => (last = all),
+        () => last,
+      )
+      .finally(() => {
+        pending = undefined;
+      }));
+  new Gauge({
+    name: 'vnetd_objects_by_condition',
+    help: 'Objects of a kind standing in a condition, by its status and reason (Ready, Bound, TunnelsUp...).',
+    labelNames: ['kind', 'condition', 'status', 'reason'],
+    registers,
+    async collect() {
+      const all = await read();
+      this.reset();
+      const counts = new Map<string, { labels: Record<string, string>; n: number }>();
+      for (const { kind, items } of all) {
+        for (const o of items) {
+          for (const c of conditionsOf(o)) {
+            const labels = { kind, condition: c.type, status: c.status, reason: c.reason ?? '' };
+            const k = JSON.stringify(labels);
+            const e = counts.get(k);
+            if (e) e.n++;
+            else counts.set(k, { labels, n: 1 });
+          }
+        }
+      }
+      for (const { labels, n } of counts.values()) this.set(labels, n);
+    },
+  });
+  new Gauge({
+    name: 'vnetd_object_not_ready',
+    help: 'An object whose Ready condition is not True (1), with its reason: one series per such object, none for the others.',
+    labelNames: ['kind', 'namespace', 'name', 'reason'],
+    registers,
+    async collect() {
+      const all = await read();
+      this.reset();
+      for (const { kind, items } of all) {
+        for (const o of items) {
+          const ready = conditionsOf(o).find((c) => c.type === 'Ready');
+          if (ready && ready.status !== 'True') this.set({ kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name, reason: ready.reason ?? '' }, 1);
+        }
+      }
+    },
+  });
+}
