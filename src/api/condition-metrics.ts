@@ -9,6 +9,7 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { KubeObject } from '../resources/object';
+import { readOncePerScrape } from './scrape-read';
 
 export interface ConditionSource {
   /** Every object of each kind that has conditions, by its kind's name (VirtualPort...). */
@@ -25,18 +26,7 @@ const conditionsOf = (o: KubeObject): readonly Condition[] => ((o.status as { co
 
 export function registerConditionMetrics(registry: Registry, source: ConditionSource): void {
   const registers = [registry];
-  let pending: Promise<ReadonlyArray<{ kind: string; items: readonly KubeObject[] }>> | undefined;
-  let last: ReadonlyArray<{ kind: string; items: readonly KubeObject[] }> = [];
-  const read = () =>
-    (pending ??= source
-      .objects()
-      .then(
-        (all) => (last = all),
-        () => last,
-      )
-      .finally(() => {
-        pending = undefined;
-      }));
+  const read = readOncePerScrape<ReadonlyArray<{ kind: string; items: readonly KubeObject[] }>>(() => source.objects(), []);
   new Gauge({
     name: 'vnetd_objects_by_condition',
     help: 'Objects of a kind standing in a condition, by its status and reason (Ready, Bound, TunnelsUp...).',

@@ -10,6 +10,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LoadBalancer } from '../resources/kinds';
+import { readOncePerScrape } from './scrape-read';
 
 export interface LoadBalancerSource {
   loadBalancers(): Promise<readonly LoadBalancer[]>;
@@ -23,22 +24,7 @@ function backendCounts(healthyBackends: string | undefined): [number, number] | 
 
 export function registerLoadBalancerMetrics(registry: Registry, source: LoadBalancerSource): void {
   const registers = [registry];
-  // One read per scrape, shared by every metric below: prom-client collects them all at once,
-  // so the first to ask starts the read and the others wait on it.
-  // A store that does not answer (etcd away) leaves the last figures: a failed collect failed
-  // the whole scrape, every other series with it.
-  let pending: Promise<readonly LoadBalancer[]> | undefined;
-  let last: readonly LoadBalancer[] = [];
-  const read = (): Promise<readonly LoadBalancer[]> =>
-    (pending ??= source
-      .loadBalancers()
-      .then(
-        (lbs) => (last = lbs),
-        () => last,
-      )
-      .finally(() => {
-        pending = undefined;
-      }));
+  const read = readOncePerScrape<readonly LoadBalancer[]>(() => source.loadBalancers(), []);
   const lbLabels = (lb: LoadBalancer) => ({ namespace: lb.metadata.namespace ?? '', loadbalancer: lb.metadata.name });
   /** A gauge per load balancer: value(lb), or no sample when it is undefined. */
   const perLoadBalancer = (name: string, help: string, value: (lb: LoadBalancer) => number | undefined) =>

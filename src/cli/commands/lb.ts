@@ -151,6 +151,18 @@ function printBackends(rt: Runtime, lb: LoadBalancer, what: string): void {
   });
 }
 
+/** A flag given twice for one thing (the same backend, port and protocol): refused before anything is sent. */
+function refuseRepeated<T>(items: readonly T[], same: (a: T, b: T) => boolean, say: (item: T, earlier: T) => string): void {
+  for (const [i, item] of items.entries()) {
+    const earlier = items.slice(0, i).find((x) => same(x, item));
+    if (earlier) throw new UsageError(say(item, earlier));
+  }
+}
+
+function refuseRepeatedBackends(backends: readonly Backend[]): void {
+  refuseRepeated(backends, sameBackend, (b, earlier) => `--backend ${backendLabel(b)} is given twice (also as ${backendLabel(earlier)}); give each backend once`);
+}
+
 /** A listener as --listen writes it: 80:8080/tcp. */
 function listenerLabel(l: Listener): string {
   return `${l.port}${l.targetPort !== undefined && l.targetPort !== l.port ? `:${l.targetPort}` : ''}/${(l.protocol ?? 'TCP').toLowerCase()}`;
@@ -225,10 +237,9 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .requiredOption('--backend <port|ip[=weight]>', 'backend to add (repeatable)', repeatable(parseBackend))
       .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
+        refuseRepeatedBackends(o.backend);
         const lb = await editBackends(rt, name, 'add a backend to', (cur, backends) => {
-          for (const [i, b] of o.backend.entries()) {
-            const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
-            if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
+          for (const b of o.backend) {
             const dup = backends.find((x) => sameBackend(x, b));
             if (dup) throw new CliError(`cannot add backend ${backendLabel(b)} to loadbalancer "${cur.metadata.name}": it is already a backend (${backendLabel(dup)}); change its weight with: vnetctl lb set-weight ${cur.metadata.name} --backend ${b.port ?? b.ip}=N`);
           }
@@ -248,11 +259,10 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .requiredOption('--backend <port|ip=weight>', 'backend and its new weight, 0-100 (0: drain; repeatable)', repeatable(parseBackend))
       .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        for (const [i, b] of o.backend.entries()) {
+        for (const b of o.backend) {
           if (b.weight === undefined) throw new UsageError(`--backend ${backendLabel(b)}: give the new weight, e.g. --backend ${b.port ?? b.ip}=2`);
-          const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
-          if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
         }
+        refuseRepeatedBackends(o.backend);
         // A port named where its address is the backend: the addresses of the ports named, for the hint.
         const named = await portsNamed(rt, o.backend);
         const lb = await editBackends(rt, name, 'set a backend weight of', (cur, backends) =>
@@ -275,11 +285,10 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         // As add-backend and set-weight refuse them (QA-96: a weight was ignored, a repeat removed "twice").
-        for (const [i, b] of o.backend.entries()) {
+        for (const b of o.backend) {
           if (b.weight !== undefined) throw new UsageError(`--backend ${backendLabel(b)}: remove-backend takes no weight; to drain it first: vnetctl lb set-weight ${name} --backend ${b.port ?? b.ip}=0`);
-          const twice = o.backend.slice(0, i).find((x) => sameBackend(x, b));
-          if (twice) throw new UsageError(`--backend ${backendLabel(b)} is given twice (also as ${backendLabel(twice)}); give each backend once`);
         }
+        refuseRepeatedBackends(o.backend);
         const named = await portsNamed(rt, o.backend);
         const lb = await editBackends(rt, name, 'remove a backend from', (cur, backends) => {
           const indexes = o.backend.map((b, k) => {
@@ -304,10 +313,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .requiredOption('--listen <port[:target][/proto]>', 'a listener to add, e.g. 443:8443/tcp (repeatable)', repeatable(parseListen))
       .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        for (const [i, l] of o.listen.entries()) {
-          const twice = o.listen.slice(0, i).find((x) => sameListener(x, l));
-          if (twice) throw new UsageError(`--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(twice)}); give each port and protocol once`);
-        }
+        refuseRepeated(o.listen, sameListener, (l, earlier) => `--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(earlier)}); give each port and protocol once`);
         const lb = await editLoadBalancer(rt, name, 'add a listener to', (cur) => {
           const listeners = cur.spec?.listeners ?? [];
           for (const l of o.listen) {
@@ -328,10 +334,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .requiredOption('--listen <port[/proto]>', 'the port and protocol of a listener to remove, e.g. 443/tcp (repeatable)', repeatable(parseListen))
       .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        for (const [i, l] of o.listen.entries()) {
-          const twice = o.listen.slice(0, i).find((x) => sameListener(x, l));
-          if (twice) throw new UsageError(`--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(twice)}); give each port and protocol once`);
-        }
+        refuseRepeated(o.listen, sameListener, (l, earlier) => `--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(earlier)}); give each port and protocol once`);
         const lb = await editLoadBalancer(rt, name, 'remove a listener from', (cur) => {
           const listeners = cur.spec?.listeners ?? [];
           const indexes = o.listen.map((l) => {
