@@ -66,6 +66,11 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     return c;
   };
   const startServer = (vm: Vm, name: string) => startNamedServer(vm, name, children);
+  /** The VIP flows the fast path has dealt on a node so far (vnetd_fastpath_vip_connections_total, event new). */
+  const fastPathDealt = async (node: string): Promise<number> => {
+    const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
+    return Number(metrics.split('\n').find((l) => l.startsWith('vnetd_fastpath_vip_connections_total{') && l.includes(`node="${node}"`) && l.includes('event="new"'))?.split(' ').pop() ?? 0);
+  };
   const connections = async (client: Vm, vip: string, count: number, base: number, port = 80): Promise<Array<{ lp: number; name: string; peer: string }>> =>
     JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, String(port), String(count), String(base), '10'])) as Array<{ lp: number; name: string; peer: string }>;
   const tally = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});
@@ -611,19 +616,15 @@ function done(){console.log(JSON.stringify(out))}`;
     // deals the small datagrams' flows (by their 5-tuples), which OVS never sees.
     const fastPathOn = process.env.VNETD_FASTPATH === '1';
     if (fastPathOn) await new Promise((r) => setTimeout(r, Math.max(0, VIP_SETTLE_MS + 500 - (performance.now() - t0))));
-    const dealtBy = async (node: string): Promise<number> => {
-      const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
-      return Number(metrics.split('\n').find((l) => l.startsWith('vnetd_fastpath_vip_connections_total{') && l.includes(`node="${node}"`) && l.includes('event="new"'))?.split(' ').pop() ?? 0);
-    };
     for (const [n, client] of [sc, sd].entries()) {
       const base = 47900 + n * 100;
-      const before = await dealtBy(client.vm.hypervisor.name);
+      const before = await fastPathDealt(client.vm.hypervisor.name);
       // Two small datagrams from each of 20 source ports, then 3000 bytes from the same ones
       // (three fragments each on the VMs' 1450-byte MTU).
       const small = await udpAnswers(client.vm, vip, 53, base, 20, { size: 100, waitMs: 3000 });
       const again = await udpAnswers(client.vm, vip, 53, base, 20, { size: 100, waitMs: 3000 });
       const big = await udpAnswers(client.vm, vip, 53, base, 20, { size: 3000, waitMs: 3000 });
-      const fastPath = (await dealtBy(client.vm.hypervisor.name)) - before;
+      const fastPath = (await fastPathDealt(client.vm.hypervisor.name)) - before;
       const moved = big.filter((g, i) => g.name !== small[i]!.name);
       log(`UDP small then fragmented: 20 source ports of ${client.port.metadata.name} (${client.vm.hypervisor.name}) to ${vip}:53: small ${JSON.stringify(tally(small.map((g) => g.name)))}, 3000 bytes ${JSON.stringify(tally(big.map((g) => g.name)))}, ${moved.length} of 20 on another backend${fastPathOn ? `; the fast path dealt ${fastPath} flows` : ''}`);
       if (fastPathOn) expect(fastPath).toBeGreaterThanOrEqual(20); // the case at hand: flows the fast path dealt
@@ -665,23 +666,19 @@ function done(){console.log(JSON.stringify(out))}`;
     // deals the flows, and so un-DNATs their replies (OVS never sees those connections).
     const fastPathOn = process.env.VNETD_FASTPATH === '1';
     if (fastPathOn) await new Promise((r) => setTimeout(r, Math.max(0, VIP_SETTLE_MS + 500 - (performance.now() - t0))));
-    const dealtBy = async (node: string): Promise<number> => {
-      const metrics = (await fixture.vnetd().call('GET', '/metrics')).text;
-      return Number(metrics.split('\n').find((l) => l.startsWith('vnetd_fastpath_vip_connections_total{') && l.includes(`node="${node}"`) && l.includes('event="new"'))?.split(' ').pop() ?? 0);
-    };
     // 100-byte requests asking for 3000 bytes, from 16 source ports (dealt by their ports, so
     // both backends); unconnected sockets, to see where an answer comes from (a connected one,
     // as most resolvers use, drops an answer from another address).
     const ASK = `const d=require('dgram');const [vip,base,n,want]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
 for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(name,from,len)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from,len};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('','',0),3000);s.on('message',(m,r)=>fin(m.toString().replace(/\\.+$/,''),r.address,m.length));s.on('error',()=>fin('','',0));const q=Buffer.alloc(100,32);q.write(String(want));s.bind(base+i,()=>s.send(q,53,vip))}`;
     for (const client of [qc, qd]) {
-      const before = await dealtBy(client.vm.hypervisor.name);
+      const before = await fastPathDealt(client.vm.hypervisor.name);
       const got = await eventually(async () => {
         const r = JSON.parse(await client.vm.exec([process.execPath, '-e', ASK, vip, '47700', '16', '3000'])) as Array<{ name: string; from: string; len: number }>;
         return r.every((g) => g.name) ? r : undefined;
       }, 20_000, 500).catch(async () => JSON.parse(await client.vm.exec([process.execPath, '-e', ASK, vip, '47700', '16', '3000'])) as Array<{ name: string; from: string; len: number }>);
       const dist = tally(got.map((g) => g.name));
-      const fastPath = (await dealtBy(client.vm.hypervisor.name)) - before;
+      const fastPath = (await fastPathDealt(client.vm.hypervisor.name)) - before;
       log(`fragmented UDP replies: 16 answers of 3000 bytes to ${client.port.metadata.name} (${client.vm.hypervisor.name}) from ${vip}:53: ${JSON.stringify(dist)}, from ${JSON.stringify(tally(got.map((g) => g.from)))}${fastPathOn ? `; the fast path dealt ${fastPath} flows` : ''}`);
       // The case at hand: flows the fast path dealt (their replies' first fragments are its, by their ports).
       if (fastPathOn) expect(fastPath).toBeGreaterThanOrEqual(16);
