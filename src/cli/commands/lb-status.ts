@@ -7,6 +7,7 @@
 import { isIPv6 } from 'node:net';
 import type { Backend, BackendStatus, HypervisorNode, LoadBalancer } from '../../resources/kinds';
 import { TUNNELS_UP } from '../../chassis/node-status';
+import { falseCondition } from './node-conditions';
 import type { Condition } from '../../resources/object';
 import type { KubeEvent } from '../../resources/event';
 import { humanAge } from '../../resources/age';
@@ -114,10 +115,10 @@ export function backendNodeTrouble(backendsByNode: ReadonlyMap<string, readonly 
   for (const [name, backends] of backendsByNode) {
     const node = nodes.find((n) => n.metadata.name === name);
     for (const type of ['Ready', TUNNELS_UP]) {
-      const c = node?.status?.conditions?.find((x) => x.type === type);
-      if (c?.status !== 'False') continue;
+      const c = falseCondition(node, type);
+      if (!c) continue;
       const what = type === 'Ready' ? 'its switch is not programmed or not answering' : 'connections from clients on other nodes do not reach them';
-      out.push(`node ${name} (${backends.join(', ')}): ${type}=False ${c.reason ?? ''}${c.message ? `: ${c.message}` : ''}: ${what}`);
+      out.push(`node ${name} (${backends.join(', ')}): ${c}: ${what}`);
     }
   }
   return out;

@@ -96,7 +96,6 @@ async function portFacts(rt: Runtime, lb: LoadBalancer): Promise<Map<string, Por
   return out;
 }
 
-/** The load balancer's events (undefined: the server serves none, or would not give them). */
 /** The Nodes, for what they report against the backends; undefined where the token may not read them (a tenant's). */
 async function nodesOf(rt: Runtime): Promise<HypervisorNode[] | undefined> {
   try {
@@ -106,6 +105,7 @@ async function nodesOf(rt: Runtime): Promise<HypervisorNode[] | undefined> {
   }
 }
 
+/** The load balancer's events (undefined: the server serves none, or would not give them). */
 async function eventsOf(rt: Runtime, lb: LoadBalancer): Promise<KubeEvent[] | undefined> {
   const ns = lb.metadata.namespace ?? rt.namespace();
   const fieldSelector = `involvedObject.kind=LoadBalancer,involvedObject.name=${lb.metadata.name}${lb.metadata.uid ? `,involvedObject.uid=${lb.metadata.uid}` : ''}`;
@@ -165,7 +165,19 @@ function refuseRepeatedBackends(backends: readonly Backend[]): void {
 
 /** A listener as --listen writes it: 80:8080/tcp. */
 function listenerLabel(l: Listener): string {
-  return `${l.port}${l.targetPort !== undefined && l.targetPort !== l.port ? `:${l.targetPort}` : ''}/${(l.protocol ?? 'TCP').toLowerCase()}`;
+  const target = l.targetPort !== undefined && l.targetPort !== l.port ? `:${l.targetPort}` : '';
+  return `${l.port}${target}/${protocolText(l)}`;
+}
+
+/** A listener's port and protocol as --listen writes them: 443/tcp. */
+function portProto(l: Listener): string {
+  return `${l.port}/${protocolText(l)}`;
+}
+
+const protocolText = (l: Listener): string => (l.protocol ?? 'TCP').toLowerCase();
+
+function refuseRepeatedListeners(listeners: readonly Listener[]): void {
+  refuseRepeated(listeners, sameListener, (l, earlier) => `--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(earlier)}); give each port and protocol once`);
 }
 
 /** One port and protocol of the VIP: what the API keeps unique among listeners. */
@@ -313,12 +325,12 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .requiredOption('--listen <port[:target][/proto]>', 'a listener to add, e.g. 443:8443/tcp (repeatable)', repeatable(parseListen))
       .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        refuseRepeated(o.listen, sameListener, (l, earlier) => `--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(earlier)}); give each port and protocol once`);
+        refuseRepeatedListeners(o.listen);
         const lb = await editLoadBalancer(rt, name, 'add a listener to', (cur) => {
           const listeners = cur.spec?.listeners ?? [];
           for (const l of o.listen) {
             const dup = listeners.find((x) => sameListener(x, l));
-            if (dup) throw new CliError(`cannot add listener ${listenerLabel(l)} to loadbalancer "${cur.metadata.name}": it already listens on ${dup.port}/${(dup.protocol ?? 'TCP').toLowerCase()} (${listenerLabel(dup)}); remove that one first to change its target port`);
+            if (dup) throw new CliError(`cannot add listener ${listenerLabel(l)} to loadbalancer "${cur.metadata.name}": it already listens on ${portProto(dup)} (${listenerLabel(dup)}); remove that one first to change its target port`);
           }
           return o.listen.map((l) => ({ op: 'add' as const, path: '/spec/listeners/-', value: l }));
         });
@@ -334,18 +346,18 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .requiredOption('--listen <port[/proto]>', 'the port and protocol of a listener to remove, e.g. 443/tcp (repeatable)', repeatable(parseListen))
       .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        refuseRepeated(o.listen, sameListener, (l, earlier) => `--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(earlier)}); give each port and protocol once`);
+        refuseRepeatedListeners(o.listen);
         const lb = await editLoadBalancer(rt, name, 'remove a listener from', (cur) => {
           const listeners = cur.spec?.listeners ?? [];
           const indexes = o.listen.map((l) => {
             const i = listeners.findIndex((x) => sameListener(x, l));
-            if (i < 0) throw new CliError(`cannot remove listener ${l.port}/${(l.protocol ?? 'TCP').toLowerCase()} from loadbalancer "${cur.metadata.name}": it does not listen there (${listeners.map(listenerLabel).join(', ') || 'no listeners'})`);
+            if (i < 0) throw new CliError(`cannot remove listener ${portProto(l)} from loadbalancer "${cur.metadata.name}": it does not listen there (${listeners.map(listenerLabel).join(', ') || 'no listeners'})`);
             return i;
           });
           if (new Set(indexes).size >= listeners.length) throw new CliError(`cannot remove every listener of loadbalancer "${cur.metadata.name}": a load balancer listens on at least one port; delete it instead: vnetctl lb delete ${cur.metadata.name}`);
           return [...new Set(indexes)].sort((a, b) => b - a).map((i) => ({ op: 'remove' as const, path: `/spec/listeners/${i}` }));
         });
-        printListeners(rt, lb, `removed ${o.listen.map((l) => `${l.port}/${(l.protocol ?? 'TCP').toLowerCase()}`).join(', ')}`);
+        printListeners(rt, lb, `removed ${o.listen.map(portProto).join(', ')}`);
       }),
     ['vnetctl lb remove-listener web --listen 443/tcp'],
   );

@@ -19,6 +19,7 @@ import { toJson, toYaml } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { TUNNELS_UP } from '../../chassis/node-status';
+import { falseCondition } from './node-conditions';
 import { appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
 import { familyOf, logicalPath, nodeOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalLb, type LogicalPath, type Proto, type Target } from './trace-logical';
@@ -193,11 +194,10 @@ export interface PathDelivery {
 export function pathTrouble(nodes: readonly HypervisorNode[], srcNode: string | undefined, deliveries: readonly PathDelivery[]): string[] {
   const out: string[] = [];
   const byName = (n: string | undefined) => nodes.find((x) => x.metadata.name === n);
-  const condition = (n: HypervisorNode | undefined, type: string) => n?.status?.conditions?.find((c) => c.type === type);
   const say = (n: HypervisorNode, type: string, backends: string[] = []) => {
-    const c = condition(n, type);
+    const c = falseCondition(n, type);
     const of = backends.length ? ` (the node of backend${backends.length === 1 ? '' : 's'} ${backends.join(', ')})` : '';
-    if (c?.status === 'False') out.push(`node ${n.metadata.name}${of} is ${type}=False ${c.reason ?? ''}${c.message ? `: ${c.message}` : ''}`);
+    if (c) out.push(`node ${n.metadata.name}${of} is ${c}`);
   };
   const src = byName(srcNode);
   if (src) say(src, 'Ready');

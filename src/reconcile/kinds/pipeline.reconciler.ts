@@ -682,11 +682,16 @@ export class PipelineReconciler {
   private portSecurityDropsOf(a: NodeAgent): Array<{ port: string; dropped: number }> {
     const out: Array<{ port: string; dropped: number }> = [];
     for (const [id, dropped] of a.spoofDrops.totals) {
-      const uid = this.ids.uidOf(id);
-      const port = uid ? this.live.model.ports.get(uid)?.key : undefined;
+      const port = this.portOfOwnerId(id)?.key;
       if (port) out.push({ port, dropped });
     }
     return out;
+  }
+
+  /** The modelled port a port owner's object id stands for (none once released or gone). */
+  private portOfOwnerId(objectId: number): PortModel | undefined {
+    const uid = this.ids.uidOf(objectId);
+    return uid ? this.live.model.ports.get(uid) : undefined;
   }
 
   /**
@@ -696,8 +701,7 @@ export class PipelineReconciler {
    */
   private notePortSecurityDrops(node: string, agent: NodeAgent, dump: readonly FlowStats[]): void {
     for (const { objectId, dropped } of agent.spoofDrops.observe(dump)) {
-      const uid = this.ids.uidOf(objectId);
-      const port = uid ? this.live.model.ports.get(uid) : undefined;
+      const port = this.portOfOwnerId(objectId);
       if (!port) continue;
       // A handful is a booting VM's IPv6 chatter on an IPv4-only port (router solicitations,
       // MLD reports); a VM sending from the wrong address drops all it sends.
