@@ -15,6 +15,7 @@ import { INTEGRATION_BRIDGE, desiredLayout } from './layout';
 import { layoutOperations } from './layout-ops';
 import { planLayout, type LayoutView, type OvsSnapshot } from './layout-plan';
 import type { LayoutOutcome, SessionView } from './node-status';
+import { installedVersions } from './ovs-daemons';
 import { OWNER_KEY } from './owner';
 import { OvsdbFencedError, claimOps, failedFirstWait, foreignNode, generationIn, guardOp, nodeIn, recordNodeOps } from './ovsdb-fence';
 
@@ -346,10 +347,27 @@ export class NodeSession {
    * another writer's init at the same moment fails this one harmlessly. Waits for
    * ovs-vswitchd to fill in its datapath types, which the layout needs.
    */
+  /**
+   * The version columns ovs-vsctl's callers (ovs-ctl) fill in, which ovs-vswitchd never does
+   * and Node status reads (status.ovsVersion): db_version from the server's own schema;
+   * ovs_version from the installed ovs-vswitchd only when the database is on this machine (a
+   * unix socket), as a remote hypervisor's may run another release. Without the binary, none.
+   */
+  private async versionColumns(): Promise<{ db_version: string; ovs_version?: string }> {
+    const columns: { db_version: string; ovs_version?: string } = { db_version: this.client.schema.version };
+    if (parseEndpoint(this.opts.endpoint).kind !== 'unix') return columns;
+    try {
+      columns.ovs_version = (await installedVersions()).ovs;
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'no local ovs-vswitchd to read its version from');
+    }
+    return columns;
+  }
+
   private async initialise(): Promise<OpenVSwitch | undefined> {
     const ops = this.client.ops;
     try {
-      await this.client.transact(ops.wait('Open_vSwitch', [], { columns: [], until: '==', rows: [], timeout: 0 }), ops.insert('Open_vSwitch', {}));
+      await this.client.transact(ops.wait('Open_vSwitch', [], { columns: [], until: '==', rows: [], timeout: 0 }), ops.insert('Open_vSwitch', await this.versionColumns()));
       this.log.warn({ event: 'chassis.initialised' }, 'the database had no Open_vSwitch row (an empty database): created it, as ovs-vsctl init does');
     } catch (e) {
       if (!failedFirstWait(e)) throw e;

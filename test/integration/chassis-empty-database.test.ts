@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { NodeSession } from '../../src/chassis/node-session';
 import type { LayoutOutcome } from '../../src/chassis/node-status';
+import { installedVersions } from '../../src/chassis/ovs-daemons';
 import { NODE_KEY } from '../../src/chassis/ovsdb-fence';
 import { runPrefix, startOvs, type OvsInstance } from '../harness/ovs';
 import { describeOvs, waitFor } from './ovsdb-helpers';
@@ -48,6 +49,10 @@ describeOvs('a database without an Open_vSwitch row', () => {
     expect(outcome).toMatchObject({ ready: true, reason: 'LayoutReady' });
     expect((await ovs.vsctl(['list-br'])).split('\n')).toContain('br-int');
     expect((await ovs.vsctl(['get', 'Open_vSwitch', '.', `external_ids:${NODE_KEY}`])).trim().replace(/"/g, '')).toBe('hv1');
+    // With the versions ovs-ctl would have set (Node status.ovsVersion reads them): before, both empty.
+    const [installed, row] = [await installedVersions(), s.openVSwitch()!];
+    expect({ ovs: row.ovs_version, db: row.db_version }).toEqual({ ovs: installed.ovs, db: installed.db });
+    expect(s.view()).toMatchObject({ ovsVersion: installed.ovs });
     // One row, however often it is asked.
     expect(await s.ensureLayout(spec())).toMatchObject({ ready: true });
     expect((await ovs.vsctl(['--columns=_uuid', 'list', 'Open_vSwitch'])).trim().split('\n').filter((l) => l.startsWith('_uuid'))).toHaveLength(1);
