@@ -505,8 +505,8 @@ static __always_inline void conn_key_of(struct vfp_conn_key *k, struct iphdr *ip
  * connection's backend: left to OVS, which deals fragments by the client's address alone, it
  * could reach another backend than the 5-tuple's other datagrams, QA-122 F2), or a later
  * fragment of a datagram whose first was (vfp_frag). Requests of a 5-tuple without a
- * connection here (OVS reassembles and deals them), passthrough connections' (switched as they
- * are either way) and anything else go to OVS. */
+ * connection here (OVS reassembles and deals them), passthrough requests off the tunnel
+ * (switched as they are either way) and anything else go to OVS. */
 static __always_inline int frag_is_ours(struct iphdr *ip, void *end, __u8 *tun)
 {
 	struct vfp_frag_key fk = {};
@@ -536,7 +536,14 @@ static __always_inline int frag_is_ours(struct iphdr *ip, void *end, __u8 *tun)
 	if ((void *)(l4 + 4) <= end) {
 		conn_key_of(&k, ip, l4, tun);
 		cv = bpf_map_lookup_elem(&vfp_conn, &k);
-		fv.ours = cv && !(cv->flags & VFP_CONN_PASS);
+		/* A passthrough connection's at a NIC too (tun NULL: a local backend's reply to a
+		 * remote client): the fast path switches its fragments in the order the backend sent
+		 * them. Left to OVS, whose userspace datapath sends a batch's upcalled frames before
+		 * its cached ones, a later fragment could reach the client's node before its first;
+		 * that node's filter then passes the whole datagram to OVS, which has no NAT state
+		 * for it, and it arrives from the backend's address (1 answer in 32, 1 CI run in 5).
+		 * At the underlay (a remote client's request) OVS still takes them. */
+		fv.ours = cv && (!(cv->flags & VFP_CONN_PASS) || !tun);
 	}
 	/* Also when not ours: an entry of an earlier datagram with this IP ID must not take
 	 * this one's later fragments. */
