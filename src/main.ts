@@ -7,11 +7,11 @@
 import type { Logger } from 'pino';
 import { parseCommandLine, USAGE } from './app/command-line';
 import { loadConfig } from './app/config';
-import { startVnetd } from './app/vnetd';
+import { startVnetd, type CloseOptions } from './app/vnetd';
 
 interface Running {
   logger: Logger;
-  close(options?: { keepLocalOvs?: boolean }): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 async function start(argv: string[]): Promise<Running | undefined> {
@@ -69,17 +69,30 @@ async function main(): Promise<void> {
   if (asked) stop(up, asked);
 }
 
+/**
+ * How long a stop may take before the process exits anyway (1), naming the step it was stuck
+ * in: a stop that never ended kept reconciling and held the store's lock, so the next start
+ * was refused (QA-127 F3, QA-124 F9). Well inside a supervisor's own grace (systemd 90 s,
+ * Kubernetes 30 s), which would end it without saying why.
+ */
+const STOP_DEADLINE_MS = Number(process.env.VNETD_STOP_DEADLINE_MS) || 20_000;
+
 let stopping = false;
 function stop(running: Running, signal: string): void {
   if (stopping) return;
   stopping = true;
   const t0 = performance.now();
+  let step = 'starting to stop';
+  setTimeout(() => {
+    running.logger.error({ event: 'vnetd.stop_overran', step, ms: Math.round(performance.now() - t0) }, `${signal}: still stopping after ${STOP_DEADLINE_MS} ms, stuck ${step}; exiting without finishing (the switches keep their flows)`);
+    process.exit(1);
+  }, STOP_DEADLINE_MS).unref();
   // The embedded OVS outlives this process (the VMs keep their traffic) unless told otherwise.
   const keepLocalOvs = process.env.VNETD_LOCAL_OVS_STOP !== '1';
   // Said as it will be (QA-98: "keep their flows", then the embedded OVS stopped).
   running.logger.info({ event: 'vnetd.stopping', signal }, `${signal}: stopping (${keepLocalOvs ? 'the switches keep their flows' : 'the embedded Open vSwitch stops too, VNETD_LOCAL_OVS_STOP=1; other switches keep their flows'})`);
   running
-    .close({ keepLocalOvs })
+    .close({ keepLocalOvs, onStep: (s) => (step = s) })
     .then(() => {
       running.logger.info({ event: 'vnetd.stopped', ms: Math.round(performance.now() - t0) }, 'stopped');
       process.exit(0);

@@ -73,4 +73,21 @@ describe('WatchService', () => {
     expect(await refused(carol)).toBe('opened');
     watches.closeAll();
   });
+
+  it('ends a watch whose stream starts after closeAll (shutdown while it was being prepared) at once, sending nothing (QA-127 F3)', async () => {
+    const objects = new ObjectStore(SqliteStore.open(':memory:'));
+    const resources = { authorize: () => undefined, checkFieldSelector: () => undefined, visible: () => true } as unknown as ResourceService;
+    const watches = new WatchService(resources, objects);
+    const type = { ...NETWORKS, kind: 'VirtualNetwork', apiVersion: 'vnet.dev/v1alpha1' } as unknown as ResourceType;
+    await objects.kv.txn([{ type: 'create', key: '/x', value: {} }]);
+    const start = await watches.prepare({ principal: SYSTEM_PRINCIPAL, type, namespace: 'w' }, parseListQuery({ watch: 'true', resourceVersion: '1' }), (o: KubeObject) => o);
+    watches.closeAll();
+    const sent: WatchEventType[] = [];
+    let ended = false;
+    start({ send: (t) => sent.push(t), end: () => (ended = true), onClose: () => undefined });
+    // Before: it streamed on, and the server it held open never closed.
+    expect(ended).toBe(true);
+    await objects.kv.txn([{ type: 'create', key: '/y', value: {} }]);
+    expect(sent).toEqual([]);
+  });
 });

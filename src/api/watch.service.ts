@@ -62,6 +62,8 @@ export class WatchService {
   private readonly open = new Map<() => void, string>();
   /** Open (or being opened) watches per token (tenants' and one node's agents'). */
   private readonly watchesByToken = new Map<string, number>();
+  /** Set by closeAll (shutdown): a watch whose stream starts after it ends at once. */
+  private closing = false;
 
   constructor(
     private readonly resources: ResourceService,
@@ -140,8 +142,14 @@ export class WatchService {
     return (sink, release) => this.stream(scope, q, after, initial, render, sink, release);
   }
 
-  /** Ends every open watch (clients re-watch from their last resourceVersion elsewhere). */
+  /**
+   * Ends every open watch (clients re-watch from their last resourceVersion elsewhere), and
+   * every watch still being prepared (its list or revision read in flight) as soon as it
+   * starts: one that started after this stayed open, and with it its HTTP/2 session, so the
+   * server never closed and SIGTERM left the process running (QA-127 F3).
+   */
   closeAll(): void {
+    this.closing = true;
     for (const close of [...this.open.keys()]) close();
     this.open.clear();
   }
@@ -179,6 +187,7 @@ export class WatchService {
       sink.end();
     };
     sink.onClose(close);
+    if (this.closing) return close();
     this.open.set(close, scope.principal.name);
     sink.onClose(() => this.open.delete(close));
 

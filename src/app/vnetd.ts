@@ -82,8 +82,17 @@ export interface RunningVnetd {
   leadership: Leadership;
   /** The embedded OVS (when config.localOvs is on and it started). */
   localOvs?: LocalOvs;
-  /** keepLocalOvs: leave the embedded OVS running for the next start (main's SIGTERM does); otherwise it is stopped too. */
-  close(options?: { keepLocalOvs?: boolean }): Promise<void>;
+  /**
+   * keepLocalOvs: leave the embedded OVS running for the next start (main's SIGTERM does);
+   * otherwise it is stopped too. onStep: told each step as it begins (main names the one a
+   * stop that overruns its deadline is stuck in).
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  keepLocalOvs?: boolean;
+  onStep?: (step: string) => void;
 }
 
 export interface StartOptions {
@@ -318,9 +327,11 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     },
     leadership,
     localOvs,
-    async close(options: { keepLocalOvs?: boolean } = {}) {
+    async close(options: CloseOptions = {}) {
       if (closed) return;
       closed = true;
+      const step = options.onStep ?? (() => undefined);
+      step('closing the API (its connections and watches)');
       watches.closeAll();
       // On Node 20 an HTTP/2 server's close() waits for its sessions, which stay open until
       // their idle timeout (72 s): they are told to go (GOAWAY) and end once their requests
@@ -332,11 +343,15 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
       namespaceCache.stop();
       networkCache.stop();
       nodeCache.stop();
+      step('stopping the reconcilers');
       if (election) await election.stop();
       else await stopWork();
+      step('stopping the fast path');
       await fastPath.stop();
+      step('leaving or stopping the embedded Open vSwitch');
       if (options.keepLocalOvs) localOvs?.leave();
       else await localOvs?.stop();
+      step('closing the store');
       await kv.close();
     },
   };

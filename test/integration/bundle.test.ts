@@ -11,7 +11,8 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { eventually, kubeconfigCaller } from '../support/vnetd';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { eventually, kubeconfigCaller, readKubeconfig } from '../support/vnetd';
 import { startVnetdProcess, stopVnetdProcess } from '../support/vnetd-process';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -83,6 +84,37 @@ if (!built) process.stdout.write('SKIP bundle test: dist/bundle/vnetd.js is not 
     expect(signal).toBeNull();
     expect([0, 143]).toContain(code);
     if (code === 0) expect(out).toContain('"vnetd.stopped"');
+  }, 60_000);
+});
+
+(built ? describe : describe.skip)('the bundled vnetd stopping', () => {
+  it('a stop that overruns its deadline ends the process anyway (exit 1), naming the step it was stuck in (QA-127 F3)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vnetd-deadline-'));
+    const p = await startVnetdProcess(dataDir, { VNETD_LOG_LEVEL: 'info', VNETD_CHASSIS: '0', VNETD_STOP_DEADLINE_MS: '1500' }, { entry: 'bundle' });
+    let held: TLSSocket | undefined;
+    try {
+      await eventually(async () => readFileSync(p.log, 'utf8').includes('"vnetd.ready"'), 10_000, 20);
+      // A request whose body never finishes coming: the server cannot close while it is in
+      // flight (as a watch opened during the stop held it, before), so the stop is stuck there.
+      const { server, ca, token } = readKubeconfig(join(dataDir, 'admin.kubeconfig'));
+      const url = new URL(server);
+      held = tlsConnect({ host: url.hostname, port: Number(url.port), ca, ALPNProtocols: ['http/1.1'] });
+      await new Promise<void>((r, j) => held!.once('secureConnect', r).once('error', j));
+      held.on('error', () => undefined);
+      held.write(`POST /apis/vnet.dev/v1alpha1/namespaces/default/virtualnetworks HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"metadata":`);
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = performance.now();
+      await stopVnetdProcess(p, 'SIGTERM');
+      const ms = Math.round(performance.now() - t0);
+      const line = readFileSync(p.log, 'utf8').split('\n').find((l) => l.includes('"vnetd.stop_overran"'));
+      process.stdout.write(`[bundle] a stop held by a request in flight: exit ${p.child.exitCode} after ${ms} ms; ${line ? (JSON.parse(line) as { msg: string }).msg : 'no stop_overran line'}\n`);
+      // Before: no deadline, and a stop stuck on a watch opened during it never ended (QA-127 F3).
+      expect(p.child.exitCode).toBe(1);
+      expect(JSON.parse(line!)).toMatchObject({ level: 50, step: 'closing the API (its connections and watches)' });
+    } finally {
+      held?.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
 
