@@ -1311,6 +1311,24 @@ describe('garbage collection (metadata.ownerReferences)', () => {
     await gone(`${G}/nodeleases/leased`);
   });
 
+  it('Foreground: a dependent in another namespace does not hold the owner (its reference does not resolve there), nor its namespace (QA-127 F2)', async () => {
+    await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('xnsowner', { subnets: [{ cidr: '10.122.0.0/24' }] }));
+    const owner = (await v.call('GET', `${G}/namespaces/t2/virtualnetworks/xnsowner`)).json;
+    // Another namespace's object naming it as owner, with a finalizer of its own that nobody removes.
+    await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('xnsnet', { subnets: [{ cidr: '10.123.0.0/24' }] }));
+    const blocker = port('xnsblock', 'xnsnet', [{ ...ref('VirtualNetwork', 'xnsowner', owner.metadata.uid), blockOwnerDeletion: true }]);
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, { ...blocker, metadata: { ...blocker.metadata, finalizers: ['example.com/hold'] } })).status).toBe(201);
+    const d = await v.call('DELETE', `${G}/namespaces/t2/virtualnetworks/xnsowner`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' });
+    expect(d.json.metadata.finalizers).toContain('foregroundDeletion');
+    // Before: it stayed with foregroundDeletion until the other namespace's finalizer went.
+    await gone(`${G}/namespaces/t2/virtualnetworks/xnsowner`);
+    // The dependent's own fate is Kubernetes': its owner is absent in its namespace, so it is collected (and waits on its finalizer).
+    const dep = (await v.call('GET', `${G}/namespaces/t1/virtualports/xnsblock`)).json;
+    expect(dep.metadata.deletionTimestamp).toBeDefined();
+    expect((await v.call('PATCH', `${G}/namespaces/t1/virtualports/xnsblock`, { metadata: { finalizers: null } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    await gone(`${G}/namespaces/t1/virtualports/xnsblock`);
+  });
+
   it('refuses an unknown propagationPolicy and deletes nothing', async () => {
     await v.call('POST', `${G}/namespaces/t2/loadbalancers`, lbOf('kept-lb', 'gcnet'));
     const s = await rejected('DELETE', `${G}/namespaces/t2/loadbalancers/kept-lb`, { propagationPolicy: 'Sideways' }, 422, 'Invalid');

@@ -115,9 +115,20 @@ export class GarbageCollector {
     return undefined;
   }
 
-  private dependentsOf(uid: string): Array<{ type: StoredType; obj: KubeObject }> {
+  /**
+   * The objects whose owner references resolve to `owner`: those in its namespace, or any for
+   * a cluster-scoped owner. A reference from another namespace names an owner that, as
+   * Kubernetes resolves it, is absent there (collect deletes such a dependent); counted here, a
+   * tenant's object with a finalizer held another namespace's Foreground deletion, and with it
+   * that namespace's, for as long as it liked (QA-127 F2), and Orphan rewrote it.
+   */
+  private dependentsOf(ownerType: StoredType, owner: KubeObject): Array<{ type: StoredType; obj: KubeObject }> {
     const out: Array<{ type: StoredType; obj: KubeObject }> = [];
-    for (const [type, informer] of this.informers) for (const obj of informer.byIndex(OWNER_UID, uid)) out.push({ type, obj });
+    for (const [type, informer] of this.informers) {
+      for (const obj of informer.byIndex(OWNER_UID, owner.metadata.uid!)) {
+        if (!ownerType.namespaced || obj.metadata.namespace === owner.metadata.namespace) out.push({ type, obj });
+      }
+    }
     return out;
   }
 
@@ -169,14 +180,14 @@ export class GarbageCollector {
 
   private async orphan(type: StoredType, owner: KubeObject): Promise<void> {
     const uid = owner.metadata.uid!;
-    for (const dep of this.dependentsOf(uid)) await this.dropReferences(dep.type, dep.obj, new Set([uid]));
+    for (const dep of this.dependentsOf(type, owner)) await this.dropReferences(dep.type, dep.obj, new Set([uid]));
     await this.objects.modify(type, owner.metadata.namespace, owner.metadata.name, (cur) => (cur.metadata.uid === uid ? removeFinalizer(cur, ORPHAN) : undefined));
     this.log.info({ event: 'gc.orphaned', kind: type.plural, namespace: owner.metadata.namespace, name: owner.metadata.name });
   }
 
   private async foreground(type: StoredType, owner: KubeObject): Promise<{ requeueAfterMs?: number } | void> {
     const uid = owner.metadata.uid!;
-    const dependents = this.dependentsOf(uid);
+    const dependents = this.dependentsOf(type, owner);
     for (const dep of dependents) if (!dep.obj.metadata.deletionTimestamp) await this.remove(dep.type, dep.obj, 'owner deleted in the foreground');
     // Dependents still being deleted (their own finalizers) hold the owner, as in Kubernetes.
     if (dependents.length > 0) return { requeueAfterMs: FOREGROUND_RECHECK_MS };
