@@ -337,6 +337,20 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
       return a.every((x) => x.name.endsWith('@5354')) ? a : undefined;
     }, 10_000, 200);
     log(`UDP targetPort 5353 -> 5354: the 40 clients answered on the new port ${(performance.now() - t8).toFixed(0)} ms after the load balancer was Ready (${JSON.stringify(tally(onNewPort.map((x) => x.name)))})`);
+    // The same change as vnetctl lb remove-listener, then add-listener: the clients' flows to
+    // the removed listener are flushed with it, so after the add they are answered on its new
+    // target port. Before, they stayed on the old one for as long as they sent (QA-128 F1).
+    await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/checked`, (cur) => ({ ...cur, spec: { ...cur.spec, listeners: cur.spec!.listeners.filter((l) => l.protocol !== 'UDP') } }));
+    await waitReady(ns, 'loadbalancers', 'checked');
+    await new Promise((r) => setTimeout(r, 1500)); // the flush, a second after the compile
+    await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/checked`, (cur) => ({ ...cur, spec: { ...cur.spec, listeners: [...cur.spec!.listeners, { protocol: 'UDP', port: 53, targetPort: 5353 }] } }));
+    await waitReady(ns, 'loadbalancers', 'checked');
+    const t9 = performance.now();
+    const onReAdded = await eventually(async () => {
+      const a = await udpAnswers(client.vm, hcVip, 53, 47000, 40);
+      return a.every((x) => x.name && !x.name.includes('@')) ? a : undefined;
+    }, 10_000, 200);
+    log(`UDP listener removed, then added with targetPort 5353: the 40 clients answered on 5353 ${(performance.now() - t9).toFixed(0)} ms after the load balancer was Ready (${JSON.stringify(tally(onReAdded.map((x) => x.name)))})`);
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/checked`);
 
     // Deleting the load balancer takes its flows and groups off both nodes.

@@ -32,7 +32,9 @@ describe('LbConntrackFlusher', () => {
   let flusher: LbConntrackFlusher;
   let kept: Set<string>;
   const conn = (node: string, connected = true) => ({ connected, transact: async (msgs: OfMessage[]) => void sent.push({ node, msgs }) }) as unknown as OpenFlowConnection;
-  const udpFlush = (ip: string, port: number) => ctFlushMessage({ zone: ctZone(VNI), ipProto: IP_PROTO.UDP, orig: { dst: VIP }, reply: { src: ip, srcPort: port } });
+  const udpFlush = (ip: string, port: number, listenerPort = 53) => ctFlushMessage({ zone: ctZone(VNI), ipProto: IP_PROTO.UDP, orig: { dst: VIP, dstPort: listenerPort }, reply: { src: ip, srcPort: port } });
+  const flushedOn = (node: string) => sent.filter((s) => s.node === node).flatMap((s) => s.msgs);
+  const fourTimes = (msgs: OfMessage[]) => [...msgs, ...msgs, ...msgs, ...msgs];
 
   beforeEach(() => {
     jest.useFakeTimers();
@@ -72,6 +74,38 @@ describe('LbConntrackFlusher', () => {
     const hv1 = sent.filter((s) => s.node === 'hv1').flatMap((s) => s.msgs);
     const both = [udpFlush('10.0.0.1', 5353), udpFlush('10.0.0.2', 5353)];
     expect(hv1).toEqual([...both, ...both, ...both, ...both]);
+  });
+
+  describe('a UDP listener removed (QA-128 F1: its flows were answered through it for as long as they sent)', () => {
+    const both = (port: number, listenerPort = 53) => [udpFlush('10.0.0.1', port, listenerPort), udpFlush('10.0.0.2', port, listenerPort)];
+    const backends = [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }];
+
+    it('its last one: its entries are flushed', async () => {
+      flusher.noteDeactivated(model(backends));
+      flusher.noteDeactivated(model(backends, [{ protocol: 'TCP', port: 80, targetPort: 8080 }]));
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(flushedOn('hv1')).toEqual(fourTimes(both(5353)));
+    });
+
+    it('one of two sharing a target port: only its entries (by the VIP port) are flushed', async () => {
+      flusher.noteDeactivated(model(backends, [{ protocol: 'UDP', port: 53, targetPort: 5354 }, { protocol: 'UDP', port: 54, targetPort: 5354 }]));
+      flusher.noteDeactivated(model(backends, [{ protocol: 'UDP', port: 54, targetPort: 5354 }]));
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(flushedOn('hv1')).toEqual(fourTimes(both(5354, 53)));
+    });
+
+    it('removed, then added again with another target port: the old target port\'s entries are flushed', async () => {
+      flusher.noteDeactivated(model(backends, [{ protocol: 'UDP', port: 53, targetPort: 5354 }]));
+      flusher.noteDeactivated(model(backends, []));
+      flusher.noteDeactivated(model(backends, [{ protocol: 'UDP', port: 53, targetPort: 5353 }]));
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(flushedOn('hv1')).toEqual(fourTimes(both(5354)));
+      // Added again, nothing more left: no flush of its new entries.
+      sent.splice(0);
+      flusher.noteDeactivated(model(backends, [{ protocol: 'UDP', port: 53, targetPort: 5353 }]));
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(sent).toEqual([]);
+    });
   });
 
   it("flushes every protocol's entries of backends that left, unless the VIP has them again", async () => {

@@ -20,18 +20,24 @@ const FLUSH_RETRY_MS = 1000;
 /** How long after a backend left a load balancer its conntrack entries are flushed (flushRetiredLater). */
 const RETIRED_FLUSH_DELAY_MS = 1000;
 
-/** UDP targets ("ip|targetPort", udpTarget) of a VIP that stopped getting new flows: their entries are flushed. */
+/** UDP targets ("listenerPort|ip|targetPort", udpTarget) of a VIP that stopped getting new flows: their entries are flushed. */
 interface RetiredUdpTargets {
   vni: number;
   vip: string;
   targets: string[];
 }
 
-const udpTarget = (ip: string, port: number): string => `${ip}|${port}`;
+/**
+ * A VIP's UDP listener port toward one backend's address and target port. The listener's port
+ * is part of it: removing one of two listeners that share a target port left the removed one's
+ * flows answered for as long as they sent (QA-128 F1).
+ */
+const udpTarget = (listenerPort: number, ip: string, port: number): string => `${listenerPort}|${ip}|${port}`;
 
-function splitTarget(t: string): { ip: string; port: number } {
-  const i = t.lastIndexOf('|');
-  return { ip: t.slice(0, i), port: Number(t.slice(i + 1)) };
+function splitTarget(t: string): { listenerPort: number; ip: string; port: number } {
+  const first = t.indexOf('|');
+  const last = t.lastIndexOf('|');
+  return { listenerPort: Number(t.slice(0, first)), ip: t.slice(first + 1, last), port: Number(t.slice(last + 1)) };
 }
 
 export interface LbConntrackFlusherDeps {
@@ -67,8 +73,8 @@ export class LbConntrackFlusher {
           return r.targets
             .filter((t) => !keep.has(t))
             .map((t) => {
-              const { ip, port } = splitTarget(t);
-              return ctFlushMessage({ zone: ctZone(r.vni), ipProto: IP_PROTO.UDP, orig: { dst: r.vip }, reply: { src: ip, srcPort: port } });
+              const { listenerPort, ip, port } = splitTarget(t);
+              return ctFlushMessage({ zone: ctZone(r.vni), ipProto: IP_PROTO.UDP, orig: { dst: r.vip, dstPort: listenerPort }, reply: { src: ip, srcPort: port } });
             });
         }
         const keep = this.deps.backendsOfVip(r.vni, r.vip);
@@ -85,20 +91,26 @@ export class LbConntrackFlusher {
    * sent (QA: 12 s and counting). Its UDP entries are flushed a second later, as kube-proxy
    * flushes those of endpoints that stop being ready. So are a backend's entries on a UDP
    * targetPort the load balancer no longer uses (a client kept being sent to the old port,
-   * where nothing answers; the fast path deals such a flow again at its next datagram).
+   * where nothing answers; the fast path deals such a flow again at its next datagram), and
+   * those of a UDP listener removed, its last one too (they were answered through the removed
+   * port for as long as they sent, and after a remove and add to change its target port, by
+   * the old one: QA-128 F1).
    */
   noteDeactivated(model: LogicalModel): void {
     const seen = new Set<string>();
     const out: RetiredUdpTargets[] = [];
     for (const lb of model.loadBalancers?.values() ?? []) {
       const vni = model.networks.get(lb.network)?.vni;
-      if (vni === undefined || !lb.listeners.some((l) => l.protocol === 'UDP')) continue;
+      if (vni === undefined) continue;
       const k = `${vni}/${lb.vip}`;
-      seen.add(k);
-      const udpPorts = [...new Set(lb.listeners.filter((l) => l.protocol === 'UDP').map((l) => l.targetPort))];
-      const now = new Set(activeBackends(lb).flatMap((b) => udpPorts.map((port) => udpTarget(b.ip, port))));
+      const udp = lb.listeners.filter((l) => l.protocol === 'UDP');
       const before = this.activeByVip.get(k);
-      this.activeByVip.set(k, now);
+      const now = new Set(activeBackends(lb).flatMap((b) => udp.map((l) => udpTarget(l.port, b.ip, l.targetPort))));
+      // Nothing active: no entry to keep (the loop below forgets it), only what left to flush.
+      if (now.size) {
+        seen.add(k);
+        this.activeByVip.set(k, now);
+      }
       const left = before ? [...before].filter((t) => !now.has(t)) : [];
       if (left.length) out.push({ vni, vip: lb.vip, targets: left });
     }
