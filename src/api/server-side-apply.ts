@@ -192,11 +192,28 @@ function rebuilt(owned: readonly Owned[], now: Date): ManagedFieldsEntry[] {
 }
 
 /**
+ * The entries an update starts from, as kube-apiserver decides them (decodeLiveOrNew): those
+ * the request set explicitly, when they differ from nothing and all decode (kubectl's
+ * migration from client-side to server-side apply replaces them with a JSON patch; before,
+ * they were dropped, so the fields the user then removed stayed, QA-127 F1); none for
+ * `[{}]`, the documented way to clear them; else the stored ones (a client that knows
+ * nothing of them sends none, or sends back what it read).
+ */
+function entriesForUpdate(old: KubeObject | undefined, next: KubeObject): ManagedFieldsEntry[] {
+  const sent = (next.metadata as { managedFields?: unknown }).managedFields;
+  if (!Array.isArray(sent) || sent.length === 0) return managedFieldsOf(old);
+  if (sent.length === 1 && isPlainObject(sent[0]) && Object.keys(sent[0]).length === 0) return [];
+  const decoded = managedFieldsOf(next);
+  return decoded.length === sent.length ? decoded : managedFieldsOf(old);
+}
+
+/**
  * managedFields after a write other than an apply, from `old` (undefined: a create) to
- * `next`: `manager` owns the fields it changed or set, as an Update; nobody else does.
+ * `next`: `manager` owns the fields it changed or set, as an Update; nobody else does. The
+ * other entries are the stored ones, or those the request set (entriesForUpdate).
  */
 export function managedFieldsAfterUpdate(old: KubeObject | undefined, next: KubeObject, manager: string, apiVersion: string, now = new Date()): ManagedFieldsEntry[] {
-  const entries = managedFieldsOf(old);
+  const entries = old ? entriesForUpdate(old, next) : managedFieldsOf(old);
   const before = new Map((old ? fieldsOf(old) : []).map((p) => [id(p), p]));
   const after = fieldsOf(next);
   const afterIds = new Set(after.map(id));

@@ -1129,6 +1129,30 @@ describe('objects stored before a check existed, and server-side apply precondit
     await rejected('PATCH', `${path}?fieldManager=t`, cfg({}, 'VirtualPort'), 400, 'BadRequest', ssa);
   });
 
+  it('managedFields a patch or update sets replace the stored ones ([{}] clears them), so kubectl\'s move from client-side to server-side apply removes what the user dropped (QA-127 F1)', async () => {
+    const path = `${G}/namespaces/t1/virtualnetworks/migr`;
+    const ssa = { contentType: 'application/apply-patch+yaml' };
+    const manifest = (labels: Record<string, string>) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'migr', labels }, spec: { subnets: [{ cidr: '10.124.0.0/24' }] } });
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks?fieldManager=kubectl-client-side-apply`, manifest({ keep: '1', drop: '1' }))).status).toBe(201);
+    const created = (await v.call('GET', path)).json;
+    // What kubectl apply --server-side sends first, when the object was applied client-side:
+    // the client-side manager's fields handed to its own apply manager.
+    const handed = created.metadata.managedFields.map((e: { manager: string }) => (e.manager === 'kubectl-client-side-apply' ? { ...e, manager: 'kubectl', operation: 'Apply' } : e));
+    const migrated = await v.call('PATCH', `${path}?fieldManager=kubectl`, [{ op: 'replace', path: '/metadata/managedFields', value: handed }], { contentType: 'application/json-patch+json' });
+    expect(migrated.status).toBe(200);
+    // Before: the stored entries stayed, the patch was a no-op.
+    expect(migrated.json.metadata.managedFields.map((e: { manager: string; operation: string }) => `${e.manager}/${e.operation}`)).toEqual(['kubectl/Apply']);
+    const applied = await v.call('PATCH', `${path}?fieldManager=kubectl`, manifest({ keep: '1' }), ssa);
+    expect(applied.status).toBe(200);
+    expect(applied.json.metadata.labels).toEqual({ keep: '1' });
+    // [{}] clears them; a list that does not decode is ignored (the stored ones stay).
+    const bad = await v.call('PATCH', path, { metadata: { managedFields: [{ manager: 7 }] } }, { contentType: 'application/merge-patch+json' });
+    expect(bad.json.metadata.managedFields.map((e: { manager: string }) => e.manager)).toEqual(['kubectl']);
+    const cleared = await v.call('PATCH', path, { metadata: { managedFields: [{}] } }, { contentType: 'application/merge-patch+json' });
+    expect(cleared.status).toBe(200);
+    expect(cleared.json.metadata.managedFields).toBeUndefined();
+  });
+
   it('an automatically chosen VIP is never one of the load balancer\'s own backend addresses', async () => {
     await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('vipnet', { subnets: [{ cidr: '10.63.0.0/24' }] }));
     const lb = await v.call('POST', `${G}/namespaces/t2/loadbalancers`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'self' }, spec: { network: 'vipnet', listeners: [{ port: 80 }], backends: [{ ip: '10.63.0.2' }, { ip: '10.63.0.3' }] } });
