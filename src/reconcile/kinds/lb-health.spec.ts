@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import type { OfMessage, OpenFlowConnection } from '../../openflow';
-import { LbHealthMonitor, backendKey, probeAnswer, type HealthTarget } from './lb-health';
+import { AWAITING_FIRST_CHECK, LbHealthMonitor, backendKey, probeAnswer, type HealthTarget } from './lb-health';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
 
 /** A probe as it went out: the SYN and the OpenFlow port it was sent out of. */
@@ -323,6 +323,38 @@ describe('LbHealthMonitor', () => {
     const failing = mon.failing();
     expect(failing).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: expect.stringMatching(/^(RST|no answer)$/), since: expect.any(String) }]);
     expect(Number.isNaN(Date.parse(failing[0]!.since))).toBe(false);
+  });
+
+  it('a backend added to a load balancer already checked is out until its first check succeeds; a new port of a known backend is not (QA-128 F2)', () => {
+    const targets: HealthTarget[] = [target];
+    const { conn, mon, changes } = setup(targets);
+    mon.tick(0);
+    // The load balancer's own backends start healthy: it serves at once.
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    const added = { ...target, ip: '10.0.0.6', mac: '02:00:00:00:00:06' };
+    targets.push(added);
+    mon.tick(200);
+    // Before: healthy at once, and dealt connections nothing answered until its failures counted.
+    expect(mon.healthy('lb1', '10.0.0.6')).toBe(false);
+    expect(changes()).toBe(1);
+    expect(mon.failing()).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.6', reason: AWAITING_FIRST_CHECK, since: expect.any(String) }]);
+    // Probed at once; one success brings it in, whatever healthyThreshold (2 here).
+    expect(conn.lastSyn()).toMatchObject({ dstIp: '10.0.0.6' });
+    conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    expect(mon.healthy('lb1', '10.0.0.6')).toBe(true);
+    expect(changes()).toBe(2);
+    // A first check that fails: out, now for its own reason.
+    const third = { ...target, ip: '10.0.0.7', mac: '02:00:00:00:00:07' };
+    targets.push(third);
+    mon.tick(400);
+    conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
+    expect(mon.healthy('lb1', '10.0.0.7')).toBe(false);
+    expect(mon.failing().find((b) => b.ip === '10.0.0.7')?.reason).toBe('RST');
+    // A listener added: a known backend's new port starts healthy (else every backend left at once).
+    targets.push({ ...target, port: 9090 });
+    mon.tick(600);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
   });
 
   it('starts a backend reported failing before the restart unhealthy, before and after its first probe, until healthyThreshold successes', () => {

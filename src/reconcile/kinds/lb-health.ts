@@ -6,7 +6,11 @@
  * load-balancer.ts) sends that answer to the controller. SYN-ACK = success (vnetd then
  * resets the half-open connection), RST or no answer within the timeout = failure.
  * `unhealthyThreshold` failures in a row take a backend out of the slot table,
- * `healthyThreshold` successes in a row bring it back. A backend starts healthy.
+ * `healthyThreshold` successes in a row bring it back. The backends of a load balancer whose
+ * checks start (created, or vnetd started) start healthy, so it serves at once; a backend added
+ * to one already checked starts out, and its first success brings it in (a readiness probe's
+ * successThreshold of 1): started healthy, a backend with nothing listening was dealt new
+ * connections, refused, until its failures counted (QA-128 F2: 15 in 10 s).
  *
  * HTTP checks are refused at admission; every listener's TCP targetPort is checked and a
  * backend is healthy only while all of them answer.
@@ -53,6 +57,9 @@ const BURST_TARGETS = 64;
 
 /** A backend's failure that is not its own (its node's switch or agent): said as is, with no "failing health checks". */
 export const NOT_CHECKED = 'not checked:';
+
+/** Why a backend added to a checked load balancer is out until its first check answers. */
+export const AWAITING_FIRST_CHECK = `${NOT_CHECKED} added to the load balancer, waiting for its first health check to succeed`;
 
 /** Defaults close to OVN's service monitor (interval 5 s); timeout at most the interval. */
 export function timingOf(hc: HealthCheck): HealthCheckTiming {
@@ -216,17 +223,33 @@ export class LbHealthMonitor {
       const checked = new Set([...wanted.values()].map((t) => backendKey(t.lbUid, t.ip)));
       if ([...failingAtStart.keys()].some((k) => !checked.has(k))) changed = true;
     }
+    // Load balancers checked before this tick, and their backends: a backend new to one of
+    // them waits for its first check; a new port of a known backend (a listener added) does
+    // not, or every backend would leave the slot table at once until probed.
+    const checkedBefore = new Set<string>();
+    const backendsBefore = new Set<string>();
+    for (const p of this.probes.values()) {
+      checkedBefore.add(p.target.lbUid);
+      backendsBefore.add(backendKey(p.target.lbUid, p.target.ip));
+    }
     for (const [k, t] of wanted) {
       let p = this.probes.get(k);
       if (!p) {
         const failing = failingAtStart?.get(backendKey(t.lbUid, t.ip));
+        const added = !failing && checkedBefore.has(t.lbUid) && !backendsBefore.has(backendKey(t.lbUid, t.ip));
         // Spread over the interval, by the target's key: 1500 targets probed in one tick got
         // 1500 answers back at once, and the switch's packet-in queue toward vnetd dropped
         // most of them: backends of ~500 load balancers "failing: no answer" (QA-124 F6). A few
         // targets still go within milliseconds; one reported failing is checked at once.
         const window = Math.min(t.timing.intervalMs, Math.max(0, wanted.size - BURST_TARGETS) * SPREAD_MS_PER_TARGET);
-        const offset = failing || window === 0 ? 0 : fnv1a(k) % window;
-        this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now + offset, reason: failing?.reason, since: failing?.since }));
+        const offset = failing || added || window === 0 ? 0 : fnv1a(k) % window;
+        if (added) {
+          // Out (a change the recompile must see), in at its first success.
+          this.probes.set(k, (p = { target: t, healthy: false, successes: t.timing.healthyThreshold - 1, failures: 0, nextAt: now, reason: AWAITING_FIRST_CHECK, since: new Date(now).toISOString() }));
+          changed = true;
+        } else {
+          this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now + offset, reason: failing?.reason, since: failing?.since }));
+        }
       }
       p.target = t;
       if (p.pending && !probedAlike(p.pending.sent, t)) {
@@ -327,7 +350,12 @@ export class LbHealthMonitor {
       p.successes = 0;
     }
     const flip = ok ? !p.healthy && p.successes >= t.timing.healthyThreshold : p.healthy && p.failures >= t.timing.unhealthyThreshold;
-    if (!flip) return false;
+    if (!flip) {
+      // A new backend's first check failed: its own failure is the reason from now on.
+      if (ok || p.reason !== AWAITING_FIRST_CHECK) return false;
+      p.reason = why;
+      return true;
+    }
     p.healthy = ok;
     p.reason = ok ? undefined : why;
     p.since = ok ? undefined : new Date().toISOString();
