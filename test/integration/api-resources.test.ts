@@ -681,6 +681,13 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await bad({ network: 'nope' }, 'spec.network');
     const explicit = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('b', { ips: ['192.168.50.3'], mac: '0A-00-00-00-00-0B' }));
     expect(explicit.json.spec).toMatchObject({ ips: ['192.168.50.3'], mac: '0a:00:00:00:00:0b' });
+    // Both held addresses are allocated, the one asked for in the excluded range too (before: 1);
+    // free is what picks have left (.5, .6).
+    const subnets = await eventually(async () => {
+      const s = (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/small`)).json.status?.subnets;
+      return s?.[0]?.allocated === 2 ? s : undefined;
+    }, 10_000, 50).catch(async () => (await v.call('GET', `${G}/namespaces/t1/virtualnetworks/small`)).json.status?.subnets);
+    expect(subnets).toEqual([{ cidr: '192.168.50.0/29', allocated: 2, free: '2' }]);
   });
 
   it('picks another MAC when the random one is taken (the create-only claim fails, admission runs again)', async () => {
