@@ -1269,6 +1269,32 @@ describe('namespaces', () => {
     expect((await v.call('POST', `${G}/namespaces/t2/virtualnetworks`, net('reuse', { subnets: [{ cidr: '10.61.0.0/24' }], vni: 6060 }))).status).toBe(201);
   });
 
+  it('a namespace held by a finalizer says what remains and which finalizers hold it, as kube-apiserver\'s conditions do (QA-127 F10)', async () => {
+    await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'held' } });
+    await v.call('POST', `${G}/namespaces/held/virtualnetworks`, net('n', { subnets: [{ cidr: '10.64.0.0/24' }] }));
+    const p = await v.call('POST', `${G}/namespaces/held/virtualports`, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'p', finalizers: ['example.com/hold'] }, spec: { network: 'n' } });
+    expect(p.status).toBe(201);
+    expect((await v.call('DELETE', '/api/v1/namespaces/held')).status).toBe(200);
+    // Before: status.phase Terminating, nothing more.
+    // The port waits on its finalizer, the network on its port (both keep vnetd's IPAM finalizer until then).
+    const conditions = await eventually(async () => {
+      const c = (await v.call('GET', '/api/v1/namespaces/held')).json.status?.conditions as Array<{ type: string; status: string; reason: string; message: string }> | undefined;
+      return c?.find((x) => x.type === 'NamespaceFinalizersRemaining' && x.message.includes('example.com/hold in 1 resource instances')) ? c : undefined;
+    }, 10_000, 50);
+    expect(conditions.find((c) => c.type === 'NamespaceContentRemaining')).toMatchObject({
+      status: 'True',
+      reason: 'SomeResourcesRemain',
+      message: 'Some resources are remaining: virtualnetworks.vnet.dev has 1 resource instances, virtualports.vnet.dev has 1 resource instances',
+    });
+    expect(conditions.find((c) => c.type === 'NamespaceFinalizersRemaining')).toMatchObject({
+      status: 'True',
+      reason: 'SomeFinalizersRemain',
+      message: 'Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances, vnet.dev/ipam in 2 resource instances',
+    });
+    expect((await v.call('PATCH', `${G}/namespaces/held/virtualports/p`, { metadata: { finalizers: null } }, { contentType: 'application/merge-patch+json' })).status).toBe(200);
+    await eventually(async () => (await v.call('GET', '/api/v1/namespaces/held')).status === 404, 10_000);
+  });
+
   it('a namespace deleted with kubectl --cascade=orphan or foreground goes too (it stayed Terminating)', async () => {
     for (const propagationPolicy of ['Orphan', 'Foreground']) {
       const name = `cascade-${propagationPolicy.toLowerCase()}`;
