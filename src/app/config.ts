@@ -20,7 +20,7 @@ export interface VnetdConfig {
   chassis?: boolean;
   /** Run a private OVS under dataDir/ovs and register it as Node "local" (VNETD_LOCAL_OVS, default on). */
   localOvs?: boolean;
-  /** Tunnel (VTEP) address of Node "local" (VNETD_LOCAL_TUNNEL_IP, default 127.0.0.1). */
+  /** Tunnel (VTEP) address of Node "local" (VNETD_LOCAL_TUNNEL_IP; when unset, 127.0.0.1 for a new Node and the Node's own after). */
   localTunnelIP?: string;
   /** VNETD_STORE; default sqlite (dataDir/store.db). */
   store?: StoreConfig;
@@ -133,7 +133,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: 'all-in-o
     openflowLanes: parseOpenflowLanes(env.VNETD_OPENFLOW_LANES),
     chassis: flag(env.VNETD_CHASSIS, role === 'all-in-one'),
     localOvs: flag(env.VNETD_LOCAL_OVS, true),
-    localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP ?? '127.0.0.1',
+    // Unset: Node "local" is created with 127.0.0.1 and its tunnelIP left as it is after.
+    localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP || undefined,
     store,
   };
 }

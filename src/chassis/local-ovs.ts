@@ -184,13 +184,17 @@ function supervise(o: { pids: number[]; log: Logger; dir: string; start: Record<
  * created this way (annotated) follows the data directory if it moved; anything else
  * an operator created is left alone.
  */
-export async function registerLocalNode(objects: ObjectStore, endpoint: string, tunnelIP = '127.0.0.1'): Promise<'created' | 'updated' | 'unchanged'> {
+export async function registerLocalNode(objects: ObjectStore, endpoint: string, tunnelIP?: string): Promise<'created' | 'updated' | 'unchanged'> {
   const existing = await objects.get<HypervisorNode>(NODES, undefined, LOCAL_NODE);
   if (existing) {
-    if (existing.metadata.annotations?.[LOCAL_OVS_ANNOTATION] !== 'true' || existing.spec?.ovsdb === endpoint) return 'unchanged';
-    await objects.modify<HypervisorNode>(NODES, undefined, LOCAL_NODE, (cur) => ({ ...cur, spec: { ...cur.spec!, ovsdb: endpoint } }));
+    // A tunnel address given (VNETD_LOCAL_TUNNEL_IP) is the Node's on every start, not only
+    // its first: it was ignored once the Node existed, silently (QA-128 F7).
+    const want = { ovsdb: endpoint, ...(tunnelIP ? { tunnelIP } : {}) };
+    if (existing.metadata.annotations?.[LOCAL_OVS_ANNOTATION] !== 'true' || (existing.spec?.ovsdb === want.ovsdb && (!tunnelIP || existing.spec?.tunnelIP === tunnelIP))) return 'unchanged';
+    await objects.modify<HypervisorNode>(NODES, undefined, LOCAL_NODE, (cur) => ({ ...cur, spec: { ...cur.spec!, ...want } }));
     return 'updated';
   }
+  tunnelIP ??= '127.0.0.1';
   if ((await objects.count(NODES)) > 0) return 'unchanged';
   const node: HypervisorNode = {
     apiVersion: API_VERSION,
