@@ -135,8 +135,10 @@ export function encodeContinue(t: ContinueToken): string {
 export function decodeContinue(s: string): ContinueToken {
   try {
     const o = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as { v?: string; rv?: number; start?: string };
-    if (o.v !== 'vnet.dev/v1' || typeof o.rv !== 'number' || typeof o.start !== 'string') throw new Error('bad');
-    return { rv: o.rv, start: o.start };
+    // A revision a list was read at is a positive integer (kube-apiserver's DecodeContinue
+    // refuses 0 too): anything else reached the store as a 500.
+    if (o.v !== 'vnet.dev/v1' || !Number.isSafeInteger(o.rv) || (o.rv as number) <= 0 || typeof o.start !== 'string') throw new Error('bad');
+    return { rv: o.rv as number, start: o.start };
   } catch {
     throw ApiErrors.badRequest('invalid continue token: it must be the value returned by a previous list');
   }

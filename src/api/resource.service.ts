@@ -205,7 +205,8 @@ export class ResourceService {
    * latest here); N with resourceVersionMatch=Exact (or, as the apiserver still does for
    * older clients, N with a limit and no match), the snapshot at N (410 once compacted);
    * otherwise N is "not older than": the latest, which is. N above the store's revision
-   * is 504 Too large resource version, with Retry-After. A continue token carries its own.
+   * is 504 Too large resource version, with Retry-After. A continue token carries its own
+   * revision, read the same way.
    */
   async list<T extends KubeObject>(scope: Scope, q: ListQuery): Promise<ListResponse<T>> {
     this.authorize(scope, 'list');
@@ -218,7 +219,10 @@ export class ResourceService {
       const c = decodeContinue(q.continueToken);
       // A token is its list's: one from another kind or namespace would start anywhere.
       if (!c.start.startsWith(listPrefix(scope.type, scope.namespace))) throw ApiErrors.badRequest('the continue token is not for this list (another kind or namespace): start the list again without it');
-      revision = c.rv;
+      // A token naming a revision the store has not reached (forged, or from a store since
+      // restored to an older state) is what a resourceVersion ahead of the store is: 504 Too
+      // large resource version, not the store's refusal as a 500 (QA-127 F6).
+      revision = await reachedRevision(this.objects.kv, String(c.rv));
       startAfter = c.start;
     } else if (q.resourceVersion && q.resourceVersion !== '0') {
       const asked = await reachedRevision(this.objects.kv, q.resourceVersion);

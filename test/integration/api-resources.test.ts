@@ -1605,6 +1605,34 @@ describe('requests Kubernetes refuses (found by a black-box review)', () => {
   });
 });
 
+describe('lists, methods and error bodies as kube-apiserver answers them (QA-127)', () => {
+  const L = `${G}/namespaces/qa127/virtualnetworks`;
+  beforeAll(async () => {
+    expect((await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'qa127' } })).status).toBe(201);
+    for (const [i, n] of ['qa-a', 'qa-b', 'qa-c'].entries()) {
+      expect((await v.call('POST', L, net(n, { subnets: [{ cidr: `10.127.${i}.0/24` }] }))).status).toBe(201);
+    }
+  });
+
+  it('a continue token naming a revision the store has not reached is 504 Too large resource version, as such a resourceVersion is (F6: a 500)', async () => {
+    const page = await v.call('GET', `${L}?limit=1`);
+    expect(page.json.metadata.continue).toEqual(expect.any(String));
+    const token = JSON.parse(Buffer.from(page.json.metadata.continue, 'base64url').toString('utf8'));
+    const ahead = (await revision()) + 1000;
+    const future = Buffer.from(JSON.stringify({ ...token, rv: ahead })).toString('base64url');
+    const r = await v.call('GET', `${L}?limit=1&continue=${future}`);
+    expect(r.status).toBe(504);
+    expect(r.headers['retry-after']).toBe('1');
+    expect(r.json).toMatchObject({ kind: 'Status', reason: 'Timeout', details: { causes: [{ reason: 'ResourceVersionTooLarge' }], retryAfterSeconds: 1 } });
+    expect(r.json.message).toMatch(new RegExp(`^Timeout: Too large resource version: ${ahead}, current: \\d+$`));
+    // A revision no list is read at is no token vnetd wrote: 400.
+    const zero = Buffer.from(JSON.stringify({ ...token, rv: 0 })).toString('base64url');
+    await rejected('GET', `${L}?limit=1&continue=${zero}`, undefined, 400, 'BadRequest');
+    // The token itself still pages.
+    expect((await v.call('GET', `${L}?limit=1&continue=${encodeURIComponent(page.json.metadata.continue)}`)).status).toBe(200);
+  });
+});
+
 describe('health and metrics', () => {
   it('serves health without a token and metrics with one', async () => {
     for (const p of ['/healthz', '/livez', '/readyz', '/version']) expect((await v.call('GET', p, undefined, { token: null })).status).toBe(200);
