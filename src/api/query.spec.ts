@@ -1,5 +1,5 @@
 import { ApiError } from '../resources/status';
-import { decodeContinue, encodeContinue } from './query';
+import { decodeContinue, encodeContinue, parseListQuery } from './query';
 
 function refusal(fn: () => unknown): ApiError {
   try {
@@ -10,6 +10,23 @@ function refusal(fn: () => unknown): ApiError {
   }
   throw new Error('not refused');
 }
+
+describe('parseListQuery limit', () => {
+  it('pages only for a limit above 0: 0 or a negative one is the whole list, as kube-apiserver reads it (QA-127 F7: -1 was a 400)', () => {
+    expect(parseListQuery({ limit: '5' }).limit).toBe(5);
+    expect(parseListQuery({}).limit).toBe(0);
+    expect(parseListQuery({ limit: '0' }).limit).toBe(0);
+    expect(parseListQuery({ limit: '-1' }).limit).toBe(0);
+    expect(parseListQuery({ limit: '-500' }).limit).toBe(0);
+  });
+
+  it('refuses a limit that is no integer with 400', () => {
+    for (const limit of ['abc', '1.5', 'NaN']) {
+      const err = refusal(() => parseListQuery({ limit }));
+      expect({ code: err.code, reason: err.reason, message: err.message }).toEqual({ code: 400, reason: 'BadRequest', message: `limit must be an integer, got "${limit}"` });
+    }
+  });
+});
 
 describe('decodeContinue', () => {
   const forged = (rv: unknown) => Buffer.from(JSON.stringify({ v: 'vnet.dev/v1', rv, start: '/vnet.dev/virtualports/t1/a' })).toString('base64url');

@@ -53,8 +53,10 @@ export function parseListQuery(q: Query): ListQuery {
     throw err;
   }
   const limitText = one(q, 'limit');
-  const limit = limitText ? Number(limitText) : 0;
-  if (!Number.isInteger(limit) || limit < 0) throw ApiErrors.badRequest(`limit must be a non-negative integer, got "${limitText}"`);
+  const asked = limitText ? Number(limitText) : 0;
+  if (!Number.isInteger(asked)) throw ApiErrors.badRequest(`limit must be an integer, got "${limitText}"`);
+  // As kube-apiserver: only a limit above 0 pages; 0 or less is the whole list (QA-127 F7: a 400).
+  const limit = Math.max(asked, 0);
   const timeoutText = one(q, 'timeoutSeconds');
   const timeoutSeconds = timeoutText ? Number(timeoutText) : undefined;
   if (timeoutSeconds !== undefined && (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0)) {

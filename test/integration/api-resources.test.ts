@@ -1631,6 +1631,16 @@ describe('lists, methods and error bodies as kube-apiserver answers them (QA-127
     // The token itself still pages.
     expect((await v.call('GET', `${L}?limit=1&continue=${encodeURIComponent(page.json.metadata.continue)}`)).status).toBe(200);
   });
+
+  it('pages only for a limit above 0: 0 or a negative limit is the whole list (F7: -1 was a 400); a limit that is no integer is a 400', async () => {
+    for (const limit of ['0', '-1', '-100']) {
+      const r = await v.call('GET', `${L}?limit=${limit}`);
+      expect(r.status).toBe(200);
+      expect(r.json.items.map((o: { metadata: { name: string } }) => o.metadata.name)).toEqual(['qa-a', 'qa-b', 'qa-c']);
+      expect(r.json.metadata.continue).toBeUndefined();
+    }
+    expect((await rejected('GET', `${L}?limit=abc`, undefined, 400, 'BadRequest')).message).toBe('limit must be an integer, got "abc"');
+  });
 });
 
 describe('health and metrics', () => {
