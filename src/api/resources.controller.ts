@@ -145,6 +145,39 @@ export class ResourcesController {
     return this.notAllowed(req, plural, ns);
   }
 
+  // A status subresource is read, replaced and patched only: 405 for a create or delete
+  // there, as kube-apiserver's CRD handler answers (the router's 404 said it did not exist,
+  // QA-127 F5). A kind without one has no such path: 404.
+  @Post('api/v1/namespaces/:name/status')
+  postNamespaceStatus(@Req() req: AuthedRequest) {
+    return this.statusNotAllowed(req, 'namespaces', undefined, true);
+  }
+
+  @Delete('api/v1/namespaces/:name/status')
+  deleteNamespaceStatus(@Req() req: AuthedRequest) {
+    return this.statusNotAllowed(req, 'namespaces', undefined, true);
+  }
+
+  @Post(`${GV}/:plural/:name/status`)
+  postClusterStatus(@Req() req: AuthedRequest, @Param('plural') plural: string) {
+    return this.statusNotAllowed(req, plural);
+  }
+
+  @Delete(`${GV}/:plural/:name/status`)
+  deleteClusterStatus(@Req() req: AuthedRequest, @Param('plural') plural: string) {
+    return this.statusNotAllowed(req, plural);
+  }
+
+  @Post(`${GV}/namespaces/:ns/:plural/:name/status`)
+  postNamespacedStatus(@Req() req: AuthedRequest, @Param('ns') ns: string, @Param('plural') plural: string) {
+    return this.statusNotAllowed(req, plural, ns);
+  }
+
+  @Delete(`${GV}/namespaces/:ns/:plural/:name/status`)
+  deleteNamespacedStatus(@Req() req: AuthedRequest, @Param('ns') ns: string, @Param('plural') plural: string) {
+    return this.statusNotAllowed(req, plural, ns);
+  }
+
   // ---- items: namespaces ----
 
   @Get('api/v1/namespaces/:name')
@@ -416,6 +449,12 @@ export class ResourcesController {
   /** A resource that exists, asked with a method it does not take (an unknown one is 404). */
   private notAllowed(req: AuthedRequest, plural: string, namespace?: string, core = false): never {
     this.scope(req, plural, namespace, core);
+    throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
+  }
+
+  private statusNotAllowed(req: AuthedRequest, plural: string, namespace?: string, core = false): never {
+    const scope = this.scope(req, plural, namespace, core);
+    if (!scope.type.statusSchema) throw ApiErrors.notFoundPath();
     throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
   }
 

@@ -1641,6 +1641,19 @@ describe('lists, methods and error bodies as kube-apiserver answers them (QA-127
     }
     expect((await rejected('GET', `${L}?limit=abc`, undefined, 400, 'BadRequest')).message).toBe('limit must be an integer, got "abc"');
   });
+
+  it('answers 405 to a create or delete on a status subresource (F5: 404), 404 where the kind has none, and changes nothing', async () => {
+    await rejected('DELETE', `${L}/qa-a/status`, undefined, 405, 'MethodNotAllowed');
+    await rejected('POST', `${L}/qa-a/status`, net('qa-a', { subnets: [{ cidr: '10.127.0.0/24' }] }), 405, 'MethodNotAllowed');
+    await rejected('POST', `${G}/nodes/somenode/status`, {}, 405, 'MethodNotAllowed');
+    await rejected('DELETE', `${G}/nodes/somenode/status`, undefined, 405, 'MethodNotAllowed');
+    await rejected('DELETE', '/api/v1/namespaces/qa127/status', undefined, 405, 'MethodNotAllowed');
+    await rejected('POST', '/api/v1/namespaces/qa127/status', { metadata: { name: 'qa127' } }, 405, 'MethodNotAllowed');
+    await rejected('DELETE', `${G}/nodeleases/somelease/status`, undefined, 404, 'NotFound');
+    await rejected('DELETE', `${G}/namespaces/qa127/nosuchthings/x/status`, undefined, 404, 'NotFound');
+    expect((await v.call('GET', `${L}/qa-a`)).status).toBe(200);
+    expect((await v.call('GET', '/api/v1/namespaces/qa127')).json.status).toMatchObject({ phase: 'Active' });
+  });
 });
 
 describe('health and metrics', () => {
