@@ -15,7 +15,8 @@ export function includeObjectOf(req: FastifyRequest): 'None' | 'Metadata' | 'Obj
   return v === 'None' || v === 'Object' ? v : 'Metadata';
 }
 
-function wantsYaml(req: FastifyRequest): boolean {
+/** YAML when the client's Accept names it first; JSON otherwise (errors are negotiated the same way). */
+export function wantsYaml(req: FastifyRequest): boolean {
   const accept = String(req.headers.accept ?? '');
   return accept.startsWith('application/yaml');
 }

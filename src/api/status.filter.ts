@@ -1,9 +1,11 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import { stringify as toYaml } from 'yaml';
 import { ApiError, ApiErrors } from '../resources/status';
 import { storeFailure } from '../store/unavailable';
 import { BODY_LIMIT, drainBody } from './request-body';
+import { wantsYaml } from './respond';
 
 /** Maps anything thrown to a Kubernetes Status (also used as Fastify's own error handler). */
 export function toApiError(err: unknown, log: Logger): ApiError {
@@ -66,6 +68,12 @@ export class StatusFilter implements ExceptionFilter {
     // As kube-apiserver: a Status that says when to retry says it in the header too (client-go reads it).
     const retryAfter = err.details?.retryAfterSeconds ?? 0;
     if (retryAfter > 0) void reply.header('retry-after', String(retryAfter));
+    // In the media type a success would have had, as kube-apiserver negotiates errors: a
+    // client reading YAML got a JSON Status it did not ask for (QA-127 F9).
+    if (wantsYaml(reply.request)) {
+      void reply.code(err.code).header('content-type', 'application/yaml').send(toYaml(err.toStatus()));
+      return;
+    }
     void reply.code(err.code).header('content-type', 'application/json').send(err.toStatus());
   }
 }

@@ -1,5 +1,6 @@
 /** The resource API over real HTTPS: verbs, errors as Status objects, IPAM through admission. */
 import https from 'node:https';
+import { parse as parseYaml } from 'yaml';
 import http2 from 'node:http2';
 import { lbVipMac } from '../../src/pipeline/owners';
 import { ApiClient } from '../../src/agent/api-client';
@@ -1653,6 +1654,28 @@ describe('lists, methods and error bodies as kube-apiserver answers them (QA-127
     await rejected('DELETE', `${G}/namespaces/qa127/nosuchthings/x/status`, undefined, 404, 'NotFound');
     expect((await v.call('GET', `${L}/qa-a`)).status).toBe(200);
     expect((await v.call('GET', '/api/v1/namespaces/qa127')).json.status).toMatchObject({ phase: 'Active' });
+  });
+
+  it('writes an error Status in YAML to a client that asks for YAML, as a success (F9: always JSON)', async () => {
+    const yaml = { accept: 'application/yaml' };
+    expect((await v.call('GET', `${L}/qa-a`, undefined, yaml)).headers['content-type']).toMatch(/^application\/yaml/);
+    for (const [method, path, code, reason] of [
+      ['GET', `${L}/missing`, 404, 'NotFound'],
+      ['DELETE', `${L}/qa-a/status`, 405, 'MethodNotAllowed'],
+      ['GET', `${L}?limit=abc`, 400, 'BadRequest'],
+      ['GET', `${G}/namespaces/qa127/nosuchthings`, 404, 'NotFound'],
+    ] as const) {
+      const r = await v.call(method, path, undefined, yaml);
+      expect(r.status).toBe(code);
+      expect(r.headers['content-type']).toMatch(/^application\/yaml/);
+      expect(parseYaml(r.text)).toMatchObject({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code, reason });
+    }
+    // JSON first, or no preference: JSON, as before.
+    for (const accept of ['application/json, application/yaml', '*/*']) {
+      const r = await v.call('GET', `${L}/missing`, undefined, { accept });
+      expect(r.headers['content-type']).toMatch(/^application\/json/);
+      expect(r.json).toMatchObject({ kind: 'Status', code: 404, reason: 'NotFound' });
+    }
   });
 });
 
