@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { completionCommand } from './commands/completion';
+import { completeCommand, completionCommand } from './commands/completion';
 import { lbCommand } from './commands/lb';
 import { manifestCommands } from './commands/manifest';
 import { networkCommand } from './commands/network';
@@ -68,6 +68,7 @@ export function buildProgram(hooks: ProgramHooks): Command {
   ]) {
     program.addCommand(c);
   }
+  program.addCommand(completeCommand(runtimeOf), { hidden: true });
   // addCommand (unlike .command()) does not copy settings: give every command the root's
   // error handling and output, recursively.
   const inherit = (cmd: Command) => {

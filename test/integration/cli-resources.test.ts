@@ -522,6 +522,18 @@ describe('terminal and shell', () => {
     // Names of load balancers in the namespace typed on the line (w4 from the lb tests).
     expect(names).toContain('w4');
     expect(healthNames).toContain('w4');
+    // A load balancer's own backends and listeners where a command names one of them; nothing
+    // for a new listener. Before: every port, and load balancer names for --listen (QA-128 F6).
+    const [removeBackend, setWeight, removeListener, addListener] = await Promise.all([
+      complete(['vnetctl', '-n', 't1', 'lb', 'remove-backend', 'w4', '--backend', '']),
+      complete(['vnetctl', 'lb', 'set-weight', '-n', 't1', 'w4', '--backend', '']),
+      complete(['vnetctl', '-n', 't1', 'lb', 'remove-listener', 'w4', '--listen', '']),
+      complete(['vnetctl', '-n', 't1', 'lb', 'add-listener', 'w4', '--listen', '']),
+    ]);
+    expect(removeBackend).toEqual(['vm1']);
+    expect(setWeight).toEqual(['vm1']);
+    expect(removeListener).toEqual(['80/tcp']);
+    expect(addListener).toEqual(['']);
   });
 });
 

@@ -5,10 +5,15 @@
  * bashcompinit, the way many CLIs ship one script for both.
  */
 import { UsageError } from '../errors';
-import { KINDS } from '../kinds';
+import { KINDS, kindByPlural } from '../kinds';
+import { getObject } from '../ops';
 import { OUTPUT_FORMATS } from '../output/printer';
+import type { LoadBalancer } from '../../resources/kinds';
 import { examples, type RuntimeOf } from './shared';
 import { Command } from 'commander';
+
+/** The hidden command the script asks for a load balancer's own words (its backends, its listeners). */
+const COMPLETE = '__complete';
 
 interface Node {
   path: string;
@@ -19,7 +24,7 @@ interface Node {
 function walk(cmd: Command, path: string, out: Node[], inherited: string[]): void {
   const own = cmd.options.flatMap((o) => [o.short, o.long].filter((f): f is string => !!f));
   const flags = [...new Set([...own, ...inherited, '--help'])];
-  out.push({ path, subcommands: cmd.commands.filter((c) => c.name() !== 'help').flatMap((c) => [c.name(), ...c.aliases()]), flags });
+  out.push({ path, subcommands: cmd.commands.filter((c) => c.name() !== 'help' && c.name() !== COMPLETE).flatMap((c) => [c.name(), ...c.aliases()]), flags });
   for (const c of cmd.commands) {
     const childPath = path ? `${path} ${c.name()}` : c.name();
     walk(c, childPath, out, path === '' ? own : inherited);
@@ -36,9 +41,17 @@ const NAME_SOURCES: Record<string, string> = {
   'node get': 'node',
 };
 
+/** Every flag that takes a value, anywhere in the tree: the word after one is no argument. */
+function valuedFlags(cmd: Command, out = new Set<string>()): Set<string> {
+  for (const o of cmd.options) if (o.required || o.optional) for (const f of [o.short, o.long]) if (f) out.add(f);
+  for (const c of cmd.commands) valuedFlags(c, out);
+  return out;
+}
+
 export function bashScript(program: Command): string {
   const nodes: Node[] = [];
   walk(program, '', nodes, []);
+  const valued = [...valuedFlags(program)].sort().join(' ');
   const kinds = KINDS.flatMap((k) => [k.shortNames[0] ?? k.plural, k.plural]).join(' ');
   const cases = nodes.map((n) => `    "${n.path}") subs="${n.subcommands.join(' ')}"; flags="${n.flags.join(' ')}" ;;`).join('\n');
   const names = Object.entries(NAME_SOURCES).map(([p, g]) => `    "${p}") group=${g} ;;`).join('\n');
@@ -48,8 +61,9 @@ export function bashScript(program: Command): string {
 _vnetctl_names() {
   vnetctl "\${_vnetctl_conn[@]}" "$@" -o name 2>/dev/null | sed 's|.*/||'
 }
+_vnetctl_valued=" ${valued} "
 _vnetctl() {
-  local cur prev path="" i w subs flags group=""
+  local cur prev path="" arg1="" i w subs flags group=""
   local -a _vnetctl_conn=()
   cur="\${COMP_WORDS[COMP_CWORD]}"
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
@@ -57,9 +71,17 @@ _vnetctl() {
     w="\${COMP_WORDS[i]}"
     case "$w" in -n|--namespace|--kubeconfig|--context) _vnetctl_conn+=("$w" "\${COMP_WORDS[i+1]}") ;; esac
     [[ "$w" == -* ]] && continue
+    # A flag's value (-n t1) is neither a subcommand nor the command's argument.
+    [[ "$_vnetctl_valued" == *" \${COMP_WORDS[i-1]} "* ]] && continue
     _vnetctl_node "$path"
-    if [[ " $subs " == *" $w "* ]]; then path="\${path:+$path }$w"; fi
+    if [[ " $subs " == *" $w "* ]]; then path="\${path:+$path }$w"; elif [[ -z "$arg1" ]]; then arg1="$w"; fi
   done
+  # A load balancer's own backends or listeners, for the commands that name one of them.
+  case "$path $prev" in
+    "lb remove-backend --backend"|"lb set-weight --backend") COMPREPLY=($(compgen -W "$(vnetctl "\${_vnetctl_conn[@]}" ${COMPLETE} lb-backends "$arg1" 2>/dev/null)" -- "$cur")); return ;;
+    "lb remove-listener --listen") COMPREPLY=($(compgen -W "$(vnetctl "\${_vnetctl_conn[@]}" ${COMPLETE} lb-listeners "$arg1" 2>/dev/null)" -- "$cur")); return ;;
+    *" --listen") COMPREPLY=(); return ;;
+  esac
   case "$prev" in
     -o|--output) COMPREPLY=($(compgen -W "${OUTPUT_FORMATS.join(' ')}" -- "$cur")); return ;;
     --encap) COMPREPLY=($(compgen -W "vxlan geneve" -- "$cur")); return ;;
@@ -98,6 +120,30 @@ export function zshScript(program: Command): string {
 # Install: source <(vnetctl completion zsh)   (in ~/.zshrc, after compinit)
 autoload -U +X bashcompinit && bashcompinit
 ${bashScript(program).split('\n').slice(2).join('\n')}`;
+}
+
+/**
+ * The words the script completes for one load balancer (hidden; `vnetctl __complete
+ * lb-backends NAME`): its backends for remove-backend and set-weight, its listeners (80/tcp)
+ * for remove-listener. It offered every port, and load balancer names for --listen (QA-128 F6).
+ * Nothing, and no error, when there is no such load balancer.
+ */
+export function completeCommand(runtimeOf: RuntimeOf): Command {
+  return new Command(COMPLETE)
+    .description('words for shell completion (used by the completion script)')
+    .argument('<what>', 'lb-backends or lb-listeners')
+    .argument('[name]', 'load balancer name')
+    .action(async (what: string, name: string | undefined, _o: unknown, cmd: Command) => {
+      const rt = runtimeOf(cmd);
+      const lb = name ? await getObject<LoadBalancer>(rt, kindByPlural('loadbalancers'), rt.namespace(), name).catch(() => undefined) : undefined;
+      const words =
+        what === 'lb-backends'
+          ? (lb?.spec?.backends ?? []).map((b) => b.port ?? b.ip ?? '')
+          : what === 'lb-listeners'
+            ? (lb?.spec?.listeners ?? []).map((l) => `${l.port}/${(l.protocol ?? 'TCP').toLowerCase()}`)
+            : [];
+      if (words.length) rt.io.out(words.filter((w) => w).join('\n'));
+    });
 }
 
 export function completionCommand(root: () => Command, runtimeOf: RuntimeOf): Command {
