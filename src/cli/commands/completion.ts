@@ -129,7 +129,7 @@ ${bashScript(program).split('\n').slice(2).join('\n')}`;
  * Nothing, and no error, when there is no such load balancer.
  */
 export function completeCommand(runtimeOf: RuntimeOf): Command {
-  return new Command(COMPLETE)
+  const cmd = new Command(COMPLETE)
     .description('words for shell completion (used by the completion script)')
     .argument('<what>', 'lb-backends or lb-listeners')
     .argument('[name]', 'load balancer name')
@@ -144,6 +144,7 @@ export function completeCommand(runtimeOf: RuntimeOf): Command {
             : [];
       if (words.length) rt.io.out(words.filter((w) => w).join('\n'));
     });
+  return examples(cmd, ['vnetctl __complete lb-backends web', 'vnetctl __complete lb-listeners web']);
 }
 
 export function completionCommand(root: () => Command, runtimeOf: RuntimeOf): Command {
