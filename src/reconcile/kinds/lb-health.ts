@@ -179,12 +179,21 @@ export class LbHealthMonitor {
     return !this.failingAtStart?.has(backendKey(lbUid, ip));
   }
 
-  /** Every backend failing its checks here, once per (load balancer, address), sorted. */
+  /**
+   * Every backend failing its checks here, once per (load balancer, address), sorted. Where
+   * the backend is checked on several target ports, the failing one is named: a backend out
+   * of every listener for one port's sake said only "RST" (QA-128 F8).
+   */
   failing(): UnhealthyBackend[] {
+    const ports = new Map<string, number>();
+    for (const p of this.probes.values()) ports.set(backendKey(p.target.lbUid, p.target.ip), (ports.get(backendKey(p.target.lbUid, p.target.ip)) ?? 0) + 1);
     const out = new Map<string, UnhealthyBackend>();
     for (const p of this.probes.values()) {
       const k = backendKey(p.target.lbUid, p.target.ip);
-      if (!p.healthy && !out.has(k)) out.set(k, { loadBalancer: p.target.lbUid, ip: p.target.ip, reason: p.reason ?? '', since: p.since ?? '' });
+      if (p.healthy || out.has(k)) continue;
+      const reason = p.reason ?? '';
+      const onPort = (ports.get(k) ?? 0) > 1 && !reason.startsWith(NOT_CHECKED) ? ` on port ${p.target.port}` : '';
+      out.set(k, { loadBalancer: p.target.lbUid, ip: p.target.ip, reason: `${reason}${onPort}`, since: p.since ?? '' });
     }
     return [...out.keys()].sort().map((k) => out.get(k)!);
   }
@@ -248,7 +257,8 @@ export class LbHealthMonitor {
           this.probes.set(k, (p = { target: t, healthy: false, successes: t.timing.healthyThreshold - 1, failures: 0, nextAt: now, reason: AWAITING_FIRST_CHECK, since: new Date(now).toISOString() }));
           changed = true;
         } else {
-          this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now + offset, reason: failing?.reason, since: failing?.since }));
+          // The reported reason without the port failing() named (it names it again).
+          this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now + offset, reason: failing?.reason.replace(/ on port \d+$/, ''), since: failing?.since }));
         }
       }
       p.target = t;
