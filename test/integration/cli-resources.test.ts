@@ -538,6 +538,17 @@ describe('terminal and shell', () => {
 });
 
 describe('what a black-box review of vnetctl found', () => {
+  it('get and delete take kubectl\'s TYPE/NAME form, several kinds at once; mixing the forms is a usage error (QA-128 F8)', async () => {
+    await ok('network', 'create', 'tn', '--subnet', '10.92.0.0/24', '-n', 't1');
+    await ok('port', 'create', 'tnp', '--network', 'tn', '--node', 'hv1', '-n', 't1');
+    // Before: unknown kind "vnet/tn", exit 2.
+    expect(await ok('get', 'vnet/tn', '-n', 't1', '-o', 'name')).toBe('virtualnetwork.vnet.dev/tn\n');
+    expect((await ok('get', 'vnet/tn', 'vport/tnp', '-n', 't1', '-o', 'name')).split('\n').filter(Boolean).sort()).toEqual(['virtualnetwork.vnet.dev/tn', 'virtualport.vnet.dev/tnp']);
+    expect(await fails(2, 'get', 'vnet/tn', 'tnp', '-n', 't1')).toContain('give every object as TYPE/NAME (vlb/web), or a KIND and then names (vlb web), not both');
+    expect(await fails(2, 'get', 'nope/tn', '-n', 't1')).toContain('unknown kind "nope"');
+    expect(await ok('delete', 'vport/tnp', 'vnet/tn', '-n', 't1', '--wait')).toMatch(/virtualport.vnet.dev\/tnp deleted\n.*virtualnetwork.vnet.dev\/tn deleted/s);
+  });
+
   it('durations beyond what a timer can wait, -A with names, and empty --vip / --interface-id are usage errors', async () => {
     expect(await fails(2, 'wait', 'vnet', 'x', '-n', 't1', '--timeout', '1000h')).toContain('longer than the longest wait, 596h');
     expect(await fails(2, 'watch', 'vnet', '-n', 't1', '--timeout', '2147484s')).toContain('longer than the longest wait');

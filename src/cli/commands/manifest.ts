@@ -118,6 +118,20 @@ function printMixed(rt: Runtime, objs: { kind: KindInfo; object: KubeObject }[],
   rt.io.out(parts.join(rt.output === 'name' ? '' : '\n'));
 }
 
+/**
+ * kubectl's TYPE/NAME form (`vlb/web vport/vm1`): each argument its own kind and name;
+ * undefined when the first argument is a kind alone. Mixing the forms is refused, as kubectl
+ * does. It was "unknown kind \"vlb/web\"" (QA-128 F8).
+ */
+function typedNames(kindText: string | undefined, names: string[]): Array<{ kind: KindInfo; name: string }> | undefined {
+  if (!kindText?.includes('/')) return undefined;
+  return [kindText, ...names].map((arg) => {
+    const i = arg.indexOf('/');
+    if (i <= 0 || i === arg.length - 1) throw new UsageError(`"${arg}": give every object as TYPE/NAME (vlb/web), or a KIND and then names (vlb web), not both`);
+    return { kind: kindArg(arg.slice(0, i)), name: arg.slice(i + 1) };
+  });
+}
+
 function kindArg(text: string): KindInfo {
   const k = findKind(text);
   if (!k) throw new UsageError(`unknown kind "${text}": use one of ${KINDS.map((x) => x.shortNames[0] ?? x.plural).join(', ')} (or their full names)`);
@@ -148,6 +162,21 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
           return;
         }
         if (!kindText) throw new UsageError('say what to get: vnetctl get KIND [NAME] or vnetctl get -f FILE');
+        const typed = typedNames(kindText, names);
+        if (typed) {
+          if (o.allNamespaces) throw new UsageError('-A/--all-namespaces lists every namespace: it cannot be used with names; give the namespace with -n instead');
+          if (o.watch) throw new UsageError('--watch follows a KIND [NAME]: vnetctl get vlb web --watch');
+          const kinds = new Set(typed.map((t) => t.kind));
+          if (kinds.size === 1) {
+            const kind = typed[0]!.kind;
+            await getNamed(rt, kind, kind.namespaced ? rt.namespace() : undefined, typed.map((t) => t.name));
+            return;
+          }
+          const found: { kind: KindInfo; object: KubeObject }[] = [];
+          for (const t of typed) found.push({ kind: t.kind, object: await attempt(rt, { verb: 'get', kind: t.kind, name: t.name }, () => getObject(rt, t.kind, t.kind.namespaced ? rt.namespace() : undefined, t.name)) });
+          printMixed(rt, found, false);
+          return;
+        }
         const kind = kindArg(kindText);
         const all = kind.namespaced && o.allNamespaces === true;
         // As kubectl: a name is in one namespace, which -A does not say.
@@ -167,7 +196,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         }
         await getNamed(rt, kind, ns, names);
       }),
-    ['vnetctl get -f network.yaml', 'vnetctl get vnet', 'vnetctl get vport vm1-eth0 -o yaml', 'vnetctl get vlb -A -o wide', 'vnetctl get vnet -w --output-watch-events'],
+    ['vnetctl get -f network.yaml', 'vnetctl get vnet', 'vnetctl get vport vm1-eth0 -o yaml', 'vnetctl get vlb/web vport/vm1-eth0', 'vnetctl get vlb -A -o wide', 'vnetctl get vnet -w --output-watch-events'],
   );
   const applyCmd = examples(
     new Command('apply')
@@ -199,10 +228,15 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
           await deleteEach(rt, targets, wait);
           return;
         }
+        const typed = typedNames(kindText, names);
+        if (typed) {
+          await deleteEach(rt, typed.map((t) => ({ kind: t.kind, ns: t.kind.namespaced ? rt.namespace() : undefined, name: t.name })), wait);
+          return;
+        }
         if (!kindText || names.length === 0) throw new UsageError('say what to delete: vnetctl delete KIND NAME... or vnetctl delete -f FILE');
         await deleteNamed(rt, kindArg(kindText), names, wait);
       }),
-    ['vnetctl delete -f tenant-a/', 'vnetctl delete vlb web', 'vnetctl delete -f lb.yaml --ignore-not-found'],
+    ['vnetctl delete -f tenant-a/', 'vnetctl delete vlb web', 'vnetctl delete vlb/web vport/vm1-eth0', 'vnetctl delete -f lb.yaml --ignore-not-found'],
   );
   return [get, applyCmd, del];
 }
