@@ -23,13 +23,36 @@ describe('conditionEvents', () => {
       { type: 'Warning', reason: 'BackendNotFound', message: 'ResolvedRefs: no address for VirtualPort "b"' },
       { type: 'Warning', reason: 'SomeBackendsUnavailable', message: 'BackendsAvailable: 1 of 2 backends gets connections' },
     ]);
-    // The same reason with another message is not news (counts in messages change all the time).
     const worse = lb(cond('ResolvedRefs', 'False', 'BackendNotFound', 'no address for VirtualPort "b", "c"'), cond('BackendsAvailable', 'True', 'SomeBackendsUnavailable', '1 of 3'));
-    expect(conditionEvents(missing, worse)).toEqual([]);
     expect(conditionEvents(worse, ok)).toEqual([
       { type: 'Normal', reason: 'ResolvedRefs', message: 'ResolvedRefs: ResolvedRefs message' },
       { type: 'Normal', reason: 'AllBackendsAvailable', message: 'BackendsAvailable: all 2 backends get connections' },
     ]);
+  });
+
+  it('warns again when a warning condition keeps its status and reason but says something else (QA-128 F4)', () => {
+    const degraded = (message: string) => lb(cond('BackendsAvailable', 'True', 'SomeBackendsUnavailable', message));
+    const second = '1 of 3 backends gets connections; not: b3 (failing health checks: RST since 2026-12-05T00:01:00.000Z); b5 (drained: weight 0)';
+    const two = degraded(second);
+    expect(conditionEvents(degraded('2 of 3 backends get connections; not: b5 (drained: weight 0)'), two)).toEqual([{ type: 'Warning', reason: 'SomeBackendsUnavailable', message: `BackendsAvailable: ${second}` }]);
+    // The same message again (an unrelated status write) is no news.
+    expect(conditionEvents(two, degraded(second))).toEqual([]);
+    const missing = (names: string) => lb(cond('ResolvedRefs', 'False', 'BackendNotFound', `no address for ${names}`));
+    expect(conditionEvents(missing('VirtualPort "b"'), missing('VirtualPort "b", VirtualPort "c"'))).toEqual([{ type: 'Warning', reason: 'BackendNotFound', message: 'ResolvedRefs: no address for VirtualPort "b", VirtualPort "c"' }]);
+    // Ports and Nodes alike: a port's link down on another interface (its VM started again), a Node's connection failing otherwise.
+    const linkDown = (ofport: number) => lb(cond('Bound', 'True', 'LinkDown', `bound to interface tap1 (ofport ${ofport}) on node hv1, but its link is down`), cond('Ready', 'False', 'LinkDown', `bound to interface tap1 (ofport ${ofport}) on node hv1, but its link is down`));
+    expect(conditionEvents(linkDown(7), linkDown(9))).toEqual([{ type: 'Warning', reason: 'LinkDown', message: 'Ready: bound to interface tap1 (ofport 9) on node hv1, but its link is down' }]);
+    const disconnected = (err: string) => lb(cond('Connected', 'False', 'Disconnected', `lost the OVSDB connection to tcp:hv1:6640: ${err}; reconnecting`), cond('Ready', 'False', 'NotConnected', 'x'));
+    expect(conditionEvents(disconnected('connection closed'), disconnected('connect ECONNREFUSED'))).toEqual([{ type: 'Warning', reason: 'Disconnected', message: 'Connected: lost the OVSDB connection to tcp:hv1:6640: connect ECONNREFUSED; reconnecting' }]);
+  });
+
+  it('records no message change of a condition that does not warn, nor of a Ready warning another condition already gives', () => {
+    const realized = (nodes: string) => lb(cond('Ready', 'True', 'Realized', `flows installed on node(s) ${nodes}`));
+    expect(conditionEvents(realized('hv1'), realized('hv1, hv2'))).toEqual([]);
+    const realizing = (nodes: string) => lb(cond('Ready', 'False', 'Realizing', `flows not yet installed on node(s) ${nodes}`));
+    expect(conditionEvents(realizing('hv1'), realizing('hv1, hv2'))).toEqual([]);
+    const wrong = (bridge: string) => lb(cond('Bound', 'False', 'WrongBridge', `on ${bridge}`), cond('Ready', 'False', 'WrongBridge', `on ${bridge}`));
+    expect(conditionEvents(wrong('br0'), wrong('br1'))).toEqual([{ type: 'Warning', reason: 'WrongBridge', message: 'Bound: on br1' }]);
   });
 
   it('leaves out a Ready warning that repeats the reason of the condition holding it back', () => {

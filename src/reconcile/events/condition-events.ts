@@ -56,8 +56,12 @@ const conditionsOf = (o: KubeObject): Condition[] => {
 
 /**
  * The events an update of an object records: a Warning per condition that has just gone
- * wrong (its status or reason changed to one that warns), a Normal one per condition that
- * warned and is well again. Ready repeats the reason of the condition that holds it back, so
+ * wrong (its status or reason changed to one that warns) or that warns and says something
+ * else (same reason, another message: a second backend failing beside a drained one, QA-128
+ * F4), a Normal one per condition that warned and is well again. The message is compared as
+ * it is: no condition that warns puts a clock or a running count in it (a "since" is the time
+ * it went wrong, set once), so it changes only when what it says does; the recorder counts a
+ * repeat of a reason into its event, with the latest message, as kube's event aggregation does. Ready repeats the reason of the condition that holds it back, so
  * a Ready warning with the reason another condition of the object warns with is left out,
  * and so is Ready's recovery from such a reason.
  */
@@ -67,7 +71,7 @@ export function conditionEvents(before: KubeObject, after: KubeObject): Conditio
   const out: Array<ConditionEvent & { condition: string }> = [];
   for (const c of conditionsOf(after)) {
     const was = old.get(c.type);
-    if (was && was.status === c.status && was.reason === c.reason) continue;
+    if (was && was.status === c.status && was.reason === c.reason && was.message === c.message) continue;
     const message = `${c.type}: ${c.message}`;
     if (warns(c)) out.push({ type: 'Warning', reason: c.reason, message, condition: c.type });
     else if (was && warns(was) && c.status === 'True') out.push({ type: 'Normal', reason: c.reason, message, condition: c.type });
