@@ -42,7 +42,7 @@ export function registerLoadBalancerMetrics(registry: Registry, source: LoadBala
         }
       },
     });
-  perLoadBalancer('vnetd_loadbalancer_backends_available', 'Backends of the load balancer that get new connections (healthy, weight above 0, their node reachable): status.healthyBackends.', (lb) => backendCounts(lb.status?.healthyBackends)?.[0]);
+  perLoadBalancer('vnetd_loadbalancer_backends_available', 'Backends of the load balancer that get new connections (healthy, weight above 0, their node reachable; one whose NIC link is down is dealt them, unanswered, and counts): status.healthyBackends.', (lb) => backendCounts(lb.status?.healthyBackends)?.[0]);
   perLoadBalancer('vnetd_loadbalancer_backends', 'Backends the load balancer declares.', (lb) => lb.spec?.backends?.length ?? 0);
   new Gauge({
     name: 'vnetd_loadbalancer_backend_healthy',

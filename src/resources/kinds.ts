@@ -143,7 +143,7 @@ export interface LoadBalancerStatus extends ObjectStatusBase {
   vip?: string;
   /** Its slot table's size (LbSlot flows): recorded so that removing backends never shrinks it. */
   slots?: number;
-  /** Backends that get new connections (healthy, weight above 0, their node's switch answering) of those declared ("2/3"). */
+  /** Backends that get new connections (healthy, weight above 0, their node's switch answering; an unchecked one whose NIC's link is down counts, as it is dealt them) of those declared ("2/3"). */
   healthyBackends?: string;
   backends?: BackendStatus[];
 }

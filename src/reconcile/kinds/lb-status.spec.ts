@@ -45,7 +45,7 @@ function dumped(count: (tableId: number, i: number) => number, fragments = false
 }
 
 /** The stored LoadBalancer "web" the reporter tests write status to: lb's VIP, one TCP listener, backends p5 and p6 unless given. */
-function storeWeb(objects: ObjectStore, backends: Array<{ port: string }> = [{ port: 'p5' }, { port: 'p6' }]): Promise<LoadBalancer> {
+function storeWeb(objects: ObjectStore, backends: Array<{ port: string; weight?: number }> = [{ port: 'p5' }, { port: 'p6' }]): Promise<LoadBalancer> {
   return objects.create<LoadBalancer>(LOAD_BALANCERS, {
     apiVersion: 'vnet.dev/v1alpha1',
     kind: 'LoadBalancer',
@@ -346,7 +346,7 @@ describe('LbStatusReporter', () => {
     }
   });
 
-  it('does not count an unchecked backend whose NIC\'s link is down (Bound LinkDown) as getting connections: it is still dealt them, and they go unanswered (review of QA-93\'s LinkDown)', async () => {
+  it('counts an unchecked backend whose NIC\'s link is down (Bound LinkDown) as getting connections, as the slot table deals it them, and says they go unanswered (QA-128 F3)', async () => {
     const objects = new ObjectStore(new MemoryStore());
     const stored = await storeWeb(objects);
     // Unchecked backends: healthy whatever their NIC does; their ports by key.
@@ -357,20 +357,40 @@ describe('LbStatusReporter', () => {
     reporter.start();
     try {
       reporter.statusSoon();
-      await until((s) => s?.healthyBackends === '2/2');
+      await until((s) => s?.healthyBackends === '2/2' && available(s)?.reason === 'AllBackendsAvailable');
       down.add('t/p6');
       reporter.statusSoon();
-      const one = await until((s) => s?.healthyBackends === '1/2');
-      expect(available(one)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: "1 of 2 backends gets connections; not: p6 (port p6's NIC's link is down (Bound LinkDown))" });
+      const one = await until((s) => available(s)?.reason === 'SomeBackendsUnavailable');
+      expect(one.healthyBackends).toBe('2/2');
+      expect(available(one)).toMatchObject({ status: 'True', message: "2 of 2 backends get connections; those dealt to p6 (port p6's NIC's link is down (Bound LinkDown)) go unanswered" });
       // Its flows stay: status.backends still has it healthy (nothing to check it), bound where it was.
       expect(one.backends?.map((b) => [b.name, b.healthy, b.node])).toEqual([['p5', true, 'hv1'], ['p6', true, 'hv2']]);
       down.add('t/p5');
       reporter.statusSoon();
-      const none = await until((s) => s?.healthyBackends === '0/2');
-      expect(available(none)).toMatchObject({ status: 'False', reason: 'NoHealthyBackends', message: "none of its 2 backends gets connections known to be answered, so new connections go unanswered: p5 (port p5's NIC's link is down (Bound LinkDown)); p6 (port p6's NIC's link is down (Bound LinkDown))" });
+      const none = await until((s) => available(s)?.status === 'False');
+      expect(none.healthyBackends).toBe('2/2');
+      expect(available(none)).toMatchObject({ reason: 'NoHealthyBackends', message: "none of its 2 backends gets connections known to be answered, so new connections go unanswered: p5 (port p5's NIC's link is down (Bound LinkDown)); p6 (port p6's NIC's link is down (Bound LinkDown))" });
       down.clear();
       reporter.statusSoon();
-      expect(available(await until((s) => s?.healthyBackends === '2/2'))).toMatchObject({ reason: 'AllBackendsAvailable' });
+      expect(available(await until((s) => available(s)?.reason === 'AllBackendsAvailable'))).toMatchObject({ message: 'all 2 backends get connections' });
+    } finally {
+      await reporter.stop();
+    }
+  });
+
+  it('names a link-down backend apart from those that get no connections (QA-128 F3)', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const stored = await storeWeb(objects, [{ port: 'p5' }, { port: 'p6' }, { port: 'p7', weight: 0 }]);
+    const backends = ['p5', 'p6', 'p7'].map((name, i) => ({ name, ip: `10.0.0.${5 + i}`, healthy: true, node: `hv${i + 1}`, port: `t/${name}` }));
+    const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends }]]) }) as unknown as LogicalModel;
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, intervalMs: 3_600_000, linkDown: (key) => key === 't/p6' });
+    const until = statusUntil(objects);
+    reporter.start();
+    try {
+      reporter.statusSoon();
+      const st = await until((s) => available(s)?.reason === 'SomeBackendsUnavailable');
+      expect(st.healthyBackends).toBe('2/3');
+      expect(available(st)?.message).toBe("2 of 3 backends get connections; those dealt to p6 (port p6's NIC's link is down (Bound LinkDown)) go unanswered; not: p7 (drained: weight 0)");
     } finally {
       await reporter.stop();
     }

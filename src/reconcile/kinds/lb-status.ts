@@ -520,8 +520,9 @@ export class LbStatusReporter {
         },
       });
       const available = backendsAvailable(lb, backends, troubles, cutOffNote(backends, troubles, (node) => this.src.tunnelsDown?.(node)));
-      // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, not drained, their switch up.
-      const healthyBackends = `${troubles.filter((t) => t === undefined).length}/${backends.length}`;
+      // Backends that get new connections (the BACKENDS column, as a Deployment's READY): healthy, not drained, their switch up;
+      // one whose NIC's link is down too, as the slot table deals it connections (BackendsAvailable says they go unanswered).
+      const healthyBackends = `${dealtCount(troubles)}/${backends.length}`;
       const conditionsOf = (cur: LoadBalancer) => setCondition(setCondition(cur.status?.conditions, refs), available);
       // The table's size as the pipeline has it (its model never shrinks it), recorded so that a
       // restart keeps it: never smaller than recorded.
@@ -664,26 +665,34 @@ const BACKENDS_AVAILABLE = 'BackendsAvailable';
 function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[], troubles: ReadonlyArray<string | undefined>, note = ''): ConditionInput {
   const observedGeneration = lb.metadata.generation;
   if (backends.length === 0) return { type: BACKENDS_AVAILABLE, status: 'False', reason: 'NoBackends', message: 'the load balancer has no backends: connections to its VIP are refused', observedGeneration };
-  const getting = troubles.filter((t) => t === undefined).length;
+  const answered = troubles.filter((t) => t === undefined).length;
   const byTrouble = new Map<string, string[]>();
   troubles.forEach((t, i) => t !== undefined && byTrouble.set(t, [...(byTrouble.get(t) ?? []), backends[i]!.name]));
-  const not = [...byTrouble].map(([t, names]) => `${names.join(', ')} (${t})`).join('; ');
-  if (getting === 0) {
+  const named = (entries: Array<[string, string[]]>) => entries.map(([t, names]) => `${names.join(', ')} (${t})`).join('; ');
+  if (answered === 0) {
     // An unchecked backend on a node whose switch does not answer, or whose NIC's link is down,
     // is still dealt connections: they go unanswered, not refused (QA: "refused" while a
     // partitioned switch served them).
     const switchDown = troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX)).length;
-    const unanswered = switchDown + troubles.filter((t) => t?.endsWith(LINK_DOWN_SUFFIX)).length;
+    const unanswered = switchDown + troubles.filter(isLinkDown).length;
     const known = unanswered ? ' known to be answered' : '';
     const none = backends.length === 1 ? `its only backend gets no connections${known}` : `none of its ${backends.length} backends gets connections${known}`;
     const switches = new Set(troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX))).size;
     const unless = switches === 0 ? '' : switches === 1 ? ' unless that switch still forwards them' : ' unless those switches still forward them';
     const outcome = unanswered === 0 ? 'so new connections are refused' : unanswered === backends.length ? `so new connections go unanswered${unless}` : `so new connections are refused, or go unanswered${unless}`;
     const allDrained = troubles.every((t) => t === DRAINED);
-    return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, ${outcome}: ${not}`, observedGeneration };
+    return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, ${outcome}: ${named([...byTrouble])}`, observedGeneration };
   }
-  if (getting < backends.length) {
-    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections; not: ${not}${note}`, observedGeneration };
+  // A backend whose NIC's link is down gets connections (the slot table deals it its share)
+  // which go unanswered: counted, and said so, not listed as getting none (QA-128 F3: status
+  // said 1/2 while the data plane dealt both).
+  const getting = dealtCount(troubles);
+  const lost = [...byTrouble].filter(([t]) => isLinkDown(t));
+  const not = [...byTrouble].filter(([t]) => !isLinkDown(t));
+  if (getting < backends.length || lost.length > 0) {
+    const unanswered = lost.length ? `; those dealt to ${named(lost)} go unanswered` : '';
+    const none = not.length ? `; not: ${named(not)}` : '';
+    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections${unanswered}${none}${note}`, observedGeneration };
   }
   return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: `${backends.length === 1 ? 'its only backend gets connections' : `all ${backends.length} backends get connections`}${note}`, observedGeneration };
 }
@@ -691,6 +700,12 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
 const DRAINED = 'drained: weight 0';
 const SWITCH_DOWN_PREFIX = 'the switch of its node ';
 const LINK_DOWN_SUFFIX = "NIC's link is down (Bound LinkDown)";
+const isLinkDown = (t: string | undefined): boolean => t?.endsWith(LINK_DOWN_SUFFIX) ?? false;
+
+/** Backends the slot table deals new connections to: those with no trouble, and those whose NIC's link is down (theirs go unanswered). */
+function dealtCount(troubles: ReadonlyArray<string | undefined>): number {
+  return troubles.filter((t) => t === undefined || isLinkDown(t)).length;
+}
 
 /**
  * Backends that get connections but sit on a node cut off the overlay: dealt connections from
