@@ -35,6 +35,14 @@ describe('vnetctl --help', () => {
   });
 });
 
+describe('vnetctl lb remove-listener --help', () => {
+  it('says new connections to the removed port are dropped, not refused: the client times out (QA-128 F5)', async () => {
+    const help = (await helpOf(['lb', 'remove-listener'])).replace(/\s+/g, ' ');
+    expect(help).toContain('new connections to that port of the VIP are dropped without an answer (the client times out)');
+    expect(help).not.toContain('refused');
+  });
+});
+
 describe('the command a usage error points at', () => {
   it('skips option values, which are no commands (QA-98: `-n lb port create` pointed at "vnetctl lb --help", `-n demo trace` at demo\'s)', async () => {
     const { commandPath } = await import('./main');

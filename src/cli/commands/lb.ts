@@ -185,6 +185,24 @@ function sameListener(a: Listener, b: Listener): boolean {
   return a.port === b.port && (a.protocol ?? 'TCP') === (b.protocol ?? 'TCP');
 }
 
+/**
+ * How to give an existing listener another target port: in place first, as an edit of the
+ * listener keeps it and vnetd moves its running UDP flows to the new port, where a removal and
+ * a new listener leave them on the old one until they go idle (QA-128 F5); vnetctl has no
+ * verb that edits a listener, so kubectl patch (or apply of a manifest) does it.
+ */
+function targetPortHint(lb: LoadBalancer, at: number, wanted: Listener): string {
+  const had = lb.spec!.listeners![at]!;
+  const target = wanted.targetPort ?? wanted.port;
+  if ((had.targetPort ?? had.port) === target) return ': nothing to add';
+  const ns = lb.metadata.namespace ? ` -n ${lb.metadata.namespace}` : '';
+  // "add" sets a member whether or not it is there: a listener stored without targetPort has none to replace.
+  const op = had.targetPort === undefined ? 'add' : 'replace';
+  const patch = `[{"op":"${op}","path":"/spec/listeners/${at}/targetPort","value":${target}}]`;
+  const udp = (had.protocol ?? 'TCP') === 'UDP' ? ' (its running UDP flows follow it)' : '';
+  return `; to change its target port, change it in place${udp}: kubectl patch loadbalancer ${lb.metadata.name}${ns} --type=json -p '${patch}', or set spec.listeners[${at}].targetPort in its manifest and vnetctl apply -f it; or remove that listener first (vnetctl lb remove-listener ${lb.metadata.name} --listen ${portProto(had)}${ns}) and add it again`;
+}
+
 function printListeners(rt: Runtime, lb: LoadBalancer, what: string): void {
   printEdited(rt, lb, (cur) => ` ${what}; listeners now: ${(cur.spec?.listeners ?? []).map(listenerLabel).join(', ') || '<none>'}`);
 }
@@ -329,8 +347,8 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         const lb = await editLoadBalancer(rt, name, 'add a listener to', (cur) => {
           const listeners = cur.spec?.listeners ?? [];
           for (const l of o.listen) {
-            const dup = listeners.find((x) => sameListener(x, l));
-            if (dup) throw new CliError(`cannot add listener ${listenerLabel(l)} to loadbalancer "${cur.metadata.name}": it already listens on ${portProto(dup)} (${listenerLabel(dup)}); remove that one first to change its target port`);
+            const at = listeners.findIndex((x) => sameListener(x, l));
+            if (at >= 0) throw new CliError(`cannot add listener ${listenerLabel(l)} to loadbalancer "${cur.metadata.name}": it already listens on ${portProto(listeners[at]!)} (${listenerLabel(listeners[at]!)})${targetPortHint(cur, at, l)}`);
           }
           return o.listen.map((l) => ({ op: 'add' as const, path: '/spec/listeners/-', value: l }));
         });
@@ -341,7 +359,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
   examples(
     group
       .command('remove-listener')
-      .description('remove listeners from a load balancer: new connections to that port of the VIP are refused; the VIP and its other listeners stay')
+      .description('remove listeners from a load balancer: new connections to that port of the VIP are dropped without an answer (the client times out); the VIP and its other listeners stay')
       .argument('<name>', 'load balancer name')
       .requiredOption('--listen <port[/proto]>', 'the port and protocol of a listener to remove, e.g. 443/tcp (repeatable)', repeatable(parseListen))
       .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {
