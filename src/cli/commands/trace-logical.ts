@@ -111,11 +111,13 @@ export interface LogicalLb {
   proto: Proto;
   /** Backends that get new connections (healthy, weight > 0, one per address), in spec order. */
   choices: LbChoice[];
-  /** Backends left out because the status reports them unhealthy. */
+  /** Backends left out because the status reports them failing their health checks. */
   unhealthy: string[];
-  /** Their addresses (what OVS's LbDnat flows would DNAT to). */
+  /** Backends left out because the status reports them on no node (their port not bound). */
+  unbound: string[];
+  /** The addresses of the unhealthy and unbound ones (what OVS's LbDnat flows would DNAT to). */
   unhealthyIps: string[];
-  /** Backends left out because no port of the network has them (yet). */
+  /** Backends left out because no port of the network has them (yet), or not in the VIP's family (the status says so too). */
   unresolved: string[];
   /** Backends left out because their weight is 0 (they get no new connections). */
   weightZero: string[];
@@ -236,10 +238,12 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   if (!lis) return { lines: [...lines, `lb:       ${lb.metadata.name} has no ${proto.toUpperCase()} listener on port ${to.port} (listeners: ${lb.spec!.listeners.map((l) => `${l.port}/${l.protocol ?? 'TCP'}`).join(', ')}): drop (table LbNat)`], deliver: false, dstMac: mac };
   const backends = lb.spec?.backends ?? [];
   const health = lb.status?.backends ?? [];
-  const isUnhealthy = (b: (typeof backends)[number]) => health.find((h) => h.name === (b.port ?? b.ip))?.healthy === false;
+  const reportOf = (b: (typeof backends)[number]) => health.find((h) => h.name === (b.port ?? b.ip));
   const target = lis.targetPort ?? lis.port;
   const choices: LbChoice[] = [];
   const unresolved: string[] = [];
+  const unhealthy: string[] = [];
+  const unbound: string[] = [];
   const unhealthyIps: string[] = [];
   const weightZero: string[] = [];
   for (const b of backends) {
@@ -255,21 +259,26 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
           : (ofNet.find((x) => hasIp(ipsOf(x), ownedIp)) ?? ofNet.find((x) => hasIp((x.spec?.allowedAddressPairs ?? []).map((a) => a.ip), ownedIp)));
     const ip = b.ip !== undefined ? canonicalIfIp(b.ip) : p ? sourceIp(p, family) : undefined;
     const weight = b.weight ?? 1;
-    if (isUnhealthy(b)) {
-      if (ip) unhealthyIps.push(ip);
-    } else if (!p || !ip) unresolved.push(b.port ?? b.ip ?? '?');
-    else if (!(weight > 0)) weightZero.push(b.port ?? ip);
+    const report = reportOf(b);
+    // Each left out for its own reason (QA-128 F8: a deleted port's backend, which status also
+    // reports not healthy, was named "unhealthy"): unresolved first, as status.backends says
+    // healthy false, with no address, of one that resolves to nothing.
+    if (!p || !ip || (report?.healthy === false && report.ip === '')) unresolved.push(b.port ?? b.ip ?? '?');
+    else if (report?.healthy === false) {
+      (report.node === '' ? unbound : unhealthy).push(b.port ?? b.ip ?? '?');
+      unhealthyIps.push(ip);
+    } else if (!(weight > 0)) weightZero.push(b.port ?? ip);
     // One backend per address, the first one (activeBackends in the pipeline).
     else if (!choices.some((c) => c.ip === ip)) choices.push({ backend: b.port ?? ip, ip, targetPort: target, weight, delivery: deliveryTo(input, p) });
   }
-  const unhealthy = backends.filter(isUnhealthy).map((b) => b.port ?? b.ip ?? '?');
   const affinity = lb.spec?.sessionAffinity === 'ClientIP';
   const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
-  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unhealthyIps, unresolved, weightZero, hashOf: affinity ? 'client address' : '5-tuple', slotCount: lbTableSize(backends.length, lb.status?.slots), ...(vni !== undefined ? { vni } : {}) };
+  const logicalLb: LogicalLb = { name: lb.metadata.name, vip: to.ip, port: to.port, proto, choices, unhealthy, unbound, unhealthyIps, unresolved, weightZero, hashOf: affinity ? 'client address' : '5-tuple', slotCount: lbTableSize(backends.length, lb.status?.slots), ...(vni !== undefined ? { vni } : {}) };
   const skipped = [
     unhealthy.length ? `left out as unhealthy: ${unhealthy.join(', ')}` : '',
+    unbound.length ? `left out as not bound to a node: ${unbound.join(', ')}` : '',
     unresolved.length ? `left out until a port of the network has them: ${unresolved.join(', ')}` : '',
-    weightZero.length ? `left out with weight 0: ${weightZero.join(', ')}` : '',
+    weightZero.length ? `left out as drained (weight 0): ${weightZero.join(', ')}` : '',
   ]
     .filter(Boolean)
     .map((t) => ` (${t})`)

@@ -98,6 +98,30 @@ describe('trace: logical path', () => {
     expect(p.dstMac).toBe('0a:58:00:00:00:03');
     expect(p.lines.join('\n')).toMatch(/port b on node hv2: tunnel \(vxlan, VNI 77\) to VTEP 192\.168\.1\.2/);
   });
+  it('load balancer: names each left-out backend with its own reason: unhealthy, not bound, unresolved (its port deleted), drained (QA-128 F8)', () => {
+    const mixed = {
+      ...lb,
+      spec: { ...lb.spec!, backends: [{ port: 'b1' }, { port: 'b2' }, { port: 'b4' }, { port: 'b5' }, { port: 'b' }, { port: 'b3', weight: 0 }] },
+      status: {
+        vip: '10.0.0.100',
+        backends: [
+          { name: 'b1', ip: '10.0.0.4', node: 'hv1', healthy: true },
+          { name: 'b2', ip: '10.0.0.5', node: 'hv2', healthy: false },
+          // Its port deleted: status reports it not healthy, with no address and no node.
+          { name: 'b4', ip: '', node: '', healthy: false },
+          // Its port there but bound nowhere.
+          { name: 'b', ip: '10.0.0.3', node: '', healthy: false },
+          { name: 'b3', ip: '10.0.0.6', node: 'hv2', healthy: true },
+        ],
+      },
+    } as LoadBalancer;
+    const p = logicalPath({ ...input('10.0.0.100:80', 'tcp'), ports: [...ports, port('b3', '10.0.0.6', 'hv2', 7)], lbs: [mixed] });
+    expect(p.lines.join('\n')).toContain(
+      'DNAT to b1 10.0.0.4:8080, its only usable backend (left out as unhealthy: b2) (left out as not bound to a node: b) (left out until a port of the network has them: b4, b5) (left out as drained (weight 0): b3)',
+    );
+    expect(p.lb).toMatchObject({ unhealthy: ['b2'], unbound: ['b'], unresolved: ['b4', 'b5'], weightZero: ['b3'], unhealthyIps: ['10.0.0.5', '10.0.0.3'] });
+  });
+
   it('load balancer: lists only healthy backends; no listener or icmp to the VIP drops', () => {
     const p = logicalPath(input('10.0.0.100:80', 'tcp'));
     expect(p.deliver).toBe(true);
