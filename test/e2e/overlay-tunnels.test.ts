@@ -86,6 +86,7 @@ describeOvs('overlay: tunnel probes and the Node TunnelsUp condition', () => {
       // balancer says so (QA-93: it said all was well); still counted, for each node's own clients.
       const cut = await lbUntil((m) => m.includes('cut off'));
       log(`load balancer across the cut: said after ${(performance.now() - t0).toFixed(0)} ms; BackendsAvailable=${cut?.status}: ${cut?.message}`);
+      expect(cut!.reason).toBe('SomeBackendsCutOff');
       expect(cut!.message).toMatch(new RegExp(`^all 2 backends get connections; reached by clients on their own node only: tb1 \\(node ${hv1!.name} is cut off the overlay: .*; tb2 \\(node ${hv2!.name} is cut off the overlay: `));
     } finally {
       await hv2!.exec(['ip', 'addr', 'replace', `${hv2!.tunnelIP}/24`, 'dev', 'br-phy']);

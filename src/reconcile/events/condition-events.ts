@@ -33,7 +33,7 @@ const ON_THE_WAY = new Set([
   'NotConnected',
 ]);
 /** True, and yet something is wrong (a load balancer that lost some of its backends). */
-const DEGRADED = new Set(['SomeBackendsUnavailable']);
+const DEGRADED = new Set(['SomeBackendsUnavailable', 'SomeBackendsCutOff']);
 
 export interface ConditionEvent {
   type: EventType;

@@ -694,7 +694,10 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
     const none = not.length ? `; not: ${named(not)}` : '';
     return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections${unanswered}${none}${note}`, observedGeneration };
   }
-  return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'AllBackendsAvailable', message: `${backends.length === 1 ? 'its only backend gets connections' : `all ${backends.length} backends get connections`}${note}`, observedGeneration };
+  // Every backend gets connections, but some only from their own node's clients: a reason of
+  // its own, which warns (QA-128: AllBackendsAvailable headlined a load balancer whose remote
+  // clients' connections to a cut-off node's backend all went unanswered, 10 of 20).
+  return { type: BACKENDS_AVAILABLE, status: 'True', reason: note ? 'SomeBackendsCutOff' : 'AllBackendsAvailable', message: `${backends.length === 1 ? 'its only backend gets connections' : `all ${backends.length} backends get connections`}${note}`, observedGeneration };
 }
 
 const DRAINED = 'drained: weight 0';
