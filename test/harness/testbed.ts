@@ -71,6 +71,8 @@ export interface AddVmOptions {
   ip?: string;
   /** Default 1450: overlay packets must fit the 1500-byte underlay. */
   mtu?: number;
+  /** false: IPv6 off on the VM's NIC before its link comes up, so it sends no router solicitation or MLD report at all. */
+  ipv6?: boolean;
 }
 
 export interface Vm {
@@ -264,6 +266,7 @@ class Bed implements Testbed {
     const exec = (args: string[]) => nsExec(netns, args);
     await runCommand(ip(), ['link', 'add', tap, 'netns', hv.netns, 'type', 'veth', 'peer', 'name', iface, 'netns', netns]);
     await exec(['ip', 'link', 'set', 'lo', 'up']);
+    if (o.ipv6 === false) await exec(['sysctl', '-qw', `net.ipv6.conf.${iface}.disable_ipv6=1`]);
     await exec(['ip', 'link', 'set', iface, 'address', mac, 'mtu', String(o.mtu ?? 1450), 'up']);
     if (o.ip) await exec(['ip', 'addr', 'add', o.ip, 'dev', iface]);
     await checksumsInSoftware(exec, iface);

@@ -29,12 +29,12 @@ describeOvs('pipeline: frames port security drops are counted per port', () => {
     await port('spoofer', '0a:78:00:00:00:05', '10.78.0.5');
     await port('good', '0a:78:00:00:00:06', '10.78.0.6');
     // The spoofer's VM uses 10.78.0.9, not its port's 10.78.0.5: its ARP and IP are dropped.
-    const spoofer = await bed.addVm(hv.name, { name: 'spoofer', ifaceId: `${bed.prefix}-spoofer`, mac: '0a:78:00:00:00:05', ip: '10.78.0.9/24' });
-    const good = await bed.addVm(hv.name, { name: 'good', ifaceId: `${bed.prefix}-good`, mac: '0a:78:00:00:00:06', ip: '10.78.0.6/24' });
-    const [ofS, ofG] = [await spoofer.ofport(), await good.ofport()];
     // IPv4-only ports: a VM's own IPv6 chatter (router solicitations, MLD reports) is dropped
-    // by port security too, and counted (5 frames here); off, so that only the spoofing counts.
-    for (const vm of [spoofer, good]) await vm.exec(['sysctl', '-qw', `net.ipv6.conf.${vm.iface}.disable_ipv6=1`]);
+    // by port security too, and counted (5 frames here); off before the links come up, so that
+    // only the spoofing counts (turned off after, a report sent at link-up was counted once in CI).
+    const spoofer = await bed.addVm(hv.name, { name: 'spoofer', ifaceId: `${bed.prefix}-spoofer`, mac: '0a:78:00:00:00:05', ip: '10.78.0.9/24', ipv6: false });
+    const good = await bed.addVm(hv.name, { name: 'good', ifaceId: `${bed.prefix}-good`, mac: '0a:78:00:00:00:06', ip: '10.78.0.6/24', ipv6: false });
+    const [ofS, ofG] = [await spoofer.ofport(), await good.ofport()];
     await eventually(async () => {
       const f = await brIntFlows(hv);
       return f.some((l) => l.includes(`in_port=${ofS}`)) && f.some((l) => l.includes(`in_port=${ofG}`));
