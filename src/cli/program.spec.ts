@@ -36,10 +36,9 @@ describe('vnetctl --help', () => {
 });
 
 describe('vnetctl lb remove-listener --help', () => {
-  it('says new connections to the removed port are dropped, not refused: the client times out (QA-128 F5)', async () => {
+  it('says what new connections to the removed port get: refused, as the pipeline refuses a port of the VIP no listener has (QA-128 F5)', async () => {
     const help = (await helpOf(['lb', 'remove-listener'])).replace(/\s+/g, ' ');
-    expect(help).toContain('new connections to that port of the VIP are dropped without an answer (the client times out)');
-    expect(help).not.toContain('refused');
+    expect(help).toContain('new connections to that port of the VIP are refused (TCP RST, ICMP port unreachable, SCTP ABORT), as by a listener without backends');
   });
 });
 

@@ -326,6 +326,8 @@ describe('load balancers', () => {
         `LbNat, priority=105, Network=100, ct_state=+rpl+trk,dl_dst=${m},ip,nw_src=10.0.0.${n},nw_dst=10.0.0.${n} actions=ct_clear,ct(table=LbNat,zone=101,nat)`,
         `LbNat, priority=105, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_src=10.0.0.100,nw_dst=10.0.0.${n} actions=set_field:${m}->eth_src,set_field:02:00:00:00:00:0${n}->eth_dst,IN_PORT`,
       ]),
+      // A local client's new connection to a port of the VIP no listener has: refused, not left to time out (QA-128 F5).
+      ...['tcp', 'udp', 'sctp'].map((p) => `LbNat, priority=91, Network=100,FromTunnel=0, ct_state=+new+trk,dl_dst=${m},${p},nw_frag=no,nw_dst=10.0.0.100 actions=CONTROLLER:128`),
       `LbNat, priority=90, Network=100, dl_dst=${m} actions=drop`,
     ]);
     const slots = t.filter((l) => l.startsWith('LbSlot'));
@@ -347,12 +349,12 @@ describe('load balancers', () => {
     for (const f of o.flows) for (const i of f.instructions) if (i.type === 'goto_table') expect(i.tableId).toBeGreaterThan(f.tableId);
   });
 
-  it('is installed only where its network is present; flow count is 2 + listeners x (1 + backends) + slots + 4 x backends', () => {
+  it('is installed only where its network is present; flow count is 5 + listeners x (1 + backends) + slots + 4 x backends', () => {
     const ids = new OwnerIds();
     const m = model([net('blue', 100), net('red', 200)], [port('a', 'blue', 5, 'hv1'), port('r', 'red', 6, 'hv2')], [lb([5, 6, 7])]);
     expect(compileNode(m, 'hv2', ids).realizes.has('lb1')).toBe(false);
     const c = compileNode(m, 'hv1', ids);
-    expect(c.owners.get(ownerKey(ids.lbOwner('lb1')))!.flows).toHaveLength(2 + 1 * (1 + 3) + LB_SLOTS + 4 * 3);
+    expect(c.owners.get(ownerKey(ids.lbOwner('lb1')))!.flows).toHaveLength(5 + 1 * (1 + 3) + LB_SLOTS + 4 * 3);
   });
 
   it('removing a backend changes only the LB owner and moves only the slots it had', () => {
@@ -410,7 +412,7 @@ describe('load balancers', () => {
     const none = lbText(compileNode(model([net('blue', 100)], ports(), [{ ...sick, backends: sick.backends.map((b) => ({ ...b, healthy: false })) }]), 'hv1', ids), ids);
     expect(none).toContain('LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=drop');
     // ...except a local client's, which goes to the controller to be refused (RST / ICMP port unreachable).
-    expect(none.filter((l) => l.includes('CONTROLLER'))).toEqual([expect.stringMatching(/^LbNat, priority=111, Network=100,FromTunnel=0, ct_state=\+new\+trk,tcp,nw_dst=10\.0\.0\.100,tp_dst=80 actions=CONTROLLER:128$/)]);
+    expect(none.filter((l) => l.includes('CONTROLLER') && l.includes('tp_dst'))).toEqual([expect.stringMatching(/^LbNat, priority=111, Network=100,FromTunnel=0, ct_state=\+new\+trk,tcp,nw_dst=10\.0\.0\.100,tp_dst=80 actions=CONTROLLER:128$/)]);
     expect(none.filter((l) => l.startsWith('LbSlot') || l.startsWith('LbDnat'))).toEqual([]);
   });
 

@@ -222,7 +222,7 @@ export function backendRegisterValues<B extends Pick<LbBackendModel, 'ip'>>(acti
 /**
  * One load balancer on a node where its network is present: 1 ARP (IPv4 VIP) or Neighbor
  * Solicitation (IPv6 VIP) answer, per listener 1 LbNat flow and 1 LbDnat flow per healthy
- * backend, slotCountOf(lb) LbSlot flows (256 up to 4 backends), 1 MAC flow and 3 hairpin flows per distinct backend (and 3 per other address of its port), 1 drop;
+ * backend, slotCountOf(lb) LbSlot flows (256 up to 4 backends), 1 MAC flow and 3 hairpin flows per distinct backend (and 3 per other address of its port), 3 refusals of the VIP's other ports and 1 drop;
  * an SCTP listener whose port is translated also 1 per healthy backend and 1 for its replies
  * (sctpPortFlows); a UDP listener (where fragmentTarget has one) also 1 LbNat flow and 1
  * LbDnat flow per healthy backend for first fragments, and the VIP 1 LbNat flow and 1 LbDnat
@@ -318,6 +318,17 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
       ]),
     );
   }
+  // A new TCP, UDP or SCTP packet from a local VM to a port of the VIP no listener has (one
+  // removed, or never there) is refused as a listener without backends refuses it, rather
+  // than left to time out (QA-128 F5: a removed listener's clients hung until their timeout).
+  // Not a fragment: a later one has no ports to answer about.
+  for (const proto of [IP_PROTO.TCP, IP_PROTO.UDP, IP_PROTO.SCTP]) {
+    flows.push(
+      flow(TABLES.LbNat, Priority.Low + 1, [inNet, matchMark(FromLocalMark), trackedNew, { field: 'eth_dst', value: lb.mac }, ip, { field: 'ip_proto', value: proto }, NOT_FRAGMENT, vip], [
+        { type: 'output', port: OFPP.CONTROLLER, maxLen: REFUSE_PACKET_IN_BYTES },
+      ]),
+    );
+  }
   // Anything else sent to the LB's MAC (other ports, non-IP) has nowhere to go: drop it
   // rather than flood it as an unknown destination.
   flows.push(flow(TABLES.LbNat, Priority.Low, [inNet, { field: 'eth_dst', value: lb.mac }], []));
@@ -387,6 +398,7 @@ function sctpPortFlows(lb: LoadBalancerModel, l: LbListenerModel, inNet: KnownOx
  * sync finds the flow it wants (with the mask, it deleted them as strangers).
  */
 const FIRST_FRAGMENT = { field: 'ip_frag', value: 1 } as KnownOxm;
+const NOT_FRAGMENT = { field: 'ip_frag', value: 0 } as KnownOxm;
 const LATER_FRAGMENT = { field: 'ip_frag', value: 3 } as KnownOxm;
 
 /**

@@ -465,7 +465,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     const vip = lb.spec!.vip!;
     // What a TCP connect and a connected UDP socket's send see, and how long it took.
     const probe = `const [vip]=process.argv.slice(1);const t0=performance.now();const ms=()=>Math.round(performance.now()-t0);const out={};
-const s=require('net').connect({host:vip,port:80});s.on('connect',()=>{out.tcp='connected';s.destroy();udp()});s.on('error',(e)=>{out.tcp=e.code;out.tcpMs=ms();udp()});
+const s=require('net').connect({host:vip,port:80});s.setTimeout(3000,()=>{out.tcp='timeout';s.destroy();udp()});s.on('connect',()=>{out.tcp='connected';s.destroy();udp()});s.on('error',(e)=>{out.tcp=e.code;out.tcpMs=ms();udp()});
 function udp(){const u=require('dgram').createSocket('udp4');const t1=performance.now();const tm=setTimeout(()=>{out.udp='timeout';closed=true;u.close();done()},3000);
 let closed=false;u.on('error',(e)=>{clearTimeout(tm);out.udp=e.code;out.udpMs=Math.round(performance.now()-t1);closed=true;u.close();done()});u.connect(53,vip,()=>{u.send('q');setTimeout(()=>closed||u.send('q'),200)})}
 function done(){console.log(JSON.stringify(out))}`;
@@ -502,6 +502,18 @@ function done(){console.log(JSON.stringify(out))}`;
       return c.every((x) => x.name === 'r2') ? c : undefined;
     }, 10_000, 200);
     expect(served).toHaveLength(10);
+    // Its listeners on 80 and 53 removed (another one stays): those ports of the VIP refuse
+    // as a listener without backends does. Before, nothing answered: the connect and the
+    // datagram timed out (QA-128 F5).
+    await api.replace<LoadBalancer>(`${G}/namespaces/${ns}/loadbalancers/empty`, (cur) => ({ ...cur, spec: { ...cur.spec!, listeners: [{ protocol: 'TCP', port: 81, targetPort: 8080 }] } }));
+    await waitReady(ns, 'loadbalancers', 'empty');
+    const removed = await eventually(async () => {
+      const g = JSON.parse(await client.vm.exec([process.execPath, '-e', probe, vip])) as { tcp: string; tcpMs?: number; udp: string; udpMs?: number };
+      return g.tcp === 'ECONNREFUSED' && g.udp === 'ECONNREFUSED' ? g : undefined;
+    }, 10_000, 200).catch(async () => JSON.parse(await client.vm.exec([process.execPath, '-e', probe, vip])) as { tcp: string; tcpMs?: number; udp: string; udpMs?: number });
+    log(`no listener on the port: TCP ${removed.tcp} after ${removed.tcpMs} ms, UDP ${removed.udp} after ${removed.udpMs} ms`);
+    expect(removed).toMatchObject({ tcp: 'ECONNREFUSED', udp: 'ECONNREFUSED' });
+    expect(removed.tcpMs).toBeLessThan(1000);
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/empty`);
   }, 120_000);
 

@@ -359,7 +359,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
   examples(
     group
       .command('remove-listener')
-      .description('remove listeners from a load balancer: new connections to that port of the VIP are dropped without an answer (the client times out); the VIP and its other listeners stay')
+      .description('remove listeners from a load balancer: new connections to that port of the VIP are refused (TCP RST, ICMP port unreachable, SCTP ABORT), as by a listener without backends; the VIP and its other listeners stay')
       .argument('<name>', 'load balancer name')
       .requiredOption('--listen <port[/proto]>', 'the port and protocol of a listener to remove, e.g. 443/tcp (repeatable)', repeatable(parseListen))
       .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {

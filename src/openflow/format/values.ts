@@ -33,6 +33,7 @@ const DECIMAL = new Set<string>([
 const IP_FRAG_NAMES: ReadonlyMap<string, string> = new Map([
   ['1/1', 'yes'],
   ['0/1', 'no'],
+  ['0/3', 'no'],
   ['1/3', 'first'],
   ['3/3', 'later'],
   ['0/2', 'not_later'],
