@@ -340,14 +340,6 @@ export class NodeSession {
   }
 
   /**
-   * Creates the Open_vSwitch row of a database that has none, as `ovs-vsctl init` does: an
-   * ovsdb-server restarted on an empty database (its file lost or recreated) would otherwise
-   * leave the hypervisor without br-int, and its VMs cut off, until someone ran it by hand
-   * (QA-117 F5). The table holds at most one row, and the insert waits on it being empty, so
-   * another writer's init at the same moment fails this one harmlessly. Waits for
-   * ovs-vswitchd to fill in its datapath types, which the layout needs.
-   */
-  /**
    * The version columns ovs-vsctl's callers (ovs-ctl) fill in, which ovs-vswitchd never does
    * and Node status reads (status.ovsVersion): db_version from the server's own schema;
    * ovs_version from the installed ovs-vswitchd only when the database is on this machine (a
@@ -364,6 +356,14 @@ export class NodeSession {
     return columns;
   }
 
+  /**
+   * Creates the Open_vSwitch row of a database that has none, as `ovs-vsctl init` does: an
+   * ovsdb-server restarted on an empty database (its file lost or recreated) would otherwise
+   * leave the hypervisor without br-int, and its VMs cut off, until someone ran it by hand
+   * (QA-117 F5). The table holds at most one row, and the insert waits on it being empty, so
+   * another writer's init at the same moment fails this one harmlessly. Waits for
+   * ovs-vswitchd to fill in its datapath types, which the layout needs.
+   */
   private async initialise(): Promise<OpenVSwitch | undefined> {
     const ops = this.client.ops;
     try {
