@@ -288,7 +288,7 @@ export class ResourcesController {
 
   @Get(`${GV}/:plural/:name/status`)
   getClusterStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
-    return this.get(req, reply, this.scope(req, plural), name);
+    return this.get(req, reply, this.statusScope(req, plural), name);
   }
 
   @Put(`${GV}/:plural/:name`)
@@ -298,7 +298,7 @@ export class ResourcesController {
 
   @Put(`${GV}/:plural/:name/status`)
   putClusterStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
-    return this.put(req, reply, this.scope(req, plural), name, 'status');
+    return this.put(req, reply, this.statusScope(req, plural), name, 'status');
   }
 
   @Patch(`${GV}/:plural/:name`)
@@ -308,7 +308,7 @@ export class ResourcesController {
 
   @Patch(`${GV}/:plural/:name/status`)
   patchClusterStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('plural') plural: string, @Param('name') name: string) {
-    return this.patch(req, reply, this.scope(req, plural), name, 'status');
+    return this.patch(req, reply, this.statusScope(req, plural), name, 'status');
   }
 
   @Delete(`${GV}/:plural/:name`)
@@ -325,7 +325,7 @@ export class ResourcesController {
 
   @Get(`${GV}/namespaces/:ns/:plural/:name/status`)
   getNamespacedStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
-    return this.get(req, reply, this.scope(req, plural, ns), name);
+    return this.get(req, reply, this.statusScope(req, plural, ns), name);
   }
 
   @Put(`${GV}/namespaces/:ns/:plural/:name`)
@@ -335,7 +335,7 @@ export class ResourcesController {
 
   @Put(`${GV}/namespaces/:ns/:plural/:name/status`)
   putNamespacedStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
-    return this.put(req, reply, this.scope(req, plural, ns), name, 'status');
+    return this.put(req, reply, this.statusScope(req, plural, ns), name, 'status');
   }
 
   @Patch(`${GV}/namespaces/:ns/:plural/:name`)
@@ -345,7 +345,7 @@ export class ResourcesController {
 
   @Patch(`${GV}/namespaces/:ns/:plural/:name/status`)
   patchNamespacedStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('plural') plural: string, @Param('name') name: string) {
-    return this.patch(req, reply, this.scope(req, plural, ns), name, 'status');
+    return this.patch(req, reply, this.statusScope(req, plural, ns), name, 'status');
   }
 
   @Delete(`${GV}/namespaces/:ns/:plural/:name`)
@@ -453,9 +453,19 @@ export class ResourcesController {
   }
 
   private statusNotAllowed(req: AuthedRequest, plural: string, namespace?: string, core = false): never {
+    this.statusScope(req, plural, namespace, core);
+    throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
+  }
+
+  /**
+   * The scope of a kind's status subresource path: 404 for a kind without one, which
+   * discovery does not list and kube-apiserver does not serve (a GET there returned the
+   * object, and a PUT or PATCH wrote through it).
+   */
+  private statusScope(req: AuthedRequest, plural: string, namespace?: string, core = false): Scope {
     const scope = this.scope(req, plural, namespace, core);
     if (!scope.type.statusSchema) throw ApiErrors.notFoundPath();
-    throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
+    return scope;
   }
 
   private async removeCollection(req: AuthedRequest, reply: FastifyReply, scope: Scope): Promise<void> {

@@ -1652,6 +1652,15 @@ describe('lists, methods and error bodies as kube-apiserver answers them (QA-127
     await rejected('POST', '/api/v1/namespaces/qa127/status', { metadata: { name: 'qa127' } }, 405, 'MethodNotAllowed');
     await rejected('DELETE', `${G}/nodeleases/somelease/status`, undefined, 404, 'NotFound');
     await rejected('DELETE', `${G}/namespaces/qa127/nosuchthings/x/status`, undefined, 404, 'NotFound');
+    // A kind without a status subresource has no such path for reads and writes either: a GET
+    // there returned the object, and a PUT or PATCH wrote through it.
+    const lease = { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeLease', metadata: { name: 'qa127-lease' }, spec: { holderIdentity: 'h/1', leaseDurationSeconds: 60 } };
+    expect((await v.call('POST', `${G}/nodeleases`, lease)).status).toBe(201);
+    await rejected('GET', `${G}/nodeleases/qa127-lease/status`, undefined, 404, 'NotFound');
+    await rejected('PATCH', `${G}/nodeleases/qa127-lease/status`, { spec: { holderIdentity: 'x/2' } }, 404, 'NotFound', { contentType: 'application/merge-patch+json' });
+    await rejected('PUT', `${G}/nodeleases/qa127-lease/status`, { ...lease, spec: { ...lease.spec, holderIdentity: 'x/2' } }, 404, 'NotFound');
+    expect((await v.call('GET', `${G}/nodeleases/qa127-lease`)).json.spec.holderIdentity).toBe('h/1');
+    expect((await v.call('DELETE', `${G}/nodeleases/qa127-lease`)).status).toBe(200);
     expect((await v.call('GET', `${L}/qa-a`)).status).toBe(200);
     expect((await v.call('GET', '/api/v1/namespaces/qa127')).json.status).toMatchObject({ phase: 'Active' });
   });
