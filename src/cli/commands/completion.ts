@@ -9,6 +9,7 @@ import { KINDS, kindByPlural } from '../kinds';
 import { getObject } from '../ops';
 import { OUTPUT_FORMATS } from '../output/printer';
 import type { LoadBalancer } from '../../resources/kinds';
+import { portProto } from './lb';
 import { examples, type RuntimeOf } from './shared';
 import { Command } from 'commander';
 
@@ -140,7 +141,7 @@ export function completeCommand(runtimeOf: RuntimeOf): Command {
         what === 'lb-backends'
           ? (lb?.spec?.backends ?? []).map((b) => b.port ?? b.ip ?? '')
           : what === 'lb-listeners'
-            ? (lb?.spec?.listeners ?? []).map((l) => `${l.port}/${(l.protocol ?? 'TCP').toLowerCase()}`)
+            ? (lb?.spec?.listeners ?? []).map(portProto)
             : [];
       if (words.length) rt.io.out(words.filter((w) => w).join('\n'));
     });

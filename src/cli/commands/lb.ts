@@ -170,7 +170,7 @@ function listenerLabel(l: Listener): string {
 }
 
 /** A listener's port and protocol as --listen writes them: 443/tcp. */
-function portProto(l: Listener): string {
+export function portProto(l: Listener): string {
   return `${l.port}/${protocolText(l)}`;
 }
 

@@ -15,7 +15,7 @@ import { createObject, getObject, listObjects, MERGE_PATCH, patchObject } from '
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { parseDuration } from '../flags/duration';
-import { deleteEach, deleteNamed, examples, getNamed, parser, type RuntimeOf } from './shared';
+import { deleteEach, deleteNamed, examples, getNamed, namespaceFor, parser, type RuntimeOf } from './shared';
 import { EventPrinter, streamEvents } from './watch';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -169,11 +169,11 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
           const kinds = new Set(typed.map((t) => t.kind));
           if (kinds.size === 1) {
             const kind = typed[0]!.kind;
-            await getNamed(rt, kind, kind.namespaced ? rt.namespace() : undefined, typed.map((t) => t.name));
+            await getNamed(rt, kind, namespaceFor(rt, kind), typed.map((t) => t.name));
             return;
           }
           const found: { kind: KindInfo; object: KubeObject }[] = [];
-          for (const t of typed) found.push({ kind: t.kind, object: await attempt(rt, { verb: 'get', kind: t.kind, name: t.name }, () => getObject(rt, t.kind, t.kind.namespaced ? rt.namespace() : undefined, t.name)) });
+          for (const t of typed) found.push({ kind: t.kind, object: await attempt(rt, { verb: 'get', kind: t.kind, name: t.name }, () => getObject(rt, t.kind, namespaceFor(rt, t.kind), t.name)) });
           printMixed(rt, found, false);
           return;
         }
@@ -230,7 +230,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         }
         const typed = typedNames(kindText, names);
         if (typed) {
-          await deleteEach(rt, typed.map((t) => ({ kind: t.kind, ns: t.kind.namespaced ? rt.namespace() : undefined, name: t.name })), wait);
+          await deleteEach(rt, typed.map((t) => ({ kind: t.kind, ns: namespaceFor(rt, t.kind), name: t.name })), wait);
           return;
         }
         if (!kindText || names.length === 0) throw new UsageError('say what to delete: vnetctl delete KIND NAME... or vnetctl delete -f FILE');

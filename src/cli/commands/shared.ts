@@ -83,7 +83,7 @@ export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: Runtime
       .argument('<name...>', `${noun} name(s)`)
       .action(async (names: string[], _o: unknown, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        await getNamed(rt, kind, kind.namespaced ? rt.namespace() : undefined, names);
+        await getNamed(rt, kind, namespaceFor(rt, kind), names);
       }),
     [`vnetctl ${kind.command} get NAME`, `vnetctl ${kind.command} get NAME -o yaml`],
   );
@@ -109,6 +109,11 @@ export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: Runtime
  * (or fails) says why on its own line, and the command fails with a count. (QA: one name
  * not found printed nothing for the others.) One name that fails is the one error line.
  */
+/** The namespace a name of `kind` is in: -n (or the kubeconfig's) for a namespaced kind, none for a cluster-scoped one. */
+export function namespaceFor(rt: Runtime, kind: KindInfo): string | undefined {
+  return kind.namespaced ? rt.namespace() : undefined;
+}
+
 export async function getNamed(rt: Runtime, kind: KindInfo, ns: string | undefined, names: string[]): Promise<void> {
   const objs: KubeObject[] = [];
   const failures: CliError[] = [];
@@ -170,7 +175,7 @@ export async function deleteEach(rt: Runtime, targets: DeleteTarget[], o: { wait
 }
 
 export function deleteNamed(rt: Runtime, kind: KindInfo, names: string[], o: { wait: boolean; timeout: number; ignoreNotFound?: boolean }): Promise<void> {
-  const ns = kind.namespaced ? rt.namespace() : undefined;
+  const ns = namespaceFor(rt, kind);
   return deleteEach(rt, names.map((name) => ({ kind, ns, name })), o);
 }
 

@@ -6,7 +6,7 @@ import { parseDuration } from '../flags/duration';
 import { findKind, KINDS, qualifiedName } from '../kinds';
 import { renderObjects } from '../output/printer';
 import { waitFor } from '../wait';
-import { examples, parser, type RuntimeOf } from './shared';
+import { examples, namespaceFor, parser, type RuntimeOf } from './shared';
 
 export function waitCommand(runtimeOf: RuntimeOf): Command {
   return examples(
@@ -20,7 +20,7 @@ export function waitCommand(runtimeOf: RuntimeOf): Command {
         const rt = runtimeOf(cmd);
         const kind = findKind(kindText);
         if (!kind) throw new UsageError(`unknown kind "${kindText}": use one of ${KINDS.map((k) => k.shortNames[0] ?? k.plural).join(', ')}`);
-        const ns = kind.namespaced ? rt.namespace() : undefined;
+        const ns = namespaceFor(rt, kind);
         const deadline = Date.now() + o.timeout;
         for (const name of names) {
           // One deadline for all names, as kubectl wait has.

@@ -186,7 +186,10 @@ export class LbHealthMonitor {
    */
   failing(): UnhealthyBackend[] {
     const ports = new Map<string, number>();
-    for (const p of this.probes.values()) ports.set(backendKey(p.target.lbUid, p.target.ip), (ports.get(backendKey(p.target.lbUid, p.target.ip)) ?? 0) + 1);
+    for (const p of this.probes.values()) {
+      const k = backendKey(p.target.lbUid, p.target.ip);
+      ports.set(k, (ports.get(k) ?? 0) + 1);
+    }
     const out = new Map<string, UnhealthyBackend>();
     for (const p of this.probes.values()) {
       const k = backendKey(p.target.lbUid, p.target.ip);
