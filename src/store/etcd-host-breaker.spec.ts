@@ -28,4 +28,25 @@ describe('the per-host etcd breaker', () => {
     for (let i = 0; i < 3; i++) await expect(breaker.execute(fail(new GRPCDeadlineExceededError('deadline')))).rejects.toBeInstanceOf(GRPCDeadlineExceededError);
     await expect(breaker.execute(ok)).rejects.toMatchObject({ isBrokenCircuitError: true });
   });
+
+  it('lets one call through every 500 ms while open, and the host\'s answer to it closes the breaker (a restarted host takes calls at once)', async () => {
+    let now = 10_000;
+    const breaker = hostBreaker(() => now) as unknown as Exec;
+    for (let i = 0; i < 3; i++) await expect(breaker.execute(fail(new GRPCUnavailableError('down')))).rejects.toBeInstanceOf(GRPCUnavailableError);
+    await expect(breaker.execute(ok)).rejects.toMatchObject({ isBrokenCircuitError: true });
+    now += 500;
+    // The trial fails: the next one is 500 ms later, and nothing goes through meanwhile.
+    await expect(breaker.execute(fail(new GRPCUnavailableError('still down')))).rejects.toBeInstanceOf(GRPCUnavailableError);
+    now += 499;
+    await expect(breaker.execute(ok)).rejects.toMatchObject({ isBrokenCircuitError: true });
+    now += 1;
+    // Only one trial at a time: a call beside it is refused.
+    let answer!: (v: string) => void;
+    const trial = breaker.execute(() => new Promise<string>((r) => (answer = r)));
+    await expect(breaker.execute(ok)).rejects.toMatchObject({ isBrokenCircuitError: true });
+    answer('back');
+    await expect(trial).resolves.toBe('back');
+    // Closed, 1.5 s into the 5 s.
+    await expect(breaker.execute(ok)).resolves.toBe('ok');
+  });
 });

@@ -126,6 +126,8 @@ type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>[
 /** etcd3's per-host breaker: so many failures of a host in a row stop calls to it for a while. */
 const HOST_FAILURES_TO_OPEN = 3;
 const HOST_OPEN_MS = 5_000;
+/** While open, one call in this long is let through as a trial: its answer closes the breaker. */
+const HOST_TRIAL_MS = 500;
 /** A host that answered a call this recently is alive, however many of its calls failed since. */
 const HOST_ALIVE_MS = 1_000;
 
@@ -141,44 +143,69 @@ class BrokenCircuitError extends Error {
 }
 
 /**
- * etcd3's per-host circuit breaker (three failures in a row stop calls to the host for 5 s,
- * other hosts taking them), counting only failures of the host itself: not RESOURCE_EXHAUSTED,
- * a refusal a healthy etcd answers while its database is full. Counted, it opened the breaker
- * after three refused writes, and every read, list and /readyz answered 503 (QA). Nor while the
- * host answered another call within the last second: with many calls in flight, three of them
- * running out of their deadline says the host (or this process) is slow, not gone, and opened,
- * the breaker turned a burst (a new leader's first pass) into 5 s of 503 for every request of
- * the replica, twice per failover (QA-99). Only execute() is used of a host policy
- * (connection-pool.js).
+ * etcd3's per-host circuit breaker (three failures in a row stop calls to the host for up to
+ * 5 s, other hosts taking them), counting only failures of the host itself: not
+ * RESOURCE_EXHAUSTED, a refusal a healthy etcd answers while its database is full. Counted, it
+ * opened the breaker after three refused writes, and every read, list and /readyz answered 503
+ * (QA). Nor while the host answered another call within the last second: with many calls in
+ * flight, three of them running out of their deadline says the host (or this process) is slow,
+ * not gone, and opened, the breaker turned a burst (a new leader's first pass) into 5 s of 503
+ * for every request of the replica, twice per failover (QA-99). While open, one call every
+ * 500 ms goes through as a trial, and an answer closes it: a host back from a restart takes
+ * calls again at once, not when the 5 s are up (every host of a cluster restarted together).
+ * Only execute() is used of a host policy (connection-pool.js).
  */
 export function hostBreaker(now: () => number = Date.now): HostPolicy {
   let failures = 0;
   let openUntil = 0;
   let answeredAt = -Infinity;
+  let trialAt = 0;
+  let trialInFlight = false;
   return {
     async execute<T>(fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T, signal = new AbortController().signal): Promise<T> {
-      if (now() < openUntil) throw new BrokenCircuitError();
+      const trial = now() < openUntil;
+      if (trial && (trialInFlight || now() < trialAt)) throw new BrokenCircuitError();
+      if (trial) trialInFlight = true;
       try {
         const result = await fn({ signal, attempt: 0 });
         failures = 0;
+        openUntil = 0;
         answeredAt = now();
         return result;
       } catch (err) {
         if (err instanceof Error && isRecoverableError(err) && !(err instanceof GRPCResourceExhastedError)) {
-          if (++failures >= HOST_FAILURES_TO_OPEN && now() - answeredAt >= HOST_ALIVE_MS) {
+          if (trial) trialAt = now() + HOST_TRIAL_MS;
+          else if (++failures >= HOST_FAILURES_TO_OPEN && now() - answeredAt >= HOST_ALIVE_MS) {
             failures = 0;
             openUntil = now() + HOST_OPEN_MS;
+            trialAt = now() + HOST_TRIAL_MS;
           }
         } else {
           failures = 0;
+          openUntil = 0;
           // A refusal is an answer.
           answeredAt = now();
         }
         throw err;
+      } finally {
+        if (trial) trialInFlight = false;
       }
     },
   } as unknown as HostPolicy;
 }
+
+/**
+ * A single etcd has no other host to take its calls: a breaker there only turned its restart
+ * into 5 s more of 503 after it answered again (three failed calls during the outage, a
+ * watch's reconnects among them, opened it; CI). Its calls fail fast on their own while it is
+ * down (connection refused), and wait out their deadline while it does not answer.
+ */
+const noBreaker = {
+  // async: etcd3's markFailed hands it a function that throws, and catches a rejection.
+  async execute<T>(fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T, signal = new AbortController().signal): Promise<T> {
+    return await fn({ signal, attempt: 0 });
+  },
+} as unknown as HostPolicy;
 
 export class EtcdStore implements Store {
   private closed = false;
@@ -218,7 +245,8 @@ export class EtcdStore implements Store {
     // API request and /readyz until it came back (QA: 50 s); past the deadline the call fails,
     // and the API answers 504 Timeout with Retry-After, as kube-apiserver bounds its store calls.
     const defaultCallOptions = options.client?.defaultCallOptions ?? ((ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }));
-    const faultHandling = { global: retryUnlessTimedOut, host: () => hostBreaker(), ...options.client?.faultHandling };
+    const host = options.endpoints.length > 1 ? () => hostBreaker() : () => noBreaker;
+    const faultHandling = { global: retryUnlessTimedOut, host, ...options.client?.faultHandling };
     const client = new Etcd3({ ...options.client, defaultCallOptions, faultHandling, hosts: options.endpoints });
     const store = new EtcdStore(client, options, logger);
     try {

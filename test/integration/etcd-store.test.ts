@@ -273,6 +273,31 @@ describeEtcd('EtcdStore across an etcd restart', () => {
   });
 });
 
+describeEtcd('EtcdStore on a single etcd that was down', () => {
+  const etcd = ownEtcd();
+
+  it('answers as soon as etcd is back: failed calls during the outage open no breaker (there is no other host)', async () => {
+    const s = await EtcdStore.open({ endpoints: [etcd().endpoint], keyPrefix: '/down' });
+    try {
+      await s.txn([{ type: 'create', key: '/k/before', value: { n: 0 } }]);
+      await etcd().crash();
+      // Silent for over a second: a breaker would take the failures below for a host gone.
+      await new Promise((r) => setTimeout(r, 1_100));
+      const refusals: (string | undefined)[] = [];
+      for (let i = 0; i < 5; i++) refusals.push(await s.get('/k/before').then(() => 'answered', (e: unknown) => storeFailure(e)));
+      expect(refusals).toEqual(Array(5).fill('unavailable'));
+      await etcd().restart();
+      const t0 = performance.now();
+      // The first call after it is back: before, the breaker opened by the calls above refused it (and every other for 5 s).
+      await s.txn([{ type: 'create', key: '/k/after', value: { n: 1 } }]);
+      console.log(`etcd back: first write done ${(performance.now() - t0).toFixed(0)} ms after it answered /health`);
+      expect((await s.get('/k/after'))?.value).toEqual({ n: 1 });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describeEtcd('EtcdStore when etcd is restored from a backup', () => {
   const etcd = ownEtcd();
 

@@ -191,8 +191,8 @@ describe('vnetd controller replicas: /readyz', () => {
       expect(hungMs).toBeLessThan(8_000);
       await etcd.crash();
       down = true;
-      // The first failures come from the etcd client's calls, then from its open circuit breaker
-      // (QA: that one, wrapped by the store, was a 500 "Internal error occurred").
+      // Each from the etcd client's call (one etcd: no circuit breaker; QA: its open breaker's
+      // error, wrapped by the store, was a 500 "Internal error occurred").
       const answers: Array<{ status: number; retryAfter?: string; message: string }> = [];
       for (let i = 0; i < 8; i++) {
         const r = await create(`while-down-${i}`);
