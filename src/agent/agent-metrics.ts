@@ -12,11 +12,12 @@ import type { Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerFastPathMetrics, type FastPathCounterSource } from '../api/fastpath-metrics';
 import { registerOpenFlowMetrics, type FlowTableSource } from '../api/openflow-metrics';
+import { registerConntrackMetrics, type ConntrackUsageSource } from '../api/conntrack-metrics';
 import { parseListen } from '../app/config';
 
 const METRICS_ADDRESS_SETTING = 'VNETD_METRICS_ADDRESS';
 
-export interface AgentMetricsSources extends FlowTableSource, FastPathCounterSource {
+export interface AgentMetricsSources extends FlowTableSource, FastPathCounterSource, ConntrackUsageSource {
   /** The node's claimed generation, once claimed. */
   generation(): bigint | undefined;
 }
@@ -32,6 +33,7 @@ export function agentMetricsRegistry(node: string, sources: AgentMetricsSources)
   collectDefaultMetrics({ register: registry, prefix: 'vnetd_' });
   registerOpenFlowMetrics(registry, sources);
   registerFastPathMetrics(registry, sources);
+  registerConntrackMetrics(registry, sources);
   new Gauge({
     name: 'vnetd_agent_generation',
     help: 'The generation this agent claimed its node with (0 until claimed): a newer agent for the node claims a higher one and fences this one off.',

@@ -41,6 +41,7 @@ import { AgentStatusReporter } from './agent-status-reporter';
 import { NodeLeaseHeartbeat } from './node-lease';
 import { claimHolder, claimNode } from './node-claim';
 import { checkAgentToken } from './agent-token';
+import type { ConntrackUsageSource } from '../api/conntrack-metrics';
 import { agentMetricsRegistry, serveAgentMetrics, type AgentMetricsServer } from './agent-metrics';
 
 export interface RunningAgent {
@@ -75,7 +76,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   let fencedOff = false;
   // Served from the start: an agent still waiting for its controller or its switch is worth a scrape too.
   const metrics = o.metricsAddress
-    ? await serveAgentMetrics(o.metricsAddress, agentMetricsRegistry(o.node, { flowTables: () => work?.flowTables() ?? [], counters: () => work?.counters() ?? [], generation: () => generation }), log)
+    ? await serveAgentMetrics(o.metricsAddress, agentMetricsRegistry(o.node, { flowTables: () => work?.flowTables() ?? [], counters: () => work?.counters() ?? [], conntrackUsage: () => work?.conntrackUsage() ?? [], generation: () => generation }), log)
     : undefined;
   const close = async () => {
     if (closing.signal.aborted) return;
@@ -122,7 +123,7 @@ export async function startAgent(o: AgentCommand, logger?: Logger): Promise<Runn
   return { logger: log, claimed, fenced, metrics, close };
 }
 
-interface AgentWork extends Pick<PipelineReconciler, 'flowTables'>, Pick<FastPathNodes, 'counters'> {
+interface AgentWork extends Pick<PipelineReconciler, 'flowTables'>, Pick<FastPathNodes, 'counters'>, ConntrackUsageSource {
   stop(): Promise<void>;
 }
 
@@ -193,9 +194,9 @@ async function startAgentWork(
   if (!c.closing.aborted) await pipeline.start();
   if (c.closing.aborted) {
     await stop();
-    return { stop: async () => undefined, flowTables: () => [], counters: () => [] };
+    return { stop: async () => undefined, flowTables: () => [], counters: () => [], conntrackUsage: () => [] };
   }
-  return { stop, flowTables: () => pipeline.flowTables(), counters: () => fastPath.counters() };
+  return { stop, flowTables: () => pipeline.flowTables(), counters: () => fastPath.counters(), conntrackUsage: () => chassis.conntrack.usage() };
 }
 
 /**

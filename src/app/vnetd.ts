@@ -39,6 +39,7 @@ import { ensureTlsMaterial } from '../pki/certificates';
 import type { PipelineReconciler } from '../reconcile/kinds/pipeline.reconciler';
 import { FastPathNodes } from '../reconcile/kinds/fastpath.nodes';
 import { registerFastPathMetrics } from '../api/fastpath-metrics';
+import { registerConntrackMetrics } from '../api/conntrack-metrics';
 import { registerOpenFlowMetrics } from '../api/openflow-metrics';
 import { registerLoadBalancerMetrics } from '../api/loadbalancer-metrics';
 import { NAMESPACE_TYPE, ResourceCatalog } from '../resources/catalog';
@@ -190,6 +191,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     registerFastPathMetrics(metrics.registry, fastPath);
     // Read through `work`: the pipeline is this leader term's (none while another replica leads).
     registerOpenFlowMetrics(metrics.registry, { flowTables: () => work?.pipeline.flowTables() ?? [] });
+    registerConntrackMetrics(metrics.registry, { conntrackUsage: () => work?.chassis?.conntrack.usage() ?? [] });
   }
   const workOptions = { objects, catalog, logger, workers: config.workers, openflowLanes: config.openflowLanes, chassis, agents: role === 'controller' && !chassis, fastPath };
   // With etcd the leader writes through a fenced view of the store (see EtcdStore.fenced),

@@ -26,6 +26,7 @@ import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
 import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
+import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
 import { OvsdbFencedError } from './ovsdb-fence';
 import { SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
@@ -64,6 +65,8 @@ export interface ChassisManagerOptions {
   onFenced?: (node: string, err: OvsdbFencedError) => void;
   /** The process's shared informers (its own when absent). */
   informers?: SharedInformers;
+  /** How often local switches' connection-tracking usage is read (ConntrackPressure); 0: never. Default 10 s. */
+  conntrackPollMs?: number;
 }
 
 /**
@@ -132,6 +135,8 @@ export class ChassisManager {
   private readonly ifaceStamps = new Map<string, number>();
   private lastStamp = 0;
   private stopped = false;
+  /** Each local switch's ConntrackPressure. */
+  readonly conntrack: ConntrackWatch;
 
   constructor(private readonly opts: ChassisManagerOptions) {
     this.log = opts.logger.child({ component: 'chassis' });
@@ -143,6 +148,13 @@ export class ChassisManager {
     this.ports.ensureIndex(IX_NODE, (p) => [p.spec?.node ?? UNPINNED]);
     this.ports.ensureIndex(IX_BOUND, (p) => (p.status?.node && isTrue(p.status.conditions, BOUND) ? [p.status.node] : []));
 
+    this.conntrack = new ConntrackWatch({
+      everyMs: opts.conntrackPollMs ?? CONNTRACK_POLL_MS,
+      sessions: () => [...this.sessions].map(([node, s]) => [node, { endpoint: s.endpoint, connected: s.view().connected }]),
+      datapathOf: (node) => this.nodes.get(objectKey(NODES, undefined, node))?.spec?.datapath,
+      onChange: (node) => this.nodeController.enqueue(objectKey(NODES, undefined, node)),
+      logger: this.log,
+    });
     this.nodeController = new Controller({ name: 'chassis-nodes', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
     this.portController = new Controller({ name: 'chassis-ports', workers: opts.workers ?? 2, logger: this.log, reconcile: (k) => this.reconcilePort(k) });
     // Not on status-only updates: its own boundPorts writes re-queued the layout walk
@@ -220,10 +232,12 @@ export class ChassisManager {
     await Promise.all([this.nodes.waitForSync(), this.ports.waitForSync()]);
     this.nodeController.start();
     this.portController.start();
+    this.conntrack.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.conntrack.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     this.ownInformers?.stop();
     await Promise.all([this.nodeController.stop(), this.portController.stop()]);
@@ -402,7 +416,8 @@ export class ChassisManager {
     const bound = this.ports.byIndex(IX_BOUND, node.metadata.name).length;
     const session = this.sessions.get(node.metadata.name);
     const unclaimed = sessionView.connected && session ? session.unclaimedInterfaces((id) => this.ports.indexKeys(IX_IFACE, id).length > 0, UNCLAIMED_SHOWN) : undefined;
-    const view = unclaimed ? { ...sessionView, unclaimed } : sessionView;
+    const conntrack = this.conntrack.condition(node.metadata.name);
+    const view = { ...sessionView, ...(unclaimed ? { unclaimed } : {}), ...(conntrack ? { conntrack } : {}) };
     await this.opts.objects.modify<HypervisorNode>(
       NODES,
       undefined,

@@ -6,10 +6,12 @@ export const CONNECTED = 'Connected';
 export const READY = 'Ready';
 /** Whether the node's tunnel probes come back from its peers (reconcile/kinds/tunnel-probes.ts). */
 export const TUNNELS_UP = 'TunnelsUp';
+/** Whether the switch's connection-tracking table is (nearly) full (conntrack-pressure.ts). */
+export const CONNTRACK_PRESSURE = 'ConntrackPressure';
 
 /** A condition's outcome as a higher layer reports it. */
 export interface ConditionView {
-  status: 'True' | 'False';
+  status: 'True' | 'False' | 'Unknown';
   reason: string;
   message: string;
 }
@@ -74,6 +76,8 @@ export interface SessionView {
   datapathTypes?: string[];
   /** br-int interfaces whose iface-id no VirtualPort claims (absent: not known now, the last report stays). */
   unclaimed?: { items: Array<{ name: string; interfaceId: string }>; count: number };
+  /** ConntrackPressure, where this process reads the switch's table (absent: the condition is left as it is). */
+  conntrack?: ConditionView;
 }
 
 /** tunnels: TunnelsUp, where this process probes the node's tunnels (absent: the condition is left as it is). */
@@ -104,6 +108,7 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
   else if (getCondition(conditions, TUNNELS_UP)?.reason === AGENT_NOT_REPORTING) {
     conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: 'Probing', message: 'the agent is back; its tunnel probes are judged within two rounds', observedGeneration: gen }, now);
   }
+  if (session.conntrack) conditions = setCondition(conditions, { type: CONNTRACK_PRESSURE, ...session.conntrack, observedGeneration: gen }, now);
   const next: NodeStatus = { ...prev, observedGeneration: gen, connected: session.connected, boundPorts, conditions };
   // Version and datapath types describe the host; keep the last known ones while disconnected.
   if (session.ovsVersion !== undefined) next.ovsVersion = session.ovsVersion;

@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { conntrackCondition } from './conntrack-pressure';
+import { vswitchdControlSocket } from './unixctl';
+
+describe('ConntrackPressure', () => {
+  it('is False with room, True from 90% (and until below 80%), ConntrackTableFull at the limit', () => {
+    const max = 1000;
+    expect(conntrackCondition({ entries: 0, max })).toEqual({ status: 'False', reason: 'ConntrackTableHasRoom', message: 'under 90% of the 1000 connection-tracking entries in use' });
+    expect(conntrackCondition({ entries: 899, max }).status).toBe('False');
+    const nearly = conntrackCondition({ entries: 900, max });
+    expect(nearly).toMatchObject({ status: 'True', reason: 'ConntrackTableNearlyFull' });
+    expect(nearly.message).toMatch(/^90% or more of the 1000 connection-tracking entries were in use .*: at the limit, new connections to load balancers on this node are dropped; raise the limit \(ovs-appctl dpctl\/ct-set-maxconns N\)/);
+    // Hovering between 80% and 90%: stays as it was, so it does not flap.
+    expect(conntrackCondition({ entries: 850, max }, nearly).status).toBe('True');
+    expect(conntrackCondition({ entries: 850, max }, { status: 'False' }).status).toBe('False');
+    expect(conntrackCondition({ entries: 799, max }, nearly).status).toBe('False');
+    const full = conntrackCondition({ entries: 1000, max });
+    expect(full).toMatchObject({ status: 'True', reason: 'ConntrackTableFull' });
+    expect(full.message).toMatch(/^all 1000 connection-tracking entries are in use: new connections to load balancers on this node are dropped until entries expire/);
+    // The message carries no entry count: readings that move within a band write nothing.
+    expect(conntrackCondition({ entries: 950, max })).toEqual(conntrackCondition({ entries: 910, max }));
+    // A limit of 0 (ct-set-maxconns 0) is full.
+    expect(conntrackCondition({ entries: 0, max: 0 }).reason).toBe('ConntrackTableFull');
+  });
+});
+
+describe('vswitchdControlSocket', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'vnetd-ctl-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('finds ovs-vswitchd\'s unixctl socket beside the db socket: PID.ctl from its pidfile, or the --unixctl name; none for tcp/ssl or when absent', () => {
+    const endpoint = `unix:${join(dir, 'db.sock')}`;
+    expect(vswitchdControlSocket(endpoint)).toBeUndefined();
+    writeFileSync(join(dir, 'ovs-vswitchd.pid'), '4242\n');
+    expect(vswitchdControlSocket(endpoint)).toBeUndefined();
+    writeFileSync(join(dir, 'ovs-vswitchd.4242.ctl'), '');
+    expect(vswitchdControlSocket(endpoint)).toBe(join(dir, 'ovs-vswitchd.4242.ctl'));
+    writeFileSync(join(dir, 'ovs-vswitchd.ctl'), '');
+    expect(vswitchdControlSocket(endpoint)).toBe(join(dir, 'ovs-vswitchd.ctl'));
+    expect(vswitchdControlSocket('tcp:10.0.0.1:6640')).toBeUndefined();
+    expect(vswitchdControlSocket('ssl:10.0.0.1:6640')).toBeUndefined();
+    expect(vswitchdControlSocket('garbage')).toBeUndefined();
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * One command to an OVS daemon's unixctl socket, as `ovs-appctl -t SOCKET COMMAND ARGS...`
+ * sends it: JSON-RPC 1.0 over the socket (method: the command, params: its arguments, all
+ * strings), answered with the command's text output. Only local: the socket is a file of the
+ * daemon's run directory.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { JsonRpcConnection, dial, parseEndpoint } from '../ovsdb';
+
+const UNIXCTL_TIMEOUT_MS = 2_000;
+
+export async function unixctl(socket: string, command: string, args: string[] = [], timeoutMs = UNIXCTL_TIMEOUT_MS): Promise<string> {
+  const stream = await dial({ kind: 'unix', path: socket }, { timeoutMs });
+  const rpc = new JsonRpcConnection(stream, { requestTimeoutMs: timeoutMs });
+  try {
+    const out = await rpc.request(command, args);
+    return typeof out === 'string' ? out : JSON.stringify(out);
+  } finally {
+    rpc.close();
+  }
+}
+
+/**
+ * ovs-vswitchd's unixctl socket on the host whose OVSDB socket is `endpoint`: the db socket,
+ * the daemons' pidfiles and their control sockets share one run directory in every OVS
+ * layout (Debian's /var/run/openvswitch, vnetd's embedded OVS, the test bed). The socket is
+ * ovs-vswitchd.PID.ctl by default, or ovs-vswitchd.ctl when it was started with --unixctl
+ * so. Undefined for a tcp or ssl endpoint (another host), or when none is there.
+ */
+export function vswitchdControlSocket(endpoint: string): string | undefined {
+  let ep;
+  try {
+    ep = parseEndpoint(endpoint);
+  } catch {
+    return undefined;
+  }
+  if (ep.kind !== 'unix') return undefined;
+  const dir = dirname(ep.path);
+  const named = join(dir, 'ovs-vswitchd.ctl');
+  if (existsSync(named)) return named;
+  try {
+    const pid = readFileSync(join(dir, 'ovs-vswitchd.pid'), 'utf8').trim();
+    const byPid = join(dir, `ovs-vswitchd.${pid}.ctl`);
+    return /^\d+$/.test(pid) && existsSync(byPid) ? byPid : undefined;
+  } catch {
+    return undefined;
+  }
+}
