@@ -355,8 +355,12 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(bound.message).toBe(
       `no interface with external_ids:iface-id=${port.spec!.interfaceId} on node hv1, the port's spec.node; it is on node hv2 (interface ${w.tap}): start the VM on hv1, or set spec.node to hv2 (or leave spec.node out to bind wherever the NIC is)`,
     );
-    const ready = getCondition(((await call('GET', path)) as VirtualPort).status?.conditions, 'Ready');
-    expect(ready?.status).toBe('False');
+    // Ready says so too, not the NotBound of a VM not started yet (QA-130).
+    const ready = await eventually(async () => {
+      const c = getCondition(((await call('GET', path)) as VirtualPort).status?.conditions, 'Ready');
+      return c?.reason === 'InterfaceOnOtherNode' ? c : undefined;
+    }, 10_000);
+    expect(ready.status).toBe('False');
     // Done as it says: the port binds on hv2 and its VM answers.
     await api.replace<VirtualPort>(path, (cur) => ({ ...cur, spec: { ...cur.spec, node: 'hv2' } }));
     const moved = await waitReady(ns, 'virtualports', 'w');

@@ -425,8 +425,15 @@ export function logicalPath(input: TraceInput): LogicalPath {
   }
   if (!dst) return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false, src: srcIp };
   if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false, src: srcIp };
-  lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);
   const delivery = deliveryTo(input, dst);
+  // A port on no node has no answer flows anywhere (they come with its binding): the VM asks,
+  // nobody answers, and it never sends the packet (QA-130: trace said answered).
+  if (delivery.kind === 'flood') {
+    lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}), but no switch answers for it: ${asked} to the network's ports and VTEPs (table Flood), no VM answers, and the VM does not send to ${to.ip}`);
+    lines.push(`l2:       with its MAC still cached: ${describeDelivery(input, delivery)}`);
+    return { lines, deliver: false, delivery, src: srcIp };
+  }
+  lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);
   lines.push(`l2:       dst MAC ${macOf(dst) ?? '?'}: ${describeDelivery(input, delivery)}`);
   return { lines, deliver: reachesVm(delivery), dstMac: macOf(dst), delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
 }

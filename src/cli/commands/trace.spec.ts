@@ -239,7 +239,10 @@ describe('trace: logical path', () => {
     // QA: "tunnel (vxlan, VNI ...) to VTEP <unknown node>", verdict deliver, and OVS blamed for flooding.
     expect(to.deliver).toBe(false);
     expect(to.delivery).toMatchObject({ kind: 'flood', port: 'ghost' });
-    expect(to.lines.join('\n')).toMatch(/port ghost is on no node \(Bound=False NodeNotFound: pinned to node nosuchnode, which does not exist\): no switch knows its MAC, so the frame is unknown unicast, flooded .* and no VM takes it/);
+    // Its ARP is answered nowhere (its answers come with its binding: QA-130, trace said answered); the VM does not send.
+    expect(to.lines.join('\n')).toMatch(/arp: +10\.0\.0\.20 is port ghost \(.*\), but no switch answers for it: ARP request flooded to the network's ports and VTEPs \(table Flood\), no VM answers, and the VM does not send to 10\.0\.0\.20/);
+    expect(to.dstMac).toBeUndefined();
+    expect(to.lines.join('\n')).toMatch(/with its MAC still cached: port ghost is on no node \(Bound=False NodeNotFound: pinned to node nosuchnode, which does not exist\): no switch knows its MAC, so the frame is unknown unicast, flooded .* and no VM takes it/);
     expect(deliveryMismatch(to.delivery!, { tables: [], actions: '1,2', deliver: true, outputs: [1, 2], tunnelDsts: ['192.168.1.2'] })).toBeUndefined();
     const from = logicalPath({ ...input('10.0.0.3', 'icmp'), from: ghost });
     expect(from.deliver).toBe(false);

@@ -45,6 +45,8 @@ describe('readiness', () => {
     // A Bound reason someone must act on is Ready's reason too; waiting for the VM's NIC is NotBound.
     expect(unbound(undefined, 'interface tap1 on node hv1 ... is on br-phy', 'WrongBridge')).toEqual({ status: 'False', reason: 'WrongBridge', message: 'not bound: interface tap1 on node hv1 ... is on br-phy' });
     expect(unbound(undefined, 'node hv9 does not exist', 'NodeNotFound')).toMatchObject({ reason: 'NodeNotFound' });
+    // The VM runs elsewhere than spec.node says (QA-130: NotBound, as a VM not started yet).
+    expect(unbound(undefined, 'node hv9 does not exist, the port\'s spec.node; it is on node local (interface tap1): ...', 'InterfaceOnOtherNode')).toMatchObject({ reason: 'InterfaceOnOtherNode' });
     expect(unbound(undefined, 'no interface with iface-id x on hv1', 'InterfaceNotFound')).toMatchObject({ reason: 'NotBound' });
   });
 

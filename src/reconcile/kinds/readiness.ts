@@ -5,6 +5,7 @@
  * reason and message can be read, and tested, in one place.
  */
 import { AGENT_NOT_REPORTING, NO_AGENT, READY, SWITCH_UNREACHABLE, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
+import { ON_OTHER_NODE } from '../../chassis/binding';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { getCondition } from '../conditions';
 
@@ -97,8 +98,10 @@ export interface PinnedNode {
  * Bound reasons that need someone to act, shown as Ready's reason too, so that
  * `kubectl get virtualports -o wide` tells them apart (QA: NotBound for all of them); an
  * interface not plugged yet, or pending, is the plain NotBound of a port waiting for its VM.
+ * The VM running on another node than spec.node names (InterfaceOnOtherNode) is one to act on
+ * (QA-130: NotBound, as a VM not started yet).
  */
-const ACTIONABLE_BOUND_REASONS = new Set(['NodeNotFound', 'WrongBridge', 'InterfaceError']);
+const ACTIONABLE_BOUND_REASONS = new Set(['NodeNotFound', 'WrongBridge', 'InterfaceError', ON_OTHER_NODE]);
 
 export function unbound(pinned: PinnedNode | undefined, boundMessage: string | undefined, boundReason?: string): Realization {
   if (pinned) {
