@@ -83,6 +83,22 @@ describe('AddressPicker', () => {
     expect(await c.pick('net', a, s)).toBeUndefined();
   });
 
+  it('still gives the lowest free address after the subnet\'s excludeRanges or gateway change (they renumber the offsets its cursor counts in: QA-130)', async () => {
+    const before = new IpAllocator({ cidr: '10.1.0.0/24' });
+    const taken = new Set<string>();
+    const s = store(taken);
+    const c = new AddressPicker();
+    for (let i = 0; i < 8; i++) taken.add((await c.pick('net', before, s))!);
+    expect([...taken].at(-1)).toBe('10.1.0.9');
+    // .2-.6 excluded now: .10 is the lowest free one (the old cursor, offset 8, said .15).
+    const after = new IpAllocator({ cidr: '10.1.0.0/24', excludeRanges: [{ start: '10.1.0.2', end: '10.1.0.6' }] });
+    expect(await c.pick('net', after, s)).toBe('10.1.0.10');
+    taken.add('10.1.0.10');
+    expect(await c.pick('net', after, s)).toBe('10.1.0.11');
+    const gatewayMoved = new IpAllocator({ cidr: '10.1.0.0/24', gateway: '10.1.0.254' });
+    expect(await c.pick('net', gatewayMoved, s)).toBe('10.1.0.1');
+  });
+
   it('a reservation nobody claims or gives back expires', async () => {
     const a = new IpAllocator({ cidr: '10.1.0.0/24' });
     let t = 1000;

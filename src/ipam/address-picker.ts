@@ -36,6 +36,12 @@ export const RESERVATION_MS = 5000;
 
 interface SubnetState {
   cursor: bigint;
+  /**
+   * The allocator layout the cursor counts in (IpAllocator.layout): a changed gateway or
+   * excludeRanges renumbers the offsets, and the old cursor skipped free addresses (QA-130:
+   * .61-.63 passed over for .64 after excludeRanges grew to .60).
+   */
+  layout: string;
   /** ip -> until when it is reserved for a pick in flight. */
   reserved: Map<string, number>;
   /** When a pick last used it. */
@@ -64,6 +70,10 @@ export class AddressPicker {
     if (alloc.capacity === 0n) return undefined;
     const now = opts.now ?? Date.now;
     const st = this.state(subnetKey, now());
+    if (st.layout !== alloc.layout) {
+      st.layout = alloc.layout;
+      st.cursor = 0n;
+    }
     const maxProbes = opts.maxProbes ?? DEFAULT_MAX_PROBES;
     let offset = opts.rng ? randomBelow(alloc.capacity, opts.rng) : st.cursor;
     // Lookups are bounded by maxProbes; reserved addresses away from the cursor are
@@ -109,7 +119,7 @@ export class AddressPicker {
     let st = this.subnets.get(key);
     if (!st) {
       if (this.subnets.size >= this.sweepAt) this.forgetIdle(now);
-      this.subnets.set(key, (st = { cursor: 0n, reserved: new Map(), usedAt: now }));
+      this.subnets.set(key, (st = { cursor: 0n, layout: '', reserved: new Map(), usedAt: now }));
     }
     st.usedAt = now;
     return st;

@@ -32,6 +32,11 @@ export class IpAllocator {
     return this.subnet.cidr.text;
   }
 
+  /** The allocatable ranges, as text: two allocators of one subnet with the same layout number its addresses alike (addressAt). */
+  get layout(): string {
+    return this.ranges.map((r) => `${r.start}-${r.end}`).join(',');
+  }
+
   get gateway(): string {
     return formatIp(this.subnet.cidr.family, this.subnet.gateway);
   }
