@@ -1,7 +1,7 @@
 /**
  * A node's bundle pacing holds back changes of its flows, not realizations: on real Open
  * vSwitch (two hypervisors), with the production ChassisManager and PipelineReconciler over
- * an in-memory store and a pacing interval of 4 s, a port declared on hv2 and plugged there
+ * an in-memory store and a pacing interval of 6 s, a port declared on hv2 and plugged there
  * just after hv1 sent a bundle is Ready as soon as hv2 has its local flows. Its plug changes
  * nothing on hv1 (hv1's entries for it follow spec.node, and hv2 is a VTEP of the network already), but Ready waits for every node of
  * the network to realize the port's new generation, and hv1's reconcile waited out the
@@ -17,7 +17,8 @@ import { describeOvs } from './ovsdb-helpers';
 import { brIntFlows as flows, plugNic as plug, startPipelineBed, type PipelineBed } from './pipeline-bed';
 
 const NS = 'paced';
-const INTERVAL_MS = 4000;
+// Long enough that a loaded machine (b's local flows took 2 s once in CI, beside two other jobs) stays well inside it.
+const INTERVAL_MS = 6000;
 
 describeOvs('pipeline: bundle pacing holds back flow changes, not a realization that changes none', () => {
   let pb: PipelineBed | undefined;
