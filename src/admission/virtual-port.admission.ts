@@ -1,5 +1,6 @@
 import { MacAllocator, canonicalIfIp, canonicalIp, parseMac, tryParseCidr, tryParseIp, parseCidr } from '../ipam';
-import { AllocationRegistry, ifaceKey, ipKey, macKey } from '../ipam/allocation-registry';
+import { AllocationRegistry, ifaceKey, ipKey, macKey, type Allocation } from '../ipam/allocation-registry';
+import type { TxnOp } from '../store/store';
 import type { LoadBalancer, VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
@@ -109,6 +110,17 @@ async function checkPairMacs(port: VirtualPort, ctx: AdmissionContext, causes: S
     if (holder?.owner.kind === 'LoadBalancer') causes.push({ field: `spec.allowedAddressPairs[${i}].mac`, reason: 'FieldValueInvalid', message: `Invalid value: "${mac}": the MAC LoadBalancer "${holder.owner.name}" answers its VIP with in network "${network}"` });
     else if (holder && holder.owner.uid !== port.metadata.uid) warnings.push(`spec.allowedAddressPairs[${i}].mac: ${mac} is the MAC of ${holder.owner.kind} "${holder.owner.name}": frames to it still go to that port; this pair only lets this port send from it`);
   }
+}
+
+/** Load balancers of the namespace naming an address the port lets go of as a backend (spec.backends[].ip). */
+async function removedBackendWarnings(ctx: AdmissionContext, namespace: string, removed: readonly string[]): Promise<string[]> {
+  if (removed.length === 0) return [];
+  const lbs = (await ctx.objects.list<LoadBalancer>(LOAD_BALANCERS, namespace)).items;
+  return lbs.flatMap((lb) =>
+    (lb.spec?.backends ?? [])
+      .filter((b) => b.ip !== undefined && tryParseIp(b.ip) && removed.includes(canonicalIp(b.ip)))
+      .map((b) => `${b.ip} is a backend of LoadBalancer "${lb.metadata.name}": it sends it no connections (ResolvedRefs=False) until a port holds the address again or it is removed from its backends (vnetctl lb remove-backend)`),
+  );
 }
 
 export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
@@ -224,39 +236,99 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     };
   }
 
+  /**
+   * spec.mac and spec.ips may change, as a Neutron port's fixed IPs and MAC do (QA-130: they
+   * were immutable, and the only way was to delete the port and create it again): the new
+   * ones are claimed and the old ones released in the update's own transaction, so an address
+   * is never both free and held, and a refused update changes nothing. Omitted, they keep their
+   * values, as a Service's clusterIP does.
+   */
   async update(old: VirtualPort, next: VirtualPort, ctx: AdmissionContext): Promise<Admitted<VirtualPort>> {
     const causes: StatusCause[] = [];
     const spec = next.spec!;
     const was = old.spec!;
+    const ns = old.metadata.namespace!;
     immutable(causes, 'spec.network', was.network, spec.network);
+    let mac = was.mac;
     if (spec.mac !== undefined) {
       try {
-        spec.mac = parseMac(spec.mac);
-      } catch {
-        /* reported as immutable below when it differs */
+        mac = parseMac(spec.mac);
+      } catch (err) {
+        causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": ${(err as Error).message}` });
       }
     }
-    immutable(causes, 'spec.mac', was.mac, spec.mac);
-    const ips = spec.ips?.map((ip) => (tryParseIp(ip) ? canonicalIp(ip) : ip));
-    immutable(causes, 'spec.ips', was.ips, ips && ips.length > 0 ? ips : undefined);
+    const asked = spec.ips?.map((ip) => (tryParseIp(ip) ? canonicalIp(ip) : ip));
+    const ips = asked && asked.length > 0 ? asked : (was.ips ?? []);
+    const added = ips.filter((ip) => !(was.ips ?? []).includes(ip));
+    const removed = (was.ips ?? []).filter((ip) => !ips.includes(ip));
+    const macChanged = mac !== undefined && mac !== was.mac;
     // Claimed at create (see AllocationRegistry): the NIC's identity, as an OVN port's name.
     immutable(causes, 'spec.interfaceId', was.interfaceId, spec.interfaceId);
     if (spec.node !== was.node) validateNode(next, causes);
     validatePairs(next, causes);
-    // Only pairs being changed: a port stored with such a pair can still be updated otherwise (then fixed).
+    const readdressed = macChanged || added.length > 0 || removed.length > 0;
+    if (readdressed && old.metadata.deletionTimestamp) {
+      causes.push({ field: macChanged ? 'spec.mac' : 'spec.ips', reason: 'FieldValueForbidden', message: 'Forbidden: the port is being deleted: its addresses are being released' });
+    }
+    const uid = old.metadata.uid!;
+    const owner = { kind: 'VirtualPort', namespace: ns, name: old.metadata.name, uid };
+    const ops: TxnOp[] = [];
+    const ipIndex = (ip: string) => (asked ?? []).indexOf(ip);
+    const seen = new Set<string>();
+    (asked ?? []).forEach((ip, i) => {
+      if (seen.has(ip)) causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueDuplicate', message: `Duplicate value: "${ip}"` });
+      seen.add(ip);
+    });
+    if (added.length > 0 && causes.length === 0) {
+      const { guard, net } = await networkForClaims(ctx, ns, was.network);
+      const allNets = allocatorsOf(net);
+      for (const ip of added) {
+        const res = await checkRequestedIp(ip, net, allNets, ctx.allocations);
+        const field = `spec.ips[${ipIndex(ip)}]`;
+        if ('error' in res) {
+          causes.push({ field, reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": ${res.error}` });
+          continue;
+        }
+        const changing = guard.changingOf(allNets, res.ip);
+        if (changing) causes.push({ field, reason: SUBNET_CHANGING, message: `Invalid value: "${ip}": subnet ${changing} of VirtualNetwork "${was.network}" is being changed or removed; try again in a moment` });
+        ops.push(AllocationRegistry.claim(ipKey(ns, was.network, res.ip), owner));
+      }
+      ops.push(guard.op);
+    }
+    if (macChanged && causes.length === 0) {
+      const holder = await ctx.allocations.macHolder(ns, was.network, mac!);
+      if (holder && holder.owner.uid !== uid) causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${was.network}"` });
+      else ops.push(AllocationRegistry.claim(macKey(ns, was.network, mac!), owner));
+    }
+    const readdressedPort: VirtualPort = { ...next, spec: { ...spec, mac, ips } };
+    // Only pairs being changed, or judged against new addresses: a port stored with such a pair can still be updated otherwise (then fixed).
     const pairWarnings: string[] = [];
-    if (JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? [])) {
-      validatePairsAgainst({ ...next, spec: { ...spec, mac: was.mac } }, was.ips ?? [], causes);
-      const known = new Set((was.allowedAddressPairs ?? []).flatMap((p) => (p.mac ? [p.mac.toLowerCase()] : [])));
-      await checkPairMacs({ ...next, spec: { ...spec, mac: was.mac } }, ctx, causes, pairWarnings, known);
+    const pairsChanged = JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? []);
+    if (pairsChanged || readdressed) {
+      validatePairsAgainst(readdressedPort, ips, causes);
+      const known = new Set(macChanged ? [] : (was.allowedAddressPairs ?? []).flatMap((p) => (p.mac ? [p.mac.toLowerCase()] : [])));
+      await checkPairMacs(readdressedPort, ctx, causes, pairWarnings, known);
     }
     if (causes.length > 0) throw new AdmissionError(causes);
-    // Omitted allocated fields keep their values, as a Service's clusterIP does.
-    spec.mac = was.mac;
-    spec.ips = was.ips;
+    // What the port let go of: released with the update, if it is still the port's.
+    const releases = [...removed.map((ip) => ipKey(ns, was.network, ip)), ...(macChanged && was.mac ? [macKey(ns, was.network, was.mac)] : [])];
+    for (const key of releases) {
+      const kv = await ctx.objects.kv.get<Allocation>(key);
+      if (kv?.value.owner.uid === uid) ops.push({ type: 'delete', key, expectedModRevision: kv.modRevision });
+    }
+    spec.mac = mac;
+    spec.ips = ips;
     spec.interfaceId ??= was.interfaceId;
     spec.portSecurity ??= true;
-    const pairsChanged = JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? []);
-    return { object: next, ops: [], warnings: [...(next.spec!.node !== was.node ? await nodeWarnings(next, ctx) : []), ...(pairsChanged ? await pairsOverVipsWarnings(ctx, next) : []), ...pairWarnings] };
+    const warnings = [
+      ...(spec.node !== was.node ? await nodeWarnings(next, ctx) : []),
+      ...(pairsChanged || added.length > 0 ? await pairsOverVipsWarnings(ctx, next) : []),
+      ...pairWarnings,
+      ...(macChanged ? [`spec.mac: the port's MAC is ${mac} now: its VM's NIC must take it too (libvirt <mac address='${mac}'/>); until it does, the port is Bound MacMismatch and what the VM sends is dropped`] : []),
+      ...(added.length > 0 || removed.length > 0 ? [`spec.ips: the port's addresses are ${ips.join(', ')} now: its VM must use them (its own configuration; vnetd runs no DHCP)${removed.length > 0 ? `, and what it sends from ${removed.join(', ')} is dropped${spec.portSecurity === false ? ' (unless port security is off, as it is for this port)' : ''}` : ''}`] : []),
+      ...(await removedBackendWarnings(ctx, ns, removed)),
+    ];
+    return { object: next, ops, warnings };
   }
+
 }

@@ -369,6 +369,34 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     log(`VM on the other hypervisor: Bound=False InterfaceOnOtherNode after ${saidMs.toFixed(0)} ms (Ready ${ready?.reason}); spec.node moved: first ping ${first.toFixed(0)} ms later`);
   }, 60_000);
 
+  it('a port whose address changes in place: its VM is reached at the new one at once; the old one is answered by nobody and dropped when sent from, and another port may take it (QA-130: immutable)', async () => {
+    const ns = 'e-readdr';
+    await network(ns, 'net', { subnets: [{ cidr: '10.14.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1');
+    const b = await vmFor(ns, 'net', 'b', 'hv2');
+    const oldIp = b.port.spec!.ips![0]!;
+    expect(await pingUntil(a.vm, oldIp)).toBeLessThan(10_000);
+    const path = `${G}/namespaces/${ns}/virtualports/b`;
+    const t0 = performance.now();
+    const changed = (await api.replace<VirtualPort>(path, (cur) => ({ ...cur, spec: { ...cur.spec, ips: ['10.14.0.50'] } }))) as VirtualPort;
+    expect(changed.spec!.ips).toEqual(['10.14.0.50']);
+    // The VM takes its new address (its own configuration, as after a Neutron fixed-IP change).
+    await b.vm.exec(['ip', 'addr', 'flush', 'dev', b.vm.iface]);
+    await b.vm.exec(['ip', 'addr', 'add', '10.14.0.50/24', 'dev', b.vm.iface]);
+    const first = await pingUntil(a.vm, '10.14.0.50');
+    const readdressedMs = performance.now() - t0;
+    // The old address: nobody answers ARP for it (a's cache flushed), and sent from, it is dropped.
+    await a.vm.exec(['ip', 'neigh', 'flush', 'all']);
+    expect(await ping(a.vm, oldIp)).toBe(false);
+    await b.vm.exec(['ip', 'addr', 'add', `${oldIp}/32`, 'dev', b.vm.iface]);
+    expect(await ping(b.vm, a.port.spec!.ips![0]!, ['-I', oldIp])).toBe(false);
+    expect(await ping(b.vm, a.port.spec!.ips![0]!)).toBe(true);
+    // Released with the update: another port takes it.
+    const other = await v.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'c' }, spec: { network: 'net', ips: [oldIp] } });
+    expect(other.status).toBe(201);
+    log(`port address changed in place (${oldIp} -> 10.14.0.50): first ping to the new one ${first.toFixed(0)} ms after the VM took it, ${readdressedMs.toFixed(0)} ms after the update; the old one unanswered, dropped when sent from, and taken by another port`);
+  }, 60_000);
+
   it('a VM whose NIC goes down: its port says LinkDown and is not Ready, its flows stay; up again, Ready and reached', async () => {
     const ns = 'e-link';
     await network(ns, 'net', { subnets: [{ cidr: '10.13.0.0/24' }] });

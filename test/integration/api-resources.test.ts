@@ -730,10 +730,54 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await rejected('PATCH', `${G}/namespaces/t1/virtualports/pairs2`, { spec: { allowedAddressPairs: [{ ip: 'fd60::100/120' }, { ip: 'fd60::100/120' }] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
   });
 
-  it('keeps allocated fields immutable and answers with the field', async () => {
-    await rejected('PATCH', `${G}/namespaces/t1/virtualports/a`, { spec: { ips: ['192.168.50.5'] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
-    const keep = await v.call('PATCH', `${G}/namespaces/t1/virtualports/a`, { spec: { node: 'hv1' } }, { contentType: 'application/merge-patch+json' });
-    expect(keep.json.spec).toMatchObject({ node: 'hv1', ips: ['192.168.50.4'] });
+  it('changes a port\'s addresses and MAC in place, as a Neutron port\'s fixed IPs: the new ones claimed and the old released with the update; a bad change refused whole, nothing written (QA-130: immutable)', async () => {
+    const path = `${G}/namespaces/t1/virtualports/a`;
+    const merge = { contentType: 'application/merge-patch+json' };
+    const before = (await v.call('GET', path)).json;
+    const bad = async (spec: Record<string, unknown>, field: string, text: string) => {
+      const s = await rejected('PATCH', path, { spec }, 422, 'Invalid', merge);
+      expect(s.details.causes).toEqual(expect.arrayContaining([expect.objectContaining({ field, message: expect.stringContaining(text) })]));
+    };
+    await bad({ ips: ['10.0.0.5'] }, 'spec.ips[0]', 'outside');
+    await bad({ ips: ['192.168.50.3'] }, 'spec.ips[0]', 'already allocated to VirtualPort "b"');
+    await bad({ ips: ['192.168.50.4', '192.168.50.1'] }, 'spec.ips[1]', 'gateway');
+    await bad({ ips: ['192.168.50.5', '192.168.50.5'] }, 'spec.ips[1]', 'Duplicate value');
+    await bad({ ips: ['192.168.50.4', '192.168.50.4'] }, 'spec.ips[1]', 'Duplicate value');
+    await bad({ ips: ['nope'] }, 'spec.ips[0]', 'must be a valid IP address');
+    await bad({ mac: '0a:00:00:00:00:0b' }, 'spec.mac', 'already used by VirtualPort "b"');
+    await bad({ mac: 'ff:ff:ff:ff:ff:ff' }, 'spec.mac', 'Invalid value: "ff:ff:ff:ff:ff:ff"');
+    // A good address beside a bad one: refused whole.
+    await bad({ ips: ['192.168.50.5', '10.0.0.5'] }, 'spec.ips[1]', 'outside');
+    await bad({ network: 'pairnet' }, 'spec.network', 'field is immutable');
+    expect((await v.call('GET', path)).json.spec).toEqual(before.spec);
+
+    // Moved from .4 to .5, with a new MAC; the answer says what the VM must do.
+    const moved = await v.call('PATCH', path, { spec: { ips: ['192.168.50.5'], mac: '0A-00-00-00-00-0A' } }, merge);
+    expect(moved.status).toBe(200);
+    expect(moved.json.spec).toMatchObject({ ips: ['192.168.50.5'], mac: '0a:00:00:00:00:0a', interfaceId: before.spec.interfaceId });
+    const warned = String(moved.headers.warning);
+    expect(warned).toContain("spec.mac: the port's MAC is 0a:00:00:00:00:0a now: its VM's NIC must take it too");
+    expect(warned).toContain("spec.ips: the port's addresses are 192.168.50.5 now: its VM must use them");
+    expect(warned).toContain('what it sends from 192.168.50.4 is dropped');
+    // What it let go of is free (another port takes both), what it took is held.
+    const x = await v.call('POST', `${G}/namespaces/t1/virtualports`, port('x', { ips: ['192.168.50.4'], mac: before.spec.mac }));
+    expect(x.status).toBe(201);
+    const y = await rejected('POST', `${G}/namespaces/t1/virtualports`, port('y', { ips: ['192.168.50.5'], mac: '0a:00:00:00:00:0a' }), 422, 'Invalid');
+    expect(y.details.causes.map((c: { field: string; message: string }) => [c.field, c.message])).toEqual([
+      ['spec.mac', 'Invalid value: "0a:00:00:00:00:0a": already used by VirtualPort "a" in network "small"'],
+      ['spec.ips[0]', 'Invalid value: "192.168.50.5": 192.168.50.5 is already allocated to VirtualPort "a"'],
+    ]);
+    expect((await v.call('DELETE', `${G}/namespaces/t1/virtualports/x`)).status).toBe(200);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/virtualports/x`)).status === 404);
+    // Status follows (the IPAM reconciler's).
+    await eventually(async () => (await v.call('GET', path)).json.status?.ips?.[0] === '192.168.50.5', 10_000, 50);
+
+    // Omitted in an update: kept.
+    const keep = await v.call('PATCH', path, { spec: { node: 'hv1' } }, merge);
+    expect(keep.json.spec).toMatchObject({ node: 'hv1', ips: ['192.168.50.5'], mac: '0a:00:00:00:00:0a' });
+    // Back where it was (the tests below count on .5 and .6 being free).
+    const back = await v.call('PATCH', path, { spec: { ips: ['192.168.50.4'], mac: before.spec.mac } }, merge);
+    expect([back.status, back.json.spec.ips, back.json.spec.mac]).toEqual([200, ['192.168.50.4'], before.spec.mac]);
   });
 
   it('runs out of addresses with a clear error, and frees them when ports are deleted', async () => {
