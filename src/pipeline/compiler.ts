@@ -97,12 +97,30 @@ export interface NodeCompilation {
 
 const gotos = new SharedParts<DesiredFlow['instructions'][number]>();
 
+/**
+ * The instructions of shared (frozen) action lists, by list and next table: the flows that
+ * share their actions share their instructions too (a load balancer's slot flows, one list per
+ * backend: 3 arrays and 2 objects a flow, 315 B, at 1,000 load balancers 87 MB: QA-129).
+ */
+const sharedInstructions = new WeakMap<Action[], Map<number, DesiredFlow['instructions']>>();
+
 export function flow(table: Table, priority: number, match: KnownOxm[], actions: Action[], next?: Table): DesiredFlow {
+  if (actions.length && Object.isFrozen(actions)) {
+    let byNext = sharedInstructions.get(actions);
+    if (!byNext) sharedInstructions.set(actions, (byNext = new Map()));
+    const nextId = next?.id ?? -1;
+    let instructions = byNext.get(nextId);
+    if (!instructions) byNext.set(nextId, (instructions = deepFreeze(instructionsOf(actions, next))));
+    return { tableId: table.id, priority, match, instructions };
+  }
+  return { tableId: table.id, priority, match, instructions: instructionsOf(actions, next) };
+}
+
+function instructionsOf(actions: Action[], next: Table | undefined): DesiredFlow['instructions'] {
   // Array literals of their final length: an empty array grown by push keeps room for 17.
   const goto = next && gotos.get(String(next.id), () => ({ type: 'goto_table', tableId: next.id }));
   const apply = actions.length ? { type: 'apply_actions' as const, actions } : undefined;
-  const instructions: DesiredFlow['instructions'] = apply ? (goto ? [apply, goto] : [apply]) : goto ? [goto] : [];
-  return { tableId: table.id, priority, match, instructions };
+  return apply ? (goto ? [apply, goto] : [apply]) : goto ? [goto] : [];
 }
 
 const out = (port: number): Action => ({ type: 'output', port, maxLen: 0 });

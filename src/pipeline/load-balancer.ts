@@ -37,6 +37,7 @@ import { ndAnswerFlow } from './nd-responder';
 import { ctZone, fnv1a } from './owners';
 import { addressMatch } from './source-matches';
 import { TABLES } from './tables';
+import { SharedParts } from './shared-parts';
 
 /**
  * Slots per load balancer (one LbSlot flow each): a power of two from LB_SLOTS_MIN to
@@ -229,6 +230,9 @@ export function backendRegisterValues<B extends Pick<LbBackendModel, 'ip'>>(acti
  * flow per healthy backend for later ones. Independent of the number of ports or other load
  * balancers. No groups.
  */
+/** A slot flow's action (the backend's register value), one frozen list per value. */
+const slotLoads = new SharedParts<Action[]>();
+
 export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: DesiredFlow[]; groups: DesiredGroup[] } {
   const inNet = matchField(NetworkField, net.vni);
   const zone = ctZone(net.vni);
@@ -287,8 +291,10 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   }
   if (active.length && fragmentPort !== undefined) flows.push(...laterFragmentFlows({ inNet, ip, vip, v6, trackedNew, zone, byClient }, fragmentPort, active, registerOf));
   if (active.length) {
+    // One shared action list per backend: its slot flows share their instructions (flow()).
+    const loads = active.map((b) => slotLoads.get(String(registerOf.get(b.ip)!), () => [loadField(LbBackendField, registerOf.get(b.ip)!)]));
     slotsOf(active, slots).forEach((i, s) => {
-      flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ip, vip, matchField(LbSlotField, s)], [loadField(LbBackendField, registerOf.get(active[i]!.ip)!)], TABLES.LbDnat));
+      flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ip, vip, matchField(LbSlotField, s)], loads[i]!, TABLES.LbDnat));
     });
   }
   // A packet still addressed to the LB's MAC but now to a backend IP (after the DNAT of

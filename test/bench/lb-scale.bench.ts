@@ -5,8 +5,11 @@
  * 2,000 bound ports on two nodes: the model update and scoped compile of (1) a new port,
  * (2) a backend's port bound again elsewhere, against the peer measured in the same run, a
  * full compile of the node (what a change cost when it recompiled the network's load
- * balancers). Median of 5 of each. Ratios: change / full compile (lower is better).
+ * balancers). Median of 5 of each. Ratios: change / full compile (lower is better). Then the
+ * heap one node's flows hold (lb-memory.ts), against an earlier checkout's with BENCH_PREV=DIR.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { OwnerIds, compileNode, compileScope } from '../../src/pipeline';
 import { resolveBackends } from '../../src/reconcile/kinds/lb-backends';
 import { LiveModel } from '../../src/reconcile/kinds/pipeline-model';
@@ -65,4 +68,19 @@ function run(n: number): void {
   out(`N=${n} load balancers, ${PORTS} ports: full compile of hv1 ${f.toFixed(1)} ms (peer); a new port ${np.toFixed(2)} ms = ${(np / f).toFixed(4)}x (${touched.newPort} load balancers touched); a backend's port bound again ${rb.toFixed(2)} ms = ${(rb / f).toFixed(4)}x (${touched.rebound} touched)`);
 }
 
+/** The heap a node's flows hold at n load balancers (lb-memory.ts, in a child with --expose-gc), for this checkout or another's. */
+function memory(n: number, root?: string): { flows: number; heapBytes: number } {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(__dirname, 'lb-memory.ts'), String(n), ...(root ? [root] : [])], { encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) throw new Error(`lb-memory.ts failed: ${r.stderr || r.stdout}`);
+  return JSON.parse(line) as { flows: number; heapBytes: number };
+}
+
 for (const n of [100, 1000]) run(n);
+const prev = process.env.BENCH_PREV;
+for (const n of [100, 1000]) {
+  const mine = memory(n);
+  const perFlow = (x: { flows: number; heapBytes: number }) => x.heapBytes / x.flows;
+  const was = prev ? memory(n, prev) : undefined;
+  out(`N=${n} load balancers: one node's ${mine.flows} flows hold ${(mine.heapBytes / 1e6).toFixed(1)} MB of heap (compiled + desired state), ${perFlow(mine).toFixed(0)} B a flow${was ? `; ${prev}: ${(was.heapBytes / 1e6).toFixed(1)} MB, ${perFlow(was).toFixed(0)} B a flow = ${(perFlow(mine) / perFlow(was)).toFixed(2)}x` : ''}`);
+}
