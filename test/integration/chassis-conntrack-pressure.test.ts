@@ -5,11 +5,11 @@
  * with the counts for /metrics; raised again, it has room. Before, a full table dropped new
  * connections to every VIP of the node with nothing saying why (QA-126 H4).
  */
-import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
-import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../src/store/kinds';
+import type { HypervisorNode, LoadBalancer, VirtualNetwork } from '../../src/resources/kinds';
+import { LOAD_BALANCERS, NETWORKS, NODES } from '../../src/store/kinds';
 import { eventually } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';
-import { brIntFlows, startPipelineBed, type PipelineBed } from './pipeline-bed';
+import { brIntFlows, portWithVm, startPipelineBed, type PipelineBed } from './pipeline-bed';
 
 const NS = 'ctp';
 
@@ -24,18 +24,14 @@ describeOvs('chassis: a node whose connection-tracking table is full says so', (
     const { bed, objects, chassis } = pb;
     const hv = bed.hypervisors[0]!;
     await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: NS }, spec: { subnets: [{ cidr: '10.79.0.0/24' }], vni: 7901 } } as VirtualNetwork);
-    const port = (name: string, mac: string, ip: string) =>
-      objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: NS }, spec: { network: 'net', node: hv.name, mac, ips: [ip], interfaceId: `${bed.prefix}-${name}` } } as VirtualPort);
-    await port('client', '0a:79:00:00:00:05', '10.79.0.5');
-    await port('backend', '0a:79:00:00:00:06', '10.79.0.6');
     await objects.create<LoadBalancer>(LOAD_BALANCERS, {
       apiVersion: 'vnet.dev/v1alpha1',
       kind: 'LoadBalancer',
       metadata: { name: 'dns', namespace: NS },
       spec: { network: 'net', vip: '10.79.0.100', mac: '0a:79:00:00:00:64', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 'backend' }] },
     } as LoadBalancer);
-    const client = await bed.addVm(hv.name, { name: 'client', ifaceId: `${bed.prefix}-client`, mac: '0a:79:00:00:00:05', ip: '10.79.0.5/24', ipv6: false });
-    const backend = await bed.addVm(hv.name, { name: 'backend', ifaceId: `${bed.prefix}-backend`, mac: '0a:79:00:00:00:06', ip: '10.79.0.6/24', ipv6: false });
+    const client = await portWithVm(pb, hv, NS, 'client', '0a:79:00:00:00:05', '10.79.0.5');
+    const backend = await portWithVm(pb, hv, NS, 'backend', '0a:79:00:00:00:06', '10.79.0.6');
     const ofB = await backend.ofport();
     await eventually(async () => (await brIntFlows(hv)).some((l) => l.includes('nat(dst=10.79.0.6:5353)')) && (await brIntFlows(hv)).some((l) => l.includes(`in_port=${ofB}`)), 15_000, 50);
     const pressure = async () => (await objects.get<HypervisorNode>(NODES, undefined, hv.name))?.status?.conditions?.find((c) => c.type === 'ConntrackPressure');

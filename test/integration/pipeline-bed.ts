@@ -7,10 +7,10 @@ import pino from 'pino';
 import { ChassisManager } from '../../src/chassis/chassis-manager';
 import { PipelineReconciler, type PipelineReconcilerOptions } from '../../src/reconcile/kinds/pipeline.reconciler';
 import { MemoryStore } from '../../src/reconcile/testing/memory-store';
-import type { HypervisorNode } from '../../src/resources/kinds';
-import { NODES } from '../../src/store/kinds';
+import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
+import { NODES, PORTS } from '../../src/store/kinds';
 import { ObjectStore } from '../../src/store/object-store';
-import { startTestbed, type Hypervisor, type Testbed } from '../harness/testbed';
+import { startTestbed, type Hypervisor, type Testbed, type Vm } from '../harness/testbed';
 import { eventually } from '../support/vnetd';
 
 export interface PipelineBed {
@@ -63,4 +63,16 @@ export async function brIntFlows(hv: Hypervisor): Promise<string[]> {
 export async function plugNic(hv: Hypervisor, name: string, ifaceId: string): Promise<number> {
   await hv.ovs.vsctl(['add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=internal', `external_ids:iface-id=${ifaceId}`]);
   return Number((await hv.ovs.vsctl(['get', 'Interface', name, 'ofport'])).trim());
+}
+
+/**
+ * A VirtualPort of network "net" in ns, pinned to hv, with its MAC and one address, stored past
+ * admission, and the VM (a namespace on a veth into br-int, IPv6 off before its link comes up)
+ * that plugs it: what the bed's tests with real traffic start from. vmIp: the address the VM
+ * itself uses (another than its port's: a spoofer), with its prefix length.
+ */
+export async function portWithVm(pb: PipelineBed, hv: Hypervisor, ns: string, name: string, mac: string, ip: string, vmIp = `${ip}/24`): Promise<Vm> {
+  const interfaceId = `${pb.bed.prefix}-${name}`;
+  await pb.objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: ns }, spec: { network: 'net', node: hv.name, mac, ips: [ip], interfaceId } } as VirtualPort);
+  return pb.bed.addVm(hv.name, { name, ifaceId: interfaceId, mac, ip: vmIp, ipv6: false });
 }

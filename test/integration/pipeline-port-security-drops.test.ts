@@ -4,11 +4,11 @@
  * (vnetd_port_security_dropped_packets_total and one log line per port), a well-behaved
  * VM does not. Before, such drops were said nowhere (QA-126 H1).
  */
-import type { VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
-import { NETWORKS, PORTS } from '../../src/store/kinds';
+import type { VirtualNetwork } from '../../src/resources/kinds';
+import { NETWORKS } from '../../src/store/kinds';
 import { eventually } from '../support/vnetd';
 import { describeOvs } from './ovsdb-helpers';
-import { brIntFlows, startPipelineBed, type PipelineBed } from './pipeline-bed';
+import { brIntFlows, portWithVm, startPipelineBed, type PipelineBed } from './pipeline-bed';
 
 const NS = 'psd';
 
@@ -24,16 +24,12 @@ describeOvs('pipeline: frames port security drops are counted per port', () => {
     const { bed, objects, pipeline } = pb;
     const hv = bed.hypervisors[0]!;
     await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: NS }, spec: { subnets: [{ cidr: '10.78.0.0/24' }], vni: 7801 } } as VirtualNetwork);
-    const port = (name: string, mac: string, ip: string) =>
-      objects.create<VirtualPort>(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: NS }, spec: { network: 'net', node: hv.name, mac, ips: [ip], interfaceId: `${bed.prefix}-${name}` } } as VirtualPort);
-    await port('spoofer', '0a:78:00:00:00:05', '10.78.0.5');
-    await port('good', '0a:78:00:00:00:06', '10.78.0.6');
     // The spoofer's VM uses 10.78.0.9, not its port's 10.78.0.5: its ARP and IP are dropped.
     // IPv4-only ports: a VM's own IPv6 chatter (router solicitations, MLD reports) is dropped
     // by port security too, and counted (5 frames here); off before the links come up, so that
     // only the spoofing counts (turned off after, a report sent at link-up was counted once in CI).
-    const spoofer = await bed.addVm(hv.name, { name: 'spoofer', ifaceId: `${bed.prefix}-spoofer`, mac: '0a:78:00:00:00:05', ip: '10.78.0.9/24', ipv6: false });
-    const good = await bed.addVm(hv.name, { name: 'good', ifaceId: `${bed.prefix}-good`, mac: '0a:78:00:00:00:06', ip: '10.78.0.6/24', ipv6: false });
+    const spoofer = await portWithVm(pb, hv, NS, 'spoofer', '0a:78:00:00:00:05', '10.78.0.5', '10.78.0.9/24');
+    const good = await portWithVm(pb, hv, NS, 'good', '0a:78:00:00:00:06', '10.78.0.6');
     const [ofS, ofG] = [await spoofer.ofport(), await good.ofport()];
     await eventually(async () => {
       const f = await brIntFlows(hv);
