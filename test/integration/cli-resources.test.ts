@@ -165,6 +165,24 @@ describe('port', () => {
     expect(await fails(2, 'lb', 'create', 'l3', '--network', '', '--listen', '80')).toContain('--network needs the name of the VirtualNetwork');
   });
 
+  it('changes a port in place with port set: addresses, MAC, node; what the VM must do as warnings; bad values refused in one line, nothing changed (QA-130)', async () => {
+    await ok('port', 'create', 'mv', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0.60', '-n', 't1', '-o', 'name');
+    const set = await cli.run(['port', 'set', 'mv', '--ip', '10.0.0.61', '--mac', '0A:58:0A:00:00:3D', '-n', 't1', '-o', 'name']);
+    expect(set).toMatchObject({ code: 0, stdout: 'virtualport.vnet.dev/mv\n' });
+    expect(set.stderr).toContain("Warning: spec.mac: the port's MAC is 0a:58:0a:00:00:3d now: its VM's NIC must take it too");
+    expect(set.stderr).toContain("Warning: spec.ips: the port's addresses are 10.0.0.61 now: its VM must use them (its own configuration; vnetd runs no DHCP), and what it sends from 10.0.0.60 is dropped");
+    expect(JSON.parse(await ok('port', 'get', 'mv', '-n', 't1', '-o', 'json')).spec).toMatchObject({ ips: ['10.0.0.61'], mac: '0a:58:0a:00:00:3d', node: 'hv1' });
+    expect(await fails(1, 'port', 'set', 'mv', '--ip', '10.0.0.20', '-n', 't1')).toMatch(/spec\.ips\[0\] \(--ip\): .*already allocated to VirtualPort "vm2"/);
+    expect(await fails(1, 'port', 'set', 'nosuch', '--ip', '10.0.0.62', '-n', 't1')).toMatch(/not found/);
+    expect(await fails(2, 'port', 'set', 'mv', '-n', 't1')).toContain('port set needs what to change: --ip, --mac, --node or --unpin');
+    expect(await fails(2, 'port', 'set', 'mv', '--node', 'hv2', '--unpin')).toContain('--node and --unpin contradict each other');
+    expect(await fails(2, 'port', 'set', 'mv', '--ip', '10.0.0')).toMatch(/not an IPv4 or IPv6 address/);
+    expect(JSON.parse(await ok('port', 'get', 'mv', '-n', 't1', '-o', 'json')).spec).toMatchObject({ ips: ['10.0.0.61'], node: 'hv1' });
+    expect(JSON.parse(await ok('port', 'set', 'mv', '--unpin', '-n', 't1', '-o', 'json')).spec.node).toBeUndefined();
+    expect(await ok('port', 'set', 'mv', '--node', 'hv1', '-n', 't1')).toMatch(/^virtualport\.vnet\.dev\/mv configured\n/);
+    await ok('port', 'rm', 'mv', '-n', 't1', '--wait', '--timeout', '10s');
+  });
+
   it('creates an unpinned port without --node, and names a node\'s own OVSDB where its Open vSwitch is not the system\'s (QA-98: the ovs-vsctl printed for `npm start`\'s node failed as printed)', async () => {
     const unpinned = JSON.parse(await ok('port', 'create', 'roam', '--network', 'blue', '-n', 't1', '-o', 'json'));
     expect(unpinned.spec.node).toBeUndefined();

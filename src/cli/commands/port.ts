@@ -6,7 +6,7 @@ import { attempt } from '../attempt';
 import { CliError, UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
 import { isSystemOvsdb, libvirtInterfaceXml, libvirtTakesInterfaceId, ovsVsctlPlug } from '../libvirt';
-import { createObject, getObject } from '../ops';
+import { MERGE_PATCH, createObject, getObject, patchObject } from '../ops';
 import type { Runtime } from '../runtime';
 import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
 
@@ -122,6 +122,31 @@ export function portCommand(runtimeOf: RuntimeOf): Command {
       'vnetctl port create vm2-eth0 --network blue --node hv1 --ip 10.0.0.20 --mac 0a:58:0a:00:00:14',
       'vnetctl port create vm3-eth0 --network blue --node hv2 --interface-id 6f1c0c7e-vm3-nic0',
       'vnetctl port create vm4-eth0 --network blue   # unpinned: bound where its NIC is plugged in',
+    ],
+  );
+  examples(
+    group
+      .command('set')
+      .description("change a port in place: its addresses, MAC or node (as Neutron's port set --fixed-ip); its VM must follow (its addresses; a new MAC on its NIC)")
+      .argument('<name>', 'port name')
+      .option('--ip <ip>', "the port's addresses from now on, replacing its others (repeat for IPv4 + IPv6)", repeatable(parseIp))
+      .option('--mac <mac>', "the port's MAC from now on", parser(parseMac))
+      .option('--node <node>', 'pin the port to this hypervisor (Node)')
+      .option('--unpin', 'unpin the port: bound wherever its NIC shows up')
+      .action(async (name: string, o: { ip?: string[]; mac?: string; node?: string; unpin?: boolean }, cmd: Command) => {
+        if (o.node !== undefined && o.node.trim() === '') throw new UsageError('--node needs a node name (--unpin for a port bound wherever its NIC shows up)');
+        if (o.node !== undefined && o.unpin) throw new UsageError('--node and --unpin contradict each other: pin to a node, or unpin');
+        if (!o.ip && !o.mac && o.node === undefined && !o.unpin) throw new UsageError('port set needs what to change: --ip, --mac, --node or --unpin');
+        const rt = runtimeOf(cmd);
+        const spec = { ...(o.ip ? { ips: o.ip } : {}), ...(o.mac ? { mac: o.mac } : {}), ...(o.node !== undefined ? { node: o.node } : {}), ...(o.unpin ? { node: null } : {}) };
+        const updated = await attempt(rt, { verb: 'update', kind: PORTS, name, flags: FLAGS }, () => patchObject<VirtualPort>(rt, PORTS, rt.namespace(), name, MERGE_PATCH, { spec }));
+        printWritten(rt, PORTS, updated, 'configured');
+      }),
+    [
+      'vnetctl port set vm1-eth0 --ip 10.0.0.50',
+      'vnetctl port set vm1-eth0 --ip 10.0.0.50 --ip fd00::50',
+      'vnetctl port set vm1-eth0 --mac 0a:58:0a:00:00:32',
+      'vnetctl port set vm1-eth0 --node hv2',
     ],
   );
   addReadDelete(group, PORTS, runtimeOf, { delete: true });
