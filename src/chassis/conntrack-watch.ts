@@ -12,6 +12,7 @@ import type { ConditionView } from './node-status';
 import { vswitchdControlSocket } from './unixctl';
 
 export const CONNTRACK_POLL_MS = 10_000;
+const FIRST_READING_MS = 1_000;
 
 export interface ConntrackWatchOptions {
   everyMs: number;
@@ -33,18 +34,24 @@ interface Reading {
 export class ConntrackWatch {
   private readonly readings = new Map<string, Reading>();
   private timer?: NodeJS.Timeout;
-  private running = false;
+  private running?: Promise<void>;
 
   constructor(private readonly opts: ConntrackWatchOptions) {}
 
   start(): void {
     if (this.opts.everyMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.poll(), this.opts.everyMs);
-    this.timer.unref();
+    // The first reading soon after start (the sessions connect meanwhile), so a Node says it
+    // from the start rather than a whole period later; then every period.
+    const tick = () => {
+      void this.poll().finally(() => {
+        if (this.timer) (this.timer = setTimeout(tick, this.opts.everyMs)).unref();
+      });
+    };
+    (this.timer = setTimeout(tick, Math.min(FIRST_READING_MS, this.opts.everyMs))).unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -58,26 +65,26 @@ export class ConntrackWatch {
     return [...this.readings].flatMap(([node, r]) => (r.usage ? [{ node, ...r.usage }] : []));
   }
 
-  /** One round over the nodes (the timer's; tests call it directly). */
+  /** One round over the nodes (the timer's; tests call it directly): after the one under way, if any, so it reads what is there now. */
   async poll(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const seen = new Set<string>();
-      for (const [node, s] of this.opts.sessions()) {
-        seen.add(node);
-        if (!s.connected) continue;
-        const socket = (this.opts.datapathOf(node) ?? 'netdev') === 'netdev' ? vswitchdControlSocket(s.endpoint) : undefined;
-        if (!socket) {
-          this.readings.delete(node);
-          continue;
-        }
-        await this.read(node, socket);
+    while (this.running) await this.running;
+    this.running = this.round().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async round(): Promise<void> {
+    const seen = new Set<string>();
+    for (const [node, s] of this.opts.sessions()) {
+      seen.add(node);
+      if (!s.connected) continue;
+      const socket = (this.opts.datapathOf(node) ?? 'netdev') === 'netdev' ? vswitchdControlSocket(s.endpoint) : undefined;
+      if (!socket) {
+        this.readings.delete(node);
+        continue;
       }
-      for (const node of this.readings.keys()) if (!seen.has(node)) this.readings.delete(node);
-    } finally {
-      this.running = false;
+      await this.read(node, socket);
     }
+    for (const node of this.readings.keys()) if (!seen.has(node)) this.readings.delete(node);
   }
 
   private async read(node: string, socket: string): Promise<void> {

@@ -99,10 +99,12 @@ describeOvs('overlay: controller restart', () => {
       return (await udpToVip()) >= 10;
     }, 15_000, 200);
     const nodeConditions = async () => Promise.all(bed!.hypervisors.map(async (hv) => ((await call('GET', `${G}/nodes/${hv.name}`)) as { status?: { conditions?: unknown } }).status?.conditions));
-    // TunnelsUp too (probes every 500 ms here): the new process must not rewrite it either.
+    // TunnelsUp too (probes every 500 ms here), and ConntrackPressure (read 1 s after start):
+    // the new process must not rewrite them either.
     await eventually(async () => {
       const c = (await nodeConditions()) as Array<Array<{ type: string; status: string }> | undefined>;
-      return c.every((x) => x?.some((k) => k.type === 'TunnelsUp' && k.status === 'True' && (k as { reason?: string }).reason === 'ProbesAnswered')) ? true : undefined;
+      const up = (x: Array<{ type: string; status: string }> | undefined) => x?.some((k) => k.type === 'TunnelsUp' && k.status === 'True' && (k as { reason?: string }).reason === 'ProbesAnswered');
+      return c.every((x) => up(x) && x?.some((k) => k.type === 'ConntrackPressure')) ? true : undefined;
     }, 30_000, 100);
     const nodesBefore = await nodeConditions();
     const portsNow = () => Promise.all(vms.map(async (vm) => (await call('GET', `${G}/namespaces/default/virtualports/r-${vm.hypervisor.name}`)) as { metadata: { resourceVersion: string }; status: unknown }));
