@@ -30,6 +30,16 @@ describe('conditionEvents', () => {
     ]);
   });
 
+  it('a condition whose True is the trouble (a Node\'s ConntrackPressure, as MemoryPressure): False records nothing, True warns, False again is the recovery', () => {
+    const node = (...conditions: Condition[]): KubeObject => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1', uid: 'n1' }, status: { conditions } });
+    const room = node(cond('Ready', 'True', 'Ready'), cond('ConntrackPressure', 'False', 'ConntrackTableHasRoom'));
+    // Read for the first time on a healthy node: no event (a healthy cluster records none).
+    expect(conditionEvents(node(cond('Ready', 'True', 'Ready')), room)).toEqual([]);
+    const full = node(cond('Ready', 'True', 'Ready'), cond('ConntrackPressure', 'True', 'ConntrackTableFull', 'all 8 connection-tracking entries are in use'));
+    expect(conditionEvents(room, full)).toEqual([{ type: 'Warning', reason: 'ConntrackTableFull', message: 'ConntrackPressure: all 8 connection-tracking entries are in use' }]);
+    expect(conditionEvents(full, room)).toEqual([{ type: 'Normal', reason: 'ConntrackTableHasRoom', message: 'ConntrackPressure: ConntrackTableHasRoom message' }]);
+  });
+
   it('warns again when a warning condition keeps its status and reason but says something else (QA-128 F4)', () => {
     const degraded = (message: string) => lb(cond('BackendsAvailable', 'True', 'SomeBackendsUnavailable', message));
     const second = '1 of 3 backends gets connections; not: b3 (failing health checks: RST since 2026-12-05T00:01:00.000Z); b5 (drained: weight 0)';

@@ -43,7 +43,12 @@ export interface ConditionEvent {
 
 const READY = 'Ready';
 
-const warns = (c: Condition): boolean => (c.status === 'False' && !ON_THE_WAY.has(c.reason)) || DEGRADED.has(c.reason);
+/** Conditions whose True is the trouble, as a Kubernetes Node's MemoryPressure: False is well. */
+const TRUE_IS_TROUBLE = new Set(['ConntrackPressure']);
+/** The status a condition has when all is well. */
+const wellWhen = (c: Condition): Condition['status'] => (TRUE_IS_TROUBLE.has(c.type) ? 'False' : 'True');
+
+const warns = (c: Condition): boolean => (TRUE_IS_TROUBLE.has(c.type) ? c.status === 'True' : c.status === 'False' && !ON_THE_WAY.has(c.reason)) || DEGRADED.has(c.reason);
 
 interface WithConditions {
   status?: { conditions?: Condition[] };
@@ -74,7 +79,7 @@ export function conditionEvents(before: KubeObject, after: KubeObject): Conditio
     if (was && was.status === c.status && was.reason === c.reason && was.message === c.message) continue;
     const message = `${c.type}: ${c.message}`;
     if (warns(c)) out.push({ type: 'Warning', reason: c.reason, message, condition: c.type });
-    else if (was && warns(was) && c.status === 'True') out.push({ type: 'Normal', reason: c.reason, message, condition: c.type });
+    else if (was && warns(was) && c.status === wellWhen(c)) out.push({ type: 'Normal', reason: c.reason, message, condition: c.type });
   }
   // Its other conditions as they are now: Ready often takes their reason an update later.
   // Likewise Ready's recovery from a reason another condition warned with (one incident, one
