@@ -61,6 +61,16 @@ describe('trace: what the nodes on the path report', () => {
   });
 });
 
+describe('trace: a VIP path from a node whose connection-tracking table is full', () => {
+  it('names it (its new connections to VIPs are dropped there), and only for a path through a VIP', () => {
+    const full = [{ ...nodes[0]!, status: { conditions: [{ type: 'ConntrackPressure', status: 'True', reason: 'ConntrackTableFull', message: 'all 8 connection-tracking entries are in use' }] } }, nodes[1]!] as HypervisorNode[];
+    expect(pathTrouble(full, 'hv1', [], true)).toEqual(['node hv1 is ConntrackPressure=True ConntrackTableFull: all 8 connection-tracking entries are in use']);
+    expect(pathTrouble(full, 'hv1', [], false)).toEqual([]);
+    const room = [{ ...nodes[0]!, status: { conditions: [{ type: 'ConntrackPressure', status: 'False', reason: 'ConntrackTableHasRoom', message: 'under 90%' }] } }, nodes[1]!] as HypervisorNode[];
+    expect(pathTrouble(room, 'hv1', [], true)).toEqual([]);
+  });
+});
+
 describe('trace: what the nodes on the path of a VIP report (QA-126 H3)', () => {
   it('names the node of each backend reached through a cut tunnel, and exits 1', () => {
     const both = { ...lb, status: { vip: '10.0.0.100', backends: [{ name: 'b1', healthy: true }, { name: 'b2', healthy: true }] } } as LoadBalancer;

@@ -18,8 +18,8 @@ import { getObject, listObjects } from '../ops';
 import { toJson, toYaml } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { TUNNELS_UP } from '../../chassis/node-status';
-import { falseCondition } from './node-conditions';
+import { CONNTRACK_PRESSURE, TUNNELS_UP } from '../../chassis/node-status';
+import { falseCondition, troubleWhenTrue } from './node-conditions';
 import { appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
 import { familyOf, logicalPath, nodeOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalLb, type LogicalPath, type Proto, type Target } from './trace-logical';
@@ -167,7 +167,7 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
     disagreements: [],
   };
   await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
-  const trouble = pathTrouble(nodes.items, nodeOf(from), logical.deliver ? deliveriesOf(logical) : []);
+  const trouble = pathTrouble(nodes.items, nodeOf(from), logical.deliver ? deliveriesOf(logical) : [], !!logical.lb);
   if (trouble.length) report.trouble = trouble;
   return report;
 }
@@ -191,9 +191,12 @@ export interface PathDelivery {
  * is a path: a cut tunnel to one backend's node fails the connections dealt to it (QA-126
  * H3: the trace of a VIP said nothing of it).
  */
-export function pathTrouble(nodes: readonly HypervisorNode[], srcNode: string | undefined, deliveries: readonly PathDelivery[]): string[] {
+export function pathTrouble(nodes: readonly HypervisorNode[], srcNode: string | undefined, deliveries: readonly PathDelivery[], throughVip = false): string[] {
   const out: string[] = [];
   const byName = (n: string | undefined) => nodes.find((x) => x.metadata.name === n);
+  // A VIP's connections are committed to the client node's connection tracking: full, it drops new ones.
+  const conntrack = throughVip ? troubleWhenTrue(byName(srcNode), CONNTRACK_PRESSURE) : undefined;
+  if (conntrack) out.push(`node ${srcNode} is ${conntrack}`);
   const say = (n: HypervisorNode, type: string, backends: string[] = []) => {
     const c = falseCondition(n, type);
     const of = backends.length ? ` (the node of backend${backends.length === 1 ? '' : 's'} ${backends.join(', ')})` : '';
