@@ -325,10 +325,9 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       ...(pairsChanged || added.length > 0 ? await pairsOverVipsWarnings(ctx, next) : []),
       ...pairWarnings,
       ...(macChanged ? [`spec.mac: the port's MAC is ${mac} now: its VM's NIC must take it too (libvirt <mac address='${mac}'/>); until it does, the port is Bound MacMismatch and what the VM sends is dropped`] : []),
-      ...(added.length > 0 || removed.length > 0 ? [`spec.ips: the port's addresses are ${ips.join(', ')} now: its VM must use them (its own configuration; vnetd runs no DHCP)${removed.length > 0 ? `, and what it sends from ${removed.join(', ')} is dropped${spec.portSecurity === false ? ' (unless port security is off, as it is for this port)' : ''}` : ''}`] : []),
+      ...(added.length > 0 || removed.length > 0 ? [`spec.ips: the port's addresses are ${ips.join(', ')} now: its VM must use them (its own configuration; vnetd runs no DHCP)${removed.length > 0 && spec.portSecurity !== false ? `, and what it sends from ${removed.join(', ')} is dropped` : ''}`] : []),
       ...(await removedBackendWarnings(ctx, ns, removed)),
     ];
     return { object: next, ops, warnings };
   }
-
 }
