@@ -377,10 +377,12 @@ export class ChassisManager {
         layout = { ready: false, reason: 'LayoutFailed', message: `could not apply the OVS layout: ${(err as Error).message}` };
       }
     }
-    // The database says the layout is right, but the switch itself does not answer.
+    // The switch itself does not answer: whether the database says the layout is right, or the
+    // database is lost too (ovsdb-server dead, with which the userspace datapath forwards nothing).
     const unreachable = this.switchProblems.get(node.metadata.name);
-    if (layout?.ready && unreachable) layout = { ready: false, reason: SWITCH_UNREACHABLE, message: unreachable };
-    await this.writeNodeStatus(node, session.view(), layout);
+    const view = session.view();
+    if (unreachable && (layout?.ready || !view.connected)) layout = { ready: false, reason: SWITCH_UNREACHABLE, message: view.connected ? unreachable : `${unreachable}; and its OVSDB connection is lost: ${view.message}` };
+    await this.writeNodeStatus(node, view, layout);
     if (failure) throw failure; // retry with backoff
   }
 

@@ -33,6 +33,18 @@ describe('nodeStatus', () => {
     expect(cond(back, 'TunnelsUp')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
   });
 
+  it('a switch that does not answer with its OVSDB lost too (ovsdb-server dead) says SwitchUnreachable, not NotConnected: its objects are not Ready then (QA-131)', () => {
+    const answered = { status: 'True' as const, reason: 'ProbesAnswered', message: 'm' };
+    const up = nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok' }, { ready: true, reason: 'LayoutReady', message: 'm' }, 0, undefined, undefined, answered);
+    const lost = { connected: false, reason: 'Disconnected', message: 'lost the OVSDB connection' };
+    const both = nodeStatus({ ...node, status: up }, lost, { ready: false, reason: 'SwitchUnreachable', message: 'br-int does not answer; and its OVSDB connection is lost: lost the OVSDB connection' }, 0, undefined, undefined, answered);
+    expect(cond(both, 'Ready')).toMatchObject({ status: 'False', reason: 'SwitchUnreachable' });
+    expect(cond(both, 'Connected')).toMatchObject({ status: 'False', reason: 'Disconnected' });
+    expect(cond(both, 'TunnelsUp')).toMatchObject({ status: 'Unknown', reason: 'SwitchUnreachable' });
+    // The OVSDB lost, the switch answering: NotConnected.
+    expect(cond(nodeStatus({ ...node, status: up }, lost, undefined, 0), 'Ready')).toMatchObject({ status: 'False', reason: 'NotConnected' });
+  });
+
   it('is not Ready while disconnected and keeps the last known host facts', () => {
     const prev = nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok', ovsVersion: '3.1.0', datapathTypes: ['netdev'] }, undefined, 0);
     const s = nodeStatus({ ...node, status: prev }, { connected: false, reason: 'ConnectFailed', message: 'cannot connect to OVSDB at unix:/x: ENOENT' }, undefined, 0);

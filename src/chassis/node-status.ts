@@ -89,9 +89,15 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
     { type: CONNECTED, status: session.connected ? 'True' : 'False', reason: session.reason, message: session.message, observedGeneration: gen },
     now,
   );
-  const ready: LayoutOutcome = !session.connected
-    ? { ready: false, reason: 'NotConnected', message: session.message }
-    : (layout ?? { ready: false, reason: 'Pending', message: 'layout not checked yet' });
+  // A switch that does not answer says so even with its OVSDB lost too (ovsdb-server dead: the
+  // userspace datapath forwards nothing then): what is realized there is no longer known, and
+  // its objects are not Ready (QA-131: Ready=True while the node forwarded nothing).
+  const ready: LayoutOutcome =
+    layout?.reason === SWITCH_UNREACHABLE
+      ? layout
+      : !session.connected
+        ? { ready: false, reason: 'NotConnected', message: session.message }
+        : (layout ?? { ready: false, reason: 'Pending', message: 'layout not checked yet' });
   conditions = setCondition(
     conditions,
     { type: READY, status: ready.ready ? 'True' : 'False', reason: ready.reason, message: ready.message, observedGeneration: gen },
