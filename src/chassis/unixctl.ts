@@ -4,8 +4,8 @@
  * strings), answered with the command's text output. Only local: the socket is a file of the
  * daemon's run directory.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { vswitchdIn } from './ovs-rundir';
 import { JsonRpcConnection, dial, parseEndpoint } from '../ovsdb';
 
 const UNIXCTL_TIMEOUT_MS = 2_000;
@@ -22,11 +22,9 @@ export async function unixctl(socket: string, command: string, args: string[] = 
 }
 
 /**
- * ovs-vswitchd's unixctl socket on the host whose OVSDB socket is `endpoint`: the db socket,
- * the daemons' pidfiles and their control sockets share one run directory in every OVS
- * layout (Debian's /var/run/openvswitch, vnetd's embedded OVS, the test bed). The socket is
- * ovs-vswitchd.PID.ctl by default, or ovs-vswitchd.ctl when it was started with --unixctl
- * so. Undefined for a tcp or ssl endpoint (another host), or when none is there.
+ * ovs-vswitchd's unixctl socket on the host whose OVSDB socket is `endpoint` (its run
+ * directory: ovs-rundir.ts). Undefined for a tcp or ssl endpoint (another host), or when none
+ * is there.
  */
 export function vswitchdControlSocket(endpoint: string): string | undefined {
   let ep;
@@ -35,15 +33,5 @@ export function vswitchdControlSocket(endpoint: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (ep.kind !== 'unix') return undefined;
-  const dir = dirname(ep.path);
-  const named = join(dir, 'ovs-vswitchd.ctl');
-  if (existsSync(named)) return named;
-  try {
-    const pid = readFileSync(join(dir, 'ovs-vswitchd.pid'), 'utf8').trim();
-    const byPid = join(dir, `ovs-vswitchd.${pid}.ctl`);
-    return /^\d+$/.test(pid) && existsSync(byPid) ? byPid : undefined;
-  } catch {
-    return undefined;
-  }
+  return ep.kind === 'unix' ? vswitchdIn(dirname(ep.path)).ctl : undefined;
 }

@@ -4,8 +4,9 @@
  * to run commands next to it (in ovs-vswitchd's network namespace).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { vswitchdIn } from '../../chassis/ovs-rundir';
 import type { HypervisorNode } from '../../resources/kinds';
 
 export interface NodeOvs {
@@ -23,16 +24,9 @@ export function localOvsOf(node: HypervisorNode): NodeOvs | string {
   const dbSocket = ep.slice('unix:'.length);
   const dir = dirname(dbSocket);
   if (!existsSync(dbSocket)) return `${dbSocket} does not exist on this machine`;
-  let pid = NaN;
-  try {
-    pid = Number(readFileSync(join(dir, 'ovs-vswitchd.pid'), 'utf8').trim());
-  } catch {
-    /* below */
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || !existsSync(`/proc/${pid}`)) return `ovs-vswitchd of ${dir} is not running (no live PID in ovs-vswitchd.pid)`;
-  const named = join(dir, `ovs-vswitchd.${pid}.ctl`);
-  const ctl = existsSync(join(dir, 'ovs-vswitchd.ctl')) ? join(dir, 'ovs-vswitchd.ctl') : named;
-  if (!existsSync(ctl)) return `no ovs-vswitchd control socket in ${dir}`;
+  const { pid, ctl } = vswitchdIn(dir);
+  if (pid === undefined || !existsSync(`/proc/${pid}`)) return `ovs-vswitchd of ${dir} is not running (no live PID in ovs-vswitchd.pid)`;
+  if (!ctl) return `no ovs-vswitchd control socket in ${dir}`;
   return { dir, dbSocket, ctl, vswitchdPid: pid };
 }
 
