@@ -30,10 +30,22 @@ export function localOvsOf(node: HypervisorNode): NodeOvs | string {
   return { dir, dbSocket, ctl, vswitchdPid: pid };
 }
 
+/** A command killed at its timeout: what it asked of got no answer (a hung ovs-vswitchd). */
+export class CommandTimeoutError extends Error {
+  constructor(
+    command: string,
+    readonly seconds: number,
+  ) {
+    super(`${command}: no answer within ${seconds} s (killed)`);
+  }
+}
+
 export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { env: env ?? process.env, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${(stderr || err.message).trim().split('\n')[0]}`));
+      // Killed at the timeout, its message was "Command failed: ..." with nothing of why (QA-131).
+      if (err?.killed) reject(new CommandTimeoutError(`${cmd} ${args.join(' ')}`, timeoutMs / 1000));
+      else if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${(stderr || err.message).trim().split('\n')[0]}`));
       else resolve(stdout);
     });
   });

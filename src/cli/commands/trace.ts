@@ -20,7 +20,7 @@ import type { Runtime } from '../runtime';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { CONNTRACK_PRESSURE, TUNNELS_UP } from '../../chassis/node-status';
 import { falseCondition, troubleWhenTrue } from './node-conditions';
-import { appctl, localOvsOf, vsctl } from './node-ovs';
+import { CommandTimeoutError, appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
 import { familyOf, logicalPath, nodeOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalLb, type LogicalPath, type Proto, type Target } from './trace-logical';
 import { renderTraceText, whereOvs, type PortAt, type RemoteHop, type TraceReport } from './trace-report';
@@ -59,7 +59,8 @@ function noNodeWhy(from: VirtualPort, nodes: NodesRead): string {
   return nodes.forbidden !== undefined ? `this token may not read Nodes, so the OVS half cannot be traced: ${nodes.forbidden}` : `port ${from.metadata.name} is not bound to a known node`;
 }
 
-async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork; to: Target; proto: Proto; srcPort?: number }): Promise<void> {
+/** Traces the packet through the node's OVS into the report; what it found against the path (a switch that does not answer), if anything. */
+async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork; to: Target; proto: Proto; srcPort?: number }): Promise<string | undefined> {
   const { from, logical } = input;
   const node = input.nodes.items.find((n) => n.metadata.name === nodeOf(from));
   const ofport = from.status?.ofport;
@@ -79,7 +80,10 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
     text = await appctl(ovs, ['ofproto/trace', ...(logical.lb ? VIP_CT_NEXT : []), 'br-int', flow]);
   } catch (e) {
     report.ovs.skipped = `ofproto/trace failed: ${(e as Error).message}`;
-    return;
+    // The switch on the path does not answer its own control socket (hung, or spinning without
+    // its database): trouble for the packet as much as a cut tunnel (QA-131: exit 0, no word).
+    if (e instanceof CommandTimeoutError) return `node ${here}'s ovs-vswitchd did not answer ofproto/trace within ${e.seconds} s: it is hung or overloaded, and the packet would not get through (vnetctl get node ${here}; its ovs-vswitchd.log)`;
+    return undefined;
   }
   const s = summarizeOvsTrace(text);
   const portAt: PortAt = (o) => input.ports.find((p) => p.status?.ofport === o && nodeOf(p) === here)?.metadata.name;
@@ -166,8 +170,8 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
     ovs: {},
     disagreements: [],
   };
-  await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
-  const trouble = pathTrouble(nodes.items, nodeOf(from), logical.deliver ? deliveriesOf(logical) : [], !!logical.lb);
+  const hung = await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
+  const trouble = [...(hung ? [hung] : []), ...pathTrouble(nodes.items, nodeOf(from), logical.deliver ? deliveriesOf(logical) : [], !!logical.lb)];
   if (trouble.length) report.trouble = trouble;
   return report;
 }
