@@ -75,11 +75,11 @@ const target: HealthTarget = {
 /** One answer decides: the checks below need no series. */
 const strict = { ...target.timing, healthyThreshold: 1, unhealthyThreshold: 1 };
 
-function setup(targets: HealthTarget[] = [target], vniOf?: Record<number, number>) {
+function setup(targets: HealthTarget[] = [target], vniOf?: Record<number, number>, lines: string[] = []) {
   const conn = new FakeConn(vniOf);
   let changes = 0;
   const mon = new LbHealthMonitor({
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }),
     targets: () => targets,
     connection: () => conn as unknown as OpenFlowConnection,
     onChange: () => changes++,
@@ -120,7 +120,8 @@ describe('LbHealthMonitor', () => {
   });
 
   it('goes unhealthy after unhealthyThreshold failures (RST or timeout) and back after healthyThreshold SYN-ACKs, resetting each accepted probe', async () => {
-    const { conn, mon, changes } = setup();
+    const lines: string[] = [];
+    const { conn, mon, changes } = setup([{ ...target, lbKey: 't/web', backendName: 'vm2' }], undefined, lines);
     mon.tick(0);
     conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
@@ -140,6 +141,13 @@ describe('LbHealthMonitor', () => {
     conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
     expect(changes()).toBe(2);
+    // Each flip one line, named as status names it; going out is a warning (QA-131: info, by uid only).
+    const said = lines.map((l) => JSON.parse(l) as { level: number; event: string; loadBalancer: string; backend: string; msg: string });
+    expect(said.map((l) => [l.level, l.event, l.loadBalancer, l.backend])).toEqual([
+      [40, 'lb.backend_unhealthy', 't/web', 'vm2'],
+      [30, 'lb.backend_healthy', 't/web', 'vm2'],
+    ]);
+    expect(said[0]!.msg).toMatch(/^load balancer t\/web: backend vm2 \(10\.0\.0\.5:8080 on node hv1\) unhealthy \(.+\): it gets no new connections until it passes its checks again$/);
   });
 
   it('a hung switch (connection up, nothing answered, not even a barrier) takes its backends out naming the switch, not the backend (QA-93)', async () => {

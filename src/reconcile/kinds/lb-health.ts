@@ -33,6 +33,9 @@ export interface HealthCheckTiming {
 /** One (load balancer, backend, port) to probe. */
 export interface HealthTarget {
   lbUid: string;
+  /** namespace/name of the load balancer, and the backend's name (its port's, or its address): for the log. */
+  lbKey?: string;
+  backendName?: string;
   vip: string;
   lbMac: string;
   ip: string;
@@ -84,7 +87,7 @@ export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel)
     const listenerPorts = m.listeners.filter((l) => l.protocol === 'TCP').map((l) => l.port);
     for (const b of m.backends) {
       if (!b.node || !b.ofport) continue;
-      for (const port of checkedPorts(lb)) out.push({ lbUid: m.uid, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, node: b.node, ofport: b.ofport, vni: net.vni, timing, listenerPorts });
+      for (const port of checkedPorts(lb)) out.push({ lbUid: m.uid, lbKey: m.key, backendName: b.name, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, node: b.node, ofport: b.ofport, vni: net.vni, timing, listenerPorts });
     }
   }
   return out;
@@ -372,7 +375,11 @@ export class LbHealthMonitor {
     p.healthy = ok;
     p.reason = ok ? undefined : why;
     p.since = ok ? undefined : new Date().toISOString();
-    this.log.info({ lb: t.lbUid, backend: t.ip, port: t.port, node: t.node, healthy: ok, why }, ok ? 'backend healthy again' : 'backend unhealthy');
+    // A backend leaving the slot table is an operator's news (warn), named as status names it (QA-131: info, by uid only).
+    const fields = { event: ok ? 'lb.backend_healthy' : 'lb.backend_unhealthy', loadBalancer: t.lbKey, lb: t.lbUid, backend: t.backendName ?? t.ip, ip: t.ip, port: t.port, node: t.node, healthy: ok, why };
+    const who = `load balancer ${t.lbKey ?? t.lbUid}: backend ${t.backendName ?? t.ip} (${t.ip}:${t.port} on node ${t.node})`;
+    if (ok) this.log.info(fields, `${who} healthy again`);
+    else this.log.warn(fields, `${who} unhealthy (${why}): it gets no new connections until it passes its checks again`);
     return true;
   }
 }
