@@ -64,7 +64,14 @@ describe('bindingStatus', () => {
     const prev = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null }] }], now);
     const s = bindingStatus(port({}, prev), [{ node: 'hv1', connected: true, interfaces: [], misplaced: [{ name: 'tap1', bridge: 'br-phy' }] }], now);
     expect([s.node, s.ofport]).toEqual([undefined, undefined]);
-    expect(bound(s)).toMatchObject({ status: 'False', reason: 'WrongBridge', message: "interface tap1 on node hv1 has external_ids:iface-id=vm1-eth0 but is on bridge br-phy, not br-int: only br-int's interfaces are bound (libvirt <source bridge='br-int'/>)" });
+    // br-phy is the underlay: the VM is not cut off, and the message says so (QA-131).
+    expect(bound(s)).toMatchObject({
+      status: 'False',
+      reason: 'WrongBridge',
+      message: "interface tap1 on node hv1 has external_ids:iface-id=vm1-eth0 but is on bridge br-phy, not br-int: only br-int's interfaces are bound (libvirt <source bridge='br-int'/>). br-phy is the underlay: its VM is on the hypervisors' own network, reaches their tunnel endpoints and can send into any tenant network's tunnels; unplug it from br-phy now.",
+    });
+    const other = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [], misplaced: [{ name: 'tap1', bridge: 'br-ex' }] }], now);
+    expect(bound(other)!.message).toBe("interface tap1 on node hv1 has external_ids:iface-id=vm1-eth0 but is on bridge br-ex, not br-int: only br-int's interfaces are bound (libvirt <source bridge='br-int'/>).");
     // One on br-int as well: that one is bound.
     expect(bound(bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap2', ofport: 9, error: null }], misplaced: [{ name: 'tap1', bridge: 'br-phy' }] }], now))).toMatchObject({ status: 'True' });
   });

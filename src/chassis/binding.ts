@@ -5,7 +5,7 @@
  */
 import { getCondition, setCondition } from '../reconcile/conditions';
 import type { VirtualPort, VirtualPortStatus } from '../resources/kinds';
-import { INTEGRATION_BRIDGE } from './layout';
+import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE } from './layout';
 
 export const BOUND = 'Bound';
 export const IFACE_ID = 'iface-id';
@@ -179,7 +179,10 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
   if (misplaced.length) {
     delete next.node;
     const m = misplaced[0]!;
-    cond('False', WRONG_BRIDGE, `interface ${m.name} on node ${m.node} has external_ids:iface-id=${interfaceIdOf(port)} but is on ${m.bridge ? `bridge ${m.bridge}` : 'no bridge'}, not ${INTEGRATION_BRIDGE}: only ${INTEGRATION_BRIDGE}'s interfaces are bound (libvirt <source bridge='${INTEGRATION_BRIDGE}'/>)`);
+    // On the underlay bridge the VM is not cut off: it is on the hypervisors' own network, reaches
+    // their tunnel endpoints and can send into any tenant's tunnels (QA-131: said as cut off).
+    const underlay = m.bridge === UNDERLAY_BRIDGE ? ` ${UNDERLAY_BRIDGE} is the underlay: its VM is on the hypervisors' own network, reaches their tunnel endpoints and can send into any tenant network's tunnels; unplug it from ${UNDERLAY_BRIDGE} now.` : '';
+    cond('False', WRONG_BRIDGE, `interface ${m.name} on node ${m.node} has external_ids:iface-id=${interfaceIdOf(port)} but is on ${m.bridge ? `bridge ${m.bridge}` : 'no bridge'}, not ${INTEGRATION_BRIDGE}: only ${INTEGRATION_BRIDGE}'s interfaces are bound (libvirt <source bridge='${INTEGRATION_BRIDGE}'/>).${underlay}`);
     return next;
   }
   // Not found on the nodes that are up, and a node that may hold it not known yet: no news.

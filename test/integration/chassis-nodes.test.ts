@@ -134,7 +134,7 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
       const p = await getPort('vm-w');
       return cond(p, 'Bound')?.reason === 'WrongBridge' ? p : undefined;
     }, 10_000).catch(() => getPort('vm-w'));
-    expect(cond(wrong, 'Bound')).toMatchObject({ status: 'False', reason: 'WrongBridge', message: "interface tapw on node hv1 has external_ids:iface-id=iface-vm-w but is on bridge br-phy, not br-int: only br-int's interfaces are bound (libvirt <source bridge='br-int'/>)" });
+    expect(cond(wrong, 'Bound')).toMatchObject({ status: 'False', reason: 'WrongBridge', message: expect.stringMatching(/^interface tapw on node hv1 has external_ids:iface-id=iface-vm-w but is on bridge br-phy, not br-int: only br-int's interfaces are bound \(libvirt <source bridge='br-int'\/>\)\. br-phy is the underlay: its VM is on the hypervisors' own network, .*unplug it from br-phy now\.$/) });
     expect(wrong?.status?.ofport).toBeUndefined();
     // Nothing of it reached br-int's flows: no flow matches in_port=1 as the port's.
     const flows = await ovs.ofctl(['dump-flows', `unix:${ovs.bridgeMgmtSocket('br-int')}`]);

@@ -368,7 +368,14 @@ export function logicalPath(input: TraceInput): LogicalPath {
   if (!srcIp) return { lines: [...lines, `source:   port ${from.metadata.name} has no ${linkLocal ? 'MAC, so no link-local' : familyName(family)} address (${ipsOf(from).join(', ') || 'none'}): the VM would not send this packet`], deliver: false };
   if (linkLocal && input.srcIp === undefined) lines.push(`source:   ${to.ip} is link-local: the VM sends from its own link-local address ${srcIp} (the EUI-64 one of its MAC, which port security allows)`);
   // Nothing its VM sends is forwarded (QA: verdict "deliver" from a port bound nowhere).
-  if (!nodeOf(from)) return { lines: [...lines, `binding:  port ${from.metadata.name} is on no node (${notBoundWhy(from)}): no switch has flows for its VM's NIC, so nothing it sends is forwarded`], deliver: false, src: srcIp };
+  if (!nodeOf(from)) {
+    // Its NIC on the underlay bridge: not cut off, on the hypervisors' own network (QA-131).
+    const onUnderlay = boundCondition(from)?.reason === 'WrongBridge' && (boundCondition(from)?.message ?? '').includes('is the underlay');
+    const what = onUnderlay
+      ? "its VM's NIC is on the underlay bridge: what it sends goes onto the hypervisors' own network, not through any tenant network (it reaches their tunnel endpoints: unplug it)"
+      : "no switch has flows for its VM's NIC, so nothing it sends is forwarded";
+    return { lines: [...lines, `binding:  port ${from.metadata.name} is on no node (${notBoundWhy(from)}): ${what}`], deliver: false, src: srcIp };
+  }
   if (!from.status?.ofport) return { lines: [...lines, `binding:  port ${from.metadata.name} is not realized on node ${nodeOf(from)} yet (no ofport): OVS has no flows for it`], deliver: false, src: srcIp };
   if (linkDown(from)) return { lines: [...lines, `binding:  port ${from.metadata.name}'s NIC link is down (Bound LinkDown): its VM sends nothing until the link is up (its flows are in place)`], deliver: false, src: srcIp };
   const ps = from.spec?.portSecurity !== false;

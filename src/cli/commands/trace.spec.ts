@@ -257,6 +257,9 @@ describe('trace: logical path', () => {
     const from = logicalPath({ ...input('10.0.0.3', 'icmp'), from: ghost });
     expect(from.deliver).toBe(false);
     expect(from.lines.join('\n')).toMatch(/binding: +port ghost is on no node \(Bound=False NodeNotFound: .*\): no switch has flows for its VM's NIC, so nothing it sends is forwarded/);
+    // Its NIC on the underlay bridge: not cut off (QA-131).
+    const onPhy = bound('phy', '10.0.0.23', 'WrongBridge', "interface tap9 on node hv1 has external_ids:iface-id=x but is on bridge br-phy, not br-int: ... br-phy is the underlay: its VM is on the hypervisors' own network, ...");
+    expect(logicalPath({ ...input('10.0.0.3', 'icmp'), from: onPhy }).lines.join('\n')).toMatch(/binding: +port phy is on no node \(.*\): its VM's NIC is on the underlay bridge: what it sends goes onto the hypervisors' own network, not through any tenant network \(it reaches their tunnel endpoints: unplug it\)/);
     // A port only pinned, with no status yet, is on no node either.
     expect(logicalPath({ ...input('10.0.0.3', 'icmp'), from: { ...port('p', '10.0.0.21', 'hv1'), status: {} } as VirtualPort }).deliver).toBe(false);
 
