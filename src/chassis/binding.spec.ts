@@ -44,6 +44,10 @@ describe('bindingStatus', () => {
     expect(bound(s)).toMatchObject({ status: 'True', reason: 'LinkDown', message: expect.stringContaining('bound to interface tap1 (ofport 7) on node hv1, but its link is down') });
     expect(bound(bindingStatus(port(), views('up'), now))).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
     expect(bound(bindingStatus(port(), views(null), now))).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
+    expect(bound(s)!.message).toContain("the VM's NIC is down or the VM is not running");
+    // Set down on the host (OVS admin_state), not by the VM: said so, with how to bring it up (QA-131).
+    const hostDown = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null, linkState: 'down', adminDown: true }] }], now);
+    expect(bound(hostDown)).toMatchObject({ reason: 'LinkDown', message: expect.stringContaining('but its link is down (OVS link_state): it is set down on the host (OVS admin_state down): bring it up (ip link set tap1 up, or ovs-ofctl mod-port br-int tap1 up)') });
   });
 
   it('a pinned port whose NIC is on another node says where it is; an unpinned port does not need to', () => {

@@ -36,7 +36,7 @@ export interface NodeView {
    */
   settling?: boolean;
   /** Interfaces on that node with the port's iface-id (attachedMac: their external_ids:attached-mac, the VM's MAC as libvirt sets it). */
-  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null; attachedMac?: string; linkState?: 'up' | 'down' | null }>;
+  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null; attachedMac?: string; linkState?: 'up' | 'down' | null; adminDown?: boolean }>;
   /** Interfaces with the port's iface-id on another bridge than br-int (never bound), with that bridge ('' for none). */
   misplaced?: ReadonlyArray<{ name: string; bridge: string }>;
 }
@@ -159,7 +159,11 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     if (hit.linkState === 'down') {
       // Its flows stay (the link coming up is all it takes), but nothing reaches the VM: a
       // port Ready with its VM's NIC down sent operators looking at the network (QA-93).
-      cond('True', LINK_DOWN, `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}, but its link is down (OVS link_state): the VM's NIC is down or the VM is not running, and nothing sent to the port reaches it${more}`);
+      // Set down on the host (admin_state), the VM is not to blame (QA-131: said it was).
+      const why = hit.adminDown
+        ? `it is set down on the host (OVS admin_state down): bring it up (ip link set ${hit.name} up, or ovs-ofctl mod-port br-int ${hit.name} up)`
+        : "the VM's NIC is down or the VM is not running";
+      cond('True', LINK_DOWN, `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}, but its link is down (OVS link_state): ${why}, and nothing sent to the port reaches it${more}`);
       return next;
     }
     cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}${more}`);

@@ -527,7 +527,7 @@ export class ChassisManager {
     const rows = s?.interfacesWithIfaceId(interfaceId);
     // An internal port's link is the switch's own device, down until someone configures it
     // (test beds and host ports plug them bare): only a VM's NIC (tap, veth) down is LinkDown.
-    const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC], linkState: i.type === 'internal' ? null : i.link_state })) : [];
+    const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC], linkState: i.type === 'internal' ? null : i.link_state, adminDown: i.type !== 'internal' && i.admin_state === 'down' })) : [];
     // No session yet for a node that will have one (this process is starting, its node not
     // reconciled yet): no news either, as a session whose first connection is being made. It
     // said NodeDisconnected, and every bound port flapped Bound at each agent restart (QA).

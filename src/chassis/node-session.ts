@@ -67,8 +67,9 @@ const MONITORED = {
   Open_vSwitch: ['bridges', 'ovs_version', 'datapath_types', 'iface_types', 'cur_cfg', 'next_cfg', 'external_ids', 'db_version'],
   Bridge: ['name', 'datapath_type', 'datapath_version', 'fail_mode', 'protocols', 'controller', 'ports', 'other_config', 'external_ids'],
   Port: ['name', 'interfaces', 'external_ids'],
-  // link_state: a bound VM NIC whose link is down says so (chassis/binding.ts LinkDown).
-  Interface: ['name', 'type', 'options', 'external_ids', 'ofport', 'error', 'link_state'],
+  // link_state: a bound VM NIC whose link is down says so (chassis/binding.ts LinkDown);
+  // admin_state: whether that is the host's doing (the tap set down) rather than the VM's.
+  Interface: ['name', 'type', 'options', 'external_ids', 'ofport', 'error', 'link_state', 'admin_state'],
   Controller: ['target', 'connection_mode', 'external_ids', 'is_connected'],
 } as const;
 
