@@ -9,7 +9,8 @@
 import { linkLocalOf } from '../../src/pipeline/port-security-v6';
 import type { LoadBalancer, VirtualPort } from '../../src/resources/kinds';
 import { G, joinBed, overlayApi } from '../e2e/overlay-support';
-import { startTestbed, type Testbed } from '../harness/testbed';
+import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
+import { eventually } from '../support/vnetd';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
 import { describeOvs } from './ovsdb-helpers';
@@ -32,10 +33,11 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     await v?.stop();
   }, 60_000);
 
+  const vms = new Map<string, Vm>();
   const portOn = async (name: string, hv: string, ns = 'tr'): Promise<VirtualPort> => {
     const port = (await call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name }, spec: { network: 'net', node: hv } })) as VirtualPort;
     const v4 = port.spec!.ips!.find((a) => !a.includes(':'));
-    await bed.addVm(hv, { name: `${ns}${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ...(v4 ? { ip: `${v4}/24` } : {}) });
+    vms.set(`${ns}/${name}`, await bed.addVm(hv, { name: `${ns}${name}`.slice(0, 8), ifaceId: port.spec!.interfaceId!, mac: port.spec!.mac, ...(v4 ? { ip: `${v4}/24` } : {}) }));
     await waitReady(ns, 'virtualports', name);
     return port;
   };
@@ -105,7 +107,26 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     expect(refused.stdout).toMatch(/new connections are refused: vnetd answers a TCP RST from the VIP/);
     expect(refused.stdout).toMatch(/end: +to vnetd \(controller\), which refuses/);
     expect(refused.stdout).toContain('OVS agrees with the logical path (drop).');
-  }, 90_000);
+
+    // b1's VM NIC down (Bound LinkDown): a 5-tuple OVS deals to b1 goes unanswered, which trace
+    // says as TROUBLE and exit 1 (QA-131: "deliver ... OVS agrees", exit 0).
+    const b1vm = vms.get('tr/b1')!;
+    await b1vm.exec(['ip', 'link', 'set', b1vm.iface, 'down']);
+    try {
+      await eventually(async () => ((await call('GET', `${G}/namespaces/tr/virtualports/b1`)) as VirtualPort).status?.conditions?.some((c) => c.type === 'Bound' && c.reason === 'LinkDown'), 15_000, 100);
+      let toB1: string | undefined;
+      for (let p = 40000; p < 40040 && !toB1; p++) {
+        const r = JSON.parse((await cli.run(['-n', 'tr', 'trace', '--from', 'client', '--to', `${vip}:80`, '--src-port', String(p), '-o', 'json'])).stdout);
+        if (r.ovs.loadBalancer?.pick?.backend === 'b1') toB1 = String(p);
+      }
+      expect(toB1).toBeDefined();
+      const down = await cli.run(['-n', 'tr', 'trace', '--from', 'client', '--to', `${vip}:80`, '--src-port', toB1!]);
+      expect(down.code).toBe(1);
+      expect(down.stdout).toMatch(/TROUBLE on the path: backend b1, OVS's pick for this 5-tuple, takes nothing: its VM's NIC link is down \(Bound LinkDown\)/);
+    } finally {
+      await b1vm.exec(['ip', 'link', 'set', b1vm.iface, 'up']);
+    }
+  }, 120_000);
 
   it('--src-ip / --src-mac: an allowed pair\'s address is delivered, a spoofed one dropped at SpoofGuard, and OVS agrees both ways', async () => {
     // The network and b2 of the test above.

@@ -59,7 +59,7 @@ function noNodeWhy(from: VirtualPort, nodes: NodesRead): string {
   return nodes.forbidden !== undefined ? `this token may not read Nodes, so the OVS half cannot be traced: ${nodes.forbidden}` : `port ${from.metadata.name} is not bound to a known node`;
 }
 
-/** Traces the packet through the node's OVS into the report; what it found against the path (a switch that does not answer), if anything. */
+/** Traces the packet through the node's OVS into the report; what it found against the path (a switch that does not answer, OVS's pick of a backend that takes nothing), if anything. */
 async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork; to: Target; proto: Proto; srcPort?: number }): Promise<string | undefined> {
   const { from, logical } = input;
   const node = input.nodes.items.find((n) => n.metadata.name === nodeOf(from));
@@ -90,10 +90,15 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
   Object.assign(report.ovs, { tables: s.tables, datapathActions: s.actions });
   let deliver = s.deliver;
   if (s.deliver !== undefined) report.ovs.end = whereOvs(s, portAt);
+  let picked: string | undefined;
   if (logical.lb) {
     const lb = await traceLoadBalancer(ovs, logical.lb, { text, summary: s, flow }, (x) => whereOvs(x, portAt), report.disagreements);
     report.ovs.loadBalancer = lb.report;
     deliver = lb.deliver;
+    // OVS's pick for this 5-tuple is a backend that takes nothing (its NIC down, another MAC):
+    // the switch delivers, the VM drops it, and this connection goes unanswered (QA-131: deliver, exit 0).
+    const choice = logical.lb.choices.find((c) => c.backend === lb.report.pick?.backend);
+    if (choice?.delivery.kind === 'refused') picked = `backend ${choice.backend}, OVS's pick for this 5-tuple, takes nothing: ${choice.delivery.why}; this connection would go unanswered (another --src-port may pick another backend)`;
   } else if (s.deliver !== undefined) {
     const mismatch = logical.delivery ? deliveryMismatch(logical.delivery, s) : undefined;
     if (mismatch) report.disagreements.push(mismatch);
@@ -105,6 +110,7 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
   if (deliver !== undefined && deliver !== logical.deliver && !switchOnly) report.disagreements.unshift(`the logical model says ${logical.deliver ? 'deliver' : 'drop'} but OVS says ${deliver ? 'deliver' : 'drop'} (${s.actions})`);
   if (deliver && logical.delivery?.kind === 'tunnel') await traceRemote(report, { ...input, flow, delivery: logical.delivery, srcNode: node! });
   report.agrees = deliver === undefined ? undefined : report.disagreements.length === 0;
+  return picked;
 }
 
 /**
@@ -170,8 +176,8 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
     ovs: {},
     disagreements: [],
   };
-  const hung = await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
-  const trouble = [...(hung ? [hung] : []), ...pathTrouble(nodes.items, nodeOf(from), logical.deliver ? deliveriesOf(logical) : [], !!logical.lb)];
+  const againstPath = await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
+  const trouble = [...(againstPath ? [againstPath] : []), ...pathTrouble(nodes.items, nodeOf(from), logical.deliver ? deliveriesOf(logical) : [], !!logical.lb)];
   if (trouble.length) report.trouble = trouble;
   return report;
 }
