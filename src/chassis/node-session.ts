@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { createOvsdbClient, parseEndpoint, type OvsdbClient, type RowChange } from '../ovsdb';
 import type { Bridge, Controller, Interface, OpenVSwitch, OpenVSwitchModel, Port } from '../ovsdb/models/open_vswitch';
 import type { NodeSpec } from '../resources/kinds';
+import { sameValue } from '../resources/same-value';
 import { IFACE_ID } from './binding';
 import { INTEGRATION_BRIDGE, desiredLayout } from './layout';
 import { layoutOperations } from './layout-ops';
@@ -95,6 +96,8 @@ export class NodeSession {
   private synced = false;
   private lastError: string | undefined;
   private everConnected = false;
+  /** The spec whose layout converged on the current connection (a later plan for it with actions is drift). */
+  private laidOutFor: NodeSpec | undefined;
   private wake: (() => void) | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   /** snapshot() until the replica changes. */
@@ -320,11 +323,17 @@ export class NodeSession {
     else if (nodeIn(ovs) === undefined) await this.recordNode(ovs);
     const plan = () => planLayout(layout.layout, this.layoutView(), this.opts.owner);
     let p = plan();
+    // The layout of the same spec converged before on this connection: what is missing now
+    // was removed behind vnetd's back (br-int deleted, its controller removed), which an
+    // operator should hear of (QA-131: put back with an info line only).
+    const drift = this.laidOutFor !== undefined && sameValue(this.laidOutFor, spec);
     for (let attempt = 0; p.actions.length; attempt++) {
       if (attempt === 3) throw new Error(`OVS layout did not converge: ${p.actions.map((a) => a.kind).join(', ')}`);
       const ops = layoutOperations(this.client.ops, ovs._uuid, p.actions, this.opts.owner, `vnetd: layout of node ${this.opts.node}`);
       if (generation !== undefined) ops.unshift(guardOp(this.client.ops, ovs._uuid, generation));
-      this.log.info({ event: 'chassis.layout', actions: p.actions.map((a) => a.kind) }, 'applying OVS layout');
+      const actions = p.actions.map((a) => a.kind);
+      if (drift && attempt === 0) this.log.warn({ event: 'chassis.layout_repaired', node: this.opts.node, actions }, `node ${this.opts.node}: its OVS layout was changed outside vnetd (${actions.join(', ')} needed: a bridge, port or controller of vnetd's removed or altered by hand); putting it back`);
+      else this.log.info({ event: 'chassis.layout', actions }, 'applying OVS layout');
       try {
         await this.client.transact(...ops);
       } catch (e) {
@@ -337,6 +346,7 @@ export class NodeSession {
       await this.waitForCache(() => plan().actions.length === 0, 3000);
       p = plan();
     }
+    this.laidOutFor = spec;
     return this.readiness(p.conflicts, layout.layout.notes, layout.layout.datapathType);
   }
 
@@ -490,6 +500,7 @@ export class NodeSession {
     if (this.closed) return;
     this.synced = true;
     this.everConnected = true;
+    this.laidOutFor = undefined;
     this.lastError = undefined;
     this.log.info({ event: 'chassis.connected' }, 'node OVSDB session up');
     this.opts.onChange({ kind: 'state' });

@@ -190,6 +190,15 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     expect(node.status?.observedGeneration).toBe(2);
     expect(node.status?.conditions?.every((c) => c.observedGeneration === 2)).toBe(true);
     await vsctl('del-port', 'br-int', 'admin0');
+
+    // br-int's controller removed by hand, the spec unchanged: put back, and said as a warning
+    // (QA-131: an info line only); a spec change's actions (above) are no drift.
+    const drifts = () => v.logLines().filter((l) => l.includes('"chassis.layout_repaired"'));
+    expect(drifts()).toEqual([]);
+    await vsctl('del-controller', 'br-int');
+    await eventually(async () => (await vsctl('get-controller', 'br-int')) !== '', 10_000);
+    const said = await eventually(async () => drifts()[0], 10_000);
+    expect(JSON.parse(said)).toMatchObject({ level: 40, node: 'hv1', msg: expect.stringMatching(/^node hv1: its OVS layout was changed outside vnetd \(.+ needed: .+\); putting it back$/) });
   });
 
   it('reconnects after ovsdb-server is killed with -9 and restarted, and status recovers', async () => {

@@ -16,6 +16,8 @@ export interface TestVnetd extends RunningVnetd {
   tenantToken(name: string, namespaces: string[]): Promise<string>;
   /** Creates an agent's token for `node` (AccessToken spec.node, "*" for every node) and a kubeconfig with it beside admin.kubeconfig; returns its path. */
   agentKubeconfig(node: string): Promise<string>;
+  /** The JSON lines it logged lately (debug and up; none when VNETD_TEST_LOG prints them instead). */
+  logLines(): string[];
   stop(): Promise<void>;
 }
 
@@ -145,6 +147,7 @@ export async function startTestVnetd(options: TestVnetdOptions = {}): Promise<Te
   return Object.assign(live, {
     dataDir,
     call,
+    logLines: () => ring?.tail(Number.MAX_SAFE_INTEGER) ?? [],
     async tenantToken(name: string, namespaces: string[]) {
       const res = await call('POST', '/apis/vnet.dev/v1alpha1/accesstokens', { metadata: { name }, spec: { namespaces } });
       if (res.status !== 201) throw new Error(`token create failed: ${res.text}`);
