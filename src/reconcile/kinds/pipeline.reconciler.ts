@@ -601,7 +601,10 @@ export class PipelineReconciler {
         if (a.downReported || now - a.downSince < SWITCH_DOWN_REPORT_MS) continue;
         a.downReported = true;
         const why = a.conn.lastFailure ?? 'no answer';
-        report(node, `br-int does not answer on its OpenFlow socket ${a.dial} (${why}) for ${Math.round((now - a.downSince) / 1000)} s: flows cannot be checked or changed; is ovs-vswitchd running, and do br-int's protocols allow OpenFlow13?`);
+        // No such socket at all: ovs-vswitchd refuses a unix controller socket outside its own
+        // run directory, and says so only in its log (QA-131: the hint did not name it).
+        const missing = a.dial.startsWith('unix:') && /ENOENT/.test(why) ? `; ovs-vswitchd makes that socket only in its own run directory (OVS_RUNDIR): started with another, its log says "Not adding Unix domain socket controller"` : '';
+        report(node, `br-int does not answer on its OpenFlow socket ${a.dial} (${why}) for ${Math.round((now - a.downSince) / 1000)} s: flows cannot be checked or changed; is ovs-vswitchd running, and do br-int's protocols allow OpenFlow13?${missing}`);
       }
     }, 1000);
     this.switchTimer.unref();
