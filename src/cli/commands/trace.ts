@@ -19,7 +19,7 @@ import { toJson, toYaml } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { CONNTRACK_PRESSURE, TUNNELS_UP } from '../../chassis/node-status';
-import { falseCondition, troubleWhenTrue } from './node-conditions';
+import { conditionWhen, falseCondition } from './node-conditions';
 import { CommandTimeoutError, appctl, localOvsOf, vsctl } from './node-ovs';
 import { examples, parser, type RuntimeOf } from './shared';
 import { familyOf, logicalPath, nodeOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalLb, type LogicalPath, type Proto, type Target } from './trace-logical';
@@ -205,7 +205,7 @@ export function pathTrouble(nodes: readonly HypervisorNode[], srcNode: string | 
   const out: string[] = [];
   const byName = (n: string | undefined) => nodes.find((x) => x.metadata.name === n);
   // A VIP's connections are committed to the client node's connection tracking: full, it drops new ones.
-  const conntrack = throughVip ? troubleWhenTrue(byName(srcNode), CONNTRACK_PRESSURE) : undefined;
+  const conntrack = throughVip ? conditionWhen(byName(srcNode), CONNTRACK_PRESSURE, 'True') : undefined;
   if (conntrack) out.push(`node ${srcNode} is ${conntrack}`);
   const say = (n: HypervisorNode, type: string, backends: string[] = []) => {
     const c = falseCondition(n, type);
