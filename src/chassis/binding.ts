@@ -126,6 +126,9 @@ export function interfaceIsLive(i: { error?: string | null; linkState?: string |
   return !i.error && i.linkState !== 'down' && (i.type === 'internal' || i.link_state !== 'down');
 }
 
+/** What a WrongBridge message says of a NIC on the underlay bridge (trace reads it there). */
+export const ON_UNDERLAY = 'is the underlay';
+
 /** The port is pinned to a node (spec.node) and its NIC is on another one: not bound. */
 export const ON_OTHER_NODE = 'InterfaceOnOtherNode';
 
@@ -185,7 +188,7 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     const m = misplaced[0]!;
     // On the underlay bridge the VM is not cut off: it is on the hypervisors' own network, reaches
     // their tunnel endpoints and can send into any tenant's tunnels (QA-131: said as cut off).
-    const underlay = m.bridge === UNDERLAY_BRIDGE ? ` ${UNDERLAY_BRIDGE} is the underlay: its VM is on the hypervisors' own network, reaches their tunnel endpoints and can send into any tenant network's tunnels; unplug it from ${UNDERLAY_BRIDGE} now.` : '';
+    const underlay = m.bridge === UNDERLAY_BRIDGE ? ` ${UNDERLAY_BRIDGE} ${ON_UNDERLAY}: its VM is on the hypervisors' own network, reaches their tunnel endpoints and can send into any tenant network's tunnels; unplug it from ${UNDERLAY_BRIDGE} now.` : '';
     cond('False', WRONG_BRIDGE, `interface ${m.name} on node ${m.node} has external_ids:iface-id=${interfaceIdOf(port)} but is on ${m.bridge ? `bridge ${m.bridge}` : 'no bridge'}, not ${INTEGRATION_BRIDGE}: only ${INTEGRATION_BRIDGE}'s interfaces are bound (libvirt <source bridge='${INTEGRATION_BRIDGE}'/>).${underlay}`);
     return next;
   }

@@ -3,6 +3,7 @@
  * alone (network, port security, ARP/L2, load balancer, local port or tunnel), with, for
  * every place the packet can end, what OVS should do there, so the OVS half can compare.
  */
+import { ON_UNDERLAY } from '../../chassis/binding';
 import { canonicalIfIp, familyName, formatIp, tryParseIp, type IpFamily } from '../../ipam/address';
 import { cidrContains, coversAddress, tryParseCidr } from '../../ipam/subnet';
 import { lbTableSize } from '../../pipeline/load-balancer';
@@ -370,7 +371,7 @@ export function logicalPath(input: TraceInput): LogicalPath {
   // Nothing its VM sends is forwarded (QA: verdict "deliver" from a port bound nowhere).
   if (!nodeOf(from)) {
     // Its NIC on the underlay bridge: not cut off, on the hypervisors' own network (QA-131).
-    const onUnderlay = boundCondition(from)?.reason === 'WrongBridge' && (boundCondition(from)?.message ?? '').includes('is the underlay');
+    const onUnderlay = boundCondition(from)?.reason === 'WrongBridge' && (boundCondition(from)?.message ?? '').includes(ON_UNDERLAY);
     const what = onUnderlay
       ? "its VM's NIC is on the underlay bridge: what it sends goes onto the hypervisors' own network, not through any tenant network (it reaches their tunnel endpoints: unplug it)"
       : "no switch has flows for its VM's NIC, so nothing it sends is forwarded";
