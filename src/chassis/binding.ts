@@ -6,6 +6,7 @@
 import { getCondition, setCondition } from '../reconcile/conditions';
 import type { VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE } from './layout';
+import { lookalikeNote, type UnclaimedInterface } from './lookalike-interfaces';
 
 export const BOUND = 'Bound';
 export const IFACE_ID = 'iface-id';
@@ -136,9 +137,16 @@ export const ON_OTHER_NODE = 'InterfaceOnOtherNode';
  * The port's next status. `views` are the nodes it may bind on: its spec.node only,
  * or every node when spec.node is unset (the NIC is bound wherever it shows up).
  * `elsewhere`: for a pinned port, interfaces with its iface-id on other nodes, which
- * are never bound but say where the VM runs.
+ * are never bound but say where the VM runs. `unclaimed`: the interfaces on those nodes' br-int
+ * no port claims, asked for only when the NIC is found nowhere (one may be it, mistyped).
  */
-export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now?: Date, elsewhere: ReadonlyArray<{ node: string; name: string }> = []): VirtualPortStatus {
+export function bindingStatus(
+  port: VirtualPort,
+  views: readonly NodeView[],
+  now?: Date,
+  elsewhere: ReadonlyArray<{ node: string; name: string }> = [],
+  unclaimed?: () => readonly UnclaimedInterface[],
+): VirtualPortStatus {
   const prev = port.status ?? {};
   const gen = port.metadata.generation;
   const next: VirtualPortStatus = { ...prev };
@@ -208,6 +216,9 @@ export function bindingStatus(port: VirtualPort, views: readonly NodeView[], now
     // The VM started on another hypervisor than the port names: say where, not only where not (QA-93).
     cond('False', ON_OTHER_NODE, `${wanted && !views.length ? `node ${wanted} does not exist` : `no interface with external_ids:iface-id=${interfaceIdOf(port)} on node ${wanted}`}, the port's spec.node; it is on node ${other.node} (interface ${other.name}): start the VM on ${wanted}, or set spec.node to ${other.node} (or leave spec.node out to bind wherever the NIC is)`);
   } else if (wanted && !views.length) cond('False', 'NodeNotFound', `node ${wanted} does not exist`);
-  else cond('False', 'InterfaceNotFound', `no interface with external_ids:iface-id=${interfaceIdOf(port)} on ${where}`);
+  else {
+    const id = interfaceIdOf(port);
+    cond('False', 'InterfaceNotFound', `no interface with external_ids:iface-id=${id} on ${where}${id && unclaimed ? lookalikeNote(port, id, unclaimed()) : ''}`);
+  }
   return next;
 }

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { RowChange } from '../ovsdb';
 import type { Interface } from '../ovsdb/models/open_vswitch';
 import { Controller } from '../reconcile/controller';
-import { isTrue } from '../reconcile/conditions';
+import { getCondition, isTrue } from '../reconcile/conditions';
 import type { Informer } from '../reconcile/informer';
 import { SharedInformers } from '../reconcile/shared-informers';
 import { onlyStatusChanged } from '../reconcile/predicates';
@@ -26,6 +26,7 @@ import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
 import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
+import type { UnclaimedInterface } from './lookalike-interfaces';
 import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
 import { OvsdbFencedError } from './ovsdb-fence';
 import { SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
@@ -79,6 +80,10 @@ export type NodeChangeListener = (node: string, interfaceIds?: readonly string[]
 const IX_NODE = 'node';
 /** Unclaimed interfaces a Node's status names (the count says how many in all). */
 const UNCLAIMED_SHOWN = 20;
+/** Unclaimed interfaces of a node compared with a port whose NIC is found nowhere (lookalike-interfaces.ts). */
+const UNCLAIMED_COMPARED = 256;
+/** The Bound reason of a port whose NIC is on no node: the one whose message names lookalikes. */
+const INTERFACE_NOT_FOUND = 'InterfaceNotFound';
 const IX_BOUND = 'boundNode';
 /** Index value for ports without spec.node (they may bind on any node). */
 const UNPINNED = '';
@@ -133,6 +138,8 @@ export class ChassisManager {
   private viewsEpoch = 0;
   /** Per iface-id of a port: the stamp of its last Interface row change (stamps only grow). */
   private readonly ifaceStamps = new Map<string, number>();
+  /** Per node, the interfaces on br-int no port claims, as last read; dropped when that may have changed. */
+  private readonly unclaimedSeen = new Map<string, readonly UnclaimedInterface[]>();
   private lastStamp = 0;
   private stopped = false;
   /** Each local switch's ConntrackPressure. */
@@ -283,6 +290,7 @@ export class ChassisManager {
     if (change.kind === 'state') this.nodeController.enqueue(objectKey(NODES, undefined, node));
     else this.nodeSoon(objectKey(NODES, undefined, node));
     if (change.kind === 'state') {
+      this.unclaimedSeen.delete(node);
       this.notifyNode(node);
       for (const k of this.portKeysOfNode(node)) this.portController.enqueue(k);
       return;
@@ -339,6 +347,7 @@ export class ChassisManager {
     const s = this.sessions.get(name);
     if (!s) return;
     this.sessions.delete(name);
+    this.unclaimedSeen.delete(name);
     await s.close();
     this.notifyNode(name);
     for (const k of this.portKeysOfNode(name)) this.portController.enqueue(k);
@@ -417,7 +426,8 @@ export class ChassisManager {
   private async writeNodeStatus(node: HypervisorNode, sessionView: ReturnType<NodeSession['view']>, layout: LayoutOutcome | undefined): Promise<void> {
     const bound = this.ports.byIndex(IX_BOUND, node.metadata.name).length;
     const session = this.sessions.get(node.metadata.name);
-    const unclaimed = sessionView.connected && session ? session.unclaimedInterfaces((id) => this.ports.indexKeys(IX_IFACE, id).length > 0, UNCLAIMED_SHOWN) : undefined;
+    const read = sessionView.connected && session ? this.readUnclaimed(node.metadata.name, session) : undefined;
+    const unclaimed = read ? { items: read.items.slice(0, UNCLAIMED_SHOWN).map(({ name, interfaceId }) => ({ name, interfaceId })), count: read.count } : undefined;
     const conntrack = this.conntrack.condition(node.metadata.name);
     const view = { ...sessionView, ...(unclaimed ? { unclaimed } : {}), ...(conntrack ? { conntrack } : {}) };
     await this.opts.objects.modify<HypervisorNode>(
@@ -441,12 +451,13 @@ export class ChassisManager {
   bindingStatusOf(port: VirtualPort, resourceVersion?: string | number): VirtualPortStatus {
     const uid = port.metadata.uid;
     const id = interfaceIdOf(port);
-    if (!uid || !id) return bindingStatus(port, this.viewsOf(port), undefined, this.elsewhereOf(port));
+    const unclaimed = () => this.unclaimedOn(port);
+    if (!uid || !id) return bindingStatus(port, this.viewsOf(port), undefined, this.elsewhereOf(port), unclaimed);
     const revision = resourceVersion !== undefined ? String(resourceVersion) : this.revisionOf(port);
     const stamp = this.ifaceStamps.get(id) ?? 0;
     const m = this.bindingMemo.get(uid);
     if (m && m.epoch === this.viewsEpoch && m.stamp === stamp && (m.port === port || (revision !== undefined && m.revision === revision))) return m.status;
-    const status = bindingStatus(port, this.viewsOf(port), undefined, this.elsewhereOf(port));
+    const status = bindingStatus(port, this.viewsOf(port), undefined, this.elsewhereOf(port), unclaimed);
     // Only ports the informer knows (a deleted port's entry goes with its delete event).
     const cached = this.ports.get(objectKey(VIRTUAL_PORTS, port.metadata.namespace, port.metadata.name));
     if (cached?.metadata.uid === uid && (cached === port || revision !== undefined)) {
@@ -471,6 +482,42 @@ export class ChassisManager {
     const one = this.opts.only ? this.opts.only.node : port.spec?.node;
     if (one) return this.nodes.get(objectKey(NODES, undefined, one)) ? [this.viewOf(one, id)] : [];
     return this.nodes.list().map((n) => this.viewOf(n.metadata.name, id));
+  }
+
+  /**
+   * The interfaces no port claims on the nodes the port may bind on: one may be its NIC with
+   * a mistyped iface-id (lookalike-interfaces.ts). Read once per change of that set.
+   */
+  private unclaimedOn(port: VirtualPort): UnclaimedInterface[] {
+    const out: UnclaimedInterface[] = [];
+    for (const node of this.viewsOf(port).map((v) => v.node)) {
+      let seen = this.unclaimedSeen.get(node);
+      const s = this.sessions.get(node);
+      if (!seen && s && !s.foreign && s.ready) seen = this.readUnclaimed(node, s)?.items;
+      if (seen) out.push(...seen);
+    }
+    return out;
+  }
+
+  /**
+   * The node's interfaces no port claims, read from its session (the Node's status shows the
+   * first of them). When they differ from the last read, the ports whose NIC is found nowhere
+   * are looked at again: one may be its VM's (or was said to be, and is now another port's).
+   * Read with the Node's status, whose writes are throttled: a burst of plugs or claims is one read.
+   */
+  private readUnclaimed(node: string, session: NodeSession): { items: readonly UnclaimedInterface[]; count: number } | undefined {
+    const read = session.unclaimedInterfaces((id) => this.ports.indexKeys(IX_IFACE, id).length > 0, UNCLAIMED_COMPARED);
+    if (!read) return undefined;
+    const items = read.items.map((i) => ({ node, ...i }));
+    const before = this.unclaimedSeen.get(node);
+    this.unclaimedSeen.set(node, items);
+    if (before && !sameValue(before, items)) {
+      this.viewsEpoch++;
+      for (const k of this.portKeysOfNode(node)) {
+        if (getCondition(this.ports.get(k)?.status?.conditions, BOUND)?.reason === INTERFACE_NOT_FOUND) this.portController.enqueue(k);
+      }
+    }
+    return { items, count: read.count };
   }
 
   /**

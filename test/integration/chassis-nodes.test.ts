@@ -157,6 +157,11 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
       return n?.status?.unclaimedInterfaces?.length ? n : undefined;
     }, 10_000);
     expect(listed.status).toMatchObject({ unclaimedInterfaces: [{ name: 'tapt', interfaceId: 'iface-vm-tpyo' }], unclaimedInterfaceCount: 1 });
+    // And the port names that NIC as likely its VM's, with the command that binds it (QA-131 F12:
+    // the two were not linked). The NIC came after the port: it is looked at again.
+    const notFound = (p: VirtualPort | undefined) => cond(p, 'Bound')?.reason === 'InterfaceNotFound' ? cond(p, 'Bound')!.message : undefined;
+    const typoNote = 'no interface with external_ids:iface-id=iface-vm-typo on node hv1; interface tapt on node hv1 has iface-id=iface-vm-tpyo (2 characters off its interface id), which no port claims: is it this port\'s VM? Then give it the port\'s interface id (ovs-vsctl set Interface tapt external_ids:iface-id=iface-vm-typo; spec.interfaceId cannot change)';
+    expect(await eventually(async () => (notFound(await getPort('vm-t')) === typoNote ? typoNote : undefined), 10_000).catch(async () => cond(await getPort('vm-t'), 'Bound'))).toBe(typoNote);
     // Claimed (a port made with that interfaceId): bound, and the Node lists it no more.
     expect((await v.call('POST', `${G}/namespaces/default/virtualports`, { metadata: { name: 'vm-t2' }, spec: { network: 'net1', node: 'hv1', interfaceId: 'iface-vm-tpyo' } })).status).toBe(201);
     await eventually(async () => cond(await getPort('vm-t2'), 'Bound')?.status === 'True', 10_000);
@@ -165,9 +170,16 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
       return n?.status && n.status.unclaimedInterfaces === undefined ? n : undefined;
     }, 10_000);
     expect(cleared.status?.unclaimedInterfaceCount).toBeUndefined();
+    // Another port's NIC now: vm-t no longer names it.
+    const plain = 'no interface with external_ids:iface-id=iface-vm-typo on node hv1';
+    expect(await eventually(async () => (notFound(await getPort('vm-t')) === plain ? plain : undefined), 10_000).catch(async () => cond(await getPort('vm-t'), 'Bound'))).toBe(plain);
     // The port gone, its NIC left behind: listed again.
     expect((await v.call('DELETE', `${G}/namespaces/default/virtualports/vm-t2`)).status).toBeLessThan(300);
     await eventually(async () => (await getNode('hv1'))?.status?.unclaimedInterfaceCount === 1, 10_000);
+    await eventually(async () => notFound(await getPort('vm-t')) === typoNote, 10_000);
+    // Set to the port's id, as the message says: bound.
+    await vsctl('set', 'Interface', 'tapt', 'external_ids:iface-id=iface-vm-typo');
+    await eventually(async () => cond(await getPort('vm-t'), 'Bound')?.status === 'True', 10_000);
     await vsctl('del-port', 'br-int', 'tapt');
     await eventually(async () => (await getNode('hv1'))?.status?.unclaimedInterfaceCount === undefined, 10_000);
     expect((await v.call('DELETE', `${G}/namespaces/default/virtualports/vm-t`)).status).toBeLessThan(300);
