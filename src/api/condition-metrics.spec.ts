@@ -28,10 +28,15 @@ describe('condition metrics', () => {
       'vnetd_objects_by_condition{kind="VirtualPort",condition="Bound",status="True",reason="InterfaceFound"} 1',
       'vnetd_objects_by_condition{kind="Node",condition="TunnelsUp",status="False",reason="NoProbeAnswered"} 1',
       'vnetd_object_not_ready{kind="VirtualPort",namespace="t",name="b",reason="MacMismatch"} 1',
+      // Per node, as kube-state-metrics' kube_node_status_condition (QA-131 F11).
+      'vnetd_node_status_condition{node="hv1",condition="TunnelsUp",status="true"} 0',
+      'vnetd_node_status_condition{node="hv1",condition="TunnelsUp",status="false"} 1',
+      'vnetd_node_status_condition{node="hv1",condition="TunnelsUp",status="unknown"} 0',
     ]) {
       expect(text).toContain(line);
     }
     expect(text).not.toContain('name="a"');
+    expect(text).not.toMatch(/vnetd_node_status_condition\{node="[abc]"/);
     // The store away: the last figures stay, the scrape does not fail.
     fail = true;
     expect(await registry.metrics()).toContain('vnetd_object_not_ready{kind="VirtualPort",namespace="t",name="b",reason="MacMismatch"} 1');

@@ -22,6 +22,9 @@ interface Condition {
   reason?: string;
 }
 
+/** A condition's statuses as kube-state-metrics labels them. */
+const CONDITION_STATUSES = ['true', 'false', 'unknown'] as const;
+
 const conditionsOf = (o: KubeObject): readonly Condition[] => ((o.status as { conditions?: Condition[] } | undefined)?.conditions ?? []);
 
 export function registerConditionMetrics(registry: Registry, source: ConditionSource): void {
@@ -48,6 +51,27 @@ export function registerConditionMetrics(registry: Registry, source: ConditionSo
         }
       }
       for (const { labels, n } of counts.values()) this.set(labels, n);
+    },
+  });
+  // kube-state-metrics' kube_node_status_condition: per node and condition, 1 on the status it
+  // stands in and 0 on the other two, so "TunnelsUp false on hv3" is one series to alert on
+  // and a node whose condition recovers is seen going to 0 (QA-131 F11: counts by kind only).
+  new Gauge({
+    name: 'vnetd_node_status_condition',
+    help: 'A Node\'s condition (Ready, Connected, TunnelsUp, ConntrackPressure...): 1 for the status it stands in (true, false, unknown), 0 for the others.',
+    labelNames: ['node', 'condition', 'status'],
+    registers,
+    async collect() {
+      const all = await read();
+      this.reset();
+      for (const { kind, items } of all) {
+        if (kind !== 'Node') continue;
+        for (const o of items) {
+          for (const c of conditionsOf(o)) {
+            for (const status of CONDITION_STATUSES) this.set({ node: o.metadata.name, condition: c.type, status }, Number(c.status.toLowerCase() === status));
+          }
+        }
+      }
     },
   });
   new Gauge({
