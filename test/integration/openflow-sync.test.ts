@@ -160,12 +160,15 @@ describeOvs('flow-table sync against ovs-vswitchd', () => {
     await ofctl('del-flows', 'br0', `table=7,cookie=0x${encodeCookie({ round: 1, app: DEFAULT_COOKIE_APP, ...victim.owner }).toString(16)}/-1`);
     const missing = N - (await ourDump()).length;
     expect(missing).toBeGreaterThan(0);
-    expect(await manager.audit()).toMatchObject({ checked: true, repaired: true, ours: N - missing, desired: N });
+    const refilled = await manager.audit();
+    expect(refilled).toMatchObject({ checked: true, repaired: true, ours: N - missing, desired: N });
+    // Which flows, in words (QA-131 F5): the first few put back.
+    expect(refilled.drift?.[0]).toMatch(/^missing: table=7, priority=\d+, /);
     expect(await ourDump()).toEqual(desiredText(flows, 1));
     // Added by hand under our app byte: removed by the full sync it triggers.
     const ours = encodeCookie({ round: 1, app: DEFAULT_COOKIE_APP, ...victim.owner });
     await ofctl('add-flow', 'br0', `table=3,priority=9,cookie=0x${ours.toString(16)},reg0=0x99999,actions=drop`);
-    expect(await manager.audit()).toMatchObject({ repaired: true, ours: N + 1 });
+    expect(await manager.audit()).toMatchObject({ repaired: true, ours: N + 1, drift: [`not desired: table=3, priority=9, cookie=0x${ours.toString(16)}, reg0=0x99999 actions=drop`] });
     expect(await ourDump()).toEqual(desiredText(flows, 1));
     expect(manager.counters().driftRepairs).toBe(2);
     await expectForeignIntact();
@@ -183,6 +186,7 @@ describeOvs('flow-table sync against ovs-vswitchd', () => {
     const r = await manager.verify();
     expect(r).toMatchObject({ checked: true, repaired: true });
     expect(r.changed).toBeGreaterThan(0);
+    expect(r.drift?.[0]).toMatch(/^changed: table=7, priority=\d+, cookie=0x[0-9a-f]+, .* actions=drop, put back to actions=(?!drop)/);
     expect(await ourDump()).toEqual(desiredText(flows, 1));
     expect(manager.counters().driftRepairs).toBe(before + 1);
     await expectForeignIntact();

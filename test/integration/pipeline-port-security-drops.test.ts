@@ -2,8 +2,11 @@
  * Frames port security drops are counted per port, on real Open vSwitch: a VM sending
  * from an address that is not its port's shows in the pipeline's per-port drop counts
  * (vnetd_port_security_dropped_packets_total and one log line per port), a well-behaved
- * VM does not. Before, such drops were said nowhere (QA-126 H1).
+ * VM does not. Before, such drops were said nowhere (QA-126 H1). And a flow changed by hand
+ * is named in the repair's warning (QA-131 F5).
  */
+import pino from 'pino';
+import { TABLES } from '../../src/pipeline/tables';
 import type { VirtualNetwork } from '../../src/resources/kinds';
 import { NETWORKS } from '../../src/store/kinds';
 import { eventually } from '../support/vnetd';
@@ -14,13 +17,15 @@ const NS = 'psd';
 
 describeOvs('pipeline: frames port security drops are counted per port', () => {
   let pb: PipelineBed | undefined;
+  /** The pipeline's warnings, one JSON line each. */
+  const warnings: string[] = [];
   afterAll(async () => {
     await pb?.stop();
   }, 60_000);
 
   it('counts a spoofing VM\'s dropped frames, and none of a VM sending from its own addresses', async () => {
     // Verified (dumped with counters) every 400 ms instead of every minute.
-    pb = await startPipelineBed({ hypervisors: 1, pipeline: { flowVerifyMs: 400 } });
+    pb = await startPipelineBed({ hypervisors: 1, pipeline: { flowVerifyMs: 400, logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }) } });
     const { bed, objects, pipeline } = pb;
     const hv = bed.hypervisors[0]!;
     await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: NS }, spec: { subnets: [{ cidr: '10.78.0.0/24' }], vni: 7801 } } as VirtualNetwork);
@@ -49,4 +54,14 @@ describeOvs('pipeline: frames port security drops are counted per port', () => {
     // The good VM's ARP for 10.78.0.5 is answered on the node and its pings go out: nothing of it dropped.
     expect(drops.find((x) => x.port === `${NS}/good`)).toBeUndefined();
   }, 90_000);
+
+  it('a flow changed by hand is named in the repair\'s warning, with its table\'s name and what it was put back to (QA-131 F5: only a count)', async () => {
+    const hv = pb!.bed.hypervisors[0]!;
+    const sock = `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`;
+    const l2 = `table=${TABLES.L2Lookup.id},dl_dst=0a:78:00:00:00:06`;
+    await hv.ovs.ofctl(['-O', 'OpenFlow13', 'mod-flows', sock, `${l2},actions=drop`]);
+    const said = await eventually(async () => warnings.map((l) => JSON.parse(l) as { event?: string; msg: string }).find((w) => w.event === 'openflow.drift_repaired')?.msg, 15_000, 100);
+    process.stdout.write(`[port-security-drops] ${said}\n`);
+    expect(said).toMatch(new RegExp(`^node ${hv.name}: 1 of our flows or groups differed from the desired ones \\(changed outside vnetd\\); repaired: changed: table=${TABLES.L2Lookup.id} \\(L2Lookup\\), priority=\\d+, cookie=0x[0-9a-f]+, .*dl_dst=0a:78:00:00:00:06.* actions=drop, put back to actions=output:\\d+$`));
+  }, 30_000);
 });

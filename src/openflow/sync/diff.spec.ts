@@ -1,3 +1,5 @@
+import type { FlowStats } from '../messages/multipart-reply';
+import { encodeCookie } from './cookie';
 import { DesiredState } from './desired-state';
 import { planFullSync } from './diff';
 import type { DesiredFlow } from './types';
@@ -28,5 +30,25 @@ describe('planFullSync', () => {
     expect(plan.flowAdds).toHaveLength(20_000);
     // Before: planned in one go, the loop never turned.
     expect(turns).toBeGreaterThanOrEqual(3);
+  });
+
+  it('describes the first three differences it plans, as ovs-ofctl prints flows: changed in place, missing, not desired (QA-131 F5: a repair said only how many)', async () => {
+    const owner = { category: 1, objectId: 7 };
+    const desired = new DesiredState({ min: 1, max: 1000 });
+    desired.commit(desired.prepare([{ owner, flows: [flow(1), flow(2), flow(3)], groups: [] }]));
+    const cookie = encodeCookie({ ...owner, round: 1, app: 0x56 });
+    const onSwitch = (f: DesiredFlow): FlowStats => ({ ...f, cookie, durationSec: 0, durationNsec: 0, idleTimeout: 0, hardTimeout: 0, flags: 0, packetCount: 0n, byteCount: 0n, match: [...f.match], instructions: [...f.instructions] });
+    const dropped = onSwitch({ ...flow(2), instructions: [] });
+    const extra = onSwitch({ ...flow(9), priority: 5 });
+    const plan = (dump: FlowStats[]) => planFullSync(desired.flows(), desired.groups(), dump, [], () => false, { round: 1, app: 0x56 });
+    const { drift } = await plan([onSwitch(flow(1)), dropped, extra]);
+    expect(drift).toEqual([
+      'changed: table=0, priority=100, cookie=0x1015600000007, reg0=0x2 actions=drop, put back to actions=output:1',
+      'missing: table=0, priority=100, reg0=0x3 actions=output:1',
+      'not desired: table=0, priority=5, cookie=0x1015600000007, reg0=0x9 actions=output:1',
+    ]);
+    // In sync: nothing to say. Many off: three said.
+    expect((await plan([onSwitch(flow(1)), onSwitch(flow(2)), onSwitch(flow(3))])).drift).toEqual([]);
+    expect((await plan([])).drift).toHaveLength(3);
   });
 });

@@ -1,3 +1,5 @@
+import { formatFlow } from '../format/flow';
+import { formatInstructions } from '../format/actions';
 import { GroupDesc, FlowStats } from '../messages/multipart-reply';
 import { roundOf } from './cookie';
 import { FlowEntry, GroupEntry, PreparedOwner, entrySignature } from './desired-state';
@@ -33,6 +35,9 @@ const PLAN_SLICE = 4096;
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** Differences a full sync describes, at most: enough to tell an operator what was touched. */
+const DRIFT_SAMPLES = 3;
+
 /**
  * Full reconciliation: the switch's flows of our app (dumped with an app cookie
  * filter, so foreign flows are not even seen) and its groups in our id range,
@@ -45,8 +50,12 @@ export async function planFullSync(
   groups: readonly GroupDesc[],
   ownsGroup: (id: number) => boolean,
   ctx: CookieContext,
-): Promise<{ plan: SyncPlan; unchanged: number; removed: number }> {
+): Promise<{ plan: SyncPlan; unchanged: number; removed: number; drift: string[] }> {
   const plan = emptyPlan();
+  // The first few differences in words (flows as ovs-ofctl prints them): a repair after a hand
+  // edit said only how many flows it rewrote, not which (QA-131 F5).
+  const drift: string[] = [];
+  const note = (text: () => string) => void (drift.length < DRIFT_SAMPLES && drift.push(text()));
   const onSwitch = new Map<string, FlowStats>();
   const staleRounds = new Set<number>();
   // Half a million flows took 6-10 s in one go, and the event loop with them: every other
@@ -69,14 +78,20 @@ export async function planFullSync(
     if (cookie === undefined) cookies.set(e.owner, (cookie = ownerCookie(e.owner, ctx.round, ctx.app)));
     const have = onSwitch.get(e.key);
     if (have) onSwitch.delete(e.key);
-    if (!have || have.cookie !== cookie || flagsDiffer(have.flags, e.flow.flags)) plan.flowAdds.push(addFlow(e, cookie));
-    else if (flowSignature(have) !== entrySignature(e)) plan.flowModifies.push(modifyFlow(e, cookie));
-    else unchanged++;
+    if (!have || have.cookie !== cookie || flagsDiffer(have.flags, e.flow.flags)) {
+      plan.flowAdds.push(addFlow(e, cookie));
+      note(() => (have ? `rewritten (cookie or flags): ${formatFlow(have)}` : `missing: ${formatFlow(e.flow)}`));
+    } else if (flowSignature(have) !== entrySignature(e)) {
+      plan.flowModifies.push(modifyFlow(e, cookie));
+      note(() => `changed: ${formatFlow(have)}, put back to actions=${formatInstructions(e.flow.instructions)}`);
+    } else unchanged++;
   }
   // What is left on the switch is ours but no longer wanted. Flows of this
   // round go one by one; previous rounds go with one masked delete each.
   for (const f of onSwitch.values()) {
-    if (roundOf(f.cookie) === ctx.round) plan.flowDeletes.push(deleteFlow({ flow: f }, f.cookie));
+    if (roundOf(f.cookie) !== ctx.round) continue;
+    plan.flowDeletes.push(deleteFlow({ flow: f }, f.cookie));
+    note(() => `not desired: ${formatFlow(f)}`);
   }
   for (const r of [...staleRounds].sort((a, b) => a - b)) plan.staleRoundDeletes.push(deleteRound(r, ctx.app));
 
@@ -85,11 +100,19 @@ export async function planFullSync(
   for (const e of desiredGroups) {
     const have = groupsOnSwitch.get(e.group.groupId);
     groupsOnSwitch.delete(e.group.groupId);
-    if (!have) plan.groupAdds.push(groupMod('add', e.group));
-    else if (groupSignature(have) !== e.sig) plan.groupModifies.push(groupMod('modify', e.group));
+    if (!have) {
+      plan.groupAdds.push(groupMod('add', e.group));
+      note(() => `missing: group ${e.group.groupId}`);
+    } else if (groupSignature(have) !== e.sig) {
+      plan.groupModifies.push(groupMod('modify', e.group));
+      note(() => `changed: group ${e.group.groupId}`);
+    }
   }
-  for (const g of groupsOnSwitch.values()) plan.groupDeletes.push(groupMod('delete', g));
-  return { plan, unchanged, removed: onSwitch.size };
+  for (const g of groupsOnSwitch.values()) {
+    plan.groupDeletes.push(groupMod('delete', g));
+    note(() => `not desired: group ${g.groupId}`);
+  }
+  return { plan, unchanged, removed: onSwitch.size, drift };
 }
 
 /**

@@ -182,6 +182,8 @@ export interface AuditResult {
   ours?: number;
   desired?: number;
   foreign?: number;
+  /** When repaired: the first few differences the repair undid, in words (flows as ovs-ofctl prints them). */
+  drift?: string[];
 }
 
 const noopLogger: OpenFlowLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
@@ -338,8 +340,8 @@ class Manager extends EventEmitter implements FlowTableManager {
       if (ours === desired) return { checked: true, repaired: false, ours, desired, foreign };
       this.stats.driftRepairs++;
       this.log.warn({ found: ours, desired }, 'openflow audit: the switch holds a different number of our flows than desired (changed behind our back); full sync');
-      await this.fullSync();
-      return { checked: true, repaired: true, ours, desired, foreign };
+      const { drift } = await this.fullSync();
+      return { checked: true, repaired: true, ours, desired, foreign, ...(drift?.length ? { drift } : {}) };
     });
   }
 
@@ -351,8 +353,8 @@ class Manager extends EventEmitter implements FlowTableManager {
       const changed = r.flowMods + r.groupMods;
       if (changed === 0) return { checked: true, repaired: false, changed };
       this.stats.driftRepairs++;
-      this.log.warn({ flowMods: r.flowMods, groupMods: r.groupMods }, 'openflow verify: flows or groups of ours on the switch differed from the desired ones (changed behind our back); repaired');
-      return { checked: true, repaired: true, changed };
+      this.log.warn({ flowMods: r.flowMods, groupMods: r.groupMods, drift: r.drift }, 'openflow verify: flows or groups of ours on the switch differed from the desired ones (changed behind our back); repaired');
+      return { checked: true, repaired: true, changed, ...(r.drift?.length ? { drift: r.drift } : {}) };
     });
   }
 
@@ -389,7 +391,7 @@ class Manager extends EventEmitter implements FlowTableManager {
     return result;
   }
 
-  private async fullSync(): Promise<SyncResult> {
+  private async fullSync(): Promise<SyncResult & { drift?: string[] }> {
     if (!this.conn.connected || this.fencedBy) return NOT_SENT;
     const started = performance.now();
     if (this.generationId !== undefined && !(await this.claimMaster(this.generationId))) return NOT_SENT;
@@ -403,7 +405,7 @@ class Manager extends EventEmitter implements FlowTableManager {
       this.roundValue = adoptableRound(dump) ?? 1;
       this.log.info({ round: this.roundValue, dumped: dump.length }, 'openflow sync: adopted round');
     }
-    const { plan, unchanged, removed } = await planFullSync(
+    const { plan, unchanged, removed, drift } = await planFullSync(
       this.desired.flows(),
       this.desired.groups(),
       dump,
@@ -424,7 +426,7 @@ class Manager extends EventEmitter implements FlowTableManager {
     this.stats.lastSyncUnchangedFlows = unchanged;
     this.log.info({ ...result, unchanged, dumped: dump.length }, 'openflow full sync done');
     this.emit('synced', result);
-    return result;
+    return { ...result, drift };
   }
 
   /**

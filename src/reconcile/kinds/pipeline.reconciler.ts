@@ -37,6 +37,7 @@ import {
   compileNode,
   compileScope,
   networkOwner,
+  tableName,
   type LogicalModel,
   type NetworkModel,
   type OwnerFlows,
@@ -642,8 +643,11 @@ export class PipelineReconciler {
         a.auditing = (kind === 'audit' ? a.manager.audit() : a.manager.verify())
           .then((r) => {
             if (!r.repaired) return;
-            if (kind === 'audit') this.log.warn({ event: 'openflow.drift_repaired', node, found: r.ours, desired: r.desired }, `node ${node}: its flow table had ${r.ours} of our flows where ${r.desired} were desired (changed outside vnetd); resynced`);
-            else this.log.warn({ event: 'openflow.drift_repaired', node, changed: r.changed }, `node ${node}: ${r.changed} of our flows or groups differed from the desired ones (changed outside vnetd); repaired`);
+            // Which flows, not only how many (QA-131 F5): the first few, with their tables' names.
+            const drift = (r.drift ?? []).map((d) => d.replace(/\btable=(\d+)/, (m, id: string) => `${m} (${tableName(Number(id))})`));
+            const eg = drift.length ? `: ${drift.join('; ')}${(kind === 'audit' ? Math.abs((r.ours ?? 0) - (r.desired ?? 0)) : (r.changed ?? 0)) > drift.length ? '; ...' : ''}` : '';
+            if (kind === 'audit') this.log.warn({ event: 'openflow.drift_repaired', node, found: r.ours, desired: r.desired, drift }, `node ${node}: its flow table had ${r.ours} of our flows where ${r.desired} were desired (changed outside vnetd); resynced${eg}`);
+            else this.log.warn({ event: 'openflow.drift_repaired', node, changed: r.changed, drift }, `node ${node}: ${r.changed} of our flows or groups differed from the desired ones (changed outside vnetd); repaired${eg}`);
           })
           .catch((err: unknown) => this.log.debug({ node, err }, `pipeline: flow ${kind} failed`))
           .finally(() => (a.auditing = undefined));
