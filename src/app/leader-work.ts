@@ -54,6 +54,9 @@ export interface LeaderWorkOptions {
   fastPath?: FastPathHook;
 }
 
+/** The reason of a VirtualPort's event for frames its port security dropped. */
+export const PORT_SECURITY_DROPS = 'PortSecurityDrops';
+
 export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork> {
   const stops: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
@@ -77,7 +80,21 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
       : undefined;
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.
-    const pipeline = new PipelineReconciler({ objects: o.objects, logger: o.logger, chassis, workers: o.workers, informers, readiness: local ? 'local' : 'node-status', fastPath: o.fastPath, openflowLanes: o.openflowLanes, openflowGeneration: o.openflowGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.switchGenerationId, 'openflow')) });
+    // Started last (below): what the pipeline says on objects before then is not recorded.
+    let recorder: EventRecorder | undefined;
+    const pipeline = new PipelineReconciler({
+      objects: o.objects,
+      logger: o.logger,
+      chassis,
+      workers: o.workers,
+      informers,
+      readiness: local ? 'local' : 'node-status',
+      fastPath: o.fastPath,
+      openflowLanes: o.openflowLanes,
+      openflowGeneration: o.openflowGeneration,
+      onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.switchGenerationId, 'openflow')),
+      onPortSecurityDrops: (port, message) => recorder?.record(port, 'Warning', PORT_SECURITY_DROPS, message),
+    });
     // With agents: one NodeRealization per Node, where each agent reports what it installed.
     const realizations = local ? undefined : new NodeRealizationReconciler(o.objects, informers, o.logger);
     // The switches first: after a restart their reprogramming is what traffic waits for,
@@ -99,10 +116,11 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     await collector.start();
     stops.push(() => collector.stop());
     // Last to start, first to stop: its handlers only read what the others write.
-    const recorder = new EventRecorder({ objects: o.objects, informers, logger: o.logger.child({ component: 'events' }), instance: `vnetd-${hostname()}`, host: hostname() });
-    const conditionEvents = new ConditionEvents(recorder, informers, o.logger.child({ component: 'condition-events' }));
-    await recorder.start();
-    stops.push(() => recorder.stop());
+    const events = new EventRecorder({ objects: o.objects, informers, logger: o.logger.child({ component: 'events' }), instance: `vnetd-${hostname()}`, host: hostname() });
+    const conditionEvents = new ConditionEvents(events, informers, o.logger.child({ component: 'condition-events' }));
+    await events.start();
+    recorder = events;
+    stops.push(() => events.stop());
     await conditionEvents.start();
     stops.push(() => conditionEvents.stop());
     compactor.start();

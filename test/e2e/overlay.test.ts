@@ -458,6 +458,19 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const spoofedIpSeen = spoofedIp.length;
     expect(spoofedIpSeen).toBe(0);
     const dropped = await flowPackets(s.vm, `table=${TABLES.SpoofGuard.id}`);
+    // A burst from the spoofed address (d's MAC known, so each ping is a frame): the port gets a
+    // warning event naming the drops, at the next verify (every 2 s here); only the log and a
+    // metric said it before (QA-131 F9).
+    await s.vm.exec(['ip', 'neigh', 'replace', '10.20.0.20', 'lladdr', d.vm.mac, 'dev', s.vm.iface]);
+    await ping(s.vm, '10.20.0.20', ['-c', '30', '-i', '0.01', '-I', '10.20.0.77']);
+    type Ev = { reason: string; type: string; message: string; count?: number; involvedObject: { name: string } };
+    const dropEvent = await eventually(async () => {
+      const evs = ((await call('GET', `/api/v1/namespaces/${ns}/events`)) as { items: Ev[] }).items;
+      return evs.find((e) => e.reason === 'PortSecurityDrops' && e.involvedObject.name === s.port.metadata.name);
+    }, 10_000, 200);
+    expect(dropEvent).toMatchObject({ type: 'Warning', message: expect.stringMatching(/^on node hv1, port security dropped \d+ frame\(s\) it sent since the last check: from a MAC or address that is not the port's/) });
+    await s.vm.exec(['ip', 'neigh', 'del', '10.20.0.20', 'dev', s.vm.iface]);
+    log(`port security: a spoofing VM's drops on its port as an event: ${dropEvent!.message.slice(0, 60)}...`);
 
     // The allowed pair passes.
     await s.vm.exec(['ip', 'addr', 'add', '10.20.0.200/24', 'dev', s.vm.iface]);

@@ -141,6 +141,12 @@ export interface PipelineReconcilerOptions {
   openflowGeneration?: bigint;
   /** A node's switch has a newer master: this process is no longer the leader it thinks it is. */
   onFenced?: (node: string, err: FlowTableFencedError) => void;
+  /**
+   * A port's VM sent frames port security dropped, enough of them since the last verify to be
+   * more than a booting VM's IPv6 chatter (SPOOF_DROPS_WARN): said on the port (leader-work
+   * records an event), where `kubectl describe` shows it beside its conditions.
+   */
+  onPortSecurityDrops?: (port: VirtualPort, message: string) => void;
   /** How often LoadBalancer status.backends (health, connection counts) is refreshed; default 5 s. */
   lbStatusIntervalMs?: number;
   /**
@@ -713,10 +719,12 @@ export class PipelineReconciler {
       // A handful is a booting VM's IPv6 chatter on an IPv4-only port (router solicitations,
       // MLD reports); a VM sending from the wrong address drops all it sends.
       const level = dropped >= SPOOF_DROPS_WARN ? 'warn' : 'info';
-      this.log[level](
-        { event: 'port.security_drops', node, port: port.key, dropped },
-        `port ${port.key} on node ${node}: port security dropped ${dropped} frame(s) it sent since the last check: from a MAC or address that is not the port's (spec.mac, spec.ips, spec.allowedAddressPairs), IPv6 from a port without an IPv6 address, a VLAN tag or a router advertisement; vnetctl trace --from ${port.key.slice(port.key.indexOf('/') + 1)} --src-ip ADDR --src-mac MAC shows the verdict`,
-      );
+      const slash = port.key.indexOf('/');
+      const what = `port security dropped ${dropped} frame(s) it sent since the last check: from a MAC or address that is not the port's (spec.mac, spec.ips, spec.allowedAddressPairs), IPv6 from a port without an IPv6 address, a VLAN tag or a router advertisement; vnetctl trace --from ${port.key.slice(slash + 1)} --src-ip ADDR --src-mac MAC shows the verdict`;
+      this.log[level]({ event: 'port.security_drops', node, port: port.key, dropped }, `port ${port.key} on node ${node}: ${what}`);
+      // On the port itself too (QA-131 F9: only in the log and a metric).
+      const obj = level === 'warn' ? this.ports.get(objectKey(PORTS, port.key.slice(0, slash), port.key.slice(slash + 1))) : undefined;
+      if (obj) this.opts.onPortSecurityDrops?.(obj, `on node ${node}, ${what}`);
     }
   }
 
