@@ -10,6 +10,7 @@ import { LOAD_BALANCERS, NODES } from '../store/kinds';
 import { claimantAllocatedStatus } from '../reconcile/kinds/ipam-status';
 import { dns1123SubdomainError } from './names';
 import { pairsOverVipsWarnings } from './pair-overlap';
+import { claimsOf, readdresses, readdressingOf, readdressWarnings, releasesOf } from './port-readdress';
 
 const macs = new MacAllocator({ prefix: '0a:58' });
 
@@ -248,85 +249,39 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     const spec = next.spec!;
     const was = old.spec!;
     const ns = old.metadata.namespace!;
+    const uid = old.metadata.uid!;
     immutable(causes, 'spec.network', was.network, spec.network);
-    let mac = was.mac;
-    if (spec.mac !== undefined) {
-      try {
-        mac = parseMac(spec.mac);
-      } catch (err) {
-        causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": ${(err as Error).message}` });
-      }
-    }
-    const asked = spec.ips?.map((ip) => (tryParseIp(ip) ? canonicalIp(ip) : ip));
-    const ips = asked && asked.length > 0 ? asked : (was.ips ?? []);
-    const added = ips.filter((ip) => !(was.ips ?? []).includes(ip));
-    const removed = (was.ips ?? []).filter((ip) => !ips.includes(ip));
-    const macChanged = mac !== undefined && mac !== was.mac;
     // Claimed at create (see AllocationRegistry): the NIC's identity, as an OVN port's name.
     immutable(causes, 'spec.interfaceId', was.interfaceId, spec.interfaceId);
     if (spec.node !== was.node) validateNode(next, causes);
     validatePairs(next, causes);
-    const readdressed = macChanged || added.length > 0 || removed.length > 0;
-    if (readdressed && old.metadata.deletionTimestamp) {
-      causes.push({ field: macChanged ? 'spec.mac' : 'spec.ips', reason: 'FieldValueForbidden', message: 'Forbidden: the port is being deleted: its addresses are being released' });
+    const r = readdressingOf(was, spec, causes);
+    if (readdresses(r) && old.metadata.deletionTimestamp) {
+      causes.push({ field: r.macChanged ? 'spec.mac' : 'spec.ips', reason: 'FieldValueForbidden', message: 'Forbidden: the port is being deleted: its addresses are being released' });
     }
-    const uid = old.metadata.uid!;
     const owner = { kind: 'VirtualPort', namespace: ns, name: old.metadata.name, uid };
-    const ops: TxnOp[] = [];
-    const ipIndex = (ip: string) => (asked ?? []).indexOf(ip);
-    const seen = new Set<string>();
-    (asked ?? []).forEach((ip, i) => {
-      if (seen.has(ip)) causes.push({ field: `spec.ips[${i}]`, reason: 'FieldValueDuplicate', message: `Duplicate value: "${ip}"` });
-      seen.add(ip);
-    });
-    if (added.length > 0 && causes.length === 0) {
-      const { guard, net } = await networkForClaims(ctx, ns, was.network);
-      const allNets = allocatorsOf(net);
-      for (const ip of added) {
-        const res = await checkRequestedIp(ip, net, allNets, ctx.allocations);
-        const field = `spec.ips[${ipIndex(ip)}]`;
-        if ('error' in res) {
-          causes.push({ field, reason: 'FieldValueInvalid', message: `Invalid value: "${ip}": ${res.error}` });
-          continue;
-        }
-        const changing = guard.changingOf(allNets, res.ip);
-        if (changing) causes.push({ field, reason: SUBNET_CHANGING, message: `Invalid value: "${ip}": subnet ${changing} of VirtualNetwork "${was.network}" is being changed or removed; try again in a moment` });
-        ops.push(AllocationRegistry.claim(ipKey(ns, was.network, res.ip), owner));
-      }
-      ops.push(guard.op);
-    }
-    if (macChanged && causes.length === 0) {
-      const holder = await ctx.allocations.macHolder(ns, was.network, mac!);
-      if (holder && holder.owner.uid !== uid) causes.push({ field: 'spec.mac', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.mac}": already used by ${holder.owner.kind} "${holder.owner.name}" in network "${was.network}"` });
-      else ops.push(AllocationRegistry.claim(macKey(ns, was.network, mac!), owner));
-    }
-    const readdressedPort: VirtualPort = { ...next, spec: { ...spec, mac, ips } };
+    const ops = causes.length === 0 ? await claimsOf(ctx, ns, was.network, r, owner, spec.mac, causes) : [];
     // Only pairs being changed, or judged against new addresses: a port stored with such a pair can still be updated otherwise (then fixed).
     const pairWarnings: string[] = [];
     const pairsChanged = JSON.stringify(spec.allowedAddressPairs ?? []) !== JSON.stringify(was.allowedAddressPairs ?? []);
-    if (pairsChanged || readdressed) {
-      validatePairsAgainst(readdressedPort, ips, causes);
-      const known = new Set(macChanged ? [] : (was.allowedAddressPairs ?? []).flatMap((p) => (p.mac ? [p.mac.toLowerCase()] : [])));
+    if (pairsChanged || readdresses(r)) {
+      const readdressedPort: VirtualPort = { ...next, spec: { ...spec, mac: r.mac, ips: r.ips } };
+      validatePairsAgainst(readdressedPort, r.ips, causes);
+      const known = new Set(r.macChanged ? [] : (was.allowedAddressPairs ?? []).flatMap((p) => (p.mac ? [p.mac.toLowerCase()] : [])));
       await checkPairMacs(readdressedPort, ctx, causes, pairWarnings, known);
     }
     if (causes.length > 0) throw new AdmissionError(causes);
-    // What the port let go of: released with the update, if it is still the port's.
-    const releases = [...removed.map((ip) => ipKey(ns, was.network, ip)), ...(macChanged && was.mac ? [macKey(ns, was.network, was.mac)] : [])];
-    for (const key of releases) {
-      const kv = await ctx.objects.kv.get<Allocation>(key);
-      if (kv?.value.owner.uid === uid) ops.push({ type: 'delete', key, expectedModRevision: kv.modRevision });
-    }
-    spec.mac = mac;
-    spec.ips = ips;
+    ops.push(...(await releasesOf(ctx, ns, was.network, r, was.mac, uid)));
+    spec.mac = r.mac;
+    spec.ips = r.ips;
     spec.interfaceId ??= was.interfaceId;
     spec.portSecurity ??= true;
     const warnings = [
       ...(spec.node !== was.node ? await nodeWarnings(next, ctx) : []),
-      ...(pairsChanged || added.length > 0 ? await pairsOverVipsWarnings(ctx, next) : []),
+      ...(pairsChanged || r.added.length > 0 ? await pairsOverVipsWarnings(ctx, next) : []),
       ...pairWarnings,
-      ...(macChanged ? [`spec.mac: the port's MAC is ${mac} now: its VM's NIC must take it too (libvirt <mac address='${mac}'/>); until it does, the port is Bound MacMismatch and what the VM sends is dropped`] : []),
-      ...(added.length > 0 || removed.length > 0 ? [`spec.ips: the port's addresses are ${ips.join(', ')} now: its VM must use them (its own configuration; vnetd runs no DHCP)${removed.length > 0 && spec.portSecurity !== false ? `, and what it sends from ${removed.join(', ')} is dropped` : ''}`] : []),
-      ...(await removedBackendWarnings(ctx, ns, removed)),
+      ...readdressWarnings(r, spec.portSecurity),
+      ...(await removedBackendWarnings(ctx, ns, r.removed)),
     ];
     return { object: next, ops, warnings };
   }
