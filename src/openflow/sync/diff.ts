@@ -55,7 +55,8 @@ export async function planFullSync(
   // The first few differences in words (flows as ovs-ofctl prints them): a repair after a hand
   // edit said only how many flows it rewrote, not which (QA-131 F5).
   const drift: string[] = [];
-  const note = (text: () => string) => void (drift.length < DRIFT_SAMPLES && drift.push(text()));
+  // Checked before the text is built: a first sync onto an empty table adds every flow.
+  const noting = () => drift.length < DRIFT_SAMPLES;
   const onSwitch = new Map<string, FlowStats>();
   const staleRounds = new Set<number>();
   // Half a million flows took 6-10 s in one go, and the event loop with them: every other
@@ -80,10 +81,10 @@ export async function planFullSync(
     if (have) onSwitch.delete(e.key);
     if (!have || have.cookie !== cookie || flagsDiffer(have.flags, e.flow.flags)) {
       plan.flowAdds.push(addFlow(e, cookie));
-      note(() => (have ? `rewritten (cookie or flags): ${formatFlow(have)}` : `missing: ${formatFlow(e.flow)}`));
+      if (noting()) drift.push(have ? `rewritten (cookie or flags): ${formatFlow(have)}` : `missing: ${formatFlow(e.flow)}`);
     } else if (flowSignature(have) !== entrySignature(e)) {
       plan.flowModifies.push(modifyFlow(e, cookie));
-      note(() => `changed: ${formatFlow(have)}, put back to actions=${formatInstructions(e.flow.instructions)}`);
+      if (noting()) drift.push(`changed: ${formatFlow(have)}, put back to actions=${formatInstructions(e.flow.instructions)}`);
     } else unchanged++;
   }
   // What is left on the switch is ours but no longer wanted. Flows of this
@@ -91,7 +92,7 @@ export async function planFullSync(
   for (const f of onSwitch.values()) {
     if (roundOf(f.cookie) !== ctx.round) continue;
     plan.flowDeletes.push(deleteFlow({ flow: f }, f.cookie));
-    note(() => `not desired: ${formatFlow(f)}`);
+    if (noting()) drift.push(`not desired: ${formatFlow(f)}`);
   }
   for (const r of [...staleRounds].sort((a, b) => a - b)) plan.staleRoundDeletes.push(deleteRound(r, ctx.app));
 
@@ -102,15 +103,15 @@ export async function planFullSync(
     groupsOnSwitch.delete(e.group.groupId);
     if (!have) {
       plan.groupAdds.push(groupMod('add', e.group));
-      note(() => `missing: group ${e.group.groupId}`);
+      if (noting()) drift.push(`missing: group ${e.group.groupId}`);
     } else if (groupSignature(have) !== e.sig) {
       plan.groupModifies.push(groupMod('modify', e.group));
-      note(() => `changed: group ${e.group.groupId}`);
+      if (noting()) drift.push(`changed: group ${e.group.groupId}`);
     }
   }
   for (const g of groupsOnSwitch.values()) {
     plan.groupDeletes.push(groupMod('delete', g));
-    note(() => `not desired: group ${g.groupId}`);
+    if (noting()) drift.push(`not desired: group ${g.groupId}`);
   }
   return { plan, unchanged, removed: onSwitch.size, drift };
 }
