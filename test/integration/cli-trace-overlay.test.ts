@@ -222,4 +222,24 @@ describeOvs('vnetctl trace across two hypervisors', () => {
     expect(bad.stderr).toContain(`--to "[${vip}]:0": port 0 is outside 1-65535`);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   }, 90_000);
+
+  it('a hung switch on the path (ovs-vswitchd stopped with SIGSTOP): trace says so as TROUBLE and exits 1 within --ovs-timeout, not the 20 s default', async () => {
+    const hv1 = bed.hypervisors.find((h) => h.name === 'hv1')!;
+    const pid = hv1.ovs.vswitchdPid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const t0 = performance.now();
+      const hung = await cli.run(['-n', 'tr', 'trace', '--from', 'client', '--to', '10.41.0.3', '--ovs-timeout', '2s']);
+      const ms = performance.now() - t0;
+      process.stdout.write(`[cli-trace] hung ovs-vswitchd: exit ${hung.code} after ${ms.toFixed(0)} ms\n`);
+      expect(hung.code).toBe(1);
+      expect(hung.stdout).toMatch(/TROUBLE on the path: node hv1's ovs-vswitchd did not answer ofproto\/trace within 2 s: it is hung or overloaded/);
+      expect(ms).toBeLessThan(15_000);
+      const bad = await cli.run(['-n', 'tr', 'trace', '--from', 'client', '--to', '10.41.0.3', '--ovs-timeout', 'soon']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  }, 60_000);
 });

@@ -20,7 +20,8 @@ import type { Runtime } from '../runtime';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { CONNTRACK_PRESSURE, TUNNELS_UP } from '../../chassis/node-status';
 import { conditionWhen, falseCondition } from './node-conditions';
-import { CommandTimeoutError, appctl, localOvsOf, vsctl } from './node-ovs';
+import { CommandTimeoutError, OVS_COMMAND_TIMEOUT_MS, appctl, localOvsOf, vsctl } from './node-ovs';
+import { parseDuration } from '../flags/duration';
 import { examples, parser, type RuntimeOf } from './shared';
 import { familyOf, logicalPath, nodeOf, parseSrcIp, parseSrcMac, parseSrcPort, parseTarget, sourceIp, targetText, type Delivery, type LogicalLb, type LogicalPath, type Proto, type Target } from './trace-logical';
 import { renderTraceText, whereOvs, type PortAt, type RemoteHop, type TraceReport } from './trace-report';
@@ -60,11 +61,11 @@ function noNodeWhy(from: VirtualPort, nodes: NodesRead): string {
 }
 
 /** Traces the packet through the node's OVS into the report; what it found against the path (a switch that does not answer, OVS's pick of a backend that takes nothing), if anything. */
-async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork; to: Target; proto: Proto; srcPort?: number }): Promise<string | undefined> {
+async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical: LogicalPath; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork; to: Target; proto: Proto; srcPort?: number; ovsTimeoutMs?: number }): Promise<string | undefined> {
   const { from, logical } = input;
   const node = input.nodes.items.find((n) => n.metadata.name === nodeOf(from));
   const ofport = from.status?.ofport;
-  const ovs = node ? localOvsOf(node) : noNodeWhy(from, input.nodes);
+  const ovs = node ? localOvsOf(node, input.ovsTimeoutMs) : noNodeWhy(from, input.nodes);
   if (typeof ovs === 'string' || !ofport || !logical.dstMac) {
     report.ovs.skipped = typeof ovs === 'string' ? ovs : !ofport ? `port ${from.metadata.name} has no ofport yet` : 'no destination MAC: the VM would not send this packet';
     return;
@@ -118,12 +119,12 @@ async function traceOvs(report: TraceReport, input: { from: VirtualPort; logical
  * tunnel port, VNI, the two VTEPs), traced there when that node's OVS runs on this machine
  * too (all-in-one, a test bed), and compared with the destination port.
  */
-async function traceRemote(report: TraceReport, input: { flow: string; delivery: Extract<Delivery, { kind: 'tunnel' }>; srcNode: HypervisorNode; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork }): Promise<void> {
+async function traceRemote(report: TraceReport, input: { flow: string; delivery: Extract<Delivery, { kind: 'tunnel' }>; srcNode: HypervisorNode; nodes: NodesRead; ports: VirtualPort[]; network?: VirtualNetwork; ovsTimeoutMs?: number }): Promise<void> {
   const { delivery } = input;
   const remote: RemoteHop = { node: delivery.node };
   report.ovs.remote = remote;
   const there = input.nodes.items.find((n) => n.metadata.name === delivery.node);
-  const ovs = there ? localOvsOf(there) : `node ${delivery.node} is not known`;
+  const ovs = there ? localOvsOf(there, input.ovsTimeoutMs) : `node ${delivery.node} is not known`;
   const vni = input.network?.status?.vni ?? input.network?.spec?.vni;
   const dst = input.ports.find((p) => p.metadata.name === delivery.port);
   if (typeof ovs === 'string' || vni === undefined || !input.srcNode.spec?.tunnelIP || !delivery.vtep) {
@@ -155,7 +156,7 @@ async function traceRemote(report: TraceReport, input: { flow: string; delivery:
   if (mismatch) report.disagreements.push(`on ${delivery.node}, after the tunnel: ${mismatch}`);
 }
 
-async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; srcPort?: number; srcIp?: string; srcMac?: string }): Promise<TraceReport> {
+async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; srcPort?: number; srcIp?: string; srcMac?: string; ovsTimeoutMs?: number }): Promise<TraceReport> {
   const ns = rt.namespace();
   const from = await attempt(rt, { verb: 'get', kind: PORTS, name: o.from }, () => getObject<VirtualPort>(rt, PORTS, ns, o.from));
   const netName = from.spec?.network ?? '';
@@ -176,7 +177,7 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
     ovs: {},
     disagreements: [],
   };
-  const againstPath = await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort });
+  const againstPath = await traceOvs(report, { from, logical, nodes, ports, network, to: o.to, proto: o.proto, srcPort: o.srcPort, ovsTimeoutMs: o.ovsTimeoutMs });
   const trouble = [...(againstPath ? [againstPath] : []), ...pathTrouble(nodes.items, nodeOf(from), logical.deliver ? deliveriesOf(logical) : [], !!logical.lb)];
   if (trouble.length) report.trouble = trouble;
   return report;
@@ -265,14 +266,15 @@ export function traceCommand(runtimeOf: RuntimeOf): Command {
       .option('--src-ip <ip>', "source address of the packet (default: the port's own of the destination's family): what port security makes of an allowed pair's address, or a spoofed one", parser(parseSrcIp))
       .option('--src-mac <mac>', "source MAC of the packet (default: the VM NIC's, the port's)", parser(parseSrcMac))
       .option('--src-port <port>', `TCP/UDP source port of the packet (default ${DEFAULT_SRC_PORT}); through a VIP it is part of the hash that picks the backend`, parser(parseSrcPort))
-      .action(async (o: { from: string; to: Target; proto?: Proto; srcPort?: number; srcIp?: string; srcMac?: string }, cmd: Command) => {
+      .addOption(new Option('--ovs-timeout <duration>', "how long each OVS command on a node (ofproto/trace, ovs-vsctl, ovs-ofctl) may take before its switch is said not to answer (0: no limit)").argParser(parser(parseDuration)).default(OVS_COMMAND_TIMEOUT_MS, '20s'))
+      .action(async (o: { from: string; to: Target; proto?: Proto; srcPort?: number; srcIp?: string; srcMac?: string; ovsTimeout: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         if (rt.output === 'name') throw new UsageError('trace prints a report, not objects: use -o table (the default), json or yaml');
         const proto = o.proto ?? (o.to.port === undefined ? 'icmp' : 'tcp');
         if (proto === 'icmp' && o.to.port !== undefined) throw new UsageError(`--to ${targetText(o.to)}: a port makes no sense with --proto icmp`);
         if (proto === 'icmp' && o.srcPort !== undefined) throw new UsageError(`--src-port ${o.srcPort}: ICMP has no ports`);
         if (o.srcIp !== undefined && familyOf(o.srcIp) !== familyOf(o.to.ip)) throw new UsageError(`--src-ip ${o.srcIp} is IPv${familyOf(o.srcIp)} and --to ${targetText(o.to)} IPv${familyOf(o.to.ip)}: one packet has one family`);
-        const report = await trace(rt, { from: o.from, to: o.to, proto, srcPort: o.srcPort, srcIp: o.srcIp, srcMac: o.srcMac });
+        const report = await trace(rt, { from: o.from, to: o.to, proto, srcPort: o.srcPort, srcIp: o.srcIp, srcMac: o.srcMac, ovsTimeoutMs: o.ovsTimeout });
         rt.io.out(rt.output === 'json' ? toJson(report) : rt.output === 'yaml' ? toYaml(report) : renderTraceText(report));
         const code = traceExitCode(report);
         if (code !== EXIT_OK) throw new CliError(faultLine(report), code);
