@@ -130,6 +130,9 @@ export function interfaceIsLive(i: { error?: string | null; linkState?: string |
 /** What a WrongBridge message says of a NIC on the underlay bridge (trace reads it there). */
 export const ON_UNDERLAY = 'is the underlay';
 
+/** The port's NIC is on no node it may bind on (its message names NICs that look meant for it). */
+export const INTERFACE_NOT_FOUND = 'InterfaceNotFound';
+
 /** The port is pinned to a node (spec.node) and its NIC is on another one: not bound. */
 export const ON_OTHER_NODE = 'InterfaceOnOtherNode';
 
@@ -218,7 +221,7 @@ export function bindingStatus(
   } else if (wanted && !views.length) cond('False', 'NodeNotFound', `node ${wanted} does not exist`);
   else {
     const id = interfaceIdOf(port);
-    cond('False', 'InterfaceNotFound', `no interface with external_ids:iface-id=${id} on ${where}${id && unclaimed ? lookalikeNote(port, id, unclaimed()) : ''}`);
+    cond('False', INTERFACE_NOT_FOUND, `no interface with external_ids:iface-id=${id} on ${where}${id && unclaimed ? lookalikeNote(port, id, unclaimed()) : ''}`);
   }
   return next;
 }

@@ -24,7 +24,7 @@ import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
-import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
+import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, INTERFACE_NOT_FOUND, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { UnclaimedInterface } from './lookalike-interfaces';
 import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
@@ -86,8 +86,6 @@ const UNCLAIMED_SHOWN = 20;
  * compared with hundreds of NICs took seconds (about 1 us a comparison of two UUIDs).
  */
 const UNCLAIMED_COMPARED = 32;
-/** The Bound reason of a port whose NIC is on no node: the one whose message names lookalikes. */
-const INTERFACE_NOT_FOUND = 'InterfaceNotFound';
 const IX_BOUND = 'boundNode';
 /** Index value for ports without spec.node (they may bind on any node). */
 const UNPINNED = '';
@@ -142,7 +140,7 @@ export class ChassisManager {
   private viewsEpoch = 0;
   /** Per iface-id of a port: the stamp of its last Interface row change (stamps only grow). */
   private readonly ifaceStamps = new Map<string, number>();
-  /** Per node, the interfaces on br-int no port claims, as last read; dropped when that may have changed. */
+  /** Per node, the interfaces on br-int no port claims, as last read (with each Node status write); dropped when its session comes or goes. */
   private readonly unclaimedSeen = new Map<string, readonly UnclaimedInterface[]>();
   private lastStamp = 0;
   private stopped = false;
@@ -490,7 +488,7 @@ export class ChassisManager {
 
   /**
    * The interfaces no port claims on the nodes the port may bind on: one may be its NIC with
-   * a mistyped iface-id (lookalike-interfaces.ts). Read once per change of that set.
+   * a mistyped iface-id (lookalike-interfaces.ts). As last read, or read now for a node not read yet.
    */
   private unclaimedOn(port: VirtualPort): UnclaimedInterface[] {
     const out: UnclaimedInterface[] = [];
