@@ -30,7 +30,7 @@ import { TUNNELS_UP, agentMarkedSilent, switchUnreachable, tunnelsDown } from '.
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
 import { createConnection, type FlowStats, type OpenFlowConnection } from '../../openflow';
-import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
+import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type AuditResult, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerCategory,
   OwnerIds,
@@ -211,6 +211,15 @@ export interface NodeFlowTable {
   refused: RefusalCounts;
   /** Ports (namespace/name) with frames port security dropped, and how many, counted at each verify. */
   portSecurityDrops: Array<{ port: string; dropped: number }>;
+}
+
+/**
+ * A repair's first few differences with their tables' names, and as the end of its warning
+ * (": ...; ..." when it undid more than it names): which flows, not only how many (QA-131 F5).
+ */
+function driftWords(r: AuditResult, undone: number): { drift: string[]; eg: string } {
+  const drift = (r.drift ?? []).map((d) => d.replace(/\btable=(\d+)/, (m, id: string) => `${m} (${tableName(Number(id))})`));
+  return { drift, eg: drift.length ? `: ${drift.join('; ')}${undone > drift.length ? '; ...' : ''}` : '' };
 }
 
 /** Frames port security dropped from one port between two verifies from which the log line is a warning. */
@@ -649,9 +658,7 @@ export class PipelineReconciler {
         a.auditing = (kind === 'audit' ? a.manager.audit() : a.manager.verify())
           .then((r) => {
             if (!r.repaired) return;
-            // Which flows, not only how many (QA-131 F5): the first few, with their tables' names.
-            const drift = (r.drift ?? []).map((d) => d.replace(/\btable=(\d+)/, (m, id: string) => `${m} (${tableName(Number(id))})`));
-            const eg = drift.length ? `: ${drift.join('; ')}${(kind === 'audit' ? Math.abs((r.ours ?? 0) - (r.desired ?? 0)) : (r.changed ?? 0)) > drift.length ? '; ...' : ''}` : '';
+            const { drift, eg } = driftWords(r, kind === 'audit' ? Math.abs((r.ours ?? 0) - (r.desired ?? 0)) : (r.changed ?? 0));
             if (kind === 'audit') this.log.warn({ event: 'openflow.drift_repaired', node, found: r.ours, desired: r.desired, drift }, `node ${node}: its flow table had ${r.ours} of our flows where ${r.desired} were desired (changed outside vnetd); resynced${eg}`);
             else this.log.warn({ event: 'openflow.drift_repaired', node, changed: r.changed, drift }, `node ${node}: ${r.changed} of our flows or groups differed from the desired ones (changed outside vnetd); repaired${eg}`);
           })
