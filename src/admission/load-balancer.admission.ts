@@ -129,7 +129,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       const ip = port?.spec?.network === net.metadata.name ? port.spec.ips?.find((x) => familyOf(x) === family) : undefined;
       if (ip !== undefined) portIps.set(canonicalIp(ip), { index: i, port: b.port! });
       // Valid too (its addresses may change), but it takes nothing as it is (QA: accepted silently).
-      else if (port?.spec?.network === net.metadata.name && !kept.has(`port:${b.port}`)) warnings.push(`${field}.port: VirtualPort "${b.port}" has no IPv${family} address, the VIP's family; this backend takes no connections (a port's addresses never change: name a port with one, or create this one again with one)`);
+      else if (port?.spec?.network === net.metadata.name && !kept.has(`port:${b.port}`)) warnings.push(`${field}.port: VirtualPort "${b.port}" has no IPv${family} address, the VIP's family; this backend takes no connections until it has one (vnetctl port set ${b.port} --ip ADDR for each of its addresses), or name a port that has one`);
       id = `port:${b.port}`;
     }
     if (seen.has(id)) {

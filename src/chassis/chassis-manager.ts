@@ -510,7 +510,7 @@ export class ChassisManager {
   private readUnclaimed(node: string, session: NodeSession): { items: readonly UnclaimedInterface[]; count: number } | undefined {
     const read = session.unclaimedInterfaces((id) => this.ports.indexKeys(IX_IFACE, id).length > 0, UNCLAIMED_COMPARED);
     if (!read) return undefined;
-    const items = read.items.map((i) => ({ node, ...i }));
+    const items = read.items.map((i) => ({ node, ...i, ovsdb: session.endpoint }));
     const before = this.unclaimedSeen.get(node);
     this.unclaimedSeen.set(node, items);
     if (before && !sameValue(before, items)) {

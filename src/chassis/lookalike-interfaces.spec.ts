@@ -47,5 +47,9 @@ describe('lookalikeNote', () => {
       `; interface vnet7 on node hv1 has iface-id=web (the port's name, not its interface id), which no port claims: is it this port's VM? Then give it the port's interface id (ovs-vsctl set Interface vnet7 external_ids:iface-id=${UID}; spec.interfaceId cannot change)`,
     );
     expect(lookalikeNote(port(), UID, [nic('web', 'vnet7'), nic('tenant-a/web', 'vnet8', 'hv2')])).toContain(`(ovs-vsctl set Interface NAME external_ids:iface-id=${UID};`);
+    // A node whose switch is not the system's (npm start's own): the command names it (QA-132 F2).
+    const own = { ...nic('web', 'vnet7'), ovsdb: 'unix:/srv/vnetd/ovs/db.sock' };
+    expect(lookalikeNote(port(), UID, [own])).toContain(`(ovs-vsctl --db='unix:/srv/vnetd/ovs/db.sock' set Interface vnet7 external_ids:iface-id=${UID};`);
+    expect(lookalikeNote(port(), UID, [{ ...own, ovsdb: 'unix:/run/openvswitch/db.sock' }])).toContain(`(ovs-vsctl set Interface vnet7 `);
   });
 });

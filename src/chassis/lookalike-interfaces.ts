@@ -7,12 +7,15 @@
  */
 import { distance } from 'fastest-levenshtein';
 import type { VirtualPort } from '../resources/kinds';
+import { ovsVsctlFor } from './system-ovsdb';
 
 /** An interface on a node's br-int whose iface-id no port has. */
 export interface UnclaimedInterface {
   node: string;
   name: string;
   interfaceId: string;
+  /** The node's OVSDB endpoint, for the command that fixes it (--db when not the system's). */
+  ovsdb?: string;
 }
 
 /** At most this many lookalikes are named in one message. */
@@ -113,6 +116,8 @@ export function lookalikeNote(port: VirtualPort, id: string, unclaimed: readonly
   const found = lookalikesOf(port, id, unclaimed);
   if (!found.length) return '';
   const each = found.map((u) => `interface ${u.name} on node ${u.node} has iface-id=${u.interfaceId} (${u.why}), which no port claims`);
-  const fix = found.length === 1 ? `ovs-vsctl set Interface ${found[0]!.name} external_ids:iface-id=${id}` : `ovs-vsctl set Interface NAME external_ids:iface-id=${id}`;
+  // Against the node's own switch: pasted without --db, it went to the host's (QA-132 F2).
+  const vsctl = new Set(found.map((u) => ovsVsctlFor(u.ovsdb)));
+  const fix = `${vsctl.size === 1 ? [...vsctl][0] : 'ovs-vsctl --db=NODE_OVSDB'} set Interface ${found.length === 1 ? found[0]!.name : 'NAME'} external_ids:iface-id=${id}`;
   return `; ${each.join('; ')}: is it this port's VM? Then give it the port's interface id (${fix}; spec.interfaceId cannot change)`;
 }

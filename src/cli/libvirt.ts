@@ -3,6 +3,10 @@
  * port's interfaceId: libvirt then sets external_ids:iface-id on the OVS Interface, which
  * is what binds the VirtualPort on its node.
  */
+import { isSystemOvsdb, ovsVsctlFor } from '../chassis/system-ovsdb';
+
+export { isSystemOvsdb };
+
 function attr(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/'/g, '&apos;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -37,23 +41,11 @@ export function libvirtTakesInterfaceId(interfaceId: string): boolean {
 }
 
 /**
- * Whether an OVSDB endpoint is the hypervisor's own Open vSwitch, the one ovs-vsctl and libvirt
- * use when told none: any tcp:/ssl: endpoint (a remote hypervisor's), and the usual sockets
- * (Debian's /var/run is /run; a source build's /usr/local/var/run). Another unix: socket is a
- * private OVS (npm start's), which libvirt cannot plug into.
- */
-export function isSystemOvsdb(ovsdb: string | undefined): boolean {
-  if (ovsdb === undefined || ovsdb === '' || !ovsdb.startsWith('unix:')) return true;
-  return ['unix:/var/run/openvswitch/db.sock', 'unix:/run/openvswitch/db.sock', 'unix:/usr/local/var/run/openvswitch/db.sock'].includes(ovsdb);
-}
-
-/**
  * For an interface id libvirt cannot carry, or a node whose Open vSwitch is not the system's:
  * what plugs the NIC in by hand instead. `ovsdb`: the node's spec.ovsdb, named with --db when
  * it is not the system's socket (QA-98: `npm start`'s own OVS, and the command failed as printed).
  */
 export function ovsVsctlPlug(interfaceId: string, mac: string, bridge = 'br-int', ovsdb?: string): string {
   const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-  const db = isSystemOvsdb(ovsdb) ? '' : ` --db=${q(ovsdb!)}`;
-  return `ovs-vsctl${db} add-port ${bridge} TAP -- set Interface TAP external_ids:iface-id=${q(interfaceId)} external_ids:attached-mac=${mac}`;
+  return `${ovsVsctlFor(ovsdb)} add-port ${bridge} TAP -- set Interface TAP external_ids:iface-id=${q(interfaceId)} external_ids:attached-mac=${mac}`;
 }

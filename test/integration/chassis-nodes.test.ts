@@ -84,20 +84,20 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     // hands tunnel probes (tunnel id 0, which no network has) to the controller.
     const ndFinish = (l: string) => l.includes('reg1=0x2/0x2') && l.includes('actions=move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT');
     const probe = (l: string) => /tun_id=0,in_port=\d+,dl_type=0x88b5 actions=CONTROLLER:\d+$/.test(l);
-    // The guards drop: the router guard (RA, redirect, DHCP/DHCPv6 server replies from a port
-    // whose classification set the PortSecured mark, reg1 bit 2, which with no ports nothing
-    // sets), the VLAN guard (tagged frames from any VM port, reg1 bit 0 clear) and the tunnel
+    // The guards drop: the router guard (RA, redirect, DHCP/DHCPv6 server replies, and IPv6
+    // first fragments without their ICMPv6/UDP/TCP header, from a port whose classification
+    // set the PortSecured mark, reg1 bit 2, which with no ports nothing sets), the VLAN guard (tagged frames from any VM port, reg1 bit 0 clear) and the tunnel
     // guard (overlay frames to this node's own tunnel endpoint).
     const vlanGuard = (l: string) => l.includes('vlan_tci=0x1000/0x1000') && l.endsWith('actions=drop');
     const routerGuard = (l: string) => l.includes('reg1=0x4/0x4') && l.endsWith('actions=drop');
     const tunnelGuard = (l: string) => /,udp,nw_dst=192\.168\.250\.1,tp_dst=(4789|6081) actions=drop$/.test(l);
     expect(lines.filter(probe)).toHaveLength(2);
-    expect(lines.filter(routerGuard)).toHaveLength(4);
+    expect(lines.filter(routerGuard)).toHaveLength(7);
     expect(lines.filter(tunnelGuard)).toHaveLength(2);
     expect(lines.filter(vlanGuard)).toHaveLength(1);
     expect(lines.filter((l) => !/cookie=0x[0-9a-f]*56[0-9a-f]{8},/.test(l) || (!/actions=(goto_table:\d+|resubmit\(,\d+\))$/.test(l) && !ndFinish(l) && !probe(l) && !routerGuard(l) && !vlanGuard(l) && !tunnelGuard(l)))).toEqual([]);
-    // Table-miss passes (at most one per table), the ND responder's three node-wide flows, the two probe flows, the guards' seven.
-    expect(lines.length).toBeLessThanOrEqual(TABLE_ORDER.length + 3 + 2 + 7);
+    // Table-miss passes (at most one per table), the ND responder's three node-wide flows, the two probe flows, the guards' ten.
+    expect(lines.length).toBeLessThanOrEqual(TABLE_ORDER.length + 3 + 2 + 10);
 
     // The foreign bridge is exactly as it was.
     expect(await vsctl('--columns=name,fail_mode,ports,external_ids,controller,datapath_type', 'list', 'Bridge', 'br-ext')).toBe(foreignBefore);
@@ -160,7 +160,7 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     // And the port names that NIC as likely its VM's, with the command that binds it (QA-131 F12:
     // the two were not linked). The NIC came after the port: it is looked at again.
     const notFound = (p: VirtualPort | undefined) => cond(p, 'Bound')?.reason === 'InterfaceNotFound' ? cond(p, 'Bound')!.message : undefined;
-    const typoNote = 'no interface with external_ids:iface-id=iface-vm-typo on node hv1; interface tapt on node hv1 has iface-id=iface-vm-tpyo (2 characters off its interface id), which no port claims: is it this port\'s VM? Then give it the port\'s interface id (ovs-vsctl set Interface tapt external_ids:iface-id=iface-vm-typo; spec.interfaceId cannot change)';
+    const typoNote = `no interface with external_ids:iface-id=iface-vm-typo on node hv1; interface tapt on node hv1 has iface-id=iface-vm-tpyo (2 characters off its interface id), which no port claims: is it this port\'s VM? Then give it the port\'s interface id (ovs-vsctl --db=\'unix:${ovs.dbSocket}\' set Interface tapt external_ids:iface-id=iface-vm-typo; spec.interfaceId cannot change)`;
     expect(await eventually(async () => (notFound(await getPort('vm-t')) === typoNote ? typoNote : undefined), 10_000).catch(async () => cond(await getPort('vm-t'), 'Bound'))).toBe(typoNote);
     // Claimed (a port made with that interfaceId): bound, and the Node lists it no more.
     expect((await v.call('POST', `${G}/namespaces/default/virtualports`, { metadata: { name: 'vm-t2' }, spec: { network: 'net1', node: 'hv1', interfaceId: 'iface-vm-tpyo' } })).status).toBe(201);

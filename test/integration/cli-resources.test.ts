@@ -302,7 +302,7 @@ describe('lb', () => {
     await ok('port', 'create', 'v4only', '--network', 'blue', '--node', 'hv1', '--ip', '10.0.0.77', '-n', 't1');
     const six = await cli.run(['lb', 'create', 'six', '--network', 'blue', '--vip', 'fd00::99', '--listen', '80', '--backend', 'v4only', '-n', 't1', '-o', 'name']);
     expect(six).toMatchObject({ code: 0, stdout: 'loadbalancer.vnet.dev/six\n' });
-    expect(six.stderr).toBe('Warning: spec.backends[0].port: VirtualPort "v4only" has no IPv6 address, the VIP\'s family; this backend takes no connections (a port\'s addresses never change: name a port with one, or create this one again with one)\n');
+    expect(six.stderr).toBe('Warning: spec.backends[0].port: VirtualPort "v4only" has no IPv6 address, the VIP\'s family; this backend takes no connections until it has one (vnetctl port set v4only --ip ADDR for each of its addresses), or name a port that has one\n');
     await ok('lb', 'delete', 'six', '-n', 't1');
     // An address backend no port holds, own or by a pair, nor one port alone (QA-107: accepted silently).
     for (const name of ['vrrp1', 'vrrp2']) {
