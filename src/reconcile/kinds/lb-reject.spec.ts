@@ -200,4 +200,25 @@ describe('LbRejecter', () => {
     expect(r.counts('hv1')).toEqual({ answered: 5, paced: 3 });
     expect(r.counts('hv2')).toEqual({ answered: 0, paced: 0 });
   });
+
+  it("paces each ingress port within the node's rate: one VM's flood leaves the others' refusals answered, and the flooding port is named (QA-133 F2)", () => {
+    const lines: string[] = [];
+    const r = new LbRejecter(pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) }), 200, 50, (node, ofport) => (node === 'hv1' && ofport === 7 ? 'tenant-a/flooder' : undefined));
+    const { conn, emitter, sent } = fakeConnection();
+    r.attach('hv1', conn);
+    const from = (port: number) => ({ ...packetIn(syn('10.0.0.5', '10.0.0.100')), match: [{ field: 'in_port' as const, value: port }] }) as OfMessage;
+    for (let i = 0; i < 300; i++) emitter.emit('message', from(7));
+    for (let i = 0; i < 3; i++) emitter.emit('message', from(9));
+    const outs = sent.filter((m): m is Extract<OfMessage, { type: 'packet_out' }> => m.type === 'packet_out');
+    const to = (port: number) => outs.filter((m) => m.actions.some((a) => a.type === 'output' && a.port === port)).length;
+    // Before: the flood took the node's 200, and port 9's clients got nothing. (The port's
+    // bucket refills at 50/s while the loop runs: a few more than its burst of 50.)
+    expect(to(9)).toBe(3);
+    expect(to(7)).toBeGreaterThanOrEqual(50);
+    expect(to(7)).toBeLessThan(80);
+    expect(r.counts('hv1')).toEqual({ answered: to(7) + 3, paced: 300 - to(7) });
+    const warned = lines.map((l) => JSON.parse(l) as { event: string; port: string | null; msg: string });
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ event: 'lb.refusals_paced', port: 'tenant-a/flooder', msg: expect.stringMatching(/^node hv1: port tenant-a\/flooder opens connections to load balancer listeners without a healthy backend faster than they are answered \(50\/s for one port, 200\/s for the node\): 1 left unanswered; its clients time out instead of being refused$/) });
+  });
 });

@@ -20,6 +20,14 @@ const ICMP_QUOTE_MAX = 576 - 20 - 8;
 
 /** Answers per node per second (and the burst), beyond which refused packets are only dropped. */
 const ANSWERS_PER_SECOND = 200;
+/**
+ * Answers per second to one ingress port (one VM), within the node's: a VM flooding its own
+ * backend-less VIP took the node's whole budget, and another tenant's clients on that node
+ * waited out their connect timeouts instead of being refused (QA-133 F2).
+ */
+const ANSWERS_PER_PORT_PER_SECOND = 50;
+/** How often a port being paced is named in the log, at most. */
+const PACED_LOG_MS = 10_000;
 
 /** The IP protocol and the IP packet (from its header on, as far as captured) of an untagged frame; undefined when neither IPv4 nor IPv6. */
 function ipOf(frame: Buffer): { v6: boolean; proto: number; ip: Buffer; l4: Buffer } | undefined {
@@ -136,13 +144,24 @@ export interface RefusalCounts {
   paced: number;
 }
 
+/** The port (namespace/name) bound at an ofport of a node, for the log; undefined when none is known. */
+export type PortAt = (node: string, ofport: number) => string | undefined;
+
 export class LbRejecter {
+  /** By node, and by node and ingress port (`${node}/${ofport}`). */
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** Per node and ingress port being paced: packets paced since it was last named, and when that was. */
+  private readonly pacedPorts = new Map<string, { paced: number; namedAt: number }>();
   private readonly attached = new WeakSet<OpenFlowConnection>();
   private readonly log: Logger;
   private readonly perNode = new Map<string, RefusalCounts>();
 
-  constructor(logger: Logger, private readonly perSecond = ANSWERS_PER_SECOND) {
+  constructor(
+    logger: Logger,
+    private readonly perSecond = ANSWERS_PER_SECOND,
+    private readonly perPortPerSecond = ANSWERS_PER_PORT_PER_SECOND,
+    private readonly portAt: PortAt = () => undefined,
+  ) {
     this.log = logger.child({ component: 'lb-reject' });
   }
 
@@ -159,8 +178,10 @@ export class LbRejecter {
       const answer = refusalFor(m.data);
       if (!answer) return;
       const counts = this.counts(node);
-      if (!this.take(node)) {
+      // The port's own share first: what one VM's flood takes, no other VM loses.
+      if (!this.take(`${node}/${inPort}`, this.perPortPerSecond) || !this.take(node, this.perSecond)) {
         counts.paced++;
+        this.notePaced(node, inPort);
         return;
       }
       counts.answered++;
@@ -177,13 +198,37 @@ export class LbRejecter {
     return c;
   }
 
-  private take(node: string, now = Date.now()): boolean {
-    let b = this.buckets.get(node);
-    if (!b) this.buckets.set(node, (b = { tokens: this.perSecond, at: now }));
-    b.tokens = Math.min(this.perSecond, b.tokens + ((now - b.at) * this.perSecond) / 1000);
+  /** A token from the bucket `key` of `rate` a second (and as many at once). */
+  private take(key: string, rate: number, now = Date.now()): boolean {
+    let b = this.buckets.get(key);
+    if (!b) this.buckets.set(key, (b = { tokens: rate, at: now }));
+    b.tokens = Math.min(rate, b.tokens + ((now - b.at) * rate) / 1000);
     b.at = now;
     if (b.tokens < 1) return false;
     b.tokens--;
     return true;
+  }
+
+  /**
+   * Names the port whose refused connections go unanswered, at most every PACED_LOG_MS: the
+   * node's count alone did not say who floods (QA-133 F2).
+   */
+  private notePaced(node: string, ofport: number, now = Date.now()): void {
+    const key = `${node}/${ofport}`;
+    let p = this.pacedPorts.get(key);
+    if (!p) {
+      // Bounded: a node has as many entries as ports that ever flooded; forgotten once quiet.
+      if (this.pacedPorts.size >= 4096) for (const [k, v] of this.pacedPorts) if (now - v.namedAt > PACED_LOG_MS) this.pacedPorts.delete(k);
+      this.pacedPorts.set(key, (p = { paced: 0, namedAt: -Infinity }));
+    }
+    p.paced++;
+    if (now - p.namedAt < PACED_LOG_MS) return;
+    const port = this.portAt(node, ofport);
+    this.log.warn(
+      { event: 'lb.refusals_paced', node, ofport, port: port ?? null, paced: p.paced },
+      `node ${node}: ${port ? `port ${port}` : `ofport ${ofport}`} opens connections to load balancer listeners without a healthy backend faster than they are answered (${this.perPortPerSecond}/s for one port, ${this.perSecond}/s for the node): ${p.paced} left unanswered${Number.isFinite(p.namedAt) ? ` in the last ${Math.round((now - p.namedAt) / 1000)} s` : ''}; its clients time out instead of being refused`,
+    );
+    p.paced = 0;
+    p.namedAt = now;
   }
 }

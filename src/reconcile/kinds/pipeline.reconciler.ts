@@ -373,7 +373,11 @@ export class PipelineReconciler {
     this.log = opts.logger.child({ component: 'pipeline' });
     // Parts that name their own component get the logger this one came from: a child of
     // this.log would carry "component" twice in every line (QA-93: 24 lines with both).
-    this.lbReject = new LbRejecter(opts.logger);
+    this.lbReject = new LbRejecter(opts.logger, undefined, undefined, (node, ofport) => {
+      // Only when a flooding port is named (every 10 s at most): a scan of the model is fine.
+      for (const p of this.live.model.ports.values()) if (p.binding?.node === node && p.binding.ofport === ofport) return p.key;
+      return undefined;
+    });
     this.ctFlusher = new LbConntrackFlusher({
       log: this.log,
       switches: () => [...this.agents].map(([node, a]) => [node, a.conn] as [string, OpenFlowConnection]),
