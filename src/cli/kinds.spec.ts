@@ -26,6 +26,8 @@ describe('CLI kinds', () => {
 
   it('finds kinds by any name and builds REST paths', () => {
     expect(findKind('vlb')?.kind).toBe('LoadBalancer');
+    // The nouns of vnetctl's own command groups (QA-132 F6: `vnetctl wait port X` was an unknown kind).
+    expect(['port', 'ports', 'net', 'network', 'networks', 'lb', 'lbs', 'nodes'].map((n) => findKind(n)?.kind)).toEqual(['VirtualPort', 'VirtualPort', 'VirtualNetwork', 'VirtualNetwork', 'VirtualNetwork', 'LoadBalancer', 'LoadBalancer', 'Node']);
     expect(findKind('VirtualPort')?.plural).toBe('virtualports');
     expect(findKind('virtualnetworks.vnet.dev')?.kind).toBe('VirtualNetwork');
     expect(resourcePath(findKind('vnet')!, 't1', 'blue')).toBe('/apis/vnet.dev/v1alpha1/namespaces/t1/virtualnetworks/blue');
