@@ -5,7 +5,7 @@
  */
 import { ON_UNDERLAY } from '../../chassis/binding';
 import { canonicalIfIp, familyName, formatIp, tryParseIp, type IpFamily } from '../../ipam/address';
-import { cidrContains, coversAddress, tryParseCidr } from '../../ipam/subnet';
+import { cidrContains, coversAddress, defaultGateway, tryParseCidr } from '../../ipam/subnet';
 import { lbTableSize } from '../../pipeline/load-balancer';
 import { linkLocalOf } from '../../pipeline/port-security-v6';
 import { loadBalancerMac } from '../../pipeline/owners';
@@ -431,7 +431,10 @@ export function logicalPath(input: TraceInput): LogicalPath {
       return { lines, deliver: reachesVm(delivery), dstMac: mac, delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
     }
   }
-  if (!dst) return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`], deliver: false, src: srcIp };
+  if (!dst) {
+    const gateway = gatewayNote(input.network, to.ip);
+    return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`, ...(gateway ? [gateway] : [])], deliver: false, src: srcIp };
+  }
   if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false, src: srcIp };
   const delivery = deliveryTo(input, dst);
   // A port on no node has no answer flows anywhere (they come with its binding): the VM asks,
@@ -444,4 +447,19 @@ export function logicalPath(input: TraceInput): LogicalPath {
   lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);
   lines.push(`l2:       dst MAC ${macOf(dst) ?? '?'}: ${describeDelivery(input, delivery)}`);
   return { lines, deliver: reachesVm(delivery), dstMac: macOf(dst), delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
+}
+
+/**
+ * A subnet's gateway nobody holds: kept from ports, answered by no one (vnetd runs no router),
+ * which a user of Neutron or OVN expects answered (QA-132 F5: trace said only "no port has it").
+ */
+function gatewayNote(network: VirtualNetwork | undefined, ip: string): string | undefined {
+  for (const subnet of network?.spec?.subnets ?? []) {
+    const cidr = tryParseCidr(subnet.cidr);
+    if (!cidr) continue;
+    const gateway = subnet.gateway !== undefined ? canonicalIfIp(subnet.gateway) : formatIp(cidr.family, defaultGateway(cidr));
+    if (gateway !== ip) continue;
+    return `gateway:  ${ip} is the gateway of subnet ${subnet.cidr}, kept from ports; vnetd runs no router, so nothing answers it until a router VM of yours holds it (as an allowed address pair, or with portSecurity: false)`;
+  }
+  return undefined;
 }

@@ -156,6 +156,9 @@ describe('trace: logical path', () => {
     expect(off.deliver).toBe(false);
     expect(off.dstMac).toBeUndefined();
     expect(logicalPath(input('10.0.0.50', 'icmp')).lines.join('\n')).toMatch(/no port of blue has 10\.0\.0\.50/);
+    // The subnet's gateway, its first address here: said to be answered by no one (QA-132 F5).
+    expect(logicalPath(input('10.0.0.1', 'icmp')).lines.join('\n')).toContain('gateway:  10.0.0.1 is the gateway of subnet 10.0.0.0/24, kept from ports; vnetd runs no router, so nothing answers it until a router VM of yours holds it');
+    expect(logicalPath(input('10.0.0.50', 'icmp')).lines.join('\n')).not.toContain('gateway:');
     expect(logicalPath({ ...input('10.0.0.3', 'icmp'), network: undefined }).lines.join('\n')).toMatch(/blue does not exist: drop/);
   });
   it('an address no port has as its own, but one holds by an allowed address pair (an address or a CIDR): flooded, and that port answers', () => {
