@@ -3,10 +3,10 @@ import { isIP } from 'node:net';
 import { Command } from 'commander';
 import type { HypervisorNode, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { attempt } from '../attempt';
-import { CliError, UsageError } from '../errors';
+import { ApiStatusError, CliError, UsageError } from '../errors';
 import { kindByPlural } from '../kinds';
 import { isSystemOvsdb, libvirtInterfaceXml, libvirtTakesInterfaceId, ovsVsctlPlug } from '../libvirt';
-import { MERGE_PATCH, createObject, getObject, patchObject } from '../ops';
+import { MERGE_PATCH, createObject, getObject, listObjects, patchObject } from '../ops';
 import type { Runtime } from '../runtime';
 import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
 
@@ -47,15 +47,41 @@ function snippet(port: VirtualPort, mtu: number | undefined, ovsdb: string | und
   return libvirtInterfaceXml(id, mac, undefined, mtu);
 }
 
+/** The plug command for a node whose OVSDB endpoint the caller could not read: named as NODE_OVSDB. */
+const plugWithUnknownDb = (port: VirtualPort) => {
+  const { id, mac } = macAndId(port);
+  return ovsVsctlPlug(id, mac).replace(/^ovs-vsctl /, 'ovs-vsctl --db=NODE_OVSDB ');
+};
+
 /**
  * The OVSDB of the port's node (spec.ovsdb), when the port is pinned and the caller may read
- * Nodes (an admin; a tenant's token may not: then the system's is assumed).
+ * Nodes (an admin; a tenant's token may not: then the system's is assumed). When that could not
+ * be checked, a warning says so (QA-132 F3: the libvirt XML, printed silently, cannot work on a
+ * node with its own Open vSwitch, as npm start's node local): for a pinned port whose Node cannot
+ * be read, and for a port on no node yet when some Node (or one the caller cannot see) has one.
  */
 async function nodeOvsdb(rt: Runtime, port: VirtualPort): Promise<string | undefined> {
-  if (!port.spec?.node) return undefined;
-  const node = await getObject<HypervisorNode>(rt, NODES, undefined, port.spec.node).catch(() => undefined);
-  return node?.spec?.ovsdb;
+  const name = port.spec?.node;
+  const hint = `plug the NIC in with ${plugWithUnknownDb(port)}, NODE_OVSDB the Node's spec.ovsdb`;
+  if (!name) {
+    const nodes = await listObjects<HypervisorNode>(rt, NODES, undefined).then((l) => l.items, () => undefined);
+    const own = nodes?.filter((n) => !isSystemOvsdb(n.spec?.ovsdb)).map((n) => n.metadata.name);
+    if (!nodes) rt.io.err(`Warning: the port is on no node yet (no spec.node) and Nodes could not be read: what follows is for a node whose Open vSwitch is the system's; on one with its own (npm start's node local), ${hint} (an admin can read it)\n`);
+    else if (own?.length) rt.io.err(`Warning: the port is on no node yet (no spec.node): what follows is for a node whose Open vSwitch is the system's; on node ${own.join(', ')}, which has its own, ${hint}\n`);
+    return undefined;
+  }
+  try {
+    return (await getObject<HypervisorNode>(rt, NODES, undefined, name)).spec?.ovsdb;
+  } catch (err) {
+    // A Node that does not exist was warned of when the port was written.
+    if (err instanceof ApiStatusError && err.httpStatus === 404) return undefined;
+    rt.io.err(`Warning: Node ${name} could not be read (${(err as Error).message.split('\n')[0]}), so whether its Open vSwitch is the system's was not checked: if it is not (npm start's node local), ${hint} (an admin can read it)\n`);
+    return undefined;
+  }
 }
+
+/** What a VM plugged by hand must set itself: libvirt sets the tap's MTU from the XML, ovs-vsctl sets nothing (QA-132 F9). */
+const mtuLine = (mtu: number | undefined) => (mtu ? `# and set the VM NIC's MTU to the network's, ${mtu} (ip link set DEV mtu ${mtu} in the VM), or full-size frames between hypervisors are lost\n` : '');
 
 /** Why libvirt cannot plug into the node's Open vSwitch (its <virtualport> uses the system's), after "node X" / "Node X". */
 const notTheSystems = (ovsdb: string | undefined) => `'s Open vSwitch is not the system's (its OVSDB is ${ovsdb}), and libvirt plugs NICs into the system's only`;
@@ -77,15 +103,16 @@ async function printSnippet(rt: Runtime, port: VirtualPort): Promise<void> {
   const node = port.spec?.node ?? '<whichever node runs the VM>';
   const { mac, id } = macAndId(port);
   const ovsdb = await nodeOvsdb(rt, port);
+  const mtu = await networkMtu(rt, port);
   if (!libvirtTakesInterfaceId(id)) {
-    rt.io.out(`\n# libvirt takes only a UUID as <virtualport> interfaceid, and "${id}" is not one. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac, undefined, ovsdb)}\n`);
+    rt.io.out(`\n# libvirt takes only a UUID as <virtualport> interfaceid, and "${id}" is not one. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac, undefined, ovsdb)}\n${mtuLine(mtu)}`);
     return;
   }
   if (!isSystemOvsdb(ovsdb)) {
-    rt.io.out(`\n# Node ${node}${notTheSystems(ovsdb)}. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac, undefined, ovsdb)}\n`);
+    rt.io.out(`\n# Node ${node}${notTheSystems(ovsdb)}. On node ${node}, plug the VM's NIC (TAP) in with:\n${ovsVsctlPlug(id, mac, undefined, ovsdb)}\n${mtuLine(mtu)}`);
     return;
   }
-  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${node}:\n${libvirtInterfaceXml(id, mac, undefined, await networkMtu(rt, port))}\n`);
+  rt.io.out(`\n# libvirt: add to the VM's domain XML (virsh edit VM) on node ${node}:\n${libvirtInterfaceXml(id, mac, undefined, mtu)}\n`);
 }
 
 export function portCommand(runtimeOf: RuntimeOf): Command {
