@@ -400,6 +400,11 @@ export class PipelineReconciler {
       // Ready, and probing itself (its Node has TunnelsUp): a node whose vnetd predates the
       // probes echoes none, and would be reported unanswered through a rolling upgrade.
       peerReady: (node) => {
+        // A switch this process programs and has lost the connection to echoes nothing, before
+        // its Node says so (SwitchUnreachable is written seconds later, more under load): its
+        // peers' unanswered probes are not theirs to be cut off for (a CI run: hv1 said
+        // NoProbeAnswered while hv2's ovs-vswitchd was stopped).
+        if (this.agents.get(node)?.conn.connected === false) return false;
         const conditions = this.nodeObj(node)?.status?.conditions;
         return getCondition(conditions, READY)?.status === 'True' && getCondition(conditions, TUNNELS_UP) !== undefined;
       },
