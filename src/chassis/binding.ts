@@ -217,7 +217,10 @@ export function bindingStatus(
   const other = wanted ? elsewhere.find((i) => i.node !== wanted) : undefined;
   if (other) {
     // The VM started on another hypervisor than the port names: say where, not only where not (QA-93).
-    cond('False', ON_OTHER_NODE, `${wanted && !views.length ? `node ${wanted} does not exist` : `no interface with external_ids:iface-id=${interfaceIdOf(port)} on node ${wanted}`}, the port's spec.node; it is on node ${other.node} (interface ${other.name}): start the VM on ${wanted}, or set spec.node to ${other.node} (or leave spec.node out to bind wherever the NIC is)`);
+    // A spec.node no Node has is that, not a VM on the wrong node: "start the VM on" it is no
+    // advice (QA-132 F10).
+    if (wanted && !views.length) cond('False', 'NodeNotFound', `node ${wanted} (the port's spec.node) does not exist; the port's NIC is on node ${other.node} (interface ${other.name}): set spec.node to ${other.node} (or leave spec.node out to bind wherever the NIC is), or create Node ${wanted}`);
+    else cond('False', ON_OTHER_NODE, `no interface with external_ids:iface-id=${interfaceIdOf(port)} on node ${wanted}, the port's spec.node; it is on node ${other.node} (interface ${other.name}): start the VM on ${wanted}, or set spec.node to ${other.node} (or leave spec.node out to bind wherever the NIC is)`);
   } else if (wanted && !views.length) cond('False', 'NodeNotFound', `node ${wanted} does not exist`);
   else {
     const id = interfaceIdOf(port);
