@@ -47,6 +47,9 @@ describe('conditionEvents', () => {
     expect(conditionEvents(degraded('2 of 3 backends get connections; not: b5 (drained: weight 0)'), two)).toEqual([{ type: 'Warning', reason: 'SomeBackendsUnavailable', message: `BackendsAvailable: ${second}` }]);
     // The same message again (an unrelated status write) is no news.
     expect(conditionEvents(two, degraded(second))).toEqual([]);
+    // A backend drained on purpose, and nothing else out: no Warning (QA-132 F8).
+    const available = lb(cond('BackendsAvailable', 'True', 'AllBackendsAvailable', 'all 3 backends get connections'));
+    expect(conditionEvents(available, lb(cond('BackendsAvailable', 'True', 'SomeBackendsDrained', '2 of 3 backends get connections; not: b5 (drained: weight 0)')))).toEqual([]);
     const missing = (names: string) => lb(cond('ResolvedRefs', 'False', 'BackendNotFound', `no address for ${names}`));
     expect(conditionEvents(missing('VirtualPort "b"'), missing('VirtualPort "b", VirtualPort "c"'))).toEqual([{ type: 'Warning', reason: 'BackendNotFound', message: 'ResolvedRefs: no address for VirtualPort "b", VirtualPort "c"' }]);
     // Ports and Nodes alike: a port's link down on another interface (its VM started again), a Node's connection failing otherwise.

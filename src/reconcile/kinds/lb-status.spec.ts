@@ -337,7 +337,7 @@ describe('LbStatusReporter', () => {
       reporter.refreshSoon();
       // The BACKENDS column counts backends that get new connections: a drained one is healthy, not counted.
       const drained = await until((s) => s?.healthyBackends === '1/2' && s?.conditions?.find((c) => c.type === 'BackendsAvailable')?.message?.includes('drained') === true);
-      expect(available(drained)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (drained: weight 0)' });
+      expect(available(drained)).toMatchObject({ status: 'True', reason: 'SomeBackendsDrained', message: '1 of 2 backends gets connections; not: p6 (drained: weight 0)' });
       expect(drained.backends?.map((b) => b.healthy)).toEqual([true, true]);
       stored.spec!.backends![0]!.weight = 0;
       reporter.refreshSoon();

@@ -692,7 +692,10 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
   if (getting < backends.length || lost.length > 0) {
     const unanswered = lost.length ? `; those dealt to ${named(lost)} go unanswered` : '';
     const none = not.length ? `; not: ${named(not)}` : '';
-    return { type: BACKENDS_AVAILABLE, status: 'True', reason: 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections${unanswered}${none}${note}`, observedGeneration };
+    // Drained on purpose and nothing else: the operator's doing, as a Deployment scaled down,
+    // not a Warning event among health failures (QA-132 F8).
+    const onlyDrained = lost.length === 0 && !note && not.every(([t]) => t === DRAINED);
+    return { type: BACKENDS_AVAILABLE, status: 'True', reason: onlyDrained ? 'SomeBackendsDrained' : 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections${unanswered}${none}${note}`, observedGeneration };
   }
   // Every backend gets connections, but some only from their own node's clients: a reason of
   // its own, which warns (QA-128: AllBackendsAvailable headlined a load balancer whose remote
