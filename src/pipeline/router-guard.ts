@@ -25,27 +25,14 @@ function drop(match: KnownOxm[]): DesiredFlow {
   return { tableId: TABLES.SpoofGuard.id, priority: ROUTER_GUARD_PRIORITY, match: [matchMark(PortSecuredMark), ...match], instructions: [] };
 }
 
-/** NXM ip_frag of a first fragment: a fragment (bit 0), not a later one (bit 1). */
-const FIRST_FRAGMENT: KnownOxm = { field: 'ip_frag', value: 1, mask: 3 };
-
 export function routerGuardFlows(): DesiredFlow[] {
   const ip6: KnownOxm = { field: 'eth_type', value: ETH_TYPE.IPV6 };
   const icmp6: KnownOxm = { field: 'ip_proto', value: IP_PROTO.ICMPV6 };
   const udp: KnownOxm = { field: 'ip_proto', value: IP_PROTO.UDP };
-  const tcp: KnownOxm = { field: 'ip_proto', value: IP_PROTO.TCP };
   return [
     drop([ip6, icmp6, { field: 'icmpv6_type', value: ICMPV6_ROUTER_ADVERTISEMENT }]),
     drop([ip6, icmp6, { field: 'icmpv6_type', value: ICMPV6_REDIRECT }]),
     drop([{ field: 'eth_type', value: ETH_TYPE.IPV4 }, udp, { field: 'udp_src', value: DHCP_SERVER_PORT }]),
     drop([ip6, udp, { field: 'udp_src', value: DHCPV6_SERVER_PORT }]),
-    // An IPv6 first fragment whose header chain ends before its ICMPv6, UDP or TCP header
-    // (extension headers push it into the next fragment): the switch reads type 0 or port 0,
-    // neither of which a real packet has, and every guard above and port-security-v6's NA
-    // check let it by (QA-133 F4: RAs, DHCPv6 replies, redirects and NAs reached the
-    // neighbours). RFC 7112 lets a node drop it; RFC 7113 (RA-Guard) says to. Later fragments
-    // without their first reassemble into nothing.
-    drop([ip6, FIRST_FRAGMENT, icmp6, { field: 'icmpv6_type', value: 0 }]),
-    drop([ip6, FIRST_FRAGMENT, udp, { field: 'udp_dst', value: 0 }]),
-    drop([ip6, FIRST_FRAGMENT, tcp, { field: 'tcp_dst', value: 0 }]),
   ];
 }

@@ -84,20 +84,20 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     // hands tunnel probes (tunnel id 0, which no network has) to the controller.
     const ndFinish = (l: string) => l.includes('reg1=0x2/0x2') && l.includes('actions=move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT');
     const probe = (l: string) => /tun_id=0,in_port=\d+,dl_type=0x88b5 actions=CONTROLLER:\d+$/.test(l);
-    // The guards drop: the router guard (RA, redirect, DHCP/DHCPv6 server replies, and IPv6
-    // first fragments without their ICMPv6/UDP/TCP header, from a port whose classification
-    // set the PortSecured mark, reg1 bit 2, which with no ports nothing sets), the VLAN guard (tagged frames from any VM port, reg1 bit 0 clear) and the tunnel
+    // The guards drop: the router guard (RA, redirect, DHCP/DHCPv6 server replies from a port
+    // whose classification set the PortSecured mark, reg1 bit 2, which with no ports nothing
+    // sets), the VLAN guard (tagged frames from any VM port, reg1 bit 0 clear) and the tunnel
     // guard (overlay frames to this node's own tunnel endpoint).
     const vlanGuard = (l: string) => l.includes('vlan_tci=0x1000/0x1000') && l.endsWith('actions=drop');
     const routerGuard = (l: string) => l.includes('reg1=0x4/0x4') && l.endsWith('actions=drop');
     const tunnelGuard = (l: string) => /,udp,nw_dst=192\.168\.250\.1,tp_dst=(4789|6081) actions=drop$/.test(l);
     expect(lines.filter(probe)).toHaveLength(2);
-    expect(lines.filter(routerGuard)).toHaveLength(7);
+    expect(lines.filter(routerGuard)).toHaveLength(4);
     expect(lines.filter(tunnelGuard)).toHaveLength(2);
     expect(lines.filter(vlanGuard)).toHaveLength(1);
     expect(lines.filter((l) => !/cookie=0x[0-9a-f]*56[0-9a-f]{8},/.test(l) || (!/actions=(goto_table:\d+|resubmit\(,\d+\))$/.test(l) && !ndFinish(l) && !probe(l) && !routerGuard(l) && !vlanGuard(l) && !tunnelGuard(l)))).toEqual([]);
-    // Table-miss passes (at most one per table), the ND responder's three node-wide flows, the two probe flows, the guards' ten.
-    expect(lines.length).toBeLessThanOrEqual(TABLE_ORDER.length + 3 + 2 + 10);
+    // Table-miss passes (at most one per table), the ND responder's three node-wide flows, the two probe flows, the guards' seven.
+    expect(lines.length).toBeLessThanOrEqual(TABLE_ORDER.length + 3 + 2 + 7);
 
     // The foreign bridge is exactly as it was.
     expect(await vsctl('--columns=name,fail_mode,ports,external_ids,controller,datapath_type', 'list', 'Bridge', 'br-ext')).toBe(foreignBefore);
@@ -205,11 +205,13 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
 
     // br-int's controller removed by hand, the spec unchanged: put back, and said as a warning
     // (QA-131: an info line only); a spec change's actions (above) are no drift.
+    // (genev0 deleted by hand above may be repaired before the spec change is seen: a drift
+    // warning of its own, which a CI run under load logged; only the one after is this check's.)
     const drifts = () => v.logLines().filter((l) => l.includes('"chassis.layout_repaired"'));
-    expect(drifts()).toEqual([]);
+    const before = drifts().length;
     await vsctl('del-controller', 'br-int');
     await eventually(async () => (await vsctl('get-controller', 'br-int')) !== '', 10_000);
-    const said = await eventually(async () => drifts()[0], 10_000);
+    const said = await eventually(async () => drifts()[before], 10_000);
     expect(JSON.parse(said)).toMatchObject({ level: 40, node: 'hv1', msg: expect.stringMatching(/^node hv1: its OVS layout was changed outside vnetd \(.+ needed: .+\); putting it back$/) });
   });
 
