@@ -4,7 +4,7 @@
  * (ResourceService.authorize, given here as `authorize`), asked of the kinds vnetd serves:
  * nothing of the policy is written twice.
  */
-import { EVENT_TYPE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
+import { EVENT_TYPE, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE, type ResourceCatalog, type ResourceType } from '../resources/catalog';
 import { ApiError } from '../resources/status';
 import type { Subresource } from '../store/object-store';
 import type { Principal } from './auth/principal';
@@ -95,7 +95,7 @@ export function reviewRules(p: Principal, namespace: string, catalog: ResourceCa
   if (p.admin) return { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
   const rules: ResourceRule[] = [];
   const may = (scope: Scope, verb: Verb, sub: Subresource, name?: string) => refusal(() => authorize(scope, verb, name, sub)) === undefined;
-  for (const type of [NAMESPACE_TYPE, EVENT_TYPE, ...catalog.types]) {
+  for (const type of [NAMESPACE_TYPE, EVENT_TYPE, RESOURCE_QUOTA_TYPE, ...catalog.types]) {
     const scope: Scope = { principal: p, type, namespace: type.namespaced ? namespace : undefined };
     const subresources = type.statusSchema ? (['main', 'status'] as const) : (['main'] as const);
     for (const sub of subresources) {
@@ -132,6 +132,7 @@ export function userInfo(p: Principal): { username: string; groups: string[]; ex
 function typeOf(catalog: ResourceCatalog, group: string, resource: string): ResourceType | undefined {
   if (resource === 'namespaces') return group === '' ? NAMESPACE_TYPE : undefined;
   if (resource === 'events') return group === '' ? EVENT_TYPE : undefined;
+  if (resource === 'resourcequotas') return group === '' ? RESOURCE_QUOTA_TYPE : undefined;
   const type = catalog.byPluralName(resource);
   return type && type.group === group ? type : undefined;
 }

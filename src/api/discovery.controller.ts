@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { EVENT_TYPE, NAMESPACE_TYPE, ResourceCatalog, type ResourceType } from '../resources/catalog';
+import { EVENT_TYPE, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE, ResourceCatalog, type ResourceType } from '../resources/catalog';
 import { GROUP, VERSION } from '../resources/kinds';
 import { coreDocument, groupDocument } from '../resources/openapi';
 import { Public } from './public.decorator';
@@ -74,7 +74,7 @@ export class DiscoveryController {
 
   @Get('api/v1')
   coreV1() {
-    return { kind: 'APIResourceList', groupVersion: 'v1', resources: [...apiResources(NAMESPACE_TYPE), ...apiResources(EVENT_TYPE)] };
+    return { kind: 'APIResourceList', groupVersion: 'v1', resources: [...apiResources(NAMESPACE_TYPE), ...apiResources(EVENT_TYPE), ...apiResources(RESOURCE_QUOTA_TYPE)] };
   }
 
   private group() {

@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, ApiErrors } from '../resources/status';
-import { decodeNamespace } from './protobuf-namespace';
+import { decodeCoreObject } from './protobuf-core';
 import { isKubernetesProtobuf } from './protobuf-wire';
 import { duplicateFields } from './duplicate-fields';
 import type { FieldValidation } from '../resources/schema-validator';
@@ -100,14 +100,14 @@ export interface DecodedBody {
   duplicateFields: string[];
 }
 
-/** Decodes a create/update body (JSON, YAML, or protobuf for namespaces). */
+/** Decodes a create/update body (JSON, YAML, or protobuf for core/v1 namespaces and resource quotas). */
 export function decodeObjectBody(body: unknown, contentType: string | undefined, fieldValidation: FieldValidation = 'Ignore'): DecodedBody {
   const buf = asBuffer(body);
   if (buf.length === 0) throw ApiErrors.badRequest('the request body is empty: an object is required');
   const type = mediaType(contentType);
   if (type === 'application/vnd.kubernetes.protobuf' || isKubernetesProtobuf(buf)) {
     try {
-      return { value: checkedBody(decodeNamespace(buf)), duplicateFields: [] };
+      return { value: checkedBody(decodeCoreObject(buf)), duplicateFields: [] };
     } catch (err) {
       throw ApiErrors.badRequest(`unable to decode protobuf body: ${(err as Error).message}`);
     }

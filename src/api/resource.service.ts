@@ -9,7 +9,7 @@ import { AdmissionError, SUBNET_CHANGING, type AdmissionContext, type KindAdmiss
 import type { AccessToken } from '../admission/access-token.admission';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from '../admission/names';
 import { FOREGROUND_DELETION, ORPHAN } from '../resources/finalizers';
-import { DEFAULT_NAMESPACE, EVENT_TYPE, NAMESPACE_TYPE, withNamespaceNameLabel, type ResourceCatalog, type ResourceType } from '../resources/catalog';
+import { DEFAULT_NAMESPACE, EVENT_TYPE, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE, withNamespaceNameLabel, type ResourceCatalog, type ResourceType } from '../resources/catalog';
 import type { KubeEvent } from '../resources/event';
 import { kubeTime, type KubeObject } from '../resources/object';
 import type { SchemaValidator } from '../resources/schema-validator';
@@ -32,6 +32,8 @@ import { matches } from './selectors';
 import { unsupportedField } from '../resources/field-selector';
 import { pointRead } from './point-read';
 import { reachedRevision } from './resource-version';
+import { QuotaExceededError, QuotaGate, isQuotaKey, type QuotaCharge } from '../quota/quota-gate';
+import { isQuotaKind } from '../quota/resources';
 
 /** Kubernetes' limits: a generated name's prefix (63 minus 5 random characters), all annotations of an object. */
 const MAX_GENERATE_NAME_PREFIX = 58;
@@ -72,6 +74,17 @@ const PROPAGATION_FINALIZERS: Record<string, readonly string[]> = { Background: 
 
 const MAX_ALLOCATION_RETRIES = 8;
 
+/** The core/v1 kinds served through the generic verbs (events have routes of their own). */
+const CORE_TYPES: ReadonlyMap<string, ResourceType> = new Map([
+  ['namespaces', NAMESPACE_TYPE],
+  ['resourcequotas', RESOURCE_QUOTA_TYPE],
+]);
+
+const READ_VERBS: ReadonlySet<Verb> = new Set(['get', 'list', 'watch']);
+
+/** Nothing charged: a kind without quota, or a namespace without one that limits it. */
+const NO_CHARGE: QuotaCharge = { ops: [], release: () => undefined };
+
 export interface ResourceServiceHooks {
   /** Told after each write this service makes (caches of the kind forget the object). */
   afterWrite?(type: ResourceType, namespace: string | undefined, name: string): void;
@@ -90,6 +103,9 @@ function forbidden(p: Principal, type: ResourceType, name: string | undefined, n
 }
 
 export class ResourceService {
+  /** ResourceQuota admission of every write of a kind that uses quota (quota/quota-gate.ts). */
+  private readonly quotas: QuotaGate;
+
   constructor(
     private readonly catalog: ResourceCatalog,
     private readonly objects: ObjectStore,
@@ -98,10 +114,13 @@ export class ResourceService {
     private readonly admissionContext: AdmissionContext,
     private readonly log: Logger,
     private readonly hooks: ResourceServiceHooks = {},
-  ) {}
+  ) {
+    this.quotas = new QuotaGate(objects);
+  }
 
-  resolveType(plural: string, namespaced: boolean | undefined): ResourceType {
-    const type = plural === 'namespaces' && namespaced === undefined ? NAMESPACE_TYPE : this.catalog.byPluralName(plural);
+  /** `core`: the path is under /api/v1 (namespaces, resourcequotas), where vnet.dev's kinds are not served. */
+  resolveType(plural: string, namespaced: boolean | undefined, core = false): ResourceType {
+    const type = core ? CORE_TYPES.get(plural) : plural === 'namespaces' && namespaced === undefined ? NAMESPACE_TYPE : this.catalog.byPluralName(plural);
     if (!type || (namespaced === true && !type.namespaced)) throw ApiErrors.notFoundPath(plural);
     return type;
   }
@@ -125,6 +144,8 @@ export class ResourceService {
       deny(verb === 'get' ? 'not one of your namespaces' : 'namespaces are managed by an admin');
     }
     if (!type.namespaced || type.adminOnly) deny(`${type.kind} objects are admin-only`);
+    // As Kubernetes' edit and view roles: a tenant reads its namespace's quotas, an admin sets them.
+    if (type === RESOURCE_QUOTA_TYPE && !READ_VERBS.has(verb)) deny('resource quotas are set by an admin');
     if (type.readOnly && verb !== 'get' && verb !== 'list' && verb !== 'watch') deny(`${type.plural} are recorded by vnetd itself`);
     if (namespace === undefined) {
       if (verb === 'list' || verb === 'watch') return; // filtered
@@ -460,6 +481,13 @@ export class ResourceService {
         this.translateAdmission(type, meta.name, err);
       }
       const obj = admitted.object as T;
+      let charge: QuotaCharge;
+      try {
+        charge = await this.chargeQuota(type, namespace, obj.spec, undefined, !!q.dryRun);
+      } catch (err) {
+        admitted.abandon?.();
+        throw this.quotaError(type, meta.name, err);
+      }
       // Who set what, on the object as it will be stored (with admission's defaults, as Kubernetes records a create).
       const asSent = <O extends KubeObject>(o: O): O => ({ ...o, metadata: { ...o.metadata, finalizers: sentFinalizers } });
       setManagedFields(
@@ -476,6 +504,7 @@ export class ResourceService {
       const sent = [...warnings, ...(admitted.warnings ?? [])];
       if (q.dryRun) {
         admitted.abandon?.();
+        charge.release();
         // As the store would set them (its status already says observedGeneration 1).
         obj.metadata.generation = 1;
         obj.metadata.creationTimestamp = kubeTime(new Date());
@@ -487,15 +516,19 @@ export class ResourceService {
         // retry, instead of outliving the namespace (QA-99: 3-5 of 20 deleted namespaces kept
         // networks created through a replica that was not the leader).
         const guard: TxnOp[] = namespaceKey !== undefined && namespaceRevision !== undefined ? [{ type: 'check', key: namespaceKey, expectedModRevision: namespaceRevision }] : [];
-        const created = await this.objects.create(type, obj, [...(admitted.ops ?? []), ...guard]);
+        const created = await this.objects.create(type, obj, [...(admitted.ops ?? []), ...guard, ...charge.ops]);
+        charge.release();
         admitted.committed?.();
         this.hooks.afterWrite?.(type, namespace, created.metadata.name);
         if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
         this.log.info({ event: 'object.created', kind: type.kind, namespace, name: created.metadata.name, rv: created.metadata.resourceVersion });
         return { object: created, code: 201, warnings: sent };
       } catch (err) {
+        charge.release();
         // Nothing of the request was stored: what admission picked is free again.
         admitted.abandon?.();
+        // Another write charged the namespace's quota since it was read here: charge it again.
+        if (err instanceof ConflictError && isQuotaKey(err.key) && attempt + 1 < MAX_ALLOCATION_RETRIES) continue;
         // A network announced a subnet change since this request read it: admit it again against it.
         if (err instanceof ConflictError && isSubnetChangeKey(err.key) && attempt + 1 < MAX_ALLOCATION_RETRIES) continue;
         // The namespace changed since it was read (terminating, gone, or only relabelled): read it from the store.
@@ -504,7 +537,7 @@ export class ResourceService {
           continue;
         }
         // Still racing after every attempt: the client's to retry (409), not a server error.
-        if (err instanceof ConflictError && (err.key === namespaceKey || isSubnetChangeKey(err.key))) throw ApiErrors.conflict(rid(type, meta.name), 'its namespace or network kept changing under concurrent requests; try again');
+        if (err instanceof ConflictError && (err.key === namespaceKey || isSubnetChangeKey(err.key) || isQuotaKey(err.key))) throw ApiErrors.conflict(rid(type, meta.name), 'its namespace, network or quota kept changing under concurrent requests; try again');
         if (err instanceof KeyExistsError) {
           if (err.key === objectKey(type, namespace, meta.name)) throw ApiErrors.alreadyExists(rid(type, meta.name));
           // Another request claimed the same address/MAC/VNI between our read and write: choose again.
@@ -594,7 +627,7 @@ export class ResourceService {
           const o = { manager: q.fieldManager ?? q.manager, force: q.force, apiVersion: type.apiVersion };
           setManagedFields(next, applied ? managedFieldsAfterApply(current, next, applied, o) : managedFieldsAfterUpdate(current, next, q.manager, type.apiVersion));
         }
-        res = await this.objects.update(type, next, { subresource, extraOps: admittedOps, dryRun: q.dryRun });
+        res = await this.updateCharged(type, namespace, current, next, subresource, admittedOps, !!q.dryRun);
       } catch (err) {
         // Awaited: a patch retried on a conflict admits again at once, and must find it withdrawn.
         await abandon?.();
@@ -723,6 +756,38 @@ export class ResourceService {
       }
     }
     return { items, resourceVersion: String(await this.objects.kv.currentRevision()), warnings };
+  }
+
+  /**
+   * Charges the namespace's quotas for a write of `spec` (replacing `before`'s) of a kind that
+   * uses quota. Exceeding one is 403 Forbidden with Kubernetes' "exceeded quota" message.
+   */
+  private async chargeQuota(type: ResourceType, namespace: string | undefined, spec: unknown, before: { spec: unknown } | undefined, dryRun: boolean): Promise<QuotaCharge> {
+    if (type.group === '' || !isQuotaKind(type.kind) || namespace === undefined) return NO_CHARGE;
+    return this.quotas.charge(namespace, type.kind, spec, before, dryRun);
+  }
+
+  private quotaError(type: ResourceType, name: string, err: unknown): unknown {
+    return err instanceof QuotaExceededError ? ApiErrors.forbidden(rid(type, name), err.message) : err;
+  }
+
+  /**
+   * An update's write with its quota charge (the main resource), charged again when another
+   * write charged the same quota between its read and this commit.
+   */
+  private async updateCharged<T extends KubeObject>(type: ResourceType, namespace: string | undefined, current: T, next: T, subresource: Subresource, ops: TxnOp[], dryRun: boolean) {
+    for (let attempt = 0; ; attempt++) {
+      let charge = NO_CHARGE;
+      try {
+        if (subresource === 'main') charge = await this.chargeQuota(type, namespace, next.spec, { spec: current.spec }, dryRun);
+        return await this.objects.update(type, next, { subresource, extraOps: [...ops, ...charge.ops], dryRun });
+      } catch (err) {
+        if (err instanceof ConflictError && isQuotaKey(err.key) && attempt + 1 < MAX_ALLOCATION_RETRIES) continue;
+        throw this.quotaError(type, next.metadata.name, err);
+      } finally {
+        charge.release();
+      }
+    }
   }
 
   private storeError(type: ResourceType, name: string, err: unknown): unknown {

@@ -5,7 +5,7 @@
  */
 import { Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { EVENT_TYPE, NAMESPACE_TYPE, type ResourceType } from '../resources/catalog';
+import { EVENT_TYPE, type ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import type { Subresource } from '../store/object-store';
 import type { AuthedRequest } from './auth.guard';
@@ -22,6 +22,7 @@ import { WatchService, type WatchEventType } from './watch.service';
 import { stallGuard } from './watch-stall';
 
 const GV = 'apis/vnet.dev/v1alpha1';
+const QUOTAS = 'resourcequotas';
 
 @Controller()
 export class ResourcesController {
@@ -32,7 +33,7 @@ export class ResourcesController {
 
   private scope(req: AuthedRequest, plural: string, namespace?: string, core = false): Scope {
     // Namespaces are core/v1's only: under our group, "namespaces" names no resource (404).
-    const type = core ? this.resources.resolveType('namespaces', undefined) : this.resources.resolveType(plural, namespace !== undefined);
+    const type = core ? this.resources.resolveType(plural, namespace !== undefined, true) : this.resources.resolveType(plural, namespace !== undefined);
     // Before anything is done, as kube-apiserver negotiates: a client that cannot read the answer gets 406.
     assertAcceptable(req.headers.accept);
     return { principal: req.principal!, type, namespace: type.namespaced ? namespace : undefined };
@@ -214,6 +215,70 @@ export class ResourcesController {
   @Delete('api/v1/namespaces/:name')
   deleteNamespace(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('name') name: string) {
     return this.remove(req, reply, this.scope(req, 'namespaces', undefined, true), name);
+  }
+
+  // ---- core/v1 resourcequotas: an admin sets them, the namespace's tenant reads them ----
+
+  @Get('api/v1/resourcequotas')
+  listAllQuotas(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.listOrWatch(req, reply, this.scope(req, QUOTAS, undefined, true));
+  }
+
+  @Post('api/v1/resourcequotas')
+  createQuotaAll(@Req() req: AuthedRequest) {
+    const scope = this.scope(req, QUOTAS, undefined, true);
+    this.resources.authorize(scope, 'create');
+    throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
+  }
+
+  @Get('api/v1/namespaces/:ns/resourcequotas')
+  listQuotas(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string) {
+    return this.listOrWatch(req, reply, this.scope(req, QUOTAS, ns, true));
+  }
+
+  @Post('api/v1/namespaces/:ns/resourcequotas')
+  createQuota(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string) {
+    return this.create(req, reply, this.scope(req, QUOTAS, ns, true));
+  }
+
+  @Delete('api/v1/namespaces/:ns/resourcequotas')
+  deleteQuotas(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string) {
+    return this.removeCollection(req, reply, this.scope(req, QUOTAS, ns, true));
+  }
+
+  @Get('api/v1/namespaces/:ns/resourcequotas/:name')
+  getQuota(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('name') name: string) {
+    return this.get(req, reply, this.scope(req, QUOTAS, ns, true), name);
+  }
+
+  @Put('api/v1/namespaces/:ns/resourcequotas/:name')
+  putQuota(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('name') name: string) {
+    return this.put(req, reply, this.scope(req, QUOTAS, ns, true), name, 'main');
+  }
+
+  @Patch('api/v1/namespaces/:ns/resourcequotas/:name')
+  patchQuota(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('name') name: string) {
+    return this.patch(req, reply, this.scope(req, QUOTAS, ns, true), name, 'main');
+  }
+
+  @Delete('api/v1/namespaces/:ns/resourcequotas/:name')
+  deleteQuota(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('name') name: string) {
+    return this.remove(req, reply, this.scope(req, QUOTAS, ns, true), name);
+  }
+
+  @Get('api/v1/namespaces/:ns/resourcequotas/:name/status')
+  getQuotaStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('name') name: string) {
+    return this.get(req, reply, this.statusScope(req, QUOTAS, ns, true), name);
+  }
+
+  @Put('api/v1/namespaces/:ns/resourcequotas/:name/status')
+  putQuotaStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('name') name: string) {
+    return this.put(req, reply, this.statusScope(req, QUOTAS, ns, true), name, 'status');
+  }
+
+  @Patch('api/v1/namespaces/:ns/resourcequotas/:name/status')
+  patchQuotaStatus(@Req() req: AuthedRequest, @Res() reply: FastifyReply, @Param('ns') ns: string, @Param('name') name: string) {
+    return this.patch(req, reply, this.statusScope(req, QUOTAS, ns, true), name, 'status');
   }
 
   // ---- core/v1 events: vnetd records them; clients read them ----
@@ -437,7 +502,7 @@ export class ResourcesController {
 
   private async patch(req: AuthedRequest, reply: FastifyReply, scope: Scope, name: string, sub: Subresource): Promise<void> {
     const q = this.writeQuery(req);
-    const { type, patch, duplicateFields } = decodePatchBody(req.body, req.headers['content-type'], scope.type === NAMESPACE_TYPE, q.fieldValidation);
+    const { type, patch, duplicateFields } = decodePatchBody(req.body, req.headers['content-type'], scope.type.group === '', q.fieldValidation);
     const res = await this.resources.patch(scope, name, type, patch, { ...q, duplicateFields }, sub);
     sendObject(req, reply, scope.type, res.code, res.object, res.warnings);
   }

@@ -15,6 +15,7 @@ import { IpamReconciler } from '../reconcile/kinds/ipam.reconciler';
 import { NodeRealizationReconciler } from '../reconcile/kinds/node-realizations.reconciler';
 import { GarbageCollector } from '../reconcile/kinds/garbage-collector';
 import { NamespaceReconciler } from '../reconcile/kinds/namespace.reconciler';
+import { QuotaReconciler } from '../reconcile/kinds/quota.reconciler';
 import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
 import { SharedInformers } from '../reconcile/shared-informers';
@@ -71,6 +72,7 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     const compactor = new Compactor(o.objects.kv, { logger: o.logger });
     const ipam = new IpamReconciler({ objects: o.objects, logger: o.logger, workers: o.workers, informers });
     const namespaces = new NamespaceReconciler(o.objects, o.catalog, o.logger.child({ component: 'namespace-reconciler' }));
+    const quotas = new QuotaReconciler(o.objects, informers, o.logger.child({ component: 'quota-reconciler' }));
     const collector = new GarbageCollector(o.objects, informers, o.logger.child({ component: 'garbage-collector' }));
     // With readiness from this process, a port's new binding is written with its Ready (one
     // revision, not two); the chassis writes it itself only if no Ready write came.
@@ -115,6 +117,8 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     stops.push(() => namespaces.stop());
     await collector.start();
     stops.push(() => collector.stop());
+    await quotas.start();
+    stops.push(() => quotas.stop());
     // Last to start, first to stop: its handlers only read what the others write.
     const events = new EventRecorder({ objects: o.objects, informers, logger: o.logger.child({ component: 'events' }), instance: `vnetd-${hostname()}`, host: hostname() });
     const conditionEvents = new ConditionEvents(events, informers, o.logger.child({ component: 'condition-events' }));

@@ -18,6 +18,7 @@ import { closeIdleConnections, HANDSHAKE_TIMEOUT_MS, IDLE_CONNECTION_MS } from '
 import pino, { type Logger } from 'pino';
 import type { KindAdmission } from '../admission/admission';
 import { PlainAdmission } from '../admission/plain.admission';
+import { ResourceQuotaAdmission } from '../admission/resource-quota.admission';
 import { AccessTokenAdmission } from '../admission/access-token.admission';
 import { LoadBalancerAdmission } from '../admission/load-balancer.admission';
 import { NamespaceAdmission } from '../admission/namespace.admission';
@@ -131,6 +132,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
     ['accesstokens', new AccessTokenAdmission() as KindAdmission],
     ['noderealizations', new PlainAdmission()],
     ['nodeleases', new PlainAdmission()],
+    ['resourcequotas', new ResourceQuotaAdmission() as KindAdmission],
   ]);
   const schemas = new SchemaValidator(catalog);
   // What every write request reads, remembered between requests (see ObjectCache).

@@ -19,7 +19,7 @@ export interface PrinterColumn {
    * vnetd's own rendering of the cell where one path cannot say it (see api/table.ts); the CRDs
    * for a kube-apiserver keep jsonPath alone.
    */
-  cell?: 'listeners' | 'age' | 'involvedObject';
+  cell?: 'listeners' | 'age' | 'involvedObject' | 'quotaUsage';
 }
 
 /** Everything the API, the store and the generators need to know about one kind. */
@@ -163,6 +163,50 @@ export const EVENT_TYPE: ResourceType = {
     reportingInstance: { type: 'string' },
   },
   ownColumns: true,
+};
+
+const QUOTA_MAP: JsonSchema = { type: 'object', additionalProperties: { type: 'string' } };
+
+/**
+ * core/v1 ResourceQuotas (quota/): what a namespace's objects may use, set by an admin, read by
+ * its tenant. Served under /api/v1 beside namespaces and events, so that `kubectl create quota`
+ * and `kubectl describe quota` work as against kube-apiserver.
+ */
+export const RESOURCE_QUOTA_TYPE: ResourceType = {
+  group: '',
+  version: 'v1',
+  apiVersion: 'v1',
+  kind: 'ResourceQuota',
+  listKind: 'ResourceQuotaList',
+  plural: 'resourcequotas',
+  singular: 'resourcequota',
+  shortNames: ['quota'],
+  namespaced: true,
+  categories: [],
+  printerColumns: [{ name: 'Request', type: 'string', jsonPath: '.status.used', cell: 'quotaUsage', description: 'Each resource the quota limits: used/hard.' }],
+  adminOnly: false,
+  description:
+    "What a namespace's objects may use at most: a write that would take the namespace past it is refused (403, \"exceeded quota\"). Written by an admin; its namespace's tenant reads it.",
+  specSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      hard: {
+        type: 'object',
+        description:
+          'The most the namespace may use of each resource: count/virtualnetworks.vnet.dev, count/virtualports.vnet.dev, count/loadbalancers.vnet.dev (or virtualnetworks, virtualports, loadbalancers); vnet.dev/lb-listeners and vnet.dev/lb-backends (summed over its load balancers); vnet.dev/lb-listener-backends (listeners x backends summed over its load balancers: each pair is one DNAT flow on every node that realizes the load balancer, what weighs on a hypervisor). Whole numbers ("10", 10, "2k").',
+        additionalProperties: { 'x-kubernetes-int-or-string': true },
+      },
+    },
+  },
+  statusSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      hard: { ...QUOTA_MAP, description: 'spec.hard as vnetd enforces it.' },
+      used: { ...QUOTA_MAP, description: "The namespace's usage of each resource spec.hard names (objects being deleted count until they are gone)." },
+    },
+  },
 };
 
 function inlineRefs(node: unknown, defs: Record<string, JsonSchema>): unknown {

@@ -266,3 +266,16 @@ export interface NodeLeaseSpec {
   leaseTransitions?: number;
 }
 export type NodeLease = KubeObject<NodeLeaseSpec, never>;
+
+/** core/v1 ResourceQuota, as far as vnetd serves it (resources/catalog.ts RESOURCE_QUOTA_TYPE; quota/resources.ts). */
+export interface ResourceQuotaSpec {
+  /** Resource name (quota/resources.ts QUOTA_RESOURCE_NAMES) -> the most the namespace may use. */
+  hard?: Record<string, string | number>;
+}
+
+export interface ResourceQuotaStatus {
+  hard?: Record<string, string>;
+  used?: Record<string, string>;
+}
+
+export type ResourceQuota = KubeObject<ResourceQuotaSpec, ResourceQuotaStatus>;

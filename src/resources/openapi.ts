@@ -4,7 +4,7 @@
  * x-kubernetes-group-version-kind; the PATCH operation lists fieldValidation and accepts
  * merge and JSON patches but not strategic merge (so kubectl uses merge-patch for us).
  */
-import { EVENT_TYPE, NAMESPACE_TYPE, type ResourceCatalog, type ResourceType } from './catalog';
+import { EVENT_TYPE, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE, type ResourceCatalog, type ResourceType } from './catalog';
 import type { JsonSchema } from './json-schema';
 import { objectMetaSchema } from './object-meta.schema';
 
@@ -160,5 +160,5 @@ export function groupDocument(catalog: ResourceCatalog): JsonSchema {
 }
 
 export function coreDocument(): JsonSchema {
-  return document('vnetd core/v1', [NAMESPACE_TYPE, EVENT_TYPE], '/api/v1');
+  return document('vnetd core/v1', [NAMESPACE_TYPE, EVENT_TYPE, RESOURCE_QUOTA_TYPE], '/api/v1');
 }

@@ -13,3 +13,5 @@ export const NODE_LEASES: StoredType = { group: GROUP, plural: 'nodeleases', nam
 export const ACCESS_TOKENS: StoredType = { group: GROUP, plural: 'accesstokens', namespaced: false };
 /** core/v1 Events: their fields are at the top level, no spec or status (resources/event.ts). */
 export const EVENTS: StoredType = { group: '', plural: 'events', namespaced: true, noStatus: true };
+/** core/v1 ResourceQuotas: what a namespace may use, and how much it does (quota/). */
+export const RESOURCE_QUOTAS: StoredType = { group: '', plural: 'resourcequotas', namespaced: true };

@@ -215,6 +215,16 @@ export class ObjectStore {
     return this.kv.count(typePrefix(type));
   }
 
+  /**
+   * A write of `obj`'s status as it was read (its resourceVersion the precondition), to commit
+   * in the transaction of another object's write: a ResourceQuota's usage with the object
+   * that uses it (quota/quota-gate.ts).
+   */
+  statusWriteOp<T extends KubeObject>(type: StoredType, obj: T, status: T['status']): TxnOp {
+    const key = objectKey(type, obj.metadata.namespace, obj.metadata.name);
+    return { type: 'update', key, value: toStored({ ...obj, status }), expectedModRevision: Number(obj.metadata.resourceVersion) };
+  }
+
   /** Stores a new object; the caller has validated it. Server-owned metadata is set here. */
   async create<T extends KubeObject>(type: StoredType, obj: T, extraOps: ExtraOps = []): Promise<T> {
     const stored = toStored(obj);

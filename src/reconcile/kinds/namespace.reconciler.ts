@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { NAMESPACE_FINALIZER } from '../../resources/finalizers';
 import type { KubeObject } from '../../resources/object';
 import { NAMESPACE_TYPE, type ResourceCatalog } from '../../resources/catalog';
-import { EVENTS } from '../../store/kinds';
+import { EVENTS, RESOURCE_QUOTAS } from '../../store/kinds';
 import { typePrefix } from '../../store/keys';
 import type { ObjectStore } from '../../store/object-store';
 import { KeyNotFoundError } from '../../store/store';
@@ -56,8 +56,8 @@ export class NamespaceReconciler {
     let remaining = 0;
     const byResource = new Map<string, number>();
     const byFinalizer = new Map<string, number>();
-    // Its events too, which no catalog kind lists (they are served read-only, beside it).
-    for (const type of [...this.catalog.types.filter((t) => t.namespaced), EVENTS]) {
+    // Its events and resource quotas too, which no catalog kind lists (core/v1, served beside it).
+    for (const type of [...this.catalog.types.filter((t) => t.namespaced), EVENTS, RESOURCE_QUOTAS]) {
       const { items } = await this.objects.list(type, id.name);
       remaining += items.length;
       if (items.length) byResource.set(type.group ? `${type.plural}.${type.group}` : type.plural, items.length);
