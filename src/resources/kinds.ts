@@ -137,6 +137,13 @@ export interface BackendStatus {
    * where agents program the nodes: the controller sees no flow counters.
    */
   connections?: number;
+  /**
+   * vnetd's own bookkeeping, not for reading: per node, what the backend's DNAT flow counters
+   * held when `connections` was written, so that a restarted vnetd adds what they counted
+   * while it was down (and tells a switch whose counters started again). Absent where agents
+   * program the nodes, and in a status written before this field.
+   */
+  switchCounters?: Record<string, number>;
 }
 
 export interface LoadBalancerStatus extends ObjectStatusBase {

@@ -611,3 +611,114 @@ describe('LbStatusReporter: connection counts across a restart', () => {
     expect(await connections()).toEqual([46, 8]);
   });
 });
+
+describe('LbStatusReporter: what the switches counted while vnetd was down (QA-132 F1)', () => {
+  type Node = { connected: boolean; counts: number[] };
+  /** A node's switch whose LbDnat flows (p5 TCP, p6 TCP, p5 UDP, p6 UDP) count node.counts. */
+  const lbSwitch = (node: Node): OpenFlowConnection =>
+    ({
+      get connected() { return node.connected; },
+      dumpFlows: async () => dumped(() => 0).filter((f) => f.tableId === TABLES.LbDnat.id).map((f, i) => ({ ...f, packetCount: BigInt(node.counts[i]!) })),
+    }) as unknown as OpenFlowConnection;
+
+  /** "web" with p5 and p6, its status.backends as a process before wrote it. */
+  async function storedBefore(objects: ObjectStore, backends: NonNullable<LoadBalancer['status']>['backends']): Promise<LoadBalancer> {
+    const created = await storeWeb(objects);
+    await objects.modify<LoadBalancer>(LOAD_BALANCERS, 't', 'web', (cur) => ({ ...cur, status: { backends } }), { subresource: 'status' });
+    return created;
+  }
+
+  /** A vnetd process started on the stored "web" and these nodes' switches; `status()` counts now and hands back status.backends. */
+  function started(objects: ObjectStore, created: LoadBalancer, nodes: Record<string, Node>) {
+    const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[created.metadata.uid!, lb]]) }) as unknown as LogicalModel;
+    const current = async () => (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!;
+    let stored = created;
+    const conns = Object.entries(nodes).map(([name, n]): [string, OpenFlowConnection] => [name, lbSwitch(n)]);
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, connections: () => conns, intervalMs: 3_600_000 });
+    const status = async () => {
+      stored = await current();
+      reporter.refreshSoon(); // a count now, not at the hour's tick
+      await reporter.refresh();
+      return (await current()).status!.backends!.map((b) => ({ connections: b.connections, switchCounters: b.switchCounters }));
+    };
+    return { reporter, status };
+  }
+
+  it('counts the connections the switches dispatched while no vnetd ran, and keeps each count\'s switch counters beside it', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    // Written before the stop: p5 40 (10 of them on its flows now, 30 on flows since removed), p6 9 (7 on its flows).
+    const created = await storedBefore(objects, [
+      { name: 'p5', ip: '10.0.0.5', node: 'hv1', healthy: true, connections: 40, switchCounters: { hv1: 10 } },
+      { name: 'p6', ip: '10.0.0.6', node: 'hv1', healthy: true, connections: 9, switchCounters: { hv1: 7 } },
+    ]);
+    // While vnetd was down: p5's flows counted 6 more (16), p6's 3 more (10).
+    const hv1 = { connected: true, counts: [8, 5, 8, 5] };
+    const first = started(objects, created, { hv1 });
+    try {
+      expect(await first.status()).toEqual([{ connections: 46, switchCounters: { hv1: 16 } }, { connections: 12, switchCounters: { hv1: 10 } }]);
+      hv1.counts = [9, 5, 8, 6];
+      expect(await first.status()).toEqual([{ connections: 47, switchCounters: { hv1: 17 } }, { connections: 13, switchCounters: { hv1: 11 } }]);
+    } finally {
+      await first.reporter.stop();
+    }
+    // Down again, 2 more for p5; the next process counts them too, and the surviving flows once.
+    hv1.counts = [10, 5, 9, 6];
+    const second = started(objects, (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!, { hv1 });
+    try {
+      expect(await second.status()).toEqual([{ connections: 49, switchCounters: { hv1: 19 } }, { connections: 13, switchCounters: { hv1: 11 } }]);
+    } finally {
+      await second.reporter.stop();
+    }
+  });
+
+  it('keeps the whole stored count where a switch\'s counters started again (ovs-vswitchd restarted), and a node not read yet at its stored counter', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    // p5: 50, 10 on hv1's flows and 20 on hv2's; p6: 4, on hv1's.
+    const created = await storedBefore(objects, [
+      { name: 'p5', ip: '10.0.0.5', node: 'hv1', healthy: true, connections: 50, switchCounters: { hv1: 10, hv2: 20 } },
+      { name: 'p6', ip: '10.0.0.6', node: 'hv1', healthy: true, connections: 4, switchCounters: { hv1: 4 } },
+    ]);
+    // While vnetd was down: hv1's flows counted 4 more for p5; hv2's vswitchd restarted, its flows added again, which counted 3 for p5.
+    const hv1 = { connected: true, counts: [7, 2, 7, 2] };
+    const hv2 = { connected: false, counts: [2, 0, 1, 0] };
+    const { reporter, status } = started(objects, created, { hv1, hv2 });
+    try {
+      // hv2 not connected yet: its stored counter stands for it, in the count and in what is written.
+      expect(await status()).toEqual([{ connections: 54, switchCounters: { hv1: 14, hv2: 20 } }, { connections: 4, switchCounters: { hv1: 4 } }]);
+      hv2.connected = true;
+      // hv2's 3 are fewer than its 20 stored: its counters started again, and all 3 are new.
+      expect(await status()).toEqual([{ connections: 57, switchCounters: { hv1: 14, hv2: 3 } }, { connections: 4, switchCounters: { hv1: 4 } }]);
+      hv2.counts = [3, 0, 1, 1];
+      expect(await status()).toEqual([{ connections: 58, switchCounters: { hv1: 14, hv2: 4 } }, { connections: 5, switchCounters: { hv1: 4, hv2: 1 } }]);
+    } finally {
+      await reporter.stop();
+    }
+  });
+
+  it('a status written before switchCounters: carries what it held beyond the counters now, as before, and from then on writes them', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const created = await storedBefore(objects, [
+      { name: 'p5', ip: '10.0.0.5', node: 'hv1', healthy: true, connections: 40 },
+      { name: 'p6', ip: '10.0.0.6', node: 'hv1', healthy: true, connections: 7 },
+    ]);
+    const hv1 = { connected: false, counts: [8, 3, 8, 4] };
+    const first = started(objects, created, { hv1 });
+    try {
+      // The switch not read yet: the stored counts stand, and nothing is said of the counters.
+      expect(await first.status()).toEqual([{ connections: 40, switchCounters: undefined }, { connections: 7, switchCounters: undefined }]);
+      hv1.connected = true;
+      // What the flows counted while down is not known apart from what status held: not added.
+      expect(await first.status()).toEqual([{ connections: 40, switchCounters: { hv1: 16 } }, { connections: 7, switchCounters: { hv1: 7 } }]);
+    } finally {
+      await first.reporter.stop();
+    }
+    // The next restart, 4 connections to p5 while down: counted.
+    hv1.counts = [10, 3, 10, 4];
+    const second = started(objects, (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!, { hv1 });
+    try {
+      expect(await second.status()).toEqual([{ connections: 44, switchCounters: { hv1: 20 } }, { connections: 7, switchCounters: { hv1: 7 } }]);
+    } finally {
+      await second.reporter.stop();
+    }
+  });
+});

@@ -8,8 +8,10 @@
  * goes away (the backend failed its checks or was unbound) or is installed again, what it
  * had counted is kept (RunningTotals), so the figure never goes down while this process
  * runs (QA: it fell to 0 at every health flap), nor across a restart (what status held beyond
- * the switches' counters is carried over: LbStatusReporter.countOf). A node that is not
- * connected contributes its last known count.
+ * the switches' counters is carried over: LbStatusReporter.countOf), and what the switches
+ * counted while vnetd was down is counted (status keeps, beside each count, the switches'
+ * counters behind it: switchCounters). A node that is not connected contributes its last
+ * known count.
  *
  * Refreshed every intervalMs (one flow dump of the LbDnat table per connected node);
  * status is written only when it changed. A controller of agents has no flows to count:
@@ -156,6 +158,23 @@ export class RunningTotals {
     for (const e of this.flows.values()) out.set(e.key, (out.get(e.key) ?? 0) + e.base + e.last);
     return out;
   }
+
+  /**
+   * What the switch's counters held per key at the last update (the flows there now, without
+   * what earlier incarnations counted): what a process started now would read of them.
+   */
+  onSwitch(): Map<string, number> {
+    const out = new Map<string, number>();
+    // A flow gone was left with last 0.
+    for (const e of this.flows.values()) if (e.last > 0) out.set(e.key, (out.get(e.key) ?? 0) + e.last);
+    return out;
+  }
+}
+
+/** One node's counts as last read: this process's running totals (RunningTotals) and what its switch's counters held then, per "vni/vip/backend". */
+export interface NodeCounts {
+  counted: ReadonlyMap<string, number>;
+  onSwitch: ReadonlyMap<string, number>;
 }
 
 /**
@@ -164,7 +183,9 @@ export class RunningTotals {
  */
 export class DispatchCounter {
   /** Last counts seen per node, kept while a node is away. */
-  private readonly perNode = new Map<string, Map<string, number>>();
+  private readonly perNode = new Map<string, NodeCounts>();
+  /** Every node's counts as the last count summed them: a dump that comes later does not change them (see `byNode`). */
+  private lastByNode: ReadonlyMap<string, NodeCounts> = new Map();
   private readonly totals = new Map<string, RunningTotals>();
   /** Whether the last count read every node's flows (each connected, each dump answered). */
   complete = false;
@@ -183,7 +204,15 @@ export class DispatchCounter {
   private apply(node: string, flows: readonly FlowStats[]): void {
     let totals = this.totals.get(node);
     if (!totals) this.totals.set(node, (totals = new RunningTotals(this.ownerLive)));
-    this.perNode.set(node, totals.update(dispatchReadings(flows)));
+    this.perNode.set(node, { counted: totals.update(dispatchReadings(flows)), onSwitch: totals.onSwitch() });
+  }
+
+  /**
+   * The nodes the last count summed, each with its counts then; a node not in it has not been
+   * read by this process (not connected yet, or its dump not answered yet), or is no longer managed.
+   */
+  byNode(): ReadonlyMap<string, NodeCounts> {
+    return this.lastByNode;
   }
 
   async count(connections: Iterable<[string, OpenFlowConnection]>): Promise<Map<string, number>> {
@@ -222,7 +251,8 @@ export class DispatchCounter {
       }),
     );
     this.complete = conns.length > 0 && read === conns.length;
-    return sumCounts([...this.perNode.values(), this.fastPathDispatched?.() ?? new Map<string, number>()]);
+    this.lastByNode = new Map(this.perNode);
+    return sumCounts([...[...this.lastByNode.values()].map((c) => c.counted), this.fastPathDispatched?.() ?? new Map<string, number>()]);
   }
 }
 
@@ -487,10 +517,18 @@ export class LbStatusReporter {
    * go down, and flows that outlived the restart with their counters are not counted twice.
    * And when a backend's address changes (its port deleted and made again), what it had
    * counted: the count is the backend's, by its name in the spec (QA: 18 connections lost).
+   *
+   * Where status also holds the switches' counters behind its count (switchCounters), the
+   * carry is what the count held beyond them, not beyond the counters now: what the switches
+   * counted while no vnetd ran is counted (QA-132 F1: it was subtracted away). `unread`: the
+   * nodes whose stored counter this process has not yet compared with its own first reading
+   * of that node (see `settle`); until then the stored one stands in for it.
    */
-  private readonly carried = new Map<string, { ip: string; count: number }>();
+  private readonly carried = new Map<string, Carried>();
   private countedAt = 0;
   private lastTotals?: ReadonlyMap<string, number>;
+  /** Each node's counts as the count of lastTotals read them (where this process counts the switches). */
+  private lastByNode: ReadonlyMap<string, NodeCounts> = new Map();
 
   /** One refresh: dump counters (each interval, or when asked), compute every load balancer's backends, write what changed. */
   async refresh(): Promise<void> {
@@ -498,6 +536,7 @@ export class LbStatusReporter {
     this.countRequested = false;
     if (due) {
       this.lastTotals = await this.countConnections();
+      this.lastByNode = this.counter.byNode();
       this.counted = true;
       this.countedAt = performance.now();
     }
@@ -562,10 +601,10 @@ export class LbStatusReporter {
    * count its status holds stands. Agents' reports are kept in the store and outlive a
    * controller's restart: there the count is theirs.
    */
-  private countOf(lb: LoadBalancer, name: string, ip: string, live: number): number {
+  private countOf(lb: LoadBalancer, name: string, ip: string, counterKey: string, live: number): number {
     const key = `${lb.metadata.uid}|${name}`;
     const known = this.carried.get(key);
-    if (known?.ip === ip) return live + known.count;
+    if (known?.ip === ip) return live + this.settle(known, counterKey);
     const prev = lb.status?.backends?.find((s) => s.name === name);
     const before = prev?.connections ?? 0;
     // A new address for the backend (unresolved meanwhile: ""): its count goes on from what it was.
@@ -574,10 +613,59 @@ export class LbStatusReporter {
       return live + before;
     }
     if (!this.src.connections) return live;
+    // Nothing stored: nothing to carry, whatever the switches say (all they hold is this backend's, uncounted).
+    if (prev === undefined) {
+      this.carried.set(key, { ip, count: 0 });
+      return live;
+    }
+    if (prev.switchCounters !== undefined) {
+      const carried: Carried = { ip, count: before, unread: new Map(Object.entries(prev.switchCounters)) };
+      this.carried.set(key, carried);
+      return live + this.settle(carried, counterKey);
+    }
+    // A status written before switchCounters: the carry is what it held beyond the counters now.
     if (!this.counter.complete) return Math.max(live, before);
     const carried = Math.max(0, before - live);
     this.carried.set(key, { ip, count: carried });
     return live + carried;
+  }
+
+  /**
+   * A carry with the nodes this process has read since it last looked compared: a node's
+   * stored counter is in the stored count and, where its flows outlived the restart, in what
+   * this process counts of them too, so it is taken off the carry. A node that counts less
+   * now than stored has counters that started again (ovs-vswitchd restarted and its flows
+   * were added again): nothing of the stored count is on it any more, and all of it stays
+   * carried. A node never read (not connected yet, or no longer managed) keeps its stored
+   * counter in the carry, as its last known count.
+   */
+  private settle(carried: Carried, counterKey: string): number {
+    for (const [node, then] of carried.unread ?? []) {
+      const reading = this.lastByNode.get(node);
+      if (!reading) continue;
+      carried.unread!.delete(node);
+      const now = reading.counted.get(counterKey) ?? 0;
+      if (now >= then) carried.count = Math.max(0, carried.count - then);
+      else this.log.info({ event: 'lb.counters_reset', node, backend: counterKey, stored: then, now }, 'lb status: a switch counts fewer connections than status recorded (its counters started again); the recorded count is kept whole');
+    }
+    return carried.count;
+  }
+
+  /**
+   * The switches' counters behind a backend's count (status.backends[].switchCounters):
+   * each node's now, where this process has read it, else the stored one its carry still
+   * stands on. Undefined while its carry is not decided (a status written before the field,
+   * not every switch read yet): that status keeps saying nothing of its counters.
+   */
+  private switchCountersOf(lb: LoadBalancer, name: string, counterKey: string): Record<string, number> | undefined {
+    const carried = this.carried.get(`${lb.metadata.uid}|${name}`);
+    if (!this.src.connections || !carried) return undefined;
+    const out = new Map(carried.unread);
+    for (const [node, c] of this.lastByNode) {
+      const n = c.onSwitch.get(counterKey) ?? 0;
+      if (n > 0) out.set(node, n);
+    }
+    return sortedRecord(out);
   }
 
   /** Carry-overs of load balancers that are gone. */
@@ -598,10 +686,23 @@ export class LbStatusReporter {
       // schema says (QA: an address backend no port holds read as "unbound" in vnetctl lb
       // status); what it had counted stays, as a counter does.
       if (!b) return { name, ip: '', node: '', healthy: false, ...counted(lb.status?.backends?.find((s) => s.name === name)?.connections ?? 0) };
-      const live = totals?.get(`${vni}/${m!.vip}/${b.ip}`) ?? 0;
-      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...counted(this.countOf(lb, name, b.ip, live)) };
+      const counterKey = `${vni}/${m!.vip}/${b.ip}`;
+      // Decided even while nobody counts: a new address's carry is noted when it is seen.
+      const connections = this.countOf(lb, name, b.ip, counterKey, totals?.get(counterKey) ?? 0);
+      const switchCounters = totals ? this.switchCountersOf(lb, name, counterKey) : undefined;
+      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...counted(connections), ...(switchCounters ? { switchCounters } : {}) };
     });
   }
+}
+
+/**
+ * What a backend's count carries over (LbStatusReporter.carried); `unread`: per node, the
+ * stored switch counter still standing in for that node's, which this process has not read.
+ */
+interface Carried {
+  ip: string;
+  count: number;
+  unread?: Map<string, number>;
 }
 
 const RESOLVED_REFS = 'ResolvedRefs';
