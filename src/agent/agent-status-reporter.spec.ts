@@ -124,6 +124,17 @@ describe('AgentStatusReporter', () => {
     expect(writes.length).toBe(before);
   });
 
+  it('writes the switch counters behind the dispatched counts beside them, and again when only they change (QA-132 F1)', async () => {
+    const { reporter, until, report } = await setup();
+    reporter.reportDispatched(new Map([['7/10.0.0.100/10.0.0.5', 12]]), new Map([['7/10.0.0.100/10.0.0.5', 4]]));
+    expect(await until(report, (s) => s?.dispatched !== undefined)).toMatchObject({ dispatched: { '7/10.0.0.100/10.0.0.5': 12 }, dispatchedOnSwitch: { '7/10.0.0.100/10.0.0.5': 4 } });
+    // Its flows removed: the count stays, its counter is off the switch.
+    reporter.reportDispatched(new Map([['7/10.0.0.100/10.0.0.5', 12]]), new Map());
+    const after = await until(report, (s) => s?.dispatchedOnSwitch !== undefined && Object.keys(s.dispatchedOnSwitch).length === 0);
+    await reporter.stop();
+    expect(after).toMatchObject({ dispatched: { '7/10.0.0.100/10.0.0.5': 12 }, dispatchedOnSwitch: {} });
+  });
+
   it('writes the report and its claim again when its NodeRealization was deleted and created anew, empty, with nothing compiled since', async () => {
     const { objects, reporter, until, report } = await setup();
     const verifying = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30, 200, 'host/7');

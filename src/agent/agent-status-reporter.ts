@@ -46,10 +46,16 @@ const FLUSH_AT_STOP_MS = 2_000;
 const REPORT_RETRY_MS = 500;
 const REPORT_RETRY_MAX_MS = 5_000;
 
+/** What the node's load balancing dispatched, with the switch's counters behind it (DispatchReporter). */
+interface DispatchedReport {
+  counts: ReadonlyMap<string, number>;
+  onSwitch?: ReadonlyMap<string, number>;
+}
+
 export class AgentStatusReporter {
   /** The pipeline's latest map (kept by reference; copied and sorted only when a write goes out) and counts. */
   private realized?: ReadonlyMap<string, string>;
-  private dispatched?: ReadonlyMap<string, number>;
+  private dispatched?: DispatchedReport;
   /** The NodeRealization has something to write (each write sends both parts as they are now). */
   private pending = false;
   /** The latest failing list, until written. */
@@ -99,10 +105,14 @@ export class AgentStatusReporter {
     this.schedule();
   }
 
-  /** What the node's load balancing dispatched changed (at most once per count interval). */
-  reportDispatched(counts: ReadonlyMap<string, number>): void {
+  /**
+   * What the node's load balancing dispatched changed (at most once per count interval), with
+   * the switch's LbDnat counters behind the counts (status.dispatchedOnSwitch), which a
+   * restarted agent needs to count what the switch dispatched while no agent ran.
+   */
+  reportDispatched(counts: ReadonlyMap<string, number>, onSwitch?: ReadonlyMap<string, number>): void {
     if (this.stopped) return;
-    this.dispatched = counts;
+    this.dispatched = { counts, onSwitch };
     this.markPending();
   }
 
@@ -188,7 +198,9 @@ export class AgentStatusReporter {
   }
 
   /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */
-  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, counts: ReadonlyMap<string, number> | undefined): Promise<boolean> {
+  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, dispatched: DispatchedReport | undefined): Promise<boolean> {
+    const counts = dispatched?.counts;
+    const onSwitch = dispatched?.onSwitch;
     let found = false;
     await this.objects.modify<NodeRealization>(
       NODE_REALIZATIONS,
@@ -201,7 +213,7 @@ export class AgentStatusReporter {
         // sides for every report cost more than the rest of it); sorted only when written.
         const newRealized = latest !== undefined && !sameEntries(latest, status.realized ?? {});
         // Empty counts are written too: "this node counts, and dispatched nothing" shows as 0, not as absent.
-        const newCounts = counts !== undefined && (status.dispatched === undefined || !sameEntries(counts, status.dispatched));
+        const newCounts = counts !== undefined && (status.dispatched === undefined || !sameEntries(counts, status.dispatched) || !sameCounters(onSwitch, status.dispatchedOnSwitch));
         // Another agent has claimed the node since (this one is being fenced off): its report is not this one's to overwrite.
         if (this.holder !== undefined && status.agent !== undefined && status.agent.holder !== this.holder) return undefined;
         if (status.agent !== undefined && status.agent.holder === this.holder) this.claim = status.agent;
@@ -214,6 +226,9 @@ export class AgentStatusReporter {
         if (next.agent?.renewTime !== undefined) next.agent = { holder: next.agent.holder, claimTime: next.agent.claimTime, generation: next.agent.generation };
         if (newRealized) Object.assign(next, { realized: sortedRecord(latest!), objects: latest!.size });
         if (newCounts) next.dispatched = sortedRecord(counts!);
+        // Counters that are not those behind the counts written would make a restarted agent miscount: none rather than stale ones.
+        if (newCounts && onSwitch) next.dispatchedOnSwitch = sortedRecord(onSwitch);
+        else if (newCounts) delete next.dispatchedOnSwitch;
         return { ...cur, status: next };
       },
       { subresource: 'status' },
@@ -259,6 +274,11 @@ export class AgentStatusReporter {
 }
 
 /** The map holds exactly the record's entries. */
+/** Whether the switch counters reported are those stored (both absent counts as the same). */
+function sameCounters(m: ReadonlyMap<string, number> | undefined, r: Readonly<Record<string, number>> | undefined): boolean {
+  return m === undefined || r === undefined ? m === undefined && r === undefined : sameEntries(m, r);
+}
+
 function sameEntries<V>(m: ReadonlyMap<string, V>, r: Readonly<Record<string, V>>): boolean {
   let n = 0;
   for (const k in r) {

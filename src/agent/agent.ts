@@ -152,7 +152,7 @@ async function startAgentWork(
   // What the node's agent before this one reported dispatching: the counts go on from there.
   // Not worth failing the start for: unread (the API unavailable right after the claim), they start from the switch's.
   const before = await objects.get<NodeRealization>(NODE_REALIZATIONS, undefined, o.node).then(
-    (rz) => rz?.status?.dispatched,
+    (rz) => rz?.status,
     (err: unknown) => void log.warn({ event: 'agent.dispatched_unread', node: o.node, err: (err as Error).message }, 'could not read the counts the node reported before; they start from the switch\'s'),
   );
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
@@ -177,9 +177,11 @@ async function startAgentWork(
     readiness: 'off',
     onRealized: (_node, realized) => reporter.report(realized),
     onUnhealthyBackends: (failing) => reporter.reportUnhealthyBackends(failing),
-    onDispatched: (counts) => reporter.reportDispatched(counts),
+    onDispatched: (counts, onSwitch) => reporter.reportDispatched(counts, onSwitch),
     dispatchReportMs: o.dispatchReportMs,
-    dispatchedBefore: before ? new Map(Object.entries(before)) : undefined,
+    dispatchedBefore: before?.dispatched ? new Map(Object.entries(before.dispatched)) : undefined,
+    // With the counts, the switch's counters behind them: what it dispatched while no agent ran is counted.
+    dispatchedOnSwitchBefore: before?.dispatched && before.dispatchedOnSwitch ? new Map(Object.entries(before.dispatchedOnSwitch)) : undefined,
   });
   const stop = async () => {
     unfollow();

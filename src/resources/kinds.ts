@@ -261,6 +261,12 @@ export interface NodeRealizationStatus {
   reportTime?: string;
   /** Connections this node's load balancing dispatched, "vni/vip/backend" -> count (summed by the controller). */
   dispatched?: Record<string, number>;
+  /**
+   * The agent's own bookkeeping: its switch's LbDnat counters behind `dispatched` when it was
+   * written, same keys, so that a restarted agent counts what the switch dispatched while no
+   * agent ran. Absent in a report written before this field.
+   */
+  dispatchedOnSwitch?: Record<string, number>;
 }
 export type NodeRealization = KubeObject<Record<string, never>, NodeRealizationStatus>;
 

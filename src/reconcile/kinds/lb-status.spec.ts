@@ -233,6 +233,58 @@ describe('DispatchReporter: a restarted agent', () => {
   });
 });
 
+describe('DispatchReporter: a restarted agent, with the switch counters behind what was reported (QA-132 F1)', () => {
+  const key5 = `${net.vni}/${lb.vip}/10.0.0.5`;
+  const key6 = `${net.vni}/${lb.vip}/10.0.0.6`;
+  /** A switch whose LbDnat flows (p5 TCP, p6 TCP, p5 UDP, p6 UDP) count counts. */
+  const switchCounting = (state: { counts: number[] }) =>
+    ({ connected: true, dumpFlows: async () => dumped(() => 0).filter((f) => f.tableId === TABLES.LbDnat.id).map((f, i) => ({ ...f, packetCount: BigInt(state.counts[i]!) })) }) as unknown as OpenFlowConnection;
+
+  function agent(state: { counts: number[] }, previous: Map<string, number>, previousOnSwitch?: Map<string, number>) {
+    const reported: Array<{ counts: Map<string, number>; onSwitch: Map<string, number> }> = [];
+    const r = new DispatchReporter({
+      logger: pino({ level: 'silent' }),
+      connections: () => [['hv1', switchCounting(state)]],
+      onChange: (counts, onSwitch) => reported.push({ counts: new Map(counts), onSwitch: new Map(onSwitch) }),
+      minReportMs: 0,
+      previous,
+      previousOnSwitch,
+    });
+    return { r, reported };
+  }
+
+  it('counts what the switch dispatched while no agent ran, and reports the counters behind each count', async () => {
+    // Reported before: p5 40 with 10 on its flows, p6 9 with 7. While down: p5's flows counted 6 more, p6's 3.
+    const state = { counts: [8, 5, 8, 5] };
+    const { r, reported } = agent(state, new Map([[key5, 40], [key6, 9]]), new Map([[key5, 10], [key6, 7]]));
+    await r.refresh();
+    expect(reported).toEqual([{ counts: new Map([[key5, 46], [key6, 12]]), onSwitch: new Map([[key5, 16], [key6, 10]]) }]);
+    state.counts = [9, 5, 8, 5];
+    await r.refresh();
+    expect(reported.at(-1)).toEqual({ counts: new Map([[key5, 47], [key6, 12]]), onSwitch: new Map([[key5, 17], [key6, 10]]) });
+  });
+
+  it('carries the whole count of a key whose counters started again (ovs-vswitchd restarted), the others\' beyond their counters', async () => {
+    // p5's flows were added again and counted 3 since; p6's outlived the restart and counted 1 more.
+    const state = { counts: [2, 4, 1, 4] };
+    const { r, reported } = agent(state, new Map([[key5, 40], [key6, 9]]), new Map([[key5, 10], [key6, 7]]));
+    await r.refresh();
+    expect(reported.at(-1)?.counts).toEqual(new Map([[key5, 43], [key6, 10]]));
+  });
+
+  it('reports a flow gone (its count kept, its counter off the switch) though the counts stay the same', async () => {
+    let flows = dumped((t) => (t === TABLES.LbDnat.id ? 3 : 0)).filter((f) => f.tableId === TABLES.LbDnat.id);
+    const reported: Array<Map<string, number>> = [];
+    const r = new DispatchReporter({ logger: pino({ level: 'silent' }), connections: () => [['hv1', { connected: true, dumpFlows: async () => flows } as unknown as OpenFlowConnection]], onChange: (_c, onSwitch) => reported.push(new Map(onSwitch)), minReportMs: 0 });
+    await r.refresh();
+    expect(reported).toEqual([new Map([[key5, 6], [key6, 6]])]);
+    // p6's flows removed (drained): p6 still counts 6, none of which is on the switch any more.
+    flows = flows.filter((f) => !countDispatched([f]).has(key6));
+    await r.refresh();
+    expect(reported).toEqual([new Map([[key5, 6], [key6, 6]]), new Map([[key5, 6]])]);
+  });
+});
+
 /** The condition BackendsAvailable of a status. */
 const available = (s: LoadBalancer['status']) => s?.conditions?.find((c) => c.type === 'BackendsAvailable');
 

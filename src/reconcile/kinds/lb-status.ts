@@ -326,14 +326,31 @@ export function lbKeysOf(model: LogicalModel): Map<string, string> {
   return out;
 }
 
-/** previous - live per key, where positive: what a restarted process carries over. */
-export function carriedOver(previous: ReadonlyMap<string, number>, live: ReadonlyMap<string, number>): Map<string, number> {
+/**
+ * What a restarted process carries over per key (where positive): what the count reported
+ * before held beyond the switch's counters behind it (`switches.before`), which flows that
+ * outlived the restart hold still and count again; so what they counted while no process
+ * ran is counted. A key whose counters are lower now (`switches.now`) than before had them
+ * start again (ovs-vswitchd restarted, its flows added again): all it reported is carried.
+ * Without the counters behind the report (one written before they were): previous - live,
+ * which takes what was counted meanwhile for what was already reported.
+ */
+export function carriedOver(
+  previous: ReadonlyMap<string, number>,
+  live: ReadonlyMap<string, number>,
+  switches?: { before: ReadonlyMap<string, number>; now: ReadonlyMap<string, number> },
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const [k, n] of previous) {
-    const carried = n - (live.get(k) ?? 0);
+    const carried = n - (switches ? stillOnSwitch(switches.before.get(k) ?? 0, switches.now.get(k) ?? 0) : (live.get(k) ?? 0));
     if (carried > 0) out.set(k, carried);
   }
   return out;
+}
+
+/** Of a count reported with `before` on the switch's counters, what they still hold when they read `now`: all of it, or nothing where they started again. */
+function stillOnSwitch(before: number, now: number): number {
+  return now >= before ? before : 0;
 }
 
 /** Counts of the same keys added up. */
@@ -373,12 +390,15 @@ export class DispatchReporter {
       logger: Logger;
       connections(): Iterable<[string, OpenFlowConnection]>;
       fastPathDispatched?(): ReadonlyMap<string, number>;
-      onChange(counts: ReadonlyMap<string, number>): void;
+      /** onSwitch: the switch's counters behind counts (RunningTotals.onSwitch), for the next process's carry. */
+      onChange(counts: ReadonlyMap<string, number>, onSwitch: ReadonlyMap<string, number>): void;
       intervalMs?: number;
       /** Default 30 s. */
       minReportMs?: number;
       /** What the node reported before this process: carried over (see `carried`). */
       previous?: ReadonlyMap<string, number>;
+      /** The switch's counters behind `previous`, as reported with it; absent from a report written before them. */
+      previousOnSwitch?: ReadonlyMap<string, number>;
       /** Whether the load balancer whose flows carry this cookie object id still exists (see RunningTotals). */
       lbOwnerLive?(objectId: number): boolean;
       /** Each "vni/vip/backend" key a load balancer has now, with its uid (lbKeysOf). */
@@ -426,7 +446,9 @@ export class DispatchReporter {
     if (this.o.previous && !this.carried) {
       // Until every switch is read, a low count is not knowledge: nothing is reported.
       if (!this.counter.complete) return;
-      this.carried = carriedOver(this.o.previous, live);
+      const nodes = [...this.counter.byNode().values()];
+      const switches = this.o.previousOnSwitch && { before: this.o.previousOnSwitch, now: sumCounts(nodes.map((c) => c.counted)) };
+      this.carried = carriedOver(this.o.previous, live, switches);
       const keys = this.o.lbKeys?.();
       for (const key of keys ? this.carried.keys() : []) {
         const lb = keys!.get(key);
@@ -444,13 +466,16 @@ export class DispatchReporter {
     // reports (a backend drained, a health flap) had its counter read while it lived, where
     // reading only when a report was due lost what it counted (QA: 10 connections, 1 counted).
     if (!wentDown && performance.now() - this.lastReportAt < (this.o.minReportMs ?? 30_000)) return;
-    // Sorted, so that the same counts compare the same.
-    const text = JSON.stringify(sortedRecord(counts));
+    // Sorted, so that the same counts compare the same. The counters behind them too: a flow
+    // gone leaves the counts as they were and its counter off the switch, and a report that
+    // still said it was there would have the next process count the survivors' twice.
+    const onSwitch = sumCounts([...this.counter.byNode().values()].map((c) => c.onSwitch));
+    const text = JSON.stringify([sortedRecord(counts), sortedRecord(onSwitch)]);
     if (text === this.last) return;
     this.last = text;
     this.lastCounts = new Map(counts);
     this.lastReportAt = performance.now();
-    this.o.onChange(counts);
+    this.o.onChange(counts, onSwitch);
   }
 
   /** Carried counts of load balancers deleted since, or of keys another load balancer has now (deleted and made again). */

@@ -185,13 +185,16 @@ export interface PipelineReconcilerOptions {
   /**
    * An agent (`node` set): called with the connections its node's load balancing dispatched
    * ("vni/vip/backend" -> count) each time they change, checked every lbStatusIntervalMs
-   * (for its NodeRealization's status.dispatched, which the controller sums).
+   * (for its NodeRealization's status.dispatched, which the controller sums), with the
+   * switch's counters behind them (for its status.dispatchedOnSwitch: the next agent's carry).
    */
-  onDispatched?: (counts: ReadonlyMap<string, number>) => void;
+  onDispatched?: (counts: ReadonlyMap<string, number>, onSwitch: ReadonlyMap<string, number>) => void;
   /** Least time between two onDispatched calls (DispatchReporter's minReportMs). */
   dispatchReportMs?: number;
   /** What this node reported dispatching before this process (its NodeRealization's): carried over, so a restart never lowers it. */
   dispatchedBefore?: ReadonlyMap<string, number>;
+  /** The switch's counters behind dispatchedBefore (its NodeRealization's dispatchedOnSwitch): what the switch dispatched since is counted. */
+  dispatchedOnSwitchBefore?: ReadonlyMap<string, number>;
   /** The process's shared informers (its own when absent). */
   informers?: SharedInformers;
 }
@@ -463,6 +466,7 @@ export class PipelineReconciler {
         onChange: opts.onDispatched,
         minReportMs: opts.dispatchReportMs,
         previous: opts.dispatchedBefore,
+        previousOnSwitch: opts.dispatchedOnSwitchBefore,
         lbOwnerLive,
         lbLive,
         lbKeys: () => lbKeysOf(this.ensureModel().model),
