@@ -39,8 +39,12 @@ export const FlowModFlags = {
   NO_BYT_COUNTS: 1 << 4,
 } as const;
 
-/** ofp_config_flags. */
-export const ConfigFlags = { FRAG_NORMAL: 0, FRAG_DROP: 1, FRAG_REASM: 2 } as const;
+/**
+ * ofp_config_flags. FRAG_NX_MATCH is Open vSwitch's (OFPC_FRAG_NX_MATCH, any OpenFlow
+ * version): a first fragment's L4 fields are matched as they are, later fragments' read 0;
+ * under FRAG_NORMAL every fragment's read 0.
+ */
+export const ConfigFlags = { FRAG_NORMAL: 0, FRAG_DROP: 1, FRAG_REASM: 2, FRAG_NX_MATCH: 3 } as const;
 
 /** ofp_meter_flags. */
 export const MeterFlags = { KBPS: 1, PKTPS: 2, BURST: 4, STATS: 8 } as const;

@@ -67,6 +67,10 @@ describe('compileNode', () => {
       'SpoofGuard, priority=130, PortSecured=1, icmp6,icmp_type=137 actions=drop',
       'SpoofGuard, priority=130, PortSecured=1, udp,tp_src=67 actions=drop',
       'SpoofGuard, priority=130, PortSecured=1, udp6,tp_src=547 actions=drop',
+      // And IPv6 first fragments whose ICMPv6, UDP or TCP header is in a later fragment (QA-133 F4).
+      'SpoofGuard, priority=130, PortSecured=1, icmp6,nw_frag=first,icmp_type=0 actions=drop',
+      'SpoofGuard, priority=130, PortSecured=1, udp6,nw_frag=first,tp_dst=0 actions=drop',
+      'SpoofGuard, priority=130, PortSecured=1, tcp6,nw_frag=first,tp_dst=0 actions=drop',
       // 802.1Q-tagged frames from any VM port, port security or not (vlan-guard.ts).
       'SpoofGuard, priority=140, FromTunnel=0, vlan_vid=4096/0x1000 actions=drop',
       'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
@@ -128,8 +132,8 @@ describe('compileNode', () => {
       const total = [...c.owners.values()].reduce((s, o) => s + o.flows.length, 0);
       // + one flow per flood chunk (64 ofports) holding a local port.
       const chunks = new Set(ports.filter((p) => p.binding?.node === 'hv1').map((p) => Math.floor(p.binding!.ofport / 64))).size;
-      // 7 pipeline flows, 4 router guards, the VLAN guard, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 3 of the network.
-      expect(total).toBe(7 + 4 + 1 + 2 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
+      // 7 pipeline flows, 7 router guards, the VLAN guard, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 3 of the network.
+      expect(total).toBe(7 + 7 + 1 + 2 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
     }
   });
 

@@ -271,10 +271,12 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     if (l.protocol === 'TCP') {
       for (const hp of lb.healthCheckPorts ?? []) flows.push(flow(TABLES.LbNat, Priority.Specific + 11, [inNet, trackedNew, ...listener, { field: 'tcp_src', value: hp }], [pick], TABLES.LbSlot));
     }
-    // A datagram too big for one frame (QA-116 F1): OVS looks every fragment up with ports 0,
-    // so the listener above matches none of them; the first fragment's connection tuple
-    // (conntrack reassembled the datagram) still has the port. Hashed by client address, as
-    // the later fragments must be (laterFragmentFlows). The packet's own VIP, not the tuple's:
+    // A datagram too big for one frame (QA-116 F1): OVS looks later fragments up with ports 0
+    // (the bridge's nx-match fragment handling, switch-config.ts), so the listener above
+    // matches none of them; the first fragment's connection tuple (conntrack reassembled the
+    // datagram) has the port. The first fragment is hashed by client address, as the later
+    // fragments must be (laterFragmentFlows), above the listener's 5-tuple hash, which it
+    // would match too (it has its ports). The packet's own VIP, not the tuple's:
     // back from the DNAT, the tuple still says VIP and the packet no longer does.
     // Only where the rest of the datagram is taken too (fragmentTarget): a first fragment alone
     // would wait in OVS's reassembly for its timeout.

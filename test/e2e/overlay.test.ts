@@ -84,6 +84,61 @@ for _ in range(2):
 `;
 
 /**
+ * The same router traffic in IPv4 and IPv6 fragments (QA-133 F4: past the router guard, which
+ * reads the ICMPv6 type and UDP ports, and which OVS's "normal" fragment handling showed 0 in
+ * every fragment), each twice, first fragments told apart by identification:
+ *   chain  (ident 100-399): IPv6, the first fragment ends after a Destination Options header,
+ *          the ICMPv6 or UDP header is in the second: an RA to all nodes, a DHCPv6 reply to all
+ *          DHCP agents, an RA to the neighbour umac
+ *   ra     (400-499): IPv6, an RA whose ICMPv6 header is whole in the first fragment
+ *   dhcp6  (500-599): IPv6, a DHCPv6 reply whose UDP header is whole in the first fragment
+ *   dhcp4  (600-699): IPv4, a DHCP offer (67 -> 68) in two fragments, broadcast and to umac/uip
+ * argv: iface mac ipv4 umac uip
+ */
+const FRAGMENTED_ROUTER_FRAMES = `
+import socket, struct, sys
+iface, smac, sip, umac, uip = sys.argv[1:]
+mac = lambda m: bytes.fromhex(m.replace(':', ''))
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+m = mac(smac)
+ll = bytes([0xfe, 0x80] + [0] * 6 + [m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+def v6(dmac, dst, nh, parts, ident):
+    out, off = [], 0
+    for i, p in enumerate(parts):
+        f = struct.pack('!BBHI', nh, 0, ((off // 8) << 3) | (i < len(parts) - 1), ident) + p
+        out.append(mac(dmac) + m + b'\\x86\\xdd' + struct.pack('!IHBB', 6 << 28, len(f), 44, 255) + ll + dst + f)
+        off += len(p)
+    return out
+def v4(dmac, dst, proto, parts, ident):
+    out, off = [], 0
+    for i, p in enumerate(parts):
+        h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(p), ident, ((i < len(parts) - 1) << 13) | (off // 8), 64, proto, 0, socket.inet_aton(sip), socket.inet_aton(dst))
+        out.append(mac(dmac) + m + b'\\x08\\x00' + h[:10] + struct.pack('!H', csum(h)) + h[12:] + p)
+        off += len(p)
+    return out
+allnodes = bytes.fromhex('ff020000000000000000000000000001')
+agents = bytes.fromhex('ff020000000000000000000000010002')
+peer = bytes.fromhex('fe800000000000000000000000000042')
+dstopt = lambda nh: struct.pack('!BB6s', nh, 0, bytes([1, 4, 0, 0, 0, 0]))
+ra = struct.pack('!BBHBBHII', 134, 0, 0, 64, 0, 1800, 0, 0)
+reply = struct.pack('!HHHH', 547, 546, 24, 0) + bytes([7, 0, 0, 1]) + b'fragment' + b'rest-of-'
+offer = struct.pack('!HHHH', 67, 68, 32, 0) + b'offrfrag' + b'mentrest' + b'-of-offr'
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((iface, 0))
+for i in range(2):
+    frames = v6('33:33:00:00:00:01', allnodes, 60, [dstopt(58), ra], 100 + i)
+    frames += v6('33:33:00:01:00:02', agents, 60, [dstopt(17), reply], 200 + i)
+    frames += v6(umac, peer, 60, [dstopt(58), ra], 300 + i)
+    frames += v6('33:33:00:00:00:01', allnodes, 58, [ra, b'options-and-more'], 400 + i)
+    frames += v6('33:33:00:01:00:02', agents, 17, [reply[:16], reply[16:]], 500 + i)
+    frames += v4('ff:ff:ff:ff:ff:ff', '255.255.255.255', 17, [offer[:16], offer[16:]], 600 + i)
+    frames += v4(umac, uip, 17, [offer[:16], offer[16:]], 650 + i)
+    for f in frames: s.send(f)
+`;
+
+/**
  * 3 UDP frames to 7777 of ethertype IPv4 from the VM's own addresses, whose first IP header
  * byte is FIRST (0x65: version 6 in an IPv4 frame); with VLAN > 0 tagged with it, then 3 more
  * untagged. argv: iface smac sip dmac dip first vlan
@@ -275,7 +330,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(after[1]! - before[1]!).toBeGreaterThan(0);
   }, 90_000);
 
-  it('port security keeps a VM\'s router advertisements and DHCP server replies from its neighbours; a port without port security (a router) sends them', async () => {
+  it('port security keeps a VM\'s router advertisements and DHCP server replies from its neighbours, whole or in fragments; a port without port security (a router) sends them', async () => {
     const ns = 'e-ra';
     await network(ns, 'net', { subnets: [{ cidr: '10.22.0.0/24' }, { cidr: 'fd22::/64' }] });
     const rogue = await vmFor(ns, 'net', 'rg', 'hv1');
@@ -299,6 +354,28 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     // The router's unicast offers too, to the VM beside the router's node (with the fast path on, its
     // XDP leaves them to OVS: taken, the classifier's guard had nowhere to send them).
     expect(fromRouter).toEqual([{ ra: 2, redirect: 2, dhcp: 4 }, { ra: 2, redirect: 2, dhcp: 2 }]);
+
+    // The same split into fragments (QA-133 F4): the secured VM's first fragments never reach
+    // its neighbours (without them the later ones reassemble into nothing); the router's do.
+    const v6First = (from: number, to: number) => `ip6 and ip6[6] == 44 and (ip6[42:2] & 0xfff8) == 0 and ip6[44:4] >= ${from} and ip6[44:4] < ${to}`;
+    const kinds = {
+      chain: v6First(100, 400),
+      ra: v6First(400, 500),
+      dhcp6: v6First(500, 600),
+      dhcp4: 'ip and (ip[6:2] & 0x3fff) == 0x2000 and ip[4:2] >= 600 and ip[4:2] < 700',
+    };
+    const fragments = async (from: Awaited<ReturnType<typeof vmFor>>) => {
+      const caps = await Promise.all([near, far].map((x) => Promise.all(Object.values(kinds).map((k) => capture(x.vm, `ether src ${from.vm.mac} and ${k}`)))));
+      await from.vm.exec(['python3', '-c', FRAGMENTED_ROUTER_FRAMES, from.vm.iface, from.vm.mac, from.port.spec!.ips!.find((ip) => !ip.includes(':'))!, near.vm.mac, near.port.spec!.ips!.find((ip) => !ip.includes(':'))!]);
+      const seen = await Promise.all(caps.map((perKind) => Promise.all(perKind.map((c) => c.stop()))));
+      return seen.map((perKind) => Object.fromEntries(Object.keys(kinds).map((k, i) => [k, perKind[i]!.length])));
+    };
+    const rogueFragments = await fragments(rogue);
+    const routerFragments = await fragments(router);
+    log(`router guard, fragmented: first fragments from the secured VM heard by its neighbours (hv1, hv2): ${JSON.stringify(rogueFragments)}; the router's: ${JSON.stringify(routerFragments)}`);
+    expect(rogueFragments).toEqual([{ chain: 0, ra: 0, dhcp6: 0, dhcp4: 0 }, { chain: 0, ra: 0, dhcp6: 0, dhcp4: 0 }]);
+    // hv1 hears every kind of the router's (its unicast ones too); hv2 its multicast and broadcast ones.
+    expect(routerFragments).toEqual([{ chain: 6, ra: 2, dhcp6: 2, dhcp4: 4 }, { chain: 4, ra: 2, dhcp6: 2, dhcp4: 2 }]);
   }, 90_000);
 
   it('an IPv4-ethertype frame whose header says version 6, from a VM\'s own addresses, is switched as OVS switches it, fast path or not', async () => {

@@ -87,17 +87,21 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     // The guards drop: the router guard (RA, redirect, DHCP/DHCPv6 server replies from a port
     // whose classification set the PortSecured mark, reg1 bit 2, which with no ports nothing
     // sets), the VLAN guard (tagged frames from any VM port, reg1 bit 0 clear) and the tunnel
-    // guard (overlay frames to this node's own tunnel endpoint).
+    // guard (overlay frames to this node's own tunnel endpoint). The router guard's last three
+    // drop IPv6 first fragments whose upper-layer header is not in them.
     const vlanGuard = (l: string) => l.includes('vlan_tci=0x1000/0x1000') && l.endsWith('actions=drop');
     const routerGuard = (l: string) => l.includes('reg1=0x4/0x4') && l.endsWith('actions=drop');
     const tunnelGuard = (l: string) => /,udp,nw_dst=192\.168\.250\.1,tp_dst=(4789|6081) actions=drop$/.test(l);
     expect(lines.filter(probe)).toHaveLength(2);
-    expect(lines.filter(routerGuard)).toHaveLength(4);
+    expect(lines.filter(routerGuard)).toHaveLength(7);
+    expect(lines.filter((l) => routerGuard(l) && l.includes('nw_frag=first'))).toHaveLength(3);
+    // The bridge shows a first fragment's ports and ICMPv6 type to those guards (QA-133 F4).
+    expect((await ovs.ofctl(['get-frags', `unix:${ovs.bridgeMgmtSocket('br-int')}`])).trim()).toBe('nx-match');
     expect(lines.filter(tunnelGuard)).toHaveLength(2);
     expect(lines.filter(vlanGuard)).toHaveLength(1);
     expect(lines.filter((l) => !/cookie=0x[0-9a-f]*56[0-9a-f]{8},/.test(l) || (!/actions=(goto_table:\d+|resubmit\(,\d+\))$/.test(l) && !ndFinish(l) && !probe(l) && !routerGuard(l) && !vlanGuard(l) && !tunnelGuard(l)))).toEqual([]);
-    // Table-miss passes (at most one per table), the ND responder's three node-wide flows, the two probe flows, the guards' seven.
-    expect(lines.length).toBeLessThanOrEqual(TABLE_ORDER.length + 3 + 2 + 7);
+    // Table-miss passes (at most one per table), the ND responder's three node-wide flows, the two probe flows, the guards' ten.
+    expect(lines.length).toBeLessThanOrEqual(TABLE_ORDER.length + 3 + 2 + 10);
 
     // The foreign bridge is exactly as it was.
     expect(await vsctl('--columns=name,fail_mode,ports,external_ids,controller,datapath_type', 'list', 'Bridge', 'br-ext')).toBe(foreignBefore);

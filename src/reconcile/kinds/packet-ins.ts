@@ -1,19 +1,13 @@
 /**
- * vnetd's controller target is a passive (punix) one, which OVS treats as a service
- * controller: it gets no packet-ins until it sets a nonzero miss_send_len. Health checks'
- * answers and refused connections both arrive as packet-ins, so every node connection that
- * expects them says so, now and after each reconnect.
+ * Packet-ins from a node's main connection (health checks' answers, refused connections):
+ * they need the switch configuration's nonzero miss_send_len (switch-config.ts).
  */
 import type { Logger } from 'pino';
 import type { Match, OpenFlowConnection } from '../../openflow';
-
-/** Enough for Ethernet + IPv6 + TCP with options (what the pipeline's controller flows capture at most). */
-export const PACKET_IN_BYTES = 128;
+import { configureSwitch } from './switch-config';
 
 export function receivePacketIns(conn: OpenFlowConnection, log: Logger): void {
-  const enable = () => void conn.send({ type: 'set_config', flags: 0, missSendLen: PACKET_IN_BYTES }).catch((err: unknown) => log.debug({ err }, 'set_config not sent'));
-  conn.on('connected', enable);
-  if (conn.connected) enable();
+  configureSwitch(conn, log);
 }
 
 /** A packet-in's ingress port (OVS always puts in_port in its match). */

@@ -56,6 +56,7 @@ import { resolveBackends } from './lb-backends';
 import { PortSecurityDropCounter } from './port-security-drops';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
+import { configureSwitch } from './switch-config';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
 import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes, type ReportedFailure } from './lb-health-reports';
@@ -1267,6 +1268,9 @@ export class PipelineReconciler {
     const connect = (lane?: number) =>
       createConnection(dial, { logger: this.log.child(lane === undefined ? { node: name } : { node: name, lane }), echoIntervalMs: this.opts.echoIntervalMs ?? 2000, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } });
     const conn = connect();
+    // Before the flow table manager's own 'connected' handler: the bridge matches fragments the
+    // way the pipeline's guards expect before any flow of this connection is installed.
+    configureSwitch(conn, this.log.child({ node: name }));
     this.lbReject.attach(name, conn);
     this.tunnelProbes.attach(name, conn);
     const generationId = this.opts.openflowGeneration;
