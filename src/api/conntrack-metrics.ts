@@ -33,4 +33,14 @@ export function registerConntrackMetrics(registry: Registry, source: ConntrackUs
       for (const u of snapshot) this.set({ node: u.node }, u.max);
     },
   });
+  new Gauge({
+    name: 'vnetd_conntrack_network_limit',
+    help: 'Entries one network (one conntrack zone) may hold of the node\'s table (its Node\'s spec.conntrack.networkShare; 0: no per-network limit).',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of snapshot) this.set({ node: u.node }, u.networkLimit);
+    },
+  });
 }

@@ -21,7 +21,7 @@ import { SharedInformers } from '../reconcile/shared-informers';
 import { onlyStatusChanged } from '../reconcile/predicates';
 import { sameValue } from '../resources/same-value';
 import { throttledEnqueue } from '../reconcile/throttle';
-import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../resources/kinds';
+import type { HypervisorNode, VirtualNetwork, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
 import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, INTERFACE_NOT_FOUND, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
@@ -31,7 +31,8 @@ import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
 import { OvsdbFencedError } from './ovsdb-fence';
 import { SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
 import { DEFAULT_OWNER } from './owner';
-import { NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
+import { NETWORKS, NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
+import { ctZone } from '../pipeline/owners';
 
 /** OVS row changes re-check a node's status and layout at most this often. */
 const NODE_STATUS_PERIOD_MS = 200;
@@ -118,6 +119,8 @@ export class ChassisManager {
   private readonly owner: string;
   private readonly nodes: Informer<HypervisorNode>;
   private readonly ports: Informer<VirtualPort>;
+  /** Networks, for their conntrack zones (ConntrackWatch's per-network limits). */
+  private readonly networks: Informer<VirtualNetwork>;
   /** Made here when none were given: then stopped here too. */
   private readonly ownInformers?: SharedInformers;
   private readonly unsubscribe: Array<() => void> = [];
@@ -153,6 +156,7 @@ export class ChassisManager {
     const shared = opts.informers ?? (this.ownInformers = new SharedInformers(opts.objects.kv, this.log));
     this.nodes = shared.of<HypervisorNode>(NODES);
     this.ports = shared.of<VirtualPort>(VIRTUAL_PORTS);
+    this.networks = shared.of<VirtualNetwork>(NETWORKS);
     this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);
     this.ports.ensureIndex(IX_NODE, (p) => [p.spec?.node ?? UNPINNED]);
     this.ports.ensureIndex(IX_BOUND, (p) => (p.status?.node && isTrue(p.status.conditions, BOUND) ? [p.status.node] : []));
@@ -161,6 +165,8 @@ export class ChassisManager {
       everyMs: opts.conntrackPollMs ?? CONNTRACK_POLL_MS,
       sessions: () => [...this.sessions].map(([node, s]) => [node, { endpoint: s.endpoint, connected: s.view().connected }]),
       datapathOf: (node) => this.nodes.get(objectKey(NODES, undefined, node))?.spec?.datapath,
+      networkShareOf: (node) => this.nodes.get(objectKey(NODES, undefined, node))?.spec?.conntrack?.networkShare,
+      networkZones: () => this.networks.list().flatMap((n) => (n.spec?.vni ? [ctZone(n.spec.vni)] : [])),
       onChange: (node) => this.nodeController.enqueue(objectKey(NODES, undefined, node)),
       logger: this.log,
     });
@@ -238,7 +244,8 @@ export class ChassisManager {
   async start(): Promise<void> {
     this.nodes.start();
     this.ports.start();
-    await Promise.all([this.nodes.waitForSync(), this.ports.waitForSync()]);
+    this.networks.start();
+    await Promise.all([this.nodes.waitForSync(), this.ports.waitForSync(), this.networks.waitForSync()]);
     this.nodeController.start();
     this.portController.start();
     this.conntrack.start();

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { conntrackCondition } from './conntrack-pressure';
+import { conntrackCondition, networkLimitFor } from './conntrack-pressure';
 import { vswitchdControlSocket } from './unixctl';
 
 describe('ConntrackPressure', () => {
@@ -23,6 +23,18 @@ describe('ConntrackPressure', () => {
     expect(conntrackCondition({ entries: 950, max })).toEqual(conntrackCondition({ entries: 910, max }));
     // A limit of 0 (ct-set-maxconns 0) is full.
     expect(conntrackCondition({ entries: 0, max: 0 }).reason).toBe('ConntrackTableFull');
+  });
+});
+
+describe('networkLimitFor', () => {
+  it('gives each network its share of the table, at least one entry, and no limit at 100%', () => {
+    expect(networkLimitFor(3_000_000, 50)).toBe(1_500_000);
+    expect(networkLimitFor(8, 50)).toBe(4);
+    expect(networkLimitFor(9, 33)).toBe(2);
+    expect(networkLimitFor(1, 1)).toBe(1);
+    // 0 is ovs-vswitchd's "unlimited": a zone is never limited to nothing.
+    expect(networkLimitFor(0, 50)).toBe(1);
+    expect(networkLimitFor(8, 100)).toBe(0);
   });
 });
 

@@ -13,6 +13,42 @@ import { unixctl } from './unixctl';
 export interface ConntrackUsage {
   entries: number;
   max: number;
+  /** What one network (one conntrack zone) may hold of them; 0: no per-network limit (or none set yet). */
+  networkLimit: number;
+}
+
+/** Percent of the table one network may hold when its Node's spec.conntrack.networkShare is absent. */
+export const DEFAULT_NETWORK_SHARE = 50;
+
+/**
+ * Each network zone's limit (dpctl/ct-set-limits zone=Z,limit=N) for a table of `max` entries of which a
+ * network may hold `share` percent: 0 (no limit) for 100%, else at least 1.
+ */
+export function networkLimitFor(max: number, share: number): number {
+  return share >= 100 ? 0 : Math.max(1, Math.floor((max * share) / 100));
+}
+
+/** The zones with a limit of their own and that limit (`dpctl/ct-get-limits`: "zone=Z,limit=L,count=C" lines). */
+export async function readZoneLimits(socket: string): Promise<Map<number, number>> {
+  const text = await unixctl(socket, 'dpctl/ct-get-limits');
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/^zone=(\d+),limit=(\d+)/gm)) out.set(Number(m[1]), Number(m[2]));
+  return out;
+}
+
+/** Arguments per unixctl command: a node with thousands of networks sets them in a few. */
+const ZONES_PER_COMMAND = 500;
+
+/**
+ * Sets each zone's own limit (at least 1: a zone limit of 0 admits nothing in ovs-vswitchd 3.1)
+ * and removes the limits of `remove` (those zones are then unlimited). Per zone, not
+ * `default=N`: ovs-vswitchd's userspace conntrack (3.1) counts every zone without a limit of
+ * its own against one shared default, so one network filling it starved the others.
+ */
+export async function setZoneLimits(socket: string, set: ReadonlyMap<number, number>, remove: readonly number[]): Promise<void> {
+  const sets = [...set].map(([zone, limit]) => `zone=${zone},limit=${limit}`);
+  for (let i = 0; i < sets.length; i += ZONES_PER_COMMAND) await unixctl(socket, 'dpctl/ct-set-limits', sets.slice(i, i + ZONES_PER_COMMAND));
+  for (let i = 0; i < remove.length; i += ZONES_PER_COMMAND) await unixctl(socket, 'dpctl/ct-del-limits', [`zone=${remove.slice(i, i + ZONES_PER_COMMAND).join(',')}`]);
 }
 
 /** From this share of the limit on, the condition is True ... */
@@ -20,7 +56,7 @@ const NEARLY_FULL = 0.9;
 /** ... and stays so until below this one, so a table hovering at 90% does not flap. */
 const RELIEVED = 0.8;
 
-export async function readConntrackUsage(socket: string): Promise<ConntrackUsage> {
+export async function readConntrackUsage(socket: string): Promise<Omit<ConntrackUsage, 'networkLimit'>> {
   const [entries, max] = await Promise.all([unixctl(socket, 'dpctl/ct-get-nconns'), unixctl(socket, 'dpctl/ct-get-maxconns')]);
   return { entries: count(entries, 'dpctl/ct-get-nconns'), max: count(max, 'dpctl/ct-get-maxconns') };
 }
@@ -38,7 +74,7 @@ const REMEDY = 'raise the limit (ovs-appctl dpctl/ct-set-maxconns N) or find wha
  * moves with every reading (each change would be a status write and an event); the counts are
  * in /metrics (vnetd_conntrack_entries, vnetd_conntrack_max).
  */
-export function conntrackCondition(u: ConntrackUsage, prev?: Pick<ConditionView, 'status'>): ConditionView {
+export function conntrackCondition(u: Pick<ConntrackUsage, 'entries' | 'max'>, prev?: Pick<ConditionView, 'status'>): ConditionView {
   if (u.entries >= u.max) {
     return {
       status: 'True',

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { sameValue } from '../resources/same-value';
-import { conntrackCondition, readConntrackUsage, type ConntrackUsage } from './conntrack-pressure';
+import { DEFAULT_NETWORK_SHARE, conntrackCondition, networkLimitFor, readConntrackUsage, readZoneLimits, setZoneLimits, type ConntrackUsage } from './conntrack-pressure';
 import type { ConditionView } from './node-status';
 import { vswitchdControlSocket } from './unixctl';
 
@@ -20,12 +20,18 @@ export interface ConntrackWatchOptions {
   sessions(): Iterable<[node: string, session: { endpoint: string; connected: boolean }]>;
   /** The node's spec.datapath ('netdev' when absent). */
   datapathOf(node: string): string | undefined;
+  /** The node's spec.conntrack.networkShare (DEFAULT_NETWORK_SHARE when absent). */
+  networkShareOf(node: string): number | undefined;
+  /** The conntrack zones of the networks (one each), which get the limit. */
+  networkZones(): Iterable<number>;
   onChange(node: string): void;
   logger: Logger;
 }
 
 interface Reading {
   usage?: ConntrackUsage;
+  /** The zones this process gave a limit to on the node's switch (removed when their network goes). */
+  limitedZones?: Set<number>;
   view?: ConditionView;
   /** The last failure said in the log, so each is said once. */
   failure?: string;
@@ -92,7 +98,8 @@ export class ConntrackWatch {
     this.readings.set(node, r);
     let view: ConditionView;
     try {
-      r.usage = await readConntrackUsage(socket);
+      const read = await readConntrackUsage(socket);
+      r.usage = { ...read, networkLimit: await this.containNetworks(node, socket, read.max, r) };
       r.failure = undefined;
       view = conntrackCondition(r.usage, r.view);
     } catch (err) {
@@ -108,5 +115,29 @@ export class ConntrackWatch {
     if (view.status === 'True' && r.view?.status !== 'True') this.opts.logger.warn({ event: 'node.conntrack_pressure', node, ...r.usage }, `node ${node}: ${view.message}`);
     r.view = view;
     this.opts.onChange(node);
+  }
+
+  /**
+   * Each network's share of the table (QA-133 F3: one tenant's connections filled it, and every
+   * VIP of the node dropped new connections). Every network has a conntrack zone of its own
+   * (pipeline ctZone), whose limit is set where the switch has another (the table's limit or
+   * the Node's share changed, a network is new, ovs-vswitchd restarted and forgot them); the
+   * limits of zones whose network is gone are removed. Returns the limit.
+   */
+  private async containNetworks(node: string, socket: string, max: number, r: Reading): Promise<number> {
+    const limit = networkLimitFor(max, this.opts.networkShareOf(node) ?? DEFAULT_NETWORK_SHARE);
+    const zones = new Set(this.opts.networkZones());
+    const current = await readZoneLimits(socket);
+    // No per-network limit: the zones' own limits go (a zone limit of 0 admits nothing).
+    const set = new Map(limit ? [...zones].filter((z) => current.get(z) !== limit).map((z) => [z, limit]) : []);
+    const remove = [...current.keys()].filter((z) => (limit ? !zones.has(z) && r.limitedZones?.has(z) : zones.has(z) || r.limitedZones?.has(z)));
+    r.limitedZones = limit ? zones : new Set();
+    if (!set.size && !remove.length) return limit;
+    await setZoneLimits(socket, set, remove);
+    this.opts.logger.info(
+      { event: 'node.conntrack_network_limit', node, max, networkLimit: limit, zonesSet: set.size, zonesRemoved: remove.length },
+      limit ? `node ${node}: each network may hold ${limit} of the ${max} connection-tracking entries` : `node ${node}: no per-network connection-tracking limit`,
+    );
+    return limit;
   }
 }

@@ -160,6 +160,8 @@ export interface NodeSpec {
   ovsdb?: string;
   datapath?: 'netdev' | 'system';
   fastPathInterfaces?: string[];
+  /** How its networks share the node's connection-tracking table. */
+  conntrack?: { networkShare?: number };
   fastPath?: NodeFastPathSpec;
 }
 
