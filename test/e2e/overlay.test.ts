@@ -45,6 +45,19 @@ for _ in range(5): s.send(frame)
 `;
 
 /**
+ * Python shared by the senders below: mac(), an Internet checksum, the sender's MAC `m` (from
+ * argv's smac) and its link-local IPv6 address `ll`.
+ */
+const SENDER_LINK = `mac = lambda m: bytes.fromhex(m.replace(':', ''))
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+m = mac(smac)
+ll = bytes([0xfe, 0x80] + [0] * 6 + [m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+`;
+
+/**
  * Sends from a VM what a router and a DHCP server send: 2 router advertisements (to all
  * nodes), 2 ICMPv6 redirects (to a neighbour's link-local address, unicast to a MAC nobody
  * has, so flooded), 2 DHCP offers (UDP 67 -> 68) broadcast and 2 unicast to umac/uip.
@@ -53,14 +66,7 @@ for _ in range(5): s.send(frame)
 const ROUTER_FRAMES = `
 import socket, struct, sys
 iface, smac, sip, tag, umac, uip = sys.argv[1:]
-mac = lambda m: bytes.fromhex(m.replace(':', ''))
-def csum(b):
-    if len(b) % 2: b += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-m = mac(smac)
-ll = bytes([0xfe, 0x80] + [0] * 6 + [m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
-def ip6(dst, nh, payload):
+${SENDER_LINK}def ip6(dst, nh, payload):
     return struct.pack('!IHBB', 6 << 28, len(payload), nh, 255) + ll + dst + payload
 def icmp6(dst, body):
     pseudo = ll + dst + struct.pack('!I3xB', len(body), 58)
@@ -98,14 +104,7 @@ for _ in range(2):
 const FRAGMENTED_ROUTER_FRAMES = `
 import socket, struct, sys
 iface, smac, sip, umac, uip = sys.argv[1:]
-mac = lambda m: bytes.fromhex(m.replace(':', ''))
-def csum(b):
-    if len(b) % 2: b += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-m = mac(smac)
-ll = bytes([0xfe, 0x80] + [0] * 6 + [m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
-def v6(dmac, dst, nh, parts, ident):
+${SENDER_LINK}def v6(dmac, dst, nh, parts, ident):
     out, off = [], 0
     for i, p in enumerate(parts):
         f = struct.pack('!BBHI', nh, 0, ((off // 8) << 3) | (i < len(parts) - 1), ident) + p

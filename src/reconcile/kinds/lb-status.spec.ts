@@ -664,6 +664,65 @@ describe('LbStatusReporter: connection counts across a restart', () => {
   });
 });
 
+describe('LbStatusReporter: counting that costs (QA-133 F1)', () => {
+  it('counts at most a tenth of the time, however often a count is due, and still counts at stop', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const created = await storeWeb(objects);
+    const model = () => ({ networks: new Map([['n', net]]), loadBalancers: new Map([[created.metadata.uid!, lb]]) }) as unknown as LogicalModel;
+    let dumps = 0;
+    let counts = [1, 1, 1, 1]; // LbDnat flows: p5 TCP, p6 TCP, p5 UDP, p6 UDP
+    // A switch whose dump takes 120 ms (a table of hundreds of thousands of flows, scaled down).
+    const conn = {
+      connected: true,
+      dumpFlows: async () => {
+        dumps++;
+        await new Promise((r) => setTimeout(r, 120));
+        return dumped(() => 0).filter((f) => f.tableId === TABLES.LbDnat.id).map((f, i) => ({ ...f, packetCount: BigInt(counts[i]!) }));
+      },
+    } as unknown as OpenFlowConnection;
+    let stored = created;
+    // A count due at every refresh (interval 1 ms).
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, connections: () => [['hv1', conn]], intervalMs: 1 });
+    const t0 = performance.now();
+    while (performance.now() - t0 < 700) {
+      await reporter.refresh();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // About 700 ms: the first count (120 ms), then none for 1.2 s. Every refresh counted before: 5 or more.
+    expect(dumps).toBe(1);
+    counts = [2, 2, 2, 2];
+    stored = (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!;
+    await reporter.stop();
+    expect(dumps).toBe(2);
+    expect((await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status?.backends?.map((b) => b.connections)).toEqual([4, 4]);
+  });
+
+  it('an agent counts its node at most a tenth of the time too, and still at stop', async () => {
+    let dumps = 0;
+    let counts = [1, 1, 1, 1];
+    const conn = {
+      connected: true,
+      dumpFlows: async () => {
+        dumps++;
+        await new Promise((r) => setTimeout(r, 120));
+        return dumped(() => 0).filter((f) => f.tableId === TABLES.LbDnat.id).map((f, i) => ({ ...f, packetCount: BigInt(counts[i]!) }));
+      },
+    } as unknown as OpenFlowConnection;
+    const reported: Array<Map<string, number>> = [];
+    const r = new DispatchReporter({ logger: pino({ level: 'silent' }), connections: () => [['hv1', conn]], onChange: (c) => reported.push(new Map(c)), minReportMs: 0, intervalMs: 1 });
+    const t0 = performance.now();
+    while (performance.now() - t0 < 700) {
+      await r.refresh();
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    expect(dumps).toBe(1);
+    counts = [2, 2, 2, 2];
+    await r.stop();
+    expect(dumps).toBe(2);
+    expect(reported.at(-1)).toEqual(new Map([[`${net.vni}/${lb.vip}/10.0.0.5`, 4], [`${net.vni}/${lb.vip}/10.0.0.6`, 4]]));
+  });
+});
+
 describe('LbStatusReporter: what the switches counted while vnetd was down (QA-132 F1)', () => {
   type Node = { connected: boolean; counts: number[] };
   /** A node's switch whose LbDnat flows (p5 TCP, p6 TCP, p5 UDP, p6 UDP) count node.counts. */

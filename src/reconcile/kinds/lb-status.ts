@@ -19,6 +19,7 @@
  * NodeRealization's status.dispatched, and the controller sums those reports.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CountSpacing } from './count-spacing';
 import type { Logger } from 'pino';
 import type { FlowStats, OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector, decodeCookie } from '../../openflow/sync';
@@ -372,6 +373,9 @@ export class DispatchReporter {
   private last?: string;
   private lastReportAt = -Infinity;
   private readonly counter: DispatchCounter;
+  /** Counting spaced by its cost (count-spacing.ts), except the last count at stop. */
+  private readonly spacing: CountSpacing;
+  private final = false;
   private readonly log: Logger;
   /**
    * What each count carries over from the process before (a restarted agent): the count it
@@ -410,6 +414,7 @@ export class DispatchReporter {
     this.log = o.logger.child({ component: 'lb-dispatch' });
     this.counter = new DispatchCounter(this.log, o.fastPathDispatched, o.lbOwnerLive);
     this.ticks = new Periodic(o.intervalMs ?? 5000, () => this.refresh(), (err) => this.log.warn({ err }, 'lb connection count failed'));
+    this.spacing = new CountSpacing(this.log, o.intervalMs ?? 5000);
   }
 
   start(): void {
@@ -435,6 +440,7 @@ export class DispatchReporter {
     await this.ticks.stop();
     if (this.last === undefined) return;
     this.lastReportAt = -Infinity;
+    this.final = true;
     await lastly(this.refresh(), this.log, 'lb connection count at stop failed');
   }
 
@@ -442,7 +448,10 @@ export class DispatchReporter {
     const conns = [...this.o.connections()];
     // Not connected to its switch yet (a restart): nothing counted is not "dispatched nothing".
     if (!conns.some(([, c]) => c.connected)) return;
+    if (!this.final && !this.spacing.allows()) return;
+    const started = performance.now();
     const live = await this.counter.count(conns);
+    this.spacing.record(started);
     if (this.o.previous && !this.carried) {
       // Until every switch is read, a low count is not knowledge: nothing is reported.
       if (!this.counter.complete) return;
@@ -499,6 +508,7 @@ export class LbStatusReporter {
     this.log = src.logger.child({ component: 'lb-status' });
     this.counter = new DispatchCounter(this.log, src.fastPathDispatched, src.lbOwnerLive);
     this.ticks = new Periodic(src.intervalMs ?? 5000, () => this.refresh(), (err) => this.log.warn({ err }, 'lb status refresh failed'));
+    this.spacing = new CountSpacing(this.log, src.intervalMs ?? 5000);
   }
 
   start(): void {
@@ -514,6 +524,7 @@ export class LbStatusReporter {
     await this.ticks.stop();
     if (!this.counted || !this.src.connections) return;
     this.countRequested = true;
+    this.final = true;
     await lastly(this.refresh(), this.log, 'lb status write at stop failed');
   }
 
@@ -555,15 +566,26 @@ export class LbStatusReporter {
   /** Each node's counts as the count of lastTotals read them (where this process counts the switches). */
   private lastByNode: ReadonlyMap<string, NodeCounts> = new Map();
 
+  /** Counting spaced by its cost (count-spacing.ts). */
+  private readonly spacing: CountSpacing;
+  /** Set by stop(): its last count is never held back. */
+  private final = false;
+
   /** One refresh: dump counters (each interval, or when asked), compute every load balancer's backends, write what changed. */
   async refresh(): Promise<void> {
-    const due = !this.counted || this.countRequested || performance.now() - this.countedAt >= (this.src.intervalMs ?? 5000) - 100;
-    this.countRequested = false;
+    const since = performance.now() - this.countedAt;
+    const spaced = this.final || this.spacing.allows();
+    const wanted = this.countRequested || since >= (this.src.intervalMs ?? 5000) - 100;
+    const due = !this.counted || (wanted && spaced);
     if (due) {
+      // A request held back by the spacing stays asked for: the next tick past it counts.
+      this.countRequested = false;
+      const started = performance.now();
       this.lastTotals = await this.countConnections();
       this.lastByNode = this.counter.byNode();
       this.counted = true;
       this.countedAt = performance.now();
+      this.spacing.record(started, this.countedAt);
     }
     const totals = this.lastTotals;
     const model = this.src.model();
