@@ -331,7 +331,7 @@ describe('load balancers', () => {
         `LbNat, priority=105, Network=100, ct_state=+trk,dl_dst=${m},ip,nw_src=10.0.0.100,nw_dst=10.0.0.${n} actions=set_field:${m}->eth_src,set_field:02:00:00:00:00:0${n}->eth_dst,IN_PORT`,
       ]),
       // A local client's new connection to a port of the VIP no listener has: refused, not left to time out (QA-128 F5).
-      ...['tcp', 'udp', 'sctp'].map((p) => `LbNat, priority=91, Network=100,FromTunnel=0, ct_state=+new+trk,dl_dst=${m},${p},nw_frag=no,nw_dst=10.0.0.100 actions=CONTROLLER:128`),
+      ...['tcp', 'udp', 'sctp'].map((p) => `LbNat, priority=91, Network=100,FromTunnel=0, ct_state=+new+trk,dl_dst=${m},${p},nw_frag=no,nw_dst=10.0.0.100 actions=meter:1,CONTROLLER:128`),
       `LbNat, priority=90, Network=100, dl_dst=${m} actions=drop`,
     ]);
     const slots = t.filter((l) => l.startsWith('LbSlot'));
@@ -416,7 +416,7 @@ describe('load balancers', () => {
     const none = lbText(compileNode(model([net('blue', 100)], ports(), [{ ...sick, backends: sick.backends.map((b) => ({ ...b, healthy: false })) }]), 'hv1', ids), ids);
     expect(none).toContain('LbNat, priority=110, Network=100, ct_state=+new+trk,tcp,nw_dst=10.0.0.100,tp_dst=80 actions=drop');
     // ...except a local client's, which goes to the controller to be refused (RST / ICMP port unreachable).
-    expect(none.filter((l) => l.includes('CONTROLLER') && l.includes('tp_dst'))).toEqual([expect.stringMatching(/^LbNat, priority=111, Network=100,FromTunnel=0, ct_state=\+new\+trk,tcp,nw_dst=10\.0\.0\.100,tp_dst=80 actions=CONTROLLER:128$/)]);
+    expect(none.filter((l) => l.includes('CONTROLLER') && l.includes('tp_dst'))).toEqual([expect.stringMatching(/^LbNat, priority=111, Network=100,FromTunnel=0, ct_state=\+new\+trk,tcp,nw_dst=10\.0\.0\.100,tp_dst=80 actions=meter:1,CONTROLLER:128$/)]);
     expect(none.filter((l) => l.startsWith('LbSlot') || l.startsWith('LbDnat'))).toEqual([]);
   });
 

@@ -37,7 +37,8 @@ import { ndAnswerFlow } from './nd-responder';
 import { ctZone, fnv1a } from './owners';
 import { addressMatch } from './source-matches';
 import { TABLES } from './tables';
-import { SharedParts } from './shared-parts';
+import { REFUSE_METER } from './meters';
+import { SharedParts, deepFreeze } from './shared-parts';
 
 /**
  * Slots per load balancer (one LbSlot flow each): a power of two from LB_SLOTS_MIN to
@@ -331,11 +332,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   // than left to time out (QA-128 F5: a removed listener's clients hung until their timeout).
   // Not a fragment: a later one has no ports to answer about.
   for (const proto of [IP_PROTO.TCP, IP_PROTO.UDP, IP_PROTO.SCTP]) {
-    flows.push(
-      flow(TABLES.LbNat, Priority.Low + 1, [inNet, matchMark(FromLocalMark), trackedNew, { field: 'eth_dst', value: lb.mac }, ip, { field: 'ip_proto', value: proto }, NOT_FRAGMENT, vip], [
-        { type: 'output', port: OFPP.CONTROLLER, maxLen: REFUSE_PACKET_IN_BYTES },
-      ]),
-    );
+    flows.push(refusal(Priority.Low + 1, [inNet, matchMark(FromLocalMark), trackedNew, { field: 'eth_dst', value: lb.mac }, ip, { field: 'ip_proto', value: proto }, NOT_FRAGMENT, vip]));
   }
   // Anything else sent to the LB's MAC (other ports, non-IP) has nowhere to go: drop it
   // rather than flood it as an unknown destination.
@@ -355,7 +352,18 @@ export const REFUSE_PACKET_IN_BYTES = 128;
  */
 function refuseFlows(inNet: KnownOxm, trackedNew: KnownOxm, listener: KnownOxm[]): DesiredFlow[] {
   const drop = flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], []);
-  return [drop, flow(TABLES.LbNat, Priority.Specific + 1, [inNet, matchMark(FromLocalMark), trackedNew, ...listener], [{ type: 'output', port: OFPP.CONTROLLER, maxLen: REFUSE_PACKET_IN_BYTES }])];
+  return [drop, refusal(Priority.Specific + 1, [inNet, matchMark(FromLocalMark), trackedNew, ...listener])];
+}
+
+/** The refusal instructions, shared by every refusal flow: through the node's refusal meter (meters.ts) to the controller. */
+const REFUSAL_INSTRUCTIONS: DesiredFlow['instructions'] = deepFreeze([
+  { type: 'meter', meterId: REFUSE_METER.meterId },
+  { type: 'apply_actions', actions: [{ type: 'output', port: OFPP.CONTROLLER, maxLen: REFUSE_PACKET_IN_BYTES }] },
+]);
+
+/** A new connection (a packet of it) vnetd refuses: to the controller, metered. */
+function refusal(priority: number, match: KnownOxm[]): DesiredFlow {
+  return { tableId: TABLES.LbNat.id, priority, match, instructions: REFUSAL_INSTRUCTIONS };
 }
 
 /**

@@ -456,7 +456,7 @@ describeOvs('overlay: load balancer VIP across two hypervisors', () => {
     if (process.env.VNETD_FASTPATH === '1') expect(took).toBe(50);
   });
 
-  it('a VIP without a healthy backend refuses at once: TCP RST and UDP port unreachable from the VIP; with a backend again it serves', async () => {
+  it('a VIP without a healthy backend refuses at once: TCP RST and UDP port unreachable from the VIP, a flood of it metered at the switch; with a backend again it serves', async () => {
     const ns = 'r-lb';
     await fixture.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
     await call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.42.0.0/24' }] } });
@@ -484,6 +484,23 @@ function done(){console.log(JSON.stringify(out))}`;
     expect(got).toMatchObject({ tcp: 'ECONNREFUSED', udp: 'ECONNREFUSED' });
     expect(got.tcpMs).toBeLessThan(1000);
     expect(await eventually(async () => ((await refusals()) - before >= 2 ? true : undefined), 10_000, 100)).toBe(true);
+    // A flood at the empty VIP: the switch's refusal meter (1,000 a second, burst 200) lets a
+    // bounded part of it reach vnetd, answered or paced; before it, all 3,000 were packet-ins.
+    const reached = async () => {
+      const text = (await fixture.vnetd().call('GET', '/metrics')).text;
+      return text.split('\n').filter((l) => l.startsWith('vnetd_lb_refused_total{') && l.includes('node="hv1"')).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+    };
+    const reachedBefore = await reached();
+    // Unconnected: the ICMP errors the answered ones bring do not fail its later sends.
+    const flood = `const u=require('dgram').createSocket('udp4');const [vip]=process.argv.slice(1);const t0=performance.now();let n=0;
+u.on('error',()=>undefined);const next=()=>{for(let i=0;i<100&&n<3000;i++,n++)u.send('q',53,vip);if(n<3000)setImmediate(next);else setTimeout(()=>{console.log(Math.round(performance.now()-t0));u.close()},300)};next()`;
+    const floodMs = Number(await client.vm.exec([process.execPath, '-e', flood, vip]));
+    await new Promise((r) => setTimeout(r, 1000));
+    const reachedVnetd = (await reached()) - reachedBefore;
+    log(`a flood of 3000 UDP datagrams at the empty VIP in ${floodMs} ms: ${reachedVnetd} reached vnetd (meter: 1000/s, burst 200)`);
+    expect(reachedVnetd).toBeGreaterThan(0);
+    expect(reachedVnetd).toBeLessThan(300 + floodMs * 1.2);
+    expect(reachedVnetd).toBeLessThan(2000);
     // A backend comes: the refuse flows give way to the slot table.
     await startServer(b.vm, 'r2');
     const tAdd = performance.now();

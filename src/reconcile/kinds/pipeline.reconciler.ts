@@ -56,7 +56,7 @@ import { resolveBackends } from './lb-backends';
 import { PortSecurityDropCounter } from './port-security-drops';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
-import { configureSwitch } from './switch-config';
+import { configureSwitch, installMeters } from './switch-config';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
 import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes, type ReportedFailure } from './lb-health-reports';
@@ -1271,6 +1271,7 @@ export class PipelineReconciler {
     // Before the flow table manager's own 'connected' handler: the bridge matches fragments the
     // way the pipeline's guards expect before any flow of this connection is installed.
     configureSwitch(conn, this.log.child({ node: name }));
+    installMeters(conn, this.log.child({ node: name }));
     this.lbReject.attach(name, conn);
     this.tunnelProbes.attach(name, conn);
     const generationId = this.opts.openflowGeneration;

@@ -12,9 +12,12 @@
  * - miss_send_len: vnetd's controller target is a passive (punix) one, which OVS treats as a
  *   service controller: it gets no packet-ins until it sets a nonzero miss_send_len (health
  *   checks' answers and refused connections arrive as packet-ins).
+ *
+ * And on the pipeline's own connection, its meters (installMeters).
  */
 import type { Logger } from 'pino';
 import { ConfigFlags, type OpenFlowConnection } from '../../openflow';
+import { PIPELINE_METERS } from '../../pipeline/meters';
 
 /** Enough for Ethernet + IPv6 + TCP with options (what the pipeline's controller flows capture at most). */
 export const PACKET_IN_BYTES = 128;
@@ -28,6 +31,25 @@ export function configureSwitch(conn: OpenFlowConnection, log: Logger): void {
   if (configured.has(conn)) return;
   configured.add(conn);
   const send = () => void conn.send({ type: 'set_config', ...SWITCH_CONFIG }).catch((err: unknown) => log.debug({ err }, 'set_config not sent'));
+  conn.on('connected', send);
+  if (conn.connected) send();
+}
+
+/**
+ * The pipeline's meters (pipeline/meters.ts) on the bridge, now and after every reconnect:
+ * added, or modified where the bridge has them (vnetd restarted; the switch kept them). Call
+ * before the flow table manager is made on the connection: its first flows, which name them,
+ * then follow them on the wire, and a flow naming a meter the bridge lacks is refused.
+ */
+export function installMeters(conn: OpenFlowConnection, log: Logger): void {
+  const send = () => {
+    for (const m of PIPELINE_METERS) {
+      conn
+        .transact([{ type: 'meter_mod', command: 'add', ...m }])
+        .catch(() => conn.transact([{ type: 'meter_mod', command: 'modify', ...m }]))
+        .catch((err: unknown) => log.warn({ event: 'openflow.meter_failed', meterId: m.meterId, err }, `the switch refused meter ${m.meterId}: the flows that use it will be refused too`));
+    }
+  };
   conn.on('connected', send);
   if (conn.connected) send();
 }
