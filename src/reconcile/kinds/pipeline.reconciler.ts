@@ -56,7 +56,7 @@ import { resolveBackends } from './lb-backends';
 import { PortSecurityDropCounter } from './port-security-drops';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
-import { configureSwitch, installMeters } from './switch-config';
+import { addMeters, configureSwitch, installMeters } from './switch-config';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
 import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes, type ReportedFailure } from './lb-health-reports';
@@ -1307,6 +1307,8 @@ export class PipelineReconciler {
     });
     manager.on('syncError', (err) => {
       this.log.warn({ node: name, err }, 'pipeline: full sync failed; retrying');
+      // A bridge that lost its meters with its flows (fail_mode changed, no reconnect) refuses every flow naming one.
+      if (conn.connected) void addMeters(conn, this.log.child({ node: name }));
       setTimeout(() => {
         if (!this.stopped && this.agents.get(name) === agent) void manager.resync().catch(() => undefined);
       }, 1000).unref();

@@ -42,14 +42,23 @@ export function configureSwitch(conn: OpenFlowConnection, log: Logger): void {
  * then follow them on the wire, and a flow naming a meter the bridge lacks is refused.
  */
 export function installMeters(conn: OpenFlowConnection, log: Logger): void {
-  const send = () => {
-    for (const m of PIPELINE_METERS) {
+  const send = () => void addMeters(conn, log);
+  conn.on('connected', send);
+  if (conn.connected) send();
+}
+
+/**
+ * Puts the pipeline's meters on the bridge now. Also after a full sync the switch refused: a
+ * bridge reconfigured under a live connection (its fail_mode changed) loses its meters with
+ * its flows, and no reconnect says so.
+ */
+export async function addMeters(conn: OpenFlowConnection, log: Logger): Promise<void> {
+  await Promise.all(
+    PIPELINE_METERS.map((m) =>
       conn
         .transact([{ type: 'meter_mod', command: 'add', ...m }])
         .catch(() => conn.transact([{ type: 'meter_mod', command: 'modify', ...m }]))
-        .catch((err: unknown) => log.warn({ event: 'openflow.meter_failed', meterId: m.meterId, err }, `the switch refused meter ${m.meterId}: the flows that use it will be refused too`));
-    }
-  };
-  conn.on('connected', send);
-  if (conn.connected) send();
+        .catch((err: unknown) => log.warn({ event: 'openflow.meter_failed', meterId: m.meterId, err }, `the switch refused meter ${m.meterId}: the flows that use it will be refused too`)),
+    ),
+  );
 }
