@@ -135,6 +135,17 @@ describe('AgentStatusReporter', () => {
     expect(after).toMatchObject({ dispatched: { '7/10.0.0.100/10.0.0.5': 12 }, dispatchedOnSwitch: {} });
   });
 
+  it('writes the port security drops it is told of, appended, the newest 20 kept, for the controller to record as events (QA-131 F9)', async () => {
+    const { reporter, until, report } = await setup();
+    const drop = (i: number) => ({ port: 't/vm1', uid: 'u1', time: `2026-12-07T00:00:${String(i).padStart(2, '0')}.000Z`, message: `on node hv1, port security dropped ${i} frame(s)` });
+    reporter.reportPortSecurityDrops(drop(1));
+    expect((await until(report, (s) => s?.portSecurityDrops !== undefined))?.portSecurityDrops).toEqual([drop(1)]);
+    for (let i = 2; i <= 25; i++) reporter.reportPortSecurityDrops(drop(i));
+    const after = await until(report, (s) => s?.portSecurityDrops?.at(-1)?.time === drop(25).time);
+    await reporter.stop();
+    expect(after?.portSecurityDrops).toEqual(Array.from({ length: 20 }, (_, i) => drop(i + 6)));
+  });
+
   it('writes the report and its claim again when its NodeRealization was deleted and created anew, empty, with nothing compiled since', async () => {
     const { objects, reporter, until, report } = await setup();
     const verifying = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30, 200, 'host/7');

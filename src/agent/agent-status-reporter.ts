@@ -15,7 +15,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { HypervisorNode, NodeRealization, UnhealthyBackend } from '../resources/kinds';
+import type { HypervisorNode, NodeRealization, PortSecurityDropReport, UnhealthyBackend } from '../resources/kinds';
 import { sameValue } from '../resources/same-value';
 import { sortedRecord } from '../resources/sorted-record';
 import { NODES, NODE_REALIZATIONS } from '../store/kinds';
@@ -45,6 +45,8 @@ const FLUSH_AT_STOP_MS = 2_000;
 /** A failed report is retried after this, doubling with each failure in a row up to REPORT_RETRY_MAX_MS. */
 const REPORT_RETRY_MS = 500;
 const REPORT_RETRY_MAX_MS = 5_000;
+/** status.portSecurityDrops keeps the newest this many (the schema's maxItems). */
+const MAX_DROP_REPORTS = 20;
 
 /** What the node's load balancing dispatched, with the switch's counters behind it (DispatchReporter). */
 interface DispatchedReport {
@@ -58,6 +60,8 @@ export class AgentStatusReporter {
   private dispatched?: DispatchedReport;
   /** The NodeRealization has something to write (each write sends both parts as they are now). */
   private pending = false;
+  /** Port security drop reports not written yet. */
+  private drops: PortSecurityDropReport[] = [];
   /** The latest failing list, until written. */
   private pendingHealth?: UnhealthyBackend[];
   /** The Node's status.realized (an earlier release's report) is known to be gone. */
@@ -117,6 +121,18 @@ export class AgentStatusReporter {
   }
 
   /**
+   * A VM whose frames port security dropped (the pipeline's warning): written into the
+   * NodeRealization's status.portSecurityDrops, from which the controller records the Warning
+   * event an agent may not write itself (QA-131 F9: with agents, only logs and metrics).
+   */
+  reportPortSecurityDrops(report: PortSecurityDropReport): void {
+    if (this.stopped) return;
+    this.drops.push(report);
+    if (this.drops.length > MAX_DROP_REPORTS) this.drops.splice(0, this.drops.length - MAX_DROP_REPORTS);
+    this.markPending();
+  }
+
+  /**
    * Stops; with `flush`, what is still pending is written first, once and bounded (a graceful
    * stop's last load-balancing counts: a restarted agent cannot count them again).
    */
@@ -167,7 +183,13 @@ export class AgentStatusReporter {
     let missing = false;
     if (report) {
       try {
-        if (!(await this.writeRealization(this.realized, this.dispatched))) {
+        const drops = this.drops.splice(0);
+        const written = await this.writeRealization(this.realized, this.dispatched, drops).catch((err: unknown) => {
+          this.drops.unshift(...drops);
+          throw err;
+        });
+        if (!written) this.drops.unshift(...drops);
+        if (!written) {
           missing = true;
           failures.push(`NodeRealization ${this.node} does not exist (the controller's leader creates it for Node ${this.node}: not yet, or that Node was deleted)`);
           this.pending = true;
@@ -198,7 +220,7 @@ export class AgentStatusReporter {
   }
 
   /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */
-  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, dispatched: DispatchedReport | undefined): Promise<boolean> {
+  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, dispatched: DispatchedReport | undefined, drops: readonly PortSecurityDropReport[] = []): Promise<boolean> {
     const counts = dispatched?.counts;
     const onSwitch = dispatched?.onSwitch;
     let found = false;
@@ -219,7 +241,7 @@ export class AgentStatusReporter {
         if (status.agent !== undefined && status.agent.holder === this.holder) this.claim = status.agent;
         // Made anew by the leader (deleted by hand): without the claim, nothing would show which agent programs the node.
         const lostClaim = status.agent === undefined && this.claim !== undefined;
-        if (!newRealized && !newCounts && !lostClaim) return undefined;
+        if (!newRealized && !newCounts && !lostClaim && drops.length === 0) return undefined;
         const next = { ...status, reportTime: new Date().toISOString() };
         if (lostClaim) next.agent = this.claim;
         // An earlier release's heartbeat: renewals are the NodeLease's now.
@@ -229,6 +251,7 @@ export class AgentStatusReporter {
         // Counters that are not those behind the counts written would make a restarted agent miscount: none rather than stale ones.
         if (newCounts && onSwitch) next.dispatchedOnSwitch = sortedRecord(onSwitch);
         else if (newCounts) delete next.dispatchedOnSwitch;
+        if (drops.length > 0) next.portSecurityDrops = [...(status.portSecurityDrops ?? []), ...drops].slice(-MAX_DROP_REPORTS);
         return { ...cur, status: next };
       },
       { subresource: 'status' },

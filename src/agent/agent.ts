@@ -178,6 +178,8 @@ async function startAgentWork(
     onRealized: (_node, realized) => reporter.report(realized),
     onUnhealthyBackends: (failing) => reporter.reportUnhealthyBackends(failing),
     onDispatched: (counts, onSwitch) => reporter.reportDispatched(counts, onSwitch),
+    // An agent may write no event: the controller records it from the report (PortSecurityDropEvents).
+    onPortSecurityDrops: (port, message) => reporter.reportPortSecurityDrops({ port: `${port.metadata.namespace}/${port.metadata.name}`, uid: port.metadata.uid, time: new Date().toISOString(), message }),
     dispatchReportMs: o.dispatchReportMs,
     dispatchedBefore: before?.dispatched ? new Map(Object.entries(before.dispatched)) : undefined,
     // With the counts, the switch's counters behind them: what it dispatched while no agent ran is counted.

@@ -20,6 +20,7 @@ import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
 import { SharedInformers } from '../reconcile/shared-informers';
 import { ConditionEvents } from '../reconcile/events/condition-events';
+import { PORT_SECURITY_DROPS, PortSecurityDropEvents } from '../reconcile/events/port-security-drop-events';
 import { EventRecorder } from '../reconcile/events/event-recorder';
 import type { ResourceCatalog } from '../resources/catalog';
 import { Compactor } from '../store/compactor';
@@ -55,8 +56,7 @@ export interface LeaderWorkOptions {
   fastPath?: FastPathHook;
 }
 
-/** The reason of a VirtualPort's event for frames its port security dropped. */
-export const PORT_SECURITY_DROPS = 'PortSecurityDrops';
+export { PORT_SECURITY_DROPS } from '../reconcile/events/port-security-drop-events';
 
 export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork> {
   const stops: Array<() => Promise<void> | void> = [];
@@ -127,6 +127,12 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     stops.push(() => events.stop());
     await conditionEvents.start();
     stops.push(() => conditionEvents.stop());
+    // With agents: the drops they report (an agent writes no event).
+    if (realizations) {
+      const dropEvents = new PortSecurityDropEvents(events, informers, o.logger.child({ component: 'port-security-drop-events' }));
+      await dropEvents.start();
+      stops.push(() => dropEvents.stop());
+    }
     compactor.start();
     stops.push(() => compactor.stop());
     return { chassis, pipeline, stop: stopAll };

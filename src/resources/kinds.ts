@@ -269,6 +269,17 @@ export interface NodeRealizationStatus {
    * agent ran. Absent in a report written before this field.
    */
   dispatchedOnSwitch?: Record<string, number>;
+  /** The agent's latest reports of port security drops (newest last, at most 20): the controller records them as events. */
+  portSecurityDrops?: PortSecurityDropReport[];
+}
+
+/** A VM whose frames port security dropped, as its node's agent reports it. */
+export interface PortSecurityDropReport {
+  /** namespace/name */
+  port: string;
+  uid?: string;
+  time: string;
+  message: string;
 }
 export type NodeRealization = KubeObject<Record<string, never>, NodeRealizationStatus>;
 
