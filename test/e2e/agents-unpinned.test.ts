@@ -8,6 +8,8 @@
  *  - a NIC moved to the other hypervisor (unplugged, plugged there) moves its port's binding
  *    and its traffic;
  *  - an agent restarted while an unpinned port is bound to it loses no packet of a 10 ms ping.
+ * And that a spoofing VM's port gets its PortSecurityDrops event, which an agent reports and
+ * the controller records (an agent's token writes no event).
  */
 import type { VirtualPort } from '../../src/resources/kinds';
 import type { Vm } from '../harness/testbed';
@@ -19,6 +21,9 @@ import { G, agentsBed, overlayApi } from './overlay-support';
 function log(line: string): void {
   process.stdout.write(`[agents-unpinned] ${line}\n`);
 }
+
+// Verified (dumped with counters) every 2 s, so that port security drops are seen within the test.
+process.env.VNETD_FLOW_VERIFY_MS ??= '2000';
 
 describeOvs('agents: unpinned ports bind where their NIC appears', () => {
   const setup = agentsBed();
@@ -139,6 +144,28 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
     const r = await setup.vnetd().call('GET', `${G}/namespaces/${ns}/virtualports?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name=mm&timeoutSeconds=1`);
     return r.text.split('\n').filter((l) => l.includes('"MODIFIED"')).length;
   }
+
+  it('a VM whose frames port security drops gets a Warning event on its port, which its agent reports and the controller records (QA-131 F9)', async () => {
+    const bed = setup.bed();
+    const s = await api.vmFor(bed, ns, 'net', 'spoofer', 'hv1', { vmName: 'usp' });
+    const d = await api.vmFor(bed, ns, 'net', 'target', 'hv2', { vmName: 'utg' });
+    await quiet(s.vm);
+    await pings(s.vm, d.port.spec!.ips![0]!);
+    // From an address that is not the port's, at a MAC it knows: every frame dropped on hv1.
+    await s.vm.exec(['ip', 'addr', 'add', '10.63.0.177/24', 'dev', s.vm.iface]);
+    await s.vm.exec(['ip', 'neigh', 'replace', d.port.spec!.ips![0]!, 'lladdr', d.vm.mac, 'dev', s.vm.iface]);
+    await s.vm.exec(['ping', '-c', '30', '-i', '0.01', '-W', '1', '-I', '10.63.0.177', d.port.spec!.ips![0]!]).catch(() => undefined);
+    type Ev = { reason: string; type: string; message: string; involvedObject: { name: string } };
+    const event = await eventually(async () => {
+      const evs = ((await api.call('GET', `/api/v1/namespaces/${ns}/events`)) as { items: Ev[] }).items;
+      return evs.find((e) => e.reason === 'PortSecurityDrops' && e.involvedObject.name === 'spoofer');
+    }, 15_000, 200);
+    log(`port security with agents: ${event!.type} ${event!.reason} on port/spoofer: ${event!.message.slice(0, 70)}...`);
+    expect(event).toMatchObject({ type: 'Warning', message: expect.stringMatching(/^on node hv1, port security dropped \d+ frame\(s\) it sent/) });
+    // The well-behaved VM has none.
+    const evs = ((await api.call('GET', `/api/v1/namespaces/${ns}/events`)) as { items: Ev[] }).items;
+    expect(evs.filter((e) => e.reason === 'PortSecurityDrops' && e.involvedObject.name === 'target')).toEqual([]);
+  }, 60_000);
 
   it("the agents did all of it with their own node's token: the API refused none of their requests", async () => {
     const refused = await setup.refused();
