@@ -58,6 +58,9 @@ export interface LeaderWorkOptions {
 
 export { PORT_SECURITY_DROPS } from '../reconcile/events/port-security-drop-events';
 
+/** The reason of a VirtualNetwork's event for its conntrack zone at its limit on a node. */
+export const CONNTRACK_NETWORK_FULL = 'ConntrackZoneFull';
+
 export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork> {
   const stops: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
@@ -77,13 +80,15 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     // With readiness from this process, a port's new binding is written with its Ready (one
     // revision, not two); the chassis writes it itself only if no Ready write came.
     const local = !o.agents;
+    // Started last (below): what the chassis and the pipeline say on objects before then is not recorded.
+    let recorder: EventRecorder | undefined;
     const chassis = o.chassis
-      ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, informers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined, generation: o.ovsdbGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.databaseGeneration, 'ovsdb')) })
+      ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, informers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined, generation: o.ovsdbGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.databaseGeneration, 'ovsdb')),
+          // The tenant sees it on its network (QA-133 F3: its connections were dropped with nothing said to it).
+          onNetworkConntrackFull: (net, node, limit) => recorder?.record(net, 'Warning', CONNTRACK_NETWORK_FULL, `on node ${node}, all ${limit} connection-tracking entries one network may hold are in use: its new load-balancer connections there are dropped until entries expire (the node's spec.conntrack.networkShare sets the share)`) })
       : undefined;
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.
-    // Started last (below): what the pipeline says on objects before then is not recorded.
-    let recorder: EventRecorder | undefined;
     const pipeline = new PipelineReconciler({
       objects: o.objects,
       logger: o.logger,

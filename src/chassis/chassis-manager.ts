@@ -69,6 +69,8 @@ export interface ChassisManagerOptions {
   informers?: SharedInformers;
   /** How often local switches' connection-tracking usage is read (ConntrackPressure); 0: never. Default 10 s. */
   conntrackPollMs?: number;
+  /** A network's conntrack zone on a node is at its limit (spec.conntrack.networkShare): for an event on the network. */
+  onNetworkConntrackFull?: (network: VirtualNetwork, node: string, limit: number) => void;
 }
 
 /**
@@ -166,7 +168,12 @@ export class ChassisManager {
       sessions: () => [...this.sessions].map(([node, s]) => [node, { endpoint: s.endpoint, connected: s.view().connected }]),
       datapathOf: (node) => this.nodes.get(objectKey(NODES, undefined, node))?.spec?.datapath,
       networkShareOf: (node) => this.nodes.get(objectKey(NODES, undefined, node))?.spec?.conntrack?.networkShare,
-      networkZones: () => this.networks.list().flatMap((n) => (n.spec?.vni ? [ctZone(n.spec.vni)] : [])),
+      networkZones: () => new Map(this.networks.list().flatMap((n) => (n.spec?.vni ? [[ctZone(n.spec.vni), `${n.metadata.namespace}/${n.metadata.name}`] as const] : []))),
+      onNetworkFull: (node, network, limit) => {
+        const slash = network.indexOf('/');
+        const net = this.networks.get(objectKey(NETWORKS, network.slice(0, slash), network.slice(slash + 1)));
+        if (net) opts.onNetworkConntrackFull?.(net, node, limit);
+      },
       onChange: (node) => this.nodeController.enqueue(objectKey(NODES, undefined, node)),
       logger: this.log,
     });

@@ -28,11 +28,17 @@ export function networkLimitFor(max: number, share: number): number {
   return share >= 100 ? 0 : Math.max(1, Math.floor((max * share) / 100));
 }
 
-/** The zones with a limit of their own and that limit (`dpctl/ct-get-limits`: "zone=Z,limit=L,count=C" lines). */
-export async function readZoneLimits(socket: string): Promise<Map<number, number>> {
+export interface ZoneLimit {
+  limit: number;
+  /** Entries in the zone now. */
+  count: number;
+}
+
+/** The zones with a limit of their own, that limit and their entries (`dpctl/ct-get-limits`: "zone=Z,limit=L,count=C" lines). */
+export async function readZoneLimits(socket: string): Promise<Map<number, ZoneLimit>> {
   const text = await unixctl(socket, 'dpctl/ct-get-limits');
-  const out = new Map<number, number>();
-  for (const m of text.matchAll(/^zone=(\d+),limit=(\d+)/gm)) out.set(Number(m[1]), Number(m[2]));
+  const out = new Map<number, ZoneLimit>();
+  for (const m of text.matchAll(/^zone=(\d+),limit=(\d+),count=(\d+)/gm)) out.set(Number(m[1]), { limit: Number(m[2]), count: Number(m[3]) });
   return out;
 }
 

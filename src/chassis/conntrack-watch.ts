@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { sameValue } from '../resources/same-value';
-import { DEFAULT_NETWORK_SHARE, conntrackCondition, networkLimitFor, readConntrackUsage, readZoneLimits, setZoneLimits, type ConntrackUsage } from './conntrack-pressure';
+import { DEFAULT_NETWORK_SHARE, conntrackCondition, networkLimitFor, readConntrackUsage, readZoneLimits, setZoneLimits, type ConntrackUsage, type ZoneLimit } from './conntrack-pressure';
 import type { ConditionView } from './node-status';
 import { vswitchdControlSocket } from './unixctl';
 
@@ -22,8 +22,10 @@ export interface ConntrackWatchOptions {
   datapathOf(node: string): string | undefined;
   /** The node's spec.conntrack.networkShare (DEFAULT_NETWORK_SHARE when absent). */
   networkShareOf(node: string): number | undefined;
-  /** The conntrack zones of the networks (one each), which get the limit. */
-  networkZones(): Iterable<number>;
+  /** The conntrack zone of each network (one each, which gets the limit) and the network's namespace/name. */
+  networkZones(): ReadonlyMap<number, string>;
+  /** A network's zone on a node has reached its limit: its new load-balancer connections there are dropped. */
+  onNetworkFull?(node: string, network: string, limit: number): void;
   onChange(node: string): void;
   logger: Logger;
 }
@@ -32,6 +34,8 @@ interface Reading {
   usage?: ConntrackUsage;
   /** The zones this process gave a limit to on the node's switch (removed when their network goes). */
   limitedZones?: Set<number>;
+  /** Zones found at their limit, until below RELIEVED_SHARE of it: each said once. */
+  fullZones?: Set<number>;
   view?: ConditionView;
   /** The last failure said in the log, so each is said once. */
   failure?: string;
@@ -126,10 +130,12 @@ export class ConntrackWatch {
    */
   private async containNetworks(node: string, socket: string, max: number, r: Reading): Promise<number> {
     const limit = networkLimitFor(max, this.opts.networkShareOf(node) ?? DEFAULT_NETWORK_SHARE);
-    const zones = new Set(this.opts.networkZones());
+    const networks = this.opts.networkZones();
+    const zones = new Set(networks.keys());
     const current = await readZoneLimits(socket);
+    this.noteFullZones(node, r, current, networks);
     // No per-network limit: the zones' own limits go (a zone limit of 0 admits nothing).
-    const set = new Map(limit ? [...zones].filter((z) => current.get(z) !== limit).map((z) => [z, limit]) : []);
+    const set = new Map(limit ? [...zones].filter((z) => current.get(z)?.limit !== limit).map((z) => [z, limit]) : []);
     const remove = [...current.keys()].filter((z) => (limit ? !zones.has(z) && r.limitedZones?.has(z) : zones.has(z) || r.limitedZones?.has(z)));
     r.limitedZones = limit ? zones : new Set();
     if (!set.size && !remove.length) return limit;
@@ -140,4 +146,26 @@ export class ConntrackWatch {
     );
     return limit;
   }
+
+  /**
+   * A network whose zone is at its limit on a node drops its new load-balancer connections
+   * there: said once (a warning, and onNetworkFull for an event on the network), until the
+   * zone is below RELIEVED_SHARE of it, so a zone hovering at its limit does not repeat it.
+   */
+  private noteFullZones(node: string, r: Reading, zones: ReadonlyMap<number, ZoneLimit>, networks: ReadonlyMap<number, string>): void {
+    const full = (r.fullZones ??= new Set());
+    for (const [zone, { limit, count }] of zones) {
+      const network = networks.get(zone);
+      if (!network || limit === 0) continue;
+      if (count >= limit && !full.has(zone)) {
+        full.add(zone);
+        this.opts.logger.warn({ event: 'node.conntrack_network_full', node, network, zone, limit }, `node ${node}: network ${network} holds all ${limit} connection-tracking entries one network may (its zone ${zone}): its new load-balancer connections on this node are dropped until entries expire; raise the node's spec.conntrack.networkShare or find what opens them (ovs-appctl dpctl/dump-conntrack zone=${zone})`);
+        this.opts.onNetworkFull?.(node, network, limit);
+      } else if (count < limit * RELIEVED_SHARE) full.delete(zone);
+    }
+    for (const zone of full) if (!zones.has(zone) || !networks.has(zone)) full.delete(zone);
+  }
 }
+
+/** A full zone is said again only after it went below this share of its limit. */
+const RELIEVED_SHARE = 0.8;

@@ -40,12 +40,14 @@ describeOvs('chassis: a node whose connection-tracking table is full says so', (
   let pb: PipelineBed | undefined;
   /** The first network's client (the first test's). */
   let firstClient: Awaited<ReturnType<typeof dnsNetwork>>['client'] | undefined;
+  /** Networks whose zone the chassis found at its limit (for their events). */
+  const fullNetworks: string[] = [];
   afterAll(async () => {
     await pb?.stop();
   }, 60_000);
 
   it('ConntrackPressure goes True (ConntrackTableFull) when load-balancer connections reach the limit, and False again once it is raised', async () => {
-    pb = await startPipelineBed({ hypervisors: 1 });
+    pb = await startPipelineBed({ hypervisors: 1, chassis: { onNetworkConntrackFull: (net, node, limit) => void fullNetworks.push(`${net.metadata.namespace}/${net.metadata.name} on ${node}: ${limit}`) } });
     const { bed, objects, chassis } = pb;
     const hv = bed.hypervisors[0]!;
     const { client } = await dnsNetwork(pb, NS, 79, 7901);
@@ -103,6 +105,9 @@ describeOvs('chassis: a node whose connection-tracking table is full says so', (
     // Without the limit the first took all 8, and the other's connections were dropped.
     expect(countOf(7901)).toBe(4);
     expect(countOf(7902)).toBe(3);
+    // The full one is named at the next reading (for a Warning event on it); the other is not.
+    await chassis.conntrack.poll();
+    expect(fullNetworks).toEqual([`${NS}/net on ${hv.name}: 4`]);
     await hv.ovs.appctl('ovs-vswitchd', ['dpctl/ct-set-maxconns', '3000000']);
     await eventually(async () => (await chassis.conntrack.poll(), chassis.conntrack.usage()[0]?.networkLimit === 1_500_000), 10_000, 50);
   }, 90_000);

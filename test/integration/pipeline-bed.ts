@@ -4,7 +4,7 @@
  * tests share, with the two things they do to a switch (plug a NIC, read br-int's flows).
  */
 import pino from 'pino';
-import { ChassisManager } from '../../src/chassis/chassis-manager';
+import { ChassisManager, type ChassisManagerOptions } from '../../src/chassis/chassis-manager';
 import { PipelineReconciler, type PipelineReconcilerOptions } from '../../src/reconcile/kinds/pipeline.reconciler';
 import { MemoryStore } from '../../src/reconcile/testing/memory-store';
 import type { HypervisorNode, VirtualPort } from '../../src/resources/kinds';
@@ -27,7 +27,7 @@ export interface PipelineBed {
  * chassis layer and pipeline (readiness off unless `pipeline` says otherwise) in sync with
  * every switch. What started is stopped again when a later step fails.
  */
-export async function startPipelineBed(opts: { hypervisors: number; objects?: ObjectStore; pipeline?: Partial<PipelineReconcilerOptions> }): Promise<PipelineBed> {
+export async function startPipelineBed(opts: { hypervisors: number; objects?: ObjectStore; pipeline?: Partial<PipelineReconcilerOptions>; chassis?: Partial<ChassisManagerOptions> }): Promise<PipelineBed> {
   const logger = pino({ level: 'silent' });
   const objects = opts.objects ?? new ObjectStore(new MemoryStore());
   const bed = await startTestbed({ hypervisors: opts.hypervisors });
@@ -40,7 +40,7 @@ export async function startPipelineBed(opts: { hypervisors: number; objects?: Ob
   };
   try {
     for (const hv of bed.hypervisors) await objects.create<HypervisorNode>(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: hv.name }, spec: hv.nodeSpec() } as HypervisorNode);
-    chassis = new ChassisManager({ objects, logger });
+    chassis = new ChassisManager({ objects, logger, ...opts.chassis });
     await chassis.start();
     pipeline = new PipelineReconciler({ objects, logger, chassis, readiness: 'off', echoIntervalMs: 500, ...opts.pipeline });
     await pipeline.start();
