@@ -136,24 +136,39 @@ const GONE_KEPT_MS = 3_600_000;
  * backends starts from 0 (QA: it showed its predecessor's counts for an hour).
  */
 export class RunningTotals {
-  private readonly flows = new Map<string, { key: string; owner: number; base: number; last: number; ageSec: number; goneAt?: number }>();
+  // Entries are updated in place and marked with the update that saw them: at 65,536 flows a
+  // load balancer, a new object and a seen-set entry per flow per count were half its cost.
+  private readonly flows = new Map<string, { key: string; owner: number; base: number; last: number; ageSec: number; goneAt?: number; seenIn: number }>();
+  private updates = 0;
 
   constructor(private readonly ownerLive?: (objectId: number) => boolean) {}
 
   update(readings: readonly DispatchReading[], now = Date.now()): Map<string, number> {
-    const seen = new Set<string>();
+    const round = ++this.updates;
     for (const r of readings) {
-      seen.add(r.flow);
       const prev = this.flows.get(r.flow);
-      const again = prev !== undefined && (prev.goneAt !== undefined || r.packets < prev.last || r.ageSec < prev.ageSec);
-      const base = prev === undefined ? 0 : again ? prev.base + prev.last : prev.base;
-      this.flows.set(r.flow, { key: r.key, owner: r.owner, base, last: r.packets, ageSec: r.ageSec });
+      if (prev === undefined) {
+        this.flows.set(r.flow, { key: r.key, owner: r.owner, base: 0, last: r.packets, ageSec: r.ageSec, seenIn: round });
+        continue;
+      }
+      const again = prev.goneAt !== undefined || r.packets < prev.last || r.ageSec < prev.ageSec;
+      if (again) prev.base += prev.last;
+      prev.key = r.key;
+      prev.owner = r.owner;
+      prev.last = r.packets;
+      prev.ageSec = r.ageSec;
+      prev.goneAt = undefined;
+      prev.seenIn = round;
     }
     for (const [flow, e] of this.flows) {
-      if (seen.has(flow)) continue;
+      if (e.seenIn === round) continue;
       if (this.ownerLive && !this.ownerLive(e.owner)) this.flows.delete(flow);
-      else if (e.goneAt === undefined) this.flows.set(flow, { ...e, base: e.base + e.last, last: 0, ageSec: 0, goneAt: now });
-      else if (now - e.goneAt > GONE_KEPT_MS) this.flows.delete(flow);
+      else if (e.goneAt === undefined) {
+        e.base += e.last;
+        e.last = 0;
+        e.ageSec = 0;
+        e.goneAt = now;
+      } else if (now - e.goneAt > GONE_KEPT_MS) this.flows.delete(flow);
     }
     const out = new Map<string, number>();
     for (const e of this.flows.values()) out.set(e.key, (out.get(e.key) ?? 0) + e.base + e.last);
