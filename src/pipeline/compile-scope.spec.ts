@@ -51,7 +51,8 @@ function modelOf(ports: Map<string, PortModel>, lbs: Map<string, LoadBalancerMod
 /** What a network's own flood flows depend on: its chunks per node and its bound nodes. */
 function floodStructure(ports: Map<string, PortModel>, net: string): string {
   const inNet = [...ports.values()].filter((p) => p.network === net);
-  return JSON.stringify(nodes.map((n) => [...floodViewOf(inNet, n.name).chunks.keys()].sort((a, b) => a - b)));
+  // Where its unknown unicast goes too (the nodes holding a port without port security).
+  return JSON.stringify([...nodes.map((n) => [...floodViewOf(inNet, n.name).chunks.keys()].sort((a, b) => a - b)), [...floodViewOf(inNet, '').unknownNodes].sort()]);
 }
 
 function indexOf(m: LogicalModel): ScopeIndex {
@@ -60,6 +61,7 @@ function indexOf(m: LogicalModel): ScopeIndex {
     lbsOf: (net) => [...(m.loadBalancers?.values() ?? [])].filter((l) => l.network === net).sort((a, b) => a.key.localeCompare(b.key)),
     floodChunksOf: (net, node) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), node).chunks,
     boundNodesOf: (net) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), '').boundNodes,
+    unknownNodesOf: (net) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), '').unknownNodes,
     pairMacShared: (net, mac) => pairMacShared(holdersIn(m), net, mac) || ownMac(m, net, mac),
     isOwnMac: (net, mac) => ownMac(m, net, mac),
     pairMacHolders: (net, mac) => pairMacHoldersOf(holdersIn(m), net, mac),

@@ -94,6 +94,9 @@ describe('compileNode', () => {
       'Classifier, priority=100, in_port=1,tun_id=0x64 actions=load:0x64->Network,load:0x1->FromTunnel,goto_table:L2Lookup',
       'Flood, priority=110, Network=100,FromTunnel=1 actions=load:0->FloodChunk,resubmit(,9)',
       'Flood, priority=100, Network=100 actions=load:0->FloodChunk,resubmit(,9),set_field:198.18.0.2->tun_dst,set_field:0x64->tun_id,output:1',
+      // Unicast to no known MAC: nowhere, as no port of the network lacks port security.
+      'L2Lookup, priority=1, Network=100,FromTunnel=1, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=drop',
+      'L2Lookup, priority=1, Network=100,FromTunnel=0, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=drop',
       // its flood chunk 0 (ofports 0..63) on hv1
       'FloodChunk, priority=100, Network=100,FloodChunk=0 actions=output:5',
     ]);
@@ -132,8 +135,8 @@ describe('compileNode', () => {
       const total = [...c.owners.values()].reduce((s, o) => s + o.flows.length, 0);
       // + one flow per flood chunk (64 ofports) holding a local port.
       const chunks = new Set(ports.filter((p) => p.binding?.node === 'hv1').map((p) => Math.floor(p.binding!.ofport / 64))).size;
-      // 7 pipeline flows, 7 router guards, the VLAN guard, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 3 of the network.
-      expect(total).toBe(7 + 7 + 1 + 2 + 2 + 3 + chunks + (n / 2) * 6 + (n / 2) * 2);
+      // 7 pipeline flows, 7 router guards, the VLAN guard, 2 tunnel probe flows (one per tunnel port) and 2 tunnel guards, 5 of the network.
+      expect(total).toBe(7 + 7 + 1 + 2 + 2 + 5 + chunks + (n / 2) * 6 + (n / 2) * 2);
     }
   });
 
@@ -257,9 +260,9 @@ describe('compileNode', () => {
     );
     expect(l2(shared, 'hv1')).toEqual([`L2Lookup, priority=90, Network=200, dl_dst=${vrrp} actions=output:7`]);
     expect(l2(shared, 'hv2')).toEqual([]);
-    // More sharers than a flow should list: flooded, as an unknown MAC.
+    // More sharers than a flow should list: flooded in the network, as broadcast is (unknown unicast goes nowhere here).
     const many = model([net('blue', 100)], Array.from({ length: 65 }, (_, i) => port(`v${i}`, 'blue', 10 + i, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.250', mac: vrrp }] })));
-    expect(text(compileNode(many, 'hv1', new OwnerIds())).filter((l) => l.includes(`dl_dst=${vrrp}`))).toEqual([]);
+    expect(text(compileNode(many, 'hv1', new OwnerIds())).filter((l) => l.includes(`dl_dst=${vrrp}`))).toEqual([`L2Lookup, priority=95, Network=100, dl_dst=${vrrp} actions=goto_table:Flood`]);
     // A pair naming another port's own MAC: no entry, not even while that port is unbound (QA-111 F4).
     const squat = model([net('blue', 100)], [port('own', 'blue', 9, undefined), port('sq', 'blue', 5, 'hv1', { allowedAddressPairs: [{ ip: '10.0.0.60', mac: '02:00:00:00:00:09' }] })]);
     expect(l2(squat, 'hv1')).toEqual([]);
@@ -273,6 +276,36 @@ describe('compileNode', () => {
       `L2Lookup, priority=95, Network=100,FromTunnel=0, dl_dst=${vrrp} actions=output:6,set_field:198.18.0.1->tun_dst,set_field:0x64->tun_id,output:1`,
       `L2Lookup, priority=95, Network=100,FromTunnel=1, dl_dst=${vrrp} actions=output:6`,
     ]);
+  });
+
+  it('unicast to a MAC nobody declared goes only toward ports without port security: nowhere when there are none, to the VTEPs of their nodes and the local ports where one is', () => {
+    const three = (ports: PortModel[]): LogicalModel => {
+      const m = model([net('blue', 100)], ports);
+      (m.nodes as Map<string, NodeModel>).set('hv3', { name: 'hv3', tunnelIP: '198.18.0.3', tunnelPorts: { vxlan: 1, geneve: 2 } });
+      return m;
+    };
+    const unknownFlows = (m: LogicalModel, node: string) => text(compileNode(m, node, new OwnerIds())).filter((l) => l.includes('dl_dst=00:00:00:00:00:00/01:00:00:00:00:00'));
+    const secured = three([port('a', 'blue', 5, 'hv1'), port('b', 'blue', 6, 'hv2'), port('c', 'blue', 7, 'hv3')]);
+    for (const node of ['hv1', 'hv2', 'hv3']) expect(unknownFlows(secured, node)).toEqual([
+      'L2Lookup, priority=1, Network=100,FromTunnel=1, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=drop',
+      'L2Lookup, priority=1, Network=100,FromTunnel=0, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=drop',
+    ]);
+    // c on hv3 has no port security (a VM answering from MACs vnetd was never told of).
+    const open = three([port('a', 'blue', 5, 'hv1'), port('b', 'blue', 6, 'hv2'), port('c', 'blue', 7, 'hv3', { portSecurity: false })]);
+    expect(unknownFlows(open, 'hv1')).toEqual([
+      'L2Lookup, priority=1, Network=100,FromTunnel=1, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=drop',
+      // To hv3 only, not to hv2, whose ports all have port security; nor to hv1's own ports.
+      'L2Lookup, priority=1, Network=100,FromTunnel=0, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=set_field:198.18.0.3->tun_dst,set_field:0x64->tun_id,output:1',
+    ]);
+    expect(unknownFlows(open, 'hv3')).toEqual([
+      'L2Lookup, priority=1, Network=100,FromTunnel=1, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=load:0->FloodChunk,resubmit(,9)',
+      'L2Lookup, priority=1, Network=100,FromTunnel=0, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=load:0->FloodChunk,resubmit(,9)',
+    ]);
+    // Broadcast still reaches every port and VTEP of the network (L2Lookup's miss, then Flood), and known MACs their port.
+    const hv1 = text(compileNode(open, 'hv1', new OwnerIds()));
+    expect(hv1).toContain('L2Lookup, priority=0 actions=goto_table:Flood');
+    expect(hv1).toContain('Flood, priority=100, Network=100 actions=load:0->FloodChunk,resubmit(,9),set_field:198.18.0.2->tun_dst,set_field:0x64->tun_id,output:1,set_field:198.18.0.3->tun_dst,set_field:0x64->tun_id,output:1');
+    expect(hv1).toContain('L2Lookup, priority=100, Network=100, dl_dst=02:00:00:00:00:05 actions=output:5');
   });
 
   it('gives flows to a node only for networks with a port bound there', () => {

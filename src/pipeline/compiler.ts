@@ -10,15 +10,17 @@
  * (spec.node) whose NIC is not plugged yet); either way 1 more L2 entry per allowed pair
  * MAC other than the port's that it alone declares (pair-macs.ts); per pair MAC several ports
  * share: 2 flows to its holders (its own owner); per present network: 1 tunnel
- * classifier + 2 flood flows (+1 conntrack flow when it has load balancers) + 1 flow per
- * flood chunk that holds a local port of it; per load balancer: see lbFlows.
+ * classifier + 2 flood flows + 2 unknown unicast flows (+1 conntrack flow when it has load
+ * balancers) + 1 flow per flood chunk that holds a local port of it; per load balancer: see
+ * lbFlows.
  *
  * Flooding is split so that no flow lists all of a network's ports: a local port belongs
  * to flood chunk (ofport / 64) mod 256 (floodChunkOf), whose one flow in FloodChunk outputs
  * to the chunk's ports (64 with OVS's sequential ofports, 256 at most); the network's two
  * flood flows resubmit to its non-empty chunks (256 at most) and tunnel to its VTEPs. A
  * port coming or going rewrites its chunk's flow, and the network's flood flows only when
- * a chunk or a VTEP appears or goes: bounded work whatever the network's size. (OpenFlow
+ * a chunk or a VTEP appears or goes, or a node gets its first port without port security or
+ * loses its last (unknownUnicastFlows): bounded work whatever the network's size. (OpenFlow
  * 1.5's insert_bucket on an "all" group would be the other O(1) way; OVS accepts it only
  * on a 1.5 connection, and this codec speaks 1.3, where a group modify resends every bucket.)
  */
@@ -52,6 +54,8 @@ export const Priority = {
   Hairpin: 105,
   /** A pair MAC several ports share (pair-macs.ts): above a single holder's entry (Low), below ports' own MACs. */
   SharedPairMac: 95,
+  /** A unicast destination no entry knows (unknownUnicastFlows): above L2Lookup's miss, which floods broadcast and multicast. */
+  UnknownUnicast: 1,
 } as const;
 
 const ARP_OP_REQUEST = 1;
@@ -59,8 +63,8 @@ const ARP_OP_REQUEST = 1;
 const OFPP10_IN_PORT = 0xfff8;
 
 /**
- * Ports sharing one pair MAC that get it sent to each of them; more are flooded, as an unknown
- * MAC. A policy, not a limit of OpenFlow (a flow of 64 holders is a few KiB of actions): a VRRP
+ * Ports sharing one pair MAC that get it sent to each of them; more get it flooded in their
+ * network, as broadcast is. A policy, not a limit of OpenFlow (a flow of 64 holders is a few KiB of actions): a VRRP
  * group is a handful of ports, and a flow that every holder's change rewrites stays small.
  */
 export const SHARED_PAIR_MAC_MAX_HOLDERS = 64;
@@ -218,6 +222,8 @@ function remotePortFlows(port: PortModel, net: NetworkModel, remote: NodeModel, 
  * OVS never outputs a frame to the port it came in on, so a holder's own frames stay away from it.
  */
 function sharedPairMacFlows(net: NetworkModel, mac: string, holders: readonly PortModel[], model: LogicalModel, nodeName: string, tunnelPort: number | undefined): DesiredFlow[] {
+  // Too many to list: flooded in the network like broadcast, never taken for unknown unicast (which goes nowhere without a port lacking port security).
+  if (holders.length > SHARED_PAIR_MAC_MAX_HOLDERS) return [flow(TABLES.L2Lookup, Priority.SharedPairMac, [matchField(NetworkField, net.vni), { field: 'eth_dst', value: mac }], [], TABLES.Flood)];
   const local = new Set<number>();
   const remotes = new Map<string, NodeModel>();
   for (const p of holders) {
@@ -241,8 +247,9 @@ function sharedPairMacFlows(net: NetworkModel, mac: string, holders: readonly Po
 
 export function pipelineFlows(): DesiredFlow[] {
   return [
-    // Table misses drop, except that an unknown destination is flooded in its network
-    // and the load-balancing tables pass what is not theirs on to L2.
+    // Table misses drop, except that broadcast and multicast are flooded in their network
+    // (unicast no entry knows meets its network's unknownUnicastFlows first) and the
+    // load-balancing tables pass what is not theirs on to L2.
     flow(TABLES.ArpResponder, Priority.Miss, [], [], TABLES.LbVip),
     flow(TABLES.LbVip, Priority.Miss, [], [], TABLES.L2Lookup),
     flow(TABLES.LbNat, Priority.Miss, [], [], TABLES.L2Lookup),
@@ -257,7 +264,13 @@ function floodChunkFlow(net: NetworkModel, chunk: number, ofports: Iterable<numb
   return flow(TABLES.FloodChunk, Priority.Normal, [matchField(NetworkField, net.vni), matchField(FloodChunkField, chunk)], outs);
 }
 
-function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: NodeModel[], tunnelPort: number | undefined, hasLb: boolean, hasV6Lb: boolean): DesiredFlow[] {
+/** Where a network's unknown unicast goes from one node: its own ports there, and the remote nodes holding a port that takes it. */
+interface UnknownReceivers {
+  here: boolean;
+  remotes: NodeModel[];
+}
+
+function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: NodeModel[], unknown: UnknownReceivers, tunnelPort: number | undefined, hasLb: boolean, hasV6Lb: boolean): DesiredFlow[] {
   const flows: DesiredFlow[] = [];
   const localOut = [...chunks].sort((a, b) => a - b).flatMap((c): Action[] => [loadField(FloodChunkField, c), { type: 'resubmit', port: OFPP10_IN_PORT, table: TABLES.FloodChunk.id }]);
   if (tunnelPort !== undefined) {
@@ -288,7 +301,27 @@ function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: Node
   flows.push(flow(TABLES.Flood, Priority.Specific, [matchField(NetworkField, net.vni), matchMark(FromTunnelMark)], localOut));
   const toRemotes = tunnelPort === undefined ? [] : remotes.flatMap((r) => tunnelActions(net, r, tunnelPort));
   flows.push(flow(TABLES.Flood, Priority.Normal, [matchField(NetworkField, net.vni)], [...localOut, ...toRemotes]));
+  flows.push(...unknownUnicastFlows(net, unknown.here ? localOut : [], tunnelPort === undefined ? [] : unknown.remotes.flatMap((r) => tunnelActions(net, r, tunnelPort))));
   return flows;
+}
+
+/** The unicast bit of a destination MAC: clear. */
+const UNICAST_DST: KnownOxm = deepFreeze({ field: 'eth_dst', value: '00:00:00:00:00:00', mask: '01:00:00:00:00:00' });
+
+/**
+ * Unicast to a MAC no L2 entry knows goes only where a port without port security is (OVN's
+ * "unknown" address, which Neutron gives exactly those ports): such a VM may answer from MACs
+ * vnetd was never told of, and frames back to them must reach it. With none in the network
+ * the frame is dropped here, where before it was flooded to every port and VTEP of the network
+ * (QA-130 F2, QA-133 F5): a VM sending to made-up MACs was copied to every node of its network.
+ * On a node holding such a port the frame goes to the network's local flood chunks (bounded
+ * flows, see floodChunkOf): the other VMs' NICs there drop a MAC not theirs.
+ */
+function unknownUnicastFlows(net: NetworkModel, localOut: Action[], toRemotes: Action[]): DesiredFlow[] {
+  return [
+    flow(TABLES.L2Lookup, Priority.UnknownUnicast, [matchField(NetworkField, net.vni), matchMark(FromTunnelMark), UNICAST_DST], localOut),
+    flow(TABLES.L2Lookup, Priority.UnknownUnicast, [matchField(NetworkField, net.vni), matchMark(FromLocalMark), UNICAST_DST], [...localOut, ...toRemotes]),
+  ];
 }
 
 /** Index of the model used by every node's compile (build once per model change). */
@@ -303,10 +336,9 @@ export interface PairMacIndex {
   isOwnMac(networkUid: string, mac: string): boolean;
 }
 
-/** Whether a pair MAC has a shared owner's entries: 2..SHARED_PAIR_MAC_MAX_HOLDERS ports declare it and it is no port's own. */
+/** Whether a pair MAC has a shared owner's entries: several ports declare it and it is no port's own. */
 function hasSharedEntries(index: PairMacIndex, networkUid: string, mac: string): boolean {
-  const holders = index.pairMacHolders(networkUid, mac).size;
-  return holders >= 2 && holders <= SHARED_PAIR_MAC_MAX_HOLDERS && !index.isOwnMac(networkUid, mac);
+  return index.pairMacHolders(networkUid, mac).size >= 2 && !index.isOwnMac(networkUid, mac);
 }
 
 export interface ModelIndex extends PairMacIndex {
@@ -359,27 +391,38 @@ function portOnNode(p: PortModel, net: NetworkModel, model: LogicalModel, nodeNa
   return remotePortFlows(p, net, remote, tunnelPort, shared);
 }
 
-/** Where a network's ports are bound, as its flood needs it: the local ofports by chunk on one node, and the nodes holding any. */
+/**
+ * Where a network's ports are bound, as its flood needs it: the local ofports by chunk on one
+ * node, the nodes holding any, and the nodes holding a port that takes unknown unicast.
+ */
 export interface FloodView {
   chunks: FloodChunks | undefined;
   boundNodes: Iterable<string>;
+  unknownNodes: Iterable<string>;
+}
+
+/** Whether a port takes unicast to MACs no entry knows: one without port security (unknownUnicastFlows). */
+export function takesUnknownUnicast(p: Pick<PortModel, 'portSecurity'>): boolean {
+  return !p.portSecurity;
 }
 
 /** A FloodView read from a list of ports (full compiles, tests); the reconciler keeps one up to date instead (ScopeIndex). */
-export function floodViewOf(ports: Iterable<PortModel>, nodeName: string): { chunks: Map<number, Map<number, number>>; boundNodes: Set<string> } {
+export function floodViewOf(ports: Iterable<PortModel>, nodeName: string): { chunks: Map<number, Map<number, number>>; boundNodes: Set<string>; unknownNodes: Set<string> } {
   const chunks = new Map<number, Map<number, number>>();
   const boundNodes = new Set<string>();
+  const unknownNodes = new Set<string>();
   for (const p of ports) {
     const b = p.binding;
     if (!b) continue;
     boundNodes.add(b.node);
+    if (takesUnknownUnicast(p)) unknownNodes.add(b.node);
     if (b.node !== nodeName) continue;
     const c = floodChunkOf(b.ofport);
     let inChunk = chunks.get(c);
     if (!inChunk) chunks.set(c, (inChunk = new Map()));
     inChunk.set(b.ofport, (inChunk.get(b.ofport) ?? 0) + 1);
   }
-  return { chunks, boundNodes };
+  return { chunks, boundNodes, unknownNodes };
 }
 
 /** The network's own flows on a node (tunnel classifier, flooding), or undefined when no port of it is bound there. */
@@ -393,7 +436,9 @@ function networkOnNode(net: NetworkModel, view: FloodView, model: LogicalModel, 
     }
     remotes.sort((a, b) => a.name.localeCompare(b.name));
   }
-  return networkFlows(net, view.chunks.keys(), remotes, tunnelPort, lbs.length > 0, lbs.some((lb) => lb.vip.includes(':')));
+  const unknownAt = new Set(view.unknownNodes);
+  const unknown = { here: unknownAt.has(nodeName), remotes: remotes.filter((r) => unknownAt.has(r.name)) };
+  return networkFlows(net, view.chunks.keys(), remotes, unknown, tunnelPort, lbs.length > 0, lbs.some((lb) => lb.vip.includes(':')));
 }
 
 function ownerMap(): { owners: Map<number, OwnerFlows>; add: (owner: FlowOwner, label: string, flows: DesiredFlow[], groups?: DesiredGroup[]) => void } {
@@ -477,6 +522,8 @@ export interface ScopeIndex extends PairMacIndex {
   floodChunksOf(networkUid: string, node: string): FloodChunks | undefined;
   /** Nodes with a port of the network bound. */
   boundNodesOf(networkUid: string): Iterable<string>;
+  /** Nodes with a port of the network bound that takes unknown unicast (takesUnknownUnicast). */
+  unknownNodesOf(networkUid: string): Iterable<string>;
 }
 
 /** A flood chunk in a CompileScope. */
@@ -525,7 +572,7 @@ export function compileScope(
   const lbUids = new Set(scope.loadBalancers);
   const chunks = new Set(scope.floodChunks);
   const pairMacs = new Set(scope.pairMacs);
-  const viewOf = (uid: string): FloodView => ({ chunks: index.floodChunksOf(uid, nodeName), boundNodes: index.boundNodesOf(uid) });
+  const viewOf = (uid: string): FloodView => ({ chunks: index.floodChunksOf(uid, nodeName), boundNodes: index.boundNodesOf(uid), unknownNodes: index.unknownNodesOf(uid) });
   for (const uid of scope.networks) {
     const net = model.networks.get(uid);
     if (!net) continue;

@@ -86,8 +86,9 @@ function ovsDeliveries(m: LogicalModel, node: string): Map<string, Where> {
   const priority = new Map<string, number>();
   for (const o of c.owners.values()) {
     for (const f of o.flows) {
-      // A pair MAC several ports share goes to all of them: OVS's (the fast path has no entry, its frames reach OVS).
-      if (f.tableId !== TABLES.L2Lookup.id || !f.priority || f.priority === Priority.SharedPairMac) continue;
+      // A pair MAC several ports share goes to all of them: OVS's (the fast path has no entry, its frames reach OVS);
+      // so does unicast to no known MAC (a masked match, not an entry).
+      if (f.tableId !== TABLES.L2Lookup.id || !f.priority || f.priority === Priority.SharedPairMac || f.priority === Priority.UnknownUnicast) continue;
       const reg = f.match.find((x) => x.field === NetworkField.sub.field && (x as { mask?: number }).mask !== undefined) as { value: number } | undefined;
       const dst = f.match.find((x) => x.field === 'eth_dst') as { value: string } | undefined;
       if (!reg || !dst) continue;

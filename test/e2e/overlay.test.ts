@@ -59,8 +59,8 @@ ll = bytes([0xfe, 0x80] + [0] * 6 + [m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4
 
 /**
  * Sends from a VM what a router and a DHCP server send: 2 router advertisements (to all
- * nodes), 2 ICMPv6 redirects (to a neighbour's link-local address, unicast to a MAC nobody
- * has, so flooded), 2 DHCP offers (UDP 67 -> 68) broadcast and 2 unicast to umac/uip.
+ * nodes), 2 ICMPv6 redirects (to a neighbour's link-local address, unicast to umac), 2 DHCP
+ * offers (UDP 67 -> 68) broadcast and 2 unicast to umac/uip.
  * argv: iface mac ipv4 tag umac uip
  */
 const ROUTER_FRAMES = `
@@ -84,7 +84,7 @@ unicast = ip4(uip, struct.pack('!HHHH', 67, 68, 8 + len(tag) + 4, 0) + b'offr' +
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((iface, 0))
 for _ in range(2):
     s.send(mac('33:33:00:00:00:01') + m + b'\\x86\\xdd' + ip6(allnodes, 58, ra))
-    s.send(mac('02:42:42:42:42:42') + m + b'\\x86\\xdd' + ip6(peer, 58, redirect))
+    s.send(mac(umac) + m + b'\\x86\\xdd' + ip6(peer, 58, redirect))
     s.send(b'\\xff' * 6 + m + b'\\x08\\x00' + ip4('255.255.255.255', offer[20:]))
     s.send(mac(umac) + m + b'\\x08\\x00' + unicast)
 `;
@@ -288,7 +288,8 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     }
     const attacker = await vmFor('tc', 'net', 'x1', 'hv1');
     // A port of the attacker's network on each node (on hv2, where its unknown unicast is
-    // flooded over the tunnel; on hv1, beside the attacker). OVS's userspace datapath turns an
+    // flooded over the tunnel; on hv1, beside the attacker), without port security: unknown
+    // unicast goes only where such a port is (since 2026-12-07). OVS's userspace datapath turns an
     // output into tnl_pop (terminate_native_tunnel) only when the output port has an IP
     // address in ovs-vswitchd's netns, as a hypervisor's tap has: its IPv6 link-local one
     // (QA-92's bed). vmFor turns IPv6 off on the tap for quiet captures: give it back, and wait
@@ -297,8 +298,8 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
       await x.vm.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${x.vm.tap}.disable_ipv6=0`]);
       await eventually(async () => (await x.vm.hypervisor.ovs.appctl('ovs-vswitchd', ['ovs/route/show'])).includes(`dev ${x.vm.tap} SRC fe80:`), 10_000, 100);
     };
-    await withLinkLocal(await vmFor('tc', 'net', 'x2', 'hv2'));
-    await withLinkLocal(await vmFor('tc', 'net', 'x3', 'hv1'));
+    await withLinkLocal(await vmFor('tc', 'net', 'x2', 'hv2', { portSecurity: false }));
+    await withLinkLocal(await vmFor('tc', 'net', 'x3', 'hv1', { portSecurity: false }));
     // And a port the tenant gave hv1's underlay MAC: a frame to that MAC is delivered to it (a
     // known MAC, above a miss), and OVS decapsulated that output too (QA-95).
     const hv1Mac = (await bed.hv('hv1').exec(['cat', '/sys/class/net/br-phy/address'])).trim();
@@ -350,9 +351,10 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const fromRouter = await heard('router', router);
     log(`router guard: the secured VM's RA / redirect / DHCP offer heard by its neighbours (hv1, hv2): ${JSON.stringify(fromRogue)}; the router's (no port security): ${JSON.stringify(fromRouter)}`);
     expect(fromRogue).toEqual([{ ra: 0, redirect: 0, dhcp: 0 }, { ra: 0, redirect: 0, dhcp: 0 }]);
-    // The router's unicast offers too, to the VM beside the router's node (with the fast path on, its
-    // XDP leaves them to OVS: taken, the classifier's guard had nowhere to send them).
-    expect(fromRouter).toEqual([{ ra: 2, redirect: 2, dhcp: 4 }, { ra: 2, redirect: 2, dhcp: 2 }]);
+    // The router's unicast offers and redirects too, to the VM beside the rogue's node (with the fast path
+    // on, its XDP leaves them to OVS: taken, the classifier's guard had nowhere to send them). Before
+    // 2026-12-07 the redirects went to a MAC nobody has, flooded to both; such frames go nowhere now.
+    expect(fromRouter).toEqual([{ ra: 2, redirect: 2, dhcp: 4 }, { ra: 2, redirect: 0, dhcp: 2 }]);
 
     // The same split into fragments (QA-133 F4): the secured VM's first fragments never reach
     // its neighbours (without them the later ones reassemble into nothing); the router's do.
@@ -621,6 +623,63 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(shared).toEqual({ atH: 10, atNear: 10, atFar: 0 });
     log(`pair MAC: held by one port ${JSON.stringify(alone)} of 10 frames; shared by two ${JSON.stringify(shared)}`);
   }, 60_000);
+
+  it('unicast to a MAC no port declared goes nowhere while every port has port security (no copy crosses a tunnel); a nested MAC behind a port without it is reached from both nodes', async () => {
+    const ns = 'e-uu';
+    await network(ns, 'net', { subnets: [{ cidr: '10.26.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1', { ips: ['10.26.0.10'] });
+    const near = await vmFor(ns, 'net', 'n', 'hv1', { ips: ['10.26.0.11'] });
+    const far = await vmFor(ns, 'net', 'f', 'hv2', { ips: ['10.26.0.20'] });
+    await pingUntil(a.vm, '10.26.0.20');
+    const made = '02:42:26:00:00:01';
+    const toMade = `ether dst ${made}`;
+    // What a VM scanning made-up MACs sends: IPv4 from its own addresses (port security passes it).
+    await a.vm.exec(['ip', 'neigh', 'replace', '10.26.0.77', 'lladdr', made, 'dev', a.vm.iface, 'nud', 'permanent']);
+    // The network's unknown unicast flows (L2Lookup, priority 1; dump-flows filters take no priority).
+    const unknownDropped = async () => {
+      const out = await a.vm.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${a.vm.hypervisor.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.L2Lookup.id}`]);
+      return out.split('\n').filter((l) => / priority=1,/.test(l) && l.includes('01:00:00:00:00:00')).reduce((n, l) => n + Number(/n_packets=(\d+)/.exec(l)?.[1] ?? 0), 0);
+    };
+    const matched0 = await unknownDropped();
+    const caps = await Promise.all([near, far].map((x) => capture(x.vm, toMade)));
+    await ping(a.vm, '10.26.0.77', ['-c', '20', '-i', '0.02', '-W', '1']);
+    const [atNear, atFar] = (await Promise.all(caps.map((c) => c.stop()))).map((l) => l!.length);
+    // Flow statistics reach OpenFlow with the revalidator's delay (up to ~1 s).
+    const dropped = (await eventually(async () => ((await unknownDropped()) - matched0 >= 20 ? (await unknownDropped()) - matched0 : undefined), 5_000, 100)) as number;
+    log(`unknown unicast, every port secured: 20 frames to ${made}: ${atNear} reached the VM beside the sender, ${atFar} the VM on hv2; ${dropped} dropped at hv1's unknown unicast flow`);
+    // Before 2026-12-07 both got all 20: flooded to every port and VTEP of the network (QA-130 F2, QA-133 F5).
+    expect({ atNear, atFar }).toEqual({ atNear: 0, atFar: 0 });
+    expect(dropped).toBeGreaterThanOrEqual(20);
+
+    // A port without port security on hv2 whose VM holds a nested MAC and address (a macvlan,
+    // as a nested VM or container): vnetd never hears of that MAC, and frames to it must reach it.
+    const open = await vmFor(ns, 'net', 'o', 'hv2', { ips: ['10.26.0.21'], portSecurity: false });
+    await waitReady(ns, 'virtualnetworks', 'net');
+    const nested = { ip: '10.26.0.99', mac: '02:42:26:00:00:99' };
+    const mv = `${open.vm.iface}m`;
+    await open.vm.exec(['ip', 'link', 'add', mv, 'link', open.vm.iface, 'address', nested.mac, 'type', 'macvlan', 'mode', 'bridge']);
+    await open.vm.exec(['ethtool', '-K', mv, 'tx', 'off']);
+    await open.vm.exec(['ip', 'addr', 'add', `${nested.ip}/32`, 'dev', mv]);
+    await open.vm.exec(['ip', 'link', 'set', mv, 'up']);
+    // Only the macvlan answers ARP for the nested address, with its own MAC.
+    await open.vm.exec(['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1']);
+    const toNested = `ether dst ${nested.mac}`;
+    const caps2 = await Promise.all([near, far].map((x) => capture(x.vm, toNested)));
+    const t0 = performance.now();
+    const fromHv1 = await pingUntil(a.vm, nested.ip);
+    const fromHv2 = await pingUntil(far.vm, nested.ip);
+    expect(await a.vm.exec(['ip', 'neigh', 'show', nested.ip])).toContain(nested.mac);
+    await ping(a.vm, nested.ip, ['-c', '10', '-i', '0.05', '-W', '1']);
+    const [nearHeard, farHeard] = (await Promise.all(caps2.map((c) => c.stop()))).map((l) => l!.length);
+    log(`nested MAC ${nested.mac} behind a port without port security on hv2: reached from hv1 in ${fromHv1.toFixed(0)} ms and from hv2 in ${fromHv2.toFixed(0)} ms (${(performance.now() - t0).toFixed(0)} ms in all); frames to it heard by the secured VM on hv1: ${nearHeard}, on hv2 (the port's node): ${farHeard}`);
+    // Sent only toward the nodes holding a port without port security: hv1's other VM hears none of it.
+    expect(nearHeard).toBe(0);
+    // Made-up MACs now go to hv2 (where that port is), and only there.
+    const caps3 = await Promise.all([near, far].map((x) => capture(x.vm, toMade)));
+    await ping(a.vm, '10.26.0.77', ['-c', '5', '-i', '0.05', '-W', '1']);
+    const [near3, far3] = (await Promise.all(caps3.map((c) => c.stop()))).map((l) => l!.length);
+    expect({ near3, far3 }).toEqual({ near3: 0, far3: 5 });
+  }, 90_000);
 
   it('ARP for a known address is answered on the local hypervisor; nothing is flooded', async () => {
     const ns = 'e-arp';

@@ -90,7 +90,7 @@ export type Delivery =
   | { kind: 'local'; port: string; ofport?: number }
   | { kind: 'tunnel'; port: string; node: string; vtep?: string }
   | { kind: 'drop'; why: string }
-  /** To a MAC no switch knows (its port bound nowhere): flooded, and no VM takes it. */
+  /** To a MAC no switch knows (its port bound nowhere): unknown unicast (dropped, or sent toward ports without port security), and no VM takes it. */
   | { kind: 'flood'; port: string; why: string }
   /** Delivered to the port's NIC, whose MAC is not the port's: the VM drops it. */
   | { kind: 'refused'; port: string; why: string; inner: Delivery };
@@ -178,6 +178,17 @@ const notBoundWhy = (p: VirtualPort): string => {
   const bound = boundCondition(p);
   return bound && bound.status !== 'True' ? `Bound=${bound.status} ${bound.reason}${bound.message ? `: ${bound.message}` : ''}` : p.spec?.node ? `pinned to node ${p.spec.node}, not bound there yet` : 'not bound to a node yet';
 };
+/**
+ * Where unicast to a MAC no switch knows goes in a network (pipeline compiler.ts
+ * unknownUnicastFlows): only toward its bound ports without port security, nowhere without one.
+ */
+function unknownUnicastFate(input: TraceInput, netName: string | undefined): string {
+  const takers = input.ports.filter((p) => p.spec?.network === netName && p.spec?.portSecurity === false && nodeOf(p) !== undefined);
+  if (!takers.length) return 'dropped, as no bound port of the network is without port security (table L2Lookup)';
+  const shown = takers.slice(0, 5).map((p) => `${p.metadata.name} on ${nodeOf(p)}`).join(', ');
+  return `sent only to the nodes of its ports without port security (${shown}${takers.length > 5 ? `, ${takers.length - 5} more` : ''}), to every port of the network there (table L2Lookup)`;
+}
+
 /** The MAC its VM's NIC really has, when it is not the port's (Bound reason MacMismatch). */
 export const nicMacOf = (p: VirtualPort): string | undefined => {
   const bound = boundCondition(p);
@@ -223,7 +234,7 @@ export function describeDelivery(input: TraceInput, d: Delivery): string {
     case 'drop':
       return `${d.why}: no delivery (drop)`;
     case 'flood':
-      return `port ${d.port} is on no node (${d.why}): no switch knows its MAC, so the frame is unknown unicast, flooded to the network's ports and VTEPs (table Flood), and no VM takes it`;
+      return `port ${d.port} is on no node (${d.why}): no switch knows its MAC, so the frame is unknown unicast, ${unknownUnicastFate(input, input.from.spec?.network)}, and no VM takes it`;
     case 'refused':
       return `${describeDelivery(input, d.inner)}; but ${d.why}: the VM drops it`;
   }
@@ -418,7 +429,7 @@ export function logicalPath(input: TraceInput): LogicalPath {
       }
       const sharers = mac !== (macOf(port) ?? '').toLowerCase() ? pairMacSharers(input, netName, mac) : [];
       if (sharers.length > SHARED_PAIR_MAC_MAX_HOLDERS) {
-        lines.push(`l2:       dst MAC ${mac} is the allowed pair MAC of ${sharers.length} ports, more than the ${SHARED_PAIR_MAC_MAX_HOLDERS} it is sent to one by one: unknown unicast, flooded to the network's ports and VTEPs (table Flood), which port ${port.metadata.name} receives`);
+        lines.push(`l2:       dst MAC ${mac} is the allowed pair MAC of ${sharers.length} ports, more than the ${SHARED_PAIR_MAC_MAX_HOLDERS} it is sent to one by one: flooded to the network's ports and VTEPs as broadcast is (table Flood), which port ${port.metadata.name} receives`);
         return { lines, deliver: true, src: srcIp };
       }
       if (sharers.length > 1) {
@@ -433,7 +444,7 @@ export function logicalPath(input: TraceInput): LogicalPath {
   }
   if (!dst) {
     const gateway = gatewayNote(input.network, to.ip);
-    return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown: flood`, ...(gateway ? [gateway] : [])], deliver: false, src: srcIp };
+    return { lines: [...lines, `${resolution(family)}no port of ${netName} has ${to.ip}: ${asked} to the network's ports and VTEPs, no reply expected (table Flood); unicast to it would be unknown unicast, ${unknownUnicastFate(input, netName)}`, ...(gateway ? [gateway] : [])], deliver: false, src: srcIp };
   }
   if (dst.metadata.name === from.metadata.name) return { lines: [...lines, `l2:       ${to.ip} is the port's own address: the packet never leaves the VM`], deliver: false, src: srcIp };
   const delivery = deliveryTo(input, dst);

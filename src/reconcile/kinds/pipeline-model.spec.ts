@@ -56,6 +56,19 @@ describe('LiveModel flood bookkeeping', () => {
     expect(m.floodChunksOf('net-uid', 'hv2')).toBeUndefined();
   });
 
+  it('a node gaining its first port without port security, or losing its last, touches the network (where its unknown unicast goes); a second one does not', () => {
+    const m = model();
+    const open = (p: VirtualPort): VirtualPort => ({ ...p, spec: { ...p.spec!, portSecurity: false } });
+    expect([...m.unknownNodesOf('net-uid')]).toEqual([]);
+    // p2 stays in its chunk on hv1: only port security changes.
+    expect(m.portChanged(key(2), open(port(2, { node: 'hv1', ofport: 11 }))).networks).toEqual(new Set(['net-uid']));
+    expect([...m.unknownNodesOf('net-uid')]).toEqual(['hv1']);
+    expect(m.portChanged(key(4), open(port(4, { node: 'hv1', ofport: 12 }))).networks.size).toBe(0);
+    expect(m.portChanged(key(4), undefined).networks.size).toBe(0);
+    expect(m.portChanged(key(2), port(2, { node: 'hv1', ofport: 11 })).networks).toEqual(new Set(['net-uid']));
+    expect([...m.unknownNodesOf('net-uid')]).toEqual([]);
+  });
+
   it('a port changed in place (same binding) or deleted from a chunk that keeps ports does not touch the network', () => {
     const m = model();
     const same = m.portChanged(key(1), { ...port(1, { node: 'hv1', ofport: 10 }), metadata: { ...port(1).metadata, generation: 2 } });
@@ -128,7 +141,7 @@ describe('LiveModel pair MACs', () => {
   });
 });
 
-describe('LiveModel drives compileScope to what a full compile gives (pair MACs, own MACs, bindings; random changes)', () => {
+describe('LiveModel drives compileScope to what a full compile gives (pair MACs, own MACs, bindings, port security; random changes)', () => {
   it('for every node after every change', () => {
     let s = 11;
     const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
@@ -139,7 +152,8 @@ describe('LiveModel drives compileScope to what a full compile gives (pair MACs,
       const b = pick([undefined, { node: 'hv1', ofport: 10 + i }, { node: 'hv2', ofport: 40 + i }]);
       const p = port(i, b);
       const pairs = r() < 0.6 ? [{ ip: `10.0.0.${100 + i}`, mac: pick(pool) }] : [];
-      return { ...p, metadata: { ...p.metadata, generation: gen }, spec: { ...p.spec!, allowedAddressPairs: pairs } };
+      // Some without port security: where the network's unknown unicast goes follows them.
+      return { ...p, metadata: { ...p.metadata, generation: gen }, spec: { ...p.spec!, allowedAddressPairs: pairs, portSecurity: r() < 0.8 } };
     };
     const nodesWithTunnels = nodes;
     const m = new LiveModel(() => [], () => ({ vxlan: 1 }));

@@ -18,7 +18,7 @@ import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
 import { countPairMacs, pairMacHoldersOf, pairMacKey, pairMacShared, pairMacsOf, sharedPairMacsOf, type PairMacHolders } from '../../pipeline/pair-macs';
-import { floodChunkKey, floodChunkOf, indexModel, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
+import { floodChunkKey, floodChunkOf, indexModel, takesUnknownUnicast, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
@@ -124,6 +124,8 @@ export class LiveModel implements ScopeIndex {
   private readonly lbUidByKey = new Map<string, string>();
   /** networkUid -> node -> number of ports bound there. */
   private readonly boundCount = new Map<string, Map<string, number>>();
+  /** networkUid -> node -> number of ports bound there that take unknown unicast (takesUnknownUnicast). */
+  private readonly unknownCount = new Map<string, Map<string, number>>();
   /** networkUid -> node -> flood chunk -> ofport -> number of ports bound to it. */
   private readonly chunksByNet = new Map<string, Map<string, Map<number, Map<number, number>>>>();
   /** networkUid -> pair MAC -> ports declaring it (a shared one gets no L2 entry, pair-macs.ts). */
@@ -207,6 +209,10 @@ export class LiveModel implements ScopeIndex {
     return this.boundCount.get(networkUid)?.keys() ?? [];
   }
 
+  unknownNodesOf(networkUid: string): Iterable<string> {
+    return this.unknownCount.get(networkUid)?.keys() ?? [];
+  }
+
   floodChunksOf(networkUid: string, node: string): FloodChunks | undefined {
     return this.chunksByNet.get(networkUid)?.get(node);
   }
@@ -270,7 +276,7 @@ export class LiveModel implements ScopeIndex {
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
-    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.chunksByNet, this.pairHolders, this.ownMacs, this.rawLbs, this.terminating]) m.clear();
+    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.unknownCount, this.chunksByNet, this.pairHolders, this.ownMacs, this.rawLbs, this.terminating]) m.clear();
     // A network being deleted keeps its flows while ports or load balancers are on it (it waits
     // for them, and their traffic goes on until they are deleted, as a terminating namespace's
     // pods keep running): modelled while something names it.
@@ -422,7 +428,7 @@ export class LiveModel implements ScopeIndex {
     let inNet = this.portsByNet.get(net.uid);
     if (!inNet) this.portsByNet.set(net.uid, (inNet = new Map()));
     inNet.set(m.uid, m);
-    if (m.binding) this.countBinding(net.uid, m.binding, +1, crossings);
+    if (m.binding) this.countBinding(net.uid, m.binding, takesUnknownUnicast(m), +1, crossings);
     countPairMacs(this.pairHolders, m, 1);
     this.countOwnMac(m, 1);
     return m;
@@ -435,20 +441,16 @@ export class LiveModel implements ScopeIndex {
     const inNet = this.portsByNet.get(m.network);
     inNet?.delete(m.uid);
     if (inNet?.size === 0) this.portsByNet.delete(m.network);
-    if (m.binding) this.countBinding(m.network, m.binding, -1, crossings);
+    if (m.binding) this.countBinding(m.network, m.binding, takesUnknownUnicast(m), -1, crossings);
     this.countOwnMac(m, -1);
     countPairMacs(this.pairHolders, m, -1);
   }
 
-  private countBinding(net: string, b: PortBinding, delta: 1 | -1, crossings?: Crossings): void {
+  private countBinding(net: string, b: PortBinding, takesUnknown: boolean, delta: 1 | -1, crossings?: Crossings): void {
     const cross = (k: string) => crossings?.set(k, (crossings.get(k) ?? 0) + delta);
-    let byNode = this.boundCount.get(net);
-    if (!byNode) this.boundCount.set(net, (byNode = new Map()));
-    const n = (byNode.get(b.node) ?? 0) + delta;
-    if (n > 0) byNode.set(b.node, n);
-    else byNode.delete(b.node);
-    if (byNode.size === 0) this.boundCount.delete(net);
-    if (n === 0 || (n === 1 && delta > 0)) cross(`${net}\n${b.node}`);
+    if (countPerNode(this.boundCount, net, b.node, delta)) cross(`${net}\n${b.node}`);
+    // Where the network's unknown unicast goes (compiler.ts unknownUnicastFlows) is in every node's network flows.
+    if (takesUnknown && countPerNode(this.unknownCount, net, b.node, delta)) cross(`${net}\n${b.node}\nunknown`);
     // The node's flood chunks: ofport -> ports bound to it.
     let nodes = this.chunksByNet.get(net);
     if (!nodes) this.chunksByNet.set(net, (nodes = new Map()));
@@ -506,4 +508,15 @@ export class LiveModel implements ScopeIndex {
     inNet?.delete(m.uid);
     if (inNet?.size === 0) this.lbsByNet.delete(m.network);
   }
+}
+
+/** Counts one more (or one fewer) on a network's node; true when the node's count crossed zero. */
+function countPerNode(counts: Map<string, Map<string, number>>, net: string, node: string, delta: 1 | -1): boolean {
+  let byNode = counts.get(net);
+  if (!byNode) counts.set(net, (byNode = new Map()));
+  const n = (byNode.get(node) ?? 0) + delta;
+  if (n > 0) byNode.set(node, n);
+  else byNode.delete(node);
+  if (byNode.size === 0) counts.delete(net);
+  return n === 0 || (n === 1 && delta > 0);
 }
