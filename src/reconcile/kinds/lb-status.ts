@@ -343,13 +343,24 @@ export function lbKeysOf(model: LogicalModel): Map<string, string> {
 }
 
 /**
- * What a restarted process carries over per key (where positive): what the count reported
- * before held beyond the switch's counters behind it (`switches.before`), which flows that
- * outlived the restart hold still and count again; so what they counted while no process
- * ran is counted. A key whose counters are lower now (`switches.now`) than before had them
- * start again (ovs-vswitchd restarted, its flows added again): all it reported is carried.
- * Without the counters behind the report (one written before they were): previous - live,
- * which takes what was counted meanwhile for what was already reported.
+ * The carry rule, shared by an agent's carry (carriedOver) and the controller's
+ * (LbStatusReporter.settle) so that the two cannot drift apart. A count reported with
+ * `before` on a switch's counters carries what it held beyond them: flows that outlived the
+ * restart still hold `before`, and a restarted process counts that again when it reads them
+ * (`now`), so what they counted while no process ran is counted once. Counters lower now than
+ * before started again (ovs-vswitchd restarted, its flows added again): nothing of the count
+ * is on them any more, and all of it is carried (`reset`).
+ */
+function carryOf(count: number, before: number, now: number): { carried: number; reset: boolean } {
+  const reset = now < before;
+  return { carried: Math.max(0, count - (reset ? 0 : before)), reset };
+}
+
+/**
+ * What a restarted process carries over per key (where positive): carryOf each count
+ * reported before, with the switch's counters behind it (`switches.before`) and now
+ * (`switches.now`). Without the counters behind the report (one written before they were):
+ * previous - live, which takes what was counted meanwhile for what was already reported.
  */
 export function carriedOver(
   previous: ReadonlyMap<string, number>,
@@ -358,15 +369,10 @@ export function carriedOver(
 ): Map<string, number> {
   const out = new Map<string, number>();
   for (const [k, n] of previous) {
-    const carried = n - (switches ? stillOnSwitch(switches.before.get(k) ?? 0, switches.now.get(k) ?? 0) : (live.get(k) ?? 0));
+    const carried = switches ? carryOf(n, switches.before.get(k) ?? 0, switches.now.get(k) ?? 0).carried : n - (live.get(k) ?? 0);
     if (carried > 0) out.set(k, carried);
   }
   return out;
-}
-
-/** Of a count reported with `before` on the switch's counters, what they still hold when they read `now`: all of it, or nothing where they started again. */
-function stillOnSwitch(before: number, now: number): number {
-  return now >= before ? before : 0;
 }
 
 /** Counts of the same keys added up. */
@@ -693,13 +699,10 @@ export class LbStatusReporter {
   }
 
   /**
-   * A carry with the nodes this process has read since it last looked compared: a node's
-   * stored counter is in the stored count and, where its flows outlived the restart, in what
-   * this process counts of them too, so it is taken off the carry. A node that counts less
-   * now than stored has counters that started again (ovs-vswitchd restarted and its flows
-   * were added again): nothing of the stored count is on it any more, and all of it stays
-   * carried. A node never read (not connected yet, or no longer managed) keeps its stored
-   * counter in the carry, as its last known count.
+   * A carry with the nodes this process has read since it last looked compared, node by node
+   * (carryOf): a node's stored counter is in the stored count and, where its flows outlived
+   * the restart, in what this process counts of them too. A node never read (not connected
+   * yet, or no longer managed) keeps its stored counter in the carry, as its last known count.
    */
   private settle(carried: Carried, counterKey: string): number {
     for (const [node, then] of carried.unread ?? []) {
@@ -707,8 +710,9 @@ export class LbStatusReporter {
       if (!reading) continue;
       carried.unread!.delete(node);
       const now = reading.counted.get(counterKey) ?? 0;
-      if (now >= then) carried.count = Math.max(0, carried.count - then);
-      else this.log.info({ event: 'lb.counters_reset', node, backend: counterKey, stored: then, now }, 'lb status: a switch counts fewer connections than status recorded (its counters started again); the recorded count is kept whole');
+      const { carried: count, reset } = carryOf(carried.count, then, now);
+      carried.count = count;
+      if (reset) this.log.info({ event: 'lb.counters_reset', node, backend: counterKey, stored: then, now }, 'lb status: a switch counts fewer connections than status recorded (its counters started again); the recorded count is kept whole');
     }
     return carried.count;
   }
