@@ -22,6 +22,17 @@ describe('CountSpacing', () => {
     expect(s.allows(23_051)).toBe(true);
   });
 
+  it('allows every count once lifted, however costly the last one was', () => {
+    const s = new CountSpacing(log, 5_000);
+    s.record(1_000, 3_000); // 2 s: held back until 23 s
+    expect(s.allows(3_001)).toBe(false);
+    s.lift();
+    expect(s.allows(3_001)).toBe(true);
+    // For good: a costly count after it holds nothing back either.
+    s.record(3_001, 5_001);
+    expect(s.allows(5_002)).toBe(true);
+  });
+
   it('says once in the log when counting is paced, and again only after it was not', () => {
     const lines: string[] = [];
     const s = new CountSpacing(pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }), 5_000);

@@ -4,7 +4,7 @@
  * 5 s count a dump and parse that kept vnetd busy most of the time, every tenant's API,
  * OVSDB and tunnel probes waiting behind it (QA-133 F1). A count that takes COST_FACTOR x
  * longer than PACED_FROM_MS holds the next back for COST_FACTOR times its own duration; a
- * cheap one never holds anything back.
+ * cheap one never holds anything back. A stop's last count is never held back (lift).
  */
 import type { Logger } from 'pino';
 
@@ -15,6 +15,7 @@ export class CountSpacing {
   private lastMs = 0;
   private endedAt = -Infinity;
   private paced = false;
+  private lifted = false;
 
   constructor(
     private readonly log: Logger,
@@ -23,7 +24,16 @@ export class CountSpacing {
 
   /** Whether a count may start now. */
   allows(now = performance.now()): boolean {
-    return this.lastMs < PACED_FROM_MS || now - this.endedAt >= COST_FACTOR * this.lastMs;
+    return this.lifted || this.lastMs < PACED_FROM_MS || now - this.endedAt >= COST_FACTOR * this.lastMs;
+  }
+
+  /**
+   * Every count allowed from now on, for good: a stop's last count holds what lives only in
+   * this process (flows removed since the last report), and losing it to the spacing would
+   * lose those counts.
+   */
+  lift(): void {
+    this.lifted = true;
   }
 
   /** A count ran from `startedAt` to now. */

@@ -394,9 +394,8 @@ export class DispatchReporter {
   private last?: string;
   private lastReportAt = -Infinity;
   private readonly counter: DispatchCounter;
-  /** Counting spaced by its cost (count-spacing.ts), except the last count at stop. */
+  /** Counting spaced by its cost (count-spacing.ts), except the last count at stop (lifted). */
   private readonly spacing: CountSpacing;
-  private final = false;
   private readonly log: Logger;
   /**
    * What each count carries over from the process before (a restarted agent): the count it
@@ -461,7 +460,7 @@ export class DispatchReporter {
     await this.ticks.stop();
     if (this.last === undefined) return;
     this.lastReportAt = -Infinity;
-    this.final = true;
+    this.spacing.lift();
     await lastly(this.refresh(), this.log, 'lb connection count at stop failed');
   }
 
@@ -469,7 +468,7 @@ export class DispatchReporter {
     const conns = [...this.o.connections()];
     // Not connected to its switch yet (a restart): nothing counted is not "dispatched nothing".
     if (!conns.some(([, c]) => c.connected)) return;
-    if (!this.final && !this.spacing.allows()) return;
+    if (!this.spacing.allows()) return;
     const started = performance.now();
     const live = await this.counter.count(conns);
     this.spacing.record(started);
@@ -545,7 +544,7 @@ export class LbStatusReporter {
     await this.ticks.stop();
     if (!this.counted || !this.src.connections) return;
     this.countRequested = true;
-    this.final = true;
+    this.spacing.lift();
     await lastly(this.refresh(), this.log, 'lb status write at stop failed');
   }
 
@@ -587,15 +586,13 @@ export class LbStatusReporter {
   /** Each node's counts as the count of lastTotals read them (where this process counts the switches). */
   private lastByNode: ReadonlyMap<string, NodeCounts> = new Map();
 
-  /** Counting spaced by its cost (count-spacing.ts). */
+  /** Counting spaced by its cost (count-spacing.ts), except the last count at stop (lifted). */
   private readonly spacing: CountSpacing;
-  /** Set by stop(): its last count is never held back. */
-  private final = false;
 
   /** One refresh: dump counters (each interval, or when asked), compute every load balancer's backends, write what changed. */
   async refresh(): Promise<void> {
     const since = performance.now() - this.countedAt;
-    const spaced = this.final || this.spacing.allows();
+    const spaced = this.spacing.allows();
     const wanted = this.countRequested || since >= (this.src.intervalMs ?? 5000) - 100;
     const due = !this.counted || (wanted && spaced);
     if (due) {
