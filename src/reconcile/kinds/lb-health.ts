@@ -21,7 +21,8 @@ import { NetworkField, fieldIn, type LogicalModel } from '../../pipeline';
 import { fnv1a } from '../../pipeline/owners';
 import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
-import { inPortOf, receivePacketIns } from './packet-ins';
+import { inPortOf } from './packet-ins';
+import { configureSwitch } from './switch-config';
 
 export interface HealthCheckTiming {
   intervalMs: number;
@@ -300,7 +301,8 @@ export class LbHealthMonitor {
     if (!this.attached.has(conn)) {
       this.attached.add(conn);
       conn.on('message', (m: OfMessage) => this.onMessage(m, conn));
-      receivePacketIns(conn, this.log);
+      // The probes' answers come as packet-ins, which the switch sends only once configured (miss_send_len).
+      configureSwitch(conn, this.log);
     }
     let srcPort = 32768 + Math.floor(Math.random() * 28000);
     // Never a listener port, nor one another pending probe of the same tuple has (two tenants' probes of one address).

@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import { ETH_TYPE, IP_PROTO, OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { TABLES } from '../../pipeline/tables';
 import { TCP_FLAGS, buildTcpFrame, checksum, ipv4Header, ipv6Header, ipv6PayloadChecksum, parseTcpFrame } from './lb-health-packets';
-import { inPortOf, receivePacketIns } from './packet-ins';
+import { inPortOf } from './packet-ins';
+import { configureSwitch } from './switch-config';
 
 /** RFC 1812 4.3.2.3: an ICMP error quotes as much of the packet as fits in 576 bytes. */
 const ICMP_QUOTE_MAX = 576 - 20 - 8;
@@ -169,7 +170,8 @@ export class LbRejecter {
   attach(node: string, conn: OpenFlowConnection): void {
     if (this.attached.has(conn)) return;
     this.attached.add(conn);
-    receivePacketIns(conn, this.log);
+    // Refused packets come as packet-ins, which the switch sends only once configured (miss_send_len).
+    configureSwitch(conn, this.log);
     conn.on('message', (m: OfMessage) => {
       // Only from the load-balancing table (the refuse flows, and a checked port's answers, which are never opening SYNs).
       if (m.type !== 'packet_in' || m.tableId !== TABLES.LbNat.id) return;

@@ -1,14 +1,9 @@
 /**
- * Packet-ins from a node's main connection (health checks' answers, refused connections):
- * they need the switch configuration's nonzero miss_send_len (switch-config.ts).
+ * What the readers of packet-ins (health checks' answers, lb-health.ts; refused connections,
+ * lb-reject.ts) share of reading them. That a connection gets packet-ins at all is the switch
+ * configuration's doing (its nonzero miss_send_len, configureSwitch in switch-config.ts).
  */
-import type { Logger } from 'pino';
-import type { Match, OpenFlowConnection } from '../../openflow';
-import { configureSwitch } from './switch-config';
-
-export function receivePacketIns(conn: OpenFlowConnection, log: Logger): void {
-  configureSwitch(conn, log);
-}
+import type { Match } from '../../openflow';
 
 /** A packet-in's ingress port (OVS always puts in_port in its match). */
 export function inPortOf(match: Match): number | undefined {
