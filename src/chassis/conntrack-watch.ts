@@ -39,6 +39,10 @@ interface Reading {
   view?: ConditionView;
   /** The last failure said in the log, so each is said once. */
   failure?: string;
+  /** The per-network limit last set, or found already set, on the node's switch (see limitNetworks). */
+  networkLimit?: number;
+  /** The last failure to set the zones' limits said in the log, so each is said once. */
+  limitFailure?: string;
 }
 
 export class ConntrackWatch {
@@ -103,7 +107,7 @@ export class ConntrackWatch {
     let view: ConditionView;
     try {
       const read = await readConntrackUsage(socket);
-      r.usage = { ...read, networkLimit: await this.containNetworks(node, socket, read.max, r) };
+      r.usage = { ...read, networkLimit: await this.limitNetworks(node, socket, read.max, r) };
       r.failure = undefined;
       view = conntrackCondition(r.usage, r.view);
     } catch (err) {
@@ -119,6 +123,27 @@ export class ConntrackWatch {
     if (view.status === 'True' && r.view?.status !== 'True') this.opts.logger.warn({ event: 'node.conntrack_pressure', node, ...r.usage }, `node ${node}: ${view.message}`);
     r.view = view;
     this.opts.onChange(node);
+  }
+
+  /**
+   * containNetworks, with its failure said apart (once per distinct failure) instead of failing
+   * the reading: the usage was read all the same, and ConntrackPressure is about the usage (it
+   * went Unknown, "cannot read its connection-tracking usage", when limits could not be set).
+   * Returns the limit last known to be in force (0 while none is known), not the one the switch
+   * refused: /metrics' vnetd_conntrack_network_limit must say what holds the networks, and the
+   * refused one does not. Known as far as this process can tell: an ovs-vswitchd restarted
+   * since has forgotten its limits.
+   */
+  private async limitNetworks(node: string, socket: string, max: number, r: Reading): Promise<number> {
+    try {
+      r.networkLimit = await this.containNetworks(node, socket, max, r);
+      r.limitFailure = undefined;
+    } catch (err) {
+      const why = (err as Error).message;
+      if (r.limitFailure !== why) this.opts.logger.warn({ event: 'node.conntrack_limit_failed', node, socket, err }, `node ${node}: cannot set its networks' connection-tracking limits through ${socket} (each network's share of the table): ${why}; the limits it has stand`);
+      r.limitFailure = why;
+    }
+    return r.networkLimit ?? 0;
   }
 
   /**
