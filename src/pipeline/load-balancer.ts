@@ -39,6 +39,7 @@ import { addressMatch } from './source-matches';
 import { TABLES } from './tables';
 import { REFUSE_METER } from './meters';
 import { SharedParts, deepFreeze } from './shared-parts';
+import { LbFlowReuse } from './lb-flow-reuse';
 
 /**
  * Slots per load balancer (one LbSlot flow each): a power of two from LB_SLOTS_MIN to
@@ -254,6 +255,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   // datagram has to hash; taken only where the VIP's UDP listeners share a target port.
   const fragmentPort = fragmentTarget(lb);
   const byClient: Action = { type: 'multipath', fields: 'nw_src', basis: 0, algorithm: 'modulo_n', nLinks: slots, arg: 0, dst: LbSlotField.sub };
+  const reuse = LbFlowReuse.of(lb.uid, net.vni, lb.vip, lb.listeners.length * active.length, slots);
   for (const l of lb.listeners) {
     const { proto, dst } = L4[l.protocol];
     const listener: KnownOxm[] = [ip, { field: 'ip_proto', value: proto }, vip, { field: dst, value: l.port } as KnownOxm];
@@ -285,21 +287,30 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     if (firstFragment) flows.push(flow(TABLES.LbNat, Priority.Specific + 2, [inNet, trackedNew, ...firstFragment], [byClient], TABLES.LbSlot));
     // Commit records the DNAT for the rest of the connection and its replies; back in
     // LbNat the packet (now to the backend IP) gets the backend's MAC.
+    const dnatFlows = (ip: string, register: number): DesiredFlow[] => {
+      const dnat = [dnatTo(ip, l.targetPort, zone)];
+      const backend = matchField(LbBackendField, register);
+      const toBackend = flow(TABLES.LbDnat, Priority.Normal, [inNet, ...listener, backend], dnat);
+      return firstFragment ? [toBackend, flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...firstFragment, backend], dnat)] : [toBackend];
+    };
+    // Everything a listener's DNAT flows depend on beyond the load balancer's VIP and network.
+    const kept = reuse?.dnat(`${l.protocol}/${l.port}/${l.targetPort}/${firstFragment ? 'fragments' : ''}`);
     for (const b of active) {
-      const dnat = [dnatTo(b.ip, l.targetPort, zone)];
-      const backend = matchField(LbBackendField, registerOf.get(b.ip)!);
-      flows.push(flow(TABLES.LbDnat, Priority.Normal, [inNet, ...listener, backend], dnat));
-      if (firstFragment) flows.push(flow(TABLES.LbDnat, Priority.Normal, [inNet, trackedNew, ...firstFragment, backend], dnat));
+      const register = registerOf.get(b.ip)!;
+      if (kept) for (const f of kept(b.ip, register, () => dnatFlows(b.ip, register))) flows.push(f);
+      else flows.push(...dnatFlows(b.ip, register));
     }
   }
   if (active.length && fragmentPort !== undefined) flows.push(...laterFragmentFlows({ inNet, ip, vip, v6, trackedNew, zone, byClient }, fragmentPort, active, registerOf));
   if (active.length) {
     // One shared action list per backend: its slot flows share their instructions (flow()).
     const loads = active.map((b) => slotLoads.get(String(registerOf.get(b.ip)!), () => [loadField(LbBackendField, registerOf.get(b.ip)!)]));
+    const slotFlow = (s: number, i: number) => flow(TABLES.LbSlot, Priority.Normal, [inNet, ip, vip, matchField(LbSlotField, s)], loads[i]!, TABLES.LbDnat);
     slotsOf(active, slots).forEach((i, s) => {
-      flows.push(flow(TABLES.LbSlot, Priority.Normal, [inNet, ip, vip, matchField(LbSlotField, s)], loads[i]!, TABLES.LbDnat));
+      flows.push(reuse ? reuse.slot(s, registerOf.get(active[i]!.ip)!, () => slotFlow(s, i)) : slotFlow(s, i));
     });
   }
+  reuse?.keep();
   // A packet still addressed to the LB's MAC but now to a backend IP (after the DNAT of
   // its connection): deliver to the backend's MAC through L2. Unhealthy backends keep
   // theirs, so connections they still have are not cut.

@@ -5,12 +5,16 @@
  * 2,000 bound ports on two nodes: the model update and scoped compile of (1) a new port,
  * (2) a backend's port bound again elsewhere, against the peer measured in the same run, a
  * full compile of the node (what a change cost when it recompiled the network's load
- * balancers). Median of 5 of each. Ratios: change / full compile (lower is better). Then the
+ * balancers). Median of 5 of each. Ratios: change / full compile (lower is better). Before
+ * those, one big load balancer's backend health change, reused flows against none
+ * (bigLoadBalancer). Then the
  * heap one node's flows hold (lb-memory.ts), against an earlier checkout's with BENCH_PREV=DIR.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { OwnerIds, compileNode, compileScope } from '../../src/pipeline';
+import { DesiredState } from '../../src/openflow/sync/desired-state';
+import { planIncremental } from '../../src/openflow/sync/diff';
+import { OwnerIds, compileNode, compileScope, lbFlows, setLbFlowReuse, type LoadBalancerModel, type NetworkModel } from '../../src/pipeline';
 import { resolveBackends } from '../../src/reconcile/kinds/lb-backends';
 import { LiveModel } from '../../src/reconcile/kinds/pipeline-model';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../src/resources/kinds';
@@ -76,6 +80,60 @@ function memory(n: number, root?: string): { flows: number; heapBytes: number } 
   return JSON.parse(line) as { flows: number; heapBytes: number };
 }
 
+/**
+ * One big load balancer (64 TCP listeners x 1,024 backends, 8,192 slots: 77,893 flows): a
+ * backend's health changing, as a flapping health check makes it, costs the compile and the
+ * flow-table manager's prepare, plan and commit (what runs before the flow_mods go out, on
+ * every node). Against the peer in the same run: the same with nothing reused (the
+ * implementation before lb-flow-reuse.ts). Median of 5 changes after a first install.
+ */
+function bigLoadBalancer(): void {
+  const net: NetworkModel = { uid: 'n', key: 't/n', version: '1', vni: 100, encapsulation: 'vxlan' };
+  const backends = Array.from({ length: 1024 }, (_, i) => ({ name: `b${i}`, ip: `10.1.${i >> 8}.${i & 255}`, mac: `02:00:00:01:${hex(i >> 8)}:${hex(i & 255)}`, weight: 1, healthy: true }));
+  const model = (flapped: number): LoadBalancerModel => ({
+    uid: 'big',
+    key: 't/big',
+    version: '1',
+    network: 'n',
+    vip: '10.0.0.1',
+    mac: '0a:00:00:00:00:01',
+    listeners: Array.from({ length: 64 }, (_, i) => ({ protocol: 'TCP' as const, port: 1000 + i, targetPort: 8080 })),
+    backends: backends.map((b, i) => (i === flapped ? { ...b, healthy: false } : b)),
+    slots: 8192,
+  });
+  const owner = new OwnerIds().lbOwner('big');
+  const measure = (reuse: boolean) => {
+    setLbFlowReuse(reuse);
+    const desired = new DesiredState({ min: 1, max: 1 << 20 });
+    const compileMs: number[] = [];
+    const tableMs: number[] = [];
+    let flowCount = 0;
+    let mods = 0;
+    for (let r = 0; r <= 5; r++) {
+      let t0 = process.hrtime.bigint();
+      const { flows, groups } = lbFlows(model(r === 0 ? -1 : r), net);
+      const c = ms(t0);
+      t0 = process.hrtime.bigint();
+      const prepared = desired.prepare([{ owner, flows, groups }]);
+      const plan = planIncremental(prepared, { round: 1, app: 1 });
+      desired.commit(prepared);
+      const t = ms(t0);
+      flowCount = flows.length;
+      if (r > 0) (compileMs.push(c), tableMs.push(t), (mods = plan.flowAdds.length + plan.flowModifies.length + plan.flowDeletes.length));
+    }
+    return { compile: median(compileMs), table: median(tableMs), flowCount, mods };
+  };
+  const before = measure(false);
+  const now = measure(true);
+  setLbFlowReuse(true);
+  const total = (x: { compile: number; table: number }) => x.compile + x.table;
+  out(
+    `one load balancer of 64 listeners x 1024 backends (${now.flowCount} flows), a backend's health changing (${now.mods} flow_mods): compile ${now.compile.toFixed(0)} ms + flow table ${now.table.toFixed(0)} ms = ${total(now).toFixed(0)} ms; ` +
+      `nothing reused (peer, same run): ${before.compile.toFixed(0)} + ${before.table.toFixed(0)} = ${total(before).toFixed(0)} ms; ratio ${(total(now) / total(before)).toFixed(2)}x`,
+  );
+}
+
+bigLoadBalancer();
 for (const n of [100, 1000]) run(n);
 const prev = process.env.BENCH_PREV;
 for (const n of [100, 1000]) {

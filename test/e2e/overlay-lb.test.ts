@@ -23,7 +23,7 @@ import type { BackendStatus, LoadBalancer } from '../../src/resources/kinds';
 import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
-import { G, overlayApi, overlayBed, startNamedServer, udpAnswers } from './overlay-support';
+import { G, addMacvlan, overlayApi, overlayBed, startNamedServer, udpAnswers } from './overlay-support';
 
 
 function log(line: string): void {
@@ -862,11 +862,7 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
     // The holder sends from the pair as keepalived's use_vmac does: a macvlan on its NIC with
     // the virtual MAC and address (checksums in software, as the harness sets its NIC), and
     // routes that pick it (the address's /32 alone, so the NIC's own subnet route stays).
-    const mv = `${vr1.vm.iface}m`;
-    await vr1.vm.exec(['ip', 'link', 'add', mv, 'link', vr1.vm.iface, 'address', pair.mac, 'type', 'macvlan', 'mode', 'bridge']);
-    await vr1.vm.exec(['ethtool', '-K', mv, 'tx', 'off']);
-    await vr1.vm.exec(['ip', 'addr', 'add', `${pair.ip}/32`, 'dev', mv]);
-    await vr1.vm.exec(['ip', 'link', 'set', mv, 'up']);
+    const mv = await addMacvlan(vr1.vm, pair.mac, pair.ip);
     // Only the macvlan answers for the pair (else the NIC answers ARP for it with its own MAC).
     await vr1.vm.exec(['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1']);
     for (const to of [tn, tf]) await vr1.vm.exec(['ip', 'route', 'add', `${to.port.spec!.ips![0]}/32`, 'dev', mv, 'src', pair.ip]);
@@ -915,11 +911,7 @@ for(let i=0;i<n;i++){const s=d.createSocket('udp4');let done=false;const fin=(na
     // nested VM's): OVS floods the replies to that MAC, the fast path could not deliver them.
     const open = await api.vmFor(fixture.bed(), ns, 'net', 'vro', 'hv1', { vmName: 'lbvro', spec: { portSecurity: false } });
     const nested = { ip: '10.47.0.240', mac: '02:ab:cd:00:00:47' };
-    const omv = `${open.vm.iface}m`;
-    await open.vm.exec(['ip', 'link', 'add', omv, 'link', open.vm.iface, 'address', nested.mac, 'type', 'macvlan', 'mode', 'bridge']);
-    await open.vm.exec(['ethtool', '-K', omv, 'tx', 'off']);
-    await open.vm.exec(['ip', 'addr', 'add', `${nested.ip}/32`, 'dev', omv]);
-    await open.vm.exec(['ip', 'link', 'set', omv, 'up']);
+    const omv = await addMacvlan(open.vm, nested.mac, nested.ip);
     await open.vm.exec(['ip', 'route', 'add', `${vip}/32`, 'dev', omv, 'src', nested.ip]);
     for (const v of [b1, b2]) await v.vm.exec(['ip', 'neigh', 'replace', nested.ip, 'lladdr', nested.mac, 'dev', v.vm.iface, 'nud', 'permanent']);
     const dealtNested0 = await dealt();

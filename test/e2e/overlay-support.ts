@@ -177,6 +177,20 @@ export async function tcpExchange(server: Vm, client: Vm, ip: string, port: numb
   }
 }
 
+/**
+ * A MAC and address the VM holds beyond its port's, as a nested VM's or keepalived's
+ * use_vmac: a macvlan on its NIC (checksums in software, as the harness sets its NIC) with
+ * the address as a /32, so the NIC's own subnet route stays. Returns the macvlan's name.
+ */
+export async function addMacvlan(vm: Pick<Vm, 'iface' | 'exec'>, mac: string, ip: string): Promise<string> {
+  const mv = `${vm.iface}m`;
+  await vm.exec(['ip', 'link', 'add', mv, 'link', vm.iface, 'address', mac, 'type', 'macvlan', 'mode', 'bridge']);
+  await vm.exec(['ethtool', '-K', mv, 'tx', 'off']);
+  await vm.exec(['ip', 'addr', 'add', `${ip}/32`, 'dev', mv]);
+  await vm.exec(['ip', 'link', 'set', mv, 'up']);
+  return mv;
+}
+
 /** A NIC without a VM behind it: an OVS internal port on br-int with the port's iface-id (binds it, carries no traffic). */
 export async function plugInternalNic(hv: Testbed['hypervisors'][number], name: string, ifaceId: string): Promise<void> {
   await hv.ovs.vsctl(['add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=internal', `external_ids:iface-id=${ifaceId}`]);

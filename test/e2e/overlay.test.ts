@@ -12,7 +12,7 @@ import type { HypervisorNode, LoadBalancer, VirtualPort } from '../../src/resour
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { joinBed, startCapture, startNamedServer, G, overlayApi, tcpExchange } from './overlay-support';
+import { addMacvlan, joinBed, startCapture, startNamedServer, G, overlayApi, tcpExchange } from './overlay-support';
 
 
 function log(line: string): void {
@@ -656,11 +656,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const open = await vmFor(ns, 'net', 'o', 'hv2', { ips: ['10.26.0.21'], portSecurity: false });
     await waitReady(ns, 'virtualnetworks', 'net');
     const nested = { ip: '10.26.0.99', mac: '02:42:26:00:00:99' };
-    const mv = `${open.vm.iface}m`;
-    await open.vm.exec(['ip', 'link', 'add', mv, 'link', open.vm.iface, 'address', nested.mac, 'type', 'macvlan', 'mode', 'bridge']);
-    await open.vm.exec(['ethtool', '-K', mv, 'tx', 'off']);
-    await open.vm.exec(['ip', 'addr', 'add', `${nested.ip}/32`, 'dev', mv]);
-    await open.vm.exec(['ip', 'link', 'set', mv, 'up']);
+    await addMacvlan(open.vm, nested.mac, nested.ip);
     // Only the macvlan answers ARP for the nested address, with its own MAC.
     await open.vm.exec(['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1']);
     const toNested = `ether dst ${nested.mac}`;

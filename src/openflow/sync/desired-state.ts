@@ -54,6 +54,8 @@ interface OwnerState {
 }
 
 const EMPTY_FLOWS: ReadonlyMap<string, FlowEntry> = new Map();
+/** Owners of at least this many flows have their unchanged flow objects recognised (entriesByFlow). */
+const REUSE_ENTRIES_FROM = 1024;
 const EMPTY_GROUPS: ReadonlyMap<number, GroupEntry> = new Map();
 
 /**
@@ -187,7 +189,8 @@ export class DesiredState {
     this.versionValue++;
     // Drop every touched owner's old entries first so moved keys end up with their new owner.
     for (const p of prepared) {
-      for (const key of p.oldFlows.keys()) if (this.flowOwner.get(key) === p.owner) this.flowOwner.delete(key);
+      // A key the owner keeps is set again below: not deleted first (most of a big owner's).
+      for (const key of p.oldFlows.keys()) if (!p.newFlows.has(key) && this.flowOwner.get(key) === p.owner) this.flowOwner.delete(key);
       for (const id of p.oldGroups.keys()) if (this.groupOwner.get(id) === p.owner) this.groupOwner.delete(id);
     }
     for (const p of prepared) {
@@ -201,7 +204,16 @@ export class DesiredState {
   private prepareFlows(owner: FlowOwner, flows: readonly DesiredFlow[]): Map<string, FlowEntry> {
     const out = new Map<string, FlowEntry>();
     const o = ownerKey(owner);
+    const reused = this.entriesByFlow(o, flows.length);
     for (const flow of flows) {
+      // The very flow object the owner had (a compile reusing it, lb-flow-reuse.ts): checked
+      // and keyed then, and unchanged (flows are never modified), so its entry stands.
+      const had = reused?.get(flow);
+      if (had) {
+        if (out.has(had.key)) throw new InvalidDesiredStateError(owner, `flow in table ${flow.tableId} priority ${flow.priority} listed twice (${formatMatch(flow.match) || 'any'})`);
+        out.set(had.key, had);
+        continue;
+      }
       try {
         checkMatch(flow.match);
       } catch (e) {
@@ -212,6 +224,18 @@ export class DesiredState {
       // sig's slot from the start: added later, it took a property store of its own per entry (40 B: QA-129).
       out.set(key, { key, owner: o, flow, sig: undefined });
     }
+    return out;
+  }
+
+  /**
+   * An owner's current entries by flow object, for a list of many flows: a map of a few
+   * entries costs more than keying them again.
+   */
+  private entriesByFlow(owner: number, flows: number): Map<DesiredFlow, FlowEntry> | undefined {
+    const prev = this.owners.get(owner)?.flows;
+    if (!prev || flows < REUSE_ENTRIES_FROM || prev.size < REUSE_ENTRIES_FROM) return undefined;
+    const out = new Map<DesiredFlow, FlowEntry>();
+    for (const e of prev.values()) out.set(e.flow, e);
     return out;
   }
 

@@ -1,7 +1,7 @@
 import type { FlowStats } from '../messages/multipart-reply';
 import { encodeCookie } from './cookie';
 import { DesiredState } from './desired-state';
-import { planFullSync } from './diff';
+import { planFullSync, planIncremental } from './diff';
 import type { DesiredFlow } from './types';
 
 const flow = (reg0: number): DesiredFlow => ({
@@ -50,5 +50,27 @@ describe('planFullSync', () => {
     // In sync: nothing to say. Many off: three said.
     expect((await plan([onSwitch(flow(1)), onSwitch(flow(2)), onSwitch(flow(3))])).drift).toEqual([]);
     expect((await plan([])).drift).toHaveLength(3);
+  });
+});
+
+describe('planIncremental with a big owner given its own flow objects again (lb-flow-reuse.ts)', () => {
+  it('keeps their entries (checked and keyed once), plans nothing for them, and still sees the flows that changed, came or went', () => {
+    const owner = { category: 1, objectId: 9 };
+    const desired = new DesiredState({ min: 1, max: 1000 });
+    const flows = Array.from({ length: 2000 }, (_, i) => flow(i));
+    desired.commit(desired.prepare([{ owner, flows, groups: [] }]));
+    const before = new Map([...desired.flows()].map((e) => [e.key, e]));
+    const changed: DesiredFlow = { ...flows[5]!, instructions: [{ type: 'apply_actions', actions: [{ type: 'output', port: 2, maxLen: 0 }] }] };
+    const next = [...flows.slice(0, 5), changed, ...flows.slice(6, 1999), flow(5000)];
+    const prepared = desired.prepare([{ owner, flows: next, groups: [] }]);
+    const entries = [...prepared[0]!.newFlows.values()];
+    // Before: every entry built (and keyed) again.
+    expect(entries.filter((e) => before.get(e.key) === e)).toHaveLength(1998);
+    const plan = planIncremental(prepared, { round: 1, app: 0x56 });
+    expect({ adds: plan.flowAdds.length, modifies: plan.flowModifies.length, deletes: plan.flowDeletes.length }).toEqual({ adds: 1, modifies: 1, deletes: 1 });
+    desired.commit(prepared);
+    expect(desired.flowCount).toBe(2000);
+    // The same flow object listed twice is still refused.
+    expect(() => desired.prepare([{ owner, flows: [...next, next[0]!], groups: [] }])).toThrow(/listed twice/);
   });
 });

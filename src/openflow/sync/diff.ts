@@ -127,6 +127,8 @@ export function planIncremental(prepared: readonly PreparedOwner[], ctx: CookieC
     const cookie = ownerCookie(p.owner, ctx.round, ctx.app);
     for (const [key, e] of p.newFlows) {
       const old = p.oldFlows.get(key);
+      // The same entry: the owner's very flow object again (DesiredState.prepare), unchanged.
+      if (old === e) continue;
       if (!old || flagsDiffer(old.flow.flags, e.flow.flags)) plan.flowAdds.push(addFlow(e, cookie));
       else if (entrySignature(old) !== entrySignature(e)) plan.flowModifies.push(modifyFlow(e, cookie));
     }

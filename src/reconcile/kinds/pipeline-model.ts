@@ -18,7 +18,7 @@ import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
 import { countPairMacs, pairMacHoldersOf, pairMacKey, pairMacShared, pairMacsOf, sharedPairMacsOf, type PairMacHolders } from '../../pipeline/pair-macs';
-import { floodChunkKey, floodChunkOf, indexModel, takesUnknownUnicast, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
+import { floodChunkKey, floodChunkOf, forgetLbFlows, indexModel, takesUnknownUnicast, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
@@ -398,6 +398,8 @@ export class LiveModel implements ScopeIndex {
     }
     const now = obj ? this.putLb(key, obj, old && old.uid === obj.metadata.uid ? old.slots : undefined) : undefined;
     this.retire(old, now);
+    // A big one's flows kept for its next compile (lb-flow-reuse.ts) have none to come.
+    if (old && old.uid !== now?.uid) forgetLbFlows(old.uid);
     if (now) {
       t.loadBalancers.add(now.uid);
       t.networks.add(now.network);
