@@ -4,12 +4,12 @@ import { OwnerCategory, TABLES } from '../../pipeline';
 import { PortSecurityDropCounter } from './port-security-drops';
 
 const cookie = (category: number, objectId: number) => encodeCookie({ round: 1, category, app: 0x56, objectId });
-const stats = (tableId: number, owner: bigint, packets: number, goto: boolean): FlowStats =>
-  ({ tableId, cookie: owner, packetCount: BigInt(packets), byteCount: 0n, priority: 100, match: [], instructions: goto ? [{ type: 'goto_table', tableId: tableId + 1 }] : [] }) as unknown as FlowStats;
+const stats = (tableId: number, owner: bigint, packets: number, goto: boolean, ageSec = 3600): FlowStats =>
+  ({ tableId, cookie: owner, packetCount: BigInt(packets), byteCount: 0n, priority: 100, durationSec: ageSec, durationNsec: 0, match: [], instructions: goto ? [{ type: 'goto_table', tableId: tableId + 1 }] : [] }) as unknown as FlowStats;
 
 /** Port 7: its Classifier flow, two SpoofGuard allows and an IPv6 drop of its own; the node's guard (pipeline owner) is not a port's. */
-const dump = (received: number, allowedIp: number, allowedArp: number, v6Dropped = 0): FlowStats[] => [
-  stats(TABLES.Classifier.id, cookie(OwnerCategory.Port, 7), received, true),
+const dump = (received: number, allowedIp: number, allowedArp: number, v6Dropped = 0, ageSec = 3600): FlowStats[] => [
+  stats(TABLES.Classifier.id, cookie(OwnerCategory.Port, 7), received, true, ageSec),
   stats(TABLES.SpoofGuard.id, cookie(OwnerCategory.Port, 7), allowedIp, true),
   stats(TABLES.SpoofGuard.id, cookie(OwnerCategory.Port, 7), allowedArp, true),
   stats(TABLES.SpoofGuard.id, cookie(OwnerCategory.Port, 7), v6Dropped, false),
@@ -35,5 +35,20 @@ describe('PortSecurityDropCounter', () => {
     expect(c.observe(dump(13, 0, 0))).toEqual([{ objectId: 7, dropped: 10 }]);
     expect(c.observe([])).toEqual([]);
     expect(c.totals.has(7)).toBe(false);
+  });
+
+  it('counts a port from zero when its flow was installed since the previous dump: a VM spoofing in its first seconds is told of', () => {
+    const c = new PortSecurityDropCounter(0);
+    // Installed 5 s ago, watched for 60 s: every packet is new. Before: a baseline, nothing said.
+    expect(c.observe(dump(30, 0, 2, 0, 5), 60_000)).toEqual([{ objectId: 7, dropped: 28 }]);
+    // Added again 10 s ago (the counter went down), 60 s since the previous dump: from zero too.
+    expect(c.observe(dump(12, 0, 2, 0, 10), 120_000)).toEqual([{ objectId: 7, dropped: 10 }]);
+    expect(c.totals.get(7)).toBe(38);
+  });
+
+  it('takes a flow older than this watch (a previous vnetd installed it and may have told of its drops) as a baseline', () => {
+    const c = new PortSecurityDropCounter(0);
+    expect(c.observe(dump(30, 0, 2, 0, 90), 60_000)).toEqual([]);
+    expect(c.observe(dump(40, 0, 2, 0, 150), 120_000)).toEqual([{ objectId: 7, dropped: 10 }]);
   });
 });

@@ -5,8 +5,12 @@
  * router guards, IPv6's explicit drops). A VM sending from a MAC or address not its
  * port's was dropped with nothing said anywhere: no counter, no log (QA-126 H1).
  *
- * Counted between two dumps; a counter that went down (the flow was added again, the
- * switch restarted) starts the port over rather than giving a wrong count.
+ * Counted between two dumps. A port first seen in a dump, or whose counter went down (its
+ * flow added again, the switch restarted), counts from zero when its Classifier flow is
+ * younger than the time since the previous dump (installed since, so every packet it counted
+ * is new: a VM spoofing in its first seconds was never told of, as its first dump was only a
+ * baseline); an older one (installed before this process watched the node: a previous vnetd,
+ * whose dumps may have told of its drops already) is a baseline.
  */
 import type { FlowStats } from '../../openflow';
 import { decodeCookie } from '../../openflow/sync/cookie';
@@ -17,6 +21,8 @@ interface PortCounters {
   received: bigint;
   /** Packets of its SpoofGuard flows that go on (goto_table). */
   allowed: bigint;
+  /** How long its Classifier flow has been on the switch, in ms. */
+  ageMs: number;
 }
 
 /** Per port owner (its OwnerIds object id): its counters in one dump. */
@@ -27,9 +33,11 @@ export function portSecurityCounters(dump: readonly FlowStats[]): Map<number, Po
     const c = decodeCookie(f.cookie);
     if (c.category !== OwnerCategory.Port) continue;
     let p = out.get(c.objectId);
-    if (!p) out.set(c.objectId, (p = { received: 0n, allowed: 0n }));
-    if (f.tableId === TABLES.Classifier.id) p.received += f.packetCount;
-    else if (f.instructions.some((i) => i.type === 'goto_table')) p.allowed += f.packetCount;
+    if (!p) out.set(c.objectId, (p = { received: 0n, allowed: 0n, ageMs: Infinity }));
+    if (f.tableId === TABLES.Classifier.id) {
+      p.received += f.packetCount;
+      p.ageMs = f.durationSec * 1000 + f.durationNsec / 1e6;
+    } else if (f.instructions.some((i) => i.type === 'goto_table')) p.allowed += f.packetCount;
   }
   return out;
 }
@@ -37,16 +45,23 @@ export function portSecurityCounters(dump: readonly FlowStats[]): Map<number, Po
 /** One node's counters, dump after dump. */
 export class PortSecurityDropCounter {
   private last = new Map<number, PortCounters>();
+  /** When the previous dump was observed; before the first, when this counter began watching the node. */
+  private lastAt: number;
   /** Drops counted so far, per port owner id (kept while the port has flows here). */
   readonly totals = new Map<number, number>();
 
+  constructor(now = performance.now()) {
+    this.lastAt = now;
+  }
+
   /** The ports with drops since the previous dump, and how many. */
-  observe(dump: readonly FlowStats[]): Array<{ objectId: number; dropped: number }> {
+  observe(dump: readonly FlowStats[], at = performance.now()): Array<{ objectId: number; dropped: number }> {
     const now = portSecurityCounters(dump);
     const out: Array<{ objectId: number; dropped: number }> = [];
     for (const [id, c] of now) {
-      const before = this.last.get(id);
-      if (!before || c.received < before.received || c.allowed < before.allowed) continue;
+      const had = this.last.get(id);
+      const before = had && c.received >= had.received && c.allowed >= had.allowed ? had : c.ageMs < at - this.lastAt ? ZERO : undefined;
+      if (!before) continue;
       const dropped = Number(c.received - before.received - (c.allowed - before.allowed));
       if (dropped <= 0) continue;
       out.push({ objectId: id, dropped });
@@ -54,6 +69,10 @@ export class PortSecurityDropCounter {
     }
     for (const id of this.totals.keys()) if (!now.has(id)) this.totals.delete(id);
     this.last = now;
+    this.lastAt = at;
     return out;
   }
 }
+
+/** The counters of a flow installed since the previous dump, before its first packet. */
+const ZERO: PortCounters = { received: 0n, allowed: 0n, ageMs: 0 };
