@@ -6,6 +6,8 @@ import type { PrinterColumn, ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import { humanAge } from '../resources/age';
 import { evaluate } from './jsonpath';
+import { quotaUsageText } from '../quota/usage-text';
+import type { ResourceQuotaStatus } from '../resources/kinds';
 
 export interface TableColumn {
   name: string;
@@ -44,15 +46,8 @@ function involvedObjectCell(o: KubeObject): string {
   return typeof ref?.kind === 'string' && typeof ref.name === 'string' ? `${ref.kind.toLowerCase()}/${ref.name}` : '<none>';
 }
 
-/** A quota's usage as kubectl prints REQUEST: `count/virtualports.vnet.dev: 3/10, ...`. */
-function quotaUsageCell(o: KubeObject): string {
-  const status = o.status as { hard?: Record<string, unknown>; used?: Record<string, unknown> } | undefined;
-  const names = Object.keys(status?.hard ?? {}).sort();
-  return names.length === 0 ? '<none>' : names.map((n) => `${n}: ${String(status?.used?.[n] ?? 0)}/${String(status?.hard?.[n])}`).join(', ');
-}
-
 function cellOf(c: PrinterColumn, o: KubeObject): unknown {
-  if (c.cell === 'quotaUsage') return quotaUsageCell(o);
+  if (c.cell === 'quotaUsage') return quotaUsageText(o.status as ResourceQuotaStatus | undefined);
   if (c.cell === 'listeners') return listenersCell(o);
   if (c.cell === 'involvedObject') return involvedObjectCell(o);
   if (c.cell === 'age') {

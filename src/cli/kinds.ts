@@ -4,7 +4,8 @@
  * works from any directory against a remote vnetd; kinds.spec.ts checks it against the
  * schema catalog so the two cannot drift apart.
  */
-import type { HypervisorNode, LoadBalancer, NodeLeaseSpec, NodeRealizationStatus, VirtualNetwork, VirtualPort } from '../resources/kinds';
+import type { HypervisorNode, LoadBalancer, NodeLeaseSpec, NodeRealizationStatus, ResourceQuotaStatus, VirtualNetwork, VirtualPort } from '../resources/kinds';
+import { quotaResourcesAtLimit, quotaUsageText } from '../quota/usage-text';
 import { API_VERSION, GROUP } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
 import { humanAge } from '../resources/age';
@@ -207,6 +208,23 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'ADMIN', value: (o) => dash((o.spec as { admin?: boolean } | undefined)?.admin) },
       { header: 'NAMESPACES', value: (o) => list((o.spec as { namespaces?: string[] } | undefined)?.namespaces) },
       { header: 'NODE', value: (o) => dash((o.spec as { node?: string } | undefined)?.node) },
+      AGE,
+    ],
+  },
+  {
+    kind: 'ResourceQuota',
+    listKind: 'ResourceQuotaList',
+    plural: 'resourcequotas',
+    singular: 'resourcequota',
+    shortNames: ['quota'],
+    group: '',
+    apiVersion: 'v1',
+    namespaced: true,
+    command: 'quota',
+    columns: [
+      // What refuses the next write asking for more: said first, not left to reading used/hard.
+      { header: 'AT LIMIT', value: (o) => list(quotaResourcesAtLimit(o.status as ResourceQuotaStatus | undefined)) },
+      { header: 'USED/HARD', value: (o) => quotaUsageText(o.status as ResourceQuotaStatus | undefined) },
       AGE,
     ],
   },

@@ -8,6 +8,7 @@ import { manifestCommands } from './commands/manifest';
 import { networkCommand } from './commands/network';
 import { nodeCommand } from './commands/node';
 import { portCommand } from './commands/port';
+import { quotaCommand } from './commands/quota';
 import { examples, parser } from './commands/shared';
 import { demoCommand } from './commands/demo';
 import { traceCommand } from './commands/trace';
@@ -59,6 +60,7 @@ export function buildProgram(hooks: ProgramHooks): Command {
     portCommand(runtimeOf),
     lbCommand(runtimeOf),
     nodeCommand(runtimeOf),
+    quotaCommand(runtimeOf),
     ...manifestCommands(runtimeOf),
     waitCommand(runtimeOf),
     watchCommand(runtimeOf),
