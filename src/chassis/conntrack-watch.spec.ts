@@ -53,7 +53,7 @@ describe('ConntrackWatch', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function watch(share: { now: number }) {
+  function watch(share: { now: number }, zones: () => Map<number, string> = () => new Map([[7, 'tenant/net']])) {
     const lines: Array<{ event?: string; level: number }> = [];
     const changes: string[] = [];
     const w = new ConntrackWatch({
@@ -61,7 +61,7 @@ describe('ConntrackWatch', () => {
       sessions: () => [['hv1', { endpoint: `unix:${join(dir, 'db.sock')}`, connected: true }]],
       datapathOf: () => undefined,
       networkShareOf: () => share.now,
-      networkZones: () => new Map([[7, 'tenant/net']]),
+      networkZones: zones,
       onChange: (node) => void changes.push(node),
       logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { event?: string; level: number }) }),
     });
@@ -111,6 +111,22 @@ describe('ConntrackWatch', () => {
     expect(w.condition('hv1')).toMatchObject({ status: 'False', reason: 'ConntrackTableHasRoom' });
     expect(w.usage()).toEqual([{ node: 'hv1', entries: 5, max: 100, networkLimit: 0 }]);
     expect(limitFailures()).toHaveLength(1);
+  });
+
+  it('removes the limit of a network gone while the switch refused limits, once it takes them again', async () => {
+    let zones = new Map([[7, 'tenant/a']]);
+    const { w } = watch({ now: 50 }, () => zones);
+    await w.poll();
+    expect(vswitchd.state.limits).toEqual(new Map([[7, 50]]));
+    // Network a goes and b comes while ct-set-limits fails: zone 7's limit is still on the switch.
+    zones = new Map([[8, 'tenant/b']]);
+    vswitchd.state.setFails = 'ct-set-limits: Operation not permitted';
+    await w.poll();
+    expect(vswitchd.state.limits).toEqual(new Map([[7, 50]]));
+    vswitchd.state.setFails = undefined;
+    await w.poll();
+    // Before: zone 7 was forgotten with the failed round and kept its limit for good.
+    expect(vswitchd.state.limits).toEqual(new Map([[8, 50]]));
   });
 
   it('goes Unknown when the usage itself cannot be read, as before', async () => {

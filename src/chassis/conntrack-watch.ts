@@ -162,9 +162,20 @@ export class ConntrackWatch {
     // No per-network limit: the zones' own limits go (a zone limit of 0 admits nothing).
     const set = new Map(limit ? [...zones].filter((z) => current.get(z)?.limit !== limit).map((z) => [z, limit]) : []);
     const remove = [...current.keys()].filter((z) => (limit ? !zones.has(z) && r.limitedZones?.has(z) : zones.has(z) || r.limitedZones?.has(z)));
-    r.limitedZones = limit ? zones : new Set();
-    if (!set.size && !remove.length) return limit;
-    await setZoneLimits(socket, set, remove);
+    const limited = limit ? zones : new Set<number>();
+    if (!set.size && !remove.length) {
+      r.limitedZones = limited;
+      return limit;
+    }
+    try {
+      await setZoneLimits(socket, set, remove);
+    } catch (err) {
+      // Some zones may have been given a limit and some not removed: all of them stay this
+      // process's to remove, or a network gone meanwhile would keep its limit on the switch.
+      r.limitedZones = new Set([...(r.limitedZones ?? []), ...limited]);
+      throw err;
+    }
+    r.limitedZones = limited;
     this.opts.logger.info(
       { event: 'node.conntrack_network_limit', node, max, networkLimit: limit, zonesSet: set.size, zonesRemoved: remove.length },
       limit ? `node ${node}: each network may hold ${limit} of the ${max} connection-tracking entries` : `node ${node}: no per-network connection-tracking limit`,
