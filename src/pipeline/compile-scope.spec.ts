@@ -52,7 +52,8 @@ function modelOf(ports: Map<string, PortModel>, lbs: Map<string, LoadBalancerMod
 function floodStructure(ports: Map<string, PortModel>, net: string): string {
   const inNet = [...ports.values()].filter((p) => p.network === net);
   // Where its unknown unicast goes too (the nodes holding a port without port security).
-  return JSON.stringify([...nodes.map((n) => [...floodViewOf(inNet, n.name).chunks.keys()].sort((a, b) => a - b)), [...floodViewOf(inNet, '').unknownNodes].sort()]);
+  const chunksOf = (c: Map<number, unknown>) => [...c.keys()].sort((a, b) => a - b);
+  return JSON.stringify([...nodes.map((n) => [chunksOf(floodViewOf(inNet, n.name).chunks), chunksOf(floodViewOf(inNet, n.name).unknownChunks)]), [...floodViewOf(inNet, '').unknownNodes].sort()]);
 }
 
 function indexOf(m: LogicalModel): ScopeIndex {
@@ -60,6 +61,7 @@ function indexOf(m: LogicalModel): ScopeIndex {
     portsOf: (net) => [...m.ports.values()].filter((p) => p.network === net),
     lbsOf: (net) => [...(m.loadBalancers?.values() ?? [])].filter((l) => l.network === net).sort((a, b) => a.key.localeCompare(b.key)),
     floodChunksOf: (net, node) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), node).chunks,
+    unknownChunksOf: (net, node) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), node).unknownChunks,
     boundNodesOf: (net) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), '').boundNodes,
     unknownNodesOf: (net) => floodViewOf([...m.ports.values()].filter((p) => p.network === net), '').unknownNodes,
     pairMacShared: (net, mac) => pairMacShared(holdersIn(m), net, mac) || ownMac(m, net, mac),
@@ -185,7 +187,8 @@ describe('compileScope', () => {
     const outputs = (f: { instructions: ReadonlyArray<{ type: string; actions?: ReadonlyArray<{ type: string }> }> }) => f.instructions.flatMap((i) => i.actions ?? []).length;
     const cost = (n: number) => {
       const ids = new OwnerIds();
-      const ports = new Map<string, PortModel>(Array.from({ length: n }, (_, i) => [`p${i}`, port(i, 'blue', i % 2 ? 'hv1' : 'hv2')]));
+      // All with port security: the chunks' flows are the same whatever the ports' numbers.
+      const ports = new Map<string, PortModel>(Array.from({ length: n }, (_, i) => [`p${i}`, { ...port(i, 'blue', i % 2 ? 'hv1' : 'hv2'), portSecurity: true }]));
       // Bound to the ofport after the last one, in a chunk hv1 already has: the network's own flows do not move.
       const np = { ...port(n + 1, 'blue', 'hv1'), binding: { node: 'hv1', ofport: 100 + n + 1 }, allowedAddressPairs: [] };
       ports.set(np.uid, np);
@@ -232,9 +235,13 @@ describe('compileScope', () => {
   it('the flood reaches every local port once, through bounded chunks, and the network flood flows list chunks, not ports', () => {
     const ports = new Map<string, PortModel>(Array.from({ length: 1000 }, (_, i) => [`p${i}`, port(i, 'blue', 'hv1')]));
     const c = compileNode(modelOf(ports, new Map()), 'hv1', new OwnerIds());
-    const chunkFlows = [...c.owners.values()].filter((o) => o.owner.category === floodChunkOwner(100, 0).category).flatMap((o) => o.flows);
-    const outs = chunkFlows.flatMap((f) => f.instructions.flatMap((i) => ('actions' in i ? i.actions : []))).filter((a) => a.type === 'output').map((a) => (a as { port: number }).port);
+    const allChunkFlows = [...c.owners.values()].filter((o) => o.owner.category === floodChunkOwner(100, 0).category).flatMap((o) => o.flows);
+    const outsOf = (flows: typeof allChunkFlows) => flows.flatMap((f) => f.instructions.flatMap((i) => ('actions' in i ? i.actions : []))).filter((a) => a.type === 'output').map((a) => (a as { port: number }).port);
+    const chunkFlows = allChunkFlows.filter((f) => f.priority === 100);
+    const outs = outsOf(chunkFlows);
     expect(outs.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => 100 + i));
+    // Unknown unicast: each port without port security (every fifth) once, and no other.
+    expect(outsOf(allChunkFlows.filter((f) => f.priority !== 100)).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => 100 + i * 5));
     for (const f of chunkFlows) expect(f.instructions.flatMap((i) => ('actions' in i ? i.actions : [])).length).toBeLessThanOrEqual(64);
     const net = c.owners.get(ownerKey(networkOwner(100)))!.flows.filter((f) => f.tableId === TABLES.Flood.id);
     expect(net).toHaveLength(2);

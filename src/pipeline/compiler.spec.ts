@@ -298,8 +298,14 @@ describe('compileNode', () => {
       'L2Lookup, priority=1, Network=100,FromTunnel=0, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=set_field:198.18.0.3->tun_dst,set_field:0x64->tun_id,output:1',
     ]);
     expect(unknownFlows(open, 'hv3')).toEqual([
-      'L2Lookup, priority=1, Network=100,FromTunnel=1, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=load:0->FloodChunk,resubmit(,9)',
-      'L2Lookup, priority=1, Network=100,FromTunnel=0, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=load:0->FloodChunk,resubmit(,9)',
+      'L2Lookup, priority=1, Network=100,FromTunnel=1, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=load:0x1->UnknownChunk,load:0->FloodChunk,resubmit(,9)',
+      'L2Lookup, priority=1, Network=100,FromTunnel=0, dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=load:0x1->UnknownChunk,load:0->FloodChunk,resubmit(,9)',
+    ]);
+    // There, to the ports without port security only: c, not d beside it in the same chunk.
+    const withNeighbour = three([port('a', 'blue', 5, 'hv1'), port('c', 'blue', 7, 'hv3', { portSecurity: false }), port('d', 'blue', 8, 'hv3')]);
+    expect(text(compileNode(withNeighbour, 'hv3', new OwnerIds())).filter((l) => l.startsWith('FloodChunk'))).toEqual([
+      'FloodChunk, priority=100, Network=100,FloodChunk=0 actions=output:7,output:8',
+      'FloodChunk, priority=110, Network=100,FloodChunk=0,UnknownChunk=1 actions=output:7',
     ]);
     // Broadcast still reaches every port and VTEP of the network (L2Lookup's miss, then Flood), and known MACs their port.
     const hv1 = text(compileNode(open, 'hv1', new OwnerIds()));

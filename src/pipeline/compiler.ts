@@ -27,7 +27,7 @@
 import { ETH_TYPE, OFPP, type Action, type KnownOxm } from '../openflow';
 import type { DesiredFlow, DesiredGroup } from '../openflow/sync';
 import { ownerKey, type FlowOwner } from '../openflow/sync';
-import { FloodChunkField, FromLocalMark, FromTunnelMark, NetworkField, PortSecuredMark, loadField, loadMark, matchField, matchMark } from './fields';
+import { FloodChunkField, FromLocalMark, FromTunnelMark, NetworkField, PortSecuredMark, UnknownChunkMark, loadField, loadMark, matchField, matchFields, matchMark } from './fields';
 import { lbFlows } from './load-balancer';
 import type { LoadBalancerModel, LogicalModel, NetworkModel, NodeModel, PortModel } from './model';
 import { OwnerIds, PIPELINE_OWNER, ctZone, floodChunkOwner, networkOwner } from './owners';
@@ -258,15 +258,22 @@ export function pipelineFlows(): DesiredFlow[] {
   ];
 }
 
-/** The one flow of a flood chunk: output to each of its local ports. */
-function floodChunkFlow(net: NetworkModel, chunk: number, ofports: Iterable<number>): DesiredFlow {
-  const outs = [...ofports].sort((a, b) => a - b).map(out);
-  return flow(TABLES.FloodChunk, Priority.Normal, [matchField(NetworkField, net.vni), matchField(FloodChunkField, chunk)], outs);
+/**
+ * A flood chunk's flows: output to each of its local ports; and, where some of them have no
+ * port security, a flow above it for unknown unicast (UnknownChunk set) that outputs to those only.
+ */
+function floodChunkFlows(net: NetworkModel, chunk: number, ofports: Iterable<number>, unknownOfports: Iterable<number> | undefined): DesiredFlow[] {
+  const outs = (ports: Iterable<number>) => [...ports].sort((a, b) => a - b).map(out);
+  const inChunk = [matchField(NetworkField, net.vni), matchField(FloodChunkField, chunk)];
+  const flows = [flow(TABLES.FloodChunk, Priority.Normal, inChunk, outs(ofports))];
+  const takers = unknownOfports ? outs(unknownOfports) : [];
+  if (takers.length) flows.push(flow(TABLES.FloodChunk, Priority.Specific, [inChunk[0]!, matchFields([FloodChunkField, chunk], [UnknownChunkMark.field, UnknownChunkMark.value])], takers));
+  return flows;
 }
 
-/** Where a network's unknown unicast goes from one node: its own ports there, and the remote nodes holding a port that takes it. */
+/** Where a network's unknown unicast goes from one node: the chunks of its ports there that take it, and the remote nodes holding one. */
 interface UnknownReceivers {
-  here: boolean;
+  chunks: Iterable<number>;
   remotes: NodeModel[];
 }
 
@@ -301,7 +308,9 @@ function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: Node
   flows.push(flow(TABLES.Flood, Priority.Specific, [matchField(NetworkField, net.vni), matchMark(FromTunnelMark)], localOut));
   const toRemotes = tunnelPort === undefined ? [] : remotes.flatMap((r) => tunnelActions(net, r, tunnelPort));
   flows.push(flow(TABLES.Flood, Priority.Normal, [matchField(NetworkField, net.vni)], [...localOut, ...toRemotes]));
-  flows.push(...unknownUnicastFlows(net, unknown.here ? localOut : [], tunnelPort === undefined ? [] : unknown.remotes.flatMap((r) => tunnelActions(net, r, tunnelPort))));
+  const unknownChunks = [...unknown.chunks].sort((a, b) => a - b);
+  const unknownOut = unknownChunks.length ? [loadMark(UnknownChunkMark), ...unknownChunks.flatMap((c): Action[] => [loadField(FloodChunkField, c), { type: 'resubmit', port: OFPP10_IN_PORT, table: TABLES.FloodChunk.id }])] : [];
+  flows.push(...unknownUnicastFlows(net, unknownOut, tunnelPort === undefined ? [] : unknown.remotes.flatMap((r) => tunnelActions(net, r, tunnelPort))));
   return flows;
 }
 
@@ -314,8 +323,8 @@ const UNICAST_DST: KnownOxm = deepFreeze({ field: 'eth_dst', value: '00:00:00:00
  * vnetd was never told of, and frames back to them must reach it. With none in the network
  * the frame is dropped here, where before it was flooded to every port and VTEP of the network
  * (QA-130 F2, QA-133 F5): a VM sending to made-up MACs was copied to every node of its network.
- * On a node holding such a port the frame goes to the network's local flood chunks (bounded
- * flows, see floodChunkOf): the other VMs' NICs there drop a MAC not theirs.
+ * On a node holding such a port the frame goes to those ports only, through the flood chunks
+ * that hold one (each chunk's flow for them, floodChunkFlows: bounded flows, see floodChunkOf).
  */
 function unknownUnicastFlows(net: NetworkModel, localOut: Action[], toRemotes: Action[]): DesiredFlow[] {
   return [
@@ -397,6 +406,8 @@ function portOnNode(p: PortModel, net: NetworkModel, model: LogicalModel, nodeNa
  */
 export interface FloodView {
   chunks: FloodChunks | undefined;
+  /** The local ofports of ports that take unknown unicast, by chunk. */
+  unknownChunks: FloodChunks | undefined;
   boundNodes: Iterable<string>;
   unknownNodes: Iterable<string>;
 }
@@ -407,22 +418,27 @@ export function takesUnknownUnicast(p: Pick<PortModel, 'portSecurity'>): boolean
 }
 
 /** A FloodView read from a list of ports (full compiles, tests); the reconciler keeps one up to date instead (ScopeIndex). */
-export function floodViewOf(ports: Iterable<PortModel>, nodeName: string): { chunks: Map<number, Map<number, number>>; boundNodes: Set<string>; unknownNodes: Set<string> } {
+export function floodViewOf(ports: Iterable<PortModel>, nodeName: string): { chunks: Map<number, Map<number, number>>; unknownChunks: Map<number, Map<number, number>>; boundNodes: Set<string>; unknownNodes: Set<string> } {
   const chunks = new Map<number, Map<number, number>>();
+  const unknownChunks = new Map<number, Map<number, number>>();
   const boundNodes = new Set<string>();
   const unknownNodes = new Set<string>();
+  const count = (into: Map<number, Map<number, number>>, ofport: number) => {
+    const c = floodChunkOf(ofport);
+    let inChunk = into.get(c);
+    if (!inChunk) into.set(c, (inChunk = new Map()));
+    inChunk.set(ofport, (inChunk.get(ofport) ?? 0) + 1);
+  };
   for (const p of ports) {
     const b = p.binding;
     if (!b) continue;
     boundNodes.add(b.node);
     if (takesUnknownUnicast(p)) unknownNodes.add(b.node);
     if (b.node !== nodeName) continue;
-    const c = floodChunkOf(b.ofport);
-    let inChunk = chunks.get(c);
-    if (!inChunk) chunks.set(c, (inChunk = new Map()));
-    inChunk.set(b.ofport, (inChunk.get(b.ofport) ?? 0) + 1);
+    count(chunks, b.ofport);
+    if (takesUnknownUnicast(p)) count(unknownChunks, b.ofport);
   }
-  return { chunks, boundNodes, unknownNodes };
+  return { chunks, unknownChunks, boundNodes, unknownNodes };
 }
 
 /** The network's own flows on a node (tunnel classifier, flooding), or undefined when no port of it is bound there. */
@@ -437,7 +453,7 @@ function networkOnNode(net: NetworkModel, view: FloodView, model: LogicalModel, 
     remotes.sort((a, b) => a.name.localeCompare(b.name));
   }
   const unknownAt = new Set(view.unknownNodes);
-  const unknown = { here: unknownAt.has(nodeName), remotes: remotes.filter((r) => unknownAt.has(r.name)) };
+  const unknown = { chunks: view.unknownChunks?.keys() ?? [], remotes: remotes.filter((r) => unknownAt.has(r.name)) };
   return networkFlows(net, view.chunks.keys(), remotes, unknown, tunnelPort, lbs.length > 0, lbs.some((lb) => lb.vip.includes(':')));
 }
 
@@ -473,7 +489,7 @@ export function compileNode(model: LogicalModel, nodeName: string, ids: OwnerIds
     }
     add(networkOwner(net.vni), `network ${net.key}`, netFlows);
     realizes.set(net.uid, net.version);
-    for (const c of [...view.chunks.keys()].sort((x, y) => x - y)) add(floodChunkOwner(net.vni, c), `network ${net.key} flood chunk ${c}`, [floodChunkFlow(net, c, view.chunks.get(c)!.keys())]);
+    for (const c of [...view.chunks.keys()].sort((x, y) => x - y)) add(floodChunkOwner(net.vni, c), `network ${net.key} flood chunk ${c}`, floodChunkFlows(net, c, view.chunks.get(c)!.keys(), view.unknownChunks.get(c)?.keys()));
     for (const lb of lbs) {
       const { flows, groups } = lbFlows(lb, net);
       add(ids.lbOwner(lb.uid), `loadbalancer ${lb.key}`, flows, groups);
@@ -524,6 +540,8 @@ export interface ScopeIndex extends PairMacIndex {
   boundNodesOf(networkUid: string): Iterable<string>;
   /** Nodes with a port of the network bound that takes unknown unicast (takesUnknownUnicast). */
   unknownNodesOf(networkUid: string): Iterable<string>;
+  /** The local ofports of such ports on a node by flood chunk; undefined or empty: none there. */
+  unknownChunksOf(networkUid: string, node: string): FloodChunks | undefined;
 }
 
 /** A flood chunk in a CompileScope. */
@@ -572,7 +590,7 @@ export function compileScope(
   const lbUids = new Set(scope.loadBalancers);
   const chunks = new Set(scope.floodChunks);
   const pairMacs = new Set(scope.pairMacs);
-  const viewOf = (uid: string): FloodView => ({ chunks: index.floodChunksOf(uid, nodeName), boundNodes: index.boundNodesOf(uid), unknownNodes: index.unknownNodesOf(uid) });
+  const viewOf = (uid: string): FloodView => ({ chunks: index.floodChunksOf(uid, nodeName), unknownChunks: index.unknownChunksOf(uid, nodeName), boundNodes: index.boundNodesOf(uid), unknownNodes: index.unknownNodesOf(uid) });
   for (const uid of scope.networks) {
     const net = model.networks.get(uid);
     if (!net) continue;
@@ -608,7 +626,7 @@ export function compileScope(
     const owner = floodChunkOwner(net.vni, chunk);
     coveredOwners.add(ownerKey(owner));
     const ofports = index.floodChunksOf(networkUid, nodeName)?.get(chunk);
-    if (ofports?.size) add(owner, `network ${net.key} flood chunk ${chunk}`, [floodChunkFlow(net, chunk, ofports.keys())]);
+    if (ofports?.size) add(owner, `network ${net.key} flood chunk ${chunk}`, floodChunkFlows(net, chunk, ofports.keys(), index.unknownChunksOf(networkUid, nodeName)?.get(chunk)?.keys()));
   }
   for (const uid of ports) {
     const owner = ids.portOwner(uid);

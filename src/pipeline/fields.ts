@@ -50,6 +50,21 @@ export function matchField(f: RegField, value: number): KnownOxm {
   });
 }
 
+/** One match on several fields of the same register (a match may name a register once); shared, frozen. */
+export function matchFields(...fields: Array<[RegField, number]>): KnownOxm {
+  const reg = fields[0]![0].sub.field;
+  if (fields.some(([f]) => f.sub.field !== reg)) throw new Error(`matchFields: ${fields.map(([f]) => f.name).join(', ')} are not all in ${reg}`);
+  return matches.get(fields.map(([f, v]) => `${f.name}/${v}`).join('+'), () => {
+    let m = 0;
+    let v = 0;
+    for (const [f, value] of fields) {
+      m += mask(f);
+      v += value * 2 ** f.sub.ofs;
+    }
+    return (m >>> 0 === 0xffffffff ? { field: reg, value: v } : { field: reg, value: v, mask: m }) as KnownOxm;
+  });
+}
+
 export function matchMark(m: RegMark): KnownOxm {
   return matchField(m.field, m.value);
 }
@@ -79,6 +94,9 @@ export const LbBackendField = regField('LbBackend', 'reg3', 0, 32);
 
 /** Which flood chunk of the network's local ports the Flood table hands a packet to (compiler.ts: FLOOD_CHUNKS fits 8 bits). */
 export const FloodChunkField = regField('FloodChunk', 'reg4', 0, 8);
+/** Set: the FloodChunk table outputs to the chunk's ports without port security only (unicast to a MAC no entry knows). */
+export const UnknownChunkField = regField('UnknownChunk', 'reg4', 8, 1);
+export const UnknownChunkMark: RegMark = Object.freeze({ name: 'UnknownChunk', field: UnknownChunkField, value: 1 });
 
 /** Register names for readable dumps: "NXM_NX_REG0[0..23]" -> "Network". */
-export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField, PortSecuredField, LbSlotField, LbBackendField, FloodChunkField];
+export const FIELD_NAMES: readonly RegField[] = [NetworkField, FromTunnelField, NdReplyField, PortSecuredField, LbSlotField, LbBackendField, FloodChunkField, UnknownChunkField];

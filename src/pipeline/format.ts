@@ -8,15 +8,16 @@ import type { DesiredFlow } from '../openflow/sync';
 import { FIELD_NAMES } from './fields';
 import { tableName } from './tables';
 
+/** A register match by its fields' names: one field, or several of one register matched at once (matchFields). */
 function regName(m: KnownOxm): string | undefined {
-  for (const f of FIELD_NAMES) {
-    if (m.field !== f.sub.field) continue;
-    const full = f.sub.nbits >= 32 ? 0xffffffff : ((1 << f.sub.nbits) - 1) * 2 ** f.sub.ofs;
-    const mask = 'mask' in m && m.mask !== undefined ? Number(m.mask) : 0xffffffff;
-    if (mask !== full) continue;
-    return `${f.name}=${Math.floor(Number(m.value) / 2 ** f.sub.ofs)}`;
-  }
-  return undefined;
+  const mask = 'mask' in m && m.mask !== undefined ? Number(m.mask) : 0xffffffff;
+  const fullOf = (f: (typeof FIELD_NAMES)[number]) => (f.sub.nbits >= 32 ? 0xffffffff : ((1 << f.sub.nbits) - 1) * 2 ** f.sub.ofs);
+  const valueOf = (f: (typeof FIELD_NAMES)[number]) => `${f.name}=${Math.floor(Number(m.value) / 2 ** f.sub.ofs) % 2 ** f.sub.nbits}`;
+  const exact = FIELD_NAMES.find((f) => f.sub.field === m.field && fullOf(f) === mask);
+  if (exact) return valueOf(exact);
+  const parts = FIELD_NAMES.filter((f) => f.sub.field === m.field && (fullOf(f) & mask) >>> 0 === fullOf(f) >>> 0);
+  const covered = parts.reduce((a, f) => a + fullOf(f), 0);
+  return parts.length > 1 && covered === mask ? parts.map(valueOf).join(',') : undefined;
 }
 
 /** goto_table:N and ct(...,table=N,...) by table name. */

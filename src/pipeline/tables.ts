@@ -14,12 +14,15 @@
  *                packets to the LB's MAC now addressed to a backend IP -> backend MAC, or,
  *                from that very backend (hairpin), SNAT to the VIP and back out its port
  *   L2Lookup     destination MAC of a local port -> output; of a remote port -> tunnel
- *                (its own MAC; below those, a pair MAC only it declares, pair-macs.ts)
- *   Flood        broadcast / unknown unicast -> the network's flood chunks (resubmit) and VTEPs
+ *                (its own MAC; below those, a pair MAC only it declares, pair-macs.ts);
+ *                unicast to no known MAC -> the network's ports without port security only
+ *                (their flood chunks with UnknownChunk set, and their nodes' VTEPs), else drop
+ *   Flood        broadcast and multicast -> the network's flood chunks (resubmit) and VTEPs
  *   LbSlot       VIP + slot -> the slot's backend (load-balancer.ts)
  *   LbDnat       VIP:port + backend -> ct(commit, nat(dst=backend:targetPort)), back to LbNat
  *   FloodChunk   network + chunk -> output to the chunk's local ports (one flow per chunk,
- *                so a port coming or going rewrites one bounded flow, not the network's list)
+ *                so a port coming or going rewrites one bounded flow, not the network's list);
+ *                with UnknownChunk set, to its ports without port security only
  *
  * LbSlot, LbDnat and FloodChunk come last although earlier tables lead to them: goto_table
  * only needs a higher id, resubmit none, and appending keeps every other table's id (and
@@ -42,7 +45,7 @@ const DECLARED = [
   ['LbVip', 'IP of networks with load balancers through conntrack (un-NATs replies)'],
   ['LbNat', 'new connections to a VIP:port -> slot hash; NATed packets -> backend MAC'],
   ['L2Lookup', 'destination MAC to local port or remote VTEP'],
-  ['Flood', 'broadcast and unknown unicast to the network\u2019s ports and VTEPs'],
+  ['Flood', 'broadcast and multicast to the network\u2019s ports and VTEPs'],
   ['LbSlot', 'a new connection\u2019s load balancer slot -> its backend'],
   ['LbDnat', 'VIP:port + backend -> conntrack commit with DNAT'],
   ['FloodChunk', 'one chunk of a network\u2019s local ports: output to each'],

@@ -186,7 +186,7 @@ function unknownUnicastFate(input: TraceInput, netName: string | undefined): str
   const takers = input.ports.filter((p) => p.spec?.network === netName && p.spec?.portSecurity === false && nodeOf(p) !== undefined);
   if (!takers.length) return 'dropped, as no bound port of the network is without port security (table L2Lookup)';
   const shown = takers.slice(0, 5).map((p) => `${p.metadata.name} on ${nodeOf(p)}`).join(', ');
-  return `sent only to the nodes of its ports without port security (${shown}${takers.length > 5 ? `, ${takers.length - 5} more` : ''}), to every port of the network there (table L2Lookup)`;
+  return `sent only to its ports without port security (${shown}${takers.length > 5 ? `, ${takers.length - 5} more` : ''}) (tables L2Lookup, FloodChunk)`;
 }
 
 /** The MAC its VM's NIC really has, when it is not the port's (Bound reason MacMismatch). */

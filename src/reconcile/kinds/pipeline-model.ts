@@ -127,7 +127,9 @@ export class LiveModel implements ScopeIndex {
   /** networkUid -> node -> number of ports bound there that take unknown unicast (takesUnknownUnicast). */
   private readonly unknownCount = new Map<string, Map<string, number>>();
   /** networkUid -> node -> flood chunk -> ofport -> number of ports bound to it. */
-  private readonly chunksByNet = new Map<string, Map<string, Map<number, Map<number, number>>>>();
+  private readonly chunksByNet: ChunksByNet = new Map();
+  /** The same for the ports that take unknown unicast. */
+  private readonly unknownChunksByNet: ChunksByNet = new Map();
   /** networkUid -> pair MAC -> ports declaring it (a shared one gets no L2 entry, pair-macs.ts). */
   private readonly pairHolders: PairMacHolders = new Map();
   /** `${network uid}/${own MAC}` -> ports with it (a pair naming it gets no entry). */
@@ -213,6 +215,10 @@ export class LiveModel implements ScopeIndex {
     return this.unknownCount.get(networkUid)?.keys() ?? [];
   }
 
+  unknownChunksOf(networkUid: string, node: string): FloodChunks | undefined {
+    return this.unknownChunksByNet.get(networkUid)?.get(node);
+  }
+
   floodChunksOf(networkUid: string, node: string): FloodChunks | undefined {
     return this.chunksByNet.get(networkUid)?.get(node);
   }
@@ -276,7 +282,7 @@ export class LiveModel implements ScopeIndex {
   rebuild(networks: VirtualNetwork[], ports: VirtualPort[], nodes: HypervisorNode[], lbs: LoadBalancer[]): void {
     // The bindings held so far (some may be ahead of the store): the binding source may keep them.
     const modelled = new Map([...this.portUidByKey].map(([key, uid]) => [key, this.ports.get(uid)?.binding]));
-    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.unknownCount, this.chunksByNet, this.pairHolders, this.ownMacs, this.rawLbs, this.terminating]) m.clear();
+    for (const m of [this.networks, this.ports, this.nodes, this.loadBalancers, this.keyOfUid, this.netByName, this.portsByNet, this.lbsByNet, this.portUidByKey, this.lbUidByKey, this.boundCount, this.unknownCount, this.chunksByNet, this.unknownChunksByNet, this.pairHolders, this.ownMacs, this.rawLbs, this.terminating]) m.clear();
     // A network being deleted keeps its flows while ports or load balancers are on it (it waits
     // for them, and their traffic goes on until they are deleted, as a terminating namespace's
     // pods keep running): modelled while something names it.
@@ -453,23 +459,11 @@ export class LiveModel implements ScopeIndex {
     if (countPerNode(this.boundCount, net, b.node, delta)) cross(`${net}\n${b.node}`);
     // Where the network's unknown unicast goes (compiler.ts unknownUnicastFlows) is in every node's network flows.
     if (takesUnknown && countPerNode(this.unknownCount, net, b.node, delta)) cross(`${net}\n${b.node}\nunknown`);
-    // The node's flood chunks: ofport -> ports bound to it.
-    let nodes = this.chunksByNet.get(net);
-    if (!nodes) this.chunksByNet.set(net, (nodes = new Map()));
-    let chunks = nodes.get(b.node);
-    if (!chunks) nodes.set(b.node, (chunks = new Map()));
+    // The node's flood chunks (ofport -> ports bound to it), and those of the ports that take
+    // unknown unicast: a chunk opening or closing changes the network's flows that list them.
     const c = floodChunkOf(b.ofport);
-    let ofports = chunks.get(c);
-    if (!ofports) chunks.set(c, (ofports = new Map()));
-    const k = (ofports.get(b.ofport) ?? 0) + delta;
-    if (k > 0) ofports.set(b.ofport, k);
-    else ofports.delete(b.ofport);
-    if (ofports.size === 0) {
-      chunks.delete(c);
-      cross(`${net}\n${b.node}\n${c}`);
-    } else if (ofports.size === 1 && k === 1 && delta > 0) cross(`${net}\n${b.node}\n${c}`);
-    if (chunks.size === 0) nodes.delete(b.node);
-    if (nodes.size === 0) this.chunksByNet.delete(net);
+    if (countInChunk(this.chunksByNet, net, b, delta)) cross(`${net}\n${b.node}\n${c}`);
+    if (takesUnknown && countInChunk(this.unknownChunksByNet, net, b, delta)) cross(`${net}\n${b.node}\nunknown ${c}`);
   }
 
   /** had: the slot table's size of the same load balancer's model before (absent: the one in the map). */
@@ -521,4 +515,29 @@ function countPerNode(counts: Map<string, Map<string, number>>, net: string, nod
   else byNode.delete(node);
   if (byNode.size === 0) counts.delete(net);
   return n === 0 || (n === 1 && delta > 0);
+}
+
+/** networkUid -> node -> flood chunk -> ofport -> number of ports bound to it. */
+type ChunksByNet = Map<string, Map<string, Map<number, Map<number, number>>>>;
+
+/** Counts a binding into its node's flood chunk; true when the chunk opened or closed. */
+function countInChunk(byNet: ChunksByNet, net: string, b: PortBinding, delta: 1 | -1): boolean {
+  let nodes = byNet.get(net);
+  if (!nodes) byNet.set(net, (nodes = new Map()));
+  let chunks = nodes.get(b.node);
+  if (!chunks) nodes.set(b.node, (chunks = new Map()));
+  const c = floodChunkOf(b.ofport);
+  let ofports = chunks.get(c);
+  if (!ofports) chunks.set(c, (ofports = new Map()));
+  const k = (ofports.get(b.ofport) ?? 0) + delta;
+  if (k > 0) ofports.set(b.ofport, k);
+  else ofports.delete(b.ofport);
+  let crossed = false;
+  if (ofports.size === 0) {
+    chunks.delete(c);
+    crossed = true;
+  } else if (ofports.size === 1 && k === 1 && delta > 0) crossed = true;
+  if (chunks.size === 0) nodes.delete(b.node);
+  if (nodes.size === 0) byNet.delete(net);
+  return crossed;
 }

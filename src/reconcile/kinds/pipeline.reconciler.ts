@@ -56,7 +56,7 @@ import { resolveBackends } from './lb-backends';
 import { PortSecurityDropCounter } from './port-security-drops';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
-import { addMeters, configureSwitch, installMeters } from './switch-config';
+import { addMeters, configureSwitch, installMeters, removeMeters } from './switch-config';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
 import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes, type ReportedFailure } from './lb-health-reports';
@@ -1353,7 +1353,11 @@ export class PipelineReconciler {
       const r = await Promise.race([a.manager.retire(), late]).finally(() => clearTimeout(timer));
       // Not sent: the connection went meanwhile, or another controller holds the switch now.
       if (!r.sent) this.log.warn({ event: 'pipeline.node_retired', node: name, flowsRemoved: false }, `Node ${name} was deleted but its switch took no change: ${left}`);
-      else this.log.info({ event: 'pipeline.node_retired', node: name, flowsRemoved: true, flowMods: r.flowMods, groupMods: r.groupMods }, `Node ${name} was deleted: vnetd's flows and groups are removed from its switch; its VMs are cut off until it is created again`);
+      else {
+        // The refusal meter too, now that no flow names it.
+        await removeMeters(a.conn, this.log.child({ node: name }));
+        this.log.info({ event: 'pipeline.node_retired', node: name, flowsRemoved: true, flowMods: r.flowMods, groupMods: r.groupMods }, `Node ${name} was deleted: vnetd's flows, groups and meters are removed from its switch; its VMs are cut off until it is created again`);
+      }
     } catch (err) {
       this.log.warn({ event: 'pipeline.node_retired', node: name, flowsRemoved: false, err }, `Node ${name} was deleted but its flows could not be removed (${(err as Error).message}): ${left}`);
     }

@@ -62,3 +62,14 @@ export async function addMeters(conn: OpenFlowConnection, log: Logger): Promise<
     ),
   );
 }
+
+/** Takes the pipeline's meters off a bridge vnetd no longer programs (its Node deleted), after the flows that use them. */
+export async function removeMeters(conn: OpenFlowConnection, log: Logger): Promise<void> {
+  await Promise.all(
+    PIPELINE_METERS.map((m) =>
+      conn
+        .transact([{ type: 'meter_mod', command: 'delete', meterId: m.meterId, flags: 0, bands: [] }])
+        .catch((err: unknown) => log.warn({ event: 'openflow.meter_failed', meterId: m.meterId, err }, `the switch did not take meter ${m.meterId} off: remove it by hand (ovs-ofctl -O OpenFlow13 del-meter br-int meter=${m.meterId})`)),
+    ),
+  );
+}
