@@ -115,27 +115,30 @@ it('lets a tenant read its quotas but not set them, and refuses names it does no
 
 it('vnetctl creates and lists quotas, naming the resources at their limit; a port past one is one line', async () => {
   const cli = await cliRunner({ KUBECONFIG: v.kubeconfigPath });
-  const made = await cli.run(['quota', 'create', 'small', '--hard', 'count/virtualports.vnet.dev=1', '--hard', 'vnet.dev/lb-backends=5', '-n', 'q3']);
+  // A namespace of its own: the others hold the earlier tests' objects.
+  await v.call('POST', '/api/v1/namespaces', { metadata: { name: 'q4' } });
+  expect((await v.call('POST', `${G}/namespaces/q4/virtualnetworks`, { metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.0.0.0/24' }] } })).status).toBe(201);
+  const made = await cli.run(['quota', 'create', 'small', '--hard', 'count/virtualports.vnet.dev=1', '--hard', 'vnet.dev/lb-backends=5', '-n', 'q4']);
   expect({ code: made.code, stderr: made.stderr }).toEqual({ code: 0, stderr: '' });
   expect(made.stdout).toContain('small');
-  const before = await cli.run(['quota', 'list', '-n', 'q3']);
+  const before = await cli.run(['quota', 'list', '-n', 'q4']);
   expect(before.stdout).toMatch(/^NAME\s+AT LIMIT\s+USED\/HARD\s+AGE\n/);
   expect(before.stdout).toMatch(/small\s+-\s+count\/virtualports\.vnet\.dev: 0\/1, vnet\.dev\/lb-backends: 0\/5/);
-  expect((await v.call('POST', `${G}/namespaces/q3/virtualports`, port('only'), { token: tenant })).status).toBe(201);
-  await eventually(async () => (await cli.run(['quota', 'list', '-n', 'q3'])).stdout.includes('small   count/virtualports.vnet.dev   count/virtualports.vnet.dev: 1/1'), 10_000);
-  const refused = await cli.run(['port', 'create', 'two', '--network', 'n', '-n', 'q3']);
+  expect((await v.call('POST', `${G}/namespaces/q4/virtualports`, port('only'))).status).toBe(201);
+  await eventually(async () => (await cli.run(['quota', 'list', '-n', 'q4'])).stdout.includes('small   count/virtualports.vnet.dev   count/virtualports.vnet.dev: 1/1'), 10_000);
+  const refused = await cli.run(['port', 'create', 'two', '--network', 'n', '-n', 'q4']);
   expect(refused.code).not.toBe(0);
   expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(refused.stderr).toContain('exceeded quota: small');
   // A limit that is not RESOURCE=N, and a resource vnetd does not count: one line each, nothing created.
-  const shape = await cli.run(['quota', 'create', 'bad', '--hard', 'virtualports', '-n', 'q3']);
+  const shape = await cli.run(['quota', 'create', 'bad', '--hard', 'virtualports', '-n', 'q4']);
   expect({ code: shape.code, lines: shape.stderr.trimEnd().split('\n').length }).toEqual({ code: 2, lines: 1 });
   expect(shape.stderr).toContain('is not RESOURCE=N');
-  const unknown = await cli.run(['quota', 'create', 'bad', '--hard', 'count/virtualport.vnet.dev=3', '-n', 'q3']);
+  const unknown = await cli.run(['quota', 'create', 'bad', '--hard', 'count/virtualport.vnet.dev=3', '-n', 'q4']);
   expect(unknown.code).not.toBe(0);
   expect(unknown.stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(unknown.stderr).toContain('count/virtualport.vnet.dev');
-  expect((await v.call('GET', Q('q3', 'bad'))).status).toBe(404);
+  expect((await v.call('GET', Q('q4', 'bad'))).status).toBe(404);
 });
 
 describe('kubectl', () => {
