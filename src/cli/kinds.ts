@@ -4,7 +4,7 @@
  * works from any directory against a remote vnetd; kinds.spec.ts checks it against the
  * schema catalog so the two cannot drift apart.
  */
-import type { HypervisorNode, LoadBalancer, NodeLeaseSpec, NodeRealizationStatus, ResourceQuotaStatus, VirtualNetwork, VirtualPort } from '../resources/kinds';
+import type { HypervisorNode, LoadBalancer, NodeLeaseSpec, NodeRealizationStatus, ResourceQuota, ResourceQuotaStatus, VirtualNetwork, VirtualPort } from '../resources/kinds';
 import { quotaResourcesAtLimit, quotaUsageText } from '../quota/usage-text';
 import { API_VERSION, GROUP } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
@@ -223,7 +223,7 @@ export const KINDS: readonly KindInfo[] = [
     command: 'quota',
     columns: [
       // What refuses the next write asking for more: said first, not left to reading used/hard.
-      { header: 'AT LIMIT', value: (o) => list(quotaResourcesAtLimit(o.status as ResourceQuotaStatus | undefined)) },
+      { header: 'AT LIMIT', value: (o) => list(quotaResourcesAtLimit(o as ResourceQuota)) },
       { header: 'USED/HARD', value: (o) => quotaUsageText(o.status as ResourceQuotaStatus | undefined) },
       AGE,
     ],

@@ -5,7 +5,7 @@ export * from './model';
 export * from './owners';
 export * from './compiler';
 export * from './load-balancer';
-export { forgetLbFlows, setLbFlowReuse } from './lb-flow-reuse';
+export { forgetLbFlows, keepLbFlowsOf, setLbFlowReuse } from './lb-flow-reuse';
 export { formatPipelineFlow, formatPipelineActions } from './format';
 export * from './fastpath-plan';
 export * from './tunnel-probe';

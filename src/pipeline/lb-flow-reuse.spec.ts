@@ -1,6 +1,6 @@
 import { formatPipelineFlow } from './format';
 import { lbFlows } from './load-balancer';
-import { REUSE_FROM, forgetLbFlows, setLbFlowReuse } from './lb-flow-reuse';
+import { REUSE_FROM, forgetLbFlows, keepLbFlowsOf, setLbFlowReuse } from './lb-flow-reuse';
 import type { LbBackendModel, LoadBalancerModel, NetworkModel } from './model';
 import { TABLES } from './tables';
 
@@ -66,6 +66,18 @@ describe('a big load balancer compiled again reuses the flows whose inputs are u
     // Forgotten (the load balancer was deleted): built anew.
     forgetLbFlows('big');
     expect(lbFlows(big(bs), net).flows.filter((f) => f.tableId === TABLES.LbDnat.id).some((f) => had.has(f))).toBe(false);
+  });
+
+  it('forgets what a load balancer kept once it is too small to keep (all but a few backends unhealthy), or when only others are kept', () => {
+    const bs = backends(136);
+    const first = lbFlows(big(bs), net).flows;
+    const dnatOf = (flows: typeof first) => flows.filter((f) => f.tableId === TABLES.LbDnat.id);
+    // 4 healthy: under REUSE_FROM, and what it kept is dropped rather than left to eviction.
+    lbFlows(big(bs.map((b, i) => (i < 4 ? b : { ...b, healthy: false }))), net);
+    expect(dnatOf(lbFlows(big(bs), net).flows).some((f) => first.includes(f))).toBe(false);
+    const again = lbFlows(big(bs), net).flows;
+    keepLbFlowsOf(new Set(['another']));
+    expect(dnatOf(lbFlows(big(bs), net).flows).some((f) => again.includes(f))).toBe(false);
   });
 
   it('a small load balancer is never kept', () => {

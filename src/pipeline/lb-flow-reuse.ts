@@ -55,8 +55,13 @@ export class LbFlowReuse {
 
   /** The reuse of a load balancer's compile, or undefined for one too small to keep. */
   static of(uid: string, vni: number, vip: string, dnatFlows: number, slotCount: number): LbFlowReuse | undefined {
-    if (!enabled || dnatFlows < REUSE_FROM) return undefined;
+    if (!enabled) return undefined;
     const key = `${uid}/${vni}/${vip}`;
+    if (dnatFlows < REUSE_FROM) {
+      // Too small now (backends gone, or unhealthy): what it kept would only wait for eviction.
+      drop(key);
+      return undefined;
+    }
     return new LbFlowReuse(key, kept.get(key), slotCount);
   }
 
@@ -85,11 +90,7 @@ export class LbFlowReuse {
 
   /** Keeps what this compile used for the next one. */
   keep(): void {
-    const old = kept.get(this.key);
-    if (old) {
-      kept.delete(this.key);
-      keptFlows -= old.flowCount;
-    }
+    drop(this.key);
     kept.set(this.key, { dnat: this.nextDnat, slots: this.nextSlots, slotCount: this.slotCount, flowCount: this.flowCount });
     keptFlows += this.flowCount;
     // Least recently compiled first (a Map iterates in insertion order; keep() re-inserts).
@@ -101,13 +102,21 @@ export class LbFlowReuse {
   }
 }
 
+function drop(key: string): void {
+  const old = kept.get(key);
+  if (!old) return;
+  kept.delete(key);
+  keptFlows -= old.flowCount;
+}
+
 /** Forgets a load balancer's kept flows (it was deleted): its flows are not kept until it is pushed out. */
 export function forgetLbFlows(uid: string): void {
-  for (const [k, v] of kept) {
-    if (!k.startsWith(`${uid}/`)) continue;
-    kept.delete(k);
-    keptFlows -= v.flowCount;
-  }
+  for (const k of [...kept.keys()]) if (k.startsWith(`${uid}/`)) drop(k);
+}
+
+/** Forgets the kept flows of every load balancer but these (a model rebuilt: the others are gone). */
+export function keepLbFlowsOf(uids: ReadonlySet<string>): void {
+  for (const k of [...kept.keys()]) if (!uids.has(k.slice(0, k.indexOf('/')))) drop(k);
 }
 
 /** Forgets every kept flow, and keeps none while `on` is false (tests; a benchmark's peer). */

@@ -183,8 +183,9 @@ const notBoundWhy = (p: VirtualPort): string => {
  * unknownUnicastFlows): only toward its bound ports without port security, nowhere without one.
  */
 function unknownUnicastFate(input: TraceInput, netName: string | undefined): string {
-  const takers = input.ports.filter((p) => p.spec?.network === netName && p.spec?.portSecurity === false && nodeOf(p) !== undefined);
-  if (!takers.length) return 'dropped, as no bound port of the network is without port security (table L2Lookup)';
+  // Never back out of the port it came in on: the sender is no taker of its own frames.
+  const takers = input.ports.filter((p) => p.spec?.network === netName && p.spec?.portSecurity === false && nodeOf(p) !== undefined && p.metadata.name !== input.from.metadata.name);
+  if (!takers.length) return 'dropped, as no other bound port of the network is without port security (table L2Lookup)';
   const shown = takers.slice(0, 5).map((p) => `${p.metadata.name} on ${nodeOf(p)}`).join(', ');
   return `sent only to its ports without port security (${shown}${takers.length > 5 ? `, ${takers.length - 5} more` : ''}) (tables L2Lookup, FloodChunk)`;
 }

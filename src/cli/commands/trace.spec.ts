@@ -255,11 +255,15 @@ describe('trace: logical path', () => {
     // Its ARP is answered nowhere (its answers come with its binding: QA-130, trace said answered); the VM does not send.
     expect(to.lines.join('\n')).toMatch(/arp: +10\.0\.0\.20 is port ghost \(.*\), but no switch answers for it: ARP request flooded to the network's ports and VTEPs \(table Flood\), no VM answers, and the VM does not send to 10\.0\.0\.20/);
     expect(to.dstMac).toBeUndefined();
-    expect(to.lines.join('\n')).toMatch(/with its MAC still cached: port ghost is on no node \(Bound=False NodeNotFound: pinned to node nosuchnode, which does not exist\): no switch knows its MAC, so the frame is unknown unicast, dropped, as no bound port of the network is without port security \(table L2Lookup\), and no VM takes it/);
+    expect(to.lines.join('\n')).toMatch(/with its MAC still cached: port ghost is on no node \(Bound=False NodeNotFound: pinned to node nosuchnode, which does not exist\): no switch knows its MAC, so the frame is unknown unicast, dropped, as no other bound port of the network is without port security \(table L2Lookup\), and no VM takes it/);
     // With a bound port without port security in the network, unknown unicast goes toward its node.
     const open = ports.map((p, i) => (i === ports.length - 1 ? { ...p, spec: { ...p.spec!, portSecurity: false } } : p));
     const toOpen = logicalPath({ ...input('10.0.0.20', 'icmp'), ports: [...open, ghost] });
     expect(toOpen.lines.join('\n')).toMatch(new RegExp(`unknown unicast, sent only to its ports without port security \\(${open.at(-1)!.metadata.name} on ${open.at(-1)!.status!.node}\\) \\(tables L2Lookup, FloodChunk\\), and no VM takes it`));
+    // The sender itself the only one without port security: nowhere (never back out of its own port).
+    const aOpen = { ...a, spec: { ...a.spec!, portSecurity: false } } as typeof a;
+    const selfOnly = logicalPath({ ...input('10.0.0.20', 'icmp'), from: aOpen, ports: [...ports.map((p) => (p === a ? aOpen : p)), ghost] });
+    expect(selfOnly.lines.join('\n')).toContain('unknown unicast, dropped, as no other bound port of the network is without port security');
     expect(deliveryMismatch(to.delivery!, { tables: [], actions: '1,2', deliver: true, outputs: [1, 2], tunnelDsts: ['192.168.1.2'] })).toBeUndefined();
     const from = logicalPath({ ...input('10.0.0.3', 'icmp'), from: ghost });
     expect(from.deliver).toBe(false);

@@ -18,7 +18,7 @@ import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
 import { BOUND } from '../../chassis/binding';
 import { countPairMacs, pairMacHoldersOf, pairMacKey, pairMacShared, pairMacsOf, sharedPairMacsOf, type PairMacHolders } from '../../pipeline/pair-macs';
-import { floodChunkKey, floodChunkOf, forgetLbFlows, indexModel, takesUnknownUnicast, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
+import { floodChunkKey, floodChunkOf, forgetLbFlows, indexModel, keepLbFlowsOf, takesUnknownUnicast, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
@@ -298,6 +298,8 @@ export class LiveModel implements ScopeIndex {
       this.putPort(key, p, modelled.get(key));
     }
     for (const lb of lbs) this.putLb(objectKey(LOAD_BALANCERS, lb.metadata.namespace, lb.metadata.name), lb);
+    // Those deleted while the model was stale never came through lbChanged.
+    keepLbFlowsOf(new Set(this.loadBalancers.keys()));
   }
 
   /** The modelled network of that namespace/name. */

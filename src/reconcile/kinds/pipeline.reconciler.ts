@@ -1354,8 +1354,11 @@ export class PipelineReconciler {
       // Not sent: the connection went meanwhile, or another controller holds the switch now.
       if (!r.sent) this.log.warn({ event: 'pipeline.node_retired', node: name, flowsRemoved: false }, `Node ${name} was deleted but its switch took no change: ${left}`);
       else {
-        // The refusal meter too, now that no flow names it.
-        await removeMeters(a.conn, this.log.child({ node: name }));
+        // The refusal meter too, now that no flow names it (within the same bound: a switch that
+        // stopped answering must not hold the Node's removal).
+        let meterTimer: NodeJS.Timeout | undefined;
+        const meterLate = new Promise<void>((resolve) => (meterTimer = setTimeout(resolve, RETIRE_TIMEOUT_MS)));
+        await Promise.race([removeMeters(a.conn, this.log.child({ node: name })), meterLate]).finally(() => clearTimeout(meterTimer));
         this.log.info({ event: 'pipeline.node_retired', node: name, flowsRemoved: true, flowMods: r.flowMods, groupMods: r.groupMods }, `Node ${name} was deleted: vnetd's flows, groups and meters are removed from its switch; its VMs are cut off until it is created again`);
       }
     } catch (err) {

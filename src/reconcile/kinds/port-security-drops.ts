@@ -5,12 +5,14 @@
  * router guards, IPv6's explicit drops). A VM sending from a MAC or address not its
  * port's was dropped with nothing said anywhere: no counter, no log (QA-126 H1).
  *
- * Counted between two dumps. A port first seen in a dump, or whose counter went down (its
- * flow added again, the switch restarted), counts from zero when its Classifier flow is
- * younger than the time since the previous dump (installed since, so every packet it counted
- * is new: a VM spoofing in its first seconds was never told of, as its first dump was only a
- * baseline); an older one (installed before this process watched the node: a previous vnetd,
- * whose dumps may have told of its drops already) is a baseline.
+ * Counted between two dumps. A port absent from the previous dump, or whose counter went
+ * down (its flow added again, the switch restarted), counts from zero when its Classifier flow
+ * is younger than the time since that dump: installed since, so every packet it counted is
+ * new (a VM spoofing in its first minute was never told of, its first dump only a baseline).
+ * The first dump of this counter is a baseline for every port: those flows may be an earlier
+ * vnetd's, whose dumps may have told of their drops, and a flow re-added over one keeps its
+ * counters while its age starts again (OVS forwards the counts of a replaced flow unless the
+ * add asks it to reset them).
  */
 import type { FlowStats } from '../../openflow';
 import { decodeCookie } from '../../openflow/sync/cookie';
@@ -45,14 +47,10 @@ export function portSecurityCounters(dump: readonly FlowStats[]): Map<number, Po
 /** One node's counters, dump after dump. */
 export class PortSecurityDropCounter {
   private last = new Map<number, PortCounters>();
-  /** When the previous dump was observed; before the first, when this counter began watching the node. */
-  private lastAt: number;
+  /** When the previous dump was observed (undefined before the first). */
+  private lastAt: number | undefined;
   /** Drops counted so far, per port owner id (kept while the port has flows here). */
   readonly totals = new Map<number, number>();
-
-  constructor(now = performance.now()) {
-    this.lastAt = now;
-  }
 
   /** The ports with drops since the previous dump, and how many. */
   observe(dump: readonly FlowStats[], at = performance.now()): Array<{ objectId: number; dropped: number }> {
@@ -60,7 +58,7 @@ export class PortSecurityDropCounter {
     const out: Array<{ objectId: number; dropped: number }> = [];
     for (const [id, c] of now) {
       const had = this.last.get(id);
-      const before = had && c.received >= had.received && c.allowed >= had.allowed ? had : c.ageMs < at - this.lastAt ? ZERO : undefined;
+      const before = had && c.received >= had.received && c.allowed >= had.allowed ? had : this.lastAt !== undefined && c.ageMs < at - this.lastAt ? ZERO : undefined;
       if (!before) continue;
       const dropped = Number(c.received - before.received - (c.allowed - before.allowed));
       if (dropped <= 0) continue;
