@@ -271,6 +271,11 @@ function floodChunkFlows(net: NetworkModel, chunk: number, ofports: Iterable<num
   return flows;
 }
 
+/** Each of these flood chunks in turn, in order (FloodChunk; resubmit keeps the ingress port, so no frame goes back out of it). */
+function toChunks(chunks: Iterable<number>): Action[] {
+  return [...chunks].sort((a, b) => a - b).flatMap((c): Action[] => [loadField(FloodChunkField, c), { type: 'resubmit', port: OFPP10_IN_PORT, table: TABLES.FloodChunk.id }]);
+}
+
 /** Where a network's unknown unicast goes from one node: the chunks of its ports there that take it, and the remote nodes holding one. */
 interface UnknownReceivers {
   chunks: Iterable<number>;
@@ -279,7 +284,7 @@ interface UnknownReceivers {
 
 function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: NodeModel[], unknown: UnknownReceivers, tunnelPort: number | undefined, hasLb: boolean, hasV6Lb: boolean): DesiredFlow[] {
   const flows: DesiredFlow[] = [];
-  const localOut = [...chunks].sort((a, b) => a - b).flatMap((c): Action[] => [loadField(FloodChunkField, c), { type: 'resubmit', port: OFPP10_IN_PORT, table: TABLES.FloodChunk.id }]);
+  const localOut = toChunks(chunks);
   if (tunnelPort !== undefined) {
     flows.push(
       flow(
@@ -308,8 +313,8 @@ function networkFlows(net: NetworkModel, chunks: Iterable<number>, remotes: Node
   flows.push(flow(TABLES.Flood, Priority.Specific, [matchField(NetworkField, net.vni), matchMark(FromTunnelMark)], localOut));
   const toRemotes = tunnelPort === undefined ? [] : remotes.flatMap((r) => tunnelActions(net, r, tunnelPort));
   flows.push(flow(TABLES.Flood, Priority.Normal, [matchField(NetworkField, net.vni)], [...localOut, ...toRemotes]));
-  const unknownChunks = [...unknown.chunks].sort((a, b) => a - b);
-  const unknownOut = unknownChunks.length ? [loadMark(UnknownChunkMark), ...unknownChunks.flatMap((c): Action[] => [loadField(FloodChunkField, c), { type: 'resubmit', port: OFPP10_IN_PORT, table: TABLES.FloodChunk.id }])] : [];
+  const toTakers = toChunks(unknown.chunks);
+  const unknownOut = toTakers.length ? [loadMark(UnknownChunkMark), ...toTakers] : [];
   flows.push(...unknownUnicastFlows(net, unknownOut, tunnelPort === undefined ? [] : unknown.remotes.flatMap((r) => tunnelActions(net, r, tunnelPort))));
   return flows;
 }
