@@ -7,8 +7,8 @@ describe('OpenFlow metrics', () => {
   it('shows each programmed node as the pipeline reports it, read once per scrape', async () => {
     const registry = new Registry();
     let tables: NodeFlowTable[] = [
-      { node: 'hv1', connected: true, inSync: true, round: 3, fenced: false, counters: { ...emptyCounters(), fullSyncs: 1, flowModsSent: 120, bundlesCommitted: 4, bundlesFailed: 1, desiredFlows: 118, lastSyncUnchangedFlows: 110, lastSyncDurationMs: 250 }, refused: { answered: 7, paced: 2 }, portSecurityDrops: [{ port: 't1/vm1', dropped: 57 }] },
-      { node: 'hv2', connected: false, inSync: false, round: undefined, fenced: true, counters: emptyCounters(), refused: { answered: 0, paced: 0 }, portSecurityDrops: [] },
+      { node: 'hv1', connected: true, inSync: true, round: 3, fenced: false, counters: { ...emptyCounters(), fullSyncs: 1, flowModsSent: 120, bundlesCommitted: 4, bundlesFailed: 1, desiredFlows: 118, lastSyncUnchangedFlows: 110, lastSyncDurationMs: 250 }, refused: { answered: 7, paced: 2 }, portSecurityDrops: [{ port: 't1/vm1', dropped: 57 }], unknownUnicastDrops: [{ network: 't1/blue', dropped: 20 }] },
+      { node: 'hv2', connected: false, inSync: false, round: undefined, fenced: true, counters: emptyCounters(), refused: { answered: 0, paced: 0 }, portSecurityDrops: [], unknownUnicastDrops: [] },
     ];
     let reads = 0;
     registerOpenFlowMetrics(registry, { flowTables: () => (reads++, tables) });
@@ -17,6 +17,7 @@ describe('OpenFlow metrics', () => {
     for (const line of [
       'vnetd_openflow_connected{node="hv1"} 1',
       'vnetd_port_security_dropped_packets_total{node="hv1",port="t1/vm1"} 57',
+      'vnetd_unknown_unicast_dropped_packets_total{node="hv1",network="t1/blue"} 20',
       'vnetd_openflow_connected{node="hv2"} 0',
       'vnetd_openflow_in_sync{node="hv1"} 1',
       'vnetd_openflow_in_sync{node="hv2"} 0',

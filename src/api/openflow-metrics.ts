@@ -88,6 +88,16 @@ export function registerOpenFlowMetrics(registry: Registry, source: FlowTableSou
     },
   });
   new Counter({
+    name: 'vnetd_unknown_unicast_dropped_packets_total',
+    help: 'Unicast frames to a MAC that no port of their network holds, dropped on the node because no port without port security is bound there to take them (OVN\'s "unknown" addresses), per node and network, counted from the flow counters at each minute\'s verify; only networks with drops appear.',
+    labelNames: ['node', 'network'],
+    registers,
+    collect() {
+      this.reset();
+      for (const t of snapshot) for (const d of t.unknownUnicastDrops) this.inc({ node: t.node, network: d.network }, d.dropped);
+    },
+  });
+  new Counter({
     name: 'vnetd_openflow_bundles_total',
     help: 'Bundles sent to the node, by result (committed, failed).',
     labelNames: ['node', 'result'],

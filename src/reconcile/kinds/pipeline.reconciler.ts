@@ -54,6 +54,7 @@ import { SharedInformers } from '../shared-informers';
 import { sameValue } from '../../resources/same-value';
 import { resolveBackends } from './lb-backends';
 import { PortSecurityDropCounter } from './port-security-drops';
+import { UnknownUnicastDropCounter } from './unknown-unicast-drops';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { addMeters, configureSwitch, installMeters, removeMeters } from './switch-config';
@@ -215,6 +216,8 @@ export interface NodeFlowTable {
   refused: RefusalCounts;
   /** Ports (namespace/name) with frames port security dropped, and how many, counted at each verify. */
   portSecurityDrops: Array<{ port: string; dropped: number }>;
+  /** Networks (namespace/name) with unicast to MACs none of their ports holds dropped on the node, and how many, counted at each verify. */
+  unknownUnicastDrops: Array<{ network: string; dropped: number }>;
 }
 
 /**
@@ -259,6 +262,7 @@ interface NodeAgent {
   auditing?: Promise<void>;
   /** Frames port security dropped on the node, per port, from each full dump's counters. */
   spoofDrops: PortSecurityDropCounter;
+  unknownDrops: UnknownUnicastDropCounter;
   /** Since when its main OpenFlow connection has been down (performance.now()), and whether the chassis layer was told. */
   downSince?: number;
   downReported?: boolean;
@@ -709,7 +713,17 @@ export class PipelineReconciler {
 
   /** Every programmed node's flow-table state and counters, read at scrape time. */
   flowTables(): NodeFlowTable[] {
-    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.manager.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) }, portSecurityDrops: this.portSecurityDropsOf(a) }));
+    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.manager.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) }, portSecurityDrops: this.portSecurityDropsOf(a), unknownUnicastDrops: this.unknownUnicastDropsOf(a) }));
+  }
+
+  /** A node's networks with unicast to unknown MACs dropped, and how many (since this process counts them). */
+  private unknownUnicastDropsOf(a: NodeAgent): Array<{ network: string; dropped: number }> {
+    if (a.unknownDrops.totals.size === 0) return [];
+    const keyOfVni = new Map([...this.live.model.networks.values()].map((n) => [n.vni, n.key]));
+    return [...a.unknownDrops.totals].flatMap(([vni, dropped]) => {
+      const network = keyOfVni.get(vni);
+      return network ? [{ network, dropped }] : [];
+    });
   }
 
   /** A node's ports with frames port security dropped, and how many (since this process counts them). */
@@ -1289,7 +1303,7 @@ export class PipelineReconciler {
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
       burstGraceMs: NODE_BUNDLE_BURST_GRACE_MS,
     });
-    const agent: NodeAgent = { dial, conn, lanes, manager, spoofDrops: new PortSecurityDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
+    const agent: NodeAgent = { dial, conn, lanes, manager, spoofDrops: new PortSecurityDropCounter(), unknownDrops: new UnknownUnicastDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
     manager.on('synced', (r) => {
       if (r.sent && !this.stopped && !agent.udpFlushedAtStart) {
@@ -1299,7 +1313,10 @@ export class PipelineReconciler {
       if (!this.stopped) this.nodeController.enqueue(name);
       this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
     });
-    manager.on('dumped', (dump) => this.notePortSecurityDrops(name, agent, dump));
+    manager.on('dumped', (dump) => {
+      this.notePortSecurityDrops(name, agent, dump);
+      agent.unknownDrops.observe(dump);
+    });
     manager.on('fenced', (err) => {
       if (this.stopped || this.agents.get(name) !== agent) return;
       // The manager has logged it (with this node; it is out of sync from now on); the caller ends the leader term.

@@ -5,18 +5,16 @@
  * router guards, IPv6's explicit drops). A VM sending from a MAC or address not its
  * port's was dropped with nothing said anywhere: no counter, no log (QA-126 H1).
  *
- * Counted between two dumps. A port absent from the previous dump, or whose counter went
- * down (its flow added again, the switch restarted), counts from zero when its Classifier flow
- * is younger than the time since that dump: installed since, so every packet it counted is
- * new (a VM spoofing in its first minute was never told of, its first dump only a baseline).
- * The first dump of this counter is a baseline for every port: those flows may be an earlier
- * vnetd's, whose dumps may have told of their drops, and a flow re-added over one keeps its
- * counters while its age starts again (OVS forwards the counts of a replaced flow unless the
- * add asks it to reset them).
+ * Counted between two dumps, from where dump-baseline.ts says: a port absent from the
+ * previous dump, or whose counter went down (its flow added again, the switch restarted),
+ * counts from zero when its Classifier flow is younger than the time since that dump (a VM
+ * spoofing in its first minute was never told of, its first dump only a baseline); the first
+ * dump of this counter is a baseline for every port.
  */
 import type { FlowStats } from '../../openflow';
 import { decodeCookie } from '../../openflow/sync/cookie';
 import { OwnerCategory, TABLES } from '../../pipeline';
+import { countedFrom, flowAgeMs } from './dump-baseline';
 
 interface PortCounters {
   /** Packets of the port's Classifier flow: everything it sent. */
@@ -38,7 +36,7 @@ export function portSecurityCounters(dump: readonly FlowStats[]): Map<number, Po
     if (!p) out.set(c.objectId, (p = { received: 0n, allowed: 0n, ageMs: Infinity }));
     if (f.tableId === TABLES.Classifier.id) {
       p.received += f.packetCount;
-      p.ageMs = f.durationSec * 1000 + f.durationNsec / 1e6;
+      p.ageMs = flowAgeMs(f);
     } else if (f.instructions.some((i) => i.type === 'goto_table')) p.allowed += f.packetCount;
   }
   return out;
@@ -58,7 +56,8 @@ export class PortSecurityDropCounter {
     const out: Array<{ objectId: number; dropped: number }> = [];
     for (const [id, c] of now) {
       const had = this.last.get(id);
-      const before = had && c.received >= had.received && c.allowed >= had.allowed ? had : this.lastAt !== undefined && c.ageMs < at - this.lastAt ? ZERO : undefined;
+      const wentDown = had !== undefined && (c.received < had.received || c.allowed < had.allowed);
+      const before = countedFrom(had, wentDown, c.ageMs, this.lastAt === undefined ? undefined : at - this.lastAt, ZERO);
       if (!before) continue;
       const dropped = Number(c.received - before.received - (c.allowed - before.allowed));
       if (dropped <= 0) continue;
