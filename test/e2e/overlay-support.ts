@@ -133,6 +133,15 @@ require('net').createServer(s=>{s.on('error',()=>{});s.write(n+'\\n');s.on('data
 const UDP_CLIENTS = `const d=require('dgram');const [vip,port,base,n,size,wait]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const out=[];let left=n;
 for(let i=0;i<n;i++){const s=d.createSocket(vip.includes(':')?'udp6':'udp4');let done=false;const fin=(name,from)=>{if(done)return;done=true;clearTimeout(t);out[i]={name,from};s.close();if(--left===0)console.log(JSON.stringify(out))};const t=setTimeout(()=>fin('',''),wait||2000);s.on('message',(m,r)=>fin(m.toString(),r.address));s.on('error',()=>fin('',''));s.bind(base+i,()=>s.send(size?Buffer.alloc(size,120):'q',port,vip))}`;
 
+/**
+ * `count` TCP connections to vip:port one after the other, from source ports base.., each
+ * reading the first line a NAMED_SERVER sends (the backend's name; "" when nothing came
+ * within 2 s); prints the names as a JSON array.
+ */
+export const NAMES_OVER_TCP = `const [vip,port,n,base]=process.argv.slice(1).map((x,i)=>i?Number(x):x);const net=require('net');const out=[];
+function one(i){return new Promise(r=>{let buf='';const s=net.connect({host:vip,port,localPort:base+i});const done=(name)=>{clearTimeout(t);out.push(name);try{s.resetAndDestroy()}catch{s.destroy()}r()};const t=setTimeout(()=>done(''),2000);s.on('data',d=>{buf+=d;if(buf.includes('\\n'))done(buf.split('\\n')[0].trim())});s.on('error',()=>done(''))})}
+(async()=>{for(let i=0;i<n;i++)await one(i);console.log(JSON.stringify(out))})()`;
+
 /** What each of `count` UDP clients (source ports from `base`) got back from vip:port. */
 export async function udpAnswers(vm: Vm, vip: string, port: number, base: number, count: number, o: { size?: number; waitMs?: number } = {}): Promise<Array<{ name: string; from: string }>> {
   return JSON.parse(await vm.exec([process.execPath, '-e', UDP_CLIENTS, vip, String(port), String(base), String(count), String(o.size ?? 0), String(o.waitMs ?? 0)])) as Array<{ name: string; from: string }>;

@@ -1,6 +1,6 @@
-import type { NetworkModel, PortModel } from '../../pipeline';
+import type { LbBackendModel, NetworkModel, PortModel } from '../../pipeline';
 import type { LoadBalancer } from '../../resources/kinds';
-import { pairHolders, resolveBackends } from './lb-backends';
+import { outOnDownSwitches, pairHolders, resolveBackends } from './lb-backends';
 
 const net: NetworkModel = { uid: 'n', key: 't/blue', version: '1', vni: 7, encapsulation: 'vxlan' };
 const port = (name: string, n: number, pairs: Array<{ ip: string; mac?: string }> = []): PortModel => ({
@@ -69,5 +69,26 @@ describe('resolveBackends', () => {
     // Held alone, the pair is a peer.
     const [alone] = resolveBackends({ ...lbWith([]), spec: { ...lbWith([]).spec!, backends: [{ port: 'p1' }] } }, net, new Map([[p1.key, p1]]));
     expect(alone!.peers).toEqual([{ family: 4, mac: vrrp.mac, ip: vrrp.ip }]);
+  });
+});
+
+describe('outOnDownSwitches (QA-135 F1)', () => {
+  const b = (name: string, node: string | undefined, healthy = true, weight = 1): LbBackendModel => ({ name, ip: `10.0.0.${name.length}`, mac: '02:00:00:00:00:01', weight, healthy, ...(node ? { node } : {}) });
+  const down = (node: string) => node === 'hv2';
+  const healthyNames = (bs: LbBackendModel[]) => bs.filter((x) => x.healthy).map((x) => x.name);
+
+  it('takes the backends on a node whose switch does not answer out while another backend takes connections', () => {
+    expect(healthyNames(outOnDownSwitches([b('a', 'hv1'), b('bb', 'hv2'), b('ccc', 'hv2')], down))).toEqual(['a']);
+  });
+
+  it('keeps them all when every backend left is on such nodes: unhealthy, drained (weight 0) or unbound elsewhere', () => {
+    expect(healthyNames(outOnDownSwitches([b('a', 'hv1', false), b('bb', 'hv2')], down))).toEqual(['bb']);
+    expect(healthyNames(outOnDownSwitches([b('a', 'hv1', true, 0), b('bb', 'hv2')], down))).toEqual(['a', 'bb']);
+    expect(healthyNames(outOnDownSwitches([b('a', undefined, false), b('bb', 'hv2')], down))).toEqual(['bb']);
+  });
+
+  it('returns the same list, untouched, where no healthy backend is on such a node', () => {
+    const list = [b('a', 'hv1'), b('bb', 'hv2', false)];
+    expect(outOnDownSwitches(list, down)).toBe(list);
   });
 });

@@ -343,18 +343,26 @@ describe('LbStatusReporter', () => {
       nodes = ['hv1', undefined];
       reporter.refreshSoon();
       await until((s) => available(s)?.message === '1 of 2 backends gets connections; not: p6 (not bound to a node)');
-      // Healthy (no checks to fail) on a node whose switch does not answer: dealt connections that are lost, so not counted as getting them.
+      // Out of the slot tables on a node whose switch does not answer, checks or none (QA-135 F1: said so while still dealt).
       nodes = ['hv1', 'hv2'];
-      healthy = [true, true];
+      healthy = [true, false];
       down.add('hv2');
       reporter.refreshSoon();
-      const cutOff = await until((s) => available(s)?.message?.includes('does not answer') === true && s?.backends?.[1]?.healthy === true);
-      expect(cutOff.healthyBackends).toBe('1/2');
-      expect(available(cutOff)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (the switch of its node hv2 does not answer)' });
+      const out = await until((s) => available(s)?.message?.includes('out of the slot tables') === true);
+      expect(out.healthyBackends).toBe('1/2');
+      expect(available(out)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (out of the slot tables while the switch of its node hv2 does not answer)' });
+      // Still healthy there (the pipeline has not taken it out yet): dealt connections, which may be lost, and said so.
+      healthy = [true, true];
+      reporter.refreshSoon();
+      const cutOff = await until((s) => available(s)?.message?.includes('go unanswered') === true && s?.backends?.[1]?.healthy === true);
+      expect(cutOff.healthyBackends).toBe('2/2');
+      expect(available(cutOff)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '2 of 2 backends get connections; those dealt to p6 (the switch of its node hv2 does not answer) go unanswered' });
       // Both there: they are still dealt connections, which go unanswered, not refused (QA: "refused" while a partitioned switch served them).
       nodes = ['hv2', 'hv2'];
       reporter.refreshSoon();
-      const bothDown = await until((s) => s?.healthyBackends === '0/2' && available(s)?.status === 'False');
+      const bothDown = await until((s) => available(s)?.status === 'False');
+      // Dealt (every backend left is there, outOnDownSwitches keeps them): counted, as a NIC whose link is down is.
+      expect(bothDown.healthyBackends).toBe('2/2');
       expect(available(bothDown)).toMatchObject({ reason: 'NoHealthyBackends', message: 'none of its 2 backends gets connections known to be answered, so new connections go unanswered unless that switch still forwards them: p5, p6 (the switch of its node hv2 does not answer)' });
       nodes = ['hv1', 'hv2'];
       down.delete('hv2');

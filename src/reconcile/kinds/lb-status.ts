@@ -837,11 +837,11 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
     // An unchecked backend on a node whose switch does not answer, or whose NIC's link is down,
     // is still dealt connections: they go unanswered, not refused (QA: "refused" while a
     // partitioned switch served them).
-    const switchDown = troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX)).length;
+    const switchDown = troubles.filter(isDealtOnDownSwitch).length;
     const unanswered = switchDown + troubles.filter(isLinkDown).length;
     const known = unanswered ? ' known to be answered' : '';
     const none = backends.length === 1 ? `its only backend gets no connections${known}` : `none of its ${backends.length} backends gets connections${known}`;
-    const switches = new Set(troubles.filter((t) => t?.startsWith(SWITCH_DOWN_PREFIX))).size;
+    const switches = new Set(troubles.filter(isDealtOnDownSwitch)).size;
     const unless = switches === 0 ? '' : switches === 1 ? ' unless that switch still forwards them' : ' unless those switches still forward them';
     const outcome = unanswered === 0 ? 'so new connections are refused' : unanswered === backends.length ? `so new connections go unanswered${unless}` : `so new connections are refused, or go unanswered${unless}`;
     const allDrained = troubles.every((t) => t === DRAINED);
@@ -851,8 +851,8 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
   // which go unanswered: counted, and said so, not listed as getting none (QA-128 F3: status
   // said 1/2 while the data plane dealt both).
   const getting = dealtCount(troubles);
-  const lost = [...byTrouble].filter(([t]) => isLinkDown(t));
-  const not = [...byTrouble].filter(([t]) => !isLinkDown(t));
+  const lost = [...byTrouble].filter(([t]) => isLinkDown(t) || isDealtOnDownSwitch(t));
+  const not = [...byTrouble].filter(([t]) => !isLinkDown(t) && !isDealtOnDownSwitch(t));
   if (getting < backends.length || lost.length > 0) {
     const unanswered = lost.length ? `; those dealt to ${named(lost)} go unanswered` : '';
     const none = not.length ? `; not: ${named(not)}` : '';
@@ -869,12 +869,18 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
 
 const DRAINED = 'drained: weight 0';
 const SWITCH_DOWN_PREFIX = 'the switch of its node ';
+const OUT_WHILE_SWITCH_DOWN = 'out of the slot tables while the switch of its node ';
 const LINK_DOWN_SUFFIX = "NIC's link is down (Bound LinkDown)";
 const isLinkDown = (t: string | undefined): boolean => t?.endsWith(LINK_DOWN_SUFFIX) ?? false;
 
-/** Backends the slot table deals new connections to: those with no trouble, and those whose NIC's link is down (theirs go unanswered). */
+/** Backends the slot table deals new connections to: those with no trouble, and those whose NIC's link is down or whose node's switch does not answer (theirs may go unanswered). */
 function dealtCount(troubles: ReadonlyArray<string | undefined>): number {
-  return troubles.filter((t) => t === undefined || isLinkDown(t)).length;
+  return troubles.filter((t) => t === undefined || isLinkDown(t) || isDealtOnDownSwitch(t)).length;
+}
+
+/** A backend still dealt connections on a node whose switch does not answer: they may go unanswered. */
+function isDealtOnDownSwitch(t: string | undefined): boolean {
+  return t?.startsWith(SWITCH_DOWN_PREFIX) === true;
 }
 
 /**
@@ -902,10 +908,15 @@ function cutOffNote(backends: readonly LbBackendStatus[], troubles: ReadonlyArra
 function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[], unresolved: ReadonlySet<string>, why: BackendTroubles): Array<string | undefined> {
   return backends.map((b, i) => {
     if (!b.healthy && unresolved.has(b.name)) return "no address in the network of the VIP's family: see ResolvedRefs";
-    if (!b.healthy) return b.node === '' ? 'not bound to a node' : (why.whyUnhealthy(b.ip) ?? 'failing health checks');
+    if (!b.healthy) {
+      if (b.node === '') return 'not bound to a node';
+      // Out of the slot tables while its node's switch does not answer (outOnDownSwitches), checked or not.
+      return why.whyUnhealthy(b.ip) ?? (why.switchDown(b.node) ? `${OUT_WHILE_SWITCH_DOWN}${b.node} does not answer` : 'failing health checks');
+    }
     // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
     if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
-    // Unchecked (no healthCheck), so still dealt connections, which its node's switch loses.
+    // Still dealt connections on a node whose switch does not answer: every backend left is on
+    // such nodes (outOnDownSwitches keeps them), or the pipeline has not taken it out yet.
     if (why.switchDown(b.node)) return `${SWITCH_DOWN_PREFIX}${b.node} does not answer`;
     // Its flows stay (the VM may bring its NIC up again any moment), and so do its connections,
     // which a NIC that is down never answers: a checked backend's checks fail soon after.

@@ -52,7 +52,7 @@ import { Controller } from '../controller';
 import type { Informer } from '../informer';
 import { SharedInformers } from '../shared-informers';
 import { sameValue } from '../../resources/same-value';
-import { resolveBackends } from './lb-backends';
+import { outOnDownSwitches, resolveBackends } from './lb-backends';
 import { PortSecurityDropCounter } from './port-security-drops';
 import { UnknownUnicastDropCounter } from './unknown-unicast-drops';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
@@ -397,9 +397,13 @@ export class PipelineReconciler {
     this.ports = shared.of<VirtualPort>(PORTS);
     this.nodes = shared.of<HypervisorNode>(NODES);
     this.lbs = shared.of<LoadBalancer>(LOAD_BALANCERS);
-    // Backends a health check found failing get no new connections (until it says otherwise).
+    // Backends a health check found failing get no new connections (until it says otherwise),
+    // nor those on a node whose switch does not answer while another backend takes them.
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
-      resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip, b.node) ? { ...b, healthy: false } : b));
+      outOnDownSwitches(
+        resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip, b.node) ? { ...b, healthy: false } : b)),
+        (node) => switchUnreachable(this.nodeObj(node)),
+      );
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
     this.tunnelProbes = new TunnelProber({
       logger: opts.logger,
@@ -497,25 +501,28 @@ export class PipelineReconciler {
     {
       // What the agents of other nodes found failing (none where this process checks every
       // node), and the checked backends of nodes nobody can check: a change is rare: rebuild and recompile.
-      const refresh = () => {
+      // `switchFlipped`: a node's switch stopped or started answering, which moves its backends
+      // in or out of the slot tables whether or not their load balancers are checked (outOnDownSwitches).
+      const refresh = (switchFlipped = false) => {
         const now: Map<string, ReportedFailure> = readiness === 'local' ? new Map() : reportedFailing(this.nodes.list(), opts.node);
         for (const [k, b] of uncheckedOnDownNodes(this.nodes.list(), this.lbs.list(), () => this.ensureModel().model, opts.node)) if (!now.has(k)) now.set(k, b);
         const same = sameBackendKeys(now, this.failingElsewhere);
         this.failingElsewhere = now;
-        if (same) return;
+        if (same && !switchFlipped) return;
         this.modelStale = true;
         this.enqueueAllNodes();
         this.lbStatus?.refreshSoon();
       };
       this.unsubscribe.push(
         this.nodes.addEventHandler({
-          onAdd: refresh,
+          onAdd: () => refresh(),
           onUpdate: (o, n) => {
-            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || agentMarkedSilent(o) !== agentMarkedSilent(n) || switchUnreachable(o) !== switchUnreachable(n)) refresh();
+            const switchFlipped = switchUnreachable(o) !== switchUnreachable(n);
+            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || agentMarkedSilent(o) !== agentMarkedSilent(n) || switchFlipped) refresh(switchFlipped);
             // Load balancer status names backends behind cut tunnels: at once, not at its next round.
             else if ((tunnelsDown(o) === undefined) !== (tunnelsDown(n) === undefined)) this.lbStatus?.refreshSoon();
           },
-          onDelete: refresh,
+          onDelete: () => refresh(true),
         }),
       );
     }
