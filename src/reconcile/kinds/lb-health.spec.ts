@@ -366,6 +366,31 @@ describe('LbHealthMonitor', () => {
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
   });
 
+  it('probes a known backend\'s new target port at once, and its first failure takes the backend out (QA-134 F4: healthy for 10 s while nothing listened there)', () => {
+    const targets: HealthTarget[] = [target];
+    const { conn, mon, changes } = setup(targets);
+    mon.tick(0);
+    conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    // The listener's target port changed: 8080 is no longer checked, 8081 is, at this tick.
+    targets[0] = { ...target, port: 8081 };
+    mon.tick(100);
+    expect(conn.lastSyn()).toMatchObject({ dstIp: '10.0.0.5', dstPort: 8081 });
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    conn.answer(TCP_FLAGS.RST | TCP_FLAGS.ACK);
+    // One failure, whatever unhealthyThreshold (3 by default): out, saying why.
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
+    expect(changes()).toBe(1);
+    expect(mon.failing()).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: 'RST', since: expect.any(String) }]);
+    // Back to a port that answers: in again after healthyThreshold successes, as any failing backend.
+    targets[0] = { ...target, port: 8080 };
+    for (let at = 1200; !mon.healthy('lb1', '10.0.0.5') && at < 10_000; at += 1100) {
+      mon.tick(at);
+      conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
+    }
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+  });
+
   it('starts a backend reported failing before the restart unhealthy, before and after its first probe, until healthyThreshold successes', () => {
     const { conn, mon, changes } = setup();
     const since = '2026-11-01T00:00:00.000Z';

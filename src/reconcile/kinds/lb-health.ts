@@ -226,6 +226,16 @@ export class LbHealthMonitor {
   tick(now = Date.now()): void {
     let changed = false;
     const wanted = new Map(this.opts.targets().map((t) => [keyOf(t), t]));
+    // Load balancers checked before this tick, and their backends: a backend new to one of
+    // them waits for its first check; a new port of a known backend (a listener added) does
+    // not, or every backend would leave the slot table at once until probed. Read before the
+    // probes of ports no longer checked go: a changed target port is a known backend's new port.
+    const checkedBefore = new Set<string>();
+    const backendsBefore = new Set<string>();
+    for (const p of this.probes.values()) {
+      checkedBefore.add(p.target.lbUid);
+      backendsBefore.add(backendKey(p.target.lbUid, p.target.ip));
+    }
     for (const [k, p] of this.probes) {
       if (wanted.has(k)) continue;
       this.settle(p);
@@ -238,15 +248,6 @@ export class LbHealthMonitor {
       // A backend reported failing that is no longer checked here: the report changes.
       const checked = new Set([...wanted.values()].map((t) => backendKey(t.lbUid, t.ip)));
       if ([...failingAtStart.keys()].some((k) => !checked.has(k))) changed = true;
-    }
-    // Load balancers checked before this tick, and their backends: a backend new to one of
-    // them waits for its first check; a new port of a known backend (a listener added) does
-    // not, or every backend would leave the slot table at once until probed.
-    const checkedBefore = new Set<string>();
-    const backendsBefore = new Set<string>();
-    for (const p of this.probes.values()) {
-      checkedBefore.add(p.target.lbUid);
-      backendsBefore.add(backendKey(p.target.lbUid, p.target.ip));
     }
     for (const [k, t] of wanted) {
       let p = this.probes.get(k);
@@ -263,6 +264,13 @@ export class LbHealthMonitor {
           // Out (a change the recompile must see), in at its first success.
           this.probes.set(k, (p = { target: t, healthy: false, successes: t.timing.healthyThreshold - 1, failures: 0, nextAt: now, reason: AWAITING_FIRST_CHECK, since: new Date(now).toISOString() }));
           changed = true;
+        } else if (!failing && checkedBefore.has(t.lbUid)) {
+          // A known backend's new port (a listener added, a target port changed): it stays in
+          // (out until probed, every backend would leave every listener at once), but is probed
+          // at once and its first failure counts. Before, a target port nothing listened on was
+          // said healthy at the new generation for unhealthyThreshold intervals (10-15 s) while
+          // every connection failed (QA-134 F4).
+          this.probes.set(k, (p = { target: t, healthy: true, successes: 0, failures: t.timing.unhealthyThreshold - 1, nextAt: now }));
         } else {
           // The reported reason without the port failing() named (it names it again).
           this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now + offset, reason: failing?.reason.replace(/ on port \d+$/, ''), since: failing?.since }));
