@@ -137,10 +137,17 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
     }
     seen.set(id, i);
   }
-  // An address listed as itself and as its port is one backend counted twice (twice its weight).
+  // An address listed as itself and as its port is one backend listed twice. Refused when the
+  // update adds either; where both were there before (the port took the address since), only
+  // warned: a rule the unchanged spec breaks because another object changed must not block
+  // updates that leave it alone, a label or a finalizer's removal above all (QA-134 F7: the load
+  // balancer could not even be deleted past a foreign finalizer). Status says it (ResolvedRefs).
   for (const [i, b] of (spec.backends ?? []).entries()) {
     const same = b.ip !== undefined && b.port === undefined ? portIps.get(b.ip) : undefined;
-    if (same) causes.push({ field: `spec.backends[${i}].ip`, reason: 'FieldValueDuplicate', message: `Duplicate value: "${b.ip}" is the address of VirtualPort "${same.port}", spec.backends[${same.index}]` });
+    if (!same) continue;
+    const message = `"${b.ip}" is the address of VirtualPort "${same.port}", spec.backends[${same.index}]`;
+    if (kept.has(b.ip!) && kept.has(`port:${same.port}`)) warnings.push(`spec.backends[${i}].ip: ${message}: one backend listed twice, which takes connections once; remove one of them`);
+    else causes.push({ field: `spec.backends[${i}].ip`, reason: 'FieldValueDuplicate', message: `Duplicate value: ${message}` });
   }
 }
 

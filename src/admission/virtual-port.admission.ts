@@ -124,6 +124,23 @@ async function removedBackendWarnings(ctx: AdmissionContext, namespace: string, 
   );
 }
 
+/**
+ * Load balancers that name this port as a backend and one of its added addresses as another:
+ * one backend listed twice (taking its connections once), which the load balancer's admission
+ * refuses when it is written but cannot see coming from here (QA-134 F7: accepted silently).
+ */
+async function doubledBackendWarnings(ctx: AdmissionContext, port: VirtualPort, added: readonly string[]): Promise<string[]> {
+  if (added.length === 0) return [];
+  const lbs = (await ctx.objects.list<LoadBalancer>(LOAD_BALANCERS, port.metadata.namespace)).items;
+  return lbs.flatMap((lb) => {
+    const backends = lb.spec?.backends ?? [];
+    if (lb.spec?.network !== port.spec?.network || !backends.some((b) => b.port === port.metadata.name)) return [];
+    return backends
+      .filter((b) => b.ip !== undefined && tryParseIp(b.ip) && added.includes(canonicalIp(b.ip)))
+      .map((b) => `${b.ip} is a backend of LoadBalancer "${lb.metadata.name}", which names this port as one too: one backend listed twice, which takes its connections once; remove one of them from its backends`);
+  });
+}
+
 export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
   readonly finalizers = [DATAPLANE_FINALIZER, IPAM_FINALIZER];
 
@@ -282,6 +299,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
       ...pairWarnings,
       ...readdressWarnings(r, spec.portSecurity),
       ...(await removedBackendWarnings(ctx, ns, r.removed)),
+      ...(await doubledBackendWarnings(ctx, next, r.added)),
     ];
     return { object: next, ops, warnings };
   }

@@ -1019,6 +1019,30 @@ describe('references that could never resolve (found by a black-box review)', ()
     expect(ok.status).toBe(201);
     await rejected('PATCH', `${G}/namespaces/t1/loadbalancers/reflb`, { spec: { backends: [{ port: 'UPPER' }] } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
   });
+
+  it('a backend listed twice because its port took the address since: warned on the port, said in status, and the load balancer still takes labels and lets its finalizers go (QA-134 F7: every later update refused, stuck Terminating)', async () => {
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualnetworks`, net('dupnet', { subnets: [{ cidr: '10.164.0.0/24' }] }))).status).toBe(201);
+    const port = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'dp1' }, spec: { network: 'dupnet', ips: ['10.164.0.210'] } };
+    expect((await v.call('POST', `${G}/namespaces/t1/virtualports`, port)).status).toBe(201);
+    const lb = { apiVersion: 'vnet.dev/v1alpha1', kind: 'LoadBalancer', metadata: { name: 'dupf', finalizers: ['example.com/keep'] }, spec: { network: 'dupnet', listeners: [{ port: 80 }], backends: [{ port: 'dp1' }, { ip: '10.164.0.211' }] } };
+    expect((await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb)).status).toBe(201);
+    // Written by the load balancer itself: refused, as before.
+    const twice = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb, metadata: { name: 'dup2' }, spec: { ...lb.spec, backends: [{ port: 'dp1' }, { ip: '10.164.0.210' }] } }, 422, 'Invalid');
+    expect(twice.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.backends[1].ip', message: 'Duplicate value: "10.164.0.210" is the address of VirtualPort "dp1", spec.backends[0]' }));
+    // The port takes the address backend's address: accepted, with a warning naming the load balancer (before: silent).
+    const moved = await v.call('PATCH', `${G}/namespaces/t1/virtualports/dp1`, { spec: { ips: ['10.164.0.211'] } }, { contentType: 'application/merge-patch+json' });
+    expect(moved.status).toBe(200);
+    expect(String(moved.headers.warning)).toContain('10.164.0.211 is a backend of LoadBalancer \\"dupf\\", which names this port as one too');
+    // A label: accepted, warned (before: 422 for the unchanged spec).
+    const labelled = await v.call('PATCH', `${G}/namespaces/t1/loadbalancers/dupf`, { metadata: { labels: { x: '1' } } }, { contentType: 'application/merge-patch+json' });
+    expect(labelled.status).toBe(200);
+    expect(String(labelled.headers.warning)).toContain('one backend listed twice');
+    // Deleted, then its foreign finalizer let go: gone.
+    expect((await v.call('DELETE', `${G}/namespaces/t1/loadbalancers/dupf`)).status).toBe(200);
+    const released = await v.call('PATCH', `${G}/namespaces/t1/loadbalancers/dupf`, { metadata: { finalizers: null } }, { contentType: 'application/merge-patch+json' });
+    expect(released.status).toBe(200);
+    await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/loadbalancers/dupf`)).status === 404);
+  });
 });
 
 describe('collections and methods (found by a black-box review)', () => {

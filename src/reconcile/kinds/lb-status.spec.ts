@@ -482,6 +482,26 @@ describe('LbStatusReporter: status.slots', () => {
     }
   });
 
+  it('says a backend listed twice, an address backend its port backend\'s port took since (ResolvedRefs DuplicateBackend, QA-134 F7: said all was well)', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    const stored = await objects.create<LoadBalancer>(LOAD_BALANCERS, {
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: 'web', namespace: 't' },
+      spec: { network: 'n', vip: lb.vip, listeners: [{ port: 80, protocol: 'TCP' }], backends: [{ port: 'dp1' }, { ip: '10.0.0.11' }] },
+    });
+    const backend = (name: string) => ({ name, ip: '10.0.0.11', mac: '02:00:00:00:00:11', weight: 1, healthy: true, node: 'hv1', port: 't/dp1' });
+    const model = () => ({ networks: new Map([['n', net]]), ports: new Map(), loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: [backend('dp1'), backend('10.0.0.11')] }]]) }) as unknown as LogicalModel;
+    const reporter = new LbStatusReporter({ objects, logger: pino({ level: 'silent' }), loadBalancers: () => [stored], model, intervalMs: 3_600_000 });
+    try {
+      await reporter.refresh();
+      const refs = (await objects.get<LoadBalancer>(LOAD_BALANCERS, 't', 'web'))!.status?.conditions?.find((c) => c.type === 'ResolvedRefs');
+      expect(refs).toMatchObject({ status: 'False', reason: 'DuplicateBackend', message: 'address 10.0.0.11 (backends dp1 and 10.0.0.11): one backend listed twice, which takes its connections once; remove one of them from spec.backends' });
+    } finally {
+      await reporter.stop();
+    }
+  });
+
   it('records the slot table\'s size, and keeps it when backends are removed (a smaller table would re-deal every slot)', async () => {
     const objects = new ObjectStore(new MemoryStore());
     const five = [5, 6, 7, 8, 9].map((n) => ({ port: `p${n}` }));

@@ -613,7 +613,7 @@ export class LbStatusReporter {
       if (lb.metadata.deletionTimestamp) continue;
       const backends = this.backendsOf(lb, model, totals);
       const unresolved = unresolvedBackends(lb, model);
-      const refs = resolvedRefs(lb, unresolved, (ip) => ambiguousHolders(lb, model, ip));
+      const refs = resolvedRefs(lb, unresolved, (ip) => ambiguousHolders(lb, model, ip), listedTwice(lb, model));
       const portOf = new Map((model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []).map((b) => [b.name, b.port]));
       const troubles = whyNoConnections(lb, backends, unresolved, {
         whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
@@ -776,8 +776,17 @@ const RESOLVED_REFS = 'ResolvedRefs';
  * has, or allows as an address pair). One that does not gets no traffic, and otherwise
  * showed only as an empty address in status.backends while the load balancer said Ready.
  */
-function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>, ambiguous: (ip: string) => string[]): ConditionInput {
+function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>, ambiguous: (ip: string) => string[], twice: readonly string[] = []): ConditionInput {
   const observedGeneration = lb.metadata.generation;
+  if (twice.length > 0) {
+    return {
+      type: RESOLVED_REFS,
+      status: 'False',
+      reason: 'DuplicateBackend',
+      message: `${twice.join('; ')}: one backend listed twice, which takes its connections once; remove one of them from spec.backends`,
+      observedGeneration,
+    };
+  }
   const shared = (lb.spec?.backends ?? []).flatMap((b) => {
     const holders = b.ip !== undefined && unresolved.has(b.ip) ? ambiguous(b.ip) : [];
     return holders.length > 1 ? [`address ${b.ip} (ports ${holders.join(', ')})`] : [];
@@ -803,6 +812,17 @@ function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>, ambiguo
     message: `no address in network "${lb.spec?.network}" to balance to for ${missing.join(', ')} (a VirtualPort must exist there with an IPv${lb.spec?.vip?.includes(':') ? 6 : 4} address, the VIP's family; an address must be a port's, or one of its allowed address pairs)`,
     observedGeneration,
   };
+}
+
+/**
+ * Backends that resolve to an address another backend resolves to (an address backend that a
+ * port backend's port took since: the load balancer's admission refuses writing it, QA-134 F7),
+ * said as "address A (spec.backends NAME and NAME)".
+ */
+function listedTwice(lb: LoadBalancer, model: LogicalModel): string[] {
+  const byIp = new Map<string, string[]>();
+  for (const b of model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []) byIp.set(b.ip, [...(byIp.get(b.ip) ?? []), b.name]);
+  return [...byIp].filter(([, names]) => names.length > 1).map(([ip, names]) => `address ${ip} (backends ${names.join(' and ')})`);
 }
 
 /** The ports of the load balancer's network whose allowed pairs cover ip, by name. */
