@@ -42,4 +42,10 @@ describe('describeError: a refusal (403)', () => {
     expect(describeError(forbidden, { namespace: 't1' })).toMatch(/use a token that is allowed there \(or another namespace with -n\)$/);
     expect(describeError(forbidden, {})).toMatch(/use a token that is allowed there$/);
   });
+
+  it('a quota\'s refusal is its own message, with no token hint (QA-134 F8: sent people chasing permissions)', () => {
+    const message = 'virtualports.vnet.dev "qq" is forbidden: exceeded quota: cap, requested: count/virtualports.vnet.dev=1, used: count/virtualports.vnet.dev=5, limited: count/virtualports.vnet.dev=1 (delete what the namespace no longer needs, or ask an admin to raise it: kubectl describe resourcequota cap -n t4)';
+    const quota = new ApiStatusError(403, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403, message, details: { kind: 'virtualports', name: 'qq' } });
+    expect(describeError(quota, { action: 'create virtualport "qq" in namespace "t4"', namespace: 't4' })).toBe(`cannot create virtualport "qq" in namespace "t4": ${message}`);
+  });
 });

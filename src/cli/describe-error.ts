@@ -39,6 +39,9 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
       if (ctx.hasCredentials === false) return `the user${ctx.kubeconfig ? ` in ${ctx.kubeconfig}` : ''} has no token: use vnetd's admin kubeconfig ($VNETD_DATA_DIR/admin.kubeconfig) or one with an AccessToken's token`;
       return `the token${ctx.kubeconfig ? ` in ${ctx.kubeconfig}` : ''} is wrong, expired or was deleted: ask an admin for a new one, or use vnetd's admin kubeconfig ($VNETD_DATA_DIR/admin.kubeconfig)`;
     case 'Forbidden':
+      // A quota refuses whatever the token: its message already says what to do (QA-134 F8:
+      // told to find another token, which sent people chasing permissions).
+      if (isQuotaRefusal(err)) return '';
       // -n helps only where there is a namespace: a cluster-scoped kind's is the token's alone.
       return ctx.namespace ? `use a token that is allowed there (or another namespace with -n)` : 'use a token that is allowed there';
     case 'NotFound':
@@ -77,6 +80,11 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
   }
 }
 
+/** A 403 from a ResourceQuota (kube-apiserver's words: "... is forbidden: exceeded quota: NAME, ..."). */
+function isQuotaRefusal(err: ApiStatusError): boolean {
+  return /\bis forbidden: exceeded quota: /.test(err.status.message ?? '');
+}
+
 function transportHint(err: TransportError): string {
   switch (err.code) {
     case 'ECONNREFUSED':
@@ -109,7 +117,8 @@ export function describeError(err: unknown, ctx: ErrorContext = {}): string {
   const what = ctx.action ? `cannot ${ctx.action}` : 'error';
   if (err instanceof ApiStatusError) {
     const why = causesText(err, ctx) ?? err.status.message;
-    return `${what}: ${why}; ${hintFor(err, ctx)}`;
+    const hint = hintFor(err, ctx);
+    return hint ? `${what}: ${why}; ${hint}` : `${what}: ${why}`;
   }
   if (err instanceof TransportError) {
     if (err.outcomeUnknown) return `${what}: no answer from vnetd at ${err.server} (${err.message}): it may have been done; look before running it again${ctx.listCommand ? ` (${ctx.listCommand})` : ''}`;

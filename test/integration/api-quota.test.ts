@@ -130,6 +130,8 @@ it('vnetctl creates and lists quotas, naming the resources at their limit; a por
   expect(refused.code).not.toBe(0);
   expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(refused.stderr).toContain('exceeded quota: small');
+  // No token hint: a quota refuses whatever the token (QA-134 F8).
+  expect(refused.stderr).not.toContain('use a token');
   // A limit that is not RESOURCE=N, and a resource vnetd does not count: one line each, nothing created.
   const shape = await cli.run(['quota', 'create', 'bad', '--hard', 'virtualports', '-n', 'q4']);
   expect({ code: shape.code, lines: shape.stderr.trimEnd().split('\n').length }).toEqual({ code: 2, lines: 1 });
