@@ -49,4 +49,22 @@ describe('field selectors', () => {
     expect(matchesFields(parseFieldSelector('involvedObject.kind=Node,type=Warning,source=vnetd'), event)).toBe(true);
     expect(matchesFields(parseFieldSelector('involvedObject.name=hv2'), event)).toBe(false);
   });
+
+  it('offer each kind its own fields only, with name and namespace for all (QA-134 F5: spec.network=blue on networks selected nothing)', () => {
+    const sel = (kind: string, s: string) => unsupportedField(kind, parseFieldSelector(s));
+    // What vnetd's agents and vnetctl select on.
+    expect(sel('VirtualPort', 'spec.node=hv1,status.node=hv1,spec.network=n,spec.interfaceId=i')).toBeUndefined();
+    expect(sel('LoadBalancer', 'spec.network=n')).toBeUndefined();
+    expect(sel('VirtualNetwork', 'metadata.name=n,metadata.namespace=t')).toBeUndefined();
+    expect(sel('Node', 'metadata.name=hv1')).toBeUndefined();
+    expect(sel('AccessToken', 'spec.node=hv1')).toBeUndefined();
+    // Fields the kind does not have.
+    expect(sel('VirtualNetwork', 'spec.network=blue')).toBe('spec.network');
+    expect(sel('VirtualNetwork', 'metadata.name=n,spec.interfaceId!=x')).toBe('spec.interfaceId');
+    expect(sel('LoadBalancer', 'spec.node=hv1')).toBe('spec.node');
+    expect(sel('Node', 'status.node=hv1')).toBe('status.node');
+    expect(sel('Namespace', 'spec.network=n')).toBe('spec.network');
+    expect(sel('ResourceQuota', 'spec.node=')).toBe('spec.node');
+    expect(sel('Event', 'spec.network=n')).toBe('spec.network');
+  });
 });

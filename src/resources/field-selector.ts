@@ -12,7 +12,7 @@ export class SelectorSyntaxError extends Error {}
  * Field labels beyond name and namespace, as Kubernetes offers spec.nodeName for pods:
  * what a per-node agent selects on (ports of its node, objects of one network, the port of
  * one of its NICs, ports bound to it). A field an object lacks reads as "" (so `spec.node=`
- * selects unpinned ports).
+ * selects unpinned ports). Which kind offers which is KIND_FIELDS'.
  */
 const OBJECT_FIELDS = ['spec.node', 'spec.network', 'spec.interfaceId', 'status.node'] as const;
 /**
@@ -123,13 +123,31 @@ export function fieldValue(field: FieldRequirement['field'], obj: KubeObject): s
 }
 
 /**
- * The fields of a selector that the kind does not offer (kube-apiserver's 400 "field label not
- * supported"): an Event's fields on another kind, or another kind's on an Event, would select
- * nothing rather than say so.
+ * The field labels each kind offers beside metadata.name and metadata.namespace (which every
+ * kind has): its own fields only, as kube-apiserver decides them per resource. One set for
+ * every kind made `spec.network=blue` select no network and `spec.interfaceId!=x` every one,
+ * where kube-apiserver says the label is not supported (QA-134 F5). A token's spec.node is its
+ * agent's node.
+ */
+const KIND_FIELDS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
+  ['VirtualPort', OBJECT_FIELDS],
+  ['LoadBalancer', ['spec.network']],
+  ['AccessToken', ['spec.node']],
+  ['Event', EVENT_FIELDS],
+]);
+
+/** The field labels a kind offers, metadata.name and metadata.namespace first. */
+function supportedFields(kind: string): readonly string[] {
+  return ['metadata.name', 'metadata.namespace', ...(KIND_FIELDS.get(kind) ?? [])];
+}
+
+/**
+ * The first field of a selector that the kind does not offer (kube-apiserver's 400 "field
+ * label not supported"): another kind's field would select as if the object had it empty.
  */
 export function unsupportedField(kind: string, reqs: readonly FieldRequirement[]): string | undefined {
-  const own: readonly string[] = kind === 'Event' ? EVENT_FIELDS : OBJECT_FIELDS;
-  return reqs.find((r) => r.field !== 'metadata.name' && r.field !== 'metadata.namespace' && !own.includes(r.field))?.field;
+  const own = supportedFields(kind);
+  return reqs.find((r) => !own.includes(r.field))?.field;
 }
 
 export function matchesFields(reqs: FieldRequirement[], obj: KubeObject): boolean {

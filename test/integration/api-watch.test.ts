@@ -124,6 +124,35 @@ it('applies field selectors to both sides of a live change (an agent\'s watch of
   expect((await other).events).toEqual([]);
 }, 20_000);
 
+it('answers 400 to a field label the kind does not have, in a list, a watch or a deletecollection, as kube-apiserver does (QA-134 F5: spec.network on networks selected nothing, != everything)', async () => {
+  await create('f5');
+  for (const path of [
+    `${G}/virtualnetworks?fieldSelector=spec.network%3Dblue`,
+    `${G}/namespaces/w/virtualnetworks?fieldSelector=spec.interfaceId!%3Dx`,
+    `${G}/namespaces/w/virtualnetworks?watch=true&fieldSelector=spec.network%3Df5`,
+    `${G}/namespaces/w/loadbalancers?watch=true&fieldSelector=spec.node%3Dhv1`,
+    `${G}/nodes?fieldSelector=status.node%3Dhv1`,
+  ]) {
+    const res = await v.call('GET', path);
+    expect(res.json).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest', message: `field label not supported: ${/fieldSelector=([a-zA-Z.]+)/.exec(path)![1]}` });
+  }
+  const del = await v.call('DELETE', `${G}/namespaces/w/virtualnetworks?fieldSelector=spec.interfaceId!%3Dx`);
+  expect(del.status).toBe(400);
+  expect((await v.call('GET', `${G}/namespaces/w/virtualnetworks/f5`)).status).toBe(200);
+  // What vnetd's agents select on stays: a network by name, its ports and load balancers by network, ports by node, binding and NIC.
+  for (const path of [
+    `${G}/namespaces/w/virtualnetworks?fieldSelector=metadata.name%3Df5`,
+    `${G}/namespaces/w/virtualports?fieldSelector=spec.network%3Df5`,
+    `${G}/namespaces/w/loadbalancers?fieldSelector=spec.network%3Df5`,
+    `${G}/virtualports?fieldSelector=spec.node%3Dhv1`,
+    `${G}/virtualports?fieldSelector=status.node%3Dhv1,spec.node%3D`,
+    `${G}/virtualports?fieldSelector=spec.interfaceId%3Dnic-1,spec.node%3D`,
+    `${G}/accesstokens?fieldSelector=spec.node%3Dhv1`,
+  ]) expect([path, (await v.call('GET', path)).status]).toEqual([path, 200]);
+  const named = await v.call('GET', `${G}/namespaces/w/virtualnetworks?fieldSelector=metadata.name%3Df5`);
+  expect(named.json.items.map((o: { metadata: { name: string } }) => o.metadata.name)).toEqual(['f5']);
+});
+
 it('sends BOOKMARK events when asked', async () => {
   const { events } = await watch(`${G}/namespaces/w/virtualnetworks?watch=true&allowWatchBookmarks=true&resourceVersion=1`, (e) => e.some((x) => x.type === 'BOOKMARK'));
   const bm = events.find((e) => e.type === 'BOOKMARK')!;
