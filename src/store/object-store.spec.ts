@@ -115,6 +115,33 @@ describe('ObjectStore change detection (equality as stored)', () => {
     await objects.modify<Loose>(NETWORKS, 't', 'n', (cur) => ({ ...cur, status: { x: [1] } }), { subresource: 'status' });
     expect(await kv.currentRevision()).toBe(statusRev);
   });
+
+  it('writes nothing when only managedFields times (and their order) differ, and keeps the stored ones; a changed entry or field is written (QA-134 F1)', async () => {
+    const entry = (manager: string, time: string, fields: Record<string, unknown> = { 'f:spec': { 'f:a': {} } }) => ({ manager, operation: 'Apply', apiVersion: 'vnet.dev/v1alpha1', time, fieldsType: 'FieldsV1', fieldsV1: fields });
+    const managed = (spec: Record<string, unknown>, entries: unknown[]): Loose => ({ ...obj(spec), metadata: { ...obj(spec).metadata, managedFields: entries } });
+    const stored = [entry('kubectl', '2026-12-07T10:00:00Z'), entry('flux', '2026-12-07T10:00:01Z')];
+    await objects.create(NETWORKS, managed({ a: 1 }, stored));
+    const rev = await kv.currentRevision();
+    const events: unknown[] = [];
+    const w = objects.watch(NETWORKS, 't', rev, (e) => events.push(e));
+    const same = await objects.update(NETWORKS, managed({ a: 1 }, [entry('flux', '2026-12-07T10:05:00Z'), entry('kubectl', '2026-12-07T10:05:00Z')]));
+    expect(await kv.currentRevision()).toBe(rev);
+    expect(same.object.metadata.resourceVersion).toBe(String(rev));
+    expect(same.object.metadata.managedFields).toEqual(stored);
+    // Dry runs answer the stored object too.
+    expect((await objects.update(NETWORKS, managed({ a: 1 }, [entry('kubectl', '2026-12-07T11:00:00Z'), entry('flux', '2026-12-07T11:00:00Z')]), { dryRun: true })).object.metadata.managedFields).toEqual(stored);
+    // An entry that changes otherwise, or one more or fewer, is a change; so is any other field.
+    await objects.update(NETWORKS, managed({ a: 1 }, [entry('kubectl', '2026-12-07T10:00:00Z', { 'f:spec': {} }), entry('flux', '2026-12-07T10:00:01Z')]));
+    expect(await kv.currentRevision()).toBe(rev + 1);
+    await objects.update(NETWORKS, managed({ a: 1 }, [entry('kubectl', '2026-12-07T10:00:00Z', { 'f:spec': {} })]));
+    expect(await kv.currentRevision()).toBe(rev + 2);
+    const changed = await objects.update(NETWORKS, managed({ a: 2 }, [entry('kubectl', '2026-12-07T10:09:00Z', { 'f:spec': {} })]));
+    expect(await kv.currentRevision()).toBe(rev + 3);
+    expect(changed.object.metadata.managedFields).toEqual([entry('kubectl', '2026-12-07T10:09:00Z', { 'f:spec': {} })]);
+    await new Promise((r) => setImmediate(r));
+    w.stop();
+    expect(events).toHaveLength(3);
+  });
 });
 
 describe('ObjectStore watches', () => {

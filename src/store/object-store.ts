@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { kubeTime, type KubeObject } from '../resources/object';
 import { cloneJson } from '../resources/clone-json';
 import { sameValue } from '../resources/same-value';
+import { sameObject } from '../resources/same-object';
 import { listPrefix, objectKey, typePrefix, type StoredType } from './keys';
 import { StatusCoalescer, type PendingStatus, type StatusMutation } from './status-coalescer';
 import {
@@ -272,8 +273,9 @@ export class ObjectStore {
       throw new UidPreconditionError(key, obj.metadata.uid, current.value.metadata.uid ?? '');
     }
     const next = this.merge(current.value, toStored(obj), subresource);
-    // Through /status only status can change: compare just that.
-    if (subresource === 'status' ? sameValue(next.status, current.value.status) : sameValue(next, current.value)) {
+    // Through /status only status can change: compare just that. A write that changes nothing
+    // but when its field manager wrote is none either (kube-apiserver's rule): no revision, no event.
+    if (subresource === 'status' ? sameValue(next.status, current.value.status) : sameObject(next, current.value)) {
       return { object: withRevision(current), deleted: false };
     }
     const finalizersGone = !next.metadata.finalizers || next.metadata.finalizers.length === 0;
