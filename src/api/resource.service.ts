@@ -324,12 +324,15 @@ export class ResourceService {
     b.kind = type.kind;
     b.metadata ??= {};
     const meta = b.metadata as Record<string, unknown>;
+    // An empty namespace ("", or null, which decodes to it) is unset: the request's is taken, as
+    // kube-apiserver takes it; only another one is refused (QA-134 F3: "" was a 400).
+    const unset = meta.namespace === undefined || meta.namespace === null || meta.namespace === '';
     if (type.namespaced) {
-      if (meta.namespace !== undefined && meta.namespace !== namespace) {
+      if (!unset && meta.namespace !== namespace) {
         throw ApiErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
       }
       meta.namespace = namespace;
-    } else if (meta.namespace !== undefined && meta.namespace !== '') {
+    } else if (!unset) {
       throw ApiErrors.badRequest(`${type.kind} is cluster-scoped: metadata.namespace must be empty`);
     } else delete meta.namespace;
   }

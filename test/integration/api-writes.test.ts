@@ -4,7 +4,7 @@
  * the request's path.
  */
 import { request } from 'node:https';
-import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, replaceOnConflict, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
 const SSA = { contentType: 'application/apply-patch+yaml' };
@@ -84,5 +84,40 @@ describe('a write that changes nothing (F1)', () => {
     await eventually(async () => w.events.length > 0);
     w.stop();
     expect(w.events[0]).toMatchObject({ type: 'MODIFIED', object: { metadata: { resourceVersion: changed.json.metadata.resourceVersion }, spec: { mtu: 1450 } } });
+  });
+});
+
+describe('the namespace of a body (F3)', () => {
+  const vnet = (name: string, namespace: unknown, cidr: string) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name, namespace }, spec: { subnets: [{ cidr }] } });
+
+  it('an empty or null namespace is the request path\'s, in a create, an update and an apply; only another one is refused (it was a 400)', async () => {
+    for (const [name, ns] of [['ns-empty', ''], ['ns-null', null]] as const) {
+      const created = await v.call('POST', `${G}/namespaces/wr/virtualnetworks`, vnet(name, ns, '10.135.0.0/24'));
+      expect([name, created.status, created.json.metadata.namespace]).toEqual([name, 201, 'wr']);
+      // (Read again on a 409: the controllers write the new network's status meanwhile.)
+      const { response: put } = await replaceOnConflict<{ metadata: Record<string, unknown> }>(v, `${G}/namespaces/wr/virtualnetworks/${name}`, (read) => ({ ...read, metadata: { ...read.metadata, namespace: ns, labels: { put: 'yes' } } }));
+      expect([name, put.status, put.json.metadata.namespace, put.json.metadata.labels]).toEqual([name, 200, 'wr', { put: 'yes' }]);
+      const merged = await v.call('PATCH', `${G}/namespaces/wr/virtualnetworks/${name}`, { metadata: { namespace: ns, labels: { merged: 'yes' } } }, MERGE);
+      expect([name, merged.status, merged.json.metadata.namespace]).toEqual([name, 200, 'wr']);
+    }
+    for (const [name, ns] of [['ns-apply-empty', ''], ['ns-apply-null', null]] as const) {
+      const path = `${G}/namespaces/wr/virtualnetworks/${name}?fieldManager=kubectl`;
+      const created = await v.call('PATCH', path, vnet(name, ns, '10.136.0.0/24'), SSA);
+      expect([name, created.status, created.json.metadata.namespace]).toEqual([name, 201, 'wr']);
+      const applied = await v.call('PATCH', path, { ...vnet(name, ns, '10.136.0.0/24'), metadata: { name, namespace: ns, labels: { applied: 'yes' } } }, SSA);
+      expect([name, applied.status, applied.json.metadata.namespace, applied.json.metadata.labels]).toEqual([name, 200, 'wr', { applied: 'yes' }]);
+    }
+    // A cluster-scoped object's empty namespace is no namespace.
+    for (const [name, ns] of [['ns-node-empty', ''], ['ns-node-null', null]] as const) {
+      const node = await v.call('POST', `${G}/nodes`, { metadata: { name, namespace: ns }, spec: { tunnelIP: name.endsWith('empty') ? '192.0.2.134' : '192.0.2.135' } });
+      expect([name, node.status, node.json.metadata.namespace]).toEqual([name, 201, undefined]);
+    }
+    // Another namespace than the path's is still refused, and creates nothing.
+    const other = await v.call('POST', `${G}/namespaces/wr/virtualnetworks`, vnet('ns-other', 'wr2', '10.137.0.0/24'));
+    expect(other.json).toMatchObject({ code: 400, message: 'the namespace of the provided object does not match the namespace sent on the request' });
+    const otherApply = await v.call('PATCH', `${G}/namespaces/wr/virtualnetworks/ns-other?fieldManager=kubectl`, vnet('ns-other', 'wr2', '10.137.0.0/24'), SSA);
+    expect(otherApply.status).toBe(400);
+    expect((await v.call('GET', `${G}/namespaces/wr/virtualnetworks/ns-other`)).status).toBe(404);
+    expect((await v.call('GET', `${G}/namespaces/wr2/virtualnetworks/ns-other`)).status).toBe(404);
   });
 });
