@@ -31,6 +31,8 @@ import { applyConfiguration, managedFieldsAfterApply, managedFieldsAfterUpdate, 
 import { matches } from './selectors';
 import { unsupportedField } from '../resources/field-selector';
 import { pointRead } from './point-read';
+import { dedupOwnerReferences, duplicateOwnerReferencesWarning, ownerReferenceCauses } from './owner-references';
+import { sameValue } from '../resources/same-value';
 import { reachedRevision } from './resource-version';
 import { QuotaExceededError, QuotaGate, isQuotaKey, type QuotaCharge } from '../quota/quota-gate';
 import { isQuotaKind } from '../quota/resources';
@@ -375,6 +377,15 @@ export class ResourceService {
     for (const f of q.duplicateFields ?? []) {
       if (q.fieldValidation === 'Strict') causes.push({ field: f, reason: 'FieldValueDuplicate', message: `duplicate field "${f}"` });
       else if (q.fieldValidation === 'Warn') warnings.push(`duplicate field "${f}"`);
+    }
+    if (metadataWritten && Array.isArray(obj.metadata.ownerReferences)) {
+      const { refs, duplicates } = dedupOwnerReferences(obj.metadata.ownerReferences);
+      if (duplicates.length > 0) {
+        obj.metadata.ownerReferences = refs;
+        warnings.push(duplicateOwnerReferencesWarning(duplicates));
+      }
+      // References stored before this check are not judged again (as annotations below).
+      if (!sameValue(refs, before?.metadata.ownerReferences)) causes.push(...ownerReferenceCauses(refs));
     }
     const name = obj.metadata.name;
     // One cause per field: a name the schema refused already (over 253 characters) is not also told it is over 63.

@@ -4,6 +4,7 @@
  * the request's path.
  */
 import { request } from 'node:https';
+import { PORTS } from '../../src/store/kinds';
 import { eventually, replaceOnConflict, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
@@ -119,5 +120,55 @@ describe('the namespace of a body (F3)', () => {
     expect(otherApply.status).toBe(400);
     expect((await v.call('GET', `${G}/namespaces/wr/virtualnetworks/ns-other`)).status).toBe(404);
     expect((await v.call('GET', `${G}/namespaces/wr2/virtualnetworks/ns-other`)).status).toBe(404);
+  });
+});
+
+describe('ownerReferences (F2)', () => {
+  const ref = (kind: string, name: string, uid: string, controller?: boolean) => ({ apiVersion: 'vnet.dev/v1alpha1', kind, name, uid, ...(controller === undefined ? {} : { controller }) });
+  const port = (name: string, ownerReferences: unknown[]) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, ownerReferences }, spec: { network: 'blue' } });
+  const warnings = (res: { headers: Record<string, string | string[] | undefined> }) => [res.headers.warning ?? []].flat();
+  let blue: string;
+  let web: string;
+
+  beforeAll(async () => {
+    blue = (await v.call('POST', `${G}/namespaces/wr/virtualnetworks`, { metadata: { name: 'blue' }, spec: { subnets: [{ cidr: '10.138.0.0/24' }] } })).json.metadata.uid;
+    web = (await v.call('POST', `${G}/namespaces/wr/loadbalancers`, { metadata: { name: 'web' }, spec: { network: 'blue', listeners: [{ port: 80 }] } })).json.metadata.uid;
+  });
+
+  it('refuses a second controller reference with kube-apiserver\'s 422, on create and on update, and stores nothing', async () => {
+    const two = [ref('VirtualNetwork', 'blue', blue, true), ref('LoadBalancer', 'web', web, true)];
+    const res = await v.call('POST', `${G}/namespaces/wr/virtualports`, port('two-controllers', two));
+    expect(res.json).toMatchObject({ kind: 'Status', code: 422, reason: 'Invalid', details: { causes: [{ field: 'metadata.ownerReferences', reason: 'FieldValueInvalid' }] } });
+    expect(res.json.message).toContain(`metadata.ownerReferences: Invalid value: ${JSON.stringify(two)}: Only one reference can have Controller set to true. Found "true" in references for VirtualNetwork/blue and LoadBalancer/web`);
+    expect((await v.call('GET', `${G}/namespaces/wr/virtualports/two-controllers`)).status).toBe(404);
+
+    expect((await v.call('POST', `${G}/namespaces/wr/virtualports`, port('one-controller', [two[0], ref('LoadBalancer', 'web', web)]))).status).toBe(201);
+    const patched = await v.call('PATCH', `${G}/namespaces/wr/virtualports/one-controller`, { metadata: { ownerReferences: two } }, MERGE);
+    expect(patched.json).toMatchObject({ code: 422, reason: 'Invalid' });
+    const applied = await v.call('PATCH', `${G}/namespaces/wr/virtualports/one-controller?fieldManager=kubectl&force=true`, port('one-controller', two), SSA);
+    expect(applied.json).toMatchObject({ code: 422, reason: 'Invalid' });
+    expect((await v.call('GET', `${G}/namespaces/wr/virtualports/one-controller`)).json.metadata.ownerReferences).toEqual([two[0], ref('LoadBalancer', 'web', web)]);
+  });
+
+  it('drops a repeated reference and says so in a warning, as kube-apiserver does', async () => {
+    const owner = ref('VirtualNetwork', 'blue', blue);
+    const res = await v.call('POST', `${G}/namespaces/wr/virtualports`, port('repeated', [owner, ref('LoadBalancer', 'web', web), owner]));
+    expect(res.status).toBe(201);
+    expect(res.json.metadata.ownerReferences).toEqual([owner, ref('LoadBalancer', 'web', web)]);
+    expect(warnings(res)).toContain(`299 - ".metadata.ownerReferences contains duplicate entries; API server dedups owner references in 1.20+, and may reject such requests as early as 1.24; please fix your requests; duplicate UID(s) observed: ${blue}"`);
+    const patched = await v.call('PATCH', `${G}/namespaces/wr/virtualports/repeated`, { metadata: { ownerReferences: [owner, owner] } }, MERGE);
+    expect(patched.status).toBe(200);
+    expect(patched.json.metadata.ownerReferences).toEqual([owner]);
+    expect(warnings(patched).some((w) => w.includes('contains duplicate entries'))).toBe(true);
+  });
+
+  it('an object stored with two controller references before the check can still be changed, and its finalizers removed', async () => {
+    const two = [ref('VirtualNetwork', 'blue', blue, true), ref('LoadBalancer', 'web', web, true)];
+    // Written straight to the store, as an earlier release would have admitted it.
+    await v.objects.create(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'legacy-owners', namespace: 'wr', ownerReferences: two, finalizers: ['example.com/hold'] }, spec: { network: 'blue', interfaceId: 'legacy-owners-0' } });
+    const labelled = await v.call('PATCH', `${G}/namespaces/wr/virtualports/legacy-owners`, { metadata: { labels: { kept: 'yes' }, finalizers: null } }, MERGE);
+    expect(labelled.status).toBe(200);
+    expect(labelled.json.metadata.ownerReferences).toEqual(two);
+    expect(labelled.json.metadata.finalizers ?? []).not.toContain('example.com/hold');
   });
 });
