@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { ApiErrors } from '../resources/status';
 import { TokenAuthenticator } from './auth/authenticator';
+import { impersonate, impersonationOf } from './auth/impersonation';
 import type { Principal } from './auth/principal';
 import { PUBLIC_ROUTE } from './public.decorator';
 
@@ -30,7 +31,8 @@ export class AuthGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const principal = await this.authenticator.authenticate(req.headers.authorization);
     if (!principal) throw ApiErrors.unauthorized();
-    req.principal = principal;
+    const asked = impersonationOf(req.headers);
+    req.principal = asked ? await impersonate(principal, asked, (user) => this.authenticator.holder(user)) : principal;
     return true;
   }
 }

@@ -26,6 +26,8 @@ export interface CallOptions {
   contentType?: string;
   accept?: string;
   raw?: Buffer | string;
+  /** More request headers (Impersonate-User, say). */
+  headers?: Record<string, string | string[]>;
 }
 
 export interface ApiResponse {
@@ -65,7 +67,7 @@ export async function nodesInSync(call: Caller): Promise<Set<string>> {
 export function httpsCall(base: string, ca: string, method: string, path: string, body: unknown, opts: CallOptions & { defaultToken: string }): Promise<ApiResponse> {
   const url = new URL(path, base);
   const payload = opts.raw ?? (body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | string[]> = { ...opts.headers };
   const token = opts.token === undefined ? opts.defaultToken : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;
   if (payload !== undefined) {

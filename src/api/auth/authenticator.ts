@@ -1,7 +1,7 @@
 import type { AccessToken } from '../../admission/access-token.admission';
 import type { ObjectEvent, ObjectStore } from '../../store/object-store';
 import { GoneError, StoreClosedError, type StoreError, type Watch } from '../../store/store';
-import { tokenPrincipal, type Principal } from './principal';
+import { isTokenPrincipal, tokenPrincipal, type Principal } from './principal';
 import { parseToken, statusAccepts } from './token';
 
 import { ACCESS_TOKENS } from '../../store/kinds';
@@ -104,6 +104,18 @@ export class TokenAuthenticator {
     this.verified.clear();
   }
 
+  /**
+   * The principal of an AccessToken's holder by its principal name (`token:NAME`), without its
+   * secret: whom an admin impersonates (impersonation.ts). Undefined for any other name, and
+   * for a token that is gone or being deleted.
+   */
+  async holder(user: string): Promise<Principal | undefined> {
+    if (!isTokenPrincipal(user)) return undefined;
+    const name = user.slice(tokenPrincipal('').length);
+    const tok = await this.objects.get<AccessToken>(ACCESS_TOKENS, undefined, name);
+    return tok && !tok.metadata.deletionTimestamp ? principalOfToken(name, tok) : undefined;
+  }
+
   async authenticate(authorization: string | undefined): Promise<Principal | undefined> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!m) return undefined;
@@ -118,16 +130,21 @@ export class TokenAuthenticator {
       this.verified.delete(token);
       return undefined;
     }
-    const principal: Principal = {
-      name: tokenPrincipal(parsed.name),
-      admin: tok.spec?.admin === true,
-      namespaces: new Set(tok.spec?.namespaces ?? []),
-      ...(tok.spec?.node !== undefined && tok.spec.admin !== true ? { node: tok.spec.node } : {}),
-    };
+    const principal = principalOfToken(parsed.name, tok);
     if (this.watch && generation === this.generation) {
       if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
       this.verified.set(token, { principal, until: this.now() + VERIFIED_TTL_MS });
     }
     return principal;
   }
+}
+
+/** What an AccessToken lets its holder do. */
+function principalOfToken(name: string, tok: AccessToken): Principal {
+  return {
+    name: tokenPrincipal(name),
+    admin: tok.spec?.admin === true,
+    namespaces: new Set(tok.spec?.namespaces ?? []),
+    ...(tok.spec?.node !== undefined && tok.spec.admin !== true ? { node: tok.spec.node } : {}),
+  };
 }
