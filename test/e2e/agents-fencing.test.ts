@@ -17,6 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startAgent, type RunningAgent } from '../../src/agent/agent';
 import type { NodeRealization } from '../../src/resources/kinds';
+import { CLUSTER_EVENTS_NAMESPACE } from '../../src/resources/event';
 import { startOvs } from '../harness/ovs';
 import { startTestbed, type Testbed } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
@@ -273,6 +274,10 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     }, 15_000, 100);
     const markedMs = performance.now() - t0;
     expect(silent).toMatchObject({ status: 'Unknown', message: expect.stringMatching(/^the agent of node hv1 \(.+\) has not renewed its heartbeat \(NodeLease hv1\) for \d+ s/) });
+    // And the Node says it in its events, as Kubernetes' NodeNotReady (QA-135 F7: only its ports did).
+    type Ev = { reason: string; type: string; involvedObject: { kind: string; name: string } };
+    const nodeEvents = async () => ((await api.call('GET', `/api/v1/namespaces/${CLUSTER_EVENTS_NAMESPACE}/events`)) as { items: Ev[] }).items.filter((e) => e.involvedObject.kind === 'Node' && e.involvedObject.name === 'hv1');
+    await eventually(async () => (await nodeEvents()).some((e) => e.type === 'Warning' && e.reason === 'AgentNotReporting'), 10_000, 200);
     // The agent's other conditions are no longer its word either: Unknown, as a kubelet's are.
     const others = async () => (((await api.call('GET', `${G}/nodes/hv1`)) as NodeObj).status?.conditions ?? []).filter((c) => c.type !== 'Ready');
     const stale = await others();
@@ -299,6 +304,7 @@ describeOvs('agents: a second agent for the same node fences the first off', () 
     await newAgent();
     const t1 = performance.now();
     await eventually(async () => (await ready())?.status === 'True', 15_000, 100);
+    await eventually(async () => (await nodeEvents()).some((e) => e.type === 'Normal' && e.involvedObject.name === 'hv1'), 10_000, 200);
     await eventually(async () => (await others()).find((c) => c.type === 'Connected')?.status === 'True', 15_000, 100);
     // The agent back, the port waits for its VM's NIC again, and the load balancer is realized.
     await eventually(async () => (await portReady())?.reason === 'NotBound', 15_000, 100);

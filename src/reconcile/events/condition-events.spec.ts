@@ -83,6 +83,14 @@ describe('conditionEvents', () => {
     expect(conditionEvents(bound, silent)).toEqual([{ type: 'Warning', reason: 'AgentNotReporting', message: 'Ready: the agent stopped reporting' }]);
   });
 
+  it('warns when a Node\'s agent stops reporting (Ready Unknown AgentNotReporting), and says its recovery (QA-135 F7: nothing on the Node)', () => {
+    const node = (...conditions: Condition[]): KubeObject => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv2', uid: 'n2' }, status: { conditions } });
+    const ready = node(cond('Ready', 'True', 'Ready', 'agent hv2 reporting'));
+    const silent = node(cond('Ready', 'Unknown', 'AgentNotReporting', 'no heartbeat from the agent of node hv2 for 60 s'));
+    expect(conditionEvents(ready, silent)).toEqual([{ type: 'Warning', reason: 'AgentNotReporting', message: 'Ready: no heartbeat from the agent of node hv2 for 60 s' }]);
+    expect(conditionEvents(silent, ready)).toEqual([{ type: 'Normal', reason: 'Ready', message: 'Ready: agent hv2 reporting' }]);
+  });
+
   it('records nothing for an object being deleted, or for Unknown', () => {
     const ok = lb(cond('Ready', 'True', 'Realized'));
     const deleting = { ...lb(cond('Ready', 'False', 'NoAgent')), metadata: { name: 'web', namespace: 't', uid: 'u1', deletionTimestamp: at } };

@@ -48,7 +48,15 @@ const TRUE_IS_TROUBLE = new Set(['ConntrackPressure']);
 /** The status a condition has when all is well. */
 const wellWhen = (c: Condition): Condition['status'] => (TRUE_IS_TROUBLE.has(c.type) ? 'False' : 'True');
 
-const warns = (c: Condition): boolean => (TRUE_IS_TROUBLE.has(c.type) ? c.status === 'True' : c.status === 'False' && !ON_THE_WAY.has(c.reason)) || DEGRADED.has(c.reason);
+/**
+ * Unknown, and yet news: a Node whose agent stopped reporting (Kubernetes records NodeNotReady
+ * when a kubelet goes silent; QA-135 F7: its ports warned, the Node itself recorded nothing,
+ * twice, nor its recovery). Other Unknowns are not knowing yet.
+ */
+const UNKNOWN_WARNS = new Set(['AgentNotReporting']);
+
+const warns = (c: Condition): boolean =>
+  (TRUE_IS_TROUBLE.has(c.type) ? c.status === 'True' : c.status === 'False' && !ON_THE_WAY.has(c.reason)) || DEGRADED.has(c.reason) || (c.status === 'Unknown' && UNKNOWN_WARNS.has(c.reason));
 
 interface WithConditions {
   status?: { conditions?: Condition[] };
