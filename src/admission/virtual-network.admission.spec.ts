@@ -73,3 +73,28 @@ describe('VirtualNetworkAdmission: VNIs and conntrack zones', () => {
     expect(store.lists.get(CT_ZONE_PREFIX)).toBe(1);
   });
 });
+
+describe('VirtualNetworkAdmission: the MTU fits the underlay (QA-135 F4)', () => {
+  const withMtu = (name: string, mtu?: number, encapsulation?: 'vxlan' | 'geneve'): VirtualNetwork => ({ ...net(name), spec: { ...net(name).spec!, ...(mtu !== undefined ? { mtu } : {}), ...(encapsulation ? { encapsulation } : {}) } });
+
+  it('refuses an MTU whose encapsulated frames do not fit in the underlay, saying the most it may be; defaults to that most', async () => {
+    const { ctx, admission } = await setup();
+    expect(await causeOf(admission.create(withMtu('jumbo', 1500), ctx))).toBe('Invalid value: 1500: must be at most 1450: VXLAN takes 50 bytes of each frame on the 1500-byte underlay (VNETD_UNDERLAY_MTU), and vnetd neither fragments nor answers too-big, so larger frames between hypervisors are lost');
+    expect(await causeOf(admission.create(withMtu('g', 1451, 'geneve'), ctx))).toContain('GENEVE takes 50 bytes');
+    expect((await admission.create(withMtu('fits', 1450), ctx)).object.spec!.mtu).toBe(1450);
+    expect((await admission.create(withMtu('dflt'), ctx)).object.spec!.mtu).toBe(1450);
+  });
+
+  it('follows VNETD_UNDERLAY_MTU (a jumbo underlay), and judges an update only when the MTU changes', async () => {
+    const { ctx } = await setup();
+    const jumbo = new VirtualNetworkAdmission(9000);
+    expect((await jumbo.create(withMtu('big', 8950), ctx)).object.spec!.mtu).toBe(8950);
+    expect((await jumbo.create(withMtu('dflt9k'), ctx)).object.spec!.mtu).toBe(8950);
+    const small = new VirtualNetworkAdmission(1500);
+    // Stored when the underlay was jumbo: a label changes, the MTU stays, nothing refused.
+    const stored = { ...withMtu('big', 8950), spec: { ...withMtu('big', 8950).spec!, vni: 7 } };
+    const relabelled = { ...stored, metadata: { ...stored.metadata, labels: { x: '1' } } };
+    expect((await small.update(stored, structuredClone(relabelled), ctx)).object.spec!.mtu).toBe(8950);
+    expect(await causeOf(small.update(stored, { ...relabelled, spec: { ...relabelled.spec!, mtu: 8000 } }, ctx))).toContain('must be at most 1450');
+  });
+});

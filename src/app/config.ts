@@ -24,6 +24,8 @@ export interface VnetdConfig {
   localTunnelIP?: string;
   /** VNETD_STORE; default sqlite (dataDir/store.db). */
   store?: StoreConfig;
+  /** The underlay's MTU on every hypervisor (VNETD_UNDERLAY_MTU, default 1500): what a network's MTU plus its encapsulation must fit in. */
+  underlayMtu?: number;
 }
 
 function flag(value: string | undefined, fallback: boolean): boolean {
@@ -59,6 +61,18 @@ export function parseLogLevel(raw: string | undefined): string {
 }
 
 /** VNETD_WORKERS: reconciler workers per kind, a whole number from 1 to 64 (default DEFAULT_WORKERS). */
+/**
+ * VNETD_UNDERLAY_MTU: the MTU of the hypervisors' underlay (Neutron's global_physnet_mtu),
+ * 1280 to 9216, default 1500. A network's MTU plus its encapsulation must fit in it.
+ */
+export const DEFAULT_UNDERLAY_MTU = 1500;
+export function parseUnderlayMtu(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_UNDERLAY_MTU;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1280 || n > 9216) throw new Error(`VNETD_UNDERLAY_MTU must be a whole number from 1280 to 9216 (the hypervisors' underlay MTU), got "${raw}"`);
+  return n;
+}
+
 export function parseWorkers(raw: string | undefined): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_WORKERS;
   const n = Number(raw);
@@ -136,5 +150,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: 'all-in-o
     // Unset: Node "local" is created with 127.0.0.1 and its tunnelIP left as it is after.
     localTunnelIP: env.VNETD_LOCAL_TUNNEL_IP || undefined,
     store,
+    underlayMtu: parseUnderlayMtu(env.VNETD_UNDERLAY_MTU),
   };
 }

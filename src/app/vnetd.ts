@@ -125,7 +125,7 @@ export async function startVnetd(config: VnetdConfig, options: StartOptions = {}
   const allocations = new AllocationRegistry(kv);
   const admissions = new Map<string, KindAdmission>([
     ['namespaces', new NamespaceAdmission() as KindAdmission],
-    ['virtualnetworks', new VirtualNetworkAdmission() as KindAdmission],
+    ['virtualnetworks', new VirtualNetworkAdmission(config.underlayMtu) as KindAdmission],
     ['virtualports', new VirtualPortAdmission() as KindAdmission],
     ['loadbalancers', new LoadBalancerAdmission() as KindAdmission],
     ['nodes', new NodeAdmission() as KindAdmission],
