@@ -59,3 +59,36 @@ describe('kubeconfig contexts', () => {
     expect(() => loadKubeconfig(['/k/bad'], fsWith({ '/k/bad': 'a: [' }))).toThrow(/cannot load kubeconfig \/k\/bad/);
   });
 });
+
+describe('kubeconfig exec credential plugins (QA-134 F11: ignored, every request a 401)', () => {
+  // A real plugin on disk: vnetctl runs it as kubectl does.
+  const { mkdtempSync, writeFileSync, readFileSync: readReal, rmSync } = jest.requireActual<typeof import('node:fs')>('node:fs');
+  const { tmpdir } = jest.requireActual<typeof import('node:os')>('node:os');
+  const { join } = jest.requireActual<typeof import('node:path')>('node:path');
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vnetctl-exec-'));
+    // Prints a token built from its argument, its env and the cluster it was told of (KUBERNETES_EXEC_INFO).
+    writeFileSync(join(dir, 'plugin.sh'), `#!/bin/sh\nserver=$(printf '%s' "$KUBERNETES_EXEC_INFO" | sed -n 's/.*"server":"\\([^"]*\\)".*/\\1/p')\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s.%s.%s"}}' "$1" "$TEAM" "$server"\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'fails.sh'), '#!/bin/sh\necho "login expired: run sso-login" >&2\nexit 3\n', { mode: 0o755 });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const kc = (exec: Record<string, unknown>) => {
+    const file = join(dir, 'config');
+    writeFileSync(file, stringify({ clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:8443' } }], users: [{ name: 'u', user: { exec } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
+    const real = { read: (p: string) => readReal(p, 'utf8') };
+    return () => selectContext(loadKubeconfig([file], real), undefined, real);
+  };
+
+  it('runs the plugin (relative to the kubeconfig, with its args, env and the cluster when asked) and uses its token', () => {
+    const conn = kc({ apiVersion: 'client.authentication.k8s.io/v1', command: './plugin.sh', args: ['tenant'], env: [{ name: 'TEAM', value: 'blue' }], provideClusterInfo: true })();
+    expect(conn.token).toBe('tenant.blue.https://127.0.0.1:8443');
+  });
+
+  it('says in one line what went wrong: the plugin failed (its first stderr line), is not there (the install hint), or printed no credential', () => {
+    expect(kc({ apiVersion: 'client.authentication.k8s.io/v1beta1', command: './fails.sh' })).toThrow(/exec credential plugin ".\/fails.sh" named in .*config failed \(exit 3\): login expired: run sso-login$/);
+    expect(kc({ apiVersion: 'client.authentication.k8s.io/v1', command: 'no-such-plugin-vnetctl', installHint: 'install it with: apt install no-such' })).toThrow(/"no-such-plugin-vnetctl" named in .* not found; install it with: apt install no-such$/);
+    expect(kc({ apiVersion: 'client.authentication.k8s.io/v1', command: 'true' })).toThrow(/printed no ExecCredential JSON/);
+    expect(kc({ apiVersion: 'client.authentication.k8s.io/v1alpha1', command: 'true' })).toThrow(/apiVersion "client.authentication.k8s.io\/v1alpha1" is not/);
+  });
+});

@@ -7,6 +7,7 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { CliError } from './errors';
+import { execCredential, type ExecConfig } from './exec-credential';
 
 export interface KubeconfigEnv {
   KUBECONFIG?: string;
@@ -55,6 +56,8 @@ export interface ClusterEntry {
 export interface UserEntry {
   token?: string;
   tokenFile?: string;
+  /** A credential plugin (exec-credential.ts). */
+  exec?: ExecConfig;
   'client-certificate-data'?: string;
   'client-key-data'?: string;
 }
@@ -154,7 +157,7 @@ function relativeTo(file: string, p: string): string {
 }
 
 /** Picks the context (flag or current-context) and resolves its cluster and user. */
-export function selectContext(cfg: Kubeconfig, contextFlag: string | undefined, fs: Pick<FileSystem, 'read'>): Connection {
+export function selectContext(cfg: Kubeconfig, contextFlag: string | undefined, fs: Pick<FileSystem, 'read'>, opts: { execCredential?: typeof execCredential } = {}): Connection {
   const source = cfg.files.join(':');
   const name = contextFlag ?? cfg.currentContext;
   if (!name) throw new CliError(`cannot use kubeconfig ${source}: it has no current-context; pass --context (one of: ${[...cfg.contexts.keys()].join(', ') || 'none defined'})`);
@@ -177,15 +180,24 @@ export function selectContext(cfg: Kubeconfig, contextFlag: string | undefined, 
       ? readRel(cluster.file, c['certificate-authority'], 'certificate-authority')
       : undefined;
   const u = user?.entry ?? {};
-  const token = u.token ?? (u.tokenFile && user ? readRel(user.file, u.tokenFile, 'tokenFile').trim() : undefined);
+  const server = c.server!.replace(/\/+$/, '');
+  let token = u.token ?? (u.tokenFile && user ? readRel(user.file, u.tokenFile, 'tokenFile').trim() : undefined);
+  let cert = u['client-certificate-data'] ? Buffer.from(u['client-certificate-data'], 'base64').toString('utf8') : undefined;
+  let key = u['client-key-data'] ? Buffer.from(u['client-key-data'], 'base64').toString('utf8') : undefined;
+  // A plugin only where the user has no token of its own (kubectl's order).
+  if (!token && u.exec && user) {
+    const got = (opts.execCredential ?? execCredential)(u.exec, user.file, { server, ca });
+    token = got.token;
+    if (got.cert && got.key) [cert, key] = [got.cert, got.key];
+  }
   return {
-    server: c.server!.replace(/\/+$/, ''),
+    server,
     ca,
     insecure: c['insecure-skip-tls-verify'] === true,
     servername: c['tls-server-name'],
     token,
-    cert: u['client-certificate-data'] ? Buffer.from(u['client-certificate-data'], 'base64').toString('utf8') : undefined,
-    key: u['client-key-data'] ? Buffer.from(u['client-key-data'], 'base64').toString('utf8') : undefined,
+    cert,
+    key,
     contextName: name,
     namespace: ctx.namespace || undefined,
     source,
