@@ -32,6 +32,7 @@ import { matches } from './selectors';
 import { unsupportedField } from '../resources/field-selector';
 import { pointRead } from './point-read';
 import { dedupOwnerReferences, duplicateOwnerReferencesWarning, ownerReferenceCauses } from './owner-references';
+import { canonicalFormWarnings } from './canonical-forms';
 import { sameValue } from '../resources/same-value';
 import { reachedRevision } from './resource-version';
 import { QuotaExceededError, QuotaGate, isQuotaKey, type QuotaCharge } from '../quota/quota-gate';
@@ -515,7 +516,7 @@ export class ResourceService {
         (obj as unknown as AccessToken).status = { tokenHash: hashSecret(secret) };
       }
       // This attempt's: a retried create is admitted again.
-      const sent = [...warnings, ...(admitted.warnings ?? [])];
+      const sent = [...warnings, ...(admitted.warnings ?? []), ...canonicalFormWarnings(pristine.spec, obj.spec)];
       if (q.dryRun) {
         admitted.abandon?.();
         charge.release();
@@ -621,12 +622,14 @@ export class ResourceService {
         const kept = [...new Set([...(next.metadata.finalizers ?? []), ...own])];
         if (kept.length > 0) next.metadata.finalizers = kept;
       }
+      // The spec as the request made it: admission rewrites values in place (QA-134 F6).
+      const asSent = cloneJson(next.spec);
       try {
         const admitted = await this.admissionFor(type).update(current, next, q.dryRun ? { ...this.admissionContext, dryRun: true } : this.admissionContext);
         next = admitted.object as T;
         admittedOps = admitted.ops;
         abandon = admitted.abandon;
-        warnings.push(...(admitted.warnings ?? []));
+        warnings.push(...(admitted.warnings ?? []), ...canonicalFormWarnings(asSent, next.spec));
       } catch (err) {
         this.translateAdmission(type, name, err);
       }
