@@ -50,6 +50,18 @@ describe('self access reviews', () => {
     expect(reviewRules(tenant, 'other', catalog, authorize).resourceRules.filter((r) => r.apiGroups[0] === 'vnet.dev' && r.resources[0] === 'virtualports')).toEqual([]);
     expect(reviewRules(admin, 'demo', catalog, authorize).resourceRules).toEqual([{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }]);
   });
+
+  it('let every caller create its own reviews, as discovery lists them (QA-134 F9), and nothing else of them', () => {
+    const ssar = { group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' };
+    expect(reviewAccess(tenant, { resourceAttributes: { ...ssar, verb: 'create' } }, catalog, authorize)).toEqual({ allowed: true, reason: 'any authenticated caller may create its own reviews' });
+    expect(reviewAccess(tenant, { resourceAttributes: { group: 'authentication.k8s.io', resource: 'selfsubjectreviews', verb: 'create' } }, catalog, authorize)).toMatchObject({ allowed: true });
+    expect(reviewAccess(tenant, { resourceAttributes: { ...ssar, verb: 'list' } }, catalog, authorize)).toEqual({ allowed: false, reason: 'selfsubjectaccessreviews take only create' });
+    // Not served: the reviews of others.
+    expect(reviewAccess(tenant, { resourceAttributes: { group: 'authorization.k8s.io', resource: 'subjectaccessreviews', verb: 'create' } }, catalog, authorize)).toMatchObject({ allowed: false });
+    const rules = reviewRules(tenant, 'demo', catalog, authorize).resourceRules;
+    expect(rules).toContainEqual({ verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'] });
+    expect(rules).toContainEqual({ verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'] });
+  });
 });
 
 describe('protobuf-wire', () => {

@@ -11,6 +11,7 @@ import type { Principal } from './auth/principal';
 import { ANY_NODE } from '../admission/access-token.admission';
 import { perNodeNames } from './auth/node-authorizer';
 import type { Scope, Verb } from './resource.service';
+import { REVIEW_GROUPS } from './review-groups';
 
 export interface ResourceAttributes {
   namespace?: string;
@@ -75,6 +76,10 @@ export function reviewAccess(p: Principal, spec: AccessReviewSpec | undefined, c
     if (path === '/metrics' || path.startsWith('/metrics/')) return { allowed: false, reason: '/metrics is for admins: its series name every tenant\'s objects' };
     return { allowed: true, reason: 'any authenticated caller may read' };
   }
+  // Every caller may create its own reviews (kube-apiserver's system:basic-user), and discovery
+  // lists them (QA-134 F9): can-i said "vnetd serves no resource" for what it answers.
+  const review = REVIEW_GROUPS.find((g) => g.group === (r.group ?? '') && g.resources.some((x) => x.name === r.resource));
+  if (review) return r.verb === 'create' && !r.subresource ? { allowed: true, reason: 'any authenticated caller may create its own reviews' } : { allowed: false, reason: `${r.resource} take only create` };
   const type = typeOf(catalog, r.group ?? '', r.resource ?? '');
   if (!type) return { allowed: false, reason: `vnetd serves no resource "${r.resource ?? ''}"${r.group ? ` in API group "${r.group}"` : ''} (a tenant has vnet.dev kinds in its namespaces)` };
   const subresource = r.subresource ? (r.subresource === 'status' ? 'status' : undefined) : 'main';
@@ -118,6 +123,7 @@ export function reviewRules(p: Principal, namespace: string, catalog: ResourceCa
       if (names.length) rules.push({ verbs: ['get'], apiGroups: [type.group], resources: [type.plural], resourceNames: names });
     }
   }
+  for (const g of REVIEW_GROUPS) rules.push({ verbs: ['create'], apiGroups: [g.group], resources: g.resources.map((x) => x.name) });
   return { resourceRules: rules, nonResourceRules: [{ verbs: ['get'], nonResourceURLs: READABLE_PATHS }], incomplete: false };
 }
 

@@ -6,6 +6,7 @@ import { EVENT_TYPE, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE, ResourceCatalog, type 
 import { GROUP, VERSION } from '../resources/kinds';
 import { coreDocument, groupDocument } from '../resources/openapi';
 import { Public } from './public.decorator';
+import { REVIEW_GROUPS, reviewApiGroup, reviewResourceList, type ReviewGroup } from './review-groups';
 
 const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 /** vnet.dev kinds also take DELETE on a collection; namespaces do not, as in Kubernetes. */
@@ -82,9 +83,20 @@ export class DiscoveryController {
     return { kind: 'APIGroup', apiVersion: 'v1', name: GROUP, versions: [gv], preferredVersion: gv };
   }
 
+  /** Built-in groups first, then vnet.dev, as kube-apiserver lists a custom resource's group after its own. */
   @Get('apis')
   apis() {
-    return { kind: 'APIGroupList', apiVersion: 'v1', groups: [this.group()] };
+    return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...REVIEW_GROUPS.map(reviewApiGroup), this.group()] };
+  }
+
+  @Get(REVIEW_GROUPS.map((g) => `apis/${g.group}`))
+  reviewGroup(@Req() req: FastifyRequest) {
+    return reviewApiGroup(reviewGroupOf(req));
+  }
+
+  @Get(REVIEW_GROUPS.map((g) => `apis/${g.group}/${g.version}`))
+  reviewGroupVersion(@Req() req: FastifyRequest) {
+    return reviewResourceList(reviewGroupOf(req));
   }
 
   @Get(`apis/${GROUP}`)
@@ -138,6 +150,12 @@ export class DiscoveryController {
     }
     void reply.header('content-type', 'application/json').send({ swagger: '2.0', info: { title: 'vnetd', version: VERSION }, paths: {}, definitions: {} });
   }
+}
+
+/** The review group a route of REVIEW_GROUPS was asked for: /apis/GROUP[/VERSION]. */
+function reviewGroupOf(req: FastifyRequest): ReviewGroup {
+  const group = req.url.split('?')[0]!.split('/')[2];
+  return REVIEW_GROUPS.find((g) => g.group === group)!;
 }
 
 function contentHash(doc: unknown): string {

@@ -246,6 +246,17 @@ spec:
     expect(all.out).toContain('sessionAffinity');
   });
 
+  it('discovers the review groups (QA-134 F9)', async () => {
+    const versions = await kubectl(['api-versions']);
+    expect(versions.out.trim().split('\n')).toEqual(['authentication.k8s.io/v1', 'authorization.k8s.io/v1', 'v1', 'vnet.dev/v1alpha1']);
+    const authz = await kubectl(['api-resources', '--api-group=authorization.k8s.io', '--no-headers']);
+    expect(authz.out.trim().split('\n').map((l) => l.split(/\s+/).join(' '))).toEqual([
+      'selfsubjectaccessreviews authorization.k8s.io/v1 false SelfSubjectAccessReview',
+      'selfsubjectrulesreviews authorization.k8s.io/v1 false SelfSubjectRulesReview',
+    ]);
+    expect((await kubectl(['api-resources', '--api-group=authentication.k8s.io', '--no-headers'])).out).toMatch(/^selfsubjectreviews\s+authentication\.k8s\.io\/v1\s+false\s+SelfSubjectReview\n$/);
+  });
+
   it('watches changes with get -w', async () => {
     const child = spawn('kubectl', ['--kubeconfig', v.kubeconfigPath, '--cache-dir', join(dir, 'cache'), 'get', 'vnets', '-n', 'demo', '-w', '--output-watch-events'], { env: { ...process.env, HOME: dir } });
     let out = '';
