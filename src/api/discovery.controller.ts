@@ -4,7 +4,10 @@ import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EVENT_TYPE, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE, ResourceCatalog, type ResourceType } from '../resources/catalog';
 import { GROUP, VERSION } from '../resources/kinds';
+import type { JsonSchema } from '../resources/json-schema';
 import { coreDocument, groupDocument } from '../resources/openapi';
+import { swaggerDocument } from '../resources/openapi-v2';
+import { encodeOpenApiV2 } from './openapi-v2-protobuf';
 import { Public } from './public.decorator';
 import { REVIEW_GROUPS, reviewApiGroup, reviewResourceList, type ReviewGroup } from './review-groups';
 
@@ -45,8 +48,11 @@ export const SERVER_VERSION = {
 
 @Controller()
 export class DiscoveryController {
-  private readonly groupDoc: unknown;
-  private readonly coreDoc: unknown;
+  private readonly groupDoc: JsonSchema;
+  private readonly coreDoc: JsonSchema;
+  /** OpenAPI v2, of the same schemas: JSON, and gnostic's protobuf (what client-go asks for). */
+  private readonly v2Doc: JsonSchema;
+  private readonly v2Protobuf: Buffer;
   /**
    * Of each document's content, as kube-apiserver's: kubectl keeps a document by its URL,
    * and a fixed hash kept a document from before a change (Events joining core/v1, a new
@@ -60,6 +66,8 @@ export class DiscoveryController {
     this.coreDoc = coreDocument();
     this.groupHash = contentHash(this.groupDoc);
     this.coreHash = contentHash(this.coreDoc);
+    this.v2Doc = swaggerDocument([this.groupDoc, this.coreDoc], { title: 'vnetd', version: VERSION });
+    this.v2Protobuf = encodeOpenApiV2(this.v2Doc);
   }
 
   @Public()
@@ -135,20 +143,23 @@ export class DiscoveryController {
   }
 
   /**
-   * An OpenAPI v2 document with no definitions. kubectl validates against v3 and falls back
-   * to v2 only for a kind v3 does not have (a typo in kind or apiVersion); with no v2 at all
-   * it said "failed to download openapi ... turn validation off with --validate=false"
-   * (QA), and with this one it finds no schema, skips validation and says, as against
-   * kube-apiserver, `no matches for kind "..." in version "..."`. It asks for gnostic's
-   * protobuf, in which an empty message is the empty body.
+   * OpenAPI v2, made from the v3 documents (resources/openapi-v2.ts): `kubectl explain
+   * --output=plaintext-openapiv2` and tools reading discovery's OpenAPISchema() find every kind
+   * there (QA-134 F9: the document had no definitions, and explain said "couldn't find
+   * resource"). Not a 404: kubectl falls back to v2 to validate a kind v3 lacks (a typo in kind
+   * or apiVersion), and without v2 it said "failed to download openapi ... --validate=false"
+   * where, finding no schema there either, it says `no matches for kind` as against
+   * kube-apiserver (QA). client-go asks for gnostic's protobuf, and takes nothing else.
    */
   @Get('openapi/v2')
   openapiV2(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     if (/protobuf/.test(String(req.headers.accept ?? ''))) {
-      void reply.header('content-type', OPENAPI_V2_PROTOBUF).send(Buffer.alloc(0));
+      // Not the type asked for: client-go parses the answer's with Go's mime package, which
+      // refuses its "@" ("mime: unexpected content after media subtype", and kubectl failed).
+      void reply.header('content-type', 'application/octet-stream').send(this.v2Protobuf);
       return;
     }
-    void reply.header('content-type', 'application/json').send({ swagger: '2.0', info: { title: 'vnetd', version: VERSION }, paths: {}, definitions: {} });
+    void reply.header('content-type', 'application/json').send(this.v2Doc);
   }
 }
 
@@ -161,8 +172,6 @@ function reviewGroupOf(req: FastifyRequest): ReviewGroup {
 function contentHash(doc: unknown): string {
   return createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 32).toUpperCase();
 }
-
-const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
 
 /** HTTP/2 clients (kubectl) name the server in the :authority pseudo-header, not Host. */
 function authority(req: FastifyRequest): string {

@@ -246,6 +246,19 @@ spec:
     expect(all.out).toContain('sessionAffinity');
   });
 
+  it('explains from the OpenAPI v2 document too, every kind (QA-134 F9)', async () => {
+    // kubectl reads v2 as gnostic protobuf: the document had no definitions ("couldn't find resource").
+    const e = await kubectl(['explain', 'vnet.spec.subnets', '--output=plaintext-openapiv2']);
+    expect(e.err).toBe('');
+    expect(e.out).toContain('VERSION:  vnet.dev/v1alpha1');
+    expect(e.out).toMatch(/cidr\t<string> -required-/);
+    for (const kind of ['vnet', 'vport', 'vlb', 'vnode', 'vtoken', 'noderealizations', 'nodeleases', 'ns', 'events', 'quota']) {
+      const r = await kubectl(['explain', kind, '--recursive', '--output=plaintext-openapiv2']);
+      expect([kind, r.code, r.err]).toEqual([kind, 0, '']);
+      expect(r.out).toContain('creationTimestamp');
+    }
+  });
+
   it('discovers the review groups (QA-134 F9)', async () => {
     const versions = await kubectl(['api-versions']);
     expect(versions.out.trim().split('\n')).toEqual(['authentication.k8s.io/v1', 'authorization.k8s.io/v1', 'v1', 'vnet.dev/v1alpha1']);

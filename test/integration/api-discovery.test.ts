@@ -1,7 +1,10 @@
 /**
  * Discovery as kubectl and client-go read it (QA-134 F9): the review groups vnetd answers are
- * listed.
+ * listed, and /openapi/v2 is a document with every kind's schema, in JSON and in gnostic's
+ * protobuf (what client-go asks for).
  */
+import { request } from 'node:https';
+import { fields } from '../../src/api/protobuf-wire';
 import { startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 let v: TestVnetd;
@@ -13,6 +16,19 @@ beforeAll(async () => {
   tenant = await v.tenantToken('disco', ['disco']);
 });
 afterAll(async () => v.stop());
+
+/** A GET's status, content type and body as bytes (the test client's answers are text). */
+function getBytes(path: string, accept: string): Promise<{ status: number; type: string | undefined; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, v.url), { ca: v.caCertPem, headers: { authorization: `Bearer ${tenant}`, accept } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const gv = (group: string) => ({ groupVersion: `${group}/v1`, version: 'v1' });
 
@@ -49,5 +65,26 @@ describe('the review groups in discovery (F9)', () => {
     }
     // A group vnetd does not serve is still none.
     expect((await v.call('GET', '/apis/apps/v1')).status).toBe(404);
+  });
+});
+
+describe('/openapi/v2 (F9)', () => {
+  it("has every kind's schema with its group-version-kind, in JSON and in gnostic's protobuf alike", async () => {
+    const json = await v.call('GET', '/openapi/v2', undefined, { token: tenant });
+    expect(json.status).toBe(200);
+    const definitions = json.json.definitions as Record<string, { 'x-kubernetes-group-version-kind'?: unknown[]; properties?: Record<string, unknown> }>;
+    const kinds = Object.values(definitions).flatMap((d) => d['x-kubernetes-group-version-kind'] ?? []);
+    for (const kind of ['VirtualNetwork', 'VirtualPort', 'LoadBalancer', 'Node', 'AccessToken', 'NodeRealization', 'NodeLease']) expect(kinds).toContainEqual({ group: 'vnet.dev', version: 'v1alpha1', kind });
+    for (const kind of ['Namespace', 'Event', 'ResourceQuota']) expect(kinds).toContainEqual({ group: '', version: 'v1', kind });
+    expect(Object.keys(definitions['dev.vnet.v1alpha1.VirtualNetwork']!.properties!)).toEqual(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+
+    // As client-go's OpenAPISchema() asks.
+    const pb = await getBytes('/openapi/v2', 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf');
+    // Not the type asked for, which Go's mime package (client-go) cannot parse.
+    expect([pb.status, pb.type]).toEqual([200, 'application/octet-stream']);
+    // Document.definitions (9) -> NamedSchema (1) -> name (1).
+    const defs = fields(pb.body).find((f) => f.no === 9)!.bytes!;
+    const names = fields(defs).map((f) => fields(f.bytes!).find((x) => x.no === 1)!.bytes!.toString('utf8'));
+    expect(names).toEqual(Object.keys(definitions));
   });
 });
