@@ -127,7 +127,8 @@ describe('NodeScopedStore and the NICs of its node', () => {
       if (w.scope.fieldSelector === nic('nic-7')) w.handler(put(kept));
       w.synced();
     }
-    await flush();
+    // u7's NIC is here: its network is watched (a live migration's destination, QA-135 F2).
+    await api.syncNetworks();
     expect(every.stopped).toBe(true);
     // u7 changed hands without a delete; u150's NIC is no longer here, so it left the view.
     expect(events.map((e) => [e.type, e.kv.key])).toEqual([['delete', gone.key]]);
@@ -167,10 +168,41 @@ describe('NodeScopedStore and the NICs of its node', () => {
     taken!.handler({ type: 'put', kv: moved, prevKv: bound, created: false });
     taken!.synced();
     expect(events.map((e) => [e.type, e.kv.modRevision, e.created])).toEqual([['put', 9, false]]);
-    // Its NIC gone from this switch: the port leaves the view.
+    // Its NIC still here, so is its network (the VM may come back: an aborted migration).
+    await api.syncNetworks();
+    expect(scoped.networks()).toEqual(['t/n']);
+    // Its NIC gone from this switch: the port leaves the view, and its network with it.
     scoped.setInterface('nic-y', false);
     expect(taken!.stopped).toBe(true);
     expect(events.map((e) => e.type)).toEqual(['put', 'delete']);
+    await flush();
+    expect(scoped.networks()).toEqual([]);
+    await scoped.close();
+  });
+
+  it("watches the network of a port bound on another node whose NIC is here: a live migration's destination has it before switchover (QA-135 F2)", async () => {
+    const api = new FakeApi();
+    const scoped = new NodeScopedStore(api as unknown as ApiStore, 'hv1', log, { interfaceIds: Promise.resolve([]) });
+    await flush();
+    api.open(PINNED)!.synced();
+    api.open(BOUND)!.synced();
+    await api.syncNetworks();
+    await within(scoped.list(PREFIX), 2000, 'the first list');
+    expect(scoped.networks()).toEqual([]);
+    // The destination's NIC plugged while the source (hv2) holds the binding.
+    scoped.setInterface('nic-m', true);
+    const mine = api.open(nic('nic-m'))!;
+    mine.handler(put(portKv('m', 4, { interfaceId: 'nic-m' }, { node: 'hv2' })));
+    mine.synced();
+    await api.syncNetworks();
+    // Before, only once bound here: its network's watches listed and compiled after switchover (1.3 s more outage).
+    expect(scoped.networks()).toEqual(['t/n']);
+    expect(api.open('spec.network=n')).toBeDefined();
+    // The destination's NIC removed (a migration aborted before switchover): no longer.
+    scoped.setInterface('nic-m', false);
+    await flush();
+    expect(scoped.networks()).toEqual([]);
+    expect(api.open('spec.network=n')).toBeUndefined();
     await scoped.close();
   });
 

@@ -8,7 +8,8 @@
  *               wherever its NIC appears, and an agent learns of it from its NIC, as
  *               ovn-controller's conditional monitoring does, rather than watching every
  *               unpinned port of the cluster (O(agents x ports) events)
- *   networks    of those ports that are pinned or bound here: for each such network N,
+ *   networks    of those ports that are pinned or bound here, or whose NIC is here (a live
+ *               migration's destination: see portHere): for each such network N,
  *               N itself, N's ports (spec.network=N, on any node: the tunnels to them) and
  *               N's load balancers (spec.network=N)
  *   nodes       all (small; remote ports need their node's tunnel IP)
@@ -227,7 +228,7 @@ export class NodeScopedStore implements Store {
             if (this.portHere(source, ev.kv.key, port)) void this.refreshNetworks();
             // Held here now: its NIC's own watch closes once this source holds it.
             if (ev.type === 'put') this.afterHold(this.holds(source, ev.kv.key, port));
-          }
+          } else if (source.startsWith(IFACE) && this.portHere(source, ev.kv.key, port, true)) void this.refreshNetworks();
         },
         undefined,
         held ? [adopt] : [],
@@ -247,7 +248,12 @@ export class NodeScopedStore implements Store {
     const view = this.view(type);
     const keys = this.sourceKeys.get(source);
     this.sourceKeys.delete(source);
-    for (const key of keys ?? []) view.drop(source, key);
+    let needs = false;
+    for (const key of keys ?? []) {
+      view.drop(source, key);
+      needs = this.portHere(source, key, undefined) || needs;
+    }
+    if (needs) void this.refreshNetworks();
   }
 
   /** iface-ids on the node's switch, as last reported. */
@@ -416,10 +422,16 @@ export class NodeScopedStore implements Store {
    * the watch); true when the set of networks this node needs changed. Kept as counts, so
    * that each event costs O(1): recounting every port per event made a burst of N ports
    * O(N^2) (4% of an agent's CPU at N=1000).
+   *
+   * `nicHere`: a NIC watch's port, bound elsewhere or nowhere with its NIC on this switch. Its
+   * network is needed too: a live migration's destination then has the network's ports and
+   * flows before switchover, and taking the binding there is all it takes (QA-135 F2: the
+   * network listed and compiled only once bound here kept the VM unreachable for 1.3 s more).
+   * Not on the watch of every unpinned port (past MAX_NIC_WATCHES): most of those have no NIC here.
    */
-  private portHere(source: string, key: string, port: VirtualPort | undefined): boolean {
+  private portHere(source: string, key: string, port: VirtualPort | undefined, nicHere = false): boolean {
     const id = `${source}\0${key}`;
-    const here = port && (port.spec?.node === this.node || port.status?.node === this.node);
+    const here = port && (nicHere || port.spec?.node === this.node || port.status?.node === this.node);
     const now = here && port.spec?.network && port.metadata.namespace ? `${port.metadata.namespace}/${port.spec.network}` : undefined;
     const before = this.needs.get(id);
     if (now === before) return false;
