@@ -1,5 +1,5 @@
 import type { VirtualPort } from '../resources/kinds';
-import { bindingStatus, firstReadyInterface, interfaceIsLive, readyInterfaces } from './binding';
+import { bindingStatus, firstReadyInterface, interfaceIsLive, readyInterfaces, takesOverLinkDown } from './binding';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const port = (spec: Partial<VirtualPort['spec']> = {}, status?: VirtualPort['status']): VirtualPort => ({
@@ -150,7 +150,7 @@ describe('firstReadyInterface', () => {
       { node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 5, error: null }] },
     ], now);
     expect(s).toMatchObject({ node: 'hv1', ofport: 5 });
-    expect(bound(s)!.message).toBe('bound to interface tap1 (ofport 5) on node hv1 (also present on hv2/tap9; the binding stays until its interface here is gone)');
+    expect(bound(s)!.message).toBe("bound to interface tap1 (ofport 5) on node hv1 (also present on hv2/tap9; the binding stays here until its interface here is gone, or its link is down while another's is up)");
   });
 
   it('stays where it is bound while its interface is there, whatever node the NIC appears on too (live migration)', () => {
@@ -165,6 +165,42 @@ describe('firstReadyInterface', () => {
     // The source's NIC gone: the destination's.
     expect(bindingStatus(port({ node: undefined }, s), [both[0]!, { ...both[1]!, interfaces: [] }], now)).toMatchObject({ node: 'hv1', ofport: 8 });
   });
+  it('a live migration\'s switchover (the source\'s link down, the destination\'s up) moves the binding at once; both up or both down, it stays (QA-135 F2)', () => {
+    const nic = (name: string, ofport: number, linkState: 'up' | 'down') => ({ name, ofport, error: null, linkState });
+    const views = (src: 'up' | 'down', dst: 'up' | 'down') => [
+      { node: 'hv2', connected: true, interfaces: [nic('dst', 8, dst)] },
+      { node: 'hv1', connected: true, interfaces: [nic('src', 3, src)] },
+    ];
+    const onHv1 = port({ node: undefined }, { node: 'hv1', ofport: 3 });
+    const onHv2 = port({ node: undefined }, { node: 'hv2', ofport: 8 });
+    // The destination's NIC plugged, its VM paused (link down): bound on the source.
+    expect(bindingStatus(onHv1, views('up', 'down'), now)).toMatchObject({ node: 'hv1', ofport: 3 });
+    // Switchover: the source's tap still plugged, its link down; the destination's up. Before, bound
+    // to the source (LinkDown) until its tap was deleted.
+    const moved = bindingStatus(onHv1, views('down', 'up'), now);
+    expect(moved).toMatchObject({ node: 'hv2', ofport: 8 });
+    expect(bound(moved)).toMatchObject({ status: 'True', reason: 'InterfaceFound', message: expect.stringContaining('also present on hv1/src (link down') });
+    // Never between two live NICs: both up, wherever it is bound it stays (hv1 first by name or not).
+    expect(bindingStatus(onHv1, views('up', 'up'), now)).toMatchObject({ node: 'hv1' });
+    expect(bindingStatus(onHv2, views('up', 'up'), now)).toMatchObject({ node: 'hv2' });
+    // Both down (both VMs paused, say): it stays too, and says LinkDown.
+    const down = bindingStatus(onHv2, views('down', 'down'), now);
+    expect(down).toMatchObject({ node: 'hv2' });
+    expect(bound(down)).toMatchObject({ reason: 'LinkDown' });
+    // A migration aborted after switchover (the source runs again, the destination stops): back.
+    expect(bindingStatus(onHv2, views('up', 'down'), now)).toMatchObject({ node: 'hv1', ofport: 3 });
+    // Not bound yet: the live one, whatever the names.
+    expect(bindingStatus(port({ node: undefined }), views('down', 'up'), now)).toMatchObject({ node: 'hv2' });
+    // The pipeline reads OVSDB rows (link_state) and chooses the same.
+    const rows = (src: string, dst: string) => [
+      { node: 'hv2', interfaces: [{ ofport: 8, error: null, link_state: dst }] },
+      { node: 'hv1', interfaces: [{ ofport: 3, error: null, link_state: src }] },
+    ];
+    expect(firstReadyInterface(rows('down', 'up'), 'hv1', interfaceIsLive)!.node).toBe('hv2');
+    expect(firstReadyInterface(rows('up', 'up'), 'hv1', interfaceIsLive)!.node).toBe('hv1');
+    expect(firstReadyInterface(rows('down', 'down'), 'hv1', interfaceIsLive)!.node).toBe('hv1');
+  });
+
   it("a live interface over a leftover with the same iface-id on the same node, whatever their order (QA-126 H6)", () => {
     // A VM restarted after a crash: its old tap's row stayed, link down; the new tap is up.
     const leftover = { name: 'tap14', ofport: 11, error: null, linkState: 'down' as const };
@@ -186,5 +222,23 @@ describe('firstReadyInterface', () => {
     const down = bindingStatus(port(), [{ node: 'hv1', connected: true, interfaces: [leftover, { ...live, linkState: 'down' }] }], now);
     expect(down).toMatchObject({ ofport: 11 });
     expect(bound(down)).toMatchObject({ reason: 'LinkDown' });
+  });
+});
+
+describe('takesOverLinkDown', () => {
+  it("another node's agent takes a port bound to a NIC whose link is down, with a live NIC of its own; never one bound to a live NIC (QA-135 F2)", () => {
+    const nic = (node: string, linkState: 'up' | 'down') => [{ node, connected: true, interfaces: [{ name: `tap-${node}`, ofport: 4, error: null, linkState }] }];
+    const unpinned = (status?: VirtualPort['status']) => port({ node: undefined }, status);
+    // What each agent decides from its own switch only.
+    const onSource = (link: 'up' | 'down') => unpinned(bindingStatus(unpinned({ node: 'hv1', ofport: 4 }), nic('hv1', link), now));
+    const fromDest = (cur: VirtualPort, link: 'up' | 'down') => unpinned(bindingStatus(cur, nic('hv2', link), now));
+    // Switchover: the source's agent said LinkDown, the destination's NIC is up: taken.
+    expect(takesOverLinkDown(onSource('down'), fromDest(onSource('down'), 'up'))).toBe(true);
+    // The source's NIC up (the destination's NIC plugged before switchover): not taken, up or down there.
+    expect(takesOverLinkDown(onSource('up'), fromDest(onSource('up'), 'up'))).toBe(false);
+    // Both down: not taken (it would only move a LinkDown).
+    expect(takesOverLinkDown(onSource('down'), fromDest(onSource('down'), 'down'))).toBe(false);
+    // Unbinding a port bound elsewhere is never it.
+    expect(takesOverLinkDown(onSource('down'), unpinned({ conditions: [] }))).toBe(false);
   });
 });

@@ -61,6 +61,21 @@ export function linkIsDown(port: Pick<VirtualPort, 'status'> | undefined): boole
 }
 
 /**
+ * Whether another node's agent may take an unpinned port's binding from a node whose agent is
+ * alive (which it otherwise leaves alone: node-status.ts holdsBindings): the port is bound
+ * there to a NIC whose link is down (LINK_DOWN), and `next` binds it to a NIC whose link is
+ * not. A live migration's switchover: the source VM stopped (its tap's link down, the tap
+ * removed only later), the destination's running; the source's agent cannot see the other
+ * switch, and kept the binding until its tap was gone (QA-135 F2). The same choice as
+ * firstReadyInterface's (a live NIC over a dead one), made by the agent that sees the live
+ * one. One rule for ChassisManager.boundElsewhere and the API's node authorizer.
+ */
+export function takesOverLinkDown(current: Pick<VirtualPort, 'status'>, next: Pick<VirtualPort, 'status'>): boolean {
+  const bound = getCondition(next.status?.conditions, BOUND);
+  return linkIsDown(current) && bound?.status === 'True' && bound.reason !== LINK_DOWN;
+}
+
+/**
  * The interfaces a port can be bound to (an OpenFlow port assigned), by node name (the
  * binding among them: firstReadyInterface).
  */
@@ -88,15 +103,20 @@ export interface FirstReady<I> {
  * list: the common case (one interface) allocates nothing but the answer, and the
  * interface rows (OVSDB Interface rows of thirty-odd columns) are not copied.
  *
- * `stay`: the node the port is bound to now. While it still has a ready interface the
- * binding stays there, whatever other node shows the NIC too: during a live migration the
- * destination's NIC (the VM still paused) appears while the source runs, and the binding
- * must move only once the source's NIC is gone. Without one, the lowest node name.
+ * A live interface (`isLive`: its link up, no error) over one that is not, on any node:
+ * at a live migration's switchover the source VM stops (its NIC's link goes down) and the
+ * destination's runs (its link comes up), while libvirt removes the source's tap only once
+ * the source qemu is torn down, a second or more later; the binding waited for that, and
+ * the VM was unreachable all along (QA-135 F2: 3.3 s).
  *
- * On that node, a live interface (`isLive`: its link up, no error) over one that is not,
- * else the earliest: a VM restarted after a crash leaves its old tap's row behind with the
- * same iface-id, and a restarted controller, finding the rows in another order, bound the
- * port to the dead one and cut the running VM off (QA-126 H6).
+ * Among equally live ones, `stay`: the node the port is bound to now. While it has one, the
+ * binding stays there, whatever other node shows the NIC too: the destination's NIC appears
+ * while the source runs, and a port must never flap between two nodes whose NICs are both
+ * up. Without one, the lowest node name.
+ *
+ * On one node, the earliest of equally live ones: a VM restarted after a crash leaves its old
+ * tap's row behind with the same iface-id, and a restarted controller, finding the rows in
+ * another order, bound the port to the dead one and cut the running VM off (QA-126 H6).
  */
 export function firstReadyInterface<I extends { ofport: number | null }>(
   views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>,
@@ -105,17 +125,20 @@ export function firstReadyInterface<I extends { ofport: number | null }>(
 ): FirstReady<I> | undefined {
   let best: I | undefined;
   let bestNode = '';
+  let bestLive = false;
   let count = 0;
   for (const v of views) {
     for (const i of v.interfaces) {
       if (i.ofport === null || !(i.ofport > 0)) continue;
       count++;
+      const live = isLive(i);
       const take =
         best === undefined ||
-        (v.node === bestNode ? !isLive(best) && isLive(i) : bestNode !== stay && (v.node === stay || v.node.localeCompare(bestNode) < 0));
+        (live !== bestLive ? live : v.node !== bestNode && bestNode !== stay && (v.node === stay || v.node.localeCompare(bestNode) < 0));
       if (take) {
         best = i;
         bestNode = v.node;
+        bestLive = live;
       }
     }
   }
@@ -162,7 +185,7 @@ export function bindingStatus(
     const hit = first.iface;
     next.node = first.node;
     next.ofport = hit.ofport;
-    const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}${interfaceIsLive(i) ? '' : ` (${i.error ? 'failed' : 'link down'}: a leftover of an earlier VM? ovs-vsctl del-port ${i.name})`}`).join(', ')}; the binding stays until its interface here is gone)` : '';
+    const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}${interfaceIsLive(i) ? '' : ` (${i.error ? 'failed' : 'link down'}: a leftover of an earlier VM? ovs-vsctl del-port ${i.name})`}`).join(', ')}; the binding stays here until its interface here is gone, or its link is down while another's is up)` : '';
     const mac = port.spec?.mac;
     if (hit.attachedMac && mac && hit.attachedMac.toLowerCase() !== mac.toLowerCase()) {
       // Port security drops all it sends, and traffic for the port's MAC never reaches it:

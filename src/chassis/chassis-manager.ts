@@ -24,7 +24,7 @@ import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualNetwork, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
-import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, INTERFACE_NOT_FOUND, bindingStatus, interfaceIdIndex, interfaceIdOf, type NodeView } from './binding';
+import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, INTERFACE_NOT_FOUND, bindingStatus, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { UnclaimedInterface } from './lookalike-interfaces';
 import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
@@ -623,12 +623,26 @@ export class ChassisManager {
    * NIC, and two agents each writing their own node made status.node flip every second
    * (240 store writes a second) with the VM unreachable. The source's agent unbinds the port
    * once its NIC is gone; this agent binds it then.
+   *
+   * Except at switchover: bound there to a NIC whose link is down (the source VM stopped,
+   * its tap not removed yet) while this node's NIC for it is live, the port is this agent's
+   * to take (takesOverLinkDown), as the all-in-one controller moves it (firstReadyInterface).
+   * The source's agent then finds it bound here, to a live NIC, and leaves it alone: with
+   * both NICs up, or both down, it stays where it is.
    */
   boundElsewhere(port: VirtualPort): string | undefined {
     const here = this.opts.only?.node;
     const there = port.status?.node;
     if (!here || port.spec?.node || !there || there === here) return undefined;
-    return holdsBindings(this.nodes.get(objectKey(NODES, undefined, there))) ? there : undefined;
+    if (!holdsBindings(this.nodes.get(objectKey(NODES, undefined, there)))) return undefined;
+    return linkIsDown(port) && this.liveNicHere(here, port) ? undefined : there;
+  }
+
+  /** The node has a NIC with the port's iface-id that can carry its traffic (an OpenFlow port, its link up, no error). */
+  private liveNicHere(node: string, port: VirtualPort): boolean {
+    const id = interfaceIdOf(port);
+    const rows = id ? this.sessions.get(node)?.interfacesWithIfaceId(id) : undefined;
+    return !!rows?.some((i) => typeof i.ofport === 'number' && i.ofport > 0 && interfaceIsLive(i));
   }
 
   private async reconcilePort(key: string): Promise<void> {
@@ -657,6 +671,8 @@ export class ChassisManager {
       name,
       (cur) => {
         if (cur.metadata.uid !== port.metadata.uid) return undefined;
+        // Agent mode: another node's agent may have taken it since (a live migration's switchover).
+        if (this.opts.only && !this.mine(cur, this.opts.only.node)) return undefined;
         const status = this.bindingStatusOf(cur);
         if (sameValue(status, cur.status) || this.leaveToReady(key, cur, status)) return undefined;
         this.boundDeferred.delete(key);

@@ -55,7 +55,8 @@ export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefin
  * Whether the unpinned ports bound to `node` stay its own: the Node exists, is not being
  * deleted, and its agent is not marked silent. Until then no other node's agent takes them
  * (ChassisManager.boundElsewhere), and the API refuses another agent's token that tries
- * (api/auth/node-authorizer.ts): one rule for both.
+ * (api/auth/node-authorizer.ts): one rule for both, and one exception for both, a port
+ * bound to a NIC whose link is down taken by a node whose NIC is up (binding.ts takesOverLinkDown).
  */
 export function holdsBindings(node: HypervisorNode | undefined): boolean {
   return !!node && !node.metadata.deletionTimestamp && !agentMarkedSilent(node);

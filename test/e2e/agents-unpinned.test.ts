@@ -7,7 +7,9 @@
  *    hypervisor of their NIC and carry traffic between hypervisors;
  *  - a NIC moved to the other hypervisor (unplugged, plugged there) moves its port's binding
  *    and its traffic;
- *  - an agent restarted while an unpinned port is bound to it loses no packet of a 10 ms ping.
+ *  - an agent restarted while an unpinned port is bound to it loses no packet of a 10 ms ping;
+ *  - a live migration's switchover (source link down, destination up) moves the binding to the
+ *    destination's agent at once, with the source's NIC still plugged (QA-135 F2).
  * And that a spoofing VM's port gets its PortSecurityDrops event, which an agent reports and
  * the controller records (an agent's token writes no event).
  */
@@ -16,7 +18,7 @@ import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
 import { startPing } from '../chaos/chaos-support';
-import { G, agentsBed, overlayApi } from './overlay-support';
+import { G, agentsBed, migrationTarget, overlayApi, startStampedPing, switchover } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[agents-unpinned] ${line}\n`);
@@ -137,6 +139,46 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
     const switchMs = performance.now() - t1;
     log(`live migration: NIC on both hypervisors for 3 s: binding stayed on hv1 (${writes} writes of the port), then the source unplugged -> bound on hv2 and answering in ${switchMs.toFixed(0)} ms`);
     expect(writes).toBeLessThan(3);
+  }, 120_000);
+
+  it("a live migration's switchover (the source's link down, the destination's up) moves the binding to the destination's agent at once, not when the source's NIC is unplugged later (QA-135 F2)", async () => {
+    const bed = setup.bed();
+    // The first test's network, made here when this one runs alone (-t).
+    await setup.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await setup.vnetd().call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.63.0.0/24' }] } });
+    const client = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'sc' }, spec: { network: 'net' } })) as VirtualPort;
+    const cVm = await bed.addVm('hv1', { name: 'usc', ifaceId: client.spec!.interfaceId!, mac: client.spec!.mac, ip: `${client.spec!.ips![0]}/24` });
+    await quiet(cVm);
+    const m = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'sm' }, spec: { network: 'net' } })) as VirtualPort;
+    const mIp = m.spec!.ips![0]!;
+    const source = await bed.addVm('hv1', { name: 'usm1', ifaceId: m.spec!.interfaceId!, mac: m.spec!.mac, ip: `${mIp}/24` });
+    await quiet(source);
+    await boundOn('sm', 'hv1');
+    await boundOn('sc', 'hv1');
+    await pings(cVm, mIp);
+    // The destination's NIC on hv2, its VM paused (link down), while the source runs: the binding stays.
+    const dest = await migrationTarget(bed, source, 'hv2', 'usm2');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await port('sm')).status?.node).toBe('hv1');
+    const UNPLUG_AFTER_MS = 3000;
+    const ping = startStampedPing(cVm, mIp, 7, children);
+    await new Promise((r) => setTimeout(r, 1500));
+    const at = await switchover(source, dest);
+    const moved = await eventually(async () => (await port('sm')).status?.node === 'hv2', UNPLUG_AFTER_MS - 500, 20).then(() => Date.now() - at, () => undefined);
+    // Taken by hv2's agent, it stays there: hv1's agent, its NIC still plugged, does not take it back.
+    const nodes = new Set<string>();
+    while (Date.now() < at + UNPLUG_AFTER_MS) {
+      if (moved !== undefined) nodes.add((await port('sm')).status?.node ?? '-');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await bed.removeVm(source);
+    const r = await ping.done;
+    log(`live migration with agents, source NIC unplugged ${UNPLUG_AFTER_MS} ms after switchover: longest gap in a 10 ms ping ${r.gapMs.toFixed(0)} ms (starting ${(r.gapFrom - at).toFixed(0)} ms from switchover; ${r.sent} sent, ${r.received} answered); bound on hv2 ${moved === undefined ? 'only after the unplug' : `${moved} ms after switchover, then ${[...nodes].join(', ')} until the unplug`}; gaps of 50 ms or more: ${r.gaps.map((g) => `${g.ms.toFixed(0)} ms at ${(g.from - at).toFixed(0)}`).join(', ') || 'none'}`);
+    expect(moved).toBeDefined();
+    expect([...nodes]).toEqual(['hv2']);
+    // Before, the source's unplug ended it (UNPLUG_AFTER_MS); half of that leaves room for a loaded machine.
+    expect(r.gapMs).toBeLessThan(UNPLUG_AFTER_MS / 2);
+    await boundOn('sm', 'hv2');
   }, 120_000);
 
   /** Writes of port mm after revision rv (its resourceVersion only says the last one). */

@@ -5,6 +5,7 @@ import type { AgentCommand } from '../../src/app/command-line';
 import type { VirtualPort } from '../../src/resources/kinds';
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { eventually, replaceOnConflict, startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { longestReplyGap, replyTimes } from '../support/ping';
 
 type Call = (method: string, path: string, body?: unknown) => Promise<unknown>;
 
@@ -272,4 +273,48 @@ export function agentsBed(options: Partial<AgentCommand> = {}): {
     return [...text.matchAll(/^vnetd_apiserver_requests_total\{verb="([^"]*)",resource="([^"]*)",code="403"\} (\d+)$/gm)].map((m) => `${m[1]} ${m[2]}: ${m[3]}`);
   };
   return { vnetd: () => v!, bed: () => bed!, children, agents, startAgentFor, refused };
+}
+
+/**
+ * A `ping -D` every `intervalS` from vm to ip for `seconds`, kept in `track`; done() gives the
+ * output, how many went out and were answered, and the longest time between two replies (the
+ * outage a VM's peer sees, to the ping's interval).
+ */
+export function startStampedPing(vm: Pick<Vm, 'netns'>, ip: string, seconds: number, track: Set<ChildProcess>, intervalS = 0.01): { done: Promise<{ sent: number; received: number; gapMs: number; gapFrom: number; gaps: Array<{ from: number; ms: number }> }> } {
+  const child = spawn('ip', ['netns', 'exec', vm.netns, 'ping', '-n', '-D', '-i', String(intervalS), '-W', '1', '-w', String(seconds), ip], { stdio: ['ignore', 'pipe', 'ignore'] });
+  track.add(child);
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const done = new Promise<{ sent: number; received: number; gapMs: number; gapFrom: number; gaps: Array<{ from: number; ms: number }> }>((res) =>
+    child.once('close', () => {
+      track.delete(child);
+      const gap = longestReplyGap(out);
+      const times = replyTimes(out).map((r) => r.at);
+      // Every stretch of 5 intervals or more without a reply, for a test to say where they were.
+      const gaps = times.slice(1).flatMap((t, i) => (t - times[i]! >= intervalS * 5000 ? [{ from: times[i]!, ms: t - times[i]! }] : []));
+      res({ sent: Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0), received: times.length, gapMs: gap?.ms ?? Infinity, gapFrom: gap?.from ?? 0, gaps });
+    }),
+  );
+  return { done };
+}
+
+/**
+ * A live migration's destination, as libvirt makes it: a NIC on hypervisor `to` with the
+ * source VM's iface-id, MAC and address, plugged while the source runs, its link down (the
+ * VM paused there until switchover).
+ */
+export async function migrationTarget(bed: Testbed, source: Vm, to: string, name: string): Promise<Vm> {
+  const dest = await bed.addVm(to, { name, ifaceId: source.ifaceId, mac: source.mac, ipv6: false });
+  await dest.exec(['ip', 'link', 'set', dest.iface, 'down']);
+  if (source.ip) await dest.exec(['ip', 'addr', 'add', source.ip, 'dev', dest.iface]);
+  await dest.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${dest.tap}.disable_ipv6=1`]).catch(() => undefined);
+  return dest;
+}
+
+/** A live migration's switchover: the source VM stops (its NIC's link down), the destination runs (its link up). Returns when it began (epoch ms, as ping -D stamps). */
+export async function switchover(source: Vm, dest: Vm): Promise<number> {
+  const at = Date.now();
+  await source.exec(['ip', 'link', 'set', source.iface, 'down']);
+  await dest.exec(['ip', 'link', 'set', dest.iface, 'up']);
+  return at;
 }

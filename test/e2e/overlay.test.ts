@@ -12,7 +12,7 @@ import type { HypervisorNode, LoadBalancer, VirtualPort } from '../../src/resour
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { addMacvlan, joinBed, startCapture, startNamedServer, G, NAMES_OVER_TCP, overlayApi, tcpExchange } from './overlay-support';
+import { addMacvlan, joinBed, migrationTarget, startCapture, startNamedServer, startStampedPing, switchover, G, NAMES_OVER_TCP, overlayApi, tcpExchange } from './overlay-support';
 
 
 function log(line: string): void {
@@ -518,6 +518,41 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const first = await pingUntil(a.vm, ip);
     expect((await lbSays('AllBackendsAvailable')).healthyBackends).toBe('2/2');
     log(`link down in the VM: port Ready=False LinkDown after ${downMs.toFixed(0)} ms (flows kept: ${flowsBefore}), its load balancer SomeBackendsUnavailable after ${lbDownMs.toFixed(0)} ms; up: Ready after ${upMs.toFixed(0)} ms, first ping ${first.toFixed(0)} ms later`);
+  }, 60_000);
+
+  it('an unpinned port live-migrated: at switchover (source link down, destination up) its binding and traffic move at once, not when the source NIC is unplugged later (QA-135 F2)', async () => {
+    const ns = 'e-migrate';
+    await network(ns, 'net', { subnets: [{ cidr: '10.15.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1');
+    const m = await vmFor(ns, 'net', 'm', 'hv1', { node: undefined });
+    const ip = m.port.spec!.ips![0]!;
+    const path = `${G}/namespaces/${ns}/virtualports/m`;
+    const get = async () => (await call('GET', path)) as VirtualPort;
+    await pingUntil(a.vm, ip);
+    // The destination's NIC on hv2, the VM paused there: seen (the Bound message names it), the binding stays on hv1.
+    const dest = await migrationTarget(bed, m.vm, 'hv2', 'emig2');
+    const seen = await eventually(async () => {
+      const p = await get();
+      return getCondition(p.status?.conditions, 'Bound')?.message.includes(`hv2/${dest.tap}`) ? p : undefined;
+    }, 10_000);
+    expect(seen.status?.node).toBe('hv1');
+    expect(await ping(a.vm, ip)).toBe(true);
+    // libvirt removes the source's tap only when the source qemu is torn down, after the migration's confirm phase.
+    const UNPLUG_AFTER_MS = 3000;
+    const pings = startStampedPing(a.vm, ip, 7, servers);
+    await new Promise((r) => setTimeout(r, 1500));
+    const at = await switchover(m.vm, dest);
+    const moved = await eventually(async () => (await get()).status?.node === 'hv2', UNPLUG_AFTER_MS - 300, 20).then(() => Date.now() - at, () => undefined);
+    await new Promise((r) => setTimeout(r, Math.max(0, at + UNPLUG_AFTER_MS - Date.now())));
+    await bed.removeVm(m.vm);
+    const r = await pings.done;
+    log(`live migration of an unpinned port hv1 -> hv2, source NIC unplugged ${UNPLUG_AFTER_MS} ms after switchover: longest gap in a 10 ms ping ${r.gapMs.toFixed(0)} ms (starting ${(r.gapFrom - at).toFixed(0)} ms from switchover; ${r.sent} sent, ${r.received} answered); bound on hv2 ${moved === undefined ? 'only after the unplug' : `${moved} ms after switchover`}; gaps of 50 ms or more: ${r.gaps.map((g) => `${g.ms.toFixed(0)} ms at ${(g.from - at).toFixed(0)}`).join(', ') || 'none'}`);
+    expect(moved).toBeDefined();
+    // Before, the source's unplug ended it (UNPLUG_AFTER_MS); half of that leaves room for a loaded machine.
+    expect(r.gapMs).toBeLessThan(UNPLUG_AFTER_MS / 2);
+    const after = await waitReady(ns, 'virtualports', 'm');
+    expect((after as VirtualPort).status?.node).toBe('hv2');
+    expect(getCondition((after as VirtualPort).status?.conditions, 'Bound')).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
   }, 60_000);
 
   it('port security drops spoofed source MAC and IP; an allowedAddressPair passes', async () => {

@@ -19,3 +19,22 @@ export function judgePings(out: string, count: number): { sent: number; received
   const answered = new Set([...out.matchAll(/bytes from [^:]+: icmp_seq=(\d+)/g)].map((m) => Number(m[1])).filter((seq) => seq <= count));
   return { sent, received: answered.size, missing: Array.from({ length: sent }, (_, i) => i + 1).filter((s) => !answered.has(s)) };
 }
+
+/**
+ * `ping -D` output's replies: epoch ms of each (ping's own stamp), by icmp_seq. The longest
+ * stretch without a reply between two that came is an outage as the VM's peer sees it.
+ */
+export function replyTimes(out: string): Array<{ seq: number; at: number }> {
+  return [...out.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from [^:]+: icmp_seq=(\d+)/gm)].map((m) => ({ seq: Number(m[2]), at: Number(m[1]) * 1000 }));
+}
+
+/** The longest time between two consecutive replies (ms), and when it began (epoch ms); none for fewer than two replies. */
+export function longestReplyGap(out: string): { ms: number; from: number } | undefined {
+  const r = replyTimes(out);
+  let worst: { ms: number; from: number } | undefined;
+  for (let i = 1; i < r.length; i++) {
+    const ms = r[i]!.at - r[i - 1]!.at;
+    if (!worst || ms > worst.ms) worst = { ms, from: r[i - 1]!.at };
+  }
+  return worst;
+}

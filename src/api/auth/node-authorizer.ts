@@ -13,7 +13,7 @@
  * (portBindingRefusal), as NodeRestriction decides a Pod's.
  */
 import { ANY_NODE } from '../../admission/access-token.admission';
-import { BOUND } from '../../chassis/binding';
+import { BOUND, takesOverLinkDown } from '../../chassis/binding';
 import { holdsBindings } from '../../chassis/node-status';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../../resources/kinds';
 import type { KubeObject } from '../../resources/object';
@@ -113,8 +113,9 @@ function bindingOnly(current: VirtualPortStatus | undefined, next: VirtualPortSt
  * A pinned port is its node's. An unpinned one binds wherever its NIC shows up, so any
  * agent may bind it to its own node, but not while it is bound to another node whose agent
  * is alive (a live migration: the source's agent unbinds it first, as the agents decide it
- * themselves in ChassisManager.boundElsewhere); only the node it is bound to unbinds it,
- * unless that node is gone or its agent silent.
+ * themselves in ChassisManager.boundElsewhere) unless its NIC's link is down there and up
+ * here (takesOverLinkDown); only the node it is bound to unbinds it, unless that node is
+ * gone or its agent silent.
  */
 export async function portBindingRefusal(
   node: string,
@@ -136,6 +137,8 @@ export async function portBindingRefusal(
   if (now !== undefined && now !== node && !(pinned && now === was)) return `${who} may bind a port to node ${node} only, not to ${now}`;
   if (pinned) return undefined;
   if (was === undefined || was === node) return undefined;
+  // Bound there to a NIC whose link is down, and bound here to a live one: a live migration's switchover (binding.ts).
+  if (now === node && takesOverLinkDown(current, next)) return undefined;
   if (holdsBindings(await nodeOf(was))) {
     return now === undefined ? `the port is bound to node ${was}, whose agent is alive: only that agent unbinds it` : `the port is bound to node ${was}, whose agent is alive: it moves once that agent unbinds it`;
   }
