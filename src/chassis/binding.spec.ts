@@ -129,6 +129,25 @@ describe('bindingStatus', () => {
   });
 });
 
+describe('a pinned port bound on its node whose iface-id is on another node too (QA-135 F3)', () => {
+  it('stays bound and Ready, and says where the other NIC is (InterfaceAlsoOnOtherNode, a Warning event); LinkDown and MacMismatch say it too', () => {
+    const views = (linkState: 'up' | 'down' = 'up', attachedMac?: string) => [{ node: 'hv2', connected: true, interfaces: [{ name: 'tap1', ofport: 7, error: null, linkState, attachedMac }] }];
+    const p = port({ node: 'hv2', mac: '02:00:00:00:00:01' }, { node: 'hv2', ofport: 7 });
+    const stale = [{ node: 'hv1', name: 'tapx' }];
+    const note = "; its iface-id is also on node hv1 (interface tapx), where the port does not bind (spec.node is hv2): a tap left behind by an aborted live migration, or the VM running twice? Remove it there (ovs-vsctl del-port tapx), or set spec.node to hv1 if the VM runs there now";
+    const s = bindingStatus(p, views(), now, stale);
+    expect(s).toMatchObject({ node: 'hv2', ofport: 7 });
+    expect(bound(s)).toMatchObject({ status: 'True', reason: 'InterfaceAlsoOnOtherNode', message: `bound to interface tap1 (ofport 7) on node hv2${note}` });
+    // Gone there: InterfaceFound again.
+    expect(bound(bindingStatus(port(p.spec, s), views(), now, []))).toMatchObject({ status: 'True', reason: 'InterfaceFound', message: 'bound to interface tap1 (ofport 7) on node hv2' });
+    // Down here and up there is most likely the VM moved without its port: said with LinkDown.
+    expect(bound(bindingStatus(p, views('down'), now, stale))).toMatchObject({ reason: 'LinkDown', message: expect.stringContaining(note) });
+    expect(bound(bindingStatus(p, views('up', '02:00:00:00:00:99'), now, stale))).toMatchObject({ reason: 'MacMismatch', message: expect.stringContaining(note) });
+    // An unpinned port binds wherever its NIC is: no such note (elsewhere is for pinned ports only).
+    expect(bound(bindingStatus(port({ node: undefined }), views(), now, stale))).toMatchObject({ reason: 'InterfaceFound' });
+  });
+});
+
 describe('firstReadyInterface', () => {
   it('is readyInterfaces()[0] with the list length, the earliest of the lowest node name winning', () => {
     const views = [

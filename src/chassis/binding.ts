@@ -160,10 +160,19 @@ export const INTERFACE_NOT_FOUND = 'InterfaceNotFound';
 export const ON_OTHER_NODE = 'InterfaceOnOtherNode';
 
 /**
+ * Bound on its spec.node, and a NIC with its iface-id is on another node too, where it never
+ * binds: a tap left behind by an aborted live migration, or the VM running twice. True (the
+ * port is bound and Ready), and yet a Warning event names the other node (condition-events.ts
+ * DEGRADED): an operator cleaning up after a failed migration has to find that tap (QA-135 F3).
+ */
+export const ALSO_ON_OTHER_NODE = 'InterfaceAlsoOnOtherNode';
+
+/**
  * The port's next status. `views` are the nodes it may bind on: its spec.node only,
  * or every node when spec.node is unset (the NIC is bound wherever it shows up).
  * `elsewhere`: for a pinned port, interfaces with its iface-id on other nodes, which
- * are never bound but say where the VM runs. `unclaimed`: the interfaces on those nodes' br-int
+ * are never bound but say where the VM runs (or, bound here too, that something is left
+ * behind there: ALSO_ON_OTHER_NODE). `unclaimed`: the interfaces on those nodes' br-int
  * no port claims, asked for only when the NIC is found nowhere (one may be it, mistyped).
  */
 export function bindingStatus(
@@ -185,7 +194,10 @@ export function bindingStatus(
     const hit = first.iface;
     next.node = first.node;
     next.ofport = hit.ofport;
-    const more = first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}${interfaceIsLive(i) ? '' : ` (${i.error ? 'failed' : 'link down'}: a leftover of an earlier VM? ovs-vsctl del-port ${i.name})`}`).join(', ')}; the binding stays here until its interface here is gone, or its link is down while another's is up)` : '';
+    const others = wanted ? elsewhere.filter((i) => i.node !== wanted) : [];
+    const more =
+      (first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}${interfaceIsLive(i) ? '' : ` (${i.error ? 'failed' : 'link down'}: a leftover of an earlier VM? ovs-vsctl del-port ${i.name})`}`).join(', ')}; the binding stays here until its interface here is gone, or its link is down while another's is up)` : '') +
+      (others.length ? `; its iface-id is also on ${others.map((i) => `node ${i.node} (interface ${i.name})`).join(', ')}, where the port does not bind (spec.node is ${wanted}): a tap left behind by an aborted live migration, or the VM running twice? Remove it there (ovs-vsctl del-port ${others[0]!.name}), or set spec.node to ${others[0]!.node} if the VM runs there now` : '');
     const mac = port.spec?.mac;
     if (hit.attachedMac && mac && hit.attachedMac.toLowerCase() !== mac.toLowerCase()) {
       // Port security drops all it sends, and traffic for the port's MAC never reaches it:
@@ -203,7 +215,7 @@ export function bindingStatus(
       cond('True', LINK_DOWN, `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}, but its link is down (OVS link_state): ${why}, and nothing sent to the port reaches it${more}`);
       return next;
     }
-    cond('True', 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}${more}`);
+    cond('True', others.length ? ALSO_ON_OTHER_NODE : 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}${more}`);
     return next;
   }
   const found = views.flatMap((v) => v.interfaces.map((i) => ({ node: v.node, ...i })));

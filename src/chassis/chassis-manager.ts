@@ -217,7 +217,8 @@ export class ChassisManager {
         onUpdate: (o, n) => {
           boundNode(o);
           boundNode(n);
-          if (interfaceIdOf(o) !== interfaceIdOf(n)) (claims(o), claims(n));
+          // Pinned elsewhere, a port no longer claims its NIC on this node (claimedOn).
+          if (interfaceIdOf(o) !== interfaceIdOf(n) || o.spec?.node !== n.spec?.node) (claims(o), claims(n));
         },
         onDelete: (p) => (gone(p), claims(p)),
       }),
@@ -522,7 +523,7 @@ export class ChassisManager {
    * Read with the Node's status, whose writes are throttled: a burst of plugs or claims is one read.
    */
   private readUnclaimed(node: string, session: NodeSession): { items: readonly UnclaimedInterface[]; count: number } | undefined {
-    const read = session.unclaimedInterfaces((id) => this.ports.indexKeys(IX_IFACE, id).length > 0, UNCLAIMED_COMPARED);
+    const read = session.unclaimedInterfaces((id) => this.claimedOn(node, id), UNCLAIMED_COMPARED);
     if (!read) return undefined;
     const items = read.items.map((i) => ({ node, ...i, ovsdb: session.endpoint }));
     const before = this.unclaimedSeen.get(node);
@@ -534,6 +535,20 @@ export class ChassisManager {
       }
     }
     return { items, count: read.count };
+  }
+
+  /**
+   * Whether a port this node may bind claims the iface-id: one unpinned, or pinned here. A
+   * port pinned to another node does not: its NIC here is never bound and its traffic goes
+   * nowhere (a tap left by an aborted live migration, the VM running twice), and the Node
+   * listed it nowhere (QA-135 F3). (An agent sees no port pinned elsewhere: the same answer.)
+   */
+  private claimedOn(node: string, id: string): boolean {
+    for (const k of this.ports.indexKeys(IX_IFACE, id)) {
+      const pinned = this.ports.get(k)?.spec?.node;
+      if (!pinned || pinned === node) return true;
+    }
+    return false;
   }
 
   /**

@@ -555,6 +555,43 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     expect(getCondition((after as VirtualPort).status?.conditions, 'Bound')).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
   }, 60_000);
 
+  it("a NIC with a pinned port's iface-id on another node (a tap left by an aborted migration): that node lists it as unclaimed, and the port, bound and Ready, gets a Warning naming it (QA-135 F3)", async () => {
+    const ns = 'e-stale';
+    await network(ns, 'net', { subnets: [{ cidr: '10.16.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1');
+    const p = await vmFor(ns, 'net', 'p', 'hv2');
+    const id = p.port.spec!.interfaceId!;
+    const path = `${G}/namespaces/${ns}/virtualports/p`;
+    const bound = async () => getCondition(((await call('GET', path)) as VirtualPort).status?.conditions, 'Bound');
+    const unclaimedOnHv1 = async () => ((await call('GET', `${G}/nodes/hv1`)) as HypervisorNode).status?.unclaimedInterfaces ?? [];
+    type Ev = { reason: string; type: string; message: string; involvedObject: { name: string } };
+    const eventsOfP = async () => ((await call('GET', `/api/v1/namespaces/${ns}/events`)) as { items: Ev[] }).items.filter((e) => e.involvedObject.name === 'p');
+    // The stale tap on hv1: the port's iface-id and MAC, its VM gone (link down).
+    const t0 = performance.now();
+    const stale = await bed.addVm('hv1', { name: 'estale', ifaceId: id, mac: p.port.spec!.mac, ipv6: false });
+    await stale.exec(['ip', 'link', 'set', stale.iface, 'down']);
+    // Before, listed nowhere: hv1's unclaimed interfaces left out any NIC some port claimed, pinned elsewhere or not.
+    const listed = await eventually(async () => (await unclaimedOnHv1()).find((i) => i.name === stale.tap), 10_000);
+    const listedMs = performance.now() - t0;
+    expect(listed).toEqual({ name: stale.tap, interfaceId: id });
+    const said = await eventually(async () => {
+      const c = await bound();
+      return c?.reason === 'InterfaceAlsoOnOtherNode' ? c : undefined;
+    }, 10_000);
+    expect(said).toMatchObject({ status: 'True', message: expect.stringContaining(`its iface-id is also on node hv1 (interface ${stale.tap}), where the port does not bind (spec.node is hv2)`) });
+    const warning = await eventually(async () => (await eventsOfP()).find((e) => e.reason === 'InterfaceAlsoOnOtherNode'), 10_000);
+    expect(warning.type).toBe('Warning');
+    // Bound and Ready as before, and reached: the stale tap takes none of its traffic.
+    await waitReady(ns, 'virtualports', 'p');
+    expect(await ping(a.vm, p.port.spec!.ips![0]!)).toBe(true);
+    // Removed: hv1 lists it no more, and the port says so with a Normal event.
+    await bed.removeVm(stale);
+    await eventually(async () => !(await unclaimedOnHv1()).some((i) => i.interfaceId === id), 10_000);
+    await eventually(async () => (await bound())?.reason === 'InterfaceFound', 10_000);
+    const recovered = await eventually(async () => (await eventsOfP()).find((e) => e.type === 'Normal' && e.reason === 'InterfaceFound'), 10_000);
+    log(`stale tap with a pinned port's iface-id on the other node: listed in its Node's unclaimedInterfaces after ${listedMs.toFixed(0)} ms; port ${warning.type} ${warning.reason}: ${warning.message.slice(0, 110)}...; removed: ${recovered.type} ${recovered.reason}`);
+  }, 60_000);
+
   it('port security drops spoofed source MAC and IP; an allowedAddressPair passes', async () => {
     const ns = 'e-sec';
     await network(ns, 'net', { subnets: [{ cidr: '10.20.0.0/24' }] });

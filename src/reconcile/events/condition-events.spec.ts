@@ -40,6 +40,14 @@ describe('conditionEvents', () => {
     expect(conditionEvents(full, room)).toEqual([{ type: 'Normal', reason: 'ConntrackTableHasRoom', message: 'ConntrackPressure: ConntrackTableHasRoom message' }]);
   });
 
+  it("warns when a bound port's iface-id shows up on another node too, where it does not bind; the recovery once it is gone (QA-135 F3)", () => {
+    const port = (bound: Condition) => lb(bound, cond('Ready', 'True', 'Realized'));
+    const here = port(cond('Bound', 'True', 'InterfaceFound', 'bound to interface tap1 (ofport 7) on node hv2'));
+    const also = port(cond('Bound', 'True', 'InterfaceAlsoOnOtherNode', 'bound to interface tap1 (ofport 7) on node hv2; its iface-id is also on node hv1 (interface tapx)'));
+    expect(conditionEvents(here, also)).toEqual([{ type: 'Warning', reason: 'InterfaceAlsoOnOtherNode', message: 'Bound: bound to interface tap1 (ofport 7) on node hv2; its iface-id is also on node hv1 (interface tapx)' }]);
+    expect(conditionEvents(also, here)).toEqual([{ type: 'Normal', reason: 'InterfaceFound', message: 'Bound: bound to interface tap1 (ofport 7) on node hv2' }]);
+  });
+
   it('warns again when a warning condition keeps its status and reason but says something else (QA-128 F4)', () => {
     const degraded = (message: string) => lb(cond('BackendsAvailable', 'True', 'SomeBackendsUnavailable', message));
     const second = '1 of 3 backends gets connections; not: b3 (failing health checks: RST since 2026-12-05T00:01:00.000Z); b5 (drained: weight 0)';

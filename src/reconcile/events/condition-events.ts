@@ -9,6 +9,7 @@
  * cluster records no events at all, and a recovery is recorded only after a warning.
  */
 import type { Logger } from 'pino';
+import { ALSO_ON_OTHER_NODE } from '../../chassis/binding';
 import type { EventType } from '../../resources/event';
 import type { Condition, KubeObject } from '../../resources/object';
 import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
@@ -32,8 +33,8 @@ const ON_THE_WAY = new Set([
   // A Node's Ready while its switch is not connected: its Connected condition says why (Connecting, or Disconnected and ConnectFailed, which warn).
   'NotConnected',
 ]);
-/** True, and yet something is wrong (a load balancer that lost some of its backends). */
-const DEGRADED = new Set(['SomeBackendsUnavailable', 'SomeBackendsCutOff']);
+/** True, and yet something is wrong (a load balancer that lost some of its backends; a port's NIC also plugged on another node). */
+const DEGRADED = new Set(['SomeBackendsUnavailable', 'SomeBackendsCutOff', ALSO_ON_OTHER_NODE]);
 
 export interface ConditionEvent {
   type: EventType;
