@@ -137,17 +137,18 @@ export function changedPorts(ports: readonly PortModel[], inNetwork: Iterable<Po
 }
 
 /**
- * Backends bound to a node whose switch does not answer (its Node says SwitchUnreachable)
- * leave the slot tables, health-checked or not, while another backend takes connections, as
- * Kubernetes takes a NotReady node's pods out of their Services' endpoints. Before, an
+ * Backends bound to a node whose switch does not answer (its Node says SwitchUnreachable), or
+ * whose agent went silent (AgentNotReporting), leave the slot tables, health-checked or not,
+ * while another backend takes connections, as Kubernetes takes a NotReady node's pods out of
+ * their Services' endpoints. Before, an
  * unchecked backend there kept its share of new connections for the outage's length, which
  * went unanswered (QA-135 F1: 17 of 30), while status said it got none. When every backend
  * left would be on such nodes, they all stay (as Envoy's panic threshold, or kube-proxy's
  * fallback to terminating endpoints): the switch may still forward what vnetd cannot reach it
  * to change, and a VIP that refuses everything is worse than one whose connections may be lost.
  */
-export function outOnDownSwitches(backends: LbBackendModel[], switchDown: (node: string) => boolean): LbBackendModel[] {
-  const down = (b: LbBackendModel) => b.node !== undefined && switchDown(b.node);
+export function outOnDownSwitches(backends: LbBackendModel[], nodeDown: (node: string) => boolean): LbBackendModel[] {
+  const down = (b: LbBackendModel) => b.node !== undefined && nodeDown(b.node);
   if (!backends.some((b) => b.healthy && down(b))) return backends;
   if (!backends.some((b) => b.healthy && b.weight > 0 && !down(b))) return backends;
   return backends.map((b) => (b.healthy && down(b) ? { ...b, healthy: false } : b));

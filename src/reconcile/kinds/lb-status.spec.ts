@@ -315,6 +315,7 @@ describe('LbStatusReporter', () => {
       }) as unknown as LogicalModel;
     let failure: string | undefined = 'failing health checks: RST since 2026-12-03T14:00:00.000Z';
     const down = new Set<string>();
+    const silent = new Set<string>();
     const cut = new Map<string, string>();
     // A tick an hour apart: only refreshSoon can bring the writes this test sees.
     const reporter = new LbStatusReporter({
@@ -325,6 +326,7 @@ describe('LbStatusReporter', () => {
       intervalMs: 3_600_000,
       whyUnhealthy: (uid, ip) => (uid === stored.metadata.uid && ip === '10.0.0.6' ? failure : undefined),
       switchDown: (node) => down.has(node),
+      agentSilent: (node) => silent.has(node),
       tunnelsDown: (node) => cut.get(node),
     });
     const until = statusUntil(objects);
@@ -351,6 +353,13 @@ describe('LbStatusReporter', () => {
       const out = await until((s) => available(s)?.message?.includes('out of the slot tables') === true);
       expect(out.healthyBackends).toBe('1/2');
       expect(available(out)).toMatchObject({ status: 'True', reason: 'SomeBackendsUnavailable', message: '1 of 2 backends gets connections; not: p6 (out of the slot tables while the switch of its node hv2 does not answer)' });
+      // Its agent silent instead (a dead hypervisor, as far as anyone can tell): out as well, saying so.
+      down.delete('hv2');
+      silent.add('hv2');
+      reporter.refreshSoon();
+      await until((s) => available(s)?.message === '1 of 2 backends gets connections; not: p6 (out of the slot tables while the agent of its node hv2 is not reporting)');
+      silent.delete('hv2');
+      down.add('hv2');
       // Still healthy there (the pipeline has not taken it out yet): dealt connections, which may be lost, and said so.
       healthy = [true, true];
       reporter.refreshSoon();

@@ -56,6 +56,8 @@ export interface LbStatusSources {
   whyUnhealthy?(lbUid: string, ip: string): string | undefined;
   /** Whether a node's switch does not answer (its Node says SwitchUnreachable): connections sent to its backends are lost. */
   switchDown?(node: string): boolean;
+  /** Whether a node's agent went silent (its Node says AgentNotReporting): its backends leave the slot tables too (outOnDownSwitches). */
+  agentSilent?(node: string): boolean;
   /** Why a node is cut off the overlay (its Node says TunnelsUp=False NoProbeAnswered), undefined otherwise: its backends are out of other nodes' reach. */
   tunnelsDown?(node: string): string | undefined;
   /** Whether a VirtualPort (namespace/name) is bound to a NIC whose link is down (Bound=True LinkDown): what is sent to it is lost. */
@@ -617,7 +619,7 @@ export class LbStatusReporter {
       const portOf = new Map((model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []).map((b) => [b.name, b.port]));
       const troubles = whyNoConnections(lb, backends, unresolved, {
         whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
-        switchDown: (node) => this.src.switchDown?.(node) ?? false,
+        nodeDown: (node) => (this.src.switchDown?.(node) ? `${SWITCH_DOWN_PREFIX}${node} does not answer` : this.src.agentSilent?.(node) ? `${AGENT_SILENT_PREFIX}${node} is not reporting` : undefined),
         linkDown: (name) => {
           const port = portOf.get(name);
           return port !== undefined && (this.src.linkDown?.(port) ?? false) ? port.slice(port.indexOf('/') + 1) : undefined;
@@ -889,7 +891,7 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
 
 const DRAINED = 'drained: weight 0';
 const SWITCH_DOWN_PREFIX = 'the switch of its node ';
-const OUT_WHILE_SWITCH_DOWN = 'out of the slot tables while the switch of its node ';
+const AGENT_SILENT_PREFIX = 'the agent of its node ';
 const LINK_DOWN_SUFFIX = "NIC's link is down (Bound LinkDown)";
 const isLinkDown = (t: string | undefined): boolean => t?.endsWith(LINK_DOWN_SUFFIX) ?? false;
 
@@ -898,9 +900,9 @@ function dealtCount(troubles: ReadonlyArray<string | undefined>): number {
   return troubles.filter((t) => t === undefined || isLinkDown(t) || isDealtOnDownSwitch(t)).length;
 }
 
-/** A backend still dealt connections on a node whose switch does not answer: they may go unanswered. */
+/** A backend still dealt connections on a node whose switch does not answer or whose agent is silent: they may go unanswered. */
 function isDealtOnDownSwitch(t: string | undefined): boolean {
-  return t?.startsWith(SWITCH_DOWN_PREFIX) === true;
+  return t !== undefined && (t.startsWith(SWITCH_DOWN_PREFIX) || t.startsWith(AGENT_SILENT_PREFIX));
 }
 
 /**
@@ -931,13 +933,15 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
     if (!b.healthy) {
       if (b.node === '') return 'not bound to a node';
       // Out of the slot tables while its node's switch does not answer (outOnDownSwitches), checked or not.
-      return why.whyUnhealthy(b.ip) ?? (why.switchDown(b.node) ? `${OUT_WHILE_SWITCH_DOWN}${b.node} does not answer` : 'failing health checks');
+      const down = why.nodeDown(b.node);
+      return why.whyUnhealthy(b.ip) ?? (down ? `out of the slot tables while ${down}` : 'failing health checks');
     }
     // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
     if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
     // Still dealt connections on a node whose switch does not answer: every backend left is on
     // such nodes (outOnDownSwitches keeps them), or the pipeline has not taken it out yet.
-    if (why.switchDown(b.node)) return `${SWITCH_DOWN_PREFIX}${b.node} does not answer`;
+    const down = why.nodeDown(b.node);
+    if (down) return down;
     // Its flows stay (the VM may bring its NIC up again any moment), and so do its connections,
     // which a NIC that is down never answers: a checked backend's checks fail soon after.
     const port = why.linkDown(b.name);
@@ -949,7 +953,8 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
 /** What whyNoConnections asks beyond status.backends: why an unhealthy backend is so, which nodes' switches do not answer, which backends' NICs are down. */
 interface BackendTroubles {
   whyUnhealthy(ip: string): string | undefined;
-  switchDown(node: string): boolean;
+  /** Why a node is down for its backends ("the switch of its node hv2 does not answer"), undefined while it is not. */
+  nodeDown(node: string): string | undefined;
   /** The backend's port name when its NIC's link is down, undefined otherwise. */
   linkDown(name: string): string | undefined;
 }

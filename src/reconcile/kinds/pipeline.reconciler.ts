@@ -402,7 +402,7 @@ export class PipelineReconciler {
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
       outOnDownSwitches(
         resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip, b.node) ? { ...b, healthy: false } : b)),
-        (node) => switchUnreachable(this.nodeObj(node)),
+        (node) => this.nodeDown(node),
       );
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
     this.tunnelProbes = new TunnelProber({
@@ -450,6 +450,7 @@ export class PipelineReconciler {
         reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.status.realizations?.list() ?? []) : undefined,
         whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
         switchDown: (node) => switchUnreachable(this.nodeObj(node)),
+        agentSilent: (node) => agentMarkedSilent(this.nodeObj(node)),
         tunnelsDown: (node) => tunnelsDown(this.nodeObj(node)),
         linkDown: (key) => {
           const slash = key.indexOf('/');
@@ -501,14 +502,15 @@ export class PipelineReconciler {
     {
       // What the agents of other nodes found failing (none where this process checks every
       // node), and the checked backends of nodes nobody can check: a change is rare: rebuild and recompile.
-      // `switchFlipped`: a node's switch stopped or started answering, which moves its backends
-      // in or out of the slot tables whether or not their load balancers are checked (outOnDownSwitches).
-      const refresh = (switchFlipped = false) => {
+      // `downFlipped`: a node's switch stopped or started answering, or its agent reporting,
+      // which moves its backends in or out of the slot tables whether or not their load
+      // balancers are checked (outOnDownSwitches).
+      const refresh = (downFlipped = false) => {
         const now: Map<string, ReportedFailure> = readiness === 'local' ? new Map() : reportedFailing(this.nodes.list(), opts.node);
         for (const [k, b] of uncheckedOnDownNodes(this.nodes.list(), this.lbs.list(), () => this.ensureModel().model, opts.node)) if (!now.has(k)) now.set(k, b);
         const same = sameBackendKeys(now, this.failingElsewhere);
         this.failingElsewhere = now;
-        if (same && !switchFlipped) return;
+        if (same && !downFlipped) return;
         this.modelStale = true;
         this.enqueueAllNodes();
         this.lbStatus?.refreshSoon();
@@ -517,8 +519,8 @@ export class PipelineReconciler {
         this.nodes.addEventHandler({
           onAdd: () => refresh(),
           onUpdate: (o, n) => {
-            const switchFlipped = switchUnreachable(o) !== switchUnreachable(n);
-            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || agentMarkedSilent(o) !== agentMarkedSilent(n) || switchFlipped) refresh(switchFlipped);
+            const downFlipped = switchUnreachable(o) !== switchUnreachable(n) || agentMarkedSilent(o) !== agentMarkedSilent(n);
+            if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || downFlipped) refresh(downFlipped);
             // Load balancer status names backends behind cut tunnels: at once, not at its next round.
             else if ((tunnelsDown(o) === undefined) !== (tunnelsDown(n) === undefined)) this.lbStatus?.refreshSoon();
           },
@@ -609,6 +611,16 @@ export class PipelineReconciler {
 
   private nodeObj(name: string): HypervisorNode | undefined {
     return this.nodes.get(objectKey(NODES, undefined, name));
+  }
+
+  /**
+   * Whether a node is down as far as its backends go (outOnDownSwitches): its switch does not
+   * answer, or its agent went silent (a dead hypervisor, as far as anyone can tell; never this
+   * process's own node, which it reports itself).
+   */
+  private nodeDown(name: string): boolean {
+    const n = this.nodeObj(name);
+    return switchUnreachable(n) || (name !== this.opts.node && agentMarkedSilent(n));
   }
 
   /** Why a backend fails its checks, or why nobody can check it; undefined when it passes. */
