@@ -58,8 +58,12 @@ export const MAX_WATCHES_PER_TENANT = 250;
 export const MAX_WATCHES_PER_AGENT = 4_000;
 
 export class WatchService {
-  /** Open streams and whose they are, ended on shutdown (an HTTP server does not close while they run) or when their token changes. */
-  private readonly open = new Map<() => void, string>();
+  /**
+   * Open streams and whose they are, ended on shutdown (an HTTP server does not close while
+   * they run) or when a token of theirs changes: the principal's own, and the caller's of an
+   * impersonated one.
+   */
+  private readonly open = new Map<() => void, string[]>();
   /** Open (or being opened) watches per token (tenants' and one node's agents'). */
   private readonly watchesByToken = new Map<string, number>();
   /** Set by closeAll (shutdown): a watch whose stream starts after it ends at once. */
@@ -164,8 +168,8 @@ export class WatchService {
   closeWatchesOf(principal: string | ((name: string) => boolean)): number {
     const matches = typeof principal === 'string' ? (who: string) => who === principal : principal;
     let ended = 0;
-    for (const [close, who] of [...this.open]) {
-      if (!matches(who)) continue;
+    for (const [close, names] of [...this.open]) {
+      if (!names.some(matches)) continue;
       close();
       ended++;
     }
@@ -188,7 +192,8 @@ export class WatchService {
     };
     sink.onClose(close);
     if (this.closing) return close();
-    this.open.set(close, scope.principal.name);
+    // An impersonated watch ends with its caller's token too (the one that authenticated it).
+    this.open.set(close, scope.principal.via === undefined ? [scope.principal.name] : [scope.principal.name, scope.principal.via]);
     sink.onClose(() => this.open.delete(close));
 
     for (const obj of initial) sink.send('ADDED', render(obj));

@@ -5,7 +5,7 @@
  * a tenant created objects anywhere (QA-134 F10).
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { startTestVnetd, type TestVnetd } from '../support/vnetd';
+import { eventually, openWatch, startTestVnetd, type TestVnetd } from '../support/vnetd';
 
 const G = '/apis/vnet.dev/v1alpha1';
 let v: TestVnetd;
@@ -45,6 +45,20 @@ it('a tenant may not impersonate: 403, whoever it names (not run as itself eithe
   const res = await v.call('GET', `${G}/namespaces/im1/virtualnetworks`, undefined, { token: carol, headers: { 'Impersonate-User': 'token:carol' } });
   expect(res.status).toBe(403);
   expect(res.json.message).toBe('users "token:carol" is forbidden: User "token:carol" cannot impersonate resource "users" in API group "" at the cluster scope');
+});
+
+it('a watch opened as a tenant ends when the caller\'s own token is deleted, not only the tenant\'s (review: it streamed on as carol)', async () => {
+  const created = await v.call('POST', `${G}/accesstokens`, { metadata: { name: 'gitops' }, spec: { admin: true } });
+  expect(created.status).toBe(201);
+  const gitops = created.json.status.token as string;
+  const w = openWatch(v, `${G}/namespaces/im1/virtualnetworks?watch=true&timeoutSeconds=600`, gitops, { 'Impersonate-User': 'token:carol' });
+  try {
+    await eventually(async () => w.events() >= 1, 5_000);
+    expect((await v.call('DELETE', `${G}/accesstokens/gitops`)).status).toBe(200);
+    expect(await w.ended).toBe(200);
+  } finally {
+    w.stop();
+  }
 });
 
 describe('kubectl', () => {

@@ -98,11 +98,11 @@ export function httpsCall(base: string, ca: string, method: string, path: string
 }
 
 /** A watch held open with `token`: `ended` resolves once the server ends it (its status code). */
-export function openWatch(v: Pick<RunningVnetd, 'url' | 'caCertPem'>, path: string, token: string): { ended: Promise<number>; events: () => number; stop(): void } {
+export function openWatch(v: Pick<RunningVnetd, 'url' | 'caCertPem'>, path: string, token: string, headers: Record<string, string> = {}): { ended: Promise<number>; events: () => number; stop(): void } {
   let count = 0;
   let stop = () => undefined as void;
   const ended = new Promise<number>((resolve, reject) => {
-    const req = request(new URL(path, v.url), { ca: v.caCertPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const req = request(new URL(path, v.url), { ca: v.caCertPem, headers: { ...headers, authorization: `Bearer ${token}` } }, (res) => {
       res.on('data', (d: Buffer) => (count += d.toString().split('\n').filter(Boolean).length));
       res.on('end', () => resolve(res.statusCode ?? 0));
       res.on('error', () => resolve(res.statusCode ?? 0));

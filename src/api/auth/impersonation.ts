@@ -50,6 +50,6 @@ export async function impersonate(caller: Principal, asked: Impersonation, holde
     throw ApiErrors.forbidden({ kind: 'users', group: '', name: asked.user }, `User "${caller.name}" cannot impersonate resource "users" in API group "" at the cluster scope`);
   }
   const as: Principal = (await holderOf(asked.user)) ?? { name: asked.user, admin: false, namespaces: new Set() };
-  if (asked.groups.includes(MASTERS)) return { name: as.name, admin: true, namespaces: as.namespaces };
-  return as;
+  if (asked.groups.includes(MASTERS)) return { name: as.name, admin: true, namespaces: as.namespaces, via: caller.name };
+  return { ...as, via: caller.name };
 }

@@ -6,6 +6,8 @@ export interface Principal {
   namespaces: ReadonlySet<string>;
   /** An agent's token: the node it acts for, or ANY_NODE (access-token.admission.ts). Such a principal is never admin. */
   node?: string;
+  /** Impersonated (impersonation.ts): the caller's own name, whose token's end ends what it opened as this principal. */
+  via?: string;
 }
 
 /** The principal name of an AccessToken's holder (what logs, 403s and `kubectl auth whoami` say). */
