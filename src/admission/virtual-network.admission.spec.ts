@@ -2,7 +2,8 @@ import { AllocationRegistry, CT_ZONE_PREFIX, VNI_PREFIX, ctZoneKey, vniKey } fro
 import { ctZone } from '../pipeline/owners';
 import type { VirtualNetwork } from '../resources/kinds';
 import { CountingStore } from '../reconcile/testing/counting-store';
-import { NETWORKS } from '../store/kinds';
+import { NETWORKS, NODES } from '../store/kinds';
+import type { KubeObject } from '../resources/object';
 import { ObjectStore } from '../store/object-store';
 import { AdmissionError, type AdmissionContext } from './admission';
 import { VirtualNetworkAdmission } from './virtual-network.admission';
@@ -96,5 +97,14 @@ describe('VirtualNetworkAdmission: the MTU fits the underlay (QA-135 F4)', () =>
     const relabelled = { ...stored, metadata: { ...stored.metadata, labels: { x: '1' } } };
     expect((await small.update(stored, structuredClone(relabelled), ctx)).object.spec!.mtu).toBe(8950);
     expect(await causeOf(small.update(stored, { ...relabelled, spec: { ...relabelled.spec!, mtu: 8000 } }, ctx))).toContain('must be at most 1450');
+    // Never above the schema's 9000, or the stored default could not be written back (review).
+    expect((await new VirtualNetworkAdmission(9216).create(withMtu('cap'), ctx)).object.spec!.mtu).toBe(9000);
+  });
+
+  it('counts IPv6\'s 20 more bytes once a Node tunnels over IPv6', async () => {
+    const { ctx, admission } = await setup();
+    await ctx.objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv6' }, spec: { tunnelIP: 'fd00::1', ovsdb: 'unix:/x' } } as KubeObject);
+    expect(await causeOf(admission.create(withMtu('v6', 1450), ctx))).toBe('Invalid value: 1450: must be at most 1430: VXLAN over IPv6 (a Node tunnels over IPv6) takes 70 bytes of each frame on the 1500-byte underlay (VNETD_UNDERLAY_MTU), and vnetd neither fragments nor answers too-big, so larger frames between hypervisors are lost');
+    expect((await admission.create(withMtu('v6d'), ctx)).object.spec!.mtu).toBe(1430);
   });
 });

@@ -7,6 +7,7 @@ import { LOAD_BALANCERS, NETWORKS, PORTS } from '../store/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
 import { announceSubnetChange, endSubnetChange, networkDeletionGuard, subnetIdentity, withdrawSubnetChange } from './subnet-changes';
+import { DEFAULT_UNDERLAY_MTU, mtuCause, mtuLimit } from './network-mtu';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 
 const vnis = new VniAllocator();
@@ -48,18 +49,11 @@ function fieldValue(obj: object, path: string | undefined): unknown {
   return cur;
 }
 
-/**
- * Bytes VXLAN and GENEVE (no options) add to a VM's frame over an IPv4 underlay: outer
- * Ethernet 14, IPv4 20, UDP 8, VXLAN or GENEVE header 8. vnetd neither fragments nor answers
- * ICMP too-big, so a network's MTU plus this must fit in the underlay's.
- */
-export const ENCAP_OVERHEAD = 50;
-
-/** Canonical CIDR text and explicit gateways, so what is stored is what the dataplane uses. */
-function normalise(net: VirtualNetwork, underlayMtu = 1500): void {
+/** Canonical CIDR text and explicit gateways, so what is stored is what the dataplane uses; `defaultMtu` where none is set (network-mtu.ts). */
+function normalise(net: VirtualNetwork, defaultMtu: number | undefined): void {
   const spec = net.spec!;
   spec.encapsulation ??= 'vxlan';
-  spec.mtu ??= underlayMtu - ENCAP_OVERHEAD;
+  if (defaultMtu !== undefined) spec.mtu ??= defaultMtu;
   for (const s of spec.subnets) {
     const alloc = new IpAllocator(s);
     s.cidr = alloc.cidr;
@@ -116,21 +110,7 @@ function someNames(names: string[], max = 5): string {
 
 export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
   /** `underlayMtu`: the hypervisors' underlay MTU (VNETD_UNDERLAY_MTU, Neutron's global_physnet_mtu). */
-  constructor(private readonly underlayMtu = 1500) {}
-
-  /**
-   * A network MTU whose frames do not fit in the underlay once encapsulated is refused, as
-   * Neutron refuses one over global_physnet_mtu: accepted, its full-size frames between
-   * hypervisors were all dropped, the network Ready, and `vnetctl port create` told the
-   * operator to set the VMs to it (QA-135 F4).
-   */
-  private validateMtu(net: VirtualNetwork, causes: StatusCause[]): void {
-    const mtu = net.spec?.mtu;
-    const max = this.underlayMtu - ENCAP_OVERHEAD;
-    if (typeof mtu !== 'number' || mtu <= max) return;
-    const encap = (net.spec?.encapsulation ?? 'vxlan').toUpperCase();
-    causes.push({ field: 'spec.mtu', reason: 'FieldValueInvalid', message: `Invalid value: ${mtu}: must be at most ${max}: ${encap} takes ${ENCAP_OVERHEAD} bytes of each frame on the ${this.underlayMtu}-byte underlay (VNETD_UNDERLAY_MTU), and vnetd neither fragments nor answers too-big, so larger frames between hypervisors are lost` });
-  }
+  constructor(private readonly underlayMtu = DEFAULT_UNDERLAY_MTU) {}
 
   readonly finalizers = [DATAPLANE_FINALIZER, IPAM_FINALIZER];
   private legacyZones?: Promise<Map<number, number>>;
@@ -159,9 +139,11 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
   async create(net: VirtualNetwork, ctx: AdmissionContext): Promise<Admitted<VirtualNetwork>> {
     const causes: StatusCause[] = [];
     validateSubnets(net, causes);
-    this.validateMtu(net, causes);
+    const limit = await mtuLimit(ctx, this.underlayMtu);
+    const tooBig = mtuCause(net.spec?.mtu, net.spec?.encapsulation, limit);
+    if (tooBig) causes.push(tooBig);
     if (causes.length > 0) throw new AdmissionError(causes);
-    normalise(net, this.underlayMtu);
+    normalise(net, limit.max);
     const spec = net.spec!;
     // Point reads of the claims a VNI needs, not a read of every network's claim (which made
     // creating N networks O(N^2)): the create-only claims in the object's transaction are
@@ -228,17 +210,20 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     immutable(causes, 'spec.vni', old.spec?.vni, spec.vni);
     spec.vni = old.spec?.vni;
     validateSubnets(next, causes, old.spec);
-    // Judged when it changes: a network stored before the underlay's MTU was checked keeps working.
-    if (spec.mtu !== undefined && spec.mtu !== old.spec?.mtu) this.validateMtu(next, causes);
+    // Judged when it changes: a network stored before the underlay's MTU was checked keeps
+    // working. Read only then (and for a default), not on every label change.
+    const limit = spec.mtu !== old.spec?.mtu || old.spec?.mtu === undefined ? await mtuLimit(ctx, this.underlayMtu) : undefined;
+    const tooBig = limit && spec.mtu !== undefined ? mtuCause(spec.mtu, spec.encapsulation, limit) : undefined;
+    if (tooBig) causes.push(tooBig);
     if (causes.length > 0) throw new AdmissionError(causes);
-    normalise(next, this.underlayMtu);
+    normalise(next, limit?.max);
     // A subnet may change or go only while no address allocated in it is stranded: announced
     // first, so that no claim lands in it after the check below (subnet-changes.ts).
     const ns = next.metadata.namespace!;
     // Compared as the admission would store them: an object stored before a default existed
     // (a gateway) is not changing its subnets when a label changes.
     const was = structuredClone(old);
-    if (was.spec) normalise(was, this.underlayMtu);
+    if (was.spec) normalise(was, limit?.max);
     const kept = new Set(spec.subnets.map(subnetIdentity));
     const changing = (was.spec?.subnets ?? []).filter((s) => !kept.has(subnetIdentity(s))).map((s) => s.cidr);
     const announced = changing.length > 0 && !ctx.dryRun ? await announceSubnetChange(ctx, ns, next.metadata.name, changing) : undefined;

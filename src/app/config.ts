@@ -1,6 +1,7 @@
 /** vnetd's settings, from the environment with embedded defaults. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_UNDERLAY_MTU } from '../admission/network-mtu';
 
 /** Where the controller keeps its objects: the embedded SQLite file, or a shared etcd cluster. */
 export type StoreConfig =
@@ -60,12 +61,11 @@ export function parseLogLevel(raw: string | undefined): string {
   return level;
 }
 
-/** VNETD_WORKERS: reconciler workers per kind, a whole number from 1 to 64 (default DEFAULT_WORKERS). */
 /**
  * VNETD_UNDERLAY_MTU: the MTU of the hypervisors' underlay (Neutron's global_physnet_mtu),
- * 1280 to 9216, default 1500. A network's MTU plus its encapsulation must fit in it.
+ * 1280 to 9216, default 1500. A network's MTU plus its encapsulation must fit in it
+ * (admission/network-mtu.ts).
  */
-export const DEFAULT_UNDERLAY_MTU = 1500;
 export function parseUnderlayMtu(raw: string | undefined): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_UNDERLAY_MTU;
   const n = Number(raw);
@@ -73,6 +73,7 @@ export function parseUnderlayMtu(raw: string | undefined): number {
   return n;
 }
 
+/** VNETD_WORKERS: reconciler workers per kind, a whole number from 1 to 64 (default DEFAULT_WORKERS). */
 export function parseWorkers(raw: string | undefined): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_WORKERS;
   const n = Number(raw);
