@@ -72,7 +72,10 @@ export function linkIsDown(port: Pick<VirtualPort, 'status'> | undefined): boole
  */
 export function takesOverLinkDown(current: Pick<VirtualPort, 'status'>, next: Pick<VirtualPort, 'status'>): boolean {
   const bound = getCondition(next.status?.conditions, BOUND);
-  return linkIsDown(current) && bound?.status === 'True' && bound.reason !== LINK_DOWN;
+  // A binding names the OpenFlow port it is bound to: one without is no NIC at all. The API
+  // cannot see the NIC; an agent's token is trusted for its own switch's facts, as a kubelet's is.
+  const ofport = next.status?.ofport;
+  return linkIsDown(current) && bound?.status === 'True' && bound.reason !== LINK_DOWN && typeof ofport === 'number' && ofport > 0;
 }
 
 /**

@@ -132,4 +132,18 @@ describe('portBindingRefusal (an agent writing a port status)', () => {
     // "*" may, as the agents' own rule (ChassisManager.boundElsewhere) decides it.
     expect(await portBindingRefusal('*', onHv2, toHv1(onHv2), nodeOf)).toBeUndefined();
   });
+
+  it('takes an unpinned port from a live node only where its NIC\'s link is down there and it binds one of its own (a live migration\'s switchover, QA-135 F2)', async () => {
+    const downOnHv2 = port({ network: 'n' }, { node: 'hv2', ofport: 9, conditions: [bound('True', 'LinkDown')] });
+    const toHv1 = (ofport: number | undefined, reason = 'InterfaceFound') => port(downOnHv2.spec, { node: 'hv1', ...(ofport !== undefined ? { ofport } : {}), conditions: [bound('True', reason)] });
+    expect(await portBindingRefusal('hv1', downOnHv2, toHv1(3), nodeOf)).toBeUndefined();
+    // No OpenFlow port: no NIC bound, whatever the condition says (review).
+    expect(await portBindingRefusal('hv1', downOnHv2, toHv1(undefined), nodeOf)).toMatch(/whose agent is alive/);
+    expect(await portBindingRefusal('hv1', downOnHv2, toHv1(0), nodeOf)).toMatch(/whose agent is alive/);
+    // Its own NIC down too: it would only move a LinkDown.
+    expect(await portBindingRefusal('hv1', downOnHv2, toHv1(3, 'LinkDown'), nodeOf)).toMatch(/whose agent is alive/);
+    // Bound there to a live NIC: never.
+    const upOnHv2 = port({ network: 'n' }, { node: 'hv2', ofport: 9, conditions: [bound('True')] });
+    expect(await portBindingRefusal('hv1', upOnHv2, port(upOnHv2.spec, { node: 'hv1', ofport: 3, conditions: [bound('True')] }), nodeOf)).toMatch(/whose agent is alive/);
+  });
 });
