@@ -135,8 +135,12 @@ async function doubledBackendWarnings(ctx: AdmissionContext, port: VirtualPort, 
   return lbs.flatMap((lb) => {
     const backends = lb.spec?.backends ?? [];
     if (lb.spec?.network !== port.spec?.network || !backends.some((b) => b.port === port.metadata.name)) return [];
+    // A port backend balances to the port's first address of the VIP's family (lb-backends.ts): only that one doubles.
+    const v6 = lb.spec?.vip?.includes(':') === true;
+    const resolved = port.spec?.ips?.find((ip) => ip.includes(':') === v6);
+    if (resolved === undefined || !added.includes(resolved)) return [];
     return backends
-      .filter((b) => b.ip !== undefined && tryParseIp(b.ip) && added.includes(canonicalIp(b.ip)))
+      .filter((b) => b.ip !== undefined && tryParseIp(b.ip) && canonicalIp(b.ip) === resolved)
       .map((b) => `${b.ip} is a backend of LoadBalancer "${lb.metadata.name}", which names this port as one too: one backend listed twice, which takes its connections once; remove one of them from its backends`);
   });
 }

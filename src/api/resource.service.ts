@@ -385,8 +385,10 @@ export class ResourceService {
         obj.metadata.ownerReferences = refs;
         warnings.push(duplicateOwnerReferencesWarning(duplicates));
       }
-      // References stored before this check are not judged again (as annotations below).
-      if (!sameValue(refs, before?.metadata.ownerReferences)) causes.push(...ownerReferenceCauses(refs));
+      // References stored before this check are not judged again (as annotations below),
+      // compared as deduplicated too: a stored list with a repeat would never equal its own.
+      const stored = before?.metadata.ownerReferences;
+      if (!sameValue(refs, Array.isArray(stored) ? dedupOwnerReferences(stored).refs : stored)) causes.push(...ownerReferenceCauses(refs));
     }
     const name = obj.metadata.name;
     // One cause per field: a name the schema refused already (over 253 characters) is not also told it is over 63.

@@ -44,12 +44,12 @@ export function execCredential(exec: ExecConfig, file: string, cluster: { server
   for (const e of exec.env ?? []) if (e?.name) env[e.name] = e.value ?? '';
   let out: string;
   try {
-    out = execFileSync(command, exec.args ?? [], { env, encoding: 'utf8', timeout: TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+    // stderr is the user's, as kubectl leaves it: a device-code login prints its URL there.
+    out = execFileSync(command, exec.args ?? [], { env, encoding: 'utf8', timeout: TIMEOUT_MS, stdio: ['ignore', 'pipe', 'inherit'] });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { status?: number | null; stderr?: string };
     if (e.code === 'ENOENT') throw new CliError(`cannot run the exec credential plugin "${exec.command}" named in ${file}: not found${exec.installHint ? `; ${exec.installHint.trim().split('\n')[0]}` : ''}`);
-    const said = (e.stderr ?? '').trim().split('\n')[0];
-    throw new CliError(`the exec credential plugin "${exec.command}" named in ${file} failed (${e.status !== undefined && e.status !== null ? `exit ${e.status}` : e.code ?? e.message})${said ? `: ${said}` : ''}`);
+    throw new CliError(`the exec credential plugin "${exec.command}" named in ${file} failed (${e.status !== undefined && e.status !== null ? `exit ${e.status}` : e.code ?? e.message}; what it said is above)`);
   }
   let cred: { kind?: string; status?: { token?: string; clientCertificateData?: string; clientKeyData?: string } };
   try {

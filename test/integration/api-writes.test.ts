@@ -170,5 +170,10 @@ describe('ownerReferences (F2)', () => {
     expect(labelled.status).toBe(200);
     expect(labelled.json.metadata.ownerReferences).toEqual(two);
     expect(labelled.json.metadata.finalizers ?? []).not.toContain('example.com/hold');
+    // Stored with a repeat of one of them as well: deduplicated on the way, and still not judged (review).
+    await v.objects.create(PORTS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name: 'legacy-owners2', namespace: 'wr', ownerReferences: [...two, two[1]!], finalizers: ['example.com/hold'] }, spec: { network: 'blue', interfaceId: 'legacy-owners-1' } });
+    const freed = await v.call('PATCH', `${G}/namespaces/wr/virtualports/legacy-owners2`, { metadata: { finalizers: null } }, MERGE);
+    expect(freed.status).toBe(200);
+    expect(freed.json.metadata.ownerReferences).toEqual(two);
   });
 });

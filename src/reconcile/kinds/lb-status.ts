@@ -780,15 +780,6 @@ const RESOLVED_REFS = 'ResolvedRefs';
  */
 function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>, ambiguous: (ip: string) => string[], twice: readonly string[] = []): ConditionInput {
   const observedGeneration = lb.metadata.generation;
-  if (twice.length > 0) {
-    return {
-      type: RESOLVED_REFS,
-      status: 'False',
-      reason: 'DuplicateBackend',
-      message: `${twice.join('; ')}: one backend listed twice, which takes its connections once; remove one of them from spec.backends`,
-      observedGeneration,
-    };
-  }
   const shared = (lb.spec?.backends ?? []).flatMap((b) => {
     const holders = b.ip !== undefined && unresolved.has(b.ip) ? ambiguous(b.ip) : [];
     return holders.length > 1 ? [`address ${b.ip} (ports ${holders.join(', ')})`] : [];
@@ -806,6 +797,10 @@ function resolvedRefs(lb: LoadBalancer, unresolved: ReadonlySet<string>, ambiguo
     if (b.port !== undefined) return unresolved.has(b.port) ? [`VirtualPort "${b.port}"`] : [];
     return b.ip !== undefined && unresolved.has(b.ip) ? [`address ${b.ip}`] : [];
   });
+  // Said once nothing worse is (a backend that resolves nowhere, or ambiguously, takes nothing).
+  if (missing.length === 0 && twice.length > 0) {
+    return { type: RESOLVED_REFS, status: 'False', reason: 'DuplicateBackend', message: `${twice.join('; ')}: one backend listed twice, which takes its connections once; remove one of them from spec.backends`, observedGeneration };
+  }
   if (missing.length === 0) return { type: RESOLVED_REFS, status: 'True', reason: 'ResolvedRefs', message: 'every backend resolves to a port of the network', observedGeneration };
   return {
     type: RESOLVED_REFS,
