@@ -8,8 +8,8 @@
  *               wherever its NIC appears, and an agent learns of it from its NIC, as
  *               ovn-controller's conditional monitoring does, rather than watching every
  *               unpinned port of the cluster (O(agents x ports) events)
- *   networks    of those ports that are pinned or bound here, or whose NIC is here (a live
- *               migration's destination: see portHere): for each such network N,
+ *   networks    of those ports that are pinned or bound here, or whose NIC is here while
+ *               bound on another node (a live migration's destination: see portHere): for each such network N,
  *               N itself, N's ports (spec.network=N, on any node: the tunnels to them) and
  *               N's load balancers (spec.network=N)
  *   nodes       all (small; remote ports need their node's tunnel IP)
@@ -423,15 +423,18 @@ export class NodeScopedStore implements Store {
    * that each event costs O(1): recounting every port per event made a burst of N ports
    * O(N^2) (4% of an agent's CPU at N=1000).
    *
-   * `nicHere`: a NIC watch's port, bound elsewhere or nowhere with its NIC on this switch. Its
+   * `nicHere`: a NIC watch's port, with its NIC on this switch. Bound on another node, its
    * network is needed too: a live migration's destination then has the network's ports and
    * flows before switchover, and taking the binding there is all it takes (QA-135 F2: the
    * network listed and compiled only once bound here kept the VM unreachable for 1.3 s more).
+   * Bound nowhere, it is not: this agent binds it at once, and a NIC whose port binds nowhere
+   * (a typo, a port on its way) must not bring a whole network's ports in.
    * Not on the watch of every unpinned port (past MAX_NIC_WATCHES): most of those have no NIC here.
    */
   private portHere(source: string, key: string, port: VirtualPort | undefined, nicHere = false): boolean {
     const id = `${source}\0${key}`;
-    const here = port && (nicHere || port.spec?.node === this.node || port.status?.node === this.node);
+    const boundElsewhere = nicHere && port?.status?.node !== undefined && port.status.node !== this.node;
+    const here = port && (boundElsewhere || port.spec?.node === this.node || port.status?.node === this.node);
     const now = here && port.spec?.network && port.metadata.namespace ? `${port.metadata.namespace}/${port.spec.network}` : undefined;
     const before = this.needs.get(id);
     if (now === before) return false;
