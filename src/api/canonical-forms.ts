@@ -16,6 +16,7 @@
  * without a list to keep in step with it, and nothing else (a default, a kept old value).
  */
 import { canonicalCidr, canonicalIp, parseMac } from '../ipam';
+import { isPlainObject } from './request-body';
 
 /** Named one by one up to here; past it, the rest in one warning (the API's header budget is 4 KiB: warning-limits.ts). */
 const MAX_NAMED = 8;
@@ -56,7 +57,7 @@ function walk(sent: unknown, stored: unknown, path: string, out: Rewrite[]): voi
     if (Array.isArray(stored)) sent.forEach((s, i) => walk(s, stored[i], `${path}[${i}]`, out));
     return;
   }
-  if (isObject(sent) && isObject(stored)) for (const [k, s] of Object.entries(sent)) walk(s, stored[k], `${path}.${k}`, out);
+  if (isPlainObject(sent) && isPlainObject(stored)) for (const [k, s] of Object.entries(sent)) walk(s, stored[k], `${path}.${k}`, out);
 }
 
 /** The canonical form of a MAC, an address or a CIDR, as ipam writes them; undefined for other text. */
@@ -69,8 +70,4 @@ function canonicalOf(text: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
