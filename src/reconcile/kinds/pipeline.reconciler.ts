@@ -732,15 +732,16 @@ export class PipelineReconciler {
 
   /** Every programmed node's flow-table state and counters, read at scrape time. */
   flowTables(): NodeFlowTable[] {
-    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.manager.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) }, portSecurityDrops: this.portSecurityDropsOf(a), unknownUnicastDrops: this.unknownUnicastDropsOf(a) }));
+    // The networks by VNI, read once per scrape and only where a node counted drops.
+    let keyOfVni: Map<number, string> | undefined;
+    const networkOf = (vni: number) => (keyOfVni ??= new Map([...this.live.model.networks.values()].map((n) => [n.vni, n.key]))).get(vni);
+    return [...this.agents].map(([node, a]) => ({ node, connected: a.conn.connected, inSync: a.manager.inSync, round: a.manager.round, fenced: a.manager.fenced !== undefined, counters: a.manager.counters(), refused: { ...this.lbReject.counts(node) }, portSecurityDrops: this.portSecurityDropsOf(a), unknownUnicastDrops: this.unknownUnicastDropsOf(a, networkOf) }));
   }
 
   /** A node's networks with unicast to unknown MACs dropped, and how many (since this process counts them). */
-  private unknownUnicastDropsOf(a: NodeAgent): Array<{ network: string; dropped: number }> {
-    if (a.unknownDrops.totals.size === 0) return [];
-    const keyOfVni = new Map([...this.live.model.networks.values()].map((n) => [n.vni, n.key]));
+  private unknownUnicastDropsOf(a: NodeAgent, networkOf: (vni: number) => string | undefined): Array<{ network: string; dropped: number }> {
     return [...a.unknownDrops.totals].flatMap(([vni, dropped]) => {
-      const network = keyOfVni.get(vni);
+      const network = networkOf(vni);
       return network ? [{ network, dropped }] : [];
     });
   }
