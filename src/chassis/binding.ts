@@ -54,6 +54,14 @@ export const MAC_MISMATCH = 'MacMismatch';
  */
 export const LINK_DOWN = 'LinkDown';
 
+/**
+ * Whether OVS has given the interface an OpenFlow port (its ofport column: empty while
+ * pending, -1 when it failed): only then can a port be bound to it.
+ */
+export function hasOpenFlowPort(ofport: number | null | undefined): ofport is number {
+  return typeof ofport === 'number' && ofport > 0;
+}
+
 /** Whether the port is bound to a NIC whose link is down (see LINK_DOWN). */
 export function linkIsDown(port: Pick<VirtualPort, 'status'> | undefined): boolean {
   const bound = getCondition(port?.status?.conditions, BOUND);
@@ -74,8 +82,7 @@ export function takesOverLinkDown(current: Pick<VirtualPort, 'status'>, next: Pi
   const bound = getCondition(next.status?.conditions, BOUND);
   // A binding names the OpenFlow port it is bound to: one without is no NIC at all. The API
   // cannot see the NIC; an agent's token is trusted for its own switch's facts, as a kubelet's is.
-  const ofport = next.status?.ofport;
-  return linkIsDown(current) && bound?.status === 'True' && bound.reason !== LINK_DOWN && typeof ofport === 'number' && ofport > 0;
+  return linkIsDown(current) && bound?.status === 'True' && bound.reason !== LINK_DOWN && hasOpenFlowPort(next.status?.ofport);
 }
 
 /**
@@ -87,7 +94,7 @@ export function readyInterfaces<I extends { ofport: number | null }>(views: Read
   const out: Array<I & { node: string; ofport: number }> = [];
   for (const v of views) {
     for (const i of v.interfaces) {
-      if (i.ofport !== null && i.ofport > 0) out.push({ ...i, node: v.node } as I & { node: string; ofport: number });
+      if (hasOpenFlowPort(i.ofport)) out.push({ ...i, node: v.node } as I & { node: string; ofport: number });
     }
   }
   if (out.length > 1) out.sort((a, b) => a.node.localeCompare(b.node));
@@ -132,7 +139,7 @@ export function firstReadyInterface<I extends { ofport: number | null }>(
   let count = 0;
   for (const v of views) {
     for (const i of v.interfaces) {
-      if (i.ofport === null || !(i.ofport > 0)) continue;
+      if (!hasOpenFlowPort(i.ofport)) continue;
       count++;
       const live = isLive(i);
       const take =

@@ -24,12 +24,12 @@ import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualNetwork, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
-import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, INTERFACE_NOT_FOUND, bindingStatus, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown, type NodeView } from './binding';
+import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, INTERFACE_NOT_FOUND, bindingStatus, hasOpenFlowPort, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown, type NodeView } from './binding';
 import { NodeSession, type SessionChange } from './node-session';
 import type { UnclaimedInterface } from './lookalike-interfaces';
 import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
 import { OvsdbFencedError } from './ovsdb-fence';
-import { SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type ConditionView, type LayoutOutcome } from './node-status';
+import { SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type LayoutOutcome, type TunnelsView } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NETWORKS, NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 import { ctZone } from '../pipeline/owners';
@@ -426,9 +426,9 @@ export class ChassisManager {
   private readonly flowCounts = new Map<string, number>();
 
   /** Each node's TunnelsUp, as the pipeline's tunnel probes last found it. */
-  private readonly tunnels = new Map<string, ConditionView>();
+  private readonly tunnels = new Map<string, TunnelsView>();
 
-  reportTunnels(node: string, outcome: ConditionView): void {
+  reportTunnels(node: string, outcome: TunnelsView): void {
     if (sameValue(this.tunnels.get(node), outcome)) return;
     this.tunnels.set(node, outcome);
     this.nodeController.enqueue(objectKey(NODES, undefined, node));
@@ -657,7 +657,7 @@ export class ChassisManager {
   private liveNicHere(node: string, port: VirtualPort): boolean {
     const id = interfaceIdOf(port);
     const rows = id ? this.sessions.get(node)?.interfacesWithIfaceId(id) : undefined;
-    return !!rows?.some((i) => typeof i.ofport === 'number' && i.ofport > 0 && interfaceIsLive(i));
+    return !!rows?.some((i) => hasOpenFlowPort(i.ofport) && interfaceIsLive(i));
   }
 
   private async reconcilePort(key: string): Promise<void> {

@@ -33,6 +33,20 @@ describe('nodeStatus', () => {
     expect(cond(back, 'TunnelsUp')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
   });
 
+  it('unansweredPeers goes with the TunnelsUp that named them: written with it, kept while it is left as it is, gone with a new verdict or a dead switch (and never in the condition)', () => {
+    const ok = { connected: true, reason: 'Connected', message: 'ok' };
+    const layout = { ready: true, reason: 'LayoutReady', message: 'm' };
+    const lost = { status: 'False' as const, reason: 'ProbesUnanswered', message: 'no tunnel probe came back in 11 s from hv2 (geneve)', unansweredPeers: ['hv2'] };
+    const named = nodeStatus(node, ok, layout, 0, undefined, undefined, lost);
+    expect(named.unansweredPeers).toEqual(['hv2']);
+    expect(Object.keys(cond(named, 'TunnelsUp')!).sort()).toEqual(['lastTransitionTime', 'message', 'observedGeneration', 'reason', 'status', 'type']);
+    expect(nodeStatus({ ...node, status: named }, ok, layout, 0).unansweredPeers).toEqual(['hv2']);
+    expect(nodeStatus({ ...node, status: named }, ok, layout, 0, undefined, undefined, { status: 'True', reason: 'ProbesAnswered', message: 'm' }).unansweredPeers).toBeUndefined();
+    expect(nodeStatus({ ...node, status: named }, ok, { ready: false, reason: 'SwitchUnreachable', message: 'br-int does not answer' }, 0, undefined, undefined, lost).unansweredPeers).toBeUndefined();
+    const many = nodeStatus(node, ok, layout, 0, undefined, undefined, { ...lost, unansweredPeers: Array.from({ length: 100 }, (_, i) => `hv${1000 + i}`) });
+    expect(many.unansweredPeers).toHaveLength(64);
+  });
+
   it('a switch that does not answer with its OVSDB lost too (ovsdb-server dead) says SwitchUnreachable, not NotConnected: its objects are not Ready then (QA-131)', () => {
     const answered = { status: 'True' as const, reason: 'ProbesAnswered', message: 'm' };
     const up = nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok' }, { ready: true, reason: 'LayoutReady', message: 'm' }, 0, undefined, undefined, answered);

@@ -15,6 +15,14 @@ export interface ConditionView {
   reason: string;
   message: string;
 }
+/** A node's TunnelsUp as its probes found it, and the peers none of whose probes came back (status.unansweredPeers). */
+export interface TunnelsView extends ConditionView {
+  unansweredPeers?: string[];
+}
+
+/** The most peers status.unansweredPeers names: a node that lost more is cut off itself (NoProbeAnswered says so). */
+export const UNANSWERED_PEERS_SHOWN = 64;
+
 /**
  * Ready's reason when the controller's leader has seen no heartbeat from the node's agent
  * (NodeRealizationReconciler); the agent writes its own Ready over it once it is back.
@@ -52,6 +60,16 @@ export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefin
 }
 
 /**
+ * Why a node is down for the backends it hosts (outOnDownSwitches, and load balancer status):
+ * its switch does not answer, or its agent was marked silent (a dead hypervisor, as far as
+ * anyone can tell; never where the caller is that node's own agent, which reports itself).
+ */
+export function nodeDownReason(node: Pick<HypervisorNode, 'status'> | undefined, isOwnNode = false): typeof SWITCH_UNREACHABLE | typeof AGENT_NOT_REPORTING | undefined {
+  if (switchUnreachable(node)) return SWITCH_UNREACHABLE;
+  return !isOwnNode && agentMarkedSilent(node) ? AGENT_NOT_REPORTING : undefined;
+}
+
+/**
  * Whether the unpinned ports bound to `node` stay its own: the Node exists, is not being
  * deleted, and its agent is not marked silent. Until then no other node's agent takes them
  * (ChassisManager.boundElsewhere), and the API refuses another agent's token that tries
@@ -82,7 +100,7 @@ export interface SessionView {
 }
 
 /** tunnels: TunnelsUp, where this process probes the node's tunnels (absent: the condition is left as it is). */
-export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, flows?: number, now?: Date, tunnels?: ConditionView): NodeStatus {
+export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, flows?: number, now?: Date, tunnels?: TunnelsView): NodeStatus {
   const prev = node.status ?? {};
   const gen = node.metadata.generation;
   let conditions = setCondition(
@@ -106,17 +124,26 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
   );
   // Probes leave from and arrive at the node's switch: none is sent or answered while it does
   // not answer, and the last round's verdict says nothing of now (QA: True beside a dead switch).
+  // The peers lost go with the TunnelsUp that named them: kept while it is left as it is.
+  let unansweredPeers = prev.unansweredPeers;
   if (ready.reason === SWITCH_UNREACHABLE) {
     conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: SWITCH_UNREACHABLE, message: 'its switch does not answer: no tunnel probe is sent or answered there until it does', observedGeneration: gen }, now);
-  } else if (tunnels) conditions = setCondition(conditions, { type: TUNNELS_UP, ...tunnels, observedGeneration: gen }, now);
+    unansweredPeers = undefined;
+  } else if (tunnels) {
+    conditions = setCondition(conditions, { type: TUNNELS_UP, status: tunnels.status, reason: tunnels.reason, message: tunnels.message, observedGeneration: gen }, now);
+    unansweredPeers = tunnels.unansweredPeers?.slice(0, UNANSWERED_PEERS_SHOWN);
+  }
   // The agent is back and writes its status, but its probes have not been judged yet (two
   // rounds): the leader's "the agent stopped reporting" is no longer true, so it says what is
   // (QA: it stood 20 s beside a Ready=True written by the returned agent).
   else if (getCondition(conditions, TUNNELS_UP)?.reason === AGENT_NOT_REPORTING) {
     conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: 'Probing', message: 'the agent is back; its tunnel probes are judged within two rounds', observedGeneration: gen }, now);
+    unansweredPeers = undefined;
   }
   if (session.conntrack) conditions = setCondition(conditions, { type: CONNTRACK_PRESSURE, ...session.conntrack, observedGeneration: gen }, now);
   const next: NodeStatus = { ...prev, observedGeneration: gen, connected: session.connected, boundPorts, conditions };
+  if (unansweredPeers?.length) next.unansweredPeers = unansweredPeers;
+  else delete next.unansweredPeers;
   // Version and datapath types describe the host; keep the last known ones while disconnected.
   if (session.ovsVersion !== undefined) next.ovsVersion = session.ovsVersion;
   if (session.datapathTypes !== undefined) next.datapathTypes = session.datapathTypes;

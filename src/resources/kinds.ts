@@ -217,6 +217,13 @@ export interface NodeStatus extends ObjectStatusBase {
   unclaimedInterfaces?: Array<{ name: string; interfaceId: string }>;
   unclaimedInterfaceCount?: number;
   /**
+   * Peers none of whose tunnel probes came back from this node in the last two rounds
+   * (TunnelsUp; at most 64, by name). The controllers' leader marks a node whose agent misses
+   * a heartbeat and that every other live node lists here Ready=Unknown at once, rather than
+   * after the whole agent timeout: a crashed hypervisor.
+   */
+  unansweredPeers?: string[];
+  /**
    * What an agent of an earlier release reported installed (object uid -> version); agents
    * now report in the NodeRealization of the same name. Read while an upgrade is under way.
    */

@@ -9,7 +9,10 @@
  *    and its traffic;
  *  - an agent restarted while an unpinned port is bound to it loses no packet of a 10 ms ping;
  *  - a live migration's switchover (source link down, destination up) moves the binding to the
- *    destination's agent at once, with the source's NIC still plugged (QA-135 F2).
+ *    destination's agent at once, with the source's NIC still plugged (QA-135 F2);
+ *  - a hypervisor that crashes (agent and switch) is marked silent a heartbeat after its last
+ *    renewal, its peers' tunnel probes witnessing, so its VM restarted elsewhere is reachable
+ *    then, not after the whole agent timeout (QA-135 F5).
  * And that a spoofing VM's port gets its PortSecurityDrops event, which an agent reports and
  * the controller records (an agent's token writes no event).
  */
@@ -180,6 +183,57 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
     expect(r.gapMs).toBeLessThan(UNPLUG_AFTER_MS / 2);
     await boundOn('sm', 'hv2');
   }, 120_000);
+
+  it('a crashed hypervisor (its agent and switch gone at once): its unpinned VM, restarted on the other one, is reachable a heartbeat after the crash, not after the 60 s agent timeout (QA-135 F5)', async () => {
+    const bed = setup.bed();
+    await setup.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await setup.vnetd().call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.63.0.0/24' }] } });
+    const client = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'ec' }, spec: { network: 'net' } })) as VirtualPort;
+    const cVm = await bed.addVm('hv1', { name: 'uec', ifaceId: client.spec!.interfaceId!, mac: client.spec!.mac, ip: `${client.spec!.ips![0]}/24` });
+    await quiet(cVm);
+    const e = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'ev' }, spec: { network: 'net' } })) as VirtualPort;
+    const eIp = e.spec!.ips![0]!;
+    const first = await bed.addVm('hv2', { name: 'uev1', ifaceId: e.spec!.interfaceId!, mac: e.spec!.mac, ip: `${eIp}/24` });
+    await quiet(first);
+    await boundOn('ev', 'hv2');
+    await boundOn('ec', 'hv1');
+    await pings(cVm, eIp);
+    // Both peers' probes judged (two 5 s rounds since hv2's agent came back, when an earlier test restarted it).
+    type NodeObj = { status?: { unansweredPeers?: string[]; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
+    const nodeObj = async (name: string) => (await api.call('GET', `${G}/nodes/${name}`)) as NodeObj;
+    await eventually(async () => (await nodeObj('hv1')).status?.conditions?.find((c) => c.type === 'TunnelsUp')?.reason === 'ProbesAnswered', 30_000, 200);
+    const hv2 = bed.hv('hv2');
+    try {
+      // The crash: hv2's agent and ovs-vswitchd end together (the agent first, so it writes nothing of its switch's end).
+      await agents.get('hv2')!.close();
+      await hv2.ovs.killVswitchd('SIGKILL');
+      const t0 = performance.now();
+      // Its VM restarted on hv1 (an HA restart: the same port, a new NIC), as soon as someone noticed.
+      await new Promise((r) => setTimeout(r, 3000));
+      await bed.removeVm(first);
+      const again = await bed.addVm('hv1', { name: 'uev2', ifaceId: e.spec!.interfaceId!, mac: e.spec!.mac, ip: `${eIp}/24` });
+      await quiet(again);
+      const marked = eventually(async () => {
+        const n = await nodeObj('hv2');
+        const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+        return ready?.reason === 'AgentNotReporting' ? { at: performance.now() - t0, message: ready.message } : undefined;
+      }, 60_000, 100);
+      const reachable = eventually(() => cVm.exec(['ping', '-c', '1', '-W', '1', eIp]).then(() => performance.now() - t0, () => undefined), 70_000, 100);
+      const [m, r] = await Promise.all([marked, reachable]);
+      const bound = await boundOn('ev', 'hv1', 10_000);
+      log(`crashed hypervisor hv2: marked Ready=Unknown ${(m.at / 1000).toFixed(1)} s after the crash, its VM restarted on hv1 reachable after ${(r / 1000).toFixed(1)} s (the agent timeout is 60 s, a heartbeat 20 s): ${m.message}`);
+      expect(m.message).toMatch(/and no tunnel probe comes back from it to its peer \(hv1\): the hypervisor looks down/);
+      // A heartbeat and a quarter (25 s) after the last renewal at most, with room for a loaded machine: well before 60 s.
+      expect(r).toBeLessThan(45_000);
+      expect(bound.status?.node).toBe('hv1');
+    } finally {
+      await hv2.ovs.restartVswitchd();
+      await startAgentFor('hv2');
+    }
+    // Back: hv2's agent writes its own Ready over the leader's mark.
+    await eventually(async () => (await nodeObj('hv2')).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', 30_000, 200);
+    await pings(cVm, eIp);
+  }, 180_000);
 
   /** Writes of port mm after revision rv (its resourceVersion only says the last one). */
   async function countWrites(rv: number): Promise<number> {

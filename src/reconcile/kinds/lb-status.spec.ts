@@ -325,8 +325,7 @@ describe('LbStatusReporter', () => {
       model,
       intervalMs: 3_600_000,
       whyUnhealthy: (uid, ip) => (uid === stored.metadata.uid && ip === '10.0.0.6' ? failure : undefined),
-      switchDown: (node) => down.has(node),
-      agentSilent: (node) => silent.has(node),
+      nodeDown: (node) => (down.has(node) ? 'SwitchUnreachable' : silent.has(node) ? 'AgentNotReporting' : undefined),
       tunnelsDown: (node) => cut.get(node),
     });
     const until = statusUntil(objects);

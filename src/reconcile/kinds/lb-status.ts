@@ -27,6 +27,7 @@ import { LbBackendField, NetworkField, TABLES, lbTableSize, type LogicalModel } 
 import type { BackendStatus, LoadBalancer } from '../../resources/kinds';
 import { sortedRecord } from '../../resources/sorted-record';
 import { LOAD_BALANCERS } from '../../store/kinds';
+import { AGENT_NOT_REPORTING, SWITCH_UNREACHABLE } from '../../chassis/node-status';
 import { setCondition, type ConditionInput } from '../conditions';
 import { pairHolders } from './lb-backends';
 import type { ObjectStore } from '../../store/object-store';
@@ -54,10 +55,12 @@ export interface LbStatusSources {
   intervalMs?: number;
   /** Why a backend fails its health checks, or why nobody can check it (undefined: it passes, or has none). */
   whyUnhealthy?(lbUid: string, ip: string): string | undefined;
-  /** Whether a node's switch does not answer (its Node says SwitchUnreachable): connections sent to its backends are lost. */
-  switchDown?(node: string): boolean;
-  /** Whether a node's agent went silent (its Node says AgentNotReporting): its backends leave the slot tables too (outOnDownSwitches). */
-  agentSilent?(node: string): boolean;
+  /**
+   * Why a node is down for its backends (node-status.ts nodeDownReason, the pipeline's own
+   * answer): its switch does not answer, and connections sent there are lost; or its agent went
+   * silent. Either takes them out of the slot tables while another backend takes connections (outOnDownSwitches).
+   */
+  nodeDown?(node: string): typeof SWITCH_UNREACHABLE | typeof AGENT_NOT_REPORTING | undefined;
   /** Why a node is cut off the overlay (its Node says TunnelsUp=False NoProbeAnswered), undefined otherwise: its backends are out of other nodes' reach. */
   tunnelsDown?(node: string): string | undefined;
   /** Whether a VirtualPort (namespace/name) is bound to a NIC whose link is down (Bound=True LinkDown): what is sent to it is lost. */
@@ -619,7 +622,10 @@ export class LbStatusReporter {
       const portOf = new Map((model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []).map((b) => [b.name, b.port]));
       const troubles = whyNoConnections(lb, backends, unresolved, {
         whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
-        nodeDown: (node) => (this.src.switchDown?.(node) ? `${SWITCH_DOWN_PREFIX}${node} does not answer` : this.src.agentSilent?.(node) ? `${AGENT_SILENT_PREFIX}${node} is not reporting` : undefined),
+        nodeDown: (node) => {
+          const why = this.src.nodeDown?.(node);
+          return why === SWITCH_UNREACHABLE ? `${SWITCH_DOWN_PREFIX}${node} does not answer` : why === AGENT_NOT_REPORTING ? `${AGENT_SILENT_PREFIX}${node} is not reporting` : undefined;
+        },
         linkDown: (name) => {
           const port = portOf.get(name);
           return port !== undefined && (this.src.linkDown?.(port) ?? false) ? port.slice(port.indexOf('/') + 1) : undefined;

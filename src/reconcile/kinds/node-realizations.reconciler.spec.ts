@@ -86,6 +86,63 @@ describe('NodeRealizationReconciler', () => {
     }
   });
 
+  describe('a node that missed one heartbeat (1 s leases: one every 333 ms) with a 30 s timeout', () => {
+    const tunnels = (status: 'True' | 'False', reason: string, lost?: string[]) => ({
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'LayoutReady', message: 'ok', lastTransitionTime: '2026-11-30T00:00:00Z' },
+        { type: 'TunnelsUp', status, reason, message: 'as probed', lastTransitionTime: '2026-11-30T00:00:00Z' },
+      ],
+      ...(lost ? { unansweredPeers: lost } : {}),
+    });
+    /** hv1 renews once then goes quiet; hv2 and hv3 renew every 250 ms, with the TunnelsUp given, for 3.2 s. */
+    async function run(hv1Renews: boolean, peers: Record<'hv2' | 'hv3', ReturnType<typeof tunnels>>) {
+      const objects = new ObjectStore(new MemoryStore());
+      const log = pino({ level: 'silent' });
+      await objects.create(NODES, { ...node('hv1'), status: tunnels('False', 'NoProbeAnswered', ['hv2', 'hv3']) } as HypervisorNode);
+      for (const name of ['hv2', 'hv3'] as const) await objects.create(NODES, { ...node(name), status: peers[name] } as HypervisorNode);
+      for (const name of ['hv1', 'hv2', 'hv3']) {
+        await objects.create<NodeRealization>(NODE_REALIZATIONS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeRealization', metadata: { name }, spec: {}, status: { agent: claimed } });
+        await objects.create<NodeLease>(NODE_LEASES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'NodeLease', metadata: { name }, spec: { holderIdentity: 'host/1', leaseDurationSeconds: 1, renewTime: '2026-11-30T00:00:00.000Z' } });
+      }
+      const informers = new SharedInformers(objects.kv, log);
+      const r = new NodeRealizationReconciler(objects, informers, log, { agentTimeoutMs: 30_000, checkEveryMs: 20 });
+      const readyOf = async () => (await objects.get<HypervisorNode>(NODES, undefined, 'hv1'))!.status!.conditions!.find((c) => c.type === 'Ready')!;
+      await r.start();
+      const started = performance.now();
+      let markedAfterMs: number | undefined;
+      try {
+        for (let i = 1; performance.now() - started < 3200; i++) {
+          await new Promise((res) => setTimeout(res, 250));
+          for (const name of hv1Renews ? ['hv1', 'hv2', 'hv3'] : ['hv2', 'hv3']) {
+            await objects.modify<NodeLease>(NODE_LEASES, undefined, name, (cur) => ({ ...cur, spec: { ...cur.spec, renewTime: new Date(Date.UTC(2026, 10, 30, 0, 0, 0, i * 250)).toISOString() } }));
+          }
+          if (markedAfterMs === undefined && (await readyOf()).reason === 'AgentNotReporting') markedAfterMs = performance.now() - started;
+        }
+        return { ready: await readyOf(), markedAfterMs };
+      } finally {
+        await r.stop();
+        informers.stop();
+      }
+    }
+
+    it('is marked Ready=Unknown AgentNotReporting within about a heartbeat when every live peer lost its tunnels too (a crashed hypervisor), not after the timeout', async () => {
+      const { ready, markedAfterMs } = await run(false, { hv2: tunnels('False', 'NoProbeAnswered', ['hv1']), hv3: tunnels('False', 'ProbesUnanswered', ['hv1']) });
+      // Missed after max(1.25 x 333 ms, 333 ms + 2 s) = 2.33 s from the leader's start.
+      expect(markedAfterMs).toBeGreaterThanOrEqual(2300);
+      expect(markedAfterMs).toBeLessThan(3300);
+      expect(ready).toMatchObject({
+        status: 'Unknown',
+        reason: 'AgentNotReporting',
+        message: expect.stringMatching(/^the agent of node hv1 \(host\/1\) has not renewed its heartbeat \(NodeLease hv1\) for \d+ s \(last: 2026-11-30T00:00:00Z; one is due every 333 ms\), and no tunnel probe comes back from it to any of its peers \(hv2, hv3\): the hypervisor looks down, not just its agent late$/),
+      });
+    });
+
+    it('is left alone while one live peer still reaches it, or while its own agent renews (its tunnels cut, not the host down)', async () => {
+      expect((await run(false, { hv2: tunnels('False', 'ProbesUnanswered', ['hv1']), hv3: tunnels('True', 'ProbesAnswered') })).ready.reason).toBe('LayoutReady');
+      expect((await run(true, { hv2: tunnels('False', 'ProbesUnanswered', ['hv1']), hv3: tunnels('False', 'ProbesUnanswered', ['hv1']) })).ready.reason).toBe('LayoutReady');
+    });
+  });
+
   it('keeps one NodeRealization per Node: made with it, made again if deleted, deleted with it (orphans too)', async () => {
     const objects = new ObjectStore(new MemoryStore());
     const log = pino({ level: 'silent' });

@@ -8,8 +8,9 @@
  * kubelets' Leases: the NodeLease each agent renews (an agent of an earlier release renewed
  * status.agent.renewTime here instead; a claim counts as a sign of life too). A claimed
  * node whose renewals it has not seen change for agentTimeoutMs gets Ready=Unknown
- * (AgentNotReporting) in its Node status; the agent, once back, writes its own Ready over
- * it. The time is this process's (when it saw a renewal change), never the agent's clock,
+ * (AgentNotReporting) in its Node status, and so does one that missed a single heartbeat while
+ * every other live node lost its tunnel probes to it (a crashed hypervisor: lost-by-peers.ts);
+ * the agent, once back, writes its own Ready over it. The time is this process's (when it saw a renewal change), never the agent's clock,
  * and every node starts with a full timeout when this process becomes the leader. (Agents
  * of this release with a leader of an earlier one would be marked: upgrade the controllers
  * first, as Kubernetes upgrades its control plane before kubelets.)
@@ -26,12 +27,13 @@ import { KeyExistsError, KeyNotFoundError } from '../../store/store';
 import { Controller } from '../controller';
 import type { Informer } from '../informer';
 import type { SharedInformers } from '../shared-informers';
+import { heartbeatOfLease, lostByEveryPeer, missedHeartbeatAfterMs } from './lost-by-peers';
 import { parseObjectKey } from './object-keys';
 
 export interface AgentHealthOptions {
   /** No renewal seen for this long: the Node is Ready=Unknown (default 60 s, VNETD_AGENT_TIMEOUT_MS). */
   agentTimeoutMs?: number;
-  /** How often the renewals are checked (default a sixth of the timeout). */
+  /** How often the renewals are checked (default a sixth of the timeout, at most 5 s). */
   checkEveryMs?: number;
 }
 
@@ -128,9 +130,31 @@ export class NodeRealizationReconciler {
       .catch((err: unknown) => this.logger.warn({ event: 'node.agent_check_failed', node: name, err }, 'could not mark a node no agent has claimed'));
   }
 
-  /** Marks the Node of every claimed node whose heartbeat has not moved for agentTimeoutMs, and of every node never claimed. */
+  /**
+   * The Nodes whose agents are live now: claimed, renewed within a heartbeat and a quarter
+   * (within the timeout where the lease does not say its heartbeat), and not marked silent.
+   */
+  private livePeers(now: number): HypervisorNode[] {
+    const out: HypervisorNode[] = [];
+    for (const rz of this.realizations.list()) {
+      const name = rz.metadata.name;
+      const last = this.renewals.get(name);
+      const node = this.nodes.get(objectKey(NODES, undefined, name));
+      if (!rz.status?.agent || !last || !node || agentMarkedSilent(node)) continue;
+      const heartbeatMs = heartbeatOfLease(this.leases.get(objectKey(NODE_LEASES, undefined, name))?.spec?.leaseDurationSeconds);
+      if (now - last.at < (heartbeatMs === undefined ? this.agentTimeoutMs : missedHeartbeatAfterMs(heartbeatMs))) out.push(node);
+    }
+    return out;
+  }
+
+  /**
+   * Marks the Node of every claimed node whose heartbeat has not moved for agentTimeoutMs, or
+   * that missed one and every live peer lost its tunnels too (lost-by-peers.ts), and of every
+   * node never claimed.
+   */
   private async checkAgents(): Promise<void> {
     const now = performance.now();
+    let livePeers: HypervisorNode[] | undefined;
     for (const rz of this.realizations.list()) {
       if (!rz.status?.agent) {
         await this.markNeverClaimed(rz.metadata.name, now);
@@ -139,11 +163,23 @@ export class NodeRealizationReconciler {
       this.unclaimed.delete(rz.metadata.name);
       const agent = rz.status.agent;
       const last = this.renewals.get(rz.metadata.name);
-      if (!last || now - last.at < this.agentTimeoutMs) continue;
+      if (!last) continue;
+      const silentFor = now - last.at;
+      const heartbeatMs = heartbeatOfLease(this.leases.get(objectKey(NODE_LEASES, undefined, rz.metadata.name))?.spec?.leaseDurationSeconds);
+      if (silentFor < Math.min(this.agentTimeoutMs, heartbeatMs === undefined ? Infinity : missedHeartbeatAfterMs(heartbeatMs))) continue;
       const node = this.nodes.get(objectKey(NODES, undefined, rz.metadata.name));
       if (!node || agentMarkedSilent(node)) continue;
+      // A heartbeat missed, not yet the timeout: marked only if every live peer lost it too.
+      let lostBy: string[] | undefined;
+      if (silentFor < this.agentTimeoutMs) {
+        livePeers ??= this.livePeers(now);
+        lostBy = lostByEveryPeer(rz.metadata.name, livePeers);
+        if (!lostBy) continue;
+      }
       const since = this.lastRenewal(rz.metadata.name, agent);
-      const message = `the agent of node ${rz.metadata.name} (${agent.holder ?? 'unknown'}) has not renewed its heartbeat (NodeLease ${rz.metadata.name}) for ${Math.round((now - last.at) / 1000)} s (last: ${since}); the switch keeps its flows, but nothing updates them`;
+      const message = lostBy
+        ? `the agent of node ${rz.metadata.name} (${agent.holder ?? 'unknown'}) has not renewed its heartbeat (NodeLease ${rz.metadata.name}) for ${Math.round(silentFor / 1000)} s (last: ${since}; one is due every ${(heartbeatMs ?? 0) >= 1000 ? `${Math.round((heartbeatMs ?? 0) / 1000)} s` : `${Math.round(heartbeatMs ?? 0)} ms`}), and no tunnel probe comes back from it to ${lostBy.length === 1 ? 'its peer' : 'any of its peers'} (${lostBy.join(', ')}): the hypervisor looks down, not just its agent late`
+        : `the agent of node ${rz.metadata.name} (${agent.holder ?? 'unknown'}) has not renewed its heartbeat (NodeLease ${rz.metadata.name}) for ${Math.round(silentFor / 1000)} s (last: ${since}); the switch keeps its flows, but nothing updates them`;
       await this.objects
         .modify<HypervisorNode>(NODES, undefined, rz.metadata.name, (cur) => {
           if (cur.metadata.uid !== node.metadata.uid || agentMarkedSilent(cur)) return undefined;
@@ -157,7 +193,7 @@ export class NodeRealizationReconciler {
           }
           return { ...cur, status: { ...cur.status, conditions } };
         }, { subresource: 'status' })
-        .then(() => this.logger.warn({ event: 'node.agent_not_reporting', node: rz.metadata.name, holder: agent.holder, last: since }, message))
+        .then(() => this.logger.warn({ event: 'node.agent_not_reporting', node: rz.metadata.name, holder: agent.holder, last: since, ...(lostBy ? { lostByPeers: lostBy } : {}) }, message))
         .catch((err: unknown) => this.logger.warn({ event: 'node.agent_check_failed', node: rz.metadata.name, err }, 'could not mark a silent agent\'s node'));
     }
   }
@@ -171,7 +207,8 @@ export class NodeRealizationReconciler {
     // Every node gets a full timeout from now: a new leader has seen no renewal yet.
     const now = performance.now();
     for (const entry of this.renewals.values()) entry.at = now;
-    this.checker = setInterval(() => void this.checkAgents(), this.health.checkEveryMs ?? Math.max(1000, this.agentTimeoutMs / 6));
+    // At most 5 s apart: a node its peers lost is marked a heartbeat after its last renewal.
+    this.checker = setInterval(() => void this.checkAgents(), this.health.checkEveryMs ?? Math.max(1000, Math.min(this.agentTimeoutMs / 6, 5000)));
     this.checker.unref();
   }
 

@@ -26,7 +26,7 @@
  * those reports.
  */
 import type { Logger } from 'pino';
-import { TUNNELS_UP, agentMarkedSilent, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
+import { TUNNELS_UP, agentMarkedSilent, nodeDownReason, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
 import { createConnection, type FlowStats, type OpenFlowConnection } from '../../openflow';
@@ -402,7 +402,7 @@ export class PipelineReconciler {
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
       outOnDownSwitches(
         resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip, b.node) ? { ...b, healthy: false } : b)),
-        (node) => this.nodeDown(node),
+        (node) => this.nodeDown(node) !== undefined,
       );
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
     this.tunnelProbes = new TunnelProber({
@@ -449,8 +449,7 @@ export class PipelineReconciler {
         fastPathDispatched,
         reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.status.realizations?.list() ?? []) : undefined,
         whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
-        switchDown: (node) => switchUnreachable(this.nodeObj(node)),
-        agentSilent: (node) => agentMarkedSilent(this.nodeObj(node)),
+        nodeDown: (node) => this.nodeDown(node),
         tunnelsDown: (node) => tunnelsDown(this.nodeObj(node)),
         linkDown: (key) => {
           const slash = key.indexOf('/');
@@ -613,14 +612,9 @@ export class PipelineReconciler {
     return this.nodes.get(objectKey(NODES, undefined, name));
   }
 
-  /**
-   * Whether a node is down as far as its backends go (outOnDownSwitches): its switch does not
-   * answer, or its agent went silent (a dead hypervisor, as far as anyone can tell; never this
-   * process's own node, which it reports itself).
-   */
-  private nodeDown(name: string): boolean {
-    const n = this.nodeObj(name);
-    return switchUnreachable(n) || (name !== this.opts.node && agentMarkedSilent(n));
+  /** Why a node is down as far as its backends go (outOnDownSwitches, and their load balancers' status), or undefined. */
+  private nodeDown(name: string): ReturnType<typeof nodeDownReason> {
+    return nodeDownReason(this.nodeObj(name), name === this.opts.node);
   }
 
   /** Why a backend fails its checks, or why nobody can check it; undefined when it passes. */

@@ -22,6 +22,8 @@ function bed(names: string[]) {
   const ready = new Set(names);
   const prober = new TunnelProber({ logger: pino({ level: 'silent' }), model: () => model, report: (n, o) => reports.set(n, o), intervalMs: 1000, now: () => now, peerReady: (n) => ready.has(n) });
   const cut = new Set<string>();
+  /** "node/ofport": what the node sends out of that tunnel port is lost (one tunnel type filtered). */
+  const cutPorts = new Set<string>();
   const conns = new Map<string, EventEmitter & { connected: boolean; send(m: OfMessage): Promise<void> }>();
   const sent: Array<{ from: string; m: Sent }> = [];
   for (const name of names) {
@@ -33,7 +35,8 @@ function bed(names: string[]) {
         const dst = m.actions.find((a) => a.type === 'set_field' && a.field === 'tun_ipv4_dst');
         const to = [...model.nodes.values()].find((n) => dst && 'value' in dst && n.tunnelIP === dst.value);
         // Delivered later (a packet-out is not a synchronous call), unless either end is cut off.
-        if (to && !cut.has(to.name) && !cut.has(name)) {
+        const out = m.actions.find((a) => a.type === 'output');
+        if (to && !cut.has(to.name) && !cut.has(name) && !(out && 'port' in out && cutPorts.has(`${name}/${out.port}`))) {
           setImmediate(() => conns.get(to.name)!.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: m.data.length, reason: 1, tableId: TABLES.Classifier.id, cookie: 0n, match: [], data: m.data } as OfMessage));
         }
         return Promise.resolve();
@@ -50,7 +53,7 @@ function bed(names: string[]) {
     await settle();
     now += 1000;
   };
-  return { prober, reports, cut, sent, round, ready, conns, model, settle };
+  return { prober, reports, cut, cutPorts, sent, round, ready, conns, model, settle };
 }
 
 describe('tunnel probes', () => {
@@ -100,9 +103,29 @@ describe('tunnel probes', () => {
       expect(reports.get('hv2')!.message).toBe('no tunnel probe came back in 3 s from hv1 (geneve), hv1 (vxlan), hv3 (geneve), hv3 (vxlan): check that this host holds its tunnel IP 198.18.0.2, routes to its peers, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that vnetd (or the agent) runs there');
       expect(reports.get('hv1')).toMatchObject({ status: 'False', reason: 'ProbesUnanswered' });
       expect(reports.get('hv1')!.message).toMatch(/^no tunnel probe came back in 3 s from hv2 \(geneve\), hv2 \(vxlan\): check that those hosts hold their tunnel IPs, this host routes to them/);
+      // The peers lost on every tunnel type, by name: what the leader reads to tell a dead hypervisor (lost-by-peers.ts).
+      expect(reports.get('hv2')!.unansweredPeers).toEqual(['hv1', 'hv3']);
+      expect(reports.get('hv1')!.unansweredPeers).toEqual(['hv2']);
+      expect(reports.get('hv3')!.unansweredPeers).toEqual(['hv2']);
       cut.delete('hv2');
       for (let i = 0; i < 2; i++) await round();
       expect([...reports.values()].map((r) => r.status)).toEqual(['True', 'True', 'True']);
+      expect([...reports.values()].map((r) => r.unansweredPeers)).toEqual([undefined, undefined, undefined]);
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('a peer unanswered on one tunnel type only (UDP 4789 filtered) is named in TunnelsUp but not lost: it still carries the other type', async () => {
+    const { prober, reports, cutPorts, round } = bed(['hv1', 'hv2', 'hv3']);
+    try {
+      for (let i = 0; i < 4; i++) await round();
+      // hv2's VXLAN port (1) sends nothing that arrives: its probes and its echoes on VXLAN.
+      cutPorts.add('hv2/1');
+      for (let i = 0; i < 4; i++) await round();
+      expect(reports.get('hv1')).toMatchObject({ status: 'False', reason: 'ProbesUnanswered', message: expect.stringMatching(/^no tunnel probe came back in 3 s from hv2 \(vxlan\):/) });
+      expect(reports.get('hv1')!.unansweredPeers).toBeUndefined();
+      expect(reports.get('hv2')!.unansweredPeers).toBeUndefined();
     } finally {
       prober.stop();
     }

@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { NO_PROBE_ANSWERED, type ConditionView } from '../../chassis/node-status';
+import { NO_PROBE_ANSWERED, type TunnelsView } from '../../chassis/node-status';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { PROBE_BYTES, PROBE_ETHERTYPE, PROBE_TUNNEL_ID, TABLES, type LogicalModel, type NodeModel } from '../../pipeline';
 import type { Encapsulation } from '../../resources/kinds';
@@ -33,8 +33,8 @@ export const TUNNEL_PROBE_INTERVAL_MS = 5000;
  */
 const ECHO_GAP_MS = 200;
 
-/** A node's TunnelsUp, as the chassis layer writes it into Node status. */
-export type TunnelsOutcome = ConditionView;
+/** A node's TunnelsUp and the peers it lost, as the chassis layer writes them into Node status. */
+export type TunnelsOutcome = TunnelsView;
 
 interface Probe {
   kind: 'probe' | 'echo';
@@ -252,6 +252,13 @@ export class TunnelProber {
       if (!missing.length) outcome = { status: 'True', reason: 'ProbesAnswered', message: 'tunnel probes to every Ready peer come back' };
       else {
         const named = missing.map((k) => k.replace(/\/(vxlan|geneve)$/, ' ($1)'));
+        // Lost: every judged tunnel type to it unanswered. The leader reads these from every
+        // node to tell a dead hypervisor from a late heartbeat (node-realizations.reconciler.ts).
+        const unanswered = new Set(missing);
+        const lost = peers.filter((p) => {
+          const keys = p.encaps.map((e) => `${p.name}/${e}`).filter((k) => judged.includes(k));
+          return keys.length > 0 && keys.every((k) => unanswered.has(k));
+        });
         const all = missing.length === st.firstSent.size;
         // Which end to suspect: this one when no peer answers (of several), those when others do.
         const suspect =
@@ -264,10 +271,11 @@ export class TunnelProber {
           status: 'False',
           reason: all ? NO_PROBE_ANSWERED : 'ProbesUnanswered',
           message: `no tunnel probe came back in ${Math.round(stale / 1000)} s from ${named.join(', ')}: check that ${suspect}, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that vnetd (or the agent) runs there`,
+          ...(lost.length ? { unansweredPeers: lost.map((p) => p.name).sort() } : {}),
         };
       }
     }
-    const key = `${outcome.status}|${outcome.reason}|${outcome.message}`;
+    const key = `${outcome.status}|${outcome.reason}|${outcome.message}|${outcome.unansweredPeers?.join(',') ?? ''}`;
     if (key !== st.last) {
       st.last = key;
       const fields = { event: 'node.tunnels', node: name, status: outcome.status, reason: outcome.reason };
