@@ -4,7 +4,7 @@
  * whoami` create (decisions in access-review.ts). kubectl sends them as protobuf; JSON is
  * taken too. Nothing is stored: each is answered as it comes, 201 as kube-apiserver does.
  */
-import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, Inject, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ResourceCatalog } from '../resources/catalog';
 import { ApiErrors } from '../resources/status';
@@ -52,6 +52,42 @@ export class AccessReviewController {
   whoami(@Req() req: AuthedRequest, @Res() reply: FastifyReply): void {
     send(req, reply, 201, { apiVersion: AUTHENTICATION, kind: 'SelfSubjectReview', metadata: { creationTimestamp: new Date().toISOString() }, status: { userInfo: userInfo(req.principal!) } });
   }
+}
+
+/** The reviews' collections, and a name under each: only create (POST) is served there. */
+const REVIEW_PATHS = [`apis/${AUTHORIZATION}/selfsubjectaccessreviews`, `apis/${AUTHORIZATION}/selfsubjectrulesreviews`, `apis/${AUTHENTICATION}/selfsubjectreviews`].flatMap((p) => [p, `${p}/:name`]);
+
+/**
+ * Any other verb on a review is a 405, as kube-apiserver answers it: a review is created and
+ * answered, never stored, so there is nothing to get, list, change or delete (`kubectl get
+ * selfsubjectaccessreviews` was a 404, which read as "no such resource").
+ */
+@Controller()
+export class ReviewMethodsController {
+  // One handler per verb: Nest keeps one route per method, the last decorator's.
+  @Get(REVIEW_PATHS)
+  get(): never {
+    return notAllowed();
+  }
+
+  @Put(REVIEW_PATHS)
+  put(): never {
+    return notAllowed();
+  }
+
+  @Patch(REVIEW_PATHS)
+  patch(): never {
+    return notAllowed();
+  }
+
+  @Delete(REVIEW_PATHS)
+  delete(): never {
+    return notAllowed();
+  }
+}
+
+function notAllowed(): never {
+  throw ApiErrors.methodNotAllowed('the server does not allow this method on the requested resource');
 }
 
 /** A review's spec, from protobuf (by layout) or JSON; a body of another kind is refused. */

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ResourceCatalog } from '../resources/catalog';
 import { ObjectStore } from '../store/object-store';
 import { TokenAuthenticator } from './auth/authenticator';
-import { AccessReviewController } from './access-review.controller';
+import { AccessReviewController, ReviewMethodsController } from './access-review.controller';
 import { AuthGuard } from './auth.guard';
 import { DiscoveryController } from './discovery.controller';
 import { HealthController, ROLE_INFO, type RoleInfo } from './health.controller';
@@ -32,7 +32,7 @@ export class ApiModule {
   static forRoot(deps: ApiDependencies): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [DiscoveryController, HealthController, ResourcesController, AccessReviewController],
+      controllers: [DiscoveryController, HealthController, ResourcesController, AccessReviewController, ReviewMethodsController],
       providers: [
         { provide: ResourceCatalog, useValue: deps.catalog },
         { provide: ObjectStore, useValue: deps.objects },

@@ -61,8 +61,15 @@ describe('the review groups in discovery (F9)', () => {
       for (const r of list.resources as Array<{ name: string; kind: string }>) {
         const res = await v.call('POST', `/apis/${list.groupVersion}/${r.name}`, { apiVersion: list.groupVersion, kind: r.kind, ...(specs[r.kind] ? { spec: specs[r.kind] } : {}) }, { token: tenant });
         expect([r.kind, res.status, res.json.kind]).toEqual([r.kind, 201, r.kind]);
+        // Only created: any other verb is a 405 Status, as kube-apiserver answers (`kubectl get selfsubjectaccessreviews` was a 404).
+        for (const [method, path] of [['GET', ''], ['GET', '/x'], ['DELETE', '/x'], ['PUT', '/x']] as const) {
+          const other = await v.call(method, `/apis/${list.groupVersion}/${r.name}${path}`, method === 'PUT' ? {} : undefined, { token: tenant });
+          expect([r.kind, method, path, other.status, other.json.kind, other.json.reason]).toEqual([r.kind, method, path, 405, 'Status', 'MethodNotAllowed']);
+        }
       }
     }
+    // Unauthenticated, it is a 401 still.
+    expect((await v.call('GET', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', undefined, { token: 'nope' })).status).toBe(401);
     // A group vnetd does not serve is still none.
     expect((await v.call('GET', '/apis/apps/v1')).status).toBe(404);
   });
