@@ -76,6 +76,8 @@ export class NodeAdmission implements KindAdmission<HypervisorNode> {
   async update(old: HypervisorNode, next: HypervisorNode, ctx: AdmissionContext): Promise<Admitted<HypervisorNode>> {
     validate(next);
     if (next.spec!.tunnelIP !== old.spec?.tunnelIP) await checkTunnelIPFree(next, ctx);
-    return { object: next, ops: [], warnings: fastPathWarnings(next) };
+    // Said when the fast-path settings change, not on every write of the Node (a cordon said it too).
+    const fastPathChanged = JSON.stringify(next.spec?.fastPath ?? null) !== JSON.stringify(old.spec?.fastPath ?? null);
+    return { object: next, ops: [], warnings: fastPathChanged ? fastPathWarnings(next) : [] };
   }
 }

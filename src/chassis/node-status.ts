@@ -59,6 +59,11 @@ export function agentMarkedSilent(node: Pick<HypervisorNode, 'status'> | undefin
   return getCondition(node?.status?.conditions, READY)?.reason === AGENT_NOT_REPORTING;
 }
 
+/** The node is cordoned (spec.unschedulable): its load balancer backends are drained (lb-backends.ts drainedOnCordonedNodes). */
+export function cordoned(node: Pick<HypervisorNode, 'spec'> | undefined): boolean {
+  return node?.spec?.unschedulable === true;
+}
+
 /**
  * Why a node is down for the backends it hosts (outOnDownSwitches, and load balancer status):
  * its switch does not answer, or its agent was marked silent (a dead hypervisor, as far as

@@ -162,6 +162,8 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'FASTPATH', value: (o) => dash(node(o).status?.fastpath?.state), wide: true },
       // Whether its tunnel probes come back from every peer (the TunnelsUp condition).
       { header: 'TUNNELS', value: (o) => dash(node(o).status?.conditions?.find((c) => c.type === 'TunnelsUp')?.status) },
+      // Cordoned: its load balancer backends drained (spec.unschedulable), as kubectl's SchedulingDisabled.
+      { header: 'CORDONED', value: (o) => (node(o).spec?.unschedulable ? 'true' : '-') },
       READY,
       AGE,
     ],

@@ -132,6 +132,8 @@ export interface BackendStatus {
   node: string;
   /** Its port is bound and, with spec.healthCheck, it passes the TCP checks (with weight 0 it still gets no new connections). */
   healthy: boolean;
+  /** Drained because its node is cordoned (Node spec.unschedulable): no new connections, as with weight 0. Absent otherwise. */
+  nodeCordoned?: boolean;
   /**
    * Connections dispatched to it (first packets through its DNAT flows, all nodes). Absent
    * where agents program the nodes: the controller sees no flow counters.
@@ -159,6 +161,12 @@ export interface NodeSpec {
   tunnelIP: string;
   ovsdb?: string;
   datapath?: 'netdev' | 'system';
+  /**
+   * Cordoned, as a Kubernetes Node (vnetctl node cordon): load balancer backends bound here
+   * are drained (no new connections while a backend elsewhere takes them; established ones go
+   * on), before the hypervisor's maintenance. Ports and their traffic are left alone.
+   */
+  unschedulable?: boolean;
   fastPathInterfaces?: string[];
   /** How its networks share the node's connection-tracking table. */
   conntrack?: { networkShare?: number };

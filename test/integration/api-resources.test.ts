@@ -1246,6 +1246,9 @@ describe('nodes', () => {
     const alone = await v.call('POST', `${G}/nodes`, node('fp-a', { netns: 'hv1' }));
     expect(alone.status).toBe(201);
     expect(String(alone.headers.warning)).toContain('spec.fastPath.enabled is not set: spec.fastPath.netns take effect only if Node \\"fp-a\\"\'s vnetd runs with VNETD_FASTPATH=1');
+    // Said when the fast-path settings change, not on every write of the Node (a cordon said it too).
+    const cordon = await v.call('PATCH', `${G}/nodes/fp-a`, { spec: { unschedulable: true } }, { contentType: 'application/merge-patch+json' });
+    expect([cordon.status, cordon.headers.warning, cordon.json.spec.unschedulable]).toEqual([200, undefined, true]);
     const on = await v.call('PATCH', `${G}/nodes/fp-a`, { spec: { fastPath: { enabled: true } } }, { contentType: 'application/merge-patch+json' });
     expect([on.status, on.headers.warning]).toEqual([200, undefined]);
     expect((await v.call('POST', `${G}/nodes`, node('fp-b', { enabled: false, netns: 'hv2' }))).headers.warning).toBeUndefined();

@@ -259,6 +259,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   const unbound: string[] = [];
   const unhealthyIps: string[] = [];
   const weightZero: string[] = [];
+  const cordoned: string[] = [];
   for (const b of backends) {
     // As the pipeline resolves them: a port by name (its address of the VIP's family), an IP by the port that owns it.
     // An IP a port owns through an allowed address pair counts too (lb-backends.ts).
@@ -281,6 +282,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
       (report.node === '' ? unbound : unhealthy).push(b.port ?? b.ip ?? '?');
       unhealthyIps.push(ip);
     } else if (!(weight > 0)) weightZero.push(b.port ?? ip);
+    else if (report?.nodeCordoned) cordoned.push(`${b.port ?? ip} (node ${report.node})`);
     // One backend per address, the first one (activeBackends in the pipeline).
     else if (!choices.some((c) => c.ip === ip)) choices.push({ backend: b.port ?? ip, ip, targetPort: target, weight, delivery: deliveryTo(input, p) });
   }
@@ -292,6 +294,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     unbound.length ? `left out as not bound to a node: ${unbound.join(', ')}` : '',
     unresolved.length ? `left out until a port of the network has them: ${unresolved.join(', ')}` : '',
     weightZero.length ? `left out as drained (weight 0): ${weightZero.join(', ')}` : '',
+    cordoned.length ? `left out as drained, their node cordoned: ${cordoned.join(', ')}` : '',
   ]
     .filter(Boolean)
     .map((t) => ` (${t})`)

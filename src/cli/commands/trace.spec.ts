@@ -132,6 +132,17 @@ describe('trace: logical path', () => {
     expect(p.lb).toMatchObject({ unhealthy: ['b2'], unbound: ['b'], unresolved: ['b4', 'b5'], weightZero: ['b3'], unhealthyIps: ['10.0.0.5', '10.0.0.3'] });
   });
 
+  it('load balancer: a backend drained because its node is cordoned (status.backends nodeCordoned) is left out, saying so', () => {
+    const cordoned = {
+      ...lb,
+      spec: { ...lb.spec!, backends: [{ port: 'b1' }, { port: 'b3' }] },
+      status: { vip: '10.0.0.100', backends: [{ name: 'b1', ip: '10.0.0.4', node: 'hv1', healthy: true }, { name: 'b3', ip: '10.0.0.6', node: 'hv2', healthy: true, nodeCordoned: true }] },
+    } as LoadBalancer;
+    const p = logicalPath({ ...input('10.0.0.100:80', 'tcp'), ports: [...ports, port('b3', '10.0.0.6', 'hv2', 7)], lbs: [cordoned] });
+    expect(p.lines.join('\n')).toContain('DNAT to b1 10.0.0.4:8080, its only usable backend (left out as drained, their node cordoned: b3 (node hv2))');
+    expect(p.lb?.choices.map((c) => c.backend)).toEqual(['b1']);
+  });
+
   it('load balancer: lists only healthy backends; no listener or icmp to the VIP drops', () => {
     const p = logicalPath(input('10.0.0.100:80', 'tcp'));
     expect(p.deliver).toBe(true);

@@ -1,6 +1,6 @@
 import type { LbBackendModel, NetworkModel, PortModel } from '../../pipeline';
 import type { LoadBalancer } from '../../resources/kinds';
-import { outOnDownSwitches, pairHolders, resolveBackends } from './lb-backends';
+import { drainedOnCordonedNodes, outOnDownSwitches, pairHolders, resolveBackends } from './lb-backends';
 
 const net: NetworkModel = { uid: 'n', key: 't/blue', version: '1', vni: 7, encapsulation: 'vxlan' };
 const port = (name: string, n: number, pairs: Array<{ ip: string; mac?: string }> = []): PortModel => ({
@@ -90,5 +90,28 @@ describe('outOnDownSwitches (QA-135 F1)', () => {
   it('returns the same list, untouched, where no healthy backend is on such a node', () => {
     const list = [b('a', 'hv1'), b('bb', 'hv2', false)];
     expect(outOnDownSwitches(list, down)).toBe(list);
+  });
+});
+
+describe('drainedOnCordonedNodes', () => {
+  const b = (name: string, node: string | undefined, healthy = true, weight = 1): LbBackendModel => ({ name, ip: `10.0.0.${name.length}`, mac: '02:00:00:00:00:01', weight, healthy, ...(node ? { node } : {}) });
+  const cordoned = (node: string) => node === 'hv2';
+  const weights = (bs: LbBackendModel[]) => Object.fromEntries(bs.map((x) => [x.name, x.weight]));
+
+  it('drains (weight 0, healthy still) the backends on a cordoned node while another backend takes connections', () => {
+    const out = drainedOnCordonedNodes([b('a', 'hv1', true, 3), b('bb', 'hv2', true, 2), b('ccc', undefined)], cordoned);
+    expect(weights(out)).toEqual({ a: 3, bb: 0, ccc: 1 });
+    expect(out.every((x) => x.healthy)).toBe(true);
+  });
+
+  it('keeps them when no backend elsewhere takes connections: unhealthy, drained, or none', () => {
+    expect(weights(drainedOnCordonedNodes([b('a', 'hv1', false), b('bb', 'hv2')], cordoned))).toEqual({ a: 1, bb: 1 });
+    expect(weights(drainedOnCordonedNodes([b('a', 'hv1', true, 0), b('bb', 'hv2')], cordoned))).toEqual({ a: 0, bb: 1 });
+    expect(weights(drainedOnCordonedNodes([b('bb', 'hv2'), b('cc', 'hv2')], cordoned))).toEqual({ bb: 1, cc: 1 });
+  });
+
+  it('returns the same list, untouched, where no weighted healthy backend is on a cordoned node', () => {
+    const list = [b('a', 'hv1'), b('bb', 'hv2', false)];
+    expect(drainedOnCordonedNodes(list, cordoned)).toBe(list);
   });
 });

@@ -153,3 +153,17 @@ export function outOnDownSwitches(backends: LbBackendModel[], nodeDown: (node: s
   if (!backends.some((b) => b.healthy && b.weight > 0 && !down(b))) return backends;
   return backends.map((b) => (b.healthy && down(b) ? { ...b, healthy: false } : b));
 }
+
+/**
+ * Backends bound to a cordoned node (spec.unschedulable) are drained, as a weight of 0 drains
+ * one: no new connections, their established ones go on (conntrack keeps what it dealt), so
+ * that the hypervisor empties before its maintenance. Only while another backend takes
+ * connections: with every backend left on cordoned nodes, they all keep theirs, as kube-proxy
+ * keeps serving from a cordoned node's pods (cordoning evicts nothing).
+ */
+export function drainedOnCordonedNodes(backends: LbBackendModel[], cordoned: (node: string) => boolean): LbBackendModel[] {
+  const on = (b: LbBackendModel) => b.node !== undefined && cordoned(b.node);
+  if (!backends.some((b) => b.healthy && b.weight > 0 && on(b))) return backends;
+  if (!backends.some((b) => b.healthy && b.weight > 0 && !on(b))) return backends;
+  return backends.map((b) => (b.weight > 0 && on(b) ? { ...b, weight: 0 } : b));
+}

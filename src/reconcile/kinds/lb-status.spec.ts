@@ -308,10 +308,12 @@ describe('LbStatusReporter', () => {
     let healthy = [true, true];
     let resolvable = [true, true];
     let nodes: Array<string | undefined> = ['hv1', 'hv2'];
+    // The pipeline's weight of 0 for a backend its spec weighs: its node is cordoned (drainedOnCordonedNodes).
+    let cordonedOut = [false, false];
     const model = () =>
       ({
         networks: new Map([['n', net]]),
-        loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, healthy: healthy[i]!, node: nodes[i] })).filter((_b, i) => resolvable[i]) }]]),
+        loadBalancers: new Map([[stored.metadata.uid!, { ...lb, backends: lb.backends.map((b, i) => ({ ...b, healthy: healthy[i]!, node: nodes[i], ...(cordonedOut[i] ? { weight: 0 } : {}) })).filter((_b, i) => resolvable[i]) }]]),
       }) as unknown as LogicalModel;
     let failure: string | undefined = 'failing health checks: RST since 2026-12-03T14:00:00.000Z';
     const down = new Set<string>();
@@ -387,6 +389,16 @@ describe('LbStatusReporter', () => {
       cut.clear();
       reporter.refreshSoon();
       await until((s) => available(s)?.message === 'all 2 backends get connections');
+      // Its node cordoned: drained on purpose, the operator's doing, as a weight of 0 (no Warning).
+      cordonedOut = [false, true];
+      reporter.refreshSoon();
+      const cordoned = await until((s) => s?.healthyBackends === '1/2');
+      expect(available(cordoned)).toMatchObject({ status: 'True', reason: 'SomeBackendsDrained', message: '1 of 2 backends gets connections; not: p6 (drained: its node hv2 is cordoned)' });
+      expect(cordoned.backends?.map((b) => b.healthy)).toEqual([true, true]);
+      expect(cordoned.backends?.map((b) => b.nodeCordoned)).toEqual([undefined, true]);
+      cordonedOut = [false, false];
+      reporter.refreshSoon();
+      await until((s) => s?.healthyBackends === '2/2');
       healthy = [true, false];
       failure = 'failing health checks: RST since 2026-12-03T14:00:00.000Z';
       // One that resolves to no address (a port without one of the VIP's family) is said apart.

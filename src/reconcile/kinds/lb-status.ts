@@ -761,7 +761,9 @@ export class LbStatusReporter {
       // Decided even while nobody counts: a new address's carry is noted when it is seen.
       const connections = this.countOf(lb, name, b.ip, counterKey, totals?.get(counterKey) ?? 0);
       const switchCounters = totals ? this.switchCountersOf(lb, name, counterKey) : undefined;
-      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...counted(connections), ...(switchCounters ? { switchCounters } : {}) };
+      // The pipeline's weight of 0 for a backend its spec weighs: its node is cordoned (drainedOnCordonedNodes).
+      const nodeCordoned = b.weight === 0 && spec.weight !== 0;
+      return { name, ip: b.ip, node: b.node ?? '', healthy: b.healthy, ...(nodeCordoned ? { nodeCordoned } : {}), ...counted(connections), ...(switchCounters ? { switchCounters } : {}) };
     });
   }
 }
@@ -867,7 +869,7 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
     const switches = new Set(troubles.filter(isDealtOnDownSwitch)).size;
     const unless = switches === 0 ? '' : switches === 1 ? ' unless that switch still forwards them' : ' unless those switches still forward them';
     const outcome = unanswered === 0 ? 'so new connections are refused' : unanswered === backends.length ? `so new connections go unanswered${unless}` : `so new connections are refused, or go unanswered${unless}`;
-    const allDrained = troubles.every((t) => t === DRAINED);
+    const allDrained = troubles.every(isDrained);
     return { type: BACKENDS_AVAILABLE, status: 'False', reason: allDrained ? 'AllBackendsDrained' : 'NoHealthyBackends', message: `${none}, ${outcome}: ${named([...byTrouble])}`, observedGeneration };
   }
   // A backend whose NIC's link is down gets connections (the slot table deals it its share)
@@ -881,7 +883,7 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
     const none = not.length ? `; not: ${named(not)}` : '';
     // Drained on purpose and nothing else: the operator's doing, as a Deployment scaled down,
     // not a Warning event among health failures (QA-132 F8).
-    const onlyDrained = lost.length === 0 && !note && not.every(([t]) => t === DRAINED);
+    const onlyDrained = lost.length === 0 && !note && not.every(([t]) => isDrained(t));
     return { type: BACKENDS_AVAILABLE, status: 'True', reason: onlyDrained ? 'SomeBackendsDrained' : 'SomeBackendsUnavailable', message: `${getting} of ${backends.length} backends ${getting === 1 ? 'gets' : 'get'} connections${unanswered}${none}${note}`, observedGeneration };
   }
   // Every backend gets connections, but some only from their own node's clients: a reason of
@@ -891,6 +893,9 @@ function backendsAvailable(lb: LoadBalancer, backends: readonly LbBackendStatus[
 }
 
 const DRAINED = 'drained: weight 0';
+const CORDONED_PREFIX = 'drained: its node ';
+/** Drained on purpose, by its weight or its node's cordon: the operator's doing. */
+const isDrained = (t: string | undefined): boolean => t === DRAINED || (t?.startsWith(CORDONED_PREFIX) ?? false);
 const SWITCH_DOWN_PREFIX = 'the switch of its node ';
 const AGENT_SILENT_PREFIX = 'the agent of its node ';
 const LINK_DOWN_SUFFIX = "NIC's link is down (Bound LinkDown)";
@@ -939,6 +944,7 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
     }
     // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
     if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
+    if (b.nodeCordoned) return `${CORDONED_PREFIX}${b.node} is cordoned`;
     // Still dealt connections on a node whose switch does not answer: every backend left is on
     // such nodes (outOnDownSwitches keeps them), or the pipeline has not taken it out yet.
     const down = why.nodeDown(b.node);

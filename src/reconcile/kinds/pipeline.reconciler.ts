@@ -26,7 +26,7 @@
  * those reports.
  */
 import type { Logger } from 'pino';
-import { TUNNELS_UP, agentMarkedSilent, nodeDownReason, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
+import { TUNNELS_UP, agentMarkedSilent, cordoned, nodeDownReason, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
 import { createConnection, type FlowStats, type OpenFlowConnection } from '../../openflow';
@@ -52,7 +52,7 @@ import { Controller } from '../controller';
 import type { Informer } from '../informer';
 import { SharedInformers } from '../shared-informers';
 import { sameValue } from '../../resources/same-value';
-import { outOnDownSwitches, resolveBackends } from './lb-backends';
+import { drainedOnCordonedNodes, outOnDownSwitches, resolveBackends } from './lb-backends';
 import { PortSecurityDropCounter } from './port-security-drops';
 import { UnknownUnicastDropCounter } from './unknown-unicast-drops';
 import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
@@ -399,10 +399,14 @@ export class PipelineReconciler {
     this.lbs = shared.of<LoadBalancer>(LOAD_BALANCERS);
     // Backends a health check found failing get no new connections (until it says otherwise),
     // nor those on a node whose switch does not answer while another backend takes them.
+    // And those on a cordoned node are drained while another backend takes them.
     const healthyBackends = (lb: LoadBalancer, net: NetworkModel, ports: ReadonlyMap<string, PortModel>) =>
-      outOnDownSwitches(
-        resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip, b.node) ? { ...b, healthy: false } : b)),
-        (node) => this.nodeDown(node) !== undefined,
+      drainedOnCordonedNodes(
+        outOnDownSwitches(
+          resolveBackends(lb, net, ports).map((b) => (b.healthy && !this.passesChecks(lb.metadata.uid!, b.ip, b.node) ? { ...b, healthy: false } : b)),
+          (node) => this.nodeDown(node) !== undefined,
+        ),
+        (node) => cordoned(this.nodeObj(node)),
       );
     this.live = new LiveModel(healthyBackends, (node) => this.tunnelPorts(node), (p, modelled) => this.bindingOf(p, modelled));
     this.tunnelProbes = new TunnelProber({
@@ -518,7 +522,7 @@ export class PipelineReconciler {
         this.nodes.addEventHandler({
           onAdd: () => refresh(),
           onUpdate: (o, n) => {
-            const downFlipped = switchUnreachable(o) !== switchUnreachable(n) || agentMarkedSilent(o) !== agentMarkedSilent(n);
+            const downFlipped = switchUnreachable(o) !== switchUnreachable(n) || agentMarkedSilent(o) !== agentMarkedSilent(n) || cordoned(o) !== cordoned(n);
             if (!sameValue(o.status?.unhealthyBackends, n.status?.unhealthyBackends) || downFlipped) refresh(downFlipped);
             // Load balancer status names backends behind cut tunnels: at once, not at its next round.
             else if ((tunnelsDown(o) === undefined) !== (tunnelsDown(n) === undefined)) this.lbStatus?.refreshSoon();
