@@ -73,8 +73,8 @@ describe('compileNode', () => {
       'SpoofGuard, priority=130, PortSecured=1, tcp6,nw_frag=first,tp_dst=0 actions=drop',
       // 802.1Q-tagged frames from any VM port, port security or not (vlan-guard.ts).
       'SpoofGuard, priority=140, FromTunnel=0, vlan_vid=4096/0x1000 actions=drop',
-      'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
-      'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=CONTROLLER:1024',
+      'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=meter:2,CONTROLLER:1024',
+      'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=meter:2,CONTROLLER:1024',
       // This node's own tunnel endpoint: never output (OVS would decapsulate it: tunnel-guard.ts).
       'L2Lookup, priority=110, udp,nw_dst=198.18.0.1,tp_dst=4789 actions=drop',
       'L2Lookup, priority=110, udp,nw_dst=198.18.0.1,tp_dst=6081 actions=drop',

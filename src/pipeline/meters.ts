@@ -23,4 +23,16 @@ export const REFUSE_METER: MeterSpec = {
   bands: [{ type: 'drop', rate: 1000, burstSize: 200 }],
 };
 
-export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER];
+/**
+ * Packets a second tunnel probes and their echoes may bring to vnetd per node (tunnel-probe.ts),
+ * and a burst. A node gets four per peer and round (a probe and an echo per tunnel type): 2,400
+ * a second with 3,000 nodes every 5 s. Probes come from the underlay, whose every host can send
+ * them: before this meter a flood of them reached vnetd whole.
+ */
+export const PROBE_METER: MeterSpec = {
+  meterId: 2,
+  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
+  bands: [{ type: 'drop', rate: 5000, burstSize: 1000 }],
+};
+
+export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER, PROBE_METER];

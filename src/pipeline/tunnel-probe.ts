@@ -11,6 +11,7 @@ import { OFPP, type KnownOxm } from '../openflow';
 import type { DesiredFlow } from '../openflow/sync';
 import { Priority, flow } from './compiler';
 import type { Encapsulation } from '../resources/kinds';
+import { PROBE_METER } from './meters';
 import { TABLES } from './tables';
 
 /** The tunnel id of probes: never a network's VNI (1..16777215). */
@@ -20,17 +21,18 @@ export const PROBE_ETHERTYPE = 0x88b5;
 /** A probe frame's bytes as the controller receives them at most (Ethernet + a JSON body naming two nodes, up to 253 characters each). */
 export const PROBE_BYTES = 1024;
 
-/** On a node with these tunnel ports: probes and their echoes arriving on them go to the controller. */
+/** On a node with these tunnel ports: probes and their echoes arriving on them go to the controller, through the node's probe meter (meters.ts). */
 export function tunnelProbeFlows(tunnelPorts: Partial<Record<Encapsulation, number>> | undefined): DesiredFlow[] {
   return Object.values(tunnelPorts ?? {})
     .filter((p): p is number => typeof p === 'number')
     .sort((a, b) => a - b)
-    .map((ofport) =>
-      flow(
+    .map((ofport) => {
+      const toController = flow(
         TABLES.Classifier,
         Priority.Normal,
         [{ field: 'in_port', value: ofport }, { field: 'tunnel_id', value: PROBE_TUNNEL_ID }, { field: 'eth_type', value: PROBE_ETHERTYPE } as KnownOxm],
         [{ type: 'output', port: OFPP.CONTROLLER, maxLen: PROBE_BYTES }],
-      ),
-    );
+      );
+      return { ...toController, instructions: [{ type: 'meter', meterId: PROBE_METER.meterId }, ...toController.instructions] };
+    });
 }

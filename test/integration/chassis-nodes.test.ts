@@ -81,9 +81,10 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     const lines = flows.split('\n').filter((l) => l.includes('actions='));
     // The fixed flows that act on a packet: one finishes an answer the ND responder started
     // (NdReply mark, reg1 bit 1), which with no ports nothing ever sets; one per tunnel port
-    // hands tunnel probes (tunnel id 0, which no network has) to the controller.
-    const ndFinish = (l: string) => l.includes('reg1=0x2/0x2') && l.includes('actions=move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT');
+    // hands tunnel probes (tunnel id 0, which no network has) to the controller through the
+    // probe meter (2: probes come from the underlay, whose hosts can flood them).
     const probe = (l: string) => /tun_id=0,in_port=\d+,dl_type=0x88b5 actions=CONTROLLER:\d+$/.test(l);
+    const ndFinish = (l: string) => l.includes('reg1=0x2/0x2') && l.includes('actions=move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT');
     // The guards drop: the router guard (RA, redirect, DHCP/DHCPv6 server replies from a port
     // whose classification set the PortSecured mark, reg1 bit 2, which with no ports nothing
     // sets), the VLAN guard (tagged frames from any VM port, reg1 bit 0 clear) and the tunnel
@@ -92,7 +93,11 @@ describeOvs('chassis: Node reconciler against real OVS', () => {
     const vlanGuard = (l: string) => l.includes('vlan_tci=0x1000/0x1000') && l.endsWith('actions=drop');
     const routerGuard = (l: string) => l.includes('reg1=0x4/0x4') && l.endsWith('actions=drop');
     const tunnelGuard = (l: string) => /,udp,nw_dst=192\.168\.250\.1,tp_dst=(4789|6081) actions=drop$/.test(l);
-    expect(lines.filter(probe)).toHaveLength(2);
+    // (OpenFlow 1.0's dump, above, shows no meter instruction.)
+    const of13 = (await ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${ovs.bridgeMgmtSocket('br-int')}`])).split('\n');
+    expect(of13.filter((l) => /tun_id=0,in_port=\d+,dl_type=0x88b5 actions=meter:2,CONTROLLER:\d+$/.test(l))).toHaveLength(2);
+    const meters = await ovs.ofctl(['-O', 'OpenFlow13', 'dump-meters', `unix:${ovs.bridgeMgmtSocket('br-int')}`]);
+    expect(meters).toMatch(/meter=2 pktps burst stats bands=\s*type=drop rate=5000 burst_size=1000/);
     expect(lines.filter(routerGuard)).toHaveLength(7);
     expect(lines.filter((l) => routerGuard(l) && l.includes('nw_frag=first'))).toHaveLength(3);
     // The bridge shows a first fragment's ports and ICMPv6 type to those guards (QA-133 F4).
