@@ -66,7 +66,7 @@ export async function checkRequestedIp(
 export function pickIp(net: VirtualNetwork, allocators: IpAllocator[], family: 4 | 6, allocations: AllocationRegistry): Promise<string | undefined> {
   const ofFamily = allocators.filter((al) => al.subnet.cidr.family === family);
   // Sequential for small subnets (readable), random for big ones.
-  return allocations.pickFreeIp(net.metadata.namespace!, net.metadata.name, ofFamily, (a) => (a.capacity > 65536n ? cryptoRng : undefined));
+  return allocations.pickFreeIp(net.metadata.namespace!, net.metadata.name, ofFamily, (a) => (a.capacity > 65536n ? cryptoRng : undefined), net.metadata.uid);
 }
 
 export function familiesOf(allocators: IpAllocator[]): (4 | 6)[] {

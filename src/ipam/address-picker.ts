@@ -1,11 +1,15 @@
 /**
- * Lowest-free address picking against the store's allocation keys, without reading all
- * of them. Each subnet keeps a cursor (an offset into its allocatable addresses, see
+ * Next-free address picking against the store's allocation keys, without reading all
+ * of them. Each subnet of a network (by its uid: one made again under the same name starts
+ * afresh) keeps a cursor (an offset into its allocatable addresses, see
  * IpAllocator.addressAt) below which every address was last seen taken: a pick probes
  * from the cursor with one key lookup per address, moves the cursor past the taken ones
  * and returns the first free one. Filling a network with N addresses therefore costs
- * O(N) lookups in all instead of O(N^2) rows read, and the order stays the one
- * IpAllocator.pickFree gives (lowest free first).
+ * O(N) lookups in all instead of O(N^2) rows read. A new network's addresses come lowest
+ * first, as IpAllocator.pickFree gives them; an address freed below the cursor is picked
+ * again once the picks have gone round the subnet (or this process restarts), not at once:
+ * next fit, as kube-apiserver's Service IPs avoid handing a just-freed address to a new
+ * holder while other VMs may still have its old MAC in their ARP caches.
  *
  * Concurrent picks in one process must not all probe the same free address (all but one
  * would lose the create-only claim and retry): a probed address is reserved, in memory,

@@ -155,13 +155,16 @@ export class AllocationRegistry {
    * they are all full. Cost per call: a few key lookups, independent of how many
    * addresses the network holds (see AddressPicker); free only as of now: the caller's
    * create-only claim in the object's transaction is what settles a race. A caller that
-   * will not claim it (its request failed) gives it back with unreserveIp.
+   * will not claim it (its request failed) gives it back with unreserveIp. `networkUid`: the
+   * network's, so that one created again under the same name starts picking afresh, as a new
+   * network does (QA-147 F1: it went on from its predecessor's cursor, and one manifest gave
+   * other addresses in a namespace made again).
    */
-  async pickFreeIp(namespace: string, network: string, allocators: readonly IpAllocator[], rng?: (a: IpAllocator) => Rng | undefined): Promise<string | undefined> {
+  async pickFreeIp(namespace: string, network: string, allocators: readonly IpAllocator[], rng?: (a: IpAllocator) => Rng | undefined, networkUid?: string): Promise<string | undefined> {
     let listed: Set<string> | undefined;
     const listTaken = async () => (listed ??= new Set((await this.ips(namespace, network)).keys()));
     for (const a of allocators) {
-      const ip = await this.picker.pick(`${namespace}/${network}/${a.cidr}`, a, {
+      const ip = await this.picker.pick(subnetKey(namespace, network, a, networkUid), a, {
         isTaken: async (candidate) => (await this.ipHolder(namespace, network, candidate)) !== undefined,
         listTaken,
         rng: rng?.(a),
@@ -171,8 +174,8 @@ export class AllocationRegistry {
     return undefined;
   }
 
-  unreserveIp(namespace: string, network: string, allocators: readonly IpAllocator[], ip: string): void {
-    for (const a of allocators) this.picker.unreserve(`${namespace}/${network}/${a.cidr}`, ip);
+  unreserveIp(namespace: string, network: string, allocators: readonly IpAllocator[], ip: string, networkUid?: string): void {
+    for (const a of allocators) this.picker.unreserve(subnetKey(namespace, network, a, networkUid), ip);
   }
 
   async get(key: string): Promise<Allocation | undefined> {
@@ -191,4 +194,9 @@ export class AllocationRegistry {
   static release(key: string): TxnOp {
     return { type: 'delete', key };
   }
+}
+
+/** The picker's state per subnet of one network instance (its uid where known). */
+function subnetKey(namespace: string, network: string, a: IpAllocator, networkUid: string | undefined): string {
+  return `${namespace}/${network}/${networkUid ?? ''}/${a.cidr}`;
 }
