@@ -211,6 +211,39 @@ describe('port', () => {
   });
 });
 
+describe('delete by selection', () => {
+  it('deletes what -l matches (in the namespace, or every one with -A) and --all, one line each; contradictory or empty requests delete nothing (QA-147 F4)', async () => {
+    const G = '/apis/vnet.dev/v1alpha1';
+    for (const ns of ['sel1', 'sel2']) {
+      expect((await v.call('POST', '/api/v1/namespaces', { metadata: { name: ns } })).status).toBe(201);
+      expect((await v.call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'n' }, spec: { subnets: [{ cidr: '10.88.0.0/24' }] } })).status).toBe(201);
+      for (const [name, role] of [['c1', 'client'], ['c2', 'client'], ['s1', 'server']]) {
+        expect((await v.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name, labels: { role } }, spec: { network: 'n' } })).status).toBe(201);
+      }
+    }
+    const names = async (ns: string) => ((await v.call('GET', `${G}/namespaces/${ns}/virtualports`)).json.items as Array<{ metadata: { name: string } }>).map((p) => p.metadata.name).sort();
+    // Nothing is deleted by a request that contradicts itself or says nothing.
+    expect(await fails(2, 'port', 'delete', '-n', 'sel1')).toMatch(/say what to delete: vnetctl port delete NAME\.\.\., -l SELECTOR or --all/);
+    expect(await fails(2, 'port', 'delete', 'c1', '-l', 'role=client', '-n', 'sel1')).toMatch(/names and -l contradict each other/);
+    expect(await fails(2, 'port', 'delete', '-l', 'role=client', '--all', '-n', 'sel1')).toMatch(/-l and --all contradict each other/);
+    expect(await fails(2, 'port', 'delete', 'c1', '-A')).toMatch(/-A deletes across namespaces only with -l SELECTOR or --all/);
+    expect(await fails(2, 'delete', '-f', '-', '-l', 'role=client')).toMatch(/-l, --all and -A go with a KIND, not with -f/);
+    expect(await fails(1, 'port', 'delete', '-l', 'role in (', '-n', 'sel1')).toMatch(/role in \(/);
+    expect([await names('sel1'), await names('sel2')]).toEqual([['c1', 'c2', 's1'], ['c1', 'c2', 's1']]);
+    // -l in the namespace only.
+    expect(await ok('port', 'delete', '-l', 'role=client', '-n', 'sel1', '--wait')).toBe('virtualport.vnet.dev/c1 deleted\nvirtualport.vnet.dev/c2 deleted\n');
+    expect([await names('sel1'), await names('sel2')]).toEqual([['s1'], ['c1', 'c2', 's1']]);
+    // Nothing left to match: said on stderr, not an error.
+    const none = await cli.run(['port', 'delete', '-l', 'role=client', '-n', 'sel1']);
+    expect([none.code, none.stdout, none.stderr]).toEqual([0, '', 'No virtualports found in namespace "sel1" matching role=client.\n']);
+    // Every namespace, through the kind-first form too.
+    expect(await ok('delete', 'vport', '-l', 'role=client', '-A', '--wait')).toBe('virtualport.vnet.dev/c1 deleted\nvirtualport.vnet.dev/c2 deleted\n');
+    expect([await names('sel1'), await names('sel2')]).toEqual([['s1'], ['s1']]);
+    expect(await ok('port', 'delete', '--all', '-n', 'sel2', '--wait')).toBe('virtualport.vnet.dev/s1 deleted\n');
+    expect([await names('sel1'), await names('sel2')]).toEqual([['s1'], []]);
+  });
+});
+
 describe('lb', () => {
   it('adds and removes listeners; a second load balancer on a VIP is pointed at the first one\'s listeners (QA-124 F7)', async () => {
     const created = await ok('lb', 'create', 'shared', '--network', 'blue', '--listen', '80:8080', '-n', 't1', '-o', 'json');
@@ -474,7 +507,7 @@ describe('node', () => {
       ok('node', 'list', '-o', 'name'),
       ok('node', 'get', 'hv1'),
     ]);
-    expect(list).toMatch(/^NAME +TUNNEL-IP +CONNECTED +PORTS +TUNNELS +READY +AGE\n/);
+    expect(list).toMatch(/^NAME +TUNNEL-IP +CONNECTED +PORTS +TUNNELS +CORDONED +READY +AGE\n/);
     expect(list).toMatch(/\nhv1 +192\.0\.2\.11 /);
     expect(wide).toMatch(/OVSDB/);
     expect(wide).toContain('tcp:192.0.2.11:6640');

@@ -15,7 +15,7 @@ import { createObject, getObject, listObjects, MERGE_PATCH, patchObject } from '
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
 import { parseDuration } from '../flags/duration';
-import { deleteEach, deleteNamed, examples, getNamed, namespaceFor, parser, type RuntimeOf } from './shared';
+import { deleteEach, deleteNamed, deleteSelected, examples, getNamed, namespaceFor, parser, selects, type RuntimeOf, type Selection } from './shared';
 import { EventPrinter, streamEvents } from './watch';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -214,18 +214,29 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
       .argument('[kind]', 'kind (vnet, vport, vlb, vnode, ns, vtoken)')
       .argument('[names...]', 'object names')
       .option('-f, --filename <file>', 'manifest file, directory or - for stdin (repeatable)', collect)
+      .option('-l, --selector <labels>', 'with KIND: delete the objects this label selector matches, e.g. role=client')
+      .option('--all', 'with KIND: delete every object of the kind')
+      .option('-A, --all-namespaces', 'with -l or --all: in every namespace you can see')
       .option('--ignore-not-found', 'treat objects that do not exist as deleted')
       .option('--wait', 'wait until the objects are gone')
       .addOption(new Option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)').argParser(parser(parseDuration)).default(60_000, '60s'))
-      .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; ignoreNotFound?: boolean; wait?: boolean; timeout: number }, cmd: Command) => {
+      .action(async (kindText: string | undefined, names: string[], o: Selection & { filename?: string[]; ignoreNotFound?: boolean; wait?: boolean; timeout: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         const wait = { wait: o.wait === true, timeout: o.timeout, ignoreNotFound: o.ignoreNotFound === true };
+        const selecting = o.selector !== undefined || o.all === true || o.allNamespaces === true;
         if (o.filename) {
           if (kindText) throw new UsageError('cannot combine -f with a KIND argument; use one or the other');
+          if (selecting) throw new UsageError('-l, --all and -A go with a KIND, not with -f');
           // Every manifest's namespace is settled before anything is deleted: a destructive
           // command whose input contradicts itself deletes nothing.
           const targets = readManifests(o.filename, stdin).map((m) => ({ kind: m.kind, ns: namespaceOf(rt, m), name: m.object.metadata.name }));
           await deleteEach(rt, targets, wait);
+          return;
+        }
+        if (selecting) {
+          if (!kindText) throw new UsageError('say which kind: vnetctl delete KIND -l SELECTOR (or --all)');
+          const kind = kindArg(kindText);
+          if (selects(names, o, kindText)) await deleteSelected(rt, kind, o, wait);
           return;
         }
         const typed = typedNames(kindText, names);
@@ -236,7 +247,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         if (!kindText || names.length === 0) throw new UsageError('say what to delete: vnetctl delete KIND NAME... or vnetctl delete -f FILE');
         await deleteNamed(rt, kindArg(kindText), names, wait);
       }),
-    ['vnetctl delete -f tenant-a/', 'vnetctl delete vlb web', 'vnetctl delete vlb/web vport/vm1-eth0', 'vnetctl delete -f lb.yaml --ignore-not-found'],
+    ['vnetctl delete -f tenant-a/', 'vnetctl delete vlb web', 'vnetctl delete vlb/web vport/vm1-eth0', 'vnetctl delete -f lb.yaml --ignore-not-found', 'vnetctl delete vport -l role=client -A'],
   );
   return [get, applyCmd, del];
 }

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { KubeObject } from '../../resources/object';
 import { attempt } from '../attempt';
 import { qualifiedName, type KindInfo } from '../kinds';
-import { ApiStatusError, CliError, failsEveryObject } from '../errors';
+import { ApiStatusError, CliError, UsageError, failsEveryObject } from '../errors';
 import { deleteObject, getObject, listObjects } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
@@ -89,19 +89,64 @@ export function addReadDelete(group: Command, kind: KindInfo, runtimeOf: Runtime
   );
   if (!opts.delete) return;
   examples(
-    group
-      .command('delete')
-      .alias('rm')
-      .description(`delete ${noun}s${opts.deleteNote ? `\n\n${opts.deleteNote}` : ''}`)
-      .argument('<name...>', `${noun} name(s)`)
+    addSelectionOptions(
+      group
+        .command('delete')
+        .alias('rm')
+        .description(`delete ${noun}s by name, or those a label selector matches (-l), or all of them (--all)${opts.deleteNote ? `\n\n${opts.deleteNote}` : ''}`)
+        .argument('[name...]', `${noun} name(s)`),
+      kind.namespaced,
+    )
       .option('--wait', 'wait until the objects are gone (finalizers done)')
       .addOption(new Option('--timeout <duration>', 'how long --wait waits (e.g. 30s, 2m)').argParser(parser(parseDuration)).default(60_000, '60s'))
-      .action(async (names: string[], o: { wait?: boolean; timeout: number }, cmd: Command) => {
+      .action(async (names: string[], o: Selection & { wait?: boolean; timeout: number }, cmd: Command) => {
         const rt = runtimeOf(cmd);
-        await deleteNamed(rt, kind, names, { wait: o.wait === true, timeout: o.timeout });
+        const wait = { wait: o.wait === true, timeout: o.timeout };
+        if (selects(names, o, kind.command ?? kind.plural)) await deleteSelected(rt, kind, o, wait);
+        else await deleteNamed(rt, kind, names, wait);
       }),
-    [`vnetctl ${kind.command} delete NAME`, `vnetctl ${kind.command} delete NAME --wait`],
+    [`vnetctl ${kind.command} delete NAME`, `vnetctl ${kind.command} delete NAME --wait`, `vnetctl ${kind.command} delete -l role=client${kind.namespaced ? ' -A' : ''}`],
   );
+}
+
+/** Which objects a delete takes when it names none: a label selector, or all; across namespaces with -A. */
+export interface Selection {
+  selector?: string;
+  all?: boolean;
+  allNamespaces?: boolean;
+}
+
+/** A delete command's -l, --all and (namespaced kinds) -A, as kubectl delete has them. */
+export function addSelectionOptions(cmd: Command, namespaced: boolean): Command {
+  cmd.option('-l, --selector <labels>', 'delete the objects this label selector matches, e.g. role=client').option('--all', 'delete every object of the kind');
+  if (namespaced) cmd.option('-A, --all-namespaces', 'with -l or --all: in every namespace you can see');
+  return cmd;
+}
+
+/** Whether a delete goes by selection (-l/--all) rather than by names; contradictory or empty requests are refused here, before anything is deleted. */
+export function selects(names: readonly string[], o: Selection, command: string): boolean {
+  const selecting = o.selector !== undefined || o.all === true;
+  if (o.selector !== undefined && o.all) throw new UsageError('-l and --all contradict each other: delete what a selector matches, or everything');
+  if (selecting && names.length > 0) throw new UsageError(`names and ${o.all ? '--all' : '-l'} contradict each other: delete by name, or by selection`);
+  if (o.allNamespaces && !selecting) throw new UsageError('-A deletes across namespaces only with -l SELECTOR or --all');
+  if (o.selector !== undefined && o.selector.trim() === '') throw new UsageError('-l needs a label selector, e.g. -l role=client');
+  if (!selecting && names.length === 0) throw new UsageError(`say what to delete: vnetctl ${command} delete NAME..., -l SELECTOR or --all`);
+  return selecting;
+}
+
+/**
+ * Deletes what a selection lists now, each as deleteEach does (one line per object, --wait
+ * at the end); an object gone meanwhile is not an error. Nothing matched: said on stderr, as kubectl does.
+ */
+export async function deleteSelected(rt: Runtime, kind: KindInfo, o: Selection, wait: { wait: boolean; timeout: number }): Promise<void> {
+  const everywhere = kind.namespaced && o.allNamespaces === true;
+  const ns = kind.namespaced && !everywhere ? rt.namespace() : undefined;
+  const res = await attempt(rt, { verb: 'list', kind }, () => listObjects(rt, kind, ns, o.selector !== undefined ? { labelSelector: o.selector } : {}));
+  if (res.items.length === 0) {
+    rt.io.err(`No ${kind.plural} found${ns !== undefined ? ` in namespace "${ns}"` : ''}${o.selector !== undefined ? ` matching ${o.selector}` : ''}.\n`);
+    return;
+  }
+  await deleteEach(rt, res.items.map((obj) => ({ kind, ns: kind.namespaced ? obj.metadata.namespace : undefined, name: obj.metadata.name })), { ...wait, ignoreNotFound: true });
 }
 
 /**
