@@ -201,7 +201,9 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
     // Both peers' probes judged (two 5 s rounds since hv2's agent came back, when an earlier test restarted it).
     type NodeObj = { status?: { unansweredPeers?: string[]; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
     const nodeObj = async (name: string) => (await api.call('GET', `${G}/nodes/${name}`)) as NodeObj;
-    await eventually(async () => (await nodeObj('hv1')).status?.conditions?.find((c) => c.type === 'TunnelsUp')?.reason === 'ProbesAnswered', 30_000, 200);
+    await eventually(async () => (await nodeObj('hv1')).status?.conditions?.find((c) => c.type === 'TunnelsUp')?.reason === 'ProbesAnswered', 30_000, 200).catch(async (err: Error) => {
+      throw new Error(`${err.message}: hv1: ${JSON.stringify((await nodeObj('hv1')).status?.conditions)}; hv2: ${JSON.stringify((await nodeObj('hv2')).status?.conditions)}`);
+    });
     const hv2 = bed.hv('hv2');
     try {
       // The crash: hv2's agent and ovs-vswitchd end together (the agent first, so it writes nothing of its switch's end).

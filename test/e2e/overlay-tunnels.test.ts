@@ -104,7 +104,7 @@ describeOvs('agents: tunnel probes between the agents of two hypervisors', () =>
   const setup = agentsBed();
   const { call } = overlayApi(setup.vnetd);
 
-  it('each agent echoes the other\'s probes: TunnelsUp True on both nodes; False on hv1 while hv2 lacks its tunnel IP', async () => {
+  it('each switch reflects the other\'s probes: TunnelsUp True on both nodes; False on hv1 while hv2 lacks its tunnel IP', async () => {
     const [hv1, hv2] = setup.bed().hypervisors;
     await until(call, hv1!.name, 'True');
     await until(call, hv2!.name, 'True');
@@ -116,5 +116,23 @@ describeOvs('agents: tunnel probes between the agents of two hypervisors', () =>
       await hv2!.exec(['ip', 'addr', 'replace', `${hv2!.tunnelIP}/24`, 'dev', 'br-phy']);
     }
     await until(call, hv1!.name, 'True');
+  }, 120_000);
+
+  it("an agent that stops leaves its peers' tunnels up: its switch still reflects their probes (QA-146 F1: they said False within 13 s, blaming the underlay, while the tunnels carried traffic)", async () => {
+    const [hv1, hv2] = setup.bed().hypervisors;
+    await until(call, hv1!.name, 'True');
+    await setup.agents.get(hv2!.name)!.close();
+    try {
+      // Five times the two rounds (500 ms each) a probe has to come back: still answered.
+      const t0 = performance.now();
+      while (performance.now() - t0 < 6000) {
+        const tunnels = ((await call('GET', `/apis/vnet.dev/v1alpha1/nodes/${hv1!.name}`)) as HypervisorNode).status?.conditions?.find((c) => c.type === 'TunnelsUp');
+        expect(tunnels).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      log(`agents: hv2's agent stopped: hv1 stayed TunnelsUp=True ProbesAnswered for ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    } finally {
+      await setup.startAgentFor(hv2!.name);
+    }
   }, 120_000);
 });

@@ -1,7 +1,10 @@
 /**
  * Tunnel probes over fake node connections: a "wire" delivers each packet-out into the
- * tunnel to the node whose tunnel IP it names (as a packet-in of the Classifier table), unless
- * the test cuts that node off. Each node's TunnelsUp outcome follows the round trips.
+ * tunnel to the node whose tunnel IP it names, unless the test cuts either end off. There the
+ * node's "switch" does what the probe flows do (pipeline/tunnel-probe.ts): a probe to reflect
+ * goes back to its sender's controller as an echo (ECHO_MAC), without the peer's controller;
+ * anything else goes to the peer's controller as a packet-in of the Classifier table, unless
+ * that controller is hung. Each node's TunnelsUp outcome follows the round trips.
  */
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
@@ -22,6 +25,10 @@ function bed(names: string[]) {
   const ready = new Set(names);
   const prober = new TunnelProber({ logger: pino({ level: 'silent' }), model: () => model, report: (n, o) => reports.set(n, o), intervalMs: 1000, now: () => now, peerReady: (n) => ready.has(n) });
   const cut = new Set<string>();
+  /** Nodes whose controller (or agent) reads and answers nothing: their switch still reflects probes. */
+  const hung = new Set<string>();
+  /** Nodes of an earlier release: their switch reflects nothing, their controller echoes. */
+  const legacy = new Set<string>();
   /** "node/ofport": what the node sends out of that tunnel port is lost (one tunnel type filtered). */
   const cutPorts = new Set<string>();
   const conns = new Map<string, EventEmitter & { connected: boolean; send(m: OfMessage): Promise<void> }>();
@@ -36,9 +43,13 @@ function bed(names: string[]) {
         const to = [...model.nodes.values()].find((n) => dst && 'value' in dst && n.tunnelIP === dst.value);
         // Delivered later (a packet-out is not a synchronous call), unless either end is cut off.
         const out = m.actions.find((a) => a.type === 'output');
-        if (to && !cut.has(to.name) && !cut.has(name) && !(out && 'port' in out && cutPorts.has(`${name}/${out.port}`))) {
-          setImmediate(() => conns.get(to.name)!.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: m.data.length, reason: 1, tableId: TABLES.Classifier.id, cookie: 0n, match: [], data: m.data } as OfMessage));
-        }
+        const passes = (from: string, port: unknown) => !cut.has(from) && !cutPorts.has(`${from}/${String(port)}`);
+        const packetIn = (node: string, data: Buffer) => setImmediate(() => !hung.has(node) && conns.get(node)!.emit('message', { type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 1, tableId: TABLES.Classifier.id, cookie: 0n, match: [], data } as OfMessage));
+        if (!to || cut.has(to.name) || !passes(name, out && 'port' in out ? out.port : undefined)) return Promise.resolve();
+        if (!legacy.has(to.name) && m.data.subarray(0, 6).equals(Buffer.from([0x02, 0x76, 0x6e, 0x65, 0x74, 0x72]))) {
+          // The peer's switch reflects it, out the same port (the same number on every node here).
+          if (passes(to.name, out && 'port' in out ? out.port : undefined)) packetIn(name, Buffer.concat([Buffer.from([0x02, 0x76, 0x6e, 0x65, 0x74, 0x65]), m.data.subarray(6)]));
+        } else packetIn(to.name, m.data);
         return Promise.resolve();
       },
     });
@@ -53,14 +64,19 @@ function bed(names: string[]) {
     await settle();
     now += 1000;
   };
-  return { prober, reports, cut, cutPorts, sent, round, ready, conns, model, settle };
+  return { prober, reports, cut, cutPorts, hung, legacy, sent, round, ready, conns, model, settle };
 }
 
 describe('tunnel probes', () => {
   it('a probe frame carries who sent it to whom over which tunnel; anything else is not one', () => {
     const f = probeFrame({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', nonce: 'ab12' });
     expect(f.readUInt16BE(12)).toBe(0x88b5);
-    expect(parseProbe(f)).toEqual({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', nonce: 'ab12' });
+    expect(parseProbe(f)).toEqual({ kind: 'probe', from: 'hv1', to: 'hv2', encap: 'geneve', nonce: 'ab12', reflected: false });
+    // For the peer's switch to reflect (REFLECT_MAC); reflected, it comes back to ECHO_MAC.
+    expect(f.subarray(0, 6).toString('hex')).toBe('02766e657472');
+    expect(parseProbe(Buffer.concat([Buffer.from('02766e657465', 'hex'), f.subarray(6)]))).toMatchObject({ kind: 'probe', reflected: true });
+    // An echo, of an earlier release's probe, goes as that release's were (LEGACY_PROBE_MAC).
+    expect(probeFrame({ kind: 'echo', from: 'hv1', to: 'hv2', encap: 'geneve', nonce: 'ab12' }).subarray(0, 6).toString('hex')).toBe('02766e657470');
     expect(parseProbe(Buffer.concat([f.subarray(0, 14), Buffer.from('{"vnetdProbe":1,"kind":"probe"}')]))).toBeUndefined();
     expect(parseProbe(Buffer.concat([f.subarray(0, 14), Buffer.from('not json')]))).toBeUndefined();
     const arp = Buffer.from(f);
@@ -81,8 +97,8 @@ describe('tunnel probes', () => {
         { type: 'set_field', field: 'tunnel_id', value: 0n },
         { type: 'output', port: 2, maxLen: 0 },
       ]);
-      // Every probe was echoed back to its sender.
-      expect(sent.filter((s) => parseProbe(s.m.data)?.kind === 'echo')).toHaveLength(12);
+      // Every probe was reflected by its peer's switch: no controller sent an echo.
+      expect(sent.filter((s) => parseProbe(s.m.data)?.kind === 'echo')).toHaveLength(0);
       expect(reports.size).toBe(0);
       for (let i = 0; i < 3; i++) await round();
       expect(reports.get('hv1')).toEqual({ status: 'True', reason: 'ProbesAnswered', message: 'tunnel probes to every Ready peer come back' });
@@ -100,7 +116,7 @@ describe('tunnel probes', () => {
       cut.add('hv2');
       for (let i = 0; i < 4; i++) await round();
       expect(reports.get('hv2')).toMatchObject({ status: 'False', reason: 'NoProbeAnswered' });
-      expect(reports.get('hv2')!.message).toBe('no tunnel probe came back in 3 s from hv1 (geneve), hv1 (vxlan), hv3 (geneve), hv3 (vxlan): check that this host holds its tunnel IP 198.18.0.2, routes to its peers, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that vnetd (or the agent) runs there');
+      expect(reports.get('hv2')!.message).toBe('no tunnel probe came back in 3 s from hv1 (geneve), hv1 (vxlan), hv3 (geneve), hv3 (vxlan): check that this host holds its tunnel IP 198.18.0.2, routes to its peers, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that Open vSwitch runs there (its switch answers the probes)');
       expect(reports.get('hv1')).toMatchObject({ status: 'False', reason: 'ProbesUnanswered' });
       expect(reports.get('hv1')!.message).toMatch(/^no tunnel probe came back in 3 s from hv2 \(geneve\), hv2 \(vxlan\): check that those hosts hold their tunnel IPs, this host routes to them/);
       // The peers lost on every tunnel type, by name: what the leader reads to tell a dead hypervisor (lost-by-peers.ts).
@@ -111,6 +127,32 @@ describe('tunnel probes', () => {
       for (let i = 0; i < 2; i++) await round();
       expect([...reports.values()].map((r) => r.status)).toEqual(['True', 'True', 'True']);
       expect([...reports.values()].map((r) => r.unansweredPeers)).toEqual([undefined, undefined, undefined]);
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it("a peer whose controller (or agent) hangs is still answered by its switch: its peers' tunnels stay up (QA-146 F1: they said False, blaming the underlay, while the tunnels carried traffic)", async () => {
+    const { prober, reports, hung, round } = bed(['hv1', 'hv2', 'hv3']);
+    try {
+      for (let i = 0; i < 4; i++) await round();
+      hung.add('hv2');
+      for (let i = 0; i < 6; i++) await round();
+      expect(reports.get('hv1')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
+      expect(reports.get('hv3')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it("a peer of an earlier release (its switch reflects nothing, its controller echoes) answers as before, and is answered", async () => {
+    const { prober, reports, legacy, sent, round } = bed(['hv1', 'hv2']);
+    try {
+      legacy.add('hv2');
+      for (let i = 0; i < 4; i++) await round();
+      expect(sent.filter((s) => s.from === 'hv2' && parseProbe(s.m.data)?.kind === 'echo').length).toBeGreaterThan(0);
+      expect(reports.get('hv1')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
+      expect(reports.get('hv2')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
     } finally {
       prober.stop();
     }

@@ -1,8 +1,8 @@
 /**
  * Tunnel probes (pipeline/tunnel-probe.ts): every intervalMs, each node this process programs
  * sends a probe through each tunnel port it shares with each peer, to the peer's tunnel IP;
- * the peer's controller sends it back the same way, and the round trip is what a Node's
- * TunnelsUp condition reports. A node that does not hold its tunnel IP, cannot route to a
+ * the peer's switch reflects it the same way (a peer of an earlier release: its controller
+ * echoes it), and the round trip is what a Node's TunnelsUp condition reports. A node that does not hold its tunnel IP, cannot route to a
  * peer, or whose UDP 4789/6081 is filtered has its flows installed (Ready) and yet carries no
  * overlay traffic: before, nothing said so (QA: "a tunnelIP the host does not have is still
  * Ready").
@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { NO_PROBE_ANSWERED, type TunnelsView } from '../../chassis/node-status';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
-import { PROBE_BYTES, PROBE_ETHERTYPE, PROBE_TUNNEL_ID, TABLES, type LogicalModel, type NodeModel } from '../../pipeline';
+import { ECHO_MAC, LEGACY_PROBE_MAC, PROBE_BYTES, PROBE_ETHERTYPE, PROBE_TUNNEL_ID, REFLECT_MAC, TABLES, type LogicalModel, type NodeModel } from '../../pipeline';
 import type { Encapsulation } from '../../resources/kinds';
 
 export const TUNNEL_PROBE_INTERVAL_MS = 5000;
@@ -48,20 +48,25 @@ interface Probe {
 }
 
 const SRC_MAC = Buffer.from([0x02, 0x76, 0x6e, 0x65, 0x74, 0x64]);
-const DST_MAC = Buffer.from([0x02, 0x76, 0x6e, 0x65, 0x74, 0x70]);
+const macBytes = (mac: string) => Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+const REFLECT = macBytes(REFLECT_MAC);
+const ECHO = macBytes(ECHO_MAC);
+const LEGACY = macBytes(LEGACY_PROBE_MAC);
 
+/** A probe for the peer's switch to reflect; an echo (of an earlier release's probe) in that release's form. */
 export function probeFrame(p: Probe): Buffer {
   const type = Buffer.alloc(2);
   type.writeUInt16BE(PROBE_ETHERTYPE);
-  return Buffer.concat([DST_MAC, SRC_MAC, type, Buffer.from(JSON.stringify({ vnetdProbe: 1, ...p }))]);
+  return Buffer.concat([p.kind === 'probe' ? REFLECT : LEGACY, SRC_MAC, type, Buffer.from(JSON.stringify({ vnetdProbe: 1, ...p }))]);
 }
 
-export function parseProbe(frame: Buffer): Probe | undefined {
+/** A probe or echo; `reflected`: a probe a peer's switch sent back (its destination ECHO_MAC). */
+export function parseProbe(frame: Buffer): (Probe & { reflected: boolean }) | undefined {
   if (frame.length < 15 || frame.length > PROBE_BYTES || frame.readUInt16BE(12) !== PROBE_ETHERTYPE) return undefined;
   try {
     const o = JSON.parse(frame.subarray(14).toString('utf8')) as Partial<Probe> & { vnetdProbe?: number };
     if (o.vnetdProbe !== 1 || (o.kind !== 'probe' && o.kind !== 'echo') || typeof o.from !== 'string' || typeof o.to !== 'string' || (o.encap !== 'vxlan' && o.encap !== 'geneve') || typeof o.nonce !== 'string') return undefined;
-    return { kind: o.kind, from: o.from, to: o.to, encap: o.encap, nonce: o.nonce };
+    return { kind: o.kind, from: o.from, to: o.to, encap: o.encap, nonce: o.nonce, reflected: frame.subarray(0, 6).equals(ECHO) };
   } catch {
     return undefined;
   }
@@ -219,14 +224,17 @@ export class TunnelProber {
       .catch((err: unknown) => this.log.debug({ err, to: p.to }, 'tunnel probe not sent'));
   }
 
-  private received(node: string, st: NodeProbes, p: Probe, tunSrc: unknown): void {
+  private received(node: string, st: NodeProbes, p: Probe & { reflected: boolean }, tunSrc: unknown): void {
     const now = this.now();
-    if (p.kind === 'echo') {
+    // One of this node's probes, reflected by the peer's switch; or an earlier release's echo.
+    if (p.reflected || p.kind === 'echo') {
+      if (p.reflected && p.kind !== 'probe') return;
       const key = `${p.to}/${p.encap}`;
       if (p.from === node && p.nonce === st.nonce && st.firstSent.has(key)) st.echoes.set(key, now);
       return;
     }
-    // A probe for this node: back to its sender, through the same kind of tunnel.
+    // A probe of an earlier release's for this node (this release's are reflected by the
+    // switch and never come here): back to its sender, through the same kind of tunnel.
     if (p.to !== node) return;
     const model = this.opts.model();
     const sender = model?.nodes.get(p.from);
@@ -235,7 +243,7 @@ export class TunnelProber {
     const key = `${p.from}/${p.encap}`;
     if (now - (st.echoed.get(key) ?? -Infinity) < ECHO_GAP_MS) return;
     st.echoed.set(key, now);
-    this.send(st, ofport, sender.tunnelIP, { ...p, kind: 'echo' });
+    this.send(st, ofport, sender.tunnelIP, { kind: 'echo', from: p.from, to: p.to, encap: p.encap, nonce: p.nonce });
   }
 
   /** A node's outcome: every peer's echo within the last two rounds, or which are missing. */
@@ -270,7 +278,7 @@ export class TunnelProber {
         outcome = {
           status: 'False',
           reason: all ? NO_PROBE_ANSWERED : 'ProbesUnanswered',
-          message: `no tunnel probe came back in ${Math.round(stale / 1000)} s from ${named.join(', ')}: check that ${suspect}, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that vnetd (or the agent) runs there`,
+          message: `no tunnel probe came back in ${Math.round(stale / 1000)} s from ${named.join(', ')}: check that ${suspect}, that UDP 4789 (VXLAN) and 6081 (GENEVE) pass, and that Open vSwitch runs there (its switch answers the probes)`,
           ...(lost.length ? { unansweredPeers: lost.map((p) => p.name).sort() } : {}),
         };
       }
