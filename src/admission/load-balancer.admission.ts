@@ -60,8 +60,14 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
     if (hc.timeoutSeconds !== undefined && hc.timeoutSeconds > interval) {
       causes.push({ field: 'spec.healthCheck.timeoutSeconds', reason: 'FieldValueInvalid', message: `Invalid value: ${hc.timeoutSeconds}: must not exceed intervalSeconds (${interval})` });
     }
-    if (!spec.listeners.some((l) => (l.protocol ?? 'TCP') === 'TCP')) {
-      causes.push({ field: 'spec.healthCheck', reason: 'FieldValueInvalid', message: 'Invalid value: TCP health checks need at least one TCP listener' });
+    // Without a port of its own, a check probes the target ports of the listeners of its
+    // protocol: with none, it would check nothing and call every backend healthy.
+    const protocol = hc.protocol ?? 'TCP';
+    if (hc.port === undefined && !spec.listeners.some((l) => (l.protocol ?? 'TCP') === protocol)) {
+      const other = protocol === 'TCP' ? 'UDP' : 'TCP';
+      const hasOther = spec.listeners.some((l) => (l.protocol ?? 'TCP') === other);
+      const ways = [...(hasOther ? [`protocol ${other} to check the ${other} listeners' target ports`] : []), `a ${protocol} port to check (spec.healthCheck.port)`];
+      causes.push({ field: 'spec.healthCheck', reason: 'FieldValueInvalid', message: `Invalid value: ${protocol} health checks need at least one ${protocol} listener or a port: set ${ways.join(', or ')}` });
     }
   }
   const allocators = allocatorsOf(net);

@@ -83,7 +83,13 @@ export interface Backend {
 }
 
 export interface HealthCheck {
-  protocol?: 'TCP';
+  /**
+   * TCP (the default when absent, as before UDP checks existed): a SYN from the VIP; UDP: a
+   * datagram from the VIP, failing on an ICMP port unreachable (lb-health.ts).
+   */
+  protocol?: 'TCP' | 'UDP';
+  /** The port checked instead of the listeners' target ports of `protocol` (Octavia's monitor_port). */
+  port?: number;
   intervalSeconds?: number;
   timeoutSeconds?: number;
   unhealthyThreshold?: number;
@@ -97,12 +103,16 @@ export interface HealthCheck {
  */
 export const HEALTH_CHECK_DEFAULTS = { intervalSeconds: 5, timeoutSeconds: 2, healthyThreshold: 2, unhealthyThreshold: 3 } as const;
 
+/** A HealthCheck with every default filled in (`port` has none: absent, the listeners' target ports are checked). */
+export type EffectiveHealthCheck = Required<Omit<HealthCheck, 'port'>> & Pick<HealthCheck, 'port'>;
+
 /** The settings vnetd probes with: the defaults filled in and the timeout capped at the interval. */
-export function effectiveHealthCheck(hc: HealthCheck): Required<HealthCheck> {
+export function effectiveHealthCheck(hc: HealthCheck): EffectiveHealthCheck {
   const d = HEALTH_CHECK_DEFAULTS;
   const intervalSeconds = hc.intervalSeconds ?? d.intervalSeconds;
   return {
     protocol: hc.protocol ?? 'TCP',
+    ...(hc.port !== undefined ? { port: hc.port } : {}),
     intervalSeconds,
     timeoutSeconds: Math.min(hc.timeoutSeconds ?? d.timeoutSeconds, intervalSeconds),
     healthyThreshold: hc.healthyThreshold ?? d.healthyThreshold,
@@ -130,7 +140,7 @@ export interface BackendStatus {
   ip: string;
   /** Node its port is bound to ("" when not bound). */
   node: string;
-  /** Its port is bound and, with spec.healthCheck, it passes the TCP checks (with weight 0 it still gets no new connections). */
+  /** Its port is bound and, with spec.healthCheck, it passes the checks (with weight 0 it still gets no new connections). */
   healthy: boolean;
   /** Drained because its node is cordoned (Node spec.unschedulable): no new connections, as with weight 0. Absent otherwise. */
   nodeCordoned?: boolean;
@@ -249,7 +259,7 @@ export interface UnhealthyBackend {
   /** The LoadBalancer's uid. */
   loadBalancer: string;
   ip: string;
-  /** The last failure that counted: 'RST' or 'no answer'. */
+  /** The last failure that counted: 'RST' or 'no answer' (TCP), UDP_PORT_UNREACHABLE (UDP). */
   reason: string;
   /** When it went unhealthy (RFC 3339). */
   since: string;

@@ -844,6 +844,27 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await bad({ healthCheck: { protocol: 'HTTP', path: '/' } }, 'spec.healthCheck.protocol');
     await bad({ healthCheck: { intervalSeconds: 2, timeoutSeconds: 5 } }, 'spec.healthCheck.timeoutSeconds');
     await bad({ listeners: [{ port: 53, protocol: 'UDP' }], healthCheck: { protocol: 'TCP' } }, 'spec.healthCheck');
+    // UDP checks: need a UDP listener or a port; the port is a port.
+    const udpOnTcp = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb({ healthCheck: { protocol: 'UDP' } }), 422, 'Invalid');
+    expect(udpOnTcp.details.causes).toEqual([expect.objectContaining({ field: 'spec.healthCheck', message: expect.stringContaining('UDP health checks need at least one UDP listener or a port: set protocol TCP') })]);
+    const tcpOnUdp = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb({ listeners: [{ port: 53, protocol: 'UDP' }], healthCheck: {} }), 422, 'Invalid');
+    expect(tcpOnUdp.details.causes[0].message).toMatch(/TCP health checks need at least one TCP listener or a port: set protocol UDP .*, or a TCP port to check \(spec\.healthCheck\.port\)/);
+    await bad({ healthCheck: { port: 0 } }, 'spec.healthCheck.port');
+    await bad({ healthCheck: { port: 65536 } }, 'spec.healthCheck.port');
+    await bad({ healthCheck: { protocol: 'UDP', port: 'x' } }, 'spec.healthCheck.port');
+    expect((await v.call('GET', `${G}/namespaces/t1/loadbalancers/web`)).status).toBe(404);
+    // Their own VIPs: the one allocated next is the one 'web' expects below.
+    for (const [name, spec] of [
+      ['dns-udp', { listeners: [{ port: 53, protocol: 'UDP', targetPort: 5353 }], healthCheck: { protocol: 'UDP' } }],
+      ['dns-side', { listeners: [{ port: 53, protocol: 'UDP' }], healthCheck: { protocol: 'TCP', port: 8053 } }],
+      ['dns-udp-port', { listeners: [{ port: 80 }], healthCheck: { protocol: 'UDP', port: 5353 } }],
+    ] as const) {
+      const r = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ ...spec, vip: `172.16.0.${50 + name.length}` }), metadata: { name } });
+      expect([name, r.status]).toEqual([name, 201]);
+      expect(r.json.spec.healthCheck).toEqual(spec.healthCheck);
+      expect((await v.call('DELETE', `${G}/namespaces/t1/loadbalancers/${name}`)).status).toBe(200);
+      await eventually(async () => (await v.call('GET', `${G}/namespaces/t1/loadbalancers/${name}`)).status === 404);
+    }
     await bad({ vip: '172.16.0.20', backends: [{ ip: '172.16.0.20' }] }, 'spec.backends[0].ip');
     const ok = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, lb({ backends: [{ ip: '172.16.0.10', weight: 2 }, { ip: '172.16.0.11' }] }));
     expect(ok.status).toBe(201);
