@@ -40,6 +40,7 @@ import { TABLES } from './tables';
 import { REFUSE_METER } from './meters';
 import { SharedParts, deepFreeze } from './shared-parts';
 import { LbFlowReuse } from './lb-flow-reuse';
+import { udpHealthFlows } from './lb-health-flows';
 
 /**
  * Slots per load balancer (one LbSlot flow each): a power of two from LB_SLOTS_MIN to
@@ -229,8 +230,10 @@ export function backendRegisterValues<B extends Pick<LbBackendModel, 'ip'>>(acti
  * an SCTP listener whose port is translated also 1 per healthy backend and 1 for its replies
  * (sctpPortFlows); a UDP listener (where fragmentTarget has one) also 1 LbNat flow and 1
  * LbDnat flow per healthy backend for first fragments, and the VIP 1 LbNat flow and 1 LbDnat
- * flow per healthy backend for later ones. Independent of the number of ports or other load
- * balancers. No groups.
+ * flow per healthy backend for later ones; with health checks, 1 flow per checked port for
+ * their answers (TCP and UDP), UDP ones 1 more for ICMP port unreachables (lb-health-flows.ts)
+ * and, per listener of the check's protocol, 1 per checked port for clients from that port.
+ * Independent of the number of ports or other load balancers. No groups.
  */
 /** A slot flow's action (the backend's register value), one frozen list per value. */
 const slotLoads = new SharedParts<Action[]>();
@@ -269,11 +272,11 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
     const pick: Action = { type: 'multipath', fields: hashFields(lb), basis: 0, algorithm: 'modulo_n', nLinks: slots, arg: 0, dst: LbSlotField.sub };
     flows.push(flow(TABLES.LbNat, Priority.Specific, [inNet, trackedNew, ...listener], [pick], TABLES.LbSlot));
     // A client whose source port is a checked port: a new connection, above the flow that
-    // sends probes' answers (from that port to the VIP) to the controller (QA: such clients
-    // were refused). Probes never use a listener port as their source port (lb-health.ts).
-    if (l.protocol === 'TCP') {
-      for (const hp of lb.healthCheckPorts ?? []) flows.push(flow(TABLES.LbNat, Priority.Specific + 11, [inNet, trackedNew, ...listener, { field: 'tcp_src', value: hp }], [pick], TABLES.LbSlot));
-    }
+    // sends probes' answers (from that port to the VIP) to the controller, or drops them
+    // (UDP) (QA: such clients were refused). Probes never use a listener port as their source
+    // port (lb-health.ts).
+    const checked = l.protocol === 'TCP' ? lb.healthCheckPorts : l.protocol === 'UDP' ? lb.udpHealthCheckPorts : undefined;
+    for (const hp of checked ?? []) flows.push(flow(TABLES.LbNat, Priority.Specific + 11, [inNet, trackedNew, ...listener, { field: l.protocol === 'TCP' ? 'tcp_src' : 'udp_src', value: hp } as KnownOxm], [pick], TABLES.LbSlot));
     // A datagram too big for one frame (QA-116 F1): OVS looks later fragments up with ports 0
     // (the bridge's nx-match fragment handling, switch-config.ts), so the listener above
     // matches none of them; the first fragment's connection tuple (conntrack reassembled the
@@ -338,6 +341,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
       ]),
     );
   }
+  flows.push(...udpHealthFlows(lb, net.vni));
   // A new TCP, UDP or SCTP packet from a local VM to a port of the VIP no listener has (one
   // removed, or never there) is refused as a listener without backends refuses it, rather
   // than left to time out (QA-128 F5: a removed listener's clients hung until their timeout).

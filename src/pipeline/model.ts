@@ -92,6 +92,8 @@ export interface LoadBalancerModel {
   sessionAffinity?: 'None' | 'ClientIP';
   /** TCP ports its backends are health-checked on: their answers go to the controller. */
   healthCheckPorts?: readonly number[];
+  /** UDP ports its backends are health-checked on: ICMP port unreachables quoting a probe go to the controller, UDP answers are dropped. */
+  udpHealthCheckPorts?: readonly number[];
   /** Its slot table's size (load-balancer.ts lbSlotCount of the spec's backends); absent: from `backends`. */
   slots?: number;
 }

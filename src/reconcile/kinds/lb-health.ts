@@ -1,10 +1,15 @@
 /**
- * Active TCP health checks of load balancer backends, the way OVN's service monitors do
+ * Active health checks of load balancer backends, the way OVN's service monitors do
  * them: from the backend's own node, vnetd injects a TCP SYN (packet-out straight to the
  * backend's OpenFlow port) from the VIP and the load balancer's MAC to the backend's
  * target port. The backend answers to the VIP; a pipeline flow (LbNat, see
  * load-balancer.ts) sends that answer to the controller. SYN-ACK = success (vnetd then
  * resets the half-open connection), RST or no answer within the timeout = failure.
+ * UDP checks (protocol UDP) send an empty datagram the same way instead; an ICMP port
+ * unreachable quoting it (sent to the controller by its own LbNat flow) = failure, silence
+ * within the timeout = success (a UDP answer is dropped by a flow, and so is silence here),
+ * as OVN's UDP service monitor and Octavia's UDP-CONNECT: a backend whose VM is down answers
+ * nothing and passes, and only its port or node state takes it out.
  * `unhealthyThreshold` failures in a row take a backend out of the slot table,
  * `healthyThreshold` successes in a row bring it back. The backends of a load balancer whose
  * checks start (created, or vnetd started) start healthy, so it serves at once; a backend added
@@ -12,8 +17,9 @@
  * successThreshold of 1): started healthy, a backend with nothing listening was dealt new
  * connections, refused, until its failures counted (QA-128 F2: 15 in 10 s).
  *
- * HTTP checks are refused at admission; every listener's TCP targetPort is checked and a
- * backend is healthy only while all of them answer.
+ * HTTP checks are refused at admission; spec.healthCheck.port, or else every targetPort of
+ * the listeners of the check's protocol, is checked and a backend is healthy only while all
+ * of them pass.
  */
 import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type Match, type OfMessage, type OpenFlowConnection, type PacketInMessage } from '../../openflow';
@@ -21,6 +27,7 @@ import { NetworkField, fieldIn, type LogicalModel } from '../../pipeline';
 import { fnv1a } from '../../pipeline/owners';
 import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
+import { buildUdpProbeFrame, parsePortUnreachable } from './lb-health-udp-packets';
 import { inPortOf } from './packet-ins';
 import { configureSwitch } from './switch-config';
 
@@ -44,10 +51,12 @@ export interface HealthTarget {
   port: number;
   node: string;
   ofport: number;
+  /** What the probe is: a TCP SYN, or a UDP datagram (absent: TCP). */
+  protocol?: HealthProtocol;
   /** The backend's network: the Network register its answers carry (another tenant's backend with the same addresses has another). */
   vni: number;
   timing: HealthCheckTiming;
-  /** The load balancer's TCP listener ports: never a probe's source port (its answer would look like a client's new connection). */
+  /** The load balancer's listener ports (TCP and UDP): never a probe's source port (its answer would look like a client's new connection). */
   listenerPorts?: readonly number[];
 }
 
@@ -65,16 +74,41 @@ export const NOT_CHECKED = 'not checked:';
 /** Why a backend added to a checked load balancer is out until its first check answers. */
 export const AWAITING_FIRST_CHECK = `${NOT_CHECKED} added to the load balancer, waiting for its first health check to succeed`;
 
+export type HealthProtocol = 'TCP' | 'UDP';
+
+/** The last failure of a UDP check: what status and the log say of it. */
+export const UDP_PORT_UNREACHABLE = 'UDP check: ICMP port unreachable';
+
 /** Defaults close to OVN's service monitor (interval 5 s); timeout at most the interval. */
 export function timingOf(hc: HealthCheck): HealthCheckTiming {
   const e = effectiveHealthCheck(hc);
   return { intervalMs: e.intervalSeconds * 1000, timeoutMs: e.timeoutSeconds * 1000, healthyThreshold: e.healthyThreshold, unhealthyThreshold: e.unhealthyThreshold };
 }
 
-/** TCP target ports a load balancer's backends are checked on (none without healthCheck). */
+/**
+ * What a load balancer's backends are checked with (none without healthCheck): the check's
+ * protocol (absent: TCP, as before UDP checks existed) on its port, or else on every target
+ * port of the listeners of that protocol (a mixed load balancer checked over TCP checks its
+ * TCP listeners' target ports, as it always did).
+ */
+export function checkedPortsOf(lb: LoadBalancer): { protocol: HealthProtocol; ports: number[] } {
+  const hc = lb.spec?.healthCheck;
+  const protocol = hc?.protocol ?? 'TCP';
+  if (!hc) return { protocol, ports: [] };
+  if (hc.port !== undefined) return { protocol, ports: [hc.port] };
+  return { protocol, ports: [...new Set(lb.spec!.listeners.filter((l) => (l.protocol ?? 'TCP') === protocol).map((l) => l.targetPort ?? l.port))].sort((a, b) => a - b) };
+}
+
+/** TCP ports a load balancer's backends are checked on (none without a TCP healthCheck). */
 export function checkedPorts(lb: LoadBalancer): number[] {
-  if (!lb.spec?.healthCheck) return [];
-  return [...new Set(lb.spec.listeners.filter((l) => (l.protocol ?? 'TCP') === 'TCP').map((l) => l.targetPort ?? l.port))].sort((a, b) => a - b);
+  const c = checkedPortsOf(lb);
+  return c.protocol === 'TCP' ? c.ports : [];
+}
+
+/** UDP ports a load balancer's backends are checked on (none without a UDP healthCheck). */
+export function udpCheckedPorts(lb: LoadBalancer): number[] {
+  const c = checkedPortsOf(lb);
+  return c.protocol === 'UDP' ? c.ports : [];
 }
 
 /** Every bound backend of every load balancer with a health check, once per checked port. */
@@ -85,10 +119,11 @@ export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel)
     const net = m && model.networks.get(m.network);
     if (!m || !net) continue;
     const timing = timingOf(lb.spec!.healthCheck!);
-    const listenerPorts = m.listeners.filter((l) => l.protocol === 'TCP').map((l) => l.port);
+    const listenerPorts = m.listeners.filter((l) => l.protocol !== 'SCTP').map((l) => l.port);
+    const { protocol, ports } = checkedPortsOf(lb);
     for (const b of m.backends) {
       if (!b.node || !b.ofport) continue;
-      for (const port of checkedPorts(lb)) out.push({ lbUid: m.uid, lbKey: m.key, backendName: b.name, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, node: b.node, ofport: b.ofport, vni: net.vni, timing, listenerPorts });
+      for (const port of ports) out.push({ lbUid: m.uid, lbKey: m.key, backendName: b.name, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, protocol, node: b.node, ofport: b.ofport, vni: net.vni, timing, listenerPorts });
     }
   }
   return out;
@@ -119,11 +154,13 @@ interface Pending {
   sent: HealthTarget;
 }
 
-/** A pending probe by the 4-tuple its answer carries (backend address and port, VIP, probe's source port). */
-const tupleOf = (backendIp: string, backendPort: number, vip: string, srcPort: number): string => `${backendIp}/${backendPort}/${vip}/${srcPort}`;
+/** A pending probe by the protocol and 4-tuple its answer carries (backend address and port, VIP, probe's source port). */
+const tupleOf = (protocol: HealthProtocol, backendIp: string, backendPort: number, vip: string, srcPort: number): string => `${protocol}/${backendIp}/${backendPort}/${vip}/${srcPort}`;
+
+const protocolOf = (t: HealthTarget): HealthProtocol => t.protocol ?? 'TCP';
 
 /** Whether a probe sent to `a` still probes `b`: same switch, port, network and addresses (a moved or re-plugged backend is not). */
-const probedAlike = (a: HealthTarget, b: HealthTarget): boolean => a.node === b.node && a.ofport === b.ofport && a.vni === b.vni && a.mac === b.mac && a.lbMac === b.lbMac && a.vip === b.vip;
+const probedAlike = (a: HealthTarget, b: HealthTarget): boolean => protocolOf(a) === protocolOf(b) && a.node === b.node && a.ofport === b.ofport && a.vni === b.vni && a.mac === b.mac && a.lbMac === b.lbMac && a.vip === b.vip;
 
 /**
  * The packet-in came from where the probe went: the switch it was sent to, the backend's own
@@ -159,7 +196,7 @@ export interface LbHealthMonitorOptions {
 /** How a (load balancer, backend address) pair is named in sets of failing backends. */
 export const backendKey = (lbUid: string, ip: string): string => `${lbUid}/${ip}`;
 
-const keyOf = (t: HealthTarget): string => `${t.lbUid}/${t.ip}/${t.port}`;
+const keyOf = (t: HealthTarget): string => `${t.lbUid}/${t.ip}/${protocolOf(t)}/${t.port}`;
 
 export class LbHealthMonitor {
   private readonly probes = new Map<string, Probe>();
@@ -290,7 +327,10 @@ export class LbHealthMonitor {
         // named, not the backend (QA-93: a stopped ovs-vswitchd had its backends "failing: no answer").
         if (!conn.connected || this.opts.connection(t.node) !== conn) {
           // no result either way while the node is away
-        } else if (switchAnswered) changed = this.record(p, false, 'no answer') || changed;
+        } else if (switchAnswered) {
+          // UDP: silence is all a listening server owes a probe (and a UDP answer is dropped by its flow).
+          changed = (protocolOf(t) === 'UDP' ? this.record(p, true, 'no ICMP') : this.record(p, false, 'no answer')) || changed;
+        }
         // Still a failure (nothing reaches the backend through that switch), but the switch's.
         else changed = this.record(p, false, `${NOT_CHECKED} the switch of node ${t.node} did not answer within ${t.timing.timeoutMs} ms (neither the probe nor a barrier after it: ovs-vswitchd hung or overloaded)`) || changed;
       }
@@ -313,15 +353,16 @@ export class LbHealthMonitor {
       configureSwitch(conn, this.log);
     }
     let srcPort = 32768 + Math.floor(Math.random() * 28000);
+    const protocol = protocolOf(t);
     // Never a listener port, nor one another pending probe of the same tuple has (two tenants' probes of one address).
-    while (t.listenerPorts?.includes(srcPort) || this.pendingByTuple.has(tupleOf(t.ip, t.port, t.vip, srcPort))) srcPort = 32768 + Math.floor(Math.random() * 28000);
+    while (t.listenerPorts?.includes(srcPort) || this.pendingByTuple.has(tupleOf(protocol, t.ip, t.port, t.vip, srcPort))) srcPort = 32768 + Math.floor(Math.random() * 28000);
     const seq = Math.floor(Math.random() * 0xffffffff) >>> 0;
-    const pending: Pending = { srcPort, seq, deadline: now + t.timing.timeoutMs, switchAnswered: false, tuple: tupleOf(t.ip, t.port, t.vip, srcPort), conn, sent: t };
+    const pending: Pending = { srcPort, seq, deadline: now + t.timing.timeoutMs, switchAnswered: false, tuple: tupleOf(protocol, t.ip, t.port, t.vip, srcPort), conn, sent: t };
     p.pending = pending;
     this.pendingByTuple.set(pending.tuple, p);
-    const syn: TcpSegment = { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN };
-    this.log.debug({ node: t.node, backend: t.ip, port: t.port, srcPort }, 'health probe');
-    this.inject(conn, t, syn);
+    this.log.debug({ node: t.node, backend: t.ip, port: t.port, protocol, srcPort }, 'health probe');
+    if (protocol === 'UDP') this.send(conn, t, buildUdpProbeFrame({ srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port }));
+    else this.inject(conn, t, { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN });
     // Answered once the switch has handled the packet-out: a probe timing out after it is the backend's silence.
     conn.barrier().then(
       () => (pending.switchAnswered = true),
@@ -330,8 +371,12 @@ export class LbHealthMonitor {
   }
 
   private inject(conn: OpenFlowConnection, t: HealthTarget, seg: TcpSegment): void {
+    this.send(conn, t, buildTcpFrame(seg));
+  }
+
+  private send(conn: OpenFlowConnection, t: HealthTarget, frame: Buffer): void {
     void conn
-      .send({ type: 'packet_out', bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions: [{ type: 'output', port: t.ofport, maxLen: 0 }], data: buildTcpFrame(seg) })
+      .send({ type: 'packet_out', bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions: [{ type: 'output', port: t.ofport, maxLen: 0 }], data: frame })
       .catch((err: unknown) => this.log.debug({ node: t.node, backend: t.ip, err }, 'health probe not sent'));
   }
 
@@ -349,8 +394,11 @@ export class LbHealthMonitor {
    */
   private answer(m: PacketInMessage, from: OpenFlowConnection): void {
     const seg = parseTcpFrame(m.data);
-    if (!seg) return;
-    const p = this.pendingByTuple.get(tupleOf(seg.srcIp, seg.srcPort, seg.dstIp, seg.dstPort));
+    if (!seg) {
+      this.unreachable(m, from);
+      return;
+    }
+    const p = this.pendingByTuple.get(tupleOf('TCP', seg.srcIp, seg.srcPort, seg.dstIp, seg.dstPort));
     const pending = p?.pending;
     if (!p || !pending) return;
     const result = cameFrom(pending, from, m.match) ? probeAnswer(seg, pending.seq) : undefined;
@@ -363,6 +411,28 @@ export class LbHealthMonitor {
     // Close the half-open connection on the backend.
     if (result === 'SYN-ACK' && from.connected) this.inject(from, t, { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort: seg.dstPort, dstPort: t.port, seq: seg.ack, ack: 0, flags: TCP_FLAGS.RST });
     if (this.record(p, result === 'SYN-ACK', result)) this.opts.onChange();
+  }
+
+  /**
+   * An ICMP port unreachable from a UDP probe's backend (packet-in from the LbNat flow for
+   * them). It counts only when it quotes a pending probe (VIP to the backend's checked port,
+   * from the probe's source port), comes from the backend it quotes to the VIP it quotes, and
+   * from where the probe went (cameFrom): a client's error, another backend's, or a forged one
+   * decides nothing.
+   */
+  private unreachable(m: PacketInMessage, from: OpenFlowConnection): void {
+    const e = parsePortUnreachable(m.data);
+    if (!e) return;
+    const q = e.quoted;
+    const p = this.pendingByTuple.get(tupleOf('UDP', q.dstIp, q.dstPort, q.srcIp, q.srcPort));
+    const pending = p?.pending;
+    if (!p || !pending) return;
+    if (e.srcIp !== q.dstIp || e.dstIp !== q.srcIp || !cameFrom(pending, from, m.match)) {
+      this.log.debug({ node: pending.sent.node, backend: q.dstIp, port: q.dstPort, srcPort: q.srcPort, from: e.srcIp, inPort: inPortOf(m.match) }, 'health probe ICMP error not counted: not from the probed backend and port');
+      return;
+    }
+    this.settle(p);
+    if (this.record(p, false, UDP_PORT_UNREACHABLE)) this.opts.onChange();
   }
 
   /** Counts one result; true when the backend's health flipped. */
@@ -386,8 +456,8 @@ export class LbHealthMonitor {
     p.reason = ok ? undefined : why;
     p.since = ok ? undefined : new Date().toISOString();
     // A backend leaving the slot table is an operator's news (warn), named as status names it (QA-131: info, by uid only).
-    const fields = { event: ok ? 'lb.backend_healthy' : 'lb.backend_unhealthy', loadBalancer: t.lbKey, lb: t.lbUid, backend: t.backendName ?? t.ip, ip: t.ip, port: t.port, node: t.node, healthy: ok, why };
-    const who = `load balancer ${t.lbKey ?? t.lbUid}: backend ${t.backendName ?? t.ip} (${t.ip}:${t.port} on node ${t.node})`;
+    const fields = { event: ok ? 'lb.backend_healthy' : 'lb.backend_unhealthy', loadBalancer: t.lbKey, lb: t.lbUid, backend: t.backendName ?? t.ip, ip: t.ip, port: t.port, protocol: protocolOf(t), node: t.node, healthy: ok, why };
+    const who = `load balancer ${t.lbKey ?? t.lbUid}: backend ${t.backendName ?? t.ip} (${t.ip}:${t.port}${protocolOf(t) === 'UDP' ? '/udp' : ''} on node ${t.node})`;
     if (ok) this.log.info(fields, `${who} healthy again`);
     else this.log.warn(fields, `${who} unhealthy (${why}): it gets no new connections until it passes its checks again`);
     return true;

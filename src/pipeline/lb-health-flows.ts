@@ -1,0 +1,55 @@
+/**
+ * The flows of a load balancer's UDP health checks (reconcile/kinds/lb-health.ts): its
+ * probes are empty datagrams from the VIP and the load balancer's MAC, injected at the
+ * backend's own port. A backend with nothing on the checked port answers with an ICMP
+ * (ICMPv6) port unreachable to the VIP, which goes to the controller; a backend that
+ * answers with a datagram has passed, and its answer is dropped here (the controller counts
+ * silence as a pass, and a datagram to the VIP's MAC has nowhere else to go).
+ *
+ * OpenFlow cannot match inside an ICMP error's quote, so the flow is as narrow as the outer
+ * packet allows: an ICMP port unreachable to the VIP and its MAC, in the network, from a
+ * local VM (a probe's backend is on this node: over a tunnel none is due), related to no
+ * connection conntrack knows (the probes are never committed). An ICMP error a VIP client's
+ * datagram caused is related to that client's connection, and its NAT (LbVip's ct(nat))
+ * already rewrote it toward the client, so it never matches. The controller counts only an
+ * error quoting a pending probe (VIP to the checked port, from the probe's random source
+ * port) from the probed port; anything else it ignores.
+ */
+import { CtState, ETH_TYPE, IP_PROTO, OFPP, type KnownOxm } from '../openflow';
+import type { DesiredFlow } from '../openflow/sync';
+// compiler.ts reaches this module through load-balancer.ts: use these only inside functions.
+import { Priority, ethType, flow } from './compiler';
+import { FromLocalMark, NetworkField, matchField, matchMark } from './fields';
+import type { LoadBalancerModel } from './model';
+import { TABLES } from './tables';
+
+/** Enough of an ICMPv6 error for its quote of the probe: Ethernet 14 + IPv6 40 + ICMPv6 8 + IPv6 40 + UDP 8 = 110. */
+const ICMP_ERROR_BYTES = 128;
+
+/** ICMP type 3 code 3, ICMPv6 type 1 code 4: port unreachable. */
+const PORT_UNREACHABLE_V4: KnownOxm[] = [{ field: 'ip_proto', value: IP_PROTO.ICMP }, { field: 'icmpv4_type', value: 3 }, { field: 'icmpv4_code', value: 3 }] as KnownOxm[];
+const PORT_UNREACHABLE_V6: KnownOxm[] = [{ field: 'ip_proto', value: IP_PROTO.ICMPV6 }, { field: 'icmpv6_type', value: 1 }, { field: 'icmpv6_code', value: 4 }] as KnownOxm[];
+
+/** Tracked, and related to no known connection. */
+const TRK_NOT_RELATED = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK | CtState.REL } as KnownOxm;
+
+/**
+ * A load balancer with UDP health checks: 1 flow sending port unreachables to its VIP to
+ * the controller, and 1 dropping UDP answers per checked port; none without them. Above the
+ * VIP's +new flows (Priority.Specific), whose destination port a probe's source port could
+ * equal, as the TCP answers' flow; below the flows of clients whose source port is a checked
+ * one (Priority.Specific + 11, load-balancer.ts).
+ */
+export function udpHealthFlows(lb: LoadBalancerModel, vni: number): DesiredFlow[] {
+  const ports = lb.udpHealthCheckPorts ?? [];
+  if (!ports.length) return [];
+  const v6 = lb.vip.includes(':');
+  const inNet = matchField(NetworkField, vni);
+  const ip = ethType(v6 ? ETH_TYPE.IPV6 : ETH_TYPE.IPV4);
+  const toVip = [{ field: 'eth_dst', value: lb.mac }, ip, { field: v6 ? 'ipv6_dst' : 'ipv4_dst', value: lb.vip }] as KnownOxm[];
+  const out: DesiredFlow[] = [
+    flow(TABLES.LbNat, Priority.Specific + 10, [inNet, matchMark(FromLocalMark), TRK_NOT_RELATED, ...toVip, ...(v6 ? PORT_UNREACHABLE_V6 : PORT_UNREACHABLE_V4)], [{ type: 'output', port: OFPP.CONTROLLER, maxLen: ICMP_ERROR_BYTES }]),
+  ];
+  for (const port of ports) out.push(flow(TABLES.LbNat, Priority.Specific + 10, [inNet, ...toVip, { field: 'ip_proto', value: IP_PROTO.UDP }, { field: 'udp_src', value: port } as KnownOxm], []));
+  return out;
+}

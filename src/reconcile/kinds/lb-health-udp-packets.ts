@@ -1,0 +1,95 @@
+/**
+ * The frames of an active UDP health check (OVN's UDP service monitor, Octavia's
+ * UDP-CONNECT): an empty datagram from the VIP (and the load balancer's MAC) to a backend's
+ * port, and the ICMP (type 3 code 3) or ICMPv6 (type 1 code 4) port unreachable a backend
+ * with nothing listening there sends back, quoting it. Empty, as OVN's: a DNS or syslog
+ * server drops it without a word, and a server that answers anything passes anyway.
+ */
+import { IP_PROTO, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes } from '../../openflow';
+import { checksum, ipv4Header, ipv6Header, ipv6PayloadChecksum } from './lb-health-packets';
+
+export interface UdpProbe {
+  srcMac: string;
+  dstMac: string;
+  srcIp: string;
+  dstIp: string;
+  srcPort: number;
+  dstPort: number;
+}
+
+/** What a port unreachable says: who sent it, to whom, and the datagram it quotes (addresses and ports). */
+export interface PortUnreachable {
+  srcIp: string;
+  dstIp: string;
+  quoted: { srcIp: string; dstIp: string; srcPort: number; dstPort: number };
+}
+
+const macBytes = (m: string): Buffer => Buffer.from(m.split(':').map((h) => parseInt(h, 16)));
+const ipText = (b: Buffer): string => [...b.subarray(0, 4)].join('.');
+
+/** An Ethernet/IPv4 or Ethernet/IPv6 frame (by the addresses' family) of an empty UDP datagram, checksums filled in: a backend drops a datagram whose checksum is wrong without a word, which would pass the check. */
+export function buildUdpProbeFrame(p: UdpProbe): Buffer {
+  const v6 = p.srcIp.includes(':');
+  const udp = Buffer.alloc(8);
+  udp.writeUInt16BE(p.srcPort, 0);
+  udp.writeUInt16BE(p.dstPort, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  if (v6) {
+    const src = ipv6ToBytes(p.srcIp);
+    const dst = ipv6ToBytes(p.dstIp);
+    udp.writeUInt16BE(ipv6PayloadChecksum(src, dst, IP_PROTO.UDP, udp) || 0xffff, 6);
+    return Buffer.concat([macBytes(p.dstMac), macBytes(p.srcMac), Buffer.from([0x86, 0xdd]), ipv6Header(src, dst, IP_PROTO.UDP, udp.length), udp]);
+  }
+  const src = ipv4ToBytes(p.srcIp);
+  const dst = ipv4ToBytes(p.dstIp);
+  const pseudo = Buffer.alloc(12);
+  src.copy(pseudo, 0);
+  dst.copy(pseudo, 4);
+  pseudo[9] = IP_PROTO.UDP;
+  pseudo.writeUInt16BE(udp.length, 10);
+  // 0 means "no checksum" in UDP over IPv4: a computed 0 is sent as 0xffff (RFC 768).
+  udp.writeUInt16BE(checksum(Buffer.concat([pseudo, udp])) || 0xffff, 6);
+  return Buffer.concat([macBytes(p.dstMac), macBytes(p.srcMac), Buffer.from([0x08, 0x00]), ipv4Header(src, dst, IP_PROTO.UDP, udp.length, false), udp]);
+}
+
+/**
+ * The ICMP or ICMPv6 port unreachable in an untagged frame, with the addresses and ports of
+ * the UDP datagram it quotes; undefined for anything else: another ICMP type or code, a quote
+ * of something other than UDP, or one too short to hold the quoted UDP ports (RFC 792 and
+ * RFC 4443 3.1 quote at least the IP header and 8 bytes after it).
+ */
+export function parsePortUnreachable(f: Buffer): PortUnreachable | undefined {
+  if (f.length < 14) return undefined;
+  const type = f.readUInt16BE(12);
+  if (type === 0x0800) {
+    const ihl = (f[14]! & 0x0f) * 4;
+    if (f.length < 14 + 20 || f[14]! >> 4 !== 4 || ihl < 20 || f[23] !== IP_PROTO.ICMP) return undefined;
+    // A fragment other than the first holds no ICMP header.
+    if ((f.readUInt16BE(20) & 0x1fff) !== 0) return undefined;
+    const icmp = 14 + ihl;
+    if (f.length < icmp + 8 || f[icmp] !== 3 || f[icmp + 1] !== 3) return undefined;
+    const q = icmp + 8;
+    if (f.length < q + 20 || f[q]! >> 4 !== 4) return undefined;
+    const qihl = (f[q]! & 0x0f) * 4;
+    if (qihl < 20 || f[q + 9] !== IP_PROTO.UDP || f.length < q + qihl + 8) return undefined;
+    return {
+      srcIp: ipText(f.subarray(26)),
+      dstIp: ipText(f.subarray(30)),
+      quoted: { srcIp: ipText(f.subarray(q + 12)), dstIp: ipText(f.subarray(q + 16)), srcPort: f.readUInt16BE(q + qihl), dstPort: f.readUInt16BE(q + qihl + 2) },
+    };
+  }
+  if (type === 0x86dd) {
+    // ICMPv6 right after the fixed header, as a backend sends it; the quote likewise (the probe has no extension headers).
+    if (f.length < 14 + 40 + 8 || f[14]! >> 4 !== 6 || f[20] !== IP_PROTO.ICMPV6) return undefined;
+    const icmp = 14 + 40;
+    if (f[icmp] !== 1 || f[icmp + 1] !== 4) return undefined;
+    const q = icmp + 8;
+    if (f.length < q + 40 + 8 || f[q]! >> 4 !== 6 || f[q + 6] !== IP_PROTO.UDP) return undefined;
+    return {
+      srcIp: ipv6FromBytes(f.subarray(22, 38)),
+      dstIp: ipv6FromBytes(f.subarray(38, 54)),
+      quoted: { srcIp: ipv6FromBytes(f.subarray(q + 8, q + 24)), dstIp: ipv6FromBytes(f.subarray(q + 24, q + 40)), srcPort: f.readUInt16BE(q + 40), dstPort: f.readUInt16BE(q + 42) },
+    };
+  }
+  return undefined;
+}
