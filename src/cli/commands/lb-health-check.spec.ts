@@ -64,3 +64,10 @@ describe('health check defaults, documented', () => {
     for (const [field, value] of Object.entries(HEALTH_CHECK_DEFAULTS)) expect([field, fields[field]?.description]).toEqual([field, expect.stringContaining(`(default ${value}`)]);
   });
 });
+
+describe('describeHealthCheck with a protocol and port', () => {
+  it('names UDP checks and a checked port', () => {
+    expect(describeHealthCheck({ protocol: 'UDP' })).toBe('UDP every 5s, timeout 2s, down after 3 failures, up after 2 successes');
+    expect(describeHealthCheck({ protocol: 'TCP', port: 8053, intervalSeconds: 1, timeoutSeconds: 1 })).toBe('TCP port 8053 every 1s, timeout 1s, down after 3 failures, up after 2 successes');
+  });
+});

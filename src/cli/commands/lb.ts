@@ -30,6 +30,8 @@ const FLAGS = [
   ['spec.healthCheck.timeoutSeconds', '--health-timeout'],
   ['spec.healthCheck.healthyThreshold', '--healthy-threshold'],
   ['spec.healthCheck.unhealthyThreshold', '--unhealthy-threshold'],
+  ['spec.healthCheck.protocol', '--health-protocol'],
+  ['spec.healthCheck.port', '--health-port'],
   ['spec.healthCheck', '--health-check'],
 ] as const;
 /** set-health has no --health-check: a cause on the whole check is left unnamed rather than named by a flag it lacks. */
@@ -227,7 +229,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       if (!mode) throw new Error(`"${t}" is not None or ClientIP`);
       return mode;
     }))
-    .option('--health-check', `check the backends with TCP connects to their listeners' target ports: ${DEFAULT_HEALTH_CHECK} unless tuned with the flags below (without it, ${NO_HEALTH_CHECK})`);
+    .option('--health-check', `check the backends from the VIP on their listeners' target ports (TCP connects; UDP datagrams with --health-protocol udp): ${DEFAULT_HEALTH_CHECK} unless tuned with the flags below (without it, ${NO_HEALTH_CHECK})`);
   addHealthTuningOptions(create, (dflt) => `default ${dflt}; implies --health-check`);
   examples(
     create.action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP'; healthCheck?: boolean } & HealthFlagValues, cmd: Command) => {
@@ -257,6 +259,8 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       'vnetctl lb create dns --network blue --vip 10.0.0.53 --listen 53/udp --listen 53/tcp --backend 10.0.0.11=2 --backend 10.0.0.12',
       'vnetctl lb create api --network blue --listen 443 --backend vm1-eth0 --backend vm2-eth0 --health-check',
       'vnetctl lb create db --network blue --listen 5432 --backend vm3-eth0 --health-interval 10s --unhealthy-threshold 2',
+      'vnetctl lb create dns --network blue --listen 53:5353/udp --backend vm1-eth0 --backend vm2-eth0 --health-protocol udp',
+      'vnetctl lb create syslog --network blue --listen 514/udp --backend vm1-eth0 --health-protocol tcp --health-port 8514',
     ],
   );
   examples(
@@ -383,7 +387,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
     addHealthTuningOptions(
       group
         .command('set-health')
-        .description(`change or remove a load balancer's TCP health check: the settings given replace the current ones, the others are kept; a load balancer without a check gets one, with the defaults (${DEFAULT_HEALTH_CHECK}) for the settings not given`)
+        .description(`change or remove a load balancer's health check (TCP or UDP): the settings given replace the current ones, the others are kept; a load balancer without a check gets one, with the defaults (${DEFAULT_HEALTH_CHECK}) for the settings not given`)
         .argument('<name>', 'load balancer name'),
       (dflt) => `kept when not given; the server's default is ${dflt}`,
     )
@@ -395,7 +399,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         const lb = await editLoadBalancer(rt, name, 'set the health check of', (cur) => healthCheckOps(cur.spec?.healthCheck, edit), SET_HEALTH_FLAGS);
         printHealthCheck(rt, lb);
       }),
-    ['vnetctl lb set-health web --health-check', 'vnetctl lb set-health web --health-interval 10s', 'vnetctl lb set-health web --unhealthy-threshold 5 --healthy-threshold 1', 'vnetctl lb set-health web --off'],
+    ['vnetctl lb set-health web --health-check', 'vnetctl lb set-health web --health-interval 10s', 'vnetctl lb set-health dns --health-protocol udp --health-port none', 'vnetctl lb set-health web --unhealthy-threshold 5 --healthy-threshold 1', 'vnetctl lb set-health web --off'],
   );
   examples(
     group

@@ -93,7 +93,7 @@ describe('lb set-health flags', () => {
 
   it('refuses no flag at all, saying what to give', () => {
     const err = usageError(() => parseHealthEdit({}));
-    expect(err.message).toMatch(/^give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold; .*\), --health-check to turn one on with the defaults, or --off to remove it$/);
+    expect(err.message).toMatch(/^give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold, --health-protocol, --health-port; .*\), --health-check to turn one on with the defaults, or --off to remove it$/);
     expect(err.exitCode).toBe(2);
   });
 
@@ -113,5 +113,33 @@ describe('lb set-health --health-check', () => {
 
   it('does not go with --off', () => {
     expect(() => parseHealthEdit({ healthCheck: true, off: true })).toThrow('--off removes the health check and cannot go with --health-check');
+  });
+});
+
+describe('--health-protocol and --health-port', () => {
+  it('create: either implies a check; tcp or udp in any case; a port 1-65535', () => {
+    expect(healthCheckForCreate({ healthProtocol: 'udp' })).toEqual({ protocol: 'UDP' });
+    expect(healthCheckForCreate({ healthProtocol: 'TCP', healthPort: '8053' })).toEqual({ protocol: 'TCP', port: 8053 });
+    expect(healthCheckForCreate({ healthPort: '8053' })).toEqual({ protocol: 'TCP', port: 8053 });
+    expect(healthCheckForCreate({ healthCheck: true, healthProtocol: 'Udp', healthInterval: '2s' })).toEqual({ protocol: 'UDP', intervalSeconds: 2 });
+  });
+
+  it('refuses a bad protocol or port with one line naming the flag, and none on create', () => {
+    expect(usageError(() => healthCheckForCreate({ healthProtocol: 'http' })).message).toBe('--health-protocol "http": must be tcp or udp');
+    for (const bad of ['0', '65536', '80x', '-1', '']) expect(usageError(() => healthCheckForCreate({ healthPort: bad })).message).toMatch(/^--health-port ".*": must be a port from 1 to 65535/);
+    expect(usageError(() => healthCheckForCreate({ healthPort: 'none' })).message).toMatch(/^--health-port none is for set-health/);
+  });
+
+  it('set-health: sets the protocol and port in place, or removes the port with none; a new check takes them', () => {
+    const udp = parseHealthEdit({ healthProtocol: 'udp', healthPort: 'none' });
+    expect(udp).toEqual({ off: false, tuning: { protocol: 'UDP' }, clearPort: true });
+    expect(healthCheckOps({ protocol: 'TCP', port: 8053 }, udp)).toEqual([
+      { op: 'add', path: '/spec/healthCheck/protocol', value: 'UDP' },
+      { op: 'remove', path: '/spec/healthCheck/port' },
+    ]);
+    // No port to remove: nothing for it.
+    expect(healthCheckOps({ protocol: 'TCP' }, udp)).toEqual([{ op: 'add', path: '/spec/healthCheck/protocol', value: 'UDP' }]);
+    expect(healthCheckOps(undefined, parseHealthEdit({ healthPort: '8053' }))).toEqual([{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'TCP', port: 8053 } }]);
+    expect(() => parseHealthEdit({ off: true, healthProtocol: 'udp' })).toThrow('--off removes the health check and cannot go with --health-protocol');
   });
 });

@@ -1,7 +1,9 @@
 /**
  * The health-check flags of `vnetctl lb create` and `lb set-health`: --health-interval and
  * --health-timeout (durations, whole seconds 1s-5m), --healthy-threshold and
- * --unhealthy-threshold (1-10), as spec.healthCheck holds them. They are parsed here, not
+ * --unhealthy-threshold (1-10), --health-protocol (tcp or udp, any case, as --listen's) and
+ * --health-port (1-65535; `none` in set-health: back to the listeners' target ports), as
+ * spec.healthCheck holds them. They are parsed here, not
  * by commander, so that a bad value is one line naming the flag and the value, and so the
  * flags can be checked against each other (--off with a tuning flag).
  */
@@ -15,20 +17,25 @@ export interface HealthFlagValues {
   healthTimeout?: string;
   healthyThreshold?: string;
   unhealthyThreshold?: string;
+  healthProtocol?: string;
+  healthPort?: string;
 }
 
 /** The spec.healthCheck fields the flags set; absent ones are left to the object or the server's defaults. */
-export type HealthTuning = Omit<HealthCheck, 'protocol'>;
+export type HealthTuning = HealthCheck;
 
-/** What `lb set-health` is asked to do. */
-export type HealthEdit = { off: true } | { off: false; tuning: HealthTuning };
+/** What `lb set-health` is asked to do; clearPort: --health-port none (check the listeners' target ports again). */
+export type HealthEdit = { off: true } | { off: false; tuning: HealthTuning; clearPort?: boolean };
 
 /** The schema's bounds (intervalSeconds/timeoutSeconds 1-300, thresholds 1-10). */
 const MAX_SECONDS = 300;
 const MAX_THRESHOLD = 10;
 
 /** In the order of HealthFlagValues' fields. */
-export const TUNING_FLAGS = ['--health-interval', '--health-timeout', '--healthy-threshold', '--unhealthy-threshold'] as const;
+export const TUNING_FLAGS = ['--health-interval', '--health-timeout', '--healthy-threshold', '--unhealthy-threshold', '--health-protocol', '--health-port'] as const;
+
+/** --health-port's value that removes spec.healthCheck.port (set-health). */
+export const NO_HEALTH_PORT = 'none';
 
 /** A duration flag as whole seconds: the API counts seconds, so 1500ms cannot be stored as given. */
 export function parseHealthSeconds(flag: string, text: string): number {
@@ -48,9 +55,23 @@ export function parseThreshold(flag: string, text: string): number {
   return Number(t);
 }
 
-/** The fields the given tuning flags set (an empty object when none is given). */
+export function parseHealthProtocol(text: string): 'TCP' | 'UDP' {
+  const p = text.trim().toUpperCase();
+  if (p !== 'TCP' && p !== 'UDP') throw new UsageError(`--health-protocol "${text}": must be tcp or udp`);
+  return p;
+}
+
+export function parseHealthPort(text: string): number {
+  const t = text.trim();
+  if (!/^\d{1,5}$/.test(t) || Number(t) < 1 || Number(t) > 65535) throw new UsageError(`--health-port "${text}": must be a port from 1 to 65535, or ${NO_HEALTH_PORT} (set-health) to check the listeners' target ports again`);
+  return Number(t);
+}
+
+/** The fields the given tuning flags set (an empty object when none is given; --health-port none sets nothing). */
 export function parseHealthTuning(o: HealthFlagValues): HealthTuning {
   const t: HealthTuning = {};
+  if (o.healthProtocol !== undefined) t.protocol = parseHealthProtocol(o.healthProtocol);
+  if (o.healthPort !== undefined && o.healthPort.trim().toLowerCase() !== NO_HEALTH_PORT) t.port = parseHealthPort(o.healthPort);
   if (o.healthInterval !== undefined) t.intervalSeconds = parseHealthSeconds('--health-interval', o.healthInterval);
   if (o.healthTimeout !== undefined) t.timeoutSeconds = parseHealthSeconds('--health-timeout', o.healthTimeout);
   if (o.healthyThreshold !== undefined) t.healthyThreshold = parseThreshold('--healthy-threshold', o.healthyThreshold);
@@ -64,6 +85,7 @@ export function parseHealthTuning(o: HealthFlagValues): HealthTuning {
  * defaults, as when the field is left out of a manifest.
  */
 export function healthCheckForCreate(o: HealthFlagValues & { healthCheck?: boolean }): HealthCheck | undefined {
+  if (o.healthPort?.trim().toLowerCase() === NO_HEALTH_PORT) throw new UsageError(`--health-port ${NO_HEALTH_PORT} is for set-health; leave the flag out to check the listeners' target ports`);
   const tuning = parseHealthTuning(o);
   if (o.healthCheck !== true && Object.keys(tuning).length === 0) return undefined;
   return { protocol: 'TCP', ...tuning };
@@ -71,7 +93,7 @@ export function healthCheckForCreate(o: HealthFlagValues & { healthCheck?: boole
 
 /** The flags of `lb set-health`: --off alone, or --health-check and/or at least one tuning flag. */
 export function parseHealthEdit(o: HealthFlagValues & { off?: boolean; healthCheck?: boolean }): HealthEdit {
-  const values: readonly (string | undefined)[] = [o.healthInterval, o.healthTimeout, o.healthyThreshold, o.unhealthyThreshold];
+  const values: readonly (string | undefined)[] = [o.healthInterval, o.healthTimeout, o.healthyThreshold, o.unhealthyThreshold, o.healthProtocol, o.healthPort];
   const given = TUNING_FLAGS.filter((_, i) => values[i] !== undefined);
   if (o.off === true) {
     const also = [...(o.healthCheck === true ? ['--health-check'] : []), ...given];
@@ -79,5 +101,6 @@ export function parseHealthEdit(o: HealthFlagValues & { off?: boolean; healthChe
     return { off: true };
   }
   if (given.length === 0 && o.healthCheck !== true) throw new UsageError(`give the settings to change (${TUNING_FLAGS.join(', ')}; a check is created when there is none), --health-check to turn one on with the defaults, or --off to remove it`);
-  return { off: false, tuning: parseHealthTuning(o) };
+  const clearPort = o.healthPort?.trim().toLowerCase() === NO_HEALTH_PORT;
+  return { off: false, tuning: parseHealthTuning(o), ...(clearPort ? { clearPort } : {}) };
 }
