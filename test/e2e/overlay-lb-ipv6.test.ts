@@ -150,4 +150,49 @@ describeOvs('overlay: load balancer with an IPv6 VIP', () => {
     }
     await call('DELETE', `${G}/namespaces/${NS}/loadbalancers/dns6`);
   }, 120_000);
+
+  it('UDP health checks over IPv6: a backend whose server stopped answers ICMPv6 port unreachable and goes out, every query reaches the other; back with its server', async () => {
+    await network(NS, 'u6', { subnets: [{ cidr: '10.63.0.0/24' }, { cidr: 'fd00:63::/64' }] });
+    const client = await vmFor('uc', 'hv1', 'u6');
+    const backends = [await vmFor('ub1', 'hv1', 'u6'), await vmFor('ub2', 'hv2', 'u6')];
+    const SERVER = `const n=process.argv[1];const u=require('dgram').createSocket('udp6');u.on('message',(m,r)=>u.send(n,r.port,r.address));u.bind(5353,'::',()=>console.log('listening'))`;
+    const serve = async (b: { vm: Vm; port: VirtualPort }): Promise<ChildProcess> => {
+      const c = spawn('ip', ['netns', 'exec', b.vm.netns, process.execPath, '-e', SERVER, b.port.metadata.name], { stdio: ['ignore', 'pipe', 'ignore'] });
+      children.add(c);
+      c.on('exit', () => children.delete(c));
+      await eventually(async () => new Promise<boolean>((r) => (c.stdout!.once('data', () => r(true)), setTimeout(() => r(false), 500))), 10_000, 0);
+      return c;
+    };
+    const servers = [await serve(backends[0]!), await serve(backends[1]!)];
+    const vip = 'fd00:63::100';
+    await call('POST', `${G}/namespaces/${NS}/loadbalancers`, {
+      metadata: { name: 'udp6' },
+      spec: { network: 'u6', vip, listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: backends.map((b) => ({ port: b.port.metadata.name })), healthCheck: { protocol: 'UDP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 } },
+    });
+    await waitReady(NS, 'loadbalancers', 'udp6', 30_000);
+    const lb = async () => (await call('GET', `${G}/namespaces/${NS}/loadbalancers/udp6`)) as LoadBalancer;
+    const healthy = async (name: string) => (await lb()).status?.backends?.find((b) => b.name === name)?.healthy;
+    let base = 47700;
+    const both = await eventually(async () => {
+      const g = await udpAnswers(client.vm, vip, 53, (base += 20), 20, { waitMs: 1500 });
+      return new Set(g.map((x) => x.name)).size === 2 && g.every((x) => x.name) ? g : undefined;
+    }, 20_000, 200);
+    log(`UDP checks over IPv6: both up, 20 queries ${JSON.stringify(tally(both.map((g) => g.name)))}`);
+    const t0 = performance.now();
+    process.kill(servers[1]!.pid!, 'SIGTERM');
+    const out = await eventually(async () => {
+      const o = await lb();
+      return o.status?.backends?.find((b) => b.name === 'ub2')?.healthy === false ? o : undefined;
+    }, 20_000, 100);
+    const outMs = performance.now() - t0;
+    expect(out.status?.conditions?.find((c) => c.type === 'BackendsAvailable')?.message).toMatch(/not: ub2 \(failing health checks: UDP check: ICMP port unreachable since /);
+    const whileOut = await udpAnswers(client.vm, vip, 53, (base += 20), 20, { waitMs: 1500 });
+    log(`UDP checks over IPv6: ub2's server stopped -> out after ${outMs.toFixed(0)} ms; 20 queries ${JSON.stringify(tally(whileOut.map((g) => g.name)))}`);
+    expect(whileOut.map((g) => g.name)).toEqual(Array(20).fill('ub1'));
+    const t1 = performance.now();
+    servers[1] = await serve(backends[1]!);
+    await eventually(async () => (await healthy('ub2')) === true, 20_000, 100);
+    log(`UDP checks over IPv6: ub2's server back -> in after ${(performance.now() - t1).toFixed(0)} ms`);
+    await call('DELETE', `${G}/namespaces/${NS}/loadbalancers/udp6`);
+  }, 120_000);
 });
