@@ -20,7 +20,7 @@ import type { BackendStatus, HypervisorNode, LoadBalancer, NodeRealization, Virt
 import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, readKubeconfig } from '../support/vnetd';
-import { G, agentsBed, overlayApi, startNamedServer } from './overlay-support';
+import { G, agentsBed, overlayApi, startNamedServer, udpAnswers } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[agents-lb-health] ${line}\n`);
@@ -220,6 +220,43 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     log(`load balancer gone ${(performance.now() - t).toFixed(0)} ms after its DELETE`);
     expect(await dnatOn('hv1', near.port.spec!.ips![0]!)).toBe(0);
     expect(await dnatOn('hv2', near.port.spec!.ips![0]!)).toBe(0);
+  }, 120_000);
+
+  it('UDP checks: a UDP-only backend on the other hypervisor whose server stopped is reported by its own node (ICMP port unreachable) and leaves the client node\'s slot table', async () => {
+    const ns = 'agents-udp';
+    await api.network(ns, 'net', { subnets: [{ cidr: '10.64.0.0/24' }] });
+    const vmFor = async (name: string, hv: string) => api.vmFor(setup.bed(), ns, 'net', name, hv, { vmName: `au${name}` });
+    const [{ vm: client }, { vm: near }, { vm: far, port: farPort }] = [await vmFor('uc', 'hv1'), await vmFor('u1', 'hv1'), await vmFor('u2', 'hv2')];
+    const farIp = farPort.spec!.ips![0]!;
+    await startNamedServer(near, 'u1', children);
+    let farServer = await startNamedServer(far, 'u2', children);
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'dns' },
+      spec: { network: 'net', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 'u1' }, { port: 'u2' }], healthCheck: { protocol: 'UDP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 } },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'dns');
+    const vip = lb.spec!.vip!;
+    let base = 49000;
+    const queries = async () => (await udpAnswers(client, vip, 53, (base += 20), 20, { waitMs: 1500 })).map((a) => a.name);
+    const tally = (names: string[]) => names.reduce<Record<string, number>>((m, n) => ((m[n || '<none>'] = (m[n || '<none>'] ?? 0) + 1), m), {});
+    const both = await eventually(async () => {
+      const a = await queries();
+      return a.every(Boolean) && new Set(a).size === 2 ? a : undefined;
+    }, 20_000, 200);
+    let t = performance.now();
+    process.kill(farServer.pid!, 'SIGTERM');
+    await eventually(async () => (await dnatOn('hv1', farIp)) === 0, 20_000, 100);
+    const outMs = performance.now() - t;
+    expect(await reported('hv2')).toEqual([{ loadBalancer: lb.metadata.uid, ip: farIp, reason: 'UDP check: ICMP port unreachable', since: expect.any(String) }]);
+    const whileDown = await queries();
+    log(`UDP checks: 20 queries ${JSON.stringify(tally(both))}; u2's server stopped -> out of hv1's slot table after ${outMs.toFixed(0)} ms (1 s checks, 3 failures), hv2 reports "UDP check: ICMP port unreachable"; 20 queries ${JSON.stringify(tally(whileDown))}`);
+    expect(whileDown).toEqual(Array(20).fill('u1'));
+    t = performance.now();
+    farServer = await startNamedServer(far, 'u2', children);
+    await eventually(async () => (await dnatOn('hv1', farIp)) > 0, 20_000, 100);
+    log(`UDP checks: u2's server back -> in hv1's slot table again after ${(performance.now() - t).toFixed(0)} ms`);
+    expect(await reported('hv2')).toEqual([]);
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/dns`);
   }, 120_000);
 
   it("the agents did all of it with their own node's token: the API refused none of their requests", async () => {
