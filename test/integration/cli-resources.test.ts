@@ -474,7 +474,7 @@ describe('lb health checks', () => {
     expect(await fails(2, 'lb', 'set-health', 'hc', '--off', '--health-interval', '5s', '-n', 't1')).toBe(
       'error: --off removes the health check and cannot go with --health-interval; give either --off or the settings to change\n',
     );
-    expect(await fails(2, 'lb', 'set-health', 'hc', '-n', 't1')).toMatch(/^error: give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold; .*\), --health-check to turn one on with the defaults, or --off to remove it\n$/);
+    expect(await fails(2, 'lb', 'set-health', 'hc', '-n', 't1')).toMatch(/^error: give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold, --health-protocol, --health-port; .*\), --health-check to turn one on with the defaults, or --off to remove it\n$/);
     expect(await fails(1, 'lb', 'set-health', 'nope', '--health-interval', '5s', '-n', 't1')).toMatch(/^error: cannot set the health check of loadbalancer "nope" in namespace "t1": .*not found/);
     // The server's own check (timeout at most the interval) names the flag of the field.
     await ok('lb', 'set-health', 'hc', '--health-timeout', '4s', '-n', 't1');
@@ -491,6 +491,19 @@ describe('lb health checks', () => {
     await ok('lb', 'create', 'hc-udp', '--network', 'blue', '--listen', '53/udp', '-n', 't1');
     expect(await fails(1, 'lb', 'set-health', 'hc-udp', '--health-interval', '5s', '-n', 't1')).toMatch(/: spec\.healthCheck: Invalid value: TCP health checks need at least one TCP listener/);
     expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-udp')).json.spec.healthCheck).toBeUndefined();
+    // The ways out the refusal names: a UDP check, or a TCP check on a port of its own; then back to the listeners' ports.
+    expect(await fails(1, 'lb', 'set-health', 'hc-udp', '--health-interval', '5s', '-n', 't1')).toMatch(/set protocol UDP to check the UDP listeners' target ports, or a TCP port to check \(spec\.healthCheck\.port\)/);
+    expect(await ok('lb', 'set-health', 'hc-udp', '--health-protocol', 'udp', '-n', 't1')).toMatch(/health check UDP every 5s, timeout 2s/);
+    expect(await ok('lb', 'set-health', 'hc-udp', '--health-protocol', 'tcp', '--health-port', '8053', '-n', 't1')).toMatch(/health check TCP port 8053 every 5s/);
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-udp')).json.spec.healthCheck).toEqual({ protocol: 'TCP', port: 8053 });
+    expect(await ok('lb', 'status', 'hc-udp', '-n', 't1')).toMatch(/Health check: +TCP port 8053 every 5s/);
+    expect(await fails(1, 'lb', 'set-health', 'hc-udp', '--health-port', 'none', '-n', 't1')).toMatch(/spec\.healthCheck \(--health-check\)|spec\.healthCheck: Invalid value: TCP health checks need at least one TCP listener or a port/);
+    expect(await ok('lb', 'set-health', 'hc-udp', '--health-protocol', 'udp', '--health-port', 'none', '-n', 't1')).toMatch(/health check UDP every 5s/);
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-udp')).json.spec.healthCheck).toEqual({ protocol: 'UDP' });
+    expect(await fails(2, 'lb', 'set-health', 'hc-udp', '--health-protocol', 'http', '-n', 't1')).toBe('error: --health-protocol "http": must be tcp or udp\n');
+    await ok('lb', 'create', 'hc-dns', '--network', 'blue', '--listen', '53:5353/udp', '--health-protocol', 'udp', '--health-interval', '2s', '-n', 't1');
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-dns')).json.spec.healthCheck).toEqual({ protocol: 'UDP', intervalSeconds: 2 });
+    await ok('lb', 'delete', 'hc-dns', '-n', 't1');
     await ok('lb', 'delete', 'hc-udp', '-n', 't1');
     await ok('lb', 'delete', 'hc', '-n', 't1');
   });
