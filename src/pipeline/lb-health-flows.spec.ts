@@ -19,12 +19,16 @@ const dns = (vip: string, ips: string[], extra: Partial<LoadBalancerModel>): Loa
 const text = (lb: LoadBalancerModel): string[] => lbFlows(lb, net).flows.map(formatPipelineFlow);
 
 describe('UDP health check flows', () => {
-  it('send ICMP port unreachables to the VIP from a local VM, related to no connection, to the controller, and drop UDP answers from the checked port', () => {
-    const flows = text(dns('10.0.0.100', ['10.0.0.5', '10.0.0.6'], { udpHealthCheckPorts: [5353] }));
+  it('send ICMP port unreachables to the VIP from a backend on a local VM port, related to no connection, to the controller, and drop UDP answers from the checked port', () => {
+    const flows = text(dns('10.0.0.100', ['10.0.0.5', '10.0.0.6', '10.0.0.5'], { udpHealthCheckPorts: [5353] }));
     const icmp = flows.filter((f) => /icmp_type=3/.test(f));
-    expect(icmp).toHaveLength(1);
-    expect(icmp[0]).toMatch(/priority=120,/);
-    for (const part of ['FromTunnel=0', 'ct_state=-rel+trk', `dl_dst=${lbMac('dns')}`, 'icmp,', 'icmp_code=3', 'nw_dst=10.0.0.100', 'actions=CONTROLLER:128']) expect(icmp[0]).toContain(part);
+    // One per distinct backend address: no other VM's error reaches vnetd.
+    expect(icmp).toHaveLength(2);
+    expect(icmp.map((f) => /nw_src=([\d.]+)/.exec(f)?.[1]).sort()).toEqual(['10.0.0.5', '10.0.0.6']);
+    for (const f of icmp) {
+      expect(f).toMatch(/priority=120,/);
+      for (const part of ['FromTunnel=0', 'ct_state=-rel+trk', `dl_dst=${lbMac('dns')}`, 'icmp,', 'icmp_code=3', 'nw_dst=10.0.0.100', 'actions=CONTROLLER:128']) expect(f).toContain(part);
+    }
     const answers = flows.filter((f) => /udp,.*tp_src=5353/.test(f));
     // The answers' drop, and a client's new datagram from port 5353 to the listener, above it.
     expect(answers).toHaveLength(2);
@@ -43,6 +47,7 @@ describe('UDP health check flows', () => {
     expect(icmp).toHaveLength(1);
     expect(icmp[0]).toMatch(/icmp_type=1,icmp_code=4 actions=CONTROLLER:128$/);
     expect(icmp[0]).toContain('ipv6_dst=fd00::64');
+    expect(icmp[0]).toContain('ipv6_src=fd00::5');
     expect(flows.map(formatPipelineFlow).filter((f) => /priority=120,.*udp6,.*tp_src=535[34] actions=drop$/.test(f))).toHaveLength(2);
     for (const f of flows) {
       checkMatch(f.match);

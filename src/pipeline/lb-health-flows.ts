@@ -6,10 +6,12 @@
  * answers with a datagram has passed, and its answer is dropped here (the controller counts
  * silence as a pass, and a datagram to the VIP's MAC has nowhere else to go).
  *
- * OpenFlow cannot match inside an ICMP error's quote, so the flow is as narrow as the outer
+ * OpenFlow cannot match inside an ICMP error's quote, so the flows are as narrow as the outer
  * packet allows: an ICMP port unreachable to the VIP and its MAC, in the network, from a
- * local VM (a probe's backend is on this node: over a tunnel none is due), related to no
- * connection conntrack knows (the probes are never committed). An ICMP error a VIP client's
+ * backend's address (one flow each: another VM cannot send one, port security holds it to its
+ * own addresses, so it cannot flood vnetd through them) on a local VM port (a probe's backend
+ * is on this node: over a tunnel none is due), related to no connection conntrack knows (the
+ * probes are never committed). An ICMP error a VIP client's
  * datagram caused is related to that client's connection, and its NAT (LbVip's ct(nat))
  * already rewrote it toward the client, so it never matches. The controller counts only an
  * error quoting a pending probe (VIP to the checked port, from the probe's random source
@@ -34,8 +36,9 @@ const PORT_UNREACHABLE_V6: KnownOxm[] = [{ field: 'ip_proto', value: IP_PROTO.IC
 const TRK_NOT_RELATED = { field: 'ct_state', value: CtState.TRK, mask: CtState.TRK | CtState.REL } as KnownOxm;
 
 /**
- * A load balancer with UDP health checks: 1 flow sending port unreachables to its VIP to
- * the controller, and 1 dropping UDP answers per checked port; none without them. Above the
+ * A load balancer with UDP health checks: 1 flow per distinct backend address sending its
+ * port unreachables to the VIP to the controller, and 1 dropping UDP answers per checked
+ * port; none without them. Above the
  * VIP's +new flows (Priority.Specific), whose destination port a probe's source port could
  * equal, as the TCP answers' flow; below the flows of clients whose source port is a checked
  * one (Priority.Specific + 11, load-balancer.ts).
@@ -47,9 +50,11 @@ export function udpHealthFlows(lb: LoadBalancerModel, vni: number): DesiredFlow[
   const inNet = matchField(NetworkField, vni);
   const ip = ethType(v6 ? ETH_TYPE.IPV6 : ETH_TYPE.IPV4);
   const toVip = [{ field: 'eth_dst', value: lb.mac }, ip, { field: v6 ? 'ipv6_dst' : 'ipv4_dst', value: lb.vip }] as KnownOxm[];
-  const out: DesiredFlow[] = [
-    flow(TABLES.LbNat, Priority.Specific + 10, [inNet, matchMark(FromLocalMark), TRK_NOT_RELATED, ...toVip, ...(v6 ? PORT_UNREACHABLE_V6 : PORT_UNREACHABLE_V4)], [{ type: 'output', port: OFPP.CONTROLLER, maxLen: ICMP_ERROR_BYTES }]),
-  ];
+  const out: DesiredFlow[] = [];
+  for (const ip of new Set(lb.backends.map((b) => b.ip))) {
+    const from = { field: v6 ? 'ipv6_src' : 'ipv4_src', value: ip } as KnownOxm;
+    out.push(flow(TABLES.LbNat, Priority.Specific + 10, [inNet, matchMark(FromLocalMark), TRK_NOT_RELATED, ...toVip, from, ...(v6 ? PORT_UNREACHABLE_V6 : PORT_UNREACHABLE_V4)], [{ type: 'output', port: OFPP.CONTROLLER, maxLen: ICMP_ERROR_BYTES }]));
+  }
   for (const port of ports) out.push(flow(TABLES.LbNat, Priority.Specific + 10, [inNet, ...toVip, { field: 'ip_proto', value: IP_PROTO.UDP }, { field: 'udp_src', value: port } as KnownOxm], []));
   return out;
 }
