@@ -69,6 +69,10 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
       const ways = [...(hasOther ? [`protocol ${other} to check the ${other} listeners' target ports`] : []), `a ${protocol} port to check (spec.healthCheck.port)`];
       causes.push({ field: 'spec.healthCheck', reason: 'FieldValueInvalid', message: `Invalid value: ${protocol} health checks need at least one ${protocol} listener or a port: set ${ways.join(', or ')}` });
     }
+    // A UDP check fails only on an ICMP error, and Linux sends a VIP about one a second (after
+    // a burst of 6): more failing probes than that are silent, pass, and reset the count.
+    const udpPorts = protocol === 'UDP' ? (hc.port !== undefined ? 1 : new Set(spec.listeners.filter((l) => l.protocol === 'UDP').map((l) => l.targetPort ?? l.port)).size) : 0;
+    if (udpPorts > interval) warnings.push(`spec.healthCheck: ${udpPorts} UDP ports checked every ${interval}s: a Linux backend sends one ICMP port unreachable a second to the VIP (net.ipv4.icmp_ratelimit), so failures beyond that go unseen and count as passes; check fewer ports (spec.healthCheck.port) or raise intervalSeconds to ${udpPorts}`);
   }
   const allocators = allocatorsOf(net);
   const family = vipFamily(lb, net);

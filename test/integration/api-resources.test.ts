@@ -853,6 +853,10 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await bad({ healthCheck: { port: 65536 } }, 'spec.healthCheck.port');
     await bad({ healthCheck: { protocol: 'UDP', port: 'x' } }, 'spec.healthCheck.port');
     expect((await v.call('GET', `${G}/namespaces/t1/loadbalancers/web`)).status).toBe(404);
+    // More UDP ports than Linux's ICMP rate limit can fail in an interval: created, with a warning.
+    const many = await v.call('POST', `${G}/namespaces/t1/loadbalancers?dryRun=All`, { ...lb({ vip: '172.16.0.60', listeners: [1, 2, 3].map((i) => ({ port: 50 + i, protocol: 'UDP' })), healthCheck: { protocol: 'UDP', intervalSeconds: 2 } }), metadata: { name: 'many' } });
+    expect(many.status).toBe(201);
+    expect(String(many.headers.warning)).toContain('3 UDP ports checked every 2s');
     // Their own VIPs: the one allocated next is the one 'web' expects below.
     for (const [name, spec] of [
       ['dns-udp', { listeners: [{ port: 53, protocol: 'UDP', targetPort: 5353 }], healthCheck: { protocol: 'UDP' } }],
