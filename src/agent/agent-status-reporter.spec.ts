@@ -243,6 +243,36 @@ describe('AgentStatusReporter', () => {
     expect(starts.length).toBeGreaterThanOrEqual(2);
     expect(starts.length).toBeLessThanOrEqual(4);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
-    expect(gaps[1] ?? 1000).toBeGreaterThan(gaps[0]! * 1.5);
+    // (Doubled, less a jitter of up to a quarter.)
+    expect(gaps[1] ?? 1000).toBeGreaterThan(gaps[0]! * 1.3);
   }, 10_000);
+
+  it('backs off the same while the store refuses its writes (an etcd outage, a revoked token), and warns once, then once more when it reports again (QA-146 F3: every 0.5 s, a warning each)', async () => {
+    const objects = new ObjectStore(new MemoryStore());
+    await objects.create(NODES, node());
+    await objects.create(NODE_REALIZATIONS, realization);
+    const lines: Array<{ level: number; event?: string }> = [];
+    const reporter = new AgentStatusReporter(objects, 'hv1', pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number }) }), 30);
+    const modify = objects.modify.bind(objects);
+    let down = true;
+    const starts: number[] = [];
+    objects.modify = (async (...args: Parameters<typeof modify>) => {
+      if (args[0] === NODE_REALIZATIONS) starts.push(performance.now());
+      if (down) throw new Error('the store is unavailable, retry shortly');
+      return modify(...args);
+    }) as typeof objects.modify;
+    reporter.report(new Map([['uid-1', 'v1']]));
+    await new Promise((r) => setTimeout(r, 4000));
+    // 0.5 + 1 + 2 s between tries: four at most in 4 s (eight or nine before).
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    expect(starts.length).toBeLessThanOrEqual(4);
+    down = false;
+    const deadline = Date.now() + 6000;
+    while (!lines.some((l) => l.event === 'agent.report_resumed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await reporter.stop();
+    const failed = lines.filter((l) => l.event === 'agent.report_failed');
+    expect(failed.filter((l) => l.level === 40)).toHaveLength(1);
+    expect(failed.filter((l) => l.level === 20)).toHaveLength(failed.length - 1);
+    expect(lines.filter((l) => l.event === 'agent.report_resumed' && l.level === 30)).toHaveLength(1);
+  }, 15_000);
 });

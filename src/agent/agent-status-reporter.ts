@@ -173,7 +173,7 @@ export class AgentStatusReporter {
   private failedInRow = 0;
   private readonly stopping = new AbortController();
 
-  /** Writes what is pending; a failure is retried (after 500 ms, doubling up to 5 s) by the next flush. */
+  /** Writes what is pending; a failure is retried (after 500 ms, then doubling up to 5 s, jittered) by the next flush. */
   private async flush(): Promise<void> {
     const health = this.pendingHealth;
     const report = this.pending;
@@ -208,16 +208,32 @@ export class AgentStatusReporter {
       }
     }
     if (failures.length > 0) {
-      // No NodeRealization: backing off as the lease does (QA-99: a deleted Node's agent retried
-      // twice a second for as long as it ran). Other failures (a failover) keep 0.5 s: health
-      // reports share this flush, and a backend's failover waits for them (review).
-      this.failedInRow = missing && failures.length === 1 ? this.failedInRow + 1 : 1;
-      const ms = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MS * 2 ** (this.failedInRow - 1));
-      this.log.warn({ event: 'agent.report_failed', err: failures.join('; '), retryInMs: ms }, 'could not report realized flows or failing backends; retrying');
+      // The first retry comes after 0.5 s: health reports share this flush, and a backend's
+      // failover waits for them (a controller failover is over by then). Failures in a row
+      // back off to 5 s, jittered, as the lease does: an outage (the store down, the Node
+      // deleted, the token revoked) had every agent ask twice a second for as long as it lasted,
+      // and warn each time (QA-99; QA-146 F3: 72 warnings per agent in a 40 s etcd outage).
+      this.failedInRow++;
+      const nominal = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MS * 2 ** (this.failedInRow - 1));
+      // Jittered by a quarter, so that agents an outage failed together do not retry together.
+      const ms = this.failedInRow === 1 ? nominal : Math.round(nominal * (0.75 + Math.random() / 4));
+      const err = failures.join('; ');
+      const fields = { event: 'agent.report_failed', err, retryInMs: ms, failures: this.failedInRow };
+      // Said once per run of failures (and when what fails changes); the rest at debug.
+      if (err !== this.lastFailure) this.log.warn(fields, 'could not report realized flows or failing backends; retrying, backing off (the same failure again is logged at debug)');
+      else this.log.debug(fields, 'could not report realized flows or failing backends again; retrying');
+      this.lastFailure = err;
       // A stop does not wait out the back-off.
       await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
-    } else this.failedInRow = 0;
+    } else {
+      if (this.failedInRow > 0) this.log.info({ event: 'agent.report_resumed', failures: this.failedInRow }, `reported realized flows again after ${this.failedInRow} failed attempt(s)`);
+      this.failedInRow = 0;
+      this.lastFailure = undefined;
+    }
   }
+
+  /** The last failure said (a new one is a warning again). */
+  private lastFailure?: string;
 
   /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */
   private async writeRealization(latest: ReadonlyMap<string, string> | undefined, dispatched: DispatchedReport | undefined, drops: readonly PortSecurityDropReport[] = []): Promise<boolean> {

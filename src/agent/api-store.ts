@@ -36,6 +36,7 @@ import {
   type WatchOptions,
 } from '../store/store';
 import type { ApiClient, ApiResult, WatchStream } from './api-client';
+import { Backoff } from '../ovsdb';
 import { INITIAL_EVENTS_END } from '../resources/watch-list';
 
 const VERSION = 'v1alpha1';
@@ -276,7 +277,16 @@ export class ApiWatch implements Watch {
   private readonly held = new Map<string, KeyValue<KubeObject>>();
   private stream?: WatchStream;
   private stopped = false;
-  private retryMs = 100;
+  /**
+   * Reopening after a failure: 0.1 s doubling to 5 s, jittered, and to 30 s while the API
+   * refuses the agent's token (401/403), as client-go's reflectors back off. A constant 2 s
+   * had every agent's every watch ask again through an outage (QA-146 F3: six watches of an
+   * agent whose token was deleted, 1,956 warnings in 10 minutes).
+   */
+  private readonly backoff = new Backoff({ initialDelayMs: 100, maxDelayMs: 5_000 });
+  private readonly refusedBackoff = new Backoff({ initialDelayMs: 1_000, maxDelayMs: 30_000 });
+  /** Failures in a row: the first is a warning, the rest debug, the recovery info (one line each way). */
+  private failures = 0;
   private timer?: NodeJS.Timeout;
   private idle?: NodeJS.Timeout;
   private rv: number;
@@ -339,12 +349,16 @@ export class ApiWatch implements Watch {
           return void this.relist();
         }
         if (why.status !== undefined || why.error) {
-          this.log.warn({ kind: this.type.plural, status: why.status, err: why.error?.message, text: why.text?.slice(0, 200), retryInMs: this.retryMs }, 'agent watch failed; retrying');
-          this.retry();
+          const refused = why.status === 401 || why.status === 403;
+          const ms = (refused ? this.refusedBackoff : this.backoff).next();
+          const fields = { event: 'agent.watch_failed', kind: this.type.plural, status: why.status, err: why.error?.message, text: why.text?.slice(0, 200), retryInMs: ms, failures: ++this.failures };
+          if (this.failures === 1) this.log.warn(fields, 'agent watch failed; retrying, backing off (further failures are logged at debug until it is back)');
+          else this.log.debug(fields, 'agent watch failed again; retrying');
+          this.retry(ms);
           return;
         }
-        this.retryMs = 100;
-        this.retry(); // server-side timeout or a clean close: resume from the last revision
+        this.resumed();
+        this.retry(100); // server-side timeout or a clean close: resume from the last revision
       },
     );
     this.stream = stream;
@@ -358,19 +372,27 @@ export class ApiWatch implements Watch {
       if (this.stopped || this.stream !== stream) return;
       this.log.warn({ kind: this.type.plural, idleMs: WATCH_IDLE_MS }, 'agent watch silent too long; reopening');
       stream.stop();
-      this.retry();
+      this.retry(this.backoff.next());
     }, WATCH_IDLE_MS);
     this.idle.unref();
   }
 
-  private retry(): void {
+  private retry(ms: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.open(), this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, 2000);
+    this.timer = setTimeout(() => this.open(), ms);
+  }
+
+  /** The watch answered again: the back-off starts over, and a run of failures is said to be over. */
+  private resumed(): void {
+    this.backoff.reset();
+    this.refusedBackoff.reset();
+    if (this.failures > 0) this.log.info({ event: 'agent.watch_resumed', kind: this.type.plural, failures: this.failures }, `agent watch of ${this.type.plural} works again after ${this.failures} failed attempt(s)`);
+    this.failures = 0;
   }
 
   private onEvent(ev: { type: string; object: Record<string, unknown> }): void {
     if (this.stopped) return;
+    if (this.failures > 0 && ev.type !== 'ERROR') this.resumed();
     if (ev.type === 'BOOKMARK') {
       const meta = ev.object.metadata as { annotations?: Record<string, string> } | undefined;
       if (this.initial && meta?.annotations?.[INITIAL_EVENTS_END] === 'true') this.initialEnd(rvOf(ev.object));
@@ -382,7 +404,7 @@ export class ApiWatch implements Watch {
       if ((ev.object as { code?: number }).code === 410) void this.relist();
       else {
         this.log.warn({ kind: this.type.plural, status: ev.object }, 'agent watch error event; retrying');
-        this.retry();
+        this.retry(this.backoff.next());
       }
       return;
     }
@@ -426,7 +448,7 @@ export class ApiWatch implements Watch {
       this.handler({ type: 'delete', kv: { ...prev, modRevision: revision }, prevKv: prev, created: false });
     }
     this.rv = Math.max(this.rv, revision);
-    this.retryMs = 100;
+    this.resumed();
     const synced = this.onSynced;
     this.onSynced = undefined;
     synced?.();

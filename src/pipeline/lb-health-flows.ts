@@ -23,10 +23,9 @@ import type { DesiredFlow } from '../openflow/sync';
 import { Priority, ethType, flow } from './compiler';
 import { FromLocalMark, NetworkField, matchField, matchMark } from './fields';
 import type { LoadBalancerModel } from './model';
+import { HEALTH_ANSWER_INSTRUCTIONS } from './meters';
 import { TABLES } from './tables';
 
-/** Enough of an ICMPv6 error for its quote of the probe: Ethernet 14 + IPv6 40 + ICMPv6 8 + IPv6 40 + UDP 8 = 110. */
-const ICMP_ERROR_BYTES = 128;
 
 /** ICMP type 3 code 3, ICMPv6 type 1 code 4: port unreachable. */
 const PORT_UNREACHABLE_V4: KnownOxm[] = [{ field: 'ip_proto', value: IP_PROTO.ICMP }, { field: 'icmpv4_type', value: 3 }, { field: 'icmpv4_code', value: 3 }] as KnownOxm[];
@@ -53,7 +52,7 @@ export function udpHealthFlows(lb: LoadBalancerModel, vni: number): DesiredFlow[
   const out: DesiredFlow[] = [];
   for (const ip of new Set(lb.backends.map((b) => b.ip))) {
     const from = { field: v6 ? 'ipv6_src' : 'ipv4_src', value: ip } as KnownOxm;
-    out.push(flow(TABLES.LbNat, Priority.Specific + 10, [inNet, matchMark(FromLocalMark), TRK_NOT_RELATED, ...toVip, from, ...(v6 ? PORT_UNREACHABLE_V6 : PORT_UNREACHABLE_V4)], [{ type: 'output', port: OFPP.CONTROLLER, maxLen: ICMP_ERROR_BYTES }]));
+    out.push({ tableId: TABLES.LbNat.id, priority: Priority.Specific + 10, match: [inNet, matchMark(FromLocalMark), TRK_NOT_RELATED, ...toVip, from, ...(v6 ? PORT_UNREACHABLE_V6 : PORT_UNREACHABLE_V4)], instructions: HEALTH_ANSWER_INSTRUCTIONS });
   }
   for (const port of ports) out.push(flow(TABLES.LbNat, Priority.Specific + 10, [inNet, ...toVip, { field: 'ip_proto', value: IP_PROTO.UDP }, { field: 'udp_src', value: port } as KnownOxm], []));
   return out;

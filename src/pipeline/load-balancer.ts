@@ -37,7 +37,7 @@ import { ndAnswerFlow } from './nd-responder';
 import { ctZone, fnv1a } from './owners';
 import { addressMatch } from './source-matches';
 import { TABLES } from './tables';
-import { REFUSE_METER } from './meters';
+import { HEALTH_ANSWER_INSTRUCTIONS, REFUSE_METER } from './meters';
 import { SharedParts, deepFreeze } from './shared-parts';
 import { LbFlowReuse } from './lb-flow-reuse';
 import { udpHealthFlows } from './lb-health-flows';
@@ -336,9 +336,7 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   for (const port of lb.healthCheckPorts ?? []) {
     flows.push(
       // Above the VIP's +new flows, whose destination port a probe's source port could equal.
-      flow(TABLES.LbNat, Priority.Specific + 10, [inNet, { field: 'eth_dst', value: lb.mac }, ip, { field: 'ip_proto', value: IP_PROTO.TCP }, vip, { field: 'tcp_src', value: port }], [
-        { type: 'output', port: OFPP.CONTROLLER, maxLen: 128 },
-      ]),
+      { tableId: TABLES.LbNat.id, priority: Priority.Specific + 10, match: [inNet, { field: 'eth_dst', value: lb.mac }, ip, { field: 'ip_proto', value: IP_PROTO.TCP }, vip, { field: 'tcp_src', value: port }], instructions: HEALTH_ANSWER_INSTRUCTIONS },
     );
   }
   flows.push(...udpHealthFlows(lb, net.vni));

@@ -8,7 +8,9 @@
  * reached vnetd whole, every one a packet-in to read and drop: the switch now drops what is
  * past a few times that budget, so a flood costs vnetd a bounded share of a core.
  */
-import { MeterFlags, type MeterBand } from '../openflow';
+import { MeterFlags, OFPP, type MeterBand } from '../openflow';
+import type { DesiredFlow } from '../openflow/sync';
+import { deepFreeze } from './shared-parts';
 
 export interface MeterSpec {
   meterId: number;
@@ -35,4 +37,25 @@ export const PROBE_METER: MeterSpec = {
   bands: [{ type: 'drop', rate: 5000, burstSize: 1000 }],
 };
 
-export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER, PROBE_METER];
+/**
+ * Packets a second health checks' answers may bring to vnetd per node (lb-health.ts: SYN-ACKs
+ * and RSTs, ICMP port unreachables), and a burst: a node checking 1,000 backends a second gets
+ * 1,000. The answers' flows match what a VM sends to a VIP from a checked port (TCP) or a
+ * backend's port unreachables (UDP): without a meter, a VM could send vnetd packet-ins at will.
+ */
+export const HEALTH_METER: MeterSpec = {
+  meterId: 3,
+  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
+  bands: [{ type: 'drop', rate: 5000, burstSize: 1000 }],
+};
+
+export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER, PROBE_METER, HEALTH_METER];
+
+/**
+ * A health check's answer (a SYN-ACK or RST, or an ICMP port unreachable quoting a UDP probe:
+ * 128 bytes hold an ICMPv6 error's quote, 110): through the node's health meter to the controller.
+ */
+export const HEALTH_ANSWER_INSTRUCTIONS: DesiredFlow['instructions'] = deepFreeze([
+  { type: 'meter', meterId: HEALTH_METER.meterId },
+  { type: 'apply_actions', actions: [{ type: 'output', port: OFPP.CONTROLLER, maxLen: 128 }] },
+]);
