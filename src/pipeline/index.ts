@@ -9,3 +9,4 @@ export { forgetLbFlows, keepLbFlowsOf, setLbFlowReuse } from './lb-flow-reuse';
 export { formatPipelineFlow, formatPipelineActions } from './format';
 export * from './fastpath-plan';
 export * from './tunnel-probe';
+export * from './rarp';

@@ -2,6 +2,8 @@
  * OpenFlow meters the pipeline's flows use; every vnetd connection to a node's bridge puts
  * them there (reconcile/kinds/switch-config.ts) before its flows.
  *
+ * ACTIVATION: RARP announcements from standby NICs (rarp.ts).
+ *
  * REFUSE: the refusals of connections to a VIP without a backend (or a port no listener has)
  * go to vnetd as packet-ins, which it answers (lb-reject.ts) at most 200 a second per node and
  * 50 per VM port. A VM's SYN flood at an empty VIP (47k packets a second, QA-133 F2) still
@@ -49,7 +51,18 @@ export const HEALTH_METER: MeterSpec = {
   bands: [{ type: 'drop', rate: 5000, burstSize: 1000 }],
 };
 
-export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER, PROBE_METER, HEALTH_METER];
+/**
+ * Packet-ins a node's standby NICs may bring to vnetd (rarp.ts): a paused VM sends nothing and
+ * qemu announces 5 times; a guest running twice (a migration gone wrong) that sends RARPs in a
+ * loop costs vnetd at most this.
+ */
+export const ACTIVATION_METER: MeterSpec = {
+  meterId: 4,
+  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
+  bands: [{ type: 'drop', rate: 50, burstSize: 20 }],
+};
+
+export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER, PROBE_METER, HEALTH_METER, ACTIVATION_METER];
 
 /**
  * A health check's answer (a SYN-ACK or RST, or an ICMP port unreachable quoting a UDP probe:

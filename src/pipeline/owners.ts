@@ -17,9 +17,15 @@ export const OwnerCategory = {
   FloodChunk: 5,
   /** A pair MAC several ports of a network declare (pair-macs.ts): its L2 entries to them. objectId: OwnerIds of pairMacKey. */
   PairMac: 6,
+  /** A standby NIC on a node (a live migration's other end, rarp.ts): its RARP watch flow. objectId = its ofport there. */
+  StandbyNic: 7,
 } as const;
 
 export const PIPELINE_OWNER: FlowOwner = Object.freeze({ category: OwnerCategory.Pipeline, objectId: 0 });
+
+export function standbyNicOwner(ofport: number): FlowOwner {
+  return { category: OwnerCategory.StandbyNic, objectId: ofport };
+}
 
 export function networkOwner(vni: number): FlowOwner {
   return { category: OwnerCategory.Network, objectId: vni };
