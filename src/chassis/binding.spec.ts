@@ -1,5 +1,5 @@
 import type { VirtualPort } from '../resources/kinds';
-import { bindingStatus, firstReadyInterface, interfaceIsLive, readyInterfaces, takesOverLinkDown } from './binding';
+import { ACTIVATED, activationTime, bindingStatus, firstReadyInterface, interfaceIsLive, readyInterfaces, takesOverActivated, takesOverLinkDown } from './binding';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const port = (spec: Partial<VirtualPort['spec']> = {}, status?: VirtualPort['status']): VirtualPort => ({
@@ -169,7 +169,7 @@ describe('firstReadyInterface', () => {
       { node: 'hv1', connected: true, interfaces: [{ name: 'tap1', ofport: 5, error: null }] },
     ], now);
     expect(s).toMatchObject({ node: 'hv1', ofport: 5 });
-    expect(bound(s)!.message).toBe("bound to interface tap1 (ofport 5) on node hv1 (also present on hv2/tap9; the binding stays here until its interface here is gone, or its link is down while another's is up)");
+    expect(bound(s)!.message).toBe("bound to interface tap1 (ofport 5) on node hv1 (also present on hv2/tap9; the binding stays here until its interface here is gone, or its link is down while another's is up, or the VM announces itself on another (RARP))");
   });
 
   it('stays where it is bound while its interface is there, whatever node the NIC appears on too (live migration)', () => {
@@ -259,5 +259,62 @@ describe('takesOverLinkDown', () => {
     expect(takesOverLinkDown(onSource('down'), fromDest(onSource('down'), 'down'))).toBe(false);
     // Unbinding a port bound elsewhere is never it.
     expect(takesOverLinkDown(onSource('down'), unpinned({ conditions: [] }))).toBe(false);
+  });
+});
+
+describe('RARP activation (a live migration with both taps up)', () => {
+  const T1 = Date.parse('2026-12-07T10:00:00.000Z');
+  const T2 = Date.parse('2026-12-07T10:05:00.000Z');
+  const nic = (name: string, ofport: number, activatedAt?: number, linkState: 'up' | 'down' = 'up') => ({ name, ofport, error: null, linkState, ...(activatedAt !== undefined ? { activatedAt } : {}) });
+  const views = (src?: number, dst?: number, dstLink: 'up' | 'down' = 'up') => [
+    { node: 'hv2', connected: true, interfaces: [nic('dst', 8, dst, dstLink)] },
+    { node: 'hv1', connected: true, interfaces: [nic('src', 3, src)] },
+  ];
+  const unpinned = (status?: VirtualPort['status']) => port({ node: undefined }, status);
+
+  it('an activated NIC ranks above a merely live one, wherever the port is bound; the most recently activated of two wins; a down one counts for nothing', () => {
+    const onHv1 = unpinned({ node: 'hv1', ofport: 3 });
+    // Both up, none activated: it stays (as before).
+    expect(bindingStatus(onHv1, views(), now)).toMatchObject({ node: 'hv1', ofport: 3 });
+    // The destination's NIC activated: moved, said Activated with the node and time.
+    const moved = bindingStatus(onHv1, views(undefined, T1), now);
+    expect(moved).toMatchObject({ node: 'hv2', ofport: 8 });
+    expect(bound(moved)).toMatchObject({ status: 'True', reason: ACTIVATED, message: expect.stringContaining("bound to interface dst (ofport 8) on node hv2: activated by the VM's RARP announcement at 2026-12-07T10:00:00.000Z there") });
+    expect(activationTime(unpinned(moved))).toBe(T1);
+    // Then it stays there, the source's NIC still up.
+    expect(bindingStatus(unpinned(moved), views(undefined, T1), now)).toMatchObject({ node: 'hv2' });
+    // Migrated back (the source's new NIC announced later): back; the older activation does not hold it.
+    expect(bindingStatus(unpinned(moved), views(T2, T1), now)).toMatchObject({ node: 'hv1', ofport: 3 });
+    expect(bindingStatus(onHv1, views(T1, T2), now)).toMatchObject({ node: 'hv2' });
+    // Activated, but its link down: the live one.
+    expect(bindingStatus(onHv1, views(undefined, T1, 'down'), now)).toMatchObject({ node: 'hv1' });
+    // The pipeline's choice from OVSDB rows is the same.
+    const rows = [
+      { node: 'hv1', interfaces: [{ name: 'src', ofport: 3, error: null, link_state: 'up' }] },
+      { node: 'hv2', interfaces: [{ name: 'dst', ofport: 8, error: null, link_state: 'up' }] },
+    ];
+    expect(firstReadyInterface(rows, 'hv1', interfaceIsLive)!.node).toBe('hv1');
+    expect(firstReadyInterface(rows, 'hv1', interfaceIsLive, (i) => (i.name === 'dst' ? T1 : undefined))!.node).toBe('hv2');
+    expect(firstReadyInterface(rows, 'hv2', interfaceIsLive, (i) => (i.name === 'dst' ? T1 : T2))!.node).toBe('hv1');
+    // On one node, an activated later row over the earliest one.
+    expect(firstReadyInterface([{ node: 'hv1', interfaces: [{ name: 'a', ofport: 3 }, { name: 'b', ofport: 4 }] }], 'hv1', () => true, (i) => (i.name === 'b' ? T1 : undefined))!.iface.name).toBe('b');
+  });
+
+  it("takesOverActivated: another node's agent takes a port bound to a live NIC when its own NIC was activated (later than the binding's own activation), bound to an OpenFlow port", () => {
+    const onSource = unpinned(bindingStatus(unpinned({ node: 'hv1', ofport: 4 }), [{ node: 'hv1', connected: true, interfaces: [nic('src', 4)] }], now));
+    const fromDest = (cur: VirtualPort, at?: number) => unpinned(bindingStatus(cur, [{ node: 'hv2', connected: true, interfaces: [nic('dst', 8, at)] }], now));
+    expect(takesOverActivated(onSource, fromDest(onSource, T1))).toBe(true);
+    // Not activated: not taken (and not LinkDown either).
+    expect(takesOverActivated(onSource, fromDest(onSource))).toBe(false);
+    expect(takesOverLinkDown(onSource, fromDest(onSource))).toBe(false);
+    // Bound by a later activation there: not taken back by an older one.
+    const activatedThere = unpinned(bindingStatus(unpinned({ node: 'hv1', ofport: 4 }), [{ node: 'hv1', connected: true, interfaces: [nic('src', 4, T2)] }], now));
+    expect(takesOverActivated(activatedThere, fromDest(activatedThere, T1))).toBe(false);
+    expect(takesOverActivated(onSource, fromDest(activatedThere, T2 + 1))).toBe(true);
+    // No OpenFlow port named: no NIC, no taking.
+    const noPort = fromDest(onSource, T1);
+    expect(takesOverActivated(onSource, unpinned({ ...noPort.status, ofport: undefined }))).toBe(false);
+    // Unbinding is never it.
+    expect(takesOverActivated(onSource, unpinned({ conditions: [] }))).toBe(false);
   });
 });

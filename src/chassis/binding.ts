@@ -37,7 +37,7 @@ export interface NodeView {
    */
   settling?: boolean;
   /** Interfaces on that node with the port's iface-id (attachedMac: their external_ids:attached-mac, the VM's MAC as libvirt sets it). */
-  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null; attachedMac?: string; linkState?: 'up' | 'down' | null; adminDown?: boolean }>;
+  interfaces: ReadonlyArray<{ name: string; ofport: number | null; error: string | null; attachedMac?: string; linkState?: 'up' | 'down' | null; adminDown?: boolean; activatedAt?: number }>;
   /** Interfaces with the port's iface-id on another bridge than br-int (never bound), with that bridge ('' for none). */
   misplaced?: ReadonlyArray<{ name: string; bridge: string }>;
 }
@@ -60,6 +60,50 @@ export const LINK_DOWN = 'LinkDown';
  */
 export function hasOpenFlowPort(ofport: number | null | undefined): ofport is number {
   return typeof ofport === 'number' && ofport > 0;
+}
+
+/**
+ * Bound to a NIC the VM announced itself on (a RARP from it, rarp.ts: a live migration's
+ * destination, right after the migration completed), which takes the binding from another
+ * live NIC with the port's iface-id. The message names the node and the time (activationTime).
+ */
+export const ACTIVATED = 'Activated';
+
+/** What an ACTIVATED message says of the time, and how activationTime finds it again. */
+const ACTIVATED_AT = 'RARP announcement at ';
+
+/** An ACTIVATED Bound message: the node, the time, the interface. */
+export function activatedMessage(node: string, name: string, ofport: number, at: number): string {
+  return `bound to interface ${name} (ofport ${ofport}) on node ${node}: activated by the VM's ${ACTIVATED_AT}${new Date(at).toISOString()} there (a live migration's destination)`;
+}
+
+/**
+ * When the NIC a port is bound to was activated (epoch ms), from its Bound condition; undefined
+ * when it is not bound to an activated NIC. Read from the message because that is all an agent
+ * may write (status.node, status.ofport and Bound: node-authorizer.ts), and what a reader sees.
+ */
+export function activationTime(port: Pick<VirtualPort, 'status'> | undefined): number | undefined {
+  const bound = getCondition(port?.status?.conditions, BOUND);
+  if (bound?.status !== 'True' || bound.reason !== ACTIVATED) return undefined;
+  const i = bound.message.indexOf(ACTIVATED_AT);
+  const at = i < 0 ? NaN : Date.parse(bound.message.slice(i + ACTIVATED_AT.length).split(' ')[0]!);
+  return Number.isNaN(at) ? undefined : at;
+}
+
+/**
+ * Whether an agent may take an unpinned port's binding from another node whose agent is alive
+ * because its own NIC was activated (ACTIVATED): `next` binds it to an OpenFlow port (no NIC,
+ * no binding) with an activation later than the one it is bound by now, if any (a VM migrated
+ * back: the newest announcement wins; the older destination never takes it back). The NIC it
+ * is bound to now is up: qemu holds the source's tap, link up, until the source qemu exits, a
+ * second or more after the migration completed. One rule for ChassisManager.boundElsewhere and
+ * the API's node authorizer, as takesOverLinkDown.
+ */
+export function takesOverActivated(current: Pick<VirtualPort, 'status'>, next: Pick<VirtualPort, 'status'>): boolean {
+  const at = activationTime(next);
+  if (at === undefined || !hasOpenFlowPort(next.status?.ofport)) return false;
+  const was = activationTime(current);
+  return was === undefined || at > was;
 }
 
 /** Whether the port is bound to a NIC whose link is down (see LINK_DOWN). */
@@ -124,6 +168,12 @@ export interface FirstReady<I> {
  * while the source runs, and a port must never flap between two nodes whose NICs are both
  * up. Without one, the lowest node name.
  *
+ * Among live ones, an activated one (`activatedAt`: the VM announced itself on it, rarp.ts)
+ * first, the most recently activated of several: with qemu both taps are up during a live
+ * migration, and the source's goes only when the source qemu exits, a second or more after
+ * the VM runs on the destination (the gap was all that time). An activation on a NIC whose
+ * link is down counts for nothing.
+ *
  * On one node, the earliest of equally live ones: a VM restarted after a crash leaves its old
  * tap's row behind with the same iface-id, and a restarted controller, finding the rows in
  * another order, bound the port to the dead one and cut the running VM off (QA-126 H6).
@@ -132,23 +182,28 @@ export function firstReadyInterface<I extends { ofport: number | null }>(
   views: ReadonlyArray<{ node: string; interfaces: ReadonlyArray<I> }>,
   stay?: string,
   isLive: (i: I) => boolean = () => true,
+  activatedAt: (i: I, node: string) => number | undefined = () => undefined,
 ): FirstReady<I> | undefined {
   let best: I | undefined;
   let bestNode = '';
   let bestLive = false;
+  // The activation of the best one when it is live (-1: none).
+  let bestAt = -1;
   let count = 0;
   for (const v of views) {
     for (const i of v.interfaces) {
       if (!hasOpenFlowPort(i.ofport)) continue;
       count++;
       const live = isLive(i);
+      const at = live ? (activatedAt(i, v.node) ?? -1) : -1;
       const take =
         best === undefined ||
-        (live !== bestLive ? live : v.node !== bestNode && bestNode !== stay && (v.node === stay || v.node.localeCompare(bestNode) < 0));
+        (live !== bestLive ? live : at !== bestAt ? at > bestAt : v.node !== bestNode && bestNode !== stay && (v.node === stay || v.node.localeCompare(bestNode) < 0));
       if (take) {
         best = i;
         bestNode = v.node;
         bestLive = live;
+        bestAt = at;
       }
     }
   }
@@ -199,14 +254,14 @@ export function bindingStatus(
     next.conditions = setCondition(prev.conditions, { type: BOUND, status, reason, message, observedGeneration: gen }, now);
   };
   const wanted = port.spec?.node;
-  const first = firstReadyInterface(views, prev.node, interfaceIsLive);
+  const first = firstReadyInterface(views, prev.node, interfaceIsLive, (i) => i.activatedAt);
   if (first) {
     const hit = first.iface;
     next.node = first.node;
     next.ofport = hit.ofport;
     const others = wanted ? elsewhere.filter((i) => i.node !== wanted) : [];
     const more =
-      (first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}${interfaceIsLive(i) ? '' : ` (${i.error ? 'failed' : 'link down'}: a leftover of an earlier VM? ovs-vsctl del-port ${i.name})`}`).join(', ')}; the binding stays here until its interface here is gone, or its link is down while another's is up)` : '') +
+      (first.count > 1 ? ` (also present on ${readyInterfaces(views).filter((i) => !(i.node === first.node && i.name === hit.name)).map((i) => `${i.node}/${i.name}${interfaceIsLive(i) ? '' : ` (${i.error ? 'failed' : 'link down'}: a leftover of an earlier VM? ovs-vsctl del-port ${i.name})`}`).join(', ')}; the binding stays here until its interface here is gone, or its link is down while another's is up, or the VM announces itself on another (RARP))` : '') +
       (others.length ? `; its iface-id is also on ${others.map((i) => `node ${i.node} (interface ${i.name})`).join(', ')}, where the port does not bind (spec.node is ${wanted}): a tap left behind by an aborted live migration, or the VM running twice? Remove it there (ovs-vsctl del-port ${others[0]!.name}), or set spec.node to ${others[0]!.node} if the VM runs there now` : '');
     const mac = port.spec?.mac;
     if (hit.attachedMac && mac && hit.attachedMac.toLowerCase() !== mac.toLowerCase()) {
@@ -223,6 +278,10 @@ export function bindingStatus(
         ? `it is set down on the host (OVS admin_state down): bring it up (ip link set ${hit.name} up, or ovs-ofctl mod-port br-int ${hit.name} up)`
         : "the VM's NIC is down or the VM is not running";
       cond('True', LINK_DOWN, `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}, but its link is down (OVS link_state): ${why}, and nothing sent to the port reaches it${more}`);
+      return next;
+    }
+    if (hit.activatedAt !== undefined && !others.length) {
+      cond('True', ACTIVATED, `${activatedMessage(first.node, hit.name, hit.ofport, hit.activatedAt)}${more}`);
       return next;
     }
     cond('True', others.length ? ALSO_ON_OTHER_NODE : 'InterfaceFound', `bound to interface ${hit.name} (ofport ${hit.ofport}) on node ${first.node}${more}`);

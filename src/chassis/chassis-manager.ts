@@ -24,7 +24,8 @@ import { throttledEnqueue } from '../reconcile/throttle';
 import type { HypervisorNode, VirtualNetwork, VirtualPort, VirtualPortStatus } from '../resources/kinds';
 import { objectKey, typePrefix } from '../store/keys';
 import type { ObjectStore } from '../store/object-store';
-import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, INTERFACE_NOT_FOUND, bindingStatus, hasOpenFlowPort, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown, type NodeView } from './binding';
+import { ATTACHED_MAC, BOUND, IFACE_ID, INTERFACE_ID_INDEX as IX_IFACE, INTERFACE_NOT_FOUND, activationTime, bindingStatus, hasOpenFlowPort, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown, type NodeView } from './binding';
+import { Activations, type ActivationOutcome } from './activations';
 import { NodeSession, type SessionChange } from './node-session';
 import type { UnclaimedInterface } from './lookalike-interfaces';
 import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
@@ -90,6 +91,8 @@ const UNCLAIMED_SHOWN = 20;
  */
 const UNCLAIMED_COMPARED = 32;
 const IX_BOUND = 'boundNode';
+/** Unpinned ports by MAC (lower-case): what a RARP announcement names. */
+const IX_MAC = 'unpinnedMac';
 /** Index value for ports without spec.node (they may bind on any node). */
 const UNPINNED = '';
 
@@ -151,6 +154,8 @@ export class ChassisManager {
   private stopped = false;
   /** Each local switch's ConntrackPressure. */
   readonly conntrack: ConntrackWatch;
+  /** NICs a VM announced itself on (RARP): a live migration's destination (activations.ts). */
+  private readonly activations = new Activations();
 
   constructor(private readonly opts: ChassisManagerOptions) {
     this.log = opts.logger.child({ component: 'chassis' });
@@ -161,6 +166,7 @@ export class ChassisManager {
     this.networks = shared.of<VirtualNetwork>(NETWORKS);
     this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);
     this.ports.ensureIndex(IX_NODE, (p) => [p.spec?.node ?? UNPINNED]);
+    this.ports.ensureIndex(IX_MAC, (p) => (p.spec?.mac && !p.spec.node ? [p.spec.mac.toLowerCase()] : []));
     this.ports.ensureIndex(IX_BOUND, (p) => (p.status?.node && isTrue(p.status.conditions, BOUND) ? [p.status.node] : []));
 
     this.conntrack = new ConntrackWatch({
@@ -351,6 +357,8 @@ export class ChassisManager {
       // At once, not with onChange's batch a microtask later: a binding decided in between must not be remembered.
       onRowChange: (c) => {
         if (c.table !== 'Interface') return;
+        // A NIC gone, renumbered or given another iface-id is not the one the VM announced itself on.
+        if (this.activations.rowChanged(name, c.old as Partial<Interface> | undefined, c.new as Partial<Interface> | undefined)) this.viewsEpoch++;
         for (const id of ifaceIdsOf(c)) if (this.ifaceStamps.has(id) || this.ports.indexKeys(IX_IFACE, id).length) this.ifaceStamps.set(id, ++this.lastStamp);
       },
     });
@@ -365,6 +373,7 @@ export class ChassisManager {
     if (!s) return;
     this.sessions.delete(name);
     this.unclaimedSeen.delete(name);
+    this.activations.forgetNode(name);
     await s.close();
     this.notifyNode(name);
     for (const k of this.portKeysOfNode(name)) this.portController.enqueue(k);
@@ -605,7 +614,12 @@ export class ChassisManager {
     const rows = s?.interfacesWithIfaceId(interfaceId);
     // An internal port's link is the switch's own device, down until someone configures it
     // (test beds and host ports plug them bare): only a VM's NIC (tap, veth) down is LinkDown.
-    const interfaces = rows?.length ? rows.map((i) => ({ name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC], linkState: i.type === 'internal' ? null : i.link_state, adminDown: i.type !== 'internal' && i.admin_state === 'down' })) : [];
+    const interfaces = rows?.length
+      ? rows.map((i) => {
+          const at = this.activations.at(node, i.name, i.ofport, interfaceId);
+          return { name: i.name, ofport: i.ofport, error: i.error, attachedMac: i.external_ids?.[ATTACHED_MAC], linkState: i.type === 'internal' ? null : i.link_state, adminDown: i.type !== 'internal' && i.admin_state === 'down', ...(at !== undefined ? { activatedAt: at } : {}) };
+        })
+      : [];
     // No session yet for a node that will have one (this process is starting, its node not
     // reconciled yet): no news either, as a session whose first connection is being made. It
     // said NodeDisconnected, and every bound port flapped Bound at each agent restart (QA).
@@ -650,7 +664,59 @@ export class ChassisManager {
     const there = port.status?.node;
     if (!here || port.spec?.node || !there || there === here) return undefined;
     if (!holdsBindings(this.nodes.get(objectKey(NODES, undefined, there)))) return undefined;
-    return linkIsDown(port) && this.liveNicHere(here, port) ? undefined : there;
+    if (linkIsDown(port) && this.liveNicHere(here, port)) return undefined;
+    // The VM announced itself here (RARP) after whatever activation it is bound by there.
+    const at = this.activatedHere(here, port);
+    return at !== undefined && at > (activationTime(port) ?? -1) ? undefined : there;
+  }
+
+  /** The latest activation of a live NIC with the port's iface-id on the node (epoch ms), if any. */
+  private activatedHere(node: string, port: VirtualPort): number | undefined {
+    const id = interfaceIdOf(port);
+    if (!id) return undefined;
+    let latest: number | undefined;
+    for (const i of this.sessions.get(node)?.interfacesWithIfaceId(id) ?? []) {
+      if (!hasOpenFlowPort(i.ofport) || !interfaceIsLive(i)) continue;
+      const at = this.activations.at(node, i.name, i.ofport, id);
+      if (at !== undefined && (latest === undefined || at > latest)) latest = at;
+    }
+    return latest;
+  }
+
+  /** When a VM announced itself on a node's NIC (epoch ms), for the pipeline's own binding choice (firstReadyInterface). */
+  activatedAt(node: string, iface: { name?: string; ofport: number | null; external_ids?: Record<string, string> }): number | undefined {
+    const id = iface.external_ids?.[IFACE_ID];
+    return id && iface.name !== undefined ? this.activations.at(node, iface.name, iface.ofport, id) : undefined;
+  }
+
+  /**
+   * A RARP announcement (rarp.ts) of `mac` came in on OpenFlow port `ofport` of the node's
+   * br-int: the NIC there is activated when it carries the iface-id of the unpinned port
+   * with that MAC (checked here again, not only by the flow that sent it: the flow may be
+   * stale), and the port's binding moves to it now (firstReadyInterface, boundElsewhere).
+   * Returns what was done, for the caller's log.
+   */
+  activate(node: string, ofport: number, mac: string, now = Date.now()): ActivationOutcome {
+    const session = this.sessions.get(node);
+    if (!session?.ready || session.foreign) return { activated: false, why: 'no session to the node' };
+    if (this.opts.only && this.opts.only.node !== node) return { activated: false, why: 'not this agent\'s node' };
+    for (const key of this.ports.indexKeys(IX_MAC, mac.toLowerCase())) {
+      const port = this.ports.get(key);
+      const id = port && !port.spec?.node && !port.metadata.deletionTimestamp ? interfaceIdOf(port) : undefined;
+      if (!port || !id) continue;
+      const row = session.interfacesWithIfaceId(id).find((i) => i.ofport === ofport);
+      if (!row) continue;
+      if (!interfaceIsLive(row)) return { activated: false, why: `interface ${row.name} is down or failed` };
+      // qemu announces 5 times: the first counts (a later time would only rewrite the Bound message).
+      if (this.activations.at(node, row.name, ofport, id) !== undefined) return { activated: false, why: `interface ${row.name} is activated already` };
+      this.activations.set(node, { name: row.name, ofport, ifaceId: id, at: now });
+      // What the binding reads changed: no memo of it holds, and the pipeline rebinds at once.
+      this.ifaceStamps.set(id, ++this.lastStamp);
+      this.notifyNode(node, [id]);
+      this.portController.enqueue(key);
+      return { activated: true, port: `${port.metadata.namespace}/${port.metadata.name}`, interface: row.name, at: now };
+    }
+    return { activated: false, why: `no unpinned port with MAC ${mac} has its NIC on OpenFlow port ${ofport}` };
   }
 
   /** The node has a NIC with the port's iface-id that can carry its traffic (an OpenFlow port, its link up, no error). */

@@ -2,6 +2,7 @@ import { ACCESS_TOKENS, EVENTS, LOAD_BALANCERS, NAMESPACES, NETWORKS, NODES, NOD
 import type { HypervisorNode, VirtualPort } from '../../resources/kinds';
 import type { Condition } from '../../resources/object';
 import { nodeRefusal, portBindingRefusal, visibleToNode } from './node-authorizer';
+import { ACTIVATED, activatedMessage } from '../../chassis/binding';
 
 const bound = (status: 'True' | 'False' | 'Unknown', reason = 'InterfaceFound'): Condition => ({ type: 'Bound', status, reason, message: reason, lastTransitionTime: '2026-12-05T00:00:00Z' });
 const ready: Condition = { type: 'Ready', status: 'True', reason: 'Realized', message: 'ok', lastTransitionTime: '2026-12-05T00:00:00Z' };
@@ -145,5 +146,30 @@ describe('portBindingRefusal (an agent writing a port status)', () => {
     // Bound there to a live NIC: never.
     const upOnHv2 = port({ network: 'n' }, { node: 'hv2', ofport: 9, conditions: [bound('True')] });
     expect(await portBindingRefusal('hv1', upOnHv2, port(upOnHv2.spec, { node: 'hv1', ofport: 3, conditions: [bound('True')] }), nodeOf)).toMatch(/whose agent is alive/);
+  });
+
+  it("takes an unpinned port from a live node where the VM announced itself (RARP) on its own NIC: Bound Activated on its node, to an OpenFlow port, later than the activation it is bound by (a live migration with both taps up)", async () => {
+    const activated = (node: string, ofport: number | undefined, at: string): VirtualPort['status'] => ({
+      node,
+      ...(ofport !== undefined ? { ofport } : {}),
+      conditions: [{ ...bound('True', ACTIVATED), message: activatedMessage(node, 'tap', ofport ?? 0, Date.parse(at)) }],
+    });
+    const upOnHv2 = port({ network: 'n' }, { node: 'hv2', ofport: 9, conditions: [bound('True')] });
+    const toHv1 = (ofport: number | undefined, at = '2026-12-07T10:00:00.000Z') => port(upOnHv2.spec, activated('hv1', ofport, at));
+    expect(await portBindingRefusal('hv1', upOnHv2, toHv1(3), nodeOf)).toBeUndefined();
+    // No NIC of its own: no OpenFlow port, no taking.
+    expect(await portBindingRefusal('hv1', upOnHv2, toHv1(undefined), nodeOf)).toMatch(/whose agent is alive/);
+    expect(await portBindingRefusal('hv1', upOnHv2, toHv1(0), nodeOf)).toMatch(/whose agent is alive/);
+    // Bound to another node than its own: never.
+    expect(await portBindingRefusal('hv1', upOnHv2, port(upOnHv2.spec, activated('hv3', 3, '2026-12-07T10:00:00.000Z')), nodeOf)).toMatch(/may bind a port to node hv1 only/);
+    // Not Activated (InterfaceFound): as before, refused.
+    expect(await portBindingRefusal('hv1', upOnHv2, port(upOnHv2.spec, { node: 'hv1', ofport: 3, conditions: [bound('True')] }), nodeOf)).toMatch(/whose agent is alive/);
+    // Activated there later than here: the older announcement never takes it back.
+    const laterOnHv2 = port({ network: 'n' }, activated('hv2', 9, '2026-12-07T11:00:00.000Z'));
+    expect(await portBindingRefusal('hv1', laterOnHv2, toHv1(3), nodeOf)).toMatch(/whose agent is alive/);
+    expect(await portBindingRefusal('hv1', laterOnHv2, toHv1(3, '2026-12-07T12:00:00.000Z'), nodeOf)).toBeUndefined();
+    // A pinned port stays its node's.
+    const pinned = port({ network: 'n', node: 'hv2' }, { node: 'hv2', ofport: 9, conditions: [bound('True')] });
+    expect(await portBindingRefusal('hv1', pinned, port(pinned.spec, activated('hv1', 3, '2026-12-07T10:00:00.000Z')), nodeOf)).toMatch(/pinned to node hv2/);
   });
 });

@@ -13,7 +13,7 @@
  * (portBindingRefusal), as NodeRestriction decides a Pod's.
  */
 import { ANY_NODE } from '../../admission/access-token.admission';
-import { BOUND, takesOverLinkDown } from '../../chassis/binding';
+import { BOUND, takesOverActivated, takesOverLinkDown } from '../../chassis/binding';
 import { holdsBindings } from '../../chassis/node-status';
 import type { HypervisorNode, VirtualPort, VirtualPortStatus } from '../../resources/kinds';
 import type { KubeObject } from '../../resources/object';
@@ -114,8 +114,10 @@ function bindingOnly(current: VirtualPortStatus | undefined, next: VirtualPortSt
  * agent may bind it to its own node, but not while it is bound to another node whose agent
  * is alive (a live migration: the source's agent unbinds it first, as the agents decide it
  * themselves in ChassisManager.boundElsewhere) unless its NIC's link is down there and up
- * here (takesOverLinkDown); only the node it is bound to unbinds it, unless that node is
- * gone or its agent silent.
+ * here (takesOverLinkDown), or the VM announced itself (RARP) on its NIC here after whatever
+ * activation it is bound by there (takesOverActivated: a live migration completed, both taps
+ * up); either way bound to an OpenFlow port here; only the node it is bound to unbinds it,
+ * unless that node is gone or its agent silent.
  */
 export async function portBindingRefusal(
   node: string,
@@ -139,6 +141,8 @@ export async function portBindingRefusal(
   if (was === undefined || was === node) return undefined;
   // Bound there to a NIC whose link is down, and bound here to a live one: a live migration's switchover (binding.ts).
   if (now === node && takesOverLinkDown(current, next)) return undefined;
+  // The VM announced itself on its NIC here (RARP, Bound Activated): a live migration's destination (binding.ts).
+  if (now === node && takesOverActivated(current, next)) return undefined;
   if (holdsBindings(await nodeOf(was))) {
     return now === undefined ? `the port is bound to node ${was}, whose agent is alive: only that agent unbinds it` : `the port is bound to node ${was}, whose agent is alive: it moves once that agent unbinds it`;
   }
