@@ -99,6 +99,14 @@ describe('conditionEvents', () => {
     expect(conditionEvents(silent, ready)).toEqual([{ type: 'Normal', reason: 'Ready', message: 'Ready: agent hv2 reporting' }]);
   });
 
+  it("records a Normal event once when a port's binding moves to the NIC its VM announced itself on (Bound Activated, a live migration); nothing while it stays, nor for the move back to InterfaceFound", () => {
+    const port = (reason: string, message = `${reason} message`) => lb(cond('Bound', 'True', reason, message), cond('Ready', 'True', 'Realized'));
+    const activated = port('Activated', "bound to interface tap2 (ofport 8) on node hv2: activated by the VM's RARP announcement at 2026-12-07T10:00:00.000Z there");
+    expect(conditionEvents(port('InterfaceFound'), activated)).toEqual([{ type: 'Normal', reason: 'Activated', message: `Bound: ${(activated.status as { conditions: Array<{ message: string }> }).conditions[0]!.message}` }]);
+    expect(conditionEvents(activated, port('Activated', 'another message (the source NIC gone)'))).toEqual([]);
+    expect(conditionEvents(activated, port('InterfaceFound'))).toEqual([]);
+  });
+
   it('records nothing for an object being deleted, or for Unknown', () => {
     const ok = lb(cond('Ready', 'True', 'Realized'));
     const deleting = { ...lb(cond('Ready', 'False', 'NoAgent')), metadata: { name: 'web', namespace: 't', uid: 'u1', deletionTimestamp: at } };

@@ -9,7 +9,7 @@
  * cluster records no events at all, and a recovery is recorded only after a warning.
  */
 import type { Logger } from 'pino';
-import { ALSO_ON_OTHER_NODE } from '../../chassis/binding';
+import { ACTIVATED, ALSO_ON_OTHER_NODE } from '../../chassis/binding';
 import type { EventType } from '../../resources/event';
 import type { Condition, KubeObject } from '../../resources/object';
 import { LOAD_BALANCERS, NETWORKS, NODES, PORTS } from '../../store/kinds';
@@ -35,6 +35,13 @@ const ON_THE_WAY = new Set([
 ]);
 /** True, and yet something is wrong (a load balancer that lost some of its backends; a port's NIC also plugged on another node). */
 const DEGRADED = new Set(['SomeBackendsUnavailable', 'SomeBackendsCutOff', ALSO_ON_OTHER_NODE]);
+
+/**
+ * Well, and news all the same: a port's binding moved to the NIC its VM announced itself on
+ * (a live migration, binding.ts ACTIVATED), recorded once as a Normal event, as OVN logs a
+ * port claimed by RARP: where the VM runs now, and since when.
+ */
+const NEWS = new Set([ACTIVATED]);
 
 export interface ConditionEvent {
   type: EventType;
@@ -89,6 +96,7 @@ export function conditionEvents(before: KubeObject, after: KubeObject): Conditio
     const message = `${c.type}: ${c.message}`;
     if (warns(c)) out.push({ type: 'Warning', reason: c.reason, message, condition: c.type });
     else if (was && warns(was) && c.status === wellWhen(c)) out.push({ type: 'Normal', reason: c.reason, message, condition: c.type });
+    else if (NEWS.has(c.reason) && c.status === wellWhen(c) && was?.reason !== c.reason) out.push({ type: 'Normal', reason: c.reason, message, condition: c.type });
   }
   // Its other conditions as they are now: Ready often takes their reason an update later.
   // Likewise Ready's recovery from a reason another condition warned with (one incident, one

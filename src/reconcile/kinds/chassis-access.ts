@@ -1,4 +1,5 @@
 /** What the pipeline needs from the chassis layer (ChassisManager implements it). */
+import type { ActivationOutcome } from '../../chassis/activations';
 import type { OvsSnapshot } from '../../chassis/layout-plan';
 import type { VirtualPort, VirtualPortStatus } from '../../resources/kinds';
 import type { TunnelsOutcome } from './tunnel-probes';
@@ -14,7 +15,9 @@ export interface ChassisAccess {
         /** The ofport of the node's Interface with this name. */
         interfaceOfport(name: string): number | null | undefined;
         /** The node's OVS Interfaces carrying this external_ids:iface-id (its live OVSDB replica). */
-        interfacesWithIfaceId(id: string): ReadonlyArray<{ ofport: number | null; error?: string | null; link_state?: string | null; type?: string }>;
+        interfacesWithIfaceId(id: string): ReadonlyArray<{ name?: string; ofport: number | null; error?: string | null; link_state?: string | null; type?: string; external_ids?: Record<string, string> }>;
+        /** Every iface-id on the node's Interfaces (undefined until synced): standby NICs on a full compile (standby-nics.ts). */
+        ifaceIds?(): Set<string> | undefined;
       }
     | undefined;
   /** interfaceIds: only Interfaces with these iface-ids changed; undefined: anything may have. */
@@ -36,4 +39,8 @@ export interface ChassisAccess {
   reportTunnels?(node: string, outcome: TunnelsOutcome): void;
   /** Agent mode: the node of another live agent that holds this unpinned port's binding (see ChassisManager.boundElsewhere). */
   boundElsewhere?(port: VirtualPort): string | undefined;
+  /** When a VM announced itself (RARP) on this NIC of the node, if it did (ChassisManager.activatedAt). */
+  activatedAt?(node: string, iface: { name?: string; ofport: number | null; external_ids?: Record<string, string> }): number | undefined;
+  /** A RARP announcement of `mac` from `ofport` of the node's br-int (ChassisManager.activate). */
+  activate?(node: string, ofport: number, mac: string): ActivationOutcome;
 }

@@ -28,7 +28,9 @@
 import type { Logger } from 'pino';
 import { TUNNELS_UP, agentMarkedSilent, cordoned, nodeDownReason, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
+import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, hasOpenFlowPort, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
+import { RarpActivations } from './rarp-activations';
+import { StandbyNics } from './standby-nics';
 import { createConnection, type FlowStats, type OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type AuditResult, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
@@ -41,6 +43,7 @@ import {
   type LogicalModel,
   type NetworkModel,
   type OwnerFlows,
+  standbyNicOwner,
   type PortModel,
 } from '../../pipeline';
 import { type Encapsulation, type HypervisorNode, type LoadBalancer, type UnhealthyBackend, type VirtualNetwork, type VirtualPort } from '../../resources/kinds';
@@ -374,6 +377,12 @@ export class PipelineReconciler {
   private readonly lbReject: LbRejecter;
   private readonly ctFlusher: LbConntrackFlusher;
   private readonly tunnelProbes: TunnelProber;
+  /** RARP announcements from standby NICs, handed to the chassis layer (rarp-activations.ts). */
+  private readonly rarp: RarpActivations;
+  /** Each node's standby NICs and their RARP watch flows (standby-nics.ts). */
+  private readonly standby = new StandbyNics();
+  /** Nodes whose standby NICs are all read again at their next compile (their session changed as a whole). */
+  private readonly standbyAll = new Set<string>();
   /** Backends other nodes' agents report failing (agents, and a controller of agents), and checked backends nobody can check (uncheckedOnDownNodes), by backendKey. */
   private failingElsewhere = new Map<string, ReportedFailure>();
 
@@ -426,7 +435,16 @@ export class PipelineReconciler {
       },
       intervalMs: Number(process.env.VNETD_TUNNEL_PROBE_MS) || undefined,
     });
+    this.rarp = new RarpActivations(opts.logger, (node, ofport, mac) => this.opts.chassis?.activate?.(node, ofport, mac) ?? { activated: false, why: 'no chassis layer' });
     this.ports.ensureIndex(IX_IFACE, interfaceIdIndex);
+    // A port's change (its MAC, pin, binding, deletion) changes which of its NICs are standby, wherever they are.
+    const standbyTouch = (...ps: VirtualPort[]) => {
+      const ids = ps.map((p) => interfaceIdOf(p)).filter((id): id is string => !!id);
+      if (!ids.length || !this.opts.chassis) return;
+      this.standby.touch(ids, this.agents.keys());
+      for (const node of this.agents.keys()) if (ids.some((id) => this.opts.chassis?.session(node)?.interfacesWithIfaceId(id).length)) this.enqueueNode(node);
+    };
+    this.unsubscribe.push(this.ports.addEventHandler({ onAdd: (p) => standbyTouch(p), onUpdate: (o, n) => standbyTouch(o, n), onDelete: (p) => standbyTouch(p) }));
     // One worker per node at a time (the queue never hands one key to two workers), and
     // nodes in parallel: a new port's flows reach both of its nodes in one bundle time.
     this.nodeController = new Controller({ name: 'pipeline-nodes', workers: 4, logger: this.log, reconcile: (k) => this.reconcileNode(k) });
@@ -590,6 +608,9 @@ export class PipelineReconciler {
           if (this.stopped) return;
           // A VM NIC's OVSDB row decides its binding here at once: its flows do not wait
           // for the chassis layer's binding to make the round trip through the store.
+          // Before rebind: a NIC activated here (RARP) is no longer standby, and the one it took the binding from is.
+          if (interfaceIds) this.standby.touch(interfaceIds, [node]);
+          else this.standbyAll.add(node);
           this.rebind(interfaceIds ? interfaceIds.flatMap((id) => this.ports.indexKeys(IX_IFACE, id)) : this.ports.keys());
           this.enqueueNode(node);
         }),
@@ -844,6 +865,43 @@ export class PipelineReconciler {
     this.nodeController.enqueue(node);
   }
 
+  /**
+   * The node's standby NICs' owners (RARP watch flows, standby-nics.ts) that changed, added
+   * to what this compile covers: all of them on a full compile, else the touched iface-ids'.
+   */
+  private addStandbyOwners(name: string, session: NonNullable<ReturnType<ChassisAccess['session']>>, full: boolean, owners: Map<number, OwnerFlows>, covered: Iterable<number>): Set<number> {
+    const all = full || this.standbyAll.delete(name);
+    const changed = this.standby.compile(name, (id) => this.standbyOf(name, id), all ? (session.ifaceIds?.() ?? []) : undefined);
+    const out = covered instanceof Set ? (covered as Set<number>) : new Set(covered);
+    for (const [ofport, o] of changed) {
+      const k = ownerKey(standbyNicOwner(ofport));
+      out.add(k);
+      if (o) owners.set(k, o);
+      else owners.delete(k);
+    }
+    return out;
+  }
+
+  /**
+   * The standby NICs of an iface-id on a node (ofport -> the port's MAC): those with an
+   * OpenFlow port that the unpinned port with that iface-id is not bound to, as this process
+   * models its binding. A pinned port has none: its NIC elsewhere never binds.
+   */
+  private standbyOf(node: string, id: string): Map<number, string> {
+    const out = new Map<number, string>();
+    const rows = this.opts.chassis?.session(node)?.interfacesWithIfaceId(id);
+    if (!rows?.length) return out;
+    for (const key of this.ports.indexKeys(IX_IFACE, id)) {
+      const p = this.ports.get(key);
+      const mac = p?.spec?.mac;
+      if (!p || !mac || p.spec?.node || p.metadata.deletionTimestamp) continue;
+      const b = this.live.bindingAt(key) ?? bindingOf(p);
+      for (const r of rows) if (hasOpenFlowPort(r.ofport) && !(b?.node === node && b.ofport === r.ofport)) out.set(r.ofport, mac);
+      break;
+    }
+    return out;
+  }
+
   // ---- bindings ----
 
   /**
@@ -885,7 +943,7 @@ export class PipelineReconciler {
     if (!chassis || !id) return bindingOf(p);
     const pinned = p.spec?.node;
     const candidates = pinned ? undefined : this.nodes.list().map((n) => n.metadata.name);
-    const views: Array<{ node: string; interfaces: ReadonlyArray<{ ofport: number | null; error?: string | null; link_state?: string | null; type?: string }> }> = [];
+    const views: Array<{ node: string; interfaces: ReadonlyArray<{ name?: string; ofport: number | null; error?: string | null; link_state?: string | null; type?: string; external_ids?: Record<string, string> }> }> = [];
     for (const node of candidates ?? [pinned!]) {
       const s = chassis.session(node);
       if (s?.ready) views.push({ node, interfaces: s.interfacesWithIfaceId(id) });
@@ -895,7 +953,7 @@ export class PipelineReconciler {
     if (chassis.boundElsewhere?.(p)) return bindingOf(p);
     // Where it is bound now stays while its interface is there (live migration).
     // The same choice as the chassis layer's binding (bindingStatus), live interfaces first.
-    const hit = firstReadyInterface(views, (modelled ?? bindingOf(p))?.node, interfaceIsLive);
+    const hit = firstReadyInterface(views, (modelled ?? bindingOf(p))?.node, interfaceIsLive, (i, node) => chassis.activatedAt?.(node, i));
     if (hit) return { node: hit.node, ofport: hit.iface.ofport };
     // No live hit. A binding (the store's, or else the one already modelled, which may be
     // ahead of the store) holds only on a node it may bind on whose session is down here:
@@ -1121,6 +1179,7 @@ export class PipelineReconciler {
       realizes = scoped.realizes;
       coveredUids = scoped.coveredUids;
     }
+    covered = this.addStandbyOwners(name, session, full, compiledOwners, covered);
     for (const k of covered) {
       const o = compiledOwners.get(k);
       if (o) nextApplied.set(k, o);
@@ -1306,6 +1365,7 @@ export class PipelineReconciler {
     installMeters(conn, this.log.child({ node: name }));
     this.lbReject.attach(name, conn);
     this.tunnelProbes.attach(name, conn);
+    this.rarp.attach(name, conn);
     const generationId = this.opts.openflowGeneration;
     const lanes = Array.from({ length: this.opts.openflowLanes ?? DEFAULT_OPENFLOW_LANES }, (_, i) => {
       const lane = connect(i + 1);
@@ -1365,6 +1425,8 @@ export class PipelineReconciler {
     if (!a) return;
     this.agents.delete(name);
     this.tunnelProbes.detach(name);
+    this.rarp.detach(name);
+    this.standby.forgetNode(name);
     this.dirt.delete(name);
     // A node re-registered later starts from a clean slate, not from this agent's report.
     if (a.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);
