@@ -10,6 +10,8 @@
  *  - an agent restarted while an unpinned port is bound to it loses no packet of a 10 ms ping;
  *  - a live migration's switchover (source link down, destination up) moves the binding to the
  *    destination's agent at once, with the source's NIC still plugged (QA-135 F2);
+ *  - with both taps' links up (as qemu's are), the destination VM's RARP announcement moves it
+ *    to the destination's agent at once, and the source's agent leaves it there;
  *  - a hypervisor that crashes (agent and switch) is marked silent a heartbeat after its last
  *    renewal, its peers' tunnel probes witnessing, so its VM restarted elsewhere is reachable
  *    then, not after the whole agent timeout (QA-135 F5).
@@ -21,7 +23,7 @@ import type { Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually } from '../support/vnetd';
 import { startPing } from '../chaos/chaos-support';
-import { G, agentsBed, migrationTarget, overlayApi, startStampedPing, switchover } from './overlay-support';
+import { G, agentsBed, armAnnouncement, migrationTarget, migrationTargetUp, overlayApi, startStampedPing, switchover, switchoverLinksUp, tapLinkState } from './overlay-support';
 
 function log(line: string): void {
   process.stdout.write(`[agents-unpinned] ${line}\n`);
@@ -182,6 +184,52 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
     // Before, the source's unplug ended it (UNPLUG_AFTER_MS); half of that leaves room for a loaded machine.
     expect(r.gapMs).toBeLessThan(UNPLUG_AFTER_MS / 2);
     await boundOn('sm', 'hv2');
+  }, 120_000);
+
+  it("a live migration with both taps' links up (as qemu's are): the destination VM's RARP announcement moves the binding to the destination's agent at once, not when the source's NIC is unplugged later", async () => {
+    const bed = setup.bed();
+    await setup.vnetd().call('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+    await setup.vnetd().call('POST', `${G}/namespaces/${ns}/virtualnetworks`, { metadata: { name: 'net' }, spec: { subnets: [{ cidr: '10.63.0.0/24' }] } });
+    const client = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'rc' }, spec: { network: 'net' } })) as VirtualPort;
+    const cVm = await bed.addVm('hv1', { name: 'urc', ifaceId: client.spec!.interfaceId!, mac: client.spec!.mac, ip: `${client.spec!.ips![0]}/24` });
+    await quiet(cVm);
+    const m = (await api.call('POST', `${G}/namespaces/${ns}/virtualports`, { metadata: { name: 'rm' }, spec: { network: 'net' } })) as VirtualPort;
+    const mIp = m.spec!.ips![0]!;
+    const source = await bed.addVm('hv1', { name: 'urm1', ifaceId: m.spec!.interfaceId!, mac: m.spec!.mac, ip: `${mIp}/24` });
+    await quiet(source);
+    await boundOn('rm', 'hv1');
+    await boundOn('rc', 'hv1');
+    await pings(cVm, mIp);
+    // The destination's NIC on hv2, link up, its VM paused: the binding stays (both live).
+    const dest = await migrationTargetUp(bed, source, 'hv2', 'urm2');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await port('rm')).status?.node).toBe('hv1');
+    expect([await tapLinkState(source), await tapLinkState(dest)]).toEqual(['up', 'up']);
+    const UNPLUG_AFTER_MS = 3000;
+    const announcement = await armAnnouncement(dest, children);
+    const ping = startStampedPing(cVm, mIp, 7, children);
+    await new Promise((r) => setTimeout(r, 1500));
+    const at = await switchoverLinksUp(source, announcement);
+    const moved = await eventually(async () => (await port('rm')).status?.node === 'hv2', UNPLUG_AFTER_MS - 500, 20).then(() => Date.now() - at, () => undefined);
+    // Taken by hv2's agent, it stays there: hv1's agent, its NIC still plugged and up, does not take it back.
+    const nodes = new Set<string>();
+    while (Date.now() < at + UNPLUG_AFTER_MS) {
+      if (moved !== undefined) nodes.add((await port('rm')).status?.node ?? '-');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sourceLink = await tapLinkState(source);
+    const bound = (await port('rm')).status?.conditions?.find((c) => c.type === 'Bound');
+    const sent = await announcement.sent;
+    await bed.removeVm(source);
+    const r = await ping.done;
+    log(`live migration with agents, both links up, RARP at switchover (frames sent ${sent.map((t) => (t - at).toFixed(0)).join(', ')} ms after it), source NIC unplugged ${UNPLUG_AFTER_MS} ms after: longest gap in a 10 ms ping ${r.gapMs.toFixed(0)} ms (starting ${(r.gapFrom - at).toFixed(0)} ms from switchover; ${r.sent} sent, ${r.received} answered); bound on hv2 ${moved === undefined ? 'only after the unplug' : `${moved} ms after switchover, then ${[...nodes].join(', ')} until the unplug`}; gaps of 50 ms or more: ${r.gaps.map((g) => `${g.ms.toFixed(0)} ms at ${(g.from - at).toFixed(0)}`).join(', ') || 'none'}`);
+    expect(sourceLink).toBe('up');
+    expect(moved).toBeDefined();
+    expect([...nodes]).toEqual(['hv2']);
+    expect(bound).toMatchObject({ status: 'True', reason: 'Activated', message: expect.stringContaining("on node hv2: activated by the VM's RARP announcement at ") });
+    // Before, the source's unplug ended it (UNPLUG_AFTER_MS); half of that leaves room for a loaded machine.
+    expect(r.gapMs).toBeLessThan(UNPLUG_AFTER_MS / 2);
+    await boundOn('rm', 'hv2');
   }, 120_000);
 
   it('a crashed hypervisor (its agent and switch gone at once): its unpinned VM, restarted on the other one, is reachable a heartbeat after the crash, not after the 60 s agent timeout (QA-135 F5)', async () => {

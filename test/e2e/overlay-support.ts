@@ -311,6 +311,86 @@ export async function migrationTarget(bed: Testbed, source: Vm, to: string, name
   return dest;
 }
 
+/**
+ * qemu's announce_self after a live migration (net/announce.c, defaults): 5 RARP requests
+ * (EtherType 0x8035, opcode 3, broadcast, source and sender hardware address the VM's MAC),
+ * 50, 150, 250 and 350 ms apart. argv: interface, MAC, and "wait" to send only once a line
+ * comes on stdin (started ahead: python's start inside a netns takes up to a second here,
+ * which is no part of a migration). Prints when each frame went (epoch ms).
+ */
+const ANNOUNCE_SELF = `
+import socket, sys, time
+iface, mac = sys.argv[1:3]
+m = bytes.fromhex(mac.replace(':', ''))
+frame = b'\\xff' * 6 + m + b'\\x80\\x35' + b'\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x03' + m + b'\\x00' * 4 + m + b'\\x00' * 4 + b'\\x00' * 18
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+if sys.argv[3:] == ['wait']:
+    print('ready', flush=True)
+    sys.stdin.readline()
+for delay in (0, 0.05, 0.15, 0.25, 0.35):
+    time.sleep(delay)
+    s.send(frame)
+    print('%.3f' % (time.time() * 1000), flush=True)
+`;
+
+/** Sends qemu's announcement of `mac` (the VM's own by default) from inside the VM (about 0.8 s); returns when each frame went (epoch ms). */
+export async function announceSelf(vm: Vm, mac = vm.mac): Promise<number[]> {
+  return (await vm.exec(['python3', '-c', ANNOUNCE_SELF, vm.iface, mac])).split('\n').filter(Boolean).map(Number);
+}
+
+/** qemu's announcement, ready to go: `go()` sends it at once; `sent` says when each frame went (epoch ms). */
+export async function armAnnouncement(vm: Vm, track: Set<ChildProcess>): Promise<{ go(): void; sent: Promise<number[]> }> {
+  const child = spawn('ip', ['netns', 'exec', vm.netns, 'python3', '-c', ANNOUNCE_SELF, vm.iface, vm.mac, 'wait'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  track.add(child);
+  let out = '';
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.includes('ready')) ready();
+  });
+  const sent = new Promise<number[]>((res, rej) =>
+    child.once('close', (code) => {
+      track.delete(child);
+      if (code !== 0) rej(new Error(`announcement from ${vm.name} exited ${code}`));
+      else res(out.split('\n').filter((l) => /^[\d.]+$/.test(l)).map(Number));
+    }),
+  );
+  await Promise.race([isReady, sent]);
+  return { go: () => child.stdin!.end('go\n'), sent };
+}
+
+/**
+ * A live migration's destination as qemu makes it: a NIC on hypervisor `to` with the source
+ * VM's iface-id, MAC and address, plugged while the source runs, its link up (qemu holds the
+ * tap, the VM paused: as a standby NIC it gets nothing and what it sends is dropped).
+ */
+export async function migrationTargetUp(bed: Testbed, source: Vm, to: string, name: string): Promise<Vm> {
+  const dest = await bed.addVm(to, { name, ifaceId: source.ifaceId, mac: source.mac, ipv6: false });
+  await dest.hypervisor.exec(['sysctl', '-qw', `net.ipv6.conf.${dest.tap}.disable_ipv6=1`]).catch(() => undefined);
+  if (source.ip) await dest.exec(['ip', 'addr', 'add', source.ip, 'dev', dest.iface]);
+  return dest;
+}
+
+/**
+ * A live migration's switchover with both taps' links up, as qemu's are: the source VM stops
+ * answering (its address taken away inside it; its NIC and tap stay up, so OVS link_state
+ * stays up), then the destination runs and announces itself (`announcement`, armed ahead).
+ * Returns when it began (epoch ms, as ping -D stamps).
+ */
+export async function switchoverLinksUp(source: Vm, announcement: { go(): void }): Promise<number> {
+  const at = Date.now();
+  await source.exec(['ip', 'addr', 'flush', 'dev', source.iface]);
+  announcement.go();
+  return at;
+}
+
+/** The OVS link_state of a VM's tap on its hypervisor ("up" or "down"). */
+export async function tapLinkState(vm: Vm): Promise<string> {
+  return (await vm.hypervisor.ovs.vsctl(['get', 'Interface', vm.tap, 'link_state'])).trim().replace(/"/g, '');
+}
+
 /** A live migration's switchover: the source VM stops (its NIC's link down), the destination runs (its link up). Returns when it began (epoch ms, as ping -D stamps). */
 export async function switchover(source: Vm, dest: Vm): Promise<number> {
   const at = Date.now();

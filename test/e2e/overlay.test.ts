@@ -12,7 +12,7 @@ import type { HypervisorNode, LoadBalancer, VirtualPort } from '../../src/resour
 import { startTestbed, type Testbed, type Vm } from '../harness/testbed';
 import { describeOvs } from '../integration/ovsdb-helpers';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { addMacvlan, joinBed, migrationTarget, startCapture, startNamedServer, startStampedPing, switchover, G, NAMES_OVER_TCP, overlayApi, tcpExchange } from './overlay-support';
+import { addMacvlan, announceSelf, armAnnouncement, joinBed, migrationTarget, migrationTargetUp, startCapture, startNamedServer, startStampedPing, switchover, switchoverLinksUp, tapLinkState, G, NAMES_OVER_TCP, overlayApi, tcpExchange } from './overlay-support';
 
 
 function log(line: string): void {
@@ -553,6 +553,62 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const after = await waitReady(ns, 'virtualports', 'm');
     expect((after as VirtualPort).status?.node).toBe('hv2');
     expect(getCondition((after as VirtualPort).status?.conditions, 'Bound')).toMatchObject({ status: 'True', reason: 'InterfaceFound' });
+  }, 60_000);
+
+  it("an unpinned port live-migrated with both taps' links up (as qemu's are): the destination VM's RARP announcement moves its binding and traffic at once; another VM's RARP with its MAC moves nothing", async () => {
+    const ns = 'e-qrarp';
+    await network(ns, 'net', { subnets: [{ cidr: '10.17.0.0/24' }] });
+    const a = await vmFor(ns, 'net', 'a', 'hv1');
+    const m = await vmFor(ns, 'net', 'm', 'hv1', { node: undefined });
+    // Another VM on the destination hypervisor, in the same network: the spoofer.
+    const x = await vmFor(ns, 'net', 'x', 'hv2');
+    const ip = m.port.spec!.ips![0]!;
+    const path = `${G}/namespaces/${ns}/virtualports/m`;
+    const get = async () => (await call('GET', path)) as VirtualPort;
+    await pingUntil(a.vm, ip);
+    const dest = await migrationTargetUp(bed, m.vm, 'hv2', 'erarp2');
+    await eventually(async () => getCondition((await get()).status?.conditions, 'Bound')?.message.includes(`hv2/${dest.tap}`), 10_000);
+    // Both links up (qemu holds both taps): the binding stays on the source.
+    expect([await tapLinkState(m.vm), await tapLinkState(dest)]).toEqual(['up', 'up']);
+    // Spoof: x sends qemu's announcement with m's MAC from its own NIC: nothing moves.
+    await announceSelf(x.vm, m.vm.mac);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await get()).status?.node).toBe('hv1');
+    expect(await ping(a.vm, ip)).toBe(true);
+    // The destination's NIC, standby, has its watch flow (RARP from its in_port with m's MAC to the controller); x's none.
+    const destOfport = await dest.ofport();
+    const watchFlows = async () => (await dest.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${dest.hypervisor.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.Classifier.id}`])).split('\n').filter((l) => /\brarp\b|dl_type=0x8035/.test(l));
+    const standby = await eventually(async () => ((await watchFlows()).length ? await watchFlows() : undefined), 10_000);
+    expect(standby).toHaveLength(1);
+    expect(standby[0]).toMatch(new RegExp(`in_port=${destOfport},.*dl_src=${m.vm.mac}.*actions=meter:2,CONTROLLER:64`));
+    log(`standby NIC's watch flow on hv2: ${standby[0]!.trim()}`);
+    // libvirt removes the source's tap only when the source qemu is torn down, after the migration's confirm phase.
+    const UNPLUG_AFTER_MS = 3000;
+    const announcement = await armAnnouncement(dest, servers);
+    const pings = startStampedPing(a.vm, ip, 7, servers);
+    await new Promise((r) => setTimeout(r, 1500));
+    const at = await switchoverLinksUp(m.vm, announcement);
+    const moved = await eventually(async () => (await get()).status?.node === 'hv2', UNPLUG_AFTER_MS - 300, 20).then(() => Date.now() - at, () => undefined);
+    const sent = await announcement.sent;
+    // The source's tap is still up: what moved the binding is the announcement, not a link.
+    const sourceLink = await tapLinkState(m.vm);
+    const bound = getCondition((await get()).status?.conditions, 'Bound');
+    await new Promise((r) => setTimeout(r, Math.max(0, at + UNPLUG_AFTER_MS - Date.now())));
+    await bed.removeVm(m.vm);
+    const r = await pings.done;
+    log(`live migration (both links up) of an unpinned port hv1 -> hv2, RARP at switchover (frames sent ${sent.map((t) => (t - at).toFixed(0)).join(', ')} ms after it), source NIC unplugged ${UNPLUG_AFTER_MS} ms after: longest gap in a 10 ms ping ${r.gapMs.toFixed(0)} ms (starting ${(r.gapFrom - at).toFixed(0)} ms from switchover; ${r.sent} sent, ${r.received} answered); bound on hv2 ${moved === undefined ? 'only after the unplug' : `${moved} ms after switchover`}; gaps of 50 ms or more: ${r.gaps.map((g) => `${g.ms.toFixed(0)} ms at ${(g.from - at).toFixed(0)}`).join(', ') || 'none'}`);
+    expect(sourceLink).toBe('up');
+    expect(moved).toBeDefined();
+    expect(bound).toMatchObject({ status: 'True', reason: 'Activated', message: expect.stringMatching(/on node hv2: activated by the VM's RARP announcement at \S+Z there/) });
+    // Before, the source's unplug ended it (UNPLUG_AFTER_MS); half of that leaves room for a loaded machine.
+    expect(r.gapMs).toBeLessThan(UNPLUG_AFTER_MS / 2);
+    const after = await waitReady(ns, 'virtualports', 'm');
+    expect((after as VirtualPort).status?.node).toBe('hv2');
+    type Ev = { reason: string; type: string; message: string; involvedObject: { name: string } };
+    const events = async () => ((await call('GET', `/api/v1/namespaces/${ns}/events`)) as { items: Ev[] }).items.filter((e) => e.involvedObject.name === 'm');
+    expect(await eventually(async () => (await events()).find((e) => e.reason === 'Activated' && e.type === 'Normal'), 10_000)).toBeDefined();
+    // Bound there, the destination's NIC has no watch flow any more.
+    expect(await watchFlows()).toEqual([]);
   }, 60_000);
 
   it("a NIC with a pinned port's iface-id on another node (a tap left by an aborted migration): that node lists it as unclaimed, and the port, bound and Ready, gets a Warning naming it (QA-135 F3)", async () => {
