@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import { ApiError, ApiErrors } from '../resources/status';
-import { storeFailure } from '../store/unavailable';
+import { storeFailure, storeMessage } from '../store/unavailable';
 import { BODY_LIMIT, drainBody } from './request-body';
 import { wantsYaml } from './respond';
 
@@ -35,7 +35,8 @@ export function toApiError(err: unknown, log: Logger): ApiError {
   }
   if (failure) {
     log.warn({ event: failure === 'timeout' ? 'api.store_timeout' : 'api.store_unavailable', err: e?.message }, failure === 'timeout' ? 'the store did not answer in time' : 'the store is unavailable');
-    return failure === 'timeout' ? ApiErrors.storeTimeout(e?.message ?? String(err)) : ApiErrors.storeUnavailable(e?.message ?? String(err));
+    const message = storeMessage(e?.message ?? String(err));
+    return failure === 'timeout' ? ApiErrors.storeTimeout(message) : ApiErrors.storeUnavailable(message);
   }
   log.error({ event: 'api.internal_error', err }, 'unhandled error');
   return ApiErrors.internal(e?.message ?? String(err));

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SqliteStore } from '../store/sqlite-store';
 import type { Store } from '../store/store';
-import { storeFailure } from '../store/unavailable';
+import { storeFailure, storeMessage } from '../store/unavailable';
 import { Backoff } from '../ovsdb';
 import type { StoreConfig } from './config';
 
@@ -50,8 +50,7 @@ export async function openStore(config: StoreConfig, dataDir: string, logger: Lo
       if (waitingSince !== undefined) logger.info({ event: 'store.etcd_reachable', waitedMs: Date.now() - waitingSince }, `etcd at ${hosts.join(', ')} answers`);
       return store;
     } catch (err) {
-      // gRPC ends its message with an empty "Resolution note: ".
-      const why = (err as Error).message.replace(/[\s.]*Resolution note:\s*$/, '');
+      const why = storeMessage((err as Error).message);
       // Not up yet (a controller started before etcd, as at a host's boot): waited for, as an
       // agent waits for its controller, and said once a minute. It exited at once (QA).
       if (storeFailure(err) === undefined) throw new Error(`cannot open the etcd store at ${hosts.join(', ')}: ${why}`);

@@ -49,3 +49,13 @@ describe('describeError: a refusal (403)', () => {
     expect(describeError(quota, { action: 'create virtualport "qq" in namespace "t4"', namespace: 't4' })).toBe(`cannot create virtualport "qq" in namespace "t4": ${message}`);
   });
 });
+
+describe('describeError: the store unavailable (503), and vnetd failing (500)', () => {
+  const status = (code: number, reason: string, message: string) => new ApiStatusError(code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, code, message });
+  it('says nothing was done and to run it again, not that vnetd is at fault (QA-146 F4: an etcd outage read as vnetd\'s fault)', () => {
+    const text = describeError(status(503, 'ServiceUnavailable', 'the store is unavailable, retry shortly: etcd: 14 UNAVAILABLE: No connection established'));
+    expect(text).toMatch(/nothing was done: run the command again in a moment \(vnetd says why at \/readyz\?verbose\)$/);
+    expect(text).not.toContain("vnetd's fault");
+    expect(describeError(status(500, 'InternalError', 'boom'))).toContain("this is vnetd's fault: check its log");
+  });
+});

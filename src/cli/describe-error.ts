@@ -71,8 +71,11 @@ function hintFor(err: ApiStatusError, ctx: ErrorContext): string {
     case 'Gone':
       return 'run the command again';
     case 'InternalError':
-    case 'ServiceUnavailable':
       return "this is vnetd's fault: check its log";
+    case 'ServiceUnavailable':
+      // The store (etcd, or the data dir) cannot serve now: nothing was done, and a retry will
+      // be (QA-146 F4: it said "this is vnetd's fault" during an etcd outage).
+      return 'nothing was done: run the command again in a moment (vnetd says why at /readyz?verbose)';
     case 'InsufficientStorage':
       return 'nothing can be written until space is freed in etcd: tell its operator';
     default:

@@ -1,6 +1,6 @@
 import { GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCResourceExhastedError, GRPCUnavailableError } from 'etcd3';
 import { StoreError } from './store';
-import { lostInFlight, storeFailure } from './unavailable';
+import { lostInFlight, storeFailure, storeMessage } from './unavailable';
 
 describe('storeFailure', () => {
   it("tells etcd3's unreachable store and open circuit breaker (unavailable) from a call past its deadline (timeout), and nothing else", () => {
@@ -33,5 +33,13 @@ describe('storeFailure', () => {
     expect(storeFailure(wrapped(new GRPCUnavailableError('14 UNAVAILABLE')))).toBe('unavailable');
     expect(storeFailure(wrapped(new GRPCDeadlineExceededError('deadline')))).toBe('timeout');
     expect(storeFailure(wrapped(new GRPCInvalidArgumentError('bad')))).toBeUndefined();
+  });
+});
+
+describe('storeMessage', () => {
+  it("drops gRPC's empty parts: a trailing empty Resolution note, Last error: null (QA-146 F4)", () => {
+    expect(storeMessage('etcd: 14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:18470. Resolution note: ')).toBe('etcd: 14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:18470');
+    expect(storeMessage('etcd: 14 UNAVAILABLE: No connection established. Last error: null. Resolution note: ')).toBe('etcd: 14 UNAVAILABLE: No connection established');
+    expect(storeMessage('SQLITE_FULL: database or disk is full')).toBe('SQLITE_FULL: database or disk is full');
   });
 });

@@ -59,3 +59,11 @@ export function storeFailure(err: unknown): StoreFailure | undefined {
 }
 
 type Cause = { constructor?: { name?: string }; isBrokenCircuitError?: boolean; cause?: unknown };
+
+/**
+ * A store error's message without gRPC's empty parts: an empty "Resolution note: " at its end,
+ * and "Last error: null" (QA-146 F4: both reached vnetctl's error line).
+ */
+export function storeMessage(message: string): string {
+  return message.replace(/[\s.;]*Resolution note:\s*$/, '').replace(/[.;]?\s*Last error: null\.?/, '').trim();
+}
