@@ -20,6 +20,14 @@ export function etcdClientOptions(store: Extract<StoreConfig, { kind: 'etcd' }>)
   };
 }
 
+/**
+ * What to check when a TLS client cannot reach etcd: its handshake with a plain-text etcd ends
+ * in a reset connection, which said nothing of which end was wrong (QA-146 F5). Empty otherwise.
+ */
+export function tlsMismatchHint(why: string, tls: boolean): string {
+  return tls && /ECONNRESET|wrong version number|handshake|before secure TLS connection/i.test(why) ? ': is etcd serving TLS? VNETD_ETCD_CA is set, so vnetd speaks TLS to it (an etcd started without --cert-file speaks plain text)' : '';
+}
+
 export async function openStore(config: StoreConfig, dataDir: string, logger: Logger): Promise<Store> {
   if (config.kind === 'sqlite') {
     const path = join(dataDir, 'store.db');
@@ -58,7 +66,9 @@ export async function openStore(config: StoreConfig, dataDir: string, logger: Lo
       waitingSince ??= now;
       if (now - saidAt >= 60_000) {
         saidAt = now;
-        logger.warn({ event: 'store.etcd_unreachable', err: why }, `cannot reach etcd at ${hosts.join(', ')} yet (${why}); retrying`);
+        const hint = tlsMismatchHint(why, credentials !== undefined);
+        const since = now > waitingSince ? ` for ${Math.round((now - waitingSince) / 1000)} s` : ' yet';
+        logger.warn({ event: 'store.etcd_unreachable', err: why, waitedMs: now - waitingSince }, `cannot reach etcd at ${hosts.join(', ')}${since} (${why})${hint}; retrying`);
       }
       await sleep(backoff.next());
     }

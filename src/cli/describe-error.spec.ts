@@ -51,7 +51,7 @@ describe('describeError: a refusal (403)', () => {
 });
 
 describe('describeError: the store unavailable (503), and vnetd failing (500)', () => {
-  const status = (code: number, reason: string, message: string) => new ApiStatusError(code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, code, message });
+  const status = (code: number, reason: 'ServiceUnavailable' | 'InternalError', message: string) => new ApiStatusError(code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, code, message });
   it('says nothing was done and to run it again, not that vnetd is at fault (QA-146 F4: an etcd outage read as vnetd\'s fault)', () => {
     const text = describeError(status(503, 'ServiceUnavailable', 'the store is unavailable, retry shortly: etcd: 14 UNAVAILABLE: No connection established'));
     expect(text).toMatch(/nothing was done: run the command again in a moment \(vnetd says why at \/readyz\?verbose\)$/);

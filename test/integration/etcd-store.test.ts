@@ -5,10 +5,12 @@
  */
 import fs from 'node:fs';
 import pino from 'pino';
-import { openStore } from '../../src/app/open-store';
+import { etcdClientOptions, openStore, tlsMismatchHint } from '../../src/app/open-store';
 import type { StoreConfig } from '../../src/app/config';
 import { EtcdStore } from '../../src/store/etcd-store';
-import { storeFailure } from '../../src/store/unavailable';
+import { storeFailure, storeMessage } from '../../src/store/unavailable';
+import { ensureTlsMaterial } from '../../src/pki/certificates';
+import { scratchDir } from '../support/scratch';
 import { describeStoreConformance } from '../../src/store/store.conformance';
 import { GoneError, type Store, type StoreError, type WatchEvent } from '../../src/store/store';
 import { etcdAvailability, startEtcd, type EtcdInstance } from '../harness/etcd';
@@ -390,5 +392,21 @@ describeEtcd('a controller started before its etcd', () => {
     await opening;
     expect(logs.join('')).toContain('store.etcd_reachable');
     await opened!.close();
+  }, 40_000);
+
+  it('with TLS settings against an etcd that speaks plain text, says which end is likely wrong (QA-146 F5: only "read ECONNRESET")', async () => {
+    etcd ??= await startEtcd();
+    const { caCertPem } = ensureTlsMaterial(scratchDir('etcd-tls-mismatch'), ['127.0.0.1']);
+    const { hosts, credentials } = etcdClientOptions({ kind: 'etcd', endpoints: [etcd.endpoint], tls: { ca: Buffer.from(caCertPem) } });
+    const why = await EtcdStore.open({ endpoints: hosts, keyPrefix: '/tls-mismatch/', client: { credentials } }).then(
+      async (s) => {
+        await s.close();
+        return 'opened';
+      },
+      (err: Error) => storeMessage(err.message),
+    );
+    expect(why).not.toBe('opened');
+    expect(tlsMismatchHint(why, true)).toContain('is etcd serving TLS?');
+    expect(tlsMismatchHint(why, false)).toBe('');
   }, 40_000);
 });
