@@ -223,13 +223,13 @@ export class WatchService {
         // The store ended the watch (etcd, history compacted): as kube-apiserver, an ERROR
         // event, then the end; the client lists again.
         if (closed) return;
-        const status = err instanceof GoneError ? ApiErrors.gone(`too old resource version: ${after} (${err.compactedRevision + 1})`) : ApiErrors.internal(`watch ended by the store: ${err.message}`);
+        const status = err instanceof GoneError ? ApiErrors.gone(err.statusMessage(after)) : ApiErrors.internal(`watch ended by the store: ${err.message}`);
         sink.send('ERROR', status.toStatus());
         close();
       } });
     } catch (err) {
       if (err instanceof GoneError) {
-        sink.send('ERROR', ApiErrors.gone(`too old resource version: ${after} (${err.compactedRevision + 1})`).toStatus());
+        sink.send('ERROR', ApiErrors.gone(err.statusMessage(after)).toStatus());
         close();
         return;
       }

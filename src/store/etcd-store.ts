@@ -89,6 +89,11 @@ export class RevisionWentBackError extends GoneError {
     super(requestedRevision, to);
     this.message = `etcd's revision went back from ${from} to ${to} (restored from a backup): revision ${requestedRevision} is not in its history; list again`;
   }
+
+  /** Not too old: newer than the restored history (QA-146 F2: "too old resource version: 1081 (1057)"). */
+  override statusMessage(after: number): string {
+    return `resource version ${after} is not in the store's history: its revision went back from ${this.from} to ${this.to} (etcd restored from a backup); list again`;
+  }
 }
 
 /** How long a unary etcd call may take before it fails (GRPCDeadlineExceededError: the API answers 504 Timeout). */

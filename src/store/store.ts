@@ -185,6 +185,11 @@ export class GoneError extends StoreError {
   ) {
     super(`revision ${requestedRevision} has been compacted (oldest retained is ${compactedRevision + 1})`);
   }
+
+  /** What a 410 says of it, for a watch from `after`: its history compacted (as kube-apiserver words it). */
+  statusMessage(after: number): string {
+    return `too old resource version: ${after} (${this.compactedRevision + 1})`;
+  }
 }
 
 /**

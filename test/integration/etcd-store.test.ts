@@ -331,6 +331,8 @@ describeEtcd('EtcdStore when etcd is restored from a backup', () => {
       for (const f of failures) {
         expect(f).toBeInstanceOf(GoneError);
         expect(f.message).toMatch(/^etcd's revision went back from \d+ to \d+ \(restored from a backup\)/);
+        // What a watch's 410 says of it: not "too old" (QA-146 F2: "too old resource version: 1081 (1057)").
+        expect((f as GoneError).statusMessage(before)).toMatch(new RegExp(`^resource version ${before} is not in the store's history: its revision went back from \\d+ to \\d+ \\(etcd restored from a backup\\); list again$`));
       }
       // A list sees the restored history, and a watch from it sees what is written next.
       const listed = await s.list('/k/');
