@@ -77,7 +77,7 @@ export class MetricsService {
    * vnetd_leader{identity}: 1 on the replica running the reconcilers, 0 on a standby (as
    * client-go's leader_election_master_status); summed over replicas it says 1 when all is well.
    */
-  registerLeadership(leadership: () => { readonly isLeader: boolean; readonly identity: string }): void {
+  registerLeadership(leadership: () => { readonly isLeader: boolean; readonly identity: string; readonly transitionCount?: number }): void {
     new Gauge({
       name: 'vnetd_leader',
       help: 'This replica runs the reconcilers (1) or stands by (0).',
@@ -87,6 +87,19 @@ export class MetricsService {
         const l = leadership();
         this.reset();
         this.set({ identity: l.identity }, l.isLeader ? 1 : 0);
+      },
+    });
+    // As client-go's leader election has none, an alert on a flapping leadership had nothing
+    // to count (QA-146 F6): vnetd_leader only says who leads at each scrape.
+    new Counter({
+      name: 'vnetd_leader_transitions_total',
+      help: 'How often this replica became leader or lost it (a rate above a few an hour: leadership is flapping).',
+      labelNames: ['identity'],
+      registers: [this.registry],
+      collect() {
+        const l = leadership();
+        this.reset();
+        this.inc({ identity: l.identity }, l.transitionCount ?? 0);
       },
     });
   }

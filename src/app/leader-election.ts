@@ -57,6 +57,9 @@ export class EtcdLeaderElection implements Leadership {
     return this.leader;
   }
 
+  /** Became leader, or lost it: counted for vnetd_leader_transitions_total. */
+  transitionCount = 0;
+
   get identity(): string {
     return this.opts.identity;
   }
@@ -94,6 +97,7 @@ export class EtcdLeaderElection implements Leadership {
     c.on('elected', () => {
       if (this.campaign !== c || this.stopped) return;
       this.leader = true;
+      this.transitionCount++;
       this.log.info({ event: 'leader.elected', identity: this.opts.identity }, 'became leader: starting the reconcilers');
       this.enqueue(async () => {
         if (!this.leader || this.campaign !== c) return;
@@ -134,6 +138,7 @@ export class EtcdLeaderElection implements Leadership {
   private depose(reason: string): Promise<void> {
     if (this.leader) {
       this.leader = false;
+      this.transitionCount++;
       this.log.warn({ event: 'leader.lost', identity: this.opts.identity, reason }, 'lost leadership: stopping the reconcilers');
     }
     return this.enqueue(() => this.opts.onDeposed());

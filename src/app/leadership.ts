@@ -10,6 +10,8 @@ export interface Leadership {
   readonly isLeader: boolean;
   /** This process's candidate value (host/pid/url). */
   readonly identity: string;
+  /** How often this process became leader or lost it (vnetd_leader_transitions_total: a flapping leadership). */
+  readonly transitionCount?: number;
 }
 
 export interface LeaderCallbacks {

@@ -106,6 +106,9 @@ describeBoth('leader fencing on the switches (etcd controller with chassis)', ()
     const at = leaderEvents.indexOf('leader.fenced');
     expect(leaderEvents.slice(at - 1, at + 3)).toEqual(['leader.elected', 'leader.fenced', 'leader.lost', 'leader.elected']);
     expect(leaderEvents.filter((e) => e === 'leader.fenced')).toHaveLength(1);
+    // Counted for an alert on a flapping leadership (QA-146 F6): elected, lost, elected again.
+    const metrics = await httpsCall(v.url, v.caCertPem, 'GET', '/metrics', undefined, { defaultToken: v.adminToken });
+    expect(metrics.text).toMatch(/^vnetd_leader_transitions_total\{identity="[^"]+"\} 3$/m);
     // Nothing was flushed: the new term found every flow right.
     expect(await flowCount()).toBe(flows);
     expect(hv1()?.counters.lastSyncUnchangedFlows).toBe(flows);
