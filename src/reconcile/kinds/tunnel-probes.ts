@@ -253,7 +253,13 @@ export class TunnelProber {
     const judged = [...st.firstSent].filter(([, first]) => first <= now - stale).map(([k]) => k);
     let outcome: TunnelsOutcome;
     if (!peers.length) outcome = { status: 'True', reason: 'NoPeers', message: 'no other Ready node with a tunnel IP answers tunnel probes (yet)' };
-    else if (!judged.length) return;
+    else if (!judged.length) {
+      // Said at once, so that its peers probe it too (they probe a node once it reports
+      // TunnelsUp): two nodes started together each waited for the other's first verdict, and
+      // the second was judged 25-35 s after they started, not 11 s.
+      if (st.last !== undefined) return;
+      outcome = { status: 'Unknown', reason: 'Probing', message: `tunnel probes to ${peers.length} peer(s) are out: judged within two rounds` };
+    }
     else {
       const missing = judged.filter((k) => (st.echoes.get(k) ?? -Infinity) < now - stale).sort();
       // (No peer count or round-trip time in it: the Node would be written whenever they change.)
