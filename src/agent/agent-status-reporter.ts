@@ -214,7 +214,10 @@ export class AgentStatusReporter {
       // deleted, the token revoked) had every agent ask twice a second for as long as it lasted,
       // and warn each time (QA-99; QA-146 F3: 72 warnings per agent in a 40 s etcd outage).
       this.failedInRow++;
-      const nominal = Math.min(REPORT_RETRY_MAX_MS, REPORT_RETRY_MS * 2 ** (this.failedInRow - 1));
+      // Failing backends to report: at most 1 s apart, since a backend's failover on other
+      // nodes waits for them (a controller failover is over within that; review).
+      const max = this.pendingHealth ? 2 * REPORT_RETRY_MS : REPORT_RETRY_MAX_MS;
+      const nominal = Math.min(max, REPORT_RETRY_MS * 2 ** (this.failedInRow - 1));
       // Jittered by a quarter, so that agents an outage failed together do not retry together.
       const ms = this.failedInRow === 1 ? nominal : Math.round(nominal * (0.75 + Math.random() / 4));
       const err = failures.join('; ');

@@ -303,17 +303,22 @@ describe('RARP activation (a live migration with both taps up)', () => {
   it("takesOverActivated: another node's agent takes a port bound to a live NIC when its own NIC was activated (later than the binding's own activation), bound to an OpenFlow port", () => {
     const onSource = unpinned(bindingStatus(unpinned({ node: 'hv1', ofport: 4 }), [{ node: 'hv1', connected: true, interfaces: [nic('src', 4)] }], now));
     const fromDest = (cur: VirtualPort, at?: number) => unpinned(bindingStatus(cur, [{ node: 'hv2', connected: true, interfaces: [nic('dst', 8, at)] }], now));
-    expect(takesOverActivated(onSource, fromDest(onSource, T1))).toBe(true);
+    const at = (t: number) => t + 1000;
+    expect(takesOverActivated(onSource, fromDest(onSource, T1), at(T1))).toBe(true);
     // Not activated: not taken (and not LinkDown either).
-    expect(takesOverActivated(onSource, fromDest(onSource))).toBe(false);
+    expect(takesOverActivated(onSource, fromDest(onSource), at(T1))).toBe(false);
     expect(takesOverLinkDown(onSource, fromDest(onSource))).toBe(false);
     // Bound by a later activation there: not taken back by an older one.
     const activatedThere = unpinned(bindingStatus(unpinned({ node: 'hv1', ofport: 4 }), [{ node: 'hv1', connected: true, interfaces: [nic('src', 4, T2)] }], now));
-    expect(takesOverActivated(activatedThere, fromDest(activatedThere, T1))).toBe(false);
-    expect(takesOverActivated(onSource, fromDest(activatedThere, T2 + 1))).toBe(true);
+    expect(takesOverActivated(activatedThere, fromDest(activatedThere, T1), at(T2))).toBe(false);
+    expect(takesOverActivated(onSource, fromDest(activatedThere, T2 + 1), at(T2))).toBe(true);
+    // Only an activation of now counts: not one long past, nor one ahead of the clock (a forged far-future time outranked every real one for good: review).
+    expect(takesOverActivated(onSource, fromDest(onSource, T1), T1 + 3_600_000)).toBe(false);
+    expect(takesOverActivated(onSource, fromDest(onSource, T2), T1)).toBe(false);
+    expect(activationTime(fromDest(onSource, T2), T1)).toBeUndefined();
     // No OpenFlow port named: no NIC, no taking.
     const noPort = fromDest(onSource, T1);
-    expect(takesOverActivated(onSource, unpinned({ ...noPort.status, ofport: undefined }))).toBe(false);
+    expect(takesOverActivated(onSource, unpinned({ ...noPort.status, ofport: undefined }), at(T1))).toBe(false);
     // Unbinding is never it.
     expect(takesOverActivated(onSource, unpinned({ conditions: [] }))).toBe(false);
   });

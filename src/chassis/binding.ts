@@ -82,13 +82,18 @@ export function activatedMessage(node: string, name: string, ofport: number, at:
  * when it is not bound to an activated NIC. Read from the message because that is all an agent
  * may write (status.node, status.ofport and Bound: node-authorizer.ts), and what a reader sees.
  */
-export function activationTime(port: Pick<VirtualPort, 'status'> | undefined): number | undefined {
+export function activationTime(port: Pick<VirtualPort, 'status'> | undefined, now = Date.now()): number | undefined {
   const bound = getCondition(port?.status?.conditions, BOUND);
   if (bound?.status !== 'True' || bound.reason !== ACTIVATED) return undefined;
   const i = bound.message.indexOf(ACTIVATED_AT);
   const at = i < 0 ? NaN : Date.parse(bound.message.slice(i + ACTIVATED_AT.length).split(' ')[0]!);
-  return Number.isNaN(at) ? undefined : at;
+  // A time ahead of this clock by more than the skew allowed counts for nothing: an agent's
+  // forged far-future activation would otherwise have outranked every real one for good (review).
+  return Number.isNaN(at) || at > now + ACTIVATION_SKEW_MS ? undefined : at;
 }
+
+/** How far apart the hypervisors' and the API's clocks may be for an activation's time to count. */
+export const ACTIVATION_SKEW_MS = 30_000;
 
 /**
  * Whether an agent may take an unpinned port's binding from another node whose agent is alive
@@ -99,10 +104,12 @@ export function activationTime(port: Pick<VirtualPort, 'status'> | undefined): n
  * second or more after the migration completed. One rule for ChassisManager.boundElsewhere and
  * the API's node authorizer, as takesOverLinkDown.
  */
-export function takesOverActivated(current: Pick<VirtualPort, 'status'>, next: Pick<VirtualPort, 'status'>): boolean {
-  const at = activationTime(next);
-  if (at === undefined || !hasOpenFlowPort(next.status?.ofport)) return false;
-  const was = activationTime(current);
+export function takesOverActivated(current: Pick<VirtualPort, 'status'>, next: Pick<VirtualPort, 'status'>, now = Date.now()): boolean {
+  const at = activationTime(next, now);
+  // Only an activation of now (within the clocks' skew): an agent says so as it sees the RARP,
+  // and a later real migration then outranks whatever it claimed.
+  if (at === undefined || at < now - ACTIVATION_SKEW_MS || !hasOpenFlowPort(next.status?.ofport)) return false;
+  const was = activationTime(current, now);
   return was === undefined || at > was;
 }
 

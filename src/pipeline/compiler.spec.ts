@@ -73,9 +73,9 @@ describe('compileNode', () => {
       'SpoofGuard, priority=130, PortSecured=1, tcp6,nw_frag=first,tp_dst=0 actions=drop',
       // 802.1Q-tagged frames from any VM port, port security or not (vlan-guard.ts).
       'SpoofGuard, priority=140, FromTunnel=0, vlan_vid=4096/0x1000 actions=drop',
-      'Classifier, priority=101, in_port=1,tun_id=0,dl_type=0x88b5,dl_dst=02:76:6e:65:74:72 actions=meter:2,move:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_TUN_IPV4_DST[],set_field:02:76:6e:65:74:65->eth_dst,IN_PORT',
+      'Classifier, priority=101, in_port=1,tun_id=0,dl_type=0x88b5,dl_dst=02:76:6e:65:74:72 actions=meter:4,move:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_TUN_IPV4_DST[],set_field:02:76:6e:65:74:65->eth_dst,IN_PORT',
       'Classifier, priority=100, in_port=1,tun_id=0,dl_type=0x88b5 actions=meter:2,CONTROLLER:1024',
-      'Classifier, priority=101, in_port=2,tun_id=0,dl_type=0x88b5,dl_dst=02:76:6e:65:74:72 actions=meter:2,move:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_TUN_IPV4_DST[],set_field:02:76:6e:65:74:65->eth_dst,IN_PORT',
+      'Classifier, priority=101, in_port=2,tun_id=0,dl_type=0x88b5,dl_dst=02:76:6e:65:74:72 actions=meter:4,move:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_TUN_IPV4_DST[],set_field:02:76:6e:65:74:65->eth_dst,IN_PORT',
       'Classifier, priority=100, in_port=2,tun_id=0,dl_type=0x88b5 actions=meter:2,CONTROLLER:1024',
       // This node's own tunnel endpoint: never output (OVS would decapsulate it: tunnel-guard.ts).
       'L2Lookup, priority=110, udp,nw_dst=198.18.0.1,tp_dst=4789 actions=drop',

@@ -333,11 +333,16 @@ export function lbFlows(lb: LoadBalancerModel, net: NetworkModel): { flows: Desi
   // back to the VIP and the LB's MAC from the checked port; only probes do that (clients
   // never use the VIP as their address), so it goes to the controller. (A client's new
   // connection from a checked port to a listener is taken above it, in the listener loop.)
+  // One flow per checked port and backend address, from a local VM port: no other VM's
+  // packets reach vnetd through them (as the UDP checks' ICMP flows, lb-health-flows.ts).
+  const sources = [...new Set(lb.backends.map((b) => b.ip))];
   for (const port of lb.healthCheckPorts ?? []) {
-    flows.push(
-      // Above the VIP's +new flows, whose destination port a probe's source port could equal.
-      { tableId: TABLES.LbNat.id, priority: Priority.Specific + 10, match: [inNet, { field: 'eth_dst', value: lb.mac }, ip, { field: 'ip_proto', value: IP_PROTO.TCP }, vip, { field: 'tcp_src', value: port }], instructions: HEALTH_ANSWER_INSTRUCTIONS },
-    );
+    for (const src of sources) {
+      flows.push(
+        // Above the VIP's +new flows, whose destination port a probe's source port could equal.
+        { tableId: TABLES.LbNat.id, priority: Priority.Specific + 10, match: [inNet, matchMark(FromLocalMark), { field: 'eth_dst', value: lb.mac }, ip, { field: 'ip_proto', value: IP_PROTO.TCP }, { field: src.includes(':') ? 'ipv6_src' : 'ipv4_src', value: src } as KnownOxm, vip, { field: 'tcp_src', value: port }], instructions: HEALTH_ANSWER_INSTRUCTIONS },
+      );
+    }
   }
   flows.push(...udpHealthFlows(lb, net.vni));
   // A new TCP, UDP or SCTP packet from a local VM to a port of the VIP no listener has (one

@@ -40,35 +40,35 @@ export const PROBE_METER: MeterSpec = {
 };
 
 /**
- * Packets a second health checks' answers may bring to vnetd per node (lb-health.ts: SYN-ACKs
- * and RSTs, ICMP port unreachables), and a burst: a node checking 1,000 backends a second gets
- * 1,000. The answers' flows match what a VM sends to a VIP from a checked port (TCP) or a
- * backend's port unreachables (UDP): without a meter, a VM could send vnetd packet-ins at will.
- */
-export const HEALTH_METER: MeterSpec = {
-  meterId: 3,
-  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
-  bands: [{ type: 'drop', rate: 5000, burstSize: 1000 }],
-};
-
-/**
  * Packet-ins a node's standby NICs may bring to vnetd (rarp.ts): a paused VM sends nothing and
  * qemu announces 5 times; a guest running twice (a migration gone wrong) that sends RARPs in a
  * loop costs vnetd at most this.
  */
 export const ACTIVATION_METER: MeterSpec = {
-  meterId: 4,
+  meterId: 3,
   flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
   bands: [{ type: 'drop', rate: 50, burstSize: 20 }],
 };
 
-export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER, PROBE_METER, HEALTH_METER, ACTIVATION_METER];
+/**
+ * The reflections a node's switch sends of probes (tunnel-probe.ts), apart from the probes and
+ * echoes that reach vnetd (PROBE_METER): a flood of probes to reflect, which anyone on the
+ * underlay can send, no longer uses up the budget of the node's own echoes, which made it
+ * report its peers lost (review). It bounds the node as a reflector too.
+ */
+export const REFLECT_METER: MeterSpec = {
+  meterId: 4,
+  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
+  bands: [{ type: 'drop', rate: 5000, burstSize: 1000 }],
+};
+
+export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER, PROBE_METER, ACTIVATION_METER, REFLECT_METER];
 
 /**
  * A health check's answer (a SYN-ACK or RST, or an ICMP port unreachable quoting a UDP probe:
- * 128 bytes hold an ICMPv6 error's quote, 110): through the node's health meter to the controller.
+ * 128 bytes hold an ICMPv6 error's quote, 110) to the controller. Not metered: one node-wide
+ * meter let a tenant's backend, flooding its own VIP from the checked port, drop every other
+ * tenant's answers, which counted as failed checks (review); the flows match only the backends'
+ * own addresses from local VM ports instead, so a flood costs vnetd CPU, not verdicts.
  */
-export const HEALTH_ANSWER_INSTRUCTIONS: DesiredFlow['instructions'] = deepFreeze([
-  { type: 'meter', meterId: HEALTH_METER.meterId },
-  { type: 'apply_actions', actions: [{ type: 'output', port: OFPP.CONTROLLER, maxLen: 128 }] },
-]);
+export const HEALTH_ANSWER_INSTRUCTIONS: DesiredFlow['instructions'] = deepFreeze([{ type: 'apply_actions', actions: [{ type: 'output', port: OFPP.CONTROLLER, maxLen: 128 }] }]);

@@ -19,7 +19,7 @@ import { OFPP, type KnownOxm } from '../openflow';
 import type { DesiredFlow } from '../openflow/sync';
 import { Priority, flow } from './compiler';
 import type { Encapsulation } from '../resources/kinds';
-import { PROBE_METER } from './meters';
+import { PROBE_METER, REFLECT_METER } from './meters';
 import { TABLES } from './tables';
 
 /** The tunnel id of probes: never a network's VNI (1..16777215). */
@@ -48,13 +48,14 @@ export function tunnelProbeFlows(tunnelPorts: Partial<Record<Encapsulation, numb
     .sort((a, b) => a - b)
     .flatMap((ofport) => {
       const probes: KnownOxm[] = [{ field: 'in_port', value: ofport }, { field: 'tunnel_id', value: PROBE_TUNNEL_ID }, { field: 'eth_type', value: PROBE_ETHERTYPE } as KnownOxm];
-      const metered = (f: DesiredFlow): DesiredFlow => ({ ...f, instructions: [{ type: 'meter', meterId: PROBE_METER.meterId }, ...f.instructions] });
+      const metered = (f: DesiredFlow, meterId = PROBE_METER.meterId): DesiredFlow => ({ ...f, instructions: [{ type: 'meter', meterId }, ...f.instructions] });
       const reflect = flow(TABLES.Classifier, Priority.Normal + 1, [...probes, { field: 'eth_dst', value: REFLECT_MAC }], [
         { type: 'reg_move', src: { field: 'tun_ipv4_src', ofs: 0, nbits: 32 }, dst: { field: 'tun_ipv4_dst', ofs: 0, nbits: 32 } },
         { type: 'set_field', field: 'eth_dst', value: ECHO_MAC },
         { type: 'output', port: OFPP.IN_PORT, maxLen: 0 },
       ]);
       const toController = flow(TABLES.Classifier, Priority.Normal, probes, [{ type: 'output', port: OFPP.CONTROLLER, maxLen: PROBE_BYTES }]);
-      return [metered(reflect), metered(toController)];
+      // Each its own meter: a flood of probes to reflect must not use up the echoes' budget.
+      return [metered(reflect, REFLECT_METER.meterId), metered(toController)];
     });
 }

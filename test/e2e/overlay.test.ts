@@ -580,7 +580,7 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     const watchFlows = async () => (await dest.hypervisor.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${dest.hypervisor.ovs.bridgeMgmtSocket('br-int')}`, `table=${TABLES.Classifier.id}`])).split('\n').filter((l) => /\brarp\b|dl_type=0x8035/.test(l));
     const standby = await eventually(async () => ((await watchFlows()).length ? await watchFlows() : undefined), 10_000);
     expect(standby).toHaveLength(1);
-    expect(standby[0]).toMatch(new RegExp(`in_port=${destOfport},.*dl_src=${m.vm.mac}.*actions=meter:4,CONTROLLER:64`));
+    expect(standby[0]).toMatch(new RegExp(`in_port=${destOfport},.*dl_src=${m.vm.mac}.*actions=meter:3,CONTROLLER:64`));
     log(`standby NIC's watch flow on hv2: ${standby[0]!.trim()}`);
     // libvirt removes the source's tap only when the source qemu is torn down, after the migration's confirm phase.
     const UNPLUG_AFTER_MS = 3000;

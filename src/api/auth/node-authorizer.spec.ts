@@ -155,21 +155,30 @@ describe('portBindingRefusal (an agent writing a port status)', () => {
       conditions: [{ ...bound('True', ACTIVATED), message: activatedMessage(node, 'tap', ofport ?? 0, Date.parse(at)) }],
     });
     const upOnHv2 = port({ network: 'n' }, { node: 'hv2', ofport: 9, conditions: [bound('True')] });
-    const toHv1 = (ofport: number | undefined, at = '2026-12-07T10:00:00.000Z') => port(upOnHv2.spec, activated('hv1', ofport, at));
+    // Activations of now: an agent says so as it sees the RARP (within the clocks' skew).
+    const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+    const toHv1 = (ofport: number | undefined, at = ago(10_000)) => port(upOnHv2.spec, activated('hv1', ofport, at));
     expect(await portBindingRefusal('hv1', upOnHv2, toHv1(3), nodeOf)).toBeUndefined();
     // No NIC of its own: no OpenFlow port, no taking.
     expect(await portBindingRefusal('hv1', upOnHv2, toHv1(undefined), nodeOf)).toMatch(/whose agent is alive/);
     expect(await portBindingRefusal('hv1', upOnHv2, toHv1(0), nodeOf)).toMatch(/whose agent is alive/);
     // Bound to another node than its own: never.
-    expect(await portBindingRefusal('hv1', upOnHv2, port(upOnHv2.spec, activated('hv3', 3, '2026-12-07T10:00:00.000Z')), nodeOf)).toMatch(/may bind a port to node hv1 only/);
+    expect(await portBindingRefusal('hv1', upOnHv2, port(upOnHv2.spec, activated('hv3', 3, ago(10_000))), nodeOf)).toMatch(/may bind a port to node hv1 only/);
     // Not Activated (InterfaceFound): as before, refused.
     expect(await portBindingRefusal('hv1', upOnHv2, port(upOnHv2.spec, { node: 'hv1', ofport: 3, conditions: [bound('True')] }), nodeOf)).toMatch(/whose agent is alive/);
     // Activated there later than here: the older announcement never takes it back.
-    const laterOnHv2 = port({ network: 'n' }, activated('hv2', 9, '2026-12-07T11:00:00.000Z'));
+    const laterOnHv2 = port({ network: 'n' }, activated('hv2', 9, ago(5_000)));
     expect(await portBindingRefusal('hv1', laterOnHv2, toHv1(3), nodeOf)).toMatch(/whose agent is alive/);
-    expect(await portBindingRefusal('hv1', laterOnHv2, toHv1(3, '2026-12-07T12:00:00.000Z'), nodeOf)).toBeUndefined();
+    expect(await portBindingRefusal('hv1', laterOnHv2, toHv1(3, ago(1_000)), nodeOf)).toBeUndefined();
     // A pinned port stays its node's.
     const pinned = port({ network: 'n', node: 'hv2' }, { node: 'hv2', ofport: 9, conditions: [bound('True')] });
-    expect(await portBindingRefusal('hv1', pinned, port(pinned.spec, activated('hv1', 3, '2026-12-07T10:00:00.000Z')), nodeOf)).toMatch(/pinned to node hv2/);
+    expect(await portBindingRefusal('hv1', pinned, port(pinned.spec, activated('hv1', 3, ago(10_000))), nodeOf)).toMatch(/pinned to node hv2/);
+    // A forged far-future activation, or one long past, takes nothing (review: a compromised
+    // agent's year-9999 activation outranked every real one for good).
+    expect(await portBindingRefusal('hv1', upOnHv2, toHv1(3, '9999-01-01T00:00:00.000Z'), nodeOf)).toMatch(/whose agent is alive/);
+    expect(await portBindingRefusal('hv1', upOnHv2, toHv1(3, ago(3_600_000)), nodeOf)).toMatch(/whose agent is alive/);
+    // And a forged one already there outranks no real one.
+    const forged = port({ network: 'n' }, activated('hv2', 9, '9999-01-01T00:00:00.000Z'));
+    expect(await portBindingRefusal('hv1', forged, toHv1(3), nodeOf)).toBeUndefined();
   });
 });

@@ -15,7 +15,7 @@ const peer = (name: string, tunnels?: { status: 'True' | 'False' | 'Unknown'; re
 describe('lostByEveryPeer', () => {
   const lostIt = { status: 'False' as const, reason: 'ProbesUnanswered' };
   it('names the peers when every live peer that judges its tunnels lists the node', () => {
-    expect(lostByEveryPeer('hv1', [peer('hv2', lostIt, ['hv1']), peer('hv3', { status: 'False', reason: 'NoProbeAnswered' }, ['hv4', 'hv1'])])).toEqual(['hv2', 'hv3']);
+    expect(lostByEveryPeer('hv1', [peer('hv2', lostIt, ['hv1']), peer('hv3', { status: 'False', reason: 'ProbesUnanswered' }, ['hv4', 'hv1'])])).toEqual(['hv2', 'hv3']);
   });
   it('peers that judge nothing (no verdict yet, Unknown, no one to probe) and the node itself are not asked', () => {
     const notJudging = [peer('hv3'), peer('hv4', { status: 'Unknown', reason: 'Probing' }), peer('hv5', { status: 'True', reason: 'NoPeers' })];
@@ -23,6 +23,15 @@ describe('lostByEveryPeer', () => {
     expect(lostByEveryPeer('hv1', notJudging)).toBeUndefined();
     expect(lostByEveryPeer('hv1', [])).toBeUndefined();
   });
+  it('a peer cut off itself (NoProbeAnswered, several lost) is no witness; a True peer with a leftover list is none either (review)', () => {
+    const cutOff = peer('hv3', { status: 'False', reason: 'NoProbeAnswered' }, ['hv1', 'hv2', 'hv4']);
+    expect(lostByEveryPeer('hv1', [cutOff])).toBeUndefined();
+    expect(lostByEveryPeer('hv1', [cutOff, peer('hv2', lostIt, ['hv1'])])).toEqual(['hv2']);
+    // A two-node cluster: its one peer lost it, alone.
+    expect(lostByEveryPeer('hv1', [peer('hv2', { status: 'False', reason: 'NoProbeAnswered' }, ['hv1'])])).toEqual(['hv2']);
+    expect(lostByEveryPeer('hv1', [peer('hv2', { status: 'True', reason: 'ProbesAnswered' }, ['hv1'])])).toBeUndefined();
+  });
+
   it('one live peer that still reaches it (or does not list it) keeps it', () => {
     expect(lostByEveryPeer('hv1', [peer('hv2', lostIt, ['hv1']), peer('hv3', { status: 'True', reason: 'ProbesAnswered' })])).toBeUndefined();
     expect(lostByEveryPeer('hv1', [peer('hv2', lostIt, ['hv1']), peer('hv3', lostIt, ['hv4'])])).toBeUndefined();

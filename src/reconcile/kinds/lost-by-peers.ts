@@ -8,25 +8,34 @@
  * evacuated VMs unreachable (QA-135 F5: 57 s, where the peers knew after 12-14 s).
  */
 import { getCondition } from '../conditions';
-import { TUNNELS_UP } from '../../chassis/node-status';
+import { NO_PROBE_ANSWERED, TUNNELS_UP } from '../../chassis/node-status';
 import type { HypervisorNode } from '../../resources/kinds';
 
 /** TunnelsUp of a node with no one to probe: it judges nobody. */
 const NO_PEERS = 'NoPeers';
 
 /**
- * The names of the live peers that lost `name` (all of them list it in status.unansweredPeers),
- * or undefined when one of them judges its tunnels and does not list it, or none judges at all.
- * A peer that shares no tunnel type with it does not probe it and so keeps it alive here:
- * that node waits out the agent timeout, as before.
+ * The names of the live peers that lost `name`, or undefined unless at least one did and none
+ * still reaches it. Per live peer, by its TunnelsUp:
+ *   - False, listing `name` in status.unansweredPeers: a witness;
+ *   - False NoProbeAnswered listing several peers: cut off itself, it says nothing of `name`;
+ *   - True (ProbesAnswered), or False without `name`: it reaches it (or does not probe it, as a
+ *     peer with no tunnel type in common): `name` stays alive, and waits out the agent timeout;
+ *   - Unknown (not judged yet, or its own agent silent) or NoPeers: not asked.
+ * A two-node cluster has one witness at most, whose own underlay may be what broke: the
+ * heartbeat missed too is what tells them apart there.
  */
 export function lostByEveryPeer(name: string, livePeers: readonly HypervisorNode[]): string[] | undefined {
-  const judging = livePeers.filter((n) => {
+  const witnesses: string[] = [];
+  for (const n of livePeers) {
     const c = getCondition(n.status?.conditions, TUNNELS_UP);
-    return n.metadata.name !== name && c !== undefined && c.status !== 'Unknown' && c.reason !== NO_PEERS;
-  });
-  if (!judging.length || judging.some((n) => !n.status?.unansweredPeers?.includes(name))) return undefined;
-  return judging.map((n) => n.metadata.name).sort();
+    if (n.metadata.name === name || !c || c.status === 'Unknown' || c.reason === NO_PEERS) continue;
+    const lost = n.status?.unansweredPeers ?? [];
+    if (c.status === 'False' && c.reason === NO_PROBE_ANSWERED && lost.length > 1) continue;
+    if (c.status !== 'False' || !lost.includes(name)) return undefined;
+    witnesses.push(n.metadata.name);
+  }
+  return witnesses.length ? witnesses.sort() : undefined;
 }
 
 /** An agent's heartbeat interval, from its lease's duration (three heartbeats: node-lease.ts). */
