@@ -17,7 +17,7 @@
  * error quoting a pending probe (VIP to the checked port, from the probe's random source
  * port) from the probed port; anything else it ignores.
  */
-import { CtState, ETH_TYPE, IP_PROTO, OFPP, type KnownOxm } from '../openflow';
+import { CtState, ETH_TYPE, IP_PROTO, type KnownOxm } from '../openflow';
 import type { DesiredFlow } from '../openflow/sync';
 // compiler.ts reaches this module through load-balancer.ts: use these only inside functions.
 import { Priority, ethType, flow } from './compiler';

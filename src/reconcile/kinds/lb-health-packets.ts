@@ -69,9 +69,40 @@ export function ipv4Header(src: Buffer, dst: Buffer, protocol: number, payloadLe
   return ip;
 }
 
+/** The Ethernet and IP headers a probe travels in. */
+export interface FrameAddresses {
+  srcMac: string;
+  dstMac: string;
+  srcIp: string;
+  dstIp: string;
+}
+
+/**
+ * An Ethernet/IPv4 or Ethernet/IPv6 frame (by the addresses' family) around an L4 segment,
+ * whose checksum (at `checksumAt`) is filled in from the pseudo-header. `zeroAs`: what a
+ * computed 0 is sent as (UDP over IPv4 sends 0xffff: 0 means "no checksum", RFC 768).
+ */
+export function ipFrame(a: FrameAddresses, protocol: number, l4: Buffer, checksumAt: number, o: { dontFragment: boolean; zeroAs?: number }): Buffer {
+  const mac = macBytes;
+  if (a.srcIp.includes(':')) {
+    const src = ipv6ToBytes(a.srcIp);
+    const dst = ipv6ToBytes(a.dstIp);
+    l4.writeUInt16BE(ipv6PayloadChecksum(src, dst, protocol, l4) || (o.zeroAs ?? 0), checksumAt);
+    return Buffer.concat([mac(a.dstMac), mac(a.srcMac), Buffer.from([0x86, 0xdd]), ipv6Header(src, dst, protocol, l4.length), l4]);
+  }
+  const src = ipv4ToBytes(a.srcIp);
+  const dst = ipv4ToBytes(a.dstIp);
+  const pseudo = Buffer.alloc(12);
+  src.copy(pseudo, 0);
+  dst.copy(pseudo, 4);
+  pseudo[9] = protocol;
+  pseudo.writeUInt16BE(l4.length, 10);
+  l4.writeUInt16BE(checksum(Buffer.concat([pseudo, l4])) || (o.zeroAs ?? 0), checksumAt);
+  return Buffer.concat([mac(a.dstMac), mac(a.srcMac), Buffer.from([0x08, 0x00]), ipv4Header(src, dst, protocol, l4.length, o.dontFragment), l4]);
+}
+
 /** An Ethernet/IPv4 or Ethernet/IPv6 TCP frame (by the addresses' family) without options or payload, checksums filled in. */
 export function buildTcpFrame(s: TcpSegment): Buffer {
-  const v6 = s.srcIp.includes(':');
   const tcp = Buffer.alloc(20);
   tcp.writeUInt16BE(s.srcPort, 0);
   tcp.writeUInt16BE(s.dstPort, 2);
@@ -80,21 +111,7 @@ export function buildTcpFrame(s: TcpSegment): Buffer {
   tcp[12] = 5 << 4;
   tcp[13] = s.flags;
   tcp.writeUInt16BE(s.flags & TCP_FLAGS.RST ? 0 : 64240, 14);
-  if (v6) {
-    const src = ipv6ToBytes(s.srcIp);
-    const dst = ipv6ToBytes(s.dstIp);
-    tcp.writeUInt16BE(ipv6PayloadChecksum(src, dst, IP_PROTO.TCP, tcp), 16);
-    return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x86, 0xdd]), ipv6Header(src, dst, IP_PROTO.TCP, tcp.length), tcp]);
-  }
-  const src = ipv4ToBytes(s.srcIp);
-  const dst = ipv4ToBytes(s.dstIp);
-  const pseudo = Buffer.alloc(12);
-  src.copy(pseudo, 0);
-  dst.copy(pseudo, 4);
-  pseudo[9] = IP_PROTO.TCP;
-  pseudo.writeUInt16BE(tcp.length, 10);
-  tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp])), 16);
-  return Buffer.concat([macBytes(s.dstMac), macBytes(s.srcMac), Buffer.from([0x08, 0x00]), ipv4Header(src, dst, IP_PROTO.TCP, tcp.length, true), tcp]);
+  return ipFrame(s, IP_PROTO.TCP, tcp, 16, { dontFragment: true });
 }
 
 /** The TCP header of an untagged Ethernet/IPv4 or Ethernet/IPv6 frame (TCP right after the fixed IPv6 header); undefined for anything else. */

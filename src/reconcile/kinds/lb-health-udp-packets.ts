@@ -5,8 +5,8 @@
  * with nothing listening there sends back, quoting it. Empty, as OVN's: a DNS or syslog
  * server drops it without a word, and a server that answers anything passes anyway.
  */
-import { IP_PROTO, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes } from '../../openflow';
-import { checksum, ipv4Header, ipv6Header, ipv6PayloadChecksum } from './lb-health-packets';
+import { IP_PROTO, ipv6FromBytes } from '../../openflow';
+import { ipFrame } from './lb-health-packets';
 
 export interface UdpProbe {
   srcMac: string;
@@ -24,32 +24,16 @@ export interface PortUnreachable {
   quoted: { srcIp: string; dstIp: string; srcPort: number; dstPort: number };
 }
 
-const macBytes = (m: string): Buffer => Buffer.from(m.split(':').map((h) => parseInt(h, 16)));
 const ipText = (b: Buffer): string => [...b.subarray(0, 4)].join('.');
 
 /** An Ethernet/IPv4 or Ethernet/IPv6 frame (by the addresses' family) of an empty UDP datagram, checksums filled in: a backend drops a datagram whose checksum is wrong without a word, which would pass the check. */
 export function buildUdpProbeFrame(p: UdpProbe): Buffer {
-  const v6 = p.srcIp.includes(':');
   const udp = Buffer.alloc(8);
   udp.writeUInt16BE(p.srcPort, 0);
   udp.writeUInt16BE(p.dstPort, 2);
   udp.writeUInt16BE(udp.length, 4);
-  if (v6) {
-    const src = ipv6ToBytes(p.srcIp);
-    const dst = ipv6ToBytes(p.dstIp);
-    udp.writeUInt16BE(ipv6PayloadChecksum(src, dst, IP_PROTO.UDP, udp) || 0xffff, 6);
-    return Buffer.concat([macBytes(p.dstMac), macBytes(p.srcMac), Buffer.from([0x86, 0xdd]), ipv6Header(src, dst, IP_PROTO.UDP, udp.length), udp]);
-  }
-  const src = ipv4ToBytes(p.srcIp);
-  const dst = ipv4ToBytes(p.dstIp);
-  const pseudo = Buffer.alloc(12);
-  src.copy(pseudo, 0);
-  dst.copy(pseudo, 4);
-  pseudo[9] = IP_PROTO.UDP;
-  pseudo.writeUInt16BE(udp.length, 10);
-  // 0 means "no checksum" in UDP over IPv4: a computed 0 is sent as 0xffff (RFC 768).
-  udp.writeUInt16BE(checksum(Buffer.concat([pseudo, udp])) || 0xffff, 6);
-  return Buffer.concat([macBytes(p.dstMac), macBytes(p.srcMac), Buffer.from([0x08, 0x00]), ipv4Header(src, dst, IP_PROTO.UDP, udp.length, false), udp]);
+  // 0 means "no checksum" in UDP over IPv4 (RFC 768), and is not allowed over IPv6: a computed 0 is sent as 0xffff.
+  return ipFrame(p, IP_PROTO.UDP, udp, 6, { dontFragment: false, zeroAs: 0xffff });
 }
 
 /**
