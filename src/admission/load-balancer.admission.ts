@@ -226,7 +226,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
         passedOver.push(vip);
         vip = await pick();
       }
-      for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip);
+      for (const ip of passedOver) ctx.allocations.unreserveIp(ns, spec.network, allocators, ip, net.metadata.uid);
       if (!vip && !allocators.some((a) => a.subnet.cidr.family === family)) causes.push({ field: 'spec.vip', reason: SUBNET_CHANGING, message: `every IPv${family} subnet of VirtualNetwork "${spec.network}" is being changed or removed; try again in a moment` });
       else if (!vip) {
         // What the pick passed over, and the other family, said: "every subnet is full" was
@@ -260,7 +260,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     }
     if (causes.length > 0) {
       // A rejected request claims nothing: its pick goes back for the next request.
-      if (picked && spec.vip) ctx.allocations.unreserveIp(ns, spec.network, allocators, spec.vip);
+      if (picked && spec.vip) ctx.allocations.unreserveIp(ns, spec.network, allocators, spec.vip, net.metadata.uid);
       throw new AdmissionError(causes);
     }
     spec.sessionAffinity ??= 'None';
@@ -269,7 +269,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const owner = { kind: 'LoadBalancer', namespace: ns, name: lb.metadata.name, uid: lb.metadata.uid! };
     const vip = spec.vip!;
     const giveBack = () => {
-      if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip);
+      if (picked) ctx.allocations.unreserveIp(ns, spec.network, allocators, vip, net.metadata.uid);
     };
     return {
       object: lb,

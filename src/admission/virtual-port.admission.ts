@@ -231,7 +231,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     }
     if (causes.length > 0) {
       // A rejected request claims nothing: its picks go back for the next request.
-      if (picked) for (const ip of spec.ips) allocations.unreserveIp(ns, spec.network, allocators, ip);
+      if (picked) for (const ip of spec.ips) allocations.unreserveIp(ns, spec.network, allocators, ip, net.metadata.uid);
       throw new AdmissionError(causes);
     }
 
@@ -241,7 +241,7 @@ export class VirtualPortAdmission implements KindAdmission<VirtualPort> {
     port.status = claimantAllocatedStatus('VirtualPort', port, [], 1) as VirtualPort['status'];
     const owner = { kind: 'VirtualPort', namespace: ns, name: port.metadata.name, uid: port.metadata.uid! };
     const giveBack = () => {
-      if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip);
+      if (picked) for (const ip of spec.ips!) allocations.unreserveIp(ns, spec.network, allocators, ip, net.metadata.uid);
     };
     return {
       object: port,

@@ -47,6 +47,17 @@ describe('nodeStatus', () => {
     expect(many.unansweredPeers).toHaveLength(64);
   });
 
+  it("a restarted process's Probing leaves the Node's last verdict as it is, and replaces none or the leader's AgentNotReporting (a controller restart flipped every TunnelsUp and its lastTransitionTime)", () => {
+    const ok = { connected: true, reason: 'Connected', message: 'ok' };
+    const layout = { ready: true, reason: 'LayoutReady', message: 'm' };
+    const probing = { status: 'Unknown' as const, reason: 'Probing', message: 'tunnel probes to 1 peer(s) are out: judged within two rounds' };
+    const answered = nodeStatus(node, ok, layout, 0, undefined, new Date('2026-12-07T10:00:00Z'), { status: 'True', reason: 'ProbesAnswered', message: 'm' });
+    expect(cond(nodeStatus({ ...node, status: answered }, ok, layout, 0, undefined, new Date('2026-12-07T11:00:00Z'), probing), 'TunnelsUp')).toEqual(cond(answered, 'TunnelsUp'));
+    expect(cond(nodeStatus(node, ok, layout, 0, undefined, undefined, probing), 'TunnelsUp')).toMatchObject({ status: 'Unknown', reason: 'Probing' });
+    const silent = { conditions: [{ type: 'TunnelsUp', status: 'Unknown', reason: 'AgentNotReporting', message: 'the agent stopped reporting', lastTransitionTime: '2026-12-03T10:00:00Z' }] } as HypervisorNode['status'];
+    expect(cond(nodeStatus({ ...node, status: silent }, ok, layout, 0, undefined, undefined, probing), 'TunnelsUp')).toMatchObject({ reason: 'Probing', message: probing.message });
+  });
+
   it('a switch that does not answer with its OVSDB lost too (ovsdb-server dead) says SwitchUnreachable, not NotConnected: its objects are not Ready then (QA-131)', () => {
     const answered = { status: 'True' as const, reason: 'ProbesAnswered', message: 'm' };
     const up = nodeStatus(node, { connected: true, reason: 'Connected', message: 'ok' }, { ready: true, reason: 'LayoutReady', message: 'm' }, 0, undefined, undefined, answered);

@@ -105,6 +105,18 @@ export interface SessionView {
 }
 
 /** tunnels: TunnelsUp, where this process probes the node's tunnels (absent: the condition is left as it is). */
+/** TunnelsUp's reason while a node's first probes are out, not judged yet (reconcile/kinds/tunnel-probes.ts). */
+export const PROBING = 'Probing';
+
+/**
+ * A verdict a restarted process's "Probing" leaves as it is (until its own first verdict): a
+ * controller restart flipped every Node's TunnelsUp to Unknown and back (its lastTransitionTime
+ * with it). Only none, or the leader's AgentNotReporting, is replaced by Probing.
+ */
+function keepsVerdict(c: { reason?: string } | undefined): boolean {
+  return c !== undefined && c.reason !== AGENT_NOT_REPORTING;
+}
+
 export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, flows?: number, now?: Date, tunnels?: TunnelsView): NodeStatus {
   const prev = node.status ?? {};
   const gen = node.metadata.generation;
@@ -134,7 +146,7 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
   if (ready.reason === SWITCH_UNREACHABLE) {
     conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: SWITCH_UNREACHABLE, message: 'its switch does not answer: no tunnel probe is sent or answered there until it does', observedGeneration: gen }, now);
     unansweredPeers = undefined;
-  } else if (tunnels) {
+  } else if (tunnels && !(tunnels.reason === PROBING && keepsVerdict(getCondition(conditions, TUNNELS_UP)))) {
     conditions = setCondition(conditions, { type: TUNNELS_UP, status: tunnels.status, reason: tunnels.reason, message: tunnels.message, observedGeneration: gen }, now);
     unansweredPeers = tunnels.unansweredPeers?.slice(0, UNANSWERED_PEERS_SHOWN);
   }
@@ -142,7 +154,7 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
   // rounds): the leader's "the agent stopped reporting" is no longer true, so it says what is
   // (QA: it stood 20 s beside a Ready=True written by the returned agent).
   else if (getCondition(conditions, TUNNELS_UP)?.reason === AGENT_NOT_REPORTING) {
-    conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: 'Probing', message: 'the agent is back; its tunnel probes are judged within two rounds', observedGeneration: gen }, now);
+    conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: PROBING, message: 'the agent is back; its tunnel probes are judged within two rounds', observedGeneration: gen }, now);
     unansweredPeers = undefined;
   }
   if (session.conntrack) conditions = setCondition(conditions, { type: CONNTRACK_PRESSURE, ...session.conntrack, observedGeneration: gen }, now);

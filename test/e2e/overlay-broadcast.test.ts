@@ -10,6 +10,7 @@
  *    and releases the addresses, MACs, VNI and VIP (re-creating them all succeeds).
  * Each test prints what it measured.
  */
+import { PIPELINE_METERS } from '../../src/pipeline/meters';
 import { decodeCookie } from '../../src/openflow/sync/cookie';
 import { OwnerCategory, OwnerIds } from '../../src/pipeline/owners';
 import type { Hypervisor, Vm } from '../harness/testbed';
@@ -211,11 +212,11 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
 
     const t0 = performance.now();
     const meters = async () => (await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'dump-meters', sock(hv2)])).split('\n').filter((l) => /meter=\d+/.test(l)).length;
-    expect(await meters()).toBe(1);
+    expect(await meters()).toBe(PIPELINE_METERS.length);
     await call('DELETE', `${G}/nodes/hv2`);
     await eventually(async () => (await ours()) === 0 && (await groups(hv2)).length === 0, 10_000, 50);
     const goneMs = performance.now() - t0;
-    // Its refusal meter too (before 2026-12-07 it stayed).
+    // Its meters too (before 2026-12-07 the refusal meter stayed).
     await eventually(async () => (await meters()) === 0, 5_000, 50);
     // Nothing of vnetd's answers for the port's address there any more (QA: its VM kept talking,
     // its address went to a new port meanwhile).
@@ -228,7 +229,7 @@ describeOvs('overlay: broadcast scope and cleanup across two hypervisors', () =>
     await eventually(() => ping(a.vm, '10.77.0.20'), 20_000, 50);
     const backMs = performance.now() - t1;
     expect(await ours()).toBe(before.flows);
-    expect(await meters()).toBe(1);
+    expect(await meters()).toBe(PIPELINE_METERS.length);
     for (const x of ['loadbalancers/web', 'virtualports/a', 'virtualports/b', 'virtualnetworks/net']) await call('DELETE', `${G}/namespaces/${ns}/${x}`);
     log(`Node hv2 deleted: its ${before.flows} flows and ${before.groups} groups of vnetd's gone in ${goneMs.toFixed(0)} ms, pings across cut off; created again: traffic back in ${backMs.toFixed(0)} ms with ${before.flows} flows`);
   }, 90_000);

@@ -106,12 +106,12 @@ describeOvs('pipeline at scale: one more port in a network of 100 and of 2000', 
     };
     const expectedFlows = async (hv: Hypervisor) => {
       // Fixed pipeline flows (table misses, the ND responder's node-wide ones), the router
-      // guard's, the tunnel guard's for the node's tunnel IP, the tunnel probes' one per
-      // tunnel port (VXLAN and GENEVE) + per network its tunnel classifier, two flood flows
-      // and two unknown unicast flows (5) + one flow per flood chunk.
+      // guard's, the tunnel guard's for the node's tunnel IP, the tunnel probes' two per
+      // tunnel port (VXLAN and GENEVE: reflect, and to the controller) + per network its tunnel
+      // classifier, two flood flows and two unknown unicast flows (5) + one flow per flood chunk.
       const local = ports.filter((p) => p.hv === hv).length;
       const fixed = pipelineFlows().length + routerGuardFlows().length + vlanGuardFlows().length + tunnelGuardFlows(hv.tunnelIP).length;
-      return fixed + 2 + 5 * NETS.length + (await chunksOn(hv, ports)).size + 6 * local + 2 * (ports.length - local);
+      return fixed + 4 + 5 * NETS.length + (await chunksOn(hv, ports)).size + 6 * local + 2 * (ports.length - local);
     };
     const expected = { [hv1.name]: await expectedFlows(hv1), [hv2.name]: await expectedFlows(hv2) };
     await eventually(async () => (await flowCount(hv1)) === expected[hv1.name] && (await flowCount(hv2)) === expected[hv2.name], 30_000, 100).catch(async () => {

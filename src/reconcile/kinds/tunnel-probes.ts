@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { NO_PROBE_ANSWERED, type TunnelsView } from '../../chassis/node-status';
+import { NO_PROBE_ANSWERED, PROBING, type TunnelsView } from '../../chassis/node-status';
 import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { ECHO_MAC, LEGACY_PROBE_MAC, PROBE_BYTES, PROBE_ETHERTYPE, PROBE_TUNNEL_ID, REFLECT_MAC, TABLES, type LogicalModel, type NodeModel } from '../../pipeline';
 import type { Encapsulation } from '../../resources/kinds';
@@ -258,7 +258,7 @@ export class TunnelProber {
       // TunnelsUp): two nodes started together each waited for the other's first verdict, and
       // the second was judged 25-35 s after they started, not 11 s.
       if (st.last !== undefined) return;
-      outcome = { status: 'Unknown', reason: 'Probing', message: `tunnel probes to ${peers.length} peer(s) are out: judged within two rounds` };
+      outcome = { status: 'Unknown', reason: PROBING, message: `tunnel probes to ${peers.length} peer(s) are out: judged within two rounds` };
     }
     else {
       const missing = judged.filter((k) => (st.echoes.get(k) ?? -Infinity) < now - stale).sort();
