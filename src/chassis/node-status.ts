@@ -104,7 +104,6 @@ export interface SessionView {
   conntrack?: ConditionView;
 }
 
-/** tunnels: TunnelsUp, where this process probes the node's tunnels (absent: the condition is left as it is). */
 /** TunnelsUp's reason while a node's first probes are out, not judged yet (reconcile/kinds/tunnel-probes.ts). */
 export const PROBING = 'Probing';
 
@@ -117,6 +116,7 @@ function keepsVerdict(c: { reason?: string } | undefined): boolean {
   return c !== undefined && c.reason !== AGENT_NOT_REPORTING;
 }
 
+/** tunnels: TunnelsUp, where this process probes the node's tunnels (absent: the condition is left as it is). */
 export function nodeStatus(node: HypervisorNode, session: SessionView, layout: LayoutOutcome | undefined, boundPorts: number, flows?: number, now?: Date, tunnels?: TunnelsView): NodeStatus {
   const prev = node.status ?? {};
   const gen = node.metadata.generation;
