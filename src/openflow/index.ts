@@ -9,7 +9,7 @@ export type { FieldName, FieldValue, KnownOxm, UnknownOxm, Oxm } from './oxm/fie
 export { checkMatch, ETH_TYPE, IP_PROTO, OFPVID_PRESENT } from './oxm/prereq';
 export type { Match } from './oxm/match';
 export type { Action, CtAction, MultipathAction, MultipathAlgorithm, MultipathFields, NatAction, SetFieldAction, Subfield } from './actions/types';
-export { ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, parseIpv4 } from './wire/addr';
+export { ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, macFromBytes, macToBytes, parseIpv4 } from './wire/addr';
 export type { Instruction } from './instructions';
 export { encodeMessage, decodeMessage } from './message';
 export type { OfMessage, OfMessageType, MessageOf, OfBundleAdd } from './message';

@@ -20,12 +20,13 @@ export interface MeterSpec {
   bands: MeterBand[];
 }
 
+/** A meter dropping what passes `rate` packets a second (beyond a burst), with its counters kept (STATS: dump-meters shows them). */
+function dropMeter(meterId: number, rate: number, burstSize: number): MeterSpec {
+  return { meterId, flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS, bands: [{ type: 'drop', rate, burstSize }] };
+}
+
 /** Packets a second the refusals of a node may bring to vnetd (5x its answer budget), and a burst. */
-export const REFUSE_METER: MeterSpec = {
-  meterId: 1,
-  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
-  bands: [{ type: 'drop', rate: 1000, burstSize: 200 }],
-};
+export const REFUSE_METER: MeterSpec = dropMeter(1, 1000, 200);
 
 /**
  * Packets a second tunnel probes and their echoes may bring to vnetd per node (tunnel-probe.ts),
@@ -33,22 +34,14 @@ export const REFUSE_METER: MeterSpec = {
  * a second with 3,000 nodes every 5 s. Probes come from the underlay, whose every host can send
  * them: before this meter a flood of them reached vnetd whole.
  */
-export const PROBE_METER: MeterSpec = {
-  meterId: 2,
-  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
-  bands: [{ type: 'drop', rate: 5000, burstSize: 1000 }],
-};
+export const PROBE_METER: MeterSpec = dropMeter(2, 5000, 1000);
 
 /**
  * Packet-ins a node's standby NICs may bring to vnetd (rarp.ts): a paused VM sends nothing and
  * qemu announces 5 times; a guest running twice (a migration gone wrong) that sends RARPs in a
  * loop costs vnetd at most this.
  */
-export const ACTIVATION_METER: MeterSpec = {
-  meterId: 3,
-  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
-  bands: [{ type: 'drop', rate: 50, burstSize: 20 }],
-};
+export const ACTIVATION_METER: MeterSpec = dropMeter(3, 50, 20);
 
 /**
  * The reflections a node's switch sends of probes (tunnel-probe.ts), apart from the probes and
@@ -56,11 +49,7 @@ export const ACTIVATION_METER: MeterSpec = {
  * underlay can send, no longer uses up the budget of the node's own echoes, which made it
  * report its peers lost (review). It bounds the node as a reflector too.
  */
-export const REFLECT_METER: MeterSpec = {
-  meterId: 4,
-  flags: MeterFlags.PKTPS | MeterFlags.BURST | MeterFlags.STATS,
-  bands: [{ type: 'drop', rate: 5000, burstSize: 1000 }],
-};
+export const REFLECT_METER: MeterSpec = dropMeter(4, 5000, 1000);
 
 export const PIPELINE_METERS: readonly MeterSpec[] = [REFUSE_METER, PROBE_METER, ACTIVATION_METER, REFLECT_METER];
 

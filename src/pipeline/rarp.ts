@@ -12,7 +12,7 @@
  *
  * Pure: flows and frame parsing only; what a frame activates is decided above.
  */
-import { OFPP, type KnownOxm } from '../openflow';
+import { OFPP, macFromBytes, type KnownOxm } from '../openflow';
 import type { DesiredFlow } from '../openflow/sync';
 import { ACTIVATION_METER } from './meters';
 import { deepFreeze } from './shared-parts';
@@ -55,7 +55,7 @@ export function rarpWatchFlow(ofport: number, mac: string): DesiredFlow {
 /** Why a frame is not a RARP announcement, or its MAC. */
 export type RarpParse = { ok: true; mac: string } | { ok: false; why: string };
 
-const hex = (b: Buffer, at: number): string => [...b.subarray(at, at + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+const hex = (b: Buffer, at: number): string => macFromBytes(b.subarray(at, at + 6));
 
 /**
  * A VM's announcement, strictly (RFC 903 over Ethernet, as qemu's announce_self builds it):

@@ -4,15 +4,11 @@
  * that closes the half-open connection afterwards; and the IP headers and checksums they
  * share with the answers to refused connections (lb-reject.ts).
  */
-import { IP_PROTO, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes } from '../../openflow';
+import { IP_PROTO, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, macToBytes } from '../../openflow';
 
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 
-export interface TcpSegment {
-  srcMac: string;
-  dstMac: string;
-  srcIp: string;
-  dstIp: string;
+export interface TcpSegment extends FrameAddresses {
   srcPort: number;
   dstPort: number;
   seq: number;
@@ -29,7 +25,6 @@ export function checksum(b: Buffer): number {
   return ~s & 0xffff;
 }
 
-const macBytes = (m: string): Buffer => Buffer.from(m.split(':').map((h) => parseInt(h, 16)));
 const macText = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 const ipText = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 
@@ -83,7 +78,7 @@ export interface FrameAddresses {
  * computed 0 is sent as (UDP over IPv4 sends 0xffff: 0 means "no checksum", RFC 768).
  */
 export function ipFrame(a: FrameAddresses, protocol: number, l4: Buffer, checksumAt: number, o: { dontFragment: boolean; zeroAs?: number }): Buffer {
-  const mac = macBytes;
+  const mac = macToBytes;
   if (a.srcIp.includes(':')) {
     const src = ipv6ToBytes(a.srcIp);
     const dst = ipv6ToBytes(a.dstIp);

@@ -6,13 +6,9 @@
  * server drops it without a word, and a server that answers anything passes anyway.
  */
 import { IP_PROTO, ipv6FromBytes } from '../../openflow';
-import { ipFrame } from './lb-health-packets';
+import { ipFrame, type FrameAddresses } from './lb-health-packets';
 
-export interface UdpProbe {
-  srcMac: string;
-  dstMac: string;
-  srcIp: string;
-  dstIp: string;
+export interface UdpProbe extends FrameAddresses {
   srcPort: number;
   dstPort: number;
 }

@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { NO_PROBE_ANSWERED, PROBING, type TunnelsView } from '../../chassis/node-status';
-import { OFPP, OFP_NO_BUFFER, type OfMessage, type OpenFlowConnection } from '../../openflow';
+import { OFPP, OFP_NO_BUFFER, macToBytes, type OfMessage, type OpenFlowConnection } from '../../openflow';
 import { ECHO_MAC, LEGACY_PROBE_MAC, PROBE_BYTES, PROBE_ETHERTYPE, PROBE_TUNNEL_ID, REFLECT_MAC, TABLES, type LogicalModel, type NodeModel } from '../../pipeline';
 import type { Encapsulation } from '../../resources/kinds';
 
@@ -48,10 +48,9 @@ interface Probe {
 }
 
 const SRC_MAC = Buffer.from([0x02, 0x76, 0x6e, 0x65, 0x74, 0x64]);
-const macBytes = (mac: string) => Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
-const REFLECT = macBytes(REFLECT_MAC);
-const ECHO = macBytes(ECHO_MAC);
-const LEGACY = macBytes(LEGACY_PROBE_MAC);
+const REFLECT = macToBytes(REFLECT_MAC);
+const ECHO = macToBytes(ECHO_MAC);
+const LEGACY = macToBytes(LEGACY_PROBE_MAC);
 
 /** A probe for the peer's switch to reflect; an echo (of an earlier release's probe) in that release's form. */
 export function probeFrame(p: Probe): Buffer {
