@@ -9,6 +9,9 @@ type Script = { events?: Ev[]; end: 'ended' | Error } | { hang: true };
 
 const obj = (name: string, rv: string): KubeObject => ({ apiVersion: 'v1', kind: 'X', metadata: { name, resourceVersion: rv } }) as KubeObject;
 const refused = () => new TransportError('https://vnetd:6443', 'ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:6443');
+const tooLarge = () =>
+  new ApiStatusError(504, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 504, reason: 'Timeout', message: 'Timeout: Too large resource version: 39, current: 10', details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }] } });
+const storeTimeout = () => new ApiStatusError(504, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 504, reason: 'Timeout', message: 'Timeout: the store did not answer in time' });
 const gone = () => new ApiStatusError(410, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' });
 
 /** A client that plays the scripts in order and records each watch's resourceVersion. */
@@ -54,6 +57,15 @@ describe('resumableWatch', () => {
     const r = await resumableWatch(client, { path: '/x', query: {}, deadline: Date.now() + 1500, relist: async () => ({ resourceVersion: String(++lists * 10) }), onEvent: () => false });
     expect(r).toEqual({ how: 'timeout', lastError: undefined });
     expect(client.from).toEqual(['10', '20', '30']);
+  });
+
+  it('lists again after 504 Too large resource version (a store restored from a backup), where a plain 504 is retried from the same revision', async () => {
+    const client = fakeClient([{ events: [{ type: 'ADDED', object: obj('a', '39') }], end: 'ended' }, { end: storeTimeout() }, { end: tooLarge() }, { hang: true }]);
+    let lists = 0;
+    const r = await resumableWatch(client, { path: '/x', query: {}, deadline: Date.now() + 2000, relist: async () => ({ resourceVersion: String(++lists * 10) }), onEvent: () => false });
+    expect(r).toEqual({ how: 'timeout', lastError: undefined });
+    // Before: '10', '39', '39', '39', ... until the store's revision passed 39, and what the restore changed was never seen.
+    expect(client.from).toEqual(['10', '39', '39', '20']);
   });
 
   it('backs off when each relist is answered 410 again (a revision the list cannot get past), instead of a request loop', async () => {

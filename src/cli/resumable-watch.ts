@@ -2,7 +2,8 @@
  * A watch that outlives the vnetd replica it talks to, as client-go's reflector (under
  * kubectl wait and kubectl get -w) does: when the stream ends or the connection is refused
  * or reset, it is opened again from the last resourceVersion seen, after a short backoff;
- * 410 Gone (that revision was compacted) lists again. Failures that retrying cannot mend
+ * 410 Gone (that revision was compacted) lists again, and so does 504 Too large resource
+ * version (a revision the store has not reached: it was restored from a backup). Failures that retrying cannot mend
  * (401, 403, 404, an untrusted certificate) are thrown for the caller's one error line.
  */
 import { Backoff } from '../ovsdb/client/backoff';
@@ -60,8 +61,16 @@ export function lastErrorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function isGone(err: unknown): boolean {
-  return err instanceof ApiStatusError && err.httpStatus === 410;
+/**
+ * The revision watched from is not in the store's history: compacted (410 Gone), or beyond it
+ * (504 Too large resource version: etcd restored from a backup). Retrying the same revision
+ * would wait for it, then skip everything the restore changed (QA-146 F2: a silent watch);
+ * client-go's reflector lists again on both.
+ */
+export function needsRelist(err: unknown): boolean {
+  if (!(err instanceof ApiStatusError)) return false;
+  if (err.httpStatus === 410) return true;
+  return err.httpStatus === 504 && (err.status.details?.causes ?? []).some((c) => c.reason === 'ResourceVersionTooLarge');
 }
 
 /** Sleeps ms, but not past the deadline nor past an abort. */
@@ -115,7 +124,7 @@ class ResumableWatch<T extends KubeObject> {
     try {
       return this.listed ? await this.watchOnce() : await this.relist();
     } catch (err) {
-      if (isGone(err)) {
+      if (needsRelist(err)) {
         this.listed = false;
         return this.goneAgain();
       }
