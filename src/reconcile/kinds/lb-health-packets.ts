@@ -4,7 +4,7 @@
  * that closes the half-open connection afterwards; and the IP headers and checksums they
  * share with the answers to refused connections (lb-reject.ts).
  */
-import { IP_PROTO, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, macToBytes } from '../../openflow';
+import { IP_PROTO, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, macFromBytes, macToBytes } from '../../openflow';
 
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, ACK: 0x10 } as const;
 
@@ -25,7 +25,6 @@ export function checksum(b: Buffer): number {
   return ~s & 0xffff;
 }
 
-const macText = (b: Buffer): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 const ipText = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 
 /** The checksum of an IPv6 upper-layer payload: RFC 8200 8.1's pseudo-header (source, destination, 32-bit length, next header) before it. */
@@ -128,8 +127,8 @@ export function parseTcpFrame(f: Buffer): TcpSegment | undefined {
     dstIp = ipText(f.readUInt32BE(30));
   }
   return {
-    dstMac: macText(f.subarray(0, 6)),
-    srcMac: macText(f.subarray(6, 12)),
+    dstMac: macFromBytes(f.subarray(0, 6)),
+    srcMac: macFromBytes(f.subarray(6, 12)),
     srcIp,
     dstIp,
     srcPort: f.readUInt16BE(t),
