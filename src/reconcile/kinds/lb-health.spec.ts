@@ -343,6 +343,14 @@ describe('LbHealthMonitor', () => {
     conn.answer(TCP_FLAGS.SYN | TCP_FLAGS.ACK);
     const added = { ...target, ip: '10.0.0.6', mac: '02:00:00:00:00:06' };
     targets.push(added);
+    // A compile before the next tick (the model changed, the monitor has not looked yet) does
+    // not count it healthy either (QA-152 F3: 1-4 connections to a backend nothing listened on).
+    expect(mon.healthy('lb1', '10.0.0.6')).toBe(false);
+    expect(mon.awaitingFirstCheck('lb1', '10.0.0.6')).toBe(true);
+    expect(mon.awaitingFirstCheck('lb1', '10.0.0.5')).toBe(false);
+    // A load balancer not checked here yet: its backends start healthy.
+    expect(mon.healthy('lb2', '10.0.0.6')).toBe(true);
+    expect(mon.awaitingFirstCheck('lb2', '10.0.0.6')).toBe(false);
     mon.tick(200);
     // Before: healthy at once, and dealt connections nothing answered until its failures counted.
     expect(mon.healthy('lb1', '10.0.0.6')).toBe(false);

@@ -214,10 +214,40 @@ export class LbHealthMonitor {
     this.log = opts.logger.child({ component: 'lb-health' });
   }
 
-  /** False only once the backend failed its checks (on any checked port), or was failing at start and is not probed yet. */
+  /**
+   * False once the backend failed its checks (on any checked port), when it was failing at
+   * start and is not probed yet, and when it is new to a load balancer already checked here
+   * (awaitingFirstCheck).
+   */
   healthy(lbUid: string, ip: string): boolean {
-    for (const p of this.probes.values()) if (!p.healthy && p.target.lbUid === lbUid && p.target.ip === ip) return false;
+    let lbChecked = false;
+    let probed = false;
+    for (const p of this.probes.values()) {
+      if (p.target.lbUid !== lbUid) continue;
+      lbChecked = true;
+      if (p.target.ip !== ip) continue;
+      if (!p.healthy) return false;
+      probed = true;
+    }
+    if (lbChecked && !probed && !this.failingAtStart) return false;
     return !this.failingAtStart?.has(backendKey(lbUid, ip));
+  }
+
+  /**
+   * A backend of a load balancer this monitor already checks that it has no probe for yet: the
+   * next tick takes it in as added (out until its first success, AWAITING_FIRST_CHECK). Until
+   * that tick (up to tickMs) a compile asking for its health must not count it healthy: it
+   * did, and a new backend with nothing listening got 1-4 connections each time (QA-152 F3).
+   */
+  awaitingFirstCheck(lbUid: string, ip: string): boolean {
+    if (this.failingAtStart) return false;
+    let lbChecked = false;
+    for (const p of this.probes.values()) {
+      if (p.target.lbUid !== lbUid) continue;
+      if (p.target.ip === ip) return false;
+      lbChecked = true;
+    }
+    return lbChecked;
   }
 
   /**

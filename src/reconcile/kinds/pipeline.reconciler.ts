@@ -58,7 +58,7 @@ import { sameValue } from '../../resources/same-value';
 import { drainedOnCordonedNodes, outOnDownSwitches, resolveBackends } from './lb-backends';
 import { PortSecurityDropCounter } from './port-security-drops';
 import { UnknownUnicastDropCounter } from './unknown-unicast-drops';
-import { LbHealthMonitor, backendKey, healthTargets } from './lb-health';
+import { AWAITING_FIRST_CHECK, LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { addMeters, configureSwitch, installMeters, removeMeters } from './switch-config';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
@@ -645,6 +645,7 @@ export class PipelineReconciler {
   /** Why a backend fails its checks, or why nobody can check it; undefined when it passes. */
   private whyFailing(lbUid: string, ip: string): string | undefined {
     const failed = this.lbHealth?.failing().find((b) => b.loadBalancer === lbUid && b.ip === ip) ?? this.failingElsewhere.get(backendKey(lbUid, ip));
+    if (!failed && this.lbHealth?.awaitingFirstCheck(lbUid, ip)) return AWAITING_FIRST_CHECK;
     return failed && failureText(failed);
   }
 
