@@ -1,6 +1,6 @@
 import { canonicalIp, parseMac, tryParseIp } from '../ipam';
 import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
-import { HEALTH_CHECK_DEFAULTS, type AllowedAddressPair, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
+import { HEALTH_CHECK_DEFAULTS, UDP_HEALTH_PAYLOAD_MAX, type AllowedAddressPair, type HealthCheck, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, excludedRangesNote, pickIp } from './address-claims';
@@ -32,6 +32,33 @@ function unheldAddressWarning(field: string, ip: string, network: string, pairs:
   if (ports.length === 1) return undefined;
   if (ports.length === 0) return `${field}.ip: no VirtualPort of network "${network}" has ${ip} as its address or in an allowed address pair (yet); this backend takes no connections until one does`;
   return `${field}.ip: ${ip} is in allowed address pairs of VirtualPorts ${ports.join(', ')} (a VRRP pair): which one holds it is the VMs' business, so this backend takes no connections (ResolvedRefs AmbiguousBackend); name the port instead`;
+}
+
+/** Canonical base64 (RFC 4648 4, padded): what Kubernetes' []byte fields take, so a typo is refused rather than half decoded. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * spec.healthCheck.udp: only with protocol UDP (a TCP check would silently ignore it), and its
+ * payload base64 of at most UDP_HEALTH_PAYLOAD_MAX bytes (one unfragmented probe frame).
+ * Node's Buffer.from(.., 'base64') skips what it cannot read, so the text is checked first.
+ */
+export function udpHealthCheckCauses(hc: HealthCheck): StatusCause[] {
+  const udp = hc.udp;
+  if (udp === undefined) return [];
+  const causes: StatusCause[] = [];
+  if ((hc.protocol ?? 'TCP') !== 'UDP') {
+    causes.push({ field: 'spec.healthCheck.udp', reason: 'FieldValueForbidden', message: `Forbidden: only with protocol UDP (this check is ${hc.protocol ?? 'TCP'}); remove it or set spec.healthCheck.protocol to UDP` });
+  }
+  const payload = udp.payload;
+  if (payload !== undefined) {
+    if (typeof payload !== 'string' || !BASE64.test(payload)) {
+      causes.push({ field: 'spec.healthCheck.udp.payload', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(payload).slice(0, 80)}: must be base64 (RFC 4648, padded with =), e.g. "aGVsbG8=" for "hello"` });
+    } else {
+      const bytes = Buffer.from(payload, 'base64').length;
+      if (bytes > UDP_HEALTH_PAYLOAD_MAX) causes.push({ field: 'spec.healthCheck.udp.payload', reason: 'FieldValueTooLong', message: `Too long: ${bytes} bytes decoded: may not be more than ${UDP_HEALTH_PAYLOAD_MAX} bytes` });
+    }
+  }
+  return causes;
 }
 
 /**
@@ -72,6 +99,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
     // A UDP check fails only on an ICMP error, and Linux sends a VIP about one a second (after
     // a burst of 6): more failing probes than that are silent, pass, and reset the count.
     const udpPorts = protocol === 'UDP' ? (hc.port !== undefined ? 1 : new Set(spec.listeners.filter((l) => l.protocol === 'UDP').map((l) => l.targetPort ?? l.port)).size) : 0;
+    causes.push(...udpHealthCheckCauses(hc));
     if (udpPorts > interval) warnings.push(`spec.healthCheck: ${udpPorts} UDP ports checked every ${interval}s: a Linux backend sends one ICMP port unreachable a second to the VIP (net.ipv4.icmp_ratelimit), so failures beyond that go unseen and count as passes; check fewer ports (spec.healthCheck.port) or raise intervalSeconds to ${udpPorts}`);
   }
   const allocators = allocatorsOf(net);

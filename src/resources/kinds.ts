@@ -90,11 +90,27 @@ export interface HealthCheck {
   protocol?: 'TCP' | 'UDP';
   /** The port checked instead of the listeners' target ports of `protocol` (Octavia's monitor_port). */
   port?: number;
+  /** UDP checks only: what the probe carries and whether it must be answered (keepalived's DNS_CHECK, F5's UDP send/receive). */
+  udp?: UdpHealthCheck;
   intervalSeconds?: number;
   timeoutSeconds?: number;
   unhealthyThreshold?: number;
   healthyThreshold?: number;
 }
+
+export interface UdpHealthCheck {
+  /** The probe datagram's payload, base64 (at most UDP_HEALTH_PAYLOAD_MAX bytes decoded); absent: empty, as OVN's probe. */
+  payload?: string;
+  /**
+   * True: only a datagram back from the checked address and port to the VIP and the probe's
+   * source port within the timeout passes; silence fails too (a stopped server sends no ICMP).
+   * False or absent: an ICMP port unreachable fails and silence passes.
+   */
+  expectReply?: boolean;
+}
+
+/** The largest payload a UDP probe carries (bytes, decoded): a DNS query fits many times, and it stays one unfragmented frame. */
+export const UDP_HEALTH_PAYLOAD_MAX = 512;
 
 /**
  * What vnetd uses for a HealthCheck field left out (close to OVN's service monitor), in
@@ -103,8 +119,11 @@ export interface HealthCheck {
  */
 export const HEALTH_CHECK_DEFAULTS = { intervalSeconds: 5, timeoutSeconds: 2, healthyThreshold: 2, unhealthyThreshold: 3 } as const;
 
-/** A HealthCheck with every default filled in (`port` has none: absent, the listeners' target ports are checked). */
-export type EffectiveHealthCheck = Required<Omit<HealthCheck, 'port'>> & Pick<HealthCheck, 'port'>;
+/**
+ * A HealthCheck with every default filled in (`port` has none: absent, the listeners' target
+ * ports are checked; `udp` is kept only for a UDP check, as given).
+ */
+export type EffectiveHealthCheck = Required<Omit<HealthCheck, 'port' | 'udp'>> & Pick<HealthCheck, 'port' | 'udp'>;
 
 /** The settings vnetd probes with: the defaults filled in and the timeout capped at the interval. */
 export function effectiveHealthCheck(hc: HealthCheck): EffectiveHealthCheck {
@@ -113,6 +132,7 @@ export function effectiveHealthCheck(hc: HealthCheck): EffectiveHealthCheck {
   return {
     protocol: hc.protocol ?? 'TCP',
     ...(hc.port !== undefined ? { port: hc.port } : {}),
+    ...(hc.udp !== undefined && hc.protocol === 'UDP' ? { udp: hc.udp } : {}),
     intervalSeconds,
     timeoutSeconds: Math.min(hc.timeoutSeconds ?? d.timeoutSeconds, intervalSeconds),
     healthyThreshold: hc.healthyThreshold ?? d.healthyThreshold,

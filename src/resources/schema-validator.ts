@@ -162,8 +162,9 @@ function newAjv(removeAdditional: boolean): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: false, removeAdditional, useDefaults: false, verbose: true });
   addFormats(ajv);
   // Address formats are declared for documentation and CRDs; the kind validators
-  // check them with precise messages (e.g. "host bits set; did you mean 10.0.0.0/24").
-  for (const f of ['cidr', 'mac', 'ip']) ajv.addFormat(f, true);
+  // check them with precise messages (e.g. "host bits set; did you mean 10.0.0.0/24"; base64
+  // "byte", Kubernetes' []byte, with its decoded length: load-balancer.admission.ts).
+  for (const f of ['cidr', 'mac', 'ip', 'byte']) ajv.addFormat(f, true);
   return ajv;
 }
 

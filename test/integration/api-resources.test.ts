@@ -852,6 +852,15 @@ describe('VirtualPort and LoadBalancer addressing', () => {
     await bad({ healthCheck: { port: 0 } }, 'spec.healthCheck.port');
     await bad({ healthCheck: { port: 65536 } }, 'spec.healthCheck.port');
     await bad({ healthCheck: { protocol: 'UDP', port: 'x' } }, 'spec.healthCheck.port');
+    // spec.healthCheck.udp: UDP checks only, base64 of at most 512 bytes, expectReply a boolean.
+    const udpOnTcpCheck = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb({ healthCheck: { udp: { expectReply: true } } }), 422, 'Invalid');
+    expect(udpOnTcpCheck.details.causes).toEqual([expect.objectContaining({ field: 'spec.healthCheck.udp', reason: 'FieldValueForbidden', message: expect.stringContaining('only with protocol UDP') })]);
+    const udpCheck = { listeners: [{ port: 53, protocol: 'UDP' }] };
+    const notBase64 = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb({ ...udpCheck, healthCheck: { protocol: 'UDP', udp: { payload: 'hello!' } } }), 422, 'Invalid');
+    expect(notBase64.details.causes).toEqual([expect.objectContaining({ field: 'spec.healthCheck.udp.payload', message: expect.stringContaining('must be base64') })]);
+    const tooLong = await rejected('POST', `${G}/namespaces/t1/loadbalancers`, lb({ ...udpCheck, healthCheck: { protocol: 'UDP', udp: { payload: Buffer.alloc(600).toString('base64') } } }), 422, 'Invalid');
+    expect(tooLong.details.causes).toEqual([expect.objectContaining({ field: 'spec.healthCheck.udp.payload', reason: 'FieldValueTooLong', message: 'Too long: 600 bytes decoded: may not be more than 512 bytes' })]);
+    await bad({ ...udpCheck, healthCheck: { protocol: 'UDP', udp: { expectReply: 'yes' } } }, 'spec.healthCheck.udp.expectReply');
     expect((await v.call('GET', `${G}/namespaces/t1/loadbalancers/web`)).status).toBe(404);
     // More UDP ports than Linux's ICMP rate limit can fail in an interval: created, with a warning.
     const many = await v.call('POST', `${G}/namespaces/t1/loadbalancers?dryRun=All`, { ...lb({ vip: '172.16.0.60', listeners: [1, 2, 3].map((i) => ({ port: 50 + i, protocol: 'UDP' })), healthCheck: { protocol: 'UDP', intervalSeconds: 2 } }), metadata: { name: 'many' } });
@@ -862,6 +871,7 @@ describe('VirtualPort and LoadBalancer addressing', () => {
       ['dns-udp', { listeners: [{ port: 53, protocol: 'UDP', targetPort: 5353 }], healthCheck: { protocol: 'UDP' } }],
       ['dns-side', { listeners: [{ port: 53, protocol: 'UDP' }], healthCheck: { protocol: 'TCP', port: 8053 } }],
       ['dns-udp-port', { listeners: [{ port: 80 }], healthCheck: { protocol: 'UDP', port: 5353 } }],
+      ['dns-reply', { listeners: [{ port: 53, protocol: 'UDP' }], healthCheck: { protocol: 'UDP', udp: { payload: 'AAEBAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE=', expectReply: true } } }],
     ] as const) {
       const r = await v.call('POST', `${G}/namespaces/t1/loadbalancers`, { ...lb({ ...spec, vip: `172.16.0.${50 + name.length}` }), metadata: { name } });
       expect([name, r.status]).toEqual([name, 201]);
