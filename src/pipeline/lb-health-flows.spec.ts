@@ -56,6 +56,32 @@ describe('UDP health check flows', () => {
     }
   });
 
+  it('with expectReply, send UDP answers from each backend address and checked port, on a local VM port, part of no connection, to the controller instead of dropping them', () => {
+    const lb = dns('10.0.0.100', ['10.0.0.5', '10.0.0.6', '10.0.0.5'], { udpHealthCheckPorts: [5353, 5354], udpHealthExpectReply: true });
+    const flows = text(lb);
+    const answers = flows.filter((f) => /priority=120,.*udp,.*tp_src=535[34]/.test(f));
+    // 2 distinct addresses x 2 checked ports, and no drop flow left.
+    expect(answers).toHaveLength(4);
+    expect(answers.map((f) => `${/nw_src=([\d.]+)/.exec(f)?.[1]}:${/tp_src=(\d+)/.exec(f)?.[1]}`).sort()).toEqual(['10.0.0.5:5353', '10.0.0.5:5354', '10.0.0.6:5353', '10.0.0.6:5354']);
+    for (const f of answers) {
+      // Not established, related, a reply or invalid: a hairpin or a client's reply never matches.
+      for (const part of ['FromTunnel=0', 'ct_state=-est-rel-rpl-inv+trk', `dl_dst=${lbMac('dns')}`, 'nw_dst=10.0.0.100', 'actions=CONTROLLER:128']) expect(f).toContain(part);
+    }
+    expect(flows.filter((f) => /udp,.*tp_src=.* actions=drop$/.test(f))).toEqual([]);
+    // The ICMP flows stay: a port unreachable still fails the check at once.
+    expect(flows.filter((f) => /icmp_type=3/.test(f))).toHaveLength(2);
+    // Without it, the flow count per backend is unchanged: 1 drop per port.
+    const before = lbFlows(dns('10.0.0.100', ['10.0.0.5', '10.0.0.6'], { udpHealthCheckPorts: [5353, 5354] }), net).flows.length;
+    expect(lbFlows(dns('10.0.0.100', ['10.0.0.5', '10.0.0.6'], { udpHealthCheckPorts: [5353, 5354], udpHealthExpectReply: true }), net).flows.length).toBe(before - 2 + 4);
+    const v6 = lbFlows(dns('fd00::64', ['fd00::5'], { udpHealthCheckPorts: [53], udpHealthExpectReply: true }), net).flows;
+    expect(v6.map(formatPipelineFlow).filter((f) => /udp6,.*ipv6_src=fd00::5.*tp_src=53 actions=CONTROLLER:128$/.test(f))).toHaveLength(1);
+    for (const f of [...lbFlows(lb, net).flows, ...v6]) {
+      checkMatch(f.match);
+      const m = flowMod({ command: 'add', tableId: f.tableId, priority: f.priority, match: f.match, instructions: f.instructions });
+      expect((decodeMessage(encodeMessage(m)) as FlowModMessage).match).toEqual(m.match);
+    }
+  });
+
   it('are not there without UDP checks; a TCP check on a side port of a UDP-only VIP sends only its TCP answers', () => {
     const none = text(dns('10.0.0.100', ['10.0.0.5'], {}));
     expect(none.filter((f) => /icmp_type|tp_src/.test(f))).toEqual([]);

@@ -231,7 +231,7 @@ export function backendRegisterValues<B extends Pick<LbBackendModel, 'ip'>>(acti
  * (sctpPortFlows); a UDP listener (where fragmentTarget has one) also 1 LbNat flow and 1
  * LbDnat flow per healthy backend for first fragments, and the VIP 1 LbNat flow and 1 LbDnat
  * flow per healthy backend for later ones; with health checks, 1 flow per checked port for
- * their answers (TCP and UDP), UDP ones 1 per distinct backend address for its ICMP port unreachables (lb-health-flows.ts)
+ * their answers (TCP and UDP; UDP ones with udp.expectReply 1 per checked port and distinct backend address), UDP ones 1 per distinct backend address for its ICMP port unreachables (lb-health-flows.ts)
  * and, per listener of the check's protocol, 1 per checked port for clients from that port.
  * Independent of the number of ports or other load balancers. No groups.
  */

@@ -94,6 +94,8 @@ export interface LoadBalancerModel {
   healthCheckPorts?: readonly number[];
   /** UDP ports its backends are health-checked on: ICMP port unreachables quoting a probe go to the controller, UDP answers are dropped. */
   udpHealthCheckPorts?: readonly number[];
+  /** Its UDP checks demand an answer (spec.healthCheck.udp.expectReply): the backends' datagrams from a checked port to the VIP go to the controller instead of being dropped. */
+  udpHealthExpectReply?: boolean;
   /** Its slot table's size (load-balancer.ts lbSlotCount of the spec's backends); absent: from `backends`. */
   slots?: number;
 }

@@ -1,14 +1,26 @@
 /**
  * The frames of an active UDP health check (OVN's UDP service monitor, Octavia's
- * UDP-CONNECT): an empty datagram from the VIP (and the load balancer's MAC) to a backend's
- * port, and the ICMP (type 3 code 3) or ICMPv6 (type 1 code 4) port unreachable a backend
- * with nothing listening there sends back, quoting it. Empty, as OVN's: a DNS or syslog
- * server drops it without a word, and a server that answers anything passes anyway.
+ * UDP-CONNECT): a datagram from the VIP (and the load balancer's MAC) to a backend's port,
+ * and the ICMP (type 3 code 3) or ICMPv6 (type 1 code 4) port unreachable a backend with
+ * nothing listening there sends back, quoting it. Empty by default, as OVN's: a DNS or
+ * syslog server drops it without a word, and a server that answers anything passes anyway.
+ * With spec.healthCheck.udp it carries a payload (e.g. a DNS query, dnsQuery) and, with
+ * expectReply, the backend's datagram back to the VIP (parseUdpDatagram) is what passes it.
  */
 import { IP_PROTO, ipv6FromBytes } from '../../openflow';
 import { ipFrame, type FrameAddresses } from './lb-health-packets';
 
 export interface UdpProbe extends FrameAddresses {
+  srcPort: number;
+  dstPort: number;
+  /** The datagram's payload (absent: empty). */
+  payload?: Buffer;
+}
+
+/** A UDP datagram's addresses and ports (its payload is not needed: any answer passes). */
+export interface UdpDatagram {
+  srcIp: string;
+  dstIp: string;
   srcPort: number;
   dstPort: number;
 }
@@ -22,14 +34,61 @@ export interface PortUnreachable {
 
 const ipText = (b: Buffer): string => [...b.subarray(0, 4)].join('.');
 
-/** An Ethernet/IPv4 or Ethernet/IPv6 frame (by the addresses' family) of an empty UDP datagram, checksums filled in: a backend drops a datagram whose checksum is wrong without a word, which would pass the check. */
+/** An Ethernet/IPv4 or Ethernet/IPv6 frame (by the addresses' family) of a UDP datagram (empty unless `payload`), checksums filled in: a backend drops a datagram whose checksum is wrong without a word, which would pass the check. */
 export function buildUdpProbeFrame(p: UdpProbe): Buffer {
-  const udp = Buffer.alloc(8);
+  const payload = p.payload ?? Buffer.alloc(0);
+  const udp = Buffer.alloc(8 + payload.length);
   udp.writeUInt16BE(p.srcPort, 0);
   udp.writeUInt16BE(p.dstPort, 2);
   udp.writeUInt16BE(udp.length, 4);
+  payload.copy(udp, 8);
   // 0 means "no checksum" in UDP over IPv4 (RFC 768), and is not allowed over IPv6: a computed 0 is sent as 0xffff.
   return ipFrame(p, IP_PROTO.UDP, udp, 6, { dontFragment: false, zeroAs: 0xffff });
+}
+
+/**
+ * The UDP header of an untagged Ethernet/IPv4 or Ethernet/IPv6 frame (UDP right after the
+ * fixed IPv6 header, as a backend sends its answer); undefined for anything else, and for an
+ * IPv4 fragment other than the first (no UDP header). The packet-in may be cut short after
+ * the headers (the flow's max_len), so the payload is neither read nor checksummed.
+ */
+export function parseUdpDatagram(f: Buffer): UdpDatagram | undefined {
+  if (f.length < 14) return undefined;
+  const type = f.readUInt16BE(12);
+  if (type === 0x0800) {
+    const ihl = (f[14]! & 0x0f) * 4;
+    if (f.length < 14 + 20 || f[14]! >> 4 !== 4 || ihl < 20 || f[23] !== IP_PROTO.UDP) return undefined;
+    if ((f.readUInt16BE(20) & 0x1fff) !== 0 || f.length < 14 + ihl + 8) return undefined;
+    const u = 14 + ihl;
+    return { srcIp: ipText(f.subarray(26)), dstIp: ipText(f.subarray(30)), srcPort: f.readUInt16BE(u), dstPort: f.readUInt16BE(u + 2) };
+  }
+  if (type === 0x86dd) {
+    if (f.length < 14 + 40 + 8 || f[14]! >> 4 !== 6 || f[20] !== IP_PROTO.UDP) return undefined;
+    return { srcIp: ipv6FromBytes(f.subarray(22, 38)), dstIp: ipv6FromBytes(f.subarray(38, 54)), srcPort: f.readUInt16BE(54), dstPort: f.readUInt16BE(56) };
+  }
+  return undefined;
+}
+
+/**
+ * A standard DNS query (RFC 1035 4.1): one question for `name`, type A, class IN, recursion
+ * desired, with the given id. What keepalived's DNS_CHECK sends: any answer (NXDOMAIN
+ * included) shows the server alive. Throws on a name that is not one (empty label, a label
+ * over 63 bytes, over 253 in all).
+ */
+export function dnsQuery(name: string, id: number): Buffer {
+  const labels = name.replace(/\.$/, '').split('.');
+  if (name === '' || name === '.' || labels.some((l) => l.length === 0 || Buffer.byteLength(l) > 63) || Buffer.byteLength(name.replace(/\.$/, '')) > 253) {
+    throw new Error(`"${name}" is not a DNS name: labels of 1 to 63 bytes separated by dots, at most 253 in all`);
+  }
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id & 0xffff, 0);
+  header.writeUInt16BE(0x0100, 2); // QR=0 query, opcode 0, RD=1
+  header.writeUInt16BE(1, 4); // QDCOUNT
+  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([Buffer.byteLength(l)]), Buffer.from(l)])), Buffer.from([0])]);
+  const question = Buffer.alloc(4);
+  question.writeUInt16BE(1, 0); // QTYPE A
+  question.writeUInt16BE(1, 2); // QCLASS IN
+  return Buffer.concat([header, qname, question]);
 }
 
 /**

@@ -9,7 +9,11 @@
  * unreachable quoting it (sent to the controller by its own LbNat flow) = failure, silence
  * within the timeout = success (a UDP answer is dropped by a flow, and so is silence here),
  * as OVN's UDP service monitor and Octavia's UDP-CONNECT: a backend whose VM is down answers
- * nothing and passes, and only its port or node state takes it out.
+ * nothing and passes, and only its port or node state takes it out. With
+ * spec.healthCheck.udp the datagram carries its payload (e.g. a DNS query) and, with
+ * expectReply, the backend's datagram back from the checked port to the VIP and the probe's
+ * source port (sent to the controller by its LbNat flows) = success, silence or an ICMP port
+ * unreachable = failure (keepalived's DNS_CHECK): a hung server, still bound, is taken out.
  * `unhealthyThreshold` failures in a row take a backend out of the slot table,
  * `healthyThreshold` successes in a row bring it back. The backends of a load balancer whose
  * checks start (created, or vnetd started) start healthy, so it serves at once; a backend added
@@ -27,7 +31,7 @@ import { NetworkField, fieldIn, type LogicalModel } from '../../pipeline';
 import { fnv1a } from '../../pipeline/owners';
 import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
-import { buildUdpProbeFrame, parsePortUnreachable } from './lb-health-udp-packets';
+import { buildUdpProbeFrame, parsePortUnreachable, parseUdpDatagram, type UdpDatagram } from './lb-health-udp-packets';
 import { inPortOf } from './packet-ins';
 import { configureSwitch } from './switch-config';
 
@@ -53,6 +57,10 @@ export interface HealthTarget {
   ofport: number;
   /** What the probe is: a TCP SYN, or a UDP datagram (absent: TCP). */
   protocol?: HealthProtocol;
+  /** UDP: the datagram's payload (spec.healthCheck.udp.payload decoded; absent: empty). */
+  payload?: Buffer;
+  /** UDP: only an answer passes; silence fails (spec.healthCheck.udp.expectReply). */
+  expectReply?: boolean;
   /** The backend's network: the Network register its answers carry (another tenant's backend with the same addresses has another). */
   vni: number;
   timing: HealthCheckTiming;
@@ -78,6 +86,9 @@ export type HealthProtocol = 'TCP' | 'UDP';
 
 /** The last failure of a UDP check: what status and the log say of it. */
 export const UDP_PORT_UNREACHABLE = 'UDP check: ICMP port unreachable';
+
+/** The last failure of a UDP check that demands an answer (udp.expectReply) and got none within the timeout. */
+export const UDP_NO_REPLY = 'UDP check: no reply';
 
 /** Defaults close to OVN's service monitor (interval 5 s); timeout at most the interval. */
 export function timingOf(hc: HealthCheck): HealthCheckTiming {
@@ -111,6 +122,19 @@ export function udpCheckedPorts(lb: LoadBalancer): number[] {
   return c.protocol === 'UDP' ? c.ports : [];
 }
 
+/** Whether a load balancer's UDP checks demand an answer (spec.healthCheck.udp.expectReply, UDP checks only). */
+export function udpExpectsReply(lb: LoadBalancer): boolean {
+  const hc = lb.spec?.healthCheck;
+  return hc?.protocol === 'UDP' && hc.udp?.expectReply === true;
+}
+
+/** A UDP check's payload, decoded (admission took only base64 of at most 512 bytes); undefined: empty. */
+function udpPayloadOf(lb: LoadBalancer): Buffer | undefined {
+  const hc = lb.spec?.healthCheck;
+  const text = hc?.protocol === 'UDP' ? hc.udp?.payload : undefined;
+  return text ? Buffer.from(text, 'base64') : undefined;
+}
+
 /** Every bound backend of every load balancer with a health check, once per checked port. */
 export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel): HealthTarget[] {
   const out: HealthTarget[] = [];
@@ -121,9 +145,12 @@ export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel)
     const timing = timingOf(lb.spec!.healthCheck!);
     const listenerPorts = m.listeners.filter((l) => l.protocol !== 'SCTP').map((l) => l.port);
     const { protocol, ports } = checkedPortsOf(lb);
+    // Decoded once per load balancer: its targets share the buffer.
+    const payload = udpPayloadOf(lb);
+    const udp = { ...(payload ? { payload } : {}), ...(udpExpectsReply(lb) ? { expectReply: true } : {}) };
     for (const b of m.backends) {
       if (!b.node || !b.ofport) continue;
-      for (const port of ports) out.push({ lbUid: m.uid, lbKey: m.key, backendName: b.name, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, protocol, node: b.node, ofport: b.ofport, vni: net.vni, timing, listenerPorts });
+      for (const port of ports) out.push({ lbUid: m.uid, lbKey: m.key, backendName: b.name, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, protocol, ...udp, node: b.node, ofport: b.ofport, vni: net.vni, timing, listenerPorts });
     }
   }
   return out;
@@ -159,8 +186,12 @@ const tupleOf = (protocol: HealthProtocol, backendIp: string, backendPort: numbe
 
 const protocolOf = (t: HealthTarget): HealthProtocol => t.protocol ?? 'TCP';
 
-/** Whether a probe sent to `a` still probes `b`: same switch, port, network and addresses (a moved or re-plugged backend is not). */
-const probedAlike = (a: HealthTarget, b: HealthTarget): boolean => protocolOf(a) === protocolOf(b) && a.node === b.node && a.ofport === b.ofport && a.vni === b.vni && a.mac === b.mac && a.lbMac === b.lbMac && a.vip === b.vip;
+/**
+ * Whether a probe sent to `a` still probes `b`: same switch, port, network and addresses (a
+ * moved or re-plugged backend is not), and the same demand of an answer (a probe's silence
+ * means the opposite in the two modes).
+ */
+const probedAlike = (a: HealthTarget, b: HealthTarget): boolean => protocolOf(a) === protocolOf(b) && !a.expectReply === !b.expectReply && a.node === b.node && a.ofport === b.ofport && a.vni === b.vni && a.mac === b.mac && a.lbMac === b.lbMac && a.vip === b.vip;
 
 /**
  * The packet-in came from where the probe went: the switch it was sent to, the backend's own
@@ -358,8 +389,9 @@ export class LbHealthMonitor {
         if (!conn.connected || this.opts.connection(t.node) !== conn) {
           // no result either way while the node is away
         } else if (switchAnswered) {
-          // UDP: silence is all a listening server owes a probe (and a UDP answer is dropped by its flow).
-          changed = (protocolOf(t) === 'UDP' ? this.record(p, true, 'no ICMP') : this.record(p, false, 'no answer')) || changed;
+          // UDP: silence is all a listening server owes a probe (and a UDP answer is dropped by
+          // its flow), unless the check demands an answer: then silence is a hung server's.
+          changed = (protocolOf(t) !== 'UDP' ? this.record(p, false, 'no answer') : t.expectReply ? this.record(p, false, UDP_NO_REPLY) : this.record(p, true, 'no ICMP')) || changed;
         }
         // Still a failure (nothing reaches the backend through that switch), but the switch's.
         else changed = this.record(p, false, `${NOT_CHECKED} the switch of node ${t.node} did not answer within ${t.timing.timeoutMs} ms (neither the probe nor a barrier after it: ovs-vswitchd hung or overloaded)`) || changed;
@@ -391,7 +423,7 @@ export class LbHealthMonitor {
     p.pending = pending;
     this.pendingByTuple.set(pending.tuple, p);
     this.log.debug({ node: t.node, backend: t.ip, port: t.port, protocol, srcPort }, 'health probe');
-    if (protocol === 'UDP') this.send(conn, t, buildUdpProbeFrame({ srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port }));
+    if (protocol === 'UDP') this.send(conn, t, buildUdpProbeFrame({ srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, payload: t.payload }));
     else this.inject(conn, t, { srcMac: t.lbMac, dstMac: t.mac, srcIp: t.vip, dstIp: t.ip, srcPort, dstPort: t.port, seq, ack: 0, flags: TCP_FLAGS.SYN });
     // Answered once the switch has handled the packet-out: a probe timing out after it is the backend's silence.
     conn.barrier().then(
@@ -425,7 +457,9 @@ export class LbHealthMonitor {
   private answer(m: PacketInMessage, from: OpenFlowConnection): void {
     const seg = parseTcpFrame(m.data);
     if (!seg) {
-      this.unreachable(m, from);
+      const datagram = parseUdpDatagram(m.data);
+      if (datagram) this.udpReply(m, datagram, from);
+      else this.unreachable(m, from);
       return;
     }
     const p = this.pendingByTuple.get(tupleOf('TCP', seg.srcIp, seg.srcPort, seg.dstIp, seg.dstPort));
@@ -465,6 +499,25 @@ export class LbHealthMonitor {
     if (this.record(p, false, UDP_PORT_UNREACHABLE)) this.opts.onChange();
   }
 
+  /**
+   * A backend's UDP datagram to the VIP (packet-in from the LbNat flows of a check with
+   * udp.expectReply): it passes the pending probe whose 4-tuple it answers (from the checked
+   * address and port to the VIP and the probe's source port), when that probe demands an answer
+   * and it comes from where the probe went (cameFrom). Any other datagram decides nothing: a
+   * late answer to a probe already settled, one from another port or backend, a forged one.
+   */
+  private udpReply(m: PacketInMessage, d: UdpDatagram, from: OpenFlowConnection): void {
+    const p = this.pendingByTuple.get(tupleOf('UDP', d.srcIp, d.srcPort, d.dstIp, d.dstPort));
+    const pending = p?.pending;
+    if (!p || !pending) return;
+    if (!pending.sent.expectReply || !cameFrom(pending, from, m.match)) {
+      this.log.debug({ node: pending.sent.node, backend: d.srcIp, port: d.srcPort, srcPort: d.dstPort, inPort: inPortOf(m.match) }, 'health probe UDP answer not counted: not from the probed port, or the check does not demand one');
+      return;
+    }
+    this.settle(p);
+    if (this.record(p, true, 'UDP reply')) this.opts.onChange();
+  }
+
   /** Counts one result; true when the backend's health flipped. */
   private record(p: Probe, ok: boolean, why: string): boolean {
     const t = p.target;
@@ -486,7 +539,7 @@ export class LbHealthMonitor {
     p.reason = ok ? undefined : why;
     p.since = ok ? undefined : new Date().toISOString();
     // A backend leaving the slot table is an operator's news (warn), named as status names it (QA-131: info, by uid only).
-    const fields = { event: ok ? 'lb.backend_healthy' : 'lb.backend_unhealthy', loadBalancer: t.lbKey, lb: t.lbUid, backend: t.backendName ?? t.ip, ip: t.ip, port: t.port, protocol: protocolOf(t), node: t.node, healthy: ok, why };
+    const fields = { event: ok ? 'lb.backend_healthy' : 'lb.backend_unhealthy', loadBalancer: t.lbKey, lb: t.lbUid, backend: t.backendName ?? t.ip, ip: t.ip, port: t.port, protocol: protocolOf(t), ...(t.expectReply ? { expectReply: true } : {}), node: t.node, healthy: ok, why };
     const who = `load balancer ${t.lbKey ?? t.lbUid}: backend ${t.backendName ?? t.ip} (${t.ip}:${t.port}${protocolOf(t) === 'UDP' ? '/udp' : ''} on node ${t.node})`;
     if (ok) this.log.info(fields, `${who} healthy again`);
     else this.log.warn(fields, `${who} unhealthy (${why}): it gets no new connections until it passes its checks again`);

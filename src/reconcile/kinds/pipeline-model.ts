@@ -22,7 +22,7 @@ import { floodChunkKey, floodChunkOf, forgetLbFlows, indexModel, keepLbFlowsOf, 
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
 import { LOAD_BALANCERS, NETWORKS, PORTS } from '../../store/kinds';
-import { checkedPorts, udpCheckedPorts } from './lb-health';
+import { checkedPorts, udpCheckedPorts, udpExpectsReply } from './lb-health';
 import { backendsMayMove, changedPorts } from './lb-backends';
 
 /** What a pair entry for a MAC of a network depended on before a change (LiveModel.portChanged). */
@@ -484,6 +484,7 @@ export class LiveModel implements ScopeIndex {
       sessionAffinity: lb.spec.sessionAffinity ?? 'None',
       healthCheckPorts: checkedPorts(lb),
       udpHealthCheckPorts: udpCheckedPorts(lb),
+      ...(udpExpectsReply(lb) ? { udpHealthExpectReply: true } : {}),
       // Never smaller than this process had it either: a backend removed before the
       // controller recorded a larger size in status must not shrink the table.
       slots: lbTableSize(lb.spec.backends?.length ?? 0, Math.max(lb.status?.slots ?? 0, had ?? this.loadBalancers.get(lb.metadata.uid!)?.slots ?? 0)),
