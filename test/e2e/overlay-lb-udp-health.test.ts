@@ -6,7 +6,10 @@
  * - protocol UDP: a backend whose server stopped answers the probes with ICMP port
  *   unreachable, goes out within a few intervals (status says why), every query reaches the
  *   other backend; its server back, it comes back;
- * - protocol TCP with a port (8080) for the same UDP-only VIP: the same, by RST.
+ * - protocol TCP with a port (8080) for the same UDP-only VIP: the same, by RST;
+ * - protocol UDP with udp.expectReply (and a payload): a backend whose server is stopped with
+ *   SIGSTOP (still bound: no ICMP) goes out within about interval x unhealthyThreshold and
+ *   SIGCONT brings it back; without expectReply the same stopped server stays in.
  * Prints the times it measured and the queries answered.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -30,6 +33,17 @@ describeOvs('overlay: UDP-only load balancer with health checks', () => {
   const tally = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ((m[n || '<none>'] = (m[n || '<none>'] ?? 0) + 1), m), {});
   const start = async (name: 'u1' | 'u2') => servers.set(name, await startNamedServer(vms[name], name, fixture.children));
   const stop = (name: 'u1' | 'u2') => process.kill(servers.get(name)!.pid!, 'SIGTERM');
+  /** A hung server: stopped, its sockets still bound (the kernel queues datagrams, sends no ICMP). */
+  const freeze = (name: 'u1' | 'u2') => process.kill(servers.get(name)!.pid!, 'SIGSTOP');
+  const thaw = async (name: 'u1' | 'u2') => void process.kill(servers.get(name)!.pid!, 'SIGCONT');
+  /** How a test takes a backend's server away and gives it back. */
+  interface Fault {
+    down(name: 'u1' | 'u2'): void;
+    up(name: 'u1' | 'u2'): Promise<unknown>;
+    what: string;
+  }
+  const killed: Fault = { down: stop, up: start, what: 'server stopped' };
+  const frozen: Fault = { down: freeze, up: thaw, what: 'server stopped with SIGSTOP' };
   const lbOf = async (name: string) => (await call('GET', `${G}/namespaces/${ns}/loadbalancers/${name}`)) as LoadBalancer;
   const healthyIn = async (lb: string, backend: string) => (await lbOf(lb)).status?.backends?.find((b) => b.name === backend)?.healthy;
   /** 20 queries from fresh source ports (no conntrack entry of an earlier round holds them). */
@@ -48,7 +62,7 @@ describeOvs('overlay: UDP-only load balancer with health checks', () => {
    * The load balancer `name` with `healthCheck` (1 s interval, out after 3 failures, in after
    * 1 success); `victim`'s server is stopped and started again. Returns what it measured.
    */
-  async function outAndBack(name: string, healthCheck: Record<string, unknown>, victim: 'u1' | 'u2', why: RegExp): Promise<void> {
+  async function outAndBack(name: string, healthCheck: Record<string, unknown>, victim: 'u1' | 'u2', why: RegExp, fault: Fault = killed, whileIn?: (vip: string) => Promise<void>): Promise<void> {
     const other = victim === 'u1' ? 'u2' : 'u1';
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
       metadata: { name },
@@ -64,9 +78,10 @@ describeOvs('overlay: UDP-only load balancer with health checks', () => {
     // Checks of servers that answer keep them in: a few intervals later both still are.
     await new Promise((r) => setTimeout(r, 3500));
     expect([await healthyIn(name, 'u1'), await healthyIn(name, 'u2')]).toEqual([true, true]);
+    await whileIn?.(vip);
 
     const t0 = performance.now();
-    stop(victim);
+    fault.down(victim);
     const out = await eventually(async () => {
       const o = await lbOf(name);
       return o.status?.backends?.find((b) => b.name === victim)?.healthy === false ? o : undefined;
@@ -76,12 +91,12 @@ describeOvs('overlay: UDP-only load balancer with health checks', () => {
     expect(out.status?.healthyBackends).toBe('1/2');
     expect(available?.message).toMatch(why);
     const whileOut = await queries(vip);
-    log(`${name}: ${victim}'s server stopped -> out after ${outMs.toFixed(0)} ms (${available?.message}); 20 queries: ${JSON.stringify(tally(whileOut.map((x) => x.name)))}`);
+    log(`${name}: ${victim}'s ${fault.what} -> out after ${outMs.toFixed(0)} ms (${available?.message}); 20 queries: ${JSON.stringify(tally(whileOut.map((x) => x.name)))}`);
     expect(whileOut.map((x) => x.name)).toEqual(Array(20).fill(other));
     expect(new Set(whileOut.map((x) => x.from))).toEqual(new Set([vip]));
 
     const t1 = performance.now();
-    await start(victim);
+    await fault.up(victim);
     await eventually(async () => (await healthyIn(name, victim)) === true, 20_000, 100);
     const backMs = performance.now() - t1;
     const after = await eventually(async () => {
@@ -99,6 +114,46 @@ describeOvs('overlay: UDP-only load balancer with health checks', () => {
   it('protocol TCP on a port of its own (8080) for a UDP-only VIP: the same, by RST', async () => {
     await outAndBack('dns-side', { protocol: 'TCP', port: 8080 }, 'u1', /not: u1 \(failing health checks: RST since \S+\)/);
   }, 120_000);
+
+  it('udp.expectReply with a payload: a backend whose server is stopped with SIGSTOP (bound, no ICMP) goes out within about interval x unhealthyThreshold, every query reaches the other; SIGCONT brings it back', async () => {
+    // Any datagram answers NAMED_SERVER's sockets; the payload is a DNS query for health.example.
+    const payload = 'TEIBAAABAAAAAAAABmhlYWx0aAdleGFtcGxlAAABAAE=';
+    try {
+      // A backend querying its own VIP (hairpin: SNATed to the VIP when dealt to itself) is
+      // answered: its server's reply to the VIP is a connection's, never taken for a probe's answer.
+      const hairpin = async (vip: string) => {
+        const a = await udpAnswers(vms.u1, vip, 53, (nextBase += 20), 20, { waitMs: 1500 });
+        log(`dns-reply: u1 queries its own VIP: 20 queries ${JSON.stringify(tally(a.map((x) => x.name)))}`);
+        expect(a.filter((x) => x.name === '')).toEqual([]);
+        expect(new Set(a.map((x) => x.name))).toEqual(new Set(['u1', 'u2']));
+      };
+      await outAndBack('dns-reply', { protocol: 'UDP', udp: { payload, expectReply: true } }, 'u2', /not: u2 \(failing health checks: UDP check: no reply since \S+\)/, frozen, hairpin);
+    } finally {
+      await thaw('u2');
+    }
+  }, 120_000);
+
+  it('without udp.expectReply (silence passes) the same stopped server stays in', async () => {
+    const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
+      metadata: { name: 'dns-silent' },
+      spec: { network: 'net', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [{ port: 'u1' }, { port: 'u2' }], healthCheck: { protocol: 'UDP', intervalSeconds: 1, timeoutSeconds: 1, unhealthyThreshold: 3, healthyThreshold: 1 } },
+    })) as LoadBalancer;
+    await waitReady(ns, 'loadbalancers', 'dns-silent');
+    const vip = lb.spec!.vip!;
+    await eventually(async () => new Set((await queries(vip)).map((x) => x.name)).size === 2 || undefined, 20_000, 200);
+    freeze('u1');
+    try {
+      // Twice interval x unhealthyThreshold: expectReply took its backend out within that.
+      await new Promise((r) => setTimeout(r, 6000));
+      const whileHung = await queries(vip);
+      log(`dns-silent: u1's server stopped with SIGSTOP, 6 s later healthy=${await healthyIn('dns-silent', 'u1')}; 20 queries: ${JSON.stringify(tally(whileHung.map((x) => x.name)))}`);
+      expect([await healthyIn('dns-silent', 'u1'), await healthyIn('dns-silent', 'u2')]).toEqual([true, true]);
+      expect(whileHung.some((x) => x.name === '')).toBe(true);
+    } finally {
+      await thaw('u1');
+    }
+    await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/dns-silent`);
+  }, 60_000);
 
   it('a backend\'s ICMP port unreachable to a client still reaches the client (from the VIP), not the health checker', async () => {
     // Checked on 5353, which both serve; the second listener's target port 5355 nobody serves.
