@@ -474,7 +474,7 @@ describe('lb health checks', () => {
     expect(await fails(2, 'lb', 'set-health', 'hc', '--off', '--health-interval', '5s', '-n', 't1')).toBe(
       'error: --off removes the health check and cannot go with --health-interval; give either --off or the settings to change\n',
     );
-    expect(await fails(2, 'lb', 'set-health', 'hc', '-n', 't1')).toMatch(/^error: give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold, --health-protocol, --health-port; .*\), --health-check to turn one on with the defaults, or --off to remove it\n$/);
+    expect(await fails(2, 'lb', 'set-health', 'hc', '-n', 't1')).toMatch(/^error: give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold, --health-protocol, --health-port, --health-udp-payload-hex, --health-udp-expect-reply, --health-dns-query; .*\), --health-check to turn one on with the defaults, or --off to remove it\n$/);
     expect(await fails(1, 'lb', 'set-health', 'nope', '--health-interval', '5s', '-n', 't1')).toMatch(/^error: cannot set the health check of loadbalancer "nope" in namespace "t1": .*not found/);
     // The server's own check (timeout at most the interval) names the flag of the field.
     await ok('lb', 'set-health', 'hc', '--health-timeout', '4s', '-n', 't1');
@@ -503,6 +503,18 @@ describe('lb health checks', () => {
     expect(await fails(2, 'lb', 'set-health', 'hc-udp', '--health-protocol', 'http', '-n', 't1')).toBe('error: --health-protocol "http": must be tcp or udp\n');
     await ok('lb', 'create', 'hc-dns', '--network', 'blue', '--listen', '53:5353/udp', '--health-protocol', 'udp', '--health-interval', '2s', '-n', 't1');
     expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-dns')).json.spec.healthCheck).toEqual({ protocol: 'UDP', intervalSeconds: 2 });
+    // A UDP check that demands an answer: --health-dns-query builds the query and implies udp; status shows the mode.
+    expect(await ok('lb', 'set-health', 'hc-dns', '--health-dns-query', 'health.example.com', '-n', 't1')).toMatch(/health check UDP \(36-byte payload, reply required\) every 2s/);
+    const dnsCheck = (await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-dns')).json.spec.healthCheck;
+    expect(dnsCheck).toEqual({ protocol: 'UDP', intervalSeconds: 2, udp: { payload: expect.any(String), expectReply: true } });
+    expect(Buffer.from(dnsCheck.udp.payload, 'base64').subarray(12).toString('latin1')).toBe('\x06health\x07example\x03com\x00\x00\x01\x00\x01');
+    expect(await ok('lb', 'status', 'hc-dns', '-n', 't1')).toMatch(/Health check: +UDP \(36-byte payload, reply required\) every 2s/);
+    expect(await ok('lb', 'set-health', 'hc-dns', '--no-health-udp-expect-reply', '--health-udp-payload-hex', 'none', '-n', 't1')).toMatch(/health check UDP every 2s/);
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-dns')).json.spec.healthCheck).toEqual({ protocol: 'UDP', intervalSeconds: 2 });
+    expect(await fails(2, 'lb', 'set-health', 'hc-dns', '--health-udp-payload-hex', 'zz', '-n', 't1')).toMatch(/^error: --health-udp-payload-hex "zz": must be hex bytes/);
+    await ok('lb', 'create', 'hc-echo', '--network', 'blue', '--listen', '7/udp', '--health-udp-payload-hex', '70 69 6e 67', '--health-udp-expect-reply', '-n', 't1');
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/hc-echo')).json.spec.healthCheck).toEqual({ protocol: 'UDP', udp: { payload: 'cGluZw==', expectReply: true } });
+    await ok('lb', 'delete', 'hc-echo', '-n', 't1');
     await ok('lb', 'delete', 'hc-dns', '-n', 't1');
     await ok('lb', 'delete', 'hc-udp', '-n', 't1');
     await ok('lb', 'delete', 'hc', '-n', 't1');

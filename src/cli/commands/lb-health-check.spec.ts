@@ -71,3 +71,20 @@ describe('describeHealthCheck with a protocol and port', () => {
     expect(describeHealthCheck({ protocol: 'TCP', port: 8053, intervalSeconds: 1, timeoutSeconds: 1 })).toBe('TCP port 8053 every 1s, timeout 1s, down after 3 failures, up after 2 successes');
   });
 });
+
+describe('health check description of a UDP check\'s mode', () => {
+  it('says the payload\'s size and whether a reply is required; a plain UDP check reads as before', () => {
+    expect(describeHealthCheck({ protocol: 'UDP' })).toBe('UDP every 5s, timeout 2s, down after 3 failures, up after 2 successes');
+    expect(describeHealthCheck({ protocol: 'UDP', port: 53, udp: { payload: Buffer.alloc(33).toString('base64'), expectReply: true } })).toBe('UDP port 53 (33-byte payload, reply required) every 5s, timeout 2s, down after 3 failures, up after 2 successes');
+    expect(describeHealthCheck({ protocol: 'UDP', udp: { expectReply: true } })).toBe('UDP (reply required) every 5s, timeout 2s, down after 3 failures, up after 2 successes');
+    expect(describeHealthCheck({ protocol: 'UDP', udp: { payload: 'aGk=', expectReply: false } })).toBe('UDP (2-byte payload) every 5s, timeout 2s, down after 3 failures, up after 2 successes');
+  });
+
+  it('documents the UDP probe flags', () => {
+    const cmd = addHealthTuningOptions(new Command('x'), (d) => `default ${d}`);
+    const help = Object.fromEntries(cmd.options.map((o) => [o.long, o.description]));
+    expect(help['--health-udp-payload-hex']).toContain('at most 512 bytes');
+    expect(help['--health-udp-expect-reply']).toContain('silence fails too');
+    expect(help['--health-dns-query']).toContain("keepalived's DNS_CHECK");
+  });
+});

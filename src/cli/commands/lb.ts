@@ -32,6 +32,8 @@ const FLAGS = [
   ['spec.healthCheck.unhealthyThreshold', '--unhealthy-threshold'],
   ['spec.healthCheck.protocol', '--health-protocol'],
   ['spec.healthCheck.port', '--health-port'],
+  ['spec.healthCheck.udp.payload', '--health-udp-payload-hex'],
+  ['spec.healthCheck.udp', '--health-udp-expect-reply'],
   ['spec.healthCheck', '--health-check'],
 ] as const;
 /** set-health has no --health-check: a cause on the whole check is left unnamed rather than named by a flag it lacks. */
@@ -261,6 +263,8 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       'vnetctl lb create db --network blue --listen 5432 --backend vm3-eth0 --health-interval 10s --unhealthy-threshold 2',
       'vnetctl lb create dns --network blue --listen 53:5353/udp --backend vm1-eth0 --backend vm2-eth0 --health-protocol udp',
       'vnetctl lb create syslog --network blue --listen 514/udp --backend vm1-eth0 --health-protocol tcp --health-port 8514',
+      'vnetctl lb create resolver --network blue --listen 53/udp --backend vm1-eth0 --backend vm2-eth0 --health-dns-query health.example.com --health-interval 2s',
+      'vnetctl lb create game --network blue --listen 7777/udp --backend vm1-eth0 --health-udp-payload-hex "ff ff ff ff 70 69 6e 67" --health-udp-expect-reply',
     ],
   );
   examples(
@@ -399,7 +403,7 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         const lb = await editLoadBalancer(rt, name, 'set the health check of', (cur) => healthCheckOps(cur.spec?.healthCheck, edit), SET_HEALTH_FLAGS);
         printHealthCheck(rt, lb);
       }),
-    ['vnetctl lb set-health web --health-check', 'vnetctl lb set-health web --health-interval 10s', 'vnetctl lb set-health dns --health-protocol udp --health-port none', 'vnetctl lb set-health web --unhealthy-threshold 5 --healthy-threshold 1', 'vnetctl lb set-health web --off'],
+    ['vnetctl lb set-health web --health-check', 'vnetctl lb set-health web --health-interval 10s', 'vnetctl lb set-health dns --health-protocol udp --health-port none', 'vnetctl lb set-health dns --health-dns-query health.example.com', 'vnetctl lb set-health dns --no-health-udp-expect-reply --health-udp-payload-hex none', 'vnetctl lb set-health web --unhealthy-threshold 5 --healthy-threshold 1', 'vnetctl lb set-health web --off'],
   );
   examples(
     group

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors';
-import { healthCheckForCreate, parseHealthEdit, parseHealthSeconds, parseHealthTuning, parseThreshold } from './health';
+import { dnsQueryPayload, healthCheckForCreate, parseHealthEdit, parseHealthSeconds, parseHealthTuning, parseThreshold } from './health';
 import { healthCheckOps } from '../commands/lb-health-check';
 
 /** The UsageError a call throws (the test fails when it throws nothing or something else). */
@@ -93,7 +93,7 @@ describe('lb set-health flags', () => {
 
   it('refuses no flag at all, saying what to give', () => {
     const err = usageError(() => parseHealthEdit({}));
-    expect(err.message).toMatch(/^give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold, --health-protocol, --health-port; .*\), --health-check to turn one on with the defaults, or --off to remove it$/);
+    expect(err.message).toMatch(/^give the settings to change \(--health-interval, --health-timeout, --healthy-threshold, --unhealthy-threshold, --health-protocol, --health-port, --health-udp-payload-hex, --health-udp-expect-reply, --health-dns-query; .*\), --health-check to turn one on with the defaults, or --off to remove it$/);
     expect(err.exitCode).toBe(2);
   });
 
@@ -141,5 +141,56 @@ describe('--health-protocol and --health-port', () => {
     expect(healthCheckOps({ protocol: 'TCP' }, udp)).toEqual([{ op: 'add', path: '/spec/healthCheck/protocol', value: 'UDP' }]);
     expect(healthCheckOps(undefined, parseHealthEdit({ healthPort: '8053' }))).toEqual([{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'TCP', port: 8053 } }]);
     expect(() => parseHealthEdit({ off: true, healthProtocol: 'udp' })).toThrow('--off removes the health check and cannot go with --health-protocol');
+  });
+});
+
+describe('UDP probe flags: --health-udp-payload-hex, --health-udp-expect-reply, --health-dns-query', () => {
+  it('create: each implies a UDP check; hex bytes (spaces or colons allowed) become the base64 payload', () => {
+    expect(healthCheckForCreate({ healthUdpExpectReply: true })).toEqual({ protocol: 'UDP', udp: { expectReply: true } });
+    expect(healthCheckForCreate({ healthUdpPayloadHex: 'ff ff ff ff 70:69:6e:67' })).toEqual({ protocol: 'UDP', udp: { payload: Buffer.from('ffffffff70696e67', 'hex').toString('base64') } });
+    expect(healthCheckForCreate({ healthProtocol: 'udp', healthUdpPayloadHex: '0x6869', healthUdpExpectReply: true })).toEqual({ protocol: 'UDP', udp: { payload: 'aGk=', expectReply: true } });
+    // Undoing alone says nothing on create.
+    expect(healthCheckForCreate({ healthUdpExpectReply: false })).toBeUndefined();
+  });
+
+  it('--health-dns-query NAME: a standard query for NAME (type A, RD, an id fixed by the name) and a reply expected', () => {
+    const hc = healthCheckForCreate({ healthDnsQuery: 'health.example.com' })!;
+    expect(hc.protocol).toBe('UDP');
+    expect(hc.udp?.expectReply).toBe(true);
+    const q = Buffer.from(hc.udp!.payload!, 'base64');
+    expect(q.readUInt16BE(0)).toBe(dnsQueryPayload('health.example.com').readUInt16BE(0));
+    expect(q.readUInt16BE(0)).not.toBe(0);
+    // Flags (RD), 1 question, no other records; health.example.com; type A, class IN.
+    expect(q.subarray(2).toString('hex')).toBe('0100' + '0001' + '000000000000' + '06' + '6865616c7468' + '07' + '6578616d706c65' + '03' + '636f6d' + '00' + '0001' + '0001');
+    expect(healthCheckForCreate({ healthDnsQuery: 'health.example.com' })).toEqual(hc);
+  });
+
+  it('refuses bad hex, too many bytes, a bad name, and flags that contradict each other, in one line naming them', () => {
+    expect(usageError(() => healthCheckForCreate({ healthUdpPayloadHex: 'xyz' })).message).toMatch(/^--health-udp-payload-hex "xyz": must be hex bytes/);
+    expect(usageError(() => healthCheckForCreate({ healthUdpPayloadHex: 'abc' })).message).toMatch(/^--health-udp-payload-hex "abc": must be hex bytes/);
+    expect(usageError(() => healthCheckForCreate({ healthUdpPayloadHex: 'ab'.repeat(513) })).message).toBe('--health-udp-payload-hex: 513 bytes, at most 512');
+    expect(usageError(() => healthCheckForCreate({ healthDnsQuery: 'a..b' })).message).toMatch(/^--health-dns-query "a\.\.b": "a\.\.b" is not a DNS name/);
+    expect(usageError(() => healthCheckForCreate({ healthDnsQuery: 'x.com', healthUdpPayloadHex: '00' })).message).toMatch(/^--health-dns-query sends a DNS query as the payload: give it or --health-udp-payload-hex, not both/);
+    expect(usageError(() => healthCheckForCreate({ healthDnsQuery: 'x.com', healthUdpExpectReply: false })).message).toMatch(/cannot go with --no-health-udp-expect-reply/);
+    expect(usageError(() => healthCheckForCreate({ healthProtocol: 'tcp', healthUdpExpectReply: true })).message).toMatch(/are for UDP checks: leave out --health-protocol tcp/);
+    expect(usageError(() => healthCheckForCreate({ healthUdpPayloadHex: 'none' })).message).toMatch(/^--health-udp-payload-hex none is for set-health/);
+  });
+
+  it('set-health: merges into the current udp, removes the payload with none, and expectReply false leaves the default', () => {
+    const current = { protocol: 'UDP' as const, udp: { payload: 'aGk=', expectReply: true } };
+    expect(healthCheckOps(current, parseHealthEdit({ healthUdpExpectReply: false }))).toEqual([{ op: 'add', path: '/spec/healthCheck/udp', value: { payload: 'aGk=' } }]);
+    expect(healthCheckOps(current, parseHealthEdit({ healthUdpPayloadHex: 'none' }))).toEqual([{ op: 'add', path: '/spec/healthCheck/udp', value: { expectReply: true } }]);
+    expect(healthCheckOps(current, parseHealthEdit({ healthUdpPayloadHex: 'none', healthUdpExpectReply: false }))).toEqual([{ op: 'remove', path: '/spec/healthCheck/udp' }]);
+    expect(healthCheckOps({ protocol: 'UDP' }, parseHealthEdit({ healthUdpExpectReply: true }))).toEqual([
+      { op: 'add', path: '/spec/healthCheck/protocol', value: 'UDP' },
+      { op: 'add', path: '/spec/healthCheck/udp', value: { expectReply: true } },
+    ]);
+    // Turned TCP: its udp goes with it (admission refuses udp on a TCP check).
+    expect(healthCheckOps(current, parseHealthEdit({ healthProtocol: 'tcp', healthPort: '8053' }))).toEqual([
+      { op: 'add', path: '/spec/healthCheck/protocol', value: 'TCP' },
+      { op: 'add', path: '/spec/healthCheck/port', value: 8053 },
+      { op: 'remove', path: '/spec/healthCheck/udp' },
+    ]);
+    expect(healthCheckOps(undefined, parseHealthEdit({ healthDnsQuery: 'a.example' }))).toEqual([{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'UDP', udp: { payload: dnsQueryPayload('a.example').toString('base64'), expectReply: true } } }]);
   });
 });
