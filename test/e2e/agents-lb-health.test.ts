@@ -222,7 +222,7 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     expect(await dnatOn('hv2', near.port.spec!.ips![0]!)).toBe(0);
   }, 120_000);
 
-  it('UDP checks: a UDP-only backend on the other hypervisor whose server stopped is reported by its own node (ICMP port unreachable) and leaves the client node\'s slot table', async () => {
+  it('UDP checks: a UDP-only backend on the other hypervisor whose server stopped is reported by its own node (ICMP port unreachable) and leaves the client node\'s slot table; with udp.expectReply, so does one whose server is SIGSTOPped (no reply)', async () => {
     const ns = 'agents-udp';
     await api.network(ns, 'net', { subnets: [{ cidr: '10.64.0.0/24' }] });
     const vmFor = async (name: string, hv: string) => api.vmFor(setup.bed(), ns, 'net', name, hv, { vmName: `au${name}` });
@@ -255,6 +255,31 @@ describeOvs('agents: load balancer health checks across hypervisors', () => {
     farServer = await startNamedServer(far, 'u2', children);
     await eventually(async () => (await dnatOn('hv1', farIp)) > 0, 20_000, 100);
     log(`UDP checks: u2's server back -> in hv1's slot table again after ${(performance.now() - t).toFixed(0)} ms`);
+    expect(await reported('hv2')).toEqual([]);
+
+    // udp.expectReply: hv2's agent sends its backend's answers to itself; a server stopped with
+    // SIGSTOP (still bound: no ICMP) fails there and leaves hv1's slot table.
+    const udp = { payload: 'TEIBAAABAAAAAAAABmhlYWx0aAdleGFtcGxlAAABAAE=', expectReply: true };
+    const patched = await setup.vnetd().call('PATCH', `${G}/namespaces/${ns}/loadbalancers/dns`, { spec: { healthCheck: { udp } } }, { contentType: 'application/merge-patch+json' });
+    expect(patched.status).toBe(200);
+    // Answered probes keep both in (were the answers lost, u2 would be out within ~3 s).
+    await new Promise((r) => setTimeout(r, 4000));
+    expect([await dnatOn('hv1', farIp) > 0, await reported('hv2')]).toEqual([true, []]);
+    t = performance.now();
+    process.kill(farServer.pid!, 'SIGSTOP');
+    try {
+      await eventually(async () => (await dnatOn('hv1', farIp)) === 0, 20_000, 100);
+      const hungMs = performance.now() - t;
+      expect(await reported('hv2')).toEqual([{ loadBalancer: lb.metadata.uid, ip: farIp, reason: 'UDP check: no reply', since: expect.any(String) }]);
+      const whileHung = await queries();
+      log(`UDP checks with udp.expectReply: u2's server stopped with SIGSTOP -> out of hv1's slot table after ${hungMs.toFixed(0)} ms, hv2 reports "UDP check: no reply"; 20 queries ${JSON.stringify(tally(whileHung))}`);
+      expect(whileHung).toEqual(Array(20).fill('u1'));
+    } finally {
+      process.kill(farServer.pid!, 'SIGCONT');
+    }
+    t = performance.now();
+    await eventually(async () => (await dnatOn('hv1', farIp)) > 0, 20_000, 100);
+    log(`UDP checks with udp.expectReply: SIGCONT -> in hv1's slot table again after ${(performance.now() - t).toFixed(0)} ms`);
     expect(await reported('hv2')).toEqual([]);
     await call('DELETE', `${G}/namespaces/${ns}/loadbalancers/dns`);
   }, 120_000);

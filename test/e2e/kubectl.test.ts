@@ -244,6 +244,11 @@ spec:
     const all = await kubectl(['explain', 'loadbalancer', '--recursive']);
     expect(all.out).toContain('deletionTimestamp');
     expect(all.out).toContain('sessionAffinity');
+    // A nested field added to the hand-edited schema reaches kubectl with its description.
+    const udp = await kubectl(['explain', 'loadbalancer.spec.healthCheck.udp']);
+    expect(udp.out).toMatch(/expectReply\s+<boolean>/);
+    expect(udp.out).toMatch(/payload\s+<string>/);
+    expect(udp.out).toContain('UDP checks only');
   });
 
   it('explains from the OpenAPI v2 document too, every kind (QA-134 F9)', async () => {
