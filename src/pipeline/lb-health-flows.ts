@@ -78,8 +78,9 @@ export function udpHealthFlows(lb: LoadBalancerModel, vni: number): DesiredFlow[
 
 /**
  * expectReply: a backend's UDP datagram from a checked port to the VIP, part of no connection
- * (TRK_NO_CONNECTION), from a local VM port, goes to the controller (metered, as the ICMP
- * answers). One flow per backend address and checked port: port security holds a VM to its
+ * (TRK_NO_CONNECTION), from a local VM port, goes to the controller, not metered, as the
+ * ICMP answers (HEALTH_ANSWER_INSTRUCTIONS: a flood costs vnetd CPU, never another tenant's
+ * verdicts). One flow per backend address and checked port: port security holds a VM to its
  * own addresses, so another VM cannot reach vnetd through them. Where a datagram from a
  * checked port to the VIP matches none (another VM's, a tunnel's), it is refused or dropped by
  * the VIP's last flows (load-balancer.ts), as a datagram to any port of the VIP no listener has.
