@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { OfMessage, OpenFlowConnection } from '../../openflow';
 import type { LogicalModel } from '../../pipeline';
 import type { LoadBalancer } from '../../resources/kinds';
-import { LbHealthMonitor, UDP_PORT_UNREACHABLE, checkedPorts, checkedPortsOf, healthTargets, udpCheckedPorts, type HealthTarget } from './lb-health';
+import { LbHealthMonitor, UDP_LINK_DOWN, UDP_PORT_UNREACHABLE, checkedPorts, checkedPortsOf, healthTargets, udpCheckedPorts, type HealthTarget } from './lb-health';
 import { checksum, ipv6PayloadChecksum } from './lb-health-packets';
 import { buildUdpProbeFrame, parsePortUnreachable } from './lb-health-udp-packets';
 import { refusalFor } from './lb-reject';
@@ -169,6 +169,37 @@ describe('LbHealthMonitor with UDP checks', () => {
     // The same error unedited counts.
     await attempt(() => undefined);
     expect(mon.failing()[0]?.reason).toBe(UDP_PORT_UNREACHABLE);
+  });
+
+  it('counts silence as a failure while the backend\'s NIC link is down (no ICMP can come back), and as a pass again once it is up (QA-152 F2)', async () => {
+    const conn = new FakeConn();
+    let down = false;
+    const asked: Array<string | undefined> = [];
+    const mon = new LbHealthMonitor({
+      logger: pino({ level: 'silent' }),
+      targets: () => [{ ...v4, portKey: 't1/w3' }],
+      connection: () => conn as unknown as OpenFlowConnection,
+      onChange: () => undefined,
+      linkDown: (t) => (asked.push(t.portKey), down),
+    });
+    const silentRound = async (t: number) => {
+      mon.tick(t);
+      await flush();
+      mon.tick(t + 600); // timed out, unanswered
+    };
+    await silentRound(0);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+    down = true;
+    await silentRound(1000);
+    await silentRound(2000);
+    // Before: "no ICMP", a pass, for as long as the link stayed down.
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(false);
+    expect(mon.failing()).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: UDP_LINK_DOWN, since: expect.any(String) }]);
+    expect(asked.every((k) => k === 't1/w3')).toBe(true);
+    down = false;
+    await silentRound(3000);
+    await silentRound(4000);
+    expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
   });
 
   it('does not count silence as a success when the switch did not answer either', async () => {

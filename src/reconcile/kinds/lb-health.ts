@@ -55,6 +55,8 @@ export interface HealthTarget {
   port: number;
   node: string;
   ofport: number;
+  /** Key (namespace/name) of the VirtualPort holding the address (linkDown asks about its NIC). */
+  portKey?: string;
   /** What the probe is: a TCP SYN, or a UDP datagram (absent: TCP). */
   protocol?: HealthProtocol;
   /** UDP: the datagram's payload (spec.healthCheck.udp.payload decoded; absent: empty). */
@@ -86,6 +88,9 @@ export type HealthProtocol = 'TCP' | 'UDP';
 
 /** The last failure of a UDP check: what status and the log say of it. */
 export const UDP_PORT_UNREACHABLE = 'UDP check: ICMP port unreachable';
+
+/** The last failure of a UDP check whose backend's NIC link is down: its silence says nothing (QA-152 F2: it passed). */
+export const UDP_LINK_DOWN = "UDP check: the backend's NIC link is down";
 
 /** The last failure of a UDP check that demands an answer (udp.expectReply) and got none within the timeout. */
 export const UDP_NO_REPLY = 'UDP check: no reply';
@@ -150,7 +155,7 @@ export function healthTargets(lbs: readonly LoadBalancer[], model: LogicalModel)
     const udp = { ...(payload ? { payload } : {}), ...(udpExpectsReply(lb) ? { expectReply: true } : {}) };
     for (const b of m.backends) {
       if (!b.node || !b.ofport) continue;
-      for (const port of ports) out.push({ lbUid: m.uid, lbKey: m.key, backendName: b.name, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, protocol, ...udp, node: b.node, ofport: b.ofport, vni: net.vni, timing, listenerPorts });
+      for (const port of ports) out.push({ lbUid: m.uid, lbKey: m.key, backendName: b.name, vip: m.vip, lbMac: m.mac, ip: b.ip, mac: b.mac, port, protocol, ...udp, node: b.node, ofport: b.ofport, ...(b.port ? { portKey: b.port } : {}), vni: net.vni, timing, listenerPorts });
     }
   }
   return out;
@@ -222,6 +227,11 @@ export interface LbHealthMonitorOptions {
   /** Some backend's health changed: recompile. */
   onChange(): void;
   tickMs?: number;
+  /**
+   * Whether the backend's NIC link is down (its port Bound LinkDown). A UDP probe sent there
+   * goes nowhere and no ICMP can come back: its silence fails the check, where it would pass.
+   */
+  linkDown?(t: HealthTarget): boolean;
 }
 
 /** How a (load balancer, backend address) pair is named in sets of failing backends. */
@@ -391,7 +401,7 @@ export class LbHealthMonitor {
         } else if (switchAnswered) {
           // UDP: silence is all a listening server owes a probe (and a UDP answer is dropped by
           // its flow), unless the check demands an answer: then silence is a hung server's.
-          changed = (protocolOf(t) !== 'UDP' ? this.record(p, false, 'no answer') : t.expectReply ? this.record(p, false, UDP_NO_REPLY) : this.record(p, true, 'no ICMP')) || changed;
+          changed = (protocolOf(t) !== 'UDP' ? this.record(p, false, 'no answer') : t.expectReply ? this.record(p, false, UDP_NO_REPLY) : this.udpSilence(p)) || changed;
         }
         // Still a failure (nothing reaches the backend through that switch), but the switch's.
         else changed = this.record(p, false, `${NOT_CHECKED} the switch of node ${t.node} did not answer within ${t.timing.timeoutMs} ms (neither the probe nor a barrier after it: ovs-vswitchd hung or overloaded)`) || changed;
@@ -516,6 +526,16 @@ export class LbHealthMonitor {
     }
     this.settle(p);
     if (this.record(p, true, 'UDP reply')) this.opts.onChange();
+  }
+
+  /**
+   * A UDP probe nobody answered, on a check that does not demand an answer: a pass (a listening
+   * server owes a probe nothing), unless the backend's NIC link is down, where no ICMP could
+   * come and silence says nothing: vnetd knew the link was down and dealt the backend a share
+   * of the queries for as long as it stayed so (QA-152 F2).
+   */
+  private udpSilence(p: Probe): boolean {
+    return this.opts.linkDown?.(p.target) ? this.record(p, false, UDP_LINK_DOWN) : this.record(p, true, 'no ICMP');
   }
 
   /** Counts one result; true when the backend's health flipped. */

@@ -473,10 +473,7 @@ export class PipelineReconciler {
         whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
         nodeDown: (node) => this.nodeDown(node),
         tunnelsDown: (node) => tunnelsDown(this.nodeObj(node)),
-        linkDown: (key) => {
-          const slash = key.indexOf('/');
-          return linkIsDown(this.ports.get(objectKey(PORTS, key.slice(0, slash), key.slice(slash + 1))));
-        },
+        linkDown: (key) => this.portLinkDown(key),
         lbOwnerLive,
       });
       // A backend's NIC going down or up changes no flow (its port's signature): its load balancers' status follows it here.
@@ -511,6 +508,7 @@ export class PipelineReconciler {
           return opts.node === undefined ? all : all.filter((t) => t.node === opts.node);
         },
         connection: (node) => this.agents.get(node)?.conn,
+        linkDown: (t) => t.portKey !== undefined && this.portLinkDown(t.portKey),
         // Health changes a backend set: rare, so the model is rebuilt and every node recompiled.
         onChange: () => {
           this.modelStale = true;
@@ -640,6 +638,12 @@ export class PipelineReconciler {
   /** Why a node is down as far as its backends go (outOnDownSwitches, and their load balancers' status), or undefined. */
   private nodeDown(name: string): ReturnType<typeof nodeDownReason> {
     return nodeDownReason(this.nodeObj(name), name === this.opts.node);
+  }
+
+  /** Whether the NIC of the VirtualPort of key (namespace/name) has its link down (Bound LinkDown). */
+  private portLinkDown(key: string): boolean {
+    const slash = key.indexOf('/');
+    return linkIsDown(this.ports.get(objectKey(PORTS, key.slice(0, slash), key.slice(slash + 1))));
   }
 
   /** Why a backend fails its checks, or why nobody can check it; undefined when it passes. */
