@@ -8,12 +8,33 @@ describe('vnetctl watch: the table', () => {
     const rt = { output: 'table' as const, io: { out: (t: string) => (out += t), err: () => undefined }, term: { isTTY: false, stderrIsTTY: false, color: false } };
     const printer = new EventPrinter(rt, findKind('vnet')!, false);
     const net = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'blue', namespace: 't1' }, spec: { vni: 7, subnets: [{ cidr: '10.0.0.0/24' }] } } as unknown as KubeObject;
-    for (const type of ['ADDED', 'MODIFIED', 'DELETED']) printer.print(type, net);
+    const renamed = { ...net, spec: { vni: 8, subnets: [{ cidr: '10.0.0.0/24' }] } } as unknown as KubeObject;
+    for (const [type, o] of [['ADDED', net], ['MODIFIED', renamed], ['DELETED', renamed]] as const) printer.print(type, o);
     const lines = out.trimEnd().split('\n');
     expect(lines).toHaveLength(4);
     const nameAt = lines.map((l) => l.indexOf('blue', 1));
     expect(lines[0]!.indexOf('NAME')).toBe(nameAt[1]);
     expect(new Set(nameAt.slice(1)).size).toBe(1);
+  });
+
+  it('does not print a MODIFIED whose row reads as the last one of the object (a status write of what the table does not show), in a table only (QA-152 F9)', () => {
+    const run = (output: 'table' | 'json') => {
+      let out = '';
+      const rt = { output, io: { out: (t: string) => (out += t), err: () => undefined }, term: { isTTY: false, stderrIsTTY: false, color: false } };
+      const printer = new EventPrinter(rt, findKind('vnet')!, false);
+      // Its AGE moves on between events (rv 3 reads as 2m, the others 60s): no change either.
+      const made = new Date(Date.now() - 60_000).toISOString();
+      const net = (vni: number, rv: string) => ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'blue', namespace: 't1', resourceVersion: rv, creationTimestamp: rv === '3' ? new Date(Date.now() - 120_000).toISOString() : made }, spec: { vni, subnets: [{ cidr: '10.0.0.0/24' }] }, status: { counted: rv } }) as unknown as KubeObject;
+      printer.print('ADDED', net(7, '1'));
+      printer.print('MODIFIED', net(7, '2'));
+      printer.print('MODIFIED', net(7, '3'));
+      printer.print('MODIFIED', net(9, '4'));
+      printer.print('DELETED', net(9, '5'));
+      printer.print('ADDED', net(9, '6'));
+      return out.trimEnd().split('\n');
+    };
+    expect(run('table').map((l) => l.split(/ +/).slice(0, 3).join(' '))).toEqual(['EVENT NAME VNI', 'ADDED blue 7', 'MODIFIED blue 9', 'DELETED blue 9', 'ADDED blue 9']);
+    expect(run('json')).toHaveLength(6);
   });
 });
 

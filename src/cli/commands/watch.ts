@@ -34,6 +34,7 @@ export class EventPrinter {
   }
 
   print(type: string, obj: KubeObject): void {
+    if (this.repeatsRow(type, obj)) return;
     if (!this.withEvents) return this.printObject(obj);
     const { rt, kind } = this;
     switch (rt.output) {
@@ -49,6 +50,31 @@ export class EventPrinter {
       default:
         this.printRow(obj, { header: 'EVENT', values: [type] });
     }
+  }
+
+  /** The table row last printed of each object (namespace/name). */
+  private readonly lastRows = new Map<string, string>();
+
+  /**
+   * A MODIFIED whose table row reads as the last one printed of the object: a status write of
+   * what the table does not show (a load balancer's connection counts, every 5 s under
+   * traffic) printed the same row again and again, and real changes drowned (QA-152 F9).
+   * Tables only: json, yaml and name print every event, for scripts.
+   */
+  private repeatsRow(type: string, obj: KubeObject): boolean {
+    const { rt, kind } = this;
+    if (rt.output !== 'table' && rt.output !== 'wide') return false;
+    const key = keyOf(obj);
+    if (type === 'DELETED') {
+      this.lastRows.delete(key);
+      return false;
+    }
+    // Without its creation time: AGE ("45s", "46s") would make every row differ from the last.
+    const ageless = { ...obj, metadata: { ...obj.metadata, creationTimestamp: undefined } };
+    const row = tableLines(kind, [ageless], { wide: rt.output === 'wide', withNamespace: this.withNamespace }, rt.term)[1];
+    const same = type === 'MODIFIED' && row !== undefined && this.lastRows.get(key) === row;
+    if (row !== undefined) this.lastRows.set(key, row);
+    return same;
   }
 
   private printObject(obj: KubeObject): void {
