@@ -321,11 +321,17 @@ describe('lb', () => {
   });
 
   it('warns (as kubectl prints the server\'s Warning headers) about a backend port or a node that does not exist', async () => {
-    const lb = await cli.run(['lb', 'create', 'typo', '--network', 'blue', '--listen', '80', '--backend', 'nosuch', '-n', 't1', '-o', 'name']);
+    // A name no port has is refused as a typo, the likely one named, and nothing is written (QA-152 F7)...
+    const refused = await cli.run(['lb', 'create', 'typo', '--network', 'blue', '--listen', '80', '--backend', 'vm11', '--backend', 'nosuch', '-n', 't1', '-o', 'name']);
+    expect(refused).toEqual({ code: 1, stdout: '', stderr: 'error: cannot create loadbalancer "typo": backend vm11 (and nosuch): no VirtualPort "vm11" in namespace "t1"; did you mean vm1? nothing was changed (--allow-missing adds it anyway: it takes connections once a port of that name exists)\n' });
+    expect((await v.call('GET', '/apis/vnet.dev/v1alpha1/namespaces/t1/loadbalancers/typo')).status).toBe(404);
+    // ...unless asked for: then the API's warning, as kubectl prints it.
+    const lb = await cli.run(['lb', 'create', 'typo', '--network', 'blue', '--listen', '80', '--backend', 'nosuch', '--allow-missing', '-n', 't1', '-o', 'name']);
     expect(lb).toMatchObject({ code: 0, stdout: 'loadbalancer.vnet.dev/typo\n' });
     expect(lb.stderr).toBe('Warning: spec.backends[0].port: VirtualPort "nosuch" does not exist (yet); this backend takes no connections until it does\n');
     // Each later edit warns about what it adds, not again about what it keeps (QA: printed on every edit).
-    const added = await cli.run(['lb', 'add-backend', 'typo', '--backend', 'nosuch2', '-n', 't1']);
+    expect(await cli.run(['lb', 'add-backend', 'typo', '--backend', 'nosuch2', '-n', 't1'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: cannot add a backend to loadbalancer "typo": backend nosuch2: no VirtualPort "nosuch2" in namespace "t1"; nothing was changed/) });
+    const added = await cli.run(['lb', 'add-backend', 'typo', '--backend', 'nosuch2', '--allow-missing', '-n', 't1']);
     expect(added).toMatchObject({ code: 0, stderr: 'Warning: spec.backends[1].port: VirtualPort "nosuch2" does not exist (yet); this backend takes no connections until it does\n' });
     expect(await cli.run(['lb', 'set-weight', 'typo', '--backend', 'nosuch=3', '-n', 't1'])).toMatchObject({ code: 0, stderr: '' });
     const port = await cli.run(['port', 'create', 'pinned', '--network', 'blue', '--node', 'nosuchnode', '-n', 't1', '-o', 'name']);

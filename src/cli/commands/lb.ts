@@ -12,6 +12,7 @@ import { backendLabel, describeObject, kindByPlural, qualifiedName } from '../ki
 import { createObject, getObject, JSON_PATCH, listObjects, patchObject, type JsonPatchOp } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
+import { refuseMissingPorts } from './lb-missing-ports';
 import { addHealthTuningOptions, DEFAULT_HEALTH_CHECK, describeHealthCheck, healthCheckOps, NO_HEALTH_CHECK } from './lb-health-check';
 import { renderLbStatus, type PortFacts } from './lb-status';
 import { addReadDelete, examples, parser, printWritten, repeatable, type RuntimeOf } from './shared';
@@ -231,15 +232,17 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       if (!mode) throw new Error(`"${t}" is not None or ClientIP`);
       return mode;
     }))
+    .option('--allow-missing', 'take backends naming VirtualPorts that do not exist yet (without it, such a name is refused as a typo)')
     .option('--health-check', `check the backends from the VIP on their listeners' target ports (TCP connects; UDP datagrams with --health-protocol udp): ${DEFAULT_HEALTH_CHECK} unless tuned with the flags below (without it, ${NO_HEALTH_CHECK})`);
   addHealthTuningOptions(create, (dflt) => `default ${dflt}; implies --health-check`);
   examples(
-    create.action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP'; healthCheck?: boolean } & HealthFlagValues, cmd: Command) => {
+    create.action(async (name: string, o: { network: string; vip?: string; listen: Listener[]; backend?: Backend[]; sessionAffinity?: 'None' | 'ClientIP'; healthCheck?: boolean; allowMissing?: boolean } & HealthFlagValues, cmd: Command) => {
         // Before anything is sent: a bad value creates nothing.
         if (o.vip !== undefined && o.vip.trim() === '') throw new UsageError('--vip needs an address (leave the flag out to have one allocated)');
         if (o.network.trim() === '') throw new UsageError('--network needs the name of the VirtualNetwork that carries the VIP');
         const healthCheck = healthCheckForCreate(o);
         const rt = runtimeOf(cmd);
+        if (!o.allowMissing) await attempt(rt, { verb: 'create', kind: LBS, name, flags: FLAGS }, () => refuseMissingPorts(rt, name, o.backend ?? [], 'create'));
         const body: LoadBalancer = {
           apiVersion: LBS.apiVersion,
           kind: LBS.kind,
@@ -273,9 +276,11 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
       .description('add backends to a load balancer')
       .argument('<name>', 'load balancer name')
       .requiredOption('--backend <port|ip[=weight]>', 'backend to add (repeatable)', repeatable(parseBackend))
-      .action(async (name: string, o: { backend: Backend[] }, cmd: Command) => {
+      .option('--allow-missing', 'take backends naming VirtualPorts that do not exist yet (without it, such a name is refused as a typo)')
+      .action(async (name: string, o: { backend: Backend[]; allowMissing?: boolean }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         refuseRepeatedBackends(o.backend);
+        if (!o.allowMissing) await attempt(rt, { verb: 'add a backend to', kind: LBS, name, flags: FLAGS }, () => refuseMissingPorts(rt, name, o.backend, 'add a backend to'));
         const lb = await editBackends(rt, name, 'add a backend to', (cur, backends) => {
           for (const b of o.backend) {
             const dup = backends.find((x) => sameBackend(x, b));
