@@ -142,6 +142,8 @@ export interface LogicalPath {
   srcMac?: string;
   /** The end of a plain (non-VIP) path, to compare with OVS's output. */
   delivery?: Delivery;
+  /** A packet not delivered but answered: what the sender gets back (a VIP port without a listener or a usable backend). */
+  refused?: string;
   /** Set when the packet goes to a load balancer's VIP and a listener takes it. */
   lb?: LogicalLb;
 }
@@ -248,7 +250,11 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
   lines.push(`${resolution(family)}${to.ip} is the VIP of load balancer ${lb.metadata.name}: ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node with ${mac ?? 'its MAC'} (table ArpResponder)`);
   if (proto === 'icmp' || to.port === undefined) return { lines: [...lines, `lb:       ${proto}${to.port ? '' : ' without a port'} to a VIP matches no listener: drop (table LbNat)`], deliver: false, dstMac: mac };
   const lis = lb.spec!.listeners.find((l) => l.port === to.port && (l.protocol ?? 'TCP').toLowerCase() === proto);
-  if (!lis) return { lines: [...lines, `lb:       ${lb.metadata.name} has no ${proto.toUpperCase()} listener on port ${to.port} (listeners: ${lb.spec!.listeners.map((l) => `${l.port}/${l.protocol ?? 'TCP'}`).join(', ')}): drop (table LbNat)`], deliver: false, dstMac: mac };
+  if (!lis) {
+    // Refused as a listener without backends is (QA-152 F9: the trace said "drop", the client saw a RST).
+    const refused = refusalText(proto, family);
+    return { lines: [...lines, `lb:       ${lb.metadata.name} has no ${proto.toUpperCase()} listener on port ${to.port} (listeners: ${lb.spec!.listeners.map((l) => `${l.port}/${l.protocol ?? 'TCP'}`).join(', ')}): refused: ${refused} (table LbNat, to the controller)`], deliver: false, refused, dstMac: mac };
+  }
   const backends = lb.spec?.backends ?? [];
   const health = lb.status?.backends ?? [];
   const reportOf = (b: (typeof backends)[number]) => health.find((h) => h.name === (b.port ?? b.ip));
@@ -305,7 +311,7 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     : 'the hash of the 5-tuple';
   lines.push(
     choices.length === 0
-      ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: no usable backend${skipped}: new connections are refused: vnetd answers ${proto === 'tcp' ? 'a TCP RST' : proto === 'sctp' ? 'an SCTP ABORT' : `an ${family === 6 ? 'ICMPv6' : 'ICMP'} port unreachable`} from the VIP (table LbNat, to the controller)`
+      ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: no usable backend${skipped}: new connections are refused: ${refusalText(proto, family)} (table LbNat, to the controller)`
       : choices.length === 1
         ? `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: new connections DNAT to ${label(choices[0]!)}, its only usable backend${skipped} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`
         : `lb:       ${lb.metadata.name} ${targetText(to)}/${proto}: new connections DNAT to one of ${choices.length} backends, which one depends on ${hash}: it picks one of ${logicalLb.slotCount} slots, dealt to the backends by weight (rendezvous hashing, balanced); OVS computes the hash, the logical model cannot${skipped}: ${choices.map(label).join(', ')} (conntrack; tables LbVip, LbNat, LbSlot, LbDnat)`,
@@ -320,7 +326,12 @@ function lbPath(input: TraceInput, lb: LoadBalancer, lines: string[]): LogicalPa
     const hairpin = fromItself ? ` (hairpin: the source is this backend, ${snat})` : fromItsPort ? ` (hairpin: this backend is an address of the sending port itself, ${snat})` : '';
     lines.push(`          -> ${c.backend}: ${describeDelivery(input, c.delivery)}${hairpin}`);
   }
-  return { lines, deliver: choices.some((c) => reachesVm(c.delivery)), dstMac: mac, lb: logicalLb };
+  return { lines, deliver: choices.some((c) => reachesVm(c.delivery)), ...(choices.length === 0 ? { refused: refusalText(proto, family) } : {}), dstMac: mac, lb: logicalLb };
+}
+
+/** What a client gets back from a VIP that refuses its new connection (lb-reject.ts). */
+function refusalText(proto: string, family: IpFamily): string {
+  return `vnetd answers ${proto === 'tcp' ? 'a TCP RST' : proto === 'sctp' ? 'an SCTP ABORT' : `an ${family === 6 ? 'ICMPv6' : 'ICMP'} port unreachable`} from the VIP`;
 }
 
 /** The label of the address-resolution step: ARP for IPv4, neighbor discovery for IPv6. */

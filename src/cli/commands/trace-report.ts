@@ -9,7 +9,8 @@ import type { OvsSummary } from './trace-ovs';
 
 export interface TraceReport {
   packet: { from: string; src?: string; srcMac?: string; srcPort?: number; to: string; proto: Proto };
-  logical: { steps: string[]; verdict: 'deliver' | 'drop'; loadBalancer?: LogicalLb };
+  /** refused: a drop the sender is told of (a TCP RST, a port unreachable from a VIP). */
+  logical: { steps: string[]; verdict: 'deliver' | 'drop'; refused?: string; loadBalancer?: LogicalLb };
   ovs: {
     node?: string;
     /** Why OVS was not traced here, when it was not. */
@@ -80,7 +81,7 @@ function lbLines(r: TraceReport, lb: LbOvsReport): string[] {
 
 /** The report as text for people. */
 export function renderTraceText(r: TraceReport): string {
-  const out: string[] = [`Logical path (${r.packet.proto} ${r.packet.src === undefined ? '?' : hostPort(r.packet.src, r.packet.srcPort)}${r.packet.srcMac ? ` from ${r.packet.srcMac}` : ''} -> ${r.packet.to}):`, ...r.logical.steps.map((l) => `  ${l}`), `  verdict:  ${r.logical.verdict}`];
+  const out: string[] = [`Logical path (${r.packet.proto} ${r.packet.src === undefined ? '?' : hostPort(r.packet.src, r.packet.srcPort)}${r.packet.srcMac ? ` from ${r.packet.srcMac}` : ''} -> ${r.packet.to}):`, ...r.logical.steps.map((l) => `  ${l}`), `  verdict:  ${r.logical.refused ? `refused (${r.logical.refused})` : r.logical.verdict}`];
   const o = r.ovs;
   const lb = o.loadBalancer;
   if (o.flow === undefined) out.push(`OVS: not traced here (${o.skipped ?? 'unknown reason'})`);

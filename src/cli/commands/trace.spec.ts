@@ -470,8 +470,14 @@ describe('trace: a VIP\'s slot table and DNAT flows (captured on the demo)', () 
     expect(l.choices.map((c) => c.backend)).toEqual(['b2']);
     expect(l.weightZero).toEqual(['b1']);
     const none = logicalPath({ from: client, network: demoNet, ports: demoPorts, lbs: [demoLb({ backends: [] })], nodes: [], to: parseTarget('10.99.0.6:80'), proto: 'tcp' });
-    expect(none).toMatchObject({ deliver: false });
+    expect(none).toMatchObject({ deliver: false, refused: 'vnetd answers a TCP RST from the VIP' });
     expect(none.lines.join('\n')).toMatch(/no usable backend: new connections are refused: vnetd answers a TCP RST from the VIP/);
+    // A port no listener has is refused the same way, not dropped (QA-152 F9: "verdict: drop" for a RST).
+    const noListener = logicalPath({ from: client, network: demoNet, ports: demoPorts, lbs: [demoLb()], nodes: [], to: parseTarget('10.99.0.6:81'), proto: 'udp' });
+    expect(noListener).toMatchObject({ deliver: false, refused: 'vnetd answers an ICMP port unreachable from the VIP' });
+    expect(noListener.lines.at(-1)).toMatch(/has no UDP listener on port 81 \(listeners: 80\/TCP\): refused: vnetd answers an ICMP port unreachable from the VIP \(table LbNat, to the controller\)$/);
+    const report: TraceReport = { packet: { from: 'c1', to: '10.99.0.6:81', proto: 'udp' }, logical: { steps: noListener.lines, verdict: 'drop', refused: noListener.refused }, ovs: {}, disagreements: [] };
+    expect(renderTraceText(report)).toContain('  verdict:  refused (vnetd answers an ICMP port unreachable from the VIP)');
   });
 
   it('--src-port is part of the traced flow and must be a port', () => {

@@ -173,7 +173,7 @@ async function trace(rt: Runtime, o: { from: string; to: Target; proto: Proto; s
   const logical = logicalPath({ from, network, ports, lbs, nodes: nodes.items, nodesForbidden: nodes.forbidden !== undefined, to: o.to, proto: o.proto, srcIp: o.srcIp, srcMac: o.srcMac });
   const report: TraceReport = {
     packet: { from: o.from, src: logical.src ?? sourceIp(from, familyOf(o.to.ip)), ...(logical.srcMac ? { srcMac: logical.srcMac } : {}), ...(o.srcPort !== undefined ? { srcPort: o.srcPort } : {}), to: targetText(o.to), proto: o.proto },
-    logical: { steps: logical.lines, verdict: logical.deliver ? 'deliver' : 'drop', ...(logical.lb ? { loadBalancer: logical.lb } : {}) },
+    logical: { steps: logical.lines, verdict: logical.deliver ? 'deliver' : 'drop', ...(logical.refused ? { refused: logical.refused } : {}), ...(logical.lb ? { loadBalancer: logical.lb } : {}) },
     ovs: {},
     disagreements: [],
   };
