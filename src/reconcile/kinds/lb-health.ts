@@ -82,7 +82,7 @@ const BURST_TARGETS = 64;
 export const NOT_CHECKED = 'not checked:';
 
 /** Why a backend added to a checked load balancer is out until its first check answers. */
-export const AWAITING_FIRST_CHECK = `${NOT_CHECKED} added to the load balancer, waiting for its first health check to succeed`;
+export const AWAITING_FIRST_CHECK = `${NOT_CHECKED} new to its checks (added to the load balancer, or its port bound again), waiting for its first health check to succeed`;
 
 export type HealthProtocol = 'TCP' | 'UDP';
 
