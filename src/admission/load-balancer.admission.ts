@@ -1,6 +1,6 @@
 import { canonicalIp, parseMac, tryParseIp } from '../ipam';
 import { AllocationRegistry, ipKey, macKey } from '../ipam/allocation-registry';
-import { HEALTH_CHECK_DEFAULTS, UDP_HEALTH_PAYLOAD_MAX, type AllowedAddressPair, type HealthCheck, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
+import { HEALTH_CHECK_DEFAULTS, HEALTH_PROBES_PER_SECOND, UDP_HEALTH_PAYLOAD_MAX, type AllowedAddressPair, type HealthCheck, type LoadBalancer, type VirtualNetwork, type VirtualPort } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, SUBNET_CHANGING, immutable, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 import { allocatorsOf, checkRequestedIp, excludedRangesNote, pickIp } from './address-claims';
@@ -62,6 +62,28 @@ export function udpHealthCheckCauses(hc: HealthCheck): StatusCause[] {
 }
 
 /**
+ * A load balancer whose checks alone would ask one prober for more probes a second than it
+ * sends (HEALTH_PROBES_PER_SECOND): refused, with what brings it under (QA-151 F1: one
+ * tenant's 6,400 a second starved vnetd and other tenants' backends were judged down).
+ */
+export function probeRateCauses(spec: NonNullable<LoadBalancer['spec']>, protocol: string, interval: number): StatusCause[] {
+  const hc = spec.healthCheck;
+  const backends = spec.backends?.length ?? 0;
+  if (!hc || backends === 0) return [];
+  const ports = hc.port !== undefined ? 1 : new Set(spec.listeners.filter((l) => (l.protocol ?? 'TCP') === protocol).map((l) => l.targetPort ?? l.port)).size;
+  const rate = (ports * backends) / interval;
+  if (rate <= HEALTH_PROBES_PER_SECOND) return [];
+  const minInterval = Math.ceil((ports * backends) / HEALTH_PROBES_PER_SECOND);
+  return [
+    {
+      field: 'spec.healthCheck',
+      reason: 'FieldValueInvalid',
+      message: `Invalid value: these health checks would send ${Math.round(rate)} probes a second (${ports} checked port${ports === 1 ? '' : 's'} x ${backends} backends every ${interval}s), more than a node's prober sends (${HEALTH_PROBES_PER_SECOND} a second); raise intervalSeconds to ${minInterval} or more, or check one port (spec.healthCheck.port)`,
+    },
+  ];
+}
+
+/**
  * `kept`: the backends an update leaves as they were (addresses, and ports as "port:NAME"). What
  * changed around one since it was admitted (its address now outside a shrunk subnet or another
  * load balancer's VIP, its port's name reused in another network) is not asked again, as
@@ -100,6 +122,7 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
     // a burst of 6): more failing probes than that are silent, pass, and reset the count.
     const udpPorts = protocol === 'UDP' ? (hc.port !== undefined ? 1 : new Set(spec.listeners.filter((l) => l.protocol === 'UDP').map((l) => l.targetPort ?? l.port)).size) : 0;
     causes.push(...udpHealthCheckCauses(hc));
+    causes.push(...probeRateCauses(spec, protocol, interval));
     if (udpPorts > interval) warnings.push(`spec.healthCheck: ${udpPorts} UDP ports checked every ${interval}s: a Linux backend sends one ICMP port unreachable a second to the VIP (net.ipv4.icmp_ratelimit), so failures beyond that go unseen and count as passes; check fewer ports (spec.healthCheck.port) or raise intervalSeconds to ${udpPorts}`);
   }
   const allocators = allocatorsOf(net);

@@ -113,6 +113,13 @@ export interface UdpHealthCheck {
 export const UDP_HEALTH_PAYLOAD_MAX = 512;
 
 /**
+ * What one prober (the controller, or an agent for its node) sends at most, a second
+ * (reconcile/kinds/lb-health.ts): admission refuses a load balancer whose checks alone would
+ * ask for more (QA-151 F1: 6,400 a second from one tenant's load balancer starved vnetd).
+ */
+export const HEALTH_PROBES_PER_SECOND = 1000;
+
+/**
  * What vnetd uses for a HealthCheck field left out (close to OVN's service monitor), in
  * one place so the probes, admission and vnetctl's descriptions cannot disagree. The
  * timeout is further capped at the interval.

@@ -301,7 +301,7 @@ describe('lb', () => {
     expect(status).toMatch(/^Name: +web\nNamespace: +t1\nNetwork: +blue\nVIP: +10\.0\.0\.\d+\n/);
     expect(status).toMatch(/Listeners:\n +PROTOCOL +PORT +TARGET-PORT\n +TCP +80 +8080\n +UDP +53 +53\n/);
     expect(status).toMatch(/\nNodes realized: +/);
-    expect(status).toMatch(/Backends:\n +BACKEND +ADDRESS +NODE +WEIGHT +HEALTH +CONNECTIONS\n/);
+    expect(status).toMatch(/Backends:\n +BACKEND +ADDRESS +NODE +WEIGHT +HEALTH +DISPATCHED\n/);
     // No dataplane in this test: until the controller's status writer has run, health and
     // connections are "-" and the address and node come from the port; then vm1 is unbound
     // (no NIC) and 10.0.0.51, which belongs to no port, unresolved, both with 0 connections and

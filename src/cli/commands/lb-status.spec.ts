@@ -32,7 +32,7 @@ describe('lb status rendering', () => {
       now,
     );
     expect(text).toMatch(/\nNodes realized: +hv1, hv2\n/);
-    expect(text).toMatch(/Backends:\n +BACKEND +ADDRESS +NODE +WEIGHT +HEALTH +CONNECTIONS\n/);
+    expect(text).toMatch(/Backends:\n +BACKEND +ADDRESS +NODE +WEIGHT +HEALTH +DISPATCHED\n/);
     expect(text).toMatch(/\n +port\/b1 +10\.0\.0\.4 +hv1 +1 +healthy +12\n/);
     expect(text).toMatch(/\n +port\/b2 +10\.0\.0\.5 +hv2 +3 +unhealthy +0\n/);
     expect(text).toMatch(/\n +ip\/10\.0\.0\.50 +10\.0\.0\.50 +hv1 +1 +healthy +3\n/);

@@ -166,7 +166,7 @@ export function renderLbStatus(lb: LoadBalancer, term: Terminal, ports: Readonly
         { text: typeof r?.connections === 'number' ? String(r.connections) : '-' },
       ];
     });
-    out.push(...section('Backends', renderTable(['BACKEND', 'ADDRESS', 'NODE', 'WEIGHT', 'HEALTH', 'CONNECTIONS'], rows, { maxWidth: width, color: term.color }), term.color));
+    out.push(...section('Backends', renderTable(['BACKEND', 'ADDRESS', 'NODE', 'WEIGHT', 'HEALTH', 'DISPATCHED'], rows, { maxWidth: width, color: term.color }), term.color));
     const known = backends.map((b) => reportOf(b, reports)).filter((r) => r?.healthy !== undefined);
     const healthy = known.filter((r) => r!.healthy).length;
     const conns = backends.map((b) => reportOf(b, reports)?.connections).filter((c): c is number => typeof c === 'number');

@@ -90,6 +90,31 @@ function setup(targets: HealthTarget[] = [target], vniOf?: Record<number, number
 const flush = () => new Promise((r) => setImmediate(r));
 
 describe('LbHealthMonitor', () => {
+  it('sends at most probesPerSecond probes, oldest due first: a load balancer with many targets slows every check and fails none (QA-151 F1)', async () => {
+    // A tenant's load balancer of 40 targets checked every second, and another's single backend, at 20 probes a second.
+    const storm = Array.from({ length: 40 }, (_, i) => ({ ...target, lbUid: 'storm', ip: `10.0.1.${i + 1}`, mac: `02:00:00:00:01:${(i + 1).toString(16).padStart(2, '0')}` }));
+    const victim = { ...target, lbUid: 'victim' };
+    const conn = new FakeConn();
+    const lines: string[] = [];
+    const mon = new LbHealthMonitor({ logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }), targets: () => [...storm, victim], connection: () => conn as unknown as OpenFlowConnection, onChange: () => undefined, probesPerSecond: 20 });
+    const probedAt = new Map<string, number[]>();
+    for (let t = 0; t <= 5000; t += 200) {
+      const before = conn.sent.length;
+      mon.tick(t);
+      await flush();
+      const syns = conn.sent.slice(before).filter((m) => m.type === 'packet_out').map((m) => (m.type === 'packet_out' ? parseTcpFrame(m.data) : undefined));
+      // 20 a second: 4 a tick of 200 ms (before: all 41 at once, every second).
+      expect(syns.length).toBeLessThanOrEqual(4);
+      for (const s of syns) if (s && s.flags === TCP_FLAGS.SYN) probedAt.set(s.dstIp, [...(probedAt.get(s.dstIp) ?? []), t]);
+      // Every probe is answered at once: each target passes whenever it is probed.
+      for (const s of syns) if (s) conn.emit('message', { type: 'packet_in', xid: 0, bufferId: 0, totalLen: 0, reason: 1, tableId: 4, cookie: 0n, match: [{ field: 'in_port', value: 7 }, { field: 'reg0', value: 100 }], data: buildTcpFrame({ srcMac: s.dstMac, dstMac: s.srcMac, srcIp: s.dstIp, dstIp: s.srcIp, srcPort: s.dstPort, dstPort: s.srcPort, seq: 1, ack: (s.seq + 1) >>> 0, flags: TCP_FLAGS.SYN | TCP_FLAGS.ACK }) });
+    }
+    // The victim's backend is probed in its turn (twice in 5 s, where 41 targets share 20 a second), and nobody fails.
+    expect((probedAt.get(victim.ip) ?? []).length).toBeGreaterThanOrEqual(2);
+    expect(mon.failing()).toEqual([]);
+    expect(lines.filter((l) => l.includes('lb.health_probes_deferred'))).toHaveLength(1);
+  });
+
   it('spreads the first probes of many targets over their interval, so their answers never come back all at once (QA-124 F6)', () => {
     // 500 load balancers with 3 backends each, on one node, checked every 5 s.
     const timing = { intervalMs: 5000, timeoutMs: 2000, healthyThreshold: 2, unhealthyThreshold: 3 };

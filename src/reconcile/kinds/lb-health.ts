@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import { OFPP, OFP_NO_BUFFER, type Match, type OfMessage, type OpenFlowConnection, type PacketInMessage } from '../../openflow';
 import { NetworkField, fieldIn, type LogicalModel } from '../../pipeline';
 import { fnv1a } from '../../pipeline/owners';
-import { effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
+import { HEALTH_PROBES_PER_SECOND, effectiveHealthCheck, type HealthCheck, type LoadBalancer, type UnhealthyBackend } from '../../resources/kinds';
 import { TCP_FLAGS, buildTcpFrame, parseTcpFrame, type TcpSegment } from './lb-health-packets';
 import { buildUdpProbeFrame, parsePortUnreachable, parseUdpDatagram, type UdpDatagram } from './lb-health-udp-packets';
 import { inPortOf } from './packet-ins';
@@ -227,6 +227,8 @@ export interface LbHealthMonitorOptions {
   /** Some backend's health changed: recompile. */
   onChange(): void;
   tickMs?: number;
+  /** The most probes sent a second (default HEALTH_PROBES_PER_SECOND; VNETD_HEALTH_PROBES_PER_SECOND). */
+  probesPerSecond?: number;
   /**
    * Whether the backend's NIC link is down (its port Bound LinkDown). A UDP probe sent there
    * goes nowhere and no ICMP can come back: its silence fails the check, where it would pass.
@@ -357,6 +359,7 @@ export class LbHealthMonitor {
       const checked = new Set([...wanted.values()].map((t) => backendKey(t.lbUid, t.ip)));
       if ([...failingAtStart.keys()].some((k) => !checked.has(k))) changed = true;
     }
+    const due: Probe[] = [];
     for (const [k, t] of wanted) {
       let p = this.probes.get(k);
       if (!p) {
@@ -406,12 +409,42 @@ export class LbHealthMonitor {
         // Still a failure (nothing reaches the backend through that switch), but the switch's.
         else changed = this.record(p, false, `${NOT_CHECKED} the switch of node ${t.node} did not answer within ${t.timing.timeoutMs} ms (neither the probe nor a barrier after it: ovs-vswitchd hung or overloaded)`) || changed;
       }
-      if (!p.pending && now >= p.nextAt) {
-        p.nextAt = now + t.timing.intervalMs;
-        this.probe(p, now);
+      if (!p.pending && now >= p.nextAt) due.push(p);
+    }
+    this.sendDue(due, now);
+    if (changed) this.opts.onChange();
+  }
+
+  /** When the last tick ran (the probe budget is per elapsed time), and when probes last waited for it (logged once a minute). */
+  private lastTickAt?: number;
+  private deferredWarnedAt?: number;
+
+  /**
+   * Sends the due probes the budget allows (probesPerSecond over the time since the last tick),
+   * oldest due first. Every probe is a packet-out, an answer a packet-in and a verdict: one
+   * tenant's load balancer of 64 listeners x 100 backends checked every second (6,400 a second)
+   * held vnetd's event loop so long that its switches' connections timed out and other
+   * tenants' healthy backends were judged down (QA-151 F1); 1,600 a second cost ~10 % of a
+   * core. Beyond the budget probes wait their turn: checks come less often than asked, and no
+   * verdict is made up (admission refuses one load balancer asking more than the budget).
+   */
+  private sendDue(due: Probe[], now: number): void {
+    const rate = this.opts.probesPerSecond ?? (Number(process.env.VNETD_HEALTH_PROBES_PER_SECOND) || HEALTH_PROBES_PER_SECOND);
+    const elapsed = this.lastTickAt === undefined ? (this.opts.tickMs ?? 200) : Math.min(1000, Math.max(0, now - this.lastTickAt));
+    this.lastTickAt = now;
+    const budget = Math.max(1, Math.floor((rate * elapsed) / 1000));
+    if (due.length > budget) {
+      // Oldest due first: whichever load balancer has the most targets, every target waits its turn.
+      due.sort((a, b) => a.nextAt - b.nextAt);
+      if (this.deferredWarnedAt === undefined || now - this.deferredWarnedAt >= 60_000) {
+        this.deferredWarnedAt = now;
+        this.log.warn({ event: 'lb.health_probes_deferred', due: due.length, sent: budget, probesPerSecond: rate }, `health checks ask for more than ${rate} probes a second: probes wait their turn, so backends are checked less often than their intervals say (fewer checked ports or backends, or longer intervals, bring it back)`);
       }
     }
-    if (changed) this.opts.onChange();
+    for (const p of due.slice(0, budget)) {
+      p.nextAt = now + p.target.timing.intervalMs;
+      this.probe(p, now);
+    }
   }
 
   private probe(p: Probe, now: number): void {
