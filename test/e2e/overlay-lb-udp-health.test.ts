@@ -38,12 +38,18 @@ describeOvs('overlay: UDP-only load balancer with health checks', () => {
   const thaw = async (name: 'u1' | 'u2') => void process.kill(servers.get(name)!.pid!, 'SIGCONT');
   /** How a test takes a backend's server away and gives it back. */
   interface Fault {
-    down(name: 'u1' | 'u2'): void;
+    down(name: 'u1' | 'u2'): unknown;
     up(name: 'u1' | 'u2'): Promise<unknown>;
     what: string;
   }
   const killed: Fault = { down: stop, up: start, what: 'server stopped' };
   const frozen: Fault = { down: freeze, up: thaw, what: 'server stopped with SIGSTOP' };
+  /** The VM's NIC down (its switch port's link goes down: Bound LinkDown), its server still running. */
+  const linkDown: Fault = {
+    down: (name) => vms[name].exec(['ip', 'link', 'set', 'dev', vms[name].iface, 'down']),
+    up: (name) => vms[name].exec(['ip', 'link', 'set', 'dev', vms[name].iface, 'up']),
+    what: "NIC's link set down",
+  };
   const lbOf = async (name: string) => (await call('GET', `${G}/namespaces/${ns}/loadbalancers/${name}`)) as LoadBalancer;
   const healthyIn = async (lb: string, backend: string) => (await lbOf(lb)).status?.backends?.find((b) => b.name === backend)?.healthy;
   /** 20 queries from fresh source ports (no conntrack entry of an earlier round holds them). */
@@ -81,7 +87,7 @@ describeOvs('overlay: UDP-only load balancer with health checks', () => {
     await whileIn?.(vip);
 
     const t0 = performance.now();
-    fault.down(victim);
+    await fault.down(victim);
     const out = await eventually(async () => {
       const o = await lbOf(name);
       return o.status?.backends?.find((b) => b.name === victim)?.healthy === false ? o : undefined;
@@ -132,6 +138,10 @@ describeOvs('overlay: UDP-only load balancer with health checks', () => {
       await thaw('u2');
     }
   }, 120_000);
+
+  it('a backend whose NIC link is down (Bound LinkDown) fails its UDP checks, whose silence passed before, and is back when its link is (QA-152 F2)', async () => {
+    await outAndBack('dns-link', { protocol: 'UDP' }, 'u2', /NIC link is down/, linkDown);
+  });
 
   it('without udp.expectReply (silence passes) the same stopped server stays in', async () => {
     const lb = (await call('POST', `${G}/namespaces/${ns}/loadbalancers`, {
