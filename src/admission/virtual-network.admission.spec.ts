@@ -38,6 +38,13 @@ describe('VirtualNetworkAdmission: VNIs and conntrack zones', () => {
     // Another tenant's network is not named.
     const elsewhere = { ...net('c', 100), metadata: { ...net('c', 100).metadata, namespace: 'other' } };
     expect(await causeOf(admission.create(elsewhere, ctx))).toBe('Invalid value: 100: VNI is already allocated to a VirtualNetwork in another namespace; leave spec.vni out to get a free one');
+    // Nor its VNI through the zone it holds (QA-151 F5: one guess a zone handed it out).
+    for (const vni of [4242 + ZONES, 100 + ZONES]) {
+      const zoneElsewhere = { ...net('d', vni), metadata: { ...net('d', vni).metadata, namespace: 'other' } };
+      const said = await causeOf(admission.create(zoneElsewhere, ctx));
+      expect(said).toContain("is another network's (a network in another namespace)");
+      expect(said).not.toMatch(/VNI (4242|100)\b/);
+    }
     expect((await admission.create(net('d', 100 + 1), ctx)).object.spec!.vni).toBe(101);
   });
 

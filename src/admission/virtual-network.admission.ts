@@ -153,11 +153,16 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
       throw err;
     }));
     /** The network holding a zone, as the message names it ("VNI 4242"), or undefined when it is free. */
+    // Another tenant's VNI is not named (QA-151 F5: the message handed it out for one guess a
+    // zone, and VNIs are what a tunnel injector needs); the tenant's own network's is.
+    const own = (namespace: string | undefined) => namespace === net.metadata.namespace;
     const zoneHolder = async (zone: number): Promise<string | undefined> => {
       const legacyVni = legacy.get(zone);
-      if (legacyVni !== undefined && (await ctx.allocations.get(vniKey(legacyVni)))) return `VNI ${legacyVni}`;
+      const legacyHolder = legacyVni === undefined ? undefined : await ctx.allocations.get(vniKey(legacyVni));
+      if (legacyHolder) return own(legacyHolder.owner.namespace) ? `VNI ${legacyVni}` : 'a network in another namespace';
       const holder = await ctx.allocations.get(ctZoneKey(zone));
       if (!holder) return undefined;
+      if (!own(holder.owner.namespace)) return 'a network in another namespace';
       const other = await ctx.objects.get<VirtualNetwork>(NETWORKS, holder.owner.namespace, holder.owner.name);
       return other?.spec?.vni !== undefined ? `VNI ${other.spec.vni}` : 'a network being created or deleted';
     };
