@@ -716,6 +716,28 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
     log(`attached-mac: MacMismatch shown ${mismatchMs.toFixed(0)} ms after the change, Ready again ${readyMs.toFixed(0)} ms after the fix`);
     // Written at once (it waited for a Ready write that never came: 4-6 s, before 2026-12-02).
     expect(Math.max(mismatchMs, readyMs)).toBeLessThan(3000);
+
+    // A NIC plugged with another MAC than its port's gets port security even with
+    // spec.portSecurity false (QA-151 F3: a tenant who claimed another tenant's VM's interface
+    // id first, port security off, had that VM in its own network, answering and answered).
+    const portPath = `${G}/namespaces/${ns}/virtualports/${s.port.metadata.name}`;
+    const security = async (on: boolean) => expect(await api.replace<VirtualPort>(portPath, (cur) => ({ ...cur, spec: { ...cur.spec, portSecurity: on } }))).toMatchObject({ spec: { portSecurity: on } });
+    await security(false);
+    const otherNic = '02:66:66:66:66:68';
+    await s.vm.exec(['ip', 'link', 'set', s.vm.iface, 'address', otherNic]);
+    await s.vm.exec(['ip', 'neigh', 'flush', 'dev', s.vm.iface]);
+    await setAttachedMac(otherNic);
+    await eventually(async () => (await portReady())?.reason === 'MacMismatch', 10_000, 50);
+    cap = await capture(d.vm);
+    const mismatchedPings = await ping(s.vm, '10.20.0.20', ['-c', '3', '-i', '0.2']);
+    const mismatchedSeen = (await cap.stop()).length;
+    log(`a NIC with another MAC than its port's, port security off in the spec: ping answered ${mismatchedPings}, frames heard by its neighbour ${mismatchedSeen}`);
+    expect(mismatchedPings).toBe(false);
+    expect(mismatchedSeen).toBe(0);
+    await s.vm.exec(['ip', 'link', 'set', s.vm.iface, 'address', s.vm.mac]);
+    await setAttachedMac(s.vm.mac);
+    await security(true);
+    await pingUntil(s.vm, '10.20.0.20');
     log(`port security: spoofed IP frames received ${spoofedIpSeen}, spoofed MAC frames received ${spoofedMacSeen}, allowed pair pinged after ${pairMs.toFixed(0)} ms (guard passed ${dropped} packets so far)`);
   }, 60_000);
 

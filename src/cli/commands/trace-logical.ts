@@ -405,11 +405,14 @@ export function logicalPath(input: TraceInput): LogicalPath {
   }
   if (!from.status?.ofport) return { lines: [...lines, `binding:  port ${from.metadata.name} is not realized on node ${nodeOf(from)} yet (no ofport): OVS has no flows for it`], deliver: false, src: srcIp };
   if (linkDown(from)) return { lines: [...lines, `binding:  port ${from.metadata.name}'s NIC link is down (Bound LinkDown): its VM sends nothing until the link is up (its flows are in place)`], deliver: false, src: srcIp };
-  const ps = from.spec?.portSecurity !== false;
+  // A NIC plugged with another MAC than its port's gets port security whatever the spec says (pipeline-model.ts nicMacMismatched).
+  const mismatchedNic = nicMacOf(from);
+  const ps = from.spec?.portSecurity !== false || mismatchedNic !== undefined;
   // The MAC the packet leaves the VM with: as asked, else its NIC's (MacMismatch), else the port's.
-  const nicMac = input.srcMac ?? nicMacOf(from);
+  const nicMac = input.srcMac ?? mismatchedNic;
   if (ps && nicMac && input.srcMac === undefined) {
-    return { lines: [...lines, `security: port security on: its VM's NIC sends from ${nicMac}, not the port's ${macOf(from) ?? '?'} (Bound MacMismatch): dropped (table SpoofGuard)`], deliver: false, src: srcIp, srcMac: nicMac };
+    const why = from.spec?.portSecurity === false ? 'port security on (its NIC is not the port\'s: spec.portSecurity false does not apply)' : 'port security on';
+    return { lines: [...lines, `security: ${why}: its VM's NIC sends from ${nicMac}, not the port's ${macOf(from) ?? '?'} (Bound MacMismatch): dropped (table SpoofGuard)`], deliver: false, src: srcIp, srcMac: nicMac };
   }
   if (ps && (input.srcIp !== undefined || input.srcMac !== undefined)) {
     const verdict = sourceVerdict(from, nicMac ?? macOf(from) ?? '?', srcIp);

@@ -1,7 +1,7 @@
 import { OwnerIds, compileNode, compileScope, floodChunkKey, formatPipelineFlow, networkOwner } from '../../pipeline';
 import { ownerKey } from '../../openflow/sync';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
-import { LiveModel } from './pipeline-model';
+import { LiveModel, nicMacMismatched } from './pipeline-model';
 import { resolveBackends } from './lb-backends';
 
 const network: VirtualNetwork = { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: 't', uid: 'net-uid', generation: 1 }, spec: { subnets: [{ cidr: '10.0.0.0/24' }], vni: 100 } } as VirtualNetwork;
@@ -18,6 +18,28 @@ function port(i: number, bound?: { node: string; ofport: number }): VirtualPort 
 }
 
 const key = (i: number) => `/registry/vnet.dev/virtualports/t/p${i}`;
+
+describe('a NIC plugged with another MAC than its port\'s (QA-151 F3)', () => {
+  const open = (i: number, reason: string, bound = { node: 'hv1', ofport: 10 }): VirtualPort => {
+    const p = port(i, bound);
+    return { ...p, spec: { ...p.spec!, portSecurity: false }, status: { ...p.status, conditions: [{ type: 'Bound', status: 'True', reason, message: '', lastTransitionTime: '' }] } } as VirtualPort;
+  };
+
+  it('gets port security whatever spec.portSecurity says, from its Bound condition or the hypervisor\'s attached-mac, and the change is a new version of the port', () => {
+    const m = new LiveModel(() => [], () => ({ vxlan: 1 }));
+    m.rebuild([network], [open(1, 'InterfaceFound'), open(2, 'MacMismatch')], nodes, []);
+    const ps = (uid: string) => m.model.ports.get(uid)?.portSecurity;
+    // Before: a tenant who claimed another tenant's VM's interface id got its traffic with port security off.
+    expect([ps('p1-uid'), ps('p2-uid')]).toEqual([false, true]);
+    const before = m.model.ports.get('p1-uid')!.version;
+    m.portChanged(key(1), open(1, 'MacMismatch'));
+    expect(ps('p1-uid')).toBe(true);
+    expect(m.model.ports.get('p1-uid')!.version).not.toBe(before);
+    expect(nicMacMismatched(open(3, 'InterfaceFound'), { node: 'hv1', ofport: 10, nicMac: '02:AA:00:00:00:01' })).toBe(true);
+    expect(nicMacMismatched(open(3, 'MacMismatch'), { node: 'hv1', ofport: 10, nicMac: '02:00:00:00:00:03' })).toBe(false);
+    expect(nicMacMismatched(open(3, 'MacMismatch'), undefined)).toBe(true);
+  });
+});
 
 describe('LiveModel flood bookkeeping', () => {
   const model = () => {

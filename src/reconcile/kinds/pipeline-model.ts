@@ -16,7 +16,7 @@
  */
 import { isIP } from 'node:net';
 import { getCondition } from '../conditions';
-import { BOUND } from '../../chassis/binding';
+import { BOUND, MAC_MISMATCH } from '../../chassis/binding';
 import { countPairMacs, pairMacHoldersOf, pairMacKey, pairMacShared, pairMacsOf, sharedPairMacsOf, type PairMacHolders } from '../../pipeline/pair-macs';
 import { floodChunkKey, floodChunkOf, forgetLbFlows, indexModel, keepLbFlowsOf, takesUnknownUnicast, lbTableSize, loadBalancerMac, type FloodChunks, type LbBackendModel, type LoadBalancerModel, type LogicalModel, type ModelIndex, type NetworkModel, type NodeModel, type PortModel, type ScopeIndex } from '../../pipeline';
 import type { Encapsulation, HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
@@ -73,6 +73,21 @@ export function bindingOf(p: VirtualPort): PortBinding | undefined {
 export interface PortBinding {
   node: string;
   ofport: number;
+  /** The NIC's MAC as its hypervisor says it (external_ids:attached-mac), when read live from there. */
+  nicMac?: string;
+}
+
+/**
+ * Whether the port's NIC was plugged with another MAC than the port's: read live from the
+ * hypervisor when the binding came from there, else from the port's Bound condition
+ * (MacMismatch). Such a NIC forwards only what port security lets through, whatever
+ * spec.portSecurity says (putPort): interface ids are first come, first served across
+ * namespaces, and a tenant who claimed the id another tenant's VM is plugged with got that VM
+ * into its own network with portSecurity off (QA-151 F3).
+ */
+export function nicMacMismatched(p: VirtualPort, b: PortBinding | undefined): boolean {
+  if (b?.nicMac !== undefined) return p.spec?.mac !== undefined && b.nicMac.toLowerCase() !== p.spec.mac.toLowerCase();
+  return getCondition(p.status?.conditions, BOUND)?.reason === MAC_MISMATCH;
 }
 
 /**
@@ -90,7 +105,7 @@ export function versionOfPort(p: VirtualPort): string {
  * versionOfPort once the binding is in the store (what Ready compares against).
  */
 export function versionOfBoundPort(p: VirtualPort, b: PortBinding | undefined): string {
-  return `${p.metadata.generation ?? 0}/${b?.node ?? ''}/${b?.ofport ?? ''}`;
+  return `${p.metadata.generation ?? 0}/${b?.node ?? ''}/${b?.ofport ?? ''}${nicMacMismatched(p, b) ? '/mac-mismatch' : ''}`;
 }
 
 export function sameBinding(a: PortBinding | undefined, b: PortBinding | undefined): boolean {
@@ -426,7 +441,7 @@ export class LiveModel implements ScopeIndex {
       network: net.uid,
       mac: p.spec.mac,
       ips: p.spec.ips ?? [],
-      portSecurity: p.spec.portSecurity ?? true,
+      portSecurity: (p.spec.portSecurity ?? true) || nicMacMismatched(p, binding),
       allowedAddressPairs: (p.spec.allowedAddressPairs ?? []).map((a) => ({ ip: a.ip, mac: a.mac ?? p.spec!.mac! })),
       binding,
       // Declared node: other nodes can route to it before its NIC is plugged.

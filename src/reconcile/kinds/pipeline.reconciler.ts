@@ -28,7 +28,7 @@
 import type { Logger } from 'pino';
 import { TUNNELS_UP, agentMarkedSilent, cordoned, nodeDownReason, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
-import { INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, hasOpenFlowPort, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
+import { ATTACHED_MAC, INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, hasOpenFlowPort, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
 import { RarpActivations } from './rarp-activations';
 import { StandbyNics } from './standby-nics';
 import { createConnection, type FlowStats, type OpenFlowConnection } from '../../openflow';
@@ -70,7 +70,7 @@ import { dispatchedIn } from './node-reports';
 import type { FastPathHook } from './fastpath.nodes';
 import type { ChassisAccess } from './chassis-access';
 import { IX_NETWORK, RealizationStatus, networkIndex, networkKeyOf } from './pipeline-status';
-import { LiveModel, bindingOf, emptyTouched, mergeTouched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
+import { LiveModel, bindingOf, emptyTouched, mergeTouched, nicMacMismatched, sameBinding, type PortBinding, type Touched } from './pipeline-model';
 
 
 export { READY } from './readiness';
@@ -959,7 +959,10 @@ export class PipelineReconciler {
     // Where it is bound now stays while its interface is there (live migration).
     // The same choice as the chassis layer's binding (bindingStatus), live interfaces first.
     const hit = firstReadyInterface(views, (modelled ?? bindingOf(p))?.node, interfaceIsLive, (i, node) => chassis.activatedAt?.(node, i));
-    if (hit) return { node: hit.node, ofport: hit.iface.ofport };
+    if (hit) {
+      const nicMac = hit.iface.external_ids?.[ATTACHED_MAC];
+      return { node: hit.node, ofport: hit.iface.ofport, ...(nicMac ? { nicMac } : {}) };
+    }
     // No live hit. A binding (the store's, or else the one already modelled, which may be
     // ahead of the store) holds only on a node it may bind on whose session is down here:
     // as the chassis layer keeps the last known binding then, so do the flows.
@@ -978,7 +981,7 @@ export class PipelineReconciler {
   private portSignature(p: VirtualPort, key: string): string {
     const b = this.bindingOf(p, this.live.bindingAt(key));
     // Newline-separated: none of these contains one (names and uids are DNS-like).
-    return `${p.metadata.uid}\n${p.metadata.generation ?? 0}\n${b?.node}\n${b?.ofport}\n${p.spec?.network}`;
+    return `${p.metadata.uid}\n${p.metadata.generation ?? 0}\n${b?.node}\n${b?.ofport}\n${p.spec?.network}\n${nicMacMismatched(p, b)}`;
   }
 
   /** Re-reads the binding of these ports; those that moved update the model and dirty their owners. */
