@@ -1,4 +1,4 @@
-import { probeRateCauses, udpHealthCheckCauses } from './load-balancer.admission';
+import { probeRate, probeRateCauses, udpHealthCheckCauses } from './load-balancer.admission';
 
 describe('spec.healthCheck.udp admission', () => {
   it('takes a UDP check with a base64 payload of up to 512 bytes, or none, with or without expectReply', () => {
@@ -30,19 +30,29 @@ describe('spec.healthCheck.udp admission', () => {
 describe('health checks asking more probes a second than a prober sends', () => {
   const listeners = (n: number) => Array.from({ length: n }, (_, i) => ({ protocol: 'TCP' as const, port: 1000 + i }));
   const backends = (n: number) => Array.from({ length: n }, (_, i) => ({ ip: `10.0.${i >> 8}.${i & 255}` }));
+  const storm = { network: 'n', listeners: listeners(64), backends: backends(100), healthCheck: { intervalSeconds: 1 } };
 
   it('are refused with the interval that brings them under, or the port to check instead (QA-151 F1: 6,400 a second starved vnetd)', () => {
-    const storm = { network: 'n', listeners: listeners(64), backends: backends(100), healthCheck: { intervalSeconds: 1 } };
-    expect(probeRateCauses(storm, 'TCP', 1)).toEqual([
-      { field: 'spec.healthCheck', reason: 'FieldValueInvalid', message: "Invalid value: these health checks would send 6400 probes a second (64 checked ports x 100 backends every 1s), more than a node's prober sends (1000 a second); raise intervalSeconds to 7 or more, or check one port (spec.healthCheck.port)" },
-    ]);
-    expect(probeRateCauses(storm, 'TCP', 7)).toEqual([]);
-    expect(probeRateCauses({ ...storm, healthCheck: { intervalSeconds: 1, port: 8080 } }, 'TCP', 1)).toEqual([]);
+    expect(probeRateCauses(storm)).toEqual({
+      causes: [{ field: 'spec.healthCheck', reason: 'FieldValueInvalid', message: "Invalid value: these health checks would send 6400 probes a second (64 checked ports x 100 backends every 1s), more than a node's prober sends (1000 a second); raise intervalSeconds to 7 or more, or check one port (spec.healthCheck.port)" }],
+      warnings: [],
+    });
+    expect(probeRateCauses({ ...storm, healthCheck: { intervalSeconds: 7 } }).causes).toEqual([]);
+    expect(probeRateCauses({ ...storm, healthCheck: { intervalSeconds: 1, port: 8080 } }).causes).toEqual([]);
+    // A check already on one port is not told to check one port.
+    expect(probeRateCauses({ ...storm, backends: backends(1500), healthCheck: { intervalSeconds: 1, port: 8080 } }).causes[0]?.message).toMatch(/raise intervalSeconds to 2 or more$/);
+  });
+
+  it('are only warned of on an update that asks no more than the stored object (one stored before the cap still takes its labels and finalizer removals)', () => {
+    const stored = probeRate(storm);
+    expect(stored).toBe(6400);
+    expect(probeRateCauses(storm, stored)).toEqual({ causes: [], warnings: [expect.stringMatching(/^spec\.healthCheck: these health checks would send 6400 probes a second .*: its checks come less often than asked; raise intervalSeconds to 7 or more/)] });
+    expect(probeRateCauses({ ...storm, backends: backends(101) }, stored).causes).toHaveLength(1);
   });
 
   it('take what a large load balancer needs: 1,000 backends on one port every second, 64 ports x 75 backends every 5 s', () => {
-    expect(probeRateCauses({ network: 'n', listeners: listeners(1), backends: backends(1000), healthCheck: { intervalSeconds: 1 } }, 'TCP', 1)).toEqual([]);
-    expect(probeRateCauses({ network: 'n', listeners: listeners(64), backends: backends(75), healthCheck: {} }, 'TCP', 5)).toEqual([]);
-    expect(probeRateCauses({ network: 'n', listeners: listeners(64), backends: backends(75) }, 'TCP', 5)).toEqual([]);
+    expect(probeRateCauses({ network: 'n', listeners: listeners(1), backends: backends(1000), healthCheck: { intervalSeconds: 1 } }).causes).toEqual([]);
+    expect(probeRateCauses({ network: 'n', listeners: listeners(64), backends: backends(75), healthCheck: {} }).causes).toEqual([]);
+    expect(probeRateCauses({ network: 'n', listeners: listeners(64), backends: backends(75) }).causes).toEqual([]);
   });
 });

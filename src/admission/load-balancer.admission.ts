@@ -61,26 +61,36 @@ export function udpHealthCheckCauses(hc: HealthCheck): StatusCause[] {
   return causes;
 }
 
+/** How many probes a second a load balancer's health checks ask for (checked ports x backends / interval); 0 without checks. */
+export function probeRate(spec: LoadBalancer['spec']): number {
+  const hc = spec?.healthCheck;
+  const backends = spec?.backends?.length ?? 0;
+  if (!hc || backends === 0) return 0;
+  const protocol = hc.protocol ?? 'TCP';
+  const ports = hc.port !== undefined ? 1 : new Set(spec!.listeners.filter((l) => (l.protocol ?? 'TCP') === protocol).map((l) => l.targetPort ?? l.port)).size;
+  return (ports * backends) / (hc.intervalSeconds ?? HEALTH_CHECK_DEFAULTS.intervalSeconds);
+}
+
 /**
  * A load balancer whose checks alone would ask one prober for more probes a second than it
  * sends (HEALTH_PROBES_PER_SECOND): refused, with what brings it under (QA-151 F1: one
- * tenant's 6,400 a second starved vnetd and other tenants' backends were judged down).
+ * tenant's 6,400 a second starved vnetd and other tenants' backends were judged down). An
+ * update that asks no more than the stored object did is only warned of: one stored before
+ * the cap must still take its labels, and its finalizers' removal (QA-134 F7).
  */
-export function probeRateCauses(spec: NonNullable<LoadBalancer['spec']>, protocol: string, interval: number): StatusCause[] {
-  const hc = spec.healthCheck;
-  const backends = spec.backends?.length ?? 0;
-  if (!hc || backends === 0) return [];
+export function probeRateCauses(spec: NonNullable<LoadBalancer['spec']>, oldRate?: number): { causes: StatusCause[]; warnings: string[] } {
+  const rate = probeRate(spec);
+  if (rate <= HEALTH_PROBES_PER_SECOND) return { causes: [], warnings: [] };
+  const hc = spec.healthCheck!;
+  const protocol = hc.protocol ?? 'TCP';
   const ports = hc.port !== undefined ? 1 : new Set(spec.listeners.filter((l) => (l.protocol ?? 'TCP') === protocol).map((l) => l.targetPort ?? l.port)).size;
-  const rate = (ports * backends) / interval;
-  if (rate <= HEALTH_PROBES_PER_SECOND) return [];
+  const backends = spec.backends?.length ?? 0;
+  const interval = hc.intervalSeconds ?? HEALTH_CHECK_DEFAULTS.intervalSeconds;
   const minInterval = Math.ceil((ports * backends) / HEALTH_PROBES_PER_SECOND);
-  return [
-    {
-      field: 'spec.healthCheck',
-      reason: 'FieldValueInvalid',
-      message: `Invalid value: these health checks would send ${Math.round(rate)} probes a second (${ports} checked port${ports === 1 ? '' : 's'} x ${backends} backends every ${interval}s), more than a node's prober sends (${HEALTH_PROBES_PER_SECOND} a second); raise intervalSeconds to ${minInterval} or more, or check one port (spec.healthCheck.port)`,
-    },
-  ];
+  const ways = `raise intervalSeconds to ${minInterval} or more${hc.port === undefined && ports > 1 ? ', or check one port (spec.healthCheck.port)' : ''}`;
+  const what = `these health checks would send ${Math.round(rate)} probes a second (${ports} checked port${ports === 1 ? '' : 's'} x ${backends} backends every ${interval}s), more than a node's prober sends (${HEALTH_PROBES_PER_SECOND} a second)`;
+  if (oldRate !== undefined && rate <= oldRate) return { causes: [], warnings: [`spec.healthCheck: ${what}: its checks come less often than asked; ${ways}`] };
+  return { causes: [{ field: 'spec.healthCheck', reason: 'FieldValueInvalid', message: `Invalid value: ${what}; ${ways}` }], warnings: [] };
 }
 
 /**
@@ -91,7 +101,7 @@ export function probeRateCauses(spec: NonNullable<LoadBalancer['spec']>, protoco
  * on what the client did not touch (QA: every update was refused, and a load balancer stayed
  * Terminating). Status (ResolvedRefs) says what such a backend resolves to now.
  */
-async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[], kept: ReadonlySet<string> = new Set()): Promise<void> {
+async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwork, ctx: AdmissionContext, causes: StatusCause[], warnings: string[], kept: ReadonlySet<string> = new Set(), oldProbeRate?: number): Promise<void> {
   const spec = lb.spec!;
   const listeners = new Map<string, number>();
   spec.listeners.forEach((l, i) => {
@@ -122,7 +132,9 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
     // a burst of 6): more failing probes than that are silent, pass, and reset the count.
     const udpPorts = protocol === 'UDP' ? (hc.port !== undefined ? 1 : new Set(spec.listeners.filter((l) => l.protocol === 'UDP').map((l) => l.targetPort ?? l.port)).size) : 0;
     causes.push(...udpHealthCheckCauses(hc));
-    causes.push(...probeRateCauses(spec, protocol, interval));
+    const rated = probeRateCauses(spec, oldProbeRate);
+    causes.push(...rated.causes);
+    warnings.push(...rated.warnings);
     if (udpPorts > interval) warnings.push(`spec.healthCheck: ${udpPorts} UDP ports checked every ${interval}s: a Linux backend sends one ICMP port unreachable a second to the VIP (net.ipv4.icmp_ratelimit), so failures beyond that go unseen and count as passes; check fewer ports (spec.healthCheck.port) or raise intervalSeconds to ${udpPorts}`);
   }
   const allocators = allocatorsOf(net);
@@ -347,7 +359,7 @@ export class LoadBalancerAdmission implements KindAdmission<LoadBalancer> {
     const warnings: string[] = [];
     // Backends the update keeps: their addresses, and their ports as "port:NAME".
     const kept = new Set((old.spec?.backends ?? []).flatMap((b) => (b.ip !== undefined && tryParseIp(b.ip) ? [canonicalIp(b.ip)] : b.port !== undefined ? [`port:${b.port}`] : [])));
-    if (net) await validateListenersAndBackends(next, net, ctx, causes, warnings, kept);
+    if (net) await validateListenersAndBackends(next, net, ctx, causes, warnings, kept, probeRate(old.spec));
     if (causes.length > 0) throw new AdmissionError(causes);
     spec.sessionAffinity ??= 'None';
     return { object: next, ops: [], warnings };

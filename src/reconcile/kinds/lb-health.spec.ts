@@ -370,12 +370,14 @@ describe('LbHealthMonitor', () => {
     targets.push(added);
     // A compile before the next tick (the model changed, the monitor has not looked yet) does
     // not count it healthy either (QA-152 F3: 1-4 connections to a backend nothing listened on).
-    expect(mon.healthy('lb1', '10.0.0.6')).toBe(false);
-    expect(mon.awaitingFirstCheck('lb1', '10.0.0.6')).toBe(true);
-    expect(mon.awaitingFirstCheck('lb1', '10.0.0.5')).toBe(false);
+    expect(mon.healthy('lb1', '10.0.0.6', 'hv1')).toBe(false);
+    expect(mon.awaitingFirstCheck('lb1', '10.0.0.6', 'hv1')).toBe(true);
+    expect(mon.awaitingFirstCheck('lb1', '10.0.0.5', 'hv1')).toBe(false);
+    // Unbound: not a target, passive health says it.
+    expect(mon.awaitingFirstCheck('lb1', '10.0.0.6', undefined)).toBe(false);
     // A load balancer not checked here yet: its backends start healthy.
-    expect(mon.healthy('lb2', '10.0.0.6')).toBe(true);
-    expect(mon.awaitingFirstCheck('lb2', '10.0.0.6')).toBe(false);
+    expect(mon.healthy('lb2', '10.0.0.6', 'hv1')).toBe(true);
+    expect(mon.awaitingFirstCheck('lb2', '10.0.0.6', 'hv1')).toBe(false);
     mon.tick(200);
     // Before: healthy at once, and dealt connections nothing answered until its failures counted.
     expect(mon.healthy('lb1', '10.0.0.6')).toBe(false);
@@ -397,6 +399,30 @@ describe('LbHealthMonitor', () => {
     targets.push({ ...target, port: 9090 });
     mon.tick(600);
     expect(mon.healthy('lb1', '10.0.0.5')).toBe(true);
+  });
+
+  it('an agent\'s monitor leaves another node\'s backends to that node\'s agent: not awaiting, healthy here (review: out of this node\'s slot tables for good)', () => {
+    const conn = new FakeConn();
+    const mon = new LbHealthMonitor({ logger: pino({ level: 'silent' }), targets: () => [target], connection: () => conn as unknown as OpenFlowConnection, onChange: () => undefined, node: 'hv1' });
+    mon.tick(0);
+    expect(mon.healthy('lb1', '10.0.0.9', 'hv2')).toBe(true);
+    expect(mon.awaitingFirstCheck('lb1', '10.0.0.9', 'hv2')).toBe(false);
+    expect(mon.healthy('lb1', '10.0.0.9', 'hv1')).toBe(false);
+  });
+
+  it('recompiles when a backend said to await its first check is not taken in after all (its load balancer\'s checks removed in the same write)', () => {
+    const targets: HealthTarget[] = [target];
+    const { mon, changes } = setup(targets);
+    mon.tick(0);
+    expect(mon.healthy('lb1', '10.0.0.6', 'hv1')).toBe(false);
+    // The write that added 10.0.0.6 also removed the check: no target is left.
+    targets.length = 0;
+    mon.tick(200);
+    expect(changes()).toBe(1);
+    expect(mon.healthy('lb1', '10.0.0.6', 'hv1')).toBe(true);
+    // Asked of once: told once.
+    mon.tick(400);
+    expect(changes()).toBe(1);
   });
 
   it('probes a known backend\'s new target port at once, and its first failure takes the backend out (QA-134 F4: healthy for 10 s while nothing listened there)', () => {

@@ -229,6 +229,8 @@ export interface LbHealthMonitorOptions {
   tickMs?: number;
   /** The most probes sent a second (default HEALTH_PROBES_PER_SECOND; VNETD_HEALTH_PROBES_PER_SECOND). */
   probesPerSecond?: number;
+  /** The only node whose backends this monitor checks (an agent's); undefined: every node (the all-in-one controller). */
+  node?: string;
   /**
    * Whether the backend's NIC link is down (its port Bound LinkDown). A UDP probe sent there
    * goes nowhere and no ICMP can come back: its silence fails the check, where it would pass.
@@ -253,45 +255,49 @@ export class LbHealthMonitor {
     if (m.type === 'packet_in') this.answer(m, from);
   };
 
+  /** The probe budget (probesPerSecond, else VNETD_HEALTH_PROBES_PER_SECOND, else HEALTH_PROBES_PER_SECOND), read once. */
+  private readonly probesPerSecond: number;
+
   constructor(private readonly opts: LbHealthMonitorOptions) {
     this.log = opts.logger.child({ component: 'lb-health' });
+    const fromEnv = Number(process.env.VNETD_HEALTH_PROBES_PER_SECOND);
+    this.probesPerSecond = opts.probesPerSecond ?? (Number.isFinite(fromEnv) && fromEnv >= 1 ? fromEnv : HEALTH_PROBES_PER_SECOND);
   }
 
   /**
    * False once the backend failed its checks (on any checked port), when it was failing at
    * start and is not probed yet, and when it is new to a load balancer already checked here
-   * (awaitingFirstCheck).
+   * (awaitingFirstCheck). node: where the backend is bound (undefined: unbound, or unknown).
    */
-  healthy(lbUid: string, ip: string): boolean {
-    let lbChecked = false;
-    let probed = false;
-    for (const p of this.probes.values()) {
-      if (p.target.lbUid !== lbUid) continue;
-      lbChecked = true;
-      if (p.target.ip !== ip) continue;
-      if (!p.healthy) return false;
-      probed = true;
-    }
-    if (lbChecked && !probed && !this.failingAtStart) return false;
+  healthy(lbUid: string, ip: string, node?: string): boolean {
+    for (const p of this.probes.values()) if (!p.healthy && p.target.lbUid === lbUid && p.target.ip === ip) return false;
+    if (this.awaitingFirstCheck(lbUid, ip, node)) return false;
     return !this.failingAtStart?.has(backendKey(lbUid, ip));
   }
 
   /**
-   * A backend of a load balancer this monitor already checks that it has no probe for yet: the
-   * next tick takes it in as added (out until its first success, AWAITING_FIRST_CHECK). Until
-   * that tick (up to tickMs) a compile asking for its health must not count it healthy: it
-   * did, and a new backend with nothing listening got 1-4 connections each time (QA-152 F3).
+   * A backend bound on a node this monitor checks (an agent checks its own node's only:
+   * another node's backends are its agent's to judge), of a load balancer it already checks,
+   * that it has no probe for yet: the next tick takes it in as added (out until its first
+   * success, AWAITING_FIRST_CHECK). Until that tick (up to tickMs) a compile asking for its
+   * health must not count it healthy: it did, and a new backend with nothing listening got 1-4
+   * connections each time (QA-152 F3). Remembered (awaitingAsked), so that a tick which does
+   * not take it in after all (its load balancer's checks removed in the same write) recompiles.
    */
-  awaitingFirstCheck(lbUid: string, ip: string): boolean {
-    if (this.failingAtStart) return false;
+  awaitingFirstCheck(lbUid: string, ip: string, node: string | undefined): boolean {
+    if (this.failingAtStart || node === undefined || (this.opts.node !== undefined && node !== this.opts.node)) return false;
     let lbChecked = false;
     for (const p of this.probes.values()) {
       if (p.target.lbUid !== lbUid) continue;
       if (p.target.ip === ip) return false;
       lbChecked = true;
     }
+    if (lbChecked) this.awaitingAsked.add(backendKey(lbUid, ip));
     return lbChecked;
   }
+
+  /** Backends awaitingFirstCheck answered true for since the last tick. */
+  private readonly awaitingAsked = new Set<string>();
 
   /**
    * Every backend failing its checks here, once per (load balancer, address), sorted. Where
@@ -351,6 +357,14 @@ export class LbHealthMonitor {
       this.settle(p);
       this.probes.delete(k);
       if (!p.healthy) changed = true;
+    }
+    // A backend said to await its first check that this tick does not probe after all (its
+    // load balancer's checks went in the same write, or it is no target): its compile counted
+    // it out, and only a recompile brings it in.
+    if (this.awaitingAsked.size) {
+      const probed = new Set([...wanted.values()].map((t) => backendKey(t.lbUid, t.ip)));
+      if ([...this.awaitingAsked].some((k) => !probed.has(k))) changed = true;
+      this.awaitingAsked.clear();
     }
     const failingAtStart = this.failingAtStart;
     this.failingAtStart = undefined;
@@ -429,10 +443,15 @@ export class LbHealthMonitor {
    * verdict is made up (admission refuses one load balancer asking more than the budget).
    */
   private sendDue(due: Probe[], now: number): void {
-    const rate = this.opts.probesPerSecond ?? (Number(process.env.VNETD_HEALTH_PROBES_PER_SECOND) || HEALTH_PROBES_PER_SECOND);
-    const elapsed = this.lastTickAt === undefined ? (this.opts.tickMs ?? 200) : Math.min(1000, Math.max(0, now - this.lastTickAt));
+    const rate = this.probesPerSecond;
+    // At most a tick's worth: after a stall of the event loop, a second's worth at once would
+    // come back as one burst of answers, more than the switch's packet-in queue holds (QA-124 F6).
+    const tickMs = this.opts.tickMs ?? 200;
+    const elapsed = this.lastTickAt === undefined ? tickMs : Math.min(tickMs, Math.max(0, now - this.lastTickAt));
     this.lastTickAt = now;
     const budget = Math.max(1, Math.floor((rate * elapsed) / 1000));
+    // A probe to a node that is away is not sent (probe()): it takes none of the budget, and stays due.
+    due = due.filter((p) => this.opts.connection(p.target.node)?.connected);
     if (due.length > budget) {
       // Oldest due first: whichever load balancer has the most targets, every target waits its turn.
       due.sort((a, b) => a.nextAt - b.nextAt);

@@ -54,7 +54,7 @@ export interface LbStatusSources {
   reportedDispatched?(): ReadonlyMap<string, number> | undefined;
   intervalMs?: number;
   /** Why a backend fails its health checks, or why nobody can check it (undefined: it passes, or has none). */
-  whyUnhealthy?(lbUid: string, ip: string): string | undefined;
+  whyUnhealthy?(lbUid: string, ip: string, node: string | undefined): string | undefined;
   /**
    * Why a node is down for its backends (node-status.ts nodeDownReason, the pipeline's own
    * answer): its switch does not answer, and connections sent there are lost; or its agent went
@@ -621,7 +621,7 @@ export class LbStatusReporter {
       const refs = resolvedRefs(lb, unresolved, (ip) => ambiguousHolders(lb, model, ip), listedTwice(lb, model));
       const portOf = new Map((model.loadBalancers?.get(lb.metadata.uid!)?.backends ?? []).map((b) => [b.name, b.port]));
       const troubles = whyNoConnections(lb, backends, unresolved, {
-        whyUnhealthy: (ip) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip),
+        whyUnhealthy: (ip, node) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip, node),
         nodeDown: (node) => {
           const why = this.src.nodeDown?.(node);
           return why === SWITCH_UNREACHABLE ? `${SWITCH_DOWN_PREFIX}${node} does not answer` : why === AGENT_NOT_REPORTING ? `${AGENT_SILENT_PREFIX}${node} is not reporting` : undefined;
@@ -940,7 +940,7 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
       if (b.node === '') return 'not bound to a node';
       // Out of the slot tables while its node's switch does not answer (outOnDownSwitches), checked or not.
       const down = why.nodeDown(b.node);
-      return why.whyUnhealthy(b.ip) ?? (down ? `out of the slot tables while ${down}` : 'failing health checks');
+      return why.whyUnhealthy(b.ip, b.node) ?? (down ? `out of the slot tables while ${down}` : 'failing health checks');
     }
     // backends follows spec.backends (backendsOf): a weight of 0 drains its backend.
     if (lb.spec?.backends?.[i]?.weight === 0) return DRAINED;
@@ -959,7 +959,7 @@ function whyNoConnections(lb: LoadBalancer, backends: readonly LbBackendStatus[]
 
 /** What whyNoConnections asks beyond status.backends: why an unhealthy backend is so, which nodes' switches do not answer, which backends' NICs are down. */
 interface BackendTroubles {
-  whyUnhealthy(ip: string): string | undefined;
+  whyUnhealthy(ip: string, node: string): string | undefined;
   /** Why a node is down for its backends ("the switch of its node hv2 does not answer"), undefined while it is not. */
   nodeDown(node: string): string | undefined;
   /** The backend's port name when its NIC's link is down, undefined otherwise. */

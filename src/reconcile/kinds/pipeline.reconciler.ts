@@ -470,7 +470,7 @@ export class PipelineReconciler {
         connections: readiness === 'local' ? switches : undefined,
         fastPathDispatched,
         reportedDispatched: readiness === 'node-status' ? () => dispatchedIn(this.status.realizations?.list() ?? []) : undefined,
-        whyUnhealthy: (lbUid, ip) => this.whyFailing(lbUid, ip),
+        whyUnhealthy: (lbUid, ip, node) => this.whyFailing(lbUid, ip, node),
         nodeDown: (node) => this.nodeDown(node),
         tunnelsDown: (node) => tunnelsDown(this.nodeObj(node)),
         linkDown: (key) => this.portLinkDown(key),
@@ -508,6 +508,7 @@ export class PipelineReconciler {
           return opts.node === undefined ? all : all.filter((t) => t.node === opts.node);
         },
         connection: (node) => this.agents.get(node)?.conn,
+        ...(opts.node !== undefined ? { node: opts.node } : {}),
         linkDown: (t) => t.portKey !== undefined && this.portLinkDown(t.portKey),
         // Health changes a backend set: rare, so the model is rebuilt and every node recompiled.
         onChange: () => {
@@ -647,15 +648,15 @@ export class PipelineReconciler {
   }
 
   /** Why a backend fails its checks, or why nobody can check it; undefined when it passes. */
-  private whyFailing(lbUid: string, ip: string): string | undefined {
+  private whyFailing(lbUid: string, ip: string, node: string | undefined): string | undefined {
     const failed = this.lbHealth?.failing().find((b) => b.loadBalancer === lbUid && b.ip === ip) ?? this.failingElsewhere.get(backendKey(lbUid, ip));
-    if (!failed && this.lbHealth?.awaitingFirstCheck(lbUid, ip)) return AWAITING_FIRST_CHECK;
+    if (!failed && this.lbHealth?.awaitingFirstCheck(lbUid, ip, node)) return AWAITING_FIRST_CHECK;
     return failed && failureText(failed);
   }
 
   /** A backend bound to `node` passes the health checks this process sends and those that node's agent reports. */
   private passesChecks(lbUid: string, ip: string, node: string | undefined): boolean {
-    return (this.lbHealth?.healthy(lbUid, ip) ?? true) && !failureCounts(this.failingElsewhere.get(backendKey(lbUid, ip)), node);
+    return (this.lbHealth?.healthy(lbUid, ip, node) ?? true) && !failureCounts(this.failingElsewhere.get(backendKey(lbUid, ip)), node);
   }
 
   /**
