@@ -64,14 +64,16 @@ export class EventPrinter {
   private repeatsRow(type: string, obj: KubeObject): boolean {
     const { rt, kind } = this;
     if (rt.output !== 'table' && rt.output !== 'wide') return false;
-    const key = keyOf(obj);
+    // With its uid: an object made again under the name (a relist that missed the delete) starts afresh.
+    const key = `${keyOf(obj)}/${obj.metadata.uid ?? ''}`;
     if (type === 'DELETED') {
       this.lastRows.delete(key);
       return false;
     }
     // Without its creation time: AGE ("45s", "46s") would make every row differ from the last.
     const ageless = { ...obj, metadata: { ...obj.metadata, creationTimestamp: undefined } };
-    const row = tableLines(kind, [ageless], { wide: rt.output === 'wide', withNamespace: this.withNamespace }, rt.term)[1];
+    // Untruncated and uncoloured: a change in a cell a narrow terminal cuts short is a change.
+    const row = tableLines(kind, [ageless], { wide: rt.output === 'wide', withNamespace: this.withNamespace }, { ...rt.term, columns: undefined, color: false })[1];
     const same = type === 'MODIFIED' && row !== undefined && this.lastRows.get(key) === row;
     if (row !== undefined) this.lastRows.set(key, row);
     return same;

@@ -13,8 +13,8 @@
  */
 import { UDP_HEALTH_PAYLOAD_MAX, type HealthCheck, type UdpHealthCheck } from '../../resources/kinds';
 import { fnv1a } from '../../pipeline/owners';
-import { dnsQuery } from '../../reconcile/kinds/lb-health-udp-packets';
 import { UsageError } from '../errors';
+import { dnsQuery } from './dns-query';
 import { parseDuration } from './duration';
 
 /** The tuning flags as commander hands them over (strings, absent when not given). */
