@@ -9,7 +9,8 @@
  * unreachable quoting it (sent to the controller by its own LbNat flow) = failure, silence
  * within the timeout = success (a UDP answer is dropped by a flow, and so is silence here),
  * as OVN's UDP service monitor and Octavia's UDP-CONNECT: a backend whose VM is down answers
- * nothing and passes, and only its port or node state takes it out. With
+ * nothing and passes, and only its port or node state, or its NIC's link going down
+ * (udpSilence), takes it out. With
  * spec.healthCheck.udp the datagram carries its payload (e.g. a DNS query) and, with
  * expectReply, the backend's datagram back from the checked port to the VIP and the probe's
  * source port (sent to the controller by its LbNat flows) = success, silence or an ICMP port
