@@ -63,12 +63,18 @@ export function udpHealthCheckCauses(hc: HealthCheck): StatusCause[] {
 
 /** How many probes a second a load balancer's health checks ask for (checked ports x backends / interval); 0 without checks. */
 export function probeRate(spec: LoadBalancer['spec']): number {
+  return probeDemand(spec)?.rate ?? 0;
+}
+
+/** What a load balancer's checks probe: its checked ports, backends and interval, and the rate they make; undefined without checks or backends. */
+function probeDemand(spec: LoadBalancer['spec']): { ports: number; backends: number; interval: number; rate: number } | undefined {
   const hc = spec?.healthCheck;
   const backends = spec?.backends?.length ?? 0;
-  if (!hc || backends === 0) return 0;
+  if (!hc || backends === 0) return undefined;
   const protocol = hc.protocol ?? 'TCP';
   const ports = hc.port !== undefined ? 1 : new Set(spec!.listeners.filter((l) => (l.protocol ?? 'TCP') === protocol).map((l) => l.targetPort ?? l.port)).size;
-  return (ports * backends) / (hc.intervalSeconds ?? HEALTH_CHECK_DEFAULTS.intervalSeconds);
+  const interval = hc.intervalSeconds ?? HEALTH_CHECK_DEFAULTS.intervalSeconds;
+  return { ports, backends, interval, rate: (ports * backends) / interval };
 }
 
 /**
@@ -79,13 +85,10 @@ export function probeRate(spec: LoadBalancer['spec']): number {
  * the cap must still take its labels, and its finalizers' removal (QA-134 F7).
  */
 export function probeRateCauses(spec: NonNullable<LoadBalancer['spec']>, oldRate?: number): { causes: StatusCause[]; warnings: string[] } {
-  const rate = probeRate(spec);
-  if (rate <= HEALTH_PROBES_PER_SECOND) return { causes: [], warnings: [] };
+  const demand = probeDemand(spec);
+  if (!demand || demand.rate <= HEALTH_PROBES_PER_SECOND) return { causes: [], warnings: [] };
+  const { ports, backends, interval, rate } = demand;
   const hc = spec.healthCheck!;
-  const protocol = hc.protocol ?? 'TCP';
-  const ports = hc.port !== undefined ? 1 : new Set(spec.listeners.filter((l) => (l.protocol ?? 'TCP') === protocol).map((l) => l.targetPort ?? l.port)).size;
-  const backends = spec.backends?.length ?? 0;
-  const interval = hc.intervalSeconds ?? HEALTH_CHECK_DEFAULTS.intervalSeconds;
   const minInterval = Math.ceil((ports * backends) / HEALTH_PROBES_PER_SECOND);
   const ways = `raise intervalSeconds to ${minInterval} or more${hc.port === undefined && ports > 1 ? ', or check one port (spec.healthCheck.port)' : ''}`;
   const what = `these health checks would send ${Math.round(rate)} probes a second (${ports} checked port${ports === 1 ? '' : 's'} x ${backends} backends every ${interval}s), more than a node's prober sends (${HEALTH_PROBES_PER_SECOND} a second)`;
