@@ -357,6 +357,10 @@ describe('LbHealthMonitor', () => {
     // Checked on two ports: the failing one is named (QA-128 F8: "RST" alone, whichever port it was).
     expect(failing).toEqual([{ loadBalancer: 'lb1', ip: '10.0.0.5', reason: expect.stringMatching(/^(RST on port 9090|no answer on port 8080)$/), since: expect.any(String) }]);
     expect(Number.isNaN(Date.parse(failing[0]!.since))).toBe(false);
+    // One backend's question (a status asks it of each backend out) reads as the list does.
+    expect(mon.failingOf('lb1', '10.0.0.5')).toEqual(failing[0]);
+    expect(mon.failingOf('lb1', '10.0.0.6')).toBeUndefined();
+    expect(mon.failingOf('lb2', '10.0.0.5')).toBeUndefined();
   });
 
   it('a backend added to a load balancer already checked is out until its first check succeeds; a new port of a known backend is not (QA-128 F2)', () => {

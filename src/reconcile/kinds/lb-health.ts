@@ -246,6 +246,13 @@ const keyOf = (t: HealthTarget): string => `${t.lbUid}/${t.ip}/${protocolOf(t)}/
 
 export class LbHealthMonitor {
   private readonly probes = new Map<string, Probe>();
+  /**
+   * The probes by backendKey, and how many each load balancer has: a compile asks healthy() of
+   * every backend it deals, and a scan of every probe per question cost backends x probes per
+   * compile (77k-flow load balancers). Kept by setProbe and deleteProbe only.
+   */
+  private readonly probesOfBackend = new Map<string, Set<Probe>>();
+  private readonly probeCountOfLb = new Map<string, number>();
   /** Pending probes by tupleOf: an answer finds its probe without a scan of every probe. */
   private readonly pendingByTuple = new Map<string, Probe>();
   private readonly attached = new WeakSet<OpenFlowConnection>();
@@ -271,7 +278,7 @@ export class LbHealthMonitor {
    * (awaitingFirstCheck). node: where the backend is bound (undefined: unbound, or unknown).
    */
   healthy(lbUid: string, ip: string, node?: string): boolean {
-    for (const p of this.probes.values()) if (!p.healthy && p.target.lbUid === lbUid && p.target.ip === ip) return false;
+    for (const p of this.probesOfBackend.get(backendKey(lbUid, ip)) ?? []) if (!p.healthy) return false;
     if (this.awaitingFirstCheck(lbUid, ip, node)) return false;
     return !this.failingAtStart?.has(backendKey(lbUid, ip));
   }
@@ -287,14 +294,31 @@ export class LbHealthMonitor {
    */
   awaitingFirstCheck(lbUid: string, ip: string, node: string | undefined): boolean {
     if (this.failingAtStart || node === undefined || (this.opts.node !== undefined && node !== this.opts.node)) return false;
-    let lbChecked = false;
-    for (const p of this.probes.values()) {
-      if (p.target.lbUid !== lbUid) continue;
-      if (p.target.ip === ip) return false;
-      lbChecked = true;
-    }
-    if (lbChecked) this.awaitingAsked.add(backendKey(lbUid, ip));
-    return lbChecked;
+    if (!this.probeCountOfLb.get(lbUid) || this.probesOfBackend.has(backendKey(lbUid, ip))) return false;
+    this.awaitingAsked.add(backendKey(lbUid, ip));
+    return true;
+  }
+
+  /** Probes are keyed by keyOf(target), whose load balancer and address never change for a key. */
+  private setProbe(k: string, p: Probe): Probe {
+    this.probes.set(k, p);
+    const b = backendKey(p.target.lbUid, p.target.ip);
+    let set = this.probesOfBackend.get(b);
+    if (!set) this.probesOfBackend.set(b, (set = new Set()));
+    set.add(p);
+    this.probeCountOfLb.set(p.target.lbUid, (this.probeCountOfLb.get(p.target.lbUid) ?? 0) + 1);
+    return p;
+  }
+
+  private deleteProbe(k: string, p: Probe): void {
+    this.probes.delete(k);
+    const b = backendKey(p.target.lbUid, p.target.ip);
+    const set = this.probesOfBackend.get(b);
+    set?.delete(p);
+    if (set?.size === 0) this.probesOfBackend.delete(b);
+    const n = (this.probeCountOfLb.get(p.target.lbUid) ?? 1) - 1;
+    if (n > 0) this.probeCountOfLb.set(p.target.lbUid, n);
+    else this.probeCountOfLb.delete(p.target.lbUid);
   }
 
   /** Backends awaitingFirstCheck answered true for since the last tick. */
@@ -306,20 +330,23 @@ export class LbHealthMonitor {
    * of every listener for one port's sake said only "RST" (QA-128 F8).
    */
   failing(): UnhealthyBackend[] {
-    const ports = new Map<string, number>();
-    for (const p of this.probes.values()) {
-      const k = backendKey(p.target.lbUid, p.target.ip);
-      ports.set(k, (ports.get(k) ?? 0) + 1);
-    }
-    const out = new Map<string, UnhealthyBackend>();
-    for (const p of this.probes.values()) {
-      const k = backendKey(p.target.lbUid, p.target.ip);
-      if (p.healthy || out.has(k)) continue;
+    return [...this.probesOfBackend.keys()].sort().flatMap((k) => this.failingIn(this.probesOfBackend.get(k)!) ?? []);
+  }
+
+  /** The backend as failing() names it, or undefined while it passes its checks here. */
+  failingOf(lbUid: string, ip: string): UnhealthyBackend | undefined {
+    const probes = this.probesOfBackend.get(backendKey(lbUid, ip));
+    return probes && this.failingIn(probes);
+  }
+
+  private failingIn(probes: ReadonlySet<Probe>): UnhealthyBackend | undefined {
+    for (const p of probes) {
+      if (p.healthy) continue;
       const reason = p.reason ?? '';
-      const onPort = (ports.get(k) ?? 0) > 1 && !reason.startsWith(NOT_CHECKED) ? ` on port ${p.target.port}` : '';
-      out.set(k, { loadBalancer: p.target.lbUid, ip: p.target.ip, reason: `${reason}${onPort}`, since: p.since ?? '' });
+      const onPort = probes.size > 1 && !reason.startsWith(NOT_CHECKED) ? ` on port ${p.target.port}` : '';
+      return { loadBalancer: p.target.lbUid, ip: p.target.ip, reason: `${reason}${onPort}`, since: p.since ?? '' };
     }
-    return [...out.keys()].sort().map((k) => out.get(k)!);
+    return undefined;
   }
 
   /**
@@ -356,7 +383,7 @@ export class LbHealthMonitor {
     for (const [k, p] of this.probes) {
       if (wanted.has(k)) continue;
       this.settle(p);
-      this.probes.delete(k);
+      this.deleteProbe(k, p);
       if (!p.healthy) changed = true;
     }
     // A backend said to await its first check that this tick does not probe after all (its
@@ -388,7 +415,7 @@ export class LbHealthMonitor {
         const offset = failing || added || window === 0 ? 0 : fnv1a(k) % window;
         if (added) {
           // Out (a change the recompile must see), in at its first success.
-          this.probes.set(k, (p = { target: t, healthy: false, successes: t.timing.healthyThreshold - 1, failures: 0, nextAt: now, reason: AWAITING_FIRST_CHECK, since: new Date(now).toISOString() }));
+          p = this.setProbe(k, { target: t, healthy: false, successes: t.timing.healthyThreshold - 1, failures: 0, nextAt: now, reason: AWAITING_FIRST_CHECK, since: new Date(now).toISOString() });
           changed = true;
         } else if (!failing && checkedBefore.has(t.lbUid)) {
           // A known backend's new port (a listener added, a target port changed): it stays in
@@ -396,10 +423,10 @@ export class LbHealthMonitor {
           // at once and its first failure counts. Before, a target port nothing listened on was
           // said healthy at the new generation for unhealthyThreshold intervals (10-15 s) while
           // every connection failed (QA-134 F4).
-          this.probes.set(k, (p = { target: t, healthy: true, successes: 0, failures: t.timing.unhealthyThreshold - 1, nextAt: now }));
+          p = this.setProbe(k, { target: t, healthy: true, successes: 0, failures: t.timing.unhealthyThreshold - 1, nextAt: now });
         } else {
           // The reported reason without the port failing() named (it names it again).
-          this.probes.set(k, (p = { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now + offset, reason: failing?.reason.replace(/ on port \d+$/, ''), since: failing?.since }));
+          p = this.setProbe(k, { target: t, healthy: !failing, successes: 0, failures: 0, nextAt: now + offset, reason: failing?.reason.replace(/ on port \d+$/, ''), since: failing?.since });
         }
       }
       p.target = t;

@@ -649,7 +649,7 @@ export class PipelineReconciler {
 
   /** Why a backend fails its checks, or why nobody can check it; undefined when it passes. */
   private whyFailing(lbUid: string, ip: string, node: string | undefined): string | undefined {
-    const failed = this.lbHealth?.failing().find((b) => b.loadBalancer === lbUid && b.ip === ip) ?? this.failingElsewhere.get(backendKey(lbUid, ip));
+    const failed = this.lbHealth?.failingOf(lbUid, ip) ?? this.failingElsewhere.get(backendKey(lbUid, ip));
     if (!failed && this.lbHealth?.awaitingFirstCheck(lbUid, ip, node)) return AWAITING_FIRST_CHECK;
     return failed && failureText(failed);
   }
