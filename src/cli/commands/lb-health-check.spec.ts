@@ -11,6 +11,14 @@ describe('lb set-health patch', () => {
     expect(healthCheckOps(undefined, parseHealthEdit({ healthInterval: '10s' }))).toEqual([{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'TCP', intervalSeconds: 10 } }]);
   });
 
+  it('with no check yet, flags that only undo a UDP setting add a plain TCP check, not one with a udp that admission refuses (review of QA-152\'s UDP checks)', () => {
+    const plain = [{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'TCP' } }];
+    expect(healthCheckOps(undefined, parseHealthEdit({ healthUdpExpectReply: false }))).toEqual(plain);
+    expect(healthCheckOps(undefined, parseHealthEdit({ healthUdpPayloadHex: 'none' }))).toEqual(plain);
+    expect(healthCheckOps(undefined, parseHealthEdit({ healthUdpExpectReply: false, healthProtocol: 'udp' }))).toEqual([{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'UDP' } }]);
+    expect(healthCheckOps(undefined, parseHealthEdit({ healthUdpExpectReply: true }))).toEqual([{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'UDP', udp: { expectReply: true } } }]);
+  });
+
   it('replaces the given fields of an existing check and leaves the others alone', () => {
     const ops = healthCheckOps({ protocol: 'TCP', intervalSeconds: 10, timeoutSeconds: 4, healthyThreshold: 5 }, parseHealthEdit({ healthTimeout: '3s', unhealthyThreshold: '6' }));
     expect(ops).toEqual([

@@ -66,7 +66,13 @@ export function describeHealthCheck(hc: HealthCheck | undefined): string {
  */
 export function healthCheckOps(current: HealthCheck | undefined, edit: HealthEdit): JsonPatchOp[] {
   if (edit.off) return current ? [{ op: 'remove', path: '/spec/healthCheck' }] : [];
-  if (!current) return [{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'TCP', ...edit.tuning } }];
+  if (!current) {
+    // --no-health-udp-expect-reply or a payload of none undo what there is not: udp stays out
+    // (a TCP check with a udp, which admission refused with a message about neither flag).
+    const { udp, ...rest } = edit.tuning;
+    const saysSomething = udp && (udp.payload !== undefined || udp.expectReply === true);
+    return [{ op: 'add', path: '/spec/healthCheck', value: { protocol: 'TCP', ...rest, ...(saysSomething ? { udp } : {}) } }];
+  }
   // "add" on an object member replaces it when present (RFC 6902 4.1), so one op either way.
   const ops: JsonPatchOp[] = Object.entries(edit.tuning)
     .filter(([field, value]) => value !== undefined && field !== 'udp')
