@@ -108,29 +108,39 @@ export function buildTcpFrame(s: TcpSegment): Buffer {
   return ipFrame(s, IP_PROTO.TCP, tcp, 16, { dontFragment: true });
 }
 
-/** The TCP header of an untagged Ethernet/IPv4 or Ethernet/IPv6 frame (TCP right after the fixed IPv6 header); undefined for anything else. */
-export function parseTcpFrame(f: Buffer): TcpSegment | undefined {
-  let t: number;
-  let srcIp: string;
-  let dstIp: string;
-  if (f.length >= 14 + 40 + 20 && f.readUInt16BE(12) === 0x86dd) {
-    if (f[14]! >> 4 !== 6 || f[20] !== 6) return undefined;
-    t = 14 + 40;
-    srcIp = ipv6FromBytes(f.subarray(22, 38));
-    dstIp = ipv6FromBytes(f.subarray(38, 54));
-  } else {
-    if (f.length < 14 + 20 + 20 || f.readUInt16BE(12) !== 0x0800) return undefined;
+/**
+ * The addresses of an untagged Ethernet/IPv4 or Ethernet/IPv6 frame whose IP payload is
+ * `protocol` (`v6NextHeader` over IPv6, right after the fixed header, as a backend sends its
+ * answers: no extension headers), and where that payload starts; undefined for anything else,
+ * and for an IPv4 fragment other than the first (it holds no header of that protocol). The
+ * caller checks that the frame is long enough for the header it reads at `at`.
+ */
+export function ipPacketOf(f: Buffer, protocol: number, v6NextHeader = protocol): { srcIp: string; dstIp: string; at: number } | undefined {
+  if (f.length < 14) return undefined;
+  const type = f.readUInt16BE(12);
+  if (type === 0x0800) {
+    if (f.length < 14 + 20 || f[14]! >> 4 !== 4) return undefined;
     const ihl = (f[14]! & 0x0f) * 4;
-    if (f[14]! >> 4 !== 4 || ihl < 20 || f[23] !== 6 || f.length < 14 + ihl + 20) return undefined;
-    t = 14 + ihl;
-    srcIp = ipText(f.readUInt32BE(26));
-    dstIp = ipText(f.readUInt32BE(30));
+    if (ihl < 20 || f[23] !== protocol || (f.readUInt16BE(20) & 0x1fff) !== 0) return undefined;
+    return { srcIp: ipText(f.readUInt32BE(26)), dstIp: ipText(f.readUInt32BE(30)), at: 14 + ihl };
   }
+  if (type === 0x86dd) {
+    if (f.length < 14 + 40 || f[14]! >> 4 !== 6 || f[20] !== v6NextHeader) return undefined;
+    return { srcIp: ipv6FromBytes(f.subarray(22, 38)), dstIp: ipv6FromBytes(f.subarray(38, 54)), at: 14 + 40 };
+  }
+  return undefined;
+}
+
+/** The TCP header of an untagged Ethernet/IPv4 or Ethernet/IPv6 frame (ipPacketOf); undefined for anything else. */
+export function parseTcpFrame(f: Buffer): TcpSegment | undefined {
+  const ip = ipPacketOf(f, IP_PROTO.TCP);
+  if (!ip || f.length < ip.at + 20) return undefined;
+  const t = ip.at;
   return {
     dstMac: macFromBytes(f.subarray(0, 6)),
     srcMac: macFromBytes(f.subarray(6, 12)),
-    srcIp,
-    dstIp,
+    srcIp: ip.srcIp,
+    dstIp: ip.dstIp,
     srcPort: f.readUInt16BE(t),
     dstPort: f.readUInt16BE(t + 2),
     seq: f.readUInt32BE(t + 4),

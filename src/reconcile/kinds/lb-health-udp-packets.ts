@@ -8,7 +8,7 @@
  * expectReply, the backend's datagram back to the VIP (parseUdpDatagram) is what passes it.
  */
 import { IP_PROTO, ipv6FromBytes } from '../../openflow';
-import { ipFrame, type FrameAddresses } from './lb-health-packets';
+import { ipFrame, ipPacketOf, type FrameAddresses } from './lb-health-packets';
 
 export interface UdpProbe extends FrameAddresses {
   srcPort: number;
@@ -53,20 +53,9 @@ export function buildUdpProbeFrame(p: UdpProbe): Buffer {
  * the headers (the flow's max_len), so the payload is neither read nor checksummed.
  */
 export function parseUdpDatagram(f: Buffer): UdpDatagram | undefined {
-  if (f.length < 14) return undefined;
-  const type = f.readUInt16BE(12);
-  if (type === 0x0800) {
-    const ihl = (f[14]! & 0x0f) * 4;
-    if (f.length < 14 + 20 || f[14]! >> 4 !== 4 || ihl < 20 || f[23] !== IP_PROTO.UDP) return undefined;
-    if ((f.readUInt16BE(20) & 0x1fff) !== 0 || f.length < 14 + ihl + 8) return undefined;
-    const u = 14 + ihl;
-    return { srcIp: ipText(f.subarray(26)), dstIp: ipText(f.subarray(30)), srcPort: f.readUInt16BE(u), dstPort: f.readUInt16BE(u + 2) };
-  }
-  if (type === 0x86dd) {
-    if (f.length < 14 + 40 + 8 || f[14]! >> 4 !== 6 || f[20] !== IP_PROTO.UDP) return undefined;
-    return { srcIp: ipv6FromBytes(f.subarray(22, 38)), dstIp: ipv6FromBytes(f.subarray(38, 54)), srcPort: f.readUInt16BE(54), dstPort: f.readUInt16BE(56) };
-  }
-  return undefined;
+  const ip = ipPacketOf(f, IP_PROTO.UDP);
+  if (!ip || f.length < ip.at + 8) return undefined;
+  return { srcIp: ip.srcIp, dstIp: ip.dstIp, srcPort: f.readUInt16BE(ip.at), dstPort: f.readUInt16BE(ip.at + 2) };
 }
 
 /**
@@ -76,37 +65,19 @@ export function parseUdpDatagram(f: Buffer): UdpDatagram | undefined {
  * RFC 4443 3.1 quote at least the IP header and 8 bytes after it).
  */
 export function parsePortUnreachable(f: Buffer): PortUnreachable | undefined {
-  if (f.length < 14) return undefined;
-  const type = f.readUInt16BE(12);
-  if (type === 0x0800) {
-    const ihl = (f[14]! & 0x0f) * 4;
-    if (f.length < 14 + 20 || f[14]! >> 4 !== 4 || ihl < 20 || f[23] !== IP_PROTO.ICMP) return undefined;
-    // A fragment other than the first holds no ICMP header.
-    if ((f.readUInt16BE(20) & 0x1fff) !== 0) return undefined;
-    const icmp = 14 + ihl;
-    if (f.length < icmp + 8 || f[icmp] !== 3 || f[icmp + 1] !== 3) return undefined;
-    const q = icmp + 8;
+  const ip = ipPacketOf(f, IP_PROTO.ICMP, IP_PROTO.ICMPV6);
+  if (!ip || f.length < ip.at + 8) return undefined;
+  const icmp = ip.at;
+  const q = icmp + 8;
+  if (f.readUInt16BE(12) === 0x0800) {
+    if (f[icmp] !== 3 || f[icmp + 1] !== 3) return undefined;
     if (f.length < q + 20 || f[q]! >> 4 !== 4) return undefined;
     const qihl = (f[q]! & 0x0f) * 4;
     if (qihl < 20 || f[q + 9] !== IP_PROTO.UDP || f.length < q + qihl + 8) return undefined;
-    return {
-      srcIp: ipText(f.subarray(26)),
-      dstIp: ipText(f.subarray(30)),
-      quoted: { srcIp: ipText(f.subarray(q + 12)), dstIp: ipText(f.subarray(q + 16)), srcPort: f.readUInt16BE(q + qihl), dstPort: f.readUInt16BE(q + qihl + 2) },
-    };
+    return { srcIp: ip.srcIp, dstIp: ip.dstIp, quoted: { srcIp: ipText(f.subarray(q + 12)), dstIp: ipText(f.subarray(q + 16)), srcPort: f.readUInt16BE(q + qihl), dstPort: f.readUInt16BE(q + qihl + 2) } };
   }
-  if (type === 0x86dd) {
-    // ICMPv6 right after the fixed header, as a backend sends it; the quote likewise (the probe has no extension headers).
-    if (f.length < 14 + 40 + 8 || f[14]! >> 4 !== 6 || f[20] !== IP_PROTO.ICMPV6) return undefined;
-    const icmp = 14 + 40;
-    if (f[icmp] !== 1 || f[icmp + 1] !== 4) return undefined;
-    const q = icmp + 8;
-    if (f.length < q + 40 + 8 || f[q]! >> 4 !== 6 || f[q + 6] !== IP_PROTO.UDP) return undefined;
-    return {
-      srcIp: ipv6FromBytes(f.subarray(22, 38)),
-      dstIp: ipv6FromBytes(f.subarray(38, 54)),
-      quoted: { srcIp: ipv6FromBytes(f.subarray(q + 8, q + 24)), dstIp: ipv6FromBytes(f.subarray(q + 24, q + 40)), srcPort: f.readUInt16BE(q + 40), dstPort: f.readUInt16BE(q + 42) },
-    };
-  }
-  return undefined;
+  // The quote follows the ICMPv6 header likewise (the probe has no extension headers).
+  if (f[icmp] !== 1 || f[icmp + 1] !== 4) return undefined;
+  if (f.length < q + 40 + 8 || f[q]! >> 4 !== 6 || f[q + 6] !== IP_PROTO.UDP) return undefined;
+  return { srcIp: ip.srcIp, dstIp: ip.dstIp, quoted: { srcIp: ipv6FromBytes(f.subarray(q + 8, q + 24)), dstIp: ipv6FromBytes(f.subarray(q + 24, q + 40)), srcPort: f.readUInt16BE(q + 40), dstPort: f.readUInt16BE(q + 42) } };
 }

@@ -504,4 +504,17 @@ describe('health-check frames over IPv6', () => {
     while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
     expect(s).toBe(0xffff);
   });
+
+  it('parses an IPv4 segment, and nothing from a fragment other than the first, a frame cut inside the TCP header or another protocol', () => {
+    const seg = { srcMac: '02:00:00:00:00:05', dstMac: '0a:00:00:00:00:01', srcIp: '10.0.0.5', dstIp: '10.0.0.100', srcPort: 8080, dstPort: 33000, seq: 1, ack: 12346, flags: TCP_FLAGS.SYN | TCP_FLAGS.ACK };
+    const f = buildTcpFrame(seg);
+    expect(parseTcpFrame(f)).toEqual(seg);
+    const later = Buffer.from(f);
+    later.writeUInt16BE(0x0003, 20); // fragment offset 24 bytes: its first bytes are no TCP header
+    expect(parseTcpFrame(later)).toBeUndefined();
+    expect(parseTcpFrame(f.subarray(0, 14 + 20 + 19))).toBeUndefined();
+    const udp = Buffer.from(f);
+    udp[23] = 17;
+    expect(parseTcpFrame(udp)).toBeUndefined();
+  });
 });
