@@ -35,7 +35,7 @@ export function registerConntrackMetrics(registry: Registry, source: ConntrackUs
   });
   new Gauge({
     name: 'vnetd_conntrack_network_limit',
-    help: 'Entries one network (one conntrack zone) may hold of the node\'s table (its Node\'s spec.conntrack.networkShare; 0: no per-network limit).',
+    help: 'The most entries one network (one conntrack zone) may hold of the node\'s table (its Node\'s spec.conntrack.networkShare; the networks of a namespace split its namespaceShare; 0: no per-network limit).',
     labelNames: ['node'],
     registers: [registry],
     collect() {

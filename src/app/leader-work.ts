@@ -85,7 +85,7 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     const chassis = o.chassis
       ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, informers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined, generation: o.ovsdbGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.databaseGeneration, 'ovsdb')),
           // The tenant sees it on its network (QA-133 F3: its connections were dropped with nothing said to it).
-          onNetworkConntrackFull: (net, node, limit) => recorder?.record(net, 'Warning', CONNTRACK_NETWORK_FULL, `on node ${node}, all ${limit} connection-tracking entries one network may hold are in use: its new load-balancer connections there are dropped until entries expire (the node's spec.conntrack.networkShare sets the share)`) })
+          onNetworkConntrackFull: (net, node, limit) => recorder?.record(net, 'Warning', CONNTRACK_NETWORK_FULL, `on node ${node}, all ${limit} connection-tracking entries this network may hold are in use: its new load-balancer connections there are dropped until entries expire (the node's spec.conntrack.networkShare sets a network's share, namespaceShare what the networks of a namespace share)`) })
       : undefined;
     // Flows on every connected node, and the Ready condition of ports and networks; without
     // chassis, agents program the nodes and Ready comes from what they report.

@@ -174,6 +174,7 @@ export class ChassisManager {
       sessions: () => [...this.sessions].map(([node, s]) => [node, { endpoint: s.endpoint, connected: s.view().connected }]),
       datapathOf: (node) => this.nodes.get(objectKey(NODES, undefined, node))?.spec?.datapath,
       networkShareOf: (node) => this.nodes.get(objectKey(NODES, undefined, node))?.spec?.conntrack?.networkShare,
+      namespaceShareOf: (node) => this.nodes.get(objectKey(NODES, undefined, node))?.spec?.conntrack?.namespaceShare,
       networkZones: () => new Map(this.networks.list().flatMap((n) => (n.spec?.vni ? [[ctZone(n.spec.vni), `${n.metadata.namespace}/${n.metadata.name}`] as const] : []))),
       onNetworkFull: (node, network, limit) => {
         const slash = network.indexOf('/');

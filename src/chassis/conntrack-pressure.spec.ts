@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { conntrackCondition, networkLimitFor } from './conntrack-pressure';
+import { conntrackCondition, networkLimitFor, zoneLimitsFor } from './conntrack-pressure';
 import { vswitchdControlSocket } from './unixctl';
 
 describe('ConntrackPressure', () => {
@@ -55,5 +55,22 @@ describe('vswitchdControlSocket', () => {
     expect(vswitchdControlSocket('tcp:10.0.0.1:6640')).toBeUndefined();
     expect(vswitchdControlSocket('ssl:10.0.0.1:6640')).toBeUndefined();
     expect(vswitchdControlSocket('garbage')).toBeUndefined();
+  });
+});
+
+describe('zoneLimitsFor', () => {
+  const zones = new Map([[1, 'a/x'], [2, 'a/y'], [3, 'a/z'], [4, 'b/x']]);
+  it('splits a namespace\'s share evenly among its networks, each within a network\'s share (QA-151 F2)', () => {
+    expect(zoneLimitsFor(3_000_000, { network: 50, namespace: 50 }, zones)).toEqual(new Map([[1, 500_000], [2, 500_000], [3, 500_000], [4, 1_500_000]]));
+    expect(zoneLimitsFor(3_000_000, { network: 20, namespace: 90 }, zones)).toEqual(new Map([[1, 600_000], [2, 600_000], [3, 600_000], [4, 600_000]]));
+    // The sum of a namespace's limits never passes its share.
+    const limits = zoneLimitsFor(100, { network: 50, namespace: 50 }, zones);
+    expect(limits.get(1)! + limits.get(2)! + limits.get(3)!).toBeLessThanOrEqual(50);
+  });
+  it('lifts either limit at 100%, both: no zone limited; and gives every zone at least one entry', () => {
+    expect(zoneLimitsFor(100, { network: 100, namespace: 50 }, zones)).toEqual(new Map([[1, 16], [2, 16], [3, 16], [4, 50]]));
+    expect(zoneLimitsFor(100, { network: 50, namespace: 100 }, zones)).toEqual(new Map([[1, 50], [2, 50], [3, 50], [4, 50]]));
+    expect(zoneLimitsFor(100, { network: 100, namespace: 100 }, zones)).toEqual(new Map());
+    expect(zoneLimitsFor(2, { network: 50, namespace: 50 }, zones).get(1)).toBe(1);
   });
 });

@@ -13,7 +13,7 @@ import { unixctl } from './unixctl';
 export interface ConntrackUsage {
   entries: number;
   max: number;
-  /** What one network (one conntrack zone) may hold of them; 0: no per-network limit (or none set yet). */
+  /** The most one network (one conntrack zone) may hold of them (a namespace's networks split its share); 0: no per-network limit (or none set yet). */
   networkLimit: number;
 }
 
@@ -26,6 +26,31 @@ export const DEFAULT_NETWORK_SHARE = 50;
  */
 export function networkLimitFor(max: number, share: number): number {
   return share >= 100 ? 0 : Math.max(1, Math.floor((max * share) / 100));
+}
+
+/** Percent of the table the networks of one namespace may hold together when its Node's spec.conntrack.namespaceShare is absent. */
+export const DEFAULT_NAMESPACE_SHARE = 50;
+
+/**
+ * Each network zone's limit: its network's share (networkLimitFor), and no more than an even
+ * split of its namespace's share among the namespace's networks, so that a tenant with two
+ * networks does not hold twice a network's share (QA-151 F2: two networks of one tenant held
+ * the whole table, and another tenant's new VIP connections timed out). Zones left out have
+ * no limit (both shares 100). networks: zone to "namespace/name", as networkZones gives them.
+ */
+export function zoneLimitsFor(max: number, shares: { network: number; namespace: number }, networks: ReadonlyMap<number, string>): Map<number, number> {
+  const perNetwork = networkLimitFor(max, shares.network);
+  const perNamespace = networkLimitFor(max, shares.namespace);
+  const out = new Map<number, number>();
+  if (!perNetwork && !perNamespace) return out;
+  const networksOf = new Map<string, number>();
+  const namespaceOf = (network: string) => network.slice(0, network.indexOf('/'));
+  for (const network of networks.values()) networksOf.set(namespaceOf(network), (networksOf.get(namespaceOf(network)) ?? 0) + 1);
+  for (const [zone, network] of networks) {
+    const split = perNamespace && Math.max(1, Math.floor(perNamespace / networksOf.get(namespaceOf(network))!));
+    out.set(zone, perNetwork && split ? Math.min(perNetwork, split) : perNetwork || split);
+  }
+  return out;
 }
 
 export interface ZoneLimit {

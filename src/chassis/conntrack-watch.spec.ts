@@ -129,6 +129,18 @@ describe('ConntrackWatch', () => {
     expect(vswitchd.state.limits).toEqual(new Map([[8, 50]]));
   });
 
+  it('holds the networks of one namespace to the namespace\'s share together, and sets them again when a network joins or leaves it (QA-151 F2)', async () => {
+    // Tenant evil has two networks, vic one: at 50% each, evil's two held the whole table and vic's new VIP connections timed out.
+    let zones = new Map([[7, 'evil/net'], [8, 'evil/under'], [9, 'vic/net']]);
+    const { w } = watch({ now: 50 }, () => zones);
+    await w.poll();
+    expect(vswitchd.state.limits).toEqual(new Map([[7, 25], [8, 25], [9, 50]]));
+    expect(w.usage()[0]!.networkLimit).toBe(50);
+    zones = new Map([[7, 'evil/net'], [9, 'vic/net']]);
+    await w.poll();
+    expect(vswitchd.state.limits).toEqual(new Map([[7, 50], [9, 50]]));
+  });
+
   it('goes Unknown when the usage itself cannot be read, as before', async () => {
     const { w } = watch({ now: 50 });
     await w.poll();

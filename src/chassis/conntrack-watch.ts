@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { sameValue } from '../resources/same-value';
-import { DEFAULT_NETWORK_SHARE, conntrackCondition, networkLimitFor, readConntrackUsage, readZoneLimits, setZoneLimits, type ConntrackUsage, type ZoneLimit } from './conntrack-pressure';
+import { DEFAULT_NAMESPACE_SHARE, DEFAULT_NETWORK_SHARE, conntrackCondition, readConntrackUsage, readZoneLimits, setZoneLimits, zoneLimitsFor, type ConntrackUsage, type ZoneLimit } from './conntrack-pressure';
 import type { ConditionView } from './node-status';
 import { vswitchdControlSocket } from './unixctl';
 
@@ -22,6 +22,8 @@ export interface ConntrackWatchOptions {
   datapathOf(node: string): string | undefined;
   /** The node's spec.conntrack.networkShare (DEFAULT_NETWORK_SHARE when absent). */
   networkShareOf(node: string): number | undefined;
+  /** The node's spec.conntrack.namespaceShare (DEFAULT_NAMESPACE_SHARE when absent). */
+  namespaceShareOf?(node: string): number | undefined;
   /** The conntrack zone of each network (one each, which gets the limit) and the network's namespace/name. */
   networkZones(): ReadonlyMap<number, string>;
   /** A network's zone on a node has reached its limit: its new load-balancer connections there are dropped. */
@@ -39,7 +41,7 @@ interface Reading {
   view?: ConditionView;
   /** The last failure said in the log, so each is said once. */
   failure?: string;
-  /** The per-network limit last set, or found already set, on the node's switch (see limitNetworks). */
+  /** The largest zone limit last set, or found already set, on the node's switch (see limitNetworks). */
   networkLimit?: number;
   /** The last failure to set the zones' limits said in the log, so each is said once. */
   limitFailure?: string;
@@ -148,24 +150,27 @@ export class ConntrackWatch {
 
   /**
    * Each network's share of the table (QA-133 F3: one tenant's connections filled it, and every
-   * VIP of the node dropped new connections). Every network has a conntrack zone of its own
-   * (pipeline ctZone), whose limit is set where the switch has another (the table's limit or
-   * the Node's share changed, a network is new, ovs-vswitchd restarted and forgot them); the
-   * limits of zones whose network is gone are removed. Returns the limit.
+   * VIP of the node dropped new connections), and each namespace's, split among its networks
+   * (zoneLimitsFor; QA-151 F2). Every network has a conntrack zone of its own (pipeline
+   * ctZone), whose limit is set where the switch has another (the table's limit or the Node's
+   * shares changed, a network is new or gone from its namespace, ovs-vswitchd restarted and
+   * forgot them); the limits of zones whose network is gone are removed. Returns the largest
+   * limit (0: none).
    */
   private async containNetworks(node: string, socket: string, max: number, r: Reading): Promise<number> {
-    const limit = networkLimitFor(max, this.opts.networkShareOf(node) ?? DEFAULT_NETWORK_SHARE);
     const networks = this.opts.networkZones();
-    const zones = new Set(networks.keys());
+    const shares = { network: this.opts.networkShareOf(node) ?? DEFAULT_NETWORK_SHARE, namespace: this.opts.namespaceShareOf?.(node) ?? DEFAULT_NAMESPACE_SHARE };
+    const limits = zoneLimitsFor(max, shares, networks);
+    const largest = Math.max(0, ...limits.values());
     const current = await readZoneLimits(socket);
     this.noteFullZones(node, r, current, networks);
-    // No per-network limit: the zones' own limits go (a zone limit of 0 admits nothing).
-    const set = new Map(limit ? [...zones].filter((z) => current.get(z)?.limit !== limit).map((z) => [z, limit]) : []);
-    const remove = [...current.keys()].filter((z) => (limit ? !zones.has(z) && r.limitedZones?.has(z) : zones.has(z) || r.limitedZones?.has(z)));
-    const limited = limit ? zones : new Set<number>();
+    // A zone without a limit of its own (both shares 100) loses the one it had (a zone limit of 0 admits nothing).
+    const set = new Map([...limits].filter(([z, limit]) => current.get(z)?.limit !== limit));
+    const remove = [...current.keys()].filter((z) => !limits.has(z) && (networks.has(z) || r.limitedZones?.has(z)));
+    const limited = new Set(limits.keys());
     if (!set.size && !remove.length) {
       r.limitedZones = limited;
-      return limit;
+      return largest;
     }
     try {
       await setZoneLimits(socket, set, remove);
@@ -176,11 +181,14 @@ export class ConntrackWatch {
       throw err;
     }
     r.limitedZones = limited;
+    const namespaces = new Set([...networks.values()].map((n) => n.slice(0, n.indexOf('/')))).size;
     this.opts.logger.info(
-      { event: 'node.conntrack_network_limit', node, max, networkLimit: limit, zonesSet: set.size, zonesRemoved: remove.length },
-      limit ? `node ${node}: each network may hold ${limit} of the ${max} connection-tracking entries` : `node ${node}: no per-network connection-tracking limit`,
+      { event: 'node.conntrack_network_limit', node, max, networkLimit: largest, networkShare: shares.network, namespaceShare: shares.namespace, zonesSet: set.size, zonesRemoved: remove.length },
+      largest
+        ? `node ${node}: a network may hold at most ${largest} of the ${max} connection-tracking entries (${shares.network}%), the networks of a namespace ${shares.namespace}% together (${namespaces} namespaces)`
+        : `node ${node}: no per-network connection-tracking limit`,
     );
-    return limit;
+    return largest;
   }
 
   /**
@@ -195,7 +203,7 @@ export class ConntrackWatch {
       if (!network || limit === 0) continue;
       if (count >= limit && !full.has(zone)) {
         full.add(zone);
-        this.opts.logger.warn({ event: 'node.conntrack_network_full', node, network, zone, limit }, `node ${node}: network ${network} holds all ${limit} connection-tracking entries one network may (its zone ${zone}): its new load-balancer connections on this node are dropped until entries expire; raise the node's spec.conntrack.networkShare or find what opens them (ovs-appctl dpctl/dump-conntrack zone=${zone})`);
+        this.opts.logger.warn({ event: 'node.conntrack_network_full', node, network, zone, limit }, `node ${node}: network ${network} holds all ${limit} connection-tracking entries it may (its zone ${zone}; a namespace's networks split their namespace's share): its new load-balancer connections on this node are dropped until entries expire; raise the node's spec.conntrack.networkShare or namespaceShare, or find what opens them (ovs-appctl dpctl/dump-conntrack zone=${zone})`);
         this.opts.onNetworkFull?.(node, network, limit);
       } else if (count < limit * RELIEVED_SHARE) full.delete(zone);
     }

@@ -206,7 +206,7 @@ export interface NodeSpec {
   unschedulable?: boolean;
   fastPathInterfaces?: string[];
   /** How its networks share the node's connection-tracking table. */
-  conntrack?: { networkShare?: number };
+  conntrack?: { networkShare?: number; namespaceShare?: number };
   fastPath?: NodeFastPathSpec;
 }
 

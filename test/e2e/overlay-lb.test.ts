@@ -619,7 +619,7 @@ u.on('error',()=>undefined);const next=()=>{for(let i=0;i<100&&n<3000;i++,n++)u.
           return evs.find((e) => e.reason === 'ConntrackZoneFull' && e.involvedObject.kind === 'VirtualNetwork' && e.involvedObject.name === 'net');
         }, 30_000, 1000);
         log(`a network at its conntrack share on hv1: ${zoneFull!.type} ${zoneFull!.reason} on its VirtualNetwork after ${(performance.now() - t0).toFixed(0)} ms (10 s readings)`);
-        expect(zoneFull!.message).toMatch(/^on node hv1, all 4 connection-tracking entries one network may hold are in use/);
+        expect(zoneFull!.message).toMatch(/^on node hv1, all 4 connection-tracking entries this network may hold are in use/);
       } finally {
         await hv1.ovs.appctl('ovs-vswitchd', ['dpctl/ct-set-maxconns', '3000000']);
         await hv1.ovs.appctl('ovs-vswitchd', ['dpctl/flush-conntrack']);

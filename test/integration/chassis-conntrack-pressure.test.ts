@@ -52,8 +52,8 @@ describeOvs('chassis: a node whose connection-tracking table is full says so', (
     const hv = bed.hypervisors[0]!;
     const { client } = await dnsNetwork(pb, NS, 79, 7901);
     firstClient = client;
-    // One network may fill the whole table here (the next test limits it).
-    await objects.modify<HypervisorNode>(NODES, undefined, hv.name, (n) => ({ ...n, spec: { ...n.spec!, conntrack: { networkShare: 100 } } }));
+    // One network may fill the whole table here (no limit per network or per namespace; the next test limits it).
+    await objects.modify<HypervisorNode>(NODES, undefined, hv.name, (n) => ({ ...n, spec: { ...n.spec!, conntrack: { networkShare: 100, namespaceShare: 100 } } }));
     const pressure = async () => (await objects.get<HypervisorNode>(NODES, undefined, hv.name))?.status?.conditions?.find((c) => c.type === 'ConntrackPressure');
 
     await hv.ovs.appctl('ovs-vswitchd', ['dpctl/flush-conntrack']);
@@ -108,6 +108,13 @@ describeOvs('chassis: a node whose connection-tracking table is full says so', (
     // The full one is named at the next reading (for a Warning event on it); the other is not.
     await chassis.conntrack.poll();
     expect(fullNetworks).toEqual([`${NS}/net on ${hv.name}: 4`]);
+
+    // A second network of the first namespace: the two split its 50% (QA-151 F2: a tenant with two networks held the whole table).
+    await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net2', namespace: NS }, spec: { subnets: [{ cidr: '10.77.0.0/24' }], vni: 7903 } } as VirtualNetwork);
+    const limits = async () => (await hv.ovs.appctl('ovs-vswitchd', ['dpctl/ct-get-limits'])).split('\n').filter((l) => l.startsWith('zone=')).map((l) => l.replace(/,count=\d+$/, '')).sort();
+    const split = [`zone=${ctZone(7901)},limit=2`, `zone=${ctZone(7902)},limit=4`, `zone=${ctZone(7903)},limit=2`].sort();
+    await eventually(async () => (await chassis.conntrack.poll(), JSON.stringify(await limits()) === JSON.stringify(split)), 10_000, 50);
+    process.stdout.write(`[conntrack-pressure] limit 8, a second network in ${NS}: ${(await limits()).join(' ')}\n`);
     await hv.ovs.appctl('ovs-vswitchd', ['dpctl/ct-set-maxconns', '3000000']);
     await eventually(async () => (await chassis.conntrack.poll(), chassis.conntrack.usage()[0]?.networkLimit === 1_500_000), 10_000, 50);
   }, 90_000);
