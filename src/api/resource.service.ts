@@ -21,7 +21,7 @@ import { isSubnetChangeKey } from '../ipam/allocation-registry';
 import { canUseNamespace, type Principal } from './auth/principal';
 import { leaseRefusal, nodeRefusal, portBindingRefusal, visibleToNode } from './auth/node-authorizer';
 import type { HypervisorNode, VirtualPort } from '../resources/kinds';
-import { NODES } from '../store/kinds';
+import { NODES, RESOURCE_QUOTAS } from '../store/kinds';
 import { formatToken, hashSecret, mintSecret } from './auth/token';
 import { cloneJson } from '../resources/clone-json';
 import { applyPatchOfType } from './patch';
@@ -537,6 +537,7 @@ export class ResourceService {
         charge.release();
         admitted.committed?.();
         this.hooks.afterWrite?.(type, namespace, created.metadata.name);
+        if (type.group === RESOURCE_QUOTAS.group && type.plural === RESOURCE_QUOTAS.plural && namespace !== undefined) this.quotas.created(namespace);
         if (secret) (created as unknown as AccessToken).status!.token = formatToken(created.metadata.name, secret);
         this.log.info({ event: 'object.created', kind: type.kind, namespace, name: created.metadata.name, rv: created.metadata.resourceVersion });
         return { object: created, code: 201, warnings: sent };

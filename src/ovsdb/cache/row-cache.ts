@@ -55,12 +55,23 @@ export class RowCache<R extends Row = Row> {
     for (const r of this.rowsById.values()) this.indexRow(ix, r);
   }
   lookup(index: string, key: string | number): R[] {
-    const ix = this.indexes.get(index);
-    if (!ix) throw new OvsdbError(`no index ${index} on table ${this.schema.name}`);
-    return [...(ix.entries.get(key) ?? [])].map((u) => this.rowsById.get(u)!);
+    const uuids = this.indexEntries(index).get(key);
+    if (!uuids) return [];
+    // One array, no spread: controllers look rows up per port per compile.
+    const out = new Array<R>(uuids.size);
+    let i = 0;
+    for (const u of uuids) out[i++] = this.rowsById.get(u)!;
+    return out;
   }
   lookupOne(index: string, key: string | number): R | undefined {
-    return this.lookup(index, key)[0];
+    const uuids = this.indexEntries(index).get(key);
+    if (uuids) for (const u of uuids) return this.rowsById.get(u);
+    return undefined;
+  }
+  private indexEntries(index: string): Map<string | number, Set<string>> {
+    const ix = this.indexes.get(index);
+    if (!ix) throw new OvsdbError(`no index ${index} on table ${this.schema.name}`);
+    return ix.entries;
   }
 
   /**
