@@ -59,3 +59,17 @@ describe('describeError: the store unavailable (503), and vnetd failing (500)', 
     expect(describeError(status(500, 'InternalError', 'boom'))).toContain("this is vnetd's fault: check its log");
   });
 });
+
+describe('describeError: a namespace not found (404)', () => {
+  const missing = new ApiStatusError(404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotFound', code: 404, message: 'namespaces "app" not found', details: { kind: 'namespaces', name: 'app' } });
+
+  it('names the vnetctl command that creates it (QA: it sent people to kubectl create namespace)', () => {
+    const text = describeError(missing, { action: 'create virtualnetwork "web" in namespace "app"', namespace: 'app', listCommand: 'vnetctl network list' });
+    expect(text).toBe('cannot create virtualnetwork "web" in namespace "app": namespaces "app" not found; see the namespaces there are with: vnetctl namespace list, or create it: vnetctl namespace create app');
+    expect(text).not.toContain('kubectl');
+  });
+
+  it('does not offer to create the namespace a delete wanted gone', () => {
+    expect(describeError(missing, { action: 'delete namespace "app"' })).toBe('cannot delete namespace "app": namespaces "app" not found; see the namespaces there are with: vnetctl namespace list');
+  });
+});

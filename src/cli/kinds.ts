@@ -239,6 +239,7 @@ export const KINDS: readonly KindInfo[] = [
     group: '',
     apiVersion: 'v1',
     namespaced: false,
+    command: 'namespace',
     columns: [{ header: 'STATUS', value: (o) => dash((o.status as { phase?: string } | undefined)?.phase) }, AGE],
   },
 ];

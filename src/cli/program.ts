@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { completeCommand, completionCommand } from './commands/completion';
 import { lbCommand } from './commands/lb';
 import { manifestCommands } from './commands/manifest';
+import { namespaceCommand } from './commands/namespace';
 import { networkCommand } from './commands/network';
 import { nodeCommand } from './commands/node';
 import { portCommand } from './commands/port';
@@ -56,6 +57,7 @@ export function buildProgram(hooks: ProgramHooks): Command {
 
   const runtimeOf = (cmd: Command): Runtime => new Runtime(cmd.optsWithGlobals<GlobalOptions>(), hooks.term, hooks.io);
   for (const c of [
+    namespaceCommand(runtimeOf),
     networkCommand(runtimeOf),
     portCommand(runtimeOf),
     lbCommand(runtimeOf),
@@ -81,6 +83,7 @@ export function buildProgram(hooks: ProgramHooks): Command {
   };
   inherit(program);
   return examples(program, [
+    'vnetctl namespace create tenant-a',
     'vnetctl network create blue --subnet 10.0.0.0/24',
     'vnetctl port create vm1-eth0 --network blue --node hv1',
     'vnetctl lb create web --network blue --listen 80:8080/tcp --backend vm1-eth0 --backend vm2-eth0',

@@ -35,6 +35,8 @@ function walk(cmd: Command, path: string, out: Node[], inherited: string[]): voi
 
 /** Which group lists names for positional arguments of a command path. */
 const NAME_SOURCES: Record<string, string> = {
+  'namespace get': 'namespace', 'namespace delete': 'namespace', 'namespace rm': 'namespace',
+  'ns get': 'namespace', 'ns delete': 'namespace', 'ns rm': 'namespace',
   'network get': 'network', 'network delete': 'network', 'network rm': 'network',
   'net get': 'network', 'net delete': 'network', 'net rm': 'network',
   'port get': 'port', 'port delete': 'port', 'port rm': 'port', 'port libvirt': 'port',
