@@ -81,7 +81,7 @@ describe('network', () => {
     expect(await fails(1, 'network', 'create', 'blue', '--subnet', '10.9.0.0/24', '-n', 't1')).toMatch(/already exists; pick another name/);
     expect(await fails(1, 'network', 'get', 'nope', '-n', 't1')).toMatch(/cannot get virtualnetwork "nope" in namespace "t1": .*not found; see what exists with: vnetctl network list -n t1/);
     // A namespace that is not there: listing in it would fail the same way, so the hint names the namespaces.
-    expect(await fails(1, 'network', 'create', 'x', '--subnet', '10.9.0.0/24', '-n', 'nosuchns')).toMatch(/namespaces "nosuchns" not found; see the namespaces there are with: vnetctl namespace list, or create it: vnetctl namespace create nosuchns$/);
+    expect(await fails(1, 'network', 'create', 'x', '--subnet', '10.9.0.0/24', '-n', 'nosuchns')).toMatch(/namespaces "nosuchns" not found; see the namespaces there are with: vnetctl namespace list, or create it: vnetctl namespace create nosuchns\n$/);
     expect(await fails(2, 'network', 'list', '-n', '')).toBe("error: -n/--namespace needs a namespace name (leave it out for the context's)\n");
     expect(await fails(2, 'network', 'create', 'x', '--subnet', '10.0.0.0/24', '--vni', 'abc')).toMatch(/--vni.*"abc" is not a whole number \(see "vnetctl network create --help"\)/);
     expect(await fails(2, 'network', 'create', 'x', '--subnet', '10.0.0.0/24', '--encap', 'gre')).toMatch(/--encap/);
