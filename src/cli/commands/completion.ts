@@ -9,7 +9,7 @@ import { KINDS, kindByPlural } from '../kinds';
 import { getObject } from '../ops';
 import { OUTPUT_FORMATS } from '../output/printer';
 import type { LoadBalancer } from '../../resources/kinds';
-import { portProto } from './lb';
+import { portProto } from './lb-listeners';
 import { examples, type RuntimeOf } from './shared';
 import { Command } from 'commander';
 
@@ -40,7 +40,7 @@ const NAME_SOURCES: Record<string, string> = {
   'network get': 'network', 'network delete': 'network', 'network rm': 'network',
   'net get': 'network', 'net delete': 'network', 'net rm': 'network',
   'port get': 'port', 'port delete': 'port', 'port rm': 'port', 'port libvirt': 'port',
-  'lb get': 'lb', 'lb delete': 'lb', 'lb rm': 'lb', 'lb status': 'lb', 'lb add-backend': 'lb', 'lb set-weight': 'lb', 'lb remove-backend': 'lb', 'lb add-listener': 'lb', 'lb remove-listener': 'lb', 'lb set-health': 'lb',
+  'lb get': 'lb', 'lb delete': 'lb', 'lb rm': 'lb', 'lb status': 'lb', 'lb add-backend': 'lb', 'lb set-weight': 'lb', 'lb remove-backend': 'lb', 'lb add-listener': 'lb', 'lb set-listener': 'lb', 'lb remove-listener': 'lb', 'lb set-health': 'lb',
   'node get': 'node',
 };
 
@@ -82,7 +82,7 @@ _vnetctl() {
   # A load balancer's own backends or listeners, for the commands that name one of them.
   case "$path $prev" in
     "lb remove-backend --backend"|"lb set-weight --backend") COMPREPLY=($(compgen -W "$(vnetctl "\${_vnetctl_conn[@]}" ${COMPLETE} lb-backends "$arg1" 2>/dev/null)" -- "$cur")); return ;;
-    "lb remove-listener --listen") COMPREPLY=($(compgen -W "$(vnetctl "\${_vnetctl_conn[@]}" ${COMPLETE} lb-listeners "$arg1" 2>/dev/null)" -- "$cur")); return ;;
+    "lb remove-listener --listen"|"lb set-listener --listen") COMPREPLY=($(compgen -W "$(vnetctl "\${_vnetctl_conn[@]}" ${COMPLETE} lb-listeners "$arg1" 2>/dev/null)" -- "$cur")); return ;;
     *" --listen") COMPREPLY=(); return ;;
   esac
   case "$prev" in

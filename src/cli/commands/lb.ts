@@ -1,4 +1,4 @@
-/** vnetctl lb create|add-backend|set-weight|remove-backend|add-listener|remove-listener|set-health|status|list|get|delete */
+/** vnetctl lb create|add-backend|set-weight|remove-backend|add-listener|set-listener|remove-listener|set-health|status|list|get|delete */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import type { KubeEvent } from '../../resources/event';
@@ -8,10 +8,11 @@ import { ApiStatusError, CliError, UsageError } from '../errors';
 import { parseBackend, sameBackend } from '../flags/backend';
 import { healthCheckForCreate, parseHealthEdit, type HealthFlagValues } from '../flags/health';
 import { parseListen } from '../flags/listen';
-import { backendLabel, describeObject, kindByPlural, qualifiedName } from '../kinds';
+import { backendLabel, describeObject, kindByPlural, listenerLabel, qualifiedName } from '../kinds';
 import { createObject, getObject, JSON_PATCH, listObjects, patchObject, type JsonPatchOp } from '../ops';
 import { renderObjects } from '../output/printer';
 import type { Runtime } from '../runtime';
+import { portProto, sameListener, setTargetPortOps, targetPortHint } from './lb-listeners';
 import { refuseMissingPorts } from './lb-missing-ports';
 import { addHealthTuningOptions, DEFAULT_HEALTH_CHECK, describeHealthCheck, healthCheckOps, NO_HEALTH_CHECK } from './lb-health-check';
 import { renderLbStatus, type PortFacts } from './lb-status';
@@ -168,44 +169,8 @@ function refuseRepeatedBackends(backends: readonly Backend[]): void {
   refuseRepeated(backends, sameBackend, (b, earlier) => `--backend ${backendLabel(b)} is given twice (also as ${backendLabel(earlier)}); give each backend once`);
 }
 
-/** A listener as --listen writes it: 80:8080/tcp. */
-function listenerLabel(l: Listener): string {
-  const target = l.targetPort !== undefined && l.targetPort !== l.port ? `:${l.targetPort}` : '';
-  return `${l.port}${target}/${protocolText(l)}`;
-}
-
-/** A listener's port and protocol as --listen writes them: 443/tcp. */
-export function portProto(l: Listener): string {
-  return `${l.port}/${protocolText(l)}`;
-}
-
-const protocolText = (l: Listener): string => (l.protocol ?? 'TCP').toLowerCase();
-
 function refuseRepeatedListeners(listeners: readonly Listener[]): void {
   refuseRepeated(listeners, sameListener, (l, earlier) => `--listen ${listenerLabel(l)} is given twice (also as ${listenerLabel(earlier)}); give each port and protocol once`);
-}
-
-/** One port and protocol of the VIP: what the API keeps unique among listeners. */
-function sameListener(a: Listener, b: Listener): boolean {
-  return a.port === b.port && (a.protocol ?? 'TCP') === (b.protocol ?? 'TCP');
-}
-
-/**
- * How to give an existing listener another target port: in place first, as an edit of the
- * listener keeps it and vnetd moves its running UDP flows to the new port, where a removal and
- * a new listener leave them on the old one until they go idle (QA-128 F5); vnetctl has no
- * verb that edits a listener, so kubectl patch (or apply of a manifest) does it.
- */
-function targetPortHint(lb: LoadBalancer, at: number, wanted: Listener): string {
-  const had = lb.spec!.listeners![at]!;
-  const target = wanted.targetPort ?? wanted.port;
-  if ((had.targetPort ?? had.port) === target) return ': nothing to add';
-  const ns = lb.metadata.namespace ? ` -n ${lb.metadata.namespace}` : '';
-  // "add" sets a member whether or not it is there: a listener stored without targetPort has none to replace.
-  const op = had.targetPort === undefined ? 'add' : 'replace';
-  const patch = `[{"op":"${op}","path":"/spec/listeners/${at}/targetPort","value":${target}}]`;
-  const udp = (had.protocol ?? 'TCP') === 'UDP' ? ' (its running UDP flows follow it)' : '';
-  return `; to change its target port, change it in place${udp}: kubectl patch loadbalancer ${lb.metadata.name}${ns} --type=json -p '${patch}', or set spec.listeners[${at}].targetPort in its manifest and vnetctl apply -f it; or remove that listener first (vnetctl lb remove-listener ${lb.metadata.name} --listen ${portProto(had)}${ns}) and add it again`;
 }
 
 function printListeners(rt: Runtime, lb: LoadBalancer, what: string): void {
@@ -368,6 +333,20 @@ export function lbCommand(runtimeOf: RuntimeOf): Command {
         printListeners(rt, lb, `added ${o.listen.map(listenerLabel).join(', ')}`);
       }),
     ['vnetctl lb add-listener web --listen 443:8443/tcp', 'vnetctl lb add-listener dns --listen 53/udp --listen 53/tcp'],
+  );
+  examples(
+    group
+      .command('set-listener')
+      .description("change an existing listener's target port in place (a listener is its port and protocol, which stay): its established TCP connections keep the old port, new ones go to the new one, and its running UDP flows move to it about a second later")
+      .argument('<name>', 'load balancer name')
+      .requiredOption('--listen <port[:target][/proto]>', 'the port and protocol of a listener and its new target port, e.g. 80:8081/tcp (without :TARGET, the port itself; repeatable)', repeatable(parseListen))
+      .action(async (name: string, o: { listen: Listener[] }, cmd: Command) => {
+        const rt = runtimeOf(cmd);
+        refuseRepeatedListeners(o.listen);
+        const lb = await editLoadBalancer(rt, name, 'set a listener of', (cur) => setTargetPortOps(cur, o.listen));
+        printListeners(rt, lb, `set ${o.listen.map(listenerLabel).join(', ')}`);
+      }),
+    ['vnetctl lb set-listener web --listen 80:8081/tcp', 'vnetctl lb set-listener dns --listen 53:5353/udp --listen 53:5353/tcp', 'vnetctl lb set-listener web --listen 443   # target port back to 443'],
   );
   examples(
     group
