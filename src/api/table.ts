@@ -5,6 +5,7 @@
 import type { PrinterColumn, ResourceType } from '../resources/catalog';
 import type { KubeObject } from '../resources/object';
 import { humanAge } from '../resources/age';
+import { involvedObjectText } from '../resources/event';
 import { evaluate } from './jsonpath';
 import { quotaUsageText } from '../quota/usage-text';
 import type { ResourceQuotaStatus } from '../resources/kinds';
@@ -42,8 +43,7 @@ function listenersCell(o: KubeObject): string {
 
 /** An event's object as kubectl prints it: kind/name, the kind in lower case (virtualport/vm1). */
 function involvedObjectCell(o: KubeObject): string {
-  const ref = (o as { involvedObject?: { kind?: unknown; name?: unknown } }).involvedObject;
-  return typeof ref?.kind === 'string' && typeof ref.name === 'string' ? `${ref.kind.toLowerCase()}/${ref.name}` : '<none>';
+  return involvedObjectText((o as { involvedObject?: { kind?: unknown; name?: unknown } }).involvedObject);
 }
 
 function cellOf(c: PrinterColumn, o: KubeObject): unknown {

@@ -1,16 +1,16 @@
-import { ResourceCatalog, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE } from '../resources/catalog';
+import { ResourceCatalog, EVENT_TYPE, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE } from '../resources/catalog';
 import { findKind, KINDS, resourcePath } from './kinds';
 
 describe('CLI kinds', () => {
   it('match the schema catalog (names, short names, scope)', () => {
     const catalog = ResourceCatalog.load();
-    for (const t of [...catalog.types, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE]) {
+    for (const t of [...catalog.types, NAMESPACE_TYPE, RESOURCE_QUOTA_TYPE, EVENT_TYPE]) {
       const k = KINDS.find((x) => x.kind === t.kind);
       expect(k).toBeDefined();
       expect({ plural: k!.plural, singular: k!.singular, namespaced: k!.namespaced, apiVersion: k!.apiVersion }).toEqual({ plural: t.plural, singular: t.singular, namespaced: t.namespaced, apiVersion: t.apiVersion });
       for (const s of t.shortNames) expect(k!.shortNames).toContain(s);
     }
-    expect(KINDS).toHaveLength(catalog.types.length + 2);
+    expect(KINDS).toHaveLength(catalog.types.length + 3);
   });
 
   it('a Node\'s fast path state is a wide column, in vnetctl and in kubectl\'s Table (QA-93: an Unavailable fast path showed only in -o yaml)', () => {

@@ -8,6 +8,7 @@ import type { HypervisorNode, LoadBalancer, NodeLeaseSpec, NodeRealizationStatus
 import { quotaResourcesAtLimit, quotaUsageText } from '../quota/usage-text';
 import { API_VERSION, GROUP } from '../resources/kinds';
 import type { KubeObject } from '../resources/object';
+import { involvedObjectText, lastSeenOrder, type KubeEvent } from '../resources/event';
 import { humanAge } from '../resources/age';
 
 export interface Column {
@@ -31,6 +32,12 @@ export interface KindInfo {
   /** The vnetctl command group that manages it, for hints ("vnetctl network list"). */
   command?: string;
   columns: Column[];
+  /** Written by vnetd alone (events): never deleted by vnetctl, nor counted as a user's objects. */
+  readOnly?: true;
+  /** NAME only with -o wide, as the last column (events: their names are a hex time nobody reads). */
+  nameWide?: true;
+  /** The order lists are printed in (events: by time); the server's (by name) when absent. */
+  order?: (a: KubeObject, b: KubeObject) => number;
 }
 
 export function readyOf(o: KubeObject): string {
@@ -45,6 +52,7 @@ const net = (o: KubeObject) => o as VirtualNetwork;
 const port = (o: KubeObject) => o as VirtualPort;
 const lb = (o: KubeObject) => o as LoadBalancer;
 const node = (o: KubeObject) => o as HypervisorNode;
+const event = (o: KubeObject) => o as KubeEvent;
 
 /** Free counts of IPv6 subnets are 20-digit numbers: show them as 1.8e19. */
 export function abbreviate(decimal: string): string {
@@ -228,6 +236,30 @@ export const KINDS: readonly KindInfo[] = [
       { header: 'AT LIMIT', value: (o) => list(quotaResourcesAtLimit(o as ResourceQuota)) },
       { header: 'USED/HARD', value: (o) => quotaUsageText(o.status as ResourceQuotaStatus | undefined) },
       AGE,
+    ],
+  },
+  {
+    // kubectl get events' columns (LAST SEEN, TYPE, REASON, OBJECT, MESSAGE; -o wide adds the rest).
+    kind: 'Event',
+    listKind: 'EventList',
+    plural: 'events',
+    singular: 'event',
+    shortNames: ['ev'],
+    group: '',
+    apiVersion: 'v1',
+    namespaced: true,
+    readOnly: true,
+    nameWide: true,
+    order: (a, b) => lastSeenOrder(event(a), event(b)),
+    columns: [
+      { header: 'LAST SEEN', value: (o) => humanAge(event(o).lastTimestamp) },
+      { header: 'TYPE', value: (o) => dash(event(o).type) },
+      { header: 'REASON', value: (o) => dash(event(o).reason) },
+      { header: 'OBJECT', value: (o) => involvedObjectText(event(o).involvedObject), identifies: true },
+      { header: 'SOURCE', value: (o) => dash(event(o).source?.component), wide: true },
+      { header: 'MESSAGE', value: (o) => dash(event(o).message) },
+      { header: 'FIRST SEEN', value: (o) => humanAge(event(o).firstTimestamp), wide: true },
+      { header: 'COUNT', value: (o) => dash(event(o).count), wide: true },
     ],
   },
   {

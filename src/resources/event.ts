@@ -44,3 +44,13 @@ export function eventName(objectName: string, nowNs: bigint): string {
   const suffix = `.${nowNs.toString(16)}`;
   return `${objectName.slice(0, NAME_MAX - suffix.length)}${suffix}`;
 }
+
+/** An event's object as kubectl prints it: kind/name, the kind in lower case (virtualport/vm1); the server's Table and vnetctl alike. */
+export function involvedObjectText(ref: { kind?: unknown; name?: unknown } | undefined): string {
+  return typeof ref?.kind === 'string' && typeof ref.name === 'string' ? `${ref.kind.toLowerCase()}/${ref.name}` : '<none>';
+}
+
+/** Oldest first by when they were last seen (then first seen, then name), as `kubectl events` and a describe's Events list them. */
+export function lastSeenOrder(a: Pick<KubeEvent, 'lastTimestamp' | 'firstTimestamp' | 'metadata'>, b: Pick<KubeEvent, 'lastTimestamp' | 'firstTimestamp' | 'metadata'>): number {
+  return (a.lastTimestamp ?? '').localeCompare(b.lastTimestamp ?? '') || (a.firstTimestamp ?? '').localeCompare(b.firstTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name);
+}

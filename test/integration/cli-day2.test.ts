@@ -3,7 +3,11 @@
  * VIP work): namespace create/delete, lb set-listener, get events. Against a real vnetd, as a
  * subprocess; good inputs and each bad one (one line, exit code, nothing written).
  */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { scratchDir } from '../support/scratch';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
 import { cliRunner, type CliRunner } from './cli-support';
 
@@ -98,5 +102,90 @@ describe('lb set-listener', () => {
     expect(await fails(2, 'lb', 'set-listener', 'web', '-n', 'd2')).toContain("required option '--listen");
     expect(await fails(1, 'lb', 'set-listener', 'nope', '--listen', '80:81', '-n', 'd2')).toMatch(/^error: cannot set a listener of loadbalancer "nope" in namespace "d2": .*not found; see what exists with: vnetctl lb list -n d2/);
     expect(await spec()).toEqual(before);
+  });
+});
+
+describe('get events', () => {
+  it('lists events as kubectl does, oldest first, one object\'s with --for, in every format; bad --for is one line', async () => {
+    // A backend naming a port that is not there: a BackendNotFound Warning on each.
+    for (const lb of ['ev1', 'ev2']) await ok('lb', 'create', lb, '--network', 'blue', '--listen', '80', '--backend', 'absent', '--allow-missing', '-n', 'd2');
+    const reasons = async (args: string[]) => (await cli.run(['get', 'events', '-n', 'd2', '-o', 'json', ...args])).stdout;
+    await eventually(async () => /"name": "ev2"/.test(await reasons([])) && /"name": "ev1"/.test(await reasons([])), 20_000);
+
+    const [table, wide, forOne, json, name, all] = await Promise.all([
+      ok('get', 'events', '-n', 'd2'),
+      ok('get', 'ev', '-n', 'd2', '-o', 'wide'),
+      ok('get', 'events', '-n', 'd2', '--for', 'vlb/ev1'),
+      ok('get', 'events', '-n', 'd2', '--for', 'loadbalancer/ev2', '-o', 'json'),
+      ok('get', 'events', '-n', 'd2', '--for', 'vlb/ev1', '-o', 'name'),
+      ok('get', 'events', '-A'),
+    ]);
+    const lines = table.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^LAST SEEN +TYPE +REASON +OBJECT +MESSAGE$/);
+    expect(lines.slice(1).map((l) => l.split(/ +/).slice(1, 4).join(' '))).toEqual(expect.arrayContaining(['Warning BackendNotFound loadbalancer/ev1', 'Warning BackendNotFound loadbalancer/ev2']));
+    expect(wide.split('\n')[0]).toMatch(/^LAST SEEN +TYPE +REASON +OBJECT +SOURCE +MESSAGE +FIRST SEEN +COUNT +NAME$/);
+    // Oldest first: by lastTimestamp, whatever the names.
+    const items = (JSON.parse(await reasons([])) as { items: Array<{ lastTimestamp: string }> }).items.map((e) => e.lastTimestamp);
+    expect(items).toEqual([...items].sort());
+    expect(forOne).toMatch(/^LAST SEEN +TYPE +REASON +OBJECT +MESSAGE\n/);
+    expect(forOne).toMatch(/\n\S+ +Warning +BackendNotFound +loadbalancer\/ev1 +ResolvedRefs: no address in network "blue"/);
+    for (const row of forOne.trimEnd().split('\n').slice(1)) expect(row).toMatch(/^\S+ +\S+ +\S+ +loadbalancer\/ev1 /);
+    const listed = JSON.parse(json) as { kind: string; items: Array<{ involvedObject: { name: string } }> };
+    expect(listed.kind).toBe('List');
+    expect(listed.items.map((e) => e.involvedObject.name)).toEqual(listed.items.map(() => 'ev2'));
+    expect(name).toMatch(/^(event\/ev1\.[0-9a-f]+\n)+$/);
+    expect(all.split('\n')[0]).toMatch(/^NAMESPACE +LAST SEEN +TYPE/);
+    expect(all).toMatch(/\nd2 +\S+ +Warning +BackendNotFound +loadbalancer\/ev1 /);
+    // lb status reads them through the same reader.
+    expect(await ok('lb', 'status', 'ev1', '-n', 'd2')).toMatch(/\nEvents:\n +TYPE +REASON +AGE +MESSAGE\n +Warning +BackendNotFound /);
+
+    // None about an object: said on stderr, as for any empty list.
+    const none = await cli.run(['get', 'events', '-n', 'd2', '--for', 'vport/nothing']);
+    expect([none.code, none.stdout, none.stderr]).toEqual([0, '', 'No events found about virtualport/nothing in namespace "d2".\n']);
+    // Bad inputs: one line each, exit 2, nothing read.
+    expect(await fails(2, 'get', 'events', '-n', 'd2', '--for', 'ev1')).toBe('error: --for "ev1": give the object as KIND/NAME, e.g. --for vlb/web\n');
+    expect(await fails(2, 'get', 'events', '-n', 'd2', '--for', 'bogus/ev1')).toMatch(/^error: unknown kind "bogus": use one of /);
+    expect(await fails(2, 'get', 'events', '-n', 'd2', '--for', 'ev/x')).toMatch(/^error: --for "ev\/x": events are about networks, ports, load balancers and nodes, not about events/);
+    expect(await fails(2, 'get', 'vlb', '-n', 'd2', '--for', 'vlb/ev1')).toMatch(/^error: --for selects events by the object they are about: vnetctl get events --for vlb\/ev1/);
+    expect(await fails(2, 'get', 'events', 'x.1', '-n', 'd2', '--for', 'vlb/ev1')).toMatch(/^error: --for lists the events of one object: give it no event names \(x\.1\)/);
+    expect(await fails(2, 'get', 'events', '-n', 'd2', '--for', 'vlb/ev1', '-w')).toMatch(/^error: --for cannot be combined with --watch/);
+    expect(await fails(2, 'delete', 'events', '--all', '-n', 'd2')).toMatch(/^error: events are recorded by vnetd itself and expire an hour after they were last seen: they cannot be deleted/);
+    expect(await reasons(['--for', 'vlb/ev1'])).toContain('BackendNotFound');
+  });
+});
+
+describe('completion', () => {
+  /** What bash completion offers for the words typed, vnetctl on PATH as a user installs it. */
+  async function complete(words: string[]): Promise<string[]> {
+    const dir = scratchDir('vnetctl-path');
+    writeFileSync(join(dir, 'vnetctl'), `#!/bin/sh\nexec ${cli.argv.map((a) => `'${a}'`).join(' ')} "$@"\n`, { mode: 0o755 });
+    const line = `source <(vnetctl completion bash); COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _vnetctl; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile('bash', ['-c', line], { env: { PATH: `${dir}:${process.env.PATH}`, HOME: '/nonexistent-home', KUBECONFIG: v.kubeconfigPath }, timeout: 60_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+    );
+    return stdout.trim().split('\n');
+  }
+
+  it('offers the new commands, their objects, a load balancer\'s listeners to set-listener and objects to get events --for', async () => {
+    await ok('lb', 'create', 'cw', '--network', 'blue', '--listen', '8080:80', '-n', 'd2');
+    await ok('namespace', 'create', 'comp1');
+    const [groups, lbSubs, nsSubs, nsNames, lbNames, listeners, forObjects, waitFor] = await Promise.all([
+      complete(['vnetctl', '']),
+      complete(['vnetctl', 'lb', '']),
+      complete(['vnetctl', 'namespace', '']),
+      complete(['vnetctl', 'ns', 'delete', '']),
+      complete(['vnetctl', '-n', 'd2', 'lb', 'set-listener', '']),
+      complete(['vnetctl', '-n', 'd2', 'lb', 'set-listener', 'cw', '--listen', '']),
+      complete(['vnetctl', '-n', 'd2', 'get', 'events', '--for', '']),
+      complete(['vnetctl', 'wait', 'vlb', 'cw', '--for', '']),
+    ]);
+    expect(groups).toEqual(expect.arrayContaining(['namespace', 'ns', 'network']));
+    expect(lbSubs).toContain('set-listener');
+    expect(nsSubs).toEqual(expect.arrayContaining(['create', 'list', 'get', 'delete']));
+    expect(nsNames).toEqual(expect.arrayContaining(['comp1', 'default']));
+    expect(lbNames).toContain('cw');
+    expect(listeners).toEqual(['8080/tcp']);
+    expect(forObjects).toEqual(expect.arrayContaining(['vlb/cw', 'vnet/blue']));
+    expect(waitFor).toEqual(['condition=Ready', 'delete']);
   });
 });

@@ -84,6 +84,8 @@ _vnetctl() {
     "lb remove-backend --backend"|"lb set-weight --backend") COMPREPLY=($(compgen -W "$(vnetctl "\${_vnetctl_conn[@]}" ${COMPLETE} lb-backends "$arg1" 2>/dev/null)" -- "$cur")); return ;;
     "lb remove-listener --listen"|"lb set-listener --listen") COMPREPLY=($(compgen -W "$(vnetctl "\${_vnetctl_conn[@]}" ${COMPLETE} lb-listeners "$arg1" 2>/dev/null)" -- "$cur")); return ;;
     *" --listen") COMPREPLY=(); return ;;
+    # get events --for KIND/NAME (wait's --for is a condition, below).
+    "get --for") COMPREPLY=($(compgen -W "$(for k in vlb vport vnet; do vnetctl "\${_vnetctl_conn[@]}" get $k -o name 2>/dev/null | sed "s|.*/|$k/|"; done)" -- "$cur")); return ;;
   esac
   case "$prev" in
     -o|--output) COMPREPLY=($(compgen -W "${OUTPUT_FORMATS.join(' ')}" -- "$cur")); return ;;

@@ -338,8 +338,8 @@ async function demoDown(rt: Runtime, names: DemoNames): Promise<void> {
   await Promise.all(gone.map((g) => waitFor(rt, g.kind, ns, g.name, { kind: 'delete' }, READY_MS)));
   for (const g of gone) say(`deleted ${g.kind.kind} ${ns}/${g.name}`);
   // The namespace `up` made goes too (QA-98: "removes all of it" left it), unless it holds
-  // objects of someone else's: deleting it would delete them.
-  const others = (await Promise.all(KINDS.filter((k) => k.namespaced).map(async (k) => (await listObjects(rt, k, ns)).items.map((o) => `${k.kind} ${o.metadata.name}`)))).flat();
+  // objects of someone else's: deleting it would delete them. Events are vnetd's, not anyone's.
+  const others = (await Promise.all(KINDS.filter((k) => k.namespaced && !k.readOnly).map(async (k) => (await listObjects(rt, k, ns)).items.map((o) => `${k.kind} ${o.metadata.name}`)))).flat();
   if (others.length > 0) say(`kept namespace ${ns}: it holds objects the demo did not make (${others.join(', ')})`);
   else if (await deleteIfPresent(rt, NAMESPACES, undefined, ns)) {
     await waitFor(rt, NAMESPACES, undefined, ns, { kind: 'delete' }, READY_MS);

@@ -154,7 +154,7 @@ describe('lb status rendering', () => {
     const status = lb({ conditions: [cond('flows installed on node(s) hv1')] });
     const text = renderLbStatus(status, plain, new Map(), now, [ev(12, 3), ev(1), ...Array.from({ length: 10 }, (_, i) => ev(i + 2))] as KubeEvent[]);
     expect(text).toMatch(/\nEvents:\n +TYPE +REASON +AGE +MESSAGE\n +Warning +NoHealthyBackends +17m +BackendsAvailable: message 3\n/);
-    expect(text).toMatch(/\n +Normal +AllBackendsAvailable +8m \(x3 over 10m\) +BackendsAvailable: message 12\n  \(and 2 older: kubectl get events -n t1 --field-selector involvedObject.name=web\)\n$/);
+    expect(text).toMatch(/\n +Normal +AllBackendsAvailable +8m \(x3 over 10m\) +BackendsAvailable: message 12\n  \(and 2 older: vnetctl get events -n t1 --for vlb\/web\)\n$/);
     expect(text).not.toMatch(/message [12]\n/);
     expect(renderLbStatus(status, plain, new Map(), now, [])).toMatch(/\nEvents:\n  <none>\n$/);
     expect(renderLbStatus(status, plain, new Map(), now)).not.toContain('Events:');

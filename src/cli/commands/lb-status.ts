@@ -9,7 +9,7 @@ import type { Backend, BackendStatus, HypervisorNode, LoadBalancer } from '../..
 import { TUNNELS_UP } from '../../chassis/node-status';
 import { falseCondition } from './node-conditions';
 import type { Condition } from '../../resources/object';
-import type { KubeEvent } from '../../resources/event';
+import { lastSeenOrder, type KubeEvent } from '../../resources/event';
 import { humanAge } from '../../resources/age';
 import { renderTable, paint, statusColor, type Cell } from '../output/table';
 import type { Terminal } from '../output/terminal';
@@ -92,14 +92,14 @@ export const SHOWN_EVENTS = 10;
 function eventLines(lb: LoadBalancer, events: readonly KubeEvent[] | undefined, term: Terminal, width: number | undefined, now: Date): string[] | undefined {
   if (events === undefined) return undefined;
   if (events.length === 0) return ['<none>'];
-  const latest = [...events].sort((a, b) => a.lastTimestamp.localeCompare(b.lastTimestamp)).slice(-SHOWN_EVENTS);
+  const latest = [...events].sort(lastSeenOrder).slice(-SHOWN_EVENTS);
   const rows: Cell[][] = latest.map((e) => [
     { text: e.type, color: e.type === 'Warning' ? 'yellow' : undefined },
     { text: e.reason },
     { text: e.count > 1 ? `${humanAge(e.lastTimestamp, now)} (x${e.count} over ${humanAge(e.firstTimestamp, now)})` : humanAge(e.lastTimestamp, now) },
     { text: e.message },
   ]);
-  const more = events.length > latest.length ? [`(and ${events.length - latest.length} older: kubectl get events -n ${lb.metadata.namespace} --field-selector involvedObject.name=${lb.metadata.name})`] : [];
+  const more = events.length > latest.length ? [`(and ${events.length - latest.length} older: vnetctl get events -n ${lb.metadata.namespace} --for vlb/${lb.metadata.name})`] : [];
   return [...renderTable(['TYPE', 'REASON', 'AGE', 'MESSAGE'], rows, { maxWidth: width, color: term.color }), ...more];
 }
 

@@ -5,6 +5,7 @@ import type { KubeEvent } from '../../resources/event';
 import type { Backend, HypervisorNode, Listener, LoadBalancer, VirtualPort } from '../../resources/kinds';
 import { attempt, type AttemptSpec } from '../attempt';
 import { ApiStatusError, CliError, UsageError } from '../errors';
+import { listEvents } from '../events';
 import { parseBackend, sameBackend } from '../flags/backend';
 import { healthCheckForCreate, parseHealthEdit, type HealthFlagValues } from '../flags/health';
 import { parseListen } from '../flags/listen';
@@ -113,11 +114,8 @@ async function nodesOf(rt: Runtime): Promise<HypervisorNode[] | undefined> {
 
 /** The load balancer's events (undefined: the server serves none, or would not give them). */
 async function eventsOf(rt: Runtime, lb: LoadBalancer): Promise<KubeEvent[] | undefined> {
-  const ns = lb.metadata.namespace ?? rt.namespace();
-  const fieldSelector = `involvedObject.kind=LoadBalancer,involvedObject.name=${lb.metadata.name}${lb.metadata.uid ? `,involvedObject.uid=${lb.metadata.uid}` : ''}`;
   try {
-    const list = await rt.client().call<{ items: KubeEvent[] }>({ method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(ns)}/events`, query: { fieldSelector } });
-    return list.items;
+    return await listEvents(rt, lb.metadata.namespace ?? rt.namespace(), { kind: LBS, name: lb.metadata.name, uid: lb.metadata.uid });
   } catch {
     return undefined;
   }

@@ -10,6 +10,7 @@ import { attempt } from '../attempt';
 import { ApiStatusError, CliError, UsageError, failsEveryObject } from '../errors';
 import { appliedConfiguration, LAST_APPLIED, lastAppliedOf, threeWayMergePatch, type JsonObject } from '../apply-patch';
 import { describeObject, findKind, KINDS, qualifiedName, type KindInfo } from '../kinds';
+import { EVENTS, eventsNamespace, listEvents, type EventSubject } from '../events';
 import { readManifests, type Manifest } from '../manifests';
 import { createObject, getObject, listObjects, MERGE_PATCH, patchObject } from '../ops';
 import { renderObjects } from '../output/printer';
@@ -125,11 +126,29 @@ function printMixed(rt: Runtime, objs: { kind: KindInfo; object: KubeObject }[],
  */
 function typedNames(kindText: string | undefined, names: string[]): Array<{ kind: KindInfo; name: string }> | undefined {
   if (!kindText?.includes('/')) return undefined;
-  return [kindText, ...names].map((arg) => {
-    const i = arg.indexOf('/');
-    if (i <= 0 || i === arg.length - 1) throw new UsageError(`"${arg}": give every object as TYPE/NAME (vlb/web), or a KIND and then names (vlb web), not both`);
-    return { kind: kindArg(arg.slice(0, i)), name: arg.slice(i + 1) };
-  });
+  return [kindText, ...names].map((arg) => typedName(arg, `"${arg}": give every object as TYPE/NAME (vlb/web), or a KIND and then names (vlb web), not both`));
+}
+
+/** One TYPE/NAME (vlb/web); `malformed`, the line a usage error says otherwise. */
+function typedName(arg: string, malformed: string): { kind: KindInfo; name: string } {
+  const i = arg.indexOf('/');
+  if (i <= 0 || i === arg.length - 1) throw new UsageError(malformed);
+  return { kind: kindArg(arg.slice(0, i)), name: arg.slice(i + 1) };
+}
+
+/**
+ * get events --for KIND/NAME, as `kubectl events --for`: that object's events (its own
+ * namespace's, a Node's in "default"). Checked before anything is read: it goes with the
+ * events kind alone, and selects one object's, so neither event names nor --watch go with it.
+ */
+function eventSubjectOf(forText: string | undefined, kind: KindInfo, names: readonly string[], watch: boolean): EventSubject | undefined {
+  if (forText === undefined) return undefined;
+  if (kind !== EVENTS) throw new UsageError(`--for selects events by the object they are about: vnetctl get events --for ${forText}`);
+  if (names.length > 0) throw new UsageError(`--for lists the events of one object: give it no event names (${names.join(', ')})`);
+  if (watch) throw new UsageError('--for cannot be combined with --watch; vnetctl get events --watch follows all of the namespace\'s events');
+  const subject = typedName(forText, `--for "${forText}": give the object as KIND/NAME, e.g. --for vlb/web`);
+  if (subject.kind.readOnly) throw new UsageError(`--for "${forText}": events are about networks, ports, load balancers and nodes, not about ${subject.kind.plural}`);
+  return subject;
 }
 
 function kindArg(text: string): KindInfo {
@@ -138,20 +157,29 @@ function kindArg(text: string): KindInfo {
   return k;
 }
 
+/** A kind to delete by name or selection: events are vnetd's (405 for each, one line per event of --all), refused at once. */
+function deletableKind(text: string): KindInfo {
+  const kind = kindArg(text);
+  if (kind.readOnly) throw new UsageError(`${kind.plural} are recorded by vnetd itself and expire an hour after they were last seen: they cannot be deleted`);
+  return kind;
+}
+
 export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
   const get = examples(
     new Command('get')
       .description('show objects from manifest files (-f) or by kind and name')
-      .argument('[kind]', 'kind: vnet, vport, vlb, vnode, ns, vtoken (or full names)')
+      .argument('[kind]', 'kind: vnet, vport, vlb, vnode, ns, ev (events), quota, vtoken (or full names)')
       .argument('[names...]', 'object names (all when omitted)')
       .option('-f, --filename <file>', 'manifest file, directory or - for stdin (repeatable)', collect)
       .option('-A, --all-namespaces', 'with a KIND: list across namespaces')
       .option('-w, --watch', 'after listing, print each change (Ctrl-C to stop)')
       .option('--output-watch-events', 'with --watch: an EVENT column (ADDED, MODIFIED, DELETED)')
-      .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; allNamespaces?: boolean; watch?: boolean; outputWatchEvents?: boolean }, cmd: Command) => {
+      .option('--for <kind/name>', 'with events: only those about this object, e.g. --for vlb/web')
+      .action(async (kindText: string | undefined, names: string[], o: { filename?: string[]; allNamespaces?: boolean; watch?: boolean; outputWatchEvents?: boolean; for?: string }, cmd: Command) => {
         const rt = runtimeOf(cmd);
         if (o.filename) {
           if (kindText) throw new UsageError('cannot combine -f with a KIND argument; use one or the other');
+          if (o.for !== undefined) throw new UsageError('--for goes with events: vnetctl get events --for KIND/NAME');
           if (o.watch) throw new UsageError('cannot combine -f with --watch; watch a KIND [NAME]');
           const found: { kind: KindInfo; object: KubeObject }[] = [];
           await eachManifest(rt, readManifests(o.filename, stdin), async (m, ns) => {
@@ -164,6 +192,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         if (!kindText) throw new UsageError('say what to get: vnetctl get KIND [NAME] or vnetctl get -f FILE');
         const typed = typedNames(kindText, names);
         if (typed) {
+          if (o.for !== undefined) throw new UsageError('--for goes with events: vnetctl get events --for KIND/NAME');
           if (o.allNamespaces) throw new UsageError('-A/--all-namespaces lists every namespace: it cannot be used with names; give the namespace with -n instead');
           if (o.watch) throw new UsageError('--watch follows a KIND [NAME]: vnetctl get vlb web --watch');
           const kinds = new Set(typed.map((t) => t.kind));
@@ -178,10 +207,11 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
           return;
         }
         const kind = kindArg(kindText);
+        const subject = eventSubjectOf(o.for, kind, names, o.watch === true);
         const all = kind.namespaced && o.allNamespaces === true;
         // As kubectl: a name is in one namespace, which -A does not say.
         if (all && names.length > 0) throw new UsageError(`-A/--all-namespaces lists every namespace: it cannot be used with names (${names.join(', ')}); give the namespace with -n instead`);
-        const ns = kind.namespaced && !all ? rt.namespace() : undefined;
+        const ns = eventsNamespace(subject?.kind, kind.namespaced && !all ? rt.namespace() : undefined);
         if (o.watch) {
           // As kubectl: one object or a whole collection.
           if (names.length > 1) throw new UsageError(`--watch follows one object or all of a kind, not ${names.length}; give one name or none`);
@@ -189,14 +219,15 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
           return;
         }
         if (names.length === 0) {
-          const res = await attempt(rt, { verb: 'list', kind }, () => listObjects(rt, kind, ns));
-          if (res.items.length === 0 && (rt.output === 'table' || rt.output === 'wide')) rt.io.err(`No ${kind.plural} found${ns ? ` in namespace "${ns}"` : ''}.\n`);
-          else rt.io.out(renderObjects(kind, res.items, rt.output, rt.term, { withNamespace: all }));
+          const items = await attempt(rt, { verb: 'list', kind, ...(ns !== undefined ? { namespace: ns } : {}) }, async () => (subject ? listEvents(rt, ns, subject) : (await listObjects(rt, kind, ns)).items));
+          const about = subject ? ` about ${subject.kind.singular}/${subject.name}` : '';
+          if (items.length === 0 && (rt.output === 'table' || rt.output === 'wide')) rt.io.err(`No ${kind.plural} found${about}${ns ? ` in namespace "${ns}"` : ''}.\n`);
+          else rt.io.out(renderObjects(kind, items, rt.output, rt.term, { withNamespace: all }));
           return;
         }
         await getNamed(rt, kind, ns, names);
       }),
-    ['vnetctl get -f network.yaml', 'vnetctl get vnet', 'vnetctl get vport vm1-eth0 -o yaml', 'vnetctl get vlb/web vport/vm1-eth0', 'vnetctl get vlb -A -o wide', 'vnetctl get vnet -w --output-watch-events'],
+    ['vnetctl get -f network.yaml', 'vnetctl get vnet', 'vnetctl get vport vm1-eth0 -o yaml', 'vnetctl get vlb/web vport/vm1-eth0', 'vnetctl get vlb -A -o wide', 'vnetctl get vnet -w --output-watch-events', 'vnetctl get events   # oldest first, as kubectl events', 'vnetctl get events --for vlb/web -o wide', 'vnetctl get ev -A -w'],
   );
   const applyCmd = examples(
     new Command('apply')
@@ -235,7 +266,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
         }
         if (selecting) {
           if (!kindText) throw new UsageError('say which kind: vnetctl delete KIND -l SELECTOR (or --all)');
-          const kind = kindArg(kindText);
+          const kind = deletableKind(kindText);
           if (selects(names, o, kindText)) await deleteSelected(rt, kind, o, wait);
           return;
         }
@@ -245,7 +276,7 @@ export function manifestCommands(runtimeOf: RuntimeOf): Command[] {
           return;
         }
         if (!kindText || names.length === 0) throw new UsageError('say what to delete: vnetctl delete KIND NAME... or vnetctl delete -f FILE');
-        await deleteNamed(rt, kindArg(kindText), names, wait);
+        await deleteNamed(rt, deletableKind(kindText), names, wait);
       }),
     ['vnetctl delete -f tenant-a/', 'vnetctl delete vlb web', 'vnetctl delete vlb/web vport/vm1-eth0', 'vnetctl delete -f lb.yaml --ignore-not-found', 'vnetctl delete vport -l role=client -A'],
   );

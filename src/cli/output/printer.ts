@@ -20,22 +20,27 @@ export interface TableRenderOptions {
 
 export function tableLines(kind: KindInfo, objects: KubeObject[], opts: TableRenderOptions, term: Terminal): string[] {
   const cols = kind.columns.filter((c) => opts.wide || !c.wide);
+  // Where NAME goes: first, or (nameWide) last and only with -o wide.
+  const nameFirst = kind.nameWide ? [] : [true];
+  const nameLast = kind.nameWide && opts.wide ? [true] : [];
   const headers = [
     ...(opts.prefix ? [opts.prefix.header] : []),
     ...(opts.withNamespace ? ['NAMESPACE'] : []),
-    'NAME',
+    ...nameFirst.map(() => 'NAME'),
     ...cols.map((c) => c.header),
+    ...nameLast.map(() => 'NAME'),
   ];
   const rows: Cell[][] = objects.map((o, i) => [
     ...(opts.prefix ? [{ text: opts.prefix.values[i] ?? '' }] : []),
     ...(opts.withNamespace ? [{ text: o.metadata.namespace ?? '' }] : []),
-    { text: o.metadata.name },
+    ...nameFirst.map(() => ({ text: o.metadata.name })),
     ...cols.map((c) => {
       const text = c.value(o);
       return { text, color: c.header === 'READY' || c.header === 'CONNECTED' || c.header === 'TUNNELS' ? statusColor(text) : undefined };
     }),
+    ...nameLast.map(() => ({ text: o.metadata.name })),
   ]);
-  const keep = [...(opts.prefix ? [true] : []), ...(opts.withNamespace ? [true] : []), true, ...cols.map((c) => c.identifies === true)];
+  const keep = [...(opts.prefix ? [true] : []), ...(opts.withNamespace ? [true] : []), ...nameFirst, ...cols.map((c) => c.identifies === true), ...nameLast];
   return renderTable(headers, rows, { maxWidth: term.columns, color: term.color, minWidths: opts.minWidths, onWidths: opts.onWidths, keep });
 }
 
@@ -60,6 +65,7 @@ export function toYaml(value: unknown): string {
  */
 export function renderObjects(kind: KindInfo, objects: KubeObject[], format: OutputFormat, term: Terminal, opts: { single?: boolean; withNamespace?: boolean } = {}): string {
   const cleaned = objects.map(clean);
+  if (kind.order) cleaned.sort(kind.order);
   switch (format) {
     case 'json':
       return toJson(opts.single && cleaned.length === 1 ? cleaned[0] : { apiVersion: 'v1', kind: 'List', items: cleaned, metadata: {} });
