@@ -464,7 +464,7 @@ describe('help, completion, trace and demo errors', () => {
     expect(lbHelp.stdout).toMatch(/add-backend[\s\S]*remove-backend[\s\S]*status/);
     expect(bash.code).toBe(0);
     expect(bash.stdout).toContain('complete -F _vnetctl vnetctl');
-    expect(bash.stdout).toContain('"lb") subs="create add-backend set-weight remove-backend add-listener remove-listener set-health status list ls get delete rm"');
+    expect(bash.stdout).toContain('"lb") subs="create add-backend set-weight remove-backend add-listener set-listener remove-listener set-health status list ls get delete rm"');
     expect(zsh.stdout).toMatch(/^#compdef vnetctl\n[\s\S]*bashcompinit/);
     expect(badShell.code).toBe(2);
     // No port vm1 in namespace default; no Node "local" (or not root) for the demo.
