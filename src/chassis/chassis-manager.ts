@@ -30,7 +30,7 @@ import { NodeSession, type SessionChange } from './node-session';
 import type { UnclaimedInterface } from './lookalike-interfaces';
 import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
 import { OvsdbFencedError } from './ovsdb-fence';
-import { SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type LayoutOutcome, type TunnelsView } from './node-status';
+import { FLOWS_REFUSED, SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type LayoutOutcome, type TunnelsView } from './node-status';
 import { DEFAULT_OWNER } from './owner';
 import { NETWORKS, NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 import { ctZone } from '../pipeline/owners';
@@ -434,20 +434,23 @@ export class ChassisManager {
     }
     // The switch itself does not answer: whether the database says the layout is right, or the
     // database is lost too (ovsdb-server dead, with which the userspace datapath forwards nothing).
-    const unreachable = this.switchProblems.get(node.metadata.name);
+    const down = this.switchProblems.get(node.metadata.name);
+    const unreachable = down?.problem;
     const view = session.view();
-    if (unreachable && (layout?.ready || !view.connected)) layout = { ready: false, reason: SWITCH_UNREACHABLE, message: view.connected ? unreachable : `${unreachable}; and its OVSDB connection is lost: ${view.message}` };
+    if (down && unreachable && (layout?.ready || !view.connected)) layout = { ready: false, reason: down.reason, message: view.connected ? unreachable : `${unreachable}; and its OVSDB connection is lost: ${view.message}` };
     await this.writeNodeStatus(node, view, layout);
     if (failure) throw failure; // retry with backoff
   }
 
-  /** Nodes whose switch does not answer on OpenFlow, in words (reported by the pipeline that programs it). */
-  private readonly switchProblems = new Map<string, string>();
+  /** Nodes whose switch does not answer on OpenFlow, or refuses vnetd's flows, in words (reported by the pipeline that programs it). */
+  private readonly switchProblems = new Map<string, { problem: string; reason: typeof SWITCH_UNREACHABLE | typeof FLOWS_REFUSED }>();
 
-  reportSwitch(node: string, problem: string | undefined): void {
-    if (problem === undefined ? !this.switchProblems.delete(node) : this.switchProblems.get(node) === problem) return;
-    if (problem !== undefined) this.switchProblems.set(node, problem);
-    this.log.warn({ event: problem ? 'node.switch_unreachable' : 'node.switch_back', node }, problem ?? `node ${node}: br-int answers on OpenFlow again`);
+  reportSwitch(node: string, problem: string | undefined, reason: typeof SWITCH_UNREACHABLE | typeof FLOWS_REFUSED = SWITCH_UNREACHABLE): void {
+    const had = this.switchProblems.get(node);
+    if (problem === undefined ? !this.switchProblems.delete(node) : had?.problem === problem && had.reason === reason) return;
+    if (problem !== undefined) this.switchProblems.set(node, { problem, reason });
+    const event = problem === undefined ? 'node.switch_back' : reason === FLOWS_REFUSED ? 'node.flows_refused' : 'node.switch_unreachable';
+    this.log.warn({ event, node }, problem ?? (had?.reason === FLOWS_REFUSED ? `node ${node}: br-int takes vnetd's flows again` : `node ${node}: br-int answers on OpenFlow again`));
     this.nodeController.enqueue(objectKey(NODES, undefined, node));
   }
 

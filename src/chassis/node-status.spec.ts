@@ -1,5 +1,5 @@
 import type { HypervisorNode } from '../resources/kinds';
-import { nodeStatus, tunnelsDown } from './node-status';
+import { FLOWS_REFUSED, nodeDownReason, nodeStatus, switchUnreachable, tunnelsDown } from './node-status';
 
 const node: HypervisorNode = { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1', generation: 2 }, spec: { tunnelIP: '192.0.2.1' } };
 const cond = (s: ReturnType<typeof nodeStatus>, t: string) => s.conditions?.find((c) => c.type === t);
@@ -31,6 +31,18 @@ describe('nodeStatus', () => {
     expect(cond(down, 'TunnelsUp')).toMatchObject({ status: 'Unknown', reason: 'SwitchUnreachable' });
     const back = nodeStatus({ ...node, status: down }, ok, { ready: true, reason: 'LayoutReady', message: 'm' }, 0, undefined, undefined, answered);
     expect(cond(back, 'TunnelsUp')).toMatchObject({ status: 'True', reason: 'ProbesAnswered' });
+  });
+
+  it('a switch that refuses vnetd\'s flows: Ready=False FlowsRefused, TunnelsUp Unknown naming the switch (not the underlay), and its backends down as an unreachable switch\'s (QA-155 F1)', () => {
+    const ok = { connected: true, reason: 'Connected', message: 'ok' };
+    const lost = { status: 'False' as const, reason: 'NoProbeAnswered', message: 'no peer answers: check the underlay' };
+    const refused = nodeStatus(node, ok, { ready: false, reason: FLOWS_REFUSED, message: "br-int answers but refuses vnetd's flows" }, 0, undefined, undefined, lost);
+    expect(cond(refused, 'Ready')).toMatchObject({ status: 'False', reason: FLOWS_REFUSED });
+    expect(cond(refused, 'TunnelsUp')).toMatchObject({ status: 'Unknown', reason: FLOWS_REFUSED });
+    expect(cond(refused, 'TunnelsUp')?.message).toMatch(/refuses vnetd's flows/);
+    const n = { ...node, status: refused };
+    expect(switchUnreachable(n)).toBe(true);
+    expect(nodeDownReason(n)).toBe(FLOWS_REFUSED);
   });
 
   it('unansweredPeers goes with the TunnelsUp that named them: written with it, kept while it is left as it is, gone with a new verdict or a dead switch (and never in the condition)', () => {

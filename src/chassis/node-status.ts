@@ -34,10 +34,18 @@ export const NO_AGENT = 'NoAgent';
 /** Ready's reason while the node's br-int does not answer on OpenFlow (ovs-vswitchd down or hung): its flows cannot be checked. */
 export const SWITCH_UNREACHABLE = 'SwitchUnreachable';
 
-/** The Node says its switch does not answer (Ready=False, SWITCH_UNREACHABLE). */
+/**
+ * Ready's reason while the node's br-int answers but refuses vnetd's flows (every full sync
+ * fails): what it forwards is not what vnetd installs, as good as a switch that does not
+ * answer for everything that follows from that (QA-155 F1: a flushed bridge held 0 flows for
+ * minutes with every object Ready).
+ */
+export const FLOWS_REFUSED = 'FlowsRefused';
+
+/** The Node says its switch does not answer, or refuses vnetd's flows (Ready=False, SWITCH_UNREACHABLE or FLOWS_REFUSED). */
 export function switchUnreachable(node: Pick<HypervisorNode, 'status'> | undefined): boolean {
   const ready = getCondition(node?.status?.conditions, READY);
-  return ready?.status === 'False' && ready.reason === SWITCH_UNREACHABLE;
+  return ready?.status === 'False' && (ready.reason === SWITCH_UNREACHABLE || ready.reason === FLOWS_REFUSED);
 }
 
 /**
@@ -69,8 +77,8 @@ export function cordoned(node: Pick<HypervisorNode, 'spec'> | undefined): boolea
  * its switch does not answer, or its agent was marked silent (a dead hypervisor, as far as
  * anyone can tell; never where the caller is that node's own agent, which reports itself).
  */
-export function nodeDownReason(node: Pick<HypervisorNode, 'status'> | undefined, isOwnNode = false): typeof SWITCH_UNREACHABLE | typeof AGENT_NOT_REPORTING | undefined {
-  if (switchUnreachable(node)) return SWITCH_UNREACHABLE;
+export function nodeDownReason(node: Pick<HypervisorNode, 'status'> | undefined, isOwnNode = false): typeof SWITCH_UNREACHABLE | typeof FLOWS_REFUSED | typeof AGENT_NOT_REPORTING | undefined {
+  if (switchUnreachable(node)) return getCondition(node?.status?.conditions, READY)?.reason === FLOWS_REFUSED ? FLOWS_REFUSED : SWITCH_UNREACHABLE;
   return !isOwnNode && agentMarkedSilent(node) ? AGENT_NOT_REPORTING : undefined;
 }
 
@@ -129,7 +137,7 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
   // userspace datapath forwards nothing then): what is realized there is no longer known, and
   // its objects are not Ready (QA-131: Ready=True while the node forwarded nothing).
   const ready: LayoutOutcome =
-    layout?.reason === SWITCH_UNREACHABLE
+    layout?.reason === SWITCH_UNREACHABLE || layout?.reason === FLOWS_REFUSED
       ? layout
       : !session.connected
         ? { ready: false, reason: 'NotConnected', message: session.message }
@@ -143,8 +151,10 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
   // not answer, and the last round's verdict says nothing of now (QA: True beside a dead switch).
   // The peers lost go with the TunnelsUp that named them: kept while it is left as it is.
   let unansweredPeers = prev.unansweredPeers;
-  if (ready.reason === SWITCH_UNREACHABLE) {
-    conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: SWITCH_UNREACHABLE, message: 'its switch does not answer: no tunnel probe is sent or answered there until it does', observedGeneration: gen }, now);
+  if (ready.reason === SWITCH_UNREACHABLE || ready.reason === FLOWS_REFUSED) {
+    // Not the underlay's fault: a switch without vnetd's flows answers no probe either (QA-155 F1: "check the underlay").
+    const message = ready.reason === FLOWS_REFUSED ? "its switch refuses vnetd's flows (its probe flows among them): no tunnel probe is answered there until it takes them" : 'its switch does not answer: no tunnel probe is sent or answered there until it does';
+    conditions = setCondition(conditions, { type: TUNNELS_UP, status: 'Unknown', reason: ready.reason, message, observedGeneration: gen }, now);
     unansweredPeers = undefined;
   } else if (tunnels && !(tunnels.reason === PROBING && keepsVerdict(getCondition(conditions, TUNNELS_UP)))) {
     conditions = setCondition(conditions, { type: TUNNELS_UP, status: tunnels.status, reason: tunnels.reason, message: tunnels.message, observedGeneration: gen }, now);

@@ -59,4 +59,37 @@ describeOvs('pipeline: refusals go to vnetd through a meter', () => {
       await again.stop();
     }
   }, 90_000);
+
+  it('puts back meters deleted by hand, and the flows that use them, within seconds: the audit\'s full sync failed on the missing meters for good (QA-155 F1)', async () => {
+    await pb?.stop();
+    const lines: string[] = [];
+    pb = await startPipelineBed({ hypervisors: 1, pipeline: { flowAuditMs: 300, logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) } });
+    const { bed, objects } = pb;
+    const hv = bed.hypervisors[0]!;
+    await objects.create<VirtualNetwork>(NETWORKS, { apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualNetwork', metadata: { name: 'net', namespace: NS }, spec: { subnets: [{ cidr: '10.78.0.0/24' }], vni: 7801 } } as VirtualNetwork);
+    await objects.create<LoadBalancer>(LOAD_BALANCERS, {
+      apiVersion: 'vnet.dev/v1alpha1',
+      kind: 'LoadBalancer',
+      metadata: { name: 'empty', namespace: NS },
+      spec: { network: 'net', vip: '10.78.0.100', mac: '0a:78:00:00:00:64', listeners: [{ protocol: 'UDP', port: 53, targetPort: 5353 }], backends: [] },
+    } as LoadBalancer);
+    await portWithVm(pb, hv, NS, 'client', '0a:78:00:00:00:05', '10.78.0.5');
+    const sock = `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`;
+    const metered = async () => (await brIntFlows(hv)).filter((l) => l.includes('meter:1')).length;
+    const before = await eventually(async () => ((await metered()) >= 4 ? metered() : undefined), 15_000, 50);
+    // A colleague's clean-up: OVS deletes the flows that use the meters too; nothing reconnects.
+    const t0 = performance.now();
+    await hv.ovs.ofctl(['-O', 'OpenFlow13', 'del-meters', sock]);
+    expect(await metered()).toBe(0);
+    await eventually(async () => (await metered()) === before, 15_000, 100);
+    const backMs = performance.now() - t0;
+    expect(await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-meters', sock])).toMatch(/meter=1 pktps/);
+    const events = lines.map((l) => (JSON.parse(l) as { event?: string }).event);
+    process.stdout.write(`[refusal-meter] meters deleted by hand: meters and ${before} metered flows back in ${backMs.toFixed(0)} ms; sync_failed logged ${events.filter((e) => e === 'pipeline.sync_failed').length}x\n`);
+    // Said at warn once, and its end.
+    expect(events.filter((e) => e === 'pipeline.sync_failed').length).toBeGreaterThanOrEqual(1);
+    expect(events.filter((e) => e === 'pipeline.sync_failed').length).toBeLessThanOrEqual(2);
+    expect(events).toContain('pipeline.sync_recovered');
+    expect(pb.pipeline.agent(hv.name)?.inSync).toBe(true);
+  }, 90_000);
 });

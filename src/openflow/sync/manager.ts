@@ -340,7 +340,7 @@ class Manager extends EventEmitter implements FlowTableManager {
       if (ours === desired) return { checked: true, repaired: false, ours, desired, foreign };
       this.stats.driftRepairs++;
       this.log.warn({ found: ours, desired }, 'openflow audit: the switch holds a different number of our flows than desired (changed behind our back); full sync');
-      const { drift } = await this.fullSync();
+      const { drift } = await this.repairingSync();
       return { checked: true, repaired: true, ours, desired, foreign, ...(drift?.length ? { drift } : {}) };
     });
   }
@@ -348,7 +348,7 @@ class Manager extends EventEmitter implements FlowTableManager {
   verify(): Promise<AuditResult> {
     return this.enqueue(async (): Promise<AuditResult> => {
       if (!this.started || !this.conn.connected || this.needFullSync || this.fencedBy) return { checked: false, repaired: false };
-      const r = await this.fullSync();
+      const r = await this.repairingSync();
       if (!r.sent) return { checked: false, repaired: false };
       const changed = r.flowMods + r.groupMods;
       if (changed === 0) return { checked: true, repaired: false, changed };
@@ -391,8 +391,31 @@ class Manager extends EventEmitter implements FlowTableManager {
     return result;
   }
 
+  /**
+   * An audit's or verify's full sync: a failure is a syncError, as a connect's is, so the
+   * owner retries (and puts back what the switch lost with its flows, its meters). It was
+   * the audit's own failure only, and the table stayed drifted while the manager said in sync
+   * (QA-155 F1: a bridge flushed under a live connection kept 0 flows for minutes).
+   */
+  private repairingSync(): Promise<SyncResult & { drift?: string[] }> {
+    return this.fullSync().catch((e: Error) => {
+      this.emit('syncError', e);
+      throw e;
+    });
+  }
+
+  /** Dumps the switch, sends what differs from the desired state. A failure leaves a full sync due (not in sync). */
   private async fullSync(): Promise<SyncResult & { drift?: string[] }> {
     if (!this.conn.connected || this.fencedBy) return NOT_SENT;
+    try {
+      return await this.dumpAndSend();
+    } catch (e) {
+      this.needFullSync = true;
+      throw e;
+    }
+  }
+
+  private async dumpAndSend(): Promise<SyncResult & { drift?: string[] }> {
     const started = performance.now();
     if (this.generationId !== undefined && !(await this.claimMaster(this.generationId))) return NOT_SENT;
     const [dump, groupsBody] = await Promise.all([

@@ -32,7 +32,8 @@ export interface ChassisAccess {
    * The node's switch has not answered on its OpenFlow connection for a while (problem, in
    * words), or answers again (undefined): the Node's Ready says so.
    */
-  reportSwitch?(node: string, problem: string | undefined): void;
+  /** reason: SwitchUnreachable (default) or FlowsRefused (it answers but every full sync fails). */
+  reportSwitch?(node: string, problem: string | undefined, reason?: 'SwitchUnreachable' | 'FlowsRefused'): void;
   /** How many flows vnetd keeps on the node's br-int, once its table is in sync (the Node's status.flows). */
   reportFlows?(node: string, flows: number): void;
   /** Whether the node's tunnel probes come back from its peers (the Node's TunnelsUp condition; tunnel-probes.ts). */

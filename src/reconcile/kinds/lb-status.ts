@@ -27,7 +27,7 @@ import { LbBackendField, NetworkField, TABLES, lbTableSize, type LogicalModel } 
 import type { BackendStatus, LoadBalancer } from '../../resources/kinds';
 import { sortedRecord } from '../../resources/sorted-record';
 import { LOAD_BALANCERS } from '../../store/kinds';
-import { AGENT_NOT_REPORTING, SWITCH_UNREACHABLE } from '../../chassis/node-status';
+import { AGENT_NOT_REPORTING, FLOWS_REFUSED, SWITCH_UNREACHABLE } from '../../chassis/node-status';
 import { setCondition, type ConditionInput } from '../conditions';
 import { pairHolders } from './lb-backends';
 import type { ObjectStore } from '../../store/object-store';
@@ -60,7 +60,7 @@ export interface LbStatusSources {
    * answer): its switch does not answer, and connections sent there are lost; or its agent went
    * silent. Either takes them out of the slot tables while another backend takes connections (outOnDownSwitches).
    */
-  nodeDown?(node: string): typeof SWITCH_UNREACHABLE | typeof AGENT_NOT_REPORTING | undefined;
+  nodeDown?(node: string): typeof SWITCH_UNREACHABLE | typeof FLOWS_REFUSED | typeof AGENT_NOT_REPORTING | undefined;
   /** Why a node is cut off the overlay (its Node says TunnelsUp=False NoProbeAnswered), undefined otherwise: its backends are out of other nodes' reach. */
   tunnelsDown?(node: string): string | undefined;
   /** Whether a VirtualPort (namespace/name) is bound to a NIC whose link is down (Bound=True LinkDown): what is sent to it is lost. */
@@ -624,7 +624,7 @@ export class LbStatusReporter {
         whyUnhealthy: (ip, node) => this.src.whyUnhealthy?.(lb.metadata.uid!, ip, node),
         nodeDown: (node) => {
           const why = this.src.nodeDown?.(node);
-          return why === SWITCH_UNREACHABLE ? `${SWITCH_DOWN_PREFIX}${node} does not answer` : why === AGENT_NOT_REPORTING ? `${AGENT_SILENT_PREFIX}${node} is not reporting` : undefined;
+          return why === SWITCH_UNREACHABLE ? `${SWITCH_DOWN_PREFIX}${node} does not answer` : why === FLOWS_REFUSED ? `${SWITCH_DOWN_PREFIX}${node} refuses vnetd's flows` : why === AGENT_NOT_REPORTING ? `${AGENT_SILENT_PREFIX}${node} is not reporting` : undefined;
         },
         linkDown: (name) => {
           const port = portOf.get(name);

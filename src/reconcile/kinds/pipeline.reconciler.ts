@@ -26,7 +26,7 @@
  * those reports.
  */
 import type { Logger } from 'pino';
-import { TUNNELS_UP, agentMarkedSilent, cordoned, nodeDownReason, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
+import { FLOWS_REFUSED, TUNNELS_UP, agentMarkedSilent, cordoned, nodeDownReason, switchUnreachable, tunnelsDown } from '../../chassis/node-status';
 import { TUNNEL_PORTS } from '../../chassis/layout';
 import { ATTACHED_MAC, INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, hasOpenFlowPort, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
 import { RarpActivations } from './rarp-activations';
@@ -269,6 +269,11 @@ interface NodeAgent {
   /** Since when its main OpenFlow connection has been down (performance.now()), and whether the chassis layer was told. */
   downSince?: number;
   downReported?: boolean;
+  /** The last full sync's failure on a connected switch (cleared by a sync), since when (performance.now()), and whether the chassis layer was told (FlowsRefused). */
+  syncFailure?: string;
+  syncFailingSince?: number;
+  /** The failure the chassis layer was told of (FlowsRefused), until a sync or the switch's unreachability replaces it. */
+  syncFailureReported?: string;
   /** The UDP conntrack entries of the node's VIPs were flushed after this process's first full sync (LbConntrackFlusher.flushVipUdp). */
   udpFlushedAtStart?: boolean;
   /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
@@ -673,8 +678,17 @@ export class PipelineReconciler {
           if (a.downReported) report(node, undefined);
           a.downSince = undefined;
           a.downReported = false;
+          // Answering, but refusing every full sync for as long as a switch that does not answer is told (QA-155 F1).
+          if (a.syncFailure !== undefined && a.syncFailure !== a.syncFailureReported && a.syncFailingSince !== undefined && now - a.syncFailingSince >= SWITCH_DOWN_REPORT_MS) {
+            a.syncFailureReported = a.syncFailure;
+            report(node, `br-int answers but refuses vnetd's flows (${a.syncFailure}): what it forwards is not what vnetd installs; vnetd retries every second, its meters put back first (ovs-vswitchd's log says why it refuses)`, FLOWS_REFUSED);
+          }
           continue;
         }
+        // Disconnected: a failure on the connection before says nothing of the next one (what
+        // was reported stays until the unreachable switch's report replaces it, or a sync clears it).
+        a.syncFailure = a.syncFailingSince = undefined;
+        if (a.downReported) a.syncFailureReported = undefined;
         a.downSince ??= now;
         if (a.downReported || now - a.downSince < SWITCH_DOWN_REPORT_MS) continue;
         a.downReported = true;
@@ -1398,6 +1412,9 @@ export class PipelineReconciler {
         this.ctFlusher.flushVipUdp(name, this.live.model);
       }
       if (!this.stopped) this.nodeController.enqueue(name);
+      if (agent.syncFailure !== undefined) this.log.warn({ event: 'pipeline.sync_recovered', node: name, flowMods: r.flowMods }, `node ${name}: its switch took vnetd's flows again (${r.flowMods} flow mods)`);
+      if (agent.syncFailureReported !== undefined && !agent.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);
+      agent.syncFailure = agent.syncFailingSince = agent.syncFailureReported = undefined;
       this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
     });
     manager.on('dumped', (dump) => {
@@ -1410,7 +1427,12 @@ export class PipelineReconciler {
       this.opts.onFenced?.(name, err);
     });
     manager.on('syncError', (err) => {
-      this.log.warn({ node: name, err }, 'pipeline: full sync failed; retrying');
+      // Once per distinct failure (retried every second): the switch keeps what it has meanwhile.
+      const why = err.message;
+      if (agent.syncFailure !== why) this.log.warn({ event: 'pipeline.sync_failed', node: name, err }, `node ${name}: its switch refused vnetd's full sync (${why}); retrying every second, its meters put back first`);
+      else this.log.debug({ node: name, err }, 'pipeline: full sync failed again; retrying');
+      agent.syncFailure = why;
+      if (conn.connected) agent.syncFailingSince ??= performance.now();
       // A bridge that lost its meters with its flows (fail_mode changed, no reconnect) refuses every flow naming one.
       if (conn.connected) void addMeters(conn, this.log.child({ node: name }));
       setTimeout(() => {

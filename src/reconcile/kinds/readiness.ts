@@ -4,7 +4,7 @@
  * refused its flows, the state of the node a port is pinned to). Kept apart so that every
  * reason and message can be read, and tested, in one place.
  */
-import { AGENT_NOT_REPORTING, NO_AGENT, READY, SWITCH_UNREACHABLE, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
+import { AGENT_NOT_REPORTING, FLOWS_REFUSED, NO_AGENT, READY, SWITCH_UNREACHABLE, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
 import { ON_OTHER_NODE } from '../../chassis/binding';
 import type { HypervisorNode, LoadBalancer, VirtualNetwork, VirtualPort } from '../../resources/kinds';
 import { getCondition } from '../conditions';
@@ -65,6 +65,9 @@ export function boundToDownNode(nodeName: string, node: HypervisorNode | undefin
   if (!node) return { status: 'False', reason: 'NodeNotFound', message: `bound to node ${nodeName}, which no longer exists (deleted while its agent was down?): create it again, or move the port's VM to another hypervisor` };
   const since = getCondition(node.status?.conditions, READY)?.lastTransitionTime;
   if (switchUnreachable(node)) {
+    if (getCondition(node.status?.conditions, READY)?.reason === FLOWS_REFUSED) {
+      return { status: 'False', reason: FLOWS_REFUSED, message: `the switch of its node ${nodeName} refuses vnetd's flows${since ? ` since ${since}` : ''}: its traffic is not what vnetd installs until it takes them (vnetctl get node ${nodeName} says why)` };
+    }
     return { status: 'False', reason: SWITCH_UNREACHABLE, message: `the switch of its node ${nodeName} does not answer${since ? ` since ${since}` : ''}: its traffic stops until ovs-vswitchd is back (vnetctl get node ${nodeName} says why)` };
   }
   if (agentMarkedSilent(node)) {
