@@ -18,7 +18,10 @@ function unusableTunnelIP(ip: IpAddress): string | undefined {
   if (v >> 120n === 0xffn) return 'a multicast address cannot be a tunnel endpoint';
   // Another spelling of an IPv4 address: two nodes could hold the same VTEP unnoticed.
   if (v >> 32n === 0xffffn) return `an IPv4-mapped address; give the IPv4 address itself (${formatIp(4, v & 0xffffffffn)})`;
-  return undefined;
+  // Refused rather than taken: vnetd's flows (tun_ipv4_dst), tunnel probes and fast path
+  // address VTEPs over IPv4 only, and a Node with an IPv6 one was accepted and got no flows
+  // at all, its VMs cut off even from each other (QA-156 F1).
+  return 'an IPv6 underlay is not supported yet (vnetd\'s tunnels, their probes and the fast path address VTEPs over IPv4): give the hypervisor\'s IPv4 underlay address';
 }
 
 function validate(node: HypervisorNode): void {

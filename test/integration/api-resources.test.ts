@@ -1307,10 +1307,15 @@ describe('nodes', () => {
       ['ff02::1', 'multicast'],
       ['::', 'unspecified'],
       ['::ffff:192.0.2.10', 'give the IPv4 address itself (192.0.2.10)'],
+      // Accepted before, and the node got no flows at all (QA-156 F1); on update too, below.
+      ['fd00:56::1', 'an IPv6 underlay is not supported yet'],
     ]) {
       const bad = await rejected('POST', `${G}/nodes`, node('vtep-c', ip!), 422, 'Invalid');
       expect(bad.details.causes).toEqual([expect.objectContaining({ field: 'spec.tunnelIP', message: expect.stringContaining(why!) })]);
     }
+    const toV6 = await rejected('PATCH', `${G}/nodes/vtep-a`, { spec: { tunnelIP: 'fd00:56::2' } }, 422, 'Invalid', { contentType: 'application/merge-patch+json' });
+    expect(toV6.details.causes).toEqual([expect.objectContaining({ field: 'spec.tunnelIP', message: expect.stringContaining('an IPv6 underlay is not supported yet') })]);
+    expect((await v.call('GET', `${G}/nodes/vtep-a`)).json.spec.tunnelIP).toBe('192.0.2.10');
   });
 });
 
