@@ -5,7 +5,7 @@
  * encapsulated frames do not fit has its full-size frames between hypervisors dropped: such a
  * network was accepted and said Ready (QA-135 F4). It is also the default.
  */
-import type { HypervisorNode } from '../resources/kinds';
+import type { HypervisorNode, VirtualNetworkSpec } from '../resources/kinds';
 import type { StatusCause } from '../resources/status';
 import { NODES } from '../store/kinds';
 import type { AdmissionContext } from './admission';
@@ -46,5 +46,27 @@ export function mtuCause(mtu: unknown, encapsulation: string | undefined, limit:
     field: 'spec.mtu',
     reason: 'FieldValueInvalid',
     message: `Invalid value: ${mtu}: must be at most ${limit.max}: ${encap}${over} takes ${limit.overhead} bytes of each frame on the ${limit.underlayMtu}-byte underlay (VNETD_UNDERLAY_MTU), and vnetd neither fragments nor answers too-big, so larger frames between hypervisors are lost`,
+  };
+}
+
+/** IPv6's minimum link MTU (RFC 8200 section 5): Linux turns IPv6 off on a smaller link. */
+export const IPV6_MIN_MTU = 1280;
+
+const hasIpv6Subnet = (spec: Pick<VirtualNetworkSpec, 'subnets'> | undefined): boolean => (spec?.subnets ?? []).some((s) => s.cidr.includes(':'));
+
+/**
+ * Why a network with an IPv6 subnet cannot have its MTU (below IPV6_MIN_MTU), or undefined.
+ * Such a network was accepted and its ports said Ready, while the VM's kernel refused IPv6 on
+ * the link (QA-156 F3). On an update only when the MTU changes or an IPv6 subnet comes: one
+ * stored before keeps working as it does.
+ */
+export function ipv6MtuCause(spec: Pick<VirtualNetworkSpec, 'mtu' | 'subnets'> | undefined, before?: Pick<VirtualNetworkSpec, 'mtu' | 'subnets'>): StatusCause | undefined {
+  const mtu = spec?.mtu;
+  if (typeof mtu !== 'number' || mtu >= IPV6_MIN_MTU || !hasIpv6Subnet(spec)) return undefined;
+  if (before && before.mtu === mtu && hasIpv6Subnet(before)) return undefined;
+  return {
+    field: 'spec.mtu',
+    reason: 'FieldValueInvalid',
+    message: `Invalid value: ${mtu}: a network with an IPv6 subnet needs an MTU of at least ${IPV6_MIN_MTU} (IPv6's minimum link MTU, RFC 8200): a VM's kernel turns IPv6 off on a smaller link`,
   };
 }

@@ -108,6 +108,20 @@ describe('VirtualNetworkAdmission: the MTU fits the underlay (QA-135 F4)', () =>
     expect((await new VirtualNetworkAdmission(9216).create(withMtu('cap'), ctx)).object.spec!.mtu).toBe(9000);
   });
 
+  it('refuses an MTU below IPv6\'s 1280 for a network with an IPv6 subnet, on create and when an IPv6 subnet is added; one stored before keeps its MTU (QA-156 F3)', async () => {
+    const { ctx, admission } = await setup();
+    const v6 = (name: string, mtu: number, cidrs: string[]): VirtualNetwork => ({ ...net(name), spec: { subnets: cidrs.map((cidr) => ({ cidr })), mtu } });
+    for (const mtu of [576, 1000, 1279]) expect(await causeOf(admission.create(v6(`s${mtu}`, mtu, ['fd56:c2::/64']), ctx))).toBe(`Invalid value: ${mtu}: a network with an IPv6 subnet needs an MTU of at least 1280 (IPv6's minimum link MTU, RFC 8200): a VM's kernel turns IPv6 off on a smaller link`);
+    expect((await admission.create(v6('ok', 1280, ['fd56:c3::/64']), ctx)).object.spec!.mtu).toBe(1280);
+    // IPv4 only: a small MTU is the tenant's to choose.
+    expect((await admission.create(v6('v4', 1000, ['10.9.0.0/24']), ctx)).object.spec!.mtu).toBe(1000);
+    const stored = { ...v6('v4', 1200, ['10.9.1.0/24']), spec: { ...v6('v4', 1200, ['10.9.1.0/24']).spec!, vni: 9 } };
+    expect(await causeOf(admission.update(stored, { ...stored, spec: { ...stored.spec!, subnets: [{ cidr: '10.9.1.0/24' }, { cidr: 'fd56:c4::/64' }] } }, ctx))).toContain('needs an MTU of at least 1280');
+    // Stored before the check: a label change passes.
+    const old = { ...v6('old', 1200, ['fd56:c5::/64']), spec: { ...v6('old', 1200, ['fd56:c5::/64']).spec!, vni: 10 } };
+    expect((await admission.update(old, { ...structuredClone(old), metadata: { ...old.metadata, labels: { x: '1' } } }, ctx)).object.spec!.mtu).toBe(1200);
+  });
+
   it('counts IPv6\'s 20 more bytes once a Node tunnels over IPv6', async () => {
     const { ctx, admission } = await setup();
     await ctx.objects.create(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv6' }, spec: { tunnelIP: 'fd00::1', ovsdb: 'unix:/x' } } as KubeObject);

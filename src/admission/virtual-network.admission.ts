@@ -7,7 +7,7 @@ import { LOAD_BALANCERS, NETWORKS, PORTS } from '../store/kinds';
 import type { StatusCause } from '../resources/status';
 import type { TxnOp } from '../store/store';
 import { announceSubnetChange, endSubnetChange, networkDeletionGuard, subnetIdentity, withdrawSubnetChange } from './subnet-changes';
-import { DEFAULT_UNDERLAY_MTU, mtuCause, mtuLimit } from './network-mtu';
+import { DEFAULT_UNDERLAY_MTU, ipv6MtuCause, mtuCause, mtuLimit } from './network-mtu';
 import { AdmissionError, DATAPLANE_FINALIZER, IPAM_FINALIZER, immutable, withoutValue, type AdmissionContext, type Admitted, type KindAdmission } from './admission';
 
 const vnis = new VniAllocator();
@@ -142,6 +142,8 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     const limit = await mtuLimit(ctx, this.underlayMtu);
     const tooBig = mtuCause(net.spec?.mtu, net.spec?.encapsulation, limit);
     if (tooBig) causes.push(tooBig);
+    const tooSmall = ipv6MtuCause(net.spec);
+    if (tooSmall) causes.push(tooSmall);
     if (causes.length > 0) throw new AdmissionError(causes);
     normalise(net, limit.max);
     const spec = net.spec!;
@@ -220,6 +222,8 @@ export class VirtualNetworkAdmission implements KindAdmission<VirtualNetwork> {
     const limit = spec.mtu !== old.spec?.mtu || old.spec?.mtu === undefined ? await mtuLimit(ctx, this.underlayMtu) : undefined;
     const tooBig = limit && spec.mtu !== undefined ? mtuCause(spec.mtu, spec.encapsulation, limit) : undefined;
     if (tooBig) causes.push(tooBig);
+    const tooSmall = ipv6MtuCause(spec, old.spec);
+    if (tooSmall) causes.push(tooSmall);
     if (causes.length > 0) throw new AdmissionError(causes);
     normalise(next, limit?.max);
     // A subnet may change or go only while no address allocated in it is stranded: announced

@@ -50,14 +50,17 @@ function validateInterfaceId(port: VirtualPort, causes: StatusCause[]): void {
 function validatePairs(port: VirtualPort, causes: StatusCause[]): void {
   (port.spec!.allowedAddressPairs ?? []).forEach((p, i) => {
     let why: string | undefined;
+    // Stored in canonical form, as every other address (QA-156 F6: "FD56:3::ABCD" stayed as
+    // typed; the API's canonical-form warning names the rewrite).
     if (p.ip.includes('/')) {
       try {
-        parseCidr(p.ip);
+        p.ip = parseCidr(p.ip).text;
       } catch (err) {
         // ipam's own reason (host bits set, a bad prefix length) says more than "invalid".
         why = withoutValue((err as Error).message, p.ip);
       }
     } else if (!tryParseIp(p.ip)) why = 'must be an IP address or a CIDR';
+    else p.ip = canonicalIp(p.ip);
     if (why) causes.push({ field: `spec.allowedAddressPairs[${i}].ip`, reason: 'FieldValueInvalid', message: `Invalid value: "${p.ip}": ${why}` });
     if (p.mac !== undefined) {
       try {

@@ -71,6 +71,11 @@ describe('a value stored in its canonical form is named in a warning (F6)', () =
     expect(res.status).toBe(200);
     expect(res.json.spec.allowedAddressPairs).toEqual([{ ip: '10.140.0.50', mac: '0a:58:00:00:00:aa' }]);
     expect(warnings(res)).toEqual([stored('spec.allowedAddressPairs[0].mac', '0a:58:00:00:00:aa')]);
+    // A pair's address and prefix too (QA-156 F6: stored as typed, alone of all the addresses).
+    const v6 = await v.call('PATCH', path, { spec: { allowedAddressPairs: [{ ip: 'FD56:3::ABCD' }, { ip: 'fd56:3:0:0:0:0:0:ab00/120' }] } }, MERGE);
+    expect(v6.status).toBe(200);
+    expect(v6.json.spec.allowedAddressPairs).toEqual([{ ip: 'fd56:3::abcd' }, { ip: 'fd56:3::ab00/120' }]);
+    expect(warnings(v6)).toEqual([stored('spec.allowedAddressPairs[0].ip', 'fd56:3::abcd'), stored('spec.allowedAddressPairs[1].ip', 'fd56:3::ab00/120')]);
 
     const dry = await v.call('POST', `${G}/namespaces/${NS}/virtualports?dryRun=All`, { metadata: { name: 'dry' }, spec: { network: 'blue', mac: '0A:58:00:00:00:CC' } });
     expect(dry.status).toBe(201);
@@ -90,10 +95,11 @@ describe('a value stored in its canonical form is named in a warning (F6)', () =
     expect(warnings(update)).toEqual([stored('spec.vip', 'fd00:2::10')]);
   });
 
-  it("a Node's tunnel address", async () => {
-    const res = await v.call('POST', `${G}/nodes`, { metadata: { name: 'hv-canon' }, spec: { tunnelIP: '2001:DB8:0::7' } });
+  it("a Node's tunnel address: IPv4 has one spelling (an IPv6 one, which had others, is refused since QA-156 F1)", async () => {
+    const res = await v.call('POST', `${G}/nodes`, { metadata: { name: 'hv-canon' }, spec: { tunnelIP: '192.0.2.7' } });
     expect(res.status).toBe(201);
-    expect(res.json.spec.tunnelIP).toBe('2001:db8::7');
-    expect(warnings(res)).toEqual([stored('spec.tunnelIP', '2001:db8::7')]);
+    expect(res.json.spec.tunnelIP).toBe('192.0.2.7');
+    expect(warnings(res)).toEqual([]);
+    expect((await v.call('POST', `${G}/nodes`, { metadata: { name: 'hv-canon6' }, spec: { tunnelIP: '2001:DB8:0::7' } })).status).toBe(422);
   });
 });
