@@ -31,6 +31,7 @@ import type { UnclaimedInterface } from './lookalike-interfaces';
 import { CONNTRACK_POLL_MS, ConntrackWatch } from './conntrack-watch';
 import { OvsdbFencedError } from './ovsdb-fence';
 import { FLOWS_REFUSED, SWITCH_UNREACHABLE, agentMarkedSilent, holdsBindings, nodeStatus, type LayoutOutcome, type TunnelsView } from './node-status';
+import { underlayMtuCondition, type LargestNetwork } from './underlay-mtu';
 import { DEFAULT_OWNER } from './owner';
 import { NETWORKS, NODES, PORTS as VIRTUAL_PORTS } from '../store/kinds';
 import { ctZone } from '../pipeline/owners';
@@ -254,6 +255,19 @@ export class ChassisManager {
     const requeuePorts = (n: HypervisorNode) => {
       for (const k of this.portKeysOfNode(n.metadata.name)) this.portController.enqueue(k);
     };
+    // A network's MTU is what each Node's UnderlayMTU is judged against.
+    const mtusChanged = () => {
+      for (const n of this.nodes.list()) this.nodeSoon(objectKey(NODES, undefined, n.metadata.name));
+    };
+    this.unsubscribe.push(
+      this.networks.addEventHandler({
+        onAdd: mtusChanged,
+        onUpdate: (o, n) => {
+          if (o.spec?.mtu !== n.spec?.mtu) mtusChanged();
+        },
+        onDelete: mtusChanged,
+      }),
+    );
     // A node coming or going changes where ports can bind (bindingStatusOf's memo); its
     // updates do not (a new endpoint's session reports itself: notifyNode), and its status
     // is rewritten every second while ports bind.
@@ -478,7 +492,9 @@ export class ChassisManager {
     const read = sessionView.connected && session ? this.unclaimedForStatus(node.metadata.name, session) : undefined;
     const unclaimed = read ? { items: read.items.slice(0, UNCLAIMED_SHOWN).map(({ name, interfaceId }) => ({ name, interfaceId })), count: read.count } : undefined;
     const conntrack = this.conntrack.condition(node.metadata.name);
-    const view = { ...sessionView, ...(unclaimed ? { unclaimed } : {}), ...(conntrack ? { conntrack } : {}) };
+    const uplinks = sessionView.connected ? session?.uplinks() : undefined;
+    const underlayMtu = uplinks && underlayMtuCondition(uplinks, this.largestNetwork());
+    const view = { ...sessionView, ...(unclaimed ? { unclaimed } : {}), ...(conntrack ? { conntrack } : {}), ...(underlayMtu ? { underlayMtu } : {}) };
     await this.opts.objects.modify<HypervisorNode>(
       NODES,
       undefined,
@@ -491,6 +507,17 @@ export class ChassisManager {
       },
       { subresource: 'status' },
     );
+  }
+
+  /** The network with the largest MTU (the first by name among equals), for UnderlayMTU. */
+  private largestNetwork(): LargestNetwork | undefined {
+    let best: LargestNetwork | undefined;
+    for (const n of this.networks.list()) {
+      const mtu = n.spec?.mtu;
+      const name = `${n.metadata.namespace}/${n.metadata.name}`;
+      if (typeof mtu === 'number' && (!best || mtu > best.mtu || (mtu === best.mtu && name < best.network))) best = { network: name, mtu };
+    }
+    return best;
   }
 
   /**

@@ -12,7 +12,8 @@ import type { Bridge, Controller, Interface, OpenVSwitch, OpenVSwitchModel, Port
 import type { NodeSpec } from '../resources/kinds';
 import { sameValue } from '../resources/same-value';
 import { IFACE_ID } from './binding';
-import { INTEGRATION_BRIDGE, desiredLayout } from './layout';
+import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE, desiredLayout } from './layout';
+import type { Uplink } from './underlay-mtu';
 import { layoutOperations } from './layout-ops';
 import { planLayout, type LayoutView, type OvsSnapshot } from './layout-plan';
 import type { LayoutOutcome, SessionView } from './node-status';
@@ -70,7 +71,7 @@ const MONITORED = {
   Port: ['name', 'interfaces', 'external_ids'],
   // link_state: a bound VM NIC whose link is down says so (chassis/binding.ts LinkDown);
   // admin_state: whether that is the host's doing (the tap set down) rather than the VM's.
-  Interface: ['name', 'type', 'options', 'external_ids', 'ofport', 'error', 'link_state', 'admin_state'],
+  Interface: ['name', 'type', 'options', 'external_ids', 'ofport', 'error', 'link_state', 'admin_state', 'mtu'],
   Controller: ['target', 'connection_mode', 'external_ids', 'is_connected'],
 } as const;
 
@@ -287,6 +288,26 @@ export class NodeSession {
     }
     all.sort((a, b) => a.name.localeCompare(b.name));
     return { items: all.slice(0, limit), count: all.length };
+  }
+
+  /**
+   * br-phy's uplinks: its ports' system NICs (Interface type '' or 'system', not its own
+   * internal port or a patch), with the MTU OVS reads from each (undefined until synced).
+   */
+  uplinks(): Uplink[] | undefined {
+    if (!this.synced) return undefined;
+    const c = this.client.cache;
+    const bridge = (c.table('Bridge').rows() as Bridge[]).find((b) => b.name === UNDERLAY_BRIDGE);
+    if (!bridge) return [];
+    const out: Uplink[] = [];
+    for (const portUuid of bridge.ports) {
+      const port = c.table('Port').row(portUuid) as Port | undefined;
+      for (const ifaceUuid of port?.interfaces ?? []) {
+        const iface = c.table('Interface').row(ifaceUuid) as Interface | undefined;
+        if (iface && (iface.type === '' || iface.type === 'system')) out.push({ name: iface.name, mtu: iface.mtu });
+      }
+    }
+    return out;
   }
 
   /** Every iface-id on the node's Interfaces (undefined until synced). */

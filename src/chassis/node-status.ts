@@ -8,6 +8,8 @@ export const READY = 'Ready';
 export const TUNNELS_UP = 'TunnelsUp';
 /** Whether the switch's connection-tracking table is (nearly) full (conntrack-pressure.ts). */
 export const CONNTRACK_PRESSURE = 'ConntrackPressure';
+/** Whether br-phy's uplinks carry the largest network MTU encapsulated (underlay-mtu.ts). */
+export const UNDERLAY_MTU = 'UnderlayMTU';
 
 /** A condition's outcome as a higher layer reports it. */
 export interface ConditionView {
@@ -110,6 +112,8 @@ export interface SessionView {
   unclaimed?: { items: Array<{ name: string; interfaceId: string }>; count: number };
   /** ConntrackPressure, where this process reads the switch's table (absent: the condition is left as it is). */
   conntrack?: ConditionView;
+  /** UnderlayMTU, where this process reads the node's OVSDB (absent: the condition is left as it is). */
+  underlayMtu?: ConditionView;
 }
 
 /** TunnelsUp's reason while a node's first probes are out, not judged yet (reconcile/kinds/tunnel-probes.ts). */
@@ -168,6 +172,7 @@ export function nodeStatus(node: HypervisorNode, session: SessionView, layout: L
     unansweredPeers = undefined;
   }
   if (session.conntrack) conditions = setCondition(conditions, { type: CONNTRACK_PRESSURE, ...session.conntrack, observedGeneration: gen }, now);
+  if (session.underlayMtu) conditions = setCondition(conditions, { type: UNDERLAY_MTU, ...session.underlayMtu, observedGeneration: gen }, now);
   const next: NodeStatus = { ...prev, observedGeneration: gen, connected: session.connected, boundPorts, conditions };
   if (unansweredPeers?.length) next.unansweredPeers = unansweredPeers;
   else delete next.unansweredPeers;
