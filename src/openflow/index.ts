@@ -35,7 +35,8 @@ export type {
   SwitchDesc,
   TableStats,
 } from './messages/multipart-reply';
-export type { PortDesc, PortStatusMessage } from './messages/port';
+export type { PortDesc, PortModMessage, PortStatusMessage } from './messages/port';
+export { OFPPC } from './messages/port';
 export type { PacketInMessage, PacketOutMessage } from './messages/packet';
 export type { HelloMessage } from './messages/hello';
 export type * from './messages/simple';

@@ -19,7 +19,7 @@ import { MeterModMessage, decodeMeterMod, encodeMeterMod } from './messages/mete
 import { MultipartReplyMessage, decodeMultipartReply, encodeMultipartReply } from './messages/multipart-reply';
 import { MultipartRequestMessage, decodeMultipartRequest, encodeMultipartRequest } from './messages/multipart-request';
 import { PacketInMessage, PacketOutMessage, decodePacketIn, decodePacketOut, encodePacketIn, encodePacketOut } from './messages/packet';
-import { PortStatusMessage, decodePortStatus, encodePortStatus } from './messages/port';
+import { PortModMessage, PortStatusMessage, decodePortMod, decodePortStatus, encodePortMod, encodePortStatus } from './messages/port';
 import {
   AsyncConfigMessage,
   EchoMessage,
@@ -56,6 +56,7 @@ export type OfMessage =
   | PacketInMessage
   | FlowRemovedMessage
   | PortStatusMessage
+  | PortModMessage
   | PacketOutMessage
   | FlowModMessage
   | GroupModMessage
@@ -119,6 +120,9 @@ function encodeBody(w: Writer, m: OfMessage, start: number): number {
     case 'port_status':
       encodePortStatus(w, m);
       return OFPT.PORT_STATUS;
+    case 'port_mod':
+      encodePortMod(w, m);
+      return OFPT.PORT_MOD;
     case 'packet_out':
       encodePacketOut(w, m);
       return OFPT.PACKET_OUT;
@@ -250,6 +254,8 @@ function decodeUnchecked(buf: Buffer, base: number): OfMessage {
       return decodeFlowRemoved(b, xid);
     case OFPT.PORT_STATUS:
       return decodePortStatus(b, xid);
+    case OFPT.PORT_MOD:
+      return decodePortMod(b, xid);
     case OFPT.PACKET_OUT:
       return decodePacketOut(b, xid);
     case OFPT.FLOW_MOD:

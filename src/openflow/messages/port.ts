@@ -85,3 +85,38 @@ export function decodePortStatus(r: Reader, xid: number): PortStatusMessage {
   r.skip(7);
   return { type: 'port_status', xid, reason, port: decodePortDesc(r) };
 }
+
+/** ofp_port_config bits a controller sets with a port mod (OpenFlow 1.3 7.2.1). */
+export const OFPPC = { PORT_DOWN: 1 << 0, NO_RECV: 1 << 2, NO_FWD: 1 << 5, NO_PACKET_IN: 1 << 6 } as const;
+
+/**
+ * OFPT_PORT_MOD (struct ofp11_port_mod, 32 bytes after the header): sets the `mask` bits of a
+ * port's config to those of `config`. hwAddr must be the port's (the switch checks it); an
+ * advertise of 0 leaves the port's advertised features alone.
+ */
+export interface PortModMessage {
+  type: 'port_mod';
+  xid: number;
+  portNo: number;
+  hwAddr: string;
+  config: number;
+  mask: number;
+  advertise: number;
+}
+
+export function encodePortMod(w: Writer, m: PortModMessage): void {
+  w.u32(m.portNo, 'port_no').zeros(4).bytes(macToBytes(m.hwAddr)).zeros(2);
+  w.u32(m.config, 'config').u32(m.mask, 'mask').u32(m.advertise, 'advertise').zeros(4);
+}
+
+export function decodePortMod(r: Reader, xid: number): PortModMessage {
+  const portNo = r.u32('port_no');
+  r.skip(4);
+  const hwAddr = macFromBytes(r.bytes(6, 'hw_addr'));
+  r.skip(2);
+  const config = r.u32('config');
+  const mask = r.u32('mask');
+  const advertise = r.u32('advertise');
+  r.skip(4);
+  return { type: 'port_mod', xid, portNo, hwAddr, config, mask, advertise };
+}

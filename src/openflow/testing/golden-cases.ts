@@ -664,4 +664,10 @@ export const GOLDEN_CASES: GoldenCase[] = [
     message: { type: 'role_status', xid: next(), role: 'slave', reason: 'master_request', generationId: 7n },
     expected: 'ONFT_ROLE_STATUS (OF1.3) (xid=0x141): role=secondary generation_id=7 reason=primary_request',
   },
+  {
+    // Clearing flags set on a port by hand (ovs-ofctl mod-port br-int vxlan0 no-receive).
+    name: 'port mod',
+    message: { type: 'port_mod', xid: next(), portNo: 5, hwAddr: 'aa:bb:cc:00:00:05', config: 0, mask: 0x64, advertise: 0 },
+    expected: 'OFPT_PORT_MOD (OF1.3) (xid=0x142): port: 5: addr:aa:bb:cc:00:00:05\n     config: 0\n     mask:   NO_RECV NO_FWD NO_PACKET_IN\n     advertise: UNCHANGED',
+  },
 ];

@@ -61,6 +61,7 @@ import { UnknownUnicastDropCounter } from './unknown-unicast-drops';
 import { AWAITING_FIRST_CHECK, LbHealthMonitor, backendKey, healthTargets } from './lb-health';
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { addMeters, configureSwitch, installMeters, removeMeters } from './switch-config';
+import { PortConfigGuard } from './port-config-guard';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
 import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes, type ReportedFailure } from './lb-health-reports';
@@ -263,6 +264,8 @@ interface NodeAgent {
   reannounce?: boolean;
   /** A flow-count audit under way (startFlowAudit). */
   auditing?: Promise<void>;
+  /** Clears the port config flags set on br-int by hand (no-receive, no-forward, no-packet-in). */
+  portGuard: PortConfigGuard;
   /** Frames port security dropped on the node, per port, from each full dump's counters. */
   spoofDrops: PortSecurityDropCounter;
   unknownDrops: UnknownUnicastDropCounter;
@@ -1404,7 +1407,9 @@ export class PipelineReconciler {
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
       burstGraceMs: NODE_BUNDLE_BURST_GRACE_MS,
     });
-    const agent: NodeAgent = { dial, conn, lanes, manager, spoofDrops: new PortSecurityDropCounter(), unknownDrops: new UnknownUnicastDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
+    const portGuard = new PortConfigGuard(conn, this.log.child({ node: name }), this.opts.flowAuditMs ?? 5_000);
+    portGuard.start();
+    const agent: NodeAgent = { dial, conn, lanes, manager, portGuard, spoofDrops: new PortSecurityDropCounter(), unknownDrops: new UnknownUnicastDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
     manager.on('synced', (r) => {
       if (r.sent && !this.stopped && !agent.udpFlushedAtStart) {
@@ -1457,6 +1462,7 @@ export class PipelineReconciler {
     this.agents.delete(name);
     this.tunnelProbes.detach(name);
     this.rarp.detach(name);
+    a.portGuard.stop();
     this.standby.forgetNode(name);
     this.dirt.delete(name);
     // A node re-registered later starts from a clean slate, not from this agent's report.
