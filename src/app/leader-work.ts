@@ -25,6 +25,9 @@ import { EventRecorder } from '../reconcile/events/event-recorder';
 import type { ResourceCatalog } from '../resources/catalog';
 import { Compactor } from '../store/compactor';
 import type { ObjectStore } from '../store/object-store';
+import { objectKey } from '../store/keys';
+import { NODES } from '../store/kinds';
+import type { HypervisorNode } from '../resources/kinds';
 
 /** Longer than a port may wait for its Ready write (REALIZING_QUIET_MS), so that write carries the binding. */
 const BOUND_WITH_READY_MS = REALIZING_QUIET_MS + 1500;
@@ -82,9 +85,16 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     const local = !o.agents;
     // Started last (below): what the chassis and the pipeline say on objects before then is not recorded.
     let recorder: EventRecorder | undefined;
+    // Repairs of what was changed by hand on a hypervisor, told on its Node (QA-155 F5: only in the log).
+    const nodes = informers.of<HypervisorNode>(NODES);
+    const nodeEvent = (node: string, type: 'Normal' | 'Warning', reason: string, message: string) => {
+      const obj = nodes.get(objectKey(NODES, undefined, node));
+      if (obj) recorder?.record(obj, type, reason, message);
+    };
     const chassis = o.chassis
       ? new ChassisManager({ objects: o.objects, logger: o.logger, workers: o.workers, informers, boundWithReadyMs: local ? BOUND_WITH_READY_MS : undefined, generation: o.ovsdbGeneration, onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.databaseGeneration, 'ovsdb')),
           // The tenant sees it on its network (QA-133 F3: its connections were dropped with nothing said to it).
+          onNodeEvent: (node, type, reason, message) => nodeEvent(node, type, reason, message),
           onNetworkConntrackFull: (net, node, limit) => recorder?.record(net, 'Warning', CONNTRACK_NETWORK_FULL, `on node ${node}, all ${limit} connection-tracking entries this network may hold are in use: its new load-balancer connections there are dropped until entries expire (the node's spec.conntrack.networkShare sets a network's share, namespaceShare what the networks of a namespace share)`) })
       : undefined;
     // Flows on every connected node, and the Ready condition of ports and networks; without
@@ -101,6 +111,7 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
       openflowGeneration: o.openflowGeneration,
       onFenced: o.onFenced && ((node, e) => o.onFenced!(node, e.switchGenerationId, 'openflow')),
       onPortSecurityDrops: (port, message) => recorder?.record(port, 'Warning', PORT_SECURITY_DROPS, message),
+      onNodeEvent: (node, type, reason, message) => nodeEvent(node, type, reason, message),
     });
     // With agents: one NodeRealization per Node, where each agent reports what it installed.
     const realizations = local ? undefined : new NodeRealizationReconciler(o.objects, informers, o.logger);

@@ -73,6 +73,8 @@ export interface ChassisManagerOptions {
   conntrackPollMs?: number;
   /** A network's conntrack zone on a node is at its limit (spec.conntrack.networkShare): for an event on the network. */
   onNetworkConntrackFull?: (network: VirtualNetwork, node: string, limit: number) => void;
+  /** Something of a node's was repaired after a change by hand (LayoutRepaired): for an event on the Node, which kubectl describe shows. */
+  onNodeEvent?: NodeEventSink;
 }
 
 /**
@@ -80,6 +82,9 @@ export interface ChassisManagerOptions {
  * Interfaces carrying these iface-ids (and rows without one, such as tunnel ports)
  * changed; undefined: anything may have (connected, disconnected, session replaced).
  */
+/** An event on a Node (its name), as an EventRecorder records it. */
+export type NodeEventSink = (node: string, type: 'Normal' | 'Warning', reason: string, message: string) => void;
+
 export type NodeChangeListener = (node: string, interfaceIds?: readonly string[]) => void;
 
 const IX_NODE = 'node';
@@ -382,6 +387,7 @@ export class ChassisManager {
       endpoint,
       owner: this.owner,
       logger: this.log,
+      onLayoutRepaired: (message) => this.opts.onNodeEvent?.(name, 'Warning', 'LayoutRepaired', message),
       connectTimeoutMs: this.opts.connectTimeoutMs,
       generation: this.opts.generation,
       onFenced: (err) => {

@@ -43,6 +43,8 @@ export interface NodeSessionOptions {
   generation?: bigint;
   /** A newer leader's generation is in the database: told once, then ensureLayout throws it. */
   onFenced?: (err: OvsdbFencedError) => void;
+  /** vnetd's layout was changed by hand and is being put back (the warning's words): for an event on the Node. */
+  onLayoutRepaired?: (message: string) => void;
   /** Retry delays while the first connect keeps failing. */
   retryInitialMs?: number;
   retryMaxMs?: number;
@@ -353,7 +355,11 @@ export class NodeSession {
       const ops = layoutOperations(this.client.ops, ovs._uuid, p.actions, this.opts.owner, `vnetd: layout of node ${this.opts.node}`);
       if (generation !== undefined) ops.unshift(guardOp(this.client.ops, ovs._uuid, generation));
       const actions = p.actions.map((a) => a.kind);
-      if (drift && attempt === 0) this.log.warn({ event: 'chassis.layout_repaired', node: this.opts.node, actions }, `node ${this.opts.node}: its OVS layout was changed outside vnetd (${actions.join(', ')} needed: a bridge, port or controller of vnetd's removed or altered by hand); putting it back`);
+      if (drift && attempt === 0) {
+        const what = `its OVS layout was changed outside vnetd (${actions.join(', ')} needed: a bridge, port or controller of vnetd's removed or altered by hand); putting it back`;
+        this.log.warn({ event: 'chassis.layout_repaired', node: this.opts.node, actions }, `node ${this.opts.node}: ${what}`);
+        this.opts.onLayoutRepaired?.(what);
+      }
       else this.log.info({ event: 'chassis.layout', actions }, 'applying OVS layout');
       try {
         await this.client.transact(...ops);

@@ -1011,6 +1011,14 @@ describeOvs('overlay: tenant networks across two hypervisors', () => {
       await eventually(async () => (await readyOf(kind, name))?.status === 'True', 10_000, 100);
     }
     expect(await lbsSay('1/1', '2/2', true)).toMatchObject({ checked: { available: { reason: 'AllBackendsAvailable' } }, plain: { available: { reason: 'AllBackendsAvailable' } } });
+    // Each repair is told on the Node too, where kubectl describe shows it (QA-155 F5: only in vnetd's log).
+    type NodeEv = { reason: string; type: string; message: string; involvedObject: { kind: string; name: string } };
+    const reasons = await eventually(async () => {
+      const evs = ((await call('GET', '/api/v1/namespaces/default/events')) as { items: NodeEv[] }).items.filter((e) => e.involvedObject.kind === 'Node' && e.involvedObject.name === 'hv2');
+      const got = new Set(evs.map((e) => `${e.type} ${e.reason}`));
+      return got.has('Warning FlowsRepaired') && got.has('Warning LayoutRepaired') ? [...got].sort() : undefined;
+    }, 10_000, 200);
+    log(`drift: events on Node hv2: ${reasons.join(', ')}`);
     log(`drift: a flow changed in place -> back in ${verifyMs.toFixed(0)} ms (verify, every 2 s here); all flows deleted -> back in ${auditMs.toFixed(0)} ms (audit); fail_mode=standalone -> secure and flows back in ${failModeMs.toFixed(0)} ms; ovs-vswitchd stopped -> Node Ready=False SwitchUnreachable after ${downMs.toFixed(0)} ms`);
   }, 90_000);
 

@@ -153,6 +153,8 @@ export interface PipelineReconcilerOptions {
    * records an event), where `kubectl describe` shows it beside its conditions.
    */
   onPortSecurityDrops?: (port: VirtualPort, message: string) => void;
+  /** A node's flows or port config repaired after a change by hand, or its switch refusing vnetd's flows: for an event on the Node. */
+  onNodeEvent?: (node: string, type: 'Normal' | 'Warning', reason: string, message: string) => void;
   /** How often LoadBalancer status.backends (health, connection counts) is refreshed; default 5 s. */
   lbStatusIntervalMs?: number;
   /**
@@ -738,8 +740,10 @@ export class PipelineReconciler {
           .then((r) => {
             if (!r.repaired) return;
             const { drift, eg } = driftWords(r, kind === 'audit' ? Math.abs((r.ours ?? 0) - (r.desired ?? 0)) : (r.changed ?? 0));
-            if (kind === 'audit') this.log.warn({ event: 'openflow.drift_repaired', node, found: r.ours, desired: r.desired, drift }, `node ${node}: its flow table had ${r.ours} of our flows where ${r.desired} were desired (changed outside vnetd); resynced${eg}`);
-            else this.log.warn({ event: 'openflow.drift_repaired', node, changed: r.changed, drift }, `node ${node}: ${r.changed} of our flows or groups differed from the desired ones (changed outside vnetd); repaired${eg}`);
+            const what = kind === 'audit' ? `its flow table had ${r.ours} of vnetd's flows where ${r.desired} were desired (changed outside vnetd); resynced${eg}` : `${r.changed} of vnetd's flows or groups differed from the desired ones (changed outside vnetd); repaired${eg}`;
+            if (kind === 'audit') this.log.warn({ event: 'openflow.drift_repaired', node, found: r.ours, desired: r.desired, drift }, `node ${node}: ${what}`);
+            else this.log.warn({ event: 'openflow.drift_repaired', node, changed: r.changed, drift }, `node ${node}: ${what}`);
+            this.opts.onNodeEvent?.(node, 'Warning', 'FlowsRepaired', what);
           })
           .catch((err: unknown) => this.log.debug({ node, err }, `pipeline: flow ${kind} failed`))
           .finally(() => (a.auditing = undefined));
@@ -1407,7 +1411,7 @@ export class PipelineReconciler {
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
       burstGraceMs: NODE_BUNDLE_BURST_GRACE_MS,
     });
-    const portGuard = new PortConfigGuard(conn, this.log.child({ node: name }), this.opts.flowAuditMs ?? 5_000);
+    const portGuard = new PortConfigGuard(conn, this.log.child({ node: name }), this.opts.flowAuditMs ?? 5_000, (message) => this.opts.onNodeEvent?.(name, 'Warning', 'PortConfigRepaired', message));
     portGuard.start();
     const agent: NodeAgent = { dial, conn, lanes, manager, portGuard, spoofDrops: new PortSecurityDropCounter(), unknownDrops: new UnknownUnicastDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
@@ -1417,7 +1421,10 @@ export class PipelineReconciler {
         this.ctFlusher.flushVipUdp(name, this.live.model);
       }
       if (!this.stopped) this.nodeController.enqueue(name);
-      if (agent.syncFailure !== undefined) this.log.warn({ event: 'pipeline.sync_recovered', node: name, flowMods: r.flowMods }, `node ${name}: its switch took vnetd's flows again (${r.flowMods} flow mods)`);
+      if (agent.syncFailure !== undefined) {
+        this.log.warn({ event: 'pipeline.sync_recovered', node: name, flowMods: r.flowMods }, `node ${name}: its switch took vnetd's flows again (${r.flowMods} flow mods)`);
+        this.opts.onNodeEvent?.(name, 'Normal', 'FlowsInstalled', `its switch took vnetd's flows again (${r.flowMods} flow mods)`);
+      }
       if (agent.syncFailureReported !== undefined && !agent.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);
       agent.syncFailure = agent.syncFailingSince = agent.syncFailureReported = undefined;
       this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
@@ -1434,7 +1441,10 @@ export class PipelineReconciler {
     manager.on('syncError', (err) => {
       // Once per distinct failure (retried every second): the switch keeps what it has meanwhile.
       const why = err.message;
-      if (agent.syncFailure !== why) this.log.warn({ event: 'pipeline.sync_failed', node: name, err }, `node ${name}: its switch refused vnetd's full sync (${why}); retrying every second, its meters put back first`);
+      if (agent.syncFailure !== why) {
+        this.log.warn({ event: 'pipeline.sync_failed', node: name, err }, `node ${name}: its switch refused vnetd's full sync (${why}); retrying every second, its meters put back first`);
+        this.opts.onNodeEvent?.(name, 'Warning', 'FlowsRefused', `its switch refused vnetd's full sync (${why}); retrying every second, its meters put back first`);
+      }
       else this.log.debug({ node: name, err }, 'pipeline: full sync failed again; retrying');
       agent.syncFailure = why;
       if (conn.connected) agent.syncFailingSince ??= performance.now();

@@ -35,6 +35,8 @@ export class PortConfigGuard {
     private readonly conn: OpenFlowConnection,
     private readonly log: Logger,
     private readonly everyMs = 5_000,
+    /** Each repair, in words: for an event on the Node. */
+    private readonly onRepaired?: (message: string) => void,
   ) {}
 
   start(): void {
@@ -74,7 +76,9 @@ export class PortConfigGuard {
     const flags = clearedFlags(bad).join(', ');
     try {
       await this.conn.transact([{ type: 'port_mod', portNo: p.portNo, hwAddr: p.hwAddr, config: 0, mask: bad, advertise: 0 }]);
-      this.log.warn({ event: 'openflow.port_config_repaired', port: p.name, ofport: p.portNo, flags }, `port ${p.name} of br-int had ${flags} set outside vnetd (ovs-ofctl mod-port), which silenced its traffic; cleared`);
+      const what = `port ${p.name} of br-int had ${flags} set outside vnetd (ovs-ofctl mod-port), which silenced its traffic; cleared`;
+      this.log.warn({ event: 'openflow.port_config_repaired', port: p.name, ofport: p.portNo, flags }, what);
+      this.onRepaired?.(what);
     } catch (err) {
       this.log.warn({ event: 'openflow.port_config_failed', port: p.name, ofport: p.portNo, flags, err }, `port ${p.name} of br-int has ${flags} set outside vnetd and the switch refused to clear it: its traffic stays silenced (ovs-ofctl mod-port br-int ${p.name} receive / forward / packet-in)`);
     }
