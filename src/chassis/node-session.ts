@@ -15,6 +15,7 @@ import { IFACE_ID } from './binding';
 import { INTEGRATION_BRIDGE, UNDERLAY_BRIDGE, desiredLayout } from './layout';
 import type { Uplink } from './underlay-mtu';
 import { layoutOperations } from './layout-ops';
+import { isOwned } from './owner';
 import { planLayout, type LayoutView, type OvsSnapshot } from './layout-plan';
 import type { LayoutOutcome, SessionView } from './node-status';
 import { installedVersions } from './ovs-daemons';
@@ -374,7 +375,29 @@ export class NodeSession {
       p = plan();
     }
     this.laidOutFor = spec;
+    this.noteForeignControllers();
     return this.readiness(p.conflicts, layout.layout.notes, layout.layout.datapathType);
+  }
+
+  /** The foreign controller targets of br-int last warned of (each set once). */
+  private foreignControllersSaid = '';
+
+  /**
+   * Another controller on br-int (set-controller by hand, a leftover of another SDN): it may
+   * change vnetd's flows, and removing it later changes the bridge's primary controllers,
+   * which makes ovs-vswitchd flush the table. Left in place (it may be meant), said once per
+   * set of them: it was kept silently (QA-155 F7).
+   */
+  private noteForeignControllers(): void {
+    const c = this.client.cache;
+    const brInt = (c.table('Bridge').rows() as Bridge[]).find((b) => b.name === INTEGRATION_BRIDGE);
+    const foreign = (brInt?.controller ?? []).map((u) => c.table('Controller').row(u) as Controller | undefined).filter((x): x is Controller => !!x && !isOwned(x, this.opts.owner)).map((x) => x.target).sort();
+    const said = foreign.join(' ');
+    if (said === this.foreignControllersSaid) return;
+    this.foreignControllersSaid = said;
+    if (foreign.length) {
+      this.log.warn({ event: 'chassis.foreign_controller', node: this.opts.node, targets: foreign }, `node ${this.opts.node}: br-int has a controller vnetd did not set (${foreign.join(', ')}): it can change vnetd's flows, and removing it later makes ovs-vswitchd flush br-int's table (vnetd puts its flows back within seconds); if it is not meant, remove it while vnetd runs: ovs-vsctl remove Bridge br-int controller <its uuid>`);
+    }
   }
 
   /**

@@ -48,4 +48,19 @@ describeOvs('pipeline: port config flags set on br-int by hand are cleared', () 
     await hv.ovs.ofctl(['-O', 'OpenFlow13', 'mod-port', sock, vm.tap, 'up']);
     expect(repaired()).toHaveLength(2);
   }, 90_000);
+
+  it('warns once of a controller on br-int that vnetd did not set, and leaves it (QA-155 F7: kept silently)', async () => {
+    await pb?.stop();
+    const lines: string[] = [];
+    pb = await startPipelineBed({ hypervisors: 1, chassis: { logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }) } });
+    const hv = pb.bed.hypervisors[0]!;
+    await hv.ovs.vsctl(['--', '--id=@c', 'create', 'Controller', 'target="tcp:127.0.0.1:6653"', '--', 'add', 'Bridge', 'br-int', 'controller', '@c']);
+    const foreign = () => lines.map((l) => JSON.parse(l) as { event?: string; targets?: string[] }).filter((l) => l.event === 'chassis.foreign_controller');
+    await eventually(async () => foreign().length > 0, 15_000, 100);
+    expect(foreign()[0]!.targets).toEqual(['tcp:127.0.0.1:6653']);
+    // Left in place (it may be meant), and not said again while it stays.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await hv.ovs.vsctl(['get-controller', 'br-int'])).split('\n')).toContain('tcp:127.0.0.1:6653');
+    expect(foreign()).toHaveLength(1);
+  }, 90_000);
 });
