@@ -1,4 +1,4 @@
-import { probeRate, probeRateCauses, udpHealthCheckCauses } from './load-balancer.admission';
+import { probeRate, probeRateCauses, udpHealthCheckCauses, udpTargetPortsWarning } from './load-balancer.admission';
 
 describe('spec.healthCheck.udp admission', () => {
   it('takes a UDP check with a base64 payload of up to 512 bytes, or none, with or without expectReply', () => {
@@ -54,5 +54,13 @@ describe('health checks asking more probes a second than a prober sends', () => 
     expect(probeRateCauses({ network: 'n', listeners: listeners(1), backends: backends(1000), healthCheck: { intervalSeconds: 1 } }).causes).toEqual([]);
     expect(probeRateCauses({ network: 'n', listeners: listeners(64), backends: backends(75), healthCheck: {} }).causes).toEqual([]);
     expect(probeRateCauses({ network: 'n', listeners: listeners(64), backends: backends(75) }).causes).toEqual([]);
+  });
+});
+
+describe('UDP listeners with several target ports', () => {
+  it('are warned of: their fragmented datagrams are all dropped (QA-156 F5: said nowhere); one target port, or TCP ones, are not', () => {
+    expect(udpTargetPortsWarning([{ protocol: 'UDP', port: 53, targetPort: 5353 }, { protocol: 'UDP', port: 54, targetPort: 5454 }])).toMatch(/^spec\.listeners: the VIP's UDP listeners translate to 2 target ports \(5353, 5454\): a UDP datagram too big for one frame/);
+    expect(udpTargetPortsWarning([{ protocol: 'UDP', port: 53, targetPort: 5353 }, { protocol: 'UDP', port: 54, targetPort: 5353 }, { protocol: 'TCP', port: 80, targetPort: 8080 }])).toBeUndefined();
+    expect(udpTargetPortsWarning([{ protocol: 'UDP', port: 53 }, { protocol: 'UDP', port: 54, targetPort: 53 }])).toBeUndefined();
   });
 });

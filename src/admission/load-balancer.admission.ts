@@ -97,6 +97,18 @@ export function probeRateCauses(spec: NonNullable<LoadBalancer['spec']>, oldRate
 }
 
 /**
+ * A VIP whose UDP listeners translate to several target ports drops every fragmented datagram
+ * to it (its later fragments carry no port: README). Said, not refused, as the VIP serves all
+ * else: an operator adding syslog 514->5514 beside DNS 53->5353 cut off every EDNS answer with
+ * nothing said (QA-156 F5).
+ */
+export function udpTargetPortsWarning(listeners: ReadonlyArray<{ protocol?: string; port: number; targetPort?: number }>): string | undefined {
+  const targets = [...new Set(listeners.filter((l) => (l.protocol ?? 'TCP') === 'UDP').map((l) => l.targetPort ?? l.port))];
+  if (targets.length < 2) return undefined;
+  return `spec.listeners: the VIP's UDP listeners translate to ${targets.length} target ports (${targets.join(', ')}): a UDP datagram too big for one frame (DNS over EDNS, syslog) to any of them is dropped, as its later fragments cannot be told apart; give the UDP listeners one targetPort, or put them on separate VIPs`;
+}
+
+/**
  * `kept`: the backends an update leaves as they were (addresses, and ports as "port:NAME"). What
  * changed around one since it was admitted (its address now outside a shrunk subnet or another
  * load balancer's VIP, its port's name reused in another network) is not asked again, as
@@ -116,6 +128,8 @@ async function validateListenersAndBackends(lb: LoadBalancer, net: VirtualNetwor
     }
     listeners.set(k, i);
   });
+  const split = udpTargetPortsWarning(spec.listeners);
+  if (split) warnings.push(split);
   const hc = spec.healthCheck;
   if (hc) {
     const interval = hc.intervalSeconds ?? HEALTH_CHECK_DEFAULTS.intervalSeconds;
