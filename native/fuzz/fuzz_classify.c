@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: parser, classifier (VM-facing and underlay ports, VIPs with the
- * LRU on, one conntrack VIP), decap and encap over arbitrary bytes. The first input byte picks the
+ * LRU on, one conntrack VIP and a connection of it, whose ICMP errors are rewritten), decap
+ * and encap over arbitrary bytes. The first input byte picks the
  * ingress port; the rest is the frame. Sanitizers catch any out-of-bounds read.
  */
 #include <stdint.h>
@@ -65,6 +66,22 @@ static void setup(void)
 	vfp_builder_free(b);
 }
 
+/* A connection every context has from the start (10.96.0.9:40000 -> 10.96.0.2:443 from mac_a
+ * on port 1, a SYN: dealt to one of the conntrack VIP's backends), so that an input quoting
+ * it in an ICMP error (seeds icmp-unreach-be20/21: 10.96.0.9:40000 -> 10.96.0.20 or 21:8443)
+ * reaches the ICMP rewrite (conn.c icmp_reverse), classify and forward alike. */
+static void open_connection(struct vfp_ctx *c)
+{
+	static const uint8_t syn[54] = { 2, 0x4c, 0x42, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 40, 0, 1, 0, 0,
+					 0x40, 6, 0x66, 0x05, 10, 96, 0, 9, 10, 96, 0, 2, 0x9c, 0x40, 0x01, 0xbb,
+					 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x04, 0, 0, 0, 0, 0 };
+	const uint8_t *fr = syn;
+	uint32_t len = sizeof(syn);
+	struct vfp_verdict v;
+
+	vfp_classify_batch(c, 1, &fr, &len, 1, &v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vfp_verdict v;
@@ -79,6 +96,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ctx_batch = vfp_ctx_new(dp, 1024);
 		ctx_single = vfp_ctx_new(dp, 1024);
 		setup();
+		open_connection(ctx);
+		open_connection(ctx_batch);
+		open_connection(ctx_single);
 	}
 	if (size < 1)
 		return 0;

@@ -90,6 +90,7 @@ enum vfp_counter {
 	VFP_C_CONN_ADOPT,   /* connections taken over from the XDP maps of an earlier process */
 	VFP_C_CONN_CLOSED,  /* TCP connections seen to end (FIN both ways, or RST): reclaimed first */
 	VFP_C_CONN_PASS,    /* connections to a local backend taken off the tunnel, switched as they are */
+	VFP_C_ICMP_REVERSE, /* ICMP errors about a connection the fast path dealt, rewritten to come from the VIP */
 	VFP_C_COUNT
 };
 

@@ -610,6 +610,50 @@ int vfp_conn_frag_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, uint3
 	return 1;
 }
 
+/*
+ * An IPv4 ICMP error (type 3 destination unreachable, fragmentation needed included, or 11
+ * time exceeded) a backend, or a router on its way, sends about a datagram of a connection
+ * the fast path dealt: the datagram it quotes is client -> backend:target port (the
+ * connection's direction after DNAT), whose reverse entry (backend -> client) holds the VIP
+ * and listener port. Without this, it reached the client as it was (QA-152 F8, QA-156 F2):
+ * from the backend's address, quoting a socket the client never opened (no ECONNREFUSED for
+ * a connected UDP socket, no PMTU for a TCP one), and the backend's address leaked. The quote
+ * must hold the quoted IP header and the ports (RFC 792's 8 bytes); its L4 checksum is
+ * updated when quoted too. A quoted later fragment has no ports: left alone.
+ */
+static int icmp_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p, uint32_t at,
+			uint64_t *c, struct vfp_nat *nat)
+{
+	uint32_t end = (uint32_t)p->l3_off + p->ip_len, qoff = (uint32_t)p->l4_off + 8, qhl;
+	uint8_t type = (uint8_t)(p->sport >> 8), client[16] = {0}, backend[16] = {0};
+	const uint8_t *q = f + qoff;
+	struct vfp_lru_ent *e;
+
+	if (p->l3 != VFP_L3_IPV4 || !(p->flags & VFP_PF_HAS_L4) || !ctx->lru.ents || (type != 3 && type != 11))
+		return 0;
+	if (qoff + 20 > end || (q[0] >> 4) != 4 || (qhl = (uint32_t)(q[0] & 15) * 4) < 20 || qoff + qhl + 4 > end)
+		return 0;
+	if ((q[9] != 6 && q[9] != 17) || (vfp_rd16(q + 6) & 0x1fff))
+		return 0;
+	/* Sent to the quoted datagram's source (the client), about it. */
+	if (memcmp(f + p->l3_off + 16, q + 12, 4))
+		return 0;
+	client[10] = client[11] = backend[10] = backend[11] = 0xff;
+	memcpy(client + 12, q + 12, 4);
+	memcpy(backend + 12, q + 16, 4);
+	e = find(ctx, network, backend, client, vfp_rd16(q + qhl + 2), vfp_rd16(q + qhl), (uint8_t)(q[9] | VFP_LRU_REVERSE),
+		 NULL);
+	if (!e || !e->ct)
+		return 0;
+	c[VFP_C_ICMP_REVERSE]++;
+	nat->kind = VFP_NAT_ICMP;
+	nat->at = at;
+	nat->pk = *p;
+	memcpy(nat->addr, e->nat_addr, 16);
+	nat->port = e->nat_port;
+	return 1;
+}
+
 int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p, uint32_t at,
 		     uint64_t *c, struct vfp_nat *nat)
 {
@@ -619,6 +663,8 @@ int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, co
 		return 0;
 	if (p->flags & VFP_PF_FRAG)
 		return frag_reverse(ctx, network, f, p, at, c, nat);
+	if (__builtin_expect(p->proto == 1, 0))
+		return icmp_reverse(ctx, network, f, p, at, c, nat);
 	if (!conn_pkt(ctx, p))
 		return 0;
 	e = entry_of(ctx, network, p, VFP_LRU_REVERSE);
@@ -715,6 +761,41 @@ void vfp_conn_forget_pass(struct vfp_ctx *ctx, uint32_t network, const struct vf
 	forget(ctx, network, p, (uint8_t)(VFP_LRU_PASS | (reverse ? VFP_LRU_REVERSE : 0)), c);
 }
 
+/* VFP_NAT_ICMP (icmp_reverse checked the quote's bounds): the outer source when it is the
+ * backend (a router's own address stays), the quoted destination address and port, and the
+ * outer header's, the quoted header's, the quoted L4 header's (when quoted) and the ICMP
+ * message's checksums, each by RFC 1624 (the ICMP one over every quoted byte that changed). */
+static void icmp_apply(uint8_t *f, const struct vfp_nat *n)
+{
+	const struct vfp_pkt *p = &n->pk;
+	uint8_t *ip = f + p->l3_off, *icmp = f + p->l4_off, *q = icmp + 8, *ql4 = q + (q[0] & 15) * 4, *sum = NULL;
+	uint8_t *end = ip + p->ip_len, *vip = (uint8_t *)n->addr + 12, port[2], old[2];
+	int udp = q[9] == 17;
+
+	if (!memcmp(ip + 12, q + 16, 4)) {
+		vfp_csum_replace(ip + 10, ip + 12, vip, 4, 0);
+		memcpy(ip + 12, vip, 4);
+	}
+	vfp_wr16(port, n->port);
+	if (!udp && ql4 + 18 <= end)
+		sum = ql4 + 16;
+	else if (udp && ql4 + 8 <= end && vfp_rd16(ql4 + 6))
+		sum = ql4 + 6;
+	if (sum) {
+		memcpy(old, sum, 2);
+		vfp_csum_replace(sum, q + 16, vip, 4, udp);
+		vfp_csum_replace(sum, ql4 + 2, port, 2, udp);
+		vfp_csum_replace(icmp + 2, old, sum, 2, 0);
+	}
+	vfp_csum_replace(icmp + 2, ql4 + 2, port, 2, 0);
+	memcpy(ql4 + 2, port, 2);
+	memcpy(old, q + 10, 2);
+	vfp_csum_replace(q + 10, q + 16, vip, 4, 0);
+	vfp_csum_replace(icmp + 2, q + 16, vip, 4, 0);
+	memcpy(q + 16, vip, 4);
+	vfp_csum_replace(icmp + 2, old, q + 10, 2, 0);
+}
+
 void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
 {
 	const struct vfp_pkt *p = &n->pk;
@@ -724,6 +805,10 @@ void vfp_nat_apply(uint8_t *base, const struct vfp_nat *n)
 
 	if (n->kind == VFP_NAT_NONE || p->l3 != VFP_L3_IPV4)
 		return;
+	if (n->kind == VFP_NAT_ICMP) {
+		icmp_apply(f, n);
+		return;
+	}
 	if (n->kind == VFP_NAT_REVERSE_SRC) { /* a later fragment: no L4 header to touch */
 		vfp_csum_replace(ip + 10, ip + 12, n->addr + 12, 4, 0);
 		memcpy(ip + 12, n->addr + 12, 4);

@@ -55,6 +55,7 @@ struct vfp_nat {
 #define VFP_NAT_REVERSE 2
 #define VFP_NAT_REVERSE_SRC 3 /* a reply's later fragment: its source address only (no L4 header) */
 #define VFP_NAT_DNAT_DST 4 /* a request's later fragment: its destination address and MAC only */
+#define VFP_NAT_ICMP 5 /* an ICMP error quoting a dealt connection: addr/port the VIP and listener (vfp_conn_reverse) */
 
 /* The L2 decision inside a network (classify.c): LOCAL port or ENCAP toward a VTEP. */
 void vfp_l2_lookup(const struct vfp_tables *t, uint32_t network, const uint8_t *dmac, struct vfp_verdict *v,
@@ -74,7 +75,10 @@ int vfp_conn_frag_forward(struct vfp_ctx *ctx, const struct vfp_tables *t, uint3
 			  const struct vfp_pkt *p, struct vfp_verdict *v, uint64_t *c, struct vfp_nat *nat);
 
 /* 1 when p (parsed from f, at offset `at` of the buffer, a frame of `network`) is a reply of a
- * connection the fast path owns, or a fragment of one: nat is filled. */
+ * connection the fast path owns, or a fragment of one, or an IPv4 ICMP error (destination
+ * unreachable, time exceeded) quoting a datagram of one toward its backend: nat is filled.
+ * The ICMP error is rewritten as OVS's conntrack does a related one (ct nat): from the VIP
+ * when the backend sent it, quoting client -> VIP:listener port, every checksum updated. */
 int vfp_conn_reverse(struct vfp_ctx *ctx, uint32_t network, const uint8_t *f, const struct vfp_pkt *p, uint32_t at,
 		     uint64_t *c, struct vfp_nat *nat);
 

@@ -867,3 +867,155 @@ describe('passthrough connections: a remote client to a local backend', () => {
     expect(owned(c, 45000)).toEqual([false, false]);
   });
 });
+
+describe('QA-152 F8 / QA-156 F2: ICMP errors about a connection the fast path dealt', () => {
+  let c: Classifier;
+  afterEach(() => c.free());
+
+  const ROUTER = ipv4('10.40.0.1');
+  /** An ICMP message (its checksum computed) of type/code, the 4 bytes after the checksum `rest`, quoting `quote`. */
+  const icmp = (type: number, code: number, quote: Uint8Array, rest = 0): Buffer => {
+    const m = Buffer.concat([Buffer.from([type, code, 0, 0, 0, 0, 0, 0]), quote]);
+    m.writeUInt32BE(rest, 4);
+    m.writeUInt16BE(checksum(m), 2);
+    return m;
+  };
+  const DATA = Buffer.from('nobody listens here');
+  const dgram = (src: number, dst: number, sport: number, dport: number) => ipv4Packet(src, dst, 17, withL4Checksum(src, dst, 17, udp(sport, dport, DATA)));
+  /** The ICMP error frame `from` (a backend's address, or a router's) sends toward the client, quoting `quote`. */
+  const errFrame = (i: number, from: number, type: number, code: number, quote: Uint8Array, rest = 0) =>
+    eth(cliMac, beMacs[i]!, 0x0800, ipv4Packet(from, CLI, 1, icmp(type, code, quote, rest)));
+  const dealUdp = (sport: number) => {
+    const { v, out } = forwardOne(c, CLIENT_PORT, eth(lbMac, cliMac, 0x0800, dgram(CLI, VIP, sport, 80)));
+    return backendOf(out, v.kind);
+  };
+  /** Every checksum of an ICMP error frame to the client, recomputed: outer IPv4 header, ICMP message, quoted IPv4 header, and the quoted L4 checksum when the whole datagram is quoted. */
+  const checksumsOk = (f: Buffer) => {
+    const ip = f.subarray(14, 14 + f.readUInt16BE(16));
+    expect(checksum(ip.subarray(0, 20))).toBe(0);
+    const m = ip.subarray(20);
+    expect(checksum(m)).toBe(0);
+    const q = m.subarray(8);
+    expect(checksum(q.subarray(0, 20))).toBe(0);
+    if (q[9] === 17 && q.length === q.readUInt16BE(2) && q.readUInt16BE(26) !== 0) {
+      const l4 = q.subarray(20);
+      const pseudo = Buffer.alloc(12);
+      q.copy(pseudo, 0, 12, 20);
+      pseudo[9] = 17;
+      pseudo.writeUInt16BE(l4.length, 10);
+      expect(checksum(Buffer.concat([pseudo, l4, Buffer.alloc(l4.length & 1)]))).toBe(0);
+    }
+  };
+
+  describe('over UDP', () => {
+    beforeEach(() => {
+      const ids = BE.map((ip) => ip);
+      commit([backend(0), backend(1), backend(2)], VIP_CONNTRACK, Array.from({ length: LB_SLOTS }, (_, s) => ids[s % 3]!), 17);
+      c = fp.classifier(4096);
+    });
+
+    it('port unreachable from a backend (local, or over the tunnel) reaches the client from the VIP, quoting client -> VIP:listener port, every checksum right', () => {
+      const seen = new Set<number>();
+      for (let sport = 50000; sport < 50030; sport++) {
+        const i = dealUdp(sport);
+        seen.add(i);
+        const r = fromBackendSide(c, i, errFrame(i, BE[i]!, 3, 3, dgram(CLI, BE[i]!, sport, 8080)));
+        expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
+        expect(r.out.toString('hex')).toBe(errFrame(i, VIP, 3, 3, dgram(CLI, VIP, sport, 80)).toString('hex'));
+        checksumsOk(r.out);
+      }
+      expect(seen).toEqual(new Set([0, 1, 2]));
+      expect(c.counters().icmpReverse).toBe(30n);
+    });
+
+    it('a quote cut after the UDP ports (RFC 792: 8 bytes of the datagram) or one whose datagram carries no UDP checksum: rewritten, the ICMP checksum right', () => {
+      for (let sport = 50100; sport < 50106; sport++) {
+        const i = dealUdp(sport);
+        const full = dgram(CLI, BE[i]!, sport, 8080);
+        const cut = full.subarray(0, 28);
+        const r = fromBackendSide(c, i, errFrame(i, BE[i]!, 3, 3, cut));
+        expect(r.out.toString('hex')).toBe(errFrame(i, VIP, 3, 3, dgram(CLI, VIP, sport, 80).subarray(0, 28)).toString('hex'));
+        checksumsOk(r.out);
+        const noSum = Buffer.from(full);
+        noSum.writeUInt16BE(0, 26);
+        const want = Buffer.from(dgram(CLI, VIP, sport, 80));
+        want.writeUInt16BE(0, 26);
+        const r2 = fromBackendSide(c, i, errFrame(i, BE[i]!, 3, 3, noSum));
+        expect(r2.out.toString('hex')).toBe(errFrame(i, VIP, 3, 3, want).toString('hex'));
+        checksumsOk(r2.out);
+      }
+    });
+
+    it('time exceeded from a router on the way keeps its source (the router is not the backend) but quotes the VIP', () => {
+      const i = dealUdp(50200);
+      const r = fromBackendSide(c, i, errFrame(i, ROUTER, 11, 0, dgram(CLI, BE[i]!, 50200, 8080)));
+      expect(r.out.toString('hex')).toBe(errFrame(i, ROUTER, 11, 0, dgram(CLI, VIP, 50200, 80)).toString('hex'));
+      checksumsOk(r.out);
+    });
+
+    it('left as they are: a quote of a connection the fast path did not deal, ICMP that is no error, quotes too short for ports, malformed quotes, a quote of a later fragment', () => {
+      const i = dealUdp(50300);
+      const untouched = (f: Buffer) => expect(fromBackendSide(c, i, f).out.toString('hex')).toBe(f.toString('hex'));
+      const q = dgram(CLI, BE[i]!, 50300, 8080);
+      untouched(errFrame(i, BE[i]!, 3, 3, dgram(CLI, BE[i]!, 50301, 8080))); // another source port
+      untouched(errFrame(i, BE[i]!, 3, 3, dgram(CLI, BE[i]!, 50300, 8081))); // another port of the backend
+      untouched(errFrame(i, BE[i]!, 3, 3, dgram(ipv4('10.40.0.6'), BE[i]!, 50300, 8080))); // another client
+      untouched(errFrame(i, BE[i]!, 0, 0, q)); // an echo reply, whatever it carries
+      untouched(errFrame(i, BE[i]!, 5, 0, q)); // a redirect
+      untouched(errFrame(i, BE[i]!, 3, 3, q.subarray(0, 23))); // no destination port
+      untouched(errFrame(i, BE[i]!, 3, 3, q.subarray(0, 12))); // half an IP header
+      untouched(errFrame(i, BE[i]!, 3, 3, Buffer.alloc(0))); // nothing quoted
+      untouched(eth(cliMac, beMacs[i]!, 0x0800, ipv4Packet(BE[i]!, CLI, 1, Buffer.from([3, 3, 0, 0])))); // a bare 4-byte ICMP header
+      const v6 = Buffer.from(q);
+      v6[0] = 0x65;
+      untouched(errFrame(i, BE[i]!, 3, 3, v6));
+      const longIhl = Buffer.from(q.subarray(0, 30));
+      longIhl[0] = 0x4f; // 60-byte header claimed, 30 bytes quoted
+      untouched(errFrame(i, BE[i]!, 3, 3, longIhl));
+      const later = Buffer.from(q);
+      later.writeUInt16BE(0x0001, 6); // offset 8: no UDP header there
+      untouched(errFrame(i, BE[i]!, 3, 3, later));
+      // Quoted toward the client, not from it (the error is not about the client's datagram).
+      untouched(errFrame(i, BE[i]!, 3, 3, dgram(BE[i]!, CLI, 8080, 50300)));
+      expect(c.counters().icmpReverse).toBe(0n);
+    });
+
+    it('random bytes after an ICMP error header toward the client never crash the classifier', () => {
+      let seed = 12345;
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+      const i = dealUdp(50400);
+      const q = dgram(CLI, BE[i]!, 50400, 8080);
+      for (let n = 0; n < 2000; n++) {
+        const b = Buffer.from(q.subarray(0, rnd() % (q.length + 1)));
+        for (let k = 0; k < 3; k++) if (b.length) b[rnd() % b.length] = rnd();
+        fromBackendSide(c, i, errFrame(i, BE[i]!, n & 1 ? 3 : 11, rnd() & 15, b));
+      }
+    });
+  });
+
+  describe('over TCP', () => {
+    beforeEach(() => {
+      commit([backend(0), backend(1), backend(2)]);
+      c = fp.classifier(4096);
+    });
+
+    it('fragmentation needed (its MTU kept) reaches the client from the VIP quoting client -> VIP:80, with a quote of 8 bytes or of the whole segment', () => {
+      const seen = new Set<number>();
+      for (let sport = 43000; sport < 43024; sport++) {
+        const { v, out } = forwardOne(c, CLIENT_PORT, toVip(sport, SYN));
+        const i = backendOf(out, v.kind);
+        seen.add(i);
+        const atBe = ipv4Packet(CLI, BE[i]!, 6, seg(CLI, BE[i]!, sport, 8080, ACK));
+        const atVip = ipv4Packet(CLI, VIP, 6, seg(CLI, VIP, sport, 80, ACK));
+        for (const len of [28, atBe.length]) {
+          const r = fromBackendSide(c, i, errFrame(i, BE[i]!, 3, 4, atBe.subarray(0, len), 1400));
+          expect(r.v).toMatchObject({ kind: VerdictKind.Local, port: CLIENT_PORT });
+          expect(r.out.toString('hex')).toBe(errFrame(i, VIP, 3, 4, atVip.subarray(0, len), 1400).toString('hex'));
+          checksumsOk(r.out);
+        }
+      }
+      expect(seen).toEqual(new Set([0, 1, 2]));
+      expect(c.counters().icmpReverse).toBe(48n);
+    });
+  });
+});

@@ -39,6 +39,7 @@ export const TABLE_COUNTERS = [
   'portHit', 'portMiss', 'macHit', 'macMiss', 'vniHit', 'vniMiss', 'vipHit', 'vipMiss',
   'lruHit', 'lruMiss', 'parseErrors', 'batches', 'packets',
   'connNew', 'natForward', 'natReverse', 'connEvict', 'prevHit', 'connAdopted', 'connClosed', 'connPass',
+  'icmpReverse',
 ] as const;
 export type TableCounters = Record<(typeof TABLE_COUNTERS)[number], bigint>;
 export const IFACE_COUNTERS = ['rx', 'rxBytes', 'fast', 'slow', 'drops', 'errors'] as const;
