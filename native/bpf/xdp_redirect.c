@@ -18,6 +18,8 @@
  *                      from_backend), or whose inner frame is of
  *                      a connection in vfp_conn or opens one to a local backend's listener
  *                      in vfp_target.
+ * In modes 3 and 4 an IPv4 ICMP error quoting a datagram of a connection in vfp_conn (its key
+ * swapped: the connection's reverse key) is the fast path's too (icmp_is_ours).
  * The filtered modes are how vnetd runs beside OVS: a frame the fast path would not
  * decide (ARP, broadcast, unknown or spoofed addresses) never reaches the AF_XDP
  * socket, it continues to OVS's own port (XDP_PASS) with its ingress port intact.
@@ -551,6 +553,45 @@ static __always_inline int frag_is_ours(struct iphdr *ip, void *end, __u8 *tun)
 	return fv.ours;
 }
 
+/*
+ * An IPv4 ICMP error (destination unreachable, time exceeded: types 3 and 11) quoting a
+ * datagram of a connection the fast path dealt (ip: its IPv4 header; tun: as conn_is_ours).
+ * The quote is client -> backend:target port, the connection's direction after DNAT: swapped,
+ * it is the connection's reverse key, published where the backend's replies arrive (its NIC,
+ * or the underlay of the client's node with the VNI). The classifier rewrites it as OVS's
+ * conntrack does a related ICMP (native/src/conn.c icmp_reverse); left to OVS, which has no
+ * NAT state for the connection, it reached the client from the backend's address quoting a
+ * socket the client never opened (QA-152 F8, QA-156 F2). Not a passthrough connection's:
+ * switched as it is either way, OVS does it. Only ICMP frames get here.
+ */
+static __always_inline int icmp_is_ours(struct iphdr *ip, void *end, __u8 *tun)
+{
+	struct vfp_conn_key k = {};
+	struct vfp_conn_val *cv;
+	__u8 *icmp, *q, *ql4;
+
+	if (ip->frag_off & bpf_htons(0x3fff))
+		return 0;
+	icmp = (void *)ip + ip->ihl * 4;
+	q = icmp + 8;
+	if ((void *)(q + 20) > end || (icmp[0] != 3 && icmp[0] != 11))
+		return 0;
+	if ((q[0] >> 4) != 4 || (q[0] & 15) < 5 || (q[9] != IPPROTO_TCP && q[9] != IPPROTO_UDP))
+		return 0;
+	ql4 = q + (q[0] & 15) * 4;
+	if ((void *)(ql4 + 4) > end)
+		return 0;
+	__builtin_memcpy(&k.saddr, q + 16, 4);
+	__builtin_memcpy(&k.daddr, q + 12, 4);
+	__builtin_memcpy(&k.sport, ql4 + 2, 2);
+	__builtin_memcpy(&k.dport, ql4, 2);
+	k.proto = q[9];
+	if (tun)
+		__builtin_memcpy(k.vni, tun + 4, 3);
+	cv = bpf_map_lookup_elem(&vfp_conn, &k);
+	return cv && !(cv->flags & VFP_CONN_PASS);
+}
+
 /* An IPv4 TCP or UDP frame starting at eth that opens a flow to a conntrack VIP (syn_ok: a
  * TCP SYN, or any UDP datagram, which has no first packet to tell; 2) or is a packet of a
  * connection the fast path owns (1; held: only one held while no socket takes it, not a
@@ -568,6 +609,8 @@ static __always_inline int conn_is_ours(void *eth, void *end, int syn_ok, int he
 
 	if ((void *)(ip + 1) > end || ((__u8 *)eth)[12] != 0x08 || ((__u8 *)eth)[13] != 0x00)
 		return 0;
+	if (ip->protocol == IPPROTO_ICMP) /* an error about a connection of ours (never held) */
+		return !held && ip->ihl >= 5 && icmp_is_ours(ip, end, tun);
 	if ((ip->protocol != IPPROTO_TCP && (held || ip->protocol != IPPROTO_UDP)) || ip->ihl < 5)
 		return 0;
 	/* Fragments: a connection's are ours as its datagram's first is (frag_is_ours). Not while
