@@ -18,17 +18,25 @@ function unusableTunnelIP(ip: IpAddress): string | undefined {
   if (v >> 120n === 0xffn) return 'a multicast address cannot be a tunnel endpoint';
   // Another spelling of an IPv4 address: two nodes could hold the same VTEP unnoticed.
   if (v >> 32n === 0xffffn) return `an IPv4-mapped address; give the IPv4 address itself (${formatIp(4, v & 0xffffffffn)})`;
-  // Refused rather than taken: vnetd's flows (tun_ipv4_dst), tunnel probes and fast path
-  // address VTEPs over IPv4 only, and a Node with an IPv6 one was accepted and got no flows
-  // at all, its VMs cut off even from each other (QA-156 F1).
-  return 'an IPv6 underlay is not supported yet (vnetd\'s tunnels, their probes and the fast path address VTEPs over IPv4): give the hypervisor\'s IPv4 underlay address';
+  return undefined;
 }
 
-function validate(node: HypervisorNode): void {
+/**
+ * Refused rather than taken: vnetd's flows (tun_ipv4_dst), tunnel probes and fast path
+ * address VTEPs over IPv4 only, and a Node with an IPv6 one was accepted and got no flows at
+ * all, its VMs cut off even from each other (QA-156 F1). On a create or a change of the
+ * address: a Node stored before can still be cordoned, relabelled or moved to IPv4.
+ */
+const IPV6_UNDERLAY = "an IPv6 underlay is not supported yet (vnetd's tunnels, their probes and the fast path address VTEPs over IPv4): give the hypervisor's IPv4 underlay address";
+
+const canonicalIfValid = (ip: string | undefined): string | undefined => (ip !== undefined && tryParseIp(ip) ? canonicalIp(ip) : ip);
+
+function validate(node: HypervisorNode, old?: HypervisorNode): void {
   const causes: StatusCause[] = [];
   const spec = node.spec!;
   const tunnel = tryParseIp(spec.tunnelIP);
-  const unusable = tunnel && unusableTunnelIP(tunnel);
+  const changed = !old || canonicalIfValid(old.spec?.tunnelIP) !== canonicalIfValid(spec.tunnelIP);
+  const unusable = tunnel && (unusableTunnelIP(tunnel) ?? (tunnel.family === 6 && changed ? IPV6_UNDERLAY : undefined));
   if (!tunnel) {
     causes.push({ field: 'spec.tunnelIP', reason: 'FieldValueInvalid', message: `Invalid value: "${spec.tunnelIP}": must be a valid IP address` });
   } else if (unusable) {
@@ -77,7 +85,7 @@ export class NodeAdmission implements KindAdmission<HypervisorNode> {
   }
 
   async update(old: HypervisorNode, next: HypervisorNode, ctx: AdmissionContext): Promise<Admitted<HypervisorNode>> {
-    validate(next);
+    validate(next, old);
     if (next.spec!.tunnelIP !== old.spec?.tunnelIP) await checkTunnelIPFree(next, ctx);
     // Said when the fast-path settings change, not on every write of the Node (a cordon said it too).
     const fastPathChanged = JSON.stringify(next.spec?.fastPath ?? null) !== JSON.stringify(old.spec?.fastPath ?? null);

@@ -413,6 +413,7 @@ export class ChassisManager {
     if (!s) return;
     this.sessions.delete(name);
     this.unclaimedSeen.delete(name);
+    this.unclaimedStale.delete(name);
     this.activations.forgetNode(name);
     await s.close();
     this.notifyNode(name);

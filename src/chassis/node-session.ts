@@ -295,13 +295,14 @@ export class NodeSession {
 
   /**
    * br-phy's uplinks: its ports' system NICs (Interface type '' or 'system', not its own
-   * internal port or a patch), with the MTU OVS reads from each (undefined until synced).
+   * internal port or a patch), with the MTU OVS reads from each (undefined until synced, and
+   * without a br-phy: the kernel datapath's hosts route tunnels themselves).
    */
   uplinks(): Uplink[] | undefined {
     if (!this.synced) return undefined;
     const c = this.client.cache;
     const bridge = (c.table('Bridge').rows() as Bridge[]).find((b) => b.name === UNDERLAY_BRIDGE);
-    if (!bridge) return [];
+    if (!bridge) return undefined;
     const out: Uplink[] = [];
     for (const portUuid of bridge.ports) {
       const port = c.table('Port').row(portUuid) as Port | undefined;

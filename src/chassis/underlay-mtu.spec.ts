@@ -1,4 +1,4 @@
-import { UNDERLAY_MTU_FITS, UNDERLAY_MTU_TOO_SMALL, underlayMtuCondition } from './underlay-mtu';
+import { UNDERLAY_MTU_FITS, UNDERLAY_MTU_TOO_SMALL, UPLINK_MTU_UNKNOWN, underlayMtuCondition } from './underlay-mtu';
 
 describe('underlayMtuCondition', () => {
   const largest = { network: 't1/blue', mtu: 1450 };
@@ -16,9 +16,9 @@ describe('underlayMtuCondition', () => {
     });
   });
 
-  it('says nothing without an uplink whose MTU is known, or without a network', () => {
-    expect(underlayMtuCondition([], largest)).toBeUndefined();
-    expect(underlayMtuCondition([{ name: 'eth1', mtu: null }], largest)).toBeUndefined();
-    expect(underlayMtuCondition([{ name: 'eth1', mtu: 1400 }], undefined)).toBeUndefined();
+  it('is Unknown without an uplink whose MTU is known, and True without a network: a False never outlives its cause (review)', () => {
+    expect(underlayMtuCondition([], largest)).toMatchObject({ status: 'Unknown', reason: UPLINK_MTU_UNKNOWN });
+    expect(underlayMtuCondition([{ name: 'eth1', mtu: null }], largest)).toMatchObject({ status: 'Unknown', reason: UPLINK_MTU_UNKNOWN });
+    expect(underlayMtuCondition([{ name: 'eth1', mtu: 1400 }], undefined)).toMatchObject({ status: 'True', reason: UNDERLAY_MTU_FITS, message: 'no network to carry yet (br-phy\'s uplinks: eth1 1400)' });
   });
 });

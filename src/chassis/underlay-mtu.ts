@@ -26,10 +26,13 @@ export interface LargestNetwork {
 export const UNDERLAY_MTU_FITS = 'UnderlayMTUFits';
 export const UNDERLAY_MTU_TOO_SMALL = 'UnderlayMTUTooSmall';
 
-/** The condition for a node's uplinks (undefined when there is nothing to judge: no uplink with a known MTU, or no network). */
-export function underlayMtuCondition(uplinks: readonly Uplink[], largest: LargestNetwork | undefined): ConditionView | undefined {
+export const UPLINK_MTU_UNKNOWN = 'UplinkMTUUnknown';
+
+/** The condition for a node's br-phy uplinks; a verdict that no longer holds never stays (review: False for good once the networks went). */
+export function underlayMtuCondition(uplinks: readonly Uplink[], largest: LargestNetwork | undefined): ConditionView {
   const known = uplinks.filter((u): u is Uplink & { mtu: number } => typeof u.mtu === 'number' && u.mtu > 0);
-  if (!known.length || !largest) return undefined;
+  if (!known.length) return { status: 'Unknown', reason: UPLINK_MTU_UNKNOWN, message: 'br-phy has no uplink whose MTU OVS knows: plug the hypervisor\'s underlay NIC into br-phy (ovs-vsctl add-port br-phy eth1)' };
+  if (!largest) return { status: 'True', reason: UNDERLAY_MTU_FITS, message: `no network to carry yet (br-phy's uplinks: ${known.map((u) => `${u.name} ${u.mtu}`).join(', ')})` };
   const needed = largest.mtu + ENCAP_OVERHEAD;
   const small = known.filter((u) => u.mtu < needed).sort((a, b) => a.mtu - b.mtu || a.name.localeCompare(b.name));
   if (!small.length) {

@@ -45,6 +45,7 @@ export function isQuotaKey(key: string): boolean {
  * informer and a live-lookup cache.
  */
 export const QUOTALESS_TRUSTED_MS = 1_000;
+const QUOTALESS_KEPT = 1_024;
 
 export class QuotaGate {
   private readonly turns = new Map<string, Promise<void>>();
@@ -57,6 +58,12 @@ export class QuotaGate {
     private readonly objects: ObjectStore,
     private readonly clock: () => number = Date.now,
   ) {}
+
+  /** Namespaces deleted long ago are not kept: past this many entries, the expired ones go. */
+  private remember(namespace: string, now: number): void {
+    if (this.quotaless.size >= QUOTALESS_KEPT) for (const [ns, at] of this.quotaless) if (now - at >= QUOTALESS_TRUSTED_MS) this.quotaless.delete(ns);
+    this.quotaless.set(namespace, now);
+  }
 
   /** A quota of the namespace was written through this process: its next write reads the quotas. */
   created(namespace: string): void {
@@ -79,7 +86,7 @@ export class QuotaGate {
     const createdBefore = this.quotasCreated;
     const found = await this.quotasOf(namespace);
     if (found.length === 0) {
-      if (this.quotasCreated === createdBefore) this.quotaless.set(namespace, now);
+      if (this.quotasCreated === createdBefore) this.remember(namespace, now);
       return NO_CHARGE;
     }
     this.quotaless.delete(namespace);

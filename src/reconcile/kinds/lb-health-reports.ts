@@ -9,7 +9,7 @@
  */
 import type { LogicalModel } from '../../pipeline';
 import type { HypervisorNode, LoadBalancer, UnhealthyBackend } from '../../resources/kinds';
-import { READY, agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
+import { FLOWS_REFUSED, READY, agentMarkedSilent, nodeDownReason, switchUnreachable } from '../../chassis/node-status';
 import { getCondition } from '../conditions';
 import { NOT_CHECKED, backendKey } from './lb-health';
 
@@ -29,7 +29,7 @@ export function uncheckedOnDownNodes(nodes: Iterable<HypervisorNode>, lbs: Itera
     if (n.metadata.name === exceptNode) continue;
     const since = getCondition(n.status?.conditions, READY)?.lastTransitionTime ?? '';
     if (agentMarkedSilent(n)) down.set(n.metadata.name, { reason: `${NOT_CHECKED} the agent of node ${n.metadata.name} is not reporting`, since });
-    else if (switchUnreachable(n)) down.set(n.metadata.name, { reason: `${NOT_CHECKED} the switch of node ${n.metadata.name} does not answer`, since });
+    else if (switchUnreachable(n)) down.set(n.metadata.name, { reason: `${NOT_CHECKED} the switch of node ${n.metadata.name} ${nodeDownReason(n) === FLOWS_REFUSED ? "refuses vnetd's flows" : 'does not answer'}`, since });
   }
   const out = new Map<string, UnhealthyBackend>();
   if (!down.size) return out;

@@ -9,7 +9,7 @@
  * node's name ('node-status').
  */
 import type { Logger } from 'pino';
-import { agentMarkedSilent, switchUnreachable } from '../../chassis/node-status';
+import { FLOWS_REFUSED, agentMarkedSilent, nodeDownReason, switchUnreachable } from '../../chassis/node-status';
 import { BOUND, LINK_DOWN, MAC_MISMATCH } from '../../chassis/binding';
 import type { HypervisorNode, LoadBalancer, NodeRealization, VirtualNetwork, VirtualPort, VirtualPortStatus } from '../../resources/kinds';
 import type { Condition, KubeObject } from '../../resources/object';
@@ -502,9 +502,11 @@ export class RealizationStatus {
     const clash = [...(this.switches.conflicts(uid) ?? [])].filter(([n]) => needed.has(n)).sort(([a], [b]) => a.localeCompare(b));
     const lag = clash.length ? [] : this.lagging(uid, version, needed, !ofPort);
     const silent = this.opts.readiness === 'node-status' ? lag.filter((n) => agentMarkedSilent(this.nodeObj(n))) : [];
-    const unreachable = lag.length ? lag.filter((n) => switchUnreachable(this.nodeObj(n))) : [];
+    const down = lag.length ? lag.filter((n) => switchUnreachable(this.nodeObj(n))) : [];
+    const refused = down.filter((n) => nodeDownReason(this.nodeObj(n)) === FLOWS_REFUSED);
+    const unreachable = down.filter((n) => !refused.includes(n));
     const of = [...needed].filter((n) => (ofPort ? !this.nodeDown(n) : true) && this.nodeObj(n) !== undefined);
-    return realizationOf(sortNames(of), lag, clash, silent, unreachable);
+    return realizationOf(sortNames(of), lag, clash, silent, unreachable, refused);
   }
 
   private nodeObj(name: string): HypervisorNode | undefined {

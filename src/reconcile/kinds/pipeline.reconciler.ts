@@ -31,7 +31,7 @@ import { TUNNEL_PORTS } from '../../chassis/layout';
 import { ATTACHED_MAC, INTERFACE_ID_INDEX as IX_IFACE, firstReadyInterface, hasOpenFlowPort, interfaceIdIndex, interfaceIdOf, interfaceIsLive, linkIsDown } from '../../chassis/binding';
 import { RarpActivations } from './rarp-activations';
 import { StandbyNics } from './standby-nics';
-import { createConnection, type FlowStats, type OpenFlowConnection } from '../../openflow';
+import { OpenFlowConnectionError, OpenFlowTimeoutError, createConnection, type FlowStats, type OpenFlowConnection } from '../../openflow';
 import { DEFAULT_COOKIE_APP, appSelector, createFlowTableManager, formatOwner, ownerFromKey, ownerKey, type AuditResult, type FlowOwner, type FlowTableFencedError, type FlowTableManager, type OwnerChange, type OwnerConflict, type SyncCounters } from '../../openflow/sync';
 import {
   OwnerCategory,
@@ -105,6 +105,10 @@ const FLOW_COUNT_REPORT_MS = 5000;
 
 /** A node's OpenFlow connection down this long makes its Node Ready=False (a restart of ovs-vswitchd takes about a second). */
 const SWITCH_DOWN_REPORT_MS = 3000;
+/** A refused full sync is tried again after this, doubling to SYNC_RETRY_MAX_MS while it keeps being refused. */
+const SYNC_RETRY_FIRST_MS = 1000;
+const SYNC_RETRY_MAX_MS = 30_000;
+const envMs = (name: string, fallback: number): number => (process.env[name] !== undefined ? Number(process.env[name]) : fallback);
 
 /**
  * A node's next bundle waits this long after its previous one (changes coalesce meanwhile):
@@ -279,6 +283,8 @@ interface NodeAgent {
   syncFailingSince?: number;
   /** The failure the chassis layer was told of (FlowsRefused), until a sync or the switch's unreachability replaces it. */
   syncFailureReported?: string;
+  /** The wait before the next retry of a refused full sync (SYNC_RETRY_FIRST_MS, doubling). */
+  syncRetryMs?: number;
   /** The UDP conntrack entries of the node's VIPs were flushed after this process's first full sync (LbConntrackFlusher.flushVipUdp). */
   udpFlushedAtStart?: boolean;
   /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
@@ -729,9 +735,13 @@ export class PipelineReconciler {
    * cookie, or flushed by OVS (a fail_mode change) while the connection stayed up were
    * noticed by nothing until the next reconnect; Node and metrics said in sync all along.
    */
+  /** The flow-count audit's period (VNETD_FLOW_AUDIT_MS; 0: none), which the port config guard reads at too. */
+  private flowAuditPeriodMs(): number {
+    return this.opts.flowAuditMs ?? envMs('VNETD_FLOW_AUDIT_MS', 5_000);
+  }
+
   private startFlowAudit(): void {
-    const envMs = (name: string, fallback: number) => (process.env[name] !== undefined ? Number(process.env[name]) : fallback);
-    const ms = this.opts.flowAuditMs ?? envMs('VNETD_FLOW_AUDIT_MS', 5_000);
+    const ms = this.flowAuditPeriodMs();
     const verifyMs = this.opts.flowVerifyMs ?? envMs('VNETD_FLOW_VERIFY_MS', 60_000);
     const check = (kind: 'audit' | 'verify') => {
       for (const [node, a] of this.agents) {
@@ -1411,7 +1421,7 @@ export class PipelineReconciler {
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
       burstGraceMs: NODE_BUNDLE_BURST_GRACE_MS,
     });
-    const portGuard = new PortConfigGuard(conn, this.log.child({ node: name }), this.opts.flowAuditMs ?? 5_000, (message) => this.opts.onNodeEvent?.(name, 'Warning', 'PortConfigRepaired', message));
+    const portGuard = new PortConfigGuard(conn, this.log.child({ node: name }), this.flowAuditPeriodMs(), (message) => this.opts.onNodeEvent?.(name, 'Warning', 'PortConfigRepaired', message));
     portGuard.start();
     const agent: NodeAgent = { dial, conn, lanes, manager, portGuard, spoofDrops: new PortSecurityDropCounter(), unknownDrops: new UnknownUnicastDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
@@ -1421,12 +1431,15 @@ export class PipelineReconciler {
         this.ctFlusher.flushVipUdp(name, this.live.model);
       }
       if (!this.stopped) this.nodeController.enqueue(name);
-      if (agent.syncFailure !== undefined) {
-        this.log.warn({ event: 'pipeline.sync_recovered', node: name, flowMods: r.flowMods }, `node ${name}: its switch took vnetd's flows again (${r.flowMods} flow mods)`);
-        this.opts.onNodeEvent?.(name, 'Normal', 'FlowsInstalled', `its switch took vnetd's flows again (${r.flowMods} flow mods)`);
+      // Only a sync the switch took ends a refusal (a bundle withheld sends nothing).
+      if (r.sent) {
+        if (agent.syncFailure !== undefined) {
+          this.log.warn({ event: 'pipeline.sync_recovered', node: name, flowMods: r.flowMods }, `node ${name}: its switch took vnetd's flows again (${r.flowMods} flow mods)`);
+          this.opts.onNodeEvent?.(name, 'Normal', 'FlowsInstalled', `its switch took vnetd's flows again (${r.flowMods} flow mods)`);
+        }
+        if (agent.syncFailureReported !== undefined && !agent.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);
+        agent.syncFailure = agent.syncFailingSince = agent.syncFailureReported = agent.syncRetryMs = undefined;
       }
-      if (agent.syncFailureReported !== undefined && !agent.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);
-      agent.syncFailure = agent.syncFailingSince = agent.syncFailureReported = undefined;
       this.log.info({ node: name, flowMods: r.flowMods, round: manager.round, ms: Math.round(r.durationMs) }, 'pipeline: node flows synced');
     });
     manager.on('dumped', (dump) => {
@@ -1438,22 +1451,40 @@ export class PipelineReconciler {
       // The manager has logged it (with this node; it is out of sync from now on); the caller ends the leader term.
       this.opts.onFenced?.(name, err);
     });
-    manager.on('syncError', (err) => {
-      // Once per distinct failure (retried every second): the switch keeps what it has meanwhile.
+    const onSyncError = (err: Error): void => {
+      // 1 s, then doubling to 30 s while it keeps failing; a failed retry comes back here
+      // (resync does not emit syncError), a disconnect or fencing ends it (nothing sent).
+      const retry = () => {
+        const delay = (agent.syncRetryMs = Math.min((agent.syncRetryMs ?? SYNC_RETRY_FIRST_MS / 2) * 2, SYNC_RETRY_MAX_MS));
+        setTimeout(() => {
+          if (!this.stopped && this.agents.get(name) === agent) void manager.resync().catch(onSyncError);
+        }, delay).unref();
+      };
+      // Lost with the connection: the full sync after the reconnect settles it; nothing refused.
+      if (!conn.connected || err instanceof OpenFlowConnectionError) {
+        this.log.debug({ node: name, err }, 'pipeline: full sync lost with the connection');
+        return;
+      }
+      // Not answered in time (a hung or overloaded switch, said as unreachable once its
+      // connection times out): tried again, but not said to refuse anything.
+      if (err instanceof OpenFlowTimeoutError) {
+        this.log.debug({ node: name, err }, 'pipeline: full sync not answered in time; retrying');
+        retry();
+        return;
+      }
+      // Once per distinct failure: the switch keeps what it has meanwhile.
       const why = err.message;
       if (agent.syncFailure !== why) {
-        this.log.warn({ event: 'pipeline.sync_failed', node: name, err }, `node ${name}: its switch refused vnetd's full sync (${why}); retrying every second, its meters put back first`);
-        this.opts.onNodeEvent?.(name, 'Warning', 'FlowsRefused', `its switch refused vnetd's full sync (${why}); retrying every second, its meters put back first`);
-      }
-      else this.log.debug({ node: name, err }, 'pipeline: full sync failed again; retrying');
+        this.log.warn({ event: 'pipeline.sync_failed', node: name, err }, `node ${name}: its switch refused vnetd's full sync (${why}); retrying, its meters put back first`);
+        this.opts.onNodeEvent?.(name, 'Warning', 'FlowsRefused', `its switch refused vnetd's full sync (${why}); retrying, its meters put back first`);
+      } else this.log.debug({ node: name, err }, 'pipeline: full sync failed again; retrying');
       agent.syncFailure = why;
-      if (conn.connected) agent.syncFailingSince ??= performance.now();
+      agent.syncFailingSince ??= performance.now();
       // A bridge that lost its meters with its flows (fail_mode changed, no reconnect) refuses every flow naming one.
-      if (conn.connected) void addMeters(conn, this.log.child({ node: name }));
-      setTimeout(() => {
-        if (!this.stopped && this.agents.get(name) === agent) void manager.resync().catch(() => undefined);
-      }, 1000).unref();
-    });
+      void addMeters(conn, this.log.child({ node: name }));
+      retry();
+    };
+    manager.on('syncError', onSyncError);
     this.agents.set(name, agent);
     return agent;
   }
@@ -1476,7 +1507,9 @@ export class PipelineReconciler {
     this.standby.forgetNode(name);
     this.dirt.delete(name);
     // A node re-registered later starts from a clean slate, not from this agent's report.
-    if (a.downReported) this.opts.chassis?.reportSwitch?.(name, undefined);
+    // Either report of its switch (does not answer, refuses vnetd's flows) goes with it: a new
+    // agent starts knowing neither, and would never clear it.
+    if (a.downReported || a.syncFailureReported !== undefined) this.opts.chassis?.reportSwitch?.(name, undefined);
     if (nodeDeleted && !this.stopped) await this.retireSwitch(name, a);
     a.manager.stop();
     await Promise.all([a.conn, ...a.lanes].map((c) => c.close().catch(() => undefined)));

@@ -26,6 +26,10 @@ export function clearedFlags(config: number): string[] {
 export class PortConfigGuard {
   private timer?: NodeJS.Timeout;
   private checking?: Promise<void>;
+  /** Ports being cleared now: a port status and a read at once clear (and say) it once. */
+  private readonly clearing = new Set<number>();
+  /** Refusals said, by port and flags: a switch that keeps refusing is said once, not every read. */
+  private readonly refusalsSaid = new Set<string>();
   private readonly onMessage = (m: OfMessage): void => {
     if (m.type === 'port_status' && m.reason !== 'delete') this.clear(m.port);
   };
@@ -72,15 +76,21 @@ export class PortConfigGuard {
 
   private async clear(p: PortDesc): Promise<void> {
     const bad = p.config & CLEARED;
-    if (!bad || !this.conn.connected) return;
+    if (!bad || !this.conn.connected || this.clearing.has(p.portNo)) return;
     const flags = clearedFlags(bad).join(', ');
+    this.clearing.add(p.portNo);
     try {
       await this.conn.transact([{ type: 'port_mod', portNo: p.portNo, hwAddr: p.hwAddr, config: 0, mask: bad, advertise: 0 }]);
+      this.refusalsSaid.delete(`${p.portNo}/${bad}`);
       const what = `port ${p.name} of br-int had ${flags} set outside vnetd (ovs-ofctl mod-port), which silenced its traffic; cleared`;
       this.log.warn({ event: 'openflow.port_config_repaired', port: p.name, ofport: p.portNo, flags }, what);
       this.onRepaired?.(what);
     } catch (err) {
+      if (this.refusalsSaid.has(`${p.portNo}/${bad}`)) return;
+      this.refusalsSaid.add(`${p.portNo}/${bad}`);
       this.log.warn({ event: 'openflow.port_config_failed', port: p.name, ofport: p.portNo, flags, err }, `port ${p.name} of br-int has ${flags} set outside vnetd and the switch refused to clear it: its traffic stays silenced (ovs-ofctl mod-port br-int ${p.name} receive / forward / packet-in)`);
+    } finally {
+      this.clearing.delete(p.portNo);
     }
   }
 }

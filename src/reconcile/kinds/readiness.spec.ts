@@ -23,6 +23,9 @@ describe('readiness', () => {
   it('lagging on nodes whose switch does not answer: SwitchUnreachable, with silent agents too; a port bound to such a node, or to one whose agent is silent, is not Ready', () => {
     expect(realizationOf(['hv1', 'hv2'], ['hv2'], [], [], ['hv2'])).toEqual({ status: 'False', reason: 'SwitchUnreachable', message: 'flows not yet installed on node(s) hv2 (of hv1, hv2); the switch of node(s) hv2 does not answer', lagging: ['hv2'] });
     expect(realizationOf(['hv1', 'hv2', 'hv3'], ['hv2', 'hv3'], [], ['hv3'], ['hv2'])).toMatchObject({ reason: 'SwitchUnreachable', message: 'flows not yet installed on node(s) hv2, hv3 (of hv1, hv2, hv3); the agent of node(s) hv3 is not reporting; the switch of node(s) hv2 does not answer' });
+    // A switch that answers but refuses vnetd's flows is said so, not "does not answer" (review of QA-155 F1's fix).
+    expect(realizationOf(['hv1', 'hv2'], ['hv2'], [], [], [], ['hv2'])).toEqual({ status: 'False', reason: 'FlowsRefused', message: "flows not yet installed on node(s) hv2 (of hv1, hv2); the switch of node(s) hv2 refuses vnetd's flows", lagging: ['hv2'] });
+    expect(realizationOf(['hv1', 'hv2', 'hv3'], ['hv2', 'hv3'], [], [], ['hv3'], ['hv2'])).toMatchObject({ reason: 'SwitchUnreachable' });
     expect(realizationOf(['hv1', 'hv2'], ['hv1', 'hv2'], [], [], ['hv2'])).toMatchObject({ reason: 'Realizing' });
     const down = node({ status: 'False', reason: 'SwitchUnreachable', lastTransitionTime: '2026-12-03T08:00:00Z' });
     expect(boundToDownNode('hv2', down)).toEqual({ status: 'False', reason: 'SwitchUnreachable', message: 'the switch of its node hv2 does not answer since 2026-12-03T08:00:00Z: its traffic stops until ovs-vswitchd is back (vnetctl get node hv2 says why)' });

@@ -37,6 +37,7 @@ export function realizationOf(
   conflicts: ReadonlyArray<readonly [node: string, message: string]>,
   silent: readonly string[] = [],
   unreachable: readonly string[] = [],
+  refused: readonly string[] = [],
 ): Realization {
   if (conflicts.length) return { status: 'False', reason: 'FlowConflict', message: conflicts.map(([n, m]) => `on node ${n}: ${m}`).join('; '), lagging: conflicts.map(([n]) => n) };
   if (lagging.length) {
@@ -44,9 +45,11 @@ export function realizationOf(
     // QA: "Realizing" for good, where nothing was being realized.
     if (silent.length) message += `; the agent of node(s) ${silent.join(', ')} is not reporting`;
     if (unreachable.length) message += `; the switch of node(s) ${unreachable.join(', ')} does not answer`;
+    if (refused.length) message += `; the switch of node(s) ${refused.join(', ')} refuses vnetd's flows`;
     let reason = 'Realizing';
     if (silent.length === lagging.length) reason = AGENT_NOT_REPORTING;
-    else if (unreachable.length && silent.length + unreachable.length >= lagging.length) reason = SWITCH_UNREACHABLE;
+    else if (unreachable.length && silent.length + unreachable.length + refused.length >= lagging.length) reason = SWITCH_UNREACHABLE;
+    else if (refused.length && silent.length + refused.length >= lagging.length) reason = FLOWS_REFUSED;
     return { status: 'False', reason, message, lagging: [...lagging] };
   }
   if (!needed.length) return { status: 'True', reason: 'Realized', message: 'no node needs flows for it yet (no bound ports)' };
