@@ -735,14 +735,19 @@ export class PipelineReconciler {
    * cookie, or flushed by OVS (a fail_mode change) while the connection stayed up were
    * noticed by nothing until the next reconnect; Node and metrics said in sync all along.
    */
-  /** The flow-count audit's period (VNETD_FLOW_AUDIT_MS; 0: none), which the port config guard reads at too. */
+  /** The flow-count audit's period (VNETD_FLOW_AUDIT_MS; 0: none). */
   private flowAuditPeriodMs(): number {
     return this.opts.flowAuditMs ?? envMs('VNETD_FLOW_AUDIT_MS', 5_000);
   }
 
+  /** The full verify's period (VNETD_FLOW_VERIFY_MS; 0: none), which the port config guard reads at too. */
+  private flowVerifyPeriodMs(): number {
+    return this.opts.flowVerifyMs ?? envMs('VNETD_FLOW_VERIFY_MS', 60_000);
+  }
+
   private startFlowAudit(): void {
     const ms = this.flowAuditPeriodMs();
-    const verifyMs = this.opts.flowVerifyMs ?? envMs('VNETD_FLOW_VERIFY_MS', 60_000);
+    const verifyMs = this.flowVerifyPeriodMs();
     const check = (kind: 'audit' | 'verify') => {
       for (const [node, a] of this.agents) {
         if (!a.manager.inSync || a.auditing) continue;
@@ -1421,7 +1426,9 @@ export class PipelineReconciler {
       maxIntervalMs: this.opts.nodeBundleMaxIntervalMs ?? NODE_BUNDLE_MAX_INTERVAL_MS,
       burstGraceMs: NODE_BUNDLE_BURST_GRACE_MS,
     });
-    const portGuard = new PortConfigGuard(conn, this.log.child({ node: name }), this.flowAuditPeriodMs(), (message) => this.opts.onNodeEvent?.(name, 'Warning', 'PortConfigRepaired', message));
+    // Port statuses tell it within milliseconds; the read is the safety net, at the verify's pace
+    // (every 5 s, 3,000 ports' descriptions were a burst's 40 ms of decoding per node).
+    const portGuard = new PortConfigGuard(conn, this.log.child({ node: name }), this.flowVerifyPeriodMs(), (message) => this.opts.onNodeEvent?.(name, 'Warning', 'PortConfigRepaired', message));
     portGuard.start();
     const agent: NodeAgent = { dial, conn, lanes, manager, portGuard, spoofDrops: new PortSecurityDropCounter(), unknownDrops: new UnknownUnicastDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
