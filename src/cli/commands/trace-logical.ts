@@ -473,7 +473,10 @@ export function logicalPath(input: TraceInput): LogicalPath {
     lines.push(`l2:       with its MAC still cached: ${describeDelivery(input, delivery)}`);
     return { lines, deliver: false, delivery, src: srcIp };
   }
-  lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);
+  // vnetd answers for declared addresses only: a link-local one is asked of the network's ports
+  // and the VM answers itself (QA-156 F7: trace said answered on this node).
+  if (linkLocal) lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name}'s link-local address (${macOf(dst) ?? '?'}): the Neighbor Solicitation is flooded to the network's ports and VTEPs (table Flood) and its VM answers it (vnetd answers for declared addresses only)`);
+  else lines.push(`${resolution(family)}${to.ip} is port ${dst.metadata.name} (${macOf(dst) ?? '?'}): ${family === 4 ? 'ARP' : 'the Neighbor Solicitation'} answered on this node (table ArpResponder)`);
   lines.push(`l2:       dst MAC ${macOf(dst) ?? '?'}: ${describeDelivery(input, delivery)}`);
   return { lines, deliver: reachesVm(delivery), dstMac: macOf(dst), delivery, src: srcIp, ...(nicMac ? { srcMac: nicMac } : {}) };
 }

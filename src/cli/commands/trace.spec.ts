@@ -607,6 +607,9 @@ describe('trace: IPv6', () => {
     const p = logicalPath(input6(b2LinkLocal, 'icmp'));
     expect(p).toMatchObject({ deliver: true, src: 'fe80::858:ff:fe00:2', delivery: { kind: 'tunnel', port: 'b2' } });
     expect(p.lines.join('\n')).toContain('source:   fe80::858:ff:fe00:4 is link-local: the VM sends from its own link-local address fe80::858:ff:fe00:2');
+    // Not answered by vnetd (it answers declared addresses): flooded, the VM answers (QA-156 F7).
+    expect(p.lines.join('\n')).toContain("is port b2's link-local address (0a:58:00:00:00:04): the Neighbor Solicitation is flooded to the network's ports and VTEPs (table Flood) and its VM answers it");
+    expect(p.lines.join('\n')).not.toContain('answered on this node');
     expect(ovsFlow(5, client6, p.dstMac!, parseTarget(b2LinkLocal), 'icmp', undefined, p.src)).toContain(',ipv6_src=fe80::858:ff:fe00:2,ipv6_dst=fe80::858:ff:fe00:4,');
     expect(logicalPath(input6('fe80::1', 'icmp')).lines.join('\n')).toMatch(/no port of net6 has fe80::1/);
     expect(() => parseTarget('ff02::1')).toThrow('--to "ff02::1": ff02::1 is a multicast address; trace follows one unicast packet');
