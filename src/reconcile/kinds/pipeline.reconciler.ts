@@ -62,6 +62,7 @@ import { AWAITING_FIRST_CHECK, LbHealthMonitor, backendKey, healthTargets } from
 import { LbRejecter, type RefusalCounts } from './lb-reject';
 import { addMeters, configureSwitch, installMeters, removeMeters } from './switch-config';
 import { PortConfigGuard } from './port-config-guard';
+import { UnderlayBridgeGuard, underlayMgmtSocket } from './underlay-bridge-guard';
 import { LbConntrackFlusher } from './lb-conntrack-flush';
 import { TunnelProber } from './tunnel-probes';
 import { failingInStatus, failureCounts, failureText, reportedFailing, sameBackendKeys, uncheckedOnDownNodes, type ReportedFailure } from './lb-health-reports';
@@ -272,6 +273,8 @@ interface NodeAgent {
   auditing?: Promise<void>;
   /** Clears the port config flags set on br-int by hand (no-receive, no-forward, no-packet-in). */
   portGuard: PortConfigGuard;
+  /** Puts br-phy's switching flow back when it has none (a switch on this host only). */
+  underlayGuard?: UnderlayBridgeGuard;
   /** Frames port security dropped on the node, per port, from each full dump's counters. */
   spoofDrops: PortSecurityDropCounter;
   unknownDrops: UnknownUnicastDropCounter;
@@ -1430,7 +1433,10 @@ export class PipelineReconciler {
     // (every 5 s, 3,000 ports' descriptions were a burst's 40 ms of decoding per node).
     const portGuard = new PortConfigGuard(conn, this.log.child({ node: name }), this.flowVerifyPeriodMs(), (message) => this.opts.onNodeEvent?.(name, 'Warning', 'PortConfigRepaired', message));
     portGuard.start();
-    const agent: NodeAgent = { dial, conn, lanes, manager, portGuard, spoofDrops: new PortSecurityDropCounter(), unknownDrops: new UnknownUnicastDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
+    const underlaySocket = underlayMgmtSocket(dial);
+    const underlayGuard = underlaySocket ? new UnderlayBridgeGuard(underlaySocket, this.log.child({ node: name }), this.flowAuditPeriodMs(), (message) => this.opts.onNodeEvent?.(name, 'Warning', 'UnderlayFlowsRepaired', message)) : undefined;
+    underlayGuard?.start();
+    const agent: NodeAgent = { dial, conn, lanes, manager, portGuard, underlayGuard, spoofDrops: new PortSecurityDropCounter(), unknownDrops: new UnknownUnicastDropCounter(), applied: new Map(), started: false, realized: new Map(), wanted: new Map(), realizedIsWanted: false, everRealized: false, compiles: { full: 0, incremental: 0, ownersCompiled: 0, ownersChanged: 0, actionsCompiled: 0, compileMs: 0 } };
     this.dirt.delete(name);
     manager.on('synced', (r) => {
       if (r.sent && !this.stopped && !agent.udpFlushedAtStart) {
@@ -1511,6 +1517,7 @@ export class PipelineReconciler {
     this.tunnelProbes.detach(name);
     this.rarp.detach(name);
     a.portGuard.stop();
+    void a.underlayGuard?.stop();
     this.standby.forgetNode(name);
     this.dirt.delete(name);
     // A node re-registered later starts from a clean slate, not from this agent's report.
