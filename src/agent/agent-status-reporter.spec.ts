@@ -146,6 +146,17 @@ describe('AgentStatusReporter', () => {
     expect(after?.portSecurityDrops).toEqual(Array.from({ length: 20 }, (_, i) => drop(i + 6)));
   });
 
+  it('writes the repairs on its node it is told of, appended, the newest 20 kept, for the controller to record on the Node (QA-155 F5)', async () => {
+    const { reporter, until, report } = await setup();
+    const ev = (i: number) => ({ time: `2026-12-08T00:00:${String(i).padStart(2, '0')}.000Z`, type: 'Warning' as const, reason: 'FlowsRepaired', message: `repair ${i}` });
+    reporter.reportNodeEvent(ev(1));
+    expect((await until(report, (s) => s?.nodeEvents !== undefined))?.nodeEvents).toEqual([ev(1)]);
+    for (let i = 2; i <= 25; i++) reporter.reportNodeEvent(ev(i));
+    const after = await until(report, (s) => s?.nodeEvents?.at(-1)?.time === ev(25).time);
+    await reporter.stop();
+    expect(after?.nodeEvents).toEqual(Array.from({ length: 20 }, (_, i) => ev(i + 6)));
+  });
+
   it('writes the report and its claim again when its NodeRealization was deleted and created anew, empty, with nothing compiled since', async () => {
     const { objects, reporter, until, report } = await setup();
     const verifying = new AgentStatusReporter(objects, 'hv1', pino({ level: 'silent' }), 30, 200, 'host/7');

@@ -15,7 +15,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { HypervisorNode, NodeRealization, PortSecurityDropReport, UnhealthyBackend } from '../resources/kinds';
+import type { HypervisorNode, NodeEventReport, NodeRealization, PortSecurityDropReport, UnhealthyBackend } from '../resources/kinds';
 import { sameValue } from '../resources/same-value';
 import { sortedRecord } from '../resources/sorted-record';
 import { NODES, NODE_REALIZATIONS } from '../store/kinds';
@@ -47,6 +47,7 @@ const REPORT_RETRY_MS = 500;
 const REPORT_RETRY_MAX_MS = 5_000;
 /** status.portSecurityDrops keeps the newest this many (the schema's maxItems). */
 const MAX_DROP_REPORTS = 20;
+const MAX_NODE_EVENT_REPORTS = 20;
 
 /** What the node's load balancing dispatched, with the switch's counters behind it (DispatchReporter). */
 interface DispatchedReport {
@@ -62,6 +63,7 @@ export class AgentStatusReporter {
   private pending = false;
   /** Port security drop reports not written yet. */
   private drops: PortSecurityDropReport[] = [];
+  private nodeEvents: NodeEventReport[] = [];
   /** The latest failing list, until written. */
   private pendingHealth?: UnhealthyBackend[];
   /** The Node's status.realized (an earlier release's report) is known to be gone. */
@@ -133,6 +135,18 @@ export class AgentStatusReporter {
   }
 
   /**
+   * A repair on the node (or its switch refusing vnetd's flows): written into the
+   * NodeRealization's status.nodeEvents, from which the controller records the event on the
+   * Node that an agent may not write itself (QA-155 F5: with agents, only the agent's log).
+   */
+  reportNodeEvent(report: NodeEventReport): void {
+    if (this.stopped) return;
+    this.nodeEvents.push(report);
+    if (this.nodeEvents.length > MAX_NODE_EVENT_REPORTS) this.nodeEvents.splice(0, this.nodeEvents.length - MAX_NODE_EVENT_REPORTS);
+    this.markPending();
+  }
+
+  /**
    * Stops; with `flush`, what is still pending is written first, once and bounded (a graceful
    * stop's last load-balancing counts: a restarted agent cannot count them again).
    */
@@ -184,11 +198,16 @@ export class AgentStatusReporter {
     if (report) {
       try {
         const drops = this.drops.splice(0);
-        const written = await this.writeRealization(this.realized, this.dispatched, drops).catch((err: unknown) => {
+        const nodeEvents = this.nodeEvents.splice(0);
+        const giveBack = () => {
           this.drops.unshift(...drops);
+          this.nodeEvents.unshift(...nodeEvents);
+        };
+        const written = await this.writeRealization(this.realized, this.dispatched, drops, nodeEvents).catch((err: unknown) => {
+          giveBack();
           throw err;
         });
-        if (!written) this.drops.unshift(...drops);
+        if (!written) giveBack();
         if (!written) {
           missing = true;
           failures.push(`NodeRealization ${this.node} does not exist (the controller's leader creates it for Node ${this.node}: not yet, or that Node was deleted)`);
@@ -239,7 +258,7 @@ export class AgentStatusReporter {
   private lastFailure?: string;
 
   /** The map and the counts as they are now (a part not known yet stays as stored); false while the NodeRealization does not exist. */
-  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, dispatched: DispatchedReport | undefined, drops: readonly PortSecurityDropReport[] = []): Promise<boolean> {
+  private async writeRealization(latest: ReadonlyMap<string, string> | undefined, dispatched: DispatchedReport | undefined, drops: readonly PortSecurityDropReport[] = [], nodeEvents: readonly NodeEventReport[] = []): Promise<boolean> {
     const counts = dispatched?.counts;
     const onSwitch = dispatched?.onSwitch;
     let found = false;
@@ -260,7 +279,7 @@ export class AgentStatusReporter {
         if (status.agent !== undefined && status.agent.holder === this.holder) this.claim = status.agent;
         // Made anew by the leader (deleted by hand): without the claim, nothing would show which agent programs the node.
         const lostClaim = status.agent === undefined && this.claim !== undefined;
-        if (!newRealized && !newCounts && !lostClaim && drops.length === 0) return undefined;
+        if (!newRealized && !newCounts && !lostClaim && drops.length === 0 && nodeEvents.length === 0) return undefined;
         const next = { ...status, reportTime: new Date().toISOString() };
         if (lostClaim) next.agent = this.claim;
         // An earlier release's heartbeat: renewals are the NodeLease's now.
@@ -271,6 +290,7 @@ export class AgentStatusReporter {
         if (newCounts && onSwitch) next.dispatchedOnSwitch = sortedRecord(onSwitch);
         else if (newCounts) delete next.dispatchedOnSwitch;
         if (drops.length > 0) next.portSecurityDrops = [...(status.portSecurityDrops ?? []), ...drops].slice(-MAX_DROP_REPORTS);
+        if (nodeEvents.length > 0) next.nodeEvents = [...(status.nodeEvents ?? []), ...nodeEvents].slice(-MAX_NODE_EVENT_REPORTS);
         return { ...cur, status: next };
       },
       { subresource: 'status' },

@@ -157,7 +157,9 @@ async function startAgentWork(
   );
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
   const informers = new SharedInformers(kv, log.child({ component: 'informers' }));
-  const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb }, generation, onFenced: (_node, e) => c.onFenced(e.message) });
+  // An agent may write no event: the controller records its repairs on the Node from the report (NodeReportEvents).
+  const nodeEvent = (_node: string, type: 'Normal' | 'Warning', reason: string, message: string) => reporter.reportNodeEvent({ time: new Date().toISOString(), type, reason, message });
+  const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb }, generation, onFenced: (_node, e) => c.onFenced(e.message), onNodeEvent: nodeEvent });
   const unfollow = followInterfaces(chassis, o.node, kv);
   // The fast path runs where the node's interfaces are: on the agent, in its own netns
   // (Node spec.fastPath, or VNETD_FASTPATH=1 for every node).
@@ -179,6 +181,7 @@ async function startAgentWork(
     onUnhealthyBackends: (failing) => reporter.reportUnhealthyBackends(failing),
     onDispatched: (counts, onSwitch) => reporter.reportDispatched(counts, onSwitch),
     // An agent may write no event: the controller records it from the report (PortSecurityDropEvents).
+    onNodeEvent: nodeEvent,
     onPortSecurityDrops: (port, message) => reporter.reportPortSecurityDrops({ port: `${port.metadata.namespace}/${port.metadata.name}`, uid: port.metadata.uid, time: new Date().toISOString(), message }),
     dispatchReportMs: o.dispatchReportMs,
     dispatchedBefore: before?.dispatched ? new Map(Object.entries(before.dispatched)) : undefined,

@@ -21,6 +21,7 @@ import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipel
 import { SharedInformers } from '../reconcile/shared-informers';
 import { ConditionEvents } from '../reconcile/events/condition-events';
 import { PORT_SECURITY_DROPS, PortSecurityDropEvents } from '../reconcile/events/port-security-drop-events';
+import { NodeReportEvents } from '../reconcile/events/node-report-events';
 import { EventRecorder } from '../reconcile/events/event-recorder';
 import type { ResourceCatalog } from '../resources/catalog';
 import { Compactor } from '../store/compactor';
@@ -148,6 +149,9 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
       const dropEvents = new PortSecurityDropEvents(events, informers, o.logger.child({ component: 'port-security-drop-events' }));
       await dropEvents.start();
       stops.push(() => dropEvents.stop());
+      const repairEvents = new NodeReportEvents(events, informers, o.logger.child({ component: 'node-report-events' }));
+      await repairEvents.start();
+      stops.push(() => repairEvents.stop());
     }
     compactor.start();
     stops.push(() => compactor.stop());

@@ -323,6 +323,15 @@ export interface NodeRealizationStatus {
   dispatchedOnSwitch?: Record<string, number>;
   /** The agent's latest reports of port security drops (newest last, at most 20): the controller records them as events. */
   portSecurityDrops?: PortSecurityDropReport[];
+  nodeEvents?: NodeEventReport[];
+}
+
+/** A repair on the agent's node (an event the leader records on the Node), as its agent reports it. */
+export interface NodeEventReport {
+  time: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
 }
 
 /** A VM whose frames port security dropped, as its node's agent reports it. */
