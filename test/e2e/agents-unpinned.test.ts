@@ -316,6 +316,20 @@ describeOvs('agents: unpinned ports bind where their NIC appears', () => {
     expect(evs.filter((e) => e.reason === 'PortSecurityDrops' && e.involvedObject.name === 'target')).toEqual([]);
   }, 60_000);
 
+  it("a hypervisor's flows deleted by hand are put back by its agent, and the repair is an event on its Node, which the agent reports and the controller records (QA-155 F5)", async () => {
+    const bed = setup.bed();
+    const hv2 = bed.hypervisors.find((h) => h.name === 'hv2')!;
+    await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'del-flows', `unix:${hv2.ovs.bridgeMgmtSocket('br-int')}`]);
+    type Ev = { reason: string; type: string; message: string; involvedObject: { kind: string; name: string } };
+    const t0 = performance.now();
+    const event = await eventually(async () => {
+      const evs = ((await api.call('GET', '/api/v1/namespaces/default/events')) as { items: Ev[] }).items;
+      return evs.find((e) => e.reason === 'FlowsRepaired' && e.involvedObject.kind === 'Node' && e.involvedObject.name === 'hv2');
+    }, 30_000, 250);
+    log(`hv2's flows deleted by hand: ${event!.type} ${event!.reason} on node/hv2 after ${(performance.now() - t0).toFixed(0)} ms: ${event!.message.slice(0, 80)}...`);
+    expect(event).toMatchObject({ type: 'Warning', message: expect.stringMatching(/^(its flow table had 0 of vnetd's flows where \d+ were desired|\d+ of vnetd's flows or groups differed from the desired ones)/) });
+  }, 60_000);
+
   it("the agents did all of it with their own node's token: the API refused none of their requests", async () => {
     const refused = await setup.refused();
     log(`the API's 403 answers over the file: ${refused.length ? refused.join(', ') : 'none'}`);

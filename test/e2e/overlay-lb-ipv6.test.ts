@@ -42,11 +42,14 @@ describeOvs('overlay: load balancer with an IPv6 VIP', () => {
   const connections = async (client: Vm, vip: string, count: number, port = 80) =>
     JSON.parse(await client.exec([process.execPath, '-e', CLIENT, vip, String(port), String(count)])) as Array<{ name: string; peer: string }>;
   const tally = (names: string[]) => names.reduce<Record<string, number>>((m, n) => ((m[n || '<failed>'] = (m[n || '<failed>'] ?? 0) + 1), m), {});
-  const flowsNaming = async (text: string) => {
+  // The address as a whole, not as a prefix: a port's random fd00:61::100e:... named the VIP
+  // fd00:61::100 for a substring match (CI, 2026-12-08: "flows left after delete").
+  const flowsNaming = async (address: string) => {
+    const whole = new RegExp(`(?<![0-9a-f:])${address.replace(/[.]/g, '\\.')}(?![0-9a-f:])`, 'i');
     const lines: string[] = [];
     for (const hv of fixture.bed().hypervisors) {
       const out = await hv.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', `unix:${hv.ovs.bridgeMgmtSocket('br-int')}`]);
-      lines.push(...out.split('\n').filter((l) => l.includes(text)).map((l) => `${hv.name}: ${l.trim()}`));
+      lines.push(...out.split('\n').filter((l) => whole.test(l)).map((l) => `${hv.name}: ${l.trim()}`));
     }
     return lines;
   };

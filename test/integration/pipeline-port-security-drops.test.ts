@@ -86,6 +86,6 @@ describeOvs('pipeline: frames port security drops are counted per port', () => {
     await hv.ovs.ofctl(['-O', 'OpenFlow13', 'mod-flows', sock, `${l2},actions=drop`]);
     const said = await eventually(async () => warnings.map((l) => JSON.parse(l) as { event?: string; msg: string }).find((w) => w.event === 'openflow.drift_repaired')?.msg, 15_000, 100);
     process.stdout.write(`[port-security-drops] ${said}\n`);
-    expect(said).toMatch(new RegExp(`^node ${hv.name}: 1 of our flows or groups differed from the desired ones \\(changed outside vnetd\\); repaired: changed: table=${TABLES.L2Lookup.id} \\(L2Lookup\\), priority=\\d+, cookie=0x[0-9a-f]+, .*dl_dst=0a:78:00:00:00:06.* actions=drop, put back to actions=output:\\d+$`));
+    expect(said).toMatch(new RegExp(`^node ${hv.name}: 1 of vnetd's flows or groups differed from the desired ones \\(changed outside vnetd\\); repaired: changed: table=${TABLES.L2Lookup.id} \\(L2Lookup\\), priority=\\d+, cookie=0x[0-9a-f]+, .*dl_dst=0a:78:00:00:00:06.* actions=drop, put back to actions=output:\\d+$`));
   }, 30_000);
 });
