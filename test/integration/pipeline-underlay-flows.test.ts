@@ -31,7 +31,7 @@ describeOvs('pipeline: br-phy without flows gets its switching flow back', () =>
     const phy = `unix:${hv2.ovs.bridgeMgmtSocket('br-phy')}`;
     const t0 = performance.now();
     await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'del-flows', phy]);
-    expect((await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', phy])).split('\n').filter((l) => l.includes('actions='))).toEqual([]);
+    // (Not looked at in between: the guard, every 300 ms here, put it back within 4 ms in a CI run.)
     await eventually(async () => (await hv2.ovs.ofctl(['-O', 'OpenFlow13', 'dump-flows', phy])).includes('priority=0 actions=NORMAL'), 10_000, 50);
     await eventually(ping, 10_000, 100);
     process.stdout.write(`[underlay-flows] br-phy's flows deleted on hv2: NORMAL back and a ping across after ${(performance.now() - t0).toFixed(0)} ms\n`);

@@ -286,8 +286,9 @@ interface NodeAgent {
   syncFailingSince?: number;
   /** The failure the chassis layer was told of (FlowsRefused), until a sync or the switch's unreachability replaces it. */
   syncFailureReported?: string;
-  /** The wait before the next retry of a refused full sync (SYNC_RETRY_FIRST_MS, doubling). */
+  /** The wait before the next retry of a refused full sync (SYNC_RETRY_FIRST_MS, doubling), and whether one is pending. */
   syncRetryMs?: number;
+  syncRetryPending?: boolean;
   /** The UDP conntrack entries of the node's VIPs were flushed after this process's first full sync (LbConntrackFlusher.flushVipUdp). */
   udpFlushedAtStart?: boolean;
   /** Compile work since the agent started (tests: adding one port must compile a handful of owners). */
@@ -695,7 +696,7 @@ export class PipelineReconciler {
           // Answering, but refusing every full sync for as long as a switch that does not answer is told (QA-155 F1).
           if (a.syncFailure !== undefined && a.syncFailure !== a.syncFailureReported && a.syncFailingSince !== undefined && now - a.syncFailingSince >= SWITCH_DOWN_REPORT_MS) {
             a.syncFailureReported = a.syncFailure;
-            report(node, `br-int answers but refuses vnetd's flows (${a.syncFailure}): what it forwards is not what vnetd installs; vnetd retries every second, its meters put back first (ovs-vswitchd's log says why it refuses)`, FLOWS_REFUSED);
+            report(node, `br-int answers but refuses vnetd's flows (${a.syncFailure}): what it forwards is not what vnetd installs; vnetd retries (after 1 s, doubling to 30 s), its meters put back first (ovs-vswitchd's log says why it refuses)`, FLOWS_REFUSED);
           }
           continue;
         }
@@ -730,14 +731,6 @@ export class PipelineReconciler {
     this.flowCountTimer.unref();
   }
 
-  /**
-   * Every few seconds each node's count of our flows (one aggregate request: flows deleted or
-   * added by hand, a flushed table), and once a minute every flow (a dump and diff: flows
-   * changed in place, which keep the count; QA: a port's flow made to drop stayed for minutes
-   * while the port said Ready). Flows deleted by hand (ovs-ofctl del-flows), added under our
-   * cookie, or flushed by OVS (a fail_mode change) while the connection stayed up were
-   * noticed by nothing until the next reconnect; Node and metrics said in sync all along.
-   */
   /** The flow-count audit's period (VNETD_FLOW_AUDIT_MS; 0: none). */
   private flowAuditPeriodMs(): number {
     return this.opts.flowAuditMs ?? envMs('VNETD_FLOW_AUDIT_MS', 5_000);
@@ -748,6 +741,14 @@ export class PipelineReconciler {
     return this.opts.flowVerifyMs ?? envMs('VNETD_FLOW_VERIFY_MS', 60_000);
   }
 
+  /**
+   * Every few seconds each node's count of our flows (one aggregate request: flows deleted or
+   * added by hand, a flushed table), and once a minute every flow (a dump and diff: flows
+   * changed in place, which keep the count; QA: a port's flow made to drop stayed for minutes
+   * while the port said Ready). Flows deleted by hand (ovs-ofctl del-flows), added under our
+   * cookie, or flushed by OVS (a fail_mode change) while the connection stayed up were
+   * noticed by nothing until the next reconnect; Node and metrics said in sync all along.
+   */
   private startFlowAudit(): void {
     const ms = this.flowAuditPeriodMs();
     const verifyMs = this.flowVerifyPeriodMs();
@@ -1467,9 +1468,14 @@ export class PipelineReconciler {
     const onSyncError = (err: Error): void => {
       // 1 s, then doubling to 30 s while it keeps failing; a failed retry comes back here
       // (resync does not emit syncError), a disconnect or fencing ends it (nothing sent).
+      // One retry pending at a time: an incremental change's own full sync failing meanwhile
+      // does not start a second chain of them.
       const retry = () => {
+        if (agent.syncRetryPending) return;
+        agent.syncRetryPending = true;
         const delay = (agent.syncRetryMs = Math.min((agent.syncRetryMs ?? SYNC_RETRY_FIRST_MS / 2) * 2, SYNC_RETRY_MAX_MS));
         setTimeout(() => {
+          agent.syncRetryPending = false;
           if (!this.stopped && this.agents.get(name) === agent) void manager.resync().catch(onSyncError);
         }, delay).unref();
       };
