@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { scratchDir } from '../support/scratch';
 import { eventually, startTestVnetd, type TestVnetd } from '../support/vnetd';
-import { cliRunner, type CliRunner } from './cli-support';
+import { cliFails, cliOk, cliRunner, type CliRunner } from './cli-support';
 
 let v: TestVnetd;
 let cli: CliRunner;
@@ -24,20 +24,9 @@ beforeAll(async () => {
 });
 afterAll(async () => v.stop());
 
-const ok = async (...args: string[]) => {
-  const r = await cli.run(args);
-  if (r.code !== 0) throw new Error(`vnetctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
-
+const ok = (...args: string[]) => cliOk(cli, ...args);
 /** One line on stderr, the exit code, nothing on stdout. */
-async function fails(code: number, ...args: string[]) {
-  const r = await cli.run(args);
-  expect({ code: r.code, stdout: r.stdout }).toEqual({ code, stdout: '' });
-  expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-  expect(r.stderr).toMatch(/^error: /);
-  return r.stderr;
-}
+const fails = (code: number, ...args: string[]) => cliFails(cli, code, ...args);
 
 describe('namespace', () => {
   it('a network in a namespace not there yet points at vnetctl namespace create, which makes it; delete removes it', async () => {

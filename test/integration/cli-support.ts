@@ -94,3 +94,19 @@ export async function cliRunner(baseEnv: Record<string, string | undefined>): Pr
     },
   };
 }
+
+/** vnetctl's stdout; a non-zero exit throws, naming the command, its code and its stderr. */
+export async function cliOk(cli: CliRunner, ...args: string[]): Promise<string> {
+  const r = await cli.run(args);
+  if (r.code !== 0) throw new Error(`vnetctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A refusal as vnetctl gives one: one line on stderr ("error: ..."), the exit code, nothing on stdout. Returns the stderr. */
+export async function cliFails(cli: CliRunner, code: number, ...args: string[]): Promise<string> {
+  const r = await cli.run(args);
+  expect({ code: r.code, stdout: r.stdout }).toEqual({ code, stdout: '' });
+  expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(/^error: /);
+  return r.stderr;
+}
