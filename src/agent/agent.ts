@@ -157,7 +157,7 @@ async function startAgentWork(
   );
   // One list and watch per kind for the chassis layer and the pipeline (each is a request stream to the API).
   const informers = new SharedInformers(kv, log.child({ component: 'informers' }));
-  // An agent may write no event: the controller records its repairs on the Node from the report (NodeReportEvents).
+  // An agent may write no event: the controller records its repairs on the Node from the report (AgentReportEvents).
   const nodeEvent = (_node: string, type: 'Normal' | 'Warning', reason: string, message: string) => reporter.reportNodeEvent({ time: new Date().toISOString(), type, reason, message });
   const chassis = new ChassisManager({ objects, logger: log, workers: o.workers, informers, only: { node: o.node, ovsdb: o.ovsdb }, generation, onFenced: (_node, e) => c.onFenced(e.message), onNodeEvent: nodeEvent });
   const unfollow = followInterfaces(chassis, o.node, kv);
@@ -180,7 +180,7 @@ async function startAgentWork(
     onRealized: (_node, realized) => reporter.report(realized),
     onUnhealthyBackends: (failing) => reporter.reportUnhealthyBackends(failing),
     onDispatched: (counts, onSwitch) => reporter.reportDispatched(counts, onSwitch),
-    // An agent may write no event: the controller records it from the report (PortSecurityDropEvents).
+    // An agent may write no event: the controller records it from the report (AgentReportEvents).
     onNodeEvent: nodeEvent,
     onPortSecurityDrops: (port, message) => reporter.reportPortSecurityDrops({ port: `${port.metadata.namespace}/${port.metadata.name}`, uid: port.metadata.uid, time: new Date().toISOString(), message }),
     dispatchReportMs: o.dispatchReportMs,

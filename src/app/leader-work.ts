@@ -20,8 +20,7 @@ import type { FastPathHook } from '../reconcile/kinds/fastpath.nodes';
 import { PipelineReconciler, REALIZING_QUIET_MS } from '../reconcile/kinds/pipeline.reconciler';
 import { SharedInformers } from '../reconcile/shared-informers';
 import { ConditionEvents } from '../reconcile/events/condition-events';
-import { PORT_SECURITY_DROPS, PortSecurityDropEvents } from '../reconcile/events/port-security-drop-events';
-import { NodeReportEvents } from '../reconcile/events/node-report-events';
+import { AgentReportEvents, PORT_SECURITY_DROPS } from '../reconcile/events/port-security-drop-events';
 import { EventRecorder } from '../reconcile/events/event-recorder';
 import type { ResourceCatalog } from '../resources/catalog';
 import { Compactor } from '../store/compactor';
@@ -146,12 +145,9 @@ export async function startLeaderWork(o: LeaderWorkOptions): Promise<LeaderWork>
     stops.push(() => conditionEvents.stop());
     // With agents: the drops they report (an agent writes no event).
     if (realizations) {
-      const dropEvents = new PortSecurityDropEvents(events, informers, o.logger.child({ component: 'port-security-drop-events' }));
-      await dropEvents.start();
-      stops.push(() => dropEvents.stop());
-      const repairEvents = new NodeReportEvents(events, informers, o.logger.child({ component: 'node-report-events' }));
-      await repairEvents.start();
-      stops.push(() => repairEvents.stop());
+      const reportEvents = new AgentReportEvents(events, informers, o.logger.child({ component: 'agent-report-events' }));
+      await reportEvents.start();
+      stops.push(() => reportEvents.stop());
     }
     compactor.start();
     stops.push(() => compactor.stop());

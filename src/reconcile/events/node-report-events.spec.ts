@@ -4,7 +4,8 @@ import { NODE_REALIZATIONS, NODES } from '../../store/kinds';
 import { ObjectStore } from '../../store/object-store';
 import { SharedInformers } from '../shared-informers';
 import { MemoryStore } from '../testing/memory-store';
-import { NodeReportEvents, newNodeEventReports } from './node-report-events';
+import { newNodeEventReports } from './node-report-events';
+import { AgentReportEvents } from './port-security-drop-events';
 
 const report = (reason: string, i: number, type: NodeEventReport['type'] = 'Warning'): NodeEventReport => ({ time: `2026-12-08T00:00:0${i}.000Z`, type, reason, message: `repair ${i}` });
 
@@ -15,7 +16,7 @@ describe('newNodeEventReports', () => {
   });
 });
 
-describe('NodeReportEvents', () => {
+describe('AgentReportEvents: repairs on the node', () => {
   it('records an agent\'s repair reports on its own Node (QA-155 F5: with agents, only the agent\'s log), not those there before it started', async () => {
     const objects = new ObjectStore(new MemoryStore());
     await objects.create<HypervisorNode>(NODES, { apiVersion: 'vnet.dev/v1alpha1', kind: 'Node', metadata: { name: 'hv1' }, spec: { tunnelIP: '192.0.2.1' } } as HypervisorNode);
@@ -25,7 +26,7 @@ describe('NodeReportEvents', () => {
     await write([old]);
     const recorded: Array<{ name: string; kind: string; type: string; reason: string; message: string }> = [];
     const informers = new SharedInformers(objects.kv);
-    const events = new NodeReportEvents({ record: (o, type, reason, message) => void recorded.push({ name: o.metadata.name, kind: o.kind, type, reason, message }) }, informers, pino({ level: 'silent' }));
+    const events = new AgentReportEvents({ record: (o, type, reason, message) => void recorded.push({ name: o.metadata.name, kind: o.kind, type, reason, message }) }, informers, pino({ level: 'silent' }));
     await events.start();
     try {
       await write([old, report('PortConfigRepaired', 2), report('FlowsInstalled', 3, 'Normal')]);

@@ -9,9 +9,8 @@
 import type { Logger } from 'pino';
 import type { HypervisorNode, NodeEventReport, NodeRealization } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
-import { NODE_REALIZATIONS, NODES } from '../../store/kinds';
+import { NODES } from '../../store/kinds';
 import type { Informer } from '../informer';
-import type { SharedInformers } from '../shared-informers';
 import type { EventRecorder } from './event-recorder';
 
 /** What the chassis layer and the pipeline record on a Node when they repair it (or cannot). */
@@ -25,39 +24,17 @@ export function newNodeEventReports(before: NodeRealization | undefined, after: 
   return (after.status?.nodeEvents ?? []).filter((r) => !seen.has(keyOf(r)) && NODE_REPAIR_REASONS.has(r.reason) && (r.type === 'Normal' || r.type === 'Warning'));
 }
 
-export class NodeReportEvents {
-  private readonly realizations: Informer<NodeRealization>;
-  private readonly nodes: Informer<HypervisorNode>;
-  private readonly unsubscribe: Array<() => void> = [];
-
-  constructor(
-    private readonly recorder: Pick<EventRecorder, 'record'>,
-    shared: SharedInformers,
-    private readonly log: Logger,
-  ) {
-    this.realizations = shared.of<NodeRealization>(NODE_REALIZATIONS);
-    this.nodes = shared.of<HypervisorNode>(NODES);
+/**
+ * Records on the agent's own Node the repairs its NodeRealization update added (AgentReportEvents
+ * calls it beside the port security drops, from the same informer).
+ */
+export function recordNodeReports(recorder: Pick<EventRecorder, 'record'>, nodes: Informer<HypervisorNode>, log: Logger, before: NodeRealization, after: NodeRealization): void {
+  const reports = newNodeEventReports(before, after);
+  if (!reports.length) return;
+  const node = nodes.get(objectKey(NODES, undefined, after.metadata.name));
+  if (!node) {
+    log.debug({ event: 'events.node_report_skipped', node: after.metadata.name }, 'a node event report for a Node that does not exist: no event');
+    return;
   }
-
-  async start(): Promise<void> {
-    this.unsubscribe.push(this.realizations.addEventHandler({ onUpdate: (before, after) => this.updated(before, after) }));
-    this.realizations.start();
-    this.nodes.start();
-    await Promise.all([this.realizations.waitForSync(), this.nodes.waitForSync()]);
-  }
-
-  stop(): void {
-    for (const u of this.unsubscribe.splice(0)) u();
-  }
-
-  private updated(before: NodeRealization, after: NodeRealization): void {
-    const reports = newNodeEventReports(before, after);
-    if (!reports.length) return;
-    const node = this.nodes.get(objectKey(NODES, undefined, after.metadata.name));
-    if (!node) {
-      this.log.debug({ event: 'events.node_report_skipped', node: after.metadata.name }, 'a node event report for a Node that does not exist: no event');
-      return;
-    }
-    for (const r of reports) this.recorder.record(node, r.type, r.reason, r.message);
-  }
+  for (const r of reports) recorder.record(node, r.type, r.reason, r.message);
 }

@@ -4,7 +4,7 @@ import { NODE_REALIZATIONS, PORTS } from '../../store/kinds';
 import { ObjectStore } from '../../store/object-store';
 import { SharedInformers } from '../shared-informers';
 import { MemoryStore } from '../testing/memory-store';
-import { PORT_SECURITY_DROPS, PortSecurityDropEvents, newDropReports } from './port-security-drop-events';
+import { AgentReportEvents, PORT_SECURITY_DROPS, newDropReports } from './port-security-drop-events';
 
 const port = (name: string, node: string): VirtualPort =>
   ({ apiVersion: 'vnet.dev/v1alpha1', kind: 'VirtualPort', metadata: { name, namespace: 't' }, spec: { network: 'net' }, status: { node } }) as VirtualPort;
@@ -19,7 +19,7 @@ describe('newDropReports', () => {
   });
 });
 
-describe('PortSecurityDropEvents', () => {
+describe('AgentReportEvents: port security drops', () => {
   it('records a Warning on the port an agent reports, only where the port is bound to that agent\'s node, and not for reports there before it started', async () => {
     const objects = new ObjectStore(new MemoryStore());
     const vm1 = await objects.create<VirtualPort>(PORTS, port('vm1', 'hv1'));
@@ -30,7 +30,7 @@ describe('PortSecurityDropEvents', () => {
     await write([old]);
     const recorded: Array<{ name: string; type: string; reason: string; message: string }> = [];
     const informers = new SharedInformers(objects.kv);
-    const events = new PortSecurityDropEvents({ record: (o, type, reason, message) => void recorded.push({ name: o.metadata.name, type, reason, message }) }, informers, pino({ level: 'silent' }));
+    const events = new AgentReportEvents({ record: (o, type, reason, message) => void recorded.push({ name: o.metadata.name, type, reason, message }) }, informers, pino({ level: 'silent' }));
     await events.start();
     try {
       const fresh = report('t/vm1', vm1.metadata.uid, 2);

@@ -8,12 +8,13 @@
  * VMs only. Reports present when this process starts were recorded by the leader before.
  */
 import type { Logger } from 'pino';
-import type { NodeRealization, PortSecurityDropReport, VirtualPort } from '../../resources/kinds';
+import type { HypervisorNode, NodeRealization, PortSecurityDropReport, VirtualPort } from '../../resources/kinds';
 import { objectKey } from '../../store/keys';
-import { NODE_REALIZATIONS, PORTS } from '../../store/kinds';
+import { NODE_REALIZATIONS, NODES, PORTS } from '../../store/kinds';
 import type { Informer } from '../informer';
 import type { SharedInformers } from '../shared-informers';
 import type { EventRecorder } from './event-recorder';
+import { recordNodeReports } from './node-report-events';
 
 /** The reason of a VirtualPort's event for frames its port security dropped. */
 export const PORT_SECURITY_DROPS = 'PortSecurityDrops';
@@ -26,9 +27,15 @@ export function newDropReports(before: NodeRealization | undefined, after: NodeR
   return (after.status?.portSecurityDrops ?? []).filter((r) => !seen.has(keyOf(r)));
 }
 
-export class PortSecurityDropEvents {
+/**
+ * What agents report in their NodeRealization that the leader records as events (an agent
+ * writes none): the port security drops here, and the repairs on their node
+ * (node-report-events.ts recordNodeReports), from one informer of the realizations.
+ */
+export class AgentReportEvents {
   private readonly realizations: Informer<NodeRealization>;
   private readonly ports: Informer<VirtualPort>;
+  private readonly nodes: Informer<HypervisorNode>;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
@@ -38,13 +45,15 @@ export class PortSecurityDropEvents {
   ) {
     this.realizations = shared.of<NodeRealization>(NODE_REALIZATIONS);
     this.ports = shared.of<VirtualPort>(PORTS);
+    this.nodes = shared.of<HypervisorNode>(NODES);
   }
 
   async start(): Promise<void> {
     this.unsubscribe.push(this.realizations.addEventHandler({ onUpdate: (before, after) => this.updated(before, after) }));
     this.realizations.start();
     this.ports.start();
-    await Promise.all([this.realizations.waitForSync(), this.ports.waitForSync()]);
+    this.nodes.start();
+    await Promise.all([this.realizations.waitForSync(), this.ports.waitForSync(), this.nodes.waitForSync()]);
   }
 
   stop(): void {
@@ -52,6 +61,7 @@ export class PortSecurityDropEvents {
   }
 
   private updated(before: NodeRealization, after: NodeRealization): void {
+    recordNodeReports(this.recorder, this.nodes, this.log, before, after);
     const node = after.metadata.name;
     for (const r of newDropReports(before, after)) {
       const slash = r.port.indexOf('/');
